@@ -1,0 +1,24 @@
+# Installs the headers, the kvforge::kvforge CMake package and kvforge.pc. Both package
+# files go under share/ because a header-only library is the same on every architecture.
+include(CMakePackageConfigHelpers)
+
+set(kvforge_cmake_dir ${CMAKE_INSTALL_DATADIR}/cmake/kvforge)
+
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+install(TARGETS kvforge EXPORT kvforgeTargets)
+install(EXPORT kvforgeTargets NAMESPACE kvforge:: DESTINATION ${kvforge_cmake_dir})
+
+configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/kvforgeConfig.cmake.in
+    ${PROJECT_BINARY_DIR}/kvforgeConfig.cmake INSTALL_DESTINATION ${kvforge_cmake_dir})
+write_basic_package_version_file(${PROJECT_BINARY_DIR}/kvforgeConfigVersion.cmake
+    COMPATIBILITY SameMajorVersion ARCH_INDEPENDENT)
+install(FILES ${PROJECT_BINARY_DIR}/kvforgeConfig.cmake ${PROJECT_BINARY_DIR}/kvforgeConfigVersion.cmake
+    DESTINATION ${kvforge_cmake_dir})
+
+if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
+    set(kvforge_pc_includedir "${CMAKE_INSTALL_INCLUDEDIR}")
+else()
+    set(kvforge_pc_includedir "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
+endif()
+configure_file(${PROJECT_SOURCE_DIR}/cmake/kvforge.pc.in ${PROJECT_BINARY_DIR}/kvforge.pc @ONLY)
+install(FILES ${PROJECT_BINARY_DIR}/kvforge.pc DESTINATION ${CMAKE_INSTALL_DATADIR}/pkgconfig)

@@ -1,0 +1,65 @@
+# The tests: one Catch2 binary, one CTest entry per test source, and the compile-time checks.
+find_package(Catch2 2 CONFIG REQUIRED)
+find_package(Python3 REQUIRED COMPONENTS Interpreter)
+
+# KVFORGE_SINGLE_INCLUDE builds the same test sources against the generated single header.
+if(KVFORGE_SINGLE_INCLUDE)
+    set(kvforge_test_include ${PROJECT_SOURCE_DIR}/single_include)
+    add_library(kvforge_under_test INTERFACE)
+    target_include_directories(kvforge_under_test INTERFACE ${kvforge_test_include})
+    target_compile_features(kvforge_under_test INTERFACE cxx_std_20)
+    target_link_libraries(kvforge_under_test INTERFACE Threads::Threads)
+else()
+    set(kvforge_test_include ${PROJECT_SOURCE_DIR}/include)
+    add_library(kvforge_under_test ALIAS kvforge)
+endif()
+
+file(GLOB kvforge_test_sources CONFIGURE_DEPENDS
+    ${PROJECT_SOURCE_DIR}/tests/unit/*.cpp
+    ${PROJECT_SOURCE_DIR}/tests/conformance/*.cpp)
+add_executable(kvforge_tests ${PROJECT_SOURCE_DIR}/tests/main.cpp ${kvforge_test_sources})
+target_link_libraries(kvforge_tests PRIVATE kvforge_under_test Catch2::Catch2 kvforge_project_options)
+
+# Catch2's --filenames-as-tags tags each test case [#<file stem>], so every test source gets
+# its own CTest entry (readable output, and ctest -j runs them side by side). "~[.]" keeps
+# hidden tests hidden; --warn NoTests fails an entry that selects nothing. A last entry runs
+# whatever no file tag selects, such as test cases defined in a shared header.
+set(kvforge_sanitizer_env
+    "ASAN_OPTIONS=detect_leaks=1:abort_on_error=0"
+    "UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1"
+    "TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1")
+set(kvforge_unselected "")
+set(kvforge_catch_tests other_test_cases)
+foreach(source IN LISTS kvforge_test_sources)
+    get_filename_component(stem ${source} NAME_WLE)
+    if(stem IN_LIST kvforge_test_stems)
+        message(FATAL_ERROR "kvforge: two test sources are named ${stem}.cpp; file tags need distinct names")
+    endif()
+    list(APPEND kvforge_test_stems ${stem})
+    get_filename_component(suite_dir ${source} DIRECTORY)
+    get_filename_component(suite ${suite_dir} NAME)
+    add_test(NAME ${suite}/${stem}
+        COMMAND kvforge_tests "[#${stem}]~[.]" --filenames-as-tags --warn NoTests)
+    string(APPEND kvforge_unselected "~[#${stem}]")
+    list(APPEND kvforge_catch_tests ${suite}/${stem})
+endforeach()
+add_test(NAME other_test_cases COMMAND kvforge_tests "${kvforge_unselected}~[.]" --filenames-as-tags)
+set_tests_properties(${kvforge_catch_tests} PROPERTIES
+    TIMEOUT 1200 ENVIRONMENT "${kvforge_sanitizer_env}")
+
+# The checks below run the compiler directly, with GCC/Clang options.
+add_test(NAME single_include_fresh
+    COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tools/amalgamate.py --check)
+if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+    set(kvforge_compile_check ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tools/compile_check.py)
+    add_test(NAME headers_self_contained
+        COMMAND ${kvforge_compile_check} headers --include ${PROJECT_SOURCE_DIR}/include
+                -- ${CMAKE_CXX_COMPILER} ${kvforge_warning_flags})
+    file(GLOB kvforge_compile_fail_cases CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/compile_fail/*.cpp)
+    foreach(case IN LISTS kvforge_compile_fail_cases)
+        get_filename_component(stem ${case} NAME_WLE)
+        add_test(NAME compile_fail/${stem}
+            COMMAND ${kvforge_compile_check} fail --include ${kvforge_test_include} ${case}
+                    -- ${CMAKE_CXX_COMPILER})
+    endforeach()
+endif()

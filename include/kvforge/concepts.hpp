@@ -1,0 +1,149 @@
+#pragma once
+/// \file concepts.hpp
+/// The four kinds of policy a kvforge::store is forged from, each stated as a concept.
+///
+/// A policy is a class that names its kind with a member alias
+/// `using policy_kind = kvforge::policy_kind::<kind>;` and provides what the concept
+/// of that kind asks for. The library's own policies are the reference
+/// implementations: kvforge::hash_index (index), kvforge::single_thread (threading),
+/// kvforge::memory (store), kvforge::buffered (durability).
+
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+#include <concepts>
+#include <cstddef>
+#include <string>
+#include <vector>
+#include <optional>
+#include <string_view>
+
+namespace kvforge {
+
+/// Tags naming the four kinds of policy.
+namespace policy_kind {
+struct store {};       ///< where records live: memory, file_log, ...
+struct durability {};  ///< when written bytes reach the OS and the disk
+struct index {};       ///< how keys are found: hash_index, sorted_index
+struct threading {};   ///< which locks guard the store: single_thread, thread_safe
+struct io {};          ///< how a persistent store reaches the file system: posix_io, or a simulation
+}  // namespace policy_kind
+
+namespace detail {
+
+template <class P, class Kind>
+concept policy_of_kind = requires { typename P::policy_kind; } && std::same_as<typename P::policy_kind, Kind>;
+
+// Callables of the shapes the index concepts pass to a table, named so the concepts need no lambdas.
+struct payload_visitor {
+    void operator()(std::string_view) const noexcept {}
+};
+struct record_visitor {
+    void operator()(std::string_view, std::string_view) const noexcept {}
+};
+struct record_predicate {
+    bool operator()(std::string_view, std::string_view) const noexcept { return true; }
+};
+
+}  // namespace detail
+
+/// A table from byte-string keys to byte-string payloads, as an index policy provides.
+/// Views it returns stay valid until the next non-const call. See detail/hash_table.hpp.
+template <class T>
+concept index_table = std::default_initializable<T> && std::movable<T> &&
+    requires(T& table, const T& const_table, std::string_view bytes) {
+        /// the payload of a key, or nullopt; must not allocate
+        { const_table.find(bytes) } -> std::same_as<std::optional<std::string_view>>;
+        /// insert or replace (calling back with the old payload); true when the key is new
+        { table.upsert(bytes, bytes, detail::payload_visitor{}) } -> std::same_as<bool>;
+        /// remove (calling back with the old payload); true when the key existed
+        { table.erase(bytes, detail::payload_visitor{}) } -> std::same_as<bool>;
+        { const_table.size() } -> std::convertible_to<std::size_t>;
+        { const_table.memory_usage() } -> std::convertible_to<std::size_t>;
+        const_table.for_each(detail::record_visitor{});
+        table.clear();
+    };
+
+/// An index_table that can also visit records in ascending memcmp order of their keys,
+/// from a given key on, until the visitor returns false.
+template <class T>
+concept ordered_index_table = index_table<T> && requires(const T& table, std::string_view bytes) {
+    table.visit_from(bytes, true, detail::record_predicate{});
+};
+
+/// An index policy: `table`, the index_table type, and `ordered`, whether the
+/// table keeps keys sorted (which scan() needs).
+template <class P>
+concept index_policy = detail::policy_of_kind<P, policy_kind::index> && index_table<typename P::table> &&
+    requires {
+        { P::ordered } -> std::convertible_to<bool>;
+    } && (!P::ordered || ordered_index_table<typename P::table>);
+
+/// What a threading policy's mutex must do: exclusive and shared locking, as std::shared_mutex.
+template <class M>
+concept shared_lockable = std::default_initializable<M> && requires(M& m) {
+    m.lock();
+    m.unlock();
+    m.lock_shared();
+    m.unlock_shared();
+};
+
+/// A counter of operations that concurrent readers may bump: add(n) and load().
+template <class C>
+concept op_counter = std::default_initializable<C> && requires(C& c, const C& const_c) {
+    c.add(std::size_t{1});
+    { const_c.load() } -> std::convertible_to<std::size_t>;
+};
+
+/// A threading policy: `mutex_type` (shared_lockable; writers lock it, readers lock it
+/// shared), `counter_type` for statistics bumped under a shared lock, and
+/// `concurrent`, whether several threads may use one store at once.
+template <class P>
+concept threading_policy = detail::policy_of_kind<P, policy_kind::threading> &&
+    shared_lockable<typename P::mutex_type> && op_counter<typename P::counter_type> && requires {
+        { P::concurrent } -> std::convertible_to<bool>;
+    };
+
+/// A durability policy: says when written bytes reach the OS and the disk. Only
+/// persistent store policies take one; see docs for the contract of each.
+template <class P>
+concept durability_policy = detail::policy_of_kind<P, policy_kind::durability> && requires {
+    { P::name } -> std::convertible_to<std::string_view>;
+};
+
+/// An I/O policy: the system calls of a persistent store, as members that take the
+/// same arguments as the POSIX calls of the same name, return the same results and
+/// set errno on failure (list_directory fills a vector of names). Each store holds
+/// its own copy, so a policy object may carry state such as a simulated file system.
+template <class P>
+concept io_policy = detail::policy_of_kind<P, policy_kind::io> && std::copy_constructible<P> &&
+    requires(P& io, const char* path, int fd, void* buffer, const void* data, const iovec* parts,
+             struct stat* info, std::vector<std::string>& names) {
+        { io.open(path, 0, mode_t{0}) } -> std::same_as<int>;
+        { io.close(fd) } -> std::same_as<int>;
+        { io.pread(fd, buffer, std::size_t{0}, off_t{0}) } -> std::same_as<ssize_t>;
+        { io.preadv(fd, parts, 0, off_t{0}) } -> std::same_as<ssize_t>;
+        { io.pwrite(fd, data, std::size_t{0}, off_t{0}) } -> std::same_as<ssize_t>;
+        { io.fdatasync(fd) } -> std::same_as<int>;
+        { io.fsync(fd) } -> std::same_as<int>;
+        { io.ftruncate(fd, off_t{0}) } -> std::same_as<int>;
+        { io.fstat(fd, info) } -> std::same_as<int>;
+        { io.stat(path, info) } -> std::same_as<int>;
+        { io.rename(path, path) } -> std::same_as<int>;
+        { io.unlink(path) } -> std::same_as<int>;
+        { io.mkdir(path, mode_t{0}) } -> std::same_as<int>;
+        { io.flock(fd, 0) } -> std::same_as<int>;
+        { io.list_directory(path, names) } -> std::same_as<int>;
+    };
+
+/// A store policy: `persistent`, whether it keeps records on disk (and so takes a
+/// durability policy), and a class template `backend<Policies>` that implements the
+/// byte-level operations for a resolved set of policies (see stores/memory.hpp).
+template <class P>
+concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires {
+    { P::persistent } -> std::convertible_to<bool>;
+    { P::name } -> std::convertible_to<std::string_view>;
+};
+
+}  // namespace kvforge

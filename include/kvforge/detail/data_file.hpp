@@ -1,0 +1,157 @@
+#pragma once
+/// \file data_file.hpp
+/// One open file of a persistent store, read and written through the I/O policy.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <system_error>
+#include <utility>
+
+#include "../error.hpp"
+
+namespace kvforge::detail {
+
+/// An open file: its descriptor, its path for error messages, and whole-buffer reads
+/// and writes that loop over short transfers.
+template <class IO>
+class data_file {
+public:
+    data_file() = default;
+    data_file(const data_file&) = delete;
+    data_file& operator=(const data_file&) = delete;
+    data_file(data_file&& other) noexcept { swap(other); }
+    data_file& operator=(data_file&& other) noexcept {
+        data_file moved(std::move(other));
+        swap(moved);
+        return *this;
+    }
+    ~data_file() { close(); }
+
+    /// Opens path with open(2) flags; false with ec set on failure.
+    bool open(IO& io, std::string path, int flags, std::error_code& ec) {
+        close();
+        io_ = &io;
+        path_ = std::move(path);
+        fd_ = io.open(path_.c_str(), flags, 0644);
+        if (fd_ < 0) {
+            fail_errno(ec, errno, "open " + path_);
+            return false;
+        }
+        return true;
+    }
+
+    /// Closes the file; a failure to close is not reported, since every byte that
+    /// matters was synced before.
+    void close() noexcept {
+        if (fd_ >= 0) io_->close(fd_);
+        fd_ = -1;
+    }
+
+    [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
+    /// Records that the file now has another name, for error messages.
+    void renamed(std::string path) { path_ = std::move(path); }
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    [[nodiscard]] int descriptor() const noexcept { return fd_; }
+
+    /// Reads exactly size bytes at offset.
+    bool read(std::uint64_t offset, char* into, std::size_t size, std::error_code& ec) const {
+        while (size > 0) {
+            const ssize_t n = io_->pread(fd_, into, size, static_cast<off_t>(offset));
+            if (n <= 0) {
+                if (n == 0) {
+                    fail(ec, errc::corrupt_record,
+                         path_ + ": ends before offset " + std::to_string(offset + size) + " where a record should be");
+                } else {
+                    fail_errno(ec, errno, "read " + path_ + " at offset " + std::to_string(offset));
+                }
+                return false;
+            }
+            into += n;
+            size -= static_cast<std::size_t>(n);
+            offset += static_cast<std::uint64_t>(n);
+        }
+        return true;
+    }
+
+    /// Reads exactly the bytes of two buffers at offset, in one system call when it can.
+    bool read2(std::uint64_t offset, char* first, std::size_t first_size, char* second, std::size_t second_size,
+               std::error_code& ec) const {
+        iovec parts[2] = {{first, first_size}, {second, second_size}};
+        const ssize_t n = io_->preadv(fd_, parts, 2, static_cast<off_t>(offset));
+        if (n == static_cast<ssize_t>(first_size + second_size)) return true;
+        if (n < 0) {
+            fail_errno(ec, errno, "read " + path_ + " at offset " + std::to_string(offset));
+            return false;
+        }
+        // A short read: finish part by part.
+        const auto done = static_cast<std::size_t>(n);
+        if (done < first_size) {
+            return read(offset + done, first + done, first_size - done, ec) &&
+                   read(offset + first_size, second, second_size, ec);
+        }
+        return read(offset + done, second + (done - first_size), second_size - (done - first_size), ec);
+    }
+
+    /// Writes all of bytes at offset.
+    bool write(std::uint64_t offset, std::string_view bytes, std::error_code& ec) {
+        const char* p = bytes.data();
+        std::size_t left = bytes.size();
+        while (left > 0) {
+            const ssize_t n = io_->pwrite(fd_, p, left, static_cast<off_t>(offset));
+            if (n < 0) {
+                fail_errno(ec, errno, "write " + path_ + " at offset " + std::to_string(offset));
+                return false;
+            }
+            p += n;
+            left -= static_cast<std::size_t>(n);
+            offset += static_cast<std::uint64_t>(n);
+        }
+        return true;
+    }
+
+    /// fdatasync: the file's bytes and size are on disk when it returns true.
+    bool sync(std::error_code& ec) {
+        if (io_->fdatasync(fd_) != 0) {
+            fail_errno(ec, errno, "fdatasync " + path_);
+            return false;
+        }
+        return true;
+    }
+
+    bool truncate(std::uint64_t size, std::error_code& ec) {
+        if (io_->ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+            fail_errno(ec, errno, "truncate " + path_ + " to " + std::to_string(size) + " bytes");
+            return false;
+        }
+        return true;
+    }
+
+    /// The file's size in bytes, or nothing with ec set.
+    bool size(std::uint64_t& out, std::error_code& ec) const {
+        struct stat info {};
+        if (io_->fstat(fd_, &info) != 0) {
+            fail_errno(ec, errno, "stat " + path_);
+            return false;
+        }
+        out = static_cast<std::uint64_t>(info.st_size);
+        return true;
+    }
+
+private:
+    void swap(data_file& other) noexcept {
+        std::swap(io_, other.io_);
+        std::swap(fd_, other.fd_);
+        std::swap(path_, other.path_);
+    }
+
+    IO* io_ = nullptr;
+    int fd_ = -1;
+    std::string path_;
+};
+
+}  // namespace kvforge::detail

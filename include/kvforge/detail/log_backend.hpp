@@ -1,0 +1,789 @@
+#pragma once
+/// \file log_backend.hpp
+/// The byte-level store behind file_log: an append-only data file of checksummed
+/// records with an in-memory index from each key to its record (in the manner of
+/// Bitcask), a durability policy's writer, hint files and compaction.
+///
+/// Locks. A writer takes write_gate_ (which orders writers and compaction), builds its
+/// record, and under the exclusive lock appends it and updates the index; it waits for
+/// durability (sync_each) after releasing both, so that writers can share one sync.
+/// Readers take the shared lock only. Compaction holds write_gate_ throughout, so no
+/// writer runs, but readers go on; it takes the exclusive lock only to switch files.
+///
+/// Files. The directory holds LOCK, one data file data-<generation>.kvlog and its hint
+/// data-<generation>.kvhint. Compaction (and clear) writes generation + 1 beside it as
+/// a .tmp file, syncs it, renames it into place and syncs the directory before the old
+/// generation is removed; on open the newest generation wins and leftovers are removed.
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "../batch.hpp"
+#include "../error.hpp"
+#include "../options.hpp"
+#include "../stats.hpp"
+#include "data_file.hpp"
+#include "hint_file.hpp"
+#include "log_format.hpp"
+#include "log_scan.hpp"
+#include "store_directory.hpp"
+
+namespace kvforge::detail {
+
+/// Where a key's record is: the index payload of a log-structured store, 12 bytes.
+struct record_location {
+    std::uint64_t offset = 0;      ///< the record's start in the data file
+    std::uint32_t value_size = 0;  ///< the value's size, which with the key's gives the record's
+
+    static constexpr std::size_t encoded_size = 12;
+
+    void encode(char* out) const noexcept {
+        store_unaligned(out, offset);
+        store_unaligned(out + 8, value_size);
+    }
+    [[nodiscard]] static record_location decode(std::string_view bytes) noexcept {
+        return {load_unaligned<std::uint64_t>(bytes.data()), load_unaligned<std::uint32_t>(bytes.data() + 8)};
+    }
+    [[nodiscard]] std::uint64_t record_size(std::size_t key_size) const noexcept {
+        return put_header_size(key_size, value_size) + key_size + value_size;
+    }
+};
+
+/// The name of a data or hint file of a generation, e.g. data-0000000007.kvlog.
+[[nodiscard]] inline std::string generation_file_name(std::uint32_t generation, file_kind kind) {
+    char name[32];
+    std::snprintf(name, sizeof name, "data-%010u.%s", generation, kind == file_kind::data ? "kvlog" : "kvhint");
+    return name;
+}
+
+/// The generation of a data file's name, or 0 when the name is not one.
+[[nodiscard]] inline std::uint32_t generation_of(std::string_view name) noexcept {
+    if (name.size() != 21 || name.substr(0, 5) != "data-" || name.substr(15) != ".kvlog") return 0;
+    std::uint32_t generation = 0;
+    for (const char c : name.substr(5, 10)) {
+        if (c < '0' || c > '9') return 0;
+        generation = generation * 10 + static_cast<std::uint32_t>(c - '0');
+    }
+    return generation;
+}
+
+template <class Policies>
+class log_backend {
+    using io_type = typename Policies::io;
+    using table_type = typename Policies::index::table;
+    using threading = typename Policies::threading;
+    using mutex_type = typename threading::mutex_type;
+    using counter_type = typename threading::counter_type;
+    using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
+    using gate_type = std::conditional_t<threading::concurrent, std::mutex, null_shared_mutex>;
+    using read_lock = std::shared_lock<mutex_type>;
+    using write_lock = std::unique_lock<mutex_type>;
+    using gate_lock = std::unique_lock<gate_type>;
+
+public:
+    /// Whether writes hand out sequence numbers (async_worker).
+    static constexpr bool sequenced = writer_type::sequenced;
+
+    log_backend() = default;
+    log_backend(const log_backend&) = delete;
+    log_backend& operator=(const log_backend&) = delete;
+    ~log_backend() {
+        std::error_code ignored;
+        close(ignored);
+    }
+
+    /// Opens or creates the store in directory path.
+    void open(std::string_view path, const kvforge::options& opts, io_type io, std::uint64_t fingerprint,
+              std::error_code& ec) {
+        const gate_lock gate(write_gate_);
+        if (open_) {
+            fail(ec, std::make_error_code(std::errc::device_or_resource_busy),
+                 "this store object is already open on " + directory_.path() + "; close it first");
+            return;
+        }
+        io_ = std::move(io);
+        options_ = opts;
+        fingerprint_ = fingerprint;
+        reset_state();
+        if (!directory_.open(io_, path, ec)) return;
+        if (!recover(ec)) {
+            file_.close();
+            directory_.close();
+            reset_state();
+            return;
+        }
+        open_ = true;
+        if (options_.salvage && !salvaged_.empty()) rewrite(true, ec);
+    }
+
+    /// Writes everything out, syncs it, writes the hint file and releases the store.
+    void close(std::error_code& ec) {
+        const gate_lock gate(write_gate_);
+        if (!open_) return;
+        std::error_code write_error;
+        if (!writer_->failed(write_error)) {
+            writer_->close(ec);
+            if (!ec && options_.write_hints) write_hint(ec);
+        }
+        writer_.reset();
+        file_.close();
+        directory_.close();
+        open_ = false;
+    }
+
+    [[nodiscard]] bool is_open() const noexcept { return open_; }
+
+    std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        gate_lock gate(write_gate_);
+        if (!writable(ec)) return 0;
+        record_.clear();
+        append_put_record(record_, key, value);
+        append_result appended;
+        {
+            const write_lock lock(mutex_);
+            appended = writer_->append(record_, ec);
+            if (ec) return 0;
+            index_put(key, value.size(), appended.offset);
+        }
+        puts_.add(1);
+        return finish_write(gate, appended.sequence, ec);
+    }
+
+    bool erase(std::string_view key, std::error_code& ec) {
+        gate_lock gate(write_gate_);
+        if (!writable(ec)) return false;
+        // Writers are ordered by the gate, so the index cannot change under this lookup.
+        if (!table_.find(key)) return false;
+        record_.clear();
+        append_erase_record(record_, key);
+        append_result appended;
+        {
+            const write_lock lock(mutex_);
+            appended = writer_->append(record_, ec);
+            if (ec) return false;
+            index_erase(key, record_.size());
+        }
+        erases_.add(1);
+        finish_write(gate, appended.sequence, ec);
+        return !ec;
+    }
+
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        gate_lock gate(write_gate_);
+        if (!writable(ec)) return 0;
+        record_.clear();
+        const std::size_t start = begin_batch_record(record_);
+        std::vector<std::size_t>& inner = batch_offsets_;
+        inner.clear();
+        const std::size_t body_start = record_.size();
+        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+            inner.push_back(record_.size() - body_start);
+            if (op == batch_op::put) {
+                append_put_record(record_, key, value);
+            } else {
+                append_erase_record(record_, key);
+            }
+        });
+        finish_batch_record(record_, start, ops.count());
+        // Finishing wrote the real header in front of the body: the body starts after it.
+        const std::size_t body_offset = batch_header_size(record_);
+        append_result appended;
+        {
+            const write_lock lock(mutex_);
+            appended = writer_->append(record_, ec);
+            if (ec) return 0;
+            std::size_t i = 0;
+            ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+                const std::uint64_t offset = appended.offset + body_offset + inner[i++];
+                if (op == batch_op::put) {
+                    index_put(key, value.size(), offset);
+                    puts_.add(1);
+                } else {
+                    if (index_erase(key, erase_record_size(key.size()))) erases_.add(1);
+                }
+            });
+            dead_bytes_ += body_offset;  // the batch header holds no data
+        }
+        batches_.add(1);
+        return finish_write(gate, appended.sequence, ec);
+    }
+
+    /// Calls on_value(value bytes) for key's value, read from the file (or the writer's
+    /// buffer) and checked against its record's checksum.
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return false;
+        gets_.add(1);
+        const auto payload = table_.find(key);
+        if (!payload) return false;
+        const record_location where = record_location::decode(*payload);
+        thread_local std::string scratch;
+        std::string_view value;
+        if (!read_record(key, where, scratch, value, ec)) return false;
+        on_value(value);
+        return true;
+    }
+
+    /// Reads key's value straight into out, with no allocation beyond out's own: one
+    /// preadv puts the record's header and key in a small buffer and its value in out.
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return false;
+        gets_.add(1);
+        const auto payload = table_.find(key);
+        if (!payload) return false;
+        const record_location where = record_location::decode(*payload);
+        const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
+        thread_local std::string scratch;
+        if (writer_->is_pending(where.offset)) {
+            // A record not yet in the file is copied from the writer in one piece.
+            std::string_view value;
+            if (!read_record(key, where, scratch, value, ec)) return false;
+            out.assign(value);
+            return true;
+        }
+        char small[256];
+        char* head = small;
+        if (head_size > sizeof small) {
+            scratch.resize(head_size);
+            head = scratch.data();
+        }
+        out.resize(where.value_size);
+        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) return false;
+        record_info info;
+        const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
+        const std::string_view head_bytes(head, head_size);
+        // The header parses on its own once the value's size is known to be in out.
+        const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
+        if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
+            report_damage(where.offset, ec);
+            return false;
+        }
+        return true;
+    }
+
+    bool contains(std::string_view key, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return false;
+        gets_.add(1);
+        return table_.find(key).has_value();
+    }
+
+    /// Calls visitor(key, value) in key order from `from` on, until it returns false.
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        std::string scratch;
+        table_.visit_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
+            std::string_view value;
+            if (!read_record(key, record_location::decode(payload), scratch, value, ec)) return false;
+            return visitor(key, value);
+        });
+    }
+
+    /// Calls visitor(key, value) for every record, under the read lock.
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        std::string scratch;
+        table_.for_each([&](std::string_view key, std::string_view payload) {
+            if (ec) return;
+            std::string_view value;
+            if (read_record(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
+        });
+    }
+
+    [[nodiscard]] std::size_t size() const {
+        const read_lock lock(mutex_);
+        return table_.size();
+    }
+
+    /// Removes every key by switching to a new, empty generation.
+    void clear(std::error_code& ec) {
+        const gate_lock gate(write_gate_);
+        if (!writable(ec)) return;
+        rewrite(false, ec);
+    }
+
+    [[nodiscard]] kvforge::stats stats() const {
+        const read_lock lock(mutex_);
+        kvforge::stats s;
+        s.live_keys = table_.size();
+        s.live_bytes = live_bytes_;
+        s.dead_bytes = dead_bytes_;
+        s.memory_bytes = table_.memory_usage();
+        s.puts = puts_.load();
+        s.gets = gets_.load();
+        s.erases = erases_.load();
+        s.batches = batches_.load();
+        s.compactions = compactions_;
+        s.recovered_records = recovered_records_;
+        s.recovered_bytes_cut = recovered_bytes_cut_;
+        if (open_) {
+            s.segments = 1;
+            s.disk_bytes = writer_->end() + hint_bytes_;
+            s.syncs = writer_->syncs() + directory_syncs_;
+        }
+        return s;
+    }
+
+    void flush(std::error_code& ec) { drain_writer(&writer_type::flush, ec); }
+    void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
+
+    /// Rewrites the live records into a new generation and drops the old one.
+    void compact(std::error_code& ec) {
+        const gate_lock gate(write_gate_);
+        if (!writable(ec)) return;
+        rewrite(true, ec);
+    }
+
+    /// Blocks until the write with this sequence number is on disk (async_worker).
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) {
+        if (!open_) {
+            fail(ec, errc::store_closed, "wait_durable: the store is not open");
+            return;
+        }
+        writer_->wait_durable(sequence, ec);
+    }
+
+    [[nodiscard]] std::uint64_t durable_sequence() const { return open_ ? writer_->durable_sequence() : 0; }
+
+    /// Reads every record of the data file and checks its checksum; changes nothing.
+    [[nodiscard]] verify_report verify(std::error_code& ec) const {
+        const gate_lock gate(write_gate_);
+        verify_report report;
+        if (!readable(ec)) return report;
+        std::uint64_t file_size = 0;
+        if (!file_.size(file_size, ec)) return report;
+        log_scan_result scanned;
+        if (!scan_log(file_, file_header::size, file_size, true, [](const log_entry&) {}, scanned, ec)) return report;
+        report.records_checked = scanned.records;
+        report.damaged = std::move(scanned.damage);
+        if (scanned.torn_tail) {
+            report.damaged.push_back({file_.path(), scanned.valid_end, "incomplete record at the end of the file"});
+        }
+        return report;
+    }
+
+private:
+    void reset_state() {
+        table_.clear();
+        live_bytes_ = 0;
+        dead_bytes_ = 0;
+        hint_bytes_ = 0;
+        recovered_records_ = 0;
+        recovered_bytes_cut_ = 0;
+        salvaged_.clear();
+        failure_.reset();
+        writer_.reset();
+    }
+
+    bool writable(std::error_code& ec) const {
+        if (!readable(ec)) return false;
+        if (failure_.check(ec)) return false;
+        return !writer_->failed(ec);
+    }
+
+    bool readable(std::error_code& ec) const {
+        if (open_) return true;
+        fail(ec, errc::store_closed, "the store is not open; open it first");
+        return false;
+    }
+
+    /// After a write: releases the gate, waits for durability as the policy says, and
+    /// compacts when dead bytes have grown past the configured share.
+    std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
+        const bool compact_now = wants_compaction();
+        gate.unlock();
+        writer_->commit(sequence, ec);
+        if (!ec && compact_now) {
+            const gate_lock again(write_gate_);
+            if (wants_compaction()) rewrite(true, ec);
+        }
+        return sequence;
+    }
+
+    [[nodiscard]] bool wants_compaction() const {
+        if (options_.compact_dead_ratio <= 0) return false;
+        const std::uint64_t data = writer_->end();
+        return data >= options_.compact_min_bytes &&
+               static_cast<double>(dead_bytes_) > options_.compact_dead_ratio * static_cast<double>(data);
+    }
+
+    static std::size_t erase_record_size(std::size_t key_size) noexcept {
+        return 4 + 1 + varint_size(key_size) + key_size;
+    }
+
+    /// The size of the header a finished batch record starts with.
+    static std::size_t batch_header_size(const std::string& record) noexcept {
+        std::uint64_t count = 0;
+        std::uint64_t body = 0;
+        const char* p = record.data() + 5;
+        const char* end = record.data() + record.size();
+        p = get_varint(p, end, count);
+        p = get_varint(p, end, body);
+        return static_cast<std::size_t>(p - record.data());
+    }
+
+    void index_put(std::string_view key, std::size_t value_size, std::uint64_t offset) {
+        char payload[record_location::encoded_size];
+        const record_location where{offset, static_cast<std::uint32_t>(value_size)};
+        where.encode(payload);
+        table_.upsert(key, {payload, sizeof payload}, [&](std::string_view old) {
+            const record_location previous = record_location::decode(old);
+            dead_bytes_ += previous.record_size(key.size());
+            live_bytes_ -= key.size() + previous.value_size;
+        });
+        live_bytes_ += key.size() + value_size;
+    }
+
+    bool index_erase(std::string_view key, std::size_t tombstone_size) {
+        dead_bytes_ += tombstone_size;
+        return table_.erase(key, [&](std::string_view old) {
+            const record_location previous = record_location::decode(old);
+            dead_bytes_ += previous.record_size(key.size());
+            live_bytes_ -= key.size() + previous.value_size;
+        });
+    }
+
+    /// Reads and checks the record at where into scratch; value views the value in it.
+    bool read_record(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
+                     std::error_code& ec) const {
+        const auto size = static_cast<std::size_t>(where.record_size(key.size()));
+        scratch.resize(size);
+        if (!writer_->read_pending(where.offset, scratch.data(), size) &&
+            !file_.read(where.offset, scratch.data(), size, ec)) {
+            return false;
+        }
+        record_info info;
+        if (parse_record(scratch, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
+            std::string_view(scratch).substr(info.key_offset, info.key_size) != key) {
+            report_damage(where.offset, ec);
+            return false;
+        }
+        value = std::string_view(scratch).substr(info.value_offset, info.value_size);
+        return true;
+    }
+
+    void report_damage(std::uint64_t offset, std::error_code& ec) const {
+        fail(ec, errc::corrupt_record,
+             file_.path() + ": the record at offset " + std::to_string(offset) +
+                 " fails its checksum; its value is not returned (run verify() for a full report)");
+    }
+
+    void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
+        const gate_lock gate(write_gate_);
+        if (!writable(ec)) return;
+        if constexpr (sequenced) {
+            // The worker has its own lock; readers need not wait for the disk.
+            (writer_.operator->()->*op)(ec);
+        } else {
+            const write_lock lock(mutex_);
+            (writer_.operator->()->*op)(ec);
+        }
+    }
+
+    /// Opens the newest generation (or creates the first), removes leftovers, and
+    /// rebuilds the index from the hint file and the log.
+    bool recover(std::error_code& ec) {
+        std::vector<std::string> names;
+        if (!directory_.list(names, ec)) return false;
+        std::uint32_t newest = 0;
+        for (const std::string& name : names) newest = std::max(newest, generation_of(name));
+        if (newest == 0) return create_generation(1, ec) && attach_writer(file_header::size);
+
+        generation_ = newest;
+        const std::string name = generation_file_name(newest, file_kind::data);
+        if (!file_.open(io_, directory_.file_path(name), O_RDWR, ec)) return false;
+        std::uint64_t file_size = 0;
+        if (!file_.size(file_size, ec) || !check_header(file_size, ec)) return false;
+
+        // Nothing is changed before the newest file proved to be a store of ours.
+        bool removed = false;
+        for (const std::string& other : names) {
+            const bool leftover = other.size() > 4 && other.substr(other.size() - 4) == ".tmp";
+            const bool older = (generation_of(other) != 0 && generation_of(other) < newest) ||
+                               (other.size() == 22 && other.substr(0, 5) == "data-" && other.substr(15) == ".kvhint" &&
+                                other != generation_file_name(newest, file_kind::hint));
+            if (leftover || older) {
+                if (!directory_.remove(other, ec)) return false;
+                removed = true;
+            }
+        }
+        if (removed && !sync_directory(ec)) return false;
+
+        std::uint64_t scan_from = file_header::size;
+        load_hint(file_size, scan_from);
+        log_scan_result scanned;
+        const bool scanned_ok = scan_log(
+            file_, scan_from, file_size, options_.salvage,
+            [&](const log_entry& entry) {
+                if (entry.type == record_type::put) {
+                    index_put(entry.key, entry.value.size(), entry.offset);
+                } else {
+                    index_erase(entry.key, entry.size);
+                }
+            },
+            scanned, ec);
+        if (!scanned_ok) return false;
+        dead_bytes_ += scanned.overhead_bytes;
+        recovered_records_ += scanned.records;
+        salvaged_ = std::move(scanned.damage);
+        if (scanned.torn_tail) {
+            // Cut the torn tail before anything is appended after it, and make the cut durable.
+            recovered_bytes_cut_ = file_size - scanned.valid_end;
+            if (!file_.truncate(scanned.valid_end, ec) || !file_.sync(ec)) return false;
+        }
+        return attach_writer(scanned.valid_end);
+    }
+
+    bool check_header(std::uint64_t file_size, std::error_code& ec) {
+        char bytes[file_header::size];
+        const std::size_t available = static_cast<std::size_t>(std::min<std::uint64_t>(file_size, sizeof bytes));
+        if (!file_.read(0, bytes, available, ec)) return false;
+        file_header header;
+        const std::string& path = file_.path();
+        switch (file_header::decode({bytes, available}, file_kind::data, header)) {
+            case file_header::problem::none:
+                break;
+            case file_header::problem::truncated:
+                fail(ec, errc::corrupt_header,
+                     path + ": " + std::to_string(file_size) + " bytes, shorter than the 32-byte file header");
+                return false;
+            case file_header::problem::bad_magic:
+                fail(ec, errc::not_a_store, path + ": does not start with a kvforge data file's magic bytes");
+                return false;
+            case file_header::problem::bad_checksum:
+                fail(ec, errc::corrupt_header, path + ": the file header fails its checksum");
+                return false;
+            case file_header::problem::newer_version:
+                fail(ec, errc::unsupported_version,
+                     path + ": written in format version " + std::to_string(header.version) +
+                         "; this kvforge reads up to version " + std::to_string(format_version) +
+                         " (the file was not changed)");
+                return false;
+            case file_header::problem::unknown_flags:
+                fail(ec, errc::unsupported_version, path + ": the file header has flags this kvforge does not know");
+                return false;
+        }
+        if (header.codec_fingerprint != fingerprint_) {
+            fail(ec, errc::codec_mismatch,
+                 path + ": written with other key or value codecs than this store's; open it with the types it was "
+                        "written with");
+            return false;
+        }
+        return true;
+    }
+
+    /// Loads the hint file of the current generation if it is valid; scan_from becomes
+    /// the first byte of the log it does not cover.
+    void load_hint(std::uint64_t file_size, std::uint64_t& scan_from) {
+        data_file<io_type> hint;
+        std::error_code ignored;
+        if (!hint.open(io_, directory_.file_path(generation_file_name(generation_, file_kind::hint)), O_RDONLY,
+                       ignored)) {
+            return;
+        }
+        std::uint64_t size = 0;
+        if (!hint.size(size, ignored)) return;
+        std::string bytes(static_cast<std::size_t>(size), '\0');
+        if (!hint.read(0, bytes.data(), bytes.size(), ignored)) return;
+        hint_summary summary;
+        table_type loaded;
+        std::uint64_t live = 0;
+        const bool valid = read_hint(bytes, generation_, fingerprint_, summary,
+                                     [&](std::string_view key, std::uint64_t value_size, std::uint64_t offset) {
+                                         char payload[record_location::encoded_size];
+                                         record_location{offset, static_cast<std::uint32_t>(value_size)}.encode(payload);
+                                         loaded.upsert(key, {payload, sizeof payload}, [](std::string_view) {});
+                                         live += key.size() + value_size;
+                                     });
+        if (!valid || summary.covered_bytes > file_size || summary.covered_bytes < file_header::size) return;
+        table_ = std::move(loaded);
+        live_bytes_ = live;
+        dead_bytes_ = summary.dead_bytes;
+        hint_bytes_ = size;
+        recovered_records_ = summary.entries;
+        scan_from = summary.covered_bytes;
+    }
+
+    bool attach_writer(std::uint64_t end) {
+        writer_.emplace();
+        writer_->attach(file_, end);
+        return true;
+    }
+
+    bool sync_directory(std::error_code& ec) {
+        ++directory_syncs_;
+        return directory_.sync(ec);
+    }
+
+    /// Creates data file `generation` holding only its header, through a synced .tmp and a rename.
+    bool create_generation(std::uint32_t generation, std::error_code& ec) {
+        data_file<io_type> created;
+        if (!start_generation(generation, created, ec)) return false;
+        if (!publish_generation(generation, created, ec)) return false;
+        file_ = std::move(created);
+        generation_ = generation;
+        return true;
+    }
+
+    bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::error_code& ec) {
+        const std::string tmp = generation_file_name(generation, file_kind::data) + ".tmp";
+        if (!file.open(io_, directory_.file_path(tmp), O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
+        char header[file_header::size];
+        file_header{file_kind::data, format_version, fingerprint_, generation}.encode(header);
+        return file.write(0, {header, sizeof header}, ec);
+    }
+
+    /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
+    bool publish_generation(std::uint32_t generation, data_file<io_type>& file, std::error_code& ec) {
+        const std::string name = generation_file_name(generation, file_kind::data);
+        if (!file.sync(ec) || !directory_.rename(name + ".tmp", name, ec)) return false;
+        file.renamed(directory_.file_path(name));
+        return sync_directory(ec);
+    }
+
+    /// Compaction (keep = true) or clear (keep = false): writes generation + 1 with the
+    /// live records (or none), switches to it, and removes the old generation.
+    /// Called with write_gate_ held, so the index changes only here.
+    void rewrite(bool keep, std::error_code& ec) {
+        writer_->drain(ec);
+        if (ec) return;
+        const std::uint32_t next = generation_ + 1;
+        data_file<io_type> file;
+        if (!start_generation(next, file, ec)) return;
+
+        table_type table;
+        hint_builder hint(next, fingerprint_);
+        std::uint64_t end = file_header::size;
+        std::uint64_t live = 0;
+        if (keep) {
+            std::string out;
+            std::string scratch;
+            bool ok = true;
+            // In index order, so a sorted store's file is in key order and scans read it in sequence.
+            table_.for_each([&](std::string_view key, std::string_view payload) {
+                if (!ok) return;
+                std::string_view value;
+                const record_location where = record_location::decode(payload);
+                if (!read_record(key, where, scratch, value, ec)) {
+                    ok = false;
+                    return;
+                }
+                const record_location moved{end + out.size(), where.value_size};
+                append_put_record(out, key, value);
+                char encoded[record_location::encoded_size];
+                moved.encode(encoded);
+                table.upsert(key, {encoded, sizeof encoded}, [](std::string_view) {});
+                hint.add(key, moved.value_size, moved.offset);
+                live += key.size() + value.size();
+                if (out.size() >= (std::size_t{1} << 20)) {
+                    ok = file.write(end, out, ec);
+                    end += out.size();
+                    out.clear();
+                }
+            });
+            if (!ok || !file.write(end, out, ec)) return;
+            end += out.size();
+        }
+        if (!publish_generation(next, file, ec)) {
+            // The rename may have happened: the next open could pick either generation,
+            // so this store object must not write on as if nothing had.
+            failure_.record(ec);
+            return;
+        }
+        std::uint64_t hint_size = 0;
+        if (options_.write_hints) {
+            std::string& bytes = hint.finish({end, table.size(), 0});
+            hint_size = bytes.size();
+            // A missing hint only slows the next open down.
+            std::error_code hint_error;
+            if (!write_file(generation_file_name(next, file_kind::hint), bytes, hint_error)) hint_size = 0;
+        }
+
+        const std::uint32_t previous = generation_;
+        {
+            const write_lock lock(mutex_);
+            table_ = std::move(table);
+            file_ = std::move(file);
+            writer_->attach(file_, end);
+            generation_ = next;
+            live_bytes_ = live;
+            dead_bytes_ = 0;
+            hint_bytes_ = hint_size;
+            ++compactions_;
+            salvaged_.clear();
+        }
+        // The old generation is obsolete now; should removing it fail, the next open removes it.
+        std::error_code cleanup_error;
+        if (directory_.remove(generation_file_name(previous, file_kind::data), cleanup_error) &&
+            directory_.remove(generation_file_name(previous, file_kind::hint), cleanup_error)) {
+            sync_directory(cleanup_error);
+        }
+    }
+
+    /// Writes the hint of the current generation, covering the whole log.
+    bool write_hint(std::error_code& ec) {
+        hint_builder hint(generation_, fingerprint_);
+        table_.for_each([&](std::string_view key, std::string_view payload) {
+            const record_location where = record_location::decode(payload);
+            hint.add(key, where.value_size, where.offset);
+        });
+        std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
+        return write_file(generation_file_name(generation_, file_kind::hint), bytes, ec);
+    }
+
+    /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
+    bool write_file(const std::string& name, std::string_view bytes, std::error_code& ec) {
+        data_file<io_type> file;
+        return file.open(io_, directory_.file_path(name + ".tmp"), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
+               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name + ".tmp", name, ec) &&
+               sync_directory(ec);
+    }
+
+    io_type io_{};
+    kvforge::options options_{};
+    std::uint64_t fingerprint_ = 0;
+    bool open_ = false;
+
+    mutable gate_type write_gate_;
+    mutable mutex_type mutex_;
+    store_directory<io_type> directory_;
+    data_file<io_type> file_;
+    std::optional<writer_type> writer_;
+    std::uint32_t generation_ = 0;
+    table_type table_;
+    std::string record_;                     // the record being written; reused under the gate
+    std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
+
+    std::uint64_t live_bytes_ = 0;
+    std::uint64_t dead_bytes_ = 0;
+    std::uint64_t hint_bytes_ = 0;
+    std::uint64_t recovered_records_ = 0;
+    std::uint64_t recovered_bytes_cut_ = 0;
+    std::uint64_t compactions_ = 0;
+    std::uint64_t directory_syncs_ = 0;
+    std::vector<damaged_record> salvaged_;
+    sticky_failure failure_;
+    counter_type puts_;
+    mutable counter_type gets_;
+    counter_type erases_;
+    counter_type batches_;
+};
+
+}  // namespace kvforge::detail

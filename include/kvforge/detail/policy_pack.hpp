@@ -1,0 +1,113 @@
+#pragma once
+/// \file policy_pack.hpp
+/// Resolution of store<Key, Value, Policies...>'s policy list: any order, each kind at
+/// most once, defaults for the kinds left out, and a readable error for every misuse.
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <type_traits>
+
+#include "../codec.hpp"
+#include "../concepts.hpp"
+#include "../durability/buffered.hpp"
+#include "../index/hash_index.hpp"
+#include "../io/posix.hpp"
+#include "../stores/memory.hpp"
+#include "../threading/single_thread.hpp"
+
+namespace kvforge::detail {
+
+/// The durability of a store that keeps nothing on disk.
+struct no_durability {
+    using policy_kind = kvforge::policy_kind::durability;
+    static constexpr std::string_view name = "none";
+};
+
+template <class P>
+concept any_policy = policy_of_kind<P, policy_kind::store> || policy_of_kind<P, policy_kind::durability> ||
+                     policy_of_kind<P, policy_kind::index> || policy_of_kind<P, policy_kind::threading> ||
+                     policy_of_kind<P, policy_kind::io>;
+
+template <class Kind, class... Ps>
+inline constexpr std::size_t count_of_kind = (std::size_t{0} + ... + (policy_of_kind<Ps, Kind> ? 1 : 0));
+
+/// The first of Ps whose kind is Kind, or Default.
+template <class Kind, class Default, class... Ps>
+struct find_policy {
+    using type = Default;
+};
+template <class Kind, class Default, class P, class... Rest>
+struct find_policy<Kind, Default, P, Rest...> {
+    using type = std::conditional_t<policy_of_kind<P, Kind>, P, typename find_policy<Kind, Default, Rest...>::type>;
+};
+
+/// The policy of each kind for a list given in any order.
+template <class... Ps>
+struct resolved_policies {
+    using store = typename find_policy<policy_kind::store, memory, Ps...>::type;
+    using index = typename find_policy<policy_kind::index, hash_index, Ps...>::type;
+    using threading = typename find_policy<policy_kind::threading, single_thread, Ps...>::type;
+    using io = typename find_policy<policy_kind::io, posix_io, Ps...>::type;
+    static constexpr bool durability_given = count_of_kind<policy_kind::durability, Ps...> != 0;
+    static constexpr bool io_given = count_of_kind<policy_kind::io, Ps...> != 0;
+    using durability = typename find_policy<policy_kind::durability,
+                                            std::conditional_t<store::persistent, buffered<>, no_durability>,
+                                            Ps...>::type;
+};
+
+template <class T>
+inline constexpr bool is_view_type = is_string_view_v<T>;
+
+/// Checks a store's template arguments; each failure is a static_assert naming the fix.
+/// Returns true so it can sit inside a static_assert of its own.
+template <class Key, class Value, class... Ps>
+consteval bool check_store_arguments() {
+    static_assert((any_policy<Ps> && ...),
+                  "kvforge: every argument after Key and Value must be a kvforge policy: a store "
+                  "(memory, file_log), durability (sync_each, buffered<>, async_worker<>), index (hash_index, "
+                  "sorted_index), threading (single_thread, thread_safe) or I/O (posix_io) policy");
+    static_assert(count_of_kind<policy_kind::store, Ps...> <= 1,
+                  "kvforge: two store policies given; keep one of kvforge::memory, kvforge::file_log");
+    static_assert(count_of_kind<policy_kind::durability, Ps...> <= 1,
+                  "kvforge: two durability policies given; keep one of kvforge::sync_each, "
+                  "kvforge::buffered<>, kvforge::async_worker<>");
+    static_assert(count_of_kind<policy_kind::index, Ps...> <= 1,
+                  "kvforge: two index policies given; keep one of kvforge::hash_index, kvforge::sorted_index");
+    static_assert(count_of_kind<policy_kind::threading, Ps...> <= 1,
+                  "kvforge: two threading policies given; keep one of kvforge::single_thread, "
+                  "kvforge::thread_safe");
+
+    static_assert(count_of_kind<policy_kind::io, Ps...> <= 1, "kvforge: two I/O policies given; keep one");
+
+    using policies = resolved_policies<Ps...>;
+    static_assert(store_policy<typename policies::store>,
+                  "kvforge: the store policy does not satisfy kvforge::store_policy (see kvforge/concepts.hpp)");
+    static_assert(index_policy<typename policies::index>,
+                  "kvforge: the index policy does not satisfy kvforge::index_policy (see kvforge/concepts.hpp)");
+    static_assert(threading_policy<typename policies::threading>,
+                  "kvforge: the threading policy does not satisfy kvforge::threading_policy (see kvforge/concepts.hpp)");
+    static_assert(durability_policy<typename policies::durability>,
+                  "kvforge: the durability policy does not satisfy kvforge::durability_policy (see kvforge/concepts.hpp)");
+    static_assert(policies::store::persistent || !policies::durability_given,
+                  "kvforge: kvforge::memory keeps nothing on disk, so it takes no durability policy; remove the "
+                  "durability policy or choose a persistent store such as kvforge::file_log");
+    static_assert(policies::store::persistent || !policies::io_given,
+                  "kvforge: kvforge::memory does no I/O, so it takes no I/O policy; remove it or choose a "
+                  "persistent store such as kvforge::file_log");
+    static_assert(io_policy<typename policies::io>,
+                  "kvforge: the I/O policy does not satisfy kvforge::io_policy (see kvforge/concepts.hpp)");
+
+    static_assert(!is_view_type<Key> && !is_view_type<Value>,
+                  "kvforge: use std::string, not std::string_view, as the key or value type: a view cannot own "
+                  "the bytes a store returns; every call of a std::string store accepts std::string_view");
+    static_assert(encodable<Key>,
+                  "kvforge: no codec for the key type; specialise kvforge::codec<Key> with name(), encode() and "
+                  "decode() (see kvforge/codec.hpp)");
+    static_assert(encodable<Value>,
+                  "kvforge: no codec for the value type; specialise kvforge::codec<Value> with name(), encode() "
+                  "and decode() (see kvforge/codec.hpp)");
+    return true;
+}
+
+}  // namespace kvforge::detail

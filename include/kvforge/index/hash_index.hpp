@@ -1,0 +1,20 @@
+#pragma once
+/// \file hash_index.hpp
+/// kvforge::hash_index: O(1) point operations, no order.
+
+#include "../concepts.hpp"
+#include "../detail/hash_table.hpp"
+
+namespace kvforge {
+
+/// Index policy: an open-addressing hash table (Robin Hood probing, no tombstones).
+/// The reference for writing an index policy: name the kind, the table and whether it is ordered.
+struct hash_index {
+    using policy_kind = kvforge::policy_kind::index;
+    using table = detail::hash_table;
+    static constexpr bool ordered = false;
+};
+
+static_assert(index_policy<hash_index>);
+
+}  // namespace kvforge

@@ -1,0 +1,86 @@
+#pragma once
+/// \file posix.hpp
+/// kvforge::posix_io: the default I/O policy, plain POSIX system calls.
+///
+/// Every system call a file-backed store makes goes through its I/O policy, whose
+/// members mirror the POSIX calls they stand for: same arguments, same results, and
+/// errno set on failure. A policy that simulates a file system, or fails on purpose,
+/// replaces this one to test what a store does under crashes and I/O errors; this one
+/// adds nothing but a retry on EINTR, and inlines to the bare calls.
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+#include <vector>
+
+#include "../concepts.hpp"
+
+namespace kvforge {
+
+namespace detail {
+
+/// Repeats a system call interrupted by a signal: that is no error of the store's.
+template <class Call>
+auto retry_on_eintr(Call&& call) noexcept {
+    for (;;) {
+        const auto result = call();
+        if (result != -1 || errno != EINTR) return result;
+    }
+}
+
+}  // namespace detail
+
+/// I/O policy: the operating system's calls. The reference for writing an I/O policy.
+struct posix_io {
+    using policy_kind = kvforge::policy_kind::io;
+
+    int open(const char* path, int flags, mode_t mode) noexcept {
+        return detail::retry_on_eintr([&] { return ::open(path, flags | O_CLOEXEC, mode); });
+    }
+    int close(int fd) noexcept { return ::close(fd); }
+    ssize_t pread(int fd, void* buffer, std::size_t size, off_t offset) noexcept {
+        return detail::retry_on_eintr([&] { return ::pread(fd, buffer, size, offset); });
+    }
+    ssize_t preadv(int fd, const iovec* parts, int count, off_t offset) noexcept {
+        return detail::retry_on_eintr([&] { return ::preadv(fd, parts, count, offset); });
+    }
+    ssize_t pwrite(int fd, const void* buffer, std::size_t size, off_t offset) noexcept {
+        return detail::retry_on_eintr([&] { return ::pwrite(fd, buffer, size, offset); });
+    }
+    int fdatasync(int fd) noexcept { return ::fdatasync(fd); }
+    int fsync(int fd) noexcept { return ::fsync(fd); }
+    int ftruncate(int fd, off_t size) noexcept { return detail::retry_on_eintr([&] { return ::ftruncate(fd, size); }); }
+    int fstat(int fd, struct stat* info) noexcept { return ::fstat(fd, info); }
+    int stat(const char* path, struct stat* info) noexcept { return ::stat(path, info); }
+    int rename(const char* from, const char* to) noexcept { return ::rename(from, to); }
+    int unlink(const char* path) noexcept { return ::unlink(path); }
+    int mkdir(const char* path, mode_t mode) noexcept { return ::mkdir(path, mode); }
+    int flock(int fd, int operation) noexcept { return detail::retry_on_eintr([&] { return ::flock(fd, operation); }); }
+
+    /// Fills names with the entries of a directory (without "." and ".."); 0 or -1 with errno.
+    int list_directory(const char* path, std::vector<std::string>& names) {
+        DIR* dir = ::opendir(path);
+        if (dir == nullptr) return -1;
+        names.clear();
+        errno = 0;
+        while (const dirent* entry = ::readdir(dir)) {
+            const std::string name = entry->d_name;
+            if (name != "." && name != "..") names.push_back(name);
+        }
+        const int error = errno;
+        ::closedir(dir);
+        errno = error;
+        return error == 0 ? 0 : -1;
+    }
+};
+
+static_assert(io_policy<posix_io>);
+
+}  // namespace kvforge

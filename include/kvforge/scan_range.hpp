@@ -1,0 +1,133 @@
+#pragma once
+/// \file scan_range.hpp
+/// kvforge::scan_range: the ordered range store::scan() returns.
+
+#include <cstddef>
+#include <iterator>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "codec.hpp"
+#include "error.hpp"
+
+namespace kvforge {
+
+/// The keys in [from, to) (or all, or those with a prefix) with their values, in key
+/// order, read from the store a chunk at a time.
+///
+/// Each chunk is read under the store's read lock, which is released between chunks,
+/// so a long scan never blocks writers for long, and the loop body may write to the
+/// store. Each key is seen at most once and in order; a key written while the scan
+/// runs is seen if it sorts after the scan's position. Iterate a range once.
+template <class Backend, class Key, class Value>
+class scan_range {
+public:
+    using value_type = std::pair<Key, Value>;
+
+    /// Reads from backend the keys >= from (all when from is empty), stopping before
+    /// `to` when bounded. Errors are reported through *ec when ec is given, else thrown.
+    scan_range(const Backend& backend, std::string from, std::string to, bool bounded, std::error_code* ec)
+        : backend_(&backend), next_(std::move(from)), upper_(std::move(to)), bounded_(bounded), ec_(ec) {
+        if (ec_ != nullptr) ec_->clear();
+    }
+
+    /// An input iterator over the range.
+    class iterator {
+    public:
+        using value_type = std::pair<Key, Value>;
+        using difference_type = std::ptrdiff_t;
+
+        iterator() = default;
+        explicit iterator(scan_range* range) : range_(range) {}
+
+        const value_type& operator*() const { return range_->chunk_[range_->position_]; }
+        const value_type* operator->() const { return &range_->chunk_[range_->position_]; }
+        iterator& operator++() {
+            range_->advance();
+            return *this;
+        }
+        void operator++(int) { range_->advance(); }
+        friend bool operator==(const iterator& it, std::default_sentinel_t) noexcept { return it.at_end(); }
+
+    private:
+        [[nodiscard]] bool at_end() const noexcept { return range_->done(); }
+
+        scan_range* range_ = nullptr;
+    };
+
+    /// Reads the first chunk; call once.
+    iterator begin() {
+        fetch();
+        return iterator(this);
+    }
+    std::default_sentinel_t end() const noexcept { return {}; }
+
+private:
+    // A chunk ends at whichever limit comes first; both keep the read lock short.
+    static constexpr std::size_t chunk_records = 256;
+    static constexpr std::size_t chunk_bytes = std::size_t{1} << 20;
+
+    [[nodiscard]] bool done() const noexcept { return position_ >= filled_; }
+
+    void advance() {
+        if (++position_ == filled_ && more_) fetch();
+    }
+
+    /// Decodes the next chunk into chunk_, reusing its elements' storage.
+    void fetch() {
+        filled_ = 0;
+        position_ = 0;
+        more_ = false;
+        std::error_code ec;
+        std::size_t bytes = 0;
+        backend_->visit_from(
+            next_, inclusive_,
+            [&](std::string_view key, std::string_view value) {
+                if (bounded_ && key >= upper_) return false;
+                if (filled_ == chunk_records || bytes >= chunk_bytes) {
+                    // Resume at this key next time; it has not been taken yet.
+                    next_.assign(key);
+                    inclusive_ = true;
+                    more_ = true;
+                    return false;
+                }
+                if (filled_ == chunk_.size()) chunk_.emplace_back();
+                value_type& slot = chunk_[filled_];
+                if (!codec<Key>::decode(key, slot.first)) {
+                    detail::fail(ec, errc::key_decode_failed, "scan: a stored key cannot be decoded as the key type");
+                    return false;
+                }
+                if (!codec<Value>::decode(value, slot.second)) {
+                    detail::fail(ec, errc::value_decode_failed,
+                                 "scan: a stored value cannot be decoded as the value type");
+                    return false;
+                }
+                ++filled_;
+                bytes += key.size() + value.size();
+                return true;
+            },
+            ec);
+        if (ec) {
+            filled_ = 0;
+            more_ = false;
+            if (ec_ == nullptr) throw error(ec, detail::last_error_detail());
+            *ec_ = ec;
+        }
+    }
+
+    const Backend* backend_;
+    std::string next_;
+    std::string upper_;
+    bool bounded_;
+    bool inclusive_ = true;
+    bool more_ = false;
+    std::error_code* ec_;
+    std::vector<value_type> chunk_;
+    std::size_t filled_ = 0;
+    std::size_t position_ = 0;
+};
+
+}  // namespace kvforge

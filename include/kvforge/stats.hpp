@@ -1,0 +1,48 @@
+#pragma once
+/// \file stats.hpp
+/// What a store reports about itself: kvforge::stats and kvforge::verify_report.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kvforge {
+
+/// A snapshot of a store's size and activity. Fields that do not apply to a store
+/// policy (disk figures for memory) are zero.
+struct stats {
+    std::uint64_t live_keys = 0;     ///< keys present
+    std::uint64_t live_bytes = 0;    ///< encoded bytes of the present keys and values
+    std::uint64_t dead_bytes = 0;    ///< bytes of replaced or erased records not yet compacted away
+    std::uint64_t disk_bytes = 0;    ///< bytes of the store's files
+    std::uint64_t memory_bytes = 0;  ///< heap bytes held by the index
+    std::uint64_t segments = 0;      ///< data files of a log-structured store
+
+    std::uint64_t puts = 0;         ///< keys written, counting each put of a batch
+    std::uint64_t gets = 0;         ///< point lookups (get, visit, contains)
+    std::uint64_t erases = 0;       ///< erases that removed a key, counting each of a batch
+    std::uint64_t batches = 0;      ///< batches written
+    std::uint64_t syncs = 0;        ///< fdatasync/fsync calls made
+    std::uint64_t compactions = 0;  ///< compactions completed
+
+    std::uint64_t recovered_records = 0;  ///< records read back at the last open
+    std::uint64_t recovered_bytes_cut = 0;  ///< bytes of torn tail cut off at the last open
+};
+
+/// One record verify() found damaged.
+struct damaged_record {
+    std::string file;          ///< the file holding it
+    std::uint64_t offset = 0;  ///< where the record starts in that file
+    std::string problem;       ///< what is wrong, e.g. "checksum mismatch"
+};
+
+/// The result of store::verify(): every record read and checked, nothing changed.
+struct verify_report {
+    std::uint64_t records_checked = 0;
+    std::vector<damaged_record> damaged;
+
+    /// True when no damage was found.
+    [[nodiscard]] bool ok() const noexcept { return damaged.empty(); }
+};
+
+}  // namespace kvforge

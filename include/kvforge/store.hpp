@@ -1,0 +1,435 @@
+#pragma once
+/// \file store.hpp
+/// kvforge::store<Key, Value, Policies...>: the key-value store forged from policies.
+
+#include <cstddef>
+#include <new>
+#include <cstdint>
+#include <optional>
+#include <type_traits>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "batch.hpp"
+#include "codec.hpp"
+#include "detail/checked_encode.hpp"
+#include "detail/policy_pack.hpp"
+#include "detail/log_format.hpp"
+#include "error.hpp"
+#include "options.hpp"
+#include "scan_range.hpp"
+#include "stats.hpp"
+
+namespace kvforge {
+
+/// A key-value store of Key to Value, built from up to four policies given in any
+/// order, each kind at most once: a store policy (default kvforge::memory), an index
+/// policy (default kvforge::hash_index), a threading policy (default
+/// kvforge::single_thread) and, for persistent stores, a durability policy (default
+/// kvforge::buffered<>).
+///
+/// Every fallible call has a throwing form (kvforge::error) and a form taking a
+/// std::error_code& that never throws. Keys and values go through kvforge::codec.
+template <class Key, class Value, class... Policies>
+class store {
+    static_assert(detail::check_store_arguments<Key, Value, Policies...>());
+    using policies = detail::resolved_policies<Policies...>;
+    using backend_type = typename policies::store::template backend<policies>;
+    using key_param = detail::param_t<Key>;
+    using value_param = detail::param_t<Value>;
+
+public:
+    using key_type = Key;
+    using mapped_type = Value;
+    using store_policy = typename policies::store;
+    using index_policy = typename policies::index;
+    using threading_policy = typename policies::threading;
+    using durability_policy = typename policies::durability;
+    using io_policy = typename policies::io;
+    using batch_type = batch<Key, Value>;
+    using range_type = scan_range<backend_type, Key, Value>;
+
+    /// Whether the store keeps its records on disk.
+    static constexpr bool persistent = store_policy::persistent;
+    /// Whether writes return a sequence number for wait_durable() (async_worker).
+    static constexpr bool sequenced = backend_type::sequenced;
+    /// What put() and write() return: the write's sequence number when sequenced, else nothing.
+    using write_result = std::conditional_t<sequenced, std::uint64_t, void>;
+
+    /// An in-memory store is empty and ready; a persistent one is closed until open().
+    store() = default;
+    store(const store&) = delete;
+    store& operator=(const store&) = delete;
+
+    /// Opens the persistent store in directory path, creating it if needed (its parent
+    /// must exist); throws kvforge::error on failure.
+    explicit store(std::string_view path, const options& opts = {}, io_policy io = {})
+        requires persistent
+    {
+        open(path, opts, std::move(io));
+    }
+
+    /// Closes a persistent store (as close(), ignoring errors: call close() to see them).
+    ~store() = default;
+
+    /// Opens the persistent store in directory path, creating it if needed.
+    void open(std::string_view path, const options& opts = {}, io_policy io = {}) {
+        std::error_code ec;
+        open(path, opts, std::move(io), ec);
+        detail::throw_if(ec);
+    }
+    void open(std::string_view path, std::error_code& ec) noexcept { open(path, options{}, io_policy{}, ec); }
+    void open(std::string_view path, const options& opts, io_policy io, std::error_code& ec) noexcept {
+        static_assert(persistent, "kvforge: kvforge::memory has no files to open; choose kvforge::file_log");
+        guarded(ec, [&] {
+            backend_.open(path, opts, std::move(io),
+                          detail::codec_fingerprint(codec<Key>::name(), codec<Value>::name()), ec);
+        });
+    }
+
+    /// Writes out and syncs everything, writes the hint file and releases the store's lock.
+    void close() {
+        std::error_code ec;
+        close(ec);
+        detail::throw_if(ec);
+    }
+    void close(std::error_code& ec) noexcept {
+        static_assert(persistent, "kvforge: kvforge::memory has no files to close");
+        guarded(ec, [&] { backend_.close(ec); });
+    }
+
+    /// Whether the store can be used: always for memory, after open() for persistent stores.
+    [[nodiscard]] bool is_open() const noexcept {
+        if constexpr (persistent) {
+            return backend_.is_open();
+        } else {
+            return true;
+        }
+    }
+
+    /// Writes value under key, replacing any value it had. Returns when the durability
+    /// policy says; with async_worker, returns the write's sequence number.
+    write_result put(key_param key, value_param value) {
+        std::error_code ec;
+        if constexpr (sequenced) {
+            const std::uint64_t sequence = put(key, value, ec);
+            detail::throw_if(ec);
+            return sequence;
+        } else {
+            put(key, value, ec);
+            detail::throw_if(ec);
+        }
+    }
+    /// As put(key, value); errc::key_too_large / errc::value_too_large leave the store unchanged.
+    write_result put(key_param key, value_param value, std::error_code& ec) noexcept {
+        std::uint64_t sequence = 0;
+        guarded(ec, [&] {
+            std::string key_scratch;
+            std::string value_scratch;
+            const std::string_view k = detail::encode_key<Key>(key, key_scratch, ec);
+            if (ec) return;
+            const std::string_view v = detail::encode_value<Value>(value, value_scratch, ec);
+            if (ec) return;
+            sequence = backend_.put(k, v, ec);
+        });
+        if constexpr (sequenced) return sequence;
+    }
+
+    /// The value under key, or nullopt.
+    [[nodiscard]] std::optional<Value> get(key_param key) const {
+        std::error_code ec;
+        std::optional<Value> value = get(key, ec);
+        detail::throw_if(ec);
+        return value;
+    }
+    /// As get(key); nullopt with ec set on failure.
+    [[nodiscard]] std::optional<Value> get(key_param key, std::error_code& ec) const noexcept {
+        std::optional<Value> result;
+        guarded(ec, [&] {
+            if constexpr (std::is_same_v<Value, std::string>) {
+                // Read the stored bytes straight into the returned string.
+                result.emplace();
+                if (!read_string(key, *result, ec)) result.reset();
+            } else {
+                read_into(key, [&](std::string_view bytes) {
+                    result.emplace();
+                    if (!decode_value(bytes, *result, ec)) result.reset();
+                }, ec);
+            }
+        });
+        return result;
+    }
+
+    /// Decodes the value under key into out, reusing out's storage; returns whether key exists.
+    bool get(key_param key, Value& out) const {
+        std::error_code ec;
+        const bool found = get(key, out, ec);
+        detail::throw_if(ec);
+        return found;
+    }
+    /// As get(key, out); false with ec set on failure.
+    bool get(key_param key, Value& out, std::error_code& ec) const noexcept {
+        bool found = false;
+        guarded(ec, [&] {
+            if constexpr (std::is_same_v<Value, std::string>) {
+                found = read_string(key, out, ec);
+            } else {
+                read_into(key, [&](std::string_view bytes) { found = decode_value(bytes, out, ec); }, ec);
+            }
+        });
+        return found;
+    }
+
+    /// Calls fn(std::string_view) with the stored bytes of key's value, without copying
+    /// them; returns whether key exists. The view is valid only during the call, and fn
+    /// must not call the store (under thread_safe it runs under the read lock).
+    template <class Fn>
+    bool visit(key_param key, Fn&& fn) const {
+        std::error_code ec;
+        const bool found = visit(key, std::forward<Fn>(fn), ec);
+        detail::throw_if(ec);
+        return found;
+    }
+    /// As visit(key, fn); false with ec set on failure. Exceptions from fn propagate.
+    template <class Fn>
+    bool visit(key_param key, Fn&& fn, std::error_code& ec) const {
+        ec.clear();
+        return read_into(key, fn, ec);
+    }
+
+    /// Whether key exists.
+    [[nodiscard]] bool contains(key_param key) const {
+        std::error_code ec;
+        const bool found = contains(key, ec);
+        detail::throw_if(ec);
+        return found;
+    }
+    [[nodiscard]] bool contains(key_param key, std::error_code& ec) const noexcept {
+        bool found = false;
+        guarded(ec, [&] {
+            std::string scratch;
+            const std::string_view k = codec<Key>::encode(key, scratch);
+            found = k.size() <= max_key_size && backend_.contains(k, ec);
+        });
+        return found;
+    }
+
+    /// Removes key; returns whether it existed.
+    bool erase(key_param key) {
+        std::error_code ec;
+        const bool erased = erase(key, ec);
+        detail::throw_if(ec);
+        return erased;
+    }
+    bool erase(key_param key, std::error_code& ec) noexcept {
+        bool erased = false;
+        guarded(ec, [&] {
+            std::string scratch;
+            const std::string_view k = codec<Key>::encode(key, scratch);
+            erased = k.size() <= max_key_size && backend_.erase(k, ec);
+        });
+        return erased;
+    }
+
+    /// Applies every operation of b, all or none; with async_worker, returns the batch's
+    /// sequence number (0 for an empty batch).
+    write_result write(const batch_type& b) {
+        std::error_code ec;
+        if constexpr (sequenced) {
+            const std::uint64_t sequence = write(b, ec);
+            detail::throw_if(ec);
+            return sequence;
+        } else {
+            write(b, ec);
+            detail::throw_if(ec);
+        }
+    }
+    write_result write(const batch_type& b, std::error_code& ec) noexcept {
+        std::uint64_t sequence = 0;
+        guarded(ec, [&] {
+            if (!b.empty()) sequence = backend_.write(b.operations(), ec);
+        });
+        if constexpr (sequenced) return sequence;
+    }
+
+    /// Blocks until the write with this sequence number is on disk. Needs async_worker.
+    void wait_durable(std::uint64_t sequence) {
+        std::error_code ec;
+        wait_durable(sequence, ec);
+        detail::throw_if(ec);
+    }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) noexcept {
+        static_assert(sequenced,
+                      "kvforge: wait_durable() needs kvforge::async_worker; with sync_each a write is durable when "
+                      "it returns, with buffered<> call sync()");
+        guarded(ec, [&] { backend_.wait_durable(sequence, ec); });
+    }
+    /// The sequence number up to which every write is on disk. Needs async_worker.
+    [[nodiscard]] std::uint64_t durable_seq() const {
+        static_assert(sequenced, "kvforge: durable_seq() needs kvforge::async_worker");
+        return backend_.durable_sequence();
+    }
+
+    /// The keys in [from, to) with their values, in key order. Needs an ordered index.
+    [[nodiscard]] range_type scan(key_param from, key_param to) const {
+        return make_range(from, to, nullptr);
+    }
+    /// As scan(from, to); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan(key_param from, key_param to, std::error_code& ec) const {
+        return make_range(from, to, &ec);
+    }
+    /// Every key with its value, in key order. Needs an ordered index.
+    [[nodiscard]] range_type scan() const {
+        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
+        return range_type(backend_, {}, {}, false, nullptr);
+    }
+    /// The keys that start with prefix (compared as encoded bytes) with their values, in key order.
+    [[nodiscard]] range_type scan_prefix(key_param prefix) const { return make_prefix_range(prefix, nullptr); }
+    [[nodiscard]] range_type scan_prefix(key_param prefix, std::error_code& ec) const {
+        return make_prefix_range(prefix, &ec);
+    }
+
+    /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
+    /// index, else in no particular order. With an unordered index fn runs under the
+    /// read lock and must not call the store.
+    template <class Fn>
+    void for_each(Fn&& fn) const {
+        std::error_code ec;
+        for_each(std::forward<Fn>(fn), ec);
+        detail::throw_if(ec);
+    }
+    template <class Fn>
+    void for_each(Fn&& fn, std::error_code& ec) const {
+        ec.clear();
+        if constexpr (index_policy::ordered) {
+            for (const auto& [key, value] : range_type(backend_, {}, {}, false, &ec)) fn(key, value);
+        } else {
+            std::pair<Key, Value> record;
+            backend_.for_each([&](std::string_view k, std::string_view v) {
+                if (ec) return;
+                if (!codec<Key>::decode(k, record.first)) {
+                    detail::fail(ec, errc::key_decode_failed, "for_each: a stored key cannot be decoded");
+                } else if (decode_value(v, record.second, ec)) {
+                    fn(std::as_const(record.first), std::as_const(record.second));
+                }
+            }, ec);
+        }
+    }
+
+    /// The number of keys.
+    [[nodiscard]] std::size_t size() const { return backend_.size(); }
+    [[nodiscard]] bool empty() const { return size() == 0; }
+
+    /// Removes every key.
+    void clear() {
+        std::error_code ec;
+        clear(ec);
+        detail::throw_if(ec);
+    }
+    void clear(std::error_code& ec) noexcept {
+        guarded(ec, [&] { backend_.clear(ec); });
+    }
+
+    /// Counters and sizes; see kvforge::stats.
+    [[nodiscard]] kvforge::stats stats() const { return backend_.stats(); }
+
+    /// Hands buffered writes to the OS (no-op for stores with nothing buffered).
+    void flush() { call(&backend_type::flush); }
+    void flush(std::error_code& ec) noexcept { call(&backend_type::flush, ec); }
+    /// Makes every write so far durable (no-op for memory).
+    void sync() { call(&backend_type::sync); }
+    void sync(std::error_code& ec) noexcept { call(&backend_type::sync, ec); }
+    /// Rewrites live records to reclaim the space of dead ones (no-op for memory).
+    void compact() { call(&backend_type::compact); }
+    void compact(std::error_code& ec) noexcept { call(&backend_type::compact, ec); }
+
+    /// Reads and checks every record without changing anything.
+    [[nodiscard]] verify_report verify() const {
+        std::error_code ec;
+        verify_report report = verify(ec);
+        detail::throw_if(ec);
+        return report;
+    }
+    [[nodiscard]] verify_report verify(std::error_code& ec) const noexcept {
+        verify_report report;
+        guarded(ec, [&] { report = backend_.verify(ec); });
+        return report;
+    }
+
+private:
+    /// Runs f with ec cleared, turning exceptions (allocation failure, a throwing codec)
+    /// into error codes so that the error_code forms never throw.
+    template <class F>
+    static void guarded(std::error_code& ec, F&& f) noexcept {
+        ec.clear();
+        try {
+            f();
+        } catch (const std::bad_alloc&) {
+            detail::fail(ec, std::make_error_code(std::errc::not_enough_memory), "out of memory");
+        } catch (const std::length_error&) {
+            detail::fail(ec, std::make_error_code(std::errc::not_enough_memory), "in-memory index is full");
+        } catch (const std::exception& e) {
+            detail::fail(ec, errc::codec_failed, e.what());
+        }
+    }
+
+    template <class OnValue>
+    bool read_into(key_param key, OnValue&& on_value, std::error_code& ec) const {
+        std::string scratch;
+        const std::string_view k = codec<Key>::encode(key, scratch);
+        // A key over the limit can never have been written, so it is simply absent.
+        return k.size() <= max_key_size && backend_.read(k, on_value, ec);
+    }
+
+    bool read_string(key_param key, std::string& out, std::error_code& ec) const {
+        std::string scratch;
+        const std::string_view k = codec<Key>::encode(key, scratch);
+        return k.size() <= max_key_size && backend_.read_value(k, out, ec);
+    }
+
+    static bool decode_value(std::string_view bytes, Value& out, std::error_code& ec) {
+        if (codec<Value>::decode(bytes, out)) return true;
+        detail::fail(ec, errc::value_decode_failed,
+                     "stored value of " + std::to_string(bytes.size()) + " bytes cannot be decoded by codec<Value> ('" +
+                         codec<Value>::name() + "')");
+        return false;
+    }
+
+    range_type make_range(key_param from, key_param to, std::error_code* ec) const {
+        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
+        std::string from_scratch;
+        std::string to_scratch;
+        return range_type(backend_, std::string(codec<Key>::encode(from, from_scratch)),
+                          std::string(codec<Key>::encode(to, to_scratch)), true, ec);
+    }
+
+    range_type make_prefix_range(key_param prefix, std::error_code* ec) const {
+        static_assert(index_policy::ordered,
+                      "kvforge: scan_prefix() needs an ordered index; use kvforge::sorted_index");
+        std::string scratch;
+        std::string from(codec<Key>::encode(prefix, scratch));
+        // The first key after every key with this prefix: drop trailing 0xff bytes and
+        // increment the last one left; none left means the range is unbounded.
+        std::string upper = from;
+        while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff) upper.pop_back();
+        const bool bounded = !upper.empty();
+        if (bounded) upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+        return range_type(backend_, std::move(from), std::move(upper), bounded, ec);
+    }
+
+    void call(void (backend_type::*op)(std::error_code&)) {
+        std::error_code ec;
+        call(op, ec);
+        detail::throw_if(ec);
+    }
+    void call(void (backend_type::*op)(std::error_code&), std::error_code& ec) noexcept {
+        guarded(ec, [&] { (backend_.*op)(ec); });
+    }
+
+    backend_type backend_;
+};
+
+}  // namespace kvforge

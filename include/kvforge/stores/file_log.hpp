@@ -1,0 +1,27 @@
+#pragma once
+/// \file file_log.hpp
+/// kvforge::file_log: an append-only log of checksummed records on disk, with the
+/// index in memory.
+
+#include <string_view>
+
+#include "../concepts.hpp"
+#include "../detail/log_backend.hpp"
+
+namespace kvforge {
+
+/// Store policy: records appended to a data file in the store's directory; the index
+/// maps each key to its record, which get() reads with one pread and checks against
+/// its checksum. Takes a durability policy (default kvforge::buffered<>). See
+/// docs/format.md for the files and README.md for the guarantees.
+struct file_log {
+    using policy_kind = kvforge::policy_kind::store;
+    static constexpr bool persistent = true;
+    static constexpr std::string_view name = "file_log";
+    template <class Policies>
+    using backend = detail::log_backend<Policies>;
+};
+
+static_assert(store_policy<file_log>);
+
+}  // namespace kvforge

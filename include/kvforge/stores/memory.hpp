@@ -1,0 +1,175 @@
+#pragma once
+/// \file memory.hpp
+/// kvforge::memory: records live in the index itself, in memory only.
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <mutex>
+#include <shared_mutex>
+#include <string_view>
+#include <system_error>
+
+#include "../batch.hpp"
+#include "../concepts.hpp"
+#include "../stats.hpp"
+
+namespace kvforge {
+
+namespace detail {
+
+/// The byte-level store behind store<K, V, memory, ...>: the index table maps each key
+/// straight to its value bytes, guarded by the threading policy's mutex.
+///
+/// This is also the reference for what a store policy's backend provides: the
+/// operations below on encoded keys and values, each reporting failure through ec.
+template <class Policies>
+class memory_backend {
+    using table_type = typename Policies::index::table;
+    using mutex_type = typename Policies::threading::mutex_type;
+    using counter_type = typename Policies::threading::counter_type;
+    using read_lock = std::shared_lock<mutex_type>;
+    using write_lock = std::unique_lock<mutex_type>;
+
+public:
+    /// Writes do not hand out sequence numbers.
+    static constexpr bool sequenced = false;
+
+    std::uint64_t put(std::string_view key, std::string_view value, std::error_code& /*ec*/) {
+        const write_lock lock(mutex_);
+        upsert(key, value);
+        return 0;
+    }
+
+    bool erase(std::string_view key, std::error_code& /*ec*/) {
+        const write_lock lock(mutex_);
+        return remove(key);
+    }
+
+    /// Applies a batch under one lock, so readers see all of it or none of it.
+    std::uint64_t write(const batch_buffer& ops, std::error_code& /*ec*/) {
+        const write_lock lock(mutex_);
+        ops.for_each([this](batch_op op, std::string_view key, std::string_view value) {
+            if (op == batch_op::put) {
+                upsert(key, value);
+            } else {
+                remove(key);
+            }
+        });
+        batches_.add(1);
+        return 0;
+    }
+
+    /// Calls on_value(value bytes) under the read lock when key exists; returns whether it did.
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        gets_.add(1);
+        const auto value = table_.find(key);
+        if (!value) return false;
+        on_value(*value);
+        return true;
+    }
+
+    /// Copies key's value into out; returns whether key exists.
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        return read(key, [&](std::string_view value) { out.assign(value); }, ec);
+    }
+
+    bool contains(std::string_view key, std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        gets_.add(1);
+        return table_.find(key).has_value();
+    }
+
+    /// Calls visitor(key, value) in key order from `from` on, until it returns false.
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        table_.visit_from(from, inclusive, visitor);
+    }
+
+    /// Calls visitor(key, value) for every record, under the read lock.
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        table_.for_each(visitor);
+    }
+
+    [[nodiscard]] std::size_t size() const {
+        const read_lock lock(mutex_);
+        return table_.size();
+    }
+
+    void clear(std::error_code& /*ec*/) {
+        const write_lock lock(mutex_);
+        table_.clear();
+        live_bytes_ = 0;
+    }
+
+    [[nodiscard]] kvforge::stats stats() const {
+        const read_lock lock(mutex_);
+        kvforge::stats s;
+        s.live_keys = table_.size();
+        s.live_bytes = live_bytes_;
+        s.memory_bytes = table_.memory_usage();
+        s.puts = puts_.load();
+        s.gets = gets_.load();
+        s.erases = erases_.load();
+        s.batches = batches_.load();
+        return s;
+    }
+
+    /// Nothing to write out: a memory store has no files.
+    void flush(std::error_code& /*ec*/) {}
+    void sync(std::error_code& /*ec*/) {}
+    /// The index reclaims its own garbage as it goes, so there is nothing to compact.
+    void compact(std::error_code& /*ec*/) {}
+
+    /// Walks every record; a memory store has no checksums, so it reports the count.
+    [[nodiscard]] verify_report verify(std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        verify_report report;
+        table_.for_each([&](std::string_view, std::string_view) { ++report.records_checked; });
+        return report;
+    }
+
+private:
+    void upsert(std::string_view key, std::string_view value) {
+        table_.upsert(key, value, [&](std::string_view old) { live_bytes_ -= key.size() + old.size(); });
+        live_bytes_ += key.size() + value.size();
+        puts_.add(1);
+    }
+
+    bool remove(std::string_view key) {
+        const bool removed =
+            table_.erase(key, [&](std::string_view old) { live_bytes_ -= key.size() + old.size(); });
+        if (removed) erases_.add(1);
+        return removed;
+    }
+
+    mutable mutex_type mutex_;
+    table_type table_;
+    std::size_t live_bytes_ = 0;
+    counter_type puts_;
+    mutable counter_type gets_;
+    counter_type erases_;
+    counter_type batches_;
+};
+
+}  // namespace detail
+
+/// Store policy: everything in memory, nothing on disk; takes no durability policy.
+/// The reference for writing a store policy: name the kind, say whether it is
+/// persistent, and provide backend<Policies>.
+struct memory {
+    using policy_kind = kvforge::policy_kind::store;
+    static constexpr bool persistent = false;
+    static constexpr std::string_view name = "memory";
+    template <class Policies>
+    using backend = detail::memory_backend<Policies>;
+};
+
+static_assert(store_policy<memory>);
+
+}  // namespace kvforge

@@ -1,0 +1,148 @@
+// Kill -9: a child process writes and is killed at a random moment; the parent reopens
+// the store and checks that every acknowledged write is there and that the store holds
+// a prefix of the operations (no holes, nothing torn). KVFORGE_TEST_KILLS sets the
+// number of kills per configuration (default 60: 240 in all, plus the compaction runs).
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdint>
+#include <cstdlib>
+#include <map>
+#include <random>
+#include <string>
+#include <tuple>
+
+#include "store_configs.hpp"
+
+using namespace kvforge_test;
+
+namespace {
+
+using crash_configs = std::tuple<store<std::string, std::string, file_log, hash_index, sync_each, single_thread>,
+                                 store<std::string, std::string, file_log, sorted_index, sync_each, thread_safe>,
+                                 store<std::string, std::string, file_log, hash_index, async_worker<>, single_thread>,
+                                 store<std::string, std::string, file_log, sorted_index, async_worker<>, thread_safe>>;
+
+constexpr int key_count = 40;
+
+/// Operation i of the workload: a put of value i under key i % key_count, or (for
+/// stores without sequence numbers, every seventh) an erase of that key.
+struct operation {
+    bool erase = false;
+    std::string key;
+    std::string value;
+};
+
+template <class Store>
+operation operation_at(int i, std::size_t value_size) {
+    const bool erase = !Store::sequenced && i % 7 == 3;
+    std::string value = std::to_string(i);
+    value.resize(std::max(value.size(), value_size), '.');
+    return {erase, "key" + std::to_string(i % key_count), erase ? std::string() : value};
+}
+
+/// The child: writes operations forever, reporting on the pipe the index of each
+/// operation once it is acknowledged as durable.
+template <class Store>
+[[noreturn]] void run_child(const std::string& path, const options& opts, std::size_t value_size, int report_fd) {
+    Store db(path, opts);
+    for (int i = 0;; ++i) {
+        const operation op = operation_at<Store>(i, value_size);
+        if constexpr (Store::sequenced) {
+            const std::uint64_t sequence = db.put(op.key, op.value);
+            if (i % 8 == 7) db.wait_durable(sequence);
+            // Every put is one record, so sequence number s is operation s - 1.
+            const auto durable = static_cast<int>(db.durable_seq()) - 1;
+            if (durable >= 0 && ::write(report_fd, &durable, sizeof durable) != sizeof durable) std::_Exit(3);
+        } else {
+            if (op.erase) {
+                db.erase(op.key);
+            } else {
+                db.put(op.key, op.value);
+            }
+            if (::write(report_fd, &i, sizeof i) != sizeof i) std::_Exit(3);
+        }
+    }
+}
+
+/// Runs one kill cycle; returns the number of acknowledged operations it checked.
+template <class Store>
+int kill_once(std::mt19937_64& rng, const options& opts, std::size_t value_size) {
+    temp_dir dir;
+    const std::string path = dir / "store";
+    int pipe_fds[2];
+    REQUIRE(::pipe(pipe_fds) == 0);
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::close(pipe_fds[0]);
+        run_child<Store>(path, opts, value_size, pipe_fds[1]);
+    }
+    ::close(pipe_fds[1]);
+
+    // Let the child get a random distance in, then kill it wherever it is.
+    const auto acks_before_kill = std::uniform_int_distribution<int>(1, 400)(rng);
+    int acknowledged = -1;
+    int received = 0;
+    for (int value = 0; received < acks_before_kill && ::read(pipe_fds[0], &value, sizeof value) == sizeof value;) {
+        acknowledged = std::max(acknowledged, value);
+        ++received;
+    }
+    ::kill(child, SIGKILL);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    REQUIRE(WIFSIGNALED(status));
+    // Acknowledgements written before the kill still count.
+    for (int value = 0; ::read(pipe_fds[0], &value, sizeof value) == sizeof value;) acknowledged = std::max(acknowledged, value);
+    ::close(pipe_fds[0]);
+
+    Store db(path, opts);
+    std::map<std::string, std::string> recovered;
+    db.for_each([&](const std::string& k, const std::string& v) { recovered.emplace(k, v); });
+    // Find the prefix of operations the recovered state equals; it must cover every acknowledged one.
+    std::map<std::string, std::string> model;
+    int matching_prefix = model == recovered ? 0 : -1;
+    for (int i = 0; i <= acknowledged + 100000 && matching_prefix < 0; ++i) {
+        const operation op = operation_at<Store>(i, value_size);
+        if (op.erase) {
+            model.erase(op.key);
+        } else {
+            model[op.key] = op.value;
+        }
+        if (i >= acknowledged && model == recovered) matching_prefix = i + 1;
+    }
+    INFO("acknowledged operations 0.." << acknowledged << ", recovered " << recovered.size() << " keys");
+    REQUIRE(matching_prefix >= acknowledged + 1);
+    REQUIRE(db.verify().ok());
+    return acknowledged + 1;
+}
+
+int kills_per_config() {
+    const char* text = std::getenv("KVFORGE_TEST_KILLS");
+    return text != nullptr ? std::atoi(text) : 60;
+}
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("kill -9 loses no acknowledged write and leaves a prefix", "[crash]", crash_configs) {
+    std::mt19937_64 rng(4242);
+    long checked = 0;
+    const int kills = kills_per_config();
+    for (int k = 0; k < kills; ++k) checked += kill_once<TestType>(rng, options{}, 16);
+    CHECK(checked >= kills);
+}
+
+TEMPLATE_LIST_TEST_CASE("kill -9 during compaction loses nothing acknowledged", "[crash][compaction]", crash_configs) {
+    std::mt19937_64 rng(777);
+    options opts;
+    opts.compact_min_bytes = 8 << 10;  // compact every few hundred writes
+    opts.compact_dead_ratio = 0.3;
+    long checked = 0;
+    const int kills = std::max(1, kills_per_config() / 3);
+    for (int k = 0; k < kills; ++k) checked += kill_once<TestType>(rng, opts, 200);
+    CHECK(checked >= kills);
+}

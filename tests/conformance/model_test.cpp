@@ -1,0 +1,141 @@
+// Model-based randomized test: seeded sequences of operations on each store
+// configuration, checked step by step against std::map; persistent stores are also
+// closed and reopened from their files now and then.
+//
+// The seed comes from KVFORGE_TEST_SEED when set (to replay a failure), else a fixed
+// list; every failure prints the seed and the operation number. KVFORGE_TEST_OPS sets
+// the number of operations per configuration (default 100,000).
+
+#include <catch2/catch.hpp>
+
+#include <cstdint>
+#include <cstdlib>
+#include <iterator>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "store_configs.hpp"
+
+using namespace kvforge_test;
+
+namespace {
+
+std::uint64_t env_or(const char* name, std::uint64_t fallback) {
+    const char* text = std::getenv(name);
+    return text != nullptr ? std::strtoull(text, nullptr, 10) : fallback;
+}
+
+/// Draws keys from a bounded space so that operations often hit existing keys, with
+/// lengths from 0 to about 40 bytes and shared prefixes longer than 8 bytes.
+class key_source {
+public:
+    explicit key_source(std::mt19937_64& rng) : rng_(rng) {}
+
+    std::string key() {
+        const auto id = pick(key_space);
+        switch (id % 4) {
+            case 0: return std::to_string(id);
+            case 1: return "shared/prefix/longer/than/eight/" + std::to_string(id);
+            case 2: return id == 2 ? std::string() : std::string(1 + id % 3, static_cast<char>(id % 256));
+            default: return std::string("bin\0\xff", 5) + std::to_string(id);
+        }
+    }
+
+    std::string value() {
+        const auto length = pick(4) == 0 ? pick(600) : pick(40);
+        return std::string(length, static_cast<char>('a' + pick(26)));
+    }
+
+    std::uint64_t pick(std::uint64_t bound) { return std::uniform_int_distribution<std::uint64_t>(0, bound - 1)(rng_); }
+
+private:
+    static constexpr std::uint64_t key_space = 3000;
+    std::mt19937_64& rng_;
+};
+
+template <class Store>
+void check_contents_equal(const Store& db, const std::map<std::string, std::string>& model) {
+    REQUIRE(db.size() == model.size());
+    std::map<std::string, std::string> seen;
+    db.for_each([&](const std::string& k, const std::string& v) { seen.emplace(k, v); });
+    REQUIRE(seen == model);
+}
+
+template <class Store>
+void run_model(std::uint64_t seed, std::uint64_t operations) {
+    std::mt19937_64 rng(seed);
+    key_source source(rng);
+    test_store<Store> db;
+    std::map<std::string, std::string> model;
+
+    for (std::uint64_t step = 0; step < operations; ++step) {
+        INFO("seed " << seed << ", operation " << step << " (replay with KVFORGE_TEST_SEED=" << seed << ")");
+        const auto dice = source.pick(1000);
+        if (dice < 400) {
+            const std::string key = source.key();
+            const std::string value = source.value();
+            db->put(key, value);
+            model[key] = value;
+        } else if (dice < 550) {
+            const std::string key = source.key();
+            REQUIRE(db->erase(key) == (model.erase(key) == 1));
+        } else if (dice < 600) {
+            typename Store::batch_type batch;
+            const auto size = 1 + source.pick(20);
+            for (std::uint64_t i = 0; i < size; ++i) {
+                const std::string key = source.key();
+                if (source.pick(3) == 0) {
+                    batch.erase(key);
+                    model.erase(key);
+                } else {
+                    const std::string value = source.value();
+                    batch.put(key, value);
+                    model[key] = value;
+                }
+            }
+            db->write(batch);
+        } else if (dice < 950) {
+            const std::string key = source.key();
+            const auto expected = model.find(key);
+            const std::optional<std::string> actual = db->get(key);
+            REQUIRE(actual.has_value() == (expected != model.end()));
+            if (actual) REQUIRE(*actual == expected->second);
+            REQUIRE(db->contains(key) == actual.has_value());
+        } else if (dice < 999) {
+            if constexpr (is_ordered<Store>) {
+                std::string from = source.key();
+                std::string to = source.key();
+                if (to < from) std::swap(from, to);
+                auto expected = model.lower_bound(from);
+                const auto expected_end = model.lower_bound(to);
+                for (auto&& [k, v] : db->scan(from, to)) {
+                    REQUIRE(expected != expected_end);
+                    REQUIRE(k == expected->first);
+                    REQUIRE(v == expected->second);
+                    ++expected;
+                }
+                REQUIRE(expected == expected_end);
+            } else if (dice == 998) {
+                check_contents_equal(*db, model);
+            }
+        } else if (source.pick(20) == 0) {
+            db->clear();
+            model.clear();
+        } else if constexpr (test_store<Store>::persistent) {
+            // Close and recover from the files: the contents must be exactly the model's.
+            db.reopen();
+            check_contents_equal(*db, model);
+        }
+    }
+    check_contents_equal(*db, model);
+}
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("random operations agree with std::map", "[conformance][model]", all_configs) {
+    const std::uint64_t operations = env_or("KVFORGE_TEST_OPS", 100000);
+    const std::uint64_t seed = env_or("KVFORGE_TEST_SEED", 20261121);
+    run_model<TestType>(seed, operations);
+}

@@ -1,0 +1,88 @@
+#pragma once
+// The store configurations every conformance test runs on. A new policy joins the
+// whole suite by adding its configurations to all_configs.
+
+#include <kvforge/kvforge.hpp>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+
+#include "../support/temp_dir.hpp"
+
+namespace kvforge_test {
+
+using namespace kvforge;
+
+template <class Index, class Threading>
+using file_configs = std::tuple<store<std::string, std::string, file_log, Index, sync_each, Threading>,
+                                store<std::string, std::string, file_log, Index, buffered<>, Threading>,
+                                store<std::string, std::string, file_log, Index, async_worker<>, Threading>>;
+
+template <class... Tuples>
+using concat = decltype(std::tuple_cat(std::declval<Tuples>()...));
+
+using memory_configs = std::tuple<                                          //
+    store<std::string, std::string, memory, hash_index, single_thread>,     //
+    store<std::string, std::string, memory, hash_index, thread_safe>,       //
+    store<std::string, std::string, memory, sorted_index, single_thread>,   //
+    store<std::string, std::string, memory, sorted_index, thread_safe>>;
+
+using all_configs = concat<memory_configs,                                        //
+                           file_configs<hash_index, single_thread>,     //
+                           file_configs<hash_index, thread_safe>,       //
+                           file_configs<sorted_index, single_thread>,   //
+                           file_configs<sorted_index, thread_safe>>;
+
+/// Owns a store under test (in a fresh directory when it is persistent) and can
+/// close and reopen it.
+template <class Store>
+class test_store {
+public:
+    /// Whether the store keeps its contents across reopen.
+    static constexpr bool persistent = Store::persistent;
+
+    explicit test_store(options opts = small_compaction()) : options_(opts) { open(); }
+
+    Store& operator*() const noexcept { return *store_; }
+    Store* operator->() const noexcept { return store_.get(); }
+
+    /// Closes the store and opens it again from its files (persistent stores only).
+    void reopen() {
+        store_->close();
+        store_.reset();
+        open();
+    }
+
+    /// The store's directory.
+    [[nodiscard]] std::string path() const { return directory_ / "store"; }
+
+    /// Compaction thresholds low enough that the suite's workloads trigger it.
+    static options small_compaction() {
+        options opts;
+        opts.compact_min_bytes = 64 << 10;
+        return opts;
+    }
+
+private:
+    void open() {
+        if constexpr (persistent) {
+            store_ = std::make_unique<Store>(path(), options_);
+        } else {
+            store_ = std::make_unique<Store>();
+        }
+    }
+
+    temp_dir directory_;
+    options options_;
+    std::unique_ptr<Store> store_;
+};
+
+template <class Store>
+inline constexpr bool is_ordered = Store::index_policy::ordered;
+
+template <class Store>
+inline constexpr bool is_concurrent = Store::threading_policy::concurrent;
+
+}  // namespace kvforge_test

@@ -1,0 +1,94 @@
+#!/usr/bin/env python3
+"""Compile-time checks that a normal build cannot express, shared by CMake and meson.
+
+    compile_check.py fail --include DIR CASE... -- CXX [FLAGS...]
+        Each CASE (a .cpp file, or a directory of them) must FAIL to compile, and the
+        compiler output must contain the text on the file's first line,
+        `// expect: <text>`. A case that compiles, or fails for another reason, fails.
+
+    compile_check.py headers --include DIR -- CXX [FLAGS...]
+        Every header under DIR/kvforge must compile on its own: a translation unit
+        holding only `#include <kvforge/...>` is checked for each.
+
+Both run `CXX -std=c++20 -fsyntax-only -I DIR [FLAGS...]`, two compilations at a time.
+"""
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+EXPECT = re.compile(r"^\s*//\s*expect:\s*(.+?)\s*$")
+
+
+def compile_source(command, include, source, stdin=None):
+    """Compiles source (a path, or "-" to read stdin); returns (exit code, compiler output)."""
+    # LC_ALL=C keeps the compiler's quotes plain ASCII, as the expectations are written.
+    result = subprocess.run(
+        [*command, "-std=c++20", "-fsyntax-only", "-I", str(include), "-x", "c++", str(source)],
+        input=stdin, capture_output=True, text=True, env={**os.environ, "LC_ALL": "C"})
+    return result.returncode, result.stdout + result.stderr
+
+
+def check_fail(case, command, include):
+    text = case.read_text(encoding="utf-8")
+    first_line = text.splitlines()[0] if text else ""
+    match = EXPECT.match(first_line)
+    if not match:
+        return False, f"{case}: the first line must be `// expect: <part of the compiler error>`"
+    expected = match.group(1)
+    code, output = compile_source(command, include, case)
+    if code == 0:
+        return False, f"{case}: compiled, but it must fail with an error containing: {expected}"
+    if expected not in output:
+        return False, (f"{case}: failed to compile, but the output lacks the expected text: "
+                       f"{expected}\n{output}")
+    return True, f"{case}: fails as expected ({expected})"
+
+
+def check_header(header, command, include):
+    rel = header.relative_to(include).as_posix()
+    code, output = compile_source(command, include, "-", stdin=f"#include <{rel}>\n")
+    if code != 0:
+        return False, f"{rel} does not compile on its own:\n{output}"
+    return True, f"{rel} is self-contained"
+
+
+def main():
+    argv = sys.argv[1:]
+    if "--" not in argv:
+        sys.exit("compile_check.py: give the compiler command after `--`")
+    split = argv.index("--")
+    command = argv[split + 1:]
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", choices=["fail", "headers"])
+    parser.add_argument("--include", required=True, type=Path)
+    parser.add_argument("cases", nargs="*", type=Path)
+    args = parser.parse_intermixed_args(argv[:split])
+    if not command:
+        sys.exit("compile_check.py: the compiler command after `--` is empty")
+
+    if args.mode == "fail":
+        jobs = sorted(f for c in args.cases for f in ([c] if c.is_file() else c.glob("*.cpp")))
+        check = check_fail
+    else:
+        jobs = sorted((args.include / "kvforge").rglob("*.hpp"))
+        check = check_header
+    if not jobs:
+        print("compile_check.py: nothing to check")
+        return 0
+
+    with ThreadPoolExecutor(max_workers=min(2, os.cpu_count() or 1)) as pool:
+        results = list(pool.map(lambda job: check(job, command, args.include), jobs))
+    for ok, message in results:
+        print(("ok    " if ok else "FAIL  ") + message)
+    failed = sum(not ok for ok, _ in results)
+    print(f"compile_check.py {args.mode}: {len(results) - failed} of {len(results)} checks passed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
