@@ -33,6 +33,13 @@ def compile_source(command, include, source, stdin=None):
     return result.returncode, result.stdout + result.stderr
 
 
+def first_lines(output, limit=40):
+    """The start of a compiler's output; the first error matters, the cascade after it rarely."""
+    lines = output.splitlines()
+    more = f"\n... ({len(lines) - limit} more lines)" if len(lines) > limit else ""
+    return "\n".join(lines[:limit]) + more
+
+
 def check_fail(case, command, include):
     text = case.read_text(encoding="utf-8")
     first_line = text.splitlines()[0] if text else ""
@@ -45,7 +52,7 @@ def check_fail(case, command, include):
         return False, f"{case}: compiled, but it must fail with an error containing: {expected}"
     if expected not in output:
         return False, (f"{case}: failed to compile, but the output lacks the expected text: "
-                       f"{expected}\n{output}")
+                       f"{expected}\n{first_lines(output)}")
     return True, f"{case}: fails as expected ({expected})"
 
 
@@ -53,7 +60,7 @@ def check_header(header, command, include):
     rel = header.relative_to(include).as_posix()
     code, output = compile_source(command, include, "-", stdin=f"#include <{rel}>\n")
     if code != 0:
-        return False, f"{rel} does not compile on its own:\n{output}"
+        return False, f"{rel} does not compile on its own:\n{first_lines(output)}"
     return True, f"{rel} is self-contained"
 
 

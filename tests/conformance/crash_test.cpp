@@ -1,14 +1,16 @@
 // Kill -9: a child process writes and is killed at a random moment; the parent reopens
 // the store and checks that every acknowledged write is there and that the store holds
 // a prefix of the operations (no holes, nothing torn). KVFORGE_TEST_KILLS sets the
-// number of kills per configuration (default 60: 240 in all, plus the compaction runs).
+// number of kills per configuration (default 100: 400 in all, plus the compaction runs).
 
 #include <catch2/catch.hpp>
 
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
+#include <filesystem>
 #include <cstdint>
 #include <cstdlib>
 #include <map>
@@ -48,9 +50,11 @@ operation operation_at(int i, std::size_t value_size) {
 /// The child: writes operations forever, reporting on the pipe the index of each
 /// operation once it is acknowledged as durable.
 template <class Store>
-[[noreturn]] void run_child(const std::string& path, const options& opts, std::size_t value_size, int report_fd) {
+[[noreturn]] void run_child(const std::string& path, const options& opts, std::size_t value_size, int compact_every,
+                            int report_fd) {
     Store db(path, opts);
     for (int i = 0;; ++i) {
+        if (compact_every > 0 && i % compact_every == compact_every - 1) db.compact();
         const operation op = operation_at<Store>(i, value_size);
         if constexpr (Store::sequenced) {
             const std::uint64_t sequence = db.put(op.key, op.value);
@@ -69,9 +73,17 @@ template <class Store>
     }
 }
 
-/// Runs one kill cycle; returns the number of acknowledged operations it checked.
+/// What one kill cycle saw.
+struct kill_outcome {
+    int acknowledged = 0;            ///< operations acknowledged before the kill, all checked
+    bool mid_compaction = false;     ///< the kill left a half-written generation behind
+    std::uint32_t generation = 0;    ///< the data file's generation after recovery
+};
+
+/// Runs one kill cycle.
 template <class Store>
-int kill_once(std::mt19937_64& rng, const options& opts, std::size_t value_size) {
+kill_outcome kill_once(std::mt19937_64& rng, const options& opts, std::size_t value_size, int compact_every = 0) {
+    kill_outcome outcome;
     temp_dir dir;
     const std::string path = dir / "store";
     int pipe_fds[2];
@@ -80,7 +92,7 @@ int kill_once(std::mt19937_64& rng, const options& opts, std::size_t value_size)
     REQUIRE(child >= 0);
     if (child == 0) {
         ::close(pipe_fds[0]);
-        run_child<Store>(path, opts, value_size, pipe_fds[1]);
+        run_child<Store>(path, opts, value_size, compact_every, pipe_fds[1]);
     }
     ::close(pipe_fds[1]);
 
@@ -92,6 +104,11 @@ int kill_once(std::mt19937_64& rng, const options& opts, std::size_t value_size)
         acknowledged = std::max(acknowledged, value);
         ++received;
     }
+    // A random moment later, so that kills land anywhere in the child's work, not only
+    // just after an acknowledgement.
+    const auto delay = std::chrono::microseconds(std::uniform_int_distribution<int>(0, 500)(rng));
+    for (const auto start = std::chrono::steady_clock::now(); std::chrono::steady_clock::now() - start < delay;) {
+    }
     ::kill(child, SIGKILL);
     int status = 0;
     REQUIRE(::waitpid(child, &status, 0) == child);
@@ -99,8 +116,16 @@ int kill_once(std::mt19937_64& rng, const options& opts, std::size_t value_size)
     // Acknowledgements written before the kill still count.
     for (int value = 0; ::read(pipe_fds[0], &value, sizeof value) == sizeof value;) acknowledged = std::max(acknowledged, value);
     ::close(pipe_fds[0]);
+    for (const auto& entry : std::filesystem::directory_iterator(path)) {
+        if (entry.path().extension() == ".tmp") outcome.mid_compaction = true;
+    }
 
     Store db(path, opts);
+    for (const auto& entry : std::filesystem::directory_iterator(path)) {
+        if (entry.path().extension() == ".kvlog") {
+            outcome.generation = static_cast<std::uint32_t>(std::stoul(entry.path().stem().string().substr(5)));
+        }
+    }
     std::map<std::string, std::string> recovered;
     db.for_each([&](const std::string& k, const std::string& v) { recovered.emplace(k, v); });
     // Find the prefix of operations the recovered state equals; it must cover every acknowledged one.
@@ -118,12 +143,13 @@ int kill_once(std::mt19937_64& rng, const options& opts, std::size_t value_size)
     INFO("acknowledged operations 0.." << acknowledged << ", recovered " << recovered.size() << " keys");
     REQUIRE(matching_prefix >= acknowledged + 1);
     REQUIRE(db.verify().ok());
-    return acknowledged + 1;
+    outcome.acknowledged = acknowledged + 1;
+    return outcome;
 }
 
 int kills_per_config() {
     const char* text = std::getenv("KVFORGE_TEST_KILLS");
-    return text != nullptr ? std::atoi(text) : 60;
+    return text != nullptr ? std::atoi(text) : 100;
 }
 
 }  // namespace
@@ -132,17 +158,28 @@ TEMPLATE_LIST_TEST_CASE("kill -9 loses no acknowledged write and leaves a prefix
     std::mt19937_64 rng(4242);
     long checked = 0;
     const int kills = kills_per_config();
-    for (int k = 0; k < kills; ++k) checked += kill_once<TestType>(rng, options{}, 16);
+    for (int k = 0; k < kills; ++k) checked += kill_once<TestType>(rng, options{}, 16).acknowledged;
     CHECK(checked >= kills);
 }
 
 TEMPLATE_LIST_TEST_CASE("kill -9 during compaction loses nothing acknowledged", "[crash][compaction]", crash_configs) {
     std::mt19937_64 rng(777);
     options opts;
-    opts.compact_min_bytes = 8 << 10;  // compact every few hundred writes
-    opts.compact_dead_ratio = 0.3;
+    opts.compact_min_bytes = 8 << 10;  // compact automatically every few hundred writes,
+    opts.compact_dead_ratio = 0.3;     // and explicitly every 16
     long checked = 0;
+    int compacted = 0;
+    int mid_compaction = 0;
     const int kills = std::max(1, kills_per_config() / 3);
-    for (int k = 0; k < kills; ++k) checked += kill_once<TestType>(rng, opts, 200);
+    for (int k = 0; k < kills; ++k) {
+        const kill_outcome outcome = kill_once<TestType>(rng, opts, 200, 16);
+        checked += outcome.acknowledged;
+        compacted += outcome.generation > 1 ? 1 : 0;
+        mid_compaction += outcome.mid_compaction ? 1 : 0;
+    }
     CHECK(checked >= kills);
+    // The workload must really have been compacting when it was killed.
+    CHECK(compacted > kills / 2);
+    WARN(kills << " kills during a compacting workload, " << mid_compaction
+               << " of them in the middle of writing a new generation");
 }

@@ -178,21 +178,36 @@ TEST_CASE("one store object at a time: the lock", "[file_log][lock]") {
     CHECK(second.get("k") == std::optional<std::string>("v"));
 }
 
-TEST_CASE("a lock left by a killed process does not block the next open", "[file_log][lock]") {
+TEST_CASE("another process holding the store makes open fail until it is gone", "[file_log][lock]") {
     temp_dir dir;
     const std::string path = dir / "db";
+    int ready[2];
+    int release[2];
+    REQUIRE(::pipe(ready) == 0);
+    REQUIRE(::pipe(release) == 0);
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
         log_store db(path);
-        db.put("from", "child");
-        ::kill(::getpid(), SIGKILL);  // dies holding the lock, without closing
+        db.put("owner", "child");
+        db.flush();
+        char byte = 1;
+        if (::write(ready[1], &byte, 1) != 1) std::_Exit(2);
+        if (::read(release[0], &byte, 1) < 0) std::_Exit(2);  // hold the store until told
+        std::_Exit(0);
     }
+    char byte = 0;
+    REQUIRE(::read(ready[0], &byte, 1) == 1);
+    log_store db;
+    std::error_code ec;
+    db.open(path, ec);
+    CHECK(ec == kvforge::errc::store_locked);
+    ::kill(child, SIGKILL);
     int status = 0;
     REQUIRE(::waitpid(child, &status, 0) == child);
-    REQUIRE(WIFSIGNALED(status));
-    log_store db(path);
-    CHECK(db.get("from") == std::optional<std::string>("child"));
+    db.open(path, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(db.get("owner") == std::optional<std::string>("child"));
 }
 
 TEST_CASE("damage before the tail fails the open unless salvaging", "[file_log][corruption]") {

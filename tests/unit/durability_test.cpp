@@ -1,0 +1,178 @@
+// The contract of each durability policy, observed from outside: when bytes reach the
+// file, what sync() and close() guarantee, group commit, and how failures surface.
+
+#include <catch2/catch.hpp>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <kvforge/kvforge.hpp>
+
+#include "../support/temp_dir.hpp"
+
+using namespace kvforge;
+using kvforge_test::temp_dir;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::uintmax_t data_file_size(const std::string& directory) {
+    for (const auto& entry : fs::directory_iterator(directory)) {
+        if (entry.path().extension() == ".kvlog") return entry.file_size();
+    }
+    return 0;
+}
+
+/// POSIX I/O whose fdatasync takes as long as a real disk's and can be made to fail.
+struct slow_disk_io : posix_io {
+    std::shared_ptr<std::atomic<int>> failures_left = std::make_shared<std::atomic<int>>(0);
+    int fdatasync(int fd) noexcept {
+        if (failures_left->load() > 0) {
+            failures_left->fetch_sub(1);
+            errno = EIO;
+            return -1;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the latency of a disk flush
+        return posix_io::fdatasync(fd);
+    }
+};
+
+}  // namespace
+
+TEST_CASE("buffered writes reach the file at the byte threshold and on flush", "[durability][buffered]") {
+    using small_buffer = store<std::string, std::string, file_log, buffered<1024, 3600000>>;
+    temp_dir dir;
+    small_buffer db(dir / "db");
+    const auto empty = data_file_size(dir / "db");
+    db.put("a", std::string(100, 'x'));
+    CHECK(data_file_size(dir / "db") == empty);              // still in the buffer
+    CHECK(db.get("a") == std::string(100, 'x'));             // and readable from it
+    for (int i = 0; i < 9; ++i) db.put("k" + std::to_string(i), std::string(100, 'y'));
+    CHECK(data_file_size(dir / "db") > empty + 1000);        // 1 KiB gathered: written out
+    db.put("tail", "t");
+    const auto before_flush = data_file_size(dir / "db");
+    db.flush();
+    CHECK(data_file_size(dir / "db") > before_flush);
+    CHECK(data_file_size(dir / "db") == db.stats().disk_bytes);
+}
+
+TEST_CASE("buffered writes reach the file once the time threshold has passed", "[durability][buffered]") {
+    using timed = store<std::string, std::string, file_log, buffered<std::size_t{1} << 30, 1>>;
+    temp_dir dir;
+    timed db(dir / "db");
+    const auto empty = data_file_size(dir / "db");
+    db.put("first", "1");
+    // The next write that comes a millisecond or more after the oldest buffered one flushes both.
+    const auto start = std::chrono::steady_clock::now();
+    while (std::chrono::steady_clock::now() - start < std::chrono::milliseconds(2)) {
+    }
+    db.put("second", "2");
+    CHECK(data_file_size(dir / "db") > empty);
+}
+
+TEST_CASE("a process crash loses at most the unflushed buffer", "[durability][buffered]") {
+    temp_dir dir;
+    const std::string path = dir / "db";
+    const pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        store<std::string, std::string, file_log, buffered<>> db(path);
+        db.put("flushed", "yes");
+        db.flush();
+        db.put("buffered only", "lost");
+        std::_Exit(0);  // no close, no destructor: as a crash
+    }
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    store<std::string, std::string, file_log, buffered<>> db(path);
+    CHECK(db.get("flushed") == std::optional<std::string>("yes"));
+    CHECK_FALSE(db.contains("buffered only"));
+}
+
+TEST_CASE("concurrent sync_each writers share fdatasync calls", "[durability][sync_each][group_commit]") {
+    using grouped = store<std::string, std::string, file_log, sync_each, thread_safe, slow_disk_io>;
+    temp_dir dir;
+    grouped db(dir / "db");
+    const auto syncs_before = db.stats().syncs;
+    constexpr int threads = 4;
+    constexpr int writes = 40;
+    std::vector<std::thread> writers;
+    for (int t = 0; t < threads; ++t) {
+        writers.emplace_back([&, t] {
+            for (int i = 0; i < writes; ++i) db.put("t" + std::to_string(t) + "/" + std::to_string(i), "v");
+        });
+    }
+    for (auto& w : writers) w.join();
+    const kvforge::stats s = db.stats();
+    const auto syncs = s.syncs - syncs_before;
+    INFO(syncs << " syncs for " << s.puts << " acknowledged writes");
+    CHECK(s.puts == threads * writes);
+    CHECK(syncs < s.puts * 3 / 4);
+    CHECK(db.size() == threads * writes);
+}
+
+TEST_CASE("async_worker: sequence numbers, wait_durable and draining on close", "[durability][async_worker]") {
+    using async_store = store<std::string, std::string, file_log, async_worker<>>;
+    temp_dir dir;
+    {
+        async_store db(dir / "db");
+        std::uint64_t last = 0;
+        for (int i = 0; i < 1000; ++i) {
+            const std::uint64_t sequence = db.put("key" + std::to_string(i), "value");
+            CHECK(sequence == last + 1);
+            last = sequence;
+        }
+        db.wait_durable(500);
+        CHECK(db.durable_seq() >= 500);
+        typename async_store::batch_type batch;
+        batch.put("batched", "b");
+        CHECK(db.write(batch) == last + 1);
+    }  // the destructor drains the queue
+    async_store db(dir / "db");
+    CHECK(db.size() == 1001);
+    CHECK(db.get("key999") == std::optional<std::string>("value"));
+}
+
+TEST_CASE("async_worker reports a failure of its thread on the next call", "[durability][async_worker][failure]") {
+    using failing = store<std::string, std::string, file_log, async_worker<>, slow_disk_io>;
+    temp_dir dir;
+    slow_disk_io io;
+    failing db(dir / "db", {}, io);
+    const std::uint64_t good = db.put("good", "1");
+    db.wait_durable(good);
+    io.failures_left->store(1000);
+    const std::uint64_t doomed = db.put("doomed", "2");
+    std::error_code ec;
+    db.wait_durable(doomed, ec);
+    CHECK(ec == kvforge::errc::store_failed);
+    CHECK_THAT(kvforge::last_error_message(), Catch::Contains("fdatasync"));
+    db.put("refused", "3", ec);
+    CHECK(ec == kvforge::errc::store_failed);
+    CHECK(db.durable_seq() == good);
+}
+
+TEST_CASE("open removes the leftovers of an interrupted compaction", "[durability][compaction]") {
+    temp_dir dir;
+    const std::string path = dir / "db";
+    {
+        store<std::string, std::string, file_log> db(path);
+        db.put("k", "v");
+        db.compact();  // generation 2
+    }
+    // What a crash before the rename leaves, and what one after it but before the cleanup leaves.
+    fs::copy_file(fs::path(path) / "data-0000000002.kvlog", fs::path(path) / "data-0000000003.kvlog.tmp");
+    fs::copy_file(fs::path(path) / "data-0000000002.kvlog", fs::path(path) / "data-0000000001.kvlog");
+    store<std::string, std::string, file_log> db(path);
+    CHECK(db.get("k") == std::optional<std::string>("v"));
+    CHECK_FALSE(fs::exists(fs::path(path) / "data-0000000003.kvlog.tmp"));
+    CHECK_FALSE(fs::exists(fs::path(path) / "data-0000000001.kvlog"));
+    CHECK(fs::exists(fs::path(path) / "data-0000000002.kvlog"));
+}
