@@ -134,6 +134,8 @@ concept io_policy = detail::policy_of_kind<P, policy_kind::io> && std::copy_cons
         { io.unlink(path) } -> std::same_as<int>;
         { io.mkdir(path, mode_t{0}) } -> std::same_as<int>;
         { io.flock(fd, 0) } -> std::same_as<int>;
+        { io.mmap(buffer, std::size_t{0}, 0, 0, fd, off_t{0}) } -> std::same_as<void*>;
+        { io.munmap(buffer, std::size_t{0}) } -> std::same_as<int>;
         { io.list_directory(path, names) } -> std::same_as<int>;
     };
 

@@ -20,6 +20,7 @@
 #include "detail/log_format.hpp"
 #include "error.hpp"
 #include "options.hpp"
+#include "pinned_value.hpp"
 #include "scan_range.hpp"
 #include "stats.hpp"
 
@@ -198,6 +199,30 @@ public:
     bool visit(key_param key, Fn&& fn, std::error_code& ec) const {
         ec.clear();
         return read_into(key, fn, ec);
+    }
+
+    /// The stored bytes of key's value, without copying them: a view into the mapped
+    /// file that stays valid as long as the returned pinned_value lives. Needs mmap_file.
+    [[nodiscard]] std::optional<pinned_value> get_view(key_param key) const {
+        std::error_code ec;
+        std::optional<pinned_value> view = get_view(key, ec);
+        detail::throw_if(ec);
+        return view;
+    }
+    [[nodiscard]] std::optional<pinned_value> get_view(key_param key, std::error_code& ec) const noexcept {
+        static_assert(requires(const backend_type& b, std::string_view k, pinned_value& out, std::error_code& e) {
+                          b.read_pinned(k, out, e);
+                      },
+                      "kvforge: get_view() needs kvforge::mmap_file; with other stores use visit() for a view "
+                      "during a callback, or get() for a copy");
+        std::optional<pinned_value> result;
+        guarded(ec, [&] {
+            std::string scratch;
+            const std::string_view k = codec<Key>::encode(key, scratch);
+            pinned_value view;
+            if (k.size() <= max_key_size && backend_.read_pinned(k, view, ec)) result = std::move(view);
+        });
+        return result;
     }
 
     /// Whether key exists.

@@ -1,7 +1,7 @@
 // Kill -9: a child process writes and is killed at a random moment; the parent reopens
 // the store and checks that every acknowledged write is there and that the store holds
 // a prefix of the operations (no holes, nothing torn). KVFORGE_TEST_KILLS sets the
-// number of kills per configuration (default 100: 400 in all, plus the compaction runs).
+// number of kills per configuration (default 100: 600 in all, plus the compaction runs).
 
 #include <catch2/catch.hpp>
 
@@ -27,7 +27,9 @@ namespace {
 using crash_configs = std::tuple<store<std::string, std::string, file_log, hash_index, sync_each, single_thread>,
                                  store<std::string, std::string, file_log, sorted_index, sync_each, thread_safe>,
                                  store<std::string, std::string, file_log, hash_index, async_worker<>, single_thread>,
-                                 store<std::string, std::string, file_log, sorted_index, async_worker<>, thread_safe>>;
+                                 store<std::string, std::string, file_log, sorted_index, async_worker<>, thread_safe>,
+                                 store<std::string, std::string, mmap_file, hash_index, sync_each, thread_safe>,
+                                 store<std::string, std::string, mmap_file, sorted_index, async_worker<>, single_thread>>;
 
 constexpr int key_count = 40;
 

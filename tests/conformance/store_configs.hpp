@@ -15,10 +15,10 @@ namespace kvforge_test {
 
 using namespace kvforge;
 
-template <class Index, class Threading>
-using file_configs = std::tuple<store<std::string, std::string, file_log, Index, sync_each, Threading>,
-                                store<std::string, std::string, file_log, Index, buffered<>, Threading>,
-                                store<std::string, std::string, file_log, Index, async_worker<>, Threading>>;
+template <class Store, class Index, class Threading>
+using file_configs = std::tuple<store<std::string, std::string, Store, Index, sync_each, Threading>,
+                                store<std::string, std::string, Store, Index, buffered<>, Threading>,
+                                store<std::string, std::string, Store, Index, async_worker<>, Threading>>;
 
 template <class... Tuples>
 using concat = decltype(std::tuple_cat(std::declval<Tuples>()...));
@@ -29,11 +29,15 @@ using memory_configs = std::tuple<                                          //
     store<std::string, std::string, memory, sorted_index, single_thread>,   //
     store<std::string, std::string, memory, sorted_index, thread_safe>>;
 
-using all_configs = concat<memory_configs,                                        //
-                           file_configs<hash_index, single_thread>,     //
-                           file_configs<hash_index, thread_safe>,       //
-                           file_configs<sorted_index, single_thread>,   //
-                           file_configs<sorted_index, thread_safe>>;
+using all_configs = concat<memory_configs,                                           //
+                           file_configs<file_log, hash_index, single_thread>,        //
+                           file_configs<file_log, hash_index, thread_safe>,          //
+                           file_configs<file_log, sorted_index, single_thread>,      //
+                           file_configs<file_log, sorted_index, thread_safe>,        //
+                           file_configs<mmap_file, hash_index, single_thread>,       //
+                           file_configs<mmap_file, hash_index, thread_safe>,         //
+                           file_configs<mmap_file, sorted_index, single_thread>,     //
+                           file_configs<mmap_file, sorted_index, thread_safe>>;
 
 /// Owns a store under test (in a fresh directory when it is persistent) and can
 /// close and reopen it.

@@ -33,7 +33,9 @@
 #include "../error.hpp"
 #include "../options.hpp"
 #include "../stats.hpp"
+#include "../pinned_value.hpp"
 #include "data_file.hpp"
+#include "file_mapping.hpp"
 #include "hint_file.hpp"
 #include "log_format.hpp"
 #include "log_scan.hpp"
@@ -78,7 +80,11 @@ struct record_location {
     return generation;
 }
 
-template <class Policies>
+/// The store behind file_log (Mapped = false: records are read with pread) and
+/// mmap_file (Mapped = true: records in the file are read through a shared read-only
+/// mapping, without copying; writes still go through the writer and pwrite, so both
+/// stores have the same durability and crash behaviour).
+template <class Policies, bool Mapped = false>
 class log_backend {
     using io_type = typename Policies::io;
     using table_type = typename Policies::index::table;
@@ -137,6 +143,7 @@ public:
             if (!ec && options_.write_hints) write_hint(ec);
         }
         writer_.reset();
+        if constexpr (Mapped) mapping_.reset();
         file_.close();
         directory_.close();
         open_ = false;
@@ -155,6 +162,7 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return 0;
             index_put(key, value.size(), appended.offset);
+            cover_writer_end();
         }
         puts_.add(1);
         return finish_write(gate, appended.sequence, ec);
@@ -173,6 +181,7 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return false;
             index_erase(key, record_.size());
+            cover_writer_end();
         }
         erases_.add(1);
         finish_write(gate, appended.sequence, ec);
@@ -214,6 +223,7 @@ public:
                 }
             });
             dead_bytes_ += body_offset;  // the batch header holds no data
+            cover_writer_end();
         }
         batches_.add(1);
         return finish_write(gate, appended.sequence, ec);
@@ -247,7 +257,7 @@ public:
         const record_location where = record_location::decode(*payload);
         const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
         thread_local std::string scratch;
-        if (writer_->is_pending(where.offset)) {
+        if (Mapped || writer_->is_pending(where.offset)) {
             // A record not yet in the file is copied from the writer in one piece.
             std::string_view value;
             if (!read_record(key, where, scratch, value, ec)) return false;
@@ -270,6 +280,29 @@ public:
         if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
             report_damage(where.offset, ec);
             return false;
+        }
+        return true;
+    }
+
+    /// Hands out key's value as a pinned_value: a view into the mapping, kept alive by
+    /// it, when the record is in the file; a copy when it is still in the writer.
+    bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const
+        requires Mapped
+    {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return false;
+        gets_.add(1);
+        const auto payload = table_.find(key);
+        if (!payload) return false;
+        const record_location where = record_location::decode(*payload);
+        auto copy = std::make_shared<std::string>();
+        std::string_view value;
+        if (!read_record(key, where, *copy, value, ec)) return false;
+        if (copy->empty()) {
+            out = pinned_value(mapping_, value);  // the bytes lie in the mapping: share it
+        } else {
+            out = pinned_value(copy, std::string_view(*copy).substr(static_cast<std::size_t>(value.data() - copy->data()),
+                                                                    value.size()));
         }
         return true;
     }
@@ -460,23 +493,53 @@ private:
         });
     }
 
-    /// Reads and checks the record at where into scratch; value views the value in it.
+    /// Reads and checks the record at where; value views its value. A mapped store
+    /// views a record in the file where it lies, leaving scratch empty; otherwise the
+    /// record is copied into scratch (from the writer, or from the file with pread).
     bool read_record(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
                      std::error_code& ec) const {
         const auto size = static_cast<std::size_t>(where.record_size(key.size()));
-        scratch.resize(size);
-        if (!writer_->read_pending(where.offset, scratch.data(), size) &&
-            !file_.read(where.offset, scratch.data(), size, ec)) {
-            return false;
+        std::string_view record;
+        scratch.clear();
+        if constexpr (Mapped) {
+            if (mapping_ && where.offset + size <= mapping_->length() && !writer_->is_pending(where.offset)) {
+                record = std::string_view(mapping_->data() + where.offset, size);
+            }
+        }
+        if (record.empty()) {
+            scratch.resize(size);
+            if (!writer_->read_pending(where.offset, scratch.data(), size) &&
+                !file_.read(where.offset, scratch.data(), size, ec)) {
+                return false;
+            }
+            record = scratch;
         }
         record_info info;
-        if (parse_record(scratch, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
-            std::string_view(scratch).substr(info.key_offset, info.key_size) != key) {
+        if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
+            record.substr(info.key_offset, info.key_size) != key) {
             report_damage(where.offset, ec);
             return false;
         }
-        value = std::string_view(scratch).substr(info.value_offset, info.value_size);
+        value = record.substr(info.value_offset, info.value_size);
         return true;
+    }
+
+    /// Makes the mapping cover everything written so far (mmap_file), so that records
+    /// reaching the file later are inside it. Best effort: a record outside the mapping
+    /// is read with pread instead.
+    void cover_writer_end() {
+        if constexpr (Mapped) {
+            const std::uint64_t end = writer_->end();
+            if (mapping_ && mapping_->length() >= end) return;
+            // Double, so remapping is rare; at least 1 MiB, so small stores map once.
+            std::uint64_t length = mapping_ ? mapping_->length() : std::uint64_t{1} << 20;
+            while (length < end) length *= 2;
+            std::error_code ignored;
+            if (auto grown = file_mapping<io_type>::map(io_, file_.descriptor(), static_cast<std::size_t>(length),
+                                                        file_.path(), ignored)) {
+                mapping_ = std::move(grown);
+            }
+        }
     }
 
     void report_damage(std::uint64_t offset, std::error_code& ec) const {
@@ -624,6 +687,7 @@ private:
     bool attach_writer(std::uint64_t end) {
         writer_.emplace();
         writer_->attach(file_, end);
+        cover_writer_end();
         return true;
     }
 
@@ -722,6 +786,11 @@ private:
             table_ = std::move(table);
             file_ = std::move(file);
             writer_->attach(file_, end);
+            if constexpr (Mapped) {
+                // Views handed out before keep the old mapping; new reads use the new file's.
+                mapping_.reset();
+                cover_writer_end();
+            }
             generation_ = next;
             live_bytes_ = live;
             dead_bytes_ = 0;
@@ -766,6 +835,7 @@ private:
     store_directory<io_type> directory_;
     data_file<io_type> file_;
     std::optional<writer_type> writer_;
+    std::shared_ptr<const file_mapping<io_type>> mapping_;  // mmap_file only: the current mapping
     std::uint32_t generation_ = 0;
     table_type table_;
     std::string record_;                     // the record being written; reused under the gate

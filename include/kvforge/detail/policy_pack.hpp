@@ -65,10 +65,11 @@ template <class Key, class Value, class... Ps>
 consteval bool check_store_arguments() {
     static_assert((any_policy<Ps> && ...),
                   "kvforge: every argument after Key and Value must be a kvforge policy: a store "
-                  "(memory, file_log), durability (sync_each, buffered<>, async_worker<>), index (hash_index, "
+                  "(memory, file_log, mmap_file), durability (sync_each, buffered<>, async_worker<>), index (hash_index, "
                   "sorted_index), threading (single_thread, thread_safe) or I/O (posix_io) policy");
     static_assert(count_of_kind<policy_kind::store, Ps...> <= 1,
-                  "kvforge: two store policies given; keep one of kvforge::memory, kvforge::file_log");
+                  "kvforge: two store policies given; keep one of kvforge::memory, kvforge::file_log, "
+                  "kvforge::mmap_file");
     static_assert(count_of_kind<policy_kind::durability, Ps...> <= 1,
                   "kvforge: two durability policies given; keep one of kvforge::sync_each, "
                   "kvforge::buffered<>, kvforge::async_worker<>");

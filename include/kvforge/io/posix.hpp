@@ -11,6 +11,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -62,6 +63,10 @@ struct posix_io {
     int rename(const char* from, const char* to) noexcept { return ::rename(from, to); }
     int unlink(const char* path) noexcept { return ::unlink(path); }
     int mkdir(const char* path, mode_t mode) noexcept { return ::mkdir(path, mode); }
+    void* mmap(void* address, std::size_t length, int protection, int flags, int fd, off_t offset) noexcept {
+        return ::mmap(address, length, protection, flags, fd, offset);
+    }
+    int munmap(void* address, std::size_t length) noexcept { return ::munmap(address, length); }
     int flock(int fd, int operation) noexcept { return detail::retry_on_eintr([&] { return ::flock(fd, operation); }); }
 
     /// Fills names with the entries of a directory (without "." and ".."); 0 or -1 with errno.
