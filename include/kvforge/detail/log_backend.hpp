@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -33,12 +34,14 @@
 #include "../error.hpp"
 #include "../options.hpp"
 #include "../stats.hpp"
+#include "../threading/single_thread.hpp"
 #include "../pinned_value.hpp"
 #include "data_file.hpp"
 #include "file_mapping.hpp"
 #include "hint_file.hpp"
 #include "log_format.hpp"
 #include "log_scan.hpp"
+#include "log_writer.hpp"
 #include "store_directory.hpp"
 
 namespace kvforge::detail {
@@ -104,9 +107,14 @@ public:
     log_backend() = default;
     log_backend(const log_backend&) = delete;
     log_backend& operator=(const log_backend&) = delete;
+    /// Closes the store; never throws (call close() first to see its errors).
     ~log_backend() {
-        std::error_code ignored;
-        close(ignored);
+        try {
+            std::error_code ignored;
+            close(ignored);
+        } catch (...) {
+            // Out of memory while writing the hint: the log alone still holds everything.
+        }
     }
 
     /// Opens or creates the store in directory path.
@@ -134,13 +142,21 @@ public:
     }
 
     /// Writes everything out, syncs it, writes the hint file and releases the store.
+    /// The store is closed afterwards even when this reports an error.
     void close(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!open_) return;
         std::error_code write_error;
         if (!writer_->failed(write_error)) {
-            writer_->close(ec);
-            if (!ec && options_.write_hints) write_hint(ec);
+            call_writer(&writer_type::close, ec);
+            if (!ec && options_.write_hints) {
+                // A hint only speeds up the next open, so failing to write one is no error.
+                std::error_code hint_error;
+                try {
+                    write_hint(hint_error);
+                } catch (const std::bad_alloc&) {
+                }
+            }
         }
         writer_.reset();
         if constexpr (Mapped) mapping_.reset();
@@ -551,12 +567,18 @@ private:
     void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!writable(ec)) return;
+        call_writer(op, ec);
+    }
+
+    /// Calls a writer's flush, sync, drain or close, with write_gate_ held. A writer
+    /// without a worker changes the buffer readers read, so that takes the exclusive
+    /// lock; async_worker's queue has its own lock, and readers need not wait for its disk.
+    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
         if constexpr (sequenced) {
-            // The worker has its own lock; readers need not wait for the disk.
-            (writer_.operator->()->*op)(ec);
+            ((*writer_).*op)(ec);
         } else {
             const write_lock lock(mutex_);
-            (writer_.operator->()->*op)(ec);
+            ((*writer_).*op)(ec);
         }
     }
 
@@ -726,7 +748,7 @@ private:
     /// live records (or none), switches to it, and removes the old generation.
     /// Called with write_gate_ held, so the index changes only here.
     void rewrite(bool keep, std::error_code& ec) {
-        writer_->drain(ec);
+        call_writer(&writer_type::drain, ec);
         if (ec) return;
         const std::uint32_t next = generation_ + 1;
         data_file<io_type> file;
