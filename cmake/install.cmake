@@ -20,5 +20,8 @@ if(IS_ABSOLUTE "${CMAKE_INSTALL_INCLUDEDIR}")
 else()
     set(kvforge_pc_includedir "\${prefix}/${CMAKE_INSTALL_INCLUDEDIR}")
 endif()
+# kvforge.pc finds the prefix from its own place, so it stays right under cmake --install --prefix,
+# DESTDIR or a move of the installed tree.
+file(RELATIVE_PATH kvforge_pc_to_prefix ${CMAKE_INSTALL_FULL_DATADIR}/pkgconfig ${CMAKE_INSTALL_PREFIX})
 configure_file(${PROJECT_SOURCE_DIR}/cmake/kvforge.pc.in ${PROJECT_BINARY_DIR}/kvforge.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/kvforge.pc DESTINATION ${CMAKE_INSTALL_DATADIR}/pkgconfig)

@@ -10,7 +10,7 @@
         Every header under DIR/kvforge must compile on its own: a translation unit
         holding only `#include <kvforge/...>` is checked for each.
 
-Both run `CXX -std=c++20 -fsyntax-only -I DIR [FLAGS...]`, two compilations at a time.
+Both run `CXX [FLAGS...] -std=c++20 -fsyntax-only -I DIR`, two compilations at a time.
 """
 
 import argparse

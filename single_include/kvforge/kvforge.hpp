@@ -162,6 +162,8 @@ concept io_policy = detail::policy_of_kind<P, policy_kind::io> && std::copy_cons
         { io.unlink(path) } -> std::same_as<int>;
         { io.mkdir(path, mode_t{0}) } -> std::same_as<int>;
         { io.flock(fd, 0) } -> std::same_as<int>;
+        { io.mmap(buffer, std::size_t{0}, 0, 0, fd, off_t{0}) } -> std::same_as<void*>;
+        { io.munmap(buffer, std::size_t{0}) } -> std::same_as<int>;
         { io.list_directory(path, names) } -> std::same_as<int>;
     };
 
@@ -268,7 +270,7 @@ template <class U>
 /// so that comparing the results orders byte strings as memcmp does on their first 8 bytes.
 [[nodiscard]] inline std::uint64_t load_prefix_be(const char* p, std::size_t n) noexcept {
     unsigned char buf[8] = {};
-    std::memcpy(buf, p, n < 8 ? n : 8);
+    if (n > 0) std::memcpy(buf, p, n < 8 ? n : 8);
     return to_big_endian(load_unaligned<std::uint64_t>(buf));
 }
 
@@ -395,8 +397,21 @@ public:
     static constexpr unsigned ref_bits = 40;
 
     record_arena() = default;
-    record_arena(record_arena&&) noexcept = default;
-    record_arena& operator=(record_arena&&) noexcept = default;
+    record_arena(record_arena&& other) noexcept
+        : chunks_(std::move(other.chunks_)),
+          used_bytes_(std::exchange(other.used_bytes_, 0)),
+          garbage_bytes_(std::exchange(other.garbage_bytes_, 0)),
+          allocated_bytes_(std::exchange(other.allocated_bytes_, 0)) {
+        other.chunks_.clear();
+    }
+    record_arena& operator=(record_arena&& other) noexcept {
+        record_arena moved(std::move(other));
+        std::swap(chunks_, moved.chunks_);
+        std::swap(used_bytes_, moved.used_bytes_);
+        std::swap(garbage_bytes_, moved.garbage_bytes_);
+        std::swap(allocated_bytes_, moved.allocated_bytes_);
+        return *this;
+    }
 
     /// Copies a record in and returns its address.
     ref append(std::string_view key, std::string_view payload) {
@@ -428,7 +443,8 @@ public:
     bool overwrite_payload(ref r, std::string_view payload) noexcept {
         const record_view old = view(r);
         if (old.payload.size() != payload.size()) return false;
-        if (!payload.empty()) std::memcpy(const_cast<char*>(old.payload.data()), payload.data(), payload.size());
+        // memmove: the new payload may be a view of the old one.
+        if (!payload.empty()) std::memmove(const_cast<char*>(old.payload.data()), payload.data(), payload.size());
         return true;
     }
 
@@ -445,16 +461,21 @@ public:
     }
 
     /// Moves every live record into fresh chunks and drops the old ones.
-    /// for_each_ref(update) must call update(ref&) once for every live reference the
-    /// index holds; update rewrites the reference in place.
+    /// for_each_ref(visit) must call visit(ref&) once for every live reference the index
+    /// holds, in the same order each time it is called; it is called twice. The first
+    /// pass copies the records, the second rewrites the references and cannot throw,
+    /// so running out of memory while copying leaves the index as it was.
     template <class ForEachRef>
     void compact(ForEachRef&& for_each_ref) {
         record_arena fresh;
         fresh.reserve_first_chunk(live_bytes());
+        std::vector<ref> moved;
         for_each_ref([&](ref& r) {
             const record_view v = view(r);
-            r = fresh.append(v.key, v.payload);
+            moved.push_back(fresh.append(v.key, v.payload));
         });
+        std::size_t next = 0;
+        for_each_ref([&](ref& r) noexcept { r = moved[next++]; });
         *this = std::move(fresh);
     }
 
@@ -943,7 +964,7 @@ private:
     struct alignas(64) inner_node : node_base {
         std::uint32_t skip;  // bytes every separator and key below shares, not cached in prefixes
         std::array<std::uint64_t, inner_capacity - 1> prefixes;  // of separators
-        std::array<ref, inner_capacity - 1> separators;         // into separators_
+        std::array<ref, inner_capacity - 1> separators;          // into separators_
         std::array<node_base*, inner_capacity> children;
     };
 
@@ -1112,7 +1133,9 @@ private:
 
     // Recomputes the cached prefixes of entries [begin, end) from their keys.
     void load_prefixes(leaf_node& leaf, std::uint32_t begin, std::uint32_t end) const noexcept {
-        for (std::uint32_t i = begin; i < end; ++i) leaf.prefixes[i] = prefix_at(records_.view(leaf.refs[i]).key, leaf.skip);
+        for (std::uint32_t i = begin; i < end; ++i) {
+            leaf.prefixes[i] = prefix_at(records_.view(leaf.refs[i]).key, leaf.skip);
+        }
     }
 
     // Adapts leaf to new fences that share `shared` bytes. Entries [moved_begin, moved_end)
@@ -1140,9 +1163,7 @@ private:
     }
 
     // Nodes are allocated uninitialised; their creators set every field that is read.
-    [[nodiscard]] static std::unique_ptr<leaf_node> make_leaf() {
-        return std::unique_ptr<leaf_node>(new leaf_node);
-    }
+    [[nodiscard]] static std::unique_ptr<leaf_node> make_leaf() { return std::unique_ptr<leaf_node>(new leaf_node); }
 
     [[nodiscard]] static std::unique_ptr<inner_node> make_inner() {
         return std::unique_ptr<inner_node>(new inner_node);
@@ -1196,9 +1217,9 @@ private:
         }
 
         // From here on nothing allocates.
-        const fences f = height_ > 0 ? child_fences(*path[height_ - 1].node, fences_of(path, height_ - 1),
-                                                   path[height_ - 1].index)
-                                     : fences{};
+        const fences f =
+            height_ > 0 ? child_fences(*path[height_ - 1].node, fences_of(path, height_ - 1), path[height_ - 1].index)
+                        : fences{};
         split_leaf(leaf, *right, pos, prefix_at(key, leaf.skip), r, left_count);
         const std::string_view separator_view = separator_key(separator);
         retune(leaf, shared_bytes({f.lo, separator_view}), 0, 0, leaf.skip);
@@ -1343,9 +1364,9 @@ private:
         const bool sibling_right = plan.sibling_index > at.index;
         const std::uint32_t left_count = (remaining + sibling.count) / 2;
         const std::uint32_t boundary = sibling_right ? left_count - remaining : left_count;
-        plan.separator = separators_.append(
-            shortest_separator(records_.view(sibling.refs[boundary - 1]).key, records_.view(sibling.refs[boundary]).key),
-            {});
+        plan.separator = separators_.append(shortest_separator(records_.view(sibling.refs[boundary - 1]).key,
+                                                               records_.view(sibling.refs[boundary]).key),
+                                            {});
         return plan;
     }
 
@@ -2120,6 +2141,8 @@ public:
     }
 
     [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
+    /// Records that the file now has another name, for error messages.
+    void renamed(std::string path) { path_ = std::move(path); }
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
     [[nodiscard]] int descriptor() const noexcept { return fd_; }
 
@@ -2331,6 +2354,9 @@ struct buffered {
         /// The end of the data, buffered bytes included.
         [[nodiscard]] std::uint64_t end() const noexcept { return file_end_ + buffer_.size(); }
 
+        /// Whether the record at offset is still in the buffer rather than the file.
+        bool is_pending(std::uint64_t offset) const noexcept { return offset >= file_end_; }
+
         /// Copies bytes that are still in the buffer; false when they are in the file.
         bool read_pending(std::uint64_t offset, char* into, std::size_t size) const noexcept {
             if (offset < file_end_) return false;
@@ -2391,6 +2417,7 @@ static_assert(durability_policy<buffered<>>);
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -2441,6 +2468,10 @@ struct posix_io {
     int rename(const char* from, const char* to) noexcept { return ::rename(from, to); }
     int unlink(const char* path) noexcept { return ::unlink(path); }
     int mkdir(const char* path, mode_t mode) noexcept { return ::mkdir(path, mode); }
+    void* mmap(void* address, std::size_t length, int protection, int flags, int fd, off_t offset) noexcept {
+        return ::mmap(address, length, protection, flags, fd, offset);
+    }
+    int munmap(void* address, std::size_t length) noexcept { return ::munmap(address, length); }
     int flock(int fd, int operation) noexcept { return detail::retry_on_eintr([&] { return ::flock(fd, operation); }); }
 
     /// Fills names with the entries of a directory (without "." and ".."); 0 or -1 with errno.
@@ -2779,10 +2810,11 @@ template <class Key, class Value, class... Ps>
 consteval bool check_store_arguments() {
     static_assert((any_policy<Ps> && ...),
                   "kvforge: every argument after Key and Value must be a kvforge policy: a store "
-                  "(memory, file_log), durability (sync_each, buffered<>, async_worker<>), index (hash_index, "
+                  "(memory, file_log, mmap_file), durability (sync_each, buffered<>, async_worker<>), index (hash_index, "
                   "sorted_index), threading (single_thread, thread_safe) or I/O (posix_io) policy");
     static_assert(count_of_kind<policy_kind::store, Ps...> <= 1,
-                  "kvforge: two store policies given; keep one of kvforge::memory, kvforge::file_log");
+                  "kvforge: two store policies given; keep one of kvforge::memory, kvforge::file_log, "
+                  "kvforge::mmap_file");
     static_assert(count_of_kind<policy_kind::durability, Ps...> <= 1,
                   "kvforge: two durability policies given; keep one of kvforge::sync_each, "
                   "kvforge::buffered<>, kvforge::async_worker<>");
@@ -3120,6 +3152,24 @@ enum class parse_status {
     return parse_status::ok;
 }
 
+/// Checks the header and key of a put record whose value (value_size bytes) is held
+/// elsewhere: head holds exactly the header and the key.
+[[nodiscard]] inline bool parse_record_header(std::string_view head, std::size_t value_size,
+                                              record_info& info) noexcept {
+    if (head.size() < 5 || head[4] != static_cast<char>(record_type::put)) return false;
+    const char* const end = head.data() + head.size();
+    std::uint64_t key_size = 0;
+    std::uint64_t stored_value_size = 0;
+    const char* p = get_varint(head.data() + 5, end, key_size);
+    if (p != nullptr) p = get_varint(p, end, stored_value_size);
+    if (p == nullptr || stored_value_size != value_size) return false;
+    info.type = record_type::put;
+    info.key_offset = static_cast<std::size_t>(p - head.data());
+    info.key_size = key_size;
+    info.value_size = value_size;
+    return info.key_offset + key_size == head.size();
+}
+
 /// The fingerprint of a key codec and a value codec, as data files record it.
 [[nodiscard]] inline std::uint64_t codec_fingerprint(const std::string& key_codec, const std::string& value_codec) {
     std::string both = key_codec;
@@ -3158,6 +3208,40 @@ struct options {
 
 }  // namespace kvforge
 // ---- end kvforge/options.hpp ----
+// ---- begin kvforge/pinned_value.hpp ----
+/// \file pinned_value.hpp
+/// kvforge::pinned_value: the bytes of a stored value, read without copying, that stay
+/// valid for as long as the pinned_value lives.
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <utility>
+
+namespace kvforge {
+
+/// A view of a value's stored bytes together with what keeps them alive: for an
+/// mmap_file store, the mapping they lie in. The store may grow, compact or close
+/// meanwhile; the bytes stay readable and unchanged until this object is destroyed.
+/// Holding one keeps its mapping (and the file's old space, after compaction) in use.
+class pinned_value {
+public:
+    pinned_value() = default;
+    pinned_value(std::shared_ptr<const void> owner, std::string_view bytes) noexcept
+        : owner_(std::move(owner)), bytes_(bytes) {}
+
+    [[nodiscard]] std::string_view bytes() const noexcept { return bytes_; }
+    [[nodiscard]] const char* data() const noexcept { return bytes_.data(); }
+    [[nodiscard]] std::size_t size() const noexcept { return bytes_.size(); }
+    operator std::string_view() const noexcept { return bytes_; }
+
+private:
+    std::shared_ptr<const void> owner_;
+    std::string_view bytes_;
+};
+
+}  // namespace kvforge
+// ---- end kvforge/pinned_value.hpp ----
 // ---- begin kvforge/scan_range.hpp ----
 /// \file scan_range.hpp
 /// kvforge::scan_range: the ordered range store::scan() returns.
@@ -3466,6 +3550,30 @@ public:
     bool visit(key_param key, Fn&& fn, std::error_code& ec) const {
         ec.clear();
         return read_into(key, fn, ec);
+    }
+
+    /// The stored bytes of key's value, without copying them: a view into the mapped
+    /// file that stays valid as long as the returned pinned_value lives. Needs mmap_file.
+    [[nodiscard]] std::optional<pinned_value> get_view(key_param key) const {
+        std::error_code ec;
+        std::optional<pinned_value> view = get_view(key, ec);
+        detail::throw_if(ec);
+        return view;
+    }
+    [[nodiscard]] std::optional<pinned_value> get_view(key_param key, std::error_code& ec) const noexcept {
+        static_assert(requires(const backend_type& b, std::string_view k, pinned_value& out, std::error_code& e) {
+                          b.read_pinned(k, out, e);
+                      },
+                      "kvforge: get_view() needs kvforge::mmap_file; with other stores use visit() for a view "
+                      "during a callback, or get() for a copy");
+        std::optional<pinned_value> result;
+        guarded(ec, [&] {
+            std::string scratch;
+            const std::string_view k = codec<Key>::encode(key, scratch);
+            pinned_value view;
+            if (k.size() <= max_key_size && backend_.read_pinned(k, view, ec)) result = std::move(view);
+        });
+        return result;
     }
 
     /// Whether key exists.
@@ -3840,6 +3948,13 @@ struct async_worker {
             return queue_offset_ + queue_.size();
         }
 
+        /// Whether the record at offset is still queued or being written. Once false it
+        /// stays false: records only move on into the file.
+        bool is_pending(std::uint64_t offset) const {
+            const std::lock_guard lock(mutex_);
+            return offset >= queue_offset_ || (!in_flight_.empty() && offset >= in_flight_offset_);
+        }
+
         /// Copies bytes still queued or being written; false when they are in the file.
         bool read_pending(std::uint64_t offset, char* into, std::size_t size) const {
             const std::lock_guard lock(mutex_);
@@ -4020,6 +4135,7 @@ struct sync_each {
 
         [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
         /// Every record is in the file as soon as it is appended.
+        bool is_pending(std::uint64_t) const noexcept { return false; }
         bool read_pending(std::uint64_t, char*, std::size_t) const noexcept { return false; }
         void flush(std::error_code&) {}
         void sync(std::error_code& ec) { commit(appended_.load(), ec); }
@@ -4077,6 +4193,7 @@ static_assert(durability_policy<sync_each>);
 #include <cstdint>
 #include <cstdio>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <shared_mutex>
 #include <string>
@@ -4084,6 +4201,59 @@ static_assert(durability_policy<sync_each>);
 #include <system_error>
 #include <vector>
 
+// ---- begin kvforge/detail/file_mapping.hpp ----
+/// \file file_mapping.hpp
+/// A read-only shared mapping of a data file, unmapped when its last owner lets go.
+///
+/// mmap_file stores read records through such a mapping. It is created longer than
+/// the file, so appends land inside it without remapping; when the file outgrows it,
+/// a longer mapping replaces it for new reads, while views handed out earlier keep
+/// the old one (and so their bytes) alive through their shared_ptr.
+
+#include <sys/mman.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+template <class IO>
+class file_mapping {
+public:
+    /// Maps length bytes of the file fd from its start; nullptr with ec set on failure.
+    static std::shared_ptr<const file_mapping> map(const IO& io, int fd, std::size_t length, const std::string& path,
+                                                   std::error_code& ec) {
+        IO copy = io;
+        void* address = copy.mmap(nullptr, length, PROT_READ, MAP_SHARED, fd, 0);
+        if (address == MAP_FAILED) {
+            fail_errno(ec, errno, "map " + path + " (" + std::to_string(length) + " bytes)");
+            return nullptr;
+        }
+        return std::shared_ptr<const file_mapping>(new file_mapping(std::move(copy), address, length));
+    }
+
+    file_mapping(const file_mapping&) = delete;
+    file_mapping& operator=(const file_mapping&) = delete;
+    ~file_mapping() { io_.munmap(address_, length_); }
+
+    [[nodiscard]] const char* data() const noexcept { return static_cast<const char*>(address_); }
+    [[nodiscard]] std::size_t length() const noexcept { return length_; }
+
+private:
+    file_mapping(IO io, void* address, std::size_t length) : io_(std::move(io)), address_(address), length_(length) {}
+
+    IO io_;  // a copy, since a view may outlive the store that made it
+    void* address_;
+    std::size_t length_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/file_mapping.hpp ----
 // ---- begin kvforge/detail/hint_file.hpp ----
 /// \file hint_file.hpp
 /// Hint files: every live key with the place of its record, so that reopening a store
@@ -4501,7 +4671,11 @@ struct record_location {
     return generation;
 }
 
-template <class Policies>
+/// The store behind file_log (Mapped = false: records are read with pread) and
+/// mmap_file (Mapped = true: records in the file are read through a shared read-only
+/// mapping, without copying; writes still go through the writer and pwrite, so both
+/// stores have the same durability and crash behaviour).
+template <class Policies, bool Mapped = false>
 class log_backend {
     using io_type = typename Policies::io;
     using table_type = typename Policies::index::table;
@@ -4521,9 +4695,14 @@ public:
     log_backend() = default;
     log_backend(const log_backend&) = delete;
     log_backend& operator=(const log_backend&) = delete;
+    /// Closes the store; never throws (call close() first to see its errors).
     ~log_backend() {
-        std::error_code ignored;
-        close(ignored);
+        try {
+            std::error_code ignored;
+            close(ignored);
+        } catch (...) {
+            // Out of memory while writing the hint: the log alone still holds everything.
+        }
     }
 
     /// Opens or creates the store in directory path.
@@ -4551,15 +4730,24 @@ public:
     }
 
     /// Writes everything out, syncs it, writes the hint file and releases the store.
+    /// The store is closed afterwards even when this reports an error.
     void close(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!open_) return;
         std::error_code write_error;
         if (!writer_->failed(write_error)) {
-            writer_->close(ec);
-            if (!ec && options_.write_hints) write_hint(ec);
+            call_writer(&writer_type::close, ec);
+            if (!ec && options_.write_hints) {
+                // A hint only speeds up the next open, so failing to write one is no error.
+                std::error_code hint_error;
+                try {
+                    write_hint(hint_error);
+                } catch (const std::bad_alloc&) {
+                }
+            }
         }
         writer_.reset();
+        if constexpr (Mapped) mapping_.reset();
         file_.close();
         directory_.close();
         open_ = false;
@@ -4578,6 +4766,7 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return 0;
             index_put(key, value.size(), appended.offset);
+            cover_writer_end();
         }
         puts_.add(1);
         return finish_write(gate, appended.sequence, ec);
@@ -4596,6 +4785,7 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return false;
             index_erase(key, record_.size());
+            cover_writer_end();
         }
         erases_.add(1);
         finish_write(gate, appended.sequence, ec);
@@ -4637,6 +4827,7 @@ public:
                 }
             });
             dead_bytes_ += body_offset;  // the batch header holds no data
+            cover_writer_end();
         }
         batches_.add(1);
         return finish_write(gate, appended.sequence, ec);
@@ -4659,7 +4850,8 @@ public:
         return true;
     }
 
-    /// Reads key's value straight into out, with no allocation beyond out's own.
+    /// Reads key's value straight into out, with no allocation beyond out's own: one
+    /// preadv puts the record's header and key in a small buffer and its value in out.
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
         const read_lock lock(mutex_);
         if (!readable(ec)) return false;
@@ -4667,32 +4859,54 @@ public:
         const auto payload = table_.find(key);
         if (!payload) return false;
         const record_location where = record_location::decode(*payload);
-        const std::size_t header_size = put_header_size(key.size(), where.value_size);
+        const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
+        thread_local std::string scratch;
+        if (Mapped || writer_->is_pending(where.offset)) {
+            // A record not yet in the file is copied from the writer in one piece.
+            std::string_view value;
+            if (!read_record(key, where, scratch, value, ec)) return false;
+            out.assign(value);
+            return true;
+        }
         char small[256];
-        thread_local std::string large;
         char* head = small;
-        if (header_size + key.size() > sizeof small) {
-            large.resize(header_size + key.size());
-            head = large.data();
+        if (head_size > sizeof small) {
+            scratch.resize(head_size);
+            head = scratch.data();
         }
         out.resize(where.value_size);
-        const std::size_t head_size = header_size + key.size();
-        if (!writer_->read_pending(where.offset, head, head_size)) {
-            if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) return false;
-        } else {
-            writer_->read_pending(where.offset + head_size, out.data(), out.size());
-        }
+        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) return false;
+        record_info info;
         const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
         const std::string_view head_bytes(head, head_size);
-        std::uint64_t stored_key_size = 0;
-        std::uint64_t stored_value_size = 0;
-        const char* p = get_varint(head + 5, head + head_size, stored_key_size);
-        if (p != nullptr) p = get_varint(p, head + head_size, stored_value_size);
-        if (crc != file_header::get_le32(head) || head[4] != static_cast<char>(record_type::put) || p == nullptr ||
-            stored_key_size != key.size() || stored_value_size != where.value_size ||
-            head_bytes.substr(header_size) != key) {
+        // The header parses on its own once the value's size is known to be in out.
+        const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
+        if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
             report_damage(where.offset, ec);
             return false;
+        }
+        return true;
+    }
+
+    /// Hands out key's value as a pinned_value: a view into the mapping, kept alive by
+    /// it, when the record is in the file; a copy when it is still in the writer.
+    bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const
+        requires Mapped
+    {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return false;
+        gets_.add(1);
+        const auto payload = table_.find(key);
+        if (!payload) return false;
+        const record_location where = record_location::decode(*payload);
+        auto copy = std::make_shared<std::string>();
+        std::string_view value;
+        if (!read_record(key, where, *copy, value, ec)) return false;
+        if (copy->empty()) {
+            out = pinned_value(mapping_, value);  // the bytes lie in the mapping: share it
+        } else {
+            out = pinned_value(copy, std::string_view(*copy).substr(static_cast<std::size_t>(value.data() - copy->data()),
+                                                                    value.size()));
         }
         return true;
     }
@@ -4883,23 +5097,53 @@ private:
         });
     }
 
-    /// Reads and checks the record at where into scratch; value views the value in it.
+    /// Reads and checks the record at where; value views its value. A mapped store
+    /// views a record in the file where it lies, leaving scratch empty; otherwise the
+    /// record is copied into scratch (from the writer, or from the file with pread).
     bool read_record(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
                      std::error_code& ec) const {
         const auto size = static_cast<std::size_t>(where.record_size(key.size()));
-        scratch.resize(size);
-        if (!writer_->read_pending(where.offset, scratch.data(), size) &&
-            !file_.read(where.offset, scratch.data(), size, ec)) {
-            return false;
+        std::string_view record;
+        scratch.clear();
+        if constexpr (Mapped) {
+            if (mapping_ && where.offset + size <= mapping_->length() && !writer_->is_pending(where.offset)) {
+                record = std::string_view(mapping_->data() + where.offset, size);
+            }
+        }
+        if (record.empty()) {
+            scratch.resize(size);
+            if (!writer_->read_pending(where.offset, scratch.data(), size) &&
+                !file_.read(where.offset, scratch.data(), size, ec)) {
+                return false;
+            }
+            record = scratch;
         }
         record_info info;
-        if (parse_record(scratch, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
-            std::string_view(scratch).substr(info.key_offset, info.key_size) != key) {
+        if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
+            record.substr(info.key_offset, info.key_size) != key) {
             report_damage(where.offset, ec);
             return false;
         }
-        value = std::string_view(scratch).substr(info.value_offset, info.value_size);
+        value = record.substr(info.value_offset, info.value_size);
         return true;
+    }
+
+    /// Makes the mapping cover everything written so far (mmap_file), so that records
+    /// reaching the file later are inside it. Best effort: a record outside the mapping
+    /// is read with pread instead.
+    void cover_writer_end() {
+        if constexpr (Mapped) {
+            const std::uint64_t end = writer_->end();
+            if (mapping_ && mapping_->length() >= end) return;
+            // Double, so remapping is rare; at least 1 MiB, so small stores map once.
+            std::uint64_t length = mapping_ ? mapping_->length() : std::uint64_t{1} << 20;
+            while (length < end) length *= 2;
+            std::error_code ignored;
+            if (auto grown = file_mapping<io_type>::map(io_, file_.descriptor(), static_cast<std::size_t>(length),
+                                                        file_.path(), ignored)) {
+                mapping_ = std::move(grown);
+            }
+        }
     }
 
     void report_damage(std::uint64_t offset, std::error_code& ec) const {
@@ -4911,12 +5155,18 @@ private:
     void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!writable(ec)) return;
+        call_writer(op, ec);
+    }
+
+    /// Calls a writer's flush, sync, drain or close, with write_gate_ held. A writer
+    /// without a worker changes the buffer readers read, so that takes the exclusive
+    /// lock; async_worker's queue has its own lock, and readers need not wait for its disk.
+    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
         if constexpr (sequenced) {
-            // The worker has its own lock; readers need not wait for the disk.
-            (writer_.operator->()->*op)(ec);
+            ((*writer_).*op)(ec);
         } else {
             const write_lock lock(mutex_);
-            (writer_.operator->()->*op)(ec);
+            ((*writer_).*op)(ec);
         }
     }
 
@@ -5047,6 +5297,7 @@ private:
     bool attach_writer(std::uint64_t end) {
         writer_.emplace();
         writer_->attach(file_, end);
+        cover_writer_end();
         return true;
     }
 
@@ -5076,15 +5327,16 @@ private:
     /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
     bool publish_generation(std::uint32_t generation, data_file<io_type>& file, std::error_code& ec) {
         const std::string name = generation_file_name(generation, file_kind::data);
-        if (!file.sync(ec) || !directory_.rename(name + ".tmp", name, ec) || !sync_directory(ec)) return false;
-        return true;
+        if (!file.sync(ec) || !directory_.rename(name + ".tmp", name, ec)) return false;
+        file.renamed(directory_.file_path(name));
+        return sync_directory(ec);
     }
 
     /// Compaction (keep = true) or clear (keep = false): writes generation + 1 with the
     /// live records (or none), switches to it, and removes the old generation.
     /// Called with write_gate_ held, so the index changes only here.
     void rewrite(bool keep, std::error_code& ec) {
-        writer_->drain(ec);
+        call_writer(&writer_type::drain, ec);
         if (ec) return;
         const std::uint32_t next = generation_ + 1;
         data_file<io_type> file;
@@ -5144,6 +5396,11 @@ private:
             table_ = std::move(table);
             file_ = std::move(file);
             writer_->attach(file_, end);
+            if constexpr (Mapped) {
+                // Views handed out before keep the old mapping; new reads use the new file's.
+                mapping_.reset();
+                cover_writer_end();
+            }
             generation_ = next;
             live_bytes_ = live;
             dead_bytes_ = 0;
@@ -5188,6 +5445,7 @@ private:
     store_directory<io_type> directory_;
     data_file<io_type> file_;
     std::optional<writer_type> writer_;
+    std::shared_ptr<const file_mapping<io_type>> mapping_;  // mmap_file only: the current mapping
     std::uint32_t generation_ = 0;
     table_type table_;
     std::string record_;                     // the record being written; reused under the gate
@@ -5229,4 +5487,42 @@ static_assert(store_policy<file_log>);
 
 }  // namespace kvforge
 // ---- end kvforge/stores/file_log.hpp ----
+// ---- begin kvforge/stores/mmap_file.hpp ----
+/// \file mmap_file.hpp
+/// kvforge::mmap_file: file_log's files and guarantees, with reads served from a
+/// memory mapping of the data file instead of pread.
+
+#include <string_view>
+
+
+namespace kvforge {
+
+/// Store policy: the same directory, records, recovery, compaction and durability as
+/// kvforge::file_log (the files of one open as the other), but records are read through
+/// a shared read-only mapping of the data file: get() copies straight from it, visit()
+/// and scan() hand out views into it, and get_view() returns a kvforge::pinned_value
+/// that keeps its bytes valid whatever the store does meanwhile.
+///
+/// Writes go through the durability policy's writer with pwrite, never through the
+/// mapping, so no page is dirtied by the mapping and msync is never needed: sync_each,
+/// buffered and async_worker promise exactly what they promise for file_log. The
+/// mapping is reserved longer than the file (doubling, from 1 MiB) so that appends land
+/// inside it; when the file outgrows it a longer one replaces it for new reads, and
+/// views taken before keep the old one alive.
+///
+/// If another program truncates the data file while it is mapped, reading a record
+/// beyond the new end raises SIGBUS and the process dies; the lock file keeps other
+/// kvforge stores away, but not programs that ignore it.
+struct mmap_file {
+    using policy_kind = kvforge::policy_kind::store;
+    static constexpr bool persistent = true;
+    static constexpr std::string_view name = "mmap_file";
+    template <class Policies>
+    using backend = detail::log_backend<Policies, true>;
+};
+
+static_assert(store_policy<mmap_file>);
+
+}  // namespace kvforge
+// ---- end kvforge/stores/mmap_file.hpp ----
 // ---- end kvforge/kvforge.hpp ----
