@@ -2011,7 +2011,11 @@ private:
 
 /// A sequence of puts and erases applied by store::write() atomically: after a crash
 /// a batch is wholly present or wholly absent, and readers never see part of it.
-/// Operations apply in order, so a later one on the same key wins.
+/// Operations apply in order, so a later one on the same key wins. Oversized keys and
+/// values are refused when added, so write() has nothing left to refuse; the one
+/// exception to all-or-nothing is a memory store running out of memory midway through
+/// applying a batch, which keeps the operations applied before (a persistent store
+/// writes the whole batch as one record first, and recovers it whole).
 template <class Key, class Value>
 class batch {
 public:
