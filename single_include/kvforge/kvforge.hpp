@@ -4093,7 +4093,10 @@ struct sync_each {
         static constexpr bool sequenced = false;
 
         /// Writes from now on go to the end of file, which holds end bytes, all durable.
+        /// Called with no sync running (after drain(), under the store's write gate);
+        /// committers read file_ and synced_ under sync_mutex_, so it is taken here too.
         void attach(detail::data_file<IO>& file, std::uint64_t end) {
+            const std::lock_guard lock(sync_mutex_);
             file_ = &file;
             end_ = end;
             synced_ = appended_.load();
@@ -4122,8 +4125,9 @@ struct sync_each {
                 // sequence number was published, so one fdatasync covers them all.
                 syncing_ = true;
                 const std::uint64_t target = appended_.load(std::memory_order_acquire);
+                detail::data_file<IO>* const file = file_;
                 if constexpr (Concurrent) lock.unlock();
-                const bool ok = file_->sync(ec);
+                const bool ok = file->sync(ec);
                 if constexpr (Concurrent) lock.lock();
                 syncing_ = false;
                 syncs_.fetch_add(1, std::memory_order_relaxed);
