@@ -106,16 +106,34 @@ TEST_CASE("bad input is refused with its documented error and changes no file", 
         CHECK(read_file(dir / "file") == "not a directory");
     }
     SECTION("a read-only directory") {
-        if (::geteuid() == 0) {
-            // root writes through read-only permissions, so the refusal cannot be provoked
-            SUCCEED("skipped as root");
+        fs::create_directory(dir / "ro");
+        fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
+        fs::permissions(dir / "ro", fs::perms::owner_read | fs::perms::owner_exec | fs::perms::others_read |
+                                        fs::perms::others_exec);
+        // Root writes through permissions, so as root the attempt is made by a child
+        // that has given its privileges up.
+        const pid_t child = ::getuid() == 0 ? ::fork() : 0;
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            if (::getuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) std::_Exit(2);
+            log_store db;
+            std::error_code ec;
+            db.open(dir / "ro", ec);
+            const bool refused = ec == std::errc::permission_denied && !db.is_open() &&
+                                 kvforge::last_error_message().find("LOCK") != std::string::npos;
+            if (::getuid() != 65534) {
+                CHECK(refused);
+            } else {
+                std::_Exit(refused ? 0 : 1);
+            }
         } else {
-            fs::create_directory(dir / "ro");
-            fs::permissions(dir / "ro", fs::perms::owner_read | fs::perms::owner_exec);
-            const std::error_code ec = open_fails(dir / "ro");
-            CHECK(ec == std::errc::permission_denied);
-            fs::permissions(dir / "ro", fs::perms::owner_all);
+            int status = 0;
+            REQUIRE(::waitpid(child, &status, 0) == child);
+            CHECK(WIFEXITED(status));
+            CHECK(WEXITSTATUS(status) == 0);
         }
+        CHECK(fs::is_empty(dir / "ro"));  // nothing was created
+        fs::permissions(dir / "ro", fs::perms::owner_all);
     }
     SECTION("a file that is not a kvforge store") {
         fs::create_directory(dir / "db");
