@@ -232,37 +232,38 @@ inline void store_unaligned(void* p, T v) noexcept {
     std::memcpy(p, &v, sizeof(T));
 }
 
-/// Byte-swaps an unsigned integer; compiles to one instruction.
-[[nodiscard]] constexpr std::uint64_t byteswap64(std::uint64_t v) noexcept { return __builtin_bswap64(v); }
-[[nodiscard]] constexpr std::uint32_t byteswap32(std::uint32_t v) noexcept { return __builtin_bswap32(v); }
-[[nodiscard]] constexpr std::uint16_t byteswap16(std::uint16_t v) noexcept { return __builtin_bswap16(v); }
-
-/// Converts between host order and big-endian (memcmp order) for 1, 2, 4 and 8 byte integers.
+/// Reverses the bytes of a 1, 2, 4 or 8 byte unsigned integer; one instruction.
 template <class U>
-[[nodiscard]] constexpr U to_big_endian(U v) noexcept {
-    if constexpr (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ || sizeof(U) == 1) {
+[[nodiscard]] constexpr U byteswap(U v) noexcept {
+    if constexpr (sizeof(U) == 1) {
         return v;
     } else if constexpr (sizeof(U) == 2) {
-        return byteswap16(v);
+        return __builtin_bswap16(v);
     } else if constexpr (sizeof(U) == 4) {
-        return byteswap32(v);
+        return __builtin_bswap32(v);
     } else {
         static_assert(sizeof(U) == 8);
-        return byteswap64(v);
+        return __builtin_bswap64(v);
+    }
+}
+
+/// Converts between host order and big-endian (memcmp order).
+template <class U>
+[[nodiscard]] constexpr U to_big_endian(U v) noexcept {
+    if constexpr (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) {
+        return v;
+    } else {
+        return byteswap(v);
     }
 }
 
 /// Converts between host order and little-endian, the byte order of kvforge's files.
 template <class U>
 [[nodiscard]] constexpr U to_little_endian(U v) noexcept {
-    if constexpr (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ || sizeof(U) == 1) {
+    if constexpr (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) {
         return v;
-    } else if constexpr (sizeof(U) == 2) {
-        return byteswap16(v);
-    } else if constexpr (sizeof(U) == 4) {
-        return byteswap32(v);
     } else {
-        return byteswap64(v);
+        return byteswap(v);
     }
 }
 
@@ -4846,11 +4847,8 @@ public:
     template <class OnValue>
     bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
         const read_lock lock(mutex_);
-        if (!readable(ec)) return false;
-        gets_.add(1);
-        const auto payload = table_.find(key);
-        if (!payload) return false;
-        const record_location where = record_location::decode(*payload);
+        record_location where;
+        if (!look_up(key, where, ec)) return false;
         thread_local std::string scratch;
         std::string_view value;
         if (!read_record(key, where, scratch, value, ec)) return false;
@@ -4862,11 +4860,8 @@ public:
     /// preadv puts the record's header and key in a small buffer and its value in out.
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
         const read_lock lock(mutex_);
-        if (!readable(ec)) return false;
-        gets_.add(1);
-        const auto payload = table_.find(key);
-        if (!payload) return false;
-        const record_location where = record_location::decode(*payload);
+        record_location where;
+        if (!look_up(key, where, ec)) return false;
         const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
         thread_local std::string scratch;
         if (Mapped || writer_->is_pending(where.offset)) {
@@ -4902,11 +4897,8 @@ public:
         requires Mapped
     {
         const read_lock lock(mutex_);
-        if (!readable(ec)) return false;
-        gets_.add(1);
-        const auto payload = table_.find(key);
-        if (!payload) return false;
-        const record_location where = record_location::decode(*payload);
+        record_location where;
+        if (!look_up(key, where, ec)) return false;
         auto copy = std::make_shared<std::string>();
         std::string_view value;
         if (!read_record(key, where, *copy, value, ec)) return false;
@@ -5025,6 +5017,17 @@ public:
     }
 
 private:
+    /// A point read's first step, under the read lock: counts it and finds where key's
+    /// record is; false when the store is closed (ec set) or key is absent.
+    bool look_up(std::string_view key, record_location& where, std::error_code& ec) const {
+        if (!readable(ec)) return false;
+        gets_.add(1);
+        const auto payload = table_.find(key);
+        if (!payload) return false;
+        where = record_location::decode(*payload);
+        return true;
+    }
+
     void reset_state() {
         table_.clear();
         live_bytes_ = 0;

@@ -21,37 +21,38 @@ inline void store_unaligned(void* p, T v) noexcept {
     std::memcpy(p, &v, sizeof(T));
 }
 
-/// Byte-swaps an unsigned integer; compiles to one instruction.
-[[nodiscard]] constexpr std::uint64_t byteswap64(std::uint64_t v) noexcept { return __builtin_bswap64(v); }
-[[nodiscard]] constexpr std::uint32_t byteswap32(std::uint32_t v) noexcept { return __builtin_bswap32(v); }
-[[nodiscard]] constexpr std::uint16_t byteswap16(std::uint16_t v) noexcept { return __builtin_bswap16(v); }
-
-/// Converts between host order and big-endian (memcmp order) for 1, 2, 4 and 8 byte integers.
+/// Reverses the bytes of a 1, 2, 4 or 8 byte unsigned integer; one instruction.
 template <class U>
-[[nodiscard]] constexpr U to_big_endian(U v) noexcept {
-    if constexpr (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__ || sizeof(U) == 1) {
+[[nodiscard]] constexpr U byteswap(U v) noexcept {
+    if constexpr (sizeof(U) == 1) {
         return v;
     } else if constexpr (sizeof(U) == 2) {
-        return byteswap16(v);
+        return __builtin_bswap16(v);
     } else if constexpr (sizeof(U) == 4) {
-        return byteswap32(v);
+        return __builtin_bswap32(v);
     } else {
         static_assert(sizeof(U) == 8);
-        return byteswap64(v);
+        return __builtin_bswap64(v);
+    }
+}
+
+/// Converts between host order and big-endian (memcmp order).
+template <class U>
+[[nodiscard]] constexpr U to_big_endian(U v) noexcept {
+    if constexpr (__BYTE_ORDER__ == __ORDER_BIG_ENDIAN__) {
+        return v;
+    } else {
+        return byteswap(v);
     }
 }
 
 /// Converts between host order and little-endian, the byte order of kvforge's files.
 template <class U>
 [[nodiscard]] constexpr U to_little_endian(U v) noexcept {
-    if constexpr (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ || sizeof(U) == 1) {
+    if constexpr (__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__) {
         return v;
-    } else if constexpr (sizeof(U) == 2) {
-        return byteswap16(v);
-    } else if constexpr (sizeof(U) == 4) {
-        return byteswap32(v);
     } else {
-        return byteswap64(v);
+        return byteswap(v);
     }
 }
 

@@ -250,11 +250,8 @@ public:
     template <class OnValue>
     bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
         const read_lock lock(mutex_);
-        if (!readable(ec)) return false;
-        gets_.add(1);
-        const auto payload = table_.find(key);
-        if (!payload) return false;
-        const record_location where = record_location::decode(*payload);
+        record_location where;
+        if (!look_up(key, where, ec)) return false;
         thread_local std::string scratch;
         std::string_view value;
         if (!read_record(key, where, scratch, value, ec)) return false;
@@ -266,11 +263,8 @@ public:
     /// preadv puts the record's header and key in a small buffer and its value in out.
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
         const read_lock lock(mutex_);
-        if (!readable(ec)) return false;
-        gets_.add(1);
-        const auto payload = table_.find(key);
-        if (!payload) return false;
-        const record_location where = record_location::decode(*payload);
+        record_location where;
+        if (!look_up(key, where, ec)) return false;
         const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
         thread_local std::string scratch;
         if (Mapped || writer_->is_pending(where.offset)) {
@@ -306,11 +300,8 @@ public:
         requires Mapped
     {
         const read_lock lock(mutex_);
-        if (!readable(ec)) return false;
-        gets_.add(1);
-        const auto payload = table_.find(key);
-        if (!payload) return false;
-        const record_location where = record_location::decode(*payload);
+        record_location where;
+        if (!look_up(key, where, ec)) return false;
         auto copy = std::make_shared<std::string>();
         std::string_view value;
         if (!read_record(key, where, *copy, value, ec)) return false;
@@ -429,6 +420,17 @@ public:
     }
 
 private:
+    /// A point read's first step, under the read lock: counts it and finds where key's
+    /// record is; false when the store is closed (ec set) or key is absent.
+    bool look_up(std::string_view key, record_location& where, std::error_code& ec) const {
+        if (!readable(ec)) return false;
+        gets_.add(1);
+        const auto payload = table_.find(key);
+        if (!payload) return false;
+        where = record_location::decode(*payload);
+        return true;
+    }
+
     void reset_state() {
         table_.clear();
         live_bytes_ = 0;
