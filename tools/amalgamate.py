@@ -4,7 +4,10 @@
 Starting at include/kvforge/kvforge.hpp, every quoted include is replaced by the
 file it names, each file once (as #pragma once would), and the files' own
 #pragma once lines are dropped. <system> includes are kept where they stand.
-The output depends only on the input files, so it can be committed and checked.
+The testing I/O policies, which the umbrella header leaves out, become add-ons
+beside it (single_include/kvforge/io/*.hpp) that include the single header and
+inline only what it lacks. The output depends only on the input files, so it can
+be committed and checked.
 
     python3 tools/amalgamate.py           write the single header
     python3 tools/amalgamate.py --check   fail if the committed one is stale
@@ -19,7 +22,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 INCLUDE = ROOT / "include"
 ENTRY = INCLUDE / "kvforge" / "kvforge.hpp"
-OUTPUT = ROOT / "single_include" / "kvforge" / "kvforge.hpp"
+OUTPUT_DIR = ROOT / "single_include" / "kvforge"
+OUTPUT = OUTPUT_DIR / "kvforge.hpp"
+ADDONS = ["io/simulated.hpp", "io/fault_injection.hpp"]
 
 QUOTED_INCLUDE = re.compile(r'^\s*#\s*include\s*"([^"]+)"')
 PRAGMA_ONCE = re.compile(r"^\s*#\s*pragma\s+once\b")
@@ -63,15 +68,28 @@ def inline(path, seen, out):
     out.append(f"// ---- end {rel} ----\n")
 
 
-def generate():
-    out = [
-        f"// kvforge {project_version()} -- single-header edition.\n",
-        "// Generated from include/kvforge/kvforge.hpp by tools/amalgamate.py: do not edit;\n",
+def banner(source, edition):
+    return [
+        f"// kvforge {project_version()} -- {edition}.\n",
+        f"// Generated from include/kvforge/{source} by tools/amalgamate.py: do not edit;\n",
         "// change the headers under include/ and run `python3 tools/amalgamate.py`.\n",
         "#pragma once\n",
     ]
-    inline(ENTRY.resolve(), set(), out)
-    return "".join(out)
+
+
+def generate():
+    """Returns {output path: text} for the single header and its add-ons."""
+    seen = set()
+    out = banner("kvforge.hpp", "single-header edition")
+    inline(ENTRY.resolve(), seen, out)
+    outputs = {OUTPUT: "".join(out)}
+    for addon in ADDONS:
+        depth = addon.count("/")
+        out = banner(addon, "add-on to the single header")
+        out.append(f'#include "{"../" * depth}kvforge.hpp"\n')
+        inline((INCLUDE / "kvforge" / addon).resolve(), set(seen), out)
+        outputs[OUTPUT_DIR / addon] = "".join(out)
+    return outputs
 
 
 def main():
@@ -80,25 +98,27 @@ def main():
                         help="compare the committed single header with a fresh generation")
     args = parser.parse_args()
 
-    fresh = generate()
-    shown = OUTPUT.relative_to(ROOT).as_posix()
-    if args.check:
-        current = OUTPUT.read_text(encoding="utf-8") if OUTPUT.is_file() else ""
-        if current == fresh:
-            print(f"{shown} is up to date")
-            return 0
-        diff = difflib.unified_diff(current.splitlines(True), fresh.splitlines(True),
-                                    f"{shown} (committed)", f"{shown} (fresh)")
-        sys.stderr.writelines(list(diff)[:40])
-        print(f"\n{shown} is stale or missing: the headers under include/ changed.\n"
-              f"Regenerate it with `python3 tools/amalgamate.py` and commit the result.",
-              file=sys.stderr)
-        return 1
-    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
-    with open(OUTPUT, "w", encoding="utf-8", newline="\n") as f:
-        f.write(fresh)
-    print(f"wrote {shown}")
-    return 0
+    stale = 0
+    for output, fresh in generate().items():
+        shown = output.relative_to(ROOT).as_posix()
+        if args.check:
+            current = output.read_text(encoding="utf-8") if output.is_file() else ""
+            if current == fresh:
+                print(f"{shown} is up to date")
+                continue
+            diff = difflib.unified_diff(current.splitlines(True), fresh.splitlines(True),
+                                        f"{shown} (committed)", f"{shown} (fresh)")
+            sys.stderr.writelines(list(diff)[:40])
+            print(f"\n{shown} is stale or missing: the headers under include/ changed.\n"
+                  f"Regenerate it with `python3 tools/amalgamate.py` and commit the result.",
+                  file=sys.stderr)
+            stale += 1
+            continue
+        output.parent.mkdir(parents=True, exist_ok=True)
+        with open(output, "w", encoding="utf-8", newline="\n") as f:
+            f.write(fresh)
+        print(f"wrote {shown}")
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@
 #   meson   meson setup, compile and test with g++ -O1 and asserts, -Werror
 #   consumers  tools/consumer_tests.sh: tiny projects outside the tree take kvforge in (add_subdirectory,
 #              find_package, FetchContent, meson subproject, single header, pkg-config, recipe steps)
+#   fuzz    tools/fuzz.sh: the libFuzzer harnesses in fuzz/, each for KVFORGE_FUZZ_SECONDS (default 60)
 #
 # Each stage builds in build/<stage> (kept between runs, so reruns are incremental) and the
 # run stops at the first failure. Missing Debian packages are installed first.
@@ -24,8 +25,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 gcc=${KVFORGE_GCC:-g++}
 clang=${KVFORGE_CLANG:-clang++-14}
-all_stages=(gcc asan tsan single meson consumers)
-default_stages=(gcc asan tsan meson consumers)
+all_stages=(gcc asan tsan single meson consumers fuzz)
+default_stages=(gcc asan tsan meson consumers fuzz)
 [ $# -gt 0 ] || set -- "${default_stages[@]}"
 for stage in "$@"; do
     [[ " ${all_stages[*]} " == *" $stage "* ]] || { echo "test.sh: unknown stage '$stage' (stages: ${all_stages[*]})" >&2; exit 2; }
@@ -110,6 +111,10 @@ for stage in "$@"; do
         mkdir -p build
         KVFORGE_GCC=$gcc KVFORGE_CLANG=$clang bash tools/consumer_tests.sh | tee build/consumers.log
         count "$(grep -c 'stores work$' build/consumers.log)"
+        ;;
+    fuzz)
+        banner "fuzz: libFuzzer harnesses, ${KVFORGE_FUZZ_SECONDS:-60} s each"
+        KVFORGE_CLANG=$clang bash tools/fuzz.sh
         ;;
     esac
     summary+=("$(printf '%-9s passed in %4ds' "$stage" $((SECONDS - start)))")

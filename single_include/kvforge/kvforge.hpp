@@ -440,6 +440,9 @@ public:
         return {{p, key_size}, {p + key_size, payload_size}};
     }
 
+    /// Asks the processor to start loading the record at r into the cache.
+    void prefetch(ref r) const noexcept { __builtin_prefetch(address(r)); }
+
     /// Replaces the payload in place when the new one has the same size; returns whether it did.
     bool overwrite_payload(ref r, std::string_view payload) noexcept {
         const record_view old = view(r);
@@ -609,6 +612,13 @@ public:
     /// The number of slots; grows only when size() passes 80% of it.
     [[nodiscard]] std::size_t capacity() const noexcept { return slots_ ? mask_ + 1 : 0; }
 
+    /// Makes room for count records without growing, e.g. before loading a known number.
+    void reserve(std::size_t count) {
+        std::size_t wanted = min_capacity;
+        while (wanted / 5 * 4 < count) wanted *= 2;
+        if (wanted > capacity()) rehash(wanted);
+    }
+
     /// Drops every record and releases the memory.
     void clear() noexcept { *this = hash_table{}; }
 
@@ -698,7 +708,14 @@ private:
         std::unique_ptr<std::uint64_t[]> old = std::move(slots_);
         slots_ = std::make_unique<std::uint64_t[]>(new_capacity);
         mask_ = new_capacity - 1;
+        // Each slot's home in the new table needs its key's hash, so every record is read
+        // once, in slot order, which is random order in the arena. Prefetching a stretch
+        // ahead overlaps those cache misses instead of taking them one at a time.
+        constexpr std::size_t prefetch_distance = 16;
         for (std::size_t i = 0; i < old_capacity; ++i) {
+            if (i + prefetch_distance < old_capacity && old[i + prefetch_distance] != 0) {
+                arena_.prefetch(slot_ref(old[i + prefetch_distance]));
+            }
             if (old[i] != 0) place(make_slot(1, hash_of(old[i]), slot_ref(old[i])));
         }
     }
@@ -2084,6 +2101,8 @@ private:
 /// \file buffered.hpp
 /// kvforge::buffered: writes gather in the store's buffer and reach the OS in large pieces.
 
+#include <time.h>
+
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -2106,11 +2125,33 @@ private:
 #include <system_error>
 #include <utility>
 
+// ---- begin kvforge/detail/retry.hpp ----
+/// \file retry.hpp
+/// Repeating a system call that a signal interrupted.
+
+#include <cerrno>
+
+namespace kvforge::detail {
+
+/// Calls call() until it does not fail with EINTR. A signal that interrupts a call is
+/// no error of the store's: the call did nothing that a repeat could not finish, and a
+/// write-back error is still reported by the repeated fsync or fdatasync.
+template <class Call>
+auto retry_on_eintr(Call&& call) noexcept {
+    for (;;) {
+        const auto result = call();
+        if (result != -1 || errno != EINTR) return result;
+    }
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/retry.hpp ----
 
 namespace kvforge::detail {
 
 /// An open file: its descriptor, its path for error messages, and whole-buffer reads
-/// and writes that loop over short transfers.
+/// and writes that loop over short transfers. Calls a signal interrupts are repeated,
+/// whatever the I/O policy does about EINTR.
 template <class IO>
 class data_file {
 public:
@@ -2130,7 +2171,7 @@ public:
         close();
         io_ = &io;
         path_ = std::move(path);
-        fd_ = io.open(path_.c_str(), flags, 0644);
+        fd_ = retry_on_eintr([&] { return io.open(path_.c_str(), flags, 0644); });
         if (fd_ < 0) {
             fail_errno(ec, errno, "open " + path_);
             return false;
@@ -2154,7 +2195,7 @@ public:
     /// Reads exactly size bytes at offset.
     bool read(std::uint64_t offset, char* into, std::size_t size, std::error_code& ec) const {
         while (size > 0) {
-            const ssize_t n = io_->pread(fd_, into, size, static_cast<off_t>(offset));
+            const ssize_t n = retry_on_eintr([&] { return io_->pread(fd_, into, size, static_cast<off_t>(offset)); });
             if (n <= 0) {
                 if (n == 0) {
                     fail(ec, errc::corrupt_record,
@@ -2175,7 +2216,7 @@ public:
     bool read2(std::uint64_t offset, char* first, std::size_t first_size, char* second, std::size_t second_size,
                std::error_code& ec) const {
         iovec parts[2] = {{first, first_size}, {second, second_size}};
-        const ssize_t n = io_->preadv(fd_, parts, 2, static_cast<off_t>(offset));
+        const ssize_t n = retry_on_eintr([&] { return io_->preadv(fd_, parts, 2, static_cast<off_t>(offset)); });
         if (n == static_cast<ssize_t>(first_size + second_size)) return true;
         if (n < 0) {
             fail_errno(ec, errno, "read " + path_ + " at offset " + std::to_string(offset));
@@ -2195,7 +2236,7 @@ public:
         const char* p = bytes.data();
         std::size_t left = bytes.size();
         while (left > 0) {
-            const ssize_t n = io_->pwrite(fd_, p, left, static_cast<off_t>(offset));
+            const ssize_t n = retry_on_eintr([&] { return io_->pwrite(fd_, p, left, static_cast<off_t>(offset)); });
             if (n < 0) {
                 fail_errno(ec, errno, "write " + path_ + " at offset " + std::to_string(offset));
                 return false;
@@ -2209,7 +2250,7 @@ public:
 
     /// fdatasync: the file's bytes and size are on disk when it returns true.
     bool sync(std::error_code& ec) {
-        if (io_->fdatasync(fd_) != 0) {
+        if (retry_on_eintr([&] { return io_->fdatasync(fd_); }) != 0) {
             fail_errno(ec, errno, "fdatasync " + path_);
             return false;
         }
@@ -2217,7 +2258,7 @@ public:
     }
 
     bool truncate(std::uint64_t size, std::error_code& ec) {
-        if (io_->ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+        if (retry_on_eintr([&] { return io_->ftruncate(fd_, static_cast<off_t>(size)); }) != 0) {
             fail_errno(ec, errno, "truncate " + path_ + " to " + std::to_string(size) + " bytes");
             return false;
         }
@@ -2342,7 +2383,7 @@ struct buffered {
 
         /// Takes a whole record; returns where it will sit in the file.
         detail::append_result append(std::string_view record, std::error_code& ec) {
-            const auto now = std::chrono::steady_clock::now();
+            const std::chrono::nanoseconds now = writer::now();
             if (buffer_.empty()) {
                 oldest_ = now;
                 if (buffer_.capacity() < Bytes) buffer_.reserve(Bytes);
@@ -2395,10 +2436,24 @@ struct buffered {
         bool failed(std::error_code& ec) const { return failure_.check(ec); }
 
     private:
+        /// The monotonic clock. For bounds of 100 ms and more, at the kernel tick's
+        /// resolution (a few milliseconds, a small error at that scale): that read costs a
+        /// fraction of a precise one, which matters since every write reads the clock.
+        static std::chrono::nanoseconds now() noexcept {
+#ifdef CLOCK_MONOTONIC_COARSE
+            constexpr clockid_t clock = Millis >= 100 ? CLOCK_MONOTONIC_COARSE : CLOCK_MONOTONIC;
+#else
+            constexpr clockid_t clock = CLOCK_MONOTONIC;
+#endif
+            timespec time{};
+            ::clock_gettime(clock, &time);
+            return std::chrono::seconds(time.tv_sec) + std::chrono::nanoseconds(time.tv_nsec);
+        }
+
         detail::data_file<IO>* file_ = nullptr;
         std::uint64_t file_end_ = 0;
         std::string buffer_;
-        std::chrono::steady_clock::time_point oldest_{};
+        std::chrono::nanoseconds oldest_{};
         std::uint64_t appended_ = 0;
         std::uint64_t syncs_ = 0;
         detail::sticky_failure failure_;
@@ -2434,19 +2489,6 @@ static_assert(durability_policy<buffered<>>);
 
 
 namespace kvforge {
-
-namespace detail {
-
-/// Repeats a system call interrupted by a signal: that is no error of the store's.
-template <class Call>
-auto retry_on_eintr(Call&& call) noexcept {
-    for (;;) {
-        const auto result = call();
-        if (result != -1 || errno != EINTR) return result;
-    }
-}
-
-}  // namespace detail
 
 /// I/O policy: the operating system's calls. The reference for writing an I/O policy.
 struct posix_io {
@@ -3135,6 +3177,10 @@ enum class parse_status {
             return parse_status::bad;
     }
     const auto header_size = static_cast<std::size_t>(p - begin);
+    // Sizes are written in their shortest form; a longer one is no record of ours, and
+    // point reads, which work the record's size out from the sizes, would disagree on it.
+    const std::size_t shortest = 5 + varint_size(first) + (info.type == record_type::erase ? 0 : varint_size(second));
+    if (header_size != shortest) return parse_status::bad;
     std::uint64_t body_size = 0;
     if (info.type == record_type::batch) {
         // A batch body holds at least one 6-byte record per operation, and no more than the files can.
@@ -3819,32 +3865,117 @@ private:
 /// \file thread_safe.hpp
 /// kvforge::thread_safe: concurrent readers and writers on one store.
 
+// ---- begin kvforge/detail/striped.hpp ----
+/// \file striped.hpp
+/// A reader-writer lock and a counter that spread readers over separate cache lines.
+///
+/// std::shared_mutex keeps its readers in one word, so every lock_shared() on one core
+/// takes that cache line away from every other core: with two threads reading, each
+/// get pays a transfer between cores, which costs as much as the lookup itself. Here
+/// each thread has a stripe (its own cache line) for its reader count and its
+/// counters, so readers on different cores never write to the same line. A writer
+/// pays instead: it raises a flag and waits for every stripe to drain.
+
 #include <atomic>
 #include <cstddef>
-#include <shared_mutex>
+#include <mutex>
 
+namespace kvforge::detail {
+
+/// Stripes per lock or counter: enough that a machine's busy threads rarely share one.
+inline constexpr std::size_t stripe_count = 16;
+
+/// The calling thread's stripe, handed out round-robin as threads first ask.
+[[nodiscard]] inline std::size_t this_thread_stripe() noexcept {
+    static std::atomic<std::size_t> next{0};
+    thread_local const std::size_t stripe = next.fetch_add(1, std::memory_order_relaxed) % stripe_count;
+    return stripe;
+}
+
+/// A shared_lockable mutex whose lock_shared() writes only the calling thread's stripe.
+/// Writers exclude each other with a plain mutex and prefer themselves over new readers.
+class striped_shared_mutex {
+public:
+    void lock_shared() noexcept {
+        std::atomic<std::size_t>& readers = stripes_[this_thread_stripe()].readers;
+        for (;;) {
+            // Announce the reader, then look for a writer; the writer does the opposite
+            // (raise its flag, then count readers). Sequential consistency on both
+            // sides means at least one of them sees the other.
+            readers.fetch_add(1, std::memory_order_seq_cst);
+            if (!writing_.load(std::memory_order_seq_cst)) return;
+            leave(readers);
+            writing_.wait(true, std::memory_order_acquire);
+        }
+    }
+
+    void unlock_shared() noexcept { leave(stripes_[this_thread_stripe()].readers); }
+
+    void lock() {
+        writers_.lock();
+        writing_.store(true, std::memory_order_seq_cst);
+        for (stripe& s : stripes_) {
+            for (std::size_t n = s.readers.load(std::memory_order_seq_cst); n != 0;
+                 n = s.readers.load(std::memory_order_seq_cst)) {
+                s.readers.wait(n, std::memory_order_acquire);
+            }
+        }
+    }
+
+    void unlock() noexcept {
+        writing_.store(false, std::memory_order_release);
+        writing_.notify_all();
+        writers_.unlock();
+    }
+
+private:
+    struct alignas(64) stripe {
+        std::atomic<std::size_t> readers{0};
+    };
+
+    /// Drops one reader from a stripe, waking a writer that waits for it to drain.
+    void leave(std::atomic<std::size_t>& readers) noexcept {
+        if (readers.fetch_sub(1, std::memory_order_seq_cst) == 1 && writing_.load(std::memory_order_seq_cst)) {
+            readers.notify_all();
+        }
+    }
+
+    stripe stripes_[stripe_count];
+    alignas(64) std::atomic<bool> writing_{false};
+    std::mutex writers_;
+};
+
+/// A statistics counter that concurrent threads bump on their own stripes; load() adds
+/// the stripes up. Relaxed, since statistics order nothing.
+class striped_counter {
+public:
+    void add(std::size_t n) noexcept { stripes_[this_thread_stripe()].value.fetch_add(n, std::memory_order_relaxed); }
+
+    [[nodiscard]] std::size_t load() const noexcept {
+        std::size_t total = 0;
+        for (const stripe& s : stripes_) total += s.value.load(std::memory_order_relaxed);
+        return total;
+    }
+
+private:
+    struct alignas(64) stripe {
+        std::atomic<std::size_t> value{0};
+    };
+    stripe stripes_[stripe_count];
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/striped.hpp ----
 
 namespace kvforge {
 
-namespace detail {
-
-/// A counter that concurrent readers bump; relaxed, since statistics order nothing.
-class atomic_counter {
-public:
-    void add(std::size_t n) noexcept { value_.fetch_add(n, std::memory_order_relaxed); }
-    [[nodiscard]] std::size_t load() const noexcept { return value_.load(std::memory_order_relaxed); }
-
-private:
-    std::atomic<std::size_t> value_{0};
-};
-
-}  // namespace detail
-
 /// Threading policy: readers share the lock and run in parallel; writers take it alone.
+/// Readers on different cores touch different cache lines (see detail/striped.hpp),
+/// so reads scale with the cores instead of queueing for one lock word.
 struct thread_safe {
     using policy_kind = kvforge::policy_kind::threading;
-    using mutex_type = std::shared_mutex;
-    using counter_type = detail::atomic_counter;
+    using mutex_type = detail::striped_shared_mutex;
+    using counter_type = detail::striped_counter;
     static constexpr bool concurrent = true;
 };
 
@@ -4012,8 +4143,8 @@ struct async_worker {
         void run() {
             std::unique_lock lock(mutex_);
             for (;;) {
-                queued_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-                if (queue_.empty()) return;  // stopping, and nothing left to write
+                queued_.wait(lock, [&] { return (!queue_.empty() && !failed_) || stopping_; });
+                if (queue_.empty() || failed_) return;  // stopping, with nothing left that can be written
                 in_flight_.swap(queue_);
                 in_flight_offset_ = queue_offset_;
                 queue_offset_ += in_flight_.size();
@@ -4030,15 +4161,13 @@ struct async_worker {
                 ++syncs_;
                 if (ok) {
                     durable_ = target;
+                    in_flight_.clear();
                 } else {
+                    // Nothing more can be written in order. The unwritten records stay queued
+                    // and in flight, where reads of them still find their bytes.
                     failed_ = true;
                 }
-                in_flight_.clear();
                 written_.notify_all();
-                if (!ok) {
-                    // Nothing more can be written in order; drop the queue so that waiters wake.
-                    queue_.clear();
-                }
             }
         }
 
@@ -4281,6 +4410,7 @@ private:
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 
 namespace kvforge::detail {
@@ -4332,12 +4462,13 @@ private:
     std::uint64_t entries_ = 0;
 };
 
-/// Checks a hint file's bytes and calls on_entry(key, value_size, record_offset) for
-/// each entry; false (having called nothing) when the hint does not belong to this
-/// generation and fingerprint or fails its checksum or structure.
-template <class OnEntry>
+/// Checks a hint file's bytes, then calls on_start(summary) once and
+/// on_entry(key, value_size, record_offset) for each entry; false (having called
+/// nothing) when the hint does not belong to this generation and fingerprint or fails
+/// its checksum or structure.
+template <class OnStart, class OnEntry>
 bool read_hint(std::string_view bytes, std::uint32_t generation, std::uint64_t fingerprint, hint_summary& summary,
-               OnEntry&& on_entry) {
+               OnStart&& on_start, OnEntry&& on_entry) {
     file_header header;
     if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none) return false;
     if (header.generation != generation || header.codec_fingerprint != fingerprint) return false;
@@ -4366,6 +4497,7 @@ bool read_hint(std::string_view bytes, std::uint32_t generation, std::uint64_t f
             if (pass == 1) on_entry(key, value_size, offset);
         }
         if (p != end) return false;
+        if (pass == 0) on_start(std::as_const(summary));
     }
     return true;
 }
@@ -4418,6 +4550,29 @@ struct log_scan_result {
         if (parse_record(bytes.substr(at), info) == parse_status::ok) return at;
     }
     return std::string_view::npos;
+}
+
+/// Where to look for intact records after the bad record at position from. A batch
+/// cut short before its last operation begins with complete records of its own; those
+/// follow nothing, so the search starts after them, and the cut batch is a torn tail.
+[[nodiscard]] inline std::size_t search_after_bad_record(std::string_view bytes, std::size_t from) noexcept {
+    record_info batch;
+    const parse_status status = parse_record(bytes.substr(from), batch);
+    // Only a batch running past the end of the bytes can have been cut short; a complete
+    // one that fails its checksum is damage, and its count may be what the damage changed.
+    if (status != parse_status::incomplete || batch.type != record_type::batch || batch.value_offset == 0) {
+        return from + 1;
+    }
+    std::size_t at = from + batch.value_offset;
+    for (std::size_t operations = 0; operations < batch.count; ++operations) {
+        record_info inner;
+        if (parse_record(bytes.substr(at), inner) != parse_status::ok || inner.type == record_type::batch) {
+            // With no complete operation the "batch" may be garbage; a record may start in its header.
+            return operations == 0 ? from + 1 : at;
+        }
+        at += inner.size;
+    }
+    return from + 1;  // every operation is there, so the batch did not end short: damage
 }
 
 /// Calls on_entry(const log_entry&) for every put and erase of the file's bytes in
@@ -4492,7 +4647,7 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
         }
         // A bad record, or one cut off by the end of the file: is anything intact after it?
         if (more_in_file && !read_more(static_cast<std::size_t>(end - (buffer_start + buffer.size())))) return false;
-        const std::size_t next = find_intact_record(buffer, position + 1);
+        const std::size_t next = find_intact_record(buffer, search_after_bad_record(buffer, position));
         if (next == std::string_view::npos) {
             result.torn_tail = true;
             return true;
@@ -4559,12 +4714,13 @@ public:
             // The new directory's entry lives in its parent: sync that too.
             if (!sync_path(parent_of(path_), ec)) return false;
         } else if (!S_ISDIR(info.st_mode)) {
-            fail(ec, std::make_error_code(std::errc::not_a_directory),
+            // In the system category, as the errors of the calls around it are.
+            fail(ec, std::error_code(ENOTDIR, std::system_category()),
                  path_ + " is not a directory; a kvforge store is a directory of files (nothing was changed)");
             return false;
         }
         if (!lock_.open(io, file_path(lock_name), O_RDWR | O_CREAT, ec)) return false;
-        if (io.flock(lock_.descriptor(), LOCK_EX | LOCK_NB) != 0) {
+        if (retry_on_eintr([&] { return io.flock(lock_.descriptor(), LOCK_EX | LOCK_NB); }) != 0) {
             const int error = errno;
             if (error == EWOULDBLOCK) {
                 fail(ec, errc::store_locked,
@@ -4626,7 +4782,7 @@ private:
     bool sync_path(const std::string& directory, std::error_code& ec) const {
         data_file<IO> handle;
         if (!handle.open(*io_, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
-        if (io_->fsync(handle.descriptor()) != 0) {
+        if (retry_on_eintr([&] { return io_->fsync(handle.descriptor()); }) != 0) {
             fail_errno(ec, errno, "fsync directory " + directory);
             return false;
         }
@@ -4743,10 +4899,10 @@ public:
     void close(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!open_) return;
-        std::error_code write_error;
-        if (!writer_->failed(write_error)) {
+        // After a failed write or sync, whatever was not yet on disk is lost: report it.
+        if (!failure_.check(ec) && !writer_->failed(ec)) {
             call_writer(&writer_type::close, ec);
-            if (!ec && options_.write_hints) {
+            if (!ec && options_.write_hints && hint_covered_bytes_ != writer_->end()) {
                 // A hint only speeds up the next open, so failing to write one is no error.
                 std::error_code hint_error;
                 try {
@@ -5033,6 +5189,7 @@ private:
         live_bytes_ = 0;
         dead_bytes_ = 0;
         hint_bytes_ = 0;
+        hint_covered_bytes_ = 0;
         recovered_records_ = 0;
         recovered_bytes_cut_ = 0;
         salvaged_.clear();
@@ -5197,18 +5354,17 @@ private:
         if (!file_.size(file_size, ec) || !check_header(file_size, ec)) return false;
 
         // Nothing is changed before the newest file proved to be a store of ours.
-        bool removed = false;
         for (const std::string& other : names) {
             const bool leftover = other.size() > 4 && other.substr(other.size() - 4) == ".tmp";
             const bool older = (generation_of(other) != 0 && generation_of(other) < newest) ||
                                (other.size() == 22 && other.substr(0, 5) == "data-" && other.substr(15) == ".kvhint" &&
                                 other != generation_file_name(newest, file_kind::hint));
-            if (leftover || older) {
-                if (!directory_.remove(other, ec)) return false;
-                removed = true;
-            }
+            if ((leftover || older) && !directory_.remove(other, ec)) return false;
         }
-        if (removed && !sync_directory(ec)) return false;
+        // Synced even when nothing was removed: the open that created or renamed these
+        // files may have failed to sync the directory, and what this store acknowledges
+        // from now on rests on those entries.
+        if (!sync_directory(ec)) return false;
 
         std::uint64_t scan_from = file_header::size;
         load_hint(file_size, scan_from);
@@ -5283,24 +5439,39 @@ private:
             return;
         }
         std::uint64_t size = 0;
-        if (!hint.size(size, ignored)) return;
-        std::string bytes(static_cast<std::size_t>(size), '\0');
-        if (!hint.read(0, bytes.data(), bytes.size(), ignored)) return;
+        if (!hint.size(size, ignored) || size == 0) return;
+        // Mapped rather than read: the hint is parsed once, front to back, and a copy would
+        // cost a buffer as large as the file.
+        const auto mapping =
+            file_mapping<io_type>::map(io_, hint.descriptor(), static_cast<std::size_t>(size), hint.path(), ignored);
+        if (!mapping) return;
         hint_summary summary;
         table_type loaded;
         std::uint64_t live = 0;
-        const bool valid = read_hint(bytes, generation_, fingerprint_, summary,
-                                     [&](std::string_view key, std::uint64_t value_size, std::uint64_t offset) {
-                                         char payload[record_location::encoded_size];
-                                         record_location{offset, static_cast<std::uint32_t>(value_size)}.encode(payload);
-                                         loaded.upsert(key, {payload, sizeof payload}, [](std::string_view) {});
-                                         live += key.size() + value_size;
-                                     });
-        if (!valid || summary.covered_bytes > file_size || summary.covered_bytes < file_header::size) return;
+        bool inside = true;  // every entry's record lies in the part of the log the hint covers
+        const bool valid = read_hint(
+            {mapping->data(), mapping->length()}, generation_, fingerprint_, summary,
+            [&](const hint_summary& checked) {
+                if constexpr (requires { loaded.reserve(std::size_t{}); }) {
+                    loaded.reserve(static_cast<std::size_t>(checked.entries));
+                }
+            },
+            [&](std::string_view key, std::uint64_t value_size, std::uint64_t offset) {
+                const record_location where{offset, static_cast<std::uint32_t>(value_size)};
+                // Else a read would go past the data file's end (SIGBUS through a mapping).
+                inside = inside && offset >= file_header::size && offset <= summary.covered_bytes &&
+                         where.record_size(key.size()) <= summary.covered_bytes - offset;
+                char payload[record_location::encoded_size];
+                where.encode(payload);
+                loaded.upsert(key, {payload, sizeof payload}, [](std::string_view) {});
+                live += key.size() + value_size;
+            });
+        if (!valid || !inside || summary.covered_bytes > file_size || summary.covered_bytes < file_header::size) return;
         table_ = std::move(loaded);
         live_bytes_ = live;
         dead_bytes_ = summary.dead_bytes;
         hint_bytes_ = size;
+        hint_covered_bytes_ = summary.covered_bytes;
         recovered_records_ = summary.entries;
         scan_from = summary.covered_bytes;
     }
@@ -5393,12 +5564,14 @@ private:
             return;
         }
         std::uint64_t hint_size = 0;
+        std::uint64_t hint_covered = 0;
         if (options_.write_hints) {
             std::string& bytes = hint.finish({end, table.size(), 0});
             hint_size = bytes.size();
             // A missing hint only slows the next open down.
             std::error_code hint_error;
             if (!write_file(generation_file_name(next, file_kind::hint), bytes, hint_error)) hint_size = 0;
+            hint_covered = hint_size == 0 ? 0 : end;
         }
 
         const std::uint32_t previous = generation_;
@@ -5416,6 +5589,7 @@ private:
             live_bytes_ = live;
             dead_bytes_ = 0;
             hint_bytes_ = hint_size;
+            hint_covered_bytes_ = hint_covered;
             ++compactions_;
             salvaged_.clear();
         }
@@ -5435,7 +5609,10 @@ private:
             hint.add(key, where.value_size, where.offset);
         });
         std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
-        return write_file(generation_file_name(generation_, file_kind::hint), bytes, ec);
+        if (!write_file(generation_file_name(generation_, file_kind::hint), bytes, ec)) return false;
+        hint_bytes_ = bytes.size();
+        hint_covered_bytes_ = writer_->end();
+        return true;
     }
 
     /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
@@ -5465,6 +5642,7 @@ private:
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;
     std::uint64_t hint_bytes_ = 0;
+    std::uint64_t hint_covered_bytes_ = 0;  // how much of the log the hint file on disk covers; 0: no hint
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::uint64_t compactions_ = 0;

@@ -1,21 +1,17 @@
-// file_log specifics: the files it writes, bad input, the lock, damage and salvage.
+// file_log specifics: the files it writes, damage and salvage, a failed sync.
+// Bad input (refused opens, the lock, size limits) is in tests/reliability/bad_input_test.cpp.
 
 #include <catch2/catch.hpp>
 
 #include <kvforge/kvforge.hpp>
 
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
-
-#include <csignal>
-#include <cstring>
-#include <memory>
-
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 
 #include "../support/temp_dir.hpp"
@@ -51,24 +47,6 @@ fs::path data_file_of(const fs::path& directory) {
     return {};
 }
 
-/// Opens a store expected to fail; returns the error and checks the directory is unchanged.
-std::error_code open_fails(const std::string& path) {
-    const bool existed = fs::exists(path);
-    const auto before = existed && fs::is_directory(path) ? snapshot(path) : std::map<std::string, std::string>{};
-    log_store db;
-    std::error_code ec;
-    db.open(path, ec);
-    CHECK_FALSE(db.is_open());
-    if (existed && fs::is_directory(path)) {
-        auto after = snapshot(path);
-        after.erase("LOCK");
-        auto expected = before;
-        expected.erase("LOCK");
-        CHECK(after == expected);
-    }
-    return ec;
-}
-
 }  // namespace
 
 TEST_CASE("a new store is a directory with a lock file and one data file of known bytes", "[file_log]") {
@@ -88,144 +66,6 @@ TEST_CASE("a new store is a directory with a lock file and one data file of know
     CHECK(data[9] == 0);
     CHECK(data[36] == 1);  // record type: put
     CHECK(data.substr(37) == std::string("\x01\x01kv", 4));
-}
-
-TEST_CASE("bad input is refused with its documented error and changes no file", "[file_log][bad_input]") {
-    temp_dir dir;
-
-    SECTION("a missing parent directory") {
-        const std::error_code ec = open_fails(dir / "missing/db");
-        CHECK(ec == std::errc::no_such_file_or_directory);
-        CHECK_THAT(kvforge::last_error_message(), Catch::Contains("parent directory does not exist"));
-        CHECK_FALSE(fs::exists(dir / "missing"));
-    }
-    SECTION("a path that is a regular file") {
-        write_file(dir / "file", "not a directory");
-        const std::error_code ec = open_fails(dir / "file");
-        CHECK(ec == std::errc::not_a_directory);
-        CHECK(read_file(dir / "file") == "not a directory");
-    }
-    SECTION("a read-only directory") {
-        fs::create_directory(dir / "ro");
-        fs::permissions(dir.path(), fs::perms::owner_all | fs::perms::others_read | fs::perms::others_exec);
-        fs::permissions(dir / "ro", fs::perms::owner_read | fs::perms::owner_exec | fs::perms::others_read |
-                                        fs::perms::others_exec);
-        // Root writes through permissions, so as root the attempt is made by a child
-        // that has given its privileges up.
-        const pid_t child = ::getuid() == 0 ? ::fork() : 0;
-        REQUIRE(child >= 0);
-        if (child == 0) {
-            if (::getuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) std::_Exit(2);
-            log_store db;
-            std::error_code ec;
-            db.open(dir / "ro", ec);
-            const bool refused = ec == std::errc::permission_denied && !db.is_open() &&
-                                 kvforge::last_error_message().find("LOCK") != std::string::npos;
-            if (::getuid() != 65534) {
-                CHECK(refused);
-            } else {
-                std::_Exit(refused ? 0 : 1);
-            }
-        } else {
-            int status = 0;
-            REQUIRE(::waitpid(child, &status, 0) == child);
-            CHECK(WIFEXITED(status));
-            CHECK(WEXITSTATUS(status) == 0);
-        }
-        CHECK(fs::is_empty(dir / "ro"));  // nothing was created
-        fs::permissions(dir / "ro", fs::perms::owner_all);
-    }
-    SECTION("a file that is not a kvforge store") {
-        fs::create_directory(dir / "db");
-        write_file(dir / "db/data-0000000001.kvlog", std::string(64, 'x'));
-        CHECK(open_fails(dir / "db") == kvforge::errc::not_a_store);
-        CHECK_THAT(kvforge::last_error_message(), Catch::Contains("data-0000000001.kvlog"));
-    }
-    SECTION("a newer format version") {
-        { log_store db(dir / "db"); }
-        const fs::path data = data_file_of(dir / "db");
-        std::string bytes = read_file(data);
-        bytes[8] = 2;  // version 2; the header checksum must match for the version to be read
-        const std::uint32_t crc = kvforge::detail::crc32c(std::string_view(bytes).substr(0, 28));
-        std::memcpy(bytes.data() + 28, &crc, 4);
-        write_file(data, bytes);
-        CHECK(open_fails(dir / "db") == kvforge::errc::unsupported_version);
-        CHECK(read_file(data) == bytes);
-    }
-    SECTION("an empty data file") {
-        fs::create_directory(dir / "db");
-        write_file(dir / "db/data-0000000001.kvlog", "");
-        CHECK(open_fails(dir / "db") == kvforge::errc::corrupt_header);
-    }
-    SECTION("a truncated header") {
-        { log_store db(dir / "db"); }
-        const fs::path data = data_file_of(dir / "db");
-        fs::resize_file(data, 20);
-        CHECK(open_fails(dir / "db") == kvforge::errc::corrupt_header);
-        CHECK(fs::file_size(data) == 20);
-    }
-    SECTION("a header that fails its checksum") {
-        { log_store db(dir / "db"); }
-        const fs::path data = data_file_of(dir / "db");
-        std::string bytes = read_file(data);
-        bytes[20] ^= 0x10;
-        write_file(data, bytes);
-        CHECK(open_fails(dir / "db") == kvforge::errc::corrupt_header);
-    }
-    SECTION("other key or value types") {
-        { log_store db(dir / "db"); }
-        kvforge::store<std::uint64_t, std::string, kvforge::file_log> other;
-        std::error_code ec;
-        other.open(dir / "db", ec);
-        CHECK(ec == kvforge::errc::codec_mismatch);
-    }
-}
-
-TEST_CASE("one store object at a time: the lock", "[file_log][lock]") {
-    temp_dir dir;
-    log_store first(dir / "db");
-    first.put("k", "v");
-    log_store second;
-    std::error_code ec;
-    second.open(dir / "db", ec);
-    CHECK(ec == kvforge::errc::store_locked);
-    CHECK_THROWS_AS(log_store(dir / "db"), kvforge::error);
-    first.close();
-    second.open(dir / "db", ec);
-    CHECK_FALSE(ec);
-    CHECK(second.get("k") == std::optional<std::string>("v"));
-}
-
-TEST_CASE("another process holding the store makes open fail until it is gone", "[file_log][lock]") {
-    temp_dir dir;
-    const std::string path = dir / "db";
-    int ready[2];
-    int release[2];
-    REQUIRE(::pipe(ready) == 0);
-    REQUIRE(::pipe(release) == 0);
-    const pid_t child = ::fork();
-    REQUIRE(child >= 0);
-    if (child == 0) {
-        log_store db(path);
-        db.put("owner", "child");
-        db.flush();
-        char byte = 1;
-        if (::write(ready[1], &byte, 1) != 1) std::_Exit(2);
-        if (::read(release[0], &byte, 1) < 0) std::_Exit(2);  // hold the store until told
-        std::_Exit(0);
-    }
-    char byte = 0;
-    REQUIRE(::read(ready[0], &byte, 1) == 1);
-    log_store db;
-    std::error_code ec;
-    db.open(path, ec);
-    CHECK(ec == kvforge::errc::store_locked);
-    ::kill(child, SIGKILL);
-    int status = 0;
-    REQUIRE(::waitpid(child, &status, 0) == child);
-    db.open(path, ec);
-    REQUIRE_FALSE(ec);
-    CHECK(db.get("owner") == std::optional<std::string>("child"));
 }
 
 TEST_CASE("damage before the tail fails the open unless salvaging", "[file_log][corruption]") {

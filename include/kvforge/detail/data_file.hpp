@@ -13,11 +13,13 @@
 #include <utility>
 
 #include "../error.hpp"
+#include "retry.hpp"
 
 namespace kvforge::detail {
 
 /// An open file: its descriptor, its path for error messages, and whole-buffer reads
-/// and writes that loop over short transfers.
+/// and writes that loop over short transfers. Calls a signal interrupts are repeated,
+/// whatever the I/O policy does about EINTR.
 template <class IO>
 class data_file {
 public:
@@ -37,7 +39,7 @@ public:
         close();
         io_ = &io;
         path_ = std::move(path);
-        fd_ = io.open(path_.c_str(), flags, 0644);
+        fd_ = retry_on_eintr([&] { return io.open(path_.c_str(), flags, 0644); });
         if (fd_ < 0) {
             fail_errno(ec, errno, "open " + path_);
             return false;
@@ -61,7 +63,7 @@ public:
     /// Reads exactly size bytes at offset.
     bool read(std::uint64_t offset, char* into, std::size_t size, std::error_code& ec) const {
         while (size > 0) {
-            const ssize_t n = io_->pread(fd_, into, size, static_cast<off_t>(offset));
+            const ssize_t n = retry_on_eintr([&] { return io_->pread(fd_, into, size, static_cast<off_t>(offset)); });
             if (n <= 0) {
                 if (n == 0) {
                     fail(ec, errc::corrupt_record,
@@ -82,7 +84,7 @@ public:
     bool read2(std::uint64_t offset, char* first, std::size_t first_size, char* second, std::size_t second_size,
                std::error_code& ec) const {
         iovec parts[2] = {{first, first_size}, {second, second_size}};
-        const ssize_t n = io_->preadv(fd_, parts, 2, static_cast<off_t>(offset));
+        const ssize_t n = retry_on_eintr([&] { return io_->preadv(fd_, parts, 2, static_cast<off_t>(offset)); });
         if (n == static_cast<ssize_t>(first_size + second_size)) return true;
         if (n < 0) {
             fail_errno(ec, errno, "read " + path_ + " at offset " + std::to_string(offset));
@@ -102,7 +104,7 @@ public:
         const char* p = bytes.data();
         std::size_t left = bytes.size();
         while (left > 0) {
-            const ssize_t n = io_->pwrite(fd_, p, left, static_cast<off_t>(offset));
+            const ssize_t n = retry_on_eintr([&] { return io_->pwrite(fd_, p, left, static_cast<off_t>(offset)); });
             if (n < 0) {
                 fail_errno(ec, errno, "write " + path_ + " at offset " + std::to_string(offset));
                 return false;
@@ -116,7 +118,7 @@ public:
 
     /// fdatasync: the file's bytes and size are on disk when it returns true.
     bool sync(std::error_code& ec) {
-        if (io_->fdatasync(fd_) != 0) {
+        if (retry_on_eintr([&] { return io_->fdatasync(fd_); }) != 0) {
             fail_errno(ec, errno, "fdatasync " + path_);
             return false;
         }
@@ -124,7 +126,7 @@ public:
     }
 
     bool truncate(std::uint64_t size, std::error_code& ec) {
-        if (io_->ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+        if (retry_on_eintr([&] { return io_->ftruncate(fd_, static_cast<off_t>(size)); }) != 0) {
             fail_errno(ec, errno, "truncate " + path_ + " to " + std::to_string(size) + " bytes");
             return false;
         }

@@ -16,6 +16,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "byte_order.hpp"
 #include "crc32c.hpp"
@@ -71,12 +72,13 @@ private:
     std::uint64_t entries_ = 0;
 };
 
-/// Checks a hint file's bytes and calls on_entry(key, value_size, record_offset) for
-/// each entry; false (having called nothing) when the hint does not belong to this
-/// generation and fingerprint or fails its checksum or structure.
-template <class OnEntry>
+/// Checks a hint file's bytes, then calls on_start(summary) once and
+/// on_entry(key, value_size, record_offset) for each entry; false (having called
+/// nothing) when the hint does not belong to this generation and fingerprint or fails
+/// its checksum or structure.
+template <class OnStart, class OnEntry>
 bool read_hint(std::string_view bytes, std::uint32_t generation, std::uint64_t fingerprint, hint_summary& summary,
-               OnEntry&& on_entry) {
+               OnStart&& on_start, OnEntry&& on_entry) {
     file_header header;
     if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none) return false;
     if (header.generation != generation || header.codec_fingerprint != fingerprint) return false;
@@ -105,6 +107,7 @@ bool read_hint(std::string_view bytes, std::uint32_t generation, std::uint64_t f
             if (pass == 1) on_entry(key, value_size, offset);
         }
         if (p != end) return false;
+        if (pass == 0) on_start(std::as_const(summary));
     }
     return true;
 }

@@ -146,10 +146,10 @@ public:
     void close(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!open_) return;
-        std::error_code write_error;
-        if (!writer_->failed(write_error)) {
+        // After a failed write or sync, whatever was not yet on disk is lost: report it.
+        if (!failure_.check(ec) && !writer_->failed(ec)) {
             call_writer(&writer_type::close, ec);
-            if (!ec && options_.write_hints) {
+            if (!ec && options_.write_hints && hint_covered_bytes_ != writer_->end()) {
                 // A hint only speeds up the next open, so failing to write one is no error.
                 std::error_code hint_error;
                 try {
@@ -436,6 +436,7 @@ private:
         live_bytes_ = 0;
         dead_bytes_ = 0;
         hint_bytes_ = 0;
+        hint_covered_bytes_ = 0;
         recovered_records_ = 0;
         recovered_bytes_cut_ = 0;
         salvaged_.clear();
@@ -600,18 +601,17 @@ private:
         if (!file_.size(file_size, ec) || !check_header(file_size, ec)) return false;
 
         // Nothing is changed before the newest file proved to be a store of ours.
-        bool removed = false;
         for (const std::string& other : names) {
             const bool leftover = other.size() > 4 && other.substr(other.size() - 4) == ".tmp";
             const bool older = (generation_of(other) != 0 && generation_of(other) < newest) ||
                                (other.size() == 22 && other.substr(0, 5) == "data-" && other.substr(15) == ".kvhint" &&
                                 other != generation_file_name(newest, file_kind::hint));
-            if (leftover || older) {
-                if (!directory_.remove(other, ec)) return false;
-                removed = true;
-            }
+            if ((leftover || older) && !directory_.remove(other, ec)) return false;
         }
-        if (removed && !sync_directory(ec)) return false;
+        // Synced even when nothing was removed: the open that created or renamed these
+        // files may have failed to sync the directory, and what this store acknowledges
+        // from now on rests on those entries.
+        if (!sync_directory(ec)) return false;
 
         std::uint64_t scan_from = file_header::size;
         load_hint(file_size, scan_from);
@@ -686,24 +686,39 @@ private:
             return;
         }
         std::uint64_t size = 0;
-        if (!hint.size(size, ignored)) return;
-        std::string bytes(static_cast<std::size_t>(size), '\0');
-        if (!hint.read(0, bytes.data(), bytes.size(), ignored)) return;
+        if (!hint.size(size, ignored) || size == 0) return;
+        // Mapped rather than read: the hint is parsed once, front to back, and a copy would
+        // cost a buffer as large as the file.
+        const auto mapping =
+            file_mapping<io_type>::map(io_, hint.descriptor(), static_cast<std::size_t>(size), hint.path(), ignored);
+        if (!mapping) return;
         hint_summary summary;
         table_type loaded;
         std::uint64_t live = 0;
-        const bool valid = read_hint(bytes, generation_, fingerprint_, summary,
-                                     [&](std::string_view key, std::uint64_t value_size, std::uint64_t offset) {
-                                         char payload[record_location::encoded_size];
-                                         record_location{offset, static_cast<std::uint32_t>(value_size)}.encode(payload);
-                                         loaded.upsert(key, {payload, sizeof payload}, [](std::string_view) {});
-                                         live += key.size() + value_size;
-                                     });
-        if (!valid || summary.covered_bytes > file_size || summary.covered_bytes < file_header::size) return;
+        bool inside = true;  // every entry's record lies in the part of the log the hint covers
+        const bool valid = read_hint(
+            {mapping->data(), mapping->length()}, generation_, fingerprint_, summary,
+            [&](const hint_summary& checked) {
+                if constexpr (requires { loaded.reserve(std::size_t{}); }) {
+                    loaded.reserve(static_cast<std::size_t>(checked.entries));
+                }
+            },
+            [&](std::string_view key, std::uint64_t value_size, std::uint64_t offset) {
+                const record_location where{offset, static_cast<std::uint32_t>(value_size)};
+                // Else a read would go past the data file's end (SIGBUS through a mapping).
+                inside = inside && offset >= file_header::size && offset <= summary.covered_bytes &&
+                         where.record_size(key.size()) <= summary.covered_bytes - offset;
+                char payload[record_location::encoded_size];
+                where.encode(payload);
+                loaded.upsert(key, {payload, sizeof payload}, [](std::string_view) {});
+                live += key.size() + value_size;
+            });
+        if (!valid || !inside || summary.covered_bytes > file_size || summary.covered_bytes < file_header::size) return;
         table_ = std::move(loaded);
         live_bytes_ = live;
         dead_bytes_ = summary.dead_bytes;
         hint_bytes_ = size;
+        hint_covered_bytes_ = summary.covered_bytes;
         recovered_records_ = summary.entries;
         scan_from = summary.covered_bytes;
     }
@@ -796,12 +811,14 @@ private:
             return;
         }
         std::uint64_t hint_size = 0;
+        std::uint64_t hint_covered = 0;
         if (options_.write_hints) {
             std::string& bytes = hint.finish({end, table.size(), 0});
             hint_size = bytes.size();
             // A missing hint only slows the next open down.
             std::error_code hint_error;
             if (!write_file(generation_file_name(next, file_kind::hint), bytes, hint_error)) hint_size = 0;
+            hint_covered = hint_size == 0 ? 0 : end;
         }
 
         const std::uint32_t previous = generation_;
@@ -819,6 +836,7 @@ private:
             live_bytes_ = live;
             dead_bytes_ = 0;
             hint_bytes_ = hint_size;
+            hint_covered_bytes_ = hint_covered;
             ++compactions_;
             salvaged_.clear();
         }
@@ -838,7 +856,10 @@ private:
             hint.add(key, where.value_size, where.offset);
         });
         std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
-        return write_file(generation_file_name(generation_, file_kind::hint), bytes, ec);
+        if (!write_file(generation_file_name(generation_, file_kind::hint), bytes, ec)) return false;
+        hint_bytes_ = bytes.size();
+        hint_covered_bytes_ = writer_->end();
+        return true;
     }
 
     /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
@@ -868,6 +889,7 @@ private:
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;
     std::uint64_t hint_bytes_ = 0;
+    std::uint64_t hint_covered_bytes_ = 0;  // how much of the log the hint file on disk covers; 0: no hint
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::uint64_t compactions_ = 0;

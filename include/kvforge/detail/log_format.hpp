@@ -195,6 +195,10 @@ enum class parse_status {
             return parse_status::bad;
     }
     const auto header_size = static_cast<std::size_t>(p - begin);
+    // Sizes are written in their shortest form; a longer one is no record of ours, and
+    // point reads, which work the record's size out from the sizes, would disagree on it.
+    const std::size_t shortest = 5 + varint_size(first) + (info.type == record_type::erase ? 0 : varint_size(second));
+    if (header_size != shortest) return parse_status::bad;
     std::uint64_t body_size = 0;
     if (info.type == record_type::batch) {
         // A batch body holds at least one 6-byte record per operation, and no more than the files can.

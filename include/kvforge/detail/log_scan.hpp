@@ -50,6 +50,29 @@ struct log_scan_result {
     return std::string_view::npos;
 }
 
+/// Where to look for intact records after the bad record at position from. A batch
+/// cut short before its last operation begins with complete records of its own; those
+/// follow nothing, so the search starts after them, and the cut batch is a torn tail.
+[[nodiscard]] inline std::size_t search_after_bad_record(std::string_view bytes, std::size_t from) noexcept {
+    record_info batch;
+    const parse_status status = parse_record(bytes.substr(from), batch);
+    // Only a batch running past the end of the bytes can have been cut short; a complete
+    // one that fails its checksum is damage, and its count may be what the damage changed.
+    if (status != parse_status::incomplete || batch.type != record_type::batch || batch.value_offset == 0) {
+        return from + 1;
+    }
+    std::size_t at = from + batch.value_offset;
+    for (std::size_t operations = 0; operations < batch.count; ++operations) {
+        record_info inner;
+        if (parse_record(bytes.substr(at), inner) != parse_status::ok || inner.type == record_type::batch) {
+            // With no complete operation the "batch" may be garbage; a record may start in its header.
+            return operations == 0 ? from + 1 : at;
+        }
+        at += inner.size;
+    }
+    return from + 1;  // every operation is there, so the batch did not end short: damage
+}
+
 /// Calls on_entry(const log_entry&) for every put and erase of the file's bytes in
 /// [begin, end), in order; a batch's entries come together, after its checksum passed.
 /// Damage before the tail fails the scan with errc::corrupt_record naming the file and
@@ -122,7 +145,7 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
         }
         // A bad record, or one cut off by the end of the file: is anything intact after it?
         if (more_in_file && !read_more(static_cast<std::size_t>(end - (buffer_start + buffer.size())))) return false;
-        const std::size_t next = find_intact_record(buffer, position + 1);
+        const std::size_t next = find_intact_record(buffer, search_after_bad_record(buffer, position));
         if (next == std::string_view::npos) {
             result.torn_tail = true;
             return true;

@@ -78,6 +78,9 @@ public:
         return {{p, key_size}, {p + key_size, payload_size}};
     }
 
+    /// Asks the processor to start loading the record at r into the cache.
+    void prefetch(ref r) const noexcept { __builtin_prefetch(address(r)); }
+
     /// Replaces the payload in place when the new one has the same size; returns whether it did.
     bool overwrite_payload(ref r, std::string_view payload) noexcept {
         const record_view old = view(r);

@@ -48,12 +48,13 @@ public:
             // The new directory's entry lives in its parent: sync that too.
             if (!sync_path(parent_of(path_), ec)) return false;
         } else if (!S_ISDIR(info.st_mode)) {
-            fail(ec, std::make_error_code(std::errc::not_a_directory),
+            // In the system category, as the errors of the calls around it are.
+            fail(ec, std::error_code(ENOTDIR, std::system_category()),
                  path_ + " is not a directory; a kvforge store is a directory of files (nothing was changed)");
             return false;
         }
         if (!lock_.open(io, file_path(lock_name), O_RDWR | O_CREAT, ec)) return false;
-        if (io.flock(lock_.descriptor(), LOCK_EX | LOCK_NB) != 0) {
+        if (retry_on_eintr([&] { return io.flock(lock_.descriptor(), LOCK_EX | LOCK_NB); }) != 0) {
             const int error = errno;
             if (error == EWOULDBLOCK) {
                 fail(ec, errc::store_locked,
@@ -115,7 +116,7 @@ private:
     bool sync_path(const std::string& directory, std::error_code& ec) const {
         data_file<IO> handle;
         if (!handle.open(*io_, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
-        if (io_->fsync(handle.descriptor()) != 0) {
+        if (retry_on_eintr([&] { return io_->fsync(handle.descriptor()); }) != 0) {
             fail_errno(ec, errno, "fsync directory " + directory);
             return false;
         }

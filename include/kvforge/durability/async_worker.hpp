@@ -143,8 +143,8 @@ struct async_worker {
         void run() {
             std::unique_lock lock(mutex_);
             for (;;) {
-                queued_.wait(lock, [&] { return !queue_.empty() || stopping_; });
-                if (queue_.empty()) return;  // stopping, and nothing left to write
+                queued_.wait(lock, [&] { return (!queue_.empty() && !failed_) || stopping_; });
+                if (queue_.empty() || failed_) return;  // stopping, with nothing left that can be written
                 in_flight_.swap(queue_);
                 in_flight_offset_ = queue_offset_;
                 queue_offset_ += in_flight_.size();
@@ -161,15 +161,13 @@ struct async_worker {
                 ++syncs_;
                 if (ok) {
                     durable_ = target;
+                    in_flight_.clear();
                 } else {
+                    // Nothing more can be written in order. The unwritten records stay queued
+                    // and in flight, where reads of them still find their bytes.
                     failed_ = true;
                 }
-                in_flight_.clear();
                 written_.notify_all();
-                if (!ok) {
-                    // Nothing more can be written in order; drop the queue so that waiters wake.
-                    queue_.clear();
-                }
             }
         }
 

@@ -22,21 +22,9 @@
 #include <vector>
 
 #include "../concepts.hpp"
+#include "../detail/retry.hpp"
 
 namespace kvforge {
-
-namespace detail {
-
-/// Repeats a system call interrupted by a signal: that is no error of the store's.
-template <class Call>
-auto retry_on_eintr(Call&& call) noexcept {
-    for (;;) {
-        const auto result = call();
-        if (result != -1 || errno != EINTR) return result;
-    }
-}
-
-}  // namespace detail
 
 /// I/O policy: the operating system's calls. The reference for writing an I/O policy.
 struct posix_io {

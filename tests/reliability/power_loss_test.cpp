@@ -1,0 +1,527 @@
+// Power loss at every point of a store's work, on a simulated file system.
+//
+// A scripted workload (puts, erases, batches, sync, compaction, close and reopen,
+// clear) runs on a simulated file system frozen at call k, for k = 1, 2, ... until it
+// finishes without reaching call k: the store is stopped just before its k-th I/O
+// call and torn down. The power then fails, in each of three ways for the bytes
+// appended since their file's last sync (dropped, torn, zero-filled), and a store
+// reopened on what is left must open, pass verify(), and hold the contents of some
+// prefix of the workload that covers every operation acknowledged before the stop:
+// with sync_each each one that returned, with buffered<> those a sync() covered, with
+// async_worker<> those durable_seq() or wait_durable() reported on disk.
+//
+// The trace of each whole run is audited as well (Pillai et al., OSDI 2014): a file
+// is synced before it is renamed, and the directory of a file created or renamed is
+// synced before a write is acknowledged or an old file is removed.
+//
+// Each configuration prints one line with the crash states explored and the audit's
+// checks. KVFORGE_TEST_POWER_LOSS_LONG=1 runs eight rounds of the workload instead of two;
+// KVFORGE_TEST_SEED chooses the seed of the torn tails.
+
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <kvforge/io/simulated.hpp>
+#include <kvforge/kvforge.hpp>
+
+using namespace kvforge;
+
+namespace {
+
+using contents = std::map<std::string, std::string>;
+
+struct step {
+    enum class kind { put, erase, batch, sync, wait_durable, compact, reopen, clear };
+    kind what = kind::put;
+    std::string key;
+    std::string value;
+    std::vector<std::pair<std::string, std::optional<std::string>>> batch;  // nullopt: erase
+};
+
+/// A workload and the contents after each of its prefixes.
+struct script {
+    std::vector<step> steps;
+    std::vector<contents> states;  // states[i]: after the first i steps
+
+    void add(step s) {
+        contents next = states.back();
+        switch (s.what) {
+            case step::kind::put:
+                next[s.key] = s.value;
+                break;
+            case step::kind::erase:
+                next.erase(s.key);
+                break;
+            case step::kind::batch:
+                for (const auto& [key, value] : s.batch) {
+                    if (value) {
+                        next[key] = *value;
+                    } else {
+                        next.erase(key);
+                    }
+                }
+                break;
+            case step::kind::clear:
+                next.clear();
+                break;
+            default:
+                break;
+        }
+        steps.push_back(std::move(s));
+        states.push_back(std::move(next));
+    }
+};
+
+/// A value of `size` bytes that names where it comes from.
+std::string value(const std::string& tag, std::size_t size) {
+    std::string bytes = tag;
+    while (bytes.size() < size) bytes += static_cast<char>('a' + bytes.size() % 26);
+    return bytes.substr(0, size);
+}
+
+/// The workload: each round overwrites values until automatic compaction runs, and
+/// goes through every kind of step.
+script make_script(int rounds) {
+    using k = step::kind;
+    script s;
+    s.states.emplace_back();
+    for (int round = 0; round < rounds; ++round) {
+        const std::string r = "r" + std::to_string(round) + "-";
+        s.add({k::put, "a", value(r + "a1", 10), {}});
+        s.add({k::put, "b", value(r + "b1", 300), {}});
+        s.add({k::put, "a", value(r + "a2", 20), {}});
+        s.add({k::sync, "", "", {}});
+        s.add({k::erase, "b", "", {}});
+        s.add({k::batch, "", "", {{"c", value(r + "c1", 50)}, {"a", std::nullopt}, {"d", value(r + "d1", 400)}}});
+        s.add({k::put, "e", "", {}});
+        s.add({k::erase, "absent", "", {}});
+        for (int i = 2; i <= 5; ++i) s.add({k::put, "b", value(r + "b" + std::to_string(i), 300), {}});
+        s.add({k::compact, "", "", {}});
+        s.add({k::put, "f", value(r + "f1", 30), {}});
+        s.add({k::reopen, "", "", {}});
+        s.add({k::erase, "c", "", {}});
+        s.add({k::batch, "", "", {{"g", value(r + "g1", 70)}, {"h", value(r + "h1", 80)}, {"a", value(r + "a3", 5)}}});
+        s.add({k::wait_durable, "", "", {}});
+        s.add({k::put, "big", value(r + "big", 1500), {}});
+        s.add({k::clear, "", "", {}});
+        s.add({k::put, "i", value(r + "i1", 40), {}});
+        s.add({k::put, "a", value(r + "a4", 60), {}});
+    }
+    return s;
+}
+
+constexpr const char* store_path = "/db";
+
+options store_options() {
+    options opts;
+    opts.compact_min_bytes = 1024;  // low enough that the overwrites compact on their own
+    return opts;
+}
+
+template <class Store>
+std::string config_name() {
+    return std::string(Store::store_policy::name) + "/" + std::string(Store::durability_policy::name) + "/" +
+           (Store::index_policy::ordered ? "sorted_index" : "hash_index") + "/" +
+           (Store::threading_policy::concurrent ? "thread_safe" : "single_thread");
+}
+
+/// How far a run got: steps attempted (the last may have failed part way) and the
+/// prefix of them acknowledged as durable.
+struct outcome {
+    std::size_t attempted = 0;
+    std::size_t acknowledged = 0;
+};
+
+/// Runs the script (and a final close) on fs, noting each acknowledgement in its trace.
+template <class Store>
+class workload_run {
+public:
+    workload_run(const script& s, std::shared_ptr<simulated_file_system> fs) : script_(s), fs_(std::move(fs)) {}
+
+    outcome run() {
+        if (!open()) return outcome_;
+        for (std::size_t i = 0; i < script_.steps.size(); ++i) {
+            outcome_.attempted = i + 1;
+            std::error_code ec;
+            apply(i, ec);
+            if (ec) {
+                note_durable(i);
+                return outcome_;  // the store is torn down as it is, like a process at a power loss
+            }
+            if (durable_when_done(script_.steps[i].what)) acknowledge(i + 1);
+            note_durable(i + 1);
+        }
+        std::error_code ec;
+        db_->close(ec);
+        if (!ec) acknowledge(outcome_.attempted);
+        return outcome_;
+    }
+
+private:
+    static constexpr bool sequenced = Store::sequenced;
+
+    bool open() {
+        db_ = std::make_unique<Store>();
+        std::error_code ec;
+        db_->open(store_path, store_options(), typename Store::io_policy(fs_), ec);
+        session_start_ = outcome_.attempted;
+        last_sequence_ = 0;
+        sequences_.resize(script_.steps.size(), 0);
+        return !ec;
+    }
+
+    /// Whether a step that returned is durable, whatever the policy.
+    static bool durable_when_done(step::kind what) {
+        if (std::is_same_v<typename Store::durability_policy, sync_each>) return true;
+        return what == step::kind::sync || what == step::kind::wait_durable || what == step::kind::compact ||
+               what == step::kind::reopen || what == step::kind::clear;
+    }
+
+    void apply(std::size_t i, std::error_code& ec) {
+        const step& s = script_.steps[i];
+        switch (s.what) {
+            case step::kind::put:
+                if constexpr (sequenced) {
+                    last_sequence_ = db_->put(s.key, s.value, ec);
+                } else {
+                    db_->put(s.key, s.value, ec);
+                }
+                break;
+            case step::kind::erase: {
+                const bool existed = script_.states[i].count(s.key) != 0;
+                const bool erased = db_->erase(s.key, ec);
+                if (!ec && erased != existed) FAIL("erase of " << s.key << " returned " << erased);
+                if (erased) ++last_sequence_;  // an erase writes a record, numbered as the next one
+                break;
+            }
+            case step::kind::batch: {
+                typename Store::batch_type b;
+                for (const auto& [key, value] : s.batch) {
+                    if (value) {
+                        b.put(key, *value);
+                    } else {
+                        b.erase(key);
+                    }
+                }
+                if constexpr (sequenced) {
+                    last_sequence_ = db_->write(b, ec);
+                } else {
+                    db_->write(b, ec);
+                }
+                break;
+            }
+            case step::kind::sync:
+                db_->sync(ec);
+                break;
+            case step::kind::wait_durable:
+                if constexpr (sequenced) {
+                    db_->wait_durable(last_sequence_, ec);
+                } else {
+                    db_->sync(ec);
+                }
+                break;
+            case step::kind::compact:
+                db_->compact(ec);
+                break;
+            case step::kind::reopen:
+                db_->close(ec);
+                db_.reset();
+                if (!ec && !open()) ec = std::make_error_code(std::errc::io_error);
+                break;
+            case step::kind::clear:
+                db_->clear(ec);
+                break;
+        }
+        sequences_[i] = last_sequence_;
+    }
+
+    /// async_worker: acknowledges the steps of this session whose records durable_seq() covers.
+    void note_durable(std::size_t done) {
+        if constexpr (sequenced) {
+            if (!db_ || !db_->is_open()) return;
+            const std::uint64_t durable = db_->durable_seq();
+            std::size_t covered = outcome_.acknowledged;
+            for (std::size_t i = std::max(session_start_, covered); i < done; ++i) {
+                if (sequences_[i] <= durable) covered = i + 1;
+            }
+            acknowledge(covered);
+        } else {
+            (void)done;
+        }
+    }
+
+    void acknowledge(std::size_t steps) {
+        if (steps <= outcome_.acknowledged) return;
+        outcome_.acknowledged = steps;
+        fs_->note("acknowledged " + std::to_string(steps) + " steps");
+    }
+
+    const script& script_;
+    std::shared_ptr<simulated_file_system> fs_;
+    std::unique_ptr<Store> db_;
+    outcome outcome_;
+    std::size_t session_start_ = 0;
+    std::uint64_t last_sequence_ = 0;    // the sequence number of this session's last record
+    std::vector<std::uint64_t> sequences_;  // per step: last_sequence_ after it
+};
+
+template <class Store>
+bool read_all(const Store& db, contents& out, std::error_code& ec) {
+    out.clear();
+    db.for_each([&](const std::string& key, const std::string& value) { out.emplace(key, value); }, ec);
+    return !ec;
+}
+
+/// Reopens the store on a crashed file system and checks it; an empty string when all
+/// is well, else what went wrong.
+template <class Store>
+std::string check_recovery(const script& s, const outcome& before, const std::shared_ptr<simulated_file_system>& fs) {
+    Store db;
+    std::error_code ec;
+    db.open(store_path, store_options(), typename Store::io_policy(fs), ec);
+    if (ec) return "reopen failed: " + ec.message() + " (" + last_error_message() + ")";
+    const verify_report report = db.verify(ec);
+    if (ec) return "verify failed: " + ec.message();
+    if (!report.damaged.empty()) {
+        return "verify found damage at offset " + std::to_string(report.damaged.front().offset) + ": " +
+               report.damaged.front().problem;
+    }
+    contents found;
+    if (!read_all(db, found, ec)) return "reading the contents failed: " + ec.message();
+    std::optional<std::size_t> prefix;
+    for (std::size_t j = before.acknowledged; j <= before.attempted && !prefix; ++j) {
+        if (s.states[j] == found) prefix = j;
+    }
+    if (!prefix) {
+        return "the contents (" + std::to_string(found.size()) + " keys) are no prefix of steps " +
+               std::to_string(before.acknowledged) + ".." + std::to_string(before.attempted);
+    }
+
+    // The recovered store takes writes, and keeps them across a clean reopen.
+    db.put("after the crash", "written", ec);
+    if (!ec) db.close(ec);
+    if (ec) return "writing after recovery failed: " + ec.message();
+    Store again;
+    again.open(store_path, store_options(), typename Store::io_policy(fs), ec);
+    contents expected = s.states[*prefix];
+    expected["after the crash"] = "written";
+    if (ec || !read_all(again, found, ec) || found != expected) return "a write after recovery was not kept";
+    return {};
+}
+
+/// What the directory-sync audit found in a trace.
+struct audit_result {
+    std::size_t checks = 0;
+    std::vector<std::string> violations;
+};
+
+std::string parent_of(const std::string& path) {
+    const std::size_t slash = path.rfind('/');
+    return slash == 0 ? "/" : path.substr(0, slash);
+}
+
+/// Checks the rules of a durable update in a trace: a file is synced after its last
+/// write before it is renamed; a directory is synced after a file was created or
+/// renamed in it before any write is acknowledged and before a file is removed from it.
+audit_result audit_directory_syncs(const std::vector<simulated_call>& trace) {
+    using kind = simulated_call::kind;
+    audit_result audit;
+    std::map<std::uint64_t, std::string> unsynced_files;               // file -> its path at the last write
+    std::map<std::string, std::vector<std::string>> unsynced_entries;  // directory -> what changed in it
+    const auto changed = [&](const std::string& path, const std::string& what) {
+        unsynced_entries[parent_of(path)].push_back(what + " " + path);
+    };
+    const auto pending = [&](const std::string& directory) {
+        const auto found = unsynced_entries.find(directory);
+        return found == unsynced_entries.end() || found->second.empty() ? std::string{} : found->second.front();
+    };
+    for (const simulated_call& call : trace) {
+        const std::string at = " (call " + std::to_string(call.number) + ")";
+        if (call.call == kind::note) {
+            if (call.path.rfind("acknowledged", 0) != 0) continue;
+            ++audit.checks;
+            for (const auto& [directory, changes] : unsynced_entries) {
+                if (!changes.empty()) {
+                    audit.violations.push_back(call.path + " with " + directory + " not synced after " +
+                                               changes.front() + at);
+                }
+            }
+            continue;
+        }
+        if (call.result == -1) continue;  // a failed call changed nothing
+        switch (call.call) {
+            case kind::open:
+                if (call.created) changed(call.path, "created");
+                if (!call.created && (call.flags & O_TRUNC) != 0) unsynced_files[call.file] = call.path;
+                break;
+            case kind::mkdir:
+                changed(call.path, "created");
+                break;
+            case kind::pwrite:
+            case kind::ftruncate:
+                unsynced_files[call.file] = call.path;
+                break;
+            case kind::fsync:
+            case kind::fdatasync:
+                if (call.directory) {
+                    unsynced_entries.erase(call.path);
+                } else {
+                    unsynced_files.erase(call.file);
+                }
+                break;
+            case kind::rename:
+                ++audit.checks;
+                if (unsynced_files.count(call.file) != 0) {
+                    audit.violations.push_back("renamed " + call.path + " to " + call.target +
+                                               " before syncing its data" + at);
+                }
+                changed(call.path, "renamed");
+                changed(call.target, "renamed");
+                break;
+            case kind::unlink:
+                ++audit.checks;
+                if (const std::string change = pending(parent_of(call.path)); !change.empty()) {
+                    audit.violations.push_back("removed " + call.path + " before syncing its directory after " +
+                                               change + at);
+                }
+                break;
+            default:
+                break;
+        }
+    }
+    return audit;
+}
+
+std::uint64_t torn_tail_seed() {
+    const char* configured = std::getenv("KVFORGE_TEST_SEED");
+    return configured != nullptr ? std::strtoull(configured, nullptr, 10) : 20140101;
+}
+
+/// Durability that writes to the OS every 512 bytes and never on a timer, so that
+/// bytes reach the file in the middle of the workload, at the same calls every run.
+using small_buffer = buffered<512, 3600000>;
+
+using power_loss_configs = std::tuple<
+    store<std::string, std::string, file_log, sync_each, hash_index, single_thread, simulated_io>,
+    store<std::string, std::string, file_log, small_buffer, hash_index, single_thread, simulated_io>,
+    store<std::string, std::string, file_log, buffered<>, sorted_index, thread_safe, simulated_io>,
+    store<std::string, std::string, file_log, async_worker<>, hash_index, single_thread, simulated_io>,
+    store<std::string, std::string, file_log, async_worker<>, sorted_index, thread_safe, simulated_io>,
+    store<std::string, std::string, mmap_file, sync_each, sorted_index, single_thread, simulated_io>,
+    store<std::string, std::string, mmap_file, small_buffer, hash_index, single_thread, simulated_io>,
+    store<std::string, std::string, mmap_file, async_worker<>, hash_index, single_thread, simulated_io>>;
+
+/// What exploring every crash point of a script found.
+struct exploration {
+    std::size_t crash_points = 0;
+    std::size_t crash_states = 0;
+    std::string first_problem;  // empty when every crash state recovered as it must
+    audit_result audit;         // of the whole run's trace
+};
+
+/// Runs the script frozen at call k, for k = 1, 2, ... until it finishes without
+/// reaching call k, and checks recovery from a power loss at each point in every tail mode.
+template <class Store>
+exploration explore(const script& s, std::uint64_t seed) {
+    exploration found;
+    for (std::uint64_t k = 1;; ++k) {
+        auto fs = std::make_shared<simulated_file_system>();
+        fs->freeze_at(k);
+        const outcome before = workload_run<Store>(s, fs).run();
+        ++found.crash_points;
+        for (const crash_tail tail : {crash_tail::dropped, crash_tail::torn, crash_tail::zero_filled}) {
+            const std::string problem = check_recovery<Store>(s, before, fs->after_crash(tail, seed ^ k));
+            ++found.crash_states;
+            if (!problem.empty() && found.first_problem.empty()) {
+                found.first_problem = "power loss before call " + std::to_string(k) + " (tail " +
+                                      std::to_string(static_cast<int>(tail)) + ", " +
+                                      std::to_string(before.attempted) + " steps attempted, " +
+                                      std::to_string(before.acknowledged) + " acknowledged): " + problem;
+            }
+        }
+        if (fs->calls() < k) {  // the run was never stopped: this was the whole workload
+            if (before.acknowledged != s.steps.size() && found.first_problem.empty()) {
+                found.first_problem = "the whole workload ran but only " + std::to_string(before.acknowledged) +
+                                      " steps were acknowledged";
+            }
+            found.audit = audit_directory_syncs(fs->trace());
+            return found;
+        }
+    }
+}
+
+/// A disk that acknowledges fdatasync without keeping anything.
+struct lying_disk_io : simulated_io {
+    using simulated_io::simulated_io;
+    int fdatasync(int) noexcept { return 0; }
+};
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("power loss after every I/O call leaves a prefix covering every acknowledged write",
+                        "[reliability][power_loss]", power_loss_configs) {
+    const bool long_run = std::getenv("KVFORGE_TEST_POWER_LOSS_LONG") != nullptr;
+    const std::uint64_t seed = torn_tail_seed();
+    const std::string name = config_name<TestType>();
+    INFO(name << ", torn tail seed " << seed);
+
+    const exploration found = explore<TestType>(make_script(long_run ? 8 : 2), seed);
+    CHECK(found.first_problem == "");
+    for (const std::string& violation : found.audit.violations) UNSCOPED_INFO(violation);
+    CHECK(found.audit.violations.empty());
+    CHECK(found.audit.checks > 0);
+    std::cout << "power loss: " << name << ": " << found.crash_points << " crash points, " << found.crash_states
+              << " crash states reopened and checked; directory-sync audit: " << found.audit.checks << " checks, "
+              << found.audit.violations.size() << " violations\n";
+}
+
+TEST_CASE("power loss: a disk that ignores fdatasync is caught", "[reliability][power_loss]") {
+    using lied_to = store<std::string, std::string, file_log, sync_each, hash_index, single_thread, lying_disk_io>;
+    const exploration found = explore<lied_to>(make_script(1), torn_tail_seed());
+    CHECK(found.first_problem != "");
+}
+
+TEST_CASE("directory-sync audit: renames of unsynced files and unsynced entries are violations",
+          "[reliability][power_loss]") {
+    auto fs = std::make_shared<simulated_file_system>();
+    simulated_io io(fs);
+    const auto sync_root = [&] {
+        const int dir = io.open("/", O_RDONLY | O_DIRECTORY, 0);
+        REQUIRE(io.fsync(dir) == 0);
+        io.close(dir);
+    };
+    const int fd = io.open("/a.tmp", O_RDWR | O_CREAT, 0644);
+    REQUIRE(io.pwrite(fd, "x", 1, 0) == 1);
+    REQUIRE(io.rename("/a.tmp", "/a") == 0);  // 1: renamed before its data was synced
+    fs->note("acknowledged 1 steps");          // 2: the rename's directory is not synced
+    REQUIRE(io.unlink("/old") == -1);          // failed calls are not judged
+    REQUIRE(io.fdatasync(fd) == 0);
+    REQUIRE(io.rename("/a", "/b") == 0);  // synced: fine
+    REQUIRE(io.close(io.open("/c", O_RDWR | O_CREAT, 0644)) == 0);
+    REQUIRE(io.unlink("/b") == 0);  // 3: removed while the creation of /c is not synced
+    sync_root();
+    fs->note("acknowledged 2 steps");  // all synced: fine
+
+    const audit_result audit = audit_directory_syncs(fs->trace());
+    REQUIRE(audit.violations.size() == 3);
+    CHECK(audit.violations[0].rfind("renamed /a.tmp to /a before syncing its data", 0) == 0);
+    CHECK(audit.violations[1].rfind("acknowledged 1 steps with / not synced after created /a.tmp", 0) == 0);
+    CHECK(audit.violations[2].rfind("removed /b before syncing its directory after created /a.tmp", 0) == 0);
+    CHECK(audit.checks == 5);
+}
