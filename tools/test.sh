@@ -4,7 +4,7 @@
 #   tools/test.sh               run the default stages below, in order (all but single)
 #   tools/test.sh asan tsan     run only the named stages
 #
-#   gcc     g++, -O2 with asserts on, -Werror: tests, examples, benchmarks; ctest
+#   gcc     g++, -O2 with asserts on, -Werror: tests, examples, benchmarks (each run once, tiny); ctest
 #   asan    clang++-14, AddressSanitizer + UndefinedBehaviorSanitizer, -Werror; ctest
 #   tsan    clang++-14, ThreadSanitizer, -Werror; ctest
 #   single  g++ builds the whole suite against the generated single_include/ header; ctest.
@@ -40,8 +40,11 @@ trap 'status=$?; [ $status -eq 0 ] || printf "\n==== test.sh: FAILED in stage: %
 banner() { printf '\n==== %s ====\n' "$*"; }
 count() { passed=$((passed + ${1:-0})); }  # adds a stage's number of passed tests
 
+# The benchmark's peers (LevelDB, RocksDB, LMDB, SQLite, tkrzw, absl) are built into it when
+# installed; the gcc stage runs every benchmark once on a tiny store.
 bash tools/install-deps.sh g++ clang-14 libclang-rt-14-dev cmake ninja-build meson catch2 \
-    libbenchmark-dev pkg-config python3
+    libbenchmark-dev pkg-config python3 libleveldb-dev librocksdb-dev liblmdb-dev libsqlite3-dev \
+    libtkrzw-dev libabsl-dev
 
 # Sanitizer runtimes can fail to map their shadow memory when the kernel randomises addresses
 # with more bits than they expect (ThreadSanitizer in clang 14 with vm.mmap_rnd_bits > 28).

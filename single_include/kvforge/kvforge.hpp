@@ -2212,6 +2212,22 @@ public:
         return true;
     }
 
+    /// Reads up to size bytes at offset, fewer only at the end of the file; got says how many.
+    bool read_up_to(std::uint64_t offset, char* into, std::size_t size, std::size_t& got, std::error_code& ec) const {
+        got = 0;
+        while (got < size) {
+            const ssize_t n =
+                retry_on_eintr([&] { return io_->pread(fd_, into + got, size - got, static_cast<off_t>(offset + got)); });
+            if (n < 0) {
+                fail_errno(ec, errno, "read " + path_ + " at offset " + std::to_string(offset + got));
+                return false;
+            }
+            if (n == 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+
     /// Reads exactly the bytes of two buffers at offset, in one system call when it can.
     bool read2(std::uint64_t offset, char* first, std::size_t first_size, char* second, std::size_t second_size,
                std::error_code& ec) const {
@@ -2400,7 +2416,9 @@ struct buffered {
         /// The end of the data, buffered bytes included.
         [[nodiscard]] std::uint64_t end() const noexcept { return file_end_ + buffer_.size(); }
 
-        /// Whether the record at offset is still in the buffer rather than the file.
+        /// Whether the record at offset is still in the buffer rather than the file. In
+        /// every writer the pending records are those at and after some offset, which
+        /// only grows: readers rely on that to read ahead of a record.
         bool is_pending(std::uint64_t offset) const noexcept { return offset >= file_end_; }
 
         /// Copies bytes that are still in the buffer; false when they are in the file.
@@ -5080,9 +5098,10 @@ public:
         const read_lock lock(mutex_);
         if (!readable(ec)) return;
         std::string scratch;
+        read_ahead ahead;
         table_.visit_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
             std::string_view value;
-            if (!read_record(key, record_location::decode(payload), scratch, value, ec)) return false;
+            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
             return visitor(key, value);
         });
     }
@@ -5265,17 +5284,40 @@ private:
         });
     }
 
+    /// The bytes a scan read from the file beyond the record it asked for. After a
+    /// compaction a sorted store's records lie in key order, one after another, so a
+    /// scan that finds its next record right where the window ends doubles the window
+    /// (as an OS read-ahead does) and one pread serves many records; a scan whose
+    /// records lie scattered keeps reading one record at a time.
+    struct read_ahead {
+        static constexpr std::size_t max_window = std::size_t{256} << 10;
+        std::string bytes;
+        std::uint64_t start = 0;
+
+        [[nodiscard]] bool holds(std::uint64_t offset, std::size_t size) const noexcept {
+            return offset >= start && offset + size <= start + bytes.size();
+        }
+        [[nodiscard]] std::string_view view(std::uint64_t offset, std::size_t size) const noexcept {
+            return std::string_view(bytes).substr(static_cast<std::size_t>(offset - start), size);
+        }
+    };
+
     /// Reads and checks the record at where; value views its value. A mapped store
     /// views a record in the file where it lies, leaving scratch empty; otherwise the
     /// record is copied into scratch (from the writer, or from the file with pread).
     bool read_record(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
-                     std::error_code& ec) const {
+                     std::error_code& ec, read_ahead* ahead = nullptr) const {
         const auto size = static_cast<std::size_t>(where.record_size(key.size()));
         std::string_view record;
         scratch.clear();
         if constexpr (Mapped) {
             if (mapping_ && where.offset + size <= mapping_->length() && !writer_->is_pending(where.offset)) {
                 record = std::string_view(mapping_->data() + where.offset, size);
+            }
+        } else {
+            if (ahead != nullptr && !writer_->is_pending(where.offset)) {
+                if (!ahead->holds(where.offset, size) && !fill(*ahead, where.offset, size, ec)) return false;
+                record = ahead->view(where.offset, size);
             }
         }
         if (record.empty()) {
@@ -5293,6 +5335,27 @@ private:
             return false;
         }
         value = record.substr(info.value_offset, info.value_size);
+        return true;
+    }
+
+    /// Reads the record at offset into the window, with as many bytes after it as the
+    /// pattern of the scan so far suggests and the file already holds.
+    bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
+        const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
+        std::size_t length = sequential ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
+        length = std::max(length, size);
+        // Records still with the writer lie at and after some offset: read only below it.
+        while (length > size && writer_->is_pending(offset + length - 1)) length = std::max(size, length / 2);
+        ahead.bytes.resize(length);
+        std::size_t got = 0;
+        if (!file_.read_up_to(offset, ahead.bytes.data(), length, got, ec)) return false;
+        if (got < size) {
+            fail(ec, errc::corrupt_record,
+                 file_.path() + ": ends before offset " + std::to_string(offset + size) + " where a record should be");
+            return false;
+        }
+        ahead.bytes.resize(got);
+        ahead.start = offset;
         return true;
     }
 

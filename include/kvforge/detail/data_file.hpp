@@ -80,6 +80,22 @@ public:
         return true;
     }
 
+    /// Reads up to size bytes at offset, fewer only at the end of the file; got says how many.
+    bool read_up_to(std::uint64_t offset, char* into, std::size_t size, std::size_t& got, std::error_code& ec) const {
+        got = 0;
+        while (got < size) {
+            const ssize_t n =
+                retry_on_eintr([&] { return io_->pread(fd_, into + got, size - got, static_cast<off_t>(offset + got)); });
+            if (n < 0) {
+                fail_errno(ec, errno, "read " + path_ + " at offset " + std::to_string(offset + got));
+                return false;
+            }
+            if (n == 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        return true;
+    }
+
     /// Reads exactly the bytes of two buffers at offset, in one system call when it can.
     bool read2(std::uint64_t offset, char* first, std::size_t first_size, char* second, std::size_t second_size,
                std::error_code& ec) const {

@@ -65,7 +65,9 @@ struct buffered {
         /// The end of the data, buffered bytes included.
         [[nodiscard]] std::uint64_t end() const noexcept { return file_end_ + buffer_.size(); }
 
-        /// Whether the record at offset is still in the buffer rather than the file.
+        /// Whether the record at offset is still in the buffer rather than the file. In
+        /// every writer the pending records are those at and after some offset, which
+        /// only grows: readers rely on that to read ahead of a record.
         bool is_pending(std::uint64_t offset) const noexcept { return offset >= file_end_; }
 
         /// Copies bytes that are still in the buffer; false when they are in the file.

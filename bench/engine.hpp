@@ -1,0 +1,161 @@
+#pragma once
+// The engine contract the benchmark workloads are written against, and kvforge's own
+// engine: kvforge_engine<Store> drives one kvforge::store configuration through it.
+//
+// An engine is a class with: static name, ordered, concurrent and settings; a constructor
+// from engine_config that opens or creates; put, get, write_batch, scan (ordered engines),
+// flush, compact; static version(). Errors throw std::runtime_error. The peers in
+// bench/peers/ implement the same shape for other libraries.
+
+#include <kvforge/kvforge.hpp>
+
+#include <array>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+
+namespace kvbench {
+
+/// buffered: the engine's own non-syncing mode; sync_each: every put is on disk when it returns.
+enum class durability { buffered, sync_each };
+
+struct engine_config {
+    std::string directory;  ///< an existing, empty directory the engine owns
+    durability mode = durability::buffered;
+};
+
+namespace detail {
+
+/// The name of a kvforge configuration, "store.index[.durability].threading", built at
+/// compile time so that it can be the engine's static name.
+template <class Store>
+class config_name {
+    static constexpr bool persistent = Store::persistent;
+    static constexpr std::array<std::string_view, 4> parts{
+        Store::store_policy::name,
+        Store::index_policy::ordered ? std::string_view("sorted") : std::string_view("hash"),
+        persistent ? Store::durability_policy::name : std::string_view(),
+        Store::threading_policy::concurrent ? std::string_view("thread_safe") : std::string_view("single")};
+
+    static constexpr std::size_t length = [] {
+        std::size_t n = 0;
+        for (std::string_view part : parts) n += part.empty() ? 0 : part.size() + 1;
+        return n - 1;
+    }();
+
+    static constexpr std::array<char, length> text = [] {
+        std::array<char, length> out{};
+        std::size_t at = 0;
+        for (std::string_view part : parts) {
+            if (part.empty()) continue;
+            if (at != 0) out[at++] = '.';
+            for (char c : part) out[at++] = c;
+        }
+        return out;
+    }();
+
+public:
+    static constexpr std::string_view value{text.data(), text.size()};
+};
+
+}  // namespace detail
+
+/// One kvforge::store<std::string, std::string, ...> configuration as a benchmark engine.
+/// Its durability is the store's policy, fixed at compile time: engine_config::mode must
+/// agree with it (sync_each for kvforge::sync_each, buffered for every other policy).
+template <class Store>
+class kvforge_engine {
+    static_assert(std::is_same_v<typename Store::key_type, std::string> &&
+                  std::is_same_v<typename Store::mapped_type, std::string>);
+
+public:
+    static constexpr std::string_view name = detail::config_name<Store>::value;
+    static constexpr bool ordered = Store::index_policy::ordered;
+    static constexpr bool concurrent = Store::threading_policy::concurrent;
+    static constexpr std::string_view settings =
+        "kvforge::options{} defaults (automatic compaction at 50% dead bytes over 4 MiB, hint file at close); "
+        "buffered<> hands writes to the OS every 4 MiB or 1 s and flush() hands over the rest; "
+        "async_worker<> flush() waits for the last put to be durable";
+    /// The durability mode this configuration runs in.
+    static constexpr durability mode =
+        std::is_same_v<typename Store::durability_policy, kvforge::sync_each> ? durability::sync_each
+                                                                             : durability::buffered;
+
+    explicit kvforge_engine(const engine_config& config) {
+        if (config.mode != mode) throw std::runtime_error(std::string(name) + ": durability is fixed by the store type");
+        if constexpr (Store::persistent) store_.open(config.directory);
+    }
+
+    void put(std::string_view key, std::string_view value) {
+        if constexpr (Store::sequenced) {
+            note_written(store_.put(key, value));
+        } else {
+            store_.put(key, value);
+        }
+    }
+
+    bool get(std::string_view key, std::string& value) { return store_.get(key, value); }
+
+    /// Calls fn(std::string_view) with the stored bytes, copying nothing; false when missing.
+    template <class Fn>
+    bool visit(std::string_view key, Fn&& fn) {
+        return store_.visit(key, std::forward<Fn>(fn));
+    }
+
+    /// One thread at a time: the batch object is reused.
+    void write_batch(std::span<const std::pair<std::string, std::string>> puts) {
+        batch_.clear();
+        for (const auto& [key, value] : puts) batch_.put(key, value);
+        if constexpr (Store::sequenced) {
+            note_written(store_.write(batch_));
+        } else {
+            store_.write(batch_);
+        }
+    }
+
+    template <class Visit>
+    std::size_t scan(Visit&& visit) {
+        std::size_t count = 0;
+        for (const auto& [key, value] : store_.scan()) {
+            visit(std::string_view(key), std::string_view(value));
+            ++count;
+        }
+        return count;
+    }
+
+    void flush() {
+        if constexpr (Store::sequenced) {
+            store_.wait_durable(last_sequence_.load());
+        } else {
+            store_.flush();
+        }
+    }
+
+    void compact() { store_.compact(); }
+
+    static std::string version() {
+        return std::to_string(KVFORGE_VERSION_MAJOR) + "." + std::to_string(KVFORGE_VERSION_MINOR) + "." +
+               std::to_string(KVFORGE_VERSION_PATCH);
+    }
+
+private:
+    /// Keeps the highest sequence number written, which flush() waits for under
+    /// async_worker; atomic, since concurrent engines put from several threads.
+    void note_written(std::uint64_t sequence) {
+        std::uint64_t seen = last_sequence_.load();
+        while (seen < sequence && !last_sequence_.compare_exchange_weak(seen, sequence)) {
+        }
+    }
+
+    Store store_;
+    typename Store::batch_type batch_;  // reused, so a batch costs no allocation once it has grown
+    std::atomic<std::uint64_t> last_sequence_{0};
+};
+
+}  // namespace kvbench

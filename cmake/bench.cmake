@@ -1,0 +1,54 @@
+# The benchmark binary, bench/kvforge_bench, with every peer engine whose library is
+# installed: each one found adds KVFORGE_BENCH_HAVE_<PEER> and its library. Debian
+# packages: libbenchmark-dev (required), and for the peers libleveldb-dev librocksdb-dev
+# liblmdb-dev libsqlite3-dev libtkrzw-dev libabsl-dev.
+#
+# CTest runs every benchmark once on a tiny store (kvforge_bench_smoke); the full
+# comparison is tools/bench_compare.py.
+
+find_package(benchmark CONFIG QUIET)
+if(NOT benchmark_FOUND)
+    message(STATUS "kvforge: Google Benchmark not found; benchmarks are not built")
+    return()
+endif()
+
+add_executable(kvforge_bench ${PROJECT_SOURCE_DIR}/bench/kvforge_bench.cpp)
+target_link_libraries(kvforge_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
+set_target_properties(kvforge_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+
+# A peer is used when both its header and its library are found. Their CMake packages are
+# not used: RocksDB's asks for optional dependencies (gflags, TBB, ...) that may be absent.
+function(kvforge_bench_peer peer header library)
+    find_path(KVFORGE_BENCH_${peer}_INCLUDE_DIR ${header})
+    find_library(KVFORGE_BENCH_${peer}_LIBRARY ${library})
+    if(KVFORGE_BENCH_${peer}_INCLUDE_DIR AND KVFORGE_BENCH_${peer}_LIBRARY)
+        target_compile_definitions(kvforge_bench PRIVATE KVFORGE_BENCH_HAVE_${peer})
+        target_include_directories(kvforge_bench SYSTEM PRIVATE ${KVFORGE_BENCH_${peer}_INCLUDE_DIR})
+        target_link_libraries(kvforge_bench PRIVATE ${KVFORGE_BENCH_${peer}_LIBRARY})
+        message(STATUS "kvforge: benchmark peer ${peer}: ${KVFORGE_BENCH_${peer}_LIBRARY}")
+    else()
+        message(STATUS "kvforge: benchmark peer ${peer} not found; it is left out")
+    endif()
+endfunction()
+
+kvforge_bench_peer(LEVELDB leveldb/db.h leveldb)
+kvforge_bench_peer(ROCKSDB rocksdb/db.h rocksdb)
+kvforge_bench_peer(LMDB lmdb.h lmdb)
+kvforge_bench_peer(SQLITE sqlite3.h sqlite3)
+kvforge_bench_peer(TKRZW tkrzw_dbm_hash.h tkrzw)
+
+find_package(absl CONFIG QUIET)
+if(absl_FOUND)
+    target_compile_definitions(kvforge_bench PRIVATE KVFORGE_BENCH_HAVE_ABSL)
+    target_link_libraries(kvforge_bench PRIVATE absl::flat_hash_map absl::hash)
+    message(STATUS "kvforge: benchmark peer ABSL: absl::flat_hash_map")
+else()
+    message(STATUS "kvforge: benchmark peer ABSL not found; it is left out")
+endif()
+
+if(KVFORGE_BUILD_TESTS)
+    add_test(NAME kvforge_bench_smoke COMMAND kvforge_bench --benchmark_min_time=0)
+    set_tests_properties(kvforge_bench_smoke PROPERTIES
+        ENVIRONMENT "KVFORGE_BENCH_KEYS=1000;KVFORGE_BENCH_SYNC_PUTS=10;KVFORGE_BENCH_READ_MS=0;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}"
+        TIMEOUT 300)
+endif()
