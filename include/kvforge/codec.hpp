@@ -27,6 +27,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "detail/assign_bytes.hpp"
 #include "detail/byte_order.hpp"
 
 namespace kvforge {
@@ -76,7 +77,7 @@ struct codec<std::string> {
     static std::string name() { return "bytes"; }
     static std::string_view encode(std::string_view value, std::string& /*scratch*/) noexcept { return value; }
     static bool decode(std::string_view bytes, std::string& out) {
-        out.assign(bytes);
+        detail::assign_bytes(out, bytes);
         return true;
     }
 };

@@ -99,6 +99,18 @@ TEST_CASE("decoding bytes of the wrong size fails", "[codec]") {
     CHECK_FALSE(kvforge::codec<pixel>::decode("toolong", p));
 }
 
+TEST_CASE("the string codec decodes into a string of any size, even from a view of itself", "[codec]") {
+    std::string out = "a previous, longer value";
+    REQUIRE(kvforge::codec<std::string>::decode("short", out));
+    CHECK(out == "short");
+    REQUIRE(kvforge::codec<std::string>::decode("a value longer than the one before", out));
+    CHECK(out == "a value longer than the one before");
+    REQUIRE(kvforge::codec<std::string>::decode(std::string_view(out).substr(2, 5), out));
+    CHECK(out == "value");
+    REQUIRE(kvforge::codec<std::string>::decode(std::string_view(), out));
+    CHECK(out.empty());
+}
+
 TEST_CASE("byte vectors and padding-free structs are stored by their bytes", "[codec]") {
     const std::vector<std::byte> bytes = {std::byte{0}, std::byte{0xff}, std::byte{7}};
     CHECK(encoded(bytes) == std::string("\0\xff\x07", 3));

@@ -36,6 +36,7 @@
 #include "../stats.hpp"
 #include "../threading/single_thread.hpp"
 #include "../pinned_value.hpp"
+#include "assign_bytes.hpp"
 #include "data_file.hpp"
 #include "file_mapping.hpp"
 #include "hint_file.hpp"
@@ -271,7 +272,7 @@ public:
             // A record not yet in the file is copied from the writer in one piece.
             std::string_view value;
             if (!read_record(key, where, scratch, value, ec)) return false;
-            out.assign(value);
+            assign_bytes(out, value);
             return true;
         }
         char small[256];

@@ -12,6 +12,7 @@
 
 #include "../batch.hpp"
 #include "../concepts.hpp"
+#include "../detail/assign_bytes.hpp"
 #include "../stats.hpp"
 
 namespace kvforge {
@@ -73,7 +74,7 @@ public:
 
     /// Copies key's value into out; returns whether key exists.
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
-        return read(key, [&](std::string_view value) { out.assign(value); }, ec);
+        return read(key, [&](std::string_view value) { detail::assign_bytes(out, value); }, ec);
     }
 
     bool contains(std::string_view key, std::error_code& /*ec*/) const {
