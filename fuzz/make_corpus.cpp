@@ -8,25 +8,17 @@
 
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <string>
 
+#include "../tests/support/file_bytes.hpp"
 #include "scratch_dir.hpp"
 
 namespace {
 
 namespace fs = std::filesystem;
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
-void write_seed(const fs::path& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
+using kvforge_test::read_file;
+using kvforge_test::write_file;
 
 /// The open harness's input: a mode byte, then the data file, or its length and the data and hint files.
 std::string open_input(unsigned char mode, const std::string& data, const std::string* hint = nullptr) {
@@ -68,12 +60,12 @@ int main(int argc, char** argv) {
     damaged[40] = static_cast<char>(damaged[40] ^ 0x10);  // inside the first record
 
     const fs::path open = out / "corpus" / "open";
-    write_seed(open / "log-hash", open_input(0x00, data));
-    write_seed(open / "log-repaired", open_input(0x01, damaged));
-    write_seed(open / "log-sorted-hint", open_input(0x06, data, &hint));
-    write_seed(open / "mapped-hash-hint-repaired", open_input(0x0b, data, &hint));
-    write_seed(open / "mapped-sorted-damaged", open_input(0x0c, damaged));
-    write_seed(open / "torn-tail", open_input(0x00, data.substr(0, data.size() - 3)));
+    write_file(open / "log-hash", open_input(0x00, data));
+    write_file(open / "log-repaired", open_input(0x01, damaged));
+    write_file(open / "log-sorted-hint", open_input(0x06, data, &hint));
+    write_file(open / "mapped-hash-hint-repaired", open_input(0x0b, data, &hint));
+    write_file(open / "mapped-sorted-damaged", open_input(0x0c, damaged));
+    write_file(open / "torn-tail", open_input(0x00, data.substr(0, data.size() - 3)));
 
     // Operation sequences: opcode bytes as ops_harness.hpp reads them.
     const fs::path ops = out / "corpus" / "ops";
@@ -87,13 +79,13 @@ int main(int argc, char** argv) {
     const std::string clear = {7};
     const std::string compare = {8};
     const std::string sync = {9, 1};
-    write_seed(ops / "log-hash-every-op", std::string(1, '\0') + put_a + put_b + get_a + batch + erase_a + compact +
+    write_file(ops / "log-hash-every-op", std::string(1, '\0') + put_a + put_b + get_a + batch + erase_a + compact +
                                               reopen + compare + sync + clear + put_a + reopen);
-    write_seed(ops / "log-sorted-reopen", std::string(1, '\1') + put_a + put_b + reopen + erase_a + reopen + compare);
-    write_seed(ops / "mapped-async-batch", std::string(1, '\2') + batch + batch + compact + get_a + reopen);
-    write_seed(ops / "mapped-no-hints", std::string(1, '\7') + put_a + put_b + erase_a + reopen + compare);
+    write_file(ops / "log-sorted-reopen", std::string(1, '\1') + put_a + put_b + reopen + erase_a + reopen + compare);
+    write_file(ops / "mapped-async-batch", std::string(1, '\2') + batch + batch + compact + get_a + reopen);
+    write_file(ops / "mapped-no-hints", std::string(1, '\7') + put_a + put_b + erase_a + reopen + compare);
     std::string many_puts(1, '\0');
     for (int i = 0; i < 60; ++i) many_puts += std::string{0, static_cast<char>(i), 40} + std::string(40, 'w');
-    write_seed(ops / "log-hash-auto-compaction", many_puts + reopen + compare);
+    write_file(ops / "log-hash-auto-compaction", many_puts + reopen + compare);
     return 0;
 }

@@ -24,7 +24,6 @@
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <optional>
 #include <set>
@@ -33,6 +32,7 @@
 #include <system_error>
 #include <vector>
 
+#include "../tests/support/file_bytes.hpp"
 #include "scratch_dir.hpp"
 
 namespace kvforge_fuzz {
@@ -40,6 +40,7 @@ namespace kvforge_fuzz {
 namespace open_detail {
 
 namespace kd = kvforge::detail;
+using kvforge_test::write_file;
 
 constexpr std::size_t header_size = 32;
 constexpr std::uint64_t max_key = std::uint64_t{1} << 16;
@@ -292,11 +293,6 @@ observations observe(const Store& db, const std::map<std::string, std::set<std::
         if (ec && ec != kvforge::errc::corrupt_record) finding("scan failed with '" + ec.message() + "'");
     }
     return seen;
-}
-
-inline void write_file(const std::filesystem::path& path, std::string_view bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
 }
 
 inline bool documented_open_error(const std::error_code& ec) {

@@ -1,91 +1,37 @@
-// LevelDB as a benchmark engine (kvbench engine contract, see bench/engine.hpp).
-//
-// Settings, all LevelDB defaults except:
-//   - Options::create_if_missing = true, needed to open an empty directory at all.
-//   - WriteOptions::sync = true in sync_each mode (each write waits for the log's fsync);
-//     buffered mode keeps the default sync = false.
-// flush() does nothing: every write reaches the log file with write() before Put returns,
-// so a reopen already sees it; LevelDB has no call that makes unsynced writes durable.
+// LevelDB as a benchmark engine: see leveldb_family.hpp for the settings.
 #pragma once
 
-#include "../engine.hpp"
+#include "leveldb_family.hpp"
 
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
 
-#include <cstddef>
-#include <memory>
-#include <span>
-#include <stdexcept>
 #include <string>
 #include <string_view>
-#include <utility>
 
 namespace kvbench {
 
-class leveldb_engine {
-public:
+struct leveldb_library {
+    using DB = leveldb::DB;
+    using Options = leveldb::Options;
+    using ReadOptions = leveldb::ReadOptions;
+    using WriteOptions = leveldb::WriteOptions;
+    using WriteBatch = leveldb::WriteBatch;
+    using Iterator = leveldb::Iterator;
+    using Slice = leveldb::Slice;
+    using Status = leveldb::Status;
     static constexpr std::string_view name = "leveldb";
-    static constexpr bool ordered = true;
-    static constexpr bool concurrent = true;  // one leveldb::DB may be used from many threads
-    static constexpr std::string_view settings =
-        "defaults; create_if_missing; buffered: WriteOptions.sync=false, sync_each: sync=true";
-
-    explicit leveldb_engine(const engine_config& config) {
-        write_options_.sync = config.mode == durability::sync_each;
-        leveldb::Options options;
-        options.create_if_missing = true;
-        leveldb::DB* db = nullptr;
-        check(leveldb::DB::Open(options, config.directory, &db), "open");
-        db_.reset(db);
-    }
-
-    void put(std::string_view key, std::string_view value) {
-        check(db_->Put(write_options_, slice(key), slice(value)), "put");
-    }
-
-    bool get(std::string_view key, std::string& value) {
-        const leveldb::Status status = db_->Get(leveldb::ReadOptions(), slice(key), &value);
-        if (status.IsNotFound()) return false;
-        check(status, "get");
-        return true;
-    }
-
-    void write_batch(std::span<const std::pair<std::string, std::string>> puts) {
-        leveldb::WriteBatch batch;
-        for (const auto& [key, value] : puts) batch.Put(key, value);
-        check(db_->Write(write_options_, &batch), "write_batch");
-    }
-
-    template <class Visit>
-    std::size_t scan(Visit&& visit) {
-        const std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(leveldb::ReadOptions()));
-        std::size_t count = 0;
-        for (it->SeekToFirst(); it->Valid(); it->Next(), ++count) {
-            visit(std::string_view(it->key().data(), it->key().size()),
-                  std::string_view(it->value().data(), it->value().size()));
-        }
-        check(it->status(), "scan");
-        return count;
-    }
-
-    void flush() {}
-
-    void compact() { db_->CompactRange(nullptr, nullptr); }
 
     static std::string version() {
         return std::to_string(leveldb::kMajorVersion) + "." + std::to_string(leveldb::kMinorVersion);
     }
-
-private:
-    static leveldb::Slice slice(std::string_view text) { return {text.data(), text.size()}; }
-
-    static void check(const leveldb::Status& status, const char* what) {
-        if (!status.ok()) throw std::runtime_error(std::string("leveldb ") + what + ": " + status.ToString());
+    /// LevelDB's CompactRange reports nothing.
+    static Status compact(DB& db) {
+        db.CompactRange(nullptr, nullptr);
+        return Status::OK();
     }
-
-    std::unique_ptr<leveldb::DB> db_;  // deleting the DB closes it
-    leveldb::WriteOptions write_options_;
 };
+
+using leveldb_engine = leveldb_family_engine<leveldb_library>;
 
 }  // namespace kvbench

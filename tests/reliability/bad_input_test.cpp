@@ -18,9 +18,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
 #include <functional>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
@@ -28,6 +26,7 @@
 #include <system_error>
 #include <vector>
 
+#include "../support/file_bytes.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -36,21 +35,14 @@ using kvforge_test::temp_dir;
 
 namespace {
 
+using kvforge_test::read_file;
+using kvforge_test::write_file;
+
 template <class Store>
 using sorted_sync_store = kvforge::store<std::string, std::string, Store, kvforge::sorted_index, kvforge::sync_each>;
 
 /// The data file of a store's first generation.
 constexpr const char* first_data_file = "data-0000000001.kvlog";
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
-void write_file(const fs::path& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << bytes;
-}
 
 /// Every entry under root by relative path: a file's bytes, or a mark for a directory.
 std::map<std::string, std::string> tree(const fs::path& root) {

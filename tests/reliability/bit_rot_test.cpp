@@ -22,8 +22,6 @@
 #include <cstdint>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <optional>
 #include <random>
@@ -32,9 +30,13 @@
 #include <system_error>
 #include <vector>
 
+#include "../support/file_bytes.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace {
+
+using kvforge_test::read_file;
+using kvforge_test::write_file;
 
 namespace fs = std::filesystem;
 namespace kd = kvforge::detail;
@@ -47,16 +49,6 @@ const std::string data_name = "data-0000000001.kvlog";
 const std::string hint_name = "data-0000000001.kvhint";
 
 using contents = std::map<std::string, std::string>;
-
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
-void write_file(const fs::path& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-}
 
 /// One put or erase as the log holds it.
 struct logged_op {

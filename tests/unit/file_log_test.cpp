@@ -7,13 +7,12 @@
 
 #include <cerrno>
 #include <filesystem>
-#include <fstream>
-#include <iterator>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
 
+#include "../support/file_bytes.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -22,15 +21,8 @@ using log_store = kvforge::store<std::string, std::string, kvforge::file_log, kv
 
 namespace {
 
-std::string read_file(const fs::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    return {std::istreambuf_iterator<char>(in), {}};
-}
-
-void write_file(const fs::path& path, const std::string& bytes) {
-    std::ofstream out(path, std::ios::binary | std::ios::trunc);
-    out << bytes;
-}
+using kvforge_test::read_file;
+using kvforge_test::write_file;
 
 std::map<std::string, std::string> snapshot(const fs::path& directory) {
     std::map<std::string, std::string> files;
