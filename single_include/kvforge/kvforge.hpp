@@ -615,7 +615,7 @@ public:
     /// Makes room for count records without growing, e.g. before loading a known number.
     void reserve(std::size_t count) {
         std::size_t wanted = min_capacity;
-        while (wanted / 5 * 4 < count) wanted *= 2;
+        while (load_limit(wanted) < count) wanted *= 2;
         if (wanted > capacity()) rehash(wanted);
     }
 
@@ -658,7 +658,9 @@ private:
     [[nodiscard]] static std::uint64_t slot_distance(std::uint64_t slot) noexcept { return slot >> distance_shift; }
     [[nodiscard]] static record_arena::ref slot_ref(std::uint64_t slot) noexcept { return slot & ref_mask; }
 
-    [[nodiscard]] std::size_t max_load() const noexcept { return capacity() / 5 * 4; }
+    /// The most records a table of capacity slots holds before it grows: 80%.
+    [[nodiscard]] static std::size_t load_limit(std::size_t capacity) noexcept { return capacity / 5 * 4; }
+    [[nodiscard]] std::size_t max_load() const noexcept { return load_limit(capacity()); }
 
     /// The slot holding key, or npos.
     [[nodiscard]] std::size_t locate(std::string_view key, std::uint64_t hash) const noexcept {
@@ -2222,26 +2224,14 @@ public:
 
     /// Reads exactly size bytes at offset.
     bool read(std::uint64_t offset, char* into, std::size_t size, std::error_code& ec) const {
-        while (size > 0) {
-            const ssize_t n = retry_on_eintr([&] { return io_->pread(fd_, into, size, static_cast<off_t>(offset)); });
-            if (n <= 0) {
-                if (n == 0) {
-                    fail(ec, errc::corrupt_record,
-                         path_ + ": ends before offset " + std::to_string(offset + size) + " where a record should be");
-                } else {
-                    fail_errno(ec, errno, "read " + path_ + " at offset " + std::to_string(offset));
-                }
-                return false;
-            }
-            into += n;
-            size -= static_cast<std::size_t>(n);
-            offset += static_cast<std::uint64_t>(n);
-        }
-        return true;
+        std::size_t got = 0;
+        return read_at_least(offset, into, size, size, got, ec);
     }
 
-    /// Reads up to size bytes at offset, fewer only at the end of the file; got says how many.
-    bool read_up_to(std::uint64_t offset, char* into, std::size_t size, std::size_t& got, std::error_code& ec) const {
+    /// Reads up to size bytes at offset, fewer only at the end of the file, and at least
+    /// min_size (else the file ends where a record should be); got says how many.
+    bool read_at_least(std::uint64_t offset, char* into, std::size_t min_size, std::size_t size, std::size_t& got,
+                       std::error_code& ec) const {
         got = 0;
         while (got < size) {
             const ssize_t n =
@@ -2252,6 +2242,11 @@ public:
             }
             if (n == 0) break;
             got += static_cast<std::size_t>(n);
+        }
+        if (got < min_size) {
+            fail(ec, errc::corrupt_record,
+                 path_ + ": ends before offset " + std::to_string(offset + min_size) + " where a record should be");
+            return false;
         }
         return true;
     }
@@ -2518,7 +2513,8 @@ static_assert(durability_policy<buffered<>>);
 /// members mirror the POSIX calls they stand for: same arguments, same results, and
 /// errno set on failure. A policy that simulates a file system, or fails on purpose,
 /// replaces this one to test what a store does under crashes and I/O errors; this one
-/// adds nothing but a retry on EINTR, and inlines to the bare calls.
+/// adds nothing, and inlines to the bare calls. A policy need not repeat calls a signal
+/// interrupts: the store repeats every call that fails with EINTR.
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -2540,22 +2536,20 @@ namespace kvforge {
 struct posix_io {
     using policy_kind = kvforge::policy_kind::io;
 
-    int open(const char* path, int flags, mode_t mode) noexcept {
-        return detail::retry_on_eintr([&] { return ::open(path, flags | O_CLOEXEC, mode); });
-    }
+    int open(const char* path, int flags, mode_t mode) noexcept { return ::open(path, flags | O_CLOEXEC, mode); }
     int close(int fd) noexcept { return ::close(fd); }
     ssize_t pread(int fd, void* buffer, std::size_t size, off_t offset) noexcept {
-        return detail::retry_on_eintr([&] { return ::pread(fd, buffer, size, offset); });
+        return ::pread(fd, buffer, size, offset);
     }
     ssize_t preadv(int fd, const iovec* parts, int count, off_t offset) noexcept {
-        return detail::retry_on_eintr([&] { return ::preadv(fd, parts, count, offset); });
+        return ::preadv(fd, parts, count, offset);
     }
     ssize_t pwrite(int fd, const void* buffer, std::size_t size, off_t offset) noexcept {
-        return detail::retry_on_eintr([&] { return ::pwrite(fd, buffer, size, offset); });
+        return ::pwrite(fd, buffer, size, offset);
     }
     int fdatasync(int fd) noexcept { return ::fdatasync(fd); }
     int fsync(int fd) noexcept { return ::fsync(fd); }
-    int ftruncate(int fd, off_t size) noexcept { return detail::retry_on_eintr([&] { return ::ftruncate(fd, size); }); }
+    int ftruncate(int fd, off_t size) noexcept { return ::ftruncate(fd, size); }
     int fstat(int fd, struct stat* info) noexcept { return ::fstat(fd, info); }
     int stat(const char* path, struct stat* info) noexcept { return ::stat(path, info); }
     int rename(const char* from, const char* to) noexcept { return ::rename(from, to); }
@@ -2565,7 +2559,7 @@ struct posix_io {
         return ::mmap(address, length, protection, flags, fd, offset);
     }
     int munmap(void* address, std::size_t length) noexcept { return ::munmap(address, length); }
-    int flock(int fd, int operation) noexcept { return detail::retry_on_eintr([&] { return ::flock(fd, operation); }); }
+    int flock(int fd, int operation) noexcept { return ::flock(fd, operation); }
 
     /// Fills names with the entries of a directory (without "." and ".."); 0 or -1 with errno.
     int list_directory(const char* path, std::vector<std::string>& names) {
@@ -5376,12 +5370,7 @@ private:
         while (length > size && writer_->is_pending(offset + length - 1)) length = std::max(size, length / 2);
         ahead.bytes.resize(length);
         std::size_t got = 0;
-        if (!file_.read_up_to(offset, ahead.bytes.data(), length, got, ec)) return false;
-        if (got < size) {
-            fail(ec, errc::corrupt_record,
-                 file_.path() + ": ends before offset " + std::to_string(offset + size) + " where a record should be");
-            return false;
-        }
+        if (!file_.read_at_least(offset, ahead.bytes.data(), size, length, got, ec)) return false;
         ahead.bytes.resize(got);
         ahead.start = offset;
         return true;

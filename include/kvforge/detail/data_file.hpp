@@ -62,26 +62,14 @@ public:
 
     /// Reads exactly size bytes at offset.
     bool read(std::uint64_t offset, char* into, std::size_t size, std::error_code& ec) const {
-        while (size > 0) {
-            const ssize_t n = retry_on_eintr([&] { return io_->pread(fd_, into, size, static_cast<off_t>(offset)); });
-            if (n <= 0) {
-                if (n == 0) {
-                    fail(ec, errc::corrupt_record,
-                         path_ + ": ends before offset " + std::to_string(offset + size) + " where a record should be");
-                } else {
-                    fail_errno(ec, errno, "read " + path_ + " at offset " + std::to_string(offset));
-                }
-                return false;
-            }
-            into += n;
-            size -= static_cast<std::size_t>(n);
-            offset += static_cast<std::uint64_t>(n);
-        }
-        return true;
+        std::size_t got = 0;
+        return read_at_least(offset, into, size, size, got, ec);
     }
 
-    /// Reads up to size bytes at offset, fewer only at the end of the file; got says how many.
-    bool read_up_to(std::uint64_t offset, char* into, std::size_t size, std::size_t& got, std::error_code& ec) const {
+    /// Reads up to size bytes at offset, fewer only at the end of the file, and at least
+    /// min_size (else the file ends where a record should be); got says how many.
+    bool read_at_least(std::uint64_t offset, char* into, std::size_t min_size, std::size_t size, std::size_t& got,
+                       std::error_code& ec) const {
         got = 0;
         while (got < size) {
             const ssize_t n =
@@ -92,6 +80,11 @@ public:
             }
             if (n == 0) break;
             got += static_cast<std::size_t>(n);
+        }
+        if (got < min_size) {
+            fail(ec, errc::corrupt_record,
+                 path_ + ": ends before offset " + std::to_string(offset + min_size) + " where a record should be");
+            return false;
         }
         return true;
     }

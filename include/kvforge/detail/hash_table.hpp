@@ -92,7 +92,7 @@ public:
     /// Makes room for count records without growing, e.g. before loading a known number.
     void reserve(std::size_t count) {
         std::size_t wanted = min_capacity;
-        while (wanted / 5 * 4 < count) wanted *= 2;
+        while (load_limit(wanted) < count) wanted *= 2;
         if (wanted > capacity()) rehash(wanted);
     }
 
@@ -135,7 +135,9 @@ private:
     [[nodiscard]] static std::uint64_t slot_distance(std::uint64_t slot) noexcept { return slot >> distance_shift; }
     [[nodiscard]] static record_arena::ref slot_ref(std::uint64_t slot) noexcept { return slot & ref_mask; }
 
-    [[nodiscard]] std::size_t max_load() const noexcept { return capacity() / 5 * 4; }
+    /// The most records a table of capacity slots holds before it grows: 80%.
+    [[nodiscard]] static std::size_t load_limit(std::size_t capacity) noexcept { return capacity / 5 * 4; }
+    [[nodiscard]] std::size_t max_load() const noexcept { return load_limit(capacity()); }
 
     /// The slot holding key, or npos.
     [[nodiscard]] std::size_t locate(std::string_view key, std::uint64_t hash) const noexcept {

@@ -578,12 +578,7 @@ private:
         while (length > size && writer_->is_pending(offset + length - 1)) length = std::max(size, length / 2);
         ahead.bytes.resize(length);
         std::size_t got = 0;
-        if (!file_.read_up_to(offset, ahead.bytes.data(), length, got, ec)) return false;
-        if (got < size) {
-            fail(ec, errc::corrupt_record,
-                 file_.path() + ": ends before offset " + std::to_string(offset + size) + " where a record should be");
-            return false;
-        }
+        if (!file_.read_at_least(offset, ahead.bytes.data(), size, length, got, ec)) return false;
         ahead.bytes.resize(got);
         ahead.start = offset;
         return true;

@@ -6,7 +6,8 @@
 /// members mirror the POSIX calls they stand for: same arguments, same results, and
 /// errno set on failure. A policy that simulates a file system, or fails on purpose,
 /// replaces this one to test what a store does under crashes and I/O errors; this one
-/// adds nothing but a retry on EINTR, and inlines to the bare calls.
+/// adds nothing, and inlines to the bare calls. A policy need not repeat calls a signal
+/// interrupts: the store repeats every call that fails with EINTR.
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -22,7 +23,6 @@
 #include <vector>
 
 #include "../concepts.hpp"
-#include "../detail/retry.hpp"
 
 namespace kvforge {
 
@@ -30,22 +30,20 @@ namespace kvforge {
 struct posix_io {
     using policy_kind = kvforge::policy_kind::io;
 
-    int open(const char* path, int flags, mode_t mode) noexcept {
-        return detail::retry_on_eintr([&] { return ::open(path, flags | O_CLOEXEC, mode); });
-    }
+    int open(const char* path, int flags, mode_t mode) noexcept { return ::open(path, flags | O_CLOEXEC, mode); }
     int close(int fd) noexcept { return ::close(fd); }
     ssize_t pread(int fd, void* buffer, std::size_t size, off_t offset) noexcept {
-        return detail::retry_on_eintr([&] { return ::pread(fd, buffer, size, offset); });
+        return ::pread(fd, buffer, size, offset);
     }
     ssize_t preadv(int fd, const iovec* parts, int count, off_t offset) noexcept {
-        return detail::retry_on_eintr([&] { return ::preadv(fd, parts, count, offset); });
+        return ::preadv(fd, parts, count, offset);
     }
     ssize_t pwrite(int fd, const void* buffer, std::size_t size, off_t offset) noexcept {
-        return detail::retry_on_eintr([&] { return ::pwrite(fd, buffer, size, offset); });
+        return ::pwrite(fd, buffer, size, offset);
     }
     int fdatasync(int fd) noexcept { return ::fdatasync(fd); }
     int fsync(int fd) noexcept { return ::fsync(fd); }
-    int ftruncate(int fd, off_t size) noexcept { return detail::retry_on_eintr([&] { return ::ftruncate(fd, size); }); }
+    int ftruncate(int fd, off_t size) noexcept { return ::ftruncate(fd, size); }
     int fstat(int fd, struct stat* info) noexcept { return ::fstat(fd, info); }
     int stat(const char* path, struct stat* info) noexcept { return ::stat(path, info); }
     int rename(const char* from, const char* to) noexcept { return ::rename(from, to); }
@@ -55,7 +53,7 @@ struct posix_io {
         return ::mmap(address, length, protection, flags, fd, offset);
     }
     int munmap(void* address, std::size_t length) noexcept { return ::munmap(address, length); }
-    int flock(int fd, int operation) noexcept { return detail::retry_on_eintr([&] { return ::flock(fd, operation); }); }
+    int flock(int fd, int operation) noexcept { return ::flock(fd, operation); }
 
     /// Fills names with the entries of a directory (without "." and ".."); 0 or -1 with errno.
     int list_directory(const char* path, std::vector<std::string>& names) {
