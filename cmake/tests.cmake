@@ -20,8 +20,10 @@ file(GLOB kvforge_test_sources CONFIGURE_DEPENDS
     ${PROJECT_SOURCE_DIR}/tests/reliability/*.cpp)
 add_executable(kvforge_tests ${PROJECT_SOURCE_DIR}/tests/main.cpp ${kvforge_test_sources})
 target_link_libraries(kvforge_tests PRIVATE kvforge_under_test Catch2::Catch2 kvforge_project_options)
-# The fuzz regression test replays the inputs under fuzz/.
-target_compile_definitions(kvforge_tests PRIVATE KVFORGE_FUZZ_DIR="${PROJECT_SOURCE_DIR}/fuzz")
+# The fuzz regression test replays the inputs under fuzz/; the upgrade test opens the
+# stores of earlier releases under tests/fixtures/.
+target_compile_definitions(kvforge_tests PRIVATE KVFORGE_FUZZ_DIR="${PROJECT_SOURCE_DIR}/fuzz"
+    KVFORGE_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures")
 
 # Catch2's --filenames-as-tags tags each test case [#<file stem>], so every test source gets
 # its own CTest entry (readable output, and ctest -j runs them side by side). "~[.]" keeps
