@@ -16,6 +16,7 @@
 #include "index/sorted_index.hpp"
 #include "io/posix.hpp"
 #include "limits.hpp"
+#include "manifest.hpp"
 #include "options.hpp"
 #include "pinned_value.hpp"
 #include "scan_range.hpp"
