@@ -133,6 +133,7 @@ concept io_policy = detail::policy_of_kind<P, policy_kind::io> && std::copy_cons
         { io.rename(path, path) } -> std::same_as<int>;
         { io.unlink(path) } -> std::same_as<int>;
         { io.mkdir(path, mode_t{0}) } -> std::same_as<int>;
+        { io.rmdir(path) } -> std::same_as<int>;
         { io.flock(fd, 0) } -> std::same_as<int>;
         { io.mmap(buffer, std::size_t{0}, 0, 0, fd, off_t{0}) } -> std::same_as<void*>;
         { io.munmap(buffer, std::size_t{0}) } -> std::same_as<int>;

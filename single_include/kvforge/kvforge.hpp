@@ -161,6 +161,7 @@ concept io_policy = detail::policy_of_kind<P, policy_kind::io> && std::copy_cons
         { io.rename(path, path) } -> std::same_as<int>;
         { io.unlink(path) } -> std::same_as<int>;
         { io.mkdir(path, mode_t{0}) } -> std::same_as<int>;
+        { io.rmdir(path) } -> std::same_as<int>;
         { io.flock(fd, 0) } -> std::same_as<int>;
         { io.mmap(buffer, std::size_t{0}, 0, 0, fd, off_t{0}) } -> std::same_as<void*>;
         { io.munmap(buffer, std::size_t{0}) } -> std::same_as<int>;
@@ -2280,6 +2281,14 @@ public:
                 fail_errno(ec, errno, "write " + path_ + " at offset " + std::to_string(offset));
                 return false;
             }
+            // A regular file takes some bytes or reports why not; repeating a write that took
+            // none could go on for ever, so it fails as a device error would.
+            if (n == 0) {
+                fail_errno(ec, EIO,
+                           "write " + path_ + " at offset " + std::to_string(offset) + ": pwrite of " +
+                               std::to_string(left) + " bytes wrote nothing");
+                return false;
+            }
             p += n;
             left -= static_cast<std::size_t>(n);
             offset += static_cast<std::uint64_t>(n);
@@ -2555,6 +2564,7 @@ struct posix_io {
     int rename(const char* from, const char* to) noexcept { return ::rename(from, to); }
     int unlink(const char* path) noexcept { return ::unlink(path); }
     int mkdir(const char* path, mode_t mode) noexcept { return ::mkdir(path, mode); }
+    int rmdir(const char* path) noexcept { return ::rmdir(path); }
     void* mmap(void* address, std::size_t length, int protection, int flags, int fd, off_t offset) noexcept {
         return ::mmap(address, length, protection, flags, fd, offset);
     }
