@@ -13,7 +13,8 @@
 
 namespace kvforge {
 
-/// Errors specific to kvforge; system errors use std::system_category().
+/// kvforge's own refusals. Errors of the system calls a store makes carry their errno in
+/// std::system_category() instead.
 enum class errc {
     key_too_large = 1,    ///< the encoded key is longer than kvforge::max_key_size
     value_too_large,      ///< the encoded value is longer than kvforge::max_value_size
@@ -71,32 +72,40 @@ public:
 
 namespace detail {
 
-/// The detail of the last error reported on this thread; one per thread so that
-/// concurrent callers never see each other's messages.
-[[nodiscard]] inline std::string& last_error_detail() noexcept {
-    thread_local std::string detail;
-    return detail;
+/// The last error reported on this thread; one per thread so that concurrent callers
+/// never see each other's messages.
+struct last_error {
+    std::string detail;   ///< what failed and where, without the code's own message
+    std::string message;  ///< detail and the code's message, as kvforge::error::what() says them
+};
+
+[[nodiscard]] inline last_error& this_thread_last_error() noexcept {
+    thread_local last_error error;
+    return error;
 }
+
+/// The detail of the last error reported on this thread.
+[[nodiscard]] inline const std::string& last_error_detail() noexcept { return this_thread_last_error().detail; }
 
 /// Reports an error through ec and records its detail for the message.
 inline void fail(std::error_code& ec, std::error_code code, std::string detail) noexcept {
     ec = code;
+    last_error& last = this_thread_last_error();
     try {
-        last_error_detail() = std::move(detail);
+        last.detail = std::move(detail);
+        last.message = last.detail + ": " + code.message();
     } catch (...) {
         // Out of memory while describing an error: the code alone still tells what happened.
+        last.detail.clear();
+        last.message.clear();
     }
 }
 
 /// Reports a failed system call: the errno value as a std::system_category code, and
-/// the call and file in the detail, e.g. "open data/users/LOCK: Permission denied".
-inline void fail_errno(std::error_code& ec, int error_number, const std::string& what) noexcept {
-    const std::error_code code(error_number, std::system_category());
-    try {
-        fail(ec, code, what + ": " + code.message());
-    } catch (...) {
-        ec = code;
-    }
+/// the call and file in the detail, e.g. "open data/users/LOCK", which the message
+/// completes with the errno's text: "open data/users/LOCK: Permission denied".
+inline void fail_errno(std::error_code& ec, int error_number, std::string what) noexcept {
+    fail(ec, std::error_code(error_number, std::system_category()), std::move(what));
 }
 
 /// Throws kvforge::error for ec when it holds an error.
@@ -106,8 +115,10 @@ inline void throw_if(const std::error_code& ec) {
 
 }  // namespace detail
 
-/// What the last failed call on this thread said about its error (file, offset, limit).
-[[nodiscard]] inline const std::string& last_error_message() noexcept { return detail::last_error_detail(); }
+/// What the last failed call on this thread said about its error: what failed, the
+/// file, offset or limit involved, and the error code's message, as the what() of the
+/// kvforge::error the throwing form throws.
+[[nodiscard]] inline const std::string& last_error_message() noexcept { return detail::this_thread_last_error().message; }
 
 }  // namespace kvforge
 

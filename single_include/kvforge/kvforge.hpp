@@ -1873,7 +1873,8 @@ concept encodable = requires(detail::param_t<T> value, std::string& scratch, std
 
 namespace kvforge {
 
-/// Errors specific to kvforge; system errors use std::system_category().
+/// kvforge's own refusals. Errors of the system calls a store makes carry their errno in
+/// std::system_category() instead.
 enum class errc {
     key_too_large = 1,    ///< the encoded key is longer than kvforge::max_key_size
     value_too_large,      ///< the encoded value is longer than kvforge::max_value_size
@@ -1931,32 +1932,40 @@ public:
 
 namespace detail {
 
-/// The detail of the last error reported on this thread; one per thread so that
-/// concurrent callers never see each other's messages.
-[[nodiscard]] inline std::string& last_error_detail() noexcept {
-    thread_local std::string detail;
-    return detail;
+/// The last error reported on this thread; one per thread so that concurrent callers
+/// never see each other's messages.
+struct last_error {
+    std::string detail;   ///< what failed and where, without the code's own message
+    std::string message;  ///< detail and the code's message, as kvforge::error::what() says them
+};
+
+[[nodiscard]] inline last_error& this_thread_last_error() noexcept {
+    thread_local last_error error;
+    return error;
 }
+
+/// The detail of the last error reported on this thread.
+[[nodiscard]] inline const std::string& last_error_detail() noexcept { return this_thread_last_error().detail; }
 
 /// Reports an error through ec and records its detail for the message.
 inline void fail(std::error_code& ec, std::error_code code, std::string detail) noexcept {
     ec = code;
+    last_error& last = this_thread_last_error();
     try {
-        last_error_detail() = std::move(detail);
+        last.detail = std::move(detail);
+        last.message = last.detail + ": " + code.message();
     } catch (...) {
         // Out of memory while describing an error: the code alone still tells what happened.
+        last.detail.clear();
+        last.message.clear();
     }
 }
 
 /// Reports a failed system call: the errno value as a std::system_category code, and
-/// the call and file in the detail, e.g. "open data/users/LOCK: Permission denied".
-inline void fail_errno(std::error_code& ec, int error_number, const std::string& what) noexcept {
-    const std::error_code code(error_number, std::system_category());
-    try {
-        fail(ec, code, what + ": " + code.message());
-    } catch (...) {
-        ec = code;
-    }
+/// the call and file in the detail, e.g. "open data/users/LOCK", which the message
+/// completes with the errno's text: "open data/users/LOCK: Permission denied".
+inline void fail_errno(std::error_code& ec, int error_number, std::string what) noexcept {
+    fail(ec, std::error_code(error_number, std::system_category()), std::move(what));
 }
 
 /// Throws kvforge::error for ec when it holds an error.
@@ -1966,8 +1975,10 @@ inline void throw_if(const std::error_code& ec) {
 
 }  // namespace detail
 
-/// What the last failed call on this thread said about its error (file, offset, limit).
-[[nodiscard]] inline const std::string& last_error_message() noexcept { return detail::last_error_detail(); }
+/// What the last failed call on this thread said about its error: what failed, the
+/// file, offset or limit involved, and the error code's message, as the what() of the
+/// kvforge::error the throwing form throws.
+[[nodiscard]] inline const std::string& last_error_message() noexcept { return detail::this_thread_last_error().message; }
 
 }  // namespace kvforge
 
@@ -2397,12 +2408,12 @@ struct append_result {
 /// that succeeded would claim durability for bytes that are gone.
 class sticky_failure {
 public:
-    /// Records ec (with the detail of the failing call) unless a failure is already recorded.
+    /// Records ec (with the message of the failing call) unless a failure is already recorded.
     void record(const std::error_code& ec) {
         const std::lock_guard lock(mutex_);
         if (code_) return;
         code_ = ec;
-        detail_ = last_error_detail();
+        message_ = last_error_message();
     }
 
     /// Reports the recorded failure through ec; false when there is none.
@@ -2410,20 +2421,20 @@ public:
         const std::lock_guard lock(mutex_);
         if (!code_) return false;
         fail(ec, errc::store_failed,
-             "an earlier write failed (" + detail_ + "); the store takes no more writes until it is reopened");
+             "an earlier write failed (" + message_ + "); the store takes no more writes until it is reopened");
         return true;
     }
 
     void reset() {
         const std::lock_guard lock(mutex_);
         code_.clear();
-        detail_.clear();
+        message_.clear();
     }
 
 private:
     mutable std::mutex mutex_;
     std::error_code code_;
-    std::string detail_;
+    std::string message_;
 };
 
 }  // namespace kvforge::detail
@@ -2955,13 +2966,13 @@ consteval bool check_store_arguments() {
 
     using policies = resolved_policies<Ps...>;
     static_assert(store_policy<typename policies::store>,
-                  "kvforge: the store policy does not satisfy kvforge::store_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the store policy does not satisfy the concept kvforge::store_policy, which lists what it must provide");
     static_assert(index_policy<typename policies::index>,
-                  "kvforge: the index policy does not satisfy kvforge::index_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the index policy does not satisfy the concept kvforge::index_policy, which lists what it must provide");
     static_assert(threading_policy<typename policies::threading>,
-                  "kvforge: the threading policy does not satisfy kvforge::threading_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the threading policy does not satisfy the concept kvforge::threading_policy, which lists what it must provide");
     static_assert(durability_policy<typename policies::durability>,
-                  "kvforge: the durability policy does not satisfy kvforge::durability_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the durability policy does not satisfy the concept kvforge::durability_policy, which lists what it must provide");
     static_assert(policies::store::persistent || !policies::durability_given,
                   "kvforge: kvforge::memory keeps nothing on disk, so it takes no durability policy; remove the "
                   "durability policy or choose a persistent store such as kvforge::file_log");
@@ -2969,17 +2980,19 @@ consteval bool check_store_arguments() {
                   "kvforge: kvforge::memory does no I/O, so it takes no I/O policy; remove it or choose a "
                   "persistent store such as kvforge::file_log");
     static_assert(io_policy<typename policies::io>,
-                  "kvforge: the I/O policy does not satisfy kvforge::io_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the I/O policy does not satisfy the concept kvforge::io_policy, which lists what it must provide");
 
     static_assert(!is_view_type<Key> && !is_view_type<Value>,
                   "kvforge: use std::string, not std::string_view, as the key or value type: a view cannot own "
                   "the bytes a store returns; every call of a std::string store accepts std::string_view");
     static_assert(encodable<Key>,
-                  "kvforge: no codec for the key type; specialise kvforge::codec<Key> with name(), encode() and "
-                  "decode() (see kvforge/codec.hpp)");
+                  "kvforge: no codec for the key type; specialise kvforge::codec<Key> with static "
+                  "std::string name(), std::string_view encode(const Key&, std::string& scratch) and "
+                  "bool decode(std::string_view, Key&)");
     static_assert(encodable<Value>,
-                  "kvforge: no codec for the value type; specialise kvforge::codec<Value> with name(), encode() "
-                  "and decode() (see kvforge/codec.hpp)");
+                  "kvforge: no codec for the value type; specialise kvforge::codec<Value> with static "
+                  "std::string name(), std::string_view encode(const Value&, std::string& scratch) and "
+                  "bool decode(std::string_view, Value&)");
     return true;
 }
 
@@ -3549,10 +3562,11 @@ public:
 
     /// Opens the persistent store in directory path, creating it if needed (its parent
     /// must exist); throws kvforge::error on failure.
-    explicit store(std::string_view path, const options& opts = {}, io_policy io = {})
-        requires persistent
-    {
-        open(path, opts, std::move(io));
+    explicit store(std::string_view path, const options& opts = {}, io_policy io = {}) {
+        static_assert(persistent,
+                      "kvforge: kvforge::memory keeps nothing on disk, so a memory store takes no path; construct it "
+                      "with no arguments, or choose kvforge::file_log");
+        if constexpr (persistent) open(path, opts, std::move(io));
     }
 
     /// Closes a persistent store (as close(), ignoring errors: call close() to see them).
@@ -4955,7 +4969,8 @@ public:
               std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (open_) {
-            fail(ec, std::make_error_code(std::errc::device_or_resource_busy),
+            // EBUSY in the system category, as the README says of system errors.
+            fail(ec, std::error_code(EBUSY, std::system_category()),
                  "this store object is already open on " + directory_.path() + "; close it first");
             return;
         }

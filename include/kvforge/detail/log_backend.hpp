@@ -123,7 +123,8 @@ public:
               std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (open_) {
-            fail(ec, std::make_error_code(std::errc::device_or_resource_busy),
+            // EBUSY in the system category, as the README says of system errors.
+            fail(ec, std::error_code(EBUSY, std::system_category()),
                  "this store object is already open on " + directory_.path() + "; close it first");
             return;
         }
