@@ -1653,7 +1653,9 @@ static_assert(index_policy<sorted_index>);
 ///     };
 ///
 /// encode may return a view of the object itself or of scratch, which the caller
-/// provides empty and keeps alive while it uses the result.
+/// provides empty and keeps alive while it uses the result. decode must give back the
+/// value encode was given, and encode the same bytes for equal values: a store finds
+/// keys by their bytes, and a scan resumes from the last key it handed out, encoded again.
 
 #include <bit>
 #include <concepts>
@@ -2645,6 +2647,42 @@ static_assert(io_policy<posix_io>);
 #include <string_view>
 #include <system_error>
 
+// ---- begin kvforge/detail/write_version.hpp ----
+/// \file write_version.hpp
+/// A store's write version: a number that every change of its contents moves on, so
+/// that a scan can tell whether the records it read ahead may be stale.
+
+#include <atomic>
+#include <cstdint>
+
+namespace kvforge::detail {
+
+/// The write version of a store; bumped under the store's exclusive lock, read without
+/// any lock. Concurrent stores publish it with release and read it with acquire, so a
+/// reader that sees an unchanged version read its records after the last change before it.
+template <bool Concurrent>
+class write_version {
+public:
+    void bump() noexcept { value_.fetch_add(1, std::memory_order_release); }
+    [[nodiscard]] std::uint64_t load() const noexcept { return value_.load(std::memory_order_acquire); }
+
+private:
+    std::atomic<std::uint64_t> value_{0};
+};
+
+/// A store used by one thread at a time needs no atomic.
+template <>
+class write_version<false> {
+public:
+    void bump() noexcept { ++value_; }
+    [[nodiscard]] std::uint64_t load() const noexcept { return value_; }
+
+private:
+    std::uint64_t value_ = 0;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/write_version.hpp ----
 // ---- begin kvforge/stats.hpp ----
 /// \file stats.hpp
 /// What a store reports about itself: kvforge::stats and kvforge::verify_report.
@@ -2718,18 +2756,21 @@ public:
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         upsert(key, value);
         return 0;
     }
 
     bool erase(std::string_view key, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         return remove(key);
     }
 
     /// Applies a batch under one lock, so readers see all of it or none of it.
     std::uint64_t write(const batch_buffer& ops, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         ops.for_each([this](batch_op op, std::string_view key, std::string_view value) {
             if (op == batch_op::put) {
                 upsert(key, value);
@@ -2782,8 +2823,13 @@ public:
         return table_.size();
     }
 
+    /// A number that every change of the contents moves on, read without a lock: a scan
+    /// re-reads what it read ahead once it moved (see scan_range.hpp).
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
+
     void clear(std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         table_.clear();
         live_bytes_ = 0;
     }
@@ -2831,6 +2877,7 @@ private:
 
     mutable mutex_type mutex_;
     table_type table_;
+    detail::write_version<Policies::threading::concurrent> version_;
     std::size_t live_bytes_ = 0;
     counter_type puts_;
     mutable counter_type gets_;
@@ -3391,6 +3438,7 @@ private:
 /// kvforge::scan_range: the ordered range store::scan() returns.
 
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <string>
 #include <string_view>
@@ -3405,9 +3453,17 @@ namespace kvforge {
 /// order, read from the store a chunk at a time.
 ///
 /// Each chunk is read under the store's read lock, which is released between chunks,
-/// so a long scan never blocks writers for long, and the loop body may write to the
-/// store. Each key is seen at most once and in order; a key written while the scan
-/// runs is seen if it sorts after the scan's position. Iterate a range once.
+/// so a long scan never blocks writers for long, and the loop body (or another thread)
+/// may write to the store. The contract:
+/// - each key is seen at most once, in order;
+/// - a key written while the scan runs is seen if it sorts after the scan's position
+///   (the last key handed out), and not if it sorts before;
+/// - every record handed out holds the value its key had at some moment after the scan
+///   reached it, and a key erased before the scan reached it is not handed out.
+/// The chunk read ahead keeps this by its store's write version (moved on by every put,
+/// erase, batch, clear and compaction): when the version has moved since the chunk was
+/// read, the scan reads again from just after the last key it handed out. It is not a
+/// snapshot: keys the scan has passed may change behind it. Iterate a range once.
 template <class Backend, class Key, class Value>
 class scan_range {
 public:
@@ -3459,7 +3515,20 @@ private:
     [[nodiscard]] bool done() const noexcept { return position_ >= filled_; }
 
     void advance() {
-        if (++position_ == filled_ && more_) fetch();
+        ++position_;
+        // When the store changed since the chunk was read, what was read ahead may be
+        // stale, and keys may have come in after the last one handed out: read again.
+        if ((position_ == filled_ && more_) || backend_->write_version() != version_) refetch();
+    }
+
+    /// Reads again from just after the last key handed out, encoded again: a codec's
+    /// decode gives back what its encode was given, so these are the stored bytes. (A copy
+    /// of every key's bytes, kept in case, would cost scans a third of their speed.)
+    void refetch() {
+        std::string scratch;
+        next_.assign(codec<Key>::encode(chunk_[position_ - 1].first, scratch));
+        inclusive_ = false;
+        fetch();
     }
 
     /// Decodes the next chunk into chunk_, reusing its elements' storage.
@@ -3467,6 +3536,9 @@ private:
         filled_ = 0;
         position_ = 0;
         more_ = false;
+        // Read before the chunk: a write that lands while it is read moves the version on
+        // past this value, so at worst the chunk is read once more.
+        version_ = backend_->write_version();
         std::error_code ec;
         std::size_t bytes = 0;
         backend_->visit_from(
@@ -3474,9 +3546,6 @@ private:
             [&](std::string_view key, std::string_view value) {
                 if (bounded_ && key >= upper_) return false;
                 if (filled_ == chunk_records || bytes >= chunk_bytes) {
-                    // Resume at this key next time; it has not been taken yet.
-                    next_.assign(key);
-                    inclusive_ = true;
                     more_ = true;
                     return false;
                 }
@@ -3512,6 +3581,7 @@ private:
     bool more_ = false;
     std::error_code* ec_;
     std::vector<value_type> chunk_;
+    std::uint64_t version_ = 0;      // the store's write version when chunk_ was read
     std::size_t filled_ = 0;
     std::size_t position_ = 0;
 };
@@ -5025,6 +5095,7 @@ public:
             const write_lock lock(mutex_);
             appended = writer_->append(record_, ec);
             if (ec) return 0;
+            version_.bump();
             index_put(key, value.size(), appended.offset);
             cover_writer_end();
         }
@@ -5044,6 +5115,7 @@ public:
             const write_lock lock(mutex_);
             appended = writer_->append(record_, ec);
             if (ec) return false;
+            version_.bump();
             index_erase(key, record_.size());
             cover_writer_end();
         }
@@ -5076,6 +5148,7 @@ public:
             const write_lock lock(mutex_);
             appended = writer_->append(record_, ec);
             if (ec) return 0;
+            version_.bump();
             std::size_t i = 0;
             ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
                 const std::uint64_t offset = appended.offset + body_offset + inner[i++];
@@ -5200,6 +5273,10 @@ public:
         const read_lock lock(mutex_);
         return table_.size();
     }
+
+    /// A number that every change of the contents moves on (put, erase, batch, clear,
+    /// compaction), read without a lock: a scan re-reads what it read ahead once it moved.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     /// Removes every key by switching to a new, empty generation.
     void clear(std::error_code& ec) {
@@ -5727,6 +5804,7 @@ private:
             hint_covered_bytes_ = hint_covered;
             ++compactions_;
             salvaged_.clear();
+            version_.bump();
         }
         // The old generation is obsolete now; should removing it fail, the next open removes it.
         std::error_code cleanup_error;
@@ -5773,6 +5851,7 @@ private:
     table_type table_;
     std::string record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
+    detail::write_version<threading::concurrent> version_;
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;

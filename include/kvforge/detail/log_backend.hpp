@@ -44,6 +44,7 @@
 #include "log_scan.hpp"
 #include "log_writer.hpp"
 #include "store_directory.hpp"
+#include "write_version.hpp"
 
 namespace kvforge::detail {
 
@@ -179,6 +180,7 @@ public:
             const write_lock lock(mutex_);
             appended = writer_->append(record_, ec);
             if (ec) return 0;
+            version_.bump();
             index_put(key, value.size(), appended.offset);
             cover_writer_end();
         }
@@ -198,6 +200,7 @@ public:
             const write_lock lock(mutex_);
             appended = writer_->append(record_, ec);
             if (ec) return false;
+            version_.bump();
             index_erase(key, record_.size());
             cover_writer_end();
         }
@@ -230,6 +233,7 @@ public:
             const write_lock lock(mutex_);
             appended = writer_->append(record_, ec);
             if (ec) return 0;
+            version_.bump();
             std::size_t i = 0;
             ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
                 const std::uint64_t offset = appended.offset + body_offset + inner[i++];
@@ -354,6 +358,10 @@ public:
         const read_lock lock(mutex_);
         return table_.size();
     }
+
+    /// A number that every change of the contents moves on (put, erase, batch, clear,
+    /// compaction), read without a lock: a scan re-reads what it read ahead once it moved.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     /// Removes every key by switching to a new, empty generation.
     void clear(std::error_code& ec) {
@@ -881,6 +889,7 @@ private:
             hint_covered_bytes_ = hint_covered;
             ++compactions_;
             salvaged_.clear();
+            version_.bump();
         }
         // The old generation is obsolete now; should removing it fail, the next open removes it.
         std::error_code cleanup_error;
@@ -927,6 +936,7 @@ private:
     table_type table_;
     std::string record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
+    detail::write_version<threading::concurrent> version_;
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;
