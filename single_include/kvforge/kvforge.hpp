@@ -3160,7 +3160,8 @@ enum class file_kind : char { data = 'L', hint = 'H' };
 ///     0  magic     8 bytes: "kvforge" then the file kind
 ///     8  version   u16: format version of the file
 ///     10 flags     u16: zero; a reader refuses unknown flags
-///     12 reserved  u32: zero
+///     12 file id   u32: a data file's random id, repeated in its hint; 0 in files of
+///                  releases before it was written (which readers of those ignore)
 ///     16 codecs    u64: fingerprint of the key and value codecs
 ///     24 sequence  u32: the file's generation, also in its name
 ///     28 crc32c    u32: over bytes 0 to 27
@@ -3171,13 +3172,16 @@ struct file_header {
     std::uint16_t version = format_version;
     std::uint64_t codec_fingerprint = 0;
     std::uint32_t generation = 0;
+    /// Tells a data file from an earlier one of the same generation, so that a hint is
+    /// used only for the file it was written for.
+    std::uint32_t file_id = 0;
 
     void encode(char* out) const noexcept {
         std::memcpy(out, "kvforge", 7);
         out[7] = static_cast<char>(kind);
         put_le16(out + 8, version);
         put_le16(out + 10, 0);
-        put_le32(out + 12, 0);
+        put_le32(out + 12, file_id);
         put_le64(out + 16, codec_fingerprint);
         put_le32(out + 24, generation);
         put_le32(out + 28, crc32c({out, 28}));
@@ -3196,6 +3200,7 @@ struct file_header {
         out.version = get_le16(p + 8);
         if (out.version > format_version) return problem::newer_version;
         if (get_le16(p + 10) != 0) return problem::unknown_flags;
+        out.file_id = get_le32(p + 12);
         out.codec_fingerprint = get_le64(p + 16);
         out.generation = get_le32(p + 24);
         return problem::none;
@@ -4503,6 +4508,43 @@ static_assert(durability_policy<sync_each>);
 #include <system_error>
 #include <vector>
 
+// ---- begin kvforge/detail/file_id.hpp ----
+/// \file file_id.hpp
+/// The random id written into the header of each new data file and repeated in its
+/// hint file, so that a hint is used only for the exact file it describes.
+
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+
+namespace kvforge::detail {
+
+/// A new file id: never 0, which marks files of releases that wrote no id. The id
+/// needs to differ from the ids of earlier files of the same store, not to be secret, so
+/// it hashes the time, the process and a counter rather than paying for <random>.
+[[nodiscard]] inline std::uint32_t new_file_id() noexcept {
+    static std::atomic<std::uint64_t> counter{0};
+    timespec wall{};
+    timespec steady{};
+    ::clock_gettime(CLOCK_REALTIME, &wall);
+    ::clock_gettime(CLOCK_MONOTONIC, &steady);
+    const std::uint64_t parts[] = {static_cast<std::uint64_t>(wall.tv_sec), static_cast<std::uint64_t>(wall.tv_nsec),
+                                   static_cast<std::uint64_t>(steady.tv_nsec), static_cast<std::uint64_t>(::getpid()),
+                                   counter.fetch_add(1, std::memory_order_relaxed)};
+    char bytes[sizeof parts];
+    std::memcpy(bytes, parts, sizeof parts);
+    const std::uint64_t hash = hash_bytes({bytes, sizeof bytes});
+    const auto id = static_cast<std::uint32_t>(hash ^ (hash >> 32));
+    return id != 0 ? id : 1;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/file_id.hpp ----
 // ---- begin kvforge/detail/file_mapping.hpp ----
 /// \file file_mapping.hpp
 /// A read-only shared mapping of a data file, unmapped when its last owner lets go.
@@ -4561,8 +4603,8 @@ private:
 /// Hint files: every live key with the place of its record, so that reopening a store
 /// reads the keys without reading the values.
 ///
-/// A hint file is a file header (kind 'H', the generation of the data file it
-/// describes), then three u64 (little-endian): how many bytes of the data file it
+/// A hint file is a file header (kind 'H', the generation and file id of the data file
+/// it describes), then three u64 (little-endian): how many bytes of the data file it
 /// covers, how many entries follow, and the dead bytes within the covered part; then
 /// per entry a varint key size, the key, a varint value size and a varint record
 /// offset; then a CRC-32C of everything after the header. A hint that fails any check
@@ -4579,6 +4621,13 @@ private:
 
 namespace kvforge::detail {
 
+/// Which data file a hint describes: its generation, codecs and file id, as its header says.
+struct hint_identity {
+    std::uint32_t generation = 0;
+    std::uint64_t fingerprint = 0;
+    std::uint32_t file_id = 0;
+};
+
 /// What a hint file says about its data file.
 struct hint_summary {
     std::uint64_t covered_bytes = 0;
@@ -4589,11 +4638,12 @@ struct hint_summary {
 /// Builds a hint file's bytes; add() each live entry, then finish().
 class hint_builder {
 public:
-    hint_builder(std::uint32_t generation, std::uint64_t fingerprint) {
+    explicit hint_builder(const hint_identity& data) {
         file_header header;
         header.kind = file_kind::hint;
-        header.generation = generation;
-        header.codec_fingerprint = fingerprint;
+        header.generation = data.generation;
+        header.codec_fingerprint = data.fingerprint;
+        header.file_id = data.file_id;
         bytes_.resize(file_header::size + 24);
         header.encode(bytes_.data());
     }
@@ -4628,14 +4678,17 @@ private:
 
 /// Checks a hint file's bytes, then calls on_start(summary) once and
 /// on_entry(key, value_size, record_offset) for each entry; false (having called
-/// nothing) when the hint does not belong to this generation and fingerprint or fails
-/// its checksum or structure.
+/// nothing) when the hint was not written for this data file (generation, codecs and
+/// file id) or fails its checksum or structure.
 template <class OnStart, class OnEntry>
-bool read_hint(std::string_view bytes, std::uint32_t generation, std::uint64_t fingerprint, hint_summary& summary,
-               OnStart&& on_start, OnEntry&& on_entry) {
+bool read_hint(std::string_view bytes, const hint_identity& data, hint_summary& summary, OnStart&& on_start,
+               OnEntry&& on_entry) {
     file_header header;
     if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none) return false;
-    if (header.generation != generation || header.codec_fingerprint != fingerprint) return false;
+    if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
+        header.file_id != data.file_id) {
+        return false;
+    }
     if (bytes.size() < file_header::size + 24 + 4) return false;
     const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
     if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return false;
@@ -5638,6 +5691,7 @@ private:
                         "written with");
             return false;
         }
+        file_id_ = header.file_id;
         return true;
     }
 
@@ -5662,7 +5716,7 @@ private:
         std::uint64_t live = 0;
         bool inside = true;  // every entry's record lies in the part of the log the hint covers
         const bool valid = read_hint(
-            {mapping->data(), mapping->length()}, generation_, fingerprint_, summary,
+            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_}, summary,
             [&](const hint_summary& checked) {
                 if constexpr (requires { loaded.reserve(std::size_t{}); }) {
                     loaded.reserve(static_cast<std::size_t>(checked.entries));
@@ -5703,19 +5757,31 @@ private:
     /// Creates data file `generation` holding only its header, through a synced .tmp and a rename.
     bool create_generation(std::uint32_t generation, std::error_code& ec) {
         data_file<io_type> created;
-        if (!start_generation(generation, created, ec)) return false;
+        std::uint32_t id = 0;
+        if (!start_generation(generation, created, id, ec)) return false;
         if (!publish_generation(generation, created, ec)) return false;
         file_ = std::move(created);
         generation_ = generation;
+        file_id_ = id;
         return true;
     }
 
-    bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::error_code& ec) {
+    /// Starts data file `generation` as a .tmp holding its header, with a new file id.
+    /// A hint of that generation can only describe an earlier data file (one that was
+    /// lost, or the leftover of an interrupted switch): it is removed first.
+    bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::uint32_t& id,
+                          std::error_code& ec) {
+        if (!directory_.remove(generation_file_name(generation, file_kind::hint), ec)) return false;
         const std::string tmp = generation_file_name(generation, file_kind::data) + ".tmp";
         if (!file.open(io_, directory_.file_path(tmp), O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
-        char header[file_header::size];
-        file_header{file_kind::data, format_version, fingerprint_, generation}.encode(header);
-        return file.write(0, {header, sizeof header}, ec);
+        id = new_file_id();
+        file_header header;
+        header.codec_fingerprint = fingerprint_;
+        header.generation = generation;
+        header.file_id = id;
+        char bytes[file_header::size];
+        header.encode(bytes);
+        return file.write(0, {bytes, sizeof bytes}, ec);
     }
 
     /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
@@ -5734,10 +5800,11 @@ private:
         if (ec) return;
         const std::uint32_t next = generation_ + 1;
         data_file<io_type> file;
-        if (!start_generation(next, file, ec)) return;
+        std::uint32_t id = 0;
+        if (!start_generation(next, file, id, ec)) return;
 
         table_type table;
-        hint_builder hint(next, fingerprint_);
+        hint_builder hint({next, fingerprint_, id});
         std::uint64_t end = file_header::size;
         std::uint64_t live = 0;
         if (keep) {
@@ -5798,6 +5865,7 @@ private:
                 cover_writer_end();
             }
             generation_ = next;
+            file_id_ = id;
             live_bytes_ = live;
             dead_bytes_ = 0;
             hint_bytes_ = hint_size;
@@ -5816,7 +5884,7 @@ private:
 
     /// Writes the hint of the current generation, covering the whole log.
     bool write_hint(std::error_code& ec) {
-        hint_builder hint(generation_, fingerprint_);
+        hint_builder hint({generation_, fingerprint_, file_id_});
         table_.for_each([&](std::string_view key, std::string_view payload) {
             const record_location where = record_location::decode(payload);
             hint.add(key, where.value_size, where.offset);
@@ -5848,6 +5916,7 @@ private:
     std::optional<writer_type> writer_;
     std::shared_ptr<const file_mapping<io_type>> mapping_;  // mmap_file only: the current mapping
     std::uint32_t generation_ = 0;
+    std::uint32_t file_id_ = 0;  // the data file's id, which its hint repeats
     table_type table_;
     std::string record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body

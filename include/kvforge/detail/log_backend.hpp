@@ -38,6 +38,7 @@
 #include "../pinned_value.hpp"
 #include "assign_bytes.hpp"
 #include "data_file.hpp"
+#include "file_id.hpp"
 #include "file_mapping.hpp"
 #include "hint_file.hpp"
 #include "log_format.hpp"
@@ -723,6 +724,7 @@ private:
                         "written with");
             return false;
         }
+        file_id_ = header.file_id;
         return true;
     }
 
@@ -747,7 +749,7 @@ private:
         std::uint64_t live = 0;
         bool inside = true;  // every entry's record lies in the part of the log the hint covers
         const bool valid = read_hint(
-            {mapping->data(), mapping->length()}, generation_, fingerprint_, summary,
+            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_}, summary,
             [&](const hint_summary& checked) {
                 if constexpr (requires { loaded.reserve(std::size_t{}); }) {
                     loaded.reserve(static_cast<std::size_t>(checked.entries));
@@ -788,19 +790,31 @@ private:
     /// Creates data file `generation` holding only its header, through a synced .tmp and a rename.
     bool create_generation(std::uint32_t generation, std::error_code& ec) {
         data_file<io_type> created;
-        if (!start_generation(generation, created, ec)) return false;
+        std::uint32_t id = 0;
+        if (!start_generation(generation, created, id, ec)) return false;
         if (!publish_generation(generation, created, ec)) return false;
         file_ = std::move(created);
         generation_ = generation;
+        file_id_ = id;
         return true;
     }
 
-    bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::error_code& ec) {
+    /// Starts data file `generation` as a .tmp holding its header, with a new file id.
+    /// A hint of that generation can only describe an earlier data file (one that was
+    /// lost, or the leftover of an interrupted switch): it is removed first.
+    bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::uint32_t& id,
+                          std::error_code& ec) {
+        if (!directory_.remove(generation_file_name(generation, file_kind::hint), ec)) return false;
         const std::string tmp = generation_file_name(generation, file_kind::data) + ".tmp";
         if (!file.open(io_, directory_.file_path(tmp), O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
-        char header[file_header::size];
-        file_header{file_kind::data, format_version, fingerprint_, generation}.encode(header);
-        return file.write(0, {header, sizeof header}, ec);
+        id = new_file_id();
+        file_header header;
+        header.codec_fingerprint = fingerprint_;
+        header.generation = generation;
+        header.file_id = id;
+        char bytes[file_header::size];
+        header.encode(bytes);
+        return file.write(0, {bytes, sizeof bytes}, ec);
     }
 
     /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
@@ -819,10 +833,11 @@ private:
         if (ec) return;
         const std::uint32_t next = generation_ + 1;
         data_file<io_type> file;
-        if (!start_generation(next, file, ec)) return;
+        std::uint32_t id = 0;
+        if (!start_generation(next, file, id, ec)) return;
 
         table_type table;
-        hint_builder hint(next, fingerprint_);
+        hint_builder hint({next, fingerprint_, id});
         std::uint64_t end = file_header::size;
         std::uint64_t live = 0;
         if (keep) {
@@ -883,6 +898,7 @@ private:
                 cover_writer_end();
             }
             generation_ = next;
+            file_id_ = id;
             live_bytes_ = live;
             dead_bytes_ = 0;
             hint_bytes_ = hint_size;
@@ -901,7 +917,7 @@ private:
 
     /// Writes the hint of the current generation, covering the whole log.
     bool write_hint(std::error_code& ec) {
-        hint_builder hint(generation_, fingerprint_);
+        hint_builder hint({generation_, fingerprint_, file_id_});
         table_.for_each([&](std::string_view key, std::string_view payload) {
             const record_location where = record_location::decode(payload);
             hint.add(key, where.value_size, where.offset);
@@ -933,6 +949,7 @@ private:
     std::optional<writer_type> writer_;
     std::shared_ptr<const file_mapping<io_type>> mapping_;  // mmap_file only: the current mapping
     std::uint32_t generation_ = 0;
+    std::uint32_t file_id_ = 0;  // the data file's id, which its hint repeats
     table_type table_;
     std::string record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
