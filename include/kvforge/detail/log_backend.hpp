@@ -383,6 +383,8 @@ public:
         s.erases = erases_.load();
         s.batches = batches_.load();
         s.compactions = compactions_;
+        s.compaction_failures = compaction_failures_;
+        s.last_compaction_error = last_compaction_error_;
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
         if (open_) {
@@ -400,7 +402,7 @@ public:
     void compact(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!writable(ec)) return;
-        rewrite(true, ec);
+        compact_now(ec);
     }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
@@ -451,6 +453,8 @@ private:
         hint_covered_bytes_ = 0;
         recovered_records_ = 0;
         recovered_bytes_cut_ = 0;
+        compaction_retry_end_ = 0;
+        last_compaction_error_.clear();
         salvaged_.clear();
         failure_.reset();
         writer_.reset();
@@ -469,14 +473,23 @@ private:
     }
 
     /// After a write: releases the gate, waits for durability as the policy says, and
-    /// compacts when dead bytes have grown past the configured share.
+    /// compacts when dead bytes have grown past the configured share. The write's result
+    /// is its own: a failed compaction shows in stats() and is not retried before the
+    /// data file has grown (see compact_now).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
-        const bool compact_now = wants_compaction();
+        const bool compaction_due = wants_compaction();
         gate.unlock();
         writer_->commit(sequence, ec);
-        if (!ec && compact_now) {
+        if (!ec && compaction_due) {
             const gate_lock again(write_gate_);
-            if (wants_compaction()) rewrite(true, ec);
+            std::error_code compaction_error;
+            // Another thread may have closed the store, or compacted it, meanwhile.
+            if (writable(compaction_error) && wants_compaction()) {
+                // The caller's last error message describes its own calls, not this one.
+                const last_error saved = this_thread_last_error();
+                compact_now(compaction_error);
+                this_thread_last_error() = saved;
+            }
         }
         return sequence;
     }
@@ -484,8 +497,22 @@ private:
     [[nodiscard]] bool wants_compaction() const {
         if (options_.compact_dead_ratio <= 0) return false;
         const std::uint64_t data = writer_->end();
-        return data >= options_.compact_min_bytes &&
+        return data >= options_.compact_min_bytes && data >= compaction_retry_end_ &&
                static_cast<double>(dead_bytes_) > options_.compact_dead_ratio * static_cast<double>(data);
+    }
+
+    /// Compacts, with write_gate_ held. A failure is counted and its message kept for
+    /// stats(), and automatic compaction waits until the data file has grown by as much
+    /// as it held, or by compact_min_bytes if that is more: a failure that persists (a
+    /// damaged record) then costs a bounded share of the writing, not a rewrite per write.
+    void compact_now(std::error_code& ec) {
+        if (rewrite(true, ec)) return;
+        const std::string message = last_error_message();
+        const write_lock lock(mutex_);
+        ++compaction_failures_;
+        last_compaction_error_ = message;
+        const std::uint64_t data = writer_->end();
+        compaction_retry_end_ = data + std::max(data, options_.compact_min_bytes);
     }
 
     static std::size_t erase_record_size(std::size_t key_size) noexcept {
@@ -826,15 +853,16 @@ private:
     }
 
     /// Compaction (keep = true) or clear (keep = false): writes generation + 1 with the
-    /// live records (or none), switches to it, and removes the old generation.
-    /// Called with write_gate_ held, so the index changes only here.
-    void rewrite(bool keep, std::error_code& ec) {
+    /// live records (or none), switches to it, and removes the old generation; false
+    /// with ec set when it failed. Called with write_gate_ held, so the index changes
+    /// only here.
+    bool rewrite(bool keep, std::error_code& ec) {
         call_writer(&writer_type::drain, ec);
-        if (ec) return;
+        if (ec) return false;
         const std::uint32_t next = generation_ + 1;
         data_file<io_type> file;
         std::uint32_t id = 0;
-        if (!start_generation(next, file, id, ec)) return;
+        if (!start_generation(next, file, id, ec)) return false;
 
         table_type table;
         hint_builder hint({next, fingerprint_, id});
@@ -866,14 +894,14 @@ private:
                     out.clear();
                 }
             });
-            if (!ok || !file.write(end, out, ec)) return;
+            if (!ok || !file.write(end, out, ec)) return false;
             end += out.size();
         }
         if (!publish_generation(next, file, ec)) {
             // The rename may have happened: the next open could pick either generation,
             // so this store object must not write on as if nothing had.
             failure_.record(ec);
-            return;
+            return false;
         }
         std::uint64_t hint_size = 0;
         std::uint64_t hint_covered = 0;
@@ -904,6 +932,8 @@ private:
             hint_bytes_ = hint_size;
             hint_covered_bytes_ = hint_covered;
             ++compactions_;
+            compaction_retry_end_ = 0;
+            last_compaction_error_.clear();
             salvaged_.clear();
             version_.bump();
         }
@@ -913,6 +943,7 @@ private:
             directory_.remove(generation_file_name(previous, file_kind::hint), cleanup_error)) {
             sync_directory(cleanup_error);
         }
+        return true;
     }
 
     /// Writes the hint of the current generation, covering the whole log.
@@ -962,6 +993,9 @@ private:
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::uint64_t compactions_ = 0;
+    std::uint64_t compaction_failures_ = 0;
+    std::string last_compaction_error_;
+    std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the data file ends past this
     std::uint64_t directory_syncs_ = 0;
     std::vector<damaged_record> salvaged_;
     sticky_failure failure_;
