@@ -16,9 +16,11 @@ struct options {
     /// Write a hint file (each key with its record's place) at close and compaction, so
     /// that reopening reads the keys without reading the values.
     bool write_hints = true;
-    /// Open a store whose log is damaged before its tail: keep every intact record,
-    /// drop the damaged ones (reported in stats()), and rewrite the log without them.
-    /// Without it such a store fails to open with errc::corrupt_record.
+    /// Open a store whose log is damaged before its tail: read the whole log (a hint file
+    /// is not trusted then), keep every intact record, drop the damaged ones, and rewrite
+    /// the log without them. Without it such a store fails to open with
+    /// errc::corrupt_record. If the rewrite fails, so does the open, and the store is
+    /// left closed.
     bool salvage = false;
 };
 

@@ -135,14 +135,17 @@ public:
         fingerprint_ = fingerprint;
         reset_state();
         if (!directory_.open(io_, path, ec)) return;
-        if (!recover(ec)) {
+        // A salvaged log is rewritten before the store counts as open, so that a failed
+        // rewrite leaves it closed and its lock released.
+        if (!recover(ec) || (options_.salvage && !salvaged_.empty() && !rewrite(true, ec))) {
+            writer_.reset();
+            if constexpr (Mapped) mapping_.reset();
             file_.close();
             directory_.close();
             reset_state();
             return;
         }
         open_ = true;
-        if (options_.salvage && !salvaged_.empty()) rewrite(true, ec);
     }
 
     /// Writes everything out, syncs it, writes the hint file and releases the store.
@@ -664,7 +667,8 @@ private:
     }
 
     /// Opens the newest generation (or creates the first), removes leftovers, and
-    /// rebuilds the index from the hint file and the log.
+    /// rebuilds the index from the hint file and the log. With salvage the hint is not
+    /// trusted: the whole log is read, so that every damaged record is found and dropped.
     bool recover(std::error_code& ec) {
         std::vector<std::string> names;
         if (!directory_.list(names, ec)) return false;
@@ -692,7 +696,7 @@ private:
         if (!sync_directory(ec)) return false;
 
         std::uint64_t scan_from = file_header::size;
-        load_hint(file_size, scan_from);
+        if (!options_.salvage) load_hint(file_size, scan_from);
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
             file_, scan_from, file_size, options_.salvage,

@@ -155,7 +155,7 @@ inline void finish_batch_record(std::string& out, std::size_t start, std::size_t
 /// A record read from bytes: where its parts are, as offsets from the record's start.
 struct record_info {
     record_type type = record_type::put;
-    std::size_t size = 0;          ///< bytes of the whole record
+    std::size_t size = 0;          ///< bytes of the whole record (claimed, when parse_record finds it incomplete)
     std::size_t key_offset = 0;    ///< put, erase
     std::size_t key_size = 0;      ///< put, erase
     std::size_t value_offset = 0;  ///< put: the value; batch: the body
@@ -220,8 +220,9 @@ enum class parse_status {
         info.value_size = info.type == record_type::put ? second : 0;
         body_size = first + info.value_size;
     }
-    if (body_size > bytes.size() - header_size) return parse_status::incomplete;
+    // Set before the bytes are known to hold it all: an incomplete record says how long it claims to be.
     info.size = header_size + body_size;
+    if (body_size > bytes.size() - header_size) return parse_status::incomplete;
     if (file_header::get_le32(begin) != crc32c({begin + 4, info.size - 4})) return parse_status::bad;
     return parse_status::ok;
 }
