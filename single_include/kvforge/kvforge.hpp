@@ -4500,10 +4500,16 @@ static_assert(durability_policy<sync_each>);
 /// data-<generation>.kvhint. Compaction (and clear) writes generation + 1 beside it as
 /// a .tmp file, syncs it, renames it into place and syncs the directory before the old
 /// generation is removed; on open the newest generation wins and leftovers are removed.
+///
+/// Close. Readers check that the store is open under the shared lock, so close() marks
+/// it closed under the exclusive lock before it lets the writer go; writers waiting for
+/// their sync and callers of wait_durable, which hold no lock, are counted
+/// (active_calls.hpp) and close() waits for them.
 
 #include <fcntl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -4516,6 +4522,62 @@ static_assert(durability_policy<sync_each>);
 #include <system_error>
 #include <vector>
 
+// ---- begin kvforge/detail/active_calls.hpp ----
+/// \file active_calls.hpp
+/// A count of the calls that use a store's writer without holding its locks (a writer
+/// waiting for its sync, a caller of wait_durable), so that close() can wait for them
+/// to finish before it destroys the writer.
+
+#include <atomic>
+
+namespace kvforge::detail {
+
+/// The calls in progress that close() must wait for. Calls enter while the store is
+/// known to be open (under one of its locks) and leave when done with the writer.
+template <bool Concurrent>
+class active_calls {
+public:
+    void enter() noexcept { count_.fetch_add(1, std::memory_order_relaxed); }
+    /// The release pairs with wait_idle's acquire: whatever a call did with the writer
+    /// happens before close() destroys it.
+    void leave() noexcept {
+        if (count_.fetch_sub(1, std::memory_order_release) == 1) count_.notify_all();
+    }
+    /// Blocks until no call is in progress; no call may enter meanwhile.
+    void wait_idle() const noexcept {
+        for (int n = count_.load(std::memory_order_acquire); n != 0; n = count_.load(std::memory_order_acquire)) {
+            count_.wait(n, std::memory_order_acquire);
+        }
+    }
+
+private:
+    std::atomic<int> count_{0};
+};
+
+/// With one thread at a time, no call can be in progress while close() runs.
+template <>
+class active_calls<false> {
+public:
+    void enter() noexcept {}
+    void leave() noexcept {}
+    void wait_idle() const noexcept {}
+};
+
+/// One call in progress, from construction to destruction (also when it throws).
+template <bool Concurrent>
+class active_call {
+public:
+    explicit active_call(active_calls<Concurrent>& calls) noexcept : calls_(calls) { calls_.enter(); }
+    active_call(const active_call&) = delete;
+    active_call& operator=(const active_call&) = delete;
+    ~active_call() { calls_.leave(); }
+
+private:
+    active_calls<Concurrent>& calls_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/active_calls.hpp ----
 // ---- begin kvforge/detail/file_id.hpp ----
 /// \file file_id.hpp
 /// The random id written into the header of each new data file and repeated in its
@@ -5249,11 +5311,15 @@ public:
                 }
             }
         }
+        {
+            const write_lock lock(mutex_);
+            open_ = false;
+        }
+        active_calls_.wait_idle();
         writer_.reset();
         if constexpr (Mapped) mapping_.reset();
         file_.close();
         directory_.close();
-        open_ = false;
     }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
@@ -5477,7 +5543,7 @@ public:
         if (open_) {
             s.segments = 1;
             s.disk_bytes = writer_->end() + hint_bytes_;
-            s.syncs = writer_->syncs() + directory_syncs_;
+            s.syncs = writer_->syncs() + directory_syncs_.load();
         }
         return s;
     }
@@ -5494,24 +5560,35 @@ public:
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
     void wait_durable(std::uint64_t sequence, std::error_code& ec) {
-        if (!open_) {
-            fail(ec, errc::store_closed, "wait_durable: the store is not open");
-            return;
+        // Counted from while the store is known to be open until done, so that close()
+        // keeps the writer until then.
+        std::optional<active_call<threading::concurrent>> call;
+        {
+            const read_lock lock(mutex_);
+            if (!readable(ec)) return;
+            call.emplace(active_calls_);
         }
         writer_->wait_durable(sequence, ec);
     }
 
-    [[nodiscard]] std::uint64_t durable_sequence() const { return open_ ? writer_->durable_sequence() : 0; }
+    [[nodiscard]] std::uint64_t durable_sequence() const {
+        const read_lock lock(mutex_);
+        return open_ ? writer_->durable_sequence() : 0;
+    }
 
-    /// Reads every record of the data file and checks its checksum; changes nothing.
+    /// Reads every record in the data file and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
         verify_report report;
         if (!readable(ec)) return report;
         std::uint64_t file_size = 0;
         if (!file_.size(file_size, ec)) return report;
+        // async_worker's thread may be writing records at the end of the file: check
+        // only those wholly written (no writer appends while the gate is held).
+        const std::uint64_t written = written_end();
+        const std::uint64_t end = written < writer_->end() ? written : file_size;
         log_scan_result scanned;
-        if (!scan_log(file_, file_header::size, file_size, true, [](const log_entry&) {}, scanned, ec)) return report;
+        if (!scan_log(file_, file_header::size, end, true, [](const log_entry&) {}, scanned, ec)) return report;
         report.records_checked = scanned.records;
         report.damaged = std::move(scanned.damage);
         if (scanned.torn_tail) {
@@ -5565,8 +5642,11 @@ private:
     /// data file has grown (see compact_now).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
         const bool compaction_due = wants_compaction();
-        gate.unlock();
-        writer_->commit(sequence, ec);
+        {
+            const active_call<threading::concurrent> call(active_calls_);
+            gate.unlock();
+            writer_->commit(sequence, ec);
+        }
         if (!ec && compaction_due) {
             const gate_lock again(write_gate_);
             std::error_code compaction_error;
@@ -5600,6 +5680,23 @@ private:
         last_compaction_error_ = message;
         const std::uint64_t data = writer_->end();
         compaction_retry_end_ = data + std::max(data, options_.compact_min_bytes);
+    }
+
+    /// The end of the records wholly in the data file. The records still with the
+    /// writer (buffered, queued, or being written by async_worker's thread) are those at
+    /// and after some offset, which only grows: this finds it.
+    [[nodiscard]] std::uint64_t written_end() const {
+        std::uint64_t low = file_header::size;
+        std::uint64_t high = writer_->end();
+        while (low < high) {
+            const std::uint64_t middle = low + (high - low) / 2;
+            if (writer_->is_pending(middle)) {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        return low;
     }
 
     static std::size_t erase_record_size(std::size_t key_size) noexcept {
@@ -5898,7 +5995,7 @@ private:
     }
 
     bool sync_directory(std::error_code& ec) {
-        ++directory_syncs_;
+        directory_syncs_.add(1);
         return directory_.sync(ec);
     }
 
@@ -6059,7 +6156,8 @@ private:
     io_type io_{};
     kvforge::options options_{};
     std::uint64_t fingerprint_ = 0;
-    bool open_ = false;
+    // Read without a lock by is_open(); changed under the gate and the exclusive lock.
+    std::atomic<bool> open_{false};
 
     mutable gate_type write_gate_;
     mutable mutex_type mutex_;
@@ -6073,6 +6171,7 @@ private:
     std::string record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
     detail::write_version<threading::concurrent> version_;
+    active_calls<threading::concurrent> active_calls_;
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;
@@ -6084,7 +6183,7 @@ private:
     std::uint64_t compaction_failures_ = 0;
     std::string last_compaction_error_;
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the data file ends past this
-    std::uint64_t directory_syncs_ = 0;
+    counter_type directory_syncs_;  // bumped outside the lock stats() reads under
     std::vector<damaged_record> salvaged_;
     sticky_failure failure_;
     counter_type puts_;

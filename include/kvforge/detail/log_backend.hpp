@@ -14,10 +14,16 @@
 /// data-<generation>.kvhint. Compaction (and clear) writes generation + 1 beside it as
 /// a .tmp file, syncs it, renames it into place and syncs the directory before the old
 /// generation is removed; on open the newest generation wins and leftovers are removed.
+///
+/// Close. Readers check that the store is open under the shared lock, so close() marks
+/// it closed under the exclusive lock before it lets the writer go; writers waiting for
+/// their sync and callers of wait_durable, which hold no lock, are counted
+/// (active_calls.hpp) and close() waits for them.
 
 #include <fcntl.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -36,6 +42,7 @@
 #include "../stats.hpp"
 #include "../threading/single_thread.hpp"
 #include "../pinned_value.hpp"
+#include "active_calls.hpp"
 #include "assign_bytes.hpp"
 #include "data_file.hpp"
 #include "file_id.hpp"
@@ -165,11 +172,15 @@ public:
                 }
             }
         }
+        {
+            const write_lock lock(mutex_);
+            open_ = false;
+        }
+        active_calls_.wait_idle();
         writer_.reset();
         if constexpr (Mapped) mapping_.reset();
         file_.close();
         directory_.close();
-        open_ = false;
     }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
@@ -393,7 +404,7 @@ public:
         if (open_) {
             s.segments = 1;
             s.disk_bytes = writer_->end() + hint_bytes_;
-            s.syncs = writer_->syncs() + directory_syncs_;
+            s.syncs = writer_->syncs() + directory_syncs_.load();
         }
         return s;
     }
@@ -410,24 +421,35 @@ public:
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
     void wait_durable(std::uint64_t sequence, std::error_code& ec) {
-        if (!open_) {
-            fail(ec, errc::store_closed, "wait_durable: the store is not open");
-            return;
+        // Counted from while the store is known to be open until done, so that close()
+        // keeps the writer until then.
+        std::optional<active_call<threading::concurrent>> call;
+        {
+            const read_lock lock(mutex_);
+            if (!readable(ec)) return;
+            call.emplace(active_calls_);
         }
         writer_->wait_durable(sequence, ec);
     }
 
-    [[nodiscard]] std::uint64_t durable_sequence() const { return open_ ? writer_->durable_sequence() : 0; }
+    [[nodiscard]] std::uint64_t durable_sequence() const {
+        const read_lock lock(mutex_);
+        return open_ ? writer_->durable_sequence() : 0;
+    }
 
-    /// Reads every record of the data file and checks its checksum; changes nothing.
+    /// Reads every record in the data file and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
         verify_report report;
         if (!readable(ec)) return report;
         std::uint64_t file_size = 0;
         if (!file_.size(file_size, ec)) return report;
+        // async_worker's thread may be writing records at the end of the file: check
+        // only those wholly written (no writer appends while the gate is held).
+        const std::uint64_t written = written_end();
+        const std::uint64_t end = written < writer_->end() ? written : file_size;
         log_scan_result scanned;
-        if (!scan_log(file_, file_header::size, file_size, true, [](const log_entry&) {}, scanned, ec)) return report;
+        if (!scan_log(file_, file_header::size, end, true, [](const log_entry&) {}, scanned, ec)) return report;
         report.records_checked = scanned.records;
         report.damaged = std::move(scanned.damage);
         if (scanned.torn_tail) {
@@ -481,8 +503,11 @@ private:
     /// data file has grown (see compact_now).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
         const bool compaction_due = wants_compaction();
-        gate.unlock();
-        writer_->commit(sequence, ec);
+        {
+            const active_call<threading::concurrent> call(active_calls_);
+            gate.unlock();
+            writer_->commit(sequence, ec);
+        }
         if (!ec && compaction_due) {
             const gate_lock again(write_gate_);
             std::error_code compaction_error;
@@ -516,6 +541,23 @@ private:
         last_compaction_error_ = message;
         const std::uint64_t data = writer_->end();
         compaction_retry_end_ = data + std::max(data, options_.compact_min_bytes);
+    }
+
+    /// The end of the records wholly in the data file. The records still with the
+    /// writer (buffered, queued, or being written by async_worker's thread) are those at
+    /// and after some offset, which only grows: this finds it.
+    [[nodiscard]] std::uint64_t written_end() const {
+        std::uint64_t low = file_header::size;
+        std::uint64_t high = writer_->end();
+        while (low < high) {
+            const std::uint64_t middle = low + (high - low) / 2;
+            if (writer_->is_pending(middle)) {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        return low;
     }
 
     static std::size_t erase_record_size(std::size_t key_size) noexcept {
@@ -814,7 +856,7 @@ private:
     }
 
     bool sync_directory(std::error_code& ec) {
-        ++directory_syncs_;
+        directory_syncs_.add(1);
         return directory_.sync(ec);
     }
 
@@ -975,7 +1017,8 @@ private:
     io_type io_{};
     kvforge::options options_{};
     std::uint64_t fingerprint_ = 0;
-    bool open_ = false;
+    // Read without a lock by is_open(); changed under the gate and the exclusive lock.
+    std::atomic<bool> open_{false};
 
     mutable gate_type write_gate_;
     mutable mutex_type mutex_;
@@ -989,6 +1032,7 @@ private:
     std::string record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
     detail::write_version<threading::concurrent> version_;
+    active_calls<threading::concurrent> active_calls_;
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;
@@ -1000,7 +1044,7 @@ private:
     std::uint64_t compaction_failures_ = 0;
     std::string last_compaction_error_;
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the data file ends past this
-    std::uint64_t directory_syncs_ = 0;
+    counter_type directory_syncs_;  // bumped outside the lock stats() reads under
     std::vector<damaged_record> salvaged_;
     sticky_failure failure_;
     counter_type puts_;
