@@ -5335,7 +5335,7 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return 0;
             version_.bump();
-            index_put(key, value.size(), appended.offset);
+            update_index([&] { index_put(key, value.size(), appended.offset); });
             cover_writer_end();
         }
         puts_.add(1);
@@ -5355,7 +5355,7 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return false;
             version_.bump();
-            index_erase(key, record_.size());
+            update_index([&] { index_erase(key, record_.size()); });
             cover_writer_end();
         }
         erases_.add(1);
@@ -5388,15 +5388,17 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return 0;
             version_.bump();
-            std::size_t i = 0;
-            ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-                const std::uint64_t offset = appended.offset + body_offset + inner[i++];
-                if (op == batch_op::put) {
-                    index_put(key, value.size(), offset);
-                    puts_.add(1);
-                } else {
-                    if (index_erase(key, erase_record_size(key.size()))) erases_.add(1);
-                }
+            update_index([&] {
+                std::size_t i = 0;
+                ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+                    const std::uint64_t offset = appended.offset + body_offset + inner[i++];
+                    if (op == batch_op::put) {
+                        index_put(key, value.size(), offset);
+                        puts_.add(1);
+                    } else {
+                        if (index_erase(key, erase_record_size(key.size()))) erases_.add(1);
+                    }
+                });
             });
             dead_bytes_ += body_offset;  // the batch header holds no data
             cover_writer_end();
@@ -5421,6 +5423,7 @@ public:
 
     /// Reads key's value straight into out, with no allocation beyond out's own: one
     /// preadv puts the record's header and key in a small buffer and its value in out.
+    /// A value that fails its checksum is not left there: out is emptied.
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
         const read_lock lock(mutex_);
         record_location where;
@@ -5430,7 +5433,10 @@ public:
         if (Mapped || writer_->is_pending(where.offset)) {
             // A record not yet in the file is copied from the writer in one piece.
             std::string_view value;
-            if (!read_record(key, where, scratch, value, ec)) return false;
+            if (!read_record(key, where, scratch, value, ec)) {
+                out.clear();
+                return false;
+            }
             assign_bytes(out, value);
             return true;
         }
@@ -5441,13 +5447,18 @@ public:
             head = scratch.data();
         }
         out.resize(where.value_size);
-        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) return false;
+        // Whatever happens from here, out holds no byte of a value that failed its checks.
+        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
+            out.clear();
+            return false;
+        }
         record_info info;
         const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
         const std::string_view head_bytes(head, head_size);
         // The header parses on its own once the value's size is known to be in out.
         const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
         if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
+            out.clear();
             report_damage(where.offset, ec);
             return false;
         }
@@ -5680,6 +5691,22 @@ private:
         last_compaction_error_ = message;
         const std::uint64_t data = writer_->end();
         compaction_retry_end_ = data + std::max(data, options_.compact_min_bytes);
+    }
+
+    /// Runs an update of the index for a record the writer has taken. Should it run out
+    /// of memory, the index no longer matches the log: the store takes no more writes
+    /// until it is reopened, which rebuilds the index from the log.
+    template <class Update>
+    void update_index(Update&& update) {
+        try {
+            update();
+        } catch (...) {
+            std::error_code ec;
+            fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                 "out of memory while indexing a record already written to " + file_.path());
+            failure_.record(ec);
+            throw;
+        }
     }
 
     /// The end of the records wholly in the data file. The records still with the

@@ -77,7 +77,10 @@ namespace {
 using namespace kvforge;
 
 using allocation_configs = std::tuple<store<std::string, std::string, memory, hash_index, single_thread>,
-                                      store<std::string, std::string, memory, sorted_index, thread_safe>>;
+                                      store<std::string, std::string, memory, sorted_index, thread_safe>,
+                                      store<std::string, std::string, file_log, hash_index, sync_each, single_thread>,
+                                      store<std::string, std::string, file_log, sorted_index, buffered<>, thread_safe>,
+                                      store<std::string, std::string, mmap_file, hash_index, async_worker<>, thread_safe>>;
 
 using contents = std::map<std::string, std::string>;
 
