@@ -29,6 +29,10 @@ enum class errc {
     store_locked,         ///< another process or store object has the store open
     store_failed,         ///< an earlier write or sync failed; reopen the store to recover from disk
     store_closed,         ///< the store is not open
+    store_not_found,      ///< no store at the path, and the open may not create one (create_if_missing, read_only)
+    store_exists,         ///< a store is at the path, and options::error_if_exists is set
+    read_only,            ///< a write to a store opened with options::read_only
+    invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range
 };
 
 /// The category of kvforge::errc, named "kvforge".
@@ -51,6 +55,10 @@ enum class errc {
                 case errc::store_locked: return "store is open elsewhere";
                 case errc::store_failed: return "store refuses writes after a failed write or sync";
                 case errc::store_closed: return "store is not open";
+                case errc::store_not_found: return "no store at this path";
+                case errc::store_exists: return "a store already exists at this path";
+                case errc::read_only: return "store is open read-only";
+                case errc::invalid_argument: return "invalid argument";
             }
             return "unknown kvforge error";
         }

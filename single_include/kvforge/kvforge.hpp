@@ -1891,6 +1891,10 @@ enum class errc {
     store_locked,         ///< another process or store object has the store open
     store_failed,         ///< an earlier write or sync failed; reopen the store to recover from disk
     store_closed,         ///< the store is not open
+    store_not_found,      ///< no store at the path, and the open may not create one (create_if_missing, read_only)
+    store_exists,         ///< a store is at the path, and options::error_if_exists is set
+    read_only,            ///< a write to a store opened with options::read_only
+    invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range
 };
 
 /// The category of kvforge::errc, named "kvforge".
@@ -1913,6 +1917,10 @@ enum class errc {
                 case errc::store_locked: return "store is open elsewhere";
                 case errc::store_failed: return "store refuses writes after a failed write or sync";
                 case errc::store_closed: return "store is not open";
+                case errc::store_not_found: return "no store at this path";
+                case errc::store_exists: return "a store already exists at this path";
+                case errc::read_only: return "store is open read-only";
+                case errc::invalid_argument: return "invalid argument";
             }
             return "unknown kvforge error";
         }
@@ -3404,10 +3412,21 @@ struct options {
     bool write_hints = true;
     /// Open a store whose log is damaged before its tail: read the whole log (a hint file
     /// is not trusted then), keep every intact record, drop the damaged ones, and rewrite
-    /// the log without them. Without it such a store fails to open with
-    /// errc::corrupt_record. If the rewrite fails, so does the open, and the store is
-    /// left closed.
+    /// the log without them (a read-only open only leaves them out). Without it such a
+    /// store fails to open with errc::corrupt_record. If the rewrite fails, so does the
+    /// open, and the store is left closed.
     bool salvage = false;
+    /// Create the store when the directory is missing or empty (its parent must exist);
+    /// false: such an open fails with errc::store_not_found and creates nothing.
+    bool create_if_missing = true;
+    /// Fail with errc::store_exists, changing nothing, when the directory already holds a store.
+    bool error_if_exists = false;
+    /// Open for reading only, under a shared lock: any number of read-only opens, in any
+    /// processes, may share a store, while an open for writing is refused (and refuses
+    /// them) with errc::store_locked. A read-only store changes no file at all (it creates
+    /// no directory or LOCK, cuts no torn tail, removes no leftover, writes no hint), and
+    /// every write, clear and compact fails with errc::read_only; flush and sync do nothing.
+    bool read_only = false;
 };
 
 }  // namespace kvforge
@@ -4178,6 +4197,422 @@ using sorted_memory_store_mt = store<Key, Value, memory, sorted_index, thread_sa
 
 }  // namespace kvforge
 // ---- end kvforge/aliases.hpp ----
+// ---- begin kvforge/destroy.hpp ----
+/// \file destroy.hpp
+/// kvforge::destroy: removes a closed store's files, and then its directory.
+
+#include <algorithm>
+#include <cstdint>
+#include <new>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+// ---- begin kvforge/detail/store_directory.hpp ----
+/// \file store_directory.hpp
+/// The directory that holds a persistent store: checked to hold only kvforge's files,
+/// created on first open when allowed, locked (exclusively for writing, shared for
+/// reading) for as long as the store is open, and fsynced whenever a file in it appears,
+/// is renamed or disappears.
+///
+/// Every file operation takes a store_file_name (store_files.hpp), so nothing but a
+/// file of kvforge's own is ever opened, removed, renamed or truncated here.
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+// ---- begin kvforge/detail/store_files.hpp ----
+/// \file store_files.hpp
+/// The names of the files kvforge writes in a store's directory, recognised in one place.
+///
+/// A store's directory holds only these: LOCK, data-<generation>.kvlog,
+/// data-<generation>.kvhint, and each data or hint name followed by .tmp while it is
+/// written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
+/// in the directory is not kvforge's: a store is never opened among such entries, and
+/// kvforge removes, renames and truncates only files whose names are recognised here
+/// (store_directory's operations take a store_file_name, which only these functions make).
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kvforge::detail {
+
+/// The kinds of file in a store's directory.
+enum class store_file_kind {
+    lock,  ///< LOCK: holds no data; flock() on it marks the store as open
+    data,  ///< data-<generation>.kvlog: a header and the log of records
+    hint,  ///< data-<generation>.kvhint: every live key with the place of its record
+};
+
+/// The ten digits of a generation as a number, or nothing when they are not ten decimal
+/// digits of a generation kvforge can write (1 to UINT32_MAX).
+[[nodiscard]] constexpr std::optional<std::uint32_t> parse_generation(std::string_view digits) noexcept {
+    if (digits.size() != 10) return std::nullopt;
+    std::uint64_t value = 0;  // ten digits fit: at most 9,999,999,999
+    for (const char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (value == 0 || value > UINT32_MAX) return std::nullopt;
+    return static_cast<std::uint32_t>(value);
+}
+
+/// The name of a file kvforge writes in a store's directory. Made only from the parts of
+/// such a name, or by recognising one, so that a value of this type is always a name
+/// of kvforge's own.
+class store_file_name {
+public:
+    /// The lock file.
+    [[nodiscard]] static store_file_name lock() { return {store_file_kind::lock, 0, false}; }
+    /// The data file of a generation.
+    [[nodiscard]] static store_file_name data(std::uint32_t generation) {
+        return {store_file_kind::data, generation, false};
+    }
+    /// The hint file of a generation.
+    [[nodiscard]] static store_file_name hint(std::uint32_t generation) {
+        return {store_file_kind::hint, generation, false};
+    }
+
+    /// The name of an entry of a store's directory, when kvforge writes files of that name.
+    [[nodiscard]] static std::optional<store_file_name> recognise(std::string_view name) {
+        constexpr std::string_view tmp = ".tmp";
+        const bool temporary = name.size() > tmp.size() && name.substr(name.size() - tmp.size()) == tmp;
+        const std::string_view base = temporary ? name.substr(0, name.size() - tmp.size()) : name;
+        // Names without a generation; the next format adds MANIFEST here.
+        if (base == "LOCK") {
+            if (temporary) return std::nullopt;
+            return lock();
+        }
+        // data-<ten digits>.kvlog and data-<ten digits>.kvhint
+        constexpr std::string_view prefix = "data-";
+        if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
+        const std::optional<std::uint32_t> generation = parse_generation(base.substr(prefix.size(), 10));
+        if (!generation) return std::nullopt;
+        const std::string_view extension = base.substr(prefix.size() + 10);
+        if (extension == ".kvlog") return store_file_name(store_file_kind::data, *generation, temporary);
+        if (extension == ".kvhint") return store_file_name(store_file_kind::hint, *generation, temporary);
+        return std::nullopt;
+    }
+
+    /// The name a data or hint file has while it is written, before it is renamed into place.
+    [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
+
+    [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
+    /// The generation of a data or hint file; 0 for LOCK.
+    [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
+    /// Whether this is a .tmp name: a file being written, never read.
+    [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
+    [[nodiscard]] const std::string& str() const noexcept { return name_; }
+
+    friend bool operator==(const store_file_name& a, const store_file_name& b) noexcept { return a.name_ == b.name_; }
+
+private:
+    store_file_name(store_file_kind kind, std::uint32_t generation, bool temporary)
+        : kind_(kind), generation_(generation), temporary_(temporary) {
+        if (kind == store_file_kind::lock) {
+            name_ = "LOCK";
+        } else {
+            char name[32];
+            std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
+                          kind == store_file_kind::data ? "kvlog" : "kvhint");
+            name_ = name;
+        }
+        if (temporary) name_ += ".tmp";
+    }
+
+    store_file_kind kind_;
+    std::uint32_t generation_;
+    bool temporary_;
+    std::string name_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/store_files.hpp ----
+
+namespace kvforge::detail {
+
+/// What opening a store's directory may do and must find.
+struct directory_mode {
+    bool create = true;          ///< create the directory when it is missing
+    bool require_store = false;  ///< refuse (store_not_found) a directory without a data file
+    bool refuse_store = false;   ///< refuse (store_exists) a directory with a data file
+    bool shared = false;         ///< take the lock shared (readers) rather than exclusive (a writer)
+};
+
+/// A store's directory, held open and locked for as long as the store is open.
+template <class IO>
+class store_directory {
+public:
+    /// Opens the directory at path as a store's. In this order, so that a refusal
+    /// changes nothing: an empty path is refused; a missing directory is created (its
+    /// parent must exist) when mode.create, else refused; a directory holding any entry
+    /// kvforge does not write is refused; mode.require_store and mode.refuse_store are
+    /// checked; then the lock is taken, creating LOCK unless mode.shared.
+    bool open(IO& io, std::string_view path, const directory_mode& mode, std::error_code& ec) {
+        io_ = &io;
+        path_ = std::string(path);
+        if (path_.empty()) {
+            fail(ec, errc::invalid_argument,
+                 "an empty path names no store directory; give the directory's path (\".\" for the current one)");
+            return false;
+        }
+        struct stat info {};
+        if (io.stat(path_.c_str(), &info) != 0) {
+            const int error = errno;
+            if (error != ENOENT) {
+                fail_errno(ec, error, "stat " + path_);
+                return false;
+            }
+            if (!mode.create) {
+                fail(ec, errc::store_not_found,
+                     path_ + " does not exist; nothing was changed (an open creates a store there only with "
+                             "options::create_if_missing and without options::read_only)");
+                return false;
+            }
+            if (io.mkdir(path_.c_str(), 0755) != 0) {
+                const int failed = errno;
+                fail_errno(ec, failed,
+                           failed == ENOENT ? "create store directory " + path_ + " (its parent directory does not exist)"
+                                            : "create store directory " + path_);
+                return false;
+            }
+            // The new directory's entry lives in its parent: sync that too.
+            if (!sync_path(parent_of(path_), ec)) return false;
+            return lock(mode.shared, ec);
+        }
+        if (!S_ISDIR(info.st_mode)) {
+            // In the system category, as the errors of the calls around it are.
+            fail(ec, std::error_code(ENOTDIR, std::system_category()),
+                 path_ + " is not a directory; a kvforge store is a directory of files (nothing was changed)");
+            return false;
+        }
+        std::vector<store_file_name> names;
+        if (!check_entries(names, ec)) return false;
+        const bool holds_data = std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
+            return name.kind() == store_file_kind::data && !name.is_temporary();
+        });
+        if (mode.require_store && !holds_data) {
+            fail(ec, errc::store_not_found,
+                 path_ + " holds no kvforge data file, and this open may not create a store "
+                         "(options::create_if_missing is false, or options::read_only); nothing was created");
+            return false;
+        }
+        if (mode.refuse_store && holds_data) {
+            fail(ec, errc::store_exists,
+                 path_ + " already holds a store, and options::error_if_exists is set; nothing was changed");
+            return false;
+        }
+        return lock(mode.shared, ec);
+    }
+
+    /// Releases the lock.
+    void close() noexcept { lock_.close(); }
+
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    [[nodiscard]] std::string file_path(const store_file_name& name) const { return path_ + "/" + name.str(); }
+
+    /// The names of kvforge's files in the directory. Entries of other names, which an
+    /// open refuses but a user may add while the store is open, are left out: kvforge
+    /// never touches them.
+    bool list(std::vector<store_file_name>& names, std::error_code& ec) const {
+        std::vector<std::string> entries;
+        if (!list_entries(entries, ec)) return false;
+        names.clear();
+        for (const std::string& entry : entries) {
+            if (std::optional<store_file_name> name = store_file_name::recognise(entry)) names.push_back(*name);
+        }
+        return true;
+    }
+
+    /// Opens one of the store's files with open(2) flags.
+    bool open_file(data_file<IO>& file, const store_file_name& name, int flags, std::error_code& ec) const {
+        return file.open(*io_, file_path(name), flags, ec);
+    }
+
+    /// Makes the directory's entries durable: after a file was created, renamed or removed.
+    bool sync(std::error_code& ec) const { return sync_path(path_, ec); }
+
+    bool rename(const store_file_name& from, const store_file_name& to, std::error_code& ec) const {
+        const std::string from_path = file_path(from);
+        const std::string to_path = file_path(to);
+        if (io_->rename(from_path.c_str(), to_path.c_str()) != 0) {
+            fail_errno(ec, errno, "rename " + from_path + " to " + to_path);
+            return false;
+        }
+        return true;
+    }
+
+    /// Removes one of the store's files; one that is already gone is no error.
+    bool remove(const store_file_name& name, std::error_code& ec) const {
+        const std::string target = file_path(name);
+        if (io_->unlink(target.c_str()) != 0 && errno != ENOENT) {
+            fail_errno(ec, errno, "remove " + target);
+            return false;
+        }
+        return true;
+    }
+
+    /// Removes the directory itself when it is empty (for destroy, after every file of
+    /// the store is gone); one that holds something again is left as it is.
+    bool remove_directory(std::error_code& ec) const {
+        if (io_->rmdir(path_.c_str()) == 0) return sync_path(parent_of(path_), ec);
+        if (errno == ENOTEMPTY || errno == EEXIST) return true;
+        fail_errno(ec, errno, "remove directory " + path_);
+        return false;
+    }
+
+private:
+    /// Takes the lock on LOCK: exclusive for a writer, shared for readers, never waiting.
+    bool lock(bool shared, std::error_code& ec) {
+        const store_file_name name = store_file_name::lock();
+        // A reader creates nothing: without a LOCK file it cannot keep writers out.
+        if (!lock_.open(*io_, file_path(name), shared ? O_RDONLY : O_RDWR | O_CREAT, ec)) {
+            if (shared && ec == std::errc::no_such_file_or_directory) {
+                fail_errno(ec, ENOENT,
+                           "open " + file_path(name) +
+                               " (a read-only open creates no file; open the store once for writing to make it)");
+            }
+            return false;
+        }
+        if (retry_on_eintr([&] { return io_->flock(lock_.descriptor(), (shared ? LOCK_SH : LOCK_EX) | LOCK_NB); }) !=
+            0) {
+            const int error = errno;
+            if (error == EWOULDBLOCK) {
+                fail(ec, errc::store_locked,
+                     shared ? path_ + " is already open for writing, in this process or another; close it there first"
+                            : path_ + " is already open, in this process or another (for writing or reading); close it "
+                                      "there first");
+            } else {
+                fail_errno(ec, error, "lock " + lock_.path());
+            }
+            lock_.close();
+            return false;
+        }
+        return true;
+    }
+
+    /// Lists the directory, refusing it when it holds an entry that is not kvforge's;
+    /// names gets the recognised ones.
+    bool check_entries(std::vector<store_file_name>& names, std::error_code& ec) const {
+        std::vector<std::string> entries;
+        if (!list_entries(entries, ec)) return false;
+        std::sort(entries.begin(), entries.end());
+        names.clear();
+        for (const std::string& entry : entries) {
+            std::optional<store_file_name> name = store_file_name::recognise(entry);
+            if (!name) {
+                fail(ec, errc::not_a_store,
+                     path_ + " holds '" + entry +
+                         "', which kvforge did not write, so it is no store's directory (a store's directory holds "
+                         "only LOCK, data-*.kvlog and data-*.kvhint files); nothing was changed. Give kvforge a "
+                         "directory of its own");
+                return false;
+            }
+            names.push_back(*name);
+        }
+        return true;
+    }
+
+    bool list_entries(std::vector<std::string>& entries, std::error_code& ec) const {
+        if (io_->list_directory(path_.c_str(), entries) != 0) {
+            fail_errno(ec, errno, "list " + path_);
+            return false;
+        }
+        return true;
+    }
+
+    static std::string parent_of(const std::string& path) {
+        const auto slash = path.find_last_not_of('/') == std::string::npos ? std::string::npos
+                                                                            : path.rfind('/', path.find_last_not_of('/'));
+        if (slash == std::string::npos) return ".";
+        return slash == 0 ? "/" : path.substr(0, slash);
+    }
+
+    bool sync_path(const std::string& directory, std::error_code& ec) const {
+        data_file<IO> handle;
+        if (!handle.open(*io_, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
+        if (retry_on_eintr([&] { return io_->fsync(handle.descriptor()); }) != 0) {
+            fail_errno(ec, errno, "fsync directory " + directory);
+            return false;
+        }
+        return true;
+    }
+
+    IO* io_ = nullptr;
+    std::string path_;
+    data_file<IO> lock_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/store_directory.hpp ----
+
+namespace kvforge {
+
+/// Removes the persistent store in directory path through the I/O policy io: every file
+/// of kvforge's own in it, then the directory when that leaves it empty. Refuses, with
+/// nothing removed, an empty path (errc::invalid_argument), a missing directory
+/// (errc::store_not_found), a directory holding anything kvforge did not write
+/// (errc::not_a_store) and a store that is open, in this process or another
+/// (errc::store_locked); it holds the store's lock while it works.
+template <io_policy IO>
+void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
+    ec.clear();
+    try {
+        detail::store_directory<IO> directory;
+        detail::directory_mode mode;
+        mode.create = false;
+        if (!directory.open(io, path, mode, ec)) return;
+        std::vector<detail::store_file_name> names;
+        if (!directory.list(names, ec)) return;
+        // The newest data file goes last, after the leftovers and hints: a destroy cut
+        // short leaves a store that opens as it was, and can be run again.
+        std::uint32_t newest = 0;
+        for (const detail::store_file_name& name : names) {
+            if (name.kind() == detail::store_file_kind::data && !name.is_temporary()) {
+                newest = std::max(newest, name.generation());
+            }
+        }
+        const auto last = newest != 0 ? detail::store_file_name::data(newest) : detail::store_file_name::lock();
+        for (const detail::store_file_name& name : names) {
+            if (name.kind() == detail::store_file_kind::lock || name == last) continue;
+            if (!directory.remove(name, ec)) return;
+        }
+        if (newest != 0 && !directory.remove(last, ec)) return;
+        // LOCK is removed while it is held; an opener that comes now finds no store.
+        if (!directory.remove(detail::store_file_name::lock(), ec) || !directory.sync(ec)) return;
+        directory.close();
+        directory.remove_directory(ec);
+    } catch (const std::bad_alloc&) {
+        detail::fail(ec, std::make_error_code(std::errc::not_enough_memory), "destroy: out of memory");
+    }
+}
+
+/// As destroy(path, io, ec) with the default I/O policy, kvforge::posix_io.
+inline void destroy(std::string_view path, std::error_code& ec) noexcept { destroy(path, posix_io{}, ec); }
+
+/// As destroy(path, ec); throws kvforge::error on failure.
+inline void destroy(std::string_view path) {
+    std::error_code ec;
+    destroy(path, ec);
+    detail::throw_if(ec);
+}
+
+}  // namespace kvforge
+// ---- end kvforge/destroy.hpp ----
 // ---- begin kvforge/durability/async_worker.hpp ----
 /// \file async_worker.hpp
 /// kvforge::async_worker: a background thread writes and syncs in groups.
@@ -4219,17 +4654,17 @@ struct async_worker {
         ~writer() { stop(); }
 
         /// Writes from now on go to the end of file, which holds end bytes, all durable.
-        /// Starts the worker on first use; the queue must be empty (drain() first).
+        /// The queue must be empty (drain() first).
         void attach(detail::data_file<IO>& file, std::uint64_t end) {
-            {
-                const std::lock_guard lock(mutex_);
-                file_ = &file;
-                queue_offset_ = end;
-            }
-            if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
+            const std::lock_guard lock(mutex_);
+            file_ = &file;
+            queue_offset_ = end;
         }
 
+        /// Queues a record. The worker starts with the first one, so that a store that
+        /// never writes (opened read-only) runs no thread.
         detail::append_result append(std::string_view record, std::error_code& ec) {
+            if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
             std::unique_lock lock(mutex_);
             // Backpressure: wait for the worker to take the queue once it is full.
             written_.wait(lock, [&] { return queue_.size() + record.size() <= QueueBytes || queue_.empty() || failed_; });
@@ -4497,9 +4932,10 @@ static_assert(durability_policy<sync_each>);
 /// writer runs, but readers go on; it takes the exclusive lock only to switch files.
 ///
 /// Files. The directory holds LOCK, one data file data-<generation>.kvlog and its hint
-/// data-<generation>.kvhint. Compaction (and clear) writes generation + 1 beside it as
-/// a .tmp file, syncs it, renames it into place and syncs the directory before the old
-/// generation is removed; on open the newest generation wins and leftovers are removed.
+/// data-<generation>.kvhint (names: store_files.hpp). Compaction (and clear) writes
+/// generation + 1 beside it as a .tmp file, syncs it, renames it into place and syncs the
+/// directory before the old generation is removed; on open the newest generation wins
+/// and leftovers are removed. A store opened read-only changes no file.
 ///
 /// Close. Readers check that the store is open under the shared lock, so close() marks
 /// it closed under the exclusive lock before it lets the writer go; writers waiting for
@@ -4510,9 +4946,9 @@ static_assert(durability_policy<sync_each>);
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -5062,136 +5498,6 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/log_scan.hpp ----
-// ---- begin kvforge/detail/store_directory.hpp ----
-/// \file store_directory.hpp
-/// The directory that holds a persistent store: created on first open, locked against a
-/// second opener, listed on recovery, and fsynced whenever a file in it appears, is
-/// renamed or disappears.
-
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstdint>
-#include <cstdio>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// A store's directory, held open and locked for as long as the store is open.
-template <class IO>
-class store_directory {
-public:
-    /// The lock file's name. It holds no data; flock() on it marks the store as open.
-    static constexpr std::string_view lock_name = "LOCK";
-
-    /// Creates the directory if it is missing (its parent must exist) and takes the lock.
-    bool open(IO& io, std::string_view path, std::error_code& ec) {
-        io_ = &io;
-        path_ = std::string(path.empty() ? "." : path);
-        struct stat info {};
-        if (io.stat(path_.c_str(), &info) != 0) {
-            if (errno != ENOENT) {
-                fail_errno(ec, errno, "stat " + path_);
-                return false;
-            }
-            if (io.mkdir(path_.c_str(), 0755) != 0) {
-                const int error = errno;
-                fail_errno(ec, error,
-                           error == ENOENT ? "create store directory " + path_ + " (its parent directory does not exist)"
-                                           : "create store directory " + path_);
-                return false;
-            }
-            // The new directory's entry lives in its parent: sync that too.
-            if (!sync_path(parent_of(path_), ec)) return false;
-        } else if (!S_ISDIR(info.st_mode)) {
-            // In the system category, as the errors of the calls around it are.
-            fail(ec, std::error_code(ENOTDIR, std::system_category()),
-                 path_ + " is not a directory; a kvforge store is a directory of files (nothing was changed)");
-            return false;
-        }
-        if (!lock_.open(io, file_path(lock_name), O_RDWR | O_CREAT, ec)) return false;
-        if (retry_on_eintr([&] { return io.flock(lock_.descriptor(), LOCK_EX | LOCK_NB); }) != 0) {
-            const int error = errno;
-            if (error == EWOULDBLOCK) {
-                fail(ec, errc::store_locked,
-                     path_ + " is already open, in this process or another; close it there first");
-            } else {
-                fail_errno(ec, error, "lock " + lock_.path());
-            }
-            lock_.close();
-            return false;
-        }
-        return true;
-    }
-
-    /// Releases the lock.
-    void close() noexcept { lock_.close(); }
-
-    [[nodiscard]] const std::string& path() const noexcept { return path_; }
-    [[nodiscard]] std::string file_path(std::string_view name) const { return path_ + "/" + std::string(name); }
-
-    /// The names of the directory's entries.
-    bool list(std::vector<std::string>& names, std::error_code& ec) const {
-        if (io_->list_directory(path_.c_str(), names) != 0) {
-            fail_errno(ec, errno, "list " + path_);
-            return false;
-        }
-        return true;
-    }
-
-    /// Makes the directory's entries durable: after a file was created, renamed or removed.
-    bool sync(std::error_code& ec) const { return sync_path(path_, ec); }
-
-    bool rename(std::string_view from, std::string_view to, std::error_code& ec) const {
-        const std::string from_path = file_path(from);
-        const std::string to_path = file_path(to);
-        if (io_->rename(from_path.c_str(), to_path.c_str()) != 0) {
-            fail_errno(ec, errno, "rename " + from_path + " to " + to_path);
-            return false;
-        }
-        return true;
-    }
-
-    bool remove(std::string_view name, std::error_code& ec) const {
-        const std::string target = file_path(name);
-        if (io_->unlink(target.c_str()) != 0 && errno != ENOENT) {
-            fail_errno(ec, errno, "remove " + target);
-            return false;
-        }
-        return true;
-    }
-
-private:
-    static std::string parent_of(const std::string& path) {
-        const auto slash = path.find_last_not_of('/') == std::string::npos ? std::string::npos
-                                                                            : path.rfind('/', path.find_last_not_of('/'));
-        if (slash == std::string::npos) return ".";
-        return slash == 0 ? "/" : path.substr(0, slash);
-    }
-
-    bool sync_path(const std::string& directory, std::error_code& ec) const {
-        data_file<IO> handle;
-        if (!handle.open(*io_, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
-        if (retry_on_eintr([&] { return io_->fsync(handle.descriptor()); }) != 0) {
-            fail_errno(ec, errno, "fsync directory " + directory);
-            return false;
-        }
-        return true;
-    }
-
-    IO* io_ = nullptr;
-    std::string path_;
-    data_file<IO> lock_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/store_directory.hpp ----
 
 namespace kvforge::detail {
 
@@ -5213,24 +5519,6 @@ struct record_location {
         return put_header_size(key_size, value_size) + key_size + value_size;
     }
 };
-
-/// The name of a data or hint file of a generation, e.g. data-0000000007.kvlog.
-[[nodiscard]] inline std::string generation_file_name(std::uint32_t generation, file_kind kind) {
-    char name[32];
-    std::snprintf(name, sizeof name, "data-%010u.%s", generation, kind == file_kind::data ? "kvlog" : "kvhint");
-    return name;
-}
-
-/// The generation of a data file's name, or 0 when the name is not one.
-[[nodiscard]] inline std::uint32_t generation_of(std::string_view name) noexcept {
-    if (name.size() != 21 || name.substr(0, 5) != "data-" || name.substr(15) != ".kvlog") return 0;
-    std::uint32_t generation = 0;
-    for (const char c : name.substr(5, 10)) {
-        if (c < '0' || c > '9') return 0;
-        generation = generation * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    return generation;
-}
 
 /// The store behind file_log (Mapped = false: records are read with pread) and
 /// mmap_file (Mapped = true: records in the file are read through a shared read-only
@@ -5266,7 +5554,8 @@ public:
         }
     }
 
-    /// Opens or creates the store in directory path.
+    /// Opens or creates the store in directory path, as opts says (create_if_missing,
+    /// error_if_exists, read_only, salvage).
     void open(std::string_view path, const kvforge::options& opts, io_type io, std::uint64_t fingerprint,
               std::error_code& ec) {
         const gate_lock gate(write_gate_);
@@ -5280,10 +5569,16 @@ public:
         options_ = opts;
         fingerprint_ = fingerprint;
         reset_state();
-        if (!directory_.open(io_, path, ec)) return;
+        directory_mode mode;
+        mode.create = opts.create_if_missing && !opts.read_only;
+        mode.require_store = !mode.create;
+        mode.refuse_store = opts.error_if_exists;
+        mode.shared = opts.read_only;
+        if (!directory_.open(io_, path, mode, ec)) return;
         // A salvaged log is rewritten before the store counts as open, so that a failed
         // rewrite leaves it closed and its lock released.
-        if (!recover(ec) || (options_.salvage && !salvaged_.empty() && !rewrite(true, ec))) {
+        const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
+        if (!recover(ec) || (salvage_rewrite() && !rewrite(true, ec))) {
             writer_.reset();
             if constexpr (Mapped) mapping_.reset();
             file_.close();
@@ -5294,13 +5589,14 @@ public:
         open_ = true;
     }
 
-    /// Writes everything out, syncs it, writes the hint file and releases the store.
-    /// The store is closed afterwards even when this reports an error.
+    /// Writes everything out, syncs it, writes the hint file and releases the store
+    /// (a read-only store only releases it). The store is closed afterwards even when
+    /// this reports an error.
     void close(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!open_) return;
         // After a failed write or sync, whatever was not yet on disk is lost: report it.
-        if (!failure_.check(ec) && !writer_->failed(ec)) {
+        if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
             call_writer(&writer_type::close, ec);
             if (!ec && options_.write_hints && hint_covered_bytes_ != writer_->end()) {
                 // A hint only speeds up the next open, so failing to write one is no error.
@@ -5559,7 +5855,9 @@ public:
         return s;
     }
 
+    /// Hands buffered writes to the OS; nothing to do for a read-only store.
     void flush(std::error_code& ec) { drain_writer(&writer_type::flush, ec); }
+    /// Makes every write so far durable; nothing to do for a read-only store.
     void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
 
     /// Rewrites the live records into a new generation and drops the old one.
@@ -5637,6 +5935,12 @@ private:
 
     bool writable(std::error_code& ec) const {
         if (!readable(ec)) return false;
+        if (options_.read_only) {
+            fail(ec, errc::read_only,
+                 directory_.path() + " was opened read-only (options::read_only); nothing was written. Open it "
+                                     "without read_only to write");
+            return false;
+        }
         if (failure_.check(ec)) return false;
         return !writer_->failed(ec);
     }
@@ -5856,9 +6160,10 @@ private:
                  " fails its checksum; its value is not returned (run verify() for a full report)");
     }
 
+    /// flush or sync: nothing to do for a read-only store, which writes nothing.
     void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
         const gate_lock gate(write_gate_);
-        if (!writable(ec)) return;
+        if (!readable(ec) || options_.read_only || !writable(ec)) return;
         call_writer(op, ec);
     }
 
@@ -5875,33 +6180,41 @@ private:
     }
 
     /// Opens the newest generation (or creates the first), removes leftovers, and
-    /// rebuilds the index from the hint file and the log. With salvage the hint is not
-    /// trusted: the whole log is read, so that every damaged record is found and dropped.
+    /// rebuilds the index from the hint file and the log. A read-only store removes,
+    /// creates and cuts nothing: it serves the intact records and leaves the files as
+    /// they are. With salvage the hint is not trusted: the whole log is read, so that
+    /// every damaged record is found and dropped.
     bool recover(std::error_code& ec) {
-        std::vector<std::string> names;
+        std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         std::uint32_t newest = 0;
-        for (const std::string& name : names) newest = std::max(newest, generation_of(name));
+        for (const store_file_name& name : names) {
+            if (name.kind() == store_file_kind::data && !name.is_temporary()) {
+                newest = std::max(newest, name.generation());
+            }
+        }
+        // The directory refused a missing store unless this open may create one.
         if (newest == 0) return create_generation(1, ec) && attach_writer(file_header::size);
 
         generation_ = newest;
-        const std::string name = generation_file_name(newest, file_kind::data);
-        if (!file_.open(io_, directory_.file_path(name), O_RDWR, ec)) return false;
+        const int flags = options_.read_only ? O_RDONLY : O_RDWR;
+        if (!directory_.open_file(file_, store_file_name::data(newest), flags, ec)) return false;
         std::uint64_t file_size = 0;
         if (!file_.size(file_size, ec) || !check_header(file_size, ec)) return false;
 
-        // Nothing is changed before the newest file proved to be a store of ours.
-        for (const std::string& other : names) {
-            const bool leftover = other.size() > 4 && other.substr(other.size() - 4) == ".tmp";
-            const bool older = (generation_of(other) != 0 && generation_of(other) < newest) ||
-                               (other.size() == 22 && other.substr(0, 5) == "data-" && other.substr(15) == ".kvhint" &&
-                                other != generation_file_name(newest, file_kind::hint));
-            if ((leftover || older) && !directory_.remove(other, ec)) return false;
+        if (!options_.read_only) {
+            // Nothing is changed before the newest file proved to be a store of ours.
+            for (const store_file_name& other : names) {
+                const bool leftover = other.is_temporary();
+                const bool older = (other.kind() == store_file_kind::data && other.generation() < newest) ||
+                                   (other.kind() == store_file_kind::hint && other.generation() != newest);
+                if ((leftover || older) && !directory_.remove(other, ec)) return false;
+            }
+            // Synced even when nothing was removed: the open that created or renamed these
+            // files may have failed to sync the directory, and what this store acknowledges
+            // from now on rests on those entries.
+            if (!sync_directory(ec)) return false;
         }
-        // Synced even when nothing was removed: the open that created or renamed these
-        // files may have failed to sync the directory, and what this store acknowledges
-        // from now on rests on those entries.
-        if (!sync_directory(ec)) return false;
 
         std::uint64_t scan_from = file_header::size;
         if (!options_.salvage) load_hint(file_size, scan_from);
@@ -5920,7 +6233,7 @@ private:
         dead_bytes_ += scanned.overhead_bytes;
         recovered_records_ += scanned.records;
         salvaged_ = std::move(scanned.damage);
-        if (scanned.torn_tail) {
+        if (scanned.torn_tail && !options_.read_only) {
             // Cut the torn tail before anything is appended after it, and make the cut durable.
             recovered_bytes_cut_ = file_size - scanned.valid_end;
             if (!file_.truncate(scanned.valid_end, ec) || !file_.sync(ec)) return false;
@@ -5972,10 +6285,7 @@ private:
     void load_hint(std::uint64_t file_size, std::uint64_t& scan_from) {
         data_file<io_type> hint;
         std::error_code ignored;
-        if (!hint.open(io_, directory_.file_path(generation_file_name(generation_, file_kind::hint)), O_RDONLY,
-                       ignored)) {
-            return;
-        }
+        if (!directory_.open_file(hint, store_file_name::hint(generation_), O_RDONLY, ignored)) return;
         std::uint64_t size = 0;
         if (!hint.size(size, ignored) || size == 0) return;
         // Mapped rather than read: the hint is parsed once, front to back, and a copy would
@@ -6043,9 +6353,9 @@ private:
     /// lost, or the leftover of an interrupted switch): it is removed first.
     bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::uint32_t& id,
                           std::error_code& ec) {
-        if (!directory_.remove(generation_file_name(generation, file_kind::hint), ec)) return false;
-        const std::string tmp = generation_file_name(generation, file_kind::data) + ".tmp";
-        if (!file.open(io_, directory_.file_path(tmp), O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
+        if (!directory_.remove(store_file_name::hint(generation), ec)) return false;
+        const store_file_name tmp = store_file_name::data(generation).temporary();
+        if (!directory_.open_file(file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
         id = new_file_id();
         file_header header;
         header.codec_fingerprint = fingerprint_;
@@ -6058,8 +6368,8 @@ private:
 
     /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
     bool publish_generation(std::uint32_t generation, data_file<io_type>& file, std::error_code& ec) {
-        const std::string name = generation_file_name(generation, file_kind::data);
-        if (!file.sync(ec) || !directory_.rename(name + ".tmp", name, ec)) return false;
+        const store_file_name name = store_file_name::data(generation);
+        if (!file.sync(ec) || !directory_.rename(name.temporary(), name, ec)) return false;
         file.renamed(directory_.file_path(name));
         return sync_directory(ec);
     }
@@ -6122,7 +6432,7 @@ private:
             hint_size = bytes.size();
             // A missing hint only slows the next open down.
             std::error_code hint_error;
-            if (!write_file(generation_file_name(next, file_kind::hint), bytes, hint_error)) hint_size = 0;
+            if (!write_file(store_file_name::hint(next), bytes, hint_error)) hint_size = 0;
             hint_covered = hint_size == 0 ? 0 : end;
         }
 
@@ -6151,8 +6461,8 @@ private:
         }
         // The old generation is obsolete now; should removing it fail, the next open removes it.
         std::error_code cleanup_error;
-        if (directory_.remove(generation_file_name(previous, file_kind::data), cleanup_error) &&
-            directory_.remove(generation_file_name(previous, file_kind::hint), cleanup_error)) {
+        if (directory_.remove(store_file_name::data(previous), cleanup_error) &&
+            directory_.remove(store_file_name::hint(previous), cleanup_error)) {
             sync_directory(cleanup_error);
         }
         return true;
@@ -6166,17 +6476,17 @@ private:
             hint.add(key, where.value_size, where.offset);
         });
         std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
-        if (!write_file(generation_file_name(generation_, file_kind::hint), bytes, ec)) return false;
+        if (!write_file(store_file_name::hint(generation_), bytes, ec)) return false;
         hint_bytes_ = bytes.size();
         hint_covered_bytes_ = writer_->end();
         return true;
     }
 
     /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
-    bool write_file(const std::string& name, std::string_view bytes, std::error_code& ec) {
+    bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<io_type> file;
-        return file.open(io_, directory_.file_path(name + ".tmp"), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name + ".tmp", name, ec) &&
+        return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
+               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
                sync_directory(ec);
     }
 

@@ -11,9 +11,10 @@
 /// writer runs, but readers go on; it takes the exclusive lock only to switch files.
 ///
 /// Files. The directory holds LOCK, one data file data-<generation>.kvlog and its hint
-/// data-<generation>.kvhint. Compaction (and clear) writes generation + 1 beside it as
-/// a .tmp file, syncs it, renames it into place and syncs the directory before the old
-/// generation is removed; on open the newest generation wins and leftovers are removed.
+/// data-<generation>.kvhint (names: store_files.hpp). Compaction (and clear) writes
+/// generation + 1 beside it as a .tmp file, syncs it, renames it into place and syncs the
+/// directory before the old generation is removed; on open the newest generation wins
+/// and leftovers are removed. A store opened read-only changes no file.
 ///
 /// Close. Readers check that the store is open under the shared lock, so close() marks
 /// it closed under the exclusive lock before it lets the writer go; writers waiting for
@@ -24,9 +25,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -52,6 +53,7 @@
 #include "log_scan.hpp"
 #include "log_writer.hpp"
 #include "store_directory.hpp"
+#include "store_files.hpp"
 #include "write_version.hpp"
 
 namespace kvforge::detail {
@@ -74,24 +76,6 @@ struct record_location {
         return put_header_size(key_size, value_size) + key_size + value_size;
     }
 };
-
-/// The name of a data or hint file of a generation, e.g. data-0000000007.kvlog.
-[[nodiscard]] inline std::string generation_file_name(std::uint32_t generation, file_kind kind) {
-    char name[32];
-    std::snprintf(name, sizeof name, "data-%010u.%s", generation, kind == file_kind::data ? "kvlog" : "kvhint");
-    return name;
-}
-
-/// The generation of a data file's name, or 0 when the name is not one.
-[[nodiscard]] inline std::uint32_t generation_of(std::string_view name) noexcept {
-    if (name.size() != 21 || name.substr(0, 5) != "data-" || name.substr(15) != ".kvlog") return 0;
-    std::uint32_t generation = 0;
-    for (const char c : name.substr(5, 10)) {
-        if (c < '0' || c > '9') return 0;
-        generation = generation * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    return generation;
-}
 
 /// The store behind file_log (Mapped = false: records are read with pread) and
 /// mmap_file (Mapped = true: records in the file are read through a shared read-only
@@ -127,7 +111,8 @@ public:
         }
     }
 
-    /// Opens or creates the store in directory path.
+    /// Opens or creates the store in directory path, as opts says (create_if_missing,
+    /// error_if_exists, read_only, salvage).
     void open(std::string_view path, const kvforge::options& opts, io_type io, std::uint64_t fingerprint,
               std::error_code& ec) {
         const gate_lock gate(write_gate_);
@@ -141,10 +126,16 @@ public:
         options_ = opts;
         fingerprint_ = fingerprint;
         reset_state();
-        if (!directory_.open(io_, path, ec)) return;
+        directory_mode mode;
+        mode.create = opts.create_if_missing && !opts.read_only;
+        mode.require_store = !mode.create;
+        mode.refuse_store = opts.error_if_exists;
+        mode.shared = opts.read_only;
+        if (!directory_.open(io_, path, mode, ec)) return;
         // A salvaged log is rewritten before the store counts as open, so that a failed
         // rewrite leaves it closed and its lock released.
-        if (!recover(ec) || (options_.salvage && !salvaged_.empty() && !rewrite(true, ec))) {
+        const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
+        if (!recover(ec) || (salvage_rewrite() && !rewrite(true, ec))) {
             writer_.reset();
             if constexpr (Mapped) mapping_.reset();
             file_.close();
@@ -155,13 +146,14 @@ public:
         open_ = true;
     }
 
-    /// Writes everything out, syncs it, writes the hint file and releases the store.
-    /// The store is closed afterwards even when this reports an error.
+    /// Writes everything out, syncs it, writes the hint file and releases the store
+    /// (a read-only store only releases it). The store is closed afterwards even when
+    /// this reports an error.
     void close(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!open_) return;
         // After a failed write or sync, whatever was not yet on disk is lost: report it.
-        if (!failure_.check(ec) && !writer_->failed(ec)) {
+        if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
             call_writer(&writer_type::close, ec);
             if (!ec && options_.write_hints && hint_covered_bytes_ != writer_->end()) {
                 // A hint only speeds up the next open, so failing to write one is no error.
@@ -420,7 +412,9 @@ public:
         return s;
     }
 
+    /// Hands buffered writes to the OS; nothing to do for a read-only store.
     void flush(std::error_code& ec) { drain_writer(&writer_type::flush, ec); }
+    /// Makes every write so far durable; nothing to do for a read-only store.
     void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
 
     /// Rewrites the live records into a new generation and drops the old one.
@@ -498,6 +492,12 @@ private:
 
     bool writable(std::error_code& ec) const {
         if (!readable(ec)) return false;
+        if (options_.read_only) {
+            fail(ec, errc::read_only,
+                 directory_.path() + " was opened read-only (options::read_only); nothing was written. Open it "
+                                     "without read_only to write");
+            return false;
+        }
         if (failure_.check(ec)) return false;
         return !writer_->failed(ec);
     }
@@ -717,9 +717,10 @@ private:
                  " fails its checksum; its value is not returned (run verify() for a full report)");
     }
 
+    /// flush or sync: nothing to do for a read-only store, which writes nothing.
     void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
         const gate_lock gate(write_gate_);
-        if (!writable(ec)) return;
+        if (!readable(ec) || options_.read_only || !writable(ec)) return;
         call_writer(op, ec);
     }
 
@@ -736,33 +737,41 @@ private:
     }
 
     /// Opens the newest generation (or creates the first), removes leftovers, and
-    /// rebuilds the index from the hint file and the log. With salvage the hint is not
-    /// trusted: the whole log is read, so that every damaged record is found and dropped.
+    /// rebuilds the index from the hint file and the log. A read-only store removes,
+    /// creates and cuts nothing: it serves the intact records and leaves the files as
+    /// they are. With salvage the hint is not trusted: the whole log is read, so that
+    /// every damaged record is found and dropped.
     bool recover(std::error_code& ec) {
-        std::vector<std::string> names;
+        std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         std::uint32_t newest = 0;
-        for (const std::string& name : names) newest = std::max(newest, generation_of(name));
+        for (const store_file_name& name : names) {
+            if (name.kind() == store_file_kind::data && !name.is_temporary()) {
+                newest = std::max(newest, name.generation());
+            }
+        }
+        // The directory refused a missing store unless this open may create one.
         if (newest == 0) return create_generation(1, ec) && attach_writer(file_header::size);
 
         generation_ = newest;
-        const std::string name = generation_file_name(newest, file_kind::data);
-        if (!file_.open(io_, directory_.file_path(name), O_RDWR, ec)) return false;
+        const int flags = options_.read_only ? O_RDONLY : O_RDWR;
+        if (!directory_.open_file(file_, store_file_name::data(newest), flags, ec)) return false;
         std::uint64_t file_size = 0;
         if (!file_.size(file_size, ec) || !check_header(file_size, ec)) return false;
 
-        // Nothing is changed before the newest file proved to be a store of ours.
-        for (const std::string& other : names) {
-            const bool leftover = other.size() > 4 && other.substr(other.size() - 4) == ".tmp";
-            const bool older = (generation_of(other) != 0 && generation_of(other) < newest) ||
-                               (other.size() == 22 && other.substr(0, 5) == "data-" && other.substr(15) == ".kvhint" &&
-                                other != generation_file_name(newest, file_kind::hint));
-            if ((leftover || older) && !directory_.remove(other, ec)) return false;
+        if (!options_.read_only) {
+            // Nothing is changed before the newest file proved to be a store of ours.
+            for (const store_file_name& other : names) {
+                const bool leftover = other.is_temporary();
+                const bool older = (other.kind() == store_file_kind::data && other.generation() < newest) ||
+                                   (other.kind() == store_file_kind::hint && other.generation() != newest);
+                if ((leftover || older) && !directory_.remove(other, ec)) return false;
+            }
+            // Synced even when nothing was removed: the open that created or renamed these
+            // files may have failed to sync the directory, and what this store acknowledges
+            // from now on rests on those entries.
+            if (!sync_directory(ec)) return false;
         }
-        // Synced even when nothing was removed: the open that created or renamed these
-        // files may have failed to sync the directory, and what this store acknowledges
-        // from now on rests on those entries.
-        if (!sync_directory(ec)) return false;
 
         std::uint64_t scan_from = file_header::size;
         if (!options_.salvage) load_hint(file_size, scan_from);
@@ -781,7 +790,7 @@ private:
         dead_bytes_ += scanned.overhead_bytes;
         recovered_records_ += scanned.records;
         salvaged_ = std::move(scanned.damage);
-        if (scanned.torn_tail) {
+        if (scanned.torn_tail && !options_.read_only) {
             // Cut the torn tail before anything is appended after it, and make the cut durable.
             recovered_bytes_cut_ = file_size - scanned.valid_end;
             if (!file_.truncate(scanned.valid_end, ec) || !file_.sync(ec)) return false;
@@ -833,10 +842,7 @@ private:
     void load_hint(std::uint64_t file_size, std::uint64_t& scan_from) {
         data_file<io_type> hint;
         std::error_code ignored;
-        if (!hint.open(io_, directory_.file_path(generation_file_name(generation_, file_kind::hint)), O_RDONLY,
-                       ignored)) {
-            return;
-        }
+        if (!directory_.open_file(hint, store_file_name::hint(generation_), O_RDONLY, ignored)) return;
         std::uint64_t size = 0;
         if (!hint.size(size, ignored) || size == 0) return;
         // Mapped rather than read: the hint is parsed once, front to back, and a copy would
@@ -904,9 +910,9 @@ private:
     /// lost, or the leftover of an interrupted switch): it is removed first.
     bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::uint32_t& id,
                           std::error_code& ec) {
-        if (!directory_.remove(generation_file_name(generation, file_kind::hint), ec)) return false;
-        const std::string tmp = generation_file_name(generation, file_kind::data) + ".tmp";
-        if (!file.open(io_, directory_.file_path(tmp), O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
+        if (!directory_.remove(store_file_name::hint(generation), ec)) return false;
+        const store_file_name tmp = store_file_name::data(generation).temporary();
+        if (!directory_.open_file(file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
         id = new_file_id();
         file_header header;
         header.codec_fingerprint = fingerprint_;
@@ -919,8 +925,8 @@ private:
 
     /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
     bool publish_generation(std::uint32_t generation, data_file<io_type>& file, std::error_code& ec) {
-        const std::string name = generation_file_name(generation, file_kind::data);
-        if (!file.sync(ec) || !directory_.rename(name + ".tmp", name, ec)) return false;
+        const store_file_name name = store_file_name::data(generation);
+        if (!file.sync(ec) || !directory_.rename(name.temporary(), name, ec)) return false;
         file.renamed(directory_.file_path(name));
         return sync_directory(ec);
     }
@@ -983,7 +989,7 @@ private:
             hint_size = bytes.size();
             // A missing hint only slows the next open down.
             std::error_code hint_error;
-            if (!write_file(generation_file_name(next, file_kind::hint), bytes, hint_error)) hint_size = 0;
+            if (!write_file(store_file_name::hint(next), bytes, hint_error)) hint_size = 0;
             hint_covered = hint_size == 0 ? 0 : end;
         }
 
@@ -1012,8 +1018,8 @@ private:
         }
         // The old generation is obsolete now; should removing it fail, the next open removes it.
         std::error_code cleanup_error;
-        if (directory_.remove(generation_file_name(previous, file_kind::data), cleanup_error) &&
-            directory_.remove(generation_file_name(previous, file_kind::hint), cleanup_error)) {
+        if (directory_.remove(store_file_name::data(previous), cleanup_error) &&
+            directory_.remove(store_file_name::hint(previous), cleanup_error)) {
             sync_directory(cleanup_error);
         }
         return true;
@@ -1027,17 +1033,17 @@ private:
             hint.add(key, where.value_size, where.offset);
         });
         std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
-        if (!write_file(generation_file_name(generation_, file_kind::hint), bytes, ec)) return false;
+        if (!write_file(store_file_name::hint(generation_), bytes, ec)) return false;
         hint_bytes_ = bytes.size();
         hint_covered_bytes_ = writer_->end();
         return true;
     }
 
     /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
-    bool write_file(const std::string& name, std::string_view bytes, std::error_code& ec) {
+    bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<io_type> file;
-        return file.open(io_, directory_.file_path(name + ".tmp"), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name + ".tmp", name, ec) &&
+        return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
+               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
                sync_directory(ec);
     }
 
