@@ -155,11 +155,12 @@ inline void repair_data(std::string& data) {
     }
 }
 
-/// Gives a hint file a valid header (generation 1) and CRC.
-inline void repair_hint(std::string& hint) {
+/// Gives a hint file a valid header (generation 1, and the data file's id) and CRC.
+inline void repair_hint(std::string& hint, const std::string& data) {
     if (hint.size() < header_size + 28) return;
     std::memcpy(hint.data(), "kvforgeH", 8);
     put_le32(hint.data() + 8, 1);
+    if (data.size() >= 16) std::memcpy(hint.data() + 12, data.data() + 12, 4);
     put_le64(hint.data() + 16, string_fingerprint());
     put_le32(hint.data() + 24, 1);
     put_le32(hint.data() + 28, kd::crc32c({hint.data(), 28}));
@@ -382,7 +383,7 @@ inline void run_open_input(const std::uint8_t* input, std::size_t size) {
     }
     if (mode & 1U) {
         repair_data(data);
-        if (hint) repair_hint(*hint);
+        if (hint) repair_hint(*hint, data);
     }
     using namespace kvforge;
     const std::optional<std::string_view> hint_view = hint ? std::optional<std::string_view>(*hint) : std::nullopt;

@@ -16,7 +16,9 @@
 ///     };
 ///
 /// encode may return a view of the object itself or of scratch, which the caller
-/// provides empty and keeps alive while it uses the result.
+/// provides empty and keeps alive while it uses the result. decode must give back the
+/// value encode was given, and encode the same bytes for equal values: a store finds
+/// keys by their bytes, and a scan resumes from the last key it handed out, encoded again.
 
 #include <bit>
 #include <concepts>

@@ -55,7 +55,8 @@ concept index_table = std::default_initializable<T> && std::movable<T> &&
     requires(T& table, const T& const_table, std::string_view bytes) {
         /// the payload of a key, or nullopt; must not allocate
         { const_table.find(bytes) } -> std::same_as<std::optional<std::string_view>>;
-        /// insert or replace (calling back with the old payload); true when the key is new
+        /// insert or replace (calling back with the old payload once the replacement cannot
+        /// fail; an allocation failure leaves the table as it was); true when the key is new
         { table.upsert(bytes, bytes, detail::payload_visitor{}) } -> std::same_as<bool>;
         /// remove (calling back with the old payload); true when the key existed
         { table.erase(bytes, detail::payload_visitor{}) } -> std::same_as<bool>;
@@ -133,6 +134,7 @@ concept io_policy = detail::policy_of_kind<P, policy_kind::io> && std::copy_cons
         { io.rename(path, path) } -> std::same_as<int>;
         { io.unlink(path) } -> std::same_as<int>;
         { io.mkdir(path, mode_t{0}) } -> std::same_as<int>;
+        { io.rmdir(path) } -> std::same_as<int>;
         { io.flock(fd, 0) } -> std::same_as<int>;
         { io.mmap(buffer, std::size_t{0}, 0, 0, fd, off_t{0}) } -> std::same_as<void*>;
         { io.munmap(buffer, std::size_t{0}) } -> std::same_as<int>;

@@ -13,7 +13,8 @@
 
 namespace kvforge {
 
-/// Errors specific to kvforge; system errors use std::system_category().
+/// kvforge's own refusals. Errors of the system calls a store makes carry their errno in
+/// std::system_category() instead.
 enum class errc {
     key_too_large = 1,    ///< the encoded key is longer than kvforge::max_key_size
     value_too_large,      ///< the encoded value is longer than kvforge::max_value_size
@@ -28,6 +29,10 @@ enum class errc {
     store_locked,         ///< another process or store object has the store open
     store_failed,         ///< an earlier write or sync failed; reopen the store to recover from disk
     store_closed,         ///< the store is not open
+    store_not_found,      ///< no store at the path, and the open may not create one (create_if_missing, read_only)
+    store_exists,         ///< a store is at the path, and options::error_if_exists is set
+    read_only,            ///< a write to a store opened with options::read_only
+    invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range
 };
 
 /// The category of kvforge::errc, named "kvforge".
@@ -50,6 +55,10 @@ enum class errc {
                 case errc::store_locked: return "store is open elsewhere";
                 case errc::store_failed: return "store refuses writes after a failed write or sync";
                 case errc::store_closed: return "store is not open";
+                case errc::store_not_found: return "no store at this path";
+                case errc::store_exists: return "a store already exists at this path";
+                case errc::read_only: return "store is open read-only";
+                case errc::invalid_argument: return "invalid argument";
             }
             return "unknown kvforge error";
         }
@@ -71,32 +80,40 @@ public:
 
 namespace detail {
 
-/// The detail of the last error reported on this thread; one per thread so that
-/// concurrent callers never see each other's messages.
-[[nodiscard]] inline std::string& last_error_detail() noexcept {
-    thread_local std::string detail;
-    return detail;
+/// The last error reported on this thread; one per thread so that concurrent callers
+/// never see each other's messages.
+struct last_error {
+    std::string detail;   ///< what failed and where, without the code's own message
+    std::string message;  ///< detail and the code's message, as kvforge::error::what() says them
+};
+
+[[nodiscard]] inline last_error& this_thread_last_error() noexcept {
+    thread_local last_error error;
+    return error;
 }
+
+/// The detail of the last error reported on this thread.
+[[nodiscard]] inline const std::string& last_error_detail() noexcept { return this_thread_last_error().detail; }
 
 /// Reports an error through ec and records its detail for the message.
 inline void fail(std::error_code& ec, std::error_code code, std::string detail) noexcept {
     ec = code;
+    last_error& last = this_thread_last_error();
     try {
-        last_error_detail() = std::move(detail);
+        last.detail = std::move(detail);
+        last.message = last.detail + ": " + code.message();
     } catch (...) {
         // Out of memory while describing an error: the code alone still tells what happened.
+        last.detail.clear();
+        last.message.clear();
     }
 }
 
 /// Reports a failed system call: the errno value as a std::system_category code, and
-/// the call and file in the detail, e.g. "open data/users/LOCK: Permission denied".
-inline void fail_errno(std::error_code& ec, int error_number, const std::string& what) noexcept {
-    const std::error_code code(error_number, std::system_category());
-    try {
-        fail(ec, code, what + ": " + code.message());
-    } catch (...) {
-        ec = code;
-    }
+/// the call and file in the detail, e.g. "open data/users/LOCK", which the message
+/// completes with the errno's text: "open data/users/LOCK: Permission denied".
+inline void fail_errno(std::error_code& ec, int error_number, std::string what) noexcept {
+    fail(ec, std::error_code(error_number, std::system_category()), std::move(what));
 }
 
 /// Throws kvforge::error for ec when it holds an error.
@@ -106,8 +123,10 @@ inline void throw_if(const std::error_code& ec) {
 
 }  // namespace detail
 
-/// What the last failed call on this thread said about its error (file, offset, limit).
-[[nodiscard]] inline const std::string& last_error_message() noexcept { return detail::last_error_detail(); }
+/// What the last failed call on this thread said about its error: what failed, the
+/// file, offset or limit involved, and the error code's message, as the what() of the
+/// kvforge::error the throwing form throws.
+[[nodiscard]] inline const std::string& last_error_message() noexcept { return detail::this_thread_last_error().message; }
 
 }  // namespace kvforge
 

@@ -8,6 +8,7 @@
 #include "batch.hpp"
 #include "codec.hpp"
 #include "concepts.hpp"
+#include "destroy.hpp"
 #include "durability/async_worker.hpp"
 #include "durability/buffered.hpp"
 #include "durability/sync_each.hpp"

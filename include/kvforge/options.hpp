@@ -16,10 +16,23 @@ struct options {
     /// Write a hint file (each key with its record's place) at close and compaction, so
     /// that reopening reads the keys without reading the values.
     bool write_hints = true;
-    /// Open a store whose log is damaged before its tail: keep every intact record,
-    /// drop the damaged ones (reported in stats()), and rewrite the log without them.
-    /// Without it such a store fails to open with errc::corrupt_record.
+    /// Open a store whose log is damaged before its tail: read the whole log (a hint file
+    /// is not trusted then), keep every intact record, drop the damaged ones, and rewrite
+    /// the log without them (a read-only open only leaves them out). Without it such a
+    /// store fails to open with errc::corrupt_record. If the rewrite fails, so does the
+    /// open, and the store is left closed.
     bool salvage = false;
+    /// Create the store when the directory is missing or empty (its parent must exist);
+    /// false: such an open fails with errc::store_not_found and creates nothing.
+    bool create_if_missing = true;
+    /// Fail with errc::store_exists, changing nothing, when the directory already holds a store.
+    bool error_if_exists = false;
+    /// Open for reading only, under a shared lock: any number of read-only opens, in any
+    /// processes, may share a store, while an open for writing is refused (and refuses
+    /// them) with errc::store_locked. A read-only store changes no file at all (it creates
+    /// no directory or LOCK, cuts no torn tail, removes no leftover, writes no hint), and
+    /// every write, clear and compact fails with errc::read_only; flush and sync do nothing.
+    bool read_only = false;
 };
 
 }  // namespace kvforge

@@ -3,6 +3,7 @@
 /// kvforge::scan_range: the ordered range store::scan() returns.
 
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <string>
 #include <string_view>
@@ -19,9 +20,17 @@ namespace kvforge {
 /// order, read from the store a chunk at a time.
 ///
 /// Each chunk is read under the store's read lock, which is released between chunks,
-/// so a long scan never blocks writers for long, and the loop body may write to the
-/// store. Each key is seen at most once and in order; a key written while the scan
-/// runs is seen if it sorts after the scan's position. Iterate a range once.
+/// so a long scan never blocks writers for long, and the loop body (or another thread)
+/// may write to the store. The contract:
+/// - each key is seen at most once, in order;
+/// - a key written while the scan runs is seen if it sorts after the scan's position
+///   (the last key handed out), and not if it sorts before;
+/// - every record handed out holds the value its key had at some moment after the scan
+///   reached it, and a key erased before the scan reached it is not handed out.
+/// The chunk read ahead keeps this by its store's write version (moved on by every put,
+/// erase, batch, clear and compaction): when the version has moved since the chunk was
+/// read, the scan reads again from just after the last key it handed out. It is not a
+/// snapshot: keys the scan has passed may change behind it. Iterate a range once.
 template <class Backend, class Key, class Value>
 class scan_range {
 public:
@@ -73,7 +82,20 @@ private:
     [[nodiscard]] bool done() const noexcept { return position_ >= filled_; }
 
     void advance() {
-        if (++position_ == filled_ && more_) fetch();
+        ++position_;
+        // When the store changed since the chunk was read, what was read ahead may be
+        // stale, and keys may have come in after the last one handed out: read again.
+        if ((position_ == filled_ && more_) || backend_->write_version() != version_) refetch();
+    }
+
+    /// Reads again from just after the last key handed out, encoded again: a codec's
+    /// decode gives back what its encode was given, so these are the stored bytes. (A copy
+    /// of every key's bytes, kept in case, would cost scans a third of their speed.)
+    void refetch() {
+        std::string scratch;
+        next_.assign(codec<Key>::encode(chunk_[position_ - 1].first, scratch));
+        inclusive_ = false;
+        fetch();
     }
 
     /// Decodes the next chunk into chunk_, reusing its elements' storage.
@@ -81,6 +103,9 @@ private:
         filled_ = 0;
         position_ = 0;
         more_ = false;
+        // Read before the chunk: a write that lands while it is read moves the version on
+        // past this value, so at worst the chunk is read once more.
+        version_ = backend_->write_version();
         std::error_code ec;
         std::size_t bytes = 0;
         backend_->visit_from(
@@ -88,9 +113,6 @@ private:
             [&](std::string_view key, std::string_view value) {
                 if (bounded_ && key >= upper_) return false;
                 if (filled_ == chunk_records || bytes >= chunk_bytes) {
-                    // Resume at this key next time; it has not been taken yet.
-                    next_.assign(key);
-                    inclusive_ = true;
                     more_ = true;
                     return false;
                 }
@@ -126,6 +148,7 @@ private:
     bool more_ = false;
     std::error_code* ec_;
     std::vector<value_type> chunk_;
+    std::uint64_t version_ = 0;      // the store's write version when chunk_ was read
     std::size_t filled_ = 0;
     std::size_t position_ = 0;
 };

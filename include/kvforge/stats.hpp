@@ -24,6 +24,11 @@ struct stats {
     std::uint64_t batches = 0;      ///< batches written
     std::uint64_t syncs = 0;        ///< fdatasync/fsync calls made
     std::uint64_t compactions = 0;  ///< compactions completed
+    /// Compactions that failed, automatic or explicit. An automatic one that fails does
+    /// not fail the write that started it; it is tried again once the data file has grown
+    /// by as much as it held (at least options::compact_min_bytes).
+    std::uint64_t compaction_failures = 0;
+    std::string last_compaction_error;  ///< why the last compaction failed; empty once one succeeds
 
     std::uint64_t recovered_records = 0;  ///< records read back at the last open
     std::uint64_t recovered_bytes_cut = 0;  ///< bytes of torn tail cut off at the last open

@@ -67,10 +67,11 @@ public:
 
     /// Opens the persistent store in directory path, creating it if needed (its parent
     /// must exist); throws kvforge::error on failure.
-    explicit store(std::string_view path, const options& opts = {}, io_policy io = {})
-        requires persistent
-    {
-        open(path, opts, std::move(io));
+    explicit store(std::string_view path, const options& opts = {}, io_policy io = {}) {
+        static_assert(persistent,
+                      "kvforge: kvforge::memory keeps nothing on disk, so a memory store takes no path; construct it "
+                      "with no arguments, or choose kvforge::file_log");
+        if constexpr (persistent) open(path, opts, std::move(io));
     }
 
     /// Closes a persistent store (as close(), ignoring errors: call close() to see them).

@@ -83,7 +83,8 @@ concept index_table = std::default_initializable<T> && std::movable<T> &&
     requires(T& table, const T& const_table, std::string_view bytes) {
         /// the payload of a key, or nullopt; must not allocate
         { const_table.find(bytes) } -> std::same_as<std::optional<std::string_view>>;
-        /// insert or replace (calling back with the old payload); true when the key is new
+        /// insert or replace (calling back with the old payload once the replacement cannot
+        /// fail; an allocation failure leaves the table as it was); true when the key is new
         { table.upsert(bytes, bytes, detail::payload_visitor{}) } -> std::same_as<bool>;
         /// remove (calling back with the old payload); true when the key existed
         { table.erase(bytes, detail::payload_visitor{}) } -> std::same_as<bool>;
@@ -161,6 +162,7 @@ concept io_policy = detail::policy_of_kind<P, policy_kind::io> && std::copy_cons
         { io.rename(path, path) } -> std::same_as<int>;
         { io.unlink(path) } -> std::same_as<int>;
         { io.mkdir(path, mode_t{0}) } -> std::same_as<int>;
+        { io.rmdir(path) } -> std::same_as<int>;
         { io.flock(fd, 0) } -> std::same_as<int>;
         { io.mmap(buffer, std::size_t{0}, 0, 0, fd, off_t{0}) } -> std::same_as<void*>;
         { io.munmap(buffer, std::size_t{0}) } -> std::same_as<int>;
@@ -193,6 +195,7 @@ concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -560,8 +563,10 @@ public:
         return arena_.view(slot_ref(slots_[pos])).payload;
     }
 
-    /// Inserts key or replaces its payload, calling on_replace(old_payload) first when it
-    /// existed. Returns true when the key is new.
+    /// Inserts key or replaces its payload. When it existed, calls on_replace(old_payload)
+    /// once the replacement can no longer fail, before it takes effect. Returns true when
+    /// the key is new. Should an allocation fail, the table holds what it held and
+    /// on_replace was not called.
     template <class OnReplace>
     bool upsert(std::string_view key, std::string_view payload, OnReplace&& on_replace) {
         const std::uint64_t hash = hash_bytes(key);
@@ -569,16 +574,20 @@ public:
             const std::size_t pos = locate(key, hash);
             if (pos != npos) {
                 const record_arena::ref old = slot_ref(slots_[pos]);
-                on_replace(arena_.view(old).payload);
-                if (!arena_.overwrite_payload(old, payload)) {
-                    const record_arena::ref fresh = arena_.append(key, payload);
-                    arena_.release(old);
-                    slots_[pos] = (slots_[pos] & ~ref_mask) | fresh;
-                    compact_arena_if_worthwhile();
+                if (arena_.view(old).payload.size() == payload.size()) {
+                    on_replace(arena_.view(old).payload);
+                    arena_.overwrite_payload(old, payload);
+                    return false;
                 }
+                const record_arena::ref fresh = arena_.append(key, payload);  // may throw; nothing has changed yet
+                on_replace(arena_.view(old).payload);
+                arena_.release(old);
+                slots_[pos] = (slots_[pos] & ~ref_mask) | fresh;
+                compact_arena_if_worthwhile();
                 return false;
             }
         }
+        // Growing first: should the record's copy then fail, the table only has more room.
         if (size_ + 1 > max_load()) grow();
         place(make_slot(1, hash, arena_.append(key, payload)));
         ++size_;
@@ -601,7 +610,12 @@ public:
         }
         slots_[pos] = 0;
         --size_;
-        if (size_ < capacity() / 8 && capacity() > min_capacity) rehash(capacity() / 4);
+        // Shrinking only gives memory back: without the memory for the smaller table, the
+        // erase stands and the table keeps its size.
+        try {
+            if (size_ < capacity() / 8 && capacity() > min_capacity) rehash(capacity() / 4);
+        } catch (const std::bad_alloc&) {
+        }
         compact_arena_if_worthwhile();
         return true;
     }
@@ -707,8 +721,9 @@ private:
     /// erases while leaving room for the table to grow again without thrashing.
     void rehash(std::size_t new_capacity) {
         const std::size_t old_capacity = capacity();
-        std::unique_ptr<std::uint64_t[]> old = std::move(slots_);
-        slots_ = std::make_unique<std::uint64_t[]>(new_capacity);
+        // Allocated before the old array is let go: should this fail, the table is as it was.
+        std::unique_ptr<std::uint64_t[]> fresh = std::make_unique<std::uint64_t[]>(new_capacity);
+        std::unique_ptr<std::uint64_t[]> old = std::exchange(slots_, std::move(fresh));
         mask_ = new_capacity - 1;
         // Each slot's home in the new table needs its key's hash, so every record is read
         // once, in slot order, which is random order in the arena. Prefetching a stretch
@@ -722,16 +737,21 @@ private:
         }
     }
 
-    void compact_arena_if_worthwhile() {
+    // Called after a change took effect, so it must not fail: without the memory to
+    // compact (which leaves the arena as it was), the garbage stays until a later call.
+    void compact_arena_if_worthwhile() noexcept {
         if (!arena_.wants_compaction()) return;
-        arena_.compact([this](auto&& update) {
-            for (std::size_t i = 0; i < capacity(); ++i) {
-                if (slots_[i] == 0) continue;
-                record_arena::ref r = slot_ref(slots_[i]);
-                update(r);
-                slots_[i] = (slots_[i] & ~ref_mask) | r;
-            }
-        });
+        try {
+            arena_.compact([this](auto&& update) {
+                for (std::size_t i = 0; i < capacity(); ++i) {
+                    if (slots_[i] == 0) continue;
+                    record_arena::ref r = slot_ref(slots_[i]);
+                    update(r);
+                    slots_[i] = (slots_[i] & ~ref_mask) | r;
+                }
+            });
+        } catch (const std::bad_alloc&) {
+        }
     }
 
     std::unique_ptr<std::uint64_t[]> slots_;
@@ -789,6 +809,7 @@ static_assert(index_policy<hash_index>);
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -844,7 +865,9 @@ public:
     }
 
     /// Inserts or replaces the record for key. If the key existed, calls
-    /// on_replace(std::string_view old_payload) before replacing. Returns true when the key was new.
+    /// on_replace(std::string_view old_payload) once the replacement can no longer fail,
+    /// before it takes effect. Returns true when the key was new. Should an allocation
+    /// fail, the table is as it was and on_replace was not called.
     template <class OnReplace>
     bool upsert(std::string_view key, std::string_view payload, OnReplace&& on_replace) {
         if (root_ == nullptr) {
@@ -860,13 +883,16 @@ public:
             return true;
         }
         ref& r = leaf->refs[at.index];
-        on_replace(records_.view(r).payload);
-        if (!records_.overwrite_payload(r, payload)) {
-            const ref fresh = records_.append(key, payload);
-            records_.release(r);
-            r = fresh;
-            compact_if_worthwhile();
+        if (records_.view(r).payload.size() == payload.size()) {
+            on_replace(records_.view(r).payload);
+            records_.overwrite_payload(r, payload);
+            return false;
         }
+        const ref fresh = records_.append(key, payload);  // may throw; nothing has changed yet
+        on_replace(records_.view(r).payload);
+        records_.release(r);
+        r = fresh;
+        compact_if_worthwhile();
         return false;
     }
 
@@ -1520,16 +1546,21 @@ private:
     }
 
     // Reclaims arena garbage once it outweighs the live data.
-    void compact_if_worthwhile() {
-        if (records_.wants_compaction()) {
-            records_.compact([this](auto&& update) {
-                for (leaf_node* leaf = leftmost_leaf(); leaf != nullptr; leaf = leaf->next) {
-                    for (std::uint32_t i = 0; i < leaf->count; ++i) update(leaf->refs[i]);
-                }
-            });
-        }
-        if (separators_.wants_compaction()) {
-            separators_.compact([this](auto&& update) { visit_separators(root_, height_, update); });
+    // Called after a change took effect, so it must not fail: without the memory to
+    // compact (which leaves an arena as it was), the garbage stays until a later call.
+    void compact_if_worthwhile() noexcept {
+        try {
+            if (records_.wants_compaction()) {
+                records_.compact([this](auto&& update) {
+                    for (leaf_node* leaf = leftmost_leaf(); leaf != nullptr; leaf = leaf->next) {
+                        for (std::uint32_t i = 0; i < leaf->count; ++i) update(leaf->refs[i]);
+                    }
+                });
+            }
+            if (separators_.wants_compaction()) {
+                separators_.compact([this](auto&& update) { visit_separators(root_, height_, update); });
+            }
+        } catch (const std::bad_alloc&) {
         }
     }
 
@@ -1622,7 +1653,9 @@ static_assert(index_policy<sorted_index>);
 ///     };
 ///
 /// encode may return a view of the object itself or of scratch, which the caller
-/// provides empty and keeps alive while it uses the result.
+/// provides empty and keeps alive while it uses the result. decode must give back the
+/// value encode was given, and encode the same bytes for equal values: a store finds
+/// keys by their bytes, and a scan resumes from the last key it handed out, encoded again.
 
 #include <bit>
 #include <concepts>
@@ -1842,7 +1875,8 @@ concept encodable = requires(detail::param_t<T> value, std::string& scratch, std
 
 namespace kvforge {
 
-/// Errors specific to kvforge; system errors use std::system_category().
+/// kvforge's own refusals. Errors of the system calls a store makes carry their errno in
+/// std::system_category() instead.
 enum class errc {
     key_too_large = 1,    ///< the encoded key is longer than kvforge::max_key_size
     value_too_large,      ///< the encoded value is longer than kvforge::max_value_size
@@ -1857,6 +1891,10 @@ enum class errc {
     store_locked,         ///< another process or store object has the store open
     store_failed,         ///< an earlier write or sync failed; reopen the store to recover from disk
     store_closed,         ///< the store is not open
+    store_not_found,      ///< no store at the path, and the open may not create one (create_if_missing, read_only)
+    store_exists,         ///< a store is at the path, and options::error_if_exists is set
+    read_only,            ///< a write to a store opened with options::read_only
+    invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range
 };
 
 /// The category of kvforge::errc, named "kvforge".
@@ -1879,6 +1917,10 @@ enum class errc {
                 case errc::store_locked: return "store is open elsewhere";
                 case errc::store_failed: return "store refuses writes after a failed write or sync";
                 case errc::store_closed: return "store is not open";
+                case errc::store_not_found: return "no store at this path";
+                case errc::store_exists: return "a store already exists at this path";
+                case errc::read_only: return "store is open read-only";
+                case errc::invalid_argument: return "invalid argument";
             }
             return "unknown kvforge error";
         }
@@ -1900,32 +1942,40 @@ public:
 
 namespace detail {
 
-/// The detail of the last error reported on this thread; one per thread so that
-/// concurrent callers never see each other's messages.
-[[nodiscard]] inline std::string& last_error_detail() noexcept {
-    thread_local std::string detail;
-    return detail;
+/// The last error reported on this thread; one per thread so that concurrent callers
+/// never see each other's messages.
+struct last_error {
+    std::string detail;   ///< what failed and where, without the code's own message
+    std::string message;  ///< detail and the code's message, as kvforge::error::what() says them
+};
+
+[[nodiscard]] inline last_error& this_thread_last_error() noexcept {
+    thread_local last_error error;
+    return error;
 }
+
+/// The detail of the last error reported on this thread.
+[[nodiscard]] inline const std::string& last_error_detail() noexcept { return this_thread_last_error().detail; }
 
 /// Reports an error through ec and records its detail for the message.
 inline void fail(std::error_code& ec, std::error_code code, std::string detail) noexcept {
     ec = code;
+    last_error& last = this_thread_last_error();
     try {
-        last_error_detail() = std::move(detail);
+        last.detail = std::move(detail);
+        last.message = last.detail + ": " + code.message();
     } catch (...) {
         // Out of memory while describing an error: the code alone still tells what happened.
+        last.detail.clear();
+        last.message.clear();
     }
 }
 
 /// Reports a failed system call: the errno value as a std::system_category code, and
-/// the call and file in the detail, e.g. "open data/users/LOCK: Permission denied".
-inline void fail_errno(std::error_code& ec, int error_number, const std::string& what) noexcept {
-    const std::error_code code(error_number, std::system_category());
-    try {
-        fail(ec, code, what + ": " + code.message());
-    } catch (...) {
-        ec = code;
-    }
+/// the call and file in the detail, e.g. "open data/users/LOCK", which the message
+/// completes with the errno's text: "open data/users/LOCK: Permission denied".
+inline void fail_errno(std::error_code& ec, int error_number, std::string what) noexcept {
+    fail(ec, std::error_code(error_number, std::system_category()), std::move(what));
 }
 
 /// Throws kvforge::error for ec when it holds an error.
@@ -1935,8 +1985,10 @@ inline void throw_if(const std::error_code& ec) {
 
 }  // namespace detail
 
-/// What the last failed call on this thread said about its error (file, offset, limit).
-[[nodiscard]] inline const std::string& last_error_message() noexcept { return detail::last_error_detail(); }
+/// What the last failed call on this thread said about its error: what failed, the
+/// file, offset or limit involved, and the error code's message, as the what() of the
+/// kvforge::error the throwing form throws.
+[[nodiscard]] inline const std::string& last_error_message() noexcept { return detail::this_thread_last_error().message; }
 
 }  // namespace kvforge
 
@@ -2280,6 +2332,14 @@ public:
                 fail_errno(ec, errno, "write " + path_ + " at offset " + std::to_string(offset));
                 return false;
             }
+            // A regular file takes some bytes or reports why not; repeating a write that took
+            // none could go on for ever, so it fails as a device error would.
+            if (n == 0) {
+                fail_errno(ec, EIO,
+                           "write " + path_ + " at offset " + std::to_string(offset) + ": pwrite of " +
+                               std::to_string(left) + " bytes wrote nothing");
+                return false;
+            }
             p += n;
             left -= static_cast<std::size_t>(n);
             offset += static_cast<std::uint64_t>(n);
@@ -2358,12 +2418,12 @@ struct append_result {
 /// that succeeded would claim durability for bytes that are gone.
 class sticky_failure {
 public:
-    /// Records ec (with the detail of the failing call) unless a failure is already recorded.
+    /// Records ec (with the message of the failing call) unless a failure is already recorded.
     void record(const std::error_code& ec) {
         const std::lock_guard lock(mutex_);
         if (code_) return;
         code_ = ec;
-        detail_ = last_error_detail();
+        message_ = last_error_message();
     }
 
     /// Reports the recorded failure through ec; false when there is none.
@@ -2371,20 +2431,20 @@ public:
         const std::lock_guard lock(mutex_);
         if (!code_) return false;
         fail(ec, errc::store_failed,
-             "an earlier write failed (" + detail_ + "); the store takes no more writes until it is reopened");
+             "an earlier write failed (" + message_ + "); the store takes no more writes until it is reopened");
         return true;
     }
 
     void reset() {
         const std::lock_guard lock(mutex_);
         code_.clear();
-        detail_.clear();
+        message_.clear();
     }
 
 private:
     mutable std::mutex mutex_;
     std::error_code code_;
-    std::string detail_;
+    std::string message_;
 };
 
 }  // namespace kvforge::detail
@@ -2555,6 +2615,7 @@ struct posix_io {
     int rename(const char* from, const char* to) noexcept { return ::rename(from, to); }
     int unlink(const char* path) noexcept { return ::unlink(path); }
     int mkdir(const char* path, mode_t mode) noexcept { return ::mkdir(path, mode); }
+    int rmdir(const char* path) noexcept { return ::rmdir(path); }
     void* mmap(void* address, std::size_t length, int protection, int flags, int fd, off_t offset) noexcept {
         return ::mmap(address, length, protection, flags, fd, offset);
     }
@@ -2594,6 +2655,42 @@ static_assert(io_policy<posix_io>);
 #include <string_view>
 #include <system_error>
 
+// ---- begin kvforge/detail/write_version.hpp ----
+/// \file write_version.hpp
+/// A store's write version: a number that every change of its contents moves on, so
+/// that a scan can tell whether the records it read ahead may be stale.
+
+#include <atomic>
+#include <cstdint>
+
+namespace kvforge::detail {
+
+/// The write version of a store; bumped under the store's exclusive lock, read without
+/// any lock. Concurrent stores publish it with release and read it with acquire, so a
+/// reader that sees an unchanged version read its records after the last change before it.
+template <bool Concurrent>
+class write_version {
+public:
+    void bump() noexcept { value_.fetch_add(1, std::memory_order_release); }
+    [[nodiscard]] std::uint64_t load() const noexcept { return value_.load(std::memory_order_acquire); }
+
+private:
+    std::atomic<std::uint64_t> value_{0};
+};
+
+/// A store used by one thread at a time needs no atomic.
+template <>
+class write_version<false> {
+public:
+    void bump() noexcept { ++value_; }
+    [[nodiscard]] std::uint64_t load() const noexcept { return value_; }
+
+private:
+    std::uint64_t value_ = 0;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/write_version.hpp ----
 // ---- begin kvforge/stats.hpp ----
 /// \file stats.hpp
 /// What a store reports about itself: kvforge::stats and kvforge::verify_report.
@@ -2620,6 +2717,11 @@ struct stats {
     std::uint64_t batches = 0;      ///< batches written
     std::uint64_t syncs = 0;        ///< fdatasync/fsync calls made
     std::uint64_t compactions = 0;  ///< compactions completed
+    /// Compactions that failed, automatic or explicit. An automatic one that fails does
+    /// not fail the write that started it; it is tried again once the data file has grown
+    /// by as much as it held (at least options::compact_min_bytes).
+    std::uint64_t compaction_failures = 0;
+    std::string last_compaction_error;  ///< why the last compaction failed; empty once one succeeds
 
     std::uint64_t recovered_records = 0;  ///< records read back at the last open
     std::uint64_t recovered_bytes_cut = 0;  ///< bytes of torn tail cut off at the last open
@@ -2667,18 +2769,21 @@ public:
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         upsert(key, value);
         return 0;
     }
 
     bool erase(std::string_view key, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         return remove(key);
     }
 
     /// Applies a batch under one lock, so readers see all of it or none of it.
     std::uint64_t write(const batch_buffer& ops, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         ops.for_each([this](batch_op op, std::string_view key, std::string_view value) {
             if (op == batch_op::put) {
                 upsert(key, value);
@@ -2731,8 +2836,13 @@ public:
         return table_.size();
     }
 
+    /// A number that every change of the contents moves on, read without a lock: a scan
+    /// re-reads what it read ahead once it moved (see scan_range.hpp).
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
+
     void clear(std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         table_.clear();
         live_bytes_ = 0;
     }
@@ -2780,6 +2890,7 @@ private:
 
     mutable mutex_type mutex_;
     table_type table_;
+    detail::write_version<Policies::threading::concurrent> version_;
     std::size_t live_bytes_ = 0;
     counter_type puts_;
     mutable counter_type gets_;
@@ -2915,13 +3026,13 @@ consteval bool check_store_arguments() {
 
     using policies = resolved_policies<Ps...>;
     static_assert(store_policy<typename policies::store>,
-                  "kvforge: the store policy does not satisfy kvforge::store_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the store policy does not satisfy the concept kvforge::store_policy, which lists what it must provide");
     static_assert(index_policy<typename policies::index>,
-                  "kvforge: the index policy does not satisfy kvforge::index_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the index policy does not satisfy the concept kvforge::index_policy, which lists what it must provide");
     static_assert(threading_policy<typename policies::threading>,
-                  "kvforge: the threading policy does not satisfy kvforge::threading_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the threading policy does not satisfy the concept kvforge::threading_policy, which lists what it must provide");
     static_assert(durability_policy<typename policies::durability>,
-                  "kvforge: the durability policy does not satisfy kvforge::durability_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the durability policy does not satisfy the concept kvforge::durability_policy, which lists what it must provide");
     static_assert(policies::store::persistent || !policies::durability_given,
                   "kvforge: kvforge::memory keeps nothing on disk, so it takes no durability policy; remove the "
                   "durability policy or choose a persistent store such as kvforge::file_log");
@@ -2929,17 +3040,19 @@ consteval bool check_store_arguments() {
                   "kvforge: kvforge::memory does no I/O, so it takes no I/O policy; remove it or choose a "
                   "persistent store such as kvforge::file_log");
     static_assert(io_policy<typename policies::io>,
-                  "kvforge: the I/O policy does not satisfy kvforge::io_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the I/O policy does not satisfy the concept kvforge::io_policy, which lists what it must provide");
 
     static_assert(!is_view_type<Key> && !is_view_type<Value>,
                   "kvforge: use std::string, not std::string_view, as the key or value type: a view cannot own "
                   "the bytes a store returns; every call of a std::string store accepts std::string_view");
     static_assert(encodable<Key>,
-                  "kvforge: no codec for the key type; specialise kvforge::codec<Key> with name(), encode() and "
-                  "decode() (see kvforge/codec.hpp)");
+                  "kvforge: no codec for the key type; specialise kvforge::codec<Key> with static "
+                  "std::string name(), std::string_view encode(const Key&, std::string& scratch) and "
+                  "bool decode(std::string_view, Key&)");
     static_assert(encodable<Value>,
-                  "kvforge: no codec for the value type; specialise kvforge::codec<Value> with name(), encode() "
-                  "and decode() (see kvforge/codec.hpp)");
+                  "kvforge: no codec for the value type; specialise kvforge::codec<Value> with static "
+                  "std::string name(), std::string_view encode(const Value&, std::string& scratch) and "
+                  "bool decode(std::string_view, Value&)");
     return true;
 }
 
@@ -3060,7 +3173,8 @@ enum class file_kind : char { data = 'L', hint = 'H' };
 ///     0  magic     8 bytes: "kvforge" then the file kind
 ///     8  version   u16: format version of the file
 ///     10 flags     u16: zero; a reader refuses unknown flags
-///     12 reserved  u32: zero
+///     12 file id   u32: a data file's random id, repeated in its hint; 0 in files of
+///                  releases before it was written (which readers of those ignore)
 ///     16 codecs    u64: fingerprint of the key and value codecs
 ///     24 sequence  u32: the file's generation, also in its name
 ///     28 crc32c    u32: over bytes 0 to 27
@@ -3071,13 +3185,16 @@ struct file_header {
     std::uint16_t version = format_version;
     std::uint64_t codec_fingerprint = 0;
     std::uint32_t generation = 0;
+    /// Tells a data file from an earlier one of the same generation, so that a hint is
+    /// used only for the file it was written for.
+    std::uint32_t file_id = 0;
 
     void encode(char* out) const noexcept {
         std::memcpy(out, "kvforge", 7);
         out[7] = static_cast<char>(kind);
         put_le16(out + 8, version);
         put_le16(out + 10, 0);
-        put_le32(out + 12, 0);
+        put_le32(out + 12, file_id);
         put_le64(out + 16, codec_fingerprint);
         put_le32(out + 24, generation);
         put_le32(out + 28, crc32c({out, 28}));
@@ -3096,6 +3213,7 @@ struct file_header {
         out.version = get_le16(p + 8);
         if (out.version > format_version) return problem::newer_version;
         if (get_le16(p + 10) != 0) return problem::unknown_flags;
+        out.file_id = get_le32(p + 12);
         out.codec_fingerprint = get_le64(p + 16);
         out.generation = get_le32(p + 24);
         return problem::none;
@@ -3172,7 +3290,7 @@ inline void finish_batch_record(std::string& out, std::size_t start, std::size_t
 /// A record read from bytes: where its parts are, as offsets from the record's start.
 struct record_info {
     record_type type = record_type::put;
-    std::size_t size = 0;          ///< bytes of the whole record
+    std::size_t size = 0;          ///< bytes of the whole record (claimed, when parse_record finds it incomplete)
     std::size_t key_offset = 0;    ///< put, erase
     std::size_t key_size = 0;      ///< put, erase
     std::size_t value_offset = 0;  ///< put: the value; batch: the body
@@ -3237,8 +3355,9 @@ enum class parse_status {
         info.value_size = info.type == record_type::put ? second : 0;
         body_size = first + info.value_size;
     }
-    if (body_size > bytes.size() - header_size) return parse_status::incomplete;
+    // Set before the bytes are known to hold it all: an incomplete record says how long it claims to be.
     info.size = header_size + body_size;
+    if (body_size > bytes.size() - header_size) return parse_status::incomplete;
     if (file_header::get_le32(begin) != crc32c({begin + 4, info.size - 4})) return parse_status::bad;
     return parse_status::ok;
 }
@@ -3291,10 +3410,23 @@ struct options {
     /// Write a hint file (each key with its record's place) at close and compaction, so
     /// that reopening reads the keys without reading the values.
     bool write_hints = true;
-    /// Open a store whose log is damaged before its tail: keep every intact record,
-    /// drop the damaged ones (reported in stats()), and rewrite the log without them.
-    /// Without it such a store fails to open with errc::corrupt_record.
+    /// Open a store whose log is damaged before its tail: read the whole log (a hint file
+    /// is not trusted then), keep every intact record, drop the damaged ones, and rewrite
+    /// the log without them (a read-only open only leaves them out). Without it such a
+    /// store fails to open with errc::corrupt_record. If the rewrite fails, so does the
+    /// open, and the store is left closed.
     bool salvage = false;
+    /// Create the store when the directory is missing or empty (its parent must exist);
+    /// false: such an open fails with errc::store_not_found and creates nothing.
+    bool create_if_missing = true;
+    /// Fail with errc::store_exists, changing nothing, when the directory already holds a store.
+    bool error_if_exists = false;
+    /// Open for reading only, under a shared lock: any number of read-only opens, in any
+    /// processes, may share a store, while an open for writing is refused (and refuses
+    /// them) with errc::store_locked. A read-only store changes no file at all (it creates
+    /// no directory or LOCK, cuts no torn tail, removes no leftover, writes no hint), and
+    /// every write, clear and compact fails with errc::read_only; flush and sync do nothing.
+    bool read_only = false;
 };
 
 }  // namespace kvforge
@@ -3338,6 +3470,7 @@ private:
 /// kvforge::scan_range: the ordered range store::scan() returns.
 
 #include <cstddef>
+#include <cstdint>
 #include <iterator>
 #include <string>
 #include <string_view>
@@ -3352,9 +3485,17 @@ namespace kvforge {
 /// order, read from the store a chunk at a time.
 ///
 /// Each chunk is read under the store's read lock, which is released between chunks,
-/// so a long scan never blocks writers for long, and the loop body may write to the
-/// store. Each key is seen at most once and in order; a key written while the scan
-/// runs is seen if it sorts after the scan's position. Iterate a range once.
+/// so a long scan never blocks writers for long, and the loop body (or another thread)
+/// may write to the store. The contract:
+/// - each key is seen at most once, in order;
+/// - a key written while the scan runs is seen if it sorts after the scan's position
+///   (the last key handed out), and not if it sorts before;
+/// - every record handed out holds the value its key had at some moment after the scan
+///   reached it, and a key erased before the scan reached it is not handed out.
+/// The chunk read ahead keeps this by its store's write version (moved on by every put,
+/// erase, batch, clear and compaction): when the version has moved since the chunk was
+/// read, the scan reads again from just after the last key it handed out. It is not a
+/// snapshot: keys the scan has passed may change behind it. Iterate a range once.
 template <class Backend, class Key, class Value>
 class scan_range {
 public:
@@ -3406,7 +3547,20 @@ private:
     [[nodiscard]] bool done() const noexcept { return position_ >= filled_; }
 
     void advance() {
-        if (++position_ == filled_ && more_) fetch();
+        ++position_;
+        // When the store changed since the chunk was read, what was read ahead may be
+        // stale, and keys may have come in after the last one handed out: read again.
+        if ((position_ == filled_ && more_) || backend_->write_version() != version_) refetch();
+    }
+
+    /// Reads again from just after the last key handed out, encoded again: a codec's
+    /// decode gives back what its encode was given, so these are the stored bytes. (A copy
+    /// of every key's bytes, kept in case, would cost scans a third of their speed.)
+    void refetch() {
+        std::string scratch;
+        next_.assign(codec<Key>::encode(chunk_[position_ - 1].first, scratch));
+        inclusive_ = false;
+        fetch();
     }
 
     /// Decodes the next chunk into chunk_, reusing its elements' storage.
@@ -3414,6 +3568,9 @@ private:
         filled_ = 0;
         position_ = 0;
         more_ = false;
+        // Read before the chunk: a write that lands while it is read moves the version on
+        // past this value, so at worst the chunk is read once more.
+        version_ = backend_->write_version();
         std::error_code ec;
         std::size_t bytes = 0;
         backend_->visit_from(
@@ -3421,9 +3578,6 @@ private:
             [&](std::string_view key, std::string_view value) {
                 if (bounded_ && key >= upper_) return false;
                 if (filled_ == chunk_records || bytes >= chunk_bytes) {
-                    // Resume at this key next time; it has not been taken yet.
-                    next_.assign(key);
-                    inclusive_ = true;
                     more_ = true;
                     return false;
                 }
@@ -3459,6 +3613,7 @@ private:
     bool more_ = false;
     std::error_code* ec_;
     std::vector<value_type> chunk_;
+    std::uint64_t version_ = 0;      // the store's write version when chunk_ was read
     std::size_t filled_ = 0;
     std::size_t position_ = 0;
 };
@@ -3509,10 +3664,11 @@ public:
 
     /// Opens the persistent store in directory path, creating it if needed (its parent
     /// must exist); throws kvforge::error on failure.
-    explicit store(std::string_view path, const options& opts = {}, io_policy io = {})
-        requires persistent
-    {
-        open(path, opts, std::move(io));
+    explicit store(std::string_view path, const options& opts = {}, io_policy io = {}) {
+        static_assert(persistent,
+                      "kvforge: kvforge::memory keeps nothing on disk, so a memory store takes no path; construct it "
+                      "with no arguments, or choose kvforge::file_log");
+        if constexpr (persistent) open(path, opts, std::move(io));
     }
 
     /// Closes a persistent store (as close(), ignoring errors: call close() to see them).
@@ -4041,6 +4197,422 @@ using sorted_memory_store_mt = store<Key, Value, memory, sorted_index, thread_sa
 
 }  // namespace kvforge
 // ---- end kvforge/aliases.hpp ----
+// ---- begin kvforge/destroy.hpp ----
+/// \file destroy.hpp
+/// kvforge::destroy: removes a closed store's files, and then its directory.
+
+#include <algorithm>
+#include <cstdint>
+#include <new>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+// ---- begin kvforge/detail/store_directory.hpp ----
+/// \file store_directory.hpp
+/// The directory that holds a persistent store: checked to hold only kvforge's files,
+/// created on first open when allowed, locked (exclusively for writing, shared for
+/// reading) for as long as the store is open, and fsynced whenever a file in it appears,
+/// is renamed or disappears.
+///
+/// Every file operation takes a store_file_name (store_files.hpp), so nothing but a
+/// file of kvforge's own is ever opened, removed, renamed or truncated here.
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+// ---- begin kvforge/detail/store_files.hpp ----
+/// \file store_files.hpp
+/// The names of the files kvforge writes in a store's directory, recognised in one place.
+///
+/// A store's directory holds only these: LOCK, data-<generation>.kvlog,
+/// data-<generation>.kvhint, and each data or hint name followed by .tmp while it is
+/// written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
+/// in the directory is not kvforge's: a store is never opened among such entries, and
+/// kvforge removes, renames and truncates only files whose names are recognised here
+/// (store_directory's operations take a store_file_name, which only these functions make).
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kvforge::detail {
+
+/// The kinds of file in a store's directory.
+enum class store_file_kind {
+    lock,  ///< LOCK: holds no data; flock() on it marks the store as open
+    data,  ///< data-<generation>.kvlog: a header and the log of records
+    hint,  ///< data-<generation>.kvhint: every live key with the place of its record
+};
+
+/// The ten digits of a generation as a number, or nothing when they are not ten decimal
+/// digits of a generation kvforge can write (1 to UINT32_MAX).
+[[nodiscard]] constexpr std::optional<std::uint32_t> parse_generation(std::string_view digits) noexcept {
+    if (digits.size() != 10) return std::nullopt;
+    std::uint64_t value = 0;  // ten digits fit: at most 9,999,999,999
+    for (const char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (value == 0 || value > UINT32_MAX) return std::nullopt;
+    return static_cast<std::uint32_t>(value);
+}
+
+/// The name of a file kvforge writes in a store's directory. Made only from the parts of
+/// such a name, or by recognising one, so that a value of this type is always a name
+/// of kvforge's own.
+class store_file_name {
+public:
+    /// The lock file.
+    [[nodiscard]] static store_file_name lock() { return {store_file_kind::lock, 0, false}; }
+    /// The data file of a generation.
+    [[nodiscard]] static store_file_name data(std::uint32_t generation) {
+        return {store_file_kind::data, generation, false};
+    }
+    /// The hint file of a generation.
+    [[nodiscard]] static store_file_name hint(std::uint32_t generation) {
+        return {store_file_kind::hint, generation, false};
+    }
+
+    /// The name of an entry of a store's directory, when kvforge writes files of that name.
+    [[nodiscard]] static std::optional<store_file_name> recognise(std::string_view name) {
+        constexpr std::string_view tmp = ".tmp";
+        const bool temporary = name.size() > tmp.size() && name.substr(name.size() - tmp.size()) == tmp;
+        const std::string_view base = temporary ? name.substr(0, name.size() - tmp.size()) : name;
+        // Names without a generation; the next format adds MANIFEST here.
+        if (base == "LOCK") {
+            if (temporary) return std::nullopt;
+            return lock();
+        }
+        // data-<ten digits>.kvlog and data-<ten digits>.kvhint
+        constexpr std::string_view prefix = "data-";
+        if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
+        const std::optional<std::uint32_t> generation = parse_generation(base.substr(prefix.size(), 10));
+        if (!generation) return std::nullopt;
+        const std::string_view extension = base.substr(prefix.size() + 10);
+        if (extension == ".kvlog") return store_file_name(store_file_kind::data, *generation, temporary);
+        if (extension == ".kvhint") return store_file_name(store_file_kind::hint, *generation, temporary);
+        return std::nullopt;
+    }
+
+    /// The name a data or hint file has while it is written, before it is renamed into place.
+    [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
+
+    [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
+    /// The generation of a data or hint file; 0 for LOCK.
+    [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
+    /// Whether this is a .tmp name: a file being written, never read.
+    [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
+    [[nodiscard]] const std::string& str() const noexcept { return name_; }
+
+    friend bool operator==(const store_file_name& a, const store_file_name& b) noexcept { return a.name_ == b.name_; }
+
+private:
+    store_file_name(store_file_kind kind, std::uint32_t generation, bool temporary)
+        : kind_(kind), generation_(generation), temporary_(temporary) {
+        if (kind == store_file_kind::lock) {
+            name_ = "LOCK";
+        } else {
+            char name[32];
+            std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
+                          kind == store_file_kind::data ? "kvlog" : "kvhint");
+            name_ = name;
+        }
+        if (temporary) name_ += ".tmp";
+    }
+
+    store_file_kind kind_;
+    std::uint32_t generation_;
+    bool temporary_;
+    std::string name_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/store_files.hpp ----
+
+namespace kvforge::detail {
+
+/// What opening a store's directory may do and must find.
+struct directory_mode {
+    bool create = true;          ///< create the directory when it is missing
+    bool require_store = false;  ///< refuse (store_not_found) a directory without a data file
+    bool refuse_store = false;   ///< refuse (store_exists) a directory with a data file
+    bool shared = false;         ///< take the lock shared (readers) rather than exclusive (a writer)
+};
+
+/// A store's directory, held open and locked for as long as the store is open.
+template <class IO>
+class store_directory {
+public:
+    /// Opens the directory at path as a store's. In this order, so that a refusal
+    /// changes nothing: an empty path is refused; a missing directory is created (its
+    /// parent must exist) when mode.create, else refused; a directory holding any entry
+    /// kvforge does not write is refused; mode.require_store and mode.refuse_store are
+    /// checked; then the lock is taken, creating LOCK unless mode.shared.
+    bool open(IO& io, std::string_view path, const directory_mode& mode, std::error_code& ec) {
+        io_ = &io;
+        path_ = std::string(path);
+        if (path_.empty()) {
+            fail(ec, errc::invalid_argument,
+                 "an empty path names no store directory; give the directory's path (\".\" for the current one)");
+            return false;
+        }
+        struct stat info {};
+        if (io.stat(path_.c_str(), &info) != 0) {
+            const int error = errno;
+            if (error != ENOENT) {
+                fail_errno(ec, error, "stat " + path_);
+                return false;
+            }
+            if (!mode.create) {
+                fail(ec, errc::store_not_found,
+                     path_ + " does not exist; nothing was changed (an open creates a store there only with "
+                             "options::create_if_missing and without options::read_only)");
+                return false;
+            }
+            if (io.mkdir(path_.c_str(), 0755) != 0) {
+                const int failed = errno;
+                fail_errno(ec, failed,
+                           failed == ENOENT ? "create store directory " + path_ + " (its parent directory does not exist)"
+                                            : "create store directory " + path_);
+                return false;
+            }
+            // The new directory's entry lives in its parent: sync that too.
+            if (!sync_path(parent_of(path_), ec)) return false;
+            return lock(mode.shared, ec);
+        }
+        if (!S_ISDIR(info.st_mode)) {
+            // In the system category, as the errors of the calls around it are.
+            fail(ec, std::error_code(ENOTDIR, std::system_category()),
+                 path_ + " is not a directory; a kvforge store is a directory of files (nothing was changed)");
+            return false;
+        }
+        std::vector<store_file_name> names;
+        if (!check_entries(names, ec)) return false;
+        const bool holds_data = std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
+            return name.kind() == store_file_kind::data && !name.is_temporary();
+        });
+        if (mode.require_store && !holds_data) {
+            fail(ec, errc::store_not_found,
+                 path_ + " holds no kvforge data file, and this open may not create a store "
+                         "(options::create_if_missing is false, or options::read_only); nothing was created");
+            return false;
+        }
+        if (mode.refuse_store && holds_data) {
+            fail(ec, errc::store_exists,
+                 path_ + " already holds a store, and options::error_if_exists is set; nothing was changed");
+            return false;
+        }
+        return lock(mode.shared, ec);
+    }
+
+    /// Releases the lock.
+    void close() noexcept { lock_.close(); }
+
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    [[nodiscard]] std::string file_path(const store_file_name& name) const { return path_ + "/" + name.str(); }
+
+    /// The names of kvforge's files in the directory. Entries of other names, which an
+    /// open refuses but a user may add while the store is open, are left out: kvforge
+    /// never touches them.
+    bool list(std::vector<store_file_name>& names, std::error_code& ec) const {
+        std::vector<std::string> entries;
+        if (!list_entries(entries, ec)) return false;
+        names.clear();
+        for (const std::string& entry : entries) {
+            if (std::optional<store_file_name> name = store_file_name::recognise(entry)) names.push_back(*name);
+        }
+        return true;
+    }
+
+    /// Opens one of the store's files with open(2) flags.
+    bool open_file(data_file<IO>& file, const store_file_name& name, int flags, std::error_code& ec) const {
+        return file.open(*io_, file_path(name), flags, ec);
+    }
+
+    /// Makes the directory's entries durable: after a file was created, renamed or removed.
+    bool sync(std::error_code& ec) const { return sync_path(path_, ec); }
+
+    bool rename(const store_file_name& from, const store_file_name& to, std::error_code& ec) const {
+        const std::string from_path = file_path(from);
+        const std::string to_path = file_path(to);
+        if (io_->rename(from_path.c_str(), to_path.c_str()) != 0) {
+            fail_errno(ec, errno, "rename " + from_path + " to " + to_path);
+            return false;
+        }
+        return true;
+    }
+
+    /// Removes one of the store's files; one that is already gone is no error.
+    bool remove(const store_file_name& name, std::error_code& ec) const {
+        const std::string target = file_path(name);
+        if (io_->unlink(target.c_str()) != 0 && errno != ENOENT) {
+            fail_errno(ec, errno, "remove " + target);
+            return false;
+        }
+        return true;
+    }
+
+    /// Removes the directory itself when it is empty (for destroy, after every file of
+    /// the store is gone); one that holds something again is left as it is.
+    bool remove_directory(std::error_code& ec) const {
+        if (io_->rmdir(path_.c_str()) == 0) return sync_path(parent_of(path_), ec);
+        if (errno == ENOTEMPTY || errno == EEXIST) return true;
+        fail_errno(ec, errno, "remove directory " + path_);
+        return false;
+    }
+
+private:
+    /// Takes the lock on LOCK: exclusive for a writer, shared for readers, never waiting.
+    bool lock(bool shared, std::error_code& ec) {
+        const store_file_name name = store_file_name::lock();
+        // A reader creates nothing: without a LOCK file it cannot keep writers out.
+        if (!lock_.open(*io_, file_path(name), shared ? O_RDONLY : O_RDWR | O_CREAT, ec)) {
+            if (shared && ec == std::errc::no_such_file_or_directory) {
+                fail_errno(ec, ENOENT,
+                           "open " + file_path(name) +
+                               " (a read-only open creates no file; open the store once for writing to make it)");
+            }
+            return false;
+        }
+        if (retry_on_eintr([&] { return io_->flock(lock_.descriptor(), (shared ? LOCK_SH : LOCK_EX) | LOCK_NB); }) !=
+            0) {
+            const int error = errno;
+            if (error == EWOULDBLOCK) {
+                fail(ec, errc::store_locked,
+                     shared ? path_ + " is already open for writing, in this process or another; close it there first"
+                            : path_ + " is already open, in this process or another (for writing or reading); close it "
+                                      "there first");
+            } else {
+                fail_errno(ec, error, "lock " + lock_.path());
+            }
+            lock_.close();
+            return false;
+        }
+        return true;
+    }
+
+    /// Lists the directory, refusing it when it holds an entry that is not kvforge's;
+    /// names gets the recognised ones.
+    bool check_entries(std::vector<store_file_name>& names, std::error_code& ec) const {
+        std::vector<std::string> entries;
+        if (!list_entries(entries, ec)) return false;
+        std::sort(entries.begin(), entries.end());
+        names.clear();
+        for (const std::string& entry : entries) {
+            std::optional<store_file_name> name = store_file_name::recognise(entry);
+            if (!name) {
+                fail(ec, errc::not_a_store,
+                     path_ + " holds '" + entry +
+                         "', which kvforge did not write, so it is no store's directory (a store's directory holds "
+                         "only LOCK, data-*.kvlog and data-*.kvhint files); nothing was changed. Give kvforge a "
+                         "directory of its own");
+                return false;
+            }
+            names.push_back(*name);
+        }
+        return true;
+    }
+
+    bool list_entries(std::vector<std::string>& entries, std::error_code& ec) const {
+        if (io_->list_directory(path_.c_str(), entries) != 0) {
+            fail_errno(ec, errno, "list " + path_);
+            return false;
+        }
+        return true;
+    }
+
+    static std::string parent_of(const std::string& path) {
+        const auto slash = path.find_last_not_of('/') == std::string::npos ? std::string::npos
+                                                                            : path.rfind('/', path.find_last_not_of('/'));
+        if (slash == std::string::npos) return ".";
+        return slash == 0 ? "/" : path.substr(0, slash);
+    }
+
+    bool sync_path(const std::string& directory, std::error_code& ec) const {
+        data_file<IO> handle;
+        if (!handle.open(*io_, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
+        if (retry_on_eintr([&] { return io_->fsync(handle.descriptor()); }) != 0) {
+            fail_errno(ec, errno, "fsync directory " + directory);
+            return false;
+        }
+        return true;
+    }
+
+    IO* io_ = nullptr;
+    std::string path_;
+    data_file<IO> lock_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/store_directory.hpp ----
+
+namespace kvforge {
+
+/// Removes the persistent store in directory path through the I/O policy io: every file
+/// of kvforge's own in it, then the directory when that leaves it empty. Refuses, with
+/// nothing removed, an empty path (errc::invalid_argument), a missing directory
+/// (errc::store_not_found), a directory holding anything kvforge did not write
+/// (errc::not_a_store) and a store that is open, in this process or another
+/// (errc::store_locked); it holds the store's lock while it works.
+template <io_policy IO>
+void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
+    ec.clear();
+    try {
+        detail::store_directory<IO> directory;
+        detail::directory_mode mode;
+        mode.create = false;
+        if (!directory.open(io, path, mode, ec)) return;
+        std::vector<detail::store_file_name> names;
+        if (!directory.list(names, ec)) return;
+        // The newest data file goes last, after the leftovers and hints: a destroy cut
+        // short leaves a store that opens as it was, and can be run again.
+        std::uint32_t newest = 0;
+        for (const detail::store_file_name& name : names) {
+            if (name.kind() == detail::store_file_kind::data && !name.is_temporary()) {
+                newest = std::max(newest, name.generation());
+            }
+        }
+        const auto last = newest != 0 ? detail::store_file_name::data(newest) : detail::store_file_name::lock();
+        for (const detail::store_file_name& name : names) {
+            if (name.kind() == detail::store_file_kind::lock || name == last) continue;
+            if (!directory.remove(name, ec)) return;
+        }
+        if (newest != 0 && !directory.remove(last, ec)) return;
+        // LOCK is removed while it is held; an opener that comes now finds no store.
+        if (!directory.remove(detail::store_file_name::lock(), ec) || !directory.sync(ec)) return;
+        directory.close();
+        directory.remove_directory(ec);
+    } catch (const std::bad_alloc&) {
+        detail::fail(ec, std::make_error_code(std::errc::not_enough_memory), "destroy: out of memory");
+    }
+}
+
+/// As destroy(path, io, ec) with the default I/O policy, kvforge::posix_io.
+inline void destroy(std::string_view path, std::error_code& ec) noexcept { destroy(path, posix_io{}, ec); }
+
+/// As destroy(path, ec); throws kvforge::error on failure.
+inline void destroy(std::string_view path) {
+    std::error_code ec;
+    destroy(path, ec);
+    detail::throw_if(ec);
+}
+
+}  // namespace kvforge
+// ---- end kvforge/destroy.hpp ----
 // ---- begin kvforge/durability/async_worker.hpp ----
 /// \file async_worker.hpp
 /// kvforge::async_worker: a background thread writes and syncs in groups.
@@ -4082,17 +4654,17 @@ struct async_worker {
         ~writer() { stop(); }
 
         /// Writes from now on go to the end of file, which holds end bytes, all durable.
-        /// Starts the worker on first use; the queue must be empty (drain() first).
+        /// The queue must be empty (drain() first).
         void attach(detail::data_file<IO>& file, std::uint64_t end) {
-            {
-                const std::lock_guard lock(mutex_);
-                file_ = &file;
-                queue_offset_ = end;
-            }
-            if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
+            const std::lock_guard lock(mutex_);
+            file_ = &file;
+            queue_offset_ = end;
         }
 
+        /// Queues a record. The worker starts with the first one, so that a store that
+        /// never writes (opened read-only) runs no thread.
         detail::append_result append(std::string_view record, std::error_code& ec) {
+            if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
             std::unique_lock lock(mutex_);
             // Backpressure: wait for the worker to take the queue once it is full.
             written_.wait(lock, [&] { return queue_.size() + record.size() <= QueueBytes || queue_.empty() || failed_; });
@@ -4573,16 +5145,23 @@ inline constexpr manifest_field manifest_fields[] = {
 /// writer runs, but readers go on; it takes the exclusive lock only to switch files.
 ///
 /// Files. The directory holds LOCK, one data file data-<generation>.kvlog and its hint
-/// data-<generation>.kvhint. Compaction (and clear) writes generation + 1 beside it as
-/// a .tmp file, syncs it, renames it into place and syncs the directory before the old
-/// generation is removed; on open the newest generation wins and leftovers are removed.
+/// data-<generation>.kvhint (names: store_files.hpp). Compaction (and clear) writes
+/// generation + 1 beside it as a .tmp file, syncs it, renames it into place and syncs the
+/// directory before the old generation is removed; on open the newest generation wins
+/// and leftovers are removed. A store opened read-only changes no file.
+///
+/// Close. Readers check that the store is open under the shared lock, so close() marks
+/// it closed under the exclusive lock before it lets the writer go; writers waiting for
+/// their sync and callers of wait_durable, which hold no lock, are counted
+/// (active_calls.hpp) and close() waits for them.
 
 #include <fcntl.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -4592,6 +5171,99 @@ inline constexpr manifest_field manifest_fields[] = {
 #include <system_error>
 #include <vector>
 
+// ---- begin kvforge/detail/active_calls.hpp ----
+/// \file active_calls.hpp
+/// A count of the calls that use a store's writer without holding its locks (a writer
+/// waiting for its sync, a caller of wait_durable), so that close() can wait for them
+/// to finish before it destroys the writer.
+
+#include <atomic>
+
+namespace kvforge::detail {
+
+/// The calls in progress that close() must wait for. Calls enter while the store is
+/// known to be open (under one of its locks) and leave when done with the writer.
+template <bool Concurrent>
+class active_calls {
+public:
+    void enter() noexcept { count_.fetch_add(1, std::memory_order_relaxed); }
+    /// The release pairs with wait_idle's acquire: whatever a call did with the writer
+    /// happens before close() destroys it.
+    void leave() noexcept {
+        if (count_.fetch_sub(1, std::memory_order_release) == 1) count_.notify_all();
+    }
+    /// Blocks until no call is in progress; no call may enter meanwhile.
+    void wait_idle() const noexcept {
+        for (int n = count_.load(std::memory_order_acquire); n != 0; n = count_.load(std::memory_order_acquire)) {
+            count_.wait(n, std::memory_order_acquire);
+        }
+    }
+
+private:
+    std::atomic<int> count_{0};
+};
+
+/// With one thread at a time, no call can be in progress while close() runs.
+template <>
+class active_calls<false> {
+public:
+    void enter() noexcept {}
+    void leave() noexcept {}
+    void wait_idle() const noexcept {}
+};
+
+/// One call in progress, from construction to destruction (also when it throws).
+template <bool Concurrent>
+class active_call {
+public:
+    explicit active_call(active_calls<Concurrent>& calls) noexcept : calls_(calls) { calls_.enter(); }
+    active_call(const active_call&) = delete;
+    active_call& operator=(const active_call&) = delete;
+    ~active_call() { calls_.leave(); }
+
+private:
+    active_calls<Concurrent>& calls_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/active_calls.hpp ----
+// ---- begin kvforge/detail/file_id.hpp ----
+/// \file file_id.hpp
+/// The random id written into the header of each new data file and repeated in its
+/// hint file, so that a hint is used only for the exact file it describes.
+
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+
+namespace kvforge::detail {
+
+/// A new file id: never 0, which marks files of releases that wrote no id. The id
+/// needs to differ from the ids of earlier files of the same store, not to be secret, so
+/// it hashes the time, the process and a counter rather than paying for <random>.
+[[nodiscard]] inline std::uint32_t new_file_id() noexcept {
+    static std::atomic<std::uint64_t> counter{0};
+    timespec wall{};
+    timespec steady{};
+    ::clock_gettime(CLOCK_REALTIME, &wall);
+    ::clock_gettime(CLOCK_MONOTONIC, &steady);
+    const std::uint64_t parts[] = {static_cast<std::uint64_t>(wall.tv_sec), static_cast<std::uint64_t>(wall.tv_nsec),
+                                   static_cast<std::uint64_t>(steady.tv_nsec), static_cast<std::uint64_t>(::getpid()),
+                                   counter.fetch_add(1, std::memory_order_relaxed)};
+    char bytes[sizeof parts];
+    std::memcpy(bytes, parts, sizeof parts);
+    const std::uint64_t hash = hash_bytes({bytes, sizeof bytes});
+    const auto id = static_cast<std::uint32_t>(hash ^ (hash >> 32));
+    return id != 0 ? id : 1;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/file_id.hpp ----
 // ---- begin kvforge/detail/file_mapping.hpp ----
 /// \file file_mapping.hpp
 /// A read-only shared mapping of a data file, unmapped when its last owner lets go.
@@ -4650,8 +5322,8 @@ private:
 /// Hint files: every live key with the place of its record, so that reopening a store
 /// reads the keys without reading the values.
 ///
-/// A hint file is a file header (kind 'H', the generation of the data file it
-/// describes), then three u64 (little-endian): how many bytes of the data file it
+/// A hint file is a file header (kind 'H', the generation and file id of the data file
+/// it describes), then three u64 (little-endian): how many bytes of the data file it
 /// covers, how many entries follow, and the dead bytes within the covered part; then
 /// per entry a varint key size, the key, a varint value size and a varint record
 /// offset; then a CRC-32C of everything after the header. A hint that fails any check
@@ -4668,6 +5340,13 @@ private:
 
 namespace kvforge::detail {
 
+/// Which data file a hint describes: its generation, codecs and file id, as its header says.
+struct hint_identity {
+    std::uint32_t generation = 0;
+    std::uint64_t fingerprint = 0;
+    std::uint32_t file_id = 0;
+};
+
 /// What a hint file says about its data file.
 struct hint_summary {
     std::uint64_t covered_bytes = 0;
@@ -4678,11 +5357,12 @@ struct hint_summary {
 /// Builds a hint file's bytes; add() each live entry, then finish().
 class hint_builder {
 public:
-    hint_builder(std::uint32_t generation, std::uint64_t fingerprint) {
+    explicit hint_builder(const hint_identity& data) {
         file_header header;
         header.kind = file_kind::hint;
-        header.generation = generation;
-        header.codec_fingerprint = fingerprint;
+        header.generation = data.generation;
+        header.codec_fingerprint = data.fingerprint;
+        header.file_id = data.file_id;
         bytes_.resize(file_header::size + 24);
         header.encode(bytes_.data());
     }
@@ -4717,14 +5397,17 @@ private:
 
 /// Checks a hint file's bytes, then calls on_start(summary) once and
 /// on_entry(key, value_size, record_offset) for each entry; false (having called
-/// nothing) when the hint does not belong to this generation and fingerprint or fails
-/// its checksum or structure.
+/// nothing) when the hint was not written for this data file (generation, codecs and
+/// file id) or fails its checksum or structure.
 template <class OnStart, class OnEntry>
-bool read_hint(std::string_view bytes, std::uint32_t generation, std::uint64_t fingerprint, hint_summary& summary,
-               OnStart&& on_start, OnEntry&& on_entry) {
+bool read_hint(std::string_view bytes, const hint_identity& data, hint_summary& summary, OnStart&& on_start,
+               OnEntry&& on_entry) {
     file_header header;
     if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none) return false;
-    if (header.generation != generation || header.codec_fingerprint != fingerprint) return false;
+    if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
+        header.file_id != data.file_id) {
+        return false;
+    }
     if (bytes.size() < file_header::size + 24 + 4) return false;
     const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
     if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return false;
@@ -4796,36 +5479,134 @@ struct log_scan_result {
     std::vector<damaged_record> damage;
 };
 
-/// The offset of the first intact record in bytes after position from, or npos.
-[[nodiscard]] inline std::size_t find_intact_record(std::string_view bytes, std::size_t from) noexcept {
-    record_info info;
-    for (std::size_t at = from; at + 5 <= bytes.size(); ++at) {
-        if (parse_record(bytes.substr(at), info) == parse_status::ok) return at;
+/// Bytes of a data file read a piece at a time, for the search after damage: a view of
+/// the bytes from an offset on, with at least as many as asked for (fewer only where the
+/// file ends), from a buffer that holds about one chunk.
+template <class IO>
+class file_window {
+public:
+    static constexpr std::size_t chunk = std::size_t{1} << 20;
+
+    file_window(const data_file<IO>& file, std::uint64_t end) : file_(file), end_(end) {}
+
+    /// The bytes from offset to the end of the window, at least min(wanted, end - offset) of them.
+    bool view(std::uint64_t offset, std::size_t wanted, std::string_view& out, std::error_code& ec) {
+        const std::uint64_t available = end_ - offset;
+        const auto needed = static_cast<std::size_t>(std::min<std::uint64_t>(wanted, available));
+        if (offset < start_ || offset + needed > start_ + bytes_.size()) {
+            const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(std::max(needed, chunk), available));
+            bytes_.resize(length);
+            if (!file_.read(offset, bytes_.data(), length, ec)) return false;
+            start_ = offset;
+        }
+        out = std::string_view(bytes_).substr(static_cast<std::size_t>(offset - start_));
+        return true;
     }
-    return std::string_view::npos;
+
+private:
+    const data_file<IO>& file_;
+    std::uint64_t end_;
+    std::string bytes_;
+    std::uint64_t start_ = 0;
+};
+
+/// Whether the `size` bytes at offset hold a record that matches its checksum, read a
+/// chunk at a time: a record that claims to be huge costs no memory to check.
+template <class IO>
+bool checksum_matches(const data_file<IO>& file, std::uint64_t offset, std::uint64_t size, bool& matches,
+                      std::error_code& ec) {
+    std::string piece(static_cast<std::size_t>(std::min<std::uint64_t>(size, file_window<IO>::chunk)), '\0');
+    if (!file.read(offset, piece.data(), 4, ec)) return false;
+    const std::uint32_t stored = file_header::get_le32(piece.data());
+    std::uint32_t crc = 0;
+    for (std::uint64_t at = offset + 4; at < offset + size;) {
+        const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(offset + size - at, piece.size()));
+        if (!file.read(at, piece.data(), length, ec)) return false;
+        crc = crc32c_extend(crc, std::string_view(piece).substr(0, length));
+        at += length;
+    }
+    matches = crc == stored;
+    return true;
 }
 
-/// Where to look for intact records after the bad record at position from. A batch
-/// cut short before its last operation begins with complete records of its own; those
-/// follow nothing, so the search starts after them, and the cut batch is a torn tail.
-[[nodiscard]] inline std::size_t search_after_bad_record(std::string_view bytes, std::size_t from) noexcept {
-    record_info batch;
-    const parse_status status = parse_record(bytes.substr(from), batch);
-    // Only a batch running past the end of the bytes can have been cut short; a complete
-    // one that fails its checksum is damage, and its count may be what the damage changed.
-    if (status != parse_status::incomplete || batch.type != record_type::batch || batch.value_offset == 0) {
-        return from + 1;
+/// Whether an intact record starts at offset: a whole put, erase or batch record (within
+/// the file) whose checksum matches. Small ones are checked in the window, larger ones
+/// with checksum_matches.
+template <class IO>
+bool intact_record_at(file_window<IO>& window, const data_file<IO>& file, std::uint64_t offset, std::uint64_t end,
+                      bool& intact, std::error_code& ec) {
+    intact = false;
+    std::string_view bytes;
+    if (!window.view(offset, max_record_header, bytes, ec)) return false;
+    record_info info;
+    const parse_status status = parse_record(bytes, info);
+    if (status != parse_status::incomplete || info.size == 0) {
+        intact = status == parse_status::ok;
+        return true;
     }
-    std::size_t at = from + batch.value_offset;
+    if (info.size > end - offset) return true;  // it would run past the end of the file
+    if (info.size <= file_window<IO>::chunk) {
+        if (!window.view(offset, info.size, bytes, ec)) return false;
+        intact = parse_record(bytes, info) == parse_status::ok;
+        return true;
+    }
+    return checksum_matches(file, offset, info.size, intact, ec);
+}
+
+/// Where to look for intact records after the bad record at offset bad. A batch cut
+/// short by the end of the file begins with complete records of its own; those follow
+/// nothing, so the search starts after them, and the cut batch is a torn tail.
+template <class IO>
+bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_t end, std::uint64_t& from,
+                        std::error_code& ec) {
+    from = bad + 1;
+    std::string_view bytes;
+    if (!window.view(bad, max_record_header, bytes, ec)) return false;
+    record_info batch;
+    const parse_status status = parse_record(bytes, batch);
+    // Only a batch running past the end of the file can have been cut short; a complete
+    // one that fails its checksum is damage, and its count may be what the damage changed.
+    if (status != parse_status::incomplete || batch.type != record_type::batch || batch.value_offset == 0 ||
+        batch.size <= end - bad) {
+        return true;
+    }
+    std::uint64_t at = bad + batch.value_offset;
     for (std::size_t operations = 0; operations < batch.count; ++operations) {
         record_info inner;
-        if (parse_record(bytes.substr(at), inner) != parse_status::ok || inner.type == record_type::batch) {
+        if (!window.view(at, max_record_header, bytes, ec)) return false;
+        if (parse_record(bytes, inner) == parse_status::incomplete && inner.size != 0 && inner.size <= end - at &&
+            !window.view(at, inner.size, bytes, ec)) {
+            return false;
+        }
+        if (parse_record(bytes, inner) != parse_status::ok || inner.type == record_type::batch) {
             // With no complete operation the "batch" may be garbage; a record may start in its header.
-            return operations == 0 ? from + 1 : at;
+            if (operations != 0) from = at;
+            return true;
         }
         at += inner.size;
     }
-    return from + 1;  // every operation is there, so the batch did not end short: damage
+    return true;  // every operation is there, so the batch did not end short: damage
+}
+
+/// The offset of the first intact record after the bad record at offset bad, or end
+/// when there is none (the bad record starts a torn tail). Reads the file a window at a
+/// time, never all of the rest of it at once.
+template <class IO>
+bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std::uint64_t end, std::uint64_t& found,
+                              std::error_code& ec) {
+    file_window<IO> window(file, end);
+    std::uint64_t at = 0;
+    if (!search_start_after(window, bad, end, at, ec)) return false;
+    for (; at + 5 <= end; ++at) {
+        bool intact = false;
+        if (!intact_record_at(window, file, at, end, intact, ec)) return false;
+        if (intact) {
+            found = at;
+            return true;
+        }
+    }
+    found = end;
+    return true;
 }
 
 /// Calls on_entry(const log_entry&) for every put and erase of the file's bytes in
@@ -4835,7 +5616,7 @@ struct log_scan_result {
 template <class IO, class OnEntry>
 bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end, bool skip_damage,
               OnEntry&& on_entry, log_scan_result& result, std::error_code& ec) {
-    constexpr std::size_t chunk = std::size_t{1} << 20;
+    constexpr std::size_t chunk = file_window<IO>::chunk;
     std::string buffer;
     std::uint64_t buffer_start = begin;  // file offset of buffer[0]
     std::size_t position = 0;            // parse position in buffer
@@ -4856,15 +5637,24 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
     while (buffer_start + position < end) {
         record_info info;
         const std::string_view rest = std::string_view(buffer).substr(position);
-        const parse_status status = parse_record(rest, info);
+        parse_status status = parse_record(rest, info);
         const bool more_in_file = buffer_start + buffer.size() < end;
-        if (status == parse_status::incomplete && more_in_file) {
-            // Records can be larger than a chunk: ask for enough to finish this one.
-            const std::size_t wanted = info.size > rest.size() ? info.size - rest.size() : chunk;
-            if (!read_more(wanted)) return false;
-            continue;
-        }
         const std::uint64_t offset = buffer_start + position;
+        if (status == parse_status::incomplete && more_in_file) {
+            if (info.size == 0) {
+                if (!read_more(chunk)) return false;  // not even the header is here yet
+                continue;
+            }
+            // A record longer than the window is loaded only once its checksum is known to
+            // match: damage to its size must not make the scan read the rest of the file.
+            bool whole = info.size <= end - offset;
+            if (whole && info.size > chunk && !checksum_matches(file, offset, info.size, whole, ec)) return false;
+            if (whole) {
+                if (!read_more(info.size - rest.size())) return false;
+                continue;
+            }
+            status = parse_status::bad;
+        }
         if (status == parse_status::ok) {
             bool intact = true;
             if (info.type == record_type::batch) {
@@ -4899,9 +5689,9 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
             }
         }
         // A bad record, or one cut off by the end of the file: is anything intact after it?
-        if (more_in_file && !read_more(static_cast<std::size_t>(end - (buffer_start + buffer.size())))) return false;
-        const std::size_t next = find_intact_record(buffer, search_after_bad_record(buffer, position));
-        if (next == std::string_view::npos) {
+        std::uint64_t next = end;
+        if (!find_intact_record_after(file, offset, end, next, ec)) return false;
+        if (next == end) {
             result.torn_tail = true;
             return true;
         }
@@ -4912,143 +5702,15 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
                      " with intact records after it; open with options::salvage to keep the intact ones");
             return false;
         }
-        position = next;
+        buffer.clear();
+        buffer_start = next;
+        position = 0;
     }
     return true;
 }
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/log_scan.hpp ----
-// ---- begin kvforge/detail/store_directory.hpp ----
-/// \file store_directory.hpp
-/// The directory that holds a persistent store: created on first open, locked against a
-/// second opener, listed on recovery, and fsynced whenever a file in it appears, is
-/// renamed or disappears.
-
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-
-#include <cerrno>
-#include <cstdint>
-#include <cstdio>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// A store's directory, held open and locked for as long as the store is open.
-template <class IO>
-class store_directory {
-public:
-    /// The lock file's name. It holds no data; flock() on it marks the store as open.
-    static constexpr std::string_view lock_name = "LOCK";
-
-    /// Creates the directory if it is missing (its parent must exist) and takes the lock.
-    bool open(IO& io, std::string_view path, std::error_code& ec) {
-        io_ = &io;
-        path_ = std::string(path.empty() ? "." : path);
-        struct stat info {};
-        if (io.stat(path_.c_str(), &info) != 0) {
-            if (errno != ENOENT) {
-                fail_errno(ec, errno, "stat " + path_);
-                return false;
-            }
-            if (io.mkdir(path_.c_str(), 0755) != 0) {
-                const int error = errno;
-                fail_errno(ec, error,
-                           error == ENOENT ? "create store directory " + path_ + " (its parent directory does not exist)"
-                                           : "create store directory " + path_);
-                return false;
-            }
-            // The new directory's entry lives in its parent: sync that too.
-            if (!sync_path(parent_of(path_), ec)) return false;
-        } else if (!S_ISDIR(info.st_mode)) {
-            // In the system category, as the errors of the calls around it are.
-            fail(ec, std::error_code(ENOTDIR, std::system_category()),
-                 path_ + " is not a directory; a kvforge store is a directory of files (nothing was changed)");
-            return false;
-        }
-        if (!lock_.open(io, file_path(lock_name), O_RDWR | O_CREAT, ec)) return false;
-        if (retry_on_eintr([&] { return io.flock(lock_.descriptor(), LOCK_EX | LOCK_NB); }) != 0) {
-            const int error = errno;
-            if (error == EWOULDBLOCK) {
-                fail(ec, errc::store_locked,
-                     path_ + " is already open, in this process or another; close it there first");
-            } else {
-                fail_errno(ec, error, "lock " + lock_.path());
-            }
-            lock_.close();
-            return false;
-        }
-        return true;
-    }
-
-    /// Releases the lock.
-    void close() noexcept { lock_.close(); }
-
-    [[nodiscard]] const std::string& path() const noexcept { return path_; }
-    [[nodiscard]] std::string file_path(std::string_view name) const { return path_ + "/" + std::string(name); }
-
-    /// The names of the directory's entries.
-    bool list(std::vector<std::string>& names, std::error_code& ec) const {
-        if (io_->list_directory(path_.c_str(), names) != 0) {
-            fail_errno(ec, errno, "list " + path_);
-            return false;
-        }
-        return true;
-    }
-
-    /// Makes the directory's entries durable: after a file was created, renamed or removed.
-    bool sync(std::error_code& ec) const { return sync_path(path_, ec); }
-
-    bool rename(std::string_view from, std::string_view to, std::error_code& ec) const {
-        const std::string from_path = file_path(from);
-        const std::string to_path = file_path(to);
-        if (io_->rename(from_path.c_str(), to_path.c_str()) != 0) {
-            fail_errno(ec, errno, "rename " + from_path + " to " + to_path);
-            return false;
-        }
-        return true;
-    }
-
-    bool remove(std::string_view name, std::error_code& ec) const {
-        const std::string target = file_path(name);
-        if (io_->unlink(target.c_str()) != 0 && errno != ENOENT) {
-            fail_errno(ec, errno, "remove " + target);
-            return false;
-        }
-        return true;
-    }
-
-private:
-    static std::string parent_of(const std::string& path) {
-        const auto slash = path.find_last_not_of('/') == std::string::npos ? std::string::npos
-                                                                            : path.rfind('/', path.find_last_not_of('/'));
-        if (slash == std::string::npos) return ".";
-        return slash == 0 ? "/" : path.substr(0, slash);
-    }
-
-    bool sync_path(const std::string& directory, std::error_code& ec) const {
-        data_file<IO> handle;
-        if (!handle.open(*io_, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
-        if (retry_on_eintr([&] { return io_->fsync(handle.descriptor()); }) != 0) {
-            fail_errno(ec, errno, "fsync directory " + directory);
-            return false;
-        }
-        return true;
-    }
-
-    IO* io_ = nullptr;
-    std::string path_;
-    data_file<IO> lock_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/store_directory.hpp ----
 
 namespace kvforge::detail {
 
@@ -5070,24 +5732,6 @@ struct record_location {
         return put_header_size(key_size, value_size) + key_size + value_size;
     }
 };
-
-/// The name of a data or hint file of a generation, e.g. data-0000000007.kvlog.
-[[nodiscard]] inline std::string generation_file_name(std::uint32_t generation, file_kind kind) {
-    char name[32];
-    std::snprintf(name, sizeof name, "data-%010u.%s", generation, kind == file_kind::data ? "kvlog" : "kvhint");
-    return name;
-}
-
-/// The generation of a data file's name, or 0 when the name is not one.
-[[nodiscard]] inline std::uint32_t generation_of(std::string_view name) noexcept {
-    if (name.size() != 21 || name.substr(0, 5) != "data-" || name.substr(15) != ".kvlog") return 0;
-    std::uint32_t generation = 0;
-    for (const char c : name.substr(5, 10)) {
-        if (c < '0' || c > '9') return 0;
-        generation = generation * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    return generation;
-}
 
 /// The store behind file_log (Mapped = false: records are read with pread) and
 /// mmap_file (Mapped = true: records in the file are read through a shared read-only
@@ -5123,12 +5767,14 @@ public:
         }
     }
 
-    /// Opens or creates the store in directory path.
+    /// Opens or creates the store in directory path, as opts says (create_if_missing,
+    /// error_if_exists, read_only, salvage).
     void open(std::string_view path, const kvforge::options& opts, io_type io, std::uint64_t fingerprint,
               std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (open_) {
-            fail(ec, std::make_error_code(std::errc::device_or_resource_busy),
+            // EBUSY in the system category, as the README says of system errors.
+            fail(ec, std::error_code(EBUSY, std::system_category()),
                  "this store object is already open on " + directory_.path() + "; close it first");
             return;
         }
@@ -5136,24 +5782,34 @@ public:
         options_ = opts;
         fingerprint_ = fingerprint;
         reset_state();
-        if (!directory_.open(io_, path, ec)) return;
-        if (!recover(ec)) {
+        directory_mode mode;
+        mode.create = opts.create_if_missing && !opts.read_only;
+        mode.require_store = !mode.create;
+        mode.refuse_store = opts.error_if_exists;
+        mode.shared = opts.read_only;
+        if (!directory_.open(io_, path, mode, ec)) return;
+        // A salvaged log is rewritten before the store counts as open, so that a failed
+        // rewrite leaves it closed and its lock released.
+        const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
+        if (!recover(ec) || (salvage_rewrite() && !rewrite(true, ec))) {
+            writer_.reset();
+            if constexpr (Mapped) mapping_.reset();
             file_.close();
             directory_.close();
             reset_state();
             return;
         }
         open_ = true;
-        if (options_.salvage && !salvaged_.empty()) rewrite(true, ec);
     }
 
-    /// Writes everything out, syncs it, writes the hint file and releases the store.
-    /// The store is closed afterwards even when this reports an error.
+    /// Writes everything out, syncs it, writes the hint file and releases the store
+    /// (a read-only store only releases it). The store is closed afterwards even when
+    /// this reports an error.
     void close(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!open_) return;
         // After a failed write or sync, whatever was not yet on disk is lost: report it.
-        if (!failure_.check(ec) && !writer_->failed(ec)) {
+        if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
             call_writer(&writer_type::close, ec);
             if (!ec && options_.write_hints && hint_covered_bytes_ != writer_->end()) {
                 // A hint only speeds up the next open, so failing to write one is no error.
@@ -5164,11 +5820,15 @@ public:
                 }
             }
         }
+        {
+            const write_lock lock(mutex_);
+            open_ = false;
+        }
+        active_calls_.wait_idle();
         writer_.reset();
         if constexpr (Mapped) mapping_.reset();
         file_.close();
         directory_.close();
-        open_ = false;
     }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
@@ -5183,7 +5843,8 @@ public:
             const write_lock lock(mutex_);
             appended = writer_->append(record_, ec);
             if (ec) return 0;
-            index_put(key, value.size(), appended.offset);
+            version_.bump();
+            update_index([&] { index_put(key, value.size(), appended.offset); });
             cover_writer_end();
         }
         puts_.add(1);
@@ -5202,7 +5863,8 @@ public:
             const write_lock lock(mutex_);
             appended = writer_->append(record_, ec);
             if (ec) return false;
-            index_erase(key, record_.size());
+            version_.bump();
+            update_index([&] { index_erase(key, record_.size()); });
             cover_writer_end();
         }
         erases_.add(1);
@@ -5234,15 +5896,18 @@ public:
             const write_lock lock(mutex_);
             appended = writer_->append(record_, ec);
             if (ec) return 0;
-            std::size_t i = 0;
-            ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-                const std::uint64_t offset = appended.offset + body_offset + inner[i++];
-                if (op == batch_op::put) {
-                    index_put(key, value.size(), offset);
-                    puts_.add(1);
-                } else {
-                    if (index_erase(key, erase_record_size(key.size()))) erases_.add(1);
-                }
+            version_.bump();
+            update_index([&] {
+                std::size_t i = 0;
+                ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+                    const std::uint64_t offset = appended.offset + body_offset + inner[i++];
+                    if (op == batch_op::put) {
+                        index_put(key, value.size(), offset);
+                        puts_.add(1);
+                    } else {
+                        if (index_erase(key, erase_record_size(key.size()))) erases_.add(1);
+                    }
+                });
             });
             dead_bytes_ += body_offset;  // the batch header holds no data
             cover_writer_end();
@@ -5267,6 +5932,7 @@ public:
 
     /// Reads key's value straight into out, with no allocation beyond out's own: one
     /// preadv puts the record's header and key in a small buffer and its value in out.
+    /// A value that fails its checksum is not left there: out is emptied.
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
         const read_lock lock(mutex_);
         record_location where;
@@ -5276,7 +5942,10 @@ public:
         if (Mapped || writer_->is_pending(where.offset)) {
             // A record not yet in the file is copied from the writer in one piece.
             std::string_view value;
-            if (!read_record(key, where, scratch, value, ec)) return false;
+            if (!read_record(key, where, scratch, value, ec)) {
+                out.clear();
+                return false;
+            }
             assign_bytes(out, value);
             return true;
         }
@@ -5287,13 +5956,18 @@ public:
             head = scratch.data();
         }
         out.resize(where.value_size);
-        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) return false;
+        // Whatever happens from here, out holds no byte of a value that failed its checks.
+        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
+            out.clear();
+            return false;
+        }
         record_info info;
         const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
         const std::string_view head_bytes(head, head_size);
         // The header parses on its own once the value's size is known to be in out.
         const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
         if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
+            out.clear();
             report_damage(where.offset, ec);
             return false;
         }
@@ -5359,6 +6033,10 @@ public:
         return table_.size();
     }
 
+    /// A number that every change of the contents moves on (put, erase, batch, clear,
+    /// compaction), read without a lock: a scan re-reads what it read ahead once it moved.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
+
     /// Removes every key by switching to a new, empty generation.
     void clear(std::error_code& ec) {
         const gate_lock gate(write_gate_);
@@ -5378,46 +6056,61 @@ public:
         s.erases = erases_.load();
         s.batches = batches_.load();
         s.compactions = compactions_;
+        s.compaction_failures = compaction_failures_;
+        s.last_compaction_error = last_compaction_error_;
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
         if (open_) {
             s.segments = 1;
             s.disk_bytes = writer_->end() + hint_bytes_;
-            s.syncs = writer_->syncs() + directory_syncs_;
+            s.syncs = writer_->syncs() + directory_syncs_.load();
         }
         return s;
     }
 
+    /// Hands buffered writes to the OS; nothing to do for a read-only store.
     void flush(std::error_code& ec) { drain_writer(&writer_type::flush, ec); }
+    /// Makes every write so far durable; nothing to do for a read-only store.
     void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
 
     /// Rewrites the live records into a new generation and drops the old one.
     void compact(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!writable(ec)) return;
-        rewrite(true, ec);
+        compact_now(ec);
     }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
     void wait_durable(std::uint64_t sequence, std::error_code& ec) {
-        if (!open_) {
-            fail(ec, errc::store_closed, "wait_durable: the store is not open");
-            return;
+        // Counted from while the store is known to be open until done, so that close()
+        // keeps the writer until then.
+        std::optional<active_call<threading::concurrent>> call;
+        {
+            const read_lock lock(mutex_);
+            if (!readable(ec)) return;
+            call.emplace(active_calls_);
         }
         writer_->wait_durable(sequence, ec);
     }
 
-    [[nodiscard]] std::uint64_t durable_sequence() const { return open_ ? writer_->durable_sequence() : 0; }
+    [[nodiscard]] std::uint64_t durable_sequence() const {
+        const read_lock lock(mutex_);
+        return open_ ? writer_->durable_sequence() : 0;
+    }
 
-    /// Reads every record of the data file and checks its checksum; changes nothing.
+    /// Reads every record in the data file and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
         verify_report report;
         if (!readable(ec)) return report;
         std::uint64_t file_size = 0;
         if (!file_.size(file_size, ec)) return report;
+        // async_worker's thread may be writing records at the end of the file: check
+        // only those wholly written (no writer appends while the gate is held).
+        const std::uint64_t written = written_end();
+        const std::uint64_t end = written < writer_->end() ? written : file_size;
         log_scan_result scanned;
-        if (!scan_log(file_, file_header::size, file_size, true, [](const log_entry&) {}, scanned, ec)) return report;
+        if (!scan_log(file_, file_header::size, end, true, [](const log_entry&) {}, scanned, ec)) return report;
         report.records_checked = scanned.records;
         report.damaged = std::move(scanned.damage);
         if (scanned.torn_tail) {
@@ -5446,6 +6139,8 @@ private:
         hint_covered_bytes_ = 0;
         recovered_records_ = 0;
         recovered_bytes_cut_ = 0;
+        compaction_retry_end_ = 0;
+        last_compaction_error_.clear();
         salvaged_.clear();
         failure_.reset();
         writer_.reset();
@@ -5453,6 +6148,12 @@ private:
 
     bool writable(std::error_code& ec) const {
         if (!readable(ec)) return false;
+        if (options_.read_only) {
+            fail(ec, errc::read_only,
+                 directory_.path() + " was opened read-only (options::read_only); nothing was written. Open it "
+                                     "without read_only to write");
+            return false;
+        }
         if (failure_.check(ec)) return false;
         return !writer_->failed(ec);
     }
@@ -5464,14 +6165,26 @@ private:
     }
 
     /// After a write: releases the gate, waits for durability as the policy says, and
-    /// compacts when dead bytes have grown past the configured share.
+    /// compacts when dead bytes have grown past the configured share. The write's result
+    /// is its own: a failed compaction shows in stats() and is not retried before the
+    /// data file has grown (see compact_now).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
-        const bool compact_now = wants_compaction();
-        gate.unlock();
-        writer_->commit(sequence, ec);
-        if (!ec && compact_now) {
+        const bool compaction_due = wants_compaction();
+        {
+            const active_call<threading::concurrent> call(active_calls_);
+            gate.unlock();
+            writer_->commit(sequence, ec);
+        }
+        if (!ec && compaction_due) {
             const gate_lock again(write_gate_);
-            if (wants_compaction()) rewrite(true, ec);
+            std::error_code compaction_error;
+            // Another thread may have closed the store, or compacted it, meanwhile.
+            if (writable(compaction_error) && wants_compaction()) {
+                // The caller's last error message describes its own calls, not this one.
+                const last_error saved = this_thread_last_error();
+                compact_now(compaction_error);
+                this_thread_last_error() = saved;
+            }
         }
         return sequence;
     }
@@ -5479,8 +6192,55 @@ private:
     [[nodiscard]] bool wants_compaction() const {
         if (options_.compact_dead_ratio <= 0) return false;
         const std::uint64_t data = writer_->end();
-        return data >= options_.compact_min_bytes &&
+        return data >= options_.compact_min_bytes && data >= compaction_retry_end_ &&
                static_cast<double>(dead_bytes_) > options_.compact_dead_ratio * static_cast<double>(data);
+    }
+
+    /// Compacts, with write_gate_ held. A failure is counted and its message kept for
+    /// stats(), and automatic compaction waits until the data file has grown by as much
+    /// as it held, or by compact_min_bytes if that is more: a failure that persists (a
+    /// damaged record) then costs a bounded share of the writing, not a rewrite per write.
+    void compact_now(std::error_code& ec) {
+        if (rewrite(true, ec)) return;
+        const std::string message = last_error_message();
+        const write_lock lock(mutex_);
+        ++compaction_failures_;
+        last_compaction_error_ = message;
+        const std::uint64_t data = writer_->end();
+        compaction_retry_end_ = data + std::max(data, options_.compact_min_bytes);
+    }
+
+    /// Runs an update of the index for a record the writer has taken. Should it run out
+    /// of memory, the index no longer matches the log: the store takes no more writes
+    /// until it is reopened, which rebuilds the index from the log.
+    template <class Update>
+    void update_index(Update&& update) {
+        try {
+            update();
+        } catch (...) {
+            std::error_code ec;
+            fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                 "out of memory while indexing a record already written to " + file_.path());
+            failure_.record(ec);
+            throw;
+        }
+    }
+
+    /// The end of the records wholly in the data file. The records still with the
+    /// writer (buffered, queued, or being written by async_worker's thread) are those at
+    /// and after some offset, which only grows: this finds it.
+    [[nodiscard]] std::uint64_t written_end() const {
+        std::uint64_t low = file_header::size;
+        std::uint64_t high = writer_->end();
+        while (low < high) {
+            const std::uint64_t middle = low + (high - low) / 2;
+            if (writer_->is_pending(middle)) {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        return low;
     }
 
     static std::size_t erase_record_size(std::size_t key_size) noexcept {
@@ -5613,9 +6373,10 @@ private:
                  " fails its checksum; its value is not returned (run verify() for a full report)");
     }
 
+    /// flush or sync: nothing to do for a read-only store, which writes nothing.
     void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
         const gate_lock gate(write_gate_);
-        if (!writable(ec)) return;
+        if (!readable(ec) || options_.read_only || !writable(ec)) return;
         call_writer(op, ec);
     }
 
@@ -5632,35 +6393,44 @@ private:
     }
 
     /// Opens the newest generation (or creates the first), removes leftovers, and
-    /// rebuilds the index from the hint file and the log.
+    /// rebuilds the index from the hint file and the log. A read-only store removes,
+    /// creates and cuts nothing: it serves the intact records and leaves the files as
+    /// they are. With salvage the hint is not trusted: the whole log is read, so that
+    /// every damaged record is found and dropped.
     bool recover(std::error_code& ec) {
-        std::vector<std::string> names;
+        std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         std::uint32_t newest = 0;
-        for (const std::string& name : names) newest = std::max(newest, generation_of(name));
+        for (const store_file_name& name : names) {
+            if (name.kind() == store_file_kind::data && !name.is_temporary()) {
+                newest = std::max(newest, name.generation());
+            }
+        }
+        // The directory refused a missing store unless this open may create one.
         if (newest == 0) return create_generation(1, ec) && attach_writer(file_header::size);
 
         generation_ = newest;
-        const std::string name = generation_file_name(newest, file_kind::data);
-        if (!file_.open(io_, directory_.file_path(name), O_RDWR, ec)) return false;
+        const int flags = options_.read_only ? O_RDONLY : O_RDWR;
+        if (!directory_.open_file(file_, store_file_name::data(newest), flags, ec)) return false;
         std::uint64_t file_size = 0;
         if (!file_.size(file_size, ec) || !check_header(file_size, ec)) return false;
 
-        // Nothing is changed before the newest file proved to be a store of ours.
-        for (const std::string& other : names) {
-            const bool leftover = other.size() > 4 && other.substr(other.size() - 4) == ".tmp";
-            const bool older = (generation_of(other) != 0 && generation_of(other) < newest) ||
-                               (other.size() == 22 && other.substr(0, 5) == "data-" && other.substr(15) == ".kvhint" &&
-                                other != generation_file_name(newest, file_kind::hint));
-            if ((leftover || older) && !directory_.remove(other, ec)) return false;
+        if (!options_.read_only) {
+            // Nothing is changed before the newest file proved to be a store of ours.
+            for (const store_file_name& other : names) {
+                const bool leftover = other.is_temporary();
+                const bool older = (other.kind() == store_file_kind::data && other.generation() < newest) ||
+                                   (other.kind() == store_file_kind::hint && other.generation() != newest);
+                if ((leftover || older) && !directory_.remove(other, ec)) return false;
+            }
+            // Synced even when nothing was removed: the open that created or renamed these
+            // files may have failed to sync the directory, and what this store acknowledges
+            // from now on rests on those entries.
+            if (!sync_directory(ec)) return false;
         }
-        // Synced even when nothing was removed: the open that created or renamed these
-        // files may have failed to sync the directory, and what this store acknowledges
-        // from now on rests on those entries.
-        if (!sync_directory(ec)) return false;
 
         std::uint64_t scan_from = file_header::size;
-        load_hint(file_size, scan_from);
+        if (!options_.salvage) load_hint(file_size, scan_from);
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
             file_, scan_from, file_size, options_.salvage,
@@ -5676,7 +6446,7 @@ private:
         dead_bytes_ += scanned.overhead_bytes;
         recovered_records_ += scanned.records;
         salvaged_ = std::move(scanned.damage);
-        if (scanned.torn_tail) {
+        if (scanned.torn_tail && !options_.read_only) {
             // Cut the torn tail before anything is appended after it, and make the cut durable.
             recovered_bytes_cut_ = file_size - scanned.valid_end;
             if (!file_.truncate(scanned.valid_end, ec) || !file_.sync(ec)) return false;
@@ -5719,6 +6489,7 @@ private:
                         "written with");
             return false;
         }
+        file_id_ = header.file_id;
         return true;
     }
 
@@ -5727,10 +6498,7 @@ private:
     void load_hint(std::uint64_t file_size, std::uint64_t& scan_from) {
         data_file<io_type> hint;
         std::error_code ignored;
-        if (!hint.open(io_, directory_.file_path(generation_file_name(generation_, file_kind::hint)), O_RDONLY,
-                       ignored)) {
-            return;
-        }
+        if (!directory_.open_file(hint, store_file_name::hint(generation_), O_RDONLY, ignored)) return;
         std::uint64_t size = 0;
         if (!hint.size(size, ignored) || size == 0) return;
         // Mapped rather than read: the hint is parsed once, front to back, and a copy would
@@ -5743,7 +6511,7 @@ private:
         std::uint64_t live = 0;
         bool inside = true;  // every entry's record lies in the part of the log the hint covers
         const bool valid = read_hint(
-            {mapping->data(), mapping->length()}, generation_, fingerprint_, summary,
+            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_}, summary,
             [&](const hint_summary& checked) {
                 if constexpr (requires { loaded.reserve(std::size_t{}); }) {
                     loaded.reserve(static_cast<std::size_t>(checked.entries));
@@ -5777,48 +6545,62 @@ private:
     }
 
     bool sync_directory(std::error_code& ec) {
-        ++directory_syncs_;
+        directory_syncs_.add(1);
         return directory_.sync(ec);
     }
 
     /// Creates data file `generation` holding only its header, through a synced .tmp and a rename.
     bool create_generation(std::uint32_t generation, std::error_code& ec) {
         data_file<io_type> created;
-        if (!start_generation(generation, created, ec)) return false;
+        std::uint32_t id = 0;
+        if (!start_generation(generation, created, id, ec)) return false;
         if (!publish_generation(generation, created, ec)) return false;
         file_ = std::move(created);
         generation_ = generation;
+        file_id_ = id;
         return true;
     }
 
-    bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::error_code& ec) {
-        const std::string tmp = generation_file_name(generation, file_kind::data) + ".tmp";
-        if (!file.open(io_, directory_.file_path(tmp), O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
-        char header[file_header::size];
-        file_header{file_kind::data, format_version, fingerprint_, generation}.encode(header);
-        return file.write(0, {header, sizeof header}, ec);
+    /// Starts data file `generation` as a .tmp holding its header, with a new file id.
+    /// A hint of that generation can only describe an earlier data file (one that was
+    /// lost, or the leftover of an interrupted switch): it is removed first.
+    bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::uint32_t& id,
+                          std::error_code& ec) {
+        if (!directory_.remove(store_file_name::hint(generation), ec)) return false;
+        const store_file_name tmp = store_file_name::data(generation).temporary();
+        if (!directory_.open_file(file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
+        id = new_file_id();
+        file_header header;
+        header.codec_fingerprint = fingerprint_;
+        header.generation = generation;
+        header.file_id = id;
+        char bytes[file_header::size];
+        header.encode(bytes);
+        return file.write(0, {bytes, sizeof bytes}, ec);
     }
 
     /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
     bool publish_generation(std::uint32_t generation, data_file<io_type>& file, std::error_code& ec) {
-        const std::string name = generation_file_name(generation, file_kind::data);
-        if (!file.sync(ec) || !directory_.rename(name + ".tmp", name, ec)) return false;
+        const store_file_name name = store_file_name::data(generation);
+        if (!file.sync(ec) || !directory_.rename(name.temporary(), name, ec)) return false;
         file.renamed(directory_.file_path(name));
         return sync_directory(ec);
     }
 
     /// Compaction (keep = true) or clear (keep = false): writes generation + 1 with the
-    /// live records (or none), switches to it, and removes the old generation.
-    /// Called with write_gate_ held, so the index changes only here.
-    void rewrite(bool keep, std::error_code& ec) {
+    /// live records (or none), switches to it, and removes the old generation; false
+    /// with ec set when it failed. Called with write_gate_ held, so the index changes
+    /// only here.
+    bool rewrite(bool keep, std::error_code& ec) {
         call_writer(&writer_type::drain, ec);
-        if (ec) return;
+        if (ec) return false;
         const std::uint32_t next = generation_ + 1;
         data_file<io_type> file;
-        if (!start_generation(next, file, ec)) return;
+        std::uint32_t id = 0;
+        if (!start_generation(next, file, id, ec)) return false;
 
         table_type table;
-        hint_builder hint(next, fingerprint_);
+        hint_builder hint({next, fingerprint_, id});
         std::uint64_t end = file_header::size;
         std::uint64_t live = 0;
         if (keep) {
@@ -5847,14 +6629,14 @@ private:
                     out.clear();
                 }
             });
-            if (!ok || !file.write(end, out, ec)) return;
+            if (!ok || !file.write(end, out, ec)) return false;
             end += out.size();
         }
         if (!publish_generation(next, file, ec)) {
             // The rename may have happened: the next open could pick either generation,
             // so this store object must not write on as if nothing had.
             failure_.record(ec);
-            return;
+            return false;
         }
         std::uint64_t hint_size = 0;
         std::uint64_t hint_covered = 0;
@@ -5863,7 +6645,7 @@ private:
             hint_size = bytes.size();
             // A missing hint only slows the next open down.
             std::error_code hint_error;
-            if (!write_file(generation_file_name(next, file_kind::hint), bytes, hint_error)) hint_size = 0;
+            if (!write_file(store_file_name::hint(next), bytes, hint_error)) hint_size = 0;
             hint_covered = hint_size == 0 ? 0 : end;
         }
 
@@ -5879,47 +6661,53 @@ private:
                 cover_writer_end();
             }
             generation_ = next;
+            file_id_ = id;
             live_bytes_ = live;
             dead_bytes_ = 0;
             hint_bytes_ = hint_size;
             hint_covered_bytes_ = hint_covered;
             ++compactions_;
+            compaction_retry_end_ = 0;
+            last_compaction_error_.clear();
             salvaged_.clear();
+            version_.bump();
         }
         // The old generation is obsolete now; should removing it fail, the next open removes it.
         std::error_code cleanup_error;
-        if (directory_.remove(generation_file_name(previous, file_kind::data), cleanup_error) &&
-            directory_.remove(generation_file_name(previous, file_kind::hint), cleanup_error)) {
+        if (directory_.remove(store_file_name::data(previous), cleanup_error) &&
+            directory_.remove(store_file_name::hint(previous), cleanup_error)) {
             sync_directory(cleanup_error);
         }
+        return true;
     }
 
     /// Writes the hint of the current generation, covering the whole log.
     bool write_hint(std::error_code& ec) {
-        hint_builder hint(generation_, fingerprint_);
+        hint_builder hint({generation_, fingerprint_, file_id_});
         table_.for_each([&](std::string_view key, std::string_view payload) {
             const record_location where = record_location::decode(payload);
             hint.add(key, where.value_size, where.offset);
         });
         std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
-        if (!write_file(generation_file_name(generation_, file_kind::hint), bytes, ec)) return false;
+        if (!write_file(store_file_name::hint(generation_), bytes, ec)) return false;
         hint_bytes_ = bytes.size();
         hint_covered_bytes_ = writer_->end();
         return true;
     }
 
     /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
-    bool write_file(const std::string& name, std::string_view bytes, std::error_code& ec) {
+    bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<io_type> file;
-        return file.open(io_, directory_.file_path(name + ".tmp"), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name + ".tmp", name, ec) &&
+        return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
+               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
                sync_directory(ec);
     }
 
     io_type io_{};
     kvforge::options options_{};
     std::uint64_t fingerprint_ = 0;
-    bool open_ = false;
+    // Read without a lock by is_open(); changed under the gate and the exclusive lock.
+    std::atomic<bool> open_{false};
 
     mutable gate_type write_gate_;
     mutable mutex_type mutex_;
@@ -5928,9 +6716,12 @@ private:
     std::optional<writer_type> writer_;
     std::shared_ptr<const file_mapping<io_type>> mapping_;  // mmap_file only: the current mapping
     std::uint32_t generation_ = 0;
+    std::uint32_t file_id_ = 0;  // the data file's id, which its hint repeats
     table_type table_;
     std::string record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
+    detail::write_version<threading::concurrent> version_;
+    active_calls<threading::concurrent> active_calls_;
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;
@@ -5939,7 +6730,10 @@ private:
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::uint64_t compactions_ = 0;
-    std::uint64_t directory_syncs_ = 0;
+    std::uint64_t compaction_failures_ = 0;
+    std::string last_compaction_error_;
+    std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the data file ends past this
+    counter_type directory_syncs_;  // bumped outside the lock stats() reads under
     std::vector<damaged_record> salvaged_;
     sticky_failure failure_;
     counter_type puts_;

@@ -1,4 +1,4 @@
-// expect: the index policy does not satisfy kvforge::index_policy
+// expect: the index policy does not satisfy the concept kvforge::index_policy, which lists what it must provide
 #include <kvforge/kvforge.hpp>
 struct broken_index {
     using policy_kind = kvforge::policy_kind::index;

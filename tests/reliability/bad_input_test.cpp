@@ -3,7 +3,7 @@
 // and, for a refused open, every file under the test's directory left byte for byte as
 // it was, with nothing created. Beside them, the awkward inputs it must accept: the
 // empty key and value, keys and values at their size limits, NUL and non-UTF-8 bytes,
-// a stale lock and foreign files in the store's directory.
+// a stale lock. Foreign files in the store's directory are in foreign_files_test.cpp.
 //
 // Opens run on file_log and mmap_file; keys and values on memory too.
 
@@ -26,6 +26,7 @@
 #include <system_error>
 #include <vector>
 
+#include "../support/directory_tree.hpp"
 #include "../support/file_bytes.hpp"
 #include "../support/temp_dir.hpp"
 
@@ -36,6 +37,7 @@ using kvforge_test::temp_dir;
 namespace {
 
 using kvforge_test::read_file;
+using kvforge_test::tree;
 using kvforge_test::write_file;
 
 template <class Store>
@@ -43,16 +45,6 @@ using sorted_sync_store = kvforge::store<std::string, std::string, Store, kvforg
 
 /// The data file of a store's first generation.
 constexpr const char* first_data_file = "data-0000000001.kvlog";
-
-/// Every entry under root by relative path: a file's bytes, or a mark for a directory.
-std::map<std::string, std::string> tree(const fs::path& root) {
-    std::map<std::string, std::string> entries;
-    for (const auto& entry : fs::recursive_directory_iterator(root)) {
-        const std::string name = fs::relative(entry.path(), root).string();
-        entries[name] = entry.is_directory() ? "(directory)" : read_file(entry.path());
-    }
-    return entries;
-}
 
 /// Makes a store at path holding one record, and closes it.
 template <class Store>
@@ -159,6 +151,13 @@ std::vector<refused_open> refused_opens() {
              return dir / "ro";
          },
          true},
+        {"a directory holding a file kvforge did not write", kvforge_error(kvforge::errc::not_a_store),
+         "'notes.txt', which kvforge did not write",
+         [](const temp_dir& dir, auto&) {
+             const std::string path = existing_store<Store>(dir);
+             write_file(path + "/notes.txt", "the user's");
+             return path;
+         }},
         {"a data file with the wrong magic", kvforge_error(kvforge::errc::not_a_store), "magic",
          [](const temp_dir& dir, auto&) {
              const std::string path = existing_store<Store>(dir);
@@ -320,7 +319,7 @@ TEMPLATE_TEST_CASE("every refused open gives its documented error, says why, and
     }
 }
 
-TEMPLATE_TEST_CASE("a missing directory, a stale lock and foreign files do not stop an open", "[bad_input][open]",
+TEMPLATE_TEST_CASE("a missing directory and a stale lock do not stop an open", "[bad_input][open]",
                    sorted_sync_store<kvforge::file_log>, sorted_sync_store<kvforge::mmap_file>) {
     temp_dir dir;
     const std::string path = dir / "db";
@@ -351,18 +350,6 @@ TEMPLATE_TEST_CASE("a missing directory, a stale lock and foreign files do not s
         second.open(path, ec);
         REQUIRE_FALSE(ec);
         CHECK(second.get("key") == std::optional<std::string>("value"));
-    }
-    SECTION("files that are not the store's are left alone") {
-        make_store<TestType>(path);
-        const std::map<std::string, std::string> foreign = {
-            {"notes.txt", "kept"}, {"data-1.kvlog", "no generation"}, {"data-00000000x1.kvlog", "not a number"}};
-        for (const auto& [name, bytes] : foreign) write_file(path + "/" + name, bytes);
-        {
-            TestType db(path);
-            CHECK(db.get("key") == std::optional<std::string>("value"));
-            db.compact();  // a switch of generation removes only the store's own old files
-        }
-        for (const auto& [name, bytes] : foreign) CHECK(read_file(path + "/" + name) == bytes);
     }
 }
 

@@ -328,9 +328,10 @@ std::string check_damaged_copy(const pristine& p, const damage& d, bool with_hin
     }
 
     const std::size_t first = p.first_damaged(d);
-    if ((with_hint && d.hint.empty()) || first == p.records.size()) {
-        // The index comes from the intact hint (the log after it is empty) or from an
-        // intact log: it is the true one, and only the damaged records' reads fail.
+    if ((with_hint && !salvage && d.hint.empty()) || first == p.records.size()) {
+        // The index comes from the intact hint (the log after it is empty; salvage reads
+        // the whole log instead) or from an intact log: it is the true one, and only the
+        // damaged records' reads fail.
         if (ec) return "open failed: " + message;
         if (db.stats().recovered_bytes_cut != 0) return "open cut a tail off an intact log";
         if (auto problem = expect_true_or_damaged(db, p, d, data_path); !problem.empty()) return problem;

@@ -4,7 +4,11 @@
 
 #include <kvforge/kvforge.hpp>
 
+#include <cerrno>
 #include <string>
+#include <system_error>
+
+#include "../support/temp_dir.hpp"
 
 TEST_CASE("kvforge errors have a category and readable messages", "[error]") {
     const std::error_code ec = kvforge::errc::key_too_large;
@@ -31,4 +35,32 @@ TEST_CASE("the error_code form reports and clears, the throwing form throws kvfo
         CHECK_THAT(e.what(), Catch::Contains("kvforge::max_key_size"));
     }
     CHECK(db.size() == 1);
+}
+
+TEST_CASE("opening a store object that is already open is EBUSY in the system category", "[error]") {
+    kvforge_test::temp_dir dir;
+    kvforge::store<std::string, std::string, kvforge::file_log> db(dir / "db");
+    std::error_code ec;
+    db.open(dir / "other", ec);
+    CHECK(ec.category() == std::system_category());
+    CHECK(ec.value() == EBUSY);
+    CHECK(ec == std::errc::device_or_resource_busy);
+    CHECK_THAT(kvforge::last_error_message(), Catch::Contains("already open"));
+    CHECK(db.is_open());
+}
+
+TEST_CASE("a system error's message says what failed and names the error once", "[error]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir / "missing/db";
+    try {
+        kvforge::store<std::string, std::string, kvforge::file_log> db(path);
+        FAIL("opened under a missing directory");
+    } catch (const kvforge::error& e) {
+        CHECK(e.code() == std::errc::no_such_file_or_directory);
+        const std::string what = e.what();
+        const std::string reason = std::error_code(ENOENT, std::system_category()).message();
+        CHECK_THAT(what, Catch::Contains(path) && Catch::Contains("parent directory does not exist"));
+        CHECK(what.find(reason) != std::string::npos);
+        CHECK(what.find(reason) == what.rfind(reason));
+    }
 }

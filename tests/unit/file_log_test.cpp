@@ -105,9 +105,11 @@ TEST_CASE("a damaged record is reported by get and verify, never returned", "[fi
     std::error_code ec;
     CHECK_FALSE(db.get("bad", ec).has_value());
     CHECK(ec == kvforge::errc::corrupt_record);
-    std::string out;
+    // Nothing of the damaged value reaches a caller's buffer: it is left empty.
+    std::string out = "the caller's own bytes";
     CHECK_FALSE(db.get("bad", out, ec));
     CHECK(ec == kvforge::errc::corrupt_record);
+    CHECK(out.empty());
     CHECK(db.get("good") == std::optional<std::string>("fine"));
 
     const kvforge::verify_report report = db.verify();

@@ -26,6 +26,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -83,7 +84,9 @@ public:
     }
 
     /// Inserts or replaces the record for key. If the key existed, calls
-    /// on_replace(std::string_view old_payload) before replacing. Returns true when the key was new.
+    /// on_replace(std::string_view old_payload) once the replacement can no longer fail,
+    /// before it takes effect. Returns true when the key was new. Should an allocation
+    /// fail, the table is as it was and on_replace was not called.
     template <class OnReplace>
     bool upsert(std::string_view key, std::string_view payload, OnReplace&& on_replace) {
         if (root_ == nullptr) {
@@ -99,13 +102,16 @@ public:
             return true;
         }
         ref& r = leaf->refs[at.index];
-        on_replace(records_.view(r).payload);
-        if (!records_.overwrite_payload(r, payload)) {
-            const ref fresh = records_.append(key, payload);
-            records_.release(r);
-            r = fresh;
-            compact_if_worthwhile();
+        if (records_.view(r).payload.size() == payload.size()) {
+            on_replace(records_.view(r).payload);
+            records_.overwrite_payload(r, payload);
+            return false;
         }
+        const ref fresh = records_.append(key, payload);  // may throw; nothing has changed yet
+        on_replace(records_.view(r).payload);
+        records_.release(r);
+        r = fresh;
+        compact_if_worthwhile();
         return false;
     }
 
@@ -759,16 +765,21 @@ private:
     }
 
     // Reclaims arena garbage once it outweighs the live data.
-    void compact_if_worthwhile() {
-        if (records_.wants_compaction()) {
-            records_.compact([this](auto&& update) {
-                for (leaf_node* leaf = leftmost_leaf(); leaf != nullptr; leaf = leaf->next) {
-                    for (std::uint32_t i = 0; i < leaf->count; ++i) update(leaf->refs[i]);
-                }
-            });
-        }
-        if (separators_.wants_compaction()) {
-            separators_.compact([this](auto&& update) { visit_separators(root_, height_, update); });
+    // Called after a change took effect, so it must not fail: without the memory to
+    // compact (which leaves an arena as it was), the garbage stays until a later call.
+    void compact_if_worthwhile() noexcept {
+        try {
+            if (records_.wants_compaction()) {
+                records_.compact([this](auto&& update) {
+                    for (leaf_node* leaf = leftmost_leaf(); leaf != nullptr; leaf = leaf->next) {
+                        for (std::uint32_t i = 0; i < leaf->count; ++i) update(leaf->refs[i]);
+                    }
+                });
+            }
+            if (separators_.wants_compaction()) {
+                separators_.compact([this](auto&& update) { visit_separators(root_, height_, update); });
+            }
+        } catch (const std::bad_alloc&) {
         }
     }
 

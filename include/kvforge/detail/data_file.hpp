@@ -118,6 +118,14 @@ public:
                 fail_errno(ec, errno, "write " + path_ + " at offset " + std::to_string(offset));
                 return false;
             }
+            // A regular file takes some bytes or reports why not; repeating a write that took
+            // none could go on for ever, so it fails as a device error would.
+            if (n == 0) {
+                fail_errno(ec, EIO,
+                           "write " + path_ + " at offset " + std::to_string(offset) + ": pwrite of " +
+                               std::to_string(left) + " bytes wrote nothing");
+                return false;
+            }
             p += n;
             left -= static_cast<std::size_t>(n);
             offset += static_cast<std::uint64_t>(n);

@@ -13,6 +13,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string_view>
 #include <utility>
@@ -37,8 +38,10 @@ public:
         return arena_.view(slot_ref(slots_[pos])).payload;
     }
 
-    /// Inserts key or replaces its payload, calling on_replace(old_payload) first when it
-    /// existed. Returns true when the key is new.
+    /// Inserts key or replaces its payload. When it existed, calls on_replace(old_payload)
+    /// once the replacement can no longer fail, before it takes effect. Returns true when
+    /// the key is new. Should an allocation fail, the table holds what it held and
+    /// on_replace was not called.
     template <class OnReplace>
     bool upsert(std::string_view key, std::string_view payload, OnReplace&& on_replace) {
         const std::uint64_t hash = hash_bytes(key);
@@ -46,16 +49,20 @@ public:
             const std::size_t pos = locate(key, hash);
             if (pos != npos) {
                 const record_arena::ref old = slot_ref(slots_[pos]);
-                on_replace(arena_.view(old).payload);
-                if (!arena_.overwrite_payload(old, payload)) {
-                    const record_arena::ref fresh = arena_.append(key, payload);
-                    arena_.release(old);
-                    slots_[pos] = (slots_[pos] & ~ref_mask) | fresh;
-                    compact_arena_if_worthwhile();
+                if (arena_.view(old).payload.size() == payload.size()) {
+                    on_replace(arena_.view(old).payload);
+                    arena_.overwrite_payload(old, payload);
+                    return false;
                 }
+                const record_arena::ref fresh = arena_.append(key, payload);  // may throw; nothing has changed yet
+                on_replace(arena_.view(old).payload);
+                arena_.release(old);
+                slots_[pos] = (slots_[pos] & ~ref_mask) | fresh;
+                compact_arena_if_worthwhile();
                 return false;
             }
         }
+        // Growing first: should the record's copy then fail, the table only has more room.
         if (size_ + 1 > max_load()) grow();
         place(make_slot(1, hash, arena_.append(key, payload)));
         ++size_;
@@ -78,7 +85,12 @@ public:
         }
         slots_[pos] = 0;
         --size_;
-        if (size_ < capacity() / 8 && capacity() > min_capacity) rehash(capacity() / 4);
+        // Shrinking only gives memory back: without the memory for the smaller table, the
+        // erase stands and the table keeps its size.
+        try {
+            if (size_ < capacity() / 8 && capacity() > min_capacity) rehash(capacity() / 4);
+        } catch (const std::bad_alloc&) {
+        }
         compact_arena_if_worthwhile();
         return true;
     }
@@ -184,8 +196,9 @@ private:
     /// erases while leaving room for the table to grow again without thrashing.
     void rehash(std::size_t new_capacity) {
         const std::size_t old_capacity = capacity();
-        std::unique_ptr<std::uint64_t[]> old = std::move(slots_);
-        slots_ = std::make_unique<std::uint64_t[]>(new_capacity);
+        // Allocated before the old array is let go: should this fail, the table is as it was.
+        std::unique_ptr<std::uint64_t[]> fresh = std::make_unique<std::uint64_t[]>(new_capacity);
+        std::unique_ptr<std::uint64_t[]> old = std::exchange(slots_, std::move(fresh));
         mask_ = new_capacity - 1;
         // Each slot's home in the new table needs its key's hash, so every record is read
         // once, in slot order, which is random order in the arena. Prefetching a stretch
@@ -199,16 +212,21 @@ private:
         }
     }
 
-    void compact_arena_if_worthwhile() {
+    // Called after a change took effect, so it must not fail: without the memory to
+    // compact (which leaves the arena as it was), the garbage stays until a later call.
+    void compact_arena_if_worthwhile() noexcept {
         if (!arena_.wants_compaction()) return;
-        arena_.compact([this](auto&& update) {
-            for (std::size_t i = 0; i < capacity(); ++i) {
-                if (slots_[i] == 0) continue;
-                record_arena::ref r = slot_ref(slots_[i]);
-                update(r);
-                slots_[i] = (slots_[i] & ~ref_mask) | r;
-            }
-        });
+        try {
+            arena_.compact([this](auto&& update) {
+                for (std::size_t i = 0; i < capacity(); ++i) {
+                    if (slots_[i] == 0) continue;
+                    record_arena::ref r = slot_ref(slots_[i]);
+                    update(r);
+                    slots_[i] = (slots_[i] & ~ref_mask) | r;
+                }
+            });
+        } catch (const std::bad_alloc&) {
+        }
     }
 
     std::unique_ptr<std::uint64_t[]> slots_;

@@ -3,8 +3,8 @@
 /// Hint files: every live key with the place of its record, so that reopening a store
 /// reads the keys without reading the values.
 ///
-/// A hint file is a file header (kind 'H', the generation of the data file it
-/// describes), then three u64 (little-endian): how many bytes of the data file it
+/// A hint file is a file header (kind 'H', the generation and file id of the data file
+/// it describes), then three u64 (little-endian): how many bytes of the data file it
 /// covers, how many entries follow, and the dead bytes within the covered part; then
 /// per entry a varint key size, the key, a varint value size and a varint record
 /// offset; then a CRC-32C of everything after the header. A hint that fails any check
@@ -25,6 +25,13 @@
 
 namespace kvforge::detail {
 
+/// Which data file a hint describes: its generation, codecs and file id, as its header says.
+struct hint_identity {
+    std::uint32_t generation = 0;
+    std::uint64_t fingerprint = 0;
+    std::uint32_t file_id = 0;
+};
+
 /// What a hint file says about its data file.
 struct hint_summary {
     std::uint64_t covered_bytes = 0;
@@ -35,11 +42,12 @@ struct hint_summary {
 /// Builds a hint file's bytes; add() each live entry, then finish().
 class hint_builder {
 public:
-    hint_builder(std::uint32_t generation, std::uint64_t fingerprint) {
+    explicit hint_builder(const hint_identity& data) {
         file_header header;
         header.kind = file_kind::hint;
-        header.generation = generation;
-        header.codec_fingerprint = fingerprint;
+        header.generation = data.generation;
+        header.codec_fingerprint = data.fingerprint;
+        header.file_id = data.file_id;
         bytes_.resize(file_header::size + 24);
         header.encode(bytes_.data());
     }
@@ -74,14 +82,17 @@ private:
 
 /// Checks a hint file's bytes, then calls on_start(summary) once and
 /// on_entry(key, value_size, record_offset) for each entry; false (having called
-/// nothing) when the hint does not belong to this generation and fingerprint or fails
-/// its checksum or structure.
+/// nothing) when the hint was not written for this data file (generation, codecs and
+/// file id) or fails its checksum or structure.
 template <class OnStart, class OnEntry>
-bool read_hint(std::string_view bytes, std::uint32_t generation, std::uint64_t fingerprint, hint_summary& summary,
-               OnStart&& on_start, OnEntry&& on_entry) {
+bool read_hint(std::string_view bytes, const hint_identity& data, hint_summary& summary, OnStart&& on_start,
+               OnEntry&& on_entry) {
     file_header header;
     if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none) return false;
-    if (header.generation != generation || header.codec_fingerprint != fingerprint) return false;
+    if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
+        header.file_id != data.file_id) {
+        return false;
+    }
     if (bytes.size() < file_header::size + 24 + 4) return false;
     const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
     if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return false;

@@ -11,16 +11,23 @@
 /// writer runs, but readers go on; it takes the exclusive lock only to switch files.
 ///
 /// Files. The directory holds LOCK, one data file data-<generation>.kvlog and its hint
-/// data-<generation>.kvhint. Compaction (and clear) writes generation + 1 beside it as
-/// a .tmp file, syncs it, renames it into place and syncs the directory before the old
-/// generation is removed; on open the newest generation wins and leftovers are removed.
+/// data-<generation>.kvhint (names: store_files.hpp). Compaction (and clear) writes
+/// generation + 1 beside it as a .tmp file, syncs it, renames it into place and syncs the
+/// directory before the old generation is removed; on open the newest generation wins
+/// and leftovers are removed. A store opened read-only changes no file.
+///
+/// Close. Readers check that the store is open under the shared lock, so close() marks
+/// it closed under the exclusive lock before it lets the writer go; writers waiting for
+/// their sync and callers of wait_durable, which hold no lock, are counted
+/// (active_calls.hpp) and close() waits for them.
 
 #include <fcntl.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <cstdio>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -36,14 +43,18 @@
 #include "../stats.hpp"
 #include "../threading/single_thread.hpp"
 #include "../pinned_value.hpp"
+#include "active_calls.hpp"
 #include "assign_bytes.hpp"
 #include "data_file.hpp"
+#include "file_id.hpp"
 #include "file_mapping.hpp"
 #include "hint_file.hpp"
 #include "log_format.hpp"
 #include "log_scan.hpp"
 #include "log_writer.hpp"
 #include "store_directory.hpp"
+#include "store_files.hpp"
+#include "write_version.hpp"
 
 namespace kvforge::detail {
 
@@ -65,24 +76,6 @@ struct record_location {
         return put_header_size(key_size, value_size) + key_size + value_size;
     }
 };
-
-/// The name of a data or hint file of a generation, e.g. data-0000000007.kvlog.
-[[nodiscard]] inline std::string generation_file_name(std::uint32_t generation, file_kind kind) {
-    char name[32];
-    std::snprintf(name, sizeof name, "data-%010u.%s", generation, kind == file_kind::data ? "kvlog" : "kvhint");
-    return name;
-}
-
-/// The generation of a data file's name, or 0 when the name is not one.
-[[nodiscard]] inline std::uint32_t generation_of(std::string_view name) noexcept {
-    if (name.size() != 21 || name.substr(0, 5) != "data-" || name.substr(15) != ".kvlog") return 0;
-    std::uint32_t generation = 0;
-    for (const char c : name.substr(5, 10)) {
-        if (c < '0' || c > '9') return 0;
-        generation = generation * 10 + static_cast<std::uint32_t>(c - '0');
-    }
-    return generation;
-}
 
 /// The store behind file_log (Mapped = false: records are read with pread) and
 /// mmap_file (Mapped = true: records in the file are read through a shared read-only
@@ -118,12 +111,14 @@ public:
         }
     }
 
-    /// Opens or creates the store in directory path.
+    /// Opens or creates the store in directory path, as opts says (create_if_missing,
+    /// error_if_exists, read_only, salvage).
     void open(std::string_view path, const kvforge::options& opts, io_type io, std::uint64_t fingerprint,
               std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (open_) {
-            fail(ec, std::make_error_code(std::errc::device_or_resource_busy),
+            // EBUSY in the system category, as the README says of system errors.
+            fail(ec, std::error_code(EBUSY, std::system_category()),
                  "this store object is already open on " + directory_.path() + "; close it first");
             return;
         }
@@ -131,24 +126,34 @@ public:
         options_ = opts;
         fingerprint_ = fingerprint;
         reset_state();
-        if (!directory_.open(io_, path, ec)) return;
-        if (!recover(ec)) {
+        directory_mode mode;
+        mode.create = opts.create_if_missing && !opts.read_only;
+        mode.require_store = !mode.create;
+        mode.refuse_store = opts.error_if_exists;
+        mode.shared = opts.read_only;
+        if (!directory_.open(io_, path, mode, ec)) return;
+        // A salvaged log is rewritten before the store counts as open, so that a failed
+        // rewrite leaves it closed and its lock released.
+        const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
+        if (!recover(ec) || (salvage_rewrite() && !rewrite(true, ec))) {
+            writer_.reset();
+            if constexpr (Mapped) mapping_.reset();
             file_.close();
             directory_.close();
             reset_state();
             return;
         }
         open_ = true;
-        if (options_.salvage && !salvaged_.empty()) rewrite(true, ec);
     }
 
-    /// Writes everything out, syncs it, writes the hint file and releases the store.
-    /// The store is closed afterwards even when this reports an error.
+    /// Writes everything out, syncs it, writes the hint file and releases the store
+    /// (a read-only store only releases it). The store is closed afterwards even when
+    /// this reports an error.
     void close(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!open_) return;
         // After a failed write or sync, whatever was not yet on disk is lost: report it.
-        if (!failure_.check(ec) && !writer_->failed(ec)) {
+        if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
             call_writer(&writer_type::close, ec);
             if (!ec && options_.write_hints && hint_covered_bytes_ != writer_->end()) {
                 // A hint only speeds up the next open, so failing to write one is no error.
@@ -159,11 +164,15 @@ public:
                 }
             }
         }
+        {
+            const write_lock lock(mutex_);
+            open_ = false;
+        }
+        active_calls_.wait_idle();
         writer_.reset();
         if constexpr (Mapped) mapping_.reset();
         file_.close();
         directory_.close();
-        open_ = false;
     }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
@@ -178,7 +187,8 @@ public:
             const write_lock lock(mutex_);
             appended = writer_->append(record_, ec);
             if (ec) return 0;
-            index_put(key, value.size(), appended.offset);
+            version_.bump();
+            update_index([&] { index_put(key, value.size(), appended.offset); });
             cover_writer_end();
         }
         puts_.add(1);
@@ -197,7 +207,8 @@ public:
             const write_lock lock(mutex_);
             appended = writer_->append(record_, ec);
             if (ec) return false;
-            index_erase(key, record_.size());
+            version_.bump();
+            update_index([&] { index_erase(key, record_.size()); });
             cover_writer_end();
         }
         erases_.add(1);
@@ -229,15 +240,18 @@ public:
             const write_lock lock(mutex_);
             appended = writer_->append(record_, ec);
             if (ec) return 0;
-            std::size_t i = 0;
-            ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-                const std::uint64_t offset = appended.offset + body_offset + inner[i++];
-                if (op == batch_op::put) {
-                    index_put(key, value.size(), offset);
-                    puts_.add(1);
-                } else {
-                    if (index_erase(key, erase_record_size(key.size()))) erases_.add(1);
-                }
+            version_.bump();
+            update_index([&] {
+                std::size_t i = 0;
+                ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+                    const std::uint64_t offset = appended.offset + body_offset + inner[i++];
+                    if (op == batch_op::put) {
+                        index_put(key, value.size(), offset);
+                        puts_.add(1);
+                    } else {
+                        if (index_erase(key, erase_record_size(key.size()))) erases_.add(1);
+                    }
+                });
             });
             dead_bytes_ += body_offset;  // the batch header holds no data
             cover_writer_end();
@@ -262,6 +276,7 @@ public:
 
     /// Reads key's value straight into out, with no allocation beyond out's own: one
     /// preadv puts the record's header and key in a small buffer and its value in out.
+    /// A value that fails its checksum is not left there: out is emptied.
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
         const read_lock lock(mutex_);
         record_location where;
@@ -271,7 +286,10 @@ public:
         if (Mapped || writer_->is_pending(where.offset)) {
             // A record not yet in the file is copied from the writer in one piece.
             std::string_view value;
-            if (!read_record(key, where, scratch, value, ec)) return false;
+            if (!read_record(key, where, scratch, value, ec)) {
+                out.clear();
+                return false;
+            }
             assign_bytes(out, value);
             return true;
         }
@@ -282,13 +300,18 @@ public:
             head = scratch.data();
         }
         out.resize(where.value_size);
-        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) return false;
+        // Whatever happens from here, out holds no byte of a value that failed its checks.
+        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
+            out.clear();
+            return false;
+        }
         record_info info;
         const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
         const std::string_view head_bytes(head, head_size);
         // The header parses on its own once the value's size is known to be in out.
         const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
         if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
+            out.clear();
             report_damage(where.offset, ec);
             return false;
         }
@@ -354,6 +377,10 @@ public:
         return table_.size();
     }
 
+    /// A number that every change of the contents moves on (put, erase, batch, clear,
+    /// compaction), read without a lock: a scan re-reads what it read ahead once it moved.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
+
     /// Removes every key by switching to a new, empty generation.
     void clear(std::error_code& ec) {
         const gate_lock gate(write_gate_);
@@ -373,46 +400,61 @@ public:
         s.erases = erases_.load();
         s.batches = batches_.load();
         s.compactions = compactions_;
+        s.compaction_failures = compaction_failures_;
+        s.last_compaction_error = last_compaction_error_;
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
         if (open_) {
             s.segments = 1;
             s.disk_bytes = writer_->end() + hint_bytes_;
-            s.syncs = writer_->syncs() + directory_syncs_;
+            s.syncs = writer_->syncs() + directory_syncs_.load();
         }
         return s;
     }
 
+    /// Hands buffered writes to the OS; nothing to do for a read-only store.
     void flush(std::error_code& ec) { drain_writer(&writer_type::flush, ec); }
+    /// Makes every write so far durable; nothing to do for a read-only store.
     void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
 
     /// Rewrites the live records into a new generation and drops the old one.
     void compact(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!writable(ec)) return;
-        rewrite(true, ec);
+        compact_now(ec);
     }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
     void wait_durable(std::uint64_t sequence, std::error_code& ec) {
-        if (!open_) {
-            fail(ec, errc::store_closed, "wait_durable: the store is not open");
-            return;
+        // Counted from while the store is known to be open until done, so that close()
+        // keeps the writer until then.
+        std::optional<active_call<threading::concurrent>> call;
+        {
+            const read_lock lock(mutex_);
+            if (!readable(ec)) return;
+            call.emplace(active_calls_);
         }
         writer_->wait_durable(sequence, ec);
     }
 
-    [[nodiscard]] std::uint64_t durable_sequence() const { return open_ ? writer_->durable_sequence() : 0; }
+    [[nodiscard]] std::uint64_t durable_sequence() const {
+        const read_lock lock(mutex_);
+        return open_ ? writer_->durable_sequence() : 0;
+    }
 
-    /// Reads every record of the data file and checks its checksum; changes nothing.
+    /// Reads every record in the data file and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
         verify_report report;
         if (!readable(ec)) return report;
         std::uint64_t file_size = 0;
         if (!file_.size(file_size, ec)) return report;
+        // async_worker's thread may be writing records at the end of the file: check
+        // only those wholly written (no writer appends while the gate is held).
+        const std::uint64_t written = written_end();
+        const std::uint64_t end = written < writer_->end() ? written : file_size;
         log_scan_result scanned;
-        if (!scan_log(file_, file_header::size, file_size, true, [](const log_entry&) {}, scanned, ec)) return report;
+        if (!scan_log(file_, file_header::size, end, true, [](const log_entry&) {}, scanned, ec)) return report;
         report.records_checked = scanned.records;
         report.damaged = std::move(scanned.damage);
         if (scanned.torn_tail) {
@@ -441,6 +483,8 @@ private:
         hint_covered_bytes_ = 0;
         recovered_records_ = 0;
         recovered_bytes_cut_ = 0;
+        compaction_retry_end_ = 0;
+        last_compaction_error_.clear();
         salvaged_.clear();
         failure_.reset();
         writer_.reset();
@@ -448,6 +492,12 @@ private:
 
     bool writable(std::error_code& ec) const {
         if (!readable(ec)) return false;
+        if (options_.read_only) {
+            fail(ec, errc::read_only,
+                 directory_.path() + " was opened read-only (options::read_only); nothing was written. Open it "
+                                     "without read_only to write");
+            return false;
+        }
         if (failure_.check(ec)) return false;
         return !writer_->failed(ec);
     }
@@ -459,14 +509,26 @@ private:
     }
 
     /// After a write: releases the gate, waits for durability as the policy says, and
-    /// compacts when dead bytes have grown past the configured share.
+    /// compacts when dead bytes have grown past the configured share. The write's result
+    /// is its own: a failed compaction shows in stats() and is not retried before the
+    /// data file has grown (see compact_now).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
-        const bool compact_now = wants_compaction();
-        gate.unlock();
-        writer_->commit(sequence, ec);
-        if (!ec && compact_now) {
+        const bool compaction_due = wants_compaction();
+        {
+            const active_call<threading::concurrent> call(active_calls_);
+            gate.unlock();
+            writer_->commit(sequence, ec);
+        }
+        if (!ec && compaction_due) {
             const gate_lock again(write_gate_);
-            if (wants_compaction()) rewrite(true, ec);
+            std::error_code compaction_error;
+            // Another thread may have closed the store, or compacted it, meanwhile.
+            if (writable(compaction_error) && wants_compaction()) {
+                // The caller's last error message describes its own calls, not this one.
+                const last_error saved = this_thread_last_error();
+                compact_now(compaction_error);
+                this_thread_last_error() = saved;
+            }
         }
         return sequence;
     }
@@ -474,8 +536,55 @@ private:
     [[nodiscard]] bool wants_compaction() const {
         if (options_.compact_dead_ratio <= 0) return false;
         const std::uint64_t data = writer_->end();
-        return data >= options_.compact_min_bytes &&
+        return data >= options_.compact_min_bytes && data >= compaction_retry_end_ &&
                static_cast<double>(dead_bytes_) > options_.compact_dead_ratio * static_cast<double>(data);
+    }
+
+    /// Compacts, with write_gate_ held. A failure is counted and its message kept for
+    /// stats(), and automatic compaction waits until the data file has grown by as much
+    /// as it held, or by compact_min_bytes if that is more: a failure that persists (a
+    /// damaged record) then costs a bounded share of the writing, not a rewrite per write.
+    void compact_now(std::error_code& ec) {
+        if (rewrite(true, ec)) return;
+        const std::string message = last_error_message();
+        const write_lock lock(mutex_);
+        ++compaction_failures_;
+        last_compaction_error_ = message;
+        const std::uint64_t data = writer_->end();
+        compaction_retry_end_ = data + std::max(data, options_.compact_min_bytes);
+    }
+
+    /// Runs an update of the index for a record the writer has taken. Should it run out
+    /// of memory, the index no longer matches the log: the store takes no more writes
+    /// until it is reopened, which rebuilds the index from the log.
+    template <class Update>
+    void update_index(Update&& update) {
+        try {
+            update();
+        } catch (...) {
+            std::error_code ec;
+            fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                 "out of memory while indexing a record already written to " + file_.path());
+            failure_.record(ec);
+            throw;
+        }
+    }
+
+    /// The end of the records wholly in the data file. The records still with the
+    /// writer (buffered, queued, or being written by async_worker's thread) are those at
+    /// and after some offset, which only grows: this finds it.
+    [[nodiscard]] std::uint64_t written_end() const {
+        std::uint64_t low = file_header::size;
+        std::uint64_t high = writer_->end();
+        while (low < high) {
+            const std::uint64_t middle = low + (high - low) / 2;
+            if (writer_->is_pending(middle)) {
+                high = middle;
+            } else {
+                low = middle + 1;
+            }
+        }
+        return low;
     }
 
     static std::size_t erase_record_size(std::size_t key_size) noexcept {
@@ -608,9 +717,10 @@ private:
                  " fails its checksum; its value is not returned (run verify() for a full report)");
     }
 
+    /// flush or sync: nothing to do for a read-only store, which writes nothing.
     void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
         const gate_lock gate(write_gate_);
-        if (!writable(ec)) return;
+        if (!readable(ec) || options_.read_only || !writable(ec)) return;
         call_writer(op, ec);
     }
 
@@ -627,35 +737,44 @@ private:
     }
 
     /// Opens the newest generation (or creates the first), removes leftovers, and
-    /// rebuilds the index from the hint file and the log.
+    /// rebuilds the index from the hint file and the log. A read-only store removes,
+    /// creates and cuts nothing: it serves the intact records and leaves the files as
+    /// they are. With salvage the hint is not trusted: the whole log is read, so that
+    /// every damaged record is found and dropped.
     bool recover(std::error_code& ec) {
-        std::vector<std::string> names;
+        std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         std::uint32_t newest = 0;
-        for (const std::string& name : names) newest = std::max(newest, generation_of(name));
+        for (const store_file_name& name : names) {
+            if (name.kind() == store_file_kind::data && !name.is_temporary()) {
+                newest = std::max(newest, name.generation());
+            }
+        }
+        // The directory refused a missing store unless this open may create one.
         if (newest == 0) return create_generation(1, ec) && attach_writer(file_header::size);
 
         generation_ = newest;
-        const std::string name = generation_file_name(newest, file_kind::data);
-        if (!file_.open(io_, directory_.file_path(name), O_RDWR, ec)) return false;
+        const int flags = options_.read_only ? O_RDONLY : O_RDWR;
+        if (!directory_.open_file(file_, store_file_name::data(newest), flags, ec)) return false;
         std::uint64_t file_size = 0;
         if (!file_.size(file_size, ec) || !check_header(file_size, ec)) return false;
 
-        // Nothing is changed before the newest file proved to be a store of ours.
-        for (const std::string& other : names) {
-            const bool leftover = other.size() > 4 && other.substr(other.size() - 4) == ".tmp";
-            const bool older = (generation_of(other) != 0 && generation_of(other) < newest) ||
-                               (other.size() == 22 && other.substr(0, 5) == "data-" && other.substr(15) == ".kvhint" &&
-                                other != generation_file_name(newest, file_kind::hint));
-            if ((leftover || older) && !directory_.remove(other, ec)) return false;
+        if (!options_.read_only) {
+            // Nothing is changed before the newest file proved to be a store of ours.
+            for (const store_file_name& other : names) {
+                const bool leftover = other.is_temporary();
+                const bool older = (other.kind() == store_file_kind::data && other.generation() < newest) ||
+                                   (other.kind() == store_file_kind::hint && other.generation() != newest);
+                if ((leftover || older) && !directory_.remove(other, ec)) return false;
+            }
+            // Synced even when nothing was removed: the open that created or renamed these
+            // files may have failed to sync the directory, and what this store acknowledges
+            // from now on rests on those entries.
+            if (!sync_directory(ec)) return false;
         }
-        // Synced even when nothing was removed: the open that created or renamed these
-        // files may have failed to sync the directory, and what this store acknowledges
-        // from now on rests on those entries.
-        if (!sync_directory(ec)) return false;
 
         std::uint64_t scan_from = file_header::size;
-        load_hint(file_size, scan_from);
+        if (!options_.salvage) load_hint(file_size, scan_from);
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
             file_, scan_from, file_size, options_.salvage,
@@ -671,7 +790,7 @@ private:
         dead_bytes_ += scanned.overhead_bytes;
         recovered_records_ += scanned.records;
         salvaged_ = std::move(scanned.damage);
-        if (scanned.torn_tail) {
+        if (scanned.torn_tail && !options_.read_only) {
             // Cut the torn tail before anything is appended after it, and make the cut durable.
             recovered_bytes_cut_ = file_size - scanned.valid_end;
             if (!file_.truncate(scanned.valid_end, ec) || !file_.sync(ec)) return false;
@@ -714,6 +833,7 @@ private:
                         "written with");
             return false;
         }
+        file_id_ = header.file_id;
         return true;
     }
 
@@ -722,10 +842,7 @@ private:
     void load_hint(std::uint64_t file_size, std::uint64_t& scan_from) {
         data_file<io_type> hint;
         std::error_code ignored;
-        if (!hint.open(io_, directory_.file_path(generation_file_name(generation_, file_kind::hint)), O_RDONLY,
-                       ignored)) {
-            return;
-        }
+        if (!directory_.open_file(hint, store_file_name::hint(generation_), O_RDONLY, ignored)) return;
         std::uint64_t size = 0;
         if (!hint.size(size, ignored) || size == 0) return;
         // Mapped rather than read: the hint is parsed once, front to back, and a copy would
@@ -738,7 +855,7 @@ private:
         std::uint64_t live = 0;
         bool inside = true;  // every entry's record lies in the part of the log the hint covers
         const bool valid = read_hint(
-            {mapping->data(), mapping->length()}, generation_, fingerprint_, summary,
+            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_}, summary,
             [&](const hint_summary& checked) {
                 if constexpr (requires { loaded.reserve(std::size_t{}); }) {
                     loaded.reserve(static_cast<std::size_t>(checked.entries));
@@ -772,48 +889,62 @@ private:
     }
 
     bool sync_directory(std::error_code& ec) {
-        ++directory_syncs_;
+        directory_syncs_.add(1);
         return directory_.sync(ec);
     }
 
     /// Creates data file `generation` holding only its header, through a synced .tmp and a rename.
     bool create_generation(std::uint32_t generation, std::error_code& ec) {
         data_file<io_type> created;
-        if (!start_generation(generation, created, ec)) return false;
+        std::uint32_t id = 0;
+        if (!start_generation(generation, created, id, ec)) return false;
         if (!publish_generation(generation, created, ec)) return false;
         file_ = std::move(created);
         generation_ = generation;
+        file_id_ = id;
         return true;
     }
 
-    bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::error_code& ec) {
-        const std::string tmp = generation_file_name(generation, file_kind::data) + ".tmp";
-        if (!file.open(io_, directory_.file_path(tmp), O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
-        char header[file_header::size];
-        file_header{file_kind::data, format_version, fingerprint_, generation}.encode(header);
-        return file.write(0, {header, sizeof header}, ec);
+    /// Starts data file `generation` as a .tmp holding its header, with a new file id.
+    /// A hint of that generation can only describe an earlier data file (one that was
+    /// lost, or the leftover of an interrupted switch): it is removed first.
+    bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::uint32_t& id,
+                          std::error_code& ec) {
+        if (!directory_.remove(store_file_name::hint(generation), ec)) return false;
+        const store_file_name tmp = store_file_name::data(generation).temporary();
+        if (!directory_.open_file(file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
+        id = new_file_id();
+        file_header header;
+        header.codec_fingerprint = fingerprint_;
+        header.generation = generation;
+        header.file_id = id;
+        char bytes[file_header::size];
+        header.encode(bytes);
+        return file.write(0, {bytes, sizeof bytes}, ec);
     }
 
     /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
     bool publish_generation(std::uint32_t generation, data_file<io_type>& file, std::error_code& ec) {
-        const std::string name = generation_file_name(generation, file_kind::data);
-        if (!file.sync(ec) || !directory_.rename(name + ".tmp", name, ec)) return false;
+        const store_file_name name = store_file_name::data(generation);
+        if (!file.sync(ec) || !directory_.rename(name.temporary(), name, ec)) return false;
         file.renamed(directory_.file_path(name));
         return sync_directory(ec);
     }
 
     /// Compaction (keep = true) or clear (keep = false): writes generation + 1 with the
-    /// live records (or none), switches to it, and removes the old generation.
-    /// Called with write_gate_ held, so the index changes only here.
-    void rewrite(bool keep, std::error_code& ec) {
+    /// live records (or none), switches to it, and removes the old generation; false
+    /// with ec set when it failed. Called with write_gate_ held, so the index changes
+    /// only here.
+    bool rewrite(bool keep, std::error_code& ec) {
         call_writer(&writer_type::drain, ec);
-        if (ec) return;
+        if (ec) return false;
         const std::uint32_t next = generation_ + 1;
         data_file<io_type> file;
-        if (!start_generation(next, file, ec)) return;
+        std::uint32_t id = 0;
+        if (!start_generation(next, file, id, ec)) return false;
 
         table_type table;
-        hint_builder hint(next, fingerprint_);
+        hint_builder hint({next, fingerprint_, id});
         std::uint64_t end = file_header::size;
         std::uint64_t live = 0;
         if (keep) {
@@ -842,14 +973,14 @@ private:
                     out.clear();
                 }
             });
-            if (!ok || !file.write(end, out, ec)) return;
+            if (!ok || !file.write(end, out, ec)) return false;
             end += out.size();
         }
         if (!publish_generation(next, file, ec)) {
             // The rename may have happened: the next open could pick either generation,
             // so this store object must not write on as if nothing had.
             failure_.record(ec);
-            return;
+            return false;
         }
         std::uint64_t hint_size = 0;
         std::uint64_t hint_covered = 0;
@@ -858,7 +989,7 @@ private:
             hint_size = bytes.size();
             // A missing hint only slows the next open down.
             std::error_code hint_error;
-            if (!write_file(generation_file_name(next, file_kind::hint), bytes, hint_error)) hint_size = 0;
+            if (!write_file(store_file_name::hint(next), bytes, hint_error)) hint_size = 0;
             hint_covered = hint_size == 0 ? 0 : end;
         }
 
@@ -874,47 +1005,53 @@ private:
                 cover_writer_end();
             }
             generation_ = next;
+            file_id_ = id;
             live_bytes_ = live;
             dead_bytes_ = 0;
             hint_bytes_ = hint_size;
             hint_covered_bytes_ = hint_covered;
             ++compactions_;
+            compaction_retry_end_ = 0;
+            last_compaction_error_.clear();
             salvaged_.clear();
+            version_.bump();
         }
         // The old generation is obsolete now; should removing it fail, the next open removes it.
         std::error_code cleanup_error;
-        if (directory_.remove(generation_file_name(previous, file_kind::data), cleanup_error) &&
-            directory_.remove(generation_file_name(previous, file_kind::hint), cleanup_error)) {
+        if (directory_.remove(store_file_name::data(previous), cleanup_error) &&
+            directory_.remove(store_file_name::hint(previous), cleanup_error)) {
             sync_directory(cleanup_error);
         }
+        return true;
     }
 
     /// Writes the hint of the current generation, covering the whole log.
     bool write_hint(std::error_code& ec) {
-        hint_builder hint(generation_, fingerprint_);
+        hint_builder hint({generation_, fingerprint_, file_id_});
         table_.for_each([&](std::string_view key, std::string_view payload) {
             const record_location where = record_location::decode(payload);
             hint.add(key, where.value_size, where.offset);
         });
         std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
-        if (!write_file(generation_file_name(generation_, file_kind::hint), bytes, ec)) return false;
+        if (!write_file(store_file_name::hint(generation_), bytes, ec)) return false;
         hint_bytes_ = bytes.size();
         hint_covered_bytes_ = writer_->end();
         return true;
     }
 
     /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
-    bool write_file(const std::string& name, std::string_view bytes, std::error_code& ec) {
+    bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<io_type> file;
-        return file.open(io_, directory_.file_path(name + ".tmp"), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name + ".tmp", name, ec) &&
+        return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
+               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
                sync_directory(ec);
     }
 
     io_type io_{};
     kvforge::options options_{};
     std::uint64_t fingerprint_ = 0;
-    bool open_ = false;
+    // Read without a lock by is_open(); changed under the gate and the exclusive lock.
+    std::atomic<bool> open_{false};
 
     mutable gate_type write_gate_;
     mutable mutex_type mutex_;
@@ -923,9 +1060,12 @@ private:
     std::optional<writer_type> writer_;
     std::shared_ptr<const file_mapping<io_type>> mapping_;  // mmap_file only: the current mapping
     std::uint32_t generation_ = 0;
+    std::uint32_t file_id_ = 0;  // the data file's id, which its hint repeats
     table_type table_;
     std::string record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
+    detail::write_version<threading::concurrent> version_;
+    active_calls<threading::concurrent> active_calls_;
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;
@@ -934,7 +1074,10 @@ private:
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::uint64_t compactions_ = 0;
-    std::uint64_t directory_syncs_ = 0;
+    std::uint64_t compaction_failures_ = 0;
+    std::string last_compaction_error_;
+    std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the data file ends past this
+    counter_type directory_syncs_;  // bumped outside the lock stats() reads under
     std::vector<damaged_record> salvaged_;
     sticky_failure failure_;
     counter_type puts_;

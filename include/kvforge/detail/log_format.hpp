@@ -38,7 +38,8 @@ enum class file_kind : char { data = 'L', hint = 'H' };
 ///     0  magic     8 bytes: "kvforge" then the file kind
 ///     8  version   u16: format version of the file
 ///     10 flags     u16: zero; a reader refuses unknown flags
-///     12 reserved  u32: zero
+///     12 file id   u32: a data file's random id, repeated in its hint; 0 in files of
+///                  releases before it was written (which readers of those ignore)
 ///     16 codecs    u64: fingerprint of the key and value codecs
 ///     24 sequence  u32: the file's generation, also in its name
 ///     28 crc32c    u32: over bytes 0 to 27
@@ -49,13 +50,16 @@ struct file_header {
     std::uint16_t version = format_version;
     std::uint64_t codec_fingerprint = 0;
     std::uint32_t generation = 0;
+    /// Tells a data file from an earlier one of the same generation, so that a hint is
+    /// used only for the file it was written for.
+    std::uint32_t file_id = 0;
 
     void encode(char* out) const noexcept {
         std::memcpy(out, "kvforge", 7);
         out[7] = static_cast<char>(kind);
         put_le16(out + 8, version);
         put_le16(out + 10, 0);
-        put_le32(out + 12, 0);
+        put_le32(out + 12, file_id);
         put_le64(out + 16, codec_fingerprint);
         put_le32(out + 24, generation);
         put_le32(out + 28, crc32c({out, 28}));
@@ -74,6 +78,7 @@ struct file_header {
         out.version = get_le16(p + 8);
         if (out.version > format_version) return problem::newer_version;
         if (get_le16(p + 10) != 0) return problem::unknown_flags;
+        out.file_id = get_le32(p + 12);
         out.codec_fingerprint = get_le64(p + 16);
         out.generation = get_le32(p + 24);
         return problem::none;
@@ -150,7 +155,7 @@ inline void finish_batch_record(std::string& out, std::size_t start, std::size_t
 /// A record read from bytes: where its parts are, as offsets from the record's start.
 struct record_info {
     record_type type = record_type::put;
-    std::size_t size = 0;          ///< bytes of the whole record
+    std::size_t size = 0;          ///< bytes of the whole record (claimed, when parse_record finds it incomplete)
     std::size_t key_offset = 0;    ///< put, erase
     std::size_t key_size = 0;      ///< put, erase
     std::size_t value_offset = 0;  ///< put: the value; batch: the body
@@ -215,8 +220,9 @@ enum class parse_status {
         info.value_size = info.type == record_type::put ? second : 0;
         body_size = first + info.value_size;
     }
-    if (body_size > bytes.size() - header_size) return parse_status::incomplete;
+    // Set before the bytes are known to hold it all: an incomplete record says how long it claims to be.
     info.size = header_size + body_size;
+    if (body_size > bytes.size() - header_size) return parse_status::incomplete;
     if (file_header::get_le32(begin) != crc32c({begin + 4, info.size - 4})) return parse_status::bad;
     return parse_status::ok;
 }

@@ -41,36 +41,134 @@ struct log_scan_result {
     std::vector<damaged_record> damage;
 };
 
-/// The offset of the first intact record in bytes after position from, or npos.
-[[nodiscard]] inline std::size_t find_intact_record(std::string_view bytes, std::size_t from) noexcept {
-    record_info info;
-    for (std::size_t at = from; at + 5 <= bytes.size(); ++at) {
-        if (parse_record(bytes.substr(at), info) == parse_status::ok) return at;
+/// Bytes of a data file read a piece at a time, for the search after damage: a view of
+/// the bytes from an offset on, with at least as many as asked for (fewer only where the
+/// file ends), from a buffer that holds about one chunk.
+template <class IO>
+class file_window {
+public:
+    static constexpr std::size_t chunk = std::size_t{1} << 20;
+
+    file_window(const data_file<IO>& file, std::uint64_t end) : file_(file), end_(end) {}
+
+    /// The bytes from offset to the end of the window, at least min(wanted, end - offset) of them.
+    bool view(std::uint64_t offset, std::size_t wanted, std::string_view& out, std::error_code& ec) {
+        const std::uint64_t available = end_ - offset;
+        const auto needed = static_cast<std::size_t>(std::min<std::uint64_t>(wanted, available));
+        if (offset < start_ || offset + needed > start_ + bytes_.size()) {
+            const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(std::max(needed, chunk), available));
+            bytes_.resize(length);
+            if (!file_.read(offset, bytes_.data(), length, ec)) return false;
+            start_ = offset;
+        }
+        out = std::string_view(bytes_).substr(static_cast<std::size_t>(offset - start_));
+        return true;
     }
-    return std::string_view::npos;
+
+private:
+    const data_file<IO>& file_;
+    std::uint64_t end_;
+    std::string bytes_;
+    std::uint64_t start_ = 0;
+};
+
+/// Whether the `size` bytes at offset hold a record that matches its checksum, read a
+/// chunk at a time: a record that claims to be huge costs no memory to check.
+template <class IO>
+bool checksum_matches(const data_file<IO>& file, std::uint64_t offset, std::uint64_t size, bool& matches,
+                      std::error_code& ec) {
+    std::string piece(static_cast<std::size_t>(std::min<std::uint64_t>(size, file_window<IO>::chunk)), '\0');
+    if (!file.read(offset, piece.data(), 4, ec)) return false;
+    const std::uint32_t stored = file_header::get_le32(piece.data());
+    std::uint32_t crc = 0;
+    for (std::uint64_t at = offset + 4; at < offset + size;) {
+        const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(offset + size - at, piece.size()));
+        if (!file.read(at, piece.data(), length, ec)) return false;
+        crc = crc32c_extend(crc, std::string_view(piece).substr(0, length));
+        at += length;
+    }
+    matches = crc == stored;
+    return true;
 }
 
-/// Where to look for intact records after the bad record at position from. A batch
-/// cut short before its last operation begins with complete records of its own; those
-/// follow nothing, so the search starts after them, and the cut batch is a torn tail.
-[[nodiscard]] inline std::size_t search_after_bad_record(std::string_view bytes, std::size_t from) noexcept {
-    record_info batch;
-    const parse_status status = parse_record(bytes.substr(from), batch);
-    // Only a batch running past the end of the bytes can have been cut short; a complete
-    // one that fails its checksum is damage, and its count may be what the damage changed.
-    if (status != parse_status::incomplete || batch.type != record_type::batch || batch.value_offset == 0) {
-        return from + 1;
+/// Whether an intact record starts at offset: a whole put, erase or batch record (within
+/// the file) whose checksum matches. Small ones are checked in the window, larger ones
+/// with checksum_matches.
+template <class IO>
+bool intact_record_at(file_window<IO>& window, const data_file<IO>& file, std::uint64_t offset, std::uint64_t end,
+                      bool& intact, std::error_code& ec) {
+    intact = false;
+    std::string_view bytes;
+    if (!window.view(offset, max_record_header, bytes, ec)) return false;
+    record_info info;
+    const parse_status status = parse_record(bytes, info);
+    if (status != parse_status::incomplete || info.size == 0) {
+        intact = status == parse_status::ok;
+        return true;
     }
-    std::size_t at = from + batch.value_offset;
+    if (info.size > end - offset) return true;  // it would run past the end of the file
+    if (info.size <= file_window<IO>::chunk) {
+        if (!window.view(offset, info.size, bytes, ec)) return false;
+        intact = parse_record(bytes, info) == parse_status::ok;
+        return true;
+    }
+    return checksum_matches(file, offset, info.size, intact, ec);
+}
+
+/// Where to look for intact records after the bad record at offset bad. A batch cut
+/// short by the end of the file begins with complete records of its own; those follow
+/// nothing, so the search starts after them, and the cut batch is a torn tail.
+template <class IO>
+bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_t end, std::uint64_t& from,
+                        std::error_code& ec) {
+    from = bad + 1;
+    std::string_view bytes;
+    if (!window.view(bad, max_record_header, bytes, ec)) return false;
+    record_info batch;
+    const parse_status status = parse_record(bytes, batch);
+    // Only a batch running past the end of the file can have been cut short; a complete
+    // one that fails its checksum is damage, and its count may be what the damage changed.
+    if (status != parse_status::incomplete || batch.type != record_type::batch || batch.value_offset == 0 ||
+        batch.size <= end - bad) {
+        return true;
+    }
+    std::uint64_t at = bad + batch.value_offset;
     for (std::size_t operations = 0; operations < batch.count; ++operations) {
         record_info inner;
-        if (parse_record(bytes.substr(at), inner) != parse_status::ok || inner.type == record_type::batch) {
+        if (!window.view(at, max_record_header, bytes, ec)) return false;
+        if (parse_record(bytes, inner) == parse_status::incomplete && inner.size != 0 && inner.size <= end - at &&
+            !window.view(at, inner.size, bytes, ec)) {
+            return false;
+        }
+        if (parse_record(bytes, inner) != parse_status::ok || inner.type == record_type::batch) {
             // With no complete operation the "batch" may be garbage; a record may start in its header.
-            return operations == 0 ? from + 1 : at;
+            if (operations != 0) from = at;
+            return true;
         }
         at += inner.size;
     }
-    return from + 1;  // every operation is there, so the batch did not end short: damage
+    return true;  // every operation is there, so the batch did not end short: damage
+}
+
+/// The offset of the first intact record after the bad record at offset bad, or end
+/// when there is none (the bad record starts a torn tail). Reads the file a window at a
+/// time, never all of the rest of it at once.
+template <class IO>
+bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std::uint64_t end, std::uint64_t& found,
+                              std::error_code& ec) {
+    file_window<IO> window(file, end);
+    std::uint64_t at = 0;
+    if (!search_start_after(window, bad, end, at, ec)) return false;
+    for (; at + 5 <= end; ++at) {
+        bool intact = false;
+        if (!intact_record_at(window, file, at, end, intact, ec)) return false;
+        if (intact) {
+            found = at;
+            return true;
+        }
+    }
+    found = end;
+    return true;
 }
 
 /// Calls on_entry(const log_entry&) for every put and erase of the file's bytes in
@@ -80,7 +178,7 @@ struct log_scan_result {
 template <class IO, class OnEntry>
 bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end, bool skip_damage,
               OnEntry&& on_entry, log_scan_result& result, std::error_code& ec) {
-    constexpr std::size_t chunk = std::size_t{1} << 20;
+    constexpr std::size_t chunk = file_window<IO>::chunk;
     std::string buffer;
     std::uint64_t buffer_start = begin;  // file offset of buffer[0]
     std::size_t position = 0;            // parse position in buffer
@@ -101,15 +199,24 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
     while (buffer_start + position < end) {
         record_info info;
         const std::string_view rest = std::string_view(buffer).substr(position);
-        const parse_status status = parse_record(rest, info);
+        parse_status status = parse_record(rest, info);
         const bool more_in_file = buffer_start + buffer.size() < end;
-        if (status == parse_status::incomplete && more_in_file) {
-            // Records can be larger than a chunk: ask for enough to finish this one.
-            const std::size_t wanted = info.size > rest.size() ? info.size - rest.size() : chunk;
-            if (!read_more(wanted)) return false;
-            continue;
-        }
         const std::uint64_t offset = buffer_start + position;
+        if (status == parse_status::incomplete && more_in_file) {
+            if (info.size == 0) {
+                if (!read_more(chunk)) return false;  // not even the header is here yet
+                continue;
+            }
+            // A record longer than the window is loaded only once its checksum is known to
+            // match: damage to its size must not make the scan read the rest of the file.
+            bool whole = info.size <= end - offset;
+            if (whole && info.size > chunk && !checksum_matches(file, offset, info.size, whole, ec)) return false;
+            if (whole) {
+                if (!read_more(info.size - rest.size())) return false;
+                continue;
+            }
+            status = parse_status::bad;
+        }
         if (status == parse_status::ok) {
             bool intact = true;
             if (info.type == record_type::batch) {
@@ -144,9 +251,9 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
             }
         }
         // A bad record, or one cut off by the end of the file: is anything intact after it?
-        if (more_in_file && !read_more(static_cast<std::size_t>(end - (buffer_start + buffer.size())))) return false;
-        const std::size_t next = find_intact_record(buffer, search_after_bad_record(buffer, position));
-        if (next == std::string_view::npos) {
+        std::uint64_t next = end;
+        if (!find_intact_record_after(file, offset, end, next, ec)) return false;
+        if (next == end) {
             result.torn_tail = true;
             return true;
         }
@@ -157,7 +264,9 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
                      " with intact records after it; open with options::salvage to keep the intact ones");
             return false;
         }
-        position = next;
+        buffer.clear();
+        buffer_start = next;
+        position = 0;
     }
     return true;
 }

@@ -28,12 +28,12 @@ struct append_result {
 /// that succeeded would claim durability for bytes that are gone.
 class sticky_failure {
 public:
-    /// Records ec (with the detail of the failing call) unless a failure is already recorded.
+    /// Records ec (with the message of the failing call) unless a failure is already recorded.
     void record(const std::error_code& ec) {
         const std::lock_guard lock(mutex_);
         if (code_) return;
         code_ = ec;
-        detail_ = last_error_detail();
+        message_ = last_error_message();
     }
 
     /// Reports the recorded failure through ec; false when there is none.
@@ -41,20 +41,20 @@ public:
         const std::lock_guard lock(mutex_);
         if (!code_) return false;
         fail(ec, errc::store_failed,
-             "an earlier write failed (" + detail_ + "); the store takes no more writes until it is reopened");
+             "an earlier write failed (" + message_ + "); the store takes no more writes until it is reopened");
         return true;
     }
 
     void reset() {
         const std::lock_guard lock(mutex_);
         code_.clear();
-        detail_.clear();
+        message_.clear();
     }
 
 private:
     mutable std::mutex mutex_;
     std::error_code code_;
-    std::string detail_;
+    std::string message_;
 };
 
 }  // namespace kvforge::detail

@@ -83,13 +83,13 @@ consteval bool check_store_arguments() {
 
     using policies = resolved_policies<Ps...>;
     static_assert(store_policy<typename policies::store>,
-                  "kvforge: the store policy does not satisfy kvforge::store_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the store policy does not satisfy the concept kvforge::store_policy, which lists what it must provide");
     static_assert(index_policy<typename policies::index>,
-                  "kvforge: the index policy does not satisfy kvforge::index_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the index policy does not satisfy the concept kvforge::index_policy, which lists what it must provide");
     static_assert(threading_policy<typename policies::threading>,
-                  "kvforge: the threading policy does not satisfy kvforge::threading_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the threading policy does not satisfy the concept kvforge::threading_policy, which lists what it must provide");
     static_assert(durability_policy<typename policies::durability>,
-                  "kvforge: the durability policy does not satisfy kvforge::durability_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the durability policy does not satisfy the concept kvforge::durability_policy, which lists what it must provide");
     static_assert(policies::store::persistent || !policies::durability_given,
                   "kvforge: kvforge::memory keeps nothing on disk, so it takes no durability policy; remove the "
                   "durability policy or choose a persistent store such as kvforge::file_log");
@@ -97,17 +97,19 @@ consteval bool check_store_arguments() {
                   "kvforge: kvforge::memory does no I/O, so it takes no I/O policy; remove it or choose a "
                   "persistent store such as kvforge::file_log");
     static_assert(io_policy<typename policies::io>,
-                  "kvforge: the I/O policy does not satisfy kvforge::io_policy (see kvforge/concepts.hpp)");
+                  "kvforge: the I/O policy does not satisfy the concept kvforge::io_policy, which lists what it must provide");
 
     static_assert(!is_view_type<Key> && !is_view_type<Value>,
                   "kvforge: use std::string, not std::string_view, as the key or value type: a view cannot own "
                   "the bytes a store returns; every call of a std::string store accepts std::string_view");
     static_assert(encodable<Key>,
-                  "kvforge: no codec for the key type; specialise kvforge::codec<Key> with name(), encode() and "
-                  "decode() (see kvforge/codec.hpp)");
+                  "kvforge: no codec for the key type; specialise kvforge::codec<Key> with static "
+                  "std::string name(), std::string_view encode(const Key&, std::string& scratch) and "
+                  "bool decode(std::string_view, Key&)");
     static_assert(encodable<Value>,
-                  "kvforge: no codec for the value type; specialise kvforge::codec<Value> with name(), encode() "
-                  "and decode() (see kvforge/codec.hpp)");
+                  "kvforge: no codec for the value type; specialise kvforge::codec<Value> with static "
+                  "std::string name(), std::string_view encode(const Value&, std::string& scratch) and "
+                  "bool decode(std::string_view, Value&)");
     return true;
 }
 

@@ -1,16 +1,22 @@
 #pragma once
 /// \file store_directory.hpp
-/// The directory that holds a persistent store: created on first open, locked against a
-/// second opener, listed on recovery, and fsynced whenever a file in it appears, is
-/// renamed or disappears.
+/// The directory that holds a persistent store: checked to hold only kvforge's files,
+/// created on first open when allowed, locked (exclusively for writing, shared for
+/// reading) for as long as the store is open, and fsynced whenever a file in it appears,
+/// is renamed or disappears.
+///
+/// Every file operation takes a store_file_name (store_files.hpp), so nothing but a
+/// file of kvforge's own is ever opened, removed, renamed or truncated here.
 
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -18,75 +24,112 @@
 
 #include "../error.hpp"
 #include "data_file.hpp"
+#include "store_files.hpp"
 
 namespace kvforge::detail {
+
+/// What opening a store's directory may do and must find.
+struct directory_mode {
+    bool create = true;          ///< create the directory when it is missing
+    bool require_store = false;  ///< refuse (store_not_found) a directory without a data file
+    bool refuse_store = false;   ///< refuse (store_exists) a directory with a data file
+    bool shared = false;         ///< take the lock shared (readers) rather than exclusive (a writer)
+};
 
 /// A store's directory, held open and locked for as long as the store is open.
 template <class IO>
 class store_directory {
 public:
-    /// The lock file's name. It holds no data; flock() on it marks the store as open.
-    static constexpr std::string_view lock_name = "LOCK";
-
-    /// Creates the directory if it is missing (its parent must exist) and takes the lock.
-    bool open(IO& io, std::string_view path, std::error_code& ec) {
+    /// Opens the directory at path as a store's. In this order, so that a refusal
+    /// changes nothing: an empty path is refused; a missing directory is created (its
+    /// parent must exist) when mode.create, else refused; a directory holding any entry
+    /// kvforge does not write is refused; mode.require_store and mode.refuse_store are
+    /// checked; then the lock is taken, creating LOCK unless mode.shared.
+    bool open(IO& io, std::string_view path, const directory_mode& mode, std::error_code& ec) {
         io_ = &io;
-        path_ = std::string(path.empty() ? "." : path);
+        path_ = std::string(path);
+        if (path_.empty()) {
+            fail(ec, errc::invalid_argument,
+                 "an empty path names no store directory; give the directory's path (\".\" for the current one)");
+            return false;
+        }
         struct stat info {};
         if (io.stat(path_.c_str(), &info) != 0) {
-            if (errno != ENOENT) {
-                fail_errno(ec, errno, "stat " + path_);
+            const int error = errno;
+            if (error != ENOENT) {
+                fail_errno(ec, error, "stat " + path_);
+                return false;
+            }
+            if (!mode.create) {
+                fail(ec, errc::store_not_found,
+                     path_ + " does not exist; nothing was changed (an open creates a store there only with "
+                             "options::create_if_missing and without options::read_only)");
                 return false;
             }
             if (io.mkdir(path_.c_str(), 0755) != 0) {
-                const int error = errno;
-                fail_errno(ec, error,
-                           error == ENOENT ? "create store directory " + path_ + " (its parent directory does not exist)"
-                                           : "create store directory " + path_);
+                const int failed = errno;
+                fail_errno(ec, failed,
+                           failed == ENOENT ? "create store directory " + path_ + " (its parent directory does not exist)"
+                                            : "create store directory " + path_);
                 return false;
             }
             // The new directory's entry lives in its parent: sync that too.
             if (!sync_path(parent_of(path_), ec)) return false;
-        } else if (!S_ISDIR(info.st_mode)) {
+            return lock(mode.shared, ec);
+        }
+        if (!S_ISDIR(info.st_mode)) {
             // In the system category, as the errors of the calls around it are.
             fail(ec, std::error_code(ENOTDIR, std::system_category()),
                  path_ + " is not a directory; a kvforge store is a directory of files (nothing was changed)");
             return false;
         }
-        if (!lock_.open(io, file_path(lock_name), O_RDWR | O_CREAT, ec)) return false;
-        if (retry_on_eintr([&] { return io.flock(lock_.descriptor(), LOCK_EX | LOCK_NB); }) != 0) {
-            const int error = errno;
-            if (error == EWOULDBLOCK) {
-                fail(ec, errc::store_locked,
-                     path_ + " is already open, in this process or another; close it there first");
-            } else {
-                fail_errno(ec, error, "lock " + lock_.path());
-            }
-            lock_.close();
+        std::vector<store_file_name> names;
+        if (!check_entries(names, ec)) return false;
+        const bool holds_data = std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
+            return name.kind() == store_file_kind::data && !name.is_temporary();
+        });
+        if (mode.require_store && !holds_data) {
+            fail(ec, errc::store_not_found,
+                 path_ + " holds no kvforge data file, and this open may not create a store "
+                         "(options::create_if_missing is false, or options::read_only); nothing was created");
             return false;
         }
-        return true;
+        if (mode.refuse_store && holds_data) {
+            fail(ec, errc::store_exists,
+                 path_ + " already holds a store, and options::error_if_exists is set; nothing was changed");
+            return false;
+        }
+        return lock(mode.shared, ec);
     }
 
     /// Releases the lock.
     void close() noexcept { lock_.close(); }
 
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
-    [[nodiscard]] std::string file_path(std::string_view name) const { return path_ + "/" + std::string(name); }
+    [[nodiscard]] std::string file_path(const store_file_name& name) const { return path_ + "/" + name.str(); }
 
-    /// The names of the directory's entries.
-    bool list(std::vector<std::string>& names, std::error_code& ec) const {
-        if (io_->list_directory(path_.c_str(), names) != 0) {
-            fail_errno(ec, errno, "list " + path_);
-            return false;
+    /// The names of kvforge's files in the directory. Entries of other names, which an
+    /// open refuses but a user may add while the store is open, are left out: kvforge
+    /// never touches them.
+    bool list(std::vector<store_file_name>& names, std::error_code& ec) const {
+        std::vector<std::string> entries;
+        if (!list_entries(entries, ec)) return false;
+        names.clear();
+        for (const std::string& entry : entries) {
+            if (std::optional<store_file_name> name = store_file_name::recognise(entry)) names.push_back(*name);
         }
         return true;
+    }
+
+    /// Opens one of the store's files with open(2) flags.
+    bool open_file(data_file<IO>& file, const store_file_name& name, int flags, std::error_code& ec) const {
+        return file.open(*io_, file_path(name), flags, ec);
     }
 
     /// Makes the directory's entries durable: after a file was created, renamed or removed.
     bool sync(std::error_code& ec) const { return sync_path(path_, ec); }
 
-    bool rename(std::string_view from, std::string_view to, std::error_code& ec) const {
+    bool rename(const store_file_name& from, const store_file_name& to, std::error_code& ec) const {
         const std::string from_path = file_path(from);
         const std::string to_path = file_path(to);
         if (io_->rename(from_path.c_str(), to_path.c_str()) != 0) {
@@ -96,7 +139,8 @@ public:
         return true;
     }
 
-    bool remove(std::string_view name, std::error_code& ec) const {
+    /// Removes one of the store's files; one that is already gone is no error.
+    bool remove(const store_file_name& name, std::error_code& ec) const {
         const std::string target = file_path(name);
         if (io_->unlink(target.c_str()) != 0 && errno != ENOENT) {
             fail_errno(ec, errno, "remove " + target);
@@ -105,7 +149,75 @@ public:
         return true;
     }
 
+    /// Removes the directory itself when it is empty (for destroy, after every file of
+    /// the store is gone); one that holds something again is left as it is.
+    bool remove_directory(std::error_code& ec) const {
+        if (io_->rmdir(path_.c_str()) == 0) return sync_path(parent_of(path_), ec);
+        if (errno == ENOTEMPTY || errno == EEXIST) return true;
+        fail_errno(ec, errno, "remove directory " + path_);
+        return false;
+    }
+
 private:
+    /// Takes the lock on LOCK: exclusive for a writer, shared for readers, never waiting.
+    bool lock(bool shared, std::error_code& ec) {
+        const store_file_name name = store_file_name::lock();
+        // A reader creates nothing: without a LOCK file it cannot keep writers out.
+        if (!lock_.open(*io_, file_path(name), shared ? O_RDONLY : O_RDWR | O_CREAT, ec)) {
+            if (shared && ec == std::errc::no_such_file_or_directory) {
+                fail_errno(ec, ENOENT,
+                           "open " + file_path(name) +
+                               " (a read-only open creates no file; open the store once for writing to make it)");
+            }
+            return false;
+        }
+        if (retry_on_eintr([&] { return io_->flock(lock_.descriptor(), (shared ? LOCK_SH : LOCK_EX) | LOCK_NB); }) !=
+            0) {
+            const int error = errno;
+            if (error == EWOULDBLOCK) {
+                fail(ec, errc::store_locked,
+                     shared ? path_ + " is already open for writing, in this process or another; close it there first"
+                            : path_ + " is already open, in this process or another (for writing or reading); close it "
+                                      "there first");
+            } else {
+                fail_errno(ec, error, "lock " + lock_.path());
+            }
+            lock_.close();
+            return false;
+        }
+        return true;
+    }
+
+    /// Lists the directory, refusing it when it holds an entry that is not kvforge's;
+    /// names gets the recognised ones.
+    bool check_entries(std::vector<store_file_name>& names, std::error_code& ec) const {
+        std::vector<std::string> entries;
+        if (!list_entries(entries, ec)) return false;
+        std::sort(entries.begin(), entries.end());
+        names.clear();
+        for (const std::string& entry : entries) {
+            std::optional<store_file_name> name = store_file_name::recognise(entry);
+            if (!name) {
+                fail(ec, errc::not_a_store,
+                     path_ + " holds '" + entry +
+                         "', which kvforge did not write, so it is no store's directory (a store's directory holds "
+                         "only LOCK, data-*.kvlog and data-*.kvhint files); nothing was changed. Give kvforge a "
+                         "directory of its own");
+                return false;
+            }
+            names.push_back(*name);
+        }
+        return true;
+    }
+
+    bool list_entries(std::vector<std::string>& entries, std::error_code& ec) const {
+        if (io_->list_directory(path_.c_str(), entries) != 0) {
+            fail_errno(ec, errno, "list " + path_);
+            return false;
+        }
+        return true;
+    }
+
     static std::string parent_of(const std::string& path) {
         const auto slash = path.find_last_not_of('/') == std::string::npos ? std::string::npos
                                                                             : path.rfind('/', path.find_last_not_of('/'));

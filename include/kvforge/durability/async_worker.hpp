@@ -42,17 +42,17 @@ struct async_worker {
         ~writer() { stop(); }
 
         /// Writes from now on go to the end of file, which holds end bytes, all durable.
-        /// Starts the worker on first use; the queue must be empty (drain() first).
+        /// The queue must be empty (drain() first).
         void attach(detail::data_file<IO>& file, std::uint64_t end) {
-            {
-                const std::lock_guard lock(mutex_);
-                file_ = &file;
-                queue_offset_ = end;
-            }
-            if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
+            const std::lock_guard lock(mutex_);
+            file_ = &file;
+            queue_offset_ = end;
         }
 
+        /// Queues a record. The worker starts with the first one, so that a store that
+        /// never writes (opened read-only) runs no thread.
         detail::append_result append(std::string_view record, std::error_code& ec) {
+            if (!worker_.joinable()) worker_ = std::thread([this] { run(); });
             std::unique_lock lock(mutex_);
             // Backpressure: wait for the worker to take the queue once it is full.
             written_.wait(lock, [&] { return queue_.size() + record.size() <= QueueBytes || queue_.empty() || failed_; });

@@ -7,8 +7,8 @@
 /// watches (all, or some kinds such as only fdatasync), which of those it hits first
 /// (the k-th), and whether it hits once, every call from then on, or every other call
 /// from then on. It either fails the call with an errno (EIO, ENOSPC, EINTR, ...) or,
-/// for pread, preadv and pwrite, transfers fewer bytes than were asked, or, for pwrite,
-/// writes some of its bytes and then fails (a torn write). The policy
+/// for pread, preadv and pwrite, transfers fewer bytes than were asked (or none at all,
+/// returning 0), or, for pwrite, writes some of its bytes and then fails (a torn write). The policy
 /// counts the calls of each kind and records every fault it injected.
 ///
 ///     kvforge::fault_injecting_io<> io;
@@ -60,16 +60,17 @@ enum class io_call : unsigned {
     mmap,
     munmap,
     list_directory,
+    rmdir,
 };
 
 /// How many kinds of io_call there are.
-inline constexpr std::size_t io_call_kinds = 17;
+inline constexpr std::size_t io_call_kinds = 18;
 
 /// The name of a call, as in POSIX ("pwrite", "fdatasync", ...).
 [[nodiscard]] constexpr std::string_view io_call_name(io_call call) noexcept {
     constexpr std::string_view names[io_call_kinds] = {
         "open", "close",  "pread",  "preadv", "pwrite", "fdatasync", "fsync",  "ftruncate",     "fstat",
-        "stat", "rename", "unlink", "mkdir",  "flock",  "mmap",      "munmap", "list_directory"};
+        "stat", "rename", "unlink", "mkdir",  "flock",  "mmap",      "munmap", "list_directory", "rmdir"};
     return names[static_cast<std::size_t>(call)];
 }
 
@@ -113,12 +114,13 @@ enum class fault_mode {
 enum class fault_effect {
     error,           ///< fails with -1 (MAP_FAILED for mmap) and errno = io_fault::error
     short_transfer,  ///< pread, preadv or pwrite transfers half the bytes asked (at least one)
-    torn_write       ///< pwrite writes half the bytes asked, then fails as error says: a device failing mid-write
+    torn_write,      ///< pwrite writes half the bytes asked, then fails as error says: a device failing mid-write
+    no_transfer      ///< pread, preadv or pwrite transfers nothing and returns 0
 };
 
 /// A fault to inject. A short transfer watches only the transfer calls among `calls`, a
 /// torn write only pwrite, and both only calls asking for two bytes or more (a shorter
-/// one could not be cut).
+/// one could not be cut); no transfer watches the transfer calls asking for a byte or more.
 struct io_fault {
     std::uint64_t at = 1;              ///< the first watched call it hits, counting from 1
     io_calls calls = io_calls::all();  ///< the kinds of call it watches
@@ -131,7 +133,7 @@ struct io_fault {
 struct injected_fault {
     std::uint64_t call_number = 0;  ///< the call's number among all calls made, from 1
     io_call call = io_call::open;
-    int error = 0;      ///< the errno returned; 0 for a short transfer
+    int error = 0;      ///< the errno returned; 0 for a short transfer or none
     bool torn = false;  ///< a torn write: half of the bytes were written before the error
 };
 
@@ -195,6 +197,7 @@ public:
     ssize_t pread(int fd, void* buffer, std::size_t size, off_t offset) noexcept {
         const decision fate = hit(io_call::pread, size);
         if (fate.error != 0) return fail(fate.error);
+        if (fate.nothing) return 0;
         return base_.pread(fd, buffer, fate.shorten ? size / 2 : size, offset);
     }
     ssize_t preadv(int fd, const iovec* parts, int count, off_t offset) noexcept {
@@ -202,10 +205,12 @@ public:
         for (int i = 0; i < count; ++i) asked += parts[i].iov_len;
         const decision fate = hit(io_call::preadv, asked);
         if (fate.error != 0) return fail(fate.error);
+        if (fate.nothing) return 0;
         return fate.shorten ? preadv_half(fd, parts, count, asked, offset) : base_.preadv(fd, parts, count, offset);
     }
     ssize_t pwrite(int fd, const void* data, std::size_t size, off_t offset) noexcept {
         const decision fate = hit(io_call::pwrite, size);
+        if (fate.nothing) return 0;
         if (fate.error == 0) return base_.pwrite(fd, data, fate.shorten ? size / 2 : size, offset);
         if (fate.shorten) base_.pwrite(fd, data, size / 2, offset);
         return fail(fate.error);
@@ -242,6 +247,10 @@ public:
         if (const int error = hit_error(io_call::mkdir)) return fail(error);
         return base_.mkdir(path, mode);
     }
+    int rmdir(const char* path) noexcept {
+        if (const int error = hit_error(io_call::rmdir)) return fail(error);
+        return base_.rmdir(path);
+    }
     int flock(int fd, int operation) noexcept {
         if (const int error = hit_error(io_call::flock)) return fail(error);
         return base_.flock(fd, operation);
@@ -265,10 +274,12 @@ public:
 
 private:
     /// What becomes of a call: it is shortened, or fails with error, or both (a torn
-    /// write: the first half is written, then the call fails), or neither.
+    /// write: the first half is written, then the call fails), or it transfers nothing,
+    /// or none of these.
     struct decision {
         int error = 0;
         bool shorten = false;
+        bool nothing = false;
     };
 
     struct armed_fault {
@@ -292,15 +303,19 @@ private:
         std::optional<decision> fate;
         for (armed_fault& armed : state_->faults) {
             const io_fault& fault = armed.fault;
-            const bool shortens = fault.effect != fault_effect::error;
+            const fault_effect effect = fault.effect;
             const io_calls cuttable =
-                fault.effect == fault_effect::torn_write ? io_calls(io_call::pwrite) : io_calls::transfers();
+                effect == fault_effect::torn_write ? io_calls(io_call::pwrite) : io_calls::transfers();
+            const std::size_t smallest = effect == fault_effect::no_transfer ? 1 : 2;
             if (!fault.calls.contains(call)) continue;
-            if (shortens && (!cuttable.contains(call) || size < 2)) continue;
+            if (effect != fault_effect::error && (!cuttable.contains(call) || size < smallest)) continue;
             // Every fault watching the call counts it; the first one to strike decides.
             const std::uint64_t nth = ++armed.watched;
             if (!fate && strikes(fault, nth)) {
-                fate = decision{fault.effect == fault_effect::short_transfer ? 0 : fault.error, shortens};
+                const bool fails = effect == fault_effect::error || effect == fault_effect::torn_write;
+                fate = decision{fails ? fault.error : 0,
+                                effect == fault_effect::short_transfer || effect == fault_effect::torn_write,
+                                effect == fault_effect::no_transfer};
             }
         }
         if (!fate) return {};

@@ -49,6 +49,7 @@ struct posix_io {
     int rename(const char* from, const char* to) noexcept { return ::rename(from, to); }
     int unlink(const char* path) noexcept { return ::unlink(path); }
     int mkdir(const char* path, mode_t mode) noexcept { return ::mkdir(path, mode); }
+    int rmdir(const char* path) noexcept { return ::rmdir(path); }
     void* mmap(void* address, std::size_t length, int protection, int flags, int fd, off_t offset) noexcept {
         return ::mmap(address, length, protection, flags, fd, offset);
     }

@@ -60,7 +60,7 @@ enum class crash_tail {
 struct simulated_call {
     enum class kind {
         open, close, pread, preadv, pwrite, fdatasync, fsync, ftruncate, fstat, stat,
-        rename, unlink, mkdir, flock, mmap, munmap, list_directory, note
+        rename, unlink, mkdir, flock, mmap, munmap, list_directory, rmdir, note
     };
 
     std::uint64_t number = 0;  ///< 1, 2, 3, ... for calls; for a note, the number of the call before it
@@ -205,6 +205,20 @@ public:
             note_target(call, *created);
             call.created = true;
             found.parent->entries.emplace(found.name, std::move(created));
+            return 0;
+        }));
+    }
+
+    int rmdir(const char* path) noexcept {
+        simulated_call call = path_call(simulated_call::kind::rmdir, path);
+        return static_cast<int>(perform(call, [&]() -> long long {
+            const lookup found = look_up(call.path);
+            if (found.target == nullptr) return failure(call, found.error);
+            note_target(call, *found.target);
+            if (!found.target->directory) return failure(call, ENOTDIR);
+            if (found.parent == nullptr) return failure(call, EBUSY);  // the root
+            if (!found.target->entries.empty()) return failure(call, ENOTEMPTY);
+            found.parent->entries.erase(found.name);
             return 0;
         }));
     }
@@ -753,6 +767,7 @@ public:
     int rename(const char* from, const char* to) noexcept { return forward(&fs::rename, from, to); }
     int unlink(const char* path) noexcept { return forward(&fs::unlink, path); }
     int mkdir(const char* path, mode_t mode) noexcept { return forward(&fs::mkdir, path, mode); }
+    int rmdir(const char* path) noexcept { return forward(&fs::rmdir, path); }
     void* mmap(void* address, std::size_t length, int protection, int flags, int fd, off_t offset) noexcept {
         if (!fs_) {
             errno = ENODEV;

@@ -13,6 +13,7 @@
 #include "../batch.hpp"
 #include "../concepts.hpp"
 #include "../detail/assign_bytes.hpp"
+#include "../detail/write_version.hpp"
 #include "../stats.hpp"
 
 namespace kvforge {
@@ -38,18 +39,21 @@ public:
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         upsert(key, value);
         return 0;
     }
 
     bool erase(std::string_view key, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         return remove(key);
     }
 
     /// Applies a batch under one lock, so readers see all of it or none of it.
     std::uint64_t write(const batch_buffer& ops, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         ops.for_each([this](batch_op op, std::string_view key, std::string_view value) {
             if (op == batch_op::put) {
                 upsert(key, value);
@@ -102,8 +106,13 @@ public:
         return table_.size();
     }
 
+    /// A number that every change of the contents moves on, read without a lock: a scan
+    /// re-reads what it read ahead once it moved (see scan_range.hpp).
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
+
     void clear(std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         table_.clear();
         live_bytes_ = 0;
     }
@@ -151,6 +160,7 @@ private:
 
     mutable mutex_type mutex_;
     table_type table_;
+    detail::write_version<Policies::threading::concurrent> version_;
     std::size_t live_bytes_ = 0;
     counter_type puts_;
     mutable counter_type gets_;

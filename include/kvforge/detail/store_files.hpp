@@ -1,0 +1,109 @@
+#pragma once
+/// \file store_files.hpp
+/// The names of the files kvforge writes in a store's directory, recognised in one place.
+///
+/// A store's directory holds only these: LOCK, data-<generation>.kvlog,
+/// data-<generation>.kvhint, and each data or hint name followed by .tmp while it is
+/// written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
+/// in the directory is not kvforge's: a store is never opened among such entries, and
+/// kvforge removes, renames and truncates only files whose names are recognised here
+/// (store_directory's operations take a store_file_name, which only these functions make).
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kvforge::detail {
+
+/// The kinds of file in a store's directory.
+enum class store_file_kind {
+    lock,  ///< LOCK: holds no data; flock() on it marks the store as open
+    data,  ///< data-<generation>.kvlog: a header and the log of records
+    hint,  ///< data-<generation>.kvhint: every live key with the place of its record
+};
+
+/// The ten digits of a generation as a number, or nothing when they are not ten decimal
+/// digits of a generation kvforge can write (1 to UINT32_MAX).
+[[nodiscard]] constexpr std::optional<std::uint32_t> parse_generation(std::string_view digits) noexcept {
+    if (digits.size() != 10) return std::nullopt;
+    std::uint64_t value = 0;  // ten digits fit: at most 9,999,999,999
+    for (const char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (value == 0 || value > UINT32_MAX) return std::nullopt;
+    return static_cast<std::uint32_t>(value);
+}
+
+/// The name of a file kvforge writes in a store's directory. Made only from the parts of
+/// such a name, or by recognising one, so that a value of this type is always a name
+/// of kvforge's own.
+class store_file_name {
+public:
+    /// The lock file.
+    [[nodiscard]] static store_file_name lock() { return {store_file_kind::lock, 0, false}; }
+    /// The data file of a generation.
+    [[nodiscard]] static store_file_name data(std::uint32_t generation) {
+        return {store_file_kind::data, generation, false};
+    }
+    /// The hint file of a generation.
+    [[nodiscard]] static store_file_name hint(std::uint32_t generation) {
+        return {store_file_kind::hint, generation, false};
+    }
+
+    /// The name of an entry of a store's directory, when kvforge writes files of that name.
+    [[nodiscard]] static std::optional<store_file_name> recognise(std::string_view name) {
+        constexpr std::string_view tmp = ".tmp";
+        const bool temporary = name.size() > tmp.size() && name.substr(name.size() - tmp.size()) == tmp;
+        const std::string_view base = temporary ? name.substr(0, name.size() - tmp.size()) : name;
+        // Names without a generation; the next format adds MANIFEST here.
+        if (base == "LOCK") {
+            if (temporary) return std::nullopt;
+            return lock();
+        }
+        // data-<ten digits>.kvlog and data-<ten digits>.kvhint
+        constexpr std::string_view prefix = "data-";
+        if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
+        const std::optional<std::uint32_t> generation = parse_generation(base.substr(prefix.size(), 10));
+        if (!generation) return std::nullopt;
+        const std::string_view extension = base.substr(prefix.size() + 10);
+        if (extension == ".kvlog") return store_file_name(store_file_kind::data, *generation, temporary);
+        if (extension == ".kvhint") return store_file_name(store_file_kind::hint, *generation, temporary);
+        return std::nullopt;
+    }
+
+    /// The name a data or hint file has while it is written, before it is renamed into place.
+    [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
+
+    [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
+    /// The generation of a data or hint file; 0 for LOCK.
+    [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
+    /// Whether this is a .tmp name: a file being written, never read.
+    [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
+    [[nodiscard]] const std::string& str() const noexcept { return name_; }
+
+    friend bool operator==(const store_file_name& a, const store_file_name& b) noexcept { return a.name_ == b.name_; }
+
+private:
+    store_file_name(store_file_kind kind, std::uint32_t generation, bool temporary)
+        : kind_(kind), generation_(generation), temporary_(temporary) {
+        if (kind == store_file_kind::lock) {
+            name_ = "LOCK";
+        } else {
+            char name[32];
+            std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
+                          kind == store_file_kind::data ? "kvlog" : "kvhint");
+            name_ = name;
+        }
+        if (temporary) name_ += ".tmp";
+    }
+
+    store_file_kind kind_;
+    std::uint32_t generation_;
+    bool temporary_;
+    std::string name_;
+};
+
+}  // namespace kvforge::detail

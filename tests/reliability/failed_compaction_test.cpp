@@ -1,0 +1,107 @@
+// A write reports its own result. When the automatic compaction a write triggers
+// fails (here on a damaged record that point reads never touch), the write, which was
+// applied, still succeeds; the failure is counted in stats() with its message, and
+// automatic compaction waits for the data file to grow before it tries again. An
+// explicit compact() always runs and reports its own error.
+
+#include <catch2/catch.hpp>
+
+#include <kvforge/kvforge.hpp>
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <tuple>
+
+#include "../support/file_bytes.hpp"
+#include "../support/temp_dir.hpp"
+
+namespace fs = std::filesystem;
+using kvforge_test::read_file;
+using kvforge_test::temp_dir;
+using kvforge_test::write_file;
+
+namespace {
+
+using namespace kvforge;
+
+using failing_compaction_configs =
+    std::tuple<store<std::string, std::string, file_log, hash_index, sync_each, single_thread>,
+               store<std::string, std::string, file_log, sorted_index, buffered<>, thread_safe>,
+               store<std::string, std::string, mmap_file, hash_index, async_worker<>, thread_safe>,
+               store<std::string, std::string, mmap_file, sorted_index, sync_each, single_thread>>;
+
+constexpr int key_count = 100;
+constexpr int put_count = 8000;
+
+options small_compaction() {
+    options opts;
+    opts.compact_min_bytes = 64 << 10;
+    return opts;
+}
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("a failed automatic compaction does not fail the write that triggered it",
+                        "[failed_compaction]", failing_compaction_configs) {
+    temp_dir dir;
+    const std::string path = dir / "db";
+    const std::string rotting = "a value that rots on disk and is never read";
+    {
+        TestType db(path, small_compaction());
+        db.put("rotting", rotting);
+        for (int i = 0; i < key_count; ++i) db.put("key" + std::to_string(i), "first");
+    }  // closed: the hint covers the whole log, so reopening reads no record
+    const std::string data = path + "/data-0000000001.kvlog";
+    std::string bytes = read_file(data);
+    const std::size_t damaged = bytes.find(rotting);
+    REQUIRE(damaged != std::string::npos);
+    bytes[damaged + 5] ^= 0x40;
+    write_file(data, bytes);
+
+    TestType db(path, small_compaction());
+    int reported_failures = 0;
+    const std::string value(100, 'x');
+    for (int i = 0; i < put_count; ++i) {
+        std::error_code ec;
+        db.put("key" + std::to_string(i % key_count), value + std::to_string(i), ec);
+        if (ec) ++reported_failures;
+    }
+    CHECK(reported_failures == 0);
+    for (int i = put_count - key_count; i < put_count; ++i) {
+        REQUIRE(db.get("key" + std::to_string(i % key_count)) == std::optional<std::string>(value + std::to_string(i)));
+    }
+
+    // The failures are visible, and were not retried on every write: the data file grew
+    // to about 1 MiB, so at most a few retries fit between doublings from 64 KiB.
+    const kvforge::stats s = db.stats();
+    CHECK(s.compaction_failures >= 1);
+    CHECK(s.compaction_failures <= 8);
+    CHECK(s.compactions == 0);
+    CHECK_THAT(s.last_compaction_error, Catch::Contains(data) && Catch::Contains("offset"));
+
+    // An explicit compact() runs and reports its own error.
+    std::error_code ec;
+    db.compact(ec);
+    CHECK(ec == kvforge::errc::corrupt_record);
+    CHECK(db.stats().compaction_failures == s.compaction_failures + 1);
+
+    // The store still takes writes: compaction failed before it switched files.
+    db.put("after", "compact", ec);
+    CHECK_FALSE(ec);
+    db.close();
+
+    // Salvage drops the damaged record, after which compaction works again.
+    options salvage = small_compaction();
+    salvage.salvage = true;
+    TestType repaired(path, salvage);
+    CHECK_FALSE(repaired.contains("rotting"));
+    const std::uint64_t compactions = repaired.stats().compactions;
+    repaired.compact();
+    const kvforge::stats after = repaired.stats();
+    CHECK(after.compactions == compactions + 1);
+    CHECK(after.last_compaction_error.empty());
+    CHECK(repaired.size() == key_count + 1);
+}
