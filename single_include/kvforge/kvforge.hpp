@@ -26,6 +26,8 @@
 /// \file hash_index.hpp
 /// kvforge::hash_index: O(1) point operations, no order.
 
+#include <string_view>
+
 // ---- begin kvforge/concepts.hpp ----
 /// \file concepts.hpp
 /// The four kinds of policy a kvforge::store is forged from, each stated as a concept.
@@ -49,13 +51,29 @@
 
 namespace kvforge {
 
-/// Tags naming the four kinds of policy.
+/// Tags naming the kinds of policy. Each names itself as a store spec's axis does
+/// (see kvforge::open_store).
 namespace policy_kind {
-struct store {};       ///< where records live: memory, file_log, ...
-struct durability {};  ///< when written bytes reach the OS and the disk
-struct index {};       ///< how keys are found: hash_index, sorted_index
-struct threading {};   ///< which locks guard the store: single_thread, thread_safe
-struct io {};          ///< how a persistent store reaches the file system: posix_io, or a simulation
+/// where records live: memory, file_log, ...
+struct store {
+    static constexpr std::string_view name = "store";
+};
+/// when written bytes reach the OS and the disk
+struct durability {
+    static constexpr std::string_view name = "durability";
+};
+/// how keys are found: hash_index, sorted_index
+struct index {
+    static constexpr std::string_view name = "index";
+};
+/// which locks guard the store: single_thread, thread_safe
+struct threading {
+    static constexpr std::string_view name = "threading";
+};
+/// how a persistent store reaches the file system: posix_io, or a simulation
+struct io {
+    static constexpr std::string_view name = "io";
+};
 }  // namespace policy_kind
 
 namespace detail {
@@ -749,6 +767,8 @@ namespace kvforge {
 /// The reference for writing an index policy: name the kind, the table and whether it is ordered.
 struct hash_index {
     using policy_kind = kvforge::policy_kind::index;
+    static constexpr std::string_view name = "hash_index";
+    static constexpr std::string_view short_name = "hash";  ///< also accepted in a store spec
     using table = detail::hash_table;
     static constexpr bool ordered = false;
 };
@@ -760,6 +780,8 @@ static_assert(index_policy<hash_index>);
 // ---- begin kvforge/index/sorted_index.hpp ----
 /// \file sorted_index.hpp
 /// kvforge::sorted_index: keys kept in order, for scan() and ordered iteration.
+
+#include <string_view>
 
 // ---- begin kvforge/detail/btree.hpp ----
 /// \file btree.hpp
@@ -1571,6 +1593,8 @@ namespace kvforge {
 /// Index policy: a B+tree over encoded keys in memcmp order, so integer keys sort numerically.
 struct sorted_index {
     using policy_kind = kvforge::policy_kind::index;
+    static constexpr std::string_view name = "sorted_index";
+    static constexpr std::string_view short_name = "sorted";  ///< also accepted in a store spec
     using table = detail::btree_table;
     static constexpr bool ordered = true;
 };
@@ -2809,6 +2833,7 @@ static_assert(store_policy<memory>);
 /// kvforge::single_thread: no locks at all, for stores used by one thread at a time.
 
 #include <cstddef>
+#include <string_view>
 
 
 namespace kvforge {
@@ -2838,6 +2863,8 @@ private:
 /// Threading policy: no synchronisation. The reference for writing a threading policy.
 struct single_thread {
     using policy_kind = kvforge::policy_kind::threading;
+    static constexpr std::string_view name = "single_thread";
+    static constexpr std::string_view short_name = "st";  ///< also accepted in a store spec
     using mutex_type = detail::null_shared_mutex;
     using counter_type = detail::plain_counter;
     static constexpr bool concurrent = false;
@@ -3905,6 +3932,8 @@ private:
 /// \file thread_safe.hpp
 /// kvforge::thread_safe: concurrent readers and writers on one store.
 
+#include <string_view>
+
 // ---- begin kvforge/detail/striped.hpp ----
 /// \file striped.hpp
 /// A reader-writer lock and a counter that spread readers over separate cache lines.
@@ -4014,6 +4043,8 @@ namespace kvforge {
 /// so reads scale with the cores instead of queueing for one lock word.
 struct thread_safe {
     using policy_kind = kvforge::policy_kind::threading;
+    static constexpr std::string_view name = "thread_safe";
+    static constexpr std::string_view short_name = "mt";  ///< also accepted in a store spec
     using mutex_type = detail::striped_shared_mutex;
     using counter_type = detail::striped_counter;
     static constexpr bool concurrent = true;
@@ -4067,6 +4098,7 @@ struct async_worker {
     static_assert(QueueBytes > 0, "kvforge: async_worker<QueueBytes> needs a queue of at least one byte");
     using policy_kind = kvforge::policy_kind::durability;
     static constexpr std::string_view name = "async_worker";
+    static constexpr std::string_view short_name = "async";  ///< also accepted in a store spec
     static constexpr std::size_t queue_bytes = QueueBytes;
 
     /// The queue has its own mutex, whatever the store's threading policy, since the
@@ -4253,6 +4285,7 @@ namespace kvforge {
 struct sync_each {
     using policy_kind = kvforge::policy_kind::durability;
     static constexpr std::string_view name = "sync_each";
+    static constexpr std::string_view short_name = "sync";  ///< also accepted in a store spec
 
     /// Writes each record to the file at once (under the store's write lock) and syncs
     /// in commit(), after the store's lock is released, so that while one thread waits
@@ -5999,6 +6032,7 @@ struct mmap_file {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "mmap_file";
+    static constexpr std::string_view short_name = "mmap";  ///< also accepted in a store spec
     template <class Policies>
     using backend = detail::log_backend<Policies, true>;
 };
