@@ -5,8 +5,10 @@
 #include "version.hpp"
 
 #include "aliases.hpp"
+#include "any_store.hpp"
 #include "batch.hpp"
 #include "codec.hpp"
+#include "compositions.hpp"
 #include "concepts.hpp"
 #include "durability/async_worker.hpp"
 #include "durability/buffered.hpp"
@@ -17,6 +19,7 @@
 #include "io/posix.hpp"
 #include "limits.hpp"
 #include "manifest.hpp"
+#include "open_store.hpp"
 #include "options.hpp"
 #include "pinned_value.hpp"
 #include "scan_range.hpp"
