@@ -10,6 +10,7 @@
 #include "codec.hpp"
 #include "compositions.hpp"
 #include "concepts.hpp"
+#include "copy.hpp"
 #include "durability/async_worker.hpp"
 #include "durability/buffered.hpp"
 #include "durability/sync_each.hpp"
