@@ -5,11 +5,13 @@
 
 #include <kvforge/kvforge.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "../support/temp_dir.hpp"
@@ -240,4 +242,29 @@ TEST_CASE("keys and values of other types go through their codecs", "[any_store]
     auto wrong = kvforge::open_store<std::string, std::string>(path, ec);
     CHECK(ec == kvforge::errc::codec_mismatch);
     CHECK_FALSE(wrong.is_open());
+}
+
+TEST_CASE("one thread_safe any_store serves many threads at once", "[any_store]") {
+    temp_dir dir;
+    for (const std::string spec : {std::string("memory,sorted,mt"), "file_log,hash,sync,mt:" + dir / "mt"}) {
+        INFO("spec " << spec);
+        any_strings db = kvforge::open_store<std::string, std::string>(spec);
+        constexpr int writers = 4;
+        constexpr int per_writer = 500;
+        std::atomic<int> wrong_reads{0};
+        std::vector<std::thread> threads;
+        for (int w = 0; w < writers; ++w) {
+            threads.emplace_back([&db, &wrong_reads, w] {
+                for (int i = 0; i < per_writer; ++i) {
+                    const std::string key = std::to_string(w) + "-" + std::to_string(i);
+                    db.put(key, key);
+                    if (db.get(key) != std::optional<std::string>(key)) ++wrong_reads;
+                }
+            });
+        }
+        for (std::thread& t : threads) t.join();
+        CHECK(wrong_reads == 0);
+        CHECK(db.size() == writers * per_writer);
+        CHECK(db.verify().ok());
+    }
 }
