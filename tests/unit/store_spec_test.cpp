@@ -9,7 +9,10 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "../support/file_bytes.hpp"
 #include "../support/temp_dir.hpp"
@@ -232,4 +235,43 @@ TEST_CASE("composition_product lists every combination once, memory without dura
                                                kvforge::policies<kvforge::memory>,
                                                kvforge::policies<kvforge::file_log, kvforge::sync_each>,
                                                kvforge::policies<kvforge::file_log, kvforge::buffered<>>>>);
+}
+
+namespace {
+
+/// A kind of policy kvforge does not have yet, as expiry and compression will come: its
+/// policies become words of an axis named as the kind.
+struct expiry_kind {
+    static constexpr std::string_view name = "expiry";
+};
+struct ttl_expiry {
+    using policy_kind = expiry_kind;
+    static constexpr std::string_view name = "ttl";
+};
+
+using with_expiry = kvforge::composition_list<kvforge::policies<kvforge::memory, kvforge::hash_index>,
+                                              kvforge::policies<kvforge::memory, kvforge::hash_index, ttl_expiry>>;
+
+}  // namespace
+
+TEST_CASE("a policy of a new kind joins the spec's words as an axis of its own", "[store_spec]") {
+    const std::vector<kvforge::detail::spec_word> words = kvforge::detail::vocabulary_of<with_expiry>::get();
+    CHECK_THAT(kvforge::detail::describe_vocabulary(words),
+               Catch::EndsWith("threading: single_thread (or st), thread_safe (or mt); expiry: ttl"));
+    const std::vector<kvforge::detail::composition_words> entries = kvforge::detail::entries_of<with_expiry>::get();
+    REQUIRE(entries.size() == 2);
+    CHECK(kvforge::detail::words_of(entries[1]) == "memory,hash_index,single_thread,ttl");
+
+    std::error_code ec;
+    kvforge::detail::parsed_spec parsed;
+    REQUIRE(kvforge::detail::parse_store_spec("ttl,memory", words, parsed, ec));
+    CHECK(parsed.choice("expiry") == "ttl");
+    const std::vector<std::pair<std::string_view, std::string_view>> defaults = {{"expiry", "none"}};
+    CHECK(kvforge::detail::choose_composition("ttl,memory", parsed, entries, defaults, ec) == 1);
+    REQUIRE(kvforge::detail::parse_store_spec("memory", words, parsed, ec));
+    CHECK(kvforge::detail::choose_composition("memory", parsed, entries, defaults, ec) == 0);
+    // A store whose manifest says it expires prefers the composition that does.
+    const std::vector<std::pair<std::string_view, std::string_view>> from_manifest = {{"expiry", "ttl"}};
+    CHECK(kvforge::detail::choose_composition("memory", parsed, entries, from_manifest, ec) == 1);
+    CHECK_FALSE(ec);
 }
