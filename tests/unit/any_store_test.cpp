@@ -246,7 +246,7 @@ TEST_CASE("keys and values of other types go through their codecs", "[any_store]
 
 TEST_CASE("one thread_safe any_store serves many threads at once", "[any_store]") {
     temp_dir dir;
-    for (const std::string spec : {std::string("memory,sorted,mt"), "file_log,hash,sync,mt:" + dir / "mt"}) {
+    for (const std::string& spec : {std::string("memory,sorted,mt"), "file_log,hash,sync,mt:" + dir / "mt"}) {
         INFO("spec " << spec);
         any_strings db = kvforge::open_store<std::string, std::string>(spec);
         constexpr int writers = 4;
