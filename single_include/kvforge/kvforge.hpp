@@ -7177,13 +7177,13 @@ struct composition_traits;
 template <class... Ps>
 struct composition_traits<policies<Ps...>> {
     using resolved = resolved_policies<Ps...>;
-    static_assert(named_policy<typename resolved::index> && named_policy<typename resolved::threading> &&
-                      (named_policy<Ps> && ...),
-                  "kvforge: every policy of a composition list needs a name, the word a store spec names it by; "
-                  "add `static constexpr std::string_view name = \"...\";` to the policy");
     static_assert(!(policy_of_kind<Ps, policy_kind::io> || ...),
                   "kvforge: open_store opens stores with kvforge::posix_io; remove the I/O policy from the "
                   "composition list");
+    static_assert(named_policy<typename resolved::index> && named_policy<typename resolved::threading> &&
+                      ((named_policy<Ps> || policy_of_kind<Ps, policy_kind::io>) && ...),
+                  "kvforge: every policy of a composition list needs a name, the word a store spec names it by; "
+                  "add `static constexpr std::string_view name = \"...\";` to the policy");
 
     template <class Key, class Value>
     using store_type = store<Key, Value, Ps...>;
