@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Measures what open_store costs a translation unit at compile time: every composition of
-# its list is instantiated. Times, as the median of 3 compiles (-std=c++20 -c) at -O0 and -O2:
+# its list is instantiated. CPU times, as the median of 3 compiles (-std=c++20 -c) at -O0 and -O2:
 #   (a) one file_log store used directly: put, get, erase, scan, for_each, stats, compact
 #   (b) the same calls on an any_store from open_store with the default list (28 compositions)
 #   (c) the same with a list narrowed to 3 compositions
@@ -39,14 +39,15 @@ write_case "$work/direct.cpp" \
 write_case "$work/default_list.cpp" 'auto db = kvforge::open_store<std::string, std::string>(where);'
 write_case "$work/narrow_list.cpp" 'auto db = kvforge::open_store<std::string, std::string, three>(where);'
 
-# median_ms FILE FLAGS...: the median wall time of 3 compiles, in milliseconds.
+# median_ms FILE FLAGS...: the median CPU time (user + system) of 3 compiles, in milliseconds.
+# CPU time rather than wall time, so that other work on the machine changes the figures less.
 median_ms() {
     local file=$1
     shift
+    local TIMEFORMAT='%3U %3S'
     for _ in 1 2 3; do
-        local begin=${EPOCHREALTIME//[.,]/}
-        "$cxx" -std=c++20 "$@" -Iinclude -c "$file" -o "$work/out.o"
-        echo $(((${EPOCHREALTIME//[.,]/} - begin) / 1000))
+        { time "$cxx" -std=c++20 "$@" -Iinclude -c "$file" -o "$work/out.o"; } 2>&1 |
+            awk '{ printf "%d\n", ($1 + $2) * 1000 }'
     done | sort -n | sed -n 2p
 }
 
@@ -58,7 +59,7 @@ for opt in -O0 -O2; do
 done
 ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.1fx", x / y }'; }
 
-echo "Compile time of one translation unit: $("$cxx" --version | head -1), -std=c++20 -c, median of 3"
+echo "Compile CPU time of one translation unit: $("$cxx" --version | head -1), -std=c++20 -c, median of 3"
 echo
 echo "| translation unit | -O0 ms | vs. (a) | -O2 ms | vs. (a) |"
 echo "|---|---:|---:|---:|---:|"
