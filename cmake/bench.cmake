@@ -1,10 +1,11 @@
-# The benchmark binary, bench/kvforge_bench, with every peer engine whose library is
-# installed: each one found adds KVFORGE_BENCH_HAVE_<PEER> and its library. Debian
+# The benchmark binaries: bench/kvforge_bench, with every peer engine whose library is
+# installed (each one found adds KVFORGE_BENCH_HAVE_<PEER> and its library), and
+# bench/kvforge_any_store_bench, any_store against the same stores used directly. Debian
 # packages: libbenchmark-dev (required), and for the peers libleveldb-dev librocksdb-dev
 # liblmdb-dev libsqlite3-dev libtkrzw-dev libabsl-dev.
 #
-# CTest runs every benchmark once on a tiny store (kvforge_bench_smoke); the full
-# comparison is tools/bench_compare.py.
+# CTest runs every benchmark once on a tiny store (kvforge_bench_smoke,
+# kvforge_any_store_bench_smoke); the full comparison is tools/bench_compare.py.
 
 find_package(benchmark CONFIG QUIET)
 if(NOT benchmark_FOUND)
@@ -15,6 +16,11 @@ endif()
 add_executable(kvforge_bench ${PROJECT_SOURCE_DIR}/bench/kvforge_bench.cpp)
 target_link_libraries(kvforge_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
 set_target_properties(kvforge_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+
+# What any_store's type erasure costs per call, against the same stores used directly.
+add_executable(kvforge_any_store_bench ${PROJECT_SOURCE_DIR}/bench/any_store_bench.cpp)
+target_link_libraries(kvforge_any_store_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
+set_target_properties(kvforge_any_store_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
 
 # A peer is used when both its header and its library are found. Their CMake packages are
 # not used: RocksDB's asks for optional dependencies (gflags, TBB, ...) that may be absent.
@@ -51,4 +57,7 @@ if(KVFORGE_BUILD_TESTS)
     set_tests_properties(kvforge_bench_smoke PROPERTIES
         ENVIRONMENT "KVFORGE_BENCH_KEYS=1000;KVFORGE_BENCH_SYNC_PUTS=10;KVFORGE_BENCH_READ_MS=0;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}"
         TIMEOUT 300)
+    add_test(NAME kvforge_any_store_bench_smoke COMMAND kvforge_any_store_bench --benchmark_min_time=0)
+    set_tests_properties(kvforge_any_store_bench_smoke PROPERTIES
+        ENVIRONMENT "KVFORGE_BENCH_KEYS=1000;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
 endif()

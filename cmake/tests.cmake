@@ -68,3 +68,14 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
                     -- ${CMAKE_CXX_COMPILER})
     endforeach()
 endif()
+
+# The command-line tool, tested end to end: tests/tool/kvforge_tool_test.py runs the built
+# binary and checks its output and exit codes, on stores that make_stores writes too.
+if(TARGET kvforge_tool)
+    add_executable(kvforge_tool_test_stores ${PROJECT_SOURCE_DIR}/tests/tool/make_stores.cpp)
+    target_link_libraries(kvforge_tool_test_stores PRIVATE kvforge_under_test kvforge_project_options)
+    add_test(NAME tool/kvforge
+        COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/tool/kvforge_tool_test.py
+                $<TARGET_FILE:kvforge_tool> $<TARGET_FILE:kvforge_tool_test_stores>)
+    set_tests_properties(tool/kvforge PROPERTIES TIMEOUT 1200 ENVIRONMENT "${kvforge_sanitizer_env}")
+endif()

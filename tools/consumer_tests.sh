@@ -5,6 +5,7 @@
 #
 #   add_subdirectory  CMake, the tree copied into the project; no kvforge test target may appear
 #   install           cmake --install to a temporary prefix, as the Conan and vcpkg recipes run it
+#   tool              cmake --install of the whole tree: bin/kvforge is installed and runs
 #   find_package      CMake package from that prefix, version 0.1; version 99 must fail
 #   fetch_content     CMake FetchContent from a .tar.gz of the tree
 #   meson             the tree as subprojects/kvforge, dependency('kvforge')
@@ -53,7 +54,7 @@ cmake_consumer() {
 no_kvforge_internals() {
     local targets
     targets=$(cmake --build "$1" --target help)
-    if grep -E 'kvforge_(tests|example_|bench)' <<<"$targets"; then
+    if grep -E 'kvforge_(tests|example_|bench|tool)' <<<"$targets"; then
         fail "kvforge's own targets leaked into the consumer build $1"
     fi
 }
@@ -79,7 +80,8 @@ prefix=$work/prefix
 mkdir "$work/exported"
 tar -C "$work/kvforge" -cf - CMakeLists.txt cmake include | tar -xf - -C "$work/exported"
 cmake -S "$work/exported" -B "$work/build/package" -G Ninja --log-level=WARNING -DCMAKE_CXX_COMPILER="$gcc" \
-    -DKVFORGE_BUILD_TESTS=OFF -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF -DKVFORGE_INSTALL=ON
+    -DKVFORGE_BUILD_TESTS=OFF -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF -DKVFORGE_BUILD_TOOL=OFF \
+    -DKVFORGE_INSTALL=ON
 cmake --install "$work/build/package" --prefix "$prefix" >/dev/null
 diff <(cd "$work/exported/include" && find . -type f | sort) <(cd "$prefix/include" && find . -type f | sort) ||
     fail "the installed headers differ from include/"
@@ -101,6 +103,18 @@ EOF
 cmake -Dversion_file="$prefix/share/cmake/kvforge/kvforgeConfigVersion.cmake" -DCMAKE_SIZEOF_VOID_P=4 \
     -DPACKAGE_FIND_VERSION="$version" -DPACKAGE_FIND_VERSION_MAJOR="${version%%.*}" -P "$work/arch_check.cmake"
 echo "installed $(find "$prefix" -type f | wc -l) files to $prefix"
+
+# The whole tree, as a user who builds kvforge from source installs it: the tool comes along.
+banner "tool: cmake --install of the whole tree installs bin/kvforge, which runs"
+cmake -S "$work/kvforge" -B "$work/build/tool" -G Ninja --log-level=WARNING -DCMAKE_CXX_COMPILER="$gcc" \
+    -DCMAKE_BUILD_TYPE=Release -DKVFORGE_BUILD_TESTS=OFF -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF
+cmake --build "$work/build/tool" -j2
+cmake --install "$work/build/tool" --prefix "$work/tool-prefix" >/dev/null
+[ -x "$work/tool-prefix/bin/kvforge" ] || fail "cmake --install did not install bin/kvforge"
+"$work/tool-prefix/bin/kvforge" put "$work/tool-store" greeting hello --as file_log,sorted
+[ "$("$work/tool-prefix/bin/kvforge" get "$work/tool-store" greeting)" = hello ] ||
+    fail "the installed kvforge tool did not read back what it wrote"
+echo "bin/kvforge installed; it writes and reads a store"
 
 # What a vcpkg user does too, after the port's vcpkg_cmake_config_fixup() has moved these CMake files.
 banner "find_package: kvforge 0.1 from the prefix"

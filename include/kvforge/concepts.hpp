@@ -21,13 +21,29 @@
 
 namespace kvforge {
 
-/// Tags naming the four kinds of policy.
+/// Tags naming the kinds of policy. Each names itself as a store spec's axis does
+/// (see kvforge::open_store).
 namespace policy_kind {
-struct store {};       ///< where records live: memory, file_log, ...
-struct durability {};  ///< when written bytes reach the OS and the disk
-struct index {};       ///< how keys are found: hash_index, sorted_index
-struct threading {};   ///< which locks guard the store: single_thread, thread_safe
-struct io {};          ///< how a persistent store reaches the file system: posix_io, or a simulation
+/// where records live: memory, file_log, ...
+struct store {
+    static constexpr std::string_view name = "store";
+};
+/// when written bytes reach the OS and the disk
+struct durability {
+    static constexpr std::string_view name = "durability";
+};
+/// how keys are found: hash_index, sorted_index
+struct index {
+    static constexpr std::string_view name = "index";
+};
+/// which locks guard the store: single_thread, thread_safe
+struct threading {
+    static constexpr std::string_view name = "threading";
+};
+/// how a persistent store reaches the file system: posix_io, or a simulation
+struct io {
+    static constexpr std::string_view name = "io";
+};
 }  // namespace policy_kind
 
 namespace detail {

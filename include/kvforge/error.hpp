@@ -32,7 +32,8 @@ enum class errc {
     store_not_found,      ///< no store at the path, and the open may not create one (create_if_missing, read_only)
     store_exists,         ///< a store is at the path, and options::error_if_exists is set
     read_only,            ///< a write to a store opened with options::read_only
-    invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range
+    invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range, a bad spec
+    not_supported,        ///< a call the store's composition cannot serve (any_store: a scan on a hash index)
 };
 
 /// The category of kvforge::errc, named "kvforge".
@@ -59,6 +60,7 @@ enum class errc {
                 case errc::store_exists: return "a store already exists at this path";
                 case errc::read_only: return "store is open read-only";
                 case errc::invalid_argument: return "invalid argument";
+                case errc::not_supported: return "not supported by the store's composition";
             }
             return "unknown kvforge error";
         }

@@ -57,6 +57,9 @@ struct manifest_field {
     bool numeric = false;                       ///< format (decimal) or codec_fingerprint (hex)
 };
 
+/// The manifest's file name in a store's directory.
+inline constexpr std::string_view manifest_file_name = "MANIFEST";
+
 inline constexpr std::string_view manifest_magic = "kvforge-manifest 1";
 
 inline constexpr manifest_field manifest_fields[] = {

@@ -16,6 +16,21 @@
 
 namespace kvforge {
 
+namespace detail {
+
+/// The first key after every key that starts with prefix, in upper: prefix with its
+/// trailing 0xff bytes dropped and the last byte left incremented. Returns false when no
+/// byte is left (the prefix is empty or all 0xff), so nothing bounds the range.
+inline bool prefix_end(std::string_view prefix, std::string& upper) {
+    upper.assign(prefix);
+    while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff) upper.pop_back();
+    if (upper.empty()) return false;
+    upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+    return true;
+}
+
+}  // namespace detail
+
 /// The keys in [from, to) (or all, or those with a prefix) with their values, in key
 /// order, read from the store a chunk at a time.
 ///

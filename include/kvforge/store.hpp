@@ -26,6 +26,10 @@
 
 namespace kvforge {
 
+namespace detail {
+struct store_access;  // kvforge's own layers above store (open_store.hpp)
+}  // namespace detail
+
 /// A key-value store of Key to Value, built from up to four policies given in any
 /// order, each kind at most once: a store policy (default kvforge::memory), an index
 /// policy (default kvforge::hash_index), a threading policy (default
@@ -386,6 +390,17 @@ public:
     }
 
 private:
+    friend struct detail::store_access;
+
+    /// Opens as open() does, but takes the codec fingerprint the files must carry as given
+    /// instead of computing it from Key's and Value's codecs: how kvforge's own tool reads
+    /// a store's bytes whatever codecs wrote them. Only detail::store_access reaches it, so
+    /// users' stores always check their codecs.
+    void open_with_fingerprint(std::string_view path, const options& opts, std::uint64_t fingerprint,
+                               std::error_code& ec) noexcept {
+        guarded(ec, [&] { backend_.open(path, opts, io_policy{}, fingerprint, ec); });
+    }
+
     /// Runs f with ec cleared, turning exceptions (allocation failure, a throwing codec)
     /// into error codes so that the error_code forms never throw.
     template <class F>
@@ -437,12 +452,8 @@ private:
                       "kvforge: scan_prefix() needs an ordered index; use kvforge::sorted_index");
         std::string scratch;
         std::string from(codec<Key>::encode(prefix, scratch));
-        // The first key after every key with this prefix: drop trailing 0xff bytes and
-        // increment the last one left; none left means the range is unbounded.
-        std::string upper = from;
-        while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff) upper.pop_back();
-        const bool bounded = !upper.empty();
-        if (bounded) upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+        std::string upper;
+        const bool bounded = detail::prefix_end(from, upper);
         return range_type(backend_, std::move(from), std::move(upper), bounded, ec);
     }
 

@@ -1,8 +1,8 @@
 """Conan 2 recipe for kvforge, a header-only C++20 library.
 
 From the repository root:  conan create packaging/conan -s compiler.cppstd=20
-The package is what kvforge's own `cmake --install` produces (tests, examples and
-benchmarks off), without the CMake and pkg-config files: Conan writes its own from
+The package is what kvforge's own `cmake --install` produces (tests, examples,
+benchmarks and the command-line tool off), without the CMake and pkg-config files: Conan writes its own from
 package_info(). tools/consumer_tests.sh runs the same configure, install and
 find_package steps without Conan.
 """
@@ -45,6 +45,7 @@ class KvforgeConan(ConanFile):
         toolchain.cache_variables["KVFORGE_BUILD_TESTS"] = False
         toolchain.cache_variables["KVFORGE_BUILD_EXAMPLES"] = False
         toolchain.cache_variables["KVFORGE_BUILD_BENCH"] = False
+        toolchain.cache_variables["KVFORGE_BUILD_TOOL"] = False  # the package is the headers alone
         toolchain.cache_variables["KVFORGE_INSTALL"] = True
         toolchain.generate()
 

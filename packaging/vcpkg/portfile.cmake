@@ -12,6 +12,7 @@ vcpkg_cmake_configure(
         -DKVFORGE_BUILD_TESTS=OFF
         -DKVFORGE_BUILD_EXAMPLES=OFF
         -DKVFORGE_BUILD_BENCH=OFF
+        -DKVFORGE_BUILD_TOOL=OFF
         -DKVFORGE_INSTALL=ON
 )
 vcpkg_cmake_install()

@@ -26,6 +26,8 @@
 /// \file hash_index.hpp
 /// kvforge::hash_index: O(1) point operations, no order.
 
+#include <string_view>
+
 // ---- begin kvforge/concepts.hpp ----
 /// \file concepts.hpp
 /// The four kinds of policy a kvforge::store is forged from, each stated as a concept.
@@ -49,13 +51,29 @@
 
 namespace kvforge {
 
-/// Tags naming the four kinds of policy.
+/// Tags naming the kinds of policy. Each names itself as a store spec's axis does
+/// (see kvforge::open_store).
 namespace policy_kind {
-struct store {};       ///< where records live: memory, file_log, ...
-struct durability {};  ///< when written bytes reach the OS and the disk
-struct index {};       ///< how keys are found: hash_index, sorted_index
-struct threading {};   ///< which locks guard the store: single_thread, thread_safe
-struct io {};          ///< how a persistent store reaches the file system: posix_io, or a simulation
+/// where records live: memory, file_log, ...
+struct store {
+    static constexpr std::string_view name = "store";
+};
+/// when written bytes reach the OS and the disk
+struct durability {
+    static constexpr std::string_view name = "durability";
+};
+/// how keys are found: hash_index, sorted_index
+struct index {
+    static constexpr std::string_view name = "index";
+};
+/// which locks guard the store: single_thread, thread_safe
+struct threading {
+    static constexpr std::string_view name = "threading";
+};
+/// how a persistent store reaches the file system: posix_io, or a simulation
+struct io {
+    static constexpr std::string_view name = "io";
+};
 }  // namespace policy_kind
 
 namespace detail {
@@ -769,6 +787,8 @@ namespace kvforge {
 /// The reference for writing an index policy: name the kind, the table and whether it is ordered.
 struct hash_index {
     using policy_kind = kvforge::policy_kind::index;
+    static constexpr std::string_view name = "hash_index";
+    static constexpr std::string_view short_name = "hash";  ///< also accepted in a store spec
     using table = detail::hash_table;
     static constexpr bool ordered = false;
 };
@@ -780,6 +800,8 @@ static_assert(index_policy<hash_index>);
 // ---- begin kvforge/index/sorted_index.hpp ----
 /// \file sorted_index.hpp
 /// kvforge::sorted_index: keys kept in order, for scan() and ordered iteration.
+
+#include <string_view>
 
 // ---- begin kvforge/detail/btree.hpp ----
 /// \file btree.hpp
@@ -1602,6 +1624,8 @@ namespace kvforge {
 /// Index policy: a B+tree over encoded keys in memcmp order, so integer keys sort numerically.
 struct sorted_index {
     using policy_kind = kvforge::policy_kind::index;
+    static constexpr std::string_view name = "sorted_index";
+    static constexpr std::string_view short_name = "sorted";  ///< also accepted in a store spec
     using table = detail::btree_table;
     static constexpr bool ordered = true;
 };
@@ -1894,7 +1918,8 @@ enum class errc {
     store_not_found,      ///< no store at the path, and the open may not create one (create_if_missing, read_only)
     store_exists,         ///< a store is at the path, and options::error_if_exists is set
     read_only,            ///< a write to a store opened with options::read_only
-    invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range
+    invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range, a bad spec
+    not_supported,        ///< a call the store's composition cannot serve (any_store: a scan on a hash index)
 };
 
 /// The category of kvforge::errc, named "kvforge".
@@ -1921,6 +1946,7 @@ enum class errc {
                 case errc::store_exists: return "a store already exists at this path";
                 case errc::read_only: return "store is open read-only";
                 case errc::invalid_argument: return "invalid argument";
+                case errc::not_supported: return "not supported by the store's composition";
             }
             return "unknown kvforge error";
         }
@@ -2920,6 +2946,7 @@ static_assert(store_policy<memory>);
 /// kvforge::single_thread: no locks at all, for stores used by one thread at a time.
 
 #include <cstddef>
+#include <string_view>
 
 
 namespace kvforge {
@@ -2949,6 +2976,8 @@ private:
 /// Threading policy: no synchronisation. The reference for writing a threading policy.
 struct single_thread {
     using policy_kind = kvforge::policy_kind::threading;
+    static constexpr std::string_view name = "single_thread";
+    static constexpr std::string_view short_name = "st";  ///< also accepted in a store spec
     using mutex_type = detail::null_shared_mutex;
     using counter_type = detail::plain_counter;
     static constexpr bool concurrent = false;
@@ -3481,6 +3510,21 @@ private:
 
 namespace kvforge {
 
+namespace detail {
+
+/// The first key after every key that starts with prefix, in upper: prefix with its
+/// trailing 0xff bytes dropped and the last byte left incremented. Returns false when no
+/// byte is left (the prefix is empty or all 0xff), so nothing bounds the range.
+inline bool prefix_end(std::string_view prefix, std::string& upper) {
+    upper.assign(prefix);
+    while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff) upper.pop_back();
+    if (upper.empty()) return false;
+    upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+    return true;
+}
+
+}  // namespace detail
+
 /// The keys in [from, to) (or all, or those with a prefix) with their values, in key
 /// order, read from the store a chunk at a time.
 ///
@@ -3622,6 +3666,10 @@ private:
 // ---- end kvforge/scan_range.hpp ----
 
 namespace kvforge {
+
+namespace detail {
+struct store_access;  // kvforge's own layers above store (open_store.hpp)
+}  // namespace detail
 
 /// A key-value store of Key to Value, built from up to four policies given in any
 /// order, each kind at most once: a store policy (default kvforge::memory), an index
@@ -3983,6 +4031,17 @@ public:
     }
 
 private:
+    friend struct detail::store_access;
+
+    /// Opens as open() does, but takes the codec fingerprint the files must carry as given
+    /// instead of computing it from Key's and Value's codecs: how kvforge's own tool reads
+    /// a store's bytes whatever codecs wrote them. Only detail::store_access reaches it, so
+    /// users' stores always check their codecs.
+    void open_with_fingerprint(std::string_view path, const options& opts, std::uint64_t fingerprint,
+                               std::error_code& ec) noexcept {
+        guarded(ec, [&] { backend_.open(path, opts, io_policy{}, fingerprint, ec); });
+    }
+
     /// Runs f with ec cleared, turning exceptions (allocation failure, a throwing codec)
     /// into error codes so that the error_code forms never throw.
     template <class F>
@@ -4034,12 +4093,8 @@ private:
                       "kvforge: scan_prefix() needs an ordered index; use kvforge::sorted_index");
         std::string scratch;
         std::string from(codec<Key>::encode(prefix, scratch));
-        // The first key after every key with this prefix: drop trailing 0xff bytes and
-        // increment the last one left; none left means the range is unbounded.
-        std::string upper = from;
-        while (!upper.empty() && static_cast<unsigned char>(upper.back()) == 0xff) upper.pop_back();
-        const bool bounded = !upper.empty();
-        if (bounded) upper.back() = static_cast<char>(static_cast<unsigned char>(upper.back()) + 1);
+        std::string upper;
+        const bool bounded = detail::prefix_end(from, upper);
         return range_type(backend_, std::move(from), std::move(upper), bounded, ec);
     }
 
@@ -4060,6 +4115,8 @@ private:
 // ---- begin kvforge/threading/thread_safe.hpp ----
 /// \file thread_safe.hpp
 /// kvforge::thread_safe: concurrent readers and writers on one store.
+
+#include <string_view>
 
 // ---- begin kvforge/detail/striped.hpp ----
 /// \file striped.hpp
@@ -4170,6 +4227,8 @@ namespace kvforge {
 /// so reads scale with the cores instead of queueing for one lock word.
 struct thread_safe {
     using policy_kind = kvforge::policy_kind::threading;
+    static constexpr std::string_view name = "thread_safe";
+    static constexpr std::string_view short_name = "mt";  ///< also accepted in a store spec
     using mutex_type = detail::striped_shared_mutex;
     using counter_type = detail::striped_counter;
     static constexpr bool concurrent = true;
@@ -4197,422 +4256,644 @@ using sorted_memory_store_mt = store<Key, Value, memory, sorted_index, thread_sa
 
 }  // namespace kvforge
 // ---- end kvforge/aliases.hpp ----
-// ---- begin kvforge/destroy.hpp ----
-/// \file destroy.hpp
-/// kvforge::destroy: removes a closed store's files, and then its directory.
+// ---- begin kvforge/any_store.hpp ----
+/// \file any_store.hpp
+/// kvforge::any_store<Key, Value>: a store whose composition is chosen at run time
+/// (kvforge::open_store), with the calls of kvforge::store.
 
-#include <algorithm>
+#include <cstddef>
 #include <cstdint>
-#include <new>
-#include <string_view>
-#include <system_error>
-#include <vector>
-
-// ---- begin kvforge/detail/store_directory.hpp ----
-/// \file store_directory.hpp
-/// The directory that holds a persistent store: checked to hold only kvforge's files,
-/// created on first open when allowed, locked (exclusively for writing, shared for
-/// reading) for as long as the store is open, and fsynced whenever a file in it appears,
-/// is renamed or disappears.
-///
-/// Every file operation takes a store_file_name (store_files.hpp), so nothing but a
-/// file of kvforge's own is ever opened, removed, renamed or truncated here.
-
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstdint>
-#include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <vector>
+#include <utility>
 
-// ---- begin kvforge/detail/store_files.hpp ----
-/// \file store_files.hpp
-/// The names of the files kvforge writes in a store's directory, recognised in one place.
+// ---- begin kvforge/detail/function_ref.hpp ----
+/// \file function_ref.hpp
+/// detail::function_ref: a non-owning reference to a callable, so that a virtual call can
+/// take any lambda without allocating (the shape of C++26's std::function_ref).
+
+#include <memory>
+#include <type_traits>
+#include <utility>
+
+namespace kvforge::detail {
+
+template <class Signature>
+class function_ref;
+
+/// Refers to a callable that outlives it; calling it calls the callable. Cheap to copy.
+template <class R, class... Args>
+class function_ref<R(Args...)> {
+public:
+    /// Implicit, as a function pointer converts: callers pass lambdas where one is expected.
+    template <class F>
+        requires(!std::is_same_v<std::remove_cvref_t<F>, function_ref> && std::is_invocable_r_v<R, F&, Args...>)
+    function_ref(F&& f) noexcept
+        : object_(const_cast<void*>(static_cast<const void*>(std::addressof(f)))),
+          call_([](void* object, Args... args) -> R {
+              auto& callable = *static_cast<std::remove_reference_t<F>*>(object);
+              if constexpr (std::is_void_v<R>) {
+                  callable(std::forward<Args>(args)...);
+              } else {
+                  return callable(std::forward<Args>(args)...);
+              }
+          }) {}
+
+    R operator()(Args... args) const { return call_(object_, std::forward<Args>(args)...); }
+
+private:
+    void* object_;
+    R (*call_)(void*, Args...);
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/function_ref.hpp ----
+// ---- begin kvforge/manifest.hpp ----
+/// \file manifest.hpp
+/// kvforge::composition, what a store is made of, and the text of the MANIFEST file in
+/// which a persistent store records it, so that tools open any store with no flags.
 ///
-/// A store's directory holds only these: LOCK, data-<generation>.kvlog,
-/// data-<generation>.kvhint, and each data or hint name followed by .tmp while it is
-/// written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
-/// in the directory is not kvforge's: a store is never opened among such entries, and
-/// kvforge removes, renames and truncates only files whose names are recognised here
-/// (store_directory's operations take a store_file_name, which only these functions make).
+/// The manifest is one `name value` line per field, in a fixed order, then a line
+/// `crc32c <8 hex digits>` over every byte before it:
+///
+///     kvforge-manifest 1
+///     format 2
+///     store file_log
+///     index sorted_index
+///     durability buffered
+///     key_codec bytes
+///     value_codec bytes
+///     codec_fingerprint 0123456789abcdef
+///     expiry none
+///     compression none
+///
+/// Some fields bind: bytes written under one value of them cannot be read under another
+/// (the format, the codecs, expiry, compression). The others (store, index, durability)
+/// only say how the store was made: file_log and mmap_file read the same files, and any
+/// index is rebuilt from the log, so tools take them as defaults and nothing more.
 
 #include <cstdint>
 #include <cstdio>
-#include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
-namespace kvforge::detail {
-
-/// The kinds of file in a store's directory.
-enum class store_file_kind {
-    lock,  ///< LOCK: holds no data; flock() on it marks the store as open
-    data,  ///< data-<generation>.kvlog: a header and the log of records
-    hint,  ///< data-<generation>.kvhint: every live key with the place of its record
-};
-
-/// The ten digits of a generation as a number, or nothing when they are not ten decimal
-/// digits of a generation kvforge can write (1 to UINT32_MAX).
-[[nodiscard]] constexpr std::optional<std::uint32_t> parse_generation(std::string_view digits) noexcept {
-    if (digits.size() != 10) return std::nullopt;
-    std::uint64_t value = 0;  // ten digits fit: at most 9,999,999,999
-    for (const char c : digits) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    if (value == 0 || value > UINT32_MAX) return std::nullopt;
-    return static_cast<std::uint32_t>(value);
-}
-
-/// The name of a file kvforge writes in a store's directory. Made only from the parts of
-/// such a name, or by recognising one, so that a value of this type is always a name
-/// of kvforge's own.
-class store_file_name {
-public:
-    /// The lock file.
-    [[nodiscard]] static store_file_name lock() { return {store_file_kind::lock, 0, false}; }
-    /// The data file of a generation.
-    [[nodiscard]] static store_file_name data(std::uint32_t generation) {
-        return {store_file_kind::data, generation, false};
-    }
-    /// The hint file of a generation.
-    [[nodiscard]] static store_file_name hint(std::uint32_t generation) {
-        return {store_file_kind::hint, generation, false};
-    }
-
-    /// The name of an entry of a store's directory, when kvforge writes files of that name.
-    [[nodiscard]] static std::optional<store_file_name> recognise(std::string_view name) {
-        constexpr std::string_view tmp = ".tmp";
-        const bool temporary = name.size() > tmp.size() && name.substr(name.size() - tmp.size()) == tmp;
-        const std::string_view base = temporary ? name.substr(0, name.size() - tmp.size()) : name;
-        // Names without a generation; the next format adds MANIFEST here.
-        if (base == "LOCK") {
-            if (temporary) return std::nullopt;
-            return lock();
-        }
-        // data-<ten digits>.kvlog and data-<ten digits>.kvhint
-        constexpr std::string_view prefix = "data-";
-        if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
-        const std::optional<std::uint32_t> generation = parse_generation(base.substr(prefix.size(), 10));
-        if (!generation) return std::nullopt;
-        const std::string_view extension = base.substr(prefix.size() + 10);
-        if (extension == ".kvlog") return store_file_name(store_file_kind::data, *generation, temporary);
-        if (extension == ".kvhint") return store_file_name(store_file_kind::hint, *generation, temporary);
-        return std::nullopt;
-    }
-
-    /// The name a data or hint file has while it is written, before it is renamed into place.
-    [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
-
-    [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
-    /// The generation of a data or hint file; 0 for LOCK.
-    [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
-    /// Whether this is a .tmp name: a file being written, never read.
-    [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
-    [[nodiscard]] const std::string& str() const noexcept { return name_; }
-
-    friend bool operator==(const store_file_name& a, const store_file_name& b) noexcept { return a.name_ == b.name_; }
-
-private:
-    store_file_name(store_file_kind kind, std::uint32_t generation, bool temporary)
-        : kind_(kind), generation_(generation), temporary_(temporary) {
-        if (kind == store_file_kind::lock) {
-            name_ = "LOCK";
-        } else {
-            char name[32];
-            std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
-                          kind == store_file_kind::data ? "kvlog" : "kvhint");
-            name_ = name;
-        }
-        if (temporary) name_ += ".tmp";
-    }
-
-    store_file_kind kind_;
-    std::uint32_t generation_;
-    bool temporary_;
-    std::string name_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/store_files.hpp ----
-
-namespace kvforge::detail {
-
-/// What opening a store's directory may do and must find.
-struct directory_mode {
-    bool create = true;          ///< create the directory when it is missing
-    bool require_store = false;  ///< refuse (store_not_found) a directory without a data file
-    bool refuse_store = false;   ///< refuse (store_exists) a directory with a data file
-    bool shared = false;         ///< take the lock shared (readers) rather than exclusive (a writer)
-};
-
-/// A store's directory, held open and locked for as long as the store is open.
-template <class IO>
-class store_directory {
-public:
-    /// Opens the directory at path as a store's. In this order, so that a refusal
-    /// changes nothing: an empty path is refused; a missing directory is created (its
-    /// parent must exist) when mode.create, else refused; a directory holding any entry
-    /// kvforge does not write is refused; mode.require_store and mode.refuse_store are
-    /// checked; then the lock is taken, creating LOCK unless mode.shared.
-    bool open(IO& io, std::string_view path, const directory_mode& mode, std::error_code& ec) {
-        io_ = &io;
-        path_ = std::string(path);
-        if (path_.empty()) {
-            fail(ec, errc::invalid_argument,
-                 "an empty path names no store directory; give the directory's path (\".\" for the current one)");
-            return false;
-        }
-        struct stat info {};
-        if (io.stat(path_.c_str(), &info) != 0) {
-            const int error = errno;
-            if (error != ENOENT) {
-                fail_errno(ec, error, "stat " + path_);
-                return false;
-            }
-            if (!mode.create) {
-                fail(ec, errc::store_not_found,
-                     path_ + " does not exist; nothing was changed (an open creates a store there only with "
-                             "options::create_if_missing and without options::read_only)");
-                return false;
-            }
-            if (io.mkdir(path_.c_str(), 0755) != 0) {
-                const int failed = errno;
-                fail_errno(ec, failed,
-                           failed == ENOENT ? "create store directory " + path_ + " (its parent directory does not exist)"
-                                            : "create store directory " + path_);
-                return false;
-            }
-            // The new directory's entry lives in its parent: sync that too.
-            if (!sync_path(parent_of(path_), ec)) return false;
-            return lock(mode.shared, ec);
-        }
-        if (!S_ISDIR(info.st_mode)) {
-            // In the system category, as the errors of the calls around it are.
-            fail(ec, std::error_code(ENOTDIR, std::system_category()),
-                 path_ + " is not a directory; a kvforge store is a directory of files (nothing was changed)");
-            return false;
-        }
-        std::vector<store_file_name> names;
-        if (!check_entries(names, ec)) return false;
-        const bool holds_data = std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
-            return name.kind() == store_file_kind::data && !name.is_temporary();
-        });
-        if (mode.require_store && !holds_data) {
-            fail(ec, errc::store_not_found,
-                 path_ + " holds no kvforge data file, and this open may not create a store "
-                         "(options::create_if_missing is false, or options::read_only); nothing was created");
-            return false;
-        }
-        if (mode.refuse_store && holds_data) {
-            fail(ec, errc::store_exists,
-                 path_ + " already holds a store, and options::error_if_exists is set; nothing was changed");
-            return false;
-        }
-        return lock(mode.shared, ec);
-    }
-
-    /// Releases the lock.
-    void close() noexcept { lock_.close(); }
-
-    [[nodiscard]] const std::string& path() const noexcept { return path_; }
-    [[nodiscard]] std::string file_path(const store_file_name& name) const { return path_ + "/" + name.str(); }
-
-    /// The names of kvforge's files in the directory. Entries of other names, which an
-    /// open refuses but a user may add while the store is open, are left out: kvforge
-    /// never touches them.
-    bool list(std::vector<store_file_name>& names, std::error_code& ec) const {
-        std::vector<std::string> entries;
-        if (!list_entries(entries, ec)) return false;
-        names.clear();
-        for (const std::string& entry : entries) {
-            if (std::optional<store_file_name> name = store_file_name::recognise(entry)) names.push_back(*name);
-        }
-        return true;
-    }
-
-    /// Opens one of the store's files with open(2) flags.
-    bool open_file(data_file<IO>& file, const store_file_name& name, int flags, std::error_code& ec) const {
-        return file.open(*io_, file_path(name), flags, ec);
-    }
-
-    /// Makes the directory's entries durable: after a file was created, renamed or removed.
-    bool sync(std::error_code& ec) const { return sync_path(path_, ec); }
-
-    bool rename(const store_file_name& from, const store_file_name& to, std::error_code& ec) const {
-        const std::string from_path = file_path(from);
-        const std::string to_path = file_path(to);
-        if (io_->rename(from_path.c_str(), to_path.c_str()) != 0) {
-            fail_errno(ec, errno, "rename " + from_path + " to " + to_path);
-            return false;
-        }
-        return true;
-    }
-
-    /// Removes one of the store's files; one that is already gone is no error.
-    bool remove(const store_file_name& name, std::error_code& ec) const {
-        const std::string target = file_path(name);
-        if (io_->unlink(target.c_str()) != 0 && errno != ENOENT) {
-            fail_errno(ec, errno, "remove " + target);
-            return false;
-        }
-        return true;
-    }
-
-    /// Removes the directory itself when it is empty (for destroy, after every file of
-    /// the store is gone); one that holds something again is left as it is.
-    bool remove_directory(std::error_code& ec) const {
-        if (io_->rmdir(path_.c_str()) == 0) return sync_path(parent_of(path_), ec);
-        if (errno == ENOTEMPTY || errno == EEXIST) return true;
-        fail_errno(ec, errno, "remove directory " + path_);
-        return false;
-    }
-
-private:
-    /// Takes the lock on LOCK: exclusive for a writer, shared for readers, never waiting.
-    bool lock(bool shared, std::error_code& ec) {
-        const store_file_name name = store_file_name::lock();
-        // A reader creates nothing: without a LOCK file it cannot keep writers out.
-        if (!lock_.open(*io_, file_path(name), shared ? O_RDONLY : O_RDWR | O_CREAT, ec)) {
-            if (shared && ec == std::errc::no_such_file_or_directory) {
-                fail_errno(ec, ENOENT,
-                           "open " + file_path(name) +
-                               " (a read-only open creates no file; open the store once for writing to make it)");
-            }
-            return false;
-        }
-        if (retry_on_eintr([&] { return io_->flock(lock_.descriptor(), (shared ? LOCK_SH : LOCK_EX) | LOCK_NB); }) !=
-            0) {
-            const int error = errno;
-            if (error == EWOULDBLOCK) {
-                fail(ec, errc::store_locked,
-                     shared ? path_ + " is already open for writing, in this process or another; close it there first"
-                            : path_ + " is already open, in this process or another (for writing or reading); close it "
-                                      "there first");
-            } else {
-                fail_errno(ec, error, "lock " + lock_.path());
-            }
-            lock_.close();
-            return false;
-        }
-        return true;
-    }
-
-    /// Lists the directory, refusing it when it holds an entry that is not kvforge's;
-    /// names gets the recognised ones.
-    bool check_entries(std::vector<store_file_name>& names, std::error_code& ec) const {
-        std::vector<std::string> entries;
-        if (!list_entries(entries, ec)) return false;
-        std::sort(entries.begin(), entries.end());
-        names.clear();
-        for (const std::string& entry : entries) {
-            std::optional<store_file_name> name = store_file_name::recognise(entry);
-            if (!name) {
-                fail(ec, errc::not_a_store,
-                     path_ + " holds '" + entry +
-                         "', which kvforge did not write, so it is no store's directory (a store's directory holds "
-                         "only LOCK, data-*.kvlog and data-*.kvhint files); nothing was changed. Give kvforge a "
-                         "directory of its own");
-                return false;
-            }
-            names.push_back(*name);
-        }
-        return true;
-    }
-
-    bool list_entries(std::vector<std::string>& entries, std::error_code& ec) const {
-        if (io_->list_directory(path_.c_str(), entries) != 0) {
-            fail_errno(ec, errno, "list " + path_);
-            return false;
-        }
-        return true;
-    }
-
-    static std::string parent_of(const std::string& path) {
-        const auto slash = path.find_last_not_of('/') == std::string::npos ? std::string::npos
-                                                                            : path.rfind('/', path.find_last_not_of('/'));
-        if (slash == std::string::npos) return ".";
-        return slash == 0 ? "/" : path.substr(0, slash);
-    }
-
-    bool sync_path(const std::string& directory, std::error_code& ec) const {
-        data_file<IO> handle;
-        if (!handle.open(*io_, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
-        if (retry_on_eintr([&] { return io_->fsync(handle.descriptor()); }) != 0) {
-            fail_errno(ec, errno, "fsync directory " + directory);
-            return false;
-        }
-        return true;
-    }
-
-    IO* io_ = nullptr;
-    std::string path_;
-    data_file<IO> lock_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/store_directory.hpp ----
 
 namespace kvforge {
 
-/// Removes the persistent store in directory path through the I/O policy io: every file
-/// of kvforge's own in it, then the directory when that leaves it empty. Refuses, with
-/// nothing removed, an empty path (errc::invalid_argument), a missing directory
-/// (errc::store_not_found), a directory holding anything kvforge did not write
-/// (errc::not_a_store) and a store that is open, in this process or another
-/// (errc::store_locked); it holds the store's lock while it works.
-template <io_policy IO>
-void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
-    ec.clear();
+/// What a store is made of: the policies and codecs that wrote it.
+struct composition {
+    std::uint32_t format = 0;             ///< format version of the store's files
+    std::string store;                    ///< store policy, e.g. "file_log"
+    std::string index;                    ///< index policy, e.g. "sorted_index"
+    std::string durability;               ///< durability policy, e.g. "buffered"
+    std::string key_codec;                ///< codec<Key>::name()
+    std::string value_codec;              ///< codec<Value>::name()
+    std::uint64_t codec_fingerprint = 0;  ///< the fingerprint of both codecs, as file headers carry it
+    std::string expiry = "none";          ///< "none", or the clock of an expiring store
+    std::string compression = "none";     ///< "none", or the value codec of a compressed store
+
+    friend bool operator==(const composition&, const composition&) = default;
+};
+
+namespace detail {
+
+/// The manifest's fields in file order: each line's name and the member it fills.
+/// A field is added with one line here (and, if it binds, one in first_binding_difference).
+struct manifest_field {
+    std::string_view name;
+    std::string composition::*text = nullptr;   ///< for text fields
+    bool numeric = false;                       ///< format (decimal) or codec_fingerprint (hex)
+};
+
+/// The manifest's file name in a store's directory.
+inline constexpr std::string_view manifest_file_name = "MANIFEST";
+
+inline constexpr std::string_view manifest_magic = "kvforge-manifest 1";
+
+inline constexpr manifest_field manifest_fields[] = {
+    {"format", nullptr, true},
+    {"store", &composition::store},
+    {"index", &composition::index},
+    {"durability", &composition::durability},
+    {"key_codec", &composition::key_codec},
+    {"value_codec", &composition::value_codec},
+    {"codec_fingerprint", nullptr, true},
+    {"expiry", &composition::expiry},
+    {"compression", &composition::compression},
+};
+
+/// Whether a value can stand in a manifest line: not empty, no spaces, newlines or
+/// control bytes (codec names are the users', so this is checked, not assumed).
+[[nodiscard]] inline bool manifest_value_ok(std::string_view value) noexcept {
+    if (value.empty()) return false;
+    for (const char c : value) {
+        if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
+    }
+    return true;
+}
+
+/// The text of a manifest for c; empty when one of its names cannot stand in a line.
+[[nodiscard]] inline std::string format_manifest(const composition& c) {
+    std::string text(manifest_magic);
+    text += '\n';
+    for (const manifest_field& field : manifest_fields) {
+        std::string value;
+        if (field.text != nullptr) {
+            value = c.*field.text;
+        } else if (field.name == "format") {
+            value = std::to_string(c.format);
+        } else {
+            char hex[17];
+            std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(c.codec_fingerprint));
+            value = hex;
+        }
+        if (!manifest_value_ok(value)) return {};
+        text.append(field.name).append(1, ' ').append(value).append(1, '\n');
+    }
+    char crc[24];
+    std::snprintf(crc, sizeof crc, "crc32c %08x\n", static_cast<unsigned>(crc32c(text)));
+    return text + crc;
+}
+
+/// Parses a number of the given base that fills all of text; false otherwise.
+[[nodiscard]] inline bool parse_manifest_number(std::string_view text, int base, std::uint64_t& out) noexcept {
+    if (text.empty() || text.size() > 20) return false;
+    std::uint64_t value = 0;
+    for (const char c : text) {
+        unsigned digit = 0;
+        if (c >= '0' && c <= '9') {
+            digit = static_cast<unsigned>(c - '0');
+        } else if (base == 16 && c >= 'a' && c <= 'f') {
+            digit = static_cast<unsigned>(c - 'a' + 10);
+        } else {
+            return false;
+        }
+        if (value > (~std::uint64_t{0} - digit) / static_cast<unsigned>(base)) return false;
+        value = value * static_cast<unsigned>(base) + digit;
+    }
+    out = value;
+    return true;
+}
+
+/// Reads a manifest's text into out; on failure returns false and says in problem what is
+/// wrong (the caller adds the file's name).
+[[nodiscard]] inline bool parse_manifest(std::string_view text, composition& out, std::string& problem) {
+    const std::size_t crc_line = text.rfind("crc32c ", text.size() < 2 ? 0 : text.size() - 2);
+    std::uint64_t stored_crc = 0;
+    if (crc_line == std::string_view::npos || (crc_line != 0 && text[crc_line - 1] != '\n') ||
+        text.size() != crc_line + 16 || text.back() != '\n' ||
+        !parse_manifest_number(text.substr(crc_line + 7, 8), 16, stored_crc)) {
+        problem = "does not end in a crc32c line; the file is cut short or is not a kvforge manifest";
+        return false;
+    }
+    if (stored_crc != crc32c(text.substr(0, crc_line))) {
+        problem = "fails its checksum";
+        return false;
+    }
+    std::string_view rest = text.substr(0, crc_line);
+    auto next_line = [&rest]() {
+        const std::size_t end = rest.find('\n');
+        const std::string_view line = rest.substr(0, end);
+        rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
+        return line;
+    };
+    if (next_line() != manifest_magic) {
+        problem = "does not start with '" + std::string(manifest_magic) +
+                  "'; it was written by a newer kvforge, or is not a kvforge manifest";
+        return false;
+    }
+    composition parsed;
+    for (const manifest_field& field : manifest_fields) {
+        const std::string_view line = next_line();
+        const std::size_t space = line.find(' ');
+        const std::string_view name = line.substr(0, space);
+        const std::string_view value = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+        if (name != field.name || !manifest_value_ok(value)) {
+            problem = "has '" + std::string(line) + "' where the field '" + std::string(field.name) +
+                      "' should be; it was written by another kvforge version";
+            return false;
+        }
+        if (field.text != nullptr) {
+            parsed.*field.text = std::string(value);
+            continue;
+        }
+        std::uint64_t number = 0;
+        const bool is_format = field.name == "format";
+        if (!parse_manifest_number(value, is_format ? 10 : 16, number) || (is_format && number > 0xffffffffU)) {
+            problem = "has a malformed " + std::string(field.name) + " '" + std::string(value) + "'";
+            return false;
+        }
+        if (is_format) {
+            parsed.format = static_cast<std::uint32_t>(number);
+        } else {
+            parsed.codec_fingerprint = number;
+        }
+    }
+    if (!rest.empty()) {
+        problem = "has fields this kvforge does not know ('" + std::string(next_line()) +
+                  "'); it was written by a newer kvforge";
+        return false;
+    }
+    out = std::move(parsed);
+    return true;
+}
+
+/// The first field that binds the bytes on disk in which `on_disk` and `opening` differ,
+/// described with both sides ("value codec: written with 'bytes', opened with
+/// 'uint64.be'"); empty when `opening` can read what `on_disk` wrote.
+[[nodiscard]] inline std::string first_binding_difference(const composition& on_disk, const composition& opening) {
+    auto both = [](std::string_view what, const std::string& written, const std::string& opened) {
+        return std::string(what) + ": written with '" + written + "', opened with '" + opened + "'";
+    };
+    if (on_disk.key_codec != opening.key_codec) return both("key codec", on_disk.key_codec, opening.key_codec);
+    if (on_disk.value_codec != opening.value_codec) {
+        return both("value codec", on_disk.value_codec, opening.value_codec);
+    }
+    if (on_disk.codec_fingerprint != opening.codec_fingerprint) {
+        return "codec fingerprint: the codec names agree but the fingerprints differ";
+    }
+    if (on_disk.expiry != opening.expiry) return both("expiry", on_disk.expiry, opening.expiry);
+    if (on_disk.compression != opening.compression) {
+        return both("compression", on_disk.compression, opening.compression);
+    }
+    return {};
+}
+
+}  // namespace detail
+
+}  // namespace kvforge
+// ---- end kvforge/manifest.hpp ----
+
+namespace kvforge {
+
+template <class Key, class Value>
+class any_store;
+
+namespace detail {
+
+struct store_access;
+
+/// What an open any_store is: its composition and what it can do, fixed when it opens.
+struct erased_description {
+    kvforge::composition composition;  ///< store, index, durability and codecs
+    std::string threading;             ///< the threading policy's name
+    std::string spec;                  ///< the spec that names exactly this store, path included
+    bool persistent = false;           ///< keeps its records on disk
+    bool ordered = false;              ///< scan() and scan_prefix() work
+    bool sequenced = false;            ///< writes return sequence numbers for wait_durable()
+};
+
+/// Reports a call that the store's composition cannot serve: kvforge::errc::not_supported,
+/// with a message naming what the call needs, what the store has, and the fix.
+inline void fail_unsupported(std::error_code& ec, std::string_view call, std::string_view needs,
+                             const erased_description& store, std::string_view has, std::string_view fix) noexcept {
+    const std::error_code code = make_error_code(errc::not_supported);
     try {
-        detail::store_directory<IO> directory;
-        detail::directory_mode mode;
-        mode.create = false;
-        if (!directory.open(io, path, mode, ec)) return;
-        std::vector<detail::store_file_name> names;
-        if (!directory.list(names, ec)) return;
-        // The newest data file goes last, after the leftovers and hints: a destroy cut
-        // short leaves a store that opens as it was, and can be run again.
-        std::uint32_t newest = 0;
-        for (const detail::store_file_name& name : names) {
-            if (name.kind() == detail::store_file_kind::data && !name.is_temporary()) {
-                newest = std::max(newest, name.generation());
-            }
-        }
-        const auto last = newest != 0 ? detail::store_file_name::data(newest) : detail::store_file_name::lock();
-        for (const detail::store_file_name& name : names) {
-            if (name.kind() == detail::store_file_kind::lock || name == last) continue;
-            if (!directory.remove(name, ec)) return;
-        }
-        if (newest != 0 && !directory.remove(last, ec)) return;
-        // LOCK is removed while it is held; an opener that comes now finds no store.
-        if (!directory.remove(detail::store_file_name::lock(), ec) || !directory.sync(ec)) return;
-        directory.close();
-        directory.remove_directory(ec);
-    } catch (const std::bad_alloc&) {
-        detail::fail(ec, std::make_error_code(std::errc::not_enough_memory), "destroy: out of memory");
+        fail(ec, code,
+             std::string(call) + " needs " + std::string(needs) + ", and this store (" + store.spec + ") has " +
+                 std::string(has) + "; " + std::string(fix));
+    } catch (...) {
+        ec = code;  // out of memory for the message: the code alone still says what happened
     }
 }
 
-/// As destroy(path, io, ec) with the default I/O policy, kvforge::posix_io.
-inline void destroy(std::string_view path, std::error_code& ec) noexcept { destroy(path, posix_io{}, ec); }
-
-/// As destroy(path, ec); throws kvforge::error on failure.
-inline void destroy(std::string_view path) {
-    std::error_code ec;
-    destroy(path, ec);
-    detail::throw_if(ec);
+/// scan(), scan_from() and scan_prefix() on a store with an unordered index.
+inline void fail_unordered(std::error_code& ec, const erased_description& store) noexcept {
+    fail_unsupported(ec, "scan()", "an ordered index ('sorted' in the spec)", store, store.composition.index,
+                     store.persistent ? "the index is rebuilt when a store opens, so reopen it with 'sorted' in its spec"
+                                      : "create the memory store with 'memory,sorted'");
 }
 
+/// The calls of a store as virtual functions, one override per composition
+/// (open_store.hpp). The base class itself is a store that is not open: every call
+/// reports errc::store_closed, which is what an empty any_store holds.
+template <class Key, class Value>
+class erased_store {
+public:
+    using key_param = param_t<Key>;
+    using value_param = param_t<Value>;
+    using record_visitor = function_ref<bool(std::string_view, std::string_view)>;
+
+    erased_store() = default;
+    erased_store(const erased_store&) = delete;
+    erased_store& operator=(const erased_store&) = delete;
+    virtual ~erased_store() = default;
+
+    [[nodiscard]] const erased_description& description() const noexcept { return description_; }
+
+    virtual std::uint64_t put(key_param, value_param, std::error_code& ec) noexcept { return closed(ec, 0); }
+    virtual std::optional<Value> get(key_param, std::error_code& ec) const noexcept {
+        return closed(ec, std::optional<Value>{});
+    }
+    virtual bool get_into(key_param, Value&, std::error_code& ec) const noexcept { return closed(ec, false); }
+    virtual bool visit(key_param, function_ref<void(std::string_view)>, std::error_code& ec) const {
+        return closed(ec, false);
+    }
+    virtual std::optional<pinned_value> get_view(key_param, std::error_code& ec) const noexcept {
+        return closed(ec, std::optional<pinned_value>{});
+    }
+    virtual bool contains(key_param, std::error_code& ec) const noexcept { return closed(ec, false); }
+    virtual bool erase(key_param, std::error_code& ec) noexcept { return closed(ec, false); }
+    virtual std::uint64_t write(const batch<Key, Value>&, std::error_code& ec) noexcept { return closed(ec, 0); }
+    virtual void wait_durable(std::uint64_t, std::error_code& ec) noexcept { closed(ec, 0); }
+    virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
+    /// Calls visitor(key, value) in key order from `from` on until it returns false (ordered stores).
+    virtual void visit_records(std::string_view, bool, record_visitor, std::error_code& ec) const { closed(ec, 0); }
+    virtual void for_each(function_ref<void(const Key&, const Value&)>, std::error_code& ec) const { closed(ec, 0); }
+    [[nodiscard]] virtual std::size_t size() const { return 0; }
+    virtual void clear(std::error_code& ec) noexcept { closed(ec, 0); }
+    [[nodiscard]] virtual kvforge::stats stats() const { return {}; }
+    virtual void flush(std::error_code& ec) noexcept { closed(ec, 0); }
+    virtual void sync(std::error_code& ec) noexcept { closed(ec, 0); }
+    virtual void compact(std::error_code& ec) noexcept { closed(ec, 0); }
+    virtual verify_report verify(std::error_code& ec) const noexcept { return closed(ec, verify_report{}); }
+    virtual void close(std::error_code& ec) noexcept { ec.clear(); }
+    [[nodiscard]] virtual bool is_open() const noexcept { return false; }
+
+    /// What scan_range calls: visit_records with any visitor.
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        visit_records(from, inclusive, record_visitor(visitor), ec);
+    }
+
+    /// The store every empty any_store stands for; it has no state, so one serves all.
+    static erased_store& not_open() noexcept {
+        static erased_store instance;
+        return instance;
+    }
+
+protected:
+    erased_description description_;
+
+private:
+    template <class Result>
+    static Result closed(std::error_code& ec, Result result) noexcept {
+        fail(ec, errc::store_closed, "the any_store holds no store; open one with kvforge::open_store");
+        return result;
+    }
+};
+
+}  // namespace detail
+
+/// A store opened from a spec at run time (kvforge::open_store), with the calls of
+/// kvforge::store: each is one virtual call to the store the spec named. A call that
+/// composition cannot serve (scan() on a hash index, wait_durable() without
+/// async_worker, get_view() without mmap_file) fails at run time with
+/// kvforge::errc::not_supported and a message naming the spec word it needs.
+///
+/// Every fallible call has a throwing form (kvforge::error) and a std::error_code& form
+/// that never throws. A default-constructed or moved-from any_store holds no store:
+/// its calls report errc::store_closed. Under thread_safe, one any_store may be used by
+/// many threads at once, as its store may.
+template <class Key, class Value>
+class any_store {
+    using erased = detail::erased_store<Key, Value>;
+    using key_param = detail::param_t<Key>;
+    using value_param = detail::param_t<Value>;
+
+public:
+    using key_type = Key;
+    using mapped_type = Value;
+    using batch_type = batch<Key, Value>;
+    using range_type = scan_range<erased, Key, Value>;
+
+    /// Holds no store until one is moved in from open_store.
+    any_store() noexcept = default;
+    any_store(any_store&&) noexcept = default;
+    any_store& operator=(any_store&&) noexcept = default;
+    /// Closes the store, ignoring errors: call close() to see them.
+    ~any_store() = default;
+
+    /// Whether a store is open: always for memory, until close() for persistent ones.
+    [[nodiscard]] bool is_open() const noexcept { return impl().is_open(); }
+    /// Whether the store keeps its records on disk.
+    [[nodiscard]] bool persistent() const noexcept { return impl().description().persistent; }
+    /// Whether the index is ordered, so that scan() and scan_prefix() work.
+    [[nodiscard]] bool ordered() const noexcept { return impl().description().ordered; }
+    /// Whether writes return sequence numbers for wait_durable() (async_worker).
+    [[nodiscard]] bool sequenced() const noexcept { return impl().description().sequenced; }
+    /// The composition opened: store, index and durability policies, and the codecs.
+    [[nodiscard]] const kvforge::composition& composition() const noexcept {
+        return impl().description().composition;
+    }
+    /// The spec that names exactly this store, every kind spelled out, e.g.
+    /// "file_log,sorted_index,buffered,single_thread:data/users".
+    [[nodiscard]] const std::string& spec() const noexcept { return impl().description().spec; }
+
+    /// Writes value under key. Returns the write's sequence number with async_worker, else 0.
+    std::uint64_t put(key_param key, value_param value) { return thrown(&erased::put, key, value); }
+    std::uint64_t put(key_param key, value_param value, std::error_code& ec) noexcept {
+        return impl().put(key, value, ec);
+    }
+
+    /// The value under key, or nullopt.
+    [[nodiscard]] std::optional<Value> get(key_param key) const { return thrown(&erased::get, key); }
+    [[nodiscard]] std::optional<Value> get(key_param key, std::error_code& ec) const noexcept {
+        return impl().get(key, ec);
+    }
+    /// Decodes the value under key into out, reusing its storage; returns whether key exists.
+    bool get(key_param key, Value& out) const { return thrown(&erased::get_into, key, out); }
+    bool get(key_param key, Value& out, std::error_code& ec) const noexcept { return impl().get_into(key, out, ec); }
+
+    /// Calls fn(std::string_view) with the stored bytes of key's value; returns whether
+    /// key exists. As store::visit: the view lives during the call, fn must not call the store.
+    template <class Fn>
+    bool visit(key_param key, Fn&& fn) const {
+        std::error_code ec;
+        const bool found = visit(key, std::forward<Fn>(fn), ec);
+        detail::throw_if(ec);
+        return found;
+    }
+    template <class Fn>
+    bool visit(key_param key, Fn&& fn, std::error_code& ec) const {
+        return impl().visit(key, function_ref_to<void(std::string_view)>(fn), ec);
+    }
+
+    /// The stored bytes of key's value without copying (mmap_file only; see store::get_view).
+    [[nodiscard]] std::optional<pinned_value> get_view(key_param key) const { return thrown(&erased::get_view, key); }
+    [[nodiscard]] std::optional<pinned_value> get_view(key_param key, std::error_code& ec) const noexcept {
+        return impl().get_view(key, ec);
+    }
+
+    /// Whether key exists.
+    [[nodiscard]] bool contains(key_param key) const { return thrown(&erased::contains, key); }
+    [[nodiscard]] bool contains(key_param key, std::error_code& ec) const noexcept {
+        return impl().contains(key, ec);
+    }
+
+    /// Removes key; returns whether it existed.
+    bool erase(key_param key) { return thrown(&erased::erase, key); }
+    bool erase(key_param key, std::error_code& ec) noexcept { return impl().erase(key, ec); }
+
+    /// Applies every operation of b, all or none. Returns its sequence number with async_worker, else 0.
+    std::uint64_t write(const batch_type& b) { return thrown(&erased::write, b); }
+    std::uint64_t write(const batch_type& b, std::error_code& ec) noexcept { return impl().write(b, ec); }
+
+    /// Blocks until the write with this sequence number is on disk (async_worker only).
+    void wait_durable(std::uint64_t sequence) { thrown(&erased::wait_durable, sequence); }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) noexcept { impl().wait_durable(sequence, ec); }
+    /// The sequence number up to which every write is on disk (async_worker only).
+    [[nodiscard]] std::uint64_t durable_seq() const { return thrown(&erased::durable_seq); }
+    [[nodiscard]] std::uint64_t durable_seq(std::error_code& ec) const noexcept { return impl().durable_seq(ec); }
+
+    /// The keys in [from, to) with their values, in key order (ordered index only: else
+    /// this throws at once).
+    [[nodiscard]] range_type scan(key_param from, key_param to) const {
+        require_ordered();
+        return make_range(from, to, nullptr);
+    }
+    /// As scan(from, to); errors, including an unordered index, end the iteration and are
+    /// stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan(key_param from, key_param to, std::error_code& ec) const {
+        return make_range(from, to, &ec);
+    }
+    /// Every key with its value, in key order (ordered index only).
+    [[nodiscard]] range_type scan() const {
+        require_ordered();
+        return range_type(impl(), {}, {}, false, nullptr);
+    }
+    /// The keys from `from` on, with their values, in key order (ordered index only).
+    [[nodiscard]] range_type scan_from(key_param from) const {
+        require_ordered();
+        return make_open_range(from, nullptr);
+    }
+    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const { return make_open_range(from, &ec); }
+    /// The keys that start with prefix (compared as encoded bytes), in key order (ordered index only).
+    [[nodiscard]] range_type scan_prefix(key_param prefix) const {
+        require_ordered();
+        return make_prefix_range(prefix, nullptr);
+    }
+    [[nodiscard]] range_type scan_prefix(key_param prefix, std::error_code& ec) const {
+        return make_prefix_range(prefix, &ec);
+    }
+
+    /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
+    /// index, else in no particular order (under the read lock; fn must not call the store).
+    template <class Fn>
+    void for_each(Fn&& fn) const {
+        std::error_code ec;
+        for_each(std::forward<Fn>(fn), ec);
+        detail::throw_if(ec);
+    }
+    template <class Fn>
+    void for_each(Fn&& fn, std::error_code& ec) const {
+        impl().for_each(function_ref_to<void(const Key&, const Value&)>(fn), ec);
+    }
+
+    /// The number of keys.
+    [[nodiscard]] std::size_t size() const { return impl().size(); }
+    [[nodiscard]] bool empty() const { return size() == 0; }
+
+    /// Removes every key.
+    void clear() { thrown(&erased::clear); }
+    void clear(std::error_code& ec) noexcept { impl().clear(ec); }
+
+    /// Counters and sizes; see kvforge::stats.
+    [[nodiscard]] kvforge::stats stats() const { return impl().stats(); }
+
+    /// Hands buffered writes to the OS.
+    void flush() { thrown(&erased::flush); }
+    void flush(std::error_code& ec) noexcept { impl().flush(ec); }
+    /// Makes every write so far durable (no-op for memory).
+    void sync() { thrown(&erased::sync); }
+    void sync(std::error_code& ec) noexcept { impl().sync(ec); }
+    /// Rewrites live records to reclaim the space of dead ones (no-op for memory).
+    void compact() { thrown(&erased::compact); }
+    void compact(std::error_code& ec) noexcept { impl().compact(ec); }
+
+    /// Reads and checks every record without changing anything.
+    [[nodiscard]] verify_report verify() const { return thrown(&erased::verify); }
+    [[nodiscard]] verify_report verify(std::error_code& ec) const noexcept { return impl().verify(ec); }
+
+    /// Writes out and syncs everything and releases a persistent store; nothing for memory.
+    void close() { thrown(&erased::close); }
+    void close(std::error_code& ec) noexcept { impl().close(ec); }
+
+private:
+    friend struct detail::store_access;
+
+    explicit any_store(std::unique_ptr<erased> opened) noexcept : impl_(std::move(opened)) {}
+
+    [[nodiscard]] erased& impl() const noexcept { return impl_ ? *impl_ : erased::not_open(); }
+
+    template <class Signature, class Fn>
+    static detail::function_ref<Signature> function_ref_to(Fn& fn) noexcept {
+        return detail::function_ref<Signature>(fn);
+    }
+
+    /// Calls a member of the erased store with a std::error_code and throws what it reports.
+    template <class Member, class... Args>
+    decltype(auto) thrown(Member member, Args&&... args) const {
+        std::error_code ec;
+        if constexpr (std::is_void_v<decltype((impl().*member)(std::forward<Args>(args)..., ec))>) {
+            (impl().*member)(std::forward<Args>(args)..., ec);
+            detail::throw_if(ec);
+        } else {
+            auto result = (impl().*member)(std::forward<Args>(args)..., ec);
+            detail::throw_if(ec);
+            return result;
+        }
+    }
+
+    /// Throws at once when the store is open and its index unordered, rather than at the
+    /// first step of the range (a closed store reports that at the first step).
+    void require_ordered() const {
+        if (!is_open() || ordered()) return;
+        std::error_code ec;
+        detail::fail_unordered(ec, impl().description());
+        detail::throw_if(ec);
+    }
+
+    range_type make_range(key_param from, key_param to, std::error_code* ec) const {
+        std::string from_scratch;
+        std::string to_scratch;
+        return range_type(impl(), std::string(codec<Key>::encode(from, from_scratch)),
+                          std::string(codec<Key>::encode(to, to_scratch)), true, ec);
+    }
+
+    range_type make_open_range(key_param from, std::error_code* ec) const {
+        std::string scratch;
+        return range_type(impl(), std::string(codec<Key>::encode(from, scratch)), {}, false, ec);
+    }
+
+    range_type make_prefix_range(key_param prefix, std::error_code* ec) const {
+        std::string scratch;
+        std::string from(codec<Key>::encode(prefix, scratch));
+        std::string upper;
+        const bool bounded = detail::prefix_end(from, upper);
+        return range_type(impl(), std::move(from), std::move(upper), bounded, ec);
+    }
+
+    std::unique_ptr<erased> impl_;
+};
+
 }  // namespace kvforge
-// ---- end kvforge/destroy.hpp ----
+// ---- end kvforge/any_store.hpp ----
+// ---- begin kvforge/compositions.hpp ----
+/// \file compositions.hpp
+/// The compositions kvforge::open_store may open: a list of policy sets, each of which
+/// becomes one store type when open_store is instantiated. Nothing outside the list is
+/// compiled, so a program pays in build time for exactly the stores its configuration
+/// may name.
+///
+///     // every store, index, durability and threading policy kvforge has (the default)
+///     kvforge::open_store<std::string, std::string>("file_log,sorted:data/users");
+///
+///     // only what this program's configuration can name
+///     using my_stores = kvforge::composition_list<
+///         kvforge::policies<kvforge::memory, kvforge::hash_index>,
+///         kvforge::policies<kvforge::file_log, kvforge::sorted_index, kvforge::sync_each, kvforge::thread_safe>>;
+///     kvforge::open_store<std::string, std::string, my_stores>("file_log,sorted,sync_each,mt:data/users");
+///
+/// A policy joins the words of a spec by its `name` (and `short_name`, if it has one);
+/// policies of a new kind (expiry, compression) join as a new axis, named by their kind.
+
+#include <type_traits>
+
 // ---- begin kvforge/durability/async_worker.hpp ----
 /// \file async_worker.hpp
 /// kvforge::async_worker: a background thread writes and syncs in groups.
@@ -4639,6 +4920,7 @@ struct async_worker {
     static_assert(QueueBytes > 0, "kvforge: async_worker<QueueBytes> needs a queue of at least one byte");
     using policy_kind = kvforge::policy_kind::durability;
     static constexpr std::string_view name = "async_worker";
+    static constexpr std::string_view short_name = "async";  ///< also accepted in a store spec
     static constexpr std::size_t queue_bytes = QueueBytes;
 
     /// The queue has its own mutex, whatever the store's threading policy, since the
@@ -4825,6 +5107,7 @@ namespace kvforge {
 struct sync_each {
     using policy_kind = kvforge::policy_kind::durability;
     static constexpr std::string_view name = "sync_each";
+    static constexpr std::string_view short_name = "sync";  ///< also accepted in a store spec
 
     /// Writes each record to the file at once (under the store's write lock) and syncs
     /// in commit(), after the store's lock is released, so that while one thread waits
@@ -4912,219 +5195,6 @@ static_assert(durability_policy<sync_each>);
 
 }  // namespace kvforge
 // ---- end kvforge/durability/sync_each.hpp ----
-// ---- begin kvforge/manifest.hpp ----
-/// \file manifest.hpp
-/// kvforge::composition, what a store is made of, and the text of the MANIFEST file in
-/// which a persistent store records it, so that tools open any store with no flags.
-///
-/// The manifest is one `name value` line per field, in a fixed order, then a line
-/// `crc32c <8 hex digits>` over every byte before it:
-///
-///     kvforge-manifest 1
-///     format 2
-///     store file_log
-///     index sorted_index
-///     durability buffered
-///     key_codec bytes
-///     value_codec bytes
-///     codec_fingerprint 0123456789abcdef
-///     expiry none
-///     compression none
-///
-/// Some fields bind: bytes written under one value of them cannot be read under another
-/// (the format, the codecs, expiry, compression). The others (store, index, durability)
-/// only say how the store was made: file_log and mmap_file read the same files, and any
-/// index is rebuilt from the log, so tools take them as defaults and nothing more.
-
-#include <cstdint>
-#include <cstdio>
-#include <string>
-#include <string_view>
-#include <utility>
-
-
-namespace kvforge {
-
-/// What a store is made of: the policies and codecs that wrote it.
-struct composition {
-    std::uint32_t format = 0;             ///< format version of the store's files
-    std::string store;                    ///< store policy, e.g. "file_log"
-    std::string index;                    ///< index policy, e.g. "sorted_index"
-    std::string durability;               ///< durability policy, e.g. "buffered"
-    std::string key_codec;                ///< codec<Key>::name()
-    std::string value_codec;              ///< codec<Value>::name()
-    std::uint64_t codec_fingerprint = 0;  ///< the fingerprint of both codecs, as file headers carry it
-    std::string expiry = "none";          ///< "none", or the clock of an expiring store
-    std::string compression = "none";     ///< "none", or the value codec of a compressed store
-
-    friend bool operator==(const composition&, const composition&) = default;
-};
-
-namespace detail {
-
-/// The manifest's fields in file order: each line's name and the member it fills.
-/// A field is added with one line here (and, if it binds, one in first_binding_difference).
-struct manifest_field {
-    std::string_view name;
-    std::string composition::*text = nullptr;   ///< for text fields
-    bool numeric = false;                       ///< format (decimal) or codec_fingerprint (hex)
-};
-
-inline constexpr std::string_view manifest_magic = "kvforge-manifest 1";
-
-inline constexpr manifest_field manifest_fields[] = {
-    {"format", nullptr, true},
-    {"store", &composition::store},
-    {"index", &composition::index},
-    {"durability", &composition::durability},
-    {"key_codec", &composition::key_codec},
-    {"value_codec", &composition::value_codec},
-    {"codec_fingerprint", nullptr, true},
-    {"expiry", &composition::expiry},
-    {"compression", &composition::compression},
-};
-
-/// Whether a value can stand in a manifest line: not empty, no spaces, newlines or
-/// control bytes (codec names are the users', so this is checked, not assumed).
-[[nodiscard]] inline bool manifest_value_ok(std::string_view value) noexcept {
-    if (value.empty()) return false;
-    for (const char c : value) {
-        if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
-    }
-    return true;
-}
-
-/// The text of a manifest for c; empty when one of its names cannot stand in a line.
-[[nodiscard]] inline std::string format_manifest(const composition& c) {
-    std::string text(manifest_magic);
-    text += '\n';
-    for (const manifest_field& field : manifest_fields) {
-        std::string value;
-        if (field.text != nullptr) {
-            value = c.*field.text;
-        } else if (field.name == "format") {
-            value = std::to_string(c.format);
-        } else {
-            char hex[17];
-            std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(c.codec_fingerprint));
-            value = hex;
-        }
-        if (!manifest_value_ok(value)) return {};
-        text.append(field.name).append(1, ' ').append(value).append(1, '\n');
-    }
-    char crc[24];
-    std::snprintf(crc, sizeof crc, "crc32c %08x\n", static_cast<unsigned>(crc32c(text)));
-    return text + crc;
-}
-
-/// Parses a number of the given base that fills all of text; false otherwise.
-[[nodiscard]] inline bool parse_manifest_number(std::string_view text, int base, std::uint64_t& out) noexcept {
-    if (text.empty() || text.size() > 20) return false;
-    std::uint64_t value = 0;
-    for (const char c : text) {
-        unsigned digit = 0;
-        if (c >= '0' && c <= '9') {
-            digit = static_cast<unsigned>(c - '0');
-        } else if (base == 16 && c >= 'a' && c <= 'f') {
-            digit = static_cast<unsigned>(c - 'a' + 10);
-        } else {
-            return false;
-        }
-        if (value > (~std::uint64_t{0} - digit) / static_cast<unsigned>(base)) return false;
-        value = value * static_cast<unsigned>(base) + digit;
-    }
-    out = value;
-    return true;
-}
-
-/// Reads a manifest's text into out; on failure returns false and says in problem what is
-/// wrong (the caller adds the file's name).
-[[nodiscard]] inline bool parse_manifest(std::string_view text, composition& out, std::string& problem) {
-    const std::size_t crc_line = text.rfind("crc32c ", text.size() < 2 ? 0 : text.size() - 2);
-    std::uint64_t stored_crc = 0;
-    if (crc_line == std::string_view::npos || (crc_line != 0 && text[crc_line - 1] != '\n') ||
-        text.size() != crc_line + 16 || text.back() != '\n' ||
-        !parse_manifest_number(text.substr(crc_line + 7, 8), 16, stored_crc)) {
-        problem = "does not end in a crc32c line; the file is cut short or is not a kvforge manifest";
-        return false;
-    }
-    if (stored_crc != crc32c(text.substr(0, crc_line))) {
-        problem = "fails its checksum";
-        return false;
-    }
-    std::string_view rest = text.substr(0, crc_line);
-    auto next_line = [&rest]() {
-        const std::size_t end = rest.find('\n');
-        const std::string_view line = rest.substr(0, end);
-        rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
-        return line;
-    };
-    if (next_line() != manifest_magic) {
-        problem = "does not start with '" + std::string(manifest_magic) +
-                  "'; it was written by a newer kvforge, or is not a kvforge manifest";
-        return false;
-    }
-    composition parsed;
-    for (const manifest_field& field : manifest_fields) {
-        const std::string_view line = next_line();
-        const std::size_t space = line.find(' ');
-        const std::string_view name = line.substr(0, space);
-        const std::string_view value = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
-        if (name != field.name || !manifest_value_ok(value)) {
-            problem = "has '" + std::string(line) + "' where the field '" + std::string(field.name) +
-                      "' should be; it was written by another kvforge version";
-            return false;
-        }
-        if (field.text != nullptr) {
-            parsed.*field.text = std::string(value);
-            continue;
-        }
-        std::uint64_t number = 0;
-        const bool is_format = field.name == "format";
-        if (!parse_manifest_number(value, is_format ? 10 : 16, number) || (is_format && number > 0xffffffffU)) {
-            problem = "has a malformed " + std::string(field.name) + " '" + std::string(value) + "'";
-            return false;
-        }
-        if (is_format) {
-            parsed.format = static_cast<std::uint32_t>(number);
-        } else {
-            parsed.codec_fingerprint = number;
-        }
-    }
-    if (!rest.empty()) {
-        problem = "has fields this kvforge does not know ('" + std::string(next_line()) +
-                  "'); it was written by a newer kvforge";
-        return false;
-    }
-    out = std::move(parsed);
-    return true;
-}
-
-/// The first field that binds the bytes on disk in which `on_disk` and `opening` differ,
-/// described with both sides ("value codec: written with 'bytes', opened with
-/// 'uint64.be'"); empty when `opening` can read what `on_disk` wrote.
-[[nodiscard]] inline std::string first_binding_difference(const composition& on_disk, const composition& opening) {
-    auto both = [](std::string_view what, const std::string& written, const std::string& opened) {
-        return std::string(what) + ": written with '" + written + "', opened with '" + opened + "'";
-    };
-    if (on_disk.key_codec != opening.key_codec) return both("key codec", on_disk.key_codec, opening.key_codec);
-    if (on_disk.value_codec != opening.value_codec) {
-        return both("value codec", on_disk.value_codec, opening.value_codec);
-    }
-    if (on_disk.codec_fingerprint != opening.codec_fingerprint) {
-        return "codec fingerprint: the codec names agree but the fingerprints differ";
-    }
-    if (on_disk.expiry != opening.expiry) return both("expiry", on_disk.expiry, opening.expiry);
-    if (on_disk.compression != opening.compression) {
-        return both("compression", on_disk.compression, opening.compression);
-    }
-    return {};
-}
-
-}  // namespace detail
-
-}  // namespace kvforge
-// ---- end kvforge/manifest.hpp ----
 // ---- begin kvforge/stores/file_log.hpp ----
 /// \file file_log.hpp
 /// kvforge::file_log: an append-only log of checksummed records on disk, with the
@@ -5711,6 +5781,357 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/log_scan.hpp ----
+// ---- begin kvforge/detail/store_directory.hpp ----
+/// \file store_directory.hpp
+/// The directory that holds a persistent store: checked to hold only kvforge's files,
+/// created on first open when allowed, locked (exclusively for writing, shared for
+/// reading) for as long as the store is open, and fsynced whenever a file in it appears,
+/// is renamed or disappears.
+///
+/// Every file operation takes a store_file_name (store_files.hpp), so nothing but a
+/// file of kvforge's own is ever opened, removed, renamed or truncated here.
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+// ---- begin kvforge/detail/store_files.hpp ----
+/// \file store_files.hpp
+/// The names of the files kvforge writes in a store's directory, recognised in one place.
+///
+/// A store's directory holds only these: LOCK, data-<generation>.kvlog,
+/// data-<generation>.kvhint, and each data or hint name followed by .tmp while it is
+/// written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
+/// in the directory is not kvforge's: a store is never opened among such entries, and
+/// kvforge removes, renames and truncates only files whose names are recognised here
+/// (store_directory's operations take a store_file_name, which only these functions make).
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kvforge::detail {
+
+/// The kinds of file in a store's directory.
+enum class store_file_kind {
+    lock,  ///< LOCK: holds no data; flock() on it marks the store as open
+    data,  ///< data-<generation>.kvlog: a header and the log of records
+    hint,  ///< data-<generation>.kvhint: every live key with the place of its record
+};
+
+/// The ten digits of a generation as a number, or nothing when they are not ten decimal
+/// digits of a generation kvforge can write (1 to UINT32_MAX).
+[[nodiscard]] constexpr std::optional<std::uint32_t> parse_generation(std::string_view digits) noexcept {
+    if (digits.size() != 10) return std::nullopt;
+    std::uint64_t value = 0;  // ten digits fit: at most 9,999,999,999
+    for (const char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (value == 0 || value > UINT32_MAX) return std::nullopt;
+    return static_cast<std::uint32_t>(value);
+}
+
+/// The name of a file kvforge writes in a store's directory. Made only from the parts of
+/// such a name, or by recognising one, so that a value of this type is always a name
+/// of kvforge's own.
+class store_file_name {
+public:
+    /// The lock file.
+    [[nodiscard]] static store_file_name lock() { return {store_file_kind::lock, 0, false}; }
+    /// The data file of a generation.
+    [[nodiscard]] static store_file_name data(std::uint32_t generation) {
+        return {store_file_kind::data, generation, false};
+    }
+    /// The hint file of a generation.
+    [[nodiscard]] static store_file_name hint(std::uint32_t generation) {
+        return {store_file_kind::hint, generation, false};
+    }
+
+    /// The name of an entry of a store's directory, when kvforge writes files of that name.
+    [[nodiscard]] static std::optional<store_file_name> recognise(std::string_view name) {
+        constexpr std::string_view tmp = ".tmp";
+        const bool temporary = name.size() > tmp.size() && name.substr(name.size() - tmp.size()) == tmp;
+        const std::string_view base = temporary ? name.substr(0, name.size() - tmp.size()) : name;
+        // Names without a generation; the next format adds MANIFEST here.
+        if (base == "LOCK") {
+            if (temporary) return std::nullopt;
+            return lock();
+        }
+        // data-<ten digits>.kvlog and data-<ten digits>.kvhint
+        constexpr std::string_view prefix = "data-";
+        if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
+        const std::optional<std::uint32_t> generation = parse_generation(base.substr(prefix.size(), 10));
+        if (!generation) return std::nullopt;
+        const std::string_view extension = base.substr(prefix.size() + 10);
+        if (extension == ".kvlog") return store_file_name(store_file_kind::data, *generation, temporary);
+        if (extension == ".kvhint") return store_file_name(store_file_kind::hint, *generation, temporary);
+        return std::nullopt;
+    }
+
+    /// The name a data or hint file has while it is written, before it is renamed into place.
+    [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
+
+    [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
+    /// The generation of a data or hint file; 0 for LOCK.
+    [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
+    /// Whether this is a .tmp name: a file being written, never read.
+    [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
+    [[nodiscard]] const std::string& str() const noexcept { return name_; }
+
+    friend bool operator==(const store_file_name& a, const store_file_name& b) noexcept { return a.name_ == b.name_; }
+
+private:
+    store_file_name(store_file_kind kind, std::uint32_t generation, bool temporary)
+        : kind_(kind), generation_(generation), temporary_(temporary) {
+        if (kind == store_file_kind::lock) {
+            name_ = "LOCK";
+        } else {
+            char name[32];
+            std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
+                          kind == store_file_kind::data ? "kvlog" : "kvhint");
+            name_ = name;
+        }
+        if (temporary) name_ += ".tmp";
+    }
+
+    store_file_kind kind_;
+    std::uint32_t generation_;
+    bool temporary_;
+    std::string name_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/store_files.hpp ----
+
+namespace kvforge::detail {
+
+/// What opening a store's directory may do and must find.
+struct directory_mode {
+    bool create = true;          ///< create the directory when it is missing
+    bool require_store = false;  ///< refuse (store_not_found) a directory without a data file
+    bool refuse_store = false;   ///< refuse (store_exists) a directory with a data file
+    bool shared = false;         ///< take the lock shared (readers) rather than exclusive (a writer)
+};
+
+/// A store's directory, held open and locked for as long as the store is open.
+template <class IO>
+class store_directory {
+public:
+    /// Opens the directory at path as a store's. In this order, so that a refusal
+    /// changes nothing: an empty path is refused; a missing directory is created (its
+    /// parent must exist) when mode.create, else refused; a directory holding any entry
+    /// kvforge does not write is refused; mode.require_store and mode.refuse_store are
+    /// checked; then the lock is taken, creating LOCK unless mode.shared.
+    bool open(IO& io, std::string_view path, const directory_mode& mode, std::error_code& ec) {
+        io_ = &io;
+        path_ = std::string(path);
+        if (path_.empty()) {
+            fail(ec, errc::invalid_argument,
+                 "an empty path names no store directory; give the directory's path (\".\" for the current one)");
+            return false;
+        }
+        struct stat info {};
+        if (io.stat(path_.c_str(), &info) != 0) {
+            const int error = errno;
+            if (error != ENOENT) {
+                fail_errno(ec, error, "stat " + path_);
+                return false;
+            }
+            if (!mode.create) {
+                fail(ec, errc::store_not_found,
+                     path_ + " does not exist; nothing was changed (an open creates a store there only with "
+                             "options::create_if_missing and without options::read_only)");
+                return false;
+            }
+            if (io.mkdir(path_.c_str(), 0755) != 0) {
+                const int failed = errno;
+                fail_errno(ec, failed,
+                           failed == ENOENT ? "create store directory " + path_ + " (its parent directory does not exist)"
+                                            : "create store directory " + path_);
+                return false;
+            }
+            // The new directory's entry lives in its parent: sync that too.
+            if (!sync_path(parent_of(path_), ec)) return false;
+            return lock(mode.shared, ec);
+        }
+        if (!S_ISDIR(info.st_mode)) {
+            // In the system category, as the errors of the calls around it are.
+            fail(ec, std::error_code(ENOTDIR, std::system_category()),
+                 path_ + " is not a directory; a kvforge store is a directory of files (nothing was changed)");
+            return false;
+        }
+        std::vector<store_file_name> names;
+        if (!check_entries(names, ec)) return false;
+        const bool holds_data = std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
+            return name.kind() == store_file_kind::data && !name.is_temporary();
+        });
+        if (mode.require_store && !holds_data) {
+            fail(ec, errc::store_not_found,
+                 path_ + " holds no kvforge data file, and this open may not create a store "
+                         "(options::create_if_missing is false, or options::read_only); nothing was created");
+            return false;
+        }
+        if (mode.refuse_store && holds_data) {
+            fail(ec, errc::store_exists,
+                 path_ + " already holds a store, and options::error_if_exists is set; nothing was changed");
+            return false;
+        }
+        return lock(mode.shared, ec);
+    }
+
+    /// Releases the lock.
+    void close() noexcept { lock_.close(); }
+
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    [[nodiscard]] std::string file_path(const store_file_name& name) const { return path_ + "/" + name.str(); }
+
+    /// The names of kvforge's files in the directory. Entries of other names, which an
+    /// open refuses but a user may add while the store is open, are left out: kvforge
+    /// never touches them.
+    bool list(std::vector<store_file_name>& names, std::error_code& ec) const {
+        std::vector<std::string> entries;
+        if (!list_entries(entries, ec)) return false;
+        names.clear();
+        for (const std::string& entry : entries) {
+            if (std::optional<store_file_name> name = store_file_name::recognise(entry)) names.push_back(*name);
+        }
+        return true;
+    }
+
+    /// Opens one of the store's files with open(2) flags.
+    bool open_file(data_file<IO>& file, const store_file_name& name, int flags, std::error_code& ec) const {
+        return file.open(*io_, file_path(name), flags, ec);
+    }
+
+    /// Makes the directory's entries durable: after a file was created, renamed or removed.
+    bool sync(std::error_code& ec) const { return sync_path(path_, ec); }
+
+    bool rename(const store_file_name& from, const store_file_name& to, std::error_code& ec) const {
+        const std::string from_path = file_path(from);
+        const std::string to_path = file_path(to);
+        if (io_->rename(from_path.c_str(), to_path.c_str()) != 0) {
+            fail_errno(ec, errno, "rename " + from_path + " to " + to_path);
+            return false;
+        }
+        return true;
+    }
+
+    /// Removes one of the store's files; one that is already gone is no error.
+    bool remove(const store_file_name& name, std::error_code& ec) const {
+        const std::string target = file_path(name);
+        if (io_->unlink(target.c_str()) != 0 && errno != ENOENT) {
+            fail_errno(ec, errno, "remove " + target);
+            return false;
+        }
+        return true;
+    }
+
+    /// Removes the directory itself when it is empty (for destroy, after every file of
+    /// the store is gone); one that holds something again is left as it is.
+    bool remove_directory(std::error_code& ec) const {
+        if (io_->rmdir(path_.c_str()) == 0) return sync_path(parent_of(path_), ec);
+        if (errno == ENOTEMPTY || errno == EEXIST) return true;
+        fail_errno(ec, errno, "remove directory " + path_);
+        return false;
+    }
+
+private:
+    /// Takes the lock on LOCK: exclusive for a writer, shared for readers, never waiting.
+    bool lock(bool shared, std::error_code& ec) {
+        const store_file_name name = store_file_name::lock();
+        // A reader creates nothing: without a LOCK file it cannot keep writers out.
+        if (!lock_.open(*io_, file_path(name), shared ? O_RDONLY : O_RDWR | O_CREAT, ec)) {
+            if (shared && ec == std::errc::no_such_file_or_directory) {
+                fail_errno(ec, ENOENT,
+                           "open " + file_path(name) +
+                               " (a read-only open creates no file; open the store once for writing to make it)");
+            }
+            return false;
+        }
+        if (retry_on_eintr([&] { return io_->flock(lock_.descriptor(), (shared ? LOCK_SH : LOCK_EX) | LOCK_NB); }) !=
+            0) {
+            const int error = errno;
+            if (error == EWOULDBLOCK) {
+                fail(ec, errc::store_locked,
+                     shared ? path_ + " is already open for writing, in this process or another; close it there first"
+                            : path_ + " is already open, in this process or another (for writing or reading); close it "
+                                      "there first");
+            } else {
+                fail_errno(ec, error, "lock " + lock_.path());
+            }
+            lock_.close();
+            return false;
+        }
+        return true;
+    }
+
+    /// Lists the directory, refusing it when it holds an entry that is not kvforge's;
+    /// names gets the recognised ones.
+    bool check_entries(std::vector<store_file_name>& names, std::error_code& ec) const {
+        std::vector<std::string> entries;
+        if (!list_entries(entries, ec)) return false;
+        std::sort(entries.begin(), entries.end());
+        names.clear();
+        for (const std::string& entry : entries) {
+            std::optional<store_file_name> name = store_file_name::recognise(entry);
+            if (!name) {
+                fail(ec, errc::not_a_store,
+                     path_ + " holds '" + entry +
+                         "', which kvforge did not write, so it is no store's directory (a store's directory holds "
+                         "only LOCK, data-*.kvlog and data-*.kvhint files); nothing was changed. Give kvforge a "
+                         "directory of its own");
+                return false;
+            }
+            names.push_back(*name);
+        }
+        return true;
+    }
+
+    bool list_entries(std::vector<std::string>& entries, std::error_code& ec) const {
+        if (io_->list_directory(path_.c_str(), entries) != 0) {
+            fail_errno(ec, errno, "list " + path_);
+            return false;
+        }
+        return true;
+    }
+
+    static std::string parent_of(const std::string& path) {
+        const auto slash = path.find_last_not_of('/') == std::string::npos ? std::string::npos
+                                                                            : path.rfind('/', path.find_last_not_of('/'));
+        if (slash == std::string::npos) return ".";
+        return slash == 0 ? "/" : path.substr(0, slash);
+    }
+
+    bool sync_path(const std::string& directory, std::error_code& ec) const {
+        data_file<IO> handle;
+        if (!handle.open(*io_, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
+        if (retry_on_eintr([&] { return io_->fsync(handle.descriptor()); }) != 0) {
+            fail_errno(ec, errno, "fsync directory " + directory);
+            return false;
+        }
+        return true;
+    }
+
+    IO* io_ = nullptr;
+    std::string path_;
+    data_file<IO> lock_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/store_directory.hpp ----
 
 namespace kvforge::detail {
 
@@ -6793,6 +7214,7 @@ struct mmap_file {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "mmap_file";
+    static constexpr std::string_view short_name = "mmap";  ///< also accepted in a store spec
     template <class Policies>
     using backend = detail::log_backend<Policies, true>;
 };
@@ -6801,4 +7223,1039 @@ static_assert(store_policy<mmap_file>);
 
 }  // namespace kvforge
 // ---- end kvforge/stores/mmap_file.hpp ----
+
+namespace kvforge {
+
+/// One composition: policies as kvforge::store takes them (any order, kinds left out
+/// take their defaults).
+template <class... Policies>
+struct policies {};
+
+/// The compositions open_store may open; only these are instantiated. Where a spec
+/// leaves a kind out, open_store takes the store's manifest's policy or kvforge's
+/// default; when the list has neither, the first composition in list order that fits.
+template <class... Compositions>
+struct composition_list {};
+
+/// The alternatives for one kind of policy in a composition_product.
+template <class... Policies>
+struct one_of {};
+
+namespace detail {
+
+template <class Pack, class... More>
+struct concat_packs {
+    using type = Pack;
+};
+template <class... A, class... B, class... More>
+struct concat_packs<policies<A...>, policies<B...>, More...> {
+    using type = typename concat_packs<policies<A..., B...>, More...>::type;
+};
+
+template <class List, class... More>
+struct concat_lists {
+    using type = List;
+};
+template <class... A, class... B, class... More>
+struct concat_lists<composition_list<A...>, composition_list<B...>, More...> {
+    using type = typename concat_lists<composition_list<A..., B...>, More...>::type;
+};
+
+/// A pack whose store keeps nothing on disk takes no durability policy: drop it.
+template <class Pack>
+struct without_needless_durability;
+template <class... Ps>
+struct without_needless_durability<policies<Ps...>> {
+    static constexpr bool persistent = resolved_policies<Ps...>::store::persistent;
+    using type = typename concat_packs<
+        policies<>, std::conditional_t<persistent || !policy_of_kind<Ps, policy_kind::durability>, policies<Ps>,
+                                       policies<>>...>::type;
+};
+
+template <class List, class Pack>
+struct append_unique;
+template <class... Packs, class Pack>
+struct append_unique<composition_list<Packs...>, Pack> {
+    using type = std::conditional_t<(std::is_same_v<Packs, Pack> || ...), composition_list<Packs...>,
+                                    composition_list<Packs..., Pack>>;
+};
+
+template <class List, class... Packs>
+struct unique_packs {
+    using type = List;
+};
+template <class List, class Pack, class... Rest>
+struct unique_packs<List, Pack, Rest...> {
+    using type = typename unique_packs<typename append_unique<List, Pack>::type, Rest...>::type;
+};
+
+/// Every pack of List extended by each policy of Axis.
+template <class List, class Axis>
+struct extend_by;
+template <class Pack, class Axis>
+struct extend_pack;
+template <class... Ps, class... Choices>
+struct extend_pack<policies<Ps...>, one_of<Choices...>> {
+    using type = composition_list<policies<Ps..., Choices>...>;
+};
+template <class... Packs, class Axis>
+struct extend_by<composition_list<Packs...>, Axis> {
+    using type = typename concat_lists<composition_list<>, typename extend_pack<Packs, Axis>::type...>::type;
+};
+
+template <class List, class... Axes>
+struct product_of {
+    using type = List;
+};
+template <class List, class Axis, class... Rest>
+struct product_of<List, Axis, Rest...> {
+    using type = typename product_of<typename extend_by<List, Axis>::type, Rest...>::type;
+};
+
+template <class List>
+struct normalised_list;
+template <class... Packs>
+struct normalised_list<composition_list<Packs...>> {
+    using type = typename unique_packs<composition_list<>, typename without_needless_durability<Packs>::type...>::type;
+};
+
+}  // namespace detail
+
+/// Every combination of one policy from each one_of, as a composition_list, in order
+/// (the first one_of varies slowest). A store that keeps nothing on disk takes none of
+/// the durability policies, so its combinations appear once, without one.
+template <class... Axes>
+using composition_product =
+    typename detail::normalised_list<typename detail::product_of<composition_list<policies<>>, Axes...>::type>::type;
+
+/// What open_store instantiates unless told otherwise: every store, index, durability
+/// and threading policy of kvforge, 28 compositions.
+using default_compositions =
+    composition_product<one_of<memory, file_log, mmap_file>, one_of<hash_index, sorted_index>,
+                        one_of<buffered<>, sync_each, async_worker<>>, one_of<single_thread, thread_safe>>;
+
+}  // namespace kvforge
+// ---- end kvforge/compositions.hpp ----
+// ---- begin kvforge/copy.hpp ----
+/// \file copy.hpp
+/// kvforge::copy: every record of one store into another, of any two compositions.
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <system_error>
+#include <type_traits>
+
+
+namespace kvforge {
+
+/// How far a copy has got.
+struct copy_progress {
+    std::uint64_t done = 0;   ///< records written to the destination so far
+    std::uint64_t total = 0;  ///< records the source held when the copy began
+};
+
+/// Settings of kvforge::copy.
+struct copy_options {
+    /// Records per batch written to the destination; with batch_bytes, this bounds the
+    /// memory a copy holds, whatever the size of the stores.
+    std::size_t batch_records = 4096;
+    /// A batch is written once its keys and values reach this many bytes, if sooner.
+    std::size_t batch_bytes = std::size_t{4} << 20;
+    /// Called after each batch is written; exceptions it throws end the copy and propagate.
+    std::function<void(const copy_progress&)> on_progress;
+};
+
+/// Writes every record of source into destination, batch by batch (each batch all or
+/// nothing), then syncs destination; returns the records written. Both are stores or
+/// any_stores of the same key and value types, of any compositions. Records already in
+/// destination stay unless source overwrites them.
+///
+/// Source is read as for_each reads it: with an ordered index a chunk at a time, so its
+/// writers wait at most for one chunk; with a hash index under its read lock for the
+/// whole copy. On failure ec says which side failed; the batches written before stay.
+template <class Source, class Destination>
+std::uint64_t copy(const Source& source, Destination& destination, const copy_options& opts, std::error_code& ec) {
+    using key_type = typename Source::key_type;
+    using mapped_type = typename Source::mapped_type;
+    static_assert(std::is_same_v<key_type, typename Destination::key_type> &&
+                      std::is_same_v<mapped_type, typename Destination::mapped_type>,
+                  "kvforge: copy() needs two stores of the same key and value types; convert the records with "
+                  "for_each() and put() instead");
+    ec.clear();
+    if constexpr (std::is_same_v<Source, Destination>) {
+        if (&source == &destination) {
+            detail::fail(ec, errc::invalid_argument,
+                         "copy: the source and the destination are the same store");
+            return 0;
+        }
+    }
+    copy_progress progress{0, source.size()};
+    batch<key_type, mapped_type> pending;
+    std::error_code write_error;
+    auto write_pending = [&] {
+        if (pending.empty() || write_error) return;
+        destination.write(pending, write_error);
+        if (write_error) return;
+        progress.done += pending.size();
+        pending.clear();
+        if (opts.on_progress) opts.on_progress(progress);
+    };
+    // for_each cannot be stopped midway: after a failed write the rest of the records are
+    // passed over, which costs a read of each and writes nothing.
+    source.for_each(
+        [&](const key_type& key, const mapped_type& value) {
+            if (write_error) return;
+            pending.put(key, value, write_error);
+            if (pending.size() >= opts.batch_records || pending.operations().bytes().size() >= opts.batch_bytes) {
+                write_pending();
+            }
+        },
+        ec);
+    if (ec) {
+        detail::fail(ec, ec, "copy: reading the source failed: " + detail::last_error_detail());
+        return progress.done;
+    }
+    write_pending();
+    if (!write_error) destination.sync(write_error);
+    if (write_error) {
+        detail::fail(ec, write_error,
+                     "copy: writing the destination failed after " + std::to_string(progress.done) +
+                         " records: " + detail::last_error_detail());
+    }
+    return progress.done;
+}
+
+/// As copy(source, destination, opts, ec) with default options.
+template <class Source, class Destination>
+std::uint64_t copy(const Source& source, Destination& destination, std::error_code& ec) {
+    return copy(source, destination, copy_options{}, ec);
+}
+
+/// As copy(source, destination, opts, ec), throwing kvforge::error on failure.
+template <class Source, class Destination>
+std::uint64_t copy(const Source& source, Destination& destination, const copy_options& opts = {}) {
+    std::error_code ec;
+    const std::uint64_t written = copy(source, destination, opts, ec);
+    detail::throw_if(ec);
+    return written;
+}
+
+}  // namespace kvforge
+// ---- end kvforge/copy.hpp ----
+// ---- begin kvforge/destroy.hpp ----
+/// \file destroy.hpp
+/// kvforge::destroy: removes a closed store's files, and then its directory.
+
+#include <algorithm>
+#include <cstdint>
+#include <new>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge {
+
+/// Removes the persistent store in directory path through the I/O policy io: every file
+/// of kvforge's own in it, then the directory when that leaves it empty. Refuses, with
+/// nothing removed, an empty path (errc::invalid_argument), a missing directory
+/// (errc::store_not_found), a directory holding anything kvforge did not write
+/// (errc::not_a_store) and a store that is open, in this process or another
+/// (errc::store_locked); it holds the store's lock while it works.
+template <io_policy IO>
+void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
+    ec.clear();
+    try {
+        detail::store_directory<IO> directory;
+        detail::directory_mode mode;
+        mode.create = false;
+        if (!directory.open(io, path, mode, ec)) return;
+        std::vector<detail::store_file_name> names;
+        if (!directory.list(names, ec)) return;
+        // The newest data file goes last, after the leftovers and hints: a destroy cut
+        // short leaves a store that opens as it was, and can be run again.
+        std::uint32_t newest = 0;
+        for (const detail::store_file_name& name : names) {
+            if (name.kind() == detail::store_file_kind::data && !name.is_temporary()) {
+                newest = std::max(newest, name.generation());
+            }
+        }
+        const auto last = newest != 0 ? detail::store_file_name::data(newest) : detail::store_file_name::lock();
+        for (const detail::store_file_name& name : names) {
+            if (name.kind() == detail::store_file_kind::lock || name == last) continue;
+            if (!directory.remove(name, ec)) return;
+        }
+        if (newest != 0 && !directory.remove(last, ec)) return;
+        // LOCK is removed while it is held; an opener that comes now finds no store.
+        if (!directory.remove(detail::store_file_name::lock(), ec) || !directory.sync(ec)) return;
+        directory.close();
+        directory.remove_directory(ec);
+    } catch (const std::bad_alloc&) {
+        detail::fail(ec, std::make_error_code(std::errc::not_enough_memory), "destroy: out of memory");
+    }
+}
+
+/// As destroy(path, io, ec) with the default I/O policy, kvforge::posix_io.
+inline void destroy(std::string_view path, std::error_code& ec) noexcept { destroy(path, posix_io{}, ec); }
+
+/// As destroy(path, ec); throws kvforge::error on failure.
+inline void destroy(std::string_view path) {
+    std::error_code ec;
+    destroy(path, ec);
+    detail::throw_if(ec);
+}
+
+}  // namespace kvforge
+// ---- end kvforge/destroy.hpp ----
+// ---- begin kvforge/open_store.hpp ----
+/// \file open_store.hpp
+/// kvforge::open_store: opens the store a spec names, as a kvforge::any_store.
+///
+///     auto users = kvforge::open_store<std::string, std::string>("file_log,sorted,sync_each:data/users");
+///     auto cache = kvforge::open_store<std::string, std::string>("memory,hash");
+///     auto again = kvforge::open_store<std::string, std::string>("data/users");  // from its MANIFEST
+///
+/// The spec's words are read as detail/store_spec.hpp says. A kind the spec leaves out is
+/// taken from the store's MANIFEST when it has one, else it is kvforge's default
+/// (file_log for a path, memory without; hash_index; buffered; single_thread). The fields
+/// of a manifest that bind the bytes on disk (codecs, expiry, compression) must match
+/// what opens the store; store, index and durability need not (file_log and mmap_file
+/// read the same files, and the index is rebuilt at open).
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+// ---- begin kvforge/detail/manifest_file.hpp ----
+/// \file manifest_file.hpp
+/// Reading a store directory's MANIFEST file (its text is manifest.hpp's).
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+/// A manifest is a dozen short lines; a file much larger is not one.
+inline constexpr std::uint64_t max_manifest_bytes = 64 << 10;
+
+/// Reads the MANIFEST of the store in directory into out. A directory (or store) with no
+/// manifest is no error: found is false and out unchanged. A manifest that cannot be
+/// read, or is damaged, fails with errc::corrupt_header naming the file.
+template <class IO>
+bool read_manifest_file(IO& io, const std::string& directory, composition& out, bool& found, std::error_code& ec) {
+    found = false;
+    const std::string path = directory + "/" + std::string(manifest_file_name);
+    data_file<IO> file;
+    std::error_code open_error;
+    if (!file.open(io, path, O_RDONLY, open_error)) {
+        if (open_error == std::errc::no_such_file_or_directory || open_error == std::errc::not_a_directory) {
+            return true;
+        }
+        ec = open_error;
+        return false;
+    }
+    std::uint64_t size = 0;
+    if (!file.size(size, ec)) return false;
+    if (size > max_manifest_bytes) {
+        fail(ec, errc::corrupt_header,
+             path + ": " + std::to_string(size) + " bytes, far more than a manifest holds; the file is not a kvforge "
+                                                  "manifest (move it away if it does not belong to the store)");
+        return false;
+    }
+    std::string text(static_cast<std::size_t>(size), '\0');
+    if (!file.read(0, text.data(), text.size(), ec)) return false;
+    std::string problem;
+    if (!parse_manifest(text, out, problem)) {
+        fail(ec, errc::corrupt_header,
+             path + ": " + problem + "; the store's composition cannot be read (restore the file from a backup)");
+        return false;
+    }
+    found = true;
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/manifest_file.hpp ----
+// ---- begin kvforge/detail/store_spec.hpp ----
+/// \file store_spec.hpp
+/// Reading a store spec, the text that names a composition and a path at run time:
+///
+///     words[:path]     e.g. "file_log,sorted,sync_each:data/users", "memory,hash", ":data/users"
+///     path             a bare path (no ':', no ','), e.g. "data/users"
+///
+/// Words are separated by commas (spaces around them are ignored); each names a policy
+/// by its name or short name, and so the kind (axis) it chooses. Everything after the
+/// first ':' is the path, as it is, so a path may hold ':' and ','. A spec without ':'
+/// is words when it holds a ',' or is one known word, and a bare path otherwise.
+///
+/// Errors are kvforge::errc::invalid_argument with a message that quotes the spec and names
+/// the fix; nothing here touches the file system.
+
+#include <algorithm>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// A word a spec may use: a policy's name and short name, and the axis (its kind) it chooses.
+struct spec_word {
+    std::string_view axis;        ///< e.g. "index"
+    std::string_view name;        ///< e.g. "sorted_index"
+    std::string_view short_name;  ///< e.g. "sorted"; empty when the policy has none
+    bool persistent = false;      ///< for store words: whether the store keeps its records on disk
+};
+
+/// What a spec says: the policy named on each axis it names (views into the vocabulary),
+/// and the path.
+struct parsed_spec {
+    std::vector<std::pair<std::string_view, std::string_view>> chosen;  ///< axis, policy name
+    std::string path;
+    bool has_path = false;
+
+    /// The policy named on axis, or empty when the spec leaves that kind out.
+    [[nodiscard]] std::string_view choice(std::string_view axis) const noexcept {
+        for (const auto& [chosen_axis, name] : chosen) {
+            if (chosen_axis == axis) return name;
+        }
+        return {};
+    }
+};
+
+/// "store: memory, file_log, mmap_file (or mmap); index: ..." for error messages.
+[[nodiscard]] inline std::string describe_vocabulary(const std::vector<spec_word>& vocabulary) {
+    std::string text;
+    std::string_view axis;
+    for (const spec_word& word : vocabulary) {
+        if (word.axis != axis) {
+            if (!axis.empty()) text += "; ";
+            axis = word.axis;
+            text.append(axis).append(": ");
+        } else {
+            text += ", ";
+        }
+        text.append(word.name);
+        if (!word.short_name.empty()) text.append(" (or ").append(word.short_name).append(")");
+    }
+    return text;
+}
+
+/// The word of the vocabulary that text names, or nullptr.
+[[nodiscard]] inline const spec_word* find_spec_word(const std::vector<spec_word>& vocabulary,
+                                                     std::string_view text) noexcept {
+    for (const spec_word& word : vocabulary) {
+        if (word.name == text || (!word.short_name.empty() && word.short_name == text)) return &word;
+    }
+    return nullptr;
+}
+
+/// The Levenshtein distance between a and b, for "did you mean" hints on short words.
+[[nodiscard]] inline std::size_t edit_distance(std::string_view a, std::string_view b) {
+    std::vector<std::size_t> row(b.size() + 1);
+    for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+    for (std::size_t i = 1; i <= a.size(); ++i) {
+        std::size_t diagonal = row[0];
+        row[0] = i;
+        for (std::size_t j = 1; j <= b.size(); ++j) {
+            const std::size_t above = row[j];
+            row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+            diagonal = above;
+        }
+    }
+    return row[b.size()];
+}
+
+/// The word of the vocabulary text is a likely misspelling of, or nullptr. Only names of
+/// six letters or more are considered, so that short directory names ("db") stay paths.
+[[nodiscard]] inline const spec_word* near_spec_word(const std::vector<spec_word>& vocabulary, std::string_view text) {
+    for (const spec_word& word : vocabulary) {
+        for (const std::string_view candidate : {word.name, word.short_name}) {
+            if (candidate.size() >= 6 && edit_distance(text, candidate) <= 2) return &word;
+        }
+    }
+    return nullptr;
+}
+
+/// Reads spec into out; on failure sets ec (kvforge::errc::invalid_argument) with a message
+/// naming the word or the contradiction and what to write instead.
+inline bool parse_store_spec(std::string_view spec, const std::vector<spec_word>& vocabulary, parsed_spec& out,
+                             std::error_code& ec) {
+    out = parsed_spec{};
+    const std::string quoted = "store spec '" + std::string(spec) + "'";
+    auto refuse = [&](const std::string& why) {
+        fail(ec, errc::invalid_argument, quoted + ": " + why);
+        return false;
+    };
+    auto trimmed = [](std::string_view text) {
+        const auto first = text.find_first_not_of(' ');
+        if (first == std::string_view::npos) return std::string_view{};
+        return text.substr(first, text.find_last_not_of(' ') - first + 1);
+    };
+    if (trimmed(spec).empty()) {
+        return refuse("empty; name a store and a path, e.g. 'file_log,sorted:data/users', or 'memory'");
+    }
+
+    std::string_view words = spec;
+    const std::size_t colon = spec.find(':');
+    if (colon != std::string_view::npos) {
+        words = spec.substr(0, colon);
+        out.path = std::string(spec.substr(colon + 1));
+        out.has_path = true;
+        if (out.path.empty()) return refuse("nothing after ':'; give the store's directory, e.g. 'file_log:data/users'");
+    } else if (spec.find(',') == std::string_view::npos && find_spec_word(vocabulary, trimmed(spec)) == nullptr) {
+        // A bare path. One that looks like a misspelt word is refused rather than made a store.
+        if (spec.find('/') == std::string_view::npos) {
+            if (const spec_word* near = near_spec_word(vocabulary, spec)) {
+                return refuse("'" + std::string(spec) + "' is not a word kvforge knows (did you mean '" +
+                              std::string(near->name) + "'?); for a directory of that name write './" +
+                              std::string(spec) + "'");
+            }
+        }
+        out.path = std::string(spec);
+        out.has_path = true;
+        return true;
+    }
+
+    const spec_word* store_word = nullptr;
+    std::string_view durability_name;
+    for (std::size_t start = 0; !trimmed(words).empty();) {
+        const std::size_t comma = std::min(words.find(',', start), words.size());
+        const std::string_view text = trimmed(words.substr(start, comma - start));
+        if (text.empty()) return refuse("an empty word between commas");
+        const spec_word* word = find_spec_word(vocabulary, text);
+        if (word == nullptr) {
+            std::string why = "unknown word '" + std::string(text) + "'";
+            if (const spec_word* near = near_spec_word(vocabulary, text)) {
+                why += " (did you mean '" + std::string(near->name) + "'?)";
+            }
+            return refuse(why + "; the words kvforge knows are " + describe_vocabulary(vocabulary));
+        }
+        const std::string_view earlier = out.choice(word->axis);
+        if (!earlier.empty() && earlier != word->name) {
+            return refuse("names two " + std::string(word->axis) + " policies, '" + std::string(earlier) + "' and '" +
+                          std::string(word->name) + "'; keep one");
+        }
+        if (earlier.empty()) out.chosen.emplace_back(word->axis, word->name);
+        if (word->axis == policy_kind::store::name) store_word = word;
+        if (word->axis == policy_kind::durability::name) durability_name = word->name;
+        if (comma == words.size()) break;
+        start = comma + 1;
+    }
+
+    if (store_word != nullptr && !store_word->persistent) {
+        const std::string store_name(store_word->name);
+        if (!durability_name.empty()) {
+            return refuse(store_name + " keeps nothing on disk, so it takes no durability policy; remove '" +
+                          std::string(durability_name) + "' or choose a persistent store such as file_log");
+        }
+        if (out.has_path) {
+            return refuse(store_name + " has no files, so it takes no path; remove ':" + out.path +
+                          "' or choose a persistent store such as file_log");
+        }
+    }
+    if (store_word != nullptr && store_word->persistent && !out.has_path) {
+        return refuse("incomplete: " + std::string(store_word->name) + " keeps its records in a directory; add it, e.g. '" +
+                      std::string(words) + ":data/users'");
+    }
+    if (store_word == nullptr && !durability_name.empty() && !out.has_path) {
+        return refuse("incomplete: '" + std::string(durability_name) +
+                      "' is a durability policy, for a store on disk; add the store's directory, e.g. '" +
+                      std::string(words) + ":data/users'");
+    }
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/store_spec.hpp ----
+
+namespace kvforge {
+
+namespace detail {
+
+/// The one door from kvforge's own layers into store and any_store internals.
+struct store_access {
+    template <class Store>
+    static const auto& backend(const Store& s) noexcept {
+        return s.backend_;
+    }
+    template <class Store>
+    static void open_with_fingerprint(Store& s, std::string_view path, const options& opts, std::uint64_t fingerprint,
+                                      std::error_code& ec) noexcept {
+        s.open_with_fingerprint(path, opts, fingerprint, ec);
+    }
+    template <class Key, class Value>
+    static any_store<Key, Value> make_any(std::unique_ptr<erased_store<Key, Value>> opened) noexcept {
+        return any_store<Key, Value>(std::move(opened));
+    }
+};
+
+/// The codecs whose bytes a store is opened to read: those of Key and Value, or, for
+/// kvforge's own tool, those the store's files say (see open_store_adopting).
+struct codec_choice {
+    std::string key_codec;
+    std::string value_codec;
+    std::uint64_t fingerprint = 0;
+};
+
+/// One composition's store behind the erased calls.
+template <class Store>
+class erased_store_impl final : public erased_store<typename Store::key_type, typename Store::mapped_type> {
+    using Key = typename Store::key_type;
+    using Value = typename Store::mapped_type;
+    using base = erased_store<Key, Value>;
+    using key_param = typename base::key_param;
+    using value_param = typename base::value_param;
+    using record_visitor = typename base::record_visitor;
+    using backend_type = std::remove_cvref_t<decltype(store_access::backend(std::declval<const Store&>()))>;
+
+    static constexpr bool ordered = Store::index_policy::ordered;
+    static constexpr bool mapped =
+        requires(const backend_type& b, std::string_view k, pinned_value& out, std::error_code& e) {
+            b.read_pinned(k, out, e);
+        };
+
+public:
+    explicit erased_store_impl(erased_description description) { this->description_ = std::move(description); }
+
+    /// Opens the store's files (persistent stores), expecting this codec fingerprint.
+    void open(std::string_view path, const options& opts, std::uint64_t fingerprint, std::error_code& ec) noexcept {
+        if constexpr (Store::persistent) {
+            store_access::open_with_fingerprint(store_, path, opts, fingerprint, ec);
+        } else {
+            ec.clear();
+        }
+    }
+
+    std::uint64_t put(key_param key, value_param value, std::error_code& ec) noexcept override {
+        if constexpr (Store::sequenced) {
+            return store_.put(key, value, ec);
+        } else {
+            store_.put(key, value, ec);
+            return 0;
+        }
+    }
+    std::optional<Value> get(key_param key, std::error_code& ec) const noexcept override { return store_.get(key, ec); }
+    bool get_into(key_param key, Value& out, std::error_code& ec) const noexcept override {
+        return store_.get(key, out, ec);
+    }
+    bool visit(key_param key, function_ref<void(std::string_view)> fn, std::error_code& ec) const override {
+        return store_.visit(key, fn, ec);
+    }
+    std::optional<pinned_value> get_view(key_param key, std::error_code& ec) const noexcept override {
+        if constexpr (mapped) {
+            return store_.get_view(key, ec);
+        } else {
+            fail_unsupported(ec, "get_view()", "mmap_file", this->description_, this->description_.composition.store,
+                             "use visit() for a view during a callback or get() for a copy, or open the store with "
+                             "'mmap_file' in its spec (it reads file_log's files)");
+            return std::nullopt;
+        }
+    }
+    bool contains(key_param key, std::error_code& ec) const noexcept override { return store_.contains(key, ec); }
+    bool erase(key_param key, std::error_code& ec) noexcept override { return store_.erase(key, ec); }
+    std::uint64_t write(const batch<Key, Value>& b, std::error_code& ec) noexcept override {
+        if constexpr (Store::sequenced) {
+            return store_.write(b, ec);
+        } else {
+            store_.write(b, ec);
+            return 0;
+        }
+    }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) noexcept override {
+        if constexpr (Store::sequenced) {
+            store_.wait_durable(sequence, ec);
+        } else {
+            fail_not_sequenced(ec, "wait_durable()");
+        }
+    }
+    std::uint64_t durable_seq(std::error_code& ec) const noexcept override {
+        if constexpr (Store::sequenced) {
+            ec.clear();
+            return store_.durable_seq();
+        } else {
+            fail_not_sequenced(ec, "durable_seq()");
+            return 0;
+        }
+    }
+    void visit_records(std::string_view from, bool inclusive, record_visitor visitor,
+                       std::error_code& ec) const override {
+        if constexpr (ordered) {
+            ec.clear();
+            store_access::backend(store_).visit_from(from, inclusive, visitor, ec);
+        } else {
+            fail_unordered(ec, this->description_);
+        }
+    }
+    void for_each(function_ref<void(const Key&, const Value&)> fn, std::error_code& ec) const override {
+        store_.for_each(fn, ec);
+    }
+    [[nodiscard]] std::size_t size() const override { return store_.size(); }
+    void clear(std::error_code& ec) noexcept override { store_.clear(ec); }
+    [[nodiscard]] kvforge::stats stats() const override { return store_.stats(); }
+    void flush(std::error_code& ec) noexcept override { store_.flush(ec); }
+    void sync(std::error_code& ec) noexcept override { store_.sync(ec); }
+    void compact(std::error_code& ec) noexcept override { store_.compact(ec); }
+    verify_report verify(std::error_code& ec) const noexcept override { return store_.verify(ec); }
+    void close(std::error_code& ec) noexcept override {
+        if constexpr (Store::persistent) {
+            store_.close(ec);
+        } else {
+            ec.clear();
+        }
+    }
+    [[nodiscard]] bool is_open() const noexcept override { return store_.is_open(); }
+
+private:
+    void fail_not_sequenced(std::error_code& ec, std::string_view call) const noexcept {
+        fail_unsupported(ec, call, "async_worker", this->description_, this->description_.composition.durability,
+                         "with sync_each a write is durable when it returns, with buffered call sync(); or open the "
+                         "store with 'async_worker' in its spec");
+    }
+
+    Store store_;
+};
+
+/// The policy a composition names on each axis (spec kinds), for matching a spec.
+struct composition_words {
+    std::vector<std::pair<std::string_view, std::string_view>> axes;  ///< axis, policy name
+    bool persistent = false;
+
+    [[nodiscard]] std::string_view on(std::string_view axis) const noexcept {
+        for (const auto& [name_of_axis, policy] : axes) {
+            if (name_of_axis == axis) return policy;
+        }
+        return "none";
+    }
+};
+
+template <class P>
+inline constexpr bool named_policy = requires {
+    { P::name } -> std::convertible_to<std::string_view>;
+};
+
+template <class P>
+[[nodiscard]] constexpr std::string_view short_name_of() noexcept {
+    if constexpr (requires { P::short_name; }) {
+        return P::short_name;
+    } else {
+        return {};
+    }
+}
+
+/// A kind beyond the four every store has (expiry, compression): a spec axis of its own.
+template <class P>
+inline constexpr bool extra_axis_policy =
+    !policy_of_kind<P, policy_kind::store> && !policy_of_kind<P, policy_kind::index> &&
+    !policy_of_kind<P, policy_kind::durability> && !policy_of_kind<P, policy_kind::threading> &&
+    !policy_of_kind<P, policy_kind::io>;
+
+/// What open_store needs of one composition of the list.
+template <class Pack>
+struct composition_traits;
+template <class... Ps>
+struct composition_traits<policies<Ps...>> {
+    using resolved = resolved_policies<Ps...>;
+    static_assert(!(policy_of_kind<Ps, policy_kind::io> || ...),
+                  "kvforge: open_store opens stores with kvforge::posix_io; remove the I/O policy from the "
+                  "composition list");
+    static_assert(named_policy<typename resolved::index> && named_policy<typename resolved::threading> &&
+                      ((named_policy<Ps> || policy_of_kind<Ps, policy_kind::io>) && ...),
+                  "kvforge: every policy of a composition list needs a name, the word a store spec names it by; "
+                  "add `static constexpr std::string_view name = \"...\";` to the policy");
+
+    template <class Key, class Value>
+    using store_type = store<Key, Value, Ps...>;
+
+    template <class P>
+    static constexpr spec_word word_of() noexcept {
+        bool persistent = false;
+        if constexpr (policy_of_kind<P, policy_kind::store>) persistent = P::persistent;
+        return {P::policy_kind::name, P::name, short_name_of<P>(), persistent};
+    }
+
+    /// Every policy of the composition, as spec words, the four core kinds first.
+    static void add_words(std::vector<spec_word>& words) {
+        words.push_back(word_of<typename resolved::store>());
+        words.push_back(word_of<typename resolved::index>());
+        if constexpr (resolved::store::persistent) words.push_back(word_of<typename resolved::durability>());
+        words.push_back(word_of<typename resolved::threading>());
+        (
+            [&] {
+                if constexpr (extra_axis_policy<Ps>) words.push_back(word_of<Ps>());
+            }(),
+            ...);
+    }
+
+    static composition_words describe() {
+        composition_words described;
+        std::vector<spec_word> words;
+        add_words(words);
+        for (const spec_word& word : words) described.axes.emplace_back(word.axis, word.name);
+        if constexpr (!resolved::store::persistent) {
+            described.axes.emplace_back(policy_kind::durability::name, resolved::durability::name);
+        }
+        described.persistent = resolved::store::persistent;
+        return described;
+    }
+
+    template <class Key, class Value>
+    static std::unique_ptr<erased_store<Key, Value>> open(erased_description description, std::string_view path,
+                                                          const options& opts, std::uint64_t fingerprint,
+                                                          std::error_code& ec) {
+        using erased_type = erased_store_impl<store_type<Key, Value>>;
+        description.ordered = resolved::index::ordered;
+        description.sequenced = store_type<Key, Value>::sequenced;
+        auto opened = std::make_unique<erased_type>(std::move(description));
+        opened->open(path, opts, fingerprint, ec);
+        if (ec) return nullptr;
+        return opened;
+    }
+};
+
+/// The spec words of kvforge's own policies and of every policy in List, grouped by axis
+/// (store, index, durability, threading, then other kinds in the order met), each once.
+template <class List>
+struct vocabulary_of;
+template <class... Packs>
+struct vocabulary_of<composition_list<Packs...>> {
+    template <class... Defaults>
+    static void add_packs(std::vector<spec_word>& words, composition_list<Defaults...>) {
+        (composition_traits<Defaults>::add_words(words), ...);
+    }
+
+    static std::vector<spec_word> get() {
+        std::vector<spec_word> met;
+        add_packs(met, default_compositions{});
+        (composition_traits<Packs>::add_words(met), ...);
+        std::vector<std::string_view> axes = {policy_kind::store::name, policy_kind::index::name,
+                                              policy_kind::durability::name, policy_kind::threading::name};
+        for (const spec_word& word : met) {
+            if (std::find(axes.begin(), axes.end(), word.axis) == axes.end()) axes.push_back(word.axis);
+        }
+        std::vector<spec_word> words;
+        for (const std::string_view axis : axes) {
+            for (const spec_word& word : met) {
+                const bool seen = std::any_of(words.begin(), words.end(), [&](const spec_word& w) {
+                    return w.axis == word.axis && w.name == word.name;
+                });
+                if (word.axis == axis && !seen) words.push_back(word);
+            }
+        }
+        return words;
+    }
+};
+
+/// The composition each entry of List names, in list order.
+template <class List>
+struct entries_of;
+template <class... Packs>
+struct entries_of<composition_list<Packs...>> {
+    static std::vector<composition_words> get() { return {composition_traits<Packs>::describe()...}; }
+
+    template <class Key, class Value>
+    static std::unique_ptr<erased_store<Key, Value>> open(std::size_t index, erased_description description,
+                                                          std::string_view path, const options& opts,
+                                                          std::uint64_t fingerprint, std::error_code& ec) {
+        using opener = std::unique_ptr<erased_store<Key, Value>> (*)(erased_description, std::string_view,
+                                                                     const options&, std::uint64_t, std::error_code&);
+        static constexpr opener openers[] = {&composition_traits<Packs>::template open<Key, Value>...};
+        return openers[index](std::move(description), path, opts, fingerprint, ec);
+    }
+};
+
+/// "file_log,sorted_index,buffered,single_thread": a composition's words, every kind spelled out.
+[[nodiscard]] inline std::string words_of(const composition_words& entry) {
+    std::string text;
+    for (const auto& [axis, name] : entry.axes) {
+        if (name == "none") continue;
+        if (!text.empty()) text += ',';
+        text.append(name);
+    }
+    return text;
+}
+
+/// Picks the composition of candidates a spec names. The spec's words must match; a kind
+/// it leaves out prefers the manifest's policy (when a manifest was found), else kvforge's
+/// default; ties go to the earlier candidate. Expiry and compression weigh most (they bind
+/// the bytes on disk), then store, index, durability and threading.
+[[nodiscard]] inline std::size_t choose_composition(std::string_view spec, const parsed_spec& parsed,
+                                                    const std::vector<composition_words>& candidates,
+                                                    const std::vector<std::pair<std::string_view, std::string_view>>& preferred,
+                                                    std::error_code& ec) {
+    auto weight = [](std::string_view axis) -> unsigned {
+        if (axis == policy_kind::store::name) return 8;
+        if (axis == policy_kind::index::name) return 4;
+        if (axis == policy_kind::durability::name) return 2;
+        if (axis == policy_kind::threading::name) return 1;
+        return 16;
+    };
+    std::size_t best = candidates.size();
+    unsigned best_score = 0;
+    for (std::size_t i = 0; i < candidates.size(); ++i) {
+        const composition_words& candidate = candidates[i];
+        if (candidate.persistent != parsed.has_path) continue;
+        bool fits = true;
+        for (const auto& [axis, name] : parsed.chosen) fits = fits && candidate.on(axis) == name;
+        if (!fits) continue;
+        unsigned score = 0;
+        for (const auto& [axis, name] : preferred) {
+            if (parsed.choice(axis).empty() && candidate.on(axis) == name) score += weight(axis);
+        }
+        if (best == candidates.size() || score > best_score) {
+            best = i;
+            best_score = score;
+        }
+    }
+    if (best == candidates.size()) {
+        std::string listed;
+        for (const composition_words& candidate : candidates) {
+            if (candidate.persistent != parsed.has_path) continue;
+            listed += listed.empty() ? "" : "; ";
+            listed += words_of(candidate);
+        }
+        fail(ec, errc::invalid_argument,
+             "store spec '" + std::string(spec) +
+                 "': no composition this program was built with fits it; add one to the composition list it passes "
+                 "to kvforge::open_store (see kvforge/compositions.hpp), or name one of: " +
+                 (listed.empty() ? std::string("(none for this kind of store)") : listed));
+    }
+    return best;
+}
+
+/// open_store's work: parse, read the manifest, choose, check what binds, open.
+template <class Key, class Value, class List>
+any_store<Key, Value> open_any_store(std::string_view spec, const options& opts, const codec_choice& codecs,
+                                     std::error_code& ec) {
+    ec.clear();
+    const std::vector<spec_word> vocabulary = vocabulary_of<List>::get();
+    parsed_spec parsed;
+    if (!parse_store_spec(spec, vocabulary, parsed, ec)) return {};
+
+    composition manifest;
+    bool has_manifest = false;
+    if (parsed.has_path) {
+        posix_io io;
+        if (!read_manifest_file(io, parsed.path, manifest, has_manifest, ec)) return {};
+    }
+    using preference = std::pair<std::string_view, std::string_view>;
+    std::vector<preference> preferred = {
+        {policy_kind::store::name, has_manifest ? std::string_view(manifest.store) : file_log::name},
+        {policy_kind::index::name, has_manifest ? std::string_view(manifest.index) : resolved_policies<>::index::name},
+        {policy_kind::durability::name,
+         has_manifest ? std::string_view(manifest.durability) : resolved_policies<file_log>::durability::name},
+        {policy_kind::threading::name, resolved_policies<>::threading::name},
+        // Kinds beyond the four are named as the manifest fields that record them.
+        {"expiry", manifest.expiry},
+        {"compression", manifest.compression}};
+    if (!parsed.has_path) preferred.front().second = resolved_policies<>::store::name;
+
+    const std::vector<composition_words> candidates = entries_of<List>::get();
+    const std::size_t chosen = choose_composition(spec, parsed, candidates, preferred, ec);
+    if (ec) return {};
+    const composition_words& words = candidates[chosen];
+
+    erased_description description;
+    composition& opening = description.composition;
+    opening.format = has_manifest ? manifest.format : format_version;
+    opening.store = std::string(words.on(policy_kind::store::name));
+    opening.index = std::string(words.on(policy_kind::index::name));
+    opening.durability = std::string(words.on(policy_kind::durability::name));
+    opening.key_codec = codecs.key_codec;
+    opening.value_codec = codecs.value_codec;
+    opening.codec_fingerprint = codecs.fingerprint;
+    opening.expiry = std::string(words.on("expiry"));
+    opening.compression = std::string(words.on("compression"));
+    if (has_manifest) {
+        const std::string difference = first_binding_difference(manifest, opening);
+        if (!difference.empty()) {
+            fail(ec, errc::codec_mismatch,
+                 parsed.path + "/" + std::string(manifest_file_name) + ": " + difference +
+                     "; open the store with the key and value types (and spec words) it was written with");
+            return {};
+        }
+    }
+    description.threading = std::string(words.on(policy_kind::threading::name));
+    description.persistent = words.persistent;
+    description.spec = words_of(words) + (parsed.has_path ? ":" + parsed.path : std::string());
+    auto opened = entries_of<List>::template open<Key, Value>(chosen, std::move(description), parsed.path, opts,
+                                                               codecs.fingerprint, ec);
+    if (!opened) return {};
+    return store_access::make_any<Key, Value>(std::move(opened));
+}
+
+/// Runs f, turning an exception (out of memory) into ec, for the error_code forms.
+template <class F>
+auto without_exceptions(std::error_code& ec, F&& f) noexcept -> decltype(f()) {
+    try {
+        return f();
+    } catch (const std::bad_alloc&) {
+        fail(ec, std::make_error_code(std::errc::not_enough_memory), "out of memory opening a store");
+    } catch (const std::exception& e) {
+        fail(ec, errc::codec_failed, e.what());
+    }
+    return {};
+}
+
+/// Opens the store a spec names to read the bytes its files hold, whatever codecs wrote
+/// them: the codecs named here stand for Key's and Value's (with Key = Value =
+/// std::string, the raw bytes). For kvforge's own tool, which shows and copies any
+/// store; users go through open_store, which checks their codecs.
+template <class Key, class Value, class List = default_compositions>
+any_store<Key, Value> open_store_adopting(std::string_view spec, const options& opts, const codec_choice& codecs,
+                                          std::error_code& ec) noexcept {
+    return without_exceptions(ec, [&] { return open_any_store<Key, Value, List>(spec, opts, codecs, ec); });
+}
+
+}  // namespace detail
+
+/// Opens the store a spec names, e.g. "file_log,sorted,sync_each:data/users" or
+/// "memory,hash", or a bare path that opens a store from its MANIFEST. Only the
+/// compositions of List are compiled (default: every policy of kvforge). Fails with
+/// kvforge::errc::invalid_argument for a spec that names a word kvforge does not know, leaves
+/// out what it needs, or contradicts itself, and errc::codec_mismatch when the store's
+/// manifest binds it to other codecs; opening errors are those of kvforge::store.
+template <class Key, class Value, class List = default_compositions>
+[[nodiscard]] any_store<Key, Value> open_store(std::string_view spec, const options& opts, std::error_code& ec) noexcept {
+    return detail::without_exceptions(ec, [&] {
+        const detail::codec_choice own{codec<Key>::name(), codec<Value>::name(),
+                                       detail::codec_fingerprint(codec<Key>::name(), codec<Value>::name())};
+        return detail::open_any_store<Key, Value, List>(spec, opts, own, ec);
+    });
+}
+
+/// As open_store(spec, opts, ec) with default options.
+template <class Key, class Value, class List = default_compositions>
+[[nodiscard]] any_store<Key, Value> open_store(std::string_view spec, std::error_code& ec) noexcept {
+    return open_store<Key, Value, List>(spec, options{}, ec);
+}
+
+/// As open_store(spec, opts, ec), throwing kvforge::error on failure.
+template <class Key, class Value, class List = default_compositions>
+[[nodiscard]] any_store<Key, Value> open_store(std::string_view spec, const options& opts = {}) {
+    std::error_code ec;
+    any_store<Key, Value> opened = open_store<Key, Value, List>(spec, opts, ec);
+    detail::throw_if(ec);
+    return opened;
+}
+
+}  // namespace kvforge
+// ---- end kvforge/open_store.hpp ----
 // ---- end kvforge/kvforge.hpp ----

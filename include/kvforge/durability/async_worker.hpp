@@ -27,6 +27,7 @@ struct async_worker {
     static_assert(QueueBytes > 0, "kvforge: async_worker<QueueBytes> needs a queue of at least one byte");
     using policy_kind = kvforge::policy_kind::durability;
     static constexpr std::string_view name = "async_worker";
+    static constexpr std::string_view short_name = "async";  ///< also accepted in a store spec
     static constexpr std::size_t queue_bytes = QueueBytes;
 
     /// The queue has its own mutex, whatever the store's threading policy, since the

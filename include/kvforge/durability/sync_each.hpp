@@ -21,6 +21,7 @@ namespace kvforge {
 struct sync_each {
     using policy_kind = kvforge::policy_kind::durability;
     static constexpr std::string_view name = "sync_each";
+    static constexpr std::string_view short_name = "sync";  ///< also accepted in a store spec
 
     /// Writes each record to the file at once (under the store's write lock) and syncs
     /// in commit(), after the store's lock is released, so that while one thread waits

@@ -2,6 +2,8 @@
 /// \file hash_index.hpp
 /// kvforge::hash_index: O(1) point operations, no order.
 
+#include <string_view>
+
 #include "../concepts.hpp"
 #include "../detail/hash_table.hpp"
 
@@ -11,6 +13,8 @@ namespace kvforge {
 /// The reference for writing an index policy: name the kind, the table and whether it is ordered.
 struct hash_index {
     using policy_kind = kvforge::policy_kind::index;
+    static constexpr std::string_view name = "hash_index";
+    static constexpr std::string_view short_name = "hash";  ///< also accepted in a store spec
     using table = detail::hash_table;
     static constexpr bool ordered = false;
 };

@@ -30,6 +30,7 @@ struct mmap_file {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "mmap_file";
+    static constexpr std::string_view short_name = "mmap";  ///< also accepted in a store spec
     template <class Policies>
     using backend = detail::log_backend<Policies, true>;
 };

@@ -3,6 +3,7 @@
 /// kvforge::single_thread: no locks at all, for stores used by one thread at a time.
 
 #include <cstddef>
+#include <string_view>
 
 #include "../concepts.hpp"
 
@@ -33,6 +34,8 @@ private:
 /// Threading policy: no synchronisation. The reference for writing a threading policy.
 struct single_thread {
     using policy_kind = kvforge::policy_kind::threading;
+    static constexpr std::string_view name = "single_thread";
+    static constexpr std::string_view short_name = "st";  ///< also accepted in a store spec
     using mutex_type = detail::null_shared_mutex;
     using counter_type = detail::plain_counter;
     static constexpr bool concurrent = false;

@@ -2,6 +2,8 @@
 /// \file thread_safe.hpp
 /// kvforge::thread_safe: concurrent readers and writers on one store.
 
+#include <string_view>
+
 #include "../concepts.hpp"
 #include "../detail/striped.hpp"
 
@@ -12,6 +14,8 @@ namespace kvforge {
 /// so reads scale with the cores instead of queueing for one lock word.
 struct thread_safe {
     using policy_kind = kvforge::policy_kind::threading;
+    static constexpr std::string_view name = "thread_safe";
+    static constexpr std::string_view short_name = "mt";  ///< also accepted in a store spec
     using mutex_type = detail::striped_shared_mutex;
     using counter_type = detail::striped_counter;
     static constexpr bool concurrent = true;

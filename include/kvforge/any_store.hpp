@@ -1,0 +1,367 @@
+#pragma once
+/// \file any_store.hpp
+/// kvforge::any_store<Key, Value>: a store whose composition is chosen at run time
+/// (kvforge::open_store), with the calls of kvforge::store.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "batch.hpp"
+#include "codec.hpp"
+#include "detail/function_ref.hpp"
+#include "error.hpp"
+#include "manifest.hpp"
+#include "pinned_value.hpp"
+#include "scan_range.hpp"
+#include "stats.hpp"
+
+namespace kvforge {
+
+template <class Key, class Value>
+class any_store;
+
+namespace detail {
+
+struct store_access;
+
+/// What an open any_store is: its composition and what it can do, fixed when it opens.
+struct erased_description {
+    kvforge::composition composition;  ///< store, index, durability and codecs
+    std::string threading;             ///< the threading policy's name
+    std::string spec;                  ///< the spec that names exactly this store, path included
+    bool persistent = false;           ///< keeps its records on disk
+    bool ordered = false;              ///< scan() and scan_prefix() work
+    bool sequenced = false;            ///< writes return sequence numbers for wait_durable()
+};
+
+/// Reports a call that the store's composition cannot serve: kvforge::errc::not_supported,
+/// with a message naming what the call needs, what the store has, and the fix.
+inline void fail_unsupported(std::error_code& ec, std::string_view call, std::string_view needs,
+                             const erased_description& store, std::string_view has, std::string_view fix) noexcept {
+    const std::error_code code = make_error_code(errc::not_supported);
+    try {
+        fail(ec, code,
+             std::string(call) + " needs " + std::string(needs) + ", and this store (" + store.spec + ") has " +
+                 std::string(has) + "; " + std::string(fix));
+    } catch (...) {
+        ec = code;  // out of memory for the message: the code alone still says what happened
+    }
+}
+
+/// scan(), scan_from() and scan_prefix() on a store with an unordered index.
+inline void fail_unordered(std::error_code& ec, const erased_description& store) noexcept {
+    fail_unsupported(ec, "scan()", "an ordered index ('sorted' in the spec)", store, store.composition.index,
+                     store.persistent ? "the index is rebuilt when a store opens, so reopen it with 'sorted' in its spec"
+                                      : "create the memory store with 'memory,sorted'");
+}
+
+/// The calls of a store as virtual functions, one override per composition
+/// (open_store.hpp). The base class itself is a store that is not open: every call
+/// reports errc::store_closed, which is what an empty any_store holds.
+template <class Key, class Value>
+class erased_store {
+public:
+    using key_param = param_t<Key>;
+    using value_param = param_t<Value>;
+    using record_visitor = function_ref<bool(std::string_view, std::string_view)>;
+
+    erased_store() = default;
+    erased_store(const erased_store&) = delete;
+    erased_store& operator=(const erased_store&) = delete;
+    virtual ~erased_store() = default;
+
+    [[nodiscard]] const erased_description& description() const noexcept { return description_; }
+
+    virtual std::uint64_t put(key_param, value_param, std::error_code& ec) noexcept { return closed(ec, 0); }
+    virtual std::optional<Value> get(key_param, std::error_code& ec) const noexcept {
+        return closed(ec, std::optional<Value>{});
+    }
+    virtual bool get_into(key_param, Value&, std::error_code& ec) const noexcept { return closed(ec, false); }
+    virtual bool visit(key_param, function_ref<void(std::string_view)>, std::error_code& ec) const {
+        return closed(ec, false);
+    }
+    virtual std::optional<pinned_value> get_view(key_param, std::error_code& ec) const noexcept {
+        return closed(ec, std::optional<pinned_value>{});
+    }
+    virtual bool contains(key_param, std::error_code& ec) const noexcept { return closed(ec, false); }
+    virtual bool erase(key_param, std::error_code& ec) noexcept { return closed(ec, false); }
+    virtual std::uint64_t write(const batch<Key, Value>&, std::error_code& ec) noexcept { return closed(ec, 0); }
+    virtual void wait_durable(std::uint64_t, std::error_code& ec) noexcept { closed(ec, 0); }
+    virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
+    /// Calls visitor(key, value) in key order from `from` on until it returns false (ordered stores).
+    virtual void visit_records(std::string_view, bool, record_visitor, std::error_code& ec) const { closed(ec, 0); }
+    virtual void for_each(function_ref<void(const Key&, const Value&)>, std::error_code& ec) const { closed(ec, 0); }
+    [[nodiscard]] virtual std::size_t size() const { return 0; }
+    virtual void clear(std::error_code& ec) noexcept { closed(ec, 0); }
+    [[nodiscard]] virtual kvforge::stats stats() const { return {}; }
+    virtual void flush(std::error_code& ec) noexcept { closed(ec, 0); }
+    virtual void sync(std::error_code& ec) noexcept { closed(ec, 0); }
+    virtual void compact(std::error_code& ec) noexcept { closed(ec, 0); }
+    virtual verify_report verify(std::error_code& ec) const noexcept { return closed(ec, verify_report{}); }
+    virtual void close(std::error_code& ec) noexcept { ec.clear(); }
+    [[nodiscard]] virtual bool is_open() const noexcept { return false; }
+
+    /// What scan_range calls: visit_records with any visitor.
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        visit_records(from, inclusive, record_visitor(visitor), ec);
+    }
+
+    /// The store every empty any_store stands for; it has no state, so one serves all.
+    static erased_store& not_open() noexcept {
+        static erased_store instance;
+        return instance;
+    }
+
+protected:
+    erased_description description_;
+
+private:
+    template <class Result>
+    static Result closed(std::error_code& ec, Result result) noexcept {
+        fail(ec, errc::store_closed, "the any_store holds no store; open one with kvforge::open_store");
+        return result;
+    }
+};
+
+}  // namespace detail
+
+/// A store opened from a spec at run time (kvforge::open_store), with the calls of
+/// kvforge::store: each is one virtual call to the store the spec named. A call that
+/// composition cannot serve (scan() on a hash index, wait_durable() without
+/// async_worker, get_view() without mmap_file) fails at run time with
+/// kvforge::errc::not_supported and a message naming the spec word it needs.
+///
+/// Every fallible call has a throwing form (kvforge::error) and a std::error_code& form
+/// that never throws. A default-constructed or moved-from any_store holds no store:
+/// its calls report errc::store_closed. Under thread_safe, one any_store may be used by
+/// many threads at once, as its store may.
+template <class Key, class Value>
+class any_store {
+    using erased = detail::erased_store<Key, Value>;
+    using key_param = detail::param_t<Key>;
+    using value_param = detail::param_t<Value>;
+
+public:
+    using key_type = Key;
+    using mapped_type = Value;
+    using batch_type = batch<Key, Value>;
+    using range_type = scan_range<erased, Key, Value>;
+
+    /// Holds no store until one is moved in from open_store.
+    any_store() noexcept = default;
+    any_store(any_store&&) noexcept = default;
+    any_store& operator=(any_store&&) noexcept = default;
+    /// Closes the store, ignoring errors: call close() to see them.
+    ~any_store() = default;
+
+    /// Whether a store is open: always for memory, until close() for persistent ones.
+    [[nodiscard]] bool is_open() const noexcept { return impl().is_open(); }
+    /// Whether the store keeps its records on disk.
+    [[nodiscard]] bool persistent() const noexcept { return impl().description().persistent; }
+    /// Whether the index is ordered, so that scan() and scan_prefix() work.
+    [[nodiscard]] bool ordered() const noexcept { return impl().description().ordered; }
+    /// Whether writes return sequence numbers for wait_durable() (async_worker).
+    [[nodiscard]] bool sequenced() const noexcept { return impl().description().sequenced; }
+    /// The composition opened: store, index and durability policies, and the codecs.
+    [[nodiscard]] const kvforge::composition& composition() const noexcept {
+        return impl().description().composition;
+    }
+    /// The spec that names exactly this store, every kind spelled out, e.g.
+    /// "file_log,sorted_index,buffered,single_thread:data/users".
+    [[nodiscard]] const std::string& spec() const noexcept { return impl().description().spec; }
+
+    /// Writes value under key. Returns the write's sequence number with async_worker, else 0.
+    std::uint64_t put(key_param key, value_param value) { return thrown(&erased::put, key, value); }
+    std::uint64_t put(key_param key, value_param value, std::error_code& ec) noexcept {
+        return impl().put(key, value, ec);
+    }
+
+    /// The value under key, or nullopt.
+    [[nodiscard]] std::optional<Value> get(key_param key) const { return thrown(&erased::get, key); }
+    [[nodiscard]] std::optional<Value> get(key_param key, std::error_code& ec) const noexcept {
+        return impl().get(key, ec);
+    }
+    /// Decodes the value under key into out, reusing its storage; returns whether key exists.
+    bool get(key_param key, Value& out) const { return thrown(&erased::get_into, key, out); }
+    bool get(key_param key, Value& out, std::error_code& ec) const noexcept { return impl().get_into(key, out, ec); }
+
+    /// Calls fn(std::string_view) with the stored bytes of key's value; returns whether
+    /// key exists. As store::visit: the view lives during the call, fn must not call the store.
+    template <class Fn>
+    bool visit(key_param key, Fn&& fn) const {
+        std::error_code ec;
+        const bool found = visit(key, std::forward<Fn>(fn), ec);
+        detail::throw_if(ec);
+        return found;
+    }
+    template <class Fn>
+    bool visit(key_param key, Fn&& fn, std::error_code& ec) const {
+        return impl().visit(key, function_ref_to<void(std::string_view)>(fn), ec);
+    }
+
+    /// The stored bytes of key's value without copying (mmap_file only; see store::get_view).
+    [[nodiscard]] std::optional<pinned_value> get_view(key_param key) const { return thrown(&erased::get_view, key); }
+    [[nodiscard]] std::optional<pinned_value> get_view(key_param key, std::error_code& ec) const noexcept {
+        return impl().get_view(key, ec);
+    }
+
+    /// Whether key exists.
+    [[nodiscard]] bool contains(key_param key) const { return thrown(&erased::contains, key); }
+    [[nodiscard]] bool contains(key_param key, std::error_code& ec) const noexcept {
+        return impl().contains(key, ec);
+    }
+
+    /// Removes key; returns whether it existed.
+    bool erase(key_param key) { return thrown(&erased::erase, key); }
+    bool erase(key_param key, std::error_code& ec) noexcept { return impl().erase(key, ec); }
+
+    /// Applies every operation of b, all or none. Returns its sequence number with async_worker, else 0.
+    std::uint64_t write(const batch_type& b) { return thrown(&erased::write, b); }
+    std::uint64_t write(const batch_type& b, std::error_code& ec) noexcept { return impl().write(b, ec); }
+
+    /// Blocks until the write with this sequence number is on disk (async_worker only).
+    void wait_durable(std::uint64_t sequence) { thrown(&erased::wait_durable, sequence); }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) noexcept { impl().wait_durable(sequence, ec); }
+    /// The sequence number up to which every write is on disk (async_worker only).
+    [[nodiscard]] std::uint64_t durable_seq() const { return thrown(&erased::durable_seq); }
+    [[nodiscard]] std::uint64_t durable_seq(std::error_code& ec) const noexcept { return impl().durable_seq(ec); }
+
+    /// The keys in [from, to) with their values, in key order (ordered index only: else
+    /// this throws at once).
+    [[nodiscard]] range_type scan(key_param from, key_param to) const {
+        require_ordered();
+        return make_range(from, to, nullptr);
+    }
+    /// As scan(from, to); errors, including an unordered index, end the iteration and are
+    /// stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan(key_param from, key_param to, std::error_code& ec) const {
+        return make_range(from, to, &ec);
+    }
+    /// Every key with its value, in key order (ordered index only).
+    [[nodiscard]] range_type scan() const {
+        require_ordered();
+        return range_type(impl(), {}, {}, false, nullptr);
+    }
+    /// The keys from `from` on, with their values, in key order (ordered index only).
+    [[nodiscard]] range_type scan_from(key_param from) const {
+        require_ordered();
+        return make_open_range(from, nullptr);
+    }
+    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const { return make_open_range(from, &ec); }
+    /// The keys that start with prefix (compared as encoded bytes), in key order (ordered index only).
+    [[nodiscard]] range_type scan_prefix(key_param prefix) const {
+        require_ordered();
+        return make_prefix_range(prefix, nullptr);
+    }
+    [[nodiscard]] range_type scan_prefix(key_param prefix, std::error_code& ec) const {
+        return make_prefix_range(prefix, &ec);
+    }
+
+    /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
+    /// index, else in no particular order (under the read lock; fn must not call the store).
+    template <class Fn>
+    void for_each(Fn&& fn) const {
+        std::error_code ec;
+        for_each(std::forward<Fn>(fn), ec);
+        detail::throw_if(ec);
+    }
+    template <class Fn>
+    void for_each(Fn&& fn, std::error_code& ec) const {
+        impl().for_each(function_ref_to<void(const Key&, const Value&)>(fn), ec);
+    }
+
+    /// The number of keys.
+    [[nodiscard]] std::size_t size() const { return impl().size(); }
+    [[nodiscard]] bool empty() const { return size() == 0; }
+
+    /// Removes every key.
+    void clear() { thrown(&erased::clear); }
+    void clear(std::error_code& ec) noexcept { impl().clear(ec); }
+
+    /// Counters and sizes; see kvforge::stats.
+    [[nodiscard]] kvforge::stats stats() const { return impl().stats(); }
+
+    /// Hands buffered writes to the OS.
+    void flush() { thrown(&erased::flush); }
+    void flush(std::error_code& ec) noexcept { impl().flush(ec); }
+    /// Makes every write so far durable (no-op for memory).
+    void sync() { thrown(&erased::sync); }
+    void sync(std::error_code& ec) noexcept { impl().sync(ec); }
+    /// Rewrites live records to reclaim the space of dead ones (no-op for memory).
+    void compact() { thrown(&erased::compact); }
+    void compact(std::error_code& ec) noexcept { impl().compact(ec); }
+
+    /// Reads and checks every record without changing anything.
+    [[nodiscard]] verify_report verify() const { return thrown(&erased::verify); }
+    [[nodiscard]] verify_report verify(std::error_code& ec) const noexcept { return impl().verify(ec); }
+
+    /// Writes out and syncs everything and releases a persistent store; nothing for memory.
+    void close() { thrown(&erased::close); }
+    void close(std::error_code& ec) noexcept { impl().close(ec); }
+
+private:
+    friend struct detail::store_access;
+
+    explicit any_store(std::unique_ptr<erased> opened) noexcept : impl_(std::move(opened)) {}
+
+    [[nodiscard]] erased& impl() const noexcept { return impl_ ? *impl_ : erased::not_open(); }
+
+    template <class Signature, class Fn>
+    static detail::function_ref<Signature> function_ref_to(Fn& fn) noexcept {
+        return detail::function_ref<Signature>(fn);
+    }
+
+    /// Calls a member of the erased store with a std::error_code and throws what it reports.
+    template <class Member, class... Args>
+    decltype(auto) thrown(Member member, Args&&... args) const {
+        std::error_code ec;
+        if constexpr (std::is_void_v<decltype((impl().*member)(std::forward<Args>(args)..., ec))>) {
+            (impl().*member)(std::forward<Args>(args)..., ec);
+            detail::throw_if(ec);
+        } else {
+            auto result = (impl().*member)(std::forward<Args>(args)..., ec);
+            detail::throw_if(ec);
+            return result;
+        }
+    }
+
+    /// Throws at once when the store is open and its index unordered, rather than at the
+    /// first step of the range (a closed store reports that at the first step).
+    void require_ordered() const {
+        if (!is_open() || ordered()) return;
+        std::error_code ec;
+        detail::fail_unordered(ec, impl().description());
+        detail::throw_if(ec);
+    }
+
+    range_type make_range(key_param from, key_param to, std::error_code* ec) const {
+        std::string from_scratch;
+        std::string to_scratch;
+        return range_type(impl(), std::string(codec<Key>::encode(from, from_scratch)),
+                          std::string(codec<Key>::encode(to, to_scratch)), true, ec);
+    }
+
+    range_type make_open_range(key_param from, std::error_code* ec) const {
+        std::string scratch;
+        return range_type(impl(), std::string(codec<Key>::encode(from, scratch)), {}, false, ec);
+    }
+
+    range_type make_prefix_range(key_param prefix, std::error_code* ec) const {
+        std::string scratch;
+        std::string from(codec<Key>::encode(prefix, scratch));
+        std::string upper;
+        const bool bounded = detail::prefix_end(from, upper);
+        return range_type(impl(), std::move(from), std::move(upper), bounded, ec);
+    }
+
+    std::unique_ptr<erased> impl_;
+};
+
+}  // namespace kvforge

@@ -1,0 +1,382 @@
+#!/usr/bin/env python3
+"""End-to-end test of the kvforge command-line tool: runs the built binary with arguments
+and checks its stdout, stderr and exit code, as a user and a script see them.
+
+    kvforge_tool_test.py KVFORGE MAKE_STORES [TEST_NAME...]
+
+KVFORGE is the tool, MAKE_STORES the helper that writes stores of other codecs
+(tests/tool/make_stores.cpp). With names, only those tests run. The stores go in a
+temporary directory under KVFORGE_TEST_TMPDIR, /dev/shm or the system's, removed after.
+"""
+
+import os
+import pty
+import select
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+KVFORGE = ""
+MAKE_STORES = ""
+WORK = Path()
+
+
+class Result:
+    def __init__(self, completed):
+        self.code = completed.returncode
+        self.out = completed.stdout
+        self.err = completed.stderr
+
+    @property
+    def text(self):
+        return self.out.decode("utf-8", "replace")
+
+    @property
+    def error(self):
+        return self.err.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return f"exit {self.code}\n--- stdout\n{self.text}\n--- stderr\n{self.error}"
+
+
+def kvforge(*args, stdin=b""):
+    """Runs the tool with args (str or bytes) and stdin, with stdout and stderr piped."""
+    completed = subprocess.run([KVFORGE, *args], input=stdin, capture_output=True, cwd=WORK, timeout=300)
+    return Result(completed)
+
+
+def expect(result, code, out=None, err=None):
+    """Checks the exit code, and that stdout/stderr contain the given texts."""
+    assert result.code == code, f"expected exit {code}, got {result!r}"
+    for part in [out] if isinstance(out, str) else out or []:
+        assert part in result.text, f"stdout lacks {part!r}: {result!r}"
+    for part in [err] if isinstance(err, str) else err or []:
+        assert part in result.error, f"stderr lacks {part!r}: {result!r}"
+    return result
+
+
+def fresh(name):
+    """A path in the work directory that does not exist yet."""
+    path = WORK / name
+    shutil.rmtree(path, ignore_errors=True)
+    return str(path)
+
+
+def data_file(store):
+    files = sorted(Path(store).glob("data-*.kvlog"))
+    assert len(files) == 1, files
+    return files[0]
+
+
+def flip_byte(path, offset):
+    data = bytearray(path.read_bytes())
+    data[offset] ^= 0x5A
+    path.write_bytes(bytes(data))
+
+
+def _crc32c_table():
+    table = []
+    for n in range(256):
+        c = n
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82F63B78 if c & 1 else 0)
+        table.append(c)
+    return table
+
+
+CRC32C_TABLE = _crc32c_table()
+
+
+def crc32c(data):
+    """CRC-32C (Castagnoli), as the dump's end line carries it."""
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc = CRC32C_TABLE[(crc ^ byte) & 0xFF] ^ (crc >> 8)
+    return crc ^ 0xFFFFFFFF
+
+
+# The codec fingerprint of std::string keys and values ("bytes", "bytes"), as files carry it.
+BYTES_FINGERPRINT = b"9df4e39e737e0040"
+
+
+def dump_of(records):
+    """A dump of string keys and values, written as docs/dump-format.md says (no escapes needed)."""
+    body = b"".join(key + b"\t" + value + b"\n" for key, value in records)
+    count = body.count(b"\n")
+    return (b"kvforge-dump 1\nkey_codec bytes\nvalue_codec bytes\ncodec_fingerprint " + BYTES_FINGERPRINT + b"\nrecords\n" +
+            body + b"end %d %08x\n" % (count, crc32c(body)))
+
+
+# --- the tests -------------------------------------------------------------------------------
+
+COMMANDS = ["stat", "get", "put", "del", "scan", "dump", "load", "verify", "compact", "convert", "repair", "backup"]
+
+
+def test_help_for_every_command():
+    overview = expect(kvforge("--help"), 0, ["usage: kvforge COMMAND", "exit status: 0 success, 1 key absent"])
+    for command in COMMANDS:
+        assert f"  {command} " in overview.text, command
+        expect(kvforge(command, "--help"), 0, f"usage: kvforge {command}")
+    expect(kvforge(), 2, err="usage: kvforge COMMAND")
+
+
+def test_usage_errors_exit_2_with_the_usage_line():
+    expect(kvforge("frobnicate"), 2, err="unknown command 'frobnicate'")
+    expect(kvforge("get", "x"), 2, err=["kvforge get: missing arguments: expected DIR KEY", "usage: kvforge get DIR KEY"])
+    expect(kvforge("scan", "x", "--sideways"), 2, err="unknown option --sideways")
+    expect(kvforge("scan", "x", "--limit"), 2, err="--limit needs a value")
+    expect(kvforge("scan", "x", "--limit", "many"), 2, err="--limit takes a number of records")
+    expect(kvforge("scan", "x", "--prefix", "a", "--from", "b"), 2, err="exclude each other")
+    expect(kvforge("convert", "a", "b"), 2, err="--as SPEC is needed")
+    expect(kvforge("backup", "a", "b"), 2, err="online backup")
+
+
+def test_put_get_del_and_their_exit_codes():
+    store = fresh("users")
+    expect(kvforge("put", store, "alice", "admin"), 3, err=[store, "no kvforge store here", "kvforge load"])
+    expect(kvforge("put", store, "alice", "admin", "--as", "file_log,sorted"), 0)
+    expect(kvforge("put", store, "bob", "-", stdin=b"dev\n"), 0)
+    assert kvforge("get", store, "alice").out == b"admin\n"
+    assert kvforge("get", store, "bob").out == b"dev\\n\n"  # every byte of stdin, the newline escaped
+    assert kvforge("get", store, "bob", "--raw").out == b"dev\n"
+    expect(kvforge("get", store, "carol"), 1, err=f"no key 'carol' in {store}")
+    assert kvforge("get", store, "carol").out == b""
+    expect(kvforge("del", store, "alice"), 0)
+    expect(kvforge("del", store, "alice"), 1, err="no key 'alice'")
+    expect(kvforge("put", store, "--", "--dashes", "yes"), 0)
+    assert kvforge("get", store, "--", "--dashes").out == b"yes\n"
+    expect(kvforge("put", store, "k", "v", "--as", "memory"), 2, err="memory has no files")
+    expect(kvforge("put", store, "k", "v", "--as", "file_log:elsewhere"), 2, err="spec words only")
+    expect(kvforge("stat", fresh("nothing")), 3, err="no kvforge store here")
+
+
+def test_scan_orders_filters_and_limits():
+    store = fresh("scan")
+    for key in ["apple", "apricot", "banana", "blueberry", "cherry"]:
+        expect(kvforge("put", store, key, key.upper(), "--as", "file_log,hash"), 0)
+    # A hash-index store scans too: the tool opens every store with a sorted index.
+    assert kvforge("scan", store).text.splitlines() == [
+        "apple\tAPPLE", "apricot\tAPRICOT", "banana\tBANANA", "blueberry\tBLUEBERRY", "cherry\tCHERRY"]
+    assert kvforge("scan", store, "--prefix", "ap", "--keys-only").text.splitlines() == ["apple", "apricot"]
+    assert kvforge("scan", store, "--from", "b", "--to", "c", "--keys-only").text.splitlines() == [
+        "banana", "blueberry"]
+    assert kvforge("scan", store, "--from", "blue", "--keys-only").text.splitlines() == ["blueberry", "cherry"]
+    assert kvforge("scan", store, "--reverse", "--limit", "2", "--keys-only").text.splitlines() == [
+        "cherry", "blueberry"]
+    assert kvforge("scan", store, "--limit", "1").text == "apple\tAPPLE\n"
+    assert kvforge("scan", store, "--prefix", "6368", "--hex").text == "636865727279\t434845525259\n"
+
+
+def test_binary_keys_and_values_print_safely():
+    store = fresh("binary")
+    expect(kvforge("put", store, "6b00ff", "1b5b324a0a0d09", "--hex", "--as", "file_log"), 0)
+    scanned = kvforge("scan", store)
+    assert scanned.out == b"k\\x00\\xff\t\\x1b[2J\\n\\r\\t\n", scanned
+    assert all(byte >= 0x20 or byte in (0x09, 0x0A) for byte in scanned.out)
+    assert kvforge("get", store, "6b00ff", "--hex").out == b"1b5b324a0a0d09\n"
+    assert kvforge("get", store, "6b00ff", "--hex", "--raw").code == 2
+
+
+def test_dump_and_load_round_trip_every_byte_value():
+    store = fresh("bytes")
+    records = {}
+    for b in range(256):
+        key = bytes([b])
+        value = bytes((b + i) % 256 for i in range(256))
+        records[key] = value
+    records[b""] = b""  # the empty key and the empty value
+    records[b"\\x41"] = b"a backslash, then x41, not the byte A"
+    for key, value in records.items():
+        expect(kvforge("put", store, key.hex(), value.hex(), "--hex", "--as", "file_log,sorted"), 0)
+    dumped = expect(kvforge("dump", store), 0)
+    assert dumped.err == b"", "no progress when stderr is not a terminal"
+    lines = dumped.out.split(b"\n")
+    assert lines[0] == b"kvforge-dump 1" and lines[4] == b"records", lines[:5]
+    assert all(b"\t" in line for line in lines[5:-2]) and lines[-2].startswith(b"end 258 "), lines[-2]
+    assert all(byte < 0x7F and (byte >= 0x20 or byte in (0x09, 0x0A)) for byte in dumped.out), "dump is ASCII"
+
+    copy = fresh("bytes-copy")
+    loaded = expect(kvforge("load", copy, "--as", "mmap_file,hash,sync_each", stdin=dumped.out), 0,
+                    "loaded 258 records")
+    assert loaded.err == b""
+    for key, value in records.items():
+        got = kvforge("get", copy, key.hex(), "--hex")
+        assert got.code == 0 and bytes.fromhex(got.text.strip()) == value, (key, got)
+    got = kvforge("get", copy, "ff", "--hex")
+    assert kvforge("get", copy, "ff", "--hex").out.strip() == records[b"\xff"].hex().encode()
+    assert kvforge("dump", copy).out == dumped.out, "the dump of the loaded store is the same, byte for byte"
+
+
+def test_load_refuses_damaged_dumps():
+    store = fresh("dumped")
+    expect(kvforge("put", store, "a", "1", "--as", "file_log"), 0)
+    expect(kvforge("put", store, "b", "2"), 0)
+    dump = kvforge("dump", store).out
+    cut = dump[: dump.rindex(b"end ")]
+    expect(kvforge("load", fresh("cut"), stdin=cut), 3, err=["cut short", "2 records were loaded before it"])
+    changed = dump.replace(b"a\t1", b"a\t9")
+    expect(kvforge("load", fresh("changed"), stdin=changed), 3, err="changed or cut on the way")
+    expect(kvforge("load", fresh("none"), stdin=b"hello\n"), 3, err="not a kvforge dump")
+    expect(kvforge("load", fresh("bad-escape"), stdin=dump.replace(b"a\t1", b"a\t\\q")), 3, err="unknown escape \\q")
+
+
+def test_stores_of_other_codecs_show_decoded_or_hex(stores):
+    numbers = str(stores / "numbers")
+    stat = expect(kvforge("stat", numbers), 0, ["key codec    uint64.be", "value codec  float64.be",
+                                                   "mmap_file,sorted_index,sync_each (as its MANIFEST says)",
+                                                   "keys         100"])
+    assert kvforge("scan", numbers, "--from", "20", "--to", "50").text.splitlines() == [
+        "20\t0.5", "30\t0.75", "40\t1"], stat
+    assert kvforge("get", numbers, "1000").out == b"25\n"
+    expect(kvforge("put", numbers, "5", "-0.125"), 0)
+    assert kvforge("scan", numbers, "--limit", "2").text.splitlines() == ["5\t-0.125", "10\t0.25"]
+    expect(kvforge("get", numbers, "ten"), 2, err=["KEY 'ten' is not an unsigned integer of 64 bits", "--hex"])
+    expect(kvforge("put", numbers, "7", "seven"), 2, err="VALUE 'seven' is not a number")
+
+    signed = str(stores / "signed")
+    expect(kvforge("stat", signed), 0, ["key codec    int32.be", "not recorded: a format 1 store has no MANIFEST"])
+    assert kvforge("scan", signed).text.splitlines() == ["-1000\tv-1000", "-5\tv-5", "3\tv3", "70000\tv70000"]
+
+    points = str(stores / "points")
+    expect(kvforge("stat", points), 0, ["key codec    ?", "value codec  ?"])
+    assert kvforge("scan", points).text.splitlines() == ["00010002\t6f6e652d74776f", "01020000\t666172"]
+    dumped = kvforge("dump", points)
+    copy = fresh("points-copy")
+    expect(kvforge("load", copy, stdin=dumped.out), 0)
+    assert kvforge("dump", copy).out == dumped.out
+
+
+def test_verify_and_repair_a_damaged_store():
+    for with_hint in (True, False):
+        store = fresh(f"damaged-{with_hint}")
+        expect(kvforge("put", store, "first", "1", "--as", "file_log"), 0)
+        for i in range(40):
+            expect(kvforge("put", store, f"key{i:02}", f"value {i}" * 3), 0)
+        expect(kvforge("verify", store), 0, f"{store}: 41 records checked, 0 damaged")
+        log = data_file(store)
+        if not with_hint:
+            # Without a hint the open reads the whole log and refuses the damage: verify
+            # and repair read the files themselves.
+            for hint in Path(store).glob("*.kvhint"):
+                hint.unlink()
+        flip_byte(log, log.stat().st_size // 2)
+        verified = expect(kvforge("verify", store), 3, ["damaged: ", str(log), " at offset ", "1 damaged"],
+                          ["is damaged", f"kvforge repair {store}"])
+        if not with_hint:
+            expect(kvforge("get", store, "first"), 3, err=["damaged record at offset", f"kvforge repair {store}"])
+        repaired = expect(kvforge("repair", store), 0, ["dropped 1 damaged place:", str(log), "kept 40 keys"])
+        expect(kvforge("verify", store), 0, "40 records checked, 0 damaged")
+        assert kvforge("get", store, "first").out == b"1\n", (verified, repaired)
+        expect(kvforge("repair", store), 0, "nothing to repair")
+
+
+def test_compact_reclaims_dead_space():
+    store = fresh("compact")
+    for _ in range(20):
+        expect(kvforge("put", store, "same-key", "x" * 1000, "--as", "file_log"), 0)
+    before = kvforge("stat", store).text
+    assert "dead bytes   0 " not in before, before
+    expect(kvforge("compact", store), 0, "compacted")
+    after = kvforge("stat", store).text
+    assert "dead bytes   0 (0 B)" in after and "keys         1" in after, after
+
+
+def test_convert_makes_a_new_store_of_another_composition():
+    source = fresh("convert-source")
+    for i in range(100):
+        expect(kvforge("put", source, f"k{i:03}", str(i), "--as", "file_log,hash"), 0)
+    target = fresh("convert-target")
+    expect(kvforge("convert", source, target, "--as", "mmap_file,sorted,sync_each"), 0,
+           ["converted 100 records", "(mmap_file,sorted_index,sync_each)", "100 records checked, 0 damaged"])
+    assert kvforge("dump", target).out == kvforge("dump", source).out
+    expect(kvforge("convert", source, target, "--as", "file_log"), 3, err="exists and is not empty")
+    expect(kvforge("convert", source, fresh("t2"), "--as", "memory"), 2, err="memory has no files")
+    expect(kvforge("convert", source, fresh("t3"), "--as", "file_log,sortd"), 2, err="unknown word 'sortd'")
+
+
+def test_progress_shows_on_a_terminal_only():
+    store = fresh("progress")
+    expect(kvforge("load", store, stdin=dump_of((b"key%06d" % i, b"value") for i in range(20000))), 0)
+    dumped = kvforge("dump", store)
+    assert dumped.err == b""
+    for args in (["dump", store], ["verify", store], ["compact", store]):
+        assert kvforge(*args).err == b"", args
+    # On a terminal, stderr gets a bar, a share, a rate; stdout (a pipe) is unchanged.
+    controller, terminal = pty.openpty()
+    # stdout to a file, so that a full pipe cannot stop the tool while stderr is read here.
+    out_path = WORK / "progress.dump"
+    with open(out_path, "wb") as out_file:
+        process = subprocess.Popen([KVFORGE, "dump", store], stdout=out_file, stderr=terminal, cwd=WORK)
+    os.close(terminal)
+    shown = b""
+    while True:
+        ready, _, _ = select.select([controller], [], [], 30)
+        if not ready:
+            break
+        try:
+            chunk = os.read(controller, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    process.wait(timeout=60)
+    os.close(controller)
+    assert process.returncode == 0
+    assert out_path.read_bytes() == dumped.out
+    assert b"dump " in shown and b"[" in shown and b"%" in shown and b"records/s" in shown, shown
+
+
+def test_a_store_open_elsewhere_is_named_with_what_to_do():
+    store = fresh("held")
+    expect(kvforge("put", store, "k", "v", "--as", "file_log"), 0)
+    holder = subprocess.Popen([MAKE_STORES, "hold", store], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert holder.stdout.readline() == b"open\n"
+        expect(kvforge("get", store, "k"), 3, err=["already open", "close the program that has the store open"])
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=60)
+    assert kvforge("get", store, "k").out == b"v\n"
+
+
+def test_a_damaged_manifest_is_named():
+    store = fresh("manifest")
+    expect(kvforge("put", store, "k", "v", "--as", "file_log"), 0)
+    (Path(store) / "MANIFEST").write_bytes(b"kvforge-manifest 1\nformat 1\n")
+    expect(kvforge("stat", store), 3, err=[str(Path(store) / "MANIFEST"), "crc32c line"])
+
+
+def main():
+    global KVFORGE, MAKE_STORES, WORK
+    if len(sys.argv) < 3:
+        sys.exit(__doc__)
+    KVFORGE = os.path.abspath(sys.argv[1])
+    MAKE_STORES = os.path.abspath(sys.argv[2])
+    wanted = set(sys.argv[3:])
+    base = os.environ.get("KVFORGE_TEST_TMPDIR") or ("/dev/shm" if os.path.isdir("/dev/shm") else None)
+    with tempfile.TemporaryDirectory(prefix="kvforge-tool-test-", dir=base) as work:
+        WORK = Path(work)
+        stores = WORK / "made"
+        stores.mkdir()
+        subprocess.run([MAKE_STORES, str(stores)], check=True, stdout=subprocess.DEVNULL)
+        tests = [(name, f) for name, f in globals().items() if name.startswith("test_") and callable(f)]
+        failed = 0
+        for name, test in tests:
+            if wanted and name not in wanted:
+                continue
+            try:
+                test(stores) if test.__code__.co_argcount == 1 else test()
+                print(f"ok    {name}")
+            except Exception as e:  # an assertion, or a test that could not go on (a missing file, a timeout)
+                failed += 1
+                print(f"FAIL  {name}: {type(e).__name__}: {e}")
+        ran = len(wanted) if wanted else len(tests)
+        print(f"kvforge_tool_test.py: {ran - failed} passed, {failed} failed")
+        sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,91 @@
+// Stores for the command-line tool's test that the tool cannot make itself: keys and
+// values of other codecs, and a store held open by another process.
+//
+//   make_stores DIR    writes DIR/numbers (uint64 keys, double values, with a MANIFEST),
+//                      DIR/signed (int32 keys, no MANIFEST, as format 1 stores are) and
+//                      DIR/points (a codec of this program's own, unknown to the tool)
+//   make_stores hold DIR   opens the store in DIR, prints "open", and holds it until stdin closes
+
+#include <kvforge/kvforge.hpp>
+
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <string>
+
+namespace {
+
+/// A type whose codec the tool does not know: it shows its bytes in hex.
+struct point {
+    std::uint16_t x = 0;
+    std::uint16_t y = 0;
+};
+
+}  // namespace
+
+template <>
+struct kvforge::codec<point> {
+    static std::string name() { return "point.v1"; }
+    static std::string_view encode(const point& p, std::string& scratch) {
+        scratch = {static_cast<char>(p.x >> 8), static_cast<char>(p.x), static_cast<char>(p.y >> 8),
+                   static_cast<char>(p.y)};
+        return scratch;
+    }
+    static bool decode(std::string_view bytes, point& out) {
+        if (bytes.size() != 4) return false;
+        const auto byte = [&](std::size_t i) { return static_cast<std::uint16_t>(static_cast<unsigned char>(bytes[i])); };
+        out = {static_cast<std::uint16_t>(byte(0) << 8 | byte(1)), static_cast<std::uint16_t>(byte(2) << 8 | byte(3))};
+        return true;
+    }
+};
+
+namespace {
+
+/// Writes the MANIFEST the engine writes, for a store of Key and Value made as store/index/durability.
+template <class Key, class Value>
+void write_manifest(const std::string& directory, const char* store, const char* index, const char* durability) {
+    kvforge::composition c;
+    c.format = 1;
+    c.store = store;
+    c.index = index;
+    c.durability = durability;
+    c.key_codec = kvforge::codec<Key>::name();
+    c.value_codec = kvforge::codec<Value>::name();
+    c.codec_fingerprint = kvforge::detail::codec_fingerprint(c.key_codec, c.value_codec);
+    std::ofstream(directory + "/MANIFEST", std::ios::binary) << kvforge::detail::format_manifest(c);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc == 3 && std::strcmp(argv[1], "hold") == 0) {
+        kvforge::store<std::string, std::string, kvforge::file_log> db(argv[2]);
+        std::puts("open");
+        std::fflush(stdout);
+        while (std::getchar() != EOF) {
+        }
+        return 0;
+    }
+    if (argc != 2) {
+        std::fprintf(stderr, "usage: make_stores DIR | make_stores hold DIR\n");
+        return 2;
+    }
+    const std::string dir = argv[1];
+    {
+        kvforge::store<std::uint64_t, double, kvforge::mmap_file, kvforge::sorted_index> numbers(dir + "/numbers");
+        for (std::uint64_t i = 1; i <= 100; ++i) numbers.put(i * 10, static_cast<double>(i) / 4);
+    }
+    write_manifest<std::uint64_t, double>(dir + "/numbers", "mmap_file", "sorted_index", "sync_each");
+    {
+        kvforge::store<std::int32_t, std::string, kvforge::file_log> signed_keys(dir + "/signed");
+        for (const std::int32_t key : {-5, 3, -1000, 70000}) signed_keys.put(key, "v" + std::to_string(key));
+    }
+    {
+        kvforge::store<point, std::string, kvforge::file_log> points(dir + "/points");
+        points.put(point{1, 2}, "one-two");
+        points.put(point{258, 0}, "far");
+    }
+    std::puts("written");
+    return 0;
+}

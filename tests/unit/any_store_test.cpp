@@ -1,0 +1,270 @@
+// any_store through open_store: every composition of the default list serves the calls
+// of store, and the calls a composition cannot serve fail at run time, naming the fix.
+
+#include <catch2/catch.hpp>
+
+#include <kvforge/kvforge.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "../support/temp_dir.hpp"
+
+using kvforge_test::temp_dir;
+using any_strings = kvforge::any_store<std::string, std::string>;
+
+namespace {
+
+/// A composition of the default list, as the spec word of each kind.
+struct composition_words {
+    std::string store, index, durability, threading;
+
+    [[nodiscard]] bool persistent() const { return store != "memory"; }
+    /// The spec that opens it, with short words where a policy has one.
+    [[nodiscard]] std::string spec(const std::string& path) const {
+        const std::string words = store + "," + index + (persistent() ? "," + durability : "") + "," + threading;
+        return persistent() ? words + ":" + path : words;
+    }
+    /// The spec any_store::spec() reports: every name in full.
+    [[nodiscard]] std::string canonical(const std::string& path) const {
+        auto full = [](const std::string& word) -> std::string {
+            if (word == "hash") return "hash_index";
+            if (word == "sorted") return "sorted_index";
+            if (word == "sync") return "sync_each";
+            if (word == "async") return "async_worker";
+            if (word == "st") return "single_thread";
+            if (word == "mt") return "thread_safe";
+            if (word == "mmap") return "mmap_file";
+            return word;
+        };
+        const std::string words = full(store) + "," + full(index) + (persistent() ? "," + full(durability) : "") +
+                                  "," + full(threading);
+        return persistent() ? words + ":" + path : words;
+    }
+};
+
+std::vector<composition_words> every_default_composition() {
+    std::vector<composition_words> all;
+    for (const char* index : {"hash", "sorted_index"}) {
+        for (const char* threading : {"st", "thread_safe"}) all.push_back({"memory", index, "", threading});
+    }
+    for (const char* store : {"file_log", "mmap"}) {
+        for (const char* index : {"hash_index", "sorted"}) {
+            for (const char* durability : {"buffered", "sync", "async_worker"}) {
+                for (const char* threading : {"single_thread", "mt"}) {
+                    all.push_back({store, index, durability, threading});
+                }
+            }
+        }
+    }
+    return all;
+}
+
+/// The error a throwing call raises, with its message.
+template <class F>
+kvforge::error error_of(F&& f) {
+    try {
+        f();
+    } catch (const kvforge::error& e) {
+        return e;
+    }
+    FAIL("the call did not throw");
+    return kvforge::error({}, "");
+}
+
+std::map<std::string, std::string> contents_of(const any_strings& db) {
+    std::map<std::string, std::string> contents;
+    db.for_each([&](const std::string& key, const std::string& value) { contents[key] = value; });
+    return contents;
+}
+
+}  // namespace
+
+TEST_CASE("every composition of the default list opens from its spec and serves the calls of store", "[any_store]") {
+    const std::vector<composition_words> all = every_default_composition();
+    REQUIRE(all.size() == 28);
+    for (const composition_words& words : all) {
+        temp_dir dir;
+        const std::string path = dir / "store";
+        const std::string spec = words.spec(path);
+        INFO("spec " << spec);
+        any_strings db = kvforge::open_store<std::string, std::string>(spec);
+        REQUIRE(db.is_open());
+        CHECK(db.spec() == words.canonical(path));
+        CHECK(db.persistent() == words.persistent());
+        const bool ordered = words.index.rfind("sorted", 0) == 0;
+        const bool sequenced = words.durability.rfind("async", 0) == 0;
+        CHECK(db.ordered() == ordered);
+        CHECK(db.sequenced() == sequenced);
+        CHECK(db.composition().key_codec == "bytes");
+
+        db.put("alice", "admin");
+        db.put("bob", "dev");
+        kvforge::batch<std::string, std::string> b;
+        b.put("carol", "ops");
+        b.erase("bob");
+        const std::uint64_t batch_sequence = db.write(b);
+        CHECK(db.get("alice") == std::optional<std::string>("admin"));
+        CHECK_FALSE(db.get("bob").has_value());
+        std::string buffer = "reused";
+        CHECK(db.get("carol", buffer));
+        CHECK(buffer == "ops");
+        std::string seen;
+        CHECK(db.visit("alice", [&](std::string_view bytes) { seen = bytes; }));
+        CHECK(seen == "admin");
+        CHECK(db.contains("carol"));
+        CHECK_FALSE(db.contains("bob"));
+        CHECK(db.size() == 2);
+        CHECK_FALSE(db.empty());
+        CHECK(db.stats().live_keys == 2);
+        CHECK(contents_of(db) == std::map<std::string, std::string>{{"alice", "admin"}, {"carol", "ops"}});
+
+        if (ordered) {
+            std::vector<std::string> keys;
+            for (const auto& [key, value] : db.scan("a", "c")) keys.push_back(key);
+            CHECK(keys == std::vector<std::string>{"alice"});
+            keys.clear();
+            for (const auto& [key, value] : db.scan_from("b")) keys.push_back(key);
+            CHECK(keys == std::vector<std::string>{"carol"});
+            keys.clear();
+            for (const auto& [key, value] : db.scan_prefix("car")) keys.push_back(key + "=" + value);
+            CHECK(keys == std::vector<std::string>{"carol=ops"});
+            keys.clear();
+            for (const auto& [key, value] : db.scan()) keys.push_back(key);
+            CHECK(keys == std::vector<std::string>{"alice", "carol"});
+        } else {
+            const kvforge::error e = error_of([&] { (void)db.scan("a", "c"); });
+            CHECK(e.code() == kvforge::errc::not_supported);
+            CHECK_THAT(e.what(), Catch::Contains("scan() needs an ordered index") && Catch::Contains("'sorted'"));
+            CHECK(error_of([&] { (void)db.scan_prefix("a"); }).code() == kvforge::errc::not_supported);
+            CHECK(error_of([&] { (void)db.scan_from("a"); }).code() == kvforge::errc::not_supported);
+            // The error_code form reports it when the range is read, as other scan errors.
+            std::error_code ec;
+            auto range = db.scan("a", "c", ec);
+            CHECK(range.begin() == range.end());
+            CHECK(ec == kvforge::errc::not_supported);
+        }
+
+        if (sequenced) {
+            CHECK(batch_sequence > 0);
+            const std::uint64_t sequence = db.put("dave", "qa");
+            db.wait_durable(sequence);
+            CHECK(db.durable_seq() >= sequence);
+            CHECK(db.erase("dave"));
+        } else {
+            CHECK(batch_sequence == 0);
+            const kvforge::error e = error_of([&] { db.wait_durable(1); });
+            CHECK(e.code() == kvforge::errc::not_supported);
+            CHECK_THAT(e.what(), Catch::Contains("wait_durable() needs async_worker"));
+            std::error_code ec;
+            CHECK(db.durable_seq(ec) == 0);
+            CHECK(ec == kvforge::errc::not_supported);
+        }
+
+        if (words.store == "mmap") {
+            const std::optional<kvforge::pinned_value> view = db.get_view("alice");
+            REQUIRE(view.has_value());
+            CHECK(view->bytes() == "admin");
+        } else {
+            const kvforge::error e = error_of([&] { (void)db.get_view("alice"); });
+            CHECK(e.code() == kvforge::errc::not_supported);
+            CHECK_THAT(e.what(), Catch::Contains("get_view() needs mmap_file"));
+        }
+
+        db.flush();
+        db.sync();
+        db.compact();
+        CHECK(db.verify().ok());
+        CHECK(db.verify().records_checked >= 2);
+
+        if (words.persistent()) {
+            db.close();
+            CHECK_FALSE(db.is_open());
+            std::error_code ec;
+            CHECK_FALSE(db.get("alice", ec).has_value());
+            CHECK(ec == kvforge::errc::store_closed);
+            // Reopened from the bare path: no manifest yet, so kvforge's defaults.
+            any_strings again = kvforge::open_store<std::string, std::string>(path);
+            CHECK(again.spec() == "file_log,hash_index,buffered,single_thread:" + path);
+            CHECK(contents_of(again) == std::map<std::string, std::string>{{"alice", "admin"}, {"carol", "ops"}});
+        } else {
+            db.clear();
+            CHECK(db.empty());
+        }
+    }
+}
+
+TEST_CASE("the error_code forms report what the throwing forms throw", "[any_store]") {
+    any_strings empty;
+    std::error_code ec;
+    CHECK_FALSE(empty.is_open());
+    CHECK(empty.put("k", "v", ec) == 0);
+    CHECK(ec == kvforge::errc::store_closed);
+    CHECK_THAT(kvforge::last_error_message(), Catch::Contains("open_store"));
+    CHECK_FALSE(empty.get("k", ec).has_value());
+    CHECK(ec == kvforge::errc::store_closed);
+    CHECK(error_of([&] { empty.put("k", "v"); }).code() == kvforge::errc::store_closed);
+    CHECK(empty.size() == 0);
+    empty.close(ec);
+    CHECK_FALSE(ec);
+
+    any_strings opened = kvforge::open_store<std::string, std::string>("memory");
+    opened.put("k", "v", ec);
+    CHECK_FALSE(ec);
+    CHECK(opened.get("k", ec) == std::optional<std::string>("v"));
+    CHECK_FALSE(ec);
+    any_strings moved = std::move(opened);
+    CHECK(moved.get("k") == std::optional<std::string>("v"));
+}
+
+TEST_CASE("keys and values of other types go through their codecs", "[any_store]") {
+    temp_dir dir;
+    const std::string path = dir / "numbers";
+    {
+        auto db = kvforge::open_store<std::uint64_t, double>("file_log,sorted:" + path);
+        for (std::uint64_t i = 0; i < 300; ++i) db.put(i, static_cast<double>(i) / 2);
+        CHECK(db.composition().key_codec == "uint64.be");
+        CHECK(db.composition().value_codec == "float64.be");
+        std::vector<std::uint64_t> keys;
+        for (const auto& [key, value] : db.scan(255, 260)) {
+            keys.push_back(key);
+            CHECK(value == static_cast<double>(key) / 2);
+        }
+        CHECK(keys == std::vector<std::uint64_t>{255, 256, 257, 258, 259});
+    }
+    std::error_code ec;
+    auto wrong = kvforge::open_store<std::string, std::string>(path, ec);
+    CHECK(ec == kvforge::errc::codec_mismatch);
+    CHECK_FALSE(wrong.is_open());
+}
+
+TEST_CASE("one thread_safe any_store serves many threads at once", "[any_store]") {
+    temp_dir dir;
+    for (const std::string& spec : {std::string("memory,sorted,mt"), "file_log,hash,sync,mt:" + dir / "mt"}) {
+        INFO("spec " << spec);
+        any_strings db = kvforge::open_store<std::string, std::string>(spec);
+        constexpr int writers = 4;
+        constexpr int per_writer = 500;
+        std::atomic<int> wrong_reads{0};
+        std::vector<std::thread> threads;
+        for (int w = 0; w < writers; ++w) {
+            threads.emplace_back([&db, &wrong_reads, w] {
+                for (int i = 0; i < per_writer; ++i) {
+                    const std::string key = std::to_string(w) + "-" + std::to_string(i);
+                    db.put(key, key);
+                    if (db.get(key) != std::optional<std::string>(key)) ++wrong_reads;
+                }
+            });
+        }
+        for (std::thread& t : threads) t.join();
+        CHECK(wrong_reads == 0);
+        CHECK(db.size() == writers * per_writer);
+        CHECK(db.verify().ok());
+    }
+}

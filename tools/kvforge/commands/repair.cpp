@@ -1,0 +1,85 @@
+// kvforge repair DIR: keeps every intact record of a damaged store, drops the rest.
+
+#include <cstdio>
+#include <string>
+
+#include <kvforge/error.hpp>
+#include <kvforge/options.hpp>
+
+#include "../cli.hpp"
+#include "../commands.hpp"
+#include "../errors.hpp"
+#include "../exit_codes.hpp"
+#include "../plural.hpp"
+#include "../progress.hpp"
+#include "../store_files.hpp"
+#include "../tool_store.hpp"
+
+namespace kvforge_tool {
+
+namespace {
+
+int run(const std::vector<std::string>& args) {
+    const arguments parsed(args, {});
+    parsed.expect_positionals(1, 1, "DIR");
+    const std::string& dir = parsed.positional()[0];
+    kvforge::verify_report damage;
+    kvforge::verify_report after;
+    std::uint64_t kept = 0;
+    std::error_code ec;
+    {
+        const activity running("repair " + dir);
+        try {
+            const opened_store store = open_existing(dir, access::as_is);
+            damage = store.db.verify(ec);
+            if (ec) fail_store(ec, "verify " + dir, dir);
+        } catch (const store_failure& refused) {
+            // A store damaged before its log's tail refuses to open: read its files as they are.
+            if (refused.code() != kvforge::errc::corrupt_record || !find_damage(dir, damage, ec) || damage.ok()) {
+                throw;
+            }
+        }
+        if (!damage.ok()) {
+            // A hint file lists records without checking them: without it, the salvaging
+            // open reads and checks every record of the log.
+            if (!remove_hints(dir, ec)) fail_store(ec, "repair " + dir, dir);
+            kvforge::options salvage;
+            salvage.salvage = true;
+            opened_store store = open_existing(dir, access::as_is, salvage);
+            after = store.db.verify(ec);
+            if (ec) fail_store(ec, "verify " + dir + " after the repair", dir);
+            kept = store.db.size();
+            store.db.close(ec);
+            if (ec) fail_store(ec, "repair " + dir, dir);
+        }
+    }
+    if (damage.ok()) {
+        std::printf("%s: nothing to repair: %llu records checked, none damaged\n", dir.c_str(),
+                    static_cast<unsigned long long>(damage.records_checked));
+        return exit_ok;
+    }
+    std::printf("%s: dropped %s:\n", dir.c_str(), count_of(damage.damaged.size(), "damaged place").c_str());
+    for (const kvforge::damaged_record& place : damage.damaged) {
+        std::printf("  %s at offset %llu: %s\n", place.file.c_str(), static_cast<unsigned long long>(place.offset),
+                    place.problem.c_str());
+    }
+    if (!after.ok()) throw store_failure(dir + ": still damaged after the repair; restore it from a backup");
+    std::printf("%s: kept %llu keys; %llu records checked after the repair, none damaged\n", dir.c_str(),
+                static_cast<unsigned long long>(kept), static_cast<unsigned long long>(after.records_checked));
+    return exit_ok;
+}
+
+}  // namespace
+
+const command repair_command = {
+    "repair", "repair DIR                  keep every intact record, report what was dropped",
+    "usage: kvforge repair DIR\n"
+    "\n"
+    "Salvages the store in DIR: lists each damaged place of its log, rewrites the log with\n"
+    "every intact record and without the damaged ones, and verifies the result. A key whose\n"
+    "latest record was damaged keeps its previous value, if an intact record has one. A\n"
+    "store with no damage is left as it is. Keep a copy of DIR first if its data matters:\n"
+    "what is dropped is gone.\n",
+    run};
+
+}  // namespace kvforge_tool

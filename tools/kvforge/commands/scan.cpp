@@ -1,0 +1,98 @@
+// kvforge scan DIR: records in key order, one per line.
+
+#include <charconv>
+#include <cstdint>
+#include <cstdio>
+#include <deque>
+#include <optional>
+#include <string>
+
+#include "../cli.hpp"
+#include "../commands.hpp"
+#include "../errors.hpp"
+#include "../exit_codes.hpp"
+#include "../key_args.hpp"
+#include "../tool_store.hpp"
+
+namespace kvforge_tool {
+
+namespace {
+
+std::optional<std::uint64_t> limit_of(const arguments& parsed) {
+    const std::optional<std::string> text = parsed.value("limit");
+    if (!text) return std::nullopt;
+    std::uint64_t limit = 0;
+    const auto result = std::from_chars(text->data(), text->data() + text->size(), limit);
+    if (result.ec != std::errc() || result.ptr != text->data() + text->size()) {
+        throw usage_error("--limit takes a number of records, not '" + *text + "'");
+    }
+    return limit;
+}
+
+int run(const std::vector<std::string>& args) {
+    const arguments parsed(args, {{"prefix", true}, {"from", true}, {"to", true}, {"keys-only"}, {"reverse"},
+                                  {"limit", true}, {"hex"}});
+    parsed.expect_positionals(1, 1, "DIR");
+    if (parsed.value("prefix") && (parsed.value("from") || parsed.value("to"))) {
+        throw usage_error("--prefix and --from/--to exclude each other");
+    }
+    const std::optional<std::uint64_t> limit = limit_of(parsed);
+    const std::string& dir = parsed.positional()[0];
+    const opened_store store = open_existing(dir, access::scan);
+    const bool hex = parsed.flag("hex");
+    const text_form key_form(store.db.composition().key_codec, hex);
+    const text_form value_form(store.db.composition().value_codec, hex);
+    const bool keys_only = parsed.flag("keys-only");
+    const bool reverse = parsed.flag("reverse");
+
+    std::error_code ec;
+    tool_store::range_type range = [&] {
+        if (const auto prefix = parsed.value("prefix")) {
+            return store.db.scan_prefix(read_argument(key_form, *prefix, "--prefix"), ec);
+        }
+        const std::string from = parsed.value("from") ? read_argument(key_form, *parsed.value("from"), "--from") : "";
+        if (const auto to = parsed.value("to")) return store.db.scan(from, read_argument(key_form, *to, "--to"), ec);
+        return store.db.scan_from(from, ec);
+    }();
+
+    // In reverse the last records come first: keep the last `limit` lines (or all) until the end.
+    std::deque<std::string> kept;
+    std::uint64_t printed = 0;
+    for (const auto& [key, value] : range) {
+        if (!reverse && limit && printed == *limit) break;
+        std::string line = key_form.show(key);
+        if (!keys_only) line += "\t" + value_form.show(value);
+        line += '\n';
+        if (reverse) {
+            kept.push_back(std::move(line));
+            if (limit && kept.size() > *limit) kept.pop_front();
+        } else {
+            std::fputs(line.c_str(), stdout);
+            ++printed;
+        }
+    }
+    if (ec) fail_store(ec, "scan " + dir, dir);
+    for (auto line = kept.rbegin(); line != kept.rend(); ++line) std::fputs(line->c_str(), stdout);
+    return exit_ok;
+}
+
+}  // namespace
+
+const command scan_command = {
+    "scan", "scan DIR [options]          records in key order, one per line: KEY<TAB>VALUE",
+    "usage: kvforge scan DIR [--prefix P | --from A [--to B]] [--keys-only] [--reverse] [--limit N] [--hex]\n"
+    "\n"
+    "Prints records in key order (the order of their encoded bytes, which is numeric for\n"
+    "integer keys), one per line: the key, a tab, the value, in the form of the store's\n"
+    "codecs (see kvforge get --help); tabs and newlines inside keys and values are escaped.\n"
+    "\n"
+    "  --prefix P   only keys that start with P\n"
+    "  --from A     from key A on (inclusive)\n"
+    "  --to B       up to key B (exclusive)\n"
+    "  --keys-only  keys without their values\n"
+    "  --reverse    last key first (holds the records it prints in memory: use --limit on large stores)\n"
+    "  --limit N    at most N records\n"
+    "  --hex        keys and values (and P, A, B) in hex\n",
+    run};
+
+}  // namespace kvforge_tool

@@ -1,0 +1,51 @@
+// kvforge stat DIR: what a store holds and what it is made of.
+
+#include <cstdio>
+#include <string>
+
+#include "../cli.hpp"
+#include "../commands.hpp"
+#include "../exit_codes.hpp"
+#include "../progress.hpp"
+#include "../tool_store.hpp"
+
+namespace kvforge_tool {
+
+namespace {
+
+int run(const std::vector<std::string>& args) {
+    const arguments parsed(args, {});
+    parsed.expect_positionals(1, 1, "DIR");
+    const std::string& dir = parsed.positional()[0];
+    const opened_store store = open_existing(dir, access::as_is);
+    const kvforge::composition& c = store.db.composition();
+    const kvforge::stats s = store.db.stats();
+    std::string made_of = c.store + "," + c.index + "," + c.durability;
+    made_of += store.disk.has_manifest ? " (as its MANIFEST says)"
+                                       : " (not recorded: a format 1 store has no MANIFEST; opened with the defaults)";
+    std::printf("directory    %s\n", dir.c_str());
+    std::printf("composition  %s\n", made_of.c_str());
+    std::printf("format       %u\n", static_cast<unsigned>(store.disk.composition.format));
+    std::printf("key codec    %s\n", c.key_codec.c_str());
+    std::printf("value codec  %s\n", c.value_codec.c_str());
+    std::printf("keys         %llu\n", static_cast<unsigned long long>(s.live_keys));
+    std::printf("live bytes   %llu (%s)\n", static_cast<unsigned long long>(s.live_bytes), human_bytes(s.live_bytes).c_str());
+    std::printf("dead bytes   %llu (%s)\n", static_cast<unsigned long long>(s.dead_bytes), human_bytes(s.dead_bytes).c_str());
+    std::printf("disk bytes   %llu (%s)\n", static_cast<unsigned long long>(s.disk_bytes), human_bytes(s.disk_bytes).c_str());
+    std::printf("segments     %llu\n", static_cast<unsigned long long>(s.segments));
+    return exit_ok;
+}
+
+}  // namespace
+
+const command stat_command = {
+    "stat", "stat DIR                    keys, bytes live/dead/on disk, composition, format",
+    "usage: kvforge stat DIR\n"
+    "\n"
+    "Prints what the store in DIR holds and what it is made of: its composition (store,\n"
+    "index and durability policies, from its MANIFEST), format version, key and value\n"
+    "codecs, number of keys, and bytes live, dead (replaced or erased, until compaction)\n"
+    "and on disk.\n",
+    run};
+
+}  // namespace kvforge_tool

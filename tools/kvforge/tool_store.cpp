@@ -1,0 +1,64 @@
+#include "tool_store.hpp"
+
+#include <kvforge/open_store.hpp>
+
+#include <system_error>
+
+#include "cli.hpp"
+#include "errors.hpp"
+
+namespace kvforge_tool {
+
+namespace {
+
+kvforge::detail::codec_choice codecs_of(const kvforge::composition& c) {
+    return {c.key_codec, c.value_codec, c.codec_fingerprint};
+}
+
+store_on_disk inspect(const std::string& directory) {
+    store_on_disk disk;
+    std::error_code ec;
+    if (!inspect_store(directory, disk, ec)) fail_store(ec, "read " + directory, directory);
+    return disk;
+}
+
+tool_store open_adopting(const std::string& spec, const std::string& directory, const kvforge::options& opts,
+                         const kvforge::composition& codecs) {
+    std::error_code ec;
+    tool_store db = kvforge::detail::open_store_adopting<std::string, std::string>(spec, opts, codecs_of(codecs), ec);
+    if (ec == kvforge::errc::invalid_argument) throw usage_error(kvforge::last_error_message());
+    if (ec) fail_store(ec, "open " + directory, directory);
+    return db;
+}
+
+}  // namespace
+
+opened_store open_existing(const std::string& directory, access how, const kvforge::options& opts) {
+    opened_store opened{inspect(directory), {}};
+    if (!opened.disk.exists) {
+        throw store_failure(directory + ": no kvforge store here (no MANIFEST and no data-*.kvlog file); check the "
+                                        "path, or create a store with `kvforge load " + directory + " < DUMP`");
+    }
+    // A sorted index serves every command and costs nothing on disk: the index is built at open.
+    const std::string spec = (how == access::scan ? "sorted:" : ":") + directory;
+    opened.db = open_adopting(spec, directory, opts, opened.disk.composition);
+    return opened;
+}
+
+opened_store open_or_create(const std::string& directory, const std::string& words, const kvforge::composition& codecs) {
+    if (words.find(':') != std::string::npos) {
+        throw usage_error("--as takes spec words only, e.g. --as mmap_file,sorted,buffered; the directory is " +
+                          directory);
+    }
+    opened_store opened{inspect(directory), {}};
+    if (opened.disk.exists && opened.disk.composition.codec_fingerprint != codecs.codec_fingerprint) {
+        throw store_failure(directory + ": holds keys and values of the codecs '" + opened.disk.composition.key_codec +
+                            "' and '" + opened.disk.composition.value_codec + "', not '" + codecs.key_codec +
+                            "' and '" + codecs.value_codec + "'; give a new directory to make a store of those");
+    }
+    opened.db = open_adopting(words + ":" + directory, directory, {},
+                              opened.disk.exists ? opened.disk.composition : codecs);
+    return opened;
+}
+
+}  // namespace kvforge_tool

@@ -1,0 +1,42 @@
+#pragma once
+// Opening stores for the tool. The tool reads a store's bytes whatever codecs wrote
+// them: it opens every store with std::string keys and values and the codecs its files
+// name (kvforge::detail::open_store_adopting), then shows the bytes in the codec's text
+// form. Users' programs go through kvforge::open_store, which checks their codecs.
+//
+// This is the one translation unit of the tool that instantiates the compositions.
+
+#include <kvforge/any_store.hpp>
+#include <kvforge/options.hpp>
+
+#include <string>
+
+#include "store_files.hpp"
+
+namespace kvforge_tool {
+
+using tool_store = kvforge::any_store<std::string, std::string>;
+
+/// A store the tool has open, with what its files said.
+struct opened_store {
+    store_on_disk disk;
+    tool_store db;
+};
+
+/// How a command uses a store.
+enum class access {
+    scan,   ///< reads in key order: opened with a sorted index (the index is rebuilt at open)
+    as_is,  ///< opened as its manifest says
+};
+
+/// Opens the existing store in directory; throws store_failure (exit 3) when there is
+/// none, or it fails to open, saying what to do.
+[[nodiscard]] opened_store open_existing(const std::string& directory, access how, const kvforge::options& opts = {});
+
+/// Opens the store in directory, creating it with the spec words `words` (no path) when
+/// there is none, to hold bytes of these codecs. Throws usage_error for words that are
+/// no spec, store_failure when the store fails to open or holds other codecs.
+[[nodiscard]] opened_store open_or_create(const std::string& directory, const std::string& words,
+                                          const kvforge::composition& codecs);
+
+}  // namespace kvforge_tool
