@@ -5,7 +5,8 @@
 // An engine is a class with: static name, ordered, concurrent and settings; a constructor
 // from engine_config that opens or creates; put, get, write_batch, scan (ordered engines),
 // flush, compact; static version(). Optional: visit (a view of a value during a call),
-// get(key) returning std::optional<std::string>, close() (else the destructor closes).
+// get(key) returning std::optional<std::string>, get_many(keys, out) (kvforge), close()
+// (else the destructor closes).
 // Errors throw std::runtime_error. The peers in bench/peers/ implement the same shape for
 // other libraries.
 
@@ -107,6 +108,11 @@ public:
 
     /// The plain form users call: a new std::optional<std::string> per get.
     std::optional<std::string> get(std::string_view key) { return store_.get(key); }
+
+    /// Gets every key of keys into out at once; returns how many were found.
+    std::size_t get_many(std::span<const std::string_view> keys, std::span<std::optional<std::string>> out) {
+        return store_.get_many(keys, out);
+    }
 
     /// Calls fn(std::string_view) with the stored bytes, copying nothing; false when missing.
     template <class Fn>

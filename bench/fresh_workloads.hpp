@@ -11,6 +11,8 @@
 //                     plain form, a new std::optional<std::string> per get
 //   fresh_get_buffer  the same through get(key, buffer), one reused std::string
 //   fresh_get_view    the same through visit(key, fn), a view of the stored bytes
+//   fresh_get_many    the same through get_many(keys, out), get_many_batch keys a call, into
+//                     reused outputs (kvforge; compare with fresh_get_buffer)
 //   fresh_scan        open, then full scans in key order through the plain loop: no
 //                     compaction since the random-order fill (ordered engines)
 //   fresh_overwrite   open, the overwrite workload (a tenth of the keys put ten times with
@@ -31,6 +33,7 @@
 #include <filesystem>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -137,6 +140,31 @@ void fresh_get(benchmark::State& state) {
                 } else {
                     found += db.visit(key, [&](std::string_view value) { bytes += value.size(); }) ? 1 : 0;
                 }
+            }
+            expect(found == d.count() && bytes == d.count() * d.size().value_size, "a stored key is missing");
+            return d.count();
+        });
+    });
+}
+
+/// Keys per get_many() call in fresh_get_many: what a caller holding a page of requests might pass.
+inline constexpr std::size_t get_many_batch = 32;
+
+template <class Engine>
+void fresh_get_many(benchmark::State& state) {
+    run<Engine>(state, start::fresh, [&](measurement& m) {
+        const dataset& d = data();
+        const std::unique_ptr<Engine> engine = fresh_open<Engine>();
+        std::string_view keys[get_many_batch];
+        std::optional<std::string> out[get_many_batch];
+        repeat_timed(m, [&] {
+            std::size_t found = 0;
+            std::size_t bytes = 0;
+            for (std::size_t first = 0; first < d.count(); first += get_many_batch) {
+                const std::size_t n = std::min(get_many_batch, d.count() - first);
+                for (std::size_t i = 0; i < n; ++i) keys[i] = d.random_key(first + i);
+                found += engine->get_many({keys, n}, {out, n});
+                for (std::size_t i = 0; i < n; ++i) bytes += out[i] ? out[i]->size() : 0;
             }
             expect(found == d.count() && bytes == d.count() * d.size().value_size, "a stored key is missing");
             return d.count();

@@ -18,6 +18,8 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -133,6 +135,11 @@ void register_fresh() {
     add("fresh_get_buffer", name, fresh_get<Engine, get_form::buffer>);
     if constexpr (requires(Engine& e) { e.visit(std::string_view(), [](std::string_view) {}); }) {
         add("fresh_get_view", name, fresh_get<Engine, get_form::view>);
+    }
+    if constexpr (requires(Engine& e, std::span<const std::string_view> k, std::span<std::optional<std::string>> o) {
+                      e.get_many(k, o);
+                  }) {
+        add("fresh_get_many", name, fresh_get_many<Engine>);
     }
     if constexpr (Engine::ordered) add("fresh_scan", name, fresh_scan<Engine>);
     if constexpr (persistent<Engine>) add("fresh_overwrite", name, fresh_overwrite<Engine>);

@@ -46,6 +46,8 @@ WORKLOAD_NOTES = {
                  "std::optional<std::string> per get",
     "fresh_get_buffer": "as fresh_get, through get(key, buffer) into one reused std::string",
     "fresh_get_view": "as fresh_get, through a view of the stored bytes (visit(key, fn)), copying nothing",
+    "fresh_get_many": "as fresh_get, through get_many(keys, out) with 32 keys a call into reused outputs "
+                      "(kvforge only: compare with fresh_get_buffer, a loop of get into a buffer)",
     "fresh_scan": "in a fresh process that opens the store fresh_load filled in random key order, with no "
                   "compaction since: full scans in key order through the plain loop (ordered engines)",
     "fresh_overwrite": "in a fresh process: put of a tenth of the keys, ten times over with new values, then "
@@ -81,6 +83,8 @@ TARGETS = [
      "fresh_get_buffer/absl_flat_hash_map", ">=", 1.5),
     ("memory+hash random get >= 1.5x absl (view)", "ops", "fresh_get_view/memory.hash.single",
      "fresh_get_view/absl_flat_hash_map", ">=", 1.5),
+    ("memory+hash get_many >= 1.2x its own loop of get into a buffer", "ops", "fresh_get_many/memory.hash.single",
+     "fresh_get_buffer/memory.hash.single", ">=", 1.2),
     ("file_log+hash load (puts, flush, close) >= absl", "ops", "fresh_load/file_log.hash.buffered.single",
      "fresh_load/absl_flat_hash_map", ">=", 1.0),
     ("file_log+hash random get >= 1.5x LMDB (plain get)", "ops", "fresh_get/file_log.hash.buffered.single",
