@@ -4,8 +4,11 @@
 //
 // An engine is a class with: static name, ordered, concurrent and settings; a constructor
 // from engine_config that opens or creates; put, get, write_batch, scan (ordered engines),
-// flush, compact; static version(). Errors throw std::runtime_error. The peers in
-// bench/peers/ implement the same shape for other libraries.
+// flush, compact; static version(). Optional: visit (a view of a value during a call),
+// get(key) returning std::optional<std::string>, get_many(keys, out) (kvforge), close()
+// (else the destructor closes).
+// Errors throw std::runtime_error. The peers in bench/peers/ implement the same shape for
+// other libraries.
 
 #include <kvforge/kvforge.hpp>
 
@@ -13,6 +16,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <stdexcept>
 #include <string>
@@ -102,6 +106,14 @@ public:
 
     bool get(std::string_view key, std::string& value) { return store_.get(key, value); }
 
+    /// The plain form users call: a new std::optional<std::string> per get.
+    std::optional<std::string> get(std::string_view key) { return store_.get(key); }
+
+    /// Gets every key of keys into out at once; returns how many were found.
+    std::size_t get_many(std::span<const std::string_view> keys, std::span<std::optional<std::string>> out) {
+        return store_.get_many(keys, out);
+    }
+
     /// Calls fn(std::string_view) with the stored bytes, copying nothing; false when missing.
     template <class Fn>
     bool visit(std::string_view key, Fn&& fn) {
@@ -138,6 +150,11 @@ public:
     }
 
     void compact() { store_.compact(); }
+
+    /// Closes a persistent store as users do, reporting its errors; a memory store has nothing to close.
+    void close() {
+        if constexpr (Store::persistent) store_.close();
+    }
 
     static std::string version() {
         return std::to_string(KVFORGE_VERSION_MAJOR) + "." + std::to_string(KVFORGE_VERSION_MINOR) + "." +

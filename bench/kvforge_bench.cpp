@@ -18,10 +18,13 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "engine.hpp"
+#include "fresh_workloads.hpp"
 #include "workloads.hpp"
 
 #ifdef KVFORGE_BENCH_HAVE_LEVELDB
@@ -110,9 +113,36 @@ constexpr bool writes_only = false;
 template <class Store>
 constexpr bool writes_only<kvforge_engine<Store>> = Store::sequenced;
 
+/// The configurations the fresh-process workloads run on: one thread, buffered; the
+/// other policies read and load as these do (their own workloads above show how).
+template <class Engine>
+constexpr bool runs_fresh = true;
+template <class Store>
+constexpr bool runs_fresh<kvforge_engine<Store>> =
+    !Store::threading_policy::concurrent && !Store::sequenced && kvforge_engine<Store>::mode == durability::buffered;
+
 void add(std::string_view workload, std::string_view engine, void (*fn)(benchmark::State&)) {
     const std::string name = std::string(workload) + "/" + std::string(engine);
     benchmark::RegisterBenchmark(name.c_str(), fn)->Iterations(1)->UseManualTime()->Unit(benchmark::kMillisecond);
+}
+
+/// Registers the fresh-process workloads that apply to Engine, in the order their processes run.
+template <class Engine>
+void register_fresh() {
+    constexpr std::string_view name = Engine::name;
+    add("fresh_load", name, fresh_load<Engine>);
+    add("fresh_get", name, fresh_get<Engine, get_form::plain>);
+    add("fresh_get_buffer", name, fresh_get<Engine, get_form::buffer>);
+    if constexpr (requires(Engine& e) { e.visit(std::string_view(), [](std::string_view) {}); }) {
+        add("fresh_get_view", name, fresh_get<Engine, get_form::view>);
+    }
+    if constexpr (requires(Engine& e, std::span<const std::string_view> k, std::span<std::optional<std::string>> o) {
+                      e.get_many(k, o);
+                  }) {
+        add("fresh_get_many", name, fresh_get_many<Engine>);
+    }
+    if constexpr (Engine::ordered) add("fresh_scan", name, fresh_scan<Engine>);
+    if constexpr (persistent<Engine>) add("fresh_overwrite", name, fresh_overwrite<Engine>);
 }
 
 /// Registers the workloads that apply to Engine, in an order that lets the read
@@ -143,6 +173,7 @@ void register_engine() {
             if constexpr (!writes_only<Engine>) add("two_thread_get", name, two_thread_get<Engine>);
         }
     }
+    if constexpr (runs_fresh<Engine> && supports<Engine>(durability::buffered)) register_fresh<Engine>();
     if constexpr (persistent<Engine> && supports<Engine>(durability::sync_each)) {
         add("sync_put", name, sync_put<Engine, 1>);
         if constexpr (Engine::concurrent) add("two_thread_sync_put", name, sync_put<Engine, 2>);

@@ -1,14 +1,20 @@
 #!/usr/bin/python3
 """Runs kvforge's benchmarks against its peers and writes docs/benchmarks.md and docs/benchmarks.png.
 
-    tools/bench_compare.py --keys 1000000
+    tools/bench_compare.py --keys 300000,1000000
 
-builds bench/kvforge_bench (CMake, Release, in build/bench/) unless --binary names one,
-runs it once per engine (each engine in its own process, so its peak memory is its own),
-and writes the figures: ops/s per workload with kvforge / peer ratios from the same run,
-the targets with their measured ratios, the machine, compiler, versions and every
-engine's settings. Engines write under --dir (default /var/tmp), which must be on a real
-disk: the sync_each figures and the fdatasync limit are measured there.
+builds bench/kvforge_bench (CMake, Release, in build/bench/) unless --binary names one and
+runs it at each number of keys: the workloads as users run stores (fresh_*: each workload
+of each engine in a process of its own, which opens the store the previous one left) and
+the others once per engine (each engine in its own process, so its peak memory is its own).
+It also times the include cost (tools/include_cost.sh). It writes the figures: a plot of
+each kvforge configuration's ratio to the best peer per workload, the targets with their
+measured ratios, the include cost, the machine, compiler, versions and every engine's
+settings, and ops/s per workload with kvforge / peer ratios from the same run. Sections of
+--out between a line `<!-- begin: NAME -->` and a line `<!-- end: NAME -->` are written by
+other scripts: they are kept as they are, after the generated report.
+Engines write under --dir (default /var/tmp), which must be on a real disk: the sync_each
+figures and the fdatasync limit are measured there.
 Needs python3 and, for the plot, python3-matplotlib.
 """
 
@@ -18,8 +24,10 @@ import json
 import os
 import platform
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -31,6 +39,19 @@ PLOTTED_CONFIGS = ["memory.hash.single", "file_log.hash.buffered.single", "file_
                    "file_log.hash.sync_each.thread_safe"]
 
 WORKLOAD_NOTES = {
+    "fresh_load": "as users run it, in a fresh process: put of every key in random order into a new engine, then "
+                  "flush() and close, all timed; peak mem is the load's, disk the files' size after closing",
+    "fresh_get": "in a fresh process that opens the store fresh_load left (engines in memory only load it "
+                 "first, untimed): get of every key in random order through the plain form, a new "
+                 "std::optional<std::string> per get",
+    "fresh_get_buffer": "as fresh_get, through get(key, buffer) into one reused std::string",
+    "fresh_get_view": "as fresh_get, through a view of the stored bytes (visit(key, fn)), copying nothing",
+    "fresh_get_many": "as fresh_get, through get_many(keys, out) with 32 keys a call into reused outputs "
+                      "(kvforge only: compare with fresh_get_buffer, a loop of get into a buffer)",
+    "fresh_scan": "in a fresh process that opens the store fresh_load filled in random key order, with no "
+                  "compaction since: full scans in key order through the plain loop (ordered engines)",
+    "fresh_overwrite": "in a fresh process: put of a tenth of the keys, ten times over with new values, then "
+                       "flush() (timed); then compact() and close; disk is the files' size after closing",
     "seq_put": "put of every key in key order into an empty engine, then flush()",
     "random_put": "put of every key in random order into an empty engine, then flush()",
     "random_get": "get of every key in random order into one reused std::string",
@@ -52,8 +73,36 @@ WORKLOAD_NOTES = {
 }
 
 # Targets: (what, metric, kvforge benchmark, reference benchmark or None, comparison, threshold).
-# A ratio is kvforge / reference; "max" metrics must stay at or under the threshold.
+# A ratio is kvforge / reference; "<=" targets must stay at or under the threshold. The first
+# ones are measured as users run stores (fresh_* workloads); "include_cost" is the compile time
+# of (d) over (s) of tools/include_cost.sh, the same at every size.
 TARGETS = [
+    ("memory+hash random get >= 1.5x absl (plain get)", "ops", "fresh_get/memory.hash.single",
+     "fresh_get/absl_flat_hash_map", ">=", 1.5),
+    ("memory+hash random get >= 1.5x absl (into a buffer)", "ops", "fresh_get_buffer/memory.hash.single",
+     "fresh_get_buffer/absl_flat_hash_map", ">=", 1.5),
+    ("memory+hash random get >= 1.5x absl (view)", "ops", "fresh_get_view/memory.hash.single",
+     "fresh_get_view/absl_flat_hash_map", ">=", 1.5),
+    ("memory+hash get_many >= 1.2x its own loop of get into a buffer", "ops", "fresh_get_many/memory.hash.single",
+     "fresh_get_buffer/memory.hash.single", ">=", 1.2),
+    ("file_log+hash load (puts, flush, close) >= absl", "ops", "fresh_load/file_log.hash.buffered.single",
+     "fresh_load/absl_flat_hash_map", ">=", 1.0),
+    ("file_log+hash random get >= 1.5x LMDB (plain get)", "ops", "fresh_get/file_log.hash.buffered.single",
+     "fresh_get/lmdb", ">=", 1.5),
+    ("file_log+hash random get >= 1.5x LMDB (into a buffer)", "ops", "fresh_get_buffer/file_log.hash.buffered.single",
+     "fresh_get_buffer/lmdb", ">=", 1.5),
+    ("mmap_file+hash random get >= 2x LMDB (plain get)", "ops", "fresh_get/mmap_file.hash.buffered.single",
+     "fresh_get/lmdb", ">=", 2.0),
+    ("mmap_file+hash random get >= 2x LMDB (view)", "ops", "fresh_get_view/mmap_file.hash.buffered.single",
+     "fresh_get_view/lmdb", ">=", 2.0),
+    ("mmap_file+sorted full scan of a randomly filled store >= LMDB", "ops", "fresh_scan/mmap_file.sorted.buffered.single",
+     "fresh_scan/lmdb", ">=", 1.0),
+    ("file_log+hash peak memory of a load <= LevelDB's", "peak_mem", "fresh_load/file_log.hash.buffered.single",
+     "fresh_load/leveldb", "<=", 1.0),
+    ("file_log+hash bytes on disk after overwrites and compact() <= 1.2x live bytes", "disk_over_live",
+     "fresh_overwrite/file_log.hash.buffered.single", None, "<=", 1.2),
+    ("include + one file_log store, g++ -O0 <= 2x <string>, <optional>, <vector>, <map> alone", "include_cost",
+     "(d) over (s)", None, "<=", 2.0),
     ("memory+hash random put >= 1.5x absl", "ops", "random_put/memory.hash.single", "random_put/absl_flat_hash_map", ">=", 1.5),
     ("memory+hash random get >= 1.5x absl", "ops", "random_get/memory.hash.single", "random_get/absl_flat_hash_map", ">=", 1.5),
     ("memory+hash get allocates nothing beyond the returned value (allocs/op)", "allocs_per_op", "random_get/memory.hash.single", None, "<=", 0.001),
@@ -106,36 +155,77 @@ def output_of_env(command, env):
 
 
 def benchmarks_by_engine(binary, env, pattern):
-    """The benchmarks matching pattern, grouped by engine in the binary's order."""
+    """The benchmarks matching pattern, grouped by engine in the binary's order, as two maps:
+    the fresh_* ones (one process each) and the others (one process per engine)."""
     listed = output_of_env([binary, "--benchmark_list_tests", "--benchmark_filter=" + (pattern or ".")], env)
-    groups = {}
+    fresh, shared = {}, {}
     for line in listed.splitlines():
         workload, engine = split_name(line)
+        groups = fresh if workload.startswith("fresh_") else shared
         groups.setdefault(engine, []).append(workload + "/" + engine)
-    return groups
+    return fresh, shared
 
 
-def run_benchmarks(binary, env, pattern):
-    """Runs each engine's benchmarks in a process of its own; returns (context, results by name)."""
+def run_process(binary, env, names, results, context):
+    """Runs the named benchmarks in one process, adding their entries to results; returns
+    whether the process ran to its end."""
+    regex = "^(" + "|".join(re.escape(name) for name in names) + ")/"
+    process = subprocess.run([binary, "--benchmark_format=json", "--benchmark_filter=" + regex], env=env,
+                             capture_output=True, text=True, check=False)
+    try:
+        report = json.loads(process.stdout)
+    except json.JSONDecodeError:
+        # The process died mid-run: record its benchmarks as failed rather than lose the others.
+        reason = "crashed (exit status %d): %s" % (process.returncode, process.stderr.strip()[-200:])
+        for name in names:
+            results[name] = {"name": name, "error_occurred": True, "error_message": reason}
+        print("bench_compare: %s %s" % (" ".join(names), reason), file=sys.stderr)
+        return False
+    context.update(report["context"])
+    for entry in report["benchmarks"]:
+        results["/".join(split_name(entry["name"]))] = entry
+    return True
+
+
+def run_benchmarks(binary, env, pattern, bench_dir):
+    """Runs each engine's benchmarks in a process of its own, and each fresh_* benchmark in a
+    process of its own, in the binary's order, on a directory the engine's fresh_* benchmarks
+    share; returns (context, results by name)."""
     context, results = {}, {}
-    for engine, names in benchmarks_by_engine(binary, env, pattern).items():
-        print("bench_compare: " + engine, file=sys.stderr, flush=True)
-        regex = "^(" + "|".join(re.escape(name) for name in names) + ")/"
-        process = subprocess.run([binary, "--benchmark_format=json", "--benchmark_filter=" + regex], env=env,
-                                 capture_output=True, text=True, check=False)
+    fresh, shared = benchmarks_by_engine(binary, env, pattern)
+    for engine, names in fresh.items():
+        print("bench_compare: %s (fresh processes)" % engine, file=sys.stderr, flush=True)
+        store_root = tempfile.mkdtemp(prefix="kvforge-fresh-", dir=bench_dir)
         try:
-            report = json.loads(process.stdout)
-        except json.JSONDecodeError:
-            # The process died mid-run: record its benchmarks as failed rather than lose the others.
-            reason = "crashed (exit status %d): %s" % (process.returncode, process.stderr.strip()[-200:])
             for name in names:
-                results[name] = {"name": name, "error_occurred": True, "error_message": reason}
-            print("bench_compare: " + engine + " " + reason, file=sys.stderr)
-            continue
-        context.update(report["context"])
-        for entry in report["benchmarks"]:
-            results["/".join(split_name(entry["name"]))] = entry
+                run_process(binary, dict(env, KVFORGE_BENCH_STORE_DIR=store_root), [name], results, context)
+        finally:
+            shutil.rmtree(store_root, ignore_errors=True)
+    for engine, names in shared.items():
+        print("bench_compare: " + engine, file=sys.stderr, flush=True)
+        run_process(binary, env, names, results, context)
     return context, results
+
+
+def include_cost():
+    """Runs tools/include_cost.sh with g++: {"title": its first line, "rows": [(label, ms)]}."""
+    process = subprocess.run([os.path.join(ROOT, "tools", "include_cost.sh")], capture_output=True, text=True,
+                             check=False)
+    if process.returncode != 0:
+        print("bench_compare: include_cost.sh failed: " + process.stderr.strip()[-300:], file=sys.stderr)
+        return None
+    lines = process.stdout.splitlines()
+    rows = [(cells[1].strip(), int(cells[2])) for cells in (line.split("|") for line in lines)
+            if len(cells) > 3 and cells[2].strip().isdigit()]
+    return {"title": lines[0], "rows": rows}
+
+
+def include_ratio(cost):
+    """The compile time of (d), the include and one file_log store, over (s), four common headers."""
+    if not cost:
+        return None
+    by_letter = {label[1]: ms for label, ms in cost["rows"] if label.startswith("(")}
+    return by_letter["d"] / by_letter["s"] if by_letter.get("s") and "d" in by_letter else None
 
 
 def metric(entry, name):
@@ -247,7 +337,7 @@ def workload_tables(results):
         peers = [(engine, metric(entry, "ops")) for engine, entry in rows if is_peer(engine)]
         lines += ["### " + workload, "", WORKLOAD_NOTES.get(workload, ""), ""]
         header = ["engine", "ops/s", "time", "allocs/op", "peak mem", "disk"]
-        if workload == "overwrite":
+        if workload in ("overwrite", "fresh_overwrite"):
             header.append("disk / live")
         if "sync_put" in workload:
             header += ["fdatasync limit", "of limit"]
@@ -264,7 +354,7 @@ def workload_tables(results):
                      "%.1f ms" % to_ms(entry["real_time"], entry["time_unit"]),
                      "%.3g" % entry["allocs_per_op"] if "allocs_per_op" in entry else "—",
                      human_bytes(entry.get("peak_mem")), human_bytes(entry.get("disk_bytes"))]
-            if workload == "overwrite":
+            if workload in ("overwrite", "fresh_overwrite"):
                 cells.append("%.2f" % entry["disk_over_live"] if "disk_over_live" in entry else "—")
             if "sync_put" in workload:
                 cells += [human(entry.get("fdatasync_limit")), "%.2fx" % entry.get("of_limit", 0)]
@@ -275,77 +365,175 @@ def workload_tables(results):
     return lines
 
 
-def targets_table(results):
-    lines = ["| target | kvforge | reference | measured | met |", "|---|---|---|---|---|"]
-    met_count = 0
-    for what, name, ours, theirs, comparison, threshold in TARGETS:
+def measure_target(target, results, cost):
+    """(measured value or None, met or None) of one target in one size's results."""
+    what, name, ours, theirs, comparison, threshold = target
+    if name == "include_cost":
+        measured = include_ratio(cost)
+    else:
         value = metric(results.get(ours), name)
         if theirs is not None:
             reference = metric(results.get(theirs), name)
             measured = value / reference if value is not None and reference else None
         else:
-            reference = None
             measured = value
-        if measured is None:
-            verdict, shown = "not measured", "—"
-        else:
-            met = measured >= threshold if comparison == ">=" else measured <= threshold
+    if measured is None:
+        return None, None
+    return measured, (measured >= threshold if comparison == ">=" else measured <= threshold)
+
+
+def targets_table(runs, cost):
+    """The targets with their measured ratios, a column per number of keys; and how many were met."""
+    sizes = list(runs)
+    lines = ["| target | kvforge | reference | " + " | ".join("%s keys" % thousands(k) for k in sizes) + " |",
+             "|---|---|---|" + "---|" * len(sizes)]
+    met_count, measured_count = 0, 0
+    for target in TARGETS:
+        what, name, ours, theirs, _, _ = target
+        cells = []
+        for size in sizes:
+            measured, met = measure_target(target, runs[size]["results"], cost)
+            if measured is None:
+                cells.append("not measured")
+                continue
+            measured_count += 1
             met_count += met
-            verdict = "met" if met else "**missed**"
-            shown = ("%.2fx" % measured) if theirs is not None else "%.4g" % measured
-        lines.append("| %s | %s | %s | %s | %s |" % (what, ours.split("/")[1], theirs or "—", shown, verdict))
-    return lines, met_count
+            shown = ("%.2fx" % measured) if theirs is not None or name in ("include_cost", "disk_over_live") \
+                else "%.4g" % measured
+            cells.append(shown + ("" if met else " **missed**"))
+        engine = ours.split("/")[1] if "/" in ours else "—"
+        lines.append("| %s | %s | %s | %s |" % (what, engine, theirs or "—", " | ".join(cells)))
+    return lines, met_count, measured_count
 
 
-def plot(results, path):
-    """A grouped bar chart of ops/s per workload, log scale: the plotted kvforge configurations
-    and every peer, with the disk's fdatasync limit as a line."""
+def thousands(keys):
+    return "{:,}".format(int(keys))
+
+
+# Workloads where less is better, plotted as the best peer's figure over kvforge's so that,
+# as for speed, right of 1 is better than every peer: (label, workload, metric).
+LOWER_IS_BETTER = [("fresh_load peak memory", "fresh_load", "peak_mem"),
+                   ("fresh_overwrite disk after compact", "fresh_overwrite", "disk_over_live")]
+
+
+def ratios_to_best_peer(results):
+    """{row label: {kvforge configuration: ratio to the best peer}}, fresh workloads first."""
+    workloads = []
+    for name in results:
+        workload = name.split("/")[0]
+        if workload not in workloads and workload not in ("fdatasync_limit", "reopen"):
+            workloads.append(workload)
+    workloads.sort(key=lambda w: not w.startswith("fresh_"))
+    rows = {}
+    for workload in workloads:
+        entries = {name.split("/")[1]: entry for name, entry in results.items() if name.split("/")[0] == workload}
+        peer_ops = [metric(entry, "ops") for engine, entry in entries.items() if is_peer(engine)]
+        peer_ops = [ops for ops in peer_ops if ops]
+        if not peer_ops:
+            continue
+        best = max(peer_ops)
+        row = {engine: metric(entry, "ops") / best for engine, entry in entries.items()
+               if engine in PLOTTED_CONFIGS and metric(entry, "ops")}
+        if row:
+            rows[workload] = row
+    for label, workload, name in LOWER_IS_BETTER:
+        entries = {n.split("/")[1]: e for n, e in results.items() if n.split("/")[0] == workload}
+        peer_values = [metric(e, name) for engine, e in entries.items() if is_peer(engine)]
+        peer_values = [v for v in peer_values if v]
+        if not peer_values:
+            continue
+        best = min(peer_values)
+        row = {engine: best / metric(e, name) for engine, e in entries.items()
+               if engine in PLOTTED_CONFIGS and metric(e, name)}
+        if row:
+            rows[label] = row
+    return rows
+
+
+def plot(runs, path):
+    """One panel per number of keys: for each workload, each plotted kvforge configuration's
+    figure over the best peer's (log scale; right of 1 beats every peer)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
-        from matplotlib.patches import Patch
+        from matplotlib.lines import Line2D
     except ImportError:
         print("bench_compare: matplotlib missing (apt-get install python3-matplotlib); no plot", file=sys.stderr)
         return False
-    groups = {}
-    for name, entry in results.items():
-        workload, engine = name.split("/")
-        ops = metric(entry, "ops")
-        if workload in ("fdatasync_limit", "reopen") or ops is None:
-            continue
-        if engine in PLOTTED_CONFIGS or is_peer(engine):
-            groups.setdefault(workload, []).append((engine, ops))
-    engines = [e for e in PLOTTED_CONFIGS if any(e == g for bars in groups.values() for g, _ in bars)]
-    engines += sorted({e for bars in groups.values() for e, _ in bars if e not in engines})
-    colors = {engine: plt.get_cmap("tab20")(index % 20) for index, engine in enumerate(engines)}
-    figure, axes = plt.subplots(figsize=(16, 7))
-    width = 0.8 / max(len(bars) for bars in groups.values())
-    for position, (workload, bars) in enumerate(groups.items()):
-        bars.sort(key=lambda bar: engines.index(bar[0]))
-        for index, (engine, ops) in enumerate(bars):
-            axes.bar(position + (index - len(bars) / 2 + 0.5) * width, ops, width, color=colors[engine],
-                     hatch="//" if is_peer(engine) else "", edgecolor="white", linewidth=0)
-    limit = metric(results.get("fdatasync_limit/append"), "ops")
-    if limit:
-        axes.axhline(limit, color="black", linestyle="--", linewidth=0.8)
-        axes.text(len(groups) - 0.5, limit * 1.15, "fdatasync limit", ha="right", fontsize=8)
-    axes.set_yscale("log")
-    axes.set_ylabel("operations per second (log scale)")
-    axes.set_xticks(range(len(groups)))
-    axes.set_xticklabels(list(groups), rotation=30, ha="right")
-    axes.legend(handles=[Patch(facecolor=colors[e], hatch="//" if is_peer(e) else "", label=e) for e in engines],
-                fontsize=8, ncol=1, loc="upper left", bbox_to_anchor=(1.005, 1.0))
-    axes.grid(axis="y", which="major", alpha=0.3)
-    axes.set_title("kvforge (plain) and peers (hatched), one run")
+    panels = [(size, ratios_to_best_peer(run["results"])) for size, run in runs.items()]
+    labels = []
+    for _, rows in panels:
+        labels += [label for label in rows if label not in labels]
+    if not labels:
+        return False
+    engines = [e for e in PLOTTED_CONFIGS if any(e in row for _, rows in panels for row in rows.values())]
+    colors = {engine: plt.get_cmap("tab10")(index % 10) for index, engine in enumerate(engines)}
+    markers = "os^Dv<>px*"
+    figure, axes_list = plt.subplots(1, len(panels), figsize=(7 * len(panels) + 3, 0.32 * len(labels) + 1.6),
+                                     sharey=True, squeeze=False)
+    for axes, (size, rows) in zip(axes_list[0], panels):
+        for y, label in enumerate(labels):
+            if y % 2 == 0:
+                axes.axhspan(y - 0.5, y + 0.5, color="0.95", zorder=0)
+            for index, engine in enumerate(engines):
+                ratio = rows.get(label, {}).get(engine)
+                if ratio:
+                    axes.plot(ratio, y + (index - len(engines) / 2 + 0.5) * 0.08, markers[index % len(markers)],
+                              color=colors[engine], markersize=6, zorder=3)
+        axes.axvline(1.0, color="black", linewidth=0.8)
+        axes.set_xscale("log")
+        axes.set_title("%s keys" % thousands(size))
+        axes.set_xlabel("kvforge / best peer (right of 1: ahead of every peer)")
+        axes.grid(axis="x", which="both", alpha=0.3)
+        axes.set_ylim(len(labels) - 0.5, -0.5)
+    axes_list[0][0].set_yticks(range(len(labels)))
+    axes_list[0][0].set_yticklabels(labels, fontsize=8)
+    handles = [Line2D([], [], linestyle="", marker=markers[i % len(markers)], color=colors[e], label=e)
+               for i, e in enumerate(engines)]
+    figure.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 0.95))
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=100, bbox_inches="tight")
     return True
+
+
+BEGIN_MARK = re.compile(r"^<!-- begin: ([\w.-]+) -->$")
+
+
+def kept_sections(path):
+    """The sections of an existing report that other scripts write: each from a line
+    `<!-- begin: NAME -->` to its line `<!-- end: NAME -->`, in order, as text."""
+    try:
+        with open(path) as old:
+            lines = old.read().splitlines()
+    except OSError:
+        return []
+    sections, at = [], 0
+    while at < len(lines):
+        begin = BEGIN_MARK.match(lines[at])
+        if begin:
+            end_line = "<!-- end: %s -->" % begin.group(1)
+            if end_line in lines[at + 1:]:
+                end = lines.index(end_line, at + 1)
+                sections.append("\n".join(lines[at:end + 1]))
+                at = end + 1
+                continue
+            print("bench_compare: %s: no %s; that section is dropped" % (path, end_line), file=sys.stderr)
+        at += 1
+    return sections
+
+
+def parse_sizes(text):
+    sizes = [int(part.replace("_", "")) for part in text.split(",") if part.strip()]
+    if not sizes or min(sizes) < 1:
+        raise argparse.ArgumentTypeError("a comma-separated list of key counts, e.g. 300000,1000000")
+    return sizes
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--keys", type=int, default=1000000, help="keys per engine (default 1,000,000)")
+    parser.add_argument("--keys", type=parse_sizes, default=[300000, 1000000],
+                        help="keys per engine, a comma-separated list (default 300000,1000000)")
     parser.add_argument("--key-size", type=int, default=16)
     parser.add_argument("--value-size", type=int, default=100)
     parser.add_argument("--sync-puts", type=int, default=1000, help="puts of the sync_each workloads (default 1000)")
@@ -355,6 +543,7 @@ def main():
     parser.add_argument("--binary", help="a built kvforge_bench (default: build it in --build-dir)")
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build", "bench"))
     parser.add_argument("--filter", default="", help="only benchmarks whose name matches this regex")
+    parser.add_argument("--no-include-cost", action="store_true", help="do not time the include cost")
     parser.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
     parser.add_argument("--save-json", help="also write the run's raw results to this file")
     parser.add_argument("--from-json", help="write the report from results saved by --save-json, running nothing")
@@ -366,13 +555,19 @@ def main():
         write_report(args, **run_record)
         return
     binary = args.binary or build(args.build_dir)
-    env = dict(os.environ, KVFORGE_BENCH_KEYS=str(args.keys), KVFORGE_BENCH_KEY_SIZE=str(args.key_size),
-               KVFORGE_BENCH_VALUE_SIZE=str(args.value_size), KVFORGE_BENCH_SYNC_PUTS=str(args.sync_puts),
-               KVFORGE_BENCH_READ_MS=str(args.read_ms),
-               KVFORGE_BENCH_DIR=args.dir)
     started = time.monotonic()
-    context, results = run_benchmarks(binary, env, args.filter)
-    run_record = {"context": context, "results": results, "date": datetime.date.today().isoformat(),
+    runs = {}
+    for keys in args.keys:
+        print("bench_compare: %d keys" % keys, file=sys.stderr, flush=True)
+        env = dict(os.environ, KVFORGE_BENCH_KEYS=str(keys), KVFORGE_BENCH_KEY_SIZE=str(args.key_size),
+                   KVFORGE_BENCH_VALUE_SIZE=str(args.value_size), KVFORGE_BENCH_SYNC_PUTS=str(args.sync_puts),
+                   KVFORGE_BENCH_READ_MS=str(args.read_ms), KVFORGE_BENCH_DIR=args.dir)
+        env.pop("KVFORGE_BENCH_STORE_DIR", None)
+        context, results = run_benchmarks(binary, env, args.filter, args.dir)
+        runs[str(keys)] = {"context": context, "results": results, "load": load_average()}
+    cost = None if args.no_include_cost else include_cost()
+    context = next(iter(runs.values()))["context"]
+    run_record = {"runs": runs, "include_cost": cost, "date": datetime.date.today().isoformat(),
                   "minutes": (time.monotonic() - started) / 60, "machine_rows": machine(args.dir, binary, context)}
     if args.save_json:
         with open(args.save_json, "w") as out:
@@ -380,33 +575,48 @@ def main():
     write_report(args, **run_record)
 
 
-def write_report(args, context, results, date, minutes, machine_rows):
-    """Writes the markdown report and the plot."""
-    keys, key_size, value_size = (int(context[k]) for k in ("keys", "key_size", "value_size"))
-    command = "tools/bench_compare.py --keys %d" % keys
+def write_report(args, runs, include_cost, date, minutes, machine_rows):
+    """Writes the markdown report and the plot, keeping the sections other scripts wrote."""
+    first = next(iter(runs.values()))["context"]
+    sizes = ",".join(runs)
+    key_size, value_size = int(first["key_size"]), int(first["value_size"])
+    command = "tools/bench_compare.py --keys %s" % sizes
     if (key_size, value_size) != (16, 100):
         command += " --key-size %d --value-size %d" % (key_size, value_size)
-    limit = metric(results.get("fdatasync_limit/append"), "ops")
+    kept = kept_sections(args.out)
     lines = [
         "# Benchmarks",
         "",
         "Generated by `%s` (%s, %.1f minutes). Every figure below comes from that one run;" %
         (command, date, minutes),
-        "each engine ran in a process of its own. Regenerate with the same command. On a shared virtual",
-        "machine the ratios move from run to run, some by a third or more (the neighbours' load, and the",
-        "disk's sync rate, change by the minute): a target just met or just missed here may flip in the next run.",
+        "each engine ran in a process of its own, and each workload as users run it (fresh_*) in a",
+        "process of its own that opened the store the previous one left. Regenerate with the same",
+        "command. On a shared virtual machine the ratios move from run to run, some by a third or more",
+        "(the neighbours' load, and the disk's sync rate, change by the minute): a target just met or",
+        "just missed here may flip in the next run.",
         "",
-        "%d keys of %d bytes, values of %d bytes (random letters, so block compression finds nothing), "
-        "%s puts in the sync_each workloads." % (keys, key_size, value_size, context.get("sync_puts")),
+        "%s keys of %d bytes, values of %d bytes (random letters, so block compression finds nothing), "
+        "%s puts in the sync_each workloads." % (" and ".join(thousands(k) for k in runs), key_size, value_size,
+                                                 first.get("sync_puts")),
         "",
-        "**The disk's limit for durable appends** (pwrite of one record after the last, then "
-        "fdatasync, repeated): **%s appends/s**; into a preallocated file, where fdatasync has no "
-        "size to commit: %s writes/s." % (human(limit), human(metric(results.get("fdatasync_limit/preallocated"), "ops"))),
-        "",
-        "## Machine", "",
-        "| | |", "|---|---|",
     ]
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+    png = os.path.splitext(args.out)[0] + ".png"
+    if plot(runs, png):
+        lines += ["![each kvforge configuration over the best peer, per workload](%s)" % os.path.basename(png), "",
+                  "Each row is a workload, each marker a kvforge configuration's figure over the best peer's in "
+                  "that workload (operations per second; for peak memory and disk, the best peer's bytes over "
+                  "kvforge's), on a log scale: right of the line at 1, kvforge is ahead of every peer.", ""]
+    target_lines, met, measured = targets_table(runs, include_cost)
+    lines += ["## Targets", "", "Ratios are kvforge / reference, both measured in this run. %d of %d met." %
+              (met, measured), ""] + target_lines
+    if include_cost:
+        lines += ["", "## Include cost", "", include_cost["title"], "", "| translation unit | ms |", "|---|---:|"]
+        lines += ["| %s | %d |" % row for row in include_cost["rows"]]
+    lines += ["", "## Machine", "", "| | |", "|---|---|"]
     lines += ["| %s | %s |" % tuple(row) for row in machine_rows]
+    lines += ["| load at each size's end | %s |" % "; ".join("%s keys: %s" % (thousands(k), run.get("load", "?"))
+                                                           for k, run in runs.items())]
     lines += ["", "## Engines, versions and settings", "",
               "Every peer runs at its defaults except its durability settings and what it needs to run "
               "at all. *buffered* is each engine's non-syncing mode, *sync_each* makes every put durable "
@@ -414,32 +624,36 @@ def write_report(args, context, results, date, minutes, machine_rows):
               "in buffered mode and one per put in sync_each mode.", "",
               "| engine | version | settings |", "|---|---|---|"]
     seen_kvforge = False
-    for key in sorted(context):
+    for key in sorted(first):
         if not key.startswith("version."):
             continue
         engine = key[len("version."):]
-        settings = context.get("settings." + engine, "")
+        settings = first.get("settings." + engine, "")
         if not is_peer(engine):
             if seen_kvforge:
                 continue
             seen_kvforge, engine = True, "kvforge (every configuration)"
-        lines.append("| %s | %s | %s |" % (engine, context[key], settings.replace("|", "\\|")))
-    target_lines, met = targets_table(results)
-    lines += ["", "## Targets", "", "Ratios are kvforge / reference, both measured in this run. "
-              "%d of %d met." % (met, len(TARGETS)), ""] + target_lines
-    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
-    png = os.path.splitext(args.out)[0] + ".png"
-    if plot(results, png):
-        lines += ["", "## Plot", "", "![operations per second](%s)" % os.path.basename(png)]
-    lines += ["", "## Workloads", "",
-              "ops/s is operations per second of wall time; allocs/op counts heap allocations (malloc "
-              "and friends, so C++ and C engines alike) during the timed part; peak mem is the peak "
-              "resident memory above that at the start of the benchmark; disk is the space the "
-              "engine's files take after flush() (reopen: after closing). Ratios are the kvforge "
-              "configuration's ops/s over each peer's.", ""]
-    lines += workload_tables(results)
+        lines.append("| %s | %s | %s |" % (engine, first[key], settings.replace("|", "\\|")))
+    for keys, run in runs.items():
+        results = run["results"]
+        limit = metric(results.get("fdatasync_limit/append"), "ops")
+        lines += ["", "## Workloads at %s keys" % thousands(keys), ""]
+        if limit:
+            lines += ["**The disk's limit for durable appends** (pwrite of one record after the last, then "
+                      "fdatasync, repeated): **%s appends/s**; into a preallocated file, where fdatasync has no "
+                      "size to commit: %s writes/s." %
+                      (human(limit), human(metric(results.get("fdatasync_limit/preallocated"), "ops"))), ""]
+        lines += ["ops/s is operations per second of wall time; allocs/op counts heap allocations (malloc "
+                  "and friends, so C++ and C engines alike) during the timed part; peak mem is the peak "
+                  "resident memory above that at the start of the benchmark; disk is the space the "
+                  "engine's files take after flush() (reopen and the fresh_ workloads: after closing). "
+                  "Ratios are the kvforge configuration's ops/s over each peer's.", ""]
+        lines += workload_tables(results)
+    text = "\n".join(lines).rstrip() + "\n"
+    if kept:
+        text += "\n" + "\n\n".join(kept) + "\n"
     with open(args.out, "w") as out:
-        out.write("\n".join(lines).rstrip() + "\n")
+        out.write(text)
     print("bench_compare: wrote %s (%.1f minutes)" % (args.out, minutes), file=sys.stderr)
 
 

@@ -41,10 +41,11 @@ banner() { printf '\n==== %s ====\n' "$*"; }
 count() { passed=$((passed + ${1:-0})); }  # adds a stage's number of passed tests
 
 # The benchmark's peers (LevelDB, RocksDB, LMDB, SQLite, tkrzw, absl) are built into it when
-# installed; the gcc stage runs every benchmark once on a tiny store.
+# installed; the gcc stage runs every benchmark once on a tiny store. tools/bench_compare.py
+# draws its plot with matplotlib.
 bash tools/install-deps.sh g++ clang-14 libclang-rt-14-dev cmake ninja-build meson catch2 \
     libbenchmark-dev pkg-config python3 libleveldb-dev librocksdb-dev liblmdb-dev libsqlite3-dev \
-    libtkrzw-dev libabsl-dev
+    libtkrzw-dev libabsl-dev python3-matplotlib
 
 # Sanitizer runtimes can fail to map their shadow memory when the kernel randomises addresses
 # with more bits than they expect (ThreadSanitizer in clang 14 with vm.mmap_rnd_bits > 28).

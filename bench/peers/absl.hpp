@@ -36,6 +36,15 @@ public:
         return true;
     }
 
+    /// Calls fn with a view of the stored value, copying nothing; false when missing.
+    template <class Fn>
+    bool visit(std::string_view key, Fn&& fn) {
+        const auto it = map_.find(lookup(key));
+        if (it == map_.end()) return false;
+        fn(std::string_view(it->second));
+        return true;
+    }
+
     void write_batch(std::span<const std::pair<std::string, std::string>> puts) {
         for (const auto& [key, value] : puts) map_.insert_or_assign(key, value);
     }

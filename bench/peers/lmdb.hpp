@@ -90,6 +90,20 @@ public:
         return true;
     }
 
+    /// Calls fn with a view of the value in the map, copying nothing; false when missing.
+    template <class Fn>
+    bool visit(std::string_view key, Fn&& fn) {
+        MDB_txn* txn = reader();
+        MDB_val k = val(key);
+        MDB_val v{};
+        const int rc = mdb_get(txn, dbi_, &k, &v);
+        if (rc == MDB_SUCCESS) fn(std::string_view(static_cast<const char*>(v.mv_data), v.mv_size));
+        if (txn == read_txn_) mdb_txn_reset(read_txn_);
+        if (rc == MDB_NOTFOUND) return false;
+        check(rc, "get");
+        return true;
+    }
+
     void write_batch(std::span<const std::pair<std::string, std::string>> puts) {
         MDB_txn* txn = writer();
         for (const auto& [key, value] : puts) {

@@ -2,10 +2,14 @@
 /// \file store.hpp
 /// kvforge::store<Key, Value, Policies...>: the key-value store forged from policies.
 
+#include <algorithm>
+#include <concepts>
 #include <cstddef>
+#include <iterator>
 #include <new>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <type_traits>
 #include <stdexcept>
 #include <string>
@@ -15,6 +19,7 @@
 
 #include "batch.hpp"
 #include "codec.hpp"
+#include "detail/assign_bytes.hpp"
 #include "detail/checked_encode.hpp"
 #include "detail/policy_pack.hpp"
 #include "detail/log_format.hpp"
@@ -28,6 +33,10 @@ namespace kvforge {
 
 namespace detail {
 struct store_access;  // kvforge's own layers above store (open_store.hpp)
+/// The shape of callable a backend's read_many() calls: (index of the key, value bytes).
+struct indexed_value_visitor {
+    void operator()(std::size_t, std::string_view) const noexcept {}
+};
 }  // namespace detail
 
 /// A key-value store of Key to Value, built from up to four policies given in any
@@ -184,6 +193,60 @@ public:
                 found = read_string(key, out, ec);
             } else {
                 read_into(key, [&](std::string_view bytes) { found = decode_value(bytes, out, ec); }, ec);
+            }
+        });
+        return found;
+    }
+
+    /// Gets many values at once: out[i] becomes the value of keys[i], or nullopt when it is
+    /// absent (a value already in out[i] has its storage reused). Returns how many were found.
+    /// keys is a random-access range of anything a key converts from (std::vector<std::string>,
+    /// std::span<const std::string_view>, ...); out needs one element per key. Where the store
+    /// can (memory with hash_index), the lookups overlap their memory accesses, so a batch of
+    /// keys runs faster than a loop of get(); elsewhere it is that loop.
+    template <class Keys>
+    std::size_t get_many(const Keys& keys, std::span<std::optional<Value>> out) const {
+        std::error_code ec;
+        const std::size_t found = get_many(keys, out, ec);
+        detail::throw_if(ec);
+        return found;
+    }
+    /// As get_many(keys, out); on failure ec is set and the outputs from the failing key on are unspecified.
+    template <class Keys>
+    std::size_t get_many(const Keys& keys, std::span<std::optional<Value>> out, std::error_code& ec) const noexcept {
+        static_assert(requires(const Keys& k) {
+                          { k[std::size_t{0}] } -> std::convertible_to<key_param>;
+                          std::size(k);
+                      },
+                      "kvforge: get_many() takes an indexable range of keys with a size, e.g. std::vector<Key> "
+                      "or std::span<const Key>");
+        std::size_t found = 0;
+        guarded(ec, [&] {
+            const auto count = static_cast<std::size_t>(std::size(keys));
+            if (out.size() != count) {
+                detail::fail(ec, std::make_error_code(std::errc::invalid_argument),
+                             "get_many: out has " + std::to_string(out.size()) + " elements for " +
+                                 std::to_string(count) + " keys; give it one per key");
+                return;
+            }
+            // Keys are encoded a batch at a time, which bounds the scratch space and still
+            // hands the backend enough keys to overlap their lookups.
+            constexpr std::size_t batch = 32;
+            std::string scratch[batch];
+            std::string_view encoded[batch];
+            bool present[batch];
+            for (std::size_t first = 0; first < count && !ec; first += batch) {
+                const std::size_t n = std::min(batch, count - first);
+                for (std::size_t i = 0; i < n; ++i) encoded[i] = codec<Key>::encode(keys[first + i], scratch[i]);
+                std::fill_n(present, n, false);
+                read_batch({encoded, n}, out.subspan(first, n), present, ec);
+                for (std::size_t i = 0; i < n; ++i) {
+                    if (present[i]) {
+                        ++found;
+                    } else {
+                        out[first + i].reset();
+                    }
+                }
             }
         });
         return found;
@@ -429,6 +492,38 @@ private:
         std::string scratch;
         const std::string_view k = codec<Key>::encode(key, scratch);
         return k.size() <= max_key_size && backend_.read_value(k, out, ec);
+    }
+
+    /// Reads the values of encoded keys into out, setting present[i] for each key found:
+    /// through the backend's read_many where it has one (it overlaps the lookups), else key by key.
+    void read_batch(std::span<const std::string_view> keys, std::span<std::optional<Value>> out, bool* present,
+                    std::error_code& ec) const {
+        const auto store_value = [&](std::size_t i, std::string_view bytes) {
+            if constexpr (std::is_same_v<Value, std::string>) {
+                if (!out[i]) out[i].emplace();
+                detail::assign_bytes(*out[i], bytes);
+                present[i] = true;
+            } else {
+                if (!out[i]) out[i].emplace();
+                present[i] = decode_value(bytes, *out[i], ec);
+            }
+        };
+        if constexpr (requires(const backend_type& b, std::error_code& e) {
+                          b.read_many(keys, detail::indexed_value_visitor{}, e);
+                      }) {
+            backend_.read_many(keys, store_value, ec);
+            return;
+        }
+        for (std::size_t i = 0; i < keys.size() && !ec; ++i) {
+            // A key over the limit can never have been written, so it is simply absent.
+            if (keys[i].size() > max_key_size) continue;
+            if constexpr (std::is_same_v<Value, std::string>) {
+                if (!out[i]) out[i].emplace();
+                present[i] = backend_.read_value(keys[i], *out[i], ec);
+            } else {
+                backend_.read(keys[i], [&](std::string_view bytes) { store_value(i, bytes); }, ec);
+            }
+        }
     }
 
     static bool decode_value(std::string_view bytes, Value& out, std::error_code& ec) {

@@ -202,19 +202,42 @@ concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires
 /// \file hash_table.hpp
 /// The open-addressing table behind kvforge::hash_index.
 ///
-/// Each slot is one 64-bit word: probe distance + 1 in the top 8 bits (0 marks an
-/// empty slot), 16 bits of the key's hash as a tag, and the 40-bit arena reference
-/// of the (key, payload) record. Collisions are resolved by Robin Hood linear
-/// probing, which keeps probe sequences short at a 0.8 load factor, and erase
-/// shifts the following run back by one instead of leaving a tombstone, so erases
-/// never degrade later lookups. A lookup touches the slot array and, when the tag
-/// matches, one record in the arena: two cache misses for a hit, usually one for a miss.
+/// The table is an array of 64-byte groups, each one cache line holding the probe metadata
+/// of 7 slots and the slots themselves (detail/hash_group.hpp): a tag byte per slot (0:
+/// empty, else 8 bits of the key's hash), a byte of overflow bits, and 7 slot words, each
+/// the 40-bit arena reference of a (key, payload) record with 24 more bits of the key's hash.
+///
+/// A lookup hashes the key, loads its home group, compares the 7 tags at once (as one
+/// word), and compares the key in the arena only for a slot whose tag and hash bits match:
+/// two cache misses for a hit (the group, the record), one for a miss, with no branch on
+/// loaded data but "which slot matched". A key that does not fit in its home group goes
+/// to the next group of a triangular sequence (1, 2, 3, ... groups on), which visits every
+/// group; each full group it passes gets the overflow bit of its tag (tag % 8) set, so a
+/// lookup stops at the first group without a match whose bit for the key's tag is clear.
+/// find_many() runs several lookups as a pipeline, so that their misses overlap.
+///
+/// Erase clears the slot's tag and leaves no tombstone. It cannot clear overflow bits (they
+/// may stand for other keys), so erases may leave stale bits that make later lookups of
+/// absent keys visit a group more; to keep that bounded, each erase from a group with
+/// overflow bits lowers the table's load limit by one, and the insert that meets the
+/// lowered limit rebuilds the table (at the same size unless it is nearly full), which
+/// clears every stale bit. Erases therefore never degrade lookups beyond a bound.
+///
+/// Allocation failure: an insert that must grow allocates the new group array before it
+/// changes anything, and appends the record before placing it, so a std::bad_alloc leaves
+/// the table as it was (possibly already grown). Replacing a payload appends the new record
+/// before releasing the old. Shrinking after erases and compacting the arena are only worth
+/// doing: when they run out of memory they are skipped, the table keeps its larger array or
+/// its garbage, and a later write tries again.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
 #include <new>
 #include <optional>
+#include <iterator>
+#include <stdexcept>
 #include <string_view>
 #include <utility>
 
@@ -382,6 +405,73 @@ __extension__ using uint128 = unsigned __int128;
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/hash.hpp ----
+// ---- begin kvforge/detail/hash_group.hpp ----
+/// \file hash_group.hpp
+/// One group of hash_table: the probe metadata of 7 slots and the slots, in one cache line.
+///
+///   bytes 0..6    tags: 0 for an empty slot, else the top byte of the key's hash (0 taken as 1)
+///   byte 7        overflow bits: bit (tag % 8) set once a key with such a tag went on past
+///                 this group because it was full
+///   bytes 8..63   7 slot words (see hash_table.hpp)
+///
+/// The metadata and the slots share one line so that one memory access brings both: a
+/// lookup waits for the group, then for the record. (Groups of 14 slots in two lines,
+/// with both lines requested at once, measured a third slower at a million keys: the
+/// matching slot is in the second line half the time, and the extra line per lookup
+/// costs more than the longer groups save.)
+///
+/// The tags are compared as one 64-bit word (SIMD within a register): portable, and
+/// measured faster than an SSE2 compare, whose broadcast of the tag GCC builds through a
+/// byte store and a wider load from the stack; that failed store forwarding stalled
+/// each lookup long enough to halve how many run ahead at once.
+
+#include <bit>
+#include <cstdint>
+#include <cstring>
+
+namespace kvforge::detail {
+
+struct alignas(64) hash_group {
+    static constexpr unsigned width = 7;
+    static constexpr std::uint8_t empty = 0;
+
+    std::uint8_t tags[width];
+    std::uint8_t overflow;
+    std::uint64_t slots[width];
+
+    /// The bit of `overflow` that stands for keys with this tag.
+    [[nodiscard]] static std::uint8_t overflow_bit(std::uint8_t tag) noexcept {
+        return static_cast<std::uint8_t>(1U << (tag & 7U));
+    }
+
+    /// A mask with bit 8i+7 set for each slot i whose tag equals tag (tag 0: the empty
+    /// slots); take slots from it with first_slot() and drop_first().
+    [[nodiscard]] std::uint64_t match(std::uint8_t tag) const noexcept {
+        // The 8 metadata bytes as one word, compared with tag in every byte at once: a
+        // byte of x is zero where they are equal, and the usual carry-free test turns
+        // exactly those bytes into 0x80 (no false matches, unlike the shorter test).
+        constexpr std::uint64_t low7 = 0x7f7f7f7f7f7f7f7fULL;
+        constexpr std::uint64_t tag_bytes = 0x00ffffffffffffffULL;  // the overflow byte is not a tag
+        std::uint64_t word = 0;
+        std::memcpy(&word, tags, sizeof word);
+        const std::uint64_t x = word ^ (0x0101010101010101ULL * tag);
+        return ~(((x & low7) + low7) | x | low7) & tag_bytes & 0x8080808080808080ULL;
+    }
+    /// The slot of the lowest bit of a match() mask (the mask must not be 0).
+    [[nodiscard]] static unsigned first_slot(std::uint64_t matches) noexcept {
+        return static_cast<unsigned>(std::countr_zero(matches)) / 8;
+    }
+    /// The mask without its lowest slot.
+    [[nodiscard]] static std::uint64_t drop_first(std::uint64_t matches) noexcept { return matches & (matches - 1); }
+
+    /// Asks the processor to start loading the group.
+    void prefetch() const noexcept { __builtin_prefetch(this); }
+};
+
+static_assert(sizeof(hash_group) == 64, "a group is one cache line");
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/hash_group.hpp ----
 // ---- begin kvforge/detail/record_arena.hpp ----
 /// \file record_arena.hpp
 /// The byte arena in which the in-memory indexes keep their (key, payload) records.
@@ -461,8 +551,12 @@ public:
         return {{p, key_size}, {p + key_size, payload_size}};
     }
 
-    /// Asks the processor to start loading the record at r into the cache.
-    void prefetch(ref r) const noexcept { __builtin_prefetch(address(r)); }
+    /// Asks the processor to start loading the record at r into the cache: its first two
+    /// lines, which hold a short key and the start of its payload.
+    void prefetch(ref r) const noexcept {
+        __builtin_prefetch(address(r));
+        __builtin_prefetch(address(r) + 64);
+    }
 
     /// Replaces the payload in place when the new one has the same size; returns whether it did.
     bool overwrite_payload(ref r, std::string_view payload) noexcept {
@@ -570,44 +664,69 @@ namespace kvforge::detail {
 class hash_table {
 public:
     hash_table() = default;
-    hash_table(hash_table&&) noexcept = default;
-    hash_table& operator=(hash_table&&) noexcept = default;
+    hash_table(hash_table&& other) noexcept
+        : groups_(std::move(other.groups_)),
+          mask_(std::exchange(other.mask_, 0)),
+          size_(std::exchange(other.size_, 0)),
+          max_load_(std::exchange(other.max_load_, 0)),
+          arena_(std::move(other.arena_)) {}
+    hash_table& operator=(hash_table&& other) noexcept {
+        hash_table moved(std::move(other));
+        swap(moved);
+        return *this;
+    }
 
     /// The payload stored for key, or nullopt. Never allocates.
     [[nodiscard]] std::optional<std::string_view> find(std::string_view key) const noexcept {
         if (size_ == 0) return std::nullopt;
-        const std::size_t pos = locate(key, hash_bytes(key));
-        if (pos == npos) return std::nullopt;
-        return arena_.view(slot_ref(slots_[pos])).payload;
+        return payload_at(locate(key, hash_bytes(key)));
+    }
+
+    /// Looks up every key of keys (a random-access range of std::string_view) as find() does,
+    /// calling on_result(i, payload or nullopt) for keys[i] in order. The lookups overlap:
+    /// each key's group is requested a few keys ahead, and its record once the group names
+    /// it, so a batch waits for memory about once per pipeline stage rather than twice per key.
+    template <class Keys, class OnResult>
+    void find_many(const Keys& keys, OnResult&& on_result) const {
+        const std::size_t n = std::size(keys);
+        if (size_ == 0) {
+            for (std::size_t i = 0; i < n; ++i) on_result(i, std::optional<std::string_view>());
+            return;
+        }
+        // Key i is compared while key i + ahead's record and key i + 2 * ahead's group load.
+        constexpr std::size_t ahead = 4;
+        constexpr std::size_t ring = 16;  // a power of two above 2 * ahead
+        std::uint64_t hashes[ring];
+        const auto request_group = [&](std::size_t j) {
+            hashes[j % ring] = hash_bytes(keys[j]);
+            groups_[home_of(hashes[j % ring])].prefetch();
+        };
+        const auto request_record = [&](std::size_t j) { prefetch_candidate(hashes[j % ring]); };
+        for (std::size_t j = 0; j < n && j < 2 * ahead; ++j) request_group(j);
+        for (std::size_t j = 0; j < n && j < ahead; ++j) request_record(j);
+        for (std::size_t i = 0; i < n; ++i) {
+            if (i + 2 * ahead < n) request_group(i + 2 * ahead);
+            if (i + ahead < n) request_record(i + ahead);
+            on_result(i, payload_at(locate(keys[i], hashes[i % ring])));
+        }
     }
 
     /// Inserts key or replaces its payload. When it existed, calls on_replace(old_payload)
     /// once the replacement can no longer fail, before it takes effect. Returns true when
-    /// the key is new. Should an allocation fail, the table holds what it held and
-    /// on_replace was not called.
+    /// the key is new.
     template <class OnReplace>
     bool upsert(std::string_view key, std::string_view payload, OnReplace&& on_replace) {
         const std::uint64_t hash = hash_bytes(key);
         if (size_ != 0) {
-            const std::size_t pos = locate(key, hash);
-            if (pos != npos) {
-                const record_arena::ref old = slot_ref(slots_[pos]);
-                if (arena_.view(old).payload.size() == payload.size()) {
-                    on_replace(arena_.view(old).payload);
-                    arena_.overwrite_payload(old, payload);
-                    return false;
-                }
-                const record_arena::ref fresh = arena_.append(key, payload);  // may throw; nothing has changed yet
-                on_replace(arena_.view(old).payload);
-                arena_.release(old);
-                slots_[pos] = (slots_[pos] & ~ref_mask) | fresh;
-                compact_arena_if_worthwhile();
+            const position at = locate(key, hash);
+            if (at.group != npos) {
+                replace(at, key, payload, on_replace);
                 return false;
             }
         }
-        // Growing first: should the record's copy then fail, the table only has more room.
-        if (size_ + 1 > max_load()) grow();
-        place(make_slot(1, hash, arena_.append(key, payload)));
+        if (size_ + 1 > max_load_) make_room();
+        const record_arena::ref r = arena_.append(key, payload);
+        place(home_of(hash), tag_of(hash), slot_word(hash, r));
         ++size_;
         return true;
     }
@@ -616,24 +735,18 @@ public:
     template <class OnErase>
     bool erase(std::string_view key, OnErase&& on_erase) {
         if (size_ == 0) return false;
-        std::size_t pos = locate(key, hash_bytes(key));
-        if (pos == npos) return false;
-        const record_arena::ref old = slot_ref(slots_[pos]);
+        const position at = locate(key, hash_bytes(key));
+        if (at.group == npos) return false;
+        hash_group& g = groups_[at.group];
+        const record_arena::ref old = g.slots[at.slot] & ref_mask;
         on_erase(arena_.view(old).payload);
         arena_.release(old);
-        // Backward-shift deletion: pull each following displaced slot one step closer home.
-        for (std::size_t next = (pos + 1) & mask_; slot_distance(slots_[next]) > 1; next = (next + 1) & mask_) {
-            slots_[pos] = slots_[next] - distance_one;
-            pos = next;
-        }
-        slots_[pos] = 0;
+        g.tags[at.slot] = hash_group::empty;
+        g.slots[at.slot] = 0;
+        // Overflow bits of this group may now be stale: see the file comment.
+        if (g.overflow != 0 && max_load_ > 0) --max_load_;
         --size_;
-        // Shrinking only gives memory back: without the memory for the smaller table, the
-        // erase stands and the table keeps its size.
-        try {
-            if (size_ < capacity() / 8 && capacity() > min_capacity) rehash(capacity() / 4);
-        } catch (const std::bad_alloc&) {
-        }
+        shrink_if_sparse();
         compact_arena_if_worthwhile();
         return true;
     }
@@ -641,14 +754,14 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
 
-    /// The number of slots; grows only when size() passes 80% of it.
-    [[nodiscard]] std::size_t capacity() const noexcept { return slots_ ? mask_ + 1 : 0; }
+    /// The number of slots; the table grows when size() passes 7/8 of it.
+    [[nodiscard]] std::size_t capacity() const noexcept { return group_count() * hash_group::width; }
 
     /// Makes room for count records without growing, e.g. before loading a known number.
     void reserve(std::size_t count) {
-        std::size_t wanted = min_capacity;
+        std::size_t wanted = 1;
         while (load_limit(wanted) < count) wanted *= 2;
-        if (wanted > capacity()) rehash(wanted);
+        if (wanted > group_count()) rehash(wanted);
     }
 
     /// Drops every record and releases the memory.
@@ -657,124 +770,207 @@ public:
     /// Calls f(key, payload) for every record, in no particular order.
     template <class F>
     void for_each(F&& f) const {
-        for (std::size_t i = 0; i < capacity(); ++i) {
-            if (slots_[i] != 0) {
-                const record_view v = arena_.view(slot_ref(slots_[i]));
+        for (std::size_t gi = 0; gi < group_count(); ++gi) {
+            const hash_group& g = groups_[gi];
+            for (unsigned i = 0; i < hash_group::width; ++i) {
+                if (g.tags[i] == hash_group::empty) continue;
+                const record_view v = arena_.view(g.slots[i] & ref_mask);
                 f(v.key, v.payload);
             }
         }
     }
 
-    /// Bytes of heap memory held by the slots and the arena.
+    /// Bytes of heap memory held by the groups and the arena.
     [[nodiscard]] std::size_t memory_usage() const noexcept {
-        return capacity() * sizeof(std::uint64_t) + arena_.memory_usage();
+        return group_count() * sizeof(hash_group) + arena_.memory_usage();
     }
 
 private:
     static constexpr std::size_t npos = ~std::size_t{0};
-    static constexpr std::size_t min_capacity = 16;
-    static constexpr unsigned distance_shift = 56;
-    static constexpr std::uint64_t distance_one = std::uint64_t{1} << distance_shift;
-    static constexpr std::uint64_t max_distance = 255;
     static constexpr std::uint64_t ref_mask = (std::uint64_t{1} << record_arena::ref_bits) - 1;
-    static constexpr std::uint64_t tag_mask = 0xffffULL << record_arena::ref_bits;
+    /// The hash bits a slot word keeps above its reference: the home group of tables of up
+    /// to 2^24 groups (so growing needs no key), and a filter before the key comparison.
+    static constexpr unsigned kept_hash_bits = 64 - record_arena::ref_bits;
+    static constexpr std::uint64_t kept_hash_mask = (std::uint64_t{1} << kept_hash_bits) - 1;
 
-    // The tag comes from the hash's top bits, the home slot from its low bits, so the two are independent.
-    [[nodiscard]] static std::uint64_t tag_bits(std::uint64_t hash) noexcept {
-        return (hash >> 48) << record_arena::ref_bits;
+    /// Where a key's slot is: a group index (npos when absent) and a slot in it.
+    struct position {
+        std::size_t group = npos;
+        unsigned slot = 0;
+    };
+
+    // The home group comes from the hash's low bits, the tag from its top byte, so the two are independent.
+    [[nodiscard]] std::size_t home_of(std::uint64_t hash) const noexcept { return hash & mask_; }
+    [[nodiscard]] static std::uint8_t tag_of(std::uint64_t hash) noexcept {
+        const auto tag = static_cast<std::uint8_t>(hash >> 56);
+        return tag == hash_group::empty ? std::uint8_t{1} : tag;
     }
-    [[nodiscard]] static std::uint64_t make_slot(std::uint64_t distance, std::uint64_t hash,
-                                                 record_arena::ref r) noexcept {
-        return (distance << distance_shift) | tag_bits(hash) | r;
+    [[nodiscard]] static std::uint64_t slot_word(std::uint64_t hash, record_arena::ref r) noexcept {
+        return ((hash & kept_hash_mask) << record_arena::ref_bits) | r;
     }
-    [[nodiscard]] static std::uint64_t slot_distance(std::uint64_t slot) noexcept { return slot >> distance_shift; }
-    [[nodiscard]] static record_arena::ref slot_ref(std::uint64_t slot) noexcept { return slot & ref_mask; }
+    [[nodiscard]] static std::uint64_t kept_hash(std::uint64_t slot) noexcept { return slot >> record_arena::ref_bits; }
 
-    /// The most records a table of capacity slots holds before it grows: 80%.
-    [[nodiscard]] static std::size_t load_limit(std::size_t capacity) noexcept { return capacity / 5 * 4; }
-    [[nodiscard]] std::size_t max_load() const noexcept { return load_limit(capacity()); }
+    [[nodiscard]] std::size_t group_count() const noexcept { return groups_ ? mask_ + 1 : 0; }
 
-    /// The slot holding key, or npos.
-    [[nodiscard]] std::size_t locate(std::string_view key, std::uint64_t hash) const noexcept {
-        const std::uint64_t tag = tag_bits(hash);
-        std::size_t pos = hash & mask_;
-        for (std::uint64_t distance = 1;; ++distance, pos = (pos + 1) & mask_) {
-            const std::uint64_t slot = slots_[pos];
-            // Robin Hood invariant: once a slot is closer to its home than we are to
-            // ours (an empty slot has distance 0), the key cannot be further on.
-            if (slot_distance(slot) < distance) return npos;
-            if ((slot & tag_mask) == tag && arena_.view(slot_ref(slot)).key == key) return pos;
+    /// The most records a table of groups groups holds before it grows: 7/8 of its slots.
+    [[nodiscard]] static std::size_t load_limit(std::size_t groups) noexcept {
+        return groups * hash_group::width / 8 * 7;
+    }
+
+    /// The slot holding key (whose hash is hash), or a position with group npos.
+    [[nodiscard]] position locate(std::string_view key, std::uint64_t hash) const noexcept {
+        const std::uint8_t tag = tag_of(hash);
+        const std::uint64_t kept = hash & kept_hash_mask;
+        std::size_t gi = home_of(hash);
+        // The triangular sequence visits every group once within group_count() steps; stale
+        // overflow bits could otherwise send a search for an absent key round forever.
+        for (std::size_t step = 1; step <= group_count(); ++step) {
+            const hash_group& g = groups_[gi];
+            for (std::uint64_t matches = g.match(tag); matches != 0; matches = hash_group::drop_first(matches)) {
+                const unsigned i = hash_group::first_slot(matches);
+                const std::uint64_t slot = g.slots[i];
+                if (kept_hash(slot) == kept && arena_.view(slot & ref_mask).key == key) return {gi, i};
+            }
+            if ((g.overflow & hash_group::overflow_bit(tag)) == 0) break;
+            gi = (gi + step) & mask_;
         }
+        return {};
     }
 
-    /// Inserts a slot for a key known to be absent, displacing richer slots as it goes.
-    void place(std::uint64_t slot) {
-        std::size_t pos = hash_of(slot) & mask_;
-        for (;;) {
-            std::uint64_t& here = slots_[pos];
-            if (here == 0) {
-                here = slot;
+    [[nodiscard]] std::optional<std::string_view> payload_at(position at) const noexcept {
+        if (at.group == npos) return std::nullopt;
+        return arena_.view(groups_[at.group].slots[at.slot] & ref_mask).payload;
+    }
+
+    /// Starts loading the record of the first slot of hash's home group whose tag and kept
+    /// hash bits match, if any: the record find_many() will most likely compare next.
+    void prefetch_candidate(std::uint64_t hash) const noexcept {
+        const hash_group& g = groups_[home_of(hash)];
+        const std::uint64_t kept = hash & kept_hash_mask;
+        for (std::uint64_t matches = g.match(tag_of(hash)); matches != 0; matches = hash_group::drop_first(matches)) {
+            const std::uint64_t slot = g.slots[hash_group::first_slot(matches)];
+            if (kept_hash(slot) == kept) {
+                arena_.prefetch(slot & ref_mask);
                 return;
             }
-            if (slot_distance(here) < slot_distance(slot)) std::swap(here, slot);
-            if (slot_distance(slot) == max_distance) {
-                // A pathological cluster: grow, which re-derives every distance, then retry.
-                grow();
-                place(make_slot(1, hash_of(slot), slot_ref(slot)));
+        }
+    }
+
+    /// Puts a slot in the first group with room on the sequence from home, marking the
+    /// full groups it passes. There is always room: the load limit is below the slot count.
+    void place(std::size_t home, std::uint8_t tag, std::uint64_t slot) noexcept {
+        std::size_t gi = home;
+        for (std::size_t step = 1;; ++step) {
+            hash_group& g = groups_[gi];
+            if (const std::uint64_t free = g.match(hash_group::empty); free != 0) {
+                const unsigned i = hash_group::first_slot(free);
+                g.tags[i] = tag;
+                g.slots[i] = slot;
                 return;
             }
-            slot += distance_one;
-            pos = (pos + 1) & mask_;
+            g.overflow |= hash_group::overflow_bit(tag);
+            gi = (gi + step) & mask_;
         }
     }
 
-    [[nodiscard]] std::uint64_t hash_of(std::uint64_t slot) const noexcept {
-        return hash_bytes(arena_.view(slot_ref(slot)).key);
+    template <class OnReplace>
+    void replace(position at, std::string_view key, std::string_view payload, OnReplace& on_replace) {
+        std::uint64_t& slot = groups_[at.group].slots[at.slot];
+        const record_arena::ref old = slot & ref_mask;
+        if (arena_.view(old).payload.size() == payload.size()) {
+            on_replace(arena_.view(old).payload);
+            arena_.overwrite_payload(old, payload);
+            return;
+        }
+        // The new record first: if appending throws, the old one is still in place and untold.
+        const record_arena::ref fresh = arena_.append(key, payload);
+        on_replace(arena_.view(old).payload);
+        arena_.release(old);
+        slot = (slot & ~ref_mask) | fresh;
+        compact_arena_if_worthwhile();
     }
 
-    void grow() { rehash(capacity() == 0 ? min_capacity : capacity() * 2); }
+    /// Before an insert that would pass the load limit: grows the table, or rebuilds it at
+    /// its size when erases lowered the limit (stale overflow bits) and it is not nearly full.
+    void make_room() {
+        const std::size_t groups = group_count();
+        const std::size_t full = load_limit(groups);
+        rehash(groups == 0 ? 1 : size_ + 1 > full - full / 8 ? groups * 2 : groups);
+    }
 
-    /// Moves every slot into a table of new_capacity slots (a power of two); shrinking
-    /// to a quarter when the table is an eighth full gives memory back after mass
-    /// erases while leaving room for the table to grow again without thrashing.
-    void rehash(std::size_t new_capacity) {
-        const std::size_t old_capacity = capacity();
-        // Allocated before the old array is let go: should this fail, the table is as it was.
-        std::unique_ptr<std::uint64_t[]> fresh = std::make_unique<std::uint64_t[]>(new_capacity);
-        std::unique_ptr<std::uint64_t[]> old = std::exchange(slots_, std::move(fresh));
-        mask_ = new_capacity - 1;
-        // Each slot's home in the new table needs its key's hash, so every record is read
-        // once, in slot order, which is random order in the arena. Prefetching a stretch
-        // ahead overlaps those cache misses instead of taking them one at a time.
-        constexpr std::size_t prefetch_distance = 16;
-        for (std::size_t i = 0; i < old_capacity; ++i) {
-            if (i + prefetch_distance < old_capacity && old[i + prefetch_distance] != 0) {
-                arena_.prefetch(slot_ref(old[i + prefetch_distance]));
+    /// After an erase: a table an eighth full shrinks to a quarter of its groups, giving
+    /// memory back after mass erases while leaving room to grow again without thrashing.
+    void shrink_if_sparse() noexcept {
+        const std::size_t groups = group_count();
+        if (groups <= 1 || size_ >= load_limit(groups) / 8) return;
+        try {
+            rehash(std::max<std::size_t>(groups / 4, 1));
+        } catch (const std::bad_alloc&) {
+            // Keep the larger array; the next erase tries again.
+        }
+    }
+
+    /// Moves every slot into a fresh array of new_groups groups (a power of two), which
+    /// clears every overflow bit that no longer stands for a displaced key.
+    void rehash(std::size_t new_groups) {
+        std::unique_ptr<hash_group[]> old = std::move(groups_);
+        const std::size_t old_groups = old ? mask_ + 1 : 0;
+        try {
+            groups_.reset(new hash_group[new_groups]());
+        } catch (...) {
+            groups_ = std::move(old);
+            throw;
+        }
+        mask_ = new_groups - 1;
+        max_load_ = load_limit(new_groups);
+        // A slot keeps enough hash bits to find its new home in tables of up to 2^24 groups;
+        // past that its key is hashed again from the arena.
+        const bool kept_bits_suffice = mask_ <= kept_hash_mask;
+        for (std::size_t gi = 0; gi < old_groups; ++gi) {
+            const hash_group& g = old[gi];
+            for (unsigned i = 0; i < hash_group::width; ++i) {
+                if (g.tags[i] == hash_group::empty) continue;
+                const std::uint64_t slot = g.slots[i];
+                const std::uint64_t hash =
+                    kept_bits_suffice ? kept_hash(slot) : hash_bytes(arena_.view(slot & ref_mask).key);
+                place(home_of(hash), g.tags[i], slot);
             }
-            if (old[i] != 0) place(make_slot(1, hash_of(old[i]), slot_ref(old[i])));
         }
     }
 
-    // Called after a change took effect, so it must not fail: without the memory to
-    // compact (which leaves the arena as it was), the garbage stays until a later call.
+    /// Reclaims the arena's garbage once it outweighs the live records; skipped when it runs
+    /// out of memory (the records stay where they are, and a later write tries again).
     void compact_arena_if_worthwhile() noexcept {
         if (!arena_.wants_compaction()) return;
         try {
             arena_.compact([this](auto&& update) {
-                for (std::size_t i = 0; i < capacity(); ++i) {
-                    if (slots_[i] == 0) continue;
-                    record_arena::ref r = slot_ref(slots_[i]);
-                    update(r);
-                    slots_[i] = (slots_[i] & ~ref_mask) | r;
+                for (std::size_t gi = 0; gi < group_count(); ++gi) {
+                    hash_group& g = groups_[gi];
+                    for (unsigned i = 0; i < hash_group::width; ++i) {
+                        if (g.tags[i] == hash_group::empty) continue;
+                        record_arena::ref r = g.slots[i] & ref_mask;
+                        update(r);
+                        g.slots[i] = (g.slots[i] & ~ref_mask) | r;
+                    }
                 }
             });
         } catch (const std::bad_alloc&) {
+        } catch (const std::length_error&) {
         }
     }
 
-    std::unique_ptr<std::uint64_t[]> slots_;
-    std::size_t mask_ = 0;
+    void swap(hash_table& other) noexcept {
+        std::swap(groups_, other.groups_);
+        std::swap(mask_, other.mask_);
+        std::swap(size_, other.size_);
+        std::swap(max_load_, other.max_load_);
+        std::swap(arena_, other.arena_);
+    }
+
+    std::unique_ptr<hash_group[]> groups_;
+    std::size_t mask_ = 0;      // group count - 1 (the count is a power of two)
     std::size_t size_ = 0;
+    std::size_t max_load_ = 0;  // load_limit() of the group count, lowered by erases from overflowed groups
     record_arena arena_;
 };
 
@@ -783,7 +979,7 @@ private:
 
 namespace kvforge {
 
-/// Index policy: an open-addressing hash table (Robin Hood probing, no tombstones).
+/// Index policy: an open-addressing hash table (cache-line groups of 7 slots probed at once, no tombstones).
 /// The reference for writing an index policy: name the kind, the table and whether it is ordered.
 struct hash_index {
     using policy_kind = kvforge::policy_kind::index;
@@ -1638,10 +1834,14 @@ static_assert(index_policy<sorted_index>);
 /// \file store.hpp
 /// kvforge::store<Key, Value, Policies...>: the key-value store forged from policies.
 
+#include <algorithm>
+#include <concepts>
 #include <cstddef>
+#include <iterator>
 #include <new>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <type_traits>
 #include <stdexcept>
 #include <string>
@@ -2675,6 +2875,8 @@ static_assert(io_policy<posix_io>);
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <mutex>
 #include <shared_mutex>
@@ -2776,6 +2978,11 @@ namespace kvforge {
 
 namespace detail {
 
+/// The shape of callable an index table's find_many() calls: (index of the key, payload or nullopt).
+struct indexed_payload_visitor {
+    void operator()(std::size_t, std::optional<std::string_view>) const noexcept {}
+};
+
 /// The byte-level store behind store<K, V, memory, ...>: the index table maps each key
 /// straight to its value bytes, guarded by the threading policy's mutex.
 ///
@@ -2830,6 +3037,23 @@ public:
         if (!value) return false;
         on_value(*value);
         return true;
+    }
+
+    /// Calls on_value(i, value bytes) for each keys[i] that exists, under one read lock,
+    /// overlapping the lookups where the table can (find_many).
+    template <class OnValue>
+    void read_many(std::span<const std::string_view> keys, OnValue&& on_value, std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        gets_.add(keys.size());
+        if constexpr (requires(const table_type& t) { t.find_many(keys, detail::indexed_payload_visitor{}); }) {
+            table_.find_many(keys, [&](std::size_t i, std::optional<std::string_view> value) {
+                if (value) on_value(i, *value);
+            });
+        } else {
+            for (std::size_t i = 0; i < keys.size(); ++i) {
+                if (const auto value = table_.find(keys[i])) on_value(i, *value);
+            }
+        }
     }
 
     /// Copies key's value into out; returns whether key exists.
@@ -3669,6 +3893,10 @@ namespace kvforge {
 
 namespace detail {
 struct store_access;  // kvforge's own layers above store (open_store.hpp)
+/// The shape of callable a backend's read_many() calls: (index of the key, value bytes).
+struct indexed_value_visitor {
+    void operator()(std::size_t, std::string_view) const noexcept {}
+};
 }  // namespace detail
 
 /// A key-value store of Key to Value, built from up to four policies given in any
@@ -3825,6 +4053,60 @@ public:
                 found = read_string(key, out, ec);
             } else {
                 read_into(key, [&](std::string_view bytes) { found = decode_value(bytes, out, ec); }, ec);
+            }
+        });
+        return found;
+    }
+
+    /// Gets many values at once: out[i] becomes the value of keys[i], or nullopt when it is
+    /// absent (a value already in out[i] has its storage reused). Returns how many were found.
+    /// keys is a random-access range of anything a key converts from (std::vector<std::string>,
+    /// std::span<const std::string_view>, ...); out needs one element per key. Where the store
+    /// can (memory with hash_index), the lookups overlap their memory accesses, so a batch of
+    /// keys runs faster than a loop of get(); elsewhere it is that loop.
+    template <class Keys>
+    std::size_t get_many(const Keys& keys, std::span<std::optional<Value>> out) const {
+        std::error_code ec;
+        const std::size_t found = get_many(keys, out, ec);
+        detail::throw_if(ec);
+        return found;
+    }
+    /// As get_many(keys, out); on failure ec is set and the outputs from the failing key on are unspecified.
+    template <class Keys>
+    std::size_t get_many(const Keys& keys, std::span<std::optional<Value>> out, std::error_code& ec) const noexcept {
+        static_assert(requires(const Keys& k) {
+                          { k[std::size_t{0}] } -> std::convertible_to<key_param>;
+                          std::size(k);
+                      },
+                      "kvforge: get_many() takes an indexable range of keys with a size, e.g. std::vector<Key> "
+                      "or std::span<const Key>");
+        std::size_t found = 0;
+        guarded(ec, [&] {
+            const auto count = static_cast<std::size_t>(std::size(keys));
+            if (out.size() != count) {
+                detail::fail(ec, std::make_error_code(std::errc::invalid_argument),
+                             "get_many: out has " + std::to_string(out.size()) + " elements for " +
+                                 std::to_string(count) + " keys; give it one per key");
+                return;
+            }
+            // Keys are encoded a batch at a time, which bounds the scratch space and still
+            // hands the backend enough keys to overlap their lookups.
+            constexpr std::size_t batch = 32;
+            std::string scratch[batch];
+            std::string_view encoded[batch];
+            bool present[batch];
+            for (std::size_t first = 0; first < count && !ec; first += batch) {
+                const std::size_t n = std::min(batch, count - first);
+                for (std::size_t i = 0; i < n; ++i) encoded[i] = codec<Key>::encode(keys[first + i], scratch[i]);
+                std::fill_n(present, n, false);
+                read_batch({encoded, n}, out.subspan(first, n), present, ec);
+                for (std::size_t i = 0; i < n; ++i) {
+                    if (present[i]) {
+                        ++found;
+                    } else {
+                        out[first + i].reset();
+                    }
+                }
             }
         });
         return found;
@@ -4070,6 +4352,38 @@ private:
         std::string scratch;
         const std::string_view k = codec<Key>::encode(key, scratch);
         return k.size() <= max_key_size && backend_.read_value(k, out, ec);
+    }
+
+    /// Reads the values of encoded keys into out, setting present[i] for each key found:
+    /// through the backend's read_many where it has one (it overlaps the lookups), else key by key.
+    void read_batch(std::span<const std::string_view> keys, std::span<std::optional<Value>> out, bool* present,
+                    std::error_code& ec) const {
+        const auto store_value = [&](std::size_t i, std::string_view bytes) {
+            if constexpr (std::is_same_v<Value, std::string>) {
+                if (!out[i]) out[i].emplace();
+                detail::assign_bytes(*out[i], bytes);
+                present[i] = true;
+            } else {
+                if (!out[i]) out[i].emplace();
+                present[i] = decode_value(bytes, *out[i], ec);
+            }
+        };
+        if constexpr (requires(const backend_type& b, std::error_code& e) {
+                          b.read_many(keys, detail::indexed_value_visitor{}, e);
+                      }) {
+            backend_.read_many(keys, store_value, ec);
+            return;
+        }
+        for (std::size_t i = 0; i < keys.size() && !ec; ++i) {
+            // A key over the limit can never have been written, so it is simply absent.
+            if (keys[i].size() > max_key_size) continue;
+            if constexpr (std::is_same_v<Value, std::string>) {
+                if (!out[i]) out[i].emplace();
+                present[i] = backend_.read_value(keys[i], *out[i], ec);
+            } else {
+                backend_.read(keys[i], [&](std::string_view bytes) { store_value(i, bytes); }, ec);
+            }
+        }
     }
 
     static bool decode_value(std::string_view bytes, Value& out, std::error_code& ec) {

@@ -7,7 +7,10 @@
 #include <cstdio>
 #include <iterator>
 #include <map>
+#include <optional>
+#include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "store_configs.hpp"
@@ -97,6 +100,65 @@ TEMPLATE_LIST_TEST_CASE("keys and values at the size limits are accepted, one by
     // The refused writes changed nothing.
     CHECK(db->get("big")->size() == kvforge::max_value_size);
     CHECK(db->size() == 2);
+}
+
+TEMPLATE_LIST_TEST_CASE("get_many reads what get reads, key by key, over many batches", "[conformance][get_many]",
+                        all_configs) {
+    test_store<TestType> db;
+    std::vector<std::string> keys;
+    for (int i = 0; i < 300; ++i) {
+        keys.push_back("key" + std::to_string(i));
+        db->put(keys.back(), std::string(static_cast<std::size_t>(i % 7) * 20, static_cast<char>('a' + i % 26)));
+    }
+    for (int i = 0; i < 300; i += 3) db->erase(keys[static_cast<std::size_t>(i)]);
+    keys.push_back("never stored");
+    keys.push_back("");
+    keys.push_back(std::string(kvforge::max_key_size + 1, 'k'));  // too long to have been stored
+    keys.push_back("key1");                                        // twice in one call
+
+    const auto check_all = [&] {
+        // Earlier contents of out are replaced: a stale value, or nothing.
+        std::vector<std::optional<std::string>> out(keys.size(), std::optional<std::string>("stale"));
+        out[1].reset();
+        const std::size_t found = db->get_many(keys, out);
+        std::size_t expected = 0;
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            INFO("key " << i);
+            CHECK(out[i] == db->get(keys[i]));
+            expected += out[i].has_value() ? 1 : 0;
+        }
+        CHECK(found == expected);
+        CHECK(found == 201);
+    };
+    check_all();
+    if constexpr (TestType::persistent) {
+        db.reopen();
+        check_all();
+    }
+
+    std::vector<std::string_view> views{"key1", "key3", "key4"};
+    std::vector<std::optional<std::string>> three(3);
+    CHECK(db->get_many(std::span<const std::string_view>(views), three) == 2);
+    CHECK(three[0] == db->get("key1"));
+    CHECK_FALSE(three[1].has_value());
+    CHECK(three[2] == db->get("key4"));
+}
+
+TEMPLATE_LIST_TEST_CASE("get_many refuses an output that does not match the keys", "[conformance][get_many]",
+                        all_configs) {
+    test_store<TestType> db;
+    db->put("a", "1");
+    const std::vector<std::string> keys{"a", "b"};
+    std::vector<std::optional<std::string>> out(1);
+    std::error_code ec;
+    CHECK(db->get_many(keys, out, ec) == 0);
+    CHECK(ec == std::errc::invalid_argument);
+    CHECK_THROWS_AS(db->get_many(keys, out), kvforge::error);
+    out.resize(2);
+    CHECK(db->get_many(keys, out, ec) == 1);
+    CHECK_FALSE(ec);
+    CHECK(out[0] == std::optional<std::string>("1"));
+    CHECK_FALSE(out[1].has_value());
 }
 
 TEMPLATE_LIST_TEST_CASE("a batch applies all its operations in order", "[conformance][batch]", all_configs) {
@@ -309,4 +371,15 @@ TEMPLATE_LIST_TEST_CASE("scan_prefix handles 0xff bytes at the end of the prefix
         for (auto&& [k, v] : db->scan_prefix("")) values.push_back(v);
         CHECK(values.size() == 5);
     }
+}
+
+TEST_CASE("get_many encodes keys and decodes values through their codecs", "[get_many]") {
+    kvforge::store<std::uint64_t, double> db;
+    for (std::uint64_t i = 0; i < 100; ++i) db.put(i, static_cast<double>(i) * 0.5);
+    const std::vector<std::uint64_t> keys{3, 500, 99};
+    std::vector<std::optional<double>> out(keys.size());
+    CHECK(db.get_many(keys, out) == 2);
+    CHECK(out[0] == std::optional<double>(1.5));
+    CHECK_FALSE(out[1].has_value());
+    CHECK(out[2] == std::optional<double>(49.5));
 }

@@ -4,9 +4,13 @@
 
 #include <kvforge/kvforge.hpp>
 
+#include <cstddef>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
+#include <string_view>
+#include <vector>
 
 using kvforge::detail::hash_table;
 
@@ -103,4 +107,47 @@ TEST_CASE("hash_table handles the empty key and keys differing only past 16 byte
     table.clear();
     CHECK(table.empty());
     CHECK_FALSE(table.find("").has_value());
+}
+
+TEST_CASE("hash_table find_many agrees with find, in order, for batches of every length", "[hash_table]") {
+    hash_table table;
+    for (int i = 0; i < 5000; ++i) table.upsert("k" + std::to_string(i), "v" + std::to_string(i), ignore);
+    for (int i = 0; i < 5000; i += 7) table.erase("k" + std::to_string(i), ignore);
+    std::vector<std::string> keys;
+    for (int i = 0; i < 40; ++i) keys.push_back("k" + std::to_string(i * 131 % 6000));
+    for (std::size_t length = 0; length <= keys.size(); ++length) {
+        std::vector<std::string_view> batch(keys.begin(), keys.begin() + static_cast<std::ptrdiff_t>(length));
+        std::size_t next = 0;
+        table.find_many(batch, [&](std::size_t i, std::optional<std::string_view> payload) {
+            REQUIRE(i == next++);
+            CHECK(payload == table.find(batch[i]));
+        });
+        CHECK(next == length);
+    }
+    hash_table empty;
+    std::size_t calls = 0;
+    empty.find_many(keys, [&](std::size_t, std::optional<std::string_view> payload) {
+        CHECK_FALSE(payload.has_value());
+        ++calls;
+    });
+    CHECK(calls == keys.size());
+}
+
+TEST_CASE("hash_table churn in a well-filled table neither grows it nor loses keys", "[hash_table]") {
+    // Erases leave overflow bits behind; the table rebuilds itself at the same size before
+    // they pile up, so a table churned for long at three quarters of its load limit keeps
+    // its size and still finds every key it holds and none it does not.
+    hash_table table;
+    table.reserve(2000);
+    const std::size_t capacity = table.capacity();
+    const std::size_t live = capacity / 8 * 7 / 4 * 3;
+    for (std::size_t i = 0; i < live; ++i) table.upsert("key" + std::to_string(i), "v", ignore);
+    for (std::size_t round = 0; round < 50 * live; ++round) {
+        REQUIRE(table.erase("key" + std::to_string(round), ignore));
+        table.upsert("key" + std::to_string(round + live), "v", ignore);
+    }
+    CHECK(table.capacity() == capacity);
+    CHECK(table.size() == live);
+    for (std::size_t i = 50 * live; i < 51 * live; ++i) REQUIRE(table.find("key" + std::to_string(i)).has_value());
+    for (std::size_t i = 0; i < 50 * live; i += 97) REQUIRE_FALSE(table.find("key" + std::to_string(i)).has_value());
 }

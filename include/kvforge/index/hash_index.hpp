@@ -9,7 +9,7 @@
 
 namespace kvforge {
 
-/// Index policy: an open-addressing hash table (Robin Hood probing, no tombstones).
+/// Index policy: an open-addressing hash table (cache-line groups of 7 slots probed at once, no tombstones).
 /// The reference for writing an index policy: name the kind, the table and whether it is ordered.
 struct hash_index {
     using policy_kind = kvforge::policy_kind::index;

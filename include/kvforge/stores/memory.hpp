@@ -4,6 +4,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <mutex>
 #include <shared_mutex>
@@ -19,6 +21,11 @@
 namespace kvforge {
 
 namespace detail {
+
+/// The shape of callable an index table's find_many() calls: (index of the key, payload or nullopt).
+struct indexed_payload_visitor {
+    void operator()(std::size_t, std::optional<std::string_view>) const noexcept {}
+};
 
 /// The byte-level store behind store<K, V, memory, ...>: the index table maps each key
 /// straight to its value bytes, guarded by the threading policy's mutex.
@@ -74,6 +81,23 @@ public:
         if (!value) return false;
         on_value(*value);
         return true;
+    }
+
+    /// Calls on_value(i, value bytes) for each keys[i] that exists, under one read lock,
+    /// overlapping the lookups where the table can (find_many).
+    template <class OnValue>
+    void read_many(std::span<const std::string_view> keys, OnValue&& on_value, std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        gets_.add(keys.size());
+        if constexpr (requires(const table_type& t) { t.find_many(keys, detail::indexed_payload_visitor{}); }) {
+            table_.find_many(keys, [&](std::size_t i, std::optional<std::string_view> value) {
+                if (value) on_value(i, *value);
+            });
+        } else {
+            for (std::size_t i = 0; i < keys.size(); ++i) {
+                if (const auto value = table_.find(keys[i])) on_value(i, *value);
+            }
+        }
     }
 
     /// Copies key's value into out; returns whether key exists.
