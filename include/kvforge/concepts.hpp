@@ -63,6 +63,8 @@ concept index_table = std::default_initializable<T> && std::movable<T> &&
         { const_table.memory_usage() } -> std::convertible_to<std::size_t>;
         const_table.for_each(detail::record_visitor{});
         table.clear();
+        /// gives back the memory of erased and replaced records now (a cache over its budget asks)
+        table.shrink_to_fit();
     };
 
 /// An index_table that can also visit records in ascending memcmp order of their keys,

@@ -91,6 +91,8 @@ concept index_table = std::default_initializable<T> && std::movable<T> &&
         { const_table.memory_usage() } -> std::convertible_to<std::size_t>;
         const_table.for_each(detail::record_visitor{});
         table.clear();
+        /// gives back the memory of erased and replaced records now (a cache over its budget asks)
+        table.shrink_to_fit();
     };
 
 /// An index_table that can also visit records in ascending memcmp order of their keys,
@@ -372,6 +374,7 @@ __extension__ using uint128 = unsigned __int128;
 /// garbage; the owning index calls compact() once garbage outweighs live data, which
 /// keeps memory within twice the live bytes at an amortised O(1) cost per write.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -519,10 +522,12 @@ private:
 
     chunk& chunk_with_room(std::size_t size) {
         if (!chunks_.empty() && chunks_.back().capacity - chunks_.back().used >= size) return chunks_.back();
-        // Chunks double from 4 KiB to 4 MiB so small stores stay small; a record larger
-        // than a chunk gets one of its own, addressed at offset 0.
-        std::size_t capacity = chunks_.empty() ? first_chunk_size : chunks_.back().capacity * 2;
-        if (capacity > max_chunk_size) capacity = max_chunk_size;
+        // Each new chunk is an eighth of the arena (from 4 KiB to 4 MiB), so at most about
+        // an eighth of its memory waits unused at its end, and an arena just compacted
+        // into one chunk grows by an eighth, not by a doubling: a bounded cache keeps the
+        // room for that step free. A record larger than a chunk gets one of its own,
+        // addressed at offset 0.
+        std::size_t capacity = std::clamp(allocated_bytes_ / 8, first_chunk_size, max_chunk_size);
         if (capacity < size) capacity = size;
         return add_chunk(capacity);
     }
@@ -621,6 +626,12 @@ public:
 
     /// Drops every record and releases the memory.
     void clear() noexcept { *this = hash_table{}; }
+
+    /// Gives back the memory of erased and replaced records now, rather than once they
+    /// outweigh the live ones. If an allocation throws, the table is unchanged.
+    void shrink_to_fit() {
+        if (arena_.garbage_bytes() != 0) compact_arena();
+    }
 
     /// Calls f(key, payload) for every record, in no particular order.
     template <class F>
@@ -723,7 +734,10 @@ private:
     }
 
     void compact_arena_if_worthwhile() {
-        if (!arena_.wants_compaction()) return;
+        if (arena_.wants_compaction()) compact_arena();
+    }
+
+    void compact_arena() {
         arena_.compact([this](auto&& update) {
             for (std::size_t i = 0; i < capacity(); ++i) {
                 if (slots_[i] == 0) continue;
@@ -919,6 +933,13 @@ public:
         inner_count_ = 0;
         records_.clear();
         separators_.clear();
+    }
+
+    /// Gives back the memory of erased and replaced records now, rather than once they
+    /// outweigh the live ones. If an allocation throws, the table is unchanged.
+    void shrink_to_fit() {
+        if (records_.garbage_bytes() != 0) compact_records();
+        if (separators_.garbage_bytes() != 0) compact_separators();
     }
 
     /// Calls f(std::string_view key, std::string_view payload) for every record in ascending key order.
@@ -1521,16 +1542,20 @@ private:
 
     // Reclaims arena garbage once it outweighs the live data.
     void compact_if_worthwhile() {
-        if (records_.wants_compaction()) {
-            records_.compact([this](auto&& update) {
-                for (leaf_node* leaf = leftmost_leaf(); leaf != nullptr; leaf = leaf->next) {
-                    for (std::uint32_t i = 0; i < leaf->count; ++i) update(leaf->refs[i]);
-                }
-            });
-        }
-        if (separators_.wants_compaction()) {
-            separators_.compact([this](auto&& update) { visit_separators(root_, height_, update); });
-        }
+        if (records_.wants_compaction()) compact_records();
+        if (separators_.wants_compaction()) compact_separators();
+    }
+
+    void compact_records() {
+        records_.compact([this](auto&& update) {
+            for (leaf_node* leaf = leftmost_leaf(); leaf != nullptr; leaf = leaf->next) {
+                for (std::uint32_t i = 0; i < leaf->count; ++i) update(leaf->refs[i]);
+            }
+        });
+    }
+
+    void compact_separators() {
+        separators_.compact([this](auto&& update) { visit_separators(root_, height_, update); });
     }
 
     // Calls update(ref&) on the separators of every inner node in the subtree of node,

@@ -99,6 +99,12 @@ public:
     /// Drops every record and releases the memory.
     void clear() noexcept { *this = hash_table{}; }
 
+    /// Gives back the memory of erased and replaced records now, rather than once they
+    /// outweigh the live ones. If an allocation throws, the table is unchanged.
+    void shrink_to_fit() {
+        if (arena_.garbage_bytes() != 0) compact_arena();
+    }
+
     /// Calls f(key, payload) for every record, in no particular order.
     template <class F>
     void for_each(F&& f) const {
@@ -200,7 +206,10 @@ private:
     }
 
     void compact_arena_if_worthwhile() {
-        if (!arena_.wants_compaction()) return;
+        if (arena_.wants_compaction()) compact_arena();
+    }
+
+    void compact_arena() {
         arena_.compact([this](auto&& update) {
             for (std::size_t i = 0; i < capacity(); ++i) {
                 if (slots_[i] == 0) continue;
