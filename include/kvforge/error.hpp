@@ -16,7 +16,7 @@ namespace kvforge {
 /// Errors specific to kvforge; system errors use std::system_category().
 enum class errc {
     key_too_large = 1,    ///< the encoded key is longer than kvforge::max_key_size
-    value_too_large,      ///< the encoded value is longer than kvforge::max_value_size
+    value_too_large,      ///< the encoded value is longer than kvforge::max_value_size, or a bounded store's budget
     value_decode_failed,  ///< stored bytes could not be decoded by kvforge::codec<Value>
     key_decode_failed,    ///< stored key bytes could not be decoded by kvforge::codec<Key>
     codec_failed,         ///< a codec threw an exception while encoding
@@ -28,6 +28,7 @@ enum class errc {
     store_locked,         ///< another process or store object has the store open
     store_failed,         ///< an earlier write or sync failed; reopen the store to recover from disk
     store_closed,         ///< the store is not open
+    invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range
 };
 
 /// The category of kvforge::errc, named "kvforge".
@@ -50,6 +51,7 @@ enum class errc {
                 case errc::store_locked: return "store is open elsewhere";
                 case errc::store_failed: return "store refuses writes after a failed write or sync";
                 case errc::store_closed: return "store is not open";
+                case errc::invalid_argument: return "invalid argument";
             }
             return "unknown kvforge error";
         }

@@ -6,6 +6,10 @@
 
 #include "aliases.hpp"
 #include "batch.hpp"
+#include "cache/bounded.hpp"
+#include "cache/lru.hpp"
+#include "cache/read_cache.hpp"
+#include "cache/s3fifo.hpp"
 #include "codec.hpp"
 #include "concepts.hpp"
 #include "durability/async_worker.hpp"
