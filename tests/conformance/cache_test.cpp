@@ -133,7 +133,7 @@ void run_bounded_model(std::uint64_t seed, std::uint64_t operations, std::uint64
                     model.erase(key);
                 }
             }
-        } else if (dice < 960) {
+        } else if (dice < 999) {
             const std::string key = source.key();
             const auto it = model.find(key);
             const std::optional<std::string> actual = db.get(key);
@@ -145,7 +145,7 @@ void run_bounded_model(std::uint64_t seed, std::uint64_t operations, std::uint64
             } else {
                 lost(it);
             }
-        } else if (dice < 999) {
+        } else if (source.pick(20) != 0) {
             std::map<std::string, std::string> seen;
             db.for_each([&](const std::string& k, const std::string& v) { seen.emplace(k, v); });
             REQUIRE(seen.size() == db.size());
@@ -155,7 +155,7 @@ void run_bounded_model(std::uint64_t seed, std::uint64_t operations, std::uint64
                 REQUIRE(v == it->second.value);
             }
             for (auto it = model.begin(); it != model.end();) it = seen.count(it->first) != 0 ? std::next(it) : lost(it);
-        } else if (source.pick(20) == 0) {
+        } else {
             db.clear();
             model.clear();
         }
