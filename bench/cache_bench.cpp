@@ -25,6 +25,8 @@
 
 #include <benchmark/benchmark.h>
 
+#include <time.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cmath>
@@ -54,6 +56,14 @@
 namespace {
 
 using kvbench::env_size;
+
+/// CPU seconds the calling thread has used: unlike wall time, barely moved by other
+/// processes on a busy machine, so the ratios below are taken of it.
+double thread_cpu_seconds() {
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) + static_cast<double>(now.tv_nsec) * 1e-9;
+}
 
 std::size_t key_count() { return env_size("KVFORGE_CACHE_BENCH_KEYS", 1000000, 10); }
 std::size_t request_count() { return env_size("KVFORGE_CACHE_BENCH_REQUESTS", 5000000, 10); }
@@ -340,10 +350,12 @@ void timed_gets(benchmark::State& state, int threads, Get&& get) {
     const std::string_view keys = hot_keys();
     std::atomic<std::uint64_t> total{0};
     std::atomic<std::uint64_t> missing{0};
+    std::atomic<std::uint64_t> cpu_nanoseconds{0};
     const kvbench::stopwatch clock;
     std::vector<std::thread> workers;
     for (int w = 0; w < threads; ++w) {
         workers.emplace_back([&, w] {
+            const double cpu_start = thread_cpu_seconds();
             std::string out;
             std::uint64_t done = 0;
             std::size_t at = static_cast<std::size_t>(w) * (order.size() / 2);
@@ -355,6 +367,7 @@ void timed_gets(benchmark::State& state, int threads, Get&& get) {
                 }
             } while (clock.seconds() < read_seconds() || done < order.size() / static_cast<std::size_t>(threads));
             total.fetch_add(done);
+            cpu_nanoseconds.fetch_add(static_cast<std::uint64_t>((thread_cpu_seconds() - cpu_start) * 1e9));
         });
     }
     for (auto& t : workers) t.join();
@@ -362,6 +375,7 @@ void timed_gets(benchmark::State& state, int threads, Get&& get) {
     for (auto _ : state) state.SetIterationTime(seconds);
     if (missing.load() != 0) state.SkipWithError("a get that should hit missed");
     state.counters["gets_per_second"] = static_cast<double>(total.load()) / seconds;
+    state.counters["cpu_ns_per_get"] = static_cast<double>(cpu_nanoseconds.load()) / static_cast<double>(total.load());
     state.counters["threads"] = threads;
 }
 
@@ -436,6 +450,7 @@ void zipf_get(benchmark::State& state) {
     std::string out;
     std::uint64_t done = 0;
     const kvbench::stopwatch clock;
+    const double cpu_start = thread_cpu_seconds();
     do {
         for (const std::uint32_t k : order) {
             if (!db.get(key(k), out)) state.SkipWithError("a stored key was not found");
@@ -443,9 +458,11 @@ void zipf_get(benchmark::State& state) {
         done += order.size();
     } while (clock.seconds() < read_seconds());
     const double seconds = clock.seconds();
+    const double cpu_seconds = thread_cpu_seconds() - cpu_start;
     for (auto _ : state) state.SetIterationTime(seconds);
     const kvforge::stats s = db.stats();
     state.counters["gets_per_second"] = static_cast<double>(done) / seconds;
+    state.counters["cpu_ns_per_get"] = cpu_seconds * 1e9 / static_cast<double>(done);
     state.counters["hit_ratio"] = s.hits + s.misses == 0 ? 0 : static_cast<double>(s.hits) / static_cast<double>(s.hits + s.misses);
     state.counters["memory_bytes"] = static_cast<double>(s.memory_bytes);
     state.counters["disk_bytes"] = static_cast<double>(s.disk_bytes);

@@ -153,44 +153,47 @@ def hit_ratio_table(runs, context):
     return lines
 
 
+def speedup(runs, name, reference):
+    """How many times faster name is than reference in CPU time per get, within each run;
+    the median over the runs."""
+    within = [r[reference]["cpu_ns_per_get"] / r[name]["cpu_ns_per_get"] for r in runs
+              if name in r and reference in r and not r[name].get("error_occurred")
+              and not r[reference].get("error_occurred") and "cpu_ns_per_get" in r[name]]
+    return "%.2fx" % statistics.median(within) if within else "—"
+
+
 def hit_get_table(runs):
     lines = []
     for threads in (1, 2):
         lines += ["", "%d thread%s:" % (threads, "" if threads == 1 else "s"), "",
-                  "| engine | gets/s | vs memory store | vs absl::flat_hash_map | vs std::list LRU |",
-                  "|---|---|---|---|---|"]
+                  "| engine | gets/s (wall) | CPU ns per get | speed vs memory store | vs absl::flat_hash_map "
+                  "| vs std::list LRU |",
+                  "|---|---|---|---|---|---|"]
         memory = "hit_get/%s/%d" % ("memory" if threads == 1 else "memory_mt", threads)
         for engine, description in HIT_ENGINES:
             name = "hit_get/%s/%d" % (engine, threads)
             if not values(runs, name, "gets_per_second"):
                 continue
-            # Ratios are taken within each run, then their median shown.
-            ratios = {}
-            for reference in (memory, "hit_get/absl_flat_hash_map/%d" % threads, "hit_get/std_list_lru/%d" % threads):
-                within = [r[name]["gets_per_second"] / r[reference]["gets_per_second"] for r in runs
-                          if name in r and reference in r and not r[name].get("error_occurred")
-                          and not r[reference].get("error_occurred")]
-                ratios[reference] = "%.2fx" % statistics.median(within) if within else "—"
-            lines.append("| %s | %s | %s | %s | %s |" % (
-                description, spread(runs, name, "gets_per_second"), ratios[memory],
-                ratios["hit_get/absl_flat_hash_map/%d" % threads], ratios["hit_get/std_list_lru/%d" % threads]))
+            lines.append("| %s | %s | %s | %s | %s | %s |" % (
+                description, spread(runs, name, "gets_per_second"), spread(runs, name, "cpu_ns_per_get"),
+                speedup(runs, name, memory), speedup(runs, name, "hit_get/absl_flat_hash_map/%d" % threads),
+                speedup(runs, name, "hit_get/std_list_lru/%d" % threads)))
     return lines
 
 
 def read_cache_table(runs):
-    lines = ["| store | gets/s | vs file_log | cache hit ratio | memory_bytes |",
-             "|---|---|---|---|---|"]
+    lines = ["| store | gets/s (wall) | CPU ns per get | speed vs file_log | cache hit ratio | memory_bytes |",
+             "|---|---|---|---|---|---|"]
     base = "zipf_get/file_log"
     for store, description in READ_CACHE_STORES:
         name = "zipf_get/" + store
         if not values(runs, name, "gets_per_second"):
             continue
-        within = [r[name]["gets_per_second"] / r[base]["gets_per_second"] for r in runs
-                  if name in r and base in r and name != base]
-        versus = "%.2fx" % statistics.median(within) if within else "—"
         hits = median(runs, name, "hit_ratio") if "read_cache" in name else None
-        lines.append("| %s | %s | %s | %s | %s |" % (description, spread(runs, name, "gets_per_second"), versus,
-                                                    percent(hits), mib(median(runs, name, "memory_bytes"))))
+        lines.append("| %s | %s | %s | %s | %s | %s |" % (
+            description, spread(runs, name, "gets_per_second"), spread(runs, name, "cpu_ns_per_get"),
+            speedup(runs, name, base) if name != base else "—", percent(hits),
+            mib(median(runs, name, "memory_bytes"))))
     return lines
 
 
@@ -227,7 +230,9 @@ def section(runs, context, args, date):
         "",
         "Gets of %s keys, all held, in random order, into one reused std::string; a bounded store's budget holds "
         "them all. With two threads, gets/s counts both; kvforge's thread_safe stores take only the shared lock "
-        "on a hit, the std::list LRU a mutex (a hit moves its entry)." % human(float(context.get("hot_keys", 0))),
+        "on a hit, the std::list LRU a mutex (a hit moves its entry). Speed ratios are of the CPU time per get "
+        "(all threads' CPU time over all gets), taken within each run: a busy machine moves them less than "
+        "it moves wall time." % human(float(context.get("hot_keys", 0))),
     ]
     lines += hit_get_table(runs)
     lines += [
