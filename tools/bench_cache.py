@@ -240,7 +240,8 @@ def section(runs, context, args, date):
         "### A persistent store with and without read_cache<>",
         "",
         "Gets with Zipf 0.99 popularity over %s keys held by the store (its files in the page cache), with a "
-        "cache_budget of %s. memory_bytes is the store's index plus the cache." % (
+        "cache_budget of %s, timed after one pass that warms the cache. memory_bytes is the store's index plus "
+        "the cache." % (
             human(float(context.get("keys", 0))), mib(budget)),
         "",
     ]
