@@ -109,8 +109,16 @@ private:
     std::vector<double> cdf_;
 };
 
-/// A request trace: key numbers. Popularity ranks map to keys through a fixed shuffle,
-/// so that popular keys are not neighbours.
+/// Key numbers 0..n-1 in a fixed random order: popularity rank i goes to key shuffled[i],
+/// so that popular keys are not neighbours (nor their records in a store's file).
+std::vector<std::uint32_t> shuffled_keys(std::size_t n) {
+    std::vector<std::uint32_t> shuffled(n);
+    for (std::size_t i = 0; i < n; ++i) shuffled[i] = static_cast<std::uint32_t>(i);
+    std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937_64(11));
+    return shuffled;
+}
+
+/// A request trace: key numbers.
 struct trace {
     std::string name;
     std::vector<std::uint32_t> keys;
@@ -123,9 +131,7 @@ struct trace {
 trace make_trace(std::string name, double exponent, bool scan, bool shifts) {
     const std::size_t n = key_count();
     const std::size_t requests = request_count();
-    std::vector<std::uint32_t> shuffled(n);
-    for (std::size_t i = 0; i < n; ++i) shuffled[i] = static_cast<std::uint32_t>(i);
-    std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937_64(11));
+    const std::vector<std::uint32_t> shuffled = shuffled_keys(n);
     zipf ranks(n, exponent);
     std::mt19937_64 rng(12);
     trace t{std::move(name), {}, static_cast<std::uint32_t>(n)};
@@ -443,9 +449,10 @@ void zipf_get(benchmark::State& state) {
     db.flush();
     static const std::vector<std::uint32_t> order = [] {
         std::vector<std::uint32_t> keys(std::max<std::size_t>(request_count() / 2, 1));
+        const std::vector<std::uint32_t> shuffled = shuffled_keys(key_count());
         zipf ranks(key_count(), 0.99);
         std::mt19937_64 rng(31);
-        for (auto& k : keys) k = static_cast<std::uint32_t>(ranks(rng));
+        for (auto& k : keys) k = shuffled[ranks(rng)];
         return keys;
     }();
     std::string out;
