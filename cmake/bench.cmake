@@ -5,7 +5,8 @@
 # liblmdb-dev libsqlite3-dev libtkrzw-dev libabsl-dev.
 #
 # CTest runs every benchmark once on a tiny store (kvforge_bench_smoke,
-# kvforge_any_store_bench_smoke); the full comparison is tools/bench_compare.py.
+# kvforge_any_store_bench_smoke, kvforge_cache_bench_smoke); the full comparisons are
+# tools/bench_compare.py, and tools/bench_cache.py for the caches.
 
 find_package(benchmark CONFIG QUIET)
 if(NOT benchmark_FOUND)
@@ -52,7 +53,20 @@ else()
     message(STATUS "kvforge: benchmark peer ABSL not found; it is left out")
 endif()
 
+# The cache benchmark, bench/cache_bench: bounded<> and read_cache<> (tools/bench_cache.py).
+add_executable(kvforge_cache_bench ${PROJECT_SOURCE_DIR}/bench/cache_bench.cpp)
+target_link_libraries(kvforge_cache_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
+set_target_properties(kvforge_cache_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+if(absl_FOUND)
+    target_compile_definitions(kvforge_cache_bench PRIVATE KVFORGE_BENCH_HAVE_ABSL)
+    target_link_libraries(kvforge_cache_bench PRIVATE absl::flat_hash_map absl::hash)
+endif()
+
 if(KVFORGE_BUILD_TESTS)
+    add_test(NAME kvforge_cache_bench_smoke COMMAND kvforge_cache_bench --benchmark_min_time=0)
+    set_tests_properties(kvforge_cache_bench_smoke PROPERTIES
+        ENVIRONMENT "KVFORGE_CACHE_BENCH_KEYS=2000;KVFORGE_CACHE_BENCH_REQUESTS=20000;KVFORGE_CACHE_BENCH_BUDGET=65536;KVFORGE_CACHE_BENCH_READ_MS=0;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}"
+        TIMEOUT 300)
     add_test(NAME kvforge_bench_smoke COMMAND kvforge_bench --benchmark_min_time=0)
     set_tests_properties(kvforge_bench_smoke PROPERTIES
         ENVIRONMENT "KVFORGE_BENCH_KEYS=1000;KVFORGE_BENCH_SYNC_PUTS=10;KVFORGE_BENCH_READ_MS=0;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}"

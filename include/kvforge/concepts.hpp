@@ -1,12 +1,12 @@
 #pragma once
 /// \file concepts.hpp
-/// The four kinds of policy a kvforge::store is forged from, each stated as a concept.
+/// The kinds of policy a kvforge::store is forged from, each stated as a concept.
 ///
 /// A policy is a class that names its kind with a member alias
 /// `using policy_kind = kvforge::policy_kind::<kind>;` and provides what the concept
 /// of that kind asks for. The library's own policies are the reference
 /// implementations: kvforge::hash_index (index), kvforge::single_thread (threading),
-/// kvforge::memory (store), kvforge::buffered (durability).
+/// kvforge::memory (store), kvforge::buffered (durability), kvforge::lru (eviction).
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -14,6 +14,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 #include <optional>
@@ -44,6 +45,10 @@ struct threading {
 struct io {
     static constexpr std::string_view name = "io";
 };
+/// a memory budget: bounded<> (a memory store) or read_cache<> (a persistent one)
+struct cache {
+    static constexpr std::string_view name = "cache";
+};
 }  // namespace policy_kind
 
 namespace detail {
@@ -66,6 +71,9 @@ struct record_predicate {
 
 /// A table from byte-string keys to byte-string payloads, as an index policy provides.
 /// Views it returns stay valid until the next non-const call. See detail/hash_table.hpp.
+/// The payload bytes find() returns are the table's own and may be written through the
+/// view until then: a cache keeps each entry's access mark in its payload's first byte
+/// and updates it in place, with an atomic store, under the shared lock.
 template <class T>
 concept index_table = std::default_initializable<T> && std::movable<T> &&
     requires(T& table, const T& const_table, std::string_view bytes) {
@@ -80,6 +88,8 @@ concept index_table = std::default_initializable<T> && std::movable<T> &&
         { const_table.memory_usage() } -> std::convertible_to<std::size_t>;
         const_table.for_each(detail::record_visitor{});
         table.clear();
+        /// gives back the memory of erased and replaced records now (a cache over its budget asks)
+        table.shrink_to_fit();
     };
 
 /// An index_table that can also visit records in ascending memcmp order of their keys,
@@ -155,6 +165,67 @@ concept io_policy = detail::policy_of_kind<P, policy_kind::io> && std::copy_cons
         { io.mmap(buffer, std::size_t{0}, 0, 0, fd, off_t{0}) } -> std::same_as<void*>;
         { io.munmap(buffer, std::size_t{0}) } -> std::same_as<int>;
         { io.list_directory(path, names) } -> std::same_as<int>;
+    };
+
+/// A number a cache gives each entry it admits, so that an eviction policy can tell an
+/// entry from a later one under the same key.
+using entry_ticket = std::uint32_t;
+
+/// What an eviction policy may ask of the cache whose entries it orders, during the call
+/// it is passed to: an entry's mark, found by the key and ticket it was admitted with.
+class cache_entries {
+public:
+    using find_function = std::uint8_t* (*)(const void* cache, std::string_view key, entry_ticket ticket) noexcept;
+
+    cache_entries(const void* cache, find_function find) noexcept : cache_(cache), find_(find) {}
+
+    /// The mark of the entry admitted under key with ticket, which the policy may rewrite;
+    /// nullptr when that entry has gone (erased or evicted, even if the key is back since).
+    [[nodiscard]] std::uint8_t* mark(std::string_view key, entry_ticket ticket) const noexcept {
+        return find_(cache_, key, ticket);
+    }
+
+private:
+    const void* cache_;
+    find_function find_;
+};
+
+/// An eviction policy: chooses the entry a bounded store or a read cache drops when it
+/// needs room. The cache keeps one byte per entry beside its value, the mark: a read
+/// replaces it by touch(mark) with a relaxed atomic store under the shared lock (so
+/// touch must be a pure function, and concurrent reads may lose an update), and the
+/// policy reads and rewrites marks as it evicts, under the exclusive lock. Everything
+/// else it keeps (queues, keys, history) is its own, counted by memory_usage(). See
+/// kvforge/cache/lru.hpp, the reference.
+template <class E>
+concept eviction_policy = std::default_initializable<E> && std::movable<E> &&
+    requires(E& policy, const E& const_policy, std::string_view key, entry_ticket ticket, std::uint8_t mark,
+             const cache_entries& entries) {
+        { E::name } -> std::convertible_to<std::string_view>;
+        /// the mark of an entry after a read
+        { E::touch(mark) } noexcept -> std::same_as<std::uint8_t>;
+        /// a new entry under key: returns its first mark
+        { policy.admit(key, ticket) } -> std::same_as<std::uint8_t>;
+        /// an entry with this mark was erased (not evicted)
+        policy.forget(mark);
+        /// picks an admitted entry that has not gone, forgets it and returns its key, valid
+        /// until the next call; the cache calls it only while it holds an entry
+        { policy.evict(entries) } -> std::same_as<std::string_view>;
+        /// drops what it keeps for entries that have gone and gives back spare memory
+        policy.shrink_to_fit(entries);
+        /// bytes of memory it holds
+        { const_policy.memory_usage() } -> std::convertible_to<std::size_t>;
+        policy.clear();
+    };
+
+/// A cache policy: `eviction`, its eviction policy, and `persistent_store`, whether it
+/// keeps values in memory in front of a persistent store (read_cache) or bounds a
+/// memory store (bounded); and a class template backend<Policies, StoreBackend> that
+/// makes the store's backend of the store policy's (see cache/bounded.hpp).
+template <class P>
+concept cache_policy = detail::policy_of_kind<P, policy_kind::cache> && eviction_policy<typename P::eviction> &&
+    requires {
+        { P::persistent_store } -> std::convertible_to<bool>;
     };
 
 /// A store policy: `persistent`, whether it keeps records on disk (and so takes a

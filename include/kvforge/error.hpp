@@ -17,7 +17,7 @@ namespace kvforge {
 /// std::system_category() instead.
 enum class errc {
     key_too_large = 1,    ///< the encoded key is longer than kvforge::max_key_size
-    value_too_large,      ///< the encoded value is longer than kvforge::max_value_size
+    value_too_large,      ///< the encoded value is longer than kvforge::max_value_size, or a bounded store's budget
     value_decode_failed,  ///< stored bytes could not be decoded by kvforge::codec<Value>
     key_decode_failed,    ///< stored key bytes could not be decoded by kvforge::codec<Key>
     codec_failed,         ///< a codec threw an exception while encoding

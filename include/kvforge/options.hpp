@@ -1,12 +1,12 @@
 #pragma once
 /// \file options.hpp
-/// kvforge::options: run-time settings of a persistent store, given when it is opened.
+/// kvforge::options: run-time settings of a store, given when it is opened or built.
 
 #include <cstdint>
 
 namespace kvforge {
 
-/// Settings of a persistent store. The defaults suit most uses.
+/// Settings of a store. The defaults suit most uses; each field says which stores read it.
 struct options {
     /// Automatic compaction starts after a write once dead bytes (replaced and erased
     /// records) exceed this share of the data file; 0 turns it off (compact() still works).
@@ -33,6 +33,13 @@ struct options {
     /// no directory or LOCK, cuts no torn tail, removes no leftover, writes no hint), and
     /// every write, clear and compact fails with errc::read_only; flush and sync do nothing.
     bool read_only = false;
+    /// Bytes a kvforge::bounded memory store may hold, everything counted (keys, values,
+    /// index, eviction metadata); it evicts to stay within them. Required by bounded
+    /// stores: 0, or less than the store's fixed part, is errc::invalid_argument.
+    std::uint64_t memory_budget = 0;
+    /// Bytes of values a kvforge::read_cache keeps in memory in front of a persistent
+    /// store, counted as memory_budget is; 0 is errc::invalid_argument.
+    std::uint64_t cache_budget = std::uint64_t{64} << 20;
 };
 
 }  // namespace kvforge

@@ -15,7 +15,7 @@ struct stats {
     std::uint64_t live_bytes = 0;    ///< encoded bytes of the present keys and values
     std::uint64_t dead_bytes = 0;    ///< bytes of replaced or erased records not yet compacted away
     std::uint64_t disk_bytes = 0;    ///< bytes of the store's files
-    std::uint64_t memory_bytes = 0;  ///< heap bytes held by the index
+    std::uint64_t memory_bytes = 0;  ///< heap bytes held in memory: the index, and a cache's values and metadata
     std::uint64_t segments = 0;      ///< data files of a log-structured store
 
     std::uint64_t puts = 0;         ///< keys written, counting each put of a batch
@@ -29,6 +29,10 @@ struct stats {
     /// by as much as it held (at least options::compact_min_bytes).
     std::uint64_t compaction_failures = 0;
     std::string last_compaction_error;  ///< why the last compaction failed; empty once one succeeds
+
+    std::uint64_t hits = 0;       ///< reads of a value a cache held (bounded, read_cache)
+    std::uint64_t misses = 0;     ///< reads of a value a cache did not hold
+    std::uint64_t evictions = 0;  ///< entries a cache dropped to stay within its budget
 
     std::uint64_t recovered_records = 0;  ///< records read back at the last open
     std::uint64_t recovered_bytes_cut = 0;  ///< bytes of torn tail cut off at the last open

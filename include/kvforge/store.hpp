@@ -39,11 +39,12 @@ struct indexed_value_visitor {
 };
 }  // namespace detail
 
-/// A key-value store of Key to Value, built from up to four policies given in any
-/// order, each kind at most once: a store policy (default kvforge::memory), an index
-/// policy (default kvforge::hash_index), a threading policy (default
-/// kvforge::single_thread) and, for persistent stores, a durability policy (default
-/// kvforge::buffered<>).
+/// A key-value store of Key to Value, built from policies given in any order, each kind
+/// at most once: a store policy (default kvforge::memory), an index policy (default
+/// kvforge::hash_index), a threading policy (default kvforge::single_thread), for
+/// persistent stores a durability policy (default kvforge::buffered<>) and an I/O
+/// policy (default kvforge::posix_io), and optionally a cache policy
+/// (kvforge::bounded<> for memory, kvforge::read_cache<> for persistent stores).
 ///
 /// Every fallible call has a throwing form (kvforge::error) and a form taking a
 /// std::error_code& that never throws. Keys and values go through kvforge::codec.
@@ -51,7 +52,8 @@ template <class Key, class Value, class... Policies>
 class store {
     static_assert(detail::check_store_arguments<Key, Value, Policies...>());
     using policies = detail::resolved_policies<Policies...>;
-    using backend_type = typename policies::store::template backend<policies>;
+    using backend_type = typename policies::cache::template backend<policies,
+                                                                    typename policies::store::template backend<policies>>;
     using key_param = detail::param_t<Key>;
     using value_param = detail::param_t<Value>;
 
@@ -63,18 +65,42 @@ public:
     using threading_policy = typename policies::threading;
     using durability_policy = typename policies::durability;
     using io_policy = typename policies::io;
+    /// The cache policy, when one is given (bounded<> or read_cache<>).
+    using cache_policy = typename policies::cache;
     using batch_type = batch<Key, Value>;
     using range_type = scan_range<backend_type, Key, Value>;
 
     /// Whether the store keeps its records on disk.
     static constexpr bool persistent = store_policy::persistent;
+    /// Whether a cache policy holds the store (bounded) or its values (read_cache) within a memory budget.
+    static constexpr bool cached = policies::cache_given;
     /// Whether writes return a sequence number for wait_durable() (async_worker).
     static constexpr bool sequenced = backend_type::sequenced;
     /// What put() and write() return: the write's sequence number when sequenced, else nothing.
     using write_result = std::conditional_t<sequenced, std::uint64_t, void>;
 
     /// An in-memory store is empty and ready; a persistent one is closed until open().
-    store() = default;
+    store() {
+        static_assert(persistent || !cached,
+                      "kvforge: a bounded store needs its memory budget: construct it with "
+                      "kvforge::options{.memory_budget = bytes}");
+    }
+
+    /// An in-memory store with these options (a bounded store's memory_budget); throws
+    /// kvforge::error with errc::invalid_argument when they cannot be used.
+    explicit store(const options& opts)
+        requires(!persistent)
+    {
+        std::error_code ec;
+        backend_.configure(opts, ec);
+        detail::throw_if(ec);
+    }
+    /// As store(opts); on failure ec is set, and a bounded store refuses every write.
+    store(const options& opts, std::error_code& ec) noexcept
+        requires(!persistent)
+    {
+        guarded(ec, [&] { backend_.configure(opts, ec); });
+    }
     store(const store&) = delete;
     store& operator=(const store&) = delete;
 

@@ -30,13 +30,13 @@
 
 // ---- begin kvforge/concepts.hpp ----
 /// \file concepts.hpp
-/// The four kinds of policy a kvforge::store is forged from, each stated as a concept.
+/// The kinds of policy a kvforge::store is forged from, each stated as a concept.
 ///
 /// A policy is a class that names its kind with a member alias
 /// `using policy_kind = kvforge::policy_kind::<kind>;` and provides what the concept
 /// of that kind asks for. The library's own policies are the reference
 /// implementations: kvforge::hash_index (index), kvforge::single_thread (threading),
-/// kvforge::memory (store), kvforge::buffered (durability).
+/// kvforge::memory (store), kvforge::buffered (durability), kvforge::lru (eviction).
 
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -44,6 +44,7 @@
 
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <vector>
 #include <optional>
@@ -74,6 +75,10 @@ struct threading {
 struct io {
     static constexpr std::string_view name = "io";
 };
+/// a memory budget: bounded<> (a memory store) or read_cache<> (a persistent one)
+struct cache {
+    static constexpr std::string_view name = "cache";
+};
 }  // namespace policy_kind
 
 namespace detail {
@@ -96,6 +101,9 @@ struct record_predicate {
 
 /// A table from byte-string keys to byte-string payloads, as an index policy provides.
 /// Views it returns stay valid until the next non-const call. See detail/hash_table.hpp.
+/// The payload bytes find() returns are the table's own and may be written through the
+/// view until then: a cache keeps each entry's access mark in its payload's first byte
+/// and updates it in place, with an atomic store, under the shared lock.
 template <class T>
 concept index_table = std::default_initializable<T> && std::movable<T> &&
     requires(T& table, const T& const_table, std::string_view bytes) {
@@ -110,6 +118,8 @@ concept index_table = std::default_initializable<T> && std::movable<T> &&
         { const_table.memory_usage() } -> std::convertible_to<std::size_t>;
         const_table.for_each(detail::record_visitor{});
         table.clear();
+        /// gives back the memory of erased and replaced records now (a cache over its budget asks)
+        table.shrink_to_fit();
     };
 
 /// An index_table that can also visit records in ascending memcmp order of their keys,
@@ -185,6 +195,67 @@ concept io_policy = detail::policy_of_kind<P, policy_kind::io> && std::copy_cons
         { io.mmap(buffer, std::size_t{0}, 0, 0, fd, off_t{0}) } -> std::same_as<void*>;
         { io.munmap(buffer, std::size_t{0}) } -> std::same_as<int>;
         { io.list_directory(path, names) } -> std::same_as<int>;
+    };
+
+/// A number a cache gives each entry it admits, so that an eviction policy can tell an
+/// entry from a later one under the same key.
+using entry_ticket = std::uint32_t;
+
+/// What an eviction policy may ask of the cache whose entries it orders, during the call
+/// it is passed to: an entry's mark, found by the key and ticket it was admitted with.
+class cache_entries {
+public:
+    using find_function = std::uint8_t* (*)(const void* cache, std::string_view key, entry_ticket ticket) noexcept;
+
+    cache_entries(const void* cache, find_function find) noexcept : cache_(cache), find_(find) {}
+
+    /// The mark of the entry admitted under key with ticket, which the policy may rewrite;
+    /// nullptr when that entry has gone (erased or evicted, even if the key is back since).
+    [[nodiscard]] std::uint8_t* mark(std::string_view key, entry_ticket ticket) const noexcept {
+        return find_(cache_, key, ticket);
+    }
+
+private:
+    const void* cache_;
+    find_function find_;
+};
+
+/// An eviction policy: chooses the entry a bounded store or a read cache drops when it
+/// needs room. The cache keeps one byte per entry beside its value, the mark: a read
+/// replaces it by touch(mark) with a relaxed atomic store under the shared lock (so
+/// touch must be a pure function, and concurrent reads may lose an update), and the
+/// policy reads and rewrites marks as it evicts, under the exclusive lock. Everything
+/// else it keeps (queues, keys, history) is its own, counted by memory_usage(). See
+/// kvforge/cache/lru.hpp, the reference.
+template <class E>
+concept eviction_policy = std::default_initializable<E> && std::movable<E> &&
+    requires(E& policy, const E& const_policy, std::string_view key, entry_ticket ticket, std::uint8_t mark,
+             const cache_entries& entries) {
+        { E::name } -> std::convertible_to<std::string_view>;
+        /// the mark of an entry after a read
+        { E::touch(mark) } noexcept -> std::same_as<std::uint8_t>;
+        /// a new entry under key: returns its first mark
+        { policy.admit(key, ticket) } -> std::same_as<std::uint8_t>;
+        /// an entry with this mark was erased (not evicted)
+        policy.forget(mark);
+        /// picks an admitted entry that has not gone, forgets it and returns its key, valid
+        /// until the next call; the cache calls it only while it holds an entry
+        { policy.evict(entries) } -> std::same_as<std::string_view>;
+        /// drops what it keeps for entries that have gone and gives back spare memory
+        policy.shrink_to_fit(entries);
+        /// bytes of memory it holds
+        { const_policy.memory_usage() } -> std::convertible_to<std::size_t>;
+        policy.clear();
+    };
+
+/// A cache policy: `eviction`, its eviction policy, and `persistent_store`, whether it
+/// keeps values in memory in front of a persistent store (read_cache) or bounds a
+/// memory store (bounded); and a class template backend<Policies, StoreBackend> that
+/// makes the store's backend of the store policy's (see cache/bounded.hpp).
+template <class P>
+concept cache_policy = detail::policy_of_kind<P, policy_kind::cache> && eviction_policy<typename P::eviction> &&
+    requires {
+        { P::persistent_store } -> std::convertible_to<bool>;
     };
 
 /// A store policy: `persistent`, whether it keeps records on disk (and so takes a
@@ -483,6 +554,7 @@ static_assert(sizeof(hash_group) == 64, "a group is one cache line");
 /// garbage; the owning index calls compact() once garbage outweighs live data, which
 /// keeps memory within twice the live bytes at an amortised O(1) cost per write.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -634,10 +706,12 @@ private:
 
     chunk& chunk_with_room(std::size_t size) {
         if (!chunks_.empty() && chunks_.back().capacity - chunks_.back().used >= size) return chunks_.back();
-        // Chunks double from 4 KiB to 4 MiB so small stores stay small; a record larger
-        // than a chunk gets one of its own, addressed at offset 0.
-        std::size_t capacity = chunks_.empty() ? first_chunk_size : chunks_.back().capacity * 2;
-        if (capacity > max_chunk_size) capacity = max_chunk_size;
+        // Each new chunk is an eighth of the arena (from 4 KiB to 4 MiB), so at most about
+        // an eighth of its memory waits unused at its end, and an arena just compacted
+        // into one chunk grows by an eighth, not by a doubling: a bounded cache keeps the
+        // room for that step free. A record larger than a chunk gets one of its own,
+        // addressed at offset 0.
+        std::size_t capacity = std::clamp(allocated_bytes_ / 8, first_chunk_size, max_chunk_size);
         if (capacity < size) capacity = size;
         return add_chunk(capacity);
     }
@@ -766,6 +840,12 @@ public:
 
     /// Drops every record and releases the memory.
     void clear() noexcept { *this = hash_table{}; }
+
+    /// Gives back the memory of erased and replaced records now, rather than once they
+    /// outweigh the live ones. If an allocation throws, the table is unchanged.
+    void shrink_to_fit() {
+        if (arena_.garbage_bytes() != 0) compact_arena();
+    }
 
     /// Calls f(key, payload) for every record, in no particular order.
     template <class F>
@@ -943,20 +1023,26 @@ private:
     void compact_arena_if_worthwhile() noexcept {
         if (!arena_.wants_compaction()) return;
         try {
-            arena_.compact([this](auto&& update) {
-                for (std::size_t gi = 0; gi < group_count(); ++gi) {
-                    hash_group& g = groups_[gi];
-                    for (unsigned i = 0; i < hash_group::width; ++i) {
-                        if (g.tags[i] == hash_group::empty) continue;
-                        record_arena::ref r = g.slots[i] & ref_mask;
-                        update(r);
-                        g.slots[i] = (g.slots[i] & ~ref_mask) | r;
-                    }
-                }
-            });
+            compact_arena();
         } catch (const std::bad_alloc&) {
         } catch (const std::length_error&) {
         }
+    }
+
+    /// Moves every live record into fresh chunks and drops the garbage; should an
+    /// allocation throw, the arena is as it was.
+    void compact_arena() {
+        arena_.compact([this](auto&& update) {
+            for (std::size_t gi = 0; gi < group_count(); ++gi) {
+                hash_group& g = groups_[gi];
+                for (unsigned i = 0; i < hash_group::width; ++i) {
+                    if (g.tags[i] == hash_group::empty) continue;
+                    record_arena::ref r = g.slots[i] & ref_mask;
+                    update(r);
+                    g.slots[i] = (g.slots[i] & ~ref_mask) | r;
+                }
+            }
+        });
     }
 
     void swap(hash_table& other) noexcept {
@@ -1163,6 +1249,13 @@ public:
         inner_count_ = 0;
         records_.clear();
         separators_.clear();
+    }
+
+    /// Gives back the memory of erased and replaced records now, rather than once they
+    /// outweigh the live ones. If an allocation throws, the table is unchanged.
+    void shrink_to_fit() {
+        if (records_.garbage_bytes() != 0) compact_records();
+        if (separators_.garbage_bytes() != 0) compact_separators();
     }
 
     /// Calls f(std::string_view key, std::string_view payload) for every record in ascending key order.
@@ -1768,18 +1861,22 @@ private:
     // compact (which leaves an arena as it was), the garbage stays until a later call.
     void compact_if_worthwhile() noexcept {
         try {
-            if (records_.wants_compaction()) {
-                records_.compact([this](auto&& update) {
-                    for (leaf_node* leaf = leftmost_leaf(); leaf != nullptr; leaf = leaf->next) {
-                        for (std::uint32_t i = 0; i < leaf->count; ++i) update(leaf->refs[i]);
-                    }
-                });
-            }
-            if (separators_.wants_compaction()) {
-                separators_.compact([this](auto&& update) { visit_separators(root_, height_, update); });
-            }
+            if (records_.wants_compaction()) compact_records();
+            if (separators_.wants_compaction()) compact_separators();
         } catch (const std::bad_alloc&) {
         }
+    }
+
+    void compact_records() {
+        records_.compact([this](auto&& update) {
+            for (leaf_node* leaf = leftmost_leaf(); leaf != nullptr; leaf = leaf->next) {
+                for (std::uint32_t i = 0; i < leaf->count; ++i) update(leaf->refs[i]);
+            }
+        });
+    }
+
+    void compact_separators() {
+        separators_.compact([this](auto&& update) { visit_separators(root_, height_, update); });
     }
 
     // Calls update(ref&) on the separators of every inner node in the subtree of node,
@@ -2103,7 +2200,7 @@ namespace kvforge {
 /// std::system_category() instead.
 enum class errc {
     key_too_large = 1,    ///< the encoded key is longer than kvforge::max_key_size
-    value_too_large,      ///< the encoded value is longer than kvforge::max_value_size
+    value_too_large,      ///< the encoded value is longer than kvforge::max_value_size, or a bounded store's budget
     value_decode_failed,  ///< stored bytes could not be decoded by kvforge::codec<Value>
     key_decode_failed,    ///< stored key bytes could not be decoded by kvforge::codec<Key>
     codec_failed,         ///< a codec threw an exception while encoding
@@ -2919,6 +3016,52 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/write_version.hpp ----
+// ---- begin kvforge/options.hpp ----
+/// \file options.hpp
+/// kvforge::options: run-time settings of a store, given when it is opened or built.
+
+#include <cstdint>
+
+namespace kvforge {
+
+/// Settings of a store. The defaults suit most uses; each field says which stores read it.
+struct options {
+    /// Automatic compaction starts after a write once dead bytes (replaced and erased
+    /// records) exceed this share of the data file; 0 turns it off (compact() still works).
+    double compact_dead_ratio = 0.5;
+    /// ...and the data file holds at least this many bytes, so small stores are left alone.
+    std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
+    /// Write a hint file (each key with its record's place) at close and compaction, so
+    /// that reopening reads the keys without reading the values.
+    bool write_hints = true;
+    /// Open a store whose log is damaged before its tail: read the whole log (a hint file
+    /// is not trusted then), keep every intact record, drop the damaged ones, and rewrite
+    /// the log without them (a read-only open only leaves them out). Without it such a
+    /// store fails to open with errc::corrupt_record. If the rewrite fails, so does the
+    /// open, and the store is left closed.
+    bool salvage = false;
+    /// Create the store when the directory is missing or empty (its parent must exist);
+    /// false: such an open fails with errc::store_not_found and creates nothing.
+    bool create_if_missing = true;
+    /// Fail with errc::store_exists, changing nothing, when the directory already holds a store.
+    bool error_if_exists = false;
+    /// Open for reading only, under a shared lock: any number of read-only opens, in any
+    /// processes, may share a store, while an open for writing is refused (and refuses
+    /// them) with errc::store_locked. A read-only store changes no file at all (it creates
+    /// no directory or LOCK, cuts no torn tail, removes no leftover, writes no hint), and
+    /// every write, clear and compact fails with errc::read_only; flush and sync do nothing.
+    bool read_only = false;
+    /// Bytes a kvforge::bounded memory store may hold, everything counted (keys, values,
+    /// index, eviction metadata); it evicts to stay within them. Required by bounded
+    /// stores: 0, or less than the store's fixed part, is errc::invalid_argument.
+    std::uint64_t memory_budget = 0;
+    /// Bytes of values a kvforge::read_cache keeps in memory in front of a persistent
+    /// store, counted as memory_budget is; 0 is errc::invalid_argument.
+    std::uint64_t cache_budget = std::uint64_t{64} << 20;
+};
+
+}  // namespace kvforge
+// ---- end kvforge/options.hpp ----
 // ---- begin kvforge/stats.hpp ----
 /// \file stats.hpp
 /// What a store reports about itself: kvforge::stats and kvforge::verify_report.
@@ -2936,7 +3079,7 @@ struct stats {
     std::uint64_t live_bytes = 0;    ///< encoded bytes of the present keys and values
     std::uint64_t dead_bytes = 0;    ///< bytes of replaced or erased records not yet compacted away
     std::uint64_t disk_bytes = 0;    ///< bytes of the store's files
-    std::uint64_t memory_bytes = 0;  ///< heap bytes held by the index
+    std::uint64_t memory_bytes = 0;  ///< heap bytes held in memory: the index, and a cache's values and metadata
     std::uint64_t segments = 0;      ///< data files of a log-structured store
 
     std::uint64_t puts = 0;         ///< keys written, counting each put of a batch
@@ -2950,6 +3093,10 @@ struct stats {
     /// by as much as it held (at least options::compact_min_bytes).
     std::uint64_t compaction_failures = 0;
     std::string last_compaction_error;  ///< why the last compaction failed; empty once one succeeds
+
+    std::uint64_t hits = 0;       ///< reads of a value a cache held (bounded, read_cache)
+    std::uint64_t misses = 0;     ///< reads of a value a cache did not hold
+    std::uint64_t evictions = 0;  ///< entries a cache dropped to stay within its budget
 
     std::uint64_t recovered_records = 0;  ///< records read back at the last open
     std::uint64_t recovered_bytes_cut = 0;  ///< bytes of torn tail cut off at the last open
@@ -2999,6 +3146,14 @@ class memory_backend {
 public:
     /// Writes do not hand out sequence numbers.
     static constexpr bool sequenced = false;
+
+    /// Checks the options a memory store is built with: it has no budget to keep.
+    void configure(const kvforge::options& opts, std::error_code& ec) {
+        if (opts.memory_budget != 0) {
+            fail(ec, errc::invalid_argument,
+                 "options::memory_budget needs a bounded store: add kvforge::bounded<> to the store's policies");
+        }
+    }
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
@@ -3220,10 +3375,17 @@ struct no_durability {
     static constexpr std::string_view name = "none";
 };
 
+/// The cache policy of a store that has none: its store policy's backend as it is.
+struct no_cache {
+    using policy_kind = kvforge::policy_kind::cache;
+    template <class Policies, class StoreBackend>
+    using backend = StoreBackend;
+};
+
 template <class P>
 concept any_policy = policy_of_kind<P, policy_kind::store> || policy_of_kind<P, policy_kind::durability> ||
                      policy_of_kind<P, policy_kind::index> || policy_of_kind<P, policy_kind::threading> ||
-                     policy_of_kind<P, policy_kind::io>;
+                     policy_of_kind<P, policy_kind::io> || policy_of_kind<P, policy_kind::cache>;
 
 template <class Kind, class... Ps>
 inline constexpr std::size_t count_of_kind = (std::size_t{0} + ... + (policy_of_kind<Ps, Kind> ? 1 : 0));
@@ -3247,6 +3409,8 @@ struct resolved_policies {
     using io = typename find_policy<policy_kind::io, posix_io, Ps...>::type;
     static constexpr bool durability_given = count_of_kind<policy_kind::durability, Ps...> != 0;
     static constexpr bool io_given = count_of_kind<policy_kind::io, Ps...> != 0;
+    using cache = typename find_policy<policy_kind::cache, no_cache, Ps...>::type;
+    static constexpr bool cache_given = count_of_kind<policy_kind::cache, Ps...> != 0;
     using durability = typename find_policy<policy_kind::durability,
                                             std::conditional_t<store::persistent, buffered<>, no_durability>,
                                             Ps...>::type;
@@ -3255,6 +3419,10 @@ struct resolved_policies {
 template <class T>
 inline constexpr bool is_view_type = is_string_view_v<T>;
 
+/// Whether a store policy reads through a memory mapping (declares `mapped = true`).
+template <class Store>
+inline constexpr bool mapped_store = requires { requires Store::mapped; };
+
 /// Checks a store's template arguments; each failure is a static_assert naming the fix.
 /// Returns true so it can sit inside a static_assert of its own.
 template <class Key, class Value, class... Ps>
@@ -3262,7 +3430,8 @@ consteval bool check_store_arguments() {
     static_assert((any_policy<Ps> && ...),
                   "kvforge: every argument after Key and Value must be a kvforge policy: a store "
                   "(memory, file_log, mmap_file), durability (sync_each, buffered<>, async_worker<>), index (hash_index, "
-                  "sorted_index), threading (single_thread, thread_safe) or I/O (posix_io) policy");
+                  "sorted_index), threading (single_thread, thread_safe), I/O (posix_io) or cache (bounded<>, "
+                  "read_cache<>) policy");
     static_assert(count_of_kind<policy_kind::store, Ps...> <= 1,
                   "kvforge: two store policies given; keep one of kvforge::memory, kvforge::file_log, "
                   "kvforge::mmap_file");
@@ -3276,6 +3445,9 @@ consteval bool check_store_arguments() {
                   "kvforge::thread_safe");
 
     static_assert(count_of_kind<policy_kind::io, Ps...> <= 1, "kvforge: two I/O policies given; keep one");
+    static_assert(count_of_kind<policy_kind::cache, Ps...> <= 1,
+                  "kvforge: two cache policies given; keep one: kvforge::bounded<> for a memory store, "
+                  "kvforge::read_cache<> for a persistent one");
 
     using policies = resolved_policies<Ps...>;
     static_assert(store_policy<typename policies::store>,
@@ -3294,6 +3466,24 @@ consteval bool check_store_arguments() {
                   "persistent store such as kvforge::file_log");
     static_assert(io_policy<typename policies::io>,
                   "kvforge: the I/O policy does not satisfy the concept kvforge::io_policy, which lists what it must provide");
+                      if constexpr (policies::cache_given) {
+        using cache = typename policies::cache;
+        static_assert(cache_policy<cache>,
+                      "kvforge: the cache policy does not satisfy the concept kvforge::cache_policy, which lists what it must provide");
+        static_assert(cache::persistent_store || !policies::store::persistent,
+                      "kvforge: kvforge::bounded<> bounds a kvforge::memory store; to keep a persistent store's "
+                      "values in memory use kvforge::read_cache<>");
+        static_assert(!cache::persistent_store || policies::store::persistent,
+                      "kvforge: kvforge::read_cache<> caches a persistent store's values, and a kvforge::memory "
+                      "store holds them in memory already; to bound its size use kvforge::bounded<>");
+        // Measured (bench/cache_bench.cpp, zipf_get): a mapped store's get copies from the
+        // page cache and is faster alone than behind a read cache, whose hits save little
+        // and whose misses add an insert.
+        static_assert(!cache::persistent_store || !mapped_store<typename policies::store>,
+                      "kvforge: kvforge::read_cache<> cannot speed up kvforge::mmap_file, whose gets already copy "
+                      "from the page cache through its mapping; use mmap_file alone, or kvforge::file_log with "
+                      "read_cache<>");
+    }
 
     static_assert(!is_view_type<Key> && !is_view_type<Value>,
                   "kvforge: use std::string, not std::string_view, as the key or value type: a view cannot own "
@@ -3645,45 +3835,6 @@ enum class parse_status {
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/log_format.hpp ----
-// ---- begin kvforge/options.hpp ----
-/// \file options.hpp
-/// kvforge::options: run-time settings of a persistent store, given when it is opened.
-
-#include <cstdint>
-
-namespace kvforge {
-
-/// Settings of a persistent store. The defaults suit most uses.
-struct options {
-    /// Automatic compaction starts after a write once dead bytes (replaced and erased
-    /// records) exceed this share of the data file; 0 turns it off (compact() still works).
-    double compact_dead_ratio = 0.5;
-    /// ...and the data file holds at least this many bytes, so small stores are left alone.
-    std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
-    /// Write a hint file (each key with its record's place) at close and compaction, so
-    /// that reopening reads the keys without reading the values.
-    bool write_hints = true;
-    /// Open a store whose log is damaged before its tail: read the whole log (a hint file
-    /// is not trusted then), keep every intact record, drop the damaged ones, and rewrite
-    /// the log without them (a read-only open only leaves them out). Without it such a
-    /// store fails to open with errc::corrupt_record. If the rewrite fails, so does the
-    /// open, and the store is left closed.
-    bool salvage = false;
-    /// Create the store when the directory is missing or empty (its parent must exist);
-    /// false: such an open fails with errc::store_not_found and creates nothing.
-    bool create_if_missing = true;
-    /// Fail with errc::store_exists, changing nothing, when the directory already holds a store.
-    bool error_if_exists = false;
-    /// Open for reading only, under a shared lock: any number of read-only opens, in any
-    /// processes, may share a store, while an open for writing is refused (and refuses
-    /// them) with errc::store_locked. A read-only store changes no file at all (it creates
-    /// no directory or LOCK, cuts no torn tail, removes no leftover, writes no hint), and
-    /// every write, clear and compact fails with errc::read_only; flush and sync do nothing.
-    bool read_only = false;
-};
-
-}  // namespace kvforge
-// ---- end kvforge/options.hpp ----
 // ---- begin kvforge/pinned_value.hpp ----
 /// \file pinned_value.hpp
 /// kvforge::pinned_value: the bytes of a stored value, read without copying, that stay
@@ -3899,11 +4050,12 @@ struct indexed_value_visitor {
 };
 }  // namespace detail
 
-/// A key-value store of Key to Value, built from up to four policies given in any
-/// order, each kind at most once: a store policy (default kvforge::memory), an index
-/// policy (default kvforge::hash_index), a threading policy (default
-/// kvforge::single_thread) and, for persistent stores, a durability policy (default
-/// kvforge::buffered<>).
+/// A key-value store of Key to Value, built from policies given in any order, each kind
+/// at most once: a store policy (default kvforge::memory), an index policy (default
+/// kvforge::hash_index), a threading policy (default kvforge::single_thread), for
+/// persistent stores a durability policy (default kvforge::buffered<>) and an I/O
+/// policy (default kvforge::posix_io), and optionally a cache policy
+/// (kvforge::bounded<> for memory, kvforge::read_cache<> for persistent stores).
 ///
 /// Every fallible call has a throwing form (kvforge::error) and a form taking a
 /// std::error_code& that never throws. Keys and values go through kvforge::codec.
@@ -3911,7 +4063,8 @@ template <class Key, class Value, class... Policies>
 class store {
     static_assert(detail::check_store_arguments<Key, Value, Policies...>());
     using policies = detail::resolved_policies<Policies...>;
-    using backend_type = typename policies::store::template backend<policies>;
+    using backend_type = typename policies::cache::template backend<policies,
+                                                                    typename policies::store::template backend<policies>>;
     using key_param = detail::param_t<Key>;
     using value_param = detail::param_t<Value>;
 
@@ -3923,18 +4076,42 @@ public:
     using threading_policy = typename policies::threading;
     using durability_policy = typename policies::durability;
     using io_policy = typename policies::io;
+    /// The cache policy, when one is given (bounded<> or read_cache<>).
+    using cache_policy = typename policies::cache;
     using batch_type = batch<Key, Value>;
     using range_type = scan_range<backend_type, Key, Value>;
 
     /// Whether the store keeps its records on disk.
     static constexpr bool persistent = store_policy::persistent;
+    /// Whether a cache policy holds the store (bounded) or its values (read_cache) within a memory budget.
+    static constexpr bool cached = policies::cache_given;
     /// Whether writes return a sequence number for wait_durable() (async_worker).
     static constexpr bool sequenced = backend_type::sequenced;
     /// What put() and write() return: the write's sequence number when sequenced, else nothing.
     using write_result = std::conditional_t<sequenced, std::uint64_t, void>;
 
     /// An in-memory store is empty and ready; a persistent one is closed until open().
-    store() = default;
+    store() {
+        static_assert(persistent || !cached,
+                      "kvforge: a bounded store needs its memory budget: construct it with "
+                      "kvforge::options{.memory_budget = bytes}");
+    }
+
+    /// An in-memory store with these options (a bounded store's memory_budget); throws
+    /// kvforge::error with errc::invalid_argument when they cannot be used.
+    explicit store(const options& opts)
+        requires(!persistent)
+    {
+        std::error_code ec;
+        backend_.configure(opts, ec);
+        detail::throw_if(ec);
+    }
+    /// As store(opts); on failure ec is set, and a bounded store refuses every write.
+    store(const options& opts, std::error_code& ec) noexcept
+        requires(!persistent)
+    {
+        guarded(ec, [&] { backend_.configure(opts, ec); });
+    }
     store(const store&) = delete;
     store& operator=(const store&) = delete;
 
@@ -5187,6 +5364,1222 @@ private:
 
 }  // namespace kvforge
 // ---- end kvforge/any_store.hpp ----
+// ---- begin kvforge/cache/bounded.hpp ----
+/// \file bounded.hpp
+/// kvforge::bounded: a memory store that is a cache, held within a byte budget.
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+// ---- begin kvforge/cache/cache_table.hpp ----
+/// \file cache_table.hpp
+/// An index table held within a memory budget by an eviction policy: the heart of
+/// kvforge::bounded (where it is the whole store) and kvforge::read_cache (where it
+/// keeps values in front of the files).
+///
+/// Each entry's payload in the table is a header, the policy's one-byte mark and the
+/// entry's 4-byte ticket, followed by the value. A read finds the payload and changes
+/// the mark in place with a relaxed atomic store, so reads need only the shared lock;
+/// everything else runs under the exclusive lock.
+///
+/// The budget counts every byte held: the table's memory (slots, nodes, arena chunks,
+/// the garbage of erased and replaced records), the policy's, and the buffer a payload
+/// is built in. Two facts shape how it is kept:
+///
+/// - Erasing from an index table frees little at once: its arena keeps the bytes of
+///   erased records until it compacts itself. So evicting cannot pay for an insert byte
+///   for byte. Instead the entries' own bytes (keys and values) are kept within a limit,
+///   one eviction per insert as in any full cache, and when the memory held passes the
+///   budget the table is asked to give back its garbage (shrink_to_fit), which brings it
+///   back down.
+/// - Tables grow in steps (a doubled slot array, a new arena chunk twice the last), so
+///   how many entries fit is not a linear function of the budget. The limit is found by
+///   feedback instead: a reclaim that comes after less than a sixteenth of the budget
+///   was put or erased since the last one lowers the limit by an eighth (the garbage had
+///   too little room), one that comes after more than an eighth raises it by a
+///   sixteenth. So the store settles where each pass, which copies the live entries
+///   once, is paid for by at least a sixteenth of the budget written.
+///
+/// Memory therefore never exceeds the budget once an operation returns. While the arena
+/// compacts, it briefly holds the old chunks and the new ones.
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+template <class Table, class Eviction>
+class cache_table {
+public:
+    /// Bytes in front of each value in its payload: the mark, then the ticket.
+    static constexpr std::size_t header_size = 1 + sizeof(entry_ticket);
+
+    /// A cache with no budget holds nothing; set_budget() before the first put().
+    cache_table() = default;
+
+    /// Takes budget bytes as the limit, or fails with errc::invalid_argument (naming
+    /// option, the options field it came from) when it is 0 or cannot hold one entry.
+    bool set_budget(std::uint64_t budget, std::string_view option, std::error_code& ec) {
+        if (budget == 0) {
+            fail(ec, errc::invalid_argument,
+                 "options::" + std::string(option) + " is 0; give the bytes the cache may hold");
+            return false;
+        }
+        // What a cache holding one empty entry holds: the smallest table, queue, history.
+        cache_table probe;
+        probe.budget_ = ~std::uint64_t{0};
+        probe.population_limit_ = ~std::uint64_t{0};
+        probe.put({}, {});
+        const std::uint64_t fixed = probe.memory_usage();
+        if (budget < fixed) {
+            fail(ec, errc::invalid_argument,
+                 "options::" + std::string(option) + " of " + std::to_string(budget) + " bytes is less than the " +
+                     std::to_string(fixed) + " bytes a cache holding one entry needs; raise it");
+            return false;
+        }
+        budget_ = budget;
+        fixed_bytes_ = fixed;
+        population_limit_ = budget;
+        churn_ = 0;
+        return true;
+    }
+
+    [[nodiscard]] std::uint64_t budget() const noexcept { return budget_; }
+
+    /// Whether a cache holding nothing else could hold this key and value: its bytes, a
+    /// copy of the key for the policy, and the fixed part.
+    [[nodiscard]] bool fits(std::size_t key_size, std::size_t value_size) const noexcept {
+        return fixed_bytes_ + 2 * std::uint64_t{key_size} + value_size <= budget_;
+    }
+
+    /// The value under key, marking the entry as read. Safe under the shared lock.
+    [[nodiscard]] std::optional<std::string_view> read(std::string_view key) const noexcept {
+        const std::optional<std::string_view> payload = table_.find(key);
+        if (!payload) return std::nullopt;
+        std::atomic_ref<std::uint8_t> mark(*writable_mark(*payload));
+        const std::uint8_t old = mark.load(std::memory_order_relaxed);
+        const std::uint8_t now = Eviction::touch(old);
+        // Storing only on a change keeps a hot entry's cache line shared among readers.
+        if (now != old) mark.store(now, std::memory_order_relaxed);
+        return payload->substr(header_size);
+    }
+
+    /// Whether key has an entry; does not mark it.
+    [[nodiscard]] bool contains(std::string_view key) const noexcept { return table_.find(key).has_value(); }
+
+    /// Inserts key with value, or replaces its value (keeping its mark), then evicts as
+    /// the budget needs; fits(key, value) must hold. The new entry may itself be evicted
+    /// when the budget is tight. If an allocation throws while the entry is stored, key
+    /// keeps its old value or none; if one throws while reclaiming memory afterwards, the
+    /// entry is stored and the memory held may stay above the budget until the next put.
+    void put(std::string_view key, std::string_view value) {
+        if (const std::optional<std::string_view> old = table_.find(key)) {
+            char header[header_size];
+            std::memcpy(header, old->data(), header_size);
+            std::size_t previous_size = 0;
+            table_.upsert(key, build_payload(header, value),
+                          [&](std::string_view previous) { previous_size = previous.size() - header_size; });
+            live_bytes_ -= key.size() + previous_size;
+        } else {
+            const entry_ticket ticket = next_ticket_++;
+            const std::uint8_t mark = policy_.admit(key, ticket);
+            try {
+                char header[header_size];
+                header[0] = static_cast<char>(mark);
+                std::memcpy(header + 1, &ticket, sizeof ticket);
+                table_.upsert(key, build_payload(header, value), [](std::string_view) {});
+            } catch (...) {
+                // The policy's record of the entry is left behind and dropped as gone.
+                policy_.forget(mark);
+                release_payload_buffer();
+                throw;
+            }
+        }
+        live_bytes_ += key.size() + value.size();
+        churn_ += key.size() + value.size();
+        release_payload_buffer();
+        enforce_budget();
+    }
+
+    /// Removes key's entry; returns whether it had one.
+    bool erase(std::string_view key) {
+        std::uint8_t mark = 0;
+        const bool erased = table_.erase(key, [&](std::string_view payload) {
+            mark = static_cast<std::uint8_t>(payload[0]);
+            live_bytes_ -= key.size() + payload.size() - header_size;
+            churn_ += key.size() + payload.size() - header_size;
+        });
+        if (!erased) return false;
+        policy_.forget(mark);
+        // The policy keeps the records of erased entries until it meets them; have it
+        // drop them once they outnumber the entries, so they cannot pile up. Without
+        // the memory to do so now, it is tried again at the next erase.
+        if (++forgotten_ > table_.size() + forgotten_slack) {
+            try {
+                policy_.shrink_to_fit(entries());
+                forgotten_ = 0;
+            } catch (const std::bad_alloc&) {
+            }
+        }
+        return true;
+    }
+
+    /// Drops every entry and frees the memory.
+    void clear() noexcept {
+        table_.clear();
+        policy_.clear();
+        live_bytes_ = 0;
+        forgotten_ = 0;
+    }
+
+    /// Calls visitor(key, value) for every entry, as the table orders them.
+    template <class Visitor>
+    void for_each(Visitor&& visitor) const {
+        table_.for_each([&](std::string_view key, std::string_view payload) { visitor(key, payload.substr(header_size)); });
+    }
+
+    /// Calls visitor(key, value) in key order from `from` on, until it returns false (ordered tables).
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor) const {
+        table_.visit_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
+            return visitor(key, payload.substr(header_size));
+        });
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return table_.size(); }
+    /// Bytes of the keys and values held.
+    [[nodiscard]] std::uint64_t live_bytes() const noexcept { return live_bytes_; }
+    [[nodiscard]] std::uint64_t evictions() const noexcept { return evictions_; }
+
+    /// Every byte held: the table's, the policy's and the payload buffer's.
+    [[nodiscard]] std::uint64_t memory_usage() const noexcept {
+        return table_.memory_usage() + policy_.memory_usage() + payload_capacity_;
+    }
+
+private:
+    /// Erased entries the policy may still keep records of, beyond the entries held,
+    /// before it is asked to drop them.
+    static constexpr std::size_t forgotten_slack = 1024;
+    /// A payload buffer larger than this is freed after each put.
+    static constexpr std::size_t payload_buffer_keep = std::size_t{64} << 10;
+
+    [[nodiscard]] static std::uint8_t* writable_mark(std::string_view payload) noexcept {
+        // The table's payload bytes are its own and writable (see kvforge::index_table).
+        return reinterpret_cast<std::uint8_t*>(const_cast<char*>(payload.data()));
+    }
+
+    [[nodiscard]] static entry_ticket ticket_of(std::string_view payload) noexcept {
+        entry_ticket ticket = 0;
+        std::memcpy(&ticket, payload.data() + 1, sizeof ticket);
+        return ticket;
+    }
+
+    static std::uint8_t* find_mark(const void* self, std::string_view key, entry_ticket ticket) noexcept {
+        const std::optional<std::string_view> payload = static_cast<const cache_table*>(self)->table_.find(key);
+        if (!payload || ticket_of(*payload) != ticket) return nullptr;
+        return writable_mark(*payload);
+    }
+
+    [[nodiscard]] cache_entries entries() const noexcept { return {this, &find_mark}; }
+
+    std::string_view build_payload(const char* header, std::string_view value) {
+        const std::size_t size = header_size + value.size();
+        if (payload_capacity_ < size) {
+            payload_buffer_.reset();
+            payload_capacity_ = 0;
+            payload_buffer_ = std::make_unique_for_overwrite<char[]>(size);
+            payload_capacity_ = size;
+        }
+        std::memcpy(payload_buffer_.get(), header, header_size);
+        if (!value.empty()) std::memcpy(payload_buffer_.get() + header_size, value.data(), value.size());
+        return {payload_buffer_.get(), size};
+    }
+
+    void release_payload_buffer() noexcept {
+        if (payload_capacity_ > payload_buffer_keep) {
+            payload_buffer_.reset();
+            payload_capacity_ = 0;
+        }
+    }
+
+    /// Evicts the entry the policy picks; false if the policy named no entry held.
+    bool evict_one() {
+        const std::string_view key = policy_.evict(entries());
+        const bool erased = table_.erase(key, [&](std::string_view payload) {
+            live_bytes_ -= key.size() + payload.size() - header_size;
+        });
+        if (erased) ++evictions_;
+        return erased;
+    }
+
+    /// Evicts until the entries' bytes are within limit.
+    void evict_to(std::uint64_t limit) {
+        while (live_bytes_ > limit && table_.size() > 0) {
+            if (!evict_one()) return;
+        }
+    }
+
+    void enforce_budget() {
+        evict_to(population_limit_);
+        if (memory_usage() > budget_) reclaim();
+    }
+
+    /// Has the table and the policy give back their garbage; while the memory is still
+    /// over the budget, lowers the limit in proportion and evicts down to it. Then plans
+    /// the limit from the bytes put or erased (which leave garbage) since the last reclaim.
+    void reclaim() {
+        const std::uint64_t room = budget_ / 16;
+        bool measured = false;
+        for (;;) {
+            table_.shrink_to_fit();
+            policy_.shrink_to_fit(entries());
+            forgotten_ = 0;
+            const std::uint64_t used = memory_usage();
+            if (used <= budget_ || table_.size() == 0) break;
+            population_limit_ = std::min(population_limit_, scale(live_bytes_, budget_ - room, used));
+            measured = true;
+            const std::size_t held = table_.size();
+            evict_to(population_limit_);
+            if (table_.size() == held && !evict_one()) break;
+        }
+        if (!measured && churn_ < room) {
+            population_limit_ = std::min(population_limit_, live_bytes_ - live_bytes_ / 8);
+        } else if (!measured && churn_ > 2 * room) {
+            population_limit_ = std::min<std::uint64_t>(budget_, std::max(population_limit_, live_bytes_ + live_bytes_ / 16));
+        }
+        churn_ = 0;
+    }
+
+    /// value * numerator / denominator without overflow.
+    [[nodiscard]] static std::uint64_t scale(std::uint64_t value, std::uint64_t numerator, std::uint64_t denominator) noexcept {
+        return static_cast<std::uint64_t>(static_cast<long double>(value) * static_cast<long double>(numerator) /
+                                          static_cast<long double>(denominator));
+    }
+
+    Table table_;
+    Eviction policy_;
+    std::uint64_t budget_ = 0;
+    std::uint64_t fixed_bytes_ = 0;
+    std::uint64_t population_limit_ = 0;  ///< the most key and value bytes held before evicting
+    std::uint64_t churn_ = 0;             ///< bytes of keys and values put or erased since the last reclaim
+    std::uint64_t live_bytes_ = 0;
+    std::uint64_t evictions_ = 0;
+    std::size_t forgotten_ = 0;           ///< entries erased since the policy last dropped their records
+    entry_ticket next_ticket_ = 0;
+    std::unique_ptr<char[]> payload_buffer_;
+    std::size_t payload_capacity_ = 0;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/cache/cache_table.hpp ----
+// ---- begin kvforge/cache/s3fifo.hpp ----
+/// \file s3fifo.hpp
+/// kvforge::s3fifo: the scan-resistant eviction policy of "FIFO queues are all you need
+/// for cache eviction" (Yang et al., SOSP 2023), kvforge's default.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <string_view>
+#include <utility>
+
+// ---- begin kvforge/cache/key_queue.hpp ----
+/// \file key_queue.hpp
+/// A first-in first-out queue of (ticket, key) records: the queues of kvforge's eviction
+/// policies, which must name the entry they evict by its key.
+///
+/// Records lie one after another in a ring buffer: the ticket (4 bytes), the key's length
+/// (4 bytes), the key's bytes. A record never wraps
+/// around the buffer's end: when it does not fit before the end, the bytes up to the end
+/// are skipped (marked by a length of ~0 when a header fits there; fewer bytes than a
+/// header are skipped without a mark) and the record starts at offset 0. Space freed at
+/// the front is reused at the back, so a queue whose records come and go at the same pace
+/// keeps its size; it grows by half when full, and shrink_to_fit() and retain() pack it
+/// into a buffer its records fill but for an eighth.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+class key_queue {
+public:
+    /// One queued record; the key points into the queue.
+    struct record {
+        entry_ticket ticket = 0;
+        std::string_view key;
+    };
+
+    key_queue() = default;
+    key_queue(key_queue&& other) noexcept { swap(other); }
+    key_queue& operator=(key_queue&& other) noexcept {
+        key_queue moved(std::move(other));
+        swap(moved);
+        return *this;
+    }
+
+    [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+    [[nodiscard]] std::size_t size() const noexcept { return count_; }
+
+    /// Appends a record. key may be the key of the record pop() returned last: it is read
+    /// before the bytes it lies in are reused or freed. If growing the buffer throws, the
+    /// queue is unchanged.
+    void push(entry_ticket ticket, std::string_view key) {
+        const std::size_t size = header_size + key.size();
+        std::size_t at = tail_;
+        std::size_t skipped = 0;
+        if (capacity_ - at < size) {
+            skipped = capacity_ - at;
+            at = 0;
+        }
+        if (capacity_ == 0 || used_ + skipped + size > capacity_) {
+            grow(ticket, key);
+            return;
+        }
+        // The key first, with memmove: it may overlap the popped record it comes from,
+        // which the header and the skip mark written next may then overwrite.
+        if (!key.empty()) std::memmove(buffer_.get() + at + header_size, key.data(), key.size());
+        if (skipped >= header_size) write_u32(tail_ + 4, skip_mark);
+        write_header(at, ticket, key.size());
+        tail_ = at + size;
+        used_ += skipped + size;
+        ++count_;
+    }
+
+    /// Removes the oldest record and returns it; its key stays valid until the next push().
+    /// The queue must not be empty.
+    record pop() noexcept {
+        skip_to_record();
+        record r;
+        r.ticket = read_u32(head_);
+        const std::size_t length = read_u32(head_ + 4);
+        r.key = {buffer_.get() + head_ + header_size, length};
+        head_ += header_size + length;
+        used_ -= header_size + length;
+        --count_;
+        return r;
+    }
+
+    /// Keeps the records for which keep(ticket, key) is true, in their order, in a buffer
+    /// sized for them (with an eighth to spare); the rest are dropped. keep is called once
+    /// per record. If allocating throws, the queue is unchanged.
+    template <class Keep>
+    void retain(Keep&& keep) {
+        std::vector<bool> kept(count_);
+        std::size_t kept_bytes = 0;
+        visit([&](std::size_t i, entry_ticket ticket, std::string_view key) {
+            kept[i] = keep(ticket, key);
+            if (kept[i]) kept_bytes += header_size + key.size();
+        });
+        key_queue packed;
+        packed.allocate(fitting_capacity(kept_bytes));
+        visit([&](std::size_t i, entry_ticket ticket, std::string_view key) {
+            if (kept[i]) packed.append_unchecked(ticket, key);
+        });
+        swap(packed);
+    }
+
+    /// Packs the records into a buffer sized for them when the one held is more than half
+    /// as large again. If allocating throws, the queue is unchanged.
+    void shrink_to_fit() {
+        if (capacity_ > min_capacity && capacity_ > used_ + used_ / 2) {
+            retain([](entry_ticket, std::string_view) { return true; });
+        }
+    }
+
+    /// Bytes of memory the queue holds.
+    [[nodiscard]] std::size_t memory_usage() const noexcept { return capacity_; }
+
+    /// Drops every record and frees the buffer.
+    void clear() noexcept { *this = key_queue{}; }
+
+private:
+    static constexpr std::size_t header_size = 8;
+    static constexpr std::uint32_t skip_mark = ~std::uint32_t{0};
+    static constexpr std::size_t min_capacity = 256;
+
+    void swap(key_queue& other) noexcept {
+        std::swap(buffer_, other.buffer_);
+        std::swap(capacity_, other.capacity_);
+        std::swap(head_, other.head_);
+        std::swap(tail_, other.tail_);
+        std::swap(used_, other.used_);
+        std::swap(count_, other.count_);
+    }
+
+    /// A capacity that holds bytes of records with an eighth to spare.
+    [[nodiscard]] static std::size_t fitting_capacity(std::size_t bytes) noexcept {
+        return std::max(min_capacity, bytes + bytes / 8);
+    }
+
+    void allocate(std::size_t capacity) {
+        buffer_ = std::make_unique_for_overwrite<char[]>(capacity);
+        capacity_ = capacity;
+    }
+
+    /// Moves head_ past the skipped bytes at the buffer's end, if it stands before them.
+    void skip_to_record() noexcept {
+        if (capacity_ - head_ >= header_size && read_u32(head_ + 4) != skip_mark) return;
+        used_ -= capacity_ - head_;
+        head_ = 0;
+    }
+
+    /// Calls f(index, ticket, key) for each record, oldest first, without removing any.
+    template <class F>
+    void visit(F&& f) const {
+        std::size_t at = head_;
+        for (std::size_t i = 0; i < count_; ++i) {
+            if (capacity_ - at < header_size || read_u32(at + 4) == skip_mark) at = 0;
+            const std::size_t length = read_u32(at + 4);
+            f(i, read_u32(at), std::string_view(buffer_.get() + at + header_size, length));
+            at += header_size + length;
+        }
+    }
+
+    /// Grows the buffer by half (or more, until the records and the new one fit), copies
+    /// the records to its start, then appends the new one; the old buffer, which key may
+    /// point into, is freed last.
+    void grow(entry_ticket ticket, std::string_view key) {
+        std::size_t live = 0;
+        visit([&](std::size_t, entry_ticket, std::string_view k) { live += header_size + k.size(); });
+        const std::size_t capacity =
+            std::max(fitting_capacity(live + header_size + key.size()), capacity_ + capacity_ / 2);
+        key_queue bigger;
+        bigger.allocate(capacity);
+        visit([&](std::size_t, entry_ticket t, std::string_view k) { bigger.append_unchecked(t, k); });
+        bigger.append_unchecked(ticket, key);
+        swap(bigger);
+    }
+
+    /// Appends a record to a queue that has never wrapped and has room for it.
+    void append_unchecked(entry_ticket ticket, std::string_view key) noexcept {
+        if (!key.empty()) std::memcpy(buffer_.get() + tail_ + header_size, key.data(), key.size());
+        write_header(tail_, ticket, key.size());
+        tail_ += header_size + key.size();
+        used_ += header_size + key.size();
+        ++count_;
+    }
+
+    void write_header(std::size_t at, entry_ticket ticket, std::size_t length) noexcept {
+        write_u32(at, ticket);
+        write_u32(at + 4, static_cast<std::uint32_t>(length));
+    }
+    void write_u32(std::size_t at, std::uint32_t value) noexcept { std::memcpy(buffer_.get() + at, &value, 4); }
+    [[nodiscard]] std::uint32_t read_u32(std::size_t at) const noexcept {
+        std::uint32_t value = 0;
+        std::memcpy(&value, buffer_.get() + at, 4);
+        return value;
+    }
+
+    std::unique_ptr<char[]> buffer_;
+    std::size_t capacity_ = 0;  ///< 0 before the first push
+    std::size_t head_ = 0;      ///< where the oldest record (or the skipped bytes before it) starts
+    std::size_t tail_ = 0;      ///< where the next record goes
+    std::size_t used_ = 0;      ///< bytes from head_ to tail_, skipped ones included
+    std::size_t count_ = 0;     ///< records queued
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/cache/key_queue.hpp ----
+
+namespace kvforge {
+
+/// Eviction policy: S3-FIFO. Most entries of a skewed workload are read once, if ever,
+/// after they come in; S3-FIFO drops those quickly and keeps the others long:
+///
+/// - a new entry goes to a small queue (a tenth of the entries), or straight to the
+///   main queue when its key is in the ghost history (evicted from the small queue
+///   recently, so it came back soon);
+/// - a read raises the entry's mark, a frequency counter that stops at 3 (one relaxed
+///   store, no lock);
+/// - evicting from the small queue, while it holds a tenth of the entries or more: its
+///   oldest entry moves to the main queue if it was read there, else it is evicted and
+///   its key's fingerprint goes into the ghost history;
+/// - evicting from the main queue: its oldest entry goes to the back with its counter
+///   lowered by one if it was read, else it is evicted.
+///
+/// A one-pass scan thus passes through the small queue without displacing the main
+/// queue's entries, which LRU would all evict in turn.
+///
+/// Metadata per entry: the mark and a 4-byte ticket in the index (5 bytes, which every
+/// eviction policy pays), a queue record of 8 bytes plus a copy of the key, and the
+/// ghost history: 2-byte fingerprints in a table of at least as many slots as entries
+/// and at most twice as many (2 to 4 bytes per entry). The history is direct-mapped: a
+/// fingerprint stays until another lands on its slot, so it remembers about as many
+/// keys as the cache holds entries, the paper's size for it.
+class s3fifo {
+public:
+    static constexpr std::string_view name = "s3fifo";
+
+    /// A read raises the frequency, up to 3; the bit for "in the main queue" is kept.
+    [[nodiscard]] static constexpr std::uint8_t touch(std::uint8_t mark) noexcept {
+        return (mark & frequency_mask) == frequency_mask ? mark : static_cast<std::uint8_t>(mark + 1);
+    }
+
+    /// A new entry goes to the main queue when the ghost history remembers its key, else
+    /// to the small queue.
+    std::uint8_t admit(std::string_view key, entry_ticket ticket) {
+        fit_ghost(small_count_ + main_count_ + 1);
+        const std::uint64_t hash = detail::hash_bytes(key);
+        if (ghost_remove(hash)) {
+            main_.push(ticket, key);
+            ++main_count_;
+            return in_main;
+        }
+        small_.push(ticket, key);
+        ++small_count_;
+        return 0;
+    }
+
+    /// An erased entry leaves its queue's count now, and its record when it reaches the front.
+    void forget(std::uint8_t mark) noexcept { --((mark & in_main) != 0 ? main_count_ : small_count_); }
+
+    std::string_view evict(const cache_entries& entries) {
+        for (;;) {
+            // Each pass either evicts, moves an entry from the small queue to the main
+            // one, or lowers a main entry's counter: it ends within four turns of the queues.
+            const bool from_small = small_count_ > 0 && (main_count_ == 0 || small_count_ * 10 >= small_count_ + main_count_);
+            detail::key_queue& queue = from_small ? small_ : main_;
+            const detail::key_queue::record front = queue.pop();
+            std::uint8_t* mark = entries.mark(front.key, front.ticket);
+            if (mark == nullptr) continue;  // erased since it was queued
+            const std::uint8_t frequency = *mark & frequency_mask;
+            if (from_small) {
+                if (frequency == 0) {
+                    --small_count_;
+                    ghost_add(detail::hash_bytes(front.key));
+                    return front.key;
+                }
+                if (!requeue(main_, front)) {
+                    --small_count_;
+                    return front.key;
+                }
+                --small_count_;
+                ++main_count_;
+                *mark = static_cast<std::uint8_t>(in_main | (frequency - 1));
+            } else {
+                if (frequency == 0 || !requeue(main_, front)) {
+                    --main_count_;
+                    return front.key;
+                }
+                *mark = static_cast<std::uint8_t>(in_main | (frequency - 1));
+            }
+        }
+    }
+
+    /// Drops the records of erased entries, packs the queues and sizes the ghost history
+    /// to the entries held.
+    void shrink_to_fit(const cache_entries& entries) {
+        const auto live = [&](entry_ticket ticket, std::string_view key) { return entries.mark(key, ticket) != nullptr; };
+        for (auto [queue, count] : {std::pair{&small_, small_count_}, std::pair{&main_, main_count_}}) {
+            if (queue->size() > count) {
+                queue->retain(live);
+            } else {
+                queue->shrink_to_fit();
+            }
+        }
+        const std::size_t wanted = ghost_slots_for(small_count_ + main_count_);
+        if (wanted < ghost_slots_) resize_ghost(wanted);
+    }
+
+    [[nodiscard]] std::size_t memory_usage() const noexcept {
+        return small_.memory_usage() + main_.memory_usage() + ghost_slots_ * sizeof(std::uint16_t);
+    }
+
+    void clear() noexcept { *this = s3fifo{}; }
+
+private:
+    static constexpr std::uint8_t frequency_mask = 3;
+    static constexpr std::uint8_t in_main = 0x80;
+    static constexpr std::size_t min_ghost_slots = 64;
+
+    /// Moves a popped record to the back of queue; false when there is no memory for it.
+    static bool requeue(detail::key_queue& queue, const detail::key_queue::record& r) noexcept {
+        try {
+            queue.push(r.ticket, r.key);
+            return true;
+        } catch (const std::bad_alloc&) {
+            return false;
+        }
+    }
+
+    // The ghost history: a direct-mapped table of 16-bit fingerprints, 0 for an empty
+    // slot. The slot comes from bits 16..47 of the key's hash and the fingerprint from
+    // its top 16 bits, so the two are independent (the index tables use the low bits).
+    [[nodiscard]] std::size_t ghost_slot(std::uint64_t hash) const noexcept { return (hash >> 16) & (ghost_slots_ - 1); }
+    [[nodiscard]] static std::uint16_t fingerprint(std::uint64_t hash) noexcept {
+        const auto f = static_cast<std::uint16_t>(hash >> 48);
+        return f == 0 ? 1 : f;
+    }
+
+    void ghost_add(std::uint64_t hash) noexcept {
+        if (ghost_slots_ != 0) ghost_[ghost_slot(hash)] = fingerprint(hash);
+    }
+
+    /// Whether the history remembers hash; forgets it if so.
+    bool ghost_remove(std::uint64_t hash) noexcept {
+        if (ghost_slots_ == 0) return false;
+        std::uint16_t& slot = ghost_[ghost_slot(hash)];
+        if (slot != fingerprint(hash)) return false;
+        slot = 0;
+        return true;
+    }
+
+    [[nodiscard]] static std::size_t ghost_slots_for(std::size_t entries) noexcept {
+        std::size_t slots = min_ghost_slots;
+        while (slots < entries) slots *= 2;
+        return slots;
+    }
+
+    /// Grows the history (forgetting it: a slot's place depends on the table's size)
+    /// when the cache holds more entries than it has slots.
+    void fit_ghost(std::size_t entries) {
+        if (entries > ghost_slots_) resize_ghost(ghost_slots_for(entries));
+    }
+
+    void resize_ghost(std::size_t slots) {
+        ghost_ = std::make_unique<std::uint16_t[]>(slots);
+        ghost_slots_ = slots;
+    }
+
+    detail::key_queue small_;
+    detail::key_queue main_;
+    std::size_t small_count_ = 0;  ///< entries in the small queue that have not gone
+    std::size_t main_count_ = 0;   ///< entries in the main queue that have not gone
+    std::unique_ptr<std::uint16_t[]> ghost_;
+    std::size_t ghost_slots_ = 0;
+};
+
+static_assert(eviction_policy<s3fifo>);
+
+}  // namespace kvforge
+// ---- end kvforge/cache/s3fifo.hpp ----
+
+namespace kvforge {
+
+namespace detail {
+
+/// The byte-level store behind store<K, V, memory, bounded<E>, ...>: the memory store's
+/// operations over a cache_table, which evicts to stay within options::memory_budget.
+template <class Policies, class Eviction>
+class bounded_backend {
+    using table_type = typename Policies::index::table;
+    using cache_type = cache_table<table_type, Eviction>;
+    using mutex_type = typename Policies::threading::mutex_type;
+    using counter_type = typename Policies::threading::counter_type;
+    using read_lock = std::shared_lock<mutex_type>;
+    using write_lock = std::unique_lock<mutex_type>;
+
+public:
+    static constexpr bool sequenced = false;
+
+    /// Takes options::memory_budget; until it succeeds, every write fails.
+    void configure(const kvforge::options& opts, std::error_code& ec) {
+        const write_lock lock(mutex_);
+        cache_.set_budget(opts.memory_budget, "memory_budget", ec);
+    }
+
+    std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        const write_lock lock(mutex_);
+        if (!admissible(key, value, ec)) return 0;
+        cache_.put(key, value);
+        puts_.add(1);
+        return 0;
+    }
+
+    bool erase(std::string_view key, std::error_code& /*ec*/) {
+        const write_lock lock(mutex_);
+        const bool erased = cache_.erase(key);
+        if (erased) erases_.add(1);
+        return erased;
+    }
+
+    /// Applies a batch under one lock, so readers see all of it or none of it; refuses the
+    /// whole batch, changing nothing, when one of its entries cannot fit in the budget.
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        const write_lock lock(mutex_);
+        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+            if (op == batch_op::put && !ec) admissible(key, value, ec);
+        });
+        if (ec) return 0;
+        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+            if (op == batch_op::put) {
+                cache_.put(key, value);
+                puts_.add(1);
+            } else if (cache_.erase(key)) {
+                erases_.add(1);
+            }
+        });
+        batches_.add(1);
+        return 0;
+    }
+
+    /// Calls on_value(value bytes) under the read lock when key is held, marking it read.
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        // A hit bumps one counter, as a memory store's get does: hits are the gets that
+        // were neither misses nor lookups by contains().
+        gets_.add(1);
+        const auto value = cache_.read(key);
+        if (!value) {
+            misses_.add(1);
+            return false;
+        }
+        on_value(*value);
+        return true;
+    }
+
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        return read(key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
+    }
+
+    bool contains(std::string_view key, std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        gets_.add(1);
+        lookups_.add(1);
+        return cache_.contains(key);
+    }
+
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        cache_.visit_from(from, inclusive, visitor);
+    }
+
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        cache_.for_each(visitor);
+    }
+
+    [[nodiscard]] std::size_t size() const {
+        const read_lock lock(mutex_);
+        return cache_.size();
+    }
+
+    void clear(std::error_code& /*ec*/) {
+        const write_lock lock(mutex_);
+        cache_.clear();
+    }
+
+    [[nodiscard]] kvforge::stats stats() const {
+        const read_lock lock(mutex_);
+        kvforge::stats s;
+        s.live_keys = cache_.size();
+        s.live_bytes = cache_.live_bytes();
+        s.memory_bytes = cache_.memory_usage();
+        s.puts = puts_.load();
+        s.gets = gets_.load();
+        s.erases = erases_.load();
+        s.batches = batches_.load();
+        s.misses = misses_.load();
+        // Readers bump the counters while they are read: keep the difference from wrapping.
+        const std::uint64_t not_hits = s.misses + lookups_.load();
+        s.hits = s.gets > not_hits ? s.gets - not_hits : 0;
+        s.evictions = cache_.evictions();
+        return s;
+    }
+
+    void flush(std::error_code& /*ec*/) {}
+    void sync(std::error_code& /*ec*/) {}
+    void compact(std::error_code& /*ec*/) {}
+
+    [[nodiscard]] verify_report verify(std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        verify_report report;
+        report.records_checked = cache_.size();
+        return report;
+    }
+
+private:
+    /// Whether key and value may be put: the store has a budget and the entry fits in it.
+    bool admissible(std::string_view key, std::string_view value, std::error_code& ec) const {
+        if (cache_.budget() == 0) {
+            fail(ec, errc::invalid_argument,
+                 "this bounded store has no memory budget; construct it with kvforge::options::memory_budget");
+            return false;
+        }
+        if (cache_.fits(key.size(), value.size())) return true;
+        fail(ec, errc::value_too_large,
+             "a key of " + std::to_string(key.size()) + " bytes and a value of " + std::to_string(value.size()) +
+                 " bytes do not fit in a bounded store's memory_budget of " + std::to_string(cache_.budget()) +
+                 " bytes; raise options::memory_budget");
+        return false;
+    }
+
+    mutable mutex_type mutex_;
+    cache_type cache_;
+    counter_type puts_;
+    mutable counter_type gets_;
+    mutable counter_type misses_;
+    mutable counter_type lookups_;  ///< gets by contains(), which read no value
+    counter_type erases_;
+    counter_type batches_;
+};
+
+}  // namespace detail
+
+/// Cache policy for a kvforge::memory store: the store becomes a cache that holds at
+/// most options::memory_budget bytes, every byte counted (keys, values, index slots and
+/// nodes, arena chunks and their garbage, eviction metadata), and evicts the entries
+/// Eviction picks to stay within it. A put never fails for want of room, except for one
+/// entry too large for the budget on its own (errc::value_too_large, nothing changed).
+/// Reads that hit take only the shared lock. stats() adds hits, misses and evictions.
+///
+///     kvforge::store<std::string, std::string, kvforge::memory, kvforge::bounded<>>
+///         cache{kvforge::options{.memory_budget = 64 << 20}};
+template <class Eviction = s3fifo>
+struct bounded {
+    static_assert(eviction_policy<Eviction>,
+                  "kvforge: the eviction policy given to bounded<> does not satisfy kvforge::eviction_policy (see "
+                  "kvforge/concepts.hpp)");
+    using policy_kind = kvforge::policy_kind::cache;
+    using eviction = Eviction;
+    static constexpr bool persistent_store = false;
+    /// Replaces the memory store's backend: the cache holds the records itself.
+    template <class Policies, class StoreBackend>
+    using backend = detail::bounded_backend<Policies, Eviction>;
+};
+
+}  // namespace kvforge
+// ---- end kvforge/cache/bounded.hpp ----
+// ---- begin kvforge/cache/lru.hpp ----
+/// \file lru.hpp
+/// kvforge::lru: least recently used eviction with lazy promotion (CLOCK).
+
+#include <cstddef>
+#include <cstdint>
+#include <new>
+#include <string_view>
+
+
+namespace kvforge {
+
+/// Eviction policy: LRU with lazy promotion, as CLOCK does it. Entries wait in one queue
+/// in the order they came; a read only sets the entry's mark to 1 (one relaxed store, no
+/// lock, no list surgery). When room is needed the oldest entry is looked at: if it was
+/// read since it was last looked at, its mark is cleared and it goes to the back of the
+/// queue; otherwise it is evicted. So an entry read once in a full turn of the queue
+/// stays, and the evicted entry is one not read for a whole turn: the classic
+/// approximation of LRU, which reorders entries only when evicting.
+///
+/// Metadata per entry: the mark and a 4-byte ticket in the index (5 bytes, which every
+/// eviction policy pays), and a queue record of 8 bytes plus a copy of the key, since the
+/// queue must name the entry it evicts. This is also the reference for writing an
+/// eviction policy (see kvforge::eviction_policy).
+class lru {
+public:
+    static constexpr std::string_view name = "lru";
+
+    /// A read marks the entry as read since it was last looked at.
+    [[nodiscard]] static constexpr std::uint8_t touch(std::uint8_t) noexcept { return 1; }
+
+    /// A new entry goes to the back of the queue, not yet read.
+    std::uint8_t admit(std::string_view key, entry_ticket ticket) {
+        queue_.push(ticket, key);
+        ++live_;
+        return 0;
+    }
+
+    /// An erased entry's record stays queued until it reaches the front (or
+    /// shrink_to_fit), where it is recognised as gone and dropped.
+    void forget(std::uint8_t) noexcept { --live_; }
+
+    /// Gives a second chance to the front entries read since they were last looked at,
+    /// and evicts the first that was not. Ends within one turn of the queue, since every
+    /// entry it passes over has its mark cleared.
+    std::string_view evict(const cache_entries& entries) {
+        for (;;) {
+            const detail::key_queue::record front = queue_.pop();
+            std::uint8_t* mark = entries.mark(front.key, front.ticket);
+            if (mark == nullptr) continue;  // erased since it was queued
+            if (*mark != 0 && requeue(front)) {
+                *mark = 0;
+                continue;
+            }
+            --live_;
+            return front.key;
+        }
+    }
+
+    /// Drops the records of erased entries, if any, and packs the queue.
+    void shrink_to_fit(const cache_entries& entries) {
+        if (queue_.size() > live_) {
+            queue_.retain([&](entry_ticket ticket, std::string_view key) { return entries.mark(key, ticket) != nullptr; });
+        } else {
+            queue_.shrink_to_fit();
+        }
+    }
+
+    [[nodiscard]] std::size_t memory_usage() const noexcept { return queue_.memory_usage(); }
+
+    void clear() noexcept {
+        queue_.clear();
+        live_ = 0;
+    }
+
+private:
+    /// Moves a popped record to the back; false when there is no memory for it, and the
+    /// entry is evicted instead, which keeps every entry held queued.
+    bool requeue(const detail::key_queue::record& r) noexcept {
+        try {
+            queue_.push(r.ticket, r.key);
+            return true;
+        } catch (const std::bad_alloc&) {
+            return false;
+        }
+    }
+
+    detail::key_queue queue_;
+    std::size_t live_ = 0;  ///< entries admitted and not yet gone; the queue may hold more records
+};
+
+static_assert(eviction_policy<lru>);
+
+}  // namespace kvforge
+// ---- end kvforge/cache/lru.hpp ----
+// ---- begin kvforge/cache/read_cache.hpp ----
+/// \file read_cache.hpp
+/// kvforge::read_cache: recently read values of a persistent store kept in memory.
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <new>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+
+namespace kvforge {
+
+namespace detail {
+
+/// A persistent store's backend with a cache of values in front of it. It knows nothing
+/// of the store beneath but its calls: reads try the cache first and remember what they
+/// read from the store; every write, batch and clear passes through and then drops the
+/// keys it touched from the cache (compaction moves records but changes no value).
+///
+/// The cache has its own lock, so a read that hits takes only the cache's shared lock
+/// and never the store's. Two rules keep it from serving a stale value when writers and
+/// readers race:
+///
+/// - A write drops its keys after the store has applied it, rather than storing the new
+///   value: two writers of one key may reach the cache in the other order than the
+///   store, and dropping twice is the same in any order.
+/// - A read that missed remembers the value it read only if no write has dropped
+///   anything since it looked in the cache (a version, bumped by each write under the
+///   cache's lock): otherwise the value it holds may be one a write has since replaced.
+template <class Policies, class Inner, class Eviction>
+class read_cache_backend {
+    using cache_type = cache_table<hash_table, Eviction>;
+    using mutex_type = typename Policies::threading::mutex_type;
+    using counter_type = typename Policies::threading::counter_type;
+    using read_lock = std::shared_lock<mutex_type>;
+    using write_lock = std::unique_lock<mutex_type>;
+
+public:
+    static constexpr bool sequenced = Inner::sequenced;
+
+    template <class Io>
+    void open(std::string_view path, const kvforge::options& opts, Io io, std::uint64_t fingerprint,
+              std::error_code& ec) {
+        {
+            const write_lock lock(mutex_);
+            cache_.clear();
+            ++version_;
+            if (!cache_.set_budget(opts.cache_budget, "cache_budget", ec)) return;
+        }
+        inner_.open(path, opts, std::move(io), fingerprint, ec);
+    }
+
+    void close(std::error_code& ec) {
+        inner_.close(ec);
+        const write_lock lock(mutex_);
+        cache_.clear();
+        ++version_;
+    }
+
+    [[nodiscard]] bool is_open() const noexcept { return inner_.is_open(); }
+
+    std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        const std::uint64_t sequence = inner_.put(key, value, ec);
+        drop(key);
+        return sequence;
+    }
+
+    bool erase(std::string_view key, std::error_code& ec) {
+        const bool erased = inner_.erase(key, ec);
+        drop(key);
+        return erased;
+    }
+
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        const std::uint64_t sequence = inner_.write(ops, ec);
+        const write_lock lock(mutex_);
+        ++version_;
+        ops.for_each([&](batch_op, std::string_view key, std::string_view) { cache_.erase(key); });
+        return sequence;
+    }
+
+    /// Calls on_value(value bytes) with key's value: from the cache under its read lock
+    /// when it holds it, else from the store, remembering it.
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        std::uint64_t version = 0;
+        {
+            const read_lock lock(mutex_);
+            if (const auto value = cache_.read(key)) {
+                hits_.add(1);
+                on_value(*value);
+                return true;
+            }
+            version = version_;
+        }
+        misses_.add(1);
+        thread_local std::string copy;
+        const bool found = inner_.read(key, [&](std::string_view value) {
+            copy.assign(value);
+            on_value(value);
+        }, ec);
+        if (found) remember(key, copy, version);
+        return found;
+    }
+
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        std::uint64_t version = 0;
+        {
+            const read_lock lock(mutex_);
+            if (const auto value = cache_.read(key)) {
+                hits_.add(1);
+                assign_bytes(out, *value);
+                return true;
+            }
+            version = version_;
+        }
+        misses_.add(1);
+        const bool found = inner_.read_value(key, out, ec);
+        if (found) remember(key, out, version);
+        return found;
+    }
+
+    /// The index answers without reading a value, so the cache is not asked.
+    bool contains(std::string_view key, std::error_code& ec) const { return inner_.contains(key, ec); }
+
+    /// Scans read the store itself: a scan would otherwise flush the cache of what is hot.
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        inner_.visit_from(from, inclusive, std::forward<Visitor>(visitor), ec);
+    }
+
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        inner_.for_each(std::forward<Visitor>(visitor), ec);
+    }
+
+    [[nodiscard]] std::size_t size() const { return inner_.size(); }
+
+    void clear(std::error_code& ec) {
+        inner_.clear(ec);
+        const write_lock lock(mutex_);
+        cache_.clear();
+        ++version_;
+    }
+
+    /// The store's figures, with the cache's memory, hits, misses and evictions; reads
+    /// the cache served count as gets.
+    [[nodiscard]] kvforge::stats stats() const {
+        kvforge::stats s = inner_.stats();
+        const read_lock lock(mutex_);
+        s.memory_bytes += cache_.memory_usage();
+        s.hits = hits_.load();
+        s.misses = misses_.load();
+        s.evictions = cache_.evictions();
+        s.gets += s.hits;
+        return s;
+    }
+
+    void flush(std::error_code& ec) { inner_.flush(ec); }
+    void sync(std::error_code& ec) { inner_.sync(ec); }
+    void compact(std::error_code& ec) { inner_.compact(ec); }
+    [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) { inner_.wait_durable(sequence, ec); }
+    [[nodiscard]] std::uint64_t durable_sequence() const { return inner_.durable_sequence(); }
+
+private:
+    void drop(std::string_view key) {
+        const write_lock lock(mutex_);
+        ++version_;
+        cache_.erase(key);
+    }
+
+    /// Keeps a value just read from the store, unless a write may have replaced it since.
+    /// Without the memory to keep it, the read still succeeds: the value is not cached.
+    void remember(std::string_view key, std::string_view value, std::uint64_t version) const {
+        const write_lock lock(mutex_);
+        if (version != version_ || !cache_.fits(key.size(), value.size())) return;
+        try {
+            cache_.put(key, value);
+        } catch (const std::bad_alloc&) {
+        }
+    }
+
+    Inner inner_;
+    mutable mutex_type mutex_;
+    mutable cache_type cache_;
+    std::uint64_t version_ = 0;  ///< bumped under the exclusive lock by every write that drops keys
+    mutable counter_type hits_;
+    mutable counter_type misses_;
+};
+
+}  // namespace detail
+
+/// Cache policy for a persistent store (kvforge::file_log): values read from the files
+/// are kept in memory, within options::cache_budget bytes (every byte counted, as for
+/// bounded), and served from there until evicted. Writes go to the store as before and
+/// drop the keys they touch from the cache, so a cached value is never stale. Reads that
+/// hit take only the cache's shared lock. stats() adds the cache's memory to
+/// memory_bytes, and hits, misses and evictions.
+template <class Eviction = s3fifo>
+struct read_cache {
+    static_assert(eviction_policy<Eviction>,
+                  "kvforge: the eviction policy given to read_cache<> does not satisfy kvforge::eviction_policy (see "
+                  "kvforge/concepts.hpp)");
+    using policy_kind = kvforge::policy_kind::cache;
+    using eviction = Eviction;
+    static constexpr bool persistent_store = true;
+    template <class Policies, class StoreBackend>
+    using backend = detail::read_cache_backend<Policies, StoreBackend, Eviction>;
+};
+
+}  // namespace kvforge
+// ---- end kvforge/cache/read_cache.hpp ----
 // ---- begin kvforge/compositions.hpp ----
 /// \file compositions.hpp
 /// The compositions kvforge::open_store may open: a list of policy sets, each of which
@@ -7529,6 +8922,9 @@ struct mmap_file {
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "mmap_file";
     static constexpr std::string_view short_name = "mmap";  ///< also accepted in a store spec
+    /// Reads copy from a mapping of the files, which the page cache serves: a
+    /// kvforge::read_cache<> in front would only add work (see policy_pack.hpp).
+    static constexpr bool mapped = true;
     template <class Policies>
     using backend = detail::log_backend<Policies, true>;
 };

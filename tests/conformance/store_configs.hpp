@@ -4,6 +4,7 @@
 
 #include <kvforge/kvforge.hpp>
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -29,7 +30,25 @@ using memory_configs = std::tuple<                                          //
     store<std::string, std::string, memory, sorted_index, single_thread>,   //
     store<std::string, std::string, memory, sorted_index, thread_safe>>;
 
-using all_configs = concat<memory_configs,                                           //
+/// Memory stores made caches by bounded<>; test_store gives them a budget the suite's
+/// workloads never fill, so they behave as plain stores (cache_test.cpp fills them).
+template <class Index, class Threading, class Eviction = s3fifo>
+using bounded_store = store<std::string, std::string, memory, Index, Threading, bounded<Eviction>>;
+using bounded_configs = std::tuple<bounded_store<hash_index, single_thread>,   //
+                                   bounded_store<hash_index, thread_safe>,     //
+                                   bounded_store<sorted_index, single_thread>,  //
+                                   bounded_store<sorted_index, thread_safe>,    //
+                                   bounded_store<hash_index, thread_safe, lru>>;
+
+/// file_log stores with a read cache, over each index, threading and durability policy.
+template <class Index, class Durability, class Threading, class Eviction = s3fifo>
+using read_cache_store = store<std::string, std::string, file_log, Index, Durability, Threading, read_cache<Eviction>>;
+using read_cache_configs = std::tuple<read_cache_store<hash_index, buffered<>, single_thread>,         //
+                                      read_cache_store<sorted_index, sync_each, thread_safe>,          //
+                                      read_cache_store<hash_index, async_worker<>, thread_safe, lru>,  //
+                                      read_cache_store<sorted_index, buffered<>, single_thread, lru>>;
+
+using all_configs = concat<memory_configs, bounded_configs, read_cache_configs,       //
                            file_configs<file_log, hash_index, single_thread>,        //
                            file_configs<file_log, hash_index, thread_safe>,          //
                            file_configs<file_log, sorted_index, single_thread>,      //
@@ -62,10 +81,12 @@ public:
     /// The store's directory.
     [[nodiscard]] std::string path() const { return directory_ / "store"; }
 
-    /// Compaction thresholds low enough that the suite's workloads trigger it.
+    /// Compaction thresholds low enough that the suite's workloads trigger it, and a
+    /// memory budget (for bounded stores) they never fill.
     static options small_compaction() {
         options opts;
         opts.compact_min_bytes = 64 << 10;
+        if constexpr (Store::cached && !persistent) opts.memory_budget = std::uint64_t{256} << 20;
         return opts;
     }
 
@@ -73,6 +94,8 @@ private:
     void open() {
         if constexpr (persistent) {
             store_ = std::make_unique<Store>(path(), options_);
+        } else if constexpr (Store::cached) {
+            store_ = std::make_unique<Store>(options_);
         } else {
             store_ = std::make_unique<Store>();
         }

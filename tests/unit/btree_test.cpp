@@ -227,6 +227,25 @@ TEST_CASE("btree_table: erasing everything frees the memory", "[btree]") {
     CHECK(keys_from(table, numbered_key(10), false, 2) == std::vector<std::string>{numbered_key(11), numbered_key(12)});
 }
 
+TEST_CASE("btree_table: shrink_to_fit gives back the memory of erased records at once", "[btree]") {
+    btree_table table;
+    for (std::uint32_t i = 0; i < 20000; ++i) put(table, numbered_key(i), std::string(100, 'v'));
+    const std::size_t full = table.memory_usage();
+    // Every third record erased: too little garbage for the table to compact on its own,
+    // and too few to merge leaves.
+    for (std::uint32_t i = 0; i < 20000; i += 3) REQUIRE(erase_key(table, numbered_key(i)));
+    const std::size_t erased = table.memory_usage();
+    table.shrink_to_fit();
+    CHECK(table.memory_usage() < erased - full / 4);
+    CHECK(table.size() == 13333);
+    const auto records = contents(table);
+    REQUIRE(records.size() == 13333);
+    for (std::size_t i = 0; i < records.size(); ++i) {
+        REQUIRE(records[i].first == numbered_key(static_cast<std::uint32_t>(i / 2 * 3 + 1 + i % 2)));
+        REQUIRE(records[i].second == std::string(100, 'v'));
+    }
+}
+
 TEST_CASE("btree_table: erasing from either end", "[btree]") {
     // Draining the table from one end underfills the outermost nodes at every level
     // again and again, so they merge with and borrow from their only neighbours.

@@ -84,6 +84,26 @@ TEST_CASE("hash_table erases leave no tombstones behind", "[hash_table]") {
     CHECK_FALSE(table.find("0").has_value());
 }
 
+TEST_CASE("hash_table shrink_to_fit gives back the memory of erased records at once", "[hash_table]") {
+    hash_table table;
+    for (int i = 0; i < 20000; ++i) table.upsert("key" + std::to_string(i), std::string(100, 'v'), ignore);
+    const std::size_t full = table.memory_usage();
+    // A third erased is too little garbage for the table to compact on its own.
+    for (int i = 0; i < 20000; i += 3) REQUIRE(table.erase("key" + std::to_string(i), ignore));
+    CHECK(table.memory_usage() == full);
+    table.shrink_to_fit();
+    CHECK(table.memory_usage() < full * 3 / 4);
+    CHECK(table.size() == 13333);
+    for (int i = 0; i < 20000; ++i) {
+        const auto found = table.find("key" + std::to_string(i));
+        REQUIRE(found.has_value() == (i % 3 != 0));
+        if (found) REQUIRE(*found == std::string(100, 'v'));
+    }
+    const std::size_t shrunk = table.memory_usage();
+    table.shrink_to_fit();  // nothing left to give back
+    CHECK(table.memory_usage() == shrunk);
+}
+
 TEST_CASE("hash_table replaces a same-size payload in place", "[hash_table]") {
     hash_table table;
     table.upsert("key", "12345678", ignore);

@@ -166,6 +166,13 @@ public:
         separators_.clear();
     }
 
+    /// Gives back the memory of erased and replaced records now, rather than once they
+    /// outweigh the live ones. If an allocation throws, the table is unchanged.
+    void shrink_to_fit() {
+        if (records_.garbage_bytes() != 0) compact_records();
+        if (separators_.garbage_bytes() != 0) compact_separators();
+    }
+
     /// Calls f(std::string_view key, std::string_view payload) for every record in ascending key order.
     template <class F>
     void for_each(F&& f) const {
@@ -769,18 +776,22 @@ private:
     // compact (which leaves an arena as it was), the garbage stays until a later call.
     void compact_if_worthwhile() noexcept {
         try {
-            if (records_.wants_compaction()) {
-                records_.compact([this](auto&& update) {
-                    for (leaf_node* leaf = leftmost_leaf(); leaf != nullptr; leaf = leaf->next) {
-                        for (std::uint32_t i = 0; i < leaf->count; ++i) update(leaf->refs[i]);
-                    }
-                });
-            }
-            if (separators_.wants_compaction()) {
-                separators_.compact([this](auto&& update) { visit_separators(root_, height_, update); });
-            }
+            if (records_.wants_compaction()) compact_records();
+            if (separators_.wants_compaction()) compact_separators();
         } catch (const std::bad_alloc&) {
         }
+    }
+
+    void compact_records() {
+        records_.compact([this](auto&& update) {
+            for (leaf_node* leaf = leftmost_leaf(); leaf != nullptr; leaf = leaf->next) {
+                for (std::uint32_t i = 0; i < leaf->count; ++i) update(leaf->refs[i]);
+            }
+        });
+    }
+
+    void compact_separators() {
+        separators_.compact([this](auto&& update) { visit_separators(root_, height_, update); });
     }
 
     // Calls update(ref&) on the separators of every inner node in the subtree of node,

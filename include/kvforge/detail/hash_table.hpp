@@ -154,6 +154,12 @@ public:
     /// Drops every record and releases the memory.
     void clear() noexcept { *this = hash_table{}; }
 
+    /// Gives back the memory of erased and replaced records now, rather than once they
+    /// outweigh the live ones. If an allocation throws, the table is unchanged.
+    void shrink_to_fit() {
+        if (arena_.garbage_bytes() != 0) compact_arena();
+    }
+
     /// Calls f(key, payload) for every record, in no particular order.
     template <class F>
     void for_each(F&& f) const {
@@ -330,20 +336,26 @@ private:
     void compact_arena_if_worthwhile() noexcept {
         if (!arena_.wants_compaction()) return;
         try {
-            arena_.compact([this](auto&& update) {
-                for (std::size_t gi = 0; gi < group_count(); ++gi) {
-                    hash_group& g = groups_[gi];
-                    for (unsigned i = 0; i < hash_group::width; ++i) {
-                        if (g.tags[i] == hash_group::empty) continue;
-                        record_arena::ref r = g.slots[i] & ref_mask;
-                        update(r);
-                        g.slots[i] = (g.slots[i] & ~ref_mask) | r;
-                    }
-                }
-            });
+            compact_arena();
         } catch (const std::bad_alloc&) {
         } catch (const std::length_error&) {
         }
+    }
+
+    /// Moves every live record into fresh chunks and drops the garbage; should an
+    /// allocation throw, the arena is as it was.
+    void compact_arena() {
+        arena_.compact([this](auto&& update) {
+            for (std::size_t gi = 0; gi < group_count(); ++gi) {
+                hash_group& g = groups_[gi];
+                for (unsigned i = 0; i < hash_group::width; ++i) {
+                    if (g.tags[i] == hash_group::empty) continue;
+                    record_arena::ref r = g.slots[i] & ref_mask;
+                    update(r);
+                    g.slots[i] = (g.slots[i] & ~ref_mask) | r;
+                }
+            }
+        });
     }
 
     void swap(hash_table& other) noexcept {

@@ -24,10 +24,17 @@ struct no_durability {
     static constexpr std::string_view name = "none";
 };
 
+/// The cache policy of a store that has none: its store policy's backend as it is.
+struct no_cache {
+    using policy_kind = kvforge::policy_kind::cache;
+    template <class Policies, class StoreBackend>
+    using backend = StoreBackend;
+};
+
 template <class P>
 concept any_policy = policy_of_kind<P, policy_kind::store> || policy_of_kind<P, policy_kind::durability> ||
                      policy_of_kind<P, policy_kind::index> || policy_of_kind<P, policy_kind::threading> ||
-                     policy_of_kind<P, policy_kind::io>;
+                     policy_of_kind<P, policy_kind::io> || policy_of_kind<P, policy_kind::cache>;
 
 template <class Kind, class... Ps>
 inline constexpr std::size_t count_of_kind = (std::size_t{0} + ... + (policy_of_kind<Ps, Kind> ? 1 : 0));
@@ -51,6 +58,8 @@ struct resolved_policies {
     using io = typename find_policy<policy_kind::io, posix_io, Ps...>::type;
     static constexpr bool durability_given = count_of_kind<policy_kind::durability, Ps...> != 0;
     static constexpr bool io_given = count_of_kind<policy_kind::io, Ps...> != 0;
+    using cache = typename find_policy<policy_kind::cache, no_cache, Ps...>::type;
+    static constexpr bool cache_given = count_of_kind<policy_kind::cache, Ps...> != 0;
     using durability = typename find_policy<policy_kind::durability,
                                             std::conditional_t<store::persistent, buffered<>, no_durability>,
                                             Ps...>::type;
@@ -59,6 +68,10 @@ struct resolved_policies {
 template <class T>
 inline constexpr bool is_view_type = is_string_view_v<T>;
 
+/// Whether a store policy reads through a memory mapping (declares `mapped = true`).
+template <class Store>
+inline constexpr bool mapped_store = requires { requires Store::mapped; };
+
 /// Checks a store's template arguments; each failure is a static_assert naming the fix.
 /// Returns true so it can sit inside a static_assert of its own.
 template <class Key, class Value, class... Ps>
@@ -66,7 +79,8 @@ consteval bool check_store_arguments() {
     static_assert((any_policy<Ps> && ...),
                   "kvforge: every argument after Key and Value must be a kvforge policy: a store "
                   "(memory, file_log, mmap_file), durability (sync_each, buffered<>, async_worker<>), index (hash_index, "
-                  "sorted_index), threading (single_thread, thread_safe) or I/O (posix_io) policy");
+                  "sorted_index), threading (single_thread, thread_safe), I/O (posix_io) or cache (bounded<>, "
+                  "read_cache<>) policy");
     static_assert(count_of_kind<policy_kind::store, Ps...> <= 1,
                   "kvforge: two store policies given; keep one of kvforge::memory, kvforge::file_log, "
                   "kvforge::mmap_file");
@@ -80,6 +94,9 @@ consteval bool check_store_arguments() {
                   "kvforge::thread_safe");
 
     static_assert(count_of_kind<policy_kind::io, Ps...> <= 1, "kvforge: two I/O policies given; keep one");
+    static_assert(count_of_kind<policy_kind::cache, Ps...> <= 1,
+                  "kvforge: two cache policies given; keep one: kvforge::bounded<> for a memory store, "
+                  "kvforge::read_cache<> for a persistent one");
 
     using policies = resolved_policies<Ps...>;
     static_assert(store_policy<typename policies::store>,
@@ -98,6 +115,24 @@ consteval bool check_store_arguments() {
                   "persistent store such as kvforge::file_log");
     static_assert(io_policy<typename policies::io>,
                   "kvforge: the I/O policy does not satisfy the concept kvforge::io_policy, which lists what it must provide");
+                      if constexpr (policies::cache_given) {
+        using cache = typename policies::cache;
+        static_assert(cache_policy<cache>,
+                      "kvforge: the cache policy does not satisfy the concept kvforge::cache_policy, which lists what it must provide");
+        static_assert(cache::persistent_store || !policies::store::persistent,
+                      "kvforge: kvforge::bounded<> bounds a kvforge::memory store; to keep a persistent store's "
+                      "values in memory use kvforge::read_cache<>");
+        static_assert(!cache::persistent_store || policies::store::persistent,
+                      "kvforge: kvforge::read_cache<> caches a persistent store's values, and a kvforge::memory "
+                      "store holds them in memory already; to bound its size use kvforge::bounded<>");
+        // Measured (bench/cache_bench.cpp, zipf_get): a mapped store's get copies from the
+        // page cache and is faster alone than behind a read cache, whose hits save little
+        // and whose misses add an insert.
+        static_assert(!cache::persistent_store || !mapped_store<typename policies::store>,
+                      "kvforge: kvforge::read_cache<> cannot speed up kvforge::mmap_file, whose gets already copy "
+                      "from the page cache through its mapping; use mmap_file alone, or kvforge::file_log with "
+                      "read_cache<>");
+    }
 
     static_assert(!is_view_type<Key> && !is_view_type<Value>,
                   "kvforge: use std::string, not std::string_view, as the key or value type: a view cannot own "

@@ -9,6 +9,7 @@
 /// garbage; the owning index calls compact() once garbage outweighs live data, which
 /// keeps memory within twice the live bytes at an amortised O(1) cost per write.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -161,10 +162,12 @@ private:
 
     chunk& chunk_with_room(std::size_t size) {
         if (!chunks_.empty() && chunks_.back().capacity - chunks_.back().used >= size) return chunks_.back();
-        // Chunks double from 4 KiB to 4 MiB so small stores stay small; a record larger
-        // than a chunk gets one of its own, addressed at offset 0.
-        std::size_t capacity = chunks_.empty() ? first_chunk_size : chunks_.back().capacity * 2;
-        if (capacity > max_chunk_size) capacity = max_chunk_size;
+        // Each new chunk is an eighth of the arena (from 4 KiB to 4 MiB), so at most about
+        // an eighth of its memory waits unused at its end, and an arena just compacted
+        // into one chunk grows by an eighth, not by a doubling: a bounded cache keeps the
+        // room for that step free. A record larger than a chunk gets one of its own,
+        // addressed at offset 0.
+        std::size_t capacity = std::clamp(allocated_bytes_ / 8, first_chunk_size, max_chunk_size);
         if (capacity < size) capacity = size;
         return add_chunk(capacity);
     }

@@ -16,6 +16,8 @@
 #include "../concepts.hpp"
 #include "../detail/assign_bytes.hpp"
 #include "../detail/write_version.hpp"
+#include "../error.hpp"
+#include "../options.hpp"
 #include "../stats.hpp"
 
 namespace kvforge {
@@ -43,6 +45,14 @@ class memory_backend {
 public:
     /// Writes do not hand out sequence numbers.
     static constexpr bool sequenced = false;
+
+    /// Checks the options a memory store is built with: it has no budget to keep.
+    void configure(const kvforge::options& opts, std::error_code& ec) {
+        if (opts.memory_budget != 0) {
+            fail(ec, errc::invalid_argument,
+                 "options::memory_budget needs a bounded store: add kvforge::bounded<> to the store's policies");
+        }
+    }
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);

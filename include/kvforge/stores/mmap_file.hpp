@@ -31,6 +31,9 @@ struct mmap_file {
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "mmap_file";
     static constexpr std::string_view short_name = "mmap";  ///< also accepted in a store spec
+    /// Reads copy from a mapping of the files, which the page cache serves: a
+    /// kvforge::read_cache<> in front would only add work (see policy_pack.hpp).
+    static constexpr bool mapped = true;
     template <class Policies>
     using backend = detail::log_backend<Policies, true>;
 };

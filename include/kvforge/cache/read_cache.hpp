@@ -1,0 +1,225 @@
+#pragma once
+/// \file read_cache.hpp
+/// kvforge::read_cache: recently read values of a persistent store kept in memory.
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <new>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+#include "../batch.hpp"
+#include "../concepts.hpp"
+#include "../detail/assign_bytes.hpp"
+#include "../detail/hash_table.hpp"
+#include "../options.hpp"
+#include "../stats.hpp"
+#include "cache_table.hpp"
+#include "s3fifo.hpp"
+
+namespace kvforge {
+
+namespace detail {
+
+/// A persistent store's backend with a cache of values in front of it. It knows nothing
+/// of the store beneath but its calls: reads try the cache first and remember what they
+/// read from the store; every write, batch and clear passes through and then drops the
+/// keys it touched from the cache (compaction moves records but changes no value).
+///
+/// The cache has its own lock, so a read that hits takes only the cache's shared lock
+/// and never the store's. Two rules keep it from serving a stale value when writers and
+/// readers race:
+///
+/// - A write drops its keys after the store has applied it, rather than storing the new
+///   value: two writers of one key may reach the cache in the other order than the
+///   store, and dropping twice is the same in any order.
+/// - A read that missed remembers the value it read only if no write has dropped
+///   anything since it looked in the cache (a version, bumped by each write under the
+///   cache's lock): otherwise the value it holds may be one a write has since replaced.
+template <class Policies, class Inner, class Eviction>
+class read_cache_backend {
+    using cache_type = cache_table<hash_table, Eviction>;
+    using mutex_type = typename Policies::threading::mutex_type;
+    using counter_type = typename Policies::threading::counter_type;
+    using read_lock = std::shared_lock<mutex_type>;
+    using write_lock = std::unique_lock<mutex_type>;
+
+public:
+    static constexpr bool sequenced = Inner::sequenced;
+
+    template <class Io>
+    void open(std::string_view path, const kvforge::options& opts, Io io, std::uint64_t fingerprint,
+              std::error_code& ec) {
+        {
+            const write_lock lock(mutex_);
+            cache_.clear();
+            ++version_;
+            if (!cache_.set_budget(opts.cache_budget, "cache_budget", ec)) return;
+        }
+        inner_.open(path, opts, std::move(io), fingerprint, ec);
+    }
+
+    void close(std::error_code& ec) {
+        inner_.close(ec);
+        const write_lock lock(mutex_);
+        cache_.clear();
+        ++version_;
+    }
+
+    [[nodiscard]] bool is_open() const noexcept { return inner_.is_open(); }
+
+    std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        const std::uint64_t sequence = inner_.put(key, value, ec);
+        drop(key);
+        return sequence;
+    }
+
+    bool erase(std::string_view key, std::error_code& ec) {
+        const bool erased = inner_.erase(key, ec);
+        drop(key);
+        return erased;
+    }
+
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        const std::uint64_t sequence = inner_.write(ops, ec);
+        const write_lock lock(mutex_);
+        ++version_;
+        ops.for_each([&](batch_op, std::string_view key, std::string_view) { cache_.erase(key); });
+        return sequence;
+    }
+
+    /// Calls on_value(value bytes) with key's value: from the cache under its read lock
+    /// when it holds it, else from the store, remembering it.
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        std::uint64_t version = 0;
+        {
+            const read_lock lock(mutex_);
+            if (const auto value = cache_.read(key)) {
+                hits_.add(1);
+                on_value(*value);
+                return true;
+            }
+            version = version_;
+        }
+        misses_.add(1);
+        thread_local std::string copy;
+        const bool found = inner_.read(key, [&](std::string_view value) {
+            copy.assign(value);
+            on_value(value);
+        }, ec);
+        if (found) remember(key, copy, version);
+        return found;
+    }
+
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        std::uint64_t version = 0;
+        {
+            const read_lock lock(mutex_);
+            if (const auto value = cache_.read(key)) {
+                hits_.add(1);
+                assign_bytes(out, *value);
+                return true;
+            }
+            version = version_;
+        }
+        misses_.add(1);
+        const bool found = inner_.read_value(key, out, ec);
+        if (found) remember(key, out, version);
+        return found;
+    }
+
+    /// The index answers without reading a value, so the cache is not asked.
+    bool contains(std::string_view key, std::error_code& ec) const { return inner_.contains(key, ec); }
+
+    /// Scans read the store itself: a scan would otherwise flush the cache of what is hot.
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        inner_.visit_from(from, inclusive, std::forward<Visitor>(visitor), ec);
+    }
+
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        inner_.for_each(std::forward<Visitor>(visitor), ec);
+    }
+
+    [[nodiscard]] std::size_t size() const { return inner_.size(); }
+
+    void clear(std::error_code& ec) {
+        inner_.clear(ec);
+        const write_lock lock(mutex_);
+        cache_.clear();
+        ++version_;
+    }
+
+    /// The store's figures, with the cache's memory, hits, misses and evictions; reads
+    /// the cache served count as gets.
+    [[nodiscard]] kvforge::stats stats() const {
+        kvforge::stats s = inner_.stats();
+        const read_lock lock(mutex_);
+        s.memory_bytes += cache_.memory_usage();
+        s.hits = hits_.load();
+        s.misses = misses_.load();
+        s.evictions = cache_.evictions();
+        s.gets += s.hits;
+        return s;
+    }
+
+    void flush(std::error_code& ec) { inner_.flush(ec); }
+    void sync(std::error_code& ec) { inner_.sync(ec); }
+    void compact(std::error_code& ec) { inner_.compact(ec); }
+    [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) { inner_.wait_durable(sequence, ec); }
+    [[nodiscard]] std::uint64_t durable_sequence() const { return inner_.durable_sequence(); }
+
+private:
+    void drop(std::string_view key) {
+        const write_lock lock(mutex_);
+        ++version_;
+        cache_.erase(key);
+    }
+
+    /// Keeps a value just read from the store, unless a write may have replaced it since.
+    /// Without the memory to keep it, the read still succeeds: the value is not cached.
+    void remember(std::string_view key, std::string_view value, std::uint64_t version) const {
+        const write_lock lock(mutex_);
+        if (version != version_ || !cache_.fits(key.size(), value.size())) return;
+        try {
+            cache_.put(key, value);
+        } catch (const std::bad_alloc&) {
+        }
+    }
+
+    Inner inner_;
+    mutable mutex_type mutex_;
+    mutable cache_type cache_;
+    std::uint64_t version_ = 0;  ///< bumped under the exclusive lock by every write that drops keys
+    mutable counter_type hits_;
+    mutable counter_type misses_;
+};
+
+}  // namespace detail
+
+/// Cache policy for a persistent store (kvforge::file_log): values read from the files
+/// are kept in memory, within options::cache_budget bytes (every byte counted, as for
+/// bounded), and served from there until evicted. Writes go to the store as before and
+/// drop the keys they touch from the cache, so a cached value is never stale. Reads that
+/// hit take only the cache's shared lock. stats() adds the cache's memory to
+/// memory_bytes, and hits, misses and evictions.
+template <class Eviction = s3fifo>
+struct read_cache {
+    static_assert(eviction_policy<Eviction>,
+                  "kvforge: the eviction policy given to read_cache<> does not satisfy kvforge::eviction_policy (see "
+                  "kvforge/concepts.hpp)");
+    using policy_kind = kvforge::policy_kind::cache;
+    using eviction = Eviction;
+    static constexpr bool persistent_store = true;
+    template <class Policies, class StoreBackend>
+    using backend = detail::read_cache_backend<Policies, StoreBackend, Eviction>;
+};
+
+}  // namespace kvforge
