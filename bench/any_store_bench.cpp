@@ -35,7 +35,7 @@ const std::vector<std::string>& keys() {
         std::vector<std::string> made;
         const std::size_t n = key_count();
         for (std::size_t i = 0; i < n; ++i) {
-            char key[17];
+            char key[24];  // room for any 64-bit number; the keys use the first 16 bytes
             std::snprintf(key, sizeof key, "k%015llu",
                           static_cast<unsigned long long>((i * 2654435761U) % (n * 10)));
             made.emplace_back(key, 16);

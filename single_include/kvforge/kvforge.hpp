@@ -5094,6 +5094,8 @@ public:
     virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
     /// Calls visitor(key, value) in key order from `from` on until it returns false (ordered stores).
     virtual void visit_records(std::string_view, bool, record_visitor, std::error_code& ec) const { closed(ec, 0); }
+    /// What scan_range checks its read-ahead against: moves on with every change to the store.
+    [[nodiscard]] virtual std::uint64_t write_version() const noexcept { return 0; }
     virtual void for_each(function_ref<void(const Key&, const Value&)>, std::error_code& ec) const { closed(ec, 0); }
     [[nodiscard]] virtual std::size_t size() const { return 0; }
     virtual void clear(std::error_code& ec) noexcept { closed(ec, 0); }
@@ -6105,6 +6107,7 @@ public:
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         const write_lock lock(mutex_);
         if (!admissible(key, value, ec)) return 0;
+        version_.bump();
         cache_.put(key, value);
         puts_.add(1);
         return 0;
@@ -6113,7 +6116,10 @@ public:
     bool erase(std::string_view key, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
         const bool erased = cache_.erase(key);
-        if (erased) erases_.add(1);
+        if (erased) {
+            version_.bump();
+            erases_.add(1);
+        }
         return erased;
     }
 
@@ -6125,6 +6131,7 @@ public:
             if (op == batch_op::put && !ec) admissible(key, value, ec);
         });
         if (ec) return 0;
+        version_.bump();
         ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
             if (op == batch_op::put) {
                 cache_.put(key, value);
@@ -6181,8 +6188,13 @@ public:
         return cache_.size();
     }
 
+    /// A number that every change of the contents (evictions included, which only puts
+    /// make) moves on, read without a lock: a scan re-reads what it read ahead once it moved.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
+
     void clear(std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         cache_.clear();
     }
 
@@ -6239,6 +6251,7 @@ private:
     mutable counter_type lookups_;  ///< gets by contains(), which read no value
     counter_type erases_;
     counter_type batches_;
+    detail::write_version<Policies::threading::concurrent> version_;
 };
 
 }  // namespace detail
@@ -6504,6 +6517,7 @@ public:
     }
 
     [[nodiscard]] std::size_t size() const { return inner_.size(); }
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     void clear(std::error_code& ec) {
         inner_.clear(ec);
@@ -7516,9 +7530,9 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
 /// \file store_files.hpp
 /// The names of the files kvforge writes in a store's directory, recognised in one place.
 ///
-/// A store's directory holds only these: LOCK, data-<generation>.kvlog,
-/// data-<generation>.kvhint, and each data or hint name followed by .tmp while it is
-/// written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
+/// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
+/// data-<generation>.kvhint, and each manifest, data or hint name followed by .tmp while
+/// it is written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
 /// in the directory is not kvforge's: a store is never opened among such entries, and
 /// kvforge removes, renames and truncates only files whose names are recognised here
 /// (store_directory's operations take a store_file_name, which only these functions make).
@@ -7533,9 +7547,10 @@ namespace kvforge::detail {
 
 /// The kinds of file in a store's directory.
 enum class store_file_kind {
-    lock,  ///< LOCK: holds no data; flock() on it marks the store as open
-    data,  ///< data-<generation>.kvlog: a header and the log of records
-    hint,  ///< data-<generation>.kvhint: every live key with the place of its record
+    lock,      ///< LOCK: holds no data; flock() on it marks the store as open
+    manifest,  ///< MANIFEST: the store's composition, as text (manifest.hpp)
+    data,      ///< data-<generation>.kvlog: a header and the log of records
+    hint,      ///< data-<generation>.kvhint: every live key with the place of its record
 };
 
 /// The ten digits of a generation as a number, or nothing when they are not ten decimal
@@ -7558,6 +7573,8 @@ class store_file_name {
 public:
     /// The lock file.
     [[nodiscard]] static store_file_name lock() { return {store_file_kind::lock, 0, false}; }
+    /// The manifest.
+    [[nodiscard]] static store_file_name manifest() { return {store_file_kind::manifest, 0, false}; }
     /// The data file of a generation.
     [[nodiscard]] static store_file_name data(std::uint32_t generation) {
         return {store_file_kind::data, generation, false};
@@ -7572,11 +7589,12 @@ public:
         constexpr std::string_view tmp = ".tmp";
         const bool temporary = name.size() > tmp.size() && name.substr(name.size() - tmp.size()) == tmp;
         const std::string_view base = temporary ? name.substr(0, name.size() - tmp.size()) : name;
-        // Names without a generation; the next format adds MANIFEST here.
+        // Names without a generation.
         if (base == "LOCK") {
             if (temporary) return std::nullopt;
             return lock();
         }
+        if (base == "MANIFEST") return store_file_name(store_file_kind::manifest, 0, temporary);
         // data-<ten digits>.kvlog and data-<ten digits>.kvhint
         constexpr std::string_view prefix = "data-";
         if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
@@ -7588,11 +7606,11 @@ public:
         return std::nullopt;
     }
 
-    /// The name a data or hint file has while it is written, before it is renamed into place.
+    /// The name a manifest, data or hint file has while it is written, before it is renamed into place.
     [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
 
     [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
-    /// The generation of a data or hint file; 0 for LOCK.
+    /// The generation of a data or hint file; 0 for LOCK and MANIFEST.
     [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
     /// Whether this is a .tmp name: a file being written, never read.
     [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
@@ -7605,6 +7623,8 @@ private:
         : kind_(kind), generation_(generation), temporary_(temporary) {
         if (kind == store_file_kind::lock) {
             name_ = "LOCK";
+        } else if (kind == store_file_kind::manifest) {
+            name_ = "MANIFEST";
         } else {
             char name[32];
             std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
@@ -7798,7 +7818,7 @@ private:
                 fail(ec, errc::not_a_store,
                      path_ + " holds '" + entry +
                          "', which kvforge did not write, so it is no store's directory (a store's directory holds "
-                         "only LOCK, data-*.kvlog and data-*.kvhint files); nothing was changed. Give kvforge a "
+                         "only LOCK, MANIFEST, data-*.kvlog and data-*.kvhint files); nothing was changed. Give kvforge a "
                          "directory of its own");
                 return false;
             }
@@ -9613,6 +9633,9 @@ public:
         } else {
             fail_unordered(ec, this->description_);
         }
+    }
+    [[nodiscard]] std::uint64_t write_version() const noexcept override {
+        return store_access::backend(store_).write_version();
     }
     void for_each(function_ref<void(const Key&, const Value&)> fn, std::error_code& ec) const override {
         store_.for_each(fn, ec);

@@ -13,6 +13,7 @@
 #include "../batch.hpp"
 #include "../concepts.hpp"
 #include "../detail/assign_bytes.hpp"
+#include "../detail/write_version.hpp"
 #include "../error.hpp"
 #include "../options.hpp"
 #include "../stats.hpp"
@@ -46,6 +47,7 @@ public:
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         const write_lock lock(mutex_);
         if (!admissible(key, value, ec)) return 0;
+        version_.bump();
         cache_.put(key, value);
         puts_.add(1);
         return 0;
@@ -54,7 +56,10 @@ public:
     bool erase(std::string_view key, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
         const bool erased = cache_.erase(key);
-        if (erased) erases_.add(1);
+        if (erased) {
+            version_.bump();
+            erases_.add(1);
+        }
         return erased;
     }
 
@@ -66,6 +71,7 @@ public:
             if (op == batch_op::put && !ec) admissible(key, value, ec);
         });
         if (ec) return 0;
+        version_.bump();
         ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
             if (op == batch_op::put) {
                 cache_.put(key, value);
@@ -122,8 +128,13 @@ public:
         return cache_.size();
     }
 
+    /// A number that every change of the contents (evictions included, which only puts
+    /// make) moves on, read without a lock: a scan re-reads what it read ahead once it moved.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
+
     void clear(std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
+        version_.bump();
         cache_.clear();
     }
 
@@ -180,6 +191,7 @@ private:
     mutable counter_type lookups_;  ///< gets by contains(), which read no value
     counter_type erases_;
     counter_type batches_;
+    detail::write_version<Policies::threading::concurrent> version_;
 };
 
 }  // namespace detail

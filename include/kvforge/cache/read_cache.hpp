@@ -148,6 +148,7 @@ public:
     }
 
     [[nodiscard]] std::size_t size() const { return inner_.size(); }
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     void clear(std::error_code& ec) {
         inner_.clear(ec);
