@@ -6383,6 +6383,7 @@ static_assert(eviction_policy<lru>);
 #include <cstdint>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -6403,12 +6404,14 @@ namespace detail {
 /// and never the store's. Two rules keep it from serving a stale value when writers and
 /// readers race:
 ///
-/// - A write drops its keys after the store has applied it, rather than storing the new
-///   value: two writers of one key may reach the cache in the other order than the
-///   store, and dropping twice is the same in any order.
-/// - A read that missed remembers the value it read only if no write has dropped
-///   anything since it looked in the cache (a version, bumped by each write under the
-///   cache's lock): otherwise the value it holds may be one a write has since replaced.
+/// - A write drops its keys from the cache before the store applies it, rather than
+///   storing the new value (two writers of one key may reach the cache in the other
+///   order than the store), and counts itself in flight until the store has applied it.
+///   While it is in flight every read of its keys goes to the store.
+/// - A read that missed remembers the value it read only if no write was in flight when
+///   it looked in the cache and none has begun since (a version, bumped by each write
+///   under the cache's lock): otherwise the value it holds may be one a write has since
+///   replaced, and a reader that already saw the new value would see the old one again.
 template <class Policies, class Inner, class Eviction>
 class read_cache_backend {
     using cache_type = cache_table<hash_table, Eviction>;
@@ -6442,30 +6445,27 @@ public:
     [[nodiscard]] bool is_open() const noexcept { return inner_.is_open(); }
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
-        const std::uint64_t sequence = inner_.put(key, value, ec);
-        drop(key);
-        return sequence;
+        const write_in_flight writing(*this, [&] { cache_.erase(key); });
+        return inner_.put(key, value, ec);
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
-        const bool erased = inner_.erase(key, ec);
-        drop(key);
-        return erased;
+        const write_in_flight writing(*this, [&] { cache_.erase(key); });
+        return inner_.erase(key, ec);
     }
 
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
-        const std::uint64_t sequence = inner_.write(ops, ec);
-        const write_lock lock(mutex_);
-        ++version_;
-        ops.for_each([&](batch_op, std::string_view key, std::string_view) { cache_.erase(key); });
-        return sequence;
+        const write_in_flight writing(*this, [&] {
+            ops.for_each([&](batch_op, std::string_view key, std::string_view) { cache_.erase(key); });
+        });
+        return inner_.write(ops, ec);
     }
 
     /// Calls on_value(value bytes) with key's value: from the cache under its read lock
     /// when it holds it, else from the store, remembering it.
     template <class OnValue>
     bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
-        std::uint64_t version = 0;
+        std::optional<std::uint64_t> version;
         {
             const read_lock lock(mutex_);
             if (const auto value = cache_.read(key)) {
@@ -6473,7 +6473,7 @@ public:
                 on_value(*value);
                 return true;
             }
-            version = version_;
+            version = fill_version();
         }
         misses_.add(1);
         thread_local std::string copy;
@@ -6486,7 +6486,7 @@ public:
     }
 
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
-        std::uint64_t version = 0;
+        std::optional<std::uint64_t> version;
         {
             const read_lock lock(mutex_);
             if (const auto value = cache_.read(key)) {
@@ -6494,7 +6494,7 @@ public:
                 assign_bytes(out, *value);
                 return true;
             }
-            version = version_;
+            version = fill_version();
         }
         misses_.add(1);
         const bool found = inner_.read_value(key, out, ec);
@@ -6520,10 +6520,8 @@ public:
     [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     void clear(std::error_code& ec) {
+        const write_in_flight writing(*this, [&] { cache_.clear(); });
         inner_.clear(ec);
-        const write_lock lock(mutex_);
-        cache_.clear();
-        ++version_;
     }
 
     /// The store's figures, with the cache's memory, hits, misses and evictions; reads
@@ -6547,17 +6545,41 @@ public:
     [[nodiscard]] std::uint64_t durable_sequence() const { return inner_.durable_sequence(); }
 
 private:
-    void drop(std::string_view key) {
-        const write_lock lock(mutex_);
-        ++version_;
-        cache_.erase(key);
+    /// A write from before the store applies it until after: drop(), under the cache's
+    /// lock, removes what the write replaces, and no read fills the cache meanwhile.
+    class write_in_flight {
+    public:
+        template <class Drop>
+        write_in_flight(read_cache_backend& backend, Drop&& drop) : backend_(backend) {
+            const write_lock lock(backend_.mutex_);
+            drop();
+            ++backend_.version_;
+            ++backend_.writes_in_flight_;
+        }
+        ~write_in_flight() {
+            const write_lock lock(backend_.mutex_);
+            --backend_.writes_in_flight_;
+        }
+        write_in_flight(const write_in_flight&) = delete;
+        write_in_flight& operator=(const write_in_flight&) = delete;
+
+    private:
+        read_cache_backend& backend_;
+    };
+
+    /// Under the cache's lock, after a miss: the version a read must find unchanged to
+    /// keep what it reads from the store, or nothing when a write is in flight.
+    [[nodiscard]] std::optional<std::uint64_t> fill_version() const noexcept {
+        if (writes_in_flight_ != 0) return std::nullopt;
+        return version_;
     }
 
     /// Keeps a value just read from the store, unless a write may have replaced it since.
     /// Without the memory to keep it, the read still succeeds: the value is not cached.
-    void remember(std::string_view key, std::string_view value, std::uint64_t version) const {
+    void remember(std::string_view key, std::string_view value, std::optional<std::uint64_t> version) const {
+        if (!version) return;
         const write_lock lock(mutex_);
-        if (version != version_ || !cache_.fits(key.size(), value.size())) return;
+        if (*version != version_ || !cache_.fits(key.size(), value.size())) return;
         try {
             cache_.put(key, value);
         } catch (const std::bad_alloc&) {
@@ -6567,7 +6589,8 @@ private:
     Inner inner_;
     mutable mutex_type mutex_;
     mutable cache_type cache_;
-    std::uint64_t version_ = 0;  ///< bumped under the exclusive lock by every write that drops keys
+    std::uint64_t version_ = 0;           ///< bumped under the exclusive lock by every write as it begins
+    std::uint64_t writes_in_flight_ = 0;  ///< writes begun and not yet applied by the store
     mutable counter_type hits_;
     mutable counter_type misses_;
 };
@@ -8838,6 +8861,7 @@ private:
         });
         std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
         if (!write_file(store_file_name::hint(generation_), bytes, ec)) return false;
+        const write_lock lock(mutex_);  // stats() reads these under the read lock
         hint_bytes_ = bytes.size();
         hint_covered_bytes_ = writer_->end();
         return true;

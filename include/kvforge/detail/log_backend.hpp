@@ -1034,6 +1034,7 @@ private:
         });
         std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
         if (!write_file(store_file_name::hint(generation_), bytes, ec)) return false;
+        const write_lock lock(mutex_);  // stats() reads these under the read lock
         hint_bytes_ = bytes.size();
         hint_covered_bytes_ = writer_->end();
         return true;
