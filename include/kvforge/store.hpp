@@ -465,7 +465,9 @@ public:
     void compact() { call(&backend_type::compact); }
     void compact(std::error_code& ec) noexcept { call(&backend_type::compact, ec); }
 
-    /// Reads and checks every record without changing anything.
+    /// Reads and checks every record without changing anything. A record damaged at
+    /// the end of the log is reported as incomplete (a read_only store reports the torn
+    /// tail it left in place).
     [[nodiscard]] verify_report verify() const {
         std::error_code ec;
         verify_report report = verify(ec);

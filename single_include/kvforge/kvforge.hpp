@@ -4476,7 +4476,9 @@ public:
     void compact() { call(&backend_type::compact); }
     void compact(std::error_code& ec) noexcept { call(&backend_type::compact, ec); }
 
-    /// Reads and checks every record without changing anything.
+    /// Reads and checks every record without changing anything. A record damaged at
+    /// the end of the log is reported as incomplete (a read_only store reports the torn
+    /// tail it left in place).
     [[nodiscard]] verify_report verify() const {
         std::error_code ec;
         verify_report report = verify(ec);
@@ -8274,11 +8276,13 @@ public:
         const gate_lock gate(write_gate_);
         verify_report report;
         if (!readable(ec)) return report;
+        // async_worker's thread may be writing records at the end of the file: check
+        // only those wholly written (no writer appends while the gate is held). The size
+        // is read after: once nothing is pending the file no longer grows, and a size
+        // read before could end in the middle of a record the worker was writing.
+        const std::uint64_t written = written_end();
         std::uint64_t file_size = 0;
         if (!file_.size(file_size, ec)) return report;
-        // async_worker's thread may be writing records at the end of the file: check
-        // only those wholly written (no writer appends while the gate is held).
-        const std::uint64_t written = written_end();
         const std::uint64_t end = written < writer_->end() ? written : file_size;
         log_scan_result scanned;
         if (!scan_log(file_, file_header::size, end, true, [](const log_entry&) {}, scanned, ec)) return report;

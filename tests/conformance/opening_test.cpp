@@ -231,12 +231,17 @@ TEMPLATE_LIST_TEST_CASE("a read-only open of a torn log serves the intact record
             check_contents(db);
             CHECK_FALSE(db.contains("torn"));
             CHECK(db.stats().recovered_bytes_cut == 0);  // nothing was cut
+            // verify names the tail it left in place.
+            const kvforge::verify_report report = db.verify();
+            REQUIRE(report.damaged.size() == 1);
+            CHECK(report.damaged.front().problem == "incomplete record at the end of the file");
         }
         CHECK(tree(dir.path()) == before);
-        // A writer cuts it.
+        // A writer cuts it, and then verify finds nothing wrong.
         TestType db(path);
         check_contents(db);
         CHECK(db.stats().recovered_bytes_cut == 11);
+        CHECK(db.verify().ok());
     }
 }
 

@@ -447,11 +447,13 @@ public:
         const gate_lock gate(write_gate_);
         verify_report report;
         if (!readable(ec)) return report;
+        // async_worker's thread may be writing records at the end of the file: check
+        // only those wholly written (no writer appends while the gate is held). The size
+        // is read after: once nothing is pending the file no longer grows, and a size
+        // read before could end in the middle of a record the worker was writing.
+        const std::uint64_t written = written_end();
         std::uint64_t file_size = 0;
         if (!file_.size(file_size, ec)) return report;
-        // async_worker's thread may be writing records at the end of the file: check
-        // only those wholly written (no writer appends while the gate is held).
-        const std::uint64_t written = written_end();
         const std::uint64_t end = written < writer_->end() ? written : file_size;
         log_scan_result scanned;
         if (!scan_log(file_, file_header::size, end, true, [](const log_entry&) {}, scanned, ec)) return report;
