@@ -96,6 +96,8 @@ public:
     virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
     /// Calls visitor(key, value) in key order from `from` on until it returns false (ordered stores).
     virtual void visit_records(std::string_view, bool, record_visitor, std::error_code& ec) const { closed(ec, 0); }
+    /// The store's write version, against which a scan checks what it read ahead.
+    [[nodiscard]] virtual std::uint64_t write_version() const noexcept { return 0; }
     virtual void for_each(function_ref<void(const Key&, const Value&)>, std::error_code& ec) const { closed(ec, 0); }
     [[nodiscard]] virtual std::size_t size() const { return 0; }
     virtual void clear(std::error_code& ec) noexcept { closed(ec, 0); }

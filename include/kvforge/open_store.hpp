@@ -155,6 +155,9 @@ public:
             fail_unordered(ec, this->description_);
         }
     }
+    [[nodiscard]] std::uint64_t write_version() const noexcept override {
+        return store_access::backend(store_).write_version();
+    }
     void for_each(function_ref<void(const Key&, const Value&)> fn, std::error_code& ec) const override {
         store_.for_each(fn, ec);
     }
