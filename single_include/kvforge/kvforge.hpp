@@ -5094,6 +5094,8 @@ public:
     virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
     /// Calls visitor(key, value) in key order from `from` on until it returns false (ordered stores).
     virtual void visit_records(std::string_view, bool, record_visitor, std::error_code& ec) const { closed(ec, 0); }
+    /// The store's write version, against which a scan checks what it read ahead.
+    [[nodiscard]] virtual std::uint64_t write_version() const noexcept { return 0; }
     virtual void for_each(function_ref<void(const Key&, const Value&)>, std::error_code& ec) const { closed(ec, 0); }
     [[nodiscard]] virtual std::size_t size() const { return 0; }
     virtual void clear(std::error_code& ec) noexcept { closed(ec, 0); }
@@ -6106,6 +6108,7 @@ public:
         const write_lock lock(mutex_);
         if (!admissible(key, value, ec)) return 0;
         cache_.put(key, value);
+        version_.bump();
         puts_.add(1);
         return 0;
     }
@@ -6113,7 +6116,10 @@ public:
     bool erase(std::string_view key, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
         const bool erased = cache_.erase(key);
-        if (erased) erases_.add(1);
+        if (erased) {
+            version_.bump();
+            erases_.add(1);
+        }
         return erased;
     }
 
@@ -6133,6 +6139,7 @@ public:
                 erases_.add(1);
             }
         });
+        version_.bump();
         batches_.add(1);
         return 0;
     }
@@ -6184,7 +6191,12 @@ public:
     void clear(std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
         cache_.clear();
+        version_.bump();
     }
+
+    /// A number that every change of the contents moves on (evictions happen within puts
+    /// and batches), read without a lock: a scan re-reads what it read ahead once it moved.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
@@ -6239,6 +6251,7 @@ private:
     mutable counter_type lookups_;  ///< gets by contains(), which read no value
     counter_type erases_;
     counter_type batches_;
+    detail::write_version<Policies::threading::concurrent> version_;
 };
 
 }  // namespace detail
@@ -6502,6 +6515,9 @@ public:
     void for_each(Visitor&& visitor, std::error_code& ec) const {
         inner_.for_each(std::forward<Visitor>(visitor), ec);
     }
+
+    /// The store's write version: scans read through to the store, so its version is theirs.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     [[nodiscard]] std::size_t size() const { return inner_.size(); }
 
@@ -9613,6 +9629,9 @@ public:
         } else {
             fail_unordered(ec, this->description_);
         }
+    }
+    [[nodiscard]] std::uint64_t write_version() const noexcept override {
+        return store_access::backend(store_).write_version();
     }
     void for_each(function_ref<void(const Key&, const Value&)> fn, std::error_code& ec) const override {
         store_.for_each(fn, ec);

@@ -5,6 +5,7 @@
 #include <kvforge/detail/log_format.hpp>
 #include <kvforge/detail/log_scan.hpp>
 #include <kvforge/detail/manifest_file.hpp>
+#include <kvforge/detail/store_files.hpp>
 #include <kvforge/io/posix.hpp>
 
 #include <fcntl.h>
@@ -12,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -35,12 +37,16 @@ std::vector<std::string> built_in_codec_names() {
 
 /// The newest data file of directory, or empty when it has none.
 std::string newest_data_file(const std::string& directory, std::error_code& ec) {
+    using kvforge::detail::store_file_name;
     std::uint32_t newest = 0;
     for (const auto& entry : fs::directory_iterator(directory, ec)) {
-        newest = std::max(newest, kvforge::detail::generation_of(entry.path().filename().string()));
+        const std::optional<store_file_name> name = store_file_name::recognise(entry.path().filename().string());
+        if (name && name->kind() == kvforge::detail::store_file_kind::data && !name->is_temporary()) {
+            newest = std::max(newest, name->generation());
+        }
     }
     if (ec || newest == 0) return {};
-    return directory + "/" + kvforge::detail::generation_file_name(newest, kvforge::detail::file_kind::data);
+    return directory + "/" + store_file_name::data(newest).str();
 }
 
 bool read_header(kvforge::posix_io& io, const std::string& path, file_header& header, data_file& file,
@@ -130,11 +136,9 @@ bool find_damage(const std::string& directory, kvforge::verify_report& report, s
 
 bool remove_hints(const std::string& directory, std::error_code& ec) {
     for (const auto& entry : fs::directory_iterator(directory, ec)) {
-        const std::string name = entry.path().filename().string();
-        // A hint file is named as its generation's data file, with .kvhint for .kvlog.
-        constexpr std::string_view suffix = ".kvhint";
-        const bool hint = name.size() > suffix.size() && name.compare(name.size() - suffix.size(), suffix.size(), suffix) == 0 &&
-                          kvforge::detail::generation_of(name.substr(0, name.size() - suffix.size()) + ".kvlog") != 0;
+        const std::optional<kvforge::detail::store_file_name> name =
+            kvforge::detail::store_file_name::recognise(entry.path().filename().string());
+        const bool hint = name && name->kind() == kvforge::detail::store_file_kind::hint && !name->is_temporary();
         if (hint && !fs::remove(entry.path(), ec)) return false;
     }
     if (ec) kvforge::detail::fail(ec, ec, "remove the hint files of " + directory + ": " + ec.message());

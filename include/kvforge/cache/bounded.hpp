@@ -13,6 +13,7 @@
 #include "../batch.hpp"
 #include "../concepts.hpp"
 #include "../detail/assign_bytes.hpp"
+#include "../detail/write_version.hpp"
 #include "../error.hpp"
 #include "../options.hpp"
 #include "../stats.hpp"
@@ -47,6 +48,7 @@ public:
         const write_lock lock(mutex_);
         if (!admissible(key, value, ec)) return 0;
         cache_.put(key, value);
+        version_.bump();
         puts_.add(1);
         return 0;
     }
@@ -54,7 +56,10 @@ public:
     bool erase(std::string_view key, std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
         const bool erased = cache_.erase(key);
-        if (erased) erases_.add(1);
+        if (erased) {
+            version_.bump();
+            erases_.add(1);
+        }
         return erased;
     }
 
@@ -74,6 +79,7 @@ public:
                 erases_.add(1);
             }
         });
+        version_.bump();
         batches_.add(1);
         return 0;
     }
@@ -125,7 +131,12 @@ public:
     void clear(std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
         cache_.clear();
+        version_.bump();
     }
+
+    /// A number that every change of the contents moves on (evictions happen within puts
+    /// and batches), read without a lock: a scan re-reads what it read ahead once it moved.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
@@ -180,6 +191,7 @@ private:
     mutable counter_type lookups_;  ///< gets by contains(), which read no value
     counter_type erases_;
     counter_type batches_;
+    detail::write_version<Policies::threading::concurrent> version_;
 };
 
 }  // namespace detail

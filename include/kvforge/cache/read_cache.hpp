@@ -147,6 +147,9 @@ public:
         inner_.for_each(std::forward<Visitor>(visitor), ec);
     }
 
+    /// The store's write version: scans read through to the store, so its version is theirs.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
+
     [[nodiscard]] std::size_t size() const { return inner_.size(); }
 
     void clear(std::error_code& ec) {
