@@ -1,9 +1,10 @@
 // Stores for the command-line tool's test that the tool cannot make itself: keys and
 // values of other codecs, and a store held open by another process.
 //
-//   make_stores DIR    writes DIR/numbers (uint64 keys, double values, with a MANIFEST),
-//                      DIR/signed (int32 keys, no MANIFEST, as format 1 stores are) and
-//                      DIR/points (a codec of this program's own, unknown to the tool)
+//   make_stores DIR    writes DIR/numbers (uint64 keys, double values, with the MANIFEST
+//                      the store writes), DIR/signed (int32 keys, its MANIFEST removed, as
+//                      stores of kvforge 0.1.0 have none) and DIR/points (a codec of this
+//                      program's own, unknown to the tool; no MANIFEST either)
 //   make_stores hold DIR   opens the store in DIR, prints "open", and holds it until stdin closes
 
 #include <kvforge/kvforge.hpp>
@@ -11,7 +12,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <filesystem>
 #include <string>
 
 namespace {
@@ -42,18 +43,9 @@ struct kvforge::codec<point> {
 
 namespace {
 
-/// Writes the MANIFEST the engine writes, for a store of Key and Value made as store/index/durability.
-template <class Key, class Value>
-void write_manifest(const std::string& directory, const char* store, const char* index, const char* durability) {
-    kvforge::composition c;
-    c.format = 1;
-    c.store = store;
-    c.index = index;
-    c.durability = durability;
-    c.key_codec = kvforge::codec<Key>::name();
-    c.value_codec = kvforge::codec<Value>::name();
-    c.codec_fingerprint = kvforge::detail::codec_fingerprint(c.key_codec, c.value_codec);
-    std::ofstream(directory + "/MANIFEST", std::ios::binary) << kvforge::detail::format_manifest(c);
+/// Makes a closed store one of kvforge 0.1.0, which wrote no MANIFEST.
+void remove_manifest(const std::string& directory) {
+    std::filesystem::remove(directory + "/" + std::string(kvforge::detail::manifest_file_name));
 }
 
 }  // namespace
@@ -73,19 +65,21 @@ int main(int argc, char** argv) {
     }
     const std::string dir = argv[1];
     {
-        kvforge::store<std::uint64_t, double, kvforge::mmap_file, kvforge::sorted_index> numbers(dir + "/numbers");
+        kvforge::store<std::uint64_t, double, kvforge::mmap_file, kvforge::sorted_index, kvforge::sync_each> numbers(
+            dir + "/numbers");
         for (std::uint64_t i = 1; i <= 100; ++i) numbers.put(i * 10, static_cast<double>(i) / 4);
     }
-    write_manifest<std::uint64_t, double>(dir + "/numbers", "mmap_file", "sorted_index", "sync_each");
     {
         kvforge::store<std::int32_t, std::string, kvforge::file_log> signed_keys(dir + "/signed");
         for (const std::int32_t key : {-5, 3, -1000, 70000}) signed_keys.put(key, "v" + std::to_string(key));
     }
+    remove_manifest(dir + "/signed");
     {
         kvforge::store<point, std::string, kvforge::file_log> points(dir + "/points");
         points.put(point{1, 2}, "one-two");
         points.put(point{258, 0}, "far");
     }
+    remove_manifest(dir + "/points");
     std::puts("written");
     return 0;
 }

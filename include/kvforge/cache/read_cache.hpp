@@ -16,6 +16,7 @@
 #include "../concepts.hpp"
 #include "../detail/assign_bytes.hpp"
 #include "../detail/hash_table.hpp"
+#include "../manifest.hpp"
 #include "../options.hpp"
 #include "../stats.hpp"
 #include "cache_table.hpp"
@@ -52,7 +53,7 @@ public:
     static constexpr bool sequenced = Inner::sequenced;
 
     template <class Io>
-    void open(std::string_view path, const kvforge::options& opts, Io io, std::uint64_t fingerprint,
+    void open(std::string_view path, const kvforge::options& opts, Io io, const composition& wanted,
               std::error_code& ec) {
         {
             const write_lock lock(mutex_);
@@ -60,7 +61,7 @@ public:
             ++version_;
             if (!cache_.set_budget(opts.cache_budget, "cache_budget", ec)) return;
         }
-        inner_.open(path, opts, std::move(io), fingerprint, ec);
+        inner_.open(path, opts, std::move(io), wanted, ec);
     }
 
     void close(std::error_code& ec) {

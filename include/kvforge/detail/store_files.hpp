@@ -2,9 +2,9 @@
 /// \file store_files.hpp
 /// The names of the files kvforge writes in a store's directory, recognised in one place.
 ///
-/// A store's directory holds only these: LOCK, data-<generation>.kvlog,
-/// data-<generation>.kvhint, and each data or hint name followed by .tmp while it is
-/// written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
+/// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
+/// data-<generation>.kvhint, and each manifest, data or hint name followed by .tmp while
+/// it is written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
 /// in the directory is not kvforge's: a store is never opened among such entries, and
 /// kvforge removes, renames and truncates only files whose names are recognised here
 /// (store_directory's operations take a store_file_name, which only these functions make).
@@ -17,11 +17,15 @@
 
 namespace kvforge::detail {
 
+/// The manifest's file name in a store's directory (its text: manifest.hpp).
+inline constexpr std::string_view manifest_file_name = "MANIFEST";
+
 /// The kinds of file in a store's directory.
 enum class store_file_kind {
-    lock,  ///< LOCK: holds no data; flock() on it marks the store as open
-    data,  ///< data-<generation>.kvlog: a header and the log of records
-    hint,  ///< data-<generation>.kvhint: every live key with the place of its record
+    lock,      ///< LOCK: holds no data; flock() on it marks the store as open
+    manifest,  ///< MANIFEST: the store's composition, as text
+    data,      ///< data-<generation>.kvlog: a header and the log of records
+    hint,      ///< data-<generation>.kvhint: every live key with the place of its record
 };
 
 /// The ten digits of a generation as a number, or nothing when they are not ten decimal
@@ -44,6 +48,8 @@ class store_file_name {
 public:
     /// The lock file.
     [[nodiscard]] static store_file_name lock() { return {store_file_kind::lock, 0, false}; }
+    /// The manifest.
+    [[nodiscard]] static store_file_name manifest() { return {store_file_kind::manifest, 0, false}; }
     /// The data file of a generation.
     [[nodiscard]] static store_file_name data(std::uint32_t generation) {
         return {store_file_kind::data, generation, false};
@@ -58,11 +64,12 @@ public:
         constexpr std::string_view tmp = ".tmp";
         const bool temporary = name.size() > tmp.size() && name.substr(name.size() - tmp.size()) == tmp;
         const std::string_view base = temporary ? name.substr(0, name.size() - tmp.size()) : name;
-        // Names without a generation; the next format adds MANIFEST here.
+        // Names without a generation.
         if (base == "LOCK") {
             if (temporary) return std::nullopt;
             return lock();
         }
+        if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
         // data-<ten digits>.kvlog and data-<ten digits>.kvhint
         constexpr std::string_view prefix = "data-";
         if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
@@ -74,11 +81,11 @@ public:
         return std::nullopt;
     }
 
-    /// The name a data or hint file has while it is written, before it is renamed into place.
+    /// The name a manifest, data or hint file has while it is written, before it is renamed into place.
     [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
 
     [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
-    /// The generation of a data or hint file; 0 for LOCK.
+    /// The generation of a data or hint file; 0 for LOCK and MANIFEST.
     [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
     /// Whether this is a .tmp name: a file being written, never read.
     [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
@@ -91,6 +98,8 @@ private:
         : kind_(kind), generation_(generation), temporary_(temporary) {
         if (kind == store_file_kind::lock) {
             name_ = "LOCK";
+        } else if (kind == store_file_kind::manifest) {
+            name_ = manifest_file_name;
         } else {
             char name[32];
             std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
