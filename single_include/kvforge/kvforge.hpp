@@ -2842,6 +2842,7 @@ struct buffered {
                 return;
             }
             file_end_ += buffer_.size();
+            bytes_written_ += buffer_.size();
             buffer_.clear();
         }
 
@@ -2856,6 +2857,8 @@ struct buffered {
         void drain(std::error_code& ec) { sync(ec); }
         void close(std::error_code& ec) { sync(ec); }
         [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_; }
+        /// Bytes written to the file so far (buffered bytes are not, until flushed).
+        [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
         /// Reports an earlier failure through ec; false when there was none.
         bool failed(std::error_code& ec) const { return failure_.check(ec); }
 
@@ -2880,6 +2883,7 @@ struct buffered {
         std::chrono::nanoseconds oldest_{};
         std::uint64_t appended_ = 0;
         std::uint64_t syncs_ = 0;
+        std::uint64_t bytes_written_ = 0;
         detail::sticky_failure failure_;
     };
 };
@@ -3080,13 +3084,18 @@ struct stats {
     std::uint64_t dead_bytes = 0;    ///< bytes of replaced or erased records not yet compacted away
     std::uint64_t disk_bytes = 0;    ///< bytes of the store's files
     std::uint64_t memory_bytes = 0;  ///< heap bytes held in memory: the index, and a cache's values and metadata
-    std::uint64_t segments = 0;      ///< data files of a log-structured store
+    std::uint64_t segments = 0;      ///< data files of an open log-structured store (file_log, mmap_file: 1)
 
     std::uint64_t puts = 0;         ///< keys written, counting each put of a batch
     std::uint64_t gets = 0;         ///< point lookups (get, visit, contains)
     std::uint64_t erases = 0;       ///< erases that removed a key, counting each of a batch
     std::uint64_t batches = 0;      ///< batches written
     std::uint64_t syncs = 0;        ///< fdatasync/fsync calls made
+    /// Bytes written to the store's files since it was opened: records appended to the
+    /// log (once they reach the file: buffered bytes count when flushed), file headers,
+    /// compaction's output, hint files and the MANIFEST. Against the bytes of the keys
+    /// and values put, it gives the write amplification.
+    std::uint64_t bytes_written = 0;
     std::uint64_t compactions = 0;  ///< compactions completed
     /// Compactions that failed, automatic or explicit. An automatic one that fails does
     /// not fail the write that started it; it is tried again once the data file has grown
@@ -6876,6 +6885,11 @@ struct async_worker {
             const std::lock_guard lock(mutex_);
             return syncs_;
         }
+        /// Bytes the worker wrote to the file so far.
+        [[nodiscard]] std::uint64_t bytes_written() const {
+            const std::lock_guard lock(mutex_);
+            return bytes_written_;
+        }
         bool failed(std::error_code& ec) const { return failure_.check(ec); }
 
     private:
@@ -6909,6 +6923,7 @@ struct async_worker {
                 lock.lock();
                 ++syncs_;
                 if (ok) {
+                    bytes_written_ += in_flight_.size();
                     durable_ = target;
                     in_flight_.clear();
                 } else {
@@ -6931,6 +6946,7 @@ struct async_worker {
         std::uint64_t appended_ = 0;
         std::uint64_t durable_ = 0;
         std::uint64_t syncs_ = 0;
+        std::uint64_t bytes_written_ = 0;
         bool failed_ = false;
         bool stopping_ = false;
         detail::sticky_failure failure_;
@@ -6989,6 +7005,7 @@ struct sync_each {
                 return {};
             }
             end_ += record.size();
+            bytes_written_ += record.size();
             return {offset, appended_.fetch_add(1, std::memory_order_release) + 1};
         }
 
@@ -7030,12 +7047,15 @@ struct sync_each {
         void drain(std::error_code& ec) { sync(ec); }
         void close(std::error_code& ec) { sync(ec); }
         [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_.load(std::memory_order_relaxed); }
+        /// Bytes written to the file so far; read under the store's shared lock, written under its exclusive one.
+        [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
         /// Reports an earlier failure through ec; false when there was none.
         bool failed(std::error_code& ec) const { return failure_.check(ec); }
 
     private:
         detail::data_file<IO>* file_ = nullptr;
         std::uint64_t end_ = 0;
+        std::uint64_t bytes_written_ = 0;
         std::atomic<std::uint64_t> appended_{0};
         std::atomic<std::uint64_t> syncs_{0};
         std::mutex sync_mutex_;
@@ -8292,9 +8312,10 @@ public:
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
         if (open_) {
-            s.segments = 1;
+            s.segments = 1;  // one data file: compaction replaces it whole
             s.disk_bytes = writer_->end() + hint_bytes_;
             s.syncs = writer_->syncs() + directory_syncs_.load();
+            s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
         }
         return s;
     }
@@ -8364,6 +8385,7 @@ private:
 
     void reset_state() {
         table_.clear();
+        bytes_written_.store(0, std::memory_order_relaxed);
         live_bytes_ = 0;
         dead_bytes_ = 0;
         hint_bytes_ = 0;
@@ -8808,7 +8830,7 @@ private:
         header.file_id = id;
         char bytes[file_header::size];
         header.encode(bytes);
-        return file.write(0, {bytes, sizeof bytes}, ec);
+        return write_counted(file, 0, {bytes, sizeof bytes}, ec);
     }
 
     /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
@@ -8856,12 +8878,12 @@ private:
                 hint.add(key, moved.value_size, moved.offset);
                 live += key.size() + value.size();
                 if (out.size() >= (std::size_t{1} << 20)) {
-                    ok = file.write(end, out, ec);
+                    ok = write_counted(file, end, out, ec);
                     end += out.size();
                     out.clear();
                 }
             });
-            if (!ok || !file.write(end, out, ec)) return false;
+            if (!ok || !write_counted(file, end, out, ec)) return false;
             end += out.size();
         }
         if (!publish_generation(next, file, ec)) {
@@ -8931,8 +8953,16 @@ private:
     bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<io_type> file;
         return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
+               write_counted(file, 0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
                sync_directory(ec);
+    }
+
+    /// Writes bytes the store's writer does not (headers, compaction output, hints, the
+    /// manifest) and counts them in stats().bytes_written.
+    bool write_counted(data_file<io_type>& file, std::uint64_t offset, std::string_view bytes, std::error_code& ec) {
+        if (!file.write(offset, bytes, ec)) return false;
+        bytes_written_.fetch_add(bytes.size(), std::memory_order_relaxed);
+        return true;
     }
 
     /// Reads the MANIFEST, when the store has one, and refuses (changing nothing) a
@@ -9001,6 +9031,8 @@ private:
     std::string last_compaction_error_;
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the data file ends past this
     counter_type directory_syncs_;  // bumped outside the lock stats() reads under
+    // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
+    std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;
     sticky_failure failure_;
     counter_type puts_;

@@ -417,9 +417,10 @@ public:
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
         if (open_) {
-            s.segments = 1;
+            s.segments = 1;  // one data file: compaction replaces it whole
             s.disk_bytes = writer_->end() + hint_bytes_;
             s.syncs = writer_->syncs() + directory_syncs_.load();
+            s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
         }
         return s;
     }
@@ -489,6 +490,7 @@ private:
 
     void reset_state() {
         table_.clear();
+        bytes_written_.store(0, std::memory_order_relaxed);
         live_bytes_ = 0;
         dead_bytes_ = 0;
         hint_bytes_ = 0;
@@ -933,7 +935,7 @@ private:
         header.file_id = id;
         char bytes[file_header::size];
         header.encode(bytes);
-        return file.write(0, {bytes, sizeof bytes}, ec);
+        return write_counted(file, 0, {bytes, sizeof bytes}, ec);
     }
 
     /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
@@ -981,12 +983,12 @@ private:
                 hint.add(key, moved.value_size, moved.offset);
                 live += key.size() + value.size();
                 if (out.size() >= (std::size_t{1} << 20)) {
-                    ok = file.write(end, out, ec);
+                    ok = write_counted(file, end, out, ec);
                     end += out.size();
                     out.clear();
                 }
             });
-            if (!ok || !file.write(end, out, ec)) return false;
+            if (!ok || !write_counted(file, end, out, ec)) return false;
             end += out.size();
         }
         if (!publish_generation(next, file, ec)) {
@@ -1056,8 +1058,16 @@ private:
     bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<io_type> file;
         return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
+               write_counted(file, 0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
                sync_directory(ec);
+    }
+
+    /// Writes bytes the store's writer does not (headers, compaction output, hints, the
+    /// manifest) and counts them in stats().bytes_written.
+    bool write_counted(data_file<io_type>& file, std::uint64_t offset, std::string_view bytes, std::error_code& ec) {
+        if (!file.write(offset, bytes, ec)) return false;
+        bytes_written_.fetch_add(bytes.size(), std::memory_order_relaxed);
+        return true;
     }
 
     /// Reads the MANIFEST, when the store has one, and refuses (changing nothing) a
@@ -1126,6 +1136,8 @@ private:
     std::string last_compaction_error_;
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the data file ends past this
     counter_type directory_syncs_;  // bumped outside the lock stats() reads under
+    // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
+    std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;
     sticky_failure failure_;
     counter_type puts_;
