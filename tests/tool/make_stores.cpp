@@ -6,6 +6,7 @@
 //                      stores of kvforge 0.1.0 have none) and DIR/points (a codec of this
 //                      program's own, unknown to the tool; no MANIFEST either)
 //   make_stores hold DIR   opens the store in DIR, prints "open", and holds it until stdin closes
+//   make_stores hold-read DIR   as hold, opening it read-only (beside other readers)
 
 #include <kvforge/kvforge.hpp>
 
@@ -51,8 +52,12 @@ void remove_manifest(const std::string& directory) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc == 3 && std::strcmp(argv[1], "hold") == 0) {
-        kvforge::store<std::string, std::string, kvforge::file_log> db(argv[2]);
+    const bool hold = argc == 3 && std::strcmp(argv[1], "hold") == 0;
+    const bool hold_read = argc == 3 && std::strcmp(argv[1], "hold-read") == 0;
+    if (hold || hold_read) {
+        kvforge::options opts;
+        opts.read_only = hold_read;
+        kvforge::store<std::string, std::string, kvforge::file_log> db(argv[2], opts);
         std::puts("open");
         std::fflush(stdout);
         while (std::getchar() != EOF) {
@@ -60,7 +65,7 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (argc != 2) {
-        std::fprintf(stderr, "usage: make_stores DIR | make_stores hold DIR\n");
+        std::fprintf(stderr, "usage: make_stores DIR | make_stores hold DIR | make_stores hold-read DIR\n");
         return 2;
     }
     const std::string dir = argv[1];

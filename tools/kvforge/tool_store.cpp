@@ -36,6 +36,12 @@ tool_store open_adopting(const std::string& spec, const std::string& directory, 
 
 }  // namespace
 
+kvforge::options read_only_options() {
+    kvforge::options opts;
+    opts.read_only = true;
+    return opts;
+}
+
 opened_store open_existing(const std::string& directory, access how, const kvforge::options& opts) {
     opened_store opened{inspect(directory), {}};
     if (!opened.disk.exists) {

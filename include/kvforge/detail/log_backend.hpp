@@ -471,7 +471,7 @@ public:
         report.records_checked = scanned.records;
         report.damaged = std::move(scanned.damage);
         if (scanned.torn_tail) {
-            report.damaged.push_back({file_.path(), scanned.valid_end, "incomplete record at the end of the file"});
+            report.damaged.push_back({file_.path(), scanned.valid_end, std::string(torn_tail_problem)});
         }
         return report;
     }
