@@ -29,6 +29,7 @@
 #include <utility>
 
 #include "detail/crc32c.hpp"
+#include "detail/store_files.hpp"
 
 namespace kvforge {
 
@@ -56,9 +57,6 @@ struct manifest_field {
     std::string composition::*text = nullptr;   ///< for text fields
     bool numeric = false;                       ///< format (decimal) or codec_fingerprint (hex)
 };
-
-/// The manifest's file name in a store's directory.
-inline constexpr std::string_view manifest_file_name = "MANIFEST";
 
 inline constexpr std::string_view manifest_magic = "kvforge-manifest 1";
 

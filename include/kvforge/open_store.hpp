@@ -41,6 +41,17 @@ namespace kvforge {
 
 namespace detail {
 
+/// The codecs whose bytes a store is opened to read: those of Key and Value, or, for
+/// kvforge's own tool, those the store's files say (see open_store_adopting).
+struct codec_choice {
+    std::string key_codec;
+    std::string value_codec;
+    std::uint64_t fingerprint = 0;
+    /// False when only the fingerprint is known (a format 1 store of codecs the tool does
+    /// not know): the names are placeholders, and no MANIFEST records them.
+    bool names_known = true;
+};
+
 /// The one door from kvforge's own layers into store and any_store internals.
 struct store_access {
     template <class Store>
@@ -48,22 +59,16 @@ struct store_access {
         return s.backend_;
     }
     template <class Store>
-    static void open_with_fingerprint(Store& s, std::string_view path, const options& opts, std::uint64_t fingerprint,
-                                      std::error_code& ec) noexcept {
-        s.open_with_fingerprint(path, opts, fingerprint, ec);
+    static void open_with_codecs(Store& s, std::string_view path, const options& opts, const codec_choice& codecs,
+                                 std::error_code& ec) noexcept {
+        const std::string unknown;
+        s.open_with_codecs(path, opts, codecs.names_known ? codecs.key_codec : unknown,
+                           codecs.names_known ? codecs.value_codec : unknown, codecs.fingerprint, ec);
     }
     template <class Key, class Value>
     static any_store<Key, Value> make_any(std::unique_ptr<erased_store<Key, Value>> opened) noexcept {
         return any_store<Key, Value>(std::move(opened));
     }
-};
-
-/// The codecs whose bytes a store is opened to read: those of Key and Value, or, for
-/// kvforge's own tool, those the store's files say (see open_store_adopting).
-struct codec_choice {
-    std::string key_codec;
-    std::string value_codec;
-    std::uint64_t fingerprint = 0;
 };
 
 /// One composition's store behind the erased calls.
@@ -86,10 +91,10 @@ class erased_store_impl final : public erased_store<typename Store::key_type, ty
 public:
     explicit erased_store_impl(erased_description description) { this->description_ = std::move(description); }
 
-    /// Opens the store's files (persistent stores), expecting this codec fingerprint.
-    void open(std::string_view path, const options& opts, std::uint64_t fingerprint, std::error_code& ec) noexcept {
+    /// Opens the store's files (persistent stores), expecting bytes of these codecs.
+    void open(std::string_view path, const options& opts, const codec_choice& codecs, std::error_code& ec) noexcept {
         if constexpr (Store::persistent) {
-            store_access::open_with_fingerprint(store_, path, opts, fingerprint, ec);
+            store_access::open_with_codecs(store_, path, opts, codecs, ec);
         } else {
             ec.clear();
         }
@@ -272,13 +277,13 @@ struct composition_traits<policies<Ps...>> {
 
     template <class Key, class Value>
     static std::unique_ptr<erased_store<Key, Value>> open(erased_description description, std::string_view path,
-                                                          const options& opts, std::uint64_t fingerprint,
+                                                          const options& opts, const codec_choice& codecs,
                                                           std::error_code& ec) {
         using erased_type = erased_store_impl<store_type<Key, Value>>;
         description.ordered = resolved::index::ordered;
         description.sequenced = store_type<Key, Value>::sequenced;
         auto opened = std::make_unique<erased_type>(std::move(description));
-        opened->open(path, opts, fingerprint, ec);
+        opened->open(path, opts, codecs, ec);
         if (ec) return nullptr;
         return opened;
     }
@@ -327,11 +332,12 @@ struct entries_of<composition_list<Packs...>> {
     template <class Key, class Value>
     static std::unique_ptr<erased_store<Key, Value>> open(std::size_t index, erased_description description,
                                                           std::string_view path, const options& opts,
-                                                          std::uint64_t fingerprint, std::error_code& ec) {
+                                                          const codec_choice& codecs, std::error_code& ec) {
         using opener = std::unique_ptr<erased_store<Key, Value>> (*)(erased_description, std::string_view,
-                                                                     const options&, std::uint64_t, std::error_code&);
+                                                                     const options&, const codec_choice&,
+                                                                     std::error_code&);
         static constexpr opener openers[] = {&composition_traits<Packs>::template open<Key, Value>...};
-        return openers[index](std::move(description), path, opts, fingerprint, ec);
+        return openers[index](std::move(description), path, opts, codecs, ec);
     }
 };
 
@@ -449,8 +455,8 @@ any_store<Key, Value> open_any_store(std::string_view spec, const options& opts,
     description.threading = std::string(words.on(policy_kind::threading::name));
     description.persistent = words.persistent;
     description.spec = words_of(words) + (parsed.has_path ? ":" + parsed.path : std::string());
-    auto opened = entries_of<List>::template open<Key, Value>(chosen, std::move(description), parsed.path, opts,
-                                                               codecs.fingerprint, ec);
+    auto opened =
+        entries_of<List>::template open<Key, Value>(chosen, std::move(description), parsed.path, opts, codecs, ec);
     if (!opened) return {};
     return store_access::make_any<Key, Value>(std::move(opened));
 }

@@ -16,13 +16,18 @@ struct stats {
     std::uint64_t dead_bytes = 0;    ///< bytes of replaced or erased records not yet compacted away
     std::uint64_t disk_bytes = 0;    ///< bytes of the store's files
     std::uint64_t memory_bytes = 0;  ///< heap bytes held in memory: the index, and a cache's values and metadata
-    std::uint64_t segments = 0;      ///< data files of a log-structured store
+    std::uint64_t segments = 0;      ///< data files of an open log-structured store (file_log, mmap_file: 1)
 
     std::uint64_t puts = 0;         ///< keys written, counting each put of a batch
     std::uint64_t gets = 0;         ///< point lookups (get, visit, contains)
     std::uint64_t erases = 0;       ///< erases that removed a key, counting each of a batch
     std::uint64_t batches = 0;      ///< batches written
     std::uint64_t syncs = 0;        ///< fdatasync/fsync calls made
+    /// Bytes written to the store's files since it was opened: records appended to the
+    /// log (once they reach the file: buffered bytes count when flushed), file headers,
+    /// compaction's output, hint files and the MANIFEST. Against the bytes of the keys
+    /// and values put, it gives the write amplification.
+    std::uint64_t bytes_written = 0;
     std::uint64_t compactions = 0;  ///< compactions completed
     /// Compactions that failed, automatic or explicit. An automatic one that fails does
     /// not fail the write that started it; it is tried again once the data file has grown

@@ -24,6 +24,7 @@
 #include "detail/policy_pack.hpp"
 #include "detail/log_format.hpp"
 #include "error.hpp"
+#include "manifest.hpp"
 #include "options.hpp"
 #include "pinned_value.hpp"
 #include "scan_range.hpp"
@@ -126,8 +127,10 @@ public:
     void open(std::string_view path, const options& opts, io_policy io, std::error_code& ec) noexcept {
         static_assert(persistent, "kvforge: kvforge::memory has no files to open; choose kvforge::file_log");
         guarded(ec, [&] {
+            const std::string key_codec = codec<Key>::name();
+            const std::string value_codec = codec<Value>::name();
             backend_.open(path, opts, std::move(io),
-                          detail::codec_fingerprint(codec<Key>::name(), codec<Value>::name()), ec);
+                          made_of(key_codec, value_codec, detail::codec_fingerprint(key_codec, value_codec)), ec);
         });
     }
 
@@ -483,13 +486,27 @@ public:
 private:
     friend struct detail::store_access;
 
-    /// Opens as open() does, but takes the codec fingerprint the files must carry as given
-    /// instead of computing it from Key's and Value's codecs: how kvforge's own tool reads
-    /// a store's bytes whatever codecs wrote them. Only detail::store_access reaches it, so
-    /// users' stores always check their codecs.
-    void open_with_fingerprint(std::string_view path, const options& opts, std::uint64_t fingerprint,
-                               std::error_code& ec) noexcept {
-        guarded(ec, [&] { backend_.open(path, opts, io_policy{}, fingerprint, ec); });
+    /// Opens as open() does, but takes the codecs the files must have been written with
+    /// (their names and fingerprint) as given instead of Key's and Value's: how kvforge's
+    /// own tool reads a store's bytes whatever codecs wrote them. Only detail::store_access
+    /// reaches it, so users' stores always check their codecs.
+    void open_with_codecs(std::string_view path, const options& opts, const std::string& key_codec,
+                          const std::string& value_codec, std::uint64_t fingerprint, std::error_code& ec) noexcept {
+        guarded(ec, [&] { backend_.open(path, opts, io_policy{}, made_of(key_codec, value_codec, fingerprint), ec); });
+    }
+
+    /// This store's composition with these codecs, as its MANIFEST records it.
+    static composition made_of(const std::string& key_codec, const std::string& value_codec,
+                               std::uint64_t fingerprint) {
+        composition c;
+        c.format = detail::format_version;
+        c.store = std::string(store_policy::name);
+        c.index = std::string(index_policy::name);
+        c.durability = std::string(durability_policy::name);
+        c.key_codec = key_codec;
+        c.value_codec = value_codec;
+        c.codec_fingerprint = fingerprint;
+        return c;
     }
 
     /// Runs f with ec cleared, turning exceptions (allocation failure, a throwing codec)

@@ -2842,6 +2842,7 @@ struct buffered {
                 return;
             }
             file_end_ += buffer_.size();
+            bytes_written_ += buffer_.size();
             buffer_.clear();
         }
 
@@ -2856,6 +2857,8 @@ struct buffered {
         void drain(std::error_code& ec) { sync(ec); }
         void close(std::error_code& ec) { sync(ec); }
         [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_; }
+        /// Bytes written to the file so far (buffered bytes are not, until flushed).
+        [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
         /// Reports an earlier failure through ec; false when there was none.
         bool failed(std::error_code& ec) const { return failure_.check(ec); }
 
@@ -2880,6 +2883,7 @@ struct buffered {
         std::chrono::nanoseconds oldest_{};
         std::uint64_t appended_ = 0;
         std::uint64_t syncs_ = 0;
+        std::uint64_t bytes_written_ = 0;
         detail::sticky_failure failure_;
     };
 };
@@ -3080,13 +3084,18 @@ struct stats {
     std::uint64_t dead_bytes = 0;    ///< bytes of replaced or erased records not yet compacted away
     std::uint64_t disk_bytes = 0;    ///< bytes of the store's files
     std::uint64_t memory_bytes = 0;  ///< heap bytes held in memory: the index, and a cache's values and metadata
-    std::uint64_t segments = 0;      ///< data files of a log-structured store
+    std::uint64_t segments = 0;      ///< data files of an open log-structured store (file_log, mmap_file: 1)
 
     std::uint64_t puts = 0;         ///< keys written, counting each put of a batch
     std::uint64_t gets = 0;         ///< point lookups (get, visit, contains)
     std::uint64_t erases = 0;       ///< erases that removed a key, counting each of a batch
     std::uint64_t batches = 0;      ///< batches written
     std::uint64_t syncs = 0;        ///< fdatasync/fsync calls made
+    /// Bytes written to the store's files since it was opened: records appended to the
+    /// log (once they reach the file: buffered bytes count when flushed), file headers,
+    /// compaction's output, hint files and the MANIFEST. Against the bytes of the keys
+    /// and values put, it gives the write amplification.
+    std::uint64_t bytes_written = 0;
     std::uint64_t compactions = 0;  ///< compactions completed
     /// Compactions that failed, automatic or explicit. An automatic one that fails does
     /// not fail the write that started it; it is tried again once the data file has grown
@@ -3835,6 +3844,338 @@ enum class parse_status {
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/log_format.hpp ----
+// ---- begin kvforge/manifest.hpp ----
+/// \file manifest.hpp
+/// kvforge::composition, what a store is made of, and the text of the MANIFEST file in
+/// which a persistent store records it, so that tools open any store with no flags.
+///
+/// The manifest is one `name value` line per field, in a fixed order, then a line
+/// `crc32c <8 hex digits>` over every byte before it:
+///
+///     kvforge-manifest 1
+///     format 2
+///     store file_log
+///     index sorted_index
+///     durability buffered
+///     key_codec bytes
+///     value_codec bytes
+///     codec_fingerprint 0123456789abcdef
+///     expiry none
+///     compression none
+///
+/// Some fields bind: bytes written under one value of them cannot be read under another
+/// (the format, the codecs, expiry, compression). The others (store, index, durability)
+/// only say how the store was made: file_log and mmap_file read the same files, and any
+/// index is rebuilt from the log, so tools take them as defaults and nothing more.
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <utility>
+
+// ---- begin kvforge/detail/store_files.hpp ----
+/// \file store_files.hpp
+/// The names of the files kvforge writes in a store's directory, recognised in one place.
+///
+/// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
+/// data-<generation>.kvhint, and each manifest, data or hint name followed by .tmp while
+/// it is written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
+/// in the directory is not kvforge's: a store is never opened among such entries, and
+/// kvforge removes, renames and truncates only files whose names are recognised here
+/// (store_directory's operations take a store_file_name, which only these functions make).
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kvforge::detail {
+
+/// The manifest's file name in a store's directory (its text: manifest.hpp).
+inline constexpr std::string_view manifest_file_name = "MANIFEST";
+
+/// The kinds of file in a store's directory.
+enum class store_file_kind {
+    lock,      ///< LOCK: holds no data; flock() on it marks the store as open
+    manifest,  ///< MANIFEST: the store's composition, as text
+    data,      ///< data-<generation>.kvlog: a header and the log of records
+    hint,      ///< data-<generation>.kvhint: every live key with the place of its record
+};
+
+/// The ten digits of a generation as a number, or nothing when they are not ten decimal
+/// digits of a generation kvforge can write (1 to UINT32_MAX).
+[[nodiscard]] constexpr std::optional<std::uint32_t> parse_generation(std::string_view digits) noexcept {
+    if (digits.size() != 10) return std::nullopt;
+    std::uint64_t value = 0;  // ten digits fit: at most 9,999,999,999
+    for (const char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (value == 0 || value > UINT32_MAX) return std::nullopt;
+    return static_cast<std::uint32_t>(value);
+}
+
+/// The name of a file kvforge writes in a store's directory. Made only from the parts of
+/// such a name, or by recognising one, so that a value of this type is always a name
+/// of kvforge's own.
+class store_file_name {
+public:
+    /// The lock file.
+    [[nodiscard]] static store_file_name lock() { return {store_file_kind::lock, 0, false}; }
+    /// The manifest.
+    [[nodiscard]] static store_file_name manifest() { return {store_file_kind::manifest, 0, false}; }
+    /// The data file of a generation.
+    [[nodiscard]] static store_file_name data(std::uint32_t generation) {
+        return {store_file_kind::data, generation, false};
+    }
+    /// The hint file of a generation.
+    [[nodiscard]] static store_file_name hint(std::uint32_t generation) {
+        return {store_file_kind::hint, generation, false};
+    }
+
+    /// The name of an entry of a store's directory, when kvforge writes files of that name.
+    [[nodiscard]] static std::optional<store_file_name> recognise(std::string_view name) {
+        constexpr std::string_view tmp = ".tmp";
+        const bool temporary = name.size() > tmp.size() && name.substr(name.size() - tmp.size()) == tmp;
+        const std::string_view base = temporary ? name.substr(0, name.size() - tmp.size()) : name;
+        // Names without a generation.
+        if (base == "LOCK") {
+            if (temporary) return std::nullopt;
+            return lock();
+        }
+        if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
+        // data-<ten digits>.kvlog and data-<ten digits>.kvhint
+        constexpr std::string_view prefix = "data-";
+        if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
+        const std::optional<std::uint32_t> generation = parse_generation(base.substr(prefix.size(), 10));
+        if (!generation) return std::nullopt;
+        const std::string_view extension = base.substr(prefix.size() + 10);
+        if (extension == ".kvlog") return store_file_name(store_file_kind::data, *generation, temporary);
+        if (extension == ".kvhint") return store_file_name(store_file_kind::hint, *generation, temporary);
+        return std::nullopt;
+    }
+
+    /// The name a manifest, data or hint file has while it is written, before it is renamed into place.
+    [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
+
+    [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
+    /// The generation of a data or hint file; 0 for LOCK and MANIFEST.
+    [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
+    /// Whether this is a .tmp name: a file being written, never read.
+    [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
+    [[nodiscard]] const std::string& str() const noexcept { return name_; }
+
+    friend bool operator==(const store_file_name& a, const store_file_name& b) noexcept { return a.name_ == b.name_; }
+
+private:
+    store_file_name(store_file_kind kind, std::uint32_t generation, bool temporary)
+        : kind_(kind), generation_(generation), temporary_(temporary) {
+        if (kind == store_file_kind::lock) {
+            name_ = "LOCK";
+        } else if (kind == store_file_kind::manifest) {
+            name_ = manifest_file_name;
+        } else {
+            char name[32];
+            std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
+                          kind == store_file_kind::data ? "kvlog" : "kvhint");
+            name_ = name;
+        }
+        if (temporary) name_ += ".tmp";
+    }
+
+    store_file_kind kind_;
+    std::uint32_t generation_;
+    bool temporary_;
+    std::string name_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/store_files.hpp ----
+
+namespace kvforge {
+
+/// What a store is made of: the policies and codecs that wrote it.
+struct composition {
+    std::uint32_t format = 0;             ///< format version of the store's files
+    std::string store;                    ///< store policy, e.g. "file_log"
+    std::string index;                    ///< index policy, e.g. "sorted_index"
+    std::string durability;               ///< durability policy, e.g. "buffered"
+    std::string key_codec;                ///< codec<Key>::name()
+    std::string value_codec;              ///< codec<Value>::name()
+    std::uint64_t codec_fingerprint = 0;  ///< the fingerprint of both codecs, as file headers carry it
+    std::string expiry = "none";          ///< "none", or the clock of an expiring store
+    std::string compression = "none";     ///< "none", or the value codec of a compressed store
+
+    friend bool operator==(const composition&, const composition&) = default;
+};
+
+namespace detail {
+
+/// The manifest's fields in file order: each line's name and the member it fills.
+/// A field is added with one line here (and, if it binds, one in first_binding_difference).
+struct manifest_field {
+    std::string_view name;
+    std::string composition::*text = nullptr;   ///< for text fields
+    bool numeric = false;                       ///< format (decimal) or codec_fingerprint (hex)
+};
+
+inline constexpr std::string_view manifest_magic = "kvforge-manifest 1";
+
+inline constexpr manifest_field manifest_fields[] = {
+    {"format", nullptr, true},
+    {"store", &composition::store},
+    {"index", &composition::index},
+    {"durability", &composition::durability},
+    {"key_codec", &composition::key_codec},
+    {"value_codec", &composition::value_codec},
+    {"codec_fingerprint", nullptr, true},
+    {"expiry", &composition::expiry},
+    {"compression", &composition::compression},
+};
+
+/// Whether a value can stand in a manifest line: not empty, no spaces, newlines or
+/// control bytes (codec names are the users', so this is checked, not assumed).
+[[nodiscard]] inline bool manifest_value_ok(std::string_view value) noexcept {
+    if (value.empty()) return false;
+    for (const char c : value) {
+        if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
+    }
+    return true;
+}
+
+/// The text of a manifest for c; empty when one of its names cannot stand in a line.
+[[nodiscard]] inline std::string format_manifest(const composition& c) {
+    std::string text(manifest_magic);
+    text += '\n';
+    for (const manifest_field& field : manifest_fields) {
+        std::string value;
+        if (field.text != nullptr) {
+            value = c.*field.text;
+        } else if (field.name == "format") {
+            value = std::to_string(c.format);
+        } else {
+            char hex[17];
+            std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(c.codec_fingerprint));
+            value = hex;
+        }
+        if (!manifest_value_ok(value)) return {};
+        text.append(field.name).append(1, ' ').append(value).append(1, '\n');
+    }
+    char crc[24];
+    std::snprintf(crc, sizeof crc, "crc32c %08x\n", static_cast<unsigned>(crc32c(text)));
+    return text + crc;
+}
+
+/// Parses a number of the given base that fills all of text; false otherwise.
+[[nodiscard]] inline bool parse_manifest_number(std::string_view text, int base, std::uint64_t& out) noexcept {
+    if (text.empty() || text.size() > 20) return false;
+    std::uint64_t value = 0;
+    for (const char c : text) {
+        unsigned digit = 0;
+        if (c >= '0' && c <= '9') {
+            digit = static_cast<unsigned>(c - '0');
+        } else if (base == 16 && c >= 'a' && c <= 'f') {
+            digit = static_cast<unsigned>(c - 'a' + 10);
+        } else {
+            return false;
+        }
+        if (value > (~std::uint64_t{0} - digit) / static_cast<unsigned>(base)) return false;
+        value = value * static_cast<unsigned>(base) + digit;
+    }
+    out = value;
+    return true;
+}
+
+/// Reads a manifest's text into out; on failure returns false and says in problem what is
+/// wrong (the caller adds the file's name).
+[[nodiscard]] inline bool parse_manifest(std::string_view text, composition& out, std::string& problem) {
+    const std::size_t crc_line = text.rfind("crc32c ", text.size() < 2 ? 0 : text.size() - 2);
+    std::uint64_t stored_crc = 0;
+    if (crc_line == std::string_view::npos || (crc_line != 0 && text[crc_line - 1] != '\n') ||
+        text.size() != crc_line + 16 || text.back() != '\n' ||
+        !parse_manifest_number(text.substr(crc_line + 7, 8), 16, stored_crc)) {
+        problem = "does not end in a crc32c line; the file is cut short or is not a kvforge manifest";
+        return false;
+    }
+    if (stored_crc != crc32c(text.substr(0, crc_line))) {
+        problem = "fails its checksum";
+        return false;
+    }
+    std::string_view rest = text.substr(0, crc_line);
+    auto next_line = [&rest]() {
+        const std::size_t end = rest.find('\n');
+        const std::string_view line = rest.substr(0, end);
+        rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
+        return line;
+    };
+    if (next_line() != manifest_magic) {
+        problem = "does not start with '" + std::string(manifest_magic) +
+                  "'; it was written by a newer kvforge, or is not a kvforge manifest";
+        return false;
+    }
+    composition parsed;
+    for (const manifest_field& field : manifest_fields) {
+        const std::string_view line = next_line();
+        const std::size_t space = line.find(' ');
+        const std::string_view name = line.substr(0, space);
+        const std::string_view value = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+        if (name != field.name || !manifest_value_ok(value)) {
+            problem = "has '" + std::string(line) + "' where the field '" + std::string(field.name) +
+                      "' should be; it was written by another kvforge version";
+            return false;
+        }
+        if (field.text != nullptr) {
+            parsed.*field.text = std::string(value);
+            continue;
+        }
+        std::uint64_t number = 0;
+        const bool is_format = field.name == "format";
+        if (!parse_manifest_number(value, is_format ? 10 : 16, number) || (is_format && number > 0xffffffffU)) {
+            problem = "has a malformed " + std::string(field.name) + " '" + std::string(value) + "'";
+            return false;
+        }
+        if (is_format) {
+            parsed.format = static_cast<std::uint32_t>(number);
+        } else {
+            parsed.codec_fingerprint = number;
+        }
+    }
+    if (!rest.empty()) {
+        problem = "has fields this kvforge does not know ('" + std::string(next_line()) +
+                  "'); it was written by a newer kvforge";
+        return false;
+    }
+    out = std::move(parsed);
+    return true;
+}
+
+/// The first field that binds the bytes on disk in which `on_disk` and `opening` differ,
+/// described with both sides ("value codec: written with 'bytes', opened with
+/// 'uint64.be'"); empty when `opening` can read what `on_disk` wrote.
+[[nodiscard]] inline std::string first_binding_difference(const composition& on_disk, const composition& opening) {
+    auto both = [](std::string_view what, const std::string& written, const std::string& opened) {
+        return std::string(what) + ": written with '" + written + "', opened with '" + opened + "'";
+    };
+    if (on_disk.key_codec != opening.key_codec) return both("key codec", on_disk.key_codec, opening.key_codec);
+    if (on_disk.value_codec != opening.value_codec) {
+        return both("value codec", on_disk.value_codec, opening.value_codec);
+    }
+    if (on_disk.codec_fingerprint != opening.codec_fingerprint) {
+        return "codec fingerprint: the codec names agree but the fingerprints differ";
+    }
+    if (on_disk.expiry != opening.expiry) return both("expiry", on_disk.expiry, opening.expiry);
+    if (on_disk.compression != opening.compression) {
+        return both("compression", on_disk.compression, opening.compression);
+    }
+    return {};
+}
+
+}  // namespace detail
+
+}  // namespace kvforge
+// ---- end kvforge/manifest.hpp ----
 // ---- begin kvforge/pinned_value.hpp ----
 /// \file pinned_value.hpp
 /// kvforge::pinned_value: the bytes of a stored value, read without copying, that stay
@@ -4137,8 +4478,10 @@ public:
     void open(std::string_view path, const options& opts, io_policy io, std::error_code& ec) noexcept {
         static_assert(persistent, "kvforge: kvforge::memory has no files to open; choose kvforge::file_log");
         guarded(ec, [&] {
+            const std::string key_codec = codec<Key>::name();
+            const std::string value_codec = codec<Value>::name();
             backend_.open(path, opts, std::move(io),
-                          detail::codec_fingerprint(codec<Key>::name(), codec<Value>::name()), ec);
+                          made_of(key_codec, value_codec, detail::codec_fingerprint(key_codec, value_codec)), ec);
         });
     }
 
@@ -4494,13 +4837,27 @@ public:
 private:
     friend struct detail::store_access;
 
-    /// Opens as open() does, but takes the codec fingerprint the files must carry as given
-    /// instead of computing it from Key's and Value's codecs: how kvforge's own tool reads
-    /// a store's bytes whatever codecs wrote them. Only detail::store_access reaches it, so
-    /// users' stores always check their codecs.
-    void open_with_fingerprint(std::string_view path, const options& opts, std::uint64_t fingerprint,
-                               std::error_code& ec) noexcept {
-        guarded(ec, [&] { backend_.open(path, opts, io_policy{}, fingerprint, ec); });
+    /// Opens as open() does, but takes the codecs the files must have been written with
+    /// (their names and fingerprint) as given instead of Key's and Value's: how kvforge's
+    /// own tool reads a store's bytes whatever codecs wrote them. Only detail::store_access
+    /// reaches it, so users' stores always check their codecs.
+    void open_with_codecs(std::string_view path, const options& opts, const std::string& key_codec,
+                          const std::string& value_codec, std::uint64_t fingerprint, std::error_code& ec) noexcept {
+        guarded(ec, [&] { backend_.open(path, opts, io_policy{}, made_of(key_codec, value_codec, fingerprint), ec); });
+    }
+
+    /// This store's composition with these codecs, as its MANIFEST records it.
+    static composition made_of(const std::string& key_codec, const std::string& value_codec,
+                               std::uint64_t fingerprint) {
+        composition c;
+        c.format = detail::format_version;
+        c.store = std::string(store_policy::name);
+        c.index = std::string(index_policy::name);
+        c.durability = std::string(durability_policy::name);
+        c.key_codec = key_codec;
+        c.value_codec = value_codec;
+        c.codec_fingerprint = fingerprint;
+        return c;
     }
 
     /// Runs f with ec cleared, turning exceptions (allocation failure, a throwing codec)
@@ -4804,222 +5161,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/function_ref.hpp ----
-// ---- begin kvforge/manifest.hpp ----
-/// \file manifest.hpp
-/// kvforge::composition, what a store is made of, and the text of the MANIFEST file in
-/// which a persistent store records it, so that tools open any store with no flags.
-///
-/// The manifest is one `name value` line per field, in a fixed order, then a line
-/// `crc32c <8 hex digits>` over every byte before it:
-///
-///     kvforge-manifest 1
-///     format 2
-///     store file_log
-///     index sorted_index
-///     durability buffered
-///     key_codec bytes
-///     value_codec bytes
-///     codec_fingerprint 0123456789abcdef
-///     expiry none
-///     compression none
-///
-/// Some fields bind: bytes written under one value of them cannot be read under another
-/// (the format, the codecs, expiry, compression). The others (store, index, durability)
-/// only say how the store was made: file_log and mmap_file read the same files, and any
-/// index is rebuilt from the log, so tools take them as defaults and nothing more.
-
-#include <cstdint>
-#include <cstdio>
-#include <string>
-#include <string_view>
-#include <utility>
-
-
-namespace kvforge {
-
-/// What a store is made of: the policies and codecs that wrote it.
-struct composition {
-    std::uint32_t format = 0;             ///< format version of the store's files
-    std::string store;                    ///< store policy, e.g. "file_log"
-    std::string index;                    ///< index policy, e.g. "sorted_index"
-    std::string durability;               ///< durability policy, e.g. "buffered"
-    std::string key_codec;                ///< codec<Key>::name()
-    std::string value_codec;              ///< codec<Value>::name()
-    std::uint64_t codec_fingerprint = 0;  ///< the fingerprint of both codecs, as file headers carry it
-    std::string expiry = "none";          ///< "none", or the clock of an expiring store
-    std::string compression = "none";     ///< "none", or the value codec of a compressed store
-
-    friend bool operator==(const composition&, const composition&) = default;
-};
-
-namespace detail {
-
-/// The manifest's fields in file order: each line's name and the member it fills.
-/// A field is added with one line here (and, if it binds, one in first_binding_difference).
-struct manifest_field {
-    std::string_view name;
-    std::string composition::*text = nullptr;   ///< for text fields
-    bool numeric = false;                       ///< format (decimal) or codec_fingerprint (hex)
-};
-
-/// The manifest's file name in a store's directory.
-inline constexpr std::string_view manifest_file_name = "MANIFEST";
-
-inline constexpr std::string_view manifest_magic = "kvforge-manifest 1";
-
-inline constexpr manifest_field manifest_fields[] = {
-    {"format", nullptr, true},
-    {"store", &composition::store},
-    {"index", &composition::index},
-    {"durability", &composition::durability},
-    {"key_codec", &composition::key_codec},
-    {"value_codec", &composition::value_codec},
-    {"codec_fingerprint", nullptr, true},
-    {"expiry", &composition::expiry},
-    {"compression", &composition::compression},
-};
-
-/// Whether a value can stand in a manifest line: not empty, no spaces, newlines or
-/// control bytes (codec names are the users', so this is checked, not assumed).
-[[nodiscard]] inline bool manifest_value_ok(std::string_view value) noexcept {
-    if (value.empty()) return false;
-    for (const char c : value) {
-        if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
-    }
-    return true;
-}
-
-/// The text of a manifest for c; empty when one of its names cannot stand in a line.
-[[nodiscard]] inline std::string format_manifest(const composition& c) {
-    std::string text(manifest_magic);
-    text += '\n';
-    for (const manifest_field& field : manifest_fields) {
-        std::string value;
-        if (field.text != nullptr) {
-            value = c.*field.text;
-        } else if (field.name == "format") {
-            value = std::to_string(c.format);
-        } else {
-            char hex[17];
-            std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(c.codec_fingerprint));
-            value = hex;
-        }
-        if (!manifest_value_ok(value)) return {};
-        text.append(field.name).append(1, ' ').append(value).append(1, '\n');
-    }
-    char crc[24];
-    std::snprintf(crc, sizeof crc, "crc32c %08x\n", static_cast<unsigned>(crc32c(text)));
-    return text + crc;
-}
-
-/// Parses a number of the given base that fills all of text; false otherwise.
-[[nodiscard]] inline bool parse_manifest_number(std::string_view text, int base, std::uint64_t& out) noexcept {
-    if (text.empty() || text.size() > 20) return false;
-    std::uint64_t value = 0;
-    for (const char c : text) {
-        unsigned digit = 0;
-        if (c >= '0' && c <= '9') {
-            digit = static_cast<unsigned>(c - '0');
-        } else if (base == 16 && c >= 'a' && c <= 'f') {
-            digit = static_cast<unsigned>(c - 'a' + 10);
-        } else {
-            return false;
-        }
-        if (value > (~std::uint64_t{0} - digit) / static_cast<unsigned>(base)) return false;
-        value = value * static_cast<unsigned>(base) + digit;
-    }
-    out = value;
-    return true;
-}
-
-/// Reads a manifest's text into out; on failure returns false and says in problem what is
-/// wrong (the caller adds the file's name).
-[[nodiscard]] inline bool parse_manifest(std::string_view text, composition& out, std::string& problem) {
-    const std::size_t crc_line = text.rfind("crc32c ", text.size() < 2 ? 0 : text.size() - 2);
-    std::uint64_t stored_crc = 0;
-    if (crc_line == std::string_view::npos || (crc_line != 0 && text[crc_line - 1] != '\n') ||
-        text.size() != crc_line + 16 || text.back() != '\n' ||
-        !parse_manifest_number(text.substr(crc_line + 7, 8), 16, stored_crc)) {
-        problem = "does not end in a crc32c line; the file is cut short or is not a kvforge manifest";
-        return false;
-    }
-    if (stored_crc != crc32c(text.substr(0, crc_line))) {
-        problem = "fails its checksum";
-        return false;
-    }
-    std::string_view rest = text.substr(0, crc_line);
-    auto next_line = [&rest]() {
-        const std::size_t end = rest.find('\n');
-        const std::string_view line = rest.substr(0, end);
-        rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
-        return line;
-    };
-    if (next_line() != manifest_magic) {
-        problem = "does not start with '" + std::string(manifest_magic) +
-                  "'; it was written by a newer kvforge, or is not a kvforge manifest";
-        return false;
-    }
-    composition parsed;
-    for (const manifest_field& field : manifest_fields) {
-        const std::string_view line = next_line();
-        const std::size_t space = line.find(' ');
-        const std::string_view name = line.substr(0, space);
-        const std::string_view value = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
-        if (name != field.name || !manifest_value_ok(value)) {
-            problem = "has '" + std::string(line) + "' where the field '" + std::string(field.name) +
-                      "' should be; it was written by another kvforge version";
-            return false;
-        }
-        if (field.text != nullptr) {
-            parsed.*field.text = std::string(value);
-            continue;
-        }
-        std::uint64_t number = 0;
-        const bool is_format = field.name == "format";
-        if (!parse_manifest_number(value, is_format ? 10 : 16, number) || (is_format && number > 0xffffffffU)) {
-            problem = "has a malformed " + std::string(field.name) + " '" + std::string(value) + "'";
-            return false;
-        }
-        if (is_format) {
-            parsed.format = static_cast<std::uint32_t>(number);
-        } else {
-            parsed.codec_fingerprint = number;
-        }
-    }
-    if (!rest.empty()) {
-        problem = "has fields this kvforge does not know ('" + std::string(next_line()) +
-                  "'); it was written by a newer kvforge";
-        return false;
-    }
-    out = std::move(parsed);
-    return true;
-}
-
-/// The first field that binds the bytes on disk in which `on_disk` and `opening` differ,
-/// described with both sides ("value codec: written with 'bytes', opened with
-/// 'uint64.be'"); empty when `opening` can read what `on_disk` wrote.
-[[nodiscard]] inline std::string first_binding_difference(const composition& on_disk, const composition& opening) {
-    auto both = [](std::string_view what, const std::string& written, const std::string& opened) {
-        return std::string(what) + ": written with '" + written + "', opened with '" + opened + "'";
-    };
-    if (on_disk.key_codec != opening.key_codec) return both("key codec", on_disk.key_codec, opening.key_codec);
-    if (on_disk.value_codec != opening.value_codec) {
-        return both("value codec", on_disk.value_codec, opening.value_codec);
-    }
-    if (on_disk.codec_fingerprint != opening.codec_fingerprint) {
-        return "codec fingerprint: the codec names agree but the fingerprints differ";
-    }
-    if (on_disk.expiry != opening.expiry) return both("expiry", on_disk.expiry, opening.expiry);
-    if (on_disk.compression != opening.compression) {
-        return both("compression", on_disk.compression, opening.compression);
-    }
-    return {};
-}
-
-}  // namespace detail
-
-}  // namespace kvforge
-// ---- end kvforge/manifest.hpp ----
 
 namespace kvforge {
 
@@ -6111,6 +6252,7 @@ public:
         if (!admissible(key, value, ec)) return 0;
         version_.bump();
         cache_.put(key, value);
+        version_.bump();
         puts_.add(1);
         return 0;
     }
@@ -6142,6 +6284,7 @@ public:
                 erases_.add(1);
             }
         });
+        version_.bump();
         batches_.add(1);
         return 0;
     }
@@ -6198,7 +6341,12 @@ public:
         const write_lock lock(mutex_);
         version_.bump();
         cache_.clear();
+        version_.bump();
     }
+
+    /// A number that every change of the contents moves on (evictions happen within puts
+    /// and batches), read without a lock: a scan re-reads what it read ahead once it moved.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
@@ -6426,7 +6574,7 @@ public:
     static constexpr bool sequenced = Inner::sequenced;
 
     template <class Io>
-    void open(std::string_view path, const kvforge::options& opts, Io io, std::uint64_t fingerprint,
+    void open(std::string_view path, const kvforge::options& opts, Io io, const composition& wanted,
               std::error_code& ec) {
         {
             const write_lock lock(mutex_);
@@ -6434,7 +6582,7 @@ public:
             ++version_;
             if (!cache_.set_budget(opts.cache_budget, "cache_budget", ec)) return;
         }
-        inner_.open(path, opts, std::move(io), fingerprint, ec);
+        inner_.open(path, opts, std::move(io), wanted, ec);
     }
 
     void close(std::error_code& ec) {
@@ -6517,6 +6665,9 @@ public:
     void for_each(Visitor&& visitor, std::error_code& ec) const {
         inner_.for_each(std::forward<Visitor>(visitor), ec);
     }
+
+    /// The store's write version: scans read through to the store, so its version is theirs.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     [[nodiscard]] std::size_t size() const { return inner_.size(); }
     [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
@@ -6767,6 +6918,11 @@ struct async_worker {
             const std::lock_guard lock(mutex_);
             return syncs_;
         }
+        /// Bytes the worker wrote to the file so far.
+        [[nodiscard]] std::uint64_t bytes_written() const {
+            const std::lock_guard lock(mutex_);
+            return bytes_written_;
+        }
         bool failed(std::error_code& ec) const { return failure_.check(ec); }
 
     private:
@@ -6800,6 +6956,7 @@ struct async_worker {
                 lock.lock();
                 ++syncs_;
                 if (ok) {
+                    bytes_written_ += in_flight_.size();
                     durable_ = target;
                     in_flight_.clear();
                 } else {
@@ -6822,6 +6979,7 @@ struct async_worker {
         std::uint64_t appended_ = 0;
         std::uint64_t durable_ = 0;
         std::uint64_t syncs_ = 0;
+        std::uint64_t bytes_written_ = 0;
         bool failed_ = false;
         bool stopping_ = false;
         detail::sticky_failure failure_;
@@ -6880,6 +7038,7 @@ struct sync_each {
                 return {};
             }
             end_ += record.size();
+            bytes_written_ += record.size();
             return {offset, appended_.fetch_add(1, std::memory_order_release) + 1};
         }
 
@@ -6921,12 +7080,15 @@ struct sync_each {
         void drain(std::error_code& ec) { sync(ec); }
         void close(std::error_code& ec) { sync(ec); }
         [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_.load(std::memory_order_relaxed); }
+        /// Bytes written to the file so far; read under the store's shared lock, written under its exclusive one.
+        [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
         /// Reports an earlier failure through ec; false when there was none.
         bool failed(std::error_code& ec) const { return failure_.check(ec); }
 
     private:
         detail::data_file<IO>* file_ = nullptr;
         std::uint64_t end_ = 0;
+        std::uint64_t bytes_written_ = 0;
         std::atomic<std::uint64_t> appended_{0};
         std::atomic<std::uint64_t> syncs_{0};
         std::mutex sync_mutex_;
@@ -6960,11 +7122,17 @@ static_assert(durability_policy<sync_each>);
 /// Readers take the shared lock only. Compaction holds write_gate_ throughout, so no
 /// writer runs, but readers go on; it takes the exclusive lock only to switch files.
 ///
-/// Files. The directory holds LOCK, one data file data-<generation>.kvlog and its hint
-/// data-<generation>.kvhint (names: store_files.hpp). Compaction (and clear) writes
+/// Files. The directory holds LOCK, MANIFEST, one data file data-<generation>.kvlog and
+/// its hint data-<generation>.kvhint (names: store_files.hpp). Compaction (and clear) writes
 /// generation + 1 beside it as a .tmp file, syncs it, renames it into place and syncs the
 /// directory before the old generation is removed; on open the newest generation wins
 /// and leftovers are removed. A store opened read-only changes no file.
+///
+/// Manifest. Every open reads the MANIFEST, when there is one, before anything else and
+/// refuses a composition that cannot read the files (manifest.hpp says which fields
+/// bind). A writable open then writes it, through MANIFEST.tmp and a rename, when it is
+/// missing (a new store, or one of format 1) or records another store, index or
+/// durability policy than this open's, so that tools reopen the store as it was last used.
 ///
 /// Close. Readers check that the store is open under the shared lock, so close() marks
 /// it closed under the exclusive lock before it lets the writer go; writers waiting for
@@ -7286,6 +7454,10 @@ struct log_entry {
     std::string_view value;
 };
 
+/// How verify() describes bytes at a log's end that hold no whole record: a write that a
+/// crash cut short, which a writable open cuts off and a read-only open leaves in place.
+inline constexpr std::string_view torn_tail_problem = "incomplete record at the end of the file";
+
 /// What a scan found besides the records it delivered.
 struct log_scan_result {
     std::uint64_t records = 0;        ///< puts and erases delivered
@@ -7527,6 +7699,61 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/log_scan.hpp ----
+// ---- begin kvforge/detail/manifest_file.hpp ----
+/// \file manifest_file.hpp
+/// Reading a store directory's MANIFEST file (its text is manifest.hpp's).
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+/// A manifest is a dozen short lines; a file much larger is not one.
+inline constexpr std::uint64_t max_manifest_bytes = 64 << 10;
+
+/// Reads the MANIFEST of the store in directory into out. A directory (or store) with no
+/// manifest is no error: found is false and out unchanged. A manifest that cannot be
+/// read, or is damaged, fails with errc::corrupt_header naming the file.
+template <class IO>
+bool read_manifest_file(IO& io, const std::string& directory, composition& out, bool& found, std::error_code& ec) {
+    found = false;
+    const std::string path = directory + "/" + std::string(manifest_file_name);
+    data_file<IO> file;
+    std::error_code open_error;
+    if (!file.open(io, path, O_RDONLY, open_error)) {
+        if (open_error == std::errc::no_such_file_or_directory || open_error == std::errc::not_a_directory) {
+            return true;
+        }
+        ec = open_error;
+        return false;
+    }
+    std::uint64_t size = 0;
+    if (!file.size(size, ec)) return false;
+    if (size > max_manifest_bytes) {
+        fail(ec, errc::corrupt_header,
+             path + ": " + std::to_string(size) + " bytes, far more than a manifest holds; the file is not a kvforge "
+                                                  "manifest (move it away if it does not belong to the store)");
+        return false;
+    }
+    std::string text(static_cast<std::size_t>(size), '\0');
+    if (!file.read(0, text.data(), text.size(), ec)) return false;
+    std::string problem;
+    if (!parse_manifest(text, out, problem)) {
+        fail(ec, errc::corrupt_header,
+             path + ": " + problem + "; the store's composition cannot be read (restore the file from a backup)");
+        return false;
+    }
+    found = true;
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/manifest_file.hpp ----
 // ---- begin kvforge/detail/store_directory.hpp ----
 /// \file store_directory.hpp
 /// The directory that holds a persistent store: checked to hold only kvforge's files,
@@ -7551,122 +7778,6 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
 #include <system_error>
 #include <vector>
 
-// ---- begin kvforge/detail/store_files.hpp ----
-/// \file store_files.hpp
-/// The names of the files kvforge writes in a store's directory, recognised in one place.
-///
-/// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
-/// data-<generation>.kvhint, and each manifest, data or hint name followed by .tmp while
-/// it is written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
-/// in the directory is not kvforge's: a store is never opened among such entries, and
-/// kvforge removes, renames and truncates only files whose names are recognised here
-/// (store_directory's operations take a store_file_name, which only these functions make).
-
-#include <cstdint>
-#include <cstdio>
-#include <optional>
-#include <string>
-#include <string_view>
-
-namespace kvforge::detail {
-
-/// The kinds of file in a store's directory.
-enum class store_file_kind {
-    lock,      ///< LOCK: holds no data; flock() on it marks the store as open
-    manifest,  ///< MANIFEST: the store's composition, as text (manifest.hpp)
-    data,      ///< data-<generation>.kvlog: a header and the log of records
-    hint,      ///< data-<generation>.kvhint: every live key with the place of its record
-};
-
-/// The ten digits of a generation as a number, or nothing when they are not ten decimal
-/// digits of a generation kvforge can write (1 to UINT32_MAX).
-[[nodiscard]] constexpr std::optional<std::uint32_t> parse_generation(std::string_view digits) noexcept {
-    if (digits.size() != 10) return std::nullopt;
-    std::uint64_t value = 0;  // ten digits fit: at most 9,999,999,999
-    for (const char c : digits) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    if (value == 0 || value > UINT32_MAX) return std::nullopt;
-    return static_cast<std::uint32_t>(value);
-}
-
-/// The name of a file kvforge writes in a store's directory. Made only from the parts of
-/// such a name, or by recognising one, so that a value of this type is always a name
-/// of kvforge's own.
-class store_file_name {
-public:
-    /// The lock file.
-    [[nodiscard]] static store_file_name lock() { return {store_file_kind::lock, 0, false}; }
-    /// The manifest.
-    [[nodiscard]] static store_file_name manifest() { return {store_file_kind::manifest, 0, false}; }
-    /// The data file of a generation.
-    [[nodiscard]] static store_file_name data(std::uint32_t generation) {
-        return {store_file_kind::data, generation, false};
-    }
-    /// The hint file of a generation.
-    [[nodiscard]] static store_file_name hint(std::uint32_t generation) {
-        return {store_file_kind::hint, generation, false};
-    }
-
-    /// The name of an entry of a store's directory, when kvforge writes files of that name.
-    [[nodiscard]] static std::optional<store_file_name> recognise(std::string_view name) {
-        constexpr std::string_view tmp = ".tmp";
-        const bool temporary = name.size() > tmp.size() && name.substr(name.size() - tmp.size()) == tmp;
-        const std::string_view base = temporary ? name.substr(0, name.size() - tmp.size()) : name;
-        // Names without a generation.
-        if (base == "LOCK") {
-            if (temporary) return std::nullopt;
-            return lock();
-        }
-        if (base == "MANIFEST") return store_file_name(store_file_kind::manifest, 0, temporary);
-        // data-<ten digits>.kvlog and data-<ten digits>.kvhint
-        constexpr std::string_view prefix = "data-";
-        if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
-        const std::optional<std::uint32_t> generation = parse_generation(base.substr(prefix.size(), 10));
-        if (!generation) return std::nullopt;
-        const std::string_view extension = base.substr(prefix.size() + 10);
-        if (extension == ".kvlog") return store_file_name(store_file_kind::data, *generation, temporary);
-        if (extension == ".kvhint") return store_file_name(store_file_kind::hint, *generation, temporary);
-        return std::nullopt;
-    }
-
-    /// The name a manifest, data or hint file has while it is written, before it is renamed into place.
-    [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
-
-    [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
-    /// The generation of a data or hint file; 0 for LOCK and MANIFEST.
-    [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
-    /// Whether this is a .tmp name: a file being written, never read.
-    [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
-    [[nodiscard]] const std::string& str() const noexcept { return name_; }
-
-    friend bool operator==(const store_file_name& a, const store_file_name& b) noexcept { return a.name_ == b.name_; }
-
-private:
-    store_file_name(store_file_kind kind, std::uint32_t generation, bool temporary)
-        : kind_(kind), generation_(generation), temporary_(temporary) {
-        if (kind == store_file_kind::lock) {
-            name_ = "LOCK";
-        } else if (kind == store_file_kind::manifest) {
-            name_ = "MANIFEST";
-        } else {
-            char name[32];
-            std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
-                          kind == store_file_kind::data ? "kvlog" : "kvhint");
-            name_ = name;
-        }
-        if (temporary) name_ += ".tmp";
-    }
-
-    store_file_kind kind_;
-    std::uint32_t generation_;
-    bool temporary_;
-    std::string name_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/store_files.hpp ----
 
 namespace kvforge::detail {
 
@@ -7941,8 +8052,8 @@ public:
     }
 
     /// Opens or creates the store in directory path, as opts says (create_if_missing,
-    /// error_if_exists, read_only, salvage).
-    void open(std::string_view path, const kvforge::options& opts, io_type io, std::uint64_t fingerprint,
+    /// error_if_exists, read_only, salvage), for the store<> whose composition is wanted.
+    void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
               std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (open_) {
@@ -7953,7 +8064,8 @@ public:
         }
         io_ = std::move(io);
         options_ = opts;
-        fingerprint_ = fingerprint;
+        composition_ = wanted;
+        fingerprint_ = wanted.codec_fingerprint;
         reset_state();
         directory_mode mode;
         mode.create = opts.create_if_missing && !opts.read_only;
@@ -7961,10 +8073,13 @@ public:
         mode.refuse_store = opts.error_if_exists;
         mode.shared = opts.read_only;
         if (!directory_.open(io_, path, mode, ec)) return;
-        // A salvaged log is rewritten before the store counts as open, so that a failed
-        // rewrite leaves it closed and its lock released.
+        // A salvaged log is rewritten, and the manifest written, before the store counts as
+        // open, so that a failure leaves it closed and its lock released.
         const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
-        if (!recover(ec) || (salvage_rewrite() && !rewrite(true, ec))) {
+        composition on_disk;
+        bool has_manifest = false;
+        if (!check_manifest(on_disk, has_manifest, ec) || !recover(ec) || (salvage_rewrite() && !rewrite(true, ec)) ||
+            (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
             writer_.reset();
             if constexpr (Mapped) mapping_.reset();
             file_.close();
@@ -8234,9 +8349,10 @@ public:
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
         if (open_) {
-            s.segments = 1;
+            s.segments = 1;  // one data file: compaction replaces it whole
             s.disk_bytes = writer_->end() + hint_bytes_;
             s.syncs = writer_->syncs() + directory_syncs_.load();
+            s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
         }
         return s;
     }
@@ -8289,7 +8405,7 @@ public:
         report.records_checked = scanned.records;
         report.damaged = std::move(scanned.damage);
         if (scanned.torn_tail) {
-            report.damaged.push_back({file_.path(), scanned.valid_end, "incomplete record at the end of the file"});
+            report.damaged.push_back({file_.path(), scanned.valid_end, std::string(torn_tail_problem)});
         }
         return report;
     }
@@ -8308,6 +8424,7 @@ private:
 
     void reset_state() {
         table_.clear();
+        bytes_written_.store(0, std::memory_order_relaxed);
         live_bytes_ = 0;
         dead_bytes_ = 0;
         hint_bytes_ = 0;
@@ -8660,8 +8777,9 @@ private:
         }
         if (header.codec_fingerprint != fingerprint_) {
             fail(ec, errc::codec_mismatch,
-                 path + ": written with other key or value codecs than this store's; open it with the types it was "
-                        "written with");
+                 path + ": written with other key or value codecs than this store's ('" + composition_.key_codec +
+                     "' and '" + composition_.value_codec +
+                     "'); open it with the types it was written with (nothing was changed)");
             return false;
         }
         file_id_ = header.file_id;
@@ -8751,7 +8869,7 @@ private:
         header.file_id = id;
         char bytes[file_header::size];
         header.encode(bytes);
-        return file.write(0, {bytes, sizeof bytes}, ec);
+        return write_counted(file, 0, {bytes, sizeof bytes}, ec);
     }
 
     /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
@@ -8799,12 +8917,12 @@ private:
                 hint.add(key, moved.value_size, moved.offset);
                 live += key.size() + value.size();
                 if (out.size() >= (std::size_t{1} << 20)) {
-                    ok = file.write(end, out, ec);
+                    ok = write_counted(file, end, out, ec);
                     end += out.size();
                     out.clear();
                 }
             });
-            if (!ok || !file.write(end, out, ec)) return false;
+            if (!ok || !write_counted(file, end, out, ec)) return false;
             end += out.size();
         }
         if (!publish_generation(next, file, ec)) {
@@ -8875,12 +8993,55 @@ private:
     bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<io_type> file;
         return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
+               write_counted(file, 0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
                sync_directory(ec);
+    }
+
+    /// Writes bytes the store's writer does not (headers, compaction output, hints, the
+    /// manifest) and counts them in stats().bytes_written.
+    bool write_counted(data_file<io_type>& file, std::uint64_t offset, std::string_view bytes, std::error_code& ec) {
+        if (!file.write(offset, bytes, ec)) return false;
+        bytes_written_.fetch_add(bytes.size(), std::memory_order_relaxed);
+        return true;
+    }
+
+    /// Reads the MANIFEST, when the store has one, and refuses (changing nothing) a
+    /// store written in a newer format or with a composition this open cannot read.
+    bool check_manifest(composition& on_disk, bool& found, std::error_code& ec) {
+        if (!read_manifest_file(io_, directory_.path(), on_disk, found, ec)) return false;
+        if (!found) return true;
+        const std::string path = directory_.file_path(store_file_name::manifest());
+        if (on_disk.format > format_version) {
+            fail(ec, errc::unsupported_version,
+                 path + ": written in format version " + std::to_string(on_disk.format) +
+                     "; this kvforge reads up to version " + std::to_string(format_version) +
+                     " (nothing was changed)");
+            return false;
+        }
+        const std::string difference = first_binding_difference(on_disk, composition_);
+        if (!difference.empty()) {
+            fail(ec, errc::codec_mismatch,
+                 path + ": " + difference +
+                     "; open the store with the key and value types it was written with (nothing was changed)");
+            return false;
+        }
+        return true;
+    }
+
+    /// Writes the MANIFEST when the store has none or it records another composition
+    /// (only store, index or durability can differ here: check_manifest refused the
+    /// rest). Codec names that cannot stand in a manifest line (spaces, control bytes)
+    /// leave the store without one, as a format 1 store is: the data file's header still
+    /// binds its codecs.
+    bool record_composition(const composition& on_disk, bool found, std::error_code& ec) {
+        if (found && on_disk == composition_) return true;
+        const std::string text = format_manifest(composition_);
+        return text.empty() || write_file(store_file_name::manifest(), text, ec);
     }
 
     io_type io_{};
     kvforge::options options_{};
+    composition composition_;  // what this open's store<> is made of, as the manifest records it
     std::uint64_t fingerprint_ = 0;
     // Read without a lock by is_open(); changed under the gate and the exclusive lock.
     std::atomic<bool> open_{false};
@@ -8910,6 +9071,8 @@ private:
     std::string last_compaction_error_;
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the data file ends past this
     counter_type directory_syncs_;  // bumped outside the lock stats() reads under
+    // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
+    std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;
     sticky_failure failure_;
     counter_type puts_;
@@ -9293,61 +9456,6 @@ inline void destroy(std::string_view path) {
 #include <utility>
 #include <vector>
 
-// ---- begin kvforge/detail/manifest_file.hpp ----
-/// \file manifest_file.hpp
-/// Reading a store directory's MANIFEST file (its text is manifest.hpp's).
-
-#include <fcntl.h>
-
-#include <cerrno>
-#include <cstdint>
-#include <string>
-#include <system_error>
-
-
-namespace kvforge::detail {
-
-/// A manifest is a dozen short lines; a file much larger is not one.
-inline constexpr std::uint64_t max_manifest_bytes = 64 << 10;
-
-/// Reads the MANIFEST of the store in directory into out. A directory (or store) with no
-/// manifest is no error: found is false and out unchanged. A manifest that cannot be
-/// read, or is damaged, fails with errc::corrupt_header naming the file.
-template <class IO>
-bool read_manifest_file(IO& io, const std::string& directory, composition& out, bool& found, std::error_code& ec) {
-    found = false;
-    const std::string path = directory + "/" + std::string(manifest_file_name);
-    data_file<IO> file;
-    std::error_code open_error;
-    if (!file.open(io, path, O_RDONLY, open_error)) {
-        if (open_error == std::errc::no_such_file_or_directory || open_error == std::errc::not_a_directory) {
-            return true;
-        }
-        ec = open_error;
-        return false;
-    }
-    std::uint64_t size = 0;
-    if (!file.size(size, ec)) return false;
-    if (size > max_manifest_bytes) {
-        fail(ec, errc::corrupt_header,
-             path + ": " + std::to_string(size) + " bytes, far more than a manifest holds; the file is not a kvforge "
-                                                  "manifest (move it away if it does not belong to the store)");
-        return false;
-    }
-    std::string text(static_cast<std::size_t>(size), '\0');
-    if (!file.read(0, text.data(), text.size(), ec)) return false;
-    std::string problem;
-    if (!parse_manifest(text, out, problem)) {
-        fail(ec, errc::corrupt_header,
-             path + ": " + problem + "; the store's composition cannot be read (restore the file from a backup)");
-        return false;
-    }
-    found = true;
-    return true;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/manifest_file.hpp ----
 // ---- begin kvforge/detail/store_spec.hpp ----
 /// \file store_spec.hpp
 /// Reading a store spec, the text that names a composition and a path at run time:
@@ -9548,6 +9656,17 @@ namespace kvforge {
 
 namespace detail {
 
+/// The codecs whose bytes a store is opened to read: those of Key and Value, or, for
+/// kvforge's own tool, those the store's files say (see open_store_adopting).
+struct codec_choice {
+    std::string key_codec;
+    std::string value_codec;
+    std::uint64_t fingerprint = 0;
+    /// False when only the fingerprint is known (a format 1 store of codecs the tool does
+    /// not know): the names are placeholders, and no MANIFEST records them.
+    bool names_known = true;
+};
+
 /// The one door from kvforge's own layers into store and any_store internals.
 struct store_access {
     template <class Store>
@@ -9555,22 +9674,16 @@ struct store_access {
         return s.backend_;
     }
     template <class Store>
-    static void open_with_fingerprint(Store& s, std::string_view path, const options& opts, std::uint64_t fingerprint,
-                                      std::error_code& ec) noexcept {
-        s.open_with_fingerprint(path, opts, fingerprint, ec);
+    static void open_with_codecs(Store& s, std::string_view path, const options& opts, const codec_choice& codecs,
+                                 std::error_code& ec) noexcept {
+        const std::string unknown;
+        s.open_with_codecs(path, opts, codecs.names_known ? codecs.key_codec : unknown,
+                           codecs.names_known ? codecs.value_codec : unknown, codecs.fingerprint, ec);
     }
     template <class Key, class Value>
     static any_store<Key, Value> make_any(std::unique_ptr<erased_store<Key, Value>> opened) noexcept {
         return any_store<Key, Value>(std::move(opened));
     }
-};
-
-/// The codecs whose bytes a store is opened to read: those of Key and Value, or, for
-/// kvforge's own tool, those the store's files say (see open_store_adopting).
-struct codec_choice {
-    std::string key_codec;
-    std::string value_codec;
-    std::uint64_t fingerprint = 0;
 };
 
 /// One composition's store behind the erased calls.
@@ -9593,10 +9706,10 @@ class erased_store_impl final : public erased_store<typename Store::key_type, ty
 public:
     explicit erased_store_impl(erased_description description) { this->description_ = std::move(description); }
 
-    /// Opens the store's files (persistent stores), expecting this codec fingerprint.
-    void open(std::string_view path, const options& opts, std::uint64_t fingerprint, std::error_code& ec) noexcept {
+    /// Opens the store's files (persistent stores), expecting bytes of these codecs.
+    void open(std::string_view path, const options& opts, const codec_choice& codecs, std::error_code& ec) noexcept {
         if constexpr (Store::persistent) {
-            store_access::open_with_fingerprint(store_, path, opts, fingerprint, ec);
+            store_access::open_with_codecs(store_, path, opts, codecs, ec);
         } else {
             ec.clear();
         }
@@ -9779,13 +9892,13 @@ struct composition_traits<policies<Ps...>> {
 
     template <class Key, class Value>
     static std::unique_ptr<erased_store<Key, Value>> open(erased_description description, std::string_view path,
-                                                          const options& opts, std::uint64_t fingerprint,
+                                                          const options& opts, const codec_choice& codecs,
                                                           std::error_code& ec) {
         using erased_type = erased_store_impl<store_type<Key, Value>>;
         description.ordered = resolved::index::ordered;
         description.sequenced = store_type<Key, Value>::sequenced;
         auto opened = std::make_unique<erased_type>(std::move(description));
-        opened->open(path, opts, fingerprint, ec);
+        opened->open(path, opts, codecs, ec);
         if (ec) return nullptr;
         return opened;
     }
@@ -9834,11 +9947,12 @@ struct entries_of<composition_list<Packs...>> {
     template <class Key, class Value>
     static std::unique_ptr<erased_store<Key, Value>> open(std::size_t index, erased_description description,
                                                           std::string_view path, const options& opts,
-                                                          std::uint64_t fingerprint, std::error_code& ec) {
+                                                          const codec_choice& codecs, std::error_code& ec) {
         using opener = std::unique_ptr<erased_store<Key, Value>> (*)(erased_description, std::string_view,
-                                                                     const options&, std::uint64_t, std::error_code&);
+                                                                     const options&, const codec_choice&,
+                                                                     std::error_code&);
         static constexpr opener openers[] = {&composition_traits<Packs>::template open<Key, Value>...};
-        return openers[index](std::move(description), path, opts, fingerprint, ec);
+        return openers[index](std::move(description), path, opts, codecs, ec);
     }
 };
 
@@ -9956,8 +10070,8 @@ any_store<Key, Value> open_any_store(std::string_view spec, const options& opts,
     description.threading = std::string(words.on(policy_kind::threading::name));
     description.persistent = words.persistent;
     description.spec = words_of(words) + (parsed.has_path ? ":" + parsed.path : std::string());
-    auto opened = entries_of<List>::template open<Key, Value>(chosen, std::move(description), parsed.path, opts,
-                                                               codecs.fingerprint, ec);
+    auto opened =
+        entries_of<List>::template open<Key, Value>(chosen, std::move(description), parsed.path, opts, codecs, ec);
     if (!opened) return {};
     return store_access::make_any<Key, Value>(std::move(opened));
 }

@@ -1,7 +1,8 @@
 // Stores written by an earlier release open with every record. tests/fixtures/format1/
 // holds stores that kvforge 0.1.0 wrote in format version 1 (see its README); each test
 // opens a copy, requires exactly the contents of the history they were written from, and
-// requires them to stay so across writes, compaction and reopening.
+// requires them to stay so across writes, compaction and reopening. Their first writable
+// open records their composition in a MANIFEST; a read-only open changes no byte.
 
 #include <catch2/catch.hpp>
 
@@ -11,8 +12,11 @@
 #include <filesystem>
 #include <map>
 #include <string>
+#include <system_error>
 
 #include "../fixtures/format1/script.hpp"
+#include "../support/directory_tree.hpp"
+#include "../support/file_bytes.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
@@ -95,4 +99,61 @@ TEST_CASE("a format 1 store with integer keys opens with every record", "[upgrad
     for (std::uint64_t i = 0; i < kvforge_fixture::integer_keys; ++i) {
         REQUIRE(db.get(i) == std::optional<std::string>("value " + std::to_string(i)));
     }
+}
+
+TEST_CASE("a format 1 store gets a MANIFEST at its first writable open, and none at a read-only one", "[upgrade]") {
+    using store_type = kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index>;
+    temp_dir dir;
+    for (const char* name : {"file_log-hint", "file_log-no-hint", "file_log-torn-tail", "mmap_file-compacted"}) {
+        INFO("fixture " << name);
+        const std::string path = copy_of_fixture(dir, name);
+        const fs::path manifest = fs::path(path) / "MANIFEST";
+        REQUIRE_FALSE(fs::exists(manifest));
+        const auto before = kvforge_test::tree(path);
+        {
+            kvforge::options read_only;
+            read_only.read_only = true;
+            store_type db(path, read_only);
+            CHECK(contents_of(db) == kvforge_fixture::expected_contents());
+        }
+        CHECK(kvforge_test::tree(path) == before);  // not a byte changed, no MANIFEST written
+
+        {
+            store_type db(path);
+            CHECK(contents_of(db) == kvforge_fixture::expected_contents());
+        }
+        kvforge::composition recorded;
+        std::string problem;
+        REQUIRE(kvforge::detail::parse_manifest(kvforge_test::read_file(manifest), recorded, problem));
+        CHECK(recorded.format == 1);
+        CHECK(recorded.store == "mmap_file");
+        CHECK(recorded.index == "sorted_index");
+        CHECK(recorded.durability == "buffered");
+        CHECK(recorded.key_codec == "bytes");
+        CHECK(recorded.value_codec == "bytes");
+        CHECK(recorded.codec_fingerprint == kvforge::detail::codec_fingerprint("bytes", "bytes"));
+        CHECK(recorded.expiry == "none");
+        CHECK(recorded.compression == "none");
+
+        // Upgraded, the store opens as before, and the MANIFEST now binds its codecs.
+        store_type db(path);
+        CHECK(contents_of(db) == kvforge_fixture::expected_contents());
+        db.close();
+        kvforge::store<std::string, std::uint64_t, kvforge::file_log> other;
+        std::error_code ec;
+        other.open(path, {}, {}, ec);
+        CHECK(ec == kvforge::errc::codec_mismatch);
+        CHECK_THAT(kvforge::last_error_message(), Catch::Contains("written with 'bytes', opened with 'uint64.be'"));
+    }
+}
+
+TEST_CASE("a format 1 store with integer keys records its codecs at the upgrade", "[upgrade]") {
+    temp_dir dir;
+    const std::string path = copy_of_fixture(dir, "integer-keys");
+    { kvforge::store<std::uint64_t, std::string, kvforge::file_log> db(path); }
+    kvforge::composition recorded;
+    std::string problem;
+    REQUIRE(kvforge::detail::parse_manifest(kvforge_test::read_file(fs::path(path) / "MANIFEST"), recorded, problem));
+    CHECK(recorded.key_codec == "uint64.be");
+    CHECK(recorded.value_codec == "bytes");
 }

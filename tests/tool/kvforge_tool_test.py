@@ -342,6 +342,59 @@ def test_a_store_open_elsewhere_is_named_with_what_to_do():
     assert kvforge("get", store, "k").out == b"v\n"
 
 
+def files_of(store):
+    return {path.name: path.read_bytes() for path in Path(store).iterdir()}
+
+
+def test_read_commands_change_no_file_and_a_write_records_the_manifest(stores):
+    store = fresh("format1-copy")
+    shutil.copytree(stores / "signed", store)  # a store without a MANIFEST, as kvforge 0.1.0 wrote them
+    before = files_of(store)
+    assert "MANIFEST" not in before
+    expect(kvforge("stat", store), 0, "not recorded: a format 1 store has no MANIFEST")
+    expect(kvforge("get", store, "-5"), 0, "v-5")
+    expect(kvforge("scan", store), 0, "70000\tv70000")
+    expect(kvforge("dump", store), 0, "records")
+    expect(kvforge("verify", store), 0, "4 records checked, 0 damaged")
+    expect(kvforge("convert", store, fresh("format1-converted"), "--as", "mmap_file,sorted"), 0, "converted 4 records")
+    assert files_of(store) == before
+    # The first command that writes records the composition it opened the store with.
+    expect(kvforge("put", store, "9", "v9"), 0)
+    expect(kvforge("stat", store), 0, ["composition  file_log,hash_index,buffered (as its MANIFEST says)",
+                                       "key codec    int32.be", "value codec  bytes", "keys         5"])
+    manifest = (Path(store) / "MANIFEST").read_text()
+    assert "key_codec int32.be\nvalue_codec bytes\n" in manifest, manifest
+
+
+def test_verify_names_a_torn_tail_and_leaves_it():
+    store = fresh("torn")
+    expect(kvforge("put", store, "k", "v", "--as", "file_log"), 0)
+    log = data_file(store)
+    whole = log.read_bytes()
+    log.write_bytes(whole + b"\x01\x02\x03")  # the start of a record a crash cut short
+    expect(kvforge("verify", store), 0, [f"{log} ends at offset {len(whole)} in an incomplete record",
+                                         "1 records checked, 0 damaged"])
+    assert log.read_bytes() == whole + b"\x01\x02\x03"
+    expect(kvforge("put", store, "k2", "v2"), 0)  # a writable open cuts it off
+    verified = expect(kvforge("verify", store), 0, "2 records checked, 0 damaged")
+    assert "incomplete" not in verified.text, verified
+
+
+def test_read_commands_run_beside_other_readers():
+    store = fresh("shared")
+    expect(kvforge("put", store, "k", "v", "--as", "file_log"), 0)
+    reader = subprocess.Popen([MAKE_STORES, "hold-read", store], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    try:
+        assert reader.stdout.readline() == b"open\n"
+        assert kvforge("get", store, "k").out == b"v\n"
+        expect(kvforge("stat", store), 0, "keys         1")
+        expect(kvforge("put", store, "k", "w"), 3, err="already open")
+    finally:
+        reader.stdin.close()
+        reader.wait(timeout=60)
+    expect(kvforge("put", store, "k", "w"), 0)
+
+
 def test_a_damaged_manifest_is_named():
     store = fresh("manifest")
     expect(kvforge("put", store, "k", "v", "--as", "file_log"), 0)

@@ -1,17 +1,19 @@
 // Stores for the command-line tool's test that the tool cannot make itself: keys and
 // values of other codecs, and a store held open by another process.
 //
-//   make_stores DIR    writes DIR/numbers (uint64 keys, double values, with a MANIFEST),
-//                      DIR/signed (int32 keys, no MANIFEST, as format 1 stores are) and
-//                      DIR/points (a codec of this program's own, unknown to the tool)
+//   make_stores DIR    writes DIR/numbers (uint64 keys, double values, with the MANIFEST
+//                      the store writes), DIR/signed (int32 keys, its MANIFEST removed, as
+//                      stores of kvforge 0.1.0 have none) and DIR/points (a codec of this
+//                      program's own, unknown to the tool; no MANIFEST either)
 //   make_stores hold DIR   opens the store in DIR, prints "open", and holds it until stdin closes
+//   make_stores hold-read DIR   as hold, opening it read-only (beside other readers)
 
 #include <kvforge/kvforge.hpp>
 
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
+#include <filesystem>
 #include <string>
 
 namespace {
@@ -42,25 +44,20 @@ struct kvforge::codec<point> {
 
 namespace {
 
-/// Writes the MANIFEST the engine writes, for a store of Key and Value made as store/index/durability.
-template <class Key, class Value>
-void write_manifest(const std::string& directory, const char* store, const char* index, const char* durability) {
-    kvforge::composition c;
-    c.format = 1;
-    c.store = store;
-    c.index = index;
-    c.durability = durability;
-    c.key_codec = kvforge::codec<Key>::name();
-    c.value_codec = kvforge::codec<Value>::name();
-    c.codec_fingerprint = kvforge::detail::codec_fingerprint(c.key_codec, c.value_codec);
-    std::ofstream(directory + "/MANIFEST", std::ios::binary) << kvforge::detail::format_manifest(c);
+/// Makes a closed store one of kvforge 0.1.0, which wrote no MANIFEST.
+void remove_manifest(const std::string& directory) {
+    std::filesystem::remove(directory + "/" + std::string(kvforge::detail::manifest_file_name));
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc == 3 && std::strcmp(argv[1], "hold") == 0) {
-        kvforge::store<std::string, std::string, kvforge::file_log> db(argv[2]);
+    const bool hold = argc == 3 && std::strcmp(argv[1], "hold") == 0;
+    const bool hold_read = argc == 3 && std::strcmp(argv[1], "hold-read") == 0;
+    if (hold || hold_read) {
+        kvforge::options opts;
+        opts.read_only = hold_read;
+        kvforge::store<std::string, std::string, kvforge::file_log> db(argv[2], opts);
         std::puts("open");
         std::fflush(stdout);
         while (std::getchar() != EOF) {
@@ -68,24 +65,26 @@ int main(int argc, char** argv) {
         return 0;
     }
     if (argc != 2) {
-        std::fprintf(stderr, "usage: make_stores DIR | make_stores hold DIR\n");
+        std::fprintf(stderr, "usage: make_stores DIR | make_stores hold DIR | make_stores hold-read DIR\n");
         return 2;
     }
     const std::string dir = argv[1];
     {
-        kvforge::store<std::uint64_t, double, kvforge::mmap_file, kvforge::sorted_index> numbers(dir + "/numbers");
+        kvforge::store<std::uint64_t, double, kvforge::mmap_file, kvforge::sorted_index, kvforge::sync_each> numbers(
+            dir + "/numbers");
         for (std::uint64_t i = 1; i <= 100; ++i) numbers.put(i * 10, static_cast<double>(i) / 4);
     }
-    write_manifest<std::uint64_t, double>(dir + "/numbers", "mmap_file", "sorted_index", "sync_each");
     {
         kvforge::store<std::int32_t, std::string, kvforge::file_log> signed_keys(dir + "/signed");
         for (const std::int32_t key : {-5, 3, -1000, 70000}) signed_keys.put(key, "v" + std::to_string(key));
     }
+    remove_manifest(dir + "/signed");
     {
         kvforge::store<point, std::string, kvforge::file_log> points(dir + "/points");
         points.put(point{1, 2}, "one-two");
         points.put(point{258, 0}, "far");
     }
+    remove_manifest(dir + "/points");
     std::puts("written");
     return 0;
 }

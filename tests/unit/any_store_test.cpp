@@ -189,9 +189,11 @@ TEST_CASE("every composition of the default list opens from its spec and serves 
             std::error_code ec;
             CHECK_FALSE(db.get("alice", ec).has_value());
             CHECK(ec == kvforge::errc::store_closed);
-            // Reopened from the bare path: no manifest yet, so kvforge's defaults.
+            // Reopened from the bare path: as the MANIFEST says, with the default threading
+            // policy, which a manifest does not record.
+            const kvforge::composition& made = db.composition();
             any_strings again = kvforge::open_store<std::string, std::string>(path);
-            CHECK(again.spec() == "file_log,hash_index,buffered,single_thread:" + path);
+            CHECK(again.spec() == made.store + "," + made.index + "," + made.durability + ",single_thread:" + path);
             CHECK(contents_of(again) == std::map<std::string, std::string>{{"alice", "admin"}, {"carol", "ops"}});
         } else {
             db.clear();

@@ -60,13 +60,17 @@ TEST_CASE("specs name their policies by name or short name, in any order", "[sto
     CHECK(kvforge::open_store<std::string, std::string>("sorted").spec() == "memory,sorted_index,single_thread");
     CHECK(kvforge::open_store<std::string, std::string>("sync,mmap,sorted_index:" + path).spec() ==
           "mmap_file,sorted_index,sync_each,single_thread:" + path);
-    // Kinds left out take kvforge's defaults: file_log for a path, hash_index, buffered, single_thread.
-    CHECK(kvforge::open_store<std::string, std::string>("sorted:" + path).spec() ==
-          "file_log,sorted_index,buffered,single_thread:" + path);
-    CHECK(kvforge::open_store<std::string, std::string>(":" + path).spec() ==
-          "file_log,hash_index,buffered,single_thread:" + path);
-    CHECK(kvforge::open_store<std::string, std::string>(path).spec() ==
-          "file_log,hash_index,buffered,single_thread:" + path);
+    // Kinds left out take kvforge's defaults: file_log for a path, hash_index, buffered,
+    // single_thread (for new stores: a store's MANIFEST is preferred, see below).
+    const std::string first = dir / "first";
+    const std::string second = dir / "second";
+    const std::string third = dir / "third";
+    CHECK(kvforge::open_store<std::string, std::string>("sorted:" + first).spec() ==
+          "file_log,sorted_index,buffered,single_thread:" + first);
+    CHECK(kvforge::open_store<std::string, std::string>(":" + second).spec() ==
+          "file_log,hash_index,buffered,single_thread:" + second);
+    CHECK(kvforge::open_store<std::string, std::string>(third).spec() ==
+          "file_log,hash_index,buffered,single_thread:" + third);
 }
 
 TEST_CASE("everything after the first colon is the path, as it is", "[store_spec]") {
@@ -129,10 +133,13 @@ TEST_CASE("a bare path opens a store as its manifest says", "[store_spec][manife
         CHECK(db.spec() == "mmap_file,hash_index,sync_each,thread_safe:" + path.string());
         CHECK(db.get("alice") == std::optional<std::string>("admin"));
     }
+    // That writable open recorded its composition: the words left out now come from it.
     {
         auto db = kvforge::open_store<std::string, std::string>("file_log,buffered:" + path.string());
-        CHECK(db.spec() == "file_log,sorted_index,buffered,single_thread:" + path.string());
+        CHECK(db.spec() == "file_log,hash_index,buffered,single_thread:" + path.string());
     }
+    CHECK(kvforge::open_store<std::string, std::string>(path.string()).spec() ==
+          "file_log,hash_index,buffered,single_thread:" + path.string());
 }
 
 TEST_CASE("a spec or types that contradict a manifest's binding fields fail naming both sides",

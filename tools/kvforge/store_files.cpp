@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <filesystem>
+#include <optional>
 #include <string_view>
 #include <utility>
 
@@ -128,19 +129,9 @@ bool find_damage(const std::string& directory, kvforge::verify_report& report, s
     report.records_checked = scanned.records;
     report.damaged = std::move(scanned.damage);
     if (scanned.torn_tail) {
-        report.damaged.push_back({path, scanned.valid_end, "incomplete record at the end of the file"});
+        report.damaged.push_back({path, scanned.valid_end, std::string(kvforge::detail::torn_tail_problem)});
     }
     return true;
-}
-
-bool remove_hints(const std::string& directory, std::error_code& ec) {
-    for (const auto& entry : fs::directory_iterator(directory, ec)) {
-        const auto name = kvforge::detail::store_file_name::recognise(entry.path().filename().string());
-        const bool hint = name && name->kind() == kvforge::detail::store_file_kind::hint;
-        if (hint && !fs::remove(entry.path(), ec)) return false;
-    }
-    if (ec) kvforge::detail::fail(ec, ec, "remove the hint files of " + directory + ": " + ec.message());
-    return !ec;
 }
 
 bool is_empty_or_absent(const std::string& path) {

@@ -1,7 +1,7 @@
 #pragma once
-// What the tool learns from a store's files before opening it, and the two things it
+// What the tool learns from a store's files before opening it, and the one thing it
 // does with them that a store's calls cannot: list the damage of a store that refuses to
-// open, and drop its hint files before a salvage. Everything here that knows file names
+// open. Everything here that knows file names
 // and headers follows docs/format.md (format version 1); it is the one place to change
 // when the file layout does.
 
@@ -30,10 +30,6 @@ struct store_on_disk {
 /// Reads every record of the store's data file without opening the store (which refuses
 /// a log damaged before its tail) and lists the damage; changes nothing.
 [[nodiscard]] bool find_damage(const std::string& directory, kvforge::verify_report& report, std::error_code& ec);
-
-/// Removes the store's hint files, so that the next open reads the whole log: a hint
-/// covers records without checking them, and a salvage must see every one.
-[[nodiscard]] bool remove_hints(const std::string& directory, std::error_code& ec);
 
 /// Whether path is a directory holding no file at all, or does not exist.
 [[nodiscard]] bool is_empty_or_absent(const std::string& path);

@@ -11,8 +11,10 @@ namespace kvforge_tool {
 
 namespace {
 
+/// The codecs to open a store with. Names of "?" stand for codecs the tool does not know
+/// (a format 1 store records only their fingerprint): no MANIFEST may record those.
 kvforge::detail::codec_choice codecs_of(const kvforge::composition& c) {
-    return {c.key_codec, c.value_codec, c.codec_fingerprint};
+    return {c.key_codec, c.value_codec, c.codec_fingerprint, c.key_codec != "?" && c.value_codec != "?"};
 }
 
 store_on_disk inspect(const std::string& directory) {
@@ -25,13 +27,20 @@ store_on_disk inspect(const std::string& directory) {
 tool_store open_adopting(const std::string& spec, const std::string& directory, const kvforge::options& opts,
                          const kvforge::composition& codecs) {
     std::error_code ec;
-    tool_store db = kvforge::detail::open_store_adopting<std::string, std::string>(spec, opts, codecs_of(codecs), ec);
+    tool_store db = kvforge::detail::open_store_adopting<std::string, std::string>(
+        spec, opts, codecs_of(codecs), ec);
     if (ec == kvforge::errc::invalid_argument) throw usage_error(kvforge::last_error_message());
     if (ec) fail_store(ec, "open " + directory, directory);
     return db;
 }
 
 }  // namespace
+
+kvforge::options read_only_options() {
+    kvforge::options opts;
+    opts.read_only = true;
+    return opts;
+}
 
 opened_store open_existing(const std::string& directory, access how, const kvforge::options& opts) {
     opened_store opened{inspect(directory), {}};

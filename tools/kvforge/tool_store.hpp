@@ -29,6 +29,10 @@ enum class access {
     as_is,  ///< opened as its manifest says
 };
 
+/// The options of the commands that only read a store: they change no file (not even a
+/// torn tail, or a MANIFEST a format 1 store lacks), and run beside other readers.
+[[nodiscard]] kvforge::options read_only_options();
+
 /// Opens the existing store in directory; throws store_failure (exit 3) when there is
 /// none, or it fails to open, saying what to do.
 [[nodiscard]] opened_store open_existing(const std::string& directory, access how, const kvforge::options& opts = {});

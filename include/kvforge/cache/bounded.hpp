@@ -49,6 +49,7 @@ public:
         if (!admissible(key, value, ec)) return 0;
         version_.bump();
         cache_.put(key, value);
+        version_.bump();
         puts_.add(1);
         return 0;
     }
@@ -80,6 +81,7 @@ public:
                 erases_.add(1);
             }
         });
+        version_.bump();
         batches_.add(1);
         return 0;
     }
@@ -136,7 +138,12 @@ public:
         const write_lock lock(mutex_);
         version_.bump();
         cache_.clear();
+        version_.bump();
     }
+
+    /// A number that every change of the contents moves on (evictions happen within puts
+    /// and batches), read without a lock: a scan re-reads what it read ahead once it moved.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);

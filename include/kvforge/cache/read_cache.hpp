@@ -17,6 +17,7 @@
 #include "../concepts.hpp"
 #include "../detail/assign_bytes.hpp"
 #include "../detail/hash_table.hpp"
+#include "../manifest.hpp"
 #include "../options.hpp"
 #include "../stats.hpp"
 #include "cache_table.hpp"
@@ -55,7 +56,7 @@ public:
     static constexpr bool sequenced = Inner::sequenced;
 
     template <class Io>
-    void open(std::string_view path, const kvforge::options& opts, Io io, std::uint64_t fingerprint,
+    void open(std::string_view path, const kvforge::options& opts, Io io, const composition& wanted,
               std::error_code& ec) {
         {
             const write_lock lock(mutex_);
@@ -63,7 +64,7 @@ public:
             ++version_;
             if (!cache_.set_budget(opts.cache_budget, "cache_budget", ec)) return;
         }
-        inner_.open(path, opts, std::move(io), fingerprint, ec);
+        inner_.open(path, opts, std::move(io), wanted, ec);
     }
 
     void close(std::error_code& ec) {
@@ -146,6 +147,9 @@ public:
     void for_each(Visitor&& visitor, std::error_code& ec) const {
         inner_.for_each(std::forward<Visitor>(visitor), ec);
     }
+
+    /// The store's write version: scans read through to the store, so its version is theirs.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     [[nodiscard]] std::size_t size() const { return inner_.size(); }
     [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }

@@ -10,11 +10,17 @@
 /// Readers take the shared lock only. Compaction holds write_gate_ throughout, so no
 /// writer runs, but readers go on; it takes the exclusive lock only to switch files.
 ///
-/// Files. The directory holds LOCK, one data file data-<generation>.kvlog and its hint
-/// data-<generation>.kvhint (names: store_files.hpp). Compaction (and clear) writes
+/// Files. The directory holds LOCK, MANIFEST, one data file data-<generation>.kvlog and
+/// its hint data-<generation>.kvhint (names: store_files.hpp). Compaction (and clear) writes
 /// generation + 1 beside it as a .tmp file, syncs it, renames it into place and syncs the
 /// directory before the old generation is removed; on open the newest generation wins
 /// and leftovers are removed. A store opened read-only changes no file.
+///
+/// Manifest. Every open reads the MANIFEST, when there is one, before anything else and
+/// refuses a composition that cannot read the files (manifest.hpp says which fields
+/// bind). A writable open then writes it, through MANIFEST.tmp and a rename, when it is
+/// missing (a new store, or one of format 1) or records another store, index or
+/// durability policy than this open's, so that tools reopen the store as it was last used.
 ///
 /// Close. Readers check that the store is open under the shared lock, so close() marks
 /// it closed under the exclusive lock before it lets the writer go; writers waiting for
@@ -39,6 +45,7 @@
 
 #include "../batch.hpp"
 #include "../error.hpp"
+#include "../manifest.hpp"
 #include "../options.hpp"
 #include "../stats.hpp"
 #include "../threading/single_thread.hpp"
@@ -52,6 +59,7 @@
 #include "log_format.hpp"
 #include "log_scan.hpp"
 #include "log_writer.hpp"
+#include "manifest_file.hpp"
 #include "store_directory.hpp"
 #include "store_files.hpp"
 #include "write_version.hpp"
@@ -112,8 +120,8 @@ public:
     }
 
     /// Opens or creates the store in directory path, as opts says (create_if_missing,
-    /// error_if_exists, read_only, salvage).
-    void open(std::string_view path, const kvforge::options& opts, io_type io, std::uint64_t fingerprint,
+    /// error_if_exists, read_only, salvage), for the store<> whose composition is wanted.
+    void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
               std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (open_) {
@@ -124,7 +132,8 @@ public:
         }
         io_ = std::move(io);
         options_ = opts;
-        fingerprint_ = fingerprint;
+        composition_ = wanted;
+        fingerprint_ = wanted.codec_fingerprint;
         reset_state();
         directory_mode mode;
         mode.create = opts.create_if_missing && !opts.read_only;
@@ -132,10 +141,13 @@ public:
         mode.refuse_store = opts.error_if_exists;
         mode.shared = opts.read_only;
         if (!directory_.open(io_, path, mode, ec)) return;
-        // A salvaged log is rewritten before the store counts as open, so that a failed
-        // rewrite leaves it closed and its lock released.
+        // A salvaged log is rewritten, and the manifest written, before the store counts as
+        // open, so that a failure leaves it closed and its lock released.
         const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
-        if (!recover(ec) || (salvage_rewrite() && !rewrite(true, ec))) {
+        composition on_disk;
+        bool has_manifest = false;
+        if (!check_manifest(on_disk, has_manifest, ec) || !recover(ec) || (salvage_rewrite() && !rewrite(true, ec)) ||
+            (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
             writer_.reset();
             if constexpr (Mapped) mapping_.reset();
             file_.close();
@@ -405,9 +417,10 @@ public:
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
         if (open_) {
-            s.segments = 1;
+            s.segments = 1;  // one data file: compaction replaces it whole
             s.disk_bytes = writer_->end() + hint_bytes_;
             s.syncs = writer_->syncs() + directory_syncs_.load();
+            s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
         }
         return s;
     }
@@ -460,7 +473,7 @@ public:
         report.records_checked = scanned.records;
         report.damaged = std::move(scanned.damage);
         if (scanned.torn_tail) {
-            report.damaged.push_back({file_.path(), scanned.valid_end, "incomplete record at the end of the file"});
+            report.damaged.push_back({file_.path(), scanned.valid_end, std::string(torn_tail_problem)});
         }
         return report;
     }
@@ -479,6 +492,7 @@ private:
 
     void reset_state() {
         table_.clear();
+        bytes_written_.store(0, std::memory_order_relaxed);
         live_bytes_ = 0;
         dead_bytes_ = 0;
         hint_bytes_ = 0;
@@ -831,8 +845,9 @@ private:
         }
         if (header.codec_fingerprint != fingerprint_) {
             fail(ec, errc::codec_mismatch,
-                 path + ": written with other key or value codecs than this store's; open it with the types it was "
-                        "written with");
+                 path + ": written with other key or value codecs than this store's ('" + composition_.key_codec +
+                     "' and '" + composition_.value_codec +
+                     "'); open it with the types it was written with (nothing was changed)");
             return false;
         }
         file_id_ = header.file_id;
@@ -922,7 +937,7 @@ private:
         header.file_id = id;
         char bytes[file_header::size];
         header.encode(bytes);
-        return file.write(0, {bytes, sizeof bytes}, ec);
+        return write_counted(file, 0, {bytes, sizeof bytes}, ec);
     }
 
     /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
@@ -970,12 +985,12 @@ private:
                 hint.add(key, moved.value_size, moved.offset);
                 live += key.size() + value.size();
                 if (out.size() >= (std::size_t{1} << 20)) {
-                    ok = file.write(end, out, ec);
+                    ok = write_counted(file, end, out, ec);
                     end += out.size();
                     out.clear();
                 }
             });
-            if (!ok || !file.write(end, out, ec)) return false;
+            if (!ok || !write_counted(file, end, out, ec)) return false;
             end += out.size();
         }
         if (!publish_generation(next, file, ec)) {
@@ -1046,12 +1061,55 @@ private:
     bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<io_type> file;
         return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
+               write_counted(file, 0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
                sync_directory(ec);
+    }
+
+    /// Writes bytes the store's writer does not (headers, compaction output, hints, the
+    /// manifest) and counts them in stats().bytes_written.
+    bool write_counted(data_file<io_type>& file, std::uint64_t offset, std::string_view bytes, std::error_code& ec) {
+        if (!file.write(offset, bytes, ec)) return false;
+        bytes_written_.fetch_add(bytes.size(), std::memory_order_relaxed);
+        return true;
+    }
+
+    /// Reads the MANIFEST, when the store has one, and refuses (changing nothing) a
+    /// store written in a newer format or with a composition this open cannot read.
+    bool check_manifest(composition& on_disk, bool& found, std::error_code& ec) {
+        if (!read_manifest_file(io_, directory_.path(), on_disk, found, ec)) return false;
+        if (!found) return true;
+        const std::string path = directory_.file_path(store_file_name::manifest());
+        if (on_disk.format > format_version) {
+            fail(ec, errc::unsupported_version,
+                 path + ": written in format version " + std::to_string(on_disk.format) +
+                     "; this kvforge reads up to version " + std::to_string(format_version) +
+                     " (nothing was changed)");
+            return false;
+        }
+        const std::string difference = first_binding_difference(on_disk, composition_);
+        if (!difference.empty()) {
+            fail(ec, errc::codec_mismatch,
+                 path + ": " + difference +
+                     "; open the store with the key and value types it was written with (nothing was changed)");
+            return false;
+        }
+        return true;
+    }
+
+    /// Writes the MANIFEST when the store has none or it records another composition
+    /// (only store, index or durability can differ here: check_manifest refused the
+    /// rest). Codec names that cannot stand in a manifest line (spaces, control bytes)
+    /// leave the store without one, as a format 1 store is: the data file's header still
+    /// binds its codecs.
+    bool record_composition(const composition& on_disk, bool found, std::error_code& ec) {
+        if (found && on_disk == composition_) return true;
+        const std::string text = format_manifest(composition_);
+        return text.empty() || write_file(store_file_name::manifest(), text, ec);
     }
 
     io_type io_{};
     kvforge::options options_{};
+    composition composition_;  // what this open's store<> is made of, as the manifest records it
     std::uint64_t fingerprint_ = 0;
     // Read without a lock by is_open(); changed under the gate and the exclusive lock.
     std::atomic<bool> open_{false};
@@ -1081,6 +1139,8 @@ private:
     std::string last_compaction_error_;
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the data file ends past this
     counter_type directory_syncs_;  // bumped outside the lock stats() reads under
+    // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
+    std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;
     sticky_failure failure_;
     counter_type puts_;

@@ -32,6 +32,10 @@ struct log_entry {
     std::string_view value;
 };
 
+/// How verify() describes bytes at a log's end that hold no whole record: a write that a
+/// crash cut short, which a writable open cuts off and a read-only open leaves in place.
+inline constexpr std::string_view torn_tail_problem = "incomplete record at the end of the file";
+
 /// What a scan found besides the records it delivered.
 struct log_scan_result {
     std::uint64_t records = 0;        ///< puts and erases delivered

@@ -17,10 +17,13 @@
 
 namespace kvforge::detail {
 
+/// The manifest's file name in a store's directory (its text: manifest.hpp).
+inline constexpr std::string_view manifest_file_name = "MANIFEST";
+
 /// The kinds of file in a store's directory.
 enum class store_file_kind {
     lock,      ///< LOCK: holds no data; flock() on it marks the store as open
-    manifest,  ///< MANIFEST: the store's composition, as text (manifest.hpp)
+    manifest,  ///< MANIFEST: the store's composition, as text
     data,      ///< data-<generation>.kvlog: a header and the log of records
     hint,      ///< data-<generation>.kvhint: every live key with the place of its record
 };
@@ -66,7 +69,7 @@ public:
             if (temporary) return std::nullopt;
             return lock();
         }
-        if (base == "MANIFEST") return store_file_name(store_file_kind::manifest, 0, temporary);
+        if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
         // data-<ten digits>.kvlog and data-<ten digits>.kvhint
         constexpr std::string_view prefix = "data-";
         if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
@@ -96,7 +99,7 @@ private:
         if (kind == store_file_kind::lock) {
             name_ = "LOCK";
         } else if (kind == store_file_kind::manifest) {
-            name_ = "MANIFEST";
+            name_ = manifest_file_name;
         } else {
             char name[32];
             std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),

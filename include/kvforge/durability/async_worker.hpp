@@ -128,6 +128,11 @@ struct async_worker {
             const std::lock_guard lock(mutex_);
             return syncs_;
         }
+        /// Bytes the worker wrote to the file so far.
+        [[nodiscard]] std::uint64_t bytes_written() const {
+            const std::lock_guard lock(mutex_);
+            return bytes_written_;
+        }
         bool failed(std::error_code& ec) const { return failure_.check(ec); }
 
     private:
@@ -161,6 +166,7 @@ struct async_worker {
                 lock.lock();
                 ++syncs_;
                 if (ok) {
+                    bytes_written_ += in_flight_.size();
                     durable_ = target;
                     in_flight_.clear();
                 } else {
@@ -183,6 +189,7 @@ struct async_worker {
         std::uint64_t appended_ = 0;
         std::uint64_t durable_ = 0;
         std::uint64_t syncs_ = 0;
+        std::uint64_t bytes_written_ = 0;
         bool failed_ = false;
         bool stopping_ = false;
         detail::sticky_failure failure_;

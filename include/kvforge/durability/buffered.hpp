@@ -85,6 +85,7 @@ struct buffered {
                 return;
             }
             file_end_ += buffer_.size();
+            bytes_written_ += buffer_.size();
             buffer_.clear();
         }
 
@@ -99,6 +100,8 @@ struct buffered {
         void drain(std::error_code& ec) { sync(ec); }
         void close(std::error_code& ec) { sync(ec); }
         [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_; }
+        /// Bytes written to the file so far (buffered bytes are not, until flushed).
+        [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
         /// Reports an earlier failure through ec; false when there was none.
         bool failed(std::error_code& ec) const { return failure_.check(ec); }
 
@@ -123,6 +126,7 @@ struct buffered {
         std::chrono::nanoseconds oldest_{};
         std::uint64_t appended_ = 0;
         std::uint64_t syncs_ = 0;
+        std::uint64_t bytes_written_ = 0;
         detail::sticky_failure failure_;
     };
 };

@@ -48,6 +48,7 @@ struct sync_each {
                 return {};
             }
             end_ += record.size();
+            bytes_written_ += record.size();
             return {offset, appended_.fetch_add(1, std::memory_order_release) + 1};
         }
 
@@ -89,12 +90,15 @@ struct sync_each {
         void drain(std::error_code& ec) { sync(ec); }
         void close(std::error_code& ec) { sync(ec); }
         [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_.load(std::memory_order_relaxed); }
+        /// Bytes written to the file so far; read under the store's shared lock, written under its exclusive one.
+        [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
         /// Reports an earlier failure through ec; false when there was none.
         bool failed(std::error_code& ec) const { return failure_.check(ec); }
 
     private:
         detail::data_file<IO>* file_ = nullptr;
         std::uint64_t end_ = 0;
+        std::uint64_t bytes_written_ = 0;
         std::atomic<std::uint64_t> appended_{0};
         std::atomic<std::uint64_t> syncs_{0};
         std::mutex sync_mutex_;

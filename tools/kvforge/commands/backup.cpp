@@ -11,7 +11,7 @@ namespace {
 
 int run(const std::vector<std::string>& /*args*/) {
     throw usage_error("backup needs the store's online backup, which this kvforge does not have yet; meanwhile, "
-                      "while no program has the store open, `kvforge convert DIR DEST --as SPEC` makes a copy");
+                      "while no program writes to the store, `kvforge convert DIR DEST --as SPEC` makes a copy");
 }
 
 }  // namespace
@@ -21,7 +21,7 @@ const command backup_command = {
     "usage: kvforge backup DIR DEST\n"
     "\n"
     "A point-in-time copy of a store while writers go on needs the store's online backup,\n"
-    "which this kvforge does not have yet. While no program has the store open, `kvforge\n"
+    "which this kvforge does not have yet. While no program writes to the store, `kvforge\n"
     "convert DIR DEST --as SPEC` copies every record into a new store and verifies it.\n",
     run};
 

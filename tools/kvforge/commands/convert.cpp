@@ -28,7 +28,7 @@ int run(const std::vector<std::string>& args) {
         throw store_failure(target_dir + " exists and is not empty; convert writes a new store: give a directory "
                                          "that does not exist yet");
     }
-    const opened_store source = open_existing(source_dir, access::scan);
+    const opened_store source = open_existing(source_dir, access::scan, read_only_options());
     opened_store target = open_or_create(target_dir, *words, source.db.composition());
 
     std::error_code ec;

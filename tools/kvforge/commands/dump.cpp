@@ -21,7 +21,7 @@ int run(const std::vector<std::string>& args) {
     const arguments parsed(args, {});
     parsed.expect_positionals(1, 1, "DIR");
     const std::string& dir = parsed.positional()[0];
-    const opened_store store = open_existing(dir, access::scan);
+    const opened_store store = open_existing(dir, access::scan, read_only_options());
     const kvforge::composition& c = store.db.composition();
     dump_writer writer(stdout);
     writer.header({c.key_codec, c.value_codec, c.codec_fingerprint});

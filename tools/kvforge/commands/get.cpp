@@ -19,7 +19,7 @@ int run(const std::vector<std::string>& args) {
     parsed.expect_positionals(2, 2, "DIR KEY");
     if (parsed.flag("hex") && parsed.flag("raw")) throw usage_error("--hex and --raw exclude each other");
     const std::string& dir = parsed.positional()[0];
-    const opened_store store = open_existing(dir, access::as_is);
+    const opened_store store = open_existing(dir, access::as_is, read_only_options());
     const kvforge::composition& c = store.db.composition();
     const std::string key = read_argument(text_form(c.key_codec, parsed.flag("hex")), parsed.positional()[1], "KEY");
     std::string value;

@@ -40,9 +40,7 @@ int run(const std::vector<std::string>& args) {
             }
         }
         if (!damage.ok()) {
-            // A hint file lists records without checking them: without it, the salvaging
-            // open reads and checks every record of the log.
-            if (!remove_hints(dir, ec)) fail_store(ec, "repair " + dir, dir);
+            // A salvaging open reads and checks every record of the log, whatever a hint file says.
             kvforge::options salvage;
             salvage.salvage = true;
             opened_store store = open_existing(dir, access::as_is, salvage);

@@ -38,7 +38,7 @@ int run(const std::vector<std::string>& args) {
     }
     const std::optional<std::uint64_t> limit = limit_of(parsed);
     const std::string& dir = parsed.positional()[0];
-    const opened_store store = open_existing(dir, access::scan);
+    const opened_store store = open_existing(dir, access::scan, read_only_options());
     const bool hex = parsed.flag("hex");
     const text_form key_form(store.db.composition().key_codec, hex);
     const text_form value_form(store.db.composition().value_codec, hex);

@@ -17,8 +17,9 @@ int run(const std::vector<std::string>& args) {
     const arguments parsed(args, {});
     parsed.expect_positionals(1, 1, "DIR");
     const std::string& dir = parsed.positional()[0];
-    const opened_store store = open_existing(dir, access::as_is);
-    const kvforge::composition& c = store.db.composition();
+    const opened_store store = open_existing(dir, access::as_is, read_only_options());
+    // The MANIFEST's composition when there is one: the store is open as it says.
+    const kvforge::composition& c = store.disk.has_manifest ? store.disk.composition : store.db.composition();
     const kvforge::stats s = store.db.stats();
     std::string made_of = c.store + "," + c.index + "," + c.durability;
     made_of += store.disk.has_manifest ? " (as its MANIFEST says)"

@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <string>
 
+#include <kvforge/detail/log_scan.hpp>
 #include <kvforge/error.hpp>
 
 #include "../cli.hpp"
@@ -23,12 +24,10 @@ int run(const std::vector<std::string>& args) {
     parsed.expect_positionals(1, 1, "DIR");
     const std::string& dir = parsed.positional()[0];
     kvforge::verify_report report;
-    std::uint64_t bytes_cut = 0;
     {
         const activity running("verify " + dir);
         try {
-            const opened_store store = open_existing(dir, access::as_is);
-            bytes_cut = store.db.stats().recovered_bytes_cut;
+            const opened_store store = open_existing(dir, access::as_is, read_only_options());
             std::error_code ec;
             report = store.db.verify(ec);
             if (ec) fail_store(ec, "verify " + dir, dir);
@@ -38,10 +37,13 @@ int run(const std::vector<std::string>& args) {
             if (refused.code() != kvforge::errc::corrupt_record || !find_damage(dir, report, ec) || report.ok()) throw;
         }
     }
-    if (bytes_cut > 0) {
-        std::printf("%s: opening cut %llu bytes of an incomplete record off the end of the log (a write that a "
-                    "crash cut short; nothing acknowledged)\n",
-                    dir.c_str(), static_cast<unsigned long long>(bytes_cut));
+    // Read-only, the open left a torn tail in place: a write that a crash cut short, not damage.
+    if (!report.damaged.empty() && report.damaged.back().problem == kvforge::detail::torn_tail_problem) {
+        const kvforge::damaged_record tail = report.damaged.back();
+        report.damaged.pop_back();
+        std::printf("%s: %s ends at offset %llu in an incomplete record (a write that a crash cut short; nothing "
+                    "acknowledged); the next open for writing cuts it off\n",
+                    dir.c_str(), tail.file.c_str(), static_cast<unsigned long long>(tail.offset));
     }
     for (const kvforge::damaged_record& damage : report.damaged) {
         std::printf("damaged: %s at offset %llu: %s\n", damage.file.c_str(),
@@ -66,8 +68,9 @@ const command verify_command = {
     "Reads every record of the store in DIR and checks it against its checksum. Prints\n"
     "each damaged place (file and offset) and a summary; exits 0 when the store is intact\n"
     "and 3 when it is damaged (then `kvforge repair DIR` keeps every intact record).\n"
-    "Opening a store cuts off an incomplete record that a crash left at the end of its\n"
-    "log, as every open does; verify says when it did.\n",
+    "verify changes no file: it opens the store read-only, beside other readers. An\n"
+    "incomplete record that a crash left at the end of the log is named, not counted as\n"
+    "damage; the next open for writing cuts it off.\n",
     run};
 
 }  // namespace kvforge_tool
