@@ -24,6 +24,11 @@ target_link_libraries(kvforge_tests PRIVATE kvforge_under_test Catch2::Catch2 kv
 # stores of earlier releases under tests/fixtures/.
 target_compile_definitions(kvforge_tests PRIVATE KVFORGE_FUZZ_DIR="${PROJECT_SOURCE_DIR}/fuzz"
     KVFORGE_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures")
+if(KVFORGE_CONFORMANCE STREQUAL "pairwise")
+    target_compile_definitions(kvforge_tests PRIVATE KVFORGE_TEST_PAIRWISE_CONFIGS=1)
+elseif(NOT KVFORGE_CONFORMANCE STREQUAL "full")
+    message(FATAL_ERROR "kvforge: KVFORGE_CONFORMANCE is '${KVFORGE_CONFORMANCE}'; it takes full or pairwise")
+endif()
 
 # Catch2's --filenames-as-tags tags each test case [#<file stem>], so every test source gets
 # its own CTest entry (readable output, and ctest -j runs them side by side). "~[.]" keeps
