@@ -20,7 +20,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 gcc=${KVFORGE_GCC:-g++}
 clang=${KVFORGE_CLANG:-clang++-14}
-bash tools/install-deps.sh g++ clang-14 cmake ninja-build meson pkg-config
+bash tools/install-deps.sh g++ clang-14 cmake ninja-build meson pkg-config libzstd-dev liblz4-dev
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kvforge-consumers.XXXXXX")
 current="setup"
