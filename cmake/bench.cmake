@@ -6,7 +6,8 @@
 #
 # CTest runs every benchmark once on a tiny store (kvforge_bench_smoke,
 # kvforge_any_store_bench_smoke, kvforge_cache_bench_smoke); the full comparisons are
-# tools/bench_compare.py, and tools/bench_cache.py for the caches.
+# tools/bench_compare.py, and tools/bench_cache.py for the caches; kvforge_compression_bench
+# (below) measures the compression codecs alone.
 
 find_package(benchmark CONFIG QUIET)
 if(NOT benchmark_FOUND)
@@ -74,4 +75,17 @@ if(KVFORGE_BUILD_TESTS)
     add_test(NAME kvforge_any_store_bench_smoke COMMAND kvforge_any_store_bench --benchmark_min_time=0)
     set_tests_properties(kvforge_any_store_bench_smoke PROPERTIES
         ENVIRONMENT "KVFORGE_BENCH_KEYS=1000;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
+endif()
+
+# The compression codecs on their own (bench/compression_bench.cpp), where libzstd and liblz4 are found.
+if(KVFORGE_ZSTD_FOUND AND KVFORGE_LZ4_FOUND)
+    add_executable(kvforge_compression_bench ${PROJECT_SOURCE_DIR}/bench/compression_bench.cpp)
+    target_link_libraries(kvforge_compression_bench PRIVATE kvforge::zstd kvforge::lz4 benchmark::benchmark
+        kvforge_project_options)
+    set_target_properties(kvforge_compression_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+    if(KVFORGE_BUILD_TESTS)
+        add_test(NAME kvforge_compression_bench_smoke COMMAND kvforge_compression_bench --benchmark_min_time=0)
+        set_tests_properties(kvforge_compression_bench_smoke PROPERTIES
+            ENVIRONMENT "KVFORGE_COMPRESSION_BENCH_VALUES=100" TIMEOUT 300)
+    endif()
 endif()

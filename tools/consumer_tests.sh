@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Takes kvforge in each way a user can, in tiny projects outside the source tree, and runs the
 # program each one builds (tests/consumers/program.cpp + memory_check.cpp: a memory store and a
-# file_log store, written and read back):
+# file_log store, written and read back), and where the codec targets are taken in too,
+# compression_program (tests/consumers/compression.cpp: zstd and lz4 through kvforge::zstd and
+# kvforge::lz4, meson's kvforge-zstd and kvforge-lz4, or the pkg-config files of those names):
 #
 #   add_subdirectory  CMake, the tree copied into the project; no kvforge test target may appear
 #   install           cmake --install to a temporary prefix, as the Conan and vcpkg recipes run it
@@ -20,7 +22,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 gcc=${KVFORGE_GCC:-g++}
 clang=${KVFORGE_CLANG:-clang++-14}
-bash tools/install-deps.sh g++ clang-14 cmake ninja-build meson pkg-config
+bash tools/install-deps.sh g++ clang-14 cmake ninja-build meson pkg-config libzstd-dev liblz4-dev
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/kvforge-consumers.XXXXXX")
 current="setup"
@@ -48,13 +50,14 @@ cmake_consumer() {
         -DCMAKE_CXX_COMPILER="$gcc" "$@"
     cmake --build "$work/build/$name" -j2
     "$work/build/$name/program"
+    "$work/build/$name/compression_program"
 }
 
 # no_kvforge_internals BUILD_DIR: a consumer build must not get kvforge's tests, examples or benchmarks.
 no_kvforge_internals() {
     local targets
     targets=$(cmake --build "$1" --target help)
-    if grep -E 'kvforge_(tests|example_|bench|tool)' <<<"$targets"; then
+    if grep -E 'kvforge_(tests|compression_|example_|bench|tool)' <<<"$targets"; then
         fail "kvforge's own targets leaked into the consumer build $1"
     fi
 }
@@ -88,7 +91,10 @@ diff <(cd "$work/exported/include" && find . -type f | sort) <(cd "$prefix/inclu
 for file in kvforgeConfig.cmake kvforgeConfigVersion.cmake kvforgeTargets.cmake; do
     [ -f "$prefix/share/cmake/kvforge/$file" ] || fail "share/cmake/kvforge/$file is not installed"
 done
-[ -f "$prefix/share/pkgconfig/kvforge.pc" ] || fail "share/pkgconfig/kvforge.pc is not installed"
+[ -f "$prefix/share/cmake/kvforge/kvforgeCompression.cmake" ] || fail "share/cmake/kvforge/kvforgeCompression.cmake is not installed"
+for pc in kvforge kvforge-zstd kvforge-lz4; do
+    [ -f "$prefix/share/pkgconfig/$pc.pc" ] || fail "share/pkgconfig/$pc.pc is not installed"
+done
 if [ -e "$prefix/lib" ] || [ -e "$prefix/bin" ]; then
     fail "a header-only library must install nothing under lib/ or bin/"
 fi
@@ -142,6 +148,7 @@ CXX=$gcc meson setup "$work/build/meson" "$work/consumers/meson" --force-fallbac
     { cat "$work/meson-setup.log"; fail "meson setup failed"; }
 meson compile -C "$work/build/meson" -j 2
 "$work/build/meson/program"
+"$work/build/meson/compression_program"
 
 banner "single_header: single_include/kvforge/kvforge.hpp alone, two translation units"
 mkdir -p "$work/single/kvforge"
@@ -162,6 +169,11 @@ echo "cflags: $(pkg-config --cflags kvforge)  libs: $(pkg-config --libs kvforge)
 "$gcc" -std=c++20 $(pkg-config --cflags kvforge) "$work/consumers/program.cpp" "$work/consumers/memory_check.cpp" \
     $(pkg-config --libs kvforge) -o "$work/pkg-config-program"
 "$work/pkg-config-program"
+echo "codecs: $(pkg-config --cflags --libs kvforge-zstd kvforge-lz4)"
+# shellcheck disable=SC2046  # the flags are words
+"$gcc" -std=c++20 $(pkg-config --cflags kvforge-zstd kvforge-lz4) "$work/consumers/compression.cpp" \
+    $(pkg-config --libs kvforge-zstd kvforge-lz4) -o "$work/pkg-config-compression"
+"$work/pkg-config-compression"
 
 # Conan's test_package is plain CMake: here it finds kvforge's own package, under Conan the one
 # that package_info() describes (same file name kvforge, same target kvforge::kvforge).

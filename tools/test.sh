@@ -48,9 +48,10 @@ count() { passed=$((passed + ${1:-0})); }  # adds a stage's number of passed tes
 
 # The benchmark's peers (LevelDB, RocksDB, LMDB, SQLite, tkrzw, absl) are built into it when
 # installed; the gcc stage runs every benchmark once on a tiny store. tools/bench_compare.py
-# draws its plot with matplotlib.
+# draws its plot with matplotlib. libzstd-dev and liblz4-dev give the compression codecs,
+# their tests (kvforge_compression_tests) and their benchmark.
 bash tools/install-deps.sh g++ clang-14 libclang-rt-14-dev cmake ninja-build meson catch2 \
-    libbenchmark-dev pkg-config python3 libleveldb-dev librocksdb-dev liblmdb-dev libsqlite3-dev \
+    libbenchmark-dev pkg-config python3 libzstd-dev liblz4-dev libleveldb-dev librocksdb-dev liblmdb-dev libsqlite3-dev \
     libtkrzw-dev libabsl-dev python3-matplotlib
 
 # Sanitizer runtimes can fail to map their shadow memory when the kernel randomises addresses

@@ -34,6 +34,7 @@ enum class errc {
     read_only,            ///< a write to a store opened with options::read_only
     invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range, a bad spec
     not_supported,        ///< a call the store's composition cannot serve (any_store: a scan on a hash index)
+    compression_failed,   ///< a compression codec failed, or gave back other than the recorded number of bytes
 };
 
 /// The category of kvforge::errc, named "kvforge".
@@ -61,6 +62,7 @@ enum class errc {
                 case errc::read_only: return "store is open read-only";
                 case errc::invalid_argument: return "invalid argument";
                 case errc::not_supported: return "not supported by the store's composition";
+                case errc::compression_failed: return "a compression codec failed; no value is returned";
             }
             return "unknown kvforge error";
         }

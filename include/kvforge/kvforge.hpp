@@ -13,6 +13,7 @@
 #include "cache/s3fifo.hpp"
 #include "codec.hpp"
 #include "compositions.hpp"
+#include "compression/codec.hpp"
 #include "concepts.hpp"
 #include "copy.hpp"
 #include "destroy.hpp"
