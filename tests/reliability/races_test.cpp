@@ -126,10 +126,7 @@ using async_configs = std::tuple<store<std::string, std::string, file_log, hash_
 
 }  // namespace
 
-// Known defect, kept out of the default run: under ThreadSanitizer's timing verify() can
-// still report "incomplete record at the end of the file" after automatic compactions
-// while the worker writes (about one run in three). Run it with [races_known].
-TEMPLATE_LIST_TEST_CASE("verify while the async worker writes finds a healthy store healthy", "[.][races_known]",
+TEMPLATE_LIST_TEST_CASE("verify while the async worker writes finds a healthy store healthy", "[races]",
                         async_configs) {
     temp_dir dir;
     TestType db(dir / "db");
