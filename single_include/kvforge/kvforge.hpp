@@ -2790,8 +2790,9 @@ struct buffered {
     static constexpr std::size_t buffer_bytes = Bytes;
     static constexpr unsigned flush_millis = Millis;
 
-    /// Every member is called under the store's write lock, except read_pending and
-    /// end, which readers call under the shared lock; so the buffer needs no lock of its own.
+    /// Every member is called under the store's write lock, except read_pending,
+    /// written_end and end, which readers call under the shared lock; so the buffer needs
+    /// no lock of its own.
     template <class IO, bool Concurrent>
     class writer {
     public:
@@ -2824,10 +2825,12 @@ struct buffered {
         /// The end of the data, buffered bytes included.
         [[nodiscard]] std::uint64_t end() const noexcept { return file_end_ + buffer_.size(); }
 
-        /// Whether the record at offset is still in the buffer rather than the file. In
-        /// every writer the pending records are those at and after some offset, which
-        /// only grows: readers rely on that to read ahead of a record.
-        bool is_pending(std::uint64_t offset) const noexcept { return offset >= file_end_; }
+        /// The end of the records in the file; those from it on are still in the buffer.
+        /// In every writer it is where a record starts, read in one piece (async_worker,
+        /// whose thread moves it, reads it under its lock), and it only grows until the
+        /// next attach: readers rely on that to read ahead of a record, and verify()
+        /// checks the file up to it.
+        [[nodiscard]] std::uint64_t written_end() const noexcept { return file_end_; }
 
         /// Copies bytes that are still in the buffer; false when they are in the file.
         bool read_pending(std::uint64_t offset, char* into, std::size_t size) const noexcept {
@@ -6872,11 +6875,12 @@ struct async_worker {
             return queue_offset_ + queue_.size();
         }
 
-        /// Whether the record at offset is still queued or being written. Once false it
-        /// stays false: records only move on into the file.
-        bool is_pending(std::uint64_t offset) const {
+        /// The end of the records wholly in the file: those from it on are queued or being
+        /// written. Taken in one reading under the queue's lock, so it is always where a
+        /// record starts, whatever the worker does meanwhile.
+        [[nodiscard]] std::uint64_t written_end() const {
             const std::lock_guard lock(mutex_);
-            return offset >= queue_offset_ || (!in_flight_.empty() && offset >= in_flight_offset_);
+            return in_flight_.empty() ? queue_offset_ : in_flight_offset_;
         }
 
         /// Copies bytes still queued or being written; false when they are in the file.
@@ -7070,7 +7074,7 @@ struct sync_each {
 
         [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
         /// Every record is in the file as soon as it is appended.
-        bool is_pending(std::uint64_t) const noexcept { return false; }
+        [[nodiscard]] std::uint64_t written_end() const noexcept { return end_; }
         bool read_pending(std::uint64_t, char*, std::size_t) const noexcept { return false; }
         void flush(std::error_code&) {}
         void sync(std::error_code& ec) { commit(appended_.load(), ec); }
@@ -8224,7 +8228,7 @@ public:
         if (!look_up(key, where, ec)) return false;
         const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
         thread_local std::string scratch;
-        if (Mapped || writer_->is_pending(where.offset)) {
+        if (Mapped || with_writer(where.offset)) {
             // A record not yet in the file is copied from the writer in one piece.
             std::string_view value;
             if (!read_record(key, where, scratch, value, ec)) {
@@ -8390,10 +8394,13 @@ public:
         verify_report report;
         if (!readable(ec)) return report;
         // async_worker's thread may be writing records at the end of the file: check
-        // only those wholly written (no writer appends while the gate is held). The size
-        // is read after: once nothing is pending the file no longer grows, and a size
-        // read before could end in the middle of a record the worker was writing.
-        const std::uint64_t written = written_end();
+        // only those wholly written, up to where the writer's first pending record starts
+        // (no writer appends while the gate is held). The writer reads that offset under
+        // one lock: pieced together from several readings while its thread moved on, it
+        // could fall inside a record. The size is read after: once nothing is pending the
+        // file no longer grows, and a size read before could end in the middle of a record
+        // the worker was writing.
+        const std::uint64_t written = writer_->written_end();
         std::uint64_t file_size = 0;
         if (!file_.size(file_size, ec)) return report;
         const std::uint64_t end = written < writer_->end() ? written : file_size;
@@ -8515,22 +8522,9 @@ private:
         }
     }
 
-    /// The end of the records wholly in the data file. The records still with the
-    /// writer (buffered, queued, or being written by async_worker's thread) are those at
-    /// and after some offset, which only grows: this finds it.
-    [[nodiscard]] std::uint64_t written_end() const {
-        std::uint64_t low = file_header::size;
-        std::uint64_t high = writer_->end();
-        while (low < high) {
-            const std::uint64_t middle = low + (high - low) / 2;
-            if (writer_->is_pending(middle)) {
-                high = middle;
-            } else {
-                low = middle + 1;
-            }
-        }
-        return low;
-    }
+    /// Whether the record at offset is still with the writer (buffered, queued, or being
+    /// written by async_worker's thread) rather than wholly in the data file.
+    [[nodiscard]] bool with_writer(std::uint64_t offset) const { return offset >= writer_->written_end(); }
 
     static std::size_t erase_record_size(std::size_t key_size) noexcept {
         return 4 + 1 + varint_size(key_size) + key_size;
@@ -8595,11 +8589,11 @@ private:
         std::string_view record;
         scratch.clear();
         if constexpr (Mapped) {
-            if (mapping_ && where.offset + size <= mapping_->length() && !writer_->is_pending(where.offset)) {
+            if (mapping_ && where.offset + size <= mapping_->length() && !with_writer(where.offset)) {
                 record = std::string_view(mapping_->data() + where.offset, size);
             }
         } else {
-            if (ahead != nullptr && !writer_->is_pending(where.offset)) {
+            if (ahead != nullptr && !with_writer(where.offset)) {
                 if (!ahead->holds(where.offset, size) && !fill(*ahead, where.offset, size, ec)) return false;
                 record = ahead->view(where.offset, size);
             }
@@ -8626,10 +8620,12 @@ private:
     /// pattern of the scan so far suggests and the file already holds.
     bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
         const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
-        std::size_t length = sequential ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
-        length = std::max(length, size);
-        // Records still with the writer lie at and after some offset: read only below it.
-        while (length > size && writer_->is_pending(offset + length - 1)) length = std::max(size, length / 2);
+        const std::size_t wanted = sequential ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
+        // Records still with the writer lie from its written end on: read only below it.
+        // The record at offset is below it (the caller checked), and that end only grows.
+        const std::uint64_t written = writer_->written_end();
+        const std::uint64_t room = written > offset ? written - offset : 0;
+        const std::size_t length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(wanted, room)));
         ahead.bytes.resize(length);
         std::size_t got = 0;
         if (!file_.read_at_least(offset, ahead.bytes.data(), size, length, got, ec)) return false;

@@ -295,7 +295,7 @@ public:
         if (!look_up(key, where, ec)) return false;
         const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
         thread_local std::string scratch;
-        if (Mapped || writer_->is_pending(where.offset)) {
+        if (Mapped || with_writer(where.offset)) {
             // A record not yet in the file is copied from the writer in one piece.
             std::string_view value;
             if (!read_record(key, where, scratch, value, ec)) {
@@ -461,10 +461,13 @@ public:
         verify_report report;
         if (!readable(ec)) return report;
         // async_worker's thread may be writing records at the end of the file: check
-        // only those wholly written (no writer appends while the gate is held). The size
-        // is read after: once nothing is pending the file no longer grows, and a size
-        // read before could end in the middle of a record the worker was writing.
-        const std::uint64_t written = written_end();
+        // only those wholly written, up to where the writer's first pending record starts
+        // (no writer appends while the gate is held). The writer reads that offset under
+        // one lock: pieced together from several readings while its thread moved on, it
+        // could fall inside a record. The size is read after: once nothing is pending the
+        // file no longer grows, and a size read before could end in the middle of a record
+        // the worker was writing.
+        const std::uint64_t written = writer_->written_end();
         std::uint64_t file_size = 0;
         if (!file_.size(file_size, ec)) return report;
         const std::uint64_t end = written < writer_->end() ? written : file_size;
@@ -586,22 +589,9 @@ private:
         }
     }
 
-    /// The end of the records wholly in the data file. The records still with the
-    /// writer (buffered, queued, or being written by async_worker's thread) are those at
-    /// and after some offset, which only grows: this finds it.
-    [[nodiscard]] std::uint64_t written_end() const {
-        std::uint64_t low = file_header::size;
-        std::uint64_t high = writer_->end();
-        while (low < high) {
-            const std::uint64_t middle = low + (high - low) / 2;
-            if (writer_->is_pending(middle)) {
-                high = middle;
-            } else {
-                low = middle + 1;
-            }
-        }
-        return low;
-    }
+    /// Whether the record at offset is still with the writer (buffered, queued, or being
+    /// written by async_worker's thread) rather than wholly in the data file.
+    [[nodiscard]] bool with_writer(std::uint64_t offset) const { return offset >= writer_->written_end(); }
 
     static std::size_t erase_record_size(std::size_t key_size) noexcept {
         return 4 + 1 + varint_size(key_size) + key_size;
@@ -666,11 +656,11 @@ private:
         std::string_view record;
         scratch.clear();
         if constexpr (Mapped) {
-            if (mapping_ && where.offset + size <= mapping_->length() && !writer_->is_pending(where.offset)) {
+            if (mapping_ && where.offset + size <= mapping_->length() && !with_writer(where.offset)) {
                 record = std::string_view(mapping_->data() + where.offset, size);
             }
         } else {
-            if (ahead != nullptr && !writer_->is_pending(where.offset)) {
+            if (ahead != nullptr && !with_writer(where.offset)) {
                 if (!ahead->holds(where.offset, size) && !fill(*ahead, where.offset, size, ec)) return false;
                 record = ahead->view(where.offset, size);
             }
@@ -697,10 +687,12 @@ private:
     /// pattern of the scan so far suggests and the file already holds.
     bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
         const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
-        std::size_t length = sequential ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
-        length = std::max(length, size);
-        // Records still with the writer lie at and after some offset: read only below it.
-        while (length > size && writer_->is_pending(offset + length - 1)) length = std::max(size, length / 2);
+        const std::size_t wanted = sequential ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
+        // Records still with the writer lie from its written end on: read only below it.
+        // The record at offset is below it (the caller checked), and that end only grows.
+        const std::uint64_t written = writer_->written_end();
+        const std::uint64_t room = written > offset ? written - offset : 0;
+        const std::size_t length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(wanted, room)));
         ahead.bytes.resize(length);
         std::size_t got = 0;
         if (!file_.read_at_least(offset, ahead.bytes.data(), size, length, got, ec)) return false;

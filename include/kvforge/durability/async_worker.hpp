@@ -85,11 +85,12 @@ struct async_worker {
             return queue_offset_ + queue_.size();
         }
 
-        /// Whether the record at offset is still queued or being written. Once false it
-        /// stays false: records only move on into the file.
-        bool is_pending(std::uint64_t offset) const {
+        /// The end of the records wholly in the file: those from it on are queued or being
+        /// written. Taken in one reading under the queue's lock, so it is always where a
+        /// record starts, whatever the worker does meanwhile.
+        [[nodiscard]] std::uint64_t written_end() const {
             const std::lock_guard lock(mutex_);
-            return offset >= queue_offset_ || (!in_flight_.empty() && offset >= in_flight_offset_);
+            return in_flight_.empty() ? queue_offset_ : in_flight_offset_;
         }
 
         /// Copies bytes still queued or being written; false when they are in the file.

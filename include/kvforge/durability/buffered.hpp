@@ -31,8 +31,9 @@ struct buffered {
     static constexpr std::size_t buffer_bytes = Bytes;
     static constexpr unsigned flush_millis = Millis;
 
-    /// Every member is called under the store's write lock, except read_pending and
-    /// end, which readers call under the shared lock; so the buffer needs no lock of its own.
+    /// Every member is called under the store's write lock, except read_pending,
+    /// written_end and end, which readers call under the shared lock; so the buffer needs
+    /// no lock of its own.
     template <class IO, bool Concurrent>
     class writer {
     public:
@@ -65,10 +66,12 @@ struct buffered {
         /// The end of the data, buffered bytes included.
         [[nodiscard]] std::uint64_t end() const noexcept { return file_end_ + buffer_.size(); }
 
-        /// Whether the record at offset is still in the buffer rather than the file. In
-        /// every writer the pending records are those at and after some offset, which
-        /// only grows: readers rely on that to read ahead of a record.
-        bool is_pending(std::uint64_t offset) const noexcept { return offset >= file_end_; }
+        /// The end of the records in the file; those from it on are still in the buffer.
+        /// In every writer it is where a record starts, read in one piece (async_worker,
+        /// whose thread moves it, reads it under its lock), and it only grows until the
+        /// next attach: readers rely on that to read ahead of a record, and verify()
+        /// checks the file up to it.
+        [[nodiscard]] std::uint64_t written_end() const noexcept { return file_end_; }
 
         /// Copies bytes that are still in the buffer; false when they are in the file.
         bool read_pending(std::uint64_t offset, char* into, std::size_t size) const noexcept {

@@ -83,7 +83,7 @@ struct sync_each {
 
         [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
         /// Every record is in the file as soon as it is appended.
-        bool is_pending(std::uint64_t) const noexcept { return false; }
+        [[nodiscard]] std::uint64_t written_end() const noexcept { return end_; }
         bool read_pending(std::uint64_t, char*, std::size_t) const noexcept { return false; }
         void flush(std::error_code&) {}
         void sync(std::error_code& ec) { commit(appended_.load(), ec); }
