@@ -6344,10 +6344,6 @@ public:
         version_.bump();
     }
 
-    /// A number that every change of the contents moves on (evictions happen within puts
-    /// and batches), read without a lock: a scan re-reads what it read ahead once it moved.
-    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
-
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
         kvforge::stats s;
@@ -6670,7 +6666,6 @@ public:
     [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     [[nodiscard]] std::size_t size() const { return inner_.size(); }
-    [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     void clear(std::error_code& ec) {
         const write_in_flight writing(*this, [&] { cache_.clear(); });

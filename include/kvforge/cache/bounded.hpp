@@ -141,10 +141,6 @@ public:
         version_.bump();
     }
 
-    /// A number that every change of the contents moves on (evictions happen within puts
-    /// and batches), read without a lock: a scan re-reads what it read ahead once it moved.
-    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
-
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
         kvforge::stats s;

@@ -152,7 +152,6 @@ public:
     [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     [[nodiscard]] std::size_t size() const { return inner_.size(); }
-    [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     void clear(std::error_code& ec) {
         const write_in_flight writing(*this, [&] { cache_.clear(); });
