@@ -122,11 +122,13 @@ concept index_table = std::default_initializable<T> && std::movable<T> &&
         table.shrink_to_fit();
     };
 
-/// An index_table that can also visit records in ascending memcmp order of their keys,
-/// from a given key on, until the visitor returns false.
+/// An index_table that can also visit records in memcmp order of their keys, ascending
+/// from a given key on (visit_from), or descending from a given key or the last one
+/// (visit_down_from, which takes nullopt for the last), until the visitor returns false.
 template <class T>
 concept ordered_index_table = index_table<T> && requires(const T& table, std::string_view bytes) {
     table.visit_from(bytes, true, detail::record_predicate{});
+    table.visit_down_from(std::optional<std::string_view>(bytes), true, detail::record_predicate{});
 };
 
 /// An index policy: `table`, the index_table type, and `ordered`, whether the
@@ -1285,6 +1287,34 @@ public:
         }
     }
 
+    /// Calls f(key, payload) in descending key order for the records with key <= from
+    /// (key < from when !inclusive; every record when from is nullopt), stopping as soon
+    /// as f returns false.
+    template <class F>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, F&& f) const {
+        if (root_ == nullptr) return;
+        // Leaves link only to their right neighbour; the path from the root finds the left one.
+        std::array<step, max_height> path;
+        const leaf_node* leaf = nullptr;
+        std::uint32_t end = 0;  // entries [0, end) of leaf are visited, last first
+        if (from) {
+            leaf = descend(*from, path.data());
+            const leaf_position at = locate(*leaf, *from);
+            end = at.found && inclusive ? at.index + 1 : at.index;
+        } else {
+            leaf = rightmost_leaf(path.data());
+            end = leaf->count;
+        }
+        while (leaf != nullptr) {
+            for (std::uint32_t i = end; i-- > 0;) {
+                const record_view r = records_.view(leaf->refs[i]);
+                if (!f(r.key, r.payload)) return;
+            }
+            leaf = previous_leaf(path.data());
+            if (leaf != nullptr) end = leaf->count;
+        }
+    }
+
     /// Bytes of heap memory held: nodes, records and separators.
     [[nodiscard]] std::size_t memory_usage() const noexcept {
         return leaf_count_ * sizeof(leaf_node) + inner_count_ * sizeof(inner_node) + records_.memory_usage() +
@@ -1444,6 +1474,33 @@ private:
         node_base* node = root_;
         for (std::uint32_t depth = 0; node != nullptr && depth < height_; ++depth) {
             node = static_cast<inner_node*>(node)->children[0];
+        }
+        return static_cast<leaf_node*>(node);
+    }
+
+    // The last leaf in key order (the table is not empty); records the inner nodes passed in path.
+    [[nodiscard]] leaf_node* rightmost_leaf(step* path) const noexcept {
+        node_base* node = root_;
+        for (std::uint32_t depth = 0; depth < height_; ++depth) {
+            auto* inner = static_cast<inner_node*>(node);
+            path[depth] = {inner, inner->count - 1};
+            node = inner->children[inner->count - 1];
+        }
+        return static_cast<leaf_node*>(node);
+    }
+
+    // The leaf before the one path leads to, moving path to it; null when that is the first.
+    [[nodiscard]] leaf_node* previous_leaf(step* path) const noexcept {
+        std::uint32_t depth = height_;
+        while (depth > 0 && path[depth - 1].index == 0) --depth;
+        if (depth == 0) return nullptr;
+        step& turn = path[depth - 1];
+        --turn.index;
+        node_base* node = turn.node->children[turn.index];
+        for (; depth < height_; ++depth) {
+            auto* inner = static_cast<inner_node*>(node);
+            path[depth] = {inner, inner->count - 1};
+            node = inner->children[inner->count - 1];
         }
         return static_cast<leaf_node*>(node);
     }
@@ -3238,6 +3295,15 @@ public:
         table_.visit_from(from, inclusive, visitor);
     }
 
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on, until it returns false.
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        table_.visit_down_from(from, inclusive, visitor);
+    }
+
     /// Calls visitor(key, value) for every record, under the read lock.
     template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& /*ec*/) const {
@@ -4217,6 +4283,7 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -4241,30 +4308,104 @@ inline bool prefix_end(std::string_view prefix, std::string& upper) {
 
 }  // namespace detail
 
-/// The keys in [from, to) (or all, or those with a prefix) with their values, in key
-/// order, read from the store a chunk at a time.
+/// The order in which a scan hands out keys.
+enum class scan_order { ascending, descending };
+/// Smallest key first (the default).
+inline constexpr scan_order ascending = scan_order::ascending;
+/// Largest key first.
+inline constexpr scan_order descending = scan_order::descending;
+
+namespace detail {
+
+/// Where a scan starts and where it stops, as encoded keys, in the scan's order.
+struct scan_bounds {
+    scan_order order = scan_order::ascending;
+    std::string start;            // the first key the scan may hand out (or, when !inclusive, just past it)
+    bool inclusive = true;        // whether a record at start itself is handed out
+    bool from_last = false;       // descending from the largest key (start unused)
+    std::string limit;            // the scan stops at a key >= limit (ascending), < limit (descending)
+    bool limited = false;         // whether limit applies
+
+    /// The keys in [from, to), in order.
+    static scan_bounds between(std::string from, std::string to, scan_order order) {
+        scan_bounds b;
+        b.order = order;
+        b.limited = true;
+        if (order == scan_order::ascending) {
+            b.start = std::move(from);
+            b.limit = std::move(to);
+        } else {
+            b.start = std::move(to);
+            b.inclusive = false;
+            b.limit = std::move(from);
+        }
+        return b;
+    }
+
+    /// The keys from `from` (included) to the end the order leads to: the largest key
+    /// when ascending, the smallest when descending.
+    static scan_bounds starting_at(std::string from, scan_order order) {
+        scan_bounds b;
+        b.order = order;
+        b.start = std::move(from);
+        return b;
+    }
+
+    /// Every key, in order.
+    static scan_bounds everything(scan_order order) {
+        scan_bounds b;
+        b.order = order;
+        b.from_last = order == scan_order::descending;
+        return b;
+    }
+
+    /// The keys that start with prefix, in order.
+    static scan_bounds with_prefix(std::string prefix, scan_order order) {
+        std::string upper;
+        const bool bounded = prefix_end(prefix, upper);
+        scan_bounds b;
+        b.order = order;
+        if (order == scan_order::ascending) {
+            b.start = std::move(prefix);
+            b.limit = std::move(upper);
+            b.limited = bounded;
+        } else {
+            b.start = std::move(upper);
+            b.inclusive = false;
+            b.from_last = !bounded;
+            b.limit = std::move(prefix);
+            b.limited = true;
+        }
+        return b;
+    }
+};
+
+}  // namespace detail
+
+/// The keys in [from, to) (or all, or from a key on, or those with a prefix) with their
+/// values, in ascending or descending key order, read from the store a chunk at a time.
 ///
 /// Each chunk is read under the store's read lock, which is released between chunks,
 /// so a long scan never blocks writers for long, and the loop body (or another thread)
 /// may write to the store. The contract:
-/// - each key is seen at most once, in order;
-/// - a key written while the scan runs is seen if it sorts after the scan's position
-///   (the last key handed out), and not if it sorts before;
+/// - each key is seen at most once, in the scan's order;
+/// - a key written while the scan runs is seen if it comes after the scan's position
+///   (the last key handed out) in the scan's order, and not if it comes before;
 /// - every record handed out holds the value its key had at some moment after the scan
 ///   reached it, and a key erased before the scan reached it is not handed out.
 /// The chunk read ahead keeps this by its store's write version (moved on by every put,
 /// erase, batch, clear and compaction): when the version has moved since the chunk was
-/// read, the scan reads again from just after the last key it handed out. It is not a
+/// read, the scan reads again from just past the last key it handed out. It is not a
 /// snapshot: keys the scan has passed may change behind it. Iterate a range once.
 template <class Backend, class Key, class Value>
 class scan_range {
 public:
     using value_type = std::pair<Key, Value>;
 
-    /// Reads from backend the keys >= from (all when from is empty), stopping before
-    /// `to` when bounded. Errors are reported through *ec when ec is given, else thrown.
-    scan_range(const Backend& backend, std::string from, std::string to, bool bounded, std::error_code* ec)
-        : backend_(&backend), next_(std::move(from)), upper_(std::move(to)), bounded_(bounded), ec_(ec) {
+    /// Reads from backend the keys within bounds, in their order. Errors are reported
+    /// through *ec when ec is given, else thrown.
+    scan_range(const Backend& backend, detail::scan_bounds bounds, std::error_code* ec)
+        : backend_(&backend), bounds_(std::move(bounds)), ec_(ec) {
         if (ec_ != nullptr) ec_->clear();
     }
 
@@ -4313,13 +4454,14 @@ private:
         if ((position_ == filled_ && more_) || backend_->write_version() != version_) refetch();
     }
 
-    /// Reads again from just after the last key handed out, encoded again: a codec's
+    /// Reads again from just past the last key handed out, encoded again: a codec's
     /// decode gives back what its encode was given, so these are the stored bytes. (A copy
     /// of every key's bytes, kept in case, would cost scans a third of their speed.)
     void refetch() {
         std::string scratch;
-        next_.assign(codec<Key>::encode(chunk_[position_ - 1].first, scratch));
-        inclusive_ = false;
+        bounds_.start.assign(codec<Key>::encode(chunk_[position_ - 1].first, scratch));
+        bounds_.inclusive = false;
+        bounds_.from_last = false;
         fetch();
     }
 
@@ -4333,30 +4475,33 @@ private:
         version_ = backend_->write_version();
         std::error_code ec;
         std::size_t bytes = 0;
-        backend_->visit_from(
-            next_, inclusive_,
-            [&](std::string_view key, std::string_view value) {
-                if (bounded_ && key >= upper_) return false;
-                if (filled_ == chunk_records || bytes >= chunk_bytes) {
-                    more_ = true;
-                    return false;
-                }
-                if (filled_ == chunk_.size()) chunk_.emplace_back();
-                value_type& slot = chunk_[filled_];
-                if (!codec<Key>::decode(key, slot.first)) {
-                    detail::fail(ec, errc::key_decode_failed, "scan: a stored key cannot be decoded as the key type");
-                    return false;
-                }
-                if (!codec<Value>::decode(value, slot.second)) {
-                    detail::fail(ec, errc::value_decode_failed,
-                                 "scan: a stored value cannot be decoded as the value type");
-                    return false;
-                }
-                ++filled_;
-                bytes += key.size() + value.size();
-                return true;
-            },
-            ec);
+        const auto take = [&](std::string_view key, std::string_view value) {
+            if (bounds_.limited && past_limit(key)) return false;
+            if (filled_ == chunk_records || bytes >= chunk_bytes) {
+                more_ = true;
+                return false;
+            }
+            if (filled_ == chunk_.size()) chunk_.emplace_back();
+            value_type& slot = chunk_[filled_];
+            if (!codec<Key>::decode(key, slot.first)) {
+                detail::fail(ec, errc::key_decode_failed, "scan: a stored key cannot be decoded as the key type");
+                return false;
+            }
+            if (!codec<Value>::decode(value, slot.second)) {
+                detail::fail(ec, errc::value_decode_failed,
+                             "scan: a stored value cannot be decoded as the value type");
+                return false;
+            }
+            ++filled_;
+            bytes += key.size() + value.size();
+            return true;
+        };
+        if (bounds_.order == scan_order::ascending) {
+            backend_->visit_from(bounds_.start, bounds_.inclusive, take, ec);
+        } else {
+            backend_->visit_down_from(bounds_.from_last ? std::nullopt : std::optional<std::string_view>(bounds_.start),
+                                      bounds_.inclusive, take, ec);
+        }
         if (ec) {
             filled_ = 0;
             more_ = false;
@@ -4365,11 +4510,13 @@ private:
         }
     }
 
+    /// Whether key lies past the scan's limit, where it ends.
+    [[nodiscard]] bool past_limit(std::string_view key) const noexcept {
+        return bounds_.order == scan_order::ascending ? key >= bounds_.limit : key < bounds_.limit;
+    }
+
     const Backend* backend_;
-    std::string next_;
-    std::string upper_;
-    bool bounded_;
-    bool inclusive_ = true;
+    detail::scan_bounds bounds_;  // its start moves on to the last key handed out at each refetch
     bool more_ = false;
     std::error_code* ec_;
     std::vector<value_type> chunk_;
@@ -4746,23 +4893,50 @@ public:
         return backend_.durable_sequence();
     }
 
-    /// The keys in [from, to) with their values, in key order. Needs an ordered index.
-    [[nodiscard]] range_type scan(key_param from, key_param to) const {
-        return make_range(from, to, nullptr);
+    /// The keys in [from, to) with their values, in ascending key order, or in descending
+    /// order (the same keys, largest first) with kvforge::descending. Needs an ordered index.
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order = ascending) const {
+        return make_range(from, to, order, nullptr);
     }
     /// As scan(from, to); an error ends the iteration and is stored in ec, which must outlive the range.
     [[nodiscard]] range_type scan(key_param from, key_param to, std::error_code& ec) const {
-        return make_range(from, to, &ec);
+        return make_range(from, to, ascending, &ec);
     }
-    /// Every key with its value, in key order. Needs an ordered index.
-    [[nodiscard]] range_type scan() const {
-        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
-        return range_type(backend_, {}, {}, false, nullptr);
+    /// As scan(from, to, order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order, std::error_code& ec) const {
+        return make_range(from, to, order, &ec);
     }
-    /// The keys that start with prefix (compared as encoded bytes) with their values, in key order.
-    [[nodiscard]] range_type scan_prefix(key_param prefix) const { return make_prefix_range(prefix, nullptr); }
+    /// Every key with its value, in ascending (or, with kvforge::descending, descending) key
+    /// order. Needs an ordered index.
+    [[nodiscard]] range_type scan(scan_order order = ascending) const { return make_full_range(order, nullptr); }
+    /// As scan(order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan(scan_order order, std::error_code& ec) const { return make_full_range(order, &ec); }
+    /// The keys from `from` (included) to the end with their values: the keys >= from in
+    /// ascending order, or with kvforge::descending the keys <= from, largest first.
+    /// Needs an ordered index.
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order = ascending) const {
+        return make_open_range(from, order, nullptr);
+    }
+    /// As scan_from(from); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const {
+        return make_open_range(from, ascending, &ec);
+    }
+    /// As scan_from(from, order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order, std::error_code& ec) const {
+        return make_open_range(from, order, &ec);
+    }
+    /// The keys that start with prefix (compared as encoded bytes) with their values, in
+    /// ascending (or, with kvforge::descending, descending) key order.
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order = ascending) const {
+        return make_prefix_range(prefix, order, nullptr);
+    }
+    /// As scan_prefix(prefix); an error ends the iteration and is stored in ec, which must outlive the range.
     [[nodiscard]] range_type scan_prefix(key_param prefix, std::error_code& ec) const {
-        return make_prefix_range(prefix, &ec);
+        return make_prefix_range(prefix, ascending, &ec);
+    }
+    /// As scan_prefix(prefix, order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order, std::error_code& ec) const {
+        return make_prefix_range(prefix, order, &ec);
     }
 
     /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
@@ -4778,7 +4952,9 @@ public:
     void for_each(Fn&& fn, std::error_code& ec) const {
         ec.clear();
         if constexpr (index_policy::ordered) {
-            for (const auto& [key, value] : range_type(backend_, {}, {}, false, &ec)) fn(key, value);
+            for (const auto& [key, value] : range_type(backend_, detail::scan_bounds::everything(ascending), &ec)) {
+                fn(key, value);
+            }
         } else {
             std::pair<Key, Value> record;
             backend_.for_each([&](std::string_view k, std::string_view v) {
@@ -4930,22 +5106,31 @@ private:
         return false;
     }
 
-    range_type make_range(key_param from, key_param to, std::error_code* ec) const {
-        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
-        std::string from_scratch;
-        std::string to_scratch;
-        return range_type(backend_, std::string(codec<Key>::encode(from, from_scratch)),
-                          std::string(codec<Key>::encode(to, to_scratch)), true, ec);
+    static std::string encoded(key_param key) {
+        std::string scratch;
+        return std::string(codec<Key>::encode(key, scratch));
     }
 
-    range_type make_prefix_range(key_param prefix, std::error_code* ec) const {
+    range_type make_range(key_param from, key_param to, scan_order order, std::error_code* ec) const {
+        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
+        return range_type(backend_, detail::scan_bounds::between(encoded(from), encoded(to), order), ec);
+    }
+
+    range_type make_full_range(scan_order order, std::error_code* ec) const {
+        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
+        return range_type(backend_, detail::scan_bounds::everything(order), ec);
+    }
+
+    range_type make_open_range(key_param from, scan_order order, std::error_code* ec) const {
+        static_assert(index_policy::ordered,
+                      "kvforge: scan_from() needs an ordered index; use kvforge::sorted_index");
+        return range_type(backend_, detail::scan_bounds::starting_at(encoded(from), order), ec);
+    }
+
+    range_type make_prefix_range(key_param prefix, scan_order order, std::error_code* ec) const {
         static_assert(index_policy::ordered,
                       "kvforge: scan_prefix() needs an ordered index; use kvforge::sorted_index");
-        std::string scratch;
-        std::string from(codec<Key>::encode(prefix, scratch));
-        std::string upper;
-        const bool bounded = detail::prefix_end(from, upper);
-        return range_type(backend_, std::move(from), std::move(upper), bounded, ec);
+        return range_type(backend_, detail::scan_bounds::with_prefix(encoded(prefix), order), ec);
     }
 
     void call(void (backend_type::*op)(std::error_code&)) {
@@ -5237,6 +5422,11 @@ public:
     virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
     /// Calls visitor(key, value) in key order from `from` on until it returns false (ordered stores).
     virtual void visit_records(std::string_view, bool, record_visitor, std::error_code& ec) const { closed(ec, 0); }
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on until it returns false (ordered stores).
+    virtual void visit_records_down(std::optional<std::string_view>, bool, record_visitor, std::error_code& ec) const {
+        closed(ec, 0);
+    }
     /// What scan_range checks its read-ahead against: moves on with every change to the store.
     [[nodiscard]] virtual std::uint64_t write_version() const noexcept { return 0; }
     virtual void for_each(function_ref<void(const Key&, const Value&)>, std::error_code& ec) const { closed(ec, 0); }
@@ -5254,6 +5444,12 @@ public:
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
         visit_records(from, inclusive, record_visitor(visitor), ec);
+    }
+    /// What a descending scan_range calls: visit_records_down with any visitor.
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        visit_records_down(from, inclusive, record_visitor(visitor), ec);
     }
 
     /// The store every empty any_store stands for; it has no state, so one serves all.
@@ -5376,35 +5572,59 @@ public:
     [[nodiscard]] std::uint64_t durable_seq() const { return thrown(&erased::durable_seq); }
     [[nodiscard]] std::uint64_t durable_seq(std::error_code& ec) const noexcept { return impl().durable_seq(ec); }
 
-    /// The keys in [from, to) with their values, in key order (ordered index only: else
-    /// this throws at once).
-    [[nodiscard]] range_type scan(key_param from, key_param to) const {
+    /// The keys in [from, to) with their values, in ascending key order, or in descending
+    /// order (the same keys, largest first) with kvforge::descending (ordered index only:
+    /// else this throws at once).
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order = ascending) const {
         require_ordered();
-        return make_range(from, to, nullptr);
+        return range_type(impl(), detail::scan_bounds::between(encoded(from), encoded(to), order), nullptr);
     }
     /// As scan(from, to); errors, including an unordered index, end the iteration and are
     /// stored in ec, which must outlive the range.
     [[nodiscard]] range_type scan(key_param from, key_param to, std::error_code& ec) const {
-        return make_range(from, to, &ec);
+        return scan(from, to, ascending, ec);
     }
-    /// Every key with its value, in key order (ordered index only).
-    [[nodiscard]] range_type scan() const {
+    /// As scan(from, to, order), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order, std::error_code& ec) const {
+        return range_type(impl(), detail::scan_bounds::between(encoded(from), encoded(to), order), &ec);
+    }
+    /// Every key with its value, in ascending (or descending) key order (ordered index only).
+    [[nodiscard]] range_type scan(scan_order order = ascending) const {
         require_ordered();
-        return range_type(impl(), {}, {}, false, nullptr);
+        return range_type(impl(), detail::scan_bounds::everything(order), nullptr);
     }
-    /// The keys from `from` on, with their values, in key order (ordered index only).
-    [[nodiscard]] range_type scan_from(key_param from) const {
+    /// As scan(order), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan(scan_order order, std::error_code& ec) const {
+        return range_type(impl(), detail::scan_bounds::everything(order), &ec);
+    }
+    /// The keys from `from` (included) to the end with their values: the keys >= from in
+    /// ascending order, or with kvforge::descending the keys <= from, largest first
+    /// (ordered index only).
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order = ascending) const {
         require_ordered();
-        return make_open_range(from, nullptr);
+        return range_type(impl(), detail::scan_bounds::starting_at(encoded(from), order), nullptr);
     }
-    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const { return make_open_range(from, &ec); }
-    /// The keys that start with prefix (compared as encoded bytes), in key order (ordered index only).
-    [[nodiscard]] range_type scan_prefix(key_param prefix) const {
+    /// As scan_from(from), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const {
+        return scan_from(from, ascending, ec);
+    }
+    /// As scan_from(from, order), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order, std::error_code& ec) const {
+        return range_type(impl(), detail::scan_bounds::starting_at(encoded(from), order), &ec);
+    }
+    /// The keys that start with prefix (compared as encoded bytes), in ascending (or
+    /// descending) key order (ordered index only).
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order = ascending) const {
         require_ordered();
-        return make_prefix_range(prefix, nullptr);
+        return range_type(impl(), detail::scan_bounds::with_prefix(encoded(prefix), order), nullptr);
     }
+    /// As scan_prefix(prefix), with errors stored in ec as scan(from, to, ec) does.
     [[nodiscard]] range_type scan_prefix(key_param prefix, std::error_code& ec) const {
-        return make_prefix_range(prefix, &ec);
+        return scan_prefix(prefix, ascending, ec);
+    }
+    /// As scan_prefix(prefix, order), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order, std::error_code& ec) const {
+        return range_type(impl(), detail::scan_bounds::with_prefix(encoded(prefix), order), &ec);
     }
 
     /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
@@ -5484,24 +5704,9 @@ private:
         detail::throw_if(ec);
     }
 
-    range_type make_range(key_param from, key_param to, std::error_code* ec) const {
-        std::string from_scratch;
-        std::string to_scratch;
-        return range_type(impl(), std::string(codec<Key>::encode(from, from_scratch)),
-                          std::string(codec<Key>::encode(to, to_scratch)), true, ec);
-    }
-
-    range_type make_open_range(key_param from, std::error_code* ec) const {
+    static std::string encoded(key_param key) {
         std::string scratch;
-        return range_type(impl(), std::string(codec<Key>::encode(from, scratch)), {}, false, ec);
-    }
-
-    range_type make_prefix_range(key_param prefix, std::error_code* ec) const {
-        std::string scratch;
-        std::string from(codec<Key>::encode(prefix, scratch));
-        std::string upper;
-        const bool bounded = detail::prefix_end(from, upper);
-        return range_type(impl(), std::move(from), std::move(upper), bounded, ec);
+        return std::string(codec<Key>::encode(key, scratch));
     }
 
     std::unique_ptr<erased> impl_;
@@ -5516,6 +5721,7 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -5702,6 +5908,15 @@ public:
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor) const {
         table_.visit_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
+            return visitor(key, payload.substr(header_size));
+        });
+    }
+
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on, until it returns false (ordered tables).
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor) const {
+        table_.visit_down_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
             return visitor(key, payload.substr(header_size));
         });
     }
@@ -6323,6 +6538,13 @@ public:
     }
 
     template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        cache_.visit_down_from(from, inclusive, visitor);
+    }
+
+    template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& /*ec*/) const {
         const read_lock lock(mutex_);
         cache_.for_each(visitor);
@@ -6655,6 +6877,12 @@ public:
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
         inner_.visit_from(from, inclusive, std::forward<Visitor>(visitor), ec);
+    }
+
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        inner_.visit_down_from(from, inclusive, std::forward<Visitor>(visitor), ec);
     }
 
     template <class Visitor>
@@ -8287,15 +8515,15 @@ public:
     /// Calls visitor(key, value) in key order from `from` on, until it returns false.
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        std::string scratch;
-        read_ahead ahead;
-        table_.visit_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
-            std::string_view value;
-            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
-            return visitor(key, value);
-        });
+        visit_ordered([&](auto&& read) { table_.visit_from(from, inclusive, read); }, visitor, ec);
+    }
+
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on, until it returns false.
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        visit_ordered([&](auto&& read) { table_.visit_down_from(from, inclusive, read); }, visitor, ec);
     }
 
     /// Calls visitor(key, value) for every record, under the read lock.
@@ -8583,6 +8811,21 @@ private:
             return std::string_view(bytes).substr(static_cast<std::size_t>(offset - start), size);
         }
     };
+
+    /// Under the read lock, has walk hand its read(key, payload) to the index's ordered
+    /// visit, which read answers by calling visitor(key, value) with the record's value.
+    template <class Walk, class Visitor>
+    void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        std::string scratch;
+        read_ahead ahead;
+        walk([&](std::string_view key, std::string_view payload) {
+            std::string_view value;
+            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+            return visitor(key, value);
+        });
+    }
 
     /// Reads and checks the record at where; value views its value. A mapped store
     /// views a record in the file where it lies, leaving scratch empty; otherwise the
@@ -9445,6 +9688,7 @@ inline void destroy(std::string_view path) {
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -9766,6 +10010,15 @@ public:
         if constexpr (ordered) {
             ec.clear();
             store_access::backend(store_).visit_from(from, inclusive, visitor, ec);
+        } else {
+            fail_unordered(ec, this->description_);
+        }
+    }
+    void visit_records_down(std::optional<std::string_view> from, bool inclusive, record_visitor visitor,
+                            std::error_code& ec) const override {
+        if constexpr (ordered) {
+            ec.clear();
+            store_access::backend(store_).visit_down_from(from, inclusive, visitor, ec);
         } else {
             fail_unordered(ec, this->description_);
         }

@@ -360,15 +360,15 @@ public:
     /// Calls visitor(key, value) in key order from `from` on, until it returns false.
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        std::string scratch;
-        read_ahead ahead;
-        table_.visit_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
-            std::string_view value;
-            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
-            return visitor(key, value);
-        });
+        visit_ordered([&](auto&& read) { table_.visit_from(from, inclusive, read); }, visitor, ec);
+    }
+
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on, until it returns false.
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        visit_ordered([&](auto&& read) { table_.visit_down_from(from, inclusive, read); }, visitor, ec);
     }
 
     /// Calls visitor(key, value) for every record, under the read lock.
@@ -656,6 +656,21 @@ private:
             return std::string_view(bytes).substr(static_cast<std::size_t>(offset - start), size);
         }
     };
+
+    /// Under the read lock, has walk hand its read(key, payload) to the index's ordered
+    /// visit, which read answers by calling visitor(key, value) with the record's value.
+    template <class Walk, class Visitor>
+    void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        std::string scratch;
+        read_ahead ahead;
+        walk([&](std::string_view key, std::string_view payload) {
+            std::string_view value;
+            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+            return visitor(key, value);
+        });
+    }
 
     /// Reads and checks the record at where; value views its value. A mapped store
     /// views a record in the file where it lies, leaving scratch empty; otherwise the
