@@ -8864,16 +8864,27 @@ private:
     }
 
     /// Reads the record at offset into the window, with as many bytes after it as the
-    /// pattern of the scan so far suggests and the file already holds.
+    /// pattern of the scan so far suggests and the file already holds; or, when the scan
+    /// reads records back to front (a descending scan of records written in key order),
+    /// with as many bytes before it.
     bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
         const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
-        std::size_t length = sequential ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
+        const bool backward = !ahead.bytes.empty() && offset + size == ahead.start;
+        std::size_t length =
+            sequential || backward ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
         length = std::max(length, size);
+        std::size_t needed = size;
+        if (backward) {
+            // The window ends with the record, below the writer's records as the record is.
+            length = static_cast<std::size_t>(std::min<std::uint64_t>(length, offset + size));
+            offset = offset + size - length;
+            needed = length;
+        }
         // Records still with the writer lie at and after some offset: read only below it.
-        while (length > size && writer_->is_pending(offset + length - 1)) length = std::max(size, length / 2);
+        while (length > needed && writer_->is_pending(offset + length - 1)) length = std::max(needed, length / 2);
         ahead.bytes.resize(length);
         std::size_t got = 0;
-        if (!file_.read_at_least(offset, ahead.bytes.data(), size, length, got, ec)) return false;
+        if (!file_.read_at_least(offset, ahead.bytes.data(), needed, length, got, ec)) return false;
         ahead.bytes.resize(got);
         ahead.start = offset;
         return true;
