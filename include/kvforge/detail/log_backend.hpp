@@ -1070,15 +1070,28 @@ private:
 
     /// Writes the hint of the current generation, covering the whole log.
     bool write_hint(std::error_code& ec) {
-        hint_builder hint({generation_, fingerprint_, file_id_});
+        // Streamed a block at a time, as write_file would write it whole: .tmp, sync, rename, sync the directory.
+        const store_file_name name = store_file_name::hint(generation_);
+        data_file<io_type> file;
+        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
+        std::uint64_t size = 0;
+        auto sink = [&](std::string_view block) {
+            if (!write_counted(file, size, block, ec)) return false;
+            size += block.size();
+            return true;
+        };
+        hint_writer hint({generation_, fingerprint_, file_id_}, {writer_->end(), table_.size(), dead_bytes_}, sink);
+        bool ok = true;
         table_.for_each([&](std::string_view key, std::string_view payload) {
             const record_location where = record_location::decode(payload);
-            hint.add(key, where.value_size, where.offset);
+            ok = ok && hint.add(key, where.value_size, where.offset);
         });
-        std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
-        if (!write_file(store_file_name::hint(generation_), bytes, ec)) return false;
+        if (!ok || !hint.finish() || !file.sync(ec) || !directory_.rename(name.temporary(), name, ec) ||
+            !sync_directory(ec)) {
+            return false;
+        }
         const write_lock lock(mutex_);  // stats() reads these under the read lock
-        hint_bytes_ = bytes.size();
+        hint_bytes_ = size;
         hint_covered_bytes_ = writer_->end();
         return true;
     }
