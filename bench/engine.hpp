@@ -5,8 +5,8 @@
 // An engine is a class with: static name, ordered, concurrent and settings; a constructor
 // from engine_config that opens or creates; put, get, write_batch, scan (ordered engines),
 // flush, compact; static version(). Optional: visit (a view of a value during a call),
-// get(key) returning std::optional<std::string>, get_many(keys, out) (kvforge), close()
-// (else the destructor closes).
+// get(key) returning std::optional<std::string>, get_many(keys, out) (kvforge),
+// scan_descending (kvforge), close() (else the destructor closes).
 // Errors throw std::runtime_error. The peers in bench/peers/ implement the same shape for
 // other libraries.
 
@@ -133,12 +133,14 @@ public:
 
     template <class Visit>
     std::size_t scan(Visit&& visit) {
-        std::size_t count = 0;
-        for (const auto& [key, value] : store_.scan()) {
-            visit(std::string_view(key), std::string_view(value));
-            ++count;
-        }
-        return count;
+        return scan_in(kvforge::ascending, visit);
+    }
+
+    /// Every record, largest key first.
+    template <class Visit>
+        requires ordered
+    std::size_t scan_descending(Visit&& visit) {
+        return scan_in(kvforge::descending, visit);
     }
 
     void flush() {
@@ -162,6 +164,16 @@ public:
     }
 
 private:
+    template <class Visit>
+    std::size_t scan_in(kvforge::scan_order order, Visit& visit) {
+        std::size_t count = 0;
+        for (const auto& [key, value] : store_.scan(order)) {
+            visit(std::string_view(key), std::string_view(value));
+            ++count;
+        }
+        return count;
+    }
+
     /// Keeps the highest sequence number written, which flush() waits for under
     /// async_worker; atomic, since concurrent engines put from several threads.
     void note_written(std::uint64_t sequence) {

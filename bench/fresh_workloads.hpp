@@ -15,6 +15,7 @@
 //                     reused outputs (kvforge; compare with fresh_get_buffer)
 //   fresh_scan        open, then full scans in key order through the plain loop: no
 //                     compaction since the random-order fill (ordered engines)
+//   fresh_scan_descending  the same, largest key first (kvforge; compare with fresh_scan)
 //   fresh_overwrite   open, the overwrite workload (a tenth of the keys put ten times with
 //                     new values) and flush(), timed; then compact() and close, untimed;
 //                     disk_over_live is the files' size after closing over the live bytes
@@ -172,19 +173,11 @@ void fresh_get_many(benchmark::State& state) {
     });
 }
 
-template <class Engine>
+template <class Engine, scan_direction Direction>
 void fresh_scan(benchmark::State& state) {
     run<Engine>(state, start::fresh, [&](measurement& m) {
-        const dataset& d = data();
         const std::unique_ptr<Engine> engine = fresh_open<Engine>();
-        repeat_timed(m, [&] {
-            std::size_t bytes = 0;
-            const std::size_t count = engine->scan([&](std::string_view key, std::string_view value) {
-                bytes += key.size() + value.size();
-            });
-            expect(count == d.count() && bytes == d.size().live_bytes(), "the scan did not return every record once");
-            return count;
-        });
+        repeat_timed(m, [&] { return full_scan<Direction>(*engine); });
     });
 }
 

@@ -141,7 +141,10 @@ void register_fresh() {
                   }) {
         add("fresh_get_many", name, fresh_get_many<Engine>);
     }
-    if constexpr (Engine::ordered) add("fresh_scan", name, fresh_scan<Engine>);
+    if constexpr (Engine::ordered) add("fresh_scan", name, fresh_scan<Engine, scan_direction::ascending>);
+    if constexpr (requires(Engine& e) { e.scan_descending([](std::string_view, std::string_view) {}); }) {
+        add("fresh_scan_descending", name, fresh_scan<Engine, scan_direction::descending>);
+    }
     if constexpr (persistent<Engine>) add("fresh_overwrite", name, fresh_overwrite<Engine>);
 }
 
@@ -165,7 +168,10 @@ void register_engine() {
             add("missing_get", name, missing_get<Engine>);
             if constexpr (persistent<Engine>) add("reopen", name, reopen<Engine>);
             add("overwrite", name, overwrite<Engine>);
-            if constexpr (Engine::ordered) add("ordered_scan", name, ordered_scan<Engine>);
+            if constexpr (Engine::ordered) add("ordered_scan", name, ordered_scan<Engine, scan_direction::ascending>);
+            if constexpr (requires(Engine& e) { e.scan_descending([](std::string_view, std::string_view) {}); }) {
+                add("ordered_scan_descending", name, ordered_scan<Engine, scan_direction::descending>);
+            }
         }
         add("batch_put", name, batch_put<Engine>);
         if constexpr (Engine::concurrent) {

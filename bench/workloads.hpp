@@ -338,21 +338,32 @@ void missing_get(benchmark::State& state) {
     });
 }
 
+/// The order of a full scan: ascending (every ordered engine) or descending (scan_descending).
+enum class scan_direction { ascending, descending };
+
+/// One full scan of engine in Direction, checked to return every record once; returns the count.
+template <scan_direction Direction, class Engine>
+std::size_t full_scan(Engine& engine) {
+    const dataset& d = data();
+    std::size_t bytes = 0;
+    const auto visit = [&](std::string_view key, std::string_view value) { bytes += key.size() + value.size(); };
+    std::size_t count = 0;
+    if constexpr (Direction == scan_direction::ascending) {
+        count = engine.scan(visit);
+    } else {
+        count = engine.scan_descending(visit);
+    }
+    expect(count == d.count() && bytes == d.size().live_bytes(), "the scan did not return every record once");
+    return count;
+}
+
 /// A full scan in key order, after a full compaction (untimed) where the engine has one.
-template <class Engine>
+template <class Engine, scan_direction Direction>
 void ordered_scan(benchmark::State& state) {
     run<Engine>(state, start::shared, [&](measurement& m) {
-        const dataset& d = data();
         Engine& db = *loaded<Engine>();
         db.compact();
-        repeat_timed(m, [&] {
-            std::size_t bytes = 0;
-            const std::size_t count = db.scan([&](std::string_view key, std::string_view value) {
-                bytes += key.size() + value.size();
-            });
-            expect(count == d.count() && bytes == d.size().live_bytes(), "the scan did not return every record once");
-            return count;
-        });
+        repeat_timed(m, [&] { return full_scan<Direction>(db); });
     });
 }
 

@@ -50,6 +50,7 @@ WORKLOAD_NOTES = {
                       "(kvforge only: compare with fresh_get_buffer, a loop of get into a buffer)",
     "fresh_scan": "in a fresh process that opens the store fresh_load filled in random key order, with no "
                   "compaction since: full scans in key order through the plain loop (ordered engines)",
+    "fresh_scan_descending": "as fresh_scan, largest key first (kvforge only: compare with fresh_scan)",
     "fresh_overwrite": "in a fresh process: put of a tenth of the keys, ten times over with new values, then "
                        "flush() (timed); then compact() and close; disk is the files' size after closing",
     "seq_put": "put of every key in key order into an empty engine, then flush()",
@@ -62,6 +63,7 @@ WORKLOAD_NOTES = {
     "overwrite": "put of a tenth of the keys, ten times over with new values, then flush(); "
                  "disk after the engine's own compaction",
     "ordered_scan": "full scan in key order after a full compaction (ordered engines)",
+    "ordered_scan_descending": "as ordered_scan, largest key first (kvforge only: compare with ordered_scan)",
     "batch_put": "atomic batches of 1,000 puts covering every key in random order",
     "two_thread_put": "every key put in random order by two threads at once (concurrent engines)",
     "two_thread_get": "every key got in random order by two threads at once (concurrent engines)",

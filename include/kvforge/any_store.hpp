@@ -96,6 +96,11 @@ public:
     virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
     /// Calls visitor(key, value) in key order from `from` on until it returns false (ordered stores).
     virtual void visit_records(std::string_view, bool, record_visitor, std::error_code& ec) const { closed(ec, 0); }
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on until it returns false (ordered stores).
+    virtual void visit_records_down(std::optional<std::string_view>, bool, record_visitor, std::error_code& ec) const {
+        closed(ec, 0);
+    }
     /// What scan_range checks its read-ahead against: moves on with every change to the store.
     [[nodiscard]] virtual std::uint64_t write_version() const noexcept { return 0; }
     virtual void for_each(function_ref<void(const Key&, const Value&)>, std::error_code& ec) const { closed(ec, 0); }
@@ -113,6 +118,12 @@ public:
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
         visit_records(from, inclusive, record_visitor(visitor), ec);
+    }
+    /// What a descending scan_range calls: visit_records_down with any visitor.
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        visit_records_down(from, inclusive, record_visitor(visitor), ec);
     }
 
     /// The store every empty any_store stands for; it has no state, so one serves all.
@@ -235,35 +246,59 @@ public:
     [[nodiscard]] std::uint64_t durable_seq() const { return thrown(&erased::durable_seq); }
     [[nodiscard]] std::uint64_t durable_seq(std::error_code& ec) const noexcept { return impl().durable_seq(ec); }
 
-    /// The keys in [from, to) with their values, in key order (ordered index only: else
-    /// this throws at once).
-    [[nodiscard]] range_type scan(key_param from, key_param to) const {
+    /// The keys in [from, to) with their values, in ascending key order, or in descending
+    /// order (the same keys, largest first) with kvforge::descending (ordered index only:
+    /// else this throws at once).
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order = ascending) const {
         require_ordered();
-        return make_range(from, to, nullptr);
+        return range_type(impl(), detail::scan_bounds::between(encoded(from), encoded(to), order), nullptr);
     }
     /// As scan(from, to); errors, including an unordered index, end the iteration and are
     /// stored in ec, which must outlive the range.
     [[nodiscard]] range_type scan(key_param from, key_param to, std::error_code& ec) const {
-        return make_range(from, to, &ec);
+        return scan(from, to, ascending, ec);
     }
-    /// Every key with its value, in key order (ordered index only).
-    [[nodiscard]] range_type scan() const {
+    /// As scan(from, to, order), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order, std::error_code& ec) const {
+        return range_type(impl(), detail::scan_bounds::between(encoded(from), encoded(to), order), &ec);
+    }
+    /// Every key with its value, in ascending (or descending) key order (ordered index only).
+    [[nodiscard]] range_type scan(scan_order order = ascending) const {
         require_ordered();
-        return range_type(impl(), {}, {}, false, nullptr);
+        return range_type(impl(), detail::scan_bounds::everything(order), nullptr);
     }
-    /// The keys from `from` on, with their values, in key order (ordered index only).
-    [[nodiscard]] range_type scan_from(key_param from) const {
+    /// As scan(order), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan(scan_order order, std::error_code& ec) const {
+        return range_type(impl(), detail::scan_bounds::everything(order), &ec);
+    }
+    /// The keys from `from` (included) to the end with their values: the keys >= from in
+    /// ascending order, or with kvforge::descending the keys <= from, largest first
+    /// (ordered index only).
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order = ascending) const {
         require_ordered();
-        return make_open_range(from, nullptr);
+        return range_type(impl(), detail::scan_bounds::starting_at(encoded(from), order), nullptr);
     }
-    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const { return make_open_range(from, &ec); }
-    /// The keys that start with prefix (compared as encoded bytes), in key order (ordered index only).
-    [[nodiscard]] range_type scan_prefix(key_param prefix) const {
+    /// As scan_from(from), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const {
+        return scan_from(from, ascending, ec);
+    }
+    /// As scan_from(from, order), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order, std::error_code& ec) const {
+        return range_type(impl(), detail::scan_bounds::starting_at(encoded(from), order), &ec);
+    }
+    /// The keys that start with prefix (compared as encoded bytes), in ascending (or
+    /// descending) key order (ordered index only).
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order = ascending) const {
         require_ordered();
-        return make_prefix_range(prefix, nullptr);
+        return range_type(impl(), detail::scan_bounds::with_prefix(encoded(prefix), order), nullptr);
     }
+    /// As scan_prefix(prefix), with errors stored in ec as scan(from, to, ec) does.
     [[nodiscard]] range_type scan_prefix(key_param prefix, std::error_code& ec) const {
-        return make_prefix_range(prefix, &ec);
+        return scan_prefix(prefix, ascending, ec);
+    }
+    /// As scan_prefix(prefix, order), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order, std::error_code& ec) const {
+        return range_type(impl(), detail::scan_bounds::with_prefix(encoded(prefix), order), &ec);
     }
 
     /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
@@ -343,24 +378,9 @@ private:
         detail::throw_if(ec);
     }
 
-    range_type make_range(key_param from, key_param to, std::error_code* ec) const {
-        std::string from_scratch;
-        std::string to_scratch;
-        return range_type(impl(), std::string(codec<Key>::encode(from, from_scratch)),
-                          std::string(codec<Key>::encode(to, to_scratch)), true, ec);
-    }
-
-    range_type make_open_range(key_param from, std::error_code* ec) const {
+    static std::string encoded(key_param key) {
         std::string scratch;
-        return range_type(impl(), std::string(codec<Key>::encode(from, scratch)), {}, false, ec);
-    }
-
-    range_type make_prefix_range(key_param prefix, std::error_code* ec) const {
-        std::string scratch;
-        std::string from(codec<Key>::encode(prefix, scratch));
-        std::string upper;
-        const bool bounded = detail::prefix_end(from, upper);
-        return range_type(impl(), std::move(from), std::move(upper), bounded, ec);
+        return std::string(codec<Key>::encode(key, scratch));
     }
 
     std::unique_ptr<erased> impl_;

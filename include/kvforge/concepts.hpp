@@ -92,11 +92,13 @@ concept index_table = std::default_initializable<T> && std::movable<T> &&
         table.shrink_to_fit();
     };
 
-/// An index_table that can also visit records in ascending memcmp order of their keys,
-/// from a given key on, until the visitor returns false.
+/// An index_table that can also visit records in memcmp order of their keys, ascending
+/// from a given key on (visit_from), or descending from a given key or the last one
+/// (visit_down_from, which takes nullopt for the last), until the visitor returns false.
 template <class T>
 concept ordered_index_table = index_table<T> && requires(const T& table, std::string_view bytes) {
     table.visit_from(bytes, true, detail::record_predicate{});
+    table.visit_down_from(std::optional<std::string_view>(bytes), true, detail::record_predicate{});
 };
 
 /// An index policy: `table`, the index_table type, and `ordered`, whether the

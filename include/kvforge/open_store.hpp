@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -156,6 +157,15 @@ public:
         if constexpr (ordered) {
             ec.clear();
             store_access::backend(store_).visit_from(from, inclusive, visitor, ec);
+        } else {
+            fail_unordered(ec, this->description_);
+        }
+    }
+    void visit_records_down(std::optional<std::string_view> from, bool inclusive, record_visitor visitor,
+                            std::error_code& ec) const override {
+        if constexpr (ordered) {
+            ec.clear();
+            store_access::backend(store_).visit_down_from(from, inclusive, visitor, ec);
         } else {
             fail_unordered(ec, this->description_);
         }

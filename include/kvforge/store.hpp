@@ -395,23 +395,50 @@ public:
         return backend_.durable_sequence();
     }
 
-    /// The keys in [from, to) with their values, in key order. Needs an ordered index.
-    [[nodiscard]] range_type scan(key_param from, key_param to) const {
-        return make_range(from, to, nullptr);
+    /// The keys in [from, to) with their values, in ascending key order, or in descending
+    /// order (the same keys, largest first) with kvforge::descending. Needs an ordered index.
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order = ascending) const {
+        return make_range(from, to, order, nullptr);
     }
     /// As scan(from, to); an error ends the iteration and is stored in ec, which must outlive the range.
     [[nodiscard]] range_type scan(key_param from, key_param to, std::error_code& ec) const {
-        return make_range(from, to, &ec);
+        return make_range(from, to, ascending, &ec);
     }
-    /// Every key with its value, in key order. Needs an ordered index.
-    [[nodiscard]] range_type scan() const {
-        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
-        return range_type(backend_, {}, {}, false, nullptr);
+    /// As scan(from, to, order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order, std::error_code& ec) const {
+        return make_range(from, to, order, &ec);
     }
-    /// The keys that start with prefix (compared as encoded bytes) with their values, in key order.
-    [[nodiscard]] range_type scan_prefix(key_param prefix) const { return make_prefix_range(prefix, nullptr); }
+    /// Every key with its value, in ascending (or, with kvforge::descending, descending) key
+    /// order. Needs an ordered index.
+    [[nodiscard]] range_type scan(scan_order order = ascending) const { return make_full_range(order, nullptr); }
+    /// As scan(order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan(scan_order order, std::error_code& ec) const { return make_full_range(order, &ec); }
+    /// The keys from `from` (included) to the end with their values: the keys >= from in
+    /// ascending order, or with kvforge::descending the keys <= from, largest first.
+    /// Needs an ordered index.
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order = ascending) const {
+        return make_open_range(from, order, nullptr);
+    }
+    /// As scan_from(from); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const {
+        return make_open_range(from, ascending, &ec);
+    }
+    /// As scan_from(from, order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order, std::error_code& ec) const {
+        return make_open_range(from, order, &ec);
+    }
+    /// The keys that start with prefix (compared as encoded bytes) with their values, in
+    /// ascending (or, with kvforge::descending, descending) key order.
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order = ascending) const {
+        return make_prefix_range(prefix, order, nullptr);
+    }
+    /// As scan_prefix(prefix); an error ends the iteration and is stored in ec, which must outlive the range.
     [[nodiscard]] range_type scan_prefix(key_param prefix, std::error_code& ec) const {
-        return make_prefix_range(prefix, &ec);
+        return make_prefix_range(prefix, ascending, &ec);
+    }
+    /// As scan_prefix(prefix, order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order, std::error_code& ec) const {
+        return make_prefix_range(prefix, order, &ec);
     }
 
     /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
@@ -427,7 +454,9 @@ public:
     void for_each(Fn&& fn, std::error_code& ec) const {
         ec.clear();
         if constexpr (index_policy::ordered) {
-            for (const auto& [key, value] : range_type(backend_, {}, {}, false, &ec)) fn(key, value);
+            for (const auto& [key, value] : range_type(backend_, detail::scan_bounds::everything(ascending), &ec)) {
+                fn(key, value);
+            }
         } else {
             std::pair<Key, Value> record;
             backend_.for_each([&](std::string_view k, std::string_view v) {
@@ -579,22 +608,31 @@ private:
         return false;
     }
 
-    range_type make_range(key_param from, key_param to, std::error_code* ec) const {
-        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
-        std::string from_scratch;
-        std::string to_scratch;
-        return range_type(backend_, std::string(codec<Key>::encode(from, from_scratch)),
-                          std::string(codec<Key>::encode(to, to_scratch)), true, ec);
+    static std::string encoded(key_param key) {
+        std::string scratch;
+        return std::string(codec<Key>::encode(key, scratch));
     }
 
-    range_type make_prefix_range(key_param prefix, std::error_code* ec) const {
+    range_type make_range(key_param from, key_param to, scan_order order, std::error_code* ec) const {
+        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
+        return range_type(backend_, detail::scan_bounds::between(encoded(from), encoded(to), order), ec);
+    }
+
+    range_type make_full_range(scan_order order, std::error_code* ec) const {
+        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
+        return range_type(backend_, detail::scan_bounds::everything(order), ec);
+    }
+
+    range_type make_open_range(key_param from, scan_order order, std::error_code* ec) const {
+        static_assert(index_policy::ordered,
+                      "kvforge: scan_from() needs an ordered index; use kvforge::sorted_index");
+        return range_type(backend_, detail::scan_bounds::starting_at(encoded(from), order), ec);
+    }
+
+    range_type make_prefix_range(key_param prefix, scan_order order, std::error_code* ec) const {
         static_assert(index_policy::ordered,
                       "kvforge: scan_prefix() needs an ordered index; use kvforge::sorted_index");
-        std::string scratch;
-        std::string from(codec<Key>::encode(prefix, scratch));
-        std::string upper;
-        const bool bounded = detail::prefix_end(from, upper);
-        return range_type(backend_, std::move(from), std::move(upper), bounded, ec);
+        return range_type(backend_, detail::scan_bounds::with_prefix(encoded(prefix), order), ec);
     }
 
     void call(void (backend_type::*op)(std::error_code&)) {

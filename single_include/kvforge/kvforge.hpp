@@ -122,11 +122,13 @@ concept index_table = std::default_initializable<T> && std::movable<T> &&
         table.shrink_to_fit();
     };
 
-/// An index_table that can also visit records in ascending memcmp order of their keys,
-/// from a given key on, until the visitor returns false.
+/// An index_table that can also visit records in memcmp order of their keys, ascending
+/// from a given key on (visit_from), or descending from a given key or the last one
+/// (visit_down_from, which takes nullopt for the last), until the visitor returns false.
 template <class T>
 concept ordered_index_table = index_table<T> && requires(const T& table, std::string_view bytes) {
     table.visit_from(bytes, true, detail::record_predicate{});
+    table.visit_down_from(std::optional<std::string_view>(bytes), true, detail::record_predicate{});
 };
 
 /// An index policy: `table`, the index_table type, and `ordered`, whether the
@@ -1285,6 +1287,34 @@ public:
         }
     }
 
+    /// Calls f(key, payload) in descending key order for the records with key <= from
+    /// (key < from when !inclusive; every record when from is nullopt), stopping as soon
+    /// as f returns false.
+    template <class F>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, F&& f) const {
+        if (root_ == nullptr) return;
+        // Leaves link only to their right neighbour; the path from the root finds the left one.
+        std::array<step, max_height> path;
+        const leaf_node* leaf = nullptr;
+        std::uint32_t end = 0;  // entries [0, end) of leaf are visited, last first
+        if (from) {
+            leaf = descend(*from, path.data());
+            const leaf_position at = locate(*leaf, *from);
+            end = at.found && inclusive ? at.index + 1 : at.index;
+        } else {
+            leaf = rightmost_leaf(path.data());
+            end = leaf->count;
+        }
+        while (leaf != nullptr) {
+            for (std::uint32_t i = end; i-- > 0;) {
+                const record_view r = records_.view(leaf->refs[i]);
+                if (!f(r.key, r.payload)) return;
+            }
+            leaf = previous_leaf(path.data());
+            if (leaf != nullptr) end = leaf->count;
+        }
+    }
+
     /// Bytes of heap memory held: nodes, records and separators.
     [[nodiscard]] std::size_t memory_usage() const noexcept {
         return leaf_count_ * sizeof(leaf_node) + inner_count_ * sizeof(inner_node) + records_.memory_usage() +
@@ -1444,6 +1474,33 @@ private:
         node_base* node = root_;
         for (std::uint32_t depth = 0; node != nullptr && depth < height_; ++depth) {
             node = static_cast<inner_node*>(node)->children[0];
+        }
+        return static_cast<leaf_node*>(node);
+    }
+
+    // The last leaf in key order (the table is not empty); records the inner nodes passed in path.
+    [[nodiscard]] leaf_node* rightmost_leaf(step* path) const noexcept {
+        node_base* node = root_;
+        for (std::uint32_t depth = 0; depth < height_; ++depth) {
+            auto* inner = static_cast<inner_node*>(node);
+            path[depth] = {inner, inner->count - 1};
+            node = inner->children[inner->count - 1];
+        }
+        return static_cast<leaf_node*>(node);
+    }
+
+    // The leaf before the one path leads to, moving path to it; null when that is the first.
+    [[nodiscard]] leaf_node* previous_leaf(step* path) const noexcept {
+        std::uint32_t depth = height_;
+        while (depth > 0 && path[depth - 1].index == 0) --depth;
+        if (depth == 0) return nullptr;
+        step& turn = path[depth - 1];
+        --turn.index;
+        node_base* node = turn.node->children[turn.index];
+        for (; depth < height_; ++depth) {
+            auto* inner = static_cast<inner_node*>(node);
+            path[depth] = {inner, inner->count - 1};
+            node = inner->children[inner->count - 1];
         }
         return static_cast<leaf_node*>(node);
     }
@@ -2860,7 +2917,11 @@ struct buffered {
         }
 
         void drain(std::error_code& ec) { sync(ec); }
-        void close(std::error_code& ec) { sync(ec); }
+        void close(std::error_code& ec) {
+            sync(ec);
+            // Nothing is appended after close: the buffer's memory goes back before the hint is written.
+            if (!ec) std::string().swap(buffer_);
+        }
         [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_; }
         /// Bytes written to the file so far (buffered bytes are not, until flushed).
         [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
@@ -3241,6 +3302,15 @@ public:
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& /*ec*/) const {
         const read_lock lock(mutex_);
         table_.visit_from(from, inclusive, visitor);
+    }
+
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on, until it returns false.
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        table_.visit_down_from(from, inclusive, visitor);
     }
 
     /// Calls visitor(key, value) for every record, under the read lock.
@@ -4222,6 +4292,7 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <iterator>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -4246,30 +4317,104 @@ inline bool prefix_end(std::string_view prefix, std::string& upper) {
 
 }  // namespace detail
 
-/// The keys in [from, to) (or all, or those with a prefix) with their values, in key
-/// order, read from the store a chunk at a time.
+/// The order in which a scan hands out keys.
+enum class scan_order { ascending, descending };
+/// Smallest key first (the default).
+inline constexpr scan_order ascending = scan_order::ascending;
+/// Largest key first.
+inline constexpr scan_order descending = scan_order::descending;
+
+namespace detail {
+
+/// Where a scan starts and where it stops, as encoded keys, in the scan's order.
+struct scan_bounds {
+    scan_order order = scan_order::ascending;
+    std::string start;            // the first key the scan may hand out (or, when !inclusive, just past it)
+    bool inclusive = true;        // whether a record at start itself is handed out
+    bool from_last = false;       // descending from the largest key (start unused)
+    std::string limit;            // the scan stops at a key >= limit (ascending), < limit (descending)
+    bool limited = false;         // whether limit applies
+
+    /// The keys in [from, to), in order.
+    static scan_bounds between(std::string from, std::string to, scan_order order) {
+        scan_bounds b;
+        b.order = order;
+        b.limited = true;
+        if (order == scan_order::ascending) {
+            b.start = std::move(from);
+            b.limit = std::move(to);
+        } else {
+            b.start = std::move(to);
+            b.inclusive = false;
+            b.limit = std::move(from);
+        }
+        return b;
+    }
+
+    /// The keys from `from` (included) to the end the order leads to: the largest key
+    /// when ascending, the smallest when descending.
+    static scan_bounds starting_at(std::string from, scan_order order) {
+        scan_bounds b;
+        b.order = order;
+        b.start = std::move(from);
+        return b;
+    }
+
+    /// Every key, in order.
+    static scan_bounds everything(scan_order order) {
+        scan_bounds b;
+        b.order = order;
+        b.from_last = order == scan_order::descending;
+        return b;
+    }
+
+    /// The keys that start with prefix, in order.
+    static scan_bounds with_prefix(std::string prefix, scan_order order) {
+        std::string upper;
+        const bool bounded = prefix_end(prefix, upper);
+        scan_bounds b;
+        b.order = order;
+        if (order == scan_order::ascending) {
+            b.start = std::move(prefix);
+            b.limit = std::move(upper);
+            b.limited = bounded;
+        } else {
+            b.start = std::move(upper);
+            b.inclusive = false;
+            b.from_last = !bounded;
+            b.limit = std::move(prefix);
+            b.limited = true;
+        }
+        return b;
+    }
+};
+
+}  // namespace detail
+
+/// The keys in [from, to) (or all, or from a key on, or those with a prefix) with their
+/// values, in ascending or descending key order, read from the store a chunk at a time.
 ///
 /// Each chunk is read under the store's read lock, which is released between chunks,
 /// so a long scan never blocks writers for long, and the loop body (or another thread)
 /// may write to the store. The contract:
-/// - each key is seen at most once, in order;
-/// - a key written while the scan runs is seen if it sorts after the scan's position
-///   (the last key handed out), and not if it sorts before;
+/// - each key is seen at most once, in the scan's order;
+/// - a key written while the scan runs is seen if it comes after the scan's position
+///   (the last key handed out) in the scan's order, and not if it comes before;
 /// - every record handed out holds the value its key had at some moment after the scan
 ///   reached it, and a key erased before the scan reached it is not handed out.
 /// The chunk read ahead keeps this by its store's write version (moved on by every put,
 /// erase, batch, clear and compaction): when the version has moved since the chunk was
-/// read, the scan reads again from just after the last key it handed out. It is not a
+/// read, the scan reads again from just past the last key it handed out. It is not a
 /// snapshot: keys the scan has passed may change behind it. Iterate a range once.
 template <class Backend, class Key, class Value>
 class scan_range {
 public:
     using value_type = std::pair<Key, Value>;
 
-    /// Reads from backend the keys >= from (all when from is empty), stopping before
-    /// `to` when bounded. Errors are reported through *ec when ec is given, else thrown.
-    scan_range(const Backend& backend, std::string from, std::string to, bool bounded, std::error_code* ec)
-        : backend_(&backend), next_(std::move(from)), upper_(std::move(to)), bounded_(bounded), ec_(ec) {
+    /// Reads from backend the keys within bounds, in their order. Errors are reported
+    /// through *ec when ec is given, else thrown.
+    scan_range(const Backend& backend, detail::scan_bounds bounds, std::error_code* ec)
+        : backend_(&backend), bounds_(std::move(bounds)), ec_(ec) {
         if (ec_ != nullptr) ec_->clear();
     }
 
@@ -4318,13 +4463,14 @@ private:
         if ((position_ == filled_ && more_) || backend_->write_version() != version_) refetch();
     }
 
-    /// Reads again from just after the last key handed out, encoded again: a codec's
+    /// Reads again from just past the last key handed out, encoded again: a codec's
     /// decode gives back what its encode was given, so these are the stored bytes. (A copy
     /// of every key's bytes, kept in case, would cost scans a third of their speed.)
     void refetch() {
         std::string scratch;
-        next_.assign(codec<Key>::encode(chunk_[position_ - 1].first, scratch));
-        inclusive_ = false;
+        bounds_.start.assign(codec<Key>::encode(chunk_[position_ - 1].first, scratch));
+        bounds_.inclusive = false;
+        bounds_.from_last = false;
         fetch();
     }
 
@@ -4338,30 +4484,33 @@ private:
         version_ = backend_->write_version();
         std::error_code ec;
         std::size_t bytes = 0;
-        backend_->visit_from(
-            next_, inclusive_,
-            [&](std::string_view key, std::string_view value) {
-                if (bounded_ && key >= upper_) return false;
-                if (filled_ == chunk_records || bytes >= chunk_bytes) {
-                    more_ = true;
-                    return false;
-                }
-                if (filled_ == chunk_.size()) chunk_.emplace_back();
-                value_type& slot = chunk_[filled_];
-                if (!codec<Key>::decode(key, slot.first)) {
-                    detail::fail(ec, errc::key_decode_failed, "scan: a stored key cannot be decoded as the key type");
-                    return false;
-                }
-                if (!codec<Value>::decode(value, slot.second)) {
-                    detail::fail(ec, errc::value_decode_failed,
-                                 "scan: a stored value cannot be decoded as the value type");
-                    return false;
-                }
-                ++filled_;
-                bytes += key.size() + value.size();
-                return true;
-            },
-            ec);
+        const auto take = [&](std::string_view key, std::string_view value) {
+            if (bounds_.limited && past_limit(key)) return false;
+            if (filled_ == chunk_records || bytes >= chunk_bytes) {
+                more_ = true;
+                return false;
+            }
+            if (filled_ == chunk_.size()) chunk_.emplace_back();
+            value_type& slot = chunk_[filled_];
+            if (!codec<Key>::decode(key, slot.first)) {
+                detail::fail(ec, errc::key_decode_failed, "scan: a stored key cannot be decoded as the key type");
+                return false;
+            }
+            if (!codec<Value>::decode(value, slot.second)) {
+                detail::fail(ec, errc::value_decode_failed,
+                             "scan: a stored value cannot be decoded as the value type");
+                return false;
+            }
+            ++filled_;
+            bytes += key.size() + value.size();
+            return true;
+        };
+        if (bounds_.order == scan_order::ascending) {
+            backend_->visit_from(bounds_.start, bounds_.inclusive, take, ec);
+        } else {
+            backend_->visit_down_from(bounds_.from_last ? std::nullopt : std::optional<std::string_view>(bounds_.start),
+                                      bounds_.inclusive, take, ec);
+        }
         if (ec) {
             filled_ = 0;
             more_ = false;
@@ -4370,11 +4519,13 @@ private:
         }
     }
 
+    /// Whether key lies past the scan's limit, where it ends.
+    [[nodiscard]] bool past_limit(std::string_view key) const noexcept {
+        return bounds_.order == scan_order::ascending ? key >= bounds_.limit : key < bounds_.limit;
+    }
+
     const Backend* backend_;
-    std::string next_;
-    std::string upper_;
-    bool bounded_;
-    bool inclusive_ = true;
+    detail::scan_bounds bounds_;  // its start moves on to the last key handed out at each refetch
     bool more_ = false;
     std::error_code* ec_;
     std::vector<value_type> chunk_;
@@ -4751,23 +4902,50 @@ public:
         return backend_.durable_sequence();
     }
 
-    /// The keys in [from, to) with their values, in key order. Needs an ordered index.
-    [[nodiscard]] range_type scan(key_param from, key_param to) const {
-        return make_range(from, to, nullptr);
+    /// The keys in [from, to) with their values, in ascending key order, or in descending
+    /// order (the same keys, largest first) with kvforge::descending. Needs an ordered index.
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order = ascending) const {
+        return make_range(from, to, order, nullptr);
     }
     /// As scan(from, to); an error ends the iteration and is stored in ec, which must outlive the range.
     [[nodiscard]] range_type scan(key_param from, key_param to, std::error_code& ec) const {
-        return make_range(from, to, &ec);
+        return make_range(from, to, ascending, &ec);
     }
-    /// Every key with its value, in key order. Needs an ordered index.
-    [[nodiscard]] range_type scan() const {
-        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
-        return range_type(backend_, {}, {}, false, nullptr);
+    /// As scan(from, to, order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order, std::error_code& ec) const {
+        return make_range(from, to, order, &ec);
     }
-    /// The keys that start with prefix (compared as encoded bytes) with their values, in key order.
-    [[nodiscard]] range_type scan_prefix(key_param prefix) const { return make_prefix_range(prefix, nullptr); }
+    /// Every key with its value, in ascending (or, with kvforge::descending, descending) key
+    /// order. Needs an ordered index.
+    [[nodiscard]] range_type scan(scan_order order = ascending) const { return make_full_range(order, nullptr); }
+    /// As scan(order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan(scan_order order, std::error_code& ec) const { return make_full_range(order, &ec); }
+    /// The keys from `from` (included) to the end with their values: the keys >= from in
+    /// ascending order, or with kvforge::descending the keys <= from, largest first.
+    /// Needs an ordered index.
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order = ascending) const {
+        return make_open_range(from, order, nullptr);
+    }
+    /// As scan_from(from); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const {
+        return make_open_range(from, ascending, &ec);
+    }
+    /// As scan_from(from, order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order, std::error_code& ec) const {
+        return make_open_range(from, order, &ec);
+    }
+    /// The keys that start with prefix (compared as encoded bytes) with their values, in
+    /// ascending (or, with kvforge::descending, descending) key order.
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order = ascending) const {
+        return make_prefix_range(prefix, order, nullptr);
+    }
+    /// As scan_prefix(prefix); an error ends the iteration and is stored in ec, which must outlive the range.
     [[nodiscard]] range_type scan_prefix(key_param prefix, std::error_code& ec) const {
-        return make_prefix_range(prefix, &ec);
+        return make_prefix_range(prefix, ascending, &ec);
+    }
+    /// As scan_prefix(prefix, order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order, std::error_code& ec) const {
+        return make_prefix_range(prefix, order, &ec);
     }
 
     /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
@@ -4783,7 +4961,9 @@ public:
     void for_each(Fn&& fn, std::error_code& ec) const {
         ec.clear();
         if constexpr (index_policy::ordered) {
-            for (const auto& [key, value] : range_type(backend_, {}, {}, false, &ec)) fn(key, value);
+            for (const auto& [key, value] : range_type(backend_, detail::scan_bounds::everything(ascending), &ec)) {
+                fn(key, value);
+            }
         } else {
             std::pair<Key, Value> record;
             backend_.for_each([&](std::string_view k, std::string_view v) {
@@ -4935,22 +5115,31 @@ private:
         return false;
     }
 
-    range_type make_range(key_param from, key_param to, std::error_code* ec) const {
-        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
-        std::string from_scratch;
-        std::string to_scratch;
-        return range_type(backend_, std::string(codec<Key>::encode(from, from_scratch)),
-                          std::string(codec<Key>::encode(to, to_scratch)), true, ec);
+    static std::string encoded(key_param key) {
+        std::string scratch;
+        return std::string(codec<Key>::encode(key, scratch));
     }
 
-    range_type make_prefix_range(key_param prefix, std::error_code* ec) const {
+    range_type make_range(key_param from, key_param to, scan_order order, std::error_code* ec) const {
+        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
+        return range_type(backend_, detail::scan_bounds::between(encoded(from), encoded(to), order), ec);
+    }
+
+    range_type make_full_range(scan_order order, std::error_code* ec) const {
+        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
+        return range_type(backend_, detail::scan_bounds::everything(order), ec);
+    }
+
+    range_type make_open_range(key_param from, scan_order order, std::error_code* ec) const {
+        static_assert(index_policy::ordered,
+                      "kvforge: scan_from() needs an ordered index; use kvforge::sorted_index");
+        return range_type(backend_, detail::scan_bounds::starting_at(encoded(from), order), ec);
+    }
+
+    range_type make_prefix_range(key_param prefix, scan_order order, std::error_code* ec) const {
         static_assert(index_policy::ordered,
                       "kvforge: scan_prefix() needs an ordered index; use kvforge::sorted_index");
-        std::string scratch;
-        std::string from(codec<Key>::encode(prefix, scratch));
-        std::string upper;
-        const bool bounded = detail::prefix_end(from, upper);
-        return range_type(backend_, std::move(from), std::move(upper), bounded, ec);
+        return range_type(backend_, detail::scan_bounds::with_prefix(encoded(prefix), order), ec);
     }
 
     void call(void (backend_type::*op)(std::error_code&)) {
@@ -5242,6 +5431,11 @@ public:
     virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
     /// Calls visitor(key, value) in key order from `from` on until it returns false (ordered stores).
     virtual void visit_records(std::string_view, bool, record_visitor, std::error_code& ec) const { closed(ec, 0); }
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on until it returns false (ordered stores).
+    virtual void visit_records_down(std::optional<std::string_view>, bool, record_visitor, std::error_code& ec) const {
+        closed(ec, 0);
+    }
     /// What scan_range checks its read-ahead against: moves on with every change to the store.
     [[nodiscard]] virtual std::uint64_t write_version() const noexcept { return 0; }
     virtual void for_each(function_ref<void(const Key&, const Value&)>, std::error_code& ec) const { closed(ec, 0); }
@@ -5259,6 +5453,12 @@ public:
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
         visit_records(from, inclusive, record_visitor(visitor), ec);
+    }
+    /// What a descending scan_range calls: visit_records_down with any visitor.
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        visit_records_down(from, inclusive, record_visitor(visitor), ec);
     }
 
     /// The store every empty any_store stands for; it has no state, so one serves all.
@@ -5381,35 +5581,59 @@ public:
     [[nodiscard]] std::uint64_t durable_seq() const { return thrown(&erased::durable_seq); }
     [[nodiscard]] std::uint64_t durable_seq(std::error_code& ec) const noexcept { return impl().durable_seq(ec); }
 
-    /// The keys in [from, to) with their values, in key order (ordered index only: else
-    /// this throws at once).
-    [[nodiscard]] range_type scan(key_param from, key_param to) const {
+    /// The keys in [from, to) with their values, in ascending key order, or in descending
+    /// order (the same keys, largest first) with kvforge::descending (ordered index only:
+    /// else this throws at once).
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order = ascending) const {
         require_ordered();
-        return make_range(from, to, nullptr);
+        return range_type(impl(), detail::scan_bounds::between(encoded(from), encoded(to), order), nullptr);
     }
     /// As scan(from, to); errors, including an unordered index, end the iteration and are
     /// stored in ec, which must outlive the range.
     [[nodiscard]] range_type scan(key_param from, key_param to, std::error_code& ec) const {
-        return make_range(from, to, &ec);
+        return scan(from, to, ascending, ec);
     }
-    /// Every key with its value, in key order (ordered index only).
-    [[nodiscard]] range_type scan() const {
+    /// As scan(from, to, order), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order, std::error_code& ec) const {
+        return range_type(impl(), detail::scan_bounds::between(encoded(from), encoded(to), order), &ec);
+    }
+    /// Every key with its value, in ascending (or descending) key order (ordered index only).
+    [[nodiscard]] range_type scan(scan_order order = ascending) const {
         require_ordered();
-        return range_type(impl(), {}, {}, false, nullptr);
+        return range_type(impl(), detail::scan_bounds::everything(order), nullptr);
     }
-    /// The keys from `from` on, with their values, in key order (ordered index only).
-    [[nodiscard]] range_type scan_from(key_param from) const {
+    /// As scan(order), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan(scan_order order, std::error_code& ec) const {
+        return range_type(impl(), detail::scan_bounds::everything(order), &ec);
+    }
+    /// The keys from `from` (included) to the end with their values: the keys >= from in
+    /// ascending order, or with kvforge::descending the keys <= from, largest first
+    /// (ordered index only).
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order = ascending) const {
         require_ordered();
-        return make_open_range(from, nullptr);
+        return range_type(impl(), detail::scan_bounds::starting_at(encoded(from), order), nullptr);
     }
-    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const { return make_open_range(from, &ec); }
-    /// The keys that start with prefix (compared as encoded bytes), in key order (ordered index only).
-    [[nodiscard]] range_type scan_prefix(key_param prefix) const {
+    /// As scan_from(from), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const {
+        return scan_from(from, ascending, ec);
+    }
+    /// As scan_from(from, order), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order, std::error_code& ec) const {
+        return range_type(impl(), detail::scan_bounds::starting_at(encoded(from), order), &ec);
+    }
+    /// The keys that start with prefix (compared as encoded bytes), in ascending (or
+    /// descending) key order (ordered index only).
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order = ascending) const {
         require_ordered();
-        return make_prefix_range(prefix, nullptr);
+        return range_type(impl(), detail::scan_bounds::with_prefix(encoded(prefix), order), nullptr);
     }
+    /// As scan_prefix(prefix), with errors stored in ec as scan(from, to, ec) does.
     [[nodiscard]] range_type scan_prefix(key_param prefix, std::error_code& ec) const {
-        return make_prefix_range(prefix, &ec);
+        return scan_prefix(prefix, ascending, ec);
+    }
+    /// As scan_prefix(prefix, order), with errors stored in ec as scan(from, to, ec) does.
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order, std::error_code& ec) const {
+        return range_type(impl(), detail::scan_bounds::with_prefix(encoded(prefix), order), &ec);
     }
 
     /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
@@ -5489,24 +5713,9 @@ private:
         detail::throw_if(ec);
     }
 
-    range_type make_range(key_param from, key_param to, std::error_code* ec) const {
-        std::string from_scratch;
-        std::string to_scratch;
-        return range_type(impl(), std::string(codec<Key>::encode(from, from_scratch)),
-                          std::string(codec<Key>::encode(to, to_scratch)), true, ec);
-    }
-
-    range_type make_open_range(key_param from, std::error_code* ec) const {
+    static std::string encoded(key_param key) {
         std::string scratch;
-        return range_type(impl(), std::string(codec<Key>::encode(from, scratch)), {}, false, ec);
-    }
-
-    range_type make_prefix_range(key_param prefix, std::error_code* ec) const {
-        std::string scratch;
-        std::string from(codec<Key>::encode(prefix, scratch));
-        std::string upper;
-        const bool bounded = detail::prefix_end(from, upper);
-        return range_type(impl(), std::move(from), std::move(upper), bounded, ec);
+        return std::string(codec<Key>::encode(key, scratch));
     }
 
     std::unique_ptr<erased> impl_;
@@ -5521,6 +5730,7 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -5707,6 +5917,15 @@ public:
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor) const {
         table_.visit_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
+            return visitor(key, payload.substr(header_size));
+        });
+    }
+
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on, until it returns false (ordered tables).
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor) const {
+        table_.visit_down_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
             return visitor(key, payload.substr(header_size));
         });
     }
@@ -6328,6 +6547,13 @@ public:
     }
 
     template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        cache_.visit_down_from(from, inclusive, visitor);
+    }
+
+    template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& /*ec*/) const {
         const read_lock lock(mutex_);
         cache_.for_each(visitor);
@@ -6660,6 +6886,12 @@ public:
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
         inner_.visit_from(from, inclusive, std::forward<Visitor>(visitor), ec);
+    }
+
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        inner_.visit_down_from(from, inclusive, std::forward<Visitor>(visitor), ec);
     }
 
     template <class Visitor>
@@ -7316,6 +7548,7 @@ private:
 
 #include <fcntl.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -7339,45 +7572,113 @@ struct hint_summary {
     std::uint64_t dead_bytes = 0;
 };
 
-/// Builds a hint file's bytes; add() each live entry, then finish().
+/// Appends a hint file's header for data, with room for the summary after it (file_header::size + 24 bytes).
+inline void append_hint_header(std::string& out, const hint_identity& data) {
+    file_header header;
+    header.kind = file_kind::hint;
+    header.generation = data.generation;
+    header.codec_fingerprint = data.fingerprint;
+    header.file_id = data.file_id;
+    const std::size_t at = out.size();
+    out.resize(at + file_header::size + 24);
+    header.encode(out.data() + at);
+}
+
+/// Writes the summary of a hint with entries entries at `at`, the 24 bytes after the header.
+inline void put_hint_summary(char* at, const hint_summary& summary, std::uint64_t entries) noexcept {
+    file_header::put_le64(at, summary.covered_bytes);
+    file_header::put_le64(at + 8, entries);
+    file_header::put_le64(at + 16, summary.dead_bytes);
+}
+
+/// Appends one entry of a hint file.
+inline void append_hint_entry(std::string& out, std::string_view key, std::uint64_t value_size,
+                              std::uint64_t record_offset) {
+    char header[max_varint_size];
+    out.append(header, static_cast<std::size_t>(put_varint(header, key.size()) - header));
+    out.append(key);
+    char numbers[2 * max_varint_size];
+    char* p = put_varint(numbers, value_size);
+    p = put_varint(p, record_offset);
+    out.append(numbers, static_cast<std::size_t>(p - numbers));
+}
+
+/// Appends the trailer: the CRC-32C of everything after the header, given as crc.
+inline void append_hint_trailer(std::string& out, std::uint32_t crc) {
+    char trailer[4];
+    file_header::put_le32(trailer, crc);
+    out.append(trailer, 4);
+}
+
+/// Builds a hint file's bytes in memory; add() each live entry, then finish(). For a data
+/// file whose summary is only known at the end (compaction's output as it is written).
 class hint_builder {
 public:
-    explicit hint_builder(const hint_identity& data) {
-        file_header header;
-        header.kind = file_kind::hint;
-        header.generation = data.generation;
-        header.codec_fingerprint = data.fingerprint;
-        header.file_id = data.file_id;
-        bytes_.resize(file_header::size + 24);
-        header.encode(bytes_.data());
-    }
+    explicit hint_builder(const hint_identity& data) { append_hint_header(bytes_, data); }
 
     void add(std::string_view key, std::uint64_t value_size, std::uint64_t record_offset) {
-        char header[max_varint_size];
-        bytes_.append(header, static_cast<std::size_t>(put_varint(header, key.size()) - header));
-        bytes_.append(key);
-        char numbers[2 * max_varint_size];
-        char* p = put_varint(numbers, value_size);
-        p = put_varint(p, record_offset);
-        bytes_.append(numbers, static_cast<std::size_t>(p - numbers));
+        append_hint_entry(bytes_, key, value_size, record_offset);
         ++entries_;
     }
 
     /// The finished file's bytes.
     std::string& finish(const hint_summary& summary) {
-        file_header::put_le64(bytes_.data() + file_header::size, summary.covered_bytes);
-        file_header::put_le64(bytes_.data() + file_header::size + 8, entries_);
-        file_header::put_le64(bytes_.data() + file_header::size + 16, summary.dead_bytes);
-        const std::uint32_t crc = crc32c(std::string_view(bytes_).substr(file_header::size));
-        char trailer[4];
-        file_header::put_le32(trailer, crc);
-        bytes_.append(trailer, 4);
+        put_hint_summary(bytes_.data() + file_header::size, summary, entries_);
+        append_hint_trailer(bytes_, crc32c(std::string_view(bytes_).substr(file_header::size)));
         return bytes_;
     }
 
 private:
     std::string bytes_;
     std::uint64_t entries_ = 0;
+};
+
+/// Writes a hint file a block at a time, for a data file whose summary (entries included)
+/// is known before its entries: add() each, then finish(). Each full block goes to
+/// sink(std::string_view) -> bool, so that the hint of a large store never sits in
+/// memory whole (at a million keys it would be about a fifth of a load's peak memory).
+template <class Sink>
+class hint_writer {
+public:
+    /// Bytes gathered before they go to the sink.
+    static constexpr std::size_t block_size = std::size_t{256} << 10;
+
+    hint_writer(const hint_identity& data, const hint_summary& summary, Sink& sink) : sink_(&sink) {
+        bytes_.reserve(block_size + 64);
+        append_hint_header(bytes_, data);
+        put_hint_summary(bytes_.data() + file_header::size, summary, summary.entries);
+        checked_from_ = file_header::size;
+    }
+
+    /// Adds an entry; false when the sink failed.
+    bool add(std::string_view key, std::uint64_t value_size, std::uint64_t record_offset) {
+        append_hint_entry(bytes_, key, value_size, record_offset);
+        if (bytes_.size() < block_size) return true;
+        take_into_crc();
+        return write_out();
+    }
+
+    /// Writes what is left and the trailer; false when the sink failed.
+    bool finish() {
+        take_into_crc();
+        append_hint_trailer(bytes_, crc_);
+        return write_out();
+    }
+
+private:
+    void take_into_crc() noexcept { crc_ = crc32c_extend(crc_, std::string_view(bytes_).substr(checked_from_)); }
+
+    bool write_out() {
+        const bool written = (*sink_)(std::string_view(bytes_));
+        bytes_.clear();
+        checked_from_ = 0;
+        return written;
+    }
+
+    Sink* sink_;
+    std::string bytes_;
+    std::size_t checked_from_ = 0;  // where the bytes crc_ covers start in bytes_ (after the header, which it does not cover)
+    std::uint32_t crc_ = 0;
 };
 
 /// Checks a hint file's bytes, then calls on_start(summary) once and
@@ -8293,15 +8594,15 @@ public:
     /// Calls visitor(key, value) in key order from `from` on, until it returns false.
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        std::string scratch;
-        read_ahead ahead;
-        table_.visit_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
-            std::string_view value;
-            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
-            return visitor(key, value);
-        });
+        visit_ordered([&](auto&& read) { table_.visit_from(from, inclusive, read); }, visitor, ec);
+    }
+
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on, until it returns false.
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        visit_ordered([&](auto&& read) { table_.visit_down_from(from, inclusive, read); }, visitor, ec);
     }
 
     /// Calls visitor(key, value) for every record, under the read lock.
@@ -8580,6 +8881,21 @@ private:
         }
     };
 
+    /// Under the read lock, has walk hand its read(key, payload) to the index's ordered
+    /// visit, which read answers by calling visitor(key, value) with the record's value.
+    template <class Walk, class Visitor>
+    void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        std::string scratch;
+        read_ahead ahead;
+        walk([&](std::string_view key, std::string_view payload) {
+            std::string_view value;
+            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+            return visitor(key, value);
+        });
+    }
+
     /// Reads and checks the record at where; value views its value. A mapped store
     /// views a record in the file where it lies, leaving scratch empty; otherwise the
     /// record is copied into scratch (from the writer, or from the file with pread).
@@ -8617,18 +8933,31 @@ private:
     }
 
     /// Reads the record at offset into the window, with as many bytes after it as the
-    /// pattern of the scan so far suggests and the file already holds.
+    /// pattern of the scan so far suggests and the file already holds; or, when the scan
+    /// reads records back to front (a descending scan of records written in key order),
+    /// with as many bytes before it.
     bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
         const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
-        const std::size_t wanted = sequential ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
-        // Records still with the writer lie from its written end on: read only below it.
-        // The record at offset is below it (the caller checked), and that end only grows.
-        const std::uint64_t written = writer_->written_end();
-        const std::uint64_t room = written > offset ? written - offset : 0;
-        const std::size_t length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(wanted, room)));
+        const bool backward = !ahead.bytes.empty() && offset + size == ahead.start;
+        std::size_t length =
+            sequential || backward ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
+        length = std::max(length, size);
+        std::size_t needed = size;
+        if (backward) {
+            // The window ends with the record, below the writer's records as the record is.
+            length = static_cast<std::size_t>(std::min<std::uint64_t>(length, offset + size));
+            offset = offset + size - length;
+            needed = length;
+        } else {
+            // Records still with the writer lie from its written end on: read only below it.
+            // The record at offset is below it (the caller checked), and that end only grows.
+            const std::uint64_t written = writer_->written_end();
+            const std::uint64_t room = written > offset ? written - offset : 0;
+            length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(length, room)));
+        }
         ahead.bytes.resize(length);
         std::size_t got = 0;
-        if (!file_.read_at_least(offset, ahead.bytes.data(), size, length, got, ec)) return false;
+        if (!file_.read_at_least(offset, ahead.bytes.data(), needed, length, got, ec)) return false;
         ahead.bytes.resize(got);
         ahead.start = offset;
         return true;
@@ -8969,15 +9298,28 @@ private:
 
     /// Writes the hint of the current generation, covering the whole log.
     bool write_hint(std::error_code& ec) {
-        hint_builder hint({generation_, fingerprint_, file_id_});
+        // Streamed a block at a time, as write_file would write it whole: .tmp, sync, rename, sync the directory.
+        const store_file_name name = store_file_name::hint(generation_);
+        data_file<io_type> file;
+        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
+        std::uint64_t size = 0;
+        auto sink = [&](std::string_view block) {
+            if (!write_counted(file, size, block, ec)) return false;
+            size += block.size();
+            return true;
+        };
+        hint_writer hint({generation_, fingerprint_, file_id_}, {writer_->end(), table_.size(), dead_bytes_}, sink);
+        bool ok = true;
         table_.for_each([&](std::string_view key, std::string_view payload) {
             const record_location where = record_location::decode(payload);
-            hint.add(key, where.value_size, where.offset);
+            ok = ok && hint.add(key, where.value_size, where.offset);
         });
-        std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
-        if (!write_file(store_file_name::hint(generation_), bytes, ec)) return false;
+        if (!ok || !hint.finish() || !file.sync(ec) || !directory_.rename(name.temporary(), name, ec) ||
+            !sync_directory(ec)) {
+            return false;
+        }
         const write_lock lock(mutex_);  // stats() reads these under the read lock
-        hint_bytes_ = bytes.size();
+        hint_bytes_ = size;
         hint_covered_bytes_ = writer_->end();
         return true;
     }
@@ -9622,6 +9964,7 @@ inline void destroy(std::string_view path) {
 #include <cstdint>
 #include <memory>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -9943,6 +10286,15 @@ public:
         if constexpr (ordered) {
             ec.clear();
             store_access::backend(store_).visit_from(from, inclusive, visitor, ec);
+        } else {
+            fail_unordered(ec, this->description_);
+        }
+    }
+    void visit_records_down(std::optional<std::string_view> from, bool inclusive, record_visitor visitor,
+                            std::error_code& ec) const override {
+        if constexpr (ordered) {
+            ec.clear();
+            store_access::backend(store_).visit_down_from(from, inclusive, visitor, ec);
         } else {
             fail_unordered(ec, this->description_);
         }

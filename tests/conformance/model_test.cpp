@@ -108,15 +108,28 @@ void run_model(std::uint64_t seed, std::uint64_t operations) {
                 std::string from = source.key();
                 std::string to = source.key();
                 if (to < from) std::swap(from, to);
-                auto expected = model.lower_bound(from);
-                const auto expected_end = model.lower_bound(to);
-                for (auto&& [k, v] : db->scan(from, to)) {
-                    REQUIRE(expected != expected_end);
-                    REQUIRE(k == expected->first);
-                    REQUIRE(v == expected->second);
-                    ++expected;
+                // Every other scan runs descending, over the same keys last to first.
+                if (step % 2 == 0) {
+                    auto expected = model.lower_bound(from);
+                    const auto expected_end = model.lower_bound(to);
+                    for (auto&& [k, v] : db->scan(from, to)) {
+                        REQUIRE(expected != expected_end);
+                        REQUIRE(k == expected->first);
+                        REQUIRE(v == expected->second);
+                        ++expected;
+                    }
+                    REQUIRE(expected == expected_end);
+                } else {
+                    auto expected = std::make_reverse_iterator(model.lower_bound(to));
+                    const auto expected_end = std::make_reverse_iterator(model.lower_bound(from));
+                    for (auto&& [k, v] : db->scan(from, to, kvforge::descending)) {
+                        REQUIRE(expected != expected_end);
+                        REQUIRE(k == expected->first);
+                        REQUIRE(v == expected->second);
+                        ++expected;
+                    }
+                    REQUIRE(expected == expected_end);
                 }
-                REQUIRE(expected == expected_end);
             } else if (dice == 998) {
                 check_contents_equal(*db, model);
             }

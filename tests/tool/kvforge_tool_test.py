@@ -165,6 +165,12 @@ def test_scan_orders_filters_and_limits():
     assert kvforge("scan", store, "--from", "blue", "--keys-only").text.splitlines() == ["blueberry", "cherry"]
     assert kvforge("scan", store, "--reverse", "--limit", "2", "--keys-only").text.splitlines() == [
         "cherry", "blueberry"]
+    assert kvforge("scan", store, "--reverse", "--from", "apricot", "--keys-only").text.splitlines() == [
+        "cherry", "blueberry", "banana", "apricot"]
+    assert kvforge("scan", store, "--reverse", "--from", "b", "--to", "c", "--keys-only").text.splitlines() == [
+        "blueberry", "banana"]
+    assert kvforge("scan", store, "--reverse", "--prefix", "ap", "--keys-only").text.splitlines() == [
+        "apricot", "apple"]
     assert kvforge("scan", store, "--limit", "1").text == "apple\tAPPLE\n"
     assert kvforge("scan", store, "--prefix", "6368", "--hex").text == "636865727279\t434845525259\n"
 

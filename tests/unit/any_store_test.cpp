@@ -138,16 +138,32 @@ TEST_CASE("every composition of the default list opens from its spec and serves 
             keys.clear();
             for (const auto& [key, value] : db.scan()) keys.push_back(key);
             CHECK(keys == std::vector<std::string>{"alice", "carol"});
+            keys.clear();
+            for (const auto& [key, value] : db.scan(kvforge::descending)) keys.push_back(key);
+            CHECK(keys == std::vector<std::string>{"carol", "alice"});
+            keys.clear();
+            for (const auto& [key, value] : db.scan("alice", "carol", kvforge::descending)) keys.push_back(key);
+            CHECK(keys == std::vector<std::string>{"alice"});
+            keys.clear();
+            for (const auto& [key, value] : db.scan_from("b", kvforge::descending)) keys.push_back(key);
+            CHECK(keys == std::vector<std::string>{"alice"});
+            keys.clear();
+            for (const auto& [key, value] : db.scan_prefix("", kvforge::descending)) keys.push_back(key);
+            CHECK(keys == std::vector<std::string>{"carol", "alice"});
         } else {
             const kvforge::error e = error_of([&] { (void)db.scan("a", "c"); });
             CHECK(e.code() == kvforge::errc::not_supported);
             CHECK_THAT(e.what(), Catch::Contains("scan() needs an ordered index") && Catch::Contains("'sorted'"));
             CHECK(error_of([&] { (void)db.scan_prefix("a"); }).code() == kvforge::errc::not_supported);
             CHECK(error_of([&] { (void)db.scan_from("a"); }).code() == kvforge::errc::not_supported);
+            CHECK(error_of([&] { (void)db.scan(kvforge::descending); }).code() == kvforge::errc::not_supported);
             // The error_code form reports it when the range is read, as other scan errors.
             std::error_code ec;
             auto range = db.scan("a", "c", ec);
             CHECK(range.begin() == range.end());
+            CHECK(ec == kvforge::errc::not_supported);
+            auto descending = db.scan("a", "c", kvforge::descending, ec);
+            CHECK(descending.begin() == descending.end());
             CHECK(ec == kvforge::errc::not_supported);
         }
 

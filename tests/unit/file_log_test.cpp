@@ -119,6 +119,31 @@ TEST_CASE("a damaged record is reported by get and verify, never returned", "[fi
     CHECK(report.damaged[0].offset == bytes.find("bad") - 7);
 }
 
+TEST_CASE("the hint written at close lets the next open skip the log", "[file_log][hint]") {
+    temp_dir dir;
+    // Enough keys for a hint of several blocks, written one at a time.
+    constexpr int count = 60000;
+    {
+        kvforge::store<std::string, std::string, kvforge::file_log> db(dir / "db");
+        for (int i = 0; i < count; ++i) db.put("key" + std::to_string(i), "value" + std::to_string(i));
+    }
+    REQUIRE(fs::file_size(dir / "db/data-0000000001.kvhint") > 2 * (std::size_t{256} << 10));
+    // A damaged value fails an open that reads the log (see above), not one the hint serves.
+    const fs::path data = data_file_of(dir / "db");
+    std::string bytes = read_file(data);
+    const std::size_t damaged = bytes.find("value3");
+    REQUIRE(damaged != std::string::npos);
+    bytes[damaged] ^= 0x01;
+    write_file(data, bytes);
+
+    log_store db(dir / "db");
+    CHECK(db.size() == count);
+    CHECK(db.get("key59999") == std::optional<std::string>("value59999"));
+    std::error_code ec;
+    CHECK(!db.get("key3", ec));
+    CHECK(ec == kvforge::errc::corrupt_record);
+}
+
 TEST_CASE("a bad hint file is ignored and the log is read instead", "[file_log][hint]") {
     temp_dir dir;
     {

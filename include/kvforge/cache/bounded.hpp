@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <string>
 #include <string_view>
@@ -117,6 +118,13 @@ public:
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& /*ec*/) const {
         const read_lock lock(mutex_);
         cache_.visit_from(from, inclusive, visitor);
+    }
+
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        cache_.visit_down_from(from, inclusive, visitor);
     }
 
     template <class Visitor>

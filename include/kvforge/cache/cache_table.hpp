@@ -185,6 +185,15 @@ public:
         });
     }
 
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on, until it returns false (ordered tables).
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor) const {
+        table_.visit_down_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
+            return visitor(key, payload.substr(header_size));
+        });
+    }
+
     [[nodiscard]] std::size_t size() const noexcept { return table_.size(); }
     /// Bytes of the keys and values held.
     [[nodiscard]] std::uint64_t live_bytes() const noexcept { return live_bytes_; }

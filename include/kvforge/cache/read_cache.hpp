@@ -144,6 +144,12 @@ public:
     }
 
     template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        inner_.visit_down_from(from, inclusive, std::forward<Visitor>(visitor), ec);
+    }
+
+    template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& ec) const {
         inner_.for_each(std::forward<Visitor>(visitor), ec);
     }

@@ -200,6 +200,34 @@ public:
         }
     }
 
+    /// Calls f(key, payload) in descending key order for the records with key <= from
+    /// (key < from when !inclusive; every record when from is nullopt), stopping as soon
+    /// as f returns false.
+    template <class F>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, F&& f) const {
+        if (root_ == nullptr) return;
+        // Leaves link only to their right neighbour; the path from the root finds the left one.
+        std::array<step, max_height> path;
+        const leaf_node* leaf = nullptr;
+        std::uint32_t end = 0;  // entries [0, end) of leaf are visited, last first
+        if (from) {
+            leaf = descend(*from, path.data());
+            const leaf_position at = locate(*leaf, *from);
+            end = at.found && inclusive ? at.index + 1 : at.index;
+        } else {
+            leaf = rightmost_leaf(path.data());
+            end = leaf->count;
+        }
+        while (leaf != nullptr) {
+            for (std::uint32_t i = end; i-- > 0;) {
+                const record_view r = records_.view(leaf->refs[i]);
+                if (!f(r.key, r.payload)) return;
+            }
+            leaf = previous_leaf(path.data());
+            if (leaf != nullptr) end = leaf->count;
+        }
+    }
+
     /// Bytes of heap memory held: nodes, records and separators.
     [[nodiscard]] std::size_t memory_usage() const noexcept {
         return leaf_count_ * sizeof(leaf_node) + inner_count_ * sizeof(inner_node) + records_.memory_usage() +
@@ -359,6 +387,33 @@ private:
         node_base* node = root_;
         for (std::uint32_t depth = 0; node != nullptr && depth < height_; ++depth) {
             node = static_cast<inner_node*>(node)->children[0];
+        }
+        return static_cast<leaf_node*>(node);
+    }
+
+    // The last leaf in key order (the table is not empty); records the inner nodes passed in path.
+    [[nodiscard]] leaf_node* rightmost_leaf(step* path) const noexcept {
+        node_base* node = root_;
+        for (std::uint32_t depth = 0; depth < height_; ++depth) {
+            auto* inner = static_cast<inner_node*>(node);
+            path[depth] = {inner, inner->count - 1};
+            node = inner->children[inner->count - 1];
+        }
+        return static_cast<leaf_node*>(node);
+    }
+
+    // The leaf before the one path leads to, moving path to it; null when that is the first.
+    [[nodiscard]] leaf_node* previous_leaf(step* path) const noexcept {
+        std::uint32_t depth = height_;
+        while (depth > 0 && path[depth - 1].index == 0) --depth;
+        if (depth == 0) return nullptr;
+        step& turn = path[depth - 1];
+        --turn.index;
+        node_base* node = turn.node->children[turn.index];
+        for (; depth < height_; ++depth) {
+            auto* inner = static_cast<inner_node*>(node);
+            path[depth] = {inner, inner->count - 1};
+            node = inner->children[inner->count - 1];
         }
         return static_cast<leaf_node*>(node);
     }

@@ -12,6 +12,7 @@
 
 #include <fcntl.h>
 
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -39,45 +40,113 @@ struct hint_summary {
     std::uint64_t dead_bytes = 0;
 };
 
-/// Builds a hint file's bytes; add() each live entry, then finish().
+/// Appends a hint file's header for data, with room for the summary after it (file_header::size + 24 bytes).
+inline void append_hint_header(std::string& out, const hint_identity& data) {
+    file_header header;
+    header.kind = file_kind::hint;
+    header.generation = data.generation;
+    header.codec_fingerprint = data.fingerprint;
+    header.file_id = data.file_id;
+    const std::size_t at = out.size();
+    out.resize(at + file_header::size + 24);
+    header.encode(out.data() + at);
+}
+
+/// Writes the summary of a hint with entries entries at `at`, the 24 bytes after the header.
+inline void put_hint_summary(char* at, const hint_summary& summary, std::uint64_t entries) noexcept {
+    file_header::put_le64(at, summary.covered_bytes);
+    file_header::put_le64(at + 8, entries);
+    file_header::put_le64(at + 16, summary.dead_bytes);
+}
+
+/// Appends one entry of a hint file.
+inline void append_hint_entry(std::string& out, std::string_view key, std::uint64_t value_size,
+                              std::uint64_t record_offset) {
+    char header[max_varint_size];
+    out.append(header, static_cast<std::size_t>(put_varint(header, key.size()) - header));
+    out.append(key);
+    char numbers[2 * max_varint_size];
+    char* p = put_varint(numbers, value_size);
+    p = put_varint(p, record_offset);
+    out.append(numbers, static_cast<std::size_t>(p - numbers));
+}
+
+/// Appends the trailer: the CRC-32C of everything after the header, given as crc.
+inline void append_hint_trailer(std::string& out, std::uint32_t crc) {
+    char trailer[4];
+    file_header::put_le32(trailer, crc);
+    out.append(trailer, 4);
+}
+
+/// Builds a hint file's bytes in memory; add() each live entry, then finish(). For a data
+/// file whose summary is only known at the end (compaction's output as it is written).
 class hint_builder {
 public:
-    explicit hint_builder(const hint_identity& data) {
-        file_header header;
-        header.kind = file_kind::hint;
-        header.generation = data.generation;
-        header.codec_fingerprint = data.fingerprint;
-        header.file_id = data.file_id;
-        bytes_.resize(file_header::size + 24);
-        header.encode(bytes_.data());
-    }
+    explicit hint_builder(const hint_identity& data) { append_hint_header(bytes_, data); }
 
     void add(std::string_view key, std::uint64_t value_size, std::uint64_t record_offset) {
-        char header[max_varint_size];
-        bytes_.append(header, static_cast<std::size_t>(put_varint(header, key.size()) - header));
-        bytes_.append(key);
-        char numbers[2 * max_varint_size];
-        char* p = put_varint(numbers, value_size);
-        p = put_varint(p, record_offset);
-        bytes_.append(numbers, static_cast<std::size_t>(p - numbers));
+        append_hint_entry(bytes_, key, value_size, record_offset);
         ++entries_;
     }
 
     /// The finished file's bytes.
     std::string& finish(const hint_summary& summary) {
-        file_header::put_le64(bytes_.data() + file_header::size, summary.covered_bytes);
-        file_header::put_le64(bytes_.data() + file_header::size + 8, entries_);
-        file_header::put_le64(bytes_.data() + file_header::size + 16, summary.dead_bytes);
-        const std::uint32_t crc = crc32c(std::string_view(bytes_).substr(file_header::size));
-        char trailer[4];
-        file_header::put_le32(trailer, crc);
-        bytes_.append(trailer, 4);
+        put_hint_summary(bytes_.data() + file_header::size, summary, entries_);
+        append_hint_trailer(bytes_, crc32c(std::string_view(bytes_).substr(file_header::size)));
         return bytes_;
     }
 
 private:
     std::string bytes_;
     std::uint64_t entries_ = 0;
+};
+
+/// Writes a hint file a block at a time, for a data file whose summary (entries included)
+/// is known before its entries: add() each, then finish(). Each full block goes to
+/// sink(std::string_view) -> bool, so that the hint of a large store never sits in
+/// memory whole (at a million keys it would be about a fifth of a load's peak memory).
+template <class Sink>
+class hint_writer {
+public:
+    /// Bytes gathered before they go to the sink.
+    static constexpr std::size_t block_size = std::size_t{256} << 10;
+
+    hint_writer(const hint_identity& data, const hint_summary& summary, Sink& sink) : sink_(&sink) {
+        bytes_.reserve(block_size + 64);
+        append_hint_header(bytes_, data);
+        put_hint_summary(bytes_.data() + file_header::size, summary, summary.entries);
+        checked_from_ = file_header::size;
+    }
+
+    /// Adds an entry; false when the sink failed.
+    bool add(std::string_view key, std::uint64_t value_size, std::uint64_t record_offset) {
+        append_hint_entry(bytes_, key, value_size, record_offset);
+        if (bytes_.size() < block_size) return true;
+        take_into_crc();
+        return write_out();
+    }
+
+    /// Writes what is left and the trailer; false when the sink failed.
+    bool finish() {
+        take_into_crc();
+        append_hint_trailer(bytes_, crc_);
+        return write_out();
+    }
+
+private:
+    void take_into_crc() noexcept { crc_ = crc32c_extend(crc_, std::string_view(bytes_).substr(checked_from_)); }
+
+    bool write_out() {
+        const bool written = (*sink_)(std::string_view(bytes_));
+        bytes_.clear();
+        checked_from_ = 0;
+        return written;
+    }
+
+    Sink* sink_;
+    std::string bytes_;
+    std::size_t checked_from_ = 0;  // where the bytes crc_ covers start in bytes_ (after the header, which it does not cover)
+    std::uint32_t crc_ = 0;
 };
 
 /// Checks a hint file's bytes, then calls on_start(summary) once and

@@ -360,15 +360,15 @@ public:
     /// Calls visitor(key, value) in key order from `from` on, until it returns false.
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        std::string scratch;
-        read_ahead ahead;
-        table_.visit_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
-            std::string_view value;
-            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
-            return visitor(key, value);
-        });
+        visit_ordered([&](auto&& read) { table_.visit_from(from, inclusive, read); }, visitor, ec);
+    }
+
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on, until it returns false.
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        visit_ordered([&](auto&& read) { table_.visit_down_from(from, inclusive, read); }, visitor, ec);
     }
 
     /// Calls visitor(key, value) for every record, under the read lock.
@@ -647,6 +647,21 @@ private:
         }
     };
 
+    /// Under the read lock, has walk hand its read(key, payload) to the index's ordered
+    /// visit, which read answers by calling visitor(key, value) with the record's value.
+    template <class Walk, class Visitor>
+    void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        std::string scratch;
+        read_ahead ahead;
+        walk([&](std::string_view key, std::string_view payload) {
+            std::string_view value;
+            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+            return visitor(key, value);
+        });
+    }
+
     /// Reads and checks the record at where; value views its value. A mapped store
     /// views a record in the file where it lies, leaving scratch empty; otherwise the
     /// record is copied into scratch (from the writer, or from the file with pread).
@@ -684,18 +699,31 @@ private:
     }
 
     /// Reads the record at offset into the window, with as many bytes after it as the
-    /// pattern of the scan so far suggests and the file already holds.
+    /// pattern of the scan so far suggests and the file already holds; or, when the scan
+    /// reads records back to front (a descending scan of records written in key order),
+    /// with as many bytes before it.
     bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
         const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
-        const std::size_t wanted = sequential ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
-        // Records still with the writer lie from its written end on: read only below it.
-        // The record at offset is below it (the caller checked), and that end only grows.
-        const std::uint64_t written = writer_->written_end();
-        const std::uint64_t room = written > offset ? written - offset : 0;
-        const std::size_t length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(wanted, room)));
+        const bool backward = !ahead.bytes.empty() && offset + size == ahead.start;
+        std::size_t length =
+            sequential || backward ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
+        length = std::max(length, size);
+        std::size_t needed = size;
+        if (backward) {
+            // The window ends with the record, below the writer's records as the record is.
+            length = static_cast<std::size_t>(std::min<std::uint64_t>(length, offset + size));
+            offset = offset + size - length;
+            needed = length;
+        } else {
+            // Records still with the writer lie from its written end on: read only below it.
+            // The record at offset is below it (the caller checked), and that end only grows.
+            const std::uint64_t written = writer_->written_end();
+            const std::uint64_t room = written > offset ? written - offset : 0;
+            length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(length, room)));
+        }
         ahead.bytes.resize(length);
         std::size_t got = 0;
-        if (!file_.read_at_least(offset, ahead.bytes.data(), size, length, got, ec)) return false;
+        if (!file_.read_at_least(offset, ahead.bytes.data(), needed, length, got, ec)) return false;
         ahead.bytes.resize(got);
         ahead.start = offset;
         return true;
@@ -1036,15 +1064,28 @@ private:
 
     /// Writes the hint of the current generation, covering the whole log.
     bool write_hint(std::error_code& ec) {
-        hint_builder hint({generation_, fingerprint_, file_id_});
+        // Streamed a block at a time, as write_file would write it whole: .tmp, sync, rename, sync the directory.
+        const store_file_name name = store_file_name::hint(generation_);
+        data_file<io_type> file;
+        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
+        std::uint64_t size = 0;
+        auto sink = [&](std::string_view block) {
+            if (!write_counted(file, size, block, ec)) return false;
+            size += block.size();
+            return true;
+        };
+        hint_writer hint({generation_, fingerprint_, file_id_}, {writer_->end(), table_.size(), dead_bytes_}, sink);
+        bool ok = true;
         table_.for_each([&](std::string_view key, std::string_view payload) {
             const record_location where = record_location::decode(payload);
-            hint.add(key, where.value_size, where.offset);
+            ok = ok && hint.add(key, where.value_size, where.offset);
         });
-        std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
-        if (!write_file(store_file_name::hint(generation_), bytes, ec)) return false;
+        if (!ok || !hint.finish() || !file.sync(ec) || !directory_.rename(name.temporary(), name, ec) ||
+            !sync_directory(ec)) {
+            return false;
+        }
         const write_lock lock(mutex_);  // stats() reads these under the read lock
-        hint_bytes_ = bytes.size();
+        hint_bytes_ = size;
         hint_covered_bytes_ = writer_->end();
         return true;
     }

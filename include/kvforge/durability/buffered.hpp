@@ -101,7 +101,11 @@ struct buffered {
         }
 
         void drain(std::error_code& ec) { sync(ec); }
-        void close(std::error_code& ec) { sync(ec); }
+        void close(std::error_code& ec) {
+            sync(ec);
+            // Nothing is appended after close: the buffer's memory goes back before the hint is written.
+            if (!ec) std::string().swap(buffer_);
+        }
         [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_; }
         /// Bytes written to the file so far (buffered bytes are not, until flushed).
         [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }

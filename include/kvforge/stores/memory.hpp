@@ -128,6 +128,15 @@ public:
         table_.visit_from(from, inclusive, visitor);
     }
 
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on, until it returns false.
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        table_.visit_down_from(from, inclusive, visitor);
+    }
+
     /// Calls visitor(key, value) for every record, under the read lock.
     template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& /*ec*/) const {

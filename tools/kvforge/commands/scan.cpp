@@ -3,7 +3,6 @@
 #include <charconv>
 #include <cstdint>
 #include <cstdio>
-#include <deque>
 #include <optional>
 #include <string>
 
@@ -45,34 +44,33 @@ int run(const std::vector<std::string>& args) {
     const bool keys_only = parsed.flag("keys-only");
     const bool reverse = parsed.flag("reverse");
 
+    const kvforge::scan_order order = reverse ? kvforge::descending : kvforge::ascending;
+    // A reverse scan of --from without --to runs from the last key down: --from bounds it below.
+    std::string lowest;
     std::error_code ec;
     tool_store::range_type range = [&] {
         if (const auto prefix = parsed.value("prefix")) {
-            return store.db.scan_prefix(read_argument(key_form, *prefix, "--prefix"), ec);
+            return store.db.scan_prefix(read_argument(key_form, *prefix, "--prefix"), order, ec);
         }
         const std::string from = parsed.value("from") ? read_argument(key_form, *parsed.value("from"), "--from") : "";
-        if (const auto to = parsed.value("to")) return store.db.scan(from, read_argument(key_form, *to, "--to"), ec);
-        return store.db.scan_from(from, ec);
+        if (const auto to = parsed.value("to")) {
+            return store.db.scan(from, read_argument(key_form, *to, "--to"), order, ec);
+        }
+        if (!reverse) return store.db.scan_from(from, ec);
+        lowest = from;
+        return store.db.scan(order, ec);
     }();
 
-    // In reverse the last records come first: keep the last `limit` lines (or all) until the end.
-    std::deque<std::string> kept;
     std::uint64_t printed = 0;
     for (const auto& [key, value] : range) {
-        if (!reverse && limit && printed == *limit) break;
+        if ((limit && printed == *limit) || key < lowest) break;
         std::string line = key_form.show(key);
         if (!keys_only) line += "\t" + value_form.show(value);
         line += '\n';
-        if (reverse) {
-            kept.push_back(std::move(line));
-            if (limit && kept.size() > *limit) kept.pop_front();
-        } else {
-            std::fputs(line.c_str(), stdout);
-            ++printed;
-        }
+        std::fputs(line.c_str(), stdout);
+        ++printed;
     }
     if (ec) fail_store(ec, "scan " + dir, dir);
-    for (auto line = kept.rbegin(); line != kept.rend(); ++line) std::fputs(line->c_str(), stdout);
     return exit_ok;
 }
 
@@ -90,7 +88,7 @@ const command scan_command = {
     "  --from A     from key A on (inclusive)\n"
     "  --to B       up to key B (exclusive)\n"
     "  --keys-only  keys without their values\n"
-    "  --reverse    last key first (holds the records it prints in memory: use --limit on large stores)\n"
+    "  --reverse    last key first\n"
     "  --limit N    at most N records\n"
     "  --hex        keys and values (and P, A, B) in hex\n",
     run};
