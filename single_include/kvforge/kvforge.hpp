@@ -3510,28 +3510,35 @@ consteval bool check_store_arguments() {
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/policy_pack.hpp ----
-// ---- begin kvforge/detail/log_format.hpp ----
-/// \file log_format.hpp
-/// The bytes of a log-structured store's files: file headers and records.
-/// docs/format.md describes the same layout for readers of the files.
+// ---- begin kvforge/manifest.hpp ----
+/// \file manifest.hpp
+/// kvforge::composition, what a store is made of, and the text of the MANIFEST file in
+/// which a persistent store records it, so that tools open any store with no flags.
 ///
-/// A data file is a 32-byte header followed by records. Each record is
+/// The manifest is one `name value` line per field, in a fixed order, then a line
+/// `crc32c <8 hex digits>` over every byte before it:
 ///
-///     crc32c   u32 little-endian, over every byte of the record after it
-///     type     u8: 1 put, 2 erase, 3 batch
-///     put:     varint key size, varint value size, key, value
-///     erase:   varint key size, key
-///     batch:   varint operation count, varint body size, body
+///     kvforge-manifest 1
+///     format 2
+///     store file_log
+///     index sorted_index
+///     durability buffered
+///     key_codec bytes
+///     value_codec bytes
+///     codec_fingerprint 0123456789abcdef
+///     expiry none
+///     compression none
 ///
-/// where a batch body is a sequence of complete put and erase records, each with its
-/// own checksum (so that a point read can check the one record it reads), and the
-/// batch's checksum covers the whole body (so that recovery takes all of it or none).
+/// Some fields bind: bytes written under one value of them cannot be read under another
+/// (the format, the codecs, expiry, compression). The others (store, index, durability)
+/// only say how the store was made: file_log and mmap_file read the same files, and any
+/// index is rebuilt from the log, so tools take them as defaults and nothing more.
 
-#include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <cstdio>
 #include <string>
 #include <string_view>
+#include <utility>
 
 // ---- begin kvforge/detail/crc32c.hpp ----
 /// \file crc32c.hpp
@@ -3611,269 +3618,6 @@ inline constexpr auto crc32c_tables = [] {
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/crc32c.hpp ----
-
-namespace kvforge::detail {
-
-/// The format version this code writes; it reads this one and every earlier one.
-inline constexpr std::uint16_t format_version = 1;
-
-/// What a file holds, told by the last byte of its magic.
-enum class file_kind : char { data = 'L', hint = 'H' };
-
-/// The fixed header at the start of every data and hint file.
-///
-///     0  magic     8 bytes: "kvforge" then the file kind
-///     8  version   u16: format version of the file
-///     10 flags     u16: zero; a reader refuses unknown flags
-///     12 file id   u32: a data file's random id, repeated in its hint; 0 in files of
-///                  releases before it was written (which readers of those ignore)
-///     16 codecs    u64: fingerprint of the key and value codecs
-///     24 sequence  u32: the file's generation, also in its name
-///     28 crc32c    u32: over bytes 0 to 27
-struct file_header {
-    static constexpr std::size_t size = 32;
-
-    file_kind kind = file_kind::data;
-    std::uint16_t version = format_version;
-    std::uint64_t codec_fingerprint = 0;
-    std::uint32_t generation = 0;
-    /// Tells a data file from an earlier one of the same generation, so that a hint is
-    /// used only for the file it was written for.
-    std::uint32_t file_id = 0;
-
-    void encode(char* out) const noexcept {
-        std::memcpy(out, "kvforge", 7);
-        out[7] = static_cast<char>(kind);
-        put_le16(out + 8, version);
-        put_le16(out + 10, 0);
-        put_le32(out + 12, file_id);
-        put_le64(out + 16, codec_fingerprint);
-        put_le32(out + 24, generation);
-        put_le32(out + 28, crc32c({out, 28}));
-    }
-
-    /// Why a header could not be read.
-    enum class problem { none, truncated, bad_magic, bad_checksum, newer_version, unknown_flags };
-
-    /// Reads a header from the first bytes of a file.
-    [[nodiscard]] static problem decode(std::string_view bytes, file_kind expected, file_header& out) noexcept {
-        if (bytes.size() < size) return problem::truncated;
-        const char* p = bytes.data();
-        if (std::memcmp(p, "kvforge", 7) != 0 || p[7] != static_cast<char>(expected)) return problem::bad_magic;
-        if (get_le32(p + 28) != crc32c({p, 28})) return problem::bad_checksum;
-        out.kind = expected;
-        out.version = get_le16(p + 8);
-        if (out.version > format_version) return problem::newer_version;
-        if (get_le16(p + 10) != 0) return problem::unknown_flags;
-        out.file_id = get_le32(p + 12);
-        out.codec_fingerprint = get_le64(p + 16);
-        out.generation = get_le32(p + 24);
-        return problem::none;
-    }
-
-    static void put_le16(char* p, std::uint16_t v) noexcept { store_unaligned(p, to_little_endian(v)); }
-    static void put_le32(char* p, std::uint32_t v) noexcept { store_unaligned(p, to_little_endian(v)); }
-    static void put_le64(char* p, std::uint64_t v) noexcept { store_unaligned(p, to_little_endian(v)); }
-    static std::uint16_t get_le16(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint16_t>(p)); }
-    static std::uint32_t get_le32(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint32_t>(p)); }
-    static std::uint64_t get_le64(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint64_t>(p)); }
-};
-
-/// The kinds of record in a data file.
-enum class record_type : unsigned char { put = 1, erase = 2, batch = 3 };
-
-/// The largest record header: crc, type and two 10-byte varints.
-inline constexpr std::size_t max_record_header = 4 + 1 + 2 * max_varint_size;
-
-/// The size of a put record's header for these sizes.
-[[nodiscard]] constexpr std::size_t put_header_size(std::size_t key_size, std::size_t value_size) noexcept {
-    return 4 + 1 + varint_size(key_size) + varint_size(value_size);
-}
-
-/// Appends a put record to out.
-inline void append_put_record(std::string& out, std::string_view key, std::string_view value) {
-    const std::size_t start = out.size();
-    out.resize(start + put_header_size(key.size(), value.size()));
-    char* p = out.data() + start + 4;
-    *p++ = static_cast<char>(record_type::put);
-    p = put_varint(p, key.size());
-    put_varint(p, value.size());
-    out.append(key).append(value);
-    const std::uint32_t crc = crc32c({out.data() + start + 4, out.size() - start - 4});
-    file_header::put_le32(out.data() + start, crc);
-}
-
-/// Appends an erase record (a tombstone) to out.
-inline void append_erase_record(std::string& out, std::string_view key) {
-    const std::size_t start = out.size();
-    char header[4 + 1 + max_varint_size];
-    char* p = header + 4;
-    *p++ = static_cast<char>(record_type::erase);
-    p = put_varint(p, key.size());
-    out.append(header, static_cast<std::size_t>(p - header)).append(key);
-    const std::uint32_t crc = crc32c({out.data() + start + 4, out.size() - start - 4});
-    file_header::put_le32(out.data() + start, crc);
-}
-
-/// Starts a batch record in out; returns where it starts, for finish_batch_record.
-/// The caller appends the operations' records and then calls finish_batch_record.
-[[nodiscard]] inline std::size_t begin_batch_record(std::string& out) {
-    const std::size_t start = out.size();
-    out.append(4 + 1 + 2 * max_varint_size, '\0');  // room for the widest header; compacted on finish
-    return start;
-}
-
-/// Writes the header of a batch record begun at start, holding count operations.
-inline void finish_batch_record(std::string& out, std::size_t start, std::size_t count) {
-    const std::size_t reserved = 4 + 1 + 2 * max_varint_size;
-    const std::size_t body_size = out.size() - start - reserved;
-    char header[4 + 1 + 2 * max_varint_size];
-    char* p = header + 4;
-    *p++ = static_cast<char>(record_type::batch);
-    p = put_varint(p, count);
-    p = put_varint(p, body_size);
-    const auto header_size = static_cast<std::size_t>(p - header);
-    // Slide the body back against the real header, then checksum header and body.
-    out.replace(start, reserved, header, header_size);
-    const std::uint32_t crc = crc32c({out.data() + start + 4, header_size - 4 + body_size});
-    file_header::put_le32(out.data() + start, crc);
-}
-
-/// A record read from bytes: where its parts are, as offsets from the record's start.
-struct record_info {
-    record_type type = record_type::put;
-    std::size_t size = 0;          ///< bytes of the whole record (claimed, when parse_record finds it incomplete)
-    std::size_t key_offset = 0;    ///< put, erase
-    std::size_t key_size = 0;      ///< put, erase
-    std::size_t value_offset = 0;  ///< put: the value; batch: the body
-    std::size_t value_size = 0;    ///< put: the value; batch: the body
-    std::size_t count = 0;         ///< batch: operations in the body
-};
-
-/// What parse_record found.
-enum class parse_status {
-    ok,          ///< a whole record with a good checksum
-    incomplete,  ///< the bytes end inside the record's header or body
-    bad,         ///< not a valid record: unknown type, impossible sizes or a checksum mismatch
-};
-
-/// Reads the record at the start of bytes, checking its sizes and checksum.
-[[nodiscard]] inline parse_status parse_record(std::string_view bytes, record_info& info) noexcept {
-    const char* const begin = bytes.data();
-    const char* const end = begin + bytes.size();
-    if (bytes.size() < 5) return parse_status::incomplete;
-    info.type = static_cast<record_type>(begin[4]);
-    const char* p = begin + 5;
-    std::uint64_t first = 0;
-    std::uint64_t second = 0;
-    // A varint cut off by the end of the bytes is incomplete; an overlong one is bad.
-    auto read_varint = [&](std::uint64_t& v) {
-        const char* next = get_varint(p, end, v);
-        if (next == nullptr) return end - p < static_cast<std::ptrdiff_t>(max_varint_size) ? parse_status::incomplete
-                                                                                           : parse_status::bad;
-        p = next;
-        return parse_status::ok;
-    };
-    switch (info.type) {
-        case record_type::put:
-        case record_type::batch:
-            if (auto s = read_varint(first); s != parse_status::ok) return s;
-            if (auto s = read_varint(second); s != parse_status::ok) return s;
-            break;
-        case record_type::erase:
-            if (auto s = read_varint(first); s != parse_status::ok) return s;
-            break;
-        default:
-            return parse_status::bad;
-    }
-    const auto header_size = static_cast<std::size_t>(p - begin);
-    // Sizes are written in their shortest form; a longer one is no record of ours, and
-    // point reads, which work the record's size out from the sizes, would disagree on it.
-    const std::size_t shortest = 5 + varint_size(first) + (info.type == record_type::erase ? 0 : varint_size(second));
-    if (header_size != shortest) return parse_status::bad;
-    std::uint64_t body_size = 0;
-    if (info.type == record_type::batch) {
-        // A batch body holds at least one 6-byte record per operation, and no more than the files can.
-        if (second > (std::uint64_t{1} << 40) || first == 0 || first > second / 6) return parse_status::bad;
-        info.count = first;
-        body_size = second;
-        info.value_offset = header_size;
-        info.value_size = second;
-    } else {
-        if (first > max_key_size || second > max_value_size) return parse_status::bad;
-        info.key_offset = header_size;
-        info.key_size = first;
-        info.value_offset = header_size + first;
-        info.value_size = info.type == record_type::put ? second : 0;
-        body_size = first + info.value_size;
-    }
-    // Set before the bytes are known to hold it all: an incomplete record says how long it claims to be.
-    info.size = header_size + body_size;
-    if (body_size > bytes.size() - header_size) return parse_status::incomplete;
-    if (file_header::get_le32(begin) != crc32c({begin + 4, info.size - 4})) return parse_status::bad;
-    return parse_status::ok;
-}
-
-/// Checks the header and key of a put record whose value (value_size bytes) is held
-/// elsewhere: head holds exactly the header and the key.
-[[nodiscard]] inline bool parse_record_header(std::string_view head, std::size_t value_size,
-                                              record_info& info) noexcept {
-    if (head.size() < 5 || head[4] != static_cast<char>(record_type::put)) return false;
-    const char* const end = head.data() + head.size();
-    std::uint64_t key_size = 0;
-    std::uint64_t stored_value_size = 0;
-    const char* p = get_varint(head.data() + 5, end, key_size);
-    if (p != nullptr) p = get_varint(p, end, stored_value_size);
-    if (p == nullptr || stored_value_size != value_size) return false;
-    info.type = record_type::put;
-    info.key_offset = static_cast<std::size_t>(p - head.data());
-    info.key_size = key_size;
-    info.value_size = value_size;
-    return info.key_offset + key_size == head.size();
-}
-
-/// The fingerprint of a key codec and a value codec, as data files record it.
-[[nodiscard]] inline std::uint64_t codec_fingerprint(const std::string& key_codec, const std::string& value_codec) {
-    std::string both = key_codec;
-    both.push_back('\0');
-    both += value_codec;
-    const std::uint64_t low = crc32c(both);
-    const std::uint64_t high = crc32c_extend(0x6b76666fU, both);  // a second, independent CRC
-    return (high << 32) | low;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/log_format.hpp ----
-// ---- begin kvforge/manifest.hpp ----
-/// \file manifest.hpp
-/// kvforge::composition, what a store is made of, and the text of the MANIFEST file in
-/// which a persistent store records it, so that tools open any store with no flags.
-///
-/// The manifest is one `name value` line per field, in a fixed order, then a line
-/// `crc32c <8 hex digits>` over every byte before it:
-///
-///     kvforge-manifest 1
-///     format 2
-///     store file_log
-///     index sorted_index
-///     durability buffered
-///     key_codec bytes
-///     value_codec bytes
-///     codec_fingerprint 0123456789abcdef
-///     expiry none
-///     compression none
-///
-/// Some fields bind: bytes written under one value of them cannot be read under another
-/// (the format, the codecs, expiry, compression). The others (store, index, durability)
-/// only say how the store was made: file_log and mmap_file read the same files, and any
-/// index is rebuilt from the log, so tools take them as defaults and nothing more.
-
-#include <cstdint>
-#include <cstdio>
-#include <string>
-#include <string_view>
-#include <utility>
-
 // ---- begin kvforge/detail/store_files.hpp ----
 /// \file store_files.hpp
 /// The names of the files kvforge writes in a store's directory, recognised in one place.
@@ -4380,6 +4124,281 @@ private:
 
 }  // namespace kvforge
 // ---- end kvforge/scan_range.hpp ----
+// ---- begin kvforge/stores/log/record_format.hpp ----
+/// \file record_format.hpp
+/// The bytes of a log-structured store's files: file headers and records.
+/// docs/format.md describes the same layout for readers of the files.
+///
+/// A data file is a 32-byte header followed by records. Each record is
+///
+///     crc32c   u32 little-endian, over every byte of the record after it
+///     type     u8: 1 put, 2 erase, 3 batch
+///     put:     varint key size, varint value size, key, value
+///     erase:   varint key size, key
+///     batch:   varint operation count, varint body size, body
+///
+/// where a batch body is a sequence of complete put and erase records, each with its
+/// own checksum (so that a point read can check the one record it reads), and the
+/// batch's checksum covers the whole body (so that recovery takes all of it or none).
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+
+namespace kvforge::detail {
+
+/// The format version this code writes; it reads this one and every earlier one.
+inline constexpr std::uint16_t format_version = 1;
+
+/// What a file holds, told by the last byte of its magic.
+enum class file_kind : char { data = 'L', hint = 'H' };
+
+/// The fixed header at the start of every data and hint file.
+///
+///     0  magic     8 bytes: "kvforge" then the file kind
+///     8  version   u16: format version of the file
+///     10 flags     u16: zero; a reader refuses unknown flags
+///     12 file id   u32: a data file's random id, repeated in its hint; 0 in files of
+///                  releases before it was written (which readers of those ignore)
+///     16 codecs    u64: fingerprint of the key and value codecs
+///     24 sequence  u32: the file's generation, also in its name
+///     28 crc32c    u32: over bytes 0 to 27
+struct file_header {
+    static constexpr std::size_t size = 32;
+
+    file_kind kind = file_kind::data;
+    std::uint16_t version = format_version;
+    std::uint64_t codec_fingerprint = 0;
+    std::uint32_t generation = 0;
+    /// Tells a data file from an earlier one of the same generation, so that a hint is
+    /// used only for the file it was written for.
+    std::uint32_t file_id = 0;
+
+    void encode(char* out) const noexcept {
+        std::memcpy(out, "kvforge", 7);
+        out[7] = static_cast<char>(kind);
+        put_le16(out + 8, version);
+        put_le16(out + 10, 0);
+        put_le32(out + 12, file_id);
+        put_le64(out + 16, codec_fingerprint);
+        put_le32(out + 24, generation);
+        put_le32(out + 28, crc32c({out, 28}));
+    }
+
+    /// Why a header could not be read.
+    enum class problem { none, truncated, bad_magic, bad_checksum, newer_version, unknown_flags };
+
+    /// Reads a header from the first bytes of a file.
+    [[nodiscard]] static problem decode(std::string_view bytes, file_kind expected, file_header& out) noexcept {
+        if (bytes.size() < size) return problem::truncated;
+        const char* p = bytes.data();
+        if (std::memcmp(p, "kvforge", 7) != 0 || p[7] != static_cast<char>(expected)) return problem::bad_magic;
+        if (get_le32(p + 28) != crc32c({p, 28})) return problem::bad_checksum;
+        out.kind = expected;
+        out.version = get_le16(p + 8);
+        if (out.version > format_version) return problem::newer_version;
+        if (get_le16(p + 10) != 0) return problem::unknown_flags;
+        out.file_id = get_le32(p + 12);
+        out.codec_fingerprint = get_le64(p + 16);
+        out.generation = get_le32(p + 24);
+        return problem::none;
+    }
+
+    static void put_le16(char* p, std::uint16_t v) noexcept { store_unaligned(p, to_little_endian(v)); }
+    static void put_le32(char* p, std::uint32_t v) noexcept { store_unaligned(p, to_little_endian(v)); }
+    static void put_le64(char* p, std::uint64_t v) noexcept { store_unaligned(p, to_little_endian(v)); }
+    static std::uint16_t get_le16(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint16_t>(p)); }
+    static std::uint32_t get_le32(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint32_t>(p)); }
+    static std::uint64_t get_le64(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint64_t>(p)); }
+};
+
+/// The kinds of record in a data file.
+enum class record_type : unsigned char { put = 1, erase = 2, batch = 3 };
+
+/// The largest record header: crc, type and two 10-byte varints.
+inline constexpr std::size_t max_record_header = 4 + 1 + 2 * max_varint_size;
+
+/// The size of a put record's header for these sizes.
+[[nodiscard]] constexpr std::size_t put_header_size(std::size_t key_size, std::size_t value_size) noexcept {
+    return 4 + 1 + varint_size(key_size) + varint_size(value_size);
+}
+
+/// Appends a put record to out.
+inline void append_put_record(std::string& out, std::string_view key, std::string_view value) {
+    const std::size_t start = out.size();
+    out.resize(start + put_header_size(key.size(), value.size()));
+    char* p = out.data() + start + 4;
+    *p++ = static_cast<char>(record_type::put);
+    p = put_varint(p, key.size());
+    put_varint(p, value.size());
+    out.append(key).append(value);
+    const std::uint32_t crc = crc32c({out.data() + start + 4, out.size() - start - 4});
+    file_header::put_le32(out.data() + start, crc);
+}
+
+/// Appends an erase record (a tombstone) to out.
+inline void append_erase_record(std::string& out, std::string_view key) {
+    const std::size_t start = out.size();
+    char header[4 + 1 + max_varint_size];
+    char* p = header + 4;
+    *p++ = static_cast<char>(record_type::erase);
+    p = put_varint(p, key.size());
+    out.append(header, static_cast<std::size_t>(p - header)).append(key);
+    const std::uint32_t crc = crc32c({out.data() + start + 4, out.size() - start - 4});
+    file_header::put_le32(out.data() + start, crc);
+}
+
+/// Starts a batch record in out; returns where it starts, for finish_batch_record.
+/// The caller appends the operations' records and then calls finish_batch_record.
+[[nodiscard]] inline std::size_t begin_batch_record(std::string& out) {
+    const std::size_t start = out.size();
+    out.append(4 + 1 + 2 * max_varint_size, '\0');  // room for the widest header; compacted on finish
+    return start;
+}
+
+/// Writes the header of a batch record begun at start, holding count operations.
+inline void finish_batch_record(std::string& out, std::size_t start, std::size_t count) {
+    const std::size_t reserved = 4 + 1 + 2 * max_varint_size;
+    const std::size_t body_size = out.size() - start - reserved;
+    char header[4 + 1 + 2 * max_varint_size];
+    char* p = header + 4;
+    *p++ = static_cast<char>(record_type::batch);
+    p = put_varint(p, count);
+    p = put_varint(p, body_size);
+    const auto header_size = static_cast<std::size_t>(p - header);
+    // Slide the body back against the real header, then checksum header and body.
+    out.replace(start, reserved, header, header_size);
+    const std::uint32_t crc = crc32c({out.data() + start + 4, header_size - 4 + body_size});
+    file_header::put_le32(out.data() + start, crc);
+}
+
+/// A record read from bytes: where its parts are, as offsets from the record's start.
+struct record_info {
+    record_type type = record_type::put;
+    std::size_t size = 0;          ///< bytes of the whole record (claimed, when parse_record finds it incomplete)
+    std::size_t key_offset = 0;    ///< put, erase
+    std::size_t key_size = 0;      ///< put, erase
+    std::size_t value_offset = 0;  ///< put: the value; batch: the body
+    std::size_t value_size = 0;    ///< put: the value; batch: the body
+    std::size_t count = 0;         ///< batch: operations in the body
+};
+
+/// What parse_record found.
+enum class parse_status {
+    ok,          ///< a whole record with a good checksum
+    incomplete,  ///< the bytes end inside the record's header or body
+    bad,         ///< not a valid record: unknown type, impossible sizes or a checksum mismatch
+};
+
+/// Reads the record at the start of bytes, checking its sizes and checksum.
+[[nodiscard]] inline parse_status parse_record(std::string_view bytes, record_info& info) noexcept {
+    const char* const begin = bytes.data();
+    const char* const end = begin + bytes.size();
+    if (bytes.size() < 5) return parse_status::incomplete;
+    info.type = static_cast<record_type>(begin[4]);
+    const char* p = begin + 5;
+    std::uint64_t first = 0;
+    std::uint64_t second = 0;
+    // A varint cut off by the end of the bytes is incomplete; an overlong one is bad.
+    auto read_varint = [&](std::uint64_t& v) {
+        const char* next = get_varint(p, end, v);
+        if (next == nullptr) return end - p < static_cast<std::ptrdiff_t>(max_varint_size) ? parse_status::incomplete
+                                                                                           : parse_status::bad;
+        p = next;
+        return parse_status::ok;
+    };
+    switch (info.type) {
+        case record_type::put:
+        case record_type::batch:
+            if (auto s = read_varint(first); s != parse_status::ok) return s;
+            if (auto s = read_varint(second); s != parse_status::ok) return s;
+            break;
+        case record_type::erase:
+            if (auto s = read_varint(first); s != parse_status::ok) return s;
+            break;
+        default:
+            return parse_status::bad;
+    }
+    const auto header_size = static_cast<std::size_t>(p - begin);
+    // Sizes are written in their shortest form; a longer one is no record of ours, and
+    // point reads, which work the record's size out from the sizes, would disagree on it.
+    const std::size_t shortest = 5 + varint_size(first) + (info.type == record_type::erase ? 0 : varint_size(second));
+    if (header_size != shortest) return parse_status::bad;
+    std::uint64_t body_size = 0;
+    if (info.type == record_type::batch) {
+        // A batch body holds at least one 6-byte record per operation, and no more than the files can.
+        if (second > (std::uint64_t{1} << 40) || first == 0 || first > second / 6) return parse_status::bad;
+        info.count = first;
+        body_size = second;
+        info.value_offset = header_size;
+        info.value_size = second;
+    } else {
+        if (first > max_key_size || second > max_value_size) return parse_status::bad;
+        info.key_offset = header_size;
+        info.key_size = first;
+        info.value_offset = header_size + first;
+        info.value_size = info.type == record_type::put ? second : 0;
+        body_size = first + info.value_size;
+    }
+    // Set before the bytes are known to hold it all: an incomplete record says how long it claims to be.
+    info.size = header_size + body_size;
+    if (body_size > bytes.size() - header_size) return parse_status::incomplete;
+    if (file_header::get_le32(begin) != crc32c({begin + 4, info.size - 4})) return parse_status::bad;
+    return parse_status::ok;
+}
+
+/// Checks the header and key of a put record whose value (value_size bytes) is held
+/// elsewhere: head holds exactly the header and the key.
+[[nodiscard]] inline bool parse_record_header(std::string_view head, std::size_t value_size,
+                                              record_info& info) noexcept {
+    if (head.size() < 5 || head[4] != static_cast<char>(record_type::put)) return false;
+    const char* const end = head.data() + head.size();
+    std::uint64_t key_size = 0;
+    std::uint64_t stored_value_size = 0;
+    const char* p = get_varint(head.data() + 5, end, key_size);
+    if (p != nullptr) p = get_varint(p, end, stored_value_size);
+    if (p == nullptr || stored_value_size != value_size) return false;
+    info.type = record_type::put;
+    info.key_offset = static_cast<std::size_t>(p - head.data());
+    info.key_size = key_size;
+    info.value_size = value_size;
+    return info.key_offset + key_size == head.size();
+}
+
+/// Where a key's record is: the index payload of a log-structured store, 12 bytes.
+struct record_location {
+    std::uint64_t offset = 0;      ///< the record's start in the data file
+    std::uint32_t value_size = 0;  ///< the value's size, which with the key's gives the record's
+
+    static constexpr std::size_t encoded_size = 12;
+
+    void encode(char* out) const noexcept {
+        store_unaligned(out, offset);
+        store_unaligned(out + 8, value_size);
+    }
+    [[nodiscard]] static record_location decode(std::string_view bytes) noexcept {
+        return {load_unaligned<std::uint64_t>(bytes.data()), load_unaligned<std::uint32_t>(bytes.data() + 8)};
+    }
+    [[nodiscard]] std::uint64_t record_size(std::size_t key_size) const noexcept {
+        return put_header_size(key_size, value_size) + key_size + value_size;
+    }
+};
+
+/// The fingerprint of a key codec and a value codec, as data files record it.
+[[nodiscard]] inline std::uint64_t codec_fingerprint(const std::string& key_codec, const std::string& value_codec) {
+    std::string both = key_codec;
+    both.push_back('\0');
+    both += value_codec;
+    const std::uint64_t low = crc32c(both);
+    const std::uint64_t high = crc32c_extend(0x6b76666fU, both);  // a second, independent CRC
+    return (high << 32) | low;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/record_format.hpp ----
 
 namespace kvforge {
 
@@ -7105,8 +7124,8 @@ static_assert(durability_policy<sync_each>);
 
 #include <string_view>
 
-// ---- begin kvforge/detail/log_backend.hpp ----
-/// \file log_backend.hpp
+// ---- begin kvforge/stores/log/engine.hpp ----
+/// \file engine.hpp
 /// The byte-level store behind file_log: an append-only data file of checksummed
 /// records with an in-memory index from each key to its record (in the manner of
 /// Bitcask), a durability policy's writer, hint files and compaction.
@@ -7296,404 +7315,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/file_mapping.hpp ----
-// ---- begin kvforge/detail/hint_file.hpp ----
-/// \file hint_file.hpp
-/// Hint files: every live key with the place of its record, so that reopening a store
-/// reads the keys without reading the values.
-///
-/// A hint file is a file header (kind 'H', the generation and file id of the data file
-/// it describes), then three u64 (little-endian): how many bytes of the data file it
-/// covers, how many entries follow, and the dead bytes within the covered part; then
-/// per entry a varint key size, the key, a varint value size and a varint record
-/// offset; then a CRC-32C of everything after the header. A hint that fails any check
-/// is ignored and the log is read instead.
-
-#include <fcntl.h>
-
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <utility>
-
-
-namespace kvforge::detail {
-
-/// Which data file a hint describes: its generation, codecs and file id, as its header says.
-struct hint_identity {
-    std::uint32_t generation = 0;
-    std::uint64_t fingerprint = 0;
-    std::uint32_t file_id = 0;
-};
-
-/// What a hint file says about its data file.
-struct hint_summary {
-    std::uint64_t covered_bytes = 0;
-    std::uint64_t entries = 0;
-    std::uint64_t dead_bytes = 0;
-};
-
-/// Builds a hint file's bytes; add() each live entry, then finish().
-class hint_builder {
-public:
-    explicit hint_builder(const hint_identity& data) {
-        file_header header;
-        header.kind = file_kind::hint;
-        header.generation = data.generation;
-        header.codec_fingerprint = data.fingerprint;
-        header.file_id = data.file_id;
-        bytes_.resize(file_header::size + 24);
-        header.encode(bytes_.data());
-    }
-
-    void add(std::string_view key, std::uint64_t value_size, std::uint64_t record_offset) {
-        char header[max_varint_size];
-        bytes_.append(header, static_cast<std::size_t>(put_varint(header, key.size()) - header));
-        bytes_.append(key);
-        char numbers[2 * max_varint_size];
-        char* p = put_varint(numbers, value_size);
-        p = put_varint(p, record_offset);
-        bytes_.append(numbers, static_cast<std::size_t>(p - numbers));
-        ++entries_;
-    }
-
-    /// The finished file's bytes.
-    std::string& finish(const hint_summary& summary) {
-        file_header::put_le64(bytes_.data() + file_header::size, summary.covered_bytes);
-        file_header::put_le64(bytes_.data() + file_header::size + 8, entries_);
-        file_header::put_le64(bytes_.data() + file_header::size + 16, summary.dead_bytes);
-        const std::uint32_t crc = crc32c(std::string_view(bytes_).substr(file_header::size));
-        char trailer[4];
-        file_header::put_le32(trailer, crc);
-        bytes_.append(trailer, 4);
-        return bytes_;
-    }
-
-private:
-    std::string bytes_;
-    std::uint64_t entries_ = 0;
-};
-
-/// Checks a hint file's bytes, then calls on_start(summary) once and
-/// on_entry(key, value_size, record_offset) for each entry; false (having called
-/// nothing) when the hint was not written for this data file (generation, codecs and
-/// file id) or fails its checksum or structure.
-template <class OnStart, class OnEntry>
-bool read_hint(std::string_view bytes, const hint_identity& data, hint_summary& summary, OnStart&& on_start,
-               OnEntry&& on_entry) {
-    file_header header;
-    if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none) return false;
-    if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
-        header.file_id != data.file_id) {
-        return false;
-    }
-    if (bytes.size() < file_header::size + 24 + 4) return false;
-    const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
-    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return false;
-    summary.covered_bytes = file_header::get_le64(body.data());
-    summary.entries = file_header::get_le64(body.data() + 8);
-    summary.dead_bytes = file_header::get_le64(body.data() + 16);
-
-    // Check the structure before delivering anything, so a bad hint changes nothing.
-    const char* const end = body.data() + body.size();
-    for (int pass = 0; pass < 2; ++pass) {
-        const char* p = body.data() + 24;
-        for (std::uint64_t i = 0; i < summary.entries; ++i) {
-            std::uint64_t key_size = 0;
-            std::uint64_t value_size = 0;
-            std::uint64_t offset = 0;
-            p = get_varint(p, end, key_size);
-            if (p == nullptr || key_size > max_key_size || key_size > static_cast<std::uint64_t>(end - p)) return false;
-            const std::string_view key(p, key_size);
-            p += key_size;
-            p = get_varint(p, end, value_size);
-            if (p != nullptr) p = get_varint(p, end, offset);
-            if (p == nullptr || value_size > max_value_size) return false;
-            if (pass == 1) on_entry(key, value_size, offset);
-        }
-        if (p != end) return false;
-        if (pass == 0) on_start(std::as_const(summary));
-    }
-    return true;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/hint_file.hpp ----
-// ---- begin kvforge/detail/log_scan.hpp ----
-/// \file log_scan.hpp
-/// Reading a data file's records in order: recovery on open, compaction's checks and
-/// verify() all walk the log this way.
-///
-/// A record that does not parse is the start of a torn tail when no intact record
-/// follows it anywhere in the file (a crash cut an append short, or the file system
-/// zero-filled its end); it is damage when an intact record follows, since then bytes
-/// that were once written whole have changed.
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// One put or erase found in the log; views are valid during the callback only.
-struct log_entry {
-    record_type type = record_type::put;
-    std::uint64_t offset = 0;  ///< where the record starts in the file
-    std::uint64_t size = 0;    ///< bytes of the record
-    std::string_view key;
-    std::string_view value;
-};
-
-/// How verify() describes bytes at a log's end that hold no whole record: a write that a
-/// crash cut short, which a writable open cuts off and a read-only open leaves in place.
-inline constexpr std::string_view torn_tail_problem = "incomplete record at the end of the file";
-
-/// What a scan found besides the records it delivered.
-struct log_scan_result {
-    std::uint64_t records = 0;        ///< puts and erases delivered
-    std::uint64_t overhead_bytes = 0;  ///< bytes of batch headers, which hold no key or value
-    std::uint64_t valid_end = 0;      ///< the end of the last intact record
-    bool torn_tail = false;           ///< bytes after valid_end hold no intact record
-    std::vector<damaged_record> damage;
-};
-
-/// Bytes of a data file read a piece at a time, for the search after damage: a view of
-/// the bytes from an offset on, with at least as many as asked for (fewer only where the
-/// file ends), from a buffer that holds about one chunk.
-template <class IO>
-class file_window {
-public:
-    static constexpr std::size_t chunk = std::size_t{1} << 20;
-
-    file_window(const data_file<IO>& file, std::uint64_t end) : file_(file), end_(end) {}
-
-    /// The bytes from offset to the end of the window, at least min(wanted, end - offset) of them.
-    bool view(std::uint64_t offset, std::size_t wanted, std::string_view& out, std::error_code& ec) {
-        const std::uint64_t available = end_ - offset;
-        const auto needed = static_cast<std::size_t>(std::min<std::uint64_t>(wanted, available));
-        if (offset < start_ || offset + needed > start_ + bytes_.size()) {
-            const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(std::max(needed, chunk), available));
-            bytes_.resize(length);
-            if (!file_.read(offset, bytes_.data(), length, ec)) return false;
-            start_ = offset;
-        }
-        out = std::string_view(bytes_).substr(static_cast<std::size_t>(offset - start_));
-        return true;
-    }
-
-private:
-    const data_file<IO>& file_;
-    std::uint64_t end_;
-    std::string bytes_;
-    std::uint64_t start_ = 0;
-};
-
-/// Whether the `size` bytes at offset hold a record that matches its checksum, read a
-/// chunk at a time: a record that claims to be huge costs no memory to check.
-template <class IO>
-bool checksum_matches(const data_file<IO>& file, std::uint64_t offset, std::uint64_t size, bool& matches,
-                      std::error_code& ec) {
-    std::string piece(static_cast<std::size_t>(std::min<std::uint64_t>(size, file_window<IO>::chunk)), '\0');
-    if (!file.read(offset, piece.data(), 4, ec)) return false;
-    const std::uint32_t stored = file_header::get_le32(piece.data());
-    std::uint32_t crc = 0;
-    for (std::uint64_t at = offset + 4; at < offset + size;) {
-        const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(offset + size - at, piece.size()));
-        if (!file.read(at, piece.data(), length, ec)) return false;
-        crc = crc32c_extend(crc, std::string_view(piece).substr(0, length));
-        at += length;
-    }
-    matches = crc == stored;
-    return true;
-}
-
-/// Whether an intact record starts at offset: a whole put, erase or batch record (within
-/// the file) whose checksum matches. Small ones are checked in the window, larger ones
-/// with checksum_matches.
-template <class IO>
-bool intact_record_at(file_window<IO>& window, const data_file<IO>& file, std::uint64_t offset, std::uint64_t end,
-                      bool& intact, std::error_code& ec) {
-    intact = false;
-    std::string_view bytes;
-    if (!window.view(offset, max_record_header, bytes, ec)) return false;
-    record_info info;
-    const parse_status status = parse_record(bytes, info);
-    if (status != parse_status::incomplete || info.size == 0) {
-        intact = status == parse_status::ok;
-        return true;
-    }
-    if (info.size > end - offset) return true;  // it would run past the end of the file
-    if (info.size <= file_window<IO>::chunk) {
-        if (!window.view(offset, info.size, bytes, ec)) return false;
-        intact = parse_record(bytes, info) == parse_status::ok;
-        return true;
-    }
-    return checksum_matches(file, offset, info.size, intact, ec);
-}
-
-/// Where to look for intact records after the bad record at offset bad. A batch cut
-/// short by the end of the file begins with complete records of its own; those follow
-/// nothing, so the search starts after them, and the cut batch is a torn tail.
-template <class IO>
-bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_t end, std::uint64_t& from,
-                        std::error_code& ec) {
-    from = bad + 1;
-    std::string_view bytes;
-    if (!window.view(bad, max_record_header, bytes, ec)) return false;
-    record_info batch;
-    const parse_status status = parse_record(bytes, batch);
-    // Only a batch running past the end of the file can have been cut short; a complete
-    // one that fails its checksum is damage, and its count may be what the damage changed.
-    if (status != parse_status::incomplete || batch.type != record_type::batch || batch.value_offset == 0 ||
-        batch.size <= end - bad) {
-        return true;
-    }
-    std::uint64_t at = bad + batch.value_offset;
-    for (std::size_t operations = 0; operations < batch.count; ++operations) {
-        record_info inner;
-        if (!window.view(at, max_record_header, bytes, ec)) return false;
-        if (parse_record(bytes, inner) == parse_status::incomplete && inner.size != 0 && inner.size <= end - at &&
-            !window.view(at, inner.size, bytes, ec)) {
-            return false;
-        }
-        if (parse_record(bytes, inner) != parse_status::ok || inner.type == record_type::batch) {
-            // With no complete operation the "batch" may be garbage; a record may start in its header.
-            if (operations != 0) from = at;
-            return true;
-        }
-        at += inner.size;
-    }
-    return true;  // every operation is there, so the batch did not end short: damage
-}
-
-/// The offset of the first intact record after the bad record at offset bad, or end
-/// when there is none (the bad record starts a torn tail). Reads the file a window at a
-/// time, never all of the rest of it at once.
-template <class IO>
-bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std::uint64_t end, std::uint64_t& found,
-                              std::error_code& ec) {
-    file_window<IO> window(file, end);
-    std::uint64_t at = 0;
-    if (!search_start_after(window, bad, end, at, ec)) return false;
-    for (; at + 5 <= end; ++at) {
-        bool intact = false;
-        if (!intact_record_at(window, file, at, end, intact, ec)) return false;
-        if (intact) {
-            found = at;
-            return true;
-        }
-    }
-    found = end;
-    return true;
-}
-
-/// Calls on_entry(const log_entry&) for every put and erase of the file's bytes in
-/// [begin, end), in order; a batch's entries come together, after its checksum passed.
-/// Damage before the tail fails the scan with errc::corrupt_record naming the file and
-/// offset, unless skip_damage, which records it in result.damage and goes on after it.
-template <class IO, class OnEntry>
-bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end, bool skip_damage,
-              OnEntry&& on_entry, log_scan_result& result, std::error_code& ec) {
-    constexpr std::size_t chunk = file_window<IO>::chunk;
-    std::string buffer;
-    std::uint64_t buffer_start = begin;  // file offset of buffer[0]
-    std::size_t position = 0;            // parse position in buffer
-    result.valid_end = begin;
-
-    // Keeps the unparsed bytes and appends at least `wanted` more from the file.
-    auto read_more = [&](std::size_t wanted) {
-        buffer.erase(0, position);
-        buffer_start += position;
-        position = 0;
-        const std::uint64_t available = end - (buffer_start + buffer.size());
-        const auto amount = static_cast<std::size_t>(std::min<std::uint64_t>(available, std::max(wanted, chunk)));
-        const std::size_t old_size = buffer.size();
-        buffer.resize(old_size + amount);
-        return file.read(buffer_start + old_size, buffer.data() + old_size, amount, ec);
-    };
-
-    while (buffer_start + position < end) {
-        record_info info;
-        const std::string_view rest = std::string_view(buffer).substr(position);
-        parse_status status = parse_record(rest, info);
-        const bool more_in_file = buffer_start + buffer.size() < end;
-        const std::uint64_t offset = buffer_start + position;
-        if (status == parse_status::incomplete && more_in_file) {
-            if (info.size == 0) {
-                if (!read_more(chunk)) return false;  // not even the header is here yet
-                continue;
-            }
-            // A record longer than the window is loaded only once its checksum is known to
-            // match: damage to its size must not make the scan read the rest of the file.
-            bool whole = info.size <= end - offset;
-            if (whole && info.size > chunk && !checksum_matches(file, offset, info.size, whole, ec)) return false;
-            if (whole) {
-                if (!read_more(info.size - rest.size())) return false;
-                continue;
-            }
-            status = parse_status::bad;
-        }
-        if (status == parse_status::ok) {
-            bool intact = true;
-            if (info.type == record_type::batch) {
-                // The batch's checksum passed; its inner records must all parse too.
-                std::vector<log_entry> entries;
-                std::string_view body = rest.substr(info.value_offset, info.value_size);
-                std::uint64_t inner_offset = offset + info.value_offset;
-                while (!body.empty() && intact) {
-                    record_info inner;
-                    intact = parse_record(body, inner) == parse_status::ok && inner.type != record_type::batch;
-                    if (!intact) break;
-                    entries.push_back({inner.type, inner_offset, inner.size, body.substr(inner.key_offset, inner.key_size),
-                                       body.substr(inner.value_offset, inner.value_size)});
-                    body.remove_prefix(inner.size);
-                    inner_offset += inner.size;
-                }
-                intact = intact && entries.size() == info.count;
-                if (intact) {
-                    for (const log_entry& entry : entries) on_entry(entry);
-                    result.records += entries.size();
-                    result.overhead_bytes += info.value_offset;
-                }
-            } else {
-                on_entry(log_entry{info.type, offset, info.size, rest.substr(info.key_offset, info.key_size),
-                                   rest.substr(info.value_offset, info.value_size)});
-                ++result.records;
-            }
-            if (intact) {
-                position += info.size;
-                result.valid_end = offset + info.size;
-                continue;
-            }
-        }
-        // A bad record, or one cut off by the end of the file: is anything intact after it?
-        std::uint64_t next = end;
-        if (!find_intact_record_after(file, offset, end, next, ec)) return false;
-        if (next == end) {
-            result.torn_tail = true;
-            return true;
-        }
-        result.damage.push_back({file.path(), offset, "damaged record (checksum or structure), intact records follow"});
-        if (!skip_damage) {
-            fail(ec, errc::corrupt_record,
-                 file.path() + ": damaged record at offset " + std::to_string(offset) +
-                     " with intact records after it; open with options::salvage to keep the intact ones");
-            return false;
-        }
-        buffer.clear();
-        buffer_start = next;
-        position = 0;
-    }
-    return true;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/log_scan.hpp ----
 // ---- begin kvforge/detail/manifest_file.hpp ----
 /// \file manifest_file.hpp
 /// Reading a store directory's MANIFEST file (its text is manifest.hpp's).
@@ -7990,27 +7611,584 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/store_directory.hpp ----
+// ---- begin kvforge/stores/log/hint.hpp ----
+/// \file hint.hpp
+/// Hint files: every live key with the place of its record, so that reopening a store
+/// reads the keys without reading the values.
+///
+/// A hint file is a file header (kind 'H', the generation and file id of the data file
+/// it describes), then three u64 (little-endian): how many bytes of the data file it
+/// covers, how many entries follow, and the dead bytes within the covered part; then
+/// per entry a varint key size, the key, a varint value size and a varint record
+/// offset; then a CRC-32C of everything after the header. A hint that fails any check
+/// is ignored and the log is read instead.
+
+#include <fcntl.h>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
 
 namespace kvforge::detail {
 
-/// Where a key's record is: the index payload of a log-structured store, 12 bytes.
-struct record_location {
-    std::uint64_t offset = 0;      ///< the record's start in the data file
-    std::uint32_t value_size = 0;  ///< the value's size, which with the key's gives the record's
+/// Which data file a hint describes: its generation, codecs and file id, as its header says.
+struct hint_identity {
+    std::uint32_t generation = 0;
+    std::uint64_t fingerprint = 0;
+    std::uint32_t file_id = 0;
+};
 
-    static constexpr std::size_t encoded_size = 12;
+/// What a hint file says about its data file.
+struct hint_summary {
+    std::uint64_t covered_bytes = 0;
+    std::uint64_t entries = 0;
+    std::uint64_t dead_bytes = 0;
+};
 
-    void encode(char* out) const noexcept {
-        store_unaligned(out, offset);
-        store_unaligned(out + 8, value_size);
+/// Builds a hint file's bytes; add() each live entry, then finish().
+class hint_builder {
+public:
+    explicit hint_builder(const hint_identity& data) {
+        file_header header;
+        header.kind = file_kind::hint;
+        header.generation = data.generation;
+        header.codec_fingerprint = data.fingerprint;
+        header.file_id = data.file_id;
+        bytes_.resize(file_header::size + 24);
+        header.encode(bytes_.data());
     }
-    [[nodiscard]] static record_location decode(std::string_view bytes) noexcept {
-        return {load_unaligned<std::uint64_t>(bytes.data()), load_unaligned<std::uint32_t>(bytes.data() + 8)};
+
+    void add(std::string_view key, std::uint64_t value_size, std::uint64_t record_offset) {
+        char header[max_varint_size];
+        bytes_.append(header, static_cast<std::size_t>(put_varint(header, key.size()) - header));
+        bytes_.append(key);
+        char numbers[2 * max_varint_size];
+        char* p = put_varint(numbers, value_size);
+        p = put_varint(p, record_offset);
+        bytes_.append(numbers, static_cast<std::size_t>(p - numbers));
+        ++entries_;
     }
-    [[nodiscard]] std::uint64_t record_size(std::size_t key_size) const noexcept {
-        return put_header_size(key_size, value_size) + key_size + value_size;
+
+    /// The finished file's bytes.
+    std::string& finish(const hint_summary& summary) {
+        file_header::put_le64(bytes_.data() + file_header::size, summary.covered_bytes);
+        file_header::put_le64(bytes_.data() + file_header::size + 8, entries_);
+        file_header::put_le64(bytes_.data() + file_header::size + 16, summary.dead_bytes);
+        const std::uint32_t crc = crc32c(std::string_view(bytes_).substr(file_header::size));
+        char trailer[4];
+        file_header::put_le32(trailer, crc);
+        bytes_.append(trailer, 4);
+        return bytes_;
+    }
+
+private:
+    std::string bytes_;
+    std::uint64_t entries_ = 0;
+};
+
+/// Checks a hint file's bytes, then calls on_start(summary) once and
+/// on_entry(key, value_size, record_offset) for each entry; false (having called
+/// nothing) when the hint was not written for this data file (generation, codecs and
+/// file id) or fails its checksum or structure.
+template <class OnStart, class OnEntry>
+bool read_hint(std::string_view bytes, const hint_identity& data, hint_summary& summary, OnStart&& on_start,
+               OnEntry&& on_entry) {
+    file_header header;
+    if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none) return false;
+    if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
+        header.file_id != data.file_id) {
+        return false;
+    }
+    if (bytes.size() < file_header::size + 24 + 4) return false;
+    const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
+    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return false;
+    summary.covered_bytes = file_header::get_le64(body.data());
+    summary.entries = file_header::get_le64(body.data() + 8);
+    summary.dead_bytes = file_header::get_le64(body.data() + 16);
+
+    // Check the structure before delivering anything, so a bad hint changes nothing.
+    const char* const end = body.data() + body.size();
+    for (int pass = 0; pass < 2; ++pass) {
+        const char* p = body.data() + 24;
+        for (std::uint64_t i = 0; i < summary.entries; ++i) {
+            std::uint64_t key_size = 0;
+            std::uint64_t value_size = 0;
+            std::uint64_t offset = 0;
+            p = get_varint(p, end, key_size);
+            if (p == nullptr || key_size > max_key_size || key_size > static_cast<std::uint64_t>(end - p)) return false;
+            const std::string_view key(p, key_size);
+            p += key_size;
+            p = get_varint(p, end, value_size);
+            if (p != nullptr) p = get_varint(p, end, offset);
+            if (p == nullptr || value_size > max_value_size) return false;
+            if (pass == 1) on_entry(key, value_size, offset);
+        }
+        if (p != end) return false;
+        if (pass == 0) on_start(std::as_const(summary));
+    }
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/hint.hpp ----
+// ---- begin kvforge/stores/log/log_scan.hpp ----
+/// \file log_scan.hpp
+/// Reading a data file's records in order: recovery on open, compaction's checks and
+/// verify() all walk the log this way.
+///
+/// A record that does not parse is the start of a torn tail when no intact record
+/// follows it anywhere in the file (a crash cut an append short, or the file system
+/// zero-filled its end); it is damage when an intact record follows, since then bytes
+/// that were once written whole have changed.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// One put or erase found in the log; views are valid during the callback only.
+struct log_entry {
+    record_type type = record_type::put;
+    std::uint64_t offset = 0;  ///< where the record starts in the file
+    std::uint64_t size = 0;    ///< bytes of the record
+    std::string_view key;
+    std::string_view value;
+};
+
+/// How verify() describes bytes at a log's end that hold no whole record: a write that a
+/// crash cut short, which a writable open cuts off and a read-only open leaves in place.
+inline constexpr std::string_view torn_tail_problem = "incomplete record at the end of the file";
+
+/// What a scan found besides the records it delivered.
+struct log_scan_result {
+    std::uint64_t records = 0;        ///< puts and erases delivered
+    std::uint64_t overhead_bytes = 0;  ///< bytes of batch headers, which hold no key or value
+    std::uint64_t valid_end = 0;      ///< the end of the last intact record
+    bool torn_tail = false;           ///< bytes after valid_end hold no intact record
+    std::vector<damaged_record> damage;
+};
+
+/// Bytes of a data file read a piece at a time, for the search after damage: a view of
+/// the bytes from an offset on, with at least as many as asked for (fewer only where the
+/// file ends), from a buffer that holds about one chunk.
+template <class IO>
+class file_window {
+public:
+    static constexpr std::size_t chunk = std::size_t{1} << 20;
+
+    file_window(const data_file<IO>& file, std::uint64_t end) : file_(file), end_(end) {}
+
+    /// The bytes from offset to the end of the window, at least min(wanted, end - offset) of them.
+    bool view(std::uint64_t offset, std::size_t wanted, std::string_view& out, std::error_code& ec) {
+        const std::uint64_t available = end_ - offset;
+        const auto needed = static_cast<std::size_t>(std::min<std::uint64_t>(wanted, available));
+        if (offset < start_ || offset + needed > start_ + bytes_.size()) {
+            const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(std::max(needed, chunk), available));
+            bytes_.resize(length);
+            if (!file_.read(offset, bytes_.data(), length, ec)) return false;
+            start_ = offset;
+        }
+        out = std::string_view(bytes_).substr(static_cast<std::size_t>(offset - start_));
+        return true;
+    }
+
+private:
+    const data_file<IO>& file_;
+    std::uint64_t end_;
+    std::string bytes_;
+    std::uint64_t start_ = 0;
+};
+
+/// Whether the `size` bytes at offset hold a record that matches its checksum, read a
+/// chunk at a time: a record that claims to be huge costs no memory to check.
+template <class IO>
+bool checksum_matches(const data_file<IO>& file, std::uint64_t offset, std::uint64_t size, bool& matches,
+                      std::error_code& ec) {
+    std::string piece(static_cast<std::size_t>(std::min<std::uint64_t>(size, file_window<IO>::chunk)), '\0');
+    if (!file.read(offset, piece.data(), 4, ec)) return false;
+    const std::uint32_t stored = file_header::get_le32(piece.data());
+    std::uint32_t crc = 0;
+    for (std::uint64_t at = offset + 4; at < offset + size;) {
+        const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(offset + size - at, piece.size()));
+        if (!file.read(at, piece.data(), length, ec)) return false;
+        crc = crc32c_extend(crc, std::string_view(piece).substr(0, length));
+        at += length;
+    }
+    matches = crc == stored;
+    return true;
+}
+
+/// Whether an intact record starts at offset: a whole put, erase or batch record (within
+/// the file) whose checksum matches. Small ones are checked in the window, larger ones
+/// with checksum_matches.
+template <class IO>
+bool intact_record_at(file_window<IO>& window, const data_file<IO>& file, std::uint64_t offset, std::uint64_t end,
+                      bool& intact, std::error_code& ec) {
+    intact = false;
+    std::string_view bytes;
+    if (!window.view(offset, max_record_header, bytes, ec)) return false;
+    record_info info;
+    const parse_status status = parse_record(bytes, info);
+    if (status != parse_status::incomplete || info.size == 0) {
+        intact = status == parse_status::ok;
+        return true;
+    }
+    if (info.size > end - offset) return true;  // it would run past the end of the file
+    if (info.size <= file_window<IO>::chunk) {
+        if (!window.view(offset, info.size, bytes, ec)) return false;
+        intact = parse_record(bytes, info) == parse_status::ok;
+        return true;
+    }
+    return checksum_matches(file, offset, info.size, intact, ec);
+}
+
+/// Where to look for intact records after the bad record at offset bad. A batch cut
+/// short by the end of the file begins with complete records of its own; those follow
+/// nothing, so the search starts after them, and the cut batch is a torn tail.
+template <class IO>
+bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_t end, std::uint64_t& from,
+                        std::error_code& ec) {
+    from = bad + 1;
+    std::string_view bytes;
+    if (!window.view(bad, max_record_header, bytes, ec)) return false;
+    record_info batch;
+    const parse_status status = parse_record(bytes, batch);
+    // Only a batch running past the end of the file can have been cut short; a complete
+    // one that fails its checksum is damage, and its count may be what the damage changed.
+    if (status != parse_status::incomplete || batch.type != record_type::batch || batch.value_offset == 0 ||
+        batch.size <= end - bad) {
+        return true;
+    }
+    std::uint64_t at = bad + batch.value_offset;
+    for (std::size_t operations = 0; operations < batch.count; ++operations) {
+        record_info inner;
+        if (!window.view(at, max_record_header, bytes, ec)) return false;
+        if (parse_record(bytes, inner) == parse_status::incomplete && inner.size != 0 && inner.size <= end - at &&
+            !window.view(at, inner.size, bytes, ec)) {
+            return false;
+        }
+        if (parse_record(bytes, inner) != parse_status::ok || inner.type == record_type::batch) {
+            // With no complete operation the "batch" may be garbage; a record may start in its header.
+            if (operations != 0) from = at;
+            return true;
+        }
+        at += inner.size;
+    }
+    return true;  // every operation is there, so the batch did not end short: damage
+}
+
+/// The offset of the first intact record after the bad record at offset bad, or end
+/// when there is none (the bad record starts a torn tail). Reads the file a window at a
+/// time, never all of the rest of it at once.
+template <class IO>
+bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std::uint64_t end, std::uint64_t& found,
+                              std::error_code& ec) {
+    file_window<IO> window(file, end);
+    std::uint64_t at = 0;
+    if (!search_start_after(window, bad, end, at, ec)) return false;
+    for (; at + 5 <= end; ++at) {
+        bool intact = false;
+        if (!intact_record_at(window, file, at, end, intact, ec)) return false;
+        if (intact) {
+            found = at;
+            return true;
+        }
+    }
+    found = end;
+    return true;
+}
+
+/// Calls on_entry(const log_entry&) for every put and erase of the file's bytes in
+/// [begin, end), in order; a batch's entries come together, after its checksum passed.
+/// Damage before the tail fails the scan with errc::corrupt_record naming the file and
+/// offset, unless skip_damage, which records it in result.damage and goes on after it.
+template <class IO, class OnEntry>
+bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end, bool skip_damage,
+              OnEntry&& on_entry, log_scan_result& result, std::error_code& ec) {
+    constexpr std::size_t chunk = file_window<IO>::chunk;
+    std::string buffer;
+    std::uint64_t buffer_start = begin;  // file offset of buffer[0]
+    std::size_t position = 0;            // parse position in buffer
+    result.valid_end = begin;
+
+    // Keeps the unparsed bytes and appends at least `wanted` more from the file.
+    auto read_more = [&](std::size_t wanted) {
+        buffer.erase(0, position);
+        buffer_start += position;
+        position = 0;
+        const std::uint64_t available = end - (buffer_start + buffer.size());
+        const auto amount = static_cast<std::size_t>(std::min<std::uint64_t>(available, std::max(wanted, chunk)));
+        const std::size_t old_size = buffer.size();
+        buffer.resize(old_size + amount);
+        return file.read(buffer_start + old_size, buffer.data() + old_size, amount, ec);
+    };
+
+    while (buffer_start + position < end) {
+        record_info info;
+        const std::string_view rest = std::string_view(buffer).substr(position);
+        parse_status status = parse_record(rest, info);
+        const bool more_in_file = buffer_start + buffer.size() < end;
+        const std::uint64_t offset = buffer_start + position;
+        if (status == parse_status::incomplete && more_in_file) {
+            if (info.size == 0) {
+                if (!read_more(chunk)) return false;  // not even the header is here yet
+                continue;
+            }
+            // A record longer than the window is loaded only once its checksum is known to
+            // match: damage to its size must not make the scan read the rest of the file.
+            bool whole = info.size <= end - offset;
+            if (whole && info.size > chunk && !checksum_matches(file, offset, info.size, whole, ec)) return false;
+            if (whole) {
+                if (!read_more(info.size - rest.size())) return false;
+                continue;
+            }
+            status = parse_status::bad;
+        }
+        if (status == parse_status::ok) {
+            bool intact = true;
+            if (info.type == record_type::batch) {
+                // The batch's checksum passed; its inner records must all parse too.
+                std::vector<log_entry> entries;
+                std::string_view body = rest.substr(info.value_offset, info.value_size);
+                std::uint64_t inner_offset = offset + info.value_offset;
+                while (!body.empty() && intact) {
+                    record_info inner;
+                    intact = parse_record(body, inner) == parse_status::ok && inner.type != record_type::batch;
+                    if (!intact) break;
+                    entries.push_back({inner.type, inner_offset, inner.size, body.substr(inner.key_offset, inner.key_size),
+                                       body.substr(inner.value_offset, inner.value_size)});
+                    body.remove_prefix(inner.size);
+                    inner_offset += inner.size;
+                }
+                intact = intact && entries.size() == info.count;
+                if (intact) {
+                    for (const log_entry& entry : entries) on_entry(entry);
+                    result.records += entries.size();
+                    result.overhead_bytes += info.value_offset;
+                }
+            } else {
+                on_entry(log_entry{info.type, offset, info.size, rest.substr(info.key_offset, info.key_size),
+                                   rest.substr(info.value_offset, info.value_size)});
+                ++result.records;
+            }
+            if (intact) {
+                position += info.size;
+                result.valid_end = offset + info.size;
+                continue;
+            }
+        }
+        // A bad record, or one cut off by the end of the file: is anything intact after it?
+        std::uint64_t next = end;
+        if (!find_intact_record_after(file, offset, end, next, ec)) return false;
+        if (next == end) {
+            result.torn_tail = true;
+            return true;
+        }
+        result.damage.push_back({file.path(), offset, "damaged record (checksum or structure), intact records follow"});
+        if (!skip_damage) {
+            fail(ec, errc::corrupt_record,
+                 file.path() + ": damaged record at offset " + std::to_string(offset) +
+                     " with intact records after it; open with options::salvage to keep the intact ones");
+            return false;
+        }
+        buffer.clear();
+        buffer_start = next;
+        position = 0;
+    }
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/log_scan.hpp ----
+// ---- begin kvforge/stores/log/record_reader.hpp ----
+/// \file record_reader.hpp
+/// The one read path of a log store: given where a key's record is, read the record
+/// from the writer's pending bytes, from the file's mapping (mmap_file) or with pread
+/// (with a read-ahead window for scans), check its checksum and its key, and hand out
+/// the value.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+/// The bytes a scan read from the file beyond the record it asked for. After a
+/// compaction a sorted store's records lie in key order, one after another, so a
+/// scan that finds its next record right where the window ends doubles the window
+/// (as an OS read-ahead does) and one pread serves many records; a scan whose
+/// records lie scattered keeps reading one record at a time.
+struct read_ahead {
+    static constexpr std::size_t max_window = std::size_t{256} << 10;
+    std::string bytes;
+    std::uint64_t start = 0;
+
+    [[nodiscard]] bool holds(std::uint64_t offset, std::size_t size) const noexcept {
+        return offset >= start && offset + size <= start + bytes.size();
+    }
+    [[nodiscard]] std::string_view view(std::uint64_t offset, std::size_t size) const noexcept {
+        return std::string_view(bytes).substr(static_cast<std::size_t>(offset - start), size);
     }
 };
+
+/// Reads records of the engine's data file. It refers to the engine's file and writer,
+/// which the engine replaces in place (compaction, clear), and owns the mapping of
+/// mmap_file (Mapped = true), whose records are viewed where they lie.
+template <class IO, class Writer, bool Mapped>
+class record_reader {
+public:
+    record_reader(const IO& io, const data_file<IO>& file, const std::optional<Writer>& writer) noexcept
+        : io_(io), file_(file), writer_(writer) {}
+
+    /// Reads and checks the record at where; value views its value. A mapped store
+    /// views a record in the file where it lies, leaving scratch empty; otherwise the
+    /// record is copied into scratch (from the writer, or from the file with pread).
+    bool read(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
+              std::error_code& ec, read_ahead* ahead = nullptr) const {
+        const auto size = static_cast<std::size_t>(where.record_size(key.size()));
+        std::string_view record;
+        scratch.clear();
+        if constexpr (Mapped) {
+            if (mapping_ && where.offset + size <= mapping_->length() && !writer_->is_pending(where.offset)) {
+                record = std::string_view(mapping_->data() + where.offset, size);
+            }
+        } else {
+            if (ahead != nullptr && !writer_->is_pending(where.offset)) {
+                if (!ahead->holds(where.offset, size) && !fill(*ahead, where.offset, size, ec)) return false;
+                record = ahead->view(where.offset, size);
+            }
+        }
+        if (record.empty()) {
+            scratch.resize(size);
+            if (!writer_->read_pending(where.offset, scratch.data(), size) &&
+                !file_.read(where.offset, scratch.data(), size, ec)) {
+                return false;
+            }
+            record = scratch;
+        }
+        record_info info;
+        if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
+            record.substr(info.key_offset, info.key_size) != key) {
+            report_damage(where.offset, ec);
+            return false;
+        }
+        value = record.substr(info.value_offset, info.value_size);
+        return true;
+    }
+
+    /// Reads key's value straight into out, with no allocation beyond out's own: one
+    /// preadv puts the record's header and key in a small buffer and its value in out.
+    /// A value that fails its checksum is not left there: out is emptied.
+    bool read_value(std::string_view key, const record_location& where, std::string& out, std::error_code& ec) const {
+        const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
+        thread_local std::string scratch;
+        if (Mapped || writer_->is_pending(where.offset)) {
+            // A record not yet in the file is copied from the writer in one piece.
+            std::string_view value;
+            if (!read(key, where, scratch, value, ec)) {
+                out.clear();
+                return false;
+            }
+            assign_bytes(out, value);
+            return true;
+        }
+        char small[256];
+        char* head = small;
+        if (head_size > sizeof small) {
+            scratch.resize(head_size);
+            head = scratch.data();
+        }
+        out.resize(where.value_size);
+        // Whatever happens from here, out holds no byte of a value that failed its checks.
+        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
+            out.clear();
+            return false;
+        }
+        record_info info;
+        const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
+        const std::string_view head_bytes(head, head_size);
+        // The header parses on its own once the value's size is known to be in out.
+        const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
+        if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
+            out.clear();
+            report_damage(where.offset, ec);
+            return false;
+        }
+        return true;
+    }
+
+    /// The mapping that views handed out by read() point into (mmap_file).
+    [[nodiscard]] const std::shared_ptr<const file_mapping<IO>>& mapping() const noexcept { return mapping_; }
+
+    /// Makes the mapping cover the file up to end (mmap_file), so that records reaching
+    /// the file later are inside it. Best effort: a record outside the mapping is read
+    /// with pread instead.
+    void cover(std::uint64_t end) {
+        if constexpr (Mapped) {
+            if (mapping_ && mapping_->length() >= end) return;
+            // Double, so remapping is rare; at least 1 MiB, so small stores map once.
+            std::uint64_t length = mapping_ ? mapping_->length() : std::uint64_t{1} << 20;
+            while (length < end) length *= 2;
+            std::error_code ignored;
+            if (auto grown = file_mapping<IO>::map(io_, file_.descriptor(), static_cast<std::size_t>(length),
+                                                   file_.path(), ignored)) {
+                mapping_ = std::move(grown);
+            }
+        }
+    }
+
+    /// Lets go of the mapping (the file is closed or replaced); views handed out before keep it.
+    void release() noexcept { mapping_.reset(); }
+
+    /// Fails with corrupt_record for the record at offset.
+    void report_damage(std::uint64_t offset, std::error_code& ec) const {
+        fail(ec, errc::corrupt_record,
+             file_.path() + ": the record at offset " + std::to_string(offset) +
+                 " fails its checksum; its value is not returned (run verify() for a full report)");
+    }
+
+private:
+    /// Reads the record at offset into the window, with as many bytes after it as the
+    /// pattern of the scan so far suggests and the file already holds.
+    bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
+        const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
+        std::size_t length = sequential ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
+        length = std::max(length, size);
+        // Records still with the writer lie at and after some offset: read only below it.
+        while (length > size && writer_->is_pending(offset + length - 1)) length = std::max(size, length / 2);
+        ahead.bytes.resize(length);
+        std::size_t got = 0;
+        if (!file_.read_at_least(offset, ahead.bytes.data(), size, length, got, ec)) return false;
+        ahead.bytes.resize(got);
+        ahead.start = offset;
+        return true;
+    }
+
+    const IO& io_;
+    const data_file<IO>& file_;
+    const std::optional<Writer>& writer_;
+    std::shared_ptr<const file_mapping<IO>> mapping_;  // mmap_file only: the current mapping
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/record_reader.hpp ----
+
+namespace kvforge::detail {
 
 /// The store behind file_log (Mapped = false: records are read with pread) and
 /// mmap_file (Mapped = true: records in the file are read through a shared read-only
@@ -8076,7 +8254,7 @@ public:
         if (!check_manifest(on_disk, has_manifest, ec) || !recover(ec) || (salvage_rewrite() && !rewrite(true, ec)) ||
             (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
             writer_.reset();
-            if constexpr (Mapped) mapping_.reset();
+            reader_.release();
             file_.close();
             directory_.close();
             reset_state();
@@ -8109,7 +8287,7 @@ public:
         }
         active_calls_.wait_idle();
         writer_.reset();
-        if constexpr (Mapped) mapping_.reset();
+        reader_.release();
         file_.close();
         directory_.close();
     }
@@ -8208,7 +8386,7 @@ public:
         if (!look_up(key, where, ec)) return false;
         thread_local std::string scratch;
         std::string_view value;
-        if (!read_record(key, where, scratch, value, ec)) return false;
+        if (!reader_.read(key, where, scratch, value, ec)) return false;
         on_value(value);
         return true;
     }
@@ -8220,41 +8398,7 @@ public:
         const read_lock lock(mutex_);
         record_location where;
         if (!look_up(key, where, ec)) return false;
-        const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
-        thread_local std::string scratch;
-        if (Mapped || writer_->is_pending(where.offset)) {
-            // A record not yet in the file is copied from the writer in one piece.
-            std::string_view value;
-            if (!read_record(key, where, scratch, value, ec)) {
-                out.clear();
-                return false;
-            }
-            assign_bytes(out, value);
-            return true;
-        }
-        char small[256];
-        char* head = small;
-        if (head_size > sizeof small) {
-            scratch.resize(head_size);
-            head = scratch.data();
-        }
-        out.resize(where.value_size);
-        // Whatever happens from here, out holds no byte of a value that failed its checks.
-        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
-            out.clear();
-            return false;
-        }
-        record_info info;
-        const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
-        const std::string_view head_bytes(head, head_size);
-        // The header parses on its own once the value's size is known to be in out.
-        const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
-        if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
-            out.clear();
-            report_damage(where.offset, ec);
-            return false;
-        }
-        return true;
+        return reader_.read_value(key, where, out, ec);
     }
 
     /// Hands out key's value as a pinned_value: a view into the mapping, kept alive by
@@ -8267,9 +8411,9 @@ public:
         if (!look_up(key, where, ec)) return false;
         auto copy = std::make_shared<std::string>();
         std::string_view value;
-        if (!read_record(key, where, *copy, value, ec)) return false;
+        if (!reader_.read(key, where, *copy, value, ec)) return false;
         if (copy->empty()) {
-            out = pinned_value(mapping_, value);  // the bytes lie in the mapping: share it
+            out = pinned_value(reader_.mapping(), value);  // the bytes lie in the mapping: share it
         } else {
             out = pinned_value(copy, std::string_view(*copy).substr(static_cast<std::size_t>(value.data() - copy->data()),
                                                                     value.size()));
@@ -8293,7 +8437,7 @@ public:
         read_ahead ahead;
         table_.visit_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
             std::string_view value;
-            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+            if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
             return visitor(key, value);
         });
     }
@@ -8307,7 +8451,7 @@ public:
         table_.for_each([&](std::string_view key, std::string_view payload) {
             if (ec) return;
             std::string_view value;
-            if (read_record(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
+            if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
         });
     }
 
@@ -8566,99 +8710,8 @@ private:
         });
     }
 
-    /// The bytes a scan read from the file beyond the record it asked for. After a
-    /// compaction a sorted store's records lie in key order, one after another, so a
-    /// scan that finds its next record right where the window ends doubles the window
-    /// (as an OS read-ahead does) and one pread serves many records; a scan whose
-    /// records lie scattered keeps reading one record at a time.
-    struct read_ahead {
-        static constexpr std::size_t max_window = std::size_t{256} << 10;
-        std::string bytes;
-        std::uint64_t start = 0;
-
-        [[nodiscard]] bool holds(std::uint64_t offset, std::size_t size) const noexcept {
-            return offset >= start && offset + size <= start + bytes.size();
-        }
-        [[nodiscard]] std::string_view view(std::uint64_t offset, std::size_t size) const noexcept {
-            return std::string_view(bytes).substr(static_cast<std::size_t>(offset - start), size);
-        }
-    };
-
-    /// Reads and checks the record at where; value views its value. A mapped store
-    /// views a record in the file where it lies, leaving scratch empty; otherwise the
-    /// record is copied into scratch (from the writer, or from the file with pread).
-    bool read_record(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
-                     std::error_code& ec, read_ahead* ahead = nullptr) const {
-        const auto size = static_cast<std::size_t>(where.record_size(key.size()));
-        std::string_view record;
-        scratch.clear();
-        if constexpr (Mapped) {
-            if (mapping_ && where.offset + size <= mapping_->length() && !writer_->is_pending(where.offset)) {
-                record = std::string_view(mapping_->data() + where.offset, size);
-            }
-        } else {
-            if (ahead != nullptr && !writer_->is_pending(where.offset)) {
-                if (!ahead->holds(where.offset, size) && !fill(*ahead, where.offset, size, ec)) return false;
-                record = ahead->view(where.offset, size);
-            }
-        }
-        if (record.empty()) {
-            scratch.resize(size);
-            if (!writer_->read_pending(where.offset, scratch.data(), size) &&
-                !file_.read(where.offset, scratch.data(), size, ec)) {
-                return false;
-            }
-            record = scratch;
-        }
-        record_info info;
-        if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
-            record.substr(info.key_offset, info.key_size) != key) {
-            report_damage(where.offset, ec);
-            return false;
-        }
-        value = record.substr(info.value_offset, info.value_size);
-        return true;
-    }
-
-    /// Reads the record at offset into the window, with as many bytes after it as the
-    /// pattern of the scan so far suggests and the file already holds.
-    bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
-        const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
-        std::size_t length = sequential ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
-        length = std::max(length, size);
-        // Records still with the writer lie at and after some offset: read only below it.
-        while (length > size && writer_->is_pending(offset + length - 1)) length = std::max(size, length / 2);
-        ahead.bytes.resize(length);
-        std::size_t got = 0;
-        if (!file_.read_at_least(offset, ahead.bytes.data(), size, length, got, ec)) return false;
-        ahead.bytes.resize(got);
-        ahead.start = offset;
-        return true;
-    }
-
-    /// Makes the mapping cover everything written so far (mmap_file), so that records
-    /// reaching the file later are inside it. Best effort: a record outside the mapping
-    /// is read with pread instead.
-    void cover_writer_end() {
-        if constexpr (Mapped) {
-            const std::uint64_t end = writer_->end();
-            if (mapping_ && mapping_->length() >= end) return;
-            // Double, so remapping is rare; at least 1 MiB, so small stores map once.
-            std::uint64_t length = mapping_ ? mapping_->length() : std::uint64_t{1} << 20;
-            while (length < end) length *= 2;
-            std::error_code ignored;
-            if (auto grown = file_mapping<io_type>::map(io_, file_.descriptor(), static_cast<std::size_t>(length),
-                                                        file_.path(), ignored)) {
-                mapping_ = std::move(grown);
-            }
-        }
-    }
-
-    void report_damage(std::uint64_t offset, std::error_code& ec) const {
-        fail(ec, errc::corrupt_record,
-             file_.path() + ": the record at offset " + std::to_string(offset) +
-                 " fails its checksum; its value is not returned (run verify() for a full report)");
-    }
+    /// Makes the mapping cover everything written so far (mmap_file).
+    void cover_writer_end() { reader_.cover(writer_->end()); }
 
     /// flush or sync: nothing to do for a read-only store, which writes nothing.
     void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
@@ -8900,7 +8953,7 @@ private:
                 if (!ok) return;
                 std::string_view value;
                 const record_location where = record_location::decode(payload);
-                if (!read_record(key, where, scratch, value, ec)) {
+                if (!reader_.read(key, where, scratch, value, ec)) {
                     ok = false;
                     return;
                 }
@@ -8943,11 +8996,9 @@ private:
             table_ = std::move(table);
             file_ = std::move(file);
             writer_->attach(file_, end);
-            if constexpr (Mapped) {
-                // Views handed out before keep the old mapping; new reads use the new file's.
-                mapping_.reset();
-                cover_writer_end();
-            }
+            // Views handed out before keep the old mapping; new reads use the new file's.
+            reader_.release();
+            cover_writer_end();
             generation_ = next;
             file_id_ = id;
             live_bytes_ = live;
@@ -9046,7 +9097,7 @@ private:
     store_directory<io_type> directory_;
     data_file<io_type> file_;
     std::optional<writer_type> writer_;
-    std::shared_ptr<const file_mapping<io_type>> mapping_;  // mmap_file only: the current mapping
+    record_reader<io_type, writer_type, Mapped> reader_{io_, file_, writer_};
     std::uint32_t generation_ = 0;
     std::uint32_t file_id_ = 0;  // the data file's id, which its hint repeats
     table_type table_;
@@ -9077,7 +9128,7 @@ private:
 };
 
 }  // namespace kvforge::detail
-// ---- end kvforge/detail/log_backend.hpp ----
+// ---- end kvforge/stores/log/engine.hpp ----
 
 namespace kvforge {
 

@@ -1,9 +1,9 @@
 #include "store_files.hpp"
 
 #include <kvforge/detail/data_file.hpp>
-#include <kvforge/detail/log_backend.hpp>
-#include <kvforge/detail/log_format.hpp>
-#include <kvforge/detail/log_scan.hpp>
+#include <kvforge/stores/log/engine.hpp>
+#include <kvforge/stores/log/log_scan.hpp>
+#include <kvforge/stores/log/record_format.hpp>
 #include <kvforge/detail/manifest_file.hpp>
 #include <kvforge/detail/store_files.hpp>
 #include <kvforge/io/posix.hpp>

@@ -1,5 +1,5 @@
 #pragma once
-/// \file log_format.hpp
+/// \file record_format.hpp
 /// The bytes of a log-structured store's files: file headers and records.
 /// docs/format.md describes the same layout for readers of the files.
 ///
@@ -21,9 +21,9 @@
 #include <string>
 #include <string_view>
 
-#include "../limits.hpp"
-#include "byte_order.hpp"
-#include "crc32c.hpp"
+#include "../../limits.hpp"
+#include "../../detail/byte_order.hpp"
+#include "../../detail/crc32c.hpp"
 
 namespace kvforge::detail {
 
@@ -244,6 +244,25 @@ enum class parse_status {
     info.value_size = value_size;
     return info.key_offset + key_size == head.size();
 }
+
+/// Where a key's record is: the index payload of a log-structured store, 12 bytes.
+struct record_location {
+    std::uint64_t offset = 0;      ///< the record's start in the data file
+    std::uint32_t value_size = 0;  ///< the value's size, which with the key's gives the record's
+
+    static constexpr std::size_t encoded_size = 12;
+
+    void encode(char* out) const noexcept {
+        store_unaligned(out, offset);
+        store_unaligned(out + 8, value_size);
+    }
+    [[nodiscard]] static record_location decode(std::string_view bytes) noexcept {
+        return {load_unaligned<std::uint64_t>(bytes.data()), load_unaligned<std::uint32_t>(bytes.data() + 8)};
+    }
+    [[nodiscard]] std::uint64_t record_size(std::size_t key_size) const noexcept {
+        return put_header_size(key_size, value_size) + key_size + value_size;
+    }
+};
 
 /// The fingerprint of a key codec and a value codec, as data files record it.
 [[nodiscard]] inline std::uint64_t codec_fingerprint(const std::string& key_codec, const std::string& value_codec) {

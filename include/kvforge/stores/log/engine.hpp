@@ -1,5 +1,5 @@
 #pragma once
-/// \file log_backend.hpp
+/// \file engine.hpp
 /// The byte-level store behind file_log: an append-only data file of checksummed
 /// records with an in-memory index from each key to its record (in the manner of
 /// Bitcask), a durability policy's writer, hint files and compaction.
@@ -43,47 +43,29 @@
 #include <system_error>
 #include <vector>
 
-#include "../batch.hpp"
-#include "../error.hpp"
-#include "../manifest.hpp"
-#include "../options.hpp"
-#include "../stats.hpp"
-#include "../threading/single_thread.hpp"
-#include "../pinned_value.hpp"
-#include "active_calls.hpp"
-#include "assign_bytes.hpp"
-#include "data_file.hpp"
-#include "file_id.hpp"
-#include "file_mapping.hpp"
-#include "hint_file.hpp"
-#include "log_format.hpp"
+#include "../../batch.hpp"
+#include "../../error.hpp"
+#include "../../manifest.hpp"
+#include "../../options.hpp"
+#include "../../stats.hpp"
+#include "../../threading/single_thread.hpp"
+#include "../../pinned_value.hpp"
+#include "../../detail/active_calls.hpp"
+#include "../../detail/assign_bytes.hpp"
+#include "../../detail/data_file.hpp"
+#include "../../detail/file_id.hpp"
+#include "../../detail/file_mapping.hpp"
+#include "../../detail/log_writer.hpp"
+#include "../../detail/manifest_file.hpp"
+#include "../../detail/store_directory.hpp"
+#include "../../detail/store_files.hpp"
+#include "../../detail/write_version.hpp"
+#include "hint.hpp"
 #include "log_scan.hpp"
-#include "log_writer.hpp"
-#include "manifest_file.hpp"
-#include "store_directory.hpp"
-#include "store_files.hpp"
-#include "write_version.hpp"
+#include "record_format.hpp"
+#include "record_reader.hpp"
 
 namespace kvforge::detail {
-
-/// Where a key's record is: the index payload of a log-structured store, 12 bytes.
-struct record_location {
-    std::uint64_t offset = 0;      ///< the record's start in the data file
-    std::uint32_t value_size = 0;  ///< the value's size, which with the key's gives the record's
-
-    static constexpr std::size_t encoded_size = 12;
-
-    void encode(char* out) const noexcept {
-        store_unaligned(out, offset);
-        store_unaligned(out + 8, value_size);
-    }
-    [[nodiscard]] static record_location decode(std::string_view bytes) noexcept {
-        return {load_unaligned<std::uint64_t>(bytes.data()), load_unaligned<std::uint32_t>(bytes.data() + 8)};
-    }
-    [[nodiscard]] std::uint64_t record_size(std::size_t key_size) const noexcept {
-        return put_header_size(key_size, value_size) + key_size + value_size;
-    }
-};
 
 /// The store behind file_log (Mapped = false: records are read with pread) and
 /// mmap_file (Mapped = true: records in the file are read through a shared read-only
@@ -149,7 +131,7 @@ public:
         if (!check_manifest(on_disk, has_manifest, ec) || !recover(ec) || (salvage_rewrite() && !rewrite(true, ec)) ||
             (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
             writer_.reset();
-            if constexpr (Mapped) mapping_.reset();
+            reader_.release();
             file_.close();
             directory_.close();
             reset_state();
@@ -182,7 +164,7 @@ public:
         }
         active_calls_.wait_idle();
         writer_.reset();
-        if constexpr (Mapped) mapping_.reset();
+        reader_.release();
         file_.close();
         directory_.close();
     }
@@ -281,7 +263,7 @@ public:
         if (!look_up(key, where, ec)) return false;
         thread_local std::string scratch;
         std::string_view value;
-        if (!read_record(key, where, scratch, value, ec)) return false;
+        if (!reader_.read(key, where, scratch, value, ec)) return false;
         on_value(value);
         return true;
     }
@@ -293,41 +275,7 @@ public:
         const read_lock lock(mutex_);
         record_location where;
         if (!look_up(key, where, ec)) return false;
-        const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
-        thread_local std::string scratch;
-        if (Mapped || writer_->is_pending(where.offset)) {
-            // A record not yet in the file is copied from the writer in one piece.
-            std::string_view value;
-            if (!read_record(key, where, scratch, value, ec)) {
-                out.clear();
-                return false;
-            }
-            assign_bytes(out, value);
-            return true;
-        }
-        char small[256];
-        char* head = small;
-        if (head_size > sizeof small) {
-            scratch.resize(head_size);
-            head = scratch.data();
-        }
-        out.resize(where.value_size);
-        // Whatever happens from here, out holds no byte of a value that failed its checks.
-        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
-            out.clear();
-            return false;
-        }
-        record_info info;
-        const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
-        const std::string_view head_bytes(head, head_size);
-        // The header parses on its own once the value's size is known to be in out.
-        const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
-        if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
-            out.clear();
-            report_damage(where.offset, ec);
-            return false;
-        }
-        return true;
+        return reader_.read_value(key, where, out, ec);
     }
 
     /// Hands out key's value as a pinned_value: a view into the mapping, kept alive by
@@ -340,9 +288,9 @@ public:
         if (!look_up(key, where, ec)) return false;
         auto copy = std::make_shared<std::string>();
         std::string_view value;
-        if (!read_record(key, where, *copy, value, ec)) return false;
+        if (!reader_.read(key, where, *copy, value, ec)) return false;
         if (copy->empty()) {
-            out = pinned_value(mapping_, value);  // the bytes lie in the mapping: share it
+            out = pinned_value(reader_.mapping(), value);  // the bytes lie in the mapping: share it
         } else {
             out = pinned_value(copy, std::string_view(*copy).substr(static_cast<std::size_t>(value.data() - copy->data()),
                                                                     value.size()));
@@ -366,7 +314,7 @@ public:
         read_ahead ahead;
         table_.visit_from(from, inclusive, [&](std::string_view key, std::string_view payload) {
             std::string_view value;
-            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+            if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
             return visitor(key, value);
         });
     }
@@ -380,7 +328,7 @@ public:
         table_.for_each([&](std::string_view key, std::string_view payload) {
             if (ec) return;
             std::string_view value;
-            if (read_record(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
+            if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
         });
     }
 
@@ -639,99 +587,8 @@ private:
         });
     }
 
-    /// The bytes a scan read from the file beyond the record it asked for. After a
-    /// compaction a sorted store's records lie in key order, one after another, so a
-    /// scan that finds its next record right where the window ends doubles the window
-    /// (as an OS read-ahead does) and one pread serves many records; a scan whose
-    /// records lie scattered keeps reading one record at a time.
-    struct read_ahead {
-        static constexpr std::size_t max_window = std::size_t{256} << 10;
-        std::string bytes;
-        std::uint64_t start = 0;
-
-        [[nodiscard]] bool holds(std::uint64_t offset, std::size_t size) const noexcept {
-            return offset >= start && offset + size <= start + bytes.size();
-        }
-        [[nodiscard]] std::string_view view(std::uint64_t offset, std::size_t size) const noexcept {
-            return std::string_view(bytes).substr(static_cast<std::size_t>(offset - start), size);
-        }
-    };
-
-    /// Reads and checks the record at where; value views its value. A mapped store
-    /// views a record in the file where it lies, leaving scratch empty; otherwise the
-    /// record is copied into scratch (from the writer, or from the file with pread).
-    bool read_record(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
-                     std::error_code& ec, read_ahead* ahead = nullptr) const {
-        const auto size = static_cast<std::size_t>(where.record_size(key.size()));
-        std::string_view record;
-        scratch.clear();
-        if constexpr (Mapped) {
-            if (mapping_ && where.offset + size <= mapping_->length() && !writer_->is_pending(where.offset)) {
-                record = std::string_view(mapping_->data() + where.offset, size);
-            }
-        } else {
-            if (ahead != nullptr && !writer_->is_pending(where.offset)) {
-                if (!ahead->holds(where.offset, size) && !fill(*ahead, where.offset, size, ec)) return false;
-                record = ahead->view(where.offset, size);
-            }
-        }
-        if (record.empty()) {
-            scratch.resize(size);
-            if (!writer_->read_pending(where.offset, scratch.data(), size) &&
-                !file_.read(where.offset, scratch.data(), size, ec)) {
-                return false;
-            }
-            record = scratch;
-        }
-        record_info info;
-        if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
-            record.substr(info.key_offset, info.key_size) != key) {
-            report_damage(where.offset, ec);
-            return false;
-        }
-        value = record.substr(info.value_offset, info.value_size);
-        return true;
-    }
-
-    /// Reads the record at offset into the window, with as many bytes after it as the
-    /// pattern of the scan so far suggests and the file already holds.
-    bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
-        const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
-        std::size_t length = sequential ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
-        length = std::max(length, size);
-        // Records still with the writer lie at and after some offset: read only below it.
-        while (length > size && writer_->is_pending(offset + length - 1)) length = std::max(size, length / 2);
-        ahead.bytes.resize(length);
-        std::size_t got = 0;
-        if (!file_.read_at_least(offset, ahead.bytes.data(), size, length, got, ec)) return false;
-        ahead.bytes.resize(got);
-        ahead.start = offset;
-        return true;
-    }
-
-    /// Makes the mapping cover everything written so far (mmap_file), so that records
-    /// reaching the file later are inside it. Best effort: a record outside the mapping
-    /// is read with pread instead.
-    void cover_writer_end() {
-        if constexpr (Mapped) {
-            const std::uint64_t end = writer_->end();
-            if (mapping_ && mapping_->length() >= end) return;
-            // Double, so remapping is rare; at least 1 MiB, so small stores map once.
-            std::uint64_t length = mapping_ ? mapping_->length() : std::uint64_t{1} << 20;
-            while (length < end) length *= 2;
-            std::error_code ignored;
-            if (auto grown = file_mapping<io_type>::map(io_, file_.descriptor(), static_cast<std::size_t>(length),
-                                                        file_.path(), ignored)) {
-                mapping_ = std::move(grown);
-            }
-        }
-    }
-
-    void report_damage(std::uint64_t offset, std::error_code& ec) const {
-        fail(ec, errc::corrupt_record,
-             file_.path() + ": the record at offset " + std::to_string(offset) +
-                 " fails its checksum; its value is not returned (run verify() for a full report)");
-    }
+    /// Makes the mapping cover everything written so far (mmap_file).
+    void cover_writer_end() { reader_.cover(writer_->end()); }
 
     /// flush or sync: nothing to do for a read-only store, which writes nothing.
     void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
@@ -973,7 +830,7 @@ private:
                 if (!ok) return;
                 std::string_view value;
                 const record_location where = record_location::decode(payload);
-                if (!read_record(key, where, scratch, value, ec)) {
+                if (!reader_.read(key, where, scratch, value, ec)) {
                     ok = false;
                     return;
                 }
@@ -1016,11 +873,9 @@ private:
             table_ = std::move(table);
             file_ = std::move(file);
             writer_->attach(file_, end);
-            if constexpr (Mapped) {
-                // Views handed out before keep the old mapping; new reads use the new file's.
-                mapping_.reset();
-                cover_writer_end();
-            }
+            // Views handed out before keep the old mapping; new reads use the new file's.
+            reader_.release();
+            cover_writer_end();
             generation_ = next;
             file_id_ = id;
             live_bytes_ = live;
@@ -1119,7 +974,7 @@ private:
     store_directory<io_type> directory_;
     data_file<io_type> file_;
     std::optional<writer_type> writer_;
-    std::shared_ptr<const file_mapping<io_type>> mapping_;  // mmap_file only: the current mapping
+    record_reader<io_type, writer_type, Mapped> reader_{io_, file_, writer_};
     std::uint32_t generation_ = 0;
     std::uint32_t file_id_ = 0;  // the data file's id, which its hint repeats
     table_type table_;

@@ -1,5 +1,5 @@
 #pragma once
-/// \file hint_file.hpp
+/// \file hint.hpp
 /// Hint files: every live key with the place of its record, so that reopening a store
 /// reads the keys without reading the values.
 ///
@@ -18,10 +18,10 @@
 #include <system_error>
 #include <utility>
 
-#include "byte_order.hpp"
-#include "crc32c.hpp"
-#include "data_file.hpp"
-#include "log_format.hpp"
+#include "../../detail/byte_order.hpp"
+#include "../../detail/crc32c.hpp"
+#include "../../detail/data_file.hpp"
+#include "record_format.hpp"
 
 namespace kvforge::detail {
 

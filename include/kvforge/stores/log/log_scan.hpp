@@ -16,10 +16,10 @@
 #include <system_error>
 #include <vector>
 
-#include "../error.hpp"
-#include "../stats.hpp"
-#include "data_file.hpp"
-#include "log_format.hpp"
+#include "../../error.hpp"
+#include "../../stats.hpp"
+#include "../../detail/data_file.hpp"
+#include "record_format.hpp"
 
 namespace kvforge::detail {
 
