@@ -4126,20 +4126,26 @@ private:
 // ---- end kvforge/scan_range.hpp ----
 // ---- begin kvforge/stores/log/record_format.hpp ----
 /// \file record_format.hpp
-/// The bytes of a log-structured store's files: file headers and records.
-/// docs/format.md describes the same layout for readers of the files.
+/// The bytes of a log-structured store's files: file headers and records, in format
+/// versions 1 and 2. Every size, encoding and parse is here, so that writers, readers,
+/// recovery, compaction and hints agree. docs/format.md describes the same layout for
+/// readers of the files.
 ///
-/// A data file is a 32-byte header followed by records. Each record is
+/// A data file is a header (32 bytes in version 1, 64 in version 2) followed by
+/// records. Each record is
 ///
 ///     crc32c   u32 little-endian, over every byte of the record after it
-///     type     u8: 1 put, 2 erase, 3 batch
-///     put:     varint key size, varint value size, key, value
+///     type     u8: low 3 bits the kind (1 put, 2 erase, 3 batch, 4 clear); in version 2
+///              a put's bit 0x08 says a deadline follows the sizes, bit 0x10 a value tag
+///     put:     varint key size, varint value size, [deadline i64], [tag u8], key, value
 ///     erase:   varint key size, key
 ///     batch:   varint operation count, varint body size, body
+///     clear:   nothing more (version 2): every record before it is dropped
 ///
 /// where a batch body is a sequence of complete put and erase records, each with its
 /// own checksum (so that a point read can check the one record it reads), and the
 /// batch's checksum covers the whole body (so that recovery takes all of it or none).
+/// A record without flag bits is the same bytes in both versions.
 
 #include <cstddef>
 #include <cstdint>
@@ -4151,7 +4157,7 @@ private:
 namespace kvforge::detail {
 
 /// The format version this code writes; it reads this one and every earlier one.
-inline constexpr std::uint16_t format_version = 1;
+inline constexpr std::uint16_t format_version = 2;
 
 /// What a file holds, told by the last byte of its magic.
 enum class file_kind : char { data = 'L', hint = 'H' };
@@ -4166,8 +4172,18 @@ enum class file_kind : char { data = 'L', hint = 'H' };
 ///     16 codecs    u64: fingerprint of the key and value codecs
 ///     24 sequence  u32: the file's generation, also in its name
 ///     28 crc32c    u32: over bytes 0 to 27
+///
+/// and from version 2 on (after the first half, so that a version 1 reader, which
+/// checks only that, reports a newer version rather than damage):
+///
+///     32 order     u64: where the file's records stand in replay order
+///     40 reserved  20 bytes: zero; a reader refuses others
+///     60 crc32c    u32: over bytes 32 to 59
 struct file_header {
-    static constexpr std::size_t size = 32;
+    /// The header's size in the version this code writes.
+    static constexpr std::size_t size = 64;
+    /// The header's size in version 1 files.
+    static constexpr std::size_t v1_size = 32;
 
     file_kind kind = file_kind::data;
     std::uint16_t version = format_version;
@@ -4176,7 +4192,17 @@ struct file_header {
     /// Tells a data file from an earlier one of the same generation, so that a hint is
     /// used only for the file it was written for.
     std::uint32_t file_id = 0;
+    /// Where the file's records stand in replay order; a version 1 file's is its generation.
+    std::uint64_t order = 0;
 
+    /// The size of a header of this version.
+    [[nodiscard]] static constexpr std::size_t size_of(std::uint16_t version) noexcept {
+        return version < 2 ? v1_size : size;
+    }
+    /// The size of this header, by its version.
+    [[nodiscard]] std::size_t bytes() const noexcept { return size_of(version); }
+
+    /// Writes the header's bytes() bytes at out.
     void encode(char* out) const noexcept {
         std::memcpy(out, "kvforge", 7);
         out[7] = static_cast<char>(kind);
@@ -4186,6 +4212,10 @@ struct file_header {
         put_le64(out + 16, codec_fingerprint);
         put_le32(out + 24, generation);
         put_le32(out + 28, crc32c({out, 28}));
+        if (version < 2) return;
+        put_le64(out + 32, order);
+        std::memset(out + 40, 0, 20);
+        put_le32(out + 60, crc32c({out + 32, 28}));
     }
 
     /// Why a header could not be read.
@@ -4193,7 +4223,7 @@ struct file_header {
 
     /// Reads a header from the first bytes of a file.
     [[nodiscard]] static problem decode(std::string_view bytes, file_kind expected, file_header& out) noexcept {
-        if (bytes.size() < size) return problem::truncated;
+        if (bytes.size() < v1_size) return problem::truncated;
         const char* p = bytes.data();
         if (std::memcmp(p, "kvforge", 7) != 0 || p[7] != static_cast<char>(expected)) return problem::bad_magic;
         if (get_le32(p + 28) != crc32c({p, 28})) return problem::bad_checksum;
@@ -4204,6 +4234,14 @@ struct file_header {
         out.file_id = get_le32(p + 12);
         out.codec_fingerprint = get_le64(p + 16);
         out.generation = get_le32(p + 24);
+        out.order = out.generation;
+        if (out.version < 2) return problem::none;
+        if (bytes.size() < size) return problem::truncated;
+        if (get_le32(p + 60) != crc32c({p + 32, 28})) return problem::bad_checksum;
+        for (std::size_t i = 40; i < 60; ++i) {
+            if (p[i] != 0) return problem::unknown_flags;
+        }
+        out.order = get_le64(p + 32);
         return problem::none;
     }
 
@@ -4215,25 +4253,60 @@ struct file_header {
     static std::uint64_t get_le64(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint64_t>(p)); }
 };
 
-/// The kinds of record in a data file.
-enum class record_type : unsigned char { put = 1, erase = 2, batch = 3 };
+/// The kinds of record in a data file: the low 3 bits of a record's type byte.
+enum class record_type : unsigned char { put = 1, erase = 2, batch = 3, clear = 4 };
 
-/// The largest record header: crc, type and two 10-byte varints.
-inline constexpr std::size_t max_record_header = 4 + 1 + 2 * max_varint_size;
+/// The flag bits of a put record's type byte (version 2).
+namespace record_flag {
+/// A deadline (i64 little-endian) follows the sizes.
+inline constexpr unsigned char deadline = 0x08;
+/// A tag byte about the value's encoding follows the sizes (and the deadline).
+inline constexpr unsigned char tag = 0x10;
+/// Every flag bit this code knows.
+inline constexpr unsigned char known = deadline | tag;
+}  // namespace record_flag
 
-/// The size of a put record's header for these sizes.
-[[nodiscard]] constexpr std::size_t put_header_size(std::size_t key_size, std::size_t value_size) noexcept {
-    return 4 + 1 + varint_size(key_size) + varint_size(value_size);
+/// The bytes the flags add to a put record's header.
+[[nodiscard]] constexpr std::size_t flag_fields_size(unsigned char flags) noexcept {
+    return ((flags & record_flag::deadline) != 0 ? 8 : 0) + ((flags & record_flag::tag) != 0 ? 1 : 0);
 }
 
+/// The largest record header: crc, type, two 10-byte varints, a deadline and a tag.
+inline constexpr std::size_t max_record_header = 4 + 1 + 2 * max_varint_size + 9;
+
+/// The size of a put record's header for these sizes and flags.
+[[nodiscard]] constexpr std::size_t put_header_size(std::size_t key_size, std::size_t value_size,
+                                                    unsigned char flags = 0) noexcept {
+    return 4 + 1 + varint_size(key_size) + varint_size(value_size) + flag_fields_size(flags);
+}
+
+/// The size of an erase record (a tombstone) for a key of this size.
+[[nodiscard]] constexpr std::size_t erase_record_size(std::size_t key_size) noexcept {
+    return 4 + 1 + varint_size(key_size) + key_size;
+}
+
+/// What a put record carries beside its key and value (format 2): flags say which of
+/// the deadline and the tag are there. With no flags the record is format 1's.
+struct record_meta {
+    unsigned char flags = 0;    ///< record_flag bits
+    std::int64_t deadline = 0;  ///< with record_flag::deadline
+    unsigned char tag = 0;      ///< with record_flag::tag
+};
+
 /// Appends a put record to out.
-inline void append_put_record(std::string& out, std::string_view key, std::string_view value) {
+inline void append_put_record(std::string& out, std::string_view key, std::string_view value,
+                              const record_meta& meta = {}) {
     const std::size_t start = out.size();
-    out.resize(start + put_header_size(key.size(), value.size()));
+    out.resize(start + put_header_size(key.size(), value.size(), meta.flags));
     char* p = out.data() + start + 4;
-    *p++ = static_cast<char>(record_type::put);
+    *p++ = static_cast<char>(static_cast<unsigned char>(record_type::put) | meta.flags);
     p = put_varint(p, key.size());
-    put_varint(p, value.size());
+    p = put_varint(p, value.size());
+    if ((meta.flags & record_flag::deadline) != 0) {
+        file_header::put_le64(p, static_cast<std::uint64_t>(meta.deadline));
+        p += 8;
+    }
+    if ((meta.flags & record_flag::tag) != 0) *p = static_cast<char>(meta.tag);
     out.append(key).append(value);
     const std::uint32_t crc = crc32c({out.data() + start + 4, out.size() - start - 4});
     file_header::put_le32(out.data() + start, crc);
@@ -4249,6 +4322,14 @@ inline void append_erase_record(std::string& out, std::string_view key) {
     out.append(header, static_cast<std::size_t>(p - header)).append(key);
     const std::uint32_t crc = crc32c({out.data() + start + 4, out.size() - start - 4});
     file_header::put_le32(out.data() + start, crc);
+}
+
+/// Appends a clear record (format 2): replay drops every record before it.
+inline void append_clear_record(std::string& out) {
+    const std::size_t start = out.size();
+    out.append(4, '\0');
+    out.push_back(static_cast<char>(record_type::clear));
+    file_header::put_le32(out.data() + start, crc32c({out.data() + start + 4, 1}));
 }
 
 /// Starts a batch record in out; returns where it starts, for finish_batch_record.
@@ -4278,6 +4359,9 @@ inline void finish_batch_record(std::string& out, std::size_t start, std::size_t
 /// A record read from bytes: where its parts are, as offsets from the record's start.
 struct record_info {
     record_type type = record_type::put;
+    unsigned char flags = 0;       ///< put: its record_flag bits
+    std::int64_t deadline = 0;     ///< put with record_flag::deadline
+    unsigned char tag = 0;         ///< put with record_flag::tag
     std::size_t size = 0;          ///< bytes of the whole record (claimed, when parse_record finds it incomplete)
     std::size_t key_offset = 0;    ///< put, erase
     std::size_t key_size = 0;      ///< put, erase
@@ -4290,15 +4374,35 @@ struct record_info {
 enum class parse_status {
     ok,          ///< a whole record with a good checksum
     incomplete,  ///< the bytes end inside the record's header or body
-    bad,         ///< not a valid record: unknown type, impossible sizes or a checksum mismatch
+    bad,         ///< not a valid record: unknown type or flags, impossible sizes or a checksum mismatch
 };
 
-/// Reads the record at the start of bytes, checking its sizes and checksum.
-[[nodiscard]] inline parse_status parse_record(std::string_view bytes, record_info& info) noexcept {
+/// Reads a put record's deadline and tag, as its flags say, from p on; returns the end of them.
+inline const char* parse_flag_fields(const char* p, record_info& info) noexcept {
+    info.deadline = 0;
+    info.tag = 0;
+    if ((info.flags & record_flag::deadline) != 0) {
+        info.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
+        p += 8;
+    }
+    if ((info.flags & record_flag::tag) != 0) info.tag = static_cast<unsigned char>(*p++);
+    return p;
+}
+
+/// Reads the record at the start of bytes, checking its sizes and checksum, by the rules
+/// of a file of this format version (version 1 has no flags and no clear records).
+[[nodiscard]] inline parse_status parse_record(std::string_view bytes, record_info& info,
+                                               std::uint16_t version = format_version) noexcept {
     const char* const begin = bytes.data();
     const char* const end = begin + bytes.size();
     if (bytes.size() < 5) return parse_status::incomplete;
-    info.type = static_cast<record_type>(begin[4]);
+    const auto type_byte = static_cast<unsigned char>(begin[4]);
+    info.type = static_cast<record_type>(type_byte & 0x07);
+    info.flags = static_cast<unsigned char>(type_byte & ~0x07);
+    if ((info.flags & ~record_flag::known) != 0 || (info.flags != 0 && info.type != record_type::put)) {
+        return parse_status::bad;
+    }
+    if (version < 2 && (info.flags != 0 || info.type == record_type::clear)) return parse_status::bad;
     const char* p = begin + 5;
     std::uint64_t first = 0;
     std::uint64_t second = 0;
@@ -4310,34 +4414,42 @@ enum class parse_status {
         p = next;
         return parse_status::ok;
     };
+    std::size_t shortest = 5;
     switch (info.type) {
         case record_type::put:
         case record_type::batch:
             if (auto s = read_varint(first); s != parse_status::ok) return s;
             if (auto s = read_varint(second); s != parse_status::ok) return s;
+            shortest += varint_size(first) + varint_size(second);
             break;
         case record_type::erase:
             if (auto s = read_varint(first); s != parse_status::ok) return s;
+            shortest += varint_size(first);
+            break;
+        case record_type::clear:
             break;
         default:
             return parse_status::bad;
     }
-    const auto header_size = static_cast<std::size_t>(p - begin);
     // Sizes are written in their shortest form; a longer one is no record of ours, and
     // point reads, which work the record's size out from the sizes, would disagree on it.
-    const std::size_t shortest = 5 + varint_size(first) + (info.type == record_type::erase ? 0 : varint_size(second));
-    if (header_size != shortest) return parse_status::bad;
+    if (static_cast<std::size_t>(p - begin) != shortest) return parse_status::bad;
+    if (static_cast<std::size_t>(end - p) < flag_fields_size(info.flags)) return parse_status::incomplete;
+    p = parse_flag_fields(p, info);
+    const auto header_size = static_cast<std::size_t>(p - begin);
     std::uint64_t body_size = 0;
+    info.key_offset = header_size;
+    info.key_size = 0;
+    info.value_offset = header_size;
+    info.value_size = 0;
     if (info.type == record_type::batch) {
         // A batch body holds at least one 6-byte record per operation, and no more than the files can.
         if (second > (std::uint64_t{1} << 40) || first == 0 || first > second / 6) return parse_status::bad;
         info.count = first;
         body_size = second;
-        info.value_offset = header_size;
         info.value_size = second;
-    } else {
+    } else if (info.type != record_type::clear) {
         if (first > max_key_size || second > max_value_size) return parse_status::bad;
-        info.key_offset = header_size;
         info.key_size = first;
         info.value_offset = header_size + first;
         info.value_size = info.type == record_type::put ? second : 0;
@@ -4354,36 +4466,51 @@ enum class parse_status {
 /// elsewhere: head holds exactly the header and the key.
 [[nodiscard]] inline bool parse_record_header(std::string_view head, std::size_t value_size,
                                               record_info& info) noexcept {
-    if (head.size() < 5 || head[4] != static_cast<char>(record_type::put)) return false;
+    if (head.size() < 5) return false;
+    const auto type_byte = static_cast<unsigned char>(head[4]);
+    info.type = static_cast<record_type>(type_byte & 0x07);
+    info.flags = static_cast<unsigned char>(type_byte & ~0x07);
+    if (info.type != record_type::put || (info.flags & ~record_flag::known) != 0) return false;
     const char* const end = head.data() + head.size();
     std::uint64_t key_size = 0;
     std::uint64_t stored_value_size = 0;
     const char* p = get_varint(head.data() + 5, end, key_size);
     if (p != nullptr) p = get_varint(p, end, stored_value_size);
-    if (p == nullptr || stored_value_size != value_size) return false;
-    info.type = record_type::put;
+    if (p == nullptr || stored_value_size != value_size ||
+        static_cast<std::size_t>(end - p) < flag_fields_size(info.flags)) {
+        return false;
+    }
+    p = parse_flag_fields(p, info);
     info.key_offset = static_cast<std::size_t>(p - head.data());
     info.key_size = key_size;
     info.value_size = value_size;
     return info.key_offset + key_size == head.size();
 }
 
-/// Where a key's record is: the index payload of a log-structured store, 12 bytes.
+/// Where a key's record is: the index payload of a log-structured store, 12 bytes. A
+/// value's size needs 27 bits at most (max_value_size is 2^26), so the top 5 bits of
+/// its word carry the record's flag bits, which tell the record's size with the sizes.
 struct record_location {
     std::uint64_t offset = 0;      ///< the record's start in the data file
-    std::uint32_t value_size = 0;  ///< the value's size, which with the key's gives the record's
+    std::uint32_t value_size = 0;  ///< the value's size
+    unsigned char flags = 0;       ///< the record's record_flag bits
 
     static constexpr std::size_t encoded_size = 12;
+    static constexpr std::uint32_t size_mask = (std::uint32_t{1} << 27) - 1;
+    static constexpr unsigned flag_shift = 27 - 3;  // record_flag bits 3 to 7 go to bits 27 to 31
+    static_assert(max_value_size <= size_mask, "a value's size must leave the top 5 bits for the flags");
 
     void encode(char* out) const noexcept {
         store_unaligned(out, offset);
-        store_unaligned(out + 8, value_size);
+        store_unaligned(out + 8, value_size | (std::uint32_t{flags} << flag_shift));
     }
     [[nodiscard]] static record_location decode(std::string_view bytes) noexcept {
-        return {load_unaligned<std::uint64_t>(bytes.data()), load_unaligned<std::uint32_t>(bytes.data() + 8)};
+        const auto word = load_unaligned<std::uint32_t>(bytes.data() + 8);
+        return {load_unaligned<std::uint64_t>(bytes.data()), word & size_mask,
+                static_cast<unsigned char>(word >> flag_shift)};
     }
     [[nodiscard]] std::uint64_t record_size(std::size_t key_size) const noexcept {
-        return put_header_size(key_size, value_size) + key_size + value_size;
+        return put_header_size(key_size, value_size, flags) + key_size + value_size;
     }
 };
 
@@ -7613,70 +7740,110 @@ private:
 // ---- end kvforge/detail/store_directory.hpp ----
 // ---- begin kvforge/stores/log/hint.hpp ----
 /// \file hint.hpp
-/// Hint files: every live key with the place of its record, so that reopening a store
-/// reads the keys without reading the values.
+/// Hint files: the records of a data file without their values, so that reopening a
+/// store reads the keys without reading the values.
 ///
-/// A hint file is a file header (kind 'H', the generation and file id of the data file
-/// it describes), then three u64 (little-endian): how many bytes of the data file it
-/// covers, how many entries follow, and the dead bytes within the covered part; then
-/// per entry a varint key size, the key, a varint value size and a varint record
-/// offset; then a CRC-32C of everything after the header. A hint that fails any check
-/// is ignored and the log is read instead.
+/// A hint file (format version 2) is a file header (kind 'H', the generation, codecs
+/// and file id of the data file it describes), then a body: how many bytes of the data
+/// file it covers (u64), how many entries follow (u64), and per record, in file order,
+///
+///     u8      the record's type byte (kind and flags, as in the record)
+///     varint  bytes the key shares with the previous entry's key
+///     varint  length of the rest of the key, then those bytes
+///     put:    varint value size, [deadline i64], [tag u8] as the flags say
+///     varint  gap: bytes between the previous entry's record's end (or the data
+///             file's header) and this record's start
+///
+/// then a CRC-32C of the body. Offsets follow from the sizes and gaps, so a hint may
+/// leave records out (a hint written at close lists the live puts only: the gaps hold
+/// the rest). A hint that fails any check, or of format version 1, is ignored and the
+/// log is read instead.
 
-#include <fcntl.h>
-
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <system_error>
 #include <utility>
 
 
 namespace kvforge::detail {
 
-/// Which data file a hint describes: its generation, codecs and file id, as its header says.
+/// Which data file a hint describes: its generation, codecs and file id, as its header
+/// says, and where its records start (the size of its header).
 struct hint_identity {
     std::uint32_t generation = 0;
     std::uint64_t fingerprint = 0;
     std::uint32_t file_id = 0;
+    std::uint64_t records_start = file_header::size;
 };
 
-/// What a hint file says about its data file.
-struct hint_summary {
-    std::uint64_t covered_bytes = 0;
-    std::uint64_t entries = 0;
-    std::uint64_t dead_bytes = 0;
+/// One record a hint lists; key views the hint's bytes during the callback only.
+struct hint_entry {
+    record_type type = record_type::put;
+    unsigned char flags = 0;     ///< a put's record_flag bits
+    std::string_view key;
+    std::uint32_t value_size = 0;  ///< put
+    std::int64_t deadline = 0;     ///< put with record_flag::deadline
+    unsigned char tag = 0;         ///< put with record_flag::tag
+    std::uint64_t offset = 0;      ///< where the record starts in the data file
+    std::uint64_t gap = 0;         ///< bytes between the previous listed record and this one
+
+    /// The bytes of the record in the data file.
+    [[nodiscard]] std::uint64_t record_size() const noexcept {
+        switch (type) {
+            case record_type::put: return put_header_size(key.size(), value_size, flags) + key.size() + value_size;
+            case record_type::erase: return erase_record_size(key.size());
+            default: return 5;
+        }
+    }
 };
 
-/// Builds a hint file's bytes; add() each live entry, then finish().
+/// Builds a hint file's bytes: add() records in file order, then finish().
 class hint_builder {
 public:
-    explicit hint_builder(const hint_identity& data) {
+    explicit hint_builder(const hint_identity& data) : end_(data.records_start) {
         file_header header;
         header.kind = file_kind::hint;
         header.generation = data.generation;
+        header.order = data.generation;
         header.codec_fingerprint = data.fingerprint;
         header.file_id = data.file_id;
-        bytes_.resize(file_header::size + 24);
+        bytes_.resize(file_header::size + 16);
         header.encode(bytes_.data());
     }
 
-    void add(std::string_view key, std::uint64_t value_size, std::uint64_t record_offset) {
-        char header[max_varint_size];
-        bytes_.append(header, static_cast<std::size_t>(put_varint(header, key.size()) - header));
-        bytes_.append(key);
-        char numbers[2 * max_varint_size];
-        char* p = put_varint(numbers, value_size);
-        p = put_varint(p, record_offset);
-        bytes_.append(numbers, static_cast<std::size_t>(p - numbers));
+    /// Lists the record entry describes (its offset at or after the previous one's end).
+    void add(const hint_entry& entry) {
+        std::size_t shared = 0;
+        const std::size_t most = std::min(entry.key.size(), previous_key_.size());
+        while (shared < most && entry.key[shared] == previous_key_[shared]) ++shared;
+        char fields[1 + 3 * max_varint_size + 9];
+        char* p = fields;
+        *p++ = static_cast<char>(static_cast<unsigned char>(entry.type) | entry.flags);
+        p = put_varint(p, shared);
+        p = put_varint(p, entry.key.size() - shared);
+        bytes_.append(fields, static_cast<std::size_t>(p - fields));
+        bytes_.append(entry.key.substr(shared));
+        p = fields;
+        if (entry.type == record_type::put) {
+            p = put_varint(p, entry.value_size);
+            if ((entry.flags & record_flag::deadline) != 0) {
+                file_header::put_le64(p, static_cast<std::uint64_t>(entry.deadline));
+                p += 8;
+            }
+            if ((entry.flags & record_flag::tag) != 0) *p++ = static_cast<char>(entry.tag);
+        }
+        p = put_varint(p, entry.offset - end_);
+        bytes_.append(fields, static_cast<std::size_t>(p - fields));
+        previous_key_.assign(entry.key);
+        end_ = entry.offset + entry.record_size();
         ++entries_;
     }
 
-    /// The finished file's bytes.
-    std::string& finish(const hint_summary& summary) {
-        file_header::put_le64(bytes_.data() + file_header::size, summary.covered_bytes);
+    /// The finished file's bytes, covering the data file up to covered_end.
+    std::string& finish(std::uint64_t covered_end) {
+        file_header::put_le64(bytes_.data() + file_header::size, covered_end);
         file_header::put_le64(bytes_.data() + file_header::size + 8, entries_);
-        file_header::put_le64(bytes_.data() + file_header::size + 16, summary.dead_bytes);
         const std::uint32_t crc = crc32c(std::string_view(bytes_).substr(file_header::size));
         char trailer[4];
         file_header::put_le32(trailer, crc);
@@ -7686,50 +7853,91 @@ public:
 
 private:
     std::string bytes_;
+    std::string previous_key_;
+    std::uint64_t end_;  // the end of the previous record listed
     std::uint64_t entries_ = 0;
 };
 
-/// Checks a hint file's bytes, then calls on_start(summary) once and
-/// on_entry(key, value_size, record_offset) for each entry; false (having called
-/// nothing) when the hint was not written for this data file (generation, codecs and
-/// file id) or fails its checksum or structure.
+/// Checks a hint file's bytes against its data file (identity, and data_size bytes
+/// long), then calls on_start(entry count) once and on_entry(const hint_entry&) for
+/// each entry; returns the data file's bytes it covers, or 0 (having called nothing)
+/// when the hint was not written for this data file or fails a check.
 template <class OnStart, class OnEntry>
-bool read_hint(std::string_view bytes, const hint_identity& data, hint_summary& summary, OnStart&& on_start,
-               OnEntry&& on_entry) {
+std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size,
+                        OnStart&& on_start, OnEntry&& on_entry) {
     file_header header;
-    if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none) return false;
+    if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none ||
+        header.version != format_version) {
+        return 0;
+    }
     if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
         header.file_id != data.file_id) {
-        return false;
+        return 0;
     }
-    if (bytes.size() < file_header::size + 24 + 4) return false;
+    if (bytes.size() < file_header::size + 16 + 4) return 0;
     const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
-    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return false;
-    summary.covered_bytes = file_header::get_le64(body.data());
-    summary.entries = file_header::get_le64(body.data() + 8);
-    summary.dead_bytes = file_header::get_le64(body.data() + 16);
+    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return 0;
+    const std::uint64_t covered = file_header::get_le64(body.data());
+    const std::uint64_t entries = file_header::get_le64(body.data() + 8);
+    if (covered < data.records_start || covered > data_size) return 0;
 
     // Check the structure before delivering anything, so a bad hint changes nothing.
     const char* const end = body.data() + body.size();
+    std::string key;
     for (int pass = 0; pass < 2; ++pass) {
-        const char* p = body.data() + 24;
-        for (std::uint64_t i = 0; i < summary.entries; ++i) {
-            std::uint64_t key_size = 0;
-            std::uint64_t value_size = 0;
-            std::uint64_t offset = 0;
-            p = get_varint(p, end, key_size);
-            if (p == nullptr || key_size > max_key_size || key_size > static_cast<std::uint64_t>(end - p)) return false;
-            const std::string_view key(p, key_size);
-            p += key_size;
-            p = get_varint(p, end, value_size);
-            if (p != nullptr) p = get_varint(p, end, offset);
-            if (p == nullptr || value_size > max_value_size) return false;
-            if (pass == 1) on_entry(key, value_size, offset);
+        const char* p = body.data() + 16;
+        std::uint64_t record_end = data.records_start;
+        key.clear();
+        for (std::uint64_t i = 0; i < entries; ++i) {
+            if (p == end) return 0;
+            hint_entry entry;
+            const auto type_byte = static_cast<unsigned char>(*p++);
+            entry.type = static_cast<record_type>(type_byte & 0x07);
+            entry.flags = static_cast<unsigned char>(type_byte & ~0x07);
+            const bool put = entry.type == record_type::put;
+            if ((!put && entry.type != record_type::erase && entry.type != record_type::clear) ||
+                (entry.flags & ~record_flag::known) != 0 || (!put && entry.flags != 0)) {
+                return 0;
+            }
+            std::uint64_t shared = 0;
+            std::uint64_t rest = 0;
+            p = get_varint(p, end, shared);
+            if (p != nullptr) p = get_varint(p, end, rest);
+            if (p == nullptr || shared > key.size() || rest > static_cast<std::uint64_t>(end - p) ||
+                shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
+                return 0;
+            }
+            key.resize(static_cast<std::size_t>(shared));
+            key.append(p, static_cast<std::size_t>(rest));
+            p += rest;
+            if (put) {
+                std::uint64_t value_size = 0;
+                p = get_varint(p, end, value_size);
+                if (p == nullptr || value_size > max_value_size ||
+                    static_cast<std::size_t>(end - p) < flag_fields_size(entry.flags)) {
+                    return 0;
+                }
+                entry.value_size = static_cast<std::uint32_t>(value_size);
+                if ((entry.flags & record_flag::deadline) != 0) {
+                    entry.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
+                    p += 8;
+                }
+                if ((entry.flags & record_flag::tag) != 0) entry.tag = static_cast<unsigned char>(*p++);
+            }
+            p = get_varint(p, end, entry.gap);
+            // Every record must lie in the covered part of the data file: else a read
+            // would go past its end (SIGBUS through a mapping).
+            if (p == nullptr || entry.gap > covered - record_end) return 0;
+            entry.key = key;
+            entry.offset = record_end + entry.gap;
+            if (entry.record_size() > covered - entry.offset) return 0;
+            record_end = entry.offset + entry.record_size();
+            if (pass == 1) on_entry(std::as_const(entry));
         }
-        if (p != end) return false;
-        if (pass == 0) on_start(std::as_const(summary));
+        if (p != end) return 0;
+        if (pass == 0) on_start(entries);
     }
-    return true;
+    return covered;
 }
 
 }  // namespace kvforge::detail
@@ -7755,9 +7963,10 @@ bool read_hint(std::string_view bytes, const hint_identity& data, hint_summary& 
 
 namespace kvforge::detail {
 
-/// One put or erase found in the log; views are valid during the callback only.
+/// One put, erase or clear found in the log; views are valid during the callback only.
 struct log_entry {
     record_type type = record_type::put;
+    unsigned char flags = 0;  ///< a put's record_flag bits
     std::uint64_t offset = 0;  ///< where the record starts in the file
     std::uint64_t size = 0;    ///< bytes of the record
     std::string_view key;
@@ -7770,7 +7979,7 @@ inline constexpr std::string_view torn_tail_problem = "incomplete record at the 
 
 /// What a scan found besides the records it delivered.
 struct log_scan_result {
-    std::uint64_t records = 0;        ///< puts and erases delivered
+    std::uint64_t records = 0;        ///< puts, erases and clears delivered
     std::uint64_t overhead_bytes = 0;  ///< bytes of batch headers, which hold no key or value
     std::uint64_t valid_end = 0;      ///< the end of the last intact record
     bool torn_tail = false;           ///< bytes after valid_end hold no intact record
@@ -7808,6 +8017,11 @@ private:
     std::uint64_t start_ = 0;
 };
 
+/// Whether a record of this type may stand in a batch's body: puts and erases only.
+[[nodiscard]] constexpr bool inner_record_type(record_type type) noexcept {
+    return type == record_type::put || type == record_type::erase;
+}
+
 /// Whether the `size` bytes at offset hold a record that matches its checksum, read a
 /// chunk at a time: a record that claims to be huge costs no memory to check.
 template <class IO>
@@ -7832,12 +8046,12 @@ bool checksum_matches(const data_file<IO>& file, std::uint64_t offset, std::uint
 /// with checksum_matches.
 template <class IO>
 bool intact_record_at(file_window<IO>& window, const data_file<IO>& file, std::uint64_t offset, std::uint64_t end,
-                      bool& intact, std::error_code& ec) {
+                      std::uint16_t version, bool& intact, std::error_code& ec) {
     intact = false;
     std::string_view bytes;
     if (!window.view(offset, max_record_header, bytes, ec)) return false;
     record_info info;
-    const parse_status status = parse_record(bytes, info);
+    const parse_status status = parse_record(bytes, info, version);
     if (status != parse_status::incomplete || info.size == 0) {
         intact = status == parse_status::ok;
         return true;
@@ -7845,7 +8059,7 @@ bool intact_record_at(file_window<IO>& window, const data_file<IO>& file, std::u
     if (info.size > end - offset) return true;  // it would run past the end of the file
     if (info.size <= file_window<IO>::chunk) {
         if (!window.view(offset, info.size, bytes, ec)) return false;
-        intact = parse_record(bytes, info) == parse_status::ok;
+        intact = parse_record(bytes, info, version) == parse_status::ok;
         return true;
     }
     return checksum_matches(file, offset, info.size, intact, ec);
@@ -7855,13 +8069,13 @@ bool intact_record_at(file_window<IO>& window, const data_file<IO>& file, std::u
 /// short by the end of the file begins with complete records of its own; those follow
 /// nothing, so the search starts after them, and the cut batch is a torn tail.
 template <class IO>
-bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_t end, std::uint64_t& from,
-                        std::error_code& ec) {
+bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_t end, std::uint16_t version,
+                        std::uint64_t& from, std::error_code& ec) {
     from = bad + 1;
     std::string_view bytes;
     if (!window.view(bad, max_record_header, bytes, ec)) return false;
     record_info batch;
-    const parse_status status = parse_record(bytes, batch);
+    const parse_status status = parse_record(bytes, batch, version);
     // Only a batch running past the end of the file can have been cut short; a complete
     // one that fails its checksum is damage, and its count may be what the damage changed.
     if (status != parse_status::incomplete || batch.type != record_type::batch || batch.value_offset == 0 ||
@@ -7872,11 +8086,11 @@ bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_
     for (std::size_t operations = 0; operations < batch.count; ++operations) {
         record_info inner;
         if (!window.view(at, max_record_header, bytes, ec)) return false;
-        if (parse_record(bytes, inner) == parse_status::incomplete && inner.size != 0 && inner.size <= end - at &&
+        if (parse_record(bytes, inner, version) == parse_status::incomplete && inner.size != 0 && inner.size <= end - at &&
             !window.view(at, inner.size, bytes, ec)) {
             return false;
         }
-        if (parse_record(bytes, inner) != parse_status::ok || inner.type == record_type::batch) {
+        if (parse_record(bytes, inner, version) != parse_status::ok || !inner_record_type(inner.type)) {
             // With no complete operation the "batch" may be garbage; a record may start in its header.
             if (operations != 0) from = at;
             return true;
@@ -7890,14 +8104,14 @@ bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_
 /// when there is none (the bad record starts a torn tail). Reads the file a window at a
 /// time, never all of the rest of it at once.
 template <class IO>
-bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std::uint64_t end, std::uint64_t& found,
-                              std::error_code& ec) {
+bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std::uint64_t end, std::uint16_t version,
+                              std::uint64_t& found, std::error_code& ec) {
     file_window<IO> window(file, end);
     std::uint64_t at = 0;
-    if (!search_start_after(window, bad, end, at, ec)) return false;
+    if (!search_start_after(window, bad, end, version, at, ec)) return false;
     for (; at + 5 <= end; ++at) {
         bool intact = false;
-        if (!intact_record_at(window, file, at, end, intact, ec)) return false;
+        if (!intact_record_at(window, file, at, end, version, intact, ec)) return false;
         if (intact) {
             found = at;
             return true;
@@ -7907,13 +8121,14 @@ bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std:
     return true;
 }
 
-/// Calls on_entry(const log_entry&) for every put and erase of the file's bytes in
-/// [begin, end), in order; a batch's entries come together, after its checksum passed.
-/// Damage before the tail fails the scan with errc::corrupt_record naming the file and
-/// offset, unless skip_damage, which records it in result.damage and goes on after it.
+/// Calls on_entry(const log_entry&) for every put, erase and clear of the file's bytes
+/// in [begin, end), in order, read by the rules of format `version`; a batch's entries
+/// come together, after its checksum passed. Damage before the tail fails the scan with
+/// errc::corrupt_record naming the file and offset, unless skip_damage, which records it
+/// in result.damage and goes on after it.
 template <class IO, class OnEntry>
-bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end, bool skip_damage,
-              OnEntry&& on_entry, log_scan_result& result, std::error_code& ec) {
+bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end, std::uint16_t version,
+              bool skip_damage, OnEntry&& on_entry, log_scan_result& result, std::error_code& ec) {
     constexpr std::size_t chunk = file_window<IO>::chunk;
     std::string buffer;
     std::uint64_t buffer_start = begin;  // file offset of buffer[0]
@@ -7935,7 +8150,7 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
     while (buffer_start + position < end) {
         record_info info;
         const std::string_view rest = std::string_view(buffer).substr(position);
-        parse_status status = parse_record(rest, info);
+        parse_status status = parse_record(rest, info, version);
         const bool more_in_file = buffer_start + buffer.size() < end;
         const std::uint64_t offset = buffer_start + position;
         if (status == parse_status::incomplete && more_in_file) {
@@ -7962,9 +8177,10 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
                 std::uint64_t inner_offset = offset + info.value_offset;
                 while (!body.empty() && intact) {
                     record_info inner;
-                    intact = parse_record(body, inner) == parse_status::ok && inner.type != record_type::batch;
+                    intact = parse_record(body, inner, version) == parse_status::ok && inner_record_type(inner.type);
                     if (!intact) break;
-                    entries.push_back({inner.type, inner_offset, inner.size, body.substr(inner.key_offset, inner.key_size),
+                    entries.push_back({inner.type, inner.flags, inner_offset, inner.size,
+                                       body.substr(inner.key_offset, inner.key_size),
                                        body.substr(inner.value_offset, inner.value_size)});
                     body.remove_prefix(inner.size);
                     inner_offset += inner.size;
@@ -7976,7 +8192,7 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
                     result.overhead_bytes += info.value_offset;
                 }
             } else {
-                on_entry(log_entry{info.type, offset, info.size, rest.substr(info.key_offset, info.key_size),
+                on_entry(log_entry{info.type, info.flags, offset, info.size, rest.substr(info.key_offset, info.key_size),
                                    rest.substr(info.value_offset, info.value_size)});
                 ++result.records;
             }
@@ -7988,7 +8204,7 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
         }
         // A bad record, or one cut off by the end of the file: is anything intact after it?
         std::uint64_t next = end;
-        if (!find_intact_record_after(file, offset, end, next, ec)) return false;
+        if (!find_intact_record_after(file, offset, end, version, next, ec)) return false;
         if (next == end) {
             result.torn_tail = true;
             return true;
@@ -8305,7 +8521,7 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return 0;
             version_.bump();
-            update_index([&] { index_put(key, value.size(), appended.offset); });
+            update_index([&] { index_put(key, {appended.offset, static_cast<std::uint32_t>(value.size())}); });
             cover_writer_end();
         }
         puts_.add(1);
@@ -8363,7 +8579,7 @@ public:
                 ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
                     const std::uint64_t offset = appended.offset + body_offset + inner[i++];
                     if (op == batch_op::put) {
-                        index_put(key, value.size(), offset);
+                        index_put(key, {offset, static_cast<std::uint32_t>(value.size())});
                         puts_.add(1);
                     } else {
                         if (index_erase(key, erase_record_size(key.size()))) erases_.add(1);
@@ -8540,7 +8756,9 @@ public:
         if (!file_.size(file_size, ec)) return report;
         const std::uint64_t end = written < writer_->end() ? written : file_size;
         log_scan_result scanned;
-        if (!scan_log(file_, file_header::size, end, true, [](const log_entry&) {}, scanned, ec)) return report;
+        if (!scan_log(file_, records_start(), end, data_version_, true, [](const log_entry&) {}, scanned, ec)) {
+            return report;
+        }
         report.records_checked = scanned.records;
         report.damaged = std::move(scanned.damage);
         if (scanned.torn_tail) {
@@ -8661,7 +8879,7 @@ private:
     /// writer (buffered, queued, or being written by async_worker's thread) are those at
     /// and after some offset, which only grows: this finds it.
     [[nodiscard]] std::uint64_t written_end() const {
-        std::uint64_t low = file_header::size;
+        std::uint64_t low = records_start();
         std::uint64_t high = writer_->end();
         while (low < high) {
             const std::uint64_t middle = low + (high - low) / 2;
@@ -8674,9 +8892,8 @@ private:
         return low;
     }
 
-    static std::size_t erase_record_size(std::size_t key_size) noexcept {
-        return 4 + 1 + varint_size(key_size) + key_size;
-    }
+    /// Where the data file's records start: after its header, whose size is its version's.
+    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(data_version_); }
 
     /// The size of the header a finished batch record starts with.
     static std::size_t batch_header_size(const std::string& record) noexcept {
@@ -8689,16 +8906,15 @@ private:
         return static_cast<std::size_t>(p - record.data());
     }
 
-    void index_put(std::string_view key, std::size_t value_size, std::uint64_t offset) {
+    void index_put(std::string_view key, const record_location& where) {
         char payload[record_location::encoded_size];
-        const record_location where{offset, static_cast<std::uint32_t>(value_size)};
         where.encode(payload);
         table_.upsert(key, {payload, sizeof payload}, [&](std::string_view old) {
             const record_location previous = record_location::decode(old);
             dead_bytes_ += previous.record_size(key.size());
             live_bytes_ -= key.size() + previous.value_size;
         });
-        live_bytes_ += key.size() + value_size;
+        live_bytes_ += key.size() + where.value_size;
     }
 
     bool index_erase(std::string_view key, std::size_t tombstone_size) {
@@ -8708,6 +8924,13 @@ private:
             dead_bytes_ += previous.record_size(key.size());
             live_bytes_ -= key.size() + previous.value_size;
         });
+    }
+
+    /// A clear record ending at end: every record before it is dead.
+    void index_clear(std::uint64_t end) {
+        table_.clear();
+        live_bytes_ = 0;
+        dead_bytes_ = end - records_start();
     }
 
     /// Makes the mapping cover everything written so far (mmap_file).
@@ -8747,7 +8970,7 @@ private:
             }
         }
         // The directory refused a missing store unless this open may create one.
-        if (newest == 0) return create_generation(1, ec) && attach_writer(file_header::size);
+        if (newest == 0) return create_generation(1, ec) && attach_writer(records_start());
 
         generation_ = newest;
         const int flags = options_.read_only ? O_RDONLY : O_RDWR;
@@ -8769,16 +8992,18 @@ private:
             if (!sync_directory(ec)) return false;
         }
 
-        std::uint64_t scan_from = file_header::size;
+        std::uint64_t scan_from = records_start();
         if (!options_.salvage) load_hint(file_size, scan_from);
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
-            file_, scan_from, file_size, options_.salvage,
+            file_, scan_from, file_size, data_version_, options_.salvage,
             [&](const log_entry& entry) {
                 if (entry.type == record_type::put) {
-                    index_put(entry.key, entry.value.size(), entry.offset);
-                } else {
+                    index_put(entry.key, {entry.offset, static_cast<std::uint32_t>(entry.value.size()), entry.flags});
+                } else if (entry.type == record_type::erase) {
                     index_erase(entry.key, entry.size);
+                } else {
+                    index_clear(entry.offset + entry.size);
                 }
             },
             scanned, ec);
@@ -8805,7 +9030,7 @@ private:
                 break;
             case file_header::problem::truncated:
                 fail(ec, errc::corrupt_header,
-                     path + ": " + std::to_string(file_size) + " bytes, shorter than the 32-byte file header");
+                     path + ": " + std::to_string(file_size) + " bytes, shorter than its file header");
                 return false;
             case file_header::problem::bad_magic:
                 fail(ec, errc::not_a_store, path + ": does not start with a kvforge data file's magic bytes");
@@ -8820,7 +9045,8 @@ private:
                          " (the file was not changed)");
                 return false;
             case file_header::problem::unknown_flags:
-                fail(ec, errc::unsupported_version, path + ": the file header has flags this kvforge does not know");
+                fail(ec, errc::unsupported_version,
+                     path + ": the file header has flags or reserved fields this kvforge does not know");
                 return false;
         }
         if (header.codec_fingerprint != fingerprint_) {
@@ -8831,6 +9057,7 @@ private:
             return false;
         }
         file_id_ = header.file_id;
+        data_version_ = header.version;
         return true;
     }
 
@@ -8847,35 +9074,29 @@ private:
         const auto mapping =
             file_mapping<io_type>::map(io_, hint.descriptor(), static_cast<std::size_t>(size), hint.path(), ignored);
         if (!mapping) return;
-        hint_summary summary;
-        table_type loaded;
-        std::uint64_t live = 0;
-        bool inside = true;  // every entry's record lies in the part of the log the hint covers
-        const bool valid = read_hint(
-            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_}, summary,
-            [&](const hint_summary& checked) {
-                if constexpr (requires { loaded.reserve(std::size_t{}); }) {
-                    loaded.reserve(static_cast<std::size_t>(checked.entries));
+        // Entries come only once the whole hint has passed its checks; the index is empty.
+        const std::uint64_t covered = read_hint(
+            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_, records_start()}, file_size,
+            [&](std::uint64_t entries) {
+                if constexpr (requires { table_.reserve(std::size_t{}); }) {
+                    table_.reserve(static_cast<std::size_t>(entries));
                 }
+                recovered_records_ = entries;
             },
-            [&](std::string_view key, std::uint64_t value_size, std::uint64_t offset) {
-                const record_location where{offset, static_cast<std::uint32_t>(value_size)};
-                // Else a read would go past the data file's end (SIGBUS through a mapping).
-                inside = inside && offset >= file_header::size && offset <= summary.covered_bytes &&
-                         where.record_size(key.size()) <= summary.covered_bytes - offset;
-                char payload[record_location::encoded_size];
-                where.encode(payload);
-                loaded.upsert(key, {payload, sizeof payload}, [](std::string_view) {});
-                live += key.size() + value_size;
+            [&](const hint_entry& entry) {
+                dead_bytes_ += entry.gap;  // records the hint leaves out: overwritten, erased, batch headers
+                if (entry.type == record_type::put) {
+                    index_put(entry.key, {entry.offset, entry.value_size, entry.flags});
+                } else if (entry.type == record_type::erase) {
+                    index_erase(entry.key, entry.record_size());
+                } else {
+                    index_clear(entry.offset + entry.record_size());
+                }
             });
-        if (!valid || !inside || summary.covered_bytes > file_size || summary.covered_bytes < file_header::size) return;
-        table_ = std::move(loaded);
-        live_bytes_ = live;
-        dead_bytes_ = summary.dead_bytes;
+        if (covered == 0) return;
         hint_bytes_ = size;
-        hint_covered_bytes_ = summary.covered_bytes;
-        recovered_records_ = summary.entries;
-        scan_from = summary.covered_bytes;
+        hint_covered_bytes_ = covered;
+        scan_from = covered;
     }
 
     bool attach_writer(std::uint64_t end) {
@@ -8899,6 +9120,7 @@ private:
         file_ = std::move(created);
         generation_ = generation;
         file_id_ = id;
+        data_version_ = format_version;
         return true;
     }
 
@@ -8914,6 +9136,7 @@ private:
         file_header header;
         header.codec_fingerprint = fingerprint_;
         header.generation = generation;
+        header.order = generation;  // a file the writer starts replays after every earlier one
         header.file_id = id;
         char bytes[file_header::size];
         header.encode(bytes);
@@ -8962,7 +9185,7 @@ private:
                 char encoded[record_location::encoded_size];
                 moved.encode(encoded);
                 table.upsert(key, {encoded, sizeof encoded}, [](std::string_view) {});
-                hint.add(key, moved.value_size, moved.offset);
+                hint.add({record_type::put, 0, key, moved.value_size, 0, 0, moved.offset, 0});
                 live += key.size() + value.size();
                 if (out.size() >= (std::size_t{1} << 20)) {
                     ok = write_counted(file, end, out, ec);
@@ -8982,7 +9205,7 @@ private:
         std::uint64_t hint_size = 0;
         std::uint64_t hint_covered = 0;
         if (options_.write_hints) {
-            std::string& bytes = hint.finish({end, table.size(), 0});
+            std::string& bytes = hint.finish(end);
             hint_size = bytes.size();
             // A missing hint only slows the next open down.
             std::error_code hint_error;
@@ -9001,6 +9224,7 @@ private:
             cover_writer_end();
             generation_ = next;
             file_id_ = id;
+            data_version_ = format_version;
             live_bytes_ = live;
             dead_bytes_ = 0;
             hint_bytes_ = hint_size;
@@ -9020,14 +9244,27 @@ private:
         return true;
     }
 
-    /// Writes the hint of the current generation, covering the whole log.
+    /// Writes the hint of the current generation, covering the whole log: its live
+    /// records in file order, the gaps between them holding the rest.
     bool write_hint(std::error_code& ec) {
-        hint_builder hint({generation_, fingerprint_, file_id_});
+        struct live_record {
+            std::string_view key;
+            record_location where;
+        };
+        std::vector<live_record> live;
+        live.reserve(table_.size());
+        // The keys stay where the index holds them: no writer runs while the gate is held.
         table_.for_each([&](std::string_view key, std::string_view payload) {
-            const record_location where = record_location::decode(payload);
-            hint.add(key, where.value_size, where.offset);
+            live.push_back({key, record_location::decode(payload)});
         });
-        std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
+        std::sort(live.begin(), live.end(),
+                  [](const live_record& a, const live_record& b) { return a.where.offset < b.where.offset; });
+        hint_builder hint({generation_, fingerprint_, file_id_, records_start()});
+        for (const live_record& record : live) {
+            hint.add({record_type::put, record.where.flags, record.key, record.where.value_size, 0, 0,
+                      record.where.offset, 0});
+        }
+        std::string& bytes = hint.finish(writer_->end());
         if (!write_file(store_file_name::hint(generation_), bytes, ec)) return false;
         const write_lock lock(mutex_);  // stats() reads these under the read lock
         hint_bytes_ = bytes.size();
@@ -9100,6 +9337,7 @@ private:
     record_reader<io_type, writer_type, Mapped> reader_{io_, file_, writer_};
     std::uint32_t generation_ = 0;
     std::uint32_t file_id_ = 0;  // the data file's id, which its hint repeats
+    std::uint16_t data_version_ = format_version;  // the data file's format version, which its records follow
     table_type table_;
     std::string record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body

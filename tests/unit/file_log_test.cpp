@@ -52,12 +52,14 @@ TEST_CASE("a new store is a directory with a lock file and one data file of know
     REQUIRE(files.count("data-0000000001.kvlog") == 1);
     REQUIRE(files.count("data-0000000001.kvhint") == 1);
     const std::string& data = files.at("data-0000000001.kvlog");
-    REQUIRE(data.size() == 32 + 4 + 1 + 1 + 1 + 1 + 1);
+    REQUIRE(data.size() == 64 + 4 + 1 + 1 + 1 + 1 + 1);
     CHECK(data.substr(0, 8) == "kvforgeL");
-    CHECK(data[8] == 1);   // format version, little-endian
+    CHECK(data[8] == 2);   // format version, little-endian
     CHECK(data[9] == 0);
-    CHECK(data[36] == 1);  // record type: put
-    CHECK(data.substr(37) == std::string("\x01\x01kv", 4));
+    CHECK(data.substr(32, 8) == std::string("\x01\0\0\0\0\0\0\0", 8));  // order: the generation
+    CHECK(data.substr(40, 20) == std::string(20, '\0'));              // reserved
+    CHECK(data[68] == 1);  // record type: put, no flags
+    CHECK(data.substr(69) == std::string("\x01\x01kv", 4));
 }
 
 TEST_CASE("damage before the tail fails the open unless salvaging", "[file_log][corruption]") {

@@ -182,7 +182,7 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return 0;
             version_.bump();
-            update_index([&] { index_put(key, value.size(), appended.offset); });
+            update_index([&] { index_put(key, {appended.offset, static_cast<std::uint32_t>(value.size())}); });
             cover_writer_end();
         }
         puts_.add(1);
@@ -240,7 +240,7 @@ public:
                 ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
                     const std::uint64_t offset = appended.offset + body_offset + inner[i++];
                     if (op == batch_op::put) {
-                        index_put(key, value.size(), offset);
+                        index_put(key, {offset, static_cast<std::uint32_t>(value.size())});
                         puts_.add(1);
                     } else {
                         if (index_erase(key, erase_record_size(key.size()))) erases_.add(1);
@@ -417,7 +417,9 @@ public:
         if (!file_.size(file_size, ec)) return report;
         const std::uint64_t end = written < writer_->end() ? written : file_size;
         log_scan_result scanned;
-        if (!scan_log(file_, file_header::size, end, true, [](const log_entry&) {}, scanned, ec)) return report;
+        if (!scan_log(file_, records_start(), end, data_version_, true, [](const log_entry&) {}, scanned, ec)) {
+            return report;
+        }
         report.records_checked = scanned.records;
         report.damaged = std::move(scanned.damage);
         if (scanned.torn_tail) {
@@ -538,7 +540,7 @@ private:
     /// writer (buffered, queued, or being written by async_worker's thread) are those at
     /// and after some offset, which only grows: this finds it.
     [[nodiscard]] std::uint64_t written_end() const {
-        std::uint64_t low = file_header::size;
+        std::uint64_t low = records_start();
         std::uint64_t high = writer_->end();
         while (low < high) {
             const std::uint64_t middle = low + (high - low) / 2;
@@ -551,9 +553,8 @@ private:
         return low;
     }
 
-    static std::size_t erase_record_size(std::size_t key_size) noexcept {
-        return 4 + 1 + varint_size(key_size) + key_size;
-    }
+    /// Where the data file's records start: after its header, whose size is its version's.
+    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(data_version_); }
 
     /// The size of the header a finished batch record starts with.
     static std::size_t batch_header_size(const std::string& record) noexcept {
@@ -566,16 +567,15 @@ private:
         return static_cast<std::size_t>(p - record.data());
     }
 
-    void index_put(std::string_view key, std::size_t value_size, std::uint64_t offset) {
+    void index_put(std::string_view key, const record_location& where) {
         char payload[record_location::encoded_size];
-        const record_location where{offset, static_cast<std::uint32_t>(value_size)};
         where.encode(payload);
         table_.upsert(key, {payload, sizeof payload}, [&](std::string_view old) {
             const record_location previous = record_location::decode(old);
             dead_bytes_ += previous.record_size(key.size());
             live_bytes_ -= key.size() + previous.value_size;
         });
-        live_bytes_ += key.size() + value_size;
+        live_bytes_ += key.size() + where.value_size;
     }
 
     bool index_erase(std::string_view key, std::size_t tombstone_size) {
@@ -585,6 +585,13 @@ private:
             dead_bytes_ += previous.record_size(key.size());
             live_bytes_ -= key.size() + previous.value_size;
         });
+    }
+
+    /// A clear record ending at end: every record before it is dead.
+    void index_clear(std::uint64_t end) {
+        table_.clear();
+        live_bytes_ = 0;
+        dead_bytes_ = end - records_start();
     }
 
     /// Makes the mapping cover everything written so far (mmap_file).
@@ -624,7 +631,7 @@ private:
             }
         }
         // The directory refused a missing store unless this open may create one.
-        if (newest == 0) return create_generation(1, ec) && attach_writer(file_header::size);
+        if (newest == 0) return create_generation(1, ec) && attach_writer(records_start());
 
         generation_ = newest;
         const int flags = options_.read_only ? O_RDONLY : O_RDWR;
@@ -646,16 +653,18 @@ private:
             if (!sync_directory(ec)) return false;
         }
 
-        std::uint64_t scan_from = file_header::size;
+        std::uint64_t scan_from = records_start();
         if (!options_.salvage) load_hint(file_size, scan_from);
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
-            file_, scan_from, file_size, options_.salvage,
+            file_, scan_from, file_size, data_version_, options_.salvage,
             [&](const log_entry& entry) {
                 if (entry.type == record_type::put) {
-                    index_put(entry.key, entry.value.size(), entry.offset);
-                } else {
+                    index_put(entry.key, {entry.offset, static_cast<std::uint32_t>(entry.value.size()), entry.flags});
+                } else if (entry.type == record_type::erase) {
                     index_erase(entry.key, entry.size);
+                } else {
+                    index_clear(entry.offset + entry.size);
                 }
             },
             scanned, ec);
@@ -682,7 +691,7 @@ private:
                 break;
             case file_header::problem::truncated:
                 fail(ec, errc::corrupt_header,
-                     path + ": " + std::to_string(file_size) + " bytes, shorter than the 32-byte file header");
+                     path + ": " + std::to_string(file_size) + " bytes, shorter than its file header");
                 return false;
             case file_header::problem::bad_magic:
                 fail(ec, errc::not_a_store, path + ": does not start with a kvforge data file's magic bytes");
@@ -697,7 +706,8 @@ private:
                          " (the file was not changed)");
                 return false;
             case file_header::problem::unknown_flags:
-                fail(ec, errc::unsupported_version, path + ": the file header has flags this kvforge does not know");
+                fail(ec, errc::unsupported_version,
+                     path + ": the file header has flags or reserved fields this kvforge does not know");
                 return false;
         }
         if (header.codec_fingerprint != fingerprint_) {
@@ -708,6 +718,7 @@ private:
             return false;
         }
         file_id_ = header.file_id;
+        data_version_ = header.version;
         return true;
     }
 
@@ -724,35 +735,29 @@ private:
         const auto mapping =
             file_mapping<io_type>::map(io_, hint.descriptor(), static_cast<std::size_t>(size), hint.path(), ignored);
         if (!mapping) return;
-        hint_summary summary;
-        table_type loaded;
-        std::uint64_t live = 0;
-        bool inside = true;  // every entry's record lies in the part of the log the hint covers
-        const bool valid = read_hint(
-            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_}, summary,
-            [&](const hint_summary& checked) {
-                if constexpr (requires { loaded.reserve(std::size_t{}); }) {
-                    loaded.reserve(static_cast<std::size_t>(checked.entries));
+        // Entries come only once the whole hint has passed its checks; the index is empty.
+        const std::uint64_t covered = read_hint(
+            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_, records_start()}, file_size,
+            [&](std::uint64_t entries) {
+                if constexpr (requires { table_.reserve(std::size_t{}); }) {
+                    table_.reserve(static_cast<std::size_t>(entries));
                 }
+                recovered_records_ = entries;
             },
-            [&](std::string_view key, std::uint64_t value_size, std::uint64_t offset) {
-                const record_location where{offset, static_cast<std::uint32_t>(value_size)};
-                // Else a read would go past the data file's end (SIGBUS through a mapping).
-                inside = inside && offset >= file_header::size && offset <= summary.covered_bytes &&
-                         where.record_size(key.size()) <= summary.covered_bytes - offset;
-                char payload[record_location::encoded_size];
-                where.encode(payload);
-                loaded.upsert(key, {payload, sizeof payload}, [](std::string_view) {});
-                live += key.size() + value_size;
+            [&](const hint_entry& entry) {
+                dead_bytes_ += entry.gap;  // records the hint leaves out: overwritten, erased, batch headers
+                if (entry.type == record_type::put) {
+                    index_put(entry.key, {entry.offset, entry.value_size, entry.flags});
+                } else if (entry.type == record_type::erase) {
+                    index_erase(entry.key, entry.record_size());
+                } else {
+                    index_clear(entry.offset + entry.record_size());
+                }
             });
-        if (!valid || !inside || summary.covered_bytes > file_size || summary.covered_bytes < file_header::size) return;
-        table_ = std::move(loaded);
-        live_bytes_ = live;
-        dead_bytes_ = summary.dead_bytes;
+        if (covered == 0) return;
         hint_bytes_ = size;
-        hint_covered_bytes_ = summary.covered_bytes;
-        recovered_records_ = summary.entries;
-        scan_from = summary.covered_bytes;
+        hint_covered_bytes_ = covered;
+        scan_from = covered;
     }
 
     bool attach_writer(std::uint64_t end) {
@@ -776,6 +781,7 @@ private:
         file_ = std::move(created);
         generation_ = generation;
         file_id_ = id;
+        data_version_ = format_version;
         return true;
     }
 
@@ -791,6 +797,7 @@ private:
         file_header header;
         header.codec_fingerprint = fingerprint_;
         header.generation = generation;
+        header.order = generation;  // a file the writer starts replays after every earlier one
         header.file_id = id;
         char bytes[file_header::size];
         header.encode(bytes);
@@ -839,7 +846,7 @@ private:
                 char encoded[record_location::encoded_size];
                 moved.encode(encoded);
                 table.upsert(key, {encoded, sizeof encoded}, [](std::string_view) {});
-                hint.add(key, moved.value_size, moved.offset);
+                hint.add({record_type::put, 0, key, moved.value_size, 0, 0, moved.offset, 0});
                 live += key.size() + value.size();
                 if (out.size() >= (std::size_t{1} << 20)) {
                     ok = write_counted(file, end, out, ec);
@@ -859,7 +866,7 @@ private:
         std::uint64_t hint_size = 0;
         std::uint64_t hint_covered = 0;
         if (options_.write_hints) {
-            std::string& bytes = hint.finish({end, table.size(), 0});
+            std::string& bytes = hint.finish(end);
             hint_size = bytes.size();
             // A missing hint only slows the next open down.
             std::error_code hint_error;
@@ -878,6 +885,7 @@ private:
             cover_writer_end();
             generation_ = next;
             file_id_ = id;
+            data_version_ = format_version;
             live_bytes_ = live;
             dead_bytes_ = 0;
             hint_bytes_ = hint_size;
@@ -897,14 +905,27 @@ private:
         return true;
     }
 
-    /// Writes the hint of the current generation, covering the whole log.
+    /// Writes the hint of the current generation, covering the whole log: its live
+    /// records in file order, the gaps between them holding the rest.
     bool write_hint(std::error_code& ec) {
-        hint_builder hint({generation_, fingerprint_, file_id_});
+        struct live_record {
+            std::string_view key;
+            record_location where;
+        };
+        std::vector<live_record> live;
+        live.reserve(table_.size());
+        // The keys stay where the index holds them: no writer runs while the gate is held.
         table_.for_each([&](std::string_view key, std::string_view payload) {
-            const record_location where = record_location::decode(payload);
-            hint.add(key, where.value_size, where.offset);
+            live.push_back({key, record_location::decode(payload)});
         });
-        std::string& bytes = hint.finish({writer_->end(), table_.size(), dead_bytes_});
+        std::sort(live.begin(), live.end(),
+                  [](const live_record& a, const live_record& b) { return a.where.offset < b.where.offset; });
+        hint_builder hint({generation_, fingerprint_, file_id_, records_start()});
+        for (const live_record& record : live) {
+            hint.add({record_type::put, record.where.flags, record.key, record.where.value_size, 0, 0,
+                      record.where.offset, 0});
+        }
+        std::string& bytes = hint.finish(writer_->end());
         if (!write_file(store_file_name::hint(generation_), bytes, ec)) return false;
         const write_lock lock(mutex_);  // stats() reads these under the read lock
         hint_bytes_ = bytes.size();
@@ -977,6 +998,7 @@ private:
     record_reader<io_type, writer_type, Mapped> reader_{io_, file_, writer_};
     std::uint32_t generation_ = 0;
     std::uint32_t file_id_ = 0;  // the data file's id, which its hint repeats
+    std::uint16_t data_version_ = format_version;  // the data file's format version, which its records follow
     table_type table_;
     std::string record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
