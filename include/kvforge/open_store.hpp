@@ -28,7 +28,6 @@
 #include "any_store.hpp"
 #include "codec.hpp"
 #include "compositions.hpp"
-#include "detail/log_format.hpp"
 #include "detail/manifest_file.hpp"
 #include "detail/policy_pack.hpp"
 #include "detail/store_spec.hpp"
@@ -37,6 +36,7 @@
 #include "manifest.hpp"
 #include "options.hpp"
 #include "store.hpp"
+#include "stores/log/record_format.hpp"
 
 namespace kvforge {
 

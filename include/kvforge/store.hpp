@@ -22,13 +22,13 @@
 #include "detail/assign_bytes.hpp"
 #include "detail/checked_encode.hpp"
 #include "detail/policy_pack.hpp"
-#include "detail/log_format.hpp"
 #include "error.hpp"
 #include "manifest.hpp"
 #include "options.hpp"
 #include "pinned_value.hpp"
 #include "scan_range.hpp"
 #include "stats.hpp"
+#include "stores/log/record_format.hpp"
 
 namespace kvforge {
 

@@ -3585,28 +3585,35 @@ consteval bool check_store_arguments() {
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/policy_pack.hpp ----
-// ---- begin kvforge/detail/log_format.hpp ----
-/// \file log_format.hpp
-/// The bytes of a log-structured store's files: file headers and records.
-/// docs/format.md describes the same layout for readers of the files.
+// ---- begin kvforge/manifest.hpp ----
+/// \file manifest.hpp
+/// kvforge::composition, what a store is made of, and the text of the MANIFEST file in
+/// which a persistent store records it, so that tools open any store with no flags.
 ///
-/// A data file is a 32-byte header followed by records. Each record is
+/// The manifest is one `name value` line per field, in a fixed order, then a line
+/// `crc32c <8 hex digits>` over every byte before it:
 ///
-///     crc32c   u32 little-endian, over every byte of the record after it
-///     type     u8: 1 put, 2 erase, 3 batch
-///     put:     varint key size, varint value size, key, value
-///     erase:   varint key size, key
-///     batch:   varint operation count, varint body size, body
+///     kvforge-manifest 1
+///     format 2
+///     store file_log
+///     index sorted_index
+///     durability buffered
+///     key_codec bytes
+///     value_codec bytes
+///     codec_fingerprint 0123456789abcdef
+///     expiry none
+///     compression none
 ///
-/// where a batch body is a sequence of complete put and erase records, each with its
-/// own checksum (so that a point read can check the one record it reads), and the
-/// batch's checksum covers the whole body (so that recovery takes all of it or none).
+/// Some fields bind: bytes written under one value of them cannot be read under another
+/// (the format, the codecs, expiry, compression). The others (store, index, durability)
+/// only say how the store was made: file_log and mmap_file read the same files, and any
+/// index is rebuilt from the log, so tools take them as defaults and nothing more.
 
-#include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <cstdio>
 #include <string>
 #include <string_view>
+#include <utility>
 
 // ---- begin kvforge/detail/crc32c.hpp ----
 /// \file crc32c.hpp
@@ -3686,269 +3693,6 @@ inline constexpr auto crc32c_tables = [] {
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/crc32c.hpp ----
-
-namespace kvforge::detail {
-
-/// The format version this code writes; it reads this one and every earlier one.
-inline constexpr std::uint16_t format_version = 1;
-
-/// What a file holds, told by the last byte of its magic.
-enum class file_kind : char { data = 'L', hint = 'H' };
-
-/// The fixed header at the start of every data and hint file.
-///
-///     0  magic     8 bytes: "kvforge" then the file kind
-///     8  version   u16: format version of the file
-///     10 flags     u16: zero; a reader refuses unknown flags
-///     12 file id   u32: a data file's random id, repeated in its hint; 0 in files of
-///                  releases before it was written (which readers of those ignore)
-///     16 codecs    u64: fingerprint of the key and value codecs
-///     24 sequence  u32: the file's generation, also in its name
-///     28 crc32c    u32: over bytes 0 to 27
-struct file_header {
-    static constexpr std::size_t size = 32;
-
-    file_kind kind = file_kind::data;
-    std::uint16_t version = format_version;
-    std::uint64_t codec_fingerprint = 0;
-    std::uint32_t generation = 0;
-    /// Tells a data file from an earlier one of the same generation, so that a hint is
-    /// used only for the file it was written for.
-    std::uint32_t file_id = 0;
-
-    void encode(char* out) const noexcept {
-        std::memcpy(out, "kvforge", 7);
-        out[7] = static_cast<char>(kind);
-        put_le16(out + 8, version);
-        put_le16(out + 10, 0);
-        put_le32(out + 12, file_id);
-        put_le64(out + 16, codec_fingerprint);
-        put_le32(out + 24, generation);
-        put_le32(out + 28, crc32c({out, 28}));
-    }
-
-    /// Why a header could not be read.
-    enum class problem { none, truncated, bad_magic, bad_checksum, newer_version, unknown_flags };
-
-    /// Reads a header from the first bytes of a file.
-    [[nodiscard]] static problem decode(std::string_view bytes, file_kind expected, file_header& out) noexcept {
-        if (bytes.size() < size) return problem::truncated;
-        const char* p = bytes.data();
-        if (std::memcmp(p, "kvforge", 7) != 0 || p[7] != static_cast<char>(expected)) return problem::bad_magic;
-        if (get_le32(p + 28) != crc32c({p, 28})) return problem::bad_checksum;
-        out.kind = expected;
-        out.version = get_le16(p + 8);
-        if (out.version > format_version) return problem::newer_version;
-        if (get_le16(p + 10) != 0) return problem::unknown_flags;
-        out.file_id = get_le32(p + 12);
-        out.codec_fingerprint = get_le64(p + 16);
-        out.generation = get_le32(p + 24);
-        return problem::none;
-    }
-
-    static void put_le16(char* p, std::uint16_t v) noexcept { store_unaligned(p, to_little_endian(v)); }
-    static void put_le32(char* p, std::uint32_t v) noexcept { store_unaligned(p, to_little_endian(v)); }
-    static void put_le64(char* p, std::uint64_t v) noexcept { store_unaligned(p, to_little_endian(v)); }
-    static std::uint16_t get_le16(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint16_t>(p)); }
-    static std::uint32_t get_le32(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint32_t>(p)); }
-    static std::uint64_t get_le64(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint64_t>(p)); }
-};
-
-/// The kinds of record in a data file.
-enum class record_type : unsigned char { put = 1, erase = 2, batch = 3 };
-
-/// The largest record header: crc, type and two 10-byte varints.
-inline constexpr std::size_t max_record_header = 4 + 1 + 2 * max_varint_size;
-
-/// The size of a put record's header for these sizes.
-[[nodiscard]] constexpr std::size_t put_header_size(std::size_t key_size, std::size_t value_size) noexcept {
-    return 4 + 1 + varint_size(key_size) + varint_size(value_size);
-}
-
-/// Appends a put record to out.
-inline void append_put_record(std::string& out, std::string_view key, std::string_view value) {
-    const std::size_t start = out.size();
-    out.resize(start + put_header_size(key.size(), value.size()));
-    char* p = out.data() + start + 4;
-    *p++ = static_cast<char>(record_type::put);
-    p = put_varint(p, key.size());
-    put_varint(p, value.size());
-    out.append(key).append(value);
-    const std::uint32_t crc = crc32c({out.data() + start + 4, out.size() - start - 4});
-    file_header::put_le32(out.data() + start, crc);
-}
-
-/// Appends an erase record (a tombstone) to out.
-inline void append_erase_record(std::string& out, std::string_view key) {
-    const std::size_t start = out.size();
-    char header[4 + 1 + max_varint_size];
-    char* p = header + 4;
-    *p++ = static_cast<char>(record_type::erase);
-    p = put_varint(p, key.size());
-    out.append(header, static_cast<std::size_t>(p - header)).append(key);
-    const std::uint32_t crc = crc32c({out.data() + start + 4, out.size() - start - 4});
-    file_header::put_le32(out.data() + start, crc);
-}
-
-/// Starts a batch record in out; returns where it starts, for finish_batch_record.
-/// The caller appends the operations' records and then calls finish_batch_record.
-[[nodiscard]] inline std::size_t begin_batch_record(std::string& out) {
-    const std::size_t start = out.size();
-    out.append(4 + 1 + 2 * max_varint_size, '\0');  // room for the widest header; compacted on finish
-    return start;
-}
-
-/// Writes the header of a batch record begun at start, holding count operations.
-inline void finish_batch_record(std::string& out, std::size_t start, std::size_t count) {
-    const std::size_t reserved = 4 + 1 + 2 * max_varint_size;
-    const std::size_t body_size = out.size() - start - reserved;
-    char header[4 + 1 + 2 * max_varint_size];
-    char* p = header + 4;
-    *p++ = static_cast<char>(record_type::batch);
-    p = put_varint(p, count);
-    p = put_varint(p, body_size);
-    const auto header_size = static_cast<std::size_t>(p - header);
-    // Slide the body back against the real header, then checksum header and body.
-    out.replace(start, reserved, header, header_size);
-    const std::uint32_t crc = crc32c({out.data() + start + 4, header_size - 4 + body_size});
-    file_header::put_le32(out.data() + start, crc);
-}
-
-/// A record read from bytes: where its parts are, as offsets from the record's start.
-struct record_info {
-    record_type type = record_type::put;
-    std::size_t size = 0;          ///< bytes of the whole record (claimed, when parse_record finds it incomplete)
-    std::size_t key_offset = 0;    ///< put, erase
-    std::size_t key_size = 0;      ///< put, erase
-    std::size_t value_offset = 0;  ///< put: the value; batch: the body
-    std::size_t value_size = 0;    ///< put: the value; batch: the body
-    std::size_t count = 0;         ///< batch: operations in the body
-};
-
-/// What parse_record found.
-enum class parse_status {
-    ok,          ///< a whole record with a good checksum
-    incomplete,  ///< the bytes end inside the record's header or body
-    bad,         ///< not a valid record: unknown type, impossible sizes or a checksum mismatch
-};
-
-/// Reads the record at the start of bytes, checking its sizes and checksum.
-[[nodiscard]] inline parse_status parse_record(std::string_view bytes, record_info& info) noexcept {
-    const char* const begin = bytes.data();
-    const char* const end = begin + bytes.size();
-    if (bytes.size() < 5) return parse_status::incomplete;
-    info.type = static_cast<record_type>(begin[4]);
-    const char* p = begin + 5;
-    std::uint64_t first = 0;
-    std::uint64_t second = 0;
-    // A varint cut off by the end of the bytes is incomplete; an overlong one is bad.
-    auto read_varint = [&](std::uint64_t& v) {
-        const char* next = get_varint(p, end, v);
-        if (next == nullptr) return end - p < static_cast<std::ptrdiff_t>(max_varint_size) ? parse_status::incomplete
-                                                                                           : parse_status::bad;
-        p = next;
-        return parse_status::ok;
-    };
-    switch (info.type) {
-        case record_type::put:
-        case record_type::batch:
-            if (auto s = read_varint(first); s != parse_status::ok) return s;
-            if (auto s = read_varint(second); s != parse_status::ok) return s;
-            break;
-        case record_type::erase:
-            if (auto s = read_varint(first); s != parse_status::ok) return s;
-            break;
-        default:
-            return parse_status::bad;
-    }
-    const auto header_size = static_cast<std::size_t>(p - begin);
-    // Sizes are written in their shortest form; a longer one is no record of ours, and
-    // point reads, which work the record's size out from the sizes, would disagree on it.
-    const std::size_t shortest = 5 + varint_size(first) + (info.type == record_type::erase ? 0 : varint_size(second));
-    if (header_size != shortest) return parse_status::bad;
-    std::uint64_t body_size = 0;
-    if (info.type == record_type::batch) {
-        // A batch body holds at least one 6-byte record per operation, and no more than the files can.
-        if (second > (std::uint64_t{1} << 40) || first == 0 || first > second / 6) return parse_status::bad;
-        info.count = first;
-        body_size = second;
-        info.value_offset = header_size;
-        info.value_size = second;
-    } else {
-        if (first > max_key_size || second > max_value_size) return parse_status::bad;
-        info.key_offset = header_size;
-        info.key_size = first;
-        info.value_offset = header_size + first;
-        info.value_size = info.type == record_type::put ? second : 0;
-        body_size = first + info.value_size;
-    }
-    // Set before the bytes are known to hold it all: an incomplete record says how long it claims to be.
-    info.size = header_size + body_size;
-    if (body_size > bytes.size() - header_size) return parse_status::incomplete;
-    if (file_header::get_le32(begin) != crc32c({begin + 4, info.size - 4})) return parse_status::bad;
-    return parse_status::ok;
-}
-
-/// Checks the header and key of a put record whose value (value_size bytes) is held
-/// elsewhere: head holds exactly the header and the key.
-[[nodiscard]] inline bool parse_record_header(std::string_view head, std::size_t value_size,
-                                              record_info& info) noexcept {
-    if (head.size() < 5 || head[4] != static_cast<char>(record_type::put)) return false;
-    const char* const end = head.data() + head.size();
-    std::uint64_t key_size = 0;
-    std::uint64_t stored_value_size = 0;
-    const char* p = get_varint(head.data() + 5, end, key_size);
-    if (p != nullptr) p = get_varint(p, end, stored_value_size);
-    if (p == nullptr || stored_value_size != value_size) return false;
-    info.type = record_type::put;
-    info.key_offset = static_cast<std::size_t>(p - head.data());
-    info.key_size = key_size;
-    info.value_size = value_size;
-    return info.key_offset + key_size == head.size();
-}
-
-/// The fingerprint of a key codec and a value codec, as data files record it.
-[[nodiscard]] inline std::uint64_t codec_fingerprint(const std::string& key_codec, const std::string& value_codec) {
-    std::string both = key_codec;
-    both.push_back('\0');
-    both += value_codec;
-    const std::uint64_t low = crc32c(both);
-    const std::uint64_t high = crc32c_extend(0x6b76666fU, both);  // a second, independent CRC
-    return (high << 32) | low;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/log_format.hpp ----
-// ---- begin kvforge/manifest.hpp ----
-/// \file manifest.hpp
-/// kvforge::composition, what a store is made of, and the text of the MANIFEST file in
-/// which a persistent store records it, so that tools open any store with no flags.
-///
-/// The manifest is one `name value` line per field, in a fixed order, then a line
-/// `crc32c <8 hex digits>` over every byte before it:
-///
-///     kvforge-manifest 1
-///     format 2
-///     store file_log
-///     index sorted_index
-///     durability buffered
-///     key_codec bytes
-///     value_codec bytes
-///     codec_fingerprint 0123456789abcdef
-///     expiry none
-///     compression none
-///
-/// Some fields bind: bytes written under one value of them cannot be read under another
-/// (the format, the codecs, expiry, compression). The others (store, index, durability)
-/// only say how the store was made: file_log and mmap_file read the same files, and any
-/// index is rebuilt from the log, so tools take them as defaults and nothing more.
-
-#include <cstdint>
-#include <cstdio>
-#include <string>
-#include <string_view>
-#include <utility>
-
 // ---- begin kvforge/detail/store_files.hpp ----
 /// \file store_files.hpp
 /// The names of the files kvforge writes in a store's directory, recognised in one place.
@@ -4536,6 +4280,408 @@ private:
 
 }  // namespace kvforge
 // ---- end kvforge/scan_range.hpp ----
+// ---- begin kvforge/stores/log/record_format.hpp ----
+/// \file record_format.hpp
+/// The bytes of a log-structured store's files: file headers and records, in format
+/// versions 1 and 2. Every size, encoding and parse is here, so that writers, readers,
+/// recovery, compaction and hints agree. docs/format.md describes the same layout for
+/// readers of the files.
+///
+/// A data file is a header (32 bytes in version 1, 64 in version 2) followed by
+/// records. Each record is
+///
+///     crc32c   u32 little-endian, over every byte of the record after it
+///     type     u8: low 3 bits the kind (1 put, 2 erase, 3 batch, 4 clear); in version 2
+///              a put's bit 0x08 says a deadline follows the sizes, bit 0x10 a value tag
+///     put:     varint key size, varint value size, [deadline i64], [tag u8], key, value
+///     erase:   varint key size, key
+///     batch:   varint operation count, varint body size, body
+///     clear:   nothing more (version 2): every record before it is dropped
+///
+/// where a batch body is a sequence of complete put and erase records, each with its
+/// own checksum (so that a point read can check the one record it reads), and the
+/// batch's checksum covers the whole body (so that recovery takes all of it or none).
+/// A record without flag bits is the same bytes in both versions.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+
+namespace kvforge::detail {
+
+/// The format version this code writes; it reads this one and every earlier one.
+inline constexpr std::uint16_t format_version = 2;
+
+/// What a file holds, told by the last byte of its magic.
+enum class file_kind : char { data = 'L', hint = 'H' };
+
+/// The fixed header at the start of every data and hint file.
+///
+///     0  magic     8 bytes: "kvforge" then the file kind
+///     8  version   u16: format version of the file
+///     10 flags     u16: zero; a reader refuses unknown flags
+///     12 file id   u32: a data file's random id, repeated in its hint; 0 in files of
+///                  releases before it was written (which readers of those ignore)
+///     16 codecs    u64: fingerprint of the key and value codecs
+///     24 sequence  u32: the file's generation, also in its name
+///     28 crc32c    u32: over bytes 0 to 27
+///
+/// and from version 2 on (after the first half, so that a version 1 reader, which
+/// checks only that, reports a newer version rather than damage):
+///
+///     32 order     u64: where the file's records stand in replay order
+///     40 reserved  20 bytes: zero; a reader refuses others
+///     60 crc32c    u32: over bytes 32 to 59
+struct file_header {
+    /// The header's size in the version this code writes.
+    static constexpr std::size_t size = 64;
+    /// The header's size in version 1 files.
+    static constexpr std::size_t v1_size = 32;
+
+    file_kind kind = file_kind::data;
+    std::uint16_t version = format_version;
+    std::uint64_t codec_fingerprint = 0;
+    std::uint32_t generation = 0;
+    /// Tells a data file from an earlier one of the same generation, so that a hint is
+    /// used only for the file it was written for.
+    std::uint32_t file_id = 0;
+    /// Where the file's records stand in replay order; a version 1 file's is its generation.
+    std::uint64_t order = 0;
+
+    /// The size of a header of this version.
+    [[nodiscard]] static constexpr std::size_t size_of(std::uint16_t version) noexcept {
+        return version < 2 ? v1_size : size;
+    }
+    /// The size of this header, by its version.
+    [[nodiscard]] std::size_t bytes() const noexcept { return size_of(version); }
+
+    /// Writes the header's bytes() bytes at out.
+    void encode(char* out) const noexcept {
+        std::memcpy(out, "kvforge", 7);
+        out[7] = static_cast<char>(kind);
+        put_le16(out + 8, version);
+        put_le16(out + 10, 0);
+        put_le32(out + 12, file_id);
+        put_le64(out + 16, codec_fingerprint);
+        put_le32(out + 24, generation);
+        put_le32(out + 28, crc32c({out, 28}));
+        if (version < 2) return;
+        put_le64(out + 32, order);
+        std::memset(out + 40, 0, 20);
+        put_le32(out + 60, crc32c({out + 32, 28}));
+    }
+
+    /// Why a header could not be read.
+    enum class problem { none, truncated, bad_magic, bad_checksum, newer_version, unknown_flags };
+
+    /// Reads a header from the first bytes of a file.
+    [[nodiscard]] static problem decode(std::string_view bytes, file_kind expected, file_header& out) noexcept {
+        if (bytes.size() < v1_size) return problem::truncated;
+        const char* p = bytes.data();
+        if (std::memcmp(p, "kvforge", 7) != 0 || p[7] != static_cast<char>(expected)) return problem::bad_magic;
+        if (get_le32(p + 28) != crc32c({p, 28})) return problem::bad_checksum;
+        out.kind = expected;
+        out.version = get_le16(p + 8);
+        if (out.version > format_version) return problem::newer_version;
+        if (get_le16(p + 10) != 0) return problem::unknown_flags;
+        out.file_id = get_le32(p + 12);
+        out.codec_fingerprint = get_le64(p + 16);
+        out.generation = get_le32(p + 24);
+        out.order = out.generation;
+        if (out.version < 2) return problem::none;
+        if (bytes.size() < size) return problem::truncated;
+        if (get_le32(p + 60) != crc32c({p + 32, 28})) return problem::bad_checksum;
+        for (std::size_t i = 40; i < 60; ++i) {
+            if (p[i] != 0) return problem::unknown_flags;
+        }
+        out.order = get_le64(p + 32);
+        return problem::none;
+    }
+
+    static void put_le16(char* p, std::uint16_t v) noexcept { store_unaligned(p, to_little_endian(v)); }
+    static void put_le32(char* p, std::uint32_t v) noexcept { store_unaligned(p, to_little_endian(v)); }
+    static void put_le64(char* p, std::uint64_t v) noexcept { store_unaligned(p, to_little_endian(v)); }
+    static std::uint16_t get_le16(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint16_t>(p)); }
+    static std::uint32_t get_le32(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint32_t>(p)); }
+    static std::uint64_t get_le64(const char* p) noexcept { return to_little_endian(load_unaligned<std::uint64_t>(p)); }
+};
+
+/// The kinds of record in a data file: the low 3 bits of a record's type byte.
+enum class record_type : unsigned char { put = 1, erase = 2, batch = 3, clear = 4 };
+
+/// The flag bits of a put record's type byte (version 2).
+namespace record_flag {
+/// A deadline (i64 little-endian) follows the sizes.
+inline constexpr unsigned char deadline = 0x08;
+/// A tag byte about the value's encoding follows the sizes (and the deadline).
+inline constexpr unsigned char tag = 0x10;
+/// Every flag bit this code knows.
+inline constexpr unsigned char known = deadline | tag;
+}  // namespace record_flag
+
+/// The bytes the flags add to a put record's header.
+[[nodiscard]] constexpr std::size_t flag_fields_size(unsigned char flags) noexcept {
+    return ((flags & record_flag::deadline) != 0 ? 8 : 0) + ((flags & record_flag::tag) != 0 ? 1 : 0);
+}
+
+/// The largest record header: crc, type, two 10-byte varints, a deadline and a tag.
+inline constexpr std::size_t max_record_header = 4 + 1 + 2 * max_varint_size + 9;
+
+/// The size of a put record's header for these sizes and flags.
+[[nodiscard]] constexpr std::size_t put_header_size(std::size_t key_size, std::size_t value_size,
+                                                    unsigned char flags = 0) noexcept {
+    return 4 + 1 + varint_size(key_size) + varint_size(value_size) + flag_fields_size(flags);
+}
+
+/// The size of an erase record (a tombstone) for a key of this size.
+[[nodiscard]] constexpr std::size_t erase_record_size(std::size_t key_size) noexcept {
+    return 4 + 1 + varint_size(key_size) + key_size;
+}
+
+/// What a put record carries beside its key and value (format 2): flags say which of
+/// the deadline and the tag are there. With no flags the record is format 1's.
+struct record_meta {
+    unsigned char flags = 0;    ///< record_flag bits
+    std::int64_t deadline = 0;  ///< with record_flag::deadline
+    unsigned char tag = 0;      ///< with record_flag::tag
+};
+
+/// Appends a put record to out.
+inline void append_put_record(std::string& out, std::string_view key, std::string_view value,
+                              const record_meta& meta = {}) {
+    const std::size_t start = out.size();
+    out.resize(start + put_header_size(key.size(), value.size(), meta.flags));
+    char* p = out.data() + start + 4;
+    *p++ = static_cast<char>(static_cast<unsigned char>(record_type::put) | meta.flags);
+    p = put_varint(p, key.size());
+    p = put_varint(p, value.size());
+    if ((meta.flags & record_flag::deadline) != 0) {
+        file_header::put_le64(p, static_cast<std::uint64_t>(meta.deadline));
+        p += 8;
+    }
+    if ((meta.flags & record_flag::tag) != 0) *p = static_cast<char>(meta.tag);
+    out.append(key).append(value);
+    const std::uint32_t crc = crc32c({out.data() + start + 4, out.size() - start - 4});
+    file_header::put_le32(out.data() + start, crc);
+}
+
+/// Appends an erase record (a tombstone) to out.
+inline void append_erase_record(std::string& out, std::string_view key) {
+    const std::size_t start = out.size();
+    char header[4 + 1 + max_varint_size];
+    char* p = header + 4;
+    *p++ = static_cast<char>(record_type::erase);
+    p = put_varint(p, key.size());
+    out.append(header, static_cast<std::size_t>(p - header)).append(key);
+    const std::uint32_t crc = crc32c({out.data() + start + 4, out.size() - start - 4});
+    file_header::put_le32(out.data() + start, crc);
+}
+
+/// Appends a clear record (format 2): replay drops every record before it.
+inline void append_clear_record(std::string& out) {
+    const std::size_t start = out.size();
+    out.append(4, '\0');
+    out.push_back(static_cast<char>(record_type::clear));
+    file_header::put_le32(out.data() + start, crc32c({out.data() + start + 4, 1}));
+}
+
+/// Starts a batch record in out; returns where it starts, for finish_batch_record.
+/// The caller appends the operations' records and then calls finish_batch_record.
+[[nodiscard]] inline std::size_t begin_batch_record(std::string& out) {
+    const std::size_t start = out.size();
+    out.append(4 + 1 + 2 * max_varint_size, '\0');  // room for the widest header; compacted on finish
+    return start;
+}
+
+/// Writes the header of a batch record begun at start, holding count operations.
+inline void finish_batch_record(std::string& out, std::size_t start, std::size_t count) {
+    const std::size_t reserved = 4 + 1 + 2 * max_varint_size;
+    const std::size_t body_size = out.size() - start - reserved;
+    char header[4 + 1 + 2 * max_varint_size];
+    char* p = header + 4;
+    *p++ = static_cast<char>(record_type::batch);
+    p = put_varint(p, count);
+    p = put_varint(p, body_size);
+    const auto header_size = static_cast<std::size_t>(p - header);
+    // Slide the body back against the real header, then checksum header and body.
+    out.replace(start, reserved, header, header_size);
+    const std::uint32_t crc = crc32c({out.data() + start + 4, header_size - 4 + body_size});
+    file_header::put_le32(out.data() + start, crc);
+}
+
+/// A record read from bytes: where its parts are, as offsets from the record's start.
+struct record_info {
+    record_type type = record_type::put;
+    unsigned char flags = 0;       ///< put: its record_flag bits
+    std::int64_t deadline = 0;     ///< put with record_flag::deadline
+    unsigned char tag = 0;         ///< put with record_flag::tag
+    std::size_t size = 0;          ///< bytes of the whole record (claimed, when parse_record finds it incomplete)
+    std::size_t key_offset = 0;    ///< put, erase
+    std::size_t key_size = 0;      ///< put, erase
+    std::size_t value_offset = 0;  ///< put: the value; batch: the body
+    std::size_t value_size = 0;    ///< put: the value; batch: the body
+    std::size_t count = 0;         ///< batch: operations in the body
+};
+
+/// What parse_record found.
+enum class parse_status {
+    ok,          ///< a whole record with a good checksum
+    incomplete,  ///< the bytes end inside the record's header or body
+    bad,         ///< not a valid record: unknown type or flags, impossible sizes or a checksum mismatch
+};
+
+/// Reads a put record's deadline and tag, as its flags say, from p on; returns the end of them.
+inline const char* parse_flag_fields(const char* p, record_info& info) noexcept {
+    info.deadline = 0;
+    info.tag = 0;
+    if ((info.flags & record_flag::deadline) != 0) {
+        info.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
+        p += 8;
+    }
+    if ((info.flags & record_flag::tag) != 0) info.tag = static_cast<unsigned char>(*p++);
+    return p;
+}
+
+/// Reads the record at the start of bytes, checking its sizes and checksum, by the rules
+/// of a file of this format version (version 1 has no flags and no clear records).
+[[nodiscard]] inline parse_status parse_record(std::string_view bytes, record_info& info,
+                                               std::uint16_t version = format_version) noexcept {
+    const char* const begin = bytes.data();
+    const char* const end = begin + bytes.size();
+    if (bytes.size() < 5) return parse_status::incomplete;
+    const auto type_byte = static_cast<unsigned char>(begin[4]);
+    info.type = static_cast<record_type>(type_byte & 0x07);
+    info.flags = static_cast<unsigned char>(type_byte & ~0x07);
+    if ((info.flags & ~record_flag::known) != 0 || (info.flags != 0 && info.type != record_type::put)) {
+        return parse_status::bad;
+    }
+    if (version < 2 && (info.flags != 0 || info.type == record_type::clear)) return parse_status::bad;
+    const char* p = begin + 5;
+    std::uint64_t first = 0;
+    std::uint64_t second = 0;
+    // A varint cut off by the end of the bytes is incomplete; an overlong one is bad.
+    auto read_varint = [&](std::uint64_t& v) {
+        const char* next = get_varint(p, end, v);
+        if (next == nullptr) return end - p < static_cast<std::ptrdiff_t>(max_varint_size) ? parse_status::incomplete
+                                                                                           : parse_status::bad;
+        p = next;
+        return parse_status::ok;
+    };
+    std::size_t shortest = 5;
+    switch (info.type) {
+        case record_type::put:
+        case record_type::batch:
+            if (auto s = read_varint(first); s != parse_status::ok) return s;
+            if (auto s = read_varint(second); s != parse_status::ok) return s;
+            shortest += varint_size(first) + varint_size(second);
+            break;
+        case record_type::erase:
+            if (auto s = read_varint(first); s != parse_status::ok) return s;
+            shortest += varint_size(first);
+            break;
+        case record_type::clear:
+            break;
+        default:
+            return parse_status::bad;
+    }
+    // Sizes are written in their shortest form; a longer one is no record of ours, and
+    // point reads, which work the record's size out from the sizes, would disagree on it.
+    if (static_cast<std::size_t>(p - begin) != shortest) return parse_status::bad;
+    if (static_cast<std::size_t>(end - p) < flag_fields_size(info.flags)) return parse_status::incomplete;
+    p = parse_flag_fields(p, info);
+    const auto header_size = static_cast<std::size_t>(p - begin);
+    std::uint64_t body_size = 0;
+    info.key_offset = header_size;
+    info.key_size = 0;
+    info.value_offset = header_size;
+    info.value_size = 0;
+    if (info.type == record_type::batch) {
+        // A batch body holds at least one 6-byte record per operation, and no more than the files can.
+        if (second > (std::uint64_t{1} << 40) || first == 0 || first > second / 6) return parse_status::bad;
+        info.count = first;
+        body_size = second;
+        info.value_size = second;
+    } else if (info.type != record_type::clear) {
+        if (first > max_key_size || second > max_value_size) return parse_status::bad;
+        info.key_size = first;
+        info.value_offset = header_size + first;
+        info.value_size = info.type == record_type::put ? second : 0;
+        body_size = first + info.value_size;
+    }
+    // Set before the bytes are known to hold it all: an incomplete record says how long it claims to be.
+    info.size = header_size + body_size;
+    if (body_size > bytes.size() - header_size) return parse_status::incomplete;
+    if (file_header::get_le32(begin) != crc32c({begin + 4, info.size - 4})) return parse_status::bad;
+    return parse_status::ok;
+}
+
+/// Checks the header and key of a put record whose value (value_size bytes) is held
+/// elsewhere: head holds exactly the header and the key.
+[[nodiscard]] inline bool parse_record_header(std::string_view head, std::size_t value_size,
+                                              record_info& info) noexcept {
+    if (head.size() < 5) return false;
+    const auto type_byte = static_cast<unsigned char>(head[4]);
+    info.type = static_cast<record_type>(type_byte & 0x07);
+    info.flags = static_cast<unsigned char>(type_byte & ~0x07);
+    if (info.type != record_type::put || (info.flags & ~record_flag::known) != 0) return false;
+    const char* const end = head.data() + head.size();
+    std::uint64_t key_size = 0;
+    std::uint64_t stored_value_size = 0;
+    const char* p = get_varint(head.data() + 5, end, key_size);
+    if (p != nullptr) p = get_varint(p, end, stored_value_size);
+    if (p == nullptr || stored_value_size != value_size ||
+        static_cast<std::size_t>(end - p) < flag_fields_size(info.flags)) {
+        return false;
+    }
+    p = parse_flag_fields(p, info);
+    info.key_offset = static_cast<std::size_t>(p - head.data());
+    info.key_size = key_size;
+    info.value_size = value_size;
+    return info.key_offset + key_size == head.size();
+}
+
+/// Where a key's record is: the index payload of a log-structured store, 12 bytes. A
+/// value's size needs 27 bits at most (max_value_size is 2^26), so the top 5 bits of
+/// its word carry the record's flag bits, which tell the record's size with the sizes.
+struct record_location {
+    std::uint64_t offset = 0;      ///< the record's start in the data file
+    std::uint32_t value_size = 0;  ///< the value's size
+    unsigned char flags = 0;       ///< the record's record_flag bits
+
+    static constexpr std::size_t encoded_size = 12;
+    static constexpr std::uint32_t size_mask = (std::uint32_t{1} << 27) - 1;
+    static constexpr unsigned flag_shift = 27 - 3;  // record_flag bits 3 to 7 go to bits 27 to 31
+    static_assert(max_value_size <= size_mask, "a value's size must leave the top 5 bits for the flags");
+
+    void encode(char* out) const noexcept {
+        store_unaligned(out, offset);
+        store_unaligned(out + 8, value_size | (std::uint32_t{flags} << flag_shift));
+    }
+    [[nodiscard]] static record_location decode(std::string_view bytes) noexcept {
+        const auto word = load_unaligned<std::uint32_t>(bytes.data() + 8);
+        return {load_unaligned<std::uint64_t>(bytes.data()), word & size_mask,
+                static_cast<unsigned char>(word >> flag_shift)};
+    }
+    [[nodiscard]] std::uint64_t record_size(std::size_t key_size) const noexcept {
+        return put_header_size(key_size, value_size, flags) + key_size + value_size;
+    }
+};
+
+/// The fingerprint of a key codec and a value codec, as data files record it.
+[[nodiscard]] inline std::uint64_t codec_fingerprint(const std::string& key_codec, const std::string& value_codec) {
+    std::string both = key_codec;
+    both.push_back('\0');
+    both += value_codec;
+    const std::uint64_t low = crc32c(both);
+    const std::uint64_t high = crc32c_extend(0x6b76666fU, both);  // a second, independent CRC
+    return (high << 32) | low;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/record_format.hpp ----
 
 namespace kvforge {
 
@@ -7343,8 +7489,8 @@ static_assert(durability_policy<sync_each>);
 
 #include <string_view>
 
-// ---- begin kvforge/detail/log_backend.hpp ----
-/// \file log_backend.hpp
+// ---- begin kvforge/stores/log/engine.hpp ----
+/// \file engine.hpp
 /// The byte-level store behind file_log: an append-only data file of checksummed
 /// records with an in-memory index from each key to its record (in the manner of
 /// Bitcask), a durability policy's writer, hint files and compaction.
@@ -7534,473 +7680,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/file_mapping.hpp ----
-// ---- begin kvforge/detail/hint_file.hpp ----
-/// \file hint_file.hpp
-/// Hint files: every live key with the place of its record, so that reopening a store
-/// reads the keys without reading the values.
-///
-/// A hint file is a file header (kind 'H', the generation and file id of the data file
-/// it describes), then three u64 (little-endian): how many bytes of the data file it
-/// covers, how many entries follow, and the dead bytes within the covered part; then
-/// per entry a varint key size, the key, a varint value size and a varint record
-/// offset; then a CRC-32C of everything after the header. A hint that fails any check
-/// is ignored and the log is read instead.
-
-#include <fcntl.h>
-
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <utility>
-
-
-namespace kvforge::detail {
-
-/// Which data file a hint describes: its generation, codecs and file id, as its header says.
-struct hint_identity {
-    std::uint32_t generation = 0;
-    std::uint64_t fingerprint = 0;
-    std::uint32_t file_id = 0;
-};
-
-/// What a hint file says about its data file.
-struct hint_summary {
-    std::uint64_t covered_bytes = 0;
-    std::uint64_t entries = 0;
-    std::uint64_t dead_bytes = 0;
-};
-
-/// Appends a hint file's header for data, with room for the summary after it (file_header::size + 24 bytes).
-inline void append_hint_header(std::string& out, const hint_identity& data) {
-    file_header header;
-    header.kind = file_kind::hint;
-    header.generation = data.generation;
-    header.codec_fingerprint = data.fingerprint;
-    header.file_id = data.file_id;
-    const std::size_t at = out.size();
-    out.resize(at + file_header::size + 24);
-    header.encode(out.data() + at);
-}
-
-/// Writes the summary of a hint with entries entries at `at`, the 24 bytes after the header.
-inline void put_hint_summary(char* at, const hint_summary& summary, std::uint64_t entries) noexcept {
-    file_header::put_le64(at, summary.covered_bytes);
-    file_header::put_le64(at + 8, entries);
-    file_header::put_le64(at + 16, summary.dead_bytes);
-}
-
-/// Appends one entry of a hint file.
-inline void append_hint_entry(std::string& out, std::string_view key, std::uint64_t value_size,
-                              std::uint64_t record_offset) {
-    char header[max_varint_size];
-    out.append(header, static_cast<std::size_t>(put_varint(header, key.size()) - header));
-    out.append(key);
-    char numbers[2 * max_varint_size];
-    char* p = put_varint(numbers, value_size);
-    p = put_varint(p, record_offset);
-    out.append(numbers, static_cast<std::size_t>(p - numbers));
-}
-
-/// Appends the trailer: the CRC-32C of everything after the header, given as crc.
-inline void append_hint_trailer(std::string& out, std::uint32_t crc) {
-    char trailer[4];
-    file_header::put_le32(trailer, crc);
-    out.append(trailer, 4);
-}
-
-/// Builds a hint file's bytes in memory; add() each live entry, then finish(). For a data
-/// file whose summary is only known at the end (compaction's output as it is written).
-class hint_builder {
-public:
-    explicit hint_builder(const hint_identity& data) { append_hint_header(bytes_, data); }
-
-    void add(std::string_view key, std::uint64_t value_size, std::uint64_t record_offset) {
-        append_hint_entry(bytes_, key, value_size, record_offset);
-        ++entries_;
-    }
-
-    /// The finished file's bytes.
-    std::string& finish(const hint_summary& summary) {
-        put_hint_summary(bytes_.data() + file_header::size, summary, entries_);
-        append_hint_trailer(bytes_, crc32c(std::string_view(bytes_).substr(file_header::size)));
-        return bytes_;
-    }
-
-private:
-    std::string bytes_;
-    std::uint64_t entries_ = 0;
-};
-
-/// Writes a hint file a block at a time, for a data file whose summary (entries included)
-/// is known before its entries: add() each, then finish(). Each full block goes to
-/// sink(std::string_view) -> bool, so that the hint of a large store never sits in
-/// memory whole (at a million keys it would be about a fifth of a load's peak memory).
-template <class Sink>
-class hint_writer {
-public:
-    /// Bytes gathered before they go to the sink.
-    static constexpr std::size_t block_size = std::size_t{256} << 10;
-
-    hint_writer(const hint_identity& data, const hint_summary& summary, Sink& sink) : sink_(&sink) {
-        bytes_.reserve(block_size + 64);
-        append_hint_header(bytes_, data);
-        put_hint_summary(bytes_.data() + file_header::size, summary, summary.entries);
-        checked_from_ = file_header::size;
-    }
-
-    /// Adds an entry; false when the sink failed.
-    bool add(std::string_view key, std::uint64_t value_size, std::uint64_t record_offset) {
-        append_hint_entry(bytes_, key, value_size, record_offset);
-        if (bytes_.size() < block_size) return true;
-        take_into_crc();
-        return write_out();
-    }
-
-    /// Writes what is left and the trailer; false when the sink failed.
-    bool finish() {
-        take_into_crc();
-        append_hint_trailer(bytes_, crc_);
-        return write_out();
-    }
-
-private:
-    void take_into_crc() noexcept { crc_ = crc32c_extend(crc_, std::string_view(bytes_).substr(checked_from_)); }
-
-    bool write_out() {
-        const bool written = (*sink_)(std::string_view(bytes_));
-        bytes_.clear();
-        checked_from_ = 0;
-        return written;
-    }
-
-    Sink* sink_;
-    std::string bytes_;
-    std::size_t checked_from_ = 0;  // where the bytes crc_ covers start in bytes_ (after the header, which it does not cover)
-    std::uint32_t crc_ = 0;
-};
-
-/// Checks a hint file's bytes, then calls on_start(summary) once and
-/// on_entry(key, value_size, record_offset) for each entry; false (having called
-/// nothing) when the hint was not written for this data file (generation, codecs and
-/// file id) or fails its checksum or structure.
-template <class OnStart, class OnEntry>
-bool read_hint(std::string_view bytes, const hint_identity& data, hint_summary& summary, OnStart&& on_start,
-               OnEntry&& on_entry) {
-    file_header header;
-    if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none) return false;
-    if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
-        header.file_id != data.file_id) {
-        return false;
-    }
-    if (bytes.size() < file_header::size + 24 + 4) return false;
-    const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
-    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return false;
-    summary.covered_bytes = file_header::get_le64(body.data());
-    summary.entries = file_header::get_le64(body.data() + 8);
-    summary.dead_bytes = file_header::get_le64(body.data() + 16);
-
-    // Check the structure before delivering anything, so a bad hint changes nothing.
-    const char* const end = body.data() + body.size();
-    for (int pass = 0; pass < 2; ++pass) {
-        const char* p = body.data() + 24;
-        for (std::uint64_t i = 0; i < summary.entries; ++i) {
-            std::uint64_t key_size = 0;
-            std::uint64_t value_size = 0;
-            std::uint64_t offset = 0;
-            p = get_varint(p, end, key_size);
-            if (p == nullptr || key_size > max_key_size || key_size > static_cast<std::uint64_t>(end - p)) return false;
-            const std::string_view key(p, key_size);
-            p += key_size;
-            p = get_varint(p, end, value_size);
-            if (p != nullptr) p = get_varint(p, end, offset);
-            if (p == nullptr || value_size > max_value_size) return false;
-            if (pass == 1) on_entry(key, value_size, offset);
-        }
-        if (p != end) return false;
-        if (pass == 0) on_start(std::as_const(summary));
-    }
-    return true;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/hint_file.hpp ----
-// ---- begin kvforge/detail/log_scan.hpp ----
-/// \file log_scan.hpp
-/// Reading a data file's records in order: recovery on open, compaction's checks and
-/// verify() all walk the log this way.
-///
-/// A record that does not parse is the start of a torn tail when no intact record
-/// follows it anywhere in the file (a crash cut an append short, or the file system
-/// zero-filled its end); it is damage when an intact record follows, since then bytes
-/// that were once written whole have changed.
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// One put or erase found in the log; views are valid during the callback only.
-struct log_entry {
-    record_type type = record_type::put;
-    std::uint64_t offset = 0;  ///< where the record starts in the file
-    std::uint64_t size = 0;    ///< bytes of the record
-    std::string_view key;
-    std::string_view value;
-};
-
-/// How verify() describes bytes at a log's end that hold no whole record: a write that a
-/// crash cut short, which a writable open cuts off and a read-only open leaves in place.
-inline constexpr std::string_view torn_tail_problem = "incomplete record at the end of the file";
-
-/// What a scan found besides the records it delivered.
-struct log_scan_result {
-    std::uint64_t records = 0;        ///< puts and erases delivered
-    std::uint64_t overhead_bytes = 0;  ///< bytes of batch headers, which hold no key or value
-    std::uint64_t valid_end = 0;      ///< the end of the last intact record
-    bool torn_tail = false;           ///< bytes after valid_end hold no intact record
-    std::vector<damaged_record> damage;
-};
-
-/// Bytes of a data file read a piece at a time, for the search after damage: a view of
-/// the bytes from an offset on, with at least as many as asked for (fewer only where the
-/// file ends), from a buffer that holds about one chunk.
-template <class IO>
-class file_window {
-public:
-    static constexpr std::size_t chunk = std::size_t{1} << 20;
-
-    file_window(const data_file<IO>& file, std::uint64_t end) : file_(file), end_(end) {}
-
-    /// The bytes from offset to the end of the window, at least min(wanted, end - offset) of them.
-    bool view(std::uint64_t offset, std::size_t wanted, std::string_view& out, std::error_code& ec) {
-        const std::uint64_t available = end_ - offset;
-        const auto needed = static_cast<std::size_t>(std::min<std::uint64_t>(wanted, available));
-        if (offset < start_ || offset + needed > start_ + bytes_.size()) {
-            const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(std::max(needed, chunk), available));
-            bytes_.resize(length);
-            if (!file_.read(offset, bytes_.data(), length, ec)) return false;
-            start_ = offset;
-        }
-        out = std::string_view(bytes_).substr(static_cast<std::size_t>(offset - start_));
-        return true;
-    }
-
-private:
-    const data_file<IO>& file_;
-    std::uint64_t end_;
-    std::string bytes_;
-    std::uint64_t start_ = 0;
-};
-
-/// Whether the `size` bytes at offset hold a record that matches its checksum, read a
-/// chunk at a time: a record that claims to be huge costs no memory to check.
-template <class IO>
-bool checksum_matches(const data_file<IO>& file, std::uint64_t offset, std::uint64_t size, bool& matches,
-                      std::error_code& ec) {
-    std::string piece(static_cast<std::size_t>(std::min<std::uint64_t>(size, file_window<IO>::chunk)), '\0');
-    if (!file.read(offset, piece.data(), 4, ec)) return false;
-    const std::uint32_t stored = file_header::get_le32(piece.data());
-    std::uint32_t crc = 0;
-    for (std::uint64_t at = offset + 4; at < offset + size;) {
-        const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(offset + size - at, piece.size()));
-        if (!file.read(at, piece.data(), length, ec)) return false;
-        crc = crc32c_extend(crc, std::string_view(piece).substr(0, length));
-        at += length;
-    }
-    matches = crc == stored;
-    return true;
-}
-
-/// Whether an intact record starts at offset: a whole put, erase or batch record (within
-/// the file) whose checksum matches. Small ones are checked in the window, larger ones
-/// with checksum_matches.
-template <class IO>
-bool intact_record_at(file_window<IO>& window, const data_file<IO>& file, std::uint64_t offset, std::uint64_t end,
-                      bool& intact, std::error_code& ec) {
-    intact = false;
-    std::string_view bytes;
-    if (!window.view(offset, max_record_header, bytes, ec)) return false;
-    record_info info;
-    const parse_status status = parse_record(bytes, info);
-    if (status != parse_status::incomplete || info.size == 0) {
-        intact = status == parse_status::ok;
-        return true;
-    }
-    if (info.size > end - offset) return true;  // it would run past the end of the file
-    if (info.size <= file_window<IO>::chunk) {
-        if (!window.view(offset, info.size, bytes, ec)) return false;
-        intact = parse_record(bytes, info) == parse_status::ok;
-        return true;
-    }
-    return checksum_matches(file, offset, info.size, intact, ec);
-}
-
-/// Where to look for intact records after the bad record at offset bad. A batch cut
-/// short by the end of the file begins with complete records of its own; those follow
-/// nothing, so the search starts after them, and the cut batch is a torn tail.
-template <class IO>
-bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_t end, std::uint64_t& from,
-                        std::error_code& ec) {
-    from = bad + 1;
-    std::string_view bytes;
-    if (!window.view(bad, max_record_header, bytes, ec)) return false;
-    record_info batch;
-    const parse_status status = parse_record(bytes, batch);
-    // Only a batch running past the end of the file can have been cut short; a complete
-    // one that fails its checksum is damage, and its count may be what the damage changed.
-    if (status != parse_status::incomplete || batch.type != record_type::batch || batch.value_offset == 0 ||
-        batch.size <= end - bad) {
-        return true;
-    }
-    std::uint64_t at = bad + batch.value_offset;
-    for (std::size_t operations = 0; operations < batch.count; ++operations) {
-        record_info inner;
-        if (!window.view(at, max_record_header, bytes, ec)) return false;
-        if (parse_record(bytes, inner) == parse_status::incomplete && inner.size != 0 && inner.size <= end - at &&
-            !window.view(at, inner.size, bytes, ec)) {
-            return false;
-        }
-        if (parse_record(bytes, inner) != parse_status::ok || inner.type == record_type::batch) {
-            // With no complete operation the "batch" may be garbage; a record may start in its header.
-            if (operations != 0) from = at;
-            return true;
-        }
-        at += inner.size;
-    }
-    return true;  // every operation is there, so the batch did not end short: damage
-}
-
-/// The offset of the first intact record after the bad record at offset bad, or end
-/// when there is none (the bad record starts a torn tail). Reads the file a window at a
-/// time, never all of the rest of it at once.
-template <class IO>
-bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std::uint64_t end, std::uint64_t& found,
-                              std::error_code& ec) {
-    file_window<IO> window(file, end);
-    std::uint64_t at = 0;
-    if (!search_start_after(window, bad, end, at, ec)) return false;
-    for (; at + 5 <= end; ++at) {
-        bool intact = false;
-        if (!intact_record_at(window, file, at, end, intact, ec)) return false;
-        if (intact) {
-            found = at;
-            return true;
-        }
-    }
-    found = end;
-    return true;
-}
-
-/// Calls on_entry(const log_entry&) for every put and erase of the file's bytes in
-/// [begin, end), in order; a batch's entries come together, after its checksum passed.
-/// Damage before the tail fails the scan with errc::corrupt_record naming the file and
-/// offset, unless skip_damage, which records it in result.damage and goes on after it.
-template <class IO, class OnEntry>
-bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end, bool skip_damage,
-              OnEntry&& on_entry, log_scan_result& result, std::error_code& ec) {
-    constexpr std::size_t chunk = file_window<IO>::chunk;
-    std::string buffer;
-    std::uint64_t buffer_start = begin;  // file offset of buffer[0]
-    std::size_t position = 0;            // parse position in buffer
-    result.valid_end = begin;
-
-    // Keeps the unparsed bytes and appends at least `wanted` more from the file.
-    auto read_more = [&](std::size_t wanted) {
-        buffer.erase(0, position);
-        buffer_start += position;
-        position = 0;
-        const std::uint64_t available = end - (buffer_start + buffer.size());
-        const auto amount = static_cast<std::size_t>(std::min<std::uint64_t>(available, std::max(wanted, chunk)));
-        const std::size_t old_size = buffer.size();
-        buffer.resize(old_size + amount);
-        return file.read(buffer_start + old_size, buffer.data() + old_size, amount, ec);
-    };
-
-    while (buffer_start + position < end) {
-        record_info info;
-        const std::string_view rest = std::string_view(buffer).substr(position);
-        parse_status status = parse_record(rest, info);
-        const bool more_in_file = buffer_start + buffer.size() < end;
-        const std::uint64_t offset = buffer_start + position;
-        if (status == parse_status::incomplete && more_in_file) {
-            if (info.size == 0) {
-                if (!read_more(chunk)) return false;  // not even the header is here yet
-                continue;
-            }
-            // A record longer than the window is loaded only once its checksum is known to
-            // match: damage to its size must not make the scan read the rest of the file.
-            bool whole = info.size <= end - offset;
-            if (whole && info.size > chunk && !checksum_matches(file, offset, info.size, whole, ec)) return false;
-            if (whole) {
-                if (!read_more(info.size - rest.size())) return false;
-                continue;
-            }
-            status = parse_status::bad;
-        }
-        if (status == parse_status::ok) {
-            bool intact = true;
-            if (info.type == record_type::batch) {
-                // The batch's checksum passed; its inner records must all parse too.
-                std::vector<log_entry> entries;
-                std::string_view body = rest.substr(info.value_offset, info.value_size);
-                std::uint64_t inner_offset = offset + info.value_offset;
-                while (!body.empty() && intact) {
-                    record_info inner;
-                    intact = parse_record(body, inner) == parse_status::ok && inner.type != record_type::batch;
-                    if (!intact) break;
-                    entries.push_back({inner.type, inner_offset, inner.size, body.substr(inner.key_offset, inner.key_size),
-                                       body.substr(inner.value_offset, inner.value_size)});
-                    body.remove_prefix(inner.size);
-                    inner_offset += inner.size;
-                }
-                intact = intact && entries.size() == info.count;
-                if (intact) {
-                    for (const log_entry& entry : entries) on_entry(entry);
-                    result.records += entries.size();
-                    result.overhead_bytes += info.value_offset;
-                }
-            } else {
-                on_entry(log_entry{info.type, offset, info.size, rest.substr(info.key_offset, info.key_size),
-                                   rest.substr(info.value_offset, info.value_size)});
-                ++result.records;
-            }
-            if (intact) {
-                position += info.size;
-                result.valid_end = offset + info.size;
-                continue;
-            }
-        }
-        // A bad record, or one cut off by the end of the file: is anything intact after it?
-        std::uint64_t next = end;
-        if (!find_intact_record_after(file, offset, end, next, ec)) return false;
-        if (next == end) {
-            result.torn_tail = true;
-            return true;
-        }
-        result.damage.push_back({file.path(), offset, "damaged record (checksum or structure), intact records follow"});
-        if (!skip_damage) {
-            fail(ec, errc::corrupt_record,
-                 file.path() + ": damaged record at offset " + std::to_string(offset) +
-                     " with intact records after it; open with options::salvage to keep the intact ones");
-            return false;
-        }
-        buffer.clear();
-        buffer_start = next;
-        position = 0;
-    }
-    return true;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/log_scan.hpp ----
 // ---- begin kvforge/detail/manifest_file.hpp ----
 /// \file manifest_file.hpp
 /// Reading a store directory's MANIFEST file (its text is manifest.hpp's).
@@ -8297,27 +7976,774 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/store_directory.hpp ----
+// ---- begin kvforge/stores/log/hint.hpp ----
+/// \file hint.hpp
+/// Hint files: the records of a data file without their values, so that reopening a
+/// store reads the keys without reading the values.
+///
+/// A hint file (format version 2) is a file header (kind 'H', the generation, codecs
+/// and file id of the data file it describes), then a body: how many bytes of the data
+/// file it covers (u64), how many entries follow (u64), and per record, in file order,
+///
+///     u8      the record's type byte (kind and flags, as in the record)
+///     varint  bytes the key shares with the previous entry's key
+///     varint  length of the rest of the key, then those bytes
+///     put:    varint value size, [deadline i64], [tag u8] as the flags say
+///     varint  gap: bytes between the previous entry's record's end (or the data
+///             file's header) and this record's start
+///
+/// then a CRC-32C of the body. Offsets follow from the sizes and gaps, so a hint may
+/// leave records out (a hint written at close lists the live puts only: the gaps hold
+/// the rest). A hint that fails any check, or of format version 1, is ignored and the
+/// log is read instead.
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
 
 namespace kvforge::detail {
 
-/// Where a key's record is: the index payload of a log-structured store, 12 bytes.
-struct record_location {
-    std::uint64_t offset = 0;      ///< the record's start in the data file
-    std::uint32_t value_size = 0;  ///< the value's size, which with the key's gives the record's
+/// Which data file a hint describes: its generation, codecs and file id, as its header
+/// says, and where its records start (the size of its header).
+struct hint_identity {
+    std::uint32_t generation = 0;
+    std::uint64_t fingerprint = 0;
+    std::uint32_t file_id = 0;
+    std::uint64_t records_start = file_header::size;
+};
 
-    static constexpr std::size_t encoded_size = 12;
+/// One record a hint lists; key views the hint's bytes during the callback only.
+struct hint_entry {
+    record_type type = record_type::put;
+    unsigned char flags = 0;     ///< a put's record_flag bits
+    std::string_view key;
+    std::uint32_t value_size = 0;  ///< put
+    std::int64_t deadline = 0;     ///< put with record_flag::deadline
+    unsigned char tag = 0;         ///< put with record_flag::tag
+    std::uint64_t offset = 0;      ///< where the record starts in the data file
+    std::uint64_t gap = 0;         ///< bytes between the previous listed record and this one
 
-    void encode(char* out) const noexcept {
-        store_unaligned(out, offset);
-        store_unaligned(out + 8, value_size);
-    }
-    [[nodiscard]] static record_location decode(std::string_view bytes) noexcept {
-        return {load_unaligned<std::uint64_t>(bytes.data()), load_unaligned<std::uint32_t>(bytes.data() + 8)};
-    }
-    [[nodiscard]] std::uint64_t record_size(std::size_t key_size) const noexcept {
-        return put_header_size(key_size, value_size) + key_size + value_size;
+    /// The bytes of the record in the data file.
+    [[nodiscard]] std::uint64_t record_size() const noexcept {
+        switch (type) {
+            case record_type::put: return put_header_size(key.size(), value_size, flags) + key.size() + value_size;
+            case record_type::erase: return erase_record_size(key.size());
+            default: return 5;
+        }
     }
 };
+
+/// Appends a hint file's header for data, with room for the body's two counts after it.
+inline void append_hint_header(std::string& out, const hint_identity& data) {
+    file_header header;
+    header.kind = file_kind::hint;
+    header.generation = data.generation;
+    header.order = data.generation;
+    header.codec_fingerprint = data.fingerprint;
+    header.file_id = data.file_id;
+    const std::size_t at = out.size();
+    out.resize(at + file_header::size + 16);
+    header.encode(out.data() + at);
+}
+
+/// Writes the body's counts (bytes covered, entries) at `at`, the 16 bytes after the header.
+inline void put_hint_counts(char* at, std::uint64_t covered_end, std::uint64_t entries) noexcept {
+    file_header::put_le64(at, covered_end);
+    file_header::put_le64(at + 8, entries);
+}
+
+/// Appends a hint's trailer: the CRC-32C of the body, given as crc.
+inline void append_hint_trailer(std::string& out, std::uint32_t crc) {
+    char trailer[4];
+    file_header::put_le32(trailer, crc);
+    out.append(trailer, 4);
+}
+
+/// Encodes hint entries one after another, in file order: each shares its key's prefix
+/// with the entry before and gives its offset as the gap after that entry's record.
+class hint_entry_encoder {
+public:
+    explicit hint_entry_encoder(std::uint64_t records_start) noexcept : end_(records_start) {}
+
+    /// Appends the entry of the record entry describes (its offset at or after the previous one's end).
+    void append(std::string& out, const hint_entry& entry) {
+        std::size_t shared = 0;
+        const std::size_t most = std::min(entry.key.size(), previous_key_.size());
+        while (shared < most && entry.key[shared] == previous_key_[shared]) ++shared;
+        char fields[1 + 3 * max_varint_size + 9];
+        char* p = fields;
+        *p++ = static_cast<char>(static_cast<unsigned char>(entry.type) | entry.flags);
+        p = put_varint(p, shared);
+        p = put_varint(p, entry.key.size() - shared);
+        out.append(fields, static_cast<std::size_t>(p - fields));
+        out.append(entry.key.substr(shared));
+        p = fields;
+        if (entry.type == record_type::put) {
+            p = put_varint(p, entry.value_size);
+            if ((entry.flags & record_flag::deadline) != 0) {
+                file_header::put_le64(p, static_cast<std::uint64_t>(entry.deadline));
+                p += 8;
+            }
+            if ((entry.flags & record_flag::tag) != 0) *p++ = static_cast<char>(entry.tag);
+        }
+        p = put_varint(p, entry.offset - end_);
+        out.append(fields, static_cast<std::size_t>(p - fields));
+        previous_key_.assign(entry.key);
+        end_ = entry.offset + entry.record_size();
+    }
+
+private:
+    std::string previous_key_;
+    std::uint64_t end_;  // the end of the previous record listed
+};
+
+/// Builds a hint file's bytes in memory: add() records in file order, then finish(). For
+/// a data file whose entry count is known only at the end (compaction's output).
+class hint_builder {
+public:
+    explicit hint_builder(const hint_identity& data) : encoder_(data.records_start) {
+        append_hint_header(bytes_, data);
+    }
+
+    /// Lists the record entry describes (its offset at or after the previous one's end).
+    void add(const hint_entry& entry) {
+        encoder_.append(bytes_, entry);
+        ++entries_;
+    }
+
+    /// The finished file's bytes, covering the data file up to covered_end.
+    std::string& finish(std::uint64_t covered_end) {
+        put_hint_counts(bytes_.data() + file_header::size, covered_end, entries_);
+        append_hint_trailer(bytes_, crc32c(std::string_view(bytes_).substr(file_header::size)));
+        return bytes_;
+    }
+
+private:
+    std::string bytes_;
+    hint_entry_encoder encoder_;
+    std::uint64_t entries_ = 0;
+};
+
+/// Writes a hint file a block at a time, for a data file whose covered end and entry
+/// count are known before its entries: add() each in file order, then finish(). Each
+/// full block goes to sink(std::string_view) -> bool, so that the hint of a large store
+/// never sits in memory whole (at a million keys it would be a large part of a load's
+/// peak memory).
+template <class Sink>
+class hint_writer {
+public:
+    /// Bytes gathered before they go to the sink.
+    static constexpr std::size_t block_size = std::size_t{256} << 10;
+
+    hint_writer(const hint_identity& data, std::uint64_t covered_end, std::uint64_t entries, Sink& sink)
+        : sink_(&sink), encoder_(data.records_start) {
+        bytes_.reserve(block_size + 64);
+        append_hint_header(bytes_, data);
+        put_hint_counts(bytes_.data() + file_header::size, covered_end, entries);
+        checked_from_ = file_header::size;
+    }
+
+    /// Adds the entry of the next record; false when the sink failed.
+    bool add(const hint_entry& entry) {
+        encoder_.append(bytes_, entry);
+        if (bytes_.size() < block_size) return true;
+        take_into_crc();
+        return write_out();
+    }
+
+    /// Writes what is left and the trailer; false when the sink failed.
+    bool finish() {
+        take_into_crc();
+        append_hint_trailer(bytes_, crc_);
+        return write_out();
+    }
+
+private:
+    void take_into_crc() noexcept { crc_ = crc32c_extend(crc_, std::string_view(bytes_).substr(checked_from_)); }
+
+    bool write_out() {
+        const bool written = (*sink_)(std::string_view(bytes_));
+        bytes_.clear();
+        checked_from_ = 0;
+        return written;
+    }
+
+    Sink* sink_;
+    std::string bytes_;
+    hint_entry_encoder encoder_;
+    std::size_t checked_from_ = 0;  // where the bytes not yet in crc_ start
+    std::uint32_t crc_ = 0;
+};
+
+/// Checks a hint file's bytes against its data file (identity, and data_size bytes
+/// long), then calls on_start(entry count) once and on_entry(const hint_entry&) for
+/// each entry; returns the data file's bytes it covers, or 0 (having called nothing)
+/// when the hint was not written for this data file or fails a check.
+template <class OnStart, class OnEntry>
+std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size,
+                        OnStart&& on_start, OnEntry&& on_entry) {
+    file_header header;
+    if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none ||
+        header.version != format_version) {
+        return 0;
+    }
+    if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
+        header.file_id != data.file_id) {
+        return 0;
+    }
+    if (bytes.size() < file_header::size + 16 + 4) return 0;
+    const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
+    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return 0;
+    const std::uint64_t covered = file_header::get_le64(body.data());
+    const std::uint64_t entries = file_header::get_le64(body.data() + 8);
+    if (covered < data.records_start || covered > data_size) return 0;
+
+    // Check the structure before delivering anything, so a bad hint changes nothing.
+    const char* const end = body.data() + body.size();
+    std::string key;
+    for (int pass = 0; pass < 2; ++pass) {
+        const char* p = body.data() + 16;
+        std::uint64_t record_end = data.records_start;
+        key.clear();
+        for (std::uint64_t i = 0; i < entries; ++i) {
+            if (p == end) return 0;
+            hint_entry entry;
+            const auto type_byte = static_cast<unsigned char>(*p++);
+            entry.type = static_cast<record_type>(type_byte & 0x07);
+            entry.flags = static_cast<unsigned char>(type_byte & ~0x07);
+            const bool put = entry.type == record_type::put;
+            if ((!put && entry.type != record_type::erase && entry.type != record_type::clear) ||
+                (entry.flags & ~record_flag::known) != 0 || (!put && entry.flags != 0)) {
+                return 0;
+            }
+            std::uint64_t shared = 0;
+            std::uint64_t rest = 0;
+            p = get_varint(p, end, shared);
+            if (p != nullptr) p = get_varint(p, end, rest);
+            if (p == nullptr || shared > key.size() || rest > static_cast<std::uint64_t>(end - p) ||
+                shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
+                return 0;
+            }
+            key.resize(static_cast<std::size_t>(shared));
+            key.append(p, static_cast<std::size_t>(rest));
+            p += rest;
+            if (put) {
+                std::uint64_t value_size = 0;
+                p = get_varint(p, end, value_size);
+                if (p == nullptr || value_size > max_value_size ||
+                    static_cast<std::size_t>(end - p) < flag_fields_size(entry.flags)) {
+                    return 0;
+                }
+                entry.value_size = static_cast<std::uint32_t>(value_size);
+                if ((entry.flags & record_flag::deadline) != 0) {
+                    entry.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
+                    p += 8;
+                }
+                if ((entry.flags & record_flag::tag) != 0) entry.tag = static_cast<unsigned char>(*p++);
+            }
+            p = get_varint(p, end, entry.gap);
+            // Every record must lie in the covered part of the data file: else a read
+            // would go past its end (SIGBUS through a mapping).
+            if (p == nullptr || entry.gap > covered - record_end) return 0;
+            entry.key = key;
+            entry.offset = record_end + entry.gap;
+            if (entry.record_size() > covered - entry.offset) return 0;
+            record_end = entry.offset + entry.record_size();
+            if (pass == 1) on_entry(std::as_const(entry));
+        }
+        if (p != end) return 0;
+        if (pass == 0) on_start(entries);
+    }
+    return covered;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/hint.hpp ----
+// ---- begin kvforge/stores/log/log_scan.hpp ----
+/// \file log_scan.hpp
+/// Reading a data file's records in order: recovery on open, compaction's checks and
+/// verify() all walk the log this way.
+///
+/// A record that does not parse is the start of a torn tail when no intact record
+/// follows it anywhere in the file (a crash cut an append short, or the file system
+/// zero-filled its end); it is damage when an intact record follows, since then bytes
+/// that were once written whole have changed.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// One put, erase or clear found in the log; views are valid during the callback only.
+struct log_entry {
+    record_type type = record_type::put;
+    unsigned char flags = 0;  ///< a put's record_flag bits
+    std::uint64_t offset = 0;  ///< where the record starts in the file
+    std::uint64_t size = 0;    ///< bytes of the record
+    std::string_view key;
+    std::string_view value;
+};
+
+/// How verify() describes bytes at a log's end that hold no whole record: a write that a
+/// crash cut short, which a writable open cuts off and a read-only open leaves in place.
+inline constexpr std::string_view torn_tail_problem = "incomplete record at the end of the file";
+
+/// What a scan found besides the records it delivered.
+struct log_scan_result {
+    std::uint64_t records = 0;        ///< puts, erases and clears delivered
+    std::uint64_t overhead_bytes = 0;  ///< bytes of batch headers, which hold no key or value
+    std::uint64_t valid_end = 0;      ///< the end of the last intact record
+    bool torn_tail = false;           ///< bytes after valid_end hold no intact record
+    std::vector<damaged_record> damage;
+};
+
+/// Bytes of a data file read a piece at a time, for the search after damage: a view of
+/// the bytes from an offset on, with at least as many as asked for (fewer only where the
+/// file ends), from a buffer that holds about one chunk.
+template <class IO>
+class file_window {
+public:
+    static constexpr std::size_t chunk = std::size_t{1} << 20;
+
+    file_window(const data_file<IO>& file, std::uint64_t end) : file_(file), end_(end) {}
+
+    /// The bytes from offset to the end of the window, at least min(wanted, end - offset) of them.
+    bool view(std::uint64_t offset, std::size_t wanted, std::string_view& out, std::error_code& ec) {
+        const std::uint64_t available = end_ - offset;
+        const auto needed = static_cast<std::size_t>(std::min<std::uint64_t>(wanted, available));
+        if (offset < start_ || offset + needed > start_ + bytes_.size()) {
+            const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(std::max(needed, chunk), available));
+            bytes_.resize(length);
+            if (!file_.read(offset, bytes_.data(), length, ec)) return false;
+            start_ = offset;
+        }
+        out = std::string_view(bytes_).substr(static_cast<std::size_t>(offset - start_));
+        return true;
+    }
+
+private:
+    const data_file<IO>& file_;
+    std::uint64_t end_;
+    std::string bytes_;
+    std::uint64_t start_ = 0;
+};
+
+/// Whether a record of this type may stand in a batch's body: puts and erases only.
+[[nodiscard]] constexpr bool inner_record_type(record_type type) noexcept {
+    return type == record_type::put || type == record_type::erase;
+}
+
+/// Whether the `size` bytes at offset hold a record that matches its checksum, read a
+/// chunk at a time: a record that claims to be huge costs no memory to check.
+template <class IO>
+bool checksum_matches(const data_file<IO>& file, std::uint64_t offset, std::uint64_t size, bool& matches,
+                      std::error_code& ec) {
+    std::string piece(static_cast<std::size_t>(std::min<std::uint64_t>(size, file_window<IO>::chunk)), '\0');
+    if (!file.read(offset, piece.data(), 4, ec)) return false;
+    const std::uint32_t stored = file_header::get_le32(piece.data());
+    std::uint32_t crc = 0;
+    for (std::uint64_t at = offset + 4; at < offset + size;) {
+        const auto length = static_cast<std::size_t>(std::min<std::uint64_t>(offset + size - at, piece.size()));
+        if (!file.read(at, piece.data(), length, ec)) return false;
+        crc = crc32c_extend(crc, std::string_view(piece).substr(0, length));
+        at += length;
+    }
+    matches = crc == stored;
+    return true;
+}
+
+/// Whether an intact record starts at offset: a whole put, erase or batch record (within
+/// the file) whose checksum matches. Small ones are checked in the window, larger ones
+/// with checksum_matches.
+template <class IO>
+bool intact_record_at(file_window<IO>& window, const data_file<IO>& file, std::uint64_t offset, std::uint64_t end,
+                      std::uint16_t version, bool& intact, std::error_code& ec) {
+    intact = false;
+    std::string_view bytes;
+    if (!window.view(offset, max_record_header, bytes, ec)) return false;
+    record_info info;
+    const parse_status status = parse_record(bytes, info, version);
+    if (status != parse_status::incomplete || info.size == 0) {
+        intact = status == parse_status::ok;
+        return true;
+    }
+    if (info.size > end - offset) return true;  // it would run past the end of the file
+    if (info.size <= file_window<IO>::chunk) {
+        if (!window.view(offset, info.size, bytes, ec)) return false;
+        intact = parse_record(bytes, info, version) == parse_status::ok;
+        return true;
+    }
+    return checksum_matches(file, offset, info.size, intact, ec);
+}
+
+/// Where to look for intact records after the bad record at offset bad. A batch cut
+/// short by the end of the file begins with complete records of its own; those follow
+/// nothing, so the search starts after them, and the cut batch is a torn tail.
+template <class IO>
+bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_t end, std::uint16_t version,
+                        std::uint64_t& from, std::error_code& ec) {
+    from = bad + 1;
+    std::string_view bytes;
+    if (!window.view(bad, max_record_header, bytes, ec)) return false;
+    record_info batch;
+    const parse_status status = parse_record(bytes, batch, version);
+    // Only a batch running past the end of the file can have been cut short; a complete
+    // one that fails its checksum is damage, and its count may be what the damage changed.
+    if (status != parse_status::incomplete || batch.type != record_type::batch || batch.value_offset == 0 ||
+        batch.size <= end - bad) {
+        return true;
+    }
+    std::uint64_t at = bad + batch.value_offset;
+    for (std::size_t operations = 0; operations < batch.count; ++operations) {
+        record_info inner;
+        if (!window.view(at, max_record_header, bytes, ec)) return false;
+        if (parse_record(bytes, inner, version) == parse_status::incomplete && inner.size != 0 && inner.size <= end - at &&
+            !window.view(at, inner.size, bytes, ec)) {
+            return false;
+        }
+        if (parse_record(bytes, inner, version) != parse_status::ok || !inner_record_type(inner.type)) {
+            // With no complete operation the "batch" may be garbage; a record may start in its header.
+            if (operations != 0) from = at;
+            return true;
+        }
+        at += inner.size;
+    }
+    return true;  // every operation is there, so the batch did not end short: damage
+}
+
+/// The offset of the first intact record after the bad record at offset bad, or end
+/// when there is none (the bad record starts a torn tail). Reads the file a window at a
+/// time, never all of the rest of it at once.
+template <class IO>
+bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std::uint64_t end, std::uint16_t version,
+                              std::uint64_t& found, std::error_code& ec) {
+    file_window<IO> window(file, end);
+    std::uint64_t at = 0;
+    if (!search_start_after(window, bad, end, version, at, ec)) return false;
+    for (; at + 5 <= end; ++at) {
+        bool intact = false;
+        if (!intact_record_at(window, file, at, end, version, intact, ec)) return false;
+        if (intact) {
+            found = at;
+            return true;
+        }
+    }
+    found = end;
+    return true;
+}
+
+/// Calls on_entry(const log_entry&) for every put, erase and clear of the file's bytes
+/// in [begin, end), in order, read by the rules of format `version`; a batch's entries
+/// come together, after its checksum passed. Damage before the tail fails the scan with
+/// errc::corrupt_record naming the file and offset, unless skip_damage, which records it
+/// in result.damage and goes on after it.
+template <class IO, class OnEntry>
+bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end, std::uint16_t version,
+              bool skip_damage, OnEntry&& on_entry, log_scan_result& result, std::error_code& ec) {
+    constexpr std::size_t chunk = file_window<IO>::chunk;
+    std::string buffer;
+    std::uint64_t buffer_start = begin;  // file offset of buffer[0]
+    std::size_t position = 0;            // parse position in buffer
+    result.valid_end = begin;
+
+    // Keeps the unparsed bytes and appends at least `wanted` more from the file.
+    auto read_more = [&](std::size_t wanted) {
+        buffer.erase(0, position);
+        buffer_start += position;
+        position = 0;
+        const std::uint64_t available = end - (buffer_start + buffer.size());
+        const auto amount = static_cast<std::size_t>(std::min<std::uint64_t>(available, std::max(wanted, chunk)));
+        const std::size_t old_size = buffer.size();
+        buffer.resize(old_size + amount);
+        return file.read(buffer_start + old_size, buffer.data() + old_size, amount, ec);
+    };
+
+    while (buffer_start + position < end) {
+        record_info info;
+        const std::string_view rest = std::string_view(buffer).substr(position);
+        parse_status status = parse_record(rest, info, version);
+        const bool more_in_file = buffer_start + buffer.size() < end;
+        const std::uint64_t offset = buffer_start + position;
+        if (status == parse_status::incomplete && more_in_file) {
+            if (info.size == 0) {
+                if (!read_more(chunk)) return false;  // not even the header is here yet
+                continue;
+            }
+            // A record longer than the window is loaded only once its checksum is known to
+            // match: damage to its size must not make the scan read the rest of the file.
+            bool whole = info.size <= end - offset;
+            if (whole && info.size > chunk && !checksum_matches(file, offset, info.size, whole, ec)) return false;
+            if (whole) {
+                if (!read_more(info.size - rest.size())) return false;
+                continue;
+            }
+            status = parse_status::bad;
+        }
+        if (status == parse_status::ok) {
+            bool intact = true;
+            if (info.type == record_type::batch) {
+                // The batch's checksum passed; its inner records must all parse too.
+                std::vector<log_entry> entries;
+                std::string_view body = rest.substr(info.value_offset, info.value_size);
+                std::uint64_t inner_offset = offset + info.value_offset;
+                while (!body.empty() && intact) {
+                    record_info inner;
+                    intact = parse_record(body, inner, version) == parse_status::ok && inner_record_type(inner.type);
+                    if (!intact) break;
+                    entries.push_back({inner.type, inner.flags, inner_offset, inner.size,
+                                       body.substr(inner.key_offset, inner.key_size),
+                                       body.substr(inner.value_offset, inner.value_size)});
+                    body.remove_prefix(inner.size);
+                    inner_offset += inner.size;
+                }
+                intact = intact && entries.size() == info.count;
+                if (intact) {
+                    for (const log_entry& entry : entries) on_entry(entry);
+                    result.records += entries.size();
+                    result.overhead_bytes += info.value_offset;
+                }
+            } else {
+                on_entry(log_entry{info.type, info.flags, offset, info.size, rest.substr(info.key_offset, info.key_size),
+                                   rest.substr(info.value_offset, info.value_size)});
+                ++result.records;
+            }
+            if (intact) {
+                position += info.size;
+                result.valid_end = offset + info.size;
+                continue;
+            }
+        }
+        // A bad record, or one cut off by the end of the file: is anything intact after it?
+        std::uint64_t next = end;
+        if (!find_intact_record_after(file, offset, end, version, next, ec)) return false;
+        if (next == end) {
+            result.torn_tail = true;
+            return true;
+        }
+        result.damage.push_back({file.path(), offset, "damaged record (checksum or structure), intact records follow"});
+        if (!skip_damage) {
+            fail(ec, errc::corrupt_record,
+                 file.path() + ": damaged record at offset " + std::to_string(offset) +
+                     " with intact records after it; open with options::salvage to keep the intact ones");
+            return false;
+        }
+        buffer.clear();
+        buffer_start = next;
+        position = 0;
+    }
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/log_scan.hpp ----
+// ---- begin kvforge/stores/log/record_reader.hpp ----
+/// \file record_reader.hpp
+/// The one read path of a log store: given where a key's record is, read the record
+/// from the writer's pending bytes, from the file's mapping (mmap_file) or with pread
+/// (with a read-ahead window for scans), check its checksum and its key, and hand out
+/// the value.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+/// The bytes a scan read from the file beyond the record it asked for. After a
+/// compaction a sorted store's records lie in key order, one after another, so a
+/// scan that finds its next record right where the window ends doubles the window
+/// (as an OS read-ahead does) and one pread serves many records; a scan whose
+/// records lie scattered keeps reading one record at a time.
+struct read_ahead {
+    static constexpr std::size_t max_window = std::size_t{256} << 10;
+    std::string bytes;
+    std::uint64_t start = 0;
+
+    [[nodiscard]] bool holds(std::uint64_t offset, std::size_t size) const noexcept {
+        return offset >= start && offset + size <= start + bytes.size();
+    }
+    [[nodiscard]] std::string_view view(std::uint64_t offset, std::size_t size) const noexcept {
+        return std::string_view(bytes).substr(static_cast<std::size_t>(offset - start), size);
+    }
+};
+
+/// Reads records of the engine's data file. It refers to the engine's file and writer,
+/// which the engine replaces in place (compaction, clear), and owns the mapping of
+/// mmap_file (Mapped = true), whose records are viewed where they lie.
+template <class IO, class Writer, bool Mapped>
+class record_reader {
+public:
+    record_reader(const IO& io, const data_file<IO>& file, const std::optional<Writer>& writer) noexcept
+        : io_(io), file_(file), writer_(writer) {}
+
+    /// Reads and checks the record at where; value views its value. A mapped store
+    /// views a record in the file where it lies, leaving scratch empty; otherwise the
+    /// record is copied into scratch (from the writer, or from the file with pread).
+    bool read(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
+              std::error_code& ec, read_ahead* ahead = nullptr) const {
+        const auto size = static_cast<std::size_t>(where.record_size(key.size()));
+        std::string_view record;
+        scratch.clear();
+        if constexpr (Mapped) {
+            if (mapping_ && where.offset + size <= mapping_->length() && !with_writer(where.offset)) {
+                record = std::string_view(mapping_->data() + where.offset, size);
+            }
+        } else {
+            if (ahead != nullptr && !with_writer(where.offset)) {
+                if (!ahead->holds(where.offset, size) && !fill(*ahead, where.offset, size, ec)) return false;
+                record = ahead->view(where.offset, size);
+            }
+        }
+        if (record.empty()) {
+            scratch.resize(size);
+            if (!writer_->read_pending(where.offset, scratch.data(), size) &&
+                !file_.read(where.offset, scratch.data(), size, ec)) {
+                return false;
+            }
+            record = scratch;
+        }
+        record_info info;
+        if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
+            record.substr(info.key_offset, info.key_size) != key) {
+            report_damage(where.offset, ec);
+            return false;
+        }
+        value = record.substr(info.value_offset, info.value_size);
+        return true;
+    }
+
+    /// Reads key's value straight into out, with no allocation beyond out's own: one
+    /// preadv puts the record's header and key in a small buffer and its value in out.
+    /// A value that fails its checksum is not left there: out is emptied.
+    bool read_value(std::string_view key, const record_location& where, std::string& out, std::error_code& ec) const {
+        const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
+        thread_local std::string scratch;
+        if (Mapped || with_writer(where.offset)) {
+            // A record not yet in the file is copied from the writer in one piece.
+            std::string_view value;
+            if (!read(key, where, scratch, value, ec)) {
+                out.clear();
+                return false;
+            }
+            assign_bytes(out, value);
+            return true;
+        }
+        char small[256];
+        char* head = small;
+        if (head_size > sizeof small) {
+            scratch.resize(head_size);
+            head = scratch.data();
+        }
+        out.resize(where.value_size);
+        // Whatever happens from here, out holds no byte of a value that failed its checks.
+        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
+            out.clear();
+            return false;
+        }
+        record_info info;
+        const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
+        const std::string_view head_bytes(head, head_size);
+        // The header parses on its own once the value's size is known to be in out.
+        const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
+        if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
+            out.clear();
+            report_damage(where.offset, ec);
+            return false;
+        }
+        return true;
+    }
+
+    /// The mapping that views handed out by read() point into (mmap_file).
+    [[nodiscard]] const std::shared_ptr<const file_mapping<IO>>& mapping() const noexcept { return mapping_; }
+
+    /// Makes the mapping cover the file up to end (mmap_file), so that records reaching
+    /// the file later are inside it. Best effort: a record outside the mapping is read
+    /// with pread instead.
+    void cover(std::uint64_t end) {
+        if constexpr (Mapped) {
+            if (mapping_ && mapping_->length() >= end) return;
+            // Double, so remapping is rare; at least 1 MiB, so small stores map once.
+            std::uint64_t length = mapping_ ? mapping_->length() : std::uint64_t{1} << 20;
+            while (length < end) length *= 2;
+            std::error_code ignored;
+            if (auto grown = file_mapping<IO>::map(io_, file_.descriptor(), static_cast<std::size_t>(length),
+                                                   file_.path(), ignored)) {
+                mapping_ = std::move(grown);
+            }
+        }
+    }
+
+    /// Lets go of the mapping (the file is closed or replaced); views handed out before keep it.
+    void release() noexcept { mapping_.reset(); }
+
+    /// Fails with corrupt_record for the record at offset.
+    void report_damage(std::uint64_t offset, std::error_code& ec) const {
+        fail(ec, errc::corrupt_record,
+             file_.path() + ": the record at offset " + std::to_string(offset) +
+                 " fails its checksum; its value is not returned (run verify() for a full report)");
+    }
+
+private:
+    /// Whether the record at offset is still with the writer (buffered, queued, or being
+    /// written by async_worker's thread) rather than wholly in the data file.
+    [[nodiscard]] bool with_writer(std::uint64_t offset) const { return offset >= writer_->written_end(); }
+
+    /// Reads the record at offset into the window, with as many bytes after it as the
+    /// pattern of the scan so far suggests and the file already holds; or, when the scan
+    /// reads records back to front (a descending scan of records written in key order),
+    /// with as many bytes before it.
+    bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
+        const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
+        const bool backward = !ahead.bytes.empty() && offset + size == ahead.start;
+        std::size_t length =
+            sequential || backward ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
+        length = std::max(length, size);
+        std::size_t needed = size;
+        if (backward) {
+            // The window ends with the record, below the writer's records as the record is.
+            length = static_cast<std::size_t>(std::min<std::uint64_t>(length, offset + size));
+            offset = offset + size - length;
+            needed = length;
+        } else {
+            // Records still with the writer lie from its written end on: read only below it.
+            // The record at offset is below it (the caller checked), and that end only grows.
+            const std::uint64_t written = writer_->written_end();
+            const std::uint64_t room = written > offset ? written - offset : 0;
+            length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(length, room)));
+        }
+        ahead.bytes.resize(length);
+        std::size_t got = 0;
+        if (!file_.read_at_least(offset, ahead.bytes.data(), needed, length, got, ec)) return false;
+        ahead.bytes.resize(got);
+        ahead.start = offset;
+        return true;
+    }
+
+    const IO& io_;
+    const data_file<IO>& file_;
+    const std::optional<Writer>& writer_;
+    std::shared_ptr<const file_mapping<IO>> mapping_;  // mmap_file only: the current mapping
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/record_reader.hpp ----
+
+namespace kvforge::detail {
 
 /// The store behind file_log (Mapped = false: records are read with pread) and
 /// mmap_file (Mapped = true: records in the file are read through a shared read-only
@@ -8383,7 +8809,7 @@ public:
         if (!check_manifest(on_disk, has_manifest, ec) || !recover(ec) || (salvage_rewrite() && !rewrite(true, ec)) ||
             (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
             writer_.reset();
-            if constexpr (Mapped) mapping_.reset();
+            reader_.release();
             file_.close();
             directory_.close();
             reset_state();
@@ -8416,7 +8842,7 @@ public:
         }
         active_calls_.wait_idle();
         writer_.reset();
-        if constexpr (Mapped) mapping_.reset();
+        reader_.release();
         file_.close();
         directory_.close();
     }
@@ -8434,7 +8860,7 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return 0;
             version_.bump();
-            update_index([&] { index_put(key, value.size(), appended.offset); });
+            update_index([&] { index_put(key, {appended.offset, static_cast<std::uint32_t>(value.size())}); });
             cover_writer_end();
         }
         puts_.add(1);
@@ -8492,7 +8918,7 @@ public:
                 ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
                     const std::uint64_t offset = appended.offset + body_offset + inner[i++];
                     if (op == batch_op::put) {
-                        index_put(key, value.size(), offset);
+                        index_put(key, {offset, static_cast<std::uint32_t>(value.size())});
                         puts_.add(1);
                     } else {
                         if (index_erase(key, erase_record_size(key.size()))) erases_.add(1);
@@ -8515,7 +8941,7 @@ public:
         if (!look_up(key, where, ec)) return false;
         thread_local std::string scratch;
         std::string_view value;
-        if (!read_record(key, where, scratch, value, ec)) return false;
+        if (!reader_.read(key, where, scratch, value, ec)) return false;
         on_value(value);
         return true;
     }
@@ -8527,41 +8953,7 @@ public:
         const read_lock lock(mutex_);
         record_location where;
         if (!look_up(key, where, ec)) return false;
-        const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
-        thread_local std::string scratch;
-        if (Mapped || with_writer(where.offset)) {
-            // A record not yet in the file is copied from the writer in one piece.
-            std::string_view value;
-            if (!read_record(key, where, scratch, value, ec)) {
-                out.clear();
-                return false;
-            }
-            assign_bytes(out, value);
-            return true;
-        }
-        char small[256];
-        char* head = small;
-        if (head_size > sizeof small) {
-            scratch.resize(head_size);
-            head = scratch.data();
-        }
-        out.resize(where.value_size);
-        // Whatever happens from here, out holds no byte of a value that failed its checks.
-        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
-            out.clear();
-            return false;
-        }
-        record_info info;
-        const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
-        const std::string_view head_bytes(head, head_size);
-        // The header parses on its own once the value's size is known to be in out.
-        const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
-        if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
-            out.clear();
-            report_damage(where.offset, ec);
-            return false;
-        }
-        return true;
+        return reader_.read_value(key, where, out, ec);
     }
 
     /// Hands out key's value as a pinned_value: a view into the mapping, kept alive by
@@ -8574,9 +8966,9 @@ public:
         if (!look_up(key, where, ec)) return false;
         auto copy = std::make_shared<std::string>();
         std::string_view value;
-        if (!read_record(key, where, *copy, value, ec)) return false;
+        if (!reader_.read(key, where, *copy, value, ec)) return false;
         if (copy->empty()) {
-            out = pinned_value(mapping_, value);  // the bytes lie in the mapping: share it
+            out = pinned_value(reader_.mapping(), value);  // the bytes lie in the mapping: share it
         } else {
             out = pinned_value(copy, std::string_view(*copy).substr(static_cast<std::size_t>(value.data() - copy->data()),
                                                                     value.size()));
@@ -8614,7 +9006,7 @@ public:
         table_.for_each([&](std::string_view key, std::string_view payload) {
             if (ec) return;
             std::string_view value;
-            if (read_record(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
+            if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
         });
     }
 
@@ -8706,7 +9098,9 @@ public:
         if (!file_.size(file_size, ec)) return report;
         const std::uint64_t end = written < writer_->end() ? written : file_size;
         log_scan_result scanned;
-        if (!scan_log(file_, file_header::size, end, true, [](const log_entry&) {}, scanned, ec)) return report;
+        if (!scan_log(file_, records_start(), end, data_version_, true, [](const log_entry&) {}, scanned, ec)) {
+            return report;
+        }
         report.records_checked = scanned.records;
         report.damaged = std::move(scanned.damage);
         if (scanned.torn_tail) {
@@ -8823,13 +9217,9 @@ private:
         }
     }
 
-    /// Whether the record at offset is still with the writer (buffered, queued, or being
-    /// written by async_worker's thread) rather than wholly in the data file.
-    [[nodiscard]] bool with_writer(std::uint64_t offset) const { return offset >= writer_->written_end(); }
 
-    static std::size_t erase_record_size(std::size_t key_size) noexcept {
-        return 4 + 1 + varint_size(key_size) + key_size;
-    }
+    /// Where the data file's records start: after its header, whose size is its version's.
+    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(data_version_); }
 
     /// The size of the header a finished batch record starts with.
     static std::size_t batch_header_size(const std::string& record) noexcept {
@@ -8842,16 +9232,15 @@ private:
         return static_cast<std::size_t>(p - record.data());
     }
 
-    void index_put(std::string_view key, std::size_t value_size, std::uint64_t offset) {
+    void index_put(std::string_view key, const record_location& where) {
         char payload[record_location::encoded_size];
-        const record_location where{offset, static_cast<std::uint32_t>(value_size)};
         where.encode(payload);
         table_.upsert(key, {payload, sizeof payload}, [&](std::string_view old) {
             const record_location previous = record_location::decode(old);
             dead_bytes_ += previous.record_size(key.size());
             live_bytes_ -= key.size() + previous.value_size;
         });
-        live_bytes_ += key.size() + value_size;
+        live_bytes_ += key.size() + where.value_size;
     }
 
     bool index_erase(std::string_view key, std::size_t tombstone_size) {
@@ -8863,24 +9252,6 @@ private:
         });
     }
 
-    /// The bytes a scan read from the file beyond the record it asked for. After a
-    /// compaction a sorted store's records lie in key order, one after another, so a
-    /// scan that finds its next record right where the window ends doubles the window
-    /// (as an OS read-ahead does) and one pread serves many records; a scan whose
-    /// records lie scattered keeps reading one record at a time.
-    struct read_ahead {
-        static constexpr std::size_t max_window = std::size_t{256} << 10;
-        std::string bytes;
-        std::uint64_t start = 0;
-
-        [[nodiscard]] bool holds(std::uint64_t offset, std::size_t size) const noexcept {
-            return offset >= start && offset + size <= start + bytes.size();
-        }
-        [[nodiscard]] std::string_view view(std::uint64_t offset, std::size_t size) const noexcept {
-            return std::string_view(bytes).substr(static_cast<std::size_t>(offset - start), size);
-        }
-    };
-
     /// Under the read lock, has walk hand its read(key, payload) to the index's ordered
     /// visit, which read answers by calling visitor(key, value) with the record's value.
     template <class Walk, class Visitor>
@@ -8891,101 +9262,20 @@ private:
         read_ahead ahead;
         walk([&](std::string_view key, std::string_view payload) {
             std::string_view value;
-            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+            if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
             return visitor(key, value);
         });
     }
 
-    /// Reads and checks the record at where; value views its value. A mapped store
-    /// views a record in the file where it lies, leaving scratch empty; otherwise the
-    /// record is copied into scratch (from the writer, or from the file with pread).
-    bool read_record(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
-                     std::error_code& ec, read_ahead* ahead = nullptr) const {
-        const auto size = static_cast<std::size_t>(where.record_size(key.size()));
-        std::string_view record;
-        scratch.clear();
-        if constexpr (Mapped) {
-            if (mapping_ && where.offset + size <= mapping_->length() && !with_writer(where.offset)) {
-                record = std::string_view(mapping_->data() + where.offset, size);
-            }
-        } else {
-            if (ahead != nullptr && !with_writer(where.offset)) {
-                if (!ahead->holds(where.offset, size) && !fill(*ahead, where.offset, size, ec)) return false;
-                record = ahead->view(where.offset, size);
-            }
-        }
-        if (record.empty()) {
-            scratch.resize(size);
-            if (!writer_->read_pending(where.offset, scratch.data(), size) &&
-                !file_.read(where.offset, scratch.data(), size, ec)) {
-                return false;
-            }
-            record = scratch;
-        }
-        record_info info;
-        if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
-            record.substr(info.key_offset, info.key_size) != key) {
-            report_damage(where.offset, ec);
-            return false;
-        }
-        value = record.substr(info.value_offset, info.value_size);
-        return true;
+    /// A clear record ending at end: every record before it is dead.
+    void index_clear(std::uint64_t end) {
+        table_.clear();
+        live_bytes_ = 0;
+        dead_bytes_ = end - records_start();
     }
 
-    /// Reads the record at offset into the window, with as many bytes after it as the
-    /// pattern of the scan so far suggests and the file already holds; or, when the scan
-    /// reads records back to front (a descending scan of records written in key order),
-    /// with as many bytes before it.
-    bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
-        const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
-        const bool backward = !ahead.bytes.empty() && offset + size == ahead.start;
-        std::size_t length =
-            sequential || backward ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
-        length = std::max(length, size);
-        std::size_t needed = size;
-        if (backward) {
-            // The window ends with the record, below the writer's records as the record is.
-            length = static_cast<std::size_t>(std::min<std::uint64_t>(length, offset + size));
-            offset = offset + size - length;
-            needed = length;
-        } else {
-            // Records still with the writer lie from its written end on: read only below it.
-            // The record at offset is below it (the caller checked), and that end only grows.
-            const std::uint64_t written = writer_->written_end();
-            const std::uint64_t room = written > offset ? written - offset : 0;
-            length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(length, room)));
-        }
-        ahead.bytes.resize(length);
-        std::size_t got = 0;
-        if (!file_.read_at_least(offset, ahead.bytes.data(), needed, length, got, ec)) return false;
-        ahead.bytes.resize(got);
-        ahead.start = offset;
-        return true;
-    }
-
-    /// Makes the mapping cover everything written so far (mmap_file), so that records
-    /// reaching the file later are inside it. Best effort: a record outside the mapping
-    /// is read with pread instead.
-    void cover_writer_end() {
-        if constexpr (Mapped) {
-            const std::uint64_t end = writer_->end();
-            if (mapping_ && mapping_->length() >= end) return;
-            // Double, so remapping is rare; at least 1 MiB, so small stores map once.
-            std::uint64_t length = mapping_ ? mapping_->length() : std::uint64_t{1} << 20;
-            while (length < end) length *= 2;
-            std::error_code ignored;
-            if (auto grown = file_mapping<io_type>::map(io_, file_.descriptor(), static_cast<std::size_t>(length),
-                                                        file_.path(), ignored)) {
-                mapping_ = std::move(grown);
-            }
-        }
-    }
-
-    void report_damage(std::uint64_t offset, std::error_code& ec) const {
-        fail(ec, errc::corrupt_record,
-             file_.path() + ": the record at offset " + std::to_string(offset) +
-                 " fails its checksum; its value is not returned (run verify() for a full report)");
-    }
+    /// Makes the mapping cover everything written so far (mmap_file).
+    void cover_writer_end() { reader_.cover(writer_->end()); }
 
     /// flush or sync: nothing to do for a read-only store, which writes nothing.
     void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
@@ -9021,7 +9311,7 @@ private:
             }
         }
         // The directory refused a missing store unless this open may create one.
-        if (newest == 0) return create_generation(1, ec) && attach_writer(file_header::size);
+        if (newest == 0) return create_generation(1, ec) && attach_writer(records_start());
 
         generation_ = newest;
         const int flags = options_.read_only ? O_RDONLY : O_RDWR;
@@ -9043,16 +9333,18 @@ private:
             if (!sync_directory(ec)) return false;
         }
 
-        std::uint64_t scan_from = file_header::size;
+        std::uint64_t scan_from = records_start();
         if (!options_.salvage) load_hint(file_size, scan_from);
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
-            file_, scan_from, file_size, options_.salvage,
+            file_, scan_from, file_size, data_version_, options_.salvage,
             [&](const log_entry& entry) {
                 if (entry.type == record_type::put) {
-                    index_put(entry.key, entry.value.size(), entry.offset);
-                } else {
+                    index_put(entry.key, {entry.offset, static_cast<std::uint32_t>(entry.value.size()), entry.flags});
+                } else if (entry.type == record_type::erase) {
                     index_erase(entry.key, entry.size);
+                } else {
+                    index_clear(entry.offset + entry.size);
                 }
             },
             scanned, ec);
@@ -9079,7 +9371,7 @@ private:
                 break;
             case file_header::problem::truncated:
                 fail(ec, errc::corrupt_header,
-                     path + ": " + std::to_string(file_size) + " bytes, shorter than the 32-byte file header");
+                     path + ": " + std::to_string(file_size) + " bytes, shorter than its file header");
                 return false;
             case file_header::problem::bad_magic:
                 fail(ec, errc::not_a_store, path + ": does not start with a kvforge data file's magic bytes");
@@ -9094,7 +9386,8 @@ private:
                          " (the file was not changed)");
                 return false;
             case file_header::problem::unknown_flags:
-                fail(ec, errc::unsupported_version, path + ": the file header has flags this kvforge does not know");
+                fail(ec, errc::unsupported_version,
+                     path + ": the file header has flags or reserved fields this kvforge does not know");
                 return false;
         }
         if (header.codec_fingerprint != fingerprint_) {
@@ -9105,6 +9398,7 @@ private:
             return false;
         }
         file_id_ = header.file_id;
+        data_version_ = header.version;
         return true;
     }
 
@@ -9121,35 +9415,29 @@ private:
         const auto mapping =
             file_mapping<io_type>::map(io_, hint.descriptor(), static_cast<std::size_t>(size), hint.path(), ignored);
         if (!mapping) return;
-        hint_summary summary;
-        table_type loaded;
-        std::uint64_t live = 0;
-        bool inside = true;  // every entry's record lies in the part of the log the hint covers
-        const bool valid = read_hint(
-            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_}, summary,
-            [&](const hint_summary& checked) {
-                if constexpr (requires { loaded.reserve(std::size_t{}); }) {
-                    loaded.reserve(static_cast<std::size_t>(checked.entries));
+        // Entries come only once the whole hint has passed its checks; the index is empty.
+        const std::uint64_t covered = read_hint(
+            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_, records_start()}, file_size,
+            [&](std::uint64_t entries) {
+                if constexpr (requires { table_.reserve(std::size_t{}); }) {
+                    table_.reserve(static_cast<std::size_t>(entries));
                 }
+                recovered_records_ = entries;
             },
-            [&](std::string_view key, std::uint64_t value_size, std::uint64_t offset) {
-                const record_location where{offset, static_cast<std::uint32_t>(value_size)};
-                // Else a read would go past the data file's end (SIGBUS through a mapping).
-                inside = inside && offset >= file_header::size && offset <= summary.covered_bytes &&
-                         where.record_size(key.size()) <= summary.covered_bytes - offset;
-                char payload[record_location::encoded_size];
-                where.encode(payload);
-                loaded.upsert(key, {payload, sizeof payload}, [](std::string_view) {});
-                live += key.size() + value_size;
+            [&](const hint_entry& entry) {
+                dead_bytes_ += entry.gap;  // records the hint leaves out: overwritten, erased, batch headers
+                if (entry.type == record_type::put) {
+                    index_put(entry.key, {entry.offset, entry.value_size, entry.flags});
+                } else if (entry.type == record_type::erase) {
+                    index_erase(entry.key, entry.record_size());
+                } else {
+                    index_clear(entry.offset + entry.record_size());
+                }
             });
-        if (!valid || !inside || summary.covered_bytes > file_size || summary.covered_bytes < file_header::size) return;
-        table_ = std::move(loaded);
-        live_bytes_ = live;
-        dead_bytes_ = summary.dead_bytes;
+        if (covered == 0) return;
         hint_bytes_ = size;
-        hint_covered_bytes_ = summary.covered_bytes;
-        recovered_records_ = summary.entries;
-        scan_from = summary.covered_bytes;
+        hint_covered_bytes_ = covered;
+        scan_from = covered;
     }
 
     bool attach_writer(std::uint64_t end) {
@@ -9173,6 +9461,7 @@ private:
         file_ = std::move(created);
         generation_ = generation;
         file_id_ = id;
+        data_version_ = format_version;
         return true;
     }
 
@@ -9188,6 +9477,7 @@ private:
         file_header header;
         header.codec_fingerprint = fingerprint_;
         header.generation = generation;
+        header.order = generation;  // a file the writer starts replays after every earlier one
         header.file_id = id;
         char bytes[file_header::size];
         header.encode(bytes);
@@ -9227,7 +9517,7 @@ private:
                 if (!ok) return;
                 std::string_view value;
                 const record_location where = record_location::decode(payload);
-                if (!read_record(key, where, scratch, value, ec)) {
+                if (!reader_.read(key, where, scratch, value, ec)) {
                     ok = false;
                     return;
                 }
@@ -9236,7 +9526,7 @@ private:
                 char encoded[record_location::encoded_size];
                 moved.encode(encoded);
                 table.upsert(key, {encoded, sizeof encoded}, [](std::string_view) {});
-                hint.add(key, moved.value_size, moved.offset);
+                hint.add({record_type::put, 0, key, moved.value_size, 0, 0, moved.offset, 0});
                 live += key.size() + value.size();
                 if (out.size() >= (std::size_t{1} << 20)) {
                     ok = write_counted(file, end, out, ec);
@@ -9256,7 +9546,7 @@ private:
         std::uint64_t hint_size = 0;
         std::uint64_t hint_covered = 0;
         if (options_.write_hints) {
-            std::string& bytes = hint.finish({end, table.size(), 0});
+            std::string& bytes = hint.finish(end);
             hint_size = bytes.size();
             // A missing hint only slows the next open down.
             std::error_code hint_error;
@@ -9270,13 +9560,12 @@ private:
             table_ = std::move(table);
             file_ = std::move(file);
             writer_->attach(file_, end);
-            if constexpr (Mapped) {
-                // Views handed out before keep the old mapping; new reads use the new file's.
-                mapping_.reset();
-                cover_writer_end();
-            }
+            // Views handed out before keep the old mapping; new reads use the new file's.
+            reader_.release();
+            cover_writer_end();
             generation_ = next;
             file_id_ = id;
+            data_version_ = format_version;
             live_bytes_ = live;
             dead_bytes_ = 0;
             hint_bytes_ = hint_size;
@@ -9296,8 +9585,22 @@ private:
         return true;
     }
 
-    /// Writes the hint of the current generation, covering the whole log.
+    /// Writes the hint of the current generation, covering the whole log: its live
+    /// records in file order, the gaps between them holding the rest.
     bool write_hint(std::error_code& ec) {
+        struct live_record {
+            std::string_view key;
+            record_location where;
+        };
+        std::vector<live_record> live;
+        live.reserve(table_.size());
+        // The keys stay where the index holds them: no writer runs while the gate is held.
+        table_.for_each([&](std::string_view key, std::string_view payload) {
+            live.push_back({key, record_location::decode(payload)});
+        });
+        // A hint lists records in file order.
+        std::sort(live.begin(), live.end(),
+                  [](const live_record& a, const live_record& b) { return a.where.offset < b.where.offset; });
         // Streamed a block at a time, as write_file would write it whole: .tmp, sync, rename, sync the directory.
         const store_file_name name = store_file_name::hint(generation_);
         data_file<io_type> file;
@@ -9308,14 +9611,14 @@ private:
             size += block.size();
             return true;
         };
-        hint_writer hint({generation_, fingerprint_, file_id_}, {writer_->end(), table_.size(), dead_bytes_}, sink);
-        bool ok = true;
-        table_.for_each([&](std::string_view key, std::string_view payload) {
-            const record_location where = record_location::decode(payload);
-            ok = ok && hint.add(key, where.value_size, where.offset);
-        });
-        if (!ok || !hint.finish() || !file.sync(ec) || !directory_.rename(name.temporary(), name, ec) ||
-            !sync_directory(ec)) {
+        hint_writer hint({generation_, fingerprint_, file_id_, records_start()}, writer_->end(), live.size(), sink);
+        for (const live_record& record : live) {
+            if (!hint.add({record_type::put, record.where.flags, record.key, record.where.value_size, 0, 0,
+                           record.where.offset, 0})) {
+                return false;
+            }
+        }
+        if (!hint.finish() || !file.sync(ec) || !directory_.rename(name.temporary(), name, ec) || !sync_directory(ec)) {
             return false;
         }
         const write_lock lock(mutex_);  // stats() reads these under the read lock
@@ -9386,9 +9689,10 @@ private:
     store_directory<io_type> directory_;
     data_file<io_type> file_;
     std::optional<writer_type> writer_;
-    std::shared_ptr<const file_mapping<io_type>> mapping_;  // mmap_file only: the current mapping
+    record_reader<io_type, writer_type, Mapped> reader_{io_, file_, writer_};
     std::uint32_t generation_ = 0;
     std::uint32_t file_id_ = 0;  // the data file's id, which its hint repeats
+    std::uint16_t data_version_ = format_version;  // the data file's format version, which its records follow
     table_type table_;
     std::string record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
@@ -9417,7 +9721,7 @@ private:
 };
 
 }  // namespace kvforge::detail
-// ---- end kvforge/detail/log_backend.hpp ----
+// ---- end kvforge/stores/log/engine.hpp ----
 
 namespace kvforge {
 

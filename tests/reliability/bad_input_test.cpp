@@ -164,10 +164,10 @@ std::vector<refused_open> refused_opens() {
              write_file(path + "/" + first_data_file, std::string(64, 'x'));
              return path;
          }},
-        {"a data file of a newer format version", kvforge_error(kvforge::errc::unsupported_version), "format version 2",
+        {"a data file of a newer format version", kvforge_error(kvforge::errc::unsupported_version), "format version 3",
          [](const temp_dir& dir, auto&) {
              const std::string path = existing_store<Store>(dir);
-             patch_header(path + "/" + first_data_file, 8, 2);
+             patch_header(path + "/" + first_data_file, 8, 3);
              return path;
          }},
         {"a data file with header flags this version does not know", kvforge_error(kvforge::errc::unsupported_version),

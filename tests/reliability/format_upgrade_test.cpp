@@ -2,16 +2,23 @@
 // holds stores that kvforge 0.1.0 wrote in format version 1 (see its README); each test
 // opens a copy, requires exactly the contents of the history they were written from, and
 // requires them to stay so across writes, compaction and reopening. Their first writable
-// open records their composition in a MANIFEST; a read-only open changes no byte.
+// open records their composition in a MANIFEST; a read-only open changes no byte. A
+// format 1 data file is read by format 1's rules and written on with records that are
+// format 1's bytes too; compaction rewrites it in format 2. A power loss at any I/O call
+// of that upgrade leaves a store that opens with every record.
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+
+#include <kvforge/io/simulated.hpp>
 #include <kvforge/kvforge.hpp>
 
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <string>
+#include <string_view>
 #include <system_error>
 
 #include "../fixtures/format1/script.hpp"
@@ -125,7 +132,7 @@ TEST_CASE("a format 1 store gets a MANIFEST at its first writable open, and none
         kvforge::composition recorded;
         std::string problem;
         REQUIRE(kvforge::detail::parse_manifest(kvforge_test::read_file(manifest), recorded, problem));
-        CHECK(recorded.format == 1);
+        CHECK(recorded.format == 2);  // the files may still be format 1's, but a format 1 reader must not write on
         CHECK(recorded.store == "mmap_file");
         CHECK(recorded.index == "sorted_index");
         CHECK(recorded.durability == "buffered");
@@ -156,4 +163,160 @@ TEST_CASE("a format 1 store with integer keys records its codecs at the upgrade"
     REQUIRE(kvforge::detail::parse_manifest(kvforge_test::read_file(fs::path(path) / "MANIFEST"), recorded, problem));
     CHECK(recorded.key_codec == "uint64.be");
     CHECK(recorded.value_codec == "bytes");
+}
+
+namespace {
+
+/// The format version in a data or hint file's header.
+unsigned header_version(const std::string& bytes) {
+    REQUIRE(bytes.size() >= kvforge::detail::file_header::v1_size);
+    return static_cast<unsigned char>(bytes[8]) | (static_cast<unsigned>(static_cast<unsigned char>(bytes[9])) << 8);
+}
+
+/// Whether a data file's records, after its header, all parse by format 1's rules.
+bool records_are_format1(const std::string& bytes, std::size_t header_size) {
+    namespace kd = kvforge::detail;
+    std::size_t records = 0;
+    for (std::size_t at = header_size; at < bytes.size(); ++records) {
+        kd::record_info info;
+        if (kd::parse_record(std::string_view(bytes).substr(at), info, 1) != kd::parse_status::ok) return false;
+        at += info.size;
+    }
+    return records > 0;
+}
+
+/// A simulated file system holding fixture `name` at /db, all of it durable.
+std::shared_ptr<kvforge::simulated_file_system> fixture_on_simulated_disk(const std::string& name) {
+    auto disk = std::make_shared<kvforge::simulated_file_system>();
+    REQUIRE(disk->mkdir("/db", 0755) == 0);
+    for (const auto& entry : fs::directory_iterator(fs::path(KVFORGE_FIXTURES_DIR) / "format1" / name)) {
+        const std::string bytes = kvforge_test::read_file(entry.path());
+        const std::string path = "/db/" + entry.path().filename().string();
+        const int fd = disk->open(path.c_str(), O_CREAT | O_RDWR, 0644);
+        REQUIRE(fd >= 0);
+        REQUIRE(disk->pwrite(fd, bytes.data(), bytes.size(), 0) == static_cast<ssize_t>(bytes.size()));
+        REQUIRE(disk->fsync(fd) == 0);
+        REQUIRE(disk->close(fd) == 0);
+    }
+    for (const char* directory : {"/", "/db"}) {
+        const int fd = disk->open(directory, O_RDONLY, 0);
+        REQUIRE(fd >= 0);
+        REQUIRE(disk->fsync(fd) == 0);
+        REQUIRE(disk->close(fd) == 0);
+    }
+    return disk;
+}
+
+/// Upgrades fixture `name` on a simulated disk (open, compact, close) with a power
+/// loss before each of its I/O calls in turn, and requires every crash state to open
+/// with the fixture's records and pass verify(). The finished upgrade leaves data file
+/// `upgraded` in format 2.
+template <class Store>
+void check_upgrade_under_power_loss(const std::string& name, const std::string& upgraded) {
+    INFO("fixture " << name);
+    const std::map<std::string, std::string> expected = kvforge_fixture::expected_contents();
+    std::uint64_t states = 0;
+    for (std::uint64_t k = 1;; ++k) {
+        INFO("power lost before I/O call " << k << " of the upgrade");
+        const auto disk = fixture_on_simulated_disk(name);
+        const std::uint64_t first = disk->calls() + 1;
+        disk->freeze_at(first + k - 1);
+        {
+            Store db;
+            std::error_code ec;
+            db.open("/db", {}, kvforge::simulated_io(disk), ec);
+            if (!ec) db.compact(ec);
+            if (!ec) db.close(ec);
+        }
+        const bool finished = disk->calls() < first + k - 1;
+        for (const auto tail : {kvforge::crash_tail::dropped, kvforge::crash_tail::torn, kvforge::crash_tail::zero_filled}) {
+            INFO("crash tail " << static_cast<int>(tail));
+            const auto after = disk->after_crash(tail, k);
+            Store db;
+            std::error_code ec;
+            db.open("/db", {}, kvforge::simulated_io(after), ec);
+            REQUIRE_FALSE(ec);
+            CHECK(contents_of(db) == expected);
+            CHECK(db.verify().ok());
+            ++states;
+        }
+        if (finished) {
+            std::string bytes;
+            REQUIRE(disk->contents("/db/" + upgraded, bytes));
+            CHECK(header_version(bytes) == 2);
+            break;
+        }
+    }
+    CHECK(states > 30);
+}
+
+}  // namespace
+
+TEST_CASE("a format 1 data file takes format 1 records, and compaction rewrites it in format 2", "[upgrade]") {
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index>;
+    temp_dir dir;
+    const std::string path = copy_of_fixture(dir, "file_log-no-hint");
+    std::map<std::string, std::string> expected = kvforge_fixture::expected_contents();
+    {
+        store_type db(path);
+        db.put("written after the upgrade", "yes");
+        expected["written after the upgrade"] = "yes";
+    }
+    const std::string first = kvforge_test::read_file(fs::path(path) / "data-0000000001.kvlog");
+    CHECK(header_version(first) == 1);
+    CHECK(records_are_format1(first, 32));
+    // The hint written at close is format 2's, and is used for the format 1 file.
+    CHECK(header_version(kvforge_test::read_file(fs::path(path) / "data-0000000001.kvhint")) == 2);
+    {
+        store_type db(path);
+        CHECK(db.stats().recovered_records == expected.size());
+        CHECK(contents_of(db) == expected);
+        db.compact();
+    }
+    CHECK_FALSE(fs::exists(fs::path(path) / "data-0000000001.kvlog"));
+    const std::string second = kvforge_test::read_file(fs::path(path) / "data-0000000002.kvlog");
+    CHECK(header_version(second) == 2);
+    // No record uses a flag: each is format 1's bytes behind the 64-byte header.
+    CHECK(records_are_format1(second, 64));
+
+    // The upgraded store reopens, from its hint and from its log alone.
+    {
+        store_type db(path);
+        CHECK(contents_of(db) == expected);
+        CHECK(db.verify().ok());
+    }
+    fs::remove(fs::path(path) / "data-0000000002.kvhint");
+    store_type db(path);
+    CHECK(contents_of(db) == expected);
+    CHECK(db.verify().ok());
+}
+
+TEST_CASE("a read-only open of a format 1 store changes no byte", "[upgrade]") {
+    temp_dir dir;
+    for (const char* name : {"file_log-hint", "file_log-no-hint", "file_log-torn-tail", "mmap_file-compacted"}) {
+        INFO("fixture " << name);
+        const std::string path = copy_of_fixture(dir, name);
+        const auto before = kvforge_test::tree(path);
+        kvforge::options read_only;
+        read_only.read_only = true;
+        {
+            kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index> db(path, read_only);
+            CHECK(contents_of(db) == kvforge_fixture::expected_contents());
+            for (const auto& [key, value] : kvforge_fixture::expected_contents()) CHECK(db.get(key) == value);
+            (void)db.verify();
+        }
+        {
+            kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index> db(path, read_only);
+            CHECK(contents_of(db) == kvforge_fixture::expected_contents());
+        }
+        CHECK(kvforge_test::tree(path) == before);
+    }
+}
+
+TEST_CASE("a power loss at any I/O call of the upgrade leaves a store with every record", "[upgrade][power_loss]") {
+    using namespace kvforge;
+    check_upgrade_under_power_loss<store<std::string, std::string, file_log, hash_index, simulated_io>>(
+        "file_log-hint", "data-0000000002.kvlog");
+    check_upgrade_under_power_loss<store<std::string, std::string, mmap_file, sorted_index, sync_each, simulated_io>>(
+        "mmap_file-compacted", "data-0000000003.kvlog");
 }

@@ -52,12 +52,14 @@ TEST_CASE("a new store is a directory with a lock file and one data file of know
     REQUIRE(files.count("data-0000000001.kvlog") == 1);
     REQUIRE(files.count("data-0000000001.kvhint") == 1);
     const std::string& data = files.at("data-0000000001.kvlog");
-    REQUIRE(data.size() == 32 + 4 + 1 + 1 + 1 + 1 + 1);
+    REQUIRE(data.size() == 64 + 4 + 1 + 1 + 1 + 1 + 1);
     CHECK(data.substr(0, 8) == "kvforgeL");
-    CHECK(data[8] == 1);   // format version, little-endian
+    CHECK(data[8] == 2);   // format version, little-endian
     CHECK(data[9] == 0);
-    CHECK(data[36] == 1);  // record type: put
-    CHECK(data.substr(37) == std::string("\x01\x01kv", 4));
+    CHECK(data.substr(32, 8) == std::string("\x01\0\0\0\0\0\0\0", 8));  // order: the generation
+    CHECK(data.substr(40, 20) == std::string(20, '\0'));              // reserved
+    CHECK(data[68] == 1);  // record type: put, no flags
+    CHECK(data.substr(69) == std::string("\x01\x01kv", 4));
 }
 
 TEST_CASE("damage before the tail fails the open unless salvaging", "[file_log][corruption]") {
@@ -122,7 +124,7 @@ TEST_CASE("a damaged record is reported by get and verify, never returned", "[fi
 TEST_CASE("the hint written at close lets the next open skip the log", "[file_log][hint]") {
     temp_dir dir;
     // Enough keys for a hint of several blocks, written one at a time.
-    constexpr int count = 60000;
+    constexpr int count = 120000;
     {
         kvforge::store<std::string, std::string, kvforge::file_log> db(dir / "db");
         for (int i = 0; i < count; ++i) db.put("key" + std::to_string(i), "value" + std::to_string(i));
@@ -138,7 +140,7 @@ TEST_CASE("the hint written at close lets the next open skip the log", "[file_lo
 
     log_store db(dir / "db");
     CHECK(db.size() == count);
-    CHECK(db.get("key59999") == std::optional<std::string>("value59999"));
+    CHECK(db.get("key119999") == std::optional<std::string>("value119999"));
     std::error_code ec;
     CHECK(!db.get("key3", ec));
     CHECK(ec == kvforge::errc::corrupt_record);

@@ -1,9 +1,9 @@
 #include "store_files.hpp"
 
 #include <kvforge/detail/data_file.hpp>
-#include <kvforge/detail/log_backend.hpp>
-#include <kvforge/detail/log_format.hpp>
-#include <kvforge/detail/log_scan.hpp>
+#include <kvforge/stores/log/engine.hpp>
+#include <kvforge/stores/log/log_scan.hpp>
+#include <kvforge/stores/log/record_format.hpp>
 #include <kvforge/detail/manifest_file.hpp>
 #include <kvforge/detail/store_files.hpp>
 #include <kvforge/io/posix.hpp>
@@ -122,8 +122,8 @@ bool find_damage(const std::string& directory, kvforge::verify_report& report, s
     std::uint64_t size = 0;
     if (!read_header(io, path, header, file, ec) || !file.size(size, ec)) return false;
     kvforge::detail::log_scan_result scanned;
-    if (!kvforge::detail::scan_log(file, file_header::size, size, true, [](const kvforge::detail::log_entry&) {},
-                                   scanned, ec)) {
+    if (!kvforge::detail::scan_log(file, header.bytes(), size, header.version, true,
+                                   [](const kvforge::detail::log_entry&) {}, scanned, ec)) {
         return false;
     }
     report.records_checked = scanned.records;

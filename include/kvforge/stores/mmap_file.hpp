@@ -6,7 +6,7 @@
 #include <string_view>
 
 #include "../concepts.hpp"
-#include "../detail/log_backend.hpp"
+#include "log/engine.hpp"
 
 namespace kvforge {
 

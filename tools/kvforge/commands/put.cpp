@@ -4,7 +4,7 @@
 #include <string>
 
 #include <kvforge/codec.hpp>
-#include <kvforge/detail/log_format.hpp>
+#include <kvforge/stores/log/record_format.hpp>
 
 #include "../cli.hpp"
 #include "../commands.hpp"

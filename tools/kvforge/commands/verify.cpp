@@ -3,7 +3,7 @@
 #include <cstdio>
 #include <string>
 
-#include <kvforge/detail/log_scan.hpp>
+#include <kvforge/stores/log/log_scan.hpp>
 #include <kvforge/error.hpp>
 
 #include "../cli.hpp"

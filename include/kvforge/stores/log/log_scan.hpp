@@ -16,16 +16,17 @@
 #include <system_error>
 #include <vector>
 
-#include "../error.hpp"
-#include "../stats.hpp"
-#include "data_file.hpp"
-#include "log_format.hpp"
+#include "../../error.hpp"
+#include "../../stats.hpp"
+#include "../../detail/data_file.hpp"
+#include "record_format.hpp"
 
 namespace kvforge::detail {
 
-/// One put or erase found in the log; views are valid during the callback only.
+/// One put, erase or clear found in the log; views are valid during the callback only.
 struct log_entry {
     record_type type = record_type::put;
+    unsigned char flags = 0;  ///< a put's record_flag bits
     std::uint64_t offset = 0;  ///< where the record starts in the file
     std::uint64_t size = 0;    ///< bytes of the record
     std::string_view key;
@@ -38,7 +39,7 @@ inline constexpr std::string_view torn_tail_problem = "incomplete record at the 
 
 /// What a scan found besides the records it delivered.
 struct log_scan_result {
-    std::uint64_t records = 0;        ///< puts and erases delivered
+    std::uint64_t records = 0;        ///< puts, erases and clears delivered
     std::uint64_t overhead_bytes = 0;  ///< bytes of batch headers, which hold no key or value
     std::uint64_t valid_end = 0;      ///< the end of the last intact record
     bool torn_tail = false;           ///< bytes after valid_end hold no intact record
@@ -76,6 +77,11 @@ private:
     std::uint64_t start_ = 0;
 };
 
+/// Whether a record of this type may stand in a batch's body: puts and erases only.
+[[nodiscard]] constexpr bool inner_record_type(record_type type) noexcept {
+    return type == record_type::put || type == record_type::erase;
+}
+
 /// Whether the `size` bytes at offset hold a record that matches its checksum, read a
 /// chunk at a time: a record that claims to be huge costs no memory to check.
 template <class IO>
@@ -100,12 +106,12 @@ bool checksum_matches(const data_file<IO>& file, std::uint64_t offset, std::uint
 /// with checksum_matches.
 template <class IO>
 bool intact_record_at(file_window<IO>& window, const data_file<IO>& file, std::uint64_t offset, std::uint64_t end,
-                      bool& intact, std::error_code& ec) {
+                      std::uint16_t version, bool& intact, std::error_code& ec) {
     intact = false;
     std::string_view bytes;
     if (!window.view(offset, max_record_header, bytes, ec)) return false;
     record_info info;
-    const parse_status status = parse_record(bytes, info);
+    const parse_status status = parse_record(bytes, info, version);
     if (status != parse_status::incomplete || info.size == 0) {
         intact = status == parse_status::ok;
         return true;
@@ -113,7 +119,7 @@ bool intact_record_at(file_window<IO>& window, const data_file<IO>& file, std::u
     if (info.size > end - offset) return true;  // it would run past the end of the file
     if (info.size <= file_window<IO>::chunk) {
         if (!window.view(offset, info.size, bytes, ec)) return false;
-        intact = parse_record(bytes, info) == parse_status::ok;
+        intact = parse_record(bytes, info, version) == parse_status::ok;
         return true;
     }
     return checksum_matches(file, offset, info.size, intact, ec);
@@ -123,13 +129,13 @@ bool intact_record_at(file_window<IO>& window, const data_file<IO>& file, std::u
 /// short by the end of the file begins with complete records of its own; those follow
 /// nothing, so the search starts after them, and the cut batch is a torn tail.
 template <class IO>
-bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_t end, std::uint64_t& from,
-                        std::error_code& ec) {
+bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_t end, std::uint16_t version,
+                        std::uint64_t& from, std::error_code& ec) {
     from = bad + 1;
     std::string_view bytes;
     if (!window.view(bad, max_record_header, bytes, ec)) return false;
     record_info batch;
-    const parse_status status = parse_record(bytes, batch);
+    const parse_status status = parse_record(bytes, batch, version);
     // Only a batch running past the end of the file can have been cut short; a complete
     // one that fails its checksum is damage, and its count may be what the damage changed.
     if (status != parse_status::incomplete || batch.type != record_type::batch || batch.value_offset == 0 ||
@@ -140,11 +146,11 @@ bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_
     for (std::size_t operations = 0; operations < batch.count; ++operations) {
         record_info inner;
         if (!window.view(at, max_record_header, bytes, ec)) return false;
-        if (parse_record(bytes, inner) == parse_status::incomplete && inner.size != 0 && inner.size <= end - at &&
+        if (parse_record(bytes, inner, version) == parse_status::incomplete && inner.size != 0 && inner.size <= end - at &&
             !window.view(at, inner.size, bytes, ec)) {
             return false;
         }
-        if (parse_record(bytes, inner) != parse_status::ok || inner.type == record_type::batch) {
+        if (parse_record(bytes, inner, version) != parse_status::ok || !inner_record_type(inner.type)) {
             // With no complete operation the "batch" may be garbage; a record may start in its header.
             if (operations != 0) from = at;
             return true;
@@ -158,14 +164,14 @@ bool search_start_after(file_window<IO>& window, std::uint64_t bad, std::uint64_
 /// when there is none (the bad record starts a torn tail). Reads the file a window at a
 /// time, never all of the rest of it at once.
 template <class IO>
-bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std::uint64_t end, std::uint64_t& found,
-                              std::error_code& ec) {
+bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std::uint64_t end, std::uint16_t version,
+                              std::uint64_t& found, std::error_code& ec) {
     file_window<IO> window(file, end);
     std::uint64_t at = 0;
-    if (!search_start_after(window, bad, end, at, ec)) return false;
+    if (!search_start_after(window, bad, end, version, at, ec)) return false;
     for (; at + 5 <= end; ++at) {
         bool intact = false;
-        if (!intact_record_at(window, file, at, end, intact, ec)) return false;
+        if (!intact_record_at(window, file, at, end, version, intact, ec)) return false;
         if (intact) {
             found = at;
             return true;
@@ -175,13 +181,14 @@ bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std:
     return true;
 }
 
-/// Calls on_entry(const log_entry&) for every put and erase of the file's bytes in
-/// [begin, end), in order; a batch's entries come together, after its checksum passed.
-/// Damage before the tail fails the scan with errc::corrupt_record naming the file and
-/// offset, unless skip_damage, which records it in result.damage and goes on after it.
+/// Calls on_entry(const log_entry&) for every put, erase and clear of the file's bytes
+/// in [begin, end), in order, read by the rules of format `version`; a batch's entries
+/// come together, after its checksum passed. Damage before the tail fails the scan with
+/// errc::corrupt_record naming the file and offset, unless skip_damage, which records it
+/// in result.damage and goes on after it.
 template <class IO, class OnEntry>
-bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end, bool skip_damage,
-              OnEntry&& on_entry, log_scan_result& result, std::error_code& ec) {
+bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end, std::uint16_t version,
+              bool skip_damage, OnEntry&& on_entry, log_scan_result& result, std::error_code& ec) {
     constexpr std::size_t chunk = file_window<IO>::chunk;
     std::string buffer;
     std::uint64_t buffer_start = begin;  // file offset of buffer[0]
@@ -203,7 +210,7 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
     while (buffer_start + position < end) {
         record_info info;
         const std::string_view rest = std::string_view(buffer).substr(position);
-        parse_status status = parse_record(rest, info);
+        parse_status status = parse_record(rest, info, version);
         const bool more_in_file = buffer_start + buffer.size() < end;
         const std::uint64_t offset = buffer_start + position;
         if (status == parse_status::incomplete && more_in_file) {
@@ -230,9 +237,10 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
                 std::uint64_t inner_offset = offset + info.value_offset;
                 while (!body.empty() && intact) {
                     record_info inner;
-                    intact = parse_record(body, inner) == parse_status::ok && inner.type != record_type::batch;
+                    intact = parse_record(body, inner, version) == parse_status::ok && inner_record_type(inner.type);
                     if (!intact) break;
-                    entries.push_back({inner.type, inner_offset, inner.size, body.substr(inner.key_offset, inner.key_size),
+                    entries.push_back({inner.type, inner.flags, inner_offset, inner.size,
+                                       body.substr(inner.key_offset, inner.key_size),
                                        body.substr(inner.value_offset, inner.value_size)});
                     body.remove_prefix(inner.size);
                     inner_offset += inner.size;
@@ -244,7 +252,7 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
                     result.overhead_bytes += info.value_offset;
                 }
             } else {
-                on_entry(log_entry{info.type, offset, info.size, rest.substr(info.key_offset, info.key_size),
+                on_entry(log_entry{info.type, info.flags, offset, info.size, rest.substr(info.key_offset, info.key_size),
                                    rest.substr(info.value_offset, info.value_size)});
                 ++result.records;
             }
@@ -256,7 +264,7 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
         }
         // A bad record, or one cut off by the end of the file: is anything intact after it?
         std::uint64_t next = end;
-        if (!find_intact_record_after(file, offset, end, next, ec)) return false;
+        if (!find_intact_record_after(file, offset, end, version, next, ec)) return false;
         if (next == end) {
             result.torn_tail = true;
             return true;

@@ -1,5 +1,5 @@
 #pragma once
-/// \file log_backend.hpp
+/// \file engine.hpp
 /// The byte-level store behind file_log: an append-only data file of checksummed
 /// records with an in-memory index from each key to its record (in the manner of
 /// Bitcask), a durability policy's writer, hint files and compaction.
@@ -43,47 +43,29 @@
 #include <system_error>
 #include <vector>
 
-#include "../batch.hpp"
-#include "../error.hpp"
-#include "../manifest.hpp"
-#include "../options.hpp"
-#include "../stats.hpp"
-#include "../threading/single_thread.hpp"
-#include "../pinned_value.hpp"
-#include "active_calls.hpp"
-#include "assign_bytes.hpp"
-#include "data_file.hpp"
-#include "file_id.hpp"
-#include "file_mapping.hpp"
-#include "hint_file.hpp"
-#include "log_format.hpp"
+#include "../../batch.hpp"
+#include "../../error.hpp"
+#include "../../manifest.hpp"
+#include "../../options.hpp"
+#include "../../stats.hpp"
+#include "../../threading/single_thread.hpp"
+#include "../../pinned_value.hpp"
+#include "../../detail/active_calls.hpp"
+#include "../../detail/assign_bytes.hpp"
+#include "../../detail/data_file.hpp"
+#include "../../detail/file_id.hpp"
+#include "../../detail/file_mapping.hpp"
+#include "../../detail/log_writer.hpp"
+#include "../../detail/manifest_file.hpp"
+#include "../../detail/store_directory.hpp"
+#include "../../detail/store_files.hpp"
+#include "../../detail/write_version.hpp"
+#include "hint.hpp"
 #include "log_scan.hpp"
-#include "log_writer.hpp"
-#include "manifest_file.hpp"
-#include "store_directory.hpp"
-#include "store_files.hpp"
-#include "write_version.hpp"
+#include "record_format.hpp"
+#include "record_reader.hpp"
 
 namespace kvforge::detail {
-
-/// Where a key's record is: the index payload of a log-structured store, 12 bytes.
-struct record_location {
-    std::uint64_t offset = 0;      ///< the record's start in the data file
-    std::uint32_t value_size = 0;  ///< the value's size, which with the key's gives the record's
-
-    static constexpr std::size_t encoded_size = 12;
-
-    void encode(char* out) const noexcept {
-        store_unaligned(out, offset);
-        store_unaligned(out + 8, value_size);
-    }
-    [[nodiscard]] static record_location decode(std::string_view bytes) noexcept {
-        return {load_unaligned<std::uint64_t>(bytes.data()), load_unaligned<std::uint32_t>(bytes.data() + 8)};
-    }
-    [[nodiscard]] std::uint64_t record_size(std::size_t key_size) const noexcept {
-        return put_header_size(key_size, value_size) + key_size + value_size;
-    }
-};
 
 /// The store behind file_log (Mapped = false: records are read with pread) and
 /// mmap_file (Mapped = true: records in the file are read through a shared read-only
@@ -149,7 +131,7 @@ public:
         if (!check_manifest(on_disk, has_manifest, ec) || !recover(ec) || (salvage_rewrite() && !rewrite(true, ec)) ||
             (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
             writer_.reset();
-            if constexpr (Mapped) mapping_.reset();
+            reader_.release();
             file_.close();
             directory_.close();
             reset_state();
@@ -182,7 +164,7 @@ public:
         }
         active_calls_.wait_idle();
         writer_.reset();
-        if constexpr (Mapped) mapping_.reset();
+        reader_.release();
         file_.close();
         directory_.close();
     }
@@ -200,7 +182,7 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return 0;
             version_.bump();
-            update_index([&] { index_put(key, value.size(), appended.offset); });
+            update_index([&] { index_put(key, {appended.offset, static_cast<std::uint32_t>(value.size())}); });
             cover_writer_end();
         }
         puts_.add(1);
@@ -258,7 +240,7 @@ public:
                 ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
                     const std::uint64_t offset = appended.offset + body_offset + inner[i++];
                     if (op == batch_op::put) {
-                        index_put(key, value.size(), offset);
+                        index_put(key, {offset, static_cast<std::uint32_t>(value.size())});
                         puts_.add(1);
                     } else {
                         if (index_erase(key, erase_record_size(key.size()))) erases_.add(1);
@@ -281,7 +263,7 @@ public:
         if (!look_up(key, where, ec)) return false;
         thread_local std::string scratch;
         std::string_view value;
-        if (!read_record(key, where, scratch, value, ec)) return false;
+        if (!reader_.read(key, where, scratch, value, ec)) return false;
         on_value(value);
         return true;
     }
@@ -293,41 +275,7 @@ public:
         const read_lock lock(mutex_);
         record_location where;
         if (!look_up(key, where, ec)) return false;
-        const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
-        thread_local std::string scratch;
-        if (Mapped || with_writer(where.offset)) {
-            // A record not yet in the file is copied from the writer in one piece.
-            std::string_view value;
-            if (!read_record(key, where, scratch, value, ec)) {
-                out.clear();
-                return false;
-            }
-            assign_bytes(out, value);
-            return true;
-        }
-        char small[256];
-        char* head = small;
-        if (head_size > sizeof small) {
-            scratch.resize(head_size);
-            head = scratch.data();
-        }
-        out.resize(where.value_size);
-        // Whatever happens from here, out holds no byte of a value that failed its checks.
-        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
-            out.clear();
-            return false;
-        }
-        record_info info;
-        const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
-        const std::string_view head_bytes(head, head_size);
-        // The header parses on its own once the value's size is known to be in out.
-        const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
-        if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
-            out.clear();
-            report_damage(where.offset, ec);
-            return false;
-        }
-        return true;
+        return reader_.read_value(key, where, out, ec);
     }
 
     /// Hands out key's value as a pinned_value: a view into the mapping, kept alive by
@@ -340,9 +288,9 @@ public:
         if (!look_up(key, where, ec)) return false;
         auto copy = std::make_shared<std::string>();
         std::string_view value;
-        if (!read_record(key, where, *copy, value, ec)) return false;
+        if (!reader_.read(key, where, *copy, value, ec)) return false;
         if (copy->empty()) {
-            out = pinned_value(mapping_, value);  // the bytes lie in the mapping: share it
+            out = pinned_value(reader_.mapping(), value);  // the bytes lie in the mapping: share it
         } else {
             out = pinned_value(copy, std::string_view(*copy).substr(static_cast<std::size_t>(value.data() - copy->data()),
                                                                     value.size()));
@@ -380,7 +328,7 @@ public:
         table_.for_each([&](std::string_view key, std::string_view payload) {
             if (ec) return;
             std::string_view value;
-            if (read_record(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
+            if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
         });
     }
 
@@ -472,7 +420,9 @@ public:
         if (!file_.size(file_size, ec)) return report;
         const std::uint64_t end = written < writer_->end() ? written : file_size;
         log_scan_result scanned;
-        if (!scan_log(file_, file_header::size, end, true, [](const log_entry&) {}, scanned, ec)) return report;
+        if (!scan_log(file_, records_start(), end, data_version_, true, [](const log_entry&) {}, scanned, ec)) {
+            return report;
+        }
         report.records_checked = scanned.records;
         report.damaged = std::move(scanned.damage);
         if (scanned.torn_tail) {
@@ -589,13 +539,9 @@ private:
         }
     }
 
-    /// Whether the record at offset is still with the writer (buffered, queued, or being
-    /// written by async_worker's thread) rather than wholly in the data file.
-    [[nodiscard]] bool with_writer(std::uint64_t offset) const { return offset >= writer_->written_end(); }
 
-    static std::size_t erase_record_size(std::size_t key_size) noexcept {
-        return 4 + 1 + varint_size(key_size) + key_size;
-    }
+    /// Where the data file's records start: after its header, whose size is its version's.
+    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(data_version_); }
 
     /// The size of the header a finished batch record starts with.
     static std::size_t batch_header_size(const std::string& record) noexcept {
@@ -608,16 +554,15 @@ private:
         return static_cast<std::size_t>(p - record.data());
     }
 
-    void index_put(std::string_view key, std::size_t value_size, std::uint64_t offset) {
+    void index_put(std::string_view key, const record_location& where) {
         char payload[record_location::encoded_size];
-        const record_location where{offset, static_cast<std::uint32_t>(value_size)};
         where.encode(payload);
         table_.upsert(key, {payload, sizeof payload}, [&](std::string_view old) {
             const record_location previous = record_location::decode(old);
             dead_bytes_ += previous.record_size(key.size());
             live_bytes_ -= key.size() + previous.value_size;
         });
-        live_bytes_ += key.size() + value_size;
+        live_bytes_ += key.size() + where.value_size;
     }
 
     bool index_erase(std::string_view key, std::size_t tombstone_size) {
@@ -629,24 +574,6 @@ private:
         });
     }
 
-    /// The bytes a scan read from the file beyond the record it asked for. After a
-    /// compaction a sorted store's records lie in key order, one after another, so a
-    /// scan that finds its next record right where the window ends doubles the window
-    /// (as an OS read-ahead does) and one pread serves many records; a scan whose
-    /// records lie scattered keeps reading one record at a time.
-    struct read_ahead {
-        static constexpr std::size_t max_window = std::size_t{256} << 10;
-        std::string bytes;
-        std::uint64_t start = 0;
-
-        [[nodiscard]] bool holds(std::uint64_t offset, std::size_t size) const noexcept {
-            return offset >= start && offset + size <= start + bytes.size();
-        }
-        [[nodiscard]] std::string_view view(std::uint64_t offset, std::size_t size) const noexcept {
-            return std::string_view(bytes).substr(static_cast<std::size_t>(offset - start), size);
-        }
-    };
-
     /// Under the read lock, has walk hand its read(key, payload) to the index's ordered
     /// visit, which read answers by calling visitor(key, value) with the record's value.
     template <class Walk, class Visitor>
@@ -657,101 +584,20 @@ private:
         read_ahead ahead;
         walk([&](std::string_view key, std::string_view payload) {
             std::string_view value;
-            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+            if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
             return visitor(key, value);
         });
     }
 
-    /// Reads and checks the record at where; value views its value. A mapped store
-    /// views a record in the file where it lies, leaving scratch empty; otherwise the
-    /// record is copied into scratch (from the writer, or from the file with pread).
-    bool read_record(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
-                     std::error_code& ec, read_ahead* ahead = nullptr) const {
-        const auto size = static_cast<std::size_t>(where.record_size(key.size()));
-        std::string_view record;
-        scratch.clear();
-        if constexpr (Mapped) {
-            if (mapping_ && where.offset + size <= mapping_->length() && !with_writer(where.offset)) {
-                record = std::string_view(mapping_->data() + where.offset, size);
-            }
-        } else {
-            if (ahead != nullptr && !with_writer(where.offset)) {
-                if (!ahead->holds(where.offset, size) && !fill(*ahead, where.offset, size, ec)) return false;
-                record = ahead->view(where.offset, size);
-            }
-        }
-        if (record.empty()) {
-            scratch.resize(size);
-            if (!writer_->read_pending(where.offset, scratch.data(), size) &&
-                !file_.read(where.offset, scratch.data(), size, ec)) {
-                return false;
-            }
-            record = scratch;
-        }
-        record_info info;
-        if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
-            record.substr(info.key_offset, info.key_size) != key) {
-            report_damage(where.offset, ec);
-            return false;
-        }
-        value = record.substr(info.value_offset, info.value_size);
-        return true;
+    /// A clear record ending at end: every record before it is dead.
+    void index_clear(std::uint64_t end) {
+        table_.clear();
+        live_bytes_ = 0;
+        dead_bytes_ = end - records_start();
     }
 
-    /// Reads the record at offset into the window, with as many bytes after it as the
-    /// pattern of the scan so far suggests and the file already holds; or, when the scan
-    /// reads records back to front (a descending scan of records written in key order),
-    /// with as many bytes before it.
-    bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
-        const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
-        const bool backward = !ahead.bytes.empty() && offset + size == ahead.start;
-        std::size_t length =
-            sequential || backward ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
-        length = std::max(length, size);
-        std::size_t needed = size;
-        if (backward) {
-            // The window ends with the record, below the writer's records as the record is.
-            length = static_cast<std::size_t>(std::min<std::uint64_t>(length, offset + size));
-            offset = offset + size - length;
-            needed = length;
-        } else {
-            // Records still with the writer lie from its written end on: read only below it.
-            // The record at offset is below it (the caller checked), and that end only grows.
-            const std::uint64_t written = writer_->written_end();
-            const std::uint64_t room = written > offset ? written - offset : 0;
-            length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(length, room)));
-        }
-        ahead.bytes.resize(length);
-        std::size_t got = 0;
-        if (!file_.read_at_least(offset, ahead.bytes.data(), needed, length, got, ec)) return false;
-        ahead.bytes.resize(got);
-        ahead.start = offset;
-        return true;
-    }
-
-    /// Makes the mapping cover everything written so far (mmap_file), so that records
-    /// reaching the file later are inside it. Best effort: a record outside the mapping
-    /// is read with pread instead.
-    void cover_writer_end() {
-        if constexpr (Mapped) {
-            const std::uint64_t end = writer_->end();
-            if (mapping_ && mapping_->length() >= end) return;
-            // Double, so remapping is rare; at least 1 MiB, so small stores map once.
-            std::uint64_t length = mapping_ ? mapping_->length() : std::uint64_t{1} << 20;
-            while (length < end) length *= 2;
-            std::error_code ignored;
-            if (auto grown = file_mapping<io_type>::map(io_, file_.descriptor(), static_cast<std::size_t>(length),
-                                                        file_.path(), ignored)) {
-                mapping_ = std::move(grown);
-            }
-        }
-    }
-
-    void report_damage(std::uint64_t offset, std::error_code& ec) const {
-        fail(ec, errc::corrupt_record,
-             file_.path() + ": the record at offset " + std::to_string(offset) +
-                 " fails its checksum; its value is not returned (run verify() for a full report)");
-    }
+    /// Makes the mapping cover everything written so far (mmap_file).
+    void cover_writer_end() { reader_.cover(writer_->end()); }
 
     /// flush or sync: nothing to do for a read-only store, which writes nothing.
     void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
@@ -787,7 +633,7 @@ private:
             }
         }
         // The directory refused a missing store unless this open may create one.
-        if (newest == 0) return create_generation(1, ec) && attach_writer(file_header::size);
+        if (newest == 0) return create_generation(1, ec) && attach_writer(records_start());
 
         generation_ = newest;
         const int flags = options_.read_only ? O_RDONLY : O_RDWR;
@@ -809,16 +655,18 @@ private:
             if (!sync_directory(ec)) return false;
         }
 
-        std::uint64_t scan_from = file_header::size;
+        std::uint64_t scan_from = records_start();
         if (!options_.salvage) load_hint(file_size, scan_from);
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
-            file_, scan_from, file_size, options_.salvage,
+            file_, scan_from, file_size, data_version_, options_.salvage,
             [&](const log_entry& entry) {
                 if (entry.type == record_type::put) {
-                    index_put(entry.key, entry.value.size(), entry.offset);
-                } else {
+                    index_put(entry.key, {entry.offset, static_cast<std::uint32_t>(entry.value.size()), entry.flags});
+                } else if (entry.type == record_type::erase) {
                     index_erase(entry.key, entry.size);
+                } else {
+                    index_clear(entry.offset + entry.size);
                 }
             },
             scanned, ec);
@@ -845,7 +693,7 @@ private:
                 break;
             case file_header::problem::truncated:
                 fail(ec, errc::corrupt_header,
-                     path + ": " + std::to_string(file_size) + " bytes, shorter than the 32-byte file header");
+                     path + ": " + std::to_string(file_size) + " bytes, shorter than its file header");
                 return false;
             case file_header::problem::bad_magic:
                 fail(ec, errc::not_a_store, path + ": does not start with a kvforge data file's magic bytes");
@@ -860,7 +708,8 @@ private:
                          " (the file was not changed)");
                 return false;
             case file_header::problem::unknown_flags:
-                fail(ec, errc::unsupported_version, path + ": the file header has flags this kvforge does not know");
+                fail(ec, errc::unsupported_version,
+                     path + ": the file header has flags or reserved fields this kvforge does not know");
                 return false;
         }
         if (header.codec_fingerprint != fingerprint_) {
@@ -871,6 +720,7 @@ private:
             return false;
         }
         file_id_ = header.file_id;
+        data_version_ = header.version;
         return true;
     }
 
@@ -887,35 +737,29 @@ private:
         const auto mapping =
             file_mapping<io_type>::map(io_, hint.descriptor(), static_cast<std::size_t>(size), hint.path(), ignored);
         if (!mapping) return;
-        hint_summary summary;
-        table_type loaded;
-        std::uint64_t live = 0;
-        bool inside = true;  // every entry's record lies in the part of the log the hint covers
-        const bool valid = read_hint(
-            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_}, summary,
-            [&](const hint_summary& checked) {
-                if constexpr (requires { loaded.reserve(std::size_t{}); }) {
-                    loaded.reserve(static_cast<std::size_t>(checked.entries));
+        // Entries come only once the whole hint has passed its checks; the index is empty.
+        const std::uint64_t covered = read_hint(
+            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_, records_start()}, file_size,
+            [&](std::uint64_t entries) {
+                if constexpr (requires { table_.reserve(std::size_t{}); }) {
+                    table_.reserve(static_cast<std::size_t>(entries));
                 }
+                recovered_records_ = entries;
             },
-            [&](std::string_view key, std::uint64_t value_size, std::uint64_t offset) {
-                const record_location where{offset, static_cast<std::uint32_t>(value_size)};
-                // Else a read would go past the data file's end (SIGBUS through a mapping).
-                inside = inside && offset >= file_header::size && offset <= summary.covered_bytes &&
-                         where.record_size(key.size()) <= summary.covered_bytes - offset;
-                char payload[record_location::encoded_size];
-                where.encode(payload);
-                loaded.upsert(key, {payload, sizeof payload}, [](std::string_view) {});
-                live += key.size() + value_size;
+            [&](const hint_entry& entry) {
+                dead_bytes_ += entry.gap;  // records the hint leaves out: overwritten, erased, batch headers
+                if (entry.type == record_type::put) {
+                    index_put(entry.key, {entry.offset, entry.value_size, entry.flags});
+                } else if (entry.type == record_type::erase) {
+                    index_erase(entry.key, entry.record_size());
+                } else {
+                    index_clear(entry.offset + entry.record_size());
+                }
             });
-        if (!valid || !inside || summary.covered_bytes > file_size || summary.covered_bytes < file_header::size) return;
-        table_ = std::move(loaded);
-        live_bytes_ = live;
-        dead_bytes_ = summary.dead_bytes;
+        if (covered == 0) return;
         hint_bytes_ = size;
-        hint_covered_bytes_ = summary.covered_bytes;
-        recovered_records_ = summary.entries;
-        scan_from = summary.covered_bytes;
+        hint_covered_bytes_ = covered;
+        scan_from = covered;
     }
 
     bool attach_writer(std::uint64_t end) {
@@ -939,6 +783,7 @@ private:
         file_ = std::move(created);
         generation_ = generation;
         file_id_ = id;
+        data_version_ = format_version;
         return true;
     }
 
@@ -954,6 +799,7 @@ private:
         file_header header;
         header.codec_fingerprint = fingerprint_;
         header.generation = generation;
+        header.order = generation;  // a file the writer starts replays after every earlier one
         header.file_id = id;
         char bytes[file_header::size];
         header.encode(bytes);
@@ -993,7 +839,7 @@ private:
                 if (!ok) return;
                 std::string_view value;
                 const record_location where = record_location::decode(payload);
-                if (!read_record(key, where, scratch, value, ec)) {
+                if (!reader_.read(key, where, scratch, value, ec)) {
                     ok = false;
                     return;
                 }
@@ -1002,7 +848,7 @@ private:
                 char encoded[record_location::encoded_size];
                 moved.encode(encoded);
                 table.upsert(key, {encoded, sizeof encoded}, [](std::string_view) {});
-                hint.add(key, moved.value_size, moved.offset);
+                hint.add({record_type::put, 0, key, moved.value_size, 0, 0, moved.offset, 0});
                 live += key.size() + value.size();
                 if (out.size() >= (std::size_t{1} << 20)) {
                     ok = write_counted(file, end, out, ec);
@@ -1022,7 +868,7 @@ private:
         std::uint64_t hint_size = 0;
         std::uint64_t hint_covered = 0;
         if (options_.write_hints) {
-            std::string& bytes = hint.finish({end, table.size(), 0});
+            std::string& bytes = hint.finish(end);
             hint_size = bytes.size();
             // A missing hint only slows the next open down.
             std::error_code hint_error;
@@ -1036,13 +882,12 @@ private:
             table_ = std::move(table);
             file_ = std::move(file);
             writer_->attach(file_, end);
-            if constexpr (Mapped) {
-                // Views handed out before keep the old mapping; new reads use the new file's.
-                mapping_.reset();
-                cover_writer_end();
-            }
+            // Views handed out before keep the old mapping; new reads use the new file's.
+            reader_.release();
+            cover_writer_end();
             generation_ = next;
             file_id_ = id;
+            data_version_ = format_version;
             live_bytes_ = live;
             dead_bytes_ = 0;
             hint_bytes_ = hint_size;
@@ -1062,8 +907,22 @@ private:
         return true;
     }
 
-    /// Writes the hint of the current generation, covering the whole log.
+    /// Writes the hint of the current generation, covering the whole log: its live
+    /// records in file order, the gaps between them holding the rest.
     bool write_hint(std::error_code& ec) {
+        struct live_record {
+            std::string_view key;
+            record_location where;
+        };
+        std::vector<live_record> live;
+        live.reserve(table_.size());
+        // The keys stay where the index holds them: no writer runs while the gate is held.
+        table_.for_each([&](std::string_view key, std::string_view payload) {
+            live.push_back({key, record_location::decode(payload)});
+        });
+        // A hint lists records in file order.
+        std::sort(live.begin(), live.end(),
+                  [](const live_record& a, const live_record& b) { return a.where.offset < b.where.offset; });
         // Streamed a block at a time, as write_file would write it whole: .tmp, sync, rename, sync the directory.
         const store_file_name name = store_file_name::hint(generation_);
         data_file<io_type> file;
@@ -1074,14 +933,14 @@ private:
             size += block.size();
             return true;
         };
-        hint_writer hint({generation_, fingerprint_, file_id_}, {writer_->end(), table_.size(), dead_bytes_}, sink);
-        bool ok = true;
-        table_.for_each([&](std::string_view key, std::string_view payload) {
-            const record_location where = record_location::decode(payload);
-            ok = ok && hint.add(key, where.value_size, where.offset);
-        });
-        if (!ok || !hint.finish() || !file.sync(ec) || !directory_.rename(name.temporary(), name, ec) ||
-            !sync_directory(ec)) {
+        hint_writer hint({generation_, fingerprint_, file_id_, records_start()}, writer_->end(), live.size(), sink);
+        for (const live_record& record : live) {
+            if (!hint.add({record_type::put, record.where.flags, record.key, record.where.value_size, 0, 0,
+                           record.where.offset, 0})) {
+                return false;
+            }
+        }
+        if (!hint.finish() || !file.sync(ec) || !directory_.rename(name.temporary(), name, ec) || !sync_directory(ec)) {
             return false;
         }
         const write_lock lock(mutex_);  // stats() reads these under the read lock
@@ -1152,9 +1011,10 @@ private:
     store_directory<io_type> directory_;
     data_file<io_type> file_;
     std::optional<writer_type> writer_;
-    std::shared_ptr<const file_mapping<io_type>> mapping_;  // mmap_file only: the current mapping
+    record_reader<io_type, writer_type, Mapped> reader_{io_, file_, writer_};
     std::uint32_t generation_ = 0;
     std::uint32_t file_id_ = 0;  // the data file's id, which its hint repeats
+    std::uint16_t data_version_ = format_version;  // the data file's format version, which its records follow
     table_type table_;
     std::string record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body

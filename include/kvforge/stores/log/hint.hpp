@@ -1,0 +1,288 @@
+#pragma once
+/// \file hint.hpp
+/// Hint files: the records of a data file without their values, so that reopening a
+/// store reads the keys without reading the values.
+///
+/// A hint file (format version 2) is a file header (kind 'H', the generation, codecs
+/// and file id of the data file it describes), then a body: how many bytes of the data
+/// file it covers (u64), how many entries follow (u64), and per record, in file order,
+///
+///     u8      the record's type byte (kind and flags, as in the record)
+///     varint  bytes the key shares with the previous entry's key
+///     varint  length of the rest of the key, then those bytes
+///     put:    varint value size, [deadline i64], [tag u8] as the flags say
+///     varint  gap: bytes between the previous entry's record's end (or the data
+///             file's header) and this record's start
+///
+/// then a CRC-32C of the body. Offsets follow from the sizes and gaps, so a hint may
+/// leave records out (a hint written at close lists the live puts only: the gaps hold
+/// the rest). A hint that fails any check, or of format version 1, is ignored and the
+/// log is read instead.
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "../../detail/byte_order.hpp"
+#include "../../detail/crc32c.hpp"
+#include "record_format.hpp"
+
+namespace kvforge::detail {
+
+/// Which data file a hint describes: its generation, codecs and file id, as its header
+/// says, and where its records start (the size of its header).
+struct hint_identity {
+    std::uint32_t generation = 0;
+    std::uint64_t fingerprint = 0;
+    std::uint32_t file_id = 0;
+    std::uint64_t records_start = file_header::size;
+};
+
+/// One record a hint lists; key views the hint's bytes during the callback only.
+struct hint_entry {
+    record_type type = record_type::put;
+    unsigned char flags = 0;     ///< a put's record_flag bits
+    std::string_view key;
+    std::uint32_t value_size = 0;  ///< put
+    std::int64_t deadline = 0;     ///< put with record_flag::deadline
+    unsigned char tag = 0;         ///< put with record_flag::tag
+    std::uint64_t offset = 0;      ///< where the record starts in the data file
+    std::uint64_t gap = 0;         ///< bytes between the previous listed record and this one
+
+    /// The bytes of the record in the data file.
+    [[nodiscard]] std::uint64_t record_size() const noexcept {
+        switch (type) {
+            case record_type::put: return put_header_size(key.size(), value_size, flags) + key.size() + value_size;
+            case record_type::erase: return erase_record_size(key.size());
+            default: return 5;
+        }
+    }
+};
+
+/// Appends a hint file's header for data, with room for the body's two counts after it.
+inline void append_hint_header(std::string& out, const hint_identity& data) {
+    file_header header;
+    header.kind = file_kind::hint;
+    header.generation = data.generation;
+    header.order = data.generation;
+    header.codec_fingerprint = data.fingerprint;
+    header.file_id = data.file_id;
+    const std::size_t at = out.size();
+    out.resize(at + file_header::size + 16);
+    header.encode(out.data() + at);
+}
+
+/// Writes the body's counts (bytes covered, entries) at `at`, the 16 bytes after the header.
+inline void put_hint_counts(char* at, std::uint64_t covered_end, std::uint64_t entries) noexcept {
+    file_header::put_le64(at, covered_end);
+    file_header::put_le64(at + 8, entries);
+}
+
+/// Appends a hint's trailer: the CRC-32C of the body, given as crc.
+inline void append_hint_trailer(std::string& out, std::uint32_t crc) {
+    char trailer[4];
+    file_header::put_le32(trailer, crc);
+    out.append(trailer, 4);
+}
+
+/// Encodes hint entries one after another, in file order: each shares its key's prefix
+/// with the entry before and gives its offset as the gap after that entry's record.
+class hint_entry_encoder {
+public:
+    explicit hint_entry_encoder(std::uint64_t records_start) noexcept : end_(records_start) {}
+
+    /// Appends the entry of the record entry describes (its offset at or after the previous one's end).
+    void append(std::string& out, const hint_entry& entry) {
+        std::size_t shared = 0;
+        const std::size_t most = std::min(entry.key.size(), previous_key_.size());
+        while (shared < most && entry.key[shared] == previous_key_[shared]) ++shared;
+        char fields[1 + 3 * max_varint_size + 9];
+        char* p = fields;
+        *p++ = static_cast<char>(static_cast<unsigned char>(entry.type) | entry.flags);
+        p = put_varint(p, shared);
+        p = put_varint(p, entry.key.size() - shared);
+        out.append(fields, static_cast<std::size_t>(p - fields));
+        out.append(entry.key.substr(shared));
+        p = fields;
+        if (entry.type == record_type::put) {
+            p = put_varint(p, entry.value_size);
+            if ((entry.flags & record_flag::deadline) != 0) {
+                file_header::put_le64(p, static_cast<std::uint64_t>(entry.deadline));
+                p += 8;
+            }
+            if ((entry.flags & record_flag::tag) != 0) *p++ = static_cast<char>(entry.tag);
+        }
+        p = put_varint(p, entry.offset - end_);
+        out.append(fields, static_cast<std::size_t>(p - fields));
+        previous_key_.assign(entry.key);
+        end_ = entry.offset + entry.record_size();
+    }
+
+private:
+    std::string previous_key_;
+    std::uint64_t end_;  // the end of the previous record listed
+};
+
+/// Builds a hint file's bytes in memory: add() records in file order, then finish(). For
+/// a data file whose entry count is known only at the end (compaction's output).
+class hint_builder {
+public:
+    explicit hint_builder(const hint_identity& data) : encoder_(data.records_start) {
+        append_hint_header(bytes_, data);
+    }
+
+    /// Lists the record entry describes (its offset at or after the previous one's end).
+    void add(const hint_entry& entry) {
+        encoder_.append(bytes_, entry);
+        ++entries_;
+    }
+
+    /// The finished file's bytes, covering the data file up to covered_end.
+    std::string& finish(std::uint64_t covered_end) {
+        put_hint_counts(bytes_.data() + file_header::size, covered_end, entries_);
+        append_hint_trailer(bytes_, crc32c(std::string_view(bytes_).substr(file_header::size)));
+        return bytes_;
+    }
+
+private:
+    std::string bytes_;
+    hint_entry_encoder encoder_;
+    std::uint64_t entries_ = 0;
+};
+
+/// Writes a hint file a block at a time, for a data file whose covered end and entry
+/// count are known before its entries: add() each in file order, then finish(). Each
+/// full block goes to sink(std::string_view) -> bool, so that the hint of a large store
+/// never sits in memory whole (at a million keys it would be a large part of a load's
+/// peak memory).
+template <class Sink>
+class hint_writer {
+public:
+    /// Bytes gathered before they go to the sink.
+    static constexpr std::size_t block_size = std::size_t{256} << 10;
+
+    hint_writer(const hint_identity& data, std::uint64_t covered_end, std::uint64_t entries, Sink& sink)
+        : sink_(&sink), encoder_(data.records_start) {
+        bytes_.reserve(block_size + 64);
+        append_hint_header(bytes_, data);
+        put_hint_counts(bytes_.data() + file_header::size, covered_end, entries);
+        checked_from_ = file_header::size;
+    }
+
+    /// Adds the entry of the next record; false when the sink failed.
+    bool add(const hint_entry& entry) {
+        encoder_.append(bytes_, entry);
+        if (bytes_.size() < block_size) return true;
+        take_into_crc();
+        return write_out();
+    }
+
+    /// Writes what is left and the trailer; false when the sink failed.
+    bool finish() {
+        take_into_crc();
+        append_hint_trailer(bytes_, crc_);
+        return write_out();
+    }
+
+private:
+    void take_into_crc() noexcept { crc_ = crc32c_extend(crc_, std::string_view(bytes_).substr(checked_from_)); }
+
+    bool write_out() {
+        const bool written = (*sink_)(std::string_view(bytes_));
+        bytes_.clear();
+        checked_from_ = 0;
+        return written;
+    }
+
+    Sink* sink_;
+    std::string bytes_;
+    hint_entry_encoder encoder_;
+    std::size_t checked_from_ = 0;  // where the bytes not yet in crc_ start
+    std::uint32_t crc_ = 0;
+};
+
+/// Checks a hint file's bytes against its data file (identity, and data_size bytes
+/// long), then calls on_start(entry count) once and on_entry(const hint_entry&) for
+/// each entry; returns the data file's bytes it covers, or 0 (having called nothing)
+/// when the hint was not written for this data file or fails a check.
+template <class OnStart, class OnEntry>
+std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size,
+                        OnStart&& on_start, OnEntry&& on_entry) {
+    file_header header;
+    if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none ||
+        header.version != format_version) {
+        return 0;
+    }
+    if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
+        header.file_id != data.file_id) {
+        return 0;
+    }
+    if (bytes.size() < file_header::size + 16 + 4) return 0;
+    const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
+    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return 0;
+    const std::uint64_t covered = file_header::get_le64(body.data());
+    const std::uint64_t entries = file_header::get_le64(body.data() + 8);
+    if (covered < data.records_start || covered > data_size) return 0;
+
+    // Check the structure before delivering anything, so a bad hint changes nothing.
+    const char* const end = body.data() + body.size();
+    std::string key;
+    for (int pass = 0; pass < 2; ++pass) {
+        const char* p = body.data() + 16;
+        std::uint64_t record_end = data.records_start;
+        key.clear();
+        for (std::uint64_t i = 0; i < entries; ++i) {
+            if (p == end) return 0;
+            hint_entry entry;
+            const auto type_byte = static_cast<unsigned char>(*p++);
+            entry.type = static_cast<record_type>(type_byte & 0x07);
+            entry.flags = static_cast<unsigned char>(type_byte & ~0x07);
+            const bool put = entry.type == record_type::put;
+            if ((!put && entry.type != record_type::erase && entry.type != record_type::clear) ||
+                (entry.flags & ~record_flag::known) != 0 || (!put && entry.flags != 0)) {
+                return 0;
+            }
+            std::uint64_t shared = 0;
+            std::uint64_t rest = 0;
+            p = get_varint(p, end, shared);
+            if (p != nullptr) p = get_varint(p, end, rest);
+            if (p == nullptr || shared > key.size() || rest > static_cast<std::uint64_t>(end - p) ||
+                shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
+                return 0;
+            }
+            key.resize(static_cast<std::size_t>(shared));
+            key.append(p, static_cast<std::size_t>(rest));
+            p += rest;
+            if (put) {
+                std::uint64_t value_size = 0;
+                p = get_varint(p, end, value_size);
+                if (p == nullptr || value_size > max_value_size ||
+                    static_cast<std::size_t>(end - p) < flag_fields_size(entry.flags)) {
+                    return 0;
+                }
+                entry.value_size = static_cast<std::uint32_t>(value_size);
+                if ((entry.flags & record_flag::deadline) != 0) {
+                    entry.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
+                    p += 8;
+                }
+                if ((entry.flags & record_flag::tag) != 0) entry.tag = static_cast<unsigned char>(*p++);
+            }
+            p = get_varint(p, end, entry.gap);
+            // Every record must lie in the covered part of the data file: else a read
+            // would go past its end (SIGBUS through a mapping).
+            if (p == nullptr || entry.gap > covered - record_end) return 0;
+            entry.key = key;
+            entry.offset = record_end + entry.gap;
+            if (entry.record_size() > covered - entry.offset) return 0;
+            record_end = entry.offset + entry.record_size();
+            if (pass == 1) on_entry(std::as_const(entry));
+        }
+        if (p != end) return 0;
+        if (pass == 0) on_start(entries);
+    }
+    return covered;
+}
+
+}  // namespace kvforge::detail

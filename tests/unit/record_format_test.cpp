@@ -1,0 +1,207 @@
+// The bytes of format versions 1 and 2: headers, records with and without flags, clear
+// records and hints, encoded and parsed by stores/log/record_format.hpp and hint.hpp.
+
+#include <catch2/catch.hpp>
+
+#include <kvforge/stores/log/hint.hpp>
+#include <kvforge/stores/log/record_format.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kd = kvforge::detail;
+
+TEST_CASE("a format 2 header holds its order and refuses what it does not know", "[record_format]") {
+    kd::file_header header;
+    header.codec_fingerprint = 0x0102030405060708ULL;
+    header.generation = 7;
+    header.file_id = 99;
+    header.order = 0x1122334455667788ULL;
+    char bytes[kd::file_header::size];
+    header.encode(bytes);
+    const std::string_view view(bytes, sizeof bytes);
+
+    kd::file_header read;
+    REQUIRE(kd::file_header::decode(view, kd::file_kind::data, read) == kd::file_header::problem::none);
+    CHECK(read.version == 2);
+    CHECK(read.bytes() == 64);
+    CHECK(read.order == header.order);
+    CHECK(read.generation == 7);
+    CHECK(read.file_id == 99);
+    CHECK(read.codec_fingerprint == header.codec_fingerprint);
+
+    CHECK(kd::file_header::decode(view.substr(0, 40), kd::file_kind::data, read) == kd::file_header::problem::truncated);
+    std::string changed(view);
+    changed[45] = 1;  // a reserved byte, the checksum made to match
+    kd::file_header::put_le32(changed.data() + 60, kd::crc32c(std::string_view(changed).substr(32, 28)));
+    CHECK(kd::file_header::decode(changed, kd::file_kind::data, read) == kd::file_header::problem::unknown_flags);
+    changed[45] = 0;
+    changed[33] ^= 1;  // the order, without a matching checksum
+    CHECK(kd::file_header::decode(changed, kd::file_kind::data, read) == kd::file_header::problem::bad_checksum);
+}
+
+TEST_CASE("a format 1 header is 32 bytes and its order is its generation", "[record_format]") {
+    kd::file_header header;
+    header.version = 1;
+    header.generation = 3;
+    char bytes[kd::file_header::size] = {};
+    header.encode(bytes);
+    kd::file_header read;
+    REQUIRE(kd::file_header::decode({bytes, kd::file_header::v1_size}, kd::file_kind::data, read) ==
+            kd::file_header::problem::none);
+    CHECK(read.version == 1);
+    CHECK(read.bytes() == 32);
+    CHECK(read.order == 3);
+}
+
+TEST_CASE("a header of a newer version is refused before its second half is read", "[record_format]") {
+    kd::file_header header;
+    header.version = kd::format_version + 1;
+    char bytes[kd::file_header::size] = {};
+    header.encode(bytes);
+    kd::file_header read;
+    CHECK(kd::file_header::decode({bytes, kd::file_header::v1_size}, kd::file_kind::data, read) ==
+          kd::file_header::problem::newer_version);
+}
+
+TEST_CASE("a put record without flags is the same bytes in both versions", "[record_format]") {
+    std::string record;
+    kd::append_put_record(record, "key", "value");
+    CHECK(record.size() == kd::put_header_size(3, 5) + 8);
+    CHECK(static_cast<unsigned char>(record[4]) == 1);
+    for (std::uint16_t version : {1, 2}) {
+        kd::record_info info;
+        REQUIRE(kd::parse_record(record, info, version) == kd::parse_status::ok);
+        CHECK(info.flags == 0);
+        CHECK(record.substr(info.key_offset, info.key_size) == "key");
+        CHECK(record.substr(info.value_offset, info.value_size) == "value");
+    }
+}
+
+TEST_CASE("a put record's deadline and tag follow its sizes, in version 2 only", "[record_format]") {
+    const kd::record_meta meta{kd::record_flag::deadline | kd::record_flag::tag, -12345678901234LL, 0x7f};
+    std::string record;
+    kd::append_put_record(record, "key", "value", meta);
+    CHECK(record.size() == kd::put_header_size(3, 5, meta.flags) + 8);
+    CHECK(record.size() == kd::put_header_size(3, 5) + 9 + 8);
+    kd::record_info info;
+    REQUIRE(kd::parse_record(record, info, 2) == kd::parse_status::ok);
+    CHECK(info.type == kd::record_type::put);
+    CHECK(info.flags == meta.flags);
+    CHECK(info.deadline == meta.deadline);
+    CHECK(info.tag == meta.tag);
+    CHECK(record.substr(info.key_offset, info.key_size) == "key");
+    CHECK(record.substr(info.value_offset, info.value_size) == "value");
+    CHECK(kd::parse_record(record, info, 1) == kd::parse_status::bad);
+
+    // The header alone, as a point read checks it with the value elsewhere.
+    kd::record_info head;
+    REQUIRE(kd::parse_record_header(std::string_view(record).substr(0, info.value_offset), 5, head));
+    CHECK(head.deadline == meta.deadline);
+    CHECK(head.key_offset == info.key_offset);
+
+    // Only the tag: one byte more than no flags.
+    std::string tagged;
+    kd::append_put_record(tagged, "key", "value", {kd::record_flag::tag, 0, 1});
+    CHECK(tagged.size() == record.size() - 8);
+    REQUIRE(kd::parse_record(tagged, info) == kd::parse_status::ok);
+    CHECK(info.tag == 1);
+
+    // The index payload keeps the flags, so that the record's size is known.
+    const kd::record_location where{1000, 5, meta.flags};
+    char payload[kd::record_location::encoded_size];
+    where.encode(payload);
+    const kd::record_location back = kd::record_location::decode({payload, sizeof payload});
+    CHECK(back.offset == 1000);
+    CHECK(back.value_size == 5);
+    CHECK(back.flags == meta.flags);
+    CHECK(back.record_size(3) == record.size());
+}
+
+TEST_CASE("unknown flag bits, and flags on other kinds than put, make a record bad", "[record_format]") {
+    std::string record;
+    kd::append_put_record(record, "key", "value");
+    kd::record_info info;
+    for (unsigned char bits : {0x20, 0x40, 0x80}) {
+        std::string changed = record;
+        changed[4] = static_cast<char>(1 | bits);
+        kd::file_header::put_le32(changed.data(), kd::crc32c(std::string_view(changed).substr(4)));
+        CHECK(kd::parse_record(changed, info) == kd::parse_status::bad);
+    }
+    std::string erase;
+    kd::append_erase_record(erase, "key");
+    erase[4] = static_cast<char>(2 | kd::record_flag::tag);
+    kd::file_header::put_le32(erase.data(), kd::crc32c(std::string_view(erase).substr(4)));
+    CHECK(kd::parse_record(erase, info) == kd::parse_status::bad);
+}
+
+TEST_CASE("a clear record is five bytes, and only in version 2", "[record_format]") {
+    std::string record;
+    kd::append_clear_record(record);
+    CHECK(record.size() == 5);
+    kd::record_info info;
+    REQUIRE(kd::parse_record(record, info) == kd::parse_status::ok);
+    CHECK(info.type == kd::record_type::clear);
+    CHECK(info.size == 5);
+    CHECK(kd::parse_record(record, info, 1) == kd::parse_status::bad);
+}
+
+TEST_CASE("a hint lists records with shared key prefixes and gaps, and is refused when it does not fit",
+          "[record_format]") {
+    const kd::hint_identity data{4, 0xabcdef, 77, kd::file_header::size};
+    std::vector<kd::hint_entry> entries;
+    const std::vector<std::string> keys{"apple", "applesauce", "banana", "band"};
+    std::uint64_t at = kd::file_header::size + 10;  // a batch header, say, before the first
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        kd::hint_entry entry;
+        entry.type = i == 2 ? kd::record_type::erase : kd::record_type::put;
+        entry.key = keys[i];
+        entry.value_size = static_cast<std::uint32_t>(i * 100);
+        if (i == 3) {
+            entry.flags = kd::record_flag::deadline;
+            entry.deadline = 42;
+        }
+        entry.offset = at;
+        at += entry.record_size() + (i == 1 ? 30 : 0);  // 30 bytes of records the hint leaves out
+        entries.push_back(entry);
+    }
+    kd::hint_builder builder(data);
+    for (const kd::hint_entry& entry : entries) builder.add(entry);
+    const std::string bytes = builder.finish(at);
+
+    std::vector<kd::hint_entry> read;
+    std::vector<std::string> read_keys;
+    std::uint64_t announced = 0;
+    const std::uint64_t covered = kd::read_hint(
+        bytes, data, at, [&](std::uint64_t count) { announced = count; },
+        [&](const kd::hint_entry& entry) {
+            read.push_back(entry);
+            read_keys.emplace_back(entry.key);
+        });
+    REQUIRE(covered == at);
+    CHECK(announced == entries.size());
+    REQUIRE(read.size() == entries.size());
+    CHECK(read_keys == keys);
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        CHECK(read[i].type == entries[i].type);
+        CHECK(read[i].offset == entries[i].offset);
+        CHECK(read[i].value_size == (entries[i].type == kd::record_type::put ? entries[i].value_size : 0));
+        CHECK(read[i].flags == entries[i].flags);
+        CHECK(read[i].deadline == entries[i].deadline);
+    }
+    CHECK(read[0].gap == 10);
+    CHECK(read[2].gap == 30);
+
+    int calls = 0;
+    const auto count = [&](auto&&...) { ++calls; };
+    CHECK(kd::read_hint(bytes, data, at - 1, count, count) == 0);  // the data file is shorter than it covers
+    kd::hint_identity other = data;
+    other.file_id = 78;
+    CHECK(kd::read_hint(bytes, other, at, count, count) == 0);
+    std::string damaged = bytes;
+    damaged[kd::file_header::size + 20] ^= 1;
+    CHECK(kd::read_hint(damaged, data, at, count, count) == 0);
+    CHECK(calls == 0);
+}
