@@ -32,7 +32,8 @@ TEST_CASE("a format 2 header holds its order and refuses what it does not know",
     CHECK(read.file_id == 99);
     CHECK(read.codec_fingerprint == header.codec_fingerprint);
 
-    CHECK(kd::file_header::decode(view.substr(0, 40), kd::file_kind::data, read) == kd::file_header::problem::truncated);
+    CHECK(kd::file_header::decode(view.substr(0, 40), kd::file_kind::data, read) ==
+          kd::file_header::problem::truncated);
     std::string changed(view);
     changed[45] = 1;  // a reserved byte, the checksum made to match
     kd::file_header::put_le32(changed.data() + 60, kd::crc32c(std::string_view(changed).substr(32, 28)));
@@ -204,4 +205,38 @@ TEST_CASE("a hint lists records with shared key prefixes and gaps, and is refuse
     damaged[kd::file_header::size + 20] ^= 1;
     CHECK(kd::read_hint(damaged, data, at, count, count) == 0);
     CHECK(calls == 0);
+}
+
+TEST_CASE("records handed out in any order are visited in file order, a window at a time", "[record_format][hint]") {
+    // More records than one window holds, spread unevenly, handed out in a scrambled order.
+    constexpr std::uint64_t count = 700000;
+    std::vector<std::uint64_t> offsets;
+    for (std::uint64_t i = 0; i < count; ++i) offsets.push_back(64 + i * 40 + (i > count / 2 ? 9000000 : 0));
+    const std::uint64_t end = offsets.back() + 40;
+    std::vector<std::uint64_t> handed = offsets;
+    for (std::uint64_t i = 0; i < count; ++i) std::swap(handed[i], handed[(i * 7919) % count]);
+    std::size_t walks = 0;
+    const auto walk = [&](auto&& fn) {
+        ++walks;
+        for (const std::uint64_t offset : handed) {
+            kd::record_location where;
+            where.offset = offset;
+            fn(std::string_view("key"), where);
+        }
+    };
+    std::vector<std::uint64_t> visited;
+    const bool finished =
+        kd::visit_in_file_order(walk, count, 64, end, [&](std::string_view, const kd::record_location& where) {
+            visited.push_back(where.offset);
+            return true;
+        });
+    CHECK(finished);
+    CHECK(walks > 1);
+    CHECK(visited == offsets);
+
+    // A visit that returns false stops it.
+    std::size_t calls = 0;
+    CHECK_FALSE(kd::visit_in_file_order(walk, count, 64, end,
+                                        [&](std::string_view, const kd::record_location&) { return ++calls < 10; }));
+    CHECK(calls == 10);
 }

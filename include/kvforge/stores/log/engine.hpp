@@ -44,12 +44,6 @@
 #include <vector>
 
 #include "../../batch.hpp"
-#include "../../error.hpp"
-#include "../../manifest.hpp"
-#include "../../options.hpp"
-#include "../../stats.hpp"
-#include "../../threading/single_thread.hpp"
-#include "../../pinned_value.hpp"
 #include "../../detail/active_calls.hpp"
 #include "../../detail/assign_bytes.hpp"
 #include "../../detail/data_file.hpp"
@@ -60,6 +54,12 @@
 #include "../../detail/store_directory.hpp"
 #include "../../detail/store_files.hpp"
 #include "../../detail/write_version.hpp"
+#include "../../error.hpp"
+#include "../../manifest.hpp"
+#include "../../options.hpp"
+#include "../../pinned_value.hpp"
+#include "../../stats.hpp"
+#include "../../threading/single_thread.hpp"
 #include "hint.hpp"
 #include "log_scan.hpp"
 #include "record_format.hpp"
@@ -280,9 +280,7 @@ public:
 
     /// Hands out key's value as a pinned_value: a view into the mapping, kept alive by
     /// it, when the record is in the file; a copy when it is still in the writer.
-    bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const
-        requires Mapped
-    {
+    bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const requires Mapped {
         const read_lock lock(mutex_);
         record_location where;
         if (!look_up(key, where, ec)) return false;
@@ -292,8 +290,8 @@ public:
         if (copy->empty()) {
             out = pinned_value(reader_.mapping(), value);  // the bytes lie in the mapping: share it
         } else {
-            out = pinned_value(copy, std::string_view(*copy).substr(static_cast<std::size_t>(value.data() - copy->data()),
-                                                                    value.size()));
+            out = pinned_value(copy, std::string_view(*copy).substr(
+                                         static_cast<std::size_t>(value.data() - copy->data()), value.size()));
         }
         return true;
     }
@@ -420,7 +418,8 @@ public:
         if (!file_.size(file_size, ec)) return report;
         const std::uint64_t end = written < writer_->end() ? written : file_size;
         log_scan_result scanned;
-        if (!scan_log(file_, records_start(), end, data_version_, true, [](const log_entry&) {}, scanned, ec)) {
+        if (!scan_log(
+                file_, records_start(), end, data_version_, true, [](const log_entry&) {}, scanned, ec)) {
             return report;
         }
         report.records_checked = scanned.records;
@@ -463,8 +462,9 @@ private:
         if (!readable(ec)) return false;
         if (options_.read_only) {
             fail(ec, errc::read_only,
-                 directory_.path() + " was opened read-only (options::read_only); nothing was written. Open it "
-                                     "without read_only to write");
+                 directory_.path() +
+                     " was opened read-only (options::read_only); nothing was written. Open it "
+                     "without read_only to write");
             return false;
         }
         if (failure_.check(ec)) return false;
@@ -538,7 +538,6 @@ private:
             throw;
         }
     }
-
 
     /// Where the data file's records start: after its header, whose size is its version's.
     [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(data_version_); }
@@ -790,8 +789,7 @@ private:
     /// Starts data file `generation` as a .tmp holding its header, with a new file id.
     /// A hint of that generation can only describe an earlier data file (one that was
     /// lost, or the leftover of an interrupted switch): it is removed first.
-    bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::uint32_t& id,
-                          std::error_code& ec) {
+    bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::uint32_t& id, std::error_code& ec) {
         if (!directory_.remove(store_file_name::hint(generation), ec)) return false;
         const store_file_name tmp = store_file_name::data(generation).temporary();
         if (!directory_.open_file(file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
@@ -910,19 +908,6 @@ private:
     /// Writes the hint of the current generation, covering the whole log: its live
     /// records in file order, the gaps between them holding the rest.
     bool write_hint(std::error_code& ec) {
-        struct live_record {
-            std::string_view key;
-            record_location where;
-        };
-        std::vector<live_record> live;
-        live.reserve(table_.size());
-        // The keys stay where the index holds them: no writer runs while the gate is held.
-        table_.for_each([&](std::string_view key, std::string_view payload) {
-            live.push_back({key, record_location::decode(payload)});
-        });
-        // A hint lists records in file order.
-        std::sort(live.begin(), live.end(),
-                  [](const live_record& a, const live_record& b) { return a.where.offset < b.where.offset; });
         // Streamed a block at a time, as write_file would write it whole: .tmp, sync, rename, sync the directory.
         const store_file_name name = store_file_name::hint(generation_);
         data_file<io_type> file;
@@ -933,13 +918,18 @@ private:
             size += block.size();
             return true;
         };
-        hint_writer hint({generation_, fingerprint_, file_id_, records_start()}, writer_->end(), live.size(), sink);
-        for (const live_record& record : live) {
-            if (!hint.add({record_type::put, record.where.flags, record.key, record.where.value_size, 0, 0,
-                           record.where.offset, 0})) {
-                return false;
-            }
-        }
+        hint_writer hint({generation_, fingerprint_, file_id_, records_start()}, writer_->end(), table_.size(), sink);
+        // The keys stay where the index holds them: no writer runs while the gate is held.
+        const auto walk = [&](auto&& fn) {
+            table_.for_each(
+                [&](std::string_view key, std::string_view payload) { fn(key, record_location::decode(payload)); });
+        };
+        const bool listed = visit_in_file_order(
+            walk, table_.size(), records_start(), writer_->end(),
+            [&](std::string_view key, const record_location& where) {
+                return hint.add({record_type::put, where.flags, key, where.value_size, 0, 0, where.offset, 0});
+            });
+        if (!listed) return false;
         if (!hint.finish() || !file.sync(ec) || !directory_.rename(name.temporary(), name, ec) || !sync_directory(ec)) {
             return false;
         }
@@ -974,8 +964,7 @@ private:
         if (on_disk.format > format_version) {
             fail(ec, errc::unsupported_version,
                  path + ": written in format version " + std::to_string(on_disk.format) +
-                     "; this kvforge reads up to version " + std::to_string(format_version) +
-                     " (nothing was changed)");
+                     "; this kvforge reads up to version " + std::to_string(format_version) + " (nothing was changed)");
             return false;
         }
         const std::string difference = first_binding_difference(on_disk, composition_);
@@ -1013,10 +1002,10 @@ private:
     std::optional<writer_type> writer_;
     record_reader<io_type, writer_type, Mapped> reader_{io_, file_, writer_};
     std::uint32_t generation_ = 0;
-    std::uint32_t file_id_ = 0;  // the data file's id, which its hint repeats
+    std::uint32_t file_id_ = 0;                    // the data file's id, which its hint repeats
     std::uint16_t data_version_ = format_version;  // the data file's format version, which its records follow
     table_type table_;
-    std::string record_;                     // the record being written; reused under the gate
+    std::string record_;                      // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
     detail::write_version<threading::concurrent> version_;
     active_calls<threading::concurrent> active_calls_;
@@ -1031,7 +1020,7 @@ private:
     std::uint64_t compaction_failures_ = 0;
     std::string last_compaction_error_;
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the data file ends past this
-    counter_type directory_syncs_;  // bumped outside the lock stats() reads under
+    counter_type directory_syncs_;            // bumped outside the lock stats() reads under
     // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
     std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;

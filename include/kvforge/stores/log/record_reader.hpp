@@ -14,11 +14,11 @@
 #include <string_view>
 #include <system_error>
 
-#include "../../error.hpp"
 #include "../../detail/assign_bytes.hpp"
 #include "../../detail/crc32c.hpp"
 #include "../../detail/data_file.hpp"
 #include "../../detail/file_mapping.hpp"
+#include "../../error.hpp"
 #include "record_format.hpp"
 
 namespace kvforge::detail {
@@ -169,8 +169,7 @@ private:
     bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
         const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
         const bool backward = !ahead.bytes.empty() && offset + size == ahead.start;
-        std::size_t length =
-            sequential || backward ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
+        std::size_t length = sequential || backward ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
         length = std::max(length, size);
         std::size_t needed = size;
         if (backward) {
