@@ -45,10 +45,407 @@
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
-#include <string>
-#include <vector>
 #include <optional>
+#include <string>
 #include <string_view>
+#include <system_error>
+#include <vector>
+
+// ---- begin kvforge/detail/data_file.hpp ----
+/// \file data_file.hpp
+/// One open file of a persistent store, read and written through the I/O policy.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <system_error>
+#include <utility>
+
+// ---- begin kvforge/error.hpp ----
+/// \file error.hpp
+/// kvforge's error codes, their category, and the exception the throwing calls raise.
+///
+/// Every fallible call has two forms, as in std::filesystem: one takes a
+/// std::error_code& and never throws; the other throws kvforge::error. Both carry
+/// the same code; the message of the exception (and kvforge::last_error_message()
+/// after an error_code call) says which file, offset or limit was involved.
+
+#include <string>
+#include <system_error>
+#include <utility>
+
+namespace kvforge {
+
+/// kvforge's own refusals. Errors of the system calls a store makes carry their errno in
+/// std::system_category() instead.
+enum class errc {
+    key_too_large = 1,    ///< the encoded key is longer than kvforge::max_key_size
+    value_too_large,      ///< the encoded value is longer than kvforge::max_value_size, or a bounded store's budget
+    value_decode_failed,  ///< stored bytes could not be decoded by kvforge::codec<Value>
+    key_decode_failed,    ///< stored key bytes could not be decoded by kvforge::codec<Key>
+    codec_failed,         ///< a codec threw an exception while encoding
+    not_a_store,          ///< a file in the store's directory is not a kvforge file (wrong magic)
+    unsupported_version,  ///< the file was written by a newer format version; it is left unchanged
+    codec_mismatch,       ///< the store was written with other key or value codecs
+    corrupt_header,       ///< a file header is truncated or fails its checksum
+    corrupt_record,       ///< a record before the log's tail is damaged (open with salvage to keep the rest)
+    store_locked,         ///< another process or store object has the store open
+    store_failed,         ///< an earlier write or sync failed; reopen the store to recover from disk
+    store_closed,         ///< the store is not open
+    store_not_found,      ///< no store at the path, and the open may not create one (create_if_missing, read_only)
+    store_exists,         ///< a store is at the path, and options::error_if_exists is set
+    read_only,            ///< a write to a store opened with options::read_only
+    invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range, a bad spec
+    not_supported,        ///< a call the store's composition cannot serve (any_store: a scan on a hash index)
+    compression_failed,   ///< a compression codec failed, or gave back other than the recorded number of bytes
+};
+
+/// The category of kvforge::errc, named "kvforge".
+[[nodiscard]] inline const std::error_category& error_category() noexcept {
+    class category final : public std::error_category {
+    public:
+        [[nodiscard]] const char* name() const noexcept override { return "kvforge"; }
+        [[nodiscard]] std::string message(int code) const override {
+            switch (static_cast<errc>(code)) {
+                case errc::key_too_large: return "key too large";
+                case errc::value_too_large: return "value too large";
+                case errc::value_decode_failed: return "stored value cannot be decoded as the value type";
+                case errc::key_decode_failed: return "stored key cannot be decoded as the key type";
+                case errc::codec_failed: return "a codec threw an exception";
+                case errc::not_a_store: return "not a kvforge store file";
+                case errc::unsupported_version: return "file written by a newer kvforge format version";
+                case errc::codec_mismatch: return "store written with other key or value codecs";
+                case errc::corrupt_header: return "damaged file header";
+                case errc::corrupt_record: return "damaged record before the end of the log";
+                case errc::store_locked: return "store is open elsewhere";
+                case errc::store_failed: return "store refuses writes after a failed write or sync";
+                case errc::store_closed: return "store is not open";
+                case errc::store_not_found: return "no store at this path";
+                case errc::store_exists: return "a store already exists at this path";
+                case errc::read_only: return "store is open read-only";
+                case errc::invalid_argument: return "invalid argument";
+                case errc::not_supported: return "not supported by the store's composition";
+                case errc::compression_failed: return "a compression codec failed; no value is returned";
+            }
+            return "unknown kvforge error";
+        }
+    };
+    static const category instance;
+    return instance;
+}
+
+/// Makes kvforge::errc usable wherever a std::error_code is expected.
+[[nodiscard]] inline std::error_code make_error_code(errc e) noexcept {
+    return {static_cast<int>(e), error_category()};
+}
+
+/// The exception thrown by the throwing form of every fallible call.
+class error : public std::system_error {
+public:
+    error(std::error_code code, const std::string& detail) : std::system_error(code, detail) {}
+};
+
+namespace detail {
+
+/// The last error reported on this thread; one per thread so that concurrent callers
+/// never see each other's messages.
+struct last_error {
+    std::string detail;   ///< what failed and where, without the code's own message
+    std::string message;  ///< detail and the code's message, as kvforge::error::what() says them
+};
+
+[[nodiscard]] inline last_error& this_thread_last_error() noexcept {
+    thread_local last_error error;
+    return error;
+}
+
+/// The detail of the last error reported on this thread.
+[[nodiscard]] inline const std::string& last_error_detail() noexcept { return this_thread_last_error().detail; }
+
+/// Reports an error through ec and records its detail for the message.
+inline void fail(std::error_code& ec, std::error_code code, std::string detail) noexcept {
+    ec = code;
+    last_error& last = this_thread_last_error();
+    try {
+        last.detail = std::move(detail);
+        last.message = last.detail + ": " + code.message();
+    } catch (...) {
+        // Out of memory while describing an error: the code alone still tells what happened.
+        last.detail.clear();
+        last.message.clear();
+    }
+}
+
+/// Reports a failed system call: the errno value as a std::system_category code, and
+/// the call and file in the detail, e.g. "open data/users/LOCK", which the message
+/// completes with the errno's text: "open data/users/LOCK: Permission denied".
+inline void fail_errno(std::error_code& ec, int error_number, std::string what) noexcept {
+    fail(ec, std::error_code(error_number, std::system_category()), std::move(what));
+}
+
+/// Throws kvforge::error for ec when it holds an error.
+inline void throw_if(const std::error_code& ec) {
+    if (ec) throw error(ec, last_error_detail());
+}
+
+}  // namespace detail
+
+/// What the last failed call on this thread said about its error: what failed, the
+/// file, offset or limit involved, and the error code's message, as the what() of the
+/// kvforge::error the throwing form throws.
+[[nodiscard]] inline const std::string& last_error_message() noexcept { return detail::this_thread_last_error().message; }
+
+}  // namespace kvforge
+
+template <>
+struct std::is_error_code_enum<kvforge::errc> : std::true_type {};
+// ---- end kvforge/error.hpp ----
+// ---- begin kvforge/detail/retry.hpp ----
+/// \file retry.hpp
+/// Repeating a system call that a signal interrupted.
+
+#include <cerrno>
+
+namespace kvforge::detail {
+
+/// Calls call() until it does not fail with EINTR. A signal that interrupts a call is
+/// no error of the store's: the call did nothing that a repeat could not finish, and a
+/// write-back error is still reported by the repeated fsync or fdatasync.
+template <class Call>
+auto retry_on_eintr(Call&& call) noexcept {
+    for (;;) {
+        const auto result = call();
+        if (result != -1 || errno != EINTR) return result;
+    }
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/retry.hpp ----
+
+namespace kvforge::detail {
+
+/// An open file: its descriptor, its path for error messages, and whole-buffer reads
+/// and writes that loop over short transfers. Calls a signal interrupts are repeated,
+/// whatever the I/O policy does about EINTR.
+template <class IO>
+class data_file {
+public:
+    data_file() = default;
+    data_file(const data_file&) = delete;
+    data_file& operator=(const data_file&) = delete;
+    data_file(data_file&& other) noexcept { swap(other); }
+    data_file& operator=(data_file&& other) noexcept {
+        data_file moved(std::move(other));
+        swap(moved);
+        return *this;
+    }
+    ~data_file() { close(); }
+
+    /// Opens path with open(2) flags; false with ec set on failure.
+    bool open(IO& io, std::string path, int flags, std::error_code& ec) {
+        close();
+        io_ = &io;
+        path_ = std::move(path);
+        fd_ = retry_on_eintr([&] { return io.open(path_.c_str(), flags, 0644); });
+        if (fd_ < 0) {
+            fail_errno(ec, errno, "open " + path_);
+            return false;
+        }
+        return true;
+    }
+
+    /// Closes the file; a failure to close is not reported, since every byte that
+    /// matters was synced before.
+    void close() noexcept {
+        if (fd_ >= 0) io_->close(fd_);
+        fd_ = -1;
+    }
+
+    [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
+    /// Records that the file now has another name, for error messages.
+    void renamed(std::string path) { path_ = std::move(path); }
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    [[nodiscard]] int descriptor() const noexcept { return fd_; }
+
+    /// Reads exactly size bytes at offset.
+    bool read(std::uint64_t offset, char* into, std::size_t size, std::error_code& ec) const {
+        std::size_t got = 0;
+        return read_at_least(offset, into, size, size, got, ec);
+    }
+
+    /// Reads up to size bytes at offset, fewer only at the end of the file, and at least
+    /// min_size (else the file ends where a record should be); got says how many.
+    bool read_at_least(std::uint64_t offset, char* into, std::size_t min_size, std::size_t size, std::size_t& got,
+                       std::error_code& ec) const {
+        got = 0;
+        while (got < size) {
+            const ssize_t n =
+                retry_on_eintr([&] { return io_->pread(fd_, into + got, size - got, static_cast<off_t>(offset + got)); });
+            if (n < 0) {
+                fail_errno(ec, errno, "read " + path_ + " at offset " + std::to_string(offset + got));
+                return false;
+            }
+            if (n == 0) break;
+            got += static_cast<std::size_t>(n);
+        }
+        if (got < min_size) {
+            fail(ec, errc::corrupt_record,
+                 path_ + ": ends before offset " + std::to_string(offset + min_size) + " where a record should be");
+            return false;
+        }
+        return true;
+    }
+
+    /// Reads exactly the bytes of two buffers at offset, in one system call when it can.
+    bool read2(std::uint64_t offset, char* first, std::size_t first_size, char* second, std::size_t second_size,
+               std::error_code& ec) const {
+        iovec parts[2] = {{first, first_size}, {second, second_size}};
+        const ssize_t n = retry_on_eintr([&] { return io_->preadv(fd_, parts, 2, static_cast<off_t>(offset)); });
+        if (n == static_cast<ssize_t>(first_size + second_size)) return true;
+        if (n < 0) {
+            fail_errno(ec, errno, "read " + path_ + " at offset " + std::to_string(offset));
+            return false;
+        }
+        // A short read: finish part by part.
+        const auto done = static_cast<std::size_t>(n);
+        if (done < first_size) {
+            return read(offset + done, first + done, first_size - done, ec) &&
+                   read(offset + first_size, second, second_size, ec);
+        }
+        return read(offset + done, second + (done - first_size), second_size - (done - first_size), ec);
+    }
+
+    /// Writes all of bytes at offset.
+    bool write(std::uint64_t offset, std::string_view bytes, std::error_code& ec) {
+        const char* p = bytes.data();
+        std::size_t left = bytes.size();
+        while (left > 0) {
+            const ssize_t n = retry_on_eintr([&] { return io_->pwrite(fd_, p, left, static_cast<off_t>(offset)); });
+            if (n < 0) {
+                fail_errno(ec, errno, "write " + path_ + " at offset " + std::to_string(offset));
+                return false;
+            }
+            // A regular file takes some bytes or reports why not; repeating a write that took
+            // none could go on for ever, so it fails as a device error would.
+            if (n == 0) {
+                fail_errno(ec, EIO,
+                           "write " + path_ + " at offset " + std::to_string(offset) + ": pwrite of " +
+                               std::to_string(left) + " bytes wrote nothing");
+                return false;
+            }
+            p += n;
+            left -= static_cast<std::size_t>(n);
+            offset += static_cast<std::uint64_t>(n);
+        }
+        return true;
+    }
+
+    /// fdatasync: the file's bytes and size are on disk when it returns true.
+    bool sync(std::error_code& ec) {
+        if (retry_on_eintr([&] { return io_->fdatasync(fd_); }) != 0) {
+            fail_errno(ec, errno, "fdatasync " + path_);
+            return false;
+        }
+        return true;
+    }
+
+    bool truncate(std::uint64_t size, std::error_code& ec) {
+        if (retry_on_eintr([&] { return io_->ftruncate(fd_, static_cast<off_t>(size)); }) != 0) {
+            fail_errno(ec, errno, "truncate " + path_ + " to " + std::to_string(size) + " bytes");
+            return false;
+        }
+        return true;
+    }
+
+    /// The file's size in bytes, or nothing with ec set.
+    bool size(std::uint64_t& out, std::error_code& ec) const {
+        struct stat info {};
+        if (io_->fstat(fd_, &info) != 0) {
+            fail_errno(ec, errno, "stat " + path_);
+            return false;
+        }
+        out = static_cast<std::uint64_t>(info.st_size);
+        return true;
+    }
+
+private:
+    void swap(data_file& other) noexcept {
+        std::swap(io_, other.io_);
+        std::swap(fd_, other.fd_);
+        std::swap(path_, other.path_);
+    }
+
+    IO* io_ = nullptr;
+    int fd_ = -1;
+    std::string path_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/data_file.hpp ----
+// ---- begin kvforge/detail/log_writer.hpp ----
+/// \file log_writer.hpp
+/// What the durability policies' writers share: the result of an append, and the
+/// sticky failure that stops a store from writing after a write or sync failed.
+///
+/// A writer takes whole records from the store (under the store's write lock), puts
+/// them at the end of the data file, and makes them durable when its policy says.
+/// Every record gets a sequence number, 1, 2, 3, ...; a writer is durable up to a
+/// sequence number once every record up to it is on disk.
+
+#include <cstdint>
+#include <mutex>
+#include <string>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+/// Where an appended record starts in the data file, and its sequence number.
+struct append_result {
+    std::uint64_t offset = 0;
+    std::uint64_t sequence = 0;
+};
+
+/// The first write or sync failure of a store, kept so that every later write reports
+/// it: after a failed fdatasync the kernel may have dropped the dirty pages, so a retry
+/// that succeeded would claim durability for bytes that are gone.
+class sticky_failure {
+public:
+    /// Records ec (with the message of the failing call) unless a failure is already recorded.
+    void record(const std::error_code& ec) {
+        const std::lock_guard lock(mutex_);
+        if (code_) return;
+        code_ = ec;
+        message_ = last_error_message();
+    }
+
+    /// Reports the recorded failure through ec; false when there is none.
+    bool check(std::error_code& ec) const {
+        const std::lock_guard lock(mutex_);
+        if (!code_) return false;
+        fail(ec, errc::store_failed,
+             "an earlier write failed (" + message_ + "); the store takes no more writes until it is reopened");
+        return true;
+    }
+
+    void reset() {
+        const std::lock_guard lock(mutex_);
+        code_.clear();
+        message_.clear();
+    }
+
+private:
+    mutable std::mutex mutex_;
+    std::error_code code_;
+    std::string message_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/log_writer.hpp ----
 
 namespace kvforge {
 
@@ -84,7 +481,10 @@ struct cache {
 namespace detail {
 
 template <class P, class Kind>
-concept policy_of_kind = requires { typename P::policy_kind; } && std::same_as<typename P::policy_kind, Kind>;
+concept policy_of_kind = requires {
+    typename P::policy_kind;
+}
+&&std::same_as<typename P::policy_kind, Kind>;
 
 // Callables of the shapes the index concepts pass to a table, named so the concepts need no lambdas.
 struct payload_visitor {
@@ -107,20 +507,20 @@ struct record_predicate {
 template <class T>
 concept index_table = std::default_initializable<T> && std::movable<T> &&
     requires(T& table, const T& const_table, std::string_view bytes) {
-        /// the payload of a key, or nullopt; must not allocate
-        { const_table.find(bytes) } -> std::same_as<std::optional<std::string_view>>;
-        /// insert or replace (calling back with the old payload once the replacement cannot
-        /// fail; an allocation failure leaves the table as it was); true when the key is new
-        { table.upsert(bytes, bytes, detail::payload_visitor{}) } -> std::same_as<bool>;
-        /// remove (calling back with the old payload); true when the key existed
-        { table.erase(bytes, detail::payload_visitor{}) } -> std::same_as<bool>;
-        { const_table.size() } -> std::convertible_to<std::size_t>;
-        { const_table.memory_usage() } -> std::convertible_to<std::size_t>;
-        const_table.for_each(detail::record_visitor{});
-        table.clear();
-        /// gives back the memory of erased and replaced records now (a cache over its budget asks)
-        table.shrink_to_fit();
-    };
+    /// the payload of a key, or nullopt; must not allocate
+    { const_table.find(bytes) } -> std::same_as<std::optional<std::string_view>>;
+    /// insert or replace (calling back with the old payload once the replacement cannot
+    /// fail; an allocation failure leaves the table as it was); true when the key is new
+    { table.upsert(bytes, bytes, detail::payload_visitor{}) } -> std::same_as<bool>;
+    /// remove (calling back with the old payload); true when the key existed
+    { table.erase(bytes, detail::payload_visitor{}) } -> std::same_as<bool>;
+    { const_table.size() } -> std::convertible_to<std::size_t>;
+    { const_table.memory_usage() } -> std::convertible_to<std::size_t>;
+    const_table.for_each(detail::record_visitor{});
+    table.clear();
+    /// gives back the memory of erased and replaced records now (a cache over its budget asks)
+    table.shrink_to_fit();
+};
 
 /// An index_table that can also visit records in memcmp order of their keys, ascending
 /// from a given key on (visit_from), or descending from a given key or the last one
@@ -134,10 +534,9 @@ concept ordered_index_table = index_table<T> && requires(const T& table, std::st
 /// An index policy: `table`, the index_table type, and `ordered`, whether the
 /// table keeps keys sorted (which scan() needs).
 template <class P>
-concept index_policy = detail::policy_of_kind<P, policy_kind::index> && index_table<typename P::table> &&
-    requires {
-        { P::ordered } -> std::convertible_to<bool>;
-    } && (!P::ordered || ordered_index_table<typename P::table>);
+concept index_policy = detail::policy_of_kind<P, policy_kind::index> && index_table<typename P::table> && requires {
+    { P::ordered } -> std::convertible_to<bool>;
+} &&(!P::ordered || ordered_index_table<typename P::table>);
 
 /// What a threading policy's mutex must do: exclusive and shared locking, as std::shared_mutex.
 template <class M>
@@ -161,15 +560,52 @@ concept op_counter = std::default_initializable<C> && requires(C& c, const C& co
 template <class P>
 concept threading_policy = detail::policy_of_kind<P, policy_kind::threading> &&
     shared_lockable<typename P::mutex_type> && op_counter<typename P::counter_type> && requires {
-        { P::concurrent } -> std::convertible_to<bool>;
-    };
+    { P::concurrent } -> std::convertible_to<bool>;
+};
 
 /// A durability policy: says when written bytes reach the OS and the disk. Only
-/// persistent store policies take one; see docs for the contract of each.
+/// persistent store policies take one; see docs for the contract of each. A persistent
+/// store also asks for `P::writer<IO, Concurrent>`, which must be a durability_writer.
 template <class P>
 concept durability_policy = detail::policy_of_kind<P, policy_kind::durability> && requires {
     { P::name } -> std::convertible_to<std::string_view>;
 };
+
+/// The writer of a durability policy, `P::writer<IO, Concurrent>`: what a log store calls.
+/// The store hands it whole records with append() under its write lock (one thread at a
+/// time), which puts each at the end of the data file (`file.write(offset, bytes, ec)`)
+/// or holds it to write later, and numbers it 1, 2, 3, ...; commit(sequence) runs after
+/// the store's lock is released (by several threads at once when Concurrent) and returns
+/// once the record is as durable as the policy promises. end() is where the next record
+/// goes; written_end(), read in one go, where the first record not yet wholly in the file
+/// starts; read_pending() copies a record not yet in the file. flush() hands everything
+/// to the OS, sync() makes it durable (`file.sync(ec)`), drain() and close() leave nothing
+/// held; attach() points the writer at a new file (after compaction or clear), holding
+/// end bytes, all durable. A failure is reported by every later call through failed().
+/// A `sequenced` writer (async_worker) writes on its own thread; the store then waits
+/// with wait_durable(sequence) and reports durable_sequence().
+template <class W, class IO>
+concept durability_writer = std::default_initializable<W> &&
+    requires(W& writer, const W& reading, detail::data_file<IO>& file, std::string_view record, std::uint64_t number,
+             char* out, std::error_code& ec) {
+    { W::sequenced } -> std::convertible_to<bool>;
+    writer.attach(file, number);
+    { writer.append(record, ec) } -> std::same_as<detail::append_result>;
+    writer.commit(number, ec);
+    { reading.end() } -> std::convertible_to<std::uint64_t>;
+    { reading.written_end() } -> std::convertible_to<std::uint64_t>;
+    { reading.read_pending(number, out, std::size_t{0}) } -> std::convertible_to<bool>;
+    { &W::flush } -> std::same_as<void (W::*)(std::error_code&)>;
+    { &W::sync } -> std::same_as<void (W::*)(std::error_code&)>;
+    { &W::drain } -> std::same_as<void (W::*)(std::error_code&)>;
+    { &W::close } -> std::same_as<void (W::*)(std::error_code&)>;
+    { reading.syncs() } -> std::convertible_to<std::uint64_t>;
+    { reading.bytes_written() } -> std::convertible_to<std::uint64_t>;
+    { reading.failed(ec) } -> std::convertible_to<bool>;
+} &&(!W::sequenced || requires(W & writer, const W& reading, std::uint64_t number, std::error_code& ec) {
+    writer.wait_durable(number, ec);
+    { reading.durable_sequence() } -> std::convertible_to<std::uint64_t>;
+});
 
 /// An I/O policy: the system calls of a persistent store, as members that take the
 /// same arguments as the POSIX calls of the same name, return the same results and
@@ -177,27 +613,27 @@ concept durability_policy = detail::policy_of_kind<P, policy_kind::durability> &
 /// its own copy, so a policy object may carry state such as a simulated file system.
 template <class P>
 concept io_policy = detail::policy_of_kind<P, policy_kind::io> && std::copy_constructible<P> &&
-    requires(P& io, const char* path, int fd, void* buffer, const void* data, const iovec* parts,
-             struct stat* info, std::vector<std::string>& names) {
-        { io.open(path, 0, mode_t{0}) } -> std::same_as<int>;
-        { io.close(fd) } -> std::same_as<int>;
-        { io.pread(fd, buffer, std::size_t{0}, off_t{0}) } -> std::same_as<ssize_t>;
-        { io.preadv(fd, parts, 0, off_t{0}) } -> std::same_as<ssize_t>;
-        { io.pwrite(fd, data, std::size_t{0}, off_t{0}) } -> std::same_as<ssize_t>;
-        { io.fdatasync(fd) } -> std::same_as<int>;
-        { io.fsync(fd) } -> std::same_as<int>;
-        { io.ftruncate(fd, off_t{0}) } -> std::same_as<int>;
-        { io.fstat(fd, info) } -> std::same_as<int>;
-        { io.stat(path, info) } -> std::same_as<int>;
-        { io.rename(path, path) } -> std::same_as<int>;
-        { io.unlink(path) } -> std::same_as<int>;
-        { io.mkdir(path, mode_t{0}) } -> std::same_as<int>;
-        { io.rmdir(path) } -> std::same_as<int>;
-        { io.flock(fd, 0) } -> std::same_as<int>;
-        { io.mmap(buffer, std::size_t{0}, 0, 0, fd, off_t{0}) } -> std::same_as<void*>;
-        { io.munmap(buffer, std::size_t{0}) } -> std::same_as<int>;
-        { io.list_directory(path, names) } -> std::same_as<int>;
-    };
+    requires(P& io, const char* path, int fd, void* buffer, const void* data, const iovec* parts, struct stat* info,
+             std::vector<std::string>& names) {
+    { io.open(path, 0, mode_t{0}) } -> std::same_as<int>;
+    { io.close(fd) } -> std::same_as<int>;
+    { io.pread(fd, buffer, std::size_t{0}, off_t{0}) } -> std::same_as<ssize_t>;
+    { io.preadv(fd, parts, 0, off_t{0}) } -> std::same_as<ssize_t>;
+    { io.pwrite(fd, data, std::size_t{0}, off_t{0}) } -> std::same_as<ssize_t>;
+    { io.fdatasync(fd) } -> std::same_as<int>;
+    { io.fsync(fd) } -> std::same_as<int>;
+    { io.ftruncate(fd, off_t{0}) } -> std::same_as<int>;
+    { io.fstat(fd, info) } -> std::same_as<int>;
+    { io.stat(path, info) } -> std::same_as<int>;
+    { io.rename(path, path) } -> std::same_as<int>;
+    { io.unlink(path) } -> std::same_as<int>;
+    { io.mkdir(path, mode_t{0}) } -> std::same_as<int>;
+    { io.rmdir(path) } -> std::same_as<int>;
+    { io.flock(fd, 0) } -> std::same_as<int>;
+    { io.mmap(buffer, std::size_t{0}, 0, 0, fd, off_t{0}) } -> std::same_as<void*>;
+    { io.munmap(buffer, std::size_t{0}) } -> std::same_as<int>;
+    { io.list_directory(path, names) } -> std::same_as<int>;
+};
 
 /// A number a cache gives each entry it admits, so that an eviction policy can tell an
 /// entry from a later one under the same key.
@@ -233,32 +669,33 @@ template <class E>
 concept eviction_policy = std::default_initializable<E> && std::movable<E> &&
     requires(E& policy, const E& const_policy, std::string_view key, entry_ticket ticket, std::uint8_t mark,
              const cache_entries& entries) {
-        { E::name } -> std::convertible_to<std::string_view>;
-        /// the mark of an entry after a read
-        { E::touch(mark) } noexcept -> std::same_as<std::uint8_t>;
-        /// a new entry under key: returns its first mark
-        { policy.admit(key, ticket) } -> std::same_as<std::uint8_t>;
-        /// an entry with this mark was erased (not evicted)
-        policy.forget(mark);
-        /// picks an admitted entry that has not gone, forgets it and returns its key, valid
-        /// until the next call; the cache calls it only while it holds an entry
-        { policy.evict(entries) } -> std::same_as<std::string_view>;
-        /// drops what it keeps for entries that have gone and gives back spare memory
-        policy.shrink_to_fit(entries);
-        /// bytes of memory it holds
-        { const_policy.memory_usage() } -> std::convertible_to<std::size_t>;
-        policy.clear();
-    };
+    { E::name } -> std::convertible_to<std::string_view>;
+    /// the mark of an entry after a read
+    { E::touch(mark) }
+    noexcept->std::same_as<std::uint8_t>;
+    /// a new entry under key: returns its first mark
+    { policy.admit(key, ticket) } -> std::same_as<std::uint8_t>;
+    /// an entry with this mark was erased (not evicted)
+    policy.forget(mark);
+    /// picks an admitted entry that has not gone, forgets it and returns its key, valid
+    /// until the next call; the cache calls it only while it holds an entry
+    { policy.evict(entries) } -> std::same_as<std::string_view>;
+    /// drops what it keeps for entries that have gone and gives back spare memory
+    policy.shrink_to_fit(entries);
+    /// bytes of memory it holds
+    { const_policy.memory_usage() } -> std::convertible_to<std::size_t>;
+    policy.clear();
+};
 
 /// A cache policy: `eviction`, its eviction policy, and `persistent_store`, whether it
 /// keeps values in memory in front of a persistent store (read_cache) or bounds a
 /// memory store (bounded); and a class template backend<Policies, StoreBackend> that
 /// makes the store's backend of the store policy's (see cache/bounded.hpp).
 template <class P>
-concept cache_policy = detail::policy_of_kind<P, policy_kind::cache> && eviction_policy<typename P::eviction> &&
-    requires {
-        { P::persistent_store } -> std::convertible_to<bool>;
-    };
+concept cache_policy =
+    detail::policy_of_kind<P, policy_kind::cache> && eviction_policy<typename P::eviction> && requires {
+    { P::persistent_store } -> std::convertible_to<bool>;
+};
 
 /// A store policy: `persistent`, whether it keeps records on disk (and so takes a
 /// durability policy), and a class template `backend<Policies>` that implements the
@@ -2238,145 +2675,6 @@ concept encodable = requires(detail::param_t<T> value, std::string& scratch, std
 #include <string_view>
 #include <system_error>
 
-// ---- begin kvforge/error.hpp ----
-/// \file error.hpp
-/// kvforge's error codes, their category, and the exception the throwing calls raise.
-///
-/// Every fallible call has two forms, as in std::filesystem: one takes a
-/// std::error_code& and never throws; the other throws kvforge::error. Both carry
-/// the same code; the message of the exception (and kvforge::last_error_message()
-/// after an error_code call) says which file, offset or limit was involved.
-
-#include <string>
-#include <system_error>
-#include <utility>
-
-namespace kvforge {
-
-/// kvforge's own refusals. Errors of the system calls a store makes carry their errno in
-/// std::system_category() instead.
-enum class errc {
-    key_too_large = 1,    ///< the encoded key is longer than kvforge::max_key_size
-    value_too_large,      ///< the encoded value is longer than kvforge::max_value_size, or a bounded store's budget
-    value_decode_failed,  ///< stored bytes could not be decoded by kvforge::codec<Value>
-    key_decode_failed,    ///< stored key bytes could not be decoded by kvforge::codec<Key>
-    codec_failed,         ///< a codec threw an exception while encoding
-    not_a_store,          ///< a file in the store's directory is not a kvforge file (wrong magic)
-    unsupported_version,  ///< the file was written by a newer format version; it is left unchanged
-    codec_mismatch,       ///< the store was written with other key or value codecs
-    corrupt_header,       ///< a file header is truncated or fails its checksum
-    corrupt_record,       ///< a record before the log's tail is damaged (open with salvage to keep the rest)
-    store_locked,         ///< another process or store object has the store open
-    store_failed,         ///< an earlier write or sync failed; reopen the store to recover from disk
-    store_closed,         ///< the store is not open
-    store_not_found,      ///< no store at the path, and the open may not create one (create_if_missing, read_only)
-    store_exists,         ///< a store is at the path, and options::error_if_exists is set
-    read_only,            ///< a write to a store opened with options::read_only
-    invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range, a bad spec
-    not_supported,        ///< a call the store's composition cannot serve (any_store: a scan on a hash index)
-    compression_failed,   ///< a compression codec failed, or gave back other than the recorded number of bytes
-};
-
-/// The category of kvforge::errc, named "kvforge".
-[[nodiscard]] inline const std::error_category& error_category() noexcept {
-    class category final : public std::error_category {
-    public:
-        [[nodiscard]] const char* name() const noexcept override { return "kvforge"; }
-        [[nodiscard]] std::string message(int code) const override {
-            switch (static_cast<errc>(code)) {
-                case errc::key_too_large: return "key too large";
-                case errc::value_too_large: return "value too large";
-                case errc::value_decode_failed: return "stored value cannot be decoded as the value type";
-                case errc::key_decode_failed: return "stored key cannot be decoded as the key type";
-                case errc::codec_failed: return "a codec threw an exception";
-                case errc::not_a_store: return "not a kvforge store file";
-                case errc::unsupported_version: return "file written by a newer kvforge format version";
-                case errc::codec_mismatch: return "store written with other key or value codecs";
-                case errc::corrupt_header: return "damaged file header";
-                case errc::corrupt_record: return "damaged record before the end of the log";
-                case errc::store_locked: return "store is open elsewhere";
-                case errc::store_failed: return "store refuses writes after a failed write or sync";
-                case errc::store_closed: return "store is not open";
-                case errc::store_not_found: return "no store at this path";
-                case errc::store_exists: return "a store already exists at this path";
-                case errc::read_only: return "store is open read-only";
-                case errc::invalid_argument: return "invalid argument";
-                case errc::not_supported: return "not supported by the store's composition";
-                case errc::compression_failed: return "a compression codec failed; no value is returned";
-            }
-            return "unknown kvforge error";
-        }
-    };
-    static const category instance;
-    return instance;
-}
-
-/// Makes kvforge::errc usable wherever a std::error_code is expected.
-[[nodiscard]] inline std::error_code make_error_code(errc e) noexcept {
-    return {static_cast<int>(e), error_category()};
-}
-
-/// The exception thrown by the throwing form of every fallible call.
-class error : public std::system_error {
-public:
-    error(std::error_code code, const std::string& detail) : std::system_error(code, detail) {}
-};
-
-namespace detail {
-
-/// The last error reported on this thread; one per thread so that concurrent callers
-/// never see each other's messages.
-struct last_error {
-    std::string detail;   ///< what failed and where, without the code's own message
-    std::string message;  ///< detail and the code's message, as kvforge::error::what() says them
-};
-
-[[nodiscard]] inline last_error& this_thread_last_error() noexcept {
-    thread_local last_error error;
-    return error;
-}
-
-/// The detail of the last error reported on this thread.
-[[nodiscard]] inline const std::string& last_error_detail() noexcept { return this_thread_last_error().detail; }
-
-/// Reports an error through ec and records its detail for the message.
-inline void fail(std::error_code& ec, std::error_code code, std::string detail) noexcept {
-    ec = code;
-    last_error& last = this_thread_last_error();
-    try {
-        last.detail = std::move(detail);
-        last.message = last.detail + ": " + code.message();
-    } catch (...) {
-        // Out of memory while describing an error: the code alone still tells what happened.
-        last.detail.clear();
-        last.message.clear();
-    }
-}
-
-/// Reports a failed system call: the errno value as a std::system_category code, and
-/// the call and file in the detail, e.g. "open data/users/LOCK", which the message
-/// completes with the errno's text: "open data/users/LOCK: Permission denied".
-inline void fail_errno(std::error_code& ec, int error_number, std::string what) noexcept {
-    fail(ec, std::error_code(error_number, std::system_category()), std::move(what));
-}
-
-/// Throws kvforge::error for ec when it holds an error.
-inline void throw_if(const std::error_code& ec) {
-    if (ec) throw error(ec, last_error_detail());
-}
-
-}  // namespace detail
-
-/// What the last failed call on this thread said about its error: what failed, the
-/// file, offset or limit involved, and the error code's message, as the what() of the
-/// kvforge::error the throwing form throws.
-[[nodiscard]] inline const std::string& last_error_message() noexcept { return detail::this_thread_last_error().message; }
-
-}  // namespace kvforge
-
-template <>
-struct std::is_error_code_enum<kvforge::errc> : std::true_type {};
-// ---- end kvforge/error.hpp ----
 // ---- begin kvforge/limits.hpp ----
 /// \file limits.hpp
 /// Size limits every store enforces on the encoded bytes of keys and values.
@@ -2575,262 +2873,6 @@ private:
 #include <string_view>
 #include <system_error>
 
-// ---- begin kvforge/detail/data_file.hpp ----
-/// \file data_file.hpp
-/// One open file of a persistent store, read and written through the I/O policy.
-
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <sys/uio.h>
-
-#include <cerrno>
-#include <cstdint>
-#include <string>
-#include <system_error>
-#include <utility>
-
-// ---- begin kvforge/detail/retry.hpp ----
-/// \file retry.hpp
-/// Repeating a system call that a signal interrupted.
-
-#include <cerrno>
-
-namespace kvforge::detail {
-
-/// Calls call() until it does not fail with EINTR. A signal that interrupts a call is
-/// no error of the store's: the call did nothing that a repeat could not finish, and a
-/// write-back error is still reported by the repeated fsync or fdatasync.
-template <class Call>
-auto retry_on_eintr(Call&& call) noexcept {
-    for (;;) {
-        const auto result = call();
-        if (result != -1 || errno != EINTR) return result;
-    }
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/retry.hpp ----
-
-namespace kvforge::detail {
-
-/// An open file: its descriptor, its path for error messages, and whole-buffer reads
-/// and writes that loop over short transfers. Calls a signal interrupts are repeated,
-/// whatever the I/O policy does about EINTR.
-template <class IO>
-class data_file {
-public:
-    data_file() = default;
-    data_file(const data_file&) = delete;
-    data_file& operator=(const data_file&) = delete;
-    data_file(data_file&& other) noexcept { swap(other); }
-    data_file& operator=(data_file&& other) noexcept {
-        data_file moved(std::move(other));
-        swap(moved);
-        return *this;
-    }
-    ~data_file() { close(); }
-
-    /// Opens path with open(2) flags; false with ec set on failure.
-    bool open(IO& io, std::string path, int flags, std::error_code& ec) {
-        close();
-        io_ = &io;
-        path_ = std::move(path);
-        fd_ = retry_on_eintr([&] { return io.open(path_.c_str(), flags, 0644); });
-        if (fd_ < 0) {
-            fail_errno(ec, errno, "open " + path_);
-            return false;
-        }
-        return true;
-    }
-
-    /// Closes the file; a failure to close is not reported, since every byte that
-    /// matters was synced before.
-    void close() noexcept {
-        if (fd_ >= 0) io_->close(fd_);
-        fd_ = -1;
-    }
-
-    [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
-    /// Records that the file now has another name, for error messages.
-    void renamed(std::string path) { path_ = std::move(path); }
-    [[nodiscard]] const std::string& path() const noexcept { return path_; }
-    [[nodiscard]] int descriptor() const noexcept { return fd_; }
-
-    /// Reads exactly size bytes at offset.
-    bool read(std::uint64_t offset, char* into, std::size_t size, std::error_code& ec) const {
-        std::size_t got = 0;
-        return read_at_least(offset, into, size, size, got, ec);
-    }
-
-    /// Reads up to size bytes at offset, fewer only at the end of the file, and at least
-    /// min_size (else the file ends where a record should be); got says how many.
-    bool read_at_least(std::uint64_t offset, char* into, std::size_t min_size, std::size_t size, std::size_t& got,
-                       std::error_code& ec) const {
-        got = 0;
-        while (got < size) {
-            const ssize_t n =
-                retry_on_eintr([&] { return io_->pread(fd_, into + got, size - got, static_cast<off_t>(offset + got)); });
-            if (n < 0) {
-                fail_errno(ec, errno, "read " + path_ + " at offset " + std::to_string(offset + got));
-                return false;
-            }
-            if (n == 0) break;
-            got += static_cast<std::size_t>(n);
-        }
-        if (got < min_size) {
-            fail(ec, errc::corrupt_record,
-                 path_ + ": ends before offset " + std::to_string(offset + min_size) + " where a record should be");
-            return false;
-        }
-        return true;
-    }
-
-    /// Reads exactly the bytes of two buffers at offset, in one system call when it can.
-    bool read2(std::uint64_t offset, char* first, std::size_t first_size, char* second, std::size_t second_size,
-               std::error_code& ec) const {
-        iovec parts[2] = {{first, first_size}, {second, second_size}};
-        const ssize_t n = retry_on_eintr([&] { return io_->preadv(fd_, parts, 2, static_cast<off_t>(offset)); });
-        if (n == static_cast<ssize_t>(first_size + second_size)) return true;
-        if (n < 0) {
-            fail_errno(ec, errno, "read " + path_ + " at offset " + std::to_string(offset));
-            return false;
-        }
-        // A short read: finish part by part.
-        const auto done = static_cast<std::size_t>(n);
-        if (done < first_size) {
-            return read(offset + done, first + done, first_size - done, ec) &&
-                   read(offset + first_size, second, second_size, ec);
-        }
-        return read(offset + done, second + (done - first_size), second_size - (done - first_size), ec);
-    }
-
-    /// Writes all of bytes at offset.
-    bool write(std::uint64_t offset, std::string_view bytes, std::error_code& ec) {
-        const char* p = bytes.data();
-        std::size_t left = bytes.size();
-        while (left > 0) {
-            const ssize_t n = retry_on_eintr([&] { return io_->pwrite(fd_, p, left, static_cast<off_t>(offset)); });
-            if (n < 0) {
-                fail_errno(ec, errno, "write " + path_ + " at offset " + std::to_string(offset));
-                return false;
-            }
-            // A regular file takes some bytes or reports why not; repeating a write that took
-            // none could go on for ever, so it fails as a device error would.
-            if (n == 0) {
-                fail_errno(ec, EIO,
-                           "write " + path_ + " at offset " + std::to_string(offset) + ": pwrite of " +
-                               std::to_string(left) + " bytes wrote nothing");
-                return false;
-            }
-            p += n;
-            left -= static_cast<std::size_t>(n);
-            offset += static_cast<std::uint64_t>(n);
-        }
-        return true;
-    }
-
-    /// fdatasync: the file's bytes and size are on disk when it returns true.
-    bool sync(std::error_code& ec) {
-        if (retry_on_eintr([&] { return io_->fdatasync(fd_); }) != 0) {
-            fail_errno(ec, errno, "fdatasync " + path_);
-            return false;
-        }
-        return true;
-    }
-
-    bool truncate(std::uint64_t size, std::error_code& ec) {
-        if (retry_on_eintr([&] { return io_->ftruncate(fd_, static_cast<off_t>(size)); }) != 0) {
-            fail_errno(ec, errno, "truncate " + path_ + " to " + std::to_string(size) + " bytes");
-            return false;
-        }
-        return true;
-    }
-
-    /// The file's size in bytes, or nothing with ec set.
-    bool size(std::uint64_t& out, std::error_code& ec) const {
-        struct stat info {};
-        if (io_->fstat(fd_, &info) != 0) {
-            fail_errno(ec, errno, "stat " + path_);
-            return false;
-        }
-        out = static_cast<std::uint64_t>(info.st_size);
-        return true;
-    }
-
-private:
-    void swap(data_file& other) noexcept {
-        std::swap(io_, other.io_);
-        std::swap(fd_, other.fd_);
-        std::swap(path_, other.path_);
-    }
-
-    IO* io_ = nullptr;
-    int fd_ = -1;
-    std::string path_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/data_file.hpp ----
-// ---- begin kvforge/detail/log_writer.hpp ----
-/// \file log_writer.hpp
-/// What the durability policies' writers share: the result of an append, and the
-/// sticky failure that stops a store from writing after a write or sync failed.
-///
-/// A writer takes whole records from the store (under the store's write lock), puts
-/// them at the end of the data file, and makes them durable when its policy says.
-/// Every record gets a sequence number, 1, 2, 3, ...; a writer is durable up to a
-/// sequence number once every record up to it is on disk.
-
-#include <cstdint>
-#include <mutex>
-#include <string>
-#include <system_error>
-
-
-namespace kvforge::detail {
-
-/// Where an appended record starts in the data file, and its sequence number.
-struct append_result {
-    std::uint64_t offset = 0;
-    std::uint64_t sequence = 0;
-};
-
-/// The first write or sync failure of a store, kept so that every later write reports
-/// it: after a failed fdatasync the kernel may have dropped the dirty pages, so a retry
-/// that succeeded would claim durability for bytes that are gone.
-class sticky_failure {
-public:
-    /// Records ec (with the message of the failing call) unless a failure is already recorded.
-    void record(const std::error_code& ec) {
-        const std::lock_guard lock(mutex_);
-        if (code_) return;
-        code_ = ec;
-        message_ = last_error_message();
-    }
-
-    /// Reports the recorded failure through ec; false when there is none.
-    bool check(std::error_code& ec) const {
-        const std::lock_guard lock(mutex_);
-        if (!code_) return false;
-        fail(ec, errc::store_failed,
-             "an earlier write failed (" + message_ + "); the store takes no more writes until it is reopened");
-        return true;
-    }
-
-    void reset() {
-        const std::lock_guard lock(mutex_);
-        code_.clear();
-        message_.clear();
-    }
-
-private:
-    mutable std::mutex mutex_;
-    std::error_code code_;
-    std::string message_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/log_writer.hpp ----
 
 namespace kvforge {
 
@@ -8793,6 +8835,9 @@ class log_backend {
     using mutex_type = typename threading::mutex_type;
     using counter_type = typename threading::counter_type;
     using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
+    static_assert(durability_writer<writer_type, io_type>,
+                  "kvforge: the durability policy's writer<IO, Concurrent> does not satisfy the concept "
+                  "kvforge::durability_writer (concepts.hpp), which lists what a log store calls");
     using gate_type = std::conditional_t<threading::concurrent, std::mutex, null_shared_mutex>;
     using read_lock = std::shared_lock<mutex_type>;
     using write_lock = std::unique_lock<mutex_type>;

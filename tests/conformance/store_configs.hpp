@@ -10,6 +10,7 @@
 #include <string>
 #include <tuple>
 
+#include "../support/sync_every.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace kvforge_test {
@@ -21,21 +22,27 @@ using file_configs = std::tuple<store<std::string, std::string, Store, Index, sy
                                 store<std::string, std::string, Store, Index, buffered<>, Threading>,
                                 store<std::string, std::string, Store, Index, async_worker<>, Threading>>;
 
+/// A durability policy written outside the library from its concepts alone
+/// (tests/support/sync_every.hpp): the whole suite runs on it as on the library's own.
+using user_durability_configs =
+    std::tuple<store<std::string, std::string, file_log, sorted_index, sync_every<3>, thread_safe>,
+               store<std::string, std::string, mmap_file, hash_index, sync_every<3>, single_thread>>;
+
 template <class... Tuples>
 using concat = decltype(std::tuple_cat(std::declval<Tuples>()...));
 
-using memory_configs = std::tuple<                                          //
-    store<std::string, std::string, memory, hash_index, single_thread>,     //
-    store<std::string, std::string, memory, hash_index, thread_safe>,       //
-    store<std::string, std::string, memory, sorted_index, single_thread>,   //
+using memory_configs = std::tuple<                                         //
+    store<std::string, std::string, memory, hash_index, single_thread>,    //
+    store<std::string, std::string, memory, hash_index, thread_safe>,      //
+    store<std::string, std::string, memory, sorted_index, single_thread>,  //
     store<std::string, std::string, memory, sorted_index, thread_safe>>;
 
 /// Memory stores made caches by bounded<>; test_store gives them a budget the suite's
 /// workloads never fill, so they behave as plain stores (cache_test.cpp fills them).
 template <class Index, class Threading, class Eviction = s3fifo>
 using bounded_store = store<std::string, std::string, memory, Index, Threading, bounded<Eviction>>;
-using bounded_configs = std::tuple<bounded_store<hash_index, single_thread>,   //
-                                   bounded_store<hash_index, thread_safe>,     //
+using bounded_configs = std::tuple<bounded_store<hash_index, single_thread>,    //
+                                   bounded_store<hash_index, thread_safe>,      //
                                    bounded_store<sorted_index, single_thread>,  //
                                    bounded_store<sorted_index, thread_safe>,    //
                                    bounded_store<hash_index, thread_safe, lru>>;
@@ -50,8 +57,8 @@ using read_cache_configs = std::tuple<read_cache_store<hash_index, buffered<>, s
 
 #if KVFORGE_TEST_PAIRWISE_CONFIGS
 /// The covering set: every pair of policy choices (store and index, store and durability,
-/// durability and threading, ...) appears in some configuration, in 15 stores instead of
-/// the product's 37. The sanitizer builds use it (KVFORGE_CONFORMANCE=pairwise), where each
+/// durability and threading, ...) appears in some configuration, in 16 stores instead of
+/// the product's 39. The sanitizer builds use it (KVFORGE_CONFORMANCE=pairwise), where each
 /// configuration costs minutes of compile time; the ordinary builds run the whole product.
 using all_configs = std::tuple<                                                               //
     store<std::string, std::string, memory, hash_index, single_thread>,                       //
@@ -68,16 +75,17 @@ using all_configs = std::tuple<                                                 
     store<std::string, std::string, file_log, sorted_index, buffered<>, thread_safe>,         //
     store<std::string, std::string, mmap_file, hash_index, buffered<>, single_thread>,        //
     store<std::string, std::string, file_log, hash_index, async_worker<>, thread_safe>,       //
-    store<std::string, std::string, mmap_file, sorted_index, async_worker<>, single_thread>>;
+    store<std::string, std::string, mmap_file, sorted_index, async_worker<>, single_thread>,  //
+    std::tuple_element_t<0, user_durability_configs>>;
 #else
-using all_configs = concat<memory_configs, bounded_configs, read_cache_configs,       //
-                           file_configs<file_log, hash_index, single_thread>,        //
-                           file_configs<file_log, hash_index, thread_safe>,          //
-                           file_configs<file_log, sorted_index, single_thread>,      //
-                           file_configs<file_log, sorted_index, thread_safe>,        //
-                           file_configs<mmap_file, hash_index, single_thread>,       //
-                           file_configs<mmap_file, hash_index, thread_safe>,         //
-                           file_configs<mmap_file, sorted_index, single_thread>,     //
+using all_configs = concat<memory_configs, bounded_configs, read_cache_configs, user_durability_configs,  //
+                           file_configs<file_log, hash_index, single_thread>,                             //
+                           file_configs<file_log, hash_index, thread_safe>,                               //
+                           file_configs<file_log, sorted_index, single_thread>,                           //
+                           file_configs<file_log, sorted_index, thread_safe>,                             //
+                           file_configs<mmap_file, hash_index, single_thread>,                            //
+                           file_configs<mmap_file, hash_index, thread_safe>,                              //
+                           file_configs<mmap_file, sorted_index, single_thread>,                          //
                            file_configs<mmap_file, sorted_index, thread_safe>>;
 #endif
 

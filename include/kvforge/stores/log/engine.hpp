@@ -44,6 +44,7 @@
 #include <vector>
 
 #include "../../batch.hpp"
+#include "../../concepts.hpp"
 #include "../../detail/active_calls.hpp"
 #include "../../detail/assign_bytes.hpp"
 #include "../../detail/data_file.hpp"
@@ -79,6 +80,9 @@ class log_backend {
     using mutex_type = typename threading::mutex_type;
     using counter_type = typename threading::counter_type;
     using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
+    static_assert(durability_writer<writer_type, io_type>,
+                  "kvforge: the durability policy's writer<IO, Concurrent> does not satisfy the concept "
+                  "kvforge::durability_writer (concepts.hpp), which lists what a log store calls");
     using gate_type = std::conditional_t<threading::concurrent, std::mutex, null_shared_mutex>;
     using read_lock = std::shared_lock<mutex_type>;
     using write_lock = std::unique_lock<mutex_type>;
