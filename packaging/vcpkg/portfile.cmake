@@ -2,6 +2,8 @@
 #   vcpkg install kvforge --overlay-ports=packaging/vcpkg
 # It builds from this source tree; a port in a registry would take the release archive
 # instead, with vcpkg_from_github(OUT_SOURCE_PATH SOURCE_PATH REPO ... REF "v${VERSION}" SHA512 ...).
+# The features zstd and lz4 install those libraries, where kvforge's CMake package then finds
+# them and defines kvforge::zstd and kvforge::lz4 (`vcpkg install kvforge[zstd,lz4] ...`).
 # tools/consumer_tests.sh runs the same configure, install and find_package steps without vcpkg.
 set(VCPKG_BUILD_TYPE release)  # header-only: a debug build would install the same files
 get_filename_component(SOURCE_PATH "${CMAKE_CURRENT_LIST_DIR}/../.." ABSOLUTE)  # the repository root

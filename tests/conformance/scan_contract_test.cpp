@@ -7,24 +7,17 @@
 
 #include <catch2/catch.hpp>
 
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "../support/numbered_keys.hpp"
 #include "store_configs.hpp"
 
 using namespace kvforge_test;
 
 namespace {
-
-/// key00000, key00002, ...: even numbers, so that odd ones sort between them.
-std::string key_of(int i) {
-    char key[16];
-    std::snprintf(key, sizeof key, "key%05d", i);
-    return key;
-}
 
 /// Runs write now: on this thread, or on another one that is joined (thread_safe
 /// stores), so that the write happens between two steps of the scan either way.

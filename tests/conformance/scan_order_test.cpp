@@ -6,22 +6,16 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
-#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "../support/numbered_keys.hpp"
 #include "store_configs.hpp"
 
 using namespace kvforge_test;
 
 namespace {
-
-std::string key_of(int i) {
-    char key[16];
-    std::snprintf(key, sizeof key, "key%05d", i);
-    return key;
-}
 
 /// The keys a range hands out, checking each value is the key with "!" appended.
 template <class Range>
