@@ -2,7 +2,7 @@
 # Builds the libFuzzer harnesses in fuzz/ and runs each for a bounded time.
 #
 #   tools/fuzz.sh              build build/fuzz/{open,ops}_fuzzer and run each for
-#                              KVFORGE_FUZZ_SECONDS seconds (default 30)
+#                              KVFORGE_FUZZ_SECONDS seconds (default 15)
 #   tools/fuzz.sh open         only the named fuzzers (open, ops)
 #   tools/fuzz.sh corpus       regenerate the seed corpora fuzz/corpus/{open,ops}/
 #
@@ -15,7 +15,7 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 clang=${KVFORGE_CLANG:-clang++-14}
-seconds=${KVFORGE_FUZZ_SECONDS:-30}
+seconds=${KVFORGE_FUZZ_SECONDS:-15}
 out=build/fuzz
 flags=(-std=c++20 -O1 -g -Wall -Wextra -Wpedantic -Werror -Iinclude)
 mkdir -p "$out"

@@ -13,7 +13,7 @@
 #   meson   meson setup, compile and test with g++ -O1 and asserts, -Werror
 #   consumers  tools/consumer_tests.sh: tiny projects outside the tree take kvforge in (add_subdirectory,
 #              find_package, FetchContent, meson subproject, single header, pkg-config, recipe steps)
-#   fuzz    tools/fuzz.sh: the libFuzzer harnesses in fuzz/, each for KVFORGE_FUZZ_SECONDS (default 30)
+#   fuzz    tools/fuzz.sh: the libFuzzer harnesses in fuzz/, each for KVFORGE_FUZZ_SECONDS (default 15)
 #
 # The gcc stage runs the conformance suite on every store configuration (the policy product);
 # asan, tsan and meson run it on a covering set in which every pair of policy choices meets
@@ -126,7 +126,7 @@ for stage in "$@"; do
         count "$(grep -c 'stores work$' build/consumers.log)"
         ;;
     fuzz)
-        banner "fuzz: libFuzzer harnesses, ${KVFORGE_FUZZ_SECONDS:-30} s each"
+        banner "fuzz: libFuzzer harnesses, ${KVFORGE_FUZZ_SECONDS:-15} s each"
         KVFORGE_CLANG=$clang bash tools/fuzz.sh
         ;;
     esac
