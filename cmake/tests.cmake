@@ -26,8 +26,10 @@ target_compile_definitions(kvforge_tests PRIVATE KVFORGE_FUZZ_DIR="${PROJECT_SOU
     KVFORGE_FIXTURES_DIR="${PROJECT_SOURCE_DIR}/tests/fixtures")
 if(KVFORGE_CONFORMANCE STREQUAL "pairwise")
     target_compile_definitions(kvforge_tests PRIVATE KVFORGE_TEST_PAIRWISE_CONFIGS=1)
+elseif(KVFORGE_CONFORMANCE STREQUAL "each")
+    target_compile_definitions(kvforge_tests PRIVATE KVFORGE_TEST_EACH_CONFIGS=1)
 elseif(NOT KVFORGE_CONFORMANCE STREQUAL "full")
-    message(FATAL_ERROR "kvforge: KVFORGE_CONFORMANCE is '${KVFORGE_CONFORMANCE}'; it takes full or pairwise")
+    message(FATAL_ERROR "kvforge: KVFORGE_CONFORMANCE is '${KVFORGE_CONFORMANCE}'; it takes full, pairwise or each")
 endif()
 
 # Catch2's --filenames-as-tags tags each test case [#<file stem>], so every test source gets

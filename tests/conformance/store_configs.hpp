@@ -55,7 +55,18 @@ using read_cache_configs = std::tuple<read_cache_store<hash_index, buffered<>, s
                                       read_cache_store<hash_index, async_worker<>, thread_safe, lru>,  //
                                       read_cache_store<sorted_index, buffered<>, single_thread, lru>>;
 
-#if KVFORGE_TEST_PAIRWISE_CONFIGS
+#if KVFORGE_TEST_EACH_CONFIGS
+/// Each policy choice once: every store, index, durability and threading policy, the
+/// bounded cache and the read cache appear in one of these 5 stores. The meson build uses
+/// it (KVFORGE_CONFORMANCE=each) to prove its build definition; the configurations' pairs
+/// are covered by the CMake stages.
+using all_configs = std::tuple<                                                            //
+    store<std::string, std::string, memory, hash_index, single_thread>,                    //
+    bounded_store<sorted_index, thread_safe>,                                              //
+    read_cache_store<hash_index, async_worker<>, thread_safe, lru>,                        //
+    store<std::string, std::string, file_log, sorted_index, buffered<>, single_thread>,    //
+    store<std::string, std::string, mmap_file, hash_index, sync_each, thread_safe>>;
+#elif KVFORGE_TEST_PAIRWISE_CONFIGS
 /// The covering set: every pair of policy choices (store and index, store and durability,
 /// durability and threading, ...) appears in some configuration, in 16 stores instead of
 /// the product's 39. The sanitizer builds use it (KVFORGE_CONFORMANCE=pairwise), where each
