@@ -89,6 +89,9 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
     add_test(NAME headers_self_contained
         COMMAND ${kvforge_compile_check} headers --include ${PROJECT_SOURCE_DIR}/include
                 ${kvforge_compile_check_without} -- ${CMAKE_CXX_COMPILER} ${kvforge_warning_flags})
+    add_test(NAME policy_headers_suffice
+        COMMAND ${kvforge_compile_check} pass --include ${PROJECT_SOURCE_DIR}/include
+                ${PROJECT_SOURCE_DIR}/tests/policy_headers -- ${CMAKE_CXX_COMPILER} ${kvforge_warning_flags})
     file(GLOB kvforge_compile_fail_cases CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/compile_fail/*.cpp)
     foreach(case IN LISTS kvforge_compile_fail_cases)
         get_filename_component(stem ${case} NAME_WLE)

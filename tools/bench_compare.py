@@ -211,7 +211,7 @@ def run_benchmarks(binary, env, pattern, bench_dir):
 
 def include_cost():
     """Runs tools/include_cost.sh with g++: {"title": its first line, "rows": [(label, ms)]}."""
-    process = subprocess.run([os.path.join(ROOT, "tools", "include_cost.sh")], capture_output=True, text=True,
+    process = subprocess.run([os.path.join(ROOT, "tools", "include_cost.sh"), "g++"], capture_output=True, text=True,
                              check=False)
     if process.returncode != 0:
         print("bench_compare: include_cost.sh failed: " + process.stderr.strip()[-300:], file=sys.stderr)
@@ -613,7 +613,7 @@ def write_report(args, runs, include_cost, date, minutes, machine_rows):
     lines += ["## Targets", "", "Ratios are kvforge / reference, both measured in this run. %d of %d met." %
               (met, measured), ""] + target_lines
     if include_cost:
-        lines += ["", "## Include cost", "", include_cost["title"], "", "| translation unit | ms |", "|---|---:|"]
+        lines += ["", "## Include cost", "", include_cost["title"], "", "| translation unit | g++ -O0 ms |", "|---|---:|"]
         lines += ["| %s | %d |" % row for row in include_cost["rows"]]
     lines += ["", "## Machine", "", "| | |", "|---|---|"]
     lines += ["| %s | %s |" % tuple(row) for row in machine_rows]

@@ -6,6 +6,10 @@
         compiler output must contain the text on the file's first line,
         `// expect: <text>`. A case that compiles, or fails for another reason, fails.
 
+    compile_check.py pass --include DIR CASE... -- CXX [FLAGS...]
+        Each CASE (a .cpp file, or a directory of them) must compile: tests/policy_headers/
+        shows that the headers it names are enough for the stores it instantiates.
+
     compile_check.py headers --include DIR -- CXX [FLAGS...]
         Every header under DIR/kvforge must compile on its own: a translation unit
         holding only `#include <kvforge/...>` is checked for each.
@@ -58,6 +62,13 @@ def check_fail(case, command, include):
     return True, f"{case}: fails as expected ({expected})"
 
 
+def check_pass(case, command, include):
+    code, output = compile_source(command, include, case)
+    if code != 0:
+        return False, f"{case}: does not compile:\n{first_lines(output)}"
+    return True, f"{case}: compiles"
+
+
 def check_header(header, command, include):
     rel = header.relative_to(include).as_posix()
     code, output = compile_source(command, include, "-", stdin=f"#include <{rel}>\n")
@@ -73,7 +84,7 @@ def main():
     split = argv.index("--")
     command = argv[split + 1:]
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("mode", choices=["fail", "headers"])
+    parser.add_argument("mode", choices=["fail", "pass", "headers"])
     parser.add_argument("--include", required=True, type=Path)
     parser.add_argument("--without", action="append", default=[], metavar="NAME",
                         help="leave out headers and cases whose file name contains NAME")
@@ -82,9 +93,9 @@ def main():
     if not command:
         sys.exit("compile_check.py: the compiler command after `--` is empty")
 
-    if args.mode == "fail":
+    if args.mode in ("fail", "pass"):
         jobs = sorted(f for c in args.cases for f in ([c] if c.is_file() else c.glob("*.cpp")))
-        check = check_fail
+        check = check_fail if args.mode == "fail" else check_pass
     else:
         jobs = sorted((args.include / "kvforge").rglob("*.hpp"))
         check = check_header

@@ -1,74 +1,129 @@
 #!/usr/bin/env bash
-# Measures what including kvforge costs one translation unit, as the median of 5 compiles
-# (-std=c++20 -O0 -c) of:
+# Measures what including kvforge costs one translation unit (-std=c++20 -c), as the median
+# CPU time (user + system) of N compiles, with g++ and clang++-14 at -O0 and -O2, of:
 #   (s) <string>, <optional>, <vector> and <map>: what a program using a store includes anyway
 #   (a) the system headers kvforge includes (every #include <...> under include/kvforge)
 #   (b) #include <kvforge/kvforge.hpp>
-#   (c) (b) plus one memory store and one file_log store, used
-#   (d) (b) plus one file_log store, used
-# and prints a markdown table of the times and their ratios to (a) and to (s).
-#   tools/include_cost.sh [compiler]      (default g++)
+#   (d) (b) plus one file_log store: open, put, get, close
+#   (h) <kvforge/store.hpp> and <kvforge/stores/file_log.hpp>, the headers a file_log store needs
+#   (n) (h) plus the same file_log store as (d)
+#   (p) (d) with kvforge.hpp precompiled (built with the same flags, not timed)
+# and prints a markdown table of the times and their ratios to (s).
+#   tools/include_cost.sh [--include DIR] [--runs N] [compiler...]
+# The compilers default to g++ and clang++-14 (those installed); --include measures another
+# copy of the headers (DIR holds kvforge/), --runs sets N (default 5).
+# CPU time rather than wall time, so that other work on the machine changes the figures less.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-cxx=${1:-g++}
+include=include
+runs=5
+compilers=()
+while (($#)); do
+    case $1 in
+        --include) include=$2; shift 2 ;;
+        --runs) runs=$2; shift 2 ;;
+        -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+        *) compilers+=("$1"); shift ;;
+    esac
+done
+if ((${#compilers[@]} == 0)); then
+    for cxx in g++ clang++-14; do command -v "$cxx" >/dev/null && compilers+=("$cxx"); done
+fi
+include=$(cd "$include" && pwd)
+
 work=$(mktemp -d "${TMPDIR:-/tmp}/kvforge-include-cost.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 
-printf '#include <%s>\n' string optional vector map >"$work/common_headers.cpp"
-grep -rhoE '^\s*#\s*include\s*<[^>]+>' include/kvforge | sed 's/^\s*#\s*include\s*/#include /' | sort -u \
-    >"$work/system_headers.cpp"
-echo '#include <kvforge/kvforge.hpp>' >"$work/kvforge_header.cpp"
-cat >"$work/two_stores.cpp" <<'EOF'
-#include <kvforge/kvforge.hpp>
-
-#include <string>
-
-bool two_stores(const std::string& path) {
-    kvforge::store<std::string, std::string> cache;
-    kvforge::store<std::string, std::string, kvforge::file_log> db{path};
-    cache.put("alice", "admin");
-    db.put("alice", "admin");
-    db.erase("bob");
-    return cache.get("alice") == db.get("alice") && !db.contains("bob");
-}
-EOF
-cat >"$work/one_store.cpp" <<'EOF'
-#include <kvforge/kvforge.hpp>
+printf '#include <%s>\n' string optional vector map >"$work/s.cpp"
+grep -rhoE '^\s*#\s*include\s*<[^>]+>' "$include/kvforge" | sed 's/^\s*#\s*include\s*/#include /' | sort -u \
+    >"$work/a.cpp"
+echo '#include <kvforge/kvforge.hpp>' >"$work/b.cpp"
+printf '#include <kvforge/store.hpp>\n#include <kvforge/stores/file_log.hpp>\n' >"$work/h.cpp"
+# one_store HEADERS: HEADERS followed by a function that uses one file_log store.
+one_store() {
+    cat "$1"
+    cat <<'EOF'
 
 #include <string>
 
 bool one_store(const std::string& path) {
     kvforge::store<std::string, std::string, kvforge::file_log> db{path};
     db.put("alice", "admin");
-    db.erase("bob");
-    return db.get("alice") == "admin" && !db.contains("bob");
+    const auto role = db.get("alice");
+    db.close();
+    return role == "admin";
 }
 EOF
+}
+one_store "$work/b.cpp" >"$work/d.cpp"
+one_store "$work/h.cpp" >"$work/n.cpp"
 
-# median_ms FILE: the median wall time of 5 compiles of FILE, in milliseconds.
+# median_ms CXX OPT FILE [FLAGS...]: the median CPU time of $runs compiles of FILE, in milliseconds.
 median_ms() {
-    for _ in 1 2 3 4 5; do
-        local begin=${EPOCHREALTIME//[.,]/}
-        "$cxx" -std=c++20 -O0 -Iinclude -c "$1" -o "$work/out.o"
-        echo $(((${EPOCHREALTIME//[.,]/} - begin) / 1000))
-    done | sort -n | sed -n 3p
+    local cxx=$1 opt=$2 file=$3
+    shift 3
+    local TIMEFORMAT='%3U %3S'
+    for _ in $(seq "$runs"); do
+        { time "$cxx" -std=c++20 "$opt" "$@" -I"$include" -c "$file" -o "$work/out.o"; } 2>&1 |
+            awk '{ printf "%d\n", ($1 + $2) * 1000 }'
+    done | sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
 
-s=$(median_ms "$work/common_headers.cpp")
-a=$(median_ms "$work/system_headers.cpp")
-b=$(median_ms "$work/kvforge_header.cpp")
-c=$(median_ms "$work/two_stores.cpp")
-d=$(median_ms "$work/one_store.cpp")
-ratio() { awk -v x="$1" -v y="$2" 'BEGIN { printf "%.2fx", x / y }'; }
-row() { printf '| %s | %d | %s | %s |\n' "$1" "$2" "$(ratio "$2" "$a")" "$(ratio "$2" "$s")"; }
+# pch_flags CXX OPT: builds kvforge.hpp precompiled for CXX OPT and prints the flags that use
+# it: clang takes the file with -include-pch, g++ finds kvforge/kvforge.hpp.gch ahead of the
+# header in an include directory given first.
+pch_flags() {
+    local dir="$work/pch$1$2"
+    mkdir -p "$dir/kvforge"
+    if [[ $("$1" --version) == *clang* ]]; then
+        "$1" -std=c++20 "$2" -I"$include" -x c++-header "$include/kvforge/kvforge.hpp" -o "$dir/kvforge.pch" \
+            2>/dev/null
+        echo "-include-pch $dir/kvforge.pch"
+    else
+        "$1" -std=c++20 "$2" -I"$include" -x c++-header "$include/kvforge/kvforge.hpp" \
+            -o "$dir/kvforge/kvforge.hpp.gch" 2>/dev/null
+        echo "-I$dir"
+    fi
+}
 
-echo "Compile time of one translation unit: $("$cxx" --version | head -1), -std=c++20 -O0 -c, median of 5"
+letters=(s a b d h n p)
+declare -A label=(
+    [s]="(s) \`<string>\`, \`<optional>\`, \`<vector>\`, \`<map>\`"
+    [a]="(a) the system headers kvforge includes"
+    [b]="(b) \`#include <kvforge/kvforge.hpp>\`"
+    [d]="(d) (b) + one file_log store: open, put, get, close"
+    [h]="(h) \`<kvforge/store.hpp>\` + \`<kvforge/stores/file_log.hpp>\`"
+    [n]="(n) (h) + the same file_log store"
+    [p]="(p) (d) with \`kvforge.hpp\` precompiled"
+)
+declare -A ms
+header="| translation unit |"
+rule="|---|"
+for cxx in "${compilers[@]}"; do
+    for opt in -O0 -O2; do
+        header+=" $cxx $opt ms | vs. (s) |"
+        rule+="---:|---:|"
+        for letter in s a b d h n; do
+            ms[$cxx$opt$letter]=$(median_ms "$cxx" "$opt" "$work/$letter.cpp")
+        done
+        # shellcheck disable=SC2046  # the flags are words
+        ms[${cxx}${opt}p]=$(median_ms "$cxx" "$opt" "$work/d.cpp" $(pch_flags "$cxx" "$opt"))
+    done
+done
+
+versions=$(for cxx in "${compilers[@]}"; do "$cxx" --version | head -1; done | paste -sd ';' | sed 's/;/; /g')
+echo "Compile time of one translation unit (CPU ms, median of $runs, -std=c++20 -c): $versions"
 echo
-echo "| translation unit | ms | vs. (a) | vs. (s) |"
-echo "|---|---:|---:|---:|"
-row "(s) \`<string>\`, \`<optional>\`, \`<vector>\` and \`<map>\`" "$s"
-row "(a) the system headers kvforge includes" "$a"
-row "(b) \`#include <kvforge/kvforge.hpp>\`" "$b"
-row "(c) (b) + one memory and one file_log store, used" "$c"
-row "(d) (b) + one file_log store, used" "$d"
+echo "$header"
+echo "$rule"
+for letter in "${letters[@]}"; do
+    line="| ${label[$letter]} |"
+    for cxx in "${compilers[@]}"; do
+        for opt in -O0 -O2; do
+            line+=$(awk -v x="${ms[$cxx$opt$letter]}" -v s="${ms[$cxx${opt}s]}" \
+                'BEGIN { printf " %d | %.2fx |", x, x / s }')
+        done
+    done
+    echo "$line"
+done

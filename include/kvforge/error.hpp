@@ -9,6 +9,7 @@
 
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 namespace kvforge {

@@ -22,6 +22,7 @@
 /// only say how the store was made: file_log and mmap_file read the same files, and any
 /// index is rebuilt from the log, so tools take them as defaults and nothing more.
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>

@@ -60,8 +60,10 @@
 #include <sys/uio.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 
@@ -76,6 +78,7 @@
 
 #include <string>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 namespace kvforge {
@@ -767,6 +770,7 @@ concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires
 /// \file byte_order.hpp
 /// Unaligned loads and stores, big-endian encodings and LEB128 varints.
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 
@@ -2428,6 +2432,7 @@ static_assert(index_policy<sorted_index>);
 #include <algorithm>
 #include <concepts>
 #include <cstddef>
+#include <exception>
 #include <iterator>
 #include <new>
 #include <cstdint>
@@ -2475,6 +2480,7 @@ static_assert(index_policy<sorted_index>);
 #include <bit>
 #include <concepts>
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -2485,6 +2491,7 @@ static_assert(index_policy<sorted_index>);
 /// \file assign_bytes.hpp
 /// Copying a value's bytes into a caller's std::string, the last step of every get.
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -3021,6 +3028,7 @@ static_assert(durability_policy<buffered<>>);
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstddef>
 #include <string>
 #include <vector>
 
@@ -3651,6 +3659,7 @@ consteval bool check_store_arguments() {
 /// only say how the store was made: file_log and mmap_file read the same files, and any
 /// index is rebuilt from the log, so tools take them as defaults and nothing more.
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <string>
@@ -3672,8 +3681,9 @@ consteval bool check_store_arguments() {
 #include <string_view>
 
 
+// The compilers' builtins for the crc32 instruction rather than <nmmintrin.h>, which
+// brings every SSE header with it into each file that includes kvforge.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <nmmintrin.h>
 #define KVFORGE_CRC32C_HW 1
 #endif
 
@@ -3713,9 +3723,9 @@ inline constexpr auto crc32c_tables = [] {
 [[gnu::target("sse4.2")]] inline std::uint32_t crc32c_extend_hardware(std::uint32_t crc, const unsigned char* p,
                                                                       std::size_t n) noexcept {
     std::uint64_t state = ~crc;
-    for (; n >= 8; n -= 8, p += 8) state = _mm_crc32_u64(state, load_unaligned<std::uint64_t>(p));
+    for (; n >= 8; n -= 8, p += 8) state = __builtin_ia32_crc32di(state, load_unaligned<std::uint64_t>(p));
     auto state32 = static_cast<std::uint32_t>(state);
-    while (n-- > 0) state32 = _mm_crc32_u8(state32, *p++);
+    while (n-- > 0) state32 = __builtin_ia32_crc32qi(state32, *p++);
     return ~state32;
 }
 #endif
@@ -5500,6 +5510,7 @@ using sorted_memory_store_mt = store<Key, Value, memory, sorted_index, thread_sa
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 // ---- begin kvforge/detail/function_ref.hpp ----
@@ -7643,7 +7654,6 @@ private:
 #include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <string_view>
 
 
 namespace kvforge::detail {
@@ -7682,10 +7692,10 @@ namespace kvforge::detail {
 
 #include <cerrno>
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <system_error>
+#include <utility>
 
 
 namespace kvforge::detail {
@@ -7728,7 +7738,7 @@ private:
 
 #include <fcntl.h>
 
-#include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <system_error>
@@ -7793,8 +7803,6 @@ bool read_manifest_file(IO& io, const std::string& directory, composition& out, 
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdint>
-#include <cstdio>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -10336,12 +10344,14 @@ inline void destroy(std::string_view path) {
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <new>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 

@@ -2,6 +2,7 @@
 /// \file assign_bytes.hpp
 /// Copying a value's bytes into a caller's std::string, the last step of every get.
 
+#include <cstddef>
 #include <cstring>
 #include <string>
 #include <string_view>

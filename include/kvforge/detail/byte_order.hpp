@@ -2,6 +2,7 @@
 /// \file byte_order.hpp
 /// Unaligned loads and stores, big-endian encodings and LEB128 varints.
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 

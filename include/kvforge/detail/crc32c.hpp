@@ -14,8 +14,9 @@
 
 #include "byte_order.hpp"
 
+// The compilers' builtins for the crc32 instruction rather than <nmmintrin.h>, which
+// brings every SSE header with it into each file that includes kvforge.
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#include <nmmintrin.h>
 #define KVFORGE_CRC32C_HW 1
 #endif
 
@@ -55,9 +56,9 @@ inline constexpr auto crc32c_tables = [] {
 [[gnu::target("sse4.2")]] inline std::uint32_t crc32c_extend_hardware(std::uint32_t crc, const unsigned char* p,
                                                                       std::size_t n) noexcept {
     std::uint64_t state = ~crc;
-    for (; n >= 8; n -= 8, p += 8) state = _mm_crc32_u64(state, load_unaligned<std::uint64_t>(p));
+    for (; n >= 8; n -= 8, p += 8) state = __builtin_ia32_crc32di(state, load_unaligned<std::uint64_t>(p));
     auto state32 = static_cast<std::uint32_t>(state);
-    while (n-- > 0) state32 = _mm_crc32_u8(state32, *p++);
+    while (n-- > 0) state32 = __builtin_ia32_crc32qi(state32, *p++);
     return ~state32;
 }
 #endif

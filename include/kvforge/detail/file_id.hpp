@@ -9,7 +9,6 @@
 #include <atomic>
 #include <cstdint>
 #include <cstring>
-#include <string_view>
 
 #include "hash.hpp"
 

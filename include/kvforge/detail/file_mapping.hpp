@@ -11,10 +11,10 @@
 
 #include <cerrno>
 #include <cstddef>
-#include <cstdint>
 #include <memory>
 #include <string>
 #include <system_error>
+#include <utility>
 
 #include "../error.hpp"
 

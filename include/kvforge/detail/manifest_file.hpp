@@ -4,7 +4,7 @@
 
 #include <fcntl.h>
 
-#include <cerrno>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <system_error>
