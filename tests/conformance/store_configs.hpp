@@ -11,6 +11,7 @@
 #include <tuple>
 
 #include "../support/temp_dir.hpp"
+#include "../support/test_clock.hpp"
 
 namespace kvforge_test {
 
@@ -48,6 +49,18 @@ using read_cache_configs = std::tuple<read_cache_store<hash_index, buffered<>, s
                                       read_cache_store<hash_index, async_worker<>, thread_safe, lru>,  //
                                       read_cache_store<sorted_index, buffered<>, single_thread, lru>>;
 
+/// Memory stores whose keys may expire, by a clock the tests move (test_clock); with no
+/// deadlines given they must behave as plain stores, so they run the whole suite too.
+template <class Index, class Threading, class... More>
+using expiring_store = store<std::string, std::string, memory, Index, Threading, expiring<test_clock>, More...>;
+using expiring_configs = std::tuple<expiring_store<hash_index, single_thread>,   //
+                                    expiring_store<sorted_index, thread_safe>,   //
+                                    expiring_store<hash_index, thread_safe>,     //
+                                    expiring_store<sorted_index, single_thread>>;
+/// The expiring configurations with an ordered index, for scans.
+using expiring_ordered_configs = std::tuple<expiring_store<sorted_index, thread_safe>,  //
+                                            expiring_store<sorted_index, single_thread>>;
+
 #if KVFORGE_TEST_PAIRWISE_CONFIGS
 /// The covering set: every pair of policy choices (store and index, store and durability,
 /// durability and threading, ...) appears in some configuration, in 15 stores instead of
@@ -60,6 +73,7 @@ using all_configs = std::tuple<                                                 
     store<std::string, std::string, memory, sorted_index, thread_safe>,                       //
     bounded_store<sorted_index, single_thread>,                                               //
     bounded_store<hash_index, thread_safe, lru>,                                              //
+    expiring_store<sorted_index, thread_safe>,                                              //
     read_cache_store<hash_index, buffered<>, single_thread>,                                  //
     read_cache_store<sorted_index, sync_each, thread_safe>,                                   //
     read_cache_store<hash_index, async_worker<>, thread_safe, lru>,                           //
@@ -70,7 +84,7 @@ using all_configs = std::tuple<                                                 
     store<std::string, std::string, file_log, hash_index, async_worker<>, thread_safe>,       //
     store<std::string, std::string, mmap_file, sorted_index, async_worker<>, single_thread>>;
 #else
-using all_configs = concat<memory_configs, bounded_configs, read_cache_configs,       //
+using all_configs = concat<memory_configs, bounded_configs, expiring_configs, read_cache_configs,  //
                            file_configs<file_log, hash_index, single_thread>,        //
                            file_configs<file_log, hash_index, thread_safe>,          //
                            file_configs<file_log, sorted_index, single_thread>,      //
