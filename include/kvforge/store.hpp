@@ -566,7 +566,8 @@ public:
         }
     }
 
-    /// The number of keys.
+    /// The number of keys (with kvforge::expiring<>, those whose deadline has not come,
+    /// purged or not, as get() sees them).
     [[nodiscard]] std::size_t size() const { return backend_.size(); }
     [[nodiscard]] bool empty() const { return size() == 0; }
 

@@ -9,6 +9,7 @@
 /// (big-endian, so bytes sort as times) followed by the key holds one entry per key with
 /// a deadline, so purge_expired() walks exactly the entries whose deadline has passed.
 
+#include <algorithm>
 #include <chrono>
 #include <concepts>
 #include <cstddef>
@@ -242,10 +243,12 @@ public:
     }
 
     /// Inner's stats, with live_keys and live_bytes counting only unexpired keys (as
-    /// size() and get() do) and without the headers, and memory_bytes with the deadline index.
+    /// size() and get() do) and without the headers, memory_bytes with the deadline index,
+    /// and gets without the lookups the layer made itself.
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
         kvforge::stats s = inner_.stats();
+        s.gets -= std::min<std::uint64_t>(s.gets, internal_reads_.load());
         const std::uint64_t headers = s.live_keys + deadlines_.size() * (deadline_header::with_deadline_size - 1);
         std::uint64_t expired_keys = 0;
         std::uint64_t expired_bytes = 0;
@@ -296,8 +299,10 @@ private:
     }
 
     /// Calls on_stored(stored bytes) for key without looking at its deadline.
+    /// Inner counts it as a get; internal_reads_ counts it too, so stats() leaves it out.
     template <class OnStored>
     void read_stored(std::string_view key, OnStored&& on_stored, std::error_code& ec) const {
+        internal_reads_.add(1);
         inner_.read(key, on_stored, ec);
     }
 
@@ -311,16 +316,13 @@ private:
     }
 
     bool remove(std::string_view key, std::error_code& ec) {
-        std::optional<std::int64_t> old;
-        bool live = false;
-        read_stored(key, [&](std::string_view stored) {
-            old = deadline_header::deadline_of(stored);
-            live = alive(stored);
-        }, ec);
+        const std::optional<std::int64_t> old = indexed_deadline(key, ec);
         if (ec) return false;
         const bool erased = inner_.erase(key, ec);
-        if (old) deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
-        return erased && live;
+        if (!old) return erased;
+        deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
+        // An expired key was already absent: erasing it removes nothing a read could see.
+        return erased && *old > now();
     }
 
     /// Calls on_entry(index key) for each deadline index entry whose deadline is at or before at.
@@ -336,6 +338,7 @@ private:
     Inner inner_;
     mutable mutex_type mutex_;
     btree_table deadlines_;
+    mutable typename Policies::threading::counter_type internal_reads_;
 };
 
 /// The expiry policy of a store that has none: its backend as it is, and no clock.
