@@ -3192,8 +3192,7 @@ public:
         }
         const std::optional<std::int64_t> old = indexed_deadline(key, ec);
         if (ec) return 0;
-        std::string scratch;
-        const std::uint64_t sequence = inner_.put(key, deadline_header::wrap(value, deadline, scratch), ec);
+        const std::uint64_t sequence = inner_.put(key, deadline_header::wrap(value, deadline, scratch_), ec);
         if (ec) return sequence;
         // If an allocation here throws, the value is stored with its deadline but has no
         // index entry: reads still hide it once its deadline comes; only purge_expired()
@@ -3405,6 +3404,7 @@ private:
     Inner inner_;
     mutable mutex_type mutex_;
     btree_table deadlines_;
+    std::string scratch_;  // a put's stored bytes, reused: writers hold mutex_, one at a time
     mutable typename Policies::threading::counter_type internal_reads_;
 };
 
