@@ -24,6 +24,11 @@ add_executable(kvforge_any_store_bench ${PROJECT_SOURCE_DIR}/bench/any_store_ben
 target_link_libraries(kvforge_any_store_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
 set_target_properties(kvforge_any_store_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
 
+# What kvforge::expiring<> costs keys without deadlines, and purging a million expired keys.
+add_executable(kvforge_expiry_bench ${PROJECT_SOURCE_DIR}/bench/expiry_bench.cpp)
+target_link_libraries(kvforge_expiry_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
+set_target_properties(kvforge_expiry_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+
 # A peer is used when both its header and its library are found. Their CMake packages are
 # not used: RocksDB's asks for optional dependencies (gflags, TBB, ...) that may be absent.
 function(kvforge_bench_peer peer header library)

@@ -53,6 +53,10 @@ struct io {
 struct cache {
     static constexpr std::string_view name = "cache";
 };
+/// keys that expire at a deadline: expiring<Clock>
+struct expiry {
+    static constexpr std::string_view name = "expiry";
+};
 }  // namespace policy_kind
 
 namespace detail {

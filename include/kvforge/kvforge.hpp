@@ -21,6 +21,7 @@
 #include "durability/buffered.hpp"
 #include "durability/sync_each.hpp"
 #include "error.hpp"
+#include "expiry/expiring.hpp"
 #include "index/hash_index.hpp"
 #include "index/sorted_index.hpp"
 #include "io/posix.hpp"

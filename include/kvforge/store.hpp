@@ -3,6 +3,7 @@
 /// kvforge::store<Key, Value, Policies...>: the key-value store forged from policies.
 
 #include <algorithm>
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <exception>
@@ -54,8 +55,9 @@ template <class Key, class Value, class... Policies>
 class store {
     static_assert(detail::check_store_arguments<Key, Value, Policies...>());
     using policies = detail::resolved_policies<Policies...>;
-    using backend_type = typename policies::cache::template backend<policies,
-                                                                    typename policies::store::template backend<policies>>;
+    using backend_type = typename policies::expiry::template backend<
+        policies, typename policies::cache::template backend<policies,
+                                                             typename policies::store::template backend<policies>>>;
     using key_param = detail::param_t<Key>;
     using value_param = detail::param_t<Value>;
 
@@ -69,6 +71,12 @@ public:
     using io_policy = typename policies::io;
     /// The cache policy, when one is given (bounded<> or read_cache<>).
     using cache_policy = typename policies::cache;
+    /// The expiry policy: kvforge::expiring<Clock>, or none.
+    using expiry_policy = typename policies::expiry;
+    /// The clock deadlines are kept by (expiring<Clock>'s Clock).
+    using clock = typename expiry_policy::clock;
+    /// A deadline: a point in time of the store's clock.
+    using time_point = typename clock::time_point;
     using batch_type = batch<Key, Value>;
     using range_type = scan_range<backend_type, Key, Value>;
 
@@ -76,6 +84,8 @@ public:
     static constexpr bool persistent = store_policy::persistent;
     /// Whether a cache policy holds the store (bounded) or its values (read_cache) within a memory budget.
     static constexpr bool cached = policies::cache_given;
+    /// Whether keys may carry deadlines (kvforge::expiring<>).
+    static constexpr bool expiring = policies::expiry_given;
     /// Whether writes return a sequence number for wait_durable() (async_worker).
     static constexpr bool sequenced = backend_type::sequenced;
     /// What put() and write() return: the write's sequence number when sequenced, else nothing.
@@ -181,6 +191,92 @@ public:
             sequence = backend_.put(k, v, ec);
         });
         if constexpr (sequenced) return sequence;
+    }
+
+    /// Writes value under key, to expire after ttl (from the clock's now). Needs kvforge::expiring<>.
+    template <class Rep, class Period>
+    write_result put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl) {
+        static_assert(expiring, "kvforge: put() with a time to live needs kvforge::expiring<> among the store's policies");
+        return put(key, value, deadline_after(ttl));
+    }
+    /// As put(key, value, ttl); errors through ec.
+    template <class Rep, class Period>
+    write_result put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl, std::error_code& ec) noexcept {
+        static_assert(expiring, "kvforge: put() with a time to live needs kvforge::expiring<> among the store's policies");
+        return put(key, value, deadline_after(ttl), ec);
+    }
+    /// Writes value under key, to expire at deadline: from then on every read finds it
+    /// absent. A deadline that has come already stores nothing and removes key. Needs
+    /// kvforge::expiring<>.
+    template <class Duration>
+    write_result put(key_param key, value_param value, std::chrono::time_point<clock, Duration> deadline) {
+        static_assert(expiring, "kvforge: put() with a deadline needs kvforge::expiring<> among the store's policies");
+        std::error_code ec;
+        if constexpr (sequenced) {
+            const std::uint64_t sequence = put(key, value, deadline, ec);
+            detail::throw_if(ec);
+            return sequence;
+        } else {
+            put(key, value, deadline, ec);
+            detail::throw_if(ec);
+        }
+    }
+    /// As put(key, value, deadline); errors through ec.
+    template <class Duration>
+    write_result put(key_param key, value_param value, std::chrono::time_point<clock, Duration> deadline,
+                     std::error_code& ec) noexcept {
+        static_assert(expiring, "kvforge: put() with a deadline needs kvforge::expiring<> among the store's policies");
+        std::uint64_t sequence = 0;
+        if constexpr (expiring) {
+            guarded(ec, [&] {
+                std::string key_scratch;
+                std::string value_scratch;
+                const std::string_view k = detail::encode_key<Key>(key, key_scratch, ec);
+                if (ec) return;
+                const std::string_view v = detail::encode_value<Value>(value, value_scratch, ec);
+                if (ec) return;
+                sequence = backend_.put_until(k, v, ticks_of(deadline), ec);
+            });
+        }
+        if constexpr (sequenced) return sequence;
+    }
+
+    /// key's deadline, or nullopt when it has none (or is absent). Needs kvforge::expiring<>.
+    [[nodiscard]] std::optional<time_point> expiry(key_param key) const {
+        std::error_code ec;
+        std::optional<time_point> deadline = expiry(key, ec);
+        detail::throw_if(ec);
+        return deadline;
+    }
+    [[nodiscard]] std::optional<time_point> expiry(key_param key, std::error_code& ec) const noexcept {
+        static_assert(expiring, "kvforge: expiry() needs kvforge::expiring<> among the store's policies");
+        std::optional<time_point> result;
+        if constexpr (expiring) {
+            guarded(ec, [&] {
+                std::string scratch;
+                const std::string_view k = codec<Key>::encode(key, scratch);
+                if (k.size() > max_key_size) return;
+                if (const auto ticks = backend_.deadline(k, ec)) {
+                    result = time_point(typename clock::duration(static_cast<typename clock::rep>(*ticks)));
+                }
+            });
+        }
+        return result;
+    }
+
+    /// Removes every key whose deadline has come, in time proportional to their number;
+    /// returns how many. Needs kvforge::expiring<>.
+    std::size_t purge_expired() {
+        std::error_code ec;
+        const std::size_t purged = purge_expired(ec);
+        detail::throw_if(ec);
+        return purged;
+    }
+    std::size_t purge_expired(std::error_code& ec) noexcept {
+        static_assert(expiring, "kvforge: purge_expired() needs kvforge::expiring<> among the store's policies");
+        std::size_t purged = 0;
+        if constexpr (expiring) guarded(ec, [&] { purged = backend_.purge_expired(ec); });
+        return purged;
     }
 
     /// The value under key, or nullopt.
@@ -471,7 +567,8 @@ public:
         }
     }
 
-    /// The number of keys.
+    /// The number of keys (with kvforge::expiring<>, those whose deadline has not come,
+    /// purged or not, as get() sees them).
     [[nodiscard]] std::size_t size() const { return backend_.size(); }
     [[nodiscard]] bool empty() const { return size() == 0; }
 
@@ -515,6 +612,17 @@ public:
 
 private:
     friend struct detail::store_access;
+
+    /// A deadline as the i64 count of the clock's ticks the store keeps.
+    template <class Duration>
+    static std::int64_t ticks_of(std::chrono::time_point<clock, Duration> deadline) {
+        return static_cast<std::int64_t>(
+            std::chrono::time_point_cast<typename clock::duration>(deadline).time_since_epoch().count());
+    }
+    template <class Rep, class Period>
+    static time_point deadline_after(std::chrono::duration<Rep, Period> ttl) {
+        return clock::now() + std::chrono::duration_cast<typename clock::duration>(ttl);
+    }
 
     /// Opens as open() does, but takes the codecs the files must have been written with
     /// (their names and fingerprint) as given instead of Key's and Value's: how kvforge's

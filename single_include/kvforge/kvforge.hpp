@@ -479,6 +479,10 @@ struct io {
 struct cache {
     static constexpr std::string_view name = "cache";
 };
+/// keys that expire at a deadline: expiring<Clock>
+struct expiry {
+    static constexpr std::string_view name = "expiry";
+};
 }  // namespace policy_kind
 
 namespace detail {
@@ -2430,6 +2434,7 @@ static_assert(index_policy<sorted_index>);
 /// kvforge::store<Key, Value, Policies...>: the key-value store forged from policies.
 
 #include <algorithm>
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <exception>
@@ -3007,6 +3012,484 @@ static_assert(durability_policy<buffered<>>);
 
 }  // namespace kvforge
 // ---- end kvforge/durability/buffered.hpp ----
+// ---- begin kvforge/expiry/expiring.hpp ----
+/// \file expiring.hpp
+/// kvforge::expiring<Clock>: keys that expire at a deadline, and purge_expired().
+///
+/// An expiring store puts a small header in front of each value it hands the store
+/// policy: one tag byte, and when the key has a deadline the deadline as a little-endian
+/// i64 count of Clock::duration since Clock's epoch. Every read looks at the tag; only a
+/// key with a deadline reads the clock. Beside the store, a B+tree keyed by the deadline
+/// (big-endian, so bytes sort as times) followed by the key holds one entry per key with
+/// a deadline, so purge_expired() walks exactly the entries whose deadline has passed.
+
+#include <algorithm>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+// ---- begin kvforge/options.hpp ----
+/// \file options.hpp
+/// kvforge::options: run-time settings of a store, given when it is opened or built.
+
+#include <cstdint>
+
+namespace kvforge {
+
+/// Settings of a store. The defaults suit most uses; each field says which stores read it.
+struct options {
+    /// Automatic compaction starts after a write once dead bytes (replaced and erased
+    /// records) exceed this share of the data file; 0 turns it off (compact() still works).
+    double compact_dead_ratio = 0.5;
+    /// ...and the data file holds at least this many bytes, so small stores are left alone.
+    std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
+    /// Write a hint file (each key with its record's place) at close and compaction, so
+    /// that reopening reads the keys without reading the values.
+    bool write_hints = true;
+    /// Open a store whose log is damaged before its tail: read the whole log (a hint file
+    /// is not trusted then), keep every intact record, drop the damaged ones, and rewrite
+    /// the log without them (a read-only open only leaves them out). Without it such a
+    /// store fails to open with errc::corrupt_record. If the rewrite fails, so does the
+    /// open, and the store is left closed.
+    bool salvage = false;
+    /// Create the store when the directory is missing or empty (its parent must exist);
+    /// false: such an open fails with errc::store_not_found and creates nothing.
+    bool create_if_missing = true;
+    /// Fail with errc::store_exists, changing nothing, when the directory already holds a store.
+    bool error_if_exists = false;
+    /// Open for reading only, under a shared lock: any number of read-only opens, in any
+    /// processes, may share a store, while an open for writing is refused (and refuses
+    /// them) with errc::store_locked. A read-only store changes no file at all (it creates
+    /// no directory or LOCK, cuts no torn tail, removes no leftover, writes no hint), and
+    /// every write, clear and compact fails with errc::read_only; flush and sync do nothing.
+    bool read_only = false;
+    /// Bytes a kvforge::bounded memory store may hold, everything counted (keys, values,
+    /// index, eviction metadata); it evicts to stay within them. Required by bounded
+    /// stores: 0, or less than the store's fixed part, is errc::invalid_argument.
+    std::uint64_t memory_budget = 0;
+    /// Bytes of values a kvforge::read_cache keeps in memory in front of a persistent
+    /// store, counted as memory_budget is; 0 is errc::invalid_argument.
+    std::uint64_t cache_budget = std::uint64_t{64} << 20;
+};
+
+}  // namespace kvforge
+// ---- end kvforge/options.hpp ----
+// ---- begin kvforge/stats.hpp ----
+/// \file stats.hpp
+/// What a store reports about itself: kvforge::stats and kvforge::verify_report.
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kvforge {
+
+/// A snapshot of a store's size and activity. Fields that do not apply to a store
+/// policy (disk figures for memory) are zero.
+struct stats {
+    std::uint64_t live_keys = 0;     ///< keys present
+    std::uint64_t live_bytes = 0;    ///< encoded bytes of the present keys and values
+    std::uint64_t dead_bytes = 0;    ///< bytes of replaced or erased records not yet compacted away
+    std::uint64_t disk_bytes = 0;    ///< bytes of the store's files
+    std::uint64_t memory_bytes = 0;  ///< heap bytes held in memory: the index, and a cache's values and metadata
+    std::uint64_t segments = 0;      ///< data files of an open log-structured store (file_log, mmap_file: 1)
+
+    std::uint64_t puts = 0;         ///< keys written, counting each put of a batch
+    std::uint64_t gets = 0;         ///< point lookups (get, visit, contains)
+    std::uint64_t erases = 0;       ///< erases that removed a key, counting each of a batch
+    std::uint64_t batches = 0;      ///< batches written
+    std::uint64_t syncs = 0;        ///< fdatasync/fsync calls made
+    /// Bytes written to the store's files since it was opened: records appended to the
+    /// log (once they reach the file: buffered bytes count when flushed), file headers,
+    /// compaction's output, hint files and the MANIFEST. Against the bytes of the keys
+    /// and values put, it gives the write amplification.
+    std::uint64_t bytes_written = 0;
+    std::uint64_t compactions = 0;  ///< compactions completed
+    /// Compactions that failed, automatic or explicit. An automatic one that fails does
+    /// not fail the write that started it; it is tried again once the data file has grown
+    /// by as much as it held (at least options::compact_min_bytes).
+    std::uint64_t compaction_failures = 0;
+    std::string last_compaction_error;  ///< why the last compaction failed; empty once one succeeds
+
+    std::uint64_t hits = 0;       ///< reads of a value a cache held (bounded, read_cache)
+    std::uint64_t misses = 0;     ///< reads of a value a cache did not hold
+    std::uint64_t evictions = 0;  ///< entries a cache dropped to stay within its budget
+
+    std::uint64_t recovered_records = 0;  ///< records read back at the last open
+    std::uint64_t recovered_bytes_cut = 0;  ///< bytes of torn tail cut off at the last open
+};
+
+/// One record verify() found damaged.
+struct damaged_record {
+    std::string file;          ///< the file holding it
+    std::uint64_t offset = 0;  ///< where the record starts in that file
+    std::string problem;       ///< what is wrong, e.g. "checksum mismatch"
+};
+
+/// The result of store::verify(): every record read and checked, nothing changed.
+struct verify_report {
+    std::uint64_t records_checked = 0;
+    std::vector<damaged_record> damaged;
+
+    /// True when no damage was found.
+    [[nodiscard]] bool ok() const noexcept { return damaged.empty(); }
+};
+
+}  // namespace kvforge
+// ---- end kvforge/stats.hpp ----
+
+namespace kvforge {
+
+namespace detail {
+
+/// The shape of callable an inner backend's read_many() calls: (index of the key, stored bytes).
+struct indexed_stored_visitor {
+    void operator()(std::size_t, std::string_view) const noexcept {}
+};
+
+/// The header an expiring store keeps in front of each value: a tag, then the deadline
+/// when the tag says there is one.
+struct deadline_header {
+    static constexpr char no_deadline = 0;
+    static constexpr char has_deadline = 1;
+    /// Bytes of the header of a value with a deadline (the tag and an i64).
+    static constexpr std::size_t with_deadline_size = 1 + 8;
+
+    /// The stored bytes of value with this deadline (or none), built in scratch.
+    static std::string_view wrap(std::string_view value, std::optional<std::int64_t> deadline, std::string& scratch) {
+        scratch.clear();
+        if (deadline) {
+            char header[with_deadline_size];
+            header[0] = has_deadline;
+            store_unaligned(header + 1, to_little_endian(static_cast<std::uint64_t>(*deadline)));
+            scratch.append(header, sizeof header);
+        } else {
+            scratch.push_back(no_deadline);
+        }
+        scratch.append(value);
+        return scratch;
+    }
+
+    /// The deadline stored in front of a value, if it has one.
+    [[nodiscard]] static std::optional<std::int64_t> deadline_of(std::string_view stored) noexcept {
+        if (stored.size() < with_deadline_size || stored[0] != has_deadline) return std::nullopt;
+        return static_cast<std::int64_t>(to_little_endian(load_unaligned<std::uint64_t>(stored.data() + 1)));
+    }
+
+    /// The value bytes after the header.
+    [[nodiscard]] static std::string_view value_of(std::string_view stored) noexcept {
+        if (stored.empty()) return stored;
+        return stored.substr(stored[0] == has_deadline && stored.size() >= with_deadline_size ? with_deadline_size : 1);
+    }
+
+    /// The deadline index's key for key under deadline: the deadline with its sign bit
+    /// flipped, big-endian, so that memcmp order is time order, then the key.
+    [[nodiscard]] static std::string index_key(std::int64_t deadline, std::string_view key) {
+        std::string out(8, '\0');
+        store_unaligned(out.data(), to_big_endian(static_cast<std::uint64_t>(deadline) ^ (std::uint64_t{1} << 63)));
+        out.append(key);
+        return out;
+    }
+
+    /// The deadline at the start of a deadline index key.
+    [[nodiscard]] static std::int64_t index_deadline(std::string_view index_key) noexcept {
+        return static_cast<std::int64_t>(load_prefix_be(index_key.data(), 8) ^ (std::uint64_t{1} << 63));
+    }
+};
+
+/// The store's backend of an expiring store: Inner's (the store policy's, or its cache's)
+/// with each value behind a deadline_header, a deadline index beside it, and reads that
+/// treat a key whose deadline has come as absent.
+///
+/// Writers take this layer's lock before Inner's, so the deadline index always agrees
+/// with the stored headers; readers of single keys and scans take only Inner's lock,
+/// as they would without expiry.
+template <class Policies, class Inner>
+class expiring_backend {
+    using clock = typename Policies::expiry::clock;
+    using mutex_type = typename Policies::threading::mutex_type;
+    using read_lock = std::shared_lock<mutex_type>;
+    using write_lock = std::unique_lock<mutex_type>;
+
+public:
+    static constexpr bool sequenced = Inner::sequenced;
+
+    void configure(const kvforge::options& opts, std::error_code& ec) { inner_.configure(opts, ec); }
+
+    std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        return put_until(key, value, std::nullopt, ec);
+    }
+
+    /// Writes value under key with this deadline (or none); a deadline that has come
+    /// already removes the key instead, so nothing is stored that no read could see.
+    std::uint64_t put_until(std::string_view key, std::string_view value, std::optional<std::int64_t> deadline,
+                            std::error_code& ec) {
+        const write_lock lock(mutex_);
+        if (deadline && *deadline <= now()) {
+            remove(key, ec);
+            return 0;
+        }
+        const std::optional<std::int64_t> old = indexed_deadline(key, ec);
+        if (ec) return 0;
+        const std::uint64_t sequence = inner_.put(key, deadline_header::wrap(value, deadline, scratch_), ec);
+        if (ec) return sequence;
+        // If an allocation here throws, the value is stored with its deadline but has no
+        // index entry: reads still hide it once its deadline comes; only purge_expired()
+        // misses it, until the key is written again.
+        if (old) deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
+        if (deadline) deadlines_.upsert(deadline_header::index_key(*deadline, key), {}, [](std::string_view) {});
+        return sequence;
+    }
+
+    /// Removes key; returns whether it was there and had not expired.
+    bool erase(std::string_view key, std::error_code& ec) {
+        const write_lock lock(mutex_);
+        return remove(key, ec);
+    }
+
+    /// Applies a plain batch (no deadlines): every put clears its key's deadline.
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        const write_lock lock(mutex_);
+        batch_buffer wrapped;
+        std::vector<std::string> cleared;
+        std::string scratch;
+        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+            if (const auto old = indexed_deadline(key, ec)) cleared.push_back(deadline_header::index_key(*old, key));
+            if (op == batch_op::put) {
+                wrapped.add_put(key, deadline_header::wrap(value, std::nullopt, scratch));
+            } else {
+                wrapped.add_erase(key);
+            }
+        });
+        if (ec) return 0;
+        const std::uint64_t sequence = inner_.write(wrapped, ec);
+        if (ec) return sequence;
+        for (const std::string& entry : cleared) deadlines_.erase(entry, [](std::string_view) {});
+        return sequence;
+    }
+
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        bool live = false;
+        inner_.read(key, [&](std::string_view stored) {
+            if (!alive(stored)) return;
+            live = true;
+            on_value(deadline_header::value_of(stored));
+        }, ec);
+        return live;
+    }
+
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        return read(key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
+    }
+
+    template <class OnValue>
+    void read_many(std::span<const std::string_view> keys, OnValue&& on_value, std::error_code& ec) const
+        requires requires(const Inner& inner) { inner.read_many(keys, indexed_stored_visitor{}, ec); }
+    {
+        inner_.read_many(keys, [&](std::size_t i, std::string_view stored) {
+            if (alive(stored)) on_value(i, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    bool contains(std::string_view key, std::error_code& ec) const {
+        return read(key, [](std::string_view) {}, ec);
+    }
+
+    /// key's deadline as a count of Clock::duration, when it is there, unexpired, with one.
+    std::optional<std::int64_t> deadline(std::string_view key, std::error_code& ec) const {
+        std::optional<std::int64_t> found;
+        read_stored(key, [&](std::string_view stored) {
+            if (alive(stored)) found = deadline_header::deadline_of(stored);
+        }, ec);
+        return found;
+    }
+
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        const std::int64_t at = now();
+        inner_.visit_from(from, inclusive, [&](std::string_view key, std::string_view stored) {
+            return !alive_at(stored, at) || visitor(key, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        const std::int64_t at = now();
+        inner_.visit_down_from(from, inclusive, [&](std::string_view key, std::string_view stored) {
+            return !alive_at(stored, at) || visitor(key, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        const std::int64_t at = now();
+        inner_.for_each([&](std::string_view key, std::string_view stored) {
+            if (alive_at(stored, at)) visitor(key, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    /// The keys whose deadline has not come: those stored, less the expired ones not yet
+    /// purged (counted from the deadline index, in time proportional to them).
+    [[nodiscard]] std::size_t size() const {
+        const read_lock lock(mutex_);
+        std::size_t expired = 0;
+        visit_expired(now(), [&](std::string_view) { ++expired; });
+        return inner_.size() - expired;
+    }
+
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
+
+    void clear(std::error_code& ec) {
+        const write_lock lock(mutex_);
+        inner_.clear(ec);
+        if (!ec) deadlines_.clear();
+    }
+
+    /// Inner's stats, with live_keys and live_bytes counting only unexpired keys (as
+    /// size() and get() do) and without the headers, memory_bytes with the deadline index,
+    /// and gets without the lookups the layer made itself.
+    [[nodiscard]] kvforge::stats stats() const {
+        const read_lock lock(mutex_);
+        kvforge::stats s = inner_.stats();
+        s.gets -= std::min<std::uint64_t>(s.gets, internal_reads_.load());
+        const std::uint64_t headers = s.live_keys + deadlines_.size() * (deadline_header::with_deadline_size - 1);
+        std::uint64_t expired_keys = 0;
+        std::uint64_t expired_bytes = 0;
+        std::error_code ignored;
+        visit_expired(now(), [&](std::string_view entry) {
+            const std::string_view key = entry.substr(8);
+            read_stored(key, [&](std::string_view stored) {
+                ++expired_keys;
+                expired_bytes += key.size() + deadline_header::value_of(stored).size();
+            }, ignored);
+        });
+        s.live_keys -= expired_keys;
+        s.live_bytes -= std::min(s.live_bytes, headers + expired_bytes);
+        s.memory_bytes += deadlines_.memory_usage();
+        return s;
+    }
+
+    /// Removes every key whose deadline has come; returns how many.
+    std::size_t purge_expired(std::error_code& ec) {
+        const write_lock lock(mutex_);
+        std::vector<std::string> entries;
+        visit_expired(now(), [&](std::string_view entry) { entries.emplace_back(entry); });
+        std::size_t purged = 0;
+        for (const std::string& entry : entries) {
+            if (inner_.erase(std::string_view(entry).substr(8), ec)) ++purged;
+            if (ec) return purged;
+            deadlines_.erase(entry, [](std::string_view) {});
+        }
+        deadlines_.shrink_to_fit();
+        return purged;
+    }
+
+    void flush(std::error_code& ec) { inner_.flush(ec); }
+    void sync(std::error_code& ec) { inner_.sync(ec); }
+    void compact(std::error_code& ec) { inner_.compact(ec); }
+    [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
+
+private:
+    [[nodiscard]] static std::int64_t now() { return clock::now().time_since_epoch().count(); }
+
+    /// Whether a stored value's key is there now: no deadline, or one still to come.
+    [[nodiscard]] static bool alive(std::string_view stored) {
+        return stored.empty() || stored[0] != deadline_header::has_deadline || alive_at(stored, now());
+    }
+    [[nodiscard]] static bool alive_at(std::string_view stored, std::int64_t at) noexcept {
+        const std::optional<std::int64_t> d = deadline_header::deadline_of(stored);
+        return !d || *d > at;
+    }
+
+    /// Calls on_stored(stored bytes) for key without looking at its deadline.
+    /// Inner counts it as a get; internal_reads_ counts it too, so stats() leaves it out.
+    template <class OnStored>
+    void read_stored(std::string_view key, OnStored&& on_stored, std::error_code& ec) const {
+        internal_reads_.add(1);
+        inner_.read(key, on_stored, ec);
+    }
+
+    /// The deadline key's index entry is under, read from its stored header; none when
+    /// the index is empty, so stores whose keys have no deadlines never look.
+    std::optional<std::int64_t> indexed_deadline(std::string_view key, std::error_code& ec) const {
+        std::optional<std::int64_t> found;
+        if (deadlines_.empty()) return found;
+        read_stored(key, [&](std::string_view stored) { found = deadline_header::deadline_of(stored); }, ec);
+        return found;
+    }
+
+    bool remove(std::string_view key, std::error_code& ec) {
+        const std::optional<std::int64_t> old = indexed_deadline(key, ec);
+        if (ec) return false;
+        const bool erased = inner_.erase(key, ec);
+        if (!old) return erased;
+        deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
+        // An expired key was already absent: erasing it removes nothing a read could see.
+        return erased && *old > now();
+    }
+
+    /// Calls on_entry(index key) for each deadline index entry whose deadline is at or before at.
+    template <class OnEntry>
+    void visit_expired(std::int64_t at, OnEntry&& on_entry) const {
+        deadlines_.visit_from({}, true, [&](std::string_view entry, std::string_view) {
+            if (deadline_header::index_deadline(entry) > at) return false;
+            on_entry(entry);
+            return true;
+        });
+    }
+
+    Inner inner_;
+    mutable mutex_type mutex_;
+    btree_table deadlines_;
+    std::string scratch_;  // a put's stored bytes, reused: writers hold mutex_, one at a time
+    mutable typename Policies::threading::counter_type internal_reads_;
+};
+
+/// The expiry policy of a store that has none: its backend as it is, and no clock.
+struct no_expiry {
+    using policy_kind = kvforge::policy_kind::expiry;
+    using clock = std::chrono::system_clock;
+    static constexpr std::string_view name = "none";
+    template <class Policies, class Backend>
+    using backend = Backend;
+};
+
+}  // namespace detail
+
+/// A clock an expiring store can keep deadlines by: a std::chrono clock whose ticks are
+/// whole numbers that fit an i64, as the deadline header stores them.
+template <class C>
+concept expiry_clock = std::chrono::is_clock_v<C> && std::integral<typename C::rep> && sizeof(typename C::rep) <= 8;
+
+/// Expiry policy: keys may carry a deadline (put with a time to live or a Clock::time_point),
+/// after which they are absent for every read; purge_expired() reclaims them. Clock is a
+/// std::chrono clock; tests pass one they move by hand.
+template <class Clock = std::chrono::system_clock>
+struct expiring {
+    static_assert(expiry_clock<Clock>,
+                  "kvforge: expiring<Clock> needs a std::chrono clock with an integral rep of at most 64 bits, "
+                  "such as std::chrono::system_clock");
+    using policy_kind = kvforge::policy_kind::expiry;
+    using clock = Clock;
+    static constexpr std::string_view name = "expiring";
+    template <class Policies, class Backend>
+    using backend = detail::expiring_backend<Policies, Backend>;
+};
+
+}  // namespace kvforge
+// ---- end kvforge/expiry/expiring.hpp ----
 // ---- begin kvforge/io/posix.hpp ----
 /// \file posix.hpp
 /// kvforge::posix_io: the default I/O policy, plain POSIX system calls.
@@ -3136,115 +3619,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/write_version.hpp ----
-// ---- begin kvforge/options.hpp ----
-/// \file options.hpp
-/// kvforge::options: run-time settings of a store, given when it is opened or built.
-
-#include <cstdint>
-
-namespace kvforge {
-
-/// Settings of a store. The defaults suit most uses; each field says which stores read it.
-struct options {
-    /// Automatic compaction starts after a write once dead bytes (replaced and erased
-    /// records) exceed this share of the data file; 0 turns it off (compact() still works).
-    double compact_dead_ratio = 0.5;
-    /// ...and the data file holds at least this many bytes, so small stores are left alone.
-    std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
-    /// Write a hint file (each key with its record's place) at close and compaction, so
-    /// that reopening reads the keys without reading the values.
-    bool write_hints = true;
-    /// Open a store whose log is damaged before its tail: read the whole log (a hint file
-    /// is not trusted then), keep every intact record, drop the damaged ones, and rewrite
-    /// the log without them (a read-only open only leaves them out). Without it such a
-    /// store fails to open with errc::corrupt_record. If the rewrite fails, so does the
-    /// open, and the store is left closed.
-    bool salvage = false;
-    /// Create the store when the directory is missing or empty (its parent must exist);
-    /// false: such an open fails with errc::store_not_found and creates nothing.
-    bool create_if_missing = true;
-    /// Fail with errc::store_exists, changing nothing, when the directory already holds a store.
-    bool error_if_exists = false;
-    /// Open for reading only, under a shared lock: any number of read-only opens, in any
-    /// processes, may share a store, while an open for writing is refused (and refuses
-    /// them) with errc::store_locked. A read-only store changes no file at all (it creates
-    /// no directory or LOCK, cuts no torn tail, removes no leftover, writes no hint), and
-    /// every write, clear and compact fails with errc::read_only; flush and sync do nothing.
-    bool read_only = false;
-    /// Bytes a kvforge::bounded memory store may hold, everything counted (keys, values,
-    /// index, eviction metadata); it evicts to stay within them. Required by bounded
-    /// stores: 0, or less than the store's fixed part, is errc::invalid_argument.
-    std::uint64_t memory_budget = 0;
-    /// Bytes of values a kvforge::read_cache keeps in memory in front of a persistent
-    /// store, counted as memory_budget is; 0 is errc::invalid_argument.
-    std::uint64_t cache_budget = std::uint64_t{64} << 20;
-};
-
-}  // namespace kvforge
-// ---- end kvforge/options.hpp ----
-// ---- begin kvforge/stats.hpp ----
-/// \file stats.hpp
-/// What a store reports about itself: kvforge::stats and kvforge::verify_report.
-
-#include <cstdint>
-#include <string>
-#include <vector>
-
-namespace kvforge {
-
-/// A snapshot of a store's size and activity. Fields that do not apply to a store
-/// policy (disk figures for memory) are zero.
-struct stats {
-    std::uint64_t live_keys = 0;     ///< keys present
-    std::uint64_t live_bytes = 0;    ///< encoded bytes of the present keys and values
-    std::uint64_t dead_bytes = 0;    ///< bytes of replaced or erased records not yet compacted away
-    std::uint64_t disk_bytes = 0;    ///< bytes of the store's files
-    std::uint64_t memory_bytes = 0;  ///< heap bytes held in memory: the index, and a cache's values and metadata
-    std::uint64_t segments = 0;      ///< data files of an open log-structured store (file_log, mmap_file: 1)
-
-    std::uint64_t puts = 0;         ///< keys written, counting each put of a batch
-    std::uint64_t gets = 0;         ///< point lookups (get, visit, contains)
-    std::uint64_t erases = 0;       ///< erases that removed a key, counting each of a batch
-    std::uint64_t batches = 0;      ///< batches written
-    std::uint64_t syncs = 0;        ///< fdatasync/fsync calls made
-    /// Bytes written to the store's files since it was opened: records appended to the
-    /// log (once they reach the file: buffered bytes count when flushed), file headers,
-    /// compaction's output, hint files and the MANIFEST. Against the bytes of the keys
-    /// and values put, it gives the write amplification.
-    std::uint64_t bytes_written = 0;
-    std::uint64_t compactions = 0;  ///< compactions completed
-    /// Compactions that failed, automatic or explicit. An automatic one that fails does
-    /// not fail the write that started it; it is tried again once the data file has grown
-    /// by as much as it held (at least options::compact_min_bytes).
-    std::uint64_t compaction_failures = 0;
-    std::string last_compaction_error;  ///< why the last compaction failed; empty once one succeeds
-
-    std::uint64_t hits = 0;       ///< reads of a value a cache held (bounded, read_cache)
-    std::uint64_t misses = 0;     ///< reads of a value a cache did not hold
-    std::uint64_t evictions = 0;  ///< entries a cache dropped to stay within its budget
-
-    std::uint64_t recovered_records = 0;  ///< records read back at the last open
-    std::uint64_t recovered_bytes_cut = 0;  ///< bytes of torn tail cut off at the last open
-};
-
-/// One record verify() found damaged.
-struct damaged_record {
-    std::string file;          ///< the file holding it
-    std::uint64_t offset = 0;  ///< where the record starts in that file
-    std::string problem;       ///< what is wrong, e.g. "checksum mismatch"
-};
-
-/// The result of store::verify(): every record read and checked, nothing changed.
-struct verify_report {
-    std::uint64_t records_checked = 0;
-    std::vector<damaged_record> damaged;
-
-    /// True when no damage was found.
-    [[nodiscard]] bool ok() const noexcept { return damaged.empty(); }
-};
-
-}  // namespace kvforge
-// ---- end kvforge/stats.hpp ----
 
 namespace kvforge {
 
@@ -3519,7 +3893,8 @@ struct no_cache {
 template <class P>
 concept any_policy = policy_of_kind<P, policy_kind::store> || policy_of_kind<P, policy_kind::durability> ||
                      policy_of_kind<P, policy_kind::index> || policy_of_kind<P, policy_kind::threading> ||
-                     policy_of_kind<P, policy_kind::io> || policy_of_kind<P, policy_kind::cache>;
+                     policy_of_kind<P, policy_kind::io> || policy_of_kind<P, policy_kind::cache> ||
+                     policy_of_kind<P, policy_kind::expiry>;
 
 template <class Kind, class... Ps>
 inline constexpr std::size_t count_of_kind = (std::size_t{0} + ... + (policy_of_kind<Ps, Kind> ? 1 : 0));
@@ -3545,6 +3920,8 @@ struct resolved_policies {
     static constexpr bool io_given = count_of_kind<policy_kind::io, Ps...> != 0;
     using cache = typename find_policy<policy_kind::cache, no_cache, Ps...>::type;
     static constexpr bool cache_given = count_of_kind<policy_kind::cache, Ps...> != 0;
+    using expiry = typename find_policy<policy_kind::expiry, no_expiry, Ps...>::type;
+    static constexpr bool expiry_given = count_of_kind<policy_kind::expiry, Ps...> != 0;
     using durability = typename find_policy<policy_kind::durability,
                                             std::conditional_t<store::persistent, buffered<>, no_durability>,
                                             Ps...>::type;
@@ -3564,8 +3941,8 @@ consteval bool check_store_arguments() {
     static_assert((any_policy<Ps> && ...),
                   "kvforge: every argument after Key and Value must be a kvforge policy: a store "
                   "(memory, file_log, mmap_file), durability (sync_each, buffered<>, async_worker<>), index (hash_index, "
-                  "sorted_index), threading (single_thread, thread_safe), I/O (posix_io) or cache (bounded<>, "
-                  "read_cache<>) policy");
+                  "sorted_index), threading (single_thread, thread_safe), I/O (posix_io), cache (bounded<>, "
+                  "read_cache<>) or expiry (expiring<>) policy");
     static_assert(count_of_kind<policy_kind::store, Ps...> <= 1,
                   "kvforge: two store policies given; keep one of kvforge::memory, kvforge::file_log, "
                   "kvforge::mmap_file");
@@ -3583,7 +3960,13 @@ consteval bool check_store_arguments() {
                   "kvforge: two cache policies given; keep one: kvforge::bounded<> for a memory store, "
                   "kvforge::read_cache<> for a persistent one");
 
+    static_assert(count_of_kind<policy_kind::expiry, Ps...> <= 1,
+                  "kvforge: two expiry policies given; keep one kvforge::expiring<Clock>");
+
     using policies = resolved_policies<Ps...>;
+    static_assert(!policies::expiry_given || !policies::store::persistent,
+                  "kvforge: kvforge::expiring<> keeps its deadlines in memory stores only, so far: a file store "
+                  "would lose them at reopen; use kvforge::memory, or remove kvforge::expiring<>");
     static_assert(store_policy<typename policies::store>,
                   "kvforge: the store policy does not satisfy the concept kvforge::store_policy, which lists what it must provide");
     static_assert(index_policy<typename policies::index>,
@@ -4758,8 +5141,9 @@ template <class Key, class Value, class... Policies>
 class store {
     static_assert(detail::check_store_arguments<Key, Value, Policies...>());
     using policies = detail::resolved_policies<Policies...>;
-    using backend_type = typename policies::cache::template backend<policies,
-                                                                    typename policies::store::template backend<policies>>;
+    using backend_type = typename policies::expiry::template backend<
+        policies, typename policies::cache::template backend<policies,
+                                                             typename policies::store::template backend<policies>>>;
     using key_param = detail::param_t<Key>;
     using value_param = detail::param_t<Value>;
 
@@ -4773,6 +5157,12 @@ public:
     using io_policy = typename policies::io;
     /// The cache policy, when one is given (bounded<> or read_cache<>).
     using cache_policy = typename policies::cache;
+    /// The expiry policy: kvforge::expiring<Clock>, or none.
+    using expiry_policy = typename policies::expiry;
+    /// The clock deadlines are kept by (expiring<Clock>'s Clock).
+    using clock = typename expiry_policy::clock;
+    /// A deadline: a point in time of the store's clock.
+    using time_point = typename clock::time_point;
     using batch_type = batch<Key, Value>;
     using range_type = scan_range<backend_type, Key, Value>;
 
@@ -4780,6 +5170,8 @@ public:
     static constexpr bool persistent = store_policy::persistent;
     /// Whether a cache policy holds the store (bounded) or its values (read_cache) within a memory budget.
     static constexpr bool cached = policies::cache_given;
+    /// Whether keys may carry deadlines (kvforge::expiring<>).
+    static constexpr bool expiring = policies::expiry_given;
     /// Whether writes return a sequence number for wait_durable() (async_worker).
     static constexpr bool sequenced = backend_type::sequenced;
     /// What put() and write() return: the write's sequence number when sequenced, else nothing.
@@ -4885,6 +5277,92 @@ public:
             sequence = backend_.put(k, v, ec);
         });
         if constexpr (sequenced) return sequence;
+    }
+
+    /// Writes value under key, to expire after ttl (from the clock's now). Needs kvforge::expiring<>.
+    template <class Rep, class Period>
+    write_result put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl) {
+        static_assert(expiring, "kvforge: put() with a time to live needs kvforge::expiring<> among the store's policies");
+        return put(key, value, deadline_after(ttl));
+    }
+    /// As put(key, value, ttl); errors through ec.
+    template <class Rep, class Period>
+    write_result put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl, std::error_code& ec) noexcept {
+        static_assert(expiring, "kvforge: put() with a time to live needs kvforge::expiring<> among the store's policies");
+        return put(key, value, deadline_after(ttl), ec);
+    }
+    /// Writes value under key, to expire at deadline: from then on every read finds it
+    /// absent. A deadline that has come already stores nothing and removes key. Needs
+    /// kvforge::expiring<>.
+    template <class Duration>
+    write_result put(key_param key, value_param value, std::chrono::time_point<clock, Duration> deadline) {
+        static_assert(expiring, "kvforge: put() with a deadline needs kvforge::expiring<> among the store's policies");
+        std::error_code ec;
+        if constexpr (sequenced) {
+            const std::uint64_t sequence = put(key, value, deadline, ec);
+            detail::throw_if(ec);
+            return sequence;
+        } else {
+            put(key, value, deadline, ec);
+            detail::throw_if(ec);
+        }
+    }
+    /// As put(key, value, deadline); errors through ec.
+    template <class Duration>
+    write_result put(key_param key, value_param value, std::chrono::time_point<clock, Duration> deadline,
+                     std::error_code& ec) noexcept {
+        static_assert(expiring, "kvforge: put() with a deadline needs kvforge::expiring<> among the store's policies");
+        std::uint64_t sequence = 0;
+        if constexpr (expiring) {
+            guarded(ec, [&] {
+                std::string key_scratch;
+                std::string value_scratch;
+                const std::string_view k = detail::encode_key<Key>(key, key_scratch, ec);
+                if (ec) return;
+                const std::string_view v = detail::encode_value<Value>(value, value_scratch, ec);
+                if (ec) return;
+                sequence = backend_.put_until(k, v, ticks_of(deadline), ec);
+            });
+        }
+        if constexpr (sequenced) return sequence;
+    }
+
+    /// key's deadline, or nullopt when it has none (or is absent). Needs kvforge::expiring<>.
+    [[nodiscard]] std::optional<time_point> expiry(key_param key) const {
+        std::error_code ec;
+        std::optional<time_point> deadline = expiry(key, ec);
+        detail::throw_if(ec);
+        return deadline;
+    }
+    [[nodiscard]] std::optional<time_point> expiry(key_param key, std::error_code& ec) const noexcept {
+        static_assert(expiring, "kvforge: expiry() needs kvforge::expiring<> among the store's policies");
+        std::optional<time_point> result;
+        if constexpr (expiring) {
+            guarded(ec, [&] {
+                std::string scratch;
+                const std::string_view k = codec<Key>::encode(key, scratch);
+                if (k.size() > max_key_size) return;
+                if (const auto ticks = backend_.deadline(k, ec)) {
+                    result = time_point(typename clock::duration(static_cast<typename clock::rep>(*ticks)));
+                }
+            });
+        }
+        return result;
+    }
+
+    /// Removes every key whose deadline has come, in time proportional to their number;
+    /// returns how many. Needs kvforge::expiring<>.
+    std::size_t purge_expired() {
+        std::error_code ec;
+        const std::size_t purged = purge_expired(ec);
+        detail::throw_if(ec);
+        return purged;
+    }
+    std::size_t purge_expired(std::error_code& ec) noexcept {
+        static_assert(expiring, "kvforge: purge_expired() needs kvforge::expiring<> among the store's policies");
+        std::size_t purged = 0;
+        if constexpr (expiring) guarded(ec, [&] { purged = backend_.purge_expired(ec); });
+        return purged;
     }
 
     /// The value under key, or nullopt.
@@ -5175,7 +5653,8 @@ public:
         }
     }
 
-    /// The number of keys.
+    /// The number of keys (with kvforge::expiring<>, those whose deadline has not come,
+    /// purged or not, as get() sees them).
     [[nodiscard]] std::size_t size() const { return backend_.size(); }
     [[nodiscard]] bool empty() const { return size() == 0; }
 
@@ -5219,6 +5698,17 @@ public:
 
 private:
     friend struct detail::store_access;
+
+    /// A deadline as the i64 count of the clock's ticks the store keeps.
+    template <class Duration>
+    static std::int64_t ticks_of(std::chrono::time_point<clock, Duration> deadline) {
+        return static_cast<std::int64_t>(
+            std::chrono::time_point_cast<typename clock::duration>(deadline).time_since_epoch().count());
+    }
+    template <class Rep, class Period>
+    static time_point deadline_after(std::chrono::duration<Rep, Period> ttl) {
+        return clock::now() + std::chrono::duration_cast<typename clock::duration>(ttl);
+    }
 
     /// Opens as open() does, but takes the codecs the files must have been written with
     /// (their names and fingerprint) as given instead of Key's and Value's: how kvforge's

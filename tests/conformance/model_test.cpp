@@ -1,6 +1,8 @@
 // Model-based randomized test: seeded sequences of operations on each store
 // configuration, checked step by step against std::map; persistent stores are also
-// closed and reopened from their files now and then.
+// closed and reopened from their files now and then. On expiring stores some puts carry
+// a time to live and test_clock moves on now and then: the model drops a key when its
+// deadline comes, and the store must agree.
 //
 // The seed comes from KVFORGE_TEST_SEED when set (to replay a failure), else a fixed
 // list; every failure prints the seed and the operation number. KVFORGE_TEST_OPS sets
@@ -8,6 +10,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <iterator>
@@ -69,23 +72,54 @@ void run_model(std::uint64_t seed, std::uint64_t operations) {
     key_source source(rng);
     test_store<Store> db;
     std::map<std::string, std::string> model;
+    std::map<std::string, test_clock::time_point> deadlines;  // of the model's keys that have one
 
     for (std::uint64_t step = 0; step < operations; ++step) {
         INFO("seed " << seed << ", operation " << step << " (replay with KVFORGE_TEST_SEED=" << seed << ")");
+        if constexpr (Store::expiring) {
+            if (source.pick(100) == 0) {
+                test_clock::advance(std::chrono::milliseconds(source.pick(1000)));
+                for (auto it = deadlines.begin(); it != deadlines.end();) {
+                    if (it->second <= test_clock::now()) {
+                        model.erase(it->first);
+                        it = deadlines.erase(it);
+                    } else {
+                        ++it;
+                    }
+                }
+            }
+        }
         const auto dice = source.pick(1000);
         if (dice < 400) {
             const std::string key = source.key();
             const std::string value = source.value();
+            deadlines.erase(key);
+            if constexpr (Store::expiring) {
+                if (source.pick(3) == 0) {
+                    // From half a second in the past (stores nothing) to 4.5 seconds ahead.
+                    const auto ttl = std::chrono::milliseconds(static_cast<std::int64_t>(source.pick(5000)) - 500);
+                    db->put(key, value, ttl);
+                    if (ttl.count() > 0) {
+                        model[key] = value;
+                        deadlines[key] = test_clock::now() + ttl;
+                    } else {
+                        model.erase(key);
+                    }
+                    continue;
+                }
+            }
             db->put(key, value);
             model[key] = value;
         } else if (dice < 550) {
             const std::string key = source.key();
+            deadlines.erase(key);
             REQUIRE(db->erase(key) == (model.erase(key) == 1));
         } else if (dice < 600) {
             typename Store::batch_type batch;
             const auto size = 1 + source.pick(20);
             for (std::uint64_t i = 0; i < size; ++i) {
                 const std::string key = source.key();
+                deadlines.erase(key);
                 if (source.pick(3) == 0) {
                     batch.erase(key);
                     model.erase(key);
@@ -103,6 +137,11 @@ void run_model(std::uint64_t seed, std::uint64_t operations) {
             REQUIRE(actual.has_value() == (expected != model.end()));
             if (actual) REQUIRE(*actual == expected->second);
             REQUIRE(db->contains(key) == actual.has_value());
+            if constexpr (Store::expiring) {
+                const auto deadline = deadlines.find(key);
+                REQUIRE(db->expiry(key) == (deadline == deadlines.end() ? std::optional<test_clock::time_point>()
+                                                                        : std::optional(deadline->second)));
+            }
         } else if (dice < 999) {
             if constexpr (is_ordered<Store>) {
                 std::string from = source.key();
@@ -136,6 +175,11 @@ void run_model(std::uint64_t seed, std::uint64_t operations) {
         } else if (source.pick(20) == 0) {
             db->clear();
             model.clear();
+            deadlines.clear();
+        } else if constexpr (Store::expiring) {
+            // Purging changes nothing a read can see.
+            db->purge_expired();
+            check_contents_equal(*db, model);
         } else if constexpr (test_store<Store>::persistent) {
             // Close and recover from the files: the contents must be exactly the model's.
             db.reopen();

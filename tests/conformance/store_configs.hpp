@@ -12,6 +12,7 @@
 
 #include "../support/sync_every.hpp"
 #include "../support/temp_dir.hpp"
+#include "../support/test_clock.hpp"
 
 namespace kvforge_test {
 
@@ -55,21 +56,33 @@ using read_cache_configs = std::tuple<read_cache_store<hash_index, buffered<>, s
                                       read_cache_store<hash_index, async_worker<>, thread_safe, lru>,  //
                                       read_cache_store<sorted_index, buffered<>, single_thread, lru>>;
 
+/// Memory stores whose keys may expire, by a clock the tests move (test_clock); with no
+/// deadlines given they must behave as plain stores, so they run the whole suite too.
+template <class Index, class Threading, class... More>
+using expiring_store = store<std::string, std::string, memory, Index, Threading, expiring<test_clock>, More...>;
+using expiring_configs = std::tuple<expiring_store<hash_index, single_thread>,  //
+                                    expiring_store<sorted_index, thread_safe>,  //
+                                    expiring_store<hash_index, thread_safe>,    //
+                                    expiring_store<sorted_index, single_thread>>;
+/// The expiring configurations with an ordered index, for scans.
+using expiring_ordered_configs = std::tuple<expiring_store<sorted_index, thread_safe>,  //
+                                            expiring_store<sorted_index, single_thread>>;
+
 #if KVFORGE_TEST_EACH_CONFIGS
 /// Each policy choice once: every store, index, durability and threading policy, the
-/// bounded cache and the read cache appear in one of these 5 stores. The meson build uses
+/// bounded cache, the read cache and expiry appear in one of these 5 stores. The meson build uses
 /// it (KVFORGE_CONFORMANCE=each) to prove its build definition; the configurations' pairs
 /// are covered by the CMake stages.
-using all_configs = std::tuple<                                                            //
-    store<std::string, std::string, memory, hash_index, single_thread>,                    //
-    bounded_store<sorted_index, thread_safe>,                                              //
-    read_cache_store<hash_index, async_worker<>, thread_safe, lru>,                        //
-    store<std::string, std::string, file_log, sorted_index, buffered<>, single_thread>,    //
+using all_configs = std::tuple<                                                          //
+    expiring_store<hash_index, single_thread>,                                           //
+    bounded_store<sorted_index, thread_safe>,                                            //
+    read_cache_store<hash_index, async_worker<>, thread_safe, lru>,                      //
+    store<std::string, std::string, file_log, sorted_index, buffered<>, single_thread>,  //
     store<std::string, std::string, mmap_file, hash_index, sync_each, thread_safe>>;
 #elif KVFORGE_TEST_PAIRWISE_CONFIGS
 /// The covering set: every pair of policy choices (store and index, store and durability,
-/// durability and threading, ...) appears in some configuration, in 16 stores instead of
-/// the product's 39. The sanitizer builds use it (KVFORGE_CONFORMANCE=pairwise), where each
+/// durability and threading, ...) appears in some configuration, in 17 stores instead of
+/// the product's 43. The sanitizer builds use it (KVFORGE_CONFORMANCE=pairwise), where each
 /// configuration costs minutes of compile time; the ordinary builds run the whole product.
 using all_configs = std::tuple<                                                               //
     store<std::string, std::string, memory, hash_index, single_thread>,                       //
@@ -78,6 +91,7 @@ using all_configs = std::tuple<                                                 
     store<std::string, std::string, memory, sorted_index, thread_safe>,                       //
     bounded_store<sorted_index, single_thread>,                                               //
     bounded_store<hash_index, thread_safe, lru>,                                              //
+    expiring_store<sorted_index, thread_safe>,                                                //
     read_cache_store<hash_index, buffered<>, single_thread>,                                  //
     read_cache_store<sorted_index, sync_each, thread_safe>,                                   //
     read_cache_store<hash_index, async_worker<>, thread_safe, lru>,                           //
@@ -89,15 +103,16 @@ using all_configs = std::tuple<                                                 
     store<std::string, std::string, mmap_file, sorted_index, async_worker<>, single_thread>,  //
     std::tuple_element_t<0, user_durability_configs>>;
 #else
-using all_configs = concat<memory_configs, bounded_configs, read_cache_configs, user_durability_configs,  //
-                           file_configs<file_log, hash_index, single_thread>,                             //
-                           file_configs<file_log, hash_index, thread_safe>,                               //
-                           file_configs<file_log, sorted_index, single_thread>,                           //
-                           file_configs<file_log, sorted_index, thread_safe>,                             //
-                           file_configs<mmap_file, hash_index, single_thread>,                            //
-                           file_configs<mmap_file, hash_index, thread_safe>,                              //
-                           file_configs<mmap_file, sorted_index, single_thread>,                          //
-                           file_configs<mmap_file, sorted_index, thread_safe>>;
+using all_configs =
+    concat<memory_configs, bounded_configs, expiring_configs, read_cache_configs, user_durability_configs,  //
+           file_configs<file_log, hash_index, single_thread>,                                               //
+           file_configs<file_log, hash_index, thread_safe>,                                                 //
+           file_configs<file_log, sorted_index, single_thread>,                                             //
+           file_configs<file_log, sorted_index, thread_safe>,                                               //
+           file_configs<mmap_file, hash_index, single_thread>,                                              //
+           file_configs<mmap_file, hash_index, thread_safe>,                                                //
+           file_configs<mmap_file, sorted_index, single_thread>,                                            //
+           file_configs<mmap_file, sorted_index, thread_safe>>;
 #endif
 
 /// Owns a store under test (in a fresh directory when it is persistent) and can

@@ -11,6 +11,7 @@
 #include "../codec.hpp"
 #include "../concepts.hpp"
 #include "../durability/buffered.hpp"
+#include "../expiry/expiring.hpp"
 #include "../index/hash_index.hpp"
 #include "../io/posix.hpp"
 #include "../stores/memory.hpp"
@@ -34,7 +35,8 @@ struct no_cache {
 template <class P>
 concept any_policy = policy_of_kind<P, policy_kind::store> || policy_of_kind<P, policy_kind::durability> ||
                      policy_of_kind<P, policy_kind::index> || policy_of_kind<P, policy_kind::threading> ||
-                     policy_of_kind<P, policy_kind::io> || policy_of_kind<P, policy_kind::cache>;
+                     policy_of_kind<P, policy_kind::io> || policy_of_kind<P, policy_kind::cache> ||
+                     policy_of_kind<P, policy_kind::expiry>;
 
 template <class Kind, class... Ps>
 inline constexpr std::size_t count_of_kind = (std::size_t{0} + ... + (policy_of_kind<Ps, Kind> ? 1 : 0));
@@ -60,6 +62,8 @@ struct resolved_policies {
     static constexpr bool io_given = count_of_kind<policy_kind::io, Ps...> != 0;
     using cache = typename find_policy<policy_kind::cache, no_cache, Ps...>::type;
     static constexpr bool cache_given = count_of_kind<policy_kind::cache, Ps...> != 0;
+    using expiry = typename find_policy<policy_kind::expiry, no_expiry, Ps...>::type;
+    static constexpr bool expiry_given = count_of_kind<policy_kind::expiry, Ps...> != 0;
     using durability = typename find_policy<policy_kind::durability,
                                             std::conditional_t<store::persistent, buffered<>, no_durability>,
                                             Ps...>::type;
@@ -79,8 +83,8 @@ consteval bool check_store_arguments() {
     static_assert((any_policy<Ps> && ...),
                   "kvforge: every argument after Key and Value must be a kvforge policy: a store "
                   "(memory, file_log, mmap_file), durability (sync_each, buffered<>, async_worker<>), index (hash_index, "
-                  "sorted_index), threading (single_thread, thread_safe), I/O (posix_io) or cache (bounded<>, "
-                  "read_cache<>) policy");
+                  "sorted_index), threading (single_thread, thread_safe), I/O (posix_io), cache (bounded<>, "
+                  "read_cache<>) or expiry (expiring<>) policy");
     static_assert(count_of_kind<policy_kind::store, Ps...> <= 1,
                   "kvforge: two store policies given; keep one of kvforge::memory, kvforge::file_log, "
                   "kvforge::mmap_file");
@@ -98,7 +102,13 @@ consteval bool check_store_arguments() {
                   "kvforge: two cache policies given; keep one: kvforge::bounded<> for a memory store, "
                   "kvforge::read_cache<> for a persistent one");
 
+    static_assert(count_of_kind<policy_kind::expiry, Ps...> <= 1,
+                  "kvforge: two expiry policies given; keep one kvforge::expiring<Clock>");
+
     using policies = resolved_policies<Ps...>;
+    static_assert(!policies::expiry_given || !policies::store::persistent,
+                  "kvforge: kvforge::expiring<> keeps its deadlines in memory stores only, so far: a file store "
+                  "would lose them at reopen; use kvforge::memory, or remove kvforge::expiring<>");
     static_assert(store_policy<typename policies::store>,
                   "kvforge: the store policy does not satisfy the concept kvforge::store_policy, which lists what it must provide");
     static_assert(index_policy<typename policies::index>,

@@ -1,0 +1,375 @@
+#pragma once
+/// \file expiring.hpp
+/// kvforge::expiring<Clock>: keys that expire at a deadline, and purge_expired().
+///
+/// An expiring store puts a small header in front of each value it hands the store
+/// policy: one tag byte, and when the key has a deadline the deadline as a little-endian
+/// i64 count of Clock::duration since Clock's epoch. Every read looks at the tag; only a
+/// key with a deadline reads the clock. Beside the store, a B+tree keyed by the deadline
+/// (big-endian, so bytes sort as times) followed by the key holds one entry per key with
+/// a deadline, so purge_expired() walks exactly the entries whose deadline has passed.
+
+#include <algorithm>
+#include <chrono>
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "../batch.hpp"
+#include "../concepts.hpp"
+#include "../detail/assign_bytes.hpp"
+#include "../detail/btree.hpp"
+#include "../detail/byte_order.hpp"
+#include "../options.hpp"
+#include "../stats.hpp"
+
+namespace kvforge {
+
+namespace detail {
+
+/// The shape of callable an inner backend's read_many() calls: (index of the key, stored bytes).
+struct indexed_stored_visitor {
+    void operator()(std::size_t, std::string_view) const noexcept {}
+};
+
+/// The header an expiring store keeps in front of each value: a tag, then the deadline
+/// when the tag says there is one.
+struct deadline_header {
+    static constexpr char no_deadline = 0;
+    static constexpr char has_deadline = 1;
+    /// Bytes of the header of a value with a deadline (the tag and an i64).
+    static constexpr std::size_t with_deadline_size = 1 + 8;
+
+    /// The stored bytes of value with this deadline (or none), built in scratch.
+    static std::string_view wrap(std::string_view value, std::optional<std::int64_t> deadline, std::string& scratch) {
+        scratch.clear();
+        if (deadline) {
+            char header[with_deadline_size];
+            header[0] = has_deadline;
+            store_unaligned(header + 1, to_little_endian(static_cast<std::uint64_t>(*deadline)));
+            scratch.append(header, sizeof header);
+        } else {
+            scratch.push_back(no_deadline);
+        }
+        scratch.append(value);
+        return scratch;
+    }
+
+    /// The deadline stored in front of a value, if it has one.
+    [[nodiscard]] static std::optional<std::int64_t> deadline_of(std::string_view stored) noexcept {
+        if (stored.size() < with_deadline_size || stored[0] != has_deadline) return std::nullopt;
+        return static_cast<std::int64_t>(to_little_endian(load_unaligned<std::uint64_t>(stored.data() + 1)));
+    }
+
+    /// The value bytes after the header.
+    [[nodiscard]] static std::string_view value_of(std::string_view stored) noexcept {
+        if (stored.empty()) return stored;
+        return stored.substr(stored[0] == has_deadline && stored.size() >= with_deadline_size ? with_deadline_size : 1);
+    }
+
+    /// The deadline index's key for key under deadline: the deadline with its sign bit
+    /// flipped, big-endian, so that memcmp order is time order, then the key.
+    [[nodiscard]] static std::string index_key(std::int64_t deadline, std::string_view key) {
+        std::string out(8, '\0');
+        store_unaligned(out.data(), to_big_endian(static_cast<std::uint64_t>(deadline) ^ (std::uint64_t{1} << 63)));
+        out.append(key);
+        return out;
+    }
+
+    /// The deadline at the start of a deadline index key.
+    [[nodiscard]] static std::int64_t index_deadline(std::string_view index_key) noexcept {
+        return static_cast<std::int64_t>(load_prefix_be(index_key.data(), 8) ^ (std::uint64_t{1} << 63));
+    }
+};
+
+/// The store's backend of an expiring store: Inner's (the store policy's, or its cache's)
+/// with each value behind a deadline_header, a deadline index beside it, and reads that
+/// treat a key whose deadline has come as absent.
+///
+/// Writers take this layer's lock before Inner's, so the deadline index always agrees
+/// with the stored headers; readers of single keys and scans take only Inner's lock,
+/// as they would without expiry.
+template <class Policies, class Inner>
+class expiring_backend {
+    using clock = typename Policies::expiry::clock;
+    using mutex_type = typename Policies::threading::mutex_type;
+    using read_lock = std::shared_lock<mutex_type>;
+    using write_lock = std::unique_lock<mutex_type>;
+
+public:
+    static constexpr bool sequenced = Inner::sequenced;
+
+    void configure(const kvforge::options& opts, std::error_code& ec) { inner_.configure(opts, ec); }
+
+    std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        return put_until(key, value, std::nullopt, ec);
+    }
+
+    /// Writes value under key with this deadline (or none); a deadline that has come
+    /// already removes the key instead, so nothing is stored that no read could see.
+    std::uint64_t put_until(std::string_view key, std::string_view value, std::optional<std::int64_t> deadline,
+                            std::error_code& ec) {
+        const write_lock lock(mutex_);
+        if (deadline && *deadline <= now()) {
+            remove(key, ec);
+            return 0;
+        }
+        const std::optional<std::int64_t> old = indexed_deadline(key, ec);
+        if (ec) return 0;
+        const std::uint64_t sequence = inner_.put(key, deadline_header::wrap(value, deadline, scratch_), ec);
+        if (ec) return sequence;
+        // If an allocation here throws, the value is stored with its deadline but has no
+        // index entry: reads still hide it once its deadline comes; only purge_expired()
+        // misses it, until the key is written again.
+        if (old) deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
+        if (deadline) deadlines_.upsert(deadline_header::index_key(*deadline, key), {}, [](std::string_view) {});
+        return sequence;
+    }
+
+    /// Removes key; returns whether it was there and had not expired.
+    bool erase(std::string_view key, std::error_code& ec) {
+        const write_lock lock(mutex_);
+        return remove(key, ec);
+    }
+
+    /// Applies a plain batch (no deadlines): every put clears its key's deadline.
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        const write_lock lock(mutex_);
+        batch_buffer wrapped;
+        std::vector<std::string> cleared;
+        std::string scratch;
+        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+            if (const auto old = indexed_deadline(key, ec)) cleared.push_back(deadline_header::index_key(*old, key));
+            if (op == batch_op::put) {
+                wrapped.add_put(key, deadline_header::wrap(value, std::nullopt, scratch));
+            } else {
+                wrapped.add_erase(key);
+            }
+        });
+        if (ec) return 0;
+        const std::uint64_t sequence = inner_.write(wrapped, ec);
+        if (ec) return sequence;
+        for (const std::string& entry : cleared) deadlines_.erase(entry, [](std::string_view) {});
+        return sequence;
+    }
+
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        bool live = false;
+        inner_.read(key, [&](std::string_view stored) {
+            if (!alive(stored)) return;
+            live = true;
+            on_value(deadline_header::value_of(stored));
+        }, ec);
+        return live;
+    }
+
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        return read(key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
+    }
+
+    template <class OnValue>
+    void read_many(std::span<const std::string_view> keys, OnValue&& on_value, std::error_code& ec) const
+        requires requires(const Inner& inner) { inner.read_many(keys, indexed_stored_visitor{}, ec); }
+    {
+        inner_.read_many(keys, [&](std::size_t i, std::string_view stored) {
+            if (alive(stored)) on_value(i, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    bool contains(std::string_view key, std::error_code& ec) const {
+        return read(key, [](std::string_view) {}, ec);
+    }
+
+    /// key's deadline as a count of Clock::duration, when it is there, unexpired, with one.
+    std::optional<std::int64_t> deadline(std::string_view key, std::error_code& ec) const {
+        std::optional<std::int64_t> found;
+        read_stored(key, [&](std::string_view stored) {
+            if (alive(stored)) found = deadline_header::deadline_of(stored);
+        }, ec);
+        return found;
+    }
+
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        const std::int64_t at = now();
+        inner_.visit_from(from, inclusive, [&](std::string_view key, std::string_view stored) {
+            return !alive_at(stored, at) || visitor(key, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        const std::int64_t at = now();
+        inner_.visit_down_from(from, inclusive, [&](std::string_view key, std::string_view stored) {
+            return !alive_at(stored, at) || visitor(key, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        const std::int64_t at = now();
+        inner_.for_each([&](std::string_view key, std::string_view stored) {
+            if (alive_at(stored, at)) visitor(key, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    /// The keys whose deadline has not come: those stored, less the expired ones not yet
+    /// purged (counted from the deadline index, in time proportional to them).
+    [[nodiscard]] std::size_t size() const {
+        const read_lock lock(mutex_);
+        std::size_t expired = 0;
+        visit_expired(now(), [&](std::string_view) { ++expired; });
+        return inner_.size() - expired;
+    }
+
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
+
+    void clear(std::error_code& ec) {
+        const write_lock lock(mutex_);
+        inner_.clear(ec);
+        if (!ec) deadlines_.clear();
+    }
+
+    /// Inner's stats, with live_keys and live_bytes counting only unexpired keys (as
+    /// size() and get() do) and without the headers, memory_bytes with the deadline index,
+    /// and gets without the lookups the layer made itself.
+    [[nodiscard]] kvforge::stats stats() const {
+        const read_lock lock(mutex_);
+        kvforge::stats s = inner_.stats();
+        s.gets -= std::min<std::uint64_t>(s.gets, internal_reads_.load());
+        const std::uint64_t headers = s.live_keys + deadlines_.size() * (deadline_header::with_deadline_size - 1);
+        std::uint64_t expired_keys = 0;
+        std::uint64_t expired_bytes = 0;
+        std::error_code ignored;
+        visit_expired(now(), [&](std::string_view entry) {
+            const std::string_view key = entry.substr(8);
+            read_stored(key, [&](std::string_view stored) {
+                ++expired_keys;
+                expired_bytes += key.size() + deadline_header::value_of(stored).size();
+            }, ignored);
+        });
+        s.live_keys -= expired_keys;
+        s.live_bytes -= std::min(s.live_bytes, headers + expired_bytes);
+        s.memory_bytes += deadlines_.memory_usage();
+        return s;
+    }
+
+    /// Removes every key whose deadline has come; returns how many.
+    std::size_t purge_expired(std::error_code& ec) {
+        const write_lock lock(mutex_);
+        std::vector<std::string> entries;
+        visit_expired(now(), [&](std::string_view entry) { entries.emplace_back(entry); });
+        std::size_t purged = 0;
+        for (const std::string& entry : entries) {
+            if (inner_.erase(std::string_view(entry).substr(8), ec)) ++purged;
+            if (ec) return purged;
+            deadlines_.erase(entry, [](std::string_view) {});
+        }
+        deadlines_.shrink_to_fit();
+        return purged;
+    }
+
+    void flush(std::error_code& ec) { inner_.flush(ec); }
+    void sync(std::error_code& ec) { inner_.sync(ec); }
+    void compact(std::error_code& ec) { inner_.compact(ec); }
+    [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
+
+private:
+    [[nodiscard]] static std::int64_t now() { return clock::now().time_since_epoch().count(); }
+
+    /// Whether a stored value's key is there now: no deadline, or one still to come.
+    [[nodiscard]] static bool alive(std::string_view stored) {
+        return stored.empty() || stored[0] != deadline_header::has_deadline || alive_at(stored, now());
+    }
+    [[nodiscard]] static bool alive_at(std::string_view stored, std::int64_t at) noexcept {
+        const std::optional<std::int64_t> d = deadline_header::deadline_of(stored);
+        return !d || *d > at;
+    }
+
+    /// Calls on_stored(stored bytes) for key without looking at its deadline.
+    /// Inner counts it as a get; internal_reads_ counts it too, so stats() leaves it out.
+    template <class OnStored>
+    void read_stored(std::string_view key, OnStored&& on_stored, std::error_code& ec) const {
+        internal_reads_.add(1);
+        inner_.read(key, on_stored, ec);
+    }
+
+    /// The deadline key's index entry is under, read from its stored header; none when
+    /// the index is empty, so stores whose keys have no deadlines never look.
+    std::optional<std::int64_t> indexed_deadline(std::string_view key, std::error_code& ec) const {
+        std::optional<std::int64_t> found;
+        if (deadlines_.empty()) return found;
+        read_stored(key, [&](std::string_view stored) { found = deadline_header::deadline_of(stored); }, ec);
+        return found;
+    }
+
+    bool remove(std::string_view key, std::error_code& ec) {
+        const std::optional<std::int64_t> old = indexed_deadline(key, ec);
+        if (ec) return false;
+        const bool erased = inner_.erase(key, ec);
+        if (!old) return erased;
+        deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
+        // An expired key was already absent: erasing it removes nothing a read could see.
+        return erased && *old > now();
+    }
+
+    /// Calls on_entry(index key) for each deadline index entry whose deadline is at or before at.
+    template <class OnEntry>
+    void visit_expired(std::int64_t at, OnEntry&& on_entry) const {
+        deadlines_.visit_from({}, true, [&](std::string_view entry, std::string_view) {
+            if (deadline_header::index_deadline(entry) > at) return false;
+            on_entry(entry);
+            return true;
+        });
+    }
+
+    Inner inner_;
+    mutable mutex_type mutex_;
+    btree_table deadlines_;
+    std::string scratch_;  // a put's stored bytes, reused: writers hold mutex_, one at a time
+    mutable typename Policies::threading::counter_type internal_reads_;
+};
+
+/// The expiry policy of a store that has none: its backend as it is, and no clock.
+struct no_expiry {
+    using policy_kind = kvforge::policy_kind::expiry;
+    using clock = std::chrono::system_clock;
+    static constexpr std::string_view name = "none";
+    template <class Policies, class Backend>
+    using backend = Backend;
+};
+
+}  // namespace detail
+
+/// A clock an expiring store can keep deadlines by: a std::chrono clock whose ticks are
+/// whole numbers that fit an i64, as the deadline header stores them.
+template <class C>
+concept expiry_clock = std::chrono::is_clock_v<C> && std::integral<typename C::rep> && sizeof(typename C::rep) <= 8;
+
+/// Expiry policy: keys may carry a deadline (put with a time to live or a Clock::time_point),
+/// after which they are absent for every read; purge_expired() reclaims them. Clock is a
+/// std::chrono clock; tests pass one they move by hand.
+template <class Clock = std::chrono::system_clock>
+struct expiring {
+    static_assert(expiry_clock<Clock>,
+                  "kvforge: expiring<Clock> needs a std::chrono clock with an integral rep of at most 64 bits, "
+                  "such as std::chrono::system_clock");
+    using policy_kind = kvforge::policy_kind::expiry;
+    using clock = Clock;
+    static constexpr std::string_view name = "expiring";
+    template <class Policies, class Backend>
+    using backend = detail::expiring_backend<Policies, Backend>;
+};
+
+}  // namespace kvforge
