@@ -1,12 +1,13 @@
 # The benchmark binaries: bench/kvforge_bench, with every peer engine whose library is
 # installed (each one found adds KVFORGE_BENCH_HAVE_<PEER> and its library), and
-# bench/kvforge_any_store_bench, any_store against the same stores used directly. Debian
+# bench/kvforge_any_store_bench, any_store against the same stores used directly, and
+# bench/kvforge_expiry_bench, what expiring<> costs and what purging takes. Debian
 # packages: libbenchmark-dev (required), and for the peers libleveldb-dev librocksdb-dev
 # liblmdb-dev libsqlite3-dev libtkrzw-dev libabsl-dev.
 #
 # CTest runs every benchmark once on a tiny store (kvforge_bench_smoke,
-# kvforge_any_store_bench_smoke, kvforge_cache_bench_smoke); the full comparisons are
-# tools/bench_compare.py, and tools/bench_cache.py for the caches; kvforge_compression_bench
+# kvforge_any_store_bench_smoke, kvforge_cache_bench_smoke, kvforge_expiry_bench_smoke);
+# the full comparisons are tools/bench_compare.py, and tools/bench_cache.py for the caches; kvforge_compression_bench
 # (below) measures the compression codecs alone.
 
 find_package(benchmark CONFIG QUIET)
@@ -80,6 +81,9 @@ if(KVFORGE_BUILD_TESTS)
     add_test(NAME kvforge_any_store_bench_smoke COMMAND kvforge_any_store_bench --benchmark_min_time=0)
     set_tests_properties(kvforge_any_store_bench_smoke PROPERTIES
         ENVIRONMENT "KVFORGE_BENCH_KEYS=1000;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
+    add_test(NAME kvforge_expiry_bench_smoke COMMAND kvforge_expiry_bench --benchmark_min_time=0)
+    set_tests_properties(kvforge_expiry_bench_smoke PROPERTIES
+        ENVIRONMENT "KVFORGE_EXPIRY_BENCH_KEYS=1000;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
 endif()
 
 # The compression codecs on their own (bench/compression_bench.cpp), where libzstd and liblz4 are found.
