@@ -644,6 +644,7 @@ private:
         c.key_codec = key_codec;
         c.value_codec = value_codec;
         c.codec_fingerprint = fingerprint;
+        if constexpr (expiring) c.expiry = expiry_policy::manifest_name();
         return c;
     }
 
