@@ -3619,16 +3619,16 @@ struct deadline_header {
     /// Bytes of the header of a value with a deadline (the tag and an i64).
     static constexpr std::size_t with_deadline_size = 1 + 8;
 
-    /// Whether value, behind a header with or without a deadline, fits kvforge::max_value_size,
+    /// Whether value leaves room for the longest header within kvforge::max_value_size,
     /// which bounds what a file store's records hold (and reads back); else reports
-    /// errc::value_too_large through ec.
-    static bool fits(std::string_view value, bool with_deadline, std::error_code& ec) {
-        const std::size_t header = with_deadline ? with_deadline_size : 1;
-        if (value.size() <= max_value_size - header) return true;
+    /// errc::value_too_large through ec. One limit whether or not the value has a
+    /// deadline, so that a value that was stored can always be given one.
+    static bool fits(std::string_view value, std::error_code& ec) {
+        if (value.size() <= max_value_size - with_deadline_size) return true;
         fail(ec, errc::value_too_large,
-             "value of " + std::to_string(value.size()) + " bytes with its " + std::to_string(header) +
-                 "-byte expiry header is longer than " + std::to_string(max_value_size) +
-                 " bytes (kvforge::max_value_size); nothing was written");
+             "value of " + std::to_string(value.size()) + " bytes is longer than an expiring store takes, " +
+                 std::to_string(max_value_size - with_deadline_size) + " bytes (kvforge::max_value_size less the " +
+                 std::to_string(with_deadline_size) + "-byte expiry header); nothing was written");
         return false;
     }
 
@@ -3751,7 +3751,7 @@ public:
     /// already removes the key instead, so nothing is stored that no read could see.
     std::uint64_t put_until(std::string_view key, std::string_view value, std::optional<std::int64_t> deadline,
                             std::error_code& ec) {
-        if (!deadline_header::fits(value, deadline.has_value(), ec)) return 0;
+        if (!deadline_header::fits(value, ec)) return 0;
         const write_lock lock(mutex_);
         if (deadline && *deadline <= now()) {
             remove(key, ec);
@@ -3779,7 +3779,7 @@ public:
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         bool fit = true;
         ops.for_each([&](batch_op op, std::string_view, std::string_view value) {
-            if (fit && op == batch_op::put) fit = deadline_header::fits(value, false, ec);
+            if (fit && op == batch_op::put) fit = deadline_header::fits(value, ec);
         });
         if (!fit) return 0;
         const write_lock lock(mutex_);
@@ -5306,6 +5306,11 @@ public:
     static constexpr bool expiring = policies::expiry_given;
     /// Whether writes return a sequence number for wait_durable() (async_worker).
     static constexpr bool sequenced = backend_type::sequenced;
+    /// The longest encoded value this store takes: kvforge::max_value_size, less the
+    /// expiry header's 9 bytes with kvforge::expiring<> (so that a value with a deadline
+    /// still fits a file store's record).
+    static constexpr std::size_t max_value_size =
+        kvforge::max_value_size - (expiring ? detail::deadline_header::with_deadline_size : 0);
     /// What put() and write() return: the write's sequence number when sequenced, else nothing.
     using write_result = std::conditional_t<sequenced, std::uint64_t, void>;
 

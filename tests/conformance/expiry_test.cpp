@@ -314,9 +314,10 @@ TEST_CASE("the MANIFEST binds expiry: a store opens only with the clock it was w
 TEST_CASE("a value with its expiry header must fit max_value_size, so that recovery reads it back",
           "[expiry][persistence]") {
     using expiring = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::expiring<test_clock>>;
+    static_assert(expiring::max_value_size == kvforge::max_value_size - 9);
     temp_dir dir;
-    const std::string largest_with_deadline(kvforge::max_value_size - 9, 'd');
-    const std::string largest_without(kvforge::max_value_size - 1, 'p');
+    const std::string largest_with_deadline(expiring::max_value_size, 'd');
+    const std::string largest_without(expiring::max_value_size, 'p');
     {
         expiring db(dir / "store");
         std::error_code ec;
