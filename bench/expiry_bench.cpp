@@ -8,8 +8,15 @@
 //   (and the same with sorted_index)
 //   purge/1000000                         purge_expired() of that many keys, whose
 //                                         deadline a hand-moved clock has passed
+//   reopen/file_log/plain, .../expiring   open() of a closed file_log store of that many
+//   reopen/mmap_file/plain, .../expiring  keys (every one with a deadline when expiring),
+//                                         under the system's temporary directory
+//                                         (KVFORGE_BENCH_DIR): expiring rebuilds its
+//                                         deadline index from the stored values
 
 #include <benchmark/benchmark.h>
+
+#include <stdlib.h>
 
 #include <kvforge/kvforge.hpp>
 
@@ -19,9 +26,11 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -33,6 +42,7 @@ struct bench_clock {
     using duration = std::chrono::duration<rep, period>;
     using time_point = std::chrono::time_point<bench_clock>;
     static constexpr bool is_steady = false;
+    static constexpr std::string_view name = "bench_clock";
     static inline std::atomic<rep> ticks{0};
     static time_point now() noexcept { return time_point(duration(ticks.load(std::memory_order_relaxed))); }
 };
@@ -115,6 +125,49 @@ void purge_bench(benchmark::State& state) {
     state.counters["keys"] = static_cast<double>(k.size());
 }
 
+template <class Store>
+using persistent_plain = kvforge::store<std::string, std::string, Store>;
+template <class Store>
+using persistent_expiring = kvforge::store<std::string, std::string, Store, kvforge::expiring<bench_clock>>;
+
+template <class Store>
+void reopen_bench(benchmark::State& state) {
+    const auto& k = keys();
+    const char* base = std::getenv("KVFORGE_BENCH_DIR");
+    std::string directory =
+        (base != nullptr ? std::filesystem::path(base) : std::filesystem::temp_directory_path()) /
+        "kvforge-expiry-bench-XXXXXX";
+    if (::mkdtemp(directory.data()) == nullptr) {
+        state.SkipWithError("cannot make a directory for the store");
+        return;
+    }
+    {
+        Store db(directory + "/store");
+        const bench_clock::time_point deadline(bench_clock::duration(1'000'000'000));
+        for (const std::string& key : k) {
+            if constexpr (Store::expiring) {
+                db.put(key, value, deadline);
+            } else {
+                db.put(key, value);
+            }
+        }
+        db.close();
+    }
+    std::uintmax_t disk_bytes = 0;
+    for (const auto& file : std::filesystem::directory_iterator(directory + "/store")) disk_bytes += file.file_size();
+    state.counters["disk_bytes"] = static_cast<double>(disk_bytes);
+    Store db;
+    for (auto _ : state) {
+        db.open(directory + "/store");
+        state.PauseTiming();
+        if (db.size() != k.size()) state.SkipWithError("the reopened store lost keys");
+        db.close();
+        state.ResumeTiming();
+    }
+    state.counters["keys"] = static_cast<double>(k.size());
+    std::filesystem::remove_all(directory);
+}
+
 BENCHMARK_TEMPLATE(put_bench, plain_store<kvforge::hash_index>)->Name("put/hash/plain");
 BENCHMARK_TEMPLATE(put_bench, expiring_store<kvforge::hash_index>)->Name("put/hash/expiring");
 BENCHMARK_TEMPLATE(get_bench, plain_store<kvforge::hash_index>)->Name("get/hash/plain");
@@ -124,6 +177,14 @@ BENCHMARK_TEMPLATE(put_bench, expiring_store<kvforge::sorted_index>)->Name("put/
 BENCHMARK_TEMPLATE(get_bench, plain_store<kvforge::sorted_index>)->Name("get/sorted/plain");
 BENCHMARK_TEMPLATE(get_bench, expiring_store<kvforge::sorted_index>)->Name("get/sorted/expiring");
 BENCHMARK(purge_bench)->Name("purge")->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
+BENCHMARK_TEMPLATE(reopen_bench, persistent_plain<kvforge::file_log>)
+    ->Name("reopen/file_log/plain")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
+BENCHMARK_TEMPLATE(reopen_bench, persistent_expiring<kvforge::file_log>)
+    ->Name("reopen/file_log/expiring")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
+BENCHMARK_TEMPLATE(reopen_bench, persistent_plain<kvforge::mmap_file>)
+    ->Name("reopen/mmap_file/plain")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
+BENCHMARK_TEMPLATE(reopen_bench, persistent_expiring<kvforge::mmap_file>)
+    ->Name("reopen/mmap_file/expiring")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
 
 }  // namespace
 

@@ -24,6 +24,8 @@ public:
     [[nodiscard]] const char* data() const noexcept { return bytes_.data(); }
     [[nodiscard]] std::size_t size() const noexcept { return bytes_.size(); }
     operator std::string_view() const noexcept { return bytes_; }
+    /// Drops the first n bytes from the view (n at most size()); what keeps them alive stays.
+    void remove_prefix(std::size_t n) noexcept { bytes_.remove_prefix(n); }
 
 private:
     std::shared_ptr<const void> owner_;

@@ -25,6 +25,8 @@
 #include "detail/checked_encode.hpp"
 #include "detail/policy_pack.hpp"
 #include "error.hpp"
+#include "expiry/expiring.hpp"
+#include "limits.hpp"
 #include "manifest.hpp"
 #include "options.hpp"
 #include "pinned_value.hpp"
@@ -88,6 +90,11 @@ public:
     static constexpr bool expiring = policies::expiry_given;
     /// Whether writes return a sequence number for wait_durable() (async_worker).
     static constexpr bool sequenced = backend_type::sequenced;
+    /// The longest encoded value this store takes: kvforge::max_value_size, less the
+    /// expiry header's 9 bytes with kvforge::expiring<> (so that a value with a deadline
+    /// still fits a file store's record).
+    static constexpr std::size_t max_value_size =
+        kvforge::max_value_size - (expiring ? detail::deadline_header::with_deadline_size : 0);
     /// What put() and write() return: the write's sequence number when sequenced, else nothing.
     using write_result = std::conditional_t<sequenced, std::uint64_t, void>;
 
@@ -644,6 +651,7 @@ private:
         c.key_codec = key_codec;
         c.value_codec = value_codec;
         c.codec_fingerprint = fingerprint;
+        if constexpr (expiring) c.expiry = expiry_policy::manifest_name();
         return c;
     }
 

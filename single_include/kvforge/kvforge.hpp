@@ -2866,6 +2866,7 @@ private:
 /// Resolution of store<Key, Value, Policies...>'s policy list: any order, each kind at
 /// most once, defaults for the kinds left out, and a readable error for every misuse.
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -3022,6 +3023,11 @@ static_assert(durability_policy<buffered<>>);
 /// key with a deadline reads the clock. Beside the store, a B+tree keyed by the deadline
 /// (big-endian, so bytes sort as times) followed by the key holds one entry per key with
 /// a deadline, so purge_expired() walks exactly the entries whose deadline has passed.
+///
+/// In a file store the header is written with the value, so deadlines survive a restart:
+/// open() rebuilds the deadline index from the stored values, and the MANIFEST's expiry
+/// field records the clock and its tick (clock_name), so that no store opens the values
+/// under another reading of their first bytes.
 
 #include <algorithm>
 #include <chrono>
@@ -3038,6 +3044,418 @@ static_assert(durability_policy<buffered<>>);
 #include <system_error>
 #include <vector>
 
+// ---- begin kvforge/manifest.hpp ----
+/// \file manifest.hpp
+/// kvforge::composition, what a store is made of, and the text of the MANIFEST file in
+/// which a persistent store records it, so that tools open any store with no flags.
+///
+/// The manifest is one `name value` line per field, in a fixed order, then a line
+/// `crc32c <8 hex digits>` over every byte before it:
+///
+///     kvforge-manifest 1
+///     format 2
+///     store file_log
+///     index sorted_index
+///     durability buffered
+///     key_codec bytes
+///     value_codec bytes
+///     codec_fingerprint 0123456789abcdef
+///     expiry none
+///     compression none
+///
+/// Some fields bind: bytes written under one value of them cannot be read under another
+/// (the format, the codecs, expiry, compression). The others (store, index, durability)
+/// only say how the store was made: file_log and mmap_file read the same files, and any
+/// index is rebuilt from the log, so tools take them as defaults and nothing more.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <string_view>
+#include <utility>
+
+// ---- begin kvforge/detail/crc32c.hpp ----
+/// \file crc32c.hpp
+/// CRC-32C (Castagnoli polynomial 0x1EDC6F41, reflected 0x82F63B78), the checksum of
+/// every record and file header.
+///
+/// On x86-64 CPUs with SSE 4.2 the crc32 instruction computes it eight bytes at a
+/// time; elsewhere a slicing-by-8 table does. Both give the same values; the check
+/// value of "123456789" is 0xE3069283.
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+
+// The compilers' builtins for the crc32 instruction rather than <nmmintrin.h>, which
+// brings every SSE header with it into each file that includes kvforge.
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#define KVFORGE_CRC32C_HW 1
+#endif
+
+namespace kvforge::detail {
+
+/// Eight 256-entry tables: table[k][b] is the CRC of byte b followed by k zero bytes.
+inline constexpr auto crc32c_tables = [] {
+    std::array<std::array<std::uint32_t, 256>, 8> t{};
+    for (std::uint32_t b = 0; b < 256; ++b) {
+        std::uint32_t crc = b;
+        for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
+        t[0][b] = crc;
+    }
+    for (std::size_t k = 1; k < 8; ++k) {
+        for (std::size_t b = 0; b < 256; ++b) t[k][b] = (t[k - 1][b] >> 8) ^ t[0][t[k - 1][b] & 0xff];
+    }
+    return t;
+}();
+
+/// Continues a CRC-32C over more bytes with the portable tables.
+[[nodiscard]] inline std::uint32_t crc32c_extend_portable(std::uint32_t crc, const unsigned char* p,
+                                                          std::size_t n) noexcept {
+    crc = ~crc;
+    for (; n >= 8; n -= 8, p += 8) {
+        const std::uint64_t word = load_unaligned<std::uint64_t>(p) ^ crc;
+        crc = crc32c_tables[7][word & 0xff] ^ crc32c_tables[6][(word >> 8) & 0xff] ^
+              crc32c_tables[5][(word >> 16) & 0xff] ^ crc32c_tables[4][(word >> 24) & 0xff] ^
+              crc32c_tables[3][(word >> 32) & 0xff] ^ crc32c_tables[2][(word >> 40) & 0xff] ^
+              crc32c_tables[1][(word >> 48) & 0xff] ^ crc32c_tables[0][word >> 56];
+    }
+    while (n-- > 0) crc = (crc >> 8) ^ crc32c_tables[0][(crc ^ *p++) & 0xff];
+    return ~crc;
+}
+
+#ifdef KVFORGE_CRC32C_HW
+/// Continues a CRC-32C with the SSE 4.2 crc32 instruction.
+[[gnu::target("sse4.2")]] inline std::uint32_t crc32c_extend_hardware(std::uint32_t crc, const unsigned char* p,
+                                                                      std::size_t n) noexcept {
+    std::uint64_t state = ~crc;
+    for (; n >= 8; n -= 8, p += 8) state = __builtin_ia32_crc32di(state, load_unaligned<std::uint64_t>(p));
+    auto state32 = static_cast<std::uint32_t>(state);
+    while (n-- > 0) state32 = __builtin_ia32_crc32qi(state32, *p++);
+    return ~state32;
+}
+#endif
+
+/// Continues crc (the CRC-32C of earlier bytes, 0 for none) over bytes.
+[[nodiscard]] inline std::uint32_t crc32c_extend(std::uint32_t crc, std::string_view bytes) noexcept {
+    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
+#ifdef KVFORGE_CRC32C_HW
+    static const bool hardware = __builtin_cpu_supports("sse4.2");
+    if (hardware) return crc32c_extend_hardware(crc, p, bytes.size());
+#endif
+    return crc32c_extend_portable(crc, p, bytes.size());
+}
+
+/// The CRC-32C of bytes.
+[[nodiscard]] inline std::uint32_t crc32c(std::string_view bytes) noexcept { return crc32c_extend(0, bytes); }
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/crc32c.hpp ----
+// ---- begin kvforge/detail/store_files.hpp ----
+/// \file store_files.hpp
+/// The names of the files kvforge writes in a store's directory, recognised in one place.
+///
+/// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
+/// data-<generation>.kvhint, and each manifest, data or hint name followed by .tmp while
+/// it is written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
+/// in the directory is not kvforge's: a store is never opened among such entries, and
+/// kvforge removes, renames and truncates only files whose names are recognised here
+/// (store_directory's operations take a store_file_name, which only these functions make).
+
+#include <cstdint>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace kvforge::detail {
+
+/// The manifest's file name in a store's directory (its text: manifest.hpp).
+inline constexpr std::string_view manifest_file_name = "MANIFEST";
+
+/// The kinds of file in a store's directory.
+enum class store_file_kind {
+    lock,      ///< LOCK: holds no data; flock() on it marks the store as open
+    manifest,  ///< MANIFEST: the store's composition, as text
+    data,      ///< data-<generation>.kvlog: a header and the log of records
+    hint,      ///< data-<generation>.kvhint: every live key with the place of its record
+};
+
+/// The ten digits of a generation as a number, or nothing when they are not ten decimal
+/// digits of a generation kvforge can write (1 to UINT32_MAX).
+[[nodiscard]] constexpr std::optional<std::uint32_t> parse_generation(std::string_view digits) noexcept {
+    if (digits.size() != 10) return std::nullopt;
+    std::uint64_t value = 0;  // ten digits fit: at most 9,999,999,999
+    for (const char c : digits) {
+        if (c < '0' || c > '9') return std::nullopt;
+        value = value * 10 + static_cast<std::uint64_t>(c - '0');
+    }
+    if (value == 0 || value > UINT32_MAX) return std::nullopt;
+    return static_cast<std::uint32_t>(value);
+}
+
+/// The name of a file kvforge writes in a store's directory. Made only from the parts of
+/// such a name, or by recognising one, so that a value of this type is always a name
+/// of kvforge's own.
+class store_file_name {
+public:
+    /// The lock file.
+    [[nodiscard]] static store_file_name lock() { return {store_file_kind::lock, 0, false}; }
+    /// The manifest.
+    [[nodiscard]] static store_file_name manifest() { return {store_file_kind::manifest, 0, false}; }
+    /// The data file of a generation.
+    [[nodiscard]] static store_file_name data(std::uint32_t generation) {
+        return {store_file_kind::data, generation, false};
+    }
+    /// The hint file of a generation.
+    [[nodiscard]] static store_file_name hint(std::uint32_t generation) {
+        return {store_file_kind::hint, generation, false};
+    }
+
+    /// The name of an entry of a store's directory, when kvforge writes files of that name.
+    [[nodiscard]] static std::optional<store_file_name> recognise(std::string_view name) {
+        constexpr std::string_view tmp = ".tmp";
+        const bool temporary = name.size() > tmp.size() && name.substr(name.size() - tmp.size()) == tmp;
+        const std::string_view base = temporary ? name.substr(0, name.size() - tmp.size()) : name;
+        // Names without a generation.
+        if (base == "LOCK") {
+            if (temporary) return std::nullopt;
+            return lock();
+        }
+        if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
+        // data-<ten digits>.kvlog and data-<ten digits>.kvhint
+        constexpr std::string_view prefix = "data-";
+        if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
+        const std::optional<std::uint32_t> generation = parse_generation(base.substr(prefix.size(), 10));
+        if (!generation) return std::nullopt;
+        const std::string_view extension = base.substr(prefix.size() + 10);
+        if (extension == ".kvlog") return store_file_name(store_file_kind::data, *generation, temporary);
+        if (extension == ".kvhint") return store_file_name(store_file_kind::hint, *generation, temporary);
+        return std::nullopt;
+    }
+
+    /// The name a manifest, data or hint file has while it is written, before it is renamed into place.
+    [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
+
+    [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
+    /// The generation of a data or hint file; 0 for LOCK and MANIFEST.
+    [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
+    /// Whether this is a .tmp name: a file being written, never read.
+    [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
+    [[nodiscard]] const std::string& str() const noexcept { return name_; }
+
+    friend bool operator==(const store_file_name& a, const store_file_name& b) noexcept { return a.name_ == b.name_; }
+
+private:
+    store_file_name(store_file_kind kind, std::uint32_t generation, bool temporary)
+        : kind_(kind), generation_(generation), temporary_(temporary) {
+        if (kind == store_file_kind::lock) {
+            name_ = "LOCK";
+        } else if (kind == store_file_kind::manifest) {
+            name_ = manifest_file_name;
+        } else {
+            char name[32];
+            std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
+                          kind == store_file_kind::data ? "kvlog" : "kvhint");
+            name_ = name;
+        }
+        if (temporary) name_ += ".tmp";
+    }
+
+    store_file_kind kind_;
+    std::uint32_t generation_;
+    bool temporary_;
+    std::string name_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/store_files.hpp ----
+
+namespace kvforge {
+
+/// What a store is made of: the policies and codecs that wrote it.
+struct composition {
+    std::uint32_t format = 0;             ///< format version of the store's files
+    std::string store;                    ///< store policy, e.g. "file_log"
+    std::string index;                    ///< index policy, e.g. "sorted_index"
+    std::string durability;               ///< durability policy, e.g. "buffered"
+    std::string key_codec;                ///< codec<Key>::name()
+    std::string value_codec;              ///< codec<Value>::name()
+    std::uint64_t codec_fingerprint = 0;  ///< the fingerprint of both codecs, as file headers carry it
+    std::string expiry = "none";          ///< "none", or the clock of an expiring store
+    std::string compression = "none";     ///< "none", or the value codec of a compressed store
+
+    friend bool operator==(const composition&, const composition&) = default;
+};
+
+namespace detail {
+
+/// The manifest's fields in file order: each line's name and the member it fills.
+/// A field is added with one line here (and, if it binds, one in first_binding_difference).
+struct manifest_field {
+    std::string_view name;
+    std::string composition::*text = nullptr;   ///< for text fields
+    bool numeric = false;                       ///< format (decimal) or codec_fingerprint (hex)
+};
+
+inline constexpr std::string_view manifest_magic = "kvforge-manifest 1";
+
+inline constexpr manifest_field manifest_fields[] = {
+    {"format", nullptr, true},
+    {"store", &composition::store},
+    {"index", &composition::index},
+    {"durability", &composition::durability},
+    {"key_codec", &composition::key_codec},
+    {"value_codec", &composition::value_codec},
+    {"codec_fingerprint", nullptr, true},
+    {"expiry", &composition::expiry},
+    {"compression", &composition::compression},
+};
+
+/// Whether a value can stand in a manifest line: not empty, no spaces, newlines or
+/// control bytes (codec names are the users', so this is checked, not assumed).
+[[nodiscard]] inline bool manifest_value_ok(std::string_view value) noexcept {
+    if (value.empty()) return false;
+    for (const char c : value) {
+        if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
+    }
+    return true;
+}
+
+/// The text of a manifest for c; empty when one of its names cannot stand in a line.
+[[nodiscard]] inline std::string format_manifest(const composition& c) {
+    std::string text(manifest_magic);
+    text += '\n';
+    for (const manifest_field& field : manifest_fields) {
+        std::string value;
+        if (field.text != nullptr) {
+            value = c.*field.text;
+        } else if (field.name == "format") {
+            value = std::to_string(c.format);
+        } else {
+            char hex[17];
+            std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(c.codec_fingerprint));
+            value = hex;
+        }
+        if (!manifest_value_ok(value)) return {};
+        text.append(field.name).append(1, ' ').append(value).append(1, '\n');
+    }
+    char crc[24];
+    std::snprintf(crc, sizeof crc, "crc32c %08x\n", static_cast<unsigned>(crc32c(text)));
+    return text + crc;
+}
+
+/// Parses a number of the given base that fills all of text; false otherwise.
+[[nodiscard]] inline bool parse_manifest_number(std::string_view text, int base, std::uint64_t& out) noexcept {
+    if (text.empty() || text.size() > 20) return false;
+    std::uint64_t value = 0;
+    for (const char c : text) {
+        unsigned digit = 0;
+        if (c >= '0' && c <= '9') {
+            digit = static_cast<unsigned>(c - '0');
+        } else if (base == 16 && c >= 'a' && c <= 'f') {
+            digit = static_cast<unsigned>(c - 'a' + 10);
+        } else {
+            return false;
+        }
+        if (value > (~std::uint64_t{0} - digit) / static_cast<unsigned>(base)) return false;
+        value = value * static_cast<unsigned>(base) + digit;
+    }
+    out = value;
+    return true;
+}
+
+/// Reads a manifest's text into out; on failure returns false and says in problem what is
+/// wrong (the caller adds the file's name).
+[[nodiscard]] inline bool parse_manifest(std::string_view text, composition& out, std::string& problem) {
+    const std::size_t crc_line = text.rfind("crc32c ", text.size() < 2 ? 0 : text.size() - 2);
+    std::uint64_t stored_crc = 0;
+    if (crc_line == std::string_view::npos || (crc_line != 0 && text[crc_line - 1] != '\n') ||
+        text.size() != crc_line + 16 || text.back() != '\n' ||
+        !parse_manifest_number(text.substr(crc_line + 7, 8), 16, stored_crc)) {
+        problem = "does not end in a crc32c line; the file is cut short or is not a kvforge manifest";
+        return false;
+    }
+    if (stored_crc != crc32c(text.substr(0, crc_line))) {
+        problem = "fails its checksum";
+        return false;
+    }
+    std::string_view rest = text.substr(0, crc_line);
+    auto next_line = [&rest]() {
+        const std::size_t end = rest.find('\n');
+        const std::string_view line = rest.substr(0, end);
+        rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
+        return line;
+    };
+    if (next_line() != manifest_magic) {
+        problem = "does not start with '" + std::string(manifest_magic) +
+                  "'; it was written by a newer kvforge, or is not a kvforge manifest";
+        return false;
+    }
+    composition parsed;
+    for (const manifest_field& field : manifest_fields) {
+        const std::string_view line = next_line();
+        const std::size_t space = line.find(' ');
+        const std::string_view name = line.substr(0, space);
+        const std::string_view value = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
+        if (name != field.name || !manifest_value_ok(value)) {
+            problem = "has '" + std::string(line) + "' where the field '" + std::string(field.name) +
+                      "' should be; it was written by another kvforge version";
+            return false;
+        }
+        if (field.text != nullptr) {
+            parsed.*field.text = std::string(value);
+            continue;
+        }
+        std::uint64_t number = 0;
+        const bool is_format = field.name == "format";
+        if (!parse_manifest_number(value, is_format ? 10 : 16, number) || (is_format && number > 0xffffffffU)) {
+            problem = "has a malformed " + std::string(field.name) + " '" + std::string(value) + "'";
+            return false;
+        }
+        if (is_format) {
+            parsed.format = static_cast<std::uint32_t>(number);
+        } else {
+            parsed.codec_fingerprint = number;
+        }
+    }
+    if (!rest.empty()) {
+        problem = "has fields this kvforge does not know ('" + std::string(next_line()) +
+                  "'); it was written by a newer kvforge";
+        return false;
+    }
+    out = std::move(parsed);
+    return true;
+}
+
+/// The first field that binds the bytes on disk in which `on_disk` and `opening` differ,
+/// described with both sides ("value codec: written with 'bytes', opened with
+/// 'uint64.be'"); empty when `opening` can read what `on_disk` wrote.
+[[nodiscard]] inline std::string first_binding_difference(const composition& on_disk, const composition& opening) {
+    auto both = [](std::string_view what, const std::string& written, const std::string& opened) {
+        return std::string(what) + ": written with '" + written + "', opened with '" + opened + "'";
+    };
+    if (on_disk.key_codec != opening.key_codec) return both("key codec", on_disk.key_codec, opening.key_codec);
+    if (on_disk.value_codec != opening.value_codec) {
+        return both("value codec", on_disk.value_codec, opening.value_codec);
+    }
+    if (on_disk.codec_fingerprint != opening.codec_fingerprint) {
+        return "codec fingerprint: the codec names agree but the fingerprints differ";
+    }
+    if (on_disk.expiry != opening.expiry) return both("expiry", on_disk.expiry, opening.expiry);
+    if (on_disk.compression != opening.compression) {
+        return both("compression", on_disk.compression, opening.compression);
+    }
+    return {};
+}
+
+}  // namespace detail
+
+}  // namespace kvforge
+// ---- end kvforge/manifest.hpp ----
 // ---- begin kvforge/options.hpp ----
 /// \file options.hpp
 /// kvforge::options: run-time settings of a store, given when it is opened or built.
@@ -3084,6 +3502,42 @@ struct options {
 
 }  // namespace kvforge
 // ---- end kvforge/options.hpp ----
+// ---- begin kvforge/pinned_value.hpp ----
+/// \file pinned_value.hpp
+/// kvforge::pinned_value: the bytes of a stored value, read without copying, that stay
+/// valid for as long as the pinned_value lives.
+
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <utility>
+
+namespace kvforge {
+
+/// A view of a value's stored bytes together with what keeps them alive: for an
+/// mmap_file store, the mapping they lie in. The store may grow, compact or close
+/// meanwhile; the bytes stay readable and unchanged until this object is destroyed.
+/// Holding one keeps its mapping (and the file's old space, after compaction) in use.
+class pinned_value {
+public:
+    pinned_value() = default;
+    pinned_value(std::shared_ptr<const void> owner, std::string_view bytes) noexcept
+        : owner_(std::move(owner)), bytes_(bytes) {}
+
+    [[nodiscard]] std::string_view bytes() const noexcept { return bytes_; }
+    [[nodiscard]] const char* data() const noexcept { return bytes_.data(); }
+    [[nodiscard]] std::size_t size() const noexcept { return bytes_.size(); }
+    operator std::string_view() const noexcept { return bytes_; }
+    /// Drops the first n bytes from the view (n at most size()); what keeps them alive stays.
+    void remove_prefix(std::size_t n) noexcept { bytes_.remove_prefix(n); }
+
+private:
+    std::shared_ptr<const void> owner_;
+    std::string_view bytes_;
+};
+
+}  // namespace kvforge
+// ---- end kvforge/pinned_value.hpp ----
 // ---- begin kvforge/stats.hpp ----
 /// \file stats.hpp
 /// What a store reports about itself: kvforge::stats and kvforge::verify_report.
@@ -3165,6 +3619,19 @@ struct deadline_header {
     /// Bytes of the header of a value with a deadline (the tag and an i64).
     static constexpr std::size_t with_deadline_size = 1 + 8;
 
+    /// Whether value leaves room for the longest header within kvforge::max_value_size,
+    /// which bounds what a file store's records hold (and reads back); else reports
+    /// errc::value_too_large through ec. One limit whether or not the value has a
+    /// deadline, so that a value that was stored can always be given one.
+    static bool fits(std::string_view value, std::error_code& ec) {
+        if (value.size() <= max_value_size - with_deadline_size) return true;
+        fail(ec, errc::value_too_large,
+             "value of " + std::to_string(value.size()) + " bytes is longer than an expiring store takes, " +
+                 std::to_string(max_value_size - with_deadline_size) + " bytes (kvforge::max_value_size less the " +
+                 std::to_string(with_deadline_size) + "-byte expiry header); nothing was written");
+        return false;
+    }
+
     /// The stored bytes of value with this deadline (or none), built in scratch.
     static std::string_view wrap(std::string_view value, std::optional<std::int64_t> deadline, std::string& scratch) {
         scratch.clear();
@@ -3226,6 +3693,56 @@ public:
 
     void configure(const kvforge::options& opts, std::error_code& ec) { inner_.configure(opts, ec); }
 
+    /// Opens Inner's files, then rebuilds the deadline index from the stored values'
+    /// headers: one read of every live value. A key whose deadline passed while the
+    /// store was closed gets its entry too, so reads hide it and purge_expired() finds it.
+    template <class Io>
+    void open(std::string_view path, const kvforge::options& opts, Io io, const composition& wanted,
+              std::error_code& ec)
+        requires requires(const Inner& inner) { inner.is_open(); }
+    {
+        const write_lock lock(mutex_);
+        deadlines_.clear();
+        inner_.open(path, opts, std::move(io), wanted, ec);
+        if (ec) return;
+        inner_.for_each([&](std::string_view key, std::string_view stored) {
+            if (const auto deadline = deadline_header::deadline_of(stored)) {
+                deadlines_.upsert(deadline_header::index_key(*deadline, key), {}, [](std::string_view) {});
+            }
+        }, ec);
+        if (!ec) return;
+        // A value that cannot be read leaves the index incomplete: the open fails whole.
+        std::error_code ignored;
+        inner_.close(ignored);
+        deadlines_.clear();
+    }
+
+    void close(std::error_code& ec)
+        requires requires(const Inner& inner) { inner.is_open(); }
+    {
+        const write_lock lock(mutex_);
+        inner_.close(ec);
+        deadlines_.clear();
+    }
+
+    [[nodiscard]] bool is_open() const noexcept
+        requires requires(const Inner& inner) { inner.is_open(); }
+    {
+        return inner_.is_open();
+    }
+
+    void wait_durable(std::uint64_t sequence, std::error_code& ec)
+        requires requires(Inner& inner) { inner.wait_durable(sequence, ec); }
+    {
+        inner_.wait_durable(sequence, ec);
+    }
+
+    [[nodiscard]] std::uint64_t durable_sequence() const
+        requires requires(const Inner& inner) { inner.durable_sequence(); }
+    {
+        return inner_.durable_sequence();
+    }
+
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         return put_until(key, value, std::nullopt, ec);
     }
@@ -3234,6 +3751,7 @@ public:
     /// already removes the key instead, so nothing is stored that no read could see.
     std::uint64_t put_until(std::string_view key, std::string_view value, std::optional<std::int64_t> deadline,
                             std::error_code& ec) {
+        if (!deadline_header::fits(value, ec)) return 0;
         const write_lock lock(mutex_);
         if (deadline && *deadline <= now()) {
             remove(key, ec);
@@ -3259,6 +3777,11 @@ public:
 
     /// Applies a plain batch (no deadlines): every put clears its key's deadline.
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        bool fit = true;
+        ops.for_each([&](batch_op op, std::string_view, std::string_view value) {
+            if (fit && op == batch_op::put) fit = deadline_header::fits(value, ec);
+        });
+        if (!fit) return 0;
         const write_lock lock(mutex_);
         batch_buffer wrapped;
         std::vector<std::string> cleared;
@@ -3304,6 +3827,17 @@ public:
 
     bool contains(std::string_view key, std::error_code& ec) const {
         return read(key, [](std::string_view) {}, ec);
+    }
+
+    /// Inner's pinned view of key's stored bytes, narrowed to the value behind the header.
+    bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const
+        requires requires(const Inner& inner, pinned_value& pinned) { inner.read_pinned(key, pinned, ec); }
+    {
+        pinned_value stored;
+        if (!inner_.read_pinned(key, stored, ec) || !alive(stored.bytes())) return false;
+        stored.remove_prefix(stored.size() - deadline_header::value_of(stored.bytes()).size());
+        out = std::move(stored);
+        return true;
     }
 
     /// key's deadline as a count of Clock::duration, when it is there, unexpired, with one.
@@ -3398,7 +3932,12 @@ public:
 
     void flush(std::error_code& ec) { inner_.flush(ec); }
     void sync(std::error_code& ec) { inner_.sync(ec); }
-    void compact(std::error_code& ec) { inner_.compact(ec); }
+    /// Purges the expired keys, then has Inner rewrite its live records: the purge's
+    /// erasures make the expired records dead, so the rewrite leaves them behind.
+    void compact(std::error_code& ec) {
+        purge_expired(ec);
+        if (!ec) inner_.compact(ec);
+    }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
 private:
@@ -3468,6 +4007,25 @@ struct no_expiry {
 
 }  // namespace detail
 
+/// The name a file store's MANIFEST records its clock under: "system_clock" for
+/// std::chrono::system_clock, a clock's own `static constexpr std::string_view name`, or
+/// what a specialization's `value` says. A clock with none keys memory stores only.
+template <class Clock>
+struct clock_name {};
+template <class Clock>
+    requires requires { std::string_view(Clock::name); }
+struct clock_name<Clock> {
+    static constexpr std::string_view value = Clock::name;
+};
+template <>
+struct clock_name<std::chrono::system_clock> {
+    static constexpr std::string_view value = "system_clock";
+};
+
+/// A clock with a name for a MANIFEST (clock_name<Clock>::value).
+template <class Clock>
+concept named_clock = requires { std::string_view(clock_name<Clock>::value); };
+
 /// A clock an expiring store can keep deadlines by: a std::chrono clock whose ticks are
 /// whole numbers that fit an i64, as the deadline header stores them.
 template <class C>
@@ -3486,6 +4044,17 @@ struct expiring {
     static constexpr std::string_view name = "expiring";
     template <class Policies, class Backend>
     using backend = detail::expiring_backend<Policies, Backend>;
+
+    /// The MANIFEST's expiry field: the clock's name and its tick in seconds, as
+    /// "system_clock:1/1000000000", since a deadline is stored as a count of ticks and
+    /// the same clock ticks differently under different standard libraries.
+    static std::string manifest_name()
+        requires named_clock<Clock>
+    {
+        using period = typename Clock::period;
+        return std::string(clock_name<Clock>::value) + ':' + std::to_string(period::num) + '/' +
+               std::to_string(period::den);
+    }
 };
 
 }  // namespace kvforge
@@ -3964,9 +4533,18 @@ consteval bool check_store_arguments() {
                   "kvforge: two expiry policies given; keep one kvforge::expiring<Clock>");
 
     using policies = resolved_policies<Ps...>;
-    static_assert(!policies::expiry_given || !policies::store::persistent,
-                  "kvforge: kvforge::expiring<> keeps its deadlines in memory stores only, so far: a file store "
-                  "would lose them at reopen; use kvforge::memory, or remove kvforge::expiring<>");
+    // A file store keeps each deadline as a count of the clock's ticks since its epoch,
+    // read back after a restart: the epoch must outlive the process and the machine's uptime.
+    static_assert(!policies::expiry_given || !policies::store::persistent ||
+                      !std::is_same_v<typename policies::expiry::clock, std::chrono::steady_clock>,
+                  "kvforge: a file store keeps its deadlines across restarts, but std::chrono::steady_clock counts "
+                  "from the machine's boot, so a deadline read after a reboot would mean another time; use "
+                  "kvforge::expiring<std::chrono::system_clock>");
+    static_assert(!policies::expiry_given || !policies::store::persistent ||
+                      named_clock<typename policies::expiry::clock>,
+                  "kvforge: a file store records the clock of its deadlines in its MANIFEST, and this clock has no "
+                  "name: give it a member `static constexpr std::string_view name`, or specialize "
+                  "kvforge::clock_name<Clock>");
     static_assert(store_policy<typename policies::store>,
                   "kvforge: the store policy does not satisfy the concept kvforge::store_policy, which lists what it must provide");
     static_assert(index_policy<typename policies::index>,
@@ -4018,452 +4596,6 @@ consteval bool check_store_arguments() {
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/policy_pack.hpp ----
-// ---- begin kvforge/manifest.hpp ----
-/// \file manifest.hpp
-/// kvforge::composition, what a store is made of, and the text of the MANIFEST file in
-/// which a persistent store records it, so that tools open any store with no flags.
-///
-/// The manifest is one `name value` line per field, in a fixed order, then a line
-/// `crc32c <8 hex digits>` over every byte before it:
-///
-///     kvforge-manifest 1
-///     format 2
-///     store file_log
-///     index sorted_index
-///     durability buffered
-///     key_codec bytes
-///     value_codec bytes
-///     codec_fingerprint 0123456789abcdef
-///     expiry none
-///     compression none
-///
-/// Some fields bind: bytes written under one value of them cannot be read under another
-/// (the format, the codecs, expiry, compression). The others (store, index, durability)
-/// only say how the store was made: file_log and mmap_file read the same files, and any
-/// index is rebuilt from the log, so tools take them as defaults and nothing more.
-
-#include <cstddef>
-#include <cstdint>
-#include <cstdio>
-#include <string>
-#include <string_view>
-#include <utility>
-
-// ---- begin kvforge/detail/crc32c.hpp ----
-/// \file crc32c.hpp
-/// CRC-32C (Castagnoli polynomial 0x1EDC6F41, reflected 0x82F63B78), the checksum of
-/// every record and file header.
-///
-/// On x86-64 CPUs with SSE 4.2 the crc32 instruction computes it eight bytes at a
-/// time; elsewhere a slicing-by-8 table does. Both give the same values; the check
-/// value of "123456789" is 0xE3069283.
-
-#include <array>
-#include <cstddef>
-#include <cstdint>
-#include <string_view>
-
-
-// The compilers' builtins for the crc32 instruction rather than <nmmintrin.h>, which
-// brings every SSE header with it into each file that includes kvforge.
-#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
-#define KVFORGE_CRC32C_HW 1
-#endif
-
-namespace kvforge::detail {
-
-/// Eight 256-entry tables: table[k][b] is the CRC of byte b followed by k zero bytes.
-inline constexpr auto crc32c_tables = [] {
-    std::array<std::array<std::uint32_t, 256>, 8> t{};
-    for (std::uint32_t b = 0; b < 256; ++b) {
-        std::uint32_t crc = b;
-        for (int bit = 0; bit < 8; ++bit) crc = (crc >> 1) ^ (0x82F63B78u & (0u - (crc & 1u)));
-        t[0][b] = crc;
-    }
-    for (std::size_t k = 1; k < 8; ++k) {
-        for (std::size_t b = 0; b < 256; ++b) t[k][b] = (t[k - 1][b] >> 8) ^ t[0][t[k - 1][b] & 0xff];
-    }
-    return t;
-}();
-
-/// Continues a CRC-32C over more bytes with the portable tables.
-[[nodiscard]] inline std::uint32_t crc32c_extend_portable(std::uint32_t crc, const unsigned char* p,
-                                                          std::size_t n) noexcept {
-    crc = ~crc;
-    for (; n >= 8; n -= 8, p += 8) {
-        const std::uint64_t word = load_unaligned<std::uint64_t>(p) ^ crc;
-        crc = crc32c_tables[7][word & 0xff] ^ crc32c_tables[6][(word >> 8) & 0xff] ^
-              crc32c_tables[5][(word >> 16) & 0xff] ^ crc32c_tables[4][(word >> 24) & 0xff] ^
-              crc32c_tables[3][(word >> 32) & 0xff] ^ crc32c_tables[2][(word >> 40) & 0xff] ^
-              crc32c_tables[1][(word >> 48) & 0xff] ^ crc32c_tables[0][word >> 56];
-    }
-    while (n-- > 0) crc = (crc >> 8) ^ crc32c_tables[0][(crc ^ *p++) & 0xff];
-    return ~crc;
-}
-
-#ifdef KVFORGE_CRC32C_HW
-/// Continues a CRC-32C with the SSE 4.2 crc32 instruction.
-[[gnu::target("sse4.2")]] inline std::uint32_t crc32c_extend_hardware(std::uint32_t crc, const unsigned char* p,
-                                                                      std::size_t n) noexcept {
-    std::uint64_t state = ~crc;
-    for (; n >= 8; n -= 8, p += 8) state = __builtin_ia32_crc32di(state, load_unaligned<std::uint64_t>(p));
-    auto state32 = static_cast<std::uint32_t>(state);
-    while (n-- > 0) state32 = __builtin_ia32_crc32qi(state32, *p++);
-    return ~state32;
-}
-#endif
-
-/// Continues crc (the CRC-32C of earlier bytes, 0 for none) over bytes.
-[[nodiscard]] inline std::uint32_t crc32c_extend(std::uint32_t crc, std::string_view bytes) noexcept {
-    const auto* p = reinterpret_cast<const unsigned char*>(bytes.data());
-#ifdef KVFORGE_CRC32C_HW
-    static const bool hardware = __builtin_cpu_supports("sse4.2");
-    if (hardware) return crc32c_extend_hardware(crc, p, bytes.size());
-#endif
-    return crc32c_extend_portable(crc, p, bytes.size());
-}
-
-/// The CRC-32C of bytes.
-[[nodiscard]] inline std::uint32_t crc32c(std::string_view bytes) noexcept { return crc32c_extend(0, bytes); }
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/crc32c.hpp ----
-// ---- begin kvforge/detail/store_files.hpp ----
-/// \file store_files.hpp
-/// The names of the files kvforge writes in a store's directory, recognised in one place.
-///
-/// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
-/// data-<generation>.kvhint, and each manifest, data or hint name followed by .tmp while
-/// it is written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
-/// in the directory is not kvforge's: a store is never opened among such entries, and
-/// kvforge removes, renames and truncates only files whose names are recognised here
-/// (store_directory's operations take a store_file_name, which only these functions make).
-
-#include <cstdint>
-#include <cstdio>
-#include <optional>
-#include <string>
-#include <string_view>
-
-namespace kvforge::detail {
-
-/// The manifest's file name in a store's directory (its text: manifest.hpp).
-inline constexpr std::string_view manifest_file_name = "MANIFEST";
-
-/// The kinds of file in a store's directory.
-enum class store_file_kind {
-    lock,      ///< LOCK: holds no data; flock() on it marks the store as open
-    manifest,  ///< MANIFEST: the store's composition, as text
-    data,      ///< data-<generation>.kvlog: a header and the log of records
-    hint,      ///< data-<generation>.kvhint: every live key with the place of its record
-};
-
-/// The ten digits of a generation as a number, or nothing when they are not ten decimal
-/// digits of a generation kvforge can write (1 to UINT32_MAX).
-[[nodiscard]] constexpr std::optional<std::uint32_t> parse_generation(std::string_view digits) noexcept {
-    if (digits.size() != 10) return std::nullopt;
-    std::uint64_t value = 0;  // ten digits fit: at most 9,999,999,999
-    for (const char c : digits) {
-        if (c < '0' || c > '9') return std::nullopt;
-        value = value * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    if (value == 0 || value > UINT32_MAX) return std::nullopt;
-    return static_cast<std::uint32_t>(value);
-}
-
-/// The name of a file kvforge writes in a store's directory. Made only from the parts of
-/// such a name, or by recognising one, so that a value of this type is always a name
-/// of kvforge's own.
-class store_file_name {
-public:
-    /// The lock file.
-    [[nodiscard]] static store_file_name lock() { return {store_file_kind::lock, 0, false}; }
-    /// The manifest.
-    [[nodiscard]] static store_file_name manifest() { return {store_file_kind::manifest, 0, false}; }
-    /// The data file of a generation.
-    [[nodiscard]] static store_file_name data(std::uint32_t generation) {
-        return {store_file_kind::data, generation, false};
-    }
-    /// The hint file of a generation.
-    [[nodiscard]] static store_file_name hint(std::uint32_t generation) {
-        return {store_file_kind::hint, generation, false};
-    }
-
-    /// The name of an entry of a store's directory, when kvforge writes files of that name.
-    [[nodiscard]] static std::optional<store_file_name> recognise(std::string_view name) {
-        constexpr std::string_view tmp = ".tmp";
-        const bool temporary = name.size() > tmp.size() && name.substr(name.size() - tmp.size()) == tmp;
-        const std::string_view base = temporary ? name.substr(0, name.size() - tmp.size()) : name;
-        // Names without a generation.
-        if (base == "LOCK") {
-            if (temporary) return std::nullopt;
-            return lock();
-        }
-        if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
-        // data-<ten digits>.kvlog and data-<ten digits>.kvhint
-        constexpr std::string_view prefix = "data-";
-        if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
-        const std::optional<std::uint32_t> generation = parse_generation(base.substr(prefix.size(), 10));
-        if (!generation) return std::nullopt;
-        const std::string_view extension = base.substr(prefix.size() + 10);
-        if (extension == ".kvlog") return store_file_name(store_file_kind::data, *generation, temporary);
-        if (extension == ".kvhint") return store_file_name(store_file_kind::hint, *generation, temporary);
-        return std::nullopt;
-    }
-
-    /// The name a manifest, data or hint file has while it is written, before it is renamed into place.
-    [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
-
-    [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
-    /// The generation of a data or hint file; 0 for LOCK and MANIFEST.
-    [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
-    /// Whether this is a .tmp name: a file being written, never read.
-    [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
-    [[nodiscard]] const std::string& str() const noexcept { return name_; }
-
-    friend bool operator==(const store_file_name& a, const store_file_name& b) noexcept { return a.name_ == b.name_; }
-
-private:
-    store_file_name(store_file_kind kind, std::uint32_t generation, bool temporary)
-        : kind_(kind), generation_(generation), temporary_(temporary) {
-        if (kind == store_file_kind::lock) {
-            name_ = "LOCK";
-        } else if (kind == store_file_kind::manifest) {
-            name_ = manifest_file_name;
-        } else {
-            char name[32];
-            std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
-                          kind == store_file_kind::data ? "kvlog" : "kvhint");
-            name_ = name;
-        }
-        if (temporary) name_ += ".tmp";
-    }
-
-    store_file_kind kind_;
-    std::uint32_t generation_;
-    bool temporary_;
-    std::string name_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/store_files.hpp ----
-
-namespace kvforge {
-
-/// What a store is made of: the policies and codecs that wrote it.
-struct composition {
-    std::uint32_t format = 0;             ///< format version of the store's files
-    std::string store;                    ///< store policy, e.g. "file_log"
-    std::string index;                    ///< index policy, e.g. "sorted_index"
-    std::string durability;               ///< durability policy, e.g. "buffered"
-    std::string key_codec;                ///< codec<Key>::name()
-    std::string value_codec;              ///< codec<Value>::name()
-    std::uint64_t codec_fingerprint = 0;  ///< the fingerprint of both codecs, as file headers carry it
-    std::string expiry = "none";          ///< "none", or the clock of an expiring store
-    std::string compression = "none";     ///< "none", or the value codec of a compressed store
-
-    friend bool operator==(const composition&, const composition&) = default;
-};
-
-namespace detail {
-
-/// The manifest's fields in file order: each line's name and the member it fills.
-/// A field is added with one line here (and, if it binds, one in first_binding_difference).
-struct manifest_field {
-    std::string_view name;
-    std::string composition::*text = nullptr;   ///< for text fields
-    bool numeric = false;                       ///< format (decimal) or codec_fingerprint (hex)
-};
-
-inline constexpr std::string_view manifest_magic = "kvforge-manifest 1";
-
-inline constexpr manifest_field manifest_fields[] = {
-    {"format", nullptr, true},
-    {"store", &composition::store},
-    {"index", &composition::index},
-    {"durability", &composition::durability},
-    {"key_codec", &composition::key_codec},
-    {"value_codec", &composition::value_codec},
-    {"codec_fingerprint", nullptr, true},
-    {"expiry", &composition::expiry},
-    {"compression", &composition::compression},
-};
-
-/// Whether a value can stand in a manifest line: not empty, no spaces, newlines or
-/// control bytes (codec names are the users', so this is checked, not assumed).
-[[nodiscard]] inline bool manifest_value_ok(std::string_view value) noexcept {
-    if (value.empty()) return false;
-    for (const char c : value) {
-        if (static_cast<unsigned char>(c) <= ' ' || c == 0x7f) return false;
-    }
-    return true;
-}
-
-/// The text of a manifest for c; empty when one of its names cannot stand in a line.
-[[nodiscard]] inline std::string format_manifest(const composition& c) {
-    std::string text(manifest_magic);
-    text += '\n';
-    for (const manifest_field& field : manifest_fields) {
-        std::string value;
-        if (field.text != nullptr) {
-            value = c.*field.text;
-        } else if (field.name == "format") {
-            value = std::to_string(c.format);
-        } else {
-            char hex[17];
-            std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(c.codec_fingerprint));
-            value = hex;
-        }
-        if (!manifest_value_ok(value)) return {};
-        text.append(field.name).append(1, ' ').append(value).append(1, '\n');
-    }
-    char crc[24];
-    std::snprintf(crc, sizeof crc, "crc32c %08x\n", static_cast<unsigned>(crc32c(text)));
-    return text + crc;
-}
-
-/// Parses a number of the given base that fills all of text; false otherwise.
-[[nodiscard]] inline bool parse_manifest_number(std::string_view text, int base, std::uint64_t& out) noexcept {
-    if (text.empty() || text.size() > 20) return false;
-    std::uint64_t value = 0;
-    for (const char c : text) {
-        unsigned digit = 0;
-        if (c >= '0' && c <= '9') {
-            digit = static_cast<unsigned>(c - '0');
-        } else if (base == 16 && c >= 'a' && c <= 'f') {
-            digit = static_cast<unsigned>(c - 'a' + 10);
-        } else {
-            return false;
-        }
-        if (value > (~std::uint64_t{0} - digit) / static_cast<unsigned>(base)) return false;
-        value = value * static_cast<unsigned>(base) + digit;
-    }
-    out = value;
-    return true;
-}
-
-/// Reads a manifest's text into out; on failure returns false and says in problem what is
-/// wrong (the caller adds the file's name).
-[[nodiscard]] inline bool parse_manifest(std::string_view text, composition& out, std::string& problem) {
-    const std::size_t crc_line = text.rfind("crc32c ", text.size() < 2 ? 0 : text.size() - 2);
-    std::uint64_t stored_crc = 0;
-    if (crc_line == std::string_view::npos || (crc_line != 0 && text[crc_line - 1] != '\n') ||
-        text.size() != crc_line + 16 || text.back() != '\n' ||
-        !parse_manifest_number(text.substr(crc_line + 7, 8), 16, stored_crc)) {
-        problem = "does not end in a crc32c line; the file is cut short or is not a kvforge manifest";
-        return false;
-    }
-    if (stored_crc != crc32c(text.substr(0, crc_line))) {
-        problem = "fails its checksum";
-        return false;
-    }
-    std::string_view rest = text.substr(0, crc_line);
-    auto next_line = [&rest]() {
-        const std::size_t end = rest.find('\n');
-        const std::string_view line = rest.substr(0, end);
-        rest.remove_prefix(end == std::string_view::npos ? rest.size() : end + 1);
-        return line;
-    };
-    if (next_line() != manifest_magic) {
-        problem = "does not start with '" + std::string(manifest_magic) +
-                  "'; it was written by a newer kvforge, or is not a kvforge manifest";
-        return false;
-    }
-    composition parsed;
-    for (const manifest_field& field : manifest_fields) {
-        const std::string_view line = next_line();
-        const std::size_t space = line.find(' ');
-        const std::string_view name = line.substr(0, space);
-        const std::string_view value = space == std::string_view::npos ? std::string_view{} : line.substr(space + 1);
-        if (name != field.name || !manifest_value_ok(value)) {
-            problem = "has '" + std::string(line) + "' where the field '" + std::string(field.name) +
-                      "' should be; it was written by another kvforge version";
-            return false;
-        }
-        if (field.text != nullptr) {
-            parsed.*field.text = std::string(value);
-            continue;
-        }
-        std::uint64_t number = 0;
-        const bool is_format = field.name == "format";
-        if (!parse_manifest_number(value, is_format ? 10 : 16, number) || (is_format && number > 0xffffffffU)) {
-            problem = "has a malformed " + std::string(field.name) + " '" + std::string(value) + "'";
-            return false;
-        }
-        if (is_format) {
-            parsed.format = static_cast<std::uint32_t>(number);
-        } else {
-            parsed.codec_fingerprint = number;
-        }
-    }
-    if (!rest.empty()) {
-        problem = "has fields this kvforge does not know ('" + std::string(next_line()) +
-                  "'); it was written by a newer kvforge";
-        return false;
-    }
-    out = std::move(parsed);
-    return true;
-}
-
-/// The first field that binds the bytes on disk in which `on_disk` and `opening` differ,
-/// described with both sides ("value codec: written with 'bytes', opened with
-/// 'uint64.be'"); empty when `opening` can read what `on_disk` wrote.
-[[nodiscard]] inline std::string first_binding_difference(const composition& on_disk, const composition& opening) {
-    auto both = [](std::string_view what, const std::string& written, const std::string& opened) {
-        return std::string(what) + ": written with '" + written + "', opened with '" + opened + "'";
-    };
-    if (on_disk.key_codec != opening.key_codec) return both("key codec", on_disk.key_codec, opening.key_codec);
-    if (on_disk.value_codec != opening.value_codec) {
-        return both("value codec", on_disk.value_codec, opening.value_codec);
-    }
-    if (on_disk.codec_fingerprint != opening.codec_fingerprint) {
-        return "codec fingerprint: the codec names agree but the fingerprints differ";
-    }
-    if (on_disk.expiry != opening.expiry) return both("expiry", on_disk.expiry, opening.expiry);
-    if (on_disk.compression != opening.compression) {
-        return both("compression", on_disk.compression, opening.compression);
-    }
-    return {};
-}
-
-}  // namespace detail
-
-}  // namespace kvforge
-// ---- end kvforge/manifest.hpp ----
-// ---- begin kvforge/pinned_value.hpp ----
-/// \file pinned_value.hpp
-/// kvforge::pinned_value: the bytes of a stored value, read without copying, that stay
-/// valid for as long as the pinned_value lives.
-
-#include <cstddef>
-#include <memory>
-#include <string_view>
-#include <utility>
-
-namespace kvforge {
-
-/// A view of a value's stored bytes together with what keeps them alive: for an
-/// mmap_file store, the mapping they lie in. The store may grow, compact or close
-/// meanwhile; the bytes stay readable and unchanged until this object is destroyed.
-/// Holding one keeps its mapping (and the file's old space, after compaction) in use.
-class pinned_value {
-public:
-    pinned_value() = default;
-    pinned_value(std::shared_ptr<const void> owner, std::string_view bytes) noexcept
-        : owner_(std::move(owner)), bytes_(bytes) {}
-
-    [[nodiscard]] std::string_view bytes() const noexcept { return bytes_; }
-    [[nodiscard]] const char* data() const noexcept { return bytes_.data(); }
-    [[nodiscard]] std::size_t size() const noexcept { return bytes_.size(); }
-    operator std::string_view() const noexcept { return bytes_; }
-
-private:
-    std::shared_ptr<const void> owner_;
-    std::string_view bytes_;
-};
-
-}  // namespace kvforge
-// ---- end kvforge/pinned_value.hpp ----
 // ---- begin kvforge/scan_range.hpp ----
 /// \file scan_range.hpp
 /// kvforge::scan_range: the ordered range store::scan() returns.
@@ -5174,6 +5306,11 @@ public:
     static constexpr bool expiring = policies::expiry_given;
     /// Whether writes return a sequence number for wait_durable() (async_worker).
     static constexpr bool sequenced = backend_type::sequenced;
+    /// The longest encoded value this store takes: kvforge::max_value_size, less the
+    /// expiry header's 9 bytes with kvforge::expiring<> (so that a value with a deadline
+    /// still fits a file store's record).
+    static constexpr std::size_t max_value_size =
+        kvforge::max_value_size - (expiring ? detail::deadline_header::with_deadline_size : 0);
     /// What put() and write() return: the write's sequence number when sequenced, else nothing.
     using write_result = std::conditional_t<sequenced, std::uint64_t, void>;
 
@@ -5730,6 +5867,7 @@ private:
         c.key_codec = key_codec;
         c.value_codec = value_codec;
         c.codec_fingerprint = fingerprint;
+        if constexpr (expiring) c.expiry = expiry_policy::manifest_name();
         return c;
     }
 

@@ -2,6 +2,8 @@
 // the store and checks that every acknowledged write is there and that the store holds
 // a prefix of the operations (no holes, nothing torn). KVFORGE_TEST_KILLS sets the
 // number of kills per configuration (default 100: 600 in all, plus the compaction runs).
+// Expiring stores are killed too (a tenth as often): the deadlines of acknowledged writes
+// survive with them.
 
 #include <catch2/catch.hpp>
 
@@ -14,6 +16,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <tuple>
@@ -184,4 +187,92 @@ TEMPLATE_LIST_TEST_CASE("kill -9 during compaction loses nothing acknowledged", 
     CHECK(compacted > kills / 2);
     WARN(kills << " kills during a compacting workload, " << mid_compaction
                << " of them in the middle of writing a new generation");
+}
+
+namespace {
+
+using expiring_crash_configs =
+    std::tuple<store<std::string, std::string, file_log, hash_index, sync_each, single_thread, expiring<test_clock>>,
+               store<std::string, std::string, mmap_file, sorted_index, async_worker<>, thread_safe,
+                     expiring<test_clock>>>;
+
+/// The deadline operation i of the expiring workload gives its key: 1 to 5 seconds after start.
+test_clock::time_point deadline_of_operation(test_clock::time_point start, int i) {
+    return start + std::chrono::seconds(1 + i % 5);
+}
+
+/// The expiring child: puts value i under key i % key_count with deadline_of_operation(i),
+/// reporting each operation once it is durable, until it is killed.
+template <class Store>
+[[noreturn]] void run_expiring_child(const std::string& path, test_clock::time_point start, int report_fd) {
+    Store db(path);
+    for (int i = 0;; ++i) {
+        const std::string key = "key" + std::to_string(i % key_count);
+        int durable = i;
+        if constexpr (Store::sequenced) {
+            const std::uint64_t sequence = db.put(key, std::to_string(i), deadline_of_operation(start, i));
+            if (i % 8 == 7) db.wait_durable(sequence);
+            durable = static_cast<int>(db.durable_seq()) - 1;  // sequence number s is operation s - 1
+        } else {
+            db.put(key, std::to_string(i), deadline_of_operation(start, i));
+        }
+        if (durable >= 0 && ::write(report_fd, &durable, sizeof durable) != sizeof durable) std::_Exit(3);
+    }
+}
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("kill -9 keeps the deadlines of acknowledged writes", "[crash][expiry]",
+                        expiring_crash_configs) {
+    std::mt19937_64 rng(99);
+    const int kills = std::max(3, kills_per_config() / 10);
+    for (int k = 0; k < kills; ++k) {
+        temp_dir dir;
+        const std::string path = dir / "store";
+        const test_clock::time_point start = test_clock::now();
+        int pipe_fds[2];
+        REQUIRE(::pipe(pipe_fds) == 0);
+        const pid_t child = ::fork();
+        REQUIRE(child >= 0);
+        if (child == 0) {
+            ::close(pipe_fds[0]);
+            run_expiring_child<TestType>(path, start, pipe_fds[1]);
+        }
+        ::close(pipe_fds[1]);
+        const auto acks_before_kill = std::uniform_int_distribution<int>(1, 400)(rng);
+        int acknowledged = -1;
+        for (int value = 0, received = 0;
+             received < acks_before_kill && ::read(pipe_fds[0], &value, sizeof value) == sizeof value; ++received) {
+            acknowledged = std::max(acknowledged, value);
+        }
+        ::kill(child, SIGKILL);
+        int status = 0;
+        REQUIRE(::waitpid(child, &status, 0) == child);
+        for (int value = 0; ::read(pipe_fds[0], &value, sizeof value) == sizeof value;) {
+            acknowledged = std::max(acknowledged, value);
+        }
+        ::close(pipe_fds[0]);
+
+        TestType db(path);
+        INFO("kill " << k << ", operations 0.." << acknowledged << " acknowledged");
+        // Every key holds the value of an operation at or after its last acknowledged one,
+        // with that operation's deadline.
+        std::size_t expiring_within_3s = 0;
+        for (int key = 0; key < key_count; ++key) {
+            const std::optional<std::string> value = db.get("key" + std::to_string(key));
+            const int last_acknowledged = acknowledged - ((acknowledged - key) % key_count + key_count) % key_count;
+            if (!value) {
+                CHECK(last_acknowledged < 0);
+                continue;
+            }
+            const int i = std::stoi(*value);
+            CHECK(i % key_count == key);
+            CHECK(i >= last_acknowledged);
+            CHECK(db.expiry("key" + std::to_string(key)) == deadline_of_operation(start, i));
+            if (1 + i % 5 <= 3) ++expiring_within_3s;
+        }
+        test_clock::advance(std::chrono::seconds(3));
+        CHECK(db.purge_expired() == expiring_within_3s);
+        db.close();
+    }
 }

@@ -41,6 +41,7 @@ kvforge::composition expected_manifest() {
     c.key_codec = kvforge::codec<typename Store::key_type>::name();
     c.value_codec = kvforge::codec<typename Store::mapped_type>::name();
     c.codec_fingerprint = kvforge::detail::codec_fingerprint(c.key_codec, c.value_codec);
+    if constexpr (Store::expiring) c.expiry = "test_clock:1/1000";  // test_clock ticks in milliseconds
     return c;
 }
 

@@ -3,6 +3,7 @@
 /// Resolution of store<Key, Value, Policies...>'s policy list: any order, each kind at
 /// most once, defaults for the kinds left out, and a readable error for every misuse.
 
+#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -106,9 +107,18 @@ consteval bool check_store_arguments() {
                   "kvforge: two expiry policies given; keep one kvforge::expiring<Clock>");
 
     using policies = resolved_policies<Ps...>;
-    static_assert(!policies::expiry_given || !policies::store::persistent,
-                  "kvforge: kvforge::expiring<> keeps its deadlines in memory stores only, so far: a file store "
-                  "would lose them at reopen; use kvforge::memory, or remove kvforge::expiring<>");
+    // A file store keeps each deadline as a count of the clock's ticks since its epoch,
+    // read back after a restart: the epoch must outlive the process and the machine's uptime.
+    static_assert(!policies::expiry_given || !policies::store::persistent ||
+                      !std::is_same_v<typename policies::expiry::clock, std::chrono::steady_clock>,
+                  "kvforge: a file store keeps its deadlines across restarts, but std::chrono::steady_clock counts "
+                  "from the machine's boot, so a deadline read after a reboot would mean another time; use "
+                  "kvforge::expiring<std::chrono::system_clock>");
+    static_assert(!policies::expiry_given || !policies::store::persistent ||
+                      named_clock<typename policies::expiry::clock>,
+                  "kvforge: a file store records the clock of its deadlines in its MANIFEST, and this clock has no "
+                  "name: give it a member `static constexpr std::string_view name`, or specialize "
+                  "kvforge::clock_name<Clock>");
     static_assert(store_policy<typename policies::store>,
                   "kvforge: the store policy does not satisfy the concept kvforge::store_policy, which lists what it must provide");
     static_assert(index_policy<typename policies::index>,

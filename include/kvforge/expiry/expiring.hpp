@@ -8,6 +8,11 @@
 /// key with a deadline reads the clock. Beside the store, a B+tree keyed by the deadline
 /// (big-endian, so bytes sort as times) followed by the key holds one entry per key with
 /// a deadline, so purge_expired() walks exactly the entries whose deadline has passed.
+///
+/// In a file store the header is written with the value, so deadlines survive a restart:
+/// open() rebuilds the deadline index from the stored values, and the MANIFEST's expiry
+/// field records the clock and its tick (clock_name), so that no store opens the values
+/// under another reading of their first bytes.
 
 #include <algorithm>
 #include <chrono>
@@ -29,7 +34,11 @@
 #include "../detail/assign_bytes.hpp"
 #include "../detail/btree.hpp"
 #include "../detail/byte_order.hpp"
+#include "../error.hpp"
+#include "../limits.hpp"
+#include "../manifest.hpp"
 #include "../options.hpp"
+#include "../pinned_value.hpp"
 #include "../stats.hpp"
 
 namespace kvforge {
@@ -48,6 +57,19 @@ struct deadline_header {
     static constexpr char has_deadline = 1;
     /// Bytes of the header of a value with a deadline (the tag and an i64).
     static constexpr std::size_t with_deadline_size = 1 + 8;
+
+    /// Whether value leaves room for the longest header within kvforge::max_value_size,
+    /// which bounds what a file store's records hold (and reads back); else reports
+    /// errc::value_too_large through ec. One limit whether or not the value has a
+    /// deadline, so that a value that was stored can always be given one.
+    static bool fits(std::string_view value, std::error_code& ec) {
+        if (value.size() <= max_value_size - with_deadline_size) return true;
+        fail(ec, errc::value_too_large,
+             "value of " + std::to_string(value.size()) + " bytes is longer than an expiring store takes, " +
+                 std::to_string(max_value_size - with_deadline_size) + " bytes (kvforge::max_value_size less the " +
+                 std::to_string(with_deadline_size) + "-byte expiry header); nothing was written");
+        return false;
+    }
 
     /// The stored bytes of value with this deadline (or none), built in scratch.
     static std::string_view wrap(std::string_view value, std::optional<std::int64_t> deadline, std::string& scratch) {
@@ -110,6 +132,56 @@ public:
 
     void configure(const kvforge::options& opts, std::error_code& ec) { inner_.configure(opts, ec); }
 
+    /// Opens Inner's files, then rebuilds the deadline index from the stored values'
+    /// headers: one read of every live value. A key whose deadline passed while the
+    /// store was closed gets its entry too, so reads hide it and purge_expired() finds it.
+    template <class Io>
+    void open(std::string_view path, const kvforge::options& opts, Io io, const composition& wanted,
+              std::error_code& ec)
+        requires requires(const Inner& inner) { inner.is_open(); }
+    {
+        const write_lock lock(mutex_);
+        deadlines_.clear();
+        inner_.open(path, opts, std::move(io), wanted, ec);
+        if (ec) return;
+        inner_.for_each([&](std::string_view key, std::string_view stored) {
+            if (const auto deadline = deadline_header::deadline_of(stored)) {
+                deadlines_.upsert(deadline_header::index_key(*deadline, key), {}, [](std::string_view) {});
+            }
+        }, ec);
+        if (!ec) return;
+        // A value that cannot be read leaves the index incomplete: the open fails whole.
+        std::error_code ignored;
+        inner_.close(ignored);
+        deadlines_.clear();
+    }
+
+    void close(std::error_code& ec)
+        requires requires(const Inner& inner) { inner.is_open(); }
+    {
+        const write_lock lock(mutex_);
+        inner_.close(ec);
+        deadlines_.clear();
+    }
+
+    [[nodiscard]] bool is_open() const noexcept
+        requires requires(const Inner& inner) { inner.is_open(); }
+    {
+        return inner_.is_open();
+    }
+
+    void wait_durable(std::uint64_t sequence, std::error_code& ec)
+        requires requires(Inner& inner) { inner.wait_durable(sequence, ec); }
+    {
+        inner_.wait_durable(sequence, ec);
+    }
+
+    [[nodiscard]] std::uint64_t durable_sequence() const
+        requires requires(const Inner& inner) { inner.durable_sequence(); }
+    {
+        return inner_.durable_sequence();
+    }
+
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         return put_until(key, value, std::nullopt, ec);
     }
@@ -118,6 +190,7 @@ public:
     /// already removes the key instead, so nothing is stored that no read could see.
     std::uint64_t put_until(std::string_view key, std::string_view value, std::optional<std::int64_t> deadline,
                             std::error_code& ec) {
+        if (!deadline_header::fits(value, ec)) return 0;
         const write_lock lock(mutex_);
         if (deadline && *deadline <= now()) {
             remove(key, ec);
@@ -143,6 +216,11 @@ public:
 
     /// Applies a plain batch (no deadlines): every put clears its key's deadline.
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        bool fit = true;
+        ops.for_each([&](batch_op op, std::string_view, std::string_view value) {
+            if (fit && op == batch_op::put) fit = deadline_header::fits(value, ec);
+        });
+        if (!fit) return 0;
         const write_lock lock(mutex_);
         batch_buffer wrapped;
         std::vector<std::string> cleared;
@@ -188,6 +266,17 @@ public:
 
     bool contains(std::string_view key, std::error_code& ec) const {
         return read(key, [](std::string_view) {}, ec);
+    }
+
+    /// Inner's pinned view of key's stored bytes, narrowed to the value behind the header.
+    bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const
+        requires requires(const Inner& inner, pinned_value& pinned) { inner.read_pinned(key, pinned, ec); }
+    {
+        pinned_value stored;
+        if (!inner_.read_pinned(key, stored, ec) || !alive(stored.bytes())) return false;
+        stored.remove_prefix(stored.size() - deadline_header::value_of(stored.bytes()).size());
+        out = std::move(stored);
+        return true;
     }
 
     /// key's deadline as a count of Clock::duration, when it is there, unexpired, with one.
@@ -282,7 +371,12 @@ public:
 
     void flush(std::error_code& ec) { inner_.flush(ec); }
     void sync(std::error_code& ec) { inner_.sync(ec); }
-    void compact(std::error_code& ec) { inner_.compact(ec); }
+    /// Purges the expired keys, then has Inner rewrite its live records: the purge's
+    /// erasures make the expired records dead, so the rewrite leaves them behind.
+    void compact(std::error_code& ec) {
+        purge_expired(ec);
+        if (!ec) inner_.compact(ec);
+    }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
 private:
@@ -352,6 +446,25 @@ struct no_expiry {
 
 }  // namespace detail
 
+/// The name a file store's MANIFEST records its clock under: "system_clock" for
+/// std::chrono::system_clock, a clock's own `static constexpr std::string_view name`, or
+/// what a specialization's `value` says. A clock with none keys memory stores only.
+template <class Clock>
+struct clock_name {};
+template <class Clock>
+    requires requires { std::string_view(Clock::name); }
+struct clock_name<Clock> {
+    static constexpr std::string_view value = Clock::name;
+};
+template <>
+struct clock_name<std::chrono::system_clock> {
+    static constexpr std::string_view value = "system_clock";
+};
+
+/// A clock with a name for a MANIFEST (clock_name<Clock>::value).
+template <class Clock>
+concept named_clock = requires { std::string_view(clock_name<Clock>::value); };
+
 /// A clock an expiring store can keep deadlines by: a std::chrono clock whose ticks are
 /// whole numbers that fit an i64, as the deadline header stores them.
 template <class C>
@@ -370,6 +483,17 @@ struct expiring {
     static constexpr std::string_view name = "expiring";
     template <class Policies, class Backend>
     using backend = detail::expiring_backend<Policies, Backend>;
+
+    /// The MANIFEST's expiry field: the clock's name and its tick in seconds, as
+    /// "system_clock:1/1000000000", since a deadline is stored as a count of ticks and
+    /// the same clock ticks differently under different standard libraries.
+    static std::string manifest_name()
+        requires named_clock<Clock>
+    {
+        using period = typename Clock::period;
+        return std::string(clock_name<Clock>::value) + ':' + std::to_string(period::num) + '/' +
+               std::to_string(period::den);
+    }
 };
 
 }  // namespace kvforge
