@@ -229,7 +229,8 @@ void check_upgrade_under_power_loss(const std::string& name, const std::string& 
             if (!ec) db.close(ec);
         }
         const bool finished = disk->calls() < first + k - 1;
-        for (const auto tail : {kvforge::crash_tail::dropped, kvforge::crash_tail::torn, kvforge::crash_tail::zero_filled}) {
+        for (const auto tail :
+             {kvforge::crash_tail::dropped, kvforge::crash_tail::torn, kvforge::crash_tail::zero_filled}) {
             INFO("crash tail " << static_cast<int>(tail));
             const auto after = disk->after_crash(tail, k);
             Store db;
@@ -319,4 +320,23 @@ TEST_CASE("a power loss at any I/O call of the upgrade leaves a store with every
         "file_log-hint", "data-0000000002.kvlog");
     check_upgrade_under_power_loss<store<std::string, std::string, mmap_file, sorted_index, sync_each, simulated_io>>(
         "mmap_file-compacted", "data-0000000003.kvlog");
+}
+
+TEST_CASE("a format 1 store opened with expiry is refused unchanged, naming both sides", "[upgrade]") {
+    using expiring_store =
+        kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index, kvforge::expiring<>>;
+    temp_dir dir;
+    const std::string path = copy_of_fixture(dir, "file_log-hint");
+    const auto before = kvforge_test::tree(path);
+    expiring_store db;
+    std::error_code ec;
+    db.open(path, ec);
+    CHECK(ec == kvforge::errc::codec_mismatch);
+    CHECK_FALSE(db.is_open());
+    CHECK_THAT(kvforge::last_error_message(), Catch::Contains("without expiry") && Catch::Contains("system_clock") &&
+                                                  Catch::Contains("nothing was changed"));
+    CHECK(kvforge_test::tree(path) == before);
+    // Without expiry it still opens with every record.
+    kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index> plain(path);
+    CHECK(contents_of(plain) == kvforge_fixture::expected_contents());
 }

@@ -963,7 +963,7 @@ private:
     /// store written in a newer format or with a composition this open cannot read.
     bool check_manifest(composition& on_disk, bool& found, std::error_code& ec) {
         if (!read_manifest_file(io_, directory_.path(), on_disk, found, ec)) return false;
-        if (!found) return true;
+        if (!found) return refuse_unrecorded_expiry(ec);
         const std::string path = directory_.file_path(store_file_name::manifest());
         if (on_disk.format > format_version) {
             fail(ec, errc::unsupported_version,
@@ -979,6 +979,25 @@ private:
             return false;
         }
         return true;
+    }
+
+    /// A store without a MANIFEST (format 1, or codec names no manifest line can hold)
+    /// records no expiry, so its values have no deadline header: an expiring open would
+    /// read each value's first byte as one. Refused when the store holds data.
+    bool refuse_unrecorded_expiry(std::error_code& ec) const {
+        if (composition_.expiry == "none") return true;
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        const bool holds_data = std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
+            return name.kind() == store_file_kind::data && !name.is_temporary();
+        });
+        if (!holds_data) return true;
+        fail(ec, errc::codec_mismatch,
+             directory_.path() + ": a store without a MANIFEST was written without expiry, and this store opens it " +
+                 "with expiry (" + composition_.expiry +
+                 "); open it without kvforge::expiring<>, or copy it into an expiring store with kvforge::copy "
+                 "(nothing was changed)");
+        return false;
     }
 
     /// Writes the MANIFEST when the store has none or it records another composition
