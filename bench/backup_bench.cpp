@@ -42,7 +42,9 @@ std::string key_of(std::size_t i) {
 struct latencies {
     std::vector<double> micros;
 
-    [[nodiscard]] double longest() const { return micros.empty() ? 0 : *std::max_element(micros.begin(), micros.end()); }
+    [[nodiscard]] double longest() const {
+        return micros.empty() ? 0 : *std::max_element(micros.begin(), micros.end());
+    }
     [[nodiscard]] double percentile(double share) {
         if (micros.empty()) return 0;
         const auto at = micros.begin() + static_cast<std::ptrdiff_t>(share * static_cast<double>(micros.size() - 1));
@@ -60,7 +62,8 @@ void write_until(Store& db, const std::atomic<bool>& stop, std::size_t& next, la
         const std::string key = key_of((next++ * 7919) % keys);
         const auto start = std::chrono::steady_clock::now();
         db.put(key, value);
-        out.micros.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+        out.micros.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
     }
 }
 
