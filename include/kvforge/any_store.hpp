@@ -111,6 +111,7 @@ public:
     virtual void flush(std::error_code& ec) noexcept { closed(ec, 0); }
     virtual void sync(std::error_code& ec) noexcept { closed(ec, 0); }
     virtual void compact(std::error_code& ec) noexcept { closed(ec, 0); }
+    virtual void backup(std::string_view, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual verify_report verify(std::error_code& ec) const noexcept { return closed(ec, verify_report{}); }
     virtual void close(std::error_code& ec) noexcept { ec.clear(); }
     [[nodiscard]] virtual bool is_open() const noexcept { return false; }
@@ -335,6 +336,10 @@ public:
     /// Rewrites live records to reclaim the space of dead ones (no-op for memory).
     void compact() { thrown(&erased::compact); }
     void compact(std::error_code& ec) noexcept { impl().compact(ec); }
+    /// Copies a persistent store into directory dest while writers go on (store::backup);
+    /// a memory store fails with errc::not_supported.
+    void backup(std::string_view dest) { thrown(&erased::backup, dest); }
+    void backup(std::string_view dest, std::error_code& ec) noexcept { impl().backup(dest, ec); }
 
     /// Reads and checks every record without changing anything.
     [[nodiscard]] verify_report verify() const { return thrown(&erased::verify); }

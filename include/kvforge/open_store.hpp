@@ -184,6 +184,15 @@ public:
     void flush(std::error_code& ec) noexcept override { store_.flush(ec); }
     void sync(std::error_code& ec) noexcept override { store_.sync(ec); }
     void compact(std::error_code& ec) noexcept override { store_.compact(ec); }
+    void backup(std::string_view dest, std::error_code& ec) noexcept override {
+        if constexpr (Store::persistent) {
+            store_.backup(dest, ec);
+        } else {
+            fail_unsupported(ec, "backup()", "a persistent store", this->description_,
+                             this->description_.composition.store,
+                             "copy the records into a file_log store with kvforge::copy(src, dst)");
+        }
+    }
     verify_report verify(std::error_code& ec) const noexcept override { return store_.verify(ec); }
     void close(std::error_code& ec) noexcept override {
         if constexpr (Store::persistent) {

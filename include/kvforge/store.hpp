@@ -617,6 +617,21 @@ public:
         return report;
     }
 
+    /// Copies the store, while writers go on, into directory dest (missing or empty):
+    /// a store holding every write that returned before the call, verified before this
+    /// returns (see README, "Online backup"). Throws kvforge::error on failure.
+    void backup(std::string_view dest) {
+        std::error_code ec;
+        backup(dest, ec);
+        detail::throw_if(ec);
+    }
+    void backup(std::string_view dest, std::error_code& ec) noexcept {
+        static_assert(persistent,
+                      "kvforge: a memory store has no files to back up; copy it into a file_log store with "
+                      "kvforge::copy(src, dst)");
+        if constexpr (persistent) guarded(ec, [&] { backend_.backup(dest, ec); });
+    }
+
 private:
     friend struct detail::store_access;
 

@@ -130,7 +130,7 @@ def test_usage_errors_exit_2_with_the_usage_line():
     expect(kvforge("scan", "x", "--limit", "many"), 2, err="--limit takes a number of records")
     expect(kvforge("scan", "x", "--prefix", "a", "--from", "b"), 2, err="exclude each other")
     expect(kvforge("convert", "a", "b"), 2, err="--as SPEC is needed")
-    expect(kvforge("backup", "a", "b"), 2, err="online backup")
+    expect(kvforge("backup", "a"), 2, err="DIR DEST")
 
 
 def test_put_get_del_and_their_exit_codes():
@@ -302,12 +302,32 @@ def test_convert_makes_a_new_store_of_another_composition():
     expect(kvforge("convert", source, fresh("t3"), "--as", "file_log,sortd"), 2, err="unknown word 'sortd'")
 
 
+def test_backup_makes_a_verified_copy_and_refuses_a_used_destination():
+    source = fresh("backup-source")
+    for i in range(100):
+        expect(kvforge("put", source, f"k{i:03}", str(i), "--as", "mmap_file,sorted,sync_each"), 0)
+    expect(kvforge("del", source, "k050"), 0)
+    files_before = files_of(source)
+    target = fresh("backup-target")
+    expect(kvforge("backup", source, target), 0,
+           [f"backed up {source} to {target}: 99 keys", "the copy was verified"])
+    assert files_of(source) == files_before
+    assert kvforge("dump", target).out == kvforge("dump", source).out
+    expect(kvforge("stat", target), 0, "mmap_file")
+    expect(kvforge("verify", target), 0, "0 damaged")
+    # A destination that holds anything is refused, and left as it was.
+    expect(kvforge("backup", source, target), 3, err=[f"{target} is not empty", "new or empty directory"])
+    assert kvforge("dump", target).out == kvforge("dump", source).out
+    expect(kvforge("backup", fresh("no-such-store"), fresh("backup-t2")), 3, err="no kvforge store here")
+    expect(kvforge("backup", source, str(WORK / "no-such-parent" / "dest")), 3, err="parent directory does not exist")
+
+
 def test_progress_shows_on_a_terminal_only():
     store = fresh("progress")
     expect(kvforge("load", store, stdin=dump_of((b"key%06d" % i, b"value") for i in range(20000))), 0)
     dumped = kvforge("dump", store)
     assert dumped.err == b""
-    for args in (["dump", store], ["verify", store], ["compact", store]):
+    for args in (["dump", store], ["verify", store], ["compact", store], ["backup", store, fresh("progress-copy")]):
         assert kvforge(*args).err == b"", args
     # On a terminal, stderr gets a bar, a share, a rate; stdout (a pipe) is unchanged.
     controller, terminal = pty.openpty()

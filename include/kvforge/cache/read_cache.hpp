@@ -180,6 +180,7 @@ public:
     void flush(std::error_code& ec) { inner_.flush(ec); }
     void sync(std::error_code& ec) { inner_.sync(ec); }
     void compact(std::error_code& ec) { inner_.compact(ec); }
+    void backup(std::string_view dest, std::error_code& ec) { inner_.backup(dest, ec); }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
     void wait_durable(std::uint64_t sequence, std::error_code& ec) { inner_.wait_durable(sequence, ec); }
     [[nodiscard]] std::uint64_t durable_sequence() const { return inner_.durable_sequence(); }

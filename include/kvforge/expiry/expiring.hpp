@@ -379,6 +379,14 @@ public:
     }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
+    /// Inner's online backup: the deadline headers travel with the values, and the copy's
+    /// MANIFEST names this store's expiry.
+    void backup(std::string_view dest, std::error_code& ec)
+        requires requires(Inner& inner) { inner.backup(dest, ec); }
+    {
+        inner_.backup(dest, ec);
+    }
+
 private:
     [[nodiscard]] static std::int64_t now() { return clock::now().time_since_epoch().count(); }
 

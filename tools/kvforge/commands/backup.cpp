@@ -1,28 +1,51 @@
-// kvforge backup DIR DEST: not in this kvforge yet.
+// kvforge backup DIR DEST: a verified copy of the store in a new or empty directory.
 
+#include <cstdio>
 #include <string>
 
 #include "../cli.hpp"
 #include "../commands.hpp"
+#include "../errors.hpp"
+#include "../exit_codes.hpp"
+#include "../progress.hpp"
+#include "../tool_store.hpp"
 
 namespace kvforge_tool {
 
 namespace {
 
-int run(const std::vector<std::string>& /*args*/) {
-    throw usage_error("backup needs the store's online backup, which this kvforge does not have yet; meanwhile, "
-                      "while no program writes to the store, `kvforge convert DIR DEST --as SPEC` makes a copy");
+int run(const std::vector<std::string>& args) {
+    const arguments parsed(args, {});
+    parsed.expect_positionals(2, 2, "DIR DEST");
+    const std::string& dir = parsed.positional()[0];
+    const std::string& dest = parsed.positional()[1];
+    {
+        // Read-only: the backup changes nothing in DIR, and runs beside other readers.
+        opened_store store = open_existing(dir, access::as_is, read_only_options());
+        const activity running("backup " + dir + " to " + dest);
+        std::error_code ec;
+        store.db.backup(dest, ec);
+        if (ec) fail_store(ec, "backup " + dir + " to " + dest, dest);
+    }
+    const opened_store copy = open_existing(dest, access::as_is, read_only_options());
+    const kvforge::stats held = copy.db.stats();
+    std::printf("backed up %s to %s: %llu keys, %s live, %s on disk; the copy was verified\n", dir.c_str(),
+                dest.c_str(), static_cast<unsigned long long>(held.live_keys), human_bytes(held.live_bytes).c_str(),
+                human_bytes(held.disk_bytes).c_str());
+    return exit_ok;
 }
 
 }  // namespace
 
 const command backup_command = {
-    "backup", "backup DIR DEST             (not in this kvforge yet; see kvforge convert)",
+    "backup", "backup DIR DEST             copy the store into a new or empty directory, verified",
     "usage: kvforge backup DIR DEST\n"
     "\n"
-    "A point-in-time copy of a store while writers go on needs the store's online backup,\n"
-    "which this kvforge does not have yet. While no program writes to the store, `kvforge\n"
-    "convert DIR DEST --as SPEC` copies every record into a new store and verifies it.\n",
+    "Copies the store in DIR into DEST, which must not exist (its parent must) or be an\n"
+    "empty directory; one that holds anything is refused and left as it is. The copy is\n"
+    "a store of the same composition, written with its MANIFEST last (a DEST without a\n"
+    "MANIFEST is no backup), synced, then opened and verified. DIR is opened read-only and\n"
+    "not changed. A program can back up a store it has open while it writes: db.backup(DEST).\n",
     run};
 
 }  // namespace kvforge_tool

@@ -22,12 +22,21 @@
 /// missing (a new store, or one of format 1) or records another store, index or
 /// durability policy than this open's, so that tools reopen the store as it was last used.
 ///
+/// Backup. backup() takes its cut under the gate (a flush, then the data file's end and a
+/// descriptor of its own on the file) and copies the bytes before the cut with no lock
+/// held, so writers go on. While a backup runs, the data file must stay the one it reads:
+/// the automatic compaction trigger waits, and compact() and clear() wait for the backup
+/// without holding the gate. The copy is written as a store's directory is: the data file
+/// through a synced .tmp and a rename, the MANIFEST last, the directory synced after each;
+/// a destination without a MANIFEST is no backup. It is then opened read-only and verified.
+///
 /// Close. Readers check that the store is open under the shared lock, so close() marks
 /// it closed under the exclusive lock before it lets the writer go; writers waiting for
 /// their sync and callers of wait_durable, which hold no lock, are counted
 /// (active_calls.hpp) and close() waits for them.
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -345,7 +354,7 @@ public:
 
     /// Removes every key by switching to a new, empty generation.
     void clear(std::error_code& ec) {
-        const gate_lock gate(write_gate_);
+        const gate_lock gate = gate_without_backups();
         if (!writable(ec)) return;
         rewrite(false, ec);
     }
@@ -382,7 +391,7 @@ public:
 
     /// Rewrites the live records into a new generation and drops the old one.
     void compact(std::error_code& ec) {
-        const gate_lock gate(write_gate_);
+        const gate_lock gate = gate_without_backups();
         if (!writable(ec)) return;
         compact_now(ec);
     }
@@ -403,6 +412,31 @@ public:
     [[nodiscard]] std::uint64_t durable_sequence() const {
         const read_lock lock(mutex_);
         return open_ ? writer_->durable_sequence() : 0;
+    }
+
+    /// Copies the store as it is at the call into directory dest, which must be missing
+    /// (it is created; its parent must exist) or empty: every write that returned before
+    /// the call is in the copy (buffered writes are flushed at the cut, async_worker's
+    /// queue is drained), and writes that start after it are not. Writers go on during the
+    /// copy. The copy is a store once its MANIFEST exists, which is written last; it is
+    /// synced, then opened read-only and verified before backup() returns.
+    void backup(std::string_view dest, std::error_code& ec) {
+        backup_cut cut;
+        std::optional<active_call<threading::concurrent>> call;
+        {
+            const gate_lock gate(write_gate_);
+            if (!take_backup_cut(cut, ec)) return;
+            // Counted while the store is known to be open, so that close() waits for the copy.
+            call.emplace(active_calls_);
+            backups_running_.fetch_add(1, std::memory_order_relaxed);
+        }
+        const std::string target(dest);
+        const bool copied = copy_backup(cut, target, ec);
+        cut.source.close();
+        // The release pairs with gate_without_backups' acquire: the copy's reads of the data
+        // file happen before a compaction replaces it.
+        if (backups_running_.fetch_sub(1, std::memory_order_release) == 1) backups_running_.notify_all();
+        if (copied) verify_backup(cut, target, ec);
     }
 
     /// Reads every record in the data file and checks its checksum; changes nothing.
@@ -435,6 +469,139 @@ public:
     }
 
 private:
+    /// What a backup copies: the data file (through a descriptor of its own) up to end,
+    /// and what the store held at that point, to check the copy against.
+    struct backup_cut {
+        data_file<io_type> source;
+        std::uint32_t generation = 0;
+        std::uint64_t end = 0;
+        std::size_t live_keys = 0;
+        std::uint64_t live_bytes = 0;
+    };
+
+    /// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and
+    /// notes where the data file ends.
+    bool take_backup_cut(backup_cut& cut, std::error_code& ec) {
+        if (!readable(ec)) return false;
+        if (!options_.read_only) {
+            if (!writable(ec)) return false;
+            call_writer(&writer_type::flush, ec);
+            if (ec) return false;
+        }
+        if (!directory_.open_file(cut.source, store_file_name::data(generation_), O_RDONLY, ec)) return false;
+        cut.generation = generation_;
+        cut.end = writer_->end();
+        cut.live_keys = table_.size();
+        cut.live_bytes = live_bytes_;
+        return true;
+    }
+
+    /// Refuses a destination that is not a missing or empty directory, changing nothing.
+    bool check_backup_destination(const std::string& dest, std::error_code& ec) {
+        struct stat info {};
+        if (io_.stat(dest.c_str(), &info) != 0) {
+            if (errno == ENOENT) return true;
+            fail_errno(ec, errno, "stat " + dest + " (the backup's destination)");
+            return false;
+        }
+        if (!S_ISDIR(info.st_mode)) {
+            fail(ec, std::error_code(ENOTDIR, std::system_category()),
+                 dest + " is not a directory; give backup a new or empty directory (nothing was changed)");
+            return false;
+        }
+        std::vector<std::string> entries;
+        if (io_.list_directory(dest.c_str(), entries) != 0) {
+            fail_errno(ec, errno, "list " + dest + " (the backup's destination)");
+            return false;
+        }
+        if (!entries.empty()) {
+            fail(ec, std::error_code(ENOTEMPTY, std::system_category()),
+                 dest + " is not empty (it holds '" + entries.front() +
+                     "'); give backup a new or empty directory, or remove this one first (nothing was changed)");
+            return false;
+        }
+        return true;
+    }
+
+    /// Writes the backup's files into dest: the data file up to the cut, then the
+    /// MANIFEST. A failure after dest was made says that the copy there is incomplete.
+    bool copy_backup(backup_cut& cut, const std::string& dest, std::error_code& ec) {
+        if (!check_backup_destination(dest, ec)) return false;
+        store_directory<io_type> target;
+        directory_mode mode;
+        mode.refuse_store = true;
+        if (!target.open(io_, dest, mode, ec)) return false;
+        const store_file_name data = store_file_name::data(cut.generation);
+        data_file<io_type> copy;
+        bool ok = target.open_file(copy, data.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
+        std::string buffer;
+        for (std::uint64_t at = 0; ok && at < cut.end;) {
+            // A mebibyte at a time: a copy costs that much memory, whatever the store's size.
+            buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(cut.end - at, std::uint64_t{1} << 20)));
+            ok = cut.source.read(at, buffer.data(), buffer.size(), ec) && copy.write(at, buffer, ec);
+            at += buffer.size();
+        }
+        ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec) && target.sync(ec);
+        // Only once the data file's name is durable may the MANIFEST make the copy a store.
+        // A composition whose codec names cannot stand in a manifest line leaves the copy
+        // without one, as record_composition leaves the store itself.
+        const std::string text = format_manifest(composition_);
+        if (ok && !text.empty()) {
+            const store_file_name manifest = store_file_name::manifest();
+            data_file<io_type> file;
+            ok = target.open_file(file, manifest.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
+                 file.write(0, text, ec) && file.sync(ec) && target.rename(manifest.temporary(), manifest, ec) &&
+                 target.sync(ec);
+        }
+        target.close();
+        if (!ok) {
+            fail(ec, ec,
+                 last_error_detail() + "; the backup in " + dest +
+                     " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
+        }
+        return ok;
+    }
+
+    /// Opens the finished backup read-only and checks every record, and that it holds
+    /// the keys and bytes the store held at the cut.
+    void verify_backup(const backup_cut& cut, const std::string& dest, std::error_code& ec) {
+        log_backend copy;
+        kvforge::options read_only;
+        read_only.read_only = true;
+        copy.open(dest, read_only, io_, composition_, ec);
+        if (ec) return;
+        const verify_report report = copy.verify(ec);
+        if (ec) return;
+        const kvforge::stats held = copy.stats();
+        copy.close(ec);
+        if (ec) return;
+        if (!report.damaged.empty()) {
+            fail(ec, errc::corrupt_record,
+                 report.damaged.front().file + " (the backup in " + dest + "): " + report.damaged.front().problem +
+                     " at offset " + std::to_string(report.damaged.front().offset) +
+                     "; the copy does not match the store: remove it and back up again");
+        } else if (held.live_keys != cut.live_keys || held.live_bytes != cut.live_bytes) {
+            fail(ec, errc::corrupt_record,
+                 dest + ": the backup holds " + std::to_string(held.live_keys) + " keys (" +
+                     std::to_string(held.live_bytes) + " bytes) where the store held " + std::to_string(cut.live_keys) +
+                     " (" + std::to_string(cut.live_bytes) +
+                     " bytes) at the cut; the copy does not match the store: remove it and back up again");
+        }
+    }
+
+    /// Takes write_gate_ for a call that replaces the data file (compact, clear) once no
+    /// backup copies it, waiting for backups without holding the gate, so writers go on.
+    gate_lock gate_without_backups() {
+        gate_lock gate(write_gate_);
+        for (int running = backups_running_.load(std::memory_order_acquire); running != 0;
+             running = backups_running_.load(std::memory_order_acquire)) {
+            gate.unlock();
+            backups_running_.wait(running, std::memory_order_acquire);
+            gate.lock();
+        }
+        return gate;
+    }
+
     /// A point read's first step, under the read lock: counts it and finds where key's
     /// record is; false when the store is closed (ec set) or key is absent.
     bool look_up(std::string_view key, record_location& where, std::error_code& ec) const {
@@ -508,6 +675,8 @@ private:
 
     [[nodiscard]] bool wants_compaction() const {
         if (options_.compact_dead_ratio <= 0) return false;
+        // A backup copies the data file compaction would replace: the trigger waits for it.
+        if (backups_running_.load(std::memory_order_relaxed) != 0) return false;
         const std::uint64_t data = writer_->end();
         return data >= options_.compact_min_bytes && data >= compaction_retry_end_ &&
                static_cast<double>(dead_bytes_) > options_.compact_dead_ratio * static_cast<double>(data);
@@ -1032,6 +1201,7 @@ private:
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
     detail::write_version<threading::concurrent> version_;
     active_calls<threading::concurrent> active_calls_;
+    std::atomic<int> backups_running_{0};  // backups copying the data file; changed by backup() alone
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;

@@ -1,0 +1,253 @@
+// Online backup: what every persistent configuration copies, while writers go on, and
+// what it refuses. Configurations that keep nothing on disk skip these (a memory store's
+// backup() does not compile: tests/compile_fail/backup_on_memory.cpp).
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <string>
+#include <system_error>
+#include <thread>
+#include <vector>
+
+#include "../support/numbered_keys.hpp"
+#include "store_configs.hpp"
+
+using namespace kvforge_test;
+namespace fs = std::filesystem;
+
+namespace {
+
+using contents = std::map<std::string, std::string>;
+
+template <class Store>
+contents read_all(const Store& db) {
+    contents out;
+    db.for_each([&](const std::string& key, const std::string& value) { out.emplace(key, value); });
+    return out;
+}
+
+/// Opens the backup in path as a store of the same composition, checks it, and returns what it holds.
+template <class Store>
+contents open_backup(const std::string& path) {
+    REQUIRE(fs::exists(fs::path(path) / "MANIFEST"));
+    Store copy(path);
+    const verify_report report = copy.verify();
+    CHECK(report.ok());
+    CHECK(report.records_checked > 0);
+    return read_all(copy);
+}
+
+/// The names in a directory.
+std::vector<std::string> entries_of(const std::string& directory) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(directory)) names.push_back(entry.path().filename().string());
+    std::sort(names.begin(), names.end());
+    return names;
+}
+
+/// The writer thread's i-th put: keys come round every `keys` puts, so that overwrites
+/// make dead bytes and the compaction trigger fires during the copy.
+constexpr int rotating_keys = 200;
+std::string rotating_key(int i) { return key_of(i % rotating_keys); }
+std::string rotating_value(int i) { return std::to_string(i) + std::string(200, 'v'); }
+
+/// What the store holds after the writer's first n puts.
+contents after_puts(int n) {
+    contents state;
+    for (int i = 0; i < n; ++i) state[rotating_key(i)] = rotating_value(i);
+    return state;
+}
+
+/// How many puts the backup holds: one more than the largest number among its values.
+int puts_in(const contents& held) {
+    int last = -1;
+    for (const auto& [key, value] : held) last = std::max(last, std::stoi(value));
+    return last + 1;
+}
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("a backup opens as a store holding every write made before it", "[conformance][backup]",
+                        all_configs) {
+    if constexpr (test_store<TestType>::persistent) {
+        test_store<TestType> db;
+        contents expected;
+        for (int i = 0; i < 600; ++i) {
+            const std::string key = key_of(i % 250);
+            expected[key] = std::string(i % 70, static_cast<char>('a' + i % 26));
+            db->put(key, expected[key]);
+        }
+        for (int i = 0; i < 250; i += 9) {
+            db->erase(key_of(i));
+            expected.erase(key_of(i));
+        }
+        typename TestType::batch_type batch;
+        batch.put("batched", std::string("\0binary\xff", 8));
+        batch.erase(key_of(1));
+        db->write(batch);
+        expected["batched"] = std::string("\0binary\xff", 8);
+        expected.erase(key_of(1));
+
+        temp_dir backups;
+        const std::string dest = backups / "users-1";
+        db->backup(dest);  // not flushed or synced first: backup() takes what returned
+        const std::vector<std::string> names = entries_of(dest);  // a store's files, and no hint
+        REQUIRE(names.size() == 3);
+        CHECK(names[0] == "LOCK");
+        CHECK(names[1] == "MANIFEST");
+        CHECK((names[2].rfind("data-", 0) == 0 && fs::path(names[2]).extension() == ".kvlog"));
+
+        // The source goes on, and its later writes are not in the copy.
+        db->put("after", "backup");
+        CHECK(db->get("after") == std::optional<std::string>("backup"));
+        CHECK(open_backup<TestType>(dest) == expected);
+
+        // The copy is a store of its own: it takes writes, and the source does not see them.
+        {
+            TestType copy(dest);
+            copy.put("only in", "the copy");
+        }
+        CHECK_FALSE(db->contains("only in"));
+        expected["only in"] = "the copy";
+        CHECK(open_backup<TestType>(dest) == expected);
+    }
+}
+
+TEMPLATE_LIST_TEST_CASE("a backup of a store that was compacted and reopened holds its records",
+                        "[conformance][backup]", all_configs) {
+    if constexpr (test_store<TestType>::persistent) {
+        test_store<TestType> db;
+        contents expected;
+        for (int round = 0; round < 4; ++round) {
+            for (int i = 0; i < 100; ++i) {
+                expected[key_of(i)] = "round " + std::to_string(round) + " " + std::string(i, 'x');
+                db->put(key_of(i), expected[key_of(i)]);
+            }
+        }
+        db->erase(key_of(5));
+        expected.erase(key_of(5));
+        db->compact();
+        db.reopen();
+        db->put("after reopen", "yes");
+        expected["after reopen"] = "yes";
+
+        temp_dir backups;
+        const std::string dest = backups / "compacted";
+        fs::create_directory(dest);  // an empty directory is as good as a missing one
+        db->backup(dest);
+        bool newer_generation = false;
+        for (const std::string& name : entries_of(dest)) {
+            newer_generation = newer_generation || (name.rfind("data-", 0) == 0 && name != "data-0000000001.kvlog");
+        }
+        CHECK(newer_generation);  // the copy keeps the compacted file's generation
+        CHECK(open_backup<TestType>(dest) == expected);
+        CHECK(read_all(*db) == expected);
+    }
+}
+
+TEMPLATE_LIST_TEST_CASE("a backup refuses a destination that is not a missing or empty directory",
+                        "[conformance][backup]", all_configs) {
+    if constexpr (test_store<TestType>::persistent) {
+        test_store<TestType> db;
+        db->put("k", "v");
+        temp_dir backups;
+
+        const std::string occupied = backups / "occupied";
+        fs::create_directory(occupied);
+        std::ofstream(fs::path(occupied) / "notes.txt") << "mine";
+        std::error_code ec;
+        db->backup(occupied, ec);
+        CHECK(ec == std::errc::directory_not_empty);
+        CHECK(last_error_message().find(occupied + " is not empty (it holds 'notes.txt')") != std::string::npos);
+        CHECK(entries_of(occupied) == std::vector<std::string>{"notes.txt"});
+        std::ifstream kept(fs::path(occupied) / "notes.txt");
+        std::string text;
+        kept >> text;
+        CHECK(text == "mine");
+
+        // A directory holding a backup already is refused too, and the throwing form throws.
+        const std::string earlier = backups / "earlier";
+        db->backup(earlier);
+        const std::vector<std::string> before = entries_of(earlier);
+        CHECK_THROWS_AS(db->backup(earlier), kvforge::error);
+        CHECK(entries_of(earlier) == before);
+
+        const std::string file = backups / "a-file";
+        std::ofstream(file) << "x";
+        db->backup(file, ec);
+        CHECK(ec == std::errc::not_a_directory);
+        CHECK(last_error_message().find(file) != std::string::npos);
+
+        const std::string orphan = backups / "missing-parent/dest";
+        db->backup(orphan, ec);
+        CHECK(ec == std::errc::no_such_file_or_directory);
+        CHECK(last_error_message().find("parent directory does not exist") != std::string::npos);
+        CHECK_FALSE(fs::exists(backups / "missing-parent"));
+
+        // None of that touched the store.
+        CHECK(db->get("k") == std::optional<std::string>("v"));
+        db->put("k", "w");
+        CHECK(db->get("k") == std::optional<std::string>("w"));
+    }
+}
+
+TEMPLATE_LIST_TEST_CASE("a backup taken while another thread writes holds exactly the writes before its cut",
+                        "[conformance][backup][concurrency]", all_configs) {
+    if constexpr (test_store<TestType>::persistent && is_concurrent<TestType>) {
+        test_store<TestType> db;
+        std::atomic<int> returned{0};  // puts that returned
+        std::atomic<bool> stop{false};
+        std::thread writer([&] {
+            for (int i = 0; !stop.load(); ++i) {
+                db->put(rotating_key(i), rotating_value(i));
+                returned.store(i + 1);
+            }
+        });
+        // Compactions asked for during the copy wait for it; they must not spoil it.
+        std::atomic<int> compactions{0};
+        std::thread compactor([&] {
+            while (!stop.load()) {
+                db->compact();
+                compactions.fetch_add(1);
+            }
+        });
+        const auto wait_for = [&](auto&& condition) {
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+            while (!condition()) {
+                if (std::chrono::steady_clock::now() > deadline) {
+                    stop.store(true);
+                    writer.join();
+                    compactor.join();
+                    FAIL("timed out waiting for the writer");
+                }
+                std::this_thread::yield();
+            }
+        };
+        wait_for([&] { return returned.load() >= 3000; });
+
+        temp_dir backups;
+        const int done_before = returned.load();
+        db->backup(backups / "live");
+        const int started_after = returned.load() + 1;  // the put in progress may have been in the copy
+        const int written_meanwhile = started_after - done_before;
+
+        wait_for([&] { return returned.load() >= started_after + 100 && compactions.load() > 0; });
+        stop.store(true);
+        writer.join();
+        compactor.join();
+
+        const contents held = open_backup<TestType>(backups / "live");
+        const int puts = puts_in(held);
+        INFO("the backup holds " << puts << " puts; " << done_before << " had returned before it, "
+                                 << written_meanwhile << " were written during it");
+        CHECK(puts >= done_before);
+        CHECK(puts <= started_after);
+        CHECK(held == after_puts(puts));
+    }
+}
