@@ -9918,6 +9918,13 @@ private:
 
     /// Refuses a destination that is not a missing or empty directory, changing nothing.
     bool check_backup_destination(const std::string& dest, std::error_code& ec) {
+        if (inside_store_directory(dest)) {
+            fail(ec, std::error_code(EINVAL, std::system_category()),
+                 dest + " is inside the store's directory " + directory_.path() +
+                     ", which holds only the store's own files (another entry there keeps the store from opening); "
+                     "give backup a directory outside it (nothing was changed)");
+            return false;
+        }
         struct stat info {};
         if (io_.stat(dest.c_str(), &info) != 0) {
             if (errno == ENOENT) return true;
@@ -9941,6 +9948,20 @@ private:
             return false;
         }
         return true;
+    }
+
+    /// Whether dest's parent is the store's directory (compared by device and inode, so
+    /// that another spelling of the path is caught too). Deeper is impossible: the
+    /// directory between would be a foreign entry of the store's directory already.
+    bool inside_store_directory(const std::string& dest) {
+        std::string parent = dest;
+        while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
+        const std::size_t slash = parent.rfind('/');
+        parent = slash == std::string::npos ? "." : slash == 0 ? "/" : parent.substr(0, slash);
+        struct stat store_info {};
+        struct stat parent_info {};
+        return io_.stat(directory_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
+               store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
     }
 
     /// Writes the backup's files into dest: the data file up to the cut, then the

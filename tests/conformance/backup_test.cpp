@@ -190,6 +190,15 @@ TEMPLATE_LIST_TEST_CASE("a backup refuses a destination that is not a missing or
         CHECK(last_error_message().find("parent directory does not exist") != std::string::npos);
         CHECK_FALSE(fs::exists(backups / "missing-parent"));
 
+        // Inside the store's directory a backup would be a foreign entry that keeps the
+        // store from opening: refused, however the path is spelled.
+        for (const std::string& inside : {db.path() + "/backup", db.path() + "/./backup/"}) {
+            db->backup(inside, ec);
+            CHECK(ec == std::errc::invalid_argument);
+            CHECK(last_error_message().find("inside the store's directory") != std::string::npos);
+            CHECK_FALSE(fs::exists(fs::path(db.path()) / "backup"));
+        }
+
         // None of that touched the store.
         CHECK(db->get("k") == std::optional<std::string>("v"));
         db->put("k", "w");
@@ -244,8 +253,8 @@ TEMPLATE_LIST_TEST_CASE("a backup taken while another thread writes holds exactl
 
         const contents held = open_backup<TestType>(backups / "live");
         const int puts = puts_in(held);
-        INFO("the backup holds " << puts << " puts; " << done_before << " had returned before it, "
-                                 << written_meanwhile << " were written during it");
+        INFO("the backup holds " << puts << " puts; " << done_before << " had returned before it, " << written_meanwhile
+                                 << " were written during it");
         CHECK(puts >= done_before);
         CHECK(puts <= started_after);
         CHECK(held == after_puts(puts));
