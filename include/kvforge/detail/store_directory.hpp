@@ -60,15 +60,17 @@ public:
             }
             if (!mode.create) {
                 fail(ec, errc::store_not_found,
-                     path_ + " does not exist; nothing was changed (an open creates a store there only with "
-                             "options::create_if_missing and without options::read_only)");
+                     path_ +
+                         " does not exist; nothing was changed (an open creates a store there only with "
+                         "options::create_if_missing and without options::read_only)");
                 return false;
             }
             if (io.mkdir(path_.c_str(), 0755) != 0) {
                 const int failed = errno;
                 fail_errno(ec, failed,
-                           failed == ENOENT ? "create store directory " + path_ + " (its parent directory does not exist)"
-                                            : "create store directory " + path_);
+                           failed == ENOENT
+                               ? "create store directory " + path_ + " (its parent directory does not exist)"
+                               : "create store directory " + path_);
                 return false;
             }
             // The new directory's entry lives in its parent: sync that too.
@@ -83,13 +85,12 @@ public:
         }
         std::vector<store_file_name> names;
         if (!check_entries(names, ec)) return false;
-        const bool holds_data = std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
-            return name.kind() == store_file_kind::data && !name.is_temporary();
-        });
+        const bool holds_data = store_directory::holds_data(names);
         if (mode.require_store && !holds_data) {
             fail(ec, errc::store_not_found,
-                 path_ + " holds no kvforge data file, and this open may not create a store "
-                         "(options::create_if_missing is false, or options::read_only); nothing was created");
+                 path_ +
+                     " holds no kvforge data file, and this open may not create a store "
+                     "(options::create_if_missing is false, or options::read_only); nothing was created");
             return false;
         }
         if (mode.refuse_store && holds_data) {
@@ -156,6 +157,22 @@ public:
         return false;
     }
 
+    /// The directory that holds path's last component ("." for a bare name).
+    static std::string parent_of(const std::string& path) {
+        const auto slash = path.find_last_not_of('/') == std::string::npos
+                               ? std::string::npos
+                               : path.rfind('/', path.find_last_not_of('/'));
+        if (slash == std::string::npos) return ".";
+        return slash == 0 ? "/" : path.substr(0, slash);
+    }
+
+    /// Whether names hold a data file (a store's, not one half written).
+    static bool holds_data(const std::vector<store_file_name>& names) {
+        return std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
+            return name.kind() == store_file_kind::data && !name.is_temporary();
+        });
+    }
+
 private:
     /// Takes the lock on LOCK: exclusive for a writer, shared for readers, never waiting.
     bool lock(bool shared, std::error_code& ec) {
@@ -175,8 +192,9 @@ private:
             if (error == EWOULDBLOCK) {
                 fail(ec, errc::store_locked,
                      shared ? path_ + " is already open for writing, in this process or another; close it there first"
-                            : path_ + " is already open, in this process or another (for writing or reading); close it "
-                                      "there first");
+                            : path_ +
+                                  " is already open, in this process or another (for writing or reading); close it "
+                                  "there first");
             } else {
                 fail_errno(ec, error, "lock " + lock_.path());
             }
@@ -199,7 +217,8 @@ private:
                 fail(ec, errc::not_a_store,
                      path_ + " holds '" + entry +
                          "', which kvforge did not write, so it is no store's directory (a store's directory holds "
-                         "only LOCK, MANIFEST, data-*.kvlog and data-*.kvhint files); nothing was changed. Give kvforge a "
+                         "only LOCK, MANIFEST, data-*.kvlog and data-*.kvhint files); nothing was changed. Give "
+                         "kvforge a "
                          "directory of its own");
                 return false;
             }
@@ -214,13 +233,6 @@ private:
             return false;
         }
         return true;
-    }
-
-    static std::string parent_of(const std::string& path) {
-        const auto slash = path.find_last_not_of('/') == std::string::npos ? std::string::npos
-                                                                            : path.rfind('/', path.find_last_not_of('/'));
-        if (slash == std::string::npos) return ".";
-        return slash == 0 ? "/" : path.substr(0, slash);
     }
 
     bool sync_path(const std::string& directory, std::error_code& ec) const {

@@ -534,10 +534,7 @@ private:
     /// that another spelling of the path is caught too). Deeper is impossible: the
     /// directory between would be a foreign entry of the store's directory already.
     bool inside_store_directory(const std::string& dest) {
-        std::string parent = dest;
-        while (parent.size() > 1 && parent.back() == '/') parent.pop_back();
-        const std::size_t slash = parent.rfind('/');
-        parent = slash == std::string::npos ? "." : slash == 0 ? "/" : parent.substr(0, slash);
+        const std::string parent = store_directory<io_type>::parent_of(dest);
         struct stat store_info {};
         struct stat parent_info {};
         return io_.stat(directory_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
@@ -1178,10 +1175,7 @@ private:
         if (composition_.expiry == "none") return true;
         std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
-        const bool holds_data = std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
-            return name.kind() == store_file_kind::data && !name.is_temporary();
-        });
-        if (!holds_data) return true;
+        if (!store_directory<io_type>::holds_data(names)) return true;
         fail(ec, errc::codec_mismatch,
              directory_.path() + ": a store without a MANIFEST was written without expiry, and this store opens it " +
                  "with expiry (" + composition_.expiry +
