@@ -3139,8 +3139,11 @@ namespace kvforge {
 /// Settings of a store. The defaults suit most uses; each field says which stores read it.
 struct options {
     /// Automatic compaction starts after a write once dead bytes (replaced and erased
-    /// records) exceed this share of the segments' bytes; 0 turns it off (compact() still works).
-    double compact_dead_ratio = 0.5;
+    /// records) exceed this share of the segments' bytes; 0 turns it off (compact() still
+    /// works). Lower keeps the files closer to the live bytes and rewrites more: at 0.3,
+    /// an overwrite workload keeps its files within about 1.5x the live bytes and writes
+    /// about 2.7x the bytes it put.
+    double compact_dead_ratio = 0.3;
     /// ...and the segments hold at least this many bytes, so small stores are left alone.
     std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
@@ -8036,6 +8039,180 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/store_directory.hpp ----
+// ---- begin kvforge/stores/log/compactor.hpp ----
+/// \file compactor.hpp
+/// What a compaction job of a log store rewrites: the closed segments with the largest
+/// share of dead bytes, as many as the live records of about one segment, and which of
+/// their records it copies.
+///
+/// A put is copied when the index points at it (it is its key's newest record). An
+/// erase is copied when its key is absent (no newer put came after it) and some segment
+/// that replays before its own is not an input of the job: that segment may hold an
+/// older put of the key, which the erase must go on hiding. Otherwise it is dropped, as
+/// every other record of the inputs.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+// ---- begin kvforge/stores/log/segment.hpp ----
+/// \file segment.hpp
+/// The data files of a log store: one segment (file, id, replay order, size, dead
+/// bytes, mapping) and the set of them, looked up by id for reads and walked in replay
+/// order for recovery and compaction.
+///
+/// Records go to the active segment; once it holds options::segment_bytes or more it
+/// is closed (never written again) and a new one becomes active. Segments are held by
+/// std::shared_ptr, so that a segment taken out of the set (retired by compaction or
+/// clear) stays readable by whoever still holds it.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// One data file of a log store.
+template <class IO>
+struct segment {
+    data_file<IO> file;
+    std::uint32_t id = 0;       ///< also in its name, data-<id>.kvlog
+    std::uint32_t file_id = 0;  ///< random, repeated in its hint, which is used only for this file
+    std::uint64_t order = 0;    ///< where its records stand in replay order (its header's)
+    std::uint16_t version = format_version;
+    /// Bytes of the file. The active segment's grow with the writer, whose end is the
+    /// truth while it is active; this is set when it is closed.
+    std::uint64_t size = 0;
+    std::uint64_t dead_bytes = 0;    ///< bytes of its records no key's newest record is (and its batch headers)
+    std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
+    std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
+    bool holds_clear = false;        ///< a clear record is among its records
+    /// mmap_file: the mapping reads view (a closed segment's covers all of it).
+    std::shared_ptr<const file_mapping<IO>> mapping;
+
+    /// Where its records start: after its header, whose size is its version's.
+    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(version); }
+    /// Whether the writer made it (a compaction output's order is that of its inputs,
+    /// below its id); only such a segment of the current version may be appended to.
+    [[nodiscard]] bool writer_made() const noexcept { return order == id && version == format_version; }
+    /// Whether it replays before other.
+    [[nodiscard]] bool replays_before(const segment& other) const noexcept {
+        return order != other.order ? order < other.order : id < other.id;
+    }
+};
+
+/// The segments of a store, sorted by id.
+template <class IO>
+class segment_set {
+public:
+    using pointer = std::shared_ptr<segment<IO>>;
+
+    /// The segment with this id, or nullptr.
+    [[nodiscard]] segment<IO>* find(std::uint32_t id) const noexcept {
+        const auto at = lower_bound(id);
+        return at != segments_.end() && (*at)->id == id ? at->get() : nullptr;
+    }
+
+    void add(pointer added) {
+        const auto at = lower_bound(added->id);
+        segments_.insert(at, std::move(added));
+    }
+
+    /// Takes the segment with this id out of the set; its holders keep it.
+    void remove(std::uint32_t id) {
+        const auto at = lower_bound(id);
+        if (at != segments_.end() && (*at)->id == id) segments_.erase(at);
+    }
+
+    void clear() noexcept { segments_.clear(); }
+    [[nodiscard]] std::size_t size() const noexcept { return segments_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return segments_.empty(); }
+    /// Every segment, by id.
+    [[nodiscard]] const std::vector<pointer>& by_id() const noexcept { return segments_; }
+
+    /// Every segment in replay order: by order, then by id.
+    [[nodiscard]] std::vector<pointer> in_replay_order() const {
+        std::vector<pointer> ordered = segments_;
+        std::sort(ordered.begin(), ordered.end(), [](const pointer& a, const pointer& b) { return a->replays_before(*b); });
+        return ordered;
+    }
+
+private:
+    [[nodiscard]] typename std::vector<pointer>::const_iterator lower_bound(std::uint32_t id) const noexcept {
+        return std::lower_bound(segments_.begin(), segments_.end(), id,
+                                [](const pointer& s, std::uint32_t wanted) { return s->id < wanted; });
+    }
+
+    std::vector<pointer> segments_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/segment.hpp ----
+
+namespace kvforge::detail {
+
+/// Bytes of a segment's records that are live (not dead), up to end.
+template <class IO>
+[[nodiscard]] std::uint64_t live_bytes_of(const segment<IO>& in, std::uint64_t end) noexcept {
+    const std::uint64_t records = end - in.records_start();
+    return records > in.dead_bytes ? records - in.dead_bytes : 0;
+}
+
+/// The share of a closed segment's record bytes that are dead.
+template <class IO>
+[[nodiscard]] double dead_share(const segment<IO>& in) noexcept {
+    const std::uint64_t records = in.size > in.records_start() ? in.size - in.records_start() : 0;
+    return records == 0 ? 0.0 : static_cast<double>(in.dead_bytes) / static_cast<double>(records);
+}
+
+/// The inputs of the next job among the closed segments (every segment but active),
+/// highest dead share first, while their live bytes fit in budget (at least one is
+/// picked when any has dead bytes). A segment holding a clear record is picked only
+/// when nothing replays before it, so that the clear record is dropped rather than
+/// moved after records it must not drop.
+template <class IO>
+[[nodiscard]] std::vector<std::shared_ptr<segment<IO>>> pick_inputs(const segment_set<IO>& segments,
+                                                                    const segment<IO>* active, std::uint64_t budget) {
+    using pointer = std::shared_ptr<segment<IO>>;
+    const std::vector<pointer> ordered = segments.in_replay_order();
+    std::vector<pointer> candidates;
+    for (std::size_t i = 0; i < ordered.size(); ++i) {
+        const pointer& in = ordered[i];
+        if (in.get() == active || in->dead_bytes == 0 || (in->holds_clear && i != 0)) continue;
+        candidates.push_back(in);
+    }
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const pointer& a, const pointer& b) { return dead_share(*a) > dead_share(*b); });
+    std::vector<pointer> picked;
+    std::uint64_t live = 0;
+    for (const pointer& in : candidates) {
+        const std::uint64_t more = live_bytes_of(*in, in->size);
+        if (!picked.empty() && live + more > budget) break;
+        picked.push_back(in);
+        live += more;
+    }
+    return picked;
+}
+
+/// Whether an erase record of segment `in` must be copied by a job whose inputs are
+/// `inputs` (its key being absent): some segment replaying before `in` is not an input.
+template <class IO>
+[[nodiscard]] bool older_segment_outside(const segment_set<IO>& segments, const segment<IO>& in,
+                                         const std::vector<std::shared_ptr<segment<IO>>>& inputs) {
+    for (const auto& other : segments.by_id()) {
+        if (!other->replays_before(in)) continue;
+        const bool input = std::any_of(inputs.begin(), inputs.end(), [&](const auto& i) { return i == other; });
+        if (!input) return true;
+    }
+    return false;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compactor.hpp ----
 // ---- begin kvforge/stores/log/hint.hpp ----
 /// \file hint.hpp
 /// Hint files: the records of a data file without their values, so that reopening a
@@ -8576,101 +8753,6 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
 #include <string_view>
 #include <system_error>
 
-// ---- begin kvforge/stores/log/segment.hpp ----
-/// \file segment.hpp
-/// The data files of a log store: one segment (file, id, replay order, size, dead
-/// bytes, mapping) and the set of them, looked up by id for reads and walked in replay
-/// order for recovery and compaction.
-///
-/// Records go to the active segment; once it holds options::segment_bytes or more it
-/// is closed (never written again) and a new one becomes active. Segments are held by
-/// std::shared_ptr, so that a segment taken out of the set (retired by compaction or
-/// clear) stays readable by whoever still holds it.
-
-#include <algorithm>
-#include <cstdint>
-#include <memory>
-#include <utility>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// One data file of a log store.
-template <class IO>
-struct segment {
-    data_file<IO> file;
-    std::uint32_t id = 0;       ///< also in its name, data-<id>.kvlog
-    std::uint32_t file_id = 0;  ///< random, repeated in its hint, which is used only for this file
-    std::uint64_t order = 0;    ///< where its records stand in replay order (its header's)
-    std::uint16_t version = format_version;
-    /// Bytes of the file. The active segment's grow with the writer, whose end is the
-    /// truth while it is active; this is set when it is closed.
-    std::uint64_t size = 0;
-    std::uint64_t dead_bytes = 0;    ///< bytes of its records no key's newest record is (and its batch headers)
-    std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
-    std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
-    /// mmap_file: the mapping reads view (a closed segment's covers all of it).
-    std::shared_ptr<const file_mapping<IO>> mapping;
-
-    /// Where its records start: after its header, whose size is its version's.
-    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(version); }
-    /// Whether the writer made it (a compaction output's order is that of its inputs,
-    /// below its id); only such a segment of the current version may be appended to.
-    [[nodiscard]] bool writer_made() const noexcept { return order == id && version == format_version; }
-    /// Whether it replays before other.
-    [[nodiscard]] bool replays_before(const segment& other) const noexcept {
-        return order != other.order ? order < other.order : id < other.id;
-    }
-};
-
-/// The segments of a store, sorted by id.
-template <class IO>
-class segment_set {
-public:
-    using pointer = std::shared_ptr<segment<IO>>;
-
-    /// The segment with this id, or nullptr.
-    [[nodiscard]] segment<IO>* find(std::uint32_t id) const noexcept {
-        const auto at = lower_bound(id);
-        return at != segments_.end() && (*at)->id == id ? at->get() : nullptr;
-    }
-
-    void add(pointer added) {
-        const auto at = lower_bound(added->id);
-        segments_.insert(at, std::move(added));
-    }
-
-    /// Takes the segment with this id out of the set; its holders keep it.
-    void remove(std::uint32_t id) {
-        const auto at = lower_bound(id);
-        if (at != segments_.end() && (*at)->id == id) segments_.erase(at);
-    }
-
-    void clear() noexcept { segments_.clear(); }
-    [[nodiscard]] std::size_t size() const noexcept { return segments_.size(); }
-    [[nodiscard]] bool empty() const noexcept { return segments_.empty(); }
-    /// Every segment, by id.
-    [[nodiscard]] const std::vector<pointer>& by_id() const noexcept { return segments_; }
-
-    /// Every segment in replay order: by order, then by id.
-    [[nodiscard]] std::vector<pointer> in_replay_order() const {
-        std::vector<pointer> ordered = segments_;
-        std::sort(ordered.begin(), ordered.end(), [](const pointer& a, const pointer& b) { return a->replays_before(*b); });
-        return ordered;
-    }
-
-private:
-    [[nodiscard]] typename std::vector<pointer>::const_iterator lower_bound(std::uint32_t id) const noexcept {
-        return std::lower_bound(segments_.begin(), segments_.end(), id,
-                                [](const pointer& s, std::uint32_t wanted) { return s->id < wanted; });
-    }
-
-    std::vector<pointer> segments_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/segment.hpp ----
 
 namespace kvforge::detail {
 
@@ -9216,11 +9298,12 @@ public:
     /// Makes every write so far durable; nothing to do for a read-only store.
     void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
 
-    /// Rewrites the live records into new segments and retires the old ones.
+    /// Rewrites the live records of every segment into new segments, in index order,
+    /// and retires the old ones.
     void compact(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!writable(ec)) return;
-        compact_now(ec);
+        compact_now(true, ec);
     }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
@@ -9345,7 +9428,7 @@ private:
             if (writable(compaction_error) && wants_compaction()) {
                 // The caller's last error message describes its own calls, not this one.
                 const last_error saved = this_thread_last_error();
-                compact_now(compaction_error);
+                compact_now(false, compaction_error);
                 this_thread_last_error() = saved;
             }
         }
@@ -9366,12 +9449,13 @@ private:
                static_cast<double>(dead_bytes_) > options_.compact_dead_ratio * static_cast<double>(data);
     }
 
-    /// Compacts, with write_gate_ held. A failure is counted and its message kept for
+    /// Compacts all of the store (full) or runs one job on the segments with the most
+    /// dead bytes, with write_gate_ held. A failure is counted and its message kept for
     /// stats(), and automatic compaction waits until the store has grown by as much as it
     /// held, or by compact_min_bytes if that is more: a failure that persists (a damaged
     /// record) then costs a bounded share of the writing, not a rewrite per write.
-    void compact_now(std::error_code& ec) {
-        if (compact_all(ec)) return;
+    void compact_now(bool full, std::error_code& ec) {
+        if (full ? compact_all(ec) : compact_step(ec)) return;
         const std::string message = last_error_message();
         const write_lock lock(mutex_);
         ++compaction_failures_;
@@ -9444,6 +9528,7 @@ private:
         table_.clear();
         live_bytes_ = 0;
         dead_bytes_ = 0;
+        holder.holds_clear = true;
         for (const segment_pointer& in : segments_.by_id()) {
             if (in->replays_before(holder)) in->dead_bytes = in->size - in->records_start();
             if (in.get() == &holder) in->dead_bytes = end - in->records_start();
@@ -9877,45 +9962,97 @@ private:
         }
     }
 
-    /// Compaction, with write_gate_ held: writes the live records, in index order (a
-    /// sorted store's in key order, so scans read them in sequence), into new segments of
-    /// segment_bytes each, with their hints; publishes them; starts a new active segment;
-    /// switches the index to them; and retires every old segment. The outputs' order is
-    /// the highest of the old segments', their ids higher: a crash that leaves outputs
-    /// and old segments replays the old first, then the outputs, to the same contents.
-    /// False with ec set when it failed.
+    /// The output segments of a compaction job, written one after another up to
+    /// segment_bytes each; each is synced, with its hint written beside it, before any
+    /// is renamed into place (publish). Outputs replay at `order`, the highest of the
+    /// job's inputs, after them (their ids are higher) and before every newer segment.
+    class output_segments {
+    public:
+        output_segments(log_backend& engine, std::uint64_t order) noexcept : engine_(engine), order_(order) {}
+
+        /// Appends a record, which entry describes (its offset aside); where it went
+        /// comes back in where.segment and where.offset.
+        bool append(std::string_view record, hint_entry entry, record_location& where, std::error_code& ec) {
+            if (outputs_.empty() || end_ + pending_.size() >= engine_.options_.segment_bytes) {
+                if (!outputs_.empty() && !finish_current(ec)) return false;
+                segment_pointer next;
+                if (!engine_.start_segment(engine_.next_id_, order_, next, ec)) return false;
+                outputs_.push_back(std::move(next));
+                end_ = file_header::size;
+                if (engine_.options_.write_hints) hint_.emplace(engine_.identity(*outputs_.back()));
+            }
+            where.segment = outputs_.back()->id;
+            where.offset = static_cast<std::uint32_t>(end_ + pending_.size());
+            entry.offset = where.offset;
+            if (hint_) hint_->add(entry);
+            if (entry.type != record_type::put) outputs_.back()->dead_bytes += record.size();  // a tombstone
+            pending_.append(record);
+            return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
+        }
+
+        /// Writes and syncs the last output.
+        bool finish(std::error_code& ec) { return outputs_.empty() || finish_current(ec); }
+
+        /// Renames the outputs into place and syncs the directory. Once it has begun,
+        /// a failure leaves some outputs in place: the store object must write no more.
+        bool publish(std::error_code& ec) {
+            for (const segment_pointer& output : outputs_) {
+                const store_file_name name = store_file_name::data(output->id);
+                if (!engine_.directory_.rename(name.temporary(), name, ec)) return false;
+                output->file.renamed(engine_.directory_.file_path(name));
+            }
+            if constexpr (Mapped) {
+                for (const segment_pointer& output : outputs_) engine_.reader_.cover(*output, output->size);
+            }
+            return outputs_.empty() || engine_.sync_directory(ec);
+        }
+
+        [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }
+
+    private:
+        bool write_pending(std::error_code& ec) {
+            if (!engine_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
+            end_ += pending_.size();
+            pending_.clear();
+            return true;
+        }
+
+        bool finish_current(std::error_code& ec) {
+            segment_type& output = *outputs_.back();
+            if (!write_pending(ec)) return false;
+            if (!output.file.sync(ec)) {
+                engine_.failure_.record(ec);  // a failed sync is never retried
+                return false;
+            }
+            output.size = end_;
+            if (hint_) engine_.write_hint_of(output, *hint_);
+            hint_.reset();
+            return true;
+        }
+
+        log_backend& engine_;
+        std::uint64_t order_;
+        std::vector<segment_pointer> outputs_;
+        std::optional<hint_builder> hint_;
+        std::string pending_;   // records not yet written to the newest output
+        std::uint64_t end_ = 0;  // where pending_ goes in the newest output
+    };
+
+    /// Compaction of the whole store, with write_gate_ held: writes the live records,
+    /// in index order (a sorted store's in key order, so scans read them in sequence),
+    /// into new segments; publishes them; starts a new active segment; switches the
+    /// index to them; and retires every old segment. A crash that leaves outputs and old
+    /// segments replays the old first, then the outputs, to the same contents. False
+    /// with ec set when it failed.
     bool compact_all(std::error_code& ec) {
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
         const std::vector<segment_pointer> inputs = segments_.in_replay_order();
-        const std::uint64_t order = inputs.back()->order;
-        std::vector<segment_pointer> outputs;
-        std::optional<hint_builder> hint;
+        output_segments outputs(*this, inputs.back()->order);
         table_type table;
-        std::string out;
-        std::uint64_t end = 0;  // where out goes in the newest output
         std::uint64_t live = 0;
         std::string scratch;
         bool ok = true;
-        const auto write_out = [&] {
-            ok = write_counted(outputs.back()->file, end, out, ec);
-            end += out.size();
-            out.clear();
-            return ok;
-        };
-        // An output is written whole and synced, its hint beside it, before any is renamed.
-        const auto finish_output = [&] {
-            segment_type& output = *outputs.back();
-            if (!write_out()) return false;
-            if (!output.file.sync(ec)) {
-                failure_.record(ec);  // a failed sync is never retried
-                return false;
-            }
-            output.size = end;
-            if (hint) write_hint_of(output, *hint);
-            hint.reset();
-            return true;
-        };
         table_.for_each([&](std::string_view key, std::string_view payload) {
             if (!ok) return;
             std::string_view value;
@@ -9924,60 +10061,167 @@ private:
                 ok = false;
                 return;
             }
-            if (outputs.empty() || end + out.size() >= options_.segment_bytes) {
-                if (!outputs.empty() && !finish_output()) return;
-                segment_pointer next;
-                if (!start_segment(next_id_, order, next, ec)) {
-                    ok = false;
-                    return;
-                }
-                outputs.push_back(std::move(next));
-                end = file_header::size;
-                if (options_.write_hints) hint.emplace(identity(*outputs.back()));
+            record_.clear();
+            append_put_record(record_, key, value);
+            record_location moved{0, 0, where.value_size, 0};
+            if (!outputs.append(record_, {record_type::put, 0, key, where.value_size, 0, 0, 0, 0}, moved, ec)) {
+                ok = false;
+                return;
             }
-            const record_location moved{outputs.back()->id, static_cast<std::uint32_t>(end + out.size()),
-                                        where.value_size};
-            append_put_record(out, key, value);
             char encoded[record_location::encoded_size];
             moved.encode(encoded);
             table.upsert(key, {encoded, sizeof encoded}, [](std::string_view) {});
-            if (hint) hint->add({record_type::put, 0, key, moved.value_size, 0, 0, moved.offset, 0});
             live += key.size() + value.size();
-            if (out.size() >= (std::size_t{1} << 20)) write_out();
         });
-        if (!ok || (!outputs.empty() && !finish_output())) return false;
+        if (!ok || !outputs.finish(ec)) return false;
         segment_pointer next;
-        for (const segment_pointer& output : outputs) {
-            const store_file_name name = store_file_name::data(output->id);
-            if (!directory_.rename(name.temporary(), name, ec)) {
-                // Some outputs may be in place: this store object must not write on as if
-                // nothing had (its next writes would replay before them).
-                failure_.record(ec);
-                return false;
-            }
-            output->file.renamed(directory_.file_path(name));
-        }
-        if (!sync_directory(ec) || !create_segment(next, ec)) {
+        if (!outputs.publish(ec) || !create_segment(next, ec)) {
+            // Some outputs may be in place: this store object must not write on as if
+            // nothing had (its next writes would replay before them).
             failure_.record(ec);
             return false;
-        }
-        if constexpr (Mapped) {
-            for (const segment_pointer& output : outputs) reader_.cover(*output, output->size);
         }
         {
             const write_lock lock(mutex_);
             table_ = std::move(table);
             segments_.clear();
-            for (segment_pointer& output : outputs) segments_.add(std::move(output));
+            for (segment_pointer& output : outputs.segments()) segments_.add(std::move(output));
             segments_.add(next);
             make_active(std::move(next), file_header::size);
             live_bytes_ = live;
             dead_bytes_ = 0;
-            ++compactions_;
-            compaction_retry_end_ = 0;
-            last_compaction_error_.clear();
-            salvaged_.clear();
-            version_.bump();
+            finish_compaction();
+        }
+        remove_segments(inputs);
+        return true;
+    }
+
+    /// After a compaction is installed (the exclusive lock held).
+    void finish_compaction() {
+        ++compactions_;
+        compaction_retry_end_ = 0;
+        last_compaction_error_.clear();
+        salvaged_.clear();
+        version_.bump();
+    }
+
+    /// One automatic compaction job, with write_gate_ held: the closed segments with the
+    /// largest share of dead bytes, as many as hold about one segment of live records.
+    /// When the active segment has a larger share than any closed one, it is closed
+    /// first, to be one of them. With nothing to gain, automatic compaction waits for
+    /// the store to grow by compact_min_bytes.
+    bool compact_step(std::error_code& ec) {
+        double closed_share = 0;
+        for (const segment_pointer& in : segments_.by_id()) {
+            if (in != active_) closed_share = std::max(closed_share, dead_share(*in));
+        }
+        const std::uint64_t active_records = writer_->end() - active_->records_start();
+        const double active_share =
+            active_records == 0 ? 0.0 : static_cast<double>(active_->dead_bytes) / static_cast<double>(active_records);
+        if (active_share > closed_share && !roll_over(ec)) return false;
+        std::vector<segment_pointer> inputs = pick_inputs(segments_, active_.get(), options_.segment_bytes);
+        if (inputs.empty()) {
+            const write_lock lock(mutex_);
+            compaction_retry_end_ = data_bytes() + options_.compact_min_bytes;
+            return true;
+        }
+        return compact_segments(std::move(inputs), ec);
+    }
+
+    /// A record a job copies, read from its input.
+    struct copied_record {
+        std::string key;
+        std::string value;
+        record_meta meta;
+        bool erase = false;
+    };
+
+    /// Compacts the closed segments `inputs`, with write_gate_ held: reads each, copies
+    /// its live puts (those the index points at) and the erases still needed
+    /// (compactor.hpp) in key order into output segments, publishes them, then moves the
+    /// index entries to the copies and retires the inputs.
+    bool compact_segments(std::vector<segment_pointer> inputs, std::error_code& ec) {
+        std::sort(inputs.begin(), inputs.end(),
+                  [](const segment_pointer& a, const segment_pointer& b) { return a->replays_before(*b); });
+        std::vector<copied_record> records;
+        for (const segment_pointer& in : inputs) {
+            const bool keep_erases = older_segment_outside(segments_, *in, inputs);
+            log_scan_result scanned;
+            const bool scanned_ok = scan_log(
+                in->file, in->records_start(), in->size, in->version, false,
+                [&](const log_entry& entry) {
+                    if (entry.type == record_type::put) {
+                        const auto payload = table_.find(entry.key);
+                        if (!payload) return;
+                        const record_location where = record_location::decode(*payload);
+                        if (where.segment != in->id || where.offset != entry.offset) return;
+                        records.push_back({std::string(entry.key), std::string(entry.value),
+                                           {entry.flags, entry.deadline, entry.tag}, false});
+                    } else if (entry.type == record_type::erase && keep_erases && !table_.find(entry.key)) {
+                        records.push_back({std::string(entry.key), {}, {}, true});
+                    }
+                },
+                scanned, ec);
+            if (!scanned_ok) return false;
+            if (scanned.torn_tail) {
+                fail(ec, errc::corrupt_record,
+                     in->file.path() + ": incomplete record at the end of a closed segment, at offset " +
+                         std::to_string(scanned.valid_end) + "; open with options::salvage to keep the intact records");
+                return false;
+            }
+        }
+        // A key's put and its erases are never both copied; erases of one key are one.
+        std::stable_sort(records.begin(), records.end(),
+                         [](const copied_record& a, const copied_record& b) { return a.key < b.key; });
+        records.erase(std::unique(records.begin(), records.end(),
+                                  [](const copied_record& a, const copied_record& b) { return a.key == b.key; }),
+                      records.end());
+
+        std::uint64_t order = 0;
+        for (const segment_pointer& in : inputs) order = std::max(order, in->order);
+        output_segments outputs(*this, order);
+        std::vector<record_location> moved(records.size());
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            const copied_record& r = records[i];
+            record_.clear();
+            hint_entry entry;
+            entry.key = r.key;
+            if (r.erase) {
+                append_erase_record(record_, r.key);
+                entry.type = record_type::erase;
+            } else {
+                append_put_record(record_, r.key, r.value, r.meta);
+                entry.flags = r.meta.flags;
+                entry.value_size = static_cast<std::uint32_t>(r.value.size());
+                entry.deadline = r.meta.deadline;
+                entry.tag = r.meta.tag;
+                moved[i].value_size = entry.value_size;
+                moved[i].flags = r.meta.flags;
+            }
+            if (!outputs.append(record_, entry, moved[i], ec)) return false;
+        }
+        if (!outputs.finish(ec)) return false;
+        if (!outputs.publish(ec)) {
+            failure_.record(ec);
+            return false;
+        }
+        {
+            const write_lock lock(mutex_);
+            for (std::size_t i = 0; i < records.size(); ++i) {
+                if (records[i].erase) continue;
+                char encoded[record_location::encoded_size];
+                moved[i].encode(encoded);
+                table_.upsert(records[i].key, {encoded, sizeof encoded}, [](std::string_view) {});
+            }
+            for (const segment_pointer& in : inputs) {
+                dead_bytes_ -= in->dead_bytes;
+                segments_.remove(in->id);
+            }
+            for (segment_pointer& output : outputs.segments()) {
+                dead_bytes_ += output->dead_bytes;
+                segments_.add(std::move(output));
+            }
+            finish_compaction();
         }
         remove_segments(inputs);
         return true;
@@ -9995,6 +10239,7 @@ private:
         append_clear_record(record);
         if (!write_counted(next->file, next->size, record, ec)) return false;
         next->size += record.size();
+        next->holds_clear = true;
         if (!publish_segment(*next, ec)) return false;
         const std::vector<segment_pointer> retired = segments_.in_replay_order();
         {
@@ -10007,9 +10252,7 @@ private:
             live_bytes_ = 0;
             dead_bytes_ = 0;
             add_dead(*next, record.size());
-            ++compactions_;
-            salvaged_.clear();
-            version_.bump();
+            finish_compaction();
         }
         remove_segments(retired);
         return true;

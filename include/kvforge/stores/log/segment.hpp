@@ -35,6 +35,7 @@ struct segment {
     std::uint64_t dead_bytes = 0;    ///< bytes of its records no key's newest record is (and its batch headers)
     std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
     std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
+    bool holds_clear = false;        ///< a clear record is among its records
     /// mmap_file: the mapping reads view (a closed segment's covers all of it).
     std::shared_ptr<const file_mapping<IO>> mapping;
 
