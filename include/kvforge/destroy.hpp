@@ -33,8 +33,9 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
         if (!directory.open(io, path, mode, ec)) return;
         std::vector<detail::store_file_name> names;
         if (!directory.list(names, ec)) return;
-        // The newest data file goes last, after the leftovers and hints: a destroy cut
-        // short leaves a store that opens as it was, and can be run again.
+        // The newest data file goes last, after the leftovers, hints and older segments:
+        // a destroy cut short leaves a directory that still opens as a store (holding
+        // what the segments left hold), and can be run again.
         std::uint32_t newest = 0;
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::data && !name.is_temporary()) {

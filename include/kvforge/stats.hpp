@@ -14,9 +14,9 @@ struct stats {
     std::uint64_t live_keys = 0;     ///< keys present
     std::uint64_t live_bytes = 0;    ///< encoded bytes of the present keys and values
     std::uint64_t dead_bytes = 0;    ///< bytes of replaced or erased records not yet compacted away
-    std::uint64_t disk_bytes = 0;    ///< bytes of the store's files
+    std::uint64_t disk_bytes = 0;    ///< bytes of the store's segments and hint files
     std::uint64_t memory_bytes = 0;  ///< heap bytes held in memory: the index, and a cache's values and metadata
-    std::uint64_t segments = 0;      ///< data files of an open log-structured store (file_log, mmap_file: 1)
+    std::uint64_t segments = 0;      ///< data files (segments) of an open log-structured store, the active one included
 
     std::uint64_t puts = 0;         ///< keys written, counting each put of a batch
     std::uint64_t gets = 0;         ///< point lookups (get, visit, contains)
@@ -30,7 +30,7 @@ struct stats {
     std::uint64_t bytes_written = 0;
     std::uint64_t compactions = 0;  ///< compactions completed
     /// Compactions that failed, automatic or explicit. An automatic one that fails does
-    /// not fail the write that started it; it is tried again once the data file has grown
+    /// not fail the write that started it; it is tried again once the segments have grown
     /// by as much as it held (at least options::compact_min_bytes).
     std::uint64_t compaction_failures = 0;
     std::string last_compaction_error;  ///< why the last compaction failed; empty once one succeeds

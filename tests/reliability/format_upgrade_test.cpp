@@ -3,8 +3,9 @@
 // opens a copy, requires exactly the contents of the history they were written from, and
 // requires them to stay so across writes, compaction and reopening. Their first writable
 // open records their composition in a MANIFEST; a read-only open changes no byte. A
-// format 1 data file is read by format 1's rules and written on with records that are
-// format 1's bytes too; compaction rewrites it in format 2. A power loss at any I/O call
+// format 1 data file becomes a closed segment, read by format 1's rules, and new records
+// go to a format 2 segment (as format 1's bytes, using no flag); compaction rewrites both
+// in format 2. A power loss at any I/O call
 // of that upgrade leaves a store that opens with every record.
 
 #include <catch2/catch.hpp>
@@ -253,40 +254,45 @@ void check_upgrade_under_power_loss(const std::string& name, const std::string& 
 
 }  // namespace
 
-TEST_CASE("a format 1 data file takes format 1 records, and compaction rewrites it in format 2", "[upgrade]") {
+TEST_CASE("a format 1 data file becomes a closed segment, and compaction rewrites it in format 2", "[upgrade]") {
     using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index>;
     temp_dir dir;
     const std::string path = copy_of_fixture(dir, "file_log-no-hint");
+    const std::string fixture_file = kvforge_test::read_file(fs::path(path) / "data-0000000001.kvlog");
     std::map<std::string, std::string> expected = kvforge_fixture::expected_contents();
     {
         store_type db(path);
+        CHECK(db.stats().segments == 2);
         db.put("written after the upgrade", "yes");
         expected["written after the upgrade"] = "yes";
     }
-    const std::string first = kvforge_test::read_file(fs::path(path) / "data-0000000001.kvlog");
-    CHECK(header_version(first) == 1);
-    CHECK(records_are_format1(first, 32));
-    // The hint written at close is format 2's, and is used for the format 1 file.
+    // The format 1 file is closed: not a byte of it changed. Its hint, written at the
+    // upgrade, is format 2's.
+    CHECK(kvforge_test::read_file(fs::path(path) / "data-0000000001.kvlog") == fixture_file);
     CHECK(header_version(kvforge_test::read_file(fs::path(path) / "data-0000000001.kvhint")) == 2);
+    const std::string second = kvforge_test::read_file(fs::path(path) / "data-0000000002.kvlog");
+    CHECK(header_version(second) == 2);
+    CHECK(records_are_format1(second, 64));
     {
         store_type db(path);
-        CHECK(db.stats().recovered_records == expected.size());
+        CHECK(db.stats().segments == 2);
         CHECK(contents_of(db) == expected);
         db.compact();
     }
     CHECK_FALSE(fs::exists(fs::path(path) / "data-0000000001.kvlog"));
-    const std::string second = kvforge_test::read_file(fs::path(path) / "data-0000000002.kvlog");
-    CHECK(header_version(second) == 2);
+    CHECK_FALSE(fs::exists(fs::path(path) / "data-0000000002.kvlog"));
+    const std::string third = kvforge_test::read_file(fs::path(path) / "data-0000000003.kvlog");
+    CHECK(header_version(third) == 2);
     // No record uses a flag: each is format 1's bytes behind the 64-byte header.
-    CHECK(records_are_format1(second, 64));
+    CHECK(records_are_format1(third, 64));
 
-    // The upgraded store reopens, from its hint and from its log alone.
+    // The upgraded store reopens, from its hints and from its segments alone.
     {
         store_type db(path);
         CHECK(contents_of(db) == expected);
         CHECK(db.verify().ok());
     }
-    fs::remove(fs::path(path) / "data-0000000002.kvhint");
+    fs::remove(fs::path(path) / "data-0000000003.kvhint");
     store_type db(path);
     CHECK(contents_of(db) == expected);
     CHECK(db.verify().ok());
@@ -317,9 +323,9 @@ TEST_CASE("a read-only open of a format 1 store changes no byte", "[upgrade]") {
 TEST_CASE("a power loss at any I/O call of the upgrade leaves a store with every record", "[upgrade][power_loss]") {
     using namespace kvforge;
     check_upgrade_under_power_loss<store<std::string, std::string, file_log, hash_index, simulated_io>>(
-        "file_log-hint", "data-0000000002.kvlog");
+        "file_log-hint", "data-0000000003.kvlog");
     check_upgrade_under_power_loss<store<std::string, std::string, mmap_file, sorted_index, sync_each, simulated_io>>(
-        "mmap_file-compacted", "data-0000000003.kvlog");
+        "mmap_file-compacted", "data-0000000004.kvlog");
 }
 
 TEST_CASE("a format 1 store opened with expiry is refused unchanged, naming both sides", "[upgrade]") {

@@ -54,10 +54,17 @@ struct step {
     std::vector<std::pair<std::string, std::optional<std::string>>> batch;  // nullopt: erase
 };
 
-/// A workload and the contents after each of its prefixes.
+options store_options() {
+    options opts;
+    opts.compact_min_bytes = 1024;  // low enough that the overwrites compact on their own
+    return opts;
+}
+
+/// A workload, the contents after each of its prefixes, and the options it runs with.
 struct script {
     std::vector<step> steps;
     std::vector<contents> states;  // states[i]: after the first i steps
+    options opts = store_options();
 
     void add(step s) {
         contents next = states.back();
@@ -126,13 +133,42 @@ script make_script(int rounds) {
     return s;
 }
 
-constexpr const char* store_path = "/db";
-
-options store_options() {
-    options opts;
-    opts.compact_min_bytes = 1024;  // low enough that the overwrites compact on their own
-    return opts;
+/// A workload whose values fill the smallest segments in a few writes, so that the
+/// active segment is closed and a new one made several times a round, between every
+/// kind of step, and compaction reads and writes several segments.
+script make_rollover_script(int rounds) {
+    using k = step::kind;
+    script s;
+    s.opts.segment_bytes = std::uint64_t{64} << 10;
+    s.opts.compact_min_bytes = std::uint64_t{64} << 10;
+    s.states.emplace_back();
+    constexpr std::size_t large = 24 << 10;  // three fill a segment
+    for (int round = 0; round < rounds; ++round) {
+        const std::string r = "r" + std::to_string(round) + "-";
+        s.add({k::put, "a", value(r + "a1", 10), {}});
+        s.add({k::put, "b", value(r + "b1", large), {}});
+        s.add({k::put, "c", value(r + "c1", large), {}});
+        s.add({k::erase, "a", "", {}});
+        s.add({k::put, "d", value(r + "d1", large), {}});
+        s.add({k::batch, "", "", {{"e", value(r + "e1", large)}, {"b", std::nullopt}, {"f", value(r + "f1", 40)}}});
+        s.add({k::sync, "", "", {}});
+        s.add({k::put, "c", value(r + "c2", large), {}});
+        s.add({k::put, "g", value(r + "g1", large), {}});
+        s.add({k::wait_durable, "", "", {}});
+        s.add({k::put, "d", value(r + "d2", large), {}});
+        s.add({k::reopen, "", "", {}});
+        s.add({k::put, "h", value(r + "h1", large), {}});
+        s.add({k::erase, "e", "", {}});
+        s.add({k::compact, "", "", {}});
+        s.add({k::put, "i", value(r + "i1", large), {}});
+        s.add({k::put, "c", value(r + "c3", large), {}});
+        s.add({k::clear, "", "", {}});
+        s.add({k::put, "j", value(r + "j1", large), {}});
+    }
+    return s;
 }
+
+constexpr const char* store_path = "/db";
 
 template <class Store>
 std::string config_name() {
@@ -179,7 +215,7 @@ private:
     bool open() {
         db_ = std::make_unique<Store>();
         std::error_code ec;
-        db_->open(store_path, store_options(), typename Store::io_policy(fs_), ec);
+        db_->open(store_path, script_.opts, typename Store::io_policy(fs_), ec);
         session_start_ = outcome_.attempted;
         last_sequence_ = 0;
         sequences_.resize(script_.steps.size(), 0);
@@ -294,7 +330,7 @@ template <class Store>
 std::string check_recovery(const script& s, const outcome& before, const std::shared_ptr<simulated_file_system>& fs) {
     Store db;
     std::error_code ec;
-    db.open(store_path, store_options(), typename Store::io_policy(fs), ec);
+    db.open(store_path, s.opts, typename Store::io_policy(fs), ec);
     if (ec) return "reopen failed: " + ec.message() + " (" + last_error_message() + ")";
     const verify_report report = db.verify(ec);
     if (ec) return "verify failed: " + ec.message();
@@ -318,7 +354,7 @@ std::string check_recovery(const script& s, const outcome& before, const std::sh
     if (!ec) db.close(ec);
     if (ec) return "writing after recovery failed: " + ec.message();
     Store again;
-    again.open(store_path, store_options(), typename Store::io_policy(fs), ec);
+    again.open(store_path, s.opts, typename Store::io_policy(fs), ec);
     contents expected = s.states[*prefix];
     expected["after the crash"] = "written";
     if (ec || !read_all(again, found, ec) || found != expected) return "a write after recovery was not kept";
@@ -489,6 +525,20 @@ TEMPLATE_LIST_TEST_CASE("power loss after every I/O call leaves a prefix coverin
     std::cout << "power loss: " << name << ": " << found.crash_points << " crash points, " << found.crash_states
               << " crash states reopened and checked; directory-sync audit: " << found.audit.checks << " checks, "
               << found.audit.violations.size() << " violations\n";
+}
+
+TEMPLATE_LIST_TEST_CASE("power loss across segment rollovers leaves a prefix covering every acknowledged write",
+                        "[reliability][power_loss][segments]", power_loss_configs) {
+    const std::uint64_t seed = torn_tail_seed();
+    const std::string name = config_name<TestType>();
+    INFO(name << ", torn tail seed " << seed);
+
+    const exploration found = explore<TestType>(make_rollover_script(2), seed);
+    CHECK(found.first_problem == "");
+    for (const std::string& violation : found.audit.violations) UNSCOPED_INFO(violation);
+    CHECK(found.audit.violations.empty());
+    std::cout << "power loss across rollovers: " << name << ": " << found.crash_points << " crash points, "
+              << found.crash_states << " crash states reopened and checked\n";
 }
 
 TEST_CASE("power loss: a disk that ignores fdatasync is caught", "[reliability][power_loss]") {

@@ -16,10 +16,13 @@
 
 #include <kvforge/kvforge.hpp>
 
+#include "../support/file_bytes.hpp"
 #include "../support/temp_dir.hpp"
 
 using namespace kvforge;
+using kvforge_test::read_file;
 using kvforge_test::temp_dir;
+using kvforge_test::write_file;
 namespace fs = std::filesystem;
 
 namespace {
@@ -159,20 +162,31 @@ TEST_CASE("async_worker reports a failure of its thread on the next call", "[dur
     CHECK(db.durable_seq() == good);
 }
 
-TEST_CASE("open removes the leftovers of an interrupted compaction", "[durability][compaction]") {
+TEST_CASE("open removes an interrupted compaction's .tmp files and replays the segments it left", "[durability][compaction]") {
     temp_dir dir;
     const std::string path = dir / "db";
     {
         store<std::string, std::string, file_log> db(path);
-        db.put("k", "v");
-        db.compact();  // generation 2
+        db.put("k", "old");
+        db.put("gone", "1");
+        db.erase("gone");
     }
-    // What a crash before the rename leaves, and what one after it but before the cleanup leaves.
-    fs::copy_file(fs::path(path) / "data-0000000002.kvlog", fs::path(path) / "data-0000000003.kvlog.tmp");
-    fs::copy_file(fs::path(path) / "data-0000000002.kvlog", fs::path(path) / "data-0000000001.kvlog");
+    // The segment compaction reads, as a crash after its output was published but before
+    // the segment was removed would leave it.
+    const std::string input = read_file(fs::path(path) / "data-0000000001.kvlog");
+    {
+        store<std::string, std::string, file_log> db(path);
+        db.put("k", "v");
+        db.compact();  // segments 1 and 2 in, output 3 out, 4 active
+    }
+    REQUIRE_FALSE(fs::exists(fs::path(path) / "data-0000000001.kvlog"));
+    write_file(fs::path(path) / "data-0000000001.kvlog", input);
+    // What a crash before the rename leaves.
+    fs::copy_file(fs::path(path) / "data-0000000003.kvlog", fs::path(path) / "data-0000000005.kvlog.tmp");
     store<std::string, std::string, file_log> db(path);
     CHECK(db.get("k") == std::optional<std::string>("v"));
-    CHECK_FALSE(fs::exists(fs::path(path) / "data-0000000003.kvlog.tmp"));
-    CHECK_FALSE(fs::exists(fs::path(path) / "data-0000000001.kvlog"));
-    CHECK(fs::exists(fs::path(path) / "data-0000000002.kvlog"));
+    CHECK_FALSE(db.contains("gone"));
+    CHECK(db.size() == 1);
+    CHECK_FALSE(fs::exists(fs::path(path) / "data-0000000005.kvlog.tmp"));
+    CHECK(db.stats().segments == 3);
 }

@@ -111,10 +111,11 @@ TEST_CASE("a put record's deadline and tag follow its sizes, in version 2 only",
     CHECK(info.tag == 1);
 
     // The index payload keeps the flags, so that the record's size is known.
-    const kd::record_location where{1000, 5, meta.flags};
+    const kd::record_location where{7, 1000, 5, meta.flags};
     char payload[kd::record_location::encoded_size];
     where.encode(payload);
     const kd::record_location back = kd::record_location::decode({payload, sizeof payload});
+    CHECK(back.segment == 7);
     CHECK(back.offset == 1000);
     CHECK(back.value_size == 5);
     CHECK(back.flags == meta.flags);
@@ -176,7 +177,7 @@ TEST_CASE("a hint lists records with shared key prefixes and gaps, and is refuse
     std::vector<std::string> read_keys;
     std::uint64_t announced = 0;
     const std::uint64_t covered = kd::read_hint(
-        bytes, data, at, [&](std::uint64_t count) { announced = count; },
+        bytes, data, at, [&](std::uint64_t count, std::uint64_t) { announced = count; },
         [&](const kd::hint_entry& entry) {
             read.push_back(entry);
             read_keys.emplace_back(entry.key);
@@ -207,36 +208,3 @@ TEST_CASE("a hint lists records with shared key prefixes and gaps, and is refuse
     CHECK(calls == 0);
 }
 
-TEST_CASE("records handed out in any order are visited in file order, a window at a time", "[record_format][hint]") {
-    // More records than one window holds, spread unevenly, handed out in a scrambled order.
-    constexpr std::uint64_t count = 700000;
-    std::vector<std::uint64_t> offsets;
-    for (std::uint64_t i = 0; i < count; ++i) offsets.push_back(64 + i * 40 + (i > count / 2 ? 9000000 : 0));
-    const std::uint64_t end = offsets.back() + 40;
-    std::vector<std::uint64_t> handed = offsets;
-    for (std::uint64_t i = 0; i < count; ++i) std::swap(handed[i], handed[(i * 7919) % count]);
-    std::size_t walks = 0;
-    const auto walk = [&](auto&& fn) {
-        ++walks;
-        for (const std::uint64_t offset : handed) {
-            kd::record_location where;
-            where.offset = offset;
-            fn(std::string_view("key"), where);
-        }
-    };
-    std::vector<std::uint64_t> visited;
-    const bool finished =
-        kd::visit_in_file_order(walk, count, 64, end, [&](std::string_view, const kd::record_location& where) {
-            visited.push_back(where.offset);
-            return true;
-        });
-    CHECK(finished);
-    CHECK(walks > 1);
-    CHECK(visited == offsets);
-
-    // A visit that returns false stops it.
-    std::size_t calls = 0;
-    CHECK_FALSE(kd::visit_in_file_order(walk, count, 64, end,
-                                        [&](std::string_view, const kd::record_location&) { return ++calls < 10; }));
-    CHECK(calls == 10);
-}

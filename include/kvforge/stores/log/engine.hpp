@@ -1,20 +1,24 @@
 #pragma once
 /// \file engine.hpp
-/// The byte-level store behind file_log: an append-only data file of checksummed
-/// records with an in-memory index from each key to its record (in the manner of
-/// Bitcask), a durability policy's writer, hint files and compaction.
+/// The byte-level store behind file_log: append-only segments of checksummed records
+/// with an in-memory index from each key to its record (in the manner of Bitcask), a
+/// durability policy's writer, hint files and compaction.
 ///
-/// Locks. A writer takes write_gate_ (which orders writers and compaction), builds its
-/// record, and under the exclusive lock appends it and updates the index; it waits for
-/// durability (sync_each) after releasing both, so that writers can share one sync.
-/// Readers take the shared lock only. Compaction holds write_gate_ throughout, so no
-/// writer runs, but readers go on; it takes the exclusive lock only to switch files.
+/// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
+/// builds its record, and under the exclusive lock appends it and updates the index; it
+/// waits for durability (sync_each) after releasing both, so that writers can share one
+/// sync. Readers take the shared lock only. Compaction holds write_gate_ throughout, so
+/// no writer runs, but readers go on; it takes the exclusive lock only to switch segments.
 ///
-/// Files. The directory holds LOCK, MANIFEST, one data file data-<generation>.kvlog and
-/// its hint data-<generation>.kvhint (names: store_files.hpp). Compaction (and clear) writes
-/// generation + 1 beside it as a .tmp file, syncs it, renames it into place and syncs the
-/// directory before the old generation is removed; on open the newest generation wins
-/// and leftovers are removed. A store opened read-only changes no file.
+/// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
+/// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
+/// the active segment; a write that finds it holding options::segment_bytes or more
+/// first closes it: the writer drains (so the closed segment is durable before any byte
+/// of the next reaches the OS, and recovery's prefix holds across segments), the next
+/// segment is made through a synced .tmp and a rename, and the closed one's hint is
+/// written from the entries gathered as its records were appended. Recovery replays the
+/// segments by (order, id); only the last may end in a torn write. A store opened
+/// read-only changes no file.
 ///
 /// Manifest. Every open reads the MANIFEST, when there is one, before anything else and
 /// refuses a composition that cannot read the files (manifest.hpp says which fields
@@ -22,13 +26,14 @@
 /// missing (a new store, or one of format 1) or records another store, index or
 /// durability policy than this open's, so that tools reopen the store as it was last used.
 ///
-/// Backup. backup() takes its cut under the gate (a flush, then the data file's end and a
-/// descriptor of its own on the file) and copies the bytes before the cut with no lock
-/// held, so writers go on. While a backup runs, the data file must stay the one it reads:
-/// the automatic compaction trigger waits, and compact() and clear() wait for the backup
-/// without holding the gate. The copy is written as a store's directory is: the data file
-/// through a synced .tmp and a rename, the MANIFEST last, the directory synced after each;
-/// a destination without a MANIFEST is no backup. It is then opened read-only and verified.
+/// Backup. backup() takes its cut under the gate (a flush, then the segments and the
+/// active one's end) and copies the bytes before the cut with no lock held, so writers
+/// go on; a rollover meanwhile only closes the active segment, which the copy still reads
+/// to the cut. While a backup runs, no segment may be retired: the automatic compaction
+/// trigger waits, and compact() and clear() wait for the backup without holding the gate.
+/// The copy is written as a store's directory is: each segment through a synced .tmp and
+/// a rename, the directory synced, the MANIFEST last; a destination without a MANIFEST is
+/// no backup. It is then opened read-only and verified.
 ///
 /// Close. Readers check that the store is open under the shared lock, so close() marks
 /// it closed under the exclusive lock before it lets the writer go; writers waiting for
@@ -70,16 +75,18 @@
 #include "../../pinned_value.hpp"
 #include "../../stats.hpp"
 #include "../../threading/single_thread.hpp"
+#include "compactor.hpp"
 #include "hint.hpp"
 #include "log_scan.hpp"
 #include "record_format.hpp"
 #include "record_reader.hpp"
+#include "segment.hpp"
 
 namespace kvforge::detail {
 
 /// The store behind file_log (Mapped = false: records are read with pread) and
-/// mmap_file (Mapped = true: records in the file are read through a shared read-only
-/// mapping, without copying; writes still go through the writer and pwrite, so both
+/// mmap_file (Mapped = true: records in the segments are read through shared read-only
+/// mappings, without copying; writes still go through the writer and pwrite, so both
 /// stores have the same durability and crash behaviour).
 template <class Policies, bool Mapped = false>
 class log_backend {
@@ -96,6 +103,8 @@ class log_backend {
     using read_lock = std::shared_lock<mutex_type>;
     using write_lock = std::unique_lock<mutex_type>;
     using gate_lock = std::unique_lock<gate_type>;
+    using segment_type = segment<io_type>;
+    using segment_pointer = std::shared_ptr<segment_type>;
 
 public:
     /// Whether writes hand out sequence numbers (async_worker).
@@ -125,6 +134,13 @@ public:
                  "this store object is already open on " + directory_.path() + "; close it first");
             return;
         }
+        if (opts.segment_bytes < min_segment_bytes || opts.segment_bytes > max_segment_bytes) {
+            fail(ec, errc::invalid_argument,
+                 "options::segment_bytes is " + std::to_string(opts.segment_bytes) + "; it must lie between " +
+                     std::to_string(min_segment_bytes) + " (64 KiB) and " + std::to_string(max_segment_bytes) +
+                     " bytes (nothing was opened)");
+            return;
+        }
         io_ = std::move(io);
         options_ = opts;
         composition_ = wanted;
@@ -141,11 +157,8 @@ public:
         const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
         composition on_disk;
         bool has_manifest = false;
-        if (!check_manifest(on_disk, has_manifest, ec) || !recover(ec) || (salvage_rewrite() && !rewrite(true, ec)) ||
+        if (!check_manifest(on_disk, has_manifest, ec) || !recover(ec) || (salvage_rewrite() && !compact_all(ec)) ||
             (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
-            writer_.reset();
-            reader_.release();
-            file_.close();
             directory_.close();
             reset_state();
             return;
@@ -153,7 +166,7 @@ public:
         open_ = true;
     }
 
-    /// Writes everything out, syncs it, writes the hint file and releases the store
+    /// Writes everything out, syncs it, writes the active segment's hint and releases the store
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
     void close(std::error_code& ec) {
@@ -162,12 +175,11 @@ public:
         // After a failed write or sync, whatever was not yet on disk is lost: report it.
         if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
             call_writer(&writer_type::close, ec);
-            if (!ec && options_.write_hints && hint_covered_bytes_ != writer_->end()) {
-                // A hint only speeds up the next open, so failing to write one is no error.
-                std::error_code hint_error;
+            if (!ec) {
                 try {
-                    write_hint(hint_error);
+                    write_active_hint(writer_->end());
                 } catch (const std::bad_alloc&) {
+                    // A hint only speeds up the next open, so failing to write one is no error.
                 }
             }
         }
@@ -177,8 +189,9 @@ public:
         }
         active_calls_.wait_idle();
         writer_.reset();
-        reader_.release();
-        file_.close();
+        active_hint_.reset();
+        active_.reset();
+        segments_.clear();
         directory_.close();
     }
 
@@ -186,7 +199,7 @@ public:
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         gate_lock gate(write_gate_);
-        if (!writable(ec)) return 0;
+        if (!writable(ec) || !make_room(ec)) return 0;
         record_.clear();
         append_put_record(record_, key, value);
         append_result appended;
@@ -195,7 +208,11 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return 0;
             version_.bump();
-            update_index([&] { index_put(key, {appended.offset, static_cast<std::uint32_t>(value.size())}); });
+            const auto value_size = static_cast<std::uint32_t>(value.size());
+            update_index([&] {
+                index_put(key, {active_->id, static_cast<std::uint32_t>(appended.offset), value_size});
+                note_in_hint({record_type::put, 0, key, value_size, 0, 0, appended.offset, 0});
+            });
             cover_writer_end();
         }
         puts_.add(1);
@@ -206,7 +223,7 @@ public:
         gate_lock gate(write_gate_);
         if (!writable(ec)) return false;
         // Writers are ordered by the gate, so the index cannot change under this lookup.
-        if (!table_.find(key)) return false;
+        if (!table_.find(key) || !make_room(ec)) return false;
         record_.clear();
         append_erase_record(record_, key);
         append_result appended;
@@ -215,7 +232,10 @@ public:
             appended = writer_->append(record_, ec);
             if (ec) return false;
             version_.bump();
-            update_index([&] { index_erase(key, record_.size()); });
+            update_index([&] {
+                index_erase(key, record_.size(), *active_);
+                note_in_hint({record_type::erase, 0, key, 0, 0, 0, appended.offset, 0});
+            });
             cover_writer_end();
         }
         erases_.add(1);
@@ -225,7 +245,7 @@ public:
 
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         gate_lock gate(write_gate_);
-        if (!writable(ec)) return 0;
+        if (!writable(ec) || !make_room(ec)) return 0;
         record_.clear();
         const std::size_t start = begin_batch_record(record_);
         std::vector<std::size_t>& inner = batch_offsets_;
@@ -253,14 +273,17 @@ public:
                 ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
                     const std::uint64_t offset = appended.offset + body_offset + inner[i++];
                     if (op == batch_op::put) {
-                        index_put(key, {offset, static_cast<std::uint32_t>(value.size())});
+                        const auto value_size = static_cast<std::uint32_t>(value.size());
+                        index_put(key, {active_->id, static_cast<std::uint32_t>(offset), value_size});
+                        note_in_hint({record_type::put, 0, key, value_size, 0, 0, offset, 0});
                         puts_.add(1);
                     } else {
-                        if (index_erase(key, erase_record_size(key.size()))) erases_.add(1);
+                        if (index_erase(key, erase_record_size(key.size()), *active_)) erases_.add(1);
+                        note_in_hint({record_type::erase, 0, key, 0, 0, 0, offset, 0});
                     }
                 });
             });
-            dead_bytes_ += body_offset;  // the batch header holds no data
+            add_dead(*active_, body_offset);  // the batch header holds no data
             cover_writer_end();
         }
         batches_.add(1);
@@ -301,7 +324,7 @@ public:
         std::string_view value;
         if (!reader_.read(key, where, *copy, value, ec)) return false;
         if (copy->empty()) {
-            out = pinned_value(reader_.mapping(), value);  // the bytes lie in the mapping: share it
+            out = pinned_value(reader_.mapping(where.segment), value);  // the bytes lie in the mapping: share it
         } else {
             out = pinned_value(copy, std::string_view(*copy).substr(
                                          static_cast<std::size_t>(value.data() - copy->data()), value.size()));
@@ -352,11 +375,12 @@ public:
     /// compaction), read without a lock: a scan re-reads what it read ahead once it moved.
     [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
-    /// Removes every key by switching to a new, empty generation.
+    /// Removes every key: a new active segment starting with a clear record, then the
+    /// others retired.
     void clear(std::error_code& ec) {
         const gate_lock gate = gate_without_backups();
         if (!writable(ec)) return;
-        rewrite(false, ec);
+        clear_segments(ec);
     }
 
     [[nodiscard]] kvforge::stats stats() const {
@@ -376,8 +400,9 @@ public:
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
         if (open_) {
-            s.segments = 1;  // one data file: compaction replaces it whole
-            s.disk_bytes = writer_->end() + hint_bytes_;
+            s.segments = segments_.size();
+            s.disk_bytes = data_bytes();
+            for (const segment_pointer& in : segments_.by_id()) s.disk_bytes += in->hint_bytes;
             s.syncs = writer_->syncs() + directory_syncs_.load();
             s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
         }
@@ -389,11 +414,12 @@ public:
     /// Makes every write so far durable; nothing to do for a read-only store.
     void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
 
-    /// Rewrites the live records into a new generation and drops the old one.
+    /// Rewrites the live records of every segment into new segments, in index order,
+    /// and retires the old ones.
     void compact(std::error_code& ec) {
         const gate_lock gate = gate_without_backups();
         if (!writable(ec)) return;
-        compact_now(ec);
+        compact_now(true, ec);
     }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
@@ -432,55 +458,69 @@ public:
         }
         const std::string target(dest);
         const bool copied = copy_backup(cut, target, ec);
-        cut.source.close();
-        // The release pairs with gate_without_backups' acquire: the copy's reads of the data
-        // file happen before a compaction replaces it.
+        cut.segments.clear();
+        cut.active.reset();
+        // The release pairs with gate_without_backups' acquire: the copy's reads of the
+        // segments happen before a compaction or clear() retires them.
         if (backups_running_.fetch_sub(1, std::memory_order_release) == 1) backups_running_.notify_all();
         if (copied) verify_backup(cut, target, ec);
     }
 
-    /// Reads every record in the data file and checks its checksum; changes nothing.
+    /// Reads every record of every segment and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
         verify_report report;
         if (!readable(ec)) return report;
-        // async_worker's thread may be writing records at the end of the file: check
-        // only those wholly written, up to where the writer's first pending record starts
-        // (no writer appends while the gate is held). The writer reads that offset under
-        // one lock: pieced together from several readings while its thread moved on, it
-        // could fall inside a record. The size is read after: once nothing is pending the
-        // file no longer grows, and a size read before could end in the middle of a record
-        // the worker was writing.
-        const std::uint64_t written = writer_->written_end();
-        std::uint64_t file_size = 0;
-        if (!file_.size(file_size, ec)) return report;
-        const std::uint64_t end = written < writer_->end() ? written : file_size;
-        log_scan_result scanned;
-        if (!scan_log(
-                file_, records_start(), end, data_version_, true, [](const log_entry&) {}, scanned, ec)) {
-            return report;
-        }
-        report.records_checked = scanned.records;
-        report.damaged = std::move(scanned.damage);
-        if (scanned.torn_tail) {
-            report.damaged.push_back({file_.path(), scanned.valid_end, std::string(torn_tail_problem)});
+        for (const segment_pointer& in : segments_.in_replay_order()) {
+            std::uint64_t end = in->size;
+            if (in == active_) {
+                // async_worker's thread may be writing records at the end of the file:
+                // check only those wholly written, up to where the writer's first pending
+                // record starts (no writer appends while the gate is held). The writer
+                // reads that offset under one lock: pieced together from several readings
+                // while its thread moved on, it could fall inside a record. The size is
+                // read after: once nothing is pending the file no longer grows, and a size
+                // read before could end in the middle of a record the worker was writing.
+                const std::uint64_t written = writer_->written_end();
+                if (!in->file.size(end, ec)) return report;
+                if (written < writer_->end()) end = written;
+            }
+            log_scan_result scanned;
+            if (!scan_log(
+                    in->file, in->records_start(), end, in->version, true, [](const log_entry&) {}, scanned, ec)) {
+                return report;
+            }
+            report.records_checked += scanned.records;
+            report.damaged.insert(report.damaged.end(), scanned.damage.begin(), scanned.damage.end());
+            if (scanned.torn_tail) {
+                report.damaged.push_back({in->file.path(), scanned.valid_end, std::string(torn_tail_problem)});
+            }
         }
         return report;
     }
 
 private:
-    /// What a backup copies: the data file (through a descriptor of its own) up to end,
-    /// and what the store held at that point, to check the copy against.
+    /// Segments may be no smaller: below this, rollover's syncs would cost more than the writes.
+    static constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
+
+    /// What a backup copies: every segment (held, so that none is closed under the copy),
+    /// the active one up to active_end, and what the store held at that point, to check
+    /// the copy against.
     struct backup_cut {
-        data_file<io_type> source;
-        std::uint32_t generation = 0;
-        std::uint64_t end = 0;
+        std::vector<segment_pointer> segments;
+        segment_pointer active;
+        std::uint64_t active_end = 0;
         std::size_t live_keys = 0;
         std::uint64_t live_bytes = 0;
+
+        /// How much of in the copy takes: a closed segment whole, the active one to the cut.
+        [[nodiscard]] std::uint64_t end_of(const segment_pointer& in) const noexcept {
+            return in == active ? active_end : in->size;
+        }
     };
 
     /// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and
-    /// notes where the data file ends.
+    /// notes the segments and where the active one ends.
     bool take_backup_cut(backup_cut& cut, std::error_code& ec) {
         if (!readable(ec)) return false;
         if (!options_.read_only) {
@@ -488,9 +528,9 @@ private:
             call_writer(&writer_type::flush, ec);
             if (ec) return false;
         }
-        if (!directory_.open_file(cut.source, store_file_name::data(generation_), O_RDONLY, ec)) return false;
-        cut.generation = generation_;
-        cut.end = writer_->end();
+        cut.segments = segments_.by_id();
+        cut.active = active_;
+        cut.active_end = active_ ? writer_->end() : 0;
         cut.live_keys = table_.size();
         cut.live_bytes = live_bytes_;
         return true;
@@ -541,26 +581,33 @@ private:
                store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
     }
 
-    /// Writes the backup's files into dest: the data file up to the cut, then the
-    /// MANIFEST. A failure after dest was made says that the copy there is incomplete.
+    /// Writes the backup's files into dest: each segment up to the cut (closed segments
+    /// are never written again; the active one only past the cut), then the MANIFEST.
+    /// Hints are not copied: the copy rebuilds its index from the segments. A failure
+    /// after dest was made says that the copy there is incomplete.
     bool copy_backup(backup_cut& cut, const std::string& dest, std::error_code& ec) {
         if (!check_backup_destination(dest, ec)) return false;
         store_directory<io_type> target;
         directory_mode mode;
         mode.refuse_store = true;
         if (!target.open(io_, dest, mode, ec)) return false;
-        const store_file_name data = store_file_name::data(cut.generation);
-        data_file<io_type> copy;
-        bool ok = target.open_file(copy, data.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
+        bool ok = true;
         std::string buffer;
-        for (std::uint64_t at = 0; ok && at < cut.end;) {
-            // A mebibyte at a time: a copy costs that much memory, whatever the store's size.
-            buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(cut.end - at, std::uint64_t{1} << 20)));
-            ok = cut.source.read(at, buffer.data(), buffer.size(), ec) && copy.write(at, buffer, ec);
-            at += buffer.size();
+        for (const segment_pointer& in : cut.segments) {
+            const store_file_name data = store_file_name::data(in->id);
+            data_file<io_type> copy;
+            ok = ok && target.open_file(copy, data.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
+            const std::uint64_t end = cut.end_of(in);
+            for (std::uint64_t at = 0; ok && at < end;) {
+                // A mebibyte at a time: a copy costs that much memory, whatever the store's size.
+                buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
+                ok = in->file.read(at, buffer.data(), buffer.size(), ec) && copy.write(at, buffer, ec);
+                at += buffer.size();
+            }
+            ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
         }
-        ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec) && target.sync(ec);
-        // Only once the data file's name is durable may the MANIFEST make the copy a store.
+        ok = ok && target.sync(ec);
+        // Only once the segments' names are durable may the MANIFEST make the copy a store.
         // A composition whose codec names cannot stand in a manifest line leaves the copy
         // without one, as record_composition leaves the store itself.
         const std::string text = format_manifest(composition_);
@@ -607,8 +654,8 @@ private:
         }
     }
 
-    /// Takes write_gate_ for a call that replaces the data file (compact, clear) once no
-    /// backup copies it, waiting for backups without holding the gate, so writers go on.
+    /// Takes write_gate_ for a call that retires segments (compact, clear) once no
+    /// backup copies them, waiting for backups without holding the gate, so writers go on.
     gate_lock gate_without_backups() {
         gate_lock gate(write_gate_);
         for (int running = backups_running_.load(std::memory_order_acquire); running != 0;
@@ -631,20 +678,23 @@ private:
         return true;
     }
 
+    /// Back to the state of a closed store: no segment, writer or index.
     void reset_state() {
+        writer_.reset();
+        active_hint_.reset();
+        active_.reset();
+        segments_.clear();
         table_.clear();
+        next_id_ = 1;
         bytes_written_.store(0, std::memory_order_relaxed);
         live_bytes_ = 0;
         dead_bytes_ = 0;
-        hint_bytes_ = 0;
-        hint_covered_bytes_ = 0;
         recovered_records_ = 0;
         recovered_bytes_cut_ = 0;
         compaction_retry_end_ = 0;
         last_compaction_error_.clear();
         salvaged_.clear();
         failure_.reset();
-        writer_.reset();
     }
 
     bool writable(std::error_code& ec) const {
@@ -669,7 +719,7 @@ private:
     /// After a write: releases the gate, waits for durability as the policy says, and
     /// compacts when dead bytes have grown past the configured share. The write's result
     /// is its own: a failed compaction shows in stats() and is not retried before the
-    /// data file has grown (see compact_now).
+    /// store has grown (see compact_now).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
         const bool compaction_due = wants_compaction();
         {
@@ -684,33 +734,41 @@ private:
             if (writable(compaction_error) && wants_compaction()) {
                 // The caller's last error message describes its own calls, not this one.
                 const last_error saved = this_thread_last_error();
-                compact_now(compaction_error);
+                compact_now(false, compaction_error);
                 this_thread_last_error() = saved;
             }
         }
         return sequence;
     }
 
+    /// The bytes of every segment, the active one's buffered bytes included.
+    [[nodiscard]] std::uint64_t data_bytes() const {
+        std::uint64_t total = 0;
+        for (const segment_pointer& in : segments_.by_id()) total += in == active_ ? writer_->end() : in->size;
+        return total;
+    }
+
     [[nodiscard]] bool wants_compaction() const {
         if (options_.compact_dead_ratio <= 0) return false;
-        // A backup copies the data file compaction would replace: the trigger waits for it.
+        // A backup copies the segments compaction would retire: the trigger waits for it.
         if (backups_running_.load(std::memory_order_relaxed) != 0) return false;
-        const std::uint64_t data = writer_->end();
+        const std::uint64_t data = data_bytes();
         return data >= options_.compact_min_bytes && data >= compaction_retry_end_ &&
                static_cast<double>(dead_bytes_) > options_.compact_dead_ratio * static_cast<double>(data);
     }
 
-    /// Compacts, with write_gate_ held. A failure is counted and its message kept for
-    /// stats(), and automatic compaction waits until the data file has grown by as much
-    /// as it held, or by compact_min_bytes if that is more: a failure that persists (a
-    /// damaged record) then costs a bounded share of the writing, not a rewrite per write.
-    void compact_now(std::error_code& ec) {
-        if (rewrite(true, ec)) return;
+    /// Compacts all of the store (full) or runs one job on the segments with the most
+    /// dead bytes, with write_gate_ held. A failure is counted and its message kept for
+    /// stats(), and automatic compaction waits until the store has grown by as much as it
+    /// held, or by compact_min_bytes if that is more: a failure that persists (a damaged
+    /// record) then costs a bounded share of the writing, not a rewrite per write.
+    void compact_now(bool full, std::error_code& ec) {
+        if (full ? compact_all(ec) : compact_step(ec)) return;
         const std::string message = last_error_message();
         const write_lock lock(mutex_);
         ++compaction_failures_;
         last_compaction_error_ = message;
-        const std::uint64_t data = writer_->end();
+        const std::uint64_t data = data_bytes();
         compaction_retry_end_ = data + std::max(data, options_.compact_min_bytes);
     }
 
@@ -724,14 +782,11 @@ private:
         } catch (...) {
             std::error_code ec;
             fail(ec, std::make_error_code(std::errc::not_enough_memory),
-                 "out of memory while indexing a record already written to " + file_.path());
+                 "out of memory while indexing a record already written to " + active_->file.path());
             failure_.record(ec);
             throw;
         }
     }
-
-    /// Where the data file's records start: after its header, whose size is its version's.
-    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(data_version_); }
 
     /// The size of the header a finished batch record starts with.
     static std::size_t batch_header_size(const std::string& record) noexcept {
@@ -744,24 +799,54 @@ private:
         return static_cast<std::size_t>(p - record.data());
     }
 
+    /// Counts bytes of segment `in` as dead.
+    void add_dead(segment_type& in, std::uint64_t bytes) noexcept {
+        in.dead_bytes += bytes;
+        dead_bytes_ += bytes;
+    }
+
+    /// Counts the record at old (key's, replaced or erased) as dead in its segment.
+    void retire_record(std::string_view key, std::string_view old) {
+        const record_location previous = record_location::decode(old);
+        const std::uint64_t size = previous.record_size(key.size());
+        if (segment_type* const in = segments_.find(previous.segment)) {
+            add_dead(*in, size);
+        } else {
+            dead_bytes_ += size;
+        }
+        live_bytes_ -= key.size() + previous.value_size;
+    }
+
     void index_put(std::string_view key, const record_location& where) {
         char payload[record_location::encoded_size];
         where.encode(payload);
-        table_.upsert(key, {payload, sizeof payload}, [&](std::string_view old) {
-            const record_location previous = record_location::decode(old);
-            dead_bytes_ += previous.record_size(key.size());
-            live_bytes_ -= key.size() + previous.value_size;
-        });
+        table_.upsert(key, {payload, sizeof payload}, [&](std::string_view old) { retire_record(key, old); });
         live_bytes_ += key.size() + where.value_size;
     }
 
-    bool index_erase(std::string_view key, std::size_t tombstone_size) {
-        dead_bytes_ += tombstone_size;
-        return table_.erase(key, [&](std::string_view old) {
-            const record_location previous = record_location::decode(old);
-            dead_bytes_ += previous.record_size(key.size());
-            live_bytes_ -= key.size() + previous.value_size;
-        });
+    /// An erase of key whose tombstone (tombstone_size bytes) lies in segment `holder`.
+    bool index_erase(std::string_view key, std::size_t tombstone_size, segment_type& holder) {
+        add_dead(holder, tombstone_size);
+        return table_.erase(key, [&](std::string_view old) { retire_record(key, old); });
+    }
+
+    /// A clear record of segment `holder` ending at end, met in replay: every record
+    /// before it is dead, in the segments replayed before (all of them) and in holder.
+    void index_clear(segment_type& holder, std::uint64_t end) {
+        table_.clear();
+        live_bytes_ = 0;
+        dead_bytes_ = 0;
+        holder.holds_clear = true;
+        for (const segment_pointer& in : segments_.by_id()) {
+            if (in->replays_before(holder)) in->dead_bytes = in->size - in->records_start();
+            if (in.get() == &holder) in->dead_bytes = end - in->records_start();
+            dead_bytes_ += in->dead_bytes;
+        }
+    }
+
+    /// Lists a record of the active segment for its hint.
+    void note_in_hint(const hint_entry& entry) {
+        if (active_hint_) active_hint_->add(entry);
     }
 
     /// Under the read lock, has walk hand its read(key, payload) to the index's ordered
@@ -779,15 +864,8 @@ private:
         });
     }
 
-    /// A clear record ending at end: every record before it is dead.
-    void index_clear(std::uint64_t end) {
-        table_.clear();
-        live_bytes_ = 0;
-        dead_bytes_ = end - records_start();
-    }
-
-    /// Makes the mapping cover everything written so far (mmap_file).
-    void cover_writer_end() { reader_.cover(writer_->end()); }
+    /// Makes the active segment's mapping cover everything written so far (mmap_file).
+    void cover_writer_end() { reader_.cover(*active_, writer_->end()); }
 
     /// flush or sync: nothing to do for a read-only store, which writes nothing.
     void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
@@ -808,82 +886,252 @@ private:
         }
     }
 
-    /// Opens the newest generation (or creates the first), removes leftovers, and
-    /// rebuilds the index from the hint file and the log. A read-only store removes,
-    /// creates and cuts nothing: it serves the intact records and leaves the files as
-    /// they are. With salvage the hint is not trusted: the whole log is read, so that
-    /// every damaged record is found and dropped.
+    /// Which segment a hint describes.
+    [[nodiscard]] hint_identity identity(const segment_type& in) const noexcept {
+        return {in.id, fingerprint_, in.file_id, in.records_start()};
+    }
+
+    /// Makes `next` the active segment, its records starting at end (the exclusive lock held).
+    void make_active(segment_pointer next, std::uint64_t end) {
+        active_ = std::move(next);
+        writer_->attach(active_->file, end);
+        if (options_.write_hints && !options_.read_only) {
+            active_hint_.emplace(identity(*active_));
+        } else {
+            active_hint_.reset();
+        }
+        cover_writer_end();
+    }
+
+    /// Before a write (write_gate_ held): closes the active segment when it is full.
+    bool make_room(std::error_code& ec) { return writer_->end() < options_.segment_bytes || roll_over(ec); }
+
+    /// Closes the active segment and starts the next. The writer drains first: the
+    /// closed segment is durable before any byte of the next reaches the OS, so a power
+    /// loss leaves a prefix of the writes across segments too. On failure nothing was
+    /// appended anywhere and the next write tries again.
+    bool roll_over(std::error_code& ec) {
+        call_writer(&writer_type::drain, ec);
+        if (ec) return false;
+        segment_pointer next;
+        if (!create_segment(next, ec)) return false;
+        const std::uint64_t end = writer_->end();
+        std::uint64_t hint_size = 0;
+        try {
+            hint_size = write_active_hint_file(end);
+        } catch (const std::bad_alloc&) {
+            // Without a hint the segment is read whole at the next open.
+        }
+        const write_lock lock(mutex_);
+        active_->size = end;
+        if (hint_size != 0) {
+            active_->hint_bytes = hint_size;
+            active_->hint_covered = end;
+        }
+        segments_.add(next);
+        make_active(std::move(next), file_header::size);
+        return true;
+    }
+
+    /// Writes the active segment's hint, covering it up to end, unless the hint on disk
+    /// already does; at close.
+    void write_active_hint(std::uint64_t end) {
+        if (active_->hint_covered == end) return;
+        const std::uint64_t size = write_active_hint_file(end);
+        if (size == 0) return;
+        const write_lock lock(mutex_);  // stats() reads these under the read lock
+        active_->hint_bytes = size;
+        active_->hint_covered = end;
+    }
+
+    /// Writes the hint of the active segment from the entries gathered as its records
+    /// were appended; returns its size, 0 when there is none (a hint only speeds up the
+    /// next open, so failing to write one is no error). The gathered entries are used up.
+    std::uint64_t write_active_hint_file(std::uint64_t end) {
+        if (!active_hint_) return 0;
+        const std::string& bytes = active_hint_->finish(end);
+        std::error_code ignored;
+        const bool written = write_file(store_file_name::hint(active_->id), bytes, ignored);
+        const std::uint64_t size = written ? bytes.size() : 0;
+        active_hint_.reset();
+        return size;
+    }
+
+    /// Opens every segment (or creates the first), removes leftovers, and rebuilds the
+    /// index from the segments in replay order, each from its hint and its records after
+    /// what the hint covers. A read-only store removes, creates and cuts nothing: it
+    /// serves the intact records and leaves the files as they are. With salvage no hint
+    /// is trusted: every record is read, so that every damaged one is found and dropped.
     bool recover(std::error_code& ec) {
         std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
-        std::uint32_t newest = 0;
+        std::vector<std::uint32_t> ids;
         for (const store_file_name& name : names) {
-            if (name.kind() == store_file_kind::data && !name.is_temporary()) {
-                newest = std::max(newest, name.generation());
-            }
+            if (name.kind() == store_file_kind::data && !name.is_temporary()) ids.push_back(name.generation());
         }
-        // The directory refused a missing store unless this open may create one.
-        if (newest == 0) return create_generation(1, ec) && attach_writer(records_start());
-
-        generation_ = newest;
+        std::sort(ids.begin(), ids.end());
+        writer_.emplace();
         const int flags = options_.read_only ? O_RDONLY : O_RDWR;
-        if (!directory_.open_file(file_, store_file_name::data(newest), flags, ec)) return false;
-        std::uint64_t file_size = 0;
-        if (!file_.size(file_size, ec) || !check_header(file_size, ec)) return false;
+        std::vector<segment_pointer> found;
+        std::uint32_t newest_v1 = 0;
+        for (const std::uint32_t id : ids) {
+            auto in = std::make_shared<segment_type>();
+            in->id = id;
+            if (!directory_.open_file(in->file, store_file_name::data(id), flags, ec) || !in->file.size(in->size, ec) ||
+                !check_header(*in, ec)) {
+                return false;
+            }
+            if (in->version < 2) newest_v1 = id;
+            found.push_back(std::move(in));
+        }
+        // Format 1 kept one data file: an older one beside its newest is the leftover of
+        // a compaction that a crash interrupted (removed below, as other leftovers are).
+        for (segment_pointer& in : found) {
+            if (in->version == format_version || in->id == newest_v1) segments_.add(std::move(in));
+        }
+        found.clear();
 
         if (!options_.read_only) {
-            // Nothing is changed before the newest file proved to be a store of ours.
+            // Nothing is changed before every data file proved to be a store of ours.
+            // A hint whose segment is gone goes too, so that no later segment of its id meets it.
+            bool removed = false;
             for (const store_file_name& other : names) {
-                const bool leftover = other.is_temporary();
-                const bool older = (other.kind() == store_file_kind::data && other.generation() < newest) ||
-                                   (other.kind() == store_file_kind::hint && other.generation() != newest);
-                if ((leftover || older) && !directory_.remove(other, ec)) return false;
+                const bool segment_file =
+                    other.kind() == store_file_kind::data || other.kind() == store_file_kind::hint;
+                if (other.is_temporary() || (segment_file && segments_.find(other.generation()) == nullptr)) {
+                    if (!directory_.remove(other, ec)) return false;
+                    removed = true;
+                }
             }
             // Synced even when nothing was removed: the open that created or renamed these
             // files may have failed to sync the directory, and what this store acknowledges
             // from now on rests on those entries.
-            if (!sync_directory(ec)) return false;
+            if ((removed || !ids.empty()) && !sync_directory(ec)) return false;
         }
+        // The directory refused a missing store unless this open may create one.
+        if (segments_.empty()) {
+            segment_pointer first;
+            if (!create_segment(first, ec)) return false;
+            segments_.add(first);
+            make_active(std::move(first), file_header::size);
+            return true;
+        }
+        next_id_ = ids.back() + 1;
 
-        std::uint64_t scan_from = records_start();
-        if (!options_.salvage) load_hint(file_size, scan_from);
+        const std::vector<segment_pointer> ordered = segments_.in_replay_order();
+        std::optional<hint_builder> last_hint;
+        for (std::size_t i = 0; i < ordered.size(); ++i) {
+            if (!replay(*ordered[i], i + 1 == ordered.size(), last_hint, ec)) return false;
+        }
+        const segment_pointer& last = ordered.back();
+        if (options_.read_only) {
+            // Nothing is appended: the writer only tells readers where the records end.
+            active_ = last;
+            writer_->attach(active_->file, last->size);
+            return true;
+        }
+        // Appending goes on in the last segment if the writer made it and it has room.
+        if (last->writer_made() && last->size < options_.segment_bytes) {
+            active_ = last;
+            writer_->attach(active_->file, last->size);
+            active_hint_ = std::move(last_hint);
+            cover_writer_end();
+            return true;
+        }
+        if (last_hint && last->hint_covered != last->size) write_hint_of(*last, *last_hint);
+        segment_pointer next;
+        if (!create_segment(next, ec)) return false;
+        segments_.add(next);
+        make_active(std::move(next), file_header::size);
+        return true;
+    }
+
+    /// Replays segment `in` into the index: its hint, then its records after what the
+    /// hint covers. Only the last segment may end in a torn write (every other was
+    /// durable before the next was made); a writable open cuts it off. The entries of
+    /// the last segment are gathered in last_hint (it may become the active one); a
+    /// segment without a hint covering it whole gets one written.
+    bool replay(segment_type& in, bool last, std::optional<hint_builder>& last_hint, std::error_code& ec) {
+        if (in.size > max_segment_bytes) {
+            fail(ec, errc::not_a_store,
+                 in.file.path() + ": " + std::to_string(in.size) + " bytes, more than a segment may hold (" +
+                     std::to_string(max_segment_bytes) + ")");
+            return false;
+        }
+        const bool build = options_.write_hints && !options_.read_only;
+        std::optional<hint_builder> local;
+        std::optional<hint_builder>& hint = last ? last_hint : local;
+        std::uint64_t scan_from = in.records_start();
+        if (!options_.salvage) load_hint(in, scan_from, build && last, hint);
+        if (build && !hint && in.hint_covered != in.size) hint.emplace(identity(in));
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
-            file_, scan_from, file_size, data_version_, options_.salvage,
+            in.file, scan_from, in.size, in.version, options_.salvage,
             [&](const log_entry& entry) {
                 if (entry.type == record_type::put) {
-                    index_put(entry.key, {entry.offset, static_cast<std::uint32_t>(entry.value.size()), entry.flags});
+                    index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
+                                          static_cast<std::uint32_t>(entry.value.size()), entry.flags});
                 } else if (entry.type == record_type::erase) {
-                    index_erase(entry.key, entry.size);
+                    index_erase(entry.key, entry.size, in);
                 } else {
-                    index_clear(entry.offset + entry.size);
+                    index_clear(in, entry.offset + entry.size);
+                }
+                if (hint) {
+                    hint->add({entry.type, entry.flags, entry.key, static_cast<std::uint32_t>(entry.value.size()),
+                               entry.deadline, entry.tag, entry.offset, 0});
                 }
             },
             scanned, ec);
         if (!scanned_ok) return false;
-        dead_bytes_ += scanned.overhead_bytes;
+        add_dead(in, scanned.overhead_bytes);
         recovered_records_ += scanned.records;
-        salvaged_ = std::move(scanned.damage);
-        if (scanned.torn_tail && !options_.read_only) {
-            // Cut the torn tail before anything is appended after it, and make the cut durable.
-            recovered_bytes_cut_ = file_size - scanned.valid_end;
-            if (!file_.truncate(scanned.valid_end, ec) || !file_.sync(ec)) return false;
+        salvaged_.insert(salvaged_.end(), scanned.damage.begin(), scanned.damage.end());
+        if (scanned.torn_tail) {
+            if (!last) {
+                const std::string problem = "incomplete record at the end of a closed segment";
+                if (!options_.salvage) {
+                    fail(ec, errc::corrupt_record,
+                         in.file.path() + ": " + problem + " at offset " + std::to_string(scanned.valid_end) +
+                             " (a closed segment was complete on disk before the next one was made); open with "
+                             "options::salvage to keep the intact records");
+                    return false;
+                }
+                salvaged_.push_back({in.file.path(), scanned.valid_end, problem});
+            } else if (!options_.read_only) {
+                // Cut the torn tail before anything is appended after it, and make the cut durable.
+                recovered_bytes_cut_ = in.size - scanned.valid_end;
+                if (!in.file.truncate(scanned.valid_end, ec) || !in.file.sync(ec)) return false;
+                in.size = scanned.valid_end;
+            }
         }
-        return attach_writer(scanned.valid_end);
+        if constexpr (Mapped) reader_.cover(in, in.size);
+        if (!last && local && in.hint_covered != in.size) write_hint_of(in, *local);
+        return true;
     }
 
-    bool check_header(std::uint64_t file_size, std::error_code& ec) {
+    /// Writes the hint of closed segment `in` from its gathered entries (best effort).
+    void write_hint_of(segment_type& in, hint_builder& hint) {
+        const std::string& bytes = hint.finish(in.size);
+        std::error_code ignored;
+        if (!write_file(store_file_name::hint(in.id), bytes, ignored)) return;
+        in.hint_bytes = bytes.size();
+        in.hint_covered = in.size;
+    }
+
+    /// Reads segment `in`'s header: a data file of ours, of a version this code reads,
+    /// written with this store's codecs.
+    bool check_header(segment_type& in, std::error_code& ec) {
         char bytes[file_header::size];
-        const std::size_t available = static_cast<std::size_t>(std::min<std::uint64_t>(file_size, sizeof bytes));
-        if (!file_.read(0, bytes, available, ec)) return false;
+        const std::size_t available = static_cast<std::size_t>(std::min<std::uint64_t>(in.size, sizeof bytes));
+        if (!in.file.read(0, bytes, available, ec)) return false;
         file_header header;
-        const std::string& path = file_.path();
+        const std::string& path = in.file.path();
         switch (file_header::decode({bytes, available}, file_kind::data, header)) {
             case file_header::problem::none:
                 break;
             case file_header::problem::truncated:
                 fail(ec, errc::corrupt_header,
-                     path + ": " + std::to_string(file_size) + " bytes, shorter than its file header");
+                     path + ": " + std::to_string(in.size) + " bytes, shorter than its file header");
                 return false;
             case file_header::problem::bad_magic:
                 fail(ec, errc::not_a_store, path + ": does not start with a kvforge data file's magic bytes");
@@ -909,54 +1157,53 @@ private:
                      "'); open it with the types it was written with (nothing was changed)");
             return false;
         }
-        file_id_ = header.file_id;
-        data_version_ = header.version;
+        in.file_id = header.file_id;
+        in.version = header.version;
+        in.order = header.order;
         return true;
     }
 
-    /// Loads the hint file of the current generation if it is valid; scan_from becomes
-    /// the first byte of the log it does not cover.
-    void load_hint(std::uint64_t file_size, std::uint64_t& scan_from) {
-        data_file<io_type> hint;
+    /// Loads segment `in`'s hint if it is valid; scan_from becomes the first byte of the
+    /// segment it does not cover. With gather, or when the hint covers only part of the
+    /// segment, its entries are gathered in hint too, for the segment's next hint.
+    void load_hint(segment_type& in, std::uint64_t& scan_from, bool gather, std::optional<hint_builder>& hint) {
+        data_file<io_type> file;
         std::error_code ignored;
-        if (!directory_.open_file(hint, store_file_name::hint(generation_), O_RDONLY, ignored)) return;
+        if (!directory_.open_file(file, store_file_name::hint(in.id), O_RDONLY, ignored)) return;
         std::uint64_t size = 0;
-        if (!hint.size(size, ignored) || size == 0) return;
+        if (!file.size(size, ignored) || size == 0) return;
         // Mapped rather than read: the hint is parsed once, front to back, and a copy would
         // cost a buffer as large as the file.
         const auto mapping =
-            file_mapping<io_type>::map(io_, hint.descriptor(), static_cast<std::size_t>(size), hint.path(), ignored);
+            file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
         if (!mapping) return;
-        // Entries come only once the whole hint has passed its checks; the index is empty.
+        const bool build = options_.write_hints && !options_.read_only;
+        // Entries come only once the whole hint has passed its checks.
         const std::uint64_t covered = read_hint(
-            {mapping->data(), mapping->length()}, {generation_, fingerprint_, file_id_, records_start()}, file_size,
-            [&](std::uint64_t entries) {
+            {mapping->data(), mapping->length()}, identity(in), in.size,
+            [&](std::uint64_t entries, std::uint64_t covered_end) {
                 if constexpr (requires { table_.reserve(std::size_t{}); }) {
-                    table_.reserve(static_cast<std::size_t>(entries));
+                    if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
                 }
-                recovered_records_ = entries;
+                recovered_records_ += entries;
+                if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
             },
             [&](const hint_entry& entry) {
-                dead_bytes_ += entry.gap;  // records the hint leaves out: overwritten, erased, batch headers
+                add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
                 if (entry.type == record_type::put) {
-                    index_put(entry.key, {entry.offset, entry.value_size, entry.flags});
+                    index_put(entry.key,
+                              {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
                 } else if (entry.type == record_type::erase) {
-                    index_erase(entry.key, entry.record_size());
+                    index_erase(entry.key, entry.record_size(), in);
                 } else {
-                    index_clear(entry.offset + entry.record_size());
+                    index_clear(in, entry.offset + entry.record_size());
                 }
+                if (hint) hint->add(entry);
             });
         if (covered == 0) return;
-        hint_bytes_ = size;
-        hint_covered_bytes_ = covered;
+        in.hint_bytes = size;
+        in.hint_covered = covered;
         scan_from = covered;
-    }
-
-    bool attach_writer(std::uint64_t end) {
-        writer_.emplace();
-        writer_->attach(file_, end);
-        cover_writer_end();
-        return true;
     }
 
     bool sync_directory(std::error_code& ec) {
@@ -964,169 +1211,364 @@ private:
         return directory_.sync(ec);
     }
 
-    /// Creates data file `generation` holding only its header, through a synced .tmp and a rename.
-    bool create_generation(std::uint32_t generation, std::error_code& ec) {
-        data_file<io_type> created;
-        std::uint32_t id = 0;
-        if (!start_generation(generation, created, id, ec)) return false;
-        if (!publish_generation(generation, created, ec)) return false;
-        file_ = std::move(created);
-        generation_ = generation;
-        file_id_ = id;
-        data_version_ = format_version;
+    /// Creates the next segment the writer appends to, holding only its header, through
+    /// a synced .tmp and a rename.
+    bool create_segment(segment_pointer& out, std::error_code& ec) {
+        // A segment the writer starts replays after every earlier one.
+        return start_segment(next_id_, next_id_, out, ec) && publish_segment(*out, ec);
+    }
+
+    /// Starts segment `id` as a .tmp holding its header, with a new file id. No hint of
+    /// that id exists: ids are above every id on disk at open, where hints without their
+    /// segment were removed.
+    bool start_segment(std::uint32_t id, std::uint64_t order, segment_pointer& out, std::error_code& ec) {
+        next_id_ = id + 1;
+        auto created = std::make_shared<segment_type>();
+        created->id = id;
+        created->order = order;
+        created->file_id = new_file_id();
+        const store_file_name tmp = store_file_name::data(id).temporary();
+        if (!directory_.open_file(created->file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
+        file_header header;
+        header.codec_fingerprint = fingerprint_;
+        header.generation = id;
+        header.order = order;
+        header.file_id = created->file_id;
+        char bytes[file_header::size];
+        header.encode(bytes);
+        if (!write_counted(created->file, 0, {bytes, sizeof bytes}, ec)) return false;
+        created->size = file_header::size;
+        out = std::move(created);
         return true;
     }
 
-    /// Starts data file `generation` as a .tmp holding its header, with a new file id.
-    /// A hint of that generation can only describe an earlier data file (one that was
-    /// lost, or the leftover of an interrupted switch): it is removed first.
-    bool start_generation(std::uint32_t generation, data_file<io_type>& file, std::uint32_t& id, std::error_code& ec) {
-        if (!directory_.remove(store_file_name::hint(generation), ec)) return false;
-        const store_file_name tmp = store_file_name::data(generation).temporary();
-        if (!directory_.open_file(file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
-        id = new_file_id();
-        file_header header;
-        header.codec_fingerprint = fingerprint_;
-        header.generation = generation;
-        header.order = generation;  // a file the writer starts replays after every earlier one
-        header.file_id = id;
-        char bytes[file_header::size];
-        header.encode(bytes);
-        return write_counted(file, 0, {bytes, sizeof bytes}, ec);
+    /// Syncs a finished .tmp segment, renames it into place and syncs the directory. A
+    /// failure stops the store's writes: a failed sync is never retried (the kernel may
+    /// have dropped the pages), and after the rename the next open may find the segment.
+    bool publish_segment(segment_type& in, std::error_code& ec) {
+        const store_file_name name = store_file_name::data(in.id);
+        if (in.file.sync(ec) && directory_.rename(name.temporary(), name, ec)) {
+            in.file.renamed(directory_.file_path(name));
+            if (sync_directory(ec)) return true;
+        }
+        failure_.record(ec);
+        return false;
     }
 
-    /// Syncs a finished .tmp generation, renames it into place and syncs the directory.
-    bool publish_generation(std::uint32_t generation, data_file<io_type>& file, std::error_code& ec) {
-        const store_file_name name = store_file_name::data(generation);
-        if (!file.sync(ec) || !directory_.rename(name.temporary(), name, ec)) return false;
-        file.renamed(directory_.file_path(name));
-        return sync_directory(ec);
+    /// Removes the files of segments taken out of the store, in their replay order, the
+    /// directory synced after each: should a crash leave some, they are the last ones in
+    /// replay order, whose tombstones are still there for their older records. A removal
+    /// that fails stops it; the next open replays what is left, to the same contents.
+    void remove_segments(const std::vector<segment_pointer>& retired) {
+        std::error_code ignored;
+        for (const segment_pointer& in : retired) {
+            if (!directory_.remove(store_file_name::data(in->id), ignored) ||
+                !directory_.remove(store_file_name::hint(in->id), ignored) || !sync_directory(ignored)) {
+                return;
+            }
+        }
     }
 
-    /// Compaction (keep = true) or clear (keep = false): writes generation + 1 with the
-    /// live records (or none), switches to it, and removes the old generation; false
-    /// with ec set when it failed. Called with write_gate_ held, so the index changes
-    /// only here.
-    bool rewrite(bool keep, std::error_code& ec) {
+    /// The output segments of a compaction job, written one after another up to
+    /// segment_bytes each; each is synced, with its hint written beside it, before any
+    /// is renamed into place (publish). Outputs replay at `order`, the highest of the
+    /// job's inputs, after them (their ids are higher) and before every newer segment.
+    class output_segments {
+    public:
+        output_segments(log_backend& engine, std::uint64_t order) noexcept : engine_(engine), order_(order) {}
+
+        /// Appends a record, which entry describes (its offset aside); where it went
+        /// comes back in where.segment and where.offset.
+        bool append(std::string_view record, hint_entry entry, record_location& where, std::error_code& ec) {
+            if (outputs_.empty() || end_ + pending_.size() >= engine_.options_.segment_bytes) {
+                if (!outputs_.empty() && !finish_current(ec)) return false;
+                segment_pointer next;
+                if (!engine_.start_segment(engine_.next_id_, order_, next, ec)) return false;
+                outputs_.push_back(std::move(next));
+                end_ = file_header::size;
+                if (engine_.options_.write_hints) hint_.emplace(engine_.identity(*outputs_.back()));
+            }
+            where.segment = outputs_.back()->id;
+            where.offset = static_cast<std::uint32_t>(end_ + pending_.size());
+            entry.offset = where.offset;
+            if (hint_) hint_->add(entry);
+            if (entry.type != record_type::put) outputs_.back()->dead_bytes += record.size();  // a tombstone
+            pending_.append(record);
+            return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
+        }
+
+        /// Writes and syncs the last output.
+        bool finish(std::error_code& ec) { return outputs_.empty() || finish_current(ec); }
+
+        /// Renames the outputs into place and syncs the directory. Once it has begun,
+        /// a failure leaves some outputs in place: the store object must write no more.
+        bool publish(std::error_code& ec) {
+            for (const segment_pointer& output : outputs_) {
+                const store_file_name name = store_file_name::data(output->id);
+                if (!engine_.directory_.rename(name.temporary(), name, ec)) return false;
+                output->file.renamed(engine_.directory_.file_path(name));
+            }
+            if constexpr (Mapped) {
+                for (const segment_pointer& output : outputs_) engine_.reader_.cover(*output, output->size);
+            }
+            return outputs_.empty() || engine_.sync_directory(ec);
+        }
+
+        [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }
+
+    private:
+        bool write_pending(std::error_code& ec) {
+            if (!engine_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
+            end_ += pending_.size();
+            pending_.clear();
+            return true;
+        }
+
+        bool finish_current(std::error_code& ec) {
+            segment_type& output = *outputs_.back();
+            if (!write_pending(ec)) return false;
+            if (!output.file.sync(ec)) {
+                engine_.failure_.record(ec);  // a failed sync is never retried
+                return false;
+            }
+            output.size = end_;
+            if (hint_) engine_.write_hint_of(output, *hint_);
+            hint_.reset();
+            return true;
+        }
+
+        log_backend& engine_;
+        std::uint64_t order_;
+        std::vector<segment_pointer> outputs_;
+        std::optional<hint_builder> hint_;
+        std::string pending_;    // records not yet written to the newest output
+        std::uint64_t end_ = 0;  // where pending_ goes in the newest output
+    };
+
+    /// Compaction of the whole store, with write_gate_ held: writes the live records,
+    /// in index order (a sorted store's in key order, so scans read them in sequence),
+    /// into new segments; publishes them; starts a new active segment; switches the
+    /// index to them; and retires every old segment. A crash that leaves outputs and old
+    /// segments replays the old first, then the outputs, to the same contents. False
+    /// with ec set when it failed.
+    bool compact_all(std::error_code& ec) {
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
-        const std::uint32_t next = generation_ + 1;
-        data_file<io_type> file;
-        std::uint32_t id = 0;
-        if (!start_generation(next, file, id, ec)) return false;
-
+        const std::vector<segment_pointer> inputs = segments_.in_replay_order();
+        output_segments outputs(*this, inputs.back()->order);
         table_type table;
-        hint_builder hint({next, fingerprint_, id});
-        std::uint64_t end = file_header::size;
         std::uint64_t live = 0;
-        if (keep) {
-            std::string out;
-            std::string scratch;
-            bool ok = true;
-            // In index order, so a sorted store's file is in key order and scans read it in sequence.
-            table_.for_each([&](std::string_view key, std::string_view payload) {
-                if (!ok) return;
-                std::string_view value;
-                const record_location where = record_location::decode(payload);
-                if (!reader_.read(key, where, scratch, value, ec)) {
-                    ok = false;
-                    return;
-                }
-                const record_location moved{end + out.size(), where.value_size};
-                append_put_record(out, key, value);
-                char encoded[record_location::encoded_size];
-                moved.encode(encoded);
-                table.upsert(key, {encoded, sizeof encoded}, [](std::string_view) {});
-                hint.add({record_type::put, 0, key, moved.value_size, 0, 0, moved.offset, 0});
-                live += key.size() + value.size();
-                if (out.size() >= (std::size_t{1} << 20)) {
-                    ok = write_counted(file, end, out, ec);
-                    end += out.size();
-                    out.clear();
-                }
-            });
-            if (!ok || !write_counted(file, end, out, ec)) return false;
-            end += out.size();
-        }
-        if (!publish_generation(next, file, ec)) {
-            // The rename may have happened: the next open could pick either generation,
-            // so this store object must not write on as if nothing had.
+        std::string scratch;
+        bool ok = true;
+        table_.for_each([&](std::string_view key, std::string_view payload) {
+            if (!ok) return;
+            std::string_view value;
+            const record_location where = record_location::decode(payload);
+            if (!reader_.read(key, where, scratch, value, ec)) {
+                ok = false;
+                return;
+            }
+            record_.clear();
+            append_put_record(record_, key, value);
+            record_location moved{0, 0, where.value_size, 0};
+            if (!outputs.append(record_, {record_type::put, 0, key, where.value_size, 0, 0, 0, 0}, moved, ec)) {
+                ok = false;
+                return;
+            }
+            char encoded[record_location::encoded_size];
+            moved.encode(encoded);
+            table.upsert(key, {encoded, sizeof encoded}, [](std::string_view) {});
+            live += key.size() + value.size();
+        });
+        if (!ok || !outputs.finish(ec)) return false;
+        segment_pointer next;
+        if (!outputs.publish(ec) || !create_segment(next, ec)) {
+            // Some outputs may be in place: this store object must not write on as if
+            // nothing had (its next writes would replay before them).
             failure_.record(ec);
             return false;
         }
-        std::uint64_t hint_size = 0;
-        std::uint64_t hint_covered = 0;
-        if (options_.write_hints) {
-            std::string& bytes = hint.finish(end);
-            hint_size = bytes.size();
-            // A missing hint only slows the next open down.
-            std::error_code hint_error;
-            if (!write_file(store_file_name::hint(next), bytes, hint_error)) hint_size = 0;
-            hint_covered = hint_size == 0 ? 0 : end;
-        }
-
-        const std::uint32_t previous = generation_;
         {
             const write_lock lock(mutex_);
             table_ = std::move(table);
-            file_ = std::move(file);
-            writer_->attach(file_, end);
-            // Views handed out before keep the old mapping; new reads use the new file's.
-            reader_.release();
-            cover_writer_end();
-            generation_ = next;
-            file_id_ = id;
-            data_version_ = format_version;
+            segments_.clear();
+            for (segment_pointer& output : outputs.segments()) segments_.add(std::move(output));
+            segments_.add(next);
+            make_active(std::move(next), file_header::size);
             live_bytes_ = live;
             dead_bytes_ = 0;
-            hint_bytes_ = hint_size;
-            hint_covered_bytes_ = hint_covered;
-            ++compactions_;
-            compaction_retry_end_ = 0;
-            last_compaction_error_.clear();
-            salvaged_.clear();
-            version_.bump();
+            finish_compaction();
         }
-        // The old generation is obsolete now; should removing it fail, the next open removes it.
-        std::error_code cleanup_error;
-        if (directory_.remove(store_file_name::data(previous), cleanup_error) &&
-            directory_.remove(store_file_name::hint(previous), cleanup_error)) {
-            sync_directory(cleanup_error);
-        }
+        remove_segments(inputs);
         return true;
     }
 
-    /// Writes the hint of the current generation, covering the whole log: its live
-    /// records in file order, the gaps between them holding the rest.
-    bool write_hint(std::error_code& ec) {
-        // Streamed a block at a time, as write_file would write it whole: .tmp, sync, rename, sync the directory.
-        const store_file_name name = store_file_name::hint(generation_);
-        data_file<io_type> file;
-        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
-        std::uint64_t size = 0;
-        auto sink = [&](std::string_view block) {
-            if (!write_counted(file, size, block, ec)) return false;
-            size += block.size();
+    /// After a compaction is installed (the exclusive lock held).
+    void finish_compaction() {
+        ++compactions_;
+        compaction_retry_end_ = 0;
+        last_compaction_error_.clear();
+        salvaged_.clear();
+        version_.bump();
+    }
+
+    /// One automatic compaction job, with write_gate_ held: the closed segments with the
+    /// largest share of dead bytes, as many as hold about one segment of live records.
+    /// When the active segment has a larger share than any closed one, it is closed
+    /// first, to be one of them. With nothing to gain, automatic compaction waits for
+    /// the store to grow by compact_min_bytes.
+    bool compact_step(std::error_code& ec) {
+        double closed_share = 0;
+        for (const segment_pointer& in : segments_.by_id()) {
+            if (in != active_) closed_share = std::max(closed_share, dead_share(*in));
+        }
+        const std::uint64_t active_records = writer_->end() - active_->records_start();
+        const double active_share =
+            active_records == 0 ? 0.0 : static_cast<double>(active_->dead_bytes) / static_cast<double>(active_records);
+        if (active_share > closed_share && !roll_over(ec)) return false;
+        std::vector<segment_pointer> inputs = pick_inputs(segments_, active_.get(), options_.segment_bytes);
+        if (inputs.empty()) {
+            const write_lock lock(mutex_);
+            compaction_retry_end_ = data_bytes() + options_.compact_min_bytes;
             return true;
-        };
-        hint_writer hint({generation_, fingerprint_, file_id_, records_start()}, writer_->end(), table_.size(), sink);
-        // The keys stay where the index holds them: no writer runs while the gate is held.
-        const auto walk = [&](auto&& fn) {
-            table_.for_each(
-                [&](std::string_view key, std::string_view payload) { fn(key, record_location::decode(payload)); });
-        };
-        const bool listed = visit_in_file_order(
-            walk, table_.size(), records_start(), writer_->end(),
-            [&](std::string_view key, const record_location& where) {
-                return hint.add({record_type::put, where.flags, key, where.value_size, 0, 0, where.offset, 0});
-            });
-        if (!listed) return false;
-        if (!hint.finish() || !file.sync(ec) || !directory_.rename(name.temporary(), name, ec) || !sync_directory(ec)) {
+        }
+        return compact_segments(std::move(inputs), ec);
+    }
+
+    /// A record a job copies, read from its input.
+    struct copied_record {
+        std::string key;
+        std::string value;
+        record_meta meta;
+        bool erase = false;
+    };
+
+    /// Compacts the closed segments `inputs`, with write_gate_ held: reads each, copies
+    /// its live puts (those the index points at) and the erases still needed
+    /// (compactor.hpp) in key order into output segments, publishes them, then moves the
+    /// index entries to the copies and retires the inputs.
+    bool compact_segments(std::vector<segment_pointer> inputs, std::error_code& ec) {
+        // A record is left behind when a newer one of its key exists; that newer one may
+        // still sit in the writer's buffer, and must be durable before the older is
+        // removed, or a power loss would lose the key.
+        call_writer(&writer_type::drain, ec);
+        if (ec) return false;
+        std::sort(inputs.begin(), inputs.end(),
+                  [](const segment_pointer& a, const segment_pointer& b) { return a->replays_before(*b); });
+        std::vector<copied_record> records;
+        for (const segment_pointer& in : inputs) {
+            const bool keep_erases = older_segment_outside(segments_, *in, inputs);
+            log_scan_result scanned;
+            const bool scanned_ok = scan_log(
+                in->file, in->records_start(), in->size, in->version, false,
+                [&](const log_entry& entry) {
+                    if (entry.type == record_type::put) {
+                        const auto payload = table_.find(entry.key);
+                        if (!payload) return;
+                        const record_location where = record_location::decode(*payload);
+                        if (where.segment != in->id || where.offset != entry.offset) return;
+                        records.push_back({std::string(entry.key),
+                                           std::string(entry.value),
+                                           {entry.flags, entry.deadline, entry.tag},
+                                           false});
+                    } else if (entry.type == record_type::erase && keep_erases && !table_.find(entry.key)) {
+                        records.push_back({std::string(entry.key), {}, {}, true});
+                    }
+                },
+                scanned, ec);
+            if (!scanned_ok) return false;
+            if (scanned.torn_tail) {
+                fail(ec, errc::corrupt_record,
+                     in->file.path() + ": incomplete record at the end of a closed segment, at offset " +
+                         std::to_string(scanned.valid_end) + "; open with options::salvage to keep the intact records");
+                return false;
+            }
+        }
+        // A key's put and its erases are never both copied; erases of one key are one.
+        std::stable_sort(records.begin(), records.end(),
+                         [](const copied_record& a, const copied_record& b) { return a.key < b.key; });
+        records.erase(std::unique(records.begin(), records.end(),
+                                  [](const copied_record& a, const copied_record& b) { return a.key == b.key; }),
+                      records.end());
+
+        std::uint64_t order = 0;
+        for (const segment_pointer& in : inputs) order = std::max(order, in->order);
+        output_segments outputs(*this, order);
+        std::vector<record_location> moved(records.size());
+        for (std::size_t i = 0; i < records.size(); ++i) {
+            const copied_record& r = records[i];
+            record_.clear();
+            hint_entry entry;
+            entry.key = r.key;
+            if (r.erase) {
+                append_erase_record(record_, r.key);
+                entry.type = record_type::erase;
+            } else {
+                append_put_record(record_, r.key, r.value, r.meta);
+                entry.flags = r.meta.flags;
+                entry.value_size = static_cast<std::uint32_t>(r.value.size());
+                entry.deadline = r.meta.deadline;
+                entry.tag = r.meta.tag;
+                moved[i].value_size = entry.value_size;
+                moved[i].flags = r.meta.flags;
+            }
+            if (!outputs.append(record_, entry, moved[i], ec)) return false;
+        }
+        if (!outputs.finish(ec)) return false;
+        if (!outputs.publish(ec)) {
+            failure_.record(ec);
             return false;
         }
-        const write_lock lock(mutex_);  // stats() reads these under the read lock
-        hint_bytes_ = size;
-        hint_covered_bytes_ = writer_->end();
+        {
+            const write_lock lock(mutex_);
+            for (std::size_t i = 0; i < records.size(); ++i) {
+                if (records[i].erase) continue;
+                char encoded[record_location::encoded_size];
+                moved[i].encode(encoded);
+                table_.upsert(records[i].key, {encoded, sizeof encoded}, [](std::string_view) {});
+            }
+            for (const segment_pointer& in : inputs) {
+                dead_bytes_ -= in->dead_bytes;
+                segments_.remove(in->id);
+            }
+            for (segment_pointer& output : outputs.segments()) {
+                dead_bytes_ += output->dead_bytes;
+                segments_.add(std::move(output));
+            }
+            finish_compaction();
+        }
+        remove_segments(inputs);
+        return true;
+    }
+
+    /// clear(), with write_gate_ held: a new active segment whose first record is a
+    /// clear record, published, and then every other segment retired. Should a crash come
+    /// before all are removed, the clear record drops what they hold when they replay.
+    bool clear_segments(std::error_code& ec) {
+        call_writer(&writer_type::drain, ec);
+        if (ec) return false;
+        segment_pointer next;
+        if (!start_segment(next_id_, next_id_, next, ec)) return false;
+        std::string record;
+        append_clear_record(record);
+        if (!write_counted(next->file, next->size, record, ec)) return false;
+        next->size += record.size();
+        next->holds_clear = true;
+        if (!publish_segment(*next, ec)) return false;
+        const std::vector<segment_pointer> retired = segments_.in_replay_order();
+        {
+            const write_lock lock(mutex_);
+            table_.clear();
+            segments_.clear();
+            segments_.add(next);
+            make_active(next, next->size);
+            note_in_hint({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
+            live_bytes_ = 0;
+            dead_bytes_ = 0;
+            add_dead(*next, record.size());
+            finish_compaction();
+        }
+        remove_segments(retired);
         return true;
     }
 
@@ -1205,29 +1647,30 @@ private:
     mutable gate_type write_gate_;
     mutable mutex_type mutex_;
     store_directory<io_type> directory_;
-    data_file<io_type> file_;
+    // Changed under the gate and the exclusive lock; readers find records' segments here.
+    segment_set<io_type> segments_;
+    segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
     std::optional<writer_type> writer_;
-    record_reader<io_type, writer_type, Mapped> reader_{io_, file_, writer_};
-    std::uint32_t generation_ = 0;
-    std::uint32_t file_id_ = 0;                    // the data file's id, which its hint repeats
-    std::uint16_t data_version_ = format_version;  // the data file's format version, which its records follow
+    record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
+    // The active segment's records, listed as they are appended, for its hint; empty
+    // without options::write_hints (and once the hint was written from them).
+    std::optional<hint_builder> active_hint_;
+    std::uint32_t next_id_ = 1;  // the id of the next segment made, one counter for every kind
     table_type table_;
     std::string record_;                      // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
     detail::write_version<threading::concurrent> version_;
     active_calls<threading::concurrent> active_calls_;
-    std::atomic<int> backups_running_{0};  // backups copying the data file; changed by backup() alone
+    std::atomic<int> backups_running_{0};  // backups copying segments; changed by backup() alone
 
     std::uint64_t live_bytes_ = 0;
-    std::uint64_t dead_bytes_ = 0;
-    std::uint64_t hint_bytes_ = 0;
-    std::uint64_t hint_covered_bytes_ = 0;  // how much of the log the hint file on disk covers; 0: no hint
+    std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::uint64_t compactions_ = 0;
     std::uint64_t compaction_failures_ = 0;
     std::string last_compaction_error_;
-    std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the data file ends past this
+    std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the segments hold more than this
     counter_type directory_syncs_;            // bumped outside the lock stats() reads under
     // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
     std::atomic<std::uint64_t> bytes_written_{0};

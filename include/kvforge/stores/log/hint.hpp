@@ -156,93 +156,9 @@ private:
     std::uint64_t entries_ = 0;
 };
 
-/// Writes a hint file a block at a time, for a data file whose covered end and entry
-/// count are known before its entries: add() each in file order, then finish(). Each
-/// full block goes to sink(std::string_view) -> bool, so that the hint of a large store
-/// never sits in memory whole (at a million keys it would be a large part of a load's
-/// peak memory).
-template <class Sink>
-class hint_writer {
-public:
-    /// Bytes gathered before they go to the sink.
-    static constexpr std::size_t block_size = std::size_t{256} << 10;
-
-    hint_writer(const hint_identity& data, std::uint64_t covered_end, std::uint64_t entries, Sink& sink)
-        : sink_(&sink), encoder_(data.records_start) {
-        bytes_.reserve(block_size + 64);
-        append_hint_header(bytes_, data);
-        put_hint_counts(bytes_.data() + file_header::size, covered_end, entries);
-        checked_from_ = file_header::size;
-    }
-
-    /// Adds the entry of the next record; false when the sink failed.
-    bool add(const hint_entry& entry) {
-        encoder_.append(bytes_, entry);
-        if (bytes_.size() < block_size) return true;
-        take_into_crc();
-        return write_out();
-    }
-
-    /// Writes what is left and the trailer; false when the sink failed.
-    bool finish() {
-        take_into_crc();
-        append_hint_trailer(bytes_, crc_);
-        return write_out();
-    }
-
-private:
-    void take_into_crc() noexcept { crc_ = crc32c_extend(crc_, std::string_view(bytes_).substr(checked_from_)); }
-
-    bool write_out() {
-        const bool written = (*sink_)(std::string_view(bytes_));
-        bytes_.clear();
-        checked_from_ = 0;
-        return written;
-    }
-
-    Sink* sink_;
-    std::string bytes_;
-    hint_entry_encoder encoder_;
-    std::size_t checked_from_ = 0;  // where the bytes not yet in crc_ start
-    std::uint32_t crc_ = 0;
-};
-
-/// Calls visit(key, where) for each of the count records that walk(fn) hands to
-/// fn(key, where), in the order of their offsets in [start, end), where walk goes over
-/// them in any order (an index's). Sorting every record at once would cost 24 bytes a
-/// key at the peak of a load; instead each walk gathers and sorts the records of one
-/// window of the file, the windows sized to hold about window_records each if records
-/// are spread evenly. The keys walk hands out must stay valid throughout.
-template <class Walk, class Visit>
-bool visit_in_file_order(Walk&& walk, std::size_t count, std::uint64_t start, std::uint64_t end, Visit&& visit) {
-    constexpr std::size_t window_records = std::size_t{1} << 18;
-    struct live_record {
-        std::string_view key;
-        record_location where;
-    };
-    const std::uint64_t windows = count / window_records + 1;
-    const std::uint64_t span = end > start ? end - start : 1;
-    const std::uint64_t window_bytes = span / windows + 1;
-    std::vector<live_record> window;
-    window.reserve(static_cast<std::size_t>(count / windows + count / windows / 8));  // room for some unevenness
-    for (std::uint64_t low = start; low < end; low += window_bytes) {
-        const std::uint64_t high = low + window_bytes;
-        window.clear();
-        walk([&](std::string_view key, const record_location& where) {
-            if (where.offset >= low && where.offset < high) window.push_back({key, where});
-        });
-        std::sort(window.begin(), window.end(),
-                  [](const live_record& a, const live_record& b) { return a.where.offset < b.where.offset; });
-        for (const live_record& record : window) {
-            if (!visit(record.key, record.where)) return false;
-        }
-    }
-    return true;
-}
-
 /// Checks a hint file's bytes against its data file (identity, and data_size bytes
-/// long), then calls on_start(entry count) once and on_entry(const hint_entry&) for
-/// each entry; returns the data file's bytes it covers, or 0 (having called nothing)
+/// long), then calls on_start(entry count, bytes covered) once and
+/// on_entry(const hint_entry&) for each entry; returns the data file's bytes it covers, or 0 (having called nothing)
 /// when the hint was not written for this data file or fails a check.
 template <class OnStart, class OnEntry>
 std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size, OnStart&& on_start,
@@ -317,7 +233,7 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
             if (pass == 1) on_entry(std::as_const(entry));
         }
         if (p != end) return 0;
-        if (pass == 0) on_start(entries);
+        if (pass == 0) on_start(entries, covered);
     }
     return covered;
 }

@@ -31,6 +31,8 @@ struct log_entry {
     std::uint64_t size = 0;    ///< bytes of the record
     std::string_view key;
     std::string_view value;
+    std::int64_t deadline = 0;  ///< a put's, with record_flag::deadline
+    unsigned char tag = 0;      ///< a put's, with record_flag::tag
 };
 
 /// How verify() describes bytes at a log's end that hold no whole record: a write that a
@@ -241,7 +243,7 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
                     if (!intact) break;
                     entries.push_back({inner.type, inner.flags, inner_offset, inner.size,
                                        body.substr(inner.key_offset, inner.key_size),
-                                       body.substr(inner.value_offset, inner.value_size)});
+                                       body.substr(inner.value_offset, inner.value_size), inner.deadline, inner.tag});
                     body.remove_prefix(inner.size);
                     inner_offset += inner.size;
                 }
@@ -253,7 +255,7 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
                 }
             } else {
                 on_entry(log_entry{info.type, info.flags, offset, info.size, rest.substr(info.key_offset, info.key_size),
-                                   rest.substr(info.value_offset, info.value_size)});
+                                   rest.substr(info.value_offset, info.value_size), info.deadline, info.tag});
                 ++result.records;
             }
             if (intact) {

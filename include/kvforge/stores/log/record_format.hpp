@@ -364,11 +364,14 @@ inline const char* parse_flag_fields(const char* p, record_info& info) noexcept 
     return info.key_offset + key_size == head.size();
 }
 
-/// Where a key's record is: the index payload of a log-structured store, 12 bytes. A
-/// value's size needs 27 bits at most (max_value_size is 2^26), so the top 5 bits of
-/// its word carry the record's flag bits, which tell the record's size with the sizes.
+/// Where a key's record is: the index payload of a log-structured store, 12 bytes: the
+/// segment's id, the record's offset in it (segments stay below 4 GiB: see
+/// max_segment_bytes) and the value's size. A value's size needs 27 bits at most
+/// (max_value_size is 2^26), so the top 5 bits of its word carry the record's flag bits,
+/// which tell the record's size with the sizes.
 struct record_location {
-    std::uint64_t offset = 0;      ///< the record's start in the data file
+    std::uint32_t segment = 0;     ///< the id of the segment holding the record
+    std::uint32_t offset = 0;      ///< the record's start in that segment
     std::uint32_t value_size = 0;  ///< the value's size
     unsigned char flags = 0;       ///< the record's record_flag bits
 
@@ -378,18 +381,23 @@ struct record_location {
     static_assert(max_value_size <= size_mask, "a value's size must leave the top 5 bits for the flags");
 
     void encode(char* out) const noexcept {
-        store_unaligned(out, offset);
+        store_unaligned(out, segment);
+        store_unaligned(out + 4, offset);
         store_unaligned(out + 8, value_size | (std::uint32_t{flags} << flag_shift));
     }
     [[nodiscard]] static record_location decode(std::string_view bytes) noexcept {
         const auto word = load_unaligned<std::uint32_t>(bytes.data() + 8);
-        return {load_unaligned<std::uint64_t>(bytes.data()), word & size_mask,
-                static_cast<unsigned char>(word >> flag_shift)};
+        return {load_unaligned<std::uint32_t>(bytes.data()), load_unaligned<std::uint32_t>(bytes.data() + 4),
+                word & size_mask, static_cast<unsigned char>(word >> flag_shift)};
     }
     [[nodiscard]] std::uint64_t record_size(std::size_t key_size) const noexcept {
         return put_header_size(key_size, value_size, flags) + key_size + value_size;
     }
 };
+
+/// The largest a segment may grow: its offsets must fit the 32 bits of a record_location,
+/// with room for one more record of the largest size after the threshold is reached.
+inline constexpr std::uint64_t max_segment_bytes = (std::uint64_t{1} << 32) - (std::uint64_t{1} << 28);
 
 /// The fingerprint of a key codec and a value codec, as data files record it.
 [[nodiscard]] inline std::uint64_t codec_fingerprint(const std::string& key_codec, const std::string& value_codec) {

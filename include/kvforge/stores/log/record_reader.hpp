@@ -1,9 +1,9 @@
 #pragma once
 /// \file record_reader.hpp
-/// The one read path of a log store: given where a key's record is, read the record
-/// from the writer's pending bytes, from the file's mapping (mmap_file) or with pread
-/// (with a read-ahead window for scans), check its checksum and its key, and hand out
-/// the value.
+/// The one read path of a log store: given where a key's record is (segment and
+/// offset), read the record from the writer's pending bytes (active segment), from the
+/// segment's mapping (mmap_file) or with pread (with a read-ahead window for scans),
+/// check its checksum and its key, and hand out the value.
 
 #include <algorithm>
 #include <cstddef>
@@ -20,6 +20,7 @@
 #include "../../detail/file_mapping.hpp"
 #include "../../error.hpp"
 #include "record_format.hpp"
+#include "segment.hpp"
 
 namespace kvforge::detail {
 
@@ -31,47 +32,57 @@ namespace kvforge::detail {
 struct read_ahead {
     static constexpr std::size_t max_window = std::size_t{256} << 10;
     std::string bytes;
+    std::uint32_t segment = 0;  // the id of the segment the bytes are from
     std::uint64_t start = 0;
 
-    [[nodiscard]] bool holds(std::uint64_t offset, std::size_t size) const noexcept {
-        return offset >= start && offset + size <= start + bytes.size();
+    [[nodiscard]] bool holds(std::uint32_t id, std::uint64_t offset, std::size_t size) const noexcept {
+        return id == segment && offset >= start && offset + size <= start + bytes.size();
     }
     [[nodiscard]] std::string_view view(std::uint64_t offset, std::size_t size) const noexcept {
         return std::string_view(bytes).substr(static_cast<std::size_t>(offset - start), size);
     }
 };
 
-/// Reads records of the engine's data file. It refers to the engine's file and writer,
-/// which the engine replaces in place (compaction, clear), and owns the mapping of
-/// mmap_file (Mapped = true), whose records are viewed where they lie.
+/// Reads records of the engine's segments. It refers to the engine's segment set,
+/// active segment and writer, which the engine changes under its exclusive lock
+/// (rollover, compaction, clear); the segments own their mappings (mmap_file), whose
+/// records are viewed where they lie.
 template <class IO, class Writer, bool Mapped>
 class record_reader {
 public:
-    record_reader(const IO& io, const data_file<IO>& file, const std::optional<Writer>& writer) noexcept
-        : io_(io), file_(file), writer_(writer) {}
+    using segment_type = segment<IO>;
+
+    record_reader(const IO& io, const segment_set<IO>& segments, const std::shared_ptr<segment_type>& active,
+                  const std::optional<Writer>& writer) noexcept
+        : io_(io), segments_(segments), active_(active), writer_(writer) {}
 
     /// Reads and checks the record at where; value views its value. A mapped store
     /// views a record in the file where it lies, leaving scratch empty; otherwise the
     /// record is copied into scratch (from the writer, or from the file with pread).
     bool read(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
               std::error_code& ec, read_ahead* ahead = nullptr) const {
+        const segment_type* const in = find(where, ec);
+        if (in == nullptr) return false;
         const auto size = static_cast<std::size_t>(where.record_size(key.size()));
+        const bool pending = with_writer(*in, where.offset);
         std::string_view record;
         scratch.clear();
         if constexpr (Mapped) {
-            if (mapping_ && where.offset + size <= mapping_->length() && !with_writer(where.offset)) {
-                record = std::string_view(mapping_->data() + where.offset, size);
+            if (in->mapping && where.offset + size <= in->mapping->length() && !pending) {
+                record = std::string_view(in->mapping->data() + where.offset, size);
             }
         } else {
-            if (ahead != nullptr && !with_writer(where.offset)) {
-                if (!ahead->holds(where.offset, size) && !fill(*ahead, where.offset, size, ec)) return false;
+            if (ahead != nullptr && !pending) {
+                if (!ahead->holds(in->id, where.offset, size) && !fill(*ahead, *in, where.offset, size, ec)) {
+                    return false;
+                }
                 record = ahead->view(where.offset, size);
             }
         }
         if (record.empty()) {
             scratch.resize(size);
-            if (!writer_->read_pending(where.offset, scratch.data(), size) &&
-                !file_.read(where.offset, scratch.data(), size, ec)) {
+            if (!(pending && writer_->read_pending(where.offset, scratch.data(), size)) &&
+                !in->file.read(where.offset, scratch.data(), size, ec)) {
                 return false;
             }
             record = scratch;
@@ -79,7 +90,7 @@ public:
         record_info info;
         if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
             record.substr(info.key_offset, info.key_size) != key) {
-            report_damage(where.offset, ec);
+            report_damage(*in, where.offset, ec);
             return false;
         }
         value = record.substr(info.value_offset, info.value_size);
@@ -92,7 +103,12 @@ public:
     bool read_value(std::string_view key, const record_location& where, std::string& out, std::error_code& ec) const {
         const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
         thread_local std::string scratch;
-        if (Mapped || with_writer(where.offset)) {
+        const segment_type* const in = find(where, ec);
+        if (in == nullptr) {
+            out.clear();
+            return false;
+        }
+        if (Mapped || with_writer(*in, where.offset)) {
             // A record not yet in the file is copied from the writer in one piece.
             std::string_view value;
             if (!read(key, where, scratch, value, ec)) {
@@ -110,7 +126,7 @@ public:
         }
         out.resize(where.value_size);
         // Whatever happens from here, out holds no byte of a value that failed its checks.
-        if (!file_.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
+        if (!in->file.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
             out.clear();
             return false;
         }
@@ -121,52 +137,67 @@ public:
         const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
         if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
             out.clear();
-            report_damage(where.offset, ec);
+            report_damage(*in, where.offset, ec);
             return false;
         }
         return true;
     }
 
-    /// The mapping that views handed out by read() point into (mmap_file).
-    [[nodiscard]] const std::shared_ptr<const file_mapping<IO>>& mapping() const noexcept { return mapping_; }
+    /// The mapping that views handed out by read() of a record in this segment point
+    /// into (mmap_file).
+    [[nodiscard]] std::shared_ptr<const file_mapping<IO>> mapping(std::uint32_t segment_id) const noexcept {
+        const segment_type* const in = segments_.find(segment_id);
+        return in != nullptr ? in->mapping : nullptr;
+    }
 
-    /// Makes the mapping cover the file up to end (mmap_file), so that records reaching
-    /// the file later are inside it. Best effort: a record outside the mapping is read
-    /// with pread instead.
-    void cover(std::uint64_t end) {
+    /// Makes the mapping of segment `in` cover it up to end (mmap_file), so that records
+    /// reaching the file later are inside it. Best effort: a record outside the mapping
+    /// is read with pread instead.
+    void cover(segment_type& in, std::uint64_t end) const {
         if constexpr (Mapped) {
-            if (mapping_ && mapping_->length() >= end) return;
+            if (in.mapping && in.mapping->length() >= end) return;
             // Double, so remapping is rare; at least 1 MiB, so small stores map once.
-            std::uint64_t length = mapping_ ? mapping_->length() : std::uint64_t{1} << 20;
+            std::uint64_t length = in.mapping ? in.mapping->length() : std::uint64_t{1} << 20;
             while (length < end) length *= 2;
             std::error_code ignored;
-            if (auto grown = file_mapping<IO>::map(io_, file_.descriptor(), static_cast<std::size_t>(length),
-                                                   file_.path(), ignored)) {
-                mapping_ = std::move(grown);
+            if (auto grown = file_mapping<IO>::map(io_, in.file.descriptor(), static_cast<std::size_t>(length),
+                                                   in.file.path(), ignored)) {
+                in.mapping = std::move(grown);
             }
         }
     }
 
-    /// Lets go of the mapping (the file is closed or replaced); views handed out before keep it.
-    void release() noexcept { mapping_.reset(); }
-
-    /// Fails with corrupt_record for the record at offset.
-    void report_damage(std::uint64_t offset, std::error_code& ec) const {
+    /// Fails with corrupt_record for the record at offset in segment `in`.
+    static void report_damage(const segment_type& in, std::uint64_t offset, std::error_code& ec) {
         fail(ec, errc::corrupt_record,
-             file_.path() + ": the record at offset " + std::to_string(offset) +
+             in.file.path() + ": the record at offset " + std::to_string(offset) +
                  " fails its checksum; its value is not returned (run verify() for a full report)");
     }
 
 private:
-    /// Whether the record at offset is still with the writer (buffered, queued, or being
-    /// written by async_worker's thread) rather than wholly in the data file.
-    [[nodiscard]] bool with_writer(std::uint64_t offset) const { return offset >= writer_->written_end(); }
+    /// The segment where points into; nullptr with corrupt_record when there is none
+    /// (an index entry that does not match the files).
+    const segment_type* find(const record_location& where, std::error_code& ec) const {
+        const segment_type* const in = segments_.find(where.segment);
+        if (in == nullptr) {
+            fail(ec, errc::corrupt_record,
+                 "the index points at segment " + std::to_string(where.segment) + ", which the store does not hold");
+        }
+        return in;
+    }
+
+    /// Whether the record at offset of segment `in` is still with the writer (buffered,
+    /// queued, or being written by async_worker's thread) rather than wholly in the file.
+    [[nodiscard]] bool with_writer(const segment_type& in, std::uint64_t offset) const {
+        return &in == active_.get() && offset >= writer_->written_end();
+    }
 
     /// Reads the record at offset into the window, with as many bytes after it as the
     /// pattern of the scan so far suggests and the file already holds; or, when the scan
     /// reads records back to front (a descending scan of records written in key order),
     /// with as many bytes before it.
-    bool fill(read_ahead& ahead, std::uint64_t offset, std::size_t size, std::error_code& ec) const {
+    bool fill(read_ahead& ahead, const segment_type& in, std::uint64_t offset, std::size_t size,
+              std::error_code& ec) const {
         const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
         const bool backward = !ahead.bytes.empty() && offset + size == ahead.start;
         std::size_t length = sequential || backward ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
@@ -180,22 +211,24 @@ private:
         } else {
             // Records still with the writer lie from its written end on: read only below it.
             // The record at offset is below it (the caller checked), and that end only grows.
-            const std::uint64_t written = writer_->written_end();
+            // A closed segment ends where it ends.
+            const std::uint64_t written = &in == active_.get() ? writer_->written_end() : in.size;
             const std::uint64_t room = written > offset ? written - offset : 0;
             length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(length, room)));
         }
         ahead.bytes.resize(length);
         std::size_t got = 0;
-        if (!file_.read_at_least(offset, ahead.bytes.data(), needed, length, got, ec)) return false;
+        if (!in.file.read_at_least(offset, ahead.bytes.data(), needed, length, got, ec)) return false;
         ahead.bytes.resize(got);
+        ahead.segment = in.id;
         ahead.start = offset;
         return true;
     }
 
     const IO& io_;
-    const data_file<IO>& file_;
+    const segment_set<IO>& segments_;
+    const std::shared_ptr<segment_type>& active_;
     const std::optional<Writer>& writer_;
-    std::shared_ptr<const file_mapping<IO>> mapping_;  // mmap_file only: the current mapping
 };
 
 }  // namespace kvforge::detail

@@ -1,0 +1,98 @@
+#pragma once
+/// \file segment.hpp
+/// The data files of a log store: one segment (file, id, replay order, size, dead
+/// bytes, mapping) and the set of them, looked up by id for reads and walked in replay
+/// order for recovery and compaction.
+///
+/// Records go to the active segment; once it holds options::segment_bytes or more it
+/// is closed (never written again) and a new one becomes active. Segments are held by
+/// std::shared_ptr, so that a segment taken out of the set (retired by compaction or
+/// clear) stays readable by whoever still holds it.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "../../detail/data_file.hpp"
+#include "../../detail/file_mapping.hpp"
+#include "record_format.hpp"
+
+namespace kvforge::detail {
+
+/// One data file of a log store.
+template <class IO>
+struct segment {
+    data_file<IO> file;
+    std::uint32_t id = 0;       ///< also in its name, data-<id>.kvlog
+    std::uint32_t file_id = 0;  ///< random, repeated in its hint, which is used only for this file
+    std::uint64_t order = 0;    ///< where its records stand in replay order (its header's)
+    std::uint16_t version = format_version;
+    /// Bytes of the file. The active segment's grow with the writer, whose end is the
+    /// truth while it is active; this is set when it is closed.
+    std::uint64_t size = 0;
+    std::uint64_t dead_bytes = 0;    ///< bytes of its records no key's newest record is (and its batch headers)
+    std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
+    std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
+    bool holds_clear = false;        ///< a clear record is among its records
+    /// mmap_file: the mapping reads view (a closed segment's covers all of it).
+    std::shared_ptr<const file_mapping<IO>> mapping;
+
+    /// Where its records start: after its header, whose size is its version's.
+    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(version); }
+    /// Whether the writer made it (a compaction output's order is that of its inputs,
+    /// below its id); only such a segment of the current version may be appended to.
+    [[nodiscard]] bool writer_made() const noexcept { return order == id && version == format_version; }
+    /// Whether it replays before other.
+    [[nodiscard]] bool replays_before(const segment& other) const noexcept {
+        return order != other.order ? order < other.order : id < other.id;
+    }
+};
+
+/// The segments of a store, sorted by id.
+template <class IO>
+class segment_set {
+public:
+    using pointer = std::shared_ptr<segment<IO>>;
+
+    /// The segment with this id, or nullptr.
+    [[nodiscard]] segment<IO>* find(std::uint32_t id) const noexcept {
+        const auto at = lower_bound(id);
+        return at != segments_.end() && (*at)->id == id ? at->get() : nullptr;
+    }
+
+    void add(pointer added) {
+        const auto at = lower_bound(added->id);
+        segments_.insert(at, std::move(added));
+    }
+
+    /// Takes the segment with this id out of the set; its holders keep it.
+    void remove(std::uint32_t id) {
+        const auto at = lower_bound(id);
+        if (at != segments_.end() && (*at)->id == id) segments_.erase(at);
+    }
+
+    void clear() noexcept { segments_.clear(); }
+    [[nodiscard]] std::size_t size() const noexcept { return segments_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return segments_.empty(); }
+    /// Every segment, by id.
+    [[nodiscard]] const std::vector<pointer>& by_id() const noexcept { return segments_; }
+
+    /// Every segment in replay order: by order, then by id.
+    [[nodiscard]] std::vector<pointer> in_replay_order() const {
+        std::vector<pointer> ordered = segments_;
+        std::sort(ordered.begin(), ordered.end(), [](const pointer& a, const pointer& b) { return a->replays_before(*b); });
+        return ordered;
+    }
+
+private:
+    [[nodiscard]] typename std::vector<pointer>::const_iterator lower_bound(std::uint32_t id) const noexcept {
+        return std::lower_bound(segments_.begin(), segments_.end(), id,
+                                [](const pointer& s, std::uint32_t wanted) { return s->id < wanted; });
+    }
+
+    std::vector<pointer> segments_;
+};
+
+}  // namespace kvforge::detail
