@@ -18,7 +18,12 @@ file(GLOB kvforge_test_sources CONFIGURE_DEPENDS
     ${PROJECT_SOURCE_DIR}/tests/unit/*.cpp
     ${PROJECT_SOURCE_DIR}/tests/conformance/*.cpp
     ${PROJECT_SOURCE_DIR}/tests/reliability/*.cpp)
-add_executable(kvforge_tests ${PROJECT_SOURCE_DIR}/tests/main.cpp ${kvforge_test_sources})
+# Catch2's runner is compiled once, for every test binary.
+add_library(kvforge_catch_main OBJECT ${PROJECT_SOURCE_DIR}/tests/main.cpp)
+target_link_libraries(kvforge_catch_main PRIVATE Catch2::Catch2 kvforge_project_options)
+# open_store_once.cpp holds the open_store instantiation that tests/unit share (see its header).
+add_executable(kvforge_tests $<TARGET_OBJECTS:kvforge_catch_main> ${PROJECT_SOURCE_DIR}/tests/support/open_store_once.cpp
+    ${kvforge_test_sources})
 target_link_libraries(kvforge_tests PRIVATE kvforge_under_test Catch2::Catch2 kvforge_project_options)
 # The fuzz regression test replays the inputs under fuzz/; the upgrade test opens the
 # stores of earlier releases under tests/fixtures/.
@@ -64,7 +69,7 @@ set_tests_properties(${kvforge_catch_tests} PROPERTIES
 # are not part of the single header, so a KVFORGE_SINGLE_INCLUDE build leaves them out.
 if(KVFORGE_ZSTD_FOUND AND KVFORGE_LZ4_FOUND AND NOT KVFORGE_SINGLE_INCLUDE)
     file(GLOB kvforge_compression_test_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/compression/*.cpp)
-    add_executable(kvforge_compression_tests ${PROJECT_SOURCE_DIR}/tests/main.cpp ${kvforge_compression_test_sources})
+    add_executable(kvforge_compression_tests $<TARGET_OBJECTS:kvforge_catch_main> ${kvforge_compression_test_sources})
     target_link_libraries(kvforge_compression_tests PRIVATE kvforge_under_test kvforge::zstd kvforge::lz4
         Catch2::Catch2 kvforge_project_options)
     add_test(NAME compression COMMAND kvforge_compression_tests "~[.]" --warn NoTests)
@@ -76,7 +81,10 @@ endif()
 # The checks below run the compiler directly, with GCC/Clang options.
 add_test(NAME single_include_fresh
     COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tools/amalgamate.py --check)
-if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang")
+# KVFORGE_COMPILE_CHECKS=OFF leaves them to another build with the same compiler: they
+# compile without sanitizers, so tools/test.sh runs them in the AddressSanitizer stage's
+# clang build and not again in the ThreadSanitizer stage's.
+if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND KVFORGE_COMPILE_CHECKS)
     # The codec headers, and their compile-fail cases, are checked where their library is found.
     set(kvforge_compile_check_without "")
     if(NOT KVFORGE_ZSTD_FOUND OR KVFORGE_SINGLE_INCLUDE)

@@ -14,6 +14,7 @@
 #include <system_error>
 #include <vector>
 
+#include "../support/open_store_once.hpp"
 #include "../support/temp_dir.hpp"
 
 using kvforge_test::temp_dir;

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "../support/file_bytes.hpp"
+#include "../support/open_store_once.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
