@@ -20,7 +20,9 @@ file(GLOB kvforge_test_sources CONFIGURE_DEPENDS
     ${PROJECT_SOURCE_DIR}/tests/reliability/*.cpp)
 # Catch2's runner is compiled once, for every test binary.
 add_library(kvforge_catch_main OBJECT ${PROJECT_SOURCE_DIR}/tests/main.cpp)
+# In the tests' C++20, so that Catch2 compiles the same features (string_view printing) as they see.
 target_link_libraries(kvforge_catch_main PRIVATE Catch2::Catch2 kvforge_project_options)
+target_compile_features(kvforge_catch_main PRIVATE cxx_std_20)
 # open_store_once.cpp holds the open_store instantiation that tests/unit share (see its header).
 add_executable(kvforge_tests $<TARGET_OBJECTS:kvforge_catch_main> ${PROJECT_SOURCE_DIR}/tests/support/open_store_once.cpp
     ${kvforge_test_sources})
