@@ -3703,7 +3703,7 @@ public:
     void configure(const kvforge::options& opts, std::error_code& ec) { inner_.configure(opts, ec); }
 
     /// Opens Inner's files, then rebuilds the deadline index from the stored values'
-    /// headers: one read of every live value. A key whose deadline passed while the
+    /// headers: one read of every live value (in file order where Inner offers it). A key whose deadline passed while the
     /// store was closed gets its entry too, so reads hide it and purge_expired() finds it.
     template <class Io>
     void open(std::string_view path, const kvforge::options& opts, Io io, const composition& wanted,
@@ -3714,11 +3714,17 @@ public:
         deadlines_.clear();
         inner_.open(path, opts, std::move(io), wanted, ec);
         if (ec) return;
-        inner_.for_each([&](std::string_view key, std::string_view stored) {
+        const auto note_deadline = [&](std::string_view key, std::string_view stored) {
             if (const auto deadline = deadline_header::deadline_of(stored)) {
                 deadlines_.upsert(deadline_header::index_key(*deadline, key), {}, [](std::string_view) {});
             }
-        }, ec);
+        };
+        // A log store reads its values fastest in the order they lie in its files.
+        if constexpr (requires { inner_.for_each_in_file_order(note_deadline, ec); }) {
+            inner_.for_each_in_file_order(note_deadline, ec);
+        } else {
+            inner_.for_each(note_deadline, ec);
+        }
         if (!ec) return;
         // A value that cannot be read leaves the index incomplete: the open fails whole.
         std::error_code ignored;
@@ -7771,6 +7777,13 @@ public:
         inner_.for_each(std::forward<Visitor>(visitor), ec);
     }
 
+    template <class Visitor>
+    void for_each_in_file_order(Visitor&& visitor, std::error_code& ec) const
+        requires requires(const Inner& inner) { inner.for_each_in_file_order(visitor, ec); }
+    {
+        inner_.for_each_in_file_order(std::forward<Visitor>(visitor), ec);
+    }
+
     /// The store's write version: scans read through to the store, so its version is theirs.
     [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
@@ -8273,6 +8286,7 @@ static_assert(durability_policy<sync_each>);
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 // ---- begin kvforge/detail/active_calls.hpp ----
@@ -9935,6 +9949,35 @@ public:
             std::string_view value;
             if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
         });
+    }
+
+    /// Calls visitor(key, value) for every record, in the order the records lie in the
+    /// segments, under the read lock. for_each reads them in the index's order, one read
+    /// each; going forward through each segment lets the read-ahead window serve many
+    /// records per read, which is what rebuilding state from every value at open wants
+    /// (expiring<>'s deadlines). It holds a list of the records' places while it runs:
+    /// about 32 bytes a key.
+    template <class Visitor>
+    void for_each_in_file_order(Visitor&& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        using placed = std::pair<record_location, std::string_view>;
+        std::vector<placed> records;
+        records.reserve(table_.size());
+        table_.for_each([&](std::string_view key, std::string_view payload) {
+            records.emplace_back(record_location::decode(payload), key);
+        });
+        std::sort(records.begin(), records.end(), [](const placed& a, const placed& b) {
+            return a.first.segment != b.first.segment ? a.first.segment < b.first.segment
+                                                      : a.first.offset < b.first.offset;
+        });
+        std::string scratch;
+        read_ahead ahead;
+        for (const auto& [where, key] : records) {
+            std::string_view value;
+            if (!reader_.read(key, where, scratch, value, ec, &ahead)) return;
+            visitor(key, value);
+        }
     }
 
     [[nodiscard]] std::size_t size() const {

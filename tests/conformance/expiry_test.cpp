@@ -338,3 +338,43 @@ TEST_CASE("a value with its expiry header must fit max_value_size, so that recov
     CHECK(db.get("p") == largest_without);
     CHECK(db.verify().ok());
 }
+
+TEMPLATE_LIST_TEST_CASE("reopen rebuilds the deadlines of the newest values across many segments",
+                        "[expiry][persistence][segments]", expiring_persistent_configs) {
+    // open() reads the values in the order they lie in the segments, not the index's:
+    // every key must still get the deadline of its newest record, wherever that lies.
+    auto opts = test_store<TestType>::small_compaction();
+    opts.segment_bytes = std::uint64_t{64} << 10;
+    test_store<TestType> db(opts);
+    const std::string filler(900, 'x');
+    constexpr int keys = 400;
+    for (int round = 0; round < 3; ++round) {
+        for (int i = 0; i < keys; ++i) {
+            const std::string key = "k" + std::to_string(i);
+            if (round == 2 && i % 3 == 0) {
+                db->put(key, filler + "final");  // no deadline any more
+            } else {
+                db->put(key, filler, std::chrono::seconds(1 + (i + round) % 50));
+            }
+        }
+    }
+    db->sync();
+    REQUIRE(db->stats().segments > 3);
+    const auto now = test_clock::now();
+    db.reopen();
+    for (int i = 0; i < keys; ++i) {
+        const std::string key = "k" + std::to_string(i);
+        INFO(key);
+        if (i % 3 == 0) {
+            CHECK_FALSE(db->expiry(key).has_value());
+            CHECK(db->get(key) == filler + "final");
+        } else {
+            CHECK(db->expiry(key) == now + std::chrono::seconds(1 + (i + 2) % 50));
+        }
+    }
+    test_clock::advance(std::chrono::seconds(25));
+    std::size_t due = 0;
+    for (int i = 0; i < keys; ++i) due += (i % 3 != 0 && 1 + (i + 2) % 50 <= 25) ? 1 : 0;
+    CHECK(db->purge_expired() == due);
+    CHECK(db->size() == keys - due);
+}

@@ -154,6 +154,13 @@ public:
         inner_.for_each(std::forward<Visitor>(visitor), ec);
     }
 
+    template <class Visitor>
+    void for_each_in_file_order(Visitor&& visitor, std::error_code& ec) const
+        requires requires(const Inner& inner) { inner.for_each_in_file_order(visitor, ec); }
+    {
+        inner_.for_each_in_file_order(std::forward<Visitor>(visitor), ec);
+    }
+
     /// The store's write version: scans read through to the store, so its version is theirs.
     [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
