@@ -3342,6 +3342,22 @@ inline constexpr manifest_field manifest_fields[] = {
     return {};
 }
 
+/// What to do about the first binding difference between `on_disk` and `opening`: open
+/// with the types, the expiry or the compression the store was written with.
+[[nodiscard]] inline std::string binding_remedy(const composition& on_disk, const composition& opening) {
+    if (on_disk.key_codec != opening.key_codec || on_disk.value_codec != opening.value_codec ||
+        on_disk.codec_fingerprint != opening.codec_fingerprint) {
+        return "open the store with the key and value types it was written with";
+    }
+    if (on_disk.expiry != opening.expiry) {
+        return on_disk.expiry == "none" ? "open the store without kvforge::expiring<>"
+                                        : "open the store with kvforge::expiring<> of the clock it names";
+    }
+    return on_disk.compression == "none" ? "open the store without kvforge::compressed<>"
+                                         : "open the store with kvforge::compressed<Codec> of a codec whose name is '" +
+                                               on_disk.compression + "'";
+}
+
 }  // namespace detail
 
 }  // namespace kvforge
@@ -11149,8 +11165,7 @@ private:
         const std::string difference = first_binding_difference(on_disk, composition_);
         if (!difference.empty()) {
             fail(ec, errc::codec_mismatch,
-                 path + ": " + difference +
-                     "; open the store with the key and value types it was written with (nothing was changed)");
+                 path + ": " + difference + "; " + binding_remedy(on_disk, composition_) + " (nothing was changed)");
             return false;
         }
         return true;
@@ -12195,6 +12210,17 @@ struct entries_of<composition_list<Packs...>> {
     return best;
 }
 
+/// What to do when open_store cannot read a store: a compressed one needs its codec, which
+/// neither open_store's compositions nor the kvforge tool link.
+[[nodiscard]] inline std::string open_store_remedy(const composition& on_disk, const composition& opening) {
+    if (first_binding_difference(on_disk, opening).starts_with("compression") && on_disk.compression != "none") {
+        return "open_store and the kvforge tool read no compressed store (they link no compression library); open "
+               "it as a kvforge::store with kvforge::compressed<Codec> of a codec whose name is '" +
+               on_disk.compression + "'";
+    }
+    return binding_remedy(on_disk, opening) + " (and the spec words that name them)";
+}
+
 /// open_store's work: parse, read the manifest, choose, check what binds, open.
 template <class Key, class Value, class List>
 any_store<Key, Value> open_any_store(std::string_view spec, const options& opts, const codec_choice& codecs,
@@ -12243,7 +12269,7 @@ any_store<Key, Value> open_any_store(std::string_view spec, const options& opts,
         if (!difference.empty()) {
             fail(ec, errc::codec_mismatch,
                  parsed.path + "/" + std::string(manifest_file_name) + ": " + difference +
-                     "; open the store with the key and value types (and spec words) it was written with");
+                     "; " + open_store_remedy(manifest, opening));
             return {};
         }
     }

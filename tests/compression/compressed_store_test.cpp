@@ -338,10 +338,12 @@ TEST_CASE("the MANIFEST binds the codec: a store opens only with the codec it wa
     std::string message;
     CHECK(open_error<plain>(dir / "zstd", message) == kvforge::errc::codec_mismatch);
     CHECK_THAT(message, Catch::Contains("compression: written with 'zstd', opened with 'none'"));
+    CHECK_THAT(message, Catch::Contains("kvforge::compressed<Codec> of a codec whose name is 'zstd'"));
     CHECK(open_error<lz4_store>(dir / "zstd", message) == kvforge::errc::codec_mismatch);
     CHECK_THAT(message, Catch::Contains("compression: written with 'zstd', opened with 'lz4'"));
     CHECK(open_error<lz4_store>(dir / "plain", message) == kvforge::errc::codec_mismatch);
     CHECK_THAT(message, Catch::Contains("compression: written with 'none', opened with 'lz4'"));
+    CHECK_THAT(message, Catch::Contains("without kvforge::compressed<>"));
     CHECK(tree(dir / "zstd") == zstd_files);
     CHECK(tree(dir / "plain") == plain_files);
 
@@ -381,8 +383,27 @@ TEST_CASE("open_store refuses a compressed store it has no codec for", "[compres
     std::error_code ec;
     auto any = kvforge::open_store<std::string, std::string>(dir / "store", ec);
     CHECK(ec == kvforge::errc::codec_mismatch);
-    CHECK_THAT(kvforge::last_error_message(), Catch::Contains("'zstd'"));
+    CHECK_THAT(kvforge::last_error_message(), Catch::Contains("compression: written with 'zstd', opened with 'none'"));
+    CHECK_THAT(kvforge::last_error_message(), Catch::Contains("read no compressed store"));
     CHECK(tree(dir / "store") == files);
+}
+
+TEST_CASE("open_store opens a compressed store when its composition list names the codec",
+          "[compression][store][manifest]") {
+    using compressed = string_store<kvforge::file_log, kvforge::compressed<kvforge::lz4>>;
+    using with_lz4 = kvforge::composition_list<kvforge::policies<kvforge::file_log, kvforge::compressed<kvforge::lz4>>,
+                                               kvforge::policies<kvforge::file_log>>;
+    temp_dir dir;
+    {
+        compressed db(dir / "store");
+        db.put("k", json_like_value(1, 500));
+    }
+    auto any = kvforge::open_store<std::string, std::string, with_lz4>(dir / "store");
+    CHECK(any.get("k") == json_like_value(1, 500));
+    any.put("j", json_like_value(2, 500));
+    any.close();
+    compressed db(dir / "store");
+    CHECK(db.get("j") == json_like_value(2, 500));
 }
 
 TEST_CASE("an expiring compressed store keeps the deadline header in front of the flag",

@@ -1161,8 +1161,7 @@ private:
         const std::string difference = first_binding_difference(on_disk, composition_);
         if (!difference.empty()) {
             fail(ec, errc::codec_mismatch,
-                 path + ": " + difference +
-                     "; open the store with the key and value types it was written with (nothing was changed)");
+                 path + ": " + difference + "; " + binding_remedy(on_disk, composition_) + " (nothing was changed)");
             return false;
         }
         return true;
