@@ -128,6 +128,7 @@ using compressed_configs = std::tuple<
     string_store<kvforge::file_log, kvforge::read_cache<>, kvforge::thread_safe, kvforge::compressed<kvforge::zstd<1>>>,
     string_store<kvforge::mmap_file, kvforge::sorted_index, kvforge::compressed<kvforge::lz4>>,
     string_store<kvforge::mmap_file, kvforge::compressed<run_length<>>>,
+    string_store<kvforge::mmap_file, kvforge::async_worker<>, kvforge::thread_safe, kvforge::compressed<run_length<>>>,
     string_store<kvforge::file_log, kvforge::sorted_index, kvforge::expiring<test_clock>,
                  kvforge::compressed<kvforge::zstd<3>>>>;
 
