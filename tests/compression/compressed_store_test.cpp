@@ -373,6 +373,22 @@ TEST_CASE("a store without a MANIFEST is refused unchanged by a compressed open"
     CHECK(fresh.get("k") == "value");
 }
 
+TEST_CASE("kvforge::copy moves a plain store's records into a compressed one and back",
+          "[compression][store][persistence]") {
+    using plain = string_store<kvforge::file_log, kvforge::sorted_index>;
+    using compressed = string_store<kvforge::file_log, kvforge::compressed<kvforge::zstd<3>>>;
+    temp_dir dir;
+    plain source(dir / "plain");
+    for (int i = 0; i < 50; ++i)
+        source.put("k" + std::to_string(i), json_like_value(static_cast<std::uint64_t>(i), 800));
+    compressed packed(dir / "packed");
+    CHECK(kvforge::copy(source, packed) == 50);
+    plain back(dir / "back");
+    CHECK(kvforge::copy(packed, back) == 50);
+    for (auto&& [key, value] : source.scan()) CHECK(back.get(key) == value);
+    CHECK(packed.stats().live_bytes < source.stats().live_bytes / 2);
+}
+
 TEST_CASE("open_store refuses a compressed store it has no codec for", "[compression][store][manifest]") {
     using compressed = string_store<kvforge::file_log, kvforge::compressed<kvforge::zstd<3>>>;
     temp_dir dir;
