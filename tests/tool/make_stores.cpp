@@ -116,7 +116,8 @@ int main(int argc, char** argv) {
     }
     remove_manifest(dir + "/points");
     {
-        using packed_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::compressed<run_length>>;
+        using packed_store =
+            kvforge::store<std::string, std::string, kvforge::file_log, kvforge::compressed<run_length>>;
         packed_store packed(dir + "/packed");
         packed.put("k", std::string(100, 'z'));
     }
