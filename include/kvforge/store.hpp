@@ -49,7 +49,9 @@ struct indexed_value_visitor {
 /// kvforge::hash_index), a threading policy (default kvforge::single_thread), for
 /// persistent stores a durability policy (default kvforge::buffered<>) and an I/O
 /// policy (default kvforge::posix_io), and optionally a cache policy
-/// (kvforge::bounded<> for memory, kvforge::read_cache<> for persistent stores).
+/// (kvforge::bounded<> for memory, kvforge::read_cache<> for persistent stores), an
+/// expiry policy (kvforge::expiring<Clock>) and a compression policy
+/// (kvforge::compressed<Codec>).
 ///
 /// Every fallible call has a throwing form (kvforge::error) and a form taking a
 /// std::error_code& that never throws. Keys and values go through kvforge::codec.
