@@ -2894,6 +2894,7 @@ private:
 /// This header needs no library: the codecs that do (<kvforge/compression/zstd.hpp>,
 /// <kvforge/compression/lz4.hpp>) are included by the user, who links their library.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -4356,9 +4357,14 @@ public:
     [[nodiscard]] std::size_t size() const { return inner_.size(); }
     [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
     void clear(std::error_code& ec) { inner_.clear(ec); }
-    /// Inner's stats: live_bytes and the file sizes count values as stored, compressed
-    /// and with their flag byte, so they show what compression saves.
-    [[nodiscard]] kvforge::stats stats() const { return inner_.stats(); }
+    /// Inner's stats, with live_bytes counting each value as stored (a compressed one at
+    /// its compressed size, so it shows what compression saves) less its flag byte: a value
+    /// kept raw counts as it is, as in a store without compression.
+    [[nodiscard]] kvforge::stats stats() const {
+        kvforge::stats s = inner_.stats();
+        s.live_bytes -= std::min<std::uint64_t>(s.live_bytes, s.live_keys * value_flag::size);
+        return s;
+    }
     void flush(std::error_code& ec) { inner_.flush(ec); }
     void sync(std::error_code& ec) { inner_.sync(ec); }
     void compact(std::error_code& ec) { inner_.compact(ec); }

@@ -26,13 +26,16 @@
 
 #include "../support/directory_tree.hpp"
 #include "../support/file_bytes.hpp"
+#include "../support/run_length_codec.hpp"
 #include "../support/sample_values.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/test_clock.hpp"
 
+using kvforge_test::decoding;
 using kvforge_test::json_like_value;
 using kvforge_test::random_value;
 using kvforge_test::read_file;
+using kvforge_test::run_length;
 using kvforge_test::temp_dir;
 using kvforge_test::test_clock;
 using kvforge_test::tree;
@@ -41,40 +44,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-/// How run_length's decompress behaves: as it should, or as a broken codec would.
-enum class decoding { faithful, throws, short_by_one };
-
-/// A codec written from the concept alone: runs of a byte as (count, byte) pairs.
-template <decoding Decoding = decoding::faithful>
-struct run_length {
-    static constexpr std::string_view name = "run-length";
-
-    std::size_t max_compressed_size(std::size_t size) const noexcept { return 2 * size; }
-
-    std::size_t compress(std::string_view input, char* output, std::size_t) const {
-        std::size_t written = 0;
-        for (std::size_t i = 0; i < input.size();) {
-            std::size_t run = 1;
-            while (i + run < input.size() && input[i + run] == input[i] && run < 255) ++run;
-            output[written++] = static_cast<char>(run);
-            output[written++] = input[i];
-            i += run;
-        }
-        return written;
-    }
-
-    std::size_t decompress(std::string_view input, char* output, std::size_t size) const {
-        if constexpr (Decoding == decoding::throws) throw std::runtime_error("run-length: the input is damaged");
-        std::size_t written = 0;
-        for (std::size_t i = 0; i + 1 < input.size(); i += 2) {
-            const auto run = static_cast<unsigned char>(input[i]);
-            if (written + run > size) throw std::runtime_error("run-length: the runs are longer than the value");
-            for (unsigned n = 0; n < run; ++n) output[written++] = input[i + 1];
-        }
-        if constexpr (Decoding == decoding::short_by_one) return written - 1;
-        return written;
-    }
-};
 static_assert(kvforge::compression_codec<run_length<>>);
 
 /// The bytes of the store's data file (a file store in dir has one after close()).
@@ -275,6 +244,12 @@ TEST_CASE("values below options::compress_min_bytes are stored raw", "[compressi
     CHECK(data_file_of(dir / "every").find(short_value) == std::string::npos);
     compressed db(dir / "every");
     CHECK(db.get("short") == short_value);
+    // live_bytes counts each value as stored, without its flag: a compressed one at its
+    // compressed size, a raw one as it is.
+    CHECK(db.stats().live_bytes < short_value.size() / 2);
+    compressed raw(dir / "raw");
+    raw.put("short", short_value);
+    CHECK(raw.stats().live_bytes == std::string("short").size() + short_value.size());
 }
 
 TEST_CASE("a compressed value must fit max_value_size with its flag; a longer one writes nothing",
