@@ -10,7 +10,8 @@
 # kvforge_any_store_bench_smoke, kvforge_cache_bench_smoke, kvforge_expiry_bench_smoke,
 # kvforge_backup_bench_smoke); the full comparisons are tools/bench_compare.py, and
 # tools/bench_cache.py for the caches; kvforge_compression_bench
-# (below) measures the compression codecs alone.
+# (below) measures the compression codecs alone, kvforge_compressed_store_bench the same
+# codecs in a store.
 
 find_package(benchmark CONFIG QUIET)
 if(NOT benchmark_FOUND)
@@ -106,5 +107,15 @@ if(KVFORGE_ZSTD_FOUND AND KVFORGE_LZ4_FOUND)
         add_test(NAME kvforge_compression_bench_smoke COMMAND kvforge_compression_bench --benchmark_min_time=0)
         set_tests_properties(kvforge_compression_bench_smoke PROPERTIES
             ENVIRONMENT "KVFORGE_COMPRESSION_BENCH_VALUES=100" TIMEOUT 300)
+    endif()
+    # The same codecs in a file_log store: puts, gets and disk bytes (bench/compressed_store_bench.cpp).
+    add_executable(kvforge_compressed_store_bench ${PROJECT_SOURCE_DIR}/bench/compressed_store_bench.cpp)
+    target_link_libraries(kvforge_compressed_store_bench PRIVATE kvforge::zstd kvforge::lz4 benchmark::benchmark
+        kvforge_project_options)
+    set_target_properties(kvforge_compressed_store_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+    if(KVFORGE_BUILD_TESTS)
+        add_test(NAME kvforge_compressed_store_bench_smoke COMMAND kvforge_compressed_store_bench --benchmark_min_time=0)
+        set_tests_properties(kvforge_compressed_store_bench_smoke PROPERTIES
+            ENVIRONMENT "KVFORGE_STORE_COMPRESSION_BENCH_VALUES=100;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
     endif()
 endif()

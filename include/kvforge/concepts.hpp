@@ -57,6 +57,10 @@ struct cache {
 struct expiry {
     static constexpr std::string_view name = "expiry";
 };
+/// values compressed by a codec: compressed<Codec>
+struct compression {
+    static constexpr std::string_view name = "compression";
+};
 }  // namespace policy_kind
 
 namespace detail {

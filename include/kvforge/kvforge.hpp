@@ -14,6 +14,7 @@
 #include "codec.hpp"
 #include "compositions.hpp"
 #include "compression/codec.hpp"
+#include "compression/compressed.hpp"
 #include "concepts.hpp"
 #include "copy.hpp"
 #include "destroy.hpp"

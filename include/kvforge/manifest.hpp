@@ -210,6 +210,22 @@ inline constexpr manifest_field manifest_fields[] = {
     return {};
 }
 
+/// What to do about the first binding difference between `on_disk` and `opening`: open
+/// with the types, the expiry or the compression the store was written with.
+[[nodiscard]] inline std::string binding_remedy(const composition& on_disk, const composition& opening) {
+    if (on_disk.key_codec != opening.key_codec || on_disk.value_codec != opening.value_codec ||
+        on_disk.codec_fingerprint != opening.codec_fingerprint) {
+        return "open the store with the key and value types it was written with";
+    }
+    if (on_disk.expiry != opening.expiry) {
+        return on_disk.expiry == "none" ? "open the store without kvforge::expiring<>"
+                                        : "open the store with kvforge::expiring<> of the clock it names";
+    }
+    return on_disk.compression == "none" ? "open the store without kvforge::compressed<>"
+                                         : "open the store with kvforge::compressed<Codec> of a codec whose name is '" +
+                                               on_disk.compression + "'";
+}
+
 }  // namespace detail
 
 }  // namespace kvforge

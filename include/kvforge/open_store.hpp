@@ -421,6 +421,17 @@ struct entries_of<composition_list<Packs...>> {
     return best;
 }
 
+/// What to do when open_store cannot read a store: a compressed one needs its codec, which
+/// neither open_store's compositions nor the kvforge tool link.
+[[nodiscard]] inline std::string open_store_remedy(const composition& on_disk, const composition& opening) {
+    if (first_binding_difference(on_disk, opening).starts_with("compression") && on_disk.compression != "none") {
+        return "open_store and the kvforge tool read no compressed store (they link no compression library); open "
+               "it as a kvforge::store with kvforge::compressed<Codec> of a codec whose name is '" +
+               on_disk.compression + "'";
+    }
+    return binding_remedy(on_disk, opening) + " (and the spec words that name them)";
+}
+
 /// open_store's work: parse, read the manifest, choose, check what binds, open.
 template <class Key, class Value, class List>
 any_store<Key, Value> open_any_store(std::string_view spec, const options& opts, const codec_choice& codecs,
@@ -469,7 +480,7 @@ any_store<Key, Value> open_any_store(std::string_view spec, const options& opts,
         if (!difference.empty()) {
             fail(ec, errc::codec_mismatch,
                  parsed.path + "/" + std::string(manifest_file_name) + ": " + difference +
-                     "; open the store with the key and value types (and spec words) it was written with");
+                     "; " + open_store_remedy(manifest, opening));
             return {};
         }
     }

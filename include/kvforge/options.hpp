@@ -49,6 +49,11 @@ struct options {
     /// Bytes of values a kvforge::read_cache keeps in memory in front of a persistent
     /// store, counted as memory_budget is; 0 is errc::invalid_argument.
     std::uint64_t cache_budget = std::uint64_t{64} << 20;
+    /// A kvforge::compressed store keeps values shorter than this as they are, behind
+    /// its one flag byte: below some tens of bytes a codec's own framing outweighs what
+    /// it saves, and the call costs more than the copy. Longer values are compressed,
+    /// and kept as they are too when that does not make them shorter.
+    std::uint64_t compress_min_bytes = 64;
 };
 
 }  // namespace kvforge

@@ -49,7 +49,9 @@ struct indexed_value_visitor {
 /// kvforge::hash_index), a threading policy (default kvforge::single_thread), for
 /// persistent stores a durability policy (default kvforge::buffered<>) and an I/O
 /// policy (default kvforge::posix_io), and optionally a cache policy
-/// (kvforge::bounded<> for memory, kvforge::read_cache<> for persistent stores).
+/// (kvforge::bounded<> for memory, kvforge::read_cache<> for persistent stores), an
+/// expiry policy (kvforge::expiring<Clock>) and a compression policy
+/// (kvforge::compressed<Codec>).
 ///
 /// Every fallible call has a throwing form (kvforge::error) and a form taking a
 /// std::error_code& that never throws. Keys and values go through kvforge::codec.
@@ -57,9 +59,13 @@ template <class Key, class Value, class... Policies>
 class store {
     static_assert(detail::check_store_arguments<Key, Value, Policies...>());
     using policies = detail::resolved_policies<Policies...>;
-    using backend_type = typename policies::expiry::template backend<
-        policies, typename policies::cache::template backend<policies,
-                                                             typename policies::store::template backend<policies>>>;
+    // From the outside in: compression, then expiry, then the cache, then the store
+    // policy. On disk a value reads in the opposite order: the deadline header, the
+    // compression flag, then the (compressed) value.
+    using backend_type = typename policies::compression::template backend<
+        policies, typename policies::expiry::template backend<
+                      policies, typename policies::cache::template backend<
+                                    policies, typename policies::store::template backend<policies>>>>;
     using key_param = detail::param_t<Key>;
     using value_param = detail::param_t<Value>;
 
@@ -88,13 +94,19 @@ public:
     static constexpr bool cached = policies::cache_given;
     /// Whether keys may carry deadlines (kvforge::expiring<>).
     static constexpr bool expiring = policies::expiry_given;
+    /// Whether values are kept compressed (kvforge::compressed<Codec>).
+    static constexpr bool compressed = policies::compression_given;
+    /// The compression policy: kvforge::compressed<Codec>, or none.
+    using compression_policy = typename policies::compression;
     /// Whether writes return a sequence number for wait_durable() (async_worker).
     static constexpr bool sequenced = backend_type::sequenced;
     /// The longest encoded value this store takes: kvforge::max_value_size, less the
     /// expiry header's 9 bytes with kvforge::expiring<> (so that a value with a deadline
-    /// still fits a file store's record).
+    /// still fits a file store's record) and the compression flag's 1 byte with
+    /// kvforge::compressed<> (so that a value that does not shrink still fits).
     static constexpr std::size_t max_value_size =
-        kvforge::max_value_size - (expiring ? detail::deadline_header::with_deadline_size : 0);
+        kvforge::max_value_size - (expiring ? detail::deadline_header::with_deadline_size : 0) -
+        (compressed ? detail::value_flag::size : 0);
     /// What put() and write() return: the write's sequence number when sequenced, else nothing.
     using write_result = std::conditional_t<sequenced, std::uint64_t, void>;
 
@@ -411,18 +423,23 @@ public:
         return view;
     }
     [[nodiscard]] std::optional<pinned_value> get_view(key_param key, std::error_code& ec) const noexcept {
-        static_assert(requires(const backend_type& b, std::string_view k, pinned_value& out, std::error_code& e) {
-                          b.read_pinned(k, out, e);
-                      },
+        static_assert(!compressed,
+                      "kvforge: get_view() hands out a value's bytes in place in the file, and a compressed store "
+                      "keeps them compressed there; use get() for a decompressed copy, or visit() for a view of "
+                      "the decompressed bytes during a callback");
+        static_assert(compressed || requires(const backend_type& b, std::string_view k, pinned_value& out,
+                                             std::error_code& e) { b.read_pinned(k, out, e); },
                       "kvforge: get_view() needs kvforge::mmap_file; with other stores use visit() for a view "
                       "during a callback, or get() for a copy");
         std::optional<pinned_value> result;
-        guarded(ec, [&] {
-            std::string scratch;
-            const std::string_view k = codec<Key>::encode(key, scratch);
-            pinned_value view;
-            if (k.size() <= max_key_size && backend_.read_pinned(k, view, ec)) result = std::move(view);
-        });
+        if constexpr (!compressed) {
+            guarded(ec, [&] {
+                std::string scratch;
+                const std::string_view k = codec<Key>::encode(key, scratch);
+                pinned_value view;
+                if (k.size() <= max_key_size && backend_.read_pinned(k, view, ec)) result = std::move(view);
+            });
+        }
         return result;
     }
 
@@ -667,6 +684,7 @@ private:
         c.value_codec = value_codec;
         c.codec_fingerprint = fingerprint;
         if constexpr (expiring) c.expiry = expiry_policy::manifest_name();
+        if constexpr (compressed) c.compression = std::string(compression_policy::name);
         return c;
     }
 

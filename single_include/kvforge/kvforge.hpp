@@ -93,7 +93,7 @@ enum class errc {
     codec_failed,         ///< a codec threw an exception while encoding
     not_a_store,          ///< a file in the store's directory is not a kvforge file (wrong magic)
     unsupported_version,  ///< the file was written by a newer format version; it is left unchanged
-    codec_mismatch,       ///< the store was written with other key or value codecs
+    codec_mismatch,       ///< the store was written with other key or value codecs, expiry or compression
     corrupt_header,       ///< a file header is truncated or fails its checksum
     corrupt_record,       ///< a record before the log's tail is damaged (open with salvage to keep the rest)
     store_locked,         ///< another process or store object has the store open
@@ -121,7 +121,7 @@ enum class errc {
                 case errc::codec_failed: return "a codec threw an exception";
                 case errc::not_a_store: return "not a kvforge store file";
                 case errc::unsupported_version: return "file written by a newer kvforge format version";
-                case errc::codec_mismatch: return "store written with other key or value codecs";
+                case errc::codec_mismatch: return "store written with other key or value codecs, expiry or compression";
                 case errc::corrupt_header: return "damaged file header";
                 case errc::corrupt_record: return "damaged record before the end of the log";
                 case errc::store_locked: return "store is open elsewhere";
@@ -482,6 +482,10 @@ struct cache {
 /// keys that expire at a deadline: expiring<Clock>
 struct expiry {
     static constexpr std::string_view name = "expiry";
+};
+/// values compressed by a codec: compressed<Codec>
+struct compression {
+    static constexpr std::string_view name = "compression";
 };
 }  // namespace policy_kind
 
@@ -2872,147 +2876,34 @@ private:
 #include <string_view>
 #include <type_traits>
 
-// ---- begin kvforge/durability/buffered.hpp ----
-/// \file buffered.hpp
-/// kvforge::buffered: writes gather in the store's buffer and reach the OS in large pieces.
+// ---- begin kvforge/compression/compressed.hpp ----
+/// \file compression/compressed.hpp
+/// kvforge::compressed<Codec>: a store policy that keeps values compressed by a codec.
+///
+/// A compressed store puts one flag byte in front of each value it hands the layers
+/// beneath: value_flag::raw, then the value as it is, or value_flag::compressed, then
+/// what compress_value wrote (the value's size as a varint, then the codec's bytes). A
+/// value shorter than options::compress_min_bytes, or one the codec does not make
+/// shorter, is kept raw, so no value costs more than the one byte.
+///
+/// The layer sits above expiry: an expiring store's deadline header stays in front of
+/// the flag, uncompressed, so deadlines are read (at open, by purge_expired(), by every
+/// read) without decompressing anything. A read cache beneath holds the values as they
+/// are stored, compressed, so its budget holds more of them and each hit decompresses.
+///
+/// This header needs no library: the codecs that do (<kvforge/compression/zstd.hpp>,
+/// <kvforge/compression/lz4.hpp>) are included by the user, who links their library.
 
-#include <time.h>
-
-#include <chrono>
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
-
-namespace kvforge {
-
-/// Durability policy: a write is copied into the store's buffer, which goes to the OS
-/// when it holds Bytes, when a write comes Millis milliseconds or more after the
-/// oldest buffered one, and on flush() or close(); it is on disk after sync() or
-/// close(). The default for persistent stores, and the reference for writing a
-/// durability policy: a policy provides writer<IO, Concurrent> with the members below.
-template <std::size_t Bytes = std::size_t{4} << 20, unsigned Millis = 1000>
-struct buffered {
-    static_assert(Bytes > 0, "kvforge: buffered<Bytes, Millis> needs a buffer of at least one byte");
-    using policy_kind = kvforge::policy_kind::durability;
-    static constexpr std::string_view name = "buffered";
-    static constexpr std::size_t buffer_bytes = Bytes;
-    static constexpr unsigned flush_millis = Millis;
-
-    /// Every member is called under the store's write lock, except read_pending,
-    /// written_end and end, which readers call under the shared lock; so the buffer needs
-    /// no lock of its own.
-    template <class IO, bool Concurrent>
-    class writer {
-    public:
-        /// Whether put() hands out sequence numbers for wait_durable().
-        static constexpr bool sequenced = false;
-
-        /// Writes from now on go to the end of file, which holds end bytes, all durable.
-        void attach(detail::data_file<IO>& file, std::uint64_t end) {
-            file_ = &file;
-            file_end_ = end;
-            buffer_.clear();
-        }
-
-        /// Takes a whole record; returns where it will sit in the file.
-        detail::append_result append(std::string_view record, std::error_code& ec) {
-            const std::chrono::nanoseconds now = writer::now();
-            if (buffer_.empty()) {
-                oldest_ = now;
-                if (buffer_.capacity() < Bytes) buffer_.reserve(Bytes);
-            }
-            const detail::append_result result{file_end_ + buffer_.size(), ++appended_};
-            buffer_.append(record);
-            if (buffer_.size() >= Bytes || now - oldest_ >= std::chrono::milliseconds(Millis)) flush(ec);
-            return result;
-        }
-
-        /// Nothing to wait for: a buffered write is acknowledged once it is in the buffer.
-        void commit(std::uint64_t, std::error_code&) {}
-
-        /// The end of the data, buffered bytes included.
-        [[nodiscard]] std::uint64_t end() const noexcept { return file_end_ + buffer_.size(); }
-
-        /// The end of the records in the file; those from it on are still in the buffer.
-        /// In every writer it is where a record starts, read in one piece (async_worker,
-        /// whose thread moves it, reads it under its lock), and it only grows until the
-        /// next attach: readers rely on that to read ahead of a record, and verify()
-        /// checks the file up to it.
-        [[nodiscard]] std::uint64_t written_end() const noexcept { return file_end_; }
-
-        /// Copies bytes that are still in the buffer; false when they are in the file.
-        bool read_pending(std::uint64_t offset, char* into, std::size_t size) const noexcept {
-            if (offset < file_end_) return false;
-            std::memcpy(into, buffer_.data() + (offset - file_end_), size);
-            return true;
-        }
-
-        /// Writes the buffer to the OS.
-        void flush(std::error_code& ec) {
-            if (buffer_.empty()) return;
-            if (!file_->write(file_end_, buffer_, ec)) {
-                failure_.record(ec);
-                return;
-            }
-            file_end_ += buffer_.size();
-            bytes_written_ += buffer_.size();
-            buffer_.clear();
-        }
-
-        /// Writes the buffer and syncs the file.
-        void sync(std::error_code& ec) {
-            flush(ec);
-            if (ec) return;
-            syncs_ += 1;
-            if (!file_->sync(ec)) failure_.record(ec);
-        }
-
-        void drain(std::error_code& ec) { sync(ec); }
-        void close(std::error_code& ec) {
-            sync(ec);
-            // Nothing is appended after close: the buffer's memory goes back before the hint is written.
-            if (!ec) std::string().swap(buffer_);
-        }
-        [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_; }
-        /// Bytes written to the file so far (buffered bytes are not, until flushed).
-        [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
-        /// Reports an earlier failure through ec; false when there was none.
-        bool failed(std::error_code& ec) const { return failure_.check(ec); }
-
-    private:
-        /// The monotonic clock. For bounds of 100 ms and more, at the kernel tick's
-        /// resolution (a few milliseconds, a small error at that scale): that read costs a
-        /// fraction of a precise one, which matters since every write reads the clock.
-        static std::chrono::nanoseconds now() noexcept {
-#ifdef CLOCK_MONOTONIC_COARSE
-            constexpr clockid_t clock = Millis >= 100 ? CLOCK_MONOTONIC_COARSE : CLOCK_MONOTONIC;
-#else
-            constexpr clockid_t clock = CLOCK_MONOTONIC;
-#endif
-            timespec time{};
-            ::clock_gettime(clock, &time);
-            return std::chrono::seconds(time.tv_sec) + std::chrono::nanoseconds(time.tv_nsec);
-        }
-
-        detail::data_file<IO>* file_ = nullptr;
-        std::uint64_t file_end_ = 0;
-        std::string buffer_;
-        std::chrono::nanoseconds oldest_{};
-        std::uint64_t appended_ = 0;
-        std::uint64_t syncs_ = 0;
-        std::uint64_t bytes_written_ = 0;
-        detail::sticky_failure failure_;
-    };
-};
-
-static_assert(durability_policy<buffered<>>);
-
-}  // namespace kvforge
-// ---- end kvforge/durability/buffered.hpp ----
 // ---- begin kvforge/expiry/expiring.hpp ----
 /// \file expiring.hpp
 /// kvforge::expiring<Clock>: keys that expire at a deadline, and purge_expired().
@@ -3452,6 +3343,22 @@ inline constexpr manifest_field manifest_fields[] = {
     return {};
 }
 
+/// What to do about the first binding difference between `on_disk` and `opening`: open
+/// with the types, the expiry or the compression the store was written with.
+[[nodiscard]] inline std::string binding_remedy(const composition& on_disk, const composition& opening) {
+    if (on_disk.key_codec != opening.key_codec || on_disk.value_codec != opening.value_codec ||
+        on_disk.codec_fingerprint != opening.codec_fingerprint) {
+        return "open the store with the key and value types it was written with";
+    }
+    if (on_disk.expiry != opening.expiry) {
+        return on_disk.expiry == "none" ? "open the store without kvforge::expiring<>"
+                                        : "open the store with kvforge::expiring<> of the clock it names";
+    }
+    return on_disk.compression == "none" ? "open the store without kvforge::compressed<>"
+                                         : "open the store with kvforge::compressed<Codec> of a codec whose name is '" +
+                                               on_disk.compression + "'";
+}
+
 }  // namespace detail
 
 }  // namespace kvforge
@@ -3507,6 +3414,11 @@ struct options {
     /// Bytes of values a kvforge::read_cache keeps in memory in front of a persistent
     /// store, counted as memory_budget is; 0 is errc::invalid_argument.
     std::uint64_t cache_budget = std::uint64_t{64} << 20;
+    /// A kvforge::compressed store keeps values shorter than this as they are, behind
+    /// its one flag byte: below some tens of bytes a codec's own framing outweighs what
+    /// it saves, and the call costs more than the copy. Longer values are compressed,
+    /// and kept as they are too when that does not make them shorter.
+    std::uint64_t compress_min_bytes = 64;
 };
 
 }  // namespace kvforge
@@ -4082,6 +3994,652 @@ struct expiring {
 
 }  // namespace kvforge
 // ---- end kvforge/expiry/expiring.hpp ----
+// ---- begin kvforge/compression/codec.hpp ----
+/// \file compression/codec.hpp
+/// What a compression codec provides (kvforge::compression_codec), and the calls that
+/// compress a value with one and check it on the way back.
+///
+/// This header needs no library; the codecs that do live in headers of their own,
+/// outside the umbrella header: <kvforge/compression/zstd.hpp> (-lzstd) and
+/// <kvforge/compression/lz4.hpp> (-llz4). A codec of your own is a class like this:
+///
+///     struct my_codec {
+///         static constexpr std::string_view name = "my-codec";  // recorded in the store's files
+///         std::size_t max_compressed_size(std::size_t size) const noexcept;
+///         std::size_t compress(std::string_view value, char* out, std::size_t capacity) const;
+///         std::size_t decompress(std::string_view compressed, char* out, std::size_t size) const;
+///     };
+///
+/// A compressed value is the value's size as an LEB128 varint, then the codec's bytes.
+/// The size is kvforge's, not the codec's, so a codec that loses or invents bytes is
+/// caught: decompress_value gives back a value only when the codec wrote exactly the
+/// recorded number of bytes.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+
+namespace kvforge {
+
+/// A compression codec. Its calls are const and may run on many threads at once on one
+/// object (a store calls them under a shared lock); a codec reports a failure by throwing
+/// any exception, which compress_value and decompress_value turn into
+/// errc::compression_failed with the exception's what() in the message.
+template <class C>
+concept compression_codec = requires(const C& codec, std::string_view input, char* output, std::size_t size) {
+    /// The name of the format, recorded in the store's MANIFEST: a store refuses to open with
+    /// another codec. It names the format, not the settings: zstd<1> and zstd<19> are both "zstd".
+    { C::name } -> std::convertible_to<std::string_view>;
+    /// The most bytes compress may write for an input of size bytes.
+    { codec.max_compressed_size(size) } noexcept -> std::same_as<std::size_t>;
+    /// Compresses input into [output, output + size), size being at least
+    /// max_compressed_size(input.size()); returns the number of bytes written.
+    { codec.compress(input, output, size) } -> std::same_as<std::size_t>;
+    /// Decompresses input, which compress wrote, into [output, output + size), size being
+    /// the original size; returns the number of bytes written, which must be size.
+    { codec.decompress(input, output, size) } -> std::same_as<std::size_t>;
+};
+
+namespace detail {
+
+/// Stops the compilation, naming what is missing, when Codec is not a compression codec.
+template <class Codec>
+constexpr void require_compression_codec() noexcept {
+    static_assert(compression_codec<Codec>,
+                  "kvforge: the codec does not satisfy kvforge::compression_codec: give it a static name, "
+                  "max_compressed_size(size) noexcept, compress(input, output, capacity) and "
+                  "decompress(input, output, size), as kvforge/compression/codec.hpp shows");
+}
+
+/// The message of the exception a codec threw, or a fallback for one that is not a std::exception.
+inline std::string what_codec_threw(std::exception_ptr thrown) {
+    try {
+        std::rethrow_exception(thrown);
+    } catch (const std::exception& e) {
+        return e.what();
+    } catch (...) {
+        return "an exception of an unknown type";
+    }
+}
+
+}  // namespace detail
+
+/// Compresses value with codec into out (replacing what it held): the value's size as a
+/// varint, then the codec's bytes. out keeps its capacity between calls, so a caller that
+/// reuses it allocates only when it grows. On failure out is cleared.
+template <class Codec>
+void compress_value(const Codec& codec, std::string_view value, std::string& out, std::error_code& ec) noexcept {
+    detail::require_compression_codec<Codec>();
+    ec.clear();
+    try {
+        const std::size_t bound = codec.max_compressed_size(value.size());
+        const std::size_t prefix = detail::varint_size(value.size());
+        out.resize(prefix + bound);
+        detail::put_varint(out.data(), value.size());
+        const std::size_t written = codec.compress(value, out.data() + prefix, bound);
+        if (written > bound) {
+            out.clear();
+            detail::fail(ec, errc::compression_failed,
+                         std::string("compressing a value with ") + std::string(Codec::name) + ": the codec says it wrote " +
+                             std::to_string(written) + " bytes, more than its bound of " + std::to_string(bound) +
+                             "; fix the codec's max_compressed_size");
+            return;
+        }
+        out.resize(prefix + written);
+    } catch (...) {
+        out.clear();
+        std::string why = detail::what_codec_threw(std::current_exception());
+        detail::fail(ec, errc::compression_failed,
+                     "compressing a value of " + std::to_string(value.size()) + " bytes with " +
+                         std::string(Codec::name) + ": " + why);
+    }
+}
+
+/// Compresses value with codec into out; throws kvforge::error on failure.
+template <class Codec>
+void compress_value(const Codec& codec, std::string_view value, std::string& out) {
+    std::error_code ec;
+    compress_value(codec, value, out, ec);
+    detail::throw_if(ec);
+}
+
+/// The original size recorded at the start of a compressed value, or an error when the
+/// record is too short or claims more than kvforge::max_value_size.
+[[nodiscard]] inline std::size_t compressed_value_size(std::string_view compressed, std::error_code& ec) noexcept {
+    ec.clear();
+    std::uint64_t size = 0;
+    const char* payload = detail::get_varint(compressed.data(), compressed.data() + compressed.size(), size);
+    if (payload == nullptr || size > max_value_size) {
+        detail::fail(ec, errc::compression_failed,
+                     "a compressed value of " + std::to_string(compressed.size()) +
+                         " bytes does not start with a valid size (at most kvforge::max_value_size)");
+        return 0;
+    }
+    return static_cast<std::size_t>(size);
+}
+
+/// The original size recorded at the start of a compressed value; throws kvforge::error
+/// when there is none.
+[[nodiscard]] inline std::size_t compressed_value_size(std::string_view compressed) {
+    std::error_code ec;
+    const std::size_t size = compressed_value_size(compressed, ec);
+    detail::throw_if(ec);
+    return size;
+}
+
+/// Decompresses what compress_value wrote into out (replacing what it held). Fails with
+/// errc::compression_failed, out cleared, when the codec throws or writes other than the
+/// recorded number of bytes: a wrong value is never handed out.
+template <class Codec>
+void decompress_value(const Codec& codec, std::string_view compressed, std::string& out, std::error_code& ec) noexcept {
+    detail::require_compression_codec<Codec>();
+    const std::size_t size = compressed_value_size(compressed, ec);
+    if (ec) {
+        out.clear();
+        return;
+    }
+    const std::size_t prefix = detail::varint_size(size);
+    try {
+        out.resize(size);
+        const std::size_t written = codec.decompress(compressed.substr(prefix), out.data(), size);
+        if (written != size) {
+            out.clear();
+            detail::fail(ec, errc::compression_failed,
+                         "decompressing a value with " + std::string(Codec::name) + ": the codec gave " +
+                             std::to_string(written) + " bytes where " + std::to_string(size) +
+                             " were recorded; the value is not returned");
+        }
+    } catch (...) {
+        out.clear();
+        std::string why = detail::what_codec_threw(std::current_exception());
+        detail::fail(ec, errc::compression_failed,
+                     "decompressing a value of " + std::to_string(size) + " bytes with " + std::string(Codec::name) +
+                         ": " + why);
+    }
+}
+
+/// Decompresses what compress_value wrote into out; throws kvforge::error on failure.
+template <class Codec>
+void decompress_value(const Codec& codec, std::string_view compressed, std::string& out) {
+    std::error_code ec;
+    decompress_value(codec, compressed, out, ec);
+    detail::throw_if(ec);
+}
+
+}  // namespace kvforge
+// ---- end kvforge/compression/codec.hpp ----
+
+namespace kvforge {
+
+namespace detail {
+
+/// The byte a compressed store keeps in front of each value.
+struct value_flag {
+    static constexpr char raw = 0;         ///< the value follows as it is
+    static constexpr char compressed = 1;  ///< compress_value's output follows
+    static constexpr std::size_t size = 1;
+};
+
+/// The store's backend of a compressed store: Inner's (the expiry layer's, the cache's
+/// or the store policy's) with each value behind a value_flag, compressed when that
+/// makes it shorter. It has no state of its own but the codec and the minimum size, and
+/// no lock: every call encodes or decodes in its own buffers and forwards to Inner.
+template <class Policies, class Inner>
+class compressed_backend {
+    using codec_type = typename Policies::compression::codec;
+
+public:
+    static constexpr bool sequenced = Inner::sequenced;
+    /// The longest value this layer takes: what Inner takes (kvforge::max_value_size, less
+    /// the expiry header when expiring) less the flag byte.
+    static constexpr std::size_t max_value_size =
+        kvforge::max_value_size - (Policies::expiry_given ? deadline_header::with_deadline_size : 0) - value_flag::size;
+
+    void configure(const kvforge::options& opts, std::error_code& ec)
+        requires requires(Inner& inner) { inner.configure(opts, ec); }
+    {
+        min_bytes_ = opts.compress_min_bytes;
+        inner_.configure(opts, ec);
+    }
+
+    template <class Io>
+    void open(std::string_view path, const kvforge::options& opts, Io io, const composition& wanted,
+              std::error_code& ec)
+        requires requires(const Inner& inner) { inner.is_open(); }
+    {
+        min_bytes_ = opts.compress_min_bytes;
+        inner_.open(path, opts, std::move(io), wanted, ec);
+    }
+
+    void close(std::error_code& ec)
+        requires requires(const Inner& inner) { inner.is_open(); }
+    {
+        inner_.close(ec);
+    }
+
+    [[nodiscard]] bool is_open() const noexcept
+        requires requires(const Inner& inner) { inner.is_open(); }
+    {
+        return inner_.is_open();
+    }
+
+    void wait_durable(std::uint64_t sequence, std::error_code& ec)
+        requires requires(Inner& inner) { inner.wait_durable(sequence, ec); }
+    {
+        inner_.wait_durable(sequence, ec);
+    }
+
+    [[nodiscard]] std::uint64_t durable_sequence() const
+        requires requires(const Inner& inner) { inner.durable_sequence(); }
+    {
+        return inner_.durable_sequence();
+    }
+
+    std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        std::string stored;
+        if (!encode(value, stored, ec)) return 0;
+        return inner_.put(key, stored, ec);
+    }
+
+    /// As put, with the deadline the expiry layer beneath keeps in front of the flag.
+    std::uint64_t put_until(std::string_view key, std::string_view value, std::optional<std::int64_t> deadline,
+                            std::error_code& ec)
+        requires requires(Inner& inner) { inner.put_until(key, value, deadline, ec); }
+    {
+        std::string stored;
+        if (!encode(value, stored, ec)) return 0;
+        return inner_.put_until(key, stored, deadline, ec);
+    }
+
+    bool erase(std::string_view key, std::error_code& ec) { return inner_.erase(key, ec); }
+
+    /// Encodes every value of the batch, then hands Inner the whole batch: a value that
+    /// does not fit or fails to compress leaves the store unchanged.
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        batch_buffer encoded;
+        std::string stored;
+        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+            if (ec) return;
+            if (op == batch_op::put) {
+                if (encode(value, stored, ec)) encoded.add_put(key, stored);
+            } else {
+                encoded.add_erase(key);
+            }
+        });
+        if (ec) return 0;
+        return inner_.write(encoded, ec);
+    }
+
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        std::error_code failed;
+        std::string scratch;
+        const bool found = inner_.read(
+            key,
+            [&](std::string_view stored) {
+                if (const auto value = decode(stored, scratch, failed)) on_value(*value);
+            },
+            ec);
+        return settle(found, failed, ec);
+    }
+
+    /// Decompresses straight into out, or copies a raw value into it.
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        std::error_code failed;
+        const bool found = inner_.read(
+            key, [&](std::string_view stored) { decode_into(stored, out, failed); }, ec);
+        return settle(found, failed, ec);
+    }
+
+    template <class OnValue>
+    void read_many(std::span<const std::string_view> keys, OnValue&& on_value, std::error_code& ec) const
+        requires requires(const Inner& inner) { inner.read_many(keys, indexed_stored_visitor{}, ec); }
+    {
+        std::error_code failed;
+        std::string scratch;
+        inner_.read_many(
+            keys,
+            [&](std::size_t i, std::string_view stored) {
+                if (failed) return;
+                if (const auto value = decode(stored, scratch, failed)) on_value(i, *value);
+            },
+            ec);
+        settle(true, failed, ec);
+    }
+
+    bool contains(std::string_view key, std::error_code& ec) const { return inner_.contains(key, ec); }
+
+    std::optional<std::int64_t> deadline(std::string_view key, std::error_code& ec) const
+        requires requires(const Inner& inner) { inner.deadline(key, ec); }
+    {
+        return inner_.deadline(key, ec);
+    }
+
+    std::size_t purge_expired(std::error_code& ec)
+        requires requires(Inner& inner) { inner.purge_expired(ec); }
+    {
+        return inner_.purge_expired(ec);
+    }
+
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        std::error_code failed;
+        std::string scratch;
+        inner_.visit_from(
+            from, inclusive,
+            [&](std::string_view key, std::string_view stored) {
+                const auto value = decode(stored, scratch, failed);
+                return value && visitor(key, *value);
+            },
+            ec);
+        settle(true, failed, ec);
+    }
+
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        std::error_code failed;
+        std::string scratch;
+        inner_.visit_down_from(
+            from, inclusive,
+            [&](std::string_view key, std::string_view stored) {
+                const auto value = decode(stored, scratch, failed);
+                return value && visitor(key, *value);
+            },
+            ec);
+        settle(true, failed, ec);
+    }
+
+    /// Calls visitor(key, value) for every record until a value fails to decompress.
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        std::error_code failed;
+        std::string scratch;
+        inner_.for_each(
+            [&](std::string_view key, std::string_view stored) {
+                if (failed) return;
+                if (const auto value = decode(stored, scratch, failed)) visitor(key, *value);
+            },
+            ec);
+        settle(true, failed, ec);
+    }
+
+    [[nodiscard]] std::size_t size() const { return inner_.size(); }
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
+    void clear(std::error_code& ec) { inner_.clear(ec); }
+    /// Inner's stats, with live_bytes counting each value as stored (a compressed one at
+    /// its compressed size, so it shows what compression saves) less its flag byte: a value
+    /// kept raw counts as it is, as in a store without compression.
+    [[nodiscard]] kvforge::stats stats() const {
+        kvforge::stats s = inner_.stats();
+        s.live_bytes -= std::min<std::uint64_t>(s.live_bytes, s.live_keys * value_flag::size);
+        return s;
+    }
+    void flush(std::error_code& ec) { inner_.flush(ec); }
+    void sync(std::error_code& ec) { inner_.sync(ec); }
+    void compact(std::error_code& ec) { inner_.compact(ec); }
+    [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
+
+    void backup(std::string_view dest, std::error_code& ec)
+        requires requires(Inner& inner) { inner.backup(dest, ec); }
+    {
+        inner_.backup(dest, ec);
+    }
+
+private:
+    /// Writes value's stored bytes into out: the flag, then the value compressed when it is
+    /// long enough and the codec makes it shorter, else as it is.
+    bool encode(std::string_view value, std::string& out, std::error_code& ec) const {
+        if (value.size() > max_value_size) {
+            fail(ec, errc::value_too_large,
+                 "value of " + std::to_string(value.size()) + " bytes is longer than a compressed store takes, " +
+                     std::to_string(max_value_size) +
+                     " bytes (kvforge::max_value_size less the 1-byte compression flag" +
+                     (Policies::expiry_given ? " and the 9-byte expiry header" : "") + "); nothing was written");
+            return false;
+        }
+        if (value.size() >= min_bytes_) {
+            compress_value(codec_, value, out, ec);
+            if (ec) return false;
+            if (out.size() < value.size()) {
+                out.insert(out.begin(), value_flag::compressed);
+                return true;
+            }
+        }
+        out.clear();
+        out.reserve(value_flag::size + value.size());
+        out.push_back(value_flag::raw);
+        out.append(value);
+        return true;
+    }
+
+    /// The value behind stored's flag: a view into stored when raw, into scratch when it
+    /// was decompressed there; nullopt, with failed set, when it cannot be read.
+    std::optional<std::string_view> decode(std::string_view stored, std::string& scratch,
+                                           std::error_code& failed) const {
+        if (!stored.empty() && stored[0] == value_flag::raw) return stored.substr(value_flag::size);
+        if (!stored.empty() && stored[0] == value_flag::compressed) {
+            decompress_value(codec_, stored.substr(value_flag::size), scratch, failed);
+            if (failed) return std::nullopt;
+            return std::string_view(scratch);
+        }
+        fail(failed, errc::compression_failed,
+             "a stored value of " + std::to_string(stored.size()) +
+                 " bytes does not start with a compression flag (0 or 1); the store was not written compressed "
+                 "with " +
+                 std::string(codec_type::name) + ", or the value was damaged");
+        return std::nullopt;
+    }
+
+    /// Writes the value behind stored's flag into out; false, with failed set, when it cannot be read.
+    bool decode_into(std::string_view stored, std::string& out, std::error_code& failed) const {
+        if (!stored.empty() && stored[0] == value_flag::raw) {
+            assign_bytes(out, stored.substr(value_flag::size));
+            return true;
+        }
+        return decode(stored, out, failed).has_value();
+    }
+
+    /// Passes on a decoding failure: it comes after Inner's own error, and leaves nothing found.
+    static bool settle(bool found, const std::error_code& failed, std::error_code& ec) {
+        if (ec) return false;
+        if (!failed) return found;
+        ec = failed;
+        return false;
+    }
+
+    Inner inner_;
+    [[no_unique_address]] codec_type codec_;
+    std::uint64_t min_bytes_ = kvforge::options{}.compress_min_bytes;
+};
+
+/// The compression policy of a store that has none: its backend as it is.
+struct no_compression {
+    using policy_kind = kvforge::policy_kind::compression;
+    static constexpr std::string_view name = "none";
+    template <class Policies, class Backend>
+    using backend = Backend;
+};
+
+}  // namespace detail
+
+/// Compression policy: values are kept compressed by Codec, any type satisfying
+/// kvforge::compression_codec (see compression/codec.hpp for the concept and a codec of
+/// one's own): kvforge::zstd<Level> (<kvforge/compression/zstd.hpp>, -lzstd) or
+/// kvforge::lz4 (<kvforge/compression/lz4.hpp>, -llz4).
+///
+///     using docs = kvforge::store<std::string, std::string, kvforge::file_log,
+///                                 kvforge::compressed<kvforge::zstd<3>>>;
+///
+/// Values shorter than options::compress_min_bytes, or that the codec does not shrink,
+/// are kept as they are: a value costs at most one byte more. get(), visit(), scans,
+/// for_each() and get_many() hand out the decompressed bytes; get_view(), which hands out
+/// the stored bytes in place, does not compile. A file store's MANIFEST records Codec::name,
+/// and a store written with one codec refuses to open with another, or with none
+/// (errc::codec_mismatch). A codec that throws or gives back a value of another size on
+/// decompress is errc::compression_failed: a wrong value is never handed out.
+template <class Codec>
+struct compressed {
+    static_assert(compression_codec<Codec>,
+                  "kvforge: compressed<Codec> needs a codec satisfying kvforge::compression_codec, such as "
+                  "kvforge::zstd<3> from <kvforge/compression/zstd.hpp> or kvforge::lz4 from "
+                  "<kvforge/compression/lz4.hpp>");
+    using policy_kind = kvforge::policy_kind::compression;
+    using codec = Codec;
+    /// The codec's name: the word a store spec names it by, and what the MANIFEST records.
+    static constexpr std::string_view name = Codec::name;
+    template <class Policies, class Backend>
+    using backend = detail::compressed_backend<Policies, Backend>;
+};
+
+}  // namespace kvforge
+// ---- end kvforge/compression/compressed.hpp ----
+// ---- begin kvforge/durability/buffered.hpp ----
+/// \file buffered.hpp
+/// kvforge::buffered: writes gather in the store's buffer and reach the OS in large pieces.
+
+#include <time.h>
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+
+namespace kvforge {
+
+/// Durability policy: a write is copied into the store's buffer, which goes to the OS
+/// when it holds Bytes, when a write comes Millis milliseconds or more after the
+/// oldest buffered one, and on flush() or close(); it is on disk after sync() or
+/// close(). The default for persistent stores, and the reference for writing a
+/// durability policy: a policy provides writer<IO, Concurrent> with the members below.
+template <std::size_t Bytes = std::size_t{4} << 20, unsigned Millis = 1000>
+struct buffered {
+    static_assert(Bytes > 0, "kvforge: buffered<Bytes, Millis> needs a buffer of at least one byte");
+    using policy_kind = kvforge::policy_kind::durability;
+    static constexpr std::string_view name = "buffered";
+    static constexpr std::size_t buffer_bytes = Bytes;
+    static constexpr unsigned flush_millis = Millis;
+
+    /// Every member is called under the store's write lock, except read_pending,
+    /// written_end and end, which readers call under the shared lock; so the buffer needs
+    /// no lock of its own.
+    template <class IO, bool Concurrent>
+    class writer {
+    public:
+        /// Whether put() hands out sequence numbers for wait_durable().
+        static constexpr bool sequenced = false;
+
+        /// Writes from now on go to the end of file, which holds end bytes, all durable.
+        void attach(detail::data_file<IO>& file, std::uint64_t end) {
+            file_ = &file;
+            file_end_ = end;
+            buffer_.clear();
+        }
+
+        /// Takes a whole record; returns where it will sit in the file.
+        detail::append_result append(std::string_view record, std::error_code& ec) {
+            const std::chrono::nanoseconds now = writer::now();
+            if (buffer_.empty()) {
+                oldest_ = now;
+                if (buffer_.capacity() < Bytes) buffer_.reserve(Bytes);
+            }
+            const detail::append_result result{file_end_ + buffer_.size(), ++appended_};
+            buffer_.append(record);
+            if (buffer_.size() >= Bytes || now - oldest_ >= std::chrono::milliseconds(Millis)) flush(ec);
+            return result;
+        }
+
+        /// Nothing to wait for: a buffered write is acknowledged once it is in the buffer.
+        void commit(std::uint64_t, std::error_code&) {}
+
+        /// The end of the data, buffered bytes included.
+        [[nodiscard]] std::uint64_t end() const noexcept { return file_end_ + buffer_.size(); }
+
+        /// The end of the records in the file; those from it on are still in the buffer.
+        /// In every writer it is where a record starts, read in one piece (async_worker,
+        /// whose thread moves it, reads it under its lock), and it only grows until the
+        /// next attach: readers rely on that to read ahead of a record, and verify()
+        /// checks the file up to it.
+        [[nodiscard]] std::uint64_t written_end() const noexcept { return file_end_; }
+
+        /// Copies bytes that are still in the buffer; false when they are in the file.
+        bool read_pending(std::uint64_t offset, char* into, std::size_t size) const noexcept {
+            if (offset < file_end_) return false;
+            std::memcpy(into, buffer_.data() + (offset - file_end_), size);
+            return true;
+        }
+
+        /// Writes the buffer to the OS.
+        void flush(std::error_code& ec) {
+            if (buffer_.empty()) return;
+            if (!file_->write(file_end_, buffer_, ec)) {
+                failure_.record(ec);
+                return;
+            }
+            file_end_ += buffer_.size();
+            bytes_written_ += buffer_.size();
+            buffer_.clear();
+        }
+
+        /// Writes the buffer and syncs the file.
+        void sync(std::error_code& ec) {
+            flush(ec);
+            if (ec) return;
+            syncs_ += 1;
+            if (!file_->sync(ec)) failure_.record(ec);
+        }
+
+        void drain(std::error_code& ec) { sync(ec); }
+        void close(std::error_code& ec) {
+            sync(ec);
+            // Nothing is appended after close: the buffer's memory goes back before the hint is written.
+            if (!ec) std::string().swap(buffer_);
+        }
+        [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_; }
+        /// Bytes written to the file so far (buffered bytes are not, until flushed).
+        [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
+        /// Reports an earlier failure through ec; false when there was none.
+        bool failed(std::error_code& ec) const { return failure_.check(ec); }
+
+    private:
+        /// The monotonic clock. For bounds of 100 ms and more, at the kernel tick's
+        /// resolution (a few milliseconds, a small error at that scale): that read costs a
+        /// fraction of a precise one, which matters since every write reads the clock.
+        static std::chrono::nanoseconds now() noexcept {
+#ifdef CLOCK_MONOTONIC_COARSE
+            constexpr clockid_t clock = Millis >= 100 ? CLOCK_MONOTONIC_COARSE : CLOCK_MONOTONIC;
+#else
+            constexpr clockid_t clock = CLOCK_MONOTONIC;
+#endif
+            timespec time{};
+            ::clock_gettime(clock, &time);
+            return std::chrono::seconds(time.tv_sec) + std::chrono::nanoseconds(time.tv_nsec);
+        }
+
+        detail::data_file<IO>* file_ = nullptr;
+        std::uint64_t file_end_ = 0;
+        std::string buffer_;
+        std::chrono::nanoseconds oldest_{};
+        std::uint64_t appended_ = 0;
+        std::uint64_t syncs_ = 0;
+        std::uint64_t bytes_written_ = 0;
+        detail::sticky_failure failure_;
+    };
+};
+
+static_assert(durability_policy<buffered<>>);
+
+}  // namespace kvforge
+// ---- end kvforge/durability/buffered.hpp ----
 // ---- begin kvforge/io/posix.hpp ----
 /// \file posix.hpp
 /// kvforge::posix_io: the default I/O policy, plain POSIX system calls.
@@ -4486,7 +5044,7 @@ template <class P>
 concept any_policy = policy_of_kind<P, policy_kind::store> || policy_of_kind<P, policy_kind::durability> ||
                      policy_of_kind<P, policy_kind::index> || policy_of_kind<P, policy_kind::threading> ||
                      policy_of_kind<P, policy_kind::io> || policy_of_kind<P, policy_kind::cache> ||
-                     policy_of_kind<P, policy_kind::expiry>;
+                     policy_of_kind<P, policy_kind::expiry> || policy_of_kind<P, policy_kind::compression>;
 
 template <class Kind, class... Ps>
 inline constexpr std::size_t count_of_kind = (std::size_t{0} + ... + (policy_of_kind<Ps, Kind> ? 1 : 0));
@@ -4514,6 +5072,8 @@ struct resolved_policies {
     static constexpr bool cache_given = count_of_kind<policy_kind::cache, Ps...> != 0;
     using expiry = typename find_policy<policy_kind::expiry, no_expiry, Ps...>::type;
     static constexpr bool expiry_given = count_of_kind<policy_kind::expiry, Ps...> != 0;
+    using compression = typename find_policy<policy_kind::compression, no_compression, Ps...>::type;
+    static constexpr bool compression_given = count_of_kind<policy_kind::compression, Ps...> != 0;
     using durability = typename find_policy<policy_kind::durability,
                                             std::conditional_t<store::persistent, buffered<>, no_durability>,
                                             Ps...>::type;
@@ -4534,7 +5094,7 @@ consteval bool check_store_arguments() {
                   "kvforge: every argument after Key and Value must be a kvforge policy: a store "
                   "(memory, file_log, mmap_file), durability (sync_each, buffered<>, async_worker<>), index (hash_index, "
                   "sorted_index), threading (single_thread, thread_safe), I/O (posix_io), cache (bounded<>, "
-                  "read_cache<>) or expiry (expiring<>) policy");
+                  "read_cache<>), expiry (expiring<>) or compression (compressed<Codec>) policy");
     static_assert(count_of_kind<policy_kind::store, Ps...> <= 1,
                   "kvforge: two store policies given; keep one of kvforge::memory, kvforge::file_log, "
                   "kvforge::mmap_file");
@@ -4554,6 +5114,8 @@ consteval bool check_store_arguments() {
 
     static_assert(count_of_kind<policy_kind::expiry, Ps...> <= 1,
                   "kvforge: two expiry policies given; keep one kvforge::expiring<Clock>");
+    static_assert(count_of_kind<policy_kind::compression, Ps...> <= 1,
+                  "kvforge: two compression policies given; keep one kvforge::compressed<Codec>");
 
     using policies = resolved_policies<Ps...>;
     // A file store keeps each deadline as a count of the clock's ticks since its epoch,
@@ -5296,7 +5858,9 @@ struct indexed_value_visitor {
 /// kvforge::hash_index), a threading policy (default kvforge::single_thread), for
 /// persistent stores a durability policy (default kvforge::buffered<>) and an I/O
 /// policy (default kvforge::posix_io), and optionally a cache policy
-/// (kvforge::bounded<> for memory, kvforge::read_cache<> for persistent stores).
+/// (kvforge::bounded<> for memory, kvforge::read_cache<> for persistent stores), an
+/// expiry policy (kvforge::expiring<Clock>) and a compression policy
+/// (kvforge::compressed<Codec>).
 ///
 /// Every fallible call has a throwing form (kvforge::error) and a form taking a
 /// std::error_code& that never throws. Keys and values go through kvforge::codec.
@@ -5304,9 +5868,13 @@ template <class Key, class Value, class... Policies>
 class store {
     static_assert(detail::check_store_arguments<Key, Value, Policies...>());
     using policies = detail::resolved_policies<Policies...>;
-    using backend_type = typename policies::expiry::template backend<
-        policies, typename policies::cache::template backend<policies,
-                                                             typename policies::store::template backend<policies>>>;
+    // From the outside in: compression, then expiry, then the cache, then the store
+    // policy. On disk a value reads in the opposite order: the deadline header, the
+    // compression flag, then the (compressed) value.
+    using backend_type = typename policies::compression::template backend<
+        policies, typename policies::expiry::template backend<
+                      policies, typename policies::cache::template backend<
+                                    policies, typename policies::store::template backend<policies>>>>;
     using key_param = detail::param_t<Key>;
     using value_param = detail::param_t<Value>;
 
@@ -5335,13 +5903,19 @@ public:
     static constexpr bool cached = policies::cache_given;
     /// Whether keys may carry deadlines (kvforge::expiring<>).
     static constexpr bool expiring = policies::expiry_given;
+    /// Whether values are kept compressed (kvforge::compressed<Codec>).
+    static constexpr bool compressed = policies::compression_given;
+    /// The compression policy: kvforge::compressed<Codec>, or none.
+    using compression_policy = typename policies::compression;
     /// Whether writes return a sequence number for wait_durable() (async_worker).
     static constexpr bool sequenced = backend_type::sequenced;
     /// The longest encoded value this store takes: kvforge::max_value_size, less the
     /// expiry header's 9 bytes with kvforge::expiring<> (so that a value with a deadline
-    /// still fits a file store's record).
+    /// still fits a file store's record) and the compression flag's 1 byte with
+    /// kvforge::compressed<> (so that a value that does not shrink still fits).
     static constexpr std::size_t max_value_size =
-        kvforge::max_value_size - (expiring ? detail::deadline_header::with_deadline_size : 0);
+        kvforge::max_value_size - (expiring ? detail::deadline_header::with_deadline_size : 0) -
+        (compressed ? detail::value_flag::size : 0);
     /// What put() and write() return: the write's sequence number when sequenced, else nothing.
     using write_result = std::conditional_t<sequenced, std::uint64_t, void>;
 
@@ -5658,18 +6232,23 @@ public:
         return view;
     }
     [[nodiscard]] std::optional<pinned_value> get_view(key_param key, std::error_code& ec) const noexcept {
-        static_assert(requires(const backend_type& b, std::string_view k, pinned_value& out, std::error_code& e) {
-                          b.read_pinned(k, out, e);
-                      },
+        static_assert(!compressed,
+                      "kvforge: get_view() hands out a value's bytes in place in the file, and a compressed store "
+                      "keeps them compressed there; use get() for a decompressed copy, or visit() for a view of "
+                      "the decompressed bytes during a callback");
+        static_assert(compressed || requires(const backend_type& b, std::string_view k, pinned_value& out,
+                                             std::error_code& e) { b.read_pinned(k, out, e); },
                       "kvforge: get_view() needs kvforge::mmap_file; with other stores use visit() for a view "
                       "during a callback, or get() for a copy");
         std::optional<pinned_value> result;
-        guarded(ec, [&] {
-            std::string scratch;
-            const std::string_view k = codec<Key>::encode(key, scratch);
-            pinned_value view;
-            if (k.size() <= max_key_size && backend_.read_pinned(k, view, ec)) result = std::move(view);
-        });
+        if constexpr (!compressed) {
+            guarded(ec, [&] {
+                std::string scratch;
+                const std::string_view k = codec<Key>::encode(key, scratch);
+                pinned_value view;
+                if (k.size() <= max_key_size && backend_.read_pinned(k, view, ec)) result = std::move(view);
+            });
+        }
         return result;
     }
 
@@ -5914,6 +6493,7 @@ private:
         c.value_codec = value_codec;
         c.codec_fingerprint = fingerprint;
         if constexpr (expiring) c.expiry = expiry_policy::manifest_name();
+        if constexpr (compressed) c.compression = std::string(compression_policy::name);
         return c;
     }
 
@@ -11206,7 +11786,7 @@ private:
     /// store written in a newer format or with a composition this open cannot read.
     bool check_manifest(composition& on_disk, bool& found, std::error_code& ec) {
         if (!read_manifest_file(io_, directory_.path(), on_disk, found, ec)) return false;
-        if (!found) return refuse_unrecorded_expiry(ec);
+        if (!found) return refuse_unrecorded_layers(ec);
         const std::string path = directory_.file_path(store_file_name::manifest());
         if (on_disk.format > format_version) {
             fail(ec, errc::unsupported_version,
@@ -11217,26 +11797,38 @@ private:
         const std::string difference = first_binding_difference(on_disk, composition_);
         if (!difference.empty()) {
             fail(ec, errc::codec_mismatch,
-                 path + ": " + difference +
-                     "; open the store with the key and value types it was written with (nothing was changed)");
+                 path + ": " + difference + "; " + binding_remedy(on_disk, composition_) + " (nothing was changed)");
             return false;
         }
         return true;
     }
 
     /// A store without a MANIFEST (format 1, or codec names no manifest line can hold)
-    /// records no expiry, so its values have no deadline header: an expiring open would
-    /// read each value's first byte as one. Refused when the store holds data.
-    bool refuse_unrecorded_expiry(std::error_code& ec) const {
-        if (composition_.expiry == "none") return true;
+    /// records neither expiry nor compression, so its values have no deadline header and
+    /// no compression flag: an expiring or compressed open would read each value's first
+    /// byte as one. Refused when the store holds data.
+    bool refuse_unrecorded_layers(std::error_code& ec) const {
+        if (composition_.expiry == "none" && composition_.compression == "none") return true;
         std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         if (!store_directory<io_type>::holds_data(names)) return true;
-        fail(ec, errc::codec_mismatch,
-             directory_.path() + ": a store without a MANIFEST was written without expiry, and this store opens it " +
-                 "with expiry (" + composition_.expiry +
-                 "); open it without kvforge::expiring<>, or copy it into an expiring store with kvforge::copy "
-                 "(nothing was changed)");
+        if (composition_.expiry != "none") {
+            fail(ec, errc::codec_mismatch,
+                 directory_.path() +
+                     ": a store without a MANIFEST was written without expiry, and this store opens "
+                     "it with expiry (" +
+                     composition_.expiry +
+                     "); open it without kvforge::expiring<>, or copy it into an expiring store with kvforge::copy "
+                     "(nothing was changed)");
+        } else {
+            fail(ec, errc::codec_mismatch,
+                 directory_.path() +
+                     ": a store without a MANIFEST was written without compression, and this store "
+                     "opens it with compression (" +
+                     composition_.compression +
+                     "); open it without kvforge::compressed<>, or copy it into a compressed store with "
+                     "kvforge::copy (nothing was changed)");
+        }
         return false;
     }
 
@@ -11472,185 +12064,6 @@ using default_compositions =
 
 }  // namespace kvforge
 // ---- end kvforge/compositions.hpp ----
-// ---- begin kvforge/compression/codec.hpp ----
-/// \file compression/codec.hpp
-/// What a compression codec provides (kvforge::compression_codec), and the calls that
-/// compress a value with one and check it on the way back.
-///
-/// This header needs no library; the codecs that do live in headers of their own,
-/// outside the umbrella header: <kvforge/compression/zstd.hpp> (-lzstd) and
-/// <kvforge/compression/lz4.hpp> (-llz4). A codec of your own is a class like this:
-///
-///     struct my_codec {
-///         static constexpr std::string_view name = "my-codec";  // recorded in the store's files
-///         std::size_t max_compressed_size(std::size_t size) const noexcept;
-///         std::size_t compress(std::string_view value, char* out, std::size_t capacity) const;
-///         std::size_t decompress(std::string_view compressed, char* out, std::size_t size) const;
-///     };
-///
-/// A compressed value is the value's size as an LEB128 varint, then the codec's bytes.
-/// The size is kvforge's, not the codec's, so a codec that loses or invents bytes is
-/// caught: decompress_value gives back a value only when the codec wrote exactly the
-/// recorded number of bytes.
-
-#include <concepts>
-#include <cstddef>
-#include <cstdint>
-#include <exception>
-#include <string>
-#include <string_view>
-#include <system_error>
-
-
-namespace kvforge {
-
-/// A compression codec. Its calls are const and may run on many threads at once on one
-/// object (a store calls them under a shared lock); a codec reports a failure by throwing
-/// any exception, which compress_value and decompress_value turn into
-/// errc::compression_failed with the exception's what() in the message.
-template <class C>
-concept compression_codec = requires(const C& codec, std::string_view input, char* output, std::size_t size) {
-    /// The name of the format, recorded in the store's MANIFEST: a store refuses to open with
-    /// another codec. It names the format, not the settings: zstd<1> and zstd<19> are both "zstd".
-    { C::name } -> std::convertible_to<std::string_view>;
-    /// The most bytes compress may write for an input of size bytes.
-    { codec.max_compressed_size(size) } noexcept -> std::same_as<std::size_t>;
-    /// Compresses input into [output, output + size), size being at least
-    /// max_compressed_size(input.size()); returns the number of bytes written.
-    { codec.compress(input, output, size) } -> std::same_as<std::size_t>;
-    /// Decompresses input, which compress wrote, into [output, output + size), size being
-    /// the original size; returns the number of bytes written, which must be size.
-    { codec.decompress(input, output, size) } -> std::same_as<std::size_t>;
-};
-
-namespace detail {
-
-/// Stops the compilation, naming what is missing, when Codec is not a compression codec.
-template <class Codec>
-constexpr void require_compression_codec() noexcept {
-    static_assert(compression_codec<Codec>,
-                  "kvforge: the codec does not satisfy kvforge::compression_codec: give it a static name, "
-                  "max_compressed_size(size) noexcept, compress(input, output, capacity) and "
-                  "decompress(input, output, size), as kvforge/compression/codec.hpp shows");
-}
-
-/// The message of the exception a codec threw, or a fallback for one that is not a std::exception.
-inline std::string what_codec_threw(std::exception_ptr thrown) {
-    try {
-        std::rethrow_exception(thrown);
-    } catch (const std::exception& e) {
-        return e.what();
-    } catch (...) {
-        return "an exception of an unknown type";
-    }
-}
-
-}  // namespace detail
-
-/// Compresses value with codec into out (replacing what it held): the value's size as a
-/// varint, then the codec's bytes. out keeps its capacity between calls, so a caller that
-/// reuses it allocates only when it grows. On failure out is cleared.
-template <class Codec>
-void compress_value(const Codec& codec, std::string_view value, std::string& out, std::error_code& ec) noexcept {
-    detail::require_compression_codec<Codec>();
-    ec.clear();
-    try {
-        const std::size_t bound = codec.max_compressed_size(value.size());
-        const std::size_t prefix = detail::varint_size(value.size());
-        out.resize(prefix + bound);
-        detail::put_varint(out.data(), value.size());
-        const std::size_t written = codec.compress(value, out.data() + prefix, bound);
-        if (written > bound) {
-            out.clear();
-            detail::fail(ec, errc::compression_failed,
-                         std::string("compressing a value with ") + std::string(Codec::name) + ": the codec says it wrote " +
-                             std::to_string(written) + " bytes, more than its bound of " + std::to_string(bound) +
-                             "; fix the codec's max_compressed_size");
-            return;
-        }
-        out.resize(prefix + written);
-    } catch (...) {
-        out.clear();
-        std::string why = detail::what_codec_threw(std::current_exception());
-        detail::fail(ec, errc::compression_failed,
-                     "compressing a value of " + std::to_string(value.size()) + " bytes with " +
-                         std::string(Codec::name) + ": " + why);
-    }
-}
-
-/// Compresses value with codec into out; throws kvforge::error on failure.
-template <class Codec>
-void compress_value(const Codec& codec, std::string_view value, std::string& out) {
-    std::error_code ec;
-    compress_value(codec, value, out, ec);
-    detail::throw_if(ec);
-}
-
-/// The original size recorded at the start of a compressed value, or an error when the
-/// record is too short or claims more than kvforge::max_value_size.
-[[nodiscard]] inline std::size_t compressed_value_size(std::string_view compressed, std::error_code& ec) noexcept {
-    ec.clear();
-    std::uint64_t size = 0;
-    const char* payload = detail::get_varint(compressed.data(), compressed.data() + compressed.size(), size);
-    if (payload == nullptr || size > max_value_size) {
-        detail::fail(ec, errc::compression_failed,
-                     "a compressed value of " + std::to_string(compressed.size()) +
-                         " bytes does not start with a valid size (at most kvforge::max_value_size)");
-        return 0;
-    }
-    return static_cast<std::size_t>(size);
-}
-
-/// The original size recorded at the start of a compressed value; throws kvforge::error
-/// when there is none.
-[[nodiscard]] inline std::size_t compressed_value_size(std::string_view compressed) {
-    std::error_code ec;
-    const std::size_t size = compressed_value_size(compressed, ec);
-    detail::throw_if(ec);
-    return size;
-}
-
-/// Decompresses what compress_value wrote into out (replacing what it held). Fails with
-/// errc::compression_failed, out cleared, when the codec throws or writes other than the
-/// recorded number of bytes: a wrong value is never handed out.
-template <class Codec>
-void decompress_value(const Codec& codec, std::string_view compressed, std::string& out, std::error_code& ec) noexcept {
-    detail::require_compression_codec<Codec>();
-    const std::size_t size = compressed_value_size(compressed, ec);
-    if (ec) {
-        out.clear();
-        return;
-    }
-    const std::size_t prefix = detail::varint_size(size);
-    try {
-        out.resize(size);
-        const std::size_t written = codec.decompress(compressed.substr(prefix), out.data(), size);
-        if (written != size) {
-            out.clear();
-            detail::fail(ec, errc::compression_failed,
-                         "decompressing a value with " + std::string(Codec::name) + ": the codec gave " +
-                             std::to_string(written) + " bytes where " + std::to_string(size) +
-                             " were recorded; the value is not returned");
-        }
-    } catch (...) {
-        out.clear();
-        std::string why = detail::what_codec_threw(std::current_exception());
-        detail::fail(ec, errc::compression_failed,
-                     "decompressing a value of " + std::to_string(size) + " bytes with " + std::string(Codec::name) +
-                         ": " + why);
-    }
-}
-
-/// Decompresses what compress_value wrote into out; throws kvforge::error on failure.
-template <class Codec>
-void decompress_value(const Codec& codec, std::string_view compressed, std::string& out) {
-    std::error_code ec;
-    decompress_value(codec, compressed, out, ec);
-    detail::throw_if(ec);
-}
-
-}  // namespace kvforge
-// ---- end kvforge/compression/codec.hpp ----
 // ---- begin kvforge/copy.hpp ----
 /// \file copy.hpp
 /// kvforge::copy: every record of one store into another, of any two compositions.
@@ -12431,6 +12844,17 @@ struct entries_of<composition_list<Packs...>> {
     return best;
 }
 
+/// What to do when open_store cannot read a store: a compressed one needs its codec, which
+/// neither open_store's compositions nor the kvforge tool link.
+[[nodiscard]] inline std::string open_store_remedy(const composition& on_disk, const composition& opening) {
+    if (first_binding_difference(on_disk, opening).starts_with("compression") && on_disk.compression != "none") {
+        return "open_store and the kvforge tool read no compressed store (they link no compression library); open "
+               "it as a kvforge::store with kvforge::compressed<Codec> of a codec whose name is '" +
+               on_disk.compression + "'";
+    }
+    return binding_remedy(on_disk, opening) + " (and the spec words that name them)";
+}
+
 /// open_store's work: parse, read the manifest, choose, check what binds, open.
 template <class Key, class Value, class List>
 any_store<Key, Value> open_any_store(std::string_view spec, const options& opts, const codec_choice& codecs,
@@ -12479,7 +12903,7 @@ any_store<Key, Value> open_any_store(std::string_view spec, const options& opts,
         if (!difference.empty()) {
             fail(ec, errc::codec_mismatch,
                  parsed.path + "/" + std::string(manifest_file_name) + ": " + difference +
-                     "; open the store with the key and value types (and spec words) it was written with");
+                     "; " + open_store_remedy(manifest, opening));
             return {};
         }
     }

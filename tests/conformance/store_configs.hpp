@@ -10,6 +10,7 @@
 #include <string>
 #include <tuple>
 
+#include "../support/run_length_codec.hpp"
 #include "../support/sync_every.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/test_clock.hpp"
@@ -66,7 +67,7 @@ using expiring_configs = std::tuple<expiring_store<hash_index, single_thread>,  
                                     expiring_store<sorted_index, single_thread>>;
 /// File stores whose keys may expire: each deadline is kept on disk in its value's
 /// header. Two join the whole suite (CI's time budget allows no more); expiry tests run
-/// on expiring_persistent_configs, which adds async_worker and the read cache.
+/// on expiring_persistent_configs, which adds async_worker, the read cache and compression.
 template <class Store, class Index, class Durability, class Threading, class... More>
 using expiring_file_store =
     store<std::string, std::string, Store, Index, Durability, Threading, expiring<test_clock>, More...>;
@@ -76,7 +77,10 @@ using expiring_persistent_configs =
     concat<expiring_file_configs,                                                                 //
            std::tuple<expiring_file_store<file_log, hash_index, async_worker<>, single_thread>,   //
                       expiring_file_store<mmap_file, sorted_index, buffered<>, thread_safe>,      //
-                      expiring_file_store<file_log, sorted_index, sync_each, thread_safe, read_cache<>>>>;
+                      expiring_file_store<file_log, sorted_index, sync_each, thread_safe, read_cache<>>,
+                      // With compression too: the flag byte behind the deadline header.
+                      expiring_file_store<file_log, sorted_index, buffered<>, single_thread,
+                                          compressed<run_length<>>>>>;
 /// The expiring configurations with an ordered index, for scans.
 using expiring_ordered_configs = std::tuple<expiring_store<sorted_index, thread_safe>,  //
                                             expiring_store<sorted_index, single_thread>,

@@ -421,6 +421,16 @@ def test_read_commands_run_beside_other_readers():
     expect(kvforge("put", store, "k", "w"), 0)
 
 
+def test_a_compressed_store_is_refused_unchanged(stores):
+    packed = stores / "packed"
+    before = {path: path.read_bytes() for path in packed.iterdir()}
+    for args in (["stat", str(packed)], ["get", str(packed), "k"], ["scan", str(packed)], ["dump", str(packed)],
+                 ["put", str(packed), "k", "v"]):
+        expect(kvforge(*args), 3, err=["compression: written with 'run-length', opened with 'none'",
+                                       "read no compressed store"])
+    assert {path: path.read_bytes() for path in packed.iterdir()} == before
+
+
 def test_a_damaged_manifest_is_named():
     store = fresh("manifest")
     expect(kvforge("put", store, "k", "v", "--as", "file_log"), 0)

@@ -4,17 +4,21 @@
 //   make_stores DIR    writes DIR/numbers (uint64 keys, double values, with the MANIFEST
 //                      the store writes), DIR/signed (int32 keys, its MANIFEST removed, as
 //                      stores of kvforge 0.1.0 have none) and DIR/points (a codec of this
-//                      program's own, unknown to the tool; no MANIFEST either)
+//                      program's own, unknown to the tool; no MANIFEST either) and DIR/packed
+//                      (values compressed by a codec of this program's own, which the tool
+//                      cannot decompress)
 //   make_stores hold DIR   opens the store in DIR, prints "open", and holds it until stdin closes
 //   make_stores hold-read DIR   as hold, opening it read-only (beside other readers)
 
 #include <kvforge/kvforge.hpp>
 
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 namespace {
 
@@ -22,6 +26,32 @@ namespace {
 struct point {
     std::uint16_t x = 0;
     std::uint16_t y = 0;
+};
+
+/// A compression codec the tool does not have: each run of a byte as (count, byte).
+struct run_length {
+    static constexpr std::string_view name = "run-length";
+    std::size_t max_compressed_size(std::size_t size) const noexcept { return 2 * size; }
+    std::size_t compress(std::string_view input, char* output, std::size_t) const {
+        std::size_t written = 0;
+        for (std::size_t i = 0; i < input.size();) {
+            std::size_t run = 1;
+            while (i + run < input.size() && input[i + run] == input[i] && run < 255) ++run;
+            output[written++] = static_cast<char>(run);
+            output[written++] = input[i];
+            i += run;
+        }
+        return written;
+    }
+    std::size_t decompress(std::string_view input, char* output, std::size_t size) const {
+        std::size_t written = 0;
+        for (std::size_t i = 0; i + 1 < input.size() && written < size; i += 2) {
+            for (int n = static_cast<unsigned char>(input[i]); n > 0 && written < size; --n) {
+                output[written++] = input[i + 1];
+            }
+        }
+        return written;
+    }
 };
 
 }  // namespace
@@ -85,6 +115,12 @@ int main(int argc, char** argv) {
         points.put(point{258, 0}, "far");
     }
     remove_manifest(dir + "/points");
+    {
+        using packed_store =
+            kvforge::store<std::string, std::string, kvforge::file_log, kvforge::compressed<run_length>>;
+        packed_store packed(dir + "/packed");
+        packed.put("k", std::string(100, 'z'));
+    }
     std::puts("written");
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <type_traits>
 
 #include "../codec.hpp"
+#include "../compression/compressed.hpp"
 #include "../concepts.hpp"
 #include "../durability/buffered.hpp"
 #include "../expiry/expiring.hpp"
@@ -37,7 +38,7 @@ template <class P>
 concept any_policy = policy_of_kind<P, policy_kind::store> || policy_of_kind<P, policy_kind::durability> ||
                      policy_of_kind<P, policy_kind::index> || policy_of_kind<P, policy_kind::threading> ||
                      policy_of_kind<P, policy_kind::io> || policy_of_kind<P, policy_kind::cache> ||
-                     policy_of_kind<P, policy_kind::expiry>;
+                     policy_of_kind<P, policy_kind::expiry> || policy_of_kind<P, policy_kind::compression>;
 
 template <class Kind, class... Ps>
 inline constexpr std::size_t count_of_kind = (std::size_t{0} + ... + (policy_of_kind<Ps, Kind> ? 1 : 0));
@@ -65,6 +66,8 @@ struct resolved_policies {
     static constexpr bool cache_given = count_of_kind<policy_kind::cache, Ps...> != 0;
     using expiry = typename find_policy<policy_kind::expiry, no_expiry, Ps...>::type;
     static constexpr bool expiry_given = count_of_kind<policy_kind::expiry, Ps...> != 0;
+    using compression = typename find_policy<policy_kind::compression, no_compression, Ps...>::type;
+    static constexpr bool compression_given = count_of_kind<policy_kind::compression, Ps...> != 0;
     using durability = typename find_policy<policy_kind::durability,
                                             std::conditional_t<store::persistent, buffered<>, no_durability>,
                                             Ps...>::type;
@@ -85,7 +88,7 @@ consteval bool check_store_arguments() {
                   "kvforge: every argument after Key and Value must be a kvforge policy: a store "
                   "(memory, file_log, mmap_file), durability (sync_each, buffered<>, async_worker<>), index (hash_index, "
                   "sorted_index), threading (single_thread, thread_safe), I/O (posix_io), cache (bounded<>, "
-                  "read_cache<>) or expiry (expiring<>) policy");
+                  "read_cache<>), expiry (expiring<>) or compression (compressed<Codec>) policy");
     static_assert(count_of_kind<policy_kind::store, Ps...> <= 1,
                   "kvforge: two store policies given; keep one of kvforge::memory, kvforge::file_log, "
                   "kvforge::mmap_file");
@@ -105,6 +108,8 @@ consteval bool check_store_arguments() {
 
     static_assert(count_of_kind<policy_kind::expiry, Ps...> <= 1,
                   "kvforge: two expiry policies given; keep one kvforge::expiring<Clock>");
+    static_assert(count_of_kind<policy_kind::compression, Ps...> <= 1,
+                  "kvforge: two compression policies given; keep one kvforge::compressed<Codec>");
 
     using policies = resolved_policies<Ps...>;
     // A file store keeps each deadline as a count of the clock's ticks since its epoch,

@@ -1622,7 +1622,7 @@ private:
     /// store written in a newer format or with a composition this open cannot read.
     bool check_manifest(composition& on_disk, bool& found, std::error_code& ec) {
         if (!read_manifest_file(io_, directory_.path(), on_disk, found, ec)) return false;
-        if (!found) return refuse_unrecorded_expiry(ec);
+        if (!found) return refuse_unrecorded_layers(ec);
         const std::string path = directory_.file_path(store_file_name::manifest());
         if (on_disk.format > format_version) {
             fail(ec, errc::unsupported_version,
@@ -1633,26 +1633,38 @@ private:
         const std::string difference = first_binding_difference(on_disk, composition_);
         if (!difference.empty()) {
             fail(ec, errc::codec_mismatch,
-                 path + ": " + difference +
-                     "; open the store with the key and value types it was written with (nothing was changed)");
+                 path + ": " + difference + "; " + binding_remedy(on_disk, composition_) + " (nothing was changed)");
             return false;
         }
         return true;
     }
 
     /// A store without a MANIFEST (format 1, or codec names no manifest line can hold)
-    /// records no expiry, so its values have no deadline header: an expiring open would
-    /// read each value's first byte as one. Refused when the store holds data.
-    bool refuse_unrecorded_expiry(std::error_code& ec) const {
-        if (composition_.expiry == "none") return true;
+    /// records neither expiry nor compression, so its values have no deadline header and
+    /// no compression flag: an expiring or compressed open would read each value's first
+    /// byte as one. Refused when the store holds data.
+    bool refuse_unrecorded_layers(std::error_code& ec) const {
+        if (composition_.expiry == "none" && composition_.compression == "none") return true;
         std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         if (!store_directory<io_type>::holds_data(names)) return true;
-        fail(ec, errc::codec_mismatch,
-             directory_.path() + ": a store without a MANIFEST was written without expiry, and this store opens it " +
-                 "with expiry (" + composition_.expiry +
-                 "); open it without kvforge::expiring<>, or copy it into an expiring store with kvforge::copy "
-                 "(nothing was changed)");
+        if (composition_.expiry != "none") {
+            fail(ec, errc::codec_mismatch,
+                 directory_.path() +
+                     ": a store without a MANIFEST was written without expiry, and this store opens "
+                     "it with expiry (" +
+                     composition_.expiry +
+                     "); open it without kvforge::expiring<>, or copy it into an expiring store with kvforge::copy "
+                     "(nothing was changed)");
+        } else {
+            fail(ec, errc::codec_mismatch,
+                 directory_.path() +
+                     ": a store without a MANIFEST was written without compression, and this store "
+                     "opens it with compression (" +
+                     composition_.compression +
+                     "); open it without kvforge::compressed<>, or copy it into a compressed store with "
+                     "kvforge::copy (nothing was changed)");
+        }
         return false;
     }
 

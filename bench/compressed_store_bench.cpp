@@ -1,0 +1,174 @@
+// What kvforge::compressed<Codec> gains and costs in a store: puts, gets and the bytes on
+// disk of a file_log store (buffered, hash_index) without compression, with lz4 and with
+// zstd<3>, on the same values.
+//
+//   put/STORE/DATA   puts of every value under a fresh key into an empty store, then
+//                    close() (the store is made anew for each iteration)
+//   get/STORE/DATA   gets of every key, in random order, from the closed and reopened store
+//
+// STORE is plain, lz4 or zstd3. DATA is json200 and json2k (JSON-like records of 200 and
+// 2,048 bytes, as tests/support/sample_values.hpp makes them) and random2k (random bytes,
+// which no codec shrinks). Counters: disk_bytes, every file of the closed store, and
+// ratio, the plain store's disk_bytes over this one's; bytes_per_second counts the values'
+// bytes. KVFORGE_STORE_COMPRESSION_BENCH_VALUES sets how many values each data set has
+// (default 100,000); the stores go under KVFORGE_BENCH_DIR (default: the system's
+// temporary directory).
+
+#include <benchmark/benchmark.h>
+
+#include <stdlib.h>
+
+#include <kvforge/compression/lz4.hpp>
+#include <kvforge/compression/zstd.hpp>
+#include <kvforge/kvforge.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "../tests/support/sample_values.hpp"
+#include "dataset.hpp"
+
+namespace {
+
+struct data_set {
+    std::string name;
+    std::vector<std::string> keys;
+    std::vector<std::string> values;
+    std::vector<std::size_t> read_order;  // a random permutation of the keys' indices
+};
+
+data_set make_data_set(const std::string& name, std::size_t count, std::size_t size, bool json) {
+    data_set set{name, {}, {}, {}};
+    for (std::uint64_t i = 0; i < count; ++i) {
+        set.keys.push_back("key" + std::to_string(1'000'000'000 + i));
+        set.values.push_back(json ? kvforge_test::json_like_value(i, size) : kvforge_test::random_value(i, size));
+        set.read_order.push_back(static_cast<std::size_t>(i));
+    }
+    std::shuffle(set.read_order.begin(), set.read_order.end(), std::mt19937_64(42));
+    return set;
+}
+
+std::int64_t total_bytes(const std::vector<std::string>& values) {
+    std::int64_t total = 0;
+    for (const std::string& value : values) total += static_cast<std::int64_t>(value.size());
+    return total;
+}
+
+/// A new directory for one benchmark's store, removed when it goes.
+class bench_dir {
+public:
+    bench_dir() {
+        const char* base = std::getenv("KVFORGE_BENCH_DIR");
+        path_ = ((base != nullptr ? std::filesystem::path(base) : std::filesystem::temp_directory_path()) /
+                 "kvforge-compressed-store-bench-XXXXXX")
+                    .string();
+        if (::mkdtemp(path_.data()) == nullptr) path_.clear();
+    }
+    bench_dir(const bench_dir&) = delete;
+    bench_dir& operator=(const bench_dir&) = delete;
+    ~bench_dir() {
+        std::error_code ignored;
+        if (!path_.empty()) std::filesystem::remove_all(path_, ignored);
+    }
+    [[nodiscard]] bool made() const noexcept { return !path_.empty(); }
+    [[nodiscard]] std::string store() const { return path_ + "/store"; }
+
+private:
+    std::string path_;
+};
+
+std::uintmax_t disk_bytes_of(const std::string& directory) {
+    std::uintmax_t bytes = 0;
+    for (const auto& file : std::filesystem::directory_iterator(directory)) bytes += file.file_size();
+    return bytes;
+}
+
+/// The plain store's disk bytes of each data set, for the ratio counters.
+std::map<std::string, double>& plain_disk_bytes() {
+    static std::map<std::string, double> bytes;
+    return bytes;
+}
+
+template <class Store>
+void fill(const std::string& path, const data_set& set) {
+    Store db(path);
+    for (std::size_t i = 0; i < set.keys.size(); ++i) db.put(set.keys[i], set.values[i]);
+    db.close();
+}
+
+template <class Store>
+void register_store(const std::string& store_name, const data_set& set) {
+    const std::int64_t bytes = total_bytes(set.values);
+    benchmark::RegisterBenchmark(
+        ("put/" + store_name + "/" + set.name).c_str(), [&set, store_name, bytes](benchmark::State& state) {
+            double disk_bytes = 0;
+            for (auto _ : state) {
+                state.PauseTiming();
+                bench_dir dir;
+                if (!dir.made()) {
+                    state.SkipWithError("cannot make a directory for the store");
+                    return;
+                }
+                state.ResumeTiming();
+                fill<Store>(dir.store(), set);
+                state.PauseTiming();
+                disk_bytes = static_cast<double>(disk_bytes_of(dir.store()));
+                state.ResumeTiming();
+            }
+            state.SetBytesProcessed(bytes * state.iterations());
+            state.counters["disk_bytes"] = disk_bytes;
+            if (store_name == "plain") plain_disk_bytes()[set.name] = disk_bytes;
+            const double plain = plain_disk_bytes()[set.name];
+            if (plain > 0) state.counters["ratio"] = plain / disk_bytes;
+        });
+    benchmark::RegisterBenchmark(("get/" + store_name + "/" + set.name).c_str(),
+                                 [&set, bytes](benchmark::State& state) {
+                                     bench_dir dir;
+                                     if (!dir.made()) {
+                                         state.SkipWithError("cannot make a directory for the store");
+                                         return;
+                                     }
+                                     fill<Store>(dir.store(), set);
+                                     Store db(dir.store());
+                                     std::string value;
+                                     for (auto _ : state) {
+                                         for (const std::size_t i : set.read_order) {
+                                             if (!db.get(set.keys[i], value)) {
+                                                 state.SkipWithError("a key is missing");
+                                                 return;
+                                             }
+                                             benchmark::DoNotOptimize(value.data());
+                                         }
+                                     }
+                                     state.SetBytesProcessed(bytes * state.iterations());
+                                 });
+}
+
+template <class... Compression>
+using file_store = kvforge::store<std::string, std::string, kvforge::file_log, Compression...>;
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    benchmark::Initialize(&argc, argv);
+    const std::size_t count = kvbench::env_size("KVFORGE_STORE_COMPRESSION_BENCH_VALUES", 100000);
+    // Kept alive until the benchmarks have run: they refer to the data sets.
+    static const std::vector<data_set> sets = {make_data_set("json200", count, 200, true),
+                                               make_data_set("json2k", count, 2048, true),
+                                               make_data_set("random2k", count, 2048, false)};
+    for (const data_set& set : sets) {
+        register_store<file_store<>>("plain", set);
+        register_store<file_store<kvforge::compressed<kvforge::lz4>>>("lz4", set);
+        register_store<file_store<kvforge::compressed<kvforge::zstd<3>>>>("zstd3", set);
+    }
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
