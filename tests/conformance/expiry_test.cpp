@@ -347,7 +347,7 @@ TEMPLATE_LIST_TEST_CASE("reopen rebuilds the deadlines of the newest values acro
     auto opts = test_store<TestType>::small_compaction();
     opts.segment_bytes = std::uint64_t{64} << 10;
     test_store<TestType> db(opts);
-    const std::string filler(900, 'x');
+    const std::string filler = random_value(2, 900);  // no codec shrinks it: the segments fill alike
     constexpr int keys = 400;
     for (int round = 0; round < 3; ++round) {
         for (int i = 0; i < keys; ++i) {
