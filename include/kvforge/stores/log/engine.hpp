@@ -725,9 +725,9 @@ private:
 
     /// After a write: releases the gate, waits for durability as the policy says, and
     /// runs a step of automatic compaction when a job is under way or dead bytes have
-    /// grown past the configured share. The write's result
-    /// is its own: a failed compaction shows in stats() and is not retried before the
-    /// store has grown (see compact_now).
+    /// grown past the configured share. The write's result is its own: a failed
+    /// compaction shows in stats() and is not retried before the store has grown (see
+    /// compact_now).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
         const bool compaction_due = job_ || wants_compaction();
         {
@@ -767,10 +767,11 @@ private:
 
     /// Compacts all of the store (full) or advances the automatic job on the segments
     /// with the most dead bytes by one step, starting it when none is under way, with
-    /// write_gate_ held. A failed job is dropped. A failure is counted and its message kept for
-    /// stats(), and automatic compaction waits until the store has grown by as much as it
-    /// held, or by compact_min_bytes if that is more: a failure that persists (a damaged
-    /// record) then costs a bounded share of the writing, not a rewrite per write.
+    /// write_gate_ held. A failed job is dropped; a failure is counted and its message
+    /// kept for stats(), and automatic compaction waits until the store has grown by as
+    /// much as it held, or by compact_min_bytes if that is more: a failure that persists
+    /// (a damaged record) then costs a bounded share of the writing, not a rewrite per
+    /// write.
     void compact_now(bool full, std::error_code& ec) {
         if (full ? compact_all(ec) : (job_ || start_job(ec)) && advance_job(ec)) return;
         abort_job();
