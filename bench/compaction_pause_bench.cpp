@@ -2,7 +2,8 @@
 // percentile) while an overwrite workload keeps compaction busy, with jobs in steps
 // (options::compaction_step_bytes at its default, counters *_steps) against whole jobs
 // after one put (compaction_step_bytes = 0, as before steps; counters *_whole), in the
-// same run.
+// same run, and with no automatic compaction at all (counters *_off: what the writes
+// themselves cost, segment rollovers included).
 //
 // Each store is filled with KVFORGE_BENCH_KEYS records (16-byte keys, 100-byte values),
 // then one thread overwrites twice as many records, timing each put. Put latencies are
@@ -56,12 +57,13 @@ struct pauses {
 
 /// Fills a new store, then overwrites every key twice in a scattered order, timing each put.
 template <class Threading>
-pauses overwrite(std::uint64_t step_bytes) {
+pauses overwrite(std::uint64_t step_bytes, bool compaction = true) {
     using store_t = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
                                    kvforge::buffered<>, Threading>;
     const kvbench::scratch_dir dir;
     kvforge::options opts;
     opts.compaction_step_bytes = step_bytes;
+    if (!compaction) opts.compact_dead_ratio = 0;
     if (key_count() < 100000) {
         // The smoke run's store is too small for the default thresholds.
         opts.segment_bytes = std::uint64_t{64} << 10;
@@ -99,9 +101,11 @@ template <class Threading>
 void longest_put_during_compaction(benchmark::State& state) {
     pauses whole;
     pauses steps;
+    pauses off;
     for (auto _ : state) {
         whole = overwrite<Threading>(0);
         steps = overwrite<Threading>(kvforge::options{}.compaction_step_bytes);
+        off = overwrite<Threading>(0, false);
     }
     state.counters["compactions_whole"] = static_cast<double>(whole.compactions);
     state.counters["compactions_steps"] = static_cast<double>(steps.compactions);
@@ -109,6 +113,8 @@ void longest_put_during_compaction(benchmark::State& state) {
     state.counters["max_put_us_steps"] = steps.longest();
     state.counters["p999_put_us_whole"] = whole.percentile(0.999);
     state.counters["p999_put_us_steps"] = steps.percentile(0.999);
+    state.counters["max_put_us_off"] = off.longest();
+    state.counters["p999_put_us_off"] = off.percentile(0.999);
     state.counters["max_put_ratio"] = steps.longest() > 0 ? whole.longest() / steps.longest() : 0;
 }
 

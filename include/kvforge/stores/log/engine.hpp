@@ -1308,9 +1308,16 @@ private:
             return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
         }
 
-        /// Writes what was appended to the newest output (no sync): a compaction step
-        /// ends with its own writes done.
-        bool write_out(std::error_code& ec) { return pending_.empty() || write_pending(ec); }
+        /// Writes and syncs what was appended to the newest output: a compaction step
+        /// ends with its own writes on disk, so that the sync that ends an output
+        /// finds little left to write rather than a whole segment.
+        bool write_out(std::error_code& ec) {
+            if (pending_.empty()) return true;
+            if (!write_pending(ec)) return false;
+            if (outputs_.back()->file.sync(ec)) return true;
+            engine_.failure_.record(ec);  // a failed sync is never retried
+            return false;
+        }
 
         /// Writes and syncs the last output.
         bool finish(std::error_code& ec) { return outputs_.empty() || finish_current(ec); }
