@@ -313,7 +313,7 @@ private:
     std::unique_ptr<Store> db_;
     outcome outcome_;
     std::size_t session_start_ = 0;
-    std::uint64_t last_sequence_ = 0;       // the sequence number of this session's last record
+    std::uint64_t last_sequence_ = 0;    // the sequence number of this session's last record
     std::vector<std::uint64_t> sequences_;  // per step: last_sequence_ after it
 };
 
@@ -453,15 +453,15 @@ std::uint64_t torn_tail_seed() {
 /// bytes reach the file in the middle of the workload, at the same calls every run.
 using small_buffer = buffered<512, 3600000>;
 
-using power_loss_configs =
-    std::tuple<store<std::string, std::string, file_log, sync_each, hash_index, single_thread, simulated_io>,
-               store<std::string, std::string, file_log, small_buffer, hash_index, single_thread, simulated_io>,
-               store<std::string, std::string, file_log, buffered<>, sorted_index, thread_safe, simulated_io>,
-               store<std::string, std::string, file_log, async_worker<>, hash_index, single_thread, simulated_io>,
-               store<std::string, std::string, file_log, async_worker<>, sorted_index, thread_safe, simulated_io>,
-               store<std::string, std::string, mmap_file, sync_each, sorted_index, single_thread, simulated_io>,
-               store<std::string, std::string, mmap_file, small_buffer, hash_index, single_thread, simulated_io>,
-               store<std::string, std::string, mmap_file, async_worker<>, hash_index, single_thread, simulated_io>>;
+using power_loss_configs = std::tuple<
+    store<std::string, std::string, file_log, sync_each, hash_index, single_thread, simulated_io>,
+    store<std::string, std::string, file_log, small_buffer, hash_index, single_thread, simulated_io>,
+    store<std::string, std::string, file_log, buffered<>, sorted_index, thread_safe, simulated_io>,
+    store<std::string, std::string, file_log, async_worker<>, hash_index, single_thread, simulated_io>,
+    store<std::string, std::string, file_log, async_worker<>, sorted_index, thread_safe, simulated_io>,
+    store<std::string, std::string, mmap_file, sync_each, sorted_index, single_thread, simulated_io>,
+    store<std::string, std::string, mmap_file, small_buffer, hash_index, single_thread, simulated_io>,
+    store<std::string, std::string, mmap_file, async_worker<>, hash_index, single_thread, simulated_io>>;
 
 /// What exploring every crash point of a script found.
 struct exploration {
@@ -486,9 +486,9 @@ exploration explore(const script& s, std::uint64_t seed) {
             ++found.crash_states;
             if (!problem.empty() && found.first_problem.empty()) {
                 found.first_problem = "power loss before call " + std::to_string(k) + " (tail " +
-                                      std::to_string(static_cast<int>(tail)) + ", " + std::to_string(before.attempted) +
-                                      " steps attempted, " + std::to_string(before.acknowledged) +
-                                      " acknowledged): " + problem;
+                                      std::to_string(static_cast<int>(tail)) + ", " +
+                                      std::to_string(before.attempted) + " steps attempted, " +
+                                      std::to_string(before.acknowledged) + " acknowledged): " + problem;
             }
         }
         if (fs->calls() < k) {  // the run was never stopped: this was the whole workload
@@ -578,8 +578,8 @@ TEST_CASE("directory-sync audit: renames of unsynced files and unsynced entries 
     const int fd = io.open("/a.tmp", O_RDWR | O_CREAT, 0644);
     REQUIRE(io.pwrite(fd, "x", 1, 0) == 1);
     REQUIRE(io.rename("/a.tmp", "/a") == 0);  // 1: renamed before its data was synced
-    fs->note("acknowledged 1 steps");         // 2: the rename's directory is not synced
-    REQUIRE(io.unlink("/old") == -1);         // failed calls are not judged
+    fs->note("acknowledged 1 steps");          // 2: the rename's directory is not synced
+    REQUIRE(io.unlink("/old") == -1);          // failed calls are not judged
     REQUIRE(io.fdatasync(fd) == 0);
     REQUIRE(io.rename("/a", "/b") == 0);  // synced: fine
     REQUIRE(io.close(io.open("/c", O_RDWR | O_CREAT, 0644)) == 0);
