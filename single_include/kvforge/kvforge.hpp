@@ -3381,6 +3381,10 @@ struct options {
     double compact_dead_ratio = 0.3;
     /// ...and the segments hold at least this many bytes, so small stores are left alone.
     std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
+    /// An automatic compaction job runs in steps, one after a write, each reading and
+    /// writing about this many bytes, so that no write waits for more than one step
+    /// (a record larger than this is one step). 0: the whole job after one write.
+    std::uint64_t compaction_step_bytes = std::uint64_t{1} << 20;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
     /// written again, and starts a new one. Compaction rewrites closed segments, so
@@ -8818,8 +8822,10 @@ static_assert(durability_policy<sync_each>);
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index; it
 /// waits for durability (sync_each) after releasing both, so that writers can share one
-/// sync. Readers take the shared lock only. Compaction holds write_gate_ throughout, so
-/// no writer runs, but readers go on; it takes the exclusive lock only to switch segments.
+/// sync. Readers take the shared lock only. Compaction holds write_gate_ while it works,
+/// so no writer runs, but readers go on; it takes the exclusive lock only to switch
+/// segments. An automatic job holds the gate for one bounded step at a time, run by a
+/// writer after its write, so that writers go on between steps (compaction_job.hpp).
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -8859,6 +8865,7 @@ static_assert(durability_policy<sync_each>);
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <mutex>
 #include <new>
 #include <optional>
@@ -9320,6 +9327,58 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/store_directory.hpp ----
+// ---- begin kvforge/stores/log/compaction_job.hpp ----
+/// \file compaction_job.hpp
+/// The state of an automatic compaction job between its steps. The engine advances a
+/// job a bounded number of bytes at a time (options::compaction_step_bytes), with its
+/// write gate held for one step only, so that writers go on between steps:
+///
+/// 1. scan: reads the inputs, noting each live put's key and place (not its value) and
+///    the erases still needed (compactor.hpp says which);
+/// 2. copy: once the scan ends, sorts the notes by key, then copies the records (values
+///    read from the inputs by place) into output segments, which stay .tmp files;
+/// 3. finish: makes the writer's records durable, publishes the outputs, moves to its
+///    copy each index entry that still points where the copy was read from, and
+///    retires the inputs. A key written or erased since the scan leaves its copy dead.
+///
+/// Aborting a job (clear, compact, close, a failed step) removes its .tmp outputs:
+/// nothing was published, and the inputs stay as they were.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+template <class Segment, class Outputs>
+struct compaction_job {
+    enum class phase { scan, copy, finish };
+
+    /// A record the job copies: a put (found at `from` in an input) or an erase.
+    struct note {
+        std::string key;
+        record_location from;
+        record_meta meta;
+        bool erase = false;
+    };
+
+    std::vector<std::shared_ptr<Segment>> inputs;  ///< in replay order
+    std::vector<bool> keep_erases;                 ///< per input: whether its needed erases are copied
+    phase at = phase::scan;
+    std::size_t scanning = 0;            ///< the input the scan is in
+    std::uint64_t scan_offset = 0;       ///< where the scan goes on in it
+    std::vector<note> notes;             ///< in key order once the scan ended
+    std::vector<record_location> moved;  ///< where each note's copy went
+    std::size_t copied = 0;              ///< notes copied so far
+    std::optional<Outputs> outputs;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compaction_job.hpp ----
 // ---- begin kvforge/stores/log/compactor.hpp ----
 /// \file compactor.hpp
 /// What a compaction job of a log store rewrites: the closed segments with the largest
@@ -10337,6 +10396,7 @@ public:
     void close(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         if (!open_) return;
+        abort_job();
         // After a failed write or sync, whatever was not yet on disk is lost: report it.
         if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
             call_writer(&writer_type::close, ec);
@@ -10574,6 +10634,7 @@ public:
     void clear(std::error_code& ec) {
         const gate_lock gate = gate_without_backups();
         if (!writable(ec)) return;
+        abort_job();
         clear_segments(ec);
     }
 
@@ -10613,6 +10674,7 @@ public:
     void compact(std::error_code& ec) {
         const gate_lock gate = gate_without_backups();
         if (!writable(ec)) return;
+        abort_job();  // superseded
         compact_now(true, ec);
     }
 
@@ -10911,11 +10973,12 @@ private:
     }
 
     /// After a write: releases the gate, waits for durability as the policy says, and
-    /// compacts when dead bytes have grown past the configured share. The write's result
-    /// is its own: a failed compaction shows in stats() and is not retried before the
-    /// store has grown (see compact_now).
+    /// runs a step of automatic compaction when a job is under way or dead bytes have
+    /// grown past the configured share. The write's result is its own: a failed
+    /// compaction shows in stats() and is not retried before the store has grown (see
+    /// compact_now).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
-        const bool compaction_due = wants_compaction();
+        const bool compaction_due = job_ || wants_compaction();
         {
             const active_call<threading::concurrent> call(active_calls_);
             gate.unlock();
@@ -10925,7 +10988,7 @@ private:
             const gate_lock again(write_gate_);
             std::error_code compaction_error;
             // Another thread may have closed the store, or compacted it, meanwhile.
-            if (writable(compaction_error) && wants_compaction()) {
+            if (writable(compaction_error) && (job_ || wants_compaction())) {
                 // The caller's last error message describes its own calls, not this one.
                 const last_error saved = this_thread_last_error();
                 compact_now(false, compaction_error);
@@ -10951,13 +11014,16 @@ private:
                static_cast<double>(dead_bytes_) > options_.compact_dead_ratio * static_cast<double>(data);
     }
 
-    /// Compacts all of the store (full) or runs one job on the segments with the most
-    /// dead bytes, with write_gate_ held. A failure is counted and its message kept for
-    /// stats(), and automatic compaction waits until the store has grown by as much as it
-    /// held, or by compact_min_bytes if that is more: a failure that persists (a damaged
-    /// record) then costs a bounded share of the writing, not a rewrite per write.
+    /// Compacts all of the store (full) or advances the automatic job on the segments
+    /// with the most dead bytes by one step, starting it when none is under way, with
+    /// write_gate_ held. A failed job is dropped; a failure is counted and its message
+    /// kept for stats(), and automatic compaction waits until the store has grown by as
+    /// much as it held, or by compact_min_bytes if that is more: a failure that persists
+    /// (a damaged record) then costs a bounded share of the writing, not a rewrite per
+    /// write.
     void compact_now(bool full, std::error_code& ec) {
-        if (full ? compact_all(ec) : compact_step(ec)) return;
+        if (full ? compact_all(ec) : (job_ || start_job(ec)) && advance_job(ec)) return;
+        abort_job();
         const std::string message = last_error_message();
         const write_lock lock(mutex_);
         ++compaction_failures_;
@@ -11491,6 +11557,17 @@ private:
             return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
         }
 
+        /// Writes and syncs what was appended to the newest output: a compaction step
+        /// ends with its own writes on disk, so that the sync that ends an output
+        /// finds little left to write rather than a whole segment.
+        bool write_out(std::error_code& ec) {
+            if (pending_.empty()) return true;
+            if (!write_pending(ec)) return false;
+            if (outputs_.back()->file.sync(ec)) return true;
+            engine_.failure_.record(ec);  // a failed sync is never retried
+            return false;
+        }
+
         /// Writes and syncs the last output.
         bool finish(std::error_code& ec) { return outputs_.empty() || finish_current(ec); }
 
@@ -11538,6 +11615,8 @@ private:
         std::string pending_;    // records not yet written to the newest output
         std::uint64_t end_ = 0;  // where pending_ goes in the newest output
     };
+
+    using job_type = compaction_job<segment_type, output_segments>;
 
     /// Compaction of the whole store, with write_gate_ held: writes the live records,
     /// in index order (a sorted store's in key order, so scans read them in sequence),
@@ -11606,12 +11685,12 @@ private:
         version_.bump();
     }
 
-    /// One automatic compaction job, with write_gate_ held: the closed segments with the
-    /// largest share of dead bytes, as many as hold about one segment of live records.
-    /// When the active segment has a larger share than any closed one, it is closed
-    /// first, to be one of them. With nothing to gain, automatic compaction waits for
-    /// the store to grow by compact_min_bytes.
-    bool compact_step(std::error_code& ec) {
+    /// Starts an automatic compaction job, with write_gate_ held: the closed segments
+    /// with the largest share of dead bytes, as many as hold about one segment of live
+    /// records. When the active segment has a larger share than any closed one, it is
+    /// closed first, to be one of them. With nothing to gain, automatic compaction waits
+    /// for the store to grow by compact_min_bytes (and no job starts).
+    bool start_job(std::error_code& ec) {
         double closed_share = 0;
         for (const segment_pointer& in : segments_.by_id()) {
             if (in != active_) closed_share = std::max(closed_share, dead_share(*in));
@@ -11626,113 +11705,189 @@ private:
             compaction_retry_end_ = data_bytes() + options_.compact_min_bytes;
             return true;
         }
-        return compact_segments(std::move(inputs), ec);
-    }
-
-    /// A record a job copies, read from its input.
-    struct copied_record {
-        std::string key;
-        std::string value;
-        record_meta meta;
-        bool erase = false;
-    };
-
-    /// Compacts the closed segments `inputs`, with write_gate_ held: reads each, copies
-    /// its live puts (those the index points at) and the erases still needed
-    /// (compactor.hpp) in key order into output segments, publishes them, then moves the
-    /// index entries to the copies and retires the inputs.
-    bool compact_segments(std::vector<segment_pointer> inputs, std::error_code& ec) {
-        // A record is left behind when a newer one of its key exists; that newer one may
-        // still sit in the writer's buffer, and must be durable before the older is
-        // removed, or a power loss would lose the key.
-        call_writer(&writer_type::drain, ec);
-        if (ec) return false;
         std::sort(inputs.begin(), inputs.end(),
                   [](const segment_pointer& a, const segment_pointer& b) { return a->replays_before(*b); });
-        std::vector<copied_record> records;
+        job_type& job = job_.emplace();
+        std::uint64_t order = 0;
         for (const segment_pointer& in : inputs) {
-            const bool keep_erases = older_segment_outside(segments_, *in, inputs);
-            log_scan_result scanned;
+            job.keep_erases.push_back(older_segment_outside(segments_, *in, inputs));
+            order = std::max(order, in->order);
+        }
+        job.scan_offset = inputs.front()->records_start();
+        job.inputs = std::move(inputs);
+        job.outputs.emplace(*this, order);
+        return true;
+    }
+
+    /// Advances the pending job by one step, with write_gate_ held: phases run one after
+    /// another until the step has read and written compaction_step_bytes (0: the whole
+    /// job). Finishing retires segments, so it waits while a backup runs.
+    bool advance_job(std::error_code& ec) {
+        const std::uint64_t limit = options_.compaction_step_bytes;
+        std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
+        while (job_) {
+            if (budget == 0) return true;
+            switch (job_->at) {
+                case job_type::phase::scan:
+                    if (!scan_inputs(*job_, budget, ec)) return false;
+                    break;
+                case job_type::phase::copy:
+                    if (!copy_notes(*job_, budget, ec)) return false;
+                    break;
+                case job_type::phase::finish:
+                    if (backups_running_.load(std::memory_order_acquire) != 0) return true;
+                    return finish_job(ec);
+            }
+        }
+        return true;
+    }
+
+    /// The scan phase: notes the live puts and needed erases of the inputs' records,
+    /// reading about budget bytes (at least one record); sorts the notes when done.
+    bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
+        const segment_type& in = *job.inputs[job.scanning];
+        const bool keep_erases = job.keep_erases[job.scanning];
+        const std::uint64_t begin = job.scan_offset;
+        log_scan_result scanned;
+        // A record may end past the budget: the scan then reads on until it ends.
+        for (std::uint64_t span = budget;; span *= 2) {
+            const std::uint64_t end = in.size - begin > span ? begin + span : in.size;
             const bool scanned_ok = scan_log(
-                in->file, in->records_start(), in->size, in->version, false,
+                in.file, begin, end, in.version, false,
                 [&](const log_entry& entry) {
                     if (entry.type == record_type::put) {
                         const auto payload = table_.find(entry.key);
                         if (!payload) return;
                         const record_location where = record_location::decode(*payload);
-                        if (where.segment != in->id || where.offset != entry.offset) return;
-                        records.push_back({std::string(entry.key),
-                                           std::string(entry.value),
-                                           {entry.flags, entry.deadline, entry.tag},
-                                           false});
+                        if (where.segment != in.id || where.offset != entry.offset) return;
+                        job.notes.push_back({std::string(entry.key), where, {entry.flags, entry.deadline, entry.tag}});
                     } else if (entry.type == record_type::erase && keep_erases && !table_.find(entry.key)) {
-                        records.push_back({std::string(entry.key), {}, {}, true});
+                        job.notes.push_back({std::string(entry.key), {}, {}, true});
                     }
                 },
                 scanned, ec);
             if (!scanned_ok) return false;
-            if (scanned.torn_tail) {
+            if (!scanned.torn_tail || scanned.valid_end > begin) break;
+            if (end == in.size) {
                 fail(ec, errc::corrupt_record,
-                     in->file.path() + ": incomplete record at the end of a closed segment, at offset " +
+                     in.file.path() + ": incomplete record at the end of a closed segment, at offset " +
                          std::to_string(scanned.valid_end) + "; open with options::salvage to keep the intact records");
                 return false;
             }
+            scanned = {};
         }
-        // A key's put and its erases are never both copied; erases of one key are one.
-        std::stable_sort(records.begin(), records.end(),
-                         [](const copied_record& a, const copied_record& b) { return a.key < b.key; });
-        records.erase(std::unique(records.begin(), records.end(),
-                                  [](const copied_record& a, const copied_record& b) { return a.key == b.key; }),
-                      records.end());
+        const std::uint64_t read = scanned.valid_end - begin;
+        budget -= std::min(budget, read);
+        job.scan_offset = scanned.valid_end;
+        if (job.scan_offset < in.size) return true;
+        if (++job.scanning < job.inputs.size()) {
+            job.scan_offset = job.inputs[job.scanning]->records_start();
+            return true;
+        }
+        // A key's put and its erases are never both noted; erases of one key are one.
+        using note = typename job_type::note;
+        std::stable_sort(job.notes.begin(), job.notes.end(),
+                         [](const note& a, const note& b) { return a.key < b.key; });
+        job.notes.erase(std::unique(job.notes.begin(), job.notes.end(),
+                                    [](const note& a, const note& b) { return a.key == b.key; }),
+                        job.notes.end());
+        job.moved.resize(job.notes.size());
+        job.at = job_type::phase::copy;
+        return true;
+    }
 
-        std::uint64_t order = 0;
-        for (const segment_pointer& in : inputs) order = std::max(order, in->order);
-        output_segments outputs(*this, order);
-        std::vector<record_location> moved(records.size());
-        for (std::size_t i = 0; i < records.size(); ++i) {
-            const copied_record& r = records[i];
+    /// The copy phase: copies noted records into the outputs, about budget bytes (at
+    /// least one record), reading each put's value where the scan found it.
+    bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
+        std::string scratch;
+        while (job.copied < job.notes.size() && budget > 0) {
+            const auto& n = job.notes[job.copied];
+            record_location& moved = job.moved[job.copied];
             record_.clear();
             hint_entry entry;
-            entry.key = r.key;
-            if (r.erase) {
-                append_erase_record(record_, r.key);
+            entry.key = n.key;
+            if (n.erase) {
+                append_erase_record(record_, n.key);
                 entry.type = record_type::erase;
             } else {
-                append_put_record(record_, r.key, r.value, r.meta);
-                entry.flags = r.meta.flags;
-                entry.value_size = static_cast<std::uint32_t>(r.value.size());
-                entry.deadline = r.meta.deadline;
-                entry.tag = r.meta.tag;
-                moved[i].value_size = entry.value_size;
-                moved[i].flags = r.meta.flags;
+                std::string_view value;
+                if (!reader_.read(n.key, n.from, scratch, value, ec)) return false;
+                append_put_record(record_, n.key, value, n.meta);
+                entry.flags = n.meta.flags;
+                entry.value_size = n.from.value_size;
+                entry.deadline = n.meta.deadline;
+                entry.tag = n.meta.tag;
+                moved.value_size = n.from.value_size;
+                moved.flags = n.meta.flags;
             }
-            if (!outputs.append(record_, entry, moved[i], ec)) return false;
+            if (!job.outputs->append(record_, entry, moved, ec)) return false;
+            // Read once and written once.
+            budget -= std::min(budget, 2 * record_.size());
+            ++job.copied;
         }
-        if (!outputs.finish(ec)) return false;
-        if (!outputs.publish(ec)) {
+        if (job.copied == job.notes.size()) job.at = job_type::phase::finish;
+        return job.outputs->write_out(ec);
+    }
+
+    /// The finish phase: makes the writer's records durable, publishes the outputs, then
+    /// moves the index entries still pointing where their copies were read from and
+    /// retires the inputs.
+    bool finish_job(std::error_code& ec) {
+        job_type& job = *job_;
+        // A record is left behind when a newer one of its key exists; that newer one may
+        // still sit in the writer's buffer, and must be durable before the older is
+        // removed, or a power loss would lose the key.
+        call_writer(&writer_type::drain, ec);
+        if (ec || !job.outputs->finish(ec)) return false;
+        if (!job.outputs->publish(ec)) {
             failure_.record(ec);
             return false;
         }
+        std::vector<segment_pointer>& outputs = job.outputs->segments();
         {
             const write_lock lock(mutex_);
-            for (std::size_t i = 0; i < records.size(); ++i) {
-                if (records[i].erase) continue;
+            for (std::size_t i = 0; i < job.notes.size(); ++i) {
+                const auto& n = job.notes[i];
+                if (n.erase) continue;
+                const auto payload = table_.find(n.key);
+                const record_location where = payload ? record_location::decode(*payload) : record_location{};
+                if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
+                    // Written or erased since the scan: the copy is dead.
+                    for (const segment_pointer& output : outputs) {
+                        if (output->id == job.moved[i].segment) output->dead_bytes += n.from.record_size(n.key.size());
+                    }
+                    continue;
+                }
                 char encoded[record_location::encoded_size];
-                moved[i].encode(encoded);
-                table_.upsert(records[i].key, {encoded, sizeof encoded}, [](std::string_view) {});
+                job.moved[i].encode(encoded);
+                table_.upsert(n.key, {encoded, sizeof encoded}, [](std::string_view) {});
             }
-            for (const segment_pointer& in : inputs) {
+            for (const segment_pointer& in : job.inputs) {
                 dead_bytes_ -= in->dead_bytes;
                 segments_.remove(in->id);
             }
-            for (segment_pointer& output : outputs.segments()) {
+            for (segment_pointer& output : outputs) {
                 dead_bytes_ += output->dead_bytes;
                 segments_.add(std::move(output));
             }
             finish_compaction();
         }
-        remove_segments(inputs);
+        const std::vector<segment_pointer> retired = std::move(job.inputs);
+        job_.reset();
+        remove_segments(retired);
         return true;
+    }
+
+    /// Drops the pending job, if any, and removes its unpublished outputs and their hints.
+    void abort_job() {
+        if (!job_) return;
+        std::error_code ignored;
+        for (const segment_pointer& output : job_->outputs->segments()) {
+            if (!output) continue;
+            directory_.remove(store_file_name::data(output->id).temporary(), ignored);
+            directory_.remove(store_file_name::hint(output->id), ignored);
+        }
+        job_.reset();
     }
 
     /// clear(), with write_gate_ held: a new active segment whose first record is a
@@ -11877,6 +12032,7 @@ private:
     std::uint64_t compaction_failures_ = 0;
     std::string last_compaction_error_;
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the segments hold more than this
+    std::optional<job_type> job_;             // the automatic compaction job under way; used under the gate
     counter_type directory_syncs_;            // bumped outside the lock stats() reads under
     // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
     std::atomic<std::uint64_t> bytes_written_{0};

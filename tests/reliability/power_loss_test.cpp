@@ -541,6 +541,25 @@ TEMPLATE_LIST_TEST_CASE("power loss across segment rollovers leaves a prefix cov
               << found.crash_states << " crash states reopened and checked\n";
 }
 
+TEMPLATE_LIST_TEST_CASE(
+    "power loss between the steps of a compaction job leaves a prefix covering every acknowledged write",
+    "[reliability][power_loss][segments]", power_loss_configs) {
+    const std::uint64_t seed = torn_tail_seed();
+    const std::string name = config_name<TestType>();
+    INFO(name << ", torn tail seed " << seed);
+
+    // Steps smaller than a record: each job reads and copies one record after each write,
+    // so writes, rollovers, clear and compact come between its steps.
+    script steps = make_rollover_script(2);
+    steps.opts.compaction_step_bytes = 4 << 10;
+    const exploration found = explore<TestType>(steps, seed);
+    CHECK(found.first_problem == "");
+    for (const std::string& violation : found.audit.violations) UNSCOPED_INFO(violation);
+    CHECK(found.audit.violations.empty());
+    std::cout << "power loss between compaction steps: " << name << ": " << found.crash_points << " crash points, "
+              << found.crash_states << " crash states reopened and checked\n";
+}
+
 TEST_CASE("power loss: a disk that ignores fdatasync is caught", "[reliability][power_loss]") {
     using lied_to = store<std::string, std::string, file_log, sync_each, hash_index, single_thread, lying_disk_io>;
     const exploration found = explore<lied_to>(make_script(1), torn_tail_seed());

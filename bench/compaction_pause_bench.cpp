@@ -1,0 +1,126 @@
+// What automatic compaction costs the writers: the longest put (and the 99.9th
+// percentile) while an overwrite workload keeps compaction busy, with jobs in steps
+// (options::compaction_step_bytes at its default, counters *_steps) against whole jobs
+// after one put (compaction_step_bytes = 0, as before steps; counters *_whole), in the
+// same run, and with no automatic compaction at all (counters *_off: what the writes
+// themselves cost, segment rollovers included).
+//
+// Each store is filled with KVFORGE_BENCH_KEYS records (16-byte keys, 100-byte values),
+// then one thread overwrites twice as many records, timing each put. Put latencies are
+// in microseconds; compactions counts the jobs that ran during the overwrites.
+//
+//   KVFORGE_BENCH_KEYS  records in the store (default 1,000,000; CTest's smoke run: 2000)
+//   KVFORGE_BENCH_DIR   where the stores live (default /var/tmp)
+
+#include <benchmark/benchmark.h>
+
+#include <kvforge/kvforge.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "measure.hpp"
+
+namespace {
+
+std::size_t key_count() {
+    const char* configured = std::getenv("KVFORGE_BENCH_KEYS");
+    return configured != nullptr ? std::strtoull(configured, nullptr, 10) : 1000000;
+}
+
+std::string key_of(std::size_t i) {
+    char key[24];
+    std::snprintf(key, sizeof key, "k%015llu", static_cast<unsigned long long>(i));
+    return key;
+}
+
+/// Put latencies of one run, in microseconds, and the jobs that ran meanwhile.
+struct pauses {
+    std::vector<double> micros;
+    std::uint64_t compactions = 0;
+
+    [[nodiscard]] double longest() const {
+        return micros.empty() ? 0 : *std::max_element(micros.begin(), micros.end());
+    }
+    [[nodiscard]] double percentile(double share) {
+        if (micros.empty()) return 0;
+        const auto at = micros.begin() + static_cast<std::ptrdiff_t>(share * static_cast<double>(micros.size() - 1));
+        std::nth_element(micros.begin(), at, micros.end());
+        return *at;
+    }
+};
+
+/// Fills a new store, then overwrites every key twice in a scattered order, timing each put.
+template <class Threading>
+pauses overwrite(std::uint64_t step_bytes, bool compaction = true) {
+    using store_t = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
+                                   kvforge::buffered<>, Threading>;
+    const kvbench::scratch_dir dir;
+    kvforge::options opts;
+    opts.compaction_step_bytes = step_bytes;
+    if (!compaction) opts.compact_dead_ratio = 0;
+    if (key_count() < 100000) {
+        // The smoke run's store is too small for the default thresholds.
+        opts.segment_bytes = std::uint64_t{64} << 10;
+        opts.compact_min_bytes = std::uint64_t{64} << 10;
+    }
+    store_t db((dir.path() / "store").string(), opts);
+    const std::string value(100, 'v');
+    kvforge::batch<std::string, std::string> fill;
+    for (std::size_t i = 0; i < key_count(); ++i) {
+        fill.put(key_of(i), value);
+        if (fill.size() == 1000) {
+            db.write(fill);
+            fill.clear();
+        }
+    }
+    db.write(fill);
+    db.sync();
+
+    pauses out;
+    const std::uint64_t before = db.stats().compactions;
+    const std::string newer(100, 'w');
+    out.micros.reserve(2 * key_count());
+    for (std::size_t i = 0; i < 2 * key_count(); ++i) {
+        const std::string key = key_of((i * 7919) % key_count());
+        const auto start = std::chrono::steady_clock::now();
+        db.put(key, newer);
+        out.micros.push_back(
+            std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+    }
+    out.compactions = db.stats().compactions - before;
+    return out;
+}
+
+template <class Threading>
+void longest_put_during_compaction(benchmark::State& state) {
+    pauses whole;
+    pauses steps;
+    pauses off;
+    for (auto _ : state) {
+        whole = overwrite<Threading>(0);
+        steps = overwrite<Threading>(kvforge::options{}.compaction_step_bytes);
+        off = overwrite<Threading>(0, false);
+    }
+    state.counters["compactions_whole"] = static_cast<double>(whole.compactions);
+    state.counters["compactions_steps"] = static_cast<double>(steps.compactions);
+    state.counters["max_put_us_whole"] = whole.longest();
+    state.counters["max_put_us_steps"] = steps.longest();
+    state.counters["p999_put_us_whole"] = whole.percentile(0.999);
+    state.counters["p999_put_us_steps"] = steps.percentile(0.999);
+    state.counters["max_put_us_off"] = off.longest();
+    state.counters["p999_put_us_off"] = off.percentile(0.999);
+    state.counters["max_put_ratio"] = steps.longest() > 0 ? whole.longest() / steps.longest() : 0;
+}
+
+BENCHMARK_TEMPLATE(longest_put_during_compaction, kvforge::single_thread)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(longest_put_during_compaction, kvforge::thread_safe)->Iterations(1)->Unit(benchmark::kMillisecond);
+
+}  // namespace
+
+BENCHMARK_MAIN();
