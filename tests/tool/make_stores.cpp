@@ -20,38 +20,14 @@
 #include <string>
 #include <string_view>
 
+#include "../support/run_length_codec.hpp"
+
 namespace {
 
 /// A type whose codec the tool does not know: it shows its bytes in hex.
 struct point {
     std::uint16_t x = 0;
     std::uint16_t y = 0;
-};
-
-/// A compression codec the tool does not have: each run of a byte as (count, byte).
-struct run_length {
-    static constexpr std::string_view name = "run-length";
-    std::size_t max_compressed_size(std::size_t size) const noexcept { return 2 * size; }
-    std::size_t compress(std::string_view input, char* output, std::size_t) const {
-        std::size_t written = 0;
-        for (std::size_t i = 0; i < input.size();) {
-            std::size_t run = 1;
-            while (i + run < input.size() && input[i + run] == input[i] && run < 255) ++run;
-            output[written++] = static_cast<char>(run);
-            output[written++] = input[i];
-            i += run;
-        }
-        return written;
-    }
-    std::size_t decompress(std::string_view input, char* output, std::size_t size) const {
-        std::size_t written = 0;
-        for (std::size_t i = 0; i + 1 < input.size() && written < size; i += 2) {
-            for (int n = static_cast<unsigned char>(input[i]); n > 0 && written < size; --n) {
-                output[written++] = input[i + 1];
-            }
-        }
-        return written;
-    }
 };
 
 }  // namespace
@@ -117,7 +93,7 @@ int main(int argc, char** argv) {
     remove_manifest(dir + "/points");
     {
         using packed_store =
-            kvforge::store<std::string, std::string, kvforge::file_log, kvforge::compressed<run_length>>;
+            kvforge::store<std::string, std::string, kvforge::file_log, kvforge::compressed<kvforge_test::run_length<>>>;
         packed_store packed(dir + "/packed");
         packed.put("k", std::string(100, 'z'));
     }
