@@ -17,8 +17,10 @@ struct options {
     /// ...and the segments hold at least this many bytes, so small stores are left alone.
     std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
     /// An automatic compaction job runs in steps, one after a write, each reading and
-    /// writing about this many bytes, so that no write waits for more than one step
-    /// (a record larger than this is one step). 0: the whole job after one write.
+    /// writing about this many bytes (a record larger than this is one step), rather than
+    /// the whole job after one write. The sort that ends the scan and the last step
+    /// (publishing, moving index entries) are not bounded by it yet. 0: the whole job
+    /// after one write.
     std::uint64_t compaction_step_bytes = std::uint64_t{1} << 20;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
