@@ -2458,11 +2458,14 @@ static_assert(index_policy<sorted_index>);
 /// \file batch.hpp
 /// kvforge::batch: puts and erases that a store applies all together or not at all.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 // ---- begin kvforge/codec.hpp ----
 /// \file codec.hpp
@@ -2744,18 +2747,30 @@ namespace kvforge {
 
 namespace detail {
 
-/// What one operation of a batch does.
-enum class batch_op : unsigned char { put = 1, erase = 2 };
+/// What one operation of a batch does. put_until (a put with a deadline) reaches only
+/// an expiring store's layer, which turns it into a put of the value behind its header.
+enum class batch_op : unsigned char { put = 1, erase = 2, put_until = 3 };
 
 /// A batch's operations encoded back to back in one buffer: for each, the op byte,
-/// the key length and (for a put) the value length as varints, then the bytes.
-/// This is also the payload a file-backed store writes as one batch record.
+/// the key length and (for a put) the value length as varints, for a put_until the
+/// deadline as a little-endian i64, then the bytes. A buffer without put_until is also
+/// the payload a file-backed store writes as one batch record.
 class batch_buffer {
 public:
     void add_put(std::string_view key, std::string_view value) {
         append_header(batch_op::put, key.size(), value.size());
         bytes_.append(key).append(value);
         ++count_;
+    }
+
+    /// A put whose key expires at deadline (a count of the expiring store's clock ticks).
+    void add_put_until(std::string_view key, std::string_view value, std::int64_t deadline) {
+        append_header(batch_op::put_until, key.size(), value.size());
+        char ticks[8];
+        store_unaligned(ticks, to_little_endian(static_cast<std::uint64_t>(deadline)));
+        bytes_.append(ticks, sizeof ticks).append(key).append(value);
+        ++count_;
+        ++deadlines_;
     }
 
     void add_erase(std::string_view key) {
@@ -2767,6 +2782,16 @@ public:
     /// Calls f(op, key, value) for each operation in order (value is empty for erases).
     template <class F>
     void for_each(F&& f) const {
+        for_each_with_deadline(
+            [&](batch_op op, std::string_view key, std::string_view value, std::optional<std::int64_t>) {
+                f(op, key, value);
+            });
+    }
+
+    /// Calls f(op, key, value, deadline) for each operation in order; deadline is set
+    /// for a put_until only.
+    template <class F>
+    void for_each_with_deadline(F&& f) const {
         const char* p = bytes_.data();
         const char* const end = p + bytes_.size();
         while (p < end) {
@@ -2774,19 +2799,27 @@ public:
             std::uint64_t key_size = 0;
             std::uint64_t value_size = 0;
             p = get_varint(p, end, key_size);
-            if (op == batch_op::put) p = get_varint(p, end, value_size);
+            if (op != batch_op::erase) p = get_varint(p, end, value_size);
+            std::optional<std::int64_t> deadline;
+            if (op == batch_op::put_until) {
+                deadline = static_cast<std::int64_t>(to_little_endian(load_unaligned<std::uint64_t>(p)));
+                p += 8;
+            }
             const std::string_view key(p, key_size);
             const std::string_view value(p + key_size, value_size);
             p += key_size + value_size;
-            f(op, key, value);
+            f(op, key, value, deadline);
         }
     }
 
     [[nodiscard]] std::size_t count() const noexcept { return count_; }
+    /// How many of the operations are put_until.
+    [[nodiscard]] std::size_t deadline_count() const noexcept { return deadlines_; }
     [[nodiscard]] std::string_view bytes() const noexcept { return bytes_; }
     void clear() noexcept {
         bytes_.clear();
         count_ = 0;
+        deadlines_ = 0;
     }
 
 private:
@@ -2795,13 +2828,17 @@ private:
         char* p = header;
         *p++ = static_cast<char>(op);
         p = put_varint(p, key_size);
-        if (op == batch_op::put) p = put_varint(p, value_size);
+        if (op != batch_op::erase) p = put_varint(p, value_size);
         bytes_.append(header, static_cast<std::size_t>(p - header));
     }
 
     std::string bytes_;
     std::size_t count_ = 0;
+    std::size_t deadlines_ = 0;
 };
+
+template <class>
+inline constexpr bool batch_without_clock = false;
 
 }  // namespace detail
 
@@ -2812,7 +2849,11 @@ private:
 /// exception to all-or-nothing is a memory store running out of memory midway through
 /// applying a batch, which keeps the operations applied before (a persistent store
 /// writes the whole batch as one record first, and recovers it whole).
-template <class Key, class Value>
+///
+/// Clock is the clock of an expiring store (store::batch_type of a store with
+/// kvforge::expiring<Clock> names it): such a batch also takes puts with a time to live
+/// or a deadline, and only that store writes it. With Clock = void it takes none.
+template <class Key, class Value, class Clock = void>
 class batch {
 public:
     /// Adds a put; throws kvforge::error when the key or value is over its size limit.
@@ -2832,6 +2873,64 @@ public:
         const std::string_view v = detail::encode_value<Value>(value, value_scratch, ec);
         if (ec) return;
         ops_.add_put(k, v);
+    }
+
+    /// Adds a put whose key expires ttl after this call, by Clock; throws kvforge::error
+    /// when the key or value is over its size limit. Needs a batch of an expiring store.
+    template <class Rep, class Period>
+    void put(detail::param_t<Key> key, detail::param_t<Value> value, std::chrono::duration<Rep, Period> ttl) {
+        std::error_code ec;
+        put(key, value, ttl, ec);
+        detail::throw_if(ec);
+    }
+
+    /// As put(key, value, ttl); errors through ec.
+    template <class Rep, class Period>
+    void put(detail::param_t<Key> key, detail::param_t<Value> value, std::chrono::duration<Rep, Period> ttl,
+             std::error_code& ec) {
+        if constexpr (std::is_void_v<Clock>) {
+            static_assert(detail::batch_without_clock<Rep>,
+                          "kvforge: a batch's put() with a time to live needs the batch_type of a store with "
+                          "kvforge::expiring<> among its policies");
+        } else {
+            put(key, value, Clock::now() + std::chrono::duration_cast<typename Clock::duration>(ttl), ec);
+        }
+    }
+
+    /// Adds a put whose key expires at deadline: when the batch is written at or after
+    /// it, the put removes the key instead, as store::put with a past deadline does.
+    /// Throws kvforge::error when the key or value is over its size limit. Needs a batch
+    /// of an expiring store.
+    template <class DeadlineClock, class Duration>
+    void put(detail::param_t<Key> key, detail::param_t<Value> value,
+             std::chrono::time_point<DeadlineClock, Duration> deadline) {
+        std::error_code ec;
+        put(key, value, deadline, ec);
+        detail::throw_if(ec);
+    }
+
+    /// As put(key, value, deadline); errors through ec.
+    template <class DeadlineClock, class Duration>
+    void put(detail::param_t<Key> key, detail::param_t<Value> value,
+             std::chrono::time_point<DeadlineClock, Duration> deadline, std::error_code& ec) {
+        static_assert(!std::is_void_v<Clock>,
+                      "kvforge: a batch's put() with a deadline needs the batch_type of a store with "
+                      "kvforge::expiring<> among its policies");
+        static_assert(std::is_void_v<Clock> || std::is_same_v<DeadlineClock, Clock>,
+                      "kvforge: a deadline must be a time_point of the store's clock");
+        if constexpr (std::is_same_v<DeadlineClock, Clock>) {
+            ec.clear();
+            std::string key_scratch;
+            std::string value_scratch;
+            const std::string_view k = detail::encode_key<Key>(key, key_scratch, ec);
+            if (ec) return;
+            const std::string_view v = detail::encode_value<Value>(value, value_scratch, ec);
+            if (ec) return;
+            ops_.add_put_until(k, v,
+                               static_cast<std::int64_t>(std::chrono::time_point_cast<typename Clock::duration>(deadline)
+                                                             .time_since_epoch()
+                                                             .count()));
+        }
     }
 
     /// Adds an erase; throws kvforge::error when the key is over its size limit.
@@ -2926,6 +3025,8 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -3708,29 +3809,54 @@ public:
         return remove(key, ec);
     }
 
-    /// Applies a plain batch (no deadlines): every put clears its key's deadline.
+    /// Applies a batch: a plain put clears its key's deadline, a put_until sets it, or,
+    /// when the deadline has come, removes the key instead. Inner writes it as one batch.
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         bool fit = true;
         ops.for_each([&](batch_op op, std::string_view, std::string_view value) {
-            if (fit && op == batch_op::put) fit = deadline_header::fits(value, ec);
+            if (fit && op != batch_op::erase) fit = deadline_header::fits(value, ec);
         });
         if (!fit) return 0;
         const write_lock lock(mutex_);
+        const std::int64_t at = now();
+        // Each key's deadline before the batch and after its last operation, to move its
+        // index entry once the batch is written; no tracking while no key has one.
+        struct deadline_change {
+            std::optional<std::int64_t> before;
+            std::optional<std::int64_t> after;
+        };
+        std::map<std::string, deadline_change, std::less<>> changes;
+        const bool track = !deadlines_.empty() || ops.deadline_count() != 0;
         batch_buffer wrapped;
-        std::vector<std::string> cleared;
         std::string scratch;
-        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-            if (const auto old = indexed_deadline(key, ec)) cleared.push_back(deadline_header::index_key(*old, key));
-            if (op == batch_op::put) {
-                wrapped.add_put(key, deadline_header::wrap(value, std::nullopt, scratch));
-            } else {
+        ops.for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
+                                       std::optional<std::int64_t> deadline) {
+            if (ec) return;
+            if (deadline && *deadline <= at) {
+                op = batch_op::erase;
+                deadline.reset();
+            }
+            if (track) {
+                auto [change, first] = changes.try_emplace(std::string(key));
+                if (first) change->second.before = indexed_deadline(key, ec);
+                change->second.after = deadline;
+            }
+            if (op == batch_op::erase) {
                 wrapped.add_erase(key);
+            } else {
+                wrapped.add_put(key, deadline_header::wrap(value, deadline, scratch));
             }
         });
         if (ec) return 0;
         const std::uint64_t sequence = inner_.write(wrapped, ec);
         if (ec) return sequence;
-        for (const std::string& entry : cleared) deadlines_.erase(entry, [](std::string_view) {});
+        for (const auto& [key, change] : changes) {
+            if (change.before == change.after) continue;
+            if (change.before) deadlines_.erase(deadline_header::index_key(*change.before, key), [](std::string_view) {});
+            if (change.after) {
+                deadlines_.upsert(deadline_header::index_key(*change.after, key), {}, [](std::string_view) {});
+            }
+        }
         return sequence;
     }
 
@@ -4269,10 +4395,13 @@ public:
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         batch_buffer encoded;
         std::string stored;
-        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+        ops.for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
+                                       std::optional<std::int64_t> deadline) {
             if (ec) return;
             if (op == batch_op::put) {
                 if (encode(value, stored, ec)) encoded.add_put(key, stored);
+            } else if (op == batch_op::put_until) {
+                if (encode(value, stored, ec)) encoded.add_put_until(key, stored, *deadline);
             } else {
                 encoded.add_erase(key);
             }
@@ -5900,7 +6029,8 @@ public:
     using clock = typename expiry_policy::clock;
     /// A deadline: a point in time of the store's clock.
     using time_point = typename clock::time_point;
-    using batch_type = batch<Key, Value>;
+    /// A batch this store writes; with kvforge::expiring<Clock> it takes deadlines too.
+    using batch_type = batch<Key, Value, std::conditional_t<policies::expiry_given, clock, void>>;
     using range_type = scan_range<backend_type, Key, Value>;
 
     /// Whether the store keeps its records on disk.
@@ -6293,8 +6423,11 @@ public:
     }
 
     /// Applies every operation of b, all or none; with async_worker, returns the batch's
-    /// sequence number (0 for an empty batch).
-    write_result write(const batch_type& b) {
+    /// sequence number (0 for an empty batch). b is a batch<Key, Value>, or this store's
+    /// batch_type when it is an expiring store's, whose puts may carry deadlines.
+    template <class BatchClock>
+        requires(std::is_void_v<BatchClock> || std::is_same_v<batch<Key, Value, BatchClock>, batch_type>)
+    write_result write(const batch<Key, Value, BatchClock>& b) {
         std::error_code ec;
         if constexpr (sequenced) {
             const std::uint64_t sequence = write(b, ec);
@@ -6305,7 +6438,9 @@ public:
             detail::throw_if(ec);
         }
     }
-    write_result write(const batch_type& b, std::error_code& ec) noexcept {
+    template <class BatchClock>
+        requires(std::is_void_v<BatchClock> || std::is_same_v<batch<Key, Value, BatchClock>, batch_type>)
+    write_result write(const batch<Key, Value, BatchClock>& b, std::error_code& ec) noexcept {
         std::uint64_t sequence = 0;
         guarded(ec, [&] {
             if (!b.empty()) sequence = backend_.write(b.operations(), ec);
