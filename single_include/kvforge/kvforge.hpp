@@ -6898,6 +6898,7 @@ using sorted_memory_store_mt = store<Key, Value, memory, sorted_index, thread_sa
 /// kvforge::any_store<Key, Value>: a store whose composition is chosen at run time
 /// (kvforge::open_store), with the calls of kvforge::store.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -7020,6 +7021,14 @@ public:
     }
     virtual bool contains(key_param, std::error_code& ec) const noexcept { return closed(ec, false); }
     virtual bool erase(key_param, std::error_code& ec) noexcept { return closed(ec, false); }
+    virtual std::uint64_t put_until(key_param, value_param, std::chrono::system_clock::time_point,
+                                    std::error_code& ec) noexcept {
+        return closed(ec, 0);
+    }
+    virtual std::optional<std::chrono::system_clock::time_point> expiry(key_param, std::error_code& ec) const noexcept {
+        return closed(ec, std::optional<std::chrono::system_clock::time_point>{});
+    }
+    virtual std::size_t purge_expired(std::error_code& ec) noexcept { return closed(ec, std::size_t{0}); }
     virtual std::uint64_t write(const batch<Key, Value>&, std::error_code& ec) noexcept { return closed(ec, 0); }
     virtual void wait_durable(std::uint64_t, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
@@ -7096,6 +7105,9 @@ public:
     using mapped_type = Value;
     using batch_type = batch<Key, Value>;
     using range_type = scan_range<erased, Key, Value>;
+    /// The clock of the deadlines an any_store takes: that of expiring<> ("expiring" in a spec).
+    using clock = std::chrono::system_clock;
+    using time_point = clock::time_point;
 
     /// Holds no store until one is moved in from open_store.
     any_store() noexcept = default;
@@ -7164,6 +7176,33 @@ public:
     /// Removes key; returns whether it existed.
     bool erase(key_param key) { return thrown(&erased::erase, key); }
     bool erase(key_param key, std::error_code& ec) noexcept { return impl().erase(key, ec); }
+
+    /// Writes value under key, to expire after ttl or at deadline (store::put with a
+    /// deadline). Needs a store opened with "expiring" in its spec (expiring<> of
+    /// std::chrono::system_clock); any other fails with errc::not_supported.
+    template <class Rep, class Period>
+    std::uint64_t put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl) {
+        return put(key, value, clock::now() + std::chrono::duration_cast<clock::duration>(ttl));
+    }
+    template <class Rep, class Period>
+    std::uint64_t put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl,
+                      std::error_code& ec) noexcept {
+        return put(key, value, clock::now() + std::chrono::duration_cast<clock::duration>(ttl), ec);
+    }
+    std::uint64_t put(key_param key, value_param value, time_point deadline) {
+        return thrown(&erased::put_until, key, value, deadline);
+    }
+    std::uint64_t put(key_param key, value_param value, time_point deadline, std::error_code& ec) noexcept {
+        return impl().put_until(key, value, deadline, ec);
+    }
+    /// key's deadline, or nullopt when it has none or is absent (expiring stores only).
+    [[nodiscard]] std::optional<time_point> expiry(key_param key) const { return thrown(&erased::expiry, key); }
+    [[nodiscard]] std::optional<time_point> expiry(key_param key, std::error_code& ec) const noexcept {
+        return impl().expiry(key, ec);
+    }
+    /// Removes every key whose deadline has come; returns how many (expiring stores only).
+    std::size_t purge_expired() { return thrown(&erased::purge_expired); }
+    std::size_t purge_expired(std::error_code& ec) noexcept { return impl().purge_expired(ec); }
 
     /// Applies every operation of b, all or none. Returns its sequence number with async_worker, else 0.
     std::uint64_t write(const batch_type& b) { return thrown(&erased::write, b); }
@@ -8626,7 +8665,8 @@ struct read_cache {
 ///     kvforge::open_store<std::string, std::string, my_stores>("file_log,sorted,sync_each,mt:data/users");
 ///
 /// A policy joins the words of a spec by its `name` (and `short_name`, if it has one);
-/// policies of a new kind (expiry, compression) join as a new axis, named by their kind.
+/// policies of a new kind (expiry, compression) join as a new axis, named by their kind:
+/// "file_log,hash,expiring:data/sessions" names expiring<std::chrono::system_clock>.
 
 #include <type_traits>
 
@@ -12350,10 +12390,16 @@ using composition_product =
     typename detail::normalised_list<typename detail::product_of<composition_list<policies<>>, Axes...>::type>::type;
 
 /// What open_store instantiates unless told otherwise: every store, index, durability
-/// and threading policy of kvforge, 28 compositions.
-using default_compositions =
+/// and threading policy of kvforge, 28 compositions; and, so that every expiring file
+/// store opens (a spec word `expiring`), file_log with either index and
+/// expiring<std::chrono::system_clock>, 2 more. A store's durability, threading and
+/// store policy (file_log or mmap_file) bind nothing on disk, so these two read every
+/// store written with expiring<>; a program that needs another expiring composition
+/// names it in its own list.
+using default_compositions = typename detail::concat_lists<
     composition_product<one_of<memory, file_log, mmap_file>, one_of<hash_index, sorted_index>,
-                        one_of<buffered<>, sync_each, async_worker<>>, one_of<single_thread, thread_safe>>;
+                        one_of<buffered<>, sync_each, async_worker<>>, one_of<single_thread, thread_safe>>,
+    composition_list<policies<file_log, hash_index, expiring<>>, policies<file_log, sorted_index, expiring<>>>>::type;
 
 }  // namespace kvforge
 // ---- end kvforge/compositions.hpp ----
@@ -12547,6 +12593,7 @@ inline void destroy(std::string_view path) {
 /// read the same files, and the index is rebuilt at open).
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -12802,6 +12849,7 @@ class erased_store_impl final : public erased_store<typename Store::key_type, ty
     using backend_type = std::remove_cvref_t<decltype(store_access::backend(std::declval<const Store&>()))>;
 
     static constexpr bool ordered = Store::index_policy::ordered;
+    static constexpr bool expires = Store::expiring && std::is_same_v<typename Store::clock, std::chrono::system_clock>;
     static constexpr bool mapped =
         requires(const backend_type& b, std::string_view k, pinned_value& out, std::error_code& e) {
             b.read_pinned(k, out, e);
@@ -12846,6 +12894,34 @@ public:
     }
     bool contains(key_param key, std::error_code& ec) const noexcept override { return store_.contains(key, ec); }
     bool erase(key_param key, std::error_code& ec) noexcept override { return store_.erase(key, ec); }
+    std::uint64_t put_until(key_param key, value_param value, std::chrono::system_clock::time_point deadline,
+                            std::error_code& ec) noexcept override {
+        if constexpr (!expires) {
+            fail_not_expiring(ec, "put() with a deadline");
+        } else if constexpr (Store::sequenced) {
+            return store_.put(key, value, deadline, ec);
+        } else {
+            store_.put(key, value, deadline, ec);
+        }
+        return 0;
+    }
+    std::optional<std::chrono::system_clock::time_point> expiry(key_param key,
+                                                                std::error_code& ec) const noexcept override {
+        if constexpr (expires) {
+            return store_.expiry(key, ec);
+        } else {
+            fail_not_expiring(ec, "expiry()");
+            return std::nullopt;
+        }
+    }
+    std::size_t purge_expired(std::error_code& ec) noexcept override {
+        if constexpr (expires) {
+            return store_.purge_expired(ec);
+        } else {
+            fail_not_expiring(ec, "purge_expired()");
+            return 0;
+        }
+    }
     std::uint64_t write(const batch<Key, Value>& b, std::error_code& ec) noexcept override {
         if constexpr (Store::sequenced) {
             return store_.write(b, ec);
@@ -12920,6 +12996,14 @@ public:
     [[nodiscard]] bool is_open() const noexcept override { return store_.is_open(); }
 
 private:
+    void fail_not_expiring(std::error_code& ec, std::string_view call) const noexcept {
+        fail_unsupported(ec, call, "expiring<std::chrono::system_clock>", this->description_,
+                         this->description_.composition.expiry == "none" ? std::string_view("no expiry")
+                                                                          : this->description_.composition.expiry,
+                         "create the store with 'expiring' in its spec (its deadlines are part of its files, so an "
+                         "existing store keeps the expiry it was written with)");
+    }
+
     void fail_not_sequenced(std::error_code& ec, std::string_view call) const noexcept {
         fail_unsupported(ec, call, "async_worker", this->description_, this->description_.composition.durability,
                          "with sync_each a write is durable when it returns, with buffered call sync(); or open the "
@@ -12932,6 +13016,9 @@ private:
 /// The policy a composition names on each axis (spec kinds), for matching a spec.
 struct composition_words {
     std::vector<std::pair<std::string_view, std::string_view>> axes;  ///< axis, policy name
+    /// axis, MANIFEST field: for a policy whose manifest field is not its name, as
+    /// expiring<Clock> records its clock ("system_clock:1/1000000000").
+    std::vector<std::pair<std::string_view, std::string>> recorded_as;
     bool persistent = false;
 
     [[nodiscard]] std::string_view on(std::string_view axis) const noexcept {
@@ -12939,6 +13026,14 @@ struct composition_words {
             if (name_of_axis == axis) return policy;
         }
         return "none";
+    }
+
+    /// What a store of this composition records in its MANIFEST for axis.
+    [[nodiscard]] std::string_view recorded(std::string_view axis) const noexcept {
+        for (const auto& [name_of_axis, field] : recorded_as) {
+            if (name_of_axis == axis) return field;
+        }
+        return on(axis);
     }
 };
 
@@ -13008,6 +13103,13 @@ struct composition_traits<policies<Ps...>> {
         if constexpr (!resolved::store::persistent) {
             described.axes.emplace_back(policy_kind::durability::name, resolved::durability::name);
         }
+        (
+            [&] {
+                if constexpr (extra_axis_policy<Ps> && requires { Ps::manifest_name(); }) {
+                    described.recorded_as.emplace_back(Ps::policy_kind::name, Ps::manifest_name());
+                }
+            }(),
+            ...);
         described.persistent = resolved::store::persistent;
         return described;
     }
@@ -13114,7 +13216,7 @@ struct entries_of<composition_list<Packs...>> {
         if (!fits) continue;
         unsigned score = 0;
         for (const auto& [axis, name] : preferred) {
-            if (parsed.choice(axis).empty() && candidate.on(axis) == name) score += weight(axis);
+            if (parsed.choice(axis).empty() && candidate.recorded(axis) == name) score += weight(axis);
         }
         if (best == candidates.size() || score > best_score) {
             best = i;
@@ -13189,8 +13291,8 @@ any_store<Key, Value> open_any_store(std::string_view spec, const options& opts,
     opening.key_codec = codecs.key_codec;
     opening.value_codec = codecs.value_codec;
     opening.codec_fingerprint = codecs.fingerprint;
-    opening.expiry = std::string(words.on("expiry"));
-    opening.compression = std::string(words.on("compression"));
+    opening.expiry = std::string(words.recorded("expiry"));
+    opening.compression = std::string(words.recorded("compression"));
     if (has_manifest) {
         const std::string difference = first_binding_difference(manifest, opening);
         if (!difference.empty()) {
