@@ -1,6 +1,7 @@
 // Space and write amplification of an overwrite workload, kvforge beside LevelDB and
 // RocksDB (each where installed), all with their default options: a store is filled with
-// KVFORGE_BENCH_KEYS records (16-byte keys, 100-byte values), then every key is
+// KVFORGE_BENCH_KEYS records (16-byte keys, 100-byte values of random bytes, which
+// LevelDB's and RocksDB's default Snappy compression cannot shrink), then every key is
 // overwritten KVFORGE_BENCH_ROUNDS times, each round in a new shuffled order. Counters:
 //
 //   disk_per_live   bytes of the store's files after the workload (the store closed, its
@@ -33,6 +34,7 @@
 #include <random>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #ifdef KVFORGE_BENCH_HAVE_LEVELDB
@@ -96,17 +98,34 @@ std::vector<std::size_t> pass_order(std::size_t pass, std::mt19937_64& rng) {
     return order;
 }
 
+/// Random bytes that values are cut from, each put at another offset.
+class value_source {
+public:
+    value_source() : bytes_(std::size_t{1} << 20, '\0') {
+        std::mt19937_64 rng(7);
+        for (char& c : bytes_) c = static_cast<char>(rng());
+    }
+    [[nodiscard]] std::string_view value(std::size_t key, std::size_t pass) const noexcept {
+        const std::size_t offset = (key * 7919 + pass * 104729) % (bytes_.size() - value_size);
+        return std::string_view(bytes_).substr(offset, value_size);
+    }
+
+private:
+    std::string bytes_;
+};
+
 /// Runs the workload through put(key, value), then close(), which closes the store and
 /// returns its own count of bytes written (0 for none), and reports the counters.
 template <class Put, class Close>
 void run_workload(benchmark::State& state, const std::filesystem::path& dir, Put&& put, Close&& close) {
     std::mt19937_64 rng(42);
-    std::string value(value_size, 'v');
+    const value_source values;
+    std::string value;
     double longest = 0;
     const std::uint64_t written_before = bytes_handed_to_write();
     for (std::size_t pass = 0; pass <= rounds(); ++pass) {
         for (const std::size_t i : pass_order(pass, rng)) {
-            value[0] = static_cast<char>('a' + pass % 26);  // each overwrite a new value
+            value = values.value(i, pass);
             const std::string key = key_of(i);
             const auto start = std::chrono::steady_clock::now();
             put(key, value);
