@@ -160,8 +160,14 @@ void kvforge_file_log(benchmark::State& state) {
             });
     }
 }
-BENCHMARK(kvforge_file_log<kvforge::single_thread>)->Name("kvforge_file_log_hash_st")->Iterations(1)->Unit(benchmark::kSecond);
-BENCHMARK(kvforge_file_log<kvforge::thread_safe>)->Name("kvforge_file_log_hash_mt")->Iterations(1)->Unit(benchmark::kSecond);
+BENCHMARK(kvforge_file_log<kvforge::single_thread>)
+    ->Name("kvforge_file_log_hash_st")
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond);
+BENCHMARK(kvforge_file_log<kvforge::thread_safe>)
+    ->Name("kvforge_file_log_hash_mt")
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond);
 
 #ifdef KVFORGE_BENCH_HAVE_LEVELDB
 void leveldb_defaults(benchmark::State& state) {

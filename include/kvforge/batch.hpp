@@ -55,10 +55,8 @@ public:
     /// Calls f(op, key, value) for each operation in order (value is empty for erases).
     template <class F>
     void for_each(F&& f) const {
-        for_each_with_deadline(
-            [&](batch_op op, std::string_view key, std::string_view value, std::optional<std::int64_t>) {
-                f(op, key, value);
-            });
+        for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
+                                   std::optional<std::int64_t>) { f(op, key, value); });
     }
 
     /// Calls f(op, key, value, deadline) for each operation in order; deadline is set
@@ -199,10 +197,10 @@ public:
             if (ec) return;
             const std::string_view v = detail::encode_value<Value>(value, value_scratch, ec);
             if (ec) return;
-            ops_.add_put_until(k, v,
-                               static_cast<std::int64_t>(std::chrono::time_point_cast<typename Clock::duration>(deadline)
-                                                             .time_since_epoch()
-                                                             .count()));
+            ops_.add_put_until(
+                k, v,
+                static_cast<std::int64_t>(
+                    std::chrono::time_point_cast<typename Clock::duration>(deadline).time_since_epoch().count()));
         }
     }
 
