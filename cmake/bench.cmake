@@ -139,6 +139,12 @@ if(KVFORGE_ZSTD_FOUND AND KVFORGE_LZ4_FOUND)
     target_link_libraries(kvforge_compressed_store_bench PRIVATE kvforge::zstd kvforge::lz4 benchmark::benchmark
         kvforge_project_options)
     set_target_properties(kvforge_compressed_store_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+    # RocksDB with its LZ4 and ZSTD compression beside them, where kvforge_bench found it.
+    if(KVFORGE_BENCH_ROCKSDB_INCLUDE_DIR AND KVFORGE_BENCH_ROCKSDB_LIBRARY)
+        target_compile_definitions(kvforge_compressed_store_bench PRIVATE KVFORGE_BENCH_HAVE_ROCKSDB)
+        target_include_directories(kvforge_compressed_store_bench SYSTEM PRIVATE ${KVFORGE_BENCH_ROCKSDB_INCLUDE_DIR})
+        target_link_libraries(kvforge_compressed_store_bench PRIVATE ${KVFORGE_BENCH_ROCKSDB_LIBRARY})
+    endif()
     if(KVFORGE_BUILD_TESTS)
         add_test(NAME kvforge_compressed_store_bench_smoke COMMAND kvforge_compressed_store_bench --benchmark_min_time=0)
         set_tests_properties(kvforge_compressed_store_bench_smoke PROPERTIES
