@@ -96,8 +96,9 @@ const command put_command = {
     "  --as SPEC   create the store when DIR holds none, with these spec words\n"
     "              (e.g. --as file_log,sorted), for string keys and values; with\n"
     "              `expiring` (--as file_log,expiring) its keys may carry deadlines\n"
-    "  --ttl SECONDS  the key expires SECONDS from now (a store made with `expiring`);\n"
-    "              a plain put clears a deadline\n"
+    "  --ttl SECONDS\n"
+    "              the key expires SECONDS from now (a store made with `expiring`);\n"
+    "              a put without --ttl clears a key's deadline\n"
     "  --          ends the options, for a KEY or VALUE that starts with --\n",
     run};
 
