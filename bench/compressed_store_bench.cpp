@@ -8,7 +8,10 @@
 //
 // STORE is plain, lz4 or zstd3. DATA is json200 and json2k (JSON-like records of 200 and
 // 2,048 bytes, as tests/support/sample_values.hpp makes them) and random2k (random bytes,
-// which no codec shrinks). Counters: disk_bytes, every file of the closed store, and
+// which no codec shrinks). Where RocksDB is found, rocksdb_lz4 and rocksdb_zstd are RocksDB
+// with its defaults but that block compression (put flushes the memtable before closing,
+// so that the values are in compressed tables, not in the write-ahead log, when the disk
+// bytes are counted). Counters: disk_bytes, every file of the closed store, and
 // ratio, the plain store's disk_bytes over this one's; bytes_per_second counts the values'
 // bytes. KVFORGE_STORE_COMPRESSION_BENCH_VALUES sets how many values each data set has
 // (default 100,000); the stores go under KVFORGE_BENCH_DIR (default: the system's
@@ -31,6 +34,14 @@
 #include <random>
 #include <string>
 #include <vector>
+
+#ifdef KVFORGE_BENCH_HAVE_ROCKSDB
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+
+#include <memory>
+#include <stdexcept>
+#endif
 
 #include "../tests/support/sample_values.hpp"
 #include "dataset.hpp"
@@ -154,6 +165,39 @@ void register_store(const std::string& store_name, const data_set& set) {
 template <class... Compression>
 using file_store = kvforge::store<std::string, std::string, kvforge::file_log, Compression...>;
 
+#ifdef KVFORGE_BENCH_HAVE_ROCKSDB
+/// RocksDB with its default options but this block compression, with the calls of a
+/// kvforge store that fill() and the gets make.
+template <rocksdb::CompressionType Compression>
+class rocksdb_store {
+public:
+    explicit rocksdb_store(const std::string& path) {
+        rocksdb::Options options;
+        options.create_if_missing = true;
+        options.compression = Compression;
+        rocksdb::DB* opened = nullptr;
+        check(rocksdb::DB::Open(options, path, &opened));
+        db_.reset(opened);
+    }
+    void put(const std::string& key, const std::string& value) { check(db_->Put(rocksdb::WriteOptions(), key, value)); }
+    bool get(const std::string& key, std::string& value) const {
+        return db_->Get(rocksdb::ReadOptions(), key, &value).ok();
+    }
+    void close() {
+        check(db_->Flush(rocksdb::FlushOptions()));
+        check(db_->Close());
+        db_.reset();
+    }
+
+private:
+    static void check(const rocksdb::Status& status) {
+        if (!status.ok()) throw std::runtime_error("RocksDB: " + status.ToString());
+    }
+
+    std::unique_ptr<rocksdb::DB> db_;
+};
+#endif
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -167,6 +211,10 @@ int main(int argc, char** argv) {
         register_store<file_store<>>("plain", set);
         register_store<file_store<kvforge::compressed<kvforge::lz4>>>("lz4", set);
         register_store<file_store<kvforge::compressed<kvforge::zstd<3>>>>("zstd3", set);
+#ifdef KVFORGE_BENCH_HAVE_ROCKSDB
+        register_store<rocksdb_store<rocksdb::kLZ4Compression>>("rocksdb_lz4", set);
+        register_store<rocksdb_store<rocksdb::kZSTD>>("rocksdb_zstd", set);
+#endif
     }
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();

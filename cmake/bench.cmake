@@ -3,7 +3,8 @@
 # bench/kvforge_any_store_bench, any_store against the same stores used directly;
 # bench/kvforge_expiry_bench, what expiring<> costs and what purging takes;
 # bench/kvforge_backup_bench, the longest put during an online backup;
-# bench/kvforge_compaction_pause_bench, the longest put during automatic compaction. Debian
+# bench/kvforge_compaction_pause_bench, the longest put during automatic compaction;
+# bench/kvforge_amplification_bench, space and write amplification beside LevelDB and RocksDB. Debian
 # packages: libbenchmark-dev (required), and for the peers libleveldb-dev librocksdb-dev
 # liblmdb-dev libsqlite3-dev libtkrzw-dev libabsl-dev.
 #
@@ -64,6 +65,19 @@ else()
     message(STATUS "kvforge: benchmark peer ABSL not found; it is left out")
 endif()
 
+# Space and write amplification of an overwrite workload, kvforge beside the LevelDB and
+# RocksDB that kvforge_bench found (bench/amplification_bench.cpp).
+add_executable(kvforge_amplification_bench ${PROJECT_SOURCE_DIR}/bench/amplification_bench.cpp)
+target_link_libraries(kvforge_amplification_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
+set_target_properties(kvforge_amplification_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+foreach(peer LEVELDB ROCKSDB)
+    if(KVFORGE_BENCH_${peer}_INCLUDE_DIR AND KVFORGE_BENCH_${peer}_LIBRARY)
+        target_compile_definitions(kvforge_amplification_bench PRIVATE KVFORGE_BENCH_HAVE_${peer})
+        target_include_directories(kvforge_amplification_bench SYSTEM PRIVATE ${KVFORGE_BENCH_${peer}_INCLUDE_DIR})
+        target_link_libraries(kvforge_amplification_bench PRIVATE ${KVFORGE_BENCH_${peer}_LIBRARY})
+    endif()
+endforeach()
+
 # The longest put during an online backup, against none (bench/backup_bench.cpp).
 add_executable(kvforge_backup_bench ${PROJECT_SOURCE_DIR}/bench/backup_bench.cpp)
 target_link_libraries(kvforge_backup_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
@@ -98,6 +112,9 @@ if(KVFORGE_BUILD_TESTS)
     add_test(NAME kvforge_compaction_pause_bench_smoke COMMAND kvforge_compaction_pause_bench)
     set_tests_properties(kvforge_compaction_pause_bench_smoke PROPERTIES
         ENVIRONMENT "KVFORGE_BENCH_KEYS=2000;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
+    add_test(NAME kvforge_amplification_bench_smoke COMMAND kvforge_amplification_bench)
+    set_tests_properties(kvforge_amplification_bench_smoke PROPERTIES
+        ENVIRONMENT "KVFORGE_BENCH_KEYS=2000;KVFORGE_BENCH_ROUNDS=1;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
     add_test(NAME kvforge_any_store_bench_smoke COMMAND kvforge_any_store_bench --benchmark_min_time=0)
     set_tests_properties(kvforge_any_store_bench_smoke PROPERTIES
         ENVIRONMENT "KVFORGE_BENCH_KEYS=1000;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
@@ -122,6 +139,12 @@ if(KVFORGE_ZSTD_FOUND AND KVFORGE_LZ4_FOUND)
     target_link_libraries(kvforge_compressed_store_bench PRIVATE kvforge::zstd kvforge::lz4 benchmark::benchmark
         kvforge_project_options)
     set_target_properties(kvforge_compressed_store_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+    # RocksDB with its LZ4 and ZSTD compression beside them, where kvforge_bench found it.
+    if(KVFORGE_BENCH_ROCKSDB_INCLUDE_DIR AND KVFORGE_BENCH_ROCKSDB_LIBRARY)
+        target_compile_definitions(kvforge_compressed_store_bench PRIVATE KVFORGE_BENCH_HAVE_ROCKSDB)
+        target_include_directories(kvforge_compressed_store_bench SYSTEM PRIVATE ${KVFORGE_BENCH_ROCKSDB_INCLUDE_DIR})
+        target_link_libraries(kvforge_compressed_store_bench PRIVATE ${KVFORGE_BENCH_ROCKSDB_LIBRARY})
+    endif()
     if(KVFORGE_BUILD_TESTS)
         add_test(NAME kvforge_compressed_store_bench_smoke COMMAND kvforge_compressed_store_bench --benchmark_min_time=0)
         set_tests_properties(kvforge_compressed_store_bench_smoke PROPERTIES

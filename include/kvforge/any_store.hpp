@@ -3,6 +3,7 @@
 /// kvforge::any_store<Key, Value>: a store whose composition is chosen at run time
 /// (kvforge::open_store), with the calls of kvforge::store.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -92,6 +93,14 @@ public:
     }
     virtual bool contains(key_param, std::error_code& ec) const noexcept { return closed(ec, false); }
     virtual bool erase(key_param, std::error_code& ec) noexcept { return closed(ec, false); }
+    virtual std::uint64_t put_until(key_param, value_param, std::chrono::system_clock::time_point,
+                                    std::error_code& ec) noexcept {
+        return closed(ec, 0);
+    }
+    virtual std::optional<std::chrono::system_clock::time_point> expiry(key_param, std::error_code& ec) const noexcept {
+        return closed(ec, std::optional<std::chrono::system_clock::time_point>{});
+    }
+    virtual std::size_t purge_expired(std::error_code& ec) noexcept { return closed(ec, std::size_t{0}); }
     virtual std::uint64_t write(const batch<Key, Value>&, std::error_code& ec) noexcept { return closed(ec, 0); }
     virtual void wait_durable(std::uint64_t, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
@@ -168,6 +177,9 @@ public:
     using mapped_type = Value;
     using batch_type = batch<Key, Value>;
     using range_type = scan_range<erased, Key, Value>;
+    /// The clock of the deadlines an any_store takes: that of expiring<> ("expiring" in a spec).
+    using clock = std::chrono::system_clock;
+    using time_point = clock::time_point;
 
     /// Holds no store until one is moved in from open_store.
     any_store() noexcept = default;
@@ -236,6 +248,33 @@ public:
     /// Removes key; returns whether it existed.
     bool erase(key_param key) { return thrown(&erased::erase, key); }
     bool erase(key_param key, std::error_code& ec) noexcept { return impl().erase(key, ec); }
+
+    /// Writes value under key, to expire after ttl or at deadline (store::put with a
+    /// deadline). Needs a store opened with "expiring" in its spec (expiring<> of
+    /// std::chrono::system_clock); any other fails with errc::not_supported.
+    template <class Rep, class Period>
+    std::uint64_t put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl) {
+        return put(key, value, clock::now() + std::chrono::duration_cast<clock::duration>(ttl));
+    }
+    template <class Rep, class Period>
+    std::uint64_t put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl,
+                      std::error_code& ec) noexcept {
+        return put(key, value, clock::now() + std::chrono::duration_cast<clock::duration>(ttl), ec);
+    }
+    std::uint64_t put(key_param key, value_param value, time_point deadline) {
+        return thrown(&erased::put_until, key, value, deadline);
+    }
+    std::uint64_t put(key_param key, value_param value, time_point deadline, std::error_code& ec) noexcept {
+        return impl().put_until(key, value, deadline, ec);
+    }
+    /// key's deadline, or nullopt when it has none or is absent (expiring stores only).
+    [[nodiscard]] std::optional<time_point> expiry(key_param key) const { return thrown(&erased::expiry, key); }
+    [[nodiscard]] std::optional<time_point> expiry(key_param key, std::error_code& ec) const noexcept {
+        return impl().expiry(key, ec);
+    }
+    /// Removes every key whose deadline has come; returns how many (expiring stores only).
+    std::size_t purge_expired() { return thrown(&erased::purge_expired); }
+    std::size_t purge_expired(std::error_code& ec) noexcept { return impl().purge_expired(ec); }
 
     /// Applies every operation of b, all or none. Returns its sequence number with async_worker, else 0.
     std::uint64_t write(const batch_type& b) { return thrown(&erased::write, b); }

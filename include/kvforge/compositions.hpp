@@ -15,7 +15,8 @@
 ///     kvforge::open_store<std::string, std::string, my_stores>("file_log,sorted,sync_each,mt:data/users");
 ///
 /// A policy joins the words of a spec by its `name` (and `short_name`, if it has one);
-/// policies of a new kind (expiry, compression) join as a new axis, named by their kind.
+/// policies of a new kind (expiry, compression) join as a new axis, named by their kind:
+/// "file_log,hash,expiring:data/sessions" names expiring<std::chrono::system_clock>.
 
 #include <type_traits>
 
@@ -24,6 +25,7 @@
 #include "durability/async_worker.hpp"
 #include "durability/buffered.hpp"
 #include "durability/sync_each.hpp"
+#include "expiry/expiring.hpp"
 #include "index/hash_index.hpp"
 #include "index/sorted_index.hpp"
 #include "stores/file_log.hpp"
@@ -137,9 +139,15 @@ using composition_product =
     typename detail::normalised_list<typename detail::product_of<composition_list<policies<>>, Axes...>::type>::type;
 
 /// What open_store instantiates unless told otherwise: every store, index, durability
-/// and threading policy of kvforge, 28 compositions.
-using default_compositions =
+/// and threading policy of kvforge, 28 compositions; and, so that every expiring file
+/// store opens (a spec word `expiring`), file_log with either index and
+/// expiring<std::chrono::system_clock>, 2 more. A store's durability, threading and
+/// store policy (file_log or mmap_file) bind nothing on disk, so these two read every
+/// store written with expiring<>; a program that needs another expiring composition
+/// names it in its own list.
+using default_compositions = typename detail::concat_lists<
     composition_product<one_of<memory, file_log, mmap_file>, one_of<hash_index, sorted_index>,
-                        one_of<buffered<>, sync_each, async_worker<>>, one_of<single_thread, thread_safe>>;
+                        one_of<buffered<>, sync_each, async_worker<>>, one_of<single_thread, thread_safe>>,
+    composition_list<policies<file_log, hash_index, expiring<>>, policies<file_log, sorted_index, expiring<>>>>::type;
 
 }  // namespace kvforge

@@ -14,6 +14,7 @@
 /// read the same files, and the index is rebuilt at open).
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -86,6 +87,7 @@ class erased_store_impl final : public erased_store<typename Store::key_type, ty
     using backend_type = std::remove_cvref_t<decltype(store_access::backend(std::declval<const Store&>()))>;
 
     static constexpr bool ordered = Store::index_policy::ordered;
+    static constexpr bool expires = Store::expiring && std::is_same_v<typename Store::clock, std::chrono::system_clock>;
     static constexpr bool mapped =
         requires(const backend_type& b, std::string_view k, pinned_value& out, std::error_code& e) {
             b.read_pinned(k, out, e);
@@ -130,6 +132,34 @@ public:
     }
     bool contains(key_param key, std::error_code& ec) const noexcept override { return store_.contains(key, ec); }
     bool erase(key_param key, std::error_code& ec) noexcept override { return store_.erase(key, ec); }
+    std::uint64_t put_until(key_param key, value_param value, std::chrono::system_clock::time_point deadline,
+                            std::error_code& ec) noexcept override {
+        if constexpr (!expires) {
+            fail_not_expiring(ec, "put() with a deadline");
+        } else if constexpr (Store::sequenced) {
+            return store_.put(key, value, deadline, ec);
+        } else {
+            store_.put(key, value, deadline, ec);
+        }
+        return 0;
+    }
+    std::optional<std::chrono::system_clock::time_point> expiry(key_param key,
+                                                                std::error_code& ec) const noexcept override {
+        if constexpr (expires) {
+            return store_.expiry(key, ec);
+        } else {
+            fail_not_expiring(ec, "expiry()");
+            return std::nullopt;
+        }
+    }
+    std::size_t purge_expired(std::error_code& ec) noexcept override {
+        if constexpr (expires) {
+            return store_.purge_expired(ec);
+        } else {
+            fail_not_expiring(ec, "purge_expired()");
+            return 0;
+        }
+    }
     std::uint64_t write(const batch<Key, Value>& b, std::error_code& ec) noexcept override {
         if constexpr (Store::sequenced) {
             return store_.write(b, ec);
@@ -204,6 +234,14 @@ public:
     [[nodiscard]] bool is_open() const noexcept override { return store_.is_open(); }
 
 private:
+    void fail_not_expiring(std::error_code& ec, std::string_view call) const noexcept {
+        fail_unsupported(ec, call, "expiring<std::chrono::system_clock>", this->description_,
+                         this->description_.composition.expiry == "none" ? std::string_view("no expiry")
+                                                                          : this->description_.composition.expiry,
+                         "create the store with 'expiring' in its spec (its deadlines are part of its files, so an "
+                         "existing store keeps the expiry it was written with)");
+    }
+
     void fail_not_sequenced(std::error_code& ec, std::string_view call) const noexcept {
         fail_unsupported(ec, call, "async_worker", this->description_, this->description_.composition.durability,
                          "with sync_each a write is durable when it returns, with buffered call sync(); or open the "
@@ -216,6 +254,9 @@ private:
 /// The policy a composition names on each axis (spec kinds), for matching a spec.
 struct composition_words {
     std::vector<std::pair<std::string_view, std::string_view>> axes;  ///< axis, policy name
+    /// axis, MANIFEST field: for a policy whose manifest field is not its name, as
+    /// expiring<Clock> records its clock ("system_clock:1/1000000000").
+    std::vector<std::pair<std::string_view, std::string>> recorded_as;
     bool persistent = false;
 
     [[nodiscard]] std::string_view on(std::string_view axis) const noexcept {
@@ -223,6 +264,14 @@ struct composition_words {
             if (name_of_axis == axis) return policy;
         }
         return "none";
+    }
+
+    /// What a store of this composition records in its MANIFEST for axis.
+    [[nodiscard]] std::string_view recorded(std::string_view axis) const noexcept {
+        for (const auto& [name_of_axis, field] : recorded_as) {
+            if (name_of_axis == axis) return field;
+        }
+        return on(axis);
     }
 };
 
@@ -292,6 +341,13 @@ struct composition_traits<policies<Ps...>> {
         if constexpr (!resolved::store::persistent) {
             described.axes.emplace_back(policy_kind::durability::name, resolved::durability::name);
         }
+        (
+            [&] {
+                if constexpr (extra_axis_policy<Ps> && requires { Ps::manifest_name(); }) {
+                    described.recorded_as.emplace_back(Ps::policy_kind::name, Ps::manifest_name());
+                }
+            }(),
+            ...);
         described.persistent = resolved::store::persistent;
         return described;
     }
@@ -398,7 +454,7 @@ struct entries_of<composition_list<Packs...>> {
         if (!fits) continue;
         unsigned score = 0;
         for (const auto& [axis, name] : preferred) {
-            if (parsed.choice(axis).empty() && candidate.on(axis) == name) score += weight(axis);
+            if (parsed.choice(axis).empty() && candidate.recorded(axis) == name) score += weight(axis);
         }
         if (best == candidates.size() || score > best_score) {
             best = i;
@@ -473,8 +529,8 @@ any_store<Key, Value> open_any_store(std::string_view spec, const options& opts,
     opening.key_codec = codecs.key_codec;
     opening.value_codec = codecs.value_codec;
     opening.codec_fingerprint = codecs.fingerprint;
-    opening.expiry = std::string(words.on("expiry"));
-    opening.compression = std::string(words.on("compression"));
+    opening.expiry = std::string(words.recorded("expiry"));
+    opening.compression = std::string(words.recorded("compression"));
     if (has_manifest) {
         const std::string difference = first_binding_difference(manifest, opening);
         if (!difference.empty()) {

@@ -85,7 +85,8 @@ public:
     using clock = typename expiry_policy::clock;
     /// A deadline: a point in time of the store's clock.
     using time_point = typename clock::time_point;
-    using batch_type = batch<Key, Value>;
+    /// A batch this store writes; with kvforge::expiring<Clock> it takes deadlines too.
+    using batch_type = batch<Key, Value, std::conditional_t<policies::expiry_given, clock, void>>;
     using range_type = scan_range<backend_type, Key, Value>;
 
     /// Whether the store keeps its records on disk.
@@ -478,8 +479,11 @@ public:
     }
 
     /// Applies every operation of b, all or none; with async_worker, returns the batch's
-    /// sequence number (0 for an empty batch).
-    write_result write(const batch_type& b) {
+    /// sequence number (0 for an empty batch). b is a batch<Key, Value>, or this store's
+    /// batch_type when it is an expiring store's, whose puts may carry deadlines.
+    template <class BatchClock>
+        requires(std::is_void_v<BatchClock> || std::is_same_v<batch<Key, Value, BatchClock>, batch_type>)
+    write_result write(const batch<Key, Value, BatchClock>& b) {
         std::error_code ec;
         if constexpr (sequenced) {
             const std::uint64_t sequence = write(b, ec);
@@ -490,7 +494,9 @@ public:
             detail::throw_if(ec);
         }
     }
-    write_result write(const batch_type& b, std::error_code& ec) noexcept {
+    template <class BatchClock>
+        requires(std::is_void_v<BatchClock> || std::is_same_v<batch<Key, Value, BatchClock>, batch_type>)
+    write_result write(const batch<Key, Value, BatchClock>& b, std::error_code& ec) noexcept {
         std::uint64_t sequence = 0;
         guarded(ec, [&] {
             if (!b.empty()) sequence = backend_.write(b.operations(), ec);

@@ -2458,11 +2458,14 @@ static_assert(index_policy<sorted_index>);
 /// \file batch.hpp
 /// kvforge::batch: puts and erases that a store applies all together or not at all.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 
 // ---- begin kvforge/codec.hpp ----
 /// \file codec.hpp
@@ -2744,18 +2747,30 @@ namespace kvforge {
 
 namespace detail {
 
-/// What one operation of a batch does.
-enum class batch_op : unsigned char { put = 1, erase = 2 };
+/// What one operation of a batch does. put_until (a put with a deadline) reaches only
+/// an expiring store's layer, which turns it into a put of the value behind its header.
+enum class batch_op : unsigned char { put = 1, erase = 2, put_until = 3 };
 
 /// A batch's operations encoded back to back in one buffer: for each, the op byte,
-/// the key length and (for a put) the value length as varints, then the bytes.
-/// This is also the payload a file-backed store writes as one batch record.
+/// the key length and (for a put) the value length as varints, for a put_until the
+/// deadline as a little-endian i64, then the bytes. A buffer without put_until is also
+/// the payload a file-backed store writes as one batch record.
 class batch_buffer {
 public:
     void add_put(std::string_view key, std::string_view value) {
         append_header(batch_op::put, key.size(), value.size());
         bytes_.append(key).append(value);
         ++count_;
+    }
+
+    /// A put whose key expires at deadline (a count of the expiring store's clock ticks).
+    void add_put_until(std::string_view key, std::string_view value, std::int64_t deadline) {
+        append_header(batch_op::put_until, key.size(), value.size());
+        char ticks[8];
+        store_unaligned(ticks, to_little_endian(static_cast<std::uint64_t>(deadline)));
+        bytes_.append(ticks, sizeof ticks).append(key).append(value);
+        ++count_;
+        ++deadlines_;
     }
 
     void add_erase(std::string_view key) {
@@ -2767,6 +2782,14 @@ public:
     /// Calls f(op, key, value) for each operation in order (value is empty for erases).
     template <class F>
     void for_each(F&& f) const {
+        for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
+                                   std::optional<std::int64_t>) { f(op, key, value); });
+    }
+
+    /// Calls f(op, key, value, deadline) for each operation in order; deadline is set
+    /// for a put_until only.
+    template <class F>
+    void for_each_with_deadline(F&& f) const {
         const char* p = bytes_.data();
         const char* const end = p + bytes_.size();
         while (p < end) {
@@ -2774,19 +2797,27 @@ public:
             std::uint64_t key_size = 0;
             std::uint64_t value_size = 0;
             p = get_varint(p, end, key_size);
-            if (op == batch_op::put) p = get_varint(p, end, value_size);
+            if (op != batch_op::erase) p = get_varint(p, end, value_size);
+            std::optional<std::int64_t> deadline;
+            if (op == batch_op::put_until) {
+                deadline = static_cast<std::int64_t>(to_little_endian(load_unaligned<std::uint64_t>(p)));
+                p += 8;
+            }
             const std::string_view key(p, key_size);
             const std::string_view value(p + key_size, value_size);
             p += key_size + value_size;
-            f(op, key, value);
+            f(op, key, value, deadline);
         }
     }
 
     [[nodiscard]] std::size_t count() const noexcept { return count_; }
+    /// How many of the operations are put_until.
+    [[nodiscard]] std::size_t deadline_count() const noexcept { return deadlines_; }
     [[nodiscard]] std::string_view bytes() const noexcept { return bytes_; }
     void clear() noexcept {
         bytes_.clear();
         count_ = 0;
+        deadlines_ = 0;
     }
 
 private:
@@ -2795,13 +2826,17 @@ private:
         char* p = header;
         *p++ = static_cast<char>(op);
         p = put_varint(p, key_size);
-        if (op == batch_op::put) p = put_varint(p, value_size);
+        if (op != batch_op::erase) p = put_varint(p, value_size);
         bytes_.append(header, static_cast<std::size_t>(p - header));
     }
 
     std::string bytes_;
     std::size_t count_ = 0;
+    std::size_t deadlines_ = 0;
 };
+
+template <class>
+inline constexpr bool batch_without_clock = false;
 
 }  // namespace detail
 
@@ -2812,7 +2847,11 @@ private:
 /// exception to all-or-nothing is a memory store running out of memory midway through
 /// applying a batch, which keeps the operations applied before (a persistent store
 /// writes the whole batch as one record first, and recovers it whole).
-template <class Key, class Value>
+///
+/// Clock is the clock of an expiring store (store::batch_type of a store with
+/// kvforge::expiring<Clock> names it): such a batch also takes puts with a time to live
+/// or a deadline, and only that store writes it. With Clock = void it takes none.
+template <class Key, class Value, class Clock = void>
 class batch {
 public:
     /// Adds a put; throws kvforge::error when the key or value is over its size limit.
@@ -2832,6 +2871,64 @@ public:
         const std::string_view v = detail::encode_value<Value>(value, value_scratch, ec);
         if (ec) return;
         ops_.add_put(k, v);
+    }
+
+    /// Adds a put whose key expires ttl after this call, by Clock; throws kvforge::error
+    /// when the key or value is over its size limit. Needs a batch of an expiring store.
+    template <class Rep, class Period>
+    void put(detail::param_t<Key> key, detail::param_t<Value> value, std::chrono::duration<Rep, Period> ttl) {
+        std::error_code ec;
+        put(key, value, ttl, ec);
+        detail::throw_if(ec);
+    }
+
+    /// As put(key, value, ttl); errors through ec.
+    template <class Rep, class Period>
+    void put(detail::param_t<Key> key, detail::param_t<Value> value, std::chrono::duration<Rep, Period> ttl,
+             std::error_code& ec) {
+        if constexpr (std::is_void_v<Clock>) {
+            static_assert(detail::batch_without_clock<Rep>,
+                          "kvforge: a batch's put() with a time to live needs the batch_type of a store with "
+                          "kvforge::expiring<> among its policies");
+        } else {
+            put(key, value, Clock::now() + std::chrono::duration_cast<typename Clock::duration>(ttl), ec);
+        }
+    }
+
+    /// Adds a put whose key expires at deadline: when the batch is written at or after
+    /// it, the put removes the key instead, as store::put with a past deadline does.
+    /// Throws kvforge::error when the key or value is over its size limit. Needs a batch
+    /// of an expiring store.
+    template <class DeadlineClock, class Duration>
+    void put(detail::param_t<Key> key, detail::param_t<Value> value,
+             std::chrono::time_point<DeadlineClock, Duration> deadline) {
+        std::error_code ec;
+        put(key, value, deadline, ec);
+        detail::throw_if(ec);
+    }
+
+    /// As put(key, value, deadline); errors through ec.
+    template <class DeadlineClock, class Duration>
+    void put(detail::param_t<Key> key, detail::param_t<Value> value,
+             std::chrono::time_point<DeadlineClock, Duration> deadline, std::error_code& ec) {
+        static_assert(!std::is_void_v<Clock>,
+                      "kvforge: a batch's put() with a deadline needs the batch_type of a store with "
+                      "kvforge::expiring<> among its policies");
+        static_assert(std::is_void_v<Clock> || std::is_same_v<DeadlineClock, Clock>,
+                      "kvforge: a deadline must be a time_point of the store's clock");
+        if constexpr (std::is_same_v<DeadlineClock, Clock>) {
+            ec.clear();
+            std::string key_scratch;
+            std::string value_scratch;
+            const std::string_view k = detail::encode_key<Key>(key, key_scratch, ec);
+            if (ec) return;
+            const std::string_view v = detail::encode_value<Value>(value, value_scratch, ec);
+            if (ec) return;
+            ops_.add_put_until(
+                k, v,
+                static_cast<std::int64_t>(
+                    std::chrono::time_point_cast<typename Clock::duration>(deadline).time_since_epoch().count()));
+        }
     }
 
     /// Adds an erase; throws kvforge::error when the key is over its size limit.
@@ -2926,6 +3023,8 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -3708,29 +3807,54 @@ public:
         return remove(key, ec);
     }
 
-    /// Applies a plain batch (no deadlines): every put clears its key's deadline.
+    /// Applies a batch: a plain put clears its key's deadline, a put_until sets it, or,
+    /// when the deadline has come, removes the key instead. Inner writes it as one batch.
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         bool fit = true;
         ops.for_each([&](batch_op op, std::string_view, std::string_view value) {
-            if (fit && op == batch_op::put) fit = deadline_header::fits(value, ec);
+            if (fit && op != batch_op::erase) fit = deadline_header::fits(value, ec);
         });
         if (!fit) return 0;
         const write_lock lock(mutex_);
+        const std::int64_t at = now();
+        // Each key's deadline before the batch and after its last operation, to move its
+        // index entry once the batch is written; no tracking while no key has one.
+        struct deadline_change {
+            std::optional<std::int64_t> before;
+            std::optional<std::int64_t> after;
+        };
+        std::map<std::string, deadline_change, std::less<>> changes;
+        const bool track = !deadlines_.empty() || ops.deadline_count() != 0;
         batch_buffer wrapped;
-        std::vector<std::string> cleared;
         std::string scratch;
-        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-            if (const auto old = indexed_deadline(key, ec)) cleared.push_back(deadline_header::index_key(*old, key));
-            if (op == batch_op::put) {
-                wrapped.add_put(key, deadline_header::wrap(value, std::nullopt, scratch));
-            } else {
+        ops.for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
+                                       std::optional<std::int64_t> deadline) {
+            if (ec) return;
+            if (deadline && *deadline <= at) {
+                op = batch_op::erase;
+                deadline.reset();
+            }
+            if (track) {
+                auto [change, first] = changes.try_emplace(std::string(key));
+                if (first) change->second.before = indexed_deadline(key, ec);
+                change->second.after = deadline;
+            }
+            if (op == batch_op::erase) {
                 wrapped.add_erase(key);
+            } else {
+                wrapped.add_put(key, deadline_header::wrap(value, deadline, scratch));
             }
         });
         if (ec) return 0;
         const std::uint64_t sequence = inner_.write(wrapped, ec);
         if (ec) return sequence;
-        for (const std::string& entry : cleared) deadlines_.erase(entry, [](std::string_view) {});
+        for (const auto& [key, change] : changes) {
+            if (change.before == change.after) continue;
+            if (change.before) deadlines_.erase(deadline_header::index_key(*change.before, key), [](std::string_view) {});
+            if (change.after) {
+                deadlines_.upsert(deadline_header::index_key(*change.after, key), {}, [](std::string_view) {});
+            }
+        }
         return sequence;
     }
 
@@ -4269,10 +4393,13 @@ public:
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         batch_buffer encoded;
         std::string stored;
-        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+        ops.for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
+                                       std::optional<std::int64_t> deadline) {
             if (ec) return;
             if (op == batch_op::put) {
                 if (encode(value, stored, ec)) encoded.add_put(key, stored);
+            } else if (op == batch_op::put_until) {
+                if (encode(value, stored, ec)) encoded.add_put_until(key, stored, *deadline);
             } else {
                 encoded.add_erase(key);
             }
@@ -5900,7 +6027,8 @@ public:
     using clock = typename expiry_policy::clock;
     /// A deadline: a point in time of the store's clock.
     using time_point = typename clock::time_point;
-    using batch_type = batch<Key, Value>;
+    /// A batch this store writes; with kvforge::expiring<Clock> it takes deadlines too.
+    using batch_type = batch<Key, Value, std::conditional_t<policies::expiry_given, clock, void>>;
     using range_type = scan_range<backend_type, Key, Value>;
 
     /// Whether the store keeps its records on disk.
@@ -6293,8 +6421,11 @@ public:
     }
 
     /// Applies every operation of b, all or none; with async_worker, returns the batch's
-    /// sequence number (0 for an empty batch).
-    write_result write(const batch_type& b) {
+    /// sequence number (0 for an empty batch). b is a batch<Key, Value>, or this store's
+    /// batch_type when it is an expiring store's, whose puts may carry deadlines.
+    template <class BatchClock>
+        requires(std::is_void_v<BatchClock> || std::is_same_v<batch<Key, Value, BatchClock>, batch_type>)
+    write_result write(const batch<Key, Value, BatchClock>& b) {
         std::error_code ec;
         if constexpr (sequenced) {
             const std::uint64_t sequence = write(b, ec);
@@ -6305,7 +6436,9 @@ public:
             detail::throw_if(ec);
         }
     }
-    write_result write(const batch_type& b, std::error_code& ec) noexcept {
+    template <class BatchClock>
+        requires(std::is_void_v<BatchClock> || std::is_same_v<batch<Key, Value, BatchClock>, batch_type>)
+    write_result write(const batch<Key, Value, BatchClock>& b, std::error_code& ec) noexcept {
         std::uint64_t sequence = 0;
         guarded(ec, [&] {
             if (!b.empty()) sequence = backend_.write(b.operations(), ec);
@@ -6763,6 +6896,7 @@ using sorted_memory_store_mt = store<Key, Value, memory, sorted_index, thread_sa
 /// kvforge::any_store<Key, Value>: a store whose composition is chosen at run time
 /// (kvforge::open_store), with the calls of kvforge::store.
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -6885,6 +7019,14 @@ public:
     }
     virtual bool contains(key_param, std::error_code& ec) const noexcept { return closed(ec, false); }
     virtual bool erase(key_param, std::error_code& ec) noexcept { return closed(ec, false); }
+    virtual std::uint64_t put_until(key_param, value_param, std::chrono::system_clock::time_point,
+                                    std::error_code& ec) noexcept {
+        return closed(ec, 0);
+    }
+    virtual std::optional<std::chrono::system_clock::time_point> expiry(key_param, std::error_code& ec) const noexcept {
+        return closed(ec, std::optional<std::chrono::system_clock::time_point>{});
+    }
+    virtual std::size_t purge_expired(std::error_code& ec) noexcept { return closed(ec, std::size_t{0}); }
     virtual std::uint64_t write(const batch<Key, Value>&, std::error_code& ec) noexcept { return closed(ec, 0); }
     virtual void wait_durable(std::uint64_t, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
@@ -6961,6 +7103,9 @@ public:
     using mapped_type = Value;
     using batch_type = batch<Key, Value>;
     using range_type = scan_range<erased, Key, Value>;
+    /// The clock of the deadlines an any_store takes: that of expiring<> ("expiring" in a spec).
+    using clock = std::chrono::system_clock;
+    using time_point = clock::time_point;
 
     /// Holds no store until one is moved in from open_store.
     any_store() noexcept = default;
@@ -7029,6 +7174,33 @@ public:
     /// Removes key; returns whether it existed.
     bool erase(key_param key) { return thrown(&erased::erase, key); }
     bool erase(key_param key, std::error_code& ec) noexcept { return impl().erase(key, ec); }
+
+    /// Writes value under key, to expire after ttl or at deadline (store::put with a
+    /// deadline). Needs a store opened with "expiring" in its spec (expiring<> of
+    /// std::chrono::system_clock); any other fails with errc::not_supported.
+    template <class Rep, class Period>
+    std::uint64_t put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl) {
+        return put(key, value, clock::now() + std::chrono::duration_cast<clock::duration>(ttl));
+    }
+    template <class Rep, class Period>
+    std::uint64_t put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl,
+                      std::error_code& ec) noexcept {
+        return put(key, value, clock::now() + std::chrono::duration_cast<clock::duration>(ttl), ec);
+    }
+    std::uint64_t put(key_param key, value_param value, time_point deadline) {
+        return thrown(&erased::put_until, key, value, deadline);
+    }
+    std::uint64_t put(key_param key, value_param value, time_point deadline, std::error_code& ec) noexcept {
+        return impl().put_until(key, value, deadline, ec);
+    }
+    /// key's deadline, or nullopt when it has none or is absent (expiring stores only).
+    [[nodiscard]] std::optional<time_point> expiry(key_param key) const { return thrown(&erased::expiry, key); }
+    [[nodiscard]] std::optional<time_point> expiry(key_param key, std::error_code& ec) const noexcept {
+        return impl().expiry(key, ec);
+    }
+    /// Removes every key whose deadline has come; returns how many (expiring stores only).
+    std::size_t purge_expired() { return thrown(&erased::purge_expired); }
+    std::size_t purge_expired(std::error_code& ec) noexcept { return impl().purge_expired(ec); }
 
     /// Applies every operation of b, all or none. Returns its sequence number with async_worker, else 0.
     std::uint64_t write(const batch_type& b) { return thrown(&erased::write, b); }
@@ -8491,7 +8663,8 @@ struct read_cache {
 ///     kvforge::open_store<std::string, std::string, my_stores>("file_log,sorted,sync_each,mt:data/users");
 ///
 /// A policy joins the words of a spec by its `name` (and `short_name`, if it has one);
-/// policies of a new kind (expiry, compression) join as a new axis, named by their kind.
+/// policies of a new kind (expiry, compression) join as a new axis, named by their kind:
+/// "file_log,hash,expiring:data/sessions" names expiring<std::chrono::system_clock>.
 
 #include <type_traits>
 
@@ -12215,10 +12388,16 @@ using composition_product =
     typename detail::normalised_list<typename detail::product_of<composition_list<policies<>>, Axes...>::type>::type;
 
 /// What open_store instantiates unless told otherwise: every store, index, durability
-/// and threading policy of kvforge, 28 compositions.
-using default_compositions =
+/// and threading policy of kvforge, 28 compositions; and, so that every expiring file
+/// store opens (a spec word `expiring`), file_log with either index and
+/// expiring<std::chrono::system_clock>, 2 more. A store's durability, threading and
+/// store policy (file_log or mmap_file) bind nothing on disk, so these two read every
+/// store written with expiring<>; a program that needs another expiring composition
+/// names it in its own list.
+using default_compositions = typename detail::concat_lists<
     composition_product<one_of<memory, file_log, mmap_file>, one_of<hash_index, sorted_index>,
-                        one_of<buffered<>, sync_each, async_worker<>>, one_of<single_thread, thread_safe>>;
+                        one_of<buffered<>, sync_each, async_worker<>>, one_of<single_thread, thread_safe>>,
+    composition_list<policies<file_log, hash_index, expiring<>>, policies<file_log, sorted_index, expiring<>>>>::type;
 
 }  // namespace kvforge
 // ---- end kvforge/compositions.hpp ----
@@ -12412,6 +12591,7 @@ inline void destroy(std::string_view path) {
 /// read the same files, and the index is rebuilt at open).
 
 #include <algorithm>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -12667,6 +12847,7 @@ class erased_store_impl final : public erased_store<typename Store::key_type, ty
     using backend_type = std::remove_cvref_t<decltype(store_access::backend(std::declval<const Store&>()))>;
 
     static constexpr bool ordered = Store::index_policy::ordered;
+    static constexpr bool expires = Store::expiring && std::is_same_v<typename Store::clock, std::chrono::system_clock>;
     static constexpr bool mapped =
         requires(const backend_type& b, std::string_view k, pinned_value& out, std::error_code& e) {
             b.read_pinned(k, out, e);
@@ -12711,6 +12892,34 @@ public:
     }
     bool contains(key_param key, std::error_code& ec) const noexcept override { return store_.contains(key, ec); }
     bool erase(key_param key, std::error_code& ec) noexcept override { return store_.erase(key, ec); }
+    std::uint64_t put_until(key_param key, value_param value, std::chrono::system_clock::time_point deadline,
+                            std::error_code& ec) noexcept override {
+        if constexpr (!expires) {
+            fail_not_expiring(ec, "put() with a deadline");
+        } else if constexpr (Store::sequenced) {
+            return store_.put(key, value, deadline, ec);
+        } else {
+            store_.put(key, value, deadline, ec);
+        }
+        return 0;
+    }
+    std::optional<std::chrono::system_clock::time_point> expiry(key_param key,
+                                                                std::error_code& ec) const noexcept override {
+        if constexpr (expires) {
+            return store_.expiry(key, ec);
+        } else {
+            fail_not_expiring(ec, "expiry()");
+            return std::nullopt;
+        }
+    }
+    std::size_t purge_expired(std::error_code& ec) noexcept override {
+        if constexpr (expires) {
+            return store_.purge_expired(ec);
+        } else {
+            fail_not_expiring(ec, "purge_expired()");
+            return 0;
+        }
+    }
     std::uint64_t write(const batch<Key, Value>& b, std::error_code& ec) noexcept override {
         if constexpr (Store::sequenced) {
             return store_.write(b, ec);
@@ -12785,6 +12994,14 @@ public:
     [[nodiscard]] bool is_open() const noexcept override { return store_.is_open(); }
 
 private:
+    void fail_not_expiring(std::error_code& ec, std::string_view call) const noexcept {
+        fail_unsupported(ec, call, "expiring<std::chrono::system_clock>", this->description_,
+                         this->description_.composition.expiry == "none" ? std::string_view("no expiry")
+                                                                          : this->description_.composition.expiry,
+                         "create the store with 'expiring' in its spec (its deadlines are part of its files, so an "
+                         "existing store keeps the expiry it was written with)");
+    }
+
     void fail_not_sequenced(std::error_code& ec, std::string_view call) const noexcept {
         fail_unsupported(ec, call, "async_worker", this->description_, this->description_.composition.durability,
                          "with sync_each a write is durable when it returns, with buffered call sync(); or open the "
@@ -12797,6 +13014,9 @@ private:
 /// The policy a composition names on each axis (spec kinds), for matching a spec.
 struct composition_words {
     std::vector<std::pair<std::string_view, std::string_view>> axes;  ///< axis, policy name
+    /// axis, MANIFEST field: for a policy whose manifest field is not its name, as
+    /// expiring<Clock> records its clock ("system_clock:1/1000000000").
+    std::vector<std::pair<std::string_view, std::string>> recorded_as;
     bool persistent = false;
 
     [[nodiscard]] std::string_view on(std::string_view axis) const noexcept {
@@ -12804,6 +13024,14 @@ struct composition_words {
             if (name_of_axis == axis) return policy;
         }
         return "none";
+    }
+
+    /// What a store of this composition records in its MANIFEST for axis.
+    [[nodiscard]] std::string_view recorded(std::string_view axis) const noexcept {
+        for (const auto& [name_of_axis, field] : recorded_as) {
+            if (name_of_axis == axis) return field;
+        }
+        return on(axis);
     }
 };
 
@@ -12873,6 +13101,13 @@ struct composition_traits<policies<Ps...>> {
         if constexpr (!resolved::store::persistent) {
             described.axes.emplace_back(policy_kind::durability::name, resolved::durability::name);
         }
+        (
+            [&] {
+                if constexpr (extra_axis_policy<Ps> && requires { Ps::manifest_name(); }) {
+                    described.recorded_as.emplace_back(Ps::policy_kind::name, Ps::manifest_name());
+                }
+            }(),
+            ...);
         described.persistent = resolved::store::persistent;
         return described;
     }
@@ -12979,7 +13214,7 @@ struct entries_of<composition_list<Packs...>> {
         if (!fits) continue;
         unsigned score = 0;
         for (const auto& [axis, name] : preferred) {
-            if (parsed.choice(axis).empty() && candidate.on(axis) == name) score += weight(axis);
+            if (parsed.choice(axis).empty() && candidate.recorded(axis) == name) score += weight(axis);
         }
         if (best == candidates.size() || score > best_score) {
             best = i;
@@ -13054,8 +13289,8 @@ any_store<Key, Value> open_any_store(std::string_view spec, const options& opts,
     opening.key_codec = codecs.key_codec;
     opening.value_codec = codecs.value_codec;
     opening.codec_fingerprint = codecs.fingerprint;
-    opening.expiry = std::string(words.on("expiry"));
-    opening.compression = std::string(words.on("compression"));
+    opening.expiry = std::string(words.recorded("expiry"));
+    opening.compression = std::string(words.recorded("compression"));
     if (has_manifest) {
         const std::string difference = first_binding_difference(manifest, opening);
         if (!difference.empty()) {

@@ -124,6 +124,83 @@ TEMPLATE_LIST_TEST_CASE("a deadline in the past stores nothing and removes the k
     CHECK(db->stats().live_bytes == 0);
 }
 
+TEMPLATE_LIST_TEST_CASE("a batch's puts carry deadlines, applied with the rest of the batch", "[expiry][batch]",
+                        all_expiring_configs) {
+    test_store<TestType> db;
+    db->put("plain", "0", 5s);
+    db->put("gone", "0");
+    typename TestType::batch_type b;
+    b.put("ttl", "1", 10s);
+    b.put("until", "2", test_clock::now() + 1h);
+    b.put("past", "3", test_clock::now() - 1s);
+    b.put("plain", "4");  // a plain put clears the deadline plain had
+    b.put("twice", "5", 1s);
+    b.put("twice", "6", 20s);  // the last put of a key sets its deadline
+    b.put("gone", "7", 0s);    // a deadline that has come removes the key
+    b.erase("never");
+    db->write(b);
+
+    CHECK(db->expiry("ttl") == test_clock::now() + 10s);
+    CHECK(db->expiry("until") == test_clock::now() + 1h);
+    CHECK(db->expiry("twice") == test_clock::now() + 20s);
+    CHECK_FALSE(db->expiry("plain").has_value());
+    CHECK_FALSE(db->contains("past"));
+    CHECK_FALSE(db->contains("gone"));
+    CHECK(keys_of(*db) == std::vector<std::string>{"plain", "ttl", "twice", "until"});
+    CHECK(db->get("twice") == "6");
+
+    test_clock::advance(10s);
+    CHECK_FALSE(db->get("ttl").has_value());
+    CHECK(db->get("plain") == "4");  // its old deadline (5s) has passed, but the batch cleared it
+    CHECK(db->size() == 3);
+    CHECK(db->purge_expired() == 1);  // ttl; plain's and twice's old index entries are gone
+    test_clock::advance(10s);
+    CHECK(db->purge_expired() == 1);  // twice
+    CHECK(keys_of(*db) == std::vector<std::string>{"plain", "until"});
+}
+
+TEMPLATE_LIST_TEST_CASE("a batch of deadlines that does not fit leaves the store unchanged", "[expiry][batch]",
+                        all_expiring_configs) {
+    test_store<TestType> db;
+    db->put("k", "old", 5s);
+    typename TestType::batch_type b;
+    b.put("k", "new", 1h);
+    b.put("big", std::string(TestType::max_value_size + 1, 'x'), 1h);  // refused by the store, not the batch
+    std::error_code ec;
+    db->write(b, ec);
+    CHECK(ec == kvforge::errc::value_too_large);
+    CHECK(db->get("k") == "old");
+    CHECK(db->expiry("k") == test_clock::now() + 5s);
+    CHECK_FALSE(db->contains("big"));
+}
+
+TEMPLATE_LIST_TEST_CASE("a batch's deadlines survive a reopen and expire after it", "[expiry][batch][persistence]",
+                        expiring_persistent_configs) {
+    test_store<TestType> db;
+    typename TestType::batch_type b;
+    b.put("short", "1", 10s);
+    b.put("long", "2", 1h);
+    b.put("forever", "3");
+    db->write(b);
+    const auto short_deadline = test_clock::now() + 10s;
+    const auto long_deadline = test_clock::now() + 1h;
+    db.reopen();
+    CHECK(db->expiry("short") == short_deadline);
+    CHECK(db->expiry("long") == long_deadline);
+    CHECK_FALSE(db->expiry("forever").has_value());
+
+    db->close();
+    test_clock::advance(10s);
+    db.reopen();
+    CHECK_FALSE(db->contains("short"));
+    CHECK(db->purge_expired() == 1);
+    test_clock::advance(1h);
+    db.reopen();
+    CHECK(keys_of(*db) == std::vector<std::string>{"forever"});
+    CHECK(db->purge_expired() == 1);
+    CHECK(db->size() == 1);
+}
+
 TEMPLATE_LIST_TEST_CASE("purge_expired removes exactly the expired keys", "[expiry]", all_expiring_configs) {
     test_store<TestType> db;
     for (int i = 0; i < 1000; ++i) {

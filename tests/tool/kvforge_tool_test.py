@@ -431,6 +431,31 @@ def test_a_compressed_store_is_refused_unchanged(stores):
     assert {path: path.read_bytes() for path in packed.iterdir()} == before
 
 
+def test_an_expiring_store_hides_expired_keys_and_takes_ttls(stores):
+    sessions = str(stores / "sessions")
+    stat = expect(kvforge("stat", sessions), 0).text
+    assert "expiry       system_clock:" in stat
+    assert "keys         2\n" in stat  # "expired" is past its deadline
+    expect(kvforge("get", sessions, "expired"), 1, err="no key 'expired'")
+    assert kvforge("get", sessions, "live").out == b"here\n"
+    assert kvforge("scan", sessions, "--keys-only").text.splitlines() == ["forever", "live"]
+    assert kvforge("dump", sessions).out == dump_of([(b"forever", b"always"), (b"live", b"here")])
+    expect(kvforge("put", sessions, "token", "alice", "--ttl", "3600"), 0)
+    assert kvforge("get", sessions, "token").out == b"alice\n"
+    expect(kvforge("put", sessions, "now", "x", "--ttl", "0"), 0)  # a deadline that has come stores nothing
+    expect(kvforge("get", sessions, "now"), 1)
+    expect(kvforge("put", sessions, "k", "v", "--ttl", "soon"), 2, err="--ttl takes a number of seconds")
+
+    made = fresh("made_expiring")
+    expect(kvforge("put", made, "k", "v", "--ttl", "60", "--as", "file_log,hash,expiring"), 0)
+    assert "expiry       system_clock:" in kvforge("stat", made).text
+    plain = fresh("plain_ttl")
+    expect(kvforge("put", plain, "k", "v", "--as", "file_log"), 0)
+    assert "expiry       none\n" in kvforge("stat", plain).text
+    expect(kvforge("put", plain, "k", "w", "--ttl", "60"), 3, err="'expiring' in its spec")
+    assert kvforge("get", plain, "k").out == b"v\n"
+
+
 def test_a_damaged_manifest_is_named():
     store = fresh("manifest")
     expect(kvforge("put", store, "k", "v", "--as", "file_log"), 0)

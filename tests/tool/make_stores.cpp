@@ -6,12 +6,15 @@
 //                      stores of kvforge 0.1.0 have none) and DIR/points (a codec of this
 //                      program's own, unknown to the tool; no MANIFEST either) and DIR/packed
 //                      (values compressed by a codec of this program's own, which the tool
-//                      cannot decompress)
+//                      cannot decompress) and DIR/sessions (expiring<>, mmap_file with a
+//                      sorted index: "forever" without a deadline, "live" with one two hours
+//                      ahead, "expired" with one that has passed)
 //   make_stores hold DIR   opens the store in DIR, prints "open", and holds it until stdin closes
 //   make_stores hold-read DIR   as hold, opening it read-only (beside other readers)
 
 #include <kvforge/kvforge.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
@@ -20,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "../support/behind_system_clock.hpp"
 #include "../support/run_length_codec.hpp"
 
 namespace {
@@ -96,6 +100,17 @@ int main(int argc, char** argv) {
             kvforge::store<std::string, std::string, kvforge::file_log, kvforge::compressed<kvforge_test::run_length<>>>;
         packed_store packed(dir + "/packed");
         packed.put("k", std::string(100, 'z'));
+    }
+    {
+        // Its clock runs an hour behind system_clock under system_clock's name, so that the
+        // tool (expiring<>) finds "expired" past its deadline.
+        using behind = kvforge_test::behind_system_clock;
+        kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index,
+                       kvforge::expiring<behind>>
+            sessions(dir + "/sessions");
+        sessions.put("expired", "gone", behind::now() + std::chrono::minutes(1));
+        sessions.put("live", "here", behind::now() + std::chrono::hours(2));
+        sessions.put("forever", "always");
     }
     std::puts("written");
     return 0;

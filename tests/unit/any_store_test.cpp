@@ -6,6 +6,7 @@
 #include <kvforge/kvforge.hpp>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "../support/behind_system_clock.hpp"
 #include "../support/open_store_once.hpp"
 #include "../support/temp_dir.hpp"
 
@@ -240,6 +242,86 @@ TEST_CASE("the error_code forms report what the throwing forms throw", "[any_sto
     CHECK_FALSE(ec);
     any_strings moved = std::move(opened);
     CHECK(moved.get("k") == std::optional<std::string>("v"));
+}
+
+TEST_CASE("'expiring' in a spec opens a file store whose keys carry deadlines", "[any_store][expiry]") {
+    using namespace std::chrono_literals;
+    temp_dir dir;
+    const std::string path = dir / "sessions";
+    any_strings db = kvforge::open_store<std::string, std::string>("file_log,hash,expiring:" + path);
+    CHECK(db.spec() == "file_log,hash_index,buffered,single_thread,expiring:" + path);
+    CHECK(db.composition().expiry == "system_clock:" + std::to_string(std::chrono::system_clock::period::num) + "/" +
+                                         std::to_string(std::chrono::system_clock::period::den));
+    const auto deadline = std::chrono::system_clock::now() + 1h;
+    db.put("token", "alice", deadline);
+    db.put("day", "bob", 24h);
+    db.put("forever", "carol");
+    db.put("gone", "dave", std::chrono::system_clock::now() - 1s);
+    CHECK(db.expiry("token") == deadline);
+    CHECK(db.expiry("day").has_value());
+    CHECK_FALSE(db.expiry("forever").has_value());
+    CHECK_FALSE(db.contains("gone"));
+    CHECK(db.size() == 3);
+    CHECK(db.purge_expired() == 0);
+    db.close();
+
+    // A bare path opens it as its MANIFEST says, deadlines and all.
+    any_strings again = kvforge::open_store<std::string, std::string>(path);
+    CHECK(again.spec() == "file_log,hash_index,buffered,single_thread,expiring:" + path);
+    CHECK(again.expiry("token") == deadline);
+    CHECK(again.get("token") == std::optional<std::string>("alice"));
+}
+
+TEST_CASE("a bare path opens any store written with expiring<>, and its expired keys are absent",
+          "[any_store][expiry]") {
+    using namespace std::chrono_literals;
+    using kvforge_test::behind_system_clock;
+    temp_dir dir;
+    const std::string path = dir / "sessions";
+    {
+        // A composition not in the default list: mmap_file, sync_each and thread_safe bind nothing on disk.
+        kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index, kvforge::sync_each,
+                       kvforge::thread_safe, kvforge::expiring<behind_system_clock>>
+            written(path);
+        written.put("expired", "1", behind_system_clock::now() + 1min);  // an hour behind: already past
+        written.put("live", "2", behind_system_clock::now() + 2h);
+        written.put("forever", "3");
+    }
+    any_strings db = kvforge::open_store<std::string, std::string>(path);
+    CHECK(db.spec() == "file_log,sorted_index,buffered,single_thread,expiring:" + path);
+    CHECK_FALSE(db.get("expired").has_value());
+    CHECK(db.get("live") == std::optional<std::string>("2"));
+    CHECK(db.size() == 2);
+    CHECK(db.stats().live_keys == 2);
+    CHECK(contents_of(db) == std::map<std::string, std::string>{{"forever", "3"}, {"live", "2"}});
+    std::vector<std::string> keys;
+    for (const auto& [key, value] : db.scan()) keys.push_back(key);
+    CHECK(keys == std::vector<std::string>{"forever", "live"});
+    CHECK(db.purge_expired() == 1);
+    db.close();
+
+    // A spec that leaves expiry out takes it from the MANIFEST; one that names a
+    // composition without it (the default list has no expiring mmap_file) is refused.
+    CHECK(kvforge::open_store<std::string, std::string>("hash:" + path).spec() ==
+          "file_log,hash_index,buffered,single_thread,expiring:" + path);
+    std::error_code ec;
+    any_strings plain = kvforge::open_store<std::string, std::string>("mmap_file:" + path, ec);
+    CHECK(ec == kvforge::errc::codec_mismatch);
+    CHECK_THAT(kvforge::last_error_message(), Catch::Contains("expiry"));
+}
+
+TEST_CASE("deadlines on a store opened without 'expiring' fail with not_supported", "[any_store][expiry]") {
+    using namespace std::chrono_literals;
+    temp_dir dir;
+    any_strings db = kvforge::open_store<std::string, std::string>("file_log,hash:" + (dir / "plain"));
+    std::error_code ec;
+    db.put("k", "v", 1h, ec);
+    CHECK(ec == kvforge::errc::not_supported);
+    CHECK_THAT(kvforge::last_error_message(), Catch::Contains("'expiring' in its spec"));
+    CHECK_FALSE(db.contains("k"));
+    CHECK_FALSE(db.expiry("k", ec).has_value());
+    CHECK(ec == kvforge::errc::not_supported);
+    CHECK(error_of([&] { db.purge_expired(); }).code() == kvforge::errc::not_supported);
 }
 
 TEST_CASE("keys and values of other types go through their codecs", "[any_store]") {

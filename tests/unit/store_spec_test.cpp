@@ -265,7 +265,7 @@ using with_expiry = kvforge::composition_list<kvforge::policies<kvforge::memory,
 TEST_CASE("a policy of a new kind joins the spec's words as an axis of its own", "[store_spec]") {
     const std::vector<kvforge::detail::spec_word> words = kvforge::detail::vocabulary_of<with_expiry>::get();
     CHECK_THAT(kvforge::detail::describe_vocabulary(words),
-               Catch::EndsWith("threading: single_thread (or st), thread_safe (or mt); expiry: ttl"));
+               Catch::EndsWith("threading: single_thread (or st), thread_safe (or mt); expiry: expiring, ttl"));
     const std::vector<kvforge::detail::composition_words> entries = kvforge::detail::entries_of<with_expiry>::get();
     REQUIRE(entries.size() == 2);
     CHECK(kvforge::detail::words_of(entries[1]) == "memory,hash_index,single_thread,ttl");

@@ -126,10 +126,13 @@ public:
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         batch_buffer encoded;
         std::string stored;
-        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+        ops.for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
+                                       std::optional<std::int64_t> deadline) {
             if (ec) return;
             if (op == batch_op::put) {
                 if (encode(value, stored, ec)) encoded.add_put(key, stored);
+            } else if (op == batch_op::put_until) {
+                if (encode(value, stored, ec)) encoded.add_put_until(key, stored, *deadline);
             } else {
                 encoded.add_erase(key);
             }

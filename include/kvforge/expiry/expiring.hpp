@@ -20,6 +20,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -220,29 +222,54 @@ public:
         return remove(key, ec);
     }
 
-    /// Applies a plain batch (no deadlines): every put clears its key's deadline.
+    /// Applies a batch: a plain put clears its key's deadline, a put_until sets it, or,
+    /// when the deadline has come, removes the key instead. Inner writes it as one batch.
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         bool fit = true;
         ops.for_each([&](batch_op op, std::string_view, std::string_view value) {
-            if (fit && op == batch_op::put) fit = deadline_header::fits(value, ec);
+            if (fit && op != batch_op::erase) fit = deadline_header::fits(value, ec);
         });
         if (!fit) return 0;
         const write_lock lock(mutex_);
+        const std::int64_t at = now();
+        // Each key's deadline before the batch and after its last operation, to move its
+        // index entry once the batch is written; no tracking while no key has one.
+        struct deadline_change {
+            std::optional<std::int64_t> before;
+            std::optional<std::int64_t> after;
+        };
+        std::map<std::string, deadline_change, std::less<>> changes;
+        const bool track = !deadlines_.empty() || ops.deadline_count() != 0;
         batch_buffer wrapped;
-        std::vector<std::string> cleared;
         std::string scratch;
-        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-            if (const auto old = indexed_deadline(key, ec)) cleared.push_back(deadline_header::index_key(*old, key));
-            if (op == batch_op::put) {
-                wrapped.add_put(key, deadline_header::wrap(value, std::nullopt, scratch));
-            } else {
+        ops.for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
+                                       std::optional<std::int64_t> deadline) {
+            if (ec) return;
+            if (deadline && *deadline <= at) {
+                op = batch_op::erase;
+                deadline.reset();
+            }
+            if (track) {
+                auto [change, first] = changes.try_emplace(std::string(key));
+                if (first) change->second.before = indexed_deadline(key, ec);
+                change->second.after = deadline;
+            }
+            if (op == batch_op::erase) {
                 wrapped.add_erase(key);
+            } else {
+                wrapped.add_put(key, deadline_header::wrap(value, deadline, scratch));
             }
         });
         if (ec) return 0;
         const std::uint64_t sequence = inner_.write(wrapped, ec);
         if (ec) return sequence;
-        for (const std::string& entry : cleared) deadlines_.erase(entry, [](std::string_view) {});
+        for (const auto& [key, change] : changes) {
+            if (change.before == change.after) continue;
+            if (change.before) deadlines_.erase(deadline_header::index_key(*change.before, key), [](std::string_view) {});
+            if (change.after) {
+                deadlines_.upsert(deadline_header::index_key(*change.after, key), {}, [](std::string_view) {});
+            }
+        }
         return sequence;
     }
 

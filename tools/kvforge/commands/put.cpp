@@ -1,6 +1,10 @@
 // kvforge put DIR KEY VALUE: one write.
 
+#include <charconv>
+#include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <kvforge/codec.hpp>
@@ -36,11 +40,24 @@ kvforge::composition string_codecs() {
     return c;
 }
 
+/// --ttl SECONDS: how long the key lives, for a store made with `expiring`.
+std::optional<std::chrono::seconds> ttl_of(const arguments& parsed) {
+    const std::optional<std::string> text = parsed.value("ttl");
+    if (!text) return std::nullopt;
+    std::uint32_t seconds = 0;
+    const auto result = std::from_chars(text->data(), text->data() + text->size(), seconds);
+    if (result.ec != std::errc() || result.ptr != text->data() + text->size()) {
+        throw usage_error("--ttl takes a number of seconds, not '" + *text + "'");
+    }
+    return std::chrono::seconds(seconds);
+}
+
 int run(const std::vector<std::string>& args) {
-    const arguments parsed(args, {{"hex"}, {"as", true}});
+    const arguments parsed(args, {{"hex"}, {"as", true}, {"ttl", true}});
     parsed.expect_positionals(3, 3, "DIR KEY VALUE");
     const std::string& dir = parsed.positional()[0];
     const bool hex = parsed.flag("hex");
+    const std::optional<std::chrono::seconds> ttl = ttl_of(parsed);
     opened_store store = parsed.value("as") ? open_or_create(dir, *parsed.value("as"), string_codecs())
                                             : open_existing(dir, access::as_is);
     const kvforge::composition& c = store.db.composition();
@@ -55,7 +72,11 @@ int run(const std::vector<std::string>& args) {
     }
     const std::string value = read_argument(text_form(c.value_codec, hex), text, "VALUE");
     std::error_code ec;
-    store.db.put(key, value, ec);
+    if (ttl) {
+        store.db.put(key, value, *ttl, ec);
+    } else {
+        store.db.put(key, value, ec);
+    }
     if (!ec) store.db.close(ec);
     if (ec) fail_store(ec, "put into " + dir, dir);
     return exit_ok;
@@ -65,7 +86,7 @@ int run(const std::vector<std::string>& args) {
 
 const command put_command = {
     "put", "put DIR KEY VALUE           write VALUE under KEY (VALUE - reads stdin)",
-    "usage: kvforge put DIR KEY VALUE [--hex] [--as SPEC]\n"
+    "usage: kvforge put DIR KEY VALUE [--hex] [--as SPEC] [--ttl SECONDS]\n"
     "\n"
     "Writes VALUE under KEY in the store in DIR, replacing any value it had, and syncs it\n"
     "to disk. VALUE - reads the value from stdin, every byte of it. Keys and values are read\n"
@@ -73,7 +94,11 @@ const command put_command = {
     "\n"
     "  --hex       KEY and VALUE are hex\n"
     "  --as SPEC   create the store when DIR holds none, with these spec words\n"
-    "              (e.g. --as file_log,sorted), for string keys and values\n"
+    "              (e.g. --as file_log,sorted), for string keys and values; with\n"
+    "              `expiring` (--as file_log,expiring) its keys may carry deadlines\n"
+    "  --ttl SECONDS\n"
+    "              the key expires SECONDS from now (a store made with `expiring`);\n"
+    "              a put without --ttl clears a key's deadline\n"
     "  --          ends the options, for a KEY or VALUE that starts with --\n",
     run};
 

@@ -29,6 +29,7 @@ int run(const std::vector<std::string>& args) {
     std::printf("format       %u\n", static_cast<unsigned>(store.disk.composition.format));
     std::printf("key codec    %s\n", c.key_codec.c_str());
     std::printf("value codec  %s\n", c.value_codec.c_str());
+    std::printf("expiry       %s\n", c.expiry.c_str());
     std::printf("keys         %llu\n", static_cast<unsigned long long>(s.live_keys));
     std::printf("live bytes   %llu (%s)\n", static_cast<unsigned long long>(s.live_bytes), human_bytes(s.live_bytes).c_str());
     std::printf("dead bytes   %llu (%s)\n", static_cast<unsigned long long>(s.dead_bytes), human_bytes(s.dead_bytes).c_str());
@@ -45,7 +46,8 @@ const command stat_command = {
     "\n"
     "Prints what the store in DIR holds and what it is made of: its composition (store,\n"
     "index and durability policies, from its MANIFEST), format version, key and value\n"
-    "codecs, number of keys, and bytes live, dead (replaced or erased, until compaction)\n"
+    "codecs, expiry (the clock deadlines are kept by, or none), number of keys (less those\n"
+    "whose deadline has come), and bytes live, dead (replaced or erased, until compaction)\n"
     "and on disk.\n",
     run};
 
