@@ -46,6 +46,7 @@ struct compaction_job {
     std::vector<note> notes;             ///< in key order once the scan ended
     std::vector<record_location> moved;  ///< where each note's copy went
     std::size_t copied = 0;              ///< notes copied so far
+    std::size_t moved_entries = 0;       ///< notes whose index entries the finish has moved
     std::optional<Outputs> outputs;
 };
 
