@@ -9335,20 +9335,30 @@ private:
 // ---- end kvforge/detail/store_directory.hpp ----
 // ---- begin kvforge/stores/log/compaction_job.hpp ----
 /// \file compaction_job.hpp
-/// The state of an automatic compaction job between its steps. The engine advances a
-/// job a bounded number of bytes at a time (options::compaction_step_bytes), with its
-/// write gate held for one step only, so that writers go on between steps:
+/// The state of an automatic compaction job between its steps. With single_thread, the
+/// engine advances a job a bounded number of bytes at a time
+/// (options::compaction_step_bytes), with its write gate held for one step only, so that
+/// writers go on between steps; with thread_safe, the compaction thread runs the job,
+/// taking the gate only where this says (compaction_thread.hpp, engine.hpp):
 ///
 /// 1. scan: reads the inputs, noting each live put's key and place (not its value) and
-///    the erases still needed (compactor.hpp says which);
+///    the erases still needed (compactor.hpp says which); closed segments do not change,
+///    so only the look-ups in the index lock (shared);
 /// 2. copy: once the scan ends, sorts the notes by key, then copies the records (values
 ///    read from the inputs by place) into output segments, which stay .tmp files;
-/// 3. finish: makes the writer's records durable, publishes the outputs, moves to its
-///    copy each index entry that still points where the copy was read from, and
-///    retires the inputs. A key written or erased since the scan leaves its copy dead.
+/// 3. publish (one step; thread_safe: no gate but to add the outputs): writes and syncs
+///    the last output and its hint, renames the outputs into place, syncs the
+///    directory, and adds the outputs to the store's segments. Inputs and outputs now
+///    replay to the same contents, so from here on the job is never dropped unfinished
+///    with its outputs removed;
+/// 4. move (a step, or the gate held, for each chunk of entries): moves to its copy each
+///    index entry that still points where the copy was read from (a key written or
+///    erased since the scan leaves its copy dead); then makes the writer's records
+///    durable and retires the inputs, once no backup runs (their files removed last).
 ///
-/// Aborting a job (clear, compact, close, a failed step) removes its .tmp outputs:
-/// nothing was published, and the inputs stay as they were.
+/// Aborting a job before it publishes (clear, compact, close, a failed step) removes its
+/// .tmp outputs: nothing was published, and the inputs stay as they were. Aborting it
+/// while it moves entries leaves inputs and outputs both in the store.
 
 #include <cstddef>
 #include <cstdint>
@@ -9362,7 +9372,7 @@ namespace kvforge::detail {
 
 template <class Segment, class Outputs>
 struct compaction_job {
-    enum class phase { scan, copy, finish };
+    enum class phase { scan, copy, publish, move };
 
     /// A record the job copies: a put (found at `from` in an input) or an erase.
     struct note {
@@ -9380,7 +9390,7 @@ struct compaction_job {
     std::vector<note> notes;             ///< in key order once the scan ended
     std::vector<record_location> moved;  ///< where each note's copy went
     std::size_t copied = 0;              ///< notes copied so far
-    std::size_t moved_entries = 0;       ///< notes whose index entries the finish has moved
+    std::size_t moved_entries = 0;       ///< notes whose index entries have moved
     std::optional<Outputs> outputs;
 };
 
@@ -11868,7 +11878,8 @@ private:
 
     /// Advances the pending job by one step, with write_gate_ held: phases run one after
     /// another until the step has read and written compaction_step_bytes (0: the whole
-    /// job). Finishing retires segments, so it waits while a backup runs.
+    /// job); publishing, and each chunk of index entries moved, is a step of its own.
+    /// Retiring the inputs waits while a backup runs.
     bool advance_job(std::error_code& ec) {
         const std::uint64_t limit = options_.compaction_step_bytes;
         std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
@@ -11881,9 +11892,23 @@ private:
                 case job_type::phase::copy:
                     if (!copy_notes(*job_, budget, ec)) return false;
                     break;
-                case job_type::phase::finish:
+                case job_type::phase::publish:
+                    // Its own step, as is each chunk of index entries moved.
+                    if (budget < limit) return true;
+                    if (!publish_outputs(ec)) return false;
+                    install_outputs();
+                    job_->at = job_type::phase::move;
+                    budget = limit == 0 ? budget : 0;
+                    break;
+                case job_type::phase::move:
+                    if (job_->moved_entries < job_->notes.size()) {
+                        if (budget < limit) return true;
+                        move_entries(*job_, limit == 0 ? job_->notes.size() : entries_moved_at_once);
+                        budget = limit == 0 ? budget : 0;
+                        break;
+                    }
                     if (backups_running_.load(std::memory_order_acquire) != 0) return true;
-                    return finish_job(ec);
+                    return retire_job(ec);
             }
         }
         return true;
@@ -11978,21 +12003,18 @@ private:
             budget -= std::min(budget, 2 * record.size());
             ++job.copied;
         }
-        if (job.copied == job.notes.size()) job.at = job_type::phase::finish;
+        if (job.copied == job.notes.size()) job.at = job_type::phase::publish;
         return job.outputs->write_out(ec);
     }
 
-    /// The finish phase in one step, with write_gate_ held: makes the writer's records
-    /// durable, publishes the outputs, moves the index entries still pointing where their
-    /// copies were read from, and retires the inputs.
-    bool finish_job(std::error_code& ec) {
+    /// Ends a job whose index entries have moved, with write_gate_ held and no backup
+    /// running: makes the writer's records durable, then retires the inputs.
+    bool retire_job(std::error_code& ec) {
         // A record is left behind when a newer one of its key exists; that newer one may
         // still sit in the writer's buffer, and must be durable before the older is
         // removed, or a power loss would lose the key.
         call_writer(&writer_type::drain, ec);
-        if (ec || !publish_outputs(ec)) return false;
-        install_outputs();
-        move_entries(*job_, job_->notes.size());
+        if (ec) return false;
         remove_segments(retire_inputs());
         return true;
     }
@@ -12089,7 +12111,7 @@ private:
         }
         const std::uint64_t chunk = options_.compaction_step_bytes != 0 ? options_.compaction_step_bytes
                                                                         : kvforge::options{}.compaction_step_bytes;
-        while (job_->at != job_type::phase::finish) {
+        while (job_->at != job_type::phase::publish) {
             if (compactor_.interrupted()) {
                 abort_job();
                 return true;
@@ -12107,6 +12129,7 @@ private:
         {
             const gate_lock gate(write_gate_);
             install_outputs();
+            job_->at = job_type::phase::move;
         }
         while (job_->moved_entries < job_->notes.size()) {
             const gate_lock gate(write_gate_);
@@ -12115,8 +12138,8 @@ private:
         std::vector<segment_pointer> retired;
         {
             const gate_lock gate = gate_without_backups();
-            // As in finish_job: the newer records that left older ones behind are durable
-            // before the inputs go.
+            // As in retire_job, which removes the files under the gate: the newer records
+            // that left older ones behind are durable before the inputs go.
             call_writer(&writer_type::drain, ec);
             if (ec) return false;
             retired = retire_inputs();
@@ -12130,8 +12153,14 @@ private:
     static constexpr std::size_t entries_moved_at_once = 4096;
 
     /// Drops the pending job, if any, and removes its unpublished outputs and their hints.
+    /// A job that has published its outputs added them to the segments: they stay, with
+    /// its inputs, and both replay to the same contents; the index finds either.
     void abort_job() {
         if (!job_) return;
+        if (job_->at == job_type::phase::move) {
+            job_.reset();
+            return;
+        }
         std::error_code ignored;
         for (const segment_pointer& output : job_->outputs->segments()) {
             if (!output) continue;

@@ -1523,7 +1523,8 @@ private:
 
     /// Advances the pending job by one step, with write_gate_ held: phases run one after
     /// another until the step has read and written compaction_step_bytes (0: the whole
-    /// job). Finishing retires segments, so it waits while a backup runs.
+    /// job); publishing, and each chunk of index entries moved, is a step of its own.
+    /// Retiring the inputs waits while a backup runs.
     bool advance_job(std::error_code& ec) {
         const std::uint64_t limit = options_.compaction_step_bytes;
         std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
@@ -1536,9 +1537,23 @@ private:
                 case job_type::phase::copy:
                     if (!copy_notes(*job_, budget, ec)) return false;
                     break;
-                case job_type::phase::finish:
+                case job_type::phase::publish:
+                    // Its own step, as is each chunk of index entries moved.
+                    if (budget < limit) return true;
+                    if (!publish_outputs(ec)) return false;
+                    install_outputs();
+                    job_->at = job_type::phase::move;
+                    budget = limit == 0 ? budget : 0;
+                    break;
+                case job_type::phase::move:
+                    if (job_->moved_entries < job_->notes.size()) {
+                        if (budget < limit) return true;
+                        move_entries(*job_, limit == 0 ? job_->notes.size() : entries_moved_at_once);
+                        budget = limit == 0 ? budget : 0;
+                        break;
+                    }
                     if (backups_running_.load(std::memory_order_acquire) != 0) return true;
-                    return finish_job(ec);
+                    return retire_job(ec);
             }
         }
         return true;
@@ -1633,21 +1648,18 @@ private:
             budget -= std::min(budget, 2 * record.size());
             ++job.copied;
         }
-        if (job.copied == job.notes.size()) job.at = job_type::phase::finish;
+        if (job.copied == job.notes.size()) job.at = job_type::phase::publish;
         return job.outputs->write_out(ec);
     }
 
-    /// The finish phase in one step, with write_gate_ held: makes the writer's records
-    /// durable, publishes the outputs, moves the index entries still pointing where their
-    /// copies were read from, and retires the inputs.
-    bool finish_job(std::error_code& ec) {
+    /// Ends a job whose index entries have moved, with write_gate_ held and no backup
+    /// running: makes the writer's records durable, then retires the inputs.
+    bool retire_job(std::error_code& ec) {
         // A record is left behind when a newer one of its key exists; that newer one may
         // still sit in the writer's buffer, and must be durable before the older is
         // removed, or a power loss would lose the key.
         call_writer(&writer_type::drain, ec);
-        if (ec || !publish_outputs(ec)) return false;
-        install_outputs();
-        move_entries(*job_, job_->notes.size());
+        if (ec) return false;
         remove_segments(retire_inputs());
         return true;
     }
@@ -1744,7 +1756,7 @@ private:
         }
         const std::uint64_t chunk = options_.compaction_step_bytes != 0 ? options_.compaction_step_bytes
                                                                         : kvforge::options{}.compaction_step_bytes;
-        while (job_->at != job_type::phase::finish) {
+        while (job_->at != job_type::phase::publish) {
             if (compactor_.interrupted()) {
                 abort_job();
                 return true;
@@ -1762,6 +1774,7 @@ private:
         {
             const gate_lock gate(write_gate_);
             install_outputs();
+            job_->at = job_type::phase::move;
         }
         while (job_->moved_entries < job_->notes.size()) {
             const gate_lock gate(write_gate_);
@@ -1770,8 +1783,8 @@ private:
         std::vector<segment_pointer> retired;
         {
             const gate_lock gate = gate_without_backups();
-            // As in finish_job: the newer records that left older ones behind are durable
-            // before the inputs go.
+            // As in retire_job, which removes the files under the gate: the newer records
+            // that left older ones behind are durable before the inputs go.
             call_writer(&writer_type::drain, ec);
             if (ec) return false;
             retired = retire_inputs();
@@ -1785,8 +1798,14 @@ private:
     static constexpr std::size_t entries_moved_at_once = 4096;
 
     /// Drops the pending job, if any, and removes its unpublished outputs and their hints.
+    /// A job that has published its outputs added them to the segments: they stay, with
+    /// its inputs, and both replay to the same contents; the index finds either.
     void abort_job() {
         if (!job_) return;
+        if (job_->at == job_type::phase::move) {
+            job_.reset();
+            return;
+        }
         std::error_code ignored;
         for (const segment_pointer& output : job_->outputs->segments()) {
             if (!output) continue;
