@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -29,11 +30,15 @@ public:
         if (pending_.load(std::memory_order_relaxed) || running_.load(std::memory_order_relaxed)) return;
         const std::lock_guard lock(mutex_);
         if (stopped_) return;
-        pending_.store(true, std::memory_order_relaxed);
         if (!thread_.joinable()) {
             job_ = job;
-            thread_ = std::thread([this] { loop(); });
+            try {
+                thread_ = std::thread([this] { loop(); });
+            } catch (const std::system_error&) {
+                return;  // no thread to be had now: a later write asks again
+            }
         }
+        pending_.store(true, std::memory_order_relaxed);
         wake_.notify_all();
     }
 

@@ -1780,13 +1780,23 @@ private:
             const gate_lock gate(write_gate_);
             move_entries(*job_, entries_moved_at_once);
         }
+        // As in retire_job: the newer records that left older ones behind are durable
+        // before the inputs go. They are handed to the OS under the gate, and synced
+        // with none held; segments closed meanwhile were drained as they closed.
+        segment_pointer written;
+        {
+            const gate_lock gate(write_gate_);
+            call_writer(&writer_type::flush, ec);
+            if (ec) return false;
+            written = active_;
+        }
+        if (!written->file.sync(ec)) {
+            failure_.record(ec);  // a failed sync is never retried
+            return false;
+        }
         std::vector<segment_pointer> retired;
         {
             const gate_lock gate = gate_without_backups();
-            // As in retire_job, which removes the files under the gate: the newer records
-            // that left older ones behind are durable before the inputs go.
-            call_writer(&writer_type::drain, ec);
-            if (ec) return false;
             retired = retire_inputs();
         }
         remove_segments(retired);
