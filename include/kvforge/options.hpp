@@ -19,7 +19,7 @@ struct options {
     /// With single_thread, an automatic compaction job runs in steps, one after a write,
     /// each reading and writing about this many bytes (a record larger than this is one
     /// step), rather than the whole job after one write; publishing the new segments,
-    /// and each 4096 index entries moved to them, are steps of their own. The sort that
+    /// and each 1024 index entries moved to them, are steps of their own. The sort that
     /// ends the scan is not bounded by it. 0: the whole job after one write. With
     /// thread_safe, jobs run on the store's compaction thread, which writers only
     /// signal: it reads and writes in chunks of this many bytes (0: the default) with

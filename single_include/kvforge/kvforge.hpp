@@ -3381,11 +3381,14 @@ struct options {
     double compact_dead_ratio = 0.3;
     /// ...and the segments hold at least this many bytes, so small stores are left alone.
     std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
-    /// An automatic compaction job runs in steps, one after a write, each reading and
-    /// writing about this many bytes (a record larger than this is one step), rather than
-    /// the whole job after one write. The sort that ends the scan and the last step
-    /// (publishing, moving index entries) are not bounded by it yet. 0: the whole job
-    /// after one write.
+    /// With single_thread, an automatic compaction job runs in steps, one after a write,
+    /// each reading and writing about this many bytes (a record larger than this is one
+    /// step), rather than the whole job after one write; publishing the new segments,
+    /// and each 1024 index entries moved to them, are steps of their own. The sort that
+    /// ends the scan is not bounded by it. 0: the whole job after one write. With
+    /// thread_safe, jobs run on the store's compaction thread, which writers only
+    /// signal: it reads and writes in chunks of this many bytes (0: the default) with
+    /// no lock held, and between chunks gives way to compact(), clear() and close().
     std::uint64_t compaction_step_bytes = std::uint64_t{1} << 20;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
@@ -9409,6 +9412,7 @@ struct compaction_job {
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -9427,11 +9431,15 @@ public:
         if (pending_.load(std::memory_order_relaxed) || running_.load(std::memory_order_relaxed)) return;
         const std::lock_guard lock(mutex_);
         if (stopped_) return;
-        pending_.store(true, std::memory_order_relaxed);
         if (!thread_.joinable()) {
             job_ = job;
-            thread_ = std::thread([this] { loop(); });
+            try {
+                thread_ = std::thread([this] { loop(); });
+            } catch (const std::system_error&) {
+                return;  // no thread to be had now: a later write asks again
+            }
         }
+        pending_.store(true, std::memory_order_relaxed);
         wake_.notify_all();
     }
 
@@ -12016,6 +12024,7 @@ private:
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
         remove_segments(retire_inputs());
+        job_.reset();
         return true;
     }
 
@@ -12066,12 +12075,11 @@ private:
         }
     }
 
-    /// Takes the inputs out of the segments and ends the job, with write_gate_ held, no
-    /// backup running and the writer drained; returns the inputs, whose files the caller
-    /// removes (remove_segments).
+    /// Takes the inputs out of the segments, with write_gate_ held, no backup running
+    /// and the writer drained; returns the inputs, whose files the caller removes
+    /// (remove_segments). The job is over; the caller drops it (job_.reset()).
     std::vector<segment_pointer> retire_inputs() {
         std::vector<segment_pointer> retired = std::move(job_->inputs);
-        job_.reset();
         const write_lock lock(mutex_);
         for (const segment_pointer& in : retired) {
             dead_bytes_ -= in->dead_bytes;
@@ -12135,22 +12143,33 @@ private:
             const gate_lock gate(write_gate_);
             move_entries(*job_, entries_moved_at_once);
         }
+        // As in retire_job: the newer records that left older ones behind are durable
+        // before the inputs go. They are handed to the OS under the gate, and synced
+        // with none held; segments closed meanwhile were drained as they closed.
+        segment_pointer written;
+        {
+            const gate_lock gate(write_gate_);
+            call_writer(&writer_type::flush, ec);
+            if (ec) return false;
+            written = active_;
+        }
+        if (!written->file.sync(ec)) {
+            failure_.record(ec);  // a failed sync is never retried
+            return false;
+        }
         std::vector<segment_pointer> retired;
         {
             const gate_lock gate = gate_without_backups();
-            // As in retire_job, which removes the files under the gate: the newer records
-            // that left older ones behind are durable before the inputs go.
-            call_writer(&writer_type::drain, ec);
-            if (ec) return false;
             retired = retire_inputs();
         }
+        job_.reset();  // its notes are freed with no gate held
         remove_segments(retired);
         return true;
     }
 
-    /// How many index entries the compaction thread moves with the gate held once: about
-    /// a millisecond's work, the longest a writer waits for it.
-    static constexpr std::size_t entries_moved_at_once = 4096;
+    /// How many index entries a compaction moves with the gate held once (a step of its
+    /// own with single_thread): well under a millisecond's work.
+    static constexpr std::size_t entries_moved_at_once = 1024;
 
     /// Drops the pending job, if any, and removes its unpublished outputs and their hints.
     /// A job that has published its outputs added them to the segments: they stay, with

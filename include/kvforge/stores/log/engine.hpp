@@ -1661,6 +1661,7 @@ private:
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
         remove_segments(retire_inputs());
+        job_.reset();
         return true;
     }
 
@@ -1711,12 +1712,11 @@ private:
         }
     }
 
-    /// Takes the inputs out of the segments and ends the job, with write_gate_ held, no
-    /// backup running and the writer drained; returns the inputs, whose files the caller
-    /// removes (remove_segments).
+    /// Takes the inputs out of the segments, with write_gate_ held, no backup running
+    /// and the writer drained; returns the inputs, whose files the caller removes
+    /// (remove_segments). The job is over; the caller drops it (job_.reset()).
     std::vector<segment_pointer> retire_inputs() {
         std::vector<segment_pointer> retired = std::move(job_->inputs);
-        job_.reset();
         const write_lock lock(mutex_);
         for (const segment_pointer& in : retired) {
             dead_bytes_ -= in->dead_bytes;
@@ -1799,13 +1799,14 @@ private:
             const gate_lock gate = gate_without_backups();
             retired = retire_inputs();
         }
+        job_.reset();  // its notes are freed with no gate held
         remove_segments(retired);
         return true;
     }
 
-    /// How many index entries the compaction thread moves with the gate held once: about
-    /// a millisecond's work, the longest a writer waits for it.
-    static constexpr std::size_t entries_moved_at_once = 4096;
+    /// How many index entries a compaction moves with the gate held once (a step of its
+    /// own with single_thread): well under a millisecond's work.
+    static constexpr std::size_t entries_moved_at_once = 1024;
 
     /// Drops the pending job, if any, and removes its unpublished outputs and their hints.
     /// A job that has published its outputs added them to the segments: they stay, with
