@@ -3383,9 +3383,9 @@ struct options {
     std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
     /// With single_thread, an automatic compaction job runs in steps, one after a write,
     /// each reading and writing about this many bytes (a record larger than this is one
-    /// step), rather than the whole job after one write; publishing the new segments,
-    /// and each 1024 index entries moved to them, are steps of their own. The sort that
-    /// ends the scan is not bounded by it. 0: the whole job after one write. With
+    /// step), rather than the whole job after one write; publishing the new segments ends
+    /// a step, and each chunk of 4096 index entries moved to them is a step of its own.
+    /// The sort that ends the scan is not bounded by it. 0: the whole job after one write. With
     /// thread_safe, jobs run on the store's compaction thread, which writers only
     /// signal: it reads and writes in chunks of this many bytes (0: the default) with
     /// no lock held, and between chunks gives way to compact(), clear() and close().
@@ -11886,7 +11886,7 @@ private:
 
     /// Advances the pending job by one step, with write_gate_ held: phases run one after
     /// another until the step has read and written compaction_step_bytes (0: the whole
-    /// job); publishing, and each chunk of index entries moved, is a step of its own.
+    /// job); publishing ends a step, and each chunk of index entries moved is one.
     /// Retiring the inputs waits while a backup runs.
     bool advance_job(std::error_code& ec) {
         const std::uint64_t limit = options_.compaction_step_bytes;
@@ -11901,8 +11901,8 @@ private:
                     if (!copy_notes(*job_, budget, ec)) return false;
                     break;
                 case job_type::phase::publish:
-                    // Its own step, as is each chunk of index entries moved.
-                    if (budget < limit) return true;
+                    // In the step that copied the last record, as the outputs' .tmp files
+                    // of a job that fits one step are never seen unsynced by a write.
                     if (!publish_outputs(ec)) return false;
                     install_outputs();
                     job_->at = job_type::phase::move;
@@ -12167,9 +12167,11 @@ private:
         return true;
     }
 
-    /// How many index entries a compaction moves with the gate held once (a step of its
-    /// own with single_thread): well under a millisecond's work.
-    static constexpr std::size_t entries_moved_at_once = 1024;
+    /// How many index entries a compaction moves with the gate held once: well under a
+    /// millisecond's work on the compaction thread; with single_thread, where each chunk
+    /// is a put's step, four times that, so that fewer puts pay for one (a job moves
+    /// some hundred thousand entries).
+    static constexpr std::size_t entries_moved_at_once = threading::concurrent ? 1024 : 4096;
 
     /// Drops the pending job, if any, and removes its unpublished outputs and their hints.
     /// A job that has published its outputs added them to the segments: they stay, with
