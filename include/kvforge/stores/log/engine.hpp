@@ -1279,6 +1279,7 @@ private:
         return start_segment(id, id, out, ec) && publish_segment(*out, ec);
     }
 
+    /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
     [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
     /// Starts segment `id` as a .tmp holding its header, with a new file id. No hint of
@@ -1621,7 +1622,7 @@ private:
     /// lock held for each read, for the segments it finds the input in).
     bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
         std::string scratch;
-        std::string record;  // not record_, which writers use meanwhile on the compaction thread
+        std::string record;  // not record_: on the compaction thread, writers use it meanwhile
         while (job.copied < job.notes.size() && budget > 0) {
             const auto& n = job.notes[job.copied];
             record_location& moved = job.moved[job.copied];
@@ -1666,9 +1667,10 @@ private:
     }
 
     /// Writes and syncs the last output, then renames the outputs into place. Once that
-    /// has begun, the job is not dropped but finished: a published copy of a key erased
-    /// since would come back at the next open if its job left it behind. A failure to
-    /// publish stops the store's writes (some outputs may be in place).
+    /// has begun, the outputs are segments of the store and never removed unretired: a
+    /// published copy of a key erased since would come back at the next open if the
+    /// store forgot it. A failure to publish stops the store's writes (some outputs may
+    /// be in place).
     bool publish_outputs(std::error_code& ec) {
         if (!job_->outputs->finish(ec)) return false;
         if (job_->outputs->publish(ec)) return true;
