@@ -3,7 +3,9 @@
 // (options::compaction_step_bytes at its default, counters *_steps) against whole jobs
 // after one put (compaction_step_bytes = 0, as before steps; counters *_whole), in the
 // same run, and with no automatic compaction at all (counters *_off: what the writes
-// themselves cost, segment rollovers included).
+// themselves cost, segment rollovers included). With thread_safe both *_steps and
+// *_whole run their jobs on the store's compaction thread (compaction_step_bytes then
+// only sizes its chunks), so the puts wait only for its short holds of the writers' lock.
 //
 // Each store is filled with KVFORGE_BENCH_KEYS records (16-byte keys, 100-byte values),
 // then one thread overwrites twice as many records, timing each put. Put latencies are

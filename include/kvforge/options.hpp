@@ -16,11 +16,14 @@ struct options {
     double compact_dead_ratio = 0.3;
     /// ...and the segments hold at least this many bytes, so small stores are left alone.
     std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
-    /// An automatic compaction job runs in steps, one after a write, each reading and
-    /// writing about this many bytes (a record larger than this is one step), rather than
-    /// the whole job after one write. The sort that ends the scan and the last step
-    /// (publishing, moving index entries) are not bounded by it yet. 0: the whole job
-    /// after one write.
+    /// With single_thread, an automatic compaction job runs in steps, one after a write,
+    /// each reading and writing about this many bytes (a record larger than this is one
+    /// step), rather than the whole job after one write; publishing the new segments ends
+    /// a step, and each chunk of 4096 index entries moved to them is a step of its own.
+    /// The sort that ends the scan is not bounded by it. 0: the whole job after one write. With
+    /// thread_safe, jobs run on the store's compaction thread, which writers only
+    /// signal: it reads and writes in chunks of this many bytes (0: the default) with
+    /// no lock held, and between chunks gives way to compact(), clear() and close().
     std::uint64_t compaction_step_bytes = std::uint64_t{1} << 20;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be

@@ -3480,11 +3480,14 @@ struct options {
     double compact_dead_ratio = 0.3;
     /// ...and the segments hold at least this many bytes, so small stores are left alone.
     std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
-    /// An automatic compaction job runs in steps, one after a write, each reading and
-    /// writing about this many bytes (a record larger than this is one step), rather than
-    /// the whole job after one write. The sort that ends the scan and the last step
-    /// (publishing, moving index entries) are not bounded by it yet. 0: the whole job
-    /// after one write.
+    /// With single_thread, an automatic compaction job runs in steps, one after a write,
+    /// each reading and writing about this many bytes (a record larger than this is one
+    /// step), rather than the whole job after one write; publishing the new segments ends
+    /// a step, and each chunk of 4096 index entries moved to them is a step of its own.
+    /// The sort that ends the scan is not bounded by it. 0: the whole job after one write. With
+    /// thread_safe, jobs run on the store's compaction thread, which writers only
+    /// signal: it reads and writes in chunks of this many bytes (0: the default) with
+    /// no lock held, and between chunks gives way to compact(), clear() and close().
     std::uint64_t compaction_step_bytes = std::uint64_t{1} << 20;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
@@ -8997,10 +9000,14 @@ static_assert(durability_policy<sync_each>);
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index; it
 /// waits for durability (sync_each) after releasing both, so that writers can share one
-/// sync. Readers take the shared lock only. Compaction holds write_gate_ while it works,
-/// so no writer runs, but readers go on; it takes the exclusive lock only to switch
-/// segments. An automatic job holds the gate for one bounded step at a time, run by a
-/// writer after its write, so that writers go on between steps (compaction_job.hpp).
+/// sync. Readers take the shared lock only. compact() and clear() hold write_gate_ while
+/// they work, so no writer runs, but readers go on; they take the exclusive lock only to
+/// switch segments. An automatic job (compaction_job.hpp) runs, with single_thread, in
+/// bounded steps after writes, each with the gate held; with thread_safe, on the
+/// compaction thread (compaction_thread.hpp), which reads the closed segments it
+/// rewrites and writes its outputs with no gate held (the shared lock for each look-up
+/// in the index), and takes the gate, for about a millisecond each time, to start the
+/// job, to move index entries to the outputs in chunks, and to retire the inputs.
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -9504,20 +9511,30 @@ private:
 // ---- end kvforge/detail/store_directory.hpp ----
 // ---- begin kvforge/stores/log/compaction_job.hpp ----
 /// \file compaction_job.hpp
-/// The state of an automatic compaction job between its steps. The engine advances a
-/// job a bounded number of bytes at a time (options::compaction_step_bytes), with its
-/// write gate held for one step only, so that writers go on between steps:
+/// The state of an automatic compaction job between its steps. With single_thread, the
+/// engine advances a job a bounded number of bytes at a time
+/// (options::compaction_step_bytes), with its write gate held for one step only, so that
+/// writers go on between steps; with thread_safe, the compaction thread runs the job,
+/// taking the gate only where this says (compaction_thread.hpp, engine.hpp):
 ///
 /// 1. scan: reads the inputs, noting each live put's key and place (not its value) and
-///    the erases still needed (compactor.hpp says which);
+///    the erases still needed (compactor.hpp says which); closed segments do not change,
+///    so only the look-ups in the index lock (shared);
 /// 2. copy: once the scan ends, sorts the notes by key, then copies the records (values
 ///    read from the inputs by place) into output segments, which stay .tmp files;
-/// 3. finish: makes the writer's records durable, publishes the outputs, moves to its
-///    copy each index entry that still points where the copy was read from, and
-///    retires the inputs. A key written or erased since the scan leaves its copy dead.
+/// 3. publish (one step; thread_safe: no gate but to add the outputs): writes and syncs
+///    the last output and its hint, renames the outputs into place, syncs the
+///    directory, and adds the outputs to the store's segments. Inputs and outputs now
+///    replay to the same contents, so from here on the job is never dropped unfinished
+///    with its outputs removed;
+/// 4. move (a step, or the gate held, for each chunk of entries): moves to its copy each
+///    index entry that still points where the copy was read from (a key written or
+///    erased since the scan leaves its copy dead); then makes the writer's records
+///    durable and retires the inputs, once no backup runs (their files removed last).
 ///
-/// Aborting a job (clear, compact, close, a failed step) removes its .tmp outputs:
-/// nothing was published, and the inputs stay as they were.
+/// Aborting a job before it publishes (clear, compact, close, a failed step) removes its
+/// .tmp outputs: nothing was published, and the inputs stay as they were. Aborting it
+/// while it moves entries leaves inputs and outputs both in the store.
 
 #include <cstddef>
 #include <cstdint>
@@ -9531,7 +9548,7 @@ namespace kvforge::detail {
 
 template <class Segment, class Outputs>
 struct compaction_job {
-    enum class phase { scan, copy, finish };
+    enum class phase { scan, copy, publish, move };
 
     /// A record the job copies: a put (found at `from` in an input) or an erase.
     struct note {
@@ -9549,11 +9566,141 @@ struct compaction_job {
     std::vector<note> notes;             ///< in key order once the scan ended
     std::vector<record_location> moved;  ///< where each note's copy went
     std::size_t copied = 0;              ///< notes copied so far
+    std::size_t moved_entries = 0;       ///< notes whose index entries have moved
     std::optional<Outputs> outputs;
 };
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/compaction_job.hpp ----
+// ---- begin kvforge/stores/log/compaction_thread.hpp ----
+/// \file compaction_thread.hpp
+/// The thread on which a thread_safe log store runs its automatic compaction jobs, one
+/// at a time. Writers only request a job; the thread starts at the first request and
+/// runs until stop(). Callers that change the segments wholesale (compact, clear) hold
+/// it off: hold() waits for the job under way to end (the job sees interrupted() and
+/// stops at its next chunk, or runs to its end once it has published its outputs), and
+/// no job starts until the hold is released. A request made meanwhile runs afterwards.
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+namespace kvforge::detail {
+
+class compaction_thread {
+public:
+    compaction_thread() = default;
+    compaction_thread(const compaction_thread&) = delete;
+    compaction_thread& operator=(const compaction_thread&) = delete;
+    ~compaction_thread() { stop(); }
+
+    /// Asks for a job, which runs `job` on the thread (started now if none runs). Cheap
+    /// while a job is requested or under way; ignored once stopped, until resume().
+    void request(const std::function<void()>& job) {
+        if (pending_.load(std::memory_order_relaxed) || running_.load(std::memory_order_relaxed)) return;
+        const std::lock_guard lock(mutex_);
+        if (stopped_) return;
+        if (!thread_.joinable()) {
+            job_ = job;
+            try {
+                thread_ = std::thread([this] { loop(); });
+            } catch (const std::system_error&) {
+                return;  // no thread to be had now: a later write asks again
+            }
+        }
+        pending_.store(true, std::memory_order_relaxed);
+        wake_.notify_all();
+    }
+
+    /// Whether the job under way should stop at its next chunk: a hold or stop() waits.
+    [[nodiscard]] bool interrupted() const noexcept {
+        return holds_.load(std::memory_order_relaxed) != 0 || stopping_.load(std::memory_order_relaxed);
+    }
+
+    /// Keeps jobs off until the guard it returns is destroyed; waits for the one under way.
+    class hold_guard {
+    public:
+        explicit hold_guard(compaction_thread& owner) : owner_(owner) {}
+        hold_guard(const hold_guard&) = delete;
+        hold_guard& operator=(const hold_guard&) = delete;
+        ~hold_guard() { owner_.release(); }
+
+    private:
+        compaction_thread& owner_;
+    };
+    [[nodiscard]] hold_guard hold() {
+        std::unique_lock lock(mutex_);
+        holds_.fetch_add(1, std::memory_order_relaxed);
+        idle_.wait(lock, [&] { return !running_.load(std::memory_order_relaxed); });
+        return hold_guard(*this);
+    }
+
+    /// Ends the thread once the job under way, if any, has stopped; requests are ignored
+    /// afterwards until resume(). Never call it from the job.
+    void stop() {
+        std::thread ending;
+        {
+            const std::lock_guard lock(mutex_);
+            stopped_ = true;
+            stopping_.store(true, std::memory_order_relaxed);
+            ending = std::move(thread_);
+            wake_.notify_all();
+        }
+        if (ending.joinable()) ending.join();
+        const std::lock_guard lock(mutex_);
+        stopping_.store(false, std::memory_order_relaxed);
+        pending_.store(false, std::memory_order_relaxed);
+    }
+
+    /// Takes requests again after stop() (the store was opened again).
+    void resume() {
+        const std::lock_guard lock(mutex_);
+        stopped_ = false;
+    }
+
+private:
+    void release() {
+        const std::lock_guard lock(mutex_);
+        if (holds_.fetch_sub(1, std::memory_order_relaxed) == 1) wake_.notify_all();
+    }
+
+    void loop() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            wake_.wait(lock, [&] {
+                return stopping_.load(std::memory_order_relaxed) ||
+                       (pending_.load(std::memory_order_relaxed) && holds_.load(std::memory_order_relaxed) == 0);
+            });
+            if (stopping_.load(std::memory_order_relaxed)) return;
+            pending_.store(false, std::memory_order_relaxed);
+            running_.store(true, std::memory_order_relaxed);
+            lock.unlock();
+            job_();
+            lock.lock();
+            running_.store(false, std::memory_order_relaxed);
+            idle_.notify_all();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_;  // the thread waits here for a request or stop()
+    std::condition_variable idle_;  // hold() waits here for the job under way to end
+    std::function<void()> job_;
+    std::thread thread_;
+    bool stopped_ = false;
+    // Changed under mutex_; read without it as hints (request's fast path, interrupted()).
+    std::atomic<bool> pending_{false};
+    std::atomic<bool> running_{false};
+    std::atomic<bool> stopping_{false};
+    std::atomic<int> holds_{0};
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compaction_thread.hpp ----
 // ---- begin kvforge/stores/log/compactor.hpp ----
 /// \file compactor.hpp
 /// What a compaction job of a log store rewrites: the closed segments with the largest
@@ -10563,12 +10710,14 @@ public:
             return;
         }
         open_ = true;
+        compactor_.resume();
     }
 
     /// Writes everything out, syncs it, writes the active segment's hint and releases the store
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
     void close(std::error_code& ec) {
+        compactor_.stop();  // before the gate, which the compaction thread takes
         const gate_lock gate(write_gate_);
         if (!open_) return;
         abort_job();
@@ -10807,6 +10956,7 @@ public:
     /// Removes every key: a new active segment starting with a clear record, then the
     /// others retired.
     void clear(std::error_code& ec) {
+        const auto no_compaction = compactor_.hold();
         const gate_lock gate = gate_without_backups();
         if (!writable(ec)) return;
         abort_job();
@@ -10847,6 +10997,7 @@ public:
     /// Rewrites the live records of every segment into new segments, in index order,
     /// and retires the old ones.
     void compact(std::error_code& ec) {
+        const auto no_compaction = compactor_.hold();
         const gate_lock gate = gate_without_backups();
         if (!writable(ec)) return;
         abort_job();  // superseded
@@ -11116,7 +11267,7 @@ private:
         active_.reset();
         segments_.clear();
         table_.clear();
-        next_id_ = 1;
+        next_id_.store(1, std::memory_order_relaxed);
         bytes_written_.store(0, std::memory_order_relaxed);
         live_bytes_ = 0;
         dead_bytes_ = 0;
@@ -11147,13 +11298,18 @@ private:
         return false;
     }
 
-    /// After a write: releases the gate, waits for durability as the policy says, and
-    /// runs a step of automatic compaction when a job is under way or dead bytes have
-    /// grown past the configured share. The write's result is its own: a failed
-    /// compaction shows in stats() and is not retried before the store has grown (see
-    /// compact_now).
+    /// After a write: releases the gate, waits for durability as the policy says, and,
+    /// when a job is under way or dead bytes have grown past the configured share, runs
+    /// a step of automatic compaction (single_thread) or asks the compaction thread for
+    /// a job (thread_safe). The write's result is its own: a failed compaction shows in
+    /// stats() and is not retried before the store has grown (see compaction_failed).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
-        const bool compaction_due = job_ || wants_compaction();
+        bool compaction_due = false;
+        if constexpr (threading::concurrent) {
+            if (wants_compaction()) compactor_.request([this] { run_background_job(); });
+        } else {
+            compaction_due = job_ || wants_compaction();
+        }
         {
             const active_call<threading::concurrent> call(active_calls_);
             gate.unlock();
@@ -11191,13 +11347,18 @@ private:
 
     /// Compacts all of the store (full) or advances the automatic job on the segments
     /// with the most dead bytes by one step, starting it when none is under way, with
-    /// write_gate_ held. A failed job is dropped; a failure is counted and its message
-    /// kept for stats(), and automatic compaction waits until the store has grown by as
-    /// much as it held, or by compact_min_bytes if that is more: a failure that persists
-    /// (a damaged record) then costs a bounded share of the writing, not a rewrite per
-    /// write.
+    /// write_gate_ held.
     void compact_now(bool full, std::error_code& ec) {
         if (full ? compact_all(ec) : (job_ || start_job(ec)) && advance_job(ec)) return;
+        compaction_failed();
+    }
+
+    /// After a failed compaction, with write_gate_ held: the job is dropped; the failure
+    /// is counted and its message kept for stats(), and automatic compaction waits until
+    /// the store has grown by as much as it held, or by compact_min_bytes if that is
+    /// more: a failure that persists (a damaged record) then costs a bounded share of the
+    /// writing, not a rewrite per write.
+    void compaction_failed() {
         abort_job();
         const std::string message = last_error_message();
         const write_lock lock(mutex_);
@@ -11451,7 +11612,7 @@ private:
             make_active(std::move(first), file_header::size);
             return true;
         }
-        next_id_ = ids.back() + 1;
+        next_id_.store(ids.back() + 1, std::memory_order_relaxed);
 
         const std::vector<segment_pointer> ordered = segments_.in_replay_order();
         std::optional<hint_builder> last_hint;
@@ -11650,14 +11811,17 @@ private:
     /// a synced .tmp and a rename.
     bool create_segment(segment_pointer& out, std::error_code& ec) {
         // A segment the writer starts replays after every earlier one.
-        return start_segment(next_id_, next_id_, out, ec) && publish_segment(*out, ec);
+        const std::uint32_t id = new_segment_id();
+        return start_segment(id, id, out, ec) && publish_segment(*out, ec);
     }
+
+    /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
+    [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
     /// Starts segment `id` as a .tmp holding its header, with a new file id. No hint of
     /// that id exists: ids are above every id on disk at open, where hints without their
     /// segment were removed.
     bool start_segment(std::uint32_t id, std::uint64_t order, segment_pointer& out, std::error_code& ec) {
-        next_id_ = id + 1;
         auto created = std::make_shared<segment_type>();
         created->id = id;
         created->order = order;
@@ -11718,7 +11882,7 @@ private:
             if (outputs_.empty() || end_ + pending_.size() >= engine_.options_.segment_bytes) {
                 if (!outputs_.empty() && !finish_current(ec)) return false;
                 segment_pointer next;
-                if (!engine_.start_segment(engine_.next_id_, order_, next, ec)) return false;
+                if (!engine_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
                 outputs_.push_back(std::move(next));
                 end_ = file_header::size;
                 if (engine_.options_.write_hints) hint_.emplace(engine_.identity(*outputs_.back()));
@@ -11896,7 +12060,8 @@ private:
 
     /// Advances the pending job by one step, with write_gate_ held: phases run one after
     /// another until the step has read and written compaction_step_bytes (0: the whole
-    /// job). Finishing retires segments, so it waits while a backup runs.
+    /// job); publishing ends a step, and each chunk of index entries moved is one.
+    /// Retiring the inputs waits while a backup runs.
     bool advance_job(std::error_code& ec) {
         const std::uint64_t limit = options_.compaction_step_bytes;
         std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
@@ -11909,16 +12074,32 @@ private:
                 case job_type::phase::copy:
                     if (!copy_notes(*job_, budget, ec)) return false;
                     break;
-                case job_type::phase::finish:
+                case job_type::phase::publish:
+                    // In the step that copied the last record, as the outputs' .tmp files
+                    // of a job that fits one step are never seen unsynced by a write.
+                    if (!publish_outputs(ec)) return false;
+                    install_outputs();
+                    job_->at = job_type::phase::move;
+                    budget = limit == 0 ? budget : 0;
+                    break;
+                case job_type::phase::move:
+                    if (job_->moved_entries < job_->notes.size()) {
+                        if (budget < limit) return true;
+                        move_entries(*job_, limit == 0 ? job_->notes.size() : entries_moved_at_once);
+                        budget = limit == 0 ? budget : 0;
+                        break;
+                    }
                     if (backups_running_.load(std::memory_order_acquire) != 0) return true;
-                    return finish_job(ec);
+                    return retire_job(ec);
             }
         }
         return true;
     }
 
     /// The scan phase: notes the live puts and needed erases of the inputs' records,
-    /// reading about budget bytes (at least one record); sorts the notes when done.
+    /// reading about budget bytes (at least one record); sorts the notes when done. The
+    /// inputs are closed, so it reads them with no lock; each look-up in the index takes
+    /// the shared lock (the compaction thread runs with no gate held).
     bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
         const segment_type& in = *job.inputs[job.scanning];
         const bool keep_erases = job.keep_erases[job.scanning];
@@ -11930,6 +12111,7 @@ private:
             const bool scanned_ok = scan_log(
                 in.file, begin, end, in.version, false,
                 [&](const log_entry& entry) {
+                    const read_lock lock(mutex_);
                     if (entry.type == record_type::put) {
                         const auto payload = table_.find(entry.key);
                         if (!payload) return;
@@ -11972,22 +12154,25 @@ private:
     }
 
     /// The copy phase: copies noted records into the outputs, about budget bytes (at
-    /// least one record), reading each put's value where the scan found it.
+    /// least one record), reading each put's value where the scan found it (the shared
+    /// lock held for each read, for the segments it finds the input in).
     bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
         std::string scratch;
+        std::string record;  // not record_: on the compaction thread, writers use it meanwhile
         while (job.copied < job.notes.size() && budget > 0) {
             const auto& n = job.notes[job.copied];
             record_location& moved = job.moved[job.copied];
-            record_.clear();
+            record.clear();
             hint_entry entry;
             entry.key = n.key;
             if (n.erase) {
-                append_erase_record(record_, n.key);
+                append_erase_record(record, n.key);
                 entry.type = record_type::erase;
             } else {
                 std::string_view value;
+                const read_lock lock(mutex_);
                 if (!reader_.read(n.key, n.from, scratch, value, ec)) return false;
-                append_put_record(record_, n.key, value, n.meta);
+                append_put_record(record, n.key, value, n.meta);
                 entry.flags = n.meta.flags;
                 entry.value_size = n.from.value_size;
                 entry.deadline = n.meta.deadline;
@@ -11995,67 +12180,183 @@ private:
                 moved.value_size = n.from.value_size;
                 moved.flags = n.meta.flags;
             }
-            if (!job.outputs->append(record_, entry, moved, ec)) return false;
+            if (!job.outputs->append(record, entry, moved, ec)) return false;
             // Read once and written once.
-            budget -= std::min(budget, 2 * record_.size());
+            budget -= std::min(budget, 2 * record.size());
             ++job.copied;
         }
-        if (job.copied == job.notes.size()) job.at = job_type::phase::finish;
+        if (job.copied == job.notes.size()) job.at = job_type::phase::publish;
         return job.outputs->write_out(ec);
     }
 
-    /// The finish phase: makes the writer's records durable, publishes the outputs, then
-    /// moves the index entries still pointing where their copies were read from and
-    /// retires the inputs.
-    bool finish_job(std::error_code& ec) {
-        job_type& job = *job_;
+    /// Ends a job whose index entries have moved, with write_gate_ held and no backup
+    /// running: makes the writer's records durable, then retires the inputs.
+    bool retire_job(std::error_code& ec) {
         // A record is left behind when a newer one of its key exists; that newer one may
         // still sit in the writer's buffer, and must be durable before the older is
         // removed, or a power loss would lose the key.
         call_writer(&writer_type::drain, ec);
-        if (ec || !job.outputs->finish(ec)) return false;
-        if (!job.outputs->publish(ec)) {
-            failure_.record(ec);
+        if (ec) return false;
+        remove_segments(retire_inputs());
+        job_.reset();
+        return true;
+    }
+
+    /// Writes and syncs the last output, then renames the outputs into place. Once that
+    /// has begun, the outputs are segments of the store and never removed unretired: a
+    /// published copy of a key erased since would come back at the next open if the
+    /// store forgot it. A failure to publish stops the store's writes (some outputs may
+    /// be in place).
+    bool publish_outputs(std::error_code& ec) {
+        if (!job_->outputs->finish(ec)) return false;
+        if (job_->outputs->publish(ec)) return true;
+        failure_.record(ec);
+        return false;
+    }
+
+    /// Adds the published outputs to the segments, with write_gate_ held, so that readers
+    /// find the copies index entries move to. Until the inputs are retired, both are
+    /// segments of the store: a backup that copies both replays to the same contents.
+    void install_outputs() {
+        const write_lock lock(mutex_);
+        for (const segment_pointer& output : job_->outputs->segments()) {
+            dead_bytes_ += output->dead_bytes;
+            segments_.add(output);
+        }
+    }
+
+    /// Moves up to count more index entries, each to its copy when the entry still
+    /// points where the copy was read from, with write_gate_ held.
+    void move_entries(job_type& job, std::size_t count) {
+        const write_lock lock(mutex_);
+        const std::size_t end =
+            job.notes.size() - job.moved_entries > count ? job.moved_entries + count : job.notes.size();
+        for (; job.moved_entries < end; ++job.moved_entries) {
+            const auto& n = job.notes[job.moved_entries];
+            if (n.erase) continue;
+            const record_location& copy = job.moved[job.moved_entries];
+            const auto payload = table_.find(n.key);
+            const record_location where = payload ? record_location::decode(*payload) : record_location{};
+            if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
+                // Written or erased since the scan: the copy is dead.
+                if (segment_type* const output = segments_.find(copy.segment)) {
+                    add_dead(*output, n.from.record_size(n.key.size()));
+                }
+                continue;
+            }
+            char encoded[record_location::encoded_size];
+            copy.encode(encoded);
+            table_.upsert(n.key, {encoded, sizeof encoded}, [](std::string_view) {});
+        }
+    }
+
+    /// Takes the inputs out of the segments, with write_gate_ held, no backup running
+    /// and the writer drained; returns the inputs, whose files the caller removes
+    /// (remove_segments). The job is over; the caller drops it (job_.reset()).
+    std::vector<segment_pointer> retire_inputs() {
+        std::vector<segment_pointer> retired = std::move(job_->inputs);
+        const write_lock lock(mutex_);
+        for (const segment_pointer& in : retired) {
+            dead_bytes_ -= in->dead_bytes;
+            segments_.remove(in->id);
+        }
+        finish_compaction();
+        return retired;
+    }
+
+    /// The compaction thread's job (thread_safe). Failures count as the steps' do.
+    void run_background_job() {
+        std::error_code ec;
+        bool done = false;
+        try {
+            done = background_job(ec);
+        } catch (const std::bad_alloc&) {
+            fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                 "out of memory while compacting " + directory_.path());
+        }
+        if (done) return;
+        const gate_lock gate(write_gate_);
+        compaction_failed();
+    }
+
+    /// An automatic job on the compaction thread: started with write_gate_ held; scanned,
+    /// sorted and copied with no gate, in chunks of compaction_step_bytes between which a
+    /// hold or stop() drops it; published with no gate; its index entries moved in
+    /// chunks that each hold the gate briefly; its inputs retired under the gate once no
+    /// backup runs. False with ec set when it failed.
+    bool background_job(std::error_code& ec) {
+        {
+            const gate_lock gate(write_gate_);
+            std::error_code closed;
+            if (!writable(closed) || !wants_compaction()) return true;
+            if (!start_job(ec)) return false;
+            if (!job_) return true;
+        }
+        const std::uint64_t chunk = options_.compaction_step_bytes != 0 ? options_.compaction_step_bytes
+                                                                        : kvforge::options{}.compaction_step_bytes;
+        while (job_->at != job_type::phase::publish) {
+            if (compactor_.interrupted()) {
+                abort_job();
+                return true;
+            }
+            std::uint64_t budget = chunk;
+            const bool stepped =
+                job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec) : copy_notes(*job_, budget, ec);
+            if (!stepped) return false;
+        }
+        if (compactor_.interrupted()) {
+            abort_job();
+            return true;
+        }
+        if (!publish_outputs(ec)) return false;
+        {
+            const gate_lock gate(write_gate_);
+            install_outputs();
+            job_->at = job_type::phase::move;
+        }
+        while (job_->moved_entries < job_->notes.size()) {
+            const gate_lock gate(write_gate_);
+            move_entries(*job_, entries_moved_at_once);
+        }
+        // As in retire_job: the newer records that left older ones behind are durable
+        // before the inputs go. They are handed to the OS under the gate, and synced
+        // with none held; segments closed meanwhile were drained as they closed.
+        segment_pointer written;
+        {
+            const gate_lock gate(write_gate_);
+            call_writer(&writer_type::flush, ec);
+            if (ec) return false;
+            written = active_;
+        }
+        if (!written->file.sync(ec)) {
+            failure_.record(ec);  // a failed sync is never retried
             return false;
         }
-        std::vector<segment_pointer>& outputs = job.outputs->segments();
+        std::vector<segment_pointer> retired;
         {
-            const write_lock lock(mutex_);
-            for (std::size_t i = 0; i < job.notes.size(); ++i) {
-                const auto& n = job.notes[i];
-                if (n.erase) continue;
-                const auto payload = table_.find(n.key);
-                const record_location where = payload ? record_location::decode(*payload) : record_location{};
-                if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
-                    // Written or erased since the scan: the copy is dead.
-                    for (const segment_pointer& output : outputs) {
-                        if (output->id == job.moved[i].segment) output->dead_bytes += n.from.record_size(n.key.size());
-                    }
-                    continue;
-                }
-                char encoded[record_location::encoded_size];
-                job.moved[i].encode(encoded);
-                table_.upsert(n.key, {encoded, sizeof encoded}, [](std::string_view) {});
-            }
-            for (const segment_pointer& in : job.inputs) {
-                dead_bytes_ -= in->dead_bytes;
-                segments_.remove(in->id);
-            }
-            for (segment_pointer& output : outputs) {
-                dead_bytes_ += output->dead_bytes;
-                segments_.add(std::move(output));
-            }
-            finish_compaction();
+            const gate_lock gate = gate_without_backups();
+            retired = retire_inputs();
         }
-        const std::vector<segment_pointer> retired = std::move(job.inputs);
-        job_.reset();
+        job_.reset();  // its notes are freed with no gate held
         remove_segments(retired);
         return true;
     }
 
+    /// How many index entries a compaction moves with the gate held once: well under a
+    /// millisecond's work on the compaction thread; with single_thread, where each chunk
+    /// is a put's step, four times that, so that fewer puts pay for one (a job moves
+    /// some hundred thousand entries).
+    static constexpr std::size_t entries_moved_at_once = threading::concurrent ? 1024 : 4096;
+
     /// Drops the pending job, if any, and removes its unpublished outputs and their hints.
+    /// A job that has published its outputs added them to the segments: they stay, with
+    /// its inputs, and both replay to the same contents; the index finds either.
     void abort_job() {
         if (!job_) return;
+        if (job_->at == job_type::phase::move) {
+            job_.reset();
+            return;
+        }
         std::error_code ignored;
         for (const segment_pointer& output : job_->outputs->segments()) {
             if (!output) continue;
@@ -12072,7 +12373,8 @@ private:
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
         segment_pointer next;
-        if (!start_segment(next_id_, next_id_, next, ec)) return false;
+        const std::uint32_t id = new_segment_id();
+        if (!start_segment(id, id, next, ec)) return false;
         std::string record;
         append_clear_record(record);
         if (!write_counted(next->file, next->size, record, ec)) return false;
@@ -12191,7 +12493,9 @@ private:
     // The active segment's records, listed as they are appended, for its hint; empty
     // without options::write_hints (and once the hint was written from them).
     std::optional<hint_builder> active_hint_;
-    std::uint32_t next_id_ = 1;  // the id of the next segment made, one counter for every kind
+    // The id of the next segment made, one counter for every kind; taken by writers and
+    // by the compaction thread.
+    std::atomic<std::uint32_t> next_id_{1};
     table_type table_;
     std::string record_;                      // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
@@ -12207,8 +12511,10 @@ private:
     std::uint64_t compaction_failures_ = 0;
     std::string last_compaction_error_;
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the segments hold more than this
-    std::optional<job_type> job_;             // the automatic compaction job under way; used under the gate
-    counter_type directory_syncs_;            // bumped outside the lock stats() reads under
+    // The automatic compaction job under way: used under the gate (single_thread) or by
+    // the compaction thread, which others hold off or stop before they touch it.
+    std::optional<job_type> job_;
+    counter_type directory_syncs_;  // bumped outside the lock stats() reads under
     // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
     std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;
@@ -12217,6 +12523,8 @@ private:
     mutable counter_type gets_;
     counter_type erases_;
     counter_type batches_;
+    // Runs automatic compaction jobs (thread_safe); last, so that it stops first.
+    compaction_thread compactor_;
 };
 
 }  // namespace kvforge::detail

@@ -1,19 +1,29 @@
 #pragma once
 /// \file compaction_job.hpp
-/// The state of an automatic compaction job between its steps. The engine advances a
-/// job a bounded number of bytes at a time (options::compaction_step_bytes), with its
-/// write gate held for one step only, so that writers go on between steps:
+/// The state of an automatic compaction job between its steps. With single_thread, the
+/// engine advances a job a bounded number of bytes at a time
+/// (options::compaction_step_bytes), with its write gate held for one step only, so that
+/// writers go on between steps; with thread_safe, the compaction thread runs the job,
+/// taking the gate only where this says (compaction_thread.hpp, engine.hpp):
 ///
 /// 1. scan: reads the inputs, noting each live put's key and place (not its value) and
-///    the erases still needed (compactor.hpp says which);
+///    the erases still needed (compactor.hpp says which); closed segments do not change,
+///    so only the look-ups in the index lock (shared);
 /// 2. copy: once the scan ends, sorts the notes by key, then copies the records (values
 ///    read from the inputs by place) into output segments, which stay .tmp files;
-/// 3. finish: makes the writer's records durable, publishes the outputs, moves to its
-///    copy each index entry that still points where the copy was read from, and
-///    retires the inputs. A key written or erased since the scan leaves its copy dead.
+/// 3. publish (one step; thread_safe: no gate but to add the outputs): writes and syncs
+///    the last output and its hint, renames the outputs into place, syncs the
+///    directory, and adds the outputs to the store's segments. Inputs and outputs now
+///    replay to the same contents, so from here on the job is never dropped unfinished
+///    with its outputs removed;
+/// 4. move (a step, or the gate held, for each chunk of entries): moves to its copy each
+///    index entry that still points where the copy was read from (a key written or
+///    erased since the scan leaves its copy dead); then makes the writer's records
+///    durable and retires the inputs, once no backup runs (their files removed last).
 ///
-/// Aborting a job (clear, compact, close, a failed step) removes its .tmp outputs:
-/// nothing was published, and the inputs stay as they were.
+/// Aborting a job before it publishes (clear, compact, close, a failed step) removes its
+/// .tmp outputs: nothing was published, and the inputs stay as they were. Aborting it
+/// while it moves entries leaves inputs and outputs both in the store.
 
 #include <cstddef>
 #include <cstdint>
@@ -28,7 +38,7 @@ namespace kvforge::detail {
 
 template <class Segment, class Outputs>
 struct compaction_job {
-    enum class phase { scan, copy, finish };
+    enum class phase { scan, copy, publish, move };
 
     /// A record the job copies: a put (found at `from` in an input) or an erase.
     struct note {
@@ -46,6 +56,7 @@ struct compaction_job {
     std::vector<note> notes;             ///< in key order once the scan ended
     std::vector<record_location> moved;  ///< where each note's copy went
     std::size_t copied = 0;              ///< notes copied so far
+    std::size_t moved_entries = 0;       ///< notes whose index entries have moved
     std::optional<Outputs> outputs;
 };
 

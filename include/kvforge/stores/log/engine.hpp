@@ -7,10 +7,14 @@
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index; it
 /// waits for durability (sync_each) after releasing both, so that writers can share one
-/// sync. Readers take the shared lock only. Compaction holds write_gate_ while it works,
-/// so no writer runs, but readers go on; it takes the exclusive lock only to switch
-/// segments. An automatic job holds the gate for one bounded step at a time, run by a
-/// writer after its write, so that writers go on between steps (compaction_job.hpp).
+/// sync. Readers take the shared lock only. compact() and clear() hold write_gate_ while
+/// they work, so no writer runs, but readers go on; they take the exclusive lock only to
+/// switch segments. An automatic job (compaction_job.hpp) runs, with single_thread, in
+/// bounded steps after writes, each with the gate held; with thread_safe, on the
+/// compaction thread (compaction_thread.hpp), which reads the closed segments it
+/// rewrites and writes its outputs with no gate held (the shared lock for each look-up
+/// in the index), and takes the gate, for about a millisecond each time, to start the
+/// job, to move index entries to the outputs in chunks, and to retire the inputs.
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -80,6 +84,7 @@
 #include "../../stats.hpp"
 #include "../../threading/single_thread.hpp"
 #include "compaction_job.hpp"
+#include "compaction_thread.hpp"
 #include "compactor.hpp"
 #include "hint.hpp"
 #include "log_scan.hpp"
@@ -169,12 +174,14 @@ public:
             return;
         }
         open_ = true;
+        compactor_.resume();
     }
 
     /// Writes everything out, syncs it, writes the active segment's hint and releases the store
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
     void close(std::error_code& ec) {
+        compactor_.stop();  // before the gate, which the compaction thread takes
         const gate_lock gate(write_gate_);
         if (!open_) return;
         abort_job();
@@ -413,6 +420,7 @@ public:
     /// Removes every key: a new active segment starting with a clear record, then the
     /// others retired.
     void clear(std::error_code& ec) {
+        const auto no_compaction = compactor_.hold();
         const gate_lock gate = gate_without_backups();
         if (!writable(ec)) return;
         abort_job();
@@ -453,6 +461,7 @@ public:
     /// Rewrites the live records of every segment into new segments, in index order,
     /// and retires the old ones.
     void compact(std::error_code& ec) {
+        const auto no_compaction = compactor_.hold();
         const gate_lock gate = gate_without_backups();
         if (!writable(ec)) return;
         abort_job();  // superseded
@@ -722,7 +731,7 @@ private:
         active_.reset();
         segments_.clear();
         table_.clear();
-        next_id_ = 1;
+        next_id_.store(1, std::memory_order_relaxed);
         bytes_written_.store(0, std::memory_order_relaxed);
         live_bytes_ = 0;
         dead_bytes_ = 0;
@@ -753,13 +762,18 @@ private:
         return false;
     }
 
-    /// After a write: releases the gate, waits for durability as the policy says, and
-    /// runs a step of automatic compaction when a job is under way or dead bytes have
-    /// grown past the configured share. The write's result is its own: a failed
-    /// compaction shows in stats() and is not retried before the store has grown (see
-    /// compact_now).
+    /// After a write: releases the gate, waits for durability as the policy says, and,
+    /// when a job is under way or dead bytes have grown past the configured share, runs
+    /// a step of automatic compaction (single_thread) or asks the compaction thread for
+    /// a job (thread_safe). The write's result is its own: a failed compaction shows in
+    /// stats() and is not retried before the store has grown (see compaction_failed).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
-        const bool compaction_due = job_ || wants_compaction();
+        bool compaction_due = false;
+        if constexpr (threading::concurrent) {
+            if (wants_compaction()) compactor_.request([this] { run_background_job(); });
+        } else {
+            compaction_due = job_ || wants_compaction();
+        }
         {
             const active_call<threading::concurrent> call(active_calls_);
             gate.unlock();
@@ -797,13 +811,18 @@ private:
 
     /// Compacts all of the store (full) or advances the automatic job on the segments
     /// with the most dead bytes by one step, starting it when none is under way, with
-    /// write_gate_ held. A failed job is dropped; a failure is counted and its message
-    /// kept for stats(), and automatic compaction waits until the store has grown by as
-    /// much as it held, or by compact_min_bytes if that is more: a failure that persists
-    /// (a damaged record) then costs a bounded share of the writing, not a rewrite per
-    /// write.
+    /// write_gate_ held.
     void compact_now(bool full, std::error_code& ec) {
         if (full ? compact_all(ec) : (job_ || start_job(ec)) && advance_job(ec)) return;
+        compaction_failed();
+    }
+
+    /// After a failed compaction, with write_gate_ held: the job is dropped; the failure
+    /// is counted and its message kept for stats(), and automatic compaction waits until
+    /// the store has grown by as much as it held, or by compact_min_bytes if that is
+    /// more: a failure that persists (a damaged record) then costs a bounded share of the
+    /// writing, not a rewrite per write.
+    void compaction_failed() {
         abort_job();
         const std::string message = last_error_message();
         const write_lock lock(mutex_);
@@ -1057,7 +1076,7 @@ private:
             make_active(std::move(first), file_header::size);
             return true;
         }
-        next_id_ = ids.back() + 1;
+        next_id_.store(ids.back() + 1, std::memory_order_relaxed);
 
         const std::vector<segment_pointer> ordered = segments_.in_replay_order();
         std::optional<hint_builder> last_hint;
@@ -1256,14 +1275,17 @@ private:
     /// a synced .tmp and a rename.
     bool create_segment(segment_pointer& out, std::error_code& ec) {
         // A segment the writer starts replays after every earlier one.
-        return start_segment(next_id_, next_id_, out, ec) && publish_segment(*out, ec);
+        const std::uint32_t id = new_segment_id();
+        return start_segment(id, id, out, ec) && publish_segment(*out, ec);
     }
+
+    /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
+    [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
     /// Starts segment `id` as a .tmp holding its header, with a new file id. No hint of
     /// that id exists: ids are above every id on disk at open, where hints without their
     /// segment were removed.
     bool start_segment(std::uint32_t id, std::uint64_t order, segment_pointer& out, std::error_code& ec) {
-        next_id_ = id + 1;
         auto created = std::make_shared<segment_type>();
         created->id = id;
         created->order = order;
@@ -1324,7 +1346,7 @@ private:
             if (outputs_.empty() || end_ + pending_.size() >= engine_.options_.segment_bytes) {
                 if (!outputs_.empty() && !finish_current(ec)) return false;
                 segment_pointer next;
-                if (!engine_.start_segment(engine_.next_id_, order_, next, ec)) return false;
+                if (!engine_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
                 outputs_.push_back(std::move(next));
                 end_ = file_header::size;
                 if (engine_.options_.write_hints) hint_.emplace(engine_.identity(*outputs_.back()));
@@ -1502,7 +1524,8 @@ private:
 
     /// Advances the pending job by one step, with write_gate_ held: phases run one after
     /// another until the step has read and written compaction_step_bytes (0: the whole
-    /// job). Finishing retires segments, so it waits while a backup runs.
+    /// job); publishing ends a step, and each chunk of index entries moved is one.
+    /// Retiring the inputs waits while a backup runs.
     bool advance_job(std::error_code& ec) {
         const std::uint64_t limit = options_.compaction_step_bytes;
         std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
@@ -1515,16 +1538,32 @@ private:
                 case job_type::phase::copy:
                     if (!copy_notes(*job_, budget, ec)) return false;
                     break;
-                case job_type::phase::finish:
+                case job_type::phase::publish:
+                    // In the step that copied the last record, as the outputs' .tmp files
+                    // of a job that fits one step are never seen unsynced by a write.
+                    if (!publish_outputs(ec)) return false;
+                    install_outputs();
+                    job_->at = job_type::phase::move;
+                    budget = limit == 0 ? budget : 0;
+                    break;
+                case job_type::phase::move:
+                    if (job_->moved_entries < job_->notes.size()) {
+                        if (budget < limit) return true;
+                        move_entries(*job_, limit == 0 ? job_->notes.size() : entries_moved_at_once);
+                        budget = limit == 0 ? budget : 0;
+                        break;
+                    }
                     if (backups_running_.load(std::memory_order_acquire) != 0) return true;
-                    return finish_job(ec);
+                    return retire_job(ec);
             }
         }
         return true;
     }
 
     /// The scan phase: notes the live puts and needed erases of the inputs' records,
-    /// reading about budget bytes (at least one record); sorts the notes when done.
+    /// reading about budget bytes (at least one record); sorts the notes when done. The
+    /// inputs are closed, so it reads them with no lock; each look-up in the index takes
+    /// the shared lock (the compaction thread runs with no gate held).
     bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
         const segment_type& in = *job.inputs[job.scanning];
         const bool keep_erases = job.keep_erases[job.scanning];
@@ -1536,6 +1575,7 @@ private:
             const bool scanned_ok = scan_log(
                 in.file, begin, end, in.version, false,
                 [&](const log_entry& entry) {
+                    const read_lock lock(mutex_);
                     if (entry.type == record_type::put) {
                         const auto payload = table_.find(entry.key);
                         if (!payload) return;
@@ -1578,22 +1618,25 @@ private:
     }
 
     /// The copy phase: copies noted records into the outputs, about budget bytes (at
-    /// least one record), reading each put's value where the scan found it.
+    /// least one record), reading each put's value where the scan found it (the shared
+    /// lock held for each read, for the segments it finds the input in).
     bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
         std::string scratch;
+        std::string record;  // not record_: on the compaction thread, writers use it meanwhile
         while (job.copied < job.notes.size() && budget > 0) {
             const auto& n = job.notes[job.copied];
             record_location& moved = job.moved[job.copied];
-            record_.clear();
+            record.clear();
             hint_entry entry;
             entry.key = n.key;
             if (n.erase) {
-                append_erase_record(record_, n.key);
+                append_erase_record(record, n.key);
                 entry.type = record_type::erase;
             } else {
                 std::string_view value;
+                const read_lock lock(mutex_);
                 if (!reader_.read(n.key, n.from, scratch, value, ec)) return false;
-                append_put_record(record_, n.key, value, n.meta);
+                append_put_record(record, n.key, value, n.meta);
                 entry.flags = n.meta.flags;
                 entry.value_size = n.from.value_size;
                 entry.deadline = n.meta.deadline;
@@ -1601,67 +1644,183 @@ private:
                 moved.value_size = n.from.value_size;
                 moved.flags = n.meta.flags;
             }
-            if (!job.outputs->append(record_, entry, moved, ec)) return false;
+            if (!job.outputs->append(record, entry, moved, ec)) return false;
             // Read once and written once.
-            budget -= std::min(budget, 2 * record_.size());
+            budget -= std::min(budget, 2 * record.size());
             ++job.copied;
         }
-        if (job.copied == job.notes.size()) job.at = job_type::phase::finish;
+        if (job.copied == job.notes.size()) job.at = job_type::phase::publish;
         return job.outputs->write_out(ec);
     }
 
-    /// The finish phase: makes the writer's records durable, publishes the outputs, then
-    /// moves the index entries still pointing where their copies were read from and
-    /// retires the inputs.
-    bool finish_job(std::error_code& ec) {
-        job_type& job = *job_;
+    /// Ends a job whose index entries have moved, with write_gate_ held and no backup
+    /// running: makes the writer's records durable, then retires the inputs.
+    bool retire_job(std::error_code& ec) {
         // A record is left behind when a newer one of its key exists; that newer one may
         // still sit in the writer's buffer, and must be durable before the older is
         // removed, or a power loss would lose the key.
         call_writer(&writer_type::drain, ec);
-        if (ec || !job.outputs->finish(ec)) return false;
-        if (!job.outputs->publish(ec)) {
-            failure_.record(ec);
+        if (ec) return false;
+        remove_segments(retire_inputs());
+        job_.reset();
+        return true;
+    }
+
+    /// Writes and syncs the last output, then renames the outputs into place. Once that
+    /// has begun, the outputs are segments of the store and never removed unretired: a
+    /// published copy of a key erased since would come back at the next open if the
+    /// store forgot it. A failure to publish stops the store's writes (some outputs may
+    /// be in place).
+    bool publish_outputs(std::error_code& ec) {
+        if (!job_->outputs->finish(ec)) return false;
+        if (job_->outputs->publish(ec)) return true;
+        failure_.record(ec);
+        return false;
+    }
+
+    /// Adds the published outputs to the segments, with write_gate_ held, so that readers
+    /// find the copies index entries move to. Until the inputs are retired, both are
+    /// segments of the store: a backup that copies both replays to the same contents.
+    void install_outputs() {
+        const write_lock lock(mutex_);
+        for (const segment_pointer& output : job_->outputs->segments()) {
+            dead_bytes_ += output->dead_bytes;
+            segments_.add(output);
+        }
+    }
+
+    /// Moves up to count more index entries, each to its copy when the entry still
+    /// points where the copy was read from, with write_gate_ held.
+    void move_entries(job_type& job, std::size_t count) {
+        const write_lock lock(mutex_);
+        const std::size_t end =
+            job.notes.size() - job.moved_entries > count ? job.moved_entries + count : job.notes.size();
+        for (; job.moved_entries < end; ++job.moved_entries) {
+            const auto& n = job.notes[job.moved_entries];
+            if (n.erase) continue;
+            const record_location& copy = job.moved[job.moved_entries];
+            const auto payload = table_.find(n.key);
+            const record_location where = payload ? record_location::decode(*payload) : record_location{};
+            if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
+                // Written or erased since the scan: the copy is dead.
+                if (segment_type* const output = segments_.find(copy.segment)) {
+                    add_dead(*output, n.from.record_size(n.key.size()));
+                }
+                continue;
+            }
+            char encoded[record_location::encoded_size];
+            copy.encode(encoded);
+            table_.upsert(n.key, {encoded, sizeof encoded}, [](std::string_view) {});
+        }
+    }
+
+    /// Takes the inputs out of the segments, with write_gate_ held, no backup running
+    /// and the writer drained; returns the inputs, whose files the caller removes
+    /// (remove_segments). The job is over; the caller drops it (job_.reset()).
+    std::vector<segment_pointer> retire_inputs() {
+        std::vector<segment_pointer> retired = std::move(job_->inputs);
+        const write_lock lock(mutex_);
+        for (const segment_pointer& in : retired) {
+            dead_bytes_ -= in->dead_bytes;
+            segments_.remove(in->id);
+        }
+        finish_compaction();
+        return retired;
+    }
+
+    /// The compaction thread's job (thread_safe). Failures count as the steps' do.
+    void run_background_job() {
+        std::error_code ec;
+        bool done = false;
+        try {
+            done = background_job(ec);
+        } catch (const std::bad_alloc&) {
+            fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                 "out of memory while compacting " + directory_.path());
+        }
+        if (done) return;
+        const gate_lock gate(write_gate_);
+        compaction_failed();
+    }
+
+    /// An automatic job on the compaction thread: started with write_gate_ held; scanned,
+    /// sorted and copied with no gate, in chunks of compaction_step_bytes between which a
+    /// hold or stop() drops it; published with no gate; its index entries moved in
+    /// chunks that each hold the gate briefly; its inputs retired under the gate once no
+    /// backup runs. False with ec set when it failed.
+    bool background_job(std::error_code& ec) {
+        {
+            const gate_lock gate(write_gate_);
+            std::error_code closed;
+            if (!writable(closed) || !wants_compaction()) return true;
+            if (!start_job(ec)) return false;
+            if (!job_) return true;
+        }
+        const std::uint64_t chunk = options_.compaction_step_bytes != 0 ? options_.compaction_step_bytes
+                                                                        : kvforge::options{}.compaction_step_bytes;
+        while (job_->at != job_type::phase::publish) {
+            if (compactor_.interrupted()) {
+                abort_job();
+                return true;
+            }
+            std::uint64_t budget = chunk;
+            const bool stepped =
+                job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec) : copy_notes(*job_, budget, ec);
+            if (!stepped) return false;
+        }
+        if (compactor_.interrupted()) {
+            abort_job();
+            return true;
+        }
+        if (!publish_outputs(ec)) return false;
+        {
+            const gate_lock gate(write_gate_);
+            install_outputs();
+            job_->at = job_type::phase::move;
+        }
+        while (job_->moved_entries < job_->notes.size()) {
+            const gate_lock gate(write_gate_);
+            move_entries(*job_, entries_moved_at_once);
+        }
+        // As in retire_job: the newer records that left older ones behind are durable
+        // before the inputs go. They are handed to the OS under the gate, and synced
+        // with none held; segments closed meanwhile were drained as they closed.
+        segment_pointer written;
+        {
+            const gate_lock gate(write_gate_);
+            call_writer(&writer_type::flush, ec);
+            if (ec) return false;
+            written = active_;
+        }
+        if (!written->file.sync(ec)) {
+            failure_.record(ec);  // a failed sync is never retried
             return false;
         }
-        std::vector<segment_pointer>& outputs = job.outputs->segments();
+        std::vector<segment_pointer> retired;
         {
-            const write_lock lock(mutex_);
-            for (std::size_t i = 0; i < job.notes.size(); ++i) {
-                const auto& n = job.notes[i];
-                if (n.erase) continue;
-                const auto payload = table_.find(n.key);
-                const record_location where = payload ? record_location::decode(*payload) : record_location{};
-                if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
-                    // Written or erased since the scan: the copy is dead.
-                    for (const segment_pointer& output : outputs) {
-                        if (output->id == job.moved[i].segment) output->dead_bytes += n.from.record_size(n.key.size());
-                    }
-                    continue;
-                }
-                char encoded[record_location::encoded_size];
-                job.moved[i].encode(encoded);
-                table_.upsert(n.key, {encoded, sizeof encoded}, [](std::string_view) {});
-            }
-            for (const segment_pointer& in : job.inputs) {
-                dead_bytes_ -= in->dead_bytes;
-                segments_.remove(in->id);
-            }
-            for (segment_pointer& output : outputs) {
-                dead_bytes_ += output->dead_bytes;
-                segments_.add(std::move(output));
-            }
-            finish_compaction();
+            const gate_lock gate = gate_without_backups();
+            retired = retire_inputs();
         }
-        const std::vector<segment_pointer> retired = std::move(job.inputs);
-        job_.reset();
+        job_.reset();  // its notes are freed with no gate held
         remove_segments(retired);
         return true;
     }
 
+    /// How many index entries a compaction moves with the gate held once: well under a
+    /// millisecond's work on the compaction thread; with single_thread, where each chunk
+    /// is a put's step, four times that, so that fewer puts pay for one (a job moves
+    /// some hundred thousand entries).
+    static constexpr std::size_t entries_moved_at_once = threading::concurrent ? 1024 : 4096;
+
     /// Drops the pending job, if any, and removes its unpublished outputs and their hints.
+    /// A job that has published its outputs added them to the segments: they stay, with
+    /// its inputs, and both replay to the same contents; the index finds either.
     void abort_job() {
         if (!job_) return;
+        if (job_->at == job_type::phase::move) {
+            job_.reset();
+            return;
+        }
         std::error_code ignored;
         for (const segment_pointer& output : job_->outputs->segments()) {
             if (!output) continue;
@@ -1678,7 +1837,8 @@ private:
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
         segment_pointer next;
-        if (!start_segment(next_id_, next_id_, next, ec)) return false;
+        const std::uint32_t id = new_segment_id();
+        if (!start_segment(id, id, next, ec)) return false;
         std::string record;
         append_clear_record(record);
         if (!write_counted(next->file, next->size, record, ec)) return false;
@@ -1797,7 +1957,9 @@ private:
     // The active segment's records, listed as they are appended, for its hint; empty
     // without options::write_hints (and once the hint was written from them).
     std::optional<hint_builder> active_hint_;
-    std::uint32_t next_id_ = 1;  // the id of the next segment made, one counter for every kind
+    // The id of the next segment made, one counter for every kind; taken by writers and
+    // by the compaction thread.
+    std::atomic<std::uint32_t> next_id_{1};
     table_type table_;
     std::string record_;                      // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
@@ -1813,8 +1975,10 @@ private:
     std::uint64_t compaction_failures_ = 0;
     std::string last_compaction_error_;
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the segments hold more than this
-    std::optional<job_type> job_;             // the automatic compaction job under way; used under the gate
-    counter_type directory_syncs_;            // bumped outside the lock stats() reads under
+    // The automatic compaction job under way: used under the gate (single_thread) or by
+    // the compaction thread, which others hold off or stop before they touch it.
+    std::optional<job_type> job_;
+    counter_type directory_syncs_;  // bumped outside the lock stats() reads under
     // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
     std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;
@@ -1823,6 +1987,8 @@ private:
     mutable counter_type gets_;
     counter_type erases_;
     counter_type batches_;
+    // Runs automatic compaction jobs (thread_safe); last, so that it stops first.
+    compaction_thread compactor_;
 };
 
 }  // namespace kvforge::detail

@@ -1,0 +1,128 @@
+#pragma once
+/// \file compaction_thread.hpp
+/// The thread on which a thread_safe log store runs its automatic compaction jobs, one
+/// at a time. Writers only request a job; the thread starts at the first request and
+/// runs until stop(). Callers that change the segments wholesale (compact, clear) hold
+/// it off: hold() waits for the job under way to end (the job sees interrupted() and
+/// stops at its next chunk, or runs to its end once it has published its outputs), and
+/// no job starts until the hold is released. A request made meanwhile runs afterwards.
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+namespace kvforge::detail {
+
+class compaction_thread {
+public:
+    compaction_thread() = default;
+    compaction_thread(const compaction_thread&) = delete;
+    compaction_thread& operator=(const compaction_thread&) = delete;
+    ~compaction_thread() { stop(); }
+
+    /// Asks for a job, which runs `job` on the thread (started now if none runs). Cheap
+    /// while a job is requested or under way; ignored once stopped, until resume().
+    void request(const std::function<void()>& job) {
+        if (pending_.load(std::memory_order_relaxed) || running_.load(std::memory_order_relaxed)) return;
+        const std::lock_guard lock(mutex_);
+        if (stopped_) return;
+        if (!thread_.joinable()) {
+            job_ = job;
+            try {
+                thread_ = std::thread([this] { loop(); });
+            } catch (const std::system_error&) {
+                return;  // no thread to be had now: a later write asks again
+            }
+        }
+        pending_.store(true, std::memory_order_relaxed);
+        wake_.notify_all();
+    }
+
+    /// Whether the job under way should stop at its next chunk: a hold or stop() waits.
+    [[nodiscard]] bool interrupted() const noexcept {
+        return holds_.load(std::memory_order_relaxed) != 0 || stopping_.load(std::memory_order_relaxed);
+    }
+
+    /// Keeps jobs off until the guard it returns is destroyed; waits for the one under way.
+    class hold_guard {
+    public:
+        explicit hold_guard(compaction_thread& owner) : owner_(owner) {}
+        hold_guard(const hold_guard&) = delete;
+        hold_guard& operator=(const hold_guard&) = delete;
+        ~hold_guard() { owner_.release(); }
+
+    private:
+        compaction_thread& owner_;
+    };
+    [[nodiscard]] hold_guard hold() {
+        std::unique_lock lock(mutex_);
+        holds_.fetch_add(1, std::memory_order_relaxed);
+        idle_.wait(lock, [&] { return !running_.load(std::memory_order_relaxed); });
+        return hold_guard(*this);
+    }
+
+    /// Ends the thread once the job under way, if any, has stopped; requests are ignored
+    /// afterwards until resume(). Never call it from the job.
+    void stop() {
+        std::thread ending;
+        {
+            const std::lock_guard lock(mutex_);
+            stopped_ = true;
+            stopping_.store(true, std::memory_order_relaxed);
+            ending = std::move(thread_);
+            wake_.notify_all();
+        }
+        if (ending.joinable()) ending.join();
+        const std::lock_guard lock(mutex_);
+        stopping_.store(false, std::memory_order_relaxed);
+        pending_.store(false, std::memory_order_relaxed);
+    }
+
+    /// Takes requests again after stop() (the store was opened again).
+    void resume() {
+        const std::lock_guard lock(mutex_);
+        stopped_ = false;
+    }
+
+private:
+    void release() {
+        const std::lock_guard lock(mutex_);
+        if (holds_.fetch_sub(1, std::memory_order_relaxed) == 1) wake_.notify_all();
+    }
+
+    void loop() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            wake_.wait(lock, [&] {
+                return stopping_.load(std::memory_order_relaxed) ||
+                       (pending_.load(std::memory_order_relaxed) && holds_.load(std::memory_order_relaxed) == 0);
+            });
+            if (stopping_.load(std::memory_order_relaxed)) return;
+            pending_.store(false, std::memory_order_relaxed);
+            running_.store(true, std::memory_order_relaxed);
+            lock.unlock();
+            job_();
+            lock.lock();
+            running_.store(false, std::memory_order_relaxed);
+            idle_.notify_all();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_;  // the thread waits here for a request or stop()
+    std::condition_variable idle_;  // hold() waits here for the job under way to end
+    std::function<void()> job_;
+    std::thread thread_;
+    bool stopped_ = false;
+    // Changed under mutex_; read without it as hints (request's fast path, interrupted()).
+    std::atomic<bool> pending_{false};
+    std::atomic<bool> running_{false};
+    std::atomic<bool> stopping_{false};
+    std::atomic<int> holds_{0};
+};
+
+}  // namespace kvforge::detail

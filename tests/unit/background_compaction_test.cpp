@@ -1,0 +1,160 @@
+// Automatic compaction with thread_safe: jobs run on the store's compaction thread while
+// writers and readers go on, and compact(), clear() and close() stop a job under way.
+
+#include <catch2/catch.hpp>
+
+#include <kvforge/kvforge.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <thread>
+
+#include "../support/temp_dir.hpp"
+
+using kvforge_test::temp_dir;
+
+namespace {
+
+kvforge::options small_segments() {
+    kvforge::options opts;
+    opts.segment_bytes = std::uint64_t{64} << 10;
+    opts.compact_min_bytes = std::uint64_t{64} << 10;
+    opts.compaction_step_bytes = std::uint64_t{4} << 10;
+    return opts;
+}
+
+std::size_t temporary_files(const std::string& path) {
+    std::size_t count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(path)) {
+        count += entry.path().filename().string().find(".tmp") != std::string::npos;
+    }
+    return count;
+}
+
+/// Fails the test when a background job has not done what the test waits for by then.
+struct deadline {
+    std::chrono::steady_clock::time_point end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+    [[nodiscard]] bool passed() const { return std::chrono::steady_clock::now() > end; }
+};
+
+/// Overwrites, erases and reads random keys of 400, keeping model in step, until the
+/// compaction thread has finished `jobs` more jobs.
+template <class Store>
+void churn(Store& db, std::map<std::string, std::string>& model, std::mt19937& random, std::uint64_t jobs) {
+    const std::uint64_t target = db.stats().compactions + jobs;
+    const deadline limit;
+    for (int i = 0; db.stats().compactions < target; ++i) {
+        REQUIRE_FALSE(limit.passed());
+        const std::string key = "key" + std::to_string(random() % 400);
+        if (random() % 8 == 0) {
+            db.erase(key);
+            model.erase(key);
+        } else {
+            const std::string value = std::to_string(i) + std::string(100 + random() % 100, 'v');
+            db.put(key, value);
+            model[key] = value;
+        }
+        const std::string read = "key" + std::to_string(random() % 400);
+        const auto found = model.find(read);
+        REQUIRE(db.get(read) == (found == model.end() ? std::nullopt : std::optional<std::string>(found->second)));
+    }
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("with thread_safe, compaction runs on its own thread while writers and readers go on",
+                   "[compaction][threads]", kvforge::file_log, kvforge::mmap_file) {
+    using store_type = kvforge::store<std::string, std::string, TestType, kvforge::sorted_index, kvforge::thread_safe>;
+    temp_dir dir;
+    const std::string path = dir / "db";
+    std::map<std::string, std::string> model;
+    std::mt19937 random(21);
+    kvforge::stats before;
+    {
+        store_type db(path, small_segments());
+        // Keys no write changes, which a second thread reads throughout.
+        for (int i = 0; i < 50; ++i) db.put("fixed" + std::to_string(i), "value " + std::to_string(i));
+        std::atomic<bool> done{false};
+        std::atomic<int> wrong{0};
+        std::thread reader([&] {
+            while (!done.load()) {
+                for (int i = 0; i < 50; ++i) {
+                    wrong +=
+                        db.get("fixed" + std::to_string(i)) != std::optional<std::string>("value " + std::to_string(i));
+                }
+            }
+        });
+        churn(db, model, random, 10);
+        done = true;
+        reader.join();
+        CHECK(wrong == 0);
+        CHECK(db.stats().compaction_failures == 0);
+        for (int i = 0; i < 50; ++i) model["fixed" + std::to_string(i)] = "value " + std::to_string(i);
+        CHECK(db.size() == model.size());
+        for (const auto& [key, value] : model) REQUIRE(db.get(key) == std::optional<std::string>(value));
+        // Closing stops a job under way (dropping it, or finishing it once published).
+        db.close();
+        before = db.stats();
+    }
+    store_type db(path, small_segments());
+    const kvforge::stats after = db.stats();
+    // A reopen counts live and dead bytes from the records: the jobs kept them exact.
+    CHECK(after.live_bytes == before.live_bytes);
+    CHECK(after.dead_bytes == before.dead_bytes);
+    CHECK(db.size() == model.size());
+    for (const auto& [key, value] : model) REQUIRE(db.get(key) == std::optional<std::string>(value));
+    CHECK(db.verify().ok());
+}
+
+TEST_CASE("with thread_safe, compact, clear and close stop a background job and leave no temporary files",
+          "[compaction][threads]") {
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::thread_safe>;
+    temp_dir dir;
+    const std::string path = dir / "db";
+    std::map<std::string, std::string> model;
+    std::mt19937 random(5);
+    kvforge::options opts = small_segments();
+    // Chunks so small that a job spends most of its time between them.
+    opts.compaction_step_bytes = 256;
+    const auto check_contents = [&](store_type& db) {
+        CHECK(db.size() == model.size());
+        for (const auto& [key, value] : model) REQUIRE(db.get(key) == std::optional<std::string>(value));
+    };
+    const auto during_a_job = [&](store_type& db) {
+        churn(db, model, random, 1);
+        // The next job copies into a .tmp output while the writes go on.
+        const deadline limit;
+        for (int i = 0; temporary_files(path) == 0; ++i) {
+            REQUIRE_FALSE(limit.passed());
+            const std::string key = "key" + std::to_string(random() % 400);
+            db.put(key, "a newer value " + std::to_string(i));
+            model[key] = "a newer value " + std::to_string(i);
+        }
+    };
+    {
+        store_type db(path, opts);
+        during_a_job(db);
+        db.compact();
+        CHECK(temporary_files(path) == 0);
+        check_contents(db);
+        CHECK(db.stats().dead_bytes == 0);
+
+        during_a_job(db);
+        db.clear();
+        model.clear();
+        CHECK(temporary_files(path) == 0);
+        check_contents(db);
+
+        during_a_job(db);
+    }
+    CHECK(temporary_files(path) == 0);
+    store_type db(path, opts);
+    check_contents(db);
+    CHECK(db.verify().ok());
+}
