@@ -31,9 +31,13 @@
 namespace kvforge {
 
 namespace detail {
+struct store_access;  // kvforge's own layers above store (open_store.hpp)
+
 /// Whether a store backend takes snapshots: snapshot(ec) returns its snapshot's state.
 template <class Backend>
-concept takes_snapshots = requires(Backend& backend, std::error_code& ec) { backend.snapshot(ec); };
+concept takes_snapshots = requires(Backend& backend, std::error_code& ec) {
+    backend.snapshot(ec);
+};
 
 /// The state Backend's snapshot() returns; void for a backend that takes none.
 template <class Backend>
@@ -60,6 +64,8 @@ public:
     using key_type = Key;
     using mapped_type = Value;
     using range_type = scan_range<View, Key, Value>;
+    /// Whether the store's index is ordered, so that the scans work.
+    static constexpr bool ordered = Ordered;
 
     /// Takes over a store's snapshot state.
     explicit snapshot(View view) : view_(std::make_shared<const View>(std::move(view))) {}
@@ -174,14 +180,16 @@ public:
     void for_each(Fn&& fn, std::error_code& ec) const {
         ec.clear();
         std::pair<Key, Value> record;
-        view_->for_each([&](std::string_view k, std::string_view v) {
-            if (ec) return;
-            if (!codec<Key>::decode(k, record.first)) {
-                detail::fail(ec, errc::key_decode_failed, "for_each: a stored key cannot be decoded");
-            } else if (decode_value(v, record.second, ec)) {
-                fn(std::as_const(record.first), std::as_const(record.second));
-            }
-        }, ec);
+        view_->for_each(
+            [&](std::string_view k, std::string_view v) {
+                if (ec) return;
+                if (!codec<Key>::decode(k, record.first)) {
+                    detail::fail(ec, errc::key_decode_failed, "for_each: a stored key cannot be decoded");
+                } else if (decode_value(v, record.second, ec)) {
+                    fn(std::as_const(record.first), std::as_const(record.second));
+                }
+            },
+            ec);
     }
 
     /// The number of keys (with kvforge::expiring<>, those whose deadline has not come
@@ -190,6 +198,8 @@ public:
     [[nodiscard]] bool empty() const { return size() == 0; }
 
 private:
+    friend struct detail::store_access;
+
     template <class F>
     static void guarded(std::error_code& ec, F&& f) noexcept {
         ec.clear();
@@ -211,7 +221,8 @@ private:
             return view_->read_value(k, out, ec);
         } else {
             bool found = false;
-            view_->read(k, [&](std::string_view bytes) { found = decode_value(bytes, out, ec); }, ec);
+            view_->read(
+                k, [&](std::string_view bytes) { found = decode_value(bytes, out, ec); }, ec);
             return found;
         }
     }

@@ -6,10 +6,11 @@
 
 #include <unistd.h>
 
-#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -28,7 +29,9 @@ namespace {
 using contents = std::map<std::string, std::string>;
 
 template <class Store>
-inline constexpr bool takes_snapshots = requires(Store& db) { db.snapshot(); };
+inline constexpr bool takes_snapshots = requires(Store& db) {
+    db.snapshot();
+};
 
 /// What a snapshot (or a store) holds, read by for_each.
 template <class Readable>
@@ -131,8 +134,8 @@ TEMPLATE_LIST_TEST_CASE("a snapshot reads the store as of its cut, whatever is w
     }
 }
 
-TEMPLATE_LIST_TEST_CASE("a snapshot kept across automatic compaction reads every old value",
-                        "[conformance][snapshot]", all_configs) {
+TEMPLATE_LIST_TEST_CASE("a snapshot kept across automatic compaction reads every old value", "[conformance][snapshot]",
+                        all_configs) {
     if constexpr (takes_snapshots<TestType> && test_store<TestType>::persistent) {
         test_store<TestType> db;
         contents expected;
@@ -204,38 +207,50 @@ TEMPLATE_LIST_TEST_CASE("a snapshot is read by one thread while another writes",
             db->write(batch);
         };
         write_round(0);
-        std::atomic<bool> reader_done{false};
-        std::atomic<int> rounds{1};
+        // The writer counts its rounds here; the reader waits for it to move on between
+        // two reads of one snapshot, so every snapshot is read across a write.
+        std::mutex progress;
+        std::condition_variable moved_on;
+        int rounds_done = 1;
+        bool reader_done = false;
         std::thread writer([&] {
             // Bounded, so that a reader that stopped early cannot leave it running.
-            for (int round = 1; round < 100000 && !reader_done.load(); ++round) {
+            for (int round = 1; round < 1000000; ++round) {
                 write_round(round);
-                rounds.store(round + 1);
+                const std::lock_guard lock(progress);
+                rounds_done = round + 1;
+                moved_on.notify_all();
+                if (reader_done) return;
             }
         });
         std::vector<std::string> failures;
         std::thread reader([&] {
-            for (int n = 0; n < snapshots; ++n) {
+            for (int n = 0; n < snapshots && failures.empty(); ++n) {
                 const auto snap = db->snapshot();
                 const contents first = read_all(snap);
                 if (first.size() != static_cast<std::size_t>(keys)) failures.push_back("a snapshot lost keys");
                 for (const auto& [key, value] : first) {
                     if (value != first.begin()->second) failures.push_back("a snapshot cut a batch: " + key);
                 }
+                std::unique_lock lock(progress);
+                const int seen = rounds_done;
+                if (!moved_on.wait_for(lock, 10s, [&] { return rounds_done > seen + 1; })) {
+                    failures.push_back("the writer made no progress for 10 s");
+                }
+                lock.unlock();
                 if (read_all(snap) != first) failures.push_back("a snapshot changed while the writer went on");
             }
-            reader_done.store(true);
+            const std::lock_guard lock(progress);
+            reader_done = true;
         });
         reader.join();
         writer.join();
         CHECK(failures.empty());
-        CHECK(rounds.load() > 1);
     }
 }
 
 TEMPLATE_LIST_TEST_CASE("an expiring store's snapshot hides keys whose deadline has passed",
-                        "[conformance][snapshot][expiry]",
-                        expiring_snapshot_configs) {
+                        "[conformance][snapshot][expiry]", expiring_snapshot_configs) {
     test_store<TestType> db;
     db->put("forever", "1");
     db->put("short", "2", test_clock::now() + 10s);

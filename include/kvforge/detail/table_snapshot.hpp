@@ -24,9 +24,8 @@ template <class Table>
 [[nodiscard]] Table copy_table(const Table& table) {
     Table copy;
     if constexpr (requires { copy.reserve(table.size()); }) copy.reserve(table.size());
-    table.for_each([&](std::string_view key, std::string_view payload) {
-        copy.upsert(key, payload, [](std::string_view) {});
-    });
+    table.for_each(
+        [&](std::string_view key, std::string_view payload) { copy.upsert(key, payload, [](std::string_view) {}); });
     return copy;
 }
 
@@ -50,7 +49,8 @@ public:
     }
 
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
-        return read(key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
+        return read(
+            key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
     }
 
     bool contains(std::string_view key, std::error_code& /*ec*/) const { return table_.find(key).has_value(); }

@@ -516,7 +516,8 @@ public:
         const gate_lock gate(write_gate_);
         backup_cut cut;
         if (!take_backup_cut(cut, ec)) return {};
-        return {table_, cut.segments, [&](const segment_type& in) { return &in == cut.active.get() ? cut.active_end : in.size; }};
+        return {table_, cut.segments,
+                [&](const segment_type& in) { return &in == cut.active.get() ? cut.active_end : in.size; }};
     }
 
     /// Reads every record of every segment and checks its checksum; changes nothing.

@@ -79,7 +79,8 @@ public:
     }
 
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
-        const bool found = read(key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
+        const bool found = read(
+            key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
         if (!found) out.clear();
         return found;
     }
@@ -130,8 +131,8 @@ private:
 
     /// Reads and checks the record at where; value views its value, in the mapping
     /// (mmap_file), in the read-ahead window (scans) or in scratch.
-    bool read_record(std::string_view key, const record_location& where, std::string& scratch,
-                     std::string_view& value, std::error_code& ec, read_ahead* ahead) const {
+    bool read_record(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
+                     std::error_code& ec, read_ahead* ahead) const {
         const held_segment* const in = find(where.segment);
         const auto size = static_cast<std::size_t>(where.record_size(key.size()));
         if (in == nullptr || where.offset + size > in->end) {
@@ -184,8 +185,9 @@ private:
     }
 
     [[nodiscard]] const held_segment* find(std::uint32_t id) const noexcept {
-        const auto at = std::lower_bound(segments_.begin(), segments_.end(), id,
-                                         [](const held_segment& s, std::uint32_t wanted) { return s.file->id < wanted; });
+        const auto at =
+            std::lower_bound(segments_.begin(), segments_.end(), id,
+                             [](const held_segment& s, std::uint32_t wanted) { return s.file->id < wanted; });
         return at != segments_.end() && at->file->id == id ? &*at : nullptr;
     }
 
