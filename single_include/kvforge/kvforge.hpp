@@ -11406,12 +11406,15 @@ public:
 
     /// A read-only view of the store as it is at the call (snapshot.hpp): the cut is
     /// backup's (every write that returned before the call is in the files), then the
-    /// index is copied and the segments held, all under the gate; reads of the view take
-    /// no lock of the store.
+    /// index is copied and the segments held, under the gate and the read lock; reads of
+    /// the view take no lock of the store.
     [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) {
         const gate_lock gate(write_gate_);
         backup_cut cut;
         if (!take_backup_cut(cut, ec)) return {};
+        // The gate already keeps writers and compaction out; the read lock makes the copy
+        // safe against whatever changes the index or a mapping under the exclusive lock alone.
+        const read_lock lock(mutex_);
         return {table_, cut.segments,
                 [&](const segment_type& in) { return &in == cut.active.get() ? cut.active_end : in.size; }};
     }
