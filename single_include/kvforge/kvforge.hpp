@@ -754,12 +754,14 @@ concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <optional>
 #include <iterator>
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 // ---- begin kvforge/detail/hash.hpp ----
@@ -1048,6 +1050,23 @@ public:
         return *this;
     }
 
+    /// A copy of the arena that holds every record at the reference it has here, so an
+    /// index copied word for word stays valid over it. Each chunk is copied as one block
+    /// of its used bytes (garbage included, so the counters stay true) into a chunk just
+    /// that large: a copy's memory is its contents, and it grows again as an arena does.
+    [[nodiscard]] record_arena clone() const {
+        record_arena copy;
+        copy.chunks_.reserve(chunks_.size());
+        for (const chunk& c : chunks_) {
+            copy.chunks_.push_back({std::make_unique_for_overwrite<char[]>(c.used), c.used, c.used});
+            if (c.used != 0) std::memcpy(copy.chunks_.back().data.get(), c.data.get(), c.used);
+            copy.allocated_bytes_ += c.used;
+        }
+        copy.used_bytes_ = used_bytes_;
+        copy.garbage_bytes_ = garbage_bytes_;
+        return copy;
+    }
+
     /// Copies a record in and returns its address.
     ref append(std::string_view key, std::string_view payload) {
         const std::size_t size = record_size(key.size(), payload.size());
@@ -1199,6 +1218,23 @@ public:
         hash_table moved(std::move(other));
         swap(moved);
         return *this;
+    }
+
+    /// A copy of the table, independent of it. The group array and the arena's chunks are
+    /// copied as blocks: slot words hold arena references, which stay valid in the copied
+    /// arena, so nothing is hashed or placed again. If an allocation throws, nothing leaks.
+    [[nodiscard]] hash_table clone() const {
+        static_assert(std::is_trivially_copyable_v<hash_group>);
+        hash_table copy;
+        copy.arena_ = arena_.clone();
+        if (groups_) {
+            copy.groups_ = std::make_unique_for_overwrite<hash_group[]>(group_count());
+            std::memcpy(copy.groups_.get(), groups_.get(), group_count() * sizeof(hash_group));
+        }
+        copy.mask_ = mask_;
+        copy.size_ = size_;
+        copy.max_load_ = max_load_;
+        return copy;
     }
 
     /// The payload stored for key, or nullopt. Never allocates.
@@ -1608,6 +1644,25 @@ public:
             separators_ = std::exchange(other.separators_, record_arena{});
         }
         return *this;
+    }
+
+    /// A copy of the table, independent of it. Both arenas are copied as blocks and every
+    /// node as a whole (nodes hold arena references, which stay valid in the copied arenas),
+    /// with only child and next-leaf pointers set anew: nothing is compared or split. If an
+    /// allocation throws, the nodes copied so far are freed.
+    [[nodiscard]] btree_table clone() const {
+        btree_table copy;
+        copy.records_ = records_.clone();
+        copy.separators_ = separators_.clone();
+        if (root_ == nullptr) return copy;
+        copy.height_ = height_;
+        leaf_node* last_leaf = nullptr;
+        copy.root_ = copy_node(root_, height_, last_leaf);
+        copy.fill_children(copy.root_, root_, height_, last_leaf);
+        copy.size_ = size_;
+        copy.leaf_count_ = leaf_count_;
+        copy.inner_count_ = inner_count_;
+        return copy;
     }
 
     /// The payload stored for key, or nullopt. Does not allocate.
@@ -2393,6 +2448,37 @@ private:
         auto* inner = static_cast<inner_node*>(node);
         for (std::uint32_t i = 0; i + 1 < inner->count; ++i) update(inner->separators[i]);
         for (std::uint32_t i = 0; i < inner->count; ++i) visit_separators(inner->children[i], levels - 1, update);
+    }
+
+    // A copy of node alone, which stands `levels` levels above the leaves: a leaf with its
+    // entries, appended to the chain of leaves ending at last_leaf; an inner node with its
+    // separators but no children yet (count 0, so that destroy() frees no original node
+    // should a later allocation throw; fill_children() adds them).
+    static node_base* copy_node(const node_base* node, std::uint32_t levels, leaf_node*& last_leaf) {
+        if (levels == 0) {
+            auto* leaf = new leaf_node(*static_cast<const leaf_node*>(node));
+            leaf->next = nullptr;
+            if (last_leaf != nullptr) last_leaf->next = leaf;
+            last_leaf = leaf;
+            return leaf;
+        }
+        auto* inner = new inner_node(*static_cast<const inner_node*>(node));
+        inner->count = 0;
+        return inner;
+    }
+
+    // Gives copy, the copy_node() of original, copies of original's subtrees, left to right
+    // so that the leaves chain in order. Each child counts once attached, so destroy()
+    // frees exactly the nodes made.
+    static void fill_children(node_base* copy, const node_base* original, std::uint32_t levels, leaf_node*& last_leaf) {
+        if (levels == 0) return;
+        auto* inner = static_cast<inner_node*>(copy);
+        const auto* from = static_cast<const inner_node*>(original);
+        for (std::uint32_t i = 0; i < from->count; ++i) {
+            inner->children[i] = copy_node(from->children[i], levels - 1, last_leaf);
+            inner->count = i + 1;
+            fill_children(inner->children[i], from->children[i], levels - 1, last_leaf);
+        }
     }
 
     // Frees the subtree of node, which stands `levels` levels above the leaves.
@@ -4842,6 +4928,7 @@ static_assert(io_policy<posix_io>);
 /// table holds the values themselves. A snapshot's table is never changed once made, so
 /// it is read with no lock.
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -4853,16 +4940,24 @@ static_assert(io_policy<posix_io>);
 
 namespace kvforge::detail {
 
-/// A copy of table: every key with its payload. Tables are move-only (a copy costs a
-/// walk and an insert per key, which callers should do knowingly), so this is the one
-/// way to copy one.
+/// A copy of table: every key with its payload. Tables are move-only (a copy costs
+/// memory and time in proportion to the table, which callers should spend knowingly), so
+/// this is the one way to copy one. The library's tables copy their arrays as blocks
+/// (clone()); any other table is copied by inserting each of its keys into a new one.
 template <class Table>
 [[nodiscard]] Table copy_table(const Table& table) {
-    Table copy;
-    if constexpr (requires { copy.reserve(table.size()); }) copy.reserve(table.size());
-    table.for_each(
-        [&](std::string_view key, std::string_view payload) { copy.upsert(key, payload, [](std::string_view) {}); });
-    return copy;
+    if constexpr (requires {
+                      { table.clone() } -> std::same_as<Table>;
+                  }) {
+        return table.clone();
+    } else {
+        Table copy;
+        if constexpr (requires { copy.reserve(table.size()); }) copy.reserve(table.size());
+        table.for_each([&](std::string_view key, std::string_view payload) {
+            copy.upsert(key, payload, [](std::string_view) {});
+        });
+        return copy;
+    }
 }
 
 /// A memory store's snapshot: its own copy of the store's table, read with the calls a

@@ -5,6 +5,7 @@
 /// table holds the values themselves. A snapshot's table is never changed once made, so
 /// it is read with no lock.
 
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -17,16 +18,24 @@
 
 namespace kvforge::detail {
 
-/// A copy of table: every key with its payload. Tables are move-only (a copy costs a
-/// walk and an insert per key, which callers should do knowingly), so this is the one
-/// way to copy one.
+/// A copy of table: every key with its payload. Tables are move-only (a copy costs
+/// memory and time in proportion to the table, which callers should spend knowingly), so
+/// this is the one way to copy one. The library's tables copy their arrays as blocks
+/// (clone()); any other table is copied by inserting each of its keys into a new one.
 template <class Table>
 [[nodiscard]] Table copy_table(const Table& table) {
-    Table copy;
-    if constexpr (requires { copy.reserve(table.size()); }) copy.reserve(table.size());
-    table.for_each(
-        [&](std::string_view key, std::string_view payload) { copy.upsert(key, payload, [](std::string_view) {}); });
-    return copy;
+    if constexpr (requires {
+                      { table.clone() } -> std::same_as<Table>;
+                  }) {
+        return table.clone();
+    } else {
+        Table copy;
+        if constexpr (requires { copy.reserve(table.size()); }) copy.reserve(table.size());
+        table.for_each([&](std::string_view key, std::string_view payload) {
+            copy.upsert(key, payload, [](std::string_view) {});
+        });
+        return copy;
+    }
 }
 
 /// A memory store's snapshot: its own copy of the store's table, read with the calls a
