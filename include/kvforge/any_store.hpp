@@ -122,6 +122,10 @@ public:
     virtual void compact(std::error_code& ec) noexcept { closed(ec, 0); }
     virtual void backup(std::string_view, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual verify_report verify(std::error_code& ec) const noexcept { return closed(ec, verify_report{}); }
+    /// A read-only store of the calls above, as of now (store::snapshot); nullptr on failure.
+    virtual std::unique_ptr<erased_store> snapshot(std::error_code& ec) noexcept {
+        return closed(ec, std::unique_ptr<erased_store>{});
+    }
     virtual void close(std::error_code& ec) noexcept { ec.clear(); }
     [[nodiscard]] virtual bool is_open() const noexcept { return false; }
 
@@ -379,6 +383,19 @@ public:
     /// a memory store fails with errc::not_supported.
     void backup(std::string_view dest) { thrown(&erased::backup, dest); }
     void backup(std::string_view dest, std::error_code& ec) noexcept { impl().backup(dest, ec); }
+
+    /// A read-only view of the store as it is now (store::snapshot), itself an any_store:
+    /// its reads and scans answer as of the call, its writes fail with errc::read_only. A
+    /// bounded cache fails with errc::not_supported. Moving it releases nothing; destroying
+    /// it does (see README, "Snapshots").
+    [[nodiscard]] any_store snapshot() const {
+        std::error_code ec;
+        any_store taken = snapshot(ec);
+        detail::throw_if(ec);
+        return taken;
+    }
+    /// As snapshot(); an any_store holding no store, with ec set, on failure.
+    [[nodiscard]] any_store snapshot(std::error_code& ec) const noexcept { return any_store(impl().snapshot(ec)); }
 
     /// Reads and checks every record without changing anything.
     [[nodiscard]] verify_report verify() const { return thrown(&erased::verify); }

@@ -38,7 +38,9 @@ struct copy_options {
 ///
 /// Source is read as for_each reads it: with an ordered index a chunk at a time, so its
 /// writers wait at most for one chunk; with a hash index under its read lock for the
-/// whole copy. On failure ec says which side failed; the batches written before stay.
+/// whole copy. A snapshot is a source too: copy(db.snapshot(), destination) copies the
+/// store as of one moment and holds no lock of it while it copies. On failure ec says
+/// which side failed; the batches written before stay.
 template <class Source, class Destination>
 std::uint64_t copy(const Source& source, Destination& destination, const copy_options& opts, std::error_code& ec) {
     using key_type = typename Source::key_type;

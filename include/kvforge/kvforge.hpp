@@ -32,6 +32,7 @@
 #include "options.hpp"
 #include "pinned_value.hpp"
 #include "scan_range.hpp"
+#include "snapshot.hpp"
 #include "stats.hpp"
 #include "store.hpp"
 #include "stores/file_log.hpp"

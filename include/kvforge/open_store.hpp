@@ -69,10 +69,103 @@ struct store_access {
         s.open_with_codecs(path, opts, codecs.names_known ? codecs.key_codec : unknown,
                            codecs.names_known ? codecs.value_codec : unknown, codecs.fingerprint, ec);
     }
+    template <class View, class Key, class Value, bool Ordered>
+    static const View& view(const kvforge::snapshot<View, Key, Value, Ordered>& s) noexcept {
+        return *s.view_;
+    }
     template <class Key, class Value>
     static any_store<Key, Value> make_any(std::unique_ptr<erased_store<Key, Value>> opened) noexcept {
         return any_store<Key, Value>(std::move(opened));
     }
+};
+
+/// A store's snapshot behind the erased calls: reads as of its cut, writes refused.
+template <class Snapshot>
+class erased_snapshot final : public erased_store<typename Snapshot::key_type, typename Snapshot::mapped_type> {
+    using Key = typename Snapshot::key_type;
+    using Value = typename Snapshot::mapped_type;
+    using base = erased_store<Key, Value>;
+    using key_param = typename base::key_param;
+    using value_param = typename base::value_param;
+    using record_visitor = typename base::record_visitor;
+
+public:
+    erased_snapshot(erased_description description, Snapshot snapshot) : snapshot_(std::move(snapshot)) {
+        this->description_ = std::move(description);
+    }
+
+    std::uint64_t put(key_param, value_param, std::error_code& ec) noexcept override { return refused(ec, 0); }
+    std::optional<Value> get(key_param key, std::error_code& ec) const noexcept override {
+        return snapshot_.get(key, ec);
+    }
+    bool get_into(key_param key, Value& out, std::error_code& ec) const noexcept override {
+        return snapshot_.get(key, out, ec);
+    }
+    bool visit(key_param key, function_ref<void(std::string_view)> fn, std::error_code& ec) const override {
+        return snapshot_.visit(key, fn, ec);
+    }
+    std::optional<pinned_value> get_view(key_param, std::error_code& ec) const noexcept override {
+        fail_unsupported(ec, "get_view()", "a store rather than a snapshot", this->description_, "a snapshot",
+                         "use visit() for a view during a callback or get() for a copy");
+        return std::nullopt;
+    }
+    bool contains(key_param key, std::error_code& ec) const noexcept override { return snapshot_.contains(key, ec); }
+    bool erase(key_param, std::error_code& ec) noexcept override { return refused(ec, false); }
+    std::uint64_t write(const batch<Key, Value>&, std::error_code& ec) noexcept override { return refused(ec, 0); }
+    void visit_records(std::string_view from, bool inclusive, record_visitor visitor,
+                       std::error_code& ec) const override {
+        if constexpr (Snapshot::ordered) {
+            ec.clear();
+            store_access::view(snapshot_).visit_from(from, inclusive, visitor, ec);
+        } else {
+            fail_unordered(ec, this->description_);
+        }
+    }
+    void visit_records_down(std::optional<std::string_view> from, bool inclusive, record_visitor visitor,
+                            std::error_code& ec) const override {
+        if constexpr (Snapshot::ordered) {
+            ec.clear();
+            store_access::view(snapshot_).visit_down_from(from, inclusive, visitor, ec);
+        } else {
+            fail_unordered(ec, this->description_);
+        }
+    }
+    void for_each(function_ref<void(const Key&, const Value&)> fn, std::error_code& ec) const override {
+        snapshot_.for_each(fn, ec);
+    }
+    [[nodiscard]] std::size_t size() const override { return snapshot_.size(); }
+    void clear(std::error_code& ec) noexcept override { refused(ec, 0); }
+    void flush(std::error_code& ec) noexcept override { ec.clear(); }
+    void sync(std::error_code& ec) noexcept override { ec.clear(); }
+    void compact(std::error_code& ec) noexcept override { refused(ec, 0); }
+    void backup(std::string_view, std::error_code& ec) noexcept override { refused(ec, 0); }
+    void wait_durable(std::uint64_t, std::error_code& ec) noexcept override { refused(ec, 0); }
+    std::uint64_t durable_seq(std::error_code& ec) const noexcept override { return refused(ec, 0); }
+    verify_report verify(std::error_code& ec) const noexcept override {
+        fail_unsupported(ec, "verify()", "a store rather than a snapshot", this->description_, "a snapshot",
+                         "verify the store it came from");
+        return {};
+    }
+    std::unique_ptr<base> snapshot(std::error_code& ec) noexcept override {
+        ec.clear();
+        try {
+            return std::make_unique<erased_snapshot>(this->description_, snapshot_);
+        } catch (const std::bad_alloc&) {
+            fail(ec, std::make_error_code(std::errc::not_enough_memory), "out of memory");
+            return nullptr;
+        }
+    }
+    void close(std::error_code& ec) noexcept override { ec.clear(); }
+    [[nodiscard]] bool is_open() const noexcept override { return true; }
+
+private:
+    template <class Result>
+    static Result refused(std::error_code& ec, Result result) noexcept {
+        fail(ec, errc::read_only, "this any_store is a snapshot, which is read-only; write to the store it came from");
+        return result;
+    }
+
+    Snapshot snapshot_;
 };
 
 /// One composition's store behind the erased calls.
@@ -224,6 +317,23 @@ public:
         }
     }
     verify_report verify(std::error_code& ec) const noexcept override { return store_.verify(ec); }
+    std::unique_ptr<base> snapshot(std::error_code& ec) noexcept override {
+        if constexpr (requires { store_.snapshot(ec); }) {
+            try {
+                std::optional<typename Store::snapshot_type> taken = store_.snapshot(ec);
+                if (!taken) return nullptr;
+                return std::make_unique<erased_snapshot<typename Store::snapshot_type>>(this->description_,
+                                                                                         std::move(*taken));
+            } catch (const std::bad_alloc&) {
+                fail(ec, std::make_error_code(std::errc::not_enough_memory), "out of memory");
+                return nullptr;
+            }
+        } else {
+            fail_unsupported(ec, "snapshot()", "a store that is not a bounded cache", this->description_, "a bounded cache",
+                             "copy the records into another store with kvforge::copy(src, dst)");
+            return nullptr;
+        }
+    }
     void close(std::error_code& ec) noexcept override {
         if constexpr (Store::persistent) {
             store_.close(ec);

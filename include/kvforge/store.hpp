@@ -31,6 +31,7 @@
 #include "options.hpp"
 #include "pinned_value.hpp"
 #include "scan_range.hpp"
+#include "snapshot.hpp"
 #include "stats.hpp"
 #include "stores/log/record_format.hpp"
 
@@ -653,6 +654,34 @@ public:
                       "kvforge: a memory store has no files to back up; copy it into a file_log store with "
                       "kvforge::copy(src, dst)");
         if constexpr (persistent) guarded(ec, [&] { backend_.backup(dest, ec); });
+    }
+
+    /// What snapshot() returns: a read-only view of the store as of the call.
+    using snapshot_type =
+        kvforge::snapshot<typename detail::snapshot_view_of<backend_type>::type, Key, Value, index_policy::ordered>;
+
+    /// A read-only view of the store as it is now, with get, contains, visit, scans,
+    /// for_each and size; writers go on, and what they do later is not seen through it
+    /// (kvforge::snapshot; see README, "Snapshots"). Every write that returned before the
+    /// call is in it. Throws kvforge::error on failure.
+    [[nodiscard]] snapshot_type snapshot()
+        requires detail::takes_snapshots<backend_type>
+    {
+        std::error_code ec;
+        std::optional<snapshot_type> taken = snapshot(ec);
+        detail::throw_if(ec);
+        return std::move(*taken);
+    }
+    /// As snapshot(); nullopt with ec set on failure.
+    [[nodiscard]] std::optional<snapshot_type> snapshot(std::error_code& ec) noexcept
+        requires detail::takes_snapshots<backend_type>
+    {
+        std::optional<snapshot_type> taken;
+        guarded(ec, [&] {
+            auto view = backend_.snapshot(ec);
+            if (!ec) taken.emplace(std::move(view));
+        });
+        return taken;
     }
 
 private:

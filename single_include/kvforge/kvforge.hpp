@@ -754,12 +754,14 @@ concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <optional>
 #include <iterator>
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 // ---- begin kvforge/detail/hash.hpp ----
@@ -1048,6 +1050,23 @@ public:
         return *this;
     }
 
+    /// A copy of the arena that holds every record at the reference it has here, so an
+    /// index copied word for word stays valid over it. Each chunk is copied as one block
+    /// of its used bytes (garbage included, so the counters stay true) into a chunk just
+    /// that large: a copy's memory is its contents, and it grows again as an arena does.
+    [[nodiscard]] record_arena clone() const {
+        record_arena copy;
+        copy.chunks_.reserve(chunks_.size());
+        for (const chunk& c : chunks_) {
+            copy.chunks_.push_back({std::make_unique_for_overwrite<char[]>(c.used), c.used, c.used});
+            if (c.used != 0) std::memcpy(copy.chunks_.back().data.get(), c.data.get(), c.used);
+            copy.allocated_bytes_ += c.used;
+        }
+        copy.used_bytes_ = used_bytes_;
+        copy.garbage_bytes_ = garbage_bytes_;
+        return copy;
+    }
+
     /// Copies a record in and returns its address.
     ref append(std::string_view key, std::string_view payload) {
         const std::size_t size = record_size(key.size(), payload.size());
@@ -1199,6 +1218,23 @@ public:
         hash_table moved(std::move(other));
         swap(moved);
         return *this;
+    }
+
+    /// A copy of the table, independent of it. The group array and the arena's chunks are
+    /// copied as blocks: slot words hold arena references, which stay valid in the copied
+    /// arena, so nothing is hashed or placed again. If an allocation throws, nothing leaks.
+    [[nodiscard]] hash_table clone() const {
+        static_assert(std::is_trivially_copyable_v<hash_group>);
+        hash_table copy;
+        copy.arena_ = arena_.clone();
+        if (groups_) {
+            copy.groups_ = std::make_unique_for_overwrite<hash_group[]>(group_count());
+            std::memcpy(copy.groups_.get(), groups_.get(), group_count() * sizeof(hash_group));
+        }
+        copy.mask_ = mask_;
+        copy.size_ = size_;
+        copy.max_load_ = max_load_;
+        return copy;
     }
 
     /// The payload stored for key, or nullopt. Never allocates.
@@ -1608,6 +1644,25 @@ public:
             separators_ = std::exchange(other.separators_, record_arena{});
         }
         return *this;
+    }
+
+    /// A copy of the table, independent of it. Both arenas are copied as blocks and every
+    /// node as a whole (nodes hold arena references, which stay valid in the copied arenas),
+    /// with only child and next-leaf pointers set anew: nothing is compared or split. If an
+    /// allocation throws, the nodes copied so far are freed.
+    [[nodiscard]] btree_table clone() const {
+        btree_table copy;
+        copy.records_ = records_.clone();
+        copy.separators_ = separators_.clone();
+        if (root_ == nullptr) return copy;
+        copy.height_ = height_;
+        leaf_node* last_leaf = nullptr;
+        copy.root_ = copy_node(root_, height_, last_leaf);
+        copy.fill_children(copy.root_, root_, height_, last_leaf);
+        copy.size_ = size_;
+        copy.leaf_count_ = leaf_count_;
+        copy.inner_count_ = inner_count_;
+        return copy;
     }
 
     /// The payload stored for key, or nullopt. Does not allocate.
@@ -2395,6 +2450,37 @@ private:
         for (std::uint32_t i = 0; i < inner->count; ++i) visit_separators(inner->children[i], levels - 1, update);
     }
 
+    // A copy of node alone, which stands `levels` levels above the leaves: a leaf with its
+    // entries, appended to the chain of leaves ending at last_leaf; an inner node with its
+    // separators but no children yet (count 0, so that destroy() frees no original node
+    // should a later allocation throw; fill_children() adds them).
+    static node_base* copy_node(const node_base* node, std::uint32_t levels, leaf_node*& last_leaf) {
+        if (levels == 0) {
+            auto* leaf = new leaf_node(*static_cast<const leaf_node*>(node));
+            leaf->next = nullptr;
+            if (last_leaf != nullptr) last_leaf->next = leaf;
+            last_leaf = leaf;
+            return leaf;
+        }
+        auto* inner = new inner_node(*static_cast<const inner_node*>(node));
+        inner->count = 0;
+        return inner;
+    }
+
+    // Gives copy, the copy_node() of original, copies of original's subtrees, left to right
+    // so that the leaves chain in order. Each child counts once attached, so destroy()
+    // frees exactly the nodes made.
+    static void fill_children(node_base* copy, const node_base* original, std::uint32_t levels, leaf_node*& last_leaf) {
+        if (levels == 0) return;
+        auto* inner = static_cast<inner_node*>(copy);
+        const auto* from = static_cast<const inner_node*>(original);
+        for (std::uint32_t i = 0; i < from->count; ++i) {
+            inner->children[i] = copy_node(from->children[i], levels - 1, last_leaf);
+            inner->count = i + 1;
+            fill_children(inner->children[i], from->children[i], levels - 1, last_leaf);
+        }
+    }
+
     // Frees the subtree of node, which stands `levels` levels above the leaves.
     static void destroy(node_base* node, std::uint32_t levels) noexcept {
         if (levels == 0) {
@@ -3032,6 +3118,7 @@ private:
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 // ---- begin kvforge/manifest.hpp ----
@@ -3710,6 +3797,83 @@ struct deadline_header {
 /// Writers take this layer's lock before Inner's, so the deadline index always agrees
 /// with the stored headers; readers of single keys and scans take only Inner's lock,
 /// as they would without expiry.
+/// An expiring store's snapshot: the inner store's snapshot, read as the store reads
+/// its values. A key whose deadline has passed is absent, judged by Clock when it is read,
+/// as the store judges it, so a key of a snapshot may expire while the snapshot lives.
+template <class Clock, class Inner>
+class expiring_snapshot {
+public:
+    /// A snapshot takes no writes, so it hands out no sequence numbers.
+    static constexpr bool sequenced = false;
+
+    explicit expiring_snapshot(Inner inner) noexcept : inner_(std::move(inner)) {}
+
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        bool live = false;
+        const std::int64_t at = now();
+        inner_.read(key, [&](std::string_view stored) {
+            if (!alive_at(stored, at)) return;
+            live = true;
+            on_value(deadline_header::value_of(stored));
+        }, ec);
+        return live;
+    }
+
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        return read(key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
+    }
+
+    bool contains(std::string_view key, std::error_code& ec) const {
+        return read(key, [](std::string_view) {}, ec);
+    }
+
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        const std::int64_t at = now();
+        inner_.visit_from(from, inclusive, [&](std::string_view key, std::string_view stored) {
+            return !alive_at(stored, at) || visitor(key, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        const std::int64_t at = now();
+        inner_.visit_down_from(from, inclusive, [&](std::string_view key, std::string_view stored) {
+            return !alive_at(stored, at) || visitor(key, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        const std::int64_t at = now();
+        inner_.for_each([&](std::string_view key, std::string_view stored) {
+            if (alive_at(stored, at)) visitor(key, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    /// The keys whose deadline has not come. The snapshot keeps no deadline index, so
+    /// this reads every value: it costs a for_each.
+    [[nodiscard]] std::size_t size() const {
+        std::size_t live = 0;
+        std::error_code ignored;
+        for_each([&](std::string_view, std::string_view) { ++live; }, ignored);
+        return live;
+    }
+
+    [[nodiscard]] static constexpr std::uint64_t write_version() noexcept { return 0; }
+
+private:
+    [[nodiscard]] static std::int64_t now() { return Clock::now().time_since_epoch().count(); }
+    [[nodiscard]] static bool alive_at(std::string_view stored, std::int64_t at) noexcept {
+        const std::optional<std::int64_t> d = deadline_header::deadline_of(stored);
+        return !d || *d > at;
+    }
+
+    Inner inner_;
+};
+
 template <class Policies, class Inner>
 class expiring_backend {
     using clock = typename Policies::expiry::clock;
@@ -3932,6 +4096,13 @@ public:
         inner_.for_each([&](std::string_view key, std::string_view stored) {
             if (alive_at(stored, at)) visitor(key, deadline_header::value_of(stored));
         }, ec);
+    }
+
+    /// A snapshot of the store (expiring_snapshot), as Inner takes it.
+    [[nodiscard]] auto snapshot(std::error_code& ec)
+        requires requires(Inner& inner) { inner.snapshot(ec); }
+    {
+        return expiring_snapshot<clock, decltype(inner_.snapshot(ec))>(inner_.snapshot(ec));
     }
 
     /// The keys whose deadline has not come: those stored, less the expired ones not yet
@@ -4333,6 +4504,10 @@ public:
     static constexpr std::size_t max_value_size =
         kvforge::max_value_size - (Policies::expiry_given ? deadline_header::with_deadline_size : 0) - value_flag::size;
 
+    compressed_backend() = default;
+    /// The layer over inner with this codec: how a snapshot reads, over Inner's snapshot.
+    compressed_backend(Inner inner, const codec_type& codec) : inner_(std::move(inner)), codec_(codec) {}
+
     void configure(const kvforge::options& opts, std::error_code& ec)
         requires requires(Inner& inner) { inner.configure(opts, ec); }
     {
@@ -4525,6 +4700,13 @@ public:
         requires requires(Inner& inner) { inner.backup(dest, ec); }
     {
         inner_.backup(dest, ec);
+    }
+
+    /// A snapshot of the store: this layer over Inner's snapshot, decompressing as the store does.
+    [[nodiscard]] auto snapshot(std::error_code& ec)
+        requires requires(Inner& inner) { inner.snapshot(ec); }
+    {
+        return compressed_backend<Policies, decltype(inner_.snapshot(ec))>(inner_.snapshot(ec), codec_);
     }
 
 private:
@@ -4869,6 +5051,97 @@ static_assert(io_policy<posix_io>);
 #include <string_view>
 #include <system_error>
 
+// ---- begin kvforge/detail/table_snapshot.hpp ----
+/// \file table_snapshot.hpp
+/// Copies of an index table, for snapshots: copy_table() (a log store's snapshot copies
+/// its index of record places) and table_snapshot, a memory store's snapshot, whose
+/// table holds the values themselves. A snapshot's table is never changed once made, so
+/// it is read with no lock.
+
+#include <concepts>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+
+namespace kvforge::detail {
+
+/// A copy of table: every key with its payload. Tables are move-only (a copy costs
+/// memory and time in proportion to the table, which callers should spend knowingly), so
+/// this is the one way to copy one. The library's tables copy their arrays as blocks
+/// (clone()); any other table is copied by inserting each of its keys into a new one.
+template <class Table>
+[[nodiscard]] Table copy_table(const Table& table) {
+    if constexpr (requires {
+                      { table.clone() } -> std::same_as<Table>;
+                  }) {
+        return table.clone();
+    } else {
+        Table copy;
+        if constexpr (requires { copy.reserve(table.size()); }) copy.reserve(table.size());
+        table.for_each([&](std::string_view key, std::string_view payload) {
+            copy.upsert(key, payload, [](std::string_view) {});
+        });
+        return copy;
+    }
+}
+
+/// A memory store's snapshot: its own copy of the store's table, read with the calls a
+/// store backend answers reads with.
+template <class Table>
+class table_snapshot {
+public:
+    /// A snapshot takes no writes, so it hands out no sequence numbers.
+    static constexpr bool sequenced = false;
+
+    table_snapshot() = default;
+    explicit table_snapshot(Table table) noexcept : table_(std::move(table)) {}
+
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& /*ec*/) const {
+        const auto value = table_.find(key);
+        if (!value) return false;
+        on_value(*value);
+        return true;
+    }
+
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        return read(
+            key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
+    }
+
+    bool contains(std::string_view key, std::error_code& /*ec*/) const { return table_.find(key).has_value(); }
+
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& /*ec*/) const {
+        table_.visit_from(from, inclusive, visitor);
+    }
+
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& /*ec*/) const {
+        table_.visit_down_from(from, inclusive, visitor);
+    }
+
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& /*ec*/) const {
+        table_.for_each(visitor);
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return table_.size(); }
+    /// A snapshot never changes, so a scan over it never reads a chunk again.
+    [[nodiscard]] static constexpr std::uint64_t write_version() noexcept { return 0; }
+
+private:
+    Table table_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/table_snapshot.hpp ----
 // ---- begin kvforge/detail/write_version.hpp ----
 /// \file write_version.hpp
 /// A store's write version: a number that every change of its contents moves on, so
@@ -5038,6 +5311,13 @@ public:
     /// A number that every change of the contents moves on, read without a lock: a scan
     /// re-reads what it read ahead once it moved (see scan_range.hpp).
     [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
+
+    /// A read-only copy of the store as it is now: a copy of every key and value, made
+    /// under the read lock (writers wait for it; readers go on).
+    [[nodiscard]] table_snapshot<table_type> snapshot(std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        return table_snapshot<table_type>(copy_table(table_));
+    }
 
     void clear(std::error_code& /*ec*/) {
         const write_lock lock(mutex_);
@@ -5568,6 +5848,253 @@ private:
 
 }  // namespace kvforge
 // ---- end kvforge/scan_range.hpp ----
+// ---- begin kvforge/snapshot.hpp ----
+/// \file snapshot.hpp
+/// kvforge::snapshot: a read-only view of a store as it was when store::snapshot() was
+/// called, while writers go on.
+///
+/// What a snapshot costs depends on the store. A log store's (file_log, mmap_file)
+/// copies its index (about what stats().memory_bytes says the index takes) and holds
+/// the data files it names; the files are not copied, and segments that compaction or
+/// clear() retires meanwhile keep their disk space until the last snapshot holding them
+/// goes. A memory store's copies every key and value. Reads of a snapshot take no lock
+/// of the store, so they never hold writers up.
+
+#include <cstddef>
+#include <exception>
+#include <memory>
+#include <new>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+
+
+namespace kvforge {
+
+namespace detail {
+struct store_access;  // kvforge's own layers above store (open_store.hpp)
+
+/// Whether a store backend takes snapshots: snapshot(ec) returns its snapshot's state.
+template <class Backend>
+concept takes_snapshots = requires(Backend& backend, std::error_code& ec) {
+    backend.snapshot(ec);
+};
+
+/// The state Backend's snapshot() returns; void for a backend that takes none.
+template <class Backend>
+struct snapshot_view_of {
+    using type = void;
+};
+template <takes_snapshots Backend>
+struct snapshot_view_of<Backend> {
+    using type = decltype(std::declval<Backend&>().snapshot(std::declval<std::error_code&>()));
+};
+}  // namespace detail
+
+/// What a store's snapshot() returns: the read calls of a store (get, contains, visit,
+/// scan, scan_from, scan_prefix, for_each, size), answered as of the snapshot. View is
+/// the store's own snapshot state; Ordered says whether its index is (scans need it).
+/// Copies share one view, which is released, with what it holds, when the last goes.
+/// A snapshot may outlive its store's close(), but not the store object itself; a range
+/// must not outlive the snapshot it came from.
+template <class View, class Key, class Value, bool Ordered>
+class snapshot {
+    using key_param = detail::param_t<Key>;
+
+public:
+    using key_type = Key;
+    using mapped_type = Value;
+    using range_type = scan_range<View, Key, Value>;
+    /// Whether the store's index is ordered, so that the scans work.
+    static constexpr bool ordered = Ordered;
+
+    /// Takes over a store's snapshot state.
+    explicit snapshot(View view) : view_(std::make_shared<const View>(std::move(view))) {}
+
+    /// The value key had, or nullopt.
+    [[nodiscard]] std::optional<Value> get(key_param key) const {
+        std::error_code ec;
+        std::optional<Value> value = get(key, ec);
+        detail::throw_if(ec);
+        return value;
+    }
+    /// As get(key); nullopt with ec set on failure.
+    [[nodiscard]] std::optional<Value> get(key_param key, std::error_code& ec) const noexcept {
+        std::optional<Value> result;
+        guarded(ec, [&] {
+            Value value{};
+            if (read_decoded(key, value, ec)) result = std::move(value);
+        });
+        return result;
+    }
+    /// Decodes the value key had into out, reusing out's storage; returns whether key existed.
+    bool get(key_param key, Value& out) const {
+        std::error_code ec;
+        const bool found = get(key, out, ec);
+        detail::throw_if(ec);
+        return found;
+    }
+    /// As get(key, out); false with ec set on failure.
+    bool get(key_param key, Value& out, std::error_code& ec) const noexcept {
+        bool found = false;
+        guarded(ec, [&] { found = read_decoded(key, out, ec); });
+        return found;
+    }
+
+    /// Whether key existed.
+    [[nodiscard]] bool contains(key_param key) const {
+        std::error_code ec;
+        const bool found = contains(key, ec);
+        detail::throw_if(ec);
+        return found;
+    }
+    [[nodiscard]] bool contains(key_param key, std::error_code& ec) const noexcept {
+        bool found = false;
+        guarded(ec, [&] {
+            std::string scratch;
+            const std::string_view k = codec<Key>::encode(key, scratch);
+            found = k.size() <= max_key_size && view_->contains(k, ec);
+        });
+        return found;
+    }
+
+    /// Calls fn(std::string_view) with the stored bytes of key's value, without copying
+    /// them; returns whether key existed. The view is valid only during the call.
+    template <class Fn>
+    bool visit(key_param key, Fn&& fn) const {
+        std::error_code ec;
+        const bool found = visit(key, std::forward<Fn>(fn), ec);
+        detail::throw_if(ec);
+        return found;
+    }
+    /// As visit(key, fn); false with ec set on failure. Exceptions from fn propagate.
+    template <class Fn>
+    bool visit(key_param key, Fn&& fn, std::error_code& ec) const {
+        ec.clear();
+        std::string scratch;
+        const std::string_view k = codec<Key>::encode(key, scratch);
+        return k.size() <= max_key_size && view_->read(k, fn, ec);
+    }
+
+    /// The keys in [from, to) with their values, in ascending key order, or in descending
+    /// order with kvforge::descending. Needs an ordered index.
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order = ascending) const {
+        return range(detail::scan_bounds::between(encoded(from), encoded(to), order), nullptr);
+    }
+    /// As scan(from, to, order); an error ends the iteration and is stored in ec, which must outlive the range.
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order, std::error_code& ec) const {
+        return range(detail::scan_bounds::between(encoded(from), encoded(to), order), &ec);
+    }
+    /// Every key with its value, in ascending (or descending) key order. Needs an ordered index.
+    [[nodiscard]] range_type scan(scan_order order = ascending) const {
+        return range(detail::scan_bounds::everything(order), nullptr);
+    }
+    [[nodiscard]] range_type scan(scan_order order, std::error_code& ec) const {
+        return range(detail::scan_bounds::everything(order), &ec);
+    }
+    /// The keys >= from in ascending order, or with kvforge::descending the keys <= from,
+    /// largest first. Needs an ordered index.
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order = ascending) const {
+        return range(detail::scan_bounds::starting_at(encoded(from), order), nullptr);
+    }
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order, std::error_code& ec) const {
+        return range(detail::scan_bounds::starting_at(encoded(from), order), &ec);
+    }
+    /// The keys that start with prefix (compared as encoded bytes) with their values.
+    /// Needs an ordered index.
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order = ascending) const {
+        return range(detail::scan_bounds::with_prefix(encoded(prefix), order), nullptr);
+    }
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order, std::error_code& ec) const {
+        return range(detail::scan_bounds::with_prefix(encoded(prefix), order), &ec);
+    }
+
+    /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
+    /// index, else in no particular order.
+    template <class Fn>
+    void for_each(Fn&& fn) const {
+        std::error_code ec;
+        for_each(std::forward<Fn>(fn), ec);
+        detail::throw_if(ec);
+    }
+    template <class Fn>
+    void for_each(Fn&& fn, std::error_code& ec) const {
+        ec.clear();
+        std::pair<Key, Value> record;
+        view_->for_each(
+            [&](std::string_view k, std::string_view v) {
+                if (ec) return;
+                if (!codec<Key>::decode(k, record.first)) {
+                    detail::fail(ec, errc::key_decode_failed, "for_each: a stored key cannot be decoded");
+                } else if (decode_value(v, record.second, ec)) {
+                    fn(std::as_const(record.first), std::as_const(record.second));
+                }
+            },
+            ec);
+    }
+
+    /// The number of keys (with kvforge::expiring<>, those whose deadline has not come
+    /// when it is called, which reads every value).
+    [[nodiscard]] std::size_t size() const { return view_->size(); }
+    [[nodiscard]] bool empty() const { return size() == 0; }
+
+private:
+    friend struct detail::store_access;
+
+    template <class F>
+    static void guarded(std::error_code& ec, F&& f) noexcept {
+        ec.clear();
+        try {
+            f();
+        } catch (const std::bad_alloc&) {
+            detail::fail(ec, std::make_error_code(std::errc::not_enough_memory), "out of memory");
+        } catch (const std::exception& e) {
+            detail::fail(ec, errc::codec_failed, e.what());
+        }
+    }
+
+    bool read_decoded(key_param key, Value& out, std::error_code& ec) const {
+        std::string scratch;
+        const std::string_view k = codec<Key>::encode(key, scratch);
+        // A key over the limit can never have been written, so it is simply absent.
+        if (k.size() > max_key_size) return false;
+        if constexpr (std::is_same_v<Value, std::string>) {
+            return view_->read_value(k, out, ec);
+        } else {
+            bool found = false;
+            view_->read(
+                k, [&](std::string_view bytes) { found = decode_value(bytes, out, ec); }, ec);
+            return found;
+        }
+    }
+
+    static bool decode_value(std::string_view bytes, Value& out, std::error_code& ec) {
+        if (codec<Value>::decode(bytes, out)) return true;
+        detail::fail(ec, errc::value_decode_failed,
+                     "stored value of " + std::to_string(bytes.size()) + " bytes cannot be decoded by codec<Value> ('" +
+                         codec<Value>::name() + "')");
+        return false;
+    }
+
+    static std::string encoded(key_param key) {
+        std::string scratch;
+        return std::string(codec<Key>::encode(key, scratch));
+    }
+
+    range_type range(detail::scan_bounds bounds, std::error_code* ec) const {
+        static_assert(Ordered, "kvforge: scanning a snapshot needs an ordered index; use kvforge::sorted_index");
+        return range_type(*view_, std::move(bounds), ec);
+    }
+
+    std::shared_ptr<const View> view_;
+};
+
+}  // namespace kvforge
+// ---- end kvforge/snapshot.hpp ----
 // ---- begin kvforge/stores/log/record_format.hpp ----
 /// \file record_format.hpp
 /// The bytes of a log-structured store's files: file headers and records, in format
@@ -6600,6 +7127,34 @@ public:
         if constexpr (persistent) guarded(ec, [&] { backend_.backup(dest, ec); });
     }
 
+    /// What snapshot() returns: a read-only view of the store as of the call.
+    using snapshot_type =
+        kvforge::snapshot<typename detail::snapshot_view_of<backend_type>::type, Key, Value, index_policy::ordered>;
+
+    /// A read-only view of the store as it is now, with get, contains, visit, scans,
+    /// for_each and size; writers go on, and what they do later is not seen through it
+    /// (kvforge::snapshot; see README, "Snapshots"). Every write that returned before the
+    /// call is in it. Throws kvforge::error on failure.
+    [[nodiscard]] snapshot_type snapshot()
+        requires detail::takes_snapshots<backend_type>
+    {
+        std::error_code ec;
+        std::optional<snapshot_type> taken = snapshot(ec);
+        detail::throw_if(ec);
+        return std::move(*taken);
+    }
+    /// As snapshot(); nullopt with ec set on failure.
+    [[nodiscard]] std::optional<snapshot_type> snapshot(std::error_code& ec) noexcept
+        requires detail::takes_snapshots<backend_type>
+    {
+        std::optional<snapshot_type> taken;
+        guarded(ec, [&] {
+            auto view = backend_.snapshot(ec);
+            if (!ec) taken.emplace(std::move(view));
+        });
+        return taken;
+    }
+
 private:
     friend struct detail::store_access;
 
@@ -7051,6 +7606,10 @@ public:
     virtual void compact(std::error_code& ec) noexcept { closed(ec, 0); }
     virtual void backup(std::string_view, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual verify_report verify(std::error_code& ec) const noexcept { return closed(ec, verify_report{}); }
+    /// A read-only store of the calls above, as of now (store::snapshot); nullptr on failure.
+    virtual std::unique_ptr<erased_store> snapshot(std::error_code& ec) noexcept {
+        return closed(ec, std::unique_ptr<erased_store>{});
+    }
     virtual void close(std::error_code& ec) noexcept { ec.clear(); }
     [[nodiscard]] virtual bool is_open() const noexcept { return false; }
 
@@ -7308,6 +7867,19 @@ public:
     /// a memory store fails with errc::not_supported.
     void backup(std::string_view dest) { thrown(&erased::backup, dest); }
     void backup(std::string_view dest, std::error_code& ec) noexcept { impl().backup(dest, ec); }
+
+    /// A read-only view of the store as it is now (store::snapshot), itself an any_store:
+    /// its reads and scans answer as of the call, its writes fail with errc::read_only. A
+    /// bounded cache fails with errc::not_supported. Moving it releases nothing; destroying
+    /// it does (see README, "Snapshots").
+    [[nodiscard]] any_store snapshot() const {
+        std::error_code ec;
+        any_store taken = snapshot(ec);
+        detail::throw_if(ec);
+        return taken;
+    }
+    /// As snapshot(); an any_store holding no store, with ec set, on failure.
+    [[nodiscard]] any_store snapshot(std::error_code& ec) const noexcept { return any_store(impl().snapshot(ec)); }
 
     /// Reads and checks every record without changing anything.
     [[nodiscard]] verify_report verify() const { return thrown(&erased::verify); }
@@ -8572,6 +9144,13 @@ public:
     void sync(std::error_code& ec) { inner_.sync(ec); }
     void compact(std::error_code& ec) { inner_.compact(ec); }
     void backup(std::string_view dest, std::error_code& ec) { inner_.backup(dest, ec); }
+    /// The store's snapshot: it reads the files as of its cut, which the cache cannot
+    /// answer for, so it goes without the cache.
+    [[nodiscard]] auto snapshot(std::error_code& ec)
+        requires requires(Inner& inner) { inner.snapshot(ec); }
+    {
+        return inner_.snapshot(ec);
+    }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
     void wait_durable(std::uint64_t sequence, std::error_code& ec) { inner_.wait_durable(sequence, ec); }
     [[nodiscard]] std::uint64_t durable_sequence() const { return inner_.durable_sequence(); }
@@ -9033,6 +9612,10 @@ static_assert(durability_policy<sync_each>);
 /// The copy is written as a store's directory is: each segment through a synced .tmp and
 /// a rename, the directory synced, the MANIFEST last; a destination without a MANIFEST is
 /// no backup. It is then opened read-only and verified.
+///
+/// Snapshot. snapshot() takes backup's cut, copies the index and holds the segments
+/// (snapshot.hpp); compaction and clear() retire segments as ever, since a retired
+/// segment stays readable through the snapshot's hold on it.
 ///
 /// Close. Readers check that the store is open under the shared lock, so close() marks
 /// it closed under the exclusive lock before it lets the writer go; writers waiting for
@@ -10627,6 +11210,198 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/record_reader.hpp ----
+// ---- begin kvforge/stores/log/snapshot.hpp ----
+/// \file snapshot.hpp
+/// A log store's snapshot: a copy of its index as of a cut, and the segments that index
+/// names, held.
+///
+/// The cut is taken under the store's write gate once the writer's buffered records are
+/// in the files (log_backend::snapshot), so every record the copied index names is
+/// readable from a file, and records appended after the cut are named by no entry of it.
+/// Closed segments are never written again, and the active one only past the cut, so
+/// the bytes the snapshot reads never change. A segment that compaction or clear()
+/// retires is unlinked but stays readable through its open descriptor while a snapshot
+/// holds it; its space comes back when the last holder lets it go.
+///
+/// Reads take no lock: the snapshot's index and its list of segments never change once
+/// made. mmap_file's snapshot holds each segment's mapping as it was at the cut and
+/// reads records in place through it, as the store does; a record past a mapping's end
+/// is read with pread. A snapshot may outlive the store's close(), but not the store
+/// object: its segments' files read through the store's I/O policy object.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+template <class IO, class Table>
+class log_snapshot {
+public:
+    using segment_pointer = std::shared_ptr<segment<IO>>;
+
+    /// A segment as the snapshot reads it: held, with where its records end at the cut
+    /// and, for mmap_file, its mapping then.
+    struct held_segment {
+        segment_pointer file;
+        std::uint64_t end = 0;
+        std::shared_ptr<const file_mapping<IO>> mapping;
+    };
+
+    /// A snapshot takes no writes, so it hands out no sequence numbers.
+    static constexpr bool sequenced = false;
+
+    log_snapshot() = default;
+
+    /// Takes the state at a cut: a copy of index, and segments (sorted by id), each
+    /// readable up to end_of(segment). The caller holds the store's write gate.
+    template <class EndOf>
+    log_snapshot(const Table& index, const std::vector<segment_pointer>& segments, EndOf&& end_of)
+        : index_(copy_table(index)) {
+        segments_.reserve(segments.size());
+        for (const segment_pointer& in : segments) {
+            segments_.push_back({in, end_of(*in), in->mapping});
+        }
+    }
+
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        const auto payload = index_.find(key);
+        if (!payload) return false;
+        std::string scratch;
+        std::string_view value;
+        if (!read_record(key, record_location::decode(*payload), scratch, value, ec, nullptr)) return false;
+        on_value(value);
+        return true;
+    }
+
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        const bool found = read(
+            key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
+        if (!found) out.clear();
+        return found;
+    }
+
+    bool contains(std::string_view key, std::error_code& /*ec*/) const { return index_.find(key).has_value(); }
+
+    /// Calls visitor(key, value) in key order from `from` on, until it returns false.
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        visit_ordered([&](auto&& read) { index_.visit_from(from, inclusive, read); }, visitor, ec);
+    }
+
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on, until it returns false.
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        visit_ordered([&](auto&& read) { index_.visit_down_from(from, inclusive, read); }, visitor, ec);
+    }
+
+    /// Calls visitor(key, value) for every record, in the index's order.
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        std::string scratch;
+        read_ahead ahead;
+        index_.for_each([&](std::string_view key, std::string_view payload) {
+            if (ec) return;
+            std::string_view value;
+            if (read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) visitor(key, value);
+        });
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return index_.size(); }
+    /// A snapshot never changes, so a scan over it never reads a chunk again.
+    [[nodiscard]] static constexpr std::uint64_t write_version() noexcept { return 0; }
+
+private:
+    template <class Walk, class Visitor>
+    void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
+        std::string scratch;
+        read_ahead ahead;
+        walk([&](std::string_view key, std::string_view payload) {
+            std::string_view value;
+            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+            return visitor(key, value);
+        });
+    }
+
+    /// Reads and checks the record at where; value views its value, in the mapping
+    /// (mmap_file), in the read-ahead window (scans) or in scratch.
+    bool read_record(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
+                     std::error_code& ec, read_ahead* ahead) const {
+        const held_segment* const in = find(where.segment);
+        const auto size = static_cast<std::size_t>(where.record_size(key.size()));
+        if (in == nullptr || where.offset + size > in->end) {
+            fail(ec, errc::corrupt_record,
+                 "the snapshot's index points at segment " + std::to_string(where.segment) + " offset " +
+                     std::to_string(where.offset) + ", which the snapshot does not hold");
+            return false;
+        }
+        std::string_view record;
+        if (in->mapping && where.offset + size <= in->mapping->length()) {
+            record = std::string_view(in->mapping->data() + where.offset, size);
+        } else if (ahead != nullptr) {
+            if (!ahead->holds(in->file->id, where.offset, size) && !fill(*ahead, *in, where.offset, size, ec)) {
+                return false;
+            }
+            record = ahead->view(where.offset, size);
+        } else {
+            scratch.resize(size);
+            if (!in->file->file.read(where.offset, scratch.data(), size, ec)) return false;
+            record = scratch;
+        }
+        record_info info;
+        if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
+            record.substr(info.key_offset, info.key_size) != key) {
+            fail(ec, errc::corrupt_record,
+                 in->file->file.path() + ": the record at offset " + std::to_string(where.offset) +
+                     " fails its checksum; its value is not returned (run verify() for a full report)");
+            return false;
+        }
+        value = record.substr(info.value_offset, info.value_size);
+        return true;
+    }
+
+    /// Reads the record at offset into the window, with as many bytes after it as the
+    /// scan's pattern suggests (doubling while records follow one another, as after a
+    /// compaction of a sorted store), up to the segment's end at the cut.
+    static bool fill(read_ahead& ahead, const held_segment& in, std::uint64_t offset, std::size_t size,
+                     std::error_code& ec) {
+        const bool sequential =
+            !ahead.bytes.empty() && ahead.segment == in.file->id && offset == ahead.start + ahead.bytes.size();
+        std::size_t length = sequential ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
+        length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(length, in.end - offset)));
+        ahead.bytes.resize(length);
+        std::size_t got = 0;
+        if (!in.file->file.read_at_least(offset, ahead.bytes.data(), size, length, got, ec)) return false;
+        ahead.bytes.resize(got);
+        ahead.segment = in.file->id;
+        ahead.start = offset;
+        return true;
+    }
+
+    [[nodiscard]] const held_segment* find(std::uint32_t id) const noexcept {
+        const auto at =
+            std::lower_bound(segments_.begin(), segments_.end(), id,
+                             [](const held_segment& s, std::uint32_t wanted) { return s.file->id < wanted; });
+        return at != segments_.end() && at->file->id == id ? &*at : nullptr;
+    }
+
+    Table index_;
+    std::vector<held_segment> segments_;  // by id
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/snapshot.hpp ----
 
 namespace kvforge::detail {
 
@@ -11046,6 +11821,21 @@ public:
         // segments happen before a compaction or clear() retires them.
         if (backups_running_.fetch_sub(1, std::memory_order_release) == 1) backups_running_.notify_all();
         if (copied) verify_backup(cut, target, ec);
+    }
+
+    /// A read-only view of the store as it is at the call (snapshot.hpp): the cut is
+    /// backup's (every write that returned before the call is in the files), then the
+    /// index is copied and the segments held, under the gate and the read lock; reads of
+    /// the view take no lock of the store.
+    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) {
+        const gate_lock gate(write_gate_);
+        backup_cut cut;
+        if (!take_backup_cut(cut, ec)) return {};
+        // The gate already keeps writers and compaction out; the read lock makes the copy
+        // safe against whatever changes the index or a mapping under the exclusive lock alone.
+        const read_lock lock(mutex_);
+        return {table_, cut.segments,
+                [&](const segment_type& in) { return &in == cut.active.get() ? cut.active_end : in.size; }};
     }
 
     /// Reads every record of every segment and checks its checksum; changes nothing.
@@ -12747,7 +13537,9 @@ struct copy_options {
 ///
 /// Source is read as for_each reads it: with an ordered index a chunk at a time, so its
 /// writers wait at most for one chunk; with a hash index under its read lock for the
-/// whole copy. On failure ec says which side failed; the batches written before stay.
+/// whole copy. A snapshot is a source too: copy(db.snapshot(), destination) copies the
+/// store as of one moment and holds no lock of it while it copies. On failure ec says
+/// which side failed; the batches written before stay.
 template <class Source, class Destination>
 std::uint64_t copy(const Source& source, Destination& destination, const copy_options& opts, std::error_code& ec) {
     using key_type = typename Source::key_type;
@@ -13137,10 +13929,103 @@ struct store_access {
         s.open_with_codecs(path, opts, codecs.names_known ? codecs.key_codec : unknown,
                            codecs.names_known ? codecs.value_codec : unknown, codecs.fingerprint, ec);
     }
+    template <class View, class Key, class Value, bool Ordered>
+    static const View& view(const kvforge::snapshot<View, Key, Value, Ordered>& s) noexcept {
+        return *s.view_;
+    }
     template <class Key, class Value>
     static any_store<Key, Value> make_any(std::unique_ptr<erased_store<Key, Value>> opened) noexcept {
         return any_store<Key, Value>(std::move(opened));
     }
+};
+
+/// A store's snapshot behind the erased calls: reads as of its cut, writes refused.
+template <class Snapshot>
+class erased_snapshot final : public erased_store<typename Snapshot::key_type, typename Snapshot::mapped_type> {
+    using Key = typename Snapshot::key_type;
+    using Value = typename Snapshot::mapped_type;
+    using base = erased_store<Key, Value>;
+    using key_param = typename base::key_param;
+    using value_param = typename base::value_param;
+    using record_visitor = typename base::record_visitor;
+
+public:
+    erased_snapshot(erased_description description, Snapshot snapshot) : snapshot_(std::move(snapshot)) {
+        this->description_ = std::move(description);
+    }
+
+    std::uint64_t put(key_param, value_param, std::error_code& ec) noexcept override { return refused(ec, 0); }
+    std::optional<Value> get(key_param key, std::error_code& ec) const noexcept override {
+        return snapshot_.get(key, ec);
+    }
+    bool get_into(key_param key, Value& out, std::error_code& ec) const noexcept override {
+        return snapshot_.get(key, out, ec);
+    }
+    bool visit(key_param key, function_ref<void(std::string_view)> fn, std::error_code& ec) const override {
+        return snapshot_.visit(key, fn, ec);
+    }
+    std::optional<pinned_value> get_view(key_param, std::error_code& ec) const noexcept override {
+        fail_unsupported(ec, "get_view()", "a store rather than a snapshot", this->description_, "a snapshot",
+                         "use visit() for a view during a callback or get() for a copy");
+        return std::nullopt;
+    }
+    bool contains(key_param key, std::error_code& ec) const noexcept override { return snapshot_.contains(key, ec); }
+    bool erase(key_param, std::error_code& ec) noexcept override { return refused(ec, false); }
+    std::uint64_t write(const batch<Key, Value>&, std::error_code& ec) noexcept override { return refused(ec, 0); }
+    void visit_records(std::string_view from, bool inclusive, record_visitor visitor,
+                       std::error_code& ec) const override {
+        if constexpr (Snapshot::ordered) {
+            ec.clear();
+            store_access::view(snapshot_).visit_from(from, inclusive, visitor, ec);
+        } else {
+            fail_unordered(ec, this->description_);
+        }
+    }
+    void visit_records_down(std::optional<std::string_view> from, bool inclusive, record_visitor visitor,
+                            std::error_code& ec) const override {
+        if constexpr (Snapshot::ordered) {
+            ec.clear();
+            store_access::view(snapshot_).visit_down_from(from, inclusive, visitor, ec);
+        } else {
+            fail_unordered(ec, this->description_);
+        }
+    }
+    void for_each(function_ref<void(const Key&, const Value&)> fn, std::error_code& ec) const override {
+        snapshot_.for_each(fn, ec);
+    }
+    [[nodiscard]] std::size_t size() const override { return snapshot_.size(); }
+    void clear(std::error_code& ec) noexcept override { refused(ec, 0); }
+    void flush(std::error_code& ec) noexcept override { ec.clear(); }
+    void sync(std::error_code& ec) noexcept override { ec.clear(); }
+    void compact(std::error_code& ec) noexcept override { refused(ec, 0); }
+    void backup(std::string_view, std::error_code& ec) noexcept override { refused(ec, 0); }
+    void wait_durable(std::uint64_t, std::error_code& ec) noexcept override { refused(ec, 0); }
+    std::uint64_t durable_seq(std::error_code& ec) const noexcept override { return refused(ec, 0); }
+    verify_report verify(std::error_code& ec) const noexcept override {
+        fail_unsupported(ec, "verify()", "a store rather than a snapshot", this->description_, "a snapshot",
+                         "verify the store it came from");
+        return {};
+    }
+    std::unique_ptr<base> snapshot(std::error_code& ec) noexcept override {
+        ec.clear();
+        try {
+            return std::make_unique<erased_snapshot>(this->description_, snapshot_);
+        } catch (const std::bad_alloc&) {
+            fail(ec, std::make_error_code(std::errc::not_enough_memory), "out of memory");
+            return nullptr;
+        }
+    }
+    void close(std::error_code& ec) noexcept override { ec.clear(); }
+    [[nodiscard]] bool is_open() const noexcept override { return true; }
+
+private:
+    template <class Result>
+    static Result refused(std::error_code& ec, Result result) noexcept {
+        fail(ec, errc::read_only, "this any_store is a snapshot, which is read-only; write to the store it came from");
+        return result;
+    }
+
+    Snapshot snapshot_;
 };
 
 /// One composition's store behind the erased calls.
@@ -13292,6 +14177,23 @@ public:
         }
     }
     verify_report verify(std::error_code& ec) const noexcept override { return store_.verify(ec); }
+    std::unique_ptr<base> snapshot(std::error_code& ec) noexcept override {
+        if constexpr (requires { store_.snapshot(ec); }) {
+            try {
+                std::optional<typename Store::snapshot_type> taken = store_.snapshot(ec);
+                if (!taken) return nullptr;
+                return std::make_unique<erased_snapshot<typename Store::snapshot_type>>(this->description_,
+                                                                                         std::move(*taken));
+            } catch (const std::bad_alloc&) {
+                fail(ec, std::make_error_code(std::errc::not_enough_memory), "out of memory");
+                return nullptr;
+            }
+        } else {
+            fail_unsupported(ec, "snapshot()", "a store that is not a bounded cache", this->description_, "a bounded cache",
+                             "copy the records into another store with kvforge::copy(src, dst)");
+            return nullptr;
+        }
+    }
     void close(std::error_code& ec) noexcept override {
         if constexpr (Store::persistent) {
             store_.close(ec);

@@ -4,13 +4,14 @@
 // workload runs without reaching it. The write that met the failure reports it (not_enough_memory) and the
 // store stays whole: every key reads back, size() and stats().live_bytes agree with what
 // is there, later writes work, and a persistent store that still takes writes holds the
-// same after reopening.
+// same after reopening. Likewise for taking a snapshot, which copies the index: it
+// either holds every key or reports not_enough_memory, and the store is unchanged.
 //
-// The failure comes from a replacement of the global operator new in this file, which
-// does nothing until a test arms it. The sanitizers' runtimes define operator new
-// themselves (AddressSanitizer then reports the allocations it made and this file's
-// operator delete freed as mismatched), so under them the workload runs without
-// failures; the g++ and meson builds run it with them.
+// The failure comes from replacements of the global operator new (plain and
+// over-aligned) in this file, which do nothing until a test arms them. The sanitizers'
+// runtimes define operator new themselves (AddressSanitizer then reports the allocations
+// it made and this file's operator delete freed as mismatched), so under them the
+// workload runs without failures; the g++ and meson builds run it with them.
 
 #include <catch2/catch.hpp>
 
@@ -72,6 +73,21 @@ bool disarm_allocation_failure() noexcept {
 // Not inlined: g++ would see free() meet memory from operator new and warn.
 [[gnu::noinline]] void operator delete(void* p) noexcept { std::free(p); }
 [[gnu::noinline]] void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+// The over-aligned forms (hash groups and tree nodes are cache-line aligned) fail alike.
+[[gnu::noinline]] void* operator new(std::size_t size, std::align_val_t alignment) {
+    if (allocations_before_failure == 0) {
+        allocations_before_failure = -1;
+        allocation_failed = true;
+        throw std::bad_alloc();
+    }
+    if (allocations_before_failure > 0) --allocations_before_failure;
+    const auto align = static_cast<std::size_t>(alignment);
+    // aligned_alloc wants a size that is a multiple of the alignment.
+    if (void* p = std::aligned_alloc(align, (size + align - 1) / align * align)) return p;
+    throw std::bad_alloc();
+}
+[[gnu::noinline]] void operator delete(void* p, std::align_val_t) noexcept { std::free(p); }
+[[gnu::noinline]] void operator delete(void* p, std::size_t, std::align_val_t) noexcept { std::free(p); }
 #endif
 
 namespace {
@@ -160,6 +176,46 @@ TEMPLATE_LIST_TEST_CASE("an allocation failing in the middle of a write leaves t
             db.put("key15", "later");
             CHECK(db.get("key15") == std::optional<std::string>("later"));
         }
+        if (!failed) break;
+        ++struck;
+    }
+#ifndef KVFORGE_TEST_NO_ALLOCATION_FAILURES
+    CHECK(struck > 0);
+#endif
+}
+
+TEMPLATE_LIST_TEST_CASE("an allocation failing while a snapshot copies the index leaves the store whole",
+                        "[allocation_failure][snapshot]", allocation_configs) {
+    kvforge_test::temp_dir dir;
+    // Enough keys for a tree of several leaves under an inner node, and an arena of several chunks.
+    constexpr int key_count = 300;
+    const auto key_of = [](int i) { return "key" + std::to_string(i); };
+    int struck = 0;
+    for (long long k = 0;; ++k) {
+        INFO("allocation " << k << " fails");
+        TestType db;
+        if constexpr (TestType::persistent) db.open(dir / ("db" + std::to_string(k)));
+        for (int i = 0; i < key_count; ++i) db.put(key_of(i), "value" + std::to_string(i));
+
+        std::error_code ec;
+        fail_allocation_after(k);
+        std::optional<typename TestType::snapshot_type> snap = db.snapshot(ec);
+        const bool failed = disarm_allocation_failure();
+
+        if (ec) {
+            CHECK(ec == std::errc::not_enough_memory);
+            CHECK_FALSE(snap.has_value());
+        } else {
+            REQUIRE(snap.has_value());
+            CHECK(snap->size() == static_cast<std::size_t>(key_count));
+            for (int i = 0; i < key_count; ++i) CHECK(snap->get(key_of(i)) == "value" + std::to_string(i));
+        }
+        snap.reset();
+        CHECK(db.size() == static_cast<std::size_t>(key_count));
+        for (int i = 0; i < key_count; ++i) CHECK(db.get(key_of(i)) == "value" + std::to_string(i));
+        db.put("later", "written");
+        CHECK(db.get("later") == std::optional<std::string>("written"));
+        CHECK(db.snapshot().get("later") == std::optional<std::string>("written"));
         if (!failed) break;
         ++struck;
     }

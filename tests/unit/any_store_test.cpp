@@ -221,6 +221,49 @@ TEST_CASE("every composition of the default list opens from its spec and serves 
     }
 }
 
+TEST_CASE("an any_store's snapshot reads the store as of its cut and takes no writes", "[any_store][snapshot]") {
+    for (const composition_words& words : every_default_composition()) {
+        temp_dir dir;
+        const std::string spec = words.spec(dir / "store");
+        INFO("spec " << spec);
+        any_strings db = kvforge::open_store<std::string, std::string>(spec);
+        db.put("alice", "admin");
+        db.put("bob", "dev");
+        const any_strings snap = db.snapshot();
+        db.put("alice", "former admin");
+        db.erase("bob");
+        db.put("carol", "ops");
+        db.compact();
+
+        CHECK(snap.is_open());
+        CHECK(snap.ordered() == db.ordered());
+        CHECK(snap.get("alice") == std::optional<std::string>("admin"));
+        std::string buffer;
+        CHECK(snap.get("bob", buffer));
+        CHECK(buffer == "dev");
+        CHECK_FALSE(snap.contains("carol"));
+        CHECK(snap.size() == 2);
+        const std::map<std::string, std::string> at_cut{{"alice", "admin"}, {"bob", "dev"}};
+        CHECK(contents_of(snap) == at_cut);
+        if (snap.ordered()) {
+            std::vector<std::string> keys;
+            for (const auto& [key, value] : snap.scan(kvforge::descending)) keys.push_back(key);
+            CHECK(keys == std::vector<std::string>{"bob", "alice"});
+        } else {
+            CHECK(error_of([&] { (void)snap.scan(); }).code() == kvforge::errc::not_supported);
+        }
+
+        std::error_code ec;
+        any_strings copy = snap.snapshot(ec);  // a snapshot's snapshot is the same view
+        CHECK_FALSE(ec);
+        CHECK(contents_of(copy) == at_cut);
+        CHECK(error_of([&] { copy.put("dave", "qa"); }).code() == kvforge::errc::read_only);
+        CHECK_THAT(kvforge::last_error_message(), Catch::Contains("snapshot"));
+        CHECK(error_of([&] { copy.clear(); }).code() == kvforge::errc::read_only);
+        CHECK(db.get("alice") == std::optional<std::string>("former admin"));
+    }
+}
+
 TEST_CASE("the error_code forms report what the throwing forms throw", "[any_store]") {
     any_strings empty;
     std::error_code ec;

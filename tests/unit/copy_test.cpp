@@ -117,6 +117,41 @@ TEST_CASE("copy takes typed stores and any_stores alike, and keeps the destinati
     CHECK(ec == kvforge::errc::invalid_argument);
 }
 
+TEST_CASE("copy from a snapshot holds no lock of the store, which takes writes during the copy", "[copy][snapshot]") {
+    temp_dir dir;
+    kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index, kvforge::thread_safe> db(
+        dir / "db");
+    std::map<std::string, std::string> at_cut;
+    for (std::uint64_t i = 0; i < 1000; ++i) {
+        at_cut[key_of(i)] = value_of(i);
+        db.put(key_of(i), value_of(i));
+    }
+    kvforge::store<std::string, std::string> destination;
+    kvforge::copy_options opts;
+    opts.batch_records = 100;
+    int written_meanwhile = 0;
+    // A hash index store's own for_each holds its read lock for the whole walk, so a write
+    // from inside the copy would wait for it forever; the snapshot's holds none.
+    opts.on_progress = [&](const kvforge::copy_progress&) {
+        db.put(key_of(written_meanwhile), "changed during the copy");
+        db.put("new " + std::to_string(written_meanwhile++), "x");
+    };
+    CHECK(kvforge::copy(db.snapshot(), destination, opts) == 1000);
+    CHECK(written_meanwhile == 10);
+    std::map<std::string, std::string> copied;
+    destination.for_each([&](const std::string& key, const std::string& value) { copied[key] = value; });
+    CHECK(copied == at_cut);
+    CHECK(db.size() == 1010);
+
+    auto any = kvforge::open_store<std::string, std::string>("file_log,sorted:" + dir / "any");
+    any.put("alice", "admin");
+    const auto any_snapshot = any.snapshot();
+    any.put("alice", "former admin");
+    kvforge::store<std::string, std::string> from_any;
+    CHECK(kvforge::copy(any_snapshot, from_any) == 1);
+    CHECK(from_any.get("alice") == std::optional<std::string>("admin"));
+}
+
 TEST_CASE("copy into a store that refuses writes reports it and what was written", "[copy]") {
     temp_dir dir;
     kvforge::store<std::uint64_t, std::string> source;

@@ -188,6 +188,13 @@ public:
     void sync(std::error_code& ec) { inner_.sync(ec); }
     void compact(std::error_code& ec) { inner_.compact(ec); }
     void backup(std::string_view dest, std::error_code& ec) { inner_.backup(dest, ec); }
+    /// The store's snapshot: it reads the files as of its cut, which the cache cannot
+    /// answer for, so it goes without the cache.
+    [[nodiscard]] auto snapshot(std::error_code& ec)
+        requires requires(Inner& inner) { inner.snapshot(ec); }
+    {
+        return inner_.snapshot(ec);
+    }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
     void wait_durable(std::uint64_t sequence, std::error_code& ec) { inner_.wait_durable(sequence, ec); }
     [[nodiscard]] std::uint64_t durable_sequence() const { return inner_.durable_sequence(); }

@@ -63,6 +63,10 @@ public:
     static constexpr std::size_t max_value_size =
         kvforge::max_value_size - (Policies::expiry_given ? deadline_header::with_deadline_size : 0) - value_flag::size;
 
+    compressed_backend() = default;
+    /// The layer over inner with this codec: how a snapshot reads, over Inner's snapshot.
+    compressed_backend(Inner inner, const codec_type& codec) : inner_(std::move(inner)), codec_(codec) {}
+
     void configure(const kvforge::options& opts, std::error_code& ec)
         requires requires(Inner& inner) { inner.configure(opts, ec); }
     {
@@ -255,6 +259,13 @@ public:
         requires requires(Inner& inner) { inner.backup(dest, ec); }
     {
         inner_.backup(dest, ec);
+    }
+
+    /// A snapshot of the store: this layer over Inner's snapshot, decompressing as the store does.
+    [[nodiscard]] auto snapshot(std::error_code& ec)
+        requires requires(Inner& inner) { inner.snapshot(ec); }
+    {
+        return compressed_backend<Policies, decltype(inner_.snapshot(ec))>(inner_.snapshot(ec), codec_);
     }
 
 private:

@@ -74,6 +74,25 @@ public:
         return *this;
     }
 
+    /// A copy of the table, independent of it. Both arenas are copied as blocks and every
+    /// node as a whole (nodes hold arena references, which stay valid in the copied arenas),
+    /// with only child and next-leaf pointers set anew: nothing is compared or split. If an
+    /// allocation throws, the nodes copied so far are freed.
+    [[nodiscard]] btree_table clone() const {
+        btree_table copy;
+        copy.records_ = records_.clone();
+        copy.separators_ = separators_.clone();
+        if (root_ == nullptr) return copy;
+        copy.height_ = height_;
+        leaf_node* last_leaf = nullptr;
+        copy.root_ = copy_node(root_, height_, last_leaf);
+        copy.fill_children(copy.root_, root_, height_, last_leaf);
+        copy.size_ = size_;
+        copy.leaf_count_ = leaf_count_;
+        copy.inner_count_ = inner_count_;
+        return copy;
+    }
+
     /// The payload stored for key, or nullopt. Does not allocate.
     [[nodiscard]] std::optional<std::string_view> find(std::string_view key) const noexcept {
         if (root_ == nullptr) return std::nullopt;
@@ -857,6 +876,37 @@ private:
         auto* inner = static_cast<inner_node*>(node);
         for (std::uint32_t i = 0; i + 1 < inner->count; ++i) update(inner->separators[i]);
         for (std::uint32_t i = 0; i < inner->count; ++i) visit_separators(inner->children[i], levels - 1, update);
+    }
+
+    // A copy of node alone, which stands `levels` levels above the leaves: a leaf with its
+    // entries, appended to the chain of leaves ending at last_leaf; an inner node with its
+    // separators but no children yet (count 0, so that destroy() frees no original node
+    // should a later allocation throw; fill_children() adds them).
+    static node_base* copy_node(const node_base* node, std::uint32_t levels, leaf_node*& last_leaf) {
+        if (levels == 0) {
+            auto* leaf = new leaf_node(*static_cast<const leaf_node*>(node));
+            leaf->next = nullptr;
+            if (last_leaf != nullptr) last_leaf->next = leaf;
+            last_leaf = leaf;
+            return leaf;
+        }
+        auto* inner = new inner_node(*static_cast<const inner_node*>(node));
+        inner->count = 0;
+        return inner;
+    }
+
+    // Gives copy, the copy_node() of original, copies of original's subtrees, left to right
+    // so that the leaves chain in order. Each child counts once attached, so destroy()
+    // frees exactly the nodes made.
+    static void fill_children(node_base* copy, const node_base* original, std::uint32_t levels, leaf_node*& last_leaf) {
+        if (levels == 0) return;
+        auto* inner = static_cast<inner_node*>(copy);
+        const auto* from = static_cast<const inner_node*>(original);
+        for (std::uint32_t i = 0; i < from->count; ++i) {
+            inner->children[i] = copy_node(from->children[i], levels - 1, last_leaf);
+            inner->count = i + 1;
+            fill_children(inner->children[i], from->children[i], levels - 1, last_leaf);
+        }
     }
 
     // Frees the subtree of node, which stands `levels` levels above the leaves.

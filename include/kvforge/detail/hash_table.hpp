@@ -33,12 +33,14 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <new>
 #include <optional>
 #include <iterator>
 #include <stdexcept>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 
 #include "hash.hpp"
@@ -61,6 +63,23 @@ public:
         hash_table moved(std::move(other));
         swap(moved);
         return *this;
+    }
+
+    /// A copy of the table, independent of it. The group array and the arena's chunks are
+    /// copied as blocks: slot words hold arena references, which stay valid in the copied
+    /// arena, so nothing is hashed or placed again. If an allocation throws, nothing leaks.
+    [[nodiscard]] hash_table clone() const {
+        static_assert(std::is_trivially_copyable_v<hash_group>);
+        hash_table copy;
+        copy.arena_ = arena_.clone();
+        if (groups_) {
+            copy.groups_ = std::make_unique_for_overwrite<hash_group[]>(group_count());
+            std::memcpy(copy.groups_.get(), groups_.get(), group_count() * sizeof(hash_group));
+        }
+        copy.mask_ = mask_;
+        copy.size_ = size_;
+        copy.max_load_ = max_load_;
+        return copy;
     }
 
     /// The payload stored for key, or nullopt. Never allocates.

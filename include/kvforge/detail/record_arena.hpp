@@ -53,6 +53,23 @@ public:
         return *this;
     }
 
+    /// A copy of the arena that holds every record at the reference it has here, so an
+    /// index copied word for word stays valid over it. Each chunk is copied as one block
+    /// of its used bytes (garbage included, so the counters stay true) into a chunk just
+    /// that large: a copy's memory is its contents, and it grows again as an arena does.
+    [[nodiscard]] record_arena clone() const {
+        record_arena copy;
+        copy.chunks_.reserve(chunks_.size());
+        for (const chunk& c : chunks_) {
+            copy.chunks_.push_back({std::make_unique_for_overwrite<char[]>(c.used), c.used, c.used});
+            if (c.used != 0) std::memcpy(copy.chunks_.back().data.get(), c.data.get(), c.used);
+            copy.allocated_bytes_ += c.used;
+        }
+        copy.used_bytes_ = used_bytes_;
+        copy.garbage_bytes_ = garbage_bytes_;
+        return copy;
+    }
+
     /// Copies a record in and returns its address.
     ref append(std::string_view key, std::string_view payload) {
         const std::size_t size = record_size(key.size(), payload.size());

@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "../batch.hpp"
@@ -122,6 +123,83 @@ struct deadline_header {
 /// Writers take this layer's lock before Inner's, so the deadline index always agrees
 /// with the stored headers; readers of single keys and scans take only Inner's lock,
 /// as they would without expiry.
+/// An expiring store's snapshot: the inner store's snapshot, read as the store reads
+/// its values. A key whose deadline has passed is absent, judged by Clock when it is read,
+/// as the store judges it, so a key of a snapshot may expire while the snapshot lives.
+template <class Clock, class Inner>
+class expiring_snapshot {
+public:
+    /// A snapshot takes no writes, so it hands out no sequence numbers.
+    static constexpr bool sequenced = false;
+
+    explicit expiring_snapshot(Inner inner) noexcept : inner_(std::move(inner)) {}
+
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        bool live = false;
+        const std::int64_t at = now();
+        inner_.read(key, [&](std::string_view stored) {
+            if (!alive_at(stored, at)) return;
+            live = true;
+            on_value(deadline_header::value_of(stored));
+        }, ec);
+        return live;
+    }
+
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        return read(key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
+    }
+
+    bool contains(std::string_view key, std::error_code& ec) const {
+        return read(key, [](std::string_view) {}, ec);
+    }
+
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        const std::int64_t at = now();
+        inner_.visit_from(from, inclusive, [&](std::string_view key, std::string_view stored) {
+            return !alive_at(stored, at) || visitor(key, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        const std::int64_t at = now();
+        inner_.visit_down_from(from, inclusive, [&](std::string_view key, std::string_view stored) {
+            return !alive_at(stored, at) || visitor(key, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        const std::int64_t at = now();
+        inner_.for_each([&](std::string_view key, std::string_view stored) {
+            if (alive_at(stored, at)) visitor(key, deadline_header::value_of(stored));
+        }, ec);
+    }
+
+    /// The keys whose deadline has not come. The snapshot keeps no deadline index, so
+    /// this reads every value: it costs a for_each.
+    [[nodiscard]] std::size_t size() const {
+        std::size_t live = 0;
+        std::error_code ignored;
+        for_each([&](std::string_view, std::string_view) { ++live; }, ignored);
+        return live;
+    }
+
+    [[nodiscard]] static constexpr std::uint64_t write_version() noexcept { return 0; }
+
+private:
+    [[nodiscard]] static std::int64_t now() { return Clock::now().time_since_epoch().count(); }
+    [[nodiscard]] static bool alive_at(std::string_view stored, std::int64_t at) noexcept {
+        const std::optional<std::int64_t> d = deadline_header::deadline_of(stored);
+        return !d || *d > at;
+    }
+
+    Inner inner_;
+};
+
 template <class Policies, class Inner>
 class expiring_backend {
     using clock = typename Policies::expiry::clock;
@@ -344,6 +422,13 @@ public:
         inner_.for_each([&](std::string_view key, std::string_view stored) {
             if (alive_at(stored, at)) visitor(key, deadline_header::value_of(stored));
         }, ec);
+    }
+
+    /// A snapshot of the store (expiring_snapshot), as Inner takes it.
+    [[nodiscard]] auto snapshot(std::error_code& ec)
+        requires requires(Inner& inner) { inner.snapshot(ec); }
+    {
+        return expiring_snapshot<clock, decltype(inner_.snapshot(ec))>(inner_.snapshot(ec));
     }
 
     /// The keys whose deadline has not come: those stored, less the expired ones not yet

@@ -15,6 +15,7 @@
 #include "../batch.hpp"
 #include "../concepts.hpp"
 #include "../detail/assign_bytes.hpp"
+#include "../detail/table_snapshot.hpp"
 #include "../detail/write_version.hpp"
 #include "../error.hpp"
 #include "../options.hpp"
@@ -152,6 +153,13 @@ public:
     /// A number that every change of the contents moves on, read without a lock: a scan
     /// re-reads what it read ahead once it moved (see scan_range.hpp).
     [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
+
+    /// A read-only copy of the store as it is now: a copy of every key and value, made
+    /// under the read lock (writers wait for it; readers go on).
+    [[nodiscard]] table_snapshot<table_type> snapshot(std::error_code& /*ec*/) const {
+        const read_lock lock(mutex_);
+        return table_snapshot<table_type>(copy_table(table_));
+    }
 
     void clear(std::error_code& /*ec*/) {
         const write_lock lock(mutex_);

@@ -41,6 +41,10 @@
 /// a rename, the directory synced, the MANIFEST last; a destination without a MANIFEST is
 /// no backup. It is then opened read-only and verified.
 ///
+/// Snapshot. snapshot() takes backup's cut, copies the index and holds the segments
+/// (snapshot.hpp); compaction and clear() retire segments as ever, since a retired
+/// segment stays readable through the snapshot's hold on it.
+///
 /// Close. Readers check that the store is open under the shared lock, so close() marks
 /// it closed under the exclusive lock before it lets the writer go; writers waiting for
 /// their sync and callers of wait_durable, which hold no lock, are counted
@@ -91,6 +95,7 @@
 #include "record_format.hpp"
 #include "record_reader.hpp"
 #include "segment.hpp"
+#include "snapshot.hpp"
 
 namespace kvforge::detail {
 
@@ -510,6 +515,21 @@ public:
         // segments happen before a compaction or clear() retires them.
         if (backups_running_.fetch_sub(1, std::memory_order_release) == 1) backups_running_.notify_all();
         if (copied) verify_backup(cut, target, ec);
+    }
+
+    /// A read-only view of the store as it is at the call (snapshot.hpp): the cut is
+    /// backup's (every write that returned before the call is in the files), then the
+    /// index is copied and the segments held, under the gate and the read lock; reads of
+    /// the view take no lock of the store.
+    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) {
+        const gate_lock gate(write_gate_);
+        backup_cut cut;
+        if (!take_backup_cut(cut, ec)) return {};
+        // The gate already keeps writers and compaction out; the read lock makes the copy
+        // safe against whatever changes the index or a mapping under the exclusive lock alone.
+        const read_lock lock(mutex_);
+        return {table_, cut.segments,
+                [&](const segment_type& in) { return &in == cut.active.get() ? cut.active_end : in.size; }};
     }
 
     /// Reads every record of every segment and checks its checksum; changes nothing.
