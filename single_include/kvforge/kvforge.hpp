@@ -10182,9 +10182,11 @@ public:
     ~compaction_thread() { stop(); }
 
     /// Asks for a job, which runs `job` on the thread (started now if none runs). Cheap
-    /// while a job is requested or under way; ignored once stopped, until resume().
+    /// while a job is requested; a request made while a job is under way runs it again
+    /// afterwards (that job may have chosen its segments before the writes that made
+    /// this request). Ignored once stopped, until resume().
     void request(const std::function<void()>& job) {
-        if (pending_.load(std::memory_order_relaxed) || running_.load(std::memory_order_relaxed)) return;
+        if (pending_.load(std::memory_order_relaxed)) return;
         const std::lock_guard lock(mutex_);
         if (stopped_) return;
         if (!thread_.joinable()) {
@@ -13054,19 +13056,37 @@ private:
         return retired;
     }
 
-    /// The compaction thread's job (thread_safe). Failures count as the steps' do.
+    /// The compaction thread's work (thread_safe): jobs one after another while
+    /// compaction is still due and each job reclaims dead bytes. A job takes about one
+    /// segment's live records, so the writes that made compaction due may have ended
+    /// long before the store is back under compact_dead_ratio: the thread goes on
+    /// without them. Failures count as the steps' do.
     void run_background_job() {
-        std::error_code ec;
-        bool done = false;
-        try {
-            done = background_job(ec);
-        } catch (const std::bad_alloc&) {
-            fail(ec, std::make_error_code(std::errc::not_enough_memory),
-                 "out of memory while compacting " + directory_.path());
+        for (;;) {
+            const std::uint64_t dead_before = dead_bytes_under_lock();
+            std::error_code ec;
+            bool done = false;
+            try {
+                done = background_job(ec);
+            } catch (const std::bad_alloc&) {
+                fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                     "out of memory while compacting " + directory_.path());
+            }
+            if (!done) {
+                const gate_lock gate(write_gate_);
+                compaction_failed();
+                return;
+            }
+            if (compactor_.interrupted() || dead_bytes_under_lock() >= dead_before) return;
+            const gate_lock gate(write_gate_);
+            std::error_code closed;
+            if (!writable(closed) || !wants_compaction()) return;
         }
-        if (done) return;
-        const gate_lock gate(write_gate_);
-        compaction_failed();
+    }
+
+    [[nodiscard]] std::uint64_t dead_bytes_under_lock() const {
+        const read_lock lock(mutex_);
+        return dead_bytes_;
     }
 
     /// An automatic job on the compaction thread: started with write_gate_ held; scanned,

@@ -25,9 +25,11 @@ public:
     ~compaction_thread() { stop(); }
 
     /// Asks for a job, which runs `job` on the thread (started now if none runs). Cheap
-    /// while a job is requested or under way; ignored once stopped, until resume().
+    /// while a job is requested; a request made while a job is under way runs it again
+    /// afterwards (that job may have chosen its segments before the writes that made
+    /// this request). Ignored once stopped, until resume().
     void request(const std::function<void()>& job) {
-        if (pending_.load(std::memory_order_relaxed) || running_.load(std::memory_order_relaxed)) return;
+        if (pending_.load(std::memory_order_relaxed)) return;
         const std::lock_guard lock(mutex_);
         if (stopped_) return;
         if (!thread_.joinable()) {
