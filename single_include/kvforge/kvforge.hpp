@@ -12035,7 +12035,8 @@ private:
     /// rename; the directory sync that precedes the MANIFEST makes the new names durable.
     /// A hint only spares the copy's first open a replay, so one that cannot be linked
     /// (there is none, or the link fails) is left out.
-    bool link_closed_segment(const segment_type& in, const store_directory<io_type>& target) {
+    bool link_closed_segment([[maybe_unused]] const segment_type& in,
+                             [[maybe_unused]] const store_directory<io_type>& target) {
         if constexpr (io_policy_with_link<io_type>) {
             std::error_code ignored;
             std::uint64_t file_size = 0;
@@ -12044,17 +12045,13 @@ private:
             link_into(store_file_name::hint(in.id), target);
             return true;
         } else {
-            (void)in;
-            (void)target;
             return false;
         }
     }
 
     /// Gives the store's file `name` the same name in target; false when the link failed,
-    /// which changes nothing.
-    bool link_into(const store_file_name& name, const store_directory<io_type>& target)
-        requires io_policy_with_link<io_type>
-    {
+    /// which changes nothing. Instantiated only for an I/O policy with link.
+    bool link_into(const store_file_name& name, const store_directory<io_type>& target) {
         const std::string from = directory_.file_path(name);
         const std::string to = target.file_path(name);
         return detail::retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;

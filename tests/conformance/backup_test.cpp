@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 #include <kvforge/io/fault_injection.hpp>
+#include <kvforge/io/simulated.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -357,6 +358,13 @@ TEST_CASE("a backup links the closed segments with their hints and copies the ac
     file_store reopened(source);
     CHECK(read_all(reopened) == contents{{"after", "clear"}});
 }
+
+// Backup links where the I/O policy has link: posix_io and a fault-injecting wrapper of it;
+// the simulated file system and a wrapper of it have none, and copy every segment.
+static_assert(kvforge::io_policy_with_link<kvforge::posix_io>);
+static_assert(kvforge::io_policy_with_link<kvforge::fault_injecting_io<>>);
+static_assert(!kvforge::io_policy_with_link<kvforge::simulated_io>);
+static_assert(!kvforge::io_policy_with_link<kvforge::fault_injecting_io<kvforge::simulated_io>>);
 
 TEST_CASE("a backup copies the closed segments where the file system refuses links", "[conformance][backup]") {
     using faulty_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,

@@ -73,8 +73,8 @@ inline constexpr std::size_t io_call_kinds = 19;
 /// The name of a call, as in POSIX ("pwrite", "fdatasync", ...).
 [[nodiscard]] constexpr std::string_view io_call_name(io_call call) noexcept {
     constexpr std::string_view names[io_call_kinds] = {
-        "open", "close",  "pread",  "preadv", "pwrite", "fdatasync", "fsync",  "ftruncate",     "fstat",
-        "stat", "rename", "unlink", "mkdir",  "flock",  "mmap",      "munmap", "list_directory", "rmdir", "link"};
+        "open",   "close",  "pread", "preadv", "pwrite", "fdatasync", "fsync",          "ftruncate", "fstat", "stat",
+        "rename", "unlink", "mkdir", "flock",  "mmap",   "munmap",    "list_directory", "rmdir",     "link"};
     return names[static_cast<std::size_t>(call)];
 }
 
@@ -244,9 +244,7 @@ public:
         return base_.rename(from, to);
     }
     /// Only when Base has link, so that the wrapper is linkable exactly when Base is.
-    int link(const char* from, const char* to) noexcept
-        requires io_policy_with_link<Base>
-    {
+    int link(const char* from, const char* to) noexcept requires io_policy_with_link<Base> {
         if (const int error = hit_error(io_call::link)) return fail(error);
         return base_.link(from, to);
     }
