@@ -220,6 +220,14 @@ concept io_policy = detail::policy_of_kind<P, policy_kind::io> && std::copy_cons
     { io.list_directory(path, names) } -> std::same_as<int>;
 };
 
+/// An I/O policy that can also give a file a second name, as POSIX link() does. Optional:
+/// a store's backup links the closed segments into the copy when its policy has link and
+/// copies them when it has not (or when the file system refuses the link).
+template <class P>
+concept io_policy_with_link = io_policy<P> && requires(P& io, const char* path) {
+    { io.link(path, path) } -> std::same_as<int>;
+};
+
 /// A number a cache gives each entry it admits, so that an eviction policy can tell an
 /// entry from a later one under the same key.
 using entry_ticket = std::uint32_t;

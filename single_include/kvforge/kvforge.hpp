@@ -646,6 +646,14 @@ concept io_policy = detail::policy_of_kind<P, policy_kind::io> && std::copy_cons
     { io.list_directory(path, names) } -> std::same_as<int>;
 };
 
+/// An I/O policy that can also give a file a second name, as POSIX link() does. Optional:
+/// a store's backup links the closed segments into the copy when its policy has link and
+/// copies them when it has not (or when the file system refuses the link).
+template <class P>
+concept io_policy_with_link = io_policy<P> && requires(P& io, const char* path) {
+    { io.link(path, path) } -> std::same_as<int>;
+};
+
 /// A number a cache gives each entry it admits, so that an eviction policy can tell an
 /// entry from a later one under the same key.
 using entry_ticket = std::uint32_t;
@@ -5007,6 +5015,8 @@ struct posix_io {
     int fstat(int fd, struct stat* info) noexcept { return ::fstat(fd, info); }
     int stat(const char* path, struct stat* info) noexcept { return ::stat(path, info); }
     int rename(const char* from, const char* to) noexcept { return ::rename(from, to); }
+    /// Optional (io_policy_with_link): without it, backup copies every segment.
+    int link(const char* from, const char* to) noexcept { return ::link(from, to); }
     int unlink(const char* path) noexcept { return ::unlink(path); }
     int mkdir(const char* path, mode_t mode) noexcept { return ::mkdir(path, mode); }
     int rmdir(const char* path) noexcept { return ::rmdir(path); }
@@ -5033,7 +5043,7 @@ struct posix_io {
     }
 };
 
-static_assert(io_policy<posix_io>);
+static_assert(io_policy_with_link<posix_io>);
 
 }  // namespace kvforge
 // ---- end kvforge/io/posix.hpp ----
@@ -9609,9 +9619,18 @@ static_assert(durability_policy<sync_each>);
 /// go on; a rollover meanwhile only closes the active segment, which the copy still reads
 /// to the cut. While a backup runs, no segment may be retired: the automatic compaction
 /// trigger waits, and compact() and clear() wait for the backup without holding the gate.
-/// The copy is written as a store's directory is: each segment through a synced .tmp and
-/// a rename, the directory synced, the MANIFEST last; a destination without a MANIFEST is
-/// no backup. It is then opened read-only and verified.
+/// The copy is written as a store's directory is: the directory synced once every segment
+/// is in place, the MANIFEST last; a destination without a MANIFEST is no backup. A closed
+/// segment, with its hint, is hard-linked into the copy when the I/O policy has link and
+/// the file system allows it (else copied through a synced .tmp and a rename); the active
+/// one is copied to the cut. The copy is then opened read-only and verified.
+///
+/// Why a link is safe: a closed segment's file is never written again. The writer appends
+/// to the active segment only; an open appends to, or cuts a torn tail off, only the last
+/// segment in replay order, which in the store and in the copy is the active one (copied);
+/// compaction, clear() and salvage write new segments through .tmp files and remove the
+/// old names; hints and the MANIFEST are replaced through a rename, never rewritten. So
+/// neither the store nor the copy can change the other's bytes through a shared file.
 ///
 /// Snapshot. snapshot() takes backup's cut, copies the index and holds the segments
 /// (snapshot.hpp); compaction and clear() retire segments as ever, since a retired
@@ -11803,8 +11822,12 @@ public:
     /// (it is created; its parent must exist) or empty: every write that returned before
     /// the call is in the copy (buffered writes are flushed at the cut, async_worker's
     /// queue is drained), and writes that start after it are not. Writers go on during the
-    /// copy. The copy is a store once its MANIFEST exists, which is written last; it is
-    /// synced, then opened read-only and verified before backup() returns.
+    /// copy. Closed segments and their hints are hard-linked into dest where the I/O
+    /// policy has link and the file system allows it (dest on the same file system), and
+    /// copied otherwise; the active segment is copied up to the cut. A linked file's disk
+    /// space stays shared until both the store (by compaction or clear()) and the copy have
+    /// retired the segment. The copy is a store once its MANIFEST exists, which is written
+    /// last; it is synced, then opened read-only and verified before backup() returns.
     void backup(std::string_view dest, std::error_code& ec) {
         backup_cut cut;
         std::optional<active_call<threading::concurrent>> call;
@@ -11955,10 +11978,11 @@ private:
                store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
     }
 
-    /// Writes the backup's files into dest: each segment up to the cut (closed segments
-    /// are never written again; the active one only past the cut), then the MANIFEST.
-    /// Hints are not copied: the copy rebuilds its index from the segments. A failure
-    /// after dest was made says that the copy there is incomplete.
+    /// Writes the backup's files into dest: each closed segment linked with its hint
+    /// (link_closed_segment) or copied whole, the active one copied up to the cut (it is
+    /// written only past it), then the MANIFEST. A copied segment's hint is not copied: the
+    /// copy reads that segment's records at its first open. A failure after dest was made
+    /// says that the copy there is incomplete.
     bool copy_backup(backup_cut& cut, const std::string& dest, std::error_code& ec) {
         if (!check_backup_destination(dest, ec)) return false;
         store_directory<io_type> target;
@@ -11968,6 +11992,8 @@ private:
         bool ok = true;
         std::string buffer;
         for (const segment_pointer& in : cut.segments) {
+            if (!ok) break;
+            if (in != cut.active && link_closed_segment(*in, target)) continue;
             const store_file_name data = store_file_name::data(in->id);
             data_file<io_type> copy;
             ok = ok && target.open_file(copy, data.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
@@ -11981,7 +12007,8 @@ private:
             ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
         }
         ok = ok && target.sync(ec);
-        // Only once the segments' names are durable may the MANIFEST make the copy a store.
+        // Only once the segments' names (links included) are durable may the MANIFEST make
+        // the copy a store.
         // A composition whose codec names cannot stand in a manifest line leaves the copy
         // without one, as record_composition leaves the store itself.
         const std::string text = format_manifest(composition_);
@@ -11999,6 +12026,37 @@ private:
                      " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
         }
         return ok;
+    }
+
+    /// Links closed segment `in`, and its hint when it has one, into the backup's directory
+    /// under their own names; false when the segment must be copied instead: the I/O policy
+    /// has no link, the file system refuses it (another file system, no hard links, too
+    /// many links, ...), or the file holds bytes past the segment's end, which a link would
+    /// take and a copy does not. The linked bytes are durable already: a segment is synced
+    /// before it closes (rollover) or is published (compaction), and a hint before its
+    /// rename; the directory sync that precedes the MANIFEST makes the new names durable.
+    /// A hint only spares the copy's first open a replay, so one that cannot be linked
+    /// (there is none, or the link fails) is left out.
+    bool link_closed_segment([[maybe_unused]] const segment_type& in,
+                             [[maybe_unused]] const store_directory<io_type>& target) {
+        if constexpr (io_policy_with_link<io_type>) {
+            std::error_code ignored;
+            std::uint64_t file_size = 0;
+            if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
+            if (!link_into(store_file_name::data(in.id), target)) return false;
+            link_into(store_file_name::hint(in.id), target);
+            return true;
+        } else {
+            return false;
+        }
+    }
+
+    /// Gives the store's file `name` the same name in target; false when the link failed,
+    /// which changes nothing. Instantiated only for an I/O policy with link.
+    bool link_into(const store_file_name& name, const store_directory<io_type>& target) {
+        const std::string from = directory_.file_path(name);
+        const std::string to = target.file_path(name);
+        return detail::retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;
     }
 
     /// Opens the finished backup read-only and checks every record, and that it holds

@@ -2,7 +2,11 @@
 // what it refuses. Configurations that keep nothing on disk skip these (a memory store's
 // backup() does not compile: tests/compile_fail/backup_on_memory.cpp).
 
+#include <sys/stat.h>
+
 #include <catch2/catch.hpp>
+#include <kvforge/io/fault_injection.hpp>
+#include <kvforge/io/simulated.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -49,6 +53,54 @@ std::vector<std::string> entries_of(const std::string& directory) {
     for (const auto& entry : fs::directory_iterator(directory)) names.push_back(entry.path().filename().string());
     std::sort(names.begin(), names.end());
     return names;
+}
+
+/// A file's device and inode, and how many names it has.
+struct file_identity {
+    dev_t device = 0;
+    ino_t inode = 0;
+    nlink_t names = 0;
+};
+
+file_identity identity_of(const std::string& path) {
+    struct stat info {};
+    REQUIRE(::stat(path.c_str(), &info) == 0);
+    return {info.st_dev, info.st_ino, info.st_nlink};
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+    const file_identity first = identity_of(a);
+    const file_identity second = identity_of(b);
+    return first.device == second.device && first.inode == second.inode;
+}
+
+/// The segments (data-<id>.kvlog) in a store's directory, oldest first.
+std::vector<std::string> segments_in(const std::string& directory) {
+    std::vector<std::string> segments;
+    for (const std::string& name : entries_of(directory)) {
+        if (name.rfind("data-", 0) == 0 && fs::path(name).extension() == ".kvlog") segments.push_back(name);
+    }
+    return segments;
+}
+
+/// The hint file beside a segment.
+std::string hint_of(const std::string& segment) { return fs::path(segment).replace_extension(".kvhint").string(); }
+
+/// A store of several closed segments: 2,000 puts of about 230 bytes, in segments of 64 KiB.
+template <class Store>
+contents fill_segments(Store& db) {
+    contents expected;
+    for (int i = 0; i < 2000; ++i) {
+        expected[key_of(i)] = std::string(200, static_cast<char>('a' + i % 26));
+        db.put(key_of(i), expected[key_of(i)]);
+    }
+    return expected;
+}
+
+kvforge::options small_segments() {
+    kvforge::options opts;
+    opts.segment_bytes = 64 << 10;
+    return opts;
 }
 
 /// The writer thread's i-th put: keys come round every `keys` puts, so that overwrites
@@ -258,5 +310,83 @@ TEMPLATE_LIST_TEST_CASE("a backup taken while another thread writes holds exactl
         CHECK(puts >= done_before);
         CHECK(puts <= started_after);
         CHECK(held == after_puts(puts));
+    }
+}
+
+TEST_CASE("a backup links the closed segments with their hints and copies the active one", "[conformance][backup]") {
+    using file_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
+                                      kvforge::buffered<>, kvforge::single_thread>;
+    temp_dir directory;  // the store and its backup on one file system, where links are possible
+    const std::string source = directory / "source";
+    const std::string dest = directory / "backup";
+    file_store db(source, small_segments());
+    const contents expected = fill_segments(db);
+    db.backup(dest);
+
+    const std::vector<std::string> segments = segments_in(dest);
+    REQUIRE(segments.size() >= 4);
+    CHECK(segments == segments_in(source));
+    for (std::size_t i = 0; i + 1 < segments.size(); ++i) {
+        INFO("closed segment " << segments[i]);
+        CHECK(same_file(fs::path(source) / segments[i], fs::path(dest) / segments[i]));
+        CHECK(identity_of(fs::path(dest) / segments[i]).names == 2);
+        CHECK(same_file(fs::path(source) / hint_of(segments[i]), fs::path(dest) / hint_of(segments[i])));
+    }
+    const std::string active = segments.back();
+    CHECK_FALSE(same_file(fs::path(source) / active, fs::path(dest) / active));
+    CHECK(identity_of(fs::path(dest) / active).names == 1);
+    CHECK_FALSE(fs::exists(fs::path(dest) / hint_of(active)));
+
+    CHECK(open_backup<file_store>(dest) == expected);
+
+    // Compaction and clear() retire the source's segments: the copy keeps its own names.
+    for (int i = 0; i < 2000; i += 2) db.put(key_of(i), "newer");
+    db.compact();
+    CHECK(identity_of(fs::path(dest) / segments.front()).names == 1);
+    CHECK(open_backup<file_store>(dest) == expected);
+    db.clear();
+    db.put("after", "clear");
+    db.close();
+    CHECK(open_backup<file_store>(dest) == expected);
+
+    // Writes to the copy change only the copy.
+    {
+        file_store copy(dest, small_segments());
+        for (int i = 0; i < 2000; i += 3) copy.put(key_of(i), "copy");
+        copy.compact();
+    }
+    file_store reopened(source);
+    CHECK(read_all(reopened) == contents{{"after", "clear"}});
+}
+
+// Backup links where the I/O policy has link: posix_io and a fault-injecting wrapper of it;
+// the simulated file system and a wrapper of it have none, and copy every segment.
+static_assert(kvforge::io_policy_with_link<kvforge::posix_io>);
+static_assert(kvforge::io_policy_with_link<kvforge::fault_injecting_io<>>);
+static_assert(!kvforge::io_policy_with_link<kvforge::simulated_io>);
+static_assert(!kvforge::io_policy_with_link<kvforge::fault_injecting_io<kvforge::simulated_io>>);
+
+TEST_CASE("a backup copies the closed segments where the file system refuses links", "[conformance][backup]") {
+    using faulty_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
+                                        kvforge::buffered<>, kvforge::single_thread, kvforge::fault_injecting_io<>>;
+    for (const int refusal : {EXDEV, EPERM, EMLINK}) {
+        INFO("link fails with errno " << refusal);
+        temp_dir directory;
+        const std::string source = directory / "source";
+        const std::string dest = directory / "backup";
+        kvforge::fault_injecting_io<> io;
+        faulty_store db(source, small_segments(), io);
+        const contents expected = fill_segments(db);
+        io.inject({.calls = kvforge::io_call::link, .error = refusal, .mode = kvforge::fault_mode::persistent});
+        db.backup(dest);
+
+        const std::vector<std::string> segments = segments_in(dest);
+        REQUIRE(segments.size() >= 4);
+        CHECK(io.calls(kvforge::io_call::link) == segments.size() - 1);  // each closed segment tried once
+        for (const std::string& segment : segments) {
+            CHECK_FALSE(same_file(fs::path(source) / segment, fs::path(dest) / segment));
+            CHECK_FALSE(fs::exists(fs::path(dest) / hint_of(segment)));
+        }
+        CHECK(open_backup<faulty_store>(dest) == expected);
     }
 }

@@ -48,6 +48,8 @@ struct posix_io {
     int fstat(int fd, struct stat* info) noexcept { return ::fstat(fd, info); }
     int stat(const char* path, struct stat* info) noexcept { return ::stat(path, info); }
     int rename(const char* from, const char* to) noexcept { return ::rename(from, to); }
+    /// Optional (io_policy_with_link): without it, backup copies every segment.
+    int link(const char* from, const char* to) noexcept { return ::link(from, to); }
     int unlink(const char* path) noexcept { return ::unlink(path); }
     int mkdir(const char* path, mode_t mode) noexcept { return ::mkdir(path, mode); }
     int rmdir(const char* path) noexcept { return ::rmdir(path); }
@@ -74,6 +76,6 @@ struct posix_io {
     }
 };
 
-static_assert(io_policy<posix_io>);
+static_assert(io_policy_with_link<posix_io>);
 
 }  // namespace kvforge

@@ -64,16 +64,17 @@ enum class io_call : unsigned {
     munmap,
     list_directory,
     rmdir,
+    link,
 };
 
 /// How many kinds of io_call there are.
-inline constexpr std::size_t io_call_kinds = 18;
+inline constexpr std::size_t io_call_kinds = 19;
 
 /// The name of a call, as in POSIX ("pwrite", "fdatasync", ...).
 [[nodiscard]] constexpr std::string_view io_call_name(io_call call) noexcept {
     constexpr std::string_view names[io_call_kinds] = {
-        "open", "close",  "pread",  "preadv", "pwrite", "fdatasync", "fsync",  "ftruncate",     "fstat",
-        "stat", "rename", "unlink", "mkdir",  "flock",  "mmap",      "munmap", "list_directory", "rmdir"};
+        "open",   "close",  "pread", "preadv", "pwrite", "fdatasync", "fsync",          "ftruncate", "fstat", "stat",
+        "rename", "unlink", "mkdir", "flock",  "mmap",   "munmap",    "list_directory", "rmdir",     "link"};
     return names[static_cast<std::size_t>(call)];
 }
 
@@ -242,6 +243,11 @@ public:
         if (const int error = hit_error(io_call::rename)) return fail(error);
         return base_.rename(from, to);
     }
+    /// Only when Base has link, so that the wrapper is linkable exactly when Base is.
+    int link(const char* from, const char* to) noexcept requires io_policy_with_link<Base> {
+        if (const int error = hit_error(io_call::link)) return fail(error);
+        return base_.link(from, to);
+    }
     int unlink(const char* path) noexcept {
         if (const int error = hit_error(io_call::unlink)) return fail(error);
         return base_.unlink(path);
@@ -371,7 +377,7 @@ private:
     std::shared_ptr<state> state_ = std::make_shared<state>();
 };
 
-static_assert(io_policy<fault_injecting_io<>>);
+static_assert(io_policy_with_link<fault_injecting_io<>>);
 
 }  // namespace kvforge
 // ---- end kvforge/io/fault_injection.hpp ----
