@@ -347,7 +347,10 @@ public:
     }
 
     /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
-    /// index, else in no particular order (under the read lock; fn must not call the store).
+    /// index, else in no particular order; as the store's for_each does, so with a hash
+    /// index a thread_safe file_log or mmap_file store walks a snapshot taken at the call
+    /// (fn may call the store), and other stores walk under the read lock (fn must not
+    /// write to the store).
     template <class Fn>
     void for_each(Fn&& fn) const {
         std::error_code ec;

@@ -37,10 +37,13 @@ struct copy_options {
 /// destination stay unless source overwrites them.
 ///
 /// Source is read as for_each reads it: with an ordered index a chunk at a time, so its
-/// writers wait at most for one chunk; with a hash index under its read lock for the
-/// whole copy. A snapshot is a source too: copy(db.snapshot(), destination) copies the
-/// store as of one moment and holds no lock of it while it copies. On failure ec says
-/// which side failed; the batches written before stay.
+/// writers wait at most for one chunk; with a hash index, a thread_safe file_log or
+/// mmap_file source from a snapshot taken at the start (its writers wait only for the
+/// copy of its index, and the copy holds no lock of it after that), a thread_safe memory
+/// source under its read lock for the whole copy. A snapshot is a source too:
+/// copy(db.snapshot(), destination) copies the store as of one moment and holds no lock
+/// of it while it copies. On failure ec says which side failed; the batches written
+/// before stay.
 template <class Source, class Destination>
 std::uint64_t copy(const Source& source, Destination& destination, const copy_options& opts, std::error_code& ec) {
     using key_type = typename Source::key_type;

@@ -570,8 +570,11 @@ public:
     }
 
     /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
-    /// index, else in no particular order. With an unordered index fn runs under the
-    /// read lock and must not call the store.
+    /// index, read a chunk at a time as scan() reads, else in no particular order. With
+    /// an unordered index, a thread_safe file_log or mmap_file store walks a snapshot
+    /// taken at the call (about 10 ms a million keys: a copy of the index), so writers go
+    /// on, fn may call the store, and fn sees the records as of the call; other stores
+    /// walk their index under the read lock, and fn must not write to the store.
     template <class Fn>
     void for_each(Fn&& fn) const {
         std::error_code ec;

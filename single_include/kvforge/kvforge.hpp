@@ -5306,7 +5306,9 @@ public:
         table_.visit_down_from(from, inclusive, visitor);
     }
 
-    /// Calls visitor(key, value) for every record, under the read lock.
+    /// Calls visitor(key, value) for every record, under the read lock: with thread_safe,
+    /// writers wait for the walk and the visitor must not write to the store. It walks no
+    /// snapshot, as a log store does, since a memory store's snapshot copies every value.
     template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& /*ec*/) const {
         const read_lock lock(mutex_);
@@ -7051,8 +7053,11 @@ public:
     }
 
     /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
-    /// index, else in no particular order. With an unordered index fn runs under the
-    /// read lock and must not call the store.
+    /// index, read a chunk at a time as scan() reads, else in no particular order. With
+    /// an unordered index, a thread_safe file_log or mmap_file store walks a snapshot
+    /// taken at the call (about 10 ms a million keys: a copy of the index), so writers go
+    /// on, fn may call the store, and fn sees the records as of the call; other stores
+    /// walk their index under the read lock, and fn must not write to the store.
     template <class Fn>
     void for_each(Fn&& fn) const {
         std::error_code ec;
@@ -7841,7 +7846,10 @@ public:
     }
 
     /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
-    /// index, else in no particular order (under the read lock; fn must not call the store).
+    /// index, else in no particular order; as the store's for_each does, so with a hash
+    /// index a thread_safe file_log or mmap_file store walks a snapshot taken at the call
+    /// (fn may call the store), and other stores walk under the read lock (fn must not
+    /// write to the store).
     template <class Fn>
     void for_each(Fn&& fn) const {
         std::error_code ec;
@@ -9634,7 +9642,9 @@ static_assert(durability_policy<sync_each>);
 ///
 /// Snapshot. snapshot() takes backup's cut, copies the index and holds the segments
 /// (snapshot.hpp); compaction and clear() retire segments as ever, since a retired
-/// segment stays readable through the snapshot's hold on it.
+/// segment stays readable through the snapshot's hold on it. With thread_safe, for_each
+/// walks a snapshot of its own, so it holds no lock while its visitor runs; taking one
+/// waits, as a writer does, for a compact() or clear() under way.
 ///
 /// Close. Readers check that the store is open under the shared lock, so close() marks
 /// it closed under the exclusive lock before it lets the writer go; writers waiting for
@@ -11698,17 +11708,29 @@ public:
         visit_ordered([&](auto&& read) { table_.visit_down_from(from, inclusive, read); }, visitor, ec);
     }
 
-    /// Calls visitor(key, value) for every record, under the read lock.
+    /// Calls visitor(key, value) for every record. A thread_safe store walks a snapshot
+    /// of its own, taken at the call, so that writers go on for the walk's duration and
+    /// the visitor may call the store; it sees the records as of the call. A
+    /// single_thread store has no other thread to hold up, so it walks its own index
+    /// without the cost of a copy.
     template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        std::string scratch;
-        table_.for_each([&](std::string_view key, std::string_view payload) {
-            if (ec) return;
-            std::string_view value;
-            if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
-        });
+        if constexpr (threading::concurrent) {
+            std::error_code refused;
+            const log_snapshot<io_type, table_type> view = snapshot(refused);
+            if (!refused) {
+                view.for_each(visitor, ec);
+                return;
+            }
+            // A store whose writes failed takes no snapshot (its writer may still hold
+            // records the files lack), but its records stay readable under the lock.
+            if (!readable(ec)) return;
+            if (std::error_code write_failure; writable(write_failure)) {
+                ec = refused;
+                return;
+            }
+        }
+        walk_locked(visitor, ec);
     }
 
     /// Calls visitor(key, value) for every record, in the order the records lie in the
@@ -11852,7 +11874,9 @@ public:
     /// backup's (every write that returned before the call is in the files), then the
     /// index is copied and the segments held, under the gate and the read lock; reads of
     /// the view take no lock of the store.
-    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) {
+    /// It is const: it changes nothing a reader sees (the buffered records it hands to the
+    /// OS were readable before), so for_each, which is const, takes one.
+    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
         backup_cut cut;
         if (!take_backup_cut(cut, ec)) return {};
@@ -11918,7 +11942,7 @@ private:
 
     /// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and
     /// notes the segments and where the active one ends.
-    bool take_backup_cut(backup_cut& cut, std::error_code& ec) {
+    bool take_backup_cut(backup_cut& cut, std::error_code& ec) const {
         if (!readable(ec)) return false;
         if (!options_.read_only) {
             if (!writable(ec)) return false;
@@ -12310,6 +12334,19 @@ private:
         });
     }
 
+    /// Calls visitor(key, value) for every record, under the read lock.
+    template <class Visitor>
+    void walk_locked(Visitor& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        std::string scratch;
+        table_.for_each([&](std::string_view key, std::string_view payload) {
+            if (ec) return;
+            std::string_view value;
+            if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
+        });
+    }
+
     /// Makes the active segment's mapping cover everything written so far (mmap_file).
     void cover_writer_end() { reader_.cover(*active_, writer_->end()); }
 
@@ -12323,7 +12360,7 @@ private:
     /// Calls a writer's flush, sync, drain or close, with write_gate_ held. A writer
     /// without a worker changes the buffer readers read, so that takes the exclusive
     /// lock; async_worker's queue has its own lock, and readers need not wait for its disk.
-    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
+    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const {
         if constexpr (sequenced) {
             ((*writer_).*op)(ec);
         } else {
@@ -13356,7 +13393,9 @@ private:
     // Changed under the gate and the exclusive lock; readers find records' segments here.
     segment_set<io_type> segments_;
     segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
-    std::optional<writer_type> writer_;
+    // Mutable for snapshot(), which is const: a flush hands the writer's buffered records
+    // to the OS, under the gate, and changes nothing a reader sees.
+    mutable std::optional<writer_type> writer_;
     record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
     // The active segment's records, listed as they are appended, for its hint; empty
     // without options::write_hints (and once the hint was written from them).
@@ -13614,10 +13653,13 @@ struct copy_options {
 /// destination stay unless source overwrites them.
 ///
 /// Source is read as for_each reads it: with an ordered index a chunk at a time, so its
-/// writers wait at most for one chunk; with a hash index under its read lock for the
-/// whole copy. A snapshot is a source too: copy(db.snapshot(), destination) copies the
-/// store as of one moment and holds no lock of it while it copies. On failure ec says
-/// which side failed; the batches written before stay.
+/// writers wait at most for one chunk; with a hash index, a thread_safe file_log or
+/// mmap_file source from a snapshot taken at the start (its writers wait only for the
+/// copy of its index, and the copy holds no lock of it after that), a thread_safe memory
+/// source under its read lock for the whole copy. A snapshot is a source too:
+/// copy(db.snapshot(), destination) copies the store as of one moment and holds no lock
+/// of it while it copies. On failure ec says which side failed; the batches written
+/// before stay.
 template <class Source, class Destination>
 std::uint64_t copy(const Source& source, Destination& destination, const copy_options& opts, std::error_code& ec) {
     using key_type = typename Source::key_type;

@@ -138,7 +138,9 @@ public:
         table_.visit_down_from(from, inclusive, visitor);
     }
 
-    /// Calls visitor(key, value) for every record, under the read lock.
+    /// Calls visitor(key, value) for every record, under the read lock: with thread_safe,
+    /// writers wait for the walk and the visitor must not write to the store. It walks no
+    /// snapshot, as a log store does, since a memory store's snapshot copies every value.
     template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& /*ec*/) const {
         const read_lock lock(mutex_);

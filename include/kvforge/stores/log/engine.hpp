@@ -52,7 +52,9 @@
 ///
 /// Snapshot. snapshot() takes backup's cut, copies the index and holds the segments
 /// (snapshot.hpp); compaction and clear() retire segments as ever, since a retired
-/// segment stays readable through the snapshot's hold on it.
+/// segment stays readable through the snapshot's hold on it. With thread_safe, for_each
+/// walks a snapshot of its own, so it holds no lock while its visitor runs; taking one
+/// waits, as a writer does, for a compact() or clear() under way.
 ///
 /// Close. Readers check that the store is open under the shared lock, so close() marks
 /// it closed under the exclusive lock before it lets the writer go; writers waiting for
@@ -380,17 +382,29 @@ public:
         visit_ordered([&](auto&& read) { table_.visit_down_from(from, inclusive, read); }, visitor, ec);
     }
 
-    /// Calls visitor(key, value) for every record, under the read lock.
+    /// Calls visitor(key, value) for every record. A thread_safe store walks a snapshot
+    /// of its own, taken at the call, so that writers go on for the walk's duration and
+    /// the visitor may call the store; it sees the records as of the call. A
+    /// single_thread store has no other thread to hold up, so it walks its own index
+    /// without the cost of a copy.
     template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        std::string scratch;
-        table_.for_each([&](std::string_view key, std::string_view payload) {
-            if (ec) return;
-            std::string_view value;
-            if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
-        });
+        if constexpr (threading::concurrent) {
+            std::error_code refused;
+            const log_snapshot<io_type, table_type> view = snapshot(refused);
+            if (!refused) {
+                view.for_each(visitor, ec);
+                return;
+            }
+            // A store whose writes failed takes no snapshot (its writer may still hold
+            // records the files lack), but its records stay readable under the lock.
+            if (!readable(ec)) return;
+            if (std::error_code write_failure; writable(write_failure)) {
+                ec = refused;
+                return;
+            }
+        }
+        walk_locked(visitor, ec);
     }
 
     /// Calls visitor(key, value) for every record, in the order the records lie in the
@@ -534,7 +548,9 @@ public:
     /// backup's (every write that returned before the call is in the files), then the
     /// index is copied and the segments held, under the gate and the read lock; reads of
     /// the view take no lock of the store.
-    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) {
+    /// It is const: it changes nothing a reader sees (the buffered records it hands to the
+    /// OS were readable before), so for_each, which is const, takes one.
+    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
         backup_cut cut;
         if (!take_backup_cut(cut, ec)) return {};
@@ -600,7 +616,7 @@ private:
 
     /// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and
     /// notes the segments and where the active one ends.
-    bool take_backup_cut(backup_cut& cut, std::error_code& ec) {
+    bool take_backup_cut(backup_cut& cut, std::error_code& ec) const {
         if (!readable(ec)) return false;
         if (!options_.read_only) {
             if (!writable(ec)) return false;
@@ -992,6 +1008,19 @@ private:
         });
     }
 
+    /// Calls visitor(key, value) for every record, under the read lock.
+    template <class Visitor>
+    void walk_locked(Visitor& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        std::string scratch;
+        table_.for_each([&](std::string_view key, std::string_view payload) {
+            if (ec) return;
+            std::string_view value;
+            if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
+        });
+    }
+
     /// Makes the active segment's mapping cover everything written so far (mmap_file).
     void cover_writer_end() { reader_.cover(*active_, writer_->end()); }
 
@@ -1005,7 +1034,7 @@ private:
     /// Calls a writer's flush, sync, drain or close, with write_gate_ held. A writer
     /// without a worker changes the buffer readers read, so that takes the exclusive
     /// lock; async_worker's queue has its own lock, and readers need not wait for its disk.
-    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
+    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const {
         if constexpr (sequenced) {
             ((*writer_).*op)(ec);
         } else {
@@ -2038,7 +2067,9 @@ private:
     // Changed under the gate and the exclusive lock; readers find records' segments here.
     segment_set<io_type> segments_;
     segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
-    std::optional<writer_type> writer_;
+    // Mutable for snapshot(), which is const: a flush hands the writer's buffered records
+    // to the OS, under the gate, and changes nothing a reader sees.
+    mutable std::optional<writer_type> writer_;
     record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
     // The active segment's records, listed as they are appended, for its hint; empty
     // without options::write_hints (and once the hint was written from them).
