@@ -46,6 +46,10 @@ target_compile_features(kvforge_catch_main PRIVATE cxx_std_20)
 add_executable(kvforge_tests $<TARGET_OBJECTS:kvforge_catch_main> ${PROJECT_SOURCE_DIR}/tests/support/open_store_once.cpp
     ${kvforge_test_sources})
 target_link_libraries(kvforge_tests PRIVATE kvforge_under_test Catch2::Catch2 kvforge_project_options)
+# The tests check behaviour, not speed: KVFORGE_TEST_COMPILE_OPTIONS can build them at a
+# lower optimisation level than the benchmarks and the tool, at a fraction of the compile time.
+separate_arguments(kvforge_test_compile_options UNIX_COMMAND "${KVFORGE_TEST_COMPILE_OPTIONS}")
+target_compile_options(kvforge_tests PRIVATE ${kvforge_test_compile_options})
 # The fuzz regression test replays the inputs under fuzz/; the upgrade test opens the
 # stores of earlier releases under tests/fixtures/.
 target_compile_definitions(kvforge_tests PRIVATE KVFORGE_FUZZ_DIR="${PROJECT_SOURCE_DIR}/fuzz"
@@ -92,6 +96,7 @@ if(KVFORGE_ZSTD_FOUND AND KVFORGE_LZ4_FOUND AND NOT KVFORGE_SINGLE_INCLUDE)
     add_executable(kvforge_compression_tests $<TARGET_OBJECTS:kvforge_catch_main> ${kvforge_compression_test_sources})
     target_link_libraries(kvforge_compression_tests PRIVATE kvforge_under_test kvforge::zstd kvforge::lz4
         Catch2::Catch2 kvforge_project_options)
+    target_compile_options(kvforge_compression_tests PRIVATE ${kvforge_test_compile_options})
     add_test(NAME compression COMMAND kvforge_compression_tests "~[.]" --warn NoTests)
     set_tests_properties(compression PROPERTIES TIMEOUT 1200 ENVIRONMENT "${kvforge_sanitizer_env}")
 else()
@@ -134,6 +139,7 @@ endif()
 if(TARGET kvforge_tool)
     add_executable(kvforge_tool_test_stores ${PROJECT_SOURCE_DIR}/tests/tool/make_stores.cpp)
     target_link_libraries(kvforge_tool_test_stores PRIVATE kvforge_under_test kvforge_project_options)
+    target_compile_options(kvforge_tool_test_stores PRIVATE ${kvforge_test_compile_options})
     add_test(NAME tool/kvforge
         COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tests/tool/kvforge_tool_test.py
                 $<TARGET_FILE:kvforge_tool> $<TARGET_FILE:kvforge_tool_test_stores>)

@@ -88,9 +88,9 @@ using expiring_ordered_configs = std::tuple<expiring_store<sorted_index, thread_
 
 #if KVFORGE_TEST_EACH_CONFIGS
 /// Each policy choice once: every store, index, durability and threading policy, the
-/// bounded cache, the read cache and expiry appear in one of these 5 stores. The meson build uses
-/// it (KVFORGE_CONFORMANCE=each) to prove its build definition; the configurations' pairs
-/// are covered by the CMake stages.
+/// bounded cache, the read cache and expiry appear in one of these 5 stores. The sanitizer
+/// stages of tools/test.sh and the meson build use it (KVFORGE_CONFORMANCE=each); the pairs
+/// of policy choices are covered by the g++ stage.
 using all_configs = std::tuple<                                                          //
     expiring_store<hash_index, single_thread>,                                           //
     bounded_store<sorted_index, thread_safe>,                                            //
@@ -101,8 +101,8 @@ using all_configs = std::tuple<                                                 
 /// The covering set: every pair of policy choices (store and index, store and durability,
 /// durability and threading, ...) appears in some configuration, in 17 stores instead of
 /// the product's 45; its expiring store is a file_log one (expiry_test runs the expiring
-/// memory stores). The sanitizer builds use it (KVFORGE_CONFORMANCE=pairwise), where each
-/// configuration costs minutes of compile time; the ordinary builds run the whole product.
+/// memory stores). The g++ stage of tools/test.sh uses it (KVFORGE_CONFORMANCE=pairwise);
+/// a build without KVFORGE_CONFORMANCE runs the whole product.
 using all_configs = std::tuple<                                                               //
     store<std::string, std::string, memory, hash_index, single_thread>,                       //
     store<std::string, std::string, memory, hash_index, thread_safe>,                         //
