@@ -20,14 +20,15 @@ file(GLOB kvforge_test_sources CONFIGURE_DEPENDS
     ${PROJECT_SOURCE_DIR}/tests/reliability/*.cpp)
 file(GLOB kvforge_compression_test_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/compression/*.cpp)
 
-# KVFORGE_TEST_SOURCES=threads keeps the sources that start threads of their own: the
-# races ThreadSanitizer looks for are between those threads and the store's (the async
-# writer, the compaction thread), and the other sources would only cost its build time.
+# KVFORGE_TEST_SOURCES=threads keeps the sources that start threads of their own (or call
+# write_during_scan, which does): the races ThreadSanitizer looks for are between those
+# threads and the store's (the async writer, the compaction thread), and the other sources
+# would only cost its build time.
 if(KVFORGE_TEST_SOURCES STREQUAL "threads")
     foreach(list_name IN ITEMS kvforge_test_sources kvforge_compression_test_sources)
         set(kept "")
         foreach(source IN LISTS ${list_name})
-            file(STRINGS ${source} starts_threads REGEX "std::(j?thread|async)[^a-z_]")
+            file(STRINGS ${source} starts_threads REGEX "std::(j?thread|async)[^a-z_]|write_during_scan")
             if(starts_threads)
                 list(APPEND kept ${source})
             endif()
@@ -46,6 +47,25 @@ target_compile_features(kvforge_catch_main PRIVATE cxx_std_20)
 add_executable(kvforge_tests $<TARGET_OBJECTS:kvforge_catch_main> ${PROJECT_SOURCE_DIR}/tests/support/open_store_once.cpp
     ${kvforge_test_sources})
 target_link_libraries(kvforge_tests PRIVATE kvforge_under_test Catch2::Catch2 kvforge_project_options)
+# The conformance sources instantiate the same store configurations, so they compile in two
+# groups (one for each core) rather than one by one: each configuration is then compiled
+# twice instead of once per source, which halves their build time. Names at file scope must
+# therefore differ across tests/conformance/. KVFORGE_UNITY_CONFORMANCE=OFF compiles them
+# one by one, for a quicker rebuild after a change to one of them.
+if(KVFORGE_UNITY_CONFORMANCE AND CMAKE_VERSION VERSION_GREATER_EQUAL 3.18)
+    set(group a)
+    foreach(source IN LISTS kvforge_test_sources)
+        if(source MATCHES "/tests/conformance/")
+            set_source_files_properties(${source} PROPERTIES UNITY_GROUP conformance_${group})
+            if(group STREQUAL a)
+                set(group b)
+            else()
+                set(group a)
+            endif()
+        endif()
+    endforeach()
+    set_target_properties(kvforge_tests PROPERTIES UNITY_BUILD ON UNITY_BUILD_MODE GROUP)
+endif()
 # The tests check behaviour, not speed: KVFORGE_TEST_COMPILE_OPTIONS can build them at a
 # lower optimisation level than the benchmarks and the tool, at a fraction of the compile time.
 separate_arguments(kvforge_test_compile_options UNIX_COMMAND "${KVFORGE_TEST_COMPILE_OPTIONS}")

@@ -27,15 +27,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using contents = std::map<std::string, std::string>;
-
-template <class Store>
-contents read_all(const Store& db) {
-    contents out;
-    db.for_each([&](const std::string& key, const std::string& value) { out.emplace(key, value); });
-    return out;
-}
-
 /// Opens the backup in path as a store of the same composition, checks it, and returns what it holds.
 template <class Store>
 contents open_backup(const std::string& path) {

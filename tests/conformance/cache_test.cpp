@@ -21,17 +21,13 @@
 #include <tuple>
 #include <vector>
 
+#include "../support/env.hpp"
 #include "../support/fifo_eviction.hpp"
 #include "store_configs.hpp"
 
 using namespace kvforge_test;
 
 namespace {
-
-std::uint64_t env_or(const char* name, std::uint64_t fallback) {
-    const char* text = std::getenv(name);
-    return text != nullptr ? std::strtoull(text, nullptr, 10) : fallback;
-}
 
 /// Bounded stores over every index and threading policy and every eviction policy,
 /// including one written by a user from the concept alone.

@@ -35,9 +35,9 @@ using crash_configs = std::tuple<store<std::string, std::string, file_log, hash_
                                  store<std::string, std::string, mmap_file, hash_index, sync_each, thread_safe>,
                                  store<std::string, std::string, mmap_file, sorted_index, async_worker<>, single_thread>>;
 
-constexpr int key_count = 40;
+constexpr int workload_keys = 40;
 
-/// Operation i of the workload: a put of value i under key i % key_count, or (for
+/// Operation i of the workload: a put of value i under key i % workload_keys, or (for
 /// stores without sequence numbers, every seventh) an erase of that key.
 struct operation {
     bool erase = false;
@@ -50,7 +50,7 @@ operation operation_at(int i, std::size_t value_size) {
     const bool erase = !Store::sequenced && i % 7 == 3;
     std::string value = std::to_string(i);
     value.resize(std::max(value.size(), value_size), '.');
-    return {erase, "key" + std::to_string(i % key_count), erase ? std::string() : value};
+    return {erase, "key" + std::to_string(i % workload_keys), erase ? std::string() : value};
 }
 
 /// The child: writes operations forever, reporting on the pipe the index of each
@@ -203,13 +203,13 @@ test_clock::time_point deadline_of_operation(test_clock::time_point start, int i
     return start + std::chrono::seconds(1 + i % 5);
 }
 
-/// The expiring child: puts value i under key i % key_count with deadline_of_operation(i),
+/// The expiring child: puts value i under key i % workload_keys with deadline_of_operation(i),
 /// reporting each operation once it is durable, until it is killed.
 template <class Store>
 [[noreturn]] void run_expiring_child(const std::string& path, test_clock::time_point start, int report_fd) {
     Store db(path);
     for (int i = 0;; ++i) {
-        const std::string key = "key" + std::to_string(i % key_count);
+        const std::string key = "key" + std::to_string(i % workload_keys);
         int durable = i;
         if constexpr (Store::sequenced) {
             const std::uint64_t sequence = db.put(key, std::to_string(i), deadline_of_operation(start, i));
@@ -260,15 +260,15 @@ TEMPLATE_LIST_TEST_CASE("kill -9 keeps the deadlines of acknowledged writes", "[
         // Every key holds the value of an operation at or after its last acknowledged one,
         // with that operation's deadline.
         std::size_t expiring_within_3s = 0;
-        for (int key = 0; key < key_count; ++key) {
+        for (int key = 0; key < workload_keys; ++key) {
             const std::optional<std::string> value = db.get("key" + std::to_string(key));
-            const int last_acknowledged = acknowledged - ((acknowledged - key) % key_count + key_count) % key_count;
+            const int last_acknowledged = acknowledged - ((acknowledged - key) % workload_keys + workload_keys) % workload_keys;
             if (!value) {
                 CHECK(last_acknowledged < 0);
                 continue;
             }
             const int i = std::stoi(*value);
-            CHECK(i % key_count == key);
+            CHECK(i % workload_keys == key);
             CHECK(i >= last_acknowledged);
             CHECK(db.expiry("key" + std::to_string(key)) == deadline_of_operation(start, i));
             if (1 + i % 5 <= 3) ++expiring_within_3s;

@@ -19,16 +19,12 @@
 #include <string>
 #include <vector>
 
+#include "../support/env.hpp"
 #include "store_configs.hpp"
 
 using namespace kvforge_test;
 
 namespace {
-
-std::uint64_t env_or(const char* name, std::uint64_t fallback) {
-    const char* text = std::getenv(name);
-    return text != nullptr ? std::strtoull(text, nullptr, 10) : fallback;
-}
 
 /// Draws keys from a bounded space so that operations often hit existing keys, with
 /// lengths from 0 to about 40 bytes and shared prefixes longer than 8 bytes.

@@ -25,16 +25,16 @@ namespace fs = std::filesystem;
 
 namespace {
 
-constexpr int key_count = 50;
+constexpr int record_count = 50;
 
-std::string key_of(int i) { return "key" + std::to_string(100 + i); }
-std::string value_of(int i) { return "value " + std::to_string(i); }
+std::string record_key(int i) { return "key" + std::to_string(100 + i); }
+std::string record_value(int i) { return "value " + std::to_string(i); }
 
-/// Makes a store at path holding key_count records, and closes it.
+/// Makes a store at path holding record_count records, and closes it.
 template <class Store>
 void make_store(const std::string& path) {
     Store db(path);
-    for (int i = 0; i < key_count; ++i) db.put(key_of(i), value_of(i));
+    for (int i = 0; i < record_count; ++i) db.put(record_key(i), record_value(i));
 }
 
 options create_if_missing(bool create) {
@@ -68,8 +68,8 @@ std::error_code open_error(const std::string& path, const options& opts) {
 /// Checks that a store holds exactly what make_store wrote.
 template <class Store>
 void check_contents(const Store& db) {
-    CHECK(db.size() == key_count);
-    for (int i = 0; i < key_count; ++i) REQUIRE(db.get(key_of(i)) == std::optional<std::string>(value_of(i)));
+    CHECK(db.size() == record_count);
+    for (int i = 0; i < record_count; ++i) REQUIRE(db.get(record_key(i)) == std::optional<std::string>(record_value(i)));
 }
 
 /// What a child process saw: it opened the store and read a record, or was refused
@@ -89,7 +89,7 @@ child_result open_in_child(const std::string& path, const options& opts) {
             db.open(path, opts, {}, ec);
             if (ec == kvforge::errc::store_locked) {
                 result = locked;
-            } else if (!ec && db.get(key_of(7)) == std::optional<std::string>(value_of(7))) {
+            } else if (!ec && db.get(record_key(7)) == std::optional<std::string>(record_value(7))) {
                 result = opened;
             }
         } catch (...) {
@@ -147,7 +147,7 @@ TEMPLATE_LIST_TEST_CASE("error_if_exists refuses a store that exists and creates
         const std::string path = dir / "db";
         {
             TestType db(path, error_if_exists());
-            db.put(key_of(7), value_of(7));
+            db.put(record_key(7), record_value(7));
         }
         const auto before = tree(dir.path());
         CHECK(open_error<TestType>(path, error_if_exists()) == kvforge::errc::store_exists);
@@ -181,17 +181,17 @@ TEMPLATE_LIST_TEST_CASE("a read-only store reads, refuses every write and change
             if constexpr (is_ordered<TestType>) {
                 int seen = 0;
                 for (auto&& [key, value] : db.scan()) {
-                    CHECK(value == value_of(std::stoi(key.substr(3)) - 100));
+                    CHECK(value == record_value(std::stoi(key.substr(3)) - 100));
                     ++seen;
                 }
-                CHECK(seen == key_count);
+                CHECK(seen == record_count);
             }
 
             std::error_code ec;
             db.put("new", "value", ec);
             CHECK(ec == kvforge::errc::read_only);
             CHECK_THAT(kvforge::last_error_message(), Catch::Contains(path) && Catch::Contains("read_only"));
-            CHECK_FALSE(db.erase(key_of(1), ec));
+            CHECK_FALSE(db.erase(record_key(1), ec));
             CHECK(ec == kvforge::errc::read_only);
             typename TestType::batch_type batch;
             batch.put("new", "value");

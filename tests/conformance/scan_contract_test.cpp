@@ -19,18 +19,6 @@ using namespace kvforge_test;
 
 namespace {
 
-/// Runs write now: on this thread, or on another one that is joined (thread_safe
-/// stores), so that the write happens between two steps of the scan either way.
-template <class Store, class Write>
-void write_during_scan(Write&& write) {
-    if constexpr (is_concurrent<Store>) {
-        std::thread writer(write);
-        writer.join();
-    } else {
-        write();
-    }
-}
-
 template <class Store>
 void fill(Store& db, int count) {
     for (int i = 0; i < count; i += 2) db.put(key_of(i), "before");

@@ -35,16 +35,6 @@ std::vector<std::string> reversed(std::vector<std::string> keys) {
 
 using strings = std::vector<std::string>;
 
-template <class Store, class Write>
-void write_during_scan(Write&& write) {
-    if constexpr (is_concurrent<Store>) {
-        std::thread writer(write);
-        writer.join();
-    } else {
-        write();
-    }
-}
-
 }  // namespace
 
 TEMPLATE_LIST_TEST_CASE("descending scans hand out the ascending scan's keys, largest first", "[conformance][scan]",

@@ -27,20 +27,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using contents = std::map<std::string, std::string>;
-
 template <class Store>
 inline constexpr bool takes_snapshots = requires(Store& db) {
     db.snapshot();
 };
-
-/// What a snapshot (or a store) holds, read by for_each.
-template <class Readable>
-contents read_all(const Readable& db) {
-    contents out;
-    db.for_each([&](const std::string& key, const std::string& value) { out.emplace(key, value); });
-    return out;
-}
 
 /// Checks that snap answers every read call as `expected` says.
 template <class Snapshot>

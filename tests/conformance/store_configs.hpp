@@ -5,9 +5,11 @@
 #include <kvforge/kvforge.hpp>
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <tuple>
 
 #include "../support/run_length_codec.hpp"
@@ -188,5 +190,26 @@ inline constexpr bool is_ordered = Store::index_policy::ordered;
 
 template <class Store>
 inline constexpr bool is_concurrent = Store::threading_policy::concurrent;
+
+/// What a store or a snapshot holds, read by for_each.
+using contents = std::map<std::string, std::string>;
+template <class Readable>
+contents read_all(const Readable& db) {
+    contents out;
+    db.for_each([&](const std::string& key, const std::string& value) { out.emplace(key, value); });
+    return out;
+}
+
+/// Runs write now: on this thread, or on another one that is joined (thread_safe
+/// stores), so that the write happens between two steps of a scan either way.
+template <class Store, class Write>
+void write_during_scan(Write&& write) {
+    if constexpr (is_concurrent<Store>) {
+        std::thread writer(write);
+        writer.join();
+    } else {
+        write();
+    }
+}
 
 }  // namespace kvforge_test

@@ -47,7 +47,7 @@ using concurrent_configs = concurrent_only<all_configs>::type;
 
 constexpr int writer_count = 2;
 constexpr int keys_per_writer = 40;
-constexpr int key_count = writer_count * keys_per_writer;
+constexpr int owned_keys = writer_count * keys_per_writer;
 
 int operations_per_writer() {
     const char* text = std::getenv("KVFORGE_TEST_STRESS_OPS");
@@ -55,20 +55,20 @@ int operations_per_writer() {
 }
 
 /// The key with this index, owned by writer index / keys_per_writer.
-std::string key_of(int index) {
+std::string owned_key(int index) {
     return "w" + std::to_string(index / keys_per_writer) + "/" + std::to_string(index % keys_per_writer);
 }
 
-/// The index of key_of(index), or -1 for a key no writer owns.
+/// The index of owned_key(index), or -1 for a key no writer owns.
 int index_of(std::string_view key) {
-    for (int index = 0; index < key_count; ++index) {
-        if (key == key_of(index)) return index;
+    for (int index = 0; index < owned_keys; ++index) {
+        if (key == owned_key(index)) return index;
     }
     return -1;
 }
 
 /// The value written as version `version` of key: it names both, and its length varies.
-std::string value_of(std::string_view key, std::uint64_t version) {
+std::string versioned_value(std::string_view key, std::uint64_t version) {
     std::string value(key);
     value += '@';
     value += std::to_string(version);
@@ -85,7 +85,7 @@ std::uint64_t version_in(std::string_view key, std::string_view value) {
         if (value[i] < '0' || value[i] > '9') return 0;
         version = version * 10 + static_cast<std::uint64_t>(value[i] - '0');
     }
-    return version != 0 && value == value_of(key, version) ? version : 0;
+    return version != 0 && value == versioned_value(key, version) ? version : 0;
 }
 
 /// What went wrong in any thread. Catch2's assertions belong to the main thread, so the
@@ -153,8 +153,8 @@ std::vector<std::optional<std::string>> run_writer(Store& db, shared_state& shar
         shared.failures.check(ec, "write");
     };
     auto put = [&](int k) {
-        const std::string key = key_of(writer * keys_per_writer + k);
-        std::string value = value_of(key, ++version);
+        const std::string key = owned_key(writer * keys_per_writer + k);
+        std::string value = versioned_value(key, ++version);
         if constexpr (Store::sequenced) {
             shared.publish_sequence(db.put(key, value, ec));
         } else {
@@ -164,7 +164,7 @@ std::vector<std::optional<std::string>> run_writer(Store& db, shared_state& shar
         last[k] = std::move(value);
     };
     auto erase = [&](int k) {
-        db.erase(key_of(writer * keys_per_writer + k), ec);
+        db.erase(owned_key(writer * keys_per_writer + k), ec);
         shared.failures.check(ec, "erase");
         last[k].reset();
     };
@@ -177,12 +177,12 @@ std::vector<std::optional<std::string>> run_writer(Store& db, shared_state& shar
             typename Store::batch_type batch;
             for (int i = 0; i < 3; ++i) {
                 const int target = (k + i) % keys_per_writer;
-                const std::string key = key_of(writer * keys_per_writer + target);
-                last[target] = value_of(key, ++version);
+                const std::string key = owned_key(writer * keys_per_writer + target);
+                last[target] = versioned_value(key, ++version);
                 batch.put(key, *last[target]);
             }
             const int erased = (k + 3) % keys_per_writer;
-            batch.erase(key_of(writer * keys_per_writer + erased));
+            batch.erase(owned_key(writer * keys_per_writer + erased));
             last[erased].reset();
             write(batch);
         } else if (choice < 9) {
@@ -202,7 +202,7 @@ std::vector<std::optional<std::string>> run_writer(Store& db, shared_state& shar
 /// after the writers finished, checking each value and that its version never decreases.
 template <class Store>
 long run_reader(const Store& db, shared_state& shared, int reader) {
-    std::vector<std::uint64_t> newest(key_count, 0);
+    std::vector<std::uint64_t> newest(owned_keys, 0);
     long reads = 0;
     auto observe = [&](std::string_view key, std::string_view value, const char* how) {
         const int index = index_of(key);
@@ -223,9 +223,9 @@ long run_reader(const Store& db, shared_state& shared, int reader) {
     shared.start.arrive_and_wait();
     for (int pass = 0;; ++pass) {
         const bool finished = shared.writers_done.load() == writer_count;
-        for (int i = 0; i < key_count; ++i) {
-            const int index = (i + reader * 17) % key_count;
-            const std::string key = key_of(index);
+        for (int i = 0; i < owned_keys; ++i) {
+            const int index = (i + reader * 17) % owned_keys;
+            const std::string key = owned_key(index);
             switch ((i + pass) % 5) {
                 case 0:
                     if (const auto value = db.get(key, ec)) observe(key, *value, "get");
@@ -346,15 +346,15 @@ TEMPLATE_LIST_TEST_CASE("writers, readers, compaction and the durability worker 
     if constexpr (TestType::sequenced) CHECK(durable_seen >= shared.latest_sequence.load());
 
     std::map<std::string, std::string> expected;
-    for (int index = 0; index < key_count; ++index) {
+    for (int index = 0; index < owned_keys; ++index) {
         const auto& value = final_values[index / keys_per_writer][index % keys_per_writer];
-        if (value) expected.emplace(key_of(index), *value);
+        if (value) expected.emplace(owned_key(index), *value);
     }
     auto check_contents = [&] {
         CHECK(db->size() == expected.size());
-        for (int index = 0; index < key_count; ++index) {
-            INFO("key " << key_of(index));
-            CHECK(db->get(key_of(index)) == final_values[index / keys_per_writer][index % keys_per_writer]);
+        for (int index = 0; index < owned_keys; ++index) {
+            INFO("key " << owned_key(index));
+            CHECK(db->get(owned_key(index)) == final_values[index / keys_per_writer][index % keys_per_writer]);
         }
         if constexpr (is_ordered<TestType>) {
             std::map<std::string, std::string> scanned;
