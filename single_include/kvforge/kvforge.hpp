@@ -3244,8 +3244,10 @@ inline constexpr auto crc32c_tables = [] {
 /// The names of the files kvforge writes in a store's directory, recognised in one place.
 ///
 /// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
-/// data-<generation>.kvhint, and each manifest, data or hint name followed by .tmp while
-/// it is written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
+/// data-<generation>.kvhint, dictionary-<generation>.zstd (the compression dictionaries a
+/// store of kvforge::compressed<kvforge::zstd_trained<>> trains), and each name but LOCK
+/// followed by .tmp while it is written. <generation> is ten decimal digits, 0000000001 to
+/// 4294967295 (a dictionary's is its number). Anything else
 /// in the directory is not kvforge's: a store is never opened among such entries, and
 /// kvforge removes, renames and truncates only files whose names are recognised here
 /// (store_directory's operations take a store_file_name, which only these functions make).
@@ -3263,10 +3265,11 @@ inline constexpr std::string_view manifest_file_name = "MANIFEST";
 
 /// The kinds of file in a store's directory.
 enum class store_file_kind {
-    lock,      ///< LOCK: holds no data; flock() on it marks the store as open
-    manifest,  ///< MANIFEST: the store's composition, as text
-    data,      ///< data-<generation>.kvlog: a header and the log of records
-    hint,      ///< data-<generation>.kvhint: every live key with the place of its record
+    lock,        ///< LOCK: holds no data; flock() on it marks the store as open
+    manifest,    ///< MANIFEST: the store's composition, as text
+    data,        ///< data-<generation>.kvlog: a header and the log of records
+    hint,        ///< data-<generation>.kvhint: every live key with the place of its record
+    dictionary,  ///< dictionary-<number>.zstd: a zstd dictionary trained from the store's values
 };
 
 /// The ten digits of a generation as a number, or nothing when they are not ten decimal
@@ -3300,6 +3303,11 @@ public:
         return {store_file_kind::hint, generation, false};
     }
 
+    /// The compression dictionary of a number (compression/zstd_trained.hpp).
+    [[nodiscard]] static store_file_name dictionary(std::uint32_t number) {
+        return {store_file_kind::dictionary, number, false};
+    }
+
     /// The name of an entry of a store's directory, when kvforge writes files of that name.
     [[nodiscard]] static std::optional<store_file_name> recognise(std::string_view name) {
         constexpr std::string_view tmp = ".tmp";
@@ -3311,6 +3319,16 @@ public:
             return lock();
         }
         if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
+        // dictionary-<ten digits>.zstd
+        constexpr std::string_view dictionary_prefix = "dictionary-";
+        constexpr std::string_view dictionary_extension = ".zstd";
+        if (base.size() == dictionary_prefix.size() + 10 + dictionary_extension.size() &&
+            base.substr(0, dictionary_prefix.size()) == dictionary_prefix &&
+            base.substr(dictionary_prefix.size() + 10) == dictionary_extension) {
+            const std::optional<std::uint32_t> number = parse_generation(base.substr(dictionary_prefix.size(), 10));
+            if (!number) return std::nullopt;
+            return store_file_name(store_file_kind::dictionary, *number, temporary);
+        }
         // data-<ten digits>.kvlog and data-<ten digits>.kvhint
         constexpr std::string_view prefix = "data-";
         if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
@@ -3322,11 +3340,11 @@ public:
         return std::nullopt;
     }
 
-    /// The name a manifest, data or hint file has while it is written, before it is renamed into place.
+    /// The name a manifest, data, hint or dictionary file has while it is written, before it is renamed into place.
     [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
 
     [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
-    /// The generation of a data or hint file; 0 for LOCK and MANIFEST.
+    /// The generation of a data or hint file, the number of a dictionary; 0 for LOCK and MANIFEST.
     [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
     /// Whether this is a .tmp name: a file being written, never read.
     [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
@@ -3341,6 +3359,10 @@ private:
             name_ = "LOCK";
         } else if (kind == store_file_kind::manifest) {
             name_ = manifest_file_name;
+        } else if (kind == store_file_kind::dictionary) {
+            char name[32];
+            std::snprintf(name, sizeof name, "dictionary-%010u.zstd", static_cast<unsigned>(generation));
+            name_ = name;
         } else {
             char name[32];
             std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
@@ -9628,7 +9650,7 @@ static_assert(durability_policy<sync_each>);
 /// to the cut. While a backup runs, no segment may be retired: the automatic compaction
 /// trigger waits, and compact() and clear() wait for the backup without holding the gate.
 /// The copy is written as a store's directory is: the directory synced once every segment
-/// is in place, the MANIFEST last; a destination without a MANIFEST is no backup. A closed
+/// (and compression dictionary) is in place, the MANIFEST last; a destination without a MANIFEST is no backup. A closed
 /// segment, with its hint, is hard-linked into the copy when the I/O policy has link and
 /// the file system allows it (else copied through a synced .tmp and a rename); the active
 /// one is copied to the cut. The copy is then opened read-only and verified.
@@ -10086,7 +10108,9 @@ private:
                 fail(ec, errc::not_a_store,
                      path_ + " holds '" + entry +
                          "', which kvforge did not write, so it is no store's directory (a store's directory holds "
-                         "only LOCK, MANIFEST, data-*.kvlog and data-*.kvhint files); nothing was changed. Give "
+                         "only LOCK, MANIFEST, data-*.kvlog, data-*.kvhint and dictionary-*.zstd files); nothing was "
+                         "changed. "
+                         "Give "
                          "kvforge a "
                          "directory of its own");
                 return false;
@@ -12030,7 +12054,7 @@ private:
             }
             ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
         }
-        ok = ok && target.sync(ec);
+        ok = ok && copy_dictionaries(target, ec) && target.sync(ec);
         // Only once the segments' names (links included) are durable may the MANIFEST make
         // the copy a store.
         // A composition whose codec names cannot stand in a manifest line leaves the copy
@@ -12050,6 +12074,33 @@ private:
                      " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
         }
         return ok;
+    }
+
+    /// Links or copies the store's compression dictionaries (compression/zstd_trained.hpp)
+    /// into the backup. A dictionary file is written once, through a .tmp and a rename, and
+    /// never changed, so a link is as safe as for a closed segment. The layer that trains
+    /// them removes none while a backup runs, so every one the cut's records need is here.
+    bool copy_dictionaries(const store_directory<io_type>& target, std::error_code& ec) {
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        std::string bytes;
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
+            if constexpr (io_policy_with_link<io_type>) {
+                if (link_into(name, target)) continue;
+            }
+            data_file<io_type> from;
+            data_file<io_type> copy;
+            std::uint64_t size = 0;
+            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec)) return false;
+            bytes.resize(static_cast<std::size_t>(size));
+            if (!from.read(0, bytes.data(), bytes.size(), ec) ||
+                !target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) ||
+                !copy.write(0, bytes, ec) || !copy.sync(ec) || !target.rename(name.temporary(), name, ec)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// Links closed segment `in`, and its hint when it has one, into the backup's directory
@@ -13761,7 +13812,8 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
         if (!directory.list(names, ec)) return;
         // The newest data file goes last, after the leftovers, hints and older segments:
         // a destroy cut short leaves a directory that still opens as a store (holding
-        // what the segments left hold), and can be run again.
+        // what the segments left hold), and can be run again. Compression dictionaries go
+        // after it, so that no store is ever left without the dictionaries its values need.
         std::uint32_t newest = 0;
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::data && !name.is_temporary()) {
@@ -13771,9 +13823,13 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
         const auto last = newest != 0 ? detail::store_file_name::data(newest) : detail::store_file_name::lock();
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::lock || name == last) continue;
+            if (name.kind() == detail::store_file_kind::dictionary && !name.is_temporary()) continue;
             if (!directory.remove(name, ec)) return;
         }
         if (newest != 0 && !directory.remove(last, ec)) return;
+        for (const detail::store_file_name& name : names) {
+            if (name.kind() == detail::store_file_kind::dictionary && !directory.remove(name, ec)) return;
+        }
         // LOCK is removed while it is held; an opener that comes now finds no store.
         if (!directory.remove(detail::store_file_name::lock(), ec) || !directory.sync(ec)) return;
         directory.close();
