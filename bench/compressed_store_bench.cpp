@@ -128,7 +128,7 @@ template <class Store>
 void prepare(const std::string& path, const data_set& set) {
     if constexpr (std::is_same_v<Store, trained_store>) {
         Store db(path);
-        for (std::size_t i = 0; i < set.training.size(); ++i) db.put(set.keys[i], set.training[i]);
+        for (std::size_t i = 0; i < set.training.size(); ++i) db.put("training" + std::to_string(i), set.training[i]);
         db.compact();
         db.clear();
         db.close();
