@@ -9,12 +9,14 @@
 #include <kvforge/compression/zstd_trained.hpp>
 #include <kvforge/kvforge.hpp>
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 #include "../support/file_bytes.hpp"
@@ -22,6 +24,7 @@
 #include "../support/temp_dir.hpp"
 
 using kvforge_test::json_like_value;
+using kvforge_test::random_value;
 using kvforge_test::read_file;
 using kvforge_test::temp_dir;
 using kvforge_test::write_file;
@@ -236,4 +239,73 @@ TEST_CASE("zstd_trained: destroy removes the dictionaries with the store", "[com
     REQUIRE(dictionaries_in(path) == std::vector<std::uint32_t>{1});
     kvforge::destroy(path.string());
     CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("zstd_trained: clear() and compact() leave only the newest dictionary", "[compression][trained]") {
+    temp_dir dir;
+    const std::filesystem::path path = dir / "store";
+    trained_store db{path.string()};
+    put_all(db, 0);
+    db.compact();
+    put_all(db, 1);
+    db.compact();
+    REQUIRE(dictionaries_in(path) == std::vector<std::uint32_t>{1, 2});
+    db.clear();
+    db.compact();  // nothing needs dictionary 1; too few values to train
+    CHECK(dictionaries_in(path) == std::vector<std::uint32_t>{2});
+    db.put("k", json_like_value(7, value_size));
+    db.close();
+    db.open(path.string());
+    CHECK(db.get("k") == json_like_value(7, value_size));
+}
+
+TEST_CASE("zstd_trained: writers go on while compact() trains and retires dictionaries", "[compression][trained]") {
+    using shared_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::thread_safe,
+                                        kvforge::compressed<kvforge::zstd_trained<3>>>;
+    temp_dir dir;
+    const std::filesystem::path path = dir / "store";
+    constexpr std::size_t writer_keys = 2000;
+    const auto writer_value = [](std::uint64_t round, std::size_t i) {
+        return json_like_value(1'000'000 + round * writer_keys + i, value_size);
+    };
+    std::uint64_t last_round = 0;
+    {
+        shared_store db{path.string()};
+        put_all(db, 0);
+        std::atomic<bool> done{false};
+        std::atomic<std::uint64_t> rounds{0};
+        std::thread writer([&] {
+            std::uint64_t round = 0;
+            do {  // at least one whole round, whatever the main thread does meanwhile
+                for (std::size_t i = 0; i < writer_keys; ++i) db.put("w:" + std::to_string(i), writer_value(round, i));
+                rounds.store(++round);
+            } while (!done.load());
+        });
+        for (std::uint64_t round = 1; round <= 3; ++round) {
+            put_all(db, round);
+            db.compact();
+        }
+        done.store(true);
+        writer.join();
+        last_round = rounds.load() - 1;
+        check_all(db, 3);
+    }
+    shared_store db{path.string()};
+    check_all(db, 3);
+    std::size_t wrong = 0;
+    for (std::size_t i = 0; i < writer_keys; ++i) {
+        if (db.get("w:" + std::to_string(i)) != writer_value(last_round, i)) ++wrong;
+    }
+    CHECK(wrong == 0);
+    CHECK(db.verify().damaged.empty());
+}
+
+TEST_CASE("zstd_trained: values that share nothing get no dictionary", "[compression][trained]") {
+    temp_dir dir;
+    const std::filesystem::path path = dir / "store";
+    trained_store db{path.string()};
+    for (std::size_t i = 0; i < value_count; ++i) db.put(key_of(i), random_value(i, value_size));
+    db.compact();
+    CHECK(dictionaries_in(path).empty());
+    for (std::size_t i = 0; i < value_count; i += 97) CHECK(db.get(key_of(i)) == random_value(i, value_size));
 }

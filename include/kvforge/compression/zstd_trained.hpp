@@ -14,7 +14,9 @@
 /// every n-th one (n = live values / sample_count, at least 1), up to sample_budget bytes
 /// (4 MiB). When the sample holds at least training_min_bytes (1 MiB, about 5,000 values of
 /// 200 bytes), it trains a new dictionary of at most dictionary_capacity bytes (100 KiB)
-/// and compresses new values with it; until the first, values are compressed without one.
+/// and compresses new values with it, when it makes the sample at least a tenth smaller
+/// than zstd alone (random bytes give a dictionary that only costs time); until the
+/// first, values are compressed without one.
 /// Training takes about as long as zstd needs for the sample (most of a second for 4 MiB),
 /// beside a compaction that rewrites the whole store. Automatic compaction copies records
 /// and trains nothing.
@@ -173,6 +175,8 @@ public:
     static constexpr std::size_t sample_count = 50'000;
     /// The fewest bytes of live values a training needs; fewer, and compact() trains nothing.
     static constexpr std::size_t training_min_bytes = std::size_t{1} << 20;
+    /// How many samples a new dictionary is tried on before it is kept.
+    static constexpr std::size_t pays_off_samples = 500;
 
     zstd_trained() : state_(std::make_shared<detail::trained_dictionaries>()) {}
 
@@ -409,6 +413,7 @@ private:
         std::shared_ptr<const detail::trained_dictionary> prepared;
         try {
             prepared = detail::prepare_trained_dictionary(number, dictionary, Level);
+            if (!pays_off(prepared, samples, sizes)) return;
         } catch (const std::runtime_error&) {
             return;
         }
@@ -430,6 +435,28 @@ private:
         state_->loaded[number] = prepared;
         state_->on_disk.push_back(number);
         state_->newest = std::move(prepared);
+    }
+
+    /// Whether the dictionary makes up to pays_off_samples of the samples at least a tenth
+    /// smaller than zstd alone does. From values that share nothing (random bytes) zstd
+    /// still trains a dictionary, which would cost every write time and gain nothing.
+    static bool pays_off(const std::shared_ptr<const detail::trained_dictionary>& dictionary,
+                         const std::string& samples, const std::vector<std::size_t>& sizes) {
+        const compressor with(dictionary);
+        const compressor without(nullptr);
+        const std::size_t step = std::max<std::size_t>(1, sizes.size() / pays_off_samples);
+        std::string out;
+        std::size_t with_bytes = 0;
+        std::size_t without_bytes = 0;
+        std::size_t at = 0;
+        for (std::size_t i = 0; i < sizes.size(); at += sizes[i++]) {
+            if (i % step != 0) continue;
+            const std::string_view sample(samples.data() + at, sizes[i]);
+            out.resize(with.max_compressed_size(sample.size()));
+            with_bytes += with.compress(sample, out.data(), out.size());
+            without_bytes += without.compress(sample, out.data(), out.size());
+        }
+        return with_bytes * 10 < without_bytes * 9;
     }
 
     template <class Io>
