@@ -16,10 +16,9 @@
 /// 200 bytes), it trains a new dictionary of at most dictionary_capacity bytes (100 KiB)
 /// and compresses new values with it, when it makes the sample at least a tenth smaller
 /// than zstd alone (random bytes give a dictionary that only costs time); until the
-/// first, values are compressed without one.
-/// Training takes about as long as zstd needs for the sample (most of a second for 4 MiB),
-/// beside a compaction that rewrites the whole store. Automatic compaction copies records
-/// and trains nothing.
+/// first, values are compressed without one. Training runs in compact()'s thread and
+/// takes time in proportion to the sample, beside a compaction that rewrites the whole
+/// store. Automatic compaction copies records and trains nothing.
 ///
 /// Records. A compressed value's codec bytes start with the number of the dictionary it
 /// needs, as a varint (0: none), then a zstd frame that does not repeat zstd's own id of
