@@ -1,12 +1,14 @@
 // What kvforge::compressed<Codec> gains and costs in a store: puts, gets and the bytes on
-// disk of a file_log store (buffered, hash_index) without compression, with lz4 and with
-// zstd<3>, on the same values.
+// disk of a file_log store (buffered, hash_index) without compression, with lz4, with
+// zstd<3> and with zstd_trained<3>, on the same values.
 //
 //   put/STORE/DATA   puts of every value under a fresh key into an empty store, then
 //                    close() (the store is made anew for each iteration)
 //   get/STORE/DATA   gets of every key, in random order, from the closed and reopened store
 //
-// STORE is plain, lz4 or zstd3. DATA is json200 and json2k (JSON-like records of 200 and
+// STORE is plain, lz4, zstd3 or zstd3_trained. zstd3_trained's store is readied, untimed,
+// with a dictionary it trained from 20,000 other values of the same kind (put, compact(),
+// clear()), as a store that has been compacted once holds one. DATA is json200 and json2k (JSON-like records of 200 and
 // 2,048 bytes, as tests/support/sample_values.hpp makes them) and random2k (random bytes,
 // which no codec shrinks). Where RocksDB is found, rocksdb_lz4 and rocksdb_zstd are RocksDB
 // with its defaults but that block compression (put flushes the memtable before closing,
@@ -23,6 +25,7 @@
 
 #include <kvforge/compression/lz4.hpp>
 #include <kvforge/compression/zstd.hpp>
+#include <kvforge/compression/zstd_trained.hpp>
 #include <kvforge/kvforge.hpp>
 
 #include <algorithm>
@@ -33,6 +36,7 @@
 #include <map>
 #include <random>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #ifdef KVFORGE_BENCH_HAVE_ROCKSDB
@@ -53,15 +57,22 @@ struct data_set {
     std::vector<std::string> keys;
     std::vector<std::string> values;
     std::vector<std::size_t> read_order;  // a random permutation of the keys' indices
+    std::vector<std::string> training;    // other values of the same kind, for zstd3_trained
 };
 
+constexpr std::size_t training_values = 20'000;
+
 data_set make_data_set(const std::string& name, std::size_t count, std::size_t size, bool json) {
-    data_set set{name, {}, {}, {}};
+    data_set set{name, {}, {}, {}, {}};
+    const auto value = [&](std::uint64_t seed) {
+        return json ? kvforge_test::json_like_value(seed, size) : kvforge_test::random_value(seed, size);
+    };
     for (std::uint64_t i = 0; i < count; ++i) {
         set.keys.push_back("key" + std::to_string(1'000'000'000 + i));
-        set.values.push_back(json ? kvforge_test::json_like_value(i, size) : kvforge_test::random_value(i, size));
+        set.values.push_back(value(i));
         set.read_order.push_back(static_cast<std::size_t>(i));
     }
+    for (std::uint64_t i = 0; i < training_values; ++i) set.training.push_back(value(count + i));
     std::shuffle(set.read_order.begin(), set.read_order.end(), std::mt19937_64(42));
     return set;
 }
@@ -107,6 +118,23 @@ std::map<std::string, double>& plain_disk_bytes() {
     return bytes;
 }
 
+template <class... Compression>
+using file_store = kvforge::store<std::string, std::string, kvforge::file_log, Compression...>;
+using trained_store = file_store<kvforge::compressed<kvforge::zstd_trained<3>>>;
+
+/// Readies an empty store before the puts: a store that trains its dictionaries gets one
+/// trained from the set's training values, which clear() then removes (the dictionary stays).
+template <class Store>
+void prepare(const std::string& path, const data_set& set) {
+    if constexpr (std::is_same_v<Store, trained_store>) {
+        Store db(path);
+        for (std::size_t i = 0; i < set.training.size(); ++i) db.put("training" + std::to_string(i), set.training[i]);
+        db.compact();
+        db.clear();
+        db.close();
+    }
+}
+
 template <class Store>
 void fill(const std::string& path, const data_set& set) {
     Store db(path);
@@ -127,6 +155,7 @@ void register_store(const std::string& store_name, const data_set& set) {
                     state.SkipWithError("cannot make a directory for the store");
                     return;
                 }
+                prepare<Store>(dir.store(), set);
                 state.ResumeTiming();
                 fill<Store>(dir.store(), set);
                 state.PauseTiming();
@@ -146,6 +175,7 @@ void register_store(const std::string& store_name, const data_set& set) {
                                          state.SkipWithError("cannot make a directory for the store");
                                          return;
                                      }
+                                     prepare<Store>(dir.store(), set);
                                      fill<Store>(dir.store(), set);
                                      Store db(dir.store());
                                      std::string value;
@@ -161,9 +191,6 @@ void register_store(const std::string& store_name, const data_set& set) {
                                      state.SetBytesProcessed(bytes * state.iterations());
                                  });
 }
-
-template <class... Compression>
-using file_store = kvforge::store<std::string, std::string, kvforge::file_log, Compression...>;
 
 #ifdef KVFORGE_BENCH_HAVE_ROCKSDB
 /// RocksDB with its default options but this block compression, with the calls of a
@@ -211,6 +238,7 @@ int main(int argc, char** argv) {
         register_store<file_store<>>("plain", set);
         register_store<file_store<kvforge::compressed<kvforge::lz4>>>("lz4", set);
         register_store<file_store<kvforge::compressed<kvforge::zstd<3>>>>("zstd3", set);
+        register_store<trained_store>("zstd3_trained", set);
 #ifdef KVFORGE_BENCH_HAVE_ROCKSDB
         register_store<rocksdb_store<rocksdb::kLZ4Compression>>("rocksdb_lz4", set);
         register_store<rocksdb_store<rocksdb::kZSTD>>("rocksdb_zstd", set);

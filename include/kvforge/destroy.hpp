@@ -35,7 +35,8 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
         if (!directory.list(names, ec)) return;
         // The newest data file goes last, after the leftovers, hints and older segments:
         // a destroy cut short leaves a directory that still opens as a store (holding
-        // what the segments left hold), and can be run again.
+        // what the segments left hold), and can be run again. Compression dictionaries go
+        // after it, so that no store is ever left without the dictionaries its values need.
         std::uint32_t newest = 0;
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::data && !name.is_temporary()) {
@@ -45,9 +46,13 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
         const auto last = newest != 0 ? detail::store_file_name::data(newest) : detail::store_file_name::lock();
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::lock || name == last) continue;
+            if (name.kind() == detail::store_file_kind::dictionary && !name.is_temporary()) continue;
             if (!directory.remove(name, ec)) return;
         }
         if (newest != 0 && !directory.remove(last, ec)) return;
+        for (const detail::store_file_name& name : names) {
+            if (name.kind() == detail::store_file_kind::dictionary && !directory.remove(name, ec)) return;
+        }
         // LOCK is removed while it is held; an opener that comes now finds no store.
         if (!directory.remove(detail::store_file_name::lock(), ec) || !directory.sync(ec)) return;
         directory.close();

@@ -3093,6 +3093,7 @@ private:
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 // ---- begin kvforge/expiry/expiring.hpp ----
@@ -3244,8 +3245,10 @@ inline constexpr auto crc32c_tables = [] {
 /// The names of the files kvforge writes in a store's directory, recognised in one place.
 ///
 /// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
-/// data-<generation>.kvhint, and each manifest, data or hint name followed by .tmp while
-/// it is written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
+/// data-<generation>.kvhint, dictionary-<generation>.zstd (the compression dictionaries a
+/// store of kvforge::compressed<kvforge::zstd_trained<>> trains), and each name but LOCK
+/// followed by .tmp while it is written. <generation> is ten decimal digits, 0000000001 to
+/// 4294967295 (a dictionary's is its number). Anything else
 /// in the directory is not kvforge's: a store is never opened among such entries, and
 /// kvforge removes, renames and truncates only files whose names are recognised here
 /// (store_directory's operations take a store_file_name, which only these functions make).
@@ -3263,10 +3266,11 @@ inline constexpr std::string_view manifest_file_name = "MANIFEST";
 
 /// The kinds of file in a store's directory.
 enum class store_file_kind {
-    lock,      ///< LOCK: holds no data; flock() on it marks the store as open
-    manifest,  ///< MANIFEST: the store's composition, as text
-    data,      ///< data-<generation>.kvlog: a header and the log of records
-    hint,      ///< data-<generation>.kvhint: every live key with the place of its record
+    lock,        ///< LOCK: holds no data; flock() on it marks the store as open
+    manifest,    ///< MANIFEST: the store's composition, as text
+    data,        ///< data-<generation>.kvlog: a header and the log of records
+    hint,        ///< data-<generation>.kvhint: every live key with the place of its record
+    dictionary,  ///< dictionary-<number>.zstd: a zstd dictionary trained from the store's values
 };
 
 /// The ten digits of a generation as a number, or nothing when they are not ten decimal
@@ -3300,6 +3304,11 @@ public:
         return {store_file_kind::hint, generation, false};
     }
 
+    /// The compression dictionary of a number (compression/zstd_trained.hpp).
+    [[nodiscard]] static store_file_name dictionary(std::uint32_t number) {
+        return {store_file_kind::dictionary, number, false};
+    }
+
     /// The name of an entry of a store's directory, when kvforge writes files of that name.
     [[nodiscard]] static std::optional<store_file_name> recognise(std::string_view name) {
         constexpr std::string_view tmp = ".tmp";
@@ -3311,6 +3320,16 @@ public:
             return lock();
         }
         if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
+        // dictionary-<ten digits>.zstd
+        constexpr std::string_view dictionary_prefix = "dictionary-";
+        constexpr std::string_view dictionary_extension = ".zstd";
+        if (base.size() == dictionary_prefix.size() + 10 + dictionary_extension.size() &&
+            base.substr(0, dictionary_prefix.size()) == dictionary_prefix &&
+            base.substr(dictionary_prefix.size() + 10) == dictionary_extension) {
+            const std::optional<std::uint32_t> number = parse_generation(base.substr(dictionary_prefix.size(), 10));
+            if (!number) return std::nullopt;
+            return store_file_name(store_file_kind::dictionary, *number, temporary);
+        }
         // data-<ten digits>.kvlog and data-<ten digits>.kvhint
         constexpr std::string_view prefix = "data-";
         if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
@@ -3322,11 +3341,11 @@ public:
         return std::nullopt;
     }
 
-    /// The name a manifest, data or hint file has while it is written, before it is renamed into place.
+    /// The name a manifest, data, hint or dictionary file has while it is written, before it is renamed into place.
     [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
 
     [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
-    /// The generation of a data or hint file; 0 for LOCK and MANIFEST.
+    /// The generation of a data or hint file, the number of a dictionary; 0 for LOCK and MANIFEST.
     [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
     /// Whether this is a .tmp name: a file being written, never read.
     [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
@@ -3341,6 +3360,10 @@ private:
             name_ = "LOCK";
         } else if (kind == store_file_kind::manifest) {
             name_ = manifest_file_name;
+        } else if (kind == store_file_kind::dictionary) {
+            char name[32];
+            std::snprintf(name, sizeof name, "dictionary-%010u.zstd", static_cast<unsigned>(generation));
+            name_ = name;
         } else {
             char name[32];
             std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
@@ -4497,13 +4520,31 @@ struct value_flag {
     static constexpr std::size_t size = 1;
 };
 
+/// A codec that keeps state in the store's directory, as zstd_trained<> keeps its
+/// dictionaries: a compressed store loads it at open (open), tends it at compact()
+/// (maintain), encodes each write with what writer() gives, held until the write returns,
+/// and keeps its files in place while a backup copies them (hold_files).
+template <class C>
+concept codec_kept_in_store = requires(const C& codec) {
+    codec.writer();
+    codec.hold_files();
+};
+
+/// What a compressed store whose codec keeps nothing in its directory keeps of the I/O policy.
+struct no_codec_io {};
+
 /// The store's backend of a compressed store: Inner's (the expiry layer's, the cache's
 /// or the store policy's) with each value behind a value_flag, compressed when that
 /// makes it shorter. It has no state of its own but the codec and the minimum size, and
-/// no lock: every call encodes or decodes in its own buffers and forwards to Inner.
+/// no lock: every call encodes or decodes in its own buffers and forwards to Inner. A
+/// codec kept in the store (codec_kept_in_store) brings its own state and locks.
 template <class Policies, class Inner>
 class compressed_backend {
     using codec_type = typename Policies::compression::codec;
+    static constexpr bool codec_kept = codec_kept_in_store<codec_type>;
+    static_assert(!codec_kept || Policies::store::persistent,
+                  "kvforge: this codec keeps its dictionaries in the store's directory: use it with file_log or "
+                  "mmap_file, or use kvforge::zstd<> for a memory store");
 
 public:
     static constexpr bool sequenced = Inner::sequenced;
@@ -4529,7 +4570,16 @@ public:
         requires requires(const Inner& inner) { inner.is_open(); }
     {
         min_bytes_ = opts.compress_min_bytes;
+        if constexpr (codec_kept) io_ = io;
         inner_.open(path, opts, std::move(io), wanted, ec);
+        if constexpr (codec_kept) {
+            if (ec) return;
+            codec_.open(io_, path, ec);
+            if (ec) {
+                std::error_code ignored;
+                inner_.close(ignored);
+            }
+        }
     }
 
     void close(std::error_code& ec)
@@ -4557,8 +4607,9 @@ public:
     }
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        const auto& with = compressor();
         std::string stored;
-        if (!encode(value, stored, ec)) return 0;
+        if (!encode(with, value, stored, ec)) return 0;
         return inner_.put(key, stored, ec);
     }
 
@@ -4567,8 +4618,9 @@ public:
                             std::error_code& ec)
         requires requires(Inner& inner) { inner.put_until(key, value, deadline, ec); }
     {
+        const auto& with = compressor();
         std::string stored;
-        if (!encode(value, stored, ec)) return 0;
+        if (!encode(with, value, stored, ec)) return 0;
         return inner_.put_until(key, stored, deadline, ec);
     }
 
@@ -4577,15 +4629,16 @@ public:
     /// Encodes every value of the batch, then hands Inner the whole batch: a value that
     /// does not fit or fails to compress leaves the store unchanged.
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        const auto& with = compressor();
         batch_buffer encoded;
         std::string stored;
         ops.for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
                                        std::optional<std::int64_t> deadline) {
             if (ec) return;
             if (op == batch_op::put) {
-                if (encode(value, stored, ec)) encoded.add_put(key, stored);
+                if (encode(with, value, stored, ec)) encoded.add_put(key, stored);
             } else if (op == batch_op::put_until) {
-                if (encode(value, stored, ec)) encoded.add_put_until(key, stored, *deadline);
+                if (encode(with, value, stored, ec)) encoded.add_put_until(key, stored, *deadline);
             } else {
                 encoded.add_erase(key);
             }
@@ -4701,13 +4754,28 @@ public:
     }
     void flush(std::error_code& ec) { inner_.flush(ec); }
     void sync(std::error_code& ec) { inner_.sync(ec); }
-    void compact(std::error_code& ec) { inner_.compact(ec); }
+    /// Compacts Inner; a codec kept in the store then tends its state over the live values
+    /// (zstd_trained<> retires and trains dictionaries).
+    void compact(std::error_code& ec) {
+        inner_.compact(ec);
+        if constexpr (codec_kept) {
+            if (ec) return;
+            codec_.maintain(
+                io_, inner_.size(), [&](auto&& visitor, std::error_code& walk_ec) { walk_stored(visitor, walk_ec); },
+                [&](std::error_code& sync_ec) { inner_.sync(sync_ec); }, ec);
+        }
+    }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
     void backup(std::string_view dest, std::error_code& ec)
         requires requires(Inner& inner) { inner.backup(dest, ec); }
     {
-        inner_.backup(dest, ec);
+        if constexpr (codec_kept) {
+            const auto files_held = codec_.hold_files();
+            inner_.backup(dest, ec);
+        } else {
+            inner_.backup(dest, ec);
+        }
     }
 
     /// A snapshot of the store: this layer over Inner's snapshot, decompressing as the store does.
@@ -4718,9 +4786,39 @@ public:
     }
 
 private:
-    /// Writes value's stored bytes into out: the flag, then the value compressed when it is
-    /// long enough and the codec makes it shorter, else as it is.
-    bool encode(std::string_view value, std::string& out, std::error_code& ec) const {
+    /// What a write encodes its values with: the codec, or what a codec kept in the store
+    /// hands out for the write (held until it returns).
+    [[nodiscard]] decltype(auto) compressor() const {
+        if constexpr (codec_kept) {
+            return codec_.writer();
+        } else {
+            return (codec_);
+        }
+    }
+
+    /// Calls visitor(compressed, value) for every live value: compressed is what
+    /// compress_value wrote (empty for a value kept raw), value() decompresses it.
+    template <class Visitor>
+    void walk_stored(Visitor& visitor, std::error_code& ec) const {
+        std::error_code failed;
+        std::string scratch;
+        inner_.for_each(
+            [&](std::string_view, std::string_view stored) {
+                if (failed) return;
+                const bool compressed = !stored.empty() && stored[0] == value_flag::compressed;
+                visitor(compressed ? stored.substr(value_flag::size) : std::string_view{}, [&]() -> std::string_view {
+                    const auto value = decode(stored, scratch, failed);
+                    return value ? *value : std::string_view{};
+                });
+            },
+            ec);
+        settle(true, failed, ec);
+    }
+
+    /// Writes value's stored bytes into out: the flag, then the value compressed with
+    /// `with` when it is long enough and that makes it shorter, else as it is.
+    template <class With>
+    bool encode(const With& with, std::string_view value, std::string& out, std::error_code& ec) const {
         if (value.size() > max_value_size) {
             fail(ec, errc::value_too_large,
                  "value of " + std::to_string(value.size()) + " bytes is longer than a compressed store takes, " +
@@ -4730,7 +4828,7 @@ private:
             return false;
         }
         if (value.size() >= min_bytes_) {
-            compress_value(codec_, value, out, ec);
+            compress_value(with, value, out, ec);
             if (ec) return false;
             if (out.size() < value.size()) {
                 out.insert(out.begin(), value_flag::compressed);
@@ -4751,7 +4849,10 @@ private:
         if (!stored.empty() && stored[0] == value_flag::raw) return stored.substr(value_flag::size);
         if (!stored.empty() && stored[0] == value_flag::compressed) {
             decompress_value(codec_, stored.substr(value_flag::size), scratch, failed);
-            if (failed) return std::nullopt;
+            if (failed) {
+                if constexpr (codec_kept) codec_.explain_failure(stored.substr(value_flag::size), failed);
+                return std::nullopt;
+            }
             return std::string_view(scratch);
         }
         fail(failed, errc::compression_failed,
@@ -4781,6 +4882,7 @@ private:
 
     Inner inner_;
     [[no_unique_address]] codec_type codec_;
+    [[no_unique_address]] std::conditional_t<codec_kept, typename Policies::io, no_codec_io> io_;
     std::uint64_t min_bytes_ = kvforge::options{}.compress_min_bytes;
 };
 
@@ -9628,7 +9730,7 @@ static_assert(durability_policy<sync_each>);
 /// to the cut. While a backup runs, no segment may be retired: the automatic compaction
 /// trigger waits, and compact() and clear() wait for the backup without holding the gate.
 /// The copy is written as a store's directory is: the directory synced once every segment
-/// is in place, the MANIFEST last; a destination without a MANIFEST is no backup. A closed
+/// (and compression dictionary) is in place, the MANIFEST last; a destination without a MANIFEST is no backup. A closed
 /// segment, with its hint, is hard-linked into the copy when the I/O policy has link and
 /// the file system allows it (else copied through a synced .tmp and a rename); the active
 /// one is copied to the cut. The copy is then opened read-only and verified.
@@ -10086,7 +10188,9 @@ private:
                 fail(ec, errc::not_a_store,
                      path_ + " holds '" + entry +
                          "', which kvforge did not write, so it is no store's directory (a store's directory holds "
-                         "only LOCK, MANIFEST, data-*.kvlog and data-*.kvhint files); nothing was changed. Give "
+                         "only LOCK, MANIFEST, data-*.kvlog, data-*.kvhint and dictionary-*.zstd files); nothing was "
+                         "changed. "
+                         "Give "
                          "kvforge a "
                          "directory of its own");
                 return false;
@@ -12030,7 +12134,7 @@ private:
             }
             ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
         }
-        ok = ok && target.sync(ec);
+        ok = ok && copy_dictionaries(target, ec) && target.sync(ec);
         // Only once the segments' names (links included) are durable may the MANIFEST make
         // the copy a store.
         // A composition whose codec names cannot stand in a manifest line leaves the copy
@@ -12050,6 +12154,33 @@ private:
                      " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
         }
         return ok;
+    }
+
+    /// Links or copies the store's compression dictionaries (compression/zstd_trained.hpp)
+    /// into the backup. A dictionary file is written once, through a .tmp and a rename, and
+    /// never changed, so a link is as safe as for a closed segment. The layer that trains
+    /// them removes none while a backup runs, so every one the cut's records need is here.
+    bool copy_dictionaries(const store_directory<io_type>& target, std::error_code& ec) {
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        std::string bytes;
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
+            if constexpr (io_policy_with_link<io_type>) {
+                if (link_into(name, target)) continue;
+            }
+            data_file<io_type> from;
+            data_file<io_type> copy;
+            std::uint64_t size = 0;
+            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec)) return false;
+            bytes.resize(static_cast<std::size_t>(size));
+            if (!from.read(0, bytes.data(), bytes.size(), ec) ||
+                !target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) ||
+                !copy.write(0, bytes, ec) || !copy.sync(ec) || !target.rename(name.temporary(), name, ec)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// Links closed segment `in`, and its hint when it has one, into the backup's directory
@@ -13761,7 +13892,8 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
         if (!directory.list(names, ec)) return;
         // The newest data file goes last, after the leftovers, hints and older segments:
         // a destroy cut short leaves a directory that still opens as a store (holding
-        // what the segments left hold), and can be run again.
+        // what the segments left hold), and can be run again. Compression dictionaries go
+        // after it, so that no store is ever left without the dictionaries its values need.
         std::uint32_t newest = 0;
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::data && !name.is_temporary()) {
@@ -13771,9 +13903,13 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
         const auto last = newest != 0 ? detail::store_file_name::data(newest) : detail::store_file_name::lock();
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::lock || name == last) continue;
+            if (name.kind() == detail::store_file_kind::dictionary && !name.is_temporary()) continue;
             if (!directory.remove(name, ec)) return;
         }
         if (newest != 0 && !directory.remove(last, ec)) return;
+        for (const detail::store_file_name& name : names) {
+            if (name.kind() == detail::store_file_kind::dictionary && !directory.remove(name, ec)) return;
+        }
         // LOCK is removed while it is held; an opener that comes now finds no store.
         if (!directory.remove(detail::store_file_name::lock(), ec) || !directory.sync(ec)) return;
         directory.close();

@@ -24,6 +24,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 
 #include "../batch.hpp"
@@ -48,13 +49,31 @@ struct value_flag {
     static constexpr std::size_t size = 1;
 };
 
+/// A codec that keeps state in the store's directory, as zstd_trained<> keeps its
+/// dictionaries: a compressed store loads it at open (open), tends it at compact()
+/// (maintain), encodes each write with what writer() gives, held until the write returns,
+/// and keeps its files in place while a backup copies them (hold_files).
+template <class C>
+concept codec_kept_in_store = requires(const C& codec) {
+    codec.writer();
+    codec.hold_files();
+};
+
+/// What a compressed store whose codec keeps nothing in its directory keeps of the I/O policy.
+struct no_codec_io {};
+
 /// The store's backend of a compressed store: Inner's (the expiry layer's, the cache's
 /// or the store policy's) with each value behind a value_flag, compressed when that
 /// makes it shorter. It has no state of its own but the codec and the minimum size, and
-/// no lock: every call encodes or decodes in its own buffers and forwards to Inner.
+/// no lock: every call encodes or decodes in its own buffers and forwards to Inner. A
+/// codec kept in the store (codec_kept_in_store) brings its own state and locks.
 template <class Policies, class Inner>
 class compressed_backend {
     using codec_type = typename Policies::compression::codec;
+    static constexpr bool codec_kept = codec_kept_in_store<codec_type>;
+    static_assert(!codec_kept || Policies::store::persistent,
+                  "kvforge: this codec keeps its dictionaries in the store's directory: use it with file_log or "
+                  "mmap_file, or use kvforge::zstd<> for a memory store");
 
 public:
     static constexpr bool sequenced = Inner::sequenced;
@@ -80,7 +99,16 @@ public:
         requires requires(const Inner& inner) { inner.is_open(); }
     {
         min_bytes_ = opts.compress_min_bytes;
+        if constexpr (codec_kept) io_ = io;
         inner_.open(path, opts, std::move(io), wanted, ec);
+        if constexpr (codec_kept) {
+            if (ec) return;
+            codec_.open(io_, path, ec);
+            if (ec) {
+                std::error_code ignored;
+                inner_.close(ignored);
+            }
+        }
     }
 
     void close(std::error_code& ec)
@@ -108,8 +136,9 @@ public:
     }
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        const auto& with = compressor();
         std::string stored;
-        if (!encode(value, stored, ec)) return 0;
+        if (!encode(with, value, stored, ec)) return 0;
         return inner_.put(key, stored, ec);
     }
 
@@ -118,8 +147,9 @@ public:
                             std::error_code& ec)
         requires requires(Inner& inner) { inner.put_until(key, value, deadline, ec); }
     {
+        const auto& with = compressor();
         std::string stored;
-        if (!encode(value, stored, ec)) return 0;
+        if (!encode(with, value, stored, ec)) return 0;
         return inner_.put_until(key, stored, deadline, ec);
     }
 
@@ -128,15 +158,16 @@ public:
     /// Encodes every value of the batch, then hands Inner the whole batch: a value that
     /// does not fit or fails to compress leaves the store unchanged.
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        const auto& with = compressor();
         batch_buffer encoded;
         std::string stored;
         ops.for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
                                        std::optional<std::int64_t> deadline) {
             if (ec) return;
             if (op == batch_op::put) {
-                if (encode(value, stored, ec)) encoded.add_put(key, stored);
+                if (encode(with, value, stored, ec)) encoded.add_put(key, stored);
             } else if (op == batch_op::put_until) {
-                if (encode(value, stored, ec)) encoded.add_put_until(key, stored, *deadline);
+                if (encode(with, value, stored, ec)) encoded.add_put_until(key, stored, *deadline);
             } else {
                 encoded.add_erase(key);
             }
@@ -252,13 +283,28 @@ public:
     }
     void flush(std::error_code& ec) { inner_.flush(ec); }
     void sync(std::error_code& ec) { inner_.sync(ec); }
-    void compact(std::error_code& ec) { inner_.compact(ec); }
+    /// Compacts Inner; a codec kept in the store then tends its state over the live values
+    /// (zstd_trained<> retires and trains dictionaries).
+    void compact(std::error_code& ec) {
+        inner_.compact(ec);
+        if constexpr (codec_kept) {
+            if (ec) return;
+            codec_.maintain(
+                io_, inner_.size(), [&](auto&& visitor, std::error_code& walk_ec) { walk_stored(visitor, walk_ec); },
+                [&](std::error_code& sync_ec) { inner_.sync(sync_ec); }, ec);
+        }
+    }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
     void backup(std::string_view dest, std::error_code& ec)
         requires requires(Inner& inner) { inner.backup(dest, ec); }
     {
-        inner_.backup(dest, ec);
+        if constexpr (codec_kept) {
+            const auto files_held = codec_.hold_files();
+            inner_.backup(dest, ec);
+        } else {
+            inner_.backup(dest, ec);
+        }
     }
 
     /// A snapshot of the store: this layer over Inner's snapshot, decompressing as the store does.
@@ -269,9 +315,39 @@ public:
     }
 
 private:
-    /// Writes value's stored bytes into out: the flag, then the value compressed when it is
-    /// long enough and the codec makes it shorter, else as it is.
-    bool encode(std::string_view value, std::string& out, std::error_code& ec) const {
+    /// What a write encodes its values with: the codec, or what a codec kept in the store
+    /// hands out for the write (held until it returns).
+    [[nodiscard]] decltype(auto) compressor() const {
+        if constexpr (codec_kept) {
+            return codec_.writer();
+        } else {
+            return (codec_);
+        }
+    }
+
+    /// Calls visitor(compressed, value) for every live value: compressed is what
+    /// compress_value wrote (empty for a value kept raw), value() decompresses it.
+    template <class Visitor>
+    void walk_stored(Visitor& visitor, std::error_code& ec) const {
+        std::error_code failed;
+        std::string scratch;
+        inner_.for_each(
+            [&](std::string_view, std::string_view stored) {
+                if (failed) return;
+                const bool compressed = !stored.empty() && stored[0] == value_flag::compressed;
+                visitor(compressed ? stored.substr(value_flag::size) : std::string_view{}, [&]() -> std::string_view {
+                    const auto value = decode(stored, scratch, failed);
+                    return value ? *value : std::string_view{};
+                });
+            },
+            ec);
+        settle(true, failed, ec);
+    }
+
+    /// Writes value's stored bytes into out: the flag, then the value compressed with
+    /// `with` when it is long enough and that makes it shorter, else as it is.
+    template <class With>
+    bool encode(const With& with, std::string_view value, std::string& out, std::error_code& ec) const {
         if (value.size() > max_value_size) {
             fail(ec, errc::value_too_large,
                  "value of " + std::to_string(value.size()) + " bytes is longer than a compressed store takes, " +
@@ -281,7 +357,7 @@ private:
             return false;
         }
         if (value.size() >= min_bytes_) {
-            compress_value(codec_, value, out, ec);
+            compress_value(with, value, out, ec);
             if (ec) return false;
             if (out.size() < value.size()) {
                 out.insert(out.begin(), value_flag::compressed);
@@ -302,7 +378,10 @@ private:
         if (!stored.empty() && stored[0] == value_flag::raw) return stored.substr(value_flag::size);
         if (!stored.empty() && stored[0] == value_flag::compressed) {
             decompress_value(codec_, stored.substr(value_flag::size), scratch, failed);
-            if (failed) return std::nullopt;
+            if (failed) {
+                if constexpr (codec_kept) codec_.explain_failure(stored.substr(value_flag::size), failed);
+                return std::nullopt;
+            }
             return std::string_view(scratch);
         }
         fail(failed, errc::compression_failed,
@@ -332,6 +411,7 @@ private:
 
     Inner inner_;
     [[no_unique_address]] codec_type codec_;
+    [[no_unique_address]] std::conditional_t<codec_kept, typename Policies::io, no_codec_io> io_;
     std::uint64_t min_bytes_ = kvforge::options{}.compress_min_bytes;
 };
 

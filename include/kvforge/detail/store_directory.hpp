@@ -217,7 +217,9 @@ private:
                 fail(ec, errc::not_a_store,
                      path_ + " holds '" + entry +
                          "', which kvforge did not write, so it is no store's directory (a store's directory holds "
-                         "only LOCK, MANIFEST, data-*.kvlog and data-*.kvhint files); nothing was changed. Give "
+                         "only LOCK, MANIFEST, data-*.kvlog, data-*.kvhint and dictionary-*.zstd files); nothing was "
+                         "changed. "
+                         "Give "
                          "kvforge a "
                          "directory of its own");
                 return false;

@@ -3,8 +3,10 @@
 /// The names of the files kvforge writes in a store's directory, recognised in one place.
 ///
 /// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
-/// data-<generation>.kvhint, and each manifest, data or hint name followed by .tmp while
-/// it is written. <generation> is ten decimal digits, 0000000001 to 4294967295. Anything else
+/// data-<generation>.kvhint, dictionary-<generation>.zstd (the compression dictionaries a
+/// store of kvforge::compressed<kvforge::zstd_trained<>> trains), and each name but LOCK
+/// followed by .tmp while it is written. <generation> is ten decimal digits, 0000000001 to
+/// 4294967295 (a dictionary's is its number). Anything else
 /// in the directory is not kvforge's: a store is never opened among such entries, and
 /// kvforge removes, renames and truncates only files whose names are recognised here
 /// (store_directory's operations take a store_file_name, which only these functions make).
@@ -22,10 +24,11 @@ inline constexpr std::string_view manifest_file_name = "MANIFEST";
 
 /// The kinds of file in a store's directory.
 enum class store_file_kind {
-    lock,      ///< LOCK: holds no data; flock() on it marks the store as open
-    manifest,  ///< MANIFEST: the store's composition, as text
-    data,      ///< data-<generation>.kvlog: a header and the log of records
-    hint,      ///< data-<generation>.kvhint: every live key with the place of its record
+    lock,        ///< LOCK: holds no data; flock() on it marks the store as open
+    manifest,    ///< MANIFEST: the store's composition, as text
+    data,        ///< data-<generation>.kvlog: a header and the log of records
+    hint,        ///< data-<generation>.kvhint: every live key with the place of its record
+    dictionary,  ///< dictionary-<number>.zstd: a zstd dictionary trained from the store's values
 };
 
 /// The ten digits of a generation as a number, or nothing when they are not ten decimal
@@ -59,6 +62,11 @@ public:
         return {store_file_kind::hint, generation, false};
     }
 
+    /// The compression dictionary of a number (compression/zstd_trained.hpp).
+    [[nodiscard]] static store_file_name dictionary(std::uint32_t number) {
+        return {store_file_kind::dictionary, number, false};
+    }
+
     /// The name of an entry of a store's directory, when kvforge writes files of that name.
     [[nodiscard]] static std::optional<store_file_name> recognise(std::string_view name) {
         constexpr std::string_view tmp = ".tmp";
@@ -70,6 +78,16 @@ public:
             return lock();
         }
         if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
+        // dictionary-<ten digits>.zstd
+        constexpr std::string_view dictionary_prefix = "dictionary-";
+        constexpr std::string_view dictionary_extension = ".zstd";
+        if (base.size() == dictionary_prefix.size() + 10 + dictionary_extension.size() &&
+            base.substr(0, dictionary_prefix.size()) == dictionary_prefix &&
+            base.substr(dictionary_prefix.size() + 10) == dictionary_extension) {
+            const std::optional<std::uint32_t> number = parse_generation(base.substr(dictionary_prefix.size(), 10));
+            if (!number) return std::nullopt;
+            return store_file_name(store_file_kind::dictionary, *number, temporary);
+        }
         // data-<ten digits>.kvlog and data-<ten digits>.kvhint
         constexpr std::string_view prefix = "data-";
         if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
@@ -81,11 +99,11 @@ public:
         return std::nullopt;
     }
 
-    /// The name a manifest, data or hint file has while it is written, before it is renamed into place.
+    /// The name a manifest, data, hint or dictionary file has while it is written, before it is renamed into place.
     [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
 
     [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
-    /// The generation of a data or hint file; 0 for LOCK and MANIFEST.
+    /// The generation of a data or hint file, the number of a dictionary; 0 for LOCK and MANIFEST.
     [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
     /// Whether this is a .tmp name: a file being written, never read.
     [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
@@ -100,6 +118,10 @@ private:
             name_ = "LOCK";
         } else if (kind == store_file_kind::manifest) {
             name_ = manifest_file_name;
+        } else if (kind == store_file_kind::dictionary) {
+            char name[32];
+            std::snprintf(name, sizeof name, "dictionary-%010u.zstd", static_cast<unsigned>(generation));
+            name_ = name;
         } else {
             char name[32];
             std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),

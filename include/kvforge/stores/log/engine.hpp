@@ -38,7 +38,7 @@
 /// to the cut. While a backup runs, no segment may be retired: the automatic compaction
 /// trigger waits, and compact() and clear() wait for the backup without holding the gate.
 /// The copy is written as a store's directory is: the directory synced once every segment
-/// is in place, the MANIFEST last; a destination without a MANIFEST is no backup. A closed
+/// (and compression dictionary) is in place, the MANIFEST last; a destination without a MANIFEST is no backup. A closed
 /// segment, with its hint, is hard-linked into the copy when the I/O policy has link and
 /// the file system allows it (else copied through a synced .tmp and a rename); the active
 /// one is copied to the cut. The copy is then opened read-only and verified.
@@ -704,7 +704,7 @@ private:
             }
             ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
         }
-        ok = ok && target.sync(ec);
+        ok = ok && copy_dictionaries(target, ec) && target.sync(ec);
         // Only once the segments' names (links included) are durable may the MANIFEST make
         // the copy a store.
         // A composition whose codec names cannot stand in a manifest line leaves the copy
@@ -724,6 +724,33 @@ private:
                      " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
         }
         return ok;
+    }
+
+    /// Links or copies the store's compression dictionaries (compression/zstd_trained.hpp)
+    /// into the backup. A dictionary file is written once, through a .tmp and a rename, and
+    /// never changed, so a link is as safe as for a closed segment. The layer that trains
+    /// them removes none while a backup runs, so every one the cut's records need is here.
+    bool copy_dictionaries(const store_directory<io_type>& target, std::error_code& ec) {
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        std::string bytes;
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
+            if constexpr (io_policy_with_link<io_type>) {
+                if (link_into(name, target)) continue;
+            }
+            data_file<io_type> from;
+            data_file<io_type> copy;
+            std::uint64_t size = 0;
+            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec)) return false;
+            bytes.resize(static_cast<std::size_t>(size));
+            if (!from.read(0, bytes.data(), bytes.size(), ec) ||
+                !target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) ||
+                !copy.write(0, bytes, ec) || !copy.sync(ec) || !target.rename(name.temporary(), name, ec)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /// Links closed segment `in`, and its hint when it has one, into the backup's directory
