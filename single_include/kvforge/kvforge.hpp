@@ -6942,10 +6942,7 @@ public:
     template <class BatchClock>
         requires(std::is_void_v<BatchClock> || std::is_same_v<batch<Key, Value, BatchClock>, batch_type>)
     write_result write(const batch<Key, Value, BatchClock>& b, std::error_code& ec) noexcept {
-        std::uint64_t sequence = 0;
-        guarded(ec, [&] {
-            if (!b.empty()) sequence = backend_.write(b.operations(), ec);
-        });
+        const std::uint64_t sequence = write_operations(b.operations(), ec);
         if constexpr (sequenced) return sequence;
     }
 
@@ -7133,6 +7130,16 @@ public:
 
 private:
     friend struct detail::store_access;
+
+    /// Applies a batch's operations, all or none: what write() does, and what an any_store's
+    /// write() does once it has checked that the store takes the batch's deadlines.
+    std::uint64_t write_operations(const detail::batch_buffer& ops, std::error_code& ec) noexcept {
+        std::uint64_t sequence = 0;
+        guarded(ec, [&] {
+            if (ops.count() != 0) sequence = backend_.write(ops, ec);
+        });
+        return sequenced ? sequence : 0;
+    }
 
     /// A deadline as the i64 count of the clock's ticks the store keeps.
     template <class Duration>
@@ -7561,7 +7568,8 @@ public:
         return closed(ec, std::optional<std::chrono::system_clock::time_point>{});
     }
     virtual std::size_t purge_expired(std::error_code& ec) noexcept { return closed(ec, std::size_t{0}); }
-    virtual std::uint64_t write(const batch<Key, Value>&, std::error_code& ec) noexcept { return closed(ec, 0); }
+    /// Applies a batch's operations (those of a batch<Key, Value, std::chrono::system_clock>).
+    virtual std::uint64_t write(const batch_buffer&, std::error_code& ec) noexcept { return closed(ec, 0); }
     virtual void wait_durable(std::uint64_t, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
     /// Calls visitor(key, value) in key order from `from` on until it returns false (ordered stores).
@@ -7639,11 +7647,13 @@ class any_store {
 public:
     using key_type = Key;
     using mapped_type = Value;
-    using batch_type = batch<Key, Value>;
-    using range_type = scan_range<erased, Key, Value>;
     /// The clock of the deadlines an any_store takes: that of expiring<> ("expiring" in a spec).
     using clock = std::chrono::system_clock;
     using time_point = clock::time_point;
+    /// A batch for write(): its puts may carry a time to live or a deadline, as an expiring
+    /// store's batch_type does; only an expiring store writes a batch with one.
+    using batch_type = batch<Key, Value, clock>;
+    using range_type = scan_range<erased, Key, Value>;
 
     /// Holds no store until one is moved in from open_store.
     any_store() noexcept = default;
@@ -7741,8 +7751,19 @@ public:
     std::size_t purge_expired(std::error_code& ec) noexcept { return impl().purge_expired(ec); }
 
     /// Applies every operation of b, all or none. Returns its sequence number with async_worker, else 0.
-    std::uint64_t write(const batch_type& b) { return thrown(&erased::write, b); }
-    std::uint64_t write(const batch_type& b, std::error_code& ec) noexcept { return impl().write(b, ec); }
+    /// b is a batch_type, or a batch<Key, Value> (which takes no deadlines). A batch with a
+    /// put() that carries a deadline needs a store opened with "expiring" in its spec; any
+    /// other fails with errc::not_supported and writes none of the batch.
+    template <class BatchClock>
+        requires(std::is_void_v<BatchClock> || std::is_same_v<BatchClock, clock>)
+    std::uint64_t write(const batch<Key, Value, BatchClock>& b) {
+        return thrown(&erased::write, b.operations());
+    }
+    template <class BatchClock>
+        requires(std::is_void_v<BatchClock> || std::is_same_v<BatchClock, clock>)
+    std::uint64_t write(const batch<Key, Value, BatchClock>& b, std::error_code& ec) noexcept {
+        return impl().write(b.operations(), ec);
+    }
 
     /// Blocks until the write with this sequence number is on disk (async_worker only).
     void wait_durable(std::uint64_t sequence) { thrown(&erased::wait_durable, sequence); }
@@ -14014,6 +14035,10 @@ struct store_access {
     static const View& view(const kvforge::snapshot<View, Key, Value, Ordered>& s) noexcept {
         return *s.view_;
     }
+    template <class Store>
+    static std::uint64_t write_operations(Store& s, const batch_buffer& ops, std::error_code& ec) noexcept {
+        return s.write_operations(ops, ec);
+    }
     template <class Key, class Value>
     static any_store<Key, Value> make_any(std::unique_ptr<erased_store<Key, Value>> opened) noexcept {
         return any_store<Key, Value>(std::move(opened));
@@ -14052,7 +14077,7 @@ public:
     }
     bool contains(key_param key, std::error_code& ec) const noexcept override { return snapshot_.contains(key, ec); }
     bool erase(key_param, std::error_code& ec) noexcept override { return refused(ec, false); }
-    std::uint64_t write(const batch<Key, Value>&, std::error_code& ec) noexcept override { return refused(ec, 0); }
+    std::uint64_t write(const batch_buffer&, std::error_code& ec) noexcept override { return refused(ec, 0); }
     void visit_records(std::string_view from, bool inclusive, record_visitor visitor,
                        std::error_code& ec) const override {
         if constexpr (Snapshot::ordered) {
@@ -14194,13 +14219,13 @@ public:
             return 0;
         }
     }
-    std::uint64_t write(const batch<Key, Value>& b, std::error_code& ec) noexcept override {
-        if constexpr (Store::sequenced) {
-            return store_.write(b, ec);
-        } else {
-            store_.write(b, ec);
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) noexcept override {
+        // A batch's deadlines are system_clock ticks: only a store that keeps those takes them.
+        if (!expires && ops.deadline_count() != 0) {
+            fail_not_expiring(ec, "a batch's put() with a deadline");
             return 0;
         }
+        return store_access::write_operations(store_, ops, ec);
     }
     void wait_durable(std::uint64_t sequence, std::error_code& ec) noexcept override {
         if constexpr (Store::sequenced) {
