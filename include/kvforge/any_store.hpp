@@ -101,7 +101,8 @@ public:
         return closed(ec, std::optional<std::chrono::system_clock::time_point>{});
     }
     virtual std::size_t purge_expired(std::error_code& ec) noexcept { return closed(ec, std::size_t{0}); }
-    virtual std::uint64_t write(const batch<Key, Value>&, std::error_code& ec) noexcept { return closed(ec, 0); }
+    /// Applies a batch's operations (those of a batch<Key, Value, std::chrono::system_clock>).
+    virtual std::uint64_t write(const batch_buffer&, std::error_code& ec) noexcept { return closed(ec, 0); }
     virtual void wait_durable(std::uint64_t, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual std::uint64_t durable_seq(std::error_code& ec) const noexcept { return closed(ec, 0); }
     /// Calls visitor(key, value) in key order from `from` on until it returns false (ordered stores).
@@ -179,11 +180,13 @@ class any_store {
 public:
     using key_type = Key;
     using mapped_type = Value;
-    using batch_type = batch<Key, Value>;
-    using range_type = scan_range<erased, Key, Value>;
     /// The clock of the deadlines an any_store takes: that of expiring<> ("expiring" in a spec).
     using clock = std::chrono::system_clock;
     using time_point = clock::time_point;
+    /// A batch for write(): its puts may carry a time to live or a deadline, as an expiring
+    /// store's batch_type does; only an expiring store writes a batch with one.
+    using batch_type = batch<Key, Value, clock>;
+    using range_type = scan_range<erased, Key, Value>;
 
     /// Holds no store until one is moved in from open_store.
     any_store() noexcept = default;
@@ -281,8 +284,19 @@ public:
     std::size_t purge_expired(std::error_code& ec) noexcept { return impl().purge_expired(ec); }
 
     /// Applies every operation of b, all or none. Returns its sequence number with async_worker, else 0.
-    std::uint64_t write(const batch_type& b) { return thrown(&erased::write, b); }
-    std::uint64_t write(const batch_type& b, std::error_code& ec) noexcept { return impl().write(b, ec); }
+    /// b is a batch_type, or a batch<Key, Value> (which takes no deadlines). A batch with a
+    /// put() that carries a deadline needs a store opened with "expiring" in its spec; any
+    /// other fails with errc::not_supported and writes none of the batch.
+    template <class BatchClock>
+        requires(std::is_void_v<BatchClock> || std::is_same_v<BatchClock, clock>)
+    std::uint64_t write(const batch<Key, Value, BatchClock>& b) {
+        return thrown(&erased::write, b.operations());
+    }
+    template <class BatchClock>
+        requires(std::is_void_v<BatchClock> || std::is_same_v<BatchClock, clock>)
+    std::uint64_t write(const batch<Key, Value, BatchClock>& b, std::error_code& ec) noexcept {
+        return impl().write(b.operations(), ec);
+    }
 
     /// Blocks until the write with this sequence number is on disk (async_worker only).
     void wait_durable(std::uint64_t sequence) { thrown(&erased::wait_durable, sequence); }

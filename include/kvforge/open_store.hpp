@@ -73,6 +73,10 @@ struct store_access {
     static const View& view(const kvforge::snapshot<View, Key, Value, Ordered>& s) noexcept {
         return *s.view_;
     }
+    template <class Store>
+    static std::uint64_t write_operations(Store& s, const batch_buffer& ops, std::error_code& ec) noexcept {
+        return s.write_operations(ops, ec);
+    }
     template <class Key, class Value>
     static any_store<Key, Value> make_any(std::unique_ptr<erased_store<Key, Value>> opened) noexcept {
         return any_store<Key, Value>(std::move(opened));
@@ -111,7 +115,7 @@ public:
     }
     bool contains(key_param key, std::error_code& ec) const noexcept override { return snapshot_.contains(key, ec); }
     bool erase(key_param, std::error_code& ec) noexcept override { return refused(ec, false); }
-    std::uint64_t write(const batch<Key, Value>&, std::error_code& ec) noexcept override { return refused(ec, 0); }
+    std::uint64_t write(const batch_buffer&, std::error_code& ec) noexcept override { return refused(ec, 0); }
     void visit_records(std::string_view from, bool inclusive, record_visitor visitor,
                        std::error_code& ec) const override {
         if constexpr (Snapshot::ordered) {
@@ -253,13 +257,13 @@ public:
             return 0;
         }
     }
-    std::uint64_t write(const batch<Key, Value>& b, std::error_code& ec) noexcept override {
-        if constexpr (Store::sequenced) {
-            return store_.write(b, ec);
-        } else {
-            store_.write(b, ec);
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) noexcept override {
+        // A batch's deadlines are system_clock ticks: only a store that keeps those takes them.
+        if (!expires && ops.deadline_count() != 0) {
+            fail_not_expiring(ec, "a batch's put() with a deadline");
             return 0;
         }
+        return store_access::write_operations(store_, ops, ec);
     }
     void wait_durable(std::uint64_t sequence, std::error_code& ec) noexcept override {
         if constexpr (Store::sequenced) {

@@ -498,10 +498,7 @@ public:
     template <class BatchClock>
         requires(std::is_void_v<BatchClock> || std::is_same_v<batch<Key, Value, BatchClock>, batch_type>)
     write_result write(const batch<Key, Value, BatchClock>& b, std::error_code& ec) noexcept {
-        std::uint64_t sequence = 0;
-        guarded(ec, [&] {
-            if (!b.empty()) sequence = backend_.write(b.operations(), ec);
-        });
+        const std::uint64_t sequence = write_operations(b.operations(), ec);
         if constexpr (sequenced) return sequence;
     }
 
@@ -689,6 +686,16 @@ public:
 
 private:
     friend struct detail::store_access;
+
+    /// Applies a batch's operations, all or none: what write() does, and what an any_store's
+    /// write() does once it has checked that the store takes the batch's deadlines.
+    std::uint64_t write_operations(const detail::batch_buffer& ops, std::error_code& ec) noexcept {
+        std::uint64_t sequence = 0;
+        guarded(ec, [&] {
+            if (ops.count() != 0) sequence = backend_.write(ops, ec);
+        });
+        return sequenced ? sequence : 0;
+    }
 
     /// A deadline as the i64 count of the clock's ticks the store keeps.
     template <class Duration>

@@ -101,12 +101,27 @@ def crc32c(data):
 BYTES_FINGERPRINT = b"9df4e39e737e0040"
 
 
-def dump_of(records):
-    """A dump of string keys and values, written as docs/dump-format.md says (no escapes needed)."""
-    body = b"".join(key + b"\t" + value + b"\n" for key, value in records)
+def dump_of(records, expiry=b"none", version=2):
+    """A dump of string keys and values, written as docs/dump-format.md says (no escapes
+    needed): records are (key, value) or (key, value, deadline in nanoseconds since the Unix
+    epoch). Version 1 has no expiry line and no deadlines."""
+    body = b"".join(b"\t".join(record[:2] + tuple(b"%d" % d for d in record[2:])) + b"\n" for record in records)
     count = body.count(b"\n")
-    return (b"kvforge-dump 1\nkey_codec bytes\nvalue_codec bytes\ncodec_fingerprint " + BYTES_FINGERPRINT + b"\nrecords\n" +
-            body + b"end %d %08x\n" % (count, crc32c(body)))
+    header = b"kvforge-dump %d\nkey_codec bytes\nvalue_codec bytes\ncodec_fingerprint %s\n" % (version, BYTES_FINGERPRINT)
+    if version >= 2:
+        header += b"expiry " + expiry + b"\n"
+    return header + b"records\n" + body + b"end %d %08x\n" % (count, crc32c(body))
+
+
+def deadlines_of(store):
+    """{key: deadline in nanoseconds since the Unix epoch, or None} of every key of an expiring
+    store, as the library's expiry() gives them (make_stores expiry)."""
+    listed = subprocess.run([MAKE_STORES, "expiry", store], capture_output=True, check=True, timeout=300)
+    deadlines = {}
+    for line in listed.stdout.decode().splitlines():
+        key, deadline = line.split("\t")
+        deadlines[key] = None if deadline == "none" else int(deadline)
+    return deadlines
 
 
 # --- the tests -------------------------------------------------------------------------------
@@ -199,8 +214,8 @@ def test_dump_and_load_round_trip_every_byte_value():
     dumped = expect(kvforge("dump", store), 0)
     assert dumped.err == b"", "no progress when stderr is not a terminal"
     lines = dumped.out.split(b"\n")
-    assert lines[0] == b"kvforge-dump 1" and lines[4] == b"records", lines[:5]
-    assert all(b"\t" in line for line in lines[5:-2]) and lines[-2].startswith(b"end 258 "), lines[-2]
+    assert lines[0] == b"kvforge-dump 2" and lines[4] == b"expiry none" and lines[5] == b"records", lines[:6]
+    assert all(line.count(b"\t") == 1 for line in lines[6:-2]) and lines[-2].startswith(b"end 258 "), lines[-2]
     assert all(byte < 0x7F and (byte >= 0x20 or byte in (0x09, 0x0A)) for byte in dumped.out), "dump is ASCII"
 
     copy = fresh("bytes-copy")
@@ -226,6 +241,67 @@ def test_load_refuses_damaged_dumps():
     expect(kvforge("load", fresh("changed"), stdin=changed), 3, err="changed or cut on the way")
     expect(kvforge("load", fresh("none"), stdin=b"hello\n"), 3, err="not a kvforge dump")
     expect(kvforge("load", fresh("bad-escape"), stdin=dump.replace(b"a\t1", b"a\t\\q")), 3, err="unknown escape \\q")
+    expect(kvforge("load", fresh("later"), stdin=dump.replace(b"kvforge-dump 2", b"kvforge-dump 3")), 3,
+           err="a kvforge dump of version 3, and this kvforge reads versions 1 to 2")
+    no_expiry = dump.replace(b"expiry none\n", b"")
+    expect(kvforge("load", fresh("no-expiry"), stdin=no_expiry), 3, err="expected 'expiry'")
+    bad_deadline = dump_of([(b"a", b"1", 5)]).replace(b"a\t1\t5", b"a\t1\tsoon")
+    expect(kvforge("load", fresh("bad-deadline"), stdin=bad_deadline), 3, err="must be a deadline, in nanoseconds")
+
+
+def test_a_dump_of_version_1_loads():
+    store = fresh("version-1")
+    expect(kvforge("load", store, stdin=dump_of([(b"a", b"1"), (b"b", b"2")], version=1)), 0, "loaded 2 records")
+    assert kvforge("scan", store).text.splitlines() == ["a\t1", "b\t2"]
+    assert "expiry       none\n" in kvforge("stat", store).text
+
+
+def test_dump_load_and_convert_keep_each_keys_deadline(stores):
+    source = fresh("deadlines")
+    expect(kvforge("put", source, "token", "alice", "--ttl", "3600", "--as", "file_log,sorted,expiring"), 0)
+    expect(kvforge("put", source, "day", "bob", "--ttl", "86400"), 0)
+    expect(kvforge("put", source, "forever", "carol"), 0)
+    deadlines = deadlines_of(source)
+    assert deadlines["forever"] is None and deadlines["token"] < deadlines["day"], deadlines
+
+    dumped = expect(kvforge("dump", source), 0).out
+    expiry = kvforge("stat", source).text.split("expiry       ")[1].split("\n")[0].encode()
+    assert expiry.startswith(b"system_clock:"), expiry
+    assert dumped == dump_of([(b"day", b"bob", deadlines["day"]), (b"forever", b"carol"),
+                              (b"token", b"alice", deadlines["token"])], expiry=expiry)
+
+    # A new store is made with expiry, and each key has its deadline again.
+    loaded = fresh("deadlines-loaded")
+    expect(kvforge("load", loaded, stdin=dumped), 0, "loaded 3 records")
+    assert deadlines_of(loaded) == deadlines
+    assert kvforge("dump", loaded).out == dumped
+    hashed = fresh("deadlines-hash")
+    expect(kvforge("load", hashed, "--as", "file_log,hash,expiring", stdin=dumped), 0, "loaded 3 records")
+    assert deadlines_of(hashed) == deadlines
+
+    converted = fresh("deadlines-converted")
+    expect(kvforge("convert", source, converted, "--as", "file_log,hash"), 0,
+           ["converted 3 records", "3 records checked, 0 damaged"])
+    assert deadlines_of(converted) == deadlines
+    assert "expiry       system_clock:" in kvforge("stat", converted).text
+
+    # A deadline that has passed stores nothing; a store without expiry refuses deadlines.
+    past = fresh("deadlines-past")
+    expect(kvforge("load", past, stdin=dump_of([(b"old", b"x", 1), (b"new", b"y")], expiry=expiry)), 0)
+    assert kvforge("scan", past).text.splitlines() == ["new\ty"]
+    plain = fresh("deadlines-plain")
+    expect(kvforge("put", plain, "k", "v", "--as", "file_log"), 0)
+    expect(kvforge("load", plain, stdin=dumped), 3, err=["a batch's put() with a deadline", "'expiring' in its spec"])
+    assert kvforge("scan", plain).text.splitlines() == ["k\tv"], "the refused batch wrote nothing"
+
+    # A key past its deadline is not dumped, nor converted ("expired" in make_stores' sessions).
+    sessions = str(stores / "sessions")
+    dumped_keys = [line.split(b"\t")[0] for line in kvforge("dump", sessions).out.split(b"\n")[6:-2]]
+    assert b"live" in dumped_keys and b"expired" not in dumped_keys, dumped_keys
+    sessions_copy = fresh("sessions-copy")
+    expect(kvforge("convert", sessions, sessions_copy, "--as", "file_log,sorted"), 0)
+    assert deadlines_of(sessions_copy) == deadlines_of(sessions)
+    assert "expired" not in deadlines_of(sessions_copy)
 
 
 def test_stores_of_other_codecs_show_decoded_or_hex(stores):
@@ -439,7 +515,9 @@ def test_an_expiring_store_hides_expired_keys_and_takes_ttls(stores):
     expect(kvforge("get", sessions, "expired"), 1, err="no key 'expired'")
     assert kvforge("get", sessions, "live").out == b"here\n"
     assert kvforge("scan", sessions, "--keys-only").text.splitlines() == ["forever", "live"]
-    assert kvforge("dump", sessions).out == dump_of([(b"forever", b"always"), (b"live", b"here")])
+    live = deadlines_of(sessions)["live"]
+    expiry = kvforge("stat", sessions).text.split("expiry       ")[1].split("\n")[0].encode()
+    assert kvforge("dump", sessions).out == dump_of([(b"forever", b"always"), (b"live", b"here", live)], expiry=expiry)
     expect(kvforge("put", sessions, "token", "alice", "--ttl", "3600"), 0)
     assert kvforge("get", sessions, "token").out == b"alice\n"
     expect(kvforge("put", sessions, "now", "x", "--ttl", "0"), 0)  # a deadline that has come stores nothing

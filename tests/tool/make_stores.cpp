@@ -11,6 +11,9 @@
 //                      ahead, "expired" with one that has passed)
 //   make_stores hold DIR   opens the store in DIR, prints "open", and holds it until stdin closes
 //   make_stores hold-read DIR   as hold, opening it read-only (beside other readers)
+//   make_stores expiry DIR   prints each key of the expiring store in DIR with its deadline,
+//                      "KEY<TAB>NANOSECONDS" since the Unix epoch or "KEY<TAB>none", as
+//                      the library's expiry() gives it
 
 #include <kvforge/kvforge.hpp>
 
@@ -74,8 +77,28 @@ int main(int argc, char** argv) {
         }
         return 0;
     }
+    if (argc == 3 && std::strcmp(argv[1], "expiry") == 0) {
+        kvforge::options opts;
+        opts.read_only = true;
+        // The files of file_log and mmap_file are the same: one store type reads either.
+        const kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index, kvforge::buffered<>,
+                             kvforge::single_thread, kvforge::expiring<>>
+            db(argv[2], opts);
+        db.for_each([&](const std::string& key, const std::string&) {
+            const auto deadline = db.expiry(key);
+            const std::string shown =
+                deadline
+                    ? std::to_string(
+                          std::chrono::duration_cast<std::chrono::nanoseconds>(deadline->time_since_epoch()).count())
+                    : "none";
+            std::printf("%s\t%s\n", key.c_str(), shown.c_str());
+        });
+        return 0;
+    }
     if (argc != 2) {
-        std::fprintf(stderr, "usage: make_stores DIR | make_stores hold DIR | make_stores hold-read DIR\n");
+        std::fprintf(stderr,
+                     "usage: make_stores DIR | make_stores hold DIR | make_stores hold-read DIR | make_stores expiry "
+                     "DIR\n");
         return 2;
     }
     const std::string dir = argv[1];

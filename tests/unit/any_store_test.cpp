@@ -367,6 +367,84 @@ TEST_CASE("deadlines on a store opened without 'expiring' fail with not_supporte
     CHECK(error_of([&] { db.purge_expired(); }).code() == kvforge::errc::not_supported);
 }
 
+TEST_CASE("an expiring any_store's batch takes puts with a time to live or a deadline", "[any_store][expiry][batch]") {
+    using namespace std::chrono_literals;
+    for (const char* index : {"hash", "sorted"}) {
+        temp_dir dir;
+        const std::string path = dir / "sessions";
+        INFO("index " << index);
+        any_strings db =
+            kvforge::open_store<std::string, std::string>(std::string("file_log,") + index + ",expiring:" + path);
+        db.put("stale", "old");
+        db.put("renewed", "v1", 1min);
+        const auto deadline = std::chrono::system_clock::now() + 1h;
+        any_strings::batch_type b;
+        b.put("token", "alice", deadline);
+        b.put("day", "bob", 24h);
+        b.put("forever", "carol");
+        b.put("stale", "new", std::chrono::system_clock::now() - 1s);  // past: removes the key
+        b.put("renewed", "v2");                                        // a plain put clears the deadline
+        db.write(b);
+
+        CHECK(db.expiry("token") == deadline);
+        CHECK(db.get("token") == std::optional<std::string>("alice"));
+        const std::optional<any_strings::time_point> day = db.expiry("day");
+        REQUIRE(day.has_value());
+        CHECK(*day > std::chrono::system_clock::now() + 23h);
+        CHECK(*day <= std::chrono::system_clock::now() + 24h);
+        CHECK_FALSE(db.expiry("forever").has_value());
+        CHECK(db.get("forever") == std::optional<std::string>("carol"));
+        CHECK_FALSE(db.contains("stale"));
+        CHECK_FALSE(db.expiry("renewed").has_value());
+        CHECK(db.get("renewed") == std::optional<std::string>("v2"));
+        CHECK(db.size() == 4);
+        db.close();
+
+        // The deadlines are in the store's files: a reopened store has them.
+        any_strings again = kvforge::open_store<std::string, std::string>(path);
+        CHECK(again.expiry("token") == deadline);
+        CHECK(again.expiry("day") == day);
+        CHECK_FALSE(again.expiry("forever").has_value());
+        CHECK_FALSE(again.contains("stale"));
+    }
+}
+
+TEST_CASE("a batch with a deadline fails with not_supported on a store without 'expiring', writing nothing",
+          "[any_store][expiry][batch]") {
+    using namespace std::chrono_literals;
+    for (const composition_words& words : every_default_composition()) {
+        temp_dir dir;
+        const std::string spec = words.spec(dir / "store");
+        INFO("spec " << spec);
+        any_strings db = kvforge::open_store<std::string, std::string>(spec);
+        db.put("kept", "1");
+
+        any_strings::batch_type with_deadline;
+        with_deadline.put("a", "1");
+        with_deadline.erase("kept");
+        with_deadline.put("k", "v", 1h);
+        std::error_code ec;
+        CHECK(db.write(with_deadline, ec) == 0);
+        CHECK(ec == kvforge::errc::not_supported);
+        CHECK_THAT(kvforge::last_error_message(), Catch::Contains("a batch's put() with a deadline needs") &&
+                                                      Catch::Contains("'expiring' in its spec"));
+        const kvforge::error e = error_of([&] { db.write(with_deadline); });
+        CHECK(e.code() == kvforge::errc::not_supported);
+        CHECK_FALSE(db.contains("a"));
+        CHECK_FALSE(db.contains("k"));
+        CHECK(db.get("kept") == std::optional<std::string>("1"));
+        CHECK(db.size() == 1);
+
+        // The same batch type without deadlines is written as any batch is.
+        any_strings::batch_type plain;
+        plain.put("a", "1");
+        plain.erase("kept");
+        db.write(plain, ec);
+        CHECK_FALSE(ec);
+        CHECK(contents_of(db) == std::map<std::string, std::string>{{"a", "1"}});
+    }
+}
+
 TEST_CASE("keys and values of other types go through their codecs", "[any_store]") {
     temp_dir dir;
     const std::string path = dir / "numbers";

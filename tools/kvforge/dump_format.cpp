@@ -5,7 +5,9 @@
 
 #include <stdio.h>  // getline (POSIX)
 
+#include <cstdint>
 #include <cstdlib>
+#include <limits>
 
 #include "text_form.hpp"
 
@@ -13,7 +15,10 @@ namespace kvforge_tool {
 
 namespace {
 
-constexpr std::string_view magic = "kvforge-dump 1";
+/// The first line of a dump, less its version number.
+constexpr std::string_view magic = "kvforge-dump ";
+/// The version written: 2 added the expiry line and the records' deadlines.
+constexpr int version = 2;
 
 std::string hex_number(std::uint64_t value, int digits) {
     char text[24];
@@ -31,15 +36,19 @@ bool field(std::string_view line, std::string_view name, std::string_view& value
 }  // namespace
 
 void dump_writer::header(const dump_header& header) {
-    std::fprintf(out_, "%s\nkey_codec %s\nvalue_codec %s\ncodec_fingerprint %s\nrecords\n", magic.data(),
-                 header.key_codec.c_str(), header.value_codec.c_str(),
-                 hex_number(header.codec_fingerprint, 16).c_str());
+    std::fprintf(out_, "%s%d\nkey_codec %s\nvalue_codec %s\ncodec_fingerprint %s\nexpiry %s\nrecords\n", magic.data(),
+                 version, header.key_codec.c_str(), header.value_codec.c_str(),
+                 hex_number(header.codec_fingerprint, 16).c_str(), header.expiry.c_str());
 }
 
-void dump_writer::record(std::string_view key, std::string_view value) {
+void dump_writer::record(std::string_view key, std::string_view value, dump_deadline deadline) {
     line_ = escape(key);
     line_ += '\t';
     line_ += escape(value);
+    if (deadline) {
+        line_ += '\t';
+        line_ += std::to_string(*deadline);
+    }
     line_ += '\n';
     crc_ = kvforge::detail::crc32c_extend(crc_, line_);
     std::fwrite(line_.data(), 1, line_.size(), out_);
@@ -68,10 +77,18 @@ std::string dump_reader::at_line() const { return "line " + std::to_string(line_
 bool dump_reader::read_header(dump_header& header, std::string& problem) {
     std::string_view line;
     bool newline = false;
-    if (!read_line(line, newline) || line != magic) {
-        problem = "does not start with '" + std::string(magic) + "'; it is not a kvforge dump (make one with kvforge dump)";
+    if (!read_line(line, newline) || line.substr(0, magic.size()) != magic) {
+        problem = "does not start with '" + std::string(magic) + std::to_string(version) +
+                  "'; it is not a kvforge dump (make one with kvforge dump)";
         return false;
     }
+    const std::string_view number = line.substr(magic.size());
+    if (number != "1" && number != "2") {
+        problem = "is a kvforge dump of version " + std::string(number) + ", and this kvforge reads versions 1 to " +
+                  std::to_string(version) + "; load it with the kvforge that made it";
+        return false;
+    }
+    version_ = number[0] - '0';
     std::string_view value;
     const bool ok = read_line(line, newline) && field(line, "key_codec", value);
     if (ok) header.key_codec = std::string(value);
@@ -87,6 +104,13 @@ bool dump_reader::read_header(dump_header& header, std::string& problem) {
         return false;
     }
     header.codec_fingerprint = fingerprint;
+    if (version_ >= 2) {
+        if (!read_line(line, newline) || !field(line, "expiry", value)) {
+            problem = at_line() + ": expected 'expiry' and the expiry of the store the dump was made of";
+            return false;
+        }
+        header.expiry = std::string(value);
+    }
     if (!read_line(line, newline) || line != "records") {
         problem = at_line() + ": expected 'records', the last line of a dump's header";
         return false;
@@ -94,7 +118,8 @@ bool dump_reader::read_header(dump_header& header, std::string& problem) {
     return true;
 }
 
-dump_reader::step dump_reader::next(std::string& key, std::string& value, std::string& problem) {
+dump_reader::step dump_reader::next(std::string& key, std::string& value, dump_deadline& deadline,
+                                    std::string& problem) {
     std::string_view line;
     bool newline = false;
     if (!read_line(line, newline)) {
@@ -123,8 +148,25 @@ dump_reader::step dump_reader::next(std::string& key, std::string& value, std::s
         return step::end;
     }
     crc_ = kvforge::detail::crc32c_extend(crc_, std::string_view(line.data(), line.size() + 1));
+    std::string_view value_text = line.substr(tab + 1);
+    deadline.reset();
+    // In a version 1 dump a raw tab in a value is the value's; in version 2 one starts the deadline.
+    if (const std::size_t second = value_text.find('\t'); version_ >= 2 && second != std::string_view::npos) {
+        const std::string_view text = value_text.substr(second + 1);
+        std::uint64_t nanoseconds = 0;
+        if (!kvforge::detail::parse_manifest_number(text, 10, nanoseconds) ||
+            nanoseconds > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) {
+            problem = at_line() +
+                      ": the field after the value's tab must be a deadline, in nanoseconds since the "
+                      "Unix epoch, not '" +
+                      std::string(text) + "'";
+            return step::failed;
+        }
+        deadline = static_cast<std::int64_t>(nanoseconds);
+        value_text = value_text.substr(0, second);
+    }
     std::string why;
-    if (!unescape(line.substr(0, tab), key, why) || !unescape(line.substr(tab + 1), value, why)) {
+    if (!unescape(line.substr(0, tab), key, why) || !unescape(value_text, value, why)) {
         problem = at_line() + ": " + why;
         return step::failed;
     }

@@ -2,6 +2,8 @@
 
 #include <kvforge/open_store.hpp>
 
+#include <algorithm>
+#include <string_view>
 #include <system_error>
 
 #include "cli.hpp"
@@ -32,6 +34,18 @@ tool_store open_adopting(const std::string& spec, const std::string& directory, 
     if (ec == kvforge::errc::invalid_argument) throw usage_error(kvforge::last_error_message());
     if (ec) fail_store(ec, "open " + directory, directory);
     return db;
+}
+
+/// Spec words for a new store that keeps deadlines when expiry (a MANIFEST's expiry
+/// field) names a clock: `expiring` added unless the words have it.
+std::string with_expiry(const std::string& words, const std::string& expiry) {
+    if (expiry == "none") return words;
+    for (std::size_t start = 0; start <= words.size();) {
+        const std::size_t end = std::min(words.find(',', start), words.size());
+        if (std::string_view(words).substr(start, end - start) == "expiring") return words;
+        start = end + 1;
+    }
+    return words.empty() ? "expiring" : words + ",expiring";
 }
 
 }  // namespace
@@ -65,8 +79,11 @@ opened_store open_or_create(const std::string& directory, const std::string& wor
                             "' and '" + opened.disk.composition.value_codec + "', not '" + codecs.key_codec +
                             "' and '" + codecs.value_codec + "'; give a new directory to make a store of those");
     }
-    opened.db = open_adopting(words + ":" + directory, directory, {},
-                              opened.disk.exists ? opened.disk.composition : codecs);
+    if (opened.disk.exists) {
+        opened.db = open_adopting(words + ":" + directory, directory, {}, opened.disk.composition);
+    } else {
+        opened.db = open_adopting(with_expiry(words, codecs.expiry) + ":" + directory, directory, {}, codecs);
+    }
     return opened;
 }
 

@@ -38,8 +38,9 @@ enum class access {
 [[nodiscard]] opened_store open_existing(const std::string& directory, access how, const kvforge::options& opts = {});
 
 /// Opens the store in directory, creating it with the spec words `words` (no path) when
-/// there is none, to hold bytes of these codecs. Throws usage_error for words that are
-/// no spec, store_failure when the store fails to open or holds other codecs.
+/// there is none, to hold bytes of these codecs, and with `expiring` when codecs.expiry
+/// names a clock, so that the keys' deadlines have a place. Throws usage_error for words
+/// that are no spec, store_failure when the store fails to open or holds other codecs.
 [[nodiscard]] opened_store open_or_create(const std::string& directory, const std::string& words,
                                           const kvforge::composition& codecs);
 

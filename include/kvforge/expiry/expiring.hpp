@@ -29,6 +29,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -116,30 +117,26 @@ struct deadline_header {
     }
 };
 
-/// The store's backend of an expiring store: Inner's (the store policy's, or its cache's)
-/// with each value behind a deadline_header, a deadline index beside it, and reads that
-/// treat a key whose deadline has come as absent.
-///
-/// Writers take this layer's lock before Inner's, so the deadline index always agrees
-/// with the stored headers; readers of single keys and scans take only Inner's lock,
-/// as they would without expiry.
-/// An expiring store's snapshot: the inner store's snapshot, read as the store reads
-/// its values. A key whose deadline has passed is absent, judged by Clock when it is read,
-/// as the store judges it, so a key of a snapshot may expire while the snapshot lives.
+/// The reads of an expiring store, written once for the store and its snapshots: Inner's
+/// values behind their deadline_header, a key whose deadline has come treated as absent,
+/// judged by Clock when it is read. Inner is the store's inner backend, or its snapshot:
+/// an expiring store's snapshot is this layer over the inner snapshot, so a key of a
+/// snapshot may expire while the snapshot lives, as it would in the store.
 template <class Clock, class Inner>
-class expiring_snapshot {
+class expiring_reads {
 public:
-    /// A snapshot takes no writes, so it hands out no sequence numbers.
-    static constexpr bool sequenced = false;
+    static constexpr bool sequenced = Inner::sequenced;
 
-    explicit expiring_snapshot(Inner inner) noexcept : inner_(std::move(inner)) {}
+    expiring_reads() = default;
+    /// The layer over inner: how a snapshot reads, over Inner's snapshot.
+    explicit expiring_reads(Inner inner) noexcept(std::is_nothrow_move_constructible_v<Inner>)
+        : inner_(std::move(inner)) {}
 
     template <class OnValue>
     bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
         bool live = false;
-        const std::int64_t at = now();
         inner_.read(key, [&](std::string_view stored) {
-            if (!alive_at(stored, at)) return;
+            if (!alive(stored)) return;
             live = true;
             on_value(deadline_header::value_of(stored));
         }, ec);
@@ -150,8 +147,37 @@ public:
         return read(key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
     }
 
+    template <class OnValue>
+    void read_many(std::span<const std::string_view> keys, OnValue&& on_value, std::error_code& ec) const
+        requires requires(const Inner& inner) { inner.read_many(keys, indexed_stored_visitor{}, ec); }
+    {
+        inner_.read_many(keys, [&](std::size_t i, std::string_view stored) {
+            if (alive(stored)) on_value(i, deadline_header::value_of(stored));
+        }, ec);
+    }
+
     bool contains(std::string_view key, std::error_code& ec) const {
         return read(key, [](std::string_view) {}, ec);
+    }
+
+    /// Inner's pinned view of key's stored bytes, narrowed to the value behind the header.
+    bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const
+        requires requires(const Inner& inner, pinned_value& pinned) { inner.read_pinned(key, pinned, ec); }
+    {
+        pinned_value stored;
+        if (!inner_.read_pinned(key, stored, ec) || !alive(stored.bytes())) return false;
+        stored.remove_prefix(stored.size() - deadline_header::value_of(stored.bytes()).size());
+        out = std::move(stored);
+        return true;
+    }
+
+    /// key's deadline as a count of Clock::duration, when it is there, unexpired, with one.
+    std::optional<std::int64_t> deadline(std::string_view key, std::error_code& ec) const {
+        std::optional<std::int64_t> found;
+        inner_.read(key, [&](std::string_view stored) {
+            if (alive(stored)) found = deadline_header::deadline_of(stored);
+        }, ec);
+        return found;
     }
 
     template <class Visitor>
@@ -179,8 +205,8 @@ public:
         }, ec);
     }
 
-    /// The keys whose deadline has not come. The snapshot keeps no deadline index, so
-    /// this reads every value: it costs a for_each.
+    /// The keys whose deadline has not come. A snapshot keeps no deadline index, so this
+    /// reads every value: it costs a for_each. (The store counts from its index instead.)
     [[nodiscard]] std::size_t size() const {
         std::size_t live = 0;
         std::error_code ignored;
@@ -188,10 +214,15 @@ public:
         return live;
     }
 
-    [[nodiscard]] static constexpr std::uint64_t write_version() noexcept { return 0; }
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
-private:
+protected:
     [[nodiscard]] static std::int64_t now() { return Clock::now().time_since_epoch().count(); }
+
+    /// Whether a stored value's key is there now: no deadline, or one still to come.
+    [[nodiscard]] static bool alive(std::string_view stored) {
+        return stored.empty() || stored[0] != deadline_header::has_deadline || alive_at(stored, now());
+    }
     [[nodiscard]] static bool alive_at(std::string_view stored, std::int64_t at) noexcept {
         const std::optional<std::int64_t> d = deadline_header::deadline_of(stored);
         return !d || *d > at;
@@ -200,16 +231,24 @@ private:
     Inner inner_;
 };
 
+/// The store's backend of an expiring store: Inner's (the store policy's, or its cache's)
+/// with each value behind a deadline_header, a deadline index beside it, and reads that
+/// treat a key whose deadline has come as absent (expiring_reads).
+///
+/// Writers take this layer's lock before Inner's, so the deadline index always agrees
+/// with the stored headers; readers of single keys and scans take only Inner's lock,
+/// as they would without expiry.
 template <class Policies, class Inner>
-class expiring_backend {
+class expiring_backend : public expiring_reads<typename Policies::expiry::clock, Inner> {
     using clock = typename Policies::expiry::clock;
+    using reads = expiring_reads<clock, Inner>;
     using mutex_type = typename Policies::threading::mutex_type;
     using read_lock = std::shared_lock<mutex_type>;
     using write_lock = std::unique_lock<mutex_type>;
+    using reads::inner_;
+    using reads::now;
 
 public:
-    static constexpr bool sequenced = Inner::sequenced;
-
     void configure(const kvforge::options& opts, std::error_code& ec) { inner_.configure(opts, ec); }
 
     /// Opens Inner's files, then rebuilds the deadline index from the stored values'
@@ -351,84 +390,18 @@ public:
         return sequence;
     }
 
-    template <class OnValue>
-    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
-        bool live = false;
-        inner_.read(key, [&](std::string_view stored) {
-            if (!alive(stored)) return;
-            live = true;
-            on_value(deadline_header::value_of(stored));
-        }, ec);
-        return live;
-    }
-
-    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
-        return read(key, [&](std::string_view value) { assign_bytes(out, value); }, ec);
-    }
-
-    template <class OnValue>
-    void read_many(std::span<const std::string_view> keys, OnValue&& on_value, std::error_code& ec) const
-        requires requires(const Inner& inner) { inner.read_many(keys, indexed_stored_visitor{}, ec); }
-    {
-        inner_.read_many(keys, [&](std::size_t i, std::string_view stored) {
-            if (alive(stored)) on_value(i, deadline_header::value_of(stored));
-        }, ec);
-    }
-
-    bool contains(std::string_view key, std::error_code& ec) const {
-        return read(key, [](std::string_view) {}, ec);
-    }
-
-    /// Inner's pinned view of key's stored bytes, narrowed to the value behind the header.
-    bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const
-        requires requires(const Inner& inner, pinned_value& pinned) { inner.read_pinned(key, pinned, ec); }
-    {
-        pinned_value stored;
-        if (!inner_.read_pinned(key, stored, ec) || !alive(stored.bytes())) return false;
-        stored.remove_prefix(stored.size() - deadline_header::value_of(stored.bytes()).size());
-        out = std::move(stored);
-        return true;
-    }
-
     /// key's deadline as a count of Clock::duration, when it is there, unexpired, with one.
+    /// Inner counts the read as a get; stats() leaves it out, as it is not one of get()'s.
     std::optional<std::int64_t> deadline(std::string_view key, std::error_code& ec) const {
-        std::optional<std::int64_t> found;
-        read_stored(key, [&](std::string_view stored) {
-            if (alive(stored)) found = deadline_header::deadline_of(stored);
-        }, ec);
-        return found;
+        internal_reads_.add(1);
+        return reads::deadline(key, ec);
     }
 
-    template <class Visitor>
-    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
-        const std::int64_t at = now();
-        inner_.visit_from(from, inclusive, [&](std::string_view key, std::string_view stored) {
-            return !alive_at(stored, at) || visitor(key, deadline_header::value_of(stored));
-        }, ec);
-    }
-
-    template <class Visitor>
-    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
-                         std::error_code& ec) const {
-        const std::int64_t at = now();
-        inner_.visit_down_from(from, inclusive, [&](std::string_view key, std::string_view stored) {
-            return !alive_at(stored, at) || visitor(key, deadline_header::value_of(stored));
-        }, ec);
-    }
-
-    template <class Visitor>
-    void for_each(Visitor&& visitor, std::error_code& ec) const {
-        const std::int64_t at = now();
-        inner_.for_each([&](std::string_view key, std::string_view stored) {
-            if (alive_at(stored, at)) visitor(key, deadline_header::value_of(stored));
-        }, ec);
-    }
-
-    /// A snapshot of the store (expiring_snapshot), as Inner takes it.
+    /// A snapshot of the store: the expiring reads over Inner's snapshot.
     [[nodiscard]] auto snapshot(std::error_code& ec)
         requires requires(Inner& inner) { inner.snapshot(ec); }
     {
-        return expiring_snapshot<clock, decltype(inner_.snapshot(ec))>(inner_.snapshot(ec));
+        return expiring_reads<clock, decltype(inner_.snapshot(ec))>(inner_.snapshot(ec));
     }
 
     /// The keys whose deadline has not come: those stored, less the expired ones not yet
@@ -506,17 +479,6 @@ public:
     }
 
 private:
-    [[nodiscard]] static std::int64_t now() { return clock::now().time_since_epoch().count(); }
-
-    /// Whether a stored value's key is there now: no deadline, or one still to come.
-    [[nodiscard]] static bool alive(std::string_view stored) {
-        return stored.empty() || stored[0] != deadline_header::has_deadline || alive_at(stored, now());
-    }
-    [[nodiscard]] static bool alive_at(std::string_view stored, std::int64_t at) noexcept {
-        const std::optional<std::int64_t> d = deadline_header::deadline_of(stored);
-        return !d || *d > at;
-    }
-
     /// Calls on_stored(stored bytes) for key without looking at its deadline.
     /// Inner counts it as a get; internal_reads_ counts it too, so stats() leaves it out.
     template <class OnStored>
@@ -554,7 +516,6 @@ private:
         });
     }
 
-    Inner inner_;
     mutable mutex_type mutex_;
     btree_table deadlines_;
     std::string scratch_;  // a put's stored bytes, reused: writers hold mutex_, one at a time

@@ -3,13 +3,12 @@
 #include <cstdio>
 #include <string>
 
-#include <kvforge/copy.hpp>
-
 #include "../cli.hpp"
 #include "../commands.hpp"
 #include "../errors.hpp"
 #include "../exit_codes.hpp"
 #include "../progress.hpp"
+#include "../records.hpp"
 #include "../store_files.hpp"
 #include "../tool_store.hpp"
 
@@ -32,14 +31,30 @@ int run(const std::vector<std::string>& args) {
     opened_store target = open_or_create(target_dir, *words, source.db.composition());
 
     std::error_code ec;
-    std::uint64_t copied = 0;
+    record_writer writer(target.db);
     {
         progress_bar progress("convert " + source_dir, source.db.size());
-        kvforge::copy_options opts;
-        opts.on_progress = [&](const kvforge::copy_progress& p) { progress.update(p.done); };
-        copied = kvforge::copy(source.db, target.db, opts, ec);
+        std::error_code write_error;
+        std::uint64_t read = 0;
+        for_each_record(
+            source.db,
+            [&](const std::string& key, const std::string& value, dump_deadline deadline) {
+                if (!write_error) writer.put(key, value, deadline, write_error);
+                progress.update(++read);
+            },
+            ec);
+        if (ec) fail_store(ec, "convert: read " + source_dir, source_dir);
+        if (!write_error) writer.flush(write_error);
+        if (!write_error) target.db.sync(write_error);
+        ec = write_error;
     }
-    if (ec) fail_store(ec, "convert " + source_dir + " to " + target_dir, target_dir);
+    if (ec) {
+        fail_store(
+            ec,
+            "convert " + source_dir + " to " + target_dir + " after " + std::to_string(writer.written()) + " records",
+            target_dir);
+    }
+    const std::uint64_t copied = writer.written();
     const kvforge::verify_report check = target.db.verify(ec);
     if (!ec) target.db.close(ec);
     if (ec) fail_store(ec, "check " + target_dir, target_dir);
@@ -59,7 +74,9 @@ const command convert_command = {
     "\n"
     "Copies every record of the store in SRC into a new store in DEST made as SPEC says\n"
     "(spec words, no path: e.g. --as mmap_file,hash,buffered or --as file_log,sorted,sync_each),\n"
-    "with SRC's codecs, then verifies DEST. DEST must not exist or be empty; SRC is only read.\n",
+    "with SRC's codecs, then verifies DEST. Keys keep their deadlines: when SRC has expiry,\n"
+    "DEST is made with `expiring` too, and a key whose deadline has passed is not copied.\n"
+    "DEST must not exist or be empty; SRC is only read.\n",
     run};
 
 }  // namespace kvforge_tool

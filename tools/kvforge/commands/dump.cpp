@@ -11,6 +11,7 @@
 #include "../errors.hpp"
 #include "../exit_codes.hpp"
 #include "../progress.hpp"
+#include "../records.hpp"
 #include "../tool_store.hpp"
 
 namespace kvforge_tool {
@@ -24,14 +25,17 @@ int run(const std::vector<std::string>& args) {
     const opened_store store = open_existing(dir, access::scan, read_only_options());
     const kvforge::composition& c = store.db.composition();
     dump_writer writer(stdout);
-    writer.header({c.key_codec, c.value_codec, c.codec_fingerprint});
+    writer.header({c.key_codec, c.value_codec, c.codec_fingerprint, c.expiry});
     progress_bar progress("dump " + dir, store.db.size());
     std::uint64_t done = 0;
     std::error_code ec;
-    for (const auto& [key, value] : store.db.scan_from("", ec)) {
-        writer.record(key, value);
-        progress.update(++done);
-    }
+    for_each_record(
+        store.db,
+        [&](const std::string& key, const std::string& value, dump_deadline deadline) {
+            writer.record(key, value, deadline);
+            progress.update(++done);
+        },
+        ec);
     if (ec) fail_store(ec, "dump " + dir, dir);
     if (!writer.finish()) throw store_failure("write the dump to stdout: " + std::string(std::strerror(errno)));
     return exit_ok;
@@ -44,10 +48,12 @@ const command dump_command = {
     "usage: kvforge dump DIR > FILE\n"
     "\n"
     "Writes every record of the store in DIR to stdout in the dump format: a header naming\n"
-    "the codecs, one line per record (key, tab, value, every byte that is not printable\n"
-    "ASCII escaped), and an end line with the count and a CRC-32C. `kvforge load` reads it\n"
-    "back byte for byte, into a store of any composition. The format is described in\n"
-    "docs/dump-format.md. On a terminal, progress is shown on stderr.\n",
+    "the codecs and the store's expiry, one line per record (key, tab, value, every byte that\n"
+    "is not printable ASCII escaped; for a key with a deadline, a tab and the deadline in\n"
+    "nanoseconds since the Unix epoch), and an end line with the count and a CRC-32C. A key\n"
+    "whose deadline has passed is left out. `kvforge load` reads it back byte for byte, deadlines\n"
+    "included, into a store of any composition. The format is described in docs/dump-format.md.\n"
+    "On a terminal, progress is shown on stderr.\n",
     run};
 
 }  // namespace kvforge_tool
