@@ -1280,6 +1280,13 @@ public:
         }
     }
 
+    /// Starts loading the group where a search for key begins. Called a few keys ahead of
+    /// their upsert() in a long run of inserts (replaying a log), it lets their cache
+    /// misses overlap rather than wait one after another.
+    void prefetch(std::string_view key) const noexcept {
+        if (groups_) groups_[home_of(hash_bytes(key))].prefetch();
+    }
+
     /// Inserts key or replaces its payload. When it existed, calls on_replace(old_payload)
     /// once the replacement can no longer fail, before it takes effect. Returns true when
     /// the key is new.
@@ -10597,6 +10604,8 @@ template <class IO>
 /// log is read instead.
 
 #include <algorithm>
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -10728,6 +10737,68 @@ private:
     std::string bytes_;
     hint_entry_encoder encoder_;
     std::uint64_t entries_ = 0;
+};
+
+/// The entry count in the head of a hint file (its header and the body's two counts, or
+/// more) written for data, or 0 when the head does not match. Only a bound for sizing
+/// the index before the hint is read in full: no count above what a file of hint_size
+/// bytes can list (an entry takes at least 4 bytes) is returned.
+[[nodiscard]] inline std::uint64_t hint_entry_count(std::string_view head, std::uint64_t hint_size,
+                                                    const hint_identity& data) noexcept {
+    file_header header;
+    if (head.size() < file_header::size + 16 || hint_size < file_header::size + 16 + 4 ||
+        file_header::decode(head, file_kind::hint, header) != file_header::problem::none ||
+        header.version != format_version || header.generation != data.generation ||
+        header.codec_fingerprint != data.fingerprint || header.file_id != data.file_id) {
+        return 0;
+    }
+    const std::uint64_t most = (hint_size - file_header::size - 16 - 4) / 4;
+    return std::min(file_header::get_le64(head.data() + file_header::size + 8), most);
+}
+
+/// Hands hint entries on `depth` entries late, each with a copy of its key, so that
+/// whoever receives them can start loading the memory an entry will touch (its index
+/// slot) when it arrives and find it loaded when the entry is handed on.
+class hint_entry_delay {
+public:
+    static constexpr std::size_t depth = 8;
+
+    /// Holds entry, first handing on (to apply) the one it holds from depth entries before.
+    template <class Apply>
+    void push(const hint_entry& entry, Apply&& apply) {
+        held& slot = held_[pushed_ % depth];
+        if (pushed_ >= depth) apply(slot.entry());
+        slot.hold(entry);
+        ++pushed_;
+    }
+
+    /// Hands on every entry still held, in the order they came.
+    template <class Apply>
+    void drain(Apply&& apply) {
+        for (std::uint64_t i = pushed_ >= depth ? pushed_ - depth : 0; i < pushed_; ++i) {
+            apply(held_[i % depth].entry());
+        }
+        pushed_ = 0;
+    }
+
+private:
+    struct held {
+        hint_entry fields;
+        std::string key;  // reused: its capacity grows to the longest key, then stays
+
+        void hold(const hint_entry& entry) {
+            fields = entry;
+            key.assign(entry.key);
+        }
+        [[nodiscard]] hint_entry entry() const noexcept {
+            hint_entry out = fields;
+            out.key = key;
+            return out;
+        }
+    };
+
+    std::array<held, depth> held_;
+    std::uint64_t pushed_ = 0;
 };
 
 /// Checks a hint file's bytes against its data file (identity, and data_size bytes
@@ -12615,6 +12686,11 @@ private:
         next_id_.store(ids.back() + 1, std::memory_order_relaxed);
 
         const std::vector<segment_pointer> ordered = segments_.in_replay_order();
+        if constexpr (requires { table_.reserve(std::size_t{}); }) {
+            // Sized once for every record the hints list: growing while replaying would move every slot again.
+            const std::uint64_t hinted = options_.salvage ? 0 : hinted_records(ordered);
+            if (hinted != 0) table_.reserve(static_cast<std::size_t>(hinted));
+        }
         std::optional<hint_builder> last_hint;
         for (std::size_t i = 0; i < ordered.size(); ++i) {
             if (!replay(*ordered[i], i + 1 == ordered.size(), last_hint, ec)) return false;
@@ -12759,6 +12835,23 @@ private:
         return true;
     }
 
+    /// The entries the hints of these segments list, from their heads (a hint that turns
+    /// out not to match is ignored later; this only sizes the index).
+    std::uint64_t hinted_records(const std::vector<segment_pointer>& ordered) {
+        std::uint64_t total = 0;
+        for (const segment_pointer& in : ordered) {
+            data_file<io_type> file;
+            std::error_code ignored;
+            std::uint64_t size = 0;
+            char head[file_header::size + 16];
+            if (directory_.open_file(file, store_file_name::hint(in->id), O_RDONLY, ignored) &&
+                file.size(size, ignored) && size >= sizeof head && file.read(0, head, sizeof head, ignored)) {
+                total += hint_entry_count({head, sizeof head}, size, identity(*in));
+            }
+        }
+        return total;
+    }
+
     /// Loads segment `in`'s hint if it is valid; scan_from becomes the first byte of the
     /// segment it does not cover. With gather, or when the hint covers only part of the
     /// segment, its entries are gathered in hint too, for the segment's next hint.
@@ -12774,6 +12867,18 @@ private:
             file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
         if (!mapping) return;
         const bool build = options_.write_hints && !options_.read_only;
+        const auto apply = [&](const hint_entry& entry) {
+            add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
+            if (entry.type == record_type::put) {
+                index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
+            } else if (entry.type == record_type::erase) {
+                index_erase(entry.key, entry.record_size(), in);
+            } else {
+                index_clear(in, entry.offset + entry.record_size());
+            }
+            if (hint) hint->add(entry);
+        };
+        hint_entry_delay delayed;
         // Entries come only once the whole hint has passed its checks.
         const std::uint64_t covered = read_hint(
             {mapping->data(), mapping->length()}, identity(in), in.size,
@@ -12785,17 +12890,11 @@ private:
                 if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
             },
             [&](const hint_entry& entry) {
-                add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
-                if (entry.type == record_type::put) {
-                    index_put(entry.key,
-                              {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
-                } else if (entry.type == record_type::erase) {
-                    index_erase(entry.key, entry.record_size(), in);
-                } else {
-                    index_clear(in, entry.offset + entry.record_size());
-                }
-                if (hint) hint->add(entry);
+                // The entry's index slot starts loading now and is written depth entries later.
+                if constexpr (requires { table_.prefetch(entry.key); }) table_.prefetch(entry.key);
+                delayed.push(entry, apply);
             });
+        delayed.drain(apply);
         if (covered == 0) return;
         in.hint_bytes = size;
         in.hint_covered = covered;

@@ -8,10 +8,14 @@
 
 #include <kvforge/kvforge.hpp>
 
+#include <algorithm>
+#include <cstdint>
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
+#include <vector>
 
 #include "../support/file_bytes.hpp"
 #include "../support/temp_dir.hpp"
@@ -100,4 +104,69 @@ TEMPLATE_LIST_TEST_CASE("a hint written by an earlier release (file id 0) is sti
     CHECK_FALSE(db.get("key42", ec).has_value());
     CHECK(ec == kvforge::errc::corrupt_record);
     CHECK(db.get("key7") == std::optional<std::string>("value 7"));
+}
+
+namespace {
+
+/// The closed segments' hint files of the store at path, in segment order.
+std::vector<std::string> hint_files(const std::string& path) {
+    std::vector<std::string> hints;
+    for (const auto& entry : fs::directory_iterator(path)) {
+        if (entry.path().extension() == ".kvhint") hints.push_back(entry.path().string());
+    }
+    std::sort(hints.begin(), hints.end());
+    return hints;
+}
+
+/// Rewrites the entry count of the hint at file to count, with its body's checksum made
+/// right again, so that only the entries themselves can show the count is wrong.
+void set_hint_count(const std::string& file, std::uint64_t count) {
+    std::string bytes = read_file(file);
+    const std::size_t counts = kvforge::detail::file_header::size;
+    kvforge::detail::file_header::put_le64(bytes.data() + counts + 8, count);
+    const std::string_view body = std::string_view(bytes).substr(counts, bytes.size() - counts - 4);
+    kvforge::detail::file_header::put_le32(bytes.data() + bytes.size() - 4, kvforge::detail::crc32c(body));
+    write_file(file, bytes);
+}
+
+std::uint64_t hint_count(const std::string& file) {
+    return kvforge::detail::file_header::get_le64(read_file(file).data() + kvforge::detail::file_header::size + 8);
+}
+
+}  // namespace
+
+TEMPLATE_LIST_TEST_CASE("a hint whose entry count is wrong, or that is torn, is ignored and its segment read",
+                        "[stale_hint]", hint_configs) {
+    temp_dir dir;
+    const std::string path = dir / "db";
+    kvforge::options opts;
+    opts.segment_bytes = std::uint64_t{64} << 10;
+    constexpr int keys = 6000;
+    const auto value_of = [](int i) { return "value of key " + std::to_string(i) + std::string(40, 'v'); };
+    {
+        TestType db(path, opts);
+        for (int i = 0; i < keys; ++i) db.put("key" + std::to_string(i), value_of(i));
+    }
+    const std::vector<std::string> hints = hint_files(path);
+    REQUIRE(hints.size() >= 5);
+    set_hint_count(hints[0], hint_count(hints[0]) + 1);
+    set_hint_count(hints[1], hint_count(hints[1]) - 1);
+    set_hint_count(hints[2], std::uint64_t{1} << 62);  // far more than the file can list
+    const std::uint64_t torn_count = hint_count(hints[3]);
+    const std::string torn = read_file(hints[3]);
+    write_file(hints[3], std::string_view(torn).substr(0, torn.size() / 2));
+
+    {
+        TestType db(path, opts);
+        CHECK(db.size() == keys);
+        for (int i = 0; i < keys; ++i) {
+            REQUIRE(db.get("key" + std::to_string(i)) == std::optional<std::string>(value_of(i)));
+        }
+        CHECK(db.verify().ok());
+    }
+    // The segments read whole got their hints written anew, and the next open uses them.
+    CHECK(hint_count(hints[3]) == torn_count);
+    TestType db(path, opts);
+    CHECK(db.size() == keys);
+    CHECK(db.get("key4321") == std::optional<std::string>(value_of(4321)));
 }

@@ -1203,6 +1203,11 @@ private:
         next_id_.store(ids.back() + 1, std::memory_order_relaxed);
 
         const std::vector<segment_pointer> ordered = segments_.in_replay_order();
+        if constexpr (requires { table_.reserve(std::size_t{}); }) {
+            // Sized once for every record the hints list: growing while replaying would move every slot again.
+            const std::uint64_t hinted = options_.salvage ? 0 : hinted_records(ordered);
+            if (hinted != 0) table_.reserve(static_cast<std::size_t>(hinted));
+        }
         std::optional<hint_builder> last_hint;
         for (std::size_t i = 0; i < ordered.size(); ++i) {
             if (!replay(*ordered[i], i + 1 == ordered.size(), last_hint, ec)) return false;
@@ -1347,6 +1352,23 @@ private:
         return true;
     }
 
+    /// The entries the hints of these segments list, from their heads (a hint that turns
+    /// out not to match is ignored later; this only sizes the index).
+    std::uint64_t hinted_records(const std::vector<segment_pointer>& ordered) {
+        std::uint64_t total = 0;
+        for (const segment_pointer& in : ordered) {
+            data_file<io_type> file;
+            std::error_code ignored;
+            std::uint64_t size = 0;
+            char head[file_header::size + 16];
+            if (directory_.open_file(file, store_file_name::hint(in->id), O_RDONLY, ignored) &&
+                file.size(size, ignored) && size >= sizeof head && file.read(0, head, sizeof head, ignored)) {
+                total += hint_entry_count({head, sizeof head}, size, identity(*in));
+            }
+        }
+        return total;
+    }
+
     /// Loads segment `in`'s hint if it is valid; scan_from becomes the first byte of the
     /// segment it does not cover. With gather, or when the hint covers only part of the
     /// segment, its entries are gathered in hint too, for the segment's next hint.
@@ -1362,6 +1384,18 @@ private:
             file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
         if (!mapping) return;
         const bool build = options_.write_hints && !options_.read_only;
+        const auto apply = [&](const hint_entry& entry) {
+            add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
+            if (entry.type == record_type::put) {
+                index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
+            } else if (entry.type == record_type::erase) {
+                index_erase(entry.key, entry.record_size(), in);
+            } else {
+                index_clear(in, entry.offset + entry.record_size());
+            }
+            if (hint) hint->add(entry);
+        };
+        hint_entry_delay delayed;
         // Entries come only once the whole hint has passed its checks.
         const std::uint64_t covered = read_hint(
             {mapping->data(), mapping->length()}, identity(in), in.size,
@@ -1373,17 +1407,11 @@ private:
                 if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
             },
             [&](const hint_entry& entry) {
-                add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
-                if (entry.type == record_type::put) {
-                    index_put(entry.key,
-                              {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
-                } else if (entry.type == record_type::erase) {
-                    index_erase(entry.key, entry.record_size(), in);
-                } else {
-                    index_clear(in, entry.offset + entry.record_size());
-                }
-                if (hint) hint->add(entry);
+                // The entry's index slot starts loading now and is written depth entries later.
+                if constexpr (requires { table_.prefetch(entry.key); }) table_.prefetch(entry.key);
+                delayed.push(entry, apply);
             });
+        delayed.drain(apply);
         if (covered == 0) return;
         in.hint_bytes = size;
         in.hint_covered = covered;

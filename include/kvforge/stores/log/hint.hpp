@@ -20,6 +20,8 @@
 /// log is read instead.
 
 #include <algorithm>
+#include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -154,6 +156,68 @@ private:
     std::string bytes_;
     hint_entry_encoder encoder_;
     std::uint64_t entries_ = 0;
+};
+
+/// The entry count in the head of a hint file (its header and the body's two counts, or
+/// more) written for data, or 0 when the head does not match. Only a bound for sizing
+/// the index before the hint is read in full: no count above what a file of hint_size
+/// bytes can list (an entry takes at least 4 bytes) is returned.
+[[nodiscard]] inline std::uint64_t hint_entry_count(std::string_view head, std::uint64_t hint_size,
+                                                    const hint_identity& data) noexcept {
+    file_header header;
+    if (head.size() < file_header::size + 16 || hint_size < file_header::size + 16 + 4 ||
+        file_header::decode(head, file_kind::hint, header) != file_header::problem::none ||
+        header.version != format_version || header.generation != data.generation ||
+        header.codec_fingerprint != data.fingerprint || header.file_id != data.file_id) {
+        return 0;
+    }
+    const std::uint64_t most = (hint_size - file_header::size - 16 - 4) / 4;
+    return std::min(file_header::get_le64(head.data() + file_header::size + 8), most);
+}
+
+/// Hands hint entries on `depth` entries late, each with a copy of its key, so that
+/// whoever receives them can start loading the memory an entry will touch (its index
+/// slot) when it arrives and find it loaded when the entry is handed on.
+class hint_entry_delay {
+public:
+    static constexpr std::size_t depth = 8;
+
+    /// Holds entry, first handing on (to apply) the one it holds from depth entries before.
+    template <class Apply>
+    void push(const hint_entry& entry, Apply&& apply) {
+        held& slot = held_[pushed_ % depth];
+        if (pushed_ >= depth) apply(slot.entry());
+        slot.hold(entry);
+        ++pushed_;
+    }
+
+    /// Hands on every entry still held, in the order they came.
+    template <class Apply>
+    void drain(Apply&& apply) {
+        for (std::uint64_t i = pushed_ >= depth ? pushed_ - depth : 0; i < pushed_; ++i) {
+            apply(held_[i % depth].entry());
+        }
+        pushed_ = 0;
+    }
+
+private:
+    struct held {
+        hint_entry fields;
+        std::string key;  // reused: its capacity grows to the longest key, then stays
+
+        void hold(const hint_entry& entry) {
+            fields = entry;
+            key.assign(entry.key);
+        }
+        [[nodiscard]] hint_entry entry() const noexcept {
+            hint_entry out = fields;
+            out.key = key;
+            return out;
+        }
+    };
+
+    std::array<held, depth> held_;
+    std::uint64_t pushed_ = 0;
 };
 
 /// Checks a hint file's bytes against its data file (identity, and data_size bytes
