@@ -3584,6 +3584,12 @@ struct options {
     /// signal: it reads and writes in chunks of this many bytes (0: the default) with
     /// no lock held, and between chunks gives way to compact(), clear() and close().
     std::uint64_t compaction_step_bytes = std::uint64_t{1} << 20;
+    /// With thread_safe, a write waits for the compaction thread, once its record is
+    /// written, while dead bytes exceed this many times the live bytes (keys and values),
+    /// until the thread has reclaimed enough or has nothing left to do: a burst of writes
+    /// then cannot leave compaction arbitrarily far behind. At 1, the files stay within
+    /// about twice the live bytes however fast the writes come. 0: writes never wait.
+    double compaction_stall_ratio = 1.0;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
     /// written again, and starts a new one. Compaction rewrites closed segments, so
@@ -9604,7 +9610,9 @@ static_assert(durability_policy<sync_each>);
 /// compaction thread (compaction_thread.hpp), which reads the closed segments it
 /// rewrites and writes its outputs with no gate held (the shared lock for each look-up
 /// in the index), and takes the gate, for about a millisecond each time, to start the
-/// job, to move index entries to the outputs in chunks, and to retire the inputs.
+/// job, to move index entries to the outputs in chunks, and to retire the inputs. A
+/// writer that leaves too many dead bytes for it waits, with no lock held, for its
+/// progress (wait_for_compaction); close() lets the jobs due finish.
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -10192,9 +10200,15 @@ struct compaction_job {
 /// it off: hold() waits for the job under way to end (the job sees interrupted() and
 /// stops at its next chunk, or runs to its end once it has published its outputs), and
 /// no job starts until the hold is released. A request made meanwhile runs afterwards.
+///
+/// Writers that find the thread too far behind wait for its progress (wait_for_progress),
+/// holding no lock the job needs; they are let go as soon as the job reports progress,
+/// the thread has nothing left to do, or it is stopped. finish() ends the thread as
+/// stop() does, but lets the work requested so far run to its end first.
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <system_error>
@@ -10253,6 +10267,42 @@ public:
         return hold_guard(*this);
     }
 
+    /// A count that rises each time the job reports progress (progressed()) or ends;
+    /// read it before checking whether to wait, and pass it to wait_for_progress.
+    [[nodiscard]] std::uint64_t progress() {
+        const std::lock_guard lock(mutex_);
+        return progress_;
+    }
+
+    /// Called by the job when it has reclaimed something: wakes the writers waiting for it.
+    void progressed() {
+        const std::lock_guard lock(mutex_);
+        ++progress_;
+        progress_made_.notify_all();
+    }
+
+    /// Waits until progress() has moved past `seen`, or the thread has no job under way
+    /// or requested, or it is stopped. False unless progress was made: nothing more will
+    /// come of waiting.
+    bool wait_for_progress(std::uint64_t seen) {
+        std::unique_lock lock(mutex_);
+        progress_made_.wait(lock, [&] { return progress_ != seen || stopped_ || !busy(); });
+        return progress_ != seen;
+    }
+
+    /// Ends the thread once the job under way, and any requested before this call, have
+    /// run to their end; requests are ignored from now until resume(). A hold in effect
+    /// delays it until released. Never call it from the job.
+    void finish() {
+        {
+            std::unique_lock lock(mutex_);
+            stopped_ = true;
+            progress_made_.notify_all();
+            idle_.wait(lock, [&] { return !busy() || !thread_.joinable(); });
+        }
+        stop();
+    }
+
     /// Ends the thread once the job under way, if any, has stopped; requests are ignored
     /// afterwards until resume(). Never call it from the job.
     void stop() {
@@ -10260,6 +10310,7 @@ public:
         {
             const std::lock_guard lock(mutex_);
             stopped_ = true;
+            progress_made_.notify_all();
             stopping_.store(true, std::memory_order_relaxed);
             ending = std::move(thread_);
             wake_.notify_all();
@@ -10277,6 +10328,11 @@ public:
     }
 
 private:
+    /// Whether a job runs or waits to run; with mutex_ held.
+    [[nodiscard]] bool busy() const noexcept {
+        return running_.load(std::memory_order_relaxed) || pending_.load(std::memory_order_relaxed);
+    }
+
     void release() {
         const std::lock_guard lock(mutex_);
         if (holds_.fetch_sub(1, std::memory_order_relaxed) == 1) wake_.notify_all();
@@ -10296,13 +10352,17 @@ private:
             job_();
             lock.lock();
             running_.store(false, std::memory_order_relaxed);
+            ++progress_;
             idle_.notify_all();
+            progress_made_.notify_all();
         }
     }
 
     std::mutex mutex_;
     std::condition_variable wake_;  // the thread waits here for a request or stop()
-    std::condition_variable idle_;  // hold() waits here for the job under way to end
+    std::condition_variable idle_;  // hold() and finish() wait here for the job under way to end
+    std::condition_variable progress_made_;  // writers wait here for the job's progress
+    std::uint64_t progress_ = 0;
     std::function<void()> job_;
     std::thread thread_;
     bool stopped_ = false;
@@ -11523,7 +11583,13 @@ public:
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
     void close(std::error_code& ec) {
-        compactor_.stop();  // before the gate, which the compaction thread takes
+        // Before the gate, which the compaction thread takes. The work requested so far
+        // runs to its end rather than being dropped, so that the files are left near
+        // compact_dead_ratio: it is bounded, since writers waiting at the stall ceiling
+        // keep dead bytes within compaction_stall_ratio times the live bytes, each job
+        // must reclaim dead bytes for another to follow, and no job starts once
+        // compaction is no longer due.
+        compactor_.finish();
         const gate_lock gate(write_gate_);
         if (!open_) return;
         abort_job();
@@ -11801,7 +11867,7 @@ public:
             s.segments = segments_.size();
             s.disk_bytes = data_bytes();
             for (const segment_pointer& in : segments_.by_id()) s.disk_bytes += in->hint_bytes;
-            s.syncs = writer_->syncs() + directory_syncs_.load();
+            s.syncs = writer_->syncs() + file_syncs_.load();
             s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
         }
         return s;
@@ -12188,6 +12254,9 @@ private:
             const active_call<threading::concurrent> call(active_calls_);
             gate.unlock();
             writer_->commit(sequence, ec);
+            if constexpr (threading::concurrent) {
+                if (!ec) wait_for_compaction();
+            }
         }
         if (!ec && compaction_due) {
             const gate_lock again(write_gate_);
@@ -12201,6 +12270,30 @@ private:
             }
         }
         return sequence;
+    }
+
+    /// With thread_safe, after a write, holding no lock: while dead bytes stay above
+    /// options::compaction_stall_ratio times the live bytes, waits for the compaction
+    /// thread to reclaim some, so that a burst of writes cannot leave it arbitrarily far
+    /// behind (as LSM stores stall writers on a compaction backlog). The wait ends as
+    /// soon as the thread has no job left, fails, or is stopped: it never outlasts the
+    /// thread's own work.
+    void wait_for_compaction() {
+        if (options_.compaction_stall_ratio <= 0) return;
+        for (;;) {
+            const std::uint64_t seen = compactor_.progress();
+            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen)) return;
+        }
+    }
+
+    /// Whether the dead bytes the thread can reclaim, those in closed segments, exceed
+    /// the ceiling. The active segment's are left out: no job can take them, and a store
+    /// smaller than a segment would otherwise wait on every write.
+    [[nodiscard]] bool over_stall_ceiling() const {
+        const read_lock lock(mutex_);
+        if (!open_) return false;
+        const std::uint64_t reclaimable = dead_bytes_ - active_->dead_bytes;
+        return static_cast<double>(reclaimable) > options_.compaction_stall_ratio * static_cast<double>(live_bytes_);
     }
 
     /// The bytes of every segment, the active one's buffered bytes included.
@@ -12690,8 +12783,15 @@ private:
     }
 
     bool sync_directory(std::error_code& ec) {
-        directory_syncs_.add(1);
+        file_syncs_.add(1);
         return directory_.sync(ec);
+    }
+
+    /// Syncs a file of the store's own (a segment, a hint, the manifest), counted in
+    /// stats().syncs from whichever thread calls it.
+    bool sync_file(data_file<io_type>& file, std::error_code& ec) {
+        file_syncs_.add(1);
+        return file.sync(ec);
     }
 
     /// Creates the next segment the writer appends to, holding only its header, through
@@ -12733,7 +12833,7 @@ private:
     /// have dropped the pages), and after the rename the next open may find the segment.
     bool publish_segment(segment_type& in, std::error_code& ec) {
         const store_file_name name = store_file_name::data(in.id);
-        if (in.file.sync(ec) && directory_.rename(name.temporary(), name, ec)) {
+        if (sync_file(in.file, ec) && directory_.rename(name.temporary(), name, ec)) {
             in.file.renamed(directory_.file_path(name));
             if (sync_directory(ec)) return true;
         }
@@ -12789,7 +12889,7 @@ private:
         bool write_out(std::error_code& ec) {
             if (pending_.empty()) return true;
             if (!write_pending(ec)) return false;
-            if (outputs_.back()->file.sync(ec)) return true;
+            if (engine_.sync_file(outputs_.back()->file, ec)) return true;
             engine_.failure_.record(ec);  // a failed sync is never retried
             return false;
         }
@@ -12824,7 +12924,7 @@ private:
         bool finish_current(std::error_code& ec) {
             segment_type& output = *outputs_.back();
             if (!write_pending(ec)) return false;
-            if (!output.file.sync(ec)) {
+            if (!engine_.sync_file(output.file, ec)) {
                 engine_.failure_.record(ec);  // a failed sync is never retried
                 return false;
             }
@@ -13233,7 +13333,7 @@ private:
             if (ec) return false;
             written = active_;
         }
-        if (!written->file.sync(ec)) {
+        if (!sync_file(written->file, ec)) {
             failure_.record(ec);  // a failed sync is never retried
             return false;
         }
@@ -13242,6 +13342,7 @@ private:
             const gate_lock gate = gate_without_backups();
             retired = retire_inputs();
         }
+        compactor_.progressed();
         job_.reset();  // its notes are freed with no gate held
         remove_segments(retired);
         return true;
@@ -13307,7 +13408,7 @@ private:
     bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<io_type> file;
         return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               write_counted(file, 0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
+               write_counted(file, 0, bytes, ec) && sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) &&
                sync_directory(ec);
     }
 
@@ -13421,7 +13522,7 @@ private:
     // The automatic compaction job under way: used under the gate (single_thread) or by
     // the compaction thread, which others hold off or stop before they touch it.
     std::optional<job_type> job_;
-    counter_type directory_syncs_;  // bumped outside the lock stats() reads under
+    counter_type file_syncs_;  // segments, hints, manifest and directory; bumped outside the lock stats() reads under
     // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
     std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;

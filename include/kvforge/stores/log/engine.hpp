@@ -14,7 +14,9 @@
 /// compaction thread (compaction_thread.hpp), which reads the closed segments it
 /// rewrites and writes its outputs with no gate held (the shared lock for each look-up
 /// in the index), and takes the gate, for about a millisecond each time, to start the
-/// job, to move index entries to the outputs in chunks, and to retire the inputs.
+/// job, to move index entries to the outputs in chunks, and to retire the inputs. A
+/// writer that leaves too many dead bytes for it waits, with no lock held, for its
+/// progress (wait_for_compaction); close() lets the jobs due finish.
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -197,7 +199,13 @@ public:
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
     void close(std::error_code& ec) {
-        compactor_.stop();  // before the gate, which the compaction thread takes
+        // Before the gate, which the compaction thread takes. The work requested so far
+        // runs to its end rather than being dropped, so that the files are left near
+        // compact_dead_ratio: it is bounded, since writers waiting at the stall ceiling
+        // keep dead bytes within compaction_stall_ratio times the live bytes, each job
+        // must reclaim dead bytes for another to follow, and no job starts once
+        // compaction is no longer due.
+        compactor_.finish();
         const gate_lock gate(write_gate_);
         if (!open_) return;
         abort_job();
@@ -475,7 +483,7 @@ public:
             s.segments = segments_.size();
             s.disk_bytes = data_bytes();
             for (const segment_pointer& in : segments_.by_id()) s.disk_bytes += in->hint_bytes;
-            s.syncs = writer_->syncs() + directory_syncs_.load();
+            s.syncs = writer_->syncs() + file_syncs_.load();
             s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
         }
         return s;
@@ -862,6 +870,9 @@ private:
             const active_call<threading::concurrent> call(active_calls_);
             gate.unlock();
             writer_->commit(sequence, ec);
+            if constexpr (threading::concurrent) {
+                if (!ec) wait_for_compaction();
+            }
         }
         if (!ec && compaction_due) {
             const gate_lock again(write_gate_);
@@ -875,6 +886,30 @@ private:
             }
         }
         return sequence;
+    }
+
+    /// With thread_safe, after a write, holding no lock: while dead bytes stay above
+    /// options::compaction_stall_ratio times the live bytes, waits for the compaction
+    /// thread to reclaim some, so that a burst of writes cannot leave it arbitrarily far
+    /// behind (as LSM stores stall writers on a compaction backlog). The wait ends as
+    /// soon as the thread has no job left, fails, or is stopped: it never outlasts the
+    /// thread's own work.
+    void wait_for_compaction() {
+        if (options_.compaction_stall_ratio <= 0) return;
+        for (;;) {
+            const std::uint64_t seen = compactor_.progress();
+            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen)) return;
+        }
+    }
+
+    /// Whether the dead bytes the thread can reclaim, those in closed segments, exceed
+    /// the ceiling. The active segment's are left out: no job can take them, and a store
+    /// smaller than a segment would otherwise wait on every write.
+    [[nodiscard]] bool over_stall_ceiling() const {
+        const read_lock lock(mutex_);
+        if (!open_) return false;
+        const std::uint64_t reclaimable = dead_bytes_ - active_->dead_bytes;
+        return static_cast<double>(reclaimable) > options_.compaction_stall_ratio * static_cast<double>(live_bytes_);
     }
 
     /// The bytes of every segment, the active one's buffered bytes included.
@@ -1364,8 +1399,15 @@ private:
     }
 
     bool sync_directory(std::error_code& ec) {
-        directory_syncs_.add(1);
+        file_syncs_.add(1);
         return directory_.sync(ec);
+    }
+
+    /// Syncs a file of the store's own (a segment, a hint, the manifest), counted in
+    /// stats().syncs from whichever thread calls it.
+    bool sync_file(data_file<io_type>& file, std::error_code& ec) {
+        file_syncs_.add(1);
+        return file.sync(ec);
     }
 
     /// Creates the next segment the writer appends to, holding only its header, through
@@ -1407,7 +1449,7 @@ private:
     /// have dropped the pages), and after the rename the next open may find the segment.
     bool publish_segment(segment_type& in, std::error_code& ec) {
         const store_file_name name = store_file_name::data(in.id);
-        if (in.file.sync(ec) && directory_.rename(name.temporary(), name, ec)) {
+        if (sync_file(in.file, ec) && directory_.rename(name.temporary(), name, ec)) {
             in.file.renamed(directory_.file_path(name));
             if (sync_directory(ec)) return true;
         }
@@ -1463,7 +1505,7 @@ private:
         bool write_out(std::error_code& ec) {
             if (pending_.empty()) return true;
             if (!write_pending(ec)) return false;
-            if (outputs_.back()->file.sync(ec)) return true;
+            if (engine_.sync_file(outputs_.back()->file, ec)) return true;
             engine_.failure_.record(ec);  // a failed sync is never retried
             return false;
         }
@@ -1498,7 +1540,7 @@ private:
         bool finish_current(std::error_code& ec) {
             segment_type& output = *outputs_.back();
             if (!write_pending(ec)) return false;
-            if (!output.file.sync(ec)) {
+            if (!engine_.sync_file(output.file, ec)) {
                 engine_.failure_.record(ec);  // a failed sync is never retried
                 return false;
             }
@@ -1907,7 +1949,7 @@ private:
             if (ec) return false;
             written = active_;
         }
-        if (!written->file.sync(ec)) {
+        if (!sync_file(written->file, ec)) {
             failure_.record(ec);  // a failed sync is never retried
             return false;
         }
@@ -1916,6 +1958,7 @@ private:
             const gate_lock gate = gate_without_backups();
             retired = retire_inputs();
         }
+        compactor_.progressed();
         job_.reset();  // its notes are freed with no gate held
         remove_segments(retired);
         return true;
@@ -1981,7 +2024,7 @@ private:
     bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<io_type> file;
         return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               write_counted(file, 0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
+               write_counted(file, 0, bytes, ec) && sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) &&
                sync_directory(ec);
     }
 
@@ -2095,7 +2138,7 @@ private:
     // The automatic compaction job under way: used under the gate (single_thread) or by
     // the compaction thread, which others hold off or stop before they touch it.
     std::optional<job_type> job_;
-    counter_type directory_syncs_;  // bumped outside the lock stats() reads under
+    counter_type file_syncs_;  // segments, hints, manifest and directory; bumped outside the lock stats() reads under
     // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
     std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;
