@@ -85,8 +85,8 @@ struct sync_counting_io : kvforge::posix_io {
 
 TEMPLATE_TEST_CASE("with thread_safe, compaction runs on its own thread while writers and readers go on",
                    "[compaction][threads]", kvforge::file_log, kvforge::mmap_file) {
-    using store_type =
-        kvforge::store<std::string, std::string, TestType, kvforge::sorted_index, kvforge::thread_safe, sync_counting_io>;
+    using store_type = kvforge::store<std::string, std::string, TestType, kvforge::sorted_index, kvforge::thread_safe,
+                                      sync_counting_io>;
     temp_dir dir;
     const std::string path = dir / "db";
     std::map<std::string, std::string> model;
@@ -135,9 +135,10 @@ TEMPLATE_TEST_CASE("with thread_safe, compaction runs on its own thread while wr
     CHECK(db.verify().ok());
 }
 
-TEST_CASE("with thread_safe, compact and clear stop a background job, close lets it finish, none leaves "
-          "temporary files",
-          "[compaction][threads]") {
+TEST_CASE(
+    "with thread_safe, compact and clear stop a background job, close lets it finish, none leaves "
+    "temporary files",
+    "[compaction][threads]") {
     using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::thread_safe>;
     temp_dir dir;
     const std::string path = dir / "db";

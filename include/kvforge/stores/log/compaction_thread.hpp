@@ -165,8 +165,8 @@ private:
     }
 
     std::mutex mutex_;
-    std::condition_variable wake_;  // the thread waits here for a request or stop()
-    std::condition_variable idle_;  // hold() and finish() wait here for the job under way to end
+    std::condition_variable wake_;           // the thread waits here for a request or stop()
+    std::condition_variable idle_;           // hold() and finish() wait here for the job under way to end
     std::condition_variable progress_made_;  // writers wait here for the job's progress
     std::uint64_t progress_ = 0;
     std::function<void()> job_;
