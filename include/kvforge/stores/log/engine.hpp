@@ -37,8 +37,7 @@
 /// Backup. backup() takes its cut under the gate (a flush, then the segments and the
 /// active one's end) and copies the bytes before the cut with no lock held, so writers
 /// go on; a rollover meanwhile only closes the active segment, which the copy still reads
-/// to the cut. While a backup runs, no segment may be retired: the automatic compaction
-/// trigger waits, and compact() and clear() wait for the backup without holding the gate.
+/// to the cut. While a backup runs, no segment may be retired (backups_running.hpp).
 /// The copy is written as a store's directory is: the directory synced once every segment
 /// is in place, the MANIFEST last; a destination without a MANIFEST is no backup. A closed
 /// segment, with its hint, is hard-linked into the copy when the I/O policy has link and
@@ -102,6 +101,7 @@
 #include "../../threading/single_thread.hpp"
 #include "compaction_job.hpp"
 #include "compaction_thread.hpp"
+#include "backups_running.hpp"
 #include "compactor.hpp"
 #include "hint.hpp"
 #include "log_scan.hpp"
@@ -540,15 +540,13 @@ public:
             if (!take_backup_cut(cut, ec)) return;
             // Counted while the store is known to be open, so that close() waits for the copy.
             call.emplace(active_calls_);
-            backups_running_.fetch_add(1, std::memory_order_relaxed);
+            backups_.enter();
         }
         const std::string target(dest);
         const bool copied = copy_backup(cut, target, ec);
         cut.segments.clear();
         cut.active.reset();
-        // The release pairs with gate_without_backups' acquire: the copy's reads of the
-        // segments happen before a compaction or clear() retires them.
-        if (backups_running_.fetch_sub(1, std::memory_order_release) == 1) backups_running_.notify_all();
+        backups_.leave();
         if (copied) verify_backup(cut, target, ec);
     }
 
@@ -793,17 +791,8 @@ private:
     }
 
     /// Takes write_gate_ for a call that retires segments (compact, clear) once no
-    /// backup copies them, waiting for backups without holding the gate, so writers go on.
-    gate_lock gate_without_backups() {
-        gate_lock gate(write_gate_);
-        for (int running = backups_running_.load(std::memory_order_acquire); running != 0;
-             running = backups_running_.load(std::memory_order_acquire)) {
-            gate.unlock();
-            backups_running_.wait(running, std::memory_order_acquire);
-            gate.lock();
-        }
-        return gate;
-    }
+    /// backup copies them (backups_running.hpp).
+    gate_lock gate_without_backups() { return backups_.lock_gate(write_gate_); }
 
     /// A point read's first step, under the read lock: counts it and finds where key's
     /// record is; false when the store is closed (ec set) or key is absent.
@@ -922,7 +911,7 @@ private:
     [[nodiscard]] bool wants_compaction() const {
         if (options_.compact_dead_ratio <= 0) return false;
         // A backup copies the segments compaction would retire: the trigger waits for it.
-        if (backups_running_.load(std::memory_order_relaxed) != 0) return false;
+        if (backups_.running()) return false;
         const std::uint64_t data = data_bytes();
         return data >= options_.compact_min_bytes && data >= compaction_retry_end_ &&
                static_cast<double>(dead_bytes_) > options_.compact_dead_ratio * static_cast<double>(data);
@@ -1692,7 +1681,7 @@ private:
                         budget = limit == 0 ? budget : 0;
                         break;
                     }
-                    if (backups_running_.load(std::memory_order_acquire) != 0) return true;
+                    if (backups_.running()) return true;
                     return retire_job(ec);
             }
         }
@@ -2125,7 +2114,7 @@ private:
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
     detail::write_version<threading::concurrent> version_;
     active_calls<threading::concurrent> active_calls_;
-    std::atomic<int> backups_running_{0};  // backups copying segments; changed by backup() alone
+    backups_running backups_;
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes
