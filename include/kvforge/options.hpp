@@ -25,6 +25,12 @@ struct options {
     /// signal: it reads and writes in chunks of this many bytes (0: the default) with
     /// no lock held, and between chunks gives way to compact(), clear() and close().
     std::uint64_t compaction_step_bytes = std::uint64_t{1} << 20;
+    /// With thread_safe, a write waits for the compaction thread, once its record is
+    /// written, while dead bytes exceed this many times the live bytes (keys and values),
+    /// until the thread has reclaimed enough or has nothing left to do: a burst of writes
+    /// then cannot leave compaction arbitrarily far behind. At 1, the files stay within
+    /// about twice the live bytes however fast the writes come. 0: writes never wait.
+    double compaction_stall_ratio = 1.0;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
     /// written again, and starts a new one. Compaction rewrites closed segments, so

@@ -3615,6 +3615,12 @@ struct options {
     /// signal: it reads and writes in chunks of this many bytes (0: the default) with
     /// no lock held, and between chunks gives way to compact(), clear() and close().
     std::uint64_t compaction_step_bytes = std::uint64_t{1} << 20;
+    /// With thread_safe, a write waits for the compaction thread, once its record is
+    /// written, while dead bytes exceed this many times the live bytes (keys and values),
+    /// until the thread has reclaimed enough or has nothing left to do: a burst of writes
+    /// then cannot leave compaction arbitrarily far behind. At 1, the files stay within
+    /// about twice the live bytes however fast the writes come. 0: writes never wait.
+    double compaction_stall_ratio = 1.0;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
     /// written again, and starts a new one. Compaction rewrites closed segments, so
@@ -9695,7 +9701,9 @@ static_assert(durability_policy<sync_each>);
 /// compaction thread (compaction_thread.hpp), which reads the closed segments it
 /// rewrites and writes its outputs with no gate held (the shared lock for each look-up
 /// in the index), and takes the gate, for about a millisecond each time, to start the
-/// job, to move index entries to the outputs in chunks, and to retire the inputs.
+/// job, to move index entries to the outputs in chunks, and to retire the inputs. A
+/// writer that leaves too many dead bytes for it waits, with no lock held, for its
+/// progress (wait_for_compaction); close() lets the jobs due finish.
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -9716,8 +9724,7 @@ static_assert(durability_policy<sync_each>);
 /// Backup. backup() takes its cut under the gate (a flush, then the segments and the
 /// active one's end) and copies the bytes before the cut with no lock held, so writers
 /// go on; a rollover meanwhile only closes the active segment, which the copy still reads
-/// to the cut. While a backup runs, no segment may be retired: the automatic compaction
-/// trigger waits, and compact() and clear() wait for the backup without holding the gate.
+/// to the cut. While a backup runs, no segment may be retired (backups_running.hpp).
 /// The copy is written as a store's directory is: the directory synced once every segment
 /// (and compression dictionary) is in place, the MANIFEST last; a destination without a MANIFEST is no backup. A closed
 /// segment, with its hint, is hard-linked into the copy when the I/O policy has link and
@@ -10285,9 +10292,15 @@ struct compaction_job {
 /// it off: hold() waits for the job under way to end (the job sees interrupted() and
 /// stops at its next chunk, or runs to its end once it has published its outputs), and
 /// no job starts until the hold is released. A request made meanwhile runs afterwards.
+///
+/// Writers that find the thread too far behind wait for its progress (wait_for_progress),
+/// holding no lock the job needs; they are let go as soon as the job reports progress,
+/// the thread has nothing left to do, or it is stopped. finish() ends the thread as
+/// stop() does, but lets the work requested so far run to its end first.
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <system_error>
@@ -10346,6 +10359,42 @@ public:
         return hold_guard(*this);
     }
 
+    /// A count that rises each time the job reports progress (progressed()) or ends;
+    /// read it before checking whether to wait, and pass it to wait_for_progress.
+    [[nodiscard]] std::uint64_t progress() {
+        const std::lock_guard lock(mutex_);
+        return progress_;
+    }
+
+    /// Called by the job when it has reclaimed something: wakes the writers waiting for it.
+    void progressed() {
+        const std::lock_guard lock(mutex_);
+        ++progress_;
+        progress_made_.notify_all();
+    }
+
+    /// Waits until progress() has moved past `seen`, or the thread has no job under way
+    /// or requested, or it is stopped. False unless progress was made: nothing more will
+    /// come of waiting.
+    bool wait_for_progress(std::uint64_t seen) {
+        std::unique_lock lock(mutex_);
+        progress_made_.wait(lock, [&] { return progress_ != seen || stopped_ || !busy(); });
+        return progress_ != seen;
+    }
+
+    /// Ends the thread once the job under way, and any requested before this call, have
+    /// run to their end; requests are ignored from now until resume(). A hold in effect
+    /// delays it until released. Never call it from the job.
+    void finish() {
+        {
+            std::unique_lock lock(mutex_);
+            stopped_ = true;
+            progress_made_.notify_all();
+            idle_.wait(lock, [&] { return !busy() || !thread_.joinable(); });
+        }
+        stop();
+    }
+
     /// Ends the thread once the job under way, if any, has stopped; requests are ignored
     /// afterwards until resume(). Never call it from the job.
     void stop() {
@@ -10353,6 +10402,7 @@ public:
         {
             const std::lock_guard lock(mutex_);
             stopped_ = true;
+            progress_made_.notify_all();
             stopping_.store(true, std::memory_order_relaxed);
             ending = std::move(thread_);
             wake_.notify_all();
@@ -10370,6 +10420,11 @@ public:
     }
 
 private:
+    /// Whether a job runs or waits to run; with mutex_ held.
+    [[nodiscard]] bool busy() const noexcept {
+        return running_.load(std::memory_order_relaxed) || pending_.load(std::memory_order_relaxed);
+    }
+
     void release() {
         const std::lock_guard lock(mutex_);
         if (holds_.fetch_sub(1, std::memory_order_relaxed) == 1) wake_.notify_all();
@@ -10389,13 +10444,17 @@ private:
             job_();
             lock.lock();
             running_.store(false, std::memory_order_relaxed);
+            ++progress_;
             idle_.notify_all();
+            progress_made_.notify_all();
         }
     }
 
     std::mutex mutex_;
-    std::condition_variable wake_;  // the thread waits here for a request or stop()
-    std::condition_variable idle_;  // hold() waits here for the job under way to end
+    std::condition_variable wake_;           // the thread waits here for a request or stop()
+    std::condition_variable idle_;           // hold() and finish() wait here for the job under way to end
+    std::condition_variable progress_made_;  // writers wait here for the job's progress
+    std::uint64_t progress_ = 0;
     std::function<void()> job_;
     std::thread thread_;
     bool stopped_ = false;
@@ -10408,6 +10467,53 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/compaction_thread.hpp ----
+// ---- begin kvforge/stores/log/backups_running.hpp ----
+/// \file backups_running.hpp
+/// The count of backups copying a log store's segments, and the gate that callers which
+/// retire segments (compaction, clear) take only once no backup runs. A backup copies
+/// closed segments with no lock held, so while one runs no segment may be retired: the
+/// automatic compaction trigger asks running() and waits, and compact() and clear()
+/// wait in lock_gate() without holding the gate, so that writers go on meanwhile.
+
+#include <atomic>
+#include <mutex>
+
+namespace kvforge::detail {
+
+class backups_running {
+public:
+    /// A backup took its cut (with the gate held) and starts copying.
+    void enter() noexcept { count_.fetch_add(1, std::memory_order_relaxed); }
+
+    /// The backup has read every segment it copies. The release pairs with
+    /// lock_gate's acquire: the copy's reads of the segments happen before a
+    /// compaction or clear() retires them.
+    void leave() noexcept {
+        if (count_.fetch_sub(1, std::memory_order_release) == 1) count_.notify_all();
+    }
+
+    /// Whether a backup copies the segments now; a hint unless the gate is held.
+    [[nodiscard]] bool running() const noexcept { return count_.load(std::memory_order_acquire) != 0; }
+
+    /// Takes `gate` once no backup runs, waiting for backups without holding it.
+    template <class Gate>
+    [[nodiscard]] std::unique_lock<Gate> lock_gate(Gate& gate) {
+        std::unique_lock<Gate> lock(gate);
+        for (int running = count_.load(std::memory_order_acquire); running != 0;
+             running = count_.load(std::memory_order_acquire)) {
+            lock.unlock();
+            count_.wait(running, std::memory_order_acquire);
+            lock.lock();
+        }
+        return lock;
+    }
+
+private:
+    std::atomic<int> count_{0};  // changed by backup() alone
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/backups_running.hpp ----
 // ---- begin kvforge/stores/log/compactor.hpp ----
 /// \file compactor.hpp
 /// What a compaction job of a log store rewrites: the closed segments with the largest
@@ -11680,7 +11786,13 @@ public:
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
     void close(std::error_code& ec) {
-        compactor_.stop();  // before the gate, which the compaction thread takes
+        // Before the gate, which the compaction thread takes. The work requested so far
+        // runs to its end rather than being dropped, so that the files are left near
+        // compact_dead_ratio: it is bounded, since writers waiting at the stall ceiling
+        // keep dead bytes within compaction_stall_ratio times the live bytes, each job
+        // must reclaim dead bytes for another to follow, and no job starts once
+        // compaction is no longer due.
+        compactor_.finish();
         const gate_lock gate(write_gate_);
         if (!open_) return;
         abort_job();
@@ -11958,7 +12070,7 @@ public:
             s.segments = segments_.size();
             s.disk_bytes = data_bytes();
             for (const segment_pointer& in : segments_.by_id()) s.disk_bytes += in->hint_bytes;
-            s.syncs = writer_->syncs() + directory_syncs_.load();
+            s.syncs = writer_->syncs() + file_syncs_.load();
             s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
         }
         return s;
@@ -12015,15 +12127,13 @@ public:
             if (!take_backup_cut(cut, ec)) return;
             // Counted while the store is known to be open, so that close() waits for the copy.
             call.emplace(active_calls_);
-            backups_running_.fetch_add(1, std::memory_order_relaxed);
+            backups_.enter();
         }
         const std::string target(dest);
         const bool copied = copy_backup(cut, target, ec);
         cut.segments.clear();
         cut.active.reset();
-        // The release pairs with gate_without_backups' acquire: the copy's reads of the
-        // segments happen before a compaction or clear() retires them.
-        if (backups_running_.fetch_sub(1, std::memory_order_release) == 1) backups_running_.notify_all();
+        backups_.leave();
         if (copied) verify_backup(cut, target, ec);
     }
 
@@ -12295,17 +12405,8 @@ private:
     }
 
     /// Takes write_gate_ for a call that retires segments (compact, clear) once no
-    /// backup copies them, waiting for backups without holding the gate, so writers go on.
-    gate_lock gate_without_backups() {
-        gate_lock gate(write_gate_);
-        for (int running = backups_running_.load(std::memory_order_acquire); running != 0;
-             running = backups_running_.load(std::memory_order_acquire)) {
-            gate.unlock();
-            backups_running_.wait(running, std::memory_order_acquire);
-            gate.lock();
-        }
-        return gate;
-    }
+    /// backup copies them (backups_running.hpp).
+    gate_lock gate_without_backups() { return backups_.lock_gate(write_gate_); }
 
     /// A point read's first step, under the read lock: counts it and finds where key's
     /// record is; false when the store is closed (ec set) or key is absent.
@@ -12372,6 +12473,9 @@ private:
             const active_call<threading::concurrent> call(active_calls_);
             gate.unlock();
             writer_->commit(sequence, ec);
+            if constexpr (threading::concurrent) {
+                if (!ec) wait_for_compaction();
+            }
         }
         if (!ec && compaction_due) {
             const gate_lock again(write_gate_);
@@ -12387,6 +12491,30 @@ private:
         return sequence;
     }
 
+    /// With thread_safe, after a write, holding no lock: while dead bytes stay above
+    /// options::compaction_stall_ratio times the live bytes, waits for the compaction
+    /// thread to reclaim some, so that a burst of writes cannot leave it arbitrarily far
+    /// behind (as LSM stores stall writers on a compaction backlog). The wait ends as
+    /// soon as the thread has no job left, fails, or is stopped: it never outlasts the
+    /// thread's own work.
+    void wait_for_compaction() {
+        if (options_.compaction_stall_ratio <= 0) return;
+        for (;;) {
+            const std::uint64_t seen = compactor_.progress();
+            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen)) return;
+        }
+    }
+
+    /// Whether the dead bytes the thread can reclaim, those in closed segments, exceed
+    /// the ceiling. The active segment's are left out: no job can take them, and a store
+    /// smaller than a segment would otherwise wait on every write.
+    [[nodiscard]] bool over_stall_ceiling() const {
+        const read_lock lock(mutex_);
+        if (!open_) return false;
+        const std::uint64_t reclaimable = dead_bytes_ - active_->dead_bytes;
+        return static_cast<double>(reclaimable) > options_.compaction_stall_ratio * static_cast<double>(live_bytes_);
+    }
+
     /// The bytes of every segment, the active one's buffered bytes included.
     [[nodiscard]] std::uint64_t data_bytes() const {
         std::uint64_t total = 0;
@@ -12397,7 +12525,7 @@ private:
     [[nodiscard]] bool wants_compaction() const {
         if (options_.compact_dead_ratio <= 0) return false;
         // A backup copies the segments compaction would retire: the trigger waits for it.
-        if (backups_running_.load(std::memory_order_relaxed) != 0) return false;
+        if (backups_.running()) return false;
         const std::uint64_t data = data_bytes();
         return data >= options_.compact_min_bytes && data >= compaction_retry_end_ &&
                static_cast<double>(dead_bytes_) > options_.compact_dead_ratio * static_cast<double>(data);
@@ -12902,8 +13030,15 @@ private:
     }
 
     bool sync_directory(std::error_code& ec) {
-        directory_syncs_.add(1);
+        file_syncs_.add(1);
         return directory_.sync(ec);
+    }
+
+    /// Syncs a file of the store's own (a segment, a hint, the manifest), counted in
+    /// stats().syncs from whichever thread calls it.
+    bool sync_file(data_file<io_type>& file, std::error_code& ec) {
+        file_syncs_.add(1);
+        return file.sync(ec);
     }
 
     /// Creates the next segment the writer appends to, holding only its header, through
@@ -12945,7 +13080,7 @@ private:
     /// have dropped the pages), and after the rename the next open may find the segment.
     bool publish_segment(segment_type& in, std::error_code& ec) {
         const store_file_name name = store_file_name::data(in.id);
-        if (in.file.sync(ec) && directory_.rename(name.temporary(), name, ec)) {
+        if (sync_file(in.file, ec) && directory_.rename(name.temporary(), name, ec)) {
             in.file.renamed(directory_.file_path(name));
             if (sync_directory(ec)) return true;
         }
@@ -13001,7 +13136,7 @@ private:
         bool write_out(std::error_code& ec) {
             if (pending_.empty()) return true;
             if (!write_pending(ec)) return false;
-            if (outputs_.back()->file.sync(ec)) return true;
+            if (engine_.sync_file(outputs_.back()->file, ec)) return true;
             engine_.failure_.record(ec);  // a failed sync is never retried
             return false;
         }
@@ -13036,7 +13171,7 @@ private:
         bool finish_current(std::error_code& ec) {
             segment_type& output = *outputs_.back();
             if (!write_pending(ec)) return false;
-            if (!output.file.sync(ec)) {
+            if (!engine_.sync_file(output.file, ec)) {
                 engine_.failure_.record(ec);  // a failed sync is never retried
                 return false;
             }
@@ -13188,7 +13323,7 @@ private:
                         budget = limit == 0 ? budget : 0;
                         break;
                     }
-                    if (backups_running_.load(std::memory_order_acquire) != 0) return true;
+                    if (backups_.running()) return true;
                     return retire_job(ec);
             }
         }
@@ -13445,7 +13580,7 @@ private:
             if (ec) return false;
             written = active_;
         }
-        if (!written->file.sync(ec)) {
+        if (!sync_file(written->file, ec)) {
             failure_.record(ec);  // a failed sync is never retried
             return false;
         }
@@ -13454,6 +13589,7 @@ private:
             const gate_lock gate = gate_without_backups();
             retired = retire_inputs();
         }
+        compactor_.progressed();
         job_.reset();  // its notes are freed with no gate held
         remove_segments(retired);
         return true;
@@ -13519,7 +13655,7 @@ private:
     bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<io_type> file;
         return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               write_counted(file, 0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
+               write_counted(file, 0, bytes, ec) && sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) &&
                sync_directory(ec);
     }
 
@@ -13620,7 +13756,7 @@ private:
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
     detail::write_version<threading::concurrent> version_;
     active_calls<threading::concurrent> active_calls_;
-    std::atomic<int> backups_running_{0};  // backups copying segments; changed by backup() alone
+    backups_running backups_;
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes
@@ -13633,7 +13769,7 @@ private:
     // The automatic compaction job under way: used under the gate (single_thread) or by
     // the compaction thread, which others hold off or stop before they touch it.
     std::optional<job_type> job_;
-    counter_type directory_syncs_;  // bumped outside the lock stats() reads under
+    counter_type file_syncs_;  // segments, hints, manifest and directory; bumped outside the lock stats() reads under
     // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
     std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;

@@ -1,5 +1,6 @@
 // Automatic compaction with thread_safe: jobs run on the store's compaction thread while
-// writers and readers go on, and compact(), clear() and close() stop a job under way.
+// writers and readers go on; compact() and clear() stop a job under way and close() lets
+// it finish; writers wait for the thread when dead bytes pass compaction_stall_ratio.
 
 #include <catch2/catch.hpp>
 
@@ -10,6 +11,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <random>
 #include <string>
@@ -66,18 +68,35 @@ void churn(Store& db, std::map<std::string, std::string>& model, std::mt19937& r
     }
 }
 
+/// POSIX I/O that counts the store's fdatasync and fsync calls, from every thread.
+struct sync_counting_io : kvforge::posix_io {
+    std::shared_ptr<std::atomic<std::uint64_t>> syncs = std::make_shared<std::atomic<std::uint64_t>>(0);
+    int fdatasync(int fd) noexcept {
+        ++*syncs;
+        return kvforge::posix_io::fdatasync(fd);
+    }
+    int fsync(int fd) noexcept {
+        ++*syncs;
+        return kvforge::posix_io::fsync(fd);
+    }
+};
+
 }  // namespace
 
 TEMPLATE_TEST_CASE("with thread_safe, compaction runs on its own thread while writers and readers go on",
                    "[compaction][threads]", kvforge::file_log, kvforge::mmap_file) {
-    using store_type = kvforge::store<std::string, std::string, TestType, kvforge::sorted_index, kvforge::thread_safe>;
+    using store_type = kvforge::store<std::string, std::string, TestType, kvforge::sorted_index, kvforge::thread_safe,
+                                      sync_counting_io>;
     temp_dir dir;
     const std::string path = dir / "db";
     std::map<std::string, std::string> model;
     std::mt19937 random(21);
     kvforge::stats before;
     {
-        store_type db(path, small_segments());
+        sync_counting_io io;
+        store_type db(path, small_segments(), io);
+        const std::uint64_t syncs_at_open = db.stats().syncs;
+        const std::uint64_t calls_at_open = io.syncs->load();
         // Keys no write changes, which a second thread reads throughout.
         for (int i = 0; i < 50; ++i) db.put("fixed" + std::to_string(i), "value " + std::to_string(i));
         std::atomic<bool> done{false};
@@ -98,7 +117,11 @@ TEMPLATE_TEST_CASE("with thread_safe, compaction runs on its own thread while wr
         for (int i = 0; i < 50; ++i) model["fixed" + std::to_string(i)] = "value " + std::to_string(i);
         CHECK(db.size() == model.size());
         for (const auto& [key, value] : model) REQUIRE(db.get(key) == std::optional<std::string>(value));
-        // Closing stops a job under way (dropping it, or finishing it once published).
+        // stats().syncs counts every sync: the writers', rollovers', and the compaction
+        // thread's. compact() waits for the job under way and leaves none due.
+        db.compact();
+        CHECK(db.stats().syncs - syncs_at_open == io.syncs->load() - calls_at_open);
+        // Closing lets the work requested so far finish.
         db.close();
         before = db.stats();
     }
@@ -112,8 +135,10 @@ TEMPLATE_TEST_CASE("with thread_safe, compaction runs on its own thread while wr
     CHECK(db.verify().ok());
 }
 
-TEST_CASE("with thread_safe, compact, clear and close stop a background job and leave no temporary files",
-          "[compaction][threads]") {
+TEST_CASE(
+    "with thread_safe, compact and clear stop a background job, close lets it finish, none leaves "
+    "temporary files",
+    "[compaction][threads]") {
     using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::thread_safe>;
     temp_dir dir;
     const std::string path = dir / "db";
@@ -122,6 +147,8 @@ TEST_CASE("with thread_safe, compact, clear and close stop a background job and 
     kvforge::options opts = small_segments();
     // Chunks so small that a job spends most of its time between them.
     opts.compaction_step_bytes = 256;
+    // Writers that never wait for the thread, so that they find a job under way.
+    opts.compaction_stall_ratio = 0;
     const auto check_contents = [&](store_type& db) {
         CHECK(db.size() == model.size());
         for (const auto& [key, value] : model) REQUIRE(db.get(key) == std::optional<std::string>(value));
@@ -157,4 +184,44 @@ TEST_CASE("with thread_safe, compact, clear and close stop a background job and 
     store_type db(path, opts);
     check_contents(db);
     CHECK(db.verify().ok());
+}
+
+TEST_CASE("with thread_safe, a burst of overwrites waits for the compaction thread at the stall ceiling",
+          "[compaction][threads][stall]") {
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::thread_safe>;
+    temp_dir dir;
+    const std::string path = dir / "db";
+    const kvforge::options opts = small_segments();
+    REQUIRE(opts.compaction_stall_ratio == 1.0);  // the default
+    constexpr int keys = 400;
+    const std::string value(1000, 'v');
+    // Dead bytes the thread cannot reclaim yet: those in the active segment, and one
+    // record that a write adds before it waits.
+    const auto slack = static_cast<double>(opts.segment_bytes + 2 * value.size());
+    kvforge::stats closed;
+    {
+        store_type db(path, opts);
+        for (int round = 0; round < 40; ++round) {
+            for (int k = 0; k < keys; ++k) {
+                db.put("key" + std::to_string(k), std::to_string(round) + value);
+                const kvforge::stats s = db.stats();
+                REQUIRE(static_cast<double>(s.dead_bytes) <=
+                        opts.compaction_stall_ratio * static_cast<double>(s.live_bytes) + slack);
+            }
+        }
+        CHECK(db.stats().compactions > 0);
+        CHECK(db.stats().compaction_failures == 0);
+        db.close();
+        closed = db.stats();
+    }
+    // The bytes on disk, counted again from the records by a reopen.
+    store_type db(path, opts);
+    const kvforge::stats s = db.stats();
+    CHECK(s.live_bytes == closed.live_bytes);
+    CHECK(s.dead_bytes == closed.dead_bytes);
+    CHECK(static_cast<double>(s.dead_bytes) <= opts.compaction_stall_ratio * static_cast<double>(s.live_bytes));
+    // close() let the jobs due finish: the files are back near compact_dead_ratio.
+    CHECK(static_cast<double>(s.dead_bytes) <= opts.compact_dead_ratio * static_cast<double>(s.disk_bytes) + slack);
+    CHECK(db.size() == keys);
+    CHECK(db.get("key7") == std::optional<std::string>("39" + value));
 }

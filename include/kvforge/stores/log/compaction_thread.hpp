@@ -6,9 +6,15 @@
 /// it off: hold() waits for the job under way to end (the job sees interrupted() and
 /// stops at its next chunk, or runs to its end once it has published its outputs), and
 /// no job starts until the hold is released. A request made meanwhile runs afterwards.
+///
+/// Writers that find the thread too far behind wait for its progress (wait_for_progress),
+/// holding no lock the job needs; they are let go as soon as the job reports progress,
+/// the thread has nothing left to do, or it is stopped. finish() ends the thread as
+/// stop() does, but lets the work requested so far run to its end first.
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <system_error>
@@ -67,6 +73,42 @@ public:
         return hold_guard(*this);
     }
 
+    /// A count that rises each time the job reports progress (progressed()) or ends;
+    /// read it before checking whether to wait, and pass it to wait_for_progress.
+    [[nodiscard]] std::uint64_t progress() {
+        const std::lock_guard lock(mutex_);
+        return progress_;
+    }
+
+    /// Called by the job when it has reclaimed something: wakes the writers waiting for it.
+    void progressed() {
+        const std::lock_guard lock(mutex_);
+        ++progress_;
+        progress_made_.notify_all();
+    }
+
+    /// Waits until progress() has moved past `seen`, or the thread has no job under way
+    /// or requested, or it is stopped. False unless progress was made: nothing more will
+    /// come of waiting.
+    bool wait_for_progress(std::uint64_t seen) {
+        std::unique_lock lock(mutex_);
+        progress_made_.wait(lock, [&] { return progress_ != seen || stopped_ || !busy(); });
+        return progress_ != seen;
+    }
+
+    /// Ends the thread once the job under way, and any requested before this call, have
+    /// run to their end; requests are ignored from now until resume(). A hold in effect
+    /// delays it until released. Never call it from the job.
+    void finish() {
+        {
+            std::unique_lock lock(mutex_);
+            stopped_ = true;
+            progress_made_.notify_all();
+            idle_.wait(lock, [&] { return !busy() || !thread_.joinable(); });
+        }
+        stop();
+    }
+
     /// Ends the thread once the job under way, if any, has stopped; requests are ignored
     /// afterwards until resume(). Never call it from the job.
     void stop() {
@@ -74,6 +116,7 @@ public:
         {
             const std::lock_guard lock(mutex_);
             stopped_ = true;
+            progress_made_.notify_all();
             stopping_.store(true, std::memory_order_relaxed);
             ending = std::move(thread_);
             wake_.notify_all();
@@ -91,6 +134,11 @@ public:
     }
 
 private:
+    /// Whether a job runs or waits to run; with mutex_ held.
+    [[nodiscard]] bool busy() const noexcept {
+        return running_.load(std::memory_order_relaxed) || pending_.load(std::memory_order_relaxed);
+    }
+
     void release() {
         const std::lock_guard lock(mutex_);
         if (holds_.fetch_sub(1, std::memory_order_relaxed) == 1) wake_.notify_all();
@@ -110,13 +158,17 @@ private:
             job_();
             lock.lock();
             running_.store(false, std::memory_order_relaxed);
+            ++progress_;
             idle_.notify_all();
+            progress_made_.notify_all();
         }
     }
 
     std::mutex mutex_;
-    std::condition_variable wake_;  // the thread waits here for a request or stop()
-    std::condition_variable idle_;  // hold() waits here for the job under way to end
+    std::condition_variable wake_;           // the thread waits here for a request or stop()
+    std::condition_variable idle_;           // hold() and finish() wait here for the job under way to end
+    std::condition_variable progress_made_;  // writers wait here for the job's progress
+    std::uint64_t progress_ = 0;
     std::function<void()> job_;
     std::thread thread_;
     bool stopped_ = false;

@@ -14,7 +14,9 @@
 /// compaction thread (compaction_thread.hpp), which reads the closed segments it
 /// rewrites and writes its outputs with no gate held (the shared lock for each look-up
 /// in the index), and takes the gate, for about a millisecond each time, to start the
-/// job, to move index entries to the outputs in chunks, and to retire the inputs.
+/// job, to move index entries to the outputs in chunks, and to retire the inputs. A
+/// writer that leaves too many dead bytes for it waits, with no lock held, for its
+/// progress (wait_for_compaction); close() lets the jobs due finish.
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -35,8 +37,7 @@
 /// Backup. backup() takes its cut under the gate (a flush, then the segments and the
 /// active one's end) and copies the bytes before the cut with no lock held, so writers
 /// go on; a rollover meanwhile only closes the active segment, which the copy still reads
-/// to the cut. While a backup runs, no segment may be retired: the automatic compaction
-/// trigger waits, and compact() and clear() wait for the backup without holding the gate.
+/// to the cut. While a backup runs, no segment may be retired (backups_running.hpp).
 /// The copy is written as a store's directory is: the directory synced once every segment
 /// (and compression dictionary) is in place, the MANIFEST last; a destination without a MANIFEST is no backup. A closed
 /// segment, with its hint, is hard-linked into the copy when the I/O policy has link and
@@ -100,6 +101,7 @@
 #include "../../threading/single_thread.hpp"
 #include "compaction_job.hpp"
 #include "compaction_thread.hpp"
+#include "backups_running.hpp"
 #include "compactor.hpp"
 #include "hint.hpp"
 #include "log_scan.hpp"
@@ -197,7 +199,13 @@ public:
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
     void close(std::error_code& ec) {
-        compactor_.stop();  // before the gate, which the compaction thread takes
+        // Before the gate, which the compaction thread takes. The work requested so far
+        // runs to its end rather than being dropped, so that the files are left near
+        // compact_dead_ratio: it is bounded, since writers waiting at the stall ceiling
+        // keep dead bytes within compaction_stall_ratio times the live bytes, each job
+        // must reclaim dead bytes for another to follow, and no job starts once
+        // compaction is no longer due.
+        compactor_.finish();
         const gate_lock gate(write_gate_);
         if (!open_) return;
         abort_job();
@@ -475,7 +483,7 @@ public:
             s.segments = segments_.size();
             s.disk_bytes = data_bytes();
             for (const segment_pointer& in : segments_.by_id()) s.disk_bytes += in->hint_bytes;
-            s.syncs = writer_->syncs() + directory_syncs_.load();
+            s.syncs = writer_->syncs() + file_syncs_.load();
             s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
         }
         return s;
@@ -532,15 +540,13 @@ public:
             if (!take_backup_cut(cut, ec)) return;
             // Counted while the store is known to be open, so that close() waits for the copy.
             call.emplace(active_calls_);
-            backups_running_.fetch_add(1, std::memory_order_relaxed);
+            backups_.enter();
         }
         const std::string target(dest);
         const bool copied = copy_backup(cut, target, ec);
         cut.segments.clear();
         cut.active.reset();
-        // The release pairs with gate_without_backups' acquire: the copy's reads of the
-        // segments happen before a compaction or clear() retires them.
-        if (backups_running_.fetch_sub(1, std::memory_order_release) == 1) backups_running_.notify_all();
+        backups_.leave();
         if (copied) verify_backup(cut, target, ec);
     }
 
@@ -812,17 +818,8 @@ private:
     }
 
     /// Takes write_gate_ for a call that retires segments (compact, clear) once no
-    /// backup copies them, waiting for backups without holding the gate, so writers go on.
-    gate_lock gate_without_backups() {
-        gate_lock gate(write_gate_);
-        for (int running = backups_running_.load(std::memory_order_acquire); running != 0;
-             running = backups_running_.load(std::memory_order_acquire)) {
-            gate.unlock();
-            backups_running_.wait(running, std::memory_order_acquire);
-            gate.lock();
-        }
-        return gate;
-    }
+    /// backup copies them (backups_running.hpp).
+    gate_lock gate_without_backups() { return backups_.lock_gate(write_gate_); }
 
     /// A point read's first step, under the read lock: counts it and finds where key's
     /// record is; false when the store is closed (ec set) or key is absent.
@@ -889,6 +886,9 @@ private:
             const active_call<threading::concurrent> call(active_calls_);
             gate.unlock();
             writer_->commit(sequence, ec);
+            if constexpr (threading::concurrent) {
+                if (!ec) wait_for_compaction();
+            }
         }
         if (!ec && compaction_due) {
             const gate_lock again(write_gate_);
@@ -904,6 +904,30 @@ private:
         return sequence;
     }
 
+    /// With thread_safe, after a write, holding no lock: while dead bytes stay above
+    /// options::compaction_stall_ratio times the live bytes, waits for the compaction
+    /// thread to reclaim some, so that a burst of writes cannot leave it arbitrarily far
+    /// behind (as LSM stores stall writers on a compaction backlog). The wait ends as
+    /// soon as the thread has no job left, fails, or is stopped: it never outlasts the
+    /// thread's own work.
+    void wait_for_compaction() {
+        if (options_.compaction_stall_ratio <= 0) return;
+        for (;;) {
+            const std::uint64_t seen = compactor_.progress();
+            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen)) return;
+        }
+    }
+
+    /// Whether the dead bytes the thread can reclaim, those in closed segments, exceed
+    /// the ceiling. The active segment's are left out: no job can take them, and a store
+    /// smaller than a segment would otherwise wait on every write.
+    [[nodiscard]] bool over_stall_ceiling() const {
+        const read_lock lock(mutex_);
+        if (!open_) return false;
+        const std::uint64_t reclaimable = dead_bytes_ - active_->dead_bytes;
+        return static_cast<double>(reclaimable) > options_.compaction_stall_ratio * static_cast<double>(live_bytes_);
+    }
+
     /// The bytes of every segment, the active one's buffered bytes included.
     [[nodiscard]] std::uint64_t data_bytes() const {
         std::uint64_t total = 0;
@@ -914,7 +938,7 @@ private:
     [[nodiscard]] bool wants_compaction() const {
         if (options_.compact_dead_ratio <= 0) return false;
         // A backup copies the segments compaction would retire: the trigger waits for it.
-        if (backups_running_.load(std::memory_order_relaxed) != 0) return false;
+        if (backups_.running()) return false;
         const std::uint64_t data = data_bytes();
         return data >= options_.compact_min_bytes && data >= compaction_retry_end_ &&
                static_cast<double>(dead_bytes_) > options_.compact_dead_ratio * static_cast<double>(data);
@@ -1419,8 +1443,15 @@ private:
     }
 
     bool sync_directory(std::error_code& ec) {
-        directory_syncs_.add(1);
+        file_syncs_.add(1);
         return directory_.sync(ec);
+    }
+
+    /// Syncs a file of the store's own (a segment, a hint, the manifest), counted in
+    /// stats().syncs from whichever thread calls it.
+    bool sync_file(data_file<io_type>& file, std::error_code& ec) {
+        file_syncs_.add(1);
+        return file.sync(ec);
     }
 
     /// Creates the next segment the writer appends to, holding only its header, through
@@ -1462,7 +1493,7 @@ private:
     /// have dropped the pages), and after the rename the next open may find the segment.
     bool publish_segment(segment_type& in, std::error_code& ec) {
         const store_file_name name = store_file_name::data(in.id);
-        if (in.file.sync(ec) && directory_.rename(name.temporary(), name, ec)) {
+        if (sync_file(in.file, ec) && directory_.rename(name.temporary(), name, ec)) {
             in.file.renamed(directory_.file_path(name));
             if (sync_directory(ec)) return true;
         }
@@ -1518,7 +1549,7 @@ private:
         bool write_out(std::error_code& ec) {
             if (pending_.empty()) return true;
             if (!write_pending(ec)) return false;
-            if (outputs_.back()->file.sync(ec)) return true;
+            if (engine_.sync_file(outputs_.back()->file, ec)) return true;
             engine_.failure_.record(ec);  // a failed sync is never retried
             return false;
         }
@@ -1553,7 +1584,7 @@ private:
         bool finish_current(std::error_code& ec) {
             segment_type& output = *outputs_.back();
             if (!write_pending(ec)) return false;
-            if (!output.file.sync(ec)) {
+            if (!engine_.sync_file(output.file, ec)) {
                 engine_.failure_.record(ec);  // a failed sync is never retried
                 return false;
             }
@@ -1705,7 +1736,7 @@ private:
                         budget = limit == 0 ? budget : 0;
                         break;
                     }
-                    if (backups_running_.load(std::memory_order_acquire) != 0) return true;
+                    if (backups_.running()) return true;
                     return retire_job(ec);
             }
         }
@@ -1962,7 +1993,7 @@ private:
             if (ec) return false;
             written = active_;
         }
-        if (!written->file.sync(ec)) {
+        if (!sync_file(written->file, ec)) {
             failure_.record(ec);  // a failed sync is never retried
             return false;
         }
@@ -1971,6 +2002,7 @@ private:
             const gate_lock gate = gate_without_backups();
             retired = retire_inputs();
         }
+        compactor_.progressed();
         job_.reset();  // its notes are freed with no gate held
         remove_segments(retired);
         return true;
@@ -2036,7 +2068,7 @@ private:
     bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<io_type> file;
         return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               write_counted(file, 0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
+               write_counted(file, 0, bytes, ec) && sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) &&
                sync_directory(ec);
     }
 
@@ -2137,7 +2169,7 @@ private:
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
     detail::write_version<threading::concurrent> version_;
     active_calls<threading::concurrent> active_calls_;
-    std::atomic<int> backups_running_{0};  // backups copying segments; changed by backup() alone
+    backups_running backups_;
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes
@@ -2150,7 +2182,7 @@ private:
     // The automatic compaction job under way: used under the gate (single_thread) or by
     // the compaction thread, which others hold off or stop before they touch it.
     std::optional<job_type> job_;
-    counter_type directory_syncs_;  // bumped outside the lock stats() reads under
+    counter_type file_syncs_;  // segments, hints, manifest and directory; bumped outside the lock stats() reads under
     // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
     std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;
