@@ -9722,21 +9722,9 @@ static_assert(durability_policy<sync_each>);
 /// durability policy than this open's, so that tools reopen the store as it was last used.
 ///
 /// Backup. backup() takes its cut under the gate (a flush, then the segments and the
-/// active one's end) and copies the bytes before the cut with no lock held, so writers
-/// go on; a rollover meanwhile only closes the active segment, which the copy still reads
-/// to the cut. While a backup runs, no segment may be retired (backups_running.hpp).
-/// The copy is written as a store's directory is: the directory synced once every segment
-/// (and compression dictionary) is in place, the MANIFEST last; a destination without a MANIFEST is no backup. A closed
-/// segment, with its hint, is hard-linked into the copy when the I/O policy has link and
-/// the file system allows it (else copied through a synced .tmp and a rename); the active
-/// one is copied to the cut. The copy is then opened read-only and verified.
-///
-/// Why a link is safe: a closed segment's file is never written again. The writer appends
-/// to the active segment only; an open appends to, or cuts a torn tail off, only the last
-/// segment in replay order, which in the store and in the copy is the active one (copied);
-/// compaction, clear() and salvage write new segments through .tmp files and remove the
-/// old names; hints and the MANIFEST are replaced through a rename, never rewritten. So
-/// neither the store nor the copy can change the other's bytes through a shared file.
+/// active one's end); the copy of the bytes before the cut, with no lock held, and its
+/// check are backup.hpp's. While a backup runs, no segment may be retired
+/// (backups_running.hpp).
 ///
 /// Snapshot. snapshot() takes backup's cut, copies the index and holds the segments
 /// (snapshot.hpp); compaction and clear() retire segments as ever, since a retired
@@ -9750,7 +9738,6 @@ static_assert(durability_policy<sync_each>);
 /// (active_calls.hpp) and close() waits for them.
 
 #include <fcntl.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -10221,6 +10208,401 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/store_directory.hpp ----
+// ---- begin kvforge/stores/log/backup.hpp ----
+/// \file backup.hpp
+/// A log store's backup: the copy of its files as they are at a cut, and its check.
+///
+/// The engine's backup() takes the cut under the gate (a flush, then the segments and
+/// the active one's end); the copy here reads the bytes before the cut with no lock held,
+/// so writers go on; a rollover meanwhile only closes the active segment, which the copy
+/// still reads to the cut. While a backup runs, no segment may be retired
+/// (backups_running.hpp). The copy is written as a store's directory is: the directory
+/// synced once every segment (and compression dictionary) is in place, the MANIFEST
+/// last; a destination without a MANIFEST is no backup. A closed segment, with its hint,
+/// is hard-linked into the copy when the I/O policy has link and the file system allows
+/// it (else copied through a synced .tmp and a rename); the active one is copied to the
+/// cut. The copy is then opened read-only and verified.
+///
+/// Why a link is safe: a closed segment's file is never written again. The writer appends
+/// to the active segment only; an open appends to, or cuts a torn tail off, only the last
+/// segment in replay order, which in the store and in the copy is the active one (copied);
+/// compaction, clear() and salvage write new segments through .tmp files and remove the
+/// old names; hints and the MANIFEST are replaced through a rename, never rewritten. So
+/// neither the store nor the copy can change the other's bytes through a shared file.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+// ---- begin kvforge/stores/log/segment.hpp ----
+/// \file segment.hpp
+/// The data files of a log store: one segment (file, id, replay order, size, dead
+/// bytes, mapping) and the set of them, looked up by id for reads and walked in replay
+/// order for recovery and compaction.
+///
+/// Records go to the active segment; once it holds options::segment_bytes or more it
+/// is closed (never written again) and a new one becomes active. Segments are held by
+/// std::shared_ptr, so that a segment taken out of the set (retired by compaction or
+/// clear) stays readable by whoever still holds it.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// One data file of a log store.
+template <class IO>
+struct segment {
+    data_file<IO> file;
+    std::uint32_t id = 0;       ///< also in its name, data-<id>.kvlog
+    std::uint32_t file_id = 0;  ///< random, repeated in its hint, which is used only for this file
+    std::uint64_t order = 0;    ///< where its records stand in replay order (its header's)
+    std::uint16_t version = format_version;
+    /// Bytes of the file. The active segment's grow with the writer, whose end is the
+    /// truth while it is active; this is set when it is closed.
+    std::uint64_t size = 0;
+    std::uint64_t dead_bytes = 0;    ///< bytes of its records no key's newest record is (and its batch headers)
+    std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
+    std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
+    bool holds_clear = false;        ///< a clear record is among its records
+    /// mmap_file: the mapping reads view (a closed segment's covers all of it).
+    std::shared_ptr<const file_mapping<IO>> mapping;
+
+    /// Where its records start: after its header, whose size is its version's.
+    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(version); }
+    /// Whether the writer made it (a compaction output's order is that of its inputs,
+    /// below its id); only such a segment of the current version may be appended to.
+    [[nodiscard]] bool writer_made() const noexcept { return order == id && version == format_version; }
+    /// Whether it replays before other.
+    [[nodiscard]] bool replays_before(const segment& other) const noexcept {
+        return order != other.order ? order < other.order : id < other.id;
+    }
+};
+
+/// The segments of a store, sorted by id.
+template <class IO>
+class segment_set {
+public:
+    using pointer = std::shared_ptr<segment<IO>>;
+
+    /// The segment with this id, or nullptr.
+    [[nodiscard]] segment<IO>* find(std::uint32_t id) const noexcept {
+        const auto at = lower_bound(id);
+        return at != segments_.end() && (*at)->id == id ? at->get() : nullptr;
+    }
+
+    void add(pointer added) {
+        const auto at = lower_bound(added->id);
+        segments_.insert(at, std::move(added));
+    }
+
+    /// Takes the segment with this id out of the set; its holders keep it.
+    void remove(std::uint32_t id) {
+        const auto at = lower_bound(id);
+        if (at != segments_.end() && (*at)->id == id) segments_.erase(at);
+    }
+
+    void clear() noexcept { segments_.clear(); }
+    [[nodiscard]] std::size_t size() const noexcept { return segments_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return segments_.empty(); }
+    /// Every segment, by id.
+    [[nodiscard]] const std::vector<pointer>& by_id() const noexcept { return segments_; }
+
+    /// Every segment in replay order: by order, then by id.
+    [[nodiscard]] std::vector<pointer> in_replay_order() const {
+        std::vector<pointer> ordered = segments_;
+        std::sort(ordered.begin(), ordered.end(), [](const pointer& a, const pointer& b) { return a->replays_before(*b); });
+        return ordered;
+    }
+
+private:
+    [[nodiscard]] typename std::vector<pointer>::const_iterator lower_bound(std::uint32_t id) const noexcept {
+        return std::lower_bound(segments_.begin(), segments_.end(), id,
+                                [](const pointer& s, std::uint32_t wanted) { return s->id < wanted; });
+    }
+
+    std::vector<pointer> segments_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/segment.hpp ----
+
+namespace kvforge::detail {
+
+/// What a backup copies: every segment (held, so that none is closed under the copy),
+/// the active one up to active_end, and what the store held at that point, to check
+/// the copy against.
+template <class IO>
+struct backup_cut {
+    std::vector<std::shared_ptr<segment<IO>>> segments;
+    std::shared_ptr<segment<IO>> active;
+    std::uint64_t active_end = 0;
+    std::size_t live_keys = 0;
+    std::uint64_t live_bytes = 0;
+
+    /// How much of in the copy takes: a closed segment whole, the active one to the cut.
+    [[nodiscard]] std::uint64_t end_of(const std::shared_ptr<segment<IO>>& in) const noexcept {
+        return in == active ? active_end : in->size;
+    }
+};
+
+/// Copies a store's files at a cut into a backup directory and checks the copy. It
+/// refers to the engine's I/O policy, directory and composition, which do not change
+/// while the store is open; the cut holds the segments it copies.
+template <class IO>
+class log_backup {
+public:
+    log_backup(IO& io, const store_directory<IO>& directory, const composition& recorded) noexcept
+        : io_(io), directory_(directory), composition_(recorded) {}
+
+    /// Writes the backup's files into dest: each closed segment linked with its hint
+    /// (link_closed_segment) or copied whole, the active one copied up to the cut (it is
+    /// written only past it), then the MANIFEST. A copied segment's hint is not copied: the
+    /// copy reads that segment's records at its first open. A failure after dest was made
+    /// says that the copy there is incomplete.
+    bool copy(const backup_cut<IO>& cut, const std::string& dest, std::error_code& ec) {
+        if (!check_destination(dest, ec)) return false;
+        store_directory<IO> target;
+        directory_mode mode;
+        mode.refuse_store = true;
+        if (!target.open(io_, dest, mode, ec)) return false;
+        bool ok = true;
+        std::string buffer;
+        for (const std::shared_ptr<segment<IO>>& in : cut.segments) {
+            if (!ok) break;
+            if (in != cut.active && link_closed_segment(*in, target)) continue;
+            const store_file_name data = store_file_name::data(in->id);
+            data_file<IO> copy;
+            ok = ok && target.open_file(copy, data.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
+            const std::uint64_t end = cut.end_of(in);
+            for (std::uint64_t at = 0; ok && at < end;) {
+                // A mebibyte at a time: a copy costs that much memory, whatever the store's size.
+                buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
+                ok = in->file.read(at, buffer.data(), buffer.size(), ec) && copy.write(at, buffer, ec);
+                at += buffer.size();
+            }
+            ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
+        }
+        ok = ok && copy_dictionaries(target, ec) && target.sync(ec);
+        // Only once the segments' names (links included) are durable may the MANIFEST make
+        // the copy a store.
+        // A composition whose codec names cannot stand in a manifest line leaves the copy
+        // without one, as the engine's record_composition leaves the store itself.
+        const std::string text = format_manifest(composition_);
+        if (ok && !text.empty()) {
+            const store_file_name manifest = store_file_name::manifest();
+            data_file<IO> file;
+            ok = target.open_file(file, manifest.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
+                 file.write(0, text, ec) && file.sync(ec) && target.rename(manifest.temporary(), manifest, ec) &&
+                 target.sync(ec);
+        }
+        target.close();
+        if (!ok) {
+            fail(ec, ec,
+                 last_error_detail() + "; the backup in " + dest +
+                     " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
+        }
+        return ok;
+    }
+
+    /// Opens the finished backup read-only and checks every record, and that it holds
+    /// the keys and bytes the store held at the cut. Store is the engine's own type.
+    template <class Store>
+    void verify(const backup_cut<IO>& cut, const std::string& dest, std::error_code& ec) {
+        Store copy;
+        kvforge::options read_only;
+        read_only.read_only = true;
+        copy.open(dest, read_only, io_, composition_, ec);
+        if (ec) return;
+        const verify_report report = copy.verify(ec);
+        if (ec) return;
+        const kvforge::stats held = copy.stats();
+        copy.close(ec);
+        if (ec) return;
+        if (!report.damaged.empty()) {
+            fail(ec, errc::corrupt_record,
+                 report.damaged.front().file + " (the backup in " + dest + "): " + report.damaged.front().problem +
+                     " at offset " + std::to_string(report.damaged.front().offset) +
+                     "; the copy does not match the store: remove it and back up again");
+        } else if (held.live_keys != cut.live_keys || held.live_bytes != cut.live_bytes) {
+            fail(ec, errc::corrupt_record,
+                 dest + ": the backup holds " + std::to_string(held.live_keys) + " keys (" +
+                     std::to_string(held.live_bytes) + " bytes) where the store held " + std::to_string(cut.live_keys) +
+                     " (" + std::to_string(cut.live_bytes) +
+                     " bytes) at the cut; the copy does not match the store: remove it and back up again");
+        }
+    }
+
+private:
+    /// Refuses a destination that is not a missing or empty directory, changing nothing.
+    bool check_destination(const std::string& dest, std::error_code& ec) {
+        if (inside_store_directory(dest)) {
+            fail(ec, std::error_code(EINVAL, std::system_category()),
+                 dest + " is inside the store's directory " + directory_.path() +
+                     ", which holds only the store's own files (another entry there keeps the store from opening); "
+                     "give backup a directory outside it (nothing was changed)");
+            return false;
+        }
+        struct stat info {};
+        if (io_.stat(dest.c_str(), &info) != 0) {
+            if (errno == ENOENT) return true;
+            fail_errno(ec, errno, "stat " + dest + " (the backup's destination)");
+            return false;
+        }
+        if (!S_ISDIR(info.st_mode)) {
+            fail(ec, std::error_code(ENOTDIR, std::system_category()),
+                 dest + " is not a directory; give backup a new or empty directory (nothing was changed)");
+            return false;
+        }
+        std::vector<std::string> entries;
+        if (io_.list_directory(dest.c_str(), entries) != 0) {
+            fail_errno(ec, errno, "list " + dest + " (the backup's destination)");
+            return false;
+        }
+        if (!entries.empty()) {
+            fail(ec, std::error_code(ENOTEMPTY, std::system_category()),
+                 dest + " is not empty (it holds '" + entries.front() +
+                     "'); give backup a new or empty directory, or remove this one first (nothing was changed)");
+            return false;
+        }
+        return true;
+    }
+
+    /// Whether dest's parent is the store's directory (compared by device and inode, so
+    /// that another spelling of the path is caught too). Deeper is impossible: the
+    /// directory between would be a foreign entry of the store's directory already.
+    bool inside_store_directory(const std::string& dest) {
+        const std::string parent = store_directory<IO>::parent_of(dest);
+        struct stat store_info {};
+        struct stat parent_info {};
+        return io_.stat(directory_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
+               store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
+    }
+
+    /// Links or copies the store's compression dictionaries (compression/zstd_trained.hpp)
+    /// into the backup. A dictionary file is written once, through a .tmp and a rename, and
+    /// never changed, so a link is as safe as for a closed segment. The layer that trains
+    /// them removes none while a backup runs, so every one the cut's records need is here.
+    bool copy_dictionaries(const store_directory<IO>& target, std::error_code& ec) {
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        std::string bytes;
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
+            if constexpr (io_policy_with_link<IO>) {
+                if (link_into(name, target)) continue;
+            }
+            data_file<IO> from;
+            data_file<IO> copy;
+            std::uint64_t size = 0;
+            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec)) return false;
+            bytes.resize(static_cast<std::size_t>(size));
+            if (!from.read(0, bytes.data(), bytes.size(), ec) ||
+                !target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) ||
+                !copy.write(0, bytes, ec) || !copy.sync(ec) || !target.rename(name.temporary(), name, ec)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// Links closed segment `in`, and its hint when it has one, into the backup's directory
+    /// under their own names; false when the segment must be copied instead: the I/O policy
+    /// has no link, the file system refuses it (another file system, no hard links, too
+    /// many links, ...), or the file holds bytes past the segment's end, which a link would
+    /// take and a copy does not. The linked bytes are durable already: a segment is synced
+    /// before it closes (rollover) or is published (compaction), and a hint before its
+    /// rename; the directory sync that precedes the MANIFEST makes the new names durable.
+    /// A hint only spares the copy's first open a replay, so one that cannot be linked
+    /// (there is none, or the link fails) is left out.
+    bool link_closed_segment([[maybe_unused]] const segment<IO>& in,
+                             [[maybe_unused]] const store_directory<IO>& target) {
+        if constexpr (io_policy_with_link<IO>) {
+            std::error_code ignored;
+            std::uint64_t file_size = 0;
+            if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
+            if (!link_into(store_file_name::data(in.id), target)) return false;
+            link_into(store_file_name::hint(in.id), target);
+            return true;
+        } else {
+            return false;
+        }
+    }
+
+    /// Gives the store's file `name` the same name in target; false when the link failed,
+    /// which changes nothing. Instantiated only for an I/O policy with link.
+    bool link_into(const store_file_name& name, const store_directory<IO>& target) {
+        const std::string from = directory_.file_path(name);
+        const std::string to = target.file_path(name);
+        return detail::retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;
+    }
+
+    IO& io_;
+    const store_directory<IO>& directory_;
+    const composition& composition_;  // written into the copy's MANIFEST
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/backup.hpp ----
+// ---- begin kvforge/stores/log/backups_running.hpp ----
+/// \file backups_running.hpp
+/// The count of backups copying a log store's segments, and the gate that callers which
+/// retire segments (compaction, clear) take only once no backup runs. A backup copies
+/// closed segments with no lock held, so while one runs no segment may be retired: the
+/// automatic compaction trigger asks running() and waits, and compact() and clear()
+/// wait in lock_gate() without holding the gate, so that writers go on meanwhile.
+
+#include <atomic>
+#include <mutex>
+
+namespace kvforge::detail {
+
+class backups_running {
+public:
+    /// A backup took its cut (with the gate held) and starts copying.
+    void enter() noexcept { count_.fetch_add(1, std::memory_order_relaxed); }
+
+    /// The backup has read every segment it copies. The release pairs with
+    /// lock_gate's acquire: the copy's reads of the segments happen before a
+    /// compaction or clear() retires them.
+    void leave() noexcept {
+        if (count_.fetch_sub(1, std::memory_order_release) == 1) count_.notify_all();
+    }
+
+    /// Whether a backup copies the segments now; a hint unless the gate is held.
+    [[nodiscard]] bool running() const noexcept { return count_.load(std::memory_order_acquire) != 0; }
+
+    /// Takes `gate` once no backup runs, waiting for backups without holding it.
+    template <class Gate>
+    [[nodiscard]] std::unique_lock<Gate> lock_gate(Gate& gate) {
+        std::unique_lock<Gate> lock(gate);
+        for (int running = count_.load(std::memory_order_acquire); running != 0;
+             running = count_.load(std::memory_order_acquire)) {
+            lock.unlock();
+            count_.wait(running, std::memory_order_acquire);
+            lock.lock();
+        }
+        return lock;
+    }
+
+private:
+    std::atomic<int> count_{0};  // changed by backup() alone
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/backups_running.hpp ----
 // ---- begin kvforge/stores/log/compaction_job.hpp ----
 /// \file compaction_job.hpp
 /// The state of an automatic compaction job between its steps. With single_thread, the
@@ -10467,53 +10849,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/compaction_thread.hpp ----
-// ---- begin kvforge/stores/log/backups_running.hpp ----
-/// \file backups_running.hpp
-/// The count of backups copying a log store's segments, and the gate that callers which
-/// retire segments (compaction, clear) take only once no backup runs. A backup copies
-/// closed segments with no lock held, so while one runs no segment may be retired: the
-/// automatic compaction trigger asks running() and waits, and compact() and clear()
-/// wait in lock_gate() without holding the gate, so that writers go on meanwhile.
-
-#include <atomic>
-#include <mutex>
-
-namespace kvforge::detail {
-
-class backups_running {
-public:
-    /// A backup took its cut (with the gate held) and starts copying.
-    void enter() noexcept { count_.fetch_add(1, std::memory_order_relaxed); }
-
-    /// The backup has read every segment it copies. The release pairs with
-    /// lock_gate's acquire: the copy's reads of the segments happen before a
-    /// compaction or clear() retires them.
-    void leave() noexcept {
-        if (count_.fetch_sub(1, std::memory_order_release) == 1) count_.notify_all();
-    }
-
-    /// Whether a backup copies the segments now; a hint unless the gate is held.
-    [[nodiscard]] bool running() const noexcept { return count_.load(std::memory_order_acquire) != 0; }
-
-    /// Takes `gate` once no backup runs, waiting for backups without holding it.
-    template <class Gate>
-    [[nodiscard]] std::unique_lock<Gate> lock_gate(Gate& gate) {
-        std::unique_lock<Gate> lock(gate);
-        for (int running = count_.load(std::memory_order_acquire); running != 0;
-             running = count_.load(std::memory_order_acquire)) {
-            lock.unlock();
-            count_.wait(running, std::memory_order_acquire);
-            lock.lock();
-        }
-        return lock;
-    }
-
-private:
-    std::atomic<int> count_{0};  // changed by backup() alone
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/backups_running.hpp ----
 // ---- begin kvforge/stores/log/compactor.hpp ----
 /// \file compactor.hpp
 /// What a compaction job of a log store rewrites: the closed segments with the largest
@@ -10531,102 +10866,6 @@ private:
 #include <memory>
 #include <vector>
 
-// ---- begin kvforge/stores/log/segment.hpp ----
-/// \file segment.hpp
-/// The data files of a log store: one segment (file, id, replay order, size, dead
-/// bytes, mapping) and the set of them, looked up by id for reads and walked in replay
-/// order for recovery and compaction.
-///
-/// Records go to the active segment; once it holds options::segment_bytes or more it
-/// is closed (never written again) and a new one becomes active. Segments are held by
-/// std::shared_ptr, so that a segment taken out of the set (retired by compaction or
-/// clear) stays readable by whoever still holds it.
-
-#include <algorithm>
-#include <cstdint>
-#include <memory>
-#include <utility>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// One data file of a log store.
-template <class IO>
-struct segment {
-    data_file<IO> file;
-    std::uint32_t id = 0;       ///< also in its name, data-<id>.kvlog
-    std::uint32_t file_id = 0;  ///< random, repeated in its hint, which is used only for this file
-    std::uint64_t order = 0;    ///< where its records stand in replay order (its header's)
-    std::uint16_t version = format_version;
-    /// Bytes of the file. The active segment's grow with the writer, whose end is the
-    /// truth while it is active; this is set when it is closed.
-    std::uint64_t size = 0;
-    std::uint64_t dead_bytes = 0;    ///< bytes of its records no key's newest record is (and its batch headers)
-    std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
-    std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
-    bool holds_clear = false;        ///< a clear record is among its records
-    /// mmap_file: the mapping reads view (a closed segment's covers all of it).
-    std::shared_ptr<const file_mapping<IO>> mapping;
-
-    /// Where its records start: after its header, whose size is its version's.
-    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(version); }
-    /// Whether the writer made it (a compaction output's order is that of its inputs,
-    /// below its id); only such a segment of the current version may be appended to.
-    [[nodiscard]] bool writer_made() const noexcept { return order == id && version == format_version; }
-    /// Whether it replays before other.
-    [[nodiscard]] bool replays_before(const segment& other) const noexcept {
-        return order != other.order ? order < other.order : id < other.id;
-    }
-};
-
-/// The segments of a store, sorted by id.
-template <class IO>
-class segment_set {
-public:
-    using pointer = std::shared_ptr<segment<IO>>;
-
-    /// The segment with this id, or nullptr.
-    [[nodiscard]] segment<IO>* find(std::uint32_t id) const noexcept {
-        const auto at = lower_bound(id);
-        return at != segments_.end() && (*at)->id == id ? at->get() : nullptr;
-    }
-
-    void add(pointer added) {
-        const auto at = lower_bound(added->id);
-        segments_.insert(at, std::move(added));
-    }
-
-    /// Takes the segment with this id out of the set; its holders keep it.
-    void remove(std::uint32_t id) {
-        const auto at = lower_bound(id);
-        if (at != segments_.end() && (*at)->id == id) segments_.erase(at);
-    }
-
-    void clear() noexcept { segments_.clear(); }
-    [[nodiscard]] std::size_t size() const noexcept { return segments_.size(); }
-    [[nodiscard]] bool empty() const noexcept { return segments_.empty(); }
-    /// Every segment, by id.
-    [[nodiscard]] const std::vector<pointer>& by_id() const noexcept { return segments_; }
-
-    /// Every segment in replay order: by order, then by id.
-    [[nodiscard]] std::vector<pointer> in_replay_order() const {
-        std::vector<pointer> ordered = segments_;
-        std::sort(ordered.begin(), ordered.end(), [](const pointer& a, const pointer& b) { return a->replays_before(*b); });
-        return ordered;
-    }
-
-private:
-    [[nodiscard]] typename std::vector<pointer>::const_iterator lower_bound(std::uint32_t id) const noexcept {
-        return std::lower_bound(segments_.begin(), segments_.end(), id,
-                                [](const pointer& s, std::uint32_t wanted) { return s->id < wanted; });
-    }
-
-    std::vector<pointer> segments_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/segment.hpp ----
 
 namespace kvforge::detail {
 
@@ -12120,7 +12359,7 @@ public:
     /// retired the segment. The copy is a store once its MANIFEST exists, which is written
     /// last; it is synced, then opened read-only and verified before backup() returns.
     void backup(std::string_view dest, std::error_code& ec) {
-        backup_cut cut;
+        backup_cut<io_type> cut;
         std::optional<active_call<threading::concurrent>> call;
         {
             const gate_lock gate(write_gate_);
@@ -12130,11 +12369,11 @@ public:
             backups_.enter();
         }
         const std::string target(dest);
-        const bool copied = copy_backup(cut, target, ec);
+        const bool copied = backup_.copy(cut, target, ec);
         cut.segments.clear();
         cut.active.reset();
         backups_.leave();
-        if (copied) verify_backup(cut, target, ec);
+        if (copied) backup_.template verify<log_backend>(cut, target, ec);
     }
 
     /// A read-only view of the store as it is at the call (snapshot.hpp): the cut is
@@ -12145,7 +12384,7 @@ public:
     /// OS were readable before), so for_each, which is const, takes one.
     [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
-        backup_cut cut;
+        backup_cut<io_type> cut;
         if (!take_backup_cut(cut, ec)) return {};
         // The gate already keeps writers and compaction out; the read lock makes the copy
         // safe against whatever changes the index or a mapping under the exclusive lock alone.
@@ -12191,25 +12430,9 @@ private:
     /// Segments may be no smaller: below this, rollover's syncs would cost more than the writes.
     static constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
 
-    /// What a backup copies: every segment (held, so that none is closed under the copy),
-    /// the active one up to active_end, and what the store held at that point, to check
-    /// the copy against.
-    struct backup_cut {
-        std::vector<segment_pointer> segments;
-        segment_pointer active;
-        std::uint64_t active_end = 0;
-        std::size_t live_keys = 0;
-        std::uint64_t live_bytes = 0;
-
-        /// How much of in the copy takes: a closed segment whole, the active one to the cut.
-        [[nodiscard]] std::uint64_t end_of(const segment_pointer& in) const noexcept {
-            return in == active ? active_end : in->size;
-        }
-    };
-
     /// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and
     /// notes the segments and where the active one ends.
-    bool take_backup_cut(backup_cut& cut, std::error_code& ec) const {
+    bool take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const {
         if (!readable(ec)) return false;
         if (!options_.read_only) {
             if (!writable(ec)) return false;
@@ -12222,186 +12445,6 @@ private:
         cut.live_keys = table_.size();
         cut.live_bytes = live_bytes_;
         return true;
-    }
-
-    /// Refuses a destination that is not a missing or empty directory, changing nothing.
-    bool check_backup_destination(const std::string& dest, std::error_code& ec) {
-        if (inside_store_directory(dest)) {
-            fail(ec, std::error_code(EINVAL, std::system_category()),
-                 dest + " is inside the store's directory " + directory_.path() +
-                     ", which holds only the store's own files (another entry there keeps the store from opening); "
-                     "give backup a directory outside it (nothing was changed)");
-            return false;
-        }
-        struct stat info {};
-        if (io_.stat(dest.c_str(), &info) != 0) {
-            if (errno == ENOENT) return true;
-            fail_errno(ec, errno, "stat " + dest + " (the backup's destination)");
-            return false;
-        }
-        if (!S_ISDIR(info.st_mode)) {
-            fail(ec, std::error_code(ENOTDIR, std::system_category()),
-                 dest + " is not a directory; give backup a new or empty directory (nothing was changed)");
-            return false;
-        }
-        std::vector<std::string> entries;
-        if (io_.list_directory(dest.c_str(), entries) != 0) {
-            fail_errno(ec, errno, "list " + dest + " (the backup's destination)");
-            return false;
-        }
-        if (!entries.empty()) {
-            fail(ec, std::error_code(ENOTEMPTY, std::system_category()),
-                 dest + " is not empty (it holds '" + entries.front() +
-                     "'); give backup a new or empty directory, or remove this one first (nothing was changed)");
-            return false;
-        }
-        return true;
-    }
-
-    /// Whether dest's parent is the store's directory (compared by device and inode, so
-    /// that another spelling of the path is caught too). Deeper is impossible: the
-    /// directory between would be a foreign entry of the store's directory already.
-    bool inside_store_directory(const std::string& dest) {
-        const std::string parent = store_directory<io_type>::parent_of(dest);
-        struct stat store_info {};
-        struct stat parent_info {};
-        return io_.stat(directory_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
-               store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
-    }
-
-    /// Writes the backup's files into dest: each closed segment linked with its hint
-    /// (link_closed_segment) or copied whole, the active one copied up to the cut (it is
-    /// written only past it), then the MANIFEST. A copied segment's hint is not copied: the
-    /// copy reads that segment's records at its first open. A failure after dest was made
-    /// says that the copy there is incomplete.
-    bool copy_backup(backup_cut& cut, const std::string& dest, std::error_code& ec) {
-        if (!check_backup_destination(dest, ec)) return false;
-        store_directory<io_type> target;
-        directory_mode mode;
-        mode.refuse_store = true;
-        if (!target.open(io_, dest, mode, ec)) return false;
-        bool ok = true;
-        std::string buffer;
-        for (const segment_pointer& in : cut.segments) {
-            if (!ok) break;
-            if (in != cut.active && link_closed_segment(*in, target)) continue;
-            const store_file_name data = store_file_name::data(in->id);
-            data_file<io_type> copy;
-            ok = ok && target.open_file(copy, data.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
-            const std::uint64_t end = cut.end_of(in);
-            for (std::uint64_t at = 0; ok && at < end;) {
-                // A mebibyte at a time: a copy costs that much memory, whatever the store's size.
-                buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
-                ok = in->file.read(at, buffer.data(), buffer.size(), ec) && copy.write(at, buffer, ec);
-                at += buffer.size();
-            }
-            ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
-        }
-        ok = ok && copy_dictionaries(target, ec) && target.sync(ec);
-        // Only once the segments' names (links included) are durable may the MANIFEST make
-        // the copy a store.
-        // A composition whose codec names cannot stand in a manifest line leaves the copy
-        // without one, as record_composition leaves the store itself.
-        const std::string text = format_manifest(composition_);
-        if (ok && !text.empty()) {
-            const store_file_name manifest = store_file_name::manifest();
-            data_file<io_type> file;
-            ok = target.open_file(file, manifest.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-                 file.write(0, text, ec) && file.sync(ec) && target.rename(manifest.temporary(), manifest, ec) &&
-                 target.sync(ec);
-        }
-        target.close();
-        if (!ok) {
-            fail(ec, ec,
-                 last_error_detail() + "; the backup in " + dest +
-                     " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
-        }
-        return ok;
-    }
-
-    /// Links or copies the store's compression dictionaries (compression/zstd_trained.hpp)
-    /// into the backup. A dictionary file is written once, through a .tmp and a rename, and
-    /// never changed, so a link is as safe as for a closed segment. The layer that trains
-    /// them removes none while a backup runs, so every one the cut's records need is here.
-    bool copy_dictionaries(const store_directory<io_type>& target, std::error_code& ec) {
-        std::vector<store_file_name> names;
-        if (!directory_.list(names, ec)) return false;
-        std::string bytes;
-        for (const store_file_name& name : names) {
-            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
-            if constexpr (io_policy_with_link<io_type>) {
-                if (link_into(name, target)) continue;
-            }
-            data_file<io_type> from;
-            data_file<io_type> copy;
-            std::uint64_t size = 0;
-            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec)) return false;
-            bytes.resize(static_cast<std::size_t>(size));
-            if (!from.read(0, bytes.data(), bytes.size(), ec) ||
-                !target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) ||
-                !copy.write(0, bytes, ec) || !copy.sync(ec) || !target.rename(name.temporary(), name, ec)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /// Links closed segment `in`, and its hint when it has one, into the backup's directory
-    /// under their own names; false when the segment must be copied instead: the I/O policy
-    /// has no link, the file system refuses it (another file system, no hard links, too
-    /// many links, ...), or the file holds bytes past the segment's end, which a link would
-    /// take and a copy does not. The linked bytes are durable already: a segment is synced
-    /// before it closes (rollover) or is published (compaction), and a hint before its
-    /// rename; the directory sync that precedes the MANIFEST makes the new names durable.
-    /// A hint only spares the copy's first open a replay, so one that cannot be linked
-    /// (there is none, or the link fails) is left out.
-    bool link_closed_segment([[maybe_unused]] const segment_type& in,
-                             [[maybe_unused]] const store_directory<io_type>& target) {
-        if constexpr (io_policy_with_link<io_type>) {
-            std::error_code ignored;
-            std::uint64_t file_size = 0;
-            if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
-            if (!link_into(store_file_name::data(in.id), target)) return false;
-            link_into(store_file_name::hint(in.id), target);
-            return true;
-        } else {
-            return false;
-        }
-    }
-
-    /// Gives the store's file `name` the same name in target; false when the link failed,
-    /// which changes nothing. Instantiated only for an I/O policy with link.
-    bool link_into(const store_file_name& name, const store_directory<io_type>& target) {
-        const std::string from = directory_.file_path(name);
-        const std::string to = target.file_path(name);
-        return detail::retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;
-    }
-
-    /// Opens the finished backup read-only and checks every record, and that it holds
-    /// the keys and bytes the store held at the cut.
-    void verify_backup(const backup_cut& cut, const std::string& dest, std::error_code& ec) {
-        log_backend copy;
-        kvforge::options read_only;
-        read_only.read_only = true;
-        copy.open(dest, read_only, io_, composition_, ec);
-        if (ec) return;
-        const verify_report report = copy.verify(ec);
-        if (ec) return;
-        const kvforge::stats held = copy.stats();
-        copy.close(ec);
-        if (ec) return;
-        if (!report.damaged.empty()) {
-            fail(ec, errc::corrupt_record,
-                 report.damaged.front().file + " (the backup in " + dest + "): " + report.damaged.front().problem +
-                     " at offset " + std::to_string(report.damaged.front().offset) +
-                     "; the copy does not match the store: remove it and back up again");
-        } else if (held.live_keys != cut.live_keys || held.live_bytes != cut.live_bytes) {
-            fail(ec, errc::corrupt_record,
-                 dest + ": the backup holds " + std::to_string(held.live_keys) + " keys (" +
-                     std::to_string(held.live_bytes) + " bytes) where the store held " + std::to_string(cut.live_keys) +
-                     " (" + std::to_string(cut.live_bytes) +
-                     " bytes) at the cut; the copy does not match the store: remove it and back up again");
-        }
     }
 
     /// Takes write_gate_ for a call that retires segments (compact, clear) once no
@@ -13757,6 +13800,7 @@ private:
     detail::write_version<threading::concurrent> version_;
     active_calls<threading::concurrent> active_calls_;
     backups_running backups_;
+    log_backup<io_type> backup_{io_, directory_, composition_};
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes

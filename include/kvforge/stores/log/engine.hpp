@@ -35,21 +35,9 @@
 /// durability policy than this open's, so that tools reopen the store as it was last used.
 ///
 /// Backup. backup() takes its cut under the gate (a flush, then the segments and the
-/// active one's end) and copies the bytes before the cut with no lock held, so writers
-/// go on; a rollover meanwhile only closes the active segment, which the copy still reads
-/// to the cut. While a backup runs, no segment may be retired (backups_running.hpp).
-/// The copy is written as a store's directory is: the directory synced once every segment
-/// (and compression dictionary) is in place, the MANIFEST last; a destination without a MANIFEST is no backup. A closed
-/// segment, with its hint, is hard-linked into the copy when the I/O policy has link and
-/// the file system allows it (else copied through a synced .tmp and a rename); the active
-/// one is copied to the cut. The copy is then opened read-only and verified.
-///
-/// Why a link is safe: a closed segment's file is never written again. The writer appends
-/// to the active segment only; an open appends to, or cuts a torn tail off, only the last
-/// segment in replay order, which in the store and in the copy is the active one (copied);
-/// compaction, clear() and salvage write new segments through .tmp files and remove the
-/// old names; hints and the MANIFEST are replaced through a rename, never rewritten. So
-/// neither the store nor the copy can change the other's bytes through a shared file.
+/// active one's end); the copy of the bytes before the cut, with no lock held, and its
+/// check are backup.hpp's. While a backup runs, no segment may be retired
+/// (backups_running.hpp).
 ///
 /// Snapshot. snapshot() takes backup's cut, copies the index and holds the segments
 /// (snapshot.hpp); compaction and clear() retire segments as ever, since a retired
@@ -63,7 +51,6 @@
 /// (active_calls.hpp) and close() waits for them.
 
 #include <fcntl.h>
-#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
@@ -99,9 +86,10 @@
 #include "../../pinned_value.hpp"
 #include "../../stats.hpp"
 #include "../../threading/single_thread.hpp"
+#include "backup.hpp"
+#include "backups_running.hpp"
 #include "compaction_job.hpp"
 #include "compaction_thread.hpp"
-#include "backups_running.hpp"
 #include "compactor.hpp"
 #include "hint.hpp"
 #include "log_scan.hpp"
@@ -533,7 +521,7 @@ public:
     /// retired the segment. The copy is a store once its MANIFEST exists, which is written
     /// last; it is synced, then opened read-only and verified before backup() returns.
     void backup(std::string_view dest, std::error_code& ec) {
-        backup_cut cut;
+        backup_cut<io_type> cut;
         std::optional<active_call<threading::concurrent>> call;
         {
             const gate_lock gate(write_gate_);
@@ -543,11 +531,11 @@ public:
             backups_.enter();
         }
         const std::string target(dest);
-        const bool copied = copy_backup(cut, target, ec);
+        const bool copied = backup_.copy(cut, target, ec);
         cut.segments.clear();
         cut.active.reset();
         backups_.leave();
-        if (copied) verify_backup(cut, target, ec);
+        if (copied) backup_.template verify<log_backend>(cut, target, ec);
     }
 
     /// A read-only view of the store as it is at the call (snapshot.hpp): the cut is
@@ -558,7 +546,7 @@ public:
     /// OS were readable before), so for_each, which is const, takes one.
     [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
-        backup_cut cut;
+        backup_cut<io_type> cut;
         if (!take_backup_cut(cut, ec)) return {};
         // The gate already keeps writers and compaction out; the read lock makes the copy
         // safe against whatever changes the index or a mapping under the exclusive lock alone.
@@ -604,25 +592,9 @@ private:
     /// Segments may be no smaller: below this, rollover's syncs would cost more than the writes.
     static constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
 
-    /// What a backup copies: every segment (held, so that none is closed under the copy),
-    /// the active one up to active_end, and what the store held at that point, to check
-    /// the copy against.
-    struct backup_cut {
-        std::vector<segment_pointer> segments;
-        segment_pointer active;
-        std::uint64_t active_end = 0;
-        std::size_t live_keys = 0;
-        std::uint64_t live_bytes = 0;
-
-        /// How much of in the copy takes: a closed segment whole, the active one to the cut.
-        [[nodiscard]] std::uint64_t end_of(const segment_pointer& in) const noexcept {
-            return in == active ? active_end : in->size;
-        }
-    };
-
     /// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and
     /// notes the segments and where the active one ends.
-    bool take_backup_cut(backup_cut& cut, std::error_code& ec) const {
+    bool take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const {
         if (!readable(ec)) return false;
         if (!options_.read_only) {
             if (!writable(ec)) return false;
@@ -635,186 +607,6 @@ private:
         cut.live_keys = table_.size();
         cut.live_bytes = live_bytes_;
         return true;
-    }
-
-    /// Refuses a destination that is not a missing or empty directory, changing nothing.
-    bool check_backup_destination(const std::string& dest, std::error_code& ec) {
-        if (inside_store_directory(dest)) {
-            fail(ec, std::error_code(EINVAL, std::system_category()),
-                 dest + " is inside the store's directory " + directory_.path() +
-                     ", which holds only the store's own files (another entry there keeps the store from opening); "
-                     "give backup a directory outside it (nothing was changed)");
-            return false;
-        }
-        struct stat info {};
-        if (io_.stat(dest.c_str(), &info) != 0) {
-            if (errno == ENOENT) return true;
-            fail_errno(ec, errno, "stat " + dest + " (the backup's destination)");
-            return false;
-        }
-        if (!S_ISDIR(info.st_mode)) {
-            fail(ec, std::error_code(ENOTDIR, std::system_category()),
-                 dest + " is not a directory; give backup a new or empty directory (nothing was changed)");
-            return false;
-        }
-        std::vector<std::string> entries;
-        if (io_.list_directory(dest.c_str(), entries) != 0) {
-            fail_errno(ec, errno, "list " + dest + " (the backup's destination)");
-            return false;
-        }
-        if (!entries.empty()) {
-            fail(ec, std::error_code(ENOTEMPTY, std::system_category()),
-                 dest + " is not empty (it holds '" + entries.front() +
-                     "'); give backup a new or empty directory, or remove this one first (nothing was changed)");
-            return false;
-        }
-        return true;
-    }
-
-    /// Whether dest's parent is the store's directory (compared by device and inode, so
-    /// that another spelling of the path is caught too). Deeper is impossible: the
-    /// directory between would be a foreign entry of the store's directory already.
-    bool inside_store_directory(const std::string& dest) {
-        const std::string parent = store_directory<io_type>::parent_of(dest);
-        struct stat store_info {};
-        struct stat parent_info {};
-        return io_.stat(directory_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
-               store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
-    }
-
-    /// Writes the backup's files into dest: each closed segment linked with its hint
-    /// (link_closed_segment) or copied whole, the active one copied up to the cut (it is
-    /// written only past it), then the MANIFEST. A copied segment's hint is not copied: the
-    /// copy reads that segment's records at its first open. A failure after dest was made
-    /// says that the copy there is incomplete.
-    bool copy_backup(backup_cut& cut, const std::string& dest, std::error_code& ec) {
-        if (!check_backup_destination(dest, ec)) return false;
-        store_directory<io_type> target;
-        directory_mode mode;
-        mode.refuse_store = true;
-        if (!target.open(io_, dest, mode, ec)) return false;
-        bool ok = true;
-        std::string buffer;
-        for (const segment_pointer& in : cut.segments) {
-            if (!ok) break;
-            if (in != cut.active && link_closed_segment(*in, target)) continue;
-            const store_file_name data = store_file_name::data(in->id);
-            data_file<io_type> copy;
-            ok = ok && target.open_file(copy, data.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
-            const std::uint64_t end = cut.end_of(in);
-            for (std::uint64_t at = 0; ok && at < end;) {
-                // A mebibyte at a time: a copy costs that much memory, whatever the store's size.
-                buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
-                ok = in->file.read(at, buffer.data(), buffer.size(), ec) && copy.write(at, buffer, ec);
-                at += buffer.size();
-            }
-            ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
-        }
-        ok = ok && copy_dictionaries(target, ec) && target.sync(ec);
-        // Only once the segments' names (links included) are durable may the MANIFEST make
-        // the copy a store.
-        // A composition whose codec names cannot stand in a manifest line leaves the copy
-        // without one, as record_composition leaves the store itself.
-        const std::string text = format_manifest(composition_);
-        if (ok && !text.empty()) {
-            const store_file_name manifest = store_file_name::manifest();
-            data_file<io_type> file;
-            ok = target.open_file(file, manifest.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-                 file.write(0, text, ec) && file.sync(ec) && target.rename(manifest.temporary(), manifest, ec) &&
-                 target.sync(ec);
-        }
-        target.close();
-        if (!ok) {
-            fail(ec, ec,
-                 last_error_detail() + "; the backup in " + dest +
-                     " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
-        }
-        return ok;
-    }
-
-    /// Links or copies the store's compression dictionaries (compression/zstd_trained.hpp)
-    /// into the backup. A dictionary file is written once, through a .tmp and a rename, and
-    /// never changed, so a link is as safe as for a closed segment. The layer that trains
-    /// them removes none while a backup runs, so every one the cut's records need is here.
-    bool copy_dictionaries(const store_directory<io_type>& target, std::error_code& ec) {
-        std::vector<store_file_name> names;
-        if (!directory_.list(names, ec)) return false;
-        std::string bytes;
-        for (const store_file_name& name : names) {
-            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
-            if constexpr (io_policy_with_link<io_type>) {
-                if (link_into(name, target)) continue;
-            }
-            data_file<io_type> from;
-            data_file<io_type> copy;
-            std::uint64_t size = 0;
-            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec)) return false;
-            bytes.resize(static_cast<std::size_t>(size));
-            if (!from.read(0, bytes.data(), bytes.size(), ec) ||
-                !target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) ||
-                !copy.write(0, bytes, ec) || !copy.sync(ec) || !target.rename(name.temporary(), name, ec)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /// Links closed segment `in`, and its hint when it has one, into the backup's directory
-    /// under their own names; false when the segment must be copied instead: the I/O policy
-    /// has no link, the file system refuses it (another file system, no hard links, too
-    /// many links, ...), or the file holds bytes past the segment's end, which a link would
-    /// take and a copy does not. The linked bytes are durable already: a segment is synced
-    /// before it closes (rollover) or is published (compaction), and a hint before its
-    /// rename; the directory sync that precedes the MANIFEST makes the new names durable.
-    /// A hint only spares the copy's first open a replay, so one that cannot be linked
-    /// (there is none, or the link fails) is left out.
-    bool link_closed_segment([[maybe_unused]] const segment_type& in,
-                             [[maybe_unused]] const store_directory<io_type>& target) {
-        if constexpr (io_policy_with_link<io_type>) {
-            std::error_code ignored;
-            std::uint64_t file_size = 0;
-            if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
-            if (!link_into(store_file_name::data(in.id), target)) return false;
-            link_into(store_file_name::hint(in.id), target);
-            return true;
-        } else {
-            return false;
-        }
-    }
-
-    /// Gives the store's file `name` the same name in target; false when the link failed,
-    /// which changes nothing. Instantiated only for an I/O policy with link.
-    bool link_into(const store_file_name& name, const store_directory<io_type>& target) {
-        const std::string from = directory_.file_path(name);
-        const std::string to = target.file_path(name);
-        return detail::retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;
-    }
-
-    /// Opens the finished backup read-only and checks every record, and that it holds
-    /// the keys and bytes the store held at the cut.
-    void verify_backup(const backup_cut& cut, const std::string& dest, std::error_code& ec) {
-        log_backend copy;
-        kvforge::options read_only;
-        read_only.read_only = true;
-        copy.open(dest, read_only, io_, composition_, ec);
-        if (ec) return;
-        const verify_report report = copy.verify(ec);
-        if (ec) return;
-        const kvforge::stats held = copy.stats();
-        copy.close(ec);
-        if (ec) return;
-        if (!report.damaged.empty()) {
-            fail(ec, errc::corrupt_record,
-                 report.damaged.front().file + " (the backup in " + dest + "): " + report.damaged.front().problem +
-                     " at offset " + std::to_string(report.damaged.front().offset) +
-                     "; the copy does not match the store: remove it and back up again");
-        } else if (held.live_keys != cut.live_keys || held.live_bytes != cut.live_bytes) {
-            fail(ec, errc::corrupt_record,
-                 dest + ": the backup holds " + std::to_string(held.live_keys) + " keys (" +
-                     std::to_string(held.live_bytes) + " bytes) where the store held " + std::to_string(cut.live_keys) +
-                     " (" + std::to_string(cut.live_bytes) +
-                     " bytes) at the cut; the copy does not match the store: remove it and back up again");
-        }
     }
 
     /// Takes write_gate_ for a call that retires segments (compact, clear) once no
@@ -2170,6 +1962,7 @@ private:
     detail::write_version<threading::concurrent> version_;
     active_calls<threading::concurrent> active_calls_;
     backups_running backups_;
+    log_backup<io_type> backup_{io_, directory_, composition_};
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes

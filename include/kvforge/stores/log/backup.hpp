@@ -1,0 +1,261 @@
+#pragma once
+/// \file backup.hpp
+/// A log store's backup: the copy of its files as they are at a cut, and its check.
+///
+/// The engine's backup() takes the cut under the gate (a flush, then the segments and
+/// the active one's end); the copy here reads the bytes before the cut with no lock held,
+/// so writers go on; a rollover meanwhile only closes the active segment, which the copy
+/// still reads to the cut. While a backup runs, no segment may be retired
+/// (backups_running.hpp). The copy is written as a store's directory is: the directory
+/// synced once every segment (and compression dictionary) is in place, the MANIFEST
+/// last; a destination without a MANIFEST is no backup. A closed segment, with its hint,
+/// is hard-linked into the copy when the I/O policy has link and the file system allows
+/// it (else copied through a synced .tmp and a rename); the active one is copied to the
+/// cut. The copy is then opened read-only and verified.
+///
+/// Why a link is safe: a closed segment's file is never written again. The writer appends
+/// to the active segment only; an open appends to, or cuts a torn tail off, only the last
+/// segment in replay order, which in the store and in the copy is the active one (copied);
+/// compaction, clear() and salvage write new segments through .tmp files and remove the
+/// old names; hints and the MANIFEST are replaced through a rename, never rewritten. So
+/// neither the store nor the copy can change the other's bytes through a shared file.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "../../concepts.hpp"
+#include "../../detail/data_file.hpp"
+#include "../../detail/retry.hpp"
+#include "../../detail/store_directory.hpp"
+#include "../../detail/store_files.hpp"
+#include "../../error.hpp"
+#include "../../manifest.hpp"
+#include "../../options.hpp"
+#include "../../stats.hpp"
+#include "segment.hpp"
+
+namespace kvforge::detail {
+
+/// What a backup copies: every segment (held, so that none is closed under the copy),
+/// the active one up to active_end, and what the store held at that point, to check
+/// the copy against.
+template <class IO>
+struct backup_cut {
+    std::vector<std::shared_ptr<segment<IO>>> segments;
+    std::shared_ptr<segment<IO>> active;
+    std::uint64_t active_end = 0;
+    std::size_t live_keys = 0;
+    std::uint64_t live_bytes = 0;
+
+    /// How much of in the copy takes: a closed segment whole, the active one to the cut.
+    [[nodiscard]] std::uint64_t end_of(const std::shared_ptr<segment<IO>>& in) const noexcept {
+        return in == active ? active_end : in->size;
+    }
+};
+
+/// Copies a store's files at a cut into a backup directory and checks the copy. It
+/// refers to the engine's I/O policy, directory and composition, which do not change
+/// while the store is open; the cut holds the segments it copies.
+template <class IO>
+class log_backup {
+public:
+    log_backup(IO& io, const store_directory<IO>& directory, const composition& recorded) noexcept
+        : io_(io), directory_(directory), composition_(recorded) {}
+
+    /// Writes the backup's files into dest: each closed segment linked with its hint
+    /// (link_closed_segment) or copied whole, the active one copied up to the cut (it is
+    /// written only past it), then the MANIFEST. A copied segment's hint is not copied: the
+    /// copy reads that segment's records at its first open. A failure after dest was made
+    /// says that the copy there is incomplete.
+    bool copy(const backup_cut<IO>& cut, const std::string& dest, std::error_code& ec) {
+        if (!check_destination(dest, ec)) return false;
+        store_directory<IO> target;
+        directory_mode mode;
+        mode.refuse_store = true;
+        if (!target.open(io_, dest, mode, ec)) return false;
+        bool ok = true;
+        std::string buffer;
+        for (const std::shared_ptr<segment<IO>>& in : cut.segments) {
+            if (!ok) break;
+            if (in != cut.active && link_closed_segment(*in, target)) continue;
+            const store_file_name data = store_file_name::data(in->id);
+            data_file<IO> copy;
+            ok = ok && target.open_file(copy, data.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
+            const std::uint64_t end = cut.end_of(in);
+            for (std::uint64_t at = 0; ok && at < end;) {
+                // A mebibyte at a time: a copy costs that much memory, whatever the store's size.
+                buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
+                ok = in->file.read(at, buffer.data(), buffer.size(), ec) && copy.write(at, buffer, ec);
+                at += buffer.size();
+            }
+            ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
+        }
+        ok = ok && copy_dictionaries(target, ec) && target.sync(ec);
+        // Only once the segments' names (links included) are durable may the MANIFEST make
+        // the copy a store.
+        // A composition whose codec names cannot stand in a manifest line leaves the copy
+        // without one, as the engine's record_composition leaves the store itself.
+        const std::string text = format_manifest(composition_);
+        if (ok && !text.empty()) {
+            const store_file_name manifest = store_file_name::manifest();
+            data_file<IO> file;
+            ok = target.open_file(file, manifest.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
+                 file.write(0, text, ec) && file.sync(ec) && target.rename(manifest.temporary(), manifest, ec) &&
+                 target.sync(ec);
+        }
+        target.close();
+        if (!ok) {
+            fail(ec, ec,
+                 last_error_detail() + "; the backup in " + dest +
+                     " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
+        }
+        return ok;
+    }
+
+    /// Opens the finished backup read-only and checks every record, and that it holds
+    /// the keys and bytes the store held at the cut. Store is the engine's own type.
+    template <class Store>
+    void verify(const backup_cut<IO>& cut, const std::string& dest, std::error_code& ec) {
+        Store copy;
+        kvforge::options read_only;
+        read_only.read_only = true;
+        copy.open(dest, read_only, io_, composition_, ec);
+        if (ec) return;
+        const verify_report report = copy.verify(ec);
+        if (ec) return;
+        const kvforge::stats held = copy.stats();
+        copy.close(ec);
+        if (ec) return;
+        if (!report.damaged.empty()) {
+            fail(ec, errc::corrupt_record,
+                 report.damaged.front().file + " (the backup in " + dest + "): " + report.damaged.front().problem +
+                     " at offset " + std::to_string(report.damaged.front().offset) +
+                     "; the copy does not match the store: remove it and back up again");
+        } else if (held.live_keys != cut.live_keys || held.live_bytes != cut.live_bytes) {
+            fail(ec, errc::corrupt_record,
+                 dest + ": the backup holds " + std::to_string(held.live_keys) + " keys (" +
+                     std::to_string(held.live_bytes) + " bytes) where the store held " + std::to_string(cut.live_keys) +
+                     " (" + std::to_string(cut.live_bytes) +
+                     " bytes) at the cut; the copy does not match the store: remove it and back up again");
+        }
+    }
+
+private:
+    /// Refuses a destination that is not a missing or empty directory, changing nothing.
+    bool check_destination(const std::string& dest, std::error_code& ec) {
+        if (inside_store_directory(dest)) {
+            fail(ec, std::error_code(EINVAL, std::system_category()),
+                 dest + " is inside the store's directory " + directory_.path() +
+                     ", which holds only the store's own files (another entry there keeps the store from opening); "
+                     "give backup a directory outside it (nothing was changed)");
+            return false;
+        }
+        struct stat info {};
+        if (io_.stat(dest.c_str(), &info) != 0) {
+            if (errno == ENOENT) return true;
+            fail_errno(ec, errno, "stat " + dest + " (the backup's destination)");
+            return false;
+        }
+        if (!S_ISDIR(info.st_mode)) {
+            fail(ec, std::error_code(ENOTDIR, std::system_category()),
+                 dest + " is not a directory; give backup a new or empty directory (nothing was changed)");
+            return false;
+        }
+        std::vector<std::string> entries;
+        if (io_.list_directory(dest.c_str(), entries) != 0) {
+            fail_errno(ec, errno, "list " + dest + " (the backup's destination)");
+            return false;
+        }
+        if (!entries.empty()) {
+            fail(ec, std::error_code(ENOTEMPTY, std::system_category()),
+                 dest + " is not empty (it holds '" + entries.front() +
+                     "'); give backup a new or empty directory, or remove this one first (nothing was changed)");
+            return false;
+        }
+        return true;
+    }
+
+    /// Whether dest's parent is the store's directory (compared by device and inode, so
+    /// that another spelling of the path is caught too). Deeper is impossible: the
+    /// directory between would be a foreign entry of the store's directory already.
+    bool inside_store_directory(const std::string& dest) {
+        const std::string parent = store_directory<IO>::parent_of(dest);
+        struct stat store_info {};
+        struct stat parent_info {};
+        return io_.stat(directory_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
+               store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
+    }
+
+    /// Links or copies the store's compression dictionaries (compression/zstd_trained.hpp)
+    /// into the backup. A dictionary file is written once, through a .tmp and a rename, and
+    /// never changed, so a link is as safe as for a closed segment. The layer that trains
+    /// them removes none while a backup runs, so every one the cut's records need is here.
+    bool copy_dictionaries(const store_directory<IO>& target, std::error_code& ec) {
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        std::string bytes;
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
+            if constexpr (io_policy_with_link<IO>) {
+                if (link_into(name, target)) continue;
+            }
+            data_file<IO> from;
+            data_file<IO> copy;
+            std::uint64_t size = 0;
+            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec)) return false;
+            bytes.resize(static_cast<std::size_t>(size));
+            if (!from.read(0, bytes.data(), bytes.size(), ec) ||
+                !target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) ||
+                !copy.write(0, bytes, ec) || !copy.sync(ec) || !target.rename(name.temporary(), name, ec)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// Links closed segment `in`, and its hint when it has one, into the backup's directory
+    /// under their own names; false when the segment must be copied instead: the I/O policy
+    /// has no link, the file system refuses it (another file system, no hard links, too
+    /// many links, ...), or the file holds bytes past the segment's end, which a link would
+    /// take and a copy does not. The linked bytes are durable already: a segment is synced
+    /// before it closes (rollover) or is published (compaction), and a hint before its
+    /// rename; the directory sync that precedes the MANIFEST makes the new names durable.
+    /// A hint only spares the copy's first open a replay, so one that cannot be linked
+    /// (there is none, or the link fails) is left out.
+    bool link_closed_segment([[maybe_unused]] const segment<IO>& in,
+                             [[maybe_unused]] const store_directory<IO>& target) {
+        if constexpr (io_policy_with_link<IO>) {
+            std::error_code ignored;
+            std::uint64_t file_size = 0;
+            if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
+            if (!link_into(store_file_name::data(in.id), target)) return false;
+            link_into(store_file_name::hint(in.id), target);
+            return true;
+        } else {
+            return false;
+        }
+    }
+
+    /// Gives the store's file `name` the same name in target; false when the link failed,
+    /// which changes nothing. Instantiated only for an I/O policy with link.
+    bool link_into(const store_file_name& name, const store_directory<IO>& target) {
+        const std::string from = directory_.file_path(name);
+        const std::string to = target.file_path(name);
+        return detail::retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;
+    }
+
+    IO& io_;
+    const store_directory<IO>& directory_;
+    const composition& composition_;  // written into the copy's MANIFEST
+};
+
+}  // namespace kvforge::detail
