@@ -5,7 +5,11 @@
 // same run, and with no automatic compaction at all (counters *_off: what the writes
 // themselves cost, segment rollovers included). With thread_safe both *_steps and
 // *_whole run their jobs on the store's compaction thread (compaction_step_bytes then
-// only sizes its chunks), so the puts wait only for its short holds of the writers' lock.
+// only sizes its chunks), so the puts wait only for its short holds of the writers' lock
+// and, over the stall ceiling, for the thread's progress, at most
+// options::compaction_stall_micros (2 ms). thread_safe also runs *_unbounded: steps with
+// that wait unbounded (a write over the ceiling waits for the thread as long as it makes
+// progress), and *_nowait: compaction_stall_ratio 0.
 //
 // Each store is filled with KVFORGE_BENCH_KEYS records (16-byte keys, 100-byte values),
 // then one thread overwrites twice as many records, timing each put. Put latencies are
@@ -23,6 +27,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -59,11 +64,10 @@ struct pauses {
 
 /// Fills a new store, then overwrites every key twice in a scattered order, timing each put.
 template <class Threading>
-pauses overwrite(std::uint64_t step_bytes, bool compaction = true) {
+pauses overwrite(std::uint64_t step_bytes, bool compaction = true, kvforge::options opts = {}) {
     using store_t = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
                                    kvforge::buffered<>, Threading>;
     const kvbench::scratch_dir dir;
-    kvforge::options opts;
     opts.compaction_step_bytes = step_bytes;
     if (!compaction) opts.compact_dead_ratio = 0;
     if (key_count() < 100000) {
@@ -118,6 +122,21 @@ void longest_put_during_compaction(benchmark::State& state) {
     state.counters["max_put_us_off"] = off.longest();
     state.counters["p999_put_us_off"] = off.percentile(0.999);
     state.counters["max_put_ratio"] = steps.longest() > 0 ? whole.longest() / steps.longest() : 0;
+    if constexpr (Threading::concurrent) {
+        pauses unbounded;
+        pauses nowait;
+        kvforge::options waits;
+        waits.compaction_stall_micros = std::numeric_limits<std::uint64_t>::max();
+        kvforge::options never;
+        never.compaction_stall_ratio = 0;
+        const std::uint64_t step = kvforge::options{}.compaction_step_bytes;
+        unbounded = overwrite<Threading>(step, true, waits);
+        nowait = overwrite<Threading>(step, true, never);
+        state.counters["max_put_us_unbounded"] = unbounded.longest();
+        state.counters["p999_put_us_unbounded"] = unbounded.percentile(0.999);
+        state.counters["max_put_us_nowait"] = nowait.longest();
+        state.counters["p999_put_us_nowait"] = nowait.percentile(0.999);
+    }
 }
 
 BENCHMARK_TEMPLATE(longest_put_during_compaction, kvforge::single_thread)->Iterations(1)->Unit(benchmark::kMillisecond);

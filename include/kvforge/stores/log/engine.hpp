@@ -55,6 +55,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -698,15 +699,19 @@ private:
 
     /// With thread_safe, after a write, holding no lock: while dead bytes stay above
     /// options::compaction_stall_ratio times the live bytes, waits for the compaction
-    /// thread to reclaim some, so that a burst of writes cannot leave it arbitrarily far
-    /// behind (as LSM stores stall writers on a compaction backlog). The wait ends as
-    /// soon as the thread has no job left, fails, or is stopped: it never outlasts the
-    /// thread's own work.
+    /// thread to reclaim some, for at most options::compaction_stall_micros, so that a
+    /// burst of writes is slowed down to what the thread keeps up with while no single
+    /// write waits for a whole job (as LSM stores delay writes on a compaction backlog
+    /// rather than stop them). The wait also ends as soon as the thread has no job
+    /// left, fails, or is stopped: it never outlasts the thread's own work.
     void wait_for_compaction() {
-        if (options_.compaction_stall_ratio <= 0) return;
+        if (options_.compaction_stall_ratio <= 0 || options_.compaction_stall_micros == 0) return;
+        // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
+        const std::chrono::microseconds longest(std::min(options_.compaction_stall_micros, std::uint64_t{1} << 40));
+        const auto deadline = std::chrono::steady_clock::now() + longest;
         for (;;) {
             const std::uint64_t seen = compactor_.progress();
-            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen)) return;
+            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen, deadline)) return;
         }
     }
 
