@@ -19,8 +19,9 @@ struct options {
     /// With single_thread, an automatic compaction job runs in steps, one after a write,
     /// each reading and writing about this many bytes (a record larger than this is one
     /// step), rather than the whole job after one write; publishing the new segments ends
-    /// a step, and each chunk of 4096 index entries moved to them is a step of its own.
-    /// The sort that ends the scan is not bounded by it. 0: the whole job after one write. With
+    /// a step, and each chunk of 4096 index entries moved to them is a step of its own
+    /// (each scan step sorts what it read, and copying merges those runs, so that no
+    /// step sorts the whole job). 0: the whole job after one write. With
     /// thread_safe, jobs run on the store's compaction thread, which writers only
     /// signal: it reads and writes in chunks of this many bytes (0: the default) with
     /// no lock held, and between chunks gives way to compact(), clear() and close().

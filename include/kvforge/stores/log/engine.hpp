@@ -1541,13 +1541,15 @@ private:
     }
 
     /// The scan phase: notes the live puts and needed erases of the inputs' records,
-    /// reading about budget bytes (at least one record); sorts the notes when done. The
-    /// inputs are closed, so it reads them with no lock; each look-up in the index takes
-    /// the shared lock (the compaction thread runs with no gate held).
+    /// reading about budget bytes (at least one record), and sorts them, a run of their
+    /// own (a step sorts only what it read). The inputs are closed, so it reads them with
+    /// no lock; each look-up in the index takes the shared lock (the compaction thread
+    /// runs with no gate held).
     bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
         const segment_type& in = *job.inputs[job.scanning];
         const bool keep_erases = job.keep_erases[job.scanning];
         const std::uint64_t begin = job.scan_offset;
+        const std::size_t run_begin = job.notes.size();
         log_scan_result scanned;
         // A record may end past the budget: the scan then reads on until it ends.
         for (std::uint64_t span = budget;; span *= 2) {
@@ -1579,22 +1581,43 @@ private:
         }
         const std::uint64_t read = scanned.valid_end - begin;
         budget -= std::min(budget, read);
+        const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
+        std::sort(run_start, job.notes.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+        if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
         job.scan_offset = scanned.valid_end;
         if (job.scan_offset < in.size) return true;
         if (++job.scanning < job.inputs.size()) {
             job.scan_offset = job.inputs[job.scanning]->records_start();
             return true;
         }
-        // A key's put and its erases are never both noted; erases of one key are one.
-        using note = typename job_type::note;
-        std::stable_sort(job.notes.begin(), job.notes.end(),
-                         [](const note& a, const note& b) { return a.key < b.key; });
-        job.notes.erase(std::unique(job.notes.begin(), job.notes.end(),
-                                    [](const note& a, const note& b) { return a.key == b.key; }),
-                        job.notes.end());
+        std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
         job.moved.resize(job.notes.size());
         job.at = job_type::phase::copy;
         return true;
+    }
+
+    /// The order of job.runs' heap: a run whose next note's key is greater comes later.
+    [[nodiscard]] static auto later_run(const job_type& job) noexcept {
+        return [&notes = job.notes](const typename job_type::run& a, const typename job_type::run& b) {
+            return notes[b.next].key < notes[a.next].key;
+        };
+    }
+
+    /// The next note to copy, in key order, taken from job.runs; false when none is left.
+    /// A key's put and its erases are never both noted; erases of one key are copied once.
+    static bool next_note(job_type& job, std::size_t& at) {
+        const auto later = later_run(job);
+        while (!job.runs.empty()) {
+            std::pop_heap(job.runs.begin(), job.runs.end(), later);
+            at = job.runs.back().next++;
+            if (job.runs.back().next == job.runs.back().end) {
+                job.runs.pop_back();
+            } else {
+                std::push_heap(job.runs.begin(), job.runs.end(), later);
+            }
+            if (!job.copied || job.notes[*job.copied].key != job.notes[at].key) return true;
+        }
+        return false;
     }
 
     /// The copy phase: copies noted records into the outputs, about budget bytes (at
@@ -1603,9 +1626,10 @@ private:
     bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
         std::string scratch;
         std::string record;  // not record_: on the compaction thread, writers use it meanwhile
-        while (job.copied < job.notes.size() && budget > 0) {
-            const auto& n = job.notes[job.copied];
-            record_location& moved = job.moved[job.copied];
+        std::size_t at = 0;
+        while (budget > 0 && next_note(job, at)) {
+            const auto& n = job.notes[at];
+            record_location& moved = job.moved[at];
             record.clear();
             hint_entry entry;
             entry.key = n.key;
@@ -1627,9 +1651,9 @@ private:
             if (!job.outputs->append(record, entry, moved, ec)) return false;
             // Read once and written once.
             budget -= std::min(budget, 2 * record.size());
-            ++job.copied;
+            job.copied = at;
         }
-        if (job.copied == job.notes.size()) job.at = job_type::phase::publish;
+        if (job.runs.empty()) job.at = job_type::phase::publish;
         return job.outputs->write_out(ec);
     }
 
