@@ -16,7 +16,7 @@
 /// in the index), and takes the gate, for about a millisecond each time, to start the
 /// job, to move index entries to the outputs in chunks, and to retire the inputs. A
 /// writer that leaves too many dead bytes for it waits, with no lock held, for its
-/// progress (wait_for_compaction); close() lets the jobs due finish.
+/// progress, a bounded time (wait_for_compaction); close() lets the jobs due finish.
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -190,9 +190,9 @@ public:
     void close(std::error_code& ec) {
         // Before the gate, which the compaction thread takes. The work requested so far
         // runs to its end rather than being dropped, so that the files are left near
-        // compact_dead_ratio: it is bounded, since writers waiting at the stall ceiling
-        // keep dead bytes within compaction_stall_ratio times the live bytes, each job
-        // must reclaim dead bytes for another to follow, and no job starts once
+        // compact_dead_ratio: it is bounded, since writers slowed down at the stall
+        // ceiling keep dead bytes near compaction_stall_ratio times the live bytes, each
+        // job must reclaim dead bytes for another to follow, and no job starts once
         // compaction is no longer due.
         compactor_.finish();
         const gate_lock gate(write_gate_);
