@@ -5,14 +5,22 @@
 // same run, and with no automatic compaction at all (counters *_off: what the writes
 // themselves cost, segment rollovers included). With thread_safe both *_steps and
 // *_whole run their jobs on the store's compaction thread (compaction_step_bytes then
-// only sizes its chunks), so the puts wait only for its short holds of the writers' lock.
+// only sizes its chunks), so the puts wait only for its short holds of the writers' lock
+// and, over the stall ceiling, for the thread's progress, at most
+// options::compaction_stall_micros (2 ms). thread_safe also runs *_unbounded: steps with
+// that wait unbounded (a write over the ceiling waits for the thread as long as it makes
+// progress), and *_nowait: compaction_stall_ratio 0.
 //
 // Each store is filled with KVFORGE_BENCH_KEYS records (16-byte keys, 100-byte values),
 // then one thread overwrites twice as many records, timing each put. Put latencies are
-// in microseconds; compactions counts the jobs that ran during the overwrites.
+// in microseconds; compactions counts the jobs that ran during the overwrites;
+// max_put_cpu_us_* is the most CPU time one put used (its wall time less any wait for a
+// core, a lock or the disk).
 //
 //   KVFORGE_BENCH_KEYS  records in the store (default 1,000,000; CTest's smoke run: 2000)
 //   KVFORGE_BENCH_DIR   where the stores live (default /var/tmp)
+
+#include <time.h>
 
 #include <benchmark/benchmark.h>
 
@@ -23,6 +31,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -41,9 +50,20 @@ std::string key_of(std::size_t i) {
     return key;
 }
 
-/// Put latencies of one run, in microseconds, and the jobs that ran meanwhile.
+/// CPU time the calling thread has used, in microseconds.
+double thread_cpu_micros() {
+    timespec now{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &now);
+    return static_cast<double>(now.tv_sec) * 1e6 + static_cast<double>(now.tv_nsec) / 1e3;
+}
+
+/// Put latencies of one run, in microseconds, the longest CPU time of one put, and the
+/// jobs that ran meanwhile. On a loaded machine a put's wall time may include waiting
+/// for a core; its CPU time does not, and shows the work one put did (a single_thread
+/// compaction step's, for one).
 struct pauses {
     std::vector<double> micros;
+    double longest_cpu = 0;
     std::uint64_t compactions = 0;
 
     [[nodiscard]] double longest() const {
@@ -59,11 +79,10 @@ struct pauses {
 
 /// Fills a new store, then overwrites every key twice in a scattered order, timing each put.
 template <class Threading>
-pauses overwrite(std::uint64_t step_bytes, bool compaction = true) {
+pauses overwrite(std::uint64_t step_bytes, bool compaction = true, kvforge::options opts = {}) {
     using store_t = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
                                    kvforge::buffered<>, Threading>;
     const kvbench::scratch_dir dir;
-    kvforge::options opts;
     opts.compaction_step_bytes = step_bytes;
     if (!compaction) opts.compact_dead_ratio = 0;
     if (key_count() < 100000) {
@@ -90,10 +109,12 @@ pauses overwrite(std::uint64_t step_bytes, bool compaction = true) {
     out.micros.reserve(2 * key_count());
     for (std::size_t i = 0; i < 2 * key_count(); ++i) {
         const std::string key = key_of((i * 7919) % key_count());
+        const double cpu_start = thread_cpu_micros();
         const auto start = std::chrono::steady_clock::now();
         db.put(key, newer);
         out.micros.push_back(
             std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count());
+        out.longest_cpu = std::max(out.longest_cpu, thread_cpu_micros() - cpu_start);
     }
     out.compactions = db.stats().compactions - before;
     return out;
@@ -117,7 +138,25 @@ void longest_put_during_compaction(benchmark::State& state) {
     state.counters["p999_put_us_steps"] = steps.percentile(0.999);
     state.counters["max_put_us_off"] = off.longest();
     state.counters["p999_put_us_off"] = off.percentile(0.999);
+    state.counters["max_put_cpu_us_whole"] = whole.longest_cpu;
+    state.counters["max_put_cpu_us_steps"] = steps.longest_cpu;
+    state.counters["max_put_cpu_us_off"] = off.longest_cpu;
     state.counters["max_put_ratio"] = steps.longest() > 0 ? whole.longest() / steps.longest() : 0;
+    if constexpr (Threading::concurrent) {
+        pauses unbounded;
+        pauses nowait;
+        kvforge::options waits;
+        waits.compaction_stall_micros = std::numeric_limits<std::uint64_t>::max();
+        kvforge::options never;
+        never.compaction_stall_ratio = 0;
+        const std::uint64_t step = kvforge::options{}.compaction_step_bytes;
+        unbounded = overwrite<Threading>(step, true, waits);
+        nowait = overwrite<Threading>(step, true, never);
+        state.counters["max_put_us_unbounded"] = unbounded.longest();
+        state.counters["p999_put_us_unbounded"] = unbounded.percentile(0.999);
+        state.counters["max_put_us_nowait"] = nowait.longest();
+        state.counters["p999_put_us_nowait"] = nowait.percentile(0.999);
+    }
 }
 
 BENCHMARK_TEMPLATE(longest_put_during_compaction, kvforge::single_thread)->Iterations(1)->Unit(benchmark::kMillisecond);

@@ -19,8 +19,9 @@ struct options {
     /// With single_thread, an automatic compaction job runs in steps, one after a write,
     /// each reading and writing about this many bytes (a record larger than this is one
     /// step), rather than the whole job after one write; publishing the new segments ends
-    /// a step, and each chunk of 4096 index entries moved to them is a step of its own.
-    /// The sort that ends the scan is not bounded by it. 0: the whole job after one write. With
+    /// a step, and each chunk of 4096 index entries moved to them is a step of its own
+    /// (each scan step sorts what it read, and copying merges those runs, so that no
+    /// step sorts the whole job). 0: the whole job after one write. With
     /// thread_safe, jobs run on the store's compaction thread, which writers only
     /// signal: it reads and writes in chunks of this many bytes (0: the default) with
     /// no lock held, and between chunks gives way to compact(), clear() and close().
@@ -31,6 +32,15 @@ struct options {
     /// then cannot leave compaction arbitrarily far behind. At 1, the files stay within
     /// about twice the live bytes however fast the writes come. 0: writes never wait.
     double compaction_stall_ratio = 1.0;
+    /// ...but each write waits at most this many microseconds, so that a burst of
+    /// writes is slowed down to the thread's pace rather than stopped until a whole job
+    /// ends (hundreds of milliseconds on a store of a million records). 2 ms keeps every
+    /// put within a few milliseconds and still holds a writer over the ceiling to some
+    /// hundreds of writes a second, well below what the thread reclaims, so the files
+    /// stay as close to the live bytes as with no bound. Larger trades the longest put
+    /// for space; std::uint64_t's max waits as long as the thread makes progress. 0:
+    /// writes never wait.
+    std::uint64_t compaction_stall_micros = 2000;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
     /// written again, and starts a new one. Compaction rewrites closed segments, so

@@ -3609,8 +3609,9 @@ struct options {
     /// With single_thread, an automatic compaction job runs in steps, one after a write,
     /// each reading and writing about this many bytes (a record larger than this is one
     /// step), rather than the whole job after one write; publishing the new segments ends
-    /// a step, and each chunk of 4096 index entries moved to them is a step of its own.
-    /// The sort that ends the scan is not bounded by it. 0: the whole job after one write. With
+    /// a step, and each chunk of 4096 index entries moved to them is a step of its own
+    /// (each scan step sorts what it read, and copying merges those runs, so that no
+    /// step sorts the whole job). 0: the whole job after one write. With
     /// thread_safe, jobs run on the store's compaction thread, which writers only
     /// signal: it reads and writes in chunks of this many bytes (0: the default) with
     /// no lock held, and between chunks gives way to compact(), clear() and close().
@@ -3621,6 +3622,15 @@ struct options {
     /// then cannot leave compaction arbitrarily far behind. At 1, the files stay within
     /// about twice the live bytes however fast the writes come. 0: writes never wait.
     double compaction_stall_ratio = 1.0;
+    /// ...but each write waits at most this many microseconds, so that a burst of
+    /// writes is slowed down to the thread's pace rather than stopped until a whole job
+    /// ends (hundreds of milliseconds on a store of a million records). 2 ms keeps every
+    /// put within a few milliseconds and still holds a writer over the ceiling to some
+    /// hundreds of writes a second, well below what the thread reclaims, so the files
+    /// stay as close to the live bytes as with no bound. Larger trades the longest put
+    /// for space; std::uint64_t's max waits as long as the thread makes progress. 0:
+    /// writes never wait.
+    std::uint64_t compaction_stall_micros = 2000;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
     /// written again, and starts a new one. Compaction rewrites closed segments, so
@@ -9703,7 +9713,7 @@ static_assert(durability_policy<sync_each>);
 /// in the index), and takes the gate, for about a millisecond each time, to start the
 /// job, to move index entries to the outputs in chunks, and to retire the inputs. A
 /// writer that leaves too many dead bytes for it waits, with no lock held, for its
-/// progress (wait_for_compaction); close() lets the jobs due finish.
+/// progress, a bounded time (wait_for_compaction); close() lets the jobs due finish.
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -9742,6 +9752,7 @@ static_assert(durability_policy<sync_each>);
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -10614,8 +10625,9 @@ private:
 /// 1. scan: reads the inputs, noting each live put's key and place (not its value) and
 ///    the erases still needed (compactor.hpp says which); closed segments do not change,
 ///    so only the look-ups in the index lock (shared);
-/// 2. copy: once the scan ends, sorts the notes by key, then copies the records (values
-///    read from the inputs by place) into output segments, which stay .tmp files;
+/// 2. copy: copies the records (values read from the inputs by place) into output
+///    segments, which stay .tmp files, in key order: each scan step sorts the notes it
+///    made, a run, and the copy merges the runs, so that no step sorts the whole job;
 /// 3. publish (one step; thread_safe: no gate but to add the outputs): writes and syncs
 ///    the last output and its hint, renames the outputs into place, syncs the
 ///    directory, and adds the outputs to the store's segments. Inputs and outputs now
@@ -10655,11 +10667,18 @@ struct compaction_job {
     std::vector<std::shared_ptr<Segment>> inputs;  ///< in replay order
     std::vector<bool> keep_erases;                 ///< per input: whether its needed erases are copied
     phase at = phase::scan;
-    std::size_t scanning = 0;            ///< the input the scan is in
-    std::uint64_t scan_offset = 0;       ///< where the scan goes on in it
-    std::vector<note> notes;             ///< in key order once the scan ended
+    std::size_t scanning = 0;       ///< the input the scan is in
+    std::uint64_t scan_offset = 0;  ///< where the scan goes on in it
+    /// Notes of one scan step, sorted by key: those from next to end are still to copy.
+    struct run {
+        std::size_t next;
+        std::size_t end;
+    };
+
+    std::vector<note> notes;             ///< in runs, in the order the scan made them
+    std::vector<run> runs;               ///< a heap (the run with the least next key first) once the scan ended
     std::vector<record_location> moved;  ///< where each note's copy went
-    std::size_t copied = 0;              ///< notes copied so far
+    std::optional<std::size_t> copied;   ///< the note copied last
     std::size_t moved_entries = 0;       ///< notes whose index entries have moved
     std::optional<Outputs> outputs;
 };
@@ -10677,10 +10696,11 @@ struct compaction_job {
 ///
 /// Writers that find the thread too far behind wait for its progress (wait_for_progress),
 /// holding no lock the job needs; they are let go as soon as the job reports progress,
-/// the thread has nothing left to do, or it is stopped. finish() ends the thread as
+/// the thread has nothing left to do, it is stopped, or the time they were given is up. finish() ends the thread as
 /// stop() does, but lets the work requested so far run to its end first.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -10756,11 +10776,11 @@ public:
     }
 
     /// Waits until progress() has moved past `seen`, or the thread has no job under way
-    /// or requested, or it is stopped. False unless progress was made: nothing more will
-    /// come of waiting.
-    bool wait_for_progress(std::uint64_t seen) {
+    /// or requested, or it is stopped, or `deadline` has passed. False unless progress
+    /// was made: the caller then waits no more.
+    bool wait_for_progress(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) {
         std::unique_lock lock(mutex_);
-        progress_made_.wait(lock, [&] { return progress_ != seen || stopped_ || !busy(); });
+        progress_made_.wait_until(lock, deadline, [&] { return progress_ != seen || stopped_ || !busy(); });
         return progress_ != seen;
     }
 
@@ -12027,9 +12047,9 @@ public:
     void close(std::error_code& ec) {
         // Before the gate, which the compaction thread takes. The work requested so far
         // runs to its end rather than being dropped, so that the files are left near
-        // compact_dead_ratio: it is bounded, since writers waiting at the stall ceiling
-        // keep dead bytes within compaction_stall_ratio times the live bytes, each job
-        // must reclaim dead bytes for another to follow, and no job starts once
+        // compact_dead_ratio: it is bounded, since writers slowed down at the stall
+        // ceiling keep dead bytes near compaction_stall_ratio times the live bytes, each
+        // job must reclaim dead bytes for another to follow, and no job starts once
         // compaction is no longer due.
         compactor_.finish();
         const gate_lock gate(write_gate_);
@@ -12536,15 +12556,19 @@ private:
 
     /// With thread_safe, after a write, holding no lock: while dead bytes stay above
     /// options::compaction_stall_ratio times the live bytes, waits for the compaction
-    /// thread to reclaim some, so that a burst of writes cannot leave it arbitrarily far
-    /// behind (as LSM stores stall writers on a compaction backlog). The wait ends as
-    /// soon as the thread has no job left, fails, or is stopped: it never outlasts the
-    /// thread's own work.
+    /// thread to reclaim some, for at most options::compaction_stall_micros, so that a
+    /// burst of writes is slowed down to what the thread keeps up with while no single
+    /// write waits for a whole job (as LSM stores delay writes on a compaction backlog
+    /// rather than stop them). The wait also ends as soon as the thread has no job
+    /// left, fails, or is stopped: it never outlasts the thread's own work.
     void wait_for_compaction() {
-        if (options_.compaction_stall_ratio <= 0) return;
+        if (options_.compaction_stall_ratio <= 0 || options_.compaction_stall_micros == 0) return;
+        // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
+        const std::chrono::microseconds longest(std::min(options_.compaction_stall_micros, std::uint64_t{1} << 40));
+        const auto deadline = std::chrono::steady_clock::now() + longest;
         for (;;) {
             const std::uint64_t seen = compactor_.progress();
-            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen)) return;
+            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen, deadline)) return;
         }
     }
 
@@ -13374,13 +13398,15 @@ private:
     }
 
     /// The scan phase: notes the live puts and needed erases of the inputs' records,
-    /// reading about budget bytes (at least one record); sorts the notes when done. The
-    /// inputs are closed, so it reads them with no lock; each look-up in the index takes
-    /// the shared lock (the compaction thread runs with no gate held).
+    /// reading about budget bytes (at least one record), and sorts them, a run of their
+    /// own (a step sorts only what it read). The inputs are closed, so it reads them with
+    /// no lock; each look-up in the index takes the shared lock (the compaction thread
+    /// runs with no gate held).
     bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
         const segment_type& in = *job.inputs[job.scanning];
         const bool keep_erases = job.keep_erases[job.scanning];
         const std::uint64_t begin = job.scan_offset;
+        const std::size_t run_begin = job.notes.size();
         log_scan_result scanned;
         // A record may end past the budget: the scan then reads on until it ends.
         for (std::uint64_t span = budget;; span *= 2) {
@@ -13412,22 +13438,43 @@ private:
         }
         const std::uint64_t read = scanned.valid_end - begin;
         budget -= std::min(budget, read);
+        const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
+        std::sort(run_start, job.notes.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+        if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
         job.scan_offset = scanned.valid_end;
         if (job.scan_offset < in.size) return true;
         if (++job.scanning < job.inputs.size()) {
             job.scan_offset = job.inputs[job.scanning]->records_start();
             return true;
         }
-        // A key's put and its erases are never both noted; erases of one key are one.
-        using note = typename job_type::note;
-        std::stable_sort(job.notes.begin(), job.notes.end(),
-                         [](const note& a, const note& b) { return a.key < b.key; });
-        job.notes.erase(std::unique(job.notes.begin(), job.notes.end(),
-                                    [](const note& a, const note& b) { return a.key == b.key; }),
-                        job.notes.end());
+        std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
         job.moved.resize(job.notes.size());
         job.at = job_type::phase::copy;
         return true;
+    }
+
+    /// The order of job.runs' heap: a run whose next note's key is greater comes later.
+    [[nodiscard]] static auto later_run(const job_type& job) noexcept {
+        return [&notes = job.notes](const typename job_type::run& a, const typename job_type::run& b) {
+            return notes[b.next].key < notes[a.next].key;
+        };
+    }
+
+    /// The next note to copy, in key order, taken from job.runs; false when none is left.
+    /// A key's put and its erases are never both noted; erases of one key are copied once.
+    static bool next_note(job_type& job, std::size_t& at) {
+        const auto later = later_run(job);
+        while (!job.runs.empty()) {
+            std::pop_heap(job.runs.begin(), job.runs.end(), later);
+            at = job.runs.back().next++;
+            if (job.runs.back().next == job.runs.back().end) {
+                job.runs.pop_back();
+            } else {
+                std::push_heap(job.runs.begin(), job.runs.end(), later);
+            }
+            if (!job.copied || job.notes[*job.copied].key != job.notes[at].key) return true;
+        }
+        return false;
     }
 
     /// The copy phase: copies noted records into the outputs, about budget bytes (at
@@ -13436,9 +13483,10 @@ private:
     bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
         std::string scratch;
         std::string record;  // not record_: on the compaction thread, writers use it meanwhile
-        while (job.copied < job.notes.size() && budget > 0) {
-            const auto& n = job.notes[job.copied];
-            record_location& moved = job.moved[job.copied];
+        std::size_t at = 0;
+        while (budget > 0 && next_note(job, at)) {
+            const auto& n = job.notes[at];
+            record_location& moved = job.moved[at];
             record.clear();
             hint_entry entry;
             entry.key = n.key;
@@ -13460,9 +13508,9 @@ private:
             if (!job.outputs->append(record, entry, moved, ec)) return false;
             // Read once and written once.
             budget -= std::min(budget, 2 * record.size());
-            ++job.copied;
+            job.copied = at;
         }
-        if (job.copied == job.notes.size()) job.at = job_type::phase::publish;
+        if (job.runs.empty()) job.at = job_type::phase::publish;
         return job.outputs->write_out(ec);
     }
 

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -186,13 +187,14 @@ TEST_CASE(
     CHECK(db.verify().ok());
 }
 
-TEST_CASE("with thread_safe, a burst of overwrites waits for the compaction thread at the stall ceiling",
+TEST_CASE("with thread_safe and an unbounded wait, overwrites wait for the compaction thread at the stall ceiling",
           "[compaction][threads][stall]") {
     using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::thread_safe>;
     temp_dir dir;
     const std::string path = dir / "db";
-    const kvforge::options opts = small_segments();
+    kvforge::options opts = small_segments();
     REQUIRE(opts.compaction_stall_ratio == 1.0);  // the default
+    opts.compaction_stall_micros = std::numeric_limits<std::uint64_t>::max();
     constexpr int keys = 400;
     const std::string value(1000, 'v');
     // Dead bytes the thread cannot reclaim yet: those in the active segment, and one

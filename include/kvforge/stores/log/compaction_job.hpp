@@ -9,8 +9,9 @@
 /// 1. scan: reads the inputs, noting each live put's key and place (not its value) and
 ///    the erases still needed (compactor.hpp says which); closed segments do not change,
 ///    so only the look-ups in the index lock (shared);
-/// 2. copy: once the scan ends, sorts the notes by key, then copies the records (values
-///    read from the inputs by place) into output segments, which stay .tmp files;
+/// 2. copy: copies the records (values read from the inputs by place) into output
+///    segments, which stay .tmp files, in key order: each scan step sorts the notes it
+///    made, a run, and the copy merges the runs, so that no step sorts the whole job;
 /// 3. publish (one step; thread_safe: no gate but to add the outputs): writes and syncs
 ///    the last output and its hint, renames the outputs into place, syncs the
 ///    directory, and adds the outputs to the store's segments. Inputs and outputs now
@@ -51,11 +52,18 @@ struct compaction_job {
     std::vector<std::shared_ptr<Segment>> inputs;  ///< in replay order
     std::vector<bool> keep_erases;                 ///< per input: whether its needed erases are copied
     phase at = phase::scan;
-    std::size_t scanning = 0;            ///< the input the scan is in
-    std::uint64_t scan_offset = 0;       ///< where the scan goes on in it
-    std::vector<note> notes;             ///< in key order once the scan ended
+    std::size_t scanning = 0;       ///< the input the scan is in
+    std::uint64_t scan_offset = 0;  ///< where the scan goes on in it
+    /// Notes of one scan step, sorted by key: those from next to end are still to copy.
+    struct run {
+        std::size_t next;
+        std::size_t end;
+    };
+
+    std::vector<note> notes;             ///< in runs, in the order the scan made them
+    std::vector<run> runs;               ///< a heap (the run with the least next key first) once the scan ended
     std::vector<record_location> moved;  ///< where each note's copy went
-    std::size_t copied = 0;              ///< notes copied so far
+    std::optional<std::size_t> copied;   ///< the note copied last
     std::size_t moved_entries = 0;       ///< notes whose index entries have moved
     std::optional<Outputs> outputs;
 };

@@ -9,10 +9,11 @@
 ///
 /// Writers that find the thread too far behind wait for its progress (wait_for_progress),
 /// holding no lock the job needs; they are let go as soon as the job reports progress,
-/// the thread has nothing left to do, or it is stopped. finish() ends the thread as
+/// the thread has nothing left to do, it is stopped, or the time they were given is up. finish() ends the thread as
 /// stop() does, but lets the work requested so far run to its end first.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -88,11 +89,11 @@ public:
     }
 
     /// Waits until progress() has moved past `seen`, or the thread has no job under way
-    /// or requested, or it is stopped. False unless progress was made: nothing more will
-    /// come of waiting.
-    bool wait_for_progress(std::uint64_t seen) {
+    /// or requested, or it is stopped, or `deadline` has passed. False unless progress
+    /// was made: the caller then waits no more.
+    bool wait_for_progress(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) {
         std::unique_lock lock(mutex_);
-        progress_made_.wait(lock, [&] { return progress_ != seen || stopped_ || !busy(); });
+        progress_made_.wait_until(lock, deadline, [&] { return progress_ != seen || stopped_ || !busy(); });
         return progress_ != seen;
     }
 

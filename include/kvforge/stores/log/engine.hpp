@@ -16,7 +16,7 @@
 /// in the index), and takes the gate, for about a millisecond each time, to start the
 /// job, to move index entries to the outputs in chunks, and to retire the inputs. A
 /// writer that leaves too many dead bytes for it waits, with no lock held, for its
-/// progress (wait_for_compaction); close() lets the jobs due finish.
+/// progress, a bounded time (wait_for_compaction); close() lets the jobs due finish.
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -55,6 +55,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -189,9 +190,9 @@ public:
     void close(std::error_code& ec) {
         // Before the gate, which the compaction thread takes. The work requested so far
         // runs to its end rather than being dropped, so that the files are left near
-        // compact_dead_ratio: it is bounded, since writers waiting at the stall ceiling
-        // keep dead bytes within compaction_stall_ratio times the live bytes, each job
-        // must reclaim dead bytes for another to follow, and no job starts once
+        // compact_dead_ratio: it is bounded, since writers slowed down at the stall
+        // ceiling keep dead bytes near compaction_stall_ratio times the live bytes, each
+        // job must reclaim dead bytes for another to follow, and no job starts once
         // compaction is no longer due.
         compactor_.finish();
         const gate_lock gate(write_gate_);
@@ -698,15 +699,19 @@ private:
 
     /// With thread_safe, after a write, holding no lock: while dead bytes stay above
     /// options::compaction_stall_ratio times the live bytes, waits for the compaction
-    /// thread to reclaim some, so that a burst of writes cannot leave it arbitrarily far
-    /// behind (as LSM stores stall writers on a compaction backlog). The wait ends as
-    /// soon as the thread has no job left, fails, or is stopped: it never outlasts the
-    /// thread's own work.
+    /// thread to reclaim some, for at most options::compaction_stall_micros, so that a
+    /// burst of writes is slowed down to what the thread keeps up with while no single
+    /// write waits for a whole job (as LSM stores delay writes on a compaction backlog
+    /// rather than stop them). The wait also ends as soon as the thread has no job
+    /// left, fails, or is stopped: it never outlasts the thread's own work.
     void wait_for_compaction() {
-        if (options_.compaction_stall_ratio <= 0) return;
+        if (options_.compaction_stall_ratio <= 0 || options_.compaction_stall_micros == 0) return;
+        // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
+        const std::chrono::microseconds longest(std::min(options_.compaction_stall_micros, std::uint64_t{1} << 40));
+        const auto deadline = std::chrono::steady_clock::now() + longest;
         for (;;) {
             const std::uint64_t seen = compactor_.progress();
-            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen)) return;
+            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen, deadline)) return;
         }
     }
 
@@ -1536,13 +1541,15 @@ private:
     }
 
     /// The scan phase: notes the live puts and needed erases of the inputs' records,
-    /// reading about budget bytes (at least one record); sorts the notes when done. The
-    /// inputs are closed, so it reads them with no lock; each look-up in the index takes
-    /// the shared lock (the compaction thread runs with no gate held).
+    /// reading about budget bytes (at least one record), and sorts them, a run of their
+    /// own (a step sorts only what it read). The inputs are closed, so it reads them with
+    /// no lock; each look-up in the index takes the shared lock (the compaction thread
+    /// runs with no gate held).
     bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
         const segment_type& in = *job.inputs[job.scanning];
         const bool keep_erases = job.keep_erases[job.scanning];
         const std::uint64_t begin = job.scan_offset;
+        const std::size_t run_begin = job.notes.size();
         log_scan_result scanned;
         // A record may end past the budget: the scan then reads on until it ends.
         for (std::uint64_t span = budget;; span *= 2) {
@@ -1574,22 +1581,43 @@ private:
         }
         const std::uint64_t read = scanned.valid_end - begin;
         budget -= std::min(budget, read);
+        const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
+        std::sort(run_start, job.notes.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+        if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
         job.scan_offset = scanned.valid_end;
         if (job.scan_offset < in.size) return true;
         if (++job.scanning < job.inputs.size()) {
             job.scan_offset = job.inputs[job.scanning]->records_start();
             return true;
         }
-        // A key's put and its erases are never both noted; erases of one key are one.
-        using note = typename job_type::note;
-        std::stable_sort(job.notes.begin(), job.notes.end(),
-                         [](const note& a, const note& b) { return a.key < b.key; });
-        job.notes.erase(std::unique(job.notes.begin(), job.notes.end(),
-                                    [](const note& a, const note& b) { return a.key == b.key; }),
-                        job.notes.end());
+        std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
         job.moved.resize(job.notes.size());
         job.at = job_type::phase::copy;
         return true;
+    }
+
+    /// The order of job.runs' heap: a run whose next note's key is greater comes later.
+    [[nodiscard]] static auto later_run(const job_type& job) noexcept {
+        return [&notes = job.notes](const typename job_type::run& a, const typename job_type::run& b) {
+            return notes[b.next].key < notes[a.next].key;
+        };
+    }
+
+    /// The next note to copy, in key order, taken from job.runs; false when none is left.
+    /// A key's put and its erases are never both noted; erases of one key are copied once.
+    static bool next_note(job_type& job, std::size_t& at) {
+        const auto later = later_run(job);
+        while (!job.runs.empty()) {
+            std::pop_heap(job.runs.begin(), job.runs.end(), later);
+            at = job.runs.back().next++;
+            if (job.runs.back().next == job.runs.back().end) {
+                job.runs.pop_back();
+            } else {
+                std::push_heap(job.runs.begin(), job.runs.end(), later);
+            }
+            if (!job.copied || job.notes[*job.copied].key != job.notes[at].key) return true;
+        }
+        return false;
     }
 
     /// The copy phase: copies noted records into the outputs, about budget bytes (at
@@ -1598,9 +1626,10 @@ private:
     bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
         std::string scratch;
         std::string record;  // not record_: on the compaction thread, writers use it meanwhile
-        while (job.copied < job.notes.size() && budget > 0) {
-            const auto& n = job.notes[job.copied];
-            record_location& moved = job.moved[job.copied];
+        std::size_t at = 0;
+        while (budget > 0 && next_note(job, at)) {
+            const auto& n = job.notes[at];
+            record_location& moved = job.moved[at];
             record.clear();
             hint_entry entry;
             entry.key = n.key;
@@ -1622,9 +1651,9 @@ private:
             if (!job.outputs->append(record, entry, moved, ec)) return false;
             // Read once and written once.
             budget -= std::min(budget, 2 * record.size());
-            ++job.copied;
+            job.copied = at;
         }
-        if (job.copied == job.notes.size()) job.at = job_type::phase::publish;
+        if (job.runs.empty()) job.at = job_type::phase::publish;
         return job.outputs->write_out(ec);
     }
 
