@@ -165,3 +165,16 @@ TEST_CASE("a visit holds its mapped bytes while another thread compacts", "[file
     check_values(db, 1, 'a');
     CHECK(db.get(key_of(1)) == std::optional<std::string>(value_of(1, 'b')));
 }
+
+TEST_CASE("mmap_file reports its mappings, which reach past its files", "[mmap_file][mapping]") {
+    temp_dir dir;
+    kvforge::store<std::string, std::string, kvforge::mmap_file> db(dir / "db", small_segments());
+    for (int i = 0; i < 1000; ++i) db.put(key_of(i), value_of(i, 'a'));
+    db.flush();
+    std::uint64_t data_bytes = 0;
+    for (const auto& entry : fs::directory_iterator(dir / "db")) {
+        if (entry.path().extension() == ".kvlog") data_bytes += entry.file_size();
+    }
+    CHECK(db.stats().mapped_bytes >= data_bytes);
+    check_values(db, 1000, 'a');
+}
