@@ -17,6 +17,11 @@ struct stats {
     std::uint64_t disk_bytes = 0;    ///< bytes of the store's segments and hint files
     std::uint64_t memory_bytes = 0;  ///< heap bytes held in memory: the index, and a cache's values and metadata
     std::uint64_t segments = 0;      ///< data files (segments) of an open log-structured store, the active one included
+    /// Bytes of the segments mapped for reads: address space, not heap; the pages are
+    /// the OS's page cache, shared with every other reader of the files. file_log maps
+    /// its closed segments (and what the active one held at the open), mmap_file every
+    /// segment with room to grow.
+    std::uint64_t mapped_bytes = 0;
 
     std::uint64_t puts = 0;         ///< keys written, counting each put of a batch
     std::uint64_t gets = 0;         ///< point lookups (get, visit, contains)

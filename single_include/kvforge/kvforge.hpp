@@ -3728,6 +3728,11 @@ struct stats {
     std::uint64_t disk_bytes = 0;    ///< bytes of the store's segments and hint files
     std::uint64_t memory_bytes = 0;  ///< heap bytes held in memory: the index, and a cache's values and metadata
     std::uint64_t segments = 0;      ///< data files (segments) of an open log-structured store, the active one included
+    /// Bytes of the segments mapped for reads: address space, not heap; the pages are
+    /// the OS's page cache, shared with every other reader of the files. file_log maps
+    /// its closed segments (and what the active one held at the open), mmap_file every
+    /// segment with room to grow.
+    std::uint64_t mapped_bytes = 0;
 
     std::uint64_t puts = 0;         ///< keys written, counting each put of a batch
     std::uint64_t gets = 0;         ///< point lookups (get, visit, contains)
@@ -10288,7 +10293,8 @@ struct segment {
     std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
     std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
     bool holds_clear = false;        ///< a clear record is among its records
-    /// mmap_file: the mapping reads view (a closed segment's covers all of it).
+    /// The mapping reads view: a closed segment's covers all of it; the active one's,
+    /// mmap_file's grows with it, file_log's covers what it held at the open (or none).
     std::shared_ptr<const file_mapping<IO>> mapping;
 
     /// Where its records start: after its header, whose size is its version's.
@@ -11539,8 +11545,9 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
 /// \file record_reader.hpp
 /// The one read path of a log store: given where a key's record is (segment and
 /// offset), read the record from the writer's pending bytes (active segment), from the
-/// segment's mapping (mmap_file) or with pread (with a read-ahead window for scans),
-/// check its checksum and its key, and hand out the value.
+/// segment's mapping (every segment of mmap_file; file_log's closed segments and the
+/// part of its active one written before the open) or with pread (with a read-ahead
+/// window for scans), check its checksum and its key, and hand out the value.
 
 #include <algorithm>
 #include <cstddef>
@@ -11575,8 +11582,9 @@ struct read_ahead {
 
 /// Reads records of the engine's segments. It refers to the engine's segment set,
 /// active segment and writer, which the engine changes under its exclusive lock
-/// (rollover, compaction, clear); the segments own their mappings (mmap_file), whose
-/// records are viewed where they lie.
+/// (rollover, compaction, clear); the segments own their mappings, whose records are
+/// viewed where they lie, so a view stays valid while its segment is held (under the
+/// read lock, or by a snapshot) even after compaction retired the segment.
 template <class IO, class Writer, bool Mapped>
 class record_reader {
 public:
@@ -11586,9 +11594,9 @@ public:
                   const std::optional<Writer>& writer) noexcept
         : io_(io), segments_(segments), active_(active), writer_(writer) {}
 
-    /// Reads and checks the record at where; value views its value. A mapped store
-    /// views a record in the file where it lies, leaving scratch empty; otherwise the
-    /// record is copied into scratch (from the writer, or from the file with pread).
+    /// Reads and checks the record at where; value views its value. A record inside its
+    /// segment's mapping is viewed where it lies, leaving scratch empty; otherwise it is
+    /// copied into scratch (from the writer, or from the file with pread).
     bool read(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
               std::error_code& ec, read_ahead* ahead = nullptr) const {
         const segment_type* const in = find(where, ec);
@@ -11597,17 +11605,13 @@ public:
         const bool pending = with_writer(*in, where.offset);
         std::string_view record;
         scratch.clear();
-        if constexpr (Mapped) {
-            if (in->mapping && where.offset + size <= in->mapping->length() && !pending) {
-                record = std::string_view(in->mapping->data() + where.offset, size);
+        if (!pending && mapped(*in, where.offset, size)) {
+            record = std::string_view(in->mapping->data() + where.offset, size);
+        } else if (!Mapped && ahead != nullptr && !pending) {
+            if (!ahead->holds(in->id, where.offset, size) && !fill(*ahead, *in, where.offset, size, ec)) {
+                return false;
             }
-        } else {
-            if (ahead != nullptr && !pending) {
-                if (!ahead->holds(in->id, where.offset, size) && !fill(*ahead, *in, where.offset, size, ec)) {
-                    return false;
-                }
-                record = ahead->view(where.offset, size);
-            }
+            record = ahead->view(where.offset, size);
         }
         if (record.empty()) {
             scratch.resize(size);
@@ -11627,9 +11631,10 @@ public:
         return true;
     }
 
-    /// Reads key's value straight into out, with no allocation beyond out's own: one
-    /// preadv puts the record's header and key in a small buffer and its value in out.
-    /// A value that fails its checksum is not left there: out is emptied.
+    /// Reads key's value straight into out, with no allocation beyond out's own: copied
+    /// from the mapping, or one preadv puts the record's header and key in a small
+    /// buffer and its value in out. A value that fails its checksum is not left there:
+    /// out is emptied.
     bool read_value(std::string_view key, const record_location& where, std::string& out, std::error_code& ec) const {
         const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
         thread_local std::string scratch;
@@ -11638,8 +11643,10 @@ public:
             out.clear();
             return false;
         }
-        if (Mapped || with_writer(*in, where.offset)) {
-            // A record not yet in the file is copied from the writer in one piece.
+        if (Mapped || with_writer(*in, where.offset) ||
+            mapped(*in, where.offset, static_cast<std::size_t>(where.record_size(key.size())))) {
+            // A mapped record is checked where it lies, and one not yet in the file is
+            // copied from the writer in one piece.
             std::string_view value;
             if (!read(key, where, scratch, value, ec)) {
                 out.clear();
@@ -11680,6 +11687,24 @@ public:
         return in != nullptr ? in->mapping : nullptr;
     }
 
+    /// Maps segment `in` for reads up to end, below which its bytes never change again:
+    /// a closed segment whole, or the part of the active one written before the store
+    /// was opened. file_log reads the records there through the mapping, with no system
+    /// call, and the others with pread; mmap_file's mapping grows further (cover). Best
+    /// effort: without a mapping, records are read with pread.
+    void map_final(segment_type& in, std::uint64_t end) const {
+        if constexpr (Mapped) {
+            cover(in, end);
+        } else {
+            if (end <= in.records_start() || (in.mapping && in.mapping->length() >= end)) return;
+            std::error_code ignored;
+            if (auto whole = file_mapping<IO>::map(io_, in.file.descriptor(), static_cast<std::size_t>(end),
+                                                   in.file.path(), ignored)) {
+                in.mapping = std::move(whole);
+            }
+        }
+    }
+
     /// Makes the mapping of segment `in` cover it up to end (mmap_file), so that records
     /// reaching the file later are inside it. Best effort: a record outside the mapping
     /// is read with pread instead.
@@ -11714,6 +11739,11 @@ private:
                  "the index points at segment " + std::to_string(where.segment) + ", which the store does not hold");
         }
         return in;
+    }
+
+    /// Whether the size bytes at offset of segment `in` lie inside its mapping.
+    [[nodiscard]] static bool mapped(const segment_type& in, std::uint64_t offset, std::size_t size) noexcept {
+        return in.mapping && offset + size <= in.mapping->length();
     }
 
     /// Whether the record at offset of segment `in` is still with the writer (buffered,
@@ -11958,10 +11988,13 @@ private:
 
 namespace kvforge::detail {
 
-/// The store behind file_log (Mapped = false: records are read with pread) and
-/// mmap_file (Mapped = true: records in the segments are read through shared read-only
-/// mappings, without copying; writes still go through the writer and pwrite, so both
-/// stores have the same durability and crash behaviour).
+/// The store behind file_log (Mapped = false: records of closed segments, and of the
+/// part of the active one written before the open, are read through read-only mappings
+/// of exactly those bytes, which never change again; the records appended since, with
+/// pread) and mmap_file (Mapped = true: records in every segment are read through shared
+/// read-only mappings that grow with the active one, and views into them are handed
+/// out). Writes go through the writer and pwrite in both, so both stores have the same
+/// durability and crash behaviour.
 template <class Policies, bool Mapped = false>
 class log_backend {
     using io_type = typename Policies::io;
@@ -12328,7 +12361,10 @@ public:
         if (open_) {
             s.segments = segments_.size();
             s.disk_bytes = data_bytes();
-            for (const segment_pointer& in : segments_.by_id()) s.disk_bytes += in->hint_bytes;
+            for (const segment_pointer& in : segments_.by_id()) {
+                s.disk_bytes += in->hint_bytes;
+                if (in->mapping) s.mapped_bytes += in->mapping->length();
+            }
             s.syncs = writer_->syncs() + file_syncs_.load();
             s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
         }
@@ -12786,6 +12822,7 @@ private:
         }
         const write_lock lock(mutex_);
         active_->size = end;
+        reader_.map_final(*active_, end);
         if (hint_size != 0) {
             active_->hint_bytes = hint_size;
             active_->hint_covered = end;
@@ -12971,7 +13008,7 @@ private:
                 in.size = scanned.valid_end;
             }
         }
-        if constexpr (Mapped) reader_.cover(in, in.size);
+        reader_.map_final(in, in.size);
         if (!last && local && in.hint_covered != in.size) write_hint_of(in, *local);
         return true;
     }
@@ -13219,9 +13256,7 @@ private:
                 if (!engine_.directory_.rename(name.temporary(), name, ec)) return false;
                 output->file.renamed(engine_.directory_.file_path(name));
             }
-            if constexpr (Mapped) {
-                for (const segment_pointer& output : outputs_) engine_.reader_.cover(*output, output->size);
-            }
+            for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
             return outputs_.empty() || engine_.sync_directory(ec);
         }
 
@@ -13879,10 +13914,13 @@ private:
 
 namespace kvforge {
 
-/// Store policy: records appended to a data file in the store's directory; the index
-/// maps each key to its record, which get() reads with one pread and checks against
-/// its checksum. Takes a durability policy (default kvforge::buffered<>). See
-/// docs/format.md for the files and README.md for the guarantees.
+/// Store policy: records appended to segment files in the store's directory; the index
+/// maps each key to its record, which get() reads and checks against its checksum. A
+/// record of a closed segment (or one the active segment held when the store was
+/// opened) is copied from a read-only mapping of those bytes, which never change again;
+/// a record appended since is read with one pread. Takes a durability policy (default
+/// kvforge::buffered<>). See docs/format.md for the files and README.md for the
+/// guarantees and what sets it apart from kvforge::mmap_file.
 struct file_log {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = true;

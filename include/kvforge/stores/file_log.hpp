@@ -10,10 +10,13 @@
 
 namespace kvforge {
 
-/// Store policy: records appended to a data file in the store's directory; the index
-/// maps each key to its record, which get() reads with one pread and checks against
-/// its checksum. Takes a durability policy (default kvforge::buffered<>). See
-/// docs/format.md for the files and README.md for the guarantees.
+/// Store policy: records appended to segment files in the store's directory; the index
+/// maps each key to its record, which get() reads and checks against its checksum. A
+/// record of a closed segment (or one the active segment held when the store was
+/// opened) is copied from a read-only mapping of those bytes, which never change again;
+/// a record appended since is read with one pread. Takes a durability policy (default
+/// kvforge::buffered<>). See docs/format.md for the files and README.md for the
+/// guarantees and what sets it apart from kvforge::mmap_file.
 struct file_log {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = true;

@@ -101,10 +101,13 @@
 
 namespace kvforge::detail {
 
-/// The store behind file_log (Mapped = false: records are read with pread) and
-/// mmap_file (Mapped = true: records in the segments are read through shared read-only
-/// mappings, without copying; writes still go through the writer and pwrite, so both
-/// stores have the same durability and crash behaviour).
+/// The store behind file_log (Mapped = false: records of closed segments, and of the
+/// part of the active one written before the open, are read through read-only mappings
+/// of exactly those bytes, which never change again; the records appended since, with
+/// pread) and mmap_file (Mapped = true: records in every segment are read through shared
+/// read-only mappings that grow with the active one, and views into them are handed
+/// out). Writes go through the writer and pwrite in both, so both stores have the same
+/// durability and crash behaviour.
 template <class Policies, bool Mapped = false>
 class log_backend {
     using io_type = typename Policies::io;
@@ -471,7 +474,10 @@ public:
         if (open_) {
             s.segments = segments_.size();
             s.disk_bytes = data_bytes();
-            for (const segment_pointer& in : segments_.by_id()) s.disk_bytes += in->hint_bytes;
+            for (const segment_pointer& in : segments_.by_id()) {
+                s.disk_bytes += in->hint_bytes;
+                if (in->mapping) s.mapped_bytes += in->mapping->length();
+            }
             s.syncs = writer_->syncs() + file_syncs_.load();
             s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
         }
@@ -929,6 +935,7 @@ private:
         }
         const write_lock lock(mutex_);
         active_->size = end;
+        reader_.map_final(*active_, end);
         if (hint_size != 0) {
             active_->hint_bytes = hint_size;
             active_->hint_covered = end;
@@ -1114,7 +1121,7 @@ private:
                 in.size = scanned.valid_end;
             }
         }
-        if constexpr (Mapped) reader_.cover(in, in.size);
+        reader_.map_final(in, in.size);
         if (!last && local && in.hint_covered != in.size) write_hint_of(in, *local);
         return true;
     }
@@ -1362,9 +1369,7 @@ private:
                 if (!engine_.directory_.rename(name.temporary(), name, ec)) return false;
                 output->file.renamed(engine_.directory_.file_path(name));
             }
-            if constexpr (Mapped) {
-                for (const segment_pointer& output : outputs_) engine_.reader_.cover(*output, output->size);
-            }
+            for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
             return outputs_.empty() || engine_.sync_directory(ec);
         }
 

@@ -2,8 +2,9 @@
 /// \file record_reader.hpp
 /// The one read path of a log store: given where a key's record is (segment and
 /// offset), read the record from the writer's pending bytes (active segment), from the
-/// segment's mapping (mmap_file) or with pread (with a read-ahead window for scans),
-/// check its checksum and its key, and hand out the value.
+/// segment's mapping (every segment of mmap_file; file_log's closed segments and the
+/// part of its active one written before the open) or with pread (with a read-ahead
+/// window for scans), check its checksum and its key, and hand out the value.
 
 #include <algorithm>
 #include <cstddef>
@@ -45,8 +46,9 @@ struct read_ahead {
 
 /// Reads records of the engine's segments. It refers to the engine's segment set,
 /// active segment and writer, which the engine changes under its exclusive lock
-/// (rollover, compaction, clear); the segments own their mappings (mmap_file), whose
-/// records are viewed where they lie.
+/// (rollover, compaction, clear); the segments own their mappings, whose records are
+/// viewed where they lie, so a view stays valid while its segment is held (under the
+/// read lock, or by a snapshot) even after compaction retired the segment.
 template <class IO, class Writer, bool Mapped>
 class record_reader {
 public:
@@ -56,9 +58,9 @@ public:
                   const std::optional<Writer>& writer) noexcept
         : io_(io), segments_(segments), active_(active), writer_(writer) {}
 
-    /// Reads and checks the record at where; value views its value. A mapped store
-    /// views a record in the file where it lies, leaving scratch empty; otherwise the
-    /// record is copied into scratch (from the writer, or from the file with pread).
+    /// Reads and checks the record at where; value views its value. A record inside its
+    /// segment's mapping is viewed where it lies, leaving scratch empty; otherwise it is
+    /// copied into scratch (from the writer, or from the file with pread).
     bool read(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
               std::error_code& ec, read_ahead* ahead = nullptr) const {
         const segment_type* const in = find(where, ec);
@@ -67,17 +69,13 @@ public:
         const bool pending = with_writer(*in, where.offset);
         std::string_view record;
         scratch.clear();
-        if constexpr (Mapped) {
-            if (in->mapping && where.offset + size <= in->mapping->length() && !pending) {
-                record = std::string_view(in->mapping->data() + where.offset, size);
+        if (!pending && mapped(*in, where.offset, size)) {
+            record = std::string_view(in->mapping->data() + where.offset, size);
+        } else if (!Mapped && ahead != nullptr && !pending) {
+            if (!ahead->holds(in->id, where.offset, size) && !fill(*ahead, *in, where.offset, size, ec)) {
+                return false;
             }
-        } else {
-            if (ahead != nullptr && !pending) {
-                if (!ahead->holds(in->id, where.offset, size) && !fill(*ahead, *in, where.offset, size, ec)) {
-                    return false;
-                }
-                record = ahead->view(where.offset, size);
-            }
+            record = ahead->view(where.offset, size);
         }
         if (record.empty()) {
             scratch.resize(size);
@@ -97,9 +95,10 @@ public:
         return true;
     }
 
-    /// Reads key's value straight into out, with no allocation beyond out's own: one
-    /// preadv puts the record's header and key in a small buffer and its value in out.
-    /// A value that fails its checksum is not left there: out is emptied.
+    /// Reads key's value straight into out, with no allocation beyond out's own: copied
+    /// from the mapping, or one preadv puts the record's header and key in a small
+    /// buffer and its value in out. A value that fails its checksum is not left there:
+    /// out is emptied.
     bool read_value(std::string_view key, const record_location& where, std::string& out, std::error_code& ec) const {
         const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
         thread_local std::string scratch;
@@ -108,8 +107,10 @@ public:
             out.clear();
             return false;
         }
-        if (Mapped || with_writer(*in, where.offset)) {
-            // A record not yet in the file is copied from the writer in one piece.
+        if (Mapped || with_writer(*in, where.offset) ||
+            mapped(*in, where.offset, static_cast<std::size_t>(where.record_size(key.size())))) {
+            // A mapped record is checked where it lies, and one not yet in the file is
+            // copied from the writer in one piece.
             std::string_view value;
             if (!read(key, where, scratch, value, ec)) {
                 out.clear();
@@ -150,6 +151,24 @@ public:
         return in != nullptr ? in->mapping : nullptr;
     }
 
+    /// Maps segment `in` for reads up to end, below which its bytes never change again:
+    /// a closed segment whole, or the part of the active one written before the store
+    /// was opened. file_log reads the records there through the mapping, with no system
+    /// call, and the others with pread; mmap_file's mapping grows further (cover). Best
+    /// effort: without a mapping, records are read with pread.
+    void map_final(segment_type& in, std::uint64_t end) const {
+        if constexpr (Mapped) {
+            cover(in, end);
+        } else {
+            if (end <= in.records_start() || (in.mapping && in.mapping->length() >= end)) return;
+            std::error_code ignored;
+            if (auto whole = file_mapping<IO>::map(io_, in.file.descriptor(), static_cast<std::size_t>(end),
+                                                   in.file.path(), ignored)) {
+                in.mapping = std::move(whole);
+            }
+        }
+    }
+
     /// Makes the mapping of segment `in` cover it up to end (mmap_file), so that records
     /// reaching the file later are inside it. Best effort: a record outside the mapping
     /// is read with pread instead.
@@ -184,6 +203,11 @@ private:
                  "the index points at segment " + std::to_string(where.segment) + ", which the store does not hold");
         }
         return in;
+    }
+
+    /// Whether the size bytes at offset of segment `in` lie inside its mapping.
+    [[nodiscard]] static bool mapped(const segment_type& in, std::uint64_t offset, std::size_t size) noexcept {
+        return in.mapping && offset + size <= in.mapping->length();
     }
 
     /// Whether the record at offset of segment `in` is still with the writer (buffered,
