@@ -413,3 +413,56 @@ TEST_CASE("btree_table: random operations agree with std::map", "[btree]") {
     }
     check_all();
 }
+
+TEST_CASE("btree_table: an ordered visit's ahead() sees each record before the visitor, in the same order", "[btree]") {
+    // Keys put in a scattered order over many leaves; visits start anywhere, in both
+    // orders, and stop anywhere.
+    constexpr std::uint32_t count = 3000;
+    btree_table table;
+    for (std::uint32_t i = 0; i < count; ++i) put(table, numbered_key((i * 7919) % count), "v" + std::to_string(i));
+
+    // every: the keys the visit reaches when it runs to its end, in its order.
+    const auto check = [&](const auto& visit, const std::vector<std::string>& every, std::size_t limit) {
+        INFO("limit " << limit << ", " << every.size() << " keys to the end");
+        std::vector<std::string> visited;
+        std::vector<std::string> seen_ahead;
+        visit(
+            [&](std::string_view k, std::string_view payload) {
+                REQUIRE(table.find(k) == std::optional<std::string_view>(payload));
+                // ahead() already had this record: what it saw is the visit's own sequence.
+                REQUIRE(seen_ahead.size() > visited.size());
+                visited.emplace_back(k);
+                return visited.size() < limit;
+            },
+            [&](std::string_view k, std::string_view payload) {
+                REQUIRE(table.find(k) == std::optional<std::string_view>(payload));
+                seen_ahead.emplace_back(k);
+            });
+        const std::size_t reached = std::min(limit, every.size());
+        CHECK(visited == std::vector<std::string>(every.begin(), every.begin() + static_cast<std::ptrdiff_t>(reached)));
+        REQUIRE(seen_ahead.size() <= every.size());
+        CHECK(seen_ahead ==
+              std::vector<std::string>(every.begin(), every.begin() + static_cast<std::ptrdiff_t>(seen_ahead.size())));
+    };
+
+    for (const std::uint32_t start : {0u, 1u, 62u, 63u, 1000u, count - 20, count - 1}) {
+        for (const std::size_t limit : {std::size_t{1}, std::size_t{17}, std::size_t{256}, std::size_t{count}}) {
+            std::vector<std::string> up;
+            for (std::uint32_t n = start; n < count; ++n) up.push_back(numbered_key(n));
+            check([&](auto&& f, auto&& ahead) { table.visit_from(numbered_key(start), true, f, ahead); }, up, limit);
+            up.erase(up.begin());
+            check([&](auto&& f, auto&& ahead) { table.visit_from(numbered_key(start), false, f, ahead); }, up, limit);
+
+            std::vector<std::string> down;
+            for (std::uint32_t n = start + 1; n-- > 0;) down.push_back(numbered_key(n));
+            check([&](auto&& f, auto&& ahead) { table.visit_down_from(numbered_key(start), true, f, ahead); }, down,
+                  limit);
+            down.erase(down.begin());
+            check([&](auto&& f, auto&& ahead) { table.visit_down_from(numbered_key(start), false, f, ahead); }, down,
+                  limit);
+        }
+    }
+    std::vector<std::string> all;
+    for (std::uint32_t n = count; n-- > 0;) all.push_back(numbered_key(n));
+    check([&](auto&& f, auto&& ahead) { table.visit_down_from(std::nullopt, true, f, ahead); }, all, count);
+}

@@ -371,7 +371,7 @@ public:
     /// Calls visitor(key, value) in key order from `from` on, until it returns false.
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
-        visit_ordered([&](auto&& read) { table_.visit_from(from, inclusive, read); }, visitor, ec);
+        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_from(from, inclusive, read, ahead); }, visitor, ec);
     }
 
     /// Calls visitor(key, value) in descending key order from `from` (the last key when
@@ -379,7 +379,8 @@ public:
     template <class Visitor>
     void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
                          std::error_code& ec) const {
-        visit_ordered([&](auto&& read) { table_.visit_down_from(from, inclusive, read); }, visitor, ec);
+        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_down_from(from, inclusive, read, ahead); }, visitor,
+                      ec);
     }
 
     /// Calls visitor(key, value) for every record. A thread_safe store walks a snapshot
@@ -847,19 +848,24 @@ private:
         if (active_hint_) active_hint_->add(entry);
     }
 
-    /// Under the read lock, has walk hand its read(key, payload) to the index's ordered
-    /// visit, which read answers by calling visitor(key, value) with the record's value.
+    /// Under the read lock, has walk hand its read(key, payload) and prefetch(key, payload)
+    /// to the index's ordered visit: read answers by calling visitor(key, value) with the
+    /// record's value, prefetch starts loading a record the visit reaches soon.
     template <class Walk, class Visitor>
     void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
         const read_lock lock(mutex_);
         if (!readable(ec)) return;
         std::string scratch;
         read_ahead ahead;
-        walk([&](std::string_view key, std::string_view payload) {
-            std::string_view value;
-            if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
-            return visitor(key, value);
-        });
+        walk(
+            [&](std::string_view key, std::string_view payload) {
+                std::string_view value;
+                if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+                return visitor(key, value);
+            },
+            [&](std::string_view key, std::string_view payload) noexcept {
+                reader_.prefetch(key.size(), record_location::decode(payload));
+            });
     }
 
     /// Calls visitor(key, value) for every record, under the read lock.

@@ -90,7 +90,7 @@ public:
     /// Calls visitor(key, value) in key order from `from` on, until it returns false.
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
-        visit_ordered([&](auto&& read) { index_.visit_from(from, inclusive, read); }, visitor, ec);
+        visit_ordered([&](auto&& read, auto&& ahead) { index_.visit_from(from, inclusive, read, ahead); }, visitor, ec);
     }
 
     /// Calls visitor(key, value) in descending key order from `from` (the last key when
@@ -98,7 +98,8 @@ public:
     template <class Visitor>
     void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
                          std::error_code& ec) const {
-        visit_ordered([&](auto&& read) { index_.visit_down_from(from, inclusive, read); }, visitor, ec);
+        visit_ordered([&](auto&& read, auto&& ahead) { index_.visit_down_from(from, inclusive, read, ahead); }, visitor,
+                      ec);
     }
 
     /// Calls visitor(key, value) for every record, in the index's order.
@@ -122,11 +123,25 @@ private:
     void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
         std::string scratch;
         read_ahead ahead;
-        walk([&](std::string_view key, std::string_view payload) {
-            std::string_view value;
-            if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
-            return visitor(key, value);
-        });
+        walk(
+            [&](std::string_view key, std::string_view payload) {
+                std::string_view value;
+                if (!read_record(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+                return visitor(key, value);
+            },
+            [&](std::string_view key, std::string_view payload) noexcept {
+                prefetch(key.size(), record_location::decode(payload));
+            });
+    }
+
+    /// Starts loading the record at where into the cache when it lies in a mapping, for
+    /// a scan that reads it soon.
+    void prefetch(std::size_t key_size, const record_location& where) const noexcept {
+        const held_segment* const in = find(where.segment);
+        const auto size = static_cast<std::size_t>(where.record_size(key_size));
+        if (in != nullptr && in->mapping && where.offset + size <= in->mapping->length()) {
+            prefetch_record(in->mapping->data() + where.offset, size);
+        }
     }
 
     /// Reads and checks the record at where; value views its value, in the mapping
