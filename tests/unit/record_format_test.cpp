@@ -112,14 +112,32 @@ TEST_CASE("a put record's deadline and tag follow its sizes, in version 2 only",
 
     // The index payload keeps the flags, so that the record's size is known.
     const kd::record_location where{7, 1000, 5, meta.flags};
-    char payload[kd::record_location::encoded_size];
-    where.encode(payload);
-    const kd::record_location back = kd::record_location::decode({payload, sizeof payload});
+    char payload[kd::record_location::max_encoded_size];
+    const std::size_t length = where.encode(payload);
+    CHECK(length == 5);  // three varints: 7 (1 byte), 1000 (2) and 5 << 5 with the flags (2)
+    const kd::record_location back = kd::record_location::decode({payload, length});
     CHECK(back.segment == 7);
     CHECK(back.offset == 1000);
     CHECK(back.value_size == 5);
     CHECK(back.flags == meta.flags);
     CHECK(back.record_size(3) == record.size());
+}
+
+TEST_CASE("an index location keeps the largest segment id, offset and value size with every flag",
+          "[record_format]") {
+    const kd::record_location where{0xffffffffU, static_cast<std::uint32_t>(kd::max_segment_bytes - 1),
+                                    static_cast<std::uint32_t>(kvforge::max_value_size), kd::record_flag::known};
+    char payload[kd::record_location::max_encoded_size];
+    const std::size_t length = where.encode(payload);
+    CHECK(length == kd::record_location::max_encoded_size);
+    const kd::record_location back = kd::record_location::decode({payload, length});
+    CHECK(back.segment == where.segment);
+    CHECK(back.offset == where.offset);
+    CHECK(back.value_size == where.value_size);
+    CHECK(back.flags == where.flags);
+
+    // The usual case: a 100-byte value in a 32 MiB segment takes 7 bytes rather than 12.
+    CHECK(kd::record_location{12, 30'000'000, 100, 0}.encode(payload) == 7);
 }
 
 TEST_CASE("unknown flag bits, and flags on other kinds than put, make a record bad", "[record_format]") {
@@ -173,41 +191,79 @@ TEST_CASE("a hint lists records with shared key prefixes and gaps, and is refuse
     for (const kd::hint_entry& entry : entries) builder.add(entry);
     const std::string bytes = builder.finish(at);
 
-    std::vector<kd::hint_entry> read;
-    std::vector<std::string> read_keys;
-    std::uint64_t announced = 0;
-    const std::uint64_t covered = kd::read_hint(
-        bytes, data, at, [&](std::uint64_t count, std::uint64_t) { announced = count; },
-        [&](const kd::hint_entry& entry) {
-            read.push_back(entry);
-            read_keys.emplace_back(entry.key);
-        });
-    REQUIRE(covered == at);
-    CHECK(announced == entries.size());
-    REQUIRE(read.size() == entries.size());
-    CHECK(read_keys == keys);
+    kd::hint_contents read;
+    REQUIRE(kd::decode_hint(bytes, data, at, read));
+    CHECK(read.covered == at);
+    REQUIRE(read.entries.size() == entries.size());
     for (std::size_t i = 0; i < entries.size(); ++i) {
-        CHECK(read[i].type == entries[i].type);
-        CHECK(read[i].offset == entries[i].offset);
-        CHECK(read[i].value_size == (entries[i].type == kd::record_type::put ? entries[i].value_size : 0));
-        CHECK(read[i].flags == entries[i].flags);
-        CHECK(read[i].deadline == entries[i].deadline);
+        CHECK(read.entries[i].key == keys[i]);
+        CHECK(read.entries[i].type == entries[i].type);
+        CHECK(read.entries[i].offset == entries[i].offset);
+        CHECK(read.entries[i].value_size == (entries[i].type == kd::record_type::put ? entries[i].value_size : 0));
+        CHECK(read.entries[i].flags == entries[i].flags);
+        CHECK(read.entries[i].deadline == entries[i].deadline);
     }
-    CHECK(read[0].gap == 10);
-    CHECK(read[2].gap == 30);
+    CHECK(read.entries[0].gap == 10);
+    CHECK(read.entries[2].gap == 30);
 
-    int calls = 0;
-    const auto count = [&](auto&&...) { ++calls; };
-    CHECK(kd::read_hint(bytes, data, at - 1, count, count) == 0);  // the data file is shorter than it covers
+    // Refused, leaving nothing behind from an earlier decode.
+    CHECK_FALSE(kd::decode_hint(bytes, data, at - 1, read));  // the data file is shorter than it covers
+    CHECK(read.entries.empty());
+    REQUIRE(kd::decode_hint(bytes, data, at, read));
     kd::hint_identity other = data;
     other.file_id = 78;
-    CHECK(kd::read_hint(bytes, other, at, count, count) == 0);
+    CHECK_FALSE(kd::decode_hint(bytes, other, at, read));
+    CHECK(read.entries.empty());
     std::string damaged = bytes;
     damaged[kd::file_header::size + 20] ^= 1;
-    CHECK(kd::read_hint(damaged, data, at, count, count) == 0);
-    CHECK(calls == 0);
+    CHECK_FALSE(kd::decode_hint(damaged, data, at, read));
+    CHECK(read.entries.empty());
 }
 
+/// A hint's bytes with its body's CRC made to match again, as a writer with a bug would leave it.
+static std::string with_body_crc(std::string bytes) {
+    bytes.resize(bytes.size() - 4);
+    const std::uint32_t crc = kd::crc32c(std::string_view(bytes).substr(kd::file_header::size));
+    kd::append_hint_trailer(bytes, crc);
+    return bytes;
+}
+
+TEST_CASE("a hint whose CRC matches but whose entries do not add up is refused whole", "[record_format]") {
+    const kd::hint_identity data{4, 0xabcdef, 77, kd::file_header::size};
+    kd::hint_builder builder(data);
+    std::uint64_t at = kd::file_header::size;
+    for (const char* key : {"key-1", "key-2", "key-3"}) {
+        kd::hint_entry entry;
+        entry.key = key;
+        entry.value_size = 10;
+        entry.offset = at;
+        at += entry.record_size();
+        builder.add(entry);
+    }
+    const std::string bytes = builder.finish(at);
+    kd::hint_contents read;
+    REQUIRE(kd::decode_hint(bytes, data, at, read));
+    REQUIRE(read.entries.size() == 3);
+
+    const std::size_t count_at = kd::file_header::size + 8;
+    std::string more = bytes;  // one entry more than the body holds
+    kd::file_header::put_le64(more.data() + count_at, 4);
+    CHECK_FALSE(kd::decode_hint(with_body_crc(more), data, at, read));
+    CHECK(read.entries.empty());
+
+    std::string fewer = bytes;  // bytes left over after the last entry
+    kd::file_header::put_le64(fewer.data() + count_at, 2);
+    CHECK_FALSE(kd::decode_hint(with_body_crc(fewer), data, at, read));
+
+    std::string huge = bytes;  // a count no file of this size can hold: refused before reserving for it
+    kd::file_header::put_le64(huge.data() + count_at, std::uint64_t{1} << 60);
+    CHECK_FALSE(kd::decode_hint(with_body_crc(huge), data, at, read));
+
+    std::string beyond = bytes;  // the last record would end past the covered bytes
+    kd::file_header::put_le64(beyond.data() + kd::file_header::size, at - 1);
+    CHECK_FALSE(kd::decode_hint(with_body_crc(beyond), data, at, read));
+    CHECK(read.entries.empty());
+}
 
 TEST_CASE("a hint's head gives its entry count, bounded by what the file can list", "[record_format]") {
     const kd::hint_identity data{4, 0xabcdef, 77, kd::file_header::size};
@@ -231,29 +287,3 @@ TEST_CASE("a hint's head gives its entry count, bounded by what the file can lis
     CHECK(kd::hint_entry_count(bytes, bytes.size(), data) == (bytes.size() - kd::file_header::size - 20) / 4);
 }
 
-TEST_CASE("hint entries handed on late come in order, each with its own key", "[record_format]") {
-    kd::hint_entry_delay delay;
-    std::vector<std::string> keys;
-    std::vector<std::uint64_t> offsets;
-    const auto apply = [&](const kd::hint_entry& entry) {
-        keys.emplace_back(entry.key);
-        offsets.push_back(entry.offset);
-    };
-    const std::size_t total = kd::hint_entry_delay::depth * 2 + 3;
-    for (std::size_t i = 0; i < total; ++i) {
-        std::string key = "key" + std::to_string(i);  // gone once pushed: the delay keeps a copy
-        kd::hint_entry entry;
-        entry.key = key;
-        entry.offset = i;
-        delay.push(entry, apply);
-        CHECK(keys.size() == (i + 1 > kd::hint_entry_delay::depth ? i + 1 - kd::hint_entry_delay::depth : 0));
-    }
-    delay.drain(apply);
-    REQUIRE(keys.size() == total);
-    for (std::size_t i = 0; i < total; ++i) {
-        CHECK(keys[i] == "key" + std::to_string(i));
-        CHECK(offsets[i] == i);
-    }
-    delay.drain(apply);  // nothing is held twice
-    CHECK(keys.size() == total);
-}
