@@ -6546,31 +6546,42 @@ inline const char* parse_flag_fields(const char* p, record_info& info) noexcept 
     return info.key_offset + key_size == head.size();
 }
 
-/// Where a key's record is: the index payload of a log-structured store, 12 bytes: the
-/// segment's id, the record's offset in it (segments stay below 4 GiB: see
-/// max_segment_bytes) and the value's size. A value's size needs 27 bits at most
-/// (max_value_size is 2^26), so the top 5 bits of its word carry the record's flag bits,
-/// which tell the record's size with the sizes.
+/// Where a key's record is: the index payload of a log-structured store, as three
+/// varints: the segment's id, the record's offset in it (segments stay below 4 GiB: see
+/// max_segment_bytes), and the value's size shifted left by 5 with the record's flag
+/// bits (bits 3 to 7 of the type byte, which tell the record's size with the sizes) in
+/// the low 5 bits. Usually 7 bytes (a 100-byte value in a 32 MiB segment): the index
+/// keeps one per key in memory, so every byte counts a megabyte per million keys.
 struct record_location {
     std::uint32_t segment = 0;     ///< the id of the segment holding the record
     std::uint32_t offset = 0;      ///< the record's start in that segment
     std::uint32_t value_size = 0;  ///< the value's size
     unsigned char flags = 0;       ///< the record's record_flag bits
 
-    static constexpr std::size_t encoded_size = 12;
-    static constexpr std::uint32_t size_mask = (std::uint32_t{1} << 27) - 1;
-    static constexpr unsigned flag_shift = 27 - 3;  // record_flag bits 3 to 7 go to bits 27 to 31
-    static_assert(max_value_size <= size_mask, "a value's size must leave the top 5 bits for the flags");
+    /// The longest encoding: three varints of 32 bits.
+    static constexpr std::size_t max_encoded_size = 15;
+    static constexpr unsigned flag_shift = 3;  // record_flag bits 3 to 7 are the low 5 bits of the last varint
+    static_assert(max_value_size <= (std::uint64_t{1} << 26), "a value's size and the flags must fit 32 bits");
 
-    void encode(char* out) const noexcept {
-        store_unaligned(out, segment);
-        store_unaligned(out + 4, offset);
-        store_unaligned(out + 8, value_size | (std::uint32_t{flags} << flag_shift));
+    /// Writes the location to out (max_encoded_size bytes of room); returns its length.
+    std::size_t encode(char* out) const noexcept {
+        char* p = put_varint(out, segment);
+        p = put_varint(p, offset);
+        p = put_varint(p, (std::uint64_t{value_size} << 5) | (flags >> flag_shift));
+        return static_cast<std::size_t>(p - out);
     }
+    /// Reads a location encode() wrote (index payloads only: the bytes are trusted).
     [[nodiscard]] static record_location decode(std::string_view bytes) noexcept {
-        const auto word = load_unaligned<std::uint32_t>(bytes.data() + 8);
-        return {load_unaligned<std::uint32_t>(bytes.data()), load_unaligned<std::uint32_t>(bytes.data() + 4),
-                word & size_mask, static_cast<unsigned char>(word >> flag_shift)};
+        const char* p = bytes.data();
+        const char* const end = p + bytes.size();
+        std::uint64_t segment = 0;
+        std::uint64_t offset = 0;
+        std::uint64_t sized = 0;
+        p = get_varint(p, end, segment);
+        p = get_varint(p, end, offset);
+        get_varint(p, end, sized);
+        return {static_cast<std::uint32_t>(segment), static_cast<std::uint32_t>(offset),
+                static_cast<std::uint32_t>(sized >> 5), static_cast<unsigned char>((sized & 0x1f) << flag_shift)};
     }
     [[nodiscard]] std::uint64_t record_size(std::size_t key_size) const noexcept {
         return put_header_size(key_size, value_size, flags) + key_size + value_size;
@@ -10946,15 +10957,14 @@ template <class IO>
 /// then a CRC-32C of the body. Offsets follow from the sizes and gaps, so a hint may
 /// leave records out (a hint written at close lists the live puts only: the gaps hold
 /// the rest). A hint that fails any check, or of format version 1, is ignored and the
-/// log is read instead.
+/// log is read instead. An open decodes each hint whole (decode_hint) before it uses any
+/// of it, so that the index can be built from its entries in the order that suits it.
 
 #include <algorithm>
-#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 
@@ -11101,131 +11111,118 @@ private:
     return std::min(file_header::get_le64(head.data() + file_header::size + 8), most);
 }
 
-/// Hands hint entries on `depth` entries late, each with a copy of its key, so that
-/// whoever receives them can start loading the memory an entry will touch (its index
-/// slot) when it arrives and find it loaded when the entry is handed on.
-class hint_entry_delay {
-public:
-    static constexpr std::size_t depth = 8;
-
-    /// Holds entry, first handing on (to apply) the one it holds from depth entries before.
-    template <class Apply>
-    void push(const hint_entry& entry, Apply&& apply) {
-        held& slot = held_[pushed_ % depth];
-        if (pushed_ >= depth) apply(slot.entry());
-        slot.hold(entry);
-        ++pushed_;
-    }
-
-    /// Hands on every entry still held, in the order they came.
-    template <class Apply>
-    void drain(Apply&& apply) {
-        for (std::uint64_t i = pushed_ >= depth ? pushed_ - depth : 0; i < pushed_; ++i) {
-            apply(held_[i % depth].entry());
-        }
-        pushed_ = 0;
-    }
-
-private:
-    struct held {
-        hint_entry fields;
-        std::string key;  // reused: its capacity grows to the longest key, then stays
-
-        void hold(const hint_entry& entry) {
-            fields = entry;
-            key.assign(entry.key);
-        }
-        [[nodiscard]] hint_entry entry() const noexcept {
-            hint_entry out = fields;
-            out.key = key;
-            return out;
-        }
-    };
-
-    std::array<held, depth> held_;
-    std::uint64_t pushed_ = 0;
+/// A hint's entries, decoded and checked, in file order. Each entry's key views keys,
+/// which holds them one after another.
+struct hint_contents {
+    std::uint64_t covered = 0;  ///< the data file's bytes the hint covers
+    std::vector<hint_entry> entries;
+    std::string keys;
 };
 
-/// Checks a hint file's bytes against its data file (identity, and data_size bytes
-/// long), then calls on_start(entry count, bytes covered) once and
-/// on_entry(const hint_entry&) for each entry; returns the data file's bytes it covers, or 0 (having called nothing)
-/// when the hint was not written for this data file or fails a check.
-template <class OnStart, class OnEntry>
-std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size, OnStart&& on_start,
-                        OnEntry&& on_entry) {
+namespace hint_detail {
+/// get_varint with the one-byte case (nearly every size and gap in a hint) inline.
+inline const char* next_varint(const char* p, const char* end, std::uint64_t& v) noexcept {
+    if (p != end && static_cast<unsigned char>(*p) < 0x80) {
+        v = static_cast<unsigned char>(*p);
+        return p + 1;
+    }
+    return get_varint(p, end, v);
+}
+}  // namespace hint_detail
+
+/// Decodes a hint file's bytes into out, in one pass, checking them against its data
+/// file (identity, and data_size bytes long). Returns false, with out emptied, when the
+/// hint was not written for this data file or fails a check: nothing of it is used then.
+[[nodiscard]] inline bool decode_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size,
+                                      hint_contents& out) {
+    using hint_detail::next_varint;
+    out.entries.clear();
+    out.keys.clear();
+    out.covered = 0;
     file_header header;
     if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none ||
-        header.version != format_version) {
-        return 0;
+        header.version != format_version || header.generation != data.generation ||
+        header.codec_fingerprint != data.fingerprint || header.file_id != data.file_id ||
+        bytes.size() < file_header::size + 16 + 4) {
+        return false;
     }
-    if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
-        header.file_id != data.file_id) {
-        return 0;
-    }
-    if (bytes.size() < file_header::size + 16 + 4) return 0;
     const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
-    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return 0;
+    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return false;
     const std::uint64_t covered = file_header::get_le64(body.data());
     const std::uint64_t entries = file_header::get_le64(body.data() + 8);
-    if (covered < data.records_start || covered > data_size) return 0;
+    // An entry takes at least 4 bytes: a count above that is damage, not a size to reserve.
+    if (covered < data.records_start || covered > data_size || entries > body.size() / 4) return false;
 
-    // Check the structure before delivering anything, so a bad hint changes nothing.
+    const auto fail = [&] {
+        out.entries.clear();
+        out.keys.clear();
+        return false;
+    };
+    out.entries.reserve(static_cast<std::size_t>(entries));
     const char* const end = body.data() + body.size();
-    std::string key;
-    for (int pass = 0; pass < 2; ++pass) {
-        const char* p = body.data() + 16;
-        std::uint64_t record_end = data.records_start;
-        key.clear();
-        for (std::uint64_t i = 0; i < entries; ++i) {
-            if (p == end) return 0;
-            hint_entry entry;
-            const auto type_byte = static_cast<unsigned char>(*p++);
-            entry.type = static_cast<record_type>(type_byte & 0x07);
-            entry.flags = static_cast<unsigned char>(type_byte & ~0x07);
-            const bool put = entry.type == record_type::put;
-            if ((!put && entry.type != record_type::erase && entry.type != record_type::clear) ||
-                (entry.flags & ~record_flag::known) != 0 || (!put && entry.flags != 0)) {
-                return 0;
-            }
-            std::uint64_t shared = 0;
-            std::uint64_t rest = 0;
-            p = get_varint(p, end, shared);
-            if (p != nullptr) p = get_varint(p, end, rest);
-            if (p == nullptr || shared > key.size() || rest > static_cast<std::uint64_t>(end - p) ||
-                shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
-                return 0;
-            }
-            key.resize(static_cast<std::size_t>(shared));
-            key.append(p, static_cast<std::size_t>(rest));
-            p += rest;
-            if (put) {
-                std::uint64_t value_size = 0;
-                p = get_varint(p, end, value_size);
-                if (p == nullptr || value_size > max_value_size ||
-                    static_cast<std::size_t>(end - p) < flag_fields_size(entry.flags)) {
-                    return 0;
-                }
-                entry.value_size = static_cast<std::uint32_t>(value_size);
-                if ((entry.flags & record_flag::deadline) != 0) {
-                    entry.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
-                    p += 8;
-                }
-                if ((entry.flags & record_flag::tag) != 0) entry.tag = static_cast<unsigned char>(*p++);
-            }
-            p = get_varint(p, end, entry.gap);
-            // Every record must lie in the covered part of the data file: else a read
-            // would go past its end (SIGBUS through a mapping).
-            if (p == nullptr || entry.gap > covered - record_end) return 0;
-            entry.key = key;
-            entry.offset = record_end + entry.gap;
-            if (entry.record_size() > covered - entry.offset) return 0;
-            record_end = entry.offset + entry.record_size();
-            if (pass == 1) on_entry(std::as_const(entry));
+    const char* p = body.data() + 16;
+    std::uint64_t record_end = data.records_start;
+    std::size_t key_at = 0;  // where the previous entry's key starts in out.keys
+    std::size_t key_size = 0;
+    for (std::uint64_t i = 0; i < entries; ++i) {
+        if (p == end) return fail();
+        hint_entry entry;
+        const auto type_byte = static_cast<unsigned char>(*p++);
+        entry.type = static_cast<record_type>(type_byte & 0x07);
+        entry.flags = static_cast<unsigned char>(type_byte & ~0x07);
+        const bool put = entry.type == record_type::put;
+        if ((!put && entry.type != record_type::erase && entry.type != record_type::clear) ||
+            (entry.flags & ~record_flag::known) != 0 || (!put && entry.flags != 0)) {
+            return fail();
         }
-        if (p != end) return 0;
-        if (pass == 0) on_start(entries, covered);
+        std::uint64_t shared = 0;
+        std::uint64_t rest = 0;
+        p = next_varint(p, end, shared);
+        if (p != nullptr) p = next_varint(p, end, rest);
+        if (p == nullptr || shared > key_size || rest > static_cast<std::uint64_t>(end - p) ||
+            shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
+            return fail();
+        }
+        // The key is the previous one's first `shared` bytes, then the rest.
+        const std::size_t at = out.keys.size();
+        out.keys.append(out.keys, key_at, static_cast<std::size_t>(shared));
+        out.keys.append(p, static_cast<std::size_t>(rest));
+        p += rest;
+        key_at = at;
+        key_size = static_cast<std::size_t>(shared + rest);
+        if (put) {
+            std::uint64_t value_size = 0;
+            p = next_varint(p, end, value_size);
+            if (p == nullptr || value_size > max_value_size ||
+                static_cast<std::size_t>(end - p) < flag_fields_size(entry.flags)) {
+                return fail();
+            }
+            entry.value_size = static_cast<std::uint32_t>(value_size);
+            if ((entry.flags & record_flag::deadline) != 0) {
+                entry.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
+                p += 8;
+            }
+            if ((entry.flags & record_flag::tag) != 0) entry.tag = static_cast<unsigned char>(*p++);
+        }
+        p = next_varint(p, end, entry.gap);
+        // Every record must lie in the covered part of the data file: else a read
+        // would go past its end (SIGBUS through a mapping).
+        if (p == nullptr || entry.gap > covered - record_end) return fail();
+        // Only the key's size for now: its bytes may still move as keys grows.
+        entry.key = std::string_view(out.keys).substr(at, key_size);
+        entry.offset = record_end + entry.gap;
+        if (entry.record_size() > covered - entry.offset) return fail();
+        record_end = entry.offset + entry.record_size();
+        out.entries.push_back(entry);
     }
-    return covered;
+    if (p != end) return fail();
+    std::size_t at = 0;
+    for (hint_entry& entry : out.entries) {
+        entry.key = std::string_view(out.keys).substr(at, entry.key.size());
+        at += entry.key.size();
+    }
+    out.covered = covered;
+    return true;
 }
 
 }  // namespace kvforge::detail
@@ -12643,9 +12640,8 @@ private:
     }
 
     void index_put(std::string_view key, const record_location& where) {
-        char payload[record_location::encoded_size];
-        where.encode(payload);
-        table_.upsert(key, {payload, sizeof payload}, [&](std::string_view old) { retire_record(key, old); });
+        char payload[record_location::max_encoded_size];
+        table_.upsert(key, {payload, where.encode(payload)}, [&](std::string_view old) { retire_record(key, old); });
         live_bytes_ += key.size() + where.value_size;
     }
 
@@ -13032,12 +13028,19 @@ private:
         if (!directory_.open_file(file, store_file_name::hint(in.id), O_RDONLY, ignored)) return;
         std::uint64_t size = 0;
         if (!file.size(size, ignored) || size == 0) return;
-        // Mapped rather than read: the hint is parsed once, front to back, and a copy would
-        // cost a buffer as large as the file.
+        // Mapped rather than read: the hint is decoded once, front to back, and a copy would
+        // cost a buffer as large as the file. Nothing of it is used unless all of it passes.
         const auto mapping =
             file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
         if (!mapping) return;
+        hint_contents read;
+        if (!decode_hint({mapping->data(), mapping->length()}, identity(in), in.size, read)) return;
+        if constexpr (requires { table_.reserve(std::size_t{}); }) {
+            if (table_.size() == 0) table_.reserve(read.entries.size());
+        }
+        recovered_records_ += read.entries.size();
         const bool build = options_.write_hints && !options_.read_only;
+        if (gather || (build && read.covered < in.size)) hint.emplace(identity(in));
         const auto apply = [&](const hint_entry& entry) {
             add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
             if (entry.type == record_type::put) {
@@ -13047,29 +13050,23 @@ private:
             } else {
                 index_clear(in, entry.offset + entry.record_size());
             }
-            if (hint) hint->add(entry);
         };
-        hint_entry_delay delayed;
-        // Entries come only once the whole hint has passed its checks.
-        const std::uint64_t covered = read_hint(
-            {mapping->data(), mapping->length()}, identity(in), in.size,
-            [&](std::uint64_t entries, std::uint64_t covered_end) {
-                if constexpr (requires { table_.reserve(std::size_t{}); }) {
-                    if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
-                }
-                recovered_records_ += entries;
-                if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
-            },
-            [&](const hint_entry& entry) {
-                // The entry's index slot starts loading now and is written depth entries later.
-                if constexpr (requires { table_.prefetch(entry.key); }) table_.prefetch(entry.key);
-                delayed.push(entry, apply);
-            });
-        delayed.drain(apply);
-        if (covered == 0) return;
+        // Each entry's index slot starts loading a few entries before it is written, so
+        // that the cache misses of a hint in random key order overlap.
+        constexpr std::size_t ahead = 8;
+        const std::vector<hint_entry>& entries = read.entries;
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+            if constexpr (requires { table_.prefetch(entries[i].key); }) {
+                if (i + ahead < entries.size()) table_.prefetch(entries[i + ahead].key);
+            }
+            apply(entries[i]);
+        }
+        if (hint) {
+            for (const hint_entry& entry : read.entries) hint->add(entry);
+        }
         in.hint_bytes = size;
-        in.hint_covered = covered;
-        scan_from = covered;
+        in.hint_covered = read.covered;
+        scan_from = read.covered;
     }
 
     bool sync_directory(std::error_code& ec) {
@@ -13264,9 +13261,8 @@ private:
                 ok = false;
                 return;
             }
-            char encoded[record_location::encoded_size];
-            moved.encode(encoded);
-            table.upsert(key, {encoded, sizeof encoded}, [](std::string_view) {});
+            char encoded[record_location::max_encoded_size];
+            table.upsert(key, {encoded, moved.encode(encoded)}, [](std::string_view) {});
             live += key.size() + value.size();
         });
         if (!ok || !outputs.finish(ec)) return false;
@@ -13521,9 +13517,8 @@ private:
                 }
                 continue;
             }
-            char encoded[record_location::encoded_size];
-            copy.encode(encoded);
-            table_.upsert(n.key, {encoded, sizeof encoded}, [](std::string_view) {});
+            char encoded[record_location::max_encoded_size];
+            table_.upsert(n.key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
         }
     }
 
