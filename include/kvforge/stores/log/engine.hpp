@@ -1193,19 +1193,12 @@ private:
         if (!directory_.open_file(file, store_file_name::hint(in.id), O_RDONLY, ignored)) return;
         std::uint64_t size = 0;
         if (!file.size(size, ignored) || size == 0) return;
-        // Mapped rather than read: the hint is decoded once, front to back, and a copy would
-        // cost a buffer as large as the file. Nothing of it is used unless all of it passes.
+        // Mapped rather than read: the hint is parsed once, front to back, and a copy would
+        // cost a buffer as large as the file.
         const auto mapping =
             file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
         if (!mapping) return;
-        hint_contents read;
-        if (!decode_hint({mapping->data(), mapping->length()}, identity(in), in.size, read)) return;
-        if constexpr (requires { table_.reserve(std::size_t{}); }) {
-            if (table_.size() == 0) table_.reserve(read.entries.size());
-        }
-        recovered_records_ += read.entries.size();
         const bool build = options_.write_hints && !options_.read_only;
-        if (gather || (build && read.covered < in.size)) hint.emplace(identity(in));
         const auto apply = [&](const hint_entry& entry) {
             add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
             if (entry.type == record_type::put) {
@@ -1215,23 +1208,29 @@ private:
             } else {
                 index_clear(in, entry.offset + entry.record_size());
             }
+            if (hint) hint->add(entry);
         };
-        // Each entry's index slot starts loading a few entries before it is written, so
-        // that the cache misses of a hint in random key order overlap.
-        constexpr std::size_t ahead = 8;
-        const std::vector<hint_entry>& entries = read.entries;
-        for (std::size_t i = 0; i < entries.size(); ++i) {
-            if constexpr (requires { table_.prefetch(entries[i].key); }) {
-                if (i + ahead < entries.size()) table_.prefetch(entries[i + ahead].key);
-            }
-            apply(entries[i]);
-        }
-        if (hint) {
-            for (const hint_entry& entry : read.entries) hint->add(entry);
-        }
+        hint_entry_delay delayed;
+        // Entries come only once the whole hint has passed its checks.
+        const std::uint64_t covered = read_hint(
+            {mapping->data(), mapping->length()}, identity(in), in.size,
+            [&](std::uint64_t entries, std::uint64_t covered_end) {
+                if constexpr (requires { table_.reserve(std::size_t{}); }) {
+                    if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
+                }
+                recovered_records_ += entries;
+                if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
+            },
+            [&](const hint_entry& entry) {
+                // The entry's index slot starts loading now and is written depth entries later.
+                if constexpr (requires { table_.prefetch(entry.key); }) table_.prefetch(entry.key);
+                delayed.push(entry, apply);
+            });
+        delayed.drain(apply);
+        if (covered == 0) return;
         in.hint_bytes = size;
-        in.hint_covered = read.covered;
-        scan_from = read.covered;
+        in.hint_covered = covered;
+        scan_from = covered;
     }
 
     bool sync_directory(std::error_code& ec) {

@@ -17,14 +17,15 @@
 /// then a CRC-32C of the body. Offsets follow from the sizes and gaps, so a hint may
 /// leave records out (a hint written at close lists the live puts only: the gaps hold
 /// the rest). A hint that fails any check, or of format version 1, is ignored and the
-/// log is read instead. An open decodes each hint whole (decode_hint) before it uses any
-/// of it, so that the index can be built from its entries in the order that suits it.
+/// log is read instead.
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "../../detail/byte_order.hpp"
@@ -174,118 +175,131 @@ private:
     return std::min(file_header::get_le64(head.data() + file_header::size + 8), most);
 }
 
-/// A hint's entries, decoded and checked, in file order. Each entry's key views keys,
-/// which holds them one after another.
-struct hint_contents {
-    std::uint64_t covered = 0;  ///< the data file's bytes the hint covers
-    std::vector<hint_entry> entries;
-    std::string keys;
+/// Hands hint entries on `depth` entries late, each with a copy of its key, so that
+/// whoever receives them can start loading the memory an entry will touch (its index
+/// slot) when it arrives and find it loaded when the entry is handed on.
+class hint_entry_delay {
+public:
+    static constexpr std::size_t depth = 8;
+
+    /// Holds entry, first handing on (to apply) the one it holds from depth entries before.
+    template <class Apply>
+    void push(const hint_entry& entry, Apply&& apply) {
+        held& slot = held_[pushed_ % depth];
+        if (pushed_ >= depth) apply(slot.entry());
+        slot.hold(entry);
+        ++pushed_;
+    }
+
+    /// Hands on every entry still held, in the order they came.
+    template <class Apply>
+    void drain(Apply&& apply) {
+        for (std::uint64_t i = pushed_ >= depth ? pushed_ - depth : 0; i < pushed_; ++i) {
+            apply(held_[i % depth].entry());
+        }
+        pushed_ = 0;
+    }
+
+private:
+    struct held {
+        hint_entry fields;
+        std::string key;  // reused: its capacity grows to the longest key, then stays
+
+        void hold(const hint_entry& entry) {
+            fields = entry;
+            key.assign(entry.key);
+        }
+        [[nodiscard]] hint_entry entry() const noexcept {
+            hint_entry out = fields;
+            out.key = key;
+            return out;
+        }
+    };
+
+    std::array<held, depth> held_;
+    std::uint64_t pushed_ = 0;
 };
 
-namespace hint_detail {
-/// get_varint with the one-byte case (nearly every size and gap in a hint) inline.
-inline const char* next_varint(const char* p, const char* end, std::uint64_t& v) noexcept {
-    if (p != end && static_cast<unsigned char>(*p) < 0x80) {
-        v = static_cast<unsigned char>(*p);
-        return p + 1;
-    }
-    return get_varint(p, end, v);
-}
-}  // namespace hint_detail
-
-/// Decodes a hint file's bytes into out, in one pass, checking them against its data
-/// file (identity, and data_size bytes long). Returns false, with out emptied, when the
-/// hint was not written for this data file or fails a check: nothing of it is used then.
-[[nodiscard]] inline bool decode_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size,
-                                      hint_contents& out) {
-    using hint_detail::next_varint;
-    out.entries.clear();
-    out.keys.clear();
-    out.covered = 0;
+/// Checks a hint file's bytes against its data file (identity, and data_size bytes
+/// long), then calls on_start(entry count, bytes covered) once and
+/// on_entry(const hint_entry&) for each entry; returns the data file's bytes it covers, or 0 (having called nothing)
+/// when the hint was not written for this data file or fails a check.
+template <class OnStart, class OnEntry>
+std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size, OnStart&& on_start,
+                        OnEntry&& on_entry) {
     file_header header;
     if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none ||
-        header.version != format_version || header.generation != data.generation ||
-        header.codec_fingerprint != data.fingerprint || header.file_id != data.file_id ||
-        bytes.size() < file_header::size + 16 + 4) {
-        return false;
+        header.version != format_version) {
+        return 0;
     }
+    if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
+        header.file_id != data.file_id) {
+        return 0;
+    }
+    if (bytes.size() < file_header::size + 16 + 4) return 0;
     const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
-    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return false;
+    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return 0;
     const std::uint64_t covered = file_header::get_le64(body.data());
     const std::uint64_t entries = file_header::get_le64(body.data() + 8);
-    // An entry takes at least 4 bytes: a count above that is damage, not a size to reserve.
-    if (covered < data.records_start || covered > data_size || entries > body.size() / 4) return false;
+    if (covered < data.records_start || covered > data_size) return 0;
 
-    const auto fail = [&] {
-        out.entries.clear();
-        out.keys.clear();
-        return false;
-    };
-    out.entries.reserve(static_cast<std::size_t>(entries));
+    // Check the structure before delivering anything, so a bad hint changes nothing.
     const char* const end = body.data() + body.size();
-    const char* p = body.data() + 16;
-    std::uint64_t record_end = data.records_start;
-    std::size_t key_at = 0;  // where the previous entry's key starts in out.keys
-    std::size_t key_size = 0;
-    for (std::uint64_t i = 0; i < entries; ++i) {
-        if (p == end) return fail();
-        hint_entry entry;
-        const auto type_byte = static_cast<unsigned char>(*p++);
-        entry.type = static_cast<record_type>(type_byte & 0x07);
-        entry.flags = static_cast<unsigned char>(type_byte & ~0x07);
-        const bool put = entry.type == record_type::put;
-        if ((!put && entry.type != record_type::erase && entry.type != record_type::clear) ||
-            (entry.flags & ~record_flag::known) != 0 || (!put && entry.flags != 0)) {
-            return fail();
-        }
-        std::uint64_t shared = 0;
-        std::uint64_t rest = 0;
-        p = next_varint(p, end, shared);
-        if (p != nullptr) p = next_varint(p, end, rest);
-        if (p == nullptr || shared > key_size || rest > static_cast<std::uint64_t>(end - p) ||
-            shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
-            return fail();
-        }
-        // The key is the previous one's first `shared` bytes, then the rest.
-        const std::size_t at = out.keys.size();
-        out.keys.append(out.keys, key_at, static_cast<std::size_t>(shared));
-        out.keys.append(p, static_cast<std::size_t>(rest));
-        p += rest;
-        key_at = at;
-        key_size = static_cast<std::size_t>(shared + rest);
-        if (put) {
-            std::uint64_t value_size = 0;
-            p = next_varint(p, end, value_size);
-            if (p == nullptr || value_size > max_value_size ||
-                static_cast<std::size_t>(end - p) < flag_fields_size(entry.flags)) {
-                return fail();
+    std::string key;
+    for (int pass = 0; pass < 2; ++pass) {
+        const char* p = body.data() + 16;
+        std::uint64_t record_end = data.records_start;
+        key.clear();
+        for (std::uint64_t i = 0; i < entries; ++i) {
+            if (p == end) return 0;
+            hint_entry entry;
+            const auto type_byte = static_cast<unsigned char>(*p++);
+            entry.type = static_cast<record_type>(type_byte & 0x07);
+            entry.flags = static_cast<unsigned char>(type_byte & ~0x07);
+            const bool put = entry.type == record_type::put;
+            if ((!put && entry.type != record_type::erase && entry.type != record_type::clear) ||
+                (entry.flags & ~record_flag::known) != 0 || (!put && entry.flags != 0)) {
+                return 0;
             }
-            entry.value_size = static_cast<std::uint32_t>(value_size);
-            if ((entry.flags & record_flag::deadline) != 0) {
-                entry.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
-                p += 8;
+            std::uint64_t shared = 0;
+            std::uint64_t rest = 0;
+            p = get_varint(p, end, shared);
+            if (p != nullptr) p = get_varint(p, end, rest);
+            if (p == nullptr || shared > key.size() || rest > static_cast<std::uint64_t>(end - p) ||
+                shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
+                return 0;
             }
-            if ((entry.flags & record_flag::tag) != 0) entry.tag = static_cast<unsigned char>(*p++);
+            key.resize(static_cast<std::size_t>(shared));
+            key.append(p, static_cast<std::size_t>(rest));
+            p += rest;
+            if (put) {
+                std::uint64_t value_size = 0;
+                p = get_varint(p, end, value_size);
+                if (p == nullptr || value_size > max_value_size ||
+                    static_cast<std::size_t>(end - p) < flag_fields_size(entry.flags)) {
+                    return 0;
+                }
+                entry.value_size = static_cast<std::uint32_t>(value_size);
+                if ((entry.flags & record_flag::deadline) != 0) {
+                    entry.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
+                    p += 8;
+                }
+                if ((entry.flags & record_flag::tag) != 0) entry.tag = static_cast<unsigned char>(*p++);
+            }
+            p = get_varint(p, end, entry.gap);
+            // Every record must lie in the covered part of the data file: else a read
+            // would go past its end (SIGBUS through a mapping).
+            if (p == nullptr || entry.gap > covered - record_end) return 0;
+            entry.key = key;
+            entry.offset = record_end + entry.gap;
+            if (entry.record_size() > covered - entry.offset) return 0;
+            record_end = entry.offset + entry.record_size();
+            if (pass == 1) on_entry(std::as_const(entry));
         }
-        p = next_varint(p, end, entry.gap);
-        // Every record must lie in the covered part of the data file: else a read
-        // would go past its end (SIGBUS through a mapping).
-        if (p == nullptr || entry.gap > covered - record_end) return fail();
-        // Only the key's size for now: its bytes may still move as keys grows.
-        entry.key = std::string_view(out.keys).substr(at, key_size);
-        entry.offset = record_end + entry.gap;
-        if (entry.record_size() > covered - entry.offset) return fail();
-        record_end = entry.offset + entry.record_size();
-        out.entries.push_back(entry);
+        if (p != end) return 0;
+        if (pass == 0) on_start(entries, covered);
     }
-    if (p != end) return fail();
-    std::size_t at = 0;
-    for (hint_entry& entry : out.entries) {
-        entry.key = std::string_view(out.keys).substr(at, entry.key.size());
-        at += entry.key.size();
-    }
-    out.covered = covered;
-    return true;
+    return covered;
 }
 
 }  // namespace kvforge::detail
