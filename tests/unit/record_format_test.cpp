@@ -112,14 +112,32 @@ TEST_CASE("a put record's deadline and tag follow its sizes, in version 2 only",
 
     // The index payload keeps the flags, so that the record's size is known.
     const kd::record_location where{7, 1000, 5, meta.flags};
-    char payload[kd::record_location::encoded_size];
-    where.encode(payload);
-    const kd::record_location back = kd::record_location::decode({payload, sizeof payload});
+    char payload[kd::record_location::max_encoded_size];
+    const std::size_t length = where.encode(payload);
+    CHECK(length == 5);  // three varints: 7 (1 byte), 1000 (2) and 5 << 5 with the flags (2)
+    const kd::record_location back = kd::record_location::decode({payload, length});
     CHECK(back.segment == 7);
     CHECK(back.offset == 1000);
     CHECK(back.value_size == 5);
     CHECK(back.flags == meta.flags);
     CHECK(back.record_size(3) == record.size());
+}
+
+TEST_CASE("an index location keeps the largest segment id, offset and value size with every flag",
+          "[record_format]") {
+    const kd::record_location where{0xffffffffU, static_cast<std::uint32_t>(kd::max_segment_bytes - 1),
+                                    static_cast<std::uint32_t>(kvforge::max_value_size), kd::record_flag::known};
+    char payload[kd::record_location::max_encoded_size];
+    const std::size_t length = where.encode(payload);
+    CHECK(length == kd::record_location::max_encoded_size);
+    const kd::record_location back = kd::record_location::decode({payload, length});
+    CHECK(back.segment == where.segment);
+    CHECK(back.offset == where.offset);
+    CHECK(back.value_size == where.value_size);
+    CHECK(back.flags == where.flags);
+
+    // The usual case: a 100-byte value in a 32 MiB segment takes 7 bytes rather than 12.
+    CHECK(kd::record_location{12, 30'000'000, 100, 0}.encode(payload) == 7);
 }
 
 TEST_CASE("unknown flag bits, and flags on other kinds than put, make a record bad", "[record_format]") {

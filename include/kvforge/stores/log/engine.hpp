@@ -817,9 +817,8 @@ private:
     }
 
     void index_put(std::string_view key, const record_location& where) {
-        char payload[record_location::encoded_size];
-        where.encode(payload);
-        table_.upsert(key, {payload, sizeof payload}, [&](std::string_view old) { retire_record(key, old); });
+        char payload[record_location::max_encoded_size];
+        table_.upsert(key, {payload, where.encode(payload)}, [&](std::string_view old) { retire_record(key, old); });
         live_bytes_ += key.size() + where.value_size;
     }
 
@@ -1442,9 +1441,8 @@ private:
                 ok = false;
                 return;
             }
-            char encoded[record_location::encoded_size];
-            moved.encode(encoded);
-            table.upsert(key, {encoded, sizeof encoded}, [](std::string_view) {});
+            char encoded[record_location::max_encoded_size];
+            table.upsert(key, {encoded, moved.encode(encoded)}, [](std::string_view) {});
             live += key.size() + value.size();
         });
         if (!ok || !outputs.finish(ec)) return false;
@@ -1723,9 +1721,8 @@ private:
                 }
                 continue;
             }
-            char encoded[record_location::encoded_size];
-            copy.encode(encoded);
-            table_.upsert(n.key, {encoded, sizeof encoded}, [](std::string_view) {});
+            char encoded[record_location::max_encoded_size];
+            table_.upsert(n.key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
         }
     }
 

@@ -364,31 +364,42 @@ inline const char* parse_flag_fields(const char* p, record_info& info) noexcept 
     return info.key_offset + key_size == head.size();
 }
 
-/// Where a key's record is: the index payload of a log-structured store, 12 bytes: the
-/// segment's id, the record's offset in it (segments stay below 4 GiB: see
-/// max_segment_bytes) and the value's size. A value's size needs 27 bits at most
-/// (max_value_size is 2^26), so the top 5 bits of its word carry the record's flag bits,
-/// which tell the record's size with the sizes.
+/// Where a key's record is: the index payload of a log-structured store, as three
+/// varints: the segment's id, the record's offset in it (segments stay below 4 GiB: see
+/// max_segment_bytes), and the value's size shifted left by 5 with the record's flag
+/// bits (bits 3 to 7 of the type byte, which tell the record's size with the sizes) in
+/// the low 5 bits. Usually 7 bytes (a 100-byte value in a 32 MiB segment): the index
+/// keeps one per key in memory, so every byte counts a megabyte per million keys.
 struct record_location {
     std::uint32_t segment = 0;     ///< the id of the segment holding the record
     std::uint32_t offset = 0;      ///< the record's start in that segment
     std::uint32_t value_size = 0;  ///< the value's size
     unsigned char flags = 0;       ///< the record's record_flag bits
 
-    static constexpr std::size_t encoded_size = 12;
-    static constexpr std::uint32_t size_mask = (std::uint32_t{1} << 27) - 1;
-    static constexpr unsigned flag_shift = 27 - 3;  // record_flag bits 3 to 7 go to bits 27 to 31
-    static_assert(max_value_size <= size_mask, "a value's size must leave the top 5 bits for the flags");
+    /// The longest encoding: three varints of 32 bits.
+    static constexpr std::size_t max_encoded_size = 15;
+    static constexpr unsigned flag_shift = 3;  // record_flag bits 3 to 7 are the low 5 bits of the last varint
+    static_assert(max_value_size <= (std::uint64_t{1} << 26), "a value's size and the flags must fit 32 bits");
 
-    void encode(char* out) const noexcept {
-        store_unaligned(out, segment);
-        store_unaligned(out + 4, offset);
-        store_unaligned(out + 8, value_size | (std::uint32_t{flags} << flag_shift));
+    /// Writes the location to out (max_encoded_size bytes of room); returns its length.
+    std::size_t encode(char* out) const noexcept {
+        char* p = put_varint(out, segment);
+        p = put_varint(p, offset);
+        p = put_varint(p, (std::uint64_t{value_size} << 5) | (flags >> flag_shift));
+        return static_cast<std::size_t>(p - out);
     }
+    /// Reads a location encode() wrote (index payloads only: the bytes are trusted).
     [[nodiscard]] static record_location decode(std::string_view bytes) noexcept {
-        const auto word = load_unaligned<std::uint32_t>(bytes.data() + 8);
-        return {load_unaligned<std::uint32_t>(bytes.data()), load_unaligned<std::uint32_t>(bytes.data() + 4),
-                word & size_mask, static_cast<unsigned char>(word >> flag_shift)};
+        const char* p = bytes.data();
+        const char* const end = p + bytes.size();
+        std::uint64_t segment = 0;
+        std::uint64_t offset = 0;
+        std::uint64_t sized = 0;
+        p = get_varint(p, end, segment);
+        p = get_varint(p, end, offset);
+        get_varint(p, end, sized);
+        return {static_cast<std::uint32_t>(segment), static_cast<std::uint32_t>(offset),
+                static_cast<std::uint32_t>(sized >> 5), static_cast<unsigned char>((sized & 0x1f) << flag_shift)};
     }
     [[nodiscard]] std::uint64_t record_size(std::size_t key_size) const noexcept {
         return put_header_size(key_size, value_size, flags) + key_size + value_size;
