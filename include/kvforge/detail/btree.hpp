@@ -134,6 +134,22 @@ public:
         return false;
     }
 
+    /// Inserts a record whose key is greater than every key in the table, as upsert()
+    /// would, but without searching: the new key's place is the end of the last leaf.
+    /// Appending records in ascending order is the bulk build, and fills every leaf but
+    /// the last. A key not greater than the last one breaks the table's order. Should an
+    /// allocation fail, the table is as it was.
+    void append(std::string_view key, std::string_view payload) {
+        if (root_ == nullptr) {
+            insert_first(key, payload);
+            return;
+        }
+        std::array<step, max_height> path;
+        leaf_node* leaf = rightmost_leaf(path.data());
+        insert_new(path.data(), *leaf, leaf->count, key, payload);
+        ++size_;
+    }
+
     /// Removes the record for key, first calling on_erase(std::string_view old_payload).
     /// Returns whether the key existed.
     template <class OnErase>
