@@ -1,0 +1,197 @@
+#pragma once
+/// \file deadline_file.hpp
+/// The deadlines file: an expiring store's deadline index, written at a clean close so
+/// that the next open rebuilds the index without reading a value.
+///
+/// Layout, integers little-endian (docs/format.md):
+///
+///     magic "KVFDLINE", u32 format version (1),
+///     u64 keys the store held at the close (expired or not), u64 entry count,
+///     entries in ascending order, each a u32 length and the index key
+///     (the deadline as 8 big-endian bytes with the sign bit flipped, then the key),
+///     u32 CRC-32C of every byte before it.
+///
+/// A writable open takes the file and removes it before the store can change, so a file
+/// that exists always describes the store as its last clean close left it. A file that is
+/// missing, damaged, of another version or for another number of keys is not used: the
+/// open reads the deadlines from the stored values instead.
+
+#include <fcntl.h>
+
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "../detail/btree.hpp"
+#include "../detail/byte_order.hpp"
+#include "../detail/crc32c.hpp"
+#include "../detail/data_file.hpp"
+#include "../detail/retry.hpp"
+#include "../detail/store_files.hpp"
+#include "../error.hpp"
+
+namespace kvforge::detail {
+
+inline constexpr std::string_view deadline_file_magic = "KVFDLINE";
+inline constexpr std::uint32_t deadline_file_version = 1;
+inline constexpr std::size_t deadline_file_header_size = 8 + 4 + 8 + 8;
+
+/// The bytes of the deadlines file for index, the deadline index of a store of stored_keys keys.
+[[nodiscard]] inline std::string encode_deadline_file(const btree_table& index, std::uint64_t stored_keys) {
+    std::string bytes;
+    std::size_t size = deadline_file_header_size + 4;
+    index.for_each([&](std::string_view entry, std::string_view) { size += 4 + entry.size(); });
+    bytes.reserve(size);
+    const auto put = [&](auto value) {
+        char raw[sizeof value];
+        store_unaligned(raw, to_little_endian(value));
+        bytes.append(raw, sizeof raw);
+    };
+    bytes.append(deadline_file_magic);
+    put(deadline_file_version);
+    put(std::uint64_t{stored_keys});
+    put(std::uint64_t{index.size()});
+    index.for_each([&](std::string_view entry, std::string_view) {
+        put(static_cast<std::uint32_t>(entry.size()));
+        bytes.append(entry);
+    });
+    put(crc32c(bytes));
+    return bytes;
+}
+
+/// Builds index (empty) from the bytes of a deadlines file, checked whole first: false,
+/// with index left empty, when they are not a deadlines file of this version whose
+/// checksum holds, with ascending entries, for a store of stored_keys keys.
+inline bool load_deadline_file(std::string_view bytes, std::uint64_t stored_keys, btree_table& index) {
+    if (bytes.size() < deadline_file_header_size + 4 || bytes.substr(0, 8) != deadline_file_magic) return false;
+    const std::size_t body = bytes.size() - 4;
+    if (to_little_endian(load_unaligned<std::uint32_t>(bytes.data() + body)) != crc32c(bytes.substr(0, body))) {
+        return false;
+    }
+    const auto u64_at = [&](std::size_t at) {
+        return to_little_endian(load_unaligned<std::uint64_t>(bytes.data() + at));
+    };
+    if (to_little_endian(load_unaligned<std::uint32_t>(bytes.data() + 8)) != deadline_file_version ||
+        u64_at(12) != stored_keys) {
+        return false;
+    }
+    const std::uint64_t count = u64_at(20);
+    std::size_t at = deadline_file_header_size;
+    std::string_view previous;
+    for (std::uint64_t i = 0; i < count; ++i) {
+        if (body - at < 4) break;
+        const std::size_t length = to_little_endian(load_unaligned<std::uint32_t>(bytes.data() + at));
+        at += 4;
+        // An entry is a deadline and a key, and sorts after the one before it.
+        if (length < 8 || body - at < length) break;
+        const std::string_view entry = bytes.substr(at, length);
+        at += length;
+        if (i != 0 && entry <= previous) break;
+        index.append(entry, {});
+        previous = entry;
+    }
+    if (index.size() == count && at == body) return true;
+    index.clear();
+    return false;
+}
+
+/// The path of the deadlines file (or its .tmp) in the store directory `directory`.
+[[nodiscard]] inline std::string deadline_file_path(const std::string& directory, bool temporary = false) {
+    const store_file_name name = store_file_name::deadlines();
+    return directory + "/" + (temporary ? name.temporary() : name).str();
+}
+
+/// Reads the whole deadlines file of the store in directory into bytes; false when there
+/// is none or it cannot be read, which only means the index is rebuilt another way.
+template <class IO>
+bool read_deadline_file(IO& io, const std::string& directory, std::string& bytes) {
+    data_file<IO> file;
+    std::error_code ec;
+    std::uint64_t size = 0;
+    if (!file.open(io, deadline_file_path(directory), O_RDONLY, ec) || !file.size(size, ec)) return false;
+    bytes.resize(static_cast<std::size_t>(size));
+    return file.read(0, bytes.data(), bytes.size(), ec);
+}
+
+/// fsync of the directory, so that a file created, renamed or removed in it stays so.
+template <class IO>
+bool sync_store_directory(IO& io, const std::string& directory, std::error_code& ec) {
+    data_file<IO> handle;
+    if (!handle.open(io, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
+    if (retry_on_eintr([&] { return io.fsync(handle.descriptor()); }) != 0) {
+        fail_errno(ec, errno, "fsync directory " + directory);
+        return false;
+    }
+    return true;
+}
+
+/// Writes the deadlines file as the store's other files are written: to its .tmp name,
+/// synced, renamed into place, and the directory synced. On failure the .tmp is removed.
+template <class IO>
+bool write_deadline_file(IO& io, const std::string& directory, std::string_view bytes, std::error_code& ec) {
+    const std::string temporary = deadline_file_path(directory, true);
+    const std::string final_path = deadline_file_path(directory);
+    bool written = false;
+    {
+        data_file<IO> file;
+        written =
+            file.open(io, temporary, O_WRONLY | O_CREAT | O_TRUNC, ec) && file.write(0, bytes, ec) && file.sync(ec);
+    }
+    if (written && retry_on_eintr([&] { return io.rename(temporary.c_str(), final_path.c_str()); }) != 0) {
+        fail_errno(ec, errno, "rename " + temporary + " to " + final_path);
+        written = false;
+    }
+    if (!written) {
+        io.unlink(temporary.c_str());
+        return false;
+    }
+    return sync_store_directory(io, directory, ec);
+}
+
+/// Removes the deadlines file, when there is one, and syncs the directory, so that no
+/// crash can bring the file back once the store has changed.
+template <class IO>
+bool remove_deadline_file(IO& io, const std::string& directory, std::error_code& ec) {
+    const std::string path = deadline_file_path(directory);
+    if (retry_on_eintr([&] { return io.unlink(path.c_str()); }) != 0) {
+        if (errno == ENOENT) return true;
+        fail_errno(ec, errno, "remove " + path);
+        return false;
+    }
+    return sync_store_directory(io, directory, ec);
+}
+
+/// The deadlines file of an open writable store, reached through the store's I/O policy,
+/// which this holds behind functions so that its owner need not be a template of it.
+class deadline_file_access {
+public:
+    deadline_file_access() = default;
+    template <class IO>
+    deadline_file_access(IO io, std::string directory)
+        : write_([io, directory](std::string_view bytes) mutable {
+              std::error_code ignored;
+              return write_deadline_file(io, directory, bytes, ignored);
+          }),
+          remove_([io, directory]() mutable {
+              std::error_code ignored;
+              remove_deadline_file(io, directory, ignored);
+          }) {}
+
+    /// Whether there is a file to write (the store is open for writing).
+    explicit operator bool() const noexcept { return static_cast<bool>(write_); }
+    /// Writes the file; false when it could not be written (then there is none).
+    bool write(std::string_view bytes) const { return write_(bytes); }
+    /// Removes the file, if it can.
+    void remove() const { remove_(); }
+
+private:
+    std::function<bool(std::string_view)> write_;
+    std::function<void()> remove_;
+};
+
+}  // namespace kvforge::detail
