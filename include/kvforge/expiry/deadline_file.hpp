@@ -6,26 +6,37 @@
 /// Layout, integers little-endian (docs/format.md):
 ///
 ///     magic "KVFDLINE", u32 format version (1),
-///     u64 keys the store held at the close (expired or not), u64 entry count,
+///     u64 keys the store held at the close (expired or not),
+///     u32 data file count, and for each data file (by generation): u32 generation,
+///     u64 size, u64 inode, u64 modification time in nanoseconds,
+///     u64 entry count,
 ///     entries in ascending order, each a u32 length and the index key
 ///     (the deadline as 8 big-endian bytes with the sign bit flipped, then the key),
 ///     u32 CRC-32C of every byte before it.
 ///
 /// A writable open takes the file and removes it before the store can change, so a file
-/// that exists always describes the store as its last clean close left it. A file that is
-/// missing, damaged, of another version or for another number of keys is not used: the
-/// open reads the deadlines from the stored values instead.
+/// that exists describes the store as its last clean close left it. The data files it
+/// names bind it to that state besides: a file whose data files are not the directory's
+/// (another store's, or one that a close raced with a writer) is not used, nor one that
+/// is damaged, of another version or for another number of keys: the open then reads the
+/// deadlines from the stored values instead.
 
 #include <fcntl.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <functional>
+#include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <vector>
 
 #include "../detail/btree.hpp"
 #include "../detail/byte_order.hpp"
@@ -39,12 +50,50 @@ namespace kvforge::detail {
 
 inline constexpr std::string_view deadline_file_magic = "KVFDLINE";
 inline constexpr std::uint32_t deadline_file_version = 1;
-inline constexpr std::size_t deadline_file_header_size = 8 + 4 + 8 + 8;
+/// Magic, version and key count; the data files and the entry count follow.
+inline constexpr std::size_t deadline_file_header_size = 8 + 4 + 8;
 
-/// The bytes of the deadlines file for index, the deadline index of a store of stored_keys keys.
-[[nodiscard]] inline std::string encode_deadline_file(const btree_table& index, std::uint64_t stored_keys) {
+/// The data files of a store directory as the deadlines file records them: for each, by
+/// generation, its generation, size, inode and modification time. Any write to the store
+/// changes one of them; a copy of the directory changes the inodes.
+template <class IO>
+bool describe_data_files(IO& io, const std::string& directory, std::string& out) {
+    std::vector<std::string> entries;
+    if (io.list_directory(directory.c_str(), entries) != 0) return false;
+    std::vector<std::uint32_t> generations;
+    for (const std::string& entry : entries) {
+        const std::optional<store_file_name> name = store_file_name::recognise(entry);
+        if (name && name->kind() == store_file_kind::data && !name->is_temporary()) {
+            generations.push_back(name->generation());
+        }
+    }
+    std::sort(generations.begin(), generations.end());
+    out.clear();
+    const auto put = [&](auto value) {
+        char raw[sizeof value];
+        store_unaligned(raw, to_little_endian(value));
+        out.append(raw, sizeof raw);
+    };
+    put(static_cast<std::uint32_t>(generations.size()));
+    for (const std::uint32_t generation : generations) {
+        struct stat info {};
+        const std::string path = directory + "/" + store_file_name::data(generation).str();
+        if (io.stat(path.c_str(), &info) != 0) return false;
+        put(generation);
+        put(static_cast<std::uint64_t>(info.st_size));
+        put(static_cast<std::uint64_t>(info.st_ino));
+        put(static_cast<std::uint64_t>(info.st_mtim.tv_sec) * 1'000'000'000 +
+            static_cast<std::uint64_t>(info.st_mtim.tv_nsec));
+    }
+    return true;
+}
+
+/// The bytes of the deadlines file for index, the deadline index of a store of
+/// stored_keys keys whose data files describe_data_files() described as data_files.
+[[nodiscard]] inline std::string encode_deadline_file(const btree_table& index, std::uint64_t stored_keys,
+                                                      std::string_view data_files) {
     std::string bytes;
-    std::size_t size = deadline_file_header_size + 4;
+    std::size_t size = deadline_file_header_size + data_files.size() + 8 + 4;
     index.for_each([&](std::string_view entry, std::string_view) { size += 4 + entry.size(); });
     bytes.reserve(size);
     const auto put = [&](auto value) {
@@ -55,6 +104,7 @@ inline constexpr std::size_t deadline_file_header_size = 8 + 4 + 8 + 8;
     bytes.append(deadline_file_magic);
     put(deadline_file_version);
     put(std::uint64_t{stored_keys});
+    bytes.append(data_files);
     put(std::uint64_t{index.size()});
     index.for_each([&](std::string_view entry, std::string_view) {
         put(static_cast<std::uint32_t>(entry.size()));
@@ -66,8 +116,9 @@ inline constexpr std::size_t deadline_file_header_size = 8 + 4 + 8 + 8;
 
 /// Builds index (empty) from the bytes of a deadlines file, checked whole first: false,
 /// with index left empty, when they are not a deadlines file of this version whose
-/// checksum holds, with ascending entries, for a store of stored_keys keys.
-inline bool load_deadline_file(std::string_view bytes, std::uint64_t stored_keys, btree_table& index) {
+/// checksum holds, with ascending entries, for a store of stored_keys keys and these data_files.
+inline bool load_deadline_file(std::string_view bytes, std::uint64_t stored_keys, std::string_view data_files,
+                               btree_table& index) {
     if (bytes.size() < deadline_file_header_size + 4 || bytes.substr(0, 8) != deadline_file_magic) return false;
     const std::size_t body = bytes.size() - 4;
     if (to_little_endian(load_unaligned<std::uint32_t>(bytes.data() + body)) != crc32c(bytes.substr(0, body))) {
@@ -77,11 +128,13 @@ inline bool load_deadline_file(std::string_view bytes, std::uint64_t stored_keys
         return to_little_endian(load_unaligned<std::uint64_t>(bytes.data() + at));
     };
     if (to_little_endian(load_unaligned<std::uint32_t>(bytes.data() + 8)) != deadline_file_version ||
-        u64_at(12) != stored_keys) {
+        u64_at(12) != stored_keys || body - deadline_file_header_size < data_files.size() + 8 ||
+        bytes.substr(deadline_file_header_size, data_files.size()) != data_files) {
         return false;
     }
-    const std::uint64_t count = u64_at(20);
-    std::size_t at = deadline_file_header_size;
+    std::size_t at = deadline_file_header_size + data_files.size();
+    const std::uint64_t count = u64_at(at);
+    at += 8;
     std::string_view previous;
     for (std::uint64_t i = 0; i < count; ++i) {
         if (body - at < 4) break;
@@ -179,19 +232,28 @@ public:
           }),
           remove_([io, directory]() mutable {
               std::error_code ignored;
-              remove_deadline_file(io, directory, ignored);
-          }) {}
+              try {
+                  remove_deadline_file(io, directory, ignored);
+              } catch (const std::bad_alloc&) {
+                  // Left in place, a file that does not fit the data files is not used.
+              }
+          }),
+          describe_(
+              [io, directory](std::string& out) mutable { return detail::describe_data_files(io, directory, out); }) {}
 
     /// Whether there is a file to write (the store is open for writing).
     explicit operator bool() const noexcept { return static_cast<bool>(write_); }
     /// Writes the file; false when it could not be written (then there is none).
     bool write(std::string_view bytes) const { return write_(bytes); }
     /// Removes the file, if it can.
-    void remove() const { remove_(); }
+    void remove() const noexcept { remove_(); }
+    /// describe_data_files() of the store's directory.
+    bool describe_data_files(std::string& out) const { return describe_(out); }
 
 private:
     std::function<bool(std::string_view)> write_;
     std::function<void()> remove_;
+    std::function<bool(std::string&)> describe_;
 };
 
 }  // namespace kvforge::detail

@@ -25,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <shared_mutex>
 #include <span>
@@ -275,8 +276,10 @@ public:
         if (ec) return;
         // Salvage may drop records the file lists: its open reads the values.
         std::string bytes;
-        if (opts.salvage || !read_deadline_file(file_io, directory, bytes) ||
-            !load_deadline_file(bytes, inner_.size(), deadlines_)) {
+        std::string data_files;
+        if (opts.salvage || !describe_data_files(file_io, directory, data_files) ||
+            !read_deadline_file(file_io, directory, bytes) ||
+            !load_deadline_file(bytes, inner_.size(), data_files, deadlines_)) {
             index_stored_deadlines(ec);
         }
         bytes = std::string();
@@ -293,23 +296,37 @@ public:
 
     /// Closes Inner. A writable store first makes its writes durable and writes its
     /// deadline index to the deadlines file while it still holds the store's lock, so
-    /// that no other opener can come between; if Inner's close then fails, the file goes.
+    /// that no other opener comes between; the file goes again if Inner's close fails or
+    /// changes the data files (a compaction due), as the file would no longer fit them.
     /// A deadlines file that cannot be written is no error: the next open reads the values.
     void close(std::error_code& ec)
         requires requires(const Inner& inner) { inner.is_open(); }
     {
         const write_lock lock(mutex_);
-        bool saved = false;
-        if (deadline_file_ && inner_.is_open()) {
-            std::error_code sync_error;
-            inner_.sync(sync_error);
-            if (!sync_error) saved = deadline_file_.write(encode_deadline_file(deadlines_, inner_.size()));
-        }
+        std::string data_files;
+        const bool saved = save_deadlines(data_files);
         inner_.close(ec);
-        if (ec && saved) deadline_file_.remove();
+        if (saved && (ec || !data_files_unchanged(data_files))) deadline_file_.remove();
         deadline_file_ = {};
         deadlines_.clear();
     }
+
+    /// A store closed by its destructor writes its deadlines file as close() does.
+    ~expiring_backend() {
+        if constexpr (requires(const Inner& inner) { inner.is_open(); }) {
+            if (!deadline_file_) return;
+            std::error_code ignored;
+            try {
+                close(ignored);
+            } catch (...) {
+                // Inner's own destructor closes it; only the deadlines file is left unwritten.
+            }
+        }
+    }
+
+    expiring_backend() = default;
+    expiring_backend(const expiring_backend&) = delete;
+    expiring_backend& operator=(const expiring_backend&) = delete;
 
     [[nodiscard]] bool is_open() const noexcept
         requires requires(const Inner& inner) { inner.is_open(); }
@@ -528,6 +545,33 @@ private:
         deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
         // An expired key was already absent: erasing it removes nothing a read could see.
         return erased && *old > now();
+    }
+
+    /// Syncs Inner and writes the deadlines file, with data_files the description of the
+    /// data files it fits; whether it was written. Nothing is written for a store not
+    /// open for writing, nor when Inner's writes could not be made durable.
+    bool save_deadlines(std::string& data_files) noexcept {
+        if (!deadline_file_ || !inner_.is_open()) return false;
+        try {
+            std::error_code sync_error;
+            inner_.sync(sync_error);
+            return !sync_error && deadline_file_.describe_data_files(data_files) &&
+                   deadline_file_.write(encode_deadline_file(deadlines_, inner_.size(), data_files));
+        } catch (const std::bad_alloc&) {
+            // The file is a shortcut for the next open; a close never fails for want of it.
+            return false;
+        }
+    }
+
+    /// Whether the store's data files are still those data_files describes. (If they are
+    /// not and the file stays, the next open finds that it does not fit them.)
+    bool data_files_unchanged(const std::string& data_files) const noexcept {
+        try {
+            std::string now_files;
+            return deadline_file_.describe_data_files(now_files) && now_files == data_files;
+        } catch (const std::bad_alloc&) {
+            return false;
+        }
     }
 
     /// Builds the deadline index from the headers of the stored values: the entries are
