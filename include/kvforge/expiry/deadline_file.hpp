@@ -10,8 +10,9 @@
 ///     u32 data file count, and for each data file (by generation): u32 generation,
 ///     u64 size, u64 inode, u64 modification time in nanoseconds,
 ///     u64 entry count,
-///     entries in ascending order, each a u32 length and the index key
-///     (the deadline as 8 big-endian bytes with the sign bit flipped, then the key),
+///     entries in ascending order, each an index key (the deadline as 8 big-endian
+///     bytes with the sign bit flipped, then the key) as a varint of the bytes it shares
+///     with the previous entry, a varint of the length of the rest, and the rest,
 ///     u32 CRC-32C of every byte before it.
 ///
 /// A writable open takes the file and removes it before the store can change, so a file
@@ -93,22 +94,29 @@ bool describe_data_files(IO& io, const std::string& directory, std::string& out)
 [[nodiscard]] inline std::string encode_deadline_file(const btree_table& index, std::uint64_t stored_keys,
                                                       std::string_view data_files) {
     std::string bytes;
-    std::size_t size = deadline_file_header_size + data_files.size() + 8 + 4;
-    index.for_each([&](std::string_view entry, std::string_view) { size += 4 + entry.size(); });
-    bytes.reserve(size);
     const auto put = [&](auto value) {
         char raw[sizeof value];
         store_unaligned(raw, to_little_endian(value));
         bytes.append(raw, sizeof raw);
+    };
+    const auto put_length = [&](std::size_t value) {
+        char raw[max_varint_size];
+        bytes.append(raw, static_cast<std::size_t>(put_varint(raw, value) - raw));
     };
     bytes.append(deadline_file_magic);
     put(deadline_file_version);
     put(std::uint64_t{stored_keys});
     bytes.append(data_files);
     put(std::uint64_t{index.size()});
+    std::string_view previous;  // a view into index's records, which stay where they are
     index.for_each([&](std::string_view entry, std::string_view) {
-        put(static_cast<std::uint32_t>(entry.size()));
-        bytes.append(entry);
+        std::size_t shared = 0;
+        const std::size_t most = std::min(previous.size(), entry.size());
+        while (shared < most && previous[shared] == entry[shared]) ++shared;
+        put_length(shared);
+        put_length(entry.size() - shared);
+        bytes.append(entry.substr(shared));
+        previous = entry;
     });
     put(crc32c(bytes));
     return bytes;
@@ -124,31 +132,36 @@ inline bool load_deadline_file(std::string_view bytes, std::uint64_t stored_keys
     if (to_little_endian(load_unaligned<std::uint32_t>(bytes.data() + body)) != crc32c(bytes.substr(0, body))) {
         return false;
     }
-    const auto u64_at = [&](std::size_t at) {
-        return to_little_endian(load_unaligned<std::uint64_t>(bytes.data() + at));
-    };
     if (to_little_endian(load_unaligned<std::uint32_t>(bytes.data() + 8)) != deadline_file_version ||
-        u64_at(12) != stored_keys || body - deadline_file_header_size < data_files.size() + 8 ||
+        to_little_endian(load_unaligned<std::uint64_t>(bytes.data() + 12)) != stored_keys ||
+        body - deadline_file_header_size < data_files.size() + 8 ||
         bytes.substr(deadline_file_header_size, data_files.size()) != data_files) {
         return false;
     }
-    std::size_t at = deadline_file_header_size + data_files.size();
-    const std::uint64_t count = u64_at(at);
-    at += 8;
-    std::string_view previous;
+    const char* p = bytes.data() + deadline_file_header_size + data_files.size();
+    const char* const end = bytes.data() + body;
+    const std::uint64_t count = to_little_endian(load_unaligned<std::uint64_t>(p));
+    p += 8;
+    std::string entry;  // the previous entry, then this one
     for (std::uint64_t i = 0; i < count; ++i) {
-        if (body - at < 4) break;
-        const std::size_t length = to_little_endian(load_unaligned<std::uint32_t>(bytes.data() + at));
-        at += 4;
-        // An entry is a deadline and a key, and sorts after the one before it.
-        if (length < 8 || body - at < length) break;
-        const std::string_view entry = bytes.substr(at, length);
-        at += length;
-        if (i != 0 && entry <= previous) break;
+        std::uint64_t shared = 0;
+        std::uint64_t rest = 0;
+        if ((p = get_varint(p, end, shared)) == nullptr || (p = get_varint(p, end, rest)) == nullptr ||
+            shared > entry.size() || rest > static_cast<std::uint64_t>(end - p)) {
+            break;
+        }
+        // Entries ascend: this one differs from the previous where the shared bytes end,
+        // with a greater byte, or goes on past its end.
+        const bool ascends =
+            i == 0 || (rest != 0 && (shared == entry.size() ||
+                                     static_cast<unsigned char>(*p) > static_cast<unsigned char>(entry[shared])));
+        entry.resize(static_cast<std::size_t>(shared));
+        entry.append(p, static_cast<std::size_t>(rest));
+        p += rest;
+        if (!ascends || entry.size() < 8) break;  // an entry is a deadline and a key
         index.append(entry, {});
-        previous = entry;
     }
-    if (index.size() == count && at == body) return true;
+    if (index.size() == count && p == end) return true;
     index.clear();
     return false;
 }
