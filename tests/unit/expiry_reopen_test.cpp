@@ -141,7 +141,7 @@ TEST_CASE("the open trusts a deadlines file that fits the store, and reads no va
     }
     kvforge::detail::btree_table index;
     const std::int64_t deadline = (test_clock::now() + 5s).time_since_epoch().count();
-    index.append(kvforge::detail::deadline_header::index_key(deadline, "key0"), {});
+    index.upsert(kvforge::detail::deadline_header::index_key(deadline, "key0"), {}, [](std::string_view) {});
     kvforge::posix_io io;
     std::string data_files;
     REQUIRE(kvforge::detail::describe_data_files(io, path, data_files));
@@ -314,27 +314,55 @@ TEST_CASE("clear and purge_expired leave a deadlines file that fits the store", 
     CHECK(db.size() == 0);
 }
 
-TEST_CASE("btree_table::append builds the same table as upserts in order", "[expiry][reopen][btree]") {
-    kvforge::detail::btree_table appended;
-    kvforge::detail::btree_table inserted;
-    std::vector<std::string> keys;
-    for (int i = 0; i < 20000; ++i) {
-        char key[16];
-        std::snprintf(key, sizeof key, "k%07d", i * 7);
-        keys.emplace_back(key);
+TEST_CASE("btree_table::assign_sorted builds the table upserts would", "[expiry][reopen][btree]") {
+    for (const int n : {0, 1, 63, 64, 78, 4000, 4033, 4096 + 63 * 64 + 1, 300000}) {
+        INFO(n << " records");
+        std::vector<std::string> keys;
+        for (int i = 0; i < n; ++i) {
+            char key[24];
+            std::snprintf(key, sizeof key, "user:%09d", i * 7);
+            keys.emplace_back(key);
+        }
+        kvforge::detail::btree_table table;
+        table.upsert("replaced", "x", [](std::string_view) {});
+        std::size_t next = 0;
+        table.assign_sorted([&](std::string_view& key, std::string_view& payload) {
+            if (next == keys.size()) return false;
+            key = keys[next];
+            payload = std::string_view(keys[next]).substr(5);
+            ++next;
+            return true;
+        });
+        REQUIRE(table.size() == keys.size());
+        CHECK_FALSE(table.find("replaced").has_value());
+        std::vector<std::string> seen;
+        table.for_each([&](std::string_view key, std::string_view payload) {
+            CHECK(payload == key.substr(5));
+            seen.emplace_back(key);
+        });
+        CHECK(seen == keys);
+        for (const std::string& key : keys) CHECK(table.find(key) == std::string_view(key).substr(5));
+        CHECK_FALSE(table.find("user:000000001").has_value());
+        std::vector<std::string> down;
+        table.visit_down_from(std::nullopt, true, [&](std::string_view key, std::string_view) {
+            down.emplace_back(key);
+            return true;
+        });
+        CHECK(std::equal(down.rbegin(), down.rend(), keys.begin(), keys.end()));
+        // It stays a table like any other: inserts between its keys, then erasing every key.
+        for (int i = 0; i < n; i += 3) {
+            char key[24];
+            std::snprintf(key, sizeof key, "user:%09d", i * 7 + 1);
+            CHECK(table.upsert(key, "new", [](std::string_view) {}));
+        }
+        for (int i = 0; i < n; i += 3) {
+            char key[24];
+            std::snprintf(key, sizeof key, "user:%09d", i * 7 + 1);
+            CHECK(table.erase(key, [](std::string_view) {}));
+        }
+        for (std::size_t i = 0; i < keys.size(); i += 2) CHECK(table.erase(keys[i], [](std::string_view) {}));
+        for (std::size_t i = 0; i < keys.size(); ++i) CHECK(table.find(keys[i]).has_value() == (i % 2 == 1));
+        for (std::size_t i = 1; i < keys.size(); i += 2) CHECK(table.erase(keys[i], [](std::string_view) {}));
+        CHECK(table.empty());
     }
-    for (const std::string& key : keys) appended.append(key, key.substr(1));
-    for (std::size_t i = keys.size(); i-- > 0;) inserted.upsert(keys[i], keys[i].substr(1), [](std::string_view) {});
-    REQUIRE(appended.size() == keys.size());
-    std::vector<std::string> seen;
-    appended.for_each([&](std::string_view key, std::string_view payload) {
-        CHECK(payload == key.substr(1));
-        seen.emplace_back(key);
-    });
-    CHECK(seen == keys);
-    for (const std::string& key : keys) CHECK(appended.find(key) == inserted.find(key));
-    CHECK_FALSE(appended.find("k0000001").has_value());
-    // It stays a table like any other: erasing every other key and finding the rest.
-    for (std::size_t i = 0; i < keys.size(); i += 2) CHECK(appended.erase(keys[i], [](std::string_view) {}));
-    for (std::size_t i = 0; i < keys.size(); ++i) CHECK(appended.find(keys[i]).has_value() == (i % 2 == 1));
 }

@@ -143,25 +143,35 @@ inline bool load_deadline_file(std::string_view bytes, std::uint64_t stored_keys
     const std::uint64_t count = to_little_endian(load_unaligned<std::uint64_t>(p));
     p += 8;
     std::string entry;  // the previous entry, then this one
-    for (std::uint64_t i = 0; i < count; ++i) {
+    std::uint64_t loaded = 0;
+    bool damaged = false;
+    index.assign_sorted([&](std::string_view& key, std::string_view& payload) {
+        if (loaded == count) return false;
         std::uint64_t shared = 0;
         std::uint64_t rest = 0;
         if ((p = get_varint(p, end, shared)) == nullptr || (p = get_varint(p, end, rest)) == nullptr ||
             shared > entry.size() || rest > static_cast<std::uint64_t>(end - p)) {
-            break;
+            damaged = true;
+            return false;
         }
         // Entries ascend: this one differs from the previous where the shared bytes end,
         // with a greater byte, or goes on past its end.
         const bool ascends =
-            i == 0 || (rest != 0 && (shared == entry.size() ||
-                                     static_cast<unsigned char>(*p) > static_cast<unsigned char>(entry[shared])));
+            loaded == 0 || (rest != 0 && (shared == entry.size() ||
+                                          static_cast<unsigned char>(*p) > static_cast<unsigned char>(entry[shared])));
         entry.resize(static_cast<std::size_t>(shared));
         entry.append(p, static_cast<std::size_t>(rest));
         p += rest;
-        if (!ascends || entry.size() < 8) break;  // an entry is a deadline and a key
-        index.append(entry, {});
-    }
-    if (index.size() == count && p == end) return true;
+        if (!ascends || entry.size() < 8) {  // an entry is a deadline and a key
+            damaged = true;
+            return false;
+        }
+        key = entry;
+        payload = {};
+        ++loaded;
+        return true;
+    });
+    if (!damaged && p == end) return true;
     index.clear();
     return false;
 }

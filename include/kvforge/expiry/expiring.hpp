@@ -575,8 +575,8 @@ private:
     }
 
     /// Builds the deadline index from the headers of the stored values: the entries are
-    /// gathered in one buffer, sorted and appended in order, which builds the tree in one
-    /// pass rather than by a search and an insert at a random place per key.
+    /// gathered in one buffer and sorted, and the tree is built from them bottom up in one
+    /// pass, rather than by a search and an insert at a random place per key.
     void index_stored_deadlines(std::error_code& ec) {
         std::string gathered;
         std::vector<std::pair<std::size_t, std::size_t>> places;  // (offset, size) of each entry in gathered
@@ -598,7 +598,13 @@ private:
         for (const auto& [offset, size] : places) entries.emplace_back(gathered.data() + offset, size);
         places = {};
         std::sort(entries.begin(), entries.end());
-        for (const std::string_view entry : entries) deadlines_.append(entry, {});
+        std::size_t i = 0;
+        deadlines_.assign_sorted([&](std::string_view& key, std::string_view& payload) {
+            if (i == entries.size()) return false;
+            key = entries[i++];
+            payload = {};
+            return true;
+        });
     }
 
     /// Calls on_entry(index key) for each deadline index entry whose deadline is at or before at.
