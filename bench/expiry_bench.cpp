@@ -11,8 +11,11 @@
 //   reopen/file_log/plain, .../expiring   open() of a closed file_log store of that many
 //   reopen/mmap_file/plain, .../expiring  keys (every one with a deadline when expiring),
 //                                         under the system's temporary directory
-//                                         (KVFORGE_BENCH_DIR): expiring rebuilds its
-//                                         deadline index from the stored values
+//                                         (KVFORGE_BENCH_DIR)
+//   .../expiring_half                     the same with every other key without a deadline
+//   .../expiring_scan                     the same as .../expiring with the deadlines file
+//                                         removed before each open, so the index is
+//                                         rebuilt from the stored values
 
 #include <benchmark/benchmark.h>
 
@@ -130,7 +133,11 @@ using persistent_plain = kvforge::store<std::string, std::string, Store>;
 template <class Store>
 using persistent_expiring = kvforge::store<std::string, std::string, Store, kvforge::expiring<bench_clock>>;
 
-template <class Store>
+/// How a reopen benchmark's keys get deadlines, and whether its open finds the deadlines
+/// file its last close wrote.
+enum class reopen_case { all_deadlines, half_deadlines, all_deadlines_without_file };
+
+template <class Store, reopen_case Case = reopen_case::all_deadlines>
 void reopen_bench(benchmark::State& state) {
     const auto& k = keys();
     const char* base = std::getenv("KVFORGE_BENCH_DIR");
@@ -144,9 +151,14 @@ void reopen_bench(benchmark::State& state) {
     {
         Store db(directory + "/store");
         const bench_clock::time_point deadline(bench_clock::duration(1'000'000'000));
-        for (const std::string& key : k) {
+        for (std::size_t i = 0; i < k.size(); ++i) {
+            const std::string& key = k[i];
             if constexpr (Store::expiring) {
-                db.put(key, value, deadline);
+                if (Case == reopen_case::half_deadlines && i % 2 == 1) {
+                    db.put(key, value);
+                } else {
+                    db.put(key, value, deadline);
+                }
             } else {
                 db.put(key, value);
             }
@@ -158,6 +170,11 @@ void reopen_bench(benchmark::State& state) {
     state.counters["disk_bytes"] = static_cast<double>(disk_bytes);
     Store db;
     for (auto _ : state) {
+        if (Case == reopen_case::all_deadlines_without_file) {
+            state.PauseTiming();
+            std::filesystem::remove(directory + "/store/deadlines");
+            state.ResumeTiming();
+        }
         db.open(directory + "/store");
         state.PauseTiming();
         if (db.size() != k.size()) state.SkipWithError("the reopened store lost keys");
@@ -181,6 +198,10 @@ BENCHMARK_TEMPLATE(reopen_bench, persistent_plain<kvforge::file_log>)
     ->Name("reopen/file_log/plain")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
 BENCHMARK_TEMPLATE(reopen_bench, persistent_expiring<kvforge::file_log>)
     ->Name("reopen/file_log/expiring")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
+BENCHMARK_TEMPLATE(reopen_bench, persistent_expiring<kvforge::file_log>, reopen_case::half_deadlines)
+    ->Name("reopen/file_log/expiring_half")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
+BENCHMARK_TEMPLATE(reopen_bench, persistent_expiring<kvforge::file_log>, reopen_case::all_deadlines_without_file)
+    ->Name("reopen/file_log/expiring_scan")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
 BENCHMARK_TEMPLATE(reopen_bench, persistent_plain<kvforge::mmap_file>)
     ->Name("reopen/mmap_file/plain")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
 BENCHMARK_TEMPLATE(reopen_bench, persistent_expiring<kvforge::mmap_file>)

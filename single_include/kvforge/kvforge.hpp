@@ -1619,6 +1619,7 @@ static_assert(index_policy<hash_index>);
 #include <optional>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 
 namespace kvforge::detail {
@@ -1719,6 +1720,123 @@ public:
         r = fresh;
         compact_if_worthwhile();
         return false;
+    }
+
+    /// Replaces the table's records with those next(std::string_view& key,
+    /// std::string_view& payload) gives until it returns false, which must come in
+    /// strictly ascending key order (the views need last only until the next call). The
+    /// tree is built bottom up in one pass, with no search: full leaves, then each level
+    /// of inner nodes over the one below, the last two nodes of a level sharing their
+    /// entries so that neither is underfull. Should an allocation or next throw, the
+    /// table is left empty.
+    template <class Next>
+    void assign_sorted(Next&& next) {
+        clear();
+        std::vector<std::pair<node_base*, bool>> made;  // every node allocated, and whether it is a leaf
+        try {
+            const auto make = [&](bool leaf) -> node_base* {
+                made.emplace_back(nullptr, leaf);
+                node_base* node = leaf ? static_cast<node_base*>(make_leaf().release()) : make_inner().release();
+                made.back().first = node;
+                return node;
+            };
+            const auto last_key = [&](const leaf_node& leaf) { return records_.view(leaf.refs[leaf.count - 1]).key; };
+            // Level 0: full leaves, chained, with the shortest separators between them.
+            std::vector<node_base*> level;
+            std::vector<ref> separators;  // separators[i] lies between level[i] and level[i + 1]
+            leaf_node* leaf = nullptr;
+            std::string_view key;
+            std::string_view payload;
+            while (next(key, payload)) {
+                if (leaf == nullptr || leaf->count == leaf_capacity) {
+                    if (leaf != nullptr)
+                        separators.push_back(separators_.append(shortest_separator(last_key(*leaf), key), {}));
+                    auto* fresh = static_cast<leaf_node*>(make(true));
+                    fresh->count = 0;
+                    fresh->skip = 0;
+                    fresh->next = nullptr;
+                    if (leaf != nullptr) leaf->next = fresh;
+                    level.push_back(fresh);
+                    leaf = fresh;
+                }
+                leaf->refs[leaf->count++] = records_.append(key, payload);
+                ++size_;
+            }
+            if (leaf == nullptr) return;
+            if (leaf->count < leaf_min && level.size() > 1) {
+                // The last leaf takes the back half of the full one before it.
+                auto& before = *static_cast<leaf_node*>(level[level.size() - 2]);
+                const std::uint32_t moved = (before.count - leaf->count) / 2;
+                std::copy_backward(leaf->refs.begin(), leaf->refs.begin() + leaf->count,
+                                   leaf->refs.begin() + leaf->count + moved);
+                std::copy(before.refs.begin() + before.count - moved, before.refs.begin() + before.count,
+                          leaf->refs.begin());
+                before.count -= moved;
+                leaf->count += moved;
+                const ref fresh =
+                    separators_.append(shortest_separator(last_key(before), records_.view(leaf->refs[0]).key), {});
+                separators_.release(separators.back());
+                separators.back() = fresh;
+            }
+            // Inner levels, until one node is left: groups of inner_capacity children.
+            std::uint32_t height = 0;
+            while (level.size() > 1) {
+                const std::size_t n = level.size();
+                std::vector<std::size_t> ends;  // the end of each group of children
+                for (std::size_t end = inner_capacity; end < n; end += inner_capacity) ends.push_back(end);
+                ends.push_back(n);
+                if (ends.size() > 1 && n - ends[ends.size() - 2] < inner_min) {
+                    const std::size_t begin = ends.size() > 2 ? ends[ends.size() - 3] : 0;
+                    ends[ends.size() - 2] = begin + (n - begin) / 2;
+                }
+                std::vector<node_base*> parents;
+                std::vector<ref> up;
+                std::size_t begin = 0;
+                for (const std::size_t end : ends) {
+                    auto* inner = static_cast<inner_node*>(make(false));
+                    inner->count = static_cast<std::uint32_t>(end - begin);
+                    inner->skip = 0;
+                    std::copy(level.begin() + begin, level.begin() + end, inner->children.begin());
+                    std::copy(separators.begin() + begin, separators.begin() + end - 1, inner->separators.begin());
+                    if (end != n) up.push_back(separators[end - 1]);
+                    parents.push_back(inner);
+                    begin = end;
+                }
+                level = std::move(parents);
+                separators = std::move(up);
+                ++height;
+            }
+            // Prefixes from the root down: each node skips the bytes its fences share.
+            const auto set_prefixes = [&](const auto& self, node_base* node, std::uint32_t levels,
+                                          const fences& f) -> void {
+                if (levels == 0) {
+                    auto& l = *static_cast<leaf_node*>(node);
+                    l.skip = static_cast<std::uint32_t>(shared_bytes(f));
+                    load_prefixes(l, 0, l.count);
+                    return;
+                }
+                auto& inner = *static_cast<inner_node*>(node);
+                reload(inner, f);
+                for (std::uint32_t i = 0; i < inner.count; ++i) {
+                    self(self, inner.children[i], levels - 1, child_fences(inner, f, i));
+                }
+            };
+            set_prefixes(set_prefixes, level.front(), height, fences{});
+            root_ = level.front();
+            height_ = height;
+            for (const auto& [node, is_leaf] : made) ++(is_leaf ? leaf_count_ : inner_count_);
+        } catch (...) {
+            for (const auto& [node, is_leaf] : made) {
+                if (is_leaf) {
+                    delete static_cast<leaf_node*>(node);
+                } else {
+                    delete static_cast<inner_node*>(node);
+                }
+            }
+            root_ = nullptr;
+            clear();
+            throw;
+        }
     }
 
     /// Removes the record for key, first calling on_erase(std::string_view old_payload).
@@ -3194,9 +3312,11 @@ private:
 /// a deadline, so purge_expired() walks exactly the entries whose deadline has passed.
 ///
 /// In a file store the header is written with the value, so deadlines survive a restart:
-/// open() rebuilds the deadline index from the stored values, and the MANIFEST's expiry
-/// field records the clock and its tick (clock_name), so that no store opens the values
-/// under another reading of their first bytes.
+/// close() writes the deadline index to the store's deadlines file, which the next open()
+/// loads without reading a value (deadline_file.hpp), else open() rebuilds the index from
+/// the stored values. The MANIFEST's expiry field records the clock and its tick
+/// (clock_name), so that no store opens the values under another reading of their first
+/// bytes.
 
 #include <algorithm>
 #include <chrono>
@@ -3207,6 +3327,7 @@ private:
 #include <functional>
 #include <map>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <shared_mutex>
 #include <span>
@@ -3333,7 +3454,8 @@ inline constexpr auto crc32c_tables = [] {
 ///
 /// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
 /// data-<generation>.kvhint, dictionary-<generation>.zstd (the compression dictionaries a
-/// store of kvforge::compressed<kvforge::zstd_trained<>> trains), and each name but LOCK
+/// store of kvforge::compressed<kvforge::zstd_trained<>> trains), deadlines (the deadline
+/// index an expiring store writes at a clean close), and each name but LOCK
 /// followed by .tmp while it is written. <generation> is ten decimal digits, 0000000001 to
 /// 4294967295 (a dictionary's is its number). Anything else
 /// in the directory is not kvforge's: a store is never opened among such entries, and
@@ -3358,6 +3480,7 @@ enum class store_file_kind {
     data,        ///< data-<generation>.kvlog: a header and the log of records
     hint,        ///< data-<generation>.kvhint: every live key with the place of its record
     dictionary,  ///< dictionary-<number>.zstd: a zstd dictionary trained from the store's values
+    deadlines,   ///< deadlines: an expiring store's deadline index at its last clean close
 };
 
 /// The ten digits of a generation as a number, or nothing when they are not ten decimal
@@ -3391,6 +3514,9 @@ public:
         return {store_file_kind::hint, generation, false};
     }
 
+    /// The deadline index of an expiring store (expiry/deadline_file.hpp).
+    [[nodiscard]] static store_file_name deadlines() { return {store_file_kind::deadlines, 0, false}; }
+
     /// The compression dictionary of a number (compression/zstd_trained.hpp).
     [[nodiscard]] static store_file_name dictionary(std::uint32_t number) {
         return {store_file_kind::dictionary, number, false};
@@ -3407,6 +3533,7 @@ public:
             return lock();
         }
         if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
+        if (base == "deadlines") return store_file_name(store_file_kind::deadlines, 0, temporary);
         // dictionary-<ten digits>.zstd
         constexpr std::string_view dictionary_prefix = "dictionary-";
         constexpr std::string_view dictionary_extension = ".zstd";
@@ -3428,11 +3555,11 @@ public:
         return std::nullopt;
     }
 
-    /// The name a manifest, data, hint or dictionary file has while it is written, before it is renamed into place.
+    /// The name a file (any but LOCK) has while it is written, before it is renamed into place.
     [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
 
     [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
-    /// The generation of a data or hint file, the number of a dictionary; 0 for LOCK and MANIFEST.
+    /// The generation of a data or hint file, the number of a dictionary; 0 for LOCK, MANIFEST and deadlines.
     [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
     /// Whether this is a .tmp name: a file being written, never read.
     [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
@@ -3447,6 +3574,8 @@ private:
             name_ = "LOCK";
         } else if (kind == store_file_kind::manifest) {
             name_ = manifest_file_name;
+        } else if (kind == store_file_kind::deadlines) {
+            name_ = "deadlines";
         } else if (kind == store_file_kind::dictionary) {
             char name[32];
             std::snprintf(name, sizeof name, "dictionary-%010u.zstd", static_cast<unsigned>(generation));
@@ -3856,6 +3985,282 @@ struct verify_report {
 
 }  // namespace kvforge
 // ---- end kvforge/stats.hpp ----
+// ---- begin kvforge/expiry/deadline_file.hpp ----
+/// \file deadline_file.hpp
+/// The deadlines file: an expiring store's deadline index, written at a clean close so
+/// that the next open rebuilds the index without reading a value.
+///
+/// Layout, integers little-endian (docs/format.md):
+///
+///     magic "KVFDLINE", u32 format version (1),
+///     u64 keys the store held at the close (expired or not),
+///     u32 data file count, and for each data file (by generation): u32 generation,
+///     u64 size, u64 inode, u64 modification time in nanoseconds,
+///     u64 entry count,
+///     entries in ascending order, each an index key (the deadline as 8 big-endian
+///     bytes with the sign bit flipped, then the key) as a varint of the bytes it shares
+///     with the previous entry, a varint of the length of the rest, and the rest,
+///     u32 CRC-32C of every byte before it.
+///
+/// A writable open takes the file and removes it before the store can change, so a file
+/// that exists describes the store as its last clean close left it. The data files it
+/// names bind it to that state besides: a file whose data files are not the directory's
+/// (another store's, or one that a close raced with a writer) is not used, nor one that
+/// is damaged, of another version or for another number of keys: the open then reads the
+/// deadlines from the stored values instead.
+
+#include <fcntl.h>
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <functional>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+inline constexpr std::string_view deadline_file_magic = "KVFDLINE";
+inline constexpr std::uint32_t deadline_file_version = 1;
+/// Magic, version and key count; the data files and the entry count follow.
+inline constexpr std::size_t deadline_file_header_size = 8 + 4 + 8;
+
+/// The data files of a store directory as the deadlines file records them: for each, by
+/// generation, its generation, size, inode and modification time. Any write to the store
+/// changes one of them; a copy of the directory changes the inodes.
+template <class IO>
+bool describe_data_files(IO& io, const std::string& directory, std::string& out) {
+    std::vector<std::string> entries;
+    if (io.list_directory(directory.c_str(), entries) != 0) return false;
+    std::vector<std::uint32_t> generations;
+    for (const std::string& entry : entries) {
+        const std::optional<store_file_name> name = store_file_name::recognise(entry);
+        if (name && name->kind() == store_file_kind::data && !name->is_temporary()) {
+            generations.push_back(name->generation());
+        }
+    }
+    std::sort(generations.begin(), generations.end());
+    out.clear();
+    const auto put = [&](auto value) {
+        char raw[sizeof value];
+        store_unaligned(raw, to_little_endian(value));
+        out.append(raw, sizeof raw);
+    };
+    put(static_cast<std::uint32_t>(generations.size()));
+    for (const std::uint32_t generation : generations) {
+        struct stat info {};
+        const std::string path = directory + "/" + store_file_name::data(generation).str();
+        if (io.stat(path.c_str(), &info) != 0) return false;
+        put(generation);
+        put(static_cast<std::uint64_t>(info.st_size));
+        put(static_cast<std::uint64_t>(info.st_ino));
+        put(static_cast<std::uint64_t>(info.st_mtim.tv_sec) * 1'000'000'000 +
+            static_cast<std::uint64_t>(info.st_mtim.tv_nsec));
+    }
+    return true;
+}
+
+/// The bytes of the deadlines file for index, the deadline index of a store of
+/// stored_keys keys whose data files describe_data_files() described as data_files.
+[[nodiscard]] inline std::string encode_deadline_file(const btree_table& index, std::uint64_t stored_keys,
+                                                      std::string_view data_files) {
+    std::string bytes;
+    const auto put = [&](auto value) {
+        char raw[sizeof value];
+        store_unaligned(raw, to_little_endian(value));
+        bytes.append(raw, sizeof raw);
+    };
+    const auto put_length = [&](std::size_t value) {
+        char raw[max_varint_size];
+        bytes.append(raw, static_cast<std::size_t>(put_varint(raw, value) - raw));
+    };
+    bytes.append(deadline_file_magic);
+    put(deadline_file_version);
+    put(std::uint64_t{stored_keys});
+    bytes.append(data_files);
+    put(std::uint64_t{index.size()});
+    std::string_view previous;  // a view into index's records, which stay where they are
+    index.for_each([&](std::string_view entry, std::string_view) {
+        std::size_t shared = 0;
+        const std::size_t most = std::min(previous.size(), entry.size());
+        while (shared < most && previous[shared] == entry[shared]) ++shared;
+        put_length(shared);
+        put_length(entry.size() - shared);
+        bytes.append(entry.substr(shared));
+        previous = entry;
+    });
+    put(crc32c(bytes));
+    return bytes;
+}
+
+/// Builds index (empty) from the bytes of a deadlines file, checked whole first: false,
+/// with index left empty, when they are not a deadlines file of this version whose
+/// checksum holds, with ascending entries, for a store of stored_keys keys and these data_files.
+inline bool load_deadline_file(std::string_view bytes, std::uint64_t stored_keys, std::string_view data_files,
+                               btree_table& index) {
+    if (bytes.size() < deadline_file_header_size + 4 || bytes.substr(0, 8) != deadline_file_magic) return false;
+    const std::size_t body = bytes.size() - 4;
+    if (to_little_endian(load_unaligned<std::uint32_t>(bytes.data() + body)) != crc32c(bytes.substr(0, body))) {
+        return false;
+    }
+    if (to_little_endian(load_unaligned<std::uint32_t>(bytes.data() + 8)) != deadline_file_version ||
+        to_little_endian(load_unaligned<std::uint64_t>(bytes.data() + 12)) != stored_keys ||
+        body - deadline_file_header_size < data_files.size() + 8 ||
+        bytes.substr(deadline_file_header_size, data_files.size()) != data_files) {
+        return false;
+    }
+    const char* p = bytes.data() + deadline_file_header_size + data_files.size();
+    const char* const end = bytes.data() + body;
+    const std::uint64_t count = to_little_endian(load_unaligned<std::uint64_t>(p));
+    p += 8;
+    std::string entry;  // the previous entry, then this one
+    std::uint64_t loaded = 0;
+    bool damaged = false;
+    index.assign_sorted([&](std::string_view& key, std::string_view& payload) {
+        if (loaded == count) return false;
+        std::uint64_t shared = 0;
+        std::uint64_t rest = 0;
+        if ((p = get_varint(p, end, shared)) == nullptr || (p = get_varint(p, end, rest)) == nullptr ||
+            shared > entry.size() || rest > static_cast<std::uint64_t>(end - p)) {
+            damaged = true;
+            return false;
+        }
+        // Entries ascend: this one differs from the previous where the shared bytes end,
+        // with a greater byte, or goes on past its end.
+        const bool ascends =
+            loaded == 0 || (rest != 0 && (shared == entry.size() ||
+                                          static_cast<unsigned char>(*p) > static_cast<unsigned char>(entry[shared])));
+        entry.resize(static_cast<std::size_t>(shared));
+        entry.append(p, static_cast<std::size_t>(rest));
+        p += rest;
+        if (!ascends || entry.size() < 8) {  // an entry is a deadline and a key
+            damaged = true;
+            return false;
+        }
+        key = entry;
+        payload = {};
+        ++loaded;
+        return true;
+    });
+    if (!damaged && p == end) return true;
+    index.clear();
+    return false;
+}
+
+/// The path of the deadlines file (or its .tmp) in the store directory `directory`.
+[[nodiscard]] inline std::string deadline_file_path(const std::string& directory, bool temporary = false) {
+    const store_file_name name = store_file_name::deadlines();
+    return directory + "/" + (temporary ? name.temporary() : name).str();
+}
+
+/// Reads the whole deadlines file of the store in directory into bytes; false when there
+/// is none or it cannot be read, which only means the index is rebuilt another way.
+template <class IO>
+bool read_deadline_file(IO& io, const std::string& directory, std::string& bytes) {
+    data_file<IO> file;
+    std::error_code ec;
+    std::uint64_t size = 0;
+    if (!file.open(io, deadline_file_path(directory), O_RDONLY, ec) || !file.size(size, ec)) return false;
+    bytes.resize(static_cast<std::size_t>(size));
+    return file.read(0, bytes.data(), bytes.size(), ec);
+}
+
+/// fsync of the directory, so that a file created, renamed or removed in it stays so.
+template <class IO>
+bool sync_store_directory(IO& io, const std::string& directory, std::error_code& ec) {
+    data_file<IO> handle;
+    if (!handle.open(io, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
+    if (retry_on_eintr([&] { return io.fsync(handle.descriptor()); }) != 0) {
+        fail_errno(ec, errno, "fsync directory " + directory);
+        return false;
+    }
+    return true;
+}
+
+/// Writes the deadlines file as the store's other files are written: to its .tmp name,
+/// synced, renamed into place, and the directory synced. On failure the .tmp is removed.
+template <class IO>
+bool write_deadline_file(IO& io, const std::string& directory, std::string_view bytes, std::error_code& ec) {
+    const std::string temporary = deadline_file_path(directory, true);
+    const std::string final_path = deadline_file_path(directory);
+    bool written = false;
+    {
+        data_file<IO> file;
+        written =
+            file.open(io, temporary, O_WRONLY | O_CREAT | O_TRUNC, ec) && file.write(0, bytes, ec) && file.sync(ec);
+    }
+    if (written && retry_on_eintr([&] { return io.rename(temporary.c_str(), final_path.c_str()); }) != 0) {
+        fail_errno(ec, errno, "rename " + temporary + " to " + final_path);
+        written = false;
+    }
+    if (!written) {
+        io.unlink(temporary.c_str());
+        return false;
+    }
+    return sync_store_directory(io, directory, ec);
+}
+
+/// Removes the deadlines file, when there is one, and syncs the directory, so that no
+/// crash can bring the file back once the store has changed.
+template <class IO>
+bool remove_deadline_file(IO& io, const std::string& directory, std::error_code& ec) {
+    const std::string path = deadline_file_path(directory);
+    if (retry_on_eintr([&] { return io.unlink(path.c_str()); }) != 0) {
+        if (errno == ENOENT) return true;
+        fail_errno(ec, errno, "remove " + path);
+        return false;
+    }
+    return sync_store_directory(io, directory, ec);
+}
+
+/// The deadlines file of an open writable store, reached through the store's I/O policy,
+/// which this holds behind functions so that its owner need not be a template of it.
+class deadline_file_access {
+public:
+    deadline_file_access() = default;
+    template <class IO>
+    deadline_file_access(IO io, std::string directory)
+        : write_([io, directory](std::string_view bytes) mutable {
+              std::error_code ignored;
+              return write_deadline_file(io, directory, bytes, ignored);
+          }),
+          remove_([io, directory]() mutable {
+              std::error_code ignored;
+              try {
+                  remove_deadline_file(io, directory, ignored);
+              } catch (const std::bad_alloc&) {
+                  // Left in place, a file that does not fit the data files is not used.
+              }
+          }),
+          describe_(
+              [io, directory](std::string& out) mutable { return detail::describe_data_files(io, directory, out); }) {}
+
+    /// Whether there is a file to write (the store is open for writing).
+    explicit operator bool() const noexcept { return static_cast<bool>(write_); }
+    /// Writes the file; false when it could not be written (then there is none).
+    bool write(std::string_view bytes) const { return write_(bytes); }
+    /// Removes the file, if it can.
+    void remove() const noexcept { remove_(); }
+    /// describe_data_files() of the store's directory.
+    bool describe_data_files(std::string& out) const { return describe_(out); }
+
+private:
+    std::function<bool(std::string_view)> write_;
+    std::function<void()> remove_;
+    std::function<bool(std::string&)> describe_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/expiry/deadline_file.hpp ----
 
 namespace kvforge {
 
@@ -4063,9 +4468,13 @@ class expiring_backend : public expiring_reads<typename Policies::expiry::clock,
 public:
     void configure(const kvforge::options& opts, std::error_code& ec) { inner_.configure(opts, ec); }
 
-    /// Opens Inner's files, then rebuilds the deadline index from the stored values'
-    /// headers: one read of every live value (in file order where Inner offers it). A key whose deadline passed while the
-    /// store was closed gets its entry too, so reads hide it and purge_expired() finds it.
+    /// Opens Inner's files, then rebuilds the deadline index: from the deadlines file
+    /// the last clean close wrote (deadline_file.hpp), read whole and checked, when there
+    /// is one that fits the store; else from the stored values' headers, one read of
+    /// every live value (in file order where Inner offers it), sorted and loaded in one
+    /// pass. A key whose deadline passed while the store was closed gets its entry too,
+    /// so reads hide it and purge_expired() finds it. A writable open then removes the
+    /// file, before anything can change the store; a read-only one leaves it.
     template <class Io>
     void open(std::string_view path, const kvforge::options& opts, Io io, const composition& wanted,
               std::error_code& ec)
@@ -4073,33 +4482,64 @@ public:
     {
         const write_lock lock(mutex_);
         deadlines_.clear();
+        deadline_file_ = {};
+        const std::string directory(path);
+        Io file_io = io;
         inner_.open(path, opts, std::move(io), wanted, ec);
         if (ec) return;
-        const auto note_deadline = [&](std::string_view key, std::string_view stored) {
-            if (const auto deadline = deadline_header::deadline_of(stored)) {
-                deadlines_.upsert(deadline_header::index_key(*deadline, key), {}, [](std::string_view) {});
-            }
-        };
-        // A log store reads its values fastest in the order they lie in its files.
-        if constexpr (requires { inner_.for_each_in_file_order(note_deadline, ec); }) {
-            inner_.for_each_in_file_order(note_deadline, ec);
-        } else {
-            inner_.for_each(note_deadline, ec);
+        // Salvage may drop records the file lists: its open reads the values.
+        std::string bytes;
+        std::string data_files;
+        if (opts.salvage || !describe_data_files(file_io, directory, data_files) ||
+            !read_deadline_file(file_io, directory, bytes) ||
+            !load_deadline_file(bytes, inner_.size(), data_files, deadlines_)) {
+            index_stored_deadlines(ec);
+        }
+        bytes = std::string();
+        if (!ec && !opts.read_only && remove_deadline_file(file_io, directory, ec)) {
+            deadline_file_ = deadline_file_access(std::move(file_io), directory);
         }
         if (!ec) return;
-        // A value that cannot be read leaves the index incomplete: the open fails whole.
+        // A value that cannot be read leaves the index incomplete, a deadlines file that
+        // cannot be removed could outlive the writes to come: the open fails whole.
         std::error_code ignored;
         inner_.close(ignored);
         deadlines_.clear();
     }
 
+    /// Closes Inner. A writable store first makes its writes durable and writes its
+    /// deadline index to the deadlines file while it still holds the store's lock, so
+    /// that no other opener comes between; the file goes again if Inner's close fails or
+    /// changes the data files (a compaction due), as the file would no longer fit them.
+    /// A deadlines file that cannot be written is no error: the next open reads the values.
     void close(std::error_code& ec)
         requires requires(const Inner& inner) { inner.is_open(); }
     {
         const write_lock lock(mutex_);
+        std::string data_files;
+        const bool saved = save_deadlines(data_files);
         inner_.close(ec);
+        if (saved && (ec || !data_files_unchanged(data_files))) deadline_file_.remove();
+        deadline_file_ = {};
         deadlines_.clear();
     }
+
+    /// A store closed by its destructor writes its deadlines file as close() does.
+    ~expiring_backend() {
+        if constexpr (requires(const Inner& inner) { inner.is_open(); }) {
+            if (!deadline_file_) return;
+            std::error_code ignored;
+            try {
+                close(ignored);
+            } catch (...) {
+                // Inner's own destructor closes it; only the deadlines file is left unwritten.
+            }
+        }
+    }
+
+    expiring_backend() = default;
+    expiring_backend(const expiring_backend&) = delete;
+    expiring_backend& operator=(const expiring_backend&) = delete;
 
     [[nodiscard]] bool is_open() const noexcept
         requires requires(const Inner& inner) { inner.is_open(); }
@@ -4283,7 +4723,9 @@ public:
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
     /// Inner's online backup: the deadline headers travel with the values, and the copy's
-    /// MANIFEST names this store's expiry.
+    /// MANIFEST names this store's expiry. The deadlines file is not copied: a writable
+    /// store has none while it is open, and the copy's first open builds its index from
+    /// its values (then its close writes the file).
     void backup(std::string_view dest, std::error_code& ec)
         requires requires(Inner& inner) { inner.backup(dest, ec); }
     {
@@ -4318,6 +4760,66 @@ private:
         return erased && *old > now();
     }
 
+    /// Syncs Inner and writes the deadlines file, with data_files the description of the
+    /// data files it fits; whether it was written. Nothing is written for a store not
+    /// open for writing, nor when Inner's writes could not be made durable.
+    bool save_deadlines(std::string& data_files) noexcept {
+        if (!deadline_file_ || !inner_.is_open()) return false;
+        try {
+            std::error_code sync_error;
+            inner_.sync(sync_error);
+            return !sync_error && deadline_file_.describe_data_files(data_files) &&
+                   deadline_file_.write(encode_deadline_file(deadlines_, inner_.size(), data_files));
+        } catch (const std::bad_alloc&) {
+            // The file is a shortcut for the next open; a close never fails for want of it.
+            return false;
+        }
+    }
+
+    /// Whether the store's data files are still those data_files describes. (If they are
+    /// not and the file stays, the next open finds that it does not fit them.)
+    bool data_files_unchanged(const std::string& data_files) const noexcept {
+        try {
+            std::string now_files;
+            return deadline_file_.describe_data_files(now_files) && now_files == data_files;
+        } catch (const std::bad_alloc&) {
+            return false;
+        }
+    }
+
+    /// Builds the deadline index from the headers of the stored values: the entries are
+    /// gathered in one buffer and sorted, and the tree is built from them bottom up in one
+    /// pass, rather than by a search and an insert at a random place per key.
+    void index_stored_deadlines(std::error_code& ec) {
+        std::string gathered;
+        std::vector<std::pair<std::size_t, std::size_t>> places;  // (offset, size) of each entry in gathered
+        const auto note_deadline = [&](std::string_view key, std::string_view stored) {
+            if (const auto deadline = deadline_header::deadline_of(stored)) {
+                places.emplace_back(gathered.size(), 8 + key.size());
+                gathered += deadline_header::index_key(*deadline, key);
+            }
+        };
+        // A log store reads its values fastest in the order they lie in its files.
+        if constexpr (requires { inner_.for_each_in_file_order(note_deadline, ec); }) {
+            inner_.for_each_in_file_order(note_deadline, ec);
+        } else {
+            inner_.for_each(note_deadline, ec);
+        }
+        if (ec) return;
+        std::vector<std::string_view> entries;
+        entries.reserve(places.size());
+        for (const auto& [offset, size] : places) entries.emplace_back(gathered.data() + offset, size);
+        places = {};
+        std::sort(entries.begin(), entries.end());
+        std::size_t i = 0;
+        deadlines_.assign_sorted([&](std::string_view& key, std::string_view& payload) {
+            if (i == entries.size()) return false;
+            key = entries[i++];
+            payload = {};
+            return true;
+        });
+    }
+
     /// Calls on_entry(index key) for each deadline index entry whose deadline is at or before at.
     template <class OnEntry>
     void visit_expired(std::int64_t at, OnEntry&& on_entry) const {
@@ -4330,6 +4832,7 @@ private:
 
     mutable mutex_type mutex_;
     btree_table deadlines_;
+    deadline_file_access deadline_file_;  // set while a file store is open for writing
     std::string scratch_;  // a put's stored bytes, reused: writers hold mutex_, one at a time
     mutable typename Policies::threading::counter_type internal_reads_;
 };

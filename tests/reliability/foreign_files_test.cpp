@@ -70,6 +70,7 @@ const std::vector<std::string> near_misses = {
     "data-4294967296.kvlog",           // above UINT32_MAX: not a generation kvforge can write
     "data-9999999999.kvlog",           // the largest ten-digit number
     "data-0000000001.kvlog.bak",       // a user's copy
+    "deadlines.bak",                   // a user's copy of an expiring store's deadline index
     "data-0000000001.kvhint.tmp.tmp",  // .tmp once only
     "LOCK.tmp",                        // only data and hint files are written through .tmp
     "lock",                            // names are case-sensitive
@@ -126,9 +127,9 @@ TEMPLATE_TEST_CASE("kvforge's own leftovers are recognised by their exact names 
     temp_dir dir;
     const std::string path = dir / "db";
     make_store<TestType>(path);
-    // What an interrupted compaction or hint write leaves behind.
+    // What an interrupted compaction, hint write or expiring store's close leaves behind.
     const std::vector<std::string> leftovers = {"data-0000000002.kvlog.tmp", "data-0000000002.kvhint.tmp",
-                                                "data-0000000001.kvhint.tmp"};
+                                                "data-0000000001.kvhint.tmp", "deadlines.tmp"};
     for (const std::string& name : leftovers) write_file(path + "/" + name, "half written");
 
     TestType db(path);

@@ -30,6 +30,7 @@
 #include <optional>
 #include <string_view>
 #include <utility>
+#include <vector>
 
 #include "byte_order.hpp"
 #include "record_arena.hpp"
@@ -132,6 +133,123 @@ public:
         r = fresh;
         compact_if_worthwhile();
         return false;
+    }
+
+    /// Replaces the table's records with those next(std::string_view& key,
+    /// std::string_view& payload) gives until it returns false, which must come in
+    /// strictly ascending key order (the views need last only until the next call). The
+    /// tree is built bottom up in one pass, with no search: full leaves, then each level
+    /// of inner nodes over the one below, the last two nodes of a level sharing their
+    /// entries so that neither is underfull. Should an allocation or next throw, the
+    /// table is left empty.
+    template <class Next>
+    void assign_sorted(Next&& next) {
+        clear();
+        std::vector<std::pair<node_base*, bool>> made;  // every node allocated, and whether it is a leaf
+        try {
+            const auto make = [&](bool leaf) -> node_base* {
+                made.emplace_back(nullptr, leaf);
+                node_base* node = leaf ? static_cast<node_base*>(make_leaf().release()) : make_inner().release();
+                made.back().first = node;
+                return node;
+            };
+            const auto last_key = [&](const leaf_node& leaf) { return records_.view(leaf.refs[leaf.count - 1]).key; };
+            // Level 0: full leaves, chained, with the shortest separators between them.
+            std::vector<node_base*> level;
+            std::vector<ref> separators;  // separators[i] lies between level[i] and level[i + 1]
+            leaf_node* leaf = nullptr;
+            std::string_view key;
+            std::string_view payload;
+            while (next(key, payload)) {
+                if (leaf == nullptr || leaf->count == leaf_capacity) {
+                    if (leaf != nullptr)
+                        separators.push_back(separators_.append(shortest_separator(last_key(*leaf), key), {}));
+                    auto* fresh = static_cast<leaf_node*>(make(true));
+                    fresh->count = 0;
+                    fresh->skip = 0;
+                    fresh->next = nullptr;
+                    if (leaf != nullptr) leaf->next = fresh;
+                    level.push_back(fresh);
+                    leaf = fresh;
+                }
+                leaf->refs[leaf->count++] = records_.append(key, payload);
+                ++size_;
+            }
+            if (leaf == nullptr) return;
+            if (leaf->count < leaf_min && level.size() > 1) {
+                // The last leaf takes the back half of the full one before it.
+                auto& before = *static_cast<leaf_node*>(level[level.size() - 2]);
+                const std::uint32_t moved = (before.count - leaf->count) / 2;
+                std::copy_backward(leaf->refs.begin(), leaf->refs.begin() + leaf->count,
+                                   leaf->refs.begin() + leaf->count + moved);
+                std::copy(before.refs.begin() + before.count - moved, before.refs.begin() + before.count,
+                          leaf->refs.begin());
+                before.count -= moved;
+                leaf->count += moved;
+                const ref fresh =
+                    separators_.append(shortest_separator(last_key(before), records_.view(leaf->refs[0]).key), {});
+                separators_.release(separators.back());
+                separators.back() = fresh;
+            }
+            // Inner levels, until one node is left: groups of inner_capacity children.
+            std::uint32_t height = 0;
+            while (level.size() > 1) {
+                const std::size_t n = level.size();
+                std::vector<std::size_t> ends;  // the end of each group of children
+                for (std::size_t end = inner_capacity; end < n; end += inner_capacity) ends.push_back(end);
+                ends.push_back(n);
+                if (ends.size() > 1 && n - ends[ends.size() - 2] < inner_min) {
+                    const std::size_t begin = ends.size() > 2 ? ends[ends.size() - 3] : 0;
+                    ends[ends.size() - 2] = begin + (n - begin) / 2;
+                }
+                std::vector<node_base*> parents;
+                std::vector<ref> up;
+                std::size_t begin = 0;
+                for (const std::size_t end : ends) {
+                    auto* inner = static_cast<inner_node*>(make(false));
+                    inner->count = static_cast<std::uint32_t>(end - begin);
+                    inner->skip = 0;
+                    std::copy(level.begin() + begin, level.begin() + end, inner->children.begin());
+                    std::copy(separators.begin() + begin, separators.begin() + end - 1, inner->separators.begin());
+                    if (end != n) up.push_back(separators[end - 1]);
+                    parents.push_back(inner);
+                    begin = end;
+                }
+                level = std::move(parents);
+                separators = std::move(up);
+                ++height;
+            }
+            // Prefixes from the root down: each node skips the bytes its fences share.
+            const auto set_prefixes = [&](const auto& self, node_base* node, std::uint32_t levels,
+                                          const fences& f) -> void {
+                if (levels == 0) {
+                    auto& l = *static_cast<leaf_node*>(node);
+                    l.skip = static_cast<std::uint32_t>(shared_bytes(f));
+                    load_prefixes(l, 0, l.count);
+                    return;
+                }
+                auto& inner = *static_cast<inner_node*>(node);
+                reload(inner, f);
+                for (std::uint32_t i = 0; i < inner.count; ++i) {
+                    self(self, inner.children[i], levels - 1, child_fences(inner, f, i));
+                }
+            };
+            set_prefixes(set_prefixes, level.front(), height, fences{});
+            root_ = level.front();
+            height_ = height;
+            for (const auto& [node, is_leaf] : made) ++(is_leaf ? leaf_count_ : inner_count_);
+        } catch (...) {
+            for (const auto& [node, is_leaf] : made) {
+                if (is_leaf) {
+                    delete static_cast<leaf_node*>(node);
+                } else {
+                    delete static_cast<inner_node*>(node);
+                }
+            }
+            root_ = nullptr;
+            clear();
+            throw;
+        }
     }
 
     /// Removes the record for key, first calling on_erase(std::string_view old_payload).

@@ -4,7 +4,8 @@
 ///
 /// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
 /// data-<generation>.kvhint, dictionary-<generation>.zstd (the compression dictionaries a
-/// store of kvforge::compressed<kvforge::zstd_trained<>> trains), and each name but LOCK
+/// store of kvforge::compressed<kvforge::zstd_trained<>> trains), deadlines (the deadline
+/// index an expiring store writes at a clean close), and each name but LOCK
 /// followed by .tmp while it is written. <generation> is ten decimal digits, 0000000001 to
 /// 4294967295 (a dictionary's is its number). Anything else
 /// in the directory is not kvforge's: a store is never opened among such entries, and
@@ -29,6 +30,7 @@ enum class store_file_kind {
     data,        ///< data-<generation>.kvlog: a header and the log of records
     hint,        ///< data-<generation>.kvhint: every live key with the place of its record
     dictionary,  ///< dictionary-<number>.zstd: a zstd dictionary trained from the store's values
+    deadlines,   ///< deadlines: an expiring store's deadline index at its last clean close
 };
 
 /// The ten digits of a generation as a number, or nothing when they are not ten decimal
@@ -62,6 +64,9 @@ public:
         return {store_file_kind::hint, generation, false};
     }
 
+    /// The deadline index of an expiring store (expiry/deadline_file.hpp).
+    [[nodiscard]] static store_file_name deadlines() { return {store_file_kind::deadlines, 0, false}; }
+
     /// The compression dictionary of a number (compression/zstd_trained.hpp).
     [[nodiscard]] static store_file_name dictionary(std::uint32_t number) {
         return {store_file_kind::dictionary, number, false};
@@ -78,6 +83,7 @@ public:
             return lock();
         }
         if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
+        if (base == "deadlines") return store_file_name(store_file_kind::deadlines, 0, temporary);
         // dictionary-<ten digits>.zstd
         constexpr std::string_view dictionary_prefix = "dictionary-";
         constexpr std::string_view dictionary_extension = ".zstd";
@@ -99,11 +105,11 @@ public:
         return std::nullopt;
     }
 
-    /// The name a manifest, data, hint or dictionary file has while it is written, before it is renamed into place.
+    /// The name a file (any but LOCK) has while it is written, before it is renamed into place.
     [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
 
     [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
-    /// The generation of a data or hint file, the number of a dictionary; 0 for LOCK and MANIFEST.
+    /// The generation of a data or hint file, the number of a dictionary; 0 for LOCK, MANIFEST and deadlines.
     [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
     /// Whether this is a .tmp name: a file being written, never read.
     [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
@@ -118,6 +124,8 @@ private:
             name_ = "LOCK";
         } else if (kind == store_file_kind::manifest) {
             name_ = manifest_file_name;
+        } else if (kind == store_file_kind::deadlines) {
+            name_ = "deadlines";
         } else if (kind == store_file_kind::dictionary) {
             char name[32];
             std::snprintf(name, sizeof name, "dictionary-%010u.zstd", static_cast<unsigned>(generation));

@@ -10,9 +10,11 @@
 /// a deadline, so purge_expired() walks exactly the entries whose deadline has passed.
 ///
 /// In a file store the header is written with the value, so deadlines survive a restart:
-/// open() rebuilds the deadline index from the stored values, and the MANIFEST's expiry
-/// field records the clock and its tick (clock_name), so that no store opens the values
-/// under another reading of their first bytes.
+/// close() writes the deadline index to the store's deadlines file, which the next open()
+/// loads without reading a value (deadline_file.hpp), else open() rebuilds the index from
+/// the stored values. The MANIFEST's expiry field records the clock and its tick
+/// (clock_name), so that no store opens the values under another reading of their first
+/// bytes.
 
 #include <algorithm>
 #include <chrono>
@@ -23,6 +25,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <new>
 #include <optional>
 #include <shared_mutex>
 #include <span>
@@ -44,6 +47,7 @@
 #include "../options.hpp"
 #include "../pinned_value.hpp"
 #include "../stats.hpp"
+#include "deadline_file.hpp"
 
 namespace kvforge {
 
@@ -251,9 +255,13 @@ class expiring_backend : public expiring_reads<typename Policies::expiry::clock,
 public:
     void configure(const kvforge::options& opts, std::error_code& ec) { inner_.configure(opts, ec); }
 
-    /// Opens Inner's files, then rebuilds the deadline index from the stored values'
-    /// headers: one read of every live value (in file order where Inner offers it). A key whose deadline passed while the
-    /// store was closed gets its entry too, so reads hide it and purge_expired() finds it.
+    /// Opens Inner's files, then rebuilds the deadline index: from the deadlines file
+    /// the last clean close wrote (deadline_file.hpp), read whole and checked, when there
+    /// is one that fits the store; else from the stored values' headers, one read of
+    /// every live value (in file order where Inner offers it), sorted and loaded in one
+    /// pass. A key whose deadline passed while the store was closed gets its entry too,
+    /// so reads hide it and purge_expired() finds it. A writable open then removes the
+    /// file, before anything can change the store; a read-only one leaves it.
     template <class Io>
     void open(std::string_view path, const kvforge::options& opts, Io io, const composition& wanted,
               std::error_code& ec)
@@ -261,33 +269,64 @@ public:
     {
         const write_lock lock(mutex_);
         deadlines_.clear();
+        deadline_file_ = {};
+        const std::string directory(path);
+        Io file_io = io;
         inner_.open(path, opts, std::move(io), wanted, ec);
         if (ec) return;
-        const auto note_deadline = [&](std::string_view key, std::string_view stored) {
-            if (const auto deadline = deadline_header::deadline_of(stored)) {
-                deadlines_.upsert(deadline_header::index_key(*deadline, key), {}, [](std::string_view) {});
-            }
-        };
-        // A log store reads its values fastest in the order they lie in its files.
-        if constexpr (requires { inner_.for_each_in_file_order(note_deadline, ec); }) {
-            inner_.for_each_in_file_order(note_deadline, ec);
-        } else {
-            inner_.for_each(note_deadline, ec);
+        // Salvage may drop records the file lists: its open reads the values.
+        std::string bytes;
+        std::string data_files;
+        if (opts.salvage || !describe_data_files(file_io, directory, data_files) ||
+            !read_deadline_file(file_io, directory, bytes) ||
+            !load_deadline_file(bytes, inner_.size(), data_files, deadlines_)) {
+            index_stored_deadlines(ec);
+        }
+        bytes = std::string();
+        if (!ec && !opts.read_only && remove_deadline_file(file_io, directory, ec)) {
+            deadline_file_ = deadline_file_access(std::move(file_io), directory);
         }
         if (!ec) return;
-        // A value that cannot be read leaves the index incomplete: the open fails whole.
+        // A value that cannot be read leaves the index incomplete, a deadlines file that
+        // cannot be removed could outlive the writes to come: the open fails whole.
         std::error_code ignored;
         inner_.close(ignored);
         deadlines_.clear();
     }
 
+    /// Closes Inner. A writable store first makes its writes durable and writes its
+    /// deadline index to the deadlines file while it still holds the store's lock, so
+    /// that no other opener comes between; the file goes again if Inner's close fails or
+    /// changes the data files (a compaction due), as the file would no longer fit them.
+    /// A deadlines file that cannot be written is no error: the next open reads the values.
     void close(std::error_code& ec)
         requires requires(const Inner& inner) { inner.is_open(); }
     {
         const write_lock lock(mutex_);
+        std::string data_files;
+        const bool saved = save_deadlines(data_files);
         inner_.close(ec);
+        if (saved && (ec || !data_files_unchanged(data_files))) deadline_file_.remove();
+        deadline_file_ = {};
         deadlines_.clear();
     }
+
+    /// A store closed by its destructor writes its deadlines file as close() does.
+    ~expiring_backend() {
+        if constexpr (requires(const Inner& inner) { inner.is_open(); }) {
+            if (!deadline_file_) return;
+            std::error_code ignored;
+            try {
+                close(ignored);
+            } catch (...) {
+                // Inner's own destructor closes it; only the deadlines file is left unwritten.
+            }
+        }
+    }
+
+    expiring_backend() = default;
+    expiring_backend(const expiring_backend&) = delete;
+    expiring_backend& operator=(const expiring_backend&) = delete;
 
     [[nodiscard]] bool is_open() const noexcept
         requires requires(const Inner& inner) { inner.is_open(); }
@@ -471,7 +510,9 @@ public:
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
     /// Inner's online backup: the deadline headers travel with the values, and the copy's
-    /// MANIFEST names this store's expiry.
+    /// MANIFEST names this store's expiry. The deadlines file is not copied: a writable
+    /// store has none while it is open, and the copy's first open builds its index from
+    /// its values (then its close writes the file).
     void backup(std::string_view dest, std::error_code& ec)
         requires requires(Inner& inner) { inner.backup(dest, ec); }
     {
@@ -506,6 +547,66 @@ private:
         return erased && *old > now();
     }
 
+    /// Syncs Inner and writes the deadlines file, with data_files the description of the
+    /// data files it fits; whether it was written. Nothing is written for a store not
+    /// open for writing, nor when Inner's writes could not be made durable.
+    bool save_deadlines(std::string& data_files) noexcept {
+        if (!deadline_file_ || !inner_.is_open()) return false;
+        try {
+            std::error_code sync_error;
+            inner_.sync(sync_error);
+            return !sync_error && deadline_file_.describe_data_files(data_files) &&
+                   deadline_file_.write(encode_deadline_file(deadlines_, inner_.size(), data_files));
+        } catch (const std::bad_alloc&) {
+            // The file is a shortcut for the next open; a close never fails for want of it.
+            return false;
+        }
+    }
+
+    /// Whether the store's data files are still those data_files describes. (If they are
+    /// not and the file stays, the next open finds that it does not fit them.)
+    bool data_files_unchanged(const std::string& data_files) const noexcept {
+        try {
+            std::string now_files;
+            return deadline_file_.describe_data_files(now_files) && now_files == data_files;
+        } catch (const std::bad_alloc&) {
+            return false;
+        }
+    }
+
+    /// Builds the deadline index from the headers of the stored values: the entries are
+    /// gathered in one buffer and sorted, and the tree is built from them bottom up in one
+    /// pass, rather than by a search and an insert at a random place per key.
+    void index_stored_deadlines(std::error_code& ec) {
+        std::string gathered;
+        std::vector<std::pair<std::size_t, std::size_t>> places;  // (offset, size) of each entry in gathered
+        const auto note_deadline = [&](std::string_view key, std::string_view stored) {
+            if (const auto deadline = deadline_header::deadline_of(stored)) {
+                places.emplace_back(gathered.size(), 8 + key.size());
+                gathered += deadline_header::index_key(*deadline, key);
+            }
+        };
+        // A log store reads its values fastest in the order they lie in its files.
+        if constexpr (requires { inner_.for_each_in_file_order(note_deadline, ec); }) {
+            inner_.for_each_in_file_order(note_deadline, ec);
+        } else {
+            inner_.for_each(note_deadline, ec);
+        }
+        if (ec) return;
+        std::vector<std::string_view> entries;
+        entries.reserve(places.size());
+        for (const auto& [offset, size] : places) entries.emplace_back(gathered.data() + offset, size);
+        places = {};
+        std::sort(entries.begin(), entries.end());
+        std::size_t i = 0;
+        deadlines_.assign_sorted([&](std::string_view& key, std::string_view& payload) {
+            if (i == entries.size()) return false;
+            key = entries[i++];
+            payload = {};
+            return true;
+        });
+    }
+
     /// Calls on_entry(index key) for each deadline index entry whose deadline is at or before at.
     template <class OnEntry>
     void visit_expired(std::int64_t at, OnEntry&& on_entry) const {
@@ -518,6 +619,7 @@ private:
 
     mutable mutex_type mutex_;
     btree_table deadlines_;
+    deadline_file_access deadline_file_;  // set while a file store is open for writing
     std::string scratch_;  // a put's stored bytes, reused: writers hold mutex_, one at a time
     mutable typename Policies::threading::counter_type internal_reads_;
 };
