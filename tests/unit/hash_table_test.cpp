@@ -208,7 +208,8 @@ TEST_CASE("hash_table past a huge page of groups finds every key, also in a clon
 
 TEST_CASE("make_huge_page_array gives zeroed, aligned, writable arrays of every size", "[hash_table]") {
     using kvforge::detail::huge_page_size;
-    for (const std::size_t count : {std::size_t{1}, std::size_t{1000}, huge_page_size / 8, huge_page_size / 8 * 3 + 5}) {
+    for (const std::size_t count :
+         {std::size_t{1}, std::size_t{1000}, huge_page_size / 8, huge_page_size / 8 * 3 + 5}) {
         auto array = kvforge::detail::make_huge_page_array<std::uint64_t>(count);
         const auto address = reinterpret_cast<std::uintptr_t>(array.get());
         CHECK(address % alignof(std::uint64_t) == 0);

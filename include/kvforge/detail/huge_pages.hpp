@@ -45,7 +45,7 @@ template <class T>
     if (count > ~std::size_t{0} / sizeof(T)) throw std::bad_alloc();
     const std::size_t bytes = count * sizeof(T);
     const std::size_t alignment = bytes >= huge_page_size ? huge_page_size : alignof(T);
-    void* memory = ::operator new(bytes, std::align_val_t{alignment});
+    void* memory = ::operator new (bytes, std::align_val_t{alignment});
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
     // Advice before the first touch, so that the pages are huge from their first fault.
     // Only whole huge pages are advised; a refusal (no THP in this kernel) changes nothing.
