@@ -5,6 +5,7 @@
 #include <kvforge/kvforge.hpp>
 
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <random>
@@ -170,4 +171,53 @@ TEST_CASE("hash_table churn in a well-filled table neither grows it nor loses ke
     CHECK(table.size() == live);
     for (std::size_t i = 50 * live; i < 51 * live; ++i) REQUIRE(table.find("key" + std::to_string(i)).has_value());
     for (std::size_t i = 0; i < 50 * live; i += 97) REQUIRE_FALSE(table.find("key" + std::to_string(i)).has_value());
+}
+
+TEST_CASE("hash_table reads back keys and payloads on both sides of the one-byte length", "[hash_table]") {
+    // Lengths below 128 take a one-byte length in the record, longer ones more bytes.
+    hash_table table;
+    for (std::size_t key_size : {1, 127, 128, 300}) {
+        for (std::size_t payload_size : {0, 127, 128, 70000}) {
+            const std::string key = std::string(key_size, 'k') + std::to_string(payload_size);
+            table.upsert(key, std::string(payload_size, static_cast<char>('a' + key_size % 26)), ignore);
+        }
+    }
+    for (std::size_t key_size : {1, 127, 128, 300}) {
+        for (std::size_t payload_size : {0, 127, 128, 70000}) {
+            const std::string key = std::string(key_size, 'k') + std::to_string(payload_size);
+            const auto payload = table.find(key);
+            REQUIRE(payload.has_value());
+            CHECK(*payload == std::string(payload_size, static_cast<char>('a' + key_size % 26)));
+        }
+    }
+}
+
+TEST_CASE("hash_table past a huge page of groups finds every key, also in a clone", "[hash_table]") {
+    // 300,000 keys need more than 2 MiB of groups, which are then allocated on huge pages.
+    hash_table table;
+    const std::size_t count = 300000;
+    for (std::size_t i = 0; i < count; ++i) table.upsert("key" + std::to_string(i), std::to_string(i * 7), ignore);
+    REQUIRE(table.capacity() * 64 / kvforge::detail::hash_group::width >= kvforge::detail::huge_page_size);
+    const hash_table copy = table.clone();
+    for (std::size_t i = 0; i < count; i += 7) {
+        REQUIRE(table.find("key" + std::to_string(i)) == std::optional<std::string_view>(std::to_string(i * 7)));
+        REQUIRE(copy.find("key" + std::to_string(i)) == std::optional<std::string_view>(std::to_string(i * 7)));
+    }
+    CHECK_FALSE(table.find("key" + std::to_string(count)).has_value());
+}
+
+TEST_CASE("make_huge_page_array gives zeroed, aligned, writable arrays of every size", "[hash_table]") {
+    using kvforge::detail::huge_page_size;
+    for (const std::size_t count :
+         {std::size_t{1}, std::size_t{1000}, huge_page_size / 8, huge_page_size / 8 * 3 + 5}) {
+        auto array = kvforge::detail::make_huge_page_array<std::uint64_t>(count);
+        const auto address = reinterpret_cast<std::uintptr_t>(array.get());
+        CHECK(address % alignof(std::uint64_t) == 0);
+        if (count * sizeof(std::uint64_t) >= huge_page_size) CHECK(address % huge_page_size == 0);
+        std::size_t nonzero = 0;
+        for (std::size_t i = 0; i < count; ++i) nonzero += array[i] != 0 ? 1 : 0;
+        CHECK(nonzero == 0);
+        for (std::size_t i = 0; i < count; ++i) array[i] = i;
+        CHECK(array[count - 1] == count - 1);
+    }
 }

@@ -14,7 +14,9 @@
 /// to the next group of a triangular sequence (1, 2, 3, ... groups on), which visits every
 /// group; each full group it passes gets the overflow bit of its tag (tag % 8) set, so a
 /// lookup stops at the first group without a match whose bit for the key's tag is clear.
-/// find_many() runs several lookups as a pipeline, so that their misses overlap.
+/// find_many() runs several lookups as a pipeline, so that their misses overlap. A group
+/// array of 2 MiB or more lives on transparent huge pages where the system allows
+/// (detail/huge_pages.hpp), so that the group's miss is not also a TLB miss.
 ///
 /// Erase clears the slot's tag and leaves no tombstone. It cannot clear overflow bits (they
 /// may stand for other keys), so erases may leave stale bits that make later lookups of
@@ -34,7 +36,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <optional>
 #include <iterator>
@@ -45,6 +46,7 @@
 
 #include "hash.hpp"
 #include "hash_group.hpp"
+#include "huge_pages.hpp"
 #include "record_arena.hpp"
 
 namespace kvforge::detail {
@@ -73,7 +75,7 @@ public:
         hash_table copy;
         copy.arena_ = arena_.clone();
         if (groups_) {
-            copy.groups_ = std::make_unique_for_overwrite<hash_group[]>(group_count());
+            copy.groups_ = make_huge_page_array<hash_group>(group_count());
             std::memcpy(copy.groups_.get(), groups_.get(), group_count() * sizeof(hash_group));
         }
         copy.mask_ = mask_;
@@ -332,10 +334,10 @@ private:
     /// Moves every slot into a fresh array of new_groups groups (a power of two), which
     /// clears every overflow bit that no longer stands for a displaced key.
     void rehash(std::size_t new_groups) {
-        std::unique_ptr<hash_group[]> old = std::move(groups_);
+        huge_page_array<hash_group> old = std::move(groups_);
         const std::size_t old_groups = old ? mask_ + 1 : 0;
         try {
-            groups_.reset(new hash_group[new_groups]());
+            groups_ = make_huge_page_array<hash_group>(new_groups);
         } catch (...) {
             groups_ = std::move(old);
             throw;
@@ -392,7 +394,7 @@ private:
         std::swap(arena_, other.arena_);
     }
 
-    std::unique_ptr<hash_group[]> groups_;
+    huge_page_array<hash_group> groups_;
     std::size_t mask_ = 0;      // group count - 1 (the count is a power of two)
     std::size_t size_ = 0;
     std::size_t max_load_ = 0;  // load_limit() of the group count, lowered by erases from overflowed groups

@@ -88,6 +88,10 @@ public:
     /// The record at r, which must be a live reference returned by append().
     [[nodiscard]] record_view view(ref r) const noexcept {
         const char* p = address(r);
+        // Both lengths below 128, the usual case, take one byte each: no decoding loop.
+        const auto key_byte = static_cast<unsigned char>(p[0]);
+        const auto payload_byte = static_cast<unsigned char>(p[1]);
+        if (((key_byte | payload_byte) & 0x80) == 0) return {{p + 2, key_byte}, {p + 2 + key_byte, payload_byte}};
         std::uint64_t key_size = 0;
         std::uint64_t payload_size = 0;
         // Lengths were written by append(), so decoding cannot fail; no end bound is needed.
