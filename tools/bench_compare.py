@@ -614,7 +614,7 @@ def write_report(args, runs, include_cost, date, minutes, machine_rows):
               (met, measured), ""] + target_lines
     if include_cost:
         lines += ["", "## Include cost", "", include_cost["title"], "", "| translation unit | g++ -O0 ms |", "|---|---:|"]
-        lines += ["| %s | %d |" % row for row in include_cost["rows"]]
+        lines += ["| %s | %d |" % tuple(row) for row in include_cost["rows"]]
     lines += ["", "## Machine", "", "| | |", "|---|---|"]
     lines += ["| %s | %s |" % tuple(row) for row in machine_rows]
     lines += ["| load at each size's end | %s |" % "; ".join("%s keys: %s" % (thousands(k), run.get("load", "?"))
