@@ -4090,6 +4090,261 @@ struct verify_report {
 #include <system_error>
 #include <vector>
 
+// ---- begin kvforge/detail/store_directory.hpp ----
+/// \file store_directory.hpp
+/// The directory that holds a persistent store: checked to hold only kvforge's files,
+/// created on first open when allowed, locked (exclusively for writing, shared for
+/// reading) for as long as the store is open, and fsynced whenever a file in it appears,
+/// is renamed or disappears.
+///
+/// Every file operation takes a store_file_name (store_files.hpp), so nothing but a
+/// file of kvforge's own is ever opened, removed, renamed or truncated here.
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// What opening a store's directory may do and must find.
+struct directory_mode {
+    bool create = true;          ///< create the directory when it is missing
+    bool require_store = false;  ///< refuse (store_not_found) a directory without a data file
+    bool refuse_store = false;   ///< refuse (store_exists) a directory with a data file
+    bool shared = false;         ///< take the lock shared (readers) rather than exclusive (a writer)
+};
+
+/// fsync of the directory at path, so that a file created, renamed or removed in it stays so.
+template <class IO>
+bool sync_directory(IO& io, const std::string& path, std::error_code& ec) {
+    data_file<IO> handle;
+    if (!handle.open(io, path, O_RDONLY | O_DIRECTORY, ec)) return false;
+    if (retry_on_eintr([&] { return io.fsync(handle.descriptor()); }) != 0) {
+        fail_errno(ec, errno, "fsync directory " + path);
+        return false;
+    }
+    return true;
+}
+
+/// A store's directory, held open and locked for as long as the store is open.
+template <class IO>
+class store_directory {
+public:
+    /// Opens the directory at path as a store's. In this order, so that a refusal
+    /// changes nothing: an empty path is refused; a missing directory is created (its
+    /// parent must exist) when mode.create, else refused; a directory holding any entry
+    /// kvforge does not write is refused; mode.require_store and mode.refuse_store are
+    /// checked; then the lock is taken, creating LOCK unless mode.shared.
+    bool open(IO& io, std::string_view path, const directory_mode& mode, std::error_code& ec) {
+        io_ = &io;
+        path_ = std::string(path);
+        if (path_.empty()) {
+            fail(ec, errc::invalid_argument,
+                 "an empty path names no store directory; give the directory's path (\".\" for the current one)");
+            return false;
+        }
+        struct stat info {};
+        if (io.stat(path_.c_str(), &info) != 0) {
+            const int error = errno;
+            if (error != ENOENT) {
+                fail_errno(ec, error, "stat " + path_);
+                return false;
+            }
+            if (!mode.create) {
+                fail(ec, errc::store_not_found,
+                     path_ +
+                         " does not exist; nothing was changed (an open creates a store there only with "
+                         "options::create_if_missing and without options::read_only)");
+                return false;
+            }
+            if (io.mkdir(path_.c_str(), 0755) != 0) {
+                const int failed = errno;
+                fail_errno(ec, failed,
+                           failed == ENOENT
+                               ? "create store directory " + path_ + " (its parent directory does not exist)"
+                               : "create store directory " + path_);
+                return false;
+            }
+            // The new directory's entry lives in its parent: sync that too.
+            if (!sync_directory(*io_, parent_of(path_), ec)) return false;
+            return lock(mode.shared, ec);
+        }
+        if (!S_ISDIR(info.st_mode)) {
+            // In the system category, as the errors of the calls around it are.
+            fail(ec, std::error_code(ENOTDIR, std::system_category()),
+                 path_ + " is not a directory; a kvforge store is a directory of files (nothing was changed)");
+            return false;
+        }
+        std::vector<store_file_name> names;
+        if (!check_entries(names, ec)) return false;
+        const bool holds_data = store_directory::holds_data(names);
+        if (mode.require_store && !holds_data) {
+            fail(ec, errc::store_not_found,
+                 path_ +
+                     " holds no kvforge data file, and this open may not create a store "
+                     "(options::create_if_missing is false, or options::read_only); nothing was created");
+            return false;
+        }
+        if (mode.refuse_store && holds_data) {
+            fail(ec, errc::store_exists,
+                 path_ + " already holds a store, and options::error_if_exists is set; nothing was changed");
+            return false;
+        }
+        return lock(mode.shared, ec);
+    }
+
+    /// Releases the lock.
+    void close() noexcept { lock_.close(); }
+
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    [[nodiscard]] std::string file_path(const store_file_name& name) const { return path_ + "/" + name.str(); }
+
+    /// The names of kvforge's files in the directory. Entries of other names, which an
+    /// open refuses but a user may add while the store is open, are left out: kvforge
+    /// never touches them.
+    bool list(std::vector<store_file_name>& names, std::error_code& ec) const {
+        std::vector<std::string> entries;
+        if (!list_entries(entries, ec)) return false;
+        names.clear();
+        for (const std::string& entry : entries) {
+            if (std::optional<store_file_name> name = store_file_name::recognise(entry)) names.push_back(*name);
+        }
+        return true;
+    }
+
+    /// Opens one of the store's files with open(2) flags.
+    bool open_file(data_file<IO>& file, const store_file_name& name, int flags, std::error_code& ec) const {
+        return file.open(*io_, file_path(name), flags, ec);
+    }
+
+    /// Makes the directory's entries durable: after a file was created, renamed or removed.
+    bool sync(std::error_code& ec) const { return sync_directory(*io_, path_, ec); }
+
+    bool rename(const store_file_name& from, const store_file_name& to, std::error_code& ec) const {
+        const std::string from_path = file_path(from);
+        const std::string to_path = file_path(to);
+        if (io_->rename(from_path.c_str(), to_path.c_str()) != 0) {
+            fail_errno(ec, errno, "rename " + from_path + " to " + to_path);
+            return false;
+        }
+        return true;
+    }
+
+    /// Removes one of the store's files; one that is already gone is no error.
+    bool remove(const store_file_name& name, std::error_code& ec) const {
+        const std::string target = file_path(name);
+        if (io_->unlink(target.c_str()) != 0 && errno != ENOENT) {
+            fail_errno(ec, errno, "remove " + target);
+            return false;
+        }
+        return true;
+    }
+
+    /// Removes the directory itself when it is empty (for destroy, after every file of
+    /// the store is gone); one that holds something again is left as it is.
+    bool remove_directory(std::error_code& ec) const {
+        if (io_->rmdir(path_.c_str()) == 0) return sync_directory(*io_, parent_of(path_), ec);
+        if (errno == ENOTEMPTY || errno == EEXIST) return true;
+        fail_errno(ec, errno, "remove directory " + path_);
+        return false;
+    }
+
+    /// The directory that holds path's last component ("." for a bare name).
+    static std::string parent_of(const std::string& path) {
+        const auto slash = path.find_last_not_of('/') == std::string::npos
+                               ? std::string::npos
+                               : path.rfind('/', path.find_last_not_of('/'));
+        if (slash == std::string::npos) return ".";
+        return slash == 0 ? "/" : path.substr(0, slash);
+    }
+
+    /// Whether names hold a data file (a store's, not one half written).
+    static bool holds_data(const std::vector<store_file_name>& names) {
+        return std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
+            return name.kind() == store_file_kind::data && !name.is_temporary();
+        });
+    }
+
+private:
+    /// Takes the lock on LOCK: exclusive for a writer, shared for readers, never waiting.
+    bool lock(bool shared, std::error_code& ec) {
+        const store_file_name name = store_file_name::lock();
+        // A reader creates nothing: without a LOCK file it cannot keep writers out.
+        if (!lock_.open(*io_, file_path(name), shared ? O_RDONLY : O_RDWR | O_CREAT, ec)) {
+            if (shared && ec == std::errc::no_such_file_or_directory) {
+                fail_errno(ec, ENOENT,
+                           "open " + file_path(name) +
+                               " (a read-only open creates no file; open the store once for writing to make it)");
+            }
+            return false;
+        }
+        if (retry_on_eintr([&] { return io_->flock(lock_.descriptor(), (shared ? LOCK_SH : LOCK_EX) | LOCK_NB); }) !=
+            0) {
+            const int error = errno;
+            if (error == EWOULDBLOCK) {
+                fail(ec, errc::store_locked,
+                     shared ? path_ + " is already open for writing, in this process or another; close it there first"
+                            : path_ +
+                                  " is already open, in this process or another (for writing or reading); close it "
+                                  "there first");
+            } else {
+                fail_errno(ec, error, "lock " + lock_.path());
+            }
+            lock_.close();
+            return false;
+        }
+        return true;
+    }
+
+    /// Lists the directory, refusing it when it holds an entry that is not kvforge's;
+    /// names gets the recognised ones.
+    bool check_entries(std::vector<store_file_name>& names, std::error_code& ec) const {
+        std::vector<std::string> entries;
+        if (!list_entries(entries, ec)) return false;
+        std::sort(entries.begin(), entries.end());
+        names.clear();
+        for (const std::string& entry : entries) {
+            std::optional<store_file_name> name = store_file_name::recognise(entry);
+            if (!name) {
+                fail(ec, errc::not_a_store,
+                     path_ + " holds '" + entry +
+                         "', which kvforge did not write, so it is no store's directory (a store's directory holds "
+                         "only LOCK, MANIFEST, data-*.kvlog, data-*.kvhint and dictionary-*.zstd files); nothing was "
+                         "changed. "
+                         "Give "
+                         "kvforge a "
+                         "directory of its own");
+                return false;
+            }
+            names.push_back(*name);
+        }
+        return true;
+    }
+
+    bool list_entries(std::vector<std::string>& entries, std::error_code& ec) const {
+        if (io_->list_directory(path_.c_str(), entries) != 0) {
+            fail_errno(ec, errno, "list " + path_);
+            return false;
+        }
+        return true;
+    }
+
+    IO* io_ = nullptr;
+    std::string path_;
+    data_file<IO> lock_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/store_directory.hpp ----
 
 namespace kvforge::detail {
 
@@ -4238,18 +4493,6 @@ bool read_deadline_file(IO& io, const std::string& directory, std::string& bytes
     return file.read(0, bytes.data(), bytes.size(), ec);
 }
 
-/// fsync of the directory, so that a file created, renamed or removed in it stays so.
-template <class IO>
-bool sync_store_directory(IO& io, const std::string& directory, std::error_code& ec) {
-    data_file<IO> handle;
-    if (!handle.open(io, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
-    if (retry_on_eintr([&] { return io.fsync(handle.descriptor()); }) != 0) {
-        fail_errno(ec, errno, "fsync directory " + directory);
-        return false;
-    }
-    return true;
-}
-
 /// Writes the deadlines file as the store's other files are written: to its .tmp name,
 /// synced, renamed into place, and the directory synced. On failure the .tmp is removed.
 template <class IO>
@@ -4270,7 +4513,7 @@ bool write_deadline_file(IO& io, const std::string& directory, std::string_view 
         io.unlink(temporary.c_str());
         return false;
     }
-    return sync_store_directory(io, directory, ec);
+    return sync_directory(io, directory, ec);
 }
 
 /// Removes the deadlines file, when there is one, and syncs the directory, so that no
@@ -4283,7 +4526,7 @@ bool remove_deadline_file(IO& io, const std::string& directory, std::error_code&
         fail_errno(ec, errno, "remove " + path);
         return false;
     }
-    return sync_store_directory(io, directory, ec);
+    return sync_directory(io, directory, ec);
 }
 
 /// The deadlines file of an open writable store, reached through the store's I/O policy,
@@ -10628,259 +10871,6 @@ bool read_manifest_file(IO& io, const std::string& directory, composition& out, 
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/manifest_file.hpp ----
-// ---- begin kvforge/detail/store_directory.hpp ----
-/// \file store_directory.hpp
-/// The directory that holds a persistent store: checked to hold only kvforge's files,
-/// created on first open when allowed, locked (exclusively for writing, shared for
-/// reading) for as long as the store is open, and fsynced whenever a file in it appears,
-/// is renamed or disappears.
-///
-/// Every file operation takes a store_file_name (store_files.hpp), so nothing but a
-/// file of kvforge's own is ever opened, removed, renamed or truncated here.
-
-#include <fcntl.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// What opening a store's directory may do and must find.
-struct directory_mode {
-    bool create = true;          ///< create the directory when it is missing
-    bool require_store = false;  ///< refuse (store_not_found) a directory without a data file
-    bool refuse_store = false;   ///< refuse (store_exists) a directory with a data file
-    bool shared = false;         ///< take the lock shared (readers) rather than exclusive (a writer)
-};
-
-/// A store's directory, held open and locked for as long as the store is open.
-template <class IO>
-class store_directory {
-public:
-    /// Opens the directory at path as a store's. In this order, so that a refusal
-    /// changes nothing: an empty path is refused; a missing directory is created (its
-    /// parent must exist) when mode.create, else refused; a directory holding any entry
-    /// kvforge does not write is refused; mode.require_store and mode.refuse_store are
-    /// checked; then the lock is taken, creating LOCK unless mode.shared.
-    bool open(IO& io, std::string_view path, const directory_mode& mode, std::error_code& ec) {
-        io_ = &io;
-        path_ = std::string(path);
-        if (path_.empty()) {
-            fail(ec, errc::invalid_argument,
-                 "an empty path names no store directory; give the directory's path (\".\" for the current one)");
-            return false;
-        }
-        struct stat info {};
-        if (io.stat(path_.c_str(), &info) != 0) {
-            const int error = errno;
-            if (error != ENOENT) {
-                fail_errno(ec, error, "stat " + path_);
-                return false;
-            }
-            if (!mode.create) {
-                fail(ec, errc::store_not_found,
-                     path_ +
-                         " does not exist; nothing was changed (an open creates a store there only with "
-                         "options::create_if_missing and without options::read_only)");
-                return false;
-            }
-            if (io.mkdir(path_.c_str(), 0755) != 0) {
-                const int failed = errno;
-                fail_errno(ec, failed,
-                           failed == ENOENT
-                               ? "create store directory " + path_ + " (its parent directory does not exist)"
-                               : "create store directory " + path_);
-                return false;
-            }
-            // The new directory's entry lives in its parent: sync that too.
-            if (!sync_path(parent_of(path_), ec)) return false;
-            return lock(mode.shared, ec);
-        }
-        if (!S_ISDIR(info.st_mode)) {
-            // In the system category, as the errors of the calls around it are.
-            fail(ec, std::error_code(ENOTDIR, std::system_category()),
-                 path_ + " is not a directory; a kvforge store is a directory of files (nothing was changed)");
-            return false;
-        }
-        std::vector<store_file_name> names;
-        if (!check_entries(names, ec)) return false;
-        const bool holds_data = store_directory::holds_data(names);
-        if (mode.require_store && !holds_data) {
-            fail(ec, errc::store_not_found,
-                 path_ +
-                     " holds no kvforge data file, and this open may not create a store "
-                     "(options::create_if_missing is false, or options::read_only); nothing was created");
-            return false;
-        }
-        if (mode.refuse_store && holds_data) {
-            fail(ec, errc::store_exists,
-                 path_ + " already holds a store, and options::error_if_exists is set; nothing was changed");
-            return false;
-        }
-        return lock(mode.shared, ec);
-    }
-
-    /// Releases the lock.
-    void close() noexcept { lock_.close(); }
-
-    [[nodiscard]] const std::string& path() const noexcept { return path_; }
-    [[nodiscard]] std::string file_path(const store_file_name& name) const { return path_ + "/" + name.str(); }
-
-    /// The names of kvforge's files in the directory. Entries of other names, which an
-    /// open refuses but a user may add while the store is open, are left out: kvforge
-    /// never touches them.
-    bool list(std::vector<store_file_name>& names, std::error_code& ec) const {
-        std::vector<std::string> entries;
-        if (!list_entries(entries, ec)) return false;
-        names.clear();
-        for (const std::string& entry : entries) {
-            if (std::optional<store_file_name> name = store_file_name::recognise(entry)) names.push_back(*name);
-        }
-        return true;
-    }
-
-    /// Opens one of the store's files with open(2) flags.
-    bool open_file(data_file<IO>& file, const store_file_name& name, int flags, std::error_code& ec) const {
-        return file.open(*io_, file_path(name), flags, ec);
-    }
-
-    /// Makes the directory's entries durable: after a file was created, renamed or removed.
-    bool sync(std::error_code& ec) const { return sync_path(path_, ec); }
-
-    bool rename(const store_file_name& from, const store_file_name& to, std::error_code& ec) const {
-        const std::string from_path = file_path(from);
-        const std::string to_path = file_path(to);
-        if (io_->rename(from_path.c_str(), to_path.c_str()) != 0) {
-            fail_errno(ec, errno, "rename " + from_path + " to " + to_path);
-            return false;
-        }
-        return true;
-    }
-
-    /// Removes one of the store's files; one that is already gone is no error.
-    bool remove(const store_file_name& name, std::error_code& ec) const {
-        const std::string target = file_path(name);
-        if (io_->unlink(target.c_str()) != 0 && errno != ENOENT) {
-            fail_errno(ec, errno, "remove " + target);
-            return false;
-        }
-        return true;
-    }
-
-    /// Removes the directory itself when it is empty (for destroy, after every file of
-    /// the store is gone); one that holds something again is left as it is.
-    bool remove_directory(std::error_code& ec) const {
-        if (io_->rmdir(path_.c_str()) == 0) return sync_path(parent_of(path_), ec);
-        if (errno == ENOTEMPTY || errno == EEXIST) return true;
-        fail_errno(ec, errno, "remove directory " + path_);
-        return false;
-    }
-
-    /// The directory that holds path's last component ("." for a bare name).
-    static std::string parent_of(const std::string& path) {
-        const auto slash = path.find_last_not_of('/') == std::string::npos
-                               ? std::string::npos
-                               : path.rfind('/', path.find_last_not_of('/'));
-        if (slash == std::string::npos) return ".";
-        return slash == 0 ? "/" : path.substr(0, slash);
-    }
-
-    /// Whether names hold a data file (a store's, not one half written).
-    static bool holds_data(const std::vector<store_file_name>& names) {
-        return std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
-            return name.kind() == store_file_kind::data && !name.is_temporary();
-        });
-    }
-
-private:
-    /// Takes the lock on LOCK: exclusive for a writer, shared for readers, never waiting.
-    bool lock(bool shared, std::error_code& ec) {
-        const store_file_name name = store_file_name::lock();
-        // A reader creates nothing: without a LOCK file it cannot keep writers out.
-        if (!lock_.open(*io_, file_path(name), shared ? O_RDONLY : O_RDWR | O_CREAT, ec)) {
-            if (shared && ec == std::errc::no_such_file_or_directory) {
-                fail_errno(ec, ENOENT,
-                           "open " + file_path(name) +
-                               " (a read-only open creates no file; open the store once for writing to make it)");
-            }
-            return false;
-        }
-        if (retry_on_eintr([&] { return io_->flock(lock_.descriptor(), (shared ? LOCK_SH : LOCK_EX) | LOCK_NB); }) !=
-            0) {
-            const int error = errno;
-            if (error == EWOULDBLOCK) {
-                fail(ec, errc::store_locked,
-                     shared ? path_ + " is already open for writing, in this process or another; close it there first"
-                            : path_ +
-                                  " is already open, in this process or another (for writing or reading); close it "
-                                  "there first");
-            } else {
-                fail_errno(ec, error, "lock " + lock_.path());
-            }
-            lock_.close();
-            return false;
-        }
-        return true;
-    }
-
-    /// Lists the directory, refusing it when it holds an entry that is not kvforge's;
-    /// names gets the recognised ones.
-    bool check_entries(std::vector<store_file_name>& names, std::error_code& ec) const {
-        std::vector<std::string> entries;
-        if (!list_entries(entries, ec)) return false;
-        std::sort(entries.begin(), entries.end());
-        names.clear();
-        for (const std::string& entry : entries) {
-            std::optional<store_file_name> name = store_file_name::recognise(entry);
-            if (!name) {
-                fail(ec, errc::not_a_store,
-                     path_ + " holds '" + entry +
-                         "', which kvforge did not write, so it is no store's directory (a store's directory holds "
-                         "only LOCK, MANIFEST, data-*.kvlog, data-*.kvhint and dictionary-*.zstd files); nothing was "
-                         "changed. "
-                         "Give "
-                         "kvforge a "
-                         "directory of its own");
-                return false;
-            }
-            names.push_back(*name);
-        }
-        return true;
-    }
-
-    bool list_entries(std::vector<std::string>& entries, std::error_code& ec) const {
-        if (io_->list_directory(path_.c_str(), entries) != 0) {
-            fail_errno(ec, errno, "list " + path_);
-            return false;
-        }
-        return true;
-    }
-
-    bool sync_path(const std::string& directory, std::error_code& ec) const {
-        data_file<IO> handle;
-        if (!handle.open(*io_, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
-        if (retry_on_eintr([&] { return io_->fsync(handle.descriptor()); }) != 0) {
-            fail_errno(ec, errno, "fsync directory " + directory);
-            return false;
-        }
-        return true;
-    }
-
-    IO* io_ = nullptr;
-    std::string path_;
-    data_file<IO> lock_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/store_directory.hpp ----
 // ---- begin kvforge/stores/log/backup.hpp ----
 /// \file backup.hpp
 /// A log store's backup: the copy of its files as they are at a cut, and its check.

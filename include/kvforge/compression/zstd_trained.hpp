@@ -69,6 +69,7 @@
 #include "../detail/crc32c.hpp"
 #include "../detail/data_file.hpp"
 #include "../detail/retry.hpp"
+#include "../detail/store_directory.hpp"
 #include "../detail/store_files.hpp"
 #include "../error.hpp"
 #include "codec.hpp"
@@ -460,13 +461,7 @@ private:
 
     template <class Io>
     bool sync_directory(Io& io, std::error_code& ec) const {
-        detail::data_file<Io> handle;
-        if (!handle.open(io, state_->directory, O_RDONLY | O_DIRECTORY, ec)) return false;
-        if (detail::retry_on_eintr([&] { return io.fsync(handle.descriptor()); }) != 0) {
-            detail::fail_errno(ec, errno, "fsync directory " + state_->directory);
-            return false;
-        }
-        return true;
+        return detail::sync_directory(io, state_->directory, ec);
     }
 
     std::shared_ptr<detail::trained_dictionaries> state_;

@@ -34,6 +34,18 @@ struct directory_mode {
     bool shared = false;         ///< take the lock shared (readers) rather than exclusive (a writer)
 };
 
+/// fsync of the directory at path, so that a file created, renamed or removed in it stays so.
+template <class IO>
+bool sync_directory(IO& io, const std::string& path, std::error_code& ec) {
+    data_file<IO> handle;
+    if (!handle.open(io, path, O_RDONLY | O_DIRECTORY, ec)) return false;
+    if (retry_on_eintr([&] { return io.fsync(handle.descriptor()); }) != 0) {
+        fail_errno(ec, errno, "fsync directory " + path);
+        return false;
+    }
+    return true;
+}
+
 /// A store's directory, held open and locked for as long as the store is open.
 template <class IO>
 class store_directory {
@@ -74,7 +86,7 @@ public:
                 return false;
             }
             // The new directory's entry lives in its parent: sync that too.
-            if (!sync_path(parent_of(path_), ec)) return false;
+            if (!sync_directory(*io_, parent_of(path_), ec)) return false;
             return lock(mode.shared, ec);
         }
         if (!S_ISDIR(info.st_mode)) {
@@ -126,7 +138,7 @@ public:
     }
 
     /// Makes the directory's entries durable: after a file was created, renamed or removed.
-    bool sync(std::error_code& ec) const { return sync_path(path_, ec); }
+    bool sync(std::error_code& ec) const { return sync_directory(*io_, path_, ec); }
 
     bool rename(const store_file_name& from, const store_file_name& to, std::error_code& ec) const {
         const std::string from_path = file_path(from);
@@ -151,7 +163,7 @@ public:
     /// Removes the directory itself when it is empty (for destroy, after every file of
     /// the store is gone); one that holds something again is left as it is.
     bool remove_directory(std::error_code& ec) const {
-        if (io_->rmdir(path_.c_str()) == 0) return sync_path(parent_of(path_), ec);
+        if (io_->rmdir(path_.c_str()) == 0) return sync_directory(*io_, parent_of(path_), ec);
         if (errno == ENOTEMPTY || errno == EEXIST) return true;
         fail_errno(ec, errno, "remove directory " + path_);
         return false;
@@ -232,16 +244,6 @@ private:
     bool list_entries(std::vector<std::string>& entries, std::error_code& ec) const {
         if (io_->list_directory(path_.c_str(), entries) != 0) {
             fail_errno(ec, errno, "list " + path_);
-            return false;
-        }
-        return true;
-    }
-
-    bool sync_path(const std::string& directory, std::error_code& ec) const {
-        data_file<IO> handle;
-        if (!handle.open(*io_, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
-        if (retry_on_eintr([&] { return io_->fsync(handle.descriptor()); }) != 0) {
-            fail_errno(ec, errno, "fsync directory " + directory);
             return false;
         }
         return true;

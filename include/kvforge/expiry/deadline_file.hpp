@@ -44,6 +44,7 @@
 #include "../detail/crc32c.hpp"
 #include "../detail/data_file.hpp"
 #include "../detail/retry.hpp"
+#include "../detail/store_directory.hpp"
 #include "../detail/store_files.hpp"
 #include "../error.hpp"
 
@@ -194,18 +195,6 @@ bool read_deadline_file(IO& io, const std::string& directory, std::string& bytes
     return file.read(0, bytes.data(), bytes.size(), ec);
 }
 
-/// fsync of the directory, so that a file created, renamed or removed in it stays so.
-template <class IO>
-bool sync_store_directory(IO& io, const std::string& directory, std::error_code& ec) {
-    data_file<IO> handle;
-    if (!handle.open(io, directory, O_RDONLY | O_DIRECTORY, ec)) return false;
-    if (retry_on_eintr([&] { return io.fsync(handle.descriptor()); }) != 0) {
-        fail_errno(ec, errno, "fsync directory " + directory);
-        return false;
-    }
-    return true;
-}
-
 /// Writes the deadlines file as the store's other files are written: to its .tmp name,
 /// synced, renamed into place, and the directory synced. On failure the .tmp is removed.
 template <class IO>
@@ -226,7 +215,7 @@ bool write_deadline_file(IO& io, const std::string& directory, std::string_view 
         io.unlink(temporary.c_str());
         return false;
     }
-    return sync_store_directory(io, directory, ec);
+    return sync_directory(io, directory, ec);
 }
 
 /// Removes the deadlines file, when there is one, and syncs the directory, so that no
@@ -239,7 +228,7 @@ bool remove_deadline_file(IO& io, const std::string& directory, std::error_code&
         fail_errno(ec, errno, "remove " + path);
         return false;
     }
-    return sync_store_directory(io, directory, ec);
+    return sync_directory(io, directory, ec);
 }
 
 /// The deadlines file of an open writable store, reached through the store's I/O policy,
