@@ -44,6 +44,13 @@ struct read_ahead {
     }
 };
 
+/// Whether the size bytes at offset of segment `in` lie inside its mapping (it has one),
+/// to be read there.
+template <class Segment>
+[[nodiscard]] bool mapped(const Segment& in, std::uint64_t offset, std::size_t size) noexcept {
+    return in.mapping && offset + size <= in.mapping->length();
+}
+
 /// Asks the processor to start loading the size bytes at record, a record a scan reads
 /// soon: in a store filled in random key order the next records in key order lie far
 /// apart in the file, and loading several at once overlaps their cache misses.
@@ -110,9 +117,7 @@ public:
     void prefetch(std::size_t key_size, const record_location& where) const noexcept {
         const segment_type* const in = segments_.find(where.segment);
         const auto size = static_cast<std::size_t>(where.record_size(key_size));
-        if (in != nullptr && in->mapping && where.offset + size <= in->mapping->length()) {
-            prefetch_record(in->mapping->data() + where.offset, size);
-        }
+        if (in != nullptr && mapped(*in, where.offset, size)) prefetch_record(in->mapping->data() + where.offset, size);
     }
 
     /// Reads key's value straight into out, with no allocation beyond out's own: copied
@@ -223,11 +228,6 @@ private:
                  "the index points at segment " + std::to_string(where.segment) + ", which the store does not hold");
         }
         return in;
-    }
-
-    /// Whether the size bytes at offset of segment `in` lie inside its mapping.
-    [[nodiscard]] static bool mapped(const segment_type& in, std::uint64_t offset, std::size_t size) noexcept {
-        return in.mapping && offset + size <= in.mapping->length();
     }
 
     /// Whether the record at offset of segment `in` is still with the writer (buffered,

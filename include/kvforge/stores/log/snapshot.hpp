@@ -139,9 +139,7 @@ private:
     void prefetch(std::size_t key_size, const record_location& where) const noexcept {
         const held_segment* const in = find(where.segment);
         const auto size = static_cast<std::size_t>(where.record_size(key_size));
-        if (in != nullptr && in->mapping && where.offset + size <= in->mapping->length()) {
-            prefetch_record(in->mapping->data() + where.offset, size);
-        }
+        if (in != nullptr && mapped(*in, where.offset, size)) prefetch_record(in->mapping->data() + where.offset, size);
     }
 
     /// Reads and checks the record at where; value views its value, in the mapping
@@ -157,7 +155,7 @@ private:
             return false;
         }
         std::string_view record;
-        if (in->mapping && where.offset + size <= in->mapping->length()) {
+        if (mapped(*in, where.offset, size)) {
             record = std::string_view(in->mapping->data() + where.offset, size);
         } else if (ahead != nullptr) {
             if (!ahead->holds(in->file->id, where.offset, size) && !fill(*ahead, *in, where.offset, size, ec)) {
