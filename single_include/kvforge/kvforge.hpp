@@ -10625,8 +10625,11 @@ static_assert(durability_policy<sync_each>);
 /// the active segment; a write that finds it holding options::segment_bytes or more
 /// first closes it: the writer drains (so the closed segment is durable before any byte
 /// of the next reaches the OS, and recovery's prefix holds across segments), the next
-/// segment is made through a synced .tmp and a rename, and the closed one's hint is
-/// written from the entries gathered as its records were appended. Recovery replays the
+/// segment is made through a synced .tmp and a rename. The closed one's hint, from the
+/// entries gathered as its records were appended, is written after that write returns
+/// (write_pending_hint): by the next write (single_thread) or on the compaction thread
+/// (thread_safe), at close() when still pending, never for a segment retired first.
+/// Recovery replays the
 /// segments by (order, id); only the last may end in a torn write. A store opened
 /// read-only changes no file.
 ///
@@ -12773,6 +12776,7 @@ public:
             call_writer(&writer_type::close, ec);
             if (!ec) {
                 try {
+                    write_pending_hints_now();
                     write_active_hint(writer_->end());
                 } catch (const std::bad_alloc&) {
                     // A hint only speeds up the next open, so failing to write one is no error.
@@ -12786,6 +12790,7 @@ public:
         active_calls_.wait_idle();
         writer_.reset();
         active_hint_.reset();
+        pending_hints_.clear();
         active_.reset();
         segments_.clear();
         directory_.close();
@@ -13203,6 +13208,7 @@ private:
     void reset_state() {
         writer_.reset();
         active_hint_.reset();
+        pending_hints_.clear();
         active_.reset();
         segments_.clear();
         table_.clear();
@@ -13238,16 +13244,19 @@ private:
     }
 
     /// After a write: releases the gate, waits for durability as the policy says, and,
-    /// when a job is under way or dead bytes have grown past the configured share, runs
-    /// a step of automatic compaction (single_thread) or asks the compaction thread for
-    /// a job (thread_safe). The write's result is its own: a failed compaction shows in
-    /// stats() and is not retried before the store has grown (see compaction_failed).
+    /// when a closed segment waits for its hint, a job is under way or dead bytes have
+    /// grown past the configured share, runs a step (single_thread: the hint's, else
+    /// automatic compaction's) or asks the compaction thread for a job (thread_safe).
+    /// The write's result is its own: a failed compaction shows in stats() and is not
+    /// retried before the store has grown (see compaction_failed).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
         bool compaction_due = false;
+        bool hint_due = false;
         if constexpr (threading::concurrent) {
-            if (wants_compaction()) compactor_.request([this] { run_background_job(); });
+            if (hints_pending() || wants_compaction()) compactor_.request([this] { run_background_job(); });
         } else {
-            compaction_due = job_ || wants_compaction();
+            hint_due = hints_pending();
+            compaction_due = !hint_due && (job_ || wants_compaction());
         }
         {
             const active_call<threading::concurrent> call(active_calls_);
@@ -13257,6 +13266,7 @@ private:
                 if (!ec) wait_for_compaction();
             }
         }
+        if (!ec && hint_due) write_pending_hint();
         if (!ec && compaction_due) {
             const gate_lock again(write_gate_);
             std::error_code compaction_error;
@@ -13492,29 +13502,62 @@ private:
     /// Closes the active segment and starts the next. The writer drains first: the
     /// closed segment is durable before any byte of the next reaches the OS, so a power
     /// loss leaves a prefix of the writes across segments too. On failure nothing was
-    /// appended anywhere and the next write tries again.
+    /// appended anywhere and the next write tries again. The closed segment's hint is
+    /// left to write_pending_hint, after this write: building and syncing it takes longer
+    /// than everything else here, and a segment without one is only read whole at the
+    /// next open.
     bool roll_over(std::error_code& ec) {
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
         segment_pointer next;
         if (!create_segment(next, ec)) return false;
+        pending_hints_.reserve(pending_hints_.size() + 1);  // so that nothing below throws
         const std::uint64_t end = writer_->end();
-        std::uint64_t hint_size = 0;
-        try {
-            hint_size = write_active_hint_file(end);
-        } catch (const std::bad_alloc&) {
-            // Without a hint the segment is read whole at the next open.
-        }
         const write_lock lock(mutex_);
         active_->size = end;
         reader_.map_final(*active_, end);
-        if (hint_size != 0) {
-            active_->hint_bytes = hint_size;
-            active_->hint_covered = end;
+        if (active_hint_) {
+            pending_hints_.push_back({active_, std::move(*active_hint_)});
+            active_hint_.reset();
         }
         segments_.add(next);
         make_active(std::move(next), file_header::size);
         return true;
+    }
+
+    /// Whether a closed segment waits for its hint; with write_gate_ held.
+    [[nodiscard]] bool hints_pending() const noexcept { return !pending_hints_.empty(); }
+
+    /// Writes the hint of the oldest closed segment still waiting for one, taken under
+    /// write_gate_ and written with no lock held (the writers go on meanwhile); false when
+    /// none waits. Only the compaction thread, or a caller holding it off, retires
+    /// segments, so the segment taken stays in the store until its hint is in place.
+    bool write_pending_hint() {
+        std::optional<pending_hint> taken;
+        {
+            const gate_lock gate(write_gate_);
+            if (!open_ || pending_hints_.empty()) return false;
+            taken.emplace(std::move(pending_hints_.front()));
+            pending_hints_.erase(pending_hints_.begin());
+        }
+        try {
+            write_hint_of(*taken->in, taken->entries);
+        } catch (const std::bad_alloc&) {
+            // Without a hint the segment is read whole at the next open.
+        }
+        return true;
+    }
+
+    /// Writes every hint still pending, with write_gate_ held (close()).
+    void write_pending_hints_now() {
+        for (pending_hint& pending : pending_hints_) write_hint_of(*pending.in, pending.entries);
+        pending_hints_.clear();
+    }
+
+    /// Forgets the pending hints of segments taken out of the store (compaction, clear),
+    /// with write_gate_ held: a retired segment gets no hint.
+    void drop_retired_hints() {
+        std::erase_if(pending_hints_, [&](const pending_hint& p) { return segments_.find(p.in->id) != p.in.get(); });
     }
 
     /// Writes the active segment's hint, covering it up to end, unless the hint on disk
@@ -13703,6 +13746,7 @@ private:
         const std::string& bytes = hint.finish(in.size);
         std::error_code ignored;
         if (!write_file(store_file_name::hint(in.id), bytes, ignored)) return;
+        const write_lock lock(mutex_);  // stats() reads these under the read lock
         in.hint_bytes = bytes.size();
         in.hint_covered = in.size;
     }
@@ -14026,6 +14070,7 @@ private:
             segments_.clear();
             for (segment_pointer& output : outputs.segments()) segments_.add(std::move(output));
             segments_.add(next);
+            drop_retired_hints();
             make_active(std::move(next), file_header::size);
             live_bytes_ = live;
             dead_bytes_ = 0;
@@ -14303,16 +14348,20 @@ private:
             dead_bytes_ -= in->dead_bytes;
             segments_.remove(in->id);
         }
+        drop_retired_hints();
         finish_compaction();
         return retired;
     }
 
-    /// The compaction thread's work (thread_safe): jobs one after another while
-    /// compaction is still due and each job reclaims dead bytes. A job takes about one
-    /// segment's live records, so the writes that made compaction due may have ended
-    /// long before the store is back under compact_dead_ratio: the thread goes on
-    /// without them. Failures count as the steps' do.
+    /// The compaction thread's work (thread_safe): the hints of closed segments still
+    /// waiting for one, then jobs one after another while compaction is still due and
+    /// each job reclaims dead bytes. A job takes about one segment's live records, so the
+    /// writes that made compaction due may have ended long before the store is back
+    /// under compact_dead_ratio: the thread goes on without them. Failures count as the
+    /// steps' do.
     void run_background_job() {
+        while (!compactor_.interrupted() && write_pending_hint()) {
+        }
         for (;;) {
             const std::uint64_t dead_before = dead_bytes_under_lock();
             std::error_code ec;
@@ -14449,6 +14498,7 @@ private:
             table_.clear();
             segments_.clear();
             segments_.add(next);
+            drop_retired_hints();
             make_active(next, next->size);
             note_in_hint({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
             live_bytes_ = 0;
@@ -14557,6 +14607,13 @@ private:
     // The active segment's records, listed as they are appended, for its hint; empty
     // without options::write_hints (and once the hint was written from them).
     std::optional<hint_builder> active_hint_;
+    // Closed segments whose hints are still to be written (write_pending_hint), oldest
+    // first, with the entries gathered for them; changed under write_gate_.
+    struct pending_hint {
+        segment_pointer in;
+        hint_builder entries;
+    };
+    std::vector<pending_hint> pending_hints_;
     // The id of the next segment made, one counter for every kind; taken by writers and
     // by the compaction thread.
     std::atomic<std::uint32_t> next_id_{1};
