@@ -13255,7 +13255,9 @@ private:
         if constexpr (threading::concurrent) {
             if (hints_pending() || wants_compaction()) compactor_.request([this] { run_background_job(); });
         } else {
-            hint_due = hints_pending();
+            // Not the hint of the segment this write closed: the write that closed it
+            // paid for its sync already.
+            hint_due = pending_hints_.size() > (closed_by_this_write_ ? 1U : 0U);
             compaction_due = !hint_due && (job_ || wants_compaction());
         }
         {
@@ -13497,7 +13499,10 @@ private:
     }
 
     /// Before a write (write_gate_ held): closes the active segment when it is full.
-    bool make_room(std::error_code& ec) { return writer_->end() < options_.segment_bytes || roll_over(ec); }
+    bool make_room(std::error_code& ec) {
+        closed_by_this_write_ = false;
+        return writer_->end() < options_.segment_bytes || roll_over(ec);
+    }
 
     /// Closes the active segment and starts the next. The writer drains first: the
     /// closed segment is durable before any byte of the next reaches the OS, so a power
@@ -13519,6 +13524,7 @@ private:
         if (active_hint_) {
             pending_hints_.push_back({active_, std::move(*active_hint_)});
             active_hint_.reset();
+            closed_by_this_write_ = true;
         }
         segments_.add(next);
         make_active(std::move(next), file_header::size);
@@ -14614,6 +14620,7 @@ private:
         hint_builder entries;
     };
     std::vector<pending_hint> pending_hints_;
+    bool closed_by_this_write_ = false;  // the write under way closed a segment (single_thread's hint step)
     // The id of the next segment made, one counter for every kind; taken by writers and
     // by the compaction thread.
     std::atomic<std::uint32_t> next_id_{1};
