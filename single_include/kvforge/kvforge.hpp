@@ -745,7 +745,9 @@ concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires
 /// lookup stops at the first group without a match whose bit for the key's tag is clear.
 /// find_many() runs several lookups as a pipeline, so that their misses overlap. A group
 /// array of 2 MiB or more lives on transparent huge pages where the system allows
-/// (detail/huge_pages.hpp), so that the group's miss is not also a TLB miss.
+/// (detail/huge_pages.hpp), so that the group's miss is not also a TLB miss. Such an array
+/// takes memory as its pages are first written, and growing gives the old array's pages
+/// back as their slots move, so a growth holds about one array's memory at a time, not two.
 ///
 /// Erase clears the slot's tag and leaves no tombstone. It cannot clear overflow bits (they
 /// may stand for other keys), so erases may leave stale bits that make later lookups of
@@ -1015,8 +1017,15 @@ static_assert(sizeof(hash_group) == 64, "a group is one cache line");
 /// to 2 MiB and advised MADV_HUGEPAGE, so that where transparent huge pages are enabled
 /// ("madvise" or "always"), the kernel maps it with 2 MiB pages. Elsewhere, or when the
 /// advice is refused, the array works as any other.
+///
+/// On Linux such an array is a private anonymous mapping of its own: its pages read as
+/// zero without being written, so a page takes memory only once it is first written, and
+/// release_pages() gives the memory of a part already read back before the whole array is
+/// freed. A table that grows moves its slots from the old array to the new one in order,
+/// so with both it holds about one array's worth of memory while it grows, not two.
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -1024,16 +1033,25 @@ static_assert(sizeof(hash_group) == 64, "a group is one cache line");
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 namespace kvforge::detail {
 
-/// Frees what make_huge_page_array() allocated, with the alignment it used.
+/// Frees what make_huge_page_array() allocated: a mapping of mapped_bytes, or (when that
+/// is 0) memory from operator new with the alignment it used.
 struct huge_page_array_deleter {
+    std::size_t mapped_bytes = 0;
     std::align_val_t alignment{alignof(std::max_align_t)};
 
     template <class T>
     void operator()(T* p) const noexcept {
+#if defined(__linux__)
+        if (mapped_bytes != 0) {
+            ::munmap(static_cast<void*>(p), mapped_bytes);
+            return;
+        }
+#endif
         ::operator delete(static_cast<void*>(p), alignment);
     }
 };
@@ -1044,22 +1062,74 @@ using huge_page_array = std::unique_ptr<T[], huge_page_array_deleter>;
 /// The size of a huge page on the platforms where kvforge asks for them.
 inline constexpr std::size_t huge_page_size = std::size_t{2} << 20;
 
+#if defined(__linux__)
+/// A private anonymous mapping of bytes (a multiple of the page size) aligned to a huge
+/// page, or nullptr. Its pages read as zero until written.
+[[nodiscard]] inline void* map_huge_page_aligned(std::size_t bytes) noexcept {
+    // Map a huge page more than needed, then unmap what lies outside the aligned part.
+    const std::size_t reserved = bytes + huge_page_size;
+    void* mapping = ::mmap(nullptr, reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapping == MAP_FAILED) return nullptr;
+    const auto start = reinterpret_cast<std::uintptr_t>(mapping);
+    const std::uintptr_t aligned = (start + huge_page_size - 1) & ~(std::uintptr_t{huge_page_size} - 1);
+    if (aligned != start) ::munmap(mapping, aligned - start);
+    const std::uintptr_t tail = aligned + bytes;
+    if (tail != start + reserved) ::munmap(reinterpret_cast<void*>(tail), start + reserved - tail);
+    return reinterpret_cast<void*>(aligned);
+}
+
+/// The system's page size.
+[[nodiscard]] inline std::size_t system_page_size() noexcept {
+    static const std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    return size;
+}
+#endif
+
 /// count zero-filled elements of T (trivially copyable), on huge pages where the array is
 /// large enough and the system allows it. Throws std::bad_alloc.
 template <class T>
 [[nodiscard]] huge_page_array<T> make_huge_page_array(std::size_t count) {
     static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_default_constructible_v<T>);
-    if (count > ~std::size_t{0} / sizeof(T)) throw std::bad_alloc();
+    if (count > (~std::size_t{0} - 2 * huge_page_size) / sizeof(T)) throw std::bad_alloc();
     const std::size_t bytes = count * sizeof(T);
+#if defined(__linux__)
+    if (bytes >= huge_page_size) {
+        const std::size_t page = system_page_size();
+        const std::size_t mapped = (bytes + page - 1) / page * page;
+        void* memory = map_huge_page_aligned(mapped);
+        if (memory == nullptr) throw std::bad_alloc();
+#if defined(MADV_HUGEPAGE)
+        // Advice before the first touch, so that the pages are huge from their first fault.
+        // Only whole huge pages are advised; a refusal (no THP in this kernel) changes nothing.
+        ::madvise(memory, bytes - bytes % huge_page_size, MADV_HUGEPAGE);
+#endif
+        return huge_page_array<T>(static_cast<T*>(memory),
+                                  huge_page_array_deleter{mapped, std::align_val_t{huge_page_size}});
+    }
+#endif
     const std::size_t alignment = bytes >= huge_page_size ? huge_page_size : alignof(T);
     void* memory = ::operator new (bytes, std::align_val_t{alignment});
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    // Advice before the first touch, so that the pages are huge from their first fault.
-    // Only whole huge pages are advised; a refusal (no THP in this kernel) changes nothing.
-    if (alignment == huge_page_size) ::madvise(memory, bytes - bytes % huge_page_size, MADV_HUGEPAGE);
-#endif
     std::memset(memory, 0, bytes);
-    return huge_page_array<T>(static_cast<T*>(memory), huge_page_array_deleter{std::align_val_t{alignment}});
+    return huge_page_array<T>(static_cast<T*>(memory), huge_page_array_deleter{0, std::align_val_t{alignment}});
+}
+
+/// Gives back to the system the memory of the whole pages among elements [first, last) of
+/// array, which the caller will not read again: where the array is a mapping of its own,
+/// they read as zero afterwards; elsewhere nothing changes.
+template <class T>
+void release_pages(const huge_page_array<T>& array, std::size_t first, std::size_t last) noexcept {
+#if defined(__linux__)
+    if (array.get_deleter().mapped_bytes == 0 || first >= last) return;
+    const std::size_t page = system_page_size();
+    const auto base = reinterpret_cast<std::uintptr_t>(array.get());
+    const std::uintptr_t from = (base + first * sizeof(T) + page - 1) / page * page;
+    const std::uintptr_t to = (base + last * sizeof(T)) / page * page;
+    if (from < to) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+#else
+    (void)array;
+    (void)first;
+    (void)last;
+#endif
 }
 
 }  // namespace kvforge::detail
@@ -1572,7 +1642,11 @@ private:
         // A slot keeps enough hash bits to find its new home in tables of up to 2^24 groups;
         // past that its key is hashed again from the arena.
         const bool kept_bits_suffice = mask_ <= kept_hash_mask;
+        // The old array is read once, in order: each huge page of it read goes back at once,
+        // so that the two arrays together hold about the larger one's memory, not both.
+        constexpr std::size_t groups_per_release = huge_page_size / sizeof(hash_group);
         for (std::size_t gi = 0; gi < old_groups; ++gi) {
+            if (gi % groups_per_release == 0 && gi != 0) release_pages(old, gi - groups_per_release, gi);
             const hash_group& g = old[gi];
             for (unsigned i = 0; i < hash_group::width; ++i) {
                 if (g.tags[i] == hash_group::empty) continue;
@@ -10668,6 +10742,7 @@ static_assert(durability_policy<sync_each>);
 #include <new>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -11734,28 +11809,60 @@ private:
 };
 
 /// Builds a hint file's bytes in memory: add() records in file order, then finish(). For
-/// a data file whose entry count is known only at the end (compaction's output).
+/// a data file whose entry count is known only at the end (compaction's output), and the
+/// active segment's, whose entries are gathered as its records are appended.
+///
+/// The bytes go in blocks of block_size rather than one buffer: one that grew by doubling
+/// would copy itself at each step and leave the smaller buffers behind as free heap the
+/// process still holds, several megabytes at a segment of 32 MiB, at the size where a
+/// load's peak memory is counted. Blocks of one size are reused as they are freed.
 class hint_builder {
 public:
+    static constexpr std::size_t block_size = std::size_t{64} << 10;
+
     explicit hint_builder(const hint_identity& data) : encoder_(data.records_start) {
-        append_hint_header(bytes_, data);
+        append_hint_header(entry_bytes_, data);
+        append_bytes(entry_bytes_);
     }
 
     /// Lists the record entry describes (its offset at or after the previous one's end).
     void add(const hint_entry& entry) {
-        encoder_.append(bytes_, entry);
+        entry_bytes_.clear();
+        encoder_.append(entry_bytes_, entry);
+        append_bytes(entry_bytes_);
         ++entries_;
     }
 
-    /// The finished file's bytes, covering the data file up to covered_end.
-    std::string& finish(std::uint64_t covered_end) {
-        put_hint_counts(bytes_.data() + file_header::size, covered_end, entries_);
-        append_hint_trailer(bytes_, crc32c(std::string_view(bytes_).substr(file_header::size)));
-        return bytes_;
+    /// The finished file, covering the data file up to covered_end: the pieces to write one
+    /// after another, views of the builder's blocks. Called once.
+    [[nodiscard]] std::vector<std::string_view> finish(std::uint64_t covered_end) {
+        // The header and the counts fit in the first block, which is never smaller than them.
+        put_hint_counts(blocks_.front().data() + file_header::size, covered_end, entries_);
+        std::uint32_t crc = 0;
+        for (std::size_t i = 0; i < blocks_.size(); ++i) {
+            crc = crc32c_extend(crc, std::string_view(blocks_[i]).substr(i == 0 ? file_header::size : 0));
+        }
+        entry_bytes_.clear();
+        append_hint_trailer(entry_bytes_, crc);
+        append_bytes(entry_bytes_);
+        return {blocks_.begin(), blocks_.end()};
     }
 
 private:
-    std::string bytes_;
+    void append_bytes(std::string_view bytes) {
+        while (!bytes.empty()) {
+            if (blocks_.empty() || blocks_.back().size() == block_size) {
+                blocks_.emplace_back().reserve(block_size);
+            }
+            std::string& last = blocks_.back();
+            const std::size_t part = std::min(bytes.size(), block_size - last.size());
+            last.append(bytes.substr(0, part));
+            bytes.remove_prefix(part);
+        }
+    }
+
+    std::vector<std::string> blocks_;  // each full but the last
+    std::string entry_bytes_;          // the bytes of the entry being added, reused
     hint_entry_encoder encoder_;
     std::uint64_t entries_ = 0;
 };
@@ -13582,10 +13689,10 @@ private:
     /// next open, so failing to write one is no error). The gathered entries are used up.
     std::uint64_t write_active_hint_file(std::uint64_t end) {
         if (!active_hint_) return 0;
-        const std::string& bytes = active_hint_->finish(end);
+        const std::vector<std::string_view> pieces = active_hint_->finish(end);
         std::error_code ignored;
-        const bool written = write_file(store_file_name::hint(active_->id), bytes, ignored);
-        const std::uint64_t size = written ? bytes.size() : 0;
+        const bool written = write_file(store_file_name::hint(active_->id), pieces, ignored);
+        const std::uint64_t size = written ? total_size(pieces) : 0;
         active_hint_.reset();
         return size;
     }
@@ -13749,11 +13856,11 @@ private:
 
     /// Writes the hint of closed segment `in` from its gathered entries (best effort).
     void write_hint_of(segment_type& in, hint_builder& hint) {
-        const std::string& bytes = hint.finish(in.size);
+        const std::vector<std::string_view> pieces = hint.finish(in.size);
         std::error_code ignored;
-        if (!write_file(store_file_name::hint(in.id), bytes, ignored)) return;
+        if (!write_file(store_file_name::hint(in.id), pieces, ignored)) return;
         const write_lock lock(mutex_);  // stats() reads these under the read lock
-        in.hint_bytes = bytes.size();
+        in.hint_bytes = total_size(pieces);
         in.hint_covered = in.size;
     }
 
@@ -14518,10 +14625,26 @@ private:
 
     /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
     bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
+        return write_file(name, std::span<const std::string_view>(&bytes, 1), ec);
+    }
+
+    /// The same for a file given as pieces written one after another.
+    bool write_file(const store_file_name& name, std::span<const std::string_view> pieces, std::error_code& ec) {
         data_file<io_type> file;
-        return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               write_counted(file, 0, bytes, ec) && sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) &&
-               sync_directory(ec);
+        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
+        std::uint64_t at = 0;
+        for (const std::string_view piece : pieces) {
+            if (!write_counted(file, at, piece, ec)) return false;
+            at += piece.size();
+        }
+        return sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) && sync_directory(ec);
+    }
+
+    /// The bytes of a file given as pieces.
+    [[nodiscard]] static std::uint64_t total_size(std::span<const std::string_view> pieces) noexcept {
+        std::uint64_t total = 0;
+        for (const std::string_view piece : pieces) total += piece.size();
+        return total;
     }
 
     /// Writes bytes the store's writer does not (headers, compaction output, hints, the

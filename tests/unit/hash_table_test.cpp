@@ -13,6 +13,10 @@
 #include <string_view>
 #include <vector>
 
+#if defined(__linux__)
+#include <unistd.h>
+#endif
+
 using kvforge::detail::hash_table;
 
 namespace {
@@ -220,4 +224,35 @@ TEST_CASE("make_huge_page_array gives zeroed, aligned, writable arrays of every 
         for (std::size_t i = 0; i < count; ++i) array[i] = i;
         CHECK(array[count - 1] == count - 1);
     }
+}
+
+TEST_CASE("release_pages gives back whole pages of a part of a large array, which read as zero after", "[hash_table]") {
+    using kvforge::detail::huge_page_size;
+    const std::size_t count = huge_page_size / 8 * 3;  // three huge pages of words
+    auto array = kvforge::detail::make_huge_page_array<std::uint64_t>(count);
+    for (std::size_t i = 0; i < count; ++i) array[i] = i + 1;
+    // From the middle of a page to the end of the second huge page: the partial page stays.
+    const std::size_t first = 100;
+    const std::size_t last = huge_page_size / 8 * 2;
+    kvforge::detail::release_pages(array, first, last);
+    std::size_t kept = 0;
+    std::size_t zeroed = 0;
+    for (std::size_t i = 0; i < count; ++i) {
+        if (array[i] == i + 1) {
+            ++kept;
+        } else if (array[i] == 0) {
+            ++zeroed;
+        }
+    }
+    CHECK(kept + zeroed == count);
+    for (std::size_t i = 0; i < first; ++i) REQUIRE(array[i] == i + 1);     // before the range
+    for (std::size_t i = last; i < count; ++i) REQUIRE(array[i] == i + 1);  // after it
+#if defined(__linux__)
+    // A mapping of its own: the whole pages in the range went back, the partial first one did not.
+    const std::size_t page_words = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)) / 8;
+    CHECK(zeroed == last - page_words);
+    for (std::size_t i = first; i < page_words; ++i) REQUIRE(array[i] == i + 1);
+#else
+    CHECK(zeroed == 0);
+#endif
 }

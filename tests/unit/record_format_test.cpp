@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <kvforge/limits.hpp>
 #include <kvforge/stores/log/hint.hpp>
 #include <kvforge/stores/log/record_format.hpp>
 
@@ -12,6 +13,17 @@
 #include <vector>
 
 namespace kd = kvforge::detail;
+
+namespace {
+
+/// A finished hint's pieces, one after another: the file's bytes.
+std::string joined(const std::vector<std::string_view>& pieces) {
+    std::string bytes;
+    for (const std::string_view piece : pieces) bytes.append(piece);
+    return bytes;
+}
+
+}  // namespace
 
 TEST_CASE("a format 2 header holds its order and refuses what it does not know", "[record_format]") {
     kd::file_header header;
@@ -189,7 +201,7 @@ TEST_CASE("a hint lists records with shared key prefixes and gaps, and is refuse
     }
     kd::hint_builder builder(data);
     for (const kd::hint_entry& entry : entries) builder.add(entry);
-    const std::string bytes = builder.finish(at);
+    const std::string bytes = joined(builder.finish(at));
 
     std::vector<kd::hint_entry> read;
     std::vector<std::string> read_keys;
@@ -227,6 +239,46 @@ TEST_CASE("a hint lists records with shared key prefixes and gaps, and is refuse
 }
 
 
+TEST_CASE("a hint built in blocks reads back whole, entries across block boundaries included", "[record_format]") {
+    const kd::hint_identity data{9, 0x1234, 5, kd::file_header::size};
+    // Keys of every length from 1 to 40, so entries end at every place in a block, and
+    // one key of the largest size, longer than a block, which spans two or three.
+    std::vector<std::string> keys;
+    for (std::size_t i = 0; i < 20000; ++i) keys.push_back(std::to_string(i * 7919) + std::string(i % 33, 'k'));
+    keys.insert(keys.begin() + 10000, std::string(kvforge::max_key_size, 'z'));
+    kd::hint_builder builder(data);
+    std::uint64_t at = kd::file_header::size;
+    std::vector<std::uint64_t> offsets;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        kd::hint_entry entry;
+        entry.key = keys[i];
+        entry.value_size = static_cast<std::uint32_t>(i % 300);
+        entry.offset = at + i % 5;  // gaps of 0 to 4 bytes
+        offsets.push_back(entry.offset);
+        at = entry.offset + entry.record_size();
+        builder.add(entry);
+    }
+    const std::vector<std::string_view> pieces = builder.finish(at);
+    REQUIRE(pieces.size() > 3);
+    for (std::size_t i = 0; i + 1 < pieces.size(); ++i) CHECK(pieces[i].size() == kd::hint_builder::block_size);
+    CHECK(pieces.back().size() <= kd::hint_builder::block_size);
+
+    const std::string bytes = joined(pieces);
+    CHECK(kd::hint_entry_count(bytes, bytes.size(), data) == keys.size());
+    std::size_t next = 0;
+    bool all_match = true;
+    const std::uint64_t covered = kd::read_hint(
+        bytes, data, at, [](std::uint64_t, std::uint64_t) {},
+        [&](const kd::hint_entry& entry) {
+            all_match = all_match && next < keys.size() && entry.key == keys[next] && entry.offset == offsets[next] &&
+                        entry.value_size == next % 300;
+            ++next;
+        });
+    CHECK(covered == at);
+    CHECK(next == keys.size());
+    CHECK(all_match);
+}
+
 TEST_CASE("a hint's head gives its entry count, bounded by what the file can list", "[record_format]") {
     const kd::hint_identity data{4, 0xabcdef, 77, kd::file_header::size};
     kd::hint_builder builder(data);
@@ -239,7 +291,7 @@ TEST_CASE("a hint's head gives its entry count, bounded by what the file can lis
         at += entry.record_size();
         builder.add(entry);
     }
-    std::string bytes = builder.finish(at);
+    std::string bytes = joined(builder.finish(at));
     CHECK(kd::hint_entry_count(bytes, bytes.size(), data) == 3);
     kd::hint_identity other = data;
     other.file_id = 78;

@@ -16,7 +16,9 @@
 /// lookup stops at the first group without a match whose bit for the key's tag is clear.
 /// find_many() runs several lookups as a pipeline, so that their misses overlap. A group
 /// array of 2 MiB or more lives on transparent huge pages where the system allows
-/// (detail/huge_pages.hpp), so that the group's miss is not also a TLB miss.
+/// (detail/huge_pages.hpp), so that the group's miss is not also a TLB miss. Such an array
+/// takes memory as its pages are first written, and growing gives the old array's pages
+/// back as their slots move, so a growth holds about one array's memory at a time, not two.
 ///
 /// Erase clears the slot's tag and leaves no tombstone. It cannot clear overflow bits (they
 /// may stand for other keys), so erases may leave stale bits that make later lookups of
@@ -347,7 +349,11 @@ private:
         // A slot keeps enough hash bits to find its new home in tables of up to 2^24 groups;
         // past that its key is hashed again from the arena.
         const bool kept_bits_suffice = mask_ <= kept_hash_mask;
+        // The old array is read once, in order: each huge page of it read goes back at once,
+        // so that the two arrays together hold about the larger one's memory, not both.
+        constexpr std::size_t groups_per_release = huge_page_size / sizeof(hash_group);
         for (std::size_t gi = 0; gi < old_groups; ++gi) {
+            if (gi % groups_per_release == 0 && gi != 0) release_pages(old, gi - groups_per_release, gi);
             const hash_group& g = old[gi];
             for (unsigned i = 0; i < hash_group::width; ++i) {
                 if (g.tags[i] == hash_group::empty) continue;

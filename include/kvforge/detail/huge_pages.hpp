@@ -8,8 +8,15 @@
 /// to 2 MiB and advised MADV_HUGEPAGE, so that where transparent huge pages are enabled
 /// ("madvise" or "always"), the kernel maps it with 2 MiB pages. Elsewhere, or when the
 /// advice is refused, the array works as any other.
+///
+/// On Linux such an array is a private anonymous mapping of its own: its pages read as
+/// zero without being written, so a page takes memory only once it is first written, and
+/// release_pages() gives the memory of a part already read back before the whole array is
+/// freed. A table that grows moves its slots from the old array to the new one in order,
+/// so with both it holds about one array's worth of memory while it grows, not two.
 
 #include <cstddef>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <new>
@@ -17,16 +24,25 @@
 
 #if defined(__linux__)
 #include <sys/mman.h>
+#include <unistd.h>
 #endif
 
 namespace kvforge::detail {
 
-/// Frees what make_huge_page_array() allocated, with the alignment it used.
+/// Frees what make_huge_page_array() allocated: a mapping of mapped_bytes, or (when that
+/// is 0) memory from operator new with the alignment it used.
 struct huge_page_array_deleter {
+    std::size_t mapped_bytes = 0;
     std::align_val_t alignment{alignof(std::max_align_t)};
 
     template <class T>
     void operator()(T* p) const noexcept {
+#if defined(__linux__)
+        if (mapped_bytes != 0) {
+            ::munmap(static_cast<void*>(p), mapped_bytes);
+            return;
+        }
+#endif
         ::operator delete(static_cast<void*>(p), alignment);
     }
 };
@@ -37,22 +53,74 @@ using huge_page_array = std::unique_ptr<T[], huge_page_array_deleter>;
 /// The size of a huge page on the platforms where kvforge asks for them.
 inline constexpr std::size_t huge_page_size = std::size_t{2} << 20;
 
+#if defined(__linux__)
+/// A private anonymous mapping of bytes (a multiple of the page size) aligned to a huge
+/// page, or nullptr. Its pages read as zero until written.
+[[nodiscard]] inline void* map_huge_page_aligned(std::size_t bytes) noexcept {
+    // Map a huge page more than needed, then unmap what lies outside the aligned part.
+    const std::size_t reserved = bytes + huge_page_size;
+    void* mapping = ::mmap(nullptr, reserved, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (mapping == MAP_FAILED) return nullptr;
+    const auto start = reinterpret_cast<std::uintptr_t>(mapping);
+    const std::uintptr_t aligned = (start + huge_page_size - 1) & ~(std::uintptr_t{huge_page_size} - 1);
+    if (aligned != start) ::munmap(mapping, aligned - start);
+    const std::uintptr_t tail = aligned + bytes;
+    if (tail != start + reserved) ::munmap(reinterpret_cast<void*>(tail), start + reserved - tail);
+    return reinterpret_cast<void*>(aligned);
+}
+
+/// The system's page size.
+[[nodiscard]] inline std::size_t system_page_size() noexcept {
+    static const std::size_t size = static_cast<std::size_t>(::sysconf(_SC_PAGESIZE));
+    return size;
+}
+#endif
+
 /// count zero-filled elements of T (trivially copyable), on huge pages where the array is
 /// large enough and the system allows it. Throws std::bad_alloc.
 template <class T>
 [[nodiscard]] huge_page_array<T> make_huge_page_array(std::size_t count) {
     static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_default_constructible_v<T>);
-    if (count > ~std::size_t{0} / sizeof(T)) throw std::bad_alloc();
+    if (count > (~std::size_t{0} - 2 * huge_page_size) / sizeof(T)) throw std::bad_alloc();
     const std::size_t bytes = count * sizeof(T);
+#if defined(__linux__)
+    if (bytes >= huge_page_size) {
+        const std::size_t page = system_page_size();
+        const std::size_t mapped = (bytes + page - 1) / page * page;
+        void* memory = map_huge_page_aligned(mapped);
+        if (memory == nullptr) throw std::bad_alloc();
+#if defined(MADV_HUGEPAGE)
+        // Advice before the first touch, so that the pages are huge from their first fault.
+        // Only whole huge pages are advised; a refusal (no THP in this kernel) changes nothing.
+        ::madvise(memory, bytes - bytes % huge_page_size, MADV_HUGEPAGE);
+#endif
+        return huge_page_array<T>(static_cast<T*>(memory),
+                                  huge_page_array_deleter{mapped, std::align_val_t{huge_page_size}});
+    }
+#endif
     const std::size_t alignment = bytes >= huge_page_size ? huge_page_size : alignof(T);
     void* memory = ::operator new (bytes, std::align_val_t{alignment});
-#if defined(__linux__) && defined(MADV_HUGEPAGE)
-    // Advice before the first touch, so that the pages are huge from their first fault.
-    // Only whole huge pages are advised; a refusal (no THP in this kernel) changes nothing.
-    if (alignment == huge_page_size) ::madvise(memory, bytes - bytes % huge_page_size, MADV_HUGEPAGE);
-#endif
     std::memset(memory, 0, bytes);
-    return huge_page_array<T>(static_cast<T*>(memory), huge_page_array_deleter{std::align_val_t{alignment}});
+    return huge_page_array<T>(static_cast<T*>(memory), huge_page_array_deleter{0, std::align_val_t{alignment}});
+}
+
+/// Gives back to the system the memory of the whole pages among elements [first, last) of
+/// array, which the caller will not read again: where the array is a mapping of its own,
+/// they read as zero afterwards; elsewhere nothing changes.
+template <class T>
+void release_pages(const huge_page_array<T>& array, std::size_t first, std::size_t last) noexcept {
+#if defined(__linux__)
+    if (array.get_deleter().mapped_bytes == 0 || first >= last) return;
+    const std::size_t page = system_page_size();
+    const auto base = reinterpret_cast<std::uintptr_t>(array.get());
+    const std::uintptr_t from = (base + first * sizeof(T) + page - 1) / page * page;
+    const std::uintptr_t to = (base + last * sizeof(T)) / page * page;
+    if (from < to) ::madvise(reinterpret_cast<void*>(from), to - from, MADV_DONTNEED);
+#else
+    (void)array;
+    (void)first;
+    (void)last;
+#endif
 }
 
 }  // namespace kvforge::detail

@@ -66,6 +66,7 @@
 #include <new>
 #include <optional>
 #include <shared_mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -1015,10 +1016,10 @@ private:
     /// next open, so failing to write one is no error). The gathered entries are used up.
     std::uint64_t write_active_hint_file(std::uint64_t end) {
         if (!active_hint_) return 0;
-        const std::string& bytes = active_hint_->finish(end);
+        const std::vector<std::string_view> pieces = active_hint_->finish(end);
         std::error_code ignored;
-        const bool written = write_file(store_file_name::hint(active_->id), bytes, ignored);
-        const std::uint64_t size = written ? bytes.size() : 0;
+        const bool written = write_file(store_file_name::hint(active_->id), pieces, ignored);
+        const std::uint64_t size = written ? total_size(pieces) : 0;
         active_hint_.reset();
         return size;
     }
@@ -1182,11 +1183,11 @@ private:
 
     /// Writes the hint of closed segment `in` from its gathered entries (best effort).
     void write_hint_of(segment_type& in, hint_builder& hint) {
-        const std::string& bytes = hint.finish(in.size);
+        const std::vector<std::string_view> pieces = hint.finish(in.size);
         std::error_code ignored;
-        if (!write_file(store_file_name::hint(in.id), bytes, ignored)) return;
+        if (!write_file(store_file_name::hint(in.id), pieces, ignored)) return;
         const write_lock lock(mutex_);  // stats() reads these under the read lock
-        in.hint_bytes = bytes.size();
+        in.hint_bytes = total_size(pieces);
         in.hint_covered = in.size;
     }
 
@@ -1951,10 +1952,26 @@ private:
 
     /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
     bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
+        return write_file(name, std::span<const std::string_view>(&bytes, 1), ec);
+    }
+
+    /// The same for a file given as pieces written one after another.
+    bool write_file(const store_file_name& name, std::span<const std::string_view> pieces, std::error_code& ec) {
         data_file<io_type> file;
-        return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               write_counted(file, 0, bytes, ec) && sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) &&
-               sync_directory(ec);
+        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
+        std::uint64_t at = 0;
+        for (const std::string_view piece : pieces) {
+            if (!write_counted(file, at, piece, ec)) return false;
+            at += piece.size();
+        }
+        return sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) && sync_directory(ec);
+    }
+
+    /// The bytes of a file given as pieces.
+    [[nodiscard]] static std::uint64_t total_size(std::span<const std::string_view> pieces) noexcept {
+        std::uint64_t total = 0;
+        for (const std::string_view piece : pieces) total += piece.size();
+        return total;
     }
 
     /// Writes bytes the store's writer does not (headers, compaction output, hints, the

@@ -132,28 +132,60 @@ private:
 };
 
 /// Builds a hint file's bytes in memory: add() records in file order, then finish(). For
-/// a data file whose entry count is known only at the end (compaction's output).
+/// a data file whose entry count is known only at the end (compaction's output), and the
+/// active segment's, whose entries are gathered as its records are appended.
+///
+/// The bytes go in blocks of block_size rather than one buffer: one that grew by doubling
+/// would copy itself at each step and leave the smaller buffers behind as free heap the
+/// process still holds, several megabytes at a segment of 32 MiB, at the size where a
+/// load's peak memory is counted. Blocks of one size are reused as they are freed.
 class hint_builder {
 public:
+    static constexpr std::size_t block_size = std::size_t{64} << 10;
+
     explicit hint_builder(const hint_identity& data) : encoder_(data.records_start) {
-        append_hint_header(bytes_, data);
+        append_hint_header(entry_bytes_, data);
+        append_bytes(entry_bytes_);
     }
 
     /// Lists the record entry describes (its offset at or after the previous one's end).
     void add(const hint_entry& entry) {
-        encoder_.append(bytes_, entry);
+        entry_bytes_.clear();
+        encoder_.append(entry_bytes_, entry);
+        append_bytes(entry_bytes_);
         ++entries_;
     }
 
-    /// The finished file's bytes, covering the data file up to covered_end.
-    std::string& finish(std::uint64_t covered_end) {
-        put_hint_counts(bytes_.data() + file_header::size, covered_end, entries_);
-        append_hint_trailer(bytes_, crc32c(std::string_view(bytes_).substr(file_header::size)));
-        return bytes_;
+    /// The finished file, covering the data file up to covered_end: the pieces to write one
+    /// after another, views of the builder's blocks. Called once.
+    [[nodiscard]] std::vector<std::string_view> finish(std::uint64_t covered_end) {
+        // The header and the counts fit in the first block, which is never smaller than them.
+        put_hint_counts(blocks_.front().data() + file_header::size, covered_end, entries_);
+        std::uint32_t crc = 0;
+        for (std::size_t i = 0; i < blocks_.size(); ++i) {
+            crc = crc32c_extend(crc, std::string_view(blocks_[i]).substr(i == 0 ? file_header::size : 0));
+        }
+        entry_bytes_.clear();
+        append_hint_trailer(entry_bytes_, crc);
+        append_bytes(entry_bytes_);
+        return {blocks_.begin(), blocks_.end()};
     }
 
 private:
-    std::string bytes_;
+    void append_bytes(std::string_view bytes) {
+        while (!bytes.empty()) {
+            if (blocks_.empty() || blocks_.back().size() == block_size) {
+                blocks_.emplace_back().reserve(block_size);
+            }
+            std::string& last = blocks_.back();
+            const std::size_t part = std::min(bytes.size(), block_size - last.size());
+            last.append(bytes.substr(0, part));
+            bytes.remove_prefix(part);
+        }
+    }
+
+    std::vector<std::string> blocks_;  // each full but the last
+    std::string entry_bytes_;          // the bytes of the entry being added, reused
     hint_entry_encoder encoder_;
     std::uint64_t entries_ = 0;
 };
