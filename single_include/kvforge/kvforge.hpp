@@ -10685,14 +10685,9 @@ static_assert(durability_policy<sync_each>);
 /// waits for durability (sync_each) after releasing both, so that writers can share one
 /// sync. Readers take the shared lock only. compact() and clear() hold write_gate_ while
 /// they work, so no writer runs, but readers go on; they take the exclusive lock only to
-/// switch segments. An automatic job (compaction_job.hpp) runs, with single_thread, in
-/// bounded steps after writes, each with the gate held; with thread_safe, on the
-/// compaction thread (compaction_thread.hpp), which reads the closed segments it
-/// rewrites and writes its outputs with no gate held (the shared lock for each look-up
-/// in the index), and takes the gate, for about a millisecond each time, to start the
-/// job, to move index entries to the outputs in chunks, and to retire the inputs. A
-/// writer that leaves too many dead bytes for it waits, with no lock held, for its
-/// progress, a bounded time (wait_for_compaction); close() lets the jobs due finish.
+/// switch segments. Compaction, whole or by automatic jobs, and the wait of writers that
+/// leave too many dead bytes, are segment_compaction.hpp's, which says what locks a job
+/// takes; close() lets the jobs due finish.
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -10734,14 +10729,10 @@ static_assert(durability_policy<sync_each>);
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <limits>
-#include <mutex>
 #include <new>
 #include <optional>
-#include <shared_mutex>
 #include <span>
 #include <string>
 #include <string_view>
@@ -11345,339 +11336,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/backups_running.hpp ----
-// ---- begin kvforge/stores/log/compaction_job.hpp ----
-/// \file compaction_job.hpp
-/// The state of an automatic compaction job between its steps. With single_thread, the
-/// engine advances a job a bounded number of bytes at a time
-/// (options::compaction_step_bytes), with its write gate held for one step only, so that
-/// writers go on between steps; with thread_safe, the compaction thread runs the job,
-/// taking the gate only where this says (compaction_thread.hpp, engine.hpp):
-///
-/// 1. scan: reads the inputs, noting each live put's key and place (not its value) and
-///    the erases still needed (compactor.hpp says which); closed segments do not change,
-///    so only the look-ups in the index lock (shared);
-/// 2. copy: copies the records (values read from the inputs by place) into output
-///    segments, which stay .tmp files, in key order: each scan step sorts the notes it
-///    made, a run, and the copy merges the runs, so that no step sorts the whole job;
-/// 3. publish (one step; thread_safe: no gate but to add the outputs): writes and syncs
-///    the last output and its hint, renames the outputs into place, syncs the
-///    directory, and adds the outputs to the store's segments. Inputs and outputs now
-///    replay to the same contents, so from here on the job is never dropped unfinished
-///    with its outputs removed;
-/// 4. move (a step, or the gate held, for each chunk of entries): moves to its copy each
-///    index entry that still points where the copy was read from (a key written or
-///    erased since the scan leaves its copy dead); then makes the writer's records
-///    durable and retires the inputs, once no backup runs (their files removed last).
-///
-/// Aborting a job before it publishes (clear, compact, close, a failed step) removes its
-/// .tmp outputs: nothing was published, and the inputs stay as they were. Aborting it
-/// while it moves entries leaves inputs and outputs both in the store.
-
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <string>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-template <class Segment, class Outputs>
-struct compaction_job {
-    enum class phase { scan, copy, publish, move };
-
-    /// A record the job copies: a put (found at `from` in an input) or an erase.
-    struct note {
-        std::string key;
-        record_location from;
-        record_meta meta;
-        bool erase = false;
-    };
-
-    std::vector<std::shared_ptr<Segment>> inputs;  ///< in replay order
-    std::vector<bool> keep_erases;                 ///< per input: whether its needed erases are copied
-    phase at = phase::scan;
-    std::size_t scanning = 0;       ///< the input the scan is in
-    std::uint64_t scan_offset = 0;  ///< where the scan goes on in it
-    /// Notes of one scan step, sorted by key: those from next to end are still to copy.
-    struct run {
-        std::size_t next;
-        std::size_t end;
-    };
-
-    std::vector<note> notes;             ///< in runs, in the order the scan made them
-    std::vector<run> runs;               ///< a heap (the run with the least next key first) once the scan ended
-    std::vector<record_location> moved;  ///< where each note's copy went
-    std::optional<std::size_t> copied;   ///< the note copied last
-    std::size_t moved_entries = 0;       ///< notes whose index entries have moved
-    std::optional<Outputs> outputs;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/compaction_job.hpp ----
-// ---- begin kvforge/stores/log/compaction_thread.hpp ----
-/// \file compaction_thread.hpp
-/// The thread on which a thread_safe log store runs its automatic compaction jobs, one
-/// at a time. Writers only request a job; the thread starts at the first request and
-/// runs until stop(). Callers that change the segments wholesale (compact, clear) hold
-/// it off: hold() waits for the job under way to end (the job sees interrupted() and
-/// stops at its next chunk, or runs to its end once it has published its outputs), and
-/// no job starts until the hold is released. A request made meanwhile runs afterwards.
-///
-/// Writers that find the thread too far behind wait for its progress (wait_for_progress),
-/// holding no lock the job needs; they are let go as soon as the job reports progress,
-/// the thread has nothing left to do, it is stopped, or the time they were given is up. finish() ends the thread as
-/// stop() does, but lets the work requested so far run to its end first.
-
-#include <atomic>
-#include <chrono>
-#include <condition_variable>
-#include <cstdint>
-#include <functional>
-#include <mutex>
-#include <system_error>
-#include <thread>
-#include <utility>
-
-namespace kvforge::detail {
-
-class compaction_thread {
-public:
-    compaction_thread() = default;
-    compaction_thread(const compaction_thread&) = delete;
-    compaction_thread& operator=(const compaction_thread&) = delete;
-    ~compaction_thread() { stop(); }
-
-    /// Asks for a job, which runs `job` on the thread (started now if none runs). Cheap
-    /// while a job is requested; a request made while a job is under way runs it again
-    /// afterwards (that job may have chosen its segments before the writes that made
-    /// this request). Ignored once stopped, until resume().
-    void request(const std::function<void()>& job) {
-        if (pending_.load(std::memory_order_relaxed)) return;
-        const std::lock_guard lock(mutex_);
-        if (stopped_) return;
-        if (!thread_.joinable()) {
-            job_ = job;
-            try {
-                thread_ = std::thread([this] { loop(); });
-            } catch (const std::system_error&) {
-                return;  // no thread to be had now: a later write asks again
-            }
-        }
-        pending_.store(true, std::memory_order_relaxed);
-        wake_.notify_all();
-    }
-
-    /// Whether the job under way should stop at its next chunk: a hold or stop() waits.
-    [[nodiscard]] bool interrupted() const noexcept {
-        return holds_.load(std::memory_order_relaxed) != 0 || stopping_.load(std::memory_order_relaxed);
-    }
-
-    /// Keeps jobs off until the guard it returns is destroyed; waits for the one under way.
-    class hold_guard {
-    public:
-        explicit hold_guard(compaction_thread& owner) : owner_(owner) {}
-        hold_guard(const hold_guard&) = delete;
-        hold_guard& operator=(const hold_guard&) = delete;
-        ~hold_guard() { owner_.release(); }
-
-    private:
-        compaction_thread& owner_;
-    };
-    [[nodiscard]] hold_guard hold() {
-        std::unique_lock lock(mutex_);
-        holds_.fetch_add(1, std::memory_order_relaxed);
-        idle_.wait(lock, [&] { return !running_.load(std::memory_order_relaxed); });
-        return hold_guard(*this);
-    }
-
-    /// A count that rises each time the job reports progress (progressed()) or ends;
-    /// read it before checking whether to wait, and pass it to wait_for_progress.
-    [[nodiscard]] std::uint64_t progress() {
-        const std::lock_guard lock(mutex_);
-        return progress_;
-    }
-
-    /// Called by the job when it has reclaimed something: wakes the writers waiting for it.
-    void progressed() {
-        const std::lock_guard lock(mutex_);
-        ++progress_;
-        progress_made_.notify_all();
-    }
-
-    /// Waits until progress() has moved past `seen`, or the thread has no job under way
-    /// or requested, or it is stopped, or `deadline` has passed. False unless progress
-    /// was made: the caller then waits no more.
-    bool wait_for_progress(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) {
-        std::unique_lock lock(mutex_);
-        progress_made_.wait_until(lock, deadline, [&] { return progress_ != seen || stopped_ || !busy(); });
-        return progress_ != seen;
-    }
-
-    /// Ends the thread once the job under way, and any requested before this call, have
-    /// run to their end; requests are ignored from now until resume(). A hold in effect
-    /// delays it until released. Never call it from the job.
-    void finish() {
-        {
-            std::unique_lock lock(mutex_);
-            stopped_ = true;
-            progress_made_.notify_all();
-            idle_.wait(lock, [&] { return !busy() || !thread_.joinable(); });
-        }
-        stop();
-    }
-
-    /// Ends the thread once the job under way, if any, has stopped; requests are ignored
-    /// afterwards until resume(). Never call it from the job.
-    void stop() {
-        std::thread ending;
-        {
-            const std::lock_guard lock(mutex_);
-            stopped_ = true;
-            progress_made_.notify_all();
-            stopping_.store(true, std::memory_order_relaxed);
-            ending = std::move(thread_);
-            wake_.notify_all();
-        }
-        if (ending.joinable()) ending.join();
-        const std::lock_guard lock(mutex_);
-        stopping_.store(false, std::memory_order_relaxed);
-        pending_.store(false, std::memory_order_relaxed);
-    }
-
-    /// Takes requests again after stop() (the store was opened again).
-    void resume() {
-        const std::lock_guard lock(mutex_);
-        stopped_ = false;
-    }
-
-private:
-    /// Whether a job runs or waits to run; with mutex_ held.
-    [[nodiscard]] bool busy() const noexcept {
-        return running_.load(std::memory_order_relaxed) || pending_.load(std::memory_order_relaxed);
-    }
-
-    void release() {
-        const std::lock_guard lock(mutex_);
-        if (holds_.fetch_sub(1, std::memory_order_relaxed) == 1) wake_.notify_all();
-    }
-
-    void loop() {
-        std::unique_lock lock(mutex_);
-        for (;;) {
-            wake_.wait(lock, [&] {
-                return stopping_.load(std::memory_order_relaxed) ||
-                       (pending_.load(std::memory_order_relaxed) && holds_.load(std::memory_order_relaxed) == 0);
-            });
-            if (stopping_.load(std::memory_order_relaxed)) return;
-            pending_.store(false, std::memory_order_relaxed);
-            running_.store(true, std::memory_order_relaxed);
-            lock.unlock();
-            job_();
-            lock.lock();
-            running_.store(false, std::memory_order_relaxed);
-            ++progress_;
-            idle_.notify_all();
-            progress_made_.notify_all();
-        }
-    }
-
-    std::mutex mutex_;
-    std::condition_variable wake_;           // the thread waits here for a request or stop()
-    std::condition_variable idle_;           // hold() and finish() wait here for the job under way to end
-    std::condition_variable progress_made_;  // writers wait here for the job's progress
-    std::uint64_t progress_ = 0;
-    std::function<void()> job_;
-    std::thread thread_;
-    bool stopped_ = false;
-    // Changed under mutex_; read without it as hints (request's fast path, interrupted()).
-    std::atomic<bool> pending_{false};
-    std::atomic<bool> running_{false};
-    std::atomic<bool> stopping_{false};
-    std::atomic<int> holds_{0};
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/compaction_thread.hpp ----
-// ---- begin kvforge/stores/log/compactor.hpp ----
-/// \file compactor.hpp
-/// What a compaction job of a log store rewrites: the closed segments with the largest
-/// share of dead bytes, as many as the live records of about one segment, and which of
-/// their records it copies.
-///
-/// A put is copied when the index points at it (it is its key's newest record). An
-/// erase is copied when its key is absent (no newer put came after it) and some segment
-/// that replays before its own is not an input of the job: that segment may hold an
-/// older put of the key, which the erase must go on hiding. Otherwise it is dropped, as
-/// every other record of the inputs.
-
-#include <algorithm>
-#include <cstdint>
-#include <memory>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// Bytes of a segment's records that are live (not dead), up to end.
-template <class IO>
-[[nodiscard]] std::uint64_t live_bytes_of(const segment<IO>& in, std::uint64_t end) noexcept {
-    const std::uint64_t records = end - in.records_start();
-    return records > in.dead_bytes ? records - in.dead_bytes : 0;
-}
-
-/// The share of a closed segment's record bytes that are dead.
-template <class IO>
-[[nodiscard]] double dead_share(const segment<IO>& in) noexcept {
-    const std::uint64_t records = in.size > in.records_start() ? in.size - in.records_start() : 0;
-    return records == 0 ? 0.0 : static_cast<double>(in.dead_bytes) / static_cast<double>(records);
-}
-
-/// The inputs of the next job among the closed segments (every segment but active),
-/// highest dead share first, while their live bytes fit in budget (at least one is
-/// picked when any has dead bytes). A segment holding a clear record is picked only
-/// when nothing replays before it, so that the clear record is dropped rather than
-/// moved after records it must not drop.
-template <class IO>
-[[nodiscard]] std::vector<std::shared_ptr<segment<IO>>> pick_inputs(const segment_set<IO>& segments,
-                                                                    const segment<IO>* active, std::uint64_t budget) {
-    using pointer = std::shared_ptr<segment<IO>>;
-    const std::vector<pointer> ordered = segments.in_replay_order();
-    std::vector<pointer> candidates;
-    for (std::size_t i = 0; i < ordered.size(); ++i) {
-        const pointer& in = ordered[i];
-        if (in.get() == active || in->dead_bytes == 0 || (in->holds_clear && i != 0)) continue;
-        candidates.push_back(in);
-    }
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [](const pointer& a, const pointer& b) { return dead_share(*a) > dead_share(*b); });
-    std::vector<pointer> picked;
-    std::uint64_t live = 0;
-    for (const pointer& in : candidates) {
-        const std::uint64_t more = live_bytes_of(*in, in->size);
-        if (!picked.empty() && live + more > budget) break;
-        picked.push_back(in);
-        live += more;
-    }
-    return picked;
-}
-
-/// Whether an erase record of segment `in` must be copied by a job whose inputs are
-/// `inputs` (its key being absent): some segment replaying before `in` is not an input.
-template <class IO>
-[[nodiscard]] bool older_segment_outside(const segment_set<IO>& segments, const segment<IO>& in,
-                                         const std::vector<std::shared_ptr<segment<IO>>>& inputs) {
-    for (const auto& other : segments.by_id()) {
-        if (!other->replays_before(in)) continue;
-        const bool input = std::any_of(inputs.begin(), inputs.end(), [&](const auto& i) { return i == other; });
-        if (!input) return true;
-    }
-    return false;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/compactor.hpp ----
 // ---- begin kvforge/stores/log/hint.hpp ----
 /// \file hint.hpp
 /// Hint files: the records of a data file without their values, so that reopening a
@@ -12298,6 +11956,39 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/log_scan.hpp ----
+// ---- begin kvforge/stores/log/log_types.hpp ----
+/// \file log_types.hpp
+/// The types a log store's engine and its parts (segment_compaction.hpp) name alike,
+/// from the store's policies: its I/O, index, threading and durability writer, the
+/// locks they take and the segments they share.
+
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <type_traits>
+
+
+namespace kvforge::detail {
+
+template <class Policies>
+struct log_types {
+    using io_type = typename Policies::io;
+    using table_type = typename Policies::index::table;
+    using threading = typename Policies::threading;
+    using mutex_type = typename threading::mutex_type;
+    using counter_type = typename threading::counter_type;
+    using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
+    /// Orders writers, rollover and compaction; single_thread has nothing to order.
+    using gate_type = std::conditional_t<threading::concurrent, std::mutex, null_shared_mutex>;
+    using read_lock = std::shared_lock<mutex_type>;
+    using write_lock = std::unique_lock<mutex_type>;
+    using gate_lock = std::unique_lock<gate_type>;
+    using segment_type = segment<io_type>;
+    using segment_pointer = std::shared_ptr<segment_type>;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/log_types.hpp ----
 // ---- begin kvforge/stores/log/record_reader.hpp ----
 /// \file record_reader.hpp
 /// The one read path of a log store: given where a key's record is (segment and
@@ -12570,6 +12261,1048 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/record_reader.hpp ----
+// ---- begin kvforge/stores/log/segment_compaction.hpp ----
+/// \file segment_compaction.hpp
+/// A log store's compaction: compact() of the whole store, and the automatic jobs that
+/// rewrite the closed segments with the most dead bytes (compaction_job.hpp says a job's
+/// phases, compactor.hpp which segments and records it takes). It works on the engine's
+/// segments, index, locks, reader, writer and directory, which it reaches through the
+/// engine it is part of, and owns the job under way, the compaction thread and the
+/// compaction counters stats() reports.
+///
+/// Locks. compact() and clear() hold the engine's write gate while they work, so no
+/// writer runs, but readers go on; they take the exclusive lock only to switch
+/// segments. An automatic job runs, with single_thread, in bounded steps after writes,
+/// each with the gate held; with thread_safe, on the compaction thread
+/// (compaction_thread.hpp), which reads the closed segments it rewrites and writes its
+/// outputs with no gate held (the shared lock for each look-up in the index), and takes
+/// the gate, for about a millisecond each time, to start the job, to move index entries
+/// to the outputs in chunks, and to retire the inputs. A writer that leaves too many
+/// dead bytes for it waits, with no lock held, for its progress, a bounded time
+/// (wait_for_compaction); close() lets the jobs due finish. No job retires a segment
+/// while a backup copies it (backups_running.hpp).
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+// ---- begin kvforge/stores/log/compaction_job.hpp ----
+/// \file compaction_job.hpp
+/// The state of an automatic compaction job between its steps. With single_thread, the
+/// engine advances a job a bounded number of bytes at a time
+/// (options::compaction_step_bytes), with its write gate held for one step only, so that
+/// writers go on between steps; with thread_safe, the compaction thread runs the job,
+/// taking the gate only where this says (compaction_thread.hpp, engine.hpp):
+///
+/// 1. scan: reads the inputs, noting each live put's key and place (not its value) and
+///    the erases still needed (compactor.hpp says which); closed segments do not change,
+///    so only the look-ups in the index lock (shared);
+/// 2. copy: copies the records (values read from the inputs by place) into output
+///    segments, which stay .tmp files, in key order: each scan step sorts the notes it
+///    made, a run, and the copy merges the runs, so that no step sorts the whole job;
+/// 3. publish (one step; thread_safe: no gate but to add the outputs): writes and syncs
+///    the last output and its hint, renames the outputs into place, syncs the
+///    directory, and adds the outputs to the store's segments. Inputs and outputs now
+///    replay to the same contents, so from here on the job is never dropped unfinished
+///    with its outputs removed;
+/// 4. move (a step, or the gate held, for each chunk of entries): moves to its copy each
+///    index entry that still points where the copy was read from (a key written or
+///    erased since the scan leaves its copy dead); then makes the writer's records
+///    durable and retires the inputs, once no backup runs (their files removed last).
+///
+/// Aborting a job before it publishes (clear, compact, close, a failed step) removes its
+/// .tmp outputs: nothing was published, and the inputs stay as they were. Aborting it
+/// while it moves entries leaves inputs and outputs both in the store.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+template <class Segment, class Outputs>
+struct compaction_job {
+    enum class phase { scan, copy, publish, move };
+
+    /// A record the job copies: a put (found at `from` in an input) or an erase.
+    struct note {
+        std::string key;
+        record_location from;
+        record_meta meta;
+        bool erase = false;
+    };
+
+    std::vector<std::shared_ptr<Segment>> inputs;  ///< in replay order
+    std::vector<bool> keep_erases;                 ///< per input: whether its needed erases are copied
+    phase at = phase::scan;
+    std::size_t scanning = 0;       ///< the input the scan is in
+    std::uint64_t scan_offset = 0;  ///< where the scan goes on in it
+    /// Notes of one scan step, sorted by key: those from next to end are still to copy.
+    struct run {
+        std::size_t next;
+        std::size_t end;
+    };
+
+    std::vector<note> notes;             ///< in runs, in the order the scan made them
+    std::vector<run> runs;               ///< a heap (the run with the least next key first) once the scan ended
+    std::vector<record_location> moved;  ///< where each note's copy went
+    std::optional<std::size_t> copied;   ///< the note copied last
+    std::size_t moved_entries = 0;       ///< notes whose index entries have moved
+    std::optional<Outputs> outputs;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compaction_job.hpp ----
+// ---- begin kvforge/stores/log/compaction_thread.hpp ----
+/// \file compaction_thread.hpp
+/// The thread on which a thread_safe log store runs its automatic compaction jobs, one
+/// at a time. Writers only request a job; the thread starts at the first request and
+/// runs until stop(). Callers that change the segments wholesale (compact, clear) hold
+/// it off: hold() waits for the job under way to end (the job sees interrupted() and
+/// stops at its next chunk, or runs to its end once it has published its outputs), and
+/// no job starts until the hold is released. A request made meanwhile runs afterwards.
+///
+/// Writers that find the thread too far behind wait for its progress (wait_for_progress),
+/// holding no lock the job needs; they are let go as soon as the job reports progress,
+/// the thread has nothing left to do, it is stopped, or the time they were given is up. finish() ends the thread as
+/// stop() does, but lets the work requested so far run to its end first.
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+namespace kvforge::detail {
+
+class compaction_thread {
+public:
+    compaction_thread() = default;
+    compaction_thread(const compaction_thread&) = delete;
+    compaction_thread& operator=(const compaction_thread&) = delete;
+    ~compaction_thread() { stop(); }
+
+    /// Asks for a job, which runs `job` on the thread (started now if none runs). Cheap
+    /// while a job is requested; a request made while a job is under way runs it again
+    /// afterwards (that job may have chosen its segments before the writes that made
+    /// this request). Ignored once stopped, until resume().
+    void request(const std::function<void()>& job) {
+        if (pending_.load(std::memory_order_relaxed)) return;
+        const std::lock_guard lock(mutex_);
+        if (stopped_) return;
+        if (!thread_.joinable()) {
+            job_ = job;
+            try {
+                thread_ = std::thread([this] { loop(); });
+            } catch (const std::system_error&) {
+                return;  // no thread to be had now: a later write asks again
+            }
+        }
+        pending_.store(true, std::memory_order_relaxed);
+        wake_.notify_all();
+    }
+
+    /// Whether the job under way should stop at its next chunk: a hold or stop() waits.
+    [[nodiscard]] bool interrupted() const noexcept {
+        return holds_.load(std::memory_order_relaxed) != 0 || stopping_.load(std::memory_order_relaxed);
+    }
+
+    /// Keeps jobs off until the guard it returns is destroyed; waits for the one under way.
+    class hold_guard {
+    public:
+        explicit hold_guard(compaction_thread& owner) : owner_(owner) {}
+        hold_guard(const hold_guard&) = delete;
+        hold_guard& operator=(const hold_guard&) = delete;
+        ~hold_guard() { owner_.release(); }
+
+    private:
+        compaction_thread& owner_;
+    };
+    [[nodiscard]] hold_guard hold() {
+        std::unique_lock lock(mutex_);
+        holds_.fetch_add(1, std::memory_order_relaxed);
+        idle_.wait(lock, [&] { return !running_.load(std::memory_order_relaxed); });
+        return hold_guard(*this);
+    }
+
+    /// A count that rises each time the job reports progress (progressed()) or ends;
+    /// read it before checking whether to wait, and pass it to wait_for_progress.
+    [[nodiscard]] std::uint64_t progress() {
+        const std::lock_guard lock(mutex_);
+        return progress_;
+    }
+
+    /// Called by the job when it has reclaimed something: wakes the writers waiting for it.
+    void progressed() {
+        const std::lock_guard lock(mutex_);
+        ++progress_;
+        progress_made_.notify_all();
+    }
+
+    /// Waits until progress() has moved past `seen`, or the thread has no job under way
+    /// or requested, or it is stopped, or `deadline` has passed. False unless progress
+    /// was made: the caller then waits no more.
+    bool wait_for_progress(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) {
+        std::unique_lock lock(mutex_);
+        progress_made_.wait_until(lock, deadline, [&] { return progress_ != seen || stopped_ || !busy(); });
+        return progress_ != seen;
+    }
+
+    /// Ends the thread once the job under way, and any requested before this call, have
+    /// run to their end; requests are ignored from now until resume(). A hold in effect
+    /// delays it until released. Never call it from the job.
+    void finish() {
+        {
+            std::unique_lock lock(mutex_);
+            stopped_ = true;
+            progress_made_.notify_all();
+            idle_.wait(lock, [&] { return !busy() || !thread_.joinable(); });
+        }
+        stop();
+    }
+
+    /// Ends the thread once the job under way, if any, has stopped; requests are ignored
+    /// afterwards until resume(). Never call it from the job.
+    void stop() {
+        std::thread ending;
+        {
+            const std::lock_guard lock(mutex_);
+            stopped_ = true;
+            progress_made_.notify_all();
+            stopping_.store(true, std::memory_order_relaxed);
+            ending = std::move(thread_);
+            wake_.notify_all();
+        }
+        if (ending.joinable()) ending.join();
+        const std::lock_guard lock(mutex_);
+        stopping_.store(false, std::memory_order_relaxed);
+        pending_.store(false, std::memory_order_relaxed);
+    }
+
+    /// Takes requests again after stop() (the store was opened again).
+    void resume() {
+        const std::lock_guard lock(mutex_);
+        stopped_ = false;
+    }
+
+private:
+    /// Whether a job runs or waits to run; with mutex_ held.
+    [[nodiscard]] bool busy() const noexcept {
+        return running_.load(std::memory_order_relaxed) || pending_.load(std::memory_order_relaxed);
+    }
+
+    void release() {
+        const std::lock_guard lock(mutex_);
+        if (holds_.fetch_sub(1, std::memory_order_relaxed) == 1) wake_.notify_all();
+    }
+
+    void loop() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            wake_.wait(lock, [&] {
+                return stopping_.load(std::memory_order_relaxed) ||
+                       (pending_.load(std::memory_order_relaxed) && holds_.load(std::memory_order_relaxed) == 0);
+            });
+            if (stopping_.load(std::memory_order_relaxed)) return;
+            pending_.store(false, std::memory_order_relaxed);
+            running_.store(true, std::memory_order_relaxed);
+            lock.unlock();
+            job_();
+            lock.lock();
+            running_.store(false, std::memory_order_relaxed);
+            ++progress_;
+            idle_.notify_all();
+            progress_made_.notify_all();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_;           // the thread waits here for a request or stop()
+    std::condition_variable idle_;           // hold() and finish() wait here for the job under way to end
+    std::condition_variable progress_made_;  // writers wait here for the job's progress
+    std::uint64_t progress_ = 0;
+    std::function<void()> job_;
+    std::thread thread_;
+    bool stopped_ = false;
+    // Changed under mutex_; read without it as hints (request's fast path, interrupted()).
+    std::atomic<bool> pending_{false};
+    std::atomic<bool> running_{false};
+    std::atomic<bool> stopping_{false};
+    std::atomic<int> holds_{0};
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compaction_thread.hpp ----
+// ---- begin kvforge/stores/log/compactor.hpp ----
+/// \file compactor.hpp
+/// What a compaction job of a log store rewrites: the closed segments with the largest
+/// share of dead bytes, as many as the live records of about one segment, and which of
+/// their records it copies.
+///
+/// A put is copied when the index points at it (it is its key's newest record). An
+/// erase is copied when its key is absent (no newer put came after it) and some segment
+/// that replays before its own is not an input of the job: that segment may hold an
+/// older put of the key, which the erase must go on hiding. Otherwise it is dropped, as
+/// every other record of the inputs.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// Bytes of a segment's records that are live (not dead), up to end.
+template <class IO>
+[[nodiscard]] std::uint64_t live_bytes_of(const segment<IO>& in, std::uint64_t end) noexcept {
+    const std::uint64_t records = end - in.records_start();
+    return records > in.dead_bytes ? records - in.dead_bytes : 0;
+}
+
+/// The share of a closed segment's record bytes that are dead.
+template <class IO>
+[[nodiscard]] double dead_share(const segment<IO>& in) noexcept {
+    const std::uint64_t records = in.size > in.records_start() ? in.size - in.records_start() : 0;
+    return records == 0 ? 0.0 : static_cast<double>(in.dead_bytes) / static_cast<double>(records);
+}
+
+/// The inputs of the next job among the closed segments (every segment but active),
+/// highest dead share first, while their live bytes fit in budget (at least one is
+/// picked when any has dead bytes). A segment holding a clear record is picked only
+/// when nothing replays before it, so that the clear record is dropped rather than
+/// moved after records it must not drop.
+template <class IO>
+[[nodiscard]] std::vector<std::shared_ptr<segment<IO>>> pick_inputs(const segment_set<IO>& segments,
+                                                                    const segment<IO>* active, std::uint64_t budget) {
+    using pointer = std::shared_ptr<segment<IO>>;
+    const std::vector<pointer> ordered = segments.in_replay_order();
+    std::vector<pointer> candidates;
+    for (std::size_t i = 0; i < ordered.size(); ++i) {
+        const pointer& in = ordered[i];
+        if (in.get() == active || in->dead_bytes == 0 || (in->holds_clear && i != 0)) continue;
+        candidates.push_back(in);
+    }
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const pointer& a, const pointer& b) { return dead_share(*a) > dead_share(*b); });
+    std::vector<pointer> picked;
+    std::uint64_t live = 0;
+    for (const pointer& in : candidates) {
+        const std::uint64_t more = live_bytes_of(*in, in->size);
+        if (!picked.empty() && live + more > budget) break;
+        picked.push_back(in);
+        live += more;
+    }
+    return picked;
+}
+
+/// Whether an erase record of segment `in` must be copied by a job whose inputs are
+/// `inputs` (its key being absent): some segment replaying before `in` is not an input.
+template <class IO>
+[[nodiscard]] bool older_segment_outside(const segment_set<IO>& segments, const segment<IO>& in,
+                                         const std::vector<std::shared_ptr<segment<IO>>>& inputs) {
+    for (const auto& other : segments.by_id()) {
+        if (!other->replays_before(in)) continue;
+        const bool input = std::any_of(inputs.begin(), inputs.end(), [&](const auto& i) { return i == other; });
+        if (!input) return true;
+    }
+    return false;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compactor.hpp ----
+
+namespace kvforge::detail {
+
+/// The compaction part of log_backend (engine.hpp), which it is a friend of.
+template <class Policies, class Engine>
+class segment_compaction {
+    using types = log_types<Policies>;
+    using table_type = typename types::table_type;
+    using threading = typename types::threading;
+    using writer_type = typename types::writer_type;
+    using read_lock = typename types::read_lock;
+    using write_lock = typename types::write_lock;
+    using gate_lock = typename types::gate_lock;
+    using segment_type = typename types::segment_type;
+    using segment_pointer = typename types::segment_pointer;
+
+    /// The output segments of a compaction job, written one after another up to
+    /// segment_bytes each; each is synced, with its hint written beside it, before any
+    /// is renamed into place (publish). Outputs replay at `order`, the highest of the
+    /// job's inputs, after them (their ids are higher) and before every newer segment.
+    class output_segments {
+    public:
+        output_segments(Engine& engine, std::uint64_t order) noexcept : engine_(engine), order_(order) {}
+
+        /// Appends a record, which entry describes (its offset aside); where it went
+        /// comes back in where.segment and where.offset.
+        bool append(std::string_view record, hint_entry entry, record_location& where, std::error_code& ec) {
+            if (outputs_.empty() || end_ + pending_.size() >= engine_.options_.segment_bytes) {
+                if (!outputs_.empty() && !finish_current(ec)) return false;
+                segment_pointer next;
+                if (!engine_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
+                outputs_.push_back(std::move(next));
+                end_ = file_header::size;
+                if (engine_.options_.write_hints) hint_.emplace(engine_.identity(*outputs_.back()));
+            }
+            where.segment = outputs_.back()->id;
+            where.offset = static_cast<std::uint32_t>(end_ + pending_.size());
+            entry.offset = where.offset;
+            if (hint_) hint_->add(entry);
+            if (entry.type != record_type::put) outputs_.back()->dead_bytes += record.size();  // a tombstone
+            pending_.append(record);
+            return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
+        }
+
+        /// Writes and syncs what was appended to the newest output: a compaction step
+        /// ends with its own writes on disk, so that the sync that ends an output
+        /// finds little left to write rather than a whole segment.
+        bool write_out(std::error_code& ec) {
+            if (pending_.empty()) return true;
+            if (!write_pending(ec)) return false;
+            if (engine_.sync_file(outputs_.back()->file, ec)) return true;
+            engine_.failure_.record(ec);  // a failed sync is never retried
+            return false;
+        }
+
+        /// Writes and syncs the last output.
+        bool finish(std::error_code& ec) { return outputs_.empty() || finish_current(ec); }
+
+        /// Renames the outputs into place and syncs the directory. Once it has begun,
+        /// a failure leaves some outputs in place: the store object must write no more.
+        bool publish(std::error_code& ec) {
+            for (const segment_pointer& output : outputs_) {
+                const store_file_name name = store_file_name::data(output->id);
+                if (!engine_.directory_.rename(name.temporary(), name, ec)) return false;
+                output->file.renamed(engine_.directory_.file_path(name));
+            }
+            for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
+            return outputs_.empty() || engine_.sync_directory(ec);
+        }
+
+        [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }
+
+    private:
+        bool write_pending(std::error_code& ec) {
+            if (!engine_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
+            end_ += pending_.size();
+            pending_.clear();
+            return true;
+        }
+
+        bool finish_current(std::error_code& ec) {
+            segment_type& output = *outputs_.back();
+            if (!write_pending(ec)) return false;
+            if (!engine_.sync_file(output.file, ec)) {
+                engine_.failure_.record(ec);  // a failed sync is never retried
+                return false;
+            }
+            output.size = end_;
+            if (hint_) engine_.write_hint_of(output, *hint_);
+            hint_.reset();
+            return true;
+        }
+
+        Engine& engine_;
+        std::uint64_t order_;
+        std::vector<segment_pointer> outputs_;
+        std::optional<hint_builder> hint_;
+        std::string pending_;    // records not yet written to the newest output
+        std::uint64_t end_ = 0;  // where pending_ goes in the newest output
+    };
+
+    using job_type = compaction_job<segment_type, output_segments>;
+
+public:
+    explicit segment_compaction(Engine& engine) noexcept : engine_(engine) {}
+    segment_compaction(const segment_compaction&) = delete;
+    segment_compaction& operator=(const segment_compaction&) = delete;
+
+    /// Whether an automatic job is under way (single_thread: between its steps).
+    [[nodiscard]] bool job_under_way() const noexcept { return job_.has_value(); }
+
+    /// Asks the compaction thread to write the pending hints and run the jobs due (thread_safe).
+    void request() {
+        compactor_.request([this] { run_background_job(); });
+    }
+
+    /// Keeps automatic jobs off until the guard is destroyed (compact, clear).
+    [[nodiscard]] compaction_thread::hold_guard hold() { return compactor_.hold(); }
+    /// Lets jobs be requested again, once the store is open.
+    void resume() { compactor_.resume(); }
+    /// Lets the work requested so far run to its end, then stops the thread (close).
+    void finish() { compactor_.finish(); }
+
+    /// Forgets the last failure, at open: automatic compaction may start at once.
+    void reset() {
+        compaction_retry_end_ = 0;
+        last_compaction_error_.clear();
+    }
+
+    /// Adds the compaction counters to s, under the engine's read lock.
+    void add_stats(kvforge::stats& s) const {
+        s.compactions = compactions_;
+        s.compaction_failures = compaction_failures_;
+        s.last_compaction_error = last_compaction_error_;
+    }
+
+    /// With thread_safe, after a write, holding no lock: while dead bytes stay above
+    /// options::compaction_stall_ratio times the live bytes, waits for the compaction
+    /// thread to reclaim some, for at most options::compaction_stall_micros, so that a
+    /// burst of writes is slowed down to what the thread keeps up with while no single
+    /// write waits for a whole job (as LSM stores delay writes on a compaction backlog
+    /// rather than stop them). The wait also ends as soon as the thread has no job
+    /// left, fails, or is stopped: it never outlasts the thread's own work.
+    void wait_for_compaction() {
+        if (engine_.options_.compaction_stall_ratio <= 0 || engine_.options_.compaction_stall_micros == 0) return;
+        // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
+        const std::chrono::microseconds longest(
+            std::min(engine_.options_.compaction_stall_micros, std::uint64_t{1} << 40));
+        const auto deadline = std::chrono::steady_clock::now() + longest;
+        for (;;) {
+            const std::uint64_t seen = compactor_.progress();
+            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen, deadline)) return;
+        }
+    }
+
+    /// Whether automatic compaction is due: dead bytes past compact_dead_ratio of the
+    /// data, which holds at least compact_min_bytes and, after a failure, has grown past
+    /// where the retry waits; never while a backup runs.
+    [[nodiscard]] bool wants_compaction() const {
+        if (engine_.options_.compact_dead_ratio <= 0) return false;
+        // A backup copies the segments compaction would retire: the trigger waits for it.
+        if (engine_.backups_.running()) return false;
+        const std::uint64_t data = engine_.data_bytes();
+        return data >= engine_.options_.compact_min_bytes && data >= compaction_retry_end_ &&
+               static_cast<double>(engine_.dead_bytes_) >
+                   engine_.options_.compact_dead_ratio * static_cast<double>(data);
+    }
+
+    /// Compacts all of the store (full) or advances the automatic job on the segments
+    /// with the most dead bytes by one step, starting it when none is under way, with
+    /// write_gate_ held.
+    void compact_now(bool full, std::error_code& ec) {
+        if (full ? compact_all(ec) : (job_ || start_job(ec)) && advance_job(ec)) return;
+        compaction_failed();
+    }
+
+    /// Compaction of the whole store, with write_gate_ held: writes the live records,
+    /// in index order (a sorted store's in key order, so scans read them in sequence),
+    /// into new segments; publishes them; starts a new active segment; switches the
+    /// index to them; and retires every old segment. A crash that leaves outputs and old
+    /// segments replays the old first, then the outputs, to the same contents. False
+    /// with ec set when it failed.
+    bool compact_all(std::error_code& ec) {
+        engine_.call_writer(&writer_type::drain, ec);
+        if (ec) return false;
+        const std::vector<segment_pointer> inputs = engine_.segments_.in_replay_order();
+        output_segments outputs(engine_, inputs.back()->order);
+        table_type table;
+        std::uint64_t live = 0;
+        std::string scratch;
+        bool ok = true;
+        engine_.table_.for_each([&](std::string_view key, std::string_view payload) {
+            if (!ok) return;
+            std::string_view value;
+            const record_location where = record_location::decode(payload);
+            if (!engine_.reader_.read(key, where, scratch, value, ec)) {
+                ok = false;
+                return;
+            }
+            engine_.record_.clear();
+            append_put_record(engine_.record_, key, value);
+            record_location moved{0, 0, where.value_size, 0};
+            if (!outputs.append(engine_.record_, {record_type::put, 0, key, where.value_size, 0, 0, 0, 0}, moved, ec)) {
+                ok = false;
+                return;
+            }
+            char encoded[record_location::max_encoded_size];
+            table.upsert(key, {encoded, moved.encode(encoded)}, [](std::string_view) {});
+            live += key.size() + value.size();
+        });
+        if (!ok || !outputs.finish(ec)) return false;
+        segment_pointer next;
+        if (!outputs.publish(ec) || !engine_.create_segment(next, ec)) {
+            // Some outputs may be in place: this store object must not write on as if
+            // nothing had (its next writes would replay before them).
+            engine_.failure_.record(ec);
+            return false;
+        }
+        {
+            const write_lock lock(engine_.mutex_);
+            engine_.table_ = std::move(table);
+            engine_.segments_.clear();
+            for (segment_pointer& output : outputs.segments()) engine_.segments_.add(std::move(output));
+            engine_.segments_.add(next);
+            engine_.drop_retired_hints();
+            engine_.make_active(std::move(next), file_header::size);
+            engine_.live_bytes_ = live;
+            engine_.dead_bytes_ = 0;
+            finish_compaction();
+        }
+        engine_.remove_segments(inputs);
+        return true;
+    }
+
+    /// After a compaction, or clear(), is installed (the exclusive lock held).
+    void finish_compaction() {
+        ++compactions_;
+        compaction_retry_end_ = 0;
+        last_compaction_error_.clear();
+        engine_.salvaged_.clear();
+        engine_.version_.bump();
+    }
+
+    /// Drops the pending job, if any, and removes its unpublished outputs and their hints.
+    /// A job that has published its outputs added them to the segments: they stay, with
+    /// its inputs, and both replay to the same contents; the index finds either.
+    void abort_job() {
+        if (!job_) return;
+        if (job_->at == job_type::phase::move) {
+            job_.reset();
+            return;
+        }
+        std::error_code ignored;
+        for (const segment_pointer& output : job_->outputs->segments()) {
+            if (!output) continue;
+            engine_.directory_.remove(store_file_name::data(output->id).temporary(), ignored);
+            engine_.directory_.remove(store_file_name::hint(output->id), ignored);
+        }
+        job_.reset();
+    }
+
+private:
+    /// Whether the dead bytes the thread can reclaim, those in closed segments, exceed
+    /// the ceiling. The active segment's are left out: no job can take them, and a store
+    /// smaller than a segment would otherwise wait on every write.
+    [[nodiscard]] bool over_stall_ceiling() const {
+        const read_lock lock(engine_.mutex_);
+        if (!engine_.open_) return false;
+        const std::uint64_t reclaimable = engine_.dead_bytes_ - engine_.active_->dead_bytes;
+        return static_cast<double>(reclaimable) >
+               engine_.options_.compaction_stall_ratio * static_cast<double>(engine_.live_bytes_);
+    }
+
+    /// After a failed compaction, with write_gate_ held: the job is dropped; the failure
+    /// is counted and its message kept for stats(), and automatic compaction waits until
+    /// the store has grown by as much as it held, or by compact_min_bytes if that is
+    /// more: a failure that persists (a damaged record) then costs a bounded share of the
+    /// writing, not a rewrite per write.
+    void compaction_failed() {
+        abort_job();
+        const std::string message = last_error_message();
+        const write_lock lock(engine_.mutex_);
+        ++compaction_failures_;
+        last_compaction_error_ = message;
+        const std::uint64_t data = engine_.data_bytes();
+        compaction_retry_end_ = data + std::max(data, engine_.options_.compact_min_bytes);
+    }
+
+    /// Starts an automatic compaction job, with write_gate_ held: the closed segments
+    /// with the largest share of dead bytes, as many as hold about one segment of live
+    /// records. When the active segment has a larger share than any closed one, it is
+    /// closed first, to be one of them. With nothing to gain, automatic compaction waits
+    /// for the store to grow by compact_min_bytes (and no job starts).
+    bool start_job(std::error_code& ec) {
+        double closed_share = 0;
+        for (const segment_pointer& in : engine_.segments_.by_id()) {
+            if (in != engine_.active_) closed_share = std::max(closed_share, dead_share(*in));
+        }
+        const std::uint64_t active_records = engine_.writer_->end() - engine_.active_->records_start();
+        const double active_share = active_records == 0 ? 0.0
+                                                        : static_cast<double>(engine_.active_->dead_bytes) /
+                                                              static_cast<double>(active_records);
+        if (active_share > closed_share && !engine_.roll_over(ec)) return false;
+        std::vector<segment_pointer> inputs =
+            pick_inputs(engine_.segments_, engine_.active_.get(), engine_.options_.segment_bytes);
+        if (inputs.empty()) {
+            const write_lock lock(engine_.mutex_);
+            compaction_retry_end_ = engine_.data_bytes() + engine_.options_.compact_min_bytes;
+            return true;
+        }
+        std::sort(inputs.begin(), inputs.end(),
+                  [](const segment_pointer& a, const segment_pointer& b) { return a->replays_before(*b); });
+        job_type& job = job_.emplace();
+        std::uint64_t order = 0;
+        for (const segment_pointer& in : inputs) {
+            job.keep_erases.push_back(older_segment_outside(engine_.segments_, *in, inputs));
+            order = std::max(order, in->order);
+        }
+        job.scan_offset = inputs.front()->records_start();
+        job.inputs = std::move(inputs);
+        job.outputs.emplace(engine_, order);
+        return true;
+    }
+
+    /// Advances the pending job by one step, with write_gate_ held: phases run one after
+    /// another until the step has read and written compaction_step_bytes (0: the whole
+    /// job); publishing ends a step, and each chunk of index entries moved is one.
+    /// Retiring the inputs waits while a backup runs.
+    bool advance_job(std::error_code& ec) {
+        const std::uint64_t limit = engine_.options_.compaction_step_bytes;
+        std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
+        while (job_) {
+            if (budget == 0) return true;
+            switch (job_->at) {
+                case job_type::phase::scan:
+                    if (!scan_inputs(*job_, budget, ec)) return false;
+                    break;
+                case job_type::phase::copy:
+                    if (!copy_notes(*job_, budget, ec)) return false;
+                    break;
+                case job_type::phase::publish:
+                    // In the step that copied the last record, as the outputs' .tmp files
+                    // of a job that fits one step are never seen unsynced by a write.
+                    if (!publish_outputs(ec)) return false;
+                    install_outputs();
+                    job_->at = job_type::phase::move;
+                    budget = limit == 0 ? budget : 0;
+                    break;
+                case job_type::phase::move:
+                    if (job_->moved_entries < job_->notes.size()) {
+                        if (budget < limit) return true;
+                        move_entries(*job_, limit == 0 ? job_->notes.size() : entries_moved_at_once);
+                        budget = limit == 0 ? budget : 0;
+                        break;
+                    }
+                    if (engine_.backups_.running()) return true;
+                    return retire_job(ec);
+            }
+        }
+        return true;
+    }
+
+    /// The scan phase: notes the live puts and needed erases of the inputs' records,
+    /// reading about budget bytes (at least one record), and sorts them, a run of their
+    /// own (a step sorts only what it read). The inputs are closed, so it reads them with
+    /// no lock; each look-up in the index takes the shared lock (the compaction thread
+    /// runs with no gate held).
+    bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
+        const segment_type& in = *job.inputs[job.scanning];
+        const bool keep_erases = job.keep_erases[job.scanning];
+        const std::uint64_t begin = job.scan_offset;
+        const std::size_t run_begin = job.notes.size();
+        log_scan_result scanned;
+        // A record may end past the budget: the scan then reads on until it ends.
+        for (std::uint64_t span = budget;; span *= 2) {
+            const std::uint64_t end = in.size - begin > span ? begin + span : in.size;
+            const bool scanned_ok = scan_log(
+                in.file, begin, end, in.version, false,
+                [&](const log_entry& entry) {
+                    const read_lock lock(engine_.mutex_);
+                    if (entry.type == record_type::put) {
+                        const auto payload = engine_.table_.find(entry.key);
+                        if (!payload) return;
+                        const record_location where = record_location::decode(*payload);
+                        if (where.segment != in.id || where.offset != entry.offset) return;
+                        job.notes.push_back({std::string(entry.key), where, {entry.flags, entry.deadline, entry.tag}});
+                    } else if (entry.type == record_type::erase && keep_erases && !engine_.table_.find(entry.key)) {
+                        job.notes.push_back({std::string(entry.key), {}, {}, true});
+                    }
+                },
+                scanned, ec);
+            if (!scanned_ok) return false;
+            if (!scanned.torn_tail || scanned.valid_end > begin) break;
+            if (end == in.size) {
+                fail(ec, errc::corrupt_record,
+                     in.file.path() + ": incomplete record at the end of a closed segment, at offset " +
+                         std::to_string(scanned.valid_end) + "; open with options::salvage to keep the intact records");
+                return false;
+            }
+            scanned = {};
+        }
+        const std::uint64_t read = scanned.valid_end - begin;
+        budget -= std::min(budget, read);
+        const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
+        std::sort(run_start, job.notes.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+        if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
+        job.scan_offset = scanned.valid_end;
+        if (job.scan_offset < in.size) return true;
+        if (++job.scanning < job.inputs.size()) {
+            job.scan_offset = job.inputs[job.scanning]->records_start();
+            return true;
+        }
+        std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
+        job.moved.resize(job.notes.size());
+        job.at = job_type::phase::copy;
+        return true;
+    }
+
+    /// The order of job.runs' heap: a run whose next note's key is greater comes later.
+    [[nodiscard]] static auto later_run(const job_type& job) noexcept {
+        return [&notes = job.notes](const typename job_type::run& a, const typename job_type::run& b) {
+            return notes[b.next].key < notes[a.next].key;
+        };
+    }
+
+    /// The next note to copy, in key order, taken from job.runs; false when none is left.
+    /// A key's put and its erases are never both noted; erases of one key are copied once.
+    static bool next_note(job_type& job, std::size_t& at) {
+        const auto later = later_run(job);
+        while (!job.runs.empty()) {
+            std::pop_heap(job.runs.begin(), job.runs.end(), later);
+            at = job.runs.back().next++;
+            if (job.runs.back().next == job.runs.back().end) {
+                job.runs.pop_back();
+            } else {
+                std::push_heap(job.runs.begin(), job.runs.end(), later);
+            }
+            if (!job.copied || job.notes[*job.copied].key != job.notes[at].key) return true;
+        }
+        return false;
+    }
+
+    /// The copy phase: copies noted records into the outputs, about budget bytes (at
+    /// least one record), reading each put's value where the scan found it (the shared
+    /// lock held for each read, for the segments it finds the input in).
+    bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
+        std::string scratch;
+        std::string record;  // not record_: on the compaction thread, writers use it meanwhile
+        std::size_t at = 0;
+        while (budget > 0 && next_note(job, at)) {
+            const auto& n = job.notes[at];
+            record_location& moved = job.moved[at];
+            record.clear();
+            hint_entry entry;
+            entry.key = n.key;
+            if (n.erase) {
+                append_erase_record(record, n.key);
+                entry.type = record_type::erase;
+            } else {
+                std::string_view value;
+                const read_lock lock(engine_.mutex_);
+                if (!engine_.reader_.read(n.key, n.from, scratch, value, ec)) return false;
+                append_put_record(record, n.key, value, n.meta);
+                entry.flags = n.meta.flags;
+                entry.value_size = n.from.value_size;
+                entry.deadline = n.meta.deadline;
+                entry.tag = n.meta.tag;
+                moved.value_size = n.from.value_size;
+                moved.flags = n.meta.flags;
+            }
+            if (!job.outputs->append(record, entry, moved, ec)) return false;
+            // Read once and written once.
+            budget -= std::min(budget, 2 * record.size());
+            job.copied = at;
+        }
+        if (job.runs.empty()) job.at = job_type::phase::publish;
+        return job.outputs->write_out(ec);
+    }
+
+    /// Ends a job whose index entries have moved, with write_gate_ held and no backup
+    /// running: makes the writer's records durable, then retires the inputs.
+    bool retire_job(std::error_code& ec) {
+        // A record is left behind when a newer one of its key exists; that newer one may
+        // still sit in the writer's buffer, and must be durable before the older is
+        // removed, or a power loss would lose the key.
+        engine_.call_writer(&writer_type::drain, ec);
+        if (ec) return false;
+        engine_.remove_segments(retire_inputs());
+        job_.reset();
+        return true;
+    }
+
+    /// Writes and syncs the last output, then renames the outputs into place. Once that
+    /// has begun, the outputs are segments of the store and never removed unretired: a
+    /// published copy of a key erased since would come back at the next open if the
+    /// store forgot it. A failure to publish stops the store's writes (some outputs may
+    /// be in place).
+    bool publish_outputs(std::error_code& ec) {
+        if (!job_->outputs->finish(ec)) return false;
+        if (job_->outputs->publish(ec)) return true;
+        engine_.failure_.record(ec);
+        return false;
+    }
+
+    /// Adds the published outputs to the segments, with write_gate_ held, so that readers
+    /// find the copies index entries move to. Until the inputs are retired, both are
+    /// segments of the store: a backup that copies both replays to the same contents.
+    void install_outputs() {
+        const write_lock lock(engine_.mutex_);
+        for (const segment_pointer& output : job_->outputs->segments()) {
+            engine_.dead_bytes_ += output->dead_bytes;
+            engine_.segments_.add(output);
+        }
+    }
+
+    /// Moves up to count more index entries, each to its copy when the entry still
+    /// points where the copy was read from, with write_gate_ held.
+    void move_entries(job_type& job, std::size_t count) {
+        const write_lock lock(engine_.mutex_);
+        const std::size_t end =
+            job.notes.size() - job.moved_entries > count ? job.moved_entries + count : job.notes.size();
+        for (; job.moved_entries < end; ++job.moved_entries) {
+            const auto& n = job.notes[job.moved_entries];
+            if (n.erase) continue;
+            const record_location& copy = job.moved[job.moved_entries];
+            const auto payload = engine_.table_.find(n.key);
+            const record_location where = payload ? record_location::decode(*payload) : record_location{};
+            if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
+                // Written or erased since the scan: the copy is dead.
+                if (segment_type* const output = engine_.segments_.find(copy.segment)) {
+                    engine_.add_dead(*output, n.from.record_size(n.key.size()));
+                }
+                continue;
+            }
+            char encoded[record_location::max_encoded_size];
+            engine_.table_.upsert(n.key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
+        }
+    }
+
+    /// Takes the inputs out of the segments, with write_gate_ held, no backup running
+    /// and the writer drained; returns the inputs, whose files the caller removes
+    /// (remove_segments). The job is over; the caller drops it (job_.reset()).
+    std::vector<segment_pointer> retire_inputs() {
+        std::vector<segment_pointer> retired = std::move(job_->inputs);
+        const write_lock lock(engine_.mutex_);
+        for (const segment_pointer& in : retired) {
+            engine_.dead_bytes_ -= in->dead_bytes;
+            engine_.segments_.remove(in->id);
+        }
+        engine_.drop_retired_hints();
+        finish_compaction();
+        return retired;
+    }
+
+    /// The compaction thread's work (thread_safe): the hints of closed segments still
+    /// waiting for one, then jobs one after another while compaction is still due and
+    /// each job reclaims dead bytes. A job takes about one segment's live records, so the
+    /// writes that made compaction due may have ended long before the store is back
+    /// under compact_dead_ratio: the thread goes on without them. Failures count as the
+    /// steps' do.
+    void run_background_job() {
+        while (!compactor_.interrupted() && engine_.write_pending_hint()) {
+        }
+        for (;;) {
+            const std::uint64_t dead_before = dead_bytes_under_lock();
+            std::error_code ec;
+            bool done = false;
+            try {
+                done = background_job(ec);
+            } catch (const std::bad_alloc&) {
+                fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                     "out of memory while compacting " + engine_.directory_.path());
+            }
+            if (!done) {
+                const gate_lock gate(engine_.write_gate_);
+                compaction_failed();
+                return;
+            }
+            if (compactor_.interrupted() || dead_bytes_under_lock() >= dead_before) return;
+            const gate_lock gate(engine_.write_gate_);
+            std::error_code closed;
+            if (!engine_.writable(closed) || !wants_compaction()) return;
+        }
+    }
+
+    [[nodiscard]] std::uint64_t dead_bytes_under_lock() const {
+        const read_lock lock(engine_.mutex_);
+        return engine_.dead_bytes_;
+    }
+
+    /// An automatic job on the compaction thread: started with write_gate_ held; scanned,
+    /// sorted and copied with no gate, in chunks of compaction_step_bytes between which a
+    /// hold or stop() drops it; published with no gate; its index entries moved in
+    /// chunks that each hold the gate briefly; its inputs retired under the gate once no
+    /// backup runs. False with ec set when it failed.
+    bool background_job(std::error_code& ec) {
+        {
+            const gate_lock gate(engine_.write_gate_);
+            std::error_code closed;
+            if (!engine_.writable(closed) || !wants_compaction()) return true;
+            if (!start_job(ec)) return false;
+            if (!job_) return true;
+        }
+        const std::uint64_t chunk = engine_.options_.compaction_step_bytes != 0
+                                        ? engine_.options_.compaction_step_bytes
+                                        : kvforge::options{}.compaction_step_bytes;
+        while (job_->at != job_type::phase::publish) {
+            if (compactor_.interrupted()) {
+                abort_job();
+                return true;
+            }
+            std::uint64_t budget = chunk;
+            const bool stepped =
+                job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec) : copy_notes(*job_, budget, ec);
+            if (!stepped) return false;
+        }
+        if (compactor_.interrupted()) {
+            abort_job();
+            return true;
+        }
+        if (!publish_outputs(ec)) return false;
+        {
+            const gate_lock gate(engine_.write_gate_);
+            install_outputs();
+            job_->at = job_type::phase::move;
+        }
+        while (job_->moved_entries < job_->notes.size()) {
+            const gate_lock gate(engine_.write_gate_);
+            move_entries(*job_, entries_moved_at_once);
+        }
+        // As in retire_job: the newer records that left older ones behind are durable
+        // before the inputs go. They are handed to the OS under the gate, and synced
+        // with none held; segments closed meanwhile were drained as they closed.
+        segment_pointer written;
+        {
+            const gate_lock gate(engine_.write_gate_);
+            engine_.call_writer(&writer_type::flush, ec);
+            if (ec) return false;
+            written = engine_.active_;
+        }
+        if (!engine_.sync_file(written->file, ec)) {
+            engine_.failure_.record(ec);  // a failed sync is never retried
+            return false;
+        }
+        std::vector<segment_pointer> retired;
+        {
+            const gate_lock gate = engine_.gate_without_backups();
+            retired = retire_inputs();
+        }
+        compactor_.progressed();
+        job_.reset();  // its notes are freed with no gate held
+        engine_.remove_segments(retired);
+        return true;
+    }
+
+    /// How many index entries a compaction moves with the gate held once: well under a
+    /// millisecond's work on the compaction thread; with single_thread, where each chunk
+    /// is a put's step, four times that, so that fewer puts pay for one (a job moves
+    /// some hundred thousand entries).
+    static constexpr std::size_t entries_moved_at_once = threading::concurrent ? 1024 : 4096;
+
+    Engine& engine_;
+    std::uint64_t compactions_ = 0;
+    std::uint64_t compaction_failures_ = 0;
+    std::string last_compaction_error_;
+    std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the segments hold more than this
+    // The automatic compaction job under way: used under the gate (single_thread) or by
+    // the compaction thread, which others hold off or stop before they touch it.
+    std::optional<job_type> job_;
+    // Runs automatic compaction jobs (thread_safe); last, so that it stops first.
+    compaction_thread compactor_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/segment_compaction.hpp ----
 // ---- begin kvforge/stores/log/snapshot.hpp ----
 /// \file snapshot.hpp
 /// A log store's snapshot: a copy of its index as of a cut, and the segments that index
@@ -12787,21 +13520,23 @@ namespace kvforge::detail {
 /// durability and crash behaviour.
 template <class Policies, bool Mapped = false>
 class log_backend {
-    using io_type = typename Policies::io;
-    using table_type = typename Policies::index::table;
-    using threading = typename Policies::threading;
-    using mutex_type = typename threading::mutex_type;
-    using counter_type = typename threading::counter_type;
-    using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
+    using types = log_types<Policies>;
+    using io_type = typename types::io_type;
+    using table_type = typename types::table_type;
+    using threading = typename types::threading;
+    using counter_type = typename types::counter_type;
+    using writer_type = typename types::writer_type;
     static_assert(durability_writer<writer_type, io_type>,
                   "kvforge: the durability policy's writer<IO, Concurrent> does not satisfy the concept "
                   "kvforge::durability_writer (concepts.hpp), which lists what a log store calls");
-    using gate_type = std::conditional_t<threading::concurrent, std::mutex, null_shared_mutex>;
-    using read_lock = std::shared_lock<mutex_type>;
-    using write_lock = std::unique_lock<mutex_type>;
-    using gate_lock = std::unique_lock<gate_type>;
-    using segment_type = segment<io_type>;
-    using segment_pointer = std::shared_ptr<segment_type>;
+    using mutex_type = typename types::mutex_type;
+    using gate_type = typename types::gate_type;
+    using read_lock = typename types::read_lock;
+    using write_lock = typename types::write_lock;
+    using gate_lock = typename types::gate_lock;
+    using segment_type = typename types::segment_type;
+    using segment_pointer = typename types::segment_pointer;
+    friend class segment_compaction<Policies, log_backend>;
 
 public:
     /// Whether writes hand out sequence numbers (async_worker).
@@ -12854,14 +13589,14 @@ public:
         const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
         composition on_disk;
         bool has_manifest = false;
-        if (!check_manifest(on_disk, has_manifest, ec) || !recover(ec) || (salvage_rewrite() && !compact_all(ec)) ||
+        if (!check_manifest(on_disk, has_manifest, ec) || !recover(ec) || (salvage_rewrite() && !compaction_.compact_all(ec)) ||
             (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
             directory_.close();
             reset_state();
             return;
         }
         open_ = true;
-        compactor_.resume();
+        compaction_.resume();
     }
 
     /// Writes everything out, syncs it, writes the active segment's hint and releases the store
@@ -12874,10 +13609,10 @@ public:
         // ceiling keep dead bytes near compaction_stall_ratio times the live bytes, each
         // job must reclaim dead bytes for another to follow, and no job starts once
         // compaction is no longer due.
-        compactor_.finish();
+        compaction_.finish();
         const gate_lock gate(write_gate_);
         if (!open_) return;
-        abort_job();
+        compaction_.abort_job();
         // After a failed write or sync, whatever was not yet on disk is lost: report it.
         if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
             call_writer(&writer_type::close, ec);
@@ -13128,10 +13863,10 @@ public:
     /// Removes every key: a new active segment starting with a clear record, then the
     /// others retired.
     void clear(std::error_code& ec) {
-        const auto no_compaction = compactor_.hold();
+        const auto no_compaction = compaction_.hold();
         const gate_lock gate = gate_without_backups();
         if (!writable(ec)) return;
-        abort_job();
+        compaction_.abort_job();
         clear_segments(ec);
     }
 
@@ -13146,9 +13881,7 @@ public:
         s.gets = gets_.load();
         s.erases = erases_.load();
         s.batches = batches_.load();
-        s.compactions = compactions_;
-        s.compaction_failures = compaction_failures_;
-        s.last_compaction_error = last_compaction_error_;
+        compaction_.add_stats(s);
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
         if (open_) {
@@ -13172,11 +13905,11 @@ public:
     /// Rewrites the live records of every segment into new segments, in index order,
     /// and retires the old ones.
     void compact(std::error_code& ec) {
-        const auto no_compaction = compactor_.hold();
+        const auto no_compaction = compaction_.hold();
         const gate_lock gate = gate_without_backups();
         if (!writable(ec)) return;
-        abort_job();  // superseded
-        compact_now(true, ec);
+        compaction_.abort_job();  // superseded
+        compaction_.compact_now(true, ec);
     }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
@@ -13325,8 +14058,7 @@ private:
         dead_bytes_ = 0;
         recovered_records_ = 0;
         recovered_bytes_cut_ = 0;
-        compaction_retry_end_ = 0;
-        last_compaction_error_.clear();
+        compaction_.reset();
         salvaged_.clear();
         failure_.reset();
     }
@@ -13355,24 +14087,24 @@ private:
     /// grown past the configured share, runs a step (single_thread: the hint's, else
     /// automatic compaction's) or asks the compaction thread for a job (thread_safe).
     /// The write's result is its own: a failed compaction shows in stats() and is not
-    /// retried before the store has grown (see compaction_failed).
+    /// retried before the store has grown (segment_compaction.hpp, compaction_failed).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
         bool compaction_due = false;
         bool hint_due = false;
         if constexpr (threading::concurrent) {
-            if (hints_pending() || wants_compaction()) compactor_.request([this] { run_background_job(); });
+            if (hints_pending() || compaction_.wants_compaction()) compaction_.request();
         } else {
             // Not the hint of the segment this write closed: the write that closed it
             // paid for its sync already.
             hint_due = pending_hints_.size() > (closed_by_this_write_ ? 1U : 0U);
-            compaction_due = !hint_due && (job_ || wants_compaction());
+            compaction_due = !hint_due && (compaction_.job_under_way() || compaction_.wants_compaction());
         }
         {
             const active_call<threading::concurrent> call(active_calls_);
             gate.unlock();
             writer_->commit(sequence, ec);
             if constexpr (threading::concurrent) {
-                if (!ec) wait_for_compaction();
+                if (!ec) compaction_.wait_for_compaction();
             }
         }
         if (!ec && hint_due) write_pending_hint();
@@ -13380,42 +14112,14 @@ private:
             const gate_lock again(write_gate_);
             std::error_code compaction_error;
             // Another thread may have closed the store, or compacted it, meanwhile.
-            if (writable(compaction_error) && (job_ || wants_compaction())) {
+            if (writable(compaction_error) && (compaction_.job_under_way() || compaction_.wants_compaction())) {
                 // The caller's last error message describes its own calls, not this one.
                 const last_error saved = this_thread_last_error();
-                compact_now(false, compaction_error);
+                compaction_.compact_now(false, compaction_error);
                 this_thread_last_error() = saved;
             }
         }
         return sequence;
-    }
-
-    /// With thread_safe, after a write, holding no lock: while dead bytes stay above
-    /// options::compaction_stall_ratio times the live bytes, waits for the compaction
-    /// thread to reclaim some, for at most options::compaction_stall_micros, so that a
-    /// burst of writes is slowed down to what the thread keeps up with while no single
-    /// write waits for a whole job (as LSM stores delay writes on a compaction backlog
-    /// rather than stop them). The wait also ends as soon as the thread has no job
-    /// left, fails, or is stopped: it never outlasts the thread's own work.
-    void wait_for_compaction() {
-        if (options_.compaction_stall_ratio <= 0 || options_.compaction_stall_micros == 0) return;
-        // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
-        const std::chrono::microseconds longest(std::min(options_.compaction_stall_micros, std::uint64_t{1} << 40));
-        const auto deadline = std::chrono::steady_clock::now() + longest;
-        for (;;) {
-            const std::uint64_t seen = compactor_.progress();
-            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen, deadline)) return;
-        }
-    }
-
-    /// Whether the dead bytes the thread can reclaim, those in closed segments, exceed
-    /// the ceiling. The active segment's are left out: no job can take them, and a store
-    /// smaller than a segment would otherwise wait on every write.
-    [[nodiscard]] bool over_stall_ceiling() const {
-        const read_lock lock(mutex_);
-        if (!open_) return false;
-        const std::uint64_t reclaimable = dead_bytes_ - active_->dead_bytes;
-        return static_cast<double>(reclaimable) > options_.compaction_stall_ratio * static_cast<double>(live_bytes_);
     }
 
     /// The bytes of every segment, the active one's buffered bytes included.
@@ -13423,38 +14127,6 @@ private:
         std::uint64_t total = 0;
         for (const segment_pointer& in : segments_.by_id()) total += in == active_ ? writer_->end() : in->size;
         return total;
-    }
-
-    [[nodiscard]] bool wants_compaction() const {
-        if (options_.compact_dead_ratio <= 0) return false;
-        // A backup copies the segments compaction would retire: the trigger waits for it.
-        if (backups_.running()) return false;
-        const std::uint64_t data = data_bytes();
-        return data >= options_.compact_min_bytes && data >= compaction_retry_end_ &&
-               static_cast<double>(dead_bytes_) > options_.compact_dead_ratio * static_cast<double>(data);
-    }
-
-    /// Compacts all of the store (full) or advances the automatic job on the segments
-    /// with the most dead bytes by one step, starting it when none is under way, with
-    /// write_gate_ held.
-    void compact_now(bool full, std::error_code& ec) {
-        if (full ? compact_all(ec) : (job_ || start_job(ec)) && advance_job(ec)) return;
-        compaction_failed();
-    }
-
-    /// After a failed compaction, with write_gate_ held: the job is dropped; the failure
-    /// is counted and its message kept for stats(), and automatic compaction waits until
-    /// the store has grown by as much as it held, or by compact_min_bytes if that is
-    /// more: a failure that persists (a damaged record) then costs a bounded share of the
-    /// writing, not a rewrite per write.
-    void compaction_failed() {
-        abort_job();
-        const std::string message = last_error_message();
-        const write_lock lock(mutex_);
-        ++compaction_failures_;
-        last_compaction_error_ = message;
-        const std::uint64_t data = data_bytes();
-        compaction_retry_end_ = data + std::max(data, options_.compact_min_bytes);
     }
 
     /// Runs an update of the index for a record the writer has taken. Should it run out
@@ -14048,548 +14720,6 @@ private:
         }
     }
 
-    /// The output segments of a compaction job, written one after another up to
-    /// segment_bytes each; each is synced, with its hint written beside it, before any
-    /// is renamed into place (publish). Outputs replay at `order`, the highest of the
-    /// job's inputs, after them (their ids are higher) and before every newer segment.
-    class output_segments {
-    public:
-        output_segments(log_backend& engine, std::uint64_t order) noexcept : engine_(engine), order_(order) {}
-
-        /// Appends a record, which entry describes (its offset aside); where it went
-        /// comes back in where.segment and where.offset.
-        bool append(std::string_view record, hint_entry entry, record_location& where, std::error_code& ec) {
-            if (outputs_.empty() || end_ + pending_.size() >= engine_.options_.segment_bytes) {
-                if (!outputs_.empty() && !finish_current(ec)) return false;
-                segment_pointer next;
-                if (!engine_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
-                outputs_.push_back(std::move(next));
-                end_ = file_header::size;
-                if (engine_.options_.write_hints) hint_.emplace(engine_.identity(*outputs_.back()));
-            }
-            where.segment = outputs_.back()->id;
-            where.offset = static_cast<std::uint32_t>(end_ + pending_.size());
-            entry.offset = where.offset;
-            if (hint_) hint_->add(entry);
-            if (entry.type != record_type::put) outputs_.back()->dead_bytes += record.size();  // a tombstone
-            pending_.append(record);
-            return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
-        }
-
-        /// Writes and syncs what was appended to the newest output: a compaction step
-        /// ends with its own writes on disk, so that the sync that ends an output
-        /// finds little left to write rather than a whole segment.
-        bool write_out(std::error_code& ec) {
-            if (pending_.empty()) return true;
-            if (!write_pending(ec)) return false;
-            if (engine_.sync_file(outputs_.back()->file, ec)) return true;
-            engine_.failure_.record(ec);  // a failed sync is never retried
-            return false;
-        }
-
-        /// Writes and syncs the last output.
-        bool finish(std::error_code& ec) { return outputs_.empty() || finish_current(ec); }
-
-        /// Renames the outputs into place and syncs the directory. Once it has begun,
-        /// a failure leaves some outputs in place: the store object must write no more.
-        bool publish(std::error_code& ec) {
-            for (const segment_pointer& output : outputs_) {
-                const store_file_name name = store_file_name::data(output->id);
-                if (!engine_.directory_.rename(name.temporary(), name, ec)) return false;
-                output->file.renamed(engine_.directory_.file_path(name));
-            }
-            for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
-            return outputs_.empty() || engine_.sync_directory(ec);
-        }
-
-        [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }
-
-    private:
-        bool write_pending(std::error_code& ec) {
-            if (!engine_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
-            end_ += pending_.size();
-            pending_.clear();
-            return true;
-        }
-
-        bool finish_current(std::error_code& ec) {
-            segment_type& output = *outputs_.back();
-            if (!write_pending(ec)) return false;
-            if (!engine_.sync_file(output.file, ec)) {
-                engine_.failure_.record(ec);  // a failed sync is never retried
-                return false;
-            }
-            output.size = end_;
-            if (hint_) engine_.write_hint_of(output, *hint_);
-            hint_.reset();
-            return true;
-        }
-
-        log_backend& engine_;
-        std::uint64_t order_;
-        std::vector<segment_pointer> outputs_;
-        std::optional<hint_builder> hint_;
-        std::string pending_;    // records not yet written to the newest output
-        std::uint64_t end_ = 0;  // where pending_ goes in the newest output
-    };
-
-    using job_type = compaction_job<segment_type, output_segments>;
-
-    /// Compaction of the whole store, with write_gate_ held: writes the live records,
-    /// in index order (a sorted store's in key order, so scans read them in sequence),
-    /// into new segments; publishes them; starts a new active segment; switches the
-    /// index to them; and retires every old segment. A crash that leaves outputs and old
-    /// segments replays the old first, then the outputs, to the same contents. False
-    /// with ec set when it failed.
-    bool compact_all(std::error_code& ec) {
-        call_writer(&writer_type::drain, ec);
-        if (ec) return false;
-        const std::vector<segment_pointer> inputs = segments_.in_replay_order();
-        output_segments outputs(*this, inputs.back()->order);
-        table_type table;
-        std::uint64_t live = 0;
-        std::string scratch;
-        bool ok = true;
-        table_.for_each([&](std::string_view key, std::string_view payload) {
-            if (!ok) return;
-            std::string_view value;
-            const record_location where = record_location::decode(payload);
-            if (!reader_.read(key, where, scratch, value, ec)) {
-                ok = false;
-                return;
-            }
-            record_.clear();
-            append_put_record(record_, key, value);
-            record_location moved{0, 0, where.value_size, 0};
-            if (!outputs.append(record_, {record_type::put, 0, key, where.value_size, 0, 0, 0, 0}, moved, ec)) {
-                ok = false;
-                return;
-            }
-            char encoded[record_location::max_encoded_size];
-            table.upsert(key, {encoded, moved.encode(encoded)}, [](std::string_view) {});
-            live += key.size() + value.size();
-        });
-        if (!ok || !outputs.finish(ec)) return false;
-        segment_pointer next;
-        if (!outputs.publish(ec) || !create_segment(next, ec)) {
-            // Some outputs may be in place: this store object must not write on as if
-            // nothing had (its next writes would replay before them).
-            failure_.record(ec);
-            return false;
-        }
-        {
-            const write_lock lock(mutex_);
-            table_ = std::move(table);
-            segments_.clear();
-            for (segment_pointer& output : outputs.segments()) segments_.add(std::move(output));
-            segments_.add(next);
-            drop_retired_hints();
-            make_active(std::move(next), file_header::size);
-            live_bytes_ = live;
-            dead_bytes_ = 0;
-            finish_compaction();
-        }
-        remove_segments(inputs);
-        return true;
-    }
-
-    /// After a compaction is installed (the exclusive lock held).
-    void finish_compaction() {
-        ++compactions_;
-        compaction_retry_end_ = 0;
-        last_compaction_error_.clear();
-        salvaged_.clear();
-        version_.bump();
-    }
-
-    /// Starts an automatic compaction job, with write_gate_ held: the closed segments
-    /// with the largest share of dead bytes, as many as hold about one segment of live
-    /// records. When the active segment has a larger share than any closed one, it is
-    /// closed first, to be one of them. With nothing to gain, automatic compaction waits
-    /// for the store to grow by compact_min_bytes (and no job starts).
-    bool start_job(std::error_code& ec) {
-        double closed_share = 0;
-        for (const segment_pointer& in : segments_.by_id()) {
-            if (in != active_) closed_share = std::max(closed_share, dead_share(*in));
-        }
-        const std::uint64_t active_records = writer_->end() - active_->records_start();
-        const double active_share =
-            active_records == 0 ? 0.0 : static_cast<double>(active_->dead_bytes) / static_cast<double>(active_records);
-        if (active_share > closed_share && !roll_over(ec)) return false;
-        std::vector<segment_pointer> inputs = pick_inputs(segments_, active_.get(), options_.segment_bytes);
-        if (inputs.empty()) {
-            const write_lock lock(mutex_);
-            compaction_retry_end_ = data_bytes() + options_.compact_min_bytes;
-            return true;
-        }
-        std::sort(inputs.begin(), inputs.end(),
-                  [](const segment_pointer& a, const segment_pointer& b) { return a->replays_before(*b); });
-        job_type& job = job_.emplace();
-        std::uint64_t order = 0;
-        for (const segment_pointer& in : inputs) {
-            job.keep_erases.push_back(older_segment_outside(segments_, *in, inputs));
-            order = std::max(order, in->order);
-        }
-        job.scan_offset = inputs.front()->records_start();
-        job.inputs = std::move(inputs);
-        job.outputs.emplace(*this, order);
-        return true;
-    }
-
-    /// Advances the pending job by one step, with write_gate_ held: phases run one after
-    /// another until the step has read and written compaction_step_bytes (0: the whole
-    /// job); publishing ends a step, and each chunk of index entries moved is one.
-    /// Retiring the inputs waits while a backup runs.
-    bool advance_job(std::error_code& ec) {
-        const std::uint64_t limit = options_.compaction_step_bytes;
-        std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
-        while (job_) {
-            if (budget == 0) return true;
-            switch (job_->at) {
-                case job_type::phase::scan:
-                    if (!scan_inputs(*job_, budget, ec)) return false;
-                    break;
-                case job_type::phase::copy:
-                    if (!copy_notes(*job_, budget, ec)) return false;
-                    break;
-                case job_type::phase::publish:
-                    // In the step that copied the last record, as the outputs' .tmp files
-                    // of a job that fits one step are never seen unsynced by a write.
-                    if (!publish_outputs(ec)) return false;
-                    install_outputs();
-                    job_->at = job_type::phase::move;
-                    budget = limit == 0 ? budget : 0;
-                    break;
-                case job_type::phase::move:
-                    if (job_->moved_entries < job_->notes.size()) {
-                        if (budget < limit) return true;
-                        move_entries(*job_, limit == 0 ? job_->notes.size() : entries_moved_at_once);
-                        budget = limit == 0 ? budget : 0;
-                        break;
-                    }
-                    if (backups_.running()) return true;
-                    return retire_job(ec);
-            }
-        }
-        return true;
-    }
-
-    /// The scan phase: notes the live puts and needed erases of the inputs' records,
-    /// reading about budget bytes (at least one record), and sorts them, a run of their
-    /// own (a step sorts only what it read). The inputs are closed, so it reads them with
-    /// no lock; each look-up in the index takes the shared lock (the compaction thread
-    /// runs with no gate held).
-    bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
-        const segment_type& in = *job.inputs[job.scanning];
-        const bool keep_erases = job.keep_erases[job.scanning];
-        const std::uint64_t begin = job.scan_offset;
-        const std::size_t run_begin = job.notes.size();
-        log_scan_result scanned;
-        // A record may end past the budget: the scan then reads on until it ends.
-        for (std::uint64_t span = budget;; span *= 2) {
-            const std::uint64_t end = in.size - begin > span ? begin + span : in.size;
-            const bool scanned_ok = scan_log(
-                in.file, begin, end, in.version, false,
-                [&](const log_entry& entry) {
-                    const read_lock lock(mutex_);
-                    if (entry.type == record_type::put) {
-                        const auto payload = table_.find(entry.key);
-                        if (!payload) return;
-                        const record_location where = record_location::decode(*payload);
-                        if (where.segment != in.id || where.offset != entry.offset) return;
-                        job.notes.push_back({std::string(entry.key), where, {entry.flags, entry.deadline, entry.tag}});
-                    } else if (entry.type == record_type::erase && keep_erases && !table_.find(entry.key)) {
-                        job.notes.push_back({std::string(entry.key), {}, {}, true});
-                    }
-                },
-                scanned, ec);
-            if (!scanned_ok) return false;
-            if (!scanned.torn_tail || scanned.valid_end > begin) break;
-            if (end == in.size) {
-                fail(ec, errc::corrupt_record,
-                     in.file.path() + ": incomplete record at the end of a closed segment, at offset " +
-                         std::to_string(scanned.valid_end) + "; open with options::salvage to keep the intact records");
-                return false;
-            }
-            scanned = {};
-        }
-        const std::uint64_t read = scanned.valid_end - begin;
-        budget -= std::min(budget, read);
-        const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
-        std::sort(run_start, job.notes.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
-        if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
-        job.scan_offset = scanned.valid_end;
-        if (job.scan_offset < in.size) return true;
-        if (++job.scanning < job.inputs.size()) {
-            job.scan_offset = job.inputs[job.scanning]->records_start();
-            return true;
-        }
-        std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
-        job.moved.resize(job.notes.size());
-        job.at = job_type::phase::copy;
-        return true;
-    }
-
-    /// The order of job.runs' heap: a run whose next note's key is greater comes later.
-    [[nodiscard]] static auto later_run(const job_type& job) noexcept {
-        return [&notes = job.notes](const typename job_type::run& a, const typename job_type::run& b) {
-            return notes[b.next].key < notes[a.next].key;
-        };
-    }
-
-    /// The next note to copy, in key order, taken from job.runs; false when none is left.
-    /// A key's put and its erases are never both noted; erases of one key are copied once.
-    static bool next_note(job_type& job, std::size_t& at) {
-        const auto later = later_run(job);
-        while (!job.runs.empty()) {
-            std::pop_heap(job.runs.begin(), job.runs.end(), later);
-            at = job.runs.back().next++;
-            if (job.runs.back().next == job.runs.back().end) {
-                job.runs.pop_back();
-            } else {
-                std::push_heap(job.runs.begin(), job.runs.end(), later);
-            }
-            if (!job.copied || job.notes[*job.copied].key != job.notes[at].key) return true;
-        }
-        return false;
-    }
-
-    /// The copy phase: copies noted records into the outputs, about budget bytes (at
-    /// least one record), reading each put's value where the scan found it (the shared
-    /// lock held for each read, for the segments it finds the input in).
-    bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
-        std::string scratch;
-        std::string record;  // not record_: on the compaction thread, writers use it meanwhile
-        std::size_t at = 0;
-        while (budget > 0 && next_note(job, at)) {
-            const auto& n = job.notes[at];
-            record_location& moved = job.moved[at];
-            record.clear();
-            hint_entry entry;
-            entry.key = n.key;
-            if (n.erase) {
-                append_erase_record(record, n.key);
-                entry.type = record_type::erase;
-            } else {
-                std::string_view value;
-                const read_lock lock(mutex_);
-                if (!reader_.read(n.key, n.from, scratch, value, ec)) return false;
-                append_put_record(record, n.key, value, n.meta);
-                entry.flags = n.meta.flags;
-                entry.value_size = n.from.value_size;
-                entry.deadline = n.meta.deadline;
-                entry.tag = n.meta.tag;
-                moved.value_size = n.from.value_size;
-                moved.flags = n.meta.flags;
-            }
-            if (!job.outputs->append(record, entry, moved, ec)) return false;
-            // Read once and written once.
-            budget -= std::min(budget, 2 * record.size());
-            job.copied = at;
-        }
-        if (job.runs.empty()) job.at = job_type::phase::publish;
-        return job.outputs->write_out(ec);
-    }
-
-    /// Ends a job whose index entries have moved, with write_gate_ held and no backup
-    /// running: makes the writer's records durable, then retires the inputs.
-    bool retire_job(std::error_code& ec) {
-        // A record is left behind when a newer one of its key exists; that newer one may
-        // still sit in the writer's buffer, and must be durable before the older is
-        // removed, or a power loss would lose the key.
-        call_writer(&writer_type::drain, ec);
-        if (ec) return false;
-        remove_segments(retire_inputs());
-        job_.reset();
-        return true;
-    }
-
-    /// Writes and syncs the last output, then renames the outputs into place. Once that
-    /// has begun, the outputs are segments of the store and never removed unretired: a
-    /// published copy of a key erased since would come back at the next open if the
-    /// store forgot it. A failure to publish stops the store's writes (some outputs may
-    /// be in place).
-    bool publish_outputs(std::error_code& ec) {
-        if (!job_->outputs->finish(ec)) return false;
-        if (job_->outputs->publish(ec)) return true;
-        failure_.record(ec);
-        return false;
-    }
-
-    /// Adds the published outputs to the segments, with write_gate_ held, so that readers
-    /// find the copies index entries move to. Until the inputs are retired, both are
-    /// segments of the store: a backup that copies both replays to the same contents.
-    void install_outputs() {
-        const write_lock lock(mutex_);
-        for (const segment_pointer& output : job_->outputs->segments()) {
-            dead_bytes_ += output->dead_bytes;
-            segments_.add(output);
-        }
-    }
-
-    /// Moves up to count more index entries, each to its copy when the entry still
-    /// points where the copy was read from, with write_gate_ held.
-    void move_entries(job_type& job, std::size_t count) {
-        const write_lock lock(mutex_);
-        const std::size_t end =
-            job.notes.size() - job.moved_entries > count ? job.moved_entries + count : job.notes.size();
-        for (; job.moved_entries < end; ++job.moved_entries) {
-            const auto& n = job.notes[job.moved_entries];
-            if (n.erase) continue;
-            const record_location& copy = job.moved[job.moved_entries];
-            const auto payload = table_.find(n.key);
-            const record_location where = payload ? record_location::decode(*payload) : record_location{};
-            if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
-                // Written or erased since the scan: the copy is dead.
-                if (segment_type* const output = segments_.find(copy.segment)) {
-                    add_dead(*output, n.from.record_size(n.key.size()));
-                }
-                continue;
-            }
-            char encoded[record_location::max_encoded_size];
-            table_.upsert(n.key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
-        }
-    }
-
-    /// Takes the inputs out of the segments, with write_gate_ held, no backup running
-    /// and the writer drained; returns the inputs, whose files the caller removes
-    /// (remove_segments). The job is over; the caller drops it (job_.reset()).
-    std::vector<segment_pointer> retire_inputs() {
-        std::vector<segment_pointer> retired = std::move(job_->inputs);
-        const write_lock lock(mutex_);
-        for (const segment_pointer& in : retired) {
-            dead_bytes_ -= in->dead_bytes;
-            segments_.remove(in->id);
-        }
-        drop_retired_hints();
-        finish_compaction();
-        return retired;
-    }
-
-    /// The compaction thread's work (thread_safe): the hints of closed segments still
-    /// waiting for one, then jobs one after another while compaction is still due and
-    /// each job reclaims dead bytes. A job takes about one segment's live records, so the
-    /// writes that made compaction due may have ended long before the store is back
-    /// under compact_dead_ratio: the thread goes on without them. Failures count as the
-    /// steps' do.
-    void run_background_job() {
-        while (!compactor_.interrupted() && write_pending_hint()) {
-        }
-        for (;;) {
-            const std::uint64_t dead_before = dead_bytes_under_lock();
-            std::error_code ec;
-            bool done = false;
-            try {
-                done = background_job(ec);
-            } catch (const std::bad_alloc&) {
-                fail(ec, std::make_error_code(std::errc::not_enough_memory),
-                     "out of memory while compacting " + directory_.path());
-            }
-            if (!done) {
-                const gate_lock gate(write_gate_);
-                compaction_failed();
-                return;
-            }
-            if (compactor_.interrupted() || dead_bytes_under_lock() >= dead_before) return;
-            const gate_lock gate(write_gate_);
-            std::error_code closed;
-            if (!writable(closed) || !wants_compaction()) return;
-        }
-    }
-
-    [[nodiscard]] std::uint64_t dead_bytes_under_lock() const {
-        const read_lock lock(mutex_);
-        return dead_bytes_;
-    }
-
-    /// An automatic job on the compaction thread: started with write_gate_ held; scanned,
-    /// sorted and copied with no gate, in chunks of compaction_step_bytes between which a
-    /// hold or stop() drops it; published with no gate; its index entries moved in
-    /// chunks that each hold the gate briefly; its inputs retired under the gate once no
-    /// backup runs. False with ec set when it failed.
-    bool background_job(std::error_code& ec) {
-        {
-            const gate_lock gate(write_gate_);
-            std::error_code closed;
-            if (!writable(closed) || !wants_compaction()) return true;
-            if (!start_job(ec)) return false;
-            if (!job_) return true;
-        }
-        const std::uint64_t chunk = options_.compaction_step_bytes != 0 ? options_.compaction_step_bytes
-                                                                        : kvforge::options{}.compaction_step_bytes;
-        while (job_->at != job_type::phase::publish) {
-            if (compactor_.interrupted()) {
-                abort_job();
-                return true;
-            }
-            std::uint64_t budget = chunk;
-            const bool stepped =
-                job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec) : copy_notes(*job_, budget, ec);
-            if (!stepped) return false;
-        }
-        if (compactor_.interrupted()) {
-            abort_job();
-            return true;
-        }
-        if (!publish_outputs(ec)) return false;
-        {
-            const gate_lock gate(write_gate_);
-            install_outputs();
-            job_->at = job_type::phase::move;
-        }
-        while (job_->moved_entries < job_->notes.size()) {
-            const gate_lock gate(write_gate_);
-            move_entries(*job_, entries_moved_at_once);
-        }
-        // As in retire_job: the newer records that left older ones behind are durable
-        // before the inputs go. They are handed to the OS under the gate, and synced
-        // with none held; segments closed meanwhile were drained as they closed.
-        segment_pointer written;
-        {
-            const gate_lock gate(write_gate_);
-            call_writer(&writer_type::flush, ec);
-            if (ec) return false;
-            written = active_;
-        }
-        if (!sync_file(written->file, ec)) {
-            failure_.record(ec);  // a failed sync is never retried
-            return false;
-        }
-        std::vector<segment_pointer> retired;
-        {
-            const gate_lock gate = gate_without_backups();
-            retired = retire_inputs();
-        }
-        compactor_.progressed();
-        job_.reset();  // its notes are freed with no gate held
-        remove_segments(retired);
-        return true;
-    }
-
-    /// How many index entries a compaction moves with the gate held once: well under a
-    /// millisecond's work on the compaction thread; with single_thread, where each chunk
-    /// is a put's step, four times that, so that fewer puts pay for one (a job moves
-    /// some hundred thousand entries).
-    static constexpr std::size_t entries_moved_at_once = threading::concurrent ? 1024 : 4096;
-
-    /// Drops the pending job, if any, and removes its unpublished outputs and their hints.
-    /// A job that has published its outputs added them to the segments: they stay, with
-    /// its inputs, and both replay to the same contents; the index finds either.
-    void abort_job() {
-        if (!job_) return;
-        if (job_->at == job_type::phase::move) {
-            job_.reset();
-            return;
-        }
-        std::error_code ignored;
-        for (const segment_pointer& output : job_->outputs->segments()) {
-            if (!output) continue;
-            directory_.remove(store_file_name::data(output->id).temporary(), ignored);
-            directory_.remove(store_file_name::hint(output->id), ignored);
-        }
-        job_.reset();
-    }
-
     /// clear(), with write_gate_ held: a new active segment whose first record is a
     /// clear record, published, and then every other segment retired. Should a crash come
     /// before all are removed, the clear record drops what they hold when they replay.
@@ -14617,7 +14747,7 @@ private:
             live_bytes_ = 0;
             dead_bytes_ = 0;
             add_dead(*next, record.size());
-            finish_compaction();
+            compaction_.finish_compaction();
         }
         remove_segments(retired);
         return true;
@@ -14759,13 +14889,6 @@ private:
     std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
-    std::uint64_t compactions_ = 0;
-    std::uint64_t compaction_failures_ = 0;
-    std::string last_compaction_error_;
-    std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the segments hold more than this
-    // The automatic compaction job under way: used under the gate (single_thread) or by
-    // the compaction thread, which others hold off or stop before they touch it.
-    std::optional<job_type> job_;
     counter_type file_syncs_;  // segments, hints, manifest and directory; bumped outside the lock stats() reads under
     // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
     std::atomic<std::uint64_t> bytes_written_{0};
@@ -14775,8 +14898,9 @@ private:
     mutable counter_type gets_;
     counter_type erases_;
     counter_type batches_;
-    // Runs automatic compaction jobs (thread_safe); last, so that it stops first.
-    compaction_thread compactor_;
+    // compact(), and automatic compaction on its thread (thread_safe); last, so that
+    // its thread stops first.
+    segment_compaction<Policies, log_backend> compaction_{*this};
 };
 
 }  // namespace kvforge::detail
