@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 using kvforge::detail::hash_table;
@@ -152,6 +153,78 @@ TEST_CASE("hash_table find_many agrees with find, in order, for batches of every
         ++calls;
     });
     CHECK(calls == keys.size());
+}
+
+TEST_CASE("hash_table upsert_many ends as upserts one by one would, duplicates in a batch included", "[hash_table]") {
+    const std::uint64_t seed = 91;
+    INFO("seed " << seed);
+    std::mt19937_64 rng(seed);
+    hash_table bulk;     // filled by upsert_many
+    hash_table one_by_one;  // the same records by upsert
+    using replacement = std::pair<std::size_t, std::string>;
+    bool grew_in_a_call = false;
+    for (int round = 0; round < 300; ++round) {
+        // Runs of up to 200 records over a few thousand keys: keys repeat within a batch of
+        // upsert_many and across calls, payload sizes change (replaced in place or moved).
+        const std::size_t count = rng() % 200;
+        std::vector<std::string> keys(count);
+        std::vector<std::string> payloads(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            keys[i] = "key" + std::to_string(rng() % (round < 100 ? 300 : 3000));
+            payloads[i] = std::string(rng() % 3 * 5, static_cast<char>('a' + rng() % 26));
+        }
+        std::vector<replacement> bulk_replaced;
+        const std::size_t capacity_before = bulk.capacity();
+        const std::size_t added = bulk.upsert_many(
+            count, [&](std::size_t i) -> std::string_view { return keys[i]; },
+            [&](std::size_t i) -> std::string_view { return payloads[i]; },
+            [&](std::size_t i, std::string_view old) { bulk_replaced.emplace_back(i, old); });
+        if (bulk.capacity() > capacity_before && added >= 2) grew_in_a_call = true;
+
+        std::vector<replacement> sequential_replaced;
+        std::size_t sequential_added = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (one_by_one.upsert(keys[i], payloads[i],
+                                  [&](std::string_view old) { sequential_replaced.emplace_back(i, old); })) {
+                ++sequential_added;
+            }
+        }
+        REQUIRE(added == sequential_added);
+        REQUIRE(bulk_replaced == sequential_replaced);
+        REQUIRE(bulk.size() == one_by_one.size());
+        // Erases lower the load limit, so later calls also rebuild the table mid-batch.
+        for (int e = 0; e < 20; ++e) {
+            const std::string key = "key" + std::to_string(rng() % 3000);
+            REQUIRE(bulk.erase(key, ignore) == one_by_one.erase(key, ignore));
+        }
+    }
+    CHECK(grew_in_a_call);
+    std::map<std::string, std::string> expected;
+    one_by_one.for_each([&](std::string_view k, std::string_view p) { expected.emplace(k, p); });
+    std::map<std::string, std::string> seen;
+    bulk.for_each([&](std::string_view k, std::string_view p) { seen.emplace(k, p); });
+    CHECK(seen == expected);
+    for (const auto& [key, payload] : expected) CHECK(bulk.find(key) == std::optional<std::string_view>(payload));
+}
+
+TEST_CASE("hash_table upsert_many into an empty table grows it as it goes and finds every key", "[hash_table]") {
+    hash_table table;
+    const std::size_t count = 100000;
+    std::vector<std::string> keys;
+    std::vector<std::string> payloads;
+    for (std::size_t i = 0; i < count; ++i) {
+        keys.push_back("k" + std::to_string(i));
+        payloads.push_back("v" + std::to_string(i));
+    }
+    const std::size_t added = table.upsert_many(
+        count, [&](std::size_t i) -> std::string_view { return keys[i]; },
+        [&](std::size_t i) -> std::string_view { return payloads[i]; },
+        [](std::size_t, std::string_view) { FAIL("no key repeats"); });
+    CHECK(added == count);
+    REQUIRE(table.size() == count);
+    for (std::size_t i = 0; i < count; ++i) REQUIRE(table.find(keys[i]) == std::optional<std::string_view>(payloads[i]));
+    CHECK(table.upsert_many(0, [](std::size_t) { return std::string_view(); }, [](std::size_t) { return std::string_view(); },
+                            [](std::size_t, std::string_view) {}) == 0);
 }
 
 TEST_CASE("hash_table churn in a well-filled table neither grows it nor loses keys", "[hash_table]") {
