@@ -15,9 +15,9 @@
 /// group; each full group it passes gets the overflow bit of its tag (tag % 8) set, so a
 /// lookup stops at the first group without a match whose bit for the key's tag is clear.
 /// find_many() runs several lookups as a pipeline, so that their misses overlap, and
-/// upsert_many() inserts in batches for the same reason. A group
-/// array of 2 MiB or more lives on transparent huge pages where the system allows
-/// (detail/huge_pages.hpp), so that the group's miss is not also a TLB miss.
+/// upsert_many() several inserts. A group array of 2 MiB or more lives on transparent
+/// huge pages where the system allows (detail/huge_pages.hpp), so that the group's miss
+/// is not also a TLB miss.
 ///
 /// Erase clears the slot's tag and leaves no tombstone. It cannot clear overflow bits (they
 /// may stand for other keys), so erases may leave stale bits that make later lookups of
@@ -149,40 +149,41 @@ public:
 
     /// Upserts count records as count upsert() calls in order would (a key given twice ends
     /// with its later payload, the earlier one reported to on_replace), for long runs of
-    /// inserts such as loading a store's index. Keys go in batches: a batch's keys are
-    /// hashed and their home groups requested together, then inserted, so that the cache
-    /// misses of a batch overlap rather than come one after another. key_of(i) gives key i
+    /// inserts such as loading a store's index. The inserts run as a pipeline: each key's
+    /// home group is requested several keys before its insert, so that their cache misses
+    /// overlap rather than come one after another. key_of(i) gives key i
     /// as a std::string_view (asked for twice), payload_of(i) its payload (read before the
     /// next call); on_replace(i, old_payload) is called as upsert() calls its on_replace.
     /// Returns how many keys were new. Should an allocation throw, the records before the
     /// one that failed are in, and the table is otherwise as upsert() leaves it.
     template <class KeyOf, class PayloadOf, class OnReplace>
     std::size_t upsert_many(std::size_t count, KeyOf&& key_of, PayloadOf&& payload_of, OnReplace&& on_replace) {
-        constexpr std::size_t batch = 32;  // group misses requested at once
-        std::uint64_t hashes[batch];
+        // Key i is inserted while the groups of the next `ahead` keys load.
+        constexpr std::size_t ahead = 16;
+        constexpr std::size_t ring = 32;  // a power of two above ahead
+        std::uint64_t hashes[ring];
+        const auto request_group = [&](std::size_t j) {
+            hashes[j % ring] = hash_bytes(key_of(j));
+            if (groups_) groups_[home_of(hashes[j % ring])].prefetch();
+        };
+        for (std::size_t j = 0; j < count && j < ahead; ++j) request_group(j);
         std::size_t added = 0;
-        for (std::size_t first = 0; first < count; first += batch) {
-            const std::size_t n = std::min(batch, count - first);
-            for (std::size_t j = 0; j < n; ++j) {
-                hashes[j] = hash_bytes(key_of(first + j));
-                if (groups_) groups_[home_of(hashes[j])].prefetch();
+        for (std::size_t i = 0; i < count; ++i) {
+            if (i + ahead < count) request_group(i + ahead);
+            const std::uint64_t hash = hashes[i % ring];
+            const std::string_view key = key_of(i);
+            const std::string_view payload = payload_of(i);
+            const position at = size_ != 0 ? locate(key, hash) : position{};
+            if (at.group != npos) {
+                auto replaced = [&](std::string_view old) { on_replace(i, old); };
+                replace(at, key, payload, replaced);
+                continue;
             }
-            for (std::size_t j = 0; j < n; ++j) {
-                const std::size_t i = first + j;
-                const std::string_view key = key_of(i);
-                const std::string_view payload = payload_of(i);
-                const position at = size_ != 0 ? locate(key, hashes[j]) : position{};
-                if (at.group != npos) {
-                    auto replaced = [&](std::string_view old) { on_replace(i, old); };
-                    replace(at, key, payload, replaced);
-                    continue;
-                }
-                // Growing here rehashes into a new array; the homes still come from the kept hashes.
-                if (size_ + 1 > max_load_) make_room();
-                place(home_of(hashes[j]), tag_of(hashes[j]), slot_word(hashes[j], arena_.append(key, payload)));
-                ++size_;
-                ++added;
-            }
+            // Growing rehashes into a new array; homes come from the hashes, so they still hold.
+            if (size_ + 1 > max_load_) make_room();
+            place(home_of(hash), tag_of(hash), slot_word(hash, arena_.append(key, payload)));
+            ++size_;
+            ++added;
         }
         return added;
     }
