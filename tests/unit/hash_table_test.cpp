@@ -159,7 +159,7 @@ TEST_CASE("hash_table upsert_many ends as upserts one by one would, duplicates i
     const std::uint64_t seed = 91;
     INFO("seed " << seed);
     std::mt19937_64 rng(seed);
-    hash_table bulk;     // filled by upsert_many
+    hash_table bulk;        // filled by upsert_many
     hash_table one_by_one;  // the same records by upsert
     using replacement = std::pair<std::size_t, std::string>;
     bool grew_in_a_call = false;
@@ -222,9 +222,11 @@ TEST_CASE("hash_table upsert_many into an empty table grows it as it goes and fi
         [](std::size_t, std::string_view) { FAIL("no key repeats"); });
     CHECK(added == count);
     REQUIRE(table.size() == count);
-    for (std::size_t i = 0; i < count; ++i) REQUIRE(table.find(keys[i]) == std::optional<std::string_view>(payloads[i]));
-    CHECK(table.upsert_many(0, [](std::size_t) { return std::string_view(); }, [](std::size_t) { return std::string_view(); },
-                            [](std::size_t, std::string_view) {}) == 0);
+    for (std::size_t i = 0; i < count; ++i)
+        REQUIRE(table.find(keys[i]) == std::optional<std::string_view>(payloads[i]));
+    CHECK(table.upsert_many(
+              0, [](std::size_t) { return std::string_view(); }, [](std::size_t) { return std::string_view(); },
+              [](std::size_t, std::string_view) {}) == 0);
 }
 
 TEST_CASE("hash_table churn in a well-filled table neither grows it nor loses keys", "[hash_table]") {
