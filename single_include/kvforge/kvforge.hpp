@@ -1358,13 +1358,6 @@ public:
         }
     }
 
-    /// Starts loading the group where a search for key begins. Called a few keys ahead of
-    /// their upsert() in a long run of inserts (replaying a log), it lets their cache
-    /// misses overlap rather than wait one after another.
-    void prefetch(std::string_view key) const noexcept {
-        if (groups_) groups_[home_of(hash_bytes(key))].prefetch();
-    }
-
     /// Inserts key or replaces its payload. When it existed, calls on_replace(old_payload)
     /// once the replacement can no longer fail, before it takes effect. Returns true when
     /// the key is new.
