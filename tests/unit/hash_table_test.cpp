@@ -296,3 +296,27 @@ TEST_CASE("make_huge_page_array gives zeroed, aligned, writable arrays of every 
         CHECK(array[count - 1] == count - 1);
     }
 }
+
+TEST_CASE("make_huge_page_buffer gives writable buffers, aligned to a huge page from one", "[hash_table]") {
+    using kvforge::detail::huge_page_size;
+    for (const std::size_t bytes : {std::size_t{0}, std::size_t{1}, std::size_t{4096}, huge_page_size - 1,
+                                    huge_page_size, huge_page_size * 2 + 100}) {
+        auto buffer = kvforge::detail::make_huge_page_buffer(bytes);
+        REQUIRE(buffer != nullptr);
+        if (bytes >= huge_page_size) CHECK(reinterpret_cast<std::uintptr_t>(buffer.get()) % huge_page_size == 0);
+        for (std::size_t i = 0; i < bytes; ++i) buffer[i] = static_cast<char>(i % 251);
+        if (bytes != 0) CHECK(buffer[bytes - 1] == static_cast<char>((bytes - 1) % 251));
+    }
+}
+
+TEST_CASE("hash_table keeps records past several huge-page arena chunks, and in a clone", "[hash_table]") {
+    // About 30 MB of records: the arena's later chunks are 4 MiB, on huge pages where allowed.
+    hash_table table;
+    const std::string payload(250, 'p');
+    for (int i = 0; i < 120000; ++i) table.upsert("key" + std::to_string(i), payload + std::to_string(i), ignore);
+    const hash_table copy = table.clone();
+    for (int i = 0; i < 120000; i += 7) {
+        REQUIRE(table.find("key" + std::to_string(i)) == std::optional<std::string_view>(payload + std::to_string(i)));
+        REQUIRE(copy.find("key" + std::to_string(i)) == std::optional<std::string_view>(payload + std::to_string(i)));
+    }
+}
