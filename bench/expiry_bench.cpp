@@ -12,6 +12,7 @@
 //   reopen/mmap_file/plain, .../expiring  keys (every one with a deadline when expiring),
 //                                         under the system's temporary directory
 //                                         (KVFORGE_BENCH_DIR)
+//   reopen/file_log/sorted                the plain one with sorted_index for hash_index
 //   .../expiring_half                     the same with every other key without a deadline
 //   .../expiring_scan                     the same as .../expiring with the deadlines file
 //                                         removed before each open, so the index is
@@ -132,6 +133,8 @@ template <class Store>
 using persistent_plain = kvforge::store<std::string, std::string, Store>;
 template <class Store>
 using persistent_expiring = kvforge::store<std::string, std::string, Store, kvforge::expiring<bench_clock>>;
+template <class Store>
+using persistent_sorted = kvforge::store<std::string, std::string, Store, kvforge::sorted_index>;
 
 /// How a reopen benchmark's keys get deadlines, and whether its open finds the deadlines
 /// file its last close wrote.
@@ -196,6 +199,8 @@ BENCHMARK_TEMPLATE(get_bench, expiring_store<kvforge::sorted_index>)->Name("get/
 BENCHMARK(purge_bench)->Name("purge")->Unit(benchmark::kMillisecond)->Iterations(3)->UseRealTime();
 BENCHMARK_TEMPLATE(reopen_bench, persistent_plain<kvforge::file_log>)
     ->Name("reopen/file_log/plain")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
+BENCHMARK_TEMPLATE(reopen_bench, persistent_sorted<kvforge::file_log>)
+    ->Name("reopen/file_log/sorted")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
 BENCHMARK_TEMPLATE(reopen_bench, persistent_expiring<kvforge::file_log>)
     ->Name("reopen/file_log/expiring")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
 BENCHMARK_TEMPLATE(reopen_bench, persistent_expiring<kvforge::file_log>, reopen_case::half_deadlines)

@@ -743,11 +743,12 @@ concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires
 /// to the next group of a triangular sequence (1, 2, 3, ... groups on), which visits every
 /// group; each full group it passes gets the overflow bit of its tag (tag % 8) set, so a
 /// lookup stops at the first group without a match whose bit for the key's tag is clear.
-/// find_many() runs several lookups as a pipeline, so that their misses overlap. A group
-/// array of 2 MiB or more lives on transparent huge pages where the system allows
-/// (detail/huge_pages.hpp), so that the group's miss is not also a TLB miss. Such an array
-/// takes memory as its pages are first written, and growing gives the old array's pages
-/// back as their slots move, so a growth holds about one array's memory at a time, not two.
+/// find_many() runs several lookups as a pipeline, so that their misses overlap, and
+/// upsert_many() several inserts. A group array of 2 MiB or more lives on transparent
+/// huge pages where the system allows (detail/huge_pages.hpp), so that the group's miss
+/// is not also a TLB miss. Such an array takes memory as its pages are first written, and
+/// growing gives the old array's pages back as their slots move, so a growth holds about
+/// one array's memory at a time, not two.
 ///
 /// Erase clears the slot's tag and leaves no tombstone. It cannot clear overflow bits (they
 /// may stand for other keys), so erases may leave stale bits that make later lookups of
@@ -1009,17 +1010,19 @@ static_assert(sizeof(hash_group) == 64, "a group is one cache line");
 // ---- end kvforge/detail/hash_group.hpp ----
 // ---- begin kvforge/detail/huge_pages.hpp ----
 /// \file huge_pages.hpp
-/// Zeroed arrays that ask the kernel to back them with transparent huge pages.
+/// Arrays that ask the kernel to back them with transparent huge pages.
 ///
 /// A hash lookup touches one random line of its table: with 4 KiB pages each of those is
 /// also a TLB miss (a table of a million keys spans 4,096 pages, past what the TLB maps),
 /// which adds a page walk to every lookup. An array of at least 2 MiB is therefore aligned
 /// to 2 MiB and advised MADV_HUGEPAGE, so that where transparent huge pages are enabled
 /// ("madvise" or "always"), the kernel maps it with 2 MiB pages. Elsewhere, or when the
-/// advice is refused, the array works as any other.
+/// advice is refused, the array works as any other. The chunks of record_arena.hpp, filled
+/// with records as a store loads, take the same memory (make_huge_page_buffer): a huge
+/// page is one page fault where 4 KiB pages are 512.
 ///
-/// On Linux such an array is a private anonymous mapping of its own: its pages read as
-/// zero without being written, so a page takes memory only once it is first written, and
+/// On Linux such memory is a private anonymous mapping of its own: its pages read as zero
+/// without being written, so a page takes memory only once it is first written, and
 /// release_pages() gives the memory of a part already read back before the whole array is
 /// freed. A table that grows moves its slots from the old array to the new one in order,
 /// so with both it holds about one array's worth of memory while it grows, not two.
@@ -1038,7 +1041,7 @@ static_assert(sizeof(hash_group) == 64, "a group is one cache line");
 
 namespace kvforge::detail {
 
-/// Frees what make_huge_page_array() allocated: a mapping of mapped_bytes, or (when that
+/// Frees what make_huge_page_buffer() allocated: a mapping of mapped_bytes, or (when that
 /// is 0) memory from operator new with the alignment it used.
 struct huge_page_array_deleter {
     std::size_t mapped_bytes = 0;
@@ -1085,13 +1088,12 @@ inline constexpr std::size_t huge_page_size = std::size_t{2} << 20;
 }
 #endif
 
-/// count zero-filled elements of T (trivially copyable), on huge pages where the array is
-/// large enough and the system allows it. Throws std::bad_alloc.
-template <class T>
-[[nodiscard]] huge_page_array<T> make_huge_page_array(std::size_t count) {
-    static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_default_constructible_v<T>);
-    if (count > (~std::size_t{0} - 2 * huge_page_size) / sizeof(T)) throw std::bad_alloc();
-    const std::size_t bytes = count * sizeof(T);
+/// bytes bytes of memory, on huge pages where they are at least 2 MiB and the system
+/// allows it; aligned for any T of alignment up to small_alignment below that. The
+/// memory is zero when the deleter's mapped_bytes is not 0, else uninitialised. Throws
+/// std::bad_alloc.
+[[nodiscard]] inline huge_page_array<char> make_huge_page_buffer(std::size_t bytes, std::size_t small_alignment = 1) {
+    if (bytes > ~std::size_t{0} - 2 * huge_page_size) throw std::bad_alloc();
 #if defined(__linux__)
     if (bytes >= huge_page_size) {
         const std::size_t page = system_page_size();
@@ -1103,14 +1105,26 @@ template <class T>
         // Only whole huge pages are advised; a refusal (no THP in this kernel) changes nothing.
         ::madvise(memory, bytes - bytes % huge_page_size, MADV_HUGEPAGE);
 #endif
-        return huge_page_array<T>(static_cast<T*>(memory),
-                                  huge_page_array_deleter{mapped, std::align_val_t{huge_page_size}});
+        return huge_page_array<char>(static_cast<char*>(memory),
+                                     huge_page_array_deleter{mapped, std::align_val_t{huge_page_size}});
     }
 #endif
-    const std::size_t alignment = bytes >= huge_page_size ? huge_page_size : alignof(T);
+    const std::size_t alignment = bytes >= huge_page_size ? huge_page_size : small_alignment;
     void* memory = ::operator new (bytes, std::align_val_t{alignment});
-    std::memset(memory, 0, bytes);
-    return huge_page_array<T>(static_cast<T*>(memory), huge_page_array_deleter{0, std::align_val_t{alignment}});
+    return huge_page_array<char>(static_cast<char*>(memory), huge_page_array_deleter{0, std::align_val_t{alignment}});
+}
+
+/// count zero-filled elements of T (trivially copyable), on huge pages where the array is
+/// large enough and the system allows it. Throws std::bad_alloc.
+template <class T>
+[[nodiscard]] huge_page_array<T> make_huge_page_array(std::size_t count) {
+    static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_default_constructible_v<T>);
+    if (count > ~std::size_t{0} / sizeof(T)) throw std::bad_alloc();
+    const std::size_t bytes = count * sizeof(T);
+    huge_page_array<char> memory = make_huge_page_buffer(bytes, alignof(T));
+    const huge_page_array_deleter deleter = memory.get_deleter();
+    if (deleter.mapped_bytes == 0) std::memset(memory.get(), 0, bytes);  // a mapping reads as zero already
+    return huge_page_array<T>(reinterpret_cast<T*>(memory.release()), deleter);
 }
 
 /// Gives back to the system the memory of the whole pages among elements [first, last) of
@@ -1196,7 +1210,7 @@ public:
         record_arena copy;
         copy.chunks_.reserve(chunks_.size());
         for (const chunk& c : chunks_) {
-            copy.chunks_.push_back({std::make_unique_for_overwrite<char[]>(c.used), c.used, c.used});
+            copy.chunks_.push_back({make_huge_page_buffer(c.used), c.used, c.used});
             if (c.used != 0) std::memcpy(copy.chunks_.back().data.get(), c.data.get(), c.used);
             copy.allocated_bytes_ += c.used;
         }
@@ -1299,7 +1313,9 @@ private:
     static constexpr std::size_t max_chunks = std::size_t{1} << (ref_bits - offset_bits);
 
     struct chunk {
-        std::unique_ptr<char[]> data;
+        // On huge pages from 2 MiB: filling a chunk (a store's load) takes fewer page
+        // faults, and reading its records fewer TLB misses.
+        huge_page_array<char> data;
         std::size_t capacity = 0;
         std::size_t used = 0;
     };
@@ -1330,7 +1346,7 @@ private:
 
     chunk& add_chunk(std::size_t capacity) {
         if (chunks_.size() >= max_chunks) throw std::length_error("kvforge: in-memory index arena is full");
-        chunks_.push_back({std::unique_ptr<char[]>(new char[capacity]), capacity, 0});
+        chunks_.push_back({make_huge_page_buffer(capacity), capacity, 0});
         allocated_bytes_ += capacity;
         return chunks_.back();
     }
@@ -1414,13 +1430,6 @@ public:
         }
     }
 
-    /// Starts loading the group where a search for key begins. Called a few keys ahead of
-    /// their upsert() in a long run of inserts (replaying a log), it lets their cache
-    /// misses overlap rather than wait one after another.
-    void prefetch(std::string_view key) const noexcept {
-        if (groups_) groups_[home_of(hash_bytes(key))].prefetch();
-    }
-
     /// Inserts key or replaces its payload. When it existed, calls on_replace(old_payload)
     /// once the replacement can no longer fail, before it takes effect. Returns true when
     /// the key is new.
@@ -1439,6 +1448,47 @@ public:
         place(home_of(hash), tag_of(hash), slot_word(hash, r));
         ++size_;
         return true;
+    }
+
+    /// Upserts count records as count upsert() calls in order would (a key given twice ends
+    /// with its later payload, the earlier one reported to on_replace), for long runs of
+    /// inserts such as loading a store's index. The inserts run as a pipeline: each key's
+    /// home group is requested several keys before its insert, so that their cache misses
+    /// overlap rather than come one after another. key_of(i) gives key i
+    /// as a std::string_view (asked for twice), payload_of(i) its payload (read before the
+    /// next call); on_replace(i, old_payload) is called as upsert() calls its on_replace.
+    /// Returns how many keys were new. Should an allocation throw, the records before the
+    /// one that failed are in, and the table is otherwise as upsert() leaves it.
+    template <class KeyOf, class PayloadOf, class OnReplace>
+    std::size_t upsert_many(std::size_t count, KeyOf&& key_of, PayloadOf&& payload_of, OnReplace&& on_replace) {
+        // Key i is inserted while the groups of the next `ahead` keys load.
+        constexpr std::size_t ahead = 16;
+        constexpr std::size_t ring = 32;  // a power of two above ahead
+        std::uint64_t hashes[ring];
+        const auto request_group = [&](std::size_t j) {
+            hashes[j % ring] = hash_bytes(key_of(j));
+            if (groups_) groups_[home_of(hashes[j % ring])].prefetch();
+        };
+        for (std::size_t j = 0; j < count && j < ahead; ++j) request_group(j);
+        std::size_t added = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (i + ahead < count) request_group(i + ahead);
+            const std::uint64_t hash = hashes[i % ring];
+            const std::string_view key = key_of(i);
+            const std::string_view payload = payload_of(i);
+            const position at = size_ != 0 ? locate(key, hash) : position{};
+            if (at.group != npos) {
+                auto replaced = [&](std::string_view old) { on_replace(i, old); };
+                replace(at, key, payload, replaced);
+                continue;
+            }
+            // Growing rehashes into a new array; homes come from the hashes, so they still hold.
+            if (size_ + 1 > max_load_) make_room();
+            place(home_of(hash), tag_of(hash), slot_word(hash, arena_.append(key, payload)));
+            ++size_;
+            ++added;
+        }
+        return added;
     }
 
     /// Removes key, calling on_erase(old_payload) first. Returns whether it existed.
@@ -11361,6 +11411,7 @@ private:
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -11390,12 +11441,15 @@ struct hint_entry {
     std::uint64_t gap = 0;         ///< bytes between the previous listed record and this one
 
     /// The bytes of the record in the data file.
-    [[nodiscard]] std::uint64_t record_size() const noexcept {
+    [[nodiscard]] std::uint64_t record_size() const noexcept { return record_size_with_key(key.size()); }
+
+    /// The same for a key of key_size bytes, whatever key views.
+    [[nodiscard]] std::uint64_t record_size_with_key(std::size_t key_size) const noexcept {
         switch (type) {
             case record_type::put:
-                return put_header_size(key.size(), value_size, flags) + key.size() + value_size;
+                return put_header_size(key_size, value_size, flags) + key_size + value_size;
             case record_type::erase:
-                return erase_record_size(key.size());
+                return erase_record_size(key_size);
             default:
                 return 5;
         }
@@ -11483,6 +11537,9 @@ public:
         append_bytes(entry_bytes_);
     }
 
+    /// Makes room for a file of bytes bytes, so that adding entries does not move them.
+    void reserve(std::size_t bytes) { bytes_.reserve(bytes); }
+
     /// Lists the record entry describes (its offset at or after the previous one's end).
     void add(const hint_entry& entry) {
         entry_bytes_.clear();
@@ -11542,49 +11599,51 @@ private:
     return std::min(file_header::get_le64(head.data() + file_header::size + 8), most);
 }
 
-/// Hands hint entries on `depth` entries late, each with a copy of its key, so that
-/// whoever receives them can start loading the memory an entry will touch (its index
-/// slot) when it arrives and find it loaded when the entry is handed on.
-class hint_entry_delay {
+/// Gathers a hint's puts into runs of up to `capacity`, each entry with a copy of its key,
+/// so that whoever receives a run can insert its keys together (hash_table::upsert_many
+/// overlaps their cache misses). An entry that is not a put ends the run before it and is
+/// handed on alone, so entries are handed on in the order they came.
+class hint_put_batch {
 public:
-    static constexpr std::size_t depth = 8;
+    static constexpr std::size_t capacity = 128;
 
-    /// Holds entry, first handing on (to apply) the one it holds from depth entries before.
-    template <class Apply>
-    void push(const hint_entry& entry, Apply&& apply) {
-        held& slot = held_[pushed_ % depth];
-        if (pushed_ >= depth) apply(slot.entry());
-        slot.hold(entry);
-        ++pushed_;
+    /// Takes entry: a put joins the run (handed to apply_puts(std::span<const hint_entry>)
+    /// once full); anything else goes to apply_other(entry) after the run is handed on.
+    template <class ApplyPuts, class ApplyOther>
+    void push(const hint_entry& entry, ApplyPuts&& apply_puts, ApplyOther&& apply_other) {
+        if (entry.type != record_type::put) {
+            flush(apply_puts);
+            apply_other(entry);
+            return;
+        }
+        // Field by field: a copy of the whole entry, just written by the parser, was
+        // measured to stall on the stores it reads from.
+        hint_entry& held = entries_[size_];
+        keys_[size_].assign(entry.key);
+        held.key = keys_[size_];
+        held.type = entry.type;
+        held.flags = entry.flags;
+        held.value_size = entry.value_size;
+        held.deadline = entry.deadline;
+        held.tag = entry.tag;
+        held.offset = entry.offset;
+        held.gap = entry.gap;
+        if (++size_ == capacity) flush(apply_puts);
     }
 
-    /// Hands on every entry still held, in the order they came.
-    template <class Apply>
-    void drain(Apply&& apply) {
-        for (std::uint64_t i = pushed_ >= depth ? pushed_ - depth : 0; i < pushed_; ++i) {
-            apply(held_[i % depth].entry());
-        }
-        pushed_ = 0;
+    /// Hands on the puts still held.
+    template <class ApplyPuts>
+    void flush(ApplyPuts&& apply_puts) {
+        if (size_ == 0) return;
+        const std::span<const hint_entry> run(entries_.data(), size_);
+        size_ = 0;
+        apply_puts(run);
     }
 
 private:
-    struct held {
-        hint_entry fields;
-        std::string key;  // reused: its capacity grows to the longest key, then stays
-
-        void hold(const hint_entry& entry) {
-            fields = entry;
-            key.assign(entry.key);
-        }
-        [[nodiscard]] hint_entry entry() const noexcept {
-            hint_entry out = fields;
-            out.key = key;
-            return out;
-        }
-    };
-
-    std::array<held, depth> held_;
-    std::uint64_t pushed_ = 0;
+    std::array<hint_entry, capacity> entries_;
+    std::array<std::string, capacity> keys_;  // reused: each grows to the longest key, then stays
+    std::size_t size_ = 0;
 };
 
 /// Checks a hint file's bytes against its data file (identity, and data_size bytes
@@ -11610,12 +11669,14 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
     const std::uint64_t entries = file_header::get_le64(body.data() + 8);
     if (covered < data.records_start || covered > data_size) return 0;
 
-    // Check the structure before delivering anything, so a bad hint changes nothing.
+    // Check the structure before delivering anything, so a bad hint changes nothing. The
+    // checking pass needs only the keys' lengths; the keys are rebuilt in the second.
     const char* const end = body.data() + body.size();
     std::string key;
     for (int pass = 0; pass < 2; ++pass) {
         const char* p = body.data() + 16;
         std::uint64_t record_end = data.records_start;
+        std::uint64_t key_size = 0;
         key.clear();
         for (std::uint64_t i = 0; i < entries; ++i) {
             if (p == end) return 0;
@@ -11632,12 +11693,15 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
             std::uint64_t rest = 0;
             p = get_varint(p, end, shared);
             if (p != nullptr) p = get_varint(p, end, rest);
-            if (p == nullptr || shared > key.size() || rest > static_cast<std::uint64_t>(end - p) ||
+            if (p == nullptr || shared > key_size || rest > static_cast<std::uint64_t>(end - p) ||
                 shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
                 return 0;
             }
-            key.resize(static_cast<std::size_t>(shared));
-            key.append(p, static_cast<std::size_t>(rest));
+            key_size = shared + rest;
+            if (pass == 1) {
+                key.resize(static_cast<std::size_t>(shared));
+                key.append(p, static_cast<std::size_t>(rest));
+            }
             p += rest;
             if (put) {
                 std::uint64_t value_size = 0;
@@ -11659,8 +11723,9 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
             if (p == nullptr || entry.gap > covered - record_end) return 0;
             entry.key = key;
             entry.offset = record_end + entry.gap;
-            if (entry.record_size() > covered - entry.offset) return 0;
-            record_end = entry.offset + entry.record_size();
+            const std::uint64_t record_size = entry.record_size_with_key(static_cast<std::size_t>(key_size));
+            if (record_size > covered - entry.offset) return 0;
+            record_end = entry.offset + record_size;
             if (pass == 1) on_entry(std::as_const(entry));
         }
         if (p != end) return 0;
@@ -14180,6 +14245,26 @@ private:
         live_bytes_ += key.size() + where.value_size;
     }
 
+    /// index_put() of a run of puts a hint of segment `id` lists, inserted together where
+    /// the index can (overlapping their cache misses).
+    void index_put_many(std::span<const hint_entry> puts, std::uint32_t id) {
+        const auto location_of = [id](const hint_entry& put) {
+            return record_location{id, static_cast<std::uint32_t>(put.offset), put.value_size, put.flags};
+        };
+        char payload[record_location::max_encoded_size];
+        const auto key_of = [&](std::size_t i) { return puts[i].key; };
+        const auto payload_of = [&](std::size_t i) {
+            return std::string_view(payload, location_of(puts[i]).encode(payload));
+        };
+        const auto on_replace = [&](std::size_t i, std::string_view old) { retire_record(puts[i].key, old); };
+        if constexpr (requires { table_.upsert_many(puts.size(), key_of, payload_of, on_replace); }) {
+            table_.upsert_many(puts.size(), key_of, payload_of, on_replace);
+            for (const hint_entry& put : puts) live_bytes_ += put.key.size() + put.value_size;
+        } else {
+            for (const hint_entry& put : puts) index_put(put.key, location_of(put));
+        }
+    }
+
     /// An erase of key whose tombstone (tombstone_size bytes) lies in segment `holder`.
     bool index_erase(std::string_view key, std::size_t tombstone_size, segment_type& holder) {
         add_dead(holder, tombstone_size);
@@ -14613,8 +14698,12 @@ private:
             file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
         if (!mapping) return;
         const bool build = options_.write_hints && !options_.read_only;
-        const auto apply = [&](const hint_entry& entry) {
+        const auto apply_listing = [&](const hint_entry& entry) {
             add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
+            if (hint) hint->add(entry);
+        };
+        const auto apply = [&](const hint_entry& entry) {
+            apply_listing(entry);
             if (entry.type == record_type::put) {
                 index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
             } else if (entry.type == record_type::erase) {
@@ -14622,9 +14711,12 @@ private:
             } else {
                 index_clear(in, entry.offset + entry.record_size());
             }
-            if (hint) hint->add(entry);
         };
-        hint_entry_delay delayed;
+        const auto apply_puts = [&](std::span<const hint_entry> puts) {
+            for (const hint_entry& entry : puts) apply_listing(entry);
+            index_put_many(puts, in.id);
+        };
+        hint_put_batch batch;
         // Entries come only once the whole hint has passed its checks.
         const std::uint64_t covered = read_hint(
             {mapping->data(), mapping->length()}, identity(in), in.size,
@@ -14633,14 +14725,13 @@ private:
                     if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
                 }
                 recovered_records_ += entries;
-                if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
+                if (gather || (build && covered_end < in.size)) {
+                    hint.emplace(identity(in));
+                    hint->reserve(static_cast<std::size_t>(size));  // the new hint lists as much at least
+                }
             },
-            [&](const hint_entry& entry) {
-                // The entry's index slot starts loading now and is written depth entries later.
-                if constexpr (requires { table_.prefetch(entry.key); }) table_.prefetch(entry.key);
-                delayed.push(entry, apply);
-            });
-        delayed.drain(apply);
+            [&](const hint_entry& entry) { batch.push(entry, apply_puts, apply); });
+        batch.flush(apply_puts);
         if (covered == 0) return;
         in.hint_bytes = size;
         in.hint_covered = covered;

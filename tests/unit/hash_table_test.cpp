@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #if defined(__linux__)
@@ -158,6 +159,80 @@ TEST_CASE("hash_table find_many agrees with find, in order, for batches of every
     CHECK(calls == keys.size());
 }
 
+TEST_CASE("hash_table upsert_many ends as upserts one by one would, duplicates in a batch included", "[hash_table]") {
+    const std::uint64_t seed = 91;
+    INFO("seed " << seed);
+    std::mt19937_64 rng(seed);
+    hash_table bulk;        // filled by upsert_many
+    hash_table one_by_one;  // the same records by upsert
+    using replacement = std::pair<std::size_t, std::string>;
+    bool grew_in_a_call = false;
+    for (int round = 0; round < 300; ++round) {
+        // Runs of up to 200 records over a few thousand keys: keys repeat within a batch of
+        // upsert_many and across calls, payload sizes change (replaced in place or moved).
+        const std::size_t count = rng() % 200;
+        std::vector<std::string> keys(count);
+        std::vector<std::string> payloads(count);
+        for (std::size_t i = 0; i < count; ++i) {
+            keys[i] = "key" + std::to_string(rng() % (round < 100 ? 300 : 3000));
+            payloads[i] = std::string(rng() % 3 * 5, static_cast<char>('a' + rng() % 26));
+        }
+        std::vector<replacement> bulk_replaced;
+        const std::size_t capacity_before = bulk.capacity();
+        const std::size_t added = bulk.upsert_many(
+            count, [&](std::size_t i) -> std::string_view { return keys[i]; },
+            [&](std::size_t i) -> std::string_view { return payloads[i]; },
+            [&](std::size_t i, std::string_view old) { bulk_replaced.emplace_back(i, old); });
+        if (bulk.capacity() > capacity_before && added >= 2) grew_in_a_call = true;
+
+        std::vector<replacement> sequential_replaced;
+        std::size_t sequential_added = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (one_by_one.upsert(keys[i], payloads[i],
+                                  [&](std::string_view old) { sequential_replaced.emplace_back(i, old); })) {
+                ++sequential_added;
+            }
+        }
+        REQUIRE(added == sequential_added);
+        REQUIRE(bulk_replaced == sequential_replaced);
+        REQUIRE(bulk.size() == one_by_one.size());
+        // Erases lower the load limit, so later calls also rebuild the table mid-batch.
+        for (int e = 0; e < 20; ++e) {
+            const std::string key = "key" + std::to_string(rng() % 3000);
+            REQUIRE(bulk.erase(key, ignore) == one_by_one.erase(key, ignore));
+        }
+    }
+    CHECK(grew_in_a_call);
+    std::map<std::string, std::string> expected;
+    one_by_one.for_each([&](std::string_view k, std::string_view p) { expected.emplace(k, p); });
+    std::map<std::string, std::string> seen;
+    bulk.for_each([&](std::string_view k, std::string_view p) { seen.emplace(k, p); });
+    CHECK(seen == expected);
+    for (const auto& [key, payload] : expected) CHECK(bulk.find(key) == std::optional<std::string_view>(payload));
+}
+
+TEST_CASE("hash_table upsert_many into an empty table grows it as it goes and finds every key", "[hash_table]") {
+    hash_table table;
+    const std::size_t count = 100000;
+    std::vector<std::string> keys;
+    std::vector<std::string> payloads;
+    for (std::size_t i = 0; i < count; ++i) {
+        keys.push_back("k" + std::to_string(i));
+        payloads.push_back("v" + std::to_string(i));
+    }
+    const std::size_t added = table.upsert_many(
+        count, [&](std::size_t i) -> std::string_view { return keys[i]; },
+        [&](std::size_t i) -> std::string_view { return payloads[i]; },
+        [](std::size_t, std::string_view) { FAIL("no key repeats"); });
+    CHECK(added == count);
+    REQUIRE(table.size() == count);
+    for (std::size_t i = 0; i < count; ++i)
+        REQUIRE(table.find(keys[i]) == std::optional<std::string_view>(payloads[i]));
+    CHECK(table.upsert_many(
+              0, [](std::size_t) { return std::string_view(); }, [](std::size_t) { return std::string_view(); },
+              [](std::size_t, std::string_view) {}) == 0);
+}
+
 TEST_CASE("hash_table churn in a well-filled table neither grows it nor loses keys", "[hash_table]") {
     // Erases leave overflow bits behind; the table rebuilds itself at the same size before
     // they pile up, so a table churned for long at three quarters of its load limit keeps
@@ -255,4 +330,28 @@ TEST_CASE("release_pages gives back whole pages of a part of a large array, whic
 #else
     CHECK(zeroed == 0);
 #endif
+}
+
+TEST_CASE("make_huge_page_buffer gives writable buffers, aligned to a huge page from one", "[hash_table]") {
+    using kvforge::detail::huge_page_size;
+    for (const std::size_t bytes : {std::size_t{0}, std::size_t{1}, std::size_t{4096}, huge_page_size - 1,
+                                    huge_page_size, huge_page_size * 2 + 100}) {
+        auto buffer = kvforge::detail::make_huge_page_buffer(bytes);
+        REQUIRE(buffer != nullptr);
+        if (bytes >= huge_page_size) CHECK(reinterpret_cast<std::uintptr_t>(buffer.get()) % huge_page_size == 0);
+        for (std::size_t i = 0; i < bytes; ++i) buffer[i] = static_cast<char>(i % 251);
+        if (bytes != 0) CHECK(buffer[bytes - 1] == static_cast<char>((bytes - 1) % 251));
+    }
+}
+
+TEST_CASE("hash_table keeps records past several huge-page arena chunks, and in a clone", "[hash_table]") {
+    // About 30 MB of records: the arena's later chunks are 4 MiB, on huge pages where allowed.
+    hash_table table;
+    const std::string payload(250, 'p');
+    for (int i = 0; i < 120000; ++i) table.upsert("key" + std::to_string(i), payload + std::to_string(i), ignore);
+    const hash_table copy = table.clone();
+    for (int i = 0; i < 120000; i += 7) {
+        REQUIRE(table.find("key" + std::to_string(i)) == std::optional<std::string_view>(payload + std::to_string(i)));
+        REQUIRE(copy.find("key" + std::to_string(i)) == std::optional<std::string_view>(payload + std::to_string(i)));
+    }
 }

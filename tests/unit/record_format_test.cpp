@@ -8,6 +8,7 @@
 #include <kvforge/stores/log/record_format.hpp>
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -301,29 +302,49 @@ TEST_CASE("a hint's head gives its entry count, bounded by what the file can lis
     CHECK(kd::hint_entry_count(bytes, bytes.size(), data) == (bytes.size() - kd::file_header::size - 20) / 4);
 }
 
-TEST_CASE("hint entries handed on late come in order, each with its own key", "[record_format]") {
-    kd::hint_entry_delay delay;
-    std::vector<std::string> keys;
-    std::vector<std::uint64_t> offsets;
-    const auto apply = [&](const kd::hint_entry& entry) {
-        keys.emplace_back(entry.key);
-        offsets.push_back(entry.offset);
+TEST_CASE("hint puts come in runs of their own keys, in order, each other entry alone after its run", "[record_format]") {
+    kd::hint_put_batch batch;
+    std::vector<std::string> order;  // "p<offset>" per put, "e<offset>" per erase, "|" after each run
+    const auto apply_puts = [&](std::span<const kd::hint_entry> run) {
+        CHECK(!run.empty());
+        CHECK(run.size() <= kd::hint_put_batch::capacity);
+        for (const kd::hint_entry& entry : run) {
+            CHECK(entry.type == kd::record_type::put);
+            CHECK(entry.key == "key" + std::to_string(entry.offset));
+            order.push_back("p" + std::to_string(entry.offset));
+        }
+        order.emplace_back("|");
     };
-    const std::size_t total = kd::hint_entry_delay::depth * 2 + 3;
+    const auto apply_other = [&](const kd::hint_entry& entry) {
+        CHECK(entry.key == "key" + std::to_string(entry.offset));
+        order.push_back("e" + std::to_string(entry.offset));
+    };
+    const std::size_t total = kd::hint_put_batch::capacity * 2 + 10;
+    std::vector<std::string> expected;
+    std::size_t run = 0;
     for (std::size_t i = 0; i < total; ++i) {
-        std::string key = "key" + std::to_string(i);  // gone once pushed: the delay keeps a copy
+        std::string key = "key" + std::to_string(i);  // gone once pushed: the batch keeps a copy
         kd::hint_entry entry;
         entry.key = key;
         entry.offset = i;
-        delay.push(entry, apply);
-        CHECK(keys.size() == (i + 1 > kd::hint_entry_delay::depth ? i + 1 - kd::hint_entry_delay::depth : 0));
+        entry.type = i == 5 || i == 6 || i == 40 ? kd::record_type::erase : kd::record_type::put;
+        batch.push(entry, apply_puts, apply_other);
+        key.assign(key.size(), '?');
+        if (entry.type == kd::record_type::put) {
+            expected.push_back("p" + std::to_string(i));
+            if (++run == kd::hint_put_batch::capacity) {
+                expected.emplace_back("|");
+                run = 0;
+            }
+        } else {
+            if (run != 0) expected.emplace_back("|");
+            run = 0;
+            expected.push_back("e" + std::to_string(i));
+        }
     }
-    delay.drain(apply);
-    REQUIRE(keys.size() == total);
-    for (std::size_t i = 0; i < total; ++i) {
-        CHECK(keys[i] == "key" + std::to_string(i));
-        CHECK(offsets[i] == i);
-    }
-    delay.drain(apply);  // nothing is held twice
-    CHECK(keys.size() == total);
+    batch.flush(apply_puts);
+    if (run != 0) expected.emplace_back("|");
+    CHECK(order == expected);
+    batch.flush(apply_puts);  // nothing is held twice
+    CHECK(order == expected);
 }

@@ -14,11 +14,12 @@
 /// to the next group of a triangular sequence (1, 2, 3, ... groups on), which visits every
 /// group; each full group it passes gets the overflow bit of its tag (tag % 8) set, so a
 /// lookup stops at the first group without a match whose bit for the key's tag is clear.
-/// find_many() runs several lookups as a pipeline, so that their misses overlap. A group
-/// array of 2 MiB or more lives on transparent huge pages where the system allows
-/// (detail/huge_pages.hpp), so that the group's miss is not also a TLB miss. Such an array
-/// takes memory as its pages are first written, and growing gives the old array's pages
-/// back as their slots move, so a growth holds about one array's memory at a time, not two.
+/// find_many() runs several lookups as a pipeline, so that their misses overlap, and
+/// upsert_many() several inserts. A group array of 2 MiB or more lives on transparent
+/// huge pages where the system allows (detail/huge_pages.hpp), so that the group's miss
+/// is not also a TLB miss. Such an array takes memory as its pages are first written, and
+/// growing gives the old array's pages back as their slots move, so a growth holds about
+/// one array's memory at a time, not two.
 ///
 /// Erase clears the slot's tag and leaves no tombstone. It cannot clear overflow bits (they
 /// may stand for other keys), so erases may leave stale bits that make later lookups of
@@ -121,13 +122,6 @@ public:
         }
     }
 
-    /// Starts loading the group where a search for key begins. Called a few keys ahead of
-    /// their upsert() in a long run of inserts (replaying a log), it lets their cache
-    /// misses overlap rather than wait one after another.
-    void prefetch(std::string_view key) const noexcept {
-        if (groups_) groups_[home_of(hash_bytes(key))].prefetch();
-    }
-
     /// Inserts key or replaces its payload. When it existed, calls on_replace(old_payload)
     /// once the replacement can no longer fail, before it takes effect. Returns true when
     /// the key is new.
@@ -146,6 +140,47 @@ public:
         place(home_of(hash), tag_of(hash), slot_word(hash, r));
         ++size_;
         return true;
+    }
+
+    /// Upserts count records as count upsert() calls in order would (a key given twice ends
+    /// with its later payload, the earlier one reported to on_replace), for long runs of
+    /// inserts such as loading a store's index. The inserts run as a pipeline: each key's
+    /// home group is requested several keys before its insert, so that their cache misses
+    /// overlap rather than come one after another. key_of(i) gives key i
+    /// as a std::string_view (asked for twice), payload_of(i) its payload (read before the
+    /// next call); on_replace(i, old_payload) is called as upsert() calls its on_replace.
+    /// Returns how many keys were new. Should an allocation throw, the records before the
+    /// one that failed are in, and the table is otherwise as upsert() leaves it.
+    template <class KeyOf, class PayloadOf, class OnReplace>
+    std::size_t upsert_many(std::size_t count, KeyOf&& key_of, PayloadOf&& payload_of, OnReplace&& on_replace) {
+        // Key i is inserted while the groups of the next `ahead` keys load.
+        constexpr std::size_t ahead = 16;
+        constexpr std::size_t ring = 32;  // a power of two above ahead
+        std::uint64_t hashes[ring];
+        const auto request_group = [&](std::size_t j) {
+            hashes[j % ring] = hash_bytes(key_of(j));
+            if (groups_) groups_[home_of(hashes[j % ring])].prefetch();
+        };
+        for (std::size_t j = 0; j < count && j < ahead; ++j) request_group(j);
+        std::size_t added = 0;
+        for (std::size_t i = 0; i < count; ++i) {
+            if (i + ahead < count) request_group(i + ahead);
+            const std::uint64_t hash = hashes[i % ring];
+            const std::string_view key = key_of(i);
+            const std::string_view payload = payload_of(i);
+            const position at = size_ != 0 ? locate(key, hash) : position{};
+            if (at.group != npos) {
+                auto replaced = [&](std::string_view old) { on_replace(i, old); };
+                replace(at, key, payload, replaced);
+                continue;
+            }
+            // Growing rehashes into a new array; homes come from the hashes, so they still hold.
+            if (size_ + 1 > max_load_) make_room();
+            place(home_of(hash), tag_of(hash), slot_word(hash, arena_.append(key, payload)));
+            ++size_;
+            ++added;
+        }
+        return added;
     }
 
     /// Removes key, calling on_erase(old_payload) first. Returns whether it existed.

@@ -1,16 +1,18 @@
 #pragma once
 /// \file huge_pages.hpp
-/// Zeroed arrays that ask the kernel to back them with transparent huge pages.
+/// Arrays that ask the kernel to back them with transparent huge pages.
 ///
 /// A hash lookup touches one random line of its table: with 4 KiB pages each of those is
 /// also a TLB miss (a table of a million keys spans 4,096 pages, past what the TLB maps),
 /// which adds a page walk to every lookup. An array of at least 2 MiB is therefore aligned
 /// to 2 MiB and advised MADV_HUGEPAGE, so that where transparent huge pages are enabled
 /// ("madvise" or "always"), the kernel maps it with 2 MiB pages. Elsewhere, or when the
-/// advice is refused, the array works as any other.
+/// advice is refused, the array works as any other. The chunks of record_arena.hpp, filled
+/// with records as a store loads, take the same memory (make_huge_page_buffer): a huge
+/// page is one page fault where 4 KiB pages are 512.
 ///
-/// On Linux such an array is a private anonymous mapping of its own: its pages read as
-/// zero without being written, so a page takes memory only once it is first written, and
+/// On Linux such memory is a private anonymous mapping of its own: its pages read as zero
+/// without being written, so a page takes memory only once it is first written, and
 /// release_pages() gives the memory of a part already read back before the whole array is
 /// freed. A table that grows moves its slots from the old array to the new one in order,
 /// so with both it holds about one array's worth of memory while it grows, not two.
@@ -29,7 +31,7 @@
 
 namespace kvforge::detail {
 
-/// Frees what make_huge_page_array() allocated: a mapping of mapped_bytes, or (when that
+/// Frees what make_huge_page_buffer() allocated: a mapping of mapped_bytes, or (when that
 /// is 0) memory from operator new with the alignment it used.
 struct huge_page_array_deleter {
     std::size_t mapped_bytes = 0;
@@ -76,13 +78,12 @@ inline constexpr std::size_t huge_page_size = std::size_t{2} << 20;
 }
 #endif
 
-/// count zero-filled elements of T (trivially copyable), on huge pages where the array is
-/// large enough and the system allows it. Throws std::bad_alloc.
-template <class T>
-[[nodiscard]] huge_page_array<T> make_huge_page_array(std::size_t count) {
-    static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_default_constructible_v<T>);
-    if (count > (~std::size_t{0} - 2 * huge_page_size) / sizeof(T)) throw std::bad_alloc();
-    const std::size_t bytes = count * sizeof(T);
+/// bytes bytes of memory, on huge pages where they are at least 2 MiB and the system
+/// allows it; aligned for any T of alignment up to small_alignment below that. The
+/// memory is zero when the deleter's mapped_bytes is not 0, else uninitialised. Throws
+/// std::bad_alloc.
+[[nodiscard]] inline huge_page_array<char> make_huge_page_buffer(std::size_t bytes, std::size_t small_alignment = 1) {
+    if (bytes > ~std::size_t{0} - 2 * huge_page_size) throw std::bad_alloc();
 #if defined(__linux__)
     if (bytes >= huge_page_size) {
         const std::size_t page = system_page_size();
@@ -94,14 +95,26 @@ template <class T>
         // Only whole huge pages are advised; a refusal (no THP in this kernel) changes nothing.
         ::madvise(memory, bytes - bytes % huge_page_size, MADV_HUGEPAGE);
 #endif
-        return huge_page_array<T>(static_cast<T*>(memory),
-                                  huge_page_array_deleter{mapped, std::align_val_t{huge_page_size}});
+        return huge_page_array<char>(static_cast<char*>(memory),
+                                     huge_page_array_deleter{mapped, std::align_val_t{huge_page_size}});
     }
 #endif
-    const std::size_t alignment = bytes >= huge_page_size ? huge_page_size : alignof(T);
+    const std::size_t alignment = bytes >= huge_page_size ? huge_page_size : small_alignment;
     void* memory = ::operator new (bytes, std::align_val_t{alignment});
-    std::memset(memory, 0, bytes);
-    return huge_page_array<T>(static_cast<T*>(memory), huge_page_array_deleter{0, std::align_val_t{alignment}});
+    return huge_page_array<char>(static_cast<char*>(memory), huge_page_array_deleter{0, std::align_val_t{alignment}});
+}
+
+/// count zero-filled elements of T (trivially copyable), on huge pages where the array is
+/// large enough and the system allows it. Throws std::bad_alloc.
+template <class T>
+[[nodiscard]] huge_page_array<T> make_huge_page_array(std::size_t count) {
+    static_assert(std::is_trivially_copyable_v<T> && std::is_trivially_default_constructible_v<T>);
+    if (count > ~std::size_t{0} / sizeof(T)) throw std::bad_alloc();
+    const std::size_t bytes = count * sizeof(T);
+    huge_page_array<char> memory = make_huge_page_buffer(bytes, alignof(T));
+    const huge_page_array_deleter deleter = memory.get_deleter();
+    if (deleter.mapped_bytes == 0) std::memset(memory.get(), 0, bytes);  // a mapping reads as zero already
+    return huge_page_array<T>(reinterpret_cast<T*>(memory.release()), deleter);
 }
 
 /// Gives back to the system the memory of the whole pages among elements [first, last) of

@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "byte_order.hpp"
+#include "huge_pages.hpp"
 
 namespace kvforge::detail {
 
@@ -61,7 +62,7 @@ public:
         record_arena copy;
         copy.chunks_.reserve(chunks_.size());
         for (const chunk& c : chunks_) {
-            copy.chunks_.push_back({std::make_unique_for_overwrite<char[]>(c.used), c.used, c.used});
+            copy.chunks_.push_back({make_huge_page_buffer(c.used), c.used, c.used});
             if (c.used != 0) std::memcpy(copy.chunks_.back().data.get(), c.data.get(), c.used);
             copy.allocated_bytes_ += c.used;
         }
@@ -164,7 +165,9 @@ private:
     static constexpr std::size_t max_chunks = std::size_t{1} << (ref_bits - offset_bits);
 
     struct chunk {
-        std::unique_ptr<char[]> data;
+        // On huge pages from 2 MiB: filling a chunk (a store's load) takes fewer page
+        // faults, and reading its records fewer TLB misses.
+        huge_page_array<char> data;
         std::size_t capacity = 0;
         std::size_t used = 0;
     };
@@ -195,7 +198,7 @@ private:
 
     chunk& add_chunk(std::size_t capacity) {
         if (chunks_.size() >= max_chunks) throw std::length_error("kvforge: in-memory index arena is full");
-        chunks_.push_back({std::unique_ptr<char[]>(new char[capacity]), capacity, 0});
+        chunks_.push_back({make_huge_page_buffer(capacity), capacity, 0});
         allocated_bytes_ += capacity;
         return chunks_.back();
     }

@@ -763,6 +763,26 @@ private:
         live_bytes_ += key.size() + where.value_size;
     }
 
+    /// index_put() of a run of puts a hint of segment `id` lists, inserted together where
+    /// the index can (overlapping their cache misses).
+    void index_put_many(std::span<const hint_entry> puts, std::uint32_t id) {
+        const auto location_of = [id](const hint_entry& put) {
+            return record_location{id, static_cast<std::uint32_t>(put.offset), put.value_size, put.flags};
+        };
+        char payload[record_location::max_encoded_size];
+        const auto key_of = [&](std::size_t i) { return puts[i].key; };
+        const auto payload_of = [&](std::size_t i) {
+            return std::string_view(payload, location_of(puts[i]).encode(payload));
+        };
+        const auto on_replace = [&](std::size_t i, std::string_view old) { retire_record(puts[i].key, old); };
+        if constexpr (requires { table_.upsert_many(puts.size(), key_of, payload_of, on_replace); }) {
+            table_.upsert_many(puts.size(), key_of, payload_of, on_replace);
+            for (const hint_entry& put : puts) live_bytes_ += put.key.size() + put.value_size;
+        } else {
+            for (const hint_entry& put : puts) index_put(put.key, location_of(put));
+        }
+    }
+
     /// An erase of key whose tombstone (tombstone_size bytes) lies in segment `holder`.
     bool index_erase(std::string_view key, std::size_t tombstone_size, segment_type& holder) {
         add_dead(holder, tombstone_size);
@@ -1196,8 +1216,12 @@ private:
             file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
         if (!mapping) return;
         const bool build = options_.write_hints && !options_.read_only;
-        const auto apply = [&](const hint_entry& entry) {
+        const auto apply_listing = [&](const hint_entry& entry) {
             add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
+            if (hint) hint->add(entry);
+        };
+        const auto apply = [&](const hint_entry& entry) {
+            apply_listing(entry);
             if (entry.type == record_type::put) {
                 index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
             } else if (entry.type == record_type::erase) {
@@ -1205,9 +1229,12 @@ private:
             } else {
                 index_clear(in, entry.offset + entry.record_size());
             }
-            if (hint) hint->add(entry);
         };
-        hint_entry_delay delayed;
+        const auto apply_puts = [&](std::span<const hint_entry> puts) {
+            for (const hint_entry& entry : puts) apply_listing(entry);
+            index_put_many(puts, in.id);
+        };
+        hint_put_batch batch;
         // Entries come only once the whole hint has passed its checks.
         const std::uint64_t covered = read_hint(
             {mapping->data(), mapping->length()}, identity(in), in.size,
@@ -1216,14 +1243,13 @@ private:
                     if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
                 }
                 recovered_records_ += entries;
-                if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
+                if (gather || (build && covered_end < in.size)) {
+                    hint.emplace(identity(in));
+                    hint->reserve(static_cast<std::size_t>(size));  // the new hint lists as much at least
+                }
             },
-            [&](const hint_entry& entry) {
-                // The entry's index slot starts loading now and is written depth entries later.
-                if constexpr (requires { table_.prefetch(entry.key); }) table_.prefetch(entry.key);
-                delayed.push(entry, apply);
-            });
-        delayed.drain(apply);
+            [&](const hint_entry& entry) { batch.push(entry, apply_puts, apply); });
+        batch.flush(apply_puts);
         if (covered == 0) return;
         in.hint_bytes = size;
         in.hint_covered = covered;

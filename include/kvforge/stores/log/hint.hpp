@@ -23,6 +23,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -55,12 +56,15 @@ struct hint_entry {
     std::uint64_t gap = 0;         ///< bytes between the previous listed record and this one
 
     /// The bytes of the record in the data file.
-    [[nodiscard]] std::uint64_t record_size() const noexcept {
+    [[nodiscard]] std::uint64_t record_size() const noexcept { return record_size_with_key(key.size()); }
+
+    /// The same for a key of key_size bytes, whatever key views.
+    [[nodiscard]] std::uint64_t record_size_with_key(std::size_t key_size) const noexcept {
         switch (type) {
             case record_type::put:
-                return put_header_size(key.size(), value_size, flags) + key.size() + value_size;
+                return put_header_size(key_size, value_size, flags) + key_size + value_size;
             case record_type::erase:
-                return erase_record_size(key.size());
+                return erase_record_size(key_size);
             default:
                 return 5;
         }
@@ -148,6 +152,9 @@ public:
         append_bytes(entry_bytes_);
     }
 
+    /// Makes room for a file of bytes bytes, so that adding entries does not move them.
+    void reserve(std::size_t bytes) { bytes_.reserve(bytes); }
+
     /// Lists the record entry describes (its offset at or after the previous one's end).
     void add(const hint_entry& entry) {
         entry_bytes_.clear();
@@ -207,49 +214,51 @@ private:
     return std::min(file_header::get_le64(head.data() + file_header::size + 8), most);
 }
 
-/// Hands hint entries on `depth` entries late, each with a copy of its key, so that
-/// whoever receives them can start loading the memory an entry will touch (its index
-/// slot) when it arrives and find it loaded when the entry is handed on.
-class hint_entry_delay {
+/// Gathers a hint's puts into runs of up to `capacity`, each entry with a copy of its key,
+/// so that whoever receives a run can insert its keys together (hash_table::upsert_many
+/// overlaps their cache misses). An entry that is not a put ends the run before it and is
+/// handed on alone, so entries are handed on in the order they came.
+class hint_put_batch {
 public:
-    static constexpr std::size_t depth = 8;
+    static constexpr std::size_t capacity = 128;
 
-    /// Holds entry, first handing on (to apply) the one it holds from depth entries before.
-    template <class Apply>
-    void push(const hint_entry& entry, Apply&& apply) {
-        held& slot = held_[pushed_ % depth];
-        if (pushed_ >= depth) apply(slot.entry());
-        slot.hold(entry);
-        ++pushed_;
+    /// Takes entry: a put joins the run (handed to apply_puts(std::span<const hint_entry>)
+    /// once full); anything else goes to apply_other(entry) after the run is handed on.
+    template <class ApplyPuts, class ApplyOther>
+    void push(const hint_entry& entry, ApplyPuts&& apply_puts, ApplyOther&& apply_other) {
+        if (entry.type != record_type::put) {
+            flush(apply_puts);
+            apply_other(entry);
+            return;
+        }
+        // Field by field: a copy of the whole entry, just written by the parser, was
+        // measured to stall on the stores it reads from.
+        hint_entry& held = entries_[size_];
+        keys_[size_].assign(entry.key);
+        held.key = keys_[size_];
+        held.type = entry.type;
+        held.flags = entry.flags;
+        held.value_size = entry.value_size;
+        held.deadline = entry.deadline;
+        held.tag = entry.tag;
+        held.offset = entry.offset;
+        held.gap = entry.gap;
+        if (++size_ == capacity) flush(apply_puts);
     }
 
-    /// Hands on every entry still held, in the order they came.
-    template <class Apply>
-    void drain(Apply&& apply) {
-        for (std::uint64_t i = pushed_ >= depth ? pushed_ - depth : 0; i < pushed_; ++i) {
-            apply(held_[i % depth].entry());
-        }
-        pushed_ = 0;
+    /// Hands on the puts still held.
+    template <class ApplyPuts>
+    void flush(ApplyPuts&& apply_puts) {
+        if (size_ == 0) return;
+        const std::span<const hint_entry> run(entries_.data(), size_);
+        size_ = 0;
+        apply_puts(run);
     }
 
 private:
-    struct held {
-        hint_entry fields;
-        std::string key;  // reused: its capacity grows to the longest key, then stays
-
-        void hold(const hint_entry& entry) {
-            fields = entry;
-            key.assign(entry.key);
-        }
-        [[nodiscard]] hint_entry entry() const noexcept {
-            hint_entry out = fields;
-            out.key = key;
-            return out;
-        }
-    };
-
-    std::array<held, depth> held_;
-    std::uint64_t pushed_ = 0;
+    std::array<hint_entry, capacity> entries_;
+    std::array<std::string, capacity> keys_;  // reused: each grows to the longest key, then stays
+    std::size_t size_ = 0;
 };
 
 /// Checks a hint file's bytes against its data file (identity, and data_size bytes
@@ -275,12 +284,14 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
     const std::uint64_t entries = file_header::get_le64(body.data() + 8);
     if (covered < data.records_start || covered > data_size) return 0;
 
-    // Check the structure before delivering anything, so a bad hint changes nothing.
+    // Check the structure before delivering anything, so a bad hint changes nothing. The
+    // checking pass needs only the keys' lengths; the keys are rebuilt in the second.
     const char* const end = body.data() + body.size();
     std::string key;
     for (int pass = 0; pass < 2; ++pass) {
         const char* p = body.data() + 16;
         std::uint64_t record_end = data.records_start;
+        std::uint64_t key_size = 0;
         key.clear();
         for (std::uint64_t i = 0; i < entries; ++i) {
             if (p == end) return 0;
@@ -297,12 +308,15 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
             std::uint64_t rest = 0;
             p = get_varint(p, end, shared);
             if (p != nullptr) p = get_varint(p, end, rest);
-            if (p == nullptr || shared > key.size() || rest > static_cast<std::uint64_t>(end - p) ||
+            if (p == nullptr || shared > key_size || rest > static_cast<std::uint64_t>(end - p) ||
                 shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
                 return 0;
             }
-            key.resize(static_cast<std::size_t>(shared));
-            key.append(p, static_cast<std::size_t>(rest));
+            key_size = shared + rest;
+            if (pass == 1) {
+                key.resize(static_cast<std::size_t>(shared));
+                key.append(p, static_cast<std::size_t>(rest));
+            }
             p += rest;
             if (put) {
                 std::uint64_t value_size = 0;
@@ -324,8 +338,9 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
             if (p == nullptr || entry.gap > covered - record_end) return 0;
             entry.key = key;
             entry.offset = record_end + entry.gap;
-            if (entry.record_size() > covered - entry.offset) return 0;
-            record_end = entry.offset + entry.record_size();
+            const std::uint64_t record_size = entry.record_size_with_key(static_cast<std::size_t>(key_size));
+            if (record_size > covered - entry.offset) return 0;
+            record_end = entry.offset + record_size;
             if (pass == 1) on_entry(std::as_const(entry));
         }
         if (p != end) return 0;
