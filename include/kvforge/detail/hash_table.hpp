@@ -10,10 +10,13 @@
 /// A lookup hashes the key, loads its home group, compares the 7 tags at once (as one
 /// word), and compares the key in the arena only for a slot whose tag and hash bits match:
 /// two cache misses for a hit (the group, the record), one for a miss, with no branch on
-/// loaded data but "which slot matched". A key that does not fit in its home group goes
-/// to the next group of a triangular sequence (1, 2, 3, ... groups on), which visits every
-/// group; each full group it passes gets the overflow bit of its tag (tag % 8) set, so a
-/// lookup stops at the first group without a match whose bit for the key's tag is clear.
+/// loaded data but "which slot matched". The record's first two lines are requested
+/// together (the key in the first, a payload that does not fit beside it in the second),
+/// and keys of up to 16 bytes are compared inline (detail/same_bytes.hpp). A key that does
+/// not fit in its home group goes to the next group of a triangular sequence (1, 2, 3, ...
+/// groups on), which visits every group; each full group it passes gets the overflow bit
+/// of its tag (tag % 8) set, so a lookup stops at the first group without a match whose
+/// bit for the key's tag is clear.
 /// find_many() runs several lookups as a pipeline, so that their misses overlap. A group
 /// array of 2 MiB or more lives on transparent huge pages where the system allows
 /// (detail/huge_pages.hpp), so that the group's miss is not also a TLB miss.
@@ -48,6 +51,7 @@
 #include "hash_group.hpp"
 #include "huge_pages.hpp"
 #include "record_arena.hpp"
+#include "same_bytes.hpp"
 
 namespace kvforge::detail {
 
@@ -250,7 +254,12 @@ private:
             for (std::uint64_t matches = g.match(tag); matches != 0; matches = hash_group::drop_first(matches)) {
                 const unsigned i = hash_group::first_slot(matches);
                 const std::uint64_t slot = g.slots[i];
-                if (kept_hash(slot) == kept && arena_.view(slot & ref_mask).key == key) return {gi, i};
+                if (kept_hash(slot) != kept) continue;
+                // Both lines of the record at once: the payload the caller reads next mostly
+                // lies in the second, which would otherwise be requested only once the first
+                // has arrived and the key in it has compared equal.
+                arena_.prefetch(slot & ref_mask);
+                if (same_bytes(arena_.view(slot & ref_mask).key, key)) return {gi, i};
             }
             if ((g.overflow & hash_group::overflow_bit(tag)) == 0) break;
             gi = (gi + step) & mask_;
