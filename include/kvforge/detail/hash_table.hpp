@@ -10,13 +10,10 @@
 /// A lookup hashes the key, loads its home group, compares the 7 tags at once (as one
 /// word), and compares the key in the arena only for a slot whose tag and hash bits match:
 /// two cache misses for a hit (the group, the record), one for a miss, with no branch on
-/// loaded data but "which slot matched". The record's first two lines are requested
-/// together (the key in the first, a payload that does not fit beside it in the second),
-/// and keys of up to 16 bytes are compared inline (detail/same_bytes.hpp). A key that does
-/// not fit in its home group goes to the next group of a triangular sequence (1, 2, 3, ...
-/// groups on), which visits every group; each full group it passes gets the overflow bit
-/// of its tag (tag % 8) set, so a lookup stops at the first group without a match whose
-/// bit for the key's tag is clear.
+/// loaded data but "which slot matched". A key that does not fit in its home group goes
+/// to the next group of a triangular sequence (1, 2, 3, ... groups on), which visits every
+/// group; each full group it passes gets the overflow bit of its tag (tag % 8) set, so a
+/// lookup stops at the first group without a match whose bit for the key's tag is clear.
 /// find_many() runs several lookups as a pipeline, so that their misses overlap. A group
 /// array of 2 MiB or more lives on transparent huge pages where the system allows
 /// (detail/huge_pages.hpp), so that the group's miss is not also a TLB miss.
@@ -27,6 +24,11 @@
 /// overflow bits lowers the table's load limit by one, and the insert that meets the
 /// lowered limit rebuilds the table (at the same size unless it is nearly full), which
 /// clears every stale bit. Erases therefore never degrade lookups beyond a bound.
+///
+/// A hit's record: once a slot's tag and hash bits match, its first two lines are requested
+/// together (the key in the first, a payload that does not fit beside it in the second), so
+/// the payload a get reads next does not wait for the key comparison; keys of up to 16 bytes
+/// are compared inline (detail/same_bytes.hpp).
 ///
 /// Allocation failure: an insert that must grow allocates the new group array before it
 /// changes anything, and appends the record before placing it, so a std::bad_alloc leaves
