@@ -18,6 +18,7 @@
 #include <string>
 #include <system_error>
 
+#include <time.h>
 #include <unistd.h>
 
 namespace kvbench {
@@ -100,6 +101,20 @@ public:
 
 private:
     std::chrono::steady_clock::time_point start_ = std::chrono::steady_clock::now();
+};
+
+/// CPU seconds the whole process (every thread, user and system) used since construction.
+class cpu_stopwatch {
+public:
+    [[nodiscard]] double seconds() const { return now() - start_; }
+
+private:
+    static double now() {
+        timespec t{};
+        ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+        return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) * 1e-9;
+    }
+    double start_ = now();
 };
 
 }  // namespace kvbench

@@ -130,11 +130,14 @@ public:
     /// Starts the clock and the allocation count.
     void start() {
         allocations_ = allocation_count();
+        cpu_clock_ = cpu_stopwatch();
         clock_ = stopwatch();
     }
     /// Stops them, adding to the benchmark's totals; returns the part's seconds.
     double stop(std::size_t operations) {
         const double seconds = clock_.seconds();
+        cpu_seconds_ += cpu_clock_.seconds();
+        clocked_seconds_ += seconds;
         allocated_ += allocation_count() - allocations_;
         add(seconds, operations);
         return seconds;
@@ -151,12 +154,19 @@ public:
         state_.SetIterationTime(seconds_);
         state_.SetItemsProcessed(static_cast<std::int64_t>(operations_));
         counter("allocs_per_op", static_cast<double>(allocated_) / static_cast<double>(operations_));
+        // The process's CPU time over the wall time of its timed parts. Well below 1 for a
+        // single-threaded workload in memory, the process waited for a core that others held
+        // (a busy machine), and its wall-clock figure says more about them than about it.
+        if (clocked_seconds_ > 0) counter("cpu_per_wall", cpu_seconds_ / clocked_seconds_);
     }
 
 private:
     benchmark::State& state_;
     stopwatch clock_;
+    cpu_stopwatch cpu_clock_;
     double seconds_ = 0;
+    double cpu_seconds_ = 0;      // CPU time of the parts timed by start() and stop()
+    double clocked_seconds_ = 0;  // and their wall time (seconds_ also counts add()ed parts)
     std::uint64_t allocations_ = 0;
     std::uint64_t allocated_ = 0;
     std::size_t operations_ = 0;

@@ -338,7 +338,7 @@ def workload_tables(results):
         rows = [(name.split("/")[1], entry) for name, entry in results.items() if name.split("/")[0] == workload]
         peers = [(engine, metric(entry, "ops")) for engine, entry in rows if is_peer(engine)]
         lines += ["### " + workload, "", WORKLOAD_NOTES.get(workload, ""), ""]
-        header = ["engine", "ops/s", "time", "allocs/op", "peak mem", "disk"]
+        header = ["engine", "ops/s", "time", "cpu/wall", "allocs/op", "peak mem", "disk"]
         if workload in ("overwrite", "fresh_overwrite"):
             header.append("disk / live")
         if "sync_put" in workload:
@@ -354,6 +354,7 @@ def workload_tables(results):
             ops = metric(entry, "ops")
             cells = [engine if is_peer(engine) else "**%s**" % engine, human(ops),
                      "%.1f ms" % to_ms(entry["real_time"], entry["time_unit"]),
+                     "%.2f" % entry["cpu_per_wall"] if "cpu_per_wall" in entry else "—",
                      "%.3g" % entry["allocs_per_op"] if "allocs_per_op" in entry else "—",
                      human_bytes(entry.get("peak_mem")), human_bytes(entry.get("disk_bytes"))]
             if workload in ("overwrite", "fresh_overwrite"):
@@ -645,7 +646,10 @@ def write_report(args, runs, include_cost, date, minutes, machine_rows):
                       "fdatasync, repeated): **%s appends/s**; into a preallocated file, where fdatasync has no "
                       "size to commit: %s writes/s." %
                       (human(limit), human(metric(results.get("fdatasync_limit/preallocated"), "ops"))), ""]
-        lines += ["ops/s is operations per second of wall time; allocs/op counts heap allocations (malloc "
+        lines += ["ops/s is operations per second of wall time; cpu/wall is the process's CPU time over the "
+                  "wall time of the timed part (below 1 for a workload of one thread in memory, it waited for a "
+                  "core that other processes held, and its ops/s is low by about that factor); "
+                  "allocs/op counts heap allocations (malloc "
                   "and friends, so C++ and C engines alike) during the timed part; peak mem is the peak "
                   "resident memory above that at the start of the benchmark; disk is the space the "
                   "engine's files take after flush() (reopen and the fresh_ workloads: after closing). "

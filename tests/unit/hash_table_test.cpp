@@ -135,6 +135,44 @@ TEST_CASE("hash_table handles the empty key and keys differing only past 16 byte
     CHECK_FALSE(table.find("").has_value());
 }
 
+TEST_CASE("same_bytes agrees with == for every length to 40 and a difference at every byte", "[hash_table]") {
+    using kvforge::detail::same_bytes;
+    // Copies in buffers of their own, so that equal contents are compared at different addresses.
+    const std::string text = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFGH";
+    for (std::size_t n = 0; n <= 40; ++n) {
+        const std::string a = text.substr(0, n);
+        std::string b = a;
+        CHECK(same_bytes(a, b));
+        for (std::size_t at = 0; at < n; ++at) {
+            b[at] = '~';
+            CHECK_FALSE(same_bytes(a, b));
+            CHECK_FALSE(same_bytes(b, a));
+            b[at] = a[at];
+        }
+        CHECK_FALSE(same_bytes(a, text.substr(0, n + 1)));
+        if (n > 0) CHECK_FALSE(same_bytes(a, text.substr(0, n - 1)));
+    }
+}
+
+TEST_CASE("hash_table finds every key of 8 to 16 bytes among many, and none that differs in one byte", "[hash_table]") {
+    // Enough keys that some share their tag and kept hash bits, so that whole keys of the
+    // lengths compared as two words are told apart by their bytes.
+    hash_table table;
+    const std::size_t count = 200000;
+    const auto key_of = [](std::size_t i) {
+        const std::string digits = std::to_string(i);
+        return std::string(8 + i % 9 - digits.size(), '0') + digits;
+    };
+    for (std::size_t i = 0; i < count; ++i) table.upsert(key_of(i), std::to_string(i), ignore);
+    REQUIRE(table.size() == count);
+    for (std::size_t i = 0; i < count; ++i) {
+        std::string key = key_of(i);
+        REQUIRE(table.find(key) == std::optional<std::string_view>(std::to_string(i)));
+        key[i % key.size()] = '#';
+        REQUIRE_FALSE(table.find(key).has_value());
+    }
+}
+
 TEST_CASE("hash_table find_many agrees with find, in order, for batches of every length", "[hash_table]") {
     hash_table table;
     for (int i = 0; i < 5000; ++i) table.upsert("k" + std::to_string(i), "v" + std::to_string(i), ignore);

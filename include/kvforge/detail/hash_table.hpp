@@ -28,6 +28,11 @@
 /// lowered limit rebuilds the table (at the same size unless it is nearly full), which
 /// clears every stale bit. Erases therefore never degrade lookups beyond a bound.
 ///
+/// A hit's record: once a slot's tag and hash bits match, its first two lines are requested
+/// together (the key in the first, a payload that does not fit beside it in the second), so
+/// the payload a get reads next does not wait for the key comparison; keys of up to 16 bytes
+/// are compared inline (detail/same_bytes.hpp).
+///
 /// Allocation failure: an insert that must grow allocates the new group array before it
 /// changes anything, and appends the record before placing it, so a std::bad_alloc leaves
 /// the table as it was (possibly already grown). Replacing a payload appends the new record
@@ -51,6 +56,7 @@
 #include "hash_group.hpp"
 #include "huge_pages.hpp"
 #include "record_arena.hpp"
+#include "same_bytes.hpp"
 
 namespace kvforge::detail {
 
@@ -287,7 +293,12 @@ private:
             for (std::uint64_t matches = g.match(tag); matches != 0; matches = hash_group::drop_first(matches)) {
                 const unsigned i = hash_group::first_slot(matches);
                 const std::uint64_t slot = g.slots[i];
-                if (kept_hash(slot) == kept && arena_.view(slot & ref_mask).key == key) return {gi, i};
+                if (kept_hash(slot) != kept) continue;
+                // Both lines of the record at once: the payload the caller reads next mostly
+                // lies in the second, which would otherwise be requested only once the first
+                // has arrived and the key in it has compared equal.
+                arena_.prefetch(slot & ref_mask);
+                if (same_bytes(arena_.view(slot & ref_mask).key, key)) return {gi, i};
             }
             if ((g.overflow & hash_group::overflow_bit(tag)) == 0) break;
             gi = (gi + step) & mask_;

@@ -1,0 +1,29 @@
+#pragma once
+/// \file same_bytes.hpp
+/// Equality of two byte strings, inline for the short keys an index compares on every hit.
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "byte_order.hpp"
+
+namespace kvforge::detail {
+
+/// a == b. Strings of 8 to 16 bytes are compared as two words each (overlapping when
+/// shorter than 16), with no call to memcmp: a lookup's key comparison is then a few
+/// instructions rather than a call with its own dispatch on the size, and the fewer
+/// instructions a lookup takes, the more lookups the processor runs ahead while the
+/// earlier ones wait for memory.
+[[nodiscard]] inline bool same_bytes(std::string_view a, std::string_view b) noexcept {
+    const std::size_t n = a.size();
+    if (n != b.size()) return false;
+    if (n < 8 || n > 16) return a == b;
+    const char* x = a.data();
+    const char* y = b.data();
+    const std::uint64_t head = load_unaligned<std::uint64_t>(x) ^ load_unaligned<std::uint64_t>(y);
+    const std::uint64_t tail = load_unaligned<std::uint64_t>(x + n - 8) ^ load_unaligned<std::uint64_t>(y + n - 8);
+    return (head | tail) == 0;
+}
+
+}  // namespace kvforge::detail
