@@ -1,0 +1,334 @@
+#pragma once
+/// \file recovery.hpp
+/// A log store's open: the segments found in its directory, checked, and replayed into
+/// the index.
+///
+/// Recovery replays the segments by (order, id), each from its hint (hint.hpp) and then
+/// its records after what the hint covers (log_scan.hpp); only the last may end in a
+/// torn write, which a writable open cuts off. A hint that does not match its segment
+/// is ignored, and with options::salvage none is trusted. Leftovers (.tmp files, hints
+/// without their segment, the older data file of a format 1 store) are removed, and
+/// appending goes on in the last segment when the writer made it and it has room, else
+/// in a new one. A store opened read-only changes no file.
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "../../detail/data_file.hpp"
+#include "../../detail/file_mapping.hpp"
+#include "../../detail/store_directory.hpp"
+#include "../../detail/store_files.hpp"
+#include "../../error.hpp"
+#include "hint.hpp"
+#include "log_scan.hpp"
+#include "record_format.hpp"
+#include "segment.hpp"
+
+namespace kvforge::detail {
+
+/// Opens a log store's segments and rebuilds its index, on behalf of the engine.
+template <class Engine>
+class log_recovery {
+    using io_type = typename Engine::io_type;
+    using segment_type = typename Engine::segment_type;
+    using segment_pointer = typename Engine::segment_pointer;
+
+public:
+    explicit log_recovery(Engine& engine) noexcept : engine_(engine) {}
+
+    /// Opens every segment (or creates the first), removes leftovers, and rebuilds the
+    /// index from the segments in replay order, each from its hint and its records after
+    /// what the hint covers. A read-only store removes, creates and cuts nothing: it
+    /// serves the intact records and leaves the files as they are. With salvage no hint
+    /// is trusted: every record is read, so that every damaged one is found and dropped.
+    bool recover(std::error_code& ec) {
+        std::vector<store_file_name> names;
+        if (!engine_.directory_.list(names, ec)) return false;
+        std::vector<std::uint32_t> ids;
+        for (const store_file_name& name : names) {
+            if (name.kind() == store_file_kind::data && !name.is_temporary()) ids.push_back(name.generation());
+        }
+        std::sort(ids.begin(), ids.end());
+        engine_.writer_.emplace();
+        const int flags = engine_.options_.read_only ? O_RDONLY : O_RDWR;
+        std::vector<segment_pointer> found;
+        std::uint32_t newest_v1 = 0;
+        for (const std::uint32_t id : ids) {
+            auto in = std::make_shared<segment_type>();
+            in->id = id;
+            if (!engine_.directory_.open_file(in->file, store_file_name::data(id), flags, ec) ||
+                !in->file.size(in->size, ec) || !check_header(*in, ec)) {
+                return false;
+            }
+            if (in->version < 2) newest_v1 = id;
+            found.push_back(std::move(in));
+        }
+        // Format 1 kept one data file: an older one beside its newest is the leftover of
+        // a compaction that a crash interrupted (removed below, as other leftovers are).
+        for (segment_pointer& in : found) {
+            if (in->version == format_version || in->id == newest_v1) engine_.segments_.add(std::move(in));
+        }
+        found.clear();
+
+        if (!engine_.options_.read_only) {
+            // Nothing is changed before every data file proved to be a store of ours.
+            // A hint whose segment is gone goes too, so that no later segment of its id meets it.
+            bool removed = false;
+            for (const store_file_name& other : names) {
+                const bool segment_file =
+                    other.kind() == store_file_kind::data || other.kind() == store_file_kind::hint;
+                if (other.is_temporary() || (segment_file && engine_.segments_.find(other.generation()) == nullptr)) {
+                    if (!engine_.directory_.remove(other, ec)) return false;
+                    removed = true;
+                }
+            }
+            // Synced even when nothing was removed: the open that created or renamed these
+            // files may have failed to sync the directory, and what this store acknowledges
+            // from now on rests on those entries.
+            if ((removed || !ids.empty()) && !engine_.sync_directory(ec)) return false;
+        }
+        // The directory refused a missing store unless this open may create one.
+        if (engine_.segments_.empty()) {
+            segment_pointer first;
+            if (!engine_.create_segment(first, ec)) return false;
+            engine_.segments_.add(first);
+            engine_.make_active(std::move(first), file_header::size);
+            return true;
+        }
+        engine_.next_id_.store(ids.back() + 1, std::memory_order_relaxed);
+
+        const std::vector<segment_pointer> ordered = engine_.segments_.in_replay_order();
+        if constexpr (requires { engine_.table_.reserve(std::size_t{}); }) {
+            // Sized once for every record the hints list: growing while replaying would move every slot again.
+            const std::uint64_t hinted = engine_.options_.salvage ? 0 : hinted_records(ordered);
+            if (hinted != 0) engine_.table_.reserve(static_cast<std::size_t>(hinted));
+        }
+        std::optional<hint_builder> last_hint;
+        for (std::size_t i = 0; i < ordered.size(); ++i) {
+            if (!replay(*ordered[i], i + 1 == ordered.size(), last_hint, ec)) return false;
+        }
+        const segment_pointer& last = ordered.back();
+        if (engine_.options_.read_only) {
+            // Nothing is appended: the writer only tells readers where the records end.
+            engine_.active_ = last;
+            engine_.writer_->attach(engine_.active_->file, last->size);
+            return true;
+        }
+        // Appending goes on in the last segment if the writer made it and it has room.
+        if (last->writer_made() && last->size < engine_.options_.segment_bytes) {
+            engine_.active_ = last;
+            engine_.writer_->attach(engine_.active_->file, last->size);
+            engine_.active_hint_ = std::move(last_hint);
+            engine_.cover_writer_end();
+            return true;
+        }
+        if (last_hint && last->hint_covered != last->size) engine_.write_hint_of(*last, *last_hint);
+        segment_pointer next;
+        if (!engine_.create_segment(next, ec)) return false;
+        engine_.segments_.add(next);
+        engine_.make_active(std::move(next), file_header::size);
+        return true;
+    }
+
+private:
+    /// Replays segment `in` into the index: its hint, then its records after what the
+    /// hint covers. Only the last segment may end in a torn write (every other was
+    /// durable before the next was made); a writable open cuts it off. The entries of
+    /// the last segment are gathered in last_hint (it may become the active one); a
+    /// segment without a hint covering it whole gets one written.
+    bool replay(segment_type& in, bool last, std::optional<hint_builder>& last_hint, std::error_code& ec) {
+        if (in.size > max_segment_bytes) {
+            fail(ec, errc::not_a_store,
+                 in.file.path() + ": " + std::to_string(in.size) + " bytes, more than a segment may hold (" +
+                     std::to_string(max_segment_bytes) + ")");
+            return false;
+        }
+        const bool build = engine_.options_.write_hints && !engine_.options_.read_only;
+        std::optional<hint_builder> local;
+        std::optional<hint_builder>& hint = last ? last_hint : local;
+        std::uint64_t scan_from = in.records_start();
+        if (!engine_.options_.salvage) load_hint(in, scan_from, build && last, hint);
+        if (build && !hint && in.hint_covered != in.size) hint.emplace(engine_.identity(in));
+        log_scan_result scanned;
+        const bool scanned_ok = scan_log(
+            in.file, scan_from, in.size, in.version, engine_.options_.salvage,
+            [&](const log_entry& entry) {
+                if (entry.type == record_type::put) {
+                    engine_.index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
+                                                  static_cast<std::uint32_t>(entry.value.size()), entry.flags});
+                } else if (entry.type == record_type::erase) {
+                    engine_.index_erase(entry.key, entry.size, in);
+                } else {
+                    index_clear(in, entry.offset + entry.size);
+                }
+                if (hint) {
+                    hint->add({entry.type, entry.flags, entry.key, static_cast<std::uint32_t>(entry.value.size()),
+                               entry.deadline, entry.tag, entry.offset, 0});
+                }
+            },
+            scanned, ec);
+        if (!scanned_ok) return false;
+        engine_.add_dead(in, scanned.overhead_bytes);
+        engine_.recovered_records_ += scanned.records;
+        engine_.salvaged_.insert(engine_.salvaged_.end(), scanned.damage.begin(), scanned.damage.end());
+        if (scanned.torn_tail) {
+            if (!last) {
+                const std::string problem = "incomplete record at the end of a closed segment";
+                if (!engine_.options_.salvage) {
+                    fail(ec, errc::corrupt_record,
+                         in.file.path() + ": " + problem + " at offset " + std::to_string(scanned.valid_end) +
+                             " (a closed segment was complete on disk before the next one was made); open with "
+                             "options::salvage to keep the intact records");
+                    return false;
+                }
+                engine_.salvaged_.push_back({in.file.path(), scanned.valid_end, problem});
+            } else if (!engine_.options_.read_only) {
+                // Cut the torn tail before anything is appended after it, and make the cut durable.
+                engine_.recovered_bytes_cut_ = in.size - scanned.valid_end;
+                if (!in.file.truncate(scanned.valid_end, ec) || !in.file.sync(ec)) return false;
+                in.size = scanned.valid_end;
+            }
+        }
+        engine_.reader_.map_final(in, in.size);
+        if (!last && local && in.hint_covered != in.size) engine_.write_hint_of(in, *local);
+        return true;
+    }
+
+    /// Reads segment `in`'s header: a data file of ours, of a version this code reads,
+    /// written with this store's codecs.
+    bool check_header(segment_type& in, std::error_code& ec) {
+        char bytes[file_header::size];
+        const std::size_t available = static_cast<std::size_t>(std::min<std::uint64_t>(in.size, sizeof bytes));
+        if (!in.file.read(0, bytes, available, ec)) return false;
+        file_header header;
+        const std::string& path = in.file.path();
+        switch (file_header::decode({bytes, available}, file_kind::data, header)) {
+            case file_header::problem::none:
+                break;
+            case file_header::problem::truncated:
+                fail(ec, errc::corrupt_header,
+                     path + ": " + std::to_string(in.size) + " bytes, shorter than its file header");
+                return false;
+            case file_header::problem::bad_magic:
+                fail(ec, errc::not_a_store, path + ": does not start with a kvforge data file's magic bytes");
+                return false;
+            case file_header::problem::bad_checksum:
+                fail(ec, errc::corrupt_header, path + ": the file header fails its checksum");
+                return false;
+            case file_header::problem::newer_version:
+                fail(ec, errc::unsupported_version,
+                     path + ": written in format version " + std::to_string(header.version) +
+                         "; this kvforge reads up to version " + std::to_string(format_version) +
+                         " (the file was not changed)");
+                return false;
+            case file_header::problem::unknown_flags:
+                fail(ec, errc::unsupported_version,
+                     path + ": the file header has flags or reserved fields this kvforge does not know");
+                return false;
+        }
+        if (header.codec_fingerprint != engine_.fingerprint_) {
+            fail(ec, errc::codec_mismatch,
+                 path + ": written with other key or value codecs than this store's ('" +
+                     engine_.composition_.key_codec + "' and '" + engine_.composition_.value_codec +
+                     "'); open it with the types it was written with (nothing was changed)");
+            return false;
+        }
+        in.file_id = header.file_id;
+        in.version = header.version;
+        in.order = header.order;
+        return true;
+    }
+
+    /// The entries the hints of these segments list, from their heads (a hint that turns
+    /// out not to match is ignored later; this only sizes the index).
+    std::uint64_t hinted_records(const std::vector<segment_pointer>& ordered) {
+        std::uint64_t total = 0;
+        for (const segment_pointer& in : ordered) {
+            data_file<io_type> file;
+            std::error_code ignored;
+            std::uint64_t size = 0;
+            char head[file_header::size + 16];
+            if (engine_.directory_.open_file(file, store_file_name::hint(in->id), O_RDONLY, ignored) &&
+                file.size(size, ignored) && size >= sizeof head && file.read(0, head, sizeof head, ignored)) {
+                total += hint_entry_count({head, sizeof head}, size, engine_.identity(*in));
+            }
+        }
+        return total;
+    }
+
+    /// Loads segment `in`'s hint if it is valid; scan_from becomes the first byte of the
+    /// segment it does not cover. With gather, or when the hint covers only part of the
+    /// segment, its entries are gathered in hint too, for the segment's next hint.
+    void load_hint(segment_type& in, std::uint64_t& scan_from, bool gather, std::optional<hint_builder>& hint) {
+        data_file<io_type> file;
+        std::error_code ignored;
+        if (!engine_.directory_.open_file(file, store_file_name::hint(in.id), O_RDONLY, ignored)) return;
+        std::uint64_t size = 0;
+        if (!file.size(size, ignored) || size == 0) return;
+        // Mapped rather than read: the hint is parsed once, front to back, and a copy would
+        // cost a buffer as large as the file.
+        const auto mapping = file_mapping<io_type>::map(engine_.io_, file.descriptor(), static_cast<std::size_t>(size),
+                                                        file.path(), ignored);
+        if (!mapping) return;
+        const bool build = engine_.options_.write_hints && !engine_.options_.read_only;
+        const auto apply = [&](const hint_entry& entry) {
+            engine_.add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
+            if (entry.type == record_type::put) {
+                engine_.index_put(entry.key,
+                                  {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
+            } else if (entry.type == record_type::erase) {
+                engine_.index_erase(entry.key, entry.record_size(), in);
+            } else {
+                index_clear(in, entry.offset + entry.record_size());
+            }
+            if (hint) hint->add(entry);
+        };
+        hint_entry_delay delayed;
+        // Entries come only once the whole hint has passed its checks.
+        const std::uint64_t covered = read_hint(
+            {mapping->data(), mapping->length()}, engine_.identity(in), in.size,
+            [&](std::uint64_t entries, std::uint64_t covered_end) {
+                if constexpr (requires { engine_.table_.reserve(std::size_t{}); }) {
+                    if (engine_.table_.size() == 0) engine_.table_.reserve(static_cast<std::size_t>(entries));
+                }
+                engine_.recovered_records_ += entries;
+                if (gather || (build && covered_end < in.size)) hint.emplace(engine_.identity(in));
+            },
+            [&](const hint_entry& entry) {
+                // The entry's index slot starts loading now and is written depth entries later.
+                if constexpr (requires { engine_.table_.prefetch(entry.key); }) engine_.table_.prefetch(entry.key);
+                delayed.push(entry, apply);
+            });
+        delayed.drain(apply);
+        if (covered == 0) return;
+        in.hint_bytes = size;
+        in.hint_covered = covered;
+        scan_from = covered;
+    }
+
+    /// A clear record of segment `holder` ending at end, met in replay: every record
+    /// before it is dead, in the segments replayed before (all of them) and in holder.
+    void index_clear(segment_type& holder, std::uint64_t end) {
+        engine_.table_.clear();
+        engine_.live_bytes_ = 0;
+        engine_.dead_bytes_ = 0;
+        holder.holds_clear = true;
+        for (const segment_pointer& in : engine_.segments_.by_id()) {
+            if (in->replays_before(holder)) in->dead_bytes = in->size - in->records_start();
+            if (in.get() == &holder) in->dead_bytes = end - in->records_start();
+            engine_.dead_bytes_ += in->dead_bytes;
+        }
+    }
+
+    Engine& engine_;
+};
+
+}  // namespace kvforge::detail
