@@ -27,9 +27,8 @@
 /// entries gathered as its records were appended, is written after that write returns
 /// (write_pending_hint): by the next write (single_thread) or on the compaction thread
 /// (thread_safe), at close() when still pending, never for a segment retired first.
-/// Recovery replays the
-/// segments by (order, id); only the last may end in a torn write. A store opened
-/// read-only changes no file.
+/// open() has recovery (recovery.hpp) find the segments and rebuild the index, and
+/// installs what it returns. A store opened read-only changes no file.
 ///
 /// Manifest. Every open reads the MANIFEST, when there is one, before anything else and
 /// refuses a composition that cannot read the files (manifest.hpp says which fields
@@ -129,7 +128,8 @@ class log_backend {
     using gate_lock = std::unique_lock<gate_type>;
     using segment_type = segment<io_type>;
     using segment_pointer = std::shared_ptr<segment_type>;
-    friend class log_recovery<log_backend>;
+    // Recovery makes its files through start_segment, publish_segment, write_hint_of and sync_directory.
+    friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
 public:
     /// Whether writes hand out sequence numbers (async_worker).
@@ -182,7 +182,9 @@ public:
         const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
         composition on_disk;
         bool has_manifest = false;
-        if (!check_manifest(on_disk, has_manifest, ec) || !log_recovery<log_backend>(*this).recover(ec) ||
+        // Released, when the open fails, after the directory, as the rest of the state is.
+        recovered_log<io_type> recovered;
+        if (!check_manifest(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
             (salvage_rewrite() && !compact_all(ec)) ||
             (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
             directory_.close();
@@ -640,6 +642,25 @@ private:
         return true;
     }
 
+    /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
+    /// found: the store is not open yet, so no reader sees it meanwhile.
+    bool recover(recovered_log<io_type>& recovered, std::error_code& ec) {
+        log_recovery recovery(io_, directory_, options_, composition_, table_, reader_, *this);
+        if (!recovery.recover(recovered, ec)) return false;
+        segments_ = std::move(recovered.segments);
+        active_ = std::move(recovered.active);
+        writer_.emplace();
+        writer_->attach(active_->file, recovered.active_end);
+        active_hint_ = std::move(recovered.active_hint);
+        next_id_.store(recovered.next_id, std::memory_order_relaxed);
+        live_bytes_ = recovered.live_bytes;
+        dead_bytes_ = recovered.dead_bytes;
+        recovered_records_ = recovered.records;
+        recovered_bytes_cut_ = recovered.bytes_cut;
+        salvaged_ = std::move(recovered.salvaged);
+        return true;
+    }
+
     /// Back to the state of a closed store: no segment, writer or index.
     void reset_state() {
         writer_.reset();
@@ -814,33 +835,20 @@ private:
     }
 
     /// Counts bytes of segment `in` as dead.
-    void add_dead(segment_type& in, std::uint64_t bytes) noexcept {
-        in.dead_bytes += bytes;
-        dead_bytes_ += bytes;
-    }
-
-    /// Counts the record at old (key's, replaced or erased) as dead in its segment.
-    void retire_record(std::string_view key, std::string_view old) {
-        const record_location previous = record_location::decode(old);
-        const std::uint64_t size = previous.record_size(key.size());
-        if (segment_type* const in = segments_.find(previous.segment)) {
-            add_dead(*in, size);
-        } else {
-            dead_bytes_ += size;
-        }
-        live_bytes_ -= key.size() + previous.value_size;
-    }
+    void add_dead(segment_type& in, std::uint64_t bytes) noexcept { count_dead(in, dead_bytes_, bytes); }
 
     void index_put(std::string_view key, const record_location& where) {
         char payload[record_location::max_encoded_size];
-        table_.upsert(key, {payload, where.encode(payload)}, [&](std::string_view old) { retire_record(key, old); });
+        table_.upsert(key, {payload, where.encode(payload)},
+                      [&](std::string_view old) { count_retired(segments_, key, old, live_bytes_, dead_bytes_); });
         live_bytes_ += key.size() + where.value_size;
     }
 
     /// An erase of key whose tombstone (tombstone_size bytes) lies in segment `holder`.
     bool index_erase(std::string_view key, std::size_t tombstone_size, segment_type& holder) {
         add_dead(holder, tombstone_size);
-        return table_.erase(key, [&](std::string_view old) { retire_record(key, old); });
+        return table_.erase(
+            key, [&](std::string_view old) { count_retired(segments_, key, old, live_bytes_, dead_bytes_); });
     }
 
     /// Lists a record of the active segment for its hint.
