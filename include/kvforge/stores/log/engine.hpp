@@ -30,11 +30,8 @@
 /// open() has recovery (recovery.hpp) find the segments and rebuild the index, and
 /// installs what it returns. A store opened read-only changes no file.
 ///
-/// Manifest. Every open reads the MANIFEST, when there is one, before anything else and
-/// refuses a composition that cannot read the files (manifest.hpp says which fields
-/// bind). A writable open then writes it, through MANIFEST.tmp and a rename, when it is
-/// missing (a new store, or one of format 1) or records another store, index or
-/// durability policy than this open's, so that tools reopen the store as it was last used.
+/// Manifest. Every open checks the MANIFEST before anything else, and a writable one
+/// records this open's composition in it when due (store_composition.hpp).
 ///
 /// Backup. backup() takes its cut under the gate (a flush, then the segments and the
 /// active one's end); the copy of the bytes before the cut, with no lock held, and its
@@ -79,7 +76,6 @@
 #include "../../detail/file_id.hpp"
 #include "../../detail/file_mapping.hpp"
 #include "../../detail/log_writer.hpp"
-#include "../../detail/manifest_file.hpp"
 #include "../../detail/store_directory.hpp"
 #include "../../detail/store_files.hpp"
 #include "../../detail/write_version.hpp"
@@ -101,6 +97,7 @@
 #include "recovery.hpp"
 #include "segment.hpp"
 #include "snapshot.hpp"
+#include "store_composition.hpp"
 
 namespace kvforge::detail {
 
@@ -182,9 +179,10 @@ public:
         const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
         composition on_disk;
         bool has_manifest = false;
-        // Released, when the open fails, after the directory, as the rest of the state is.
+        // What recovery found; when the open fails, its segments are closed after the
+        // directory, as the rest of the state is.
         recovered_log<io_type> recovered;
-        if (!check_manifest(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
+        if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
             (salvage_rewrite() && !compact_all(ec)) ||
             (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
             directory_.close();
@@ -1694,64 +1692,9 @@ private:
         return true;
     }
 
-    /// Reads the MANIFEST, when the store has one, and refuses (changing nothing) a
-    /// store written in a newer format or with a composition this open cannot read.
-    bool check_manifest(composition& on_disk, bool& found, std::error_code& ec) {
-        if (!read_manifest_file(io_, directory_.path(), on_disk, found, ec)) return false;
-        if (!found) return refuse_unrecorded_layers(ec);
-        const std::string path = directory_.file_path(store_file_name::manifest());
-        if (on_disk.format > format_version) {
-            fail(ec, errc::unsupported_version,
-                 path + ": written in format version " + std::to_string(on_disk.format) +
-                     "; this kvforge reads up to version " + std::to_string(format_version) + " (nothing was changed)");
-            return false;
-        }
-        const std::string difference = first_binding_difference(on_disk, composition_);
-        if (!difference.empty()) {
-            fail(ec, errc::codec_mismatch,
-                 path + ": " + difference + "; " + binding_remedy(on_disk, composition_) + " (nothing was changed)");
-            return false;
-        }
-        return true;
-    }
-
-    /// A store without a MANIFEST (format 1, or codec names no manifest line can hold)
-    /// records neither expiry nor compression, so its values have no deadline header and
-    /// no compression flag: an expiring or compressed open would read each value's first
-    /// byte as one. Refused when the store holds data.
-    bool refuse_unrecorded_layers(std::error_code& ec) const {
-        if (composition_.expiry == "none" && composition_.compression == "none") return true;
-        std::vector<store_file_name> names;
-        if (!directory_.list(names, ec)) return false;
-        if (!store_directory<io_type>::holds_data(names)) return true;
-        if (composition_.expiry != "none") {
-            fail(ec, errc::codec_mismatch,
-                 directory_.path() +
-                     ": a store without a MANIFEST was written without expiry, and this store opens "
-                     "it with expiry (" +
-                     composition_.expiry +
-                     "); open it without kvforge::expiring<>, or copy it into an expiring store with kvforge::copy "
-                     "(nothing was changed)");
-        } else {
-            fail(ec, errc::codec_mismatch,
-                 directory_.path() +
-                     ": a store without a MANIFEST was written without compression, and this store "
-                     "opens it with compression (" +
-                     composition_.compression +
-                     "); open it without kvforge::compressed<>, or copy it into a compressed store with "
-                     "kvforge::copy (nothing was changed)");
-        }
-        return false;
-    }
-
-    /// Writes the MANIFEST when the store has none or it records another composition
-    /// (only store, index or durability can differ here: check_manifest refused the
-    /// rest). Codec names that cannot stand in a manifest line (spaces, control bytes)
-    /// leave the store without one, as a format 1 store is: the data file's header still
-    /// binds its codecs.
+    /// Writes the MANIFEST when store_composition says that it is due.
     bool record_composition(const composition& on_disk, bool found, std::error_code& ec) {
-        if (found && on_disk == composition_) return true;
-        const std::string text = format_manifest(composition_);
+        const std::string text = manifest_.manifest_to_write(on_disk, found);
         return text.empty() || write_file(store_file_name::manifest(), text, ec);
     }
 
@@ -1793,6 +1736,7 @@ private:
     active_calls<threading::concurrent> active_calls_;
     backups_running backups_;
     log_backup<io_type> backup_{io_, directory_, composition_};
+    store_composition<io_type> manifest_{io_, directory_, composition_};
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes
