@@ -22,15 +22,11 @@
 /// entries gathered as its records were appended, is written after that write returns
 /// (write_pending_hint): by the next write (single_thread) or on the compaction thread
 /// (thread_safe), at close() when still pending, never for a segment retired first.
-/// Recovery replays the
-/// segments by (order, id); only the last may end in a torn write. A store opened
-/// read-only changes no file.
+/// open() has recovery (recovery.hpp) find the segments and rebuild the index, and
+/// installs what it returns. A store opened read-only changes no file.
 ///
-/// Manifest. Every open reads the MANIFEST, when there is one, before anything else and
-/// refuses a composition that cannot read the files (manifest.hpp says which fields
-/// bind). A writable open then writes it, through MANIFEST.tmp and a rename, when it is
-/// missing (a new store, or one of format 1) or records another store, index or
-/// durability policy than this open's, so that tools reopen the store as it was last used.
+/// Manifest. Every open checks the MANIFEST before anything else, and a writable one
+/// records this open's composition in it when due (store_composition.hpp).
 ///
 /// Backup. backup() takes its cut under the gate (a flush, then the segments and the
 /// active one's end); the copy of the bytes before the cut, with no lock held, and its
@@ -72,7 +68,6 @@
 #include "../../detail/file_id.hpp"
 #include "../../detail/file_mapping.hpp"
 #include "../../detail/log_writer.hpp"
-#include "../../detail/manifest_file.hpp"
 #include "../../detail/store_directory.hpp"
 #include "../../detail/store_files.hpp"
 #include "../../detail/write_version.hpp"
@@ -88,9 +83,11 @@
 #include "log_types.hpp"
 #include "record_format.hpp"
 #include "record_reader.hpp"
+#include "recovery.hpp"
 #include "segment.hpp"
 #include "segment_compaction.hpp"
 #include "snapshot.hpp"
+#include "store_composition.hpp"
 
 namespace kvforge::detail {
 
@@ -120,6 +117,8 @@ class log_backend {
     using segment_type = typename types::segment_type;
     using segment_pointer = typename types::segment_pointer;
     friend class segment_compaction<Policies, log_backend>;
+    // Recovery makes its files through start_segment, publish_segment, write_hint_of and sync_directory.
+    friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
 public:
     /// Whether writes hand out sequence numbers (async_worker).
@@ -172,7 +171,11 @@ public:
         const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
         composition on_disk;
         bool has_manifest = false;
-        if (!check_manifest(on_disk, has_manifest, ec) || !recover(ec) || (salvage_rewrite() && !compaction_.compact_all(ec)) ||
+        // What recovery found; when the open fails, its segments are closed after the
+        // directory, as the rest of the state is.
+        recovered_log<io_type> recovered;
+        if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
+            (salvage_rewrite() && !compaction_.compact_all(ec)) ||
             (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
             directory_.close();
             reset_state();
@@ -627,6 +630,25 @@ private:
         return true;
     }
 
+    /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
+    /// found: the store is not open yet, so no reader sees it meanwhile.
+    bool recover(recovered_log<io_type>& recovered, std::error_code& ec) {
+        log_recovery recovery(io_, directory_, options_, composition_, table_, reader_, *this);
+        if (!recovery.recover(recovered, ec)) return false;
+        segments_ = std::move(recovered.segments);
+        active_ = std::move(recovered.active);
+        writer_.emplace();
+        writer_->attach(active_->file, recovered.active_end);
+        active_hint_ = std::move(recovered.active_hint);
+        next_id_.store(recovered.next_id, std::memory_order_relaxed);
+        live_bytes_ = recovered.live_bytes;
+        dead_bytes_ = recovered.dead_bytes;
+        recovered_records_ = recovered.records;
+        recovered_bytes_cut_ = recovered.bytes_cut;
+        salvaged_ = std::move(recovered.salvaged);
+        return true;
+    }
+
     /// Back to the state of a closed store: no segment, writer or index.
     void reset_state() {
         writer_.reset();
@@ -740,67 +762,20 @@ private:
     }
 
     /// Counts bytes of segment `in` as dead.
-    void add_dead(segment_type& in, std::uint64_t bytes) noexcept {
-        in.dead_bytes += bytes;
-        dead_bytes_ += bytes;
-    }
-
-    /// Counts the record at old (key's, replaced or erased) as dead in its segment.
-    void retire_record(std::string_view key, std::string_view old) {
-        const record_location previous = record_location::decode(old);
-        const std::uint64_t size = previous.record_size(key.size());
-        if (segment_type* const in = segments_.find(previous.segment)) {
-            add_dead(*in, size);
-        } else {
-            dead_bytes_ += size;
-        }
-        live_bytes_ -= key.size() + previous.value_size;
-    }
+    void add_dead(segment_type& in, std::uint64_t bytes) noexcept { count_dead(in, dead_bytes_, bytes); }
 
     void index_put(std::string_view key, const record_location& where) {
         char payload[record_location::max_encoded_size];
-        table_.upsert(key, {payload, where.encode(payload)}, [&](std::string_view old) { retire_record(key, old); });
+        table_.upsert(key, {payload, where.encode(payload)},
+                      [&](std::string_view old) { count_retired(segments_, key, old, live_bytes_, dead_bytes_); });
         live_bytes_ += key.size() + where.value_size;
-    }
-
-    /// index_put() of a run of puts a hint of segment `id` lists, inserted together where
-    /// the index can (overlapping their cache misses).
-    void index_put_many(std::span<const hint_entry> puts, std::uint32_t id) {
-        const auto location_of = [id](const hint_entry& put) {
-            return record_location{id, static_cast<std::uint32_t>(put.offset), put.value_size, put.flags};
-        };
-        char payload[record_location::max_encoded_size];
-        const auto key_of = [&](std::size_t i) { return puts[i].key; };
-        const auto payload_of = [&](std::size_t i) {
-            return std::string_view(payload, location_of(puts[i]).encode(payload));
-        };
-        const auto on_replace = [&](std::size_t i, std::string_view old) { retire_record(puts[i].key, old); };
-        if constexpr (requires { table_.upsert_many(puts.size(), key_of, payload_of, on_replace); }) {
-            table_.upsert_many(puts.size(), key_of, payload_of, on_replace);
-            for (const hint_entry& put : puts) live_bytes_ += put.key.size() + put.value_size;
-        } else {
-            for (const hint_entry& put : puts) index_put(put.key, location_of(put));
-        }
     }
 
     /// An erase of key whose tombstone (tombstone_size bytes) lies in segment `holder`.
     bool index_erase(std::string_view key, std::size_t tombstone_size, segment_type& holder) {
         add_dead(holder, tombstone_size);
-        return table_.erase(key, [&](std::string_view old) { retire_record(key, old); });
-    }
-
-    /// A clear record of segment `holder` ending at end, met in replay: every record
-    /// before it is dead, in the segments replayed before (all of them) and in holder.
-    void index_clear(segment_type& holder, std::uint64_t end) {
-        table_.clear();
-        live_bytes_ = 0;
-        dead_bytes_ = 0;
-        holder.holds_clear = true;
-        for (const segment_pointer& in : segments_.by_id()) {
-            if (in->replays_before(holder)) in->dead_bytes = in->size - in->records_start();
-            if (in.get() == &holder) in->dead_bytes = end - in->records_start();
-            dead_bytes_ += in->dead_bytes;
-        }
+        return table_.erase(
+            key, [&](std::string_view old) { count_retired(segments_, key, old, live_bytes_, dead_bytes_); });
     }
 
     /// Lists a record of the active segment for its hint.
@@ -972,163 +947,6 @@ private:
         return size;
     }
 
-    /// Opens every segment (or creates the first), removes leftovers, and rebuilds the
-    /// index from the segments in replay order, each from its hint and its records after
-    /// what the hint covers. A read-only store removes, creates and cuts nothing: it
-    /// serves the intact records and leaves the files as they are. With salvage no hint
-    /// is trusted: every record is read, so that every damaged one is found and dropped.
-    bool recover(std::error_code& ec) {
-        std::vector<store_file_name> names;
-        if (!directory_.list(names, ec)) return false;
-        std::vector<std::uint32_t> ids;
-        for (const store_file_name& name : names) {
-            if (name.kind() == store_file_kind::data && !name.is_temporary()) ids.push_back(name.generation());
-        }
-        std::sort(ids.begin(), ids.end());
-        writer_.emplace();
-        const int flags = options_.read_only ? O_RDONLY : O_RDWR;
-        std::vector<segment_pointer> found;
-        std::uint32_t newest_v1 = 0;
-        for (const std::uint32_t id : ids) {
-            auto in = std::make_shared<segment_type>();
-            in->id = id;
-            if (!directory_.open_file(in->file, store_file_name::data(id), flags, ec) || !in->file.size(in->size, ec) ||
-                !check_header(*in, ec)) {
-                return false;
-            }
-            if (in->version < 2) newest_v1 = id;
-            found.push_back(std::move(in));
-        }
-        // Format 1 kept one data file: an older one beside its newest is the leftover of
-        // a compaction that a crash interrupted (removed below, as other leftovers are).
-        for (segment_pointer& in : found) {
-            if (in->version == format_version || in->id == newest_v1) segments_.add(std::move(in));
-        }
-        found.clear();
-
-        if (!options_.read_only) {
-            // Nothing is changed before every data file proved to be a store of ours.
-            // A hint whose segment is gone goes too, so that no later segment of its id meets it.
-            bool removed = false;
-            for (const store_file_name& other : names) {
-                const bool segment_file =
-                    other.kind() == store_file_kind::data || other.kind() == store_file_kind::hint;
-                if (other.is_temporary() || (segment_file && segments_.find(other.generation()) == nullptr)) {
-                    if (!directory_.remove(other, ec)) return false;
-                    removed = true;
-                }
-            }
-            // Synced even when nothing was removed: the open that created or renamed these
-            // files may have failed to sync the directory, and what this store acknowledges
-            // from now on rests on those entries.
-            if ((removed || !ids.empty()) && !sync_directory(ec)) return false;
-        }
-        // The directory refused a missing store unless this open may create one.
-        if (segments_.empty()) {
-            segment_pointer first;
-            if (!create_segment(first, ec)) return false;
-            segments_.add(first);
-            make_active(std::move(first), file_header::size);
-            return true;
-        }
-        next_id_.store(ids.back() + 1, std::memory_order_relaxed);
-
-        const std::vector<segment_pointer> ordered = segments_.in_replay_order();
-        if constexpr (requires { table_.reserve(std::size_t{}); }) {
-            // Sized once for every record the hints list: growing while replaying would move every slot again.
-            const std::uint64_t hinted = options_.salvage ? 0 : hinted_records(ordered);
-            if (hinted != 0) table_.reserve(static_cast<std::size_t>(hinted));
-        }
-        std::optional<hint_builder> last_hint;
-        for (std::size_t i = 0; i < ordered.size(); ++i) {
-            if (!replay(*ordered[i], i + 1 == ordered.size(), last_hint, ec)) return false;
-        }
-        const segment_pointer& last = ordered.back();
-        if (options_.read_only) {
-            // Nothing is appended: the writer only tells readers where the records end.
-            active_ = last;
-            writer_->attach(active_->file, last->size);
-            return true;
-        }
-        // Appending goes on in the last segment if the writer made it and it has room.
-        if (last->writer_made() && last->size < options_.segment_bytes) {
-            active_ = last;
-            writer_->attach(active_->file, last->size);
-            active_hint_ = std::move(last_hint);
-            cover_writer_end();
-            return true;
-        }
-        if (last_hint && last->hint_covered != last->size) write_hint_of(*last, *last_hint);
-        segment_pointer next;
-        if (!create_segment(next, ec)) return false;
-        segments_.add(next);
-        make_active(std::move(next), file_header::size);
-        return true;
-    }
-
-    /// Replays segment `in` into the index: its hint, then its records after what the
-    /// hint covers. Only the last segment may end in a torn write (every other was
-    /// durable before the next was made); a writable open cuts it off. The entries of
-    /// the last segment are gathered in last_hint (it may become the active one); a
-    /// segment without a hint covering it whole gets one written.
-    bool replay(segment_type& in, bool last, std::optional<hint_builder>& last_hint, std::error_code& ec) {
-        if (in.size > max_segment_bytes) {
-            fail(ec, errc::not_a_store,
-                 in.file.path() + ": " + std::to_string(in.size) + " bytes, more than a segment may hold (" +
-                     std::to_string(max_segment_bytes) + ")");
-            return false;
-        }
-        const bool build = options_.write_hints && !options_.read_only;
-        std::optional<hint_builder> local;
-        std::optional<hint_builder>& hint = last ? last_hint : local;
-        std::uint64_t scan_from = in.records_start();
-        if (!options_.salvage) load_hint(in, scan_from, build && last, hint);
-        if (build && !hint && in.hint_covered != in.size) hint.emplace(identity(in));
-        log_scan_result scanned;
-        const bool scanned_ok = scan_log(
-            in.file, scan_from, in.size, in.version, options_.salvage,
-            [&](const log_entry& entry) {
-                if (entry.type == record_type::put) {
-                    index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
-                                          static_cast<std::uint32_t>(entry.value.size()), entry.flags});
-                } else if (entry.type == record_type::erase) {
-                    index_erase(entry.key, entry.size, in);
-                } else {
-                    index_clear(in, entry.offset + entry.size);
-                }
-                if (hint) {
-                    hint->add({entry.type, entry.flags, entry.key, static_cast<std::uint32_t>(entry.value.size()),
-                               entry.deadline, entry.tag, entry.offset, 0});
-                }
-            },
-            scanned, ec);
-        if (!scanned_ok) return false;
-        add_dead(in, scanned.overhead_bytes);
-        recovered_records_ += scanned.records;
-        salvaged_.insert(salvaged_.end(), scanned.damage.begin(), scanned.damage.end());
-        if (scanned.torn_tail) {
-            if (!last) {
-                const std::string problem = "incomplete record at the end of a closed segment";
-                if (!options_.salvage) {
-                    fail(ec, errc::corrupt_record,
-                         in.file.path() + ": " + problem + " at offset " + std::to_string(scanned.valid_end) +
-                             " (a closed segment was complete on disk before the next one was made); open with "
-                             "options::salvage to keep the intact records");
-                    return false;
-                }
-                salvaged_.push_back({in.file.path(), scanned.valid_end, problem});
-            } else if (!options_.read_only) {
-                // Cut the torn tail before anything is appended after it, and make the cut durable.
-                recovered_bytes_cut_ = in.size - scanned.valid_end;
-                if (!in.file.truncate(scanned.valid_end, ec) || !in.file.sync(ec)) return false;
-                in.size = scanned.valid_end;
-            }
-        }
-        reader_.map_final(in, in.size);
-        if (!last && local && in.hint_covered != in.size) write_hint_of(in, *local);
-        return true;
-    }
-
     /// Writes the hint of closed segment `in` from its gathered entries (best effort).
     void write_hint_of(segment_type& in, hint_builder& hint) {
         const std::vector<std::string_view> pieces = hint.finish(in.size);
@@ -1137,123 +955,6 @@ private:
         const write_lock lock(mutex_);  // stats() reads these under the read lock
         in.hint_bytes = total_size(pieces);
         in.hint_covered = in.size;
-    }
-
-    /// Reads segment `in`'s header: a data file of ours, of a version this code reads,
-    /// written with this store's codecs.
-    bool check_header(segment_type& in, std::error_code& ec) {
-        char bytes[file_header::size];
-        const std::size_t available = static_cast<std::size_t>(std::min<std::uint64_t>(in.size, sizeof bytes));
-        if (!in.file.read(0, bytes, available, ec)) return false;
-        file_header header;
-        const std::string& path = in.file.path();
-        switch (file_header::decode({bytes, available}, file_kind::data, header)) {
-            case file_header::problem::none:
-                break;
-            case file_header::problem::truncated:
-                fail(ec, errc::corrupt_header,
-                     path + ": " + std::to_string(in.size) + " bytes, shorter than its file header");
-                return false;
-            case file_header::problem::bad_magic:
-                fail(ec, errc::not_a_store, path + ": does not start with a kvforge data file's magic bytes");
-                return false;
-            case file_header::problem::bad_checksum:
-                fail(ec, errc::corrupt_header, path + ": the file header fails its checksum");
-                return false;
-            case file_header::problem::newer_version:
-                fail(ec, errc::unsupported_version,
-                     path + ": written in format version " + std::to_string(header.version) +
-                         "; this kvforge reads up to version " + std::to_string(format_version) +
-                         " (the file was not changed)");
-                return false;
-            case file_header::problem::unknown_flags:
-                fail(ec, errc::unsupported_version,
-                     path + ": the file header has flags or reserved fields this kvforge does not know");
-                return false;
-        }
-        if (header.codec_fingerprint != fingerprint_) {
-            fail(ec, errc::codec_mismatch,
-                 path + ": written with other key or value codecs than this store's ('" + composition_.key_codec +
-                     "' and '" + composition_.value_codec +
-                     "'); open it with the types it was written with (nothing was changed)");
-            return false;
-        }
-        in.file_id = header.file_id;
-        in.version = header.version;
-        in.order = header.order;
-        return true;
-    }
-
-    /// The entries the hints of these segments list, from their heads (a hint that turns
-    /// out not to match is ignored later; this only sizes the index).
-    std::uint64_t hinted_records(const std::vector<segment_pointer>& ordered) {
-        std::uint64_t total = 0;
-        for (const segment_pointer& in : ordered) {
-            data_file<io_type> file;
-            std::error_code ignored;
-            std::uint64_t size = 0;
-            char head[file_header::size + 16];
-            if (directory_.open_file(file, store_file_name::hint(in->id), O_RDONLY, ignored) &&
-                file.size(size, ignored) && size >= sizeof head && file.read(0, head, sizeof head, ignored)) {
-                total += hint_entry_count({head, sizeof head}, size, identity(*in));
-            }
-        }
-        return total;
-    }
-
-    /// Loads segment `in`'s hint if it is valid; scan_from becomes the first byte of the
-    /// segment it does not cover. With gather, or when the hint covers only part of the
-    /// segment, its entries are gathered in hint too, for the segment's next hint.
-    void load_hint(segment_type& in, std::uint64_t& scan_from, bool gather, std::optional<hint_builder>& hint) {
-        data_file<io_type> file;
-        std::error_code ignored;
-        if (!directory_.open_file(file, store_file_name::hint(in.id), O_RDONLY, ignored)) return;
-        std::uint64_t size = 0;
-        if (!file.size(size, ignored) || size == 0) return;
-        // Mapped rather than read: the hint is parsed once, front to back, and a copy would
-        // cost a buffer as large as the file.
-        const auto mapping =
-            file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
-        if (!mapping) return;
-        const bool build = options_.write_hints && !options_.read_only;
-        const auto apply_listing = [&](const hint_entry& entry) {
-            add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
-            if (hint) hint->add(entry);
-        };
-        const auto apply = [&](const hint_entry& entry) {
-            apply_listing(entry);
-            if (entry.type == record_type::put) {
-                index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
-            } else if (entry.type == record_type::erase) {
-                index_erase(entry.key, entry.record_size(), in);
-            } else {
-                index_clear(in, entry.offset + entry.record_size());
-            }
-        };
-        const auto apply_puts = [&](std::span<const hint_entry> puts) {
-            for (const hint_entry& entry : puts) apply_listing(entry);
-            index_put_many(puts, in.id);
-        };
-        hint_put_batch batch;
-        // Entries come only once the whole hint has passed its checks.
-        const std::uint64_t covered = read_hint(
-            {mapping->data(), mapping->length()}, identity(in), in.size,
-            [&](std::uint64_t entries, std::uint64_t covered_end) {
-                if constexpr (requires { table_.reserve(std::size_t{}); }) {
-                    if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
-                }
-                recovered_records_ += entries;
-                if (gather || (build && covered_end < in.size)) {
-                    hint.emplace(identity(in));
-                    hint->reserve(static_cast<std::size_t>(size));  // the new hint lists as much at least
-                }
-            },
-            [&](const hint_entry& entry) { batch.push(entry, apply_puts, apply); });
-        batch.flush(apply_puts);
-        if (covered == 0) return;
-        in.hint_bytes = size;
-        in.hint_covered = covered;
-        scan_from = covered;
     }
 
     bool sync_directory(std::error_code& ec) {
@@ -1394,64 +1095,9 @@ private:
         return true;
     }
 
-    /// Reads the MANIFEST, when the store has one, and refuses (changing nothing) a
-    /// store written in a newer format or with a composition this open cannot read.
-    bool check_manifest(composition& on_disk, bool& found, std::error_code& ec) {
-        if (!read_manifest_file(io_, directory_.path(), on_disk, found, ec)) return false;
-        if (!found) return refuse_unrecorded_layers(ec);
-        const std::string path = directory_.file_path(store_file_name::manifest());
-        if (on_disk.format > format_version) {
-            fail(ec, errc::unsupported_version,
-                 path + ": written in format version " + std::to_string(on_disk.format) +
-                     "; this kvforge reads up to version " + std::to_string(format_version) + " (nothing was changed)");
-            return false;
-        }
-        const std::string difference = first_binding_difference(on_disk, composition_);
-        if (!difference.empty()) {
-            fail(ec, errc::codec_mismatch,
-                 path + ": " + difference + "; " + binding_remedy(on_disk, composition_) + " (nothing was changed)");
-            return false;
-        }
-        return true;
-    }
-
-    /// A store without a MANIFEST (format 1, or codec names no manifest line can hold)
-    /// records neither expiry nor compression, so its values have no deadline header and
-    /// no compression flag: an expiring or compressed open would read each value's first
-    /// byte as one. Refused when the store holds data.
-    bool refuse_unrecorded_layers(std::error_code& ec) const {
-        if (composition_.expiry == "none" && composition_.compression == "none") return true;
-        std::vector<store_file_name> names;
-        if (!directory_.list(names, ec)) return false;
-        if (!store_directory<io_type>::holds_data(names)) return true;
-        if (composition_.expiry != "none") {
-            fail(ec, errc::codec_mismatch,
-                 directory_.path() +
-                     ": a store without a MANIFEST was written without expiry, and this store opens "
-                     "it with expiry (" +
-                     composition_.expiry +
-                     "); open it without kvforge::expiring<>, or copy it into an expiring store with kvforge::copy "
-                     "(nothing was changed)");
-        } else {
-            fail(ec, errc::codec_mismatch,
-                 directory_.path() +
-                     ": a store without a MANIFEST was written without compression, and this store "
-                     "opens it with compression (" +
-                     composition_.compression +
-                     "); open it without kvforge::compressed<>, or copy it into a compressed store with "
-                     "kvforge::copy (nothing was changed)");
-        }
-        return false;
-    }
-
-    /// Writes the MANIFEST when the store has none or it records another composition
-    /// (only store, index or durability can differ here: check_manifest refused the
-    /// rest). Codec names that cannot stand in a manifest line (spaces, control bytes)
-    /// leave the store without one, as a format 1 store is: the data file's header still
-    /// binds its codecs.
+    /// Writes the MANIFEST when store_composition says that it is due.
     bool record_composition(const composition& on_disk, bool found, std::error_code& ec) {
-        if (found && on_disk == composition_) return true;
-        const std::string text = format_manifest(composition_);
+        const std::string text = manifest_.manifest_to_write(on_disk, found);
         return text.empty() || write_file(store_file_name::manifest(), text, ec);
     }
 
@@ -1493,6 +1139,7 @@ private:
     active_calls<threading::concurrent> active_calls_;
     backups_running backups_;
     log_backup<io_type> backup_{io_, directory_, composition_};
+    store_composition<io_type> manifest_{io_, directory_, composition_};
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -95,5 +96,28 @@ private:
 
     std::vector<pointer> segments_;
 };
+
+/// Counts bytes of segment `in` as dead, in it and in the store's total.
+template <class IO>
+void count_dead(segment<IO>& in, std::uint64_t& dead_bytes, std::uint64_t bytes) noexcept {
+    in.dead_bytes += bytes;
+    dead_bytes += bytes;
+}
+
+/// Counts key's record at `old` (its index payload), which a newer record replaced or
+/// erased, as dead in its segment (in the total only, when that segment is gone) and
+/// no longer live.
+template <class IO>
+void count_retired(const segment_set<IO>& segments, std::string_view key, std::string_view old,
+                   std::uint64_t& live_bytes, std::uint64_t& dead_bytes) noexcept {
+    const record_location previous = record_location::decode(old);
+    const std::uint64_t size = previous.record_size(key.size());
+    if (segment<IO>* const in = segments.find(previous.segment)) {
+        count_dead(*in, dead_bytes, size);
+    } else {
+        dead_bytes += size;
+    }
+    live_bytes -= key.size() + previous.value_size;
+}
 
 }  // namespace kvforge::detail

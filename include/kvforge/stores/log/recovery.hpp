@@ -1,0 +1,448 @@
+#pragma once
+/// \file recovery.hpp
+/// A log store's open: the segments found in its directory, checked, and replayed into
+/// the index.
+///
+/// Recovery replays the segments by (order, id), each from its hint (hint.hpp) and then
+/// its records after what the hint covers (log_scan.hpp); only the last may end in a
+/// torn write, which a writable open cuts off. A hint that does not match its segment
+/// is ignored, and with options::salvage none is trusted. Leftovers (.tmp files, hints
+/// without their segment, the older data file of a format 1 store) are removed, and
+/// appending goes on in the last segment when the writer made it and it has room, else
+/// in a new one. A store opened read-only changes no file.
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "../../detail/data_file.hpp"
+#include "../../detail/file_mapping.hpp"
+#include "../../detail/store_directory.hpp"
+#include "../../detail/store_files.hpp"
+#include "../../error.hpp"
+#include "../../manifest.hpp"
+#include "../../options.hpp"
+#include "../../stats.hpp"
+#include "hint.hpp"
+#include "log_scan.hpp"
+#include "record_format.hpp"
+#include "segment.hpp"
+
+namespace kvforge::detail {
+
+/// What recovery found, for the engine to install: the segments, the one the writer
+/// appends to and where its records end, and what the index's records add up to.
+template <class IO>
+struct recovered_log {
+    segment_set<IO> segments;
+    std::shared_ptr<segment<IO>> active;  ///< appended to (read-only: the last in replay order)
+    std::uint64_t active_end = 0;         ///< where the active segment's records end
+    /// The active segment's records so far, for its hint; empty without
+    /// options::write_hints and for a read-only store.
+    std::optional<hint_builder> active_hint;
+    std::uint32_t next_id = 1;  ///< the id of the next segment made
+    std::uint64_t live_bytes = 0;
+    std::uint64_t dead_bytes = 0;          ///< the sum of the segments' dead bytes
+    std::uint64_t records = 0;             ///< records read from hints and segments (stats().recovered_records)
+    std::uint64_t bytes_cut = 0;           ///< the torn tail cut off the last segment (stats().recovered_bytes_cut)
+    std::vector<damaged_record> salvaged;  ///< what salvage dropped
+};
+
+/// Opens a log store's segments and rebuilds its index (table) from them. It refers to
+/// the engine's I/O policy, directory, options and composition, and to its reader, which
+/// maps the segments it reads. Files is the engine, which makes files for recovery as
+/// for everything else, so that stats() counts their syncs and bytes: start_segment,
+/// publish_segment, write_hint_of and sync_directory.
+template <class IO, class Table, class Reader, class Files>
+class log_recovery {
+    using io_type = IO;
+    using segment_type = segment<IO>;
+    using segment_pointer = std::shared_ptr<segment_type>;
+
+public:
+    log_recovery(IO& io, const store_directory<IO>& directory, const kvforge::options& opts, const composition& wanted,
+                 Table& table, const Reader& reader, Files& files) noexcept
+        : io_(io),
+          directory_(directory),
+          options_(opts),
+          composition_(wanted),
+          fingerprint_(wanted.codec_fingerprint),
+          table_(table),
+          reader_(reader),
+          files_(files) {}
+
+    /// Opens every segment (or creates the first), removes leftovers, and rebuilds the
+    /// index from the segments in replay order, each from its hint and its records after
+    /// what the hint covers. A read-only store removes, creates and cuts nothing: it
+    /// serves the intact records and leaves the files as they are. With salvage no hint
+    /// is trusted: every record is read, so that every damaged one is found and dropped.
+    /// Returns what it found in `into`, whose segments the table's entries point into.
+    /// False with ec set when the store cannot be opened: `into` then holds the segments
+    /// opened so far, and the caller releases them, as the rest of its state, once it has
+    /// closed the directory.
+    bool recover(recovered_log<IO>& into, std::error_code& ec) {
+        state_ = &into;
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        std::vector<std::uint32_t> ids;
+        for (const store_file_name& name : names) {
+            if (name.kind() == store_file_kind::data && !name.is_temporary()) ids.push_back(name.generation());
+        }
+        std::sort(ids.begin(), ids.end());
+        const int flags = options_.read_only ? O_RDONLY : O_RDWR;
+        std::vector<segment_pointer> found;
+        std::uint32_t newest_v1 = 0;
+        for (const std::uint32_t id : ids) {
+            auto in = std::make_shared<segment_type>();
+            in->id = id;
+            if (!directory_.open_file(in->file, store_file_name::data(id), flags, ec) || !in->file.size(in->size, ec) ||
+                !check_header(*in, ec)) {
+                return false;
+            }
+            if (in->version < 2) newest_v1 = id;
+            found.push_back(std::move(in));
+        }
+        // Format 1 kept one data file: an older one beside its newest is the leftover of
+        // a compaction that a crash interrupted (removed below, as other leftovers are).
+        for (segment_pointer& in : found) {
+            if (in->version == format_version || in->id == newest_v1) state_->segments.add(std::move(in));
+        }
+        found.clear();
+
+        if (!options_.read_only) {
+            // Nothing is changed before every data file proved to be a store of ours.
+            // A hint whose segment is gone goes too, so that no later segment of its id meets it.
+            bool removed = false;
+            for (const store_file_name& other : names) {
+                const bool segment_file =
+                    other.kind() == store_file_kind::data || other.kind() == store_file_kind::hint;
+                if (other.is_temporary() || (segment_file && state_->segments.find(other.generation()) == nullptr)) {
+                    if (!directory_.remove(other, ec)) return false;
+                    removed = true;
+                }
+            }
+            // Synced even when nothing was removed: the open that created or renamed these
+            // files may have failed to sync the directory, and what this store acknowledges
+            // from now on rests on those entries.
+            if ((removed || !ids.empty()) && !files_.sync_directory(ec)) return false;
+        }
+        // The directory refused a missing store unless this open may create one.
+        if (state_->segments.empty()) {
+            segment_pointer first;
+            if (!create_segment(first, ec)) return false;
+            state_->segments.add(first);
+            make_active(std::move(first));
+            return true;
+        }
+        state_->next_id = ids.back() + 1;
+
+        const std::vector<segment_pointer> ordered = state_->segments.in_replay_order();
+        if constexpr (requires { table_.reserve(std::size_t{}); }) {
+            // Sized once for every record the hints list: growing while replaying would move every slot again.
+            const std::uint64_t hinted = options_.salvage ? 0 : hinted_records(ordered);
+            if (hinted != 0) table_.reserve(static_cast<std::size_t>(hinted));
+        }
+        std::optional<hint_builder> last_hint;
+        for (std::size_t i = 0; i < ordered.size(); ++i) {
+            if (!replay(*ordered[i], i + 1 == ordered.size(), last_hint, ec)) return false;
+        }
+        const segment_pointer& last = ordered.back();
+        if (options_.read_only) {
+            // Nothing is appended: the writer only tells readers where the records end.
+            state_->active = last;
+            state_->active_end = last->size;
+            return true;
+        }
+        // Appending goes on in the last segment if the writer made it and it has room.
+        if (last->writer_made() && last->size < options_.segment_bytes) {
+            state_->active = last;
+            state_->active_end = last->size;
+            state_->active_hint = std::move(last_hint);
+            reader_.cover(*last, last->size);
+            return true;
+        }
+        if (last_hint && last->hint_covered != last->size) files_.write_hint_of(*last, *last_hint);
+        segment_pointer next;
+        if (!create_segment(next, ec)) return false;
+        state_->segments.add(next);
+        make_active(std::move(next));
+        return true;
+    }
+
+private:
+    /// Replays segment `in` into the index: its hint, then its records after what the
+    /// hint covers. Only the last segment may end in a torn write (every other was
+    /// durable before the next was made); a writable open cuts it off. The entries of
+    /// the last segment are gathered in last_hint (it may become the active one); a
+    /// segment without a hint covering it whole gets one written.
+    bool replay(segment_type& in, bool last, std::optional<hint_builder>& last_hint, std::error_code& ec) {
+        if (in.size > max_segment_bytes) {
+            fail(ec, errc::not_a_store,
+                 in.file.path() + ": " + std::to_string(in.size) + " bytes, more than a segment may hold (" +
+                     std::to_string(max_segment_bytes) + ")");
+            return false;
+        }
+        const bool build = options_.write_hints && !options_.read_only;
+        std::optional<hint_builder> local;
+        std::optional<hint_builder>& hint = last ? last_hint : local;
+        std::uint64_t scan_from = in.records_start();
+        if (!options_.salvage) load_hint(in, scan_from, build && last, hint);
+        if (build && !hint && in.hint_covered != in.size) hint.emplace(identity(in));
+        log_scan_result scanned;
+        const bool scanned_ok = scan_log(
+            in.file, scan_from, in.size, in.version, options_.salvage,
+            [&](const log_entry& entry) {
+                if (entry.type == record_type::put) {
+                    index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
+                                          static_cast<std::uint32_t>(entry.value.size()), entry.flags});
+                } else if (entry.type == record_type::erase) {
+                    index_erase(entry.key, entry.size, in);
+                } else {
+                    index_clear(in, entry.offset + entry.size);
+                }
+                if (hint) {
+                    hint->add({entry.type, entry.flags, entry.key, static_cast<std::uint32_t>(entry.value.size()),
+                               entry.deadline, entry.tag, entry.offset, 0});
+                }
+            },
+            scanned, ec);
+        if (!scanned_ok) return false;
+        add_dead(in, scanned.overhead_bytes);
+        state_->records += scanned.records;
+        state_->salvaged.insert(state_->salvaged.end(), scanned.damage.begin(), scanned.damage.end());
+        if (scanned.torn_tail) {
+            if (!last) {
+                const std::string problem = "incomplete record at the end of a closed segment";
+                if (!options_.salvage) {
+                    fail(ec, errc::corrupt_record,
+                         in.file.path() + ": " + problem + " at offset " + std::to_string(scanned.valid_end) +
+                             " (a closed segment was complete on disk before the next one was made); open with "
+                             "options::salvage to keep the intact records");
+                    return false;
+                }
+                state_->salvaged.push_back({in.file.path(), scanned.valid_end, problem});
+            } else if (!options_.read_only) {
+                // Cut the torn tail before anything is appended after it, and make the cut durable.
+                state_->bytes_cut = in.size - scanned.valid_end;
+                if (!in.file.truncate(scanned.valid_end, ec) || !in.file.sync(ec)) return false;
+                in.size = scanned.valid_end;
+            }
+        }
+        reader_.map_final(in, in.size);
+        if (!last && local && in.hint_covered != in.size) files_.write_hint_of(in, *local);
+        return true;
+    }
+
+    /// Reads segment `in`'s header: a data file of ours, of a version this code reads,
+    /// written with this store's codecs.
+    bool check_header(segment_type& in, std::error_code& ec) {
+        char bytes[file_header::size];
+        const std::size_t available = static_cast<std::size_t>(std::min<std::uint64_t>(in.size, sizeof bytes));
+        if (!in.file.read(0, bytes, available, ec)) return false;
+        file_header header;
+        const std::string& path = in.file.path();
+        switch (file_header::decode({bytes, available}, file_kind::data, header)) {
+            case file_header::problem::none:
+                break;
+            case file_header::problem::truncated:
+                fail(ec, errc::corrupt_header,
+                     path + ": " + std::to_string(in.size) + " bytes, shorter than its file header");
+                return false;
+            case file_header::problem::bad_magic:
+                fail(ec, errc::not_a_store, path + ": does not start with a kvforge data file's magic bytes");
+                return false;
+            case file_header::problem::bad_checksum:
+                fail(ec, errc::corrupt_header, path + ": the file header fails its checksum");
+                return false;
+            case file_header::problem::newer_version:
+                fail(ec, errc::unsupported_version,
+                     path + ": written in format version " + std::to_string(header.version) +
+                         "; this kvforge reads up to version " + std::to_string(format_version) +
+                         " (the file was not changed)");
+                return false;
+            case file_header::problem::unknown_flags:
+                fail(ec, errc::unsupported_version,
+                     path + ": the file header has flags or reserved fields this kvforge does not know");
+                return false;
+        }
+        if (header.codec_fingerprint != fingerprint_) {
+            fail(ec, errc::codec_mismatch,
+                 path + ": written with other key or value codecs than this store's ('" + composition_.key_codec +
+                     "' and '" + composition_.value_codec +
+                     "'); open it with the types it was written with (nothing was changed)");
+            return false;
+        }
+        in.file_id = header.file_id;
+        in.version = header.version;
+        in.order = header.order;
+        return true;
+    }
+
+    /// The entries the hints of these segments list, from their heads (a hint that turns
+    /// out not to match is ignored later; this only sizes the index).
+    std::uint64_t hinted_records(const std::vector<segment_pointer>& ordered) {
+        std::uint64_t total = 0;
+        for (const segment_pointer& in : ordered) {
+            data_file<io_type> file;
+            std::error_code ignored;
+            std::uint64_t size = 0;
+            char head[file_header::size + 16];
+            if (directory_.open_file(file, store_file_name::hint(in->id), O_RDONLY, ignored) &&
+                file.size(size, ignored) && size >= sizeof head && file.read(0, head, sizeof head, ignored)) {
+                total += hint_entry_count({head, sizeof head}, size, identity(*in));
+            }
+        }
+        return total;
+    }
+
+    /// Loads segment `in`'s hint if it is valid; scan_from becomes the first byte of the
+    /// segment it does not cover. With gather, or when the hint covers only part of the
+    /// segment, its entries are gathered in hint too, for the segment's next hint.
+    void load_hint(segment_type& in, std::uint64_t& scan_from, bool gather, std::optional<hint_builder>& hint) {
+        data_file<io_type> file;
+        std::error_code ignored;
+        if (!directory_.open_file(file, store_file_name::hint(in.id), O_RDONLY, ignored)) return;
+        std::uint64_t size = 0;
+        if (!file.size(size, ignored) || size == 0) return;
+        // Mapped rather than read: the hint is parsed once, front to back, and a copy would
+        // cost a buffer as large as the file.
+        const auto mapping =
+            file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
+        if (!mapping) return;
+        const bool build = options_.write_hints && !options_.read_only;
+        const auto apply_listing = [&](const hint_entry& entry) {
+            add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
+            if (hint) hint->add(entry);
+        };
+        const auto apply = [&](const hint_entry& entry) {
+            apply_listing(entry);
+            if (entry.type == record_type::put) {
+                index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
+            } else if (entry.type == record_type::erase) {
+                index_erase(entry.key, entry.record_size(), in);
+            } else {
+                index_clear(in, entry.offset + entry.record_size());
+            }
+        };
+        const auto apply_puts = [&](std::span<const hint_entry> puts) {
+            for (const hint_entry& entry : puts) apply_listing(entry);
+            index_put_many(puts, in.id);
+        };
+        hint_put_batch batch;
+        // Entries come only once the whole hint has passed its checks.
+        const std::uint64_t covered = read_hint(
+            {mapping->data(), mapping->length()}, identity(in), in.size,
+            [&](std::uint64_t entries, std::uint64_t covered_end) {
+                if constexpr (requires { table_.reserve(std::size_t{}); }) {
+                    if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
+                }
+                state_->records += entries;
+                if (gather || (build && covered_end < in.size)) {
+                    hint.emplace(identity(in));
+                    hint->reserve(static_cast<std::size_t>(size));  // the new hint lists as much at least
+                }
+            },
+            [&](const hint_entry& entry) { batch.push(entry, apply_puts, apply); });
+        batch.flush(apply_puts);
+        if (covered == 0) return;
+        in.hint_bytes = size;
+        in.hint_covered = covered;
+        scan_from = covered;
+    }
+
+    /// Creates the next segment the writer appends to, holding only its header, through
+    /// a synced .tmp and a rename; it replays after every earlier one.
+    bool create_segment(segment_pointer& out, std::error_code& ec) {
+        const std::uint32_t id = state_->next_id++;
+        return files_.start_segment(id, id, out, ec) && files_.publish_segment(*out, ec);
+    }
+
+    /// Makes `next`, which holds only its header, the segment the writer appends to.
+    void make_active(segment_pointer next) {
+        if (options_.write_hints && !options_.read_only) state_->active_hint.emplace(identity(*next));
+        state_->active_end = file_header::size;
+        reader_.cover(*next, state_->active_end);
+        state_->active = std::move(next);
+    }
+
+    /// Which segment a hint describes.
+    [[nodiscard]] hint_identity identity(const segment_type& in) const noexcept {
+        return {in.id, fingerprint_, in.file_id, in.records_start()};
+    }
+
+    /// Counts bytes of segment `in` as dead.
+    void add_dead(segment_type& in, std::uint64_t bytes) noexcept { count_dead(in, state_->dead_bytes, bytes); }
+
+    void index_put(std::string_view key, const record_location& where) {
+        char payload[record_location::max_encoded_size];
+        table_.upsert(key, {payload, where.encode(payload)}, [&](std::string_view old) {
+            count_retired(state_->segments, key, old, state_->live_bytes, state_->dead_bytes);
+        });
+        state_->live_bytes += key.size() + where.value_size;
+    }
+
+    /// index_put() of a run of puts a hint of segment `id` lists, inserted together where
+    /// the index can (overlapping their cache misses).
+    void index_put_many(std::span<const hint_entry> puts, std::uint32_t id) {
+        const auto location_of = [id](const hint_entry& put) {
+            return record_location{id, static_cast<std::uint32_t>(put.offset), put.value_size, put.flags};
+        };
+        char payload[record_location::max_encoded_size];
+        const auto key_of = [&](std::size_t i) { return puts[i].key; };
+        const auto payload_of = [&](std::size_t i) {
+            return std::string_view(payload, location_of(puts[i]).encode(payload));
+        };
+        const auto on_replace = [&](std::size_t i, std::string_view old) {
+            count_retired(state_->segments, puts[i].key, old, state_->live_bytes, state_->dead_bytes);
+        };
+        if constexpr (requires { table_.upsert_many(puts.size(), key_of, payload_of, on_replace); }) {
+            table_.upsert_many(puts.size(), key_of, payload_of, on_replace);
+            for (const hint_entry& put : puts) state_->live_bytes += put.key.size() + put.value_size;
+        } else {
+            for (const hint_entry& put : puts) index_put(put.key, location_of(put));
+        }
+    }
+
+    /// An erase of key whose tombstone (tombstone_size bytes) lies in segment `holder`.
+    bool index_erase(std::string_view key, std::size_t tombstone_size, segment_type& holder) {
+        add_dead(holder, tombstone_size);
+        return table_.erase(key, [&](std::string_view old) {
+            count_retired(state_->segments, key, old, state_->live_bytes, state_->dead_bytes);
+        });
+    }
+
+    /// A clear record of segment `holder` ending at end, met in replay: every record
+    /// before it is dead, in the segments replayed before (all of them) and in holder.
+    void index_clear(segment_type& holder, std::uint64_t end) {
+        table_.clear();
+        state_->live_bytes = 0;
+        state_->dead_bytes = 0;
+        holder.holds_clear = true;
+        for (const segment_pointer& in : state_->segments.by_id()) {
+            if (in->replays_before(holder)) in->dead_bytes = in->size - in->records_start();
+            if (in.get() == &holder) in->dead_bytes = end - in->records_start();
+            state_->dead_bytes += in->dead_bytes;
+        }
+    }
+
+    IO& io_;
+    const store_directory<IO>& directory_;
+    const kvforge::options& options_;
+    const composition& composition_;
+    std::uint64_t fingerprint_;
+    Table& table_;
+    const Reader& reader_;
+    Files& files_;
+    recovered_log<IO>* state_ = nullptr;  // what recover() fills
+};
+
+}  // namespace kvforge::detail
