@@ -43,9 +43,11 @@ add_library(kvforge_catch_main OBJECT ${PROJECT_SOURCE_DIR}/tests/main.cpp)
 # In the tests' C++20, so that Catch2 compiles the same features (string_view printing) as they see.
 target_link_libraries(kvforge_catch_main PRIVATE Catch2::Catch2 kvforge_project_options)
 target_compile_features(kvforge_catch_main PRIVATE cxx_std_20)
-# open_store_once.cpp holds the open_store instantiation that tests/unit share (see its header).
+# open_store_once.cpp holds the open_store instantiation that tests/unit share (see its header);
+# instantiated_stores.cpp compiles a store of each policy by explicit instantiation, which
+# unit/extern_template_test.cpp links to.
 add_executable(kvforge_tests $<TARGET_OBJECTS:kvforge_catch_main> ${PROJECT_SOURCE_DIR}/tests/support/open_store_once.cpp
-    ${kvforge_test_sources})
+    ${PROJECT_SOURCE_DIR}/tests/support/instantiated_stores.cpp ${kvforge_test_sources})
 target_link_libraries(kvforge_tests PRIVATE kvforge_under_test Catch2::Catch2 kvforge_project_options)
 # The conformance sources instantiate the same store configurations, so they compile in two
 # groups (one for each core) rather than one by one: each configuration is then compiled

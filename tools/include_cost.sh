@@ -8,6 +8,10 @@
 #   (h) <kvforge/store.hpp> and <kvforge/stores/file_log.hpp>, the headers a file_log store needs
 #   (n) (h) plus the same file_log store as (d)
 #   (p) (d) with kvforge.hpp precompiled (built with the same flags, not timed)
+#   (e) (d) with the store declared `extern template class`: a translation unit of a program
+#       that compiles the store once, in another file, by an explicit instantiation definition
+#   (q) (e) with kvforge.hpp precompiled
+#   (i) (b) plus `template class` of the same store: the one file that compiles it
 # and prints a markdown table of the times and their ratios to (s).
 #   tools/include_cost.sh [--include DIR] [--runs N] [compiler...]
 # The compilers default to g++ and clang++-14 (those installed); --include measures another
@@ -23,7 +27,7 @@ while (($#)); do
     case $1 in
         --include) include=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
-        -h | --help) sed -n '2,14p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
         *) compilers+=("$1"); shift ;;
     esac
 done
@@ -58,6 +62,16 @@ EOF
 }
 one_store "$work/b.cpp" >"$work/d.cpp"
 one_store "$work/h.cpp" >"$work/n.cpp"
+{
+    cat "$work/b.cpp"
+    echo 'extern template class kvforge::store<std::string, std::string, kvforge::file_log>;'
+} >"$work/extern.hpp"
+one_store "$work/extern.hpp" >"$work/e.cpp"
+{
+    cat "$work/b.cpp"
+    echo '#include <string>'
+    echo 'template class kvforge::store<std::string, std::string, kvforge::file_log>;'
+} >"$work/i.cpp"
 
 # median_ms CXX OPT FILE [FLAGS...]: the median CPU time of $runs compiles of FILE, in milliseconds.
 median_ms() {
@@ -87,7 +101,7 @@ pch_flags() {
     fi
 }
 
-letters=(s a b d h n p)
+letters=(s a b d h n p e q i)
 declare -A label=(
     [s]="(s) \`<string>\`, \`<optional>\`, \`<vector>\`, \`<map>\`"
     [a]="(a) the system headers kvforge includes"
@@ -96,6 +110,9 @@ declare -A label=(
     [h]="(h) \`<kvforge/store.hpp>\` + \`<kvforge/stores/file_log.hpp>\`"
     [n]="(n) (h) + the same file_log store"
     [p]="(p) (d) with \`kvforge.hpp\` precompiled"
+    [e]="(e) (d) with the store declared \`extern template\`"
+    [q]="(q) (e) with \`kvforge.hpp\` precompiled"
+    [i]="(i) (b) + \`template class\` of the same store"
 )
 declare -A ms
 header="| translation unit |"
@@ -104,11 +121,14 @@ for cxx in "${compilers[@]}"; do
     for opt in -O0 -O2; do
         header+=" $cxx $opt ms | vs. (s) |"
         rule+="---:|---:|"
-        for letter in s a b d h n; do
+        for letter in s a b d h n e i; do
             ms[$cxx$opt$letter]=$(median_ms "$cxx" "$opt" "$work/$letter.cpp")
         done
-        # shellcheck disable=SC2046  # the flags are words
-        ms[${cxx}${opt}p]=$(median_ms "$cxx" "$opt" "$work/d.cpp" $(pch_flags "$cxx" "$opt"))
+        pch=$(pch_flags "$cxx" "$opt")
+        # shellcheck disable=SC2086  # the flags are words
+        ms[${cxx}${opt}p]=$(median_ms "$cxx" "$opt" "$work/d.cpp" $pch)
+        # shellcheck disable=SC2086
+        ms[${cxx}${opt}q]=$(median_ms "$cxx" "$opt" "$work/e.cpp" $pch)
     done
 done
 

@@ -39,10 +39,15 @@ concept takes_snapshots = requires(Backend& backend, std::error_code& ec) {
     backend.snapshot(ec);
 };
 
-/// The state Backend's snapshot() returns; void for a backend that takes none.
+/// What snapshot_view_of names for a backend that takes no snapshots: no snapshot is ever
+/// made of it, but a store's snapshot_type stays a class (its constrained-away snapshot()
+/// members still compile where a compiler instantiates them; see store).
+struct no_snapshot_view {};
+
+/// The state Backend's snapshot() returns; no_snapshot_view for a backend that takes none.
 template <class Backend>
 struct snapshot_view_of {
-    using type = void;
+    using type = no_snapshot_view;
 };
 template <takes_snapshots Backend>
 struct snapshot_view_of<Backend> {

@@ -43,6 +43,10 @@ struct store_access;  // kvforge's own layers above store (open_store.hpp)
 struct indexed_value_visitor {
     void operator()(std::size_t, std::string_view) const noexcept {}
 };
+/// False for any arguments: the condition of the static_assert in a member template that
+/// only says why a call does not compile, so that it fails when called and not before.
+template <class...>
+inline constexpr bool unavailable = false;
 }  // namespace detail
 
 /// A key-value store of Key to Value, built from policies given in any order, each kind
@@ -56,6 +60,15 @@ struct indexed_value_visitor {
 ///
 /// Every fallible call has a throwing form (kvforge::error) and a form taking a
 /// std::error_code& that never throws. Keys and values go through kvforge::codec.
+///
+/// A member that a configuration lacks (open() on memory, scan() on hash_index, ...) is
+/// constrained away, and a member template of the same name, left when the constraint
+/// fails, says what is missing. So a call to it fails with that message, while an explicit
+/// instantiation, `template class kvforge::store<...>;`, compiles for every configuration:
+/// it instantiates the members whose constraints hold and no member template (README,
+/// "Compiling a store once"). Clang before 15 instantiates the constrained-away members
+/// too, so their bodies still compile there: `if constexpr` keeps out what the
+/// configuration lacks.
 template <class Key, class Value, class... Policies>
 class store {
     static_assert(detail::check_store_arguments<Key, Value, Policies...>());
@@ -69,6 +82,10 @@ class store {
                                     policies, typename policies::store::template backend<policies>>>>;
     using key_param = detail::param_t<Key>;
     using value_param = detail::param_t<Value>;
+    // Whether get_view() can hand out a value's bytes in place: an uncompressed mmap_file store.
+    static constexpr bool viewable =
+        !policies::compression_given && requires(const backend_type& b, std::string_view k, pinned_value& out,
+                                                 std::error_code& e) { b.read_pinned(k, out, e); };
 
 public:
     using key_type = Key;
@@ -113,8 +130,14 @@ public:
     using write_result = std::conditional_t<sequenced, std::uint64_t, void>;
 
     /// An in-memory store is empty and ready; a persistent one is closed until open().
-    store() {
-        static_assert(persistent || !cached,
+    store()
+        requires(persistent || !cached)
+    {}
+    template <class... Unused>
+    store()
+        requires(!persistent && cached)
+    {
+        static_assert(detail::unavailable<Unused...>,
                       "kvforge: a bounded store needs its memory budget: construct it with "
                       "kvforge::options{.memory_budget = bytes}");
     }
@@ -125,56 +148,83 @@ public:
         requires(!persistent)
     {
         std::error_code ec;
-        backend_.configure(opts, ec);
+        configure(opts, ec);
         detail::throw_if(ec);
     }
     /// As store(opts); on failure ec is set, and a bounded store refuses every write.
     store(const options& opts, std::error_code& ec) noexcept
         requires(!persistent)
     {
-        guarded(ec, [&] { backend_.configure(opts, ec); });
+        guarded(ec, [&] { configure(opts, ec); });
     }
     store(const store&) = delete;
     store& operator=(const store&) = delete;
 
     /// Opens the persistent store in directory path, creating it if needed (its parent
     /// must exist); throws kvforge::error on failure.
-    explicit store(std::string_view path, const options& opts = {}, io_policy io = {}) {
-        static_assert(persistent,
+    explicit store(std::string_view path, const options& opts = {}, io_policy io = {})
+        requires persistent
+    {
+        std::error_code ec;
+        open_files(path, opts, std::move(io), ec);
+        detail::throw_if(ec);
+    }
+    template <class... Args>
+    explicit store(std::string_view, Args&&...)
+        requires(!persistent)
+    {
+        static_assert(detail::unavailable<Args...>,
                       "kvforge: kvforge::memory keeps nothing on disk, so a memory store takes no path; construct it "
                       "with no arguments, or choose kvforge::file_log");
-        if constexpr (persistent) open(path, opts, std::move(io));
     }
 
     /// Closes a persistent store (as close(), ignoring errors: call close() to see them).
     ~store() = default;
 
     /// Opens the persistent store in directory path, creating it if needed.
-    void open(std::string_view path, const options& opts = {}, io_policy io = {}) {
+    void open(std::string_view path, const options& opts = {}, io_policy io = {})
+        requires persistent
+    {
         std::error_code ec;
-        open(path, opts, std::move(io), ec);
+        open_files(path, opts, std::move(io), ec);
         detail::throw_if(ec);
     }
-    void open(std::string_view path, std::error_code& ec) noexcept { open(path, options{}, io_policy{}, ec); }
-    void open(std::string_view path, const options& opts, io_policy io, std::error_code& ec) noexcept {
-        static_assert(persistent, "kvforge: kvforge::memory has no files to open; choose kvforge::file_log");
-        guarded(ec, [&] {
-            const std::string key_codec = codec<Key>::name();
-            const std::string value_codec = codec<Value>::name();
-            backend_.open(path, opts, std::move(io),
-                          made_of(key_codec, value_codec, detail::codec_fingerprint(key_codec, value_codec)), ec);
-        });
+    void open(std::string_view path, std::error_code& ec) noexcept
+        requires persistent
+    {
+        open_files(path, options{}, io_policy{}, ec);
+    }
+    void open(std::string_view path, const options& opts, io_policy io, std::error_code& ec) noexcept
+        requires persistent
+    {
+        open_files(path, opts, std::move(io), ec);
+    }
+    template <class... Args>
+    void open(std::string_view, Args&&...)
+        requires(!persistent)
+    {
+        static_assert(detail::unavailable<Args...>,
+                      "kvforge: kvforge::memory has no files to open; choose kvforge::file_log");
     }
 
     /// Writes out and syncs everything, writes the hint file and releases the store's lock.
-    void close() {
+    void close()
+        requires persistent
+    {
         std::error_code ec;
-        close(ec);
+        close_files(ec);
         detail::throw_if(ec);
     }
-    void close(std::error_code& ec) noexcept {
-        static_assert(persistent, "kvforge: kvforge::memory has no files to close");
-        guarded(ec, [&] { backend_.close(ec); });
+    void close(std::error_code& ec) noexcept
+        requires persistent
+    {
+        close_files(ec);
+    }
+    template <class... Args>
+    void close(Args&&...)
+        requires(!persistent)
+    {
+        static_assert(detail::unavailable<Args...>, "kvforge: kvforge::memory has no files to close");
     }
 
     /// Whether the store can be used: always for memory, after open() for persistent stores.
@@ -263,41 +313,50 @@ public:
     }
 
     /// key's deadline, or nullopt when it has none (or is absent). Needs kvforge::expiring<>.
-    [[nodiscard]] std::optional<time_point> expiry(key_param key) const {
+    [[nodiscard]] std::optional<time_point> expiry(key_param key) const
+        requires expiring
+    {
         std::error_code ec;
-        std::optional<time_point> deadline = expiry(key, ec);
+        std::optional<time_point> deadline = deadline_of(key, ec);
         detail::throw_if(ec);
         return deadline;
     }
-    [[nodiscard]] std::optional<time_point> expiry(key_param key, std::error_code& ec) const noexcept {
-        static_assert(expiring, "kvforge: expiry() needs kvforge::expiring<> among the store's policies");
-        std::optional<time_point> result;
-        if constexpr (expiring) {
-            guarded(ec, [&] {
-                std::string scratch;
-                const std::string_view k = codec<Key>::encode(key, scratch);
-                if (k.size() > max_key_size) return;
-                if (const auto ticks = backend_.deadline(k, ec)) {
-                    result = time_point(typename clock::duration(static_cast<typename clock::rep>(*ticks)));
-                }
-            });
-        }
-        return result;
+    [[nodiscard]] std::optional<time_point> expiry(key_param key, std::error_code& ec) const noexcept
+        requires expiring
+    {
+        return deadline_of(key, ec);
+    }
+    template <class... Args>
+    std::optional<time_point> expiry(Args&&...) const
+        requires(!expiring)
+    {
+        static_assert(detail::unavailable<Args...>,
+                      "kvforge: expiry() needs kvforge::expiring<> among the store's policies");
+        return std::nullopt;
     }
 
     /// Removes every key whose deadline has come, in time proportional to their number;
     /// returns how many. Needs kvforge::expiring<>.
-    std::size_t purge_expired() {
+    std::size_t purge_expired()
+        requires expiring
+    {
         std::error_code ec;
-        const std::size_t purged = purge_expired(ec);
+        const std::size_t purged = purge(ec);
         detail::throw_if(ec);
         return purged;
     }
-    std::size_t purge_expired(std::error_code& ec) noexcept {
-        static_assert(expiring, "kvforge: purge_expired() needs kvforge::expiring<> among the store's policies");
-        std::size_t purged = 0;
-        if constexpr (expiring) guarded(ec, [&] { purged = backend_.purge_expired(ec); });
-        return purged;
+    std::size_t purge_expired(std::error_code& ec) noexcept
+        requires expiring
+    {
+        return purge(ec);
+    }
+    template <class... Args>
+    std::size_t purge_expired(Args&&...)
+        requires(!expiring)
+    {
+        static_assert(detail::unavailable<Args...>,
+                      "kvforge: purge_expired() needs kvforge::expiring<> among the store's policies");
+        return 0;
     }
 
     /// The value under key, or nullopt.
@@ -418,31 +477,31 @@ public:
 
     /// The stored bytes of key's value, without copying them: a view into the mapped
     /// file that stays valid as long as the returned pinned_value lives. Needs mmap_file.
-    [[nodiscard]] std::optional<pinned_value> get_view(key_param key) const {
+    [[nodiscard]] std::optional<pinned_value> get_view(key_param key) const
+        requires viewable
+    {
         std::error_code ec;
-        std::optional<pinned_value> view = get_view(key, ec);
+        std::optional<pinned_value> view = view_of(key, ec);
         detail::throw_if(ec);
         return view;
     }
-    [[nodiscard]] std::optional<pinned_value> get_view(key_param key, std::error_code& ec) const noexcept {
-        static_assert(!compressed,
+    [[nodiscard]] std::optional<pinned_value> get_view(key_param key, std::error_code& ec) const noexcept
+        requires viewable
+    {
+        return view_of(key, ec);
+    }
+    template <class... Args>
+    std::optional<pinned_value> get_view(Args&&...) const
+        requires(!viewable)
+    {
+        static_assert(detail::unavailable<Args...> || !compressed,
                       "kvforge: get_view() hands out a value's bytes in place in the file, and a compressed store "
                       "keeps them compressed there; use get() for a decompressed copy, or visit() for a view of "
                       "the decompressed bytes during a callback");
-        static_assert(compressed || requires(const backend_type& b, std::string_view k, pinned_value& out,
-                                             std::error_code& e) { b.read_pinned(k, out, e); },
+        static_assert(detail::unavailable<Args...> || compressed,
                       "kvforge: get_view() needs kvforge::mmap_file; with other stores use visit() for a view "
                       "during a callback, or get() for a copy");
-        std::optional<pinned_value> result;
-        if constexpr (!compressed) {
-            guarded(ec, [&] {
-                std::string scratch;
-                const std::string_view k = codec<Key>::encode(key, scratch);
-                pinned_value view;
-                if (k.size() <= max_key_size && backend_.read_pinned(k, view, ec)) result = std::move(view);
-            });
-        }
-        return result;
+        return std::nullopt;
     }
 
     /// Whether key exists.
@@ -503,67 +562,135 @@ public:
     }
 
     /// Blocks until the write with this sequence number is on disk. Needs async_worker.
-    void wait_durable(std::uint64_t sequence) {
+    void wait_durable(std::uint64_t sequence)
+        requires sequenced
+    {
         std::error_code ec;
-        wait_durable(sequence, ec);
+        wait_for(sequence, ec);
         detail::throw_if(ec);
     }
-    void wait_durable(std::uint64_t sequence, std::error_code& ec) noexcept {
-        static_assert(sequenced,
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) noexcept
+        requires sequenced
+    {
+        wait_for(sequence, ec);
+    }
+    template <class... Args>
+    void wait_durable(Args&&...)
+        requires(!sequenced)
+    {
+        static_assert(detail::unavailable<Args...>,
                       "kvforge: wait_durable() needs kvforge::async_worker; with sync_each a write is durable when "
                       "it returns, with buffered<> call sync()");
-        guarded(ec, [&] { backend_.wait_durable(sequence, ec); });
     }
     /// The sequence number up to which every write is on disk. Needs async_worker.
-    [[nodiscard]] std::uint64_t durable_seq() const {
-        static_assert(sequenced, "kvforge: durable_seq() needs kvforge::async_worker");
-        return backend_.durable_sequence();
+    [[nodiscard]] std::uint64_t durable_seq() const
+        requires sequenced
+    {
+        if constexpr (sequenced) {
+            return backend_.durable_sequence();
+        } else {
+            return 0;
+        }
+    }
+    template <class... Args>
+    std::uint64_t durable_seq(Args&&...) const
+        requires(!sequenced)
+    {
+        static_assert(detail::unavailable<Args...>, "kvforge: durable_seq() needs kvforge::async_worker");
+        return 0;
     }
 
     /// The keys in [from, to) with their values, in ascending key order, or in descending
     /// order (the same keys, largest first) with kvforge::descending. Needs an ordered index.
-    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order = ascending) const {
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order = ascending) const
+        requires index_policy::ordered
+    {
         return make_range(from, to, order, nullptr);
     }
     /// As scan(from, to); an error ends the iteration and is stored in ec, which must outlive the range.
-    [[nodiscard]] range_type scan(key_param from, key_param to, std::error_code& ec) const {
+    [[nodiscard]] range_type scan(key_param from, key_param to, std::error_code& ec) const
+        requires index_policy::ordered
+    {
         return make_range(from, to, ascending, &ec);
     }
     /// As scan(from, to, order); an error ends the iteration and is stored in ec, which must outlive the range.
-    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order, std::error_code& ec) const {
+    [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order, std::error_code& ec) const
+        requires index_policy::ordered
+    {
         return make_range(from, to, order, &ec);
     }
     /// Every key with its value, in ascending (or, with kvforge::descending, descending) key
     /// order. Needs an ordered index.
-    [[nodiscard]] range_type scan(scan_order order = ascending) const { return make_full_range(order, nullptr); }
+    [[nodiscard]] range_type scan(scan_order order = ascending) const
+        requires index_policy::ordered
+    {
+        return make_full_range(order, nullptr);
+    }
     /// As scan(order); an error ends the iteration and is stored in ec, which must outlive the range.
-    [[nodiscard]] range_type scan(scan_order order, std::error_code& ec) const { return make_full_range(order, &ec); }
+    [[nodiscard]] range_type scan(scan_order order, std::error_code& ec) const
+        requires index_policy::ordered
+    {
+        return make_full_range(order, &ec);
+    }
     /// The keys from `from` (included) to the end with their values: the keys >= from in
     /// ascending order, or with kvforge::descending the keys <= from, largest first.
     /// Needs an ordered index.
-    [[nodiscard]] range_type scan_from(key_param from, scan_order order = ascending) const {
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order = ascending) const
+        requires index_policy::ordered
+    {
         return make_open_range(from, order, nullptr);
     }
     /// As scan_from(from); an error ends the iteration and is stored in ec, which must outlive the range.
-    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const {
+    [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const
+        requires index_policy::ordered
+    {
         return make_open_range(from, ascending, &ec);
     }
     /// As scan_from(from, order); an error ends the iteration and is stored in ec, which must outlive the range.
-    [[nodiscard]] range_type scan_from(key_param from, scan_order order, std::error_code& ec) const {
+    [[nodiscard]] range_type scan_from(key_param from, scan_order order, std::error_code& ec) const
+        requires index_policy::ordered
+    {
         return make_open_range(from, order, &ec);
     }
     /// The keys that start with prefix (compared as encoded bytes) with their values, in
     /// ascending (or, with kvforge::descending, descending) key order.
-    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order = ascending) const {
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order = ascending) const
+        requires index_policy::ordered
+    {
         return make_prefix_range(prefix, order, nullptr);
     }
     /// As scan_prefix(prefix); an error ends the iteration and is stored in ec, which must outlive the range.
-    [[nodiscard]] range_type scan_prefix(key_param prefix, std::error_code& ec) const {
+    [[nodiscard]] range_type scan_prefix(key_param prefix, std::error_code& ec) const
+        requires index_policy::ordered
+    {
         return make_prefix_range(prefix, ascending, &ec);
     }
     /// As scan_prefix(prefix, order); an error ends the iteration and is stored in ec, which must outlive the range.
-    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order, std::error_code& ec) const {
+    [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order, std::error_code& ec) const
+        requires index_policy::ordered
+    {
         return make_prefix_range(prefix, order, &ec);
+    }
+    template <class... Args>
+    range_type scan(Args&&...) const
+        requires(!index_policy::ordered)
+    {
+        static_assert(detail::unavailable<Args...>,
+                      "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
+    }
+    template <class... Args>
+    range_type scan_from(Args&&...) const
+        requires(!index_policy::ordered)
+    {
+        static_assert(detail::unavailable<Args...>,
+                      "kvforge: scan_from() needs an ordered index; use kvforge::sorted_index");
+    }
+    template <class... Args>
+    range_type scan_prefix(Args&&...) const
+        requires(!index_policy::ordered)
+    {
+        static_assert(detail::unavailable<Args...>,
+                      "kvforge: scan_prefix() needs an ordered index; use kvforge::sorted_index");
     }
 
     /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
@@ -644,16 +771,25 @@ public:
     /// Copies the store, while writers go on, into directory dest (missing or empty):
     /// a store holding every write that returned before the call, verified before this
     /// returns (see README, "Online backup"). Throws kvforge::error on failure.
-    void backup(std::string_view dest) {
+    void backup(std::string_view dest)
+        requires persistent
+    {
         std::error_code ec;
-        backup(dest, ec);
+        copy_files(dest, ec);
         detail::throw_if(ec);
     }
-    void backup(std::string_view dest, std::error_code& ec) noexcept {
-        static_assert(persistent,
+    void backup(std::string_view dest, std::error_code& ec) noexcept
+        requires persistent
+    {
+        copy_files(dest, ec);
+    }
+    template <class... Args>
+    void backup(Args&&...)
+        requires(!persistent)
+    {
+        static_assert(detail::unavailable<Args...>,
                       "kvforge: a memory store has no files to back up; copy it into a file_log store with "
                       "kvforge::copy(src, dst)");
-        if constexpr (persistent) guarded(ec, [&] { backend_.backup(dest, ec); });
     }
 
     /// What snapshot() returns: a read-only view of the store as of the call.
@@ -668,7 +804,7 @@ public:
         requires detail::takes_snapshots<backend_type>
     {
         std::error_code ec;
-        std::optional<snapshot_type> taken = snapshot(ec);
+        std::optional<snapshot_type> taken = take_snapshot(ec);
         detail::throw_if(ec);
         return std::move(*taken);
     }
@@ -676,12 +812,7 @@ public:
     [[nodiscard]] std::optional<snapshot_type> snapshot(std::error_code& ec) noexcept
         requires detail::takes_snapshots<backend_type>
     {
-        std::optional<snapshot_type> taken;
-        guarded(ec, [&] {
-            auto view = backend_.snapshot(ec);
-            if (!ec) taken.emplace(std::move(view));
-        });
-        return taken;
+        return take_snapshot(ec);
     }
 
 private:
@@ -713,8 +844,79 @@ private:
     /// own tool reads a store's bytes whatever codecs wrote them. Only detail::store_access
     /// reaches it, so users' stores always check their codecs.
     void open_with_codecs(std::string_view path, const options& opts, const std::string& key_codec,
-                          const std::string& value_codec, std::uint64_t fingerprint, std::error_code& ec) noexcept {
-        guarded(ec, [&] { backend_.open(path, opts, io_policy{}, made_of(key_codec, value_codec, fingerprint), ec); });
+                          const std::string& value_codec, std::uint64_t fingerprint, std::error_code& ec) noexcept
+        requires persistent
+    {
+        if constexpr (persistent) {
+            guarded(ec,
+                    [&] { backend_.open(path, opts, io_policy{}, made_of(key_codec, value_codec, fingerprint), ec); });
+        }
+    }
+
+    // What the members a configuration may lack do, unconstrained, with `if constexpr` around
+    // what it lacks (see the class comment).
+    void open_files(std::string_view path, const options& opts, io_policy io, std::error_code& ec) noexcept {
+        if constexpr (persistent) {
+            guarded(ec, [&] {
+                const std::string key_codec = codec<Key>::name();
+                const std::string value_codec = codec<Value>::name();
+                backend_.open(path, opts, std::move(io),
+                              made_of(key_codec, value_codec, detail::codec_fingerprint(key_codec, value_codec)), ec);
+            });
+        }
+    }
+    void close_files(std::error_code& ec) noexcept {
+        if constexpr (persistent) guarded(ec, [&] { backend_.close(ec); });
+    }
+    void copy_files(std::string_view dest, std::error_code& ec) noexcept {
+        if constexpr (persistent) guarded(ec, [&] { backend_.backup(dest, ec); });
+    }
+    std::optional<time_point> deadline_of(key_param key, std::error_code& ec) const noexcept {
+        std::optional<time_point> result;
+        if constexpr (expiring) {
+            guarded(ec, [&] {
+                std::string scratch;
+                const std::string_view k = codec<Key>::encode(key, scratch);
+                if (k.size() > max_key_size) return;
+                if (const auto ticks = backend_.deadline(k, ec)) {
+                    result = time_point(typename clock::duration(static_cast<typename clock::rep>(*ticks)));
+                }
+            });
+        }
+        return result;
+    }
+    std::size_t purge(std::error_code& ec) noexcept {
+        std::size_t purged = 0;
+        if constexpr (expiring) guarded(ec, [&] { purged = backend_.purge_expired(ec); });
+        return purged;
+    }
+    std::optional<pinned_value> view_of(key_param key, std::error_code& ec) const noexcept {
+        std::optional<pinned_value> result;
+        if constexpr (viewable) {
+            guarded(ec, [&] {
+                std::string scratch;
+                const std::string_view k = codec<Key>::encode(key, scratch);
+                pinned_value view;
+                if (k.size() <= max_key_size && backend_.read_pinned(k, view, ec)) result = std::move(view);
+            });
+        }
+        return result;
+    }
+    void wait_for(std::uint64_t sequence, std::error_code& ec) noexcept {
+        if constexpr (sequenced) guarded(ec, [&] { backend_.wait_durable(sequence, ec); });
+    }
+    void configure(const options& opts, std::error_code& ec) {
+        if constexpr (!persistent) backend_.configure(opts, ec);
+    }
+    std::optional<snapshot_type> take_snapshot(std::error_code& ec) noexcept {
+        std::optional<snapshot_type> taken;
+        if constexpr (detail::takes_snapshots<backend_type>) {
+            guarded(ec, [&] {
+                auto view = backend_.snapshot(ec);
+                if (!ec) taken.emplace(std::move(view));
+            });
+        }
+        return taken;
     }
 
     /// This store's composition with these codecs, as its MANIFEST records it.
@@ -809,24 +1011,18 @@ private:
     }
 
     range_type make_range(key_param from, key_param to, scan_order order, std::error_code* ec) const {
-        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
         return range_type(backend_, detail::scan_bounds::between(encoded(from), encoded(to), order), ec);
     }
 
     range_type make_full_range(scan_order order, std::error_code* ec) const {
-        static_assert(index_policy::ordered, "kvforge: scan() needs an ordered index; use kvforge::sorted_index");
         return range_type(backend_, detail::scan_bounds::everything(order), ec);
     }
 
     range_type make_open_range(key_param from, scan_order order, std::error_code* ec) const {
-        static_assert(index_policy::ordered,
-                      "kvforge: scan_from() needs an ordered index; use kvforge::sorted_index");
         return range_type(backend_, detail::scan_bounds::starting_at(encoded(from), order), ec);
     }
 
     range_type make_prefix_range(key_param prefix, scan_order order, std::error_code* ec) const {
-        static_assert(index_policy::ordered,
-                      "kvforge: scan_prefix() needs an ordered index; use kvforge::sorted_index");
         return range_type(backend_, detail::scan_bounds::with_prefix(encoded(prefix), order), ec);
     }
 
