@@ -1469,19 +1469,7 @@ public:
     /// the key is new.
     template <class OnReplace>
     bool upsert(std::string_view key, std::string_view payload, OnReplace&& on_replace) {
-        const std::uint64_t hash = hash_bytes(key);
-        if (size_ != 0) {
-            const position at = locate(key, hash);
-            if (at.group != npos) {
-                replace(at, key, payload, on_replace);
-                return false;
-            }
-        }
-        if (size_ + 1 > max_load_) make_room();
-        const record_arena::ref r = arena_.append(key, payload);
-        place(home_of(hash), tag_of(hash), slot_word(hash, r));
-        ++size_;
-        return true;
+        return upsert_hashed(key, hash_bytes(key), payload, on_replace);
     }
 
     /// Upserts count records as count upsert() calls in order would (a key given twice ends
@@ -1507,20 +1495,9 @@ public:
         std::size_t added = 0;
         for (std::size_t i = 0; i < count; ++i) {
             if (i + ahead < count) request_group(i + ahead);
-            const std::uint64_t hash = hashes[i % ring];
-            const std::string_view key = key_of(i);
-            const std::string_view payload = payload_of(i);
-            const position at = size_ != 0 ? locate(key, hash) : position{};
-            if (at.group != npos) {
-                auto replaced = [&](std::string_view old) { on_replace(i, old); };
-                replace(at, key, payload, replaced);
-                continue;
-            }
             // Growing rehashes into a new array; homes come from the hashes, so they still hold.
-            if (size_ + 1 > max_load_) make_room();
-            place(home_of(hash), tag_of(hash), slot_word(hash, arena_.append(key, payload)));
-            ++size_;
-            ++added;
+            auto replaced = [&](std::string_view old) { on_replace(i, old); };
+            if (upsert_hashed(key_of(i), hashes[i % ring], payload_of(i), replaced)) ++added;
         }
         return added;
     }
@@ -1615,6 +1592,23 @@ private:
     /// The most records a table of groups groups holds before it grows: 7/8 of its slots.
     [[nodiscard]] static std::size_t load_limit(std::size_t groups) noexcept {
         return groups * hash_group::width / 8 * 7;
+    }
+
+    /// upsert() of key, whose hash is given.
+    template <class OnReplace>
+    bool upsert_hashed(std::string_view key, std::uint64_t hash, std::string_view payload, OnReplace& on_replace) {
+        if (size_ != 0) {
+            const position at = locate(key, hash);
+            if (at.group != npos) {
+                replace(at, key, payload, on_replace);
+                return false;
+            }
+        }
+        if (size_ + 1 > max_load_) make_room();
+        const record_arena::ref r = arena_.append(key, payload);
+        place(home_of(hash), tag_of(hash), slot_word(hash, r));
+        ++size_;
+        return true;
     }
 
     /// The slot holding key (whose hash is hash), or a position with group npos.
@@ -11742,10 +11736,6 @@ public:
         append_bytes(entry_bytes_);
     }
 
-    /// Makes room for the blocks of a file of bytes bytes, so that adding entries does not
-    /// move the list of blocks.
-    void reserve(std::size_t bytes) { blocks_.reserve(bytes / block_size + 1); }
-
     /// Lists the record entry describes (its offset at or after the previous one's end).
     void add(const hint_entry& entry) {
         entry_bytes_.clear();
@@ -12582,8 +12572,8 @@ struct recovered_log {
 /// Opens a log store's segments and rebuilds its index (table) from them. It refers to
 /// the engine's I/O policy, directory, options and composition, and to its reader, which
 /// maps the segments it reads. Files is the engine, which makes files for recovery as
-/// for everything else, so that stats() counts their syncs and bytes: start_segment,
-/// publish_segment, write_hint_of and sync_directory.
+/// for everything else, so that stats() counts their syncs and bytes: create_segment,
+/// write_hint_of and sync_directory.
 template <class IO, class Table, class Reader, class Files>
 class log_recovery {
     using io_type = IO;
@@ -12660,7 +12650,7 @@ public:
         // The directory refused a missing store unless this open may create one.
         if (state_->segments.empty()) {
             segment_pointer first;
-            if (!create_segment(first, ec)) return false;
+            if (!files_.create_segment(state_->next_id++, first, ec)) return false;
             state_->segments.add(first);
             make_active(std::move(first));
             return true;
@@ -12694,7 +12684,7 @@ public:
         }
         if (last_hint && last->hint_covered != last->size) files_.write_hint_of(*last, *last_hint);
         segment_pointer next;
-        if (!create_segment(next, ec)) return false;
+        if (!files_.create_segment(state_->next_id++, next, ec)) return false;
         state_->segments.add(next);
         make_active(std::move(next));
         return true;
@@ -12868,10 +12858,7 @@ private:
                     if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
                 }
                 state_->records += entries;
-                if (gather || (build && covered_end < in.size)) {
-                    hint.emplace(identity(in));
-                    hint->reserve(static_cast<std::size_t>(size));  // the new hint lists as much at least
-                }
+                if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
             },
             [&](const hint_entry& entry) { batch.push(entry, apply_puts, apply); });
         batch.flush(apply_puts);
@@ -12879,13 +12866,6 @@ private:
         in.hint_bytes = size;
         in.hint_covered = covered;
         scan_from = covered;
-    }
-
-    /// Creates the next segment the writer appends to, holding only its header, through
-    /// a synced .tmp and a rename; it replays after every earlier one.
-    bool create_segment(segment_pointer& out, std::error_code& ec) {
-        const std::uint32_t id = state_->next_id++;
-        return files_.start_segment(id, id, out, ec) && files_.publish_segment(*out, ec);
     }
 
     /// Makes `next`, which holds only its header, the segment the writer appends to.
@@ -13548,7 +13528,7 @@ public:
         });
         if (!ok || !outputs.finish(ec)) return false;
         segment_pointer next;
-        if (!outputs.publish(ec) || !engine_.create_segment(next, ec)) {
+        if (!outputs.publish(ec) || !engine_.create_segment(engine_.new_segment_id(), next, ec)) {
             // Some outputs may be in place: this store object must not write on as if
             // nothing had (its next writes would replay before them).
             engine_.failure_.record(ec);
@@ -14394,7 +14374,7 @@ class log_backend {
     using segment_type = typename types::segment_type;
     using segment_pointer = typename types::segment_pointer;
     friend class segment_compaction<Policies, log_backend>;
-    // Recovery makes its files through start_segment, publish_segment, write_hint_of and sync_directory.
+    // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
 public:
@@ -15149,7 +15129,7 @@ private:
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
         segment_pointer next;
-        if (!create_segment(next, ec)) return false;
+        if (!create_segment(new_segment_id(), next, ec)) return false;
         pending_hints_.reserve(pending_hints_.size() + 1);  // so that nothing below throws
         const std::uint64_t end = writer_->end();
         const write_lock lock(mutex_);
@@ -15246,11 +15226,10 @@ private:
         return file.sync(ec);
     }
 
-    /// Creates the next segment the writer appends to, holding only its header, through
-    /// a synced .tmp and a rename.
-    bool create_segment(segment_pointer& out, std::error_code& ec) {
-        // A segment the writer starts replays after every earlier one.
-        const std::uint32_t id = new_segment_id();
+    /// Creates segment `id`, the next one the writer appends to, holding only its header,
+    /// through a synced .tmp and a rename; it replays after every earlier one (its order is
+    /// its id, the highest yet).
+    bool create_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
         return start_segment(id, id, out, ec) && publish_segment(*out, ec);
     }
 

@@ -133,19 +133,7 @@ public:
     /// the key is new.
     template <class OnReplace>
     bool upsert(std::string_view key, std::string_view payload, OnReplace&& on_replace) {
-        const std::uint64_t hash = hash_bytes(key);
-        if (size_ != 0) {
-            const position at = locate(key, hash);
-            if (at.group != npos) {
-                replace(at, key, payload, on_replace);
-                return false;
-            }
-        }
-        if (size_ + 1 > max_load_) make_room();
-        const record_arena::ref r = arena_.append(key, payload);
-        place(home_of(hash), tag_of(hash), slot_word(hash, r));
-        ++size_;
-        return true;
+        return upsert_hashed(key, hash_bytes(key), payload, on_replace);
     }
 
     /// Upserts count records as count upsert() calls in order would (a key given twice ends
@@ -171,20 +159,9 @@ public:
         std::size_t added = 0;
         for (std::size_t i = 0; i < count; ++i) {
             if (i + ahead < count) request_group(i + ahead);
-            const std::uint64_t hash = hashes[i % ring];
-            const std::string_view key = key_of(i);
-            const std::string_view payload = payload_of(i);
-            const position at = size_ != 0 ? locate(key, hash) : position{};
-            if (at.group != npos) {
-                auto replaced = [&](std::string_view old) { on_replace(i, old); };
-                replace(at, key, payload, replaced);
-                continue;
-            }
             // Growing rehashes into a new array; homes come from the hashes, so they still hold.
-            if (size_ + 1 > max_load_) make_room();
-            place(home_of(hash), tag_of(hash), slot_word(hash, arena_.append(key, payload)));
-            ++size_;
-            ++added;
+            auto replaced = [&](std::string_view old) { on_replace(i, old); };
+            if (upsert_hashed(key_of(i), hashes[i % ring], payload_of(i), replaced)) ++added;
         }
         return added;
     }
@@ -279,6 +256,23 @@ private:
     /// The most records a table of groups groups holds before it grows: 7/8 of its slots.
     [[nodiscard]] static std::size_t load_limit(std::size_t groups) noexcept {
         return groups * hash_group::width / 8 * 7;
+    }
+
+    /// upsert() of key, whose hash is given.
+    template <class OnReplace>
+    bool upsert_hashed(std::string_view key, std::uint64_t hash, std::string_view payload, OnReplace& on_replace) {
+        if (size_ != 0) {
+            const position at = locate(key, hash);
+            if (at.group != npos) {
+                replace(at, key, payload, on_replace);
+                return false;
+            }
+        }
+        if (size_ + 1 > max_load_) make_room();
+        const record_arena::ref r = arena_.append(key, payload);
+        place(home_of(hash), tag_of(hash), slot_word(hash, r));
+        ++size_;
+        return true;
     }
 
     /// The slot holding key (whose hash is hash), or a position with group npos.

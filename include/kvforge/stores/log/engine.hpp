@@ -117,7 +117,7 @@ class log_backend {
     using segment_type = typename types::segment_type;
     using segment_pointer = typename types::segment_pointer;
     friend class segment_compaction<Policies, log_backend>;
-    // Recovery makes its files through start_segment, publish_segment, write_hint_of and sync_directory.
+    // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
 public:
@@ -872,7 +872,7 @@ private:
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
         segment_pointer next;
-        if (!create_segment(next, ec)) return false;
+        if (!create_segment(new_segment_id(), next, ec)) return false;
         pending_hints_.reserve(pending_hints_.size() + 1);  // so that nothing below throws
         const std::uint64_t end = writer_->end();
         const write_lock lock(mutex_);
@@ -969,11 +969,10 @@ private:
         return file.sync(ec);
     }
 
-    /// Creates the next segment the writer appends to, holding only its header, through
-    /// a synced .tmp and a rename.
-    bool create_segment(segment_pointer& out, std::error_code& ec) {
-        // A segment the writer starts replays after every earlier one.
-        const std::uint32_t id = new_segment_id();
+    /// Creates segment `id`, the next one the writer appends to, holding only its header,
+    /// through a synced .tmp and a rename; it replays after every earlier one (its order is
+    /// its id, the highest yet).
+    bool create_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
         return start_segment(id, id, out, ec) && publish_segment(*out, ec);
     }
 

@@ -152,10 +152,6 @@ public:
         append_bytes(entry_bytes_);
     }
 
-    /// Makes room for the blocks of a file of bytes bytes, so that adding entries does not
-    /// move the list of blocks.
-    void reserve(std::size_t bytes) { blocks_.reserve(bytes / block_size + 1); }
-
     /// Lists the record entry describes (its offset at or after the previous one's end).
     void add(const hint_entry& entry) {
         entry_bytes_.clear();

@@ -60,8 +60,8 @@ struct recovered_log {
 /// Opens a log store's segments and rebuilds its index (table) from them. It refers to
 /// the engine's I/O policy, directory, options and composition, and to its reader, which
 /// maps the segments it reads. Files is the engine, which makes files for recovery as
-/// for everything else, so that stats() counts their syncs and bytes: start_segment,
-/// publish_segment, write_hint_of and sync_directory.
+/// for everything else, so that stats() counts their syncs and bytes: create_segment,
+/// write_hint_of and sync_directory.
 template <class IO, class Table, class Reader, class Files>
 class log_recovery {
     using io_type = IO;
@@ -138,7 +138,7 @@ public:
         // The directory refused a missing store unless this open may create one.
         if (state_->segments.empty()) {
             segment_pointer first;
-            if (!create_segment(first, ec)) return false;
+            if (!files_.create_segment(state_->next_id++, first, ec)) return false;
             state_->segments.add(first);
             make_active(std::move(first));
             return true;
@@ -172,7 +172,7 @@ public:
         }
         if (last_hint && last->hint_covered != last->size) files_.write_hint_of(*last, *last_hint);
         segment_pointer next;
-        if (!create_segment(next, ec)) return false;
+        if (!files_.create_segment(state_->next_id++, next, ec)) return false;
         state_->segments.add(next);
         make_active(std::move(next));
         return true;
@@ -346,10 +346,7 @@ private:
                     if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
                 }
                 state_->records += entries;
-                if (gather || (build && covered_end < in.size)) {
-                    hint.emplace(identity(in));
-                    hint->reserve(static_cast<std::size_t>(size));  // the new hint lists as much at least
-                }
+                if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
             },
             [&](const hint_entry& entry) { batch.push(entry, apply_puts, apply); });
         batch.flush(apply_puts);
@@ -357,13 +354,6 @@ private:
         in.hint_bytes = size;
         in.hint_covered = covered;
         scan_from = covered;
-    }
-
-    /// Creates the next segment the writer appends to, holding only its header, through
-    /// a synced .tmp and a rename; it replays after every earlier one.
-    bool create_segment(segment_pointer& out, std::error_code& ec) {
-        const std::uint32_t id = state_->next_id++;
-        return files_.start_segment(id, id, out, ec) && files_.publish_segment(*out, ec);
     }
 
     /// Makes `next`, which holds only its header, the segment the writer appends to.

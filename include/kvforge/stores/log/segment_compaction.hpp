@@ -255,7 +255,7 @@ public:
         });
         if (!ok || !outputs.finish(ec)) return false;
         segment_pointer next;
-        if (!outputs.publish(ec) || !engine_.create_segment(next, ec)) {
+        if (!outputs.publish(ec) || !engine_.create_segment(engine_.new_segment_id(), next, ec)) {
             // Some outputs may be in place: this store object must not write on as if
             // nothing had (its next writes would replay before them).
             engine_.failure_.record(ec);
