@@ -11710,6 +11710,11 @@ public:
         }
         p = put_varint(p, entry.offset - end_);
         out.append(fields, static_cast<std::size_t>(p - fields));
+        resume_after(entry);
+    }
+
+    /// Goes on from entry, the last one listed so far (entries listed without append()).
+    void resume_after(const hint_entry& entry) {
         previous_key_.assign(entry.key);
         end_ = entry.offset + entry.record_size();
     }
@@ -11742,6 +11747,16 @@ public:
         encoder_.append(entry_bytes_, entry);
         append_bytes(entry_bytes_);
         ++entries_;
+    }
+
+    /// Lists `count` entries already encoded one after another (the entries of a hint
+    /// read_hint accepted, as it holds them), the last of them `last`: a copy of their
+    /// bytes, where add() would decode and encode each again. Only before any add().
+    void add_encoded(std::string_view encoded, std::uint64_t count, const hint_entry& last) {
+        if (count == 0) return;
+        append_bytes(encoded);
+        entries_ += count;
+        encoder_.resume_after(last);
     }
 
     /// The finished file, covering the data file up to covered_end: the pieces to write one
@@ -11793,6 +11808,12 @@ private:
     }
     const std::uint64_t most = (hint_size - file_header::size - 16 - 4) / 4;
     return std::min(file_header::get_le64(head.data() + file_header::size + 8), most);
+}
+
+/// The encoded entries of a hint file whose bytes read_hint accepted: what lies between
+/// the body's counts and the CRC.
+[[nodiscard]] inline std::string_view hint_encoded_entries(std::string_view hint) noexcept {
+    return hint.substr(file_header::size + 16, hint.size() - file_header::size - 16 - 4);
 }
 
 /// Gathers a hint's puts into runs of up to `capacity`, each entry with a copy of its key,
@@ -12831,9 +12852,19 @@ private:
             file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
         if (!mapping) return;
         const bool build = options_.write_hints && !options_.read_only;
+        // When the entries are gathered, they go in as the hint's bytes at the end; only
+        // the last is kept from the way, for the entries added after it.
+        std::uint64_t listed = 0;
+        std::uint64_t to_list = 0;
+        hint_entry last;
+        std::string last_key;
         const auto apply_listing = [&](const hint_entry& entry) {
             add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
-            if (hint) hint->add(entry);
+            if (++listed == to_list && hint) {
+                last = entry;
+                last_key.assign(entry.key);
+                last.key = last_key;
+            }
         };
         const auto apply = [&](const hint_entry& entry) {
             apply_listing(entry);
@@ -12858,11 +12889,14 @@ private:
                     if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
                 }
                 state_->records += entries;
+                to_list = entries;
                 if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
             },
             [&](const hint_entry& entry) { batch.push(entry, apply_puts, apply); });
         batch.flush(apply_puts);
         if (covered == 0) return;
+        const std::string_view bytes(mapping->data(), mapping->length());
+        if (hint) hint->add_encoded(hint_encoded_entries(bytes), to_list, last);
         in.hint_bytes = size;
         in.hint_covered = covered;
         scan_from = covered;

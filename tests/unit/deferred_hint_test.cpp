@@ -2,10 +2,12 @@
 // that closed it: by the next write (single_thread) or on the compaction thread
 // (thread_safe). close() writes the hints still pending, and the next open reads the
 // segment from its hint; a segment retired before its hint was written gets none.
+// A store reopened onto its last segment carries that segment's hint on into its next one.
 
 #include <catch2/catch.hpp>
 
 #include <kvforge/kvforge.hpp>
+#include <kvforge/stores/log/hint.hpp>
 
 #include <cstdint>
 #include <filesystem>
@@ -13,6 +15,8 @@
 #include <string>
 #include <system_error>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 #include "../support/file_bytes.hpp"
 #include "../support/temp_dir.hpp"
@@ -132,4 +136,54 @@ TEST_CASE("a segment retired before its hint was written gets none", "[hint][seg
     store_type db(path.string(), small_segments());
     CHECK(db.size() == static_cast<std::size_t>(count) + 1);
     CHECK(db.get("key3") == std::optional<std::string>(value_of(3)));
+}
+
+TEST_CASE("a store reopened onto its last segment lists that segment's earlier records and its new ones in its hint",
+          "[hint][segments]") {
+    namespace kd = kvforge::detail;
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::single_thread>;
+    temp_dir dir;
+    const fs::path path = dir / "db";
+    std::vector<std::pair<kd::record_type, std::string>> expected;
+    const auto put = [&](store_type& db, int i, int round) {
+        db.put("key" + std::to_string(i), value_of(i + round));
+        expected.emplace_back(kd::record_type::put, "key" + std::to_string(i));
+    };
+    const auto erase = [&](store_type& db, int i) {
+        REQUIRE(db.erase("key" + std::to_string(i)));
+        expected.emplace_back(kd::record_type::erase, "key" + std::to_string(i));
+    };
+    {
+        store_type db(path.string());
+        for (int i = 0; i < 100; ++i) put(db, i, 0);
+        erase(db, 5);
+    }
+    {
+        // Appends to the same segment, whose hint so far was read at open.
+        store_type db(path.string());
+        for (int i = 100; i < 150; ++i) put(db, i, 0);
+        put(db, 1, 7);
+        erase(db, 7);
+        CHECK(db.stats().segments == 1);
+    }
+
+    const std::string data = read_file(path / first_data);
+    kd::file_header header;
+    REQUIRE(kd::file_header::decode(data, kd::file_kind::data, header) == kd::file_header::problem::none);
+    const kd::hint_identity identity{header.generation, header.codec_fingerprint, header.file_id,
+                                     kd::file_header::size_of(header.version)};
+    std::vector<std::pair<kd::record_type, std::string>> listed;
+    const std::uint64_t covered = kd::read_hint(
+        read_file(path / first_hint), identity, data.size(), [](std::uint64_t, std::uint64_t) {},
+        [&](const kd::hint_entry& entry) { listed.emplace_back(entry.type, std::string(entry.key)); });
+    CHECK(covered == data.size());
+    CHECK(listed == expected);
+
+    // The next open reads that hint, and finds what was written.
+    store_type db(path.string());
+    CHECK(db.size() == 148);
+    CHECK(db.get("key1") == std::optional<std::string>(value_of(8)));
+    CHECK(db.get("key149") == std::optional<std::string>(value_of(149)));
+    CHECK_FALSE(db.get("key5"));
+    CHECK_FALSE(db.get("key7"));
 }

@@ -280,6 +280,58 @@ TEST_CASE("a hint built in blocks reads back whole, entries across block boundar
     CHECK(all_match);
 }
 
+TEST_CASE("a hint's entries taken over as bytes, then added to, make the hint adding them all makes",
+          "[record_format]") {
+    const kd::hint_identity data{3, 0x77, 12, kd::file_header::size};
+    // Keys sharing prefixes, a tombstone and puts with a deadline and a tag, so that the
+    // entries added after the copied ones depend on the last copied key and record end.
+    std::vector<std::string> keys;
+    for (int i = 0; i < 3000; ++i) keys.push_back("user:" + std::to_string(i * 31 % 1000) + std::string(i % 7, 'x'));
+    std::vector<kd::hint_entry> entries;
+    std::uint64_t at = kd::file_header::size;
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+        kd::hint_entry entry;
+        entry.key = keys[i];
+        if (i % 97 == 5) {
+            entry.type = kd::record_type::erase;
+        } else {
+            entry.value_size = static_cast<std::uint32_t>(i % 200);
+            if (i % 11 == 0) {
+                entry.flags = kd::record_flag::deadline | kd::record_flag::tag;
+                entry.deadline = static_cast<std::int64_t>(i) * 1000;
+                entry.tag = static_cast<unsigned char>(i);
+            }
+        }
+        entry.offset = at + i % 3;
+        at = entry.offset + entry.record_size();
+        entries.push_back(entry);
+    }
+    for (const std::size_t split : {std::size_t{0}, std::size_t{1}, std::size_t{1500}, entries.size()}) {
+        kd::hint_builder first(data);
+        std::uint64_t first_end = kd::file_header::size;
+        for (std::size_t i = 0; i < split; ++i) {
+            first.add(entries[i]);
+            first_end = entries[i].offset + entries[i].record_size();
+        }
+        const std::string first_bytes = joined(first.finish(first_end));
+        std::uint64_t listed = 0;
+        REQUIRE(kd::read_hint(
+                    first_bytes, data, first_end, [&](std::uint64_t count, std::uint64_t) { listed = count; },
+                    [](const kd::hint_entry&) {}) == first_end);
+        REQUIRE(listed == split);
+
+        kd::hint_builder continued(data);
+        continued.add_encoded(kd::hint_encoded_entries(first_bytes), listed,
+                              split == 0 ? kd::hint_entry{} : entries[split - 1]);
+        kd::hint_builder whole(data);
+        for (std::size_t i = 0; i < entries.size(); ++i) {
+            if (i >= split) continued.add(entries[i]);
+            whole.add(entries[i]);
+        }
+        CHECK(joined(continued.finish(at)) == joined(whole.finish(at)));
+    }
+}
+
 TEST_CASE("a hint's head gives its entry count, bounded by what the file can list", "[record_format]") {
     const kd::hint_identity data{4, 0xabcdef, 77, kd::file_header::size};
     kd::hint_builder builder(data);

@@ -126,6 +126,11 @@ public:
         }
         p = put_varint(p, entry.offset - end_);
         out.append(fields, static_cast<std::size_t>(p - fields));
+        resume_after(entry);
+    }
+
+    /// Goes on from entry, the last one listed so far (entries listed without append()).
+    void resume_after(const hint_entry& entry) {
         previous_key_.assign(entry.key);
         end_ = entry.offset + entry.record_size();
     }
@@ -158,6 +163,16 @@ public:
         encoder_.append(entry_bytes_, entry);
         append_bytes(entry_bytes_);
         ++entries_;
+    }
+
+    /// Lists `count` entries already encoded one after another (the entries of a hint
+    /// read_hint accepted, as it holds them), the last of them `last`: a copy of their
+    /// bytes, where add() would decode and encode each again. Only before any add().
+    void add_encoded(std::string_view encoded, std::uint64_t count, const hint_entry& last) {
+        if (count == 0) return;
+        append_bytes(encoded);
+        entries_ += count;
+        encoder_.resume_after(last);
     }
 
     /// The finished file, covering the data file up to covered_end: the pieces to write one
@@ -209,6 +224,12 @@ private:
     }
     const std::uint64_t most = (hint_size - file_header::size - 16 - 4) / 4;
     return std::min(file_header::get_le64(head.data() + file_header::size + 8), most);
+}
+
+/// The encoded entries of a hint file whose bytes read_hint accepted: what lies between
+/// the body's counts and the CRC.
+[[nodiscard]] inline std::string_view hint_encoded_entries(std::string_view hint) noexcept {
+    return hint.substr(file_header::size + 16, hint.size() - file_header::size - 16 - 4);
 }
 
 /// Gathers a hint's puts into runs of up to `capacity`, each entry with a copy of its key,

@@ -319,9 +319,19 @@ private:
             file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
         if (!mapping) return;
         const bool build = options_.write_hints && !options_.read_only;
+        // When the entries are gathered, they go in as the hint's bytes at the end; only
+        // the last is kept from the way, for the entries added after it.
+        std::uint64_t listed = 0;
+        std::uint64_t to_list = 0;
+        hint_entry last;
+        std::string last_key;
         const auto apply_listing = [&](const hint_entry& entry) {
             add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
-            if (hint) hint->add(entry);
+            if (++listed == to_list && hint) {
+                last = entry;
+                last_key.assign(entry.key);
+                last.key = last_key;
+            }
         };
         const auto apply = [&](const hint_entry& entry) {
             apply_listing(entry);
@@ -346,11 +356,14 @@ private:
                     if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
                 }
                 state_->records += entries;
+                to_list = entries;
                 if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
             },
             [&](const hint_entry& entry) { batch.push(entry, apply_puts, apply); });
         batch.flush(apply_puts);
         if (covered == 0) return;
+        const std::string_view bytes(mapping->data(), mapping->length());
+        if (hint) hint->add_encoded(hint_encoded_entries(bytes), to_list, last);
         in.hint_bytes = size;
         in.hint_covered = covered;
         scan_from = covered;
