@@ -12573,6 +12573,7 @@ private:
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -12601,10 +12602,10 @@ public:
     /// A clear record: every entry gathered so far is dropped.
     void clear() noexcept {
         entries_.clear();
-        keys_.clear();
+        count_ = 0;
     }
 
-    [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
+    [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
 
     /// Fills table, which must be empty, with the live records the entries leave: per key
     /// the last entry, unless that is an erase. Calls retired(std::string_view key,
@@ -12613,78 +12614,102 @@ public:
     template <sorted_buildable Table, class Retired>
     void build(Table& table, Retired&& retired) {
         const std::vector<ordered> order = sorted();
+        // In key order the entries are read at random: each is requested ahead of its turn.
+        const auto request = [&](std::size_t i) {
+            if (i + lookahead < order.size()) __builtin_prefetch(entries_.data() + order[i + lookahead].at);
+        };
+        for (std::size_t i = 0; i < lookahead && i < order.size(); ++i)
+            __builtin_prefetch(entries_.data() + order[i].at);
         char payload[record_location::max_encoded_size];
-        std::size_t at = 0;
+        std::size_t i = 0;
         // The next key that is live at the end, retiring the puts it supersedes on the way.
         table.assign_sorted(
             [&](std::string_view& key, std::string_view& out) {
-                while (at < order.size()) {
-                    const std::size_t first = at;
-                    key = key_of(order[first].index);
-                    const entry* last_put = nullptr;
-                    for (;
-                         at < order.size() && order[at].prefix == order[first].prefix && key_of(order[at].index) == key;
-                         ++at) {
-                        const entry& e = entries_[order[at].index];
-                        if (last_put != nullptr) {
-                            retired(key, std::string_view(payload, last_put->where.encode(payload)));
-                        }
-                        last_put = e.erased ? nullptr : &e;
+                while (i < order.size()) {
+                    const std::uint64_t prefix = order[i].prefix;
+                    entry_head last = head_at(order[i].at);
+                    key = key_at(order[i].at, last);
+                    request(i++);
+                    // Later entries of the same key: each retires the put before it.
+                    while (i < order.size() && order[i].prefix == prefix) {
+                        const entry_head next = head_at(order[i].at);
+                        if (key_at(order[i].at, next) != key) break;
+                        if (!last.erased) retired(key, std::string_view(payload, last.where.encode(payload)));
+                        last = next;
+                        request(i++);
                     }
-                    if (last_put != nullptr) {
-                        out = std::string_view(payload, last_put->where.encode(payload));
+                    if (!last.erased) {
+                        out = std::string_view(payload, last.where.encode(payload));
                         return true;
                     }
                 }
                 return false;
             },
             Table::leaf_entries_with_room);
-        std::vector<entry>().swap(entries_);
-        std::string().swap(keys_);
+        std::string().swap(entries_);
+        count_ = 0;
     }
 
 private:
-    struct entry {
-        std::uint64_t key_at;  // in keys_
+    // How many entries ahead of the build they are requested.
+    static constexpr std::size_t lookahead = 16;
+
+    // What an entry holds besides its key, which follows it in entries_: an entry is
+    // then one place in memory, one cache miss when the build reads it in key order.
+    struct entry_head {
+        record_location where;  // of a put
         std::uint32_t key_size;
         bool erased;
-        record_location where;  // of a put
     };
 
     // An entry's place in key order: the 8 bytes of its key after those all keys share,
-    // and its index in replay order.
+    // and where in entries_ it starts (which is in replay order).
     struct ordered {
         std::uint64_t prefix;
-        std::size_t index;
+        std::size_t at;
     };
 
     void add(std::string_view key, const record_location& where, bool erased) {
-        entries_.push_back({keys_.size(), static_cast<std::uint32_t>(key.size()), erased, where});
-        keys_.append(key);
+        const entry_head head{where, static_cast<std::uint32_t>(key.size()), erased};
+        entries_.append(reinterpret_cast<const char*>(&head), sizeof head);
+        entries_.append(key);
+        ++count_;
     }
 
-    [[nodiscard]] std::string_view key_of(std::size_t i) const noexcept {
-        return {keys_.data() + entries_[i].key_at, entries_[i].key_size};
+    [[nodiscard]] entry_head head_at(std::size_t at) const noexcept {
+        entry_head head;
+        std::memcpy(&head, entries_.data() + at, sizeof head);
+        return head;
     }
+
+    [[nodiscard]] std::string_view key_at(std::size_t at, const entry_head& head) const noexcept {
+        return {entries_.data() + at + sizeof head, head.key_size};
+    }
+
+    [[nodiscard]] std::string_view key_at(std::size_t at) const noexcept { return key_at(at, head_at(at)); }
 
     // The entries in key order, those of one key in replay order.
     [[nodiscard]] std::vector<ordered> sorted() const {
-        std::vector<ordered> order(entries_.size());
+        std::vector<ordered> order;
+        order.reserve(count_);
+        for (std::size_t at = 0; at < entries_.size(); at += sizeof(entry_head) + head_at(at).key_size) {
+            order.push_back({0, at});
+        }
         if (order.empty()) return order;
         // Bytes every key begins with: skipped, so that the prefixes tell keys such as
         // "user:00001234" apart.
-        const std::string_view first = key_of(0);
+        const std::string_view first = key_at(0);
         std::size_t shared = first.size();
-        for (std::size_t i = 1; i < entries_.size() && shared != 0; ++i) {
-            const std::string_view key = key_of(i);
+        for (std::size_t i = 1; i < order.size() && shared != 0; ++i) {
+            const std::string_view key = key_at(order[i].at);
             const std::size_t n = std::min(shared, key.size());
             std::size_t same = 0;
             while (same < n && key[same] == first[same]) ++same;
             shared = same;
         }
-        for (std::size_t i = 0; i < order.size(); ++i) {
-            const std::string_view key = key_of(i);
-            order[i] = {load_prefix_be(key.data() + shared, key.size() - shared), i};
+        for (ordered& item : order) {
+            const std::string_view key = key_at(item.at);
+            item.prefix = load_prefix_be(key.data() + shared, key.size() - shared);
         }
         radix_sort(order);
         // Equal prefixes keep replay order; keys that differ past them are put in order.
@@ -12692,14 +12717,13 @@ private:
             std::size_t end = begin + 1;
             bool differ = false;
             while (end < order.size() && order[end].prefix == order[begin].prefix) {
-                differ = differ || key_of(order[end].index) != key_of(order[begin].index);
+                differ = differ || key_at(order[end].at) != key_at(order[begin].at);
                 ++end;
             }
             if (differ) {
-                std::stable_sort(
-                    order.begin() + static_cast<std::ptrdiff_t>(begin),
-                    order.begin() + static_cast<std::ptrdiff_t>(end),
-                    [this](const ordered& a, const ordered& b) { return key_of(a.index) < key_of(b.index); });
+                std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(begin),
+                                 order.begin() + static_cast<std::ptrdiff_t>(end),
+                                 [this](const ordered& a, const ordered& b) { return key_at(a.at) < key_at(b.at); });
             }
             begin = end;
         }
@@ -12725,8 +12749,8 @@ private:
         }
     }
 
-    std::vector<entry> entries_;
-    std::string keys_;  // the entries' keys, back to back
+    std::string entries_;  // each entry's entry_head, then its key
+    std::size_t count_ = 0;
 };
 
 }  // namespace kvforge::detail
