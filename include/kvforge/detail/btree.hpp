@@ -135,15 +135,22 @@ public:
         return false;
     }
 
+    /// Entries per leaf for assign_sorted() when inserts are to follow: an eighth of each
+    /// leaf left free, so that new keys spread over the key range fill those slots before
+    /// leaves split (overwrites need no room), at an eighth more leaves for a scan to walk.
+    static constexpr std::uint32_t leaf_entries_with_room = 56;
+
     /// Replaces the table's records with those next(std::string_view& key,
     /// std::string_view& payload) gives until it returns false, which must come in
     /// strictly ascending key order (the views need last only until the next call). The
-    /// tree is built bottom up in one pass, with no search: full leaves, then each level
-    /// of inner nodes over the one below, the last two nodes of a level sharing their
-    /// entries so that neither is underfull. Should an allocation or next throw, the
+    /// tree is built bottom up in one pass, with no search: leaves of leaf_entries each
+    /// (full by default), then each level of inner nodes over the one below, the last two
+    /// nodes of a level sharing their entries so that neither is underfull. The records
+    /// are laid out in the arena in key order. Should an allocation or next throw, the
     /// table is left empty.
     template <class Next>
-    void assign_sorted(Next&& next) {
+    void assign_sorted(Next&& next, std::uint32_t leaf_entries = leaf_capacity) {
+        leaf_entries = std::clamp(leaf_entries, leaf_min, leaf_capacity);
         clear();
         std::vector<std::pair<node_base*, bool>> made;  // every node allocated, and whether it is a leaf
         try {
@@ -154,14 +161,14 @@ public:
                 return node;
             };
             const auto last_key = [&](const leaf_node& leaf) { return records_.view(leaf.refs[leaf.count - 1]).key; };
-            // Level 0: full leaves, chained, with the shortest separators between them.
+            // Level 0: leaves, chained, with the shortest separators between them.
             std::vector<node_base*> level;
             std::vector<ref> separators;  // separators[i] lies between level[i] and level[i + 1]
             leaf_node* leaf = nullptr;
             std::string_view key;
             std::string_view payload;
             while (next(key, payload)) {
-                if (leaf == nullptr || leaf->count == leaf_capacity) {
+                if (leaf == nullptr || leaf->count == leaf_entries) {
                     if (leaf != nullptr)
                         separators.push_back(separators_.append(shortest_separator(last_key(*leaf), key), {}));
                     auto* fresh = static_cast<leaf_node*>(make(true));

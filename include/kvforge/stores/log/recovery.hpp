@@ -33,6 +33,7 @@
 #include "../../options.hpp"
 #include "../../stats.hpp"
 #include "hint.hpp"
+#include "hinted_entries.hpp"
 #include "log_scan.hpp"
 #include "record_format.hpp"
 #include "segment.hpp"
@@ -151,10 +152,13 @@ public:
             const std::uint64_t hinted = options_.salvage ? 0 : hinted_records(ordered);
             if (hinted != 0) table_.reserve(static_cast<std::size_t>(hinted));
         }
+        // An ordered index empty at open is built from the hints in one pass.
+        if constexpr (sorted_buildable<Table>) gathering_ = !options_.salvage && table_.empty();
         std::optional<hint_builder> last_hint;
         for (std::size_t i = 0; i < ordered.size(); ++i) {
             if (!replay(*ordered[i], i + 1 == ordered.size(), last_hint, ec)) return false;
         }
+        build_gathered();
         const segment_pointer& last = ordered.back();
         if (options_.read_only) {
             // Nothing is appended: the writer only tells readers where the records end.
@@ -201,6 +205,7 @@ private:
         const bool scanned_ok = scan_log(
             in.file, scan_from, in.size, in.version, options_.salvage,
             [&](const log_entry& entry) {
+                build_gathered();  // records come after the hints gathered so far
                 if (entry.type == record_type::put) {
                     index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
                                           static_cast<std::uint32_t>(entry.value.size()), entry.flags});
@@ -359,7 +364,14 @@ private:
                 to_list = entries;
                 if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
             },
-            [&](const hint_entry& entry) { batch.push(entry, apply_puts, apply); });
+            [&](const hint_entry& entry) {
+                if (gathering_) {
+                    apply_listing(entry);
+                    gather_for_build(entry, in);
+                } else {
+                    batch.push(entry, apply_puts, apply);
+                }
+            });
         batch.flush(apply_puts);
         if (covered == 0) return;
         const std::string_view bytes(mapping->data(), mapping->length());
@@ -367,6 +379,33 @@ private:
         in.hint_bytes = size;
         in.hint_covered = covered;
         scan_from = covered;
+    }
+
+    /// Gathers a hint entry of segment `in` for build_gathered(), counting its bytes as
+    /// index_put(), index_erase() and index_clear() do.
+    void gather_for_build(const hint_entry& entry, segment_type& in) {
+        if (entry.type == record_type::put) {
+            gathered_.put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
+            state_->live_bytes += entry.key.size() + entry.value_size;
+        } else if (entry.type == record_type::erase) {
+            add_dead(in, entry.record_size());
+            gathered_.erase(entry.key);
+        } else {
+            gathered_.clear();
+            index_clear(in, entry.offset + entry.record_size());
+        }
+    }
+
+    /// Builds the index from the entries gathered so far; from then on entries go into
+    /// the index one by one.
+    void build_gathered() {
+        if (!gathering_) return;
+        gathering_ = false;
+        if constexpr (sorted_buildable<Table>) {
+            gathered_.build(table_, [&](std::string_view key, std::string_view old) {
+                count_retired(state_->segments, key, old, state_->live_bytes, state_->dead_bytes);
+            });
+        }
     }
 
     /// Makes `next`, which holds only its header, the segment the writer appends to.
@@ -446,6 +485,8 @@ private:
     const Reader& reader_;
     Files& files_;
     recovered_log<IO>* state_ = nullptr;  // what recover() fills
+    bool gathering_ = false;              // hint entries go to gathered_, not to the index
+    hinted_entries gathered_;
 };
 
 }  // namespace kvforge::detail

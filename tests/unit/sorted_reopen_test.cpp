@@ -1,0 +1,230 @@
+// The open of a log store with sorted_index: the index is built from the hints in one
+// pass (hinted_entries, btree_table::assign_sorted) and must hold what inserting the
+// hints' entries one by one would: the live keys in order, the same byte counts, and a
+// tree that later inserts and erases keep working on.
+
+#include <catch2/catch.hpp>
+
+#include <kvforge/kvforge.hpp>
+#include <kvforge/stores/log/hinted_entries.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <random>
+#include <set>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "../support/temp_dir.hpp"
+
+using kvforge_test::temp_dir;
+
+namespace {
+
+using model_type = std::map<std::string, std::string>;
+using file_log_sorted = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index>;
+using mmap_file_sorted = kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index>;
+
+std::vector<std::string> keys_of(auto&& range) {
+    std::vector<std::string> keys;
+    for (auto&& [key, value] : range) keys.emplace_back(key);
+    return keys;
+}
+
+/// Checks db holds exactly model: point reads, and scans in both orders.
+template <class Store>
+void check_contents(const Store& db, const model_type& model) {
+    REQUIRE(db.size() == model.size());
+    for (const auto& [key, value] : model) REQUIRE(db.get(key) == std::optional<std::string>(value));
+    std::vector<std::string> ascending;
+    for (const auto& entry : model) ascending.push_back(entry.first);
+    CHECK(keys_of(db.scan()) == ascending);
+    std::vector<std::string> descending(ascending.rbegin(), ascending.rend());
+    CHECK(keys_of(db.scan(kvforge::descending)) == descending);
+    model_type scanned;
+    for (auto&& [key, value] : db.scan()) scanned.emplace(std::string(key), std::string(value));
+    CHECK(scanned == model);
+}
+
+kvforge::options small_segments() {
+    kvforge::options opts;
+    opts.segment_bytes = std::uint64_t{64} << 10;
+    opts.compact_dead_ratio = 0;  // the segments stay as written
+    return opts;
+}
+
+// Distinct keys for distinct i, scattered over the key order.
+std::string key_of(std::uint32_t i) { return "key:" + std::to_string(i * 2654435761U); }
+
+/// Puts over `keys` keys in scattered order with overwrites and erases, about a tenth
+/// of the writes in batches.
+template <class Store>
+void write_scattered(Store& db, model_type& model, std::uint32_t writes, std::uint32_t keys, const std::string& tag) {
+    std::mt19937 random(writes + keys);
+    for (std::uint32_t i = 0; i < writes; ++i) {
+        const std::string key = key_of(random() % keys);
+        if (i % 7 == 6) {
+            db.erase(key);
+            model.erase(key);
+        } else if (i % 10 == 3) {
+            typename Store::batch_type batch;
+            batch.put(key, tag + std::to_string(i));
+            const std::string erased = key_of(random() % keys);
+            batch.erase(erased);
+            db.write(batch);
+            model[key] = tag + std::to_string(i);
+            model.erase(erased);  // after the put: a batch applies in order
+        } else {
+            const std::string value = tag + std::to_string(i) + std::string(i % 90, 'v');
+            db.put(key, value);
+            model[key] = value;
+        }
+    }
+}
+
+}  // namespace
+
+TEST_CASE("hinted_entries builds the table that upserts and erases one by one would", "[btree][reopen]") {
+    using kvforge::detail::btree_table;
+    using kvforge::detail::record_location;
+    // 20,000 entries over 8,000 keys: leaves and two levels of inner nodes.
+    for (const std::uint32_t entries : {0U, 1U, 100U, 20000U}) {
+        INFO(entries << " entries");
+        std::mt19937 random(entries);
+        kvforge::detail::hinted_entries gathered;
+        btree_table one_by_one;
+        std::multiset<std::pair<std::string, std::string>> retired_one_by_one;
+        // What a replaced or erased record of key leaves behind, in retired.
+        const auto retire_into = [](auto& retired, const std::string& key) {
+            return [&retired, &key](std::string_view old) { retired.emplace(key, old); };
+        };
+        for (std::uint32_t i = 0; i < entries; ++i) {
+            // Keys of varied lengths sharing a prefix, with some that differ only past 8
+            // bytes after it and some that end in zero bytes.
+            std::string key = "user:" + std::to_string(random() % 4000);
+            if (i % 3 == 0) key += std::string("\0\0", 1 + i % 2) + std::string(i % 11, 'z');
+            if (i == entries / 2) {
+                gathered.clear();
+                one_by_one.clear();
+                retired_one_by_one.clear();  // a clear makes every record before it dead at once
+            } else if (i % 5 == 4) {
+                gathered.erase(key);
+                one_by_one.erase(key, retire_into(retired_one_by_one, key));
+            } else {
+                const record_location where{1 + i % 7, i * 40, i % 300, 0};
+                gathered.put(key, where);
+                char payload[record_location::max_encoded_size];
+                one_by_one.upsert(key, std::string_view(payload, where.encode(payload)),
+                                  retire_into(retired_one_by_one, key));
+            }
+        }
+        btree_table built;
+        std::multiset<std::pair<std::string, std::string>> retired_built;
+        gathered.build(built, [&](std::string_view key, std::string_view old) { retired_built.emplace(key, old); });
+        CHECK(gathered.empty());
+        CHECK(retired_built == retired_one_by_one);
+        REQUIRE(built.size() == one_by_one.size());
+        std::vector<std::pair<std::string, std::string>> expected;
+        one_by_one.for_each(
+            [&](std::string_view key, std::string_view payload) { expected.emplace_back(key, payload); });
+        std::vector<std::pair<std::string, std::string>> seen;
+        built.for_each([&](std::string_view key, std::string_view payload) { seen.emplace_back(key, payload); });
+        CHECK(seen == expected);
+
+        // Inserts, overwrites and erases on the built tree, against the other.
+        for (std::uint32_t i = 0; i < entries; ++i) {
+            const std::string key = "user:" + std::to_string(random() % 6000);
+            const std::string payload = std::to_string(i);
+            if (i % 3 == 0) {
+                CHECK(built.erase(key, [](std::string_view) {}) == one_by_one.erase(key, [](std::string_view) {}));
+            } else {
+                CHECK(built.upsert(key, payload, [](std::string_view) {}) ==
+                      one_by_one.upsert(key, payload, [](std::string_view) {}));
+            }
+        }
+        expected.clear();
+        one_by_one.for_each(
+            [&](std::string_view key, std::string_view payload) { expected.emplace_back(key, payload); });
+        seen.clear();
+        built.for_each([&](std::string_view key, std::string_view payload) { seen.emplace_back(key, payload); });
+        CHECK(seen == expected);
+    }
+}
+
+TEMPLATE_TEST_CASE(
+    "a sorted store reopened from its hints holds the live keys of overwrites, erases and a clear "
+    "across segments",
+    "[reopen][segments][hint]", file_log_sorted, mmap_file_sorted) {
+    temp_dir dir;
+    const std::string path = dir / "store";
+    model_type model;
+    {
+        TestType db;
+        db.open(path, small_segments());
+        write_scattered(db, model, 3000, 500, "before");
+        db.clear();
+        model.clear();
+        write_scattered(db, model, 6000, 1500, "after");
+        CHECK(db.stats().segments >= 5);
+    }
+    TestType db;
+    db.open(path, small_segments());
+    check_contents(db, model);
+    const kvforge::stats reopened = db.stats();
+    db.close();
+
+    // Every record read, no hint trusted: the byte counts of entries inserted one by one.
+    kvforge::options salvage = small_segments();
+    salvage.salvage = true;
+    db.open(path, salvage);
+    check_contents(db, model);
+    CHECK(db.stats().live_bytes == reopened.live_bytes);
+    CHECK(db.stats().dead_bytes == reopened.dead_bytes);
+    db.close();
+
+    // Writes after a reopen built from hints, read back before and after the next reopen.
+    db.open(path, small_segments());
+    write_scattered(db, model, 4000, 3000, "later");
+    check_contents(db, model);
+    db.close();
+    db.open(path, small_segments());
+    check_contents(db, model);
+}
+
+TEST_CASE("a large sorted store filled in random order reopens whole and takes inserts and erases after",
+          "[reopen][scan]") {
+    temp_dir dir;
+    const std::string path = dir / "store";
+    model_type model;
+    std::vector<std::uint32_t> order(40000);
+    for (std::uint32_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::shuffle(order.begin(), order.end(), std::mt19937(7));
+    {
+        file_log_sorted db;
+        db.open(path);
+        for (const std::uint32_t i : order) {
+            db.put(key_of(i), std::to_string(i));
+            model[key_of(i)] = std::to_string(i);
+        }
+    }
+    file_log_sorted db;
+    db.open(path);
+    check_contents(db, model);
+    // New keys between the old ones, and every third old key erased.
+    for (std::uint32_t i = 0; i < order.size(); ++i) {
+        const std::string key = key_of(order[i]) + "+";
+        db.put(key, "new");
+        model[key] = "new";
+        if (i % 3 == 0) {
+            CHECK(db.erase(key_of(order[i])));
+            model.erase(key_of(order[i]));
+        }
+    }
+    check_contents(db, model);
+    db.close();
+    db.open(path);
+    check_contents(db, model);
+}
