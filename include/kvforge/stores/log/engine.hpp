@@ -44,8 +44,6 @@
 /// their sync and callers of wait_durable, which hold no lock, are counted
 /// (active_calls.hpp) and close() waits for them.
 
-#include <fcntl.h>
-
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
@@ -65,10 +63,8 @@
 #include "../../detail/active_calls.hpp"
 #include "../../detail/assign_bytes.hpp"
 #include "../../detail/data_file.hpp"
-#include "../../detail/file_id.hpp"
 #include "../../detail/file_mapping.hpp"
 #include "../../detail/log_writer.hpp"
-#include "../../detail/store_directory.hpp"
 #include "../../detail/store_files.hpp"
 #include "../../detail/write_version.hpp"
 #include "../../error.hpp"
@@ -86,6 +82,7 @@
 #include "recovery.hpp"
 #include "segment.hpp"
 #include "segment_compaction.hpp"
+#include "segment_files.hpp"
 #include "snapshot.hpp"
 #include "store_composition.hpp"
 
@@ -145,7 +142,7 @@ public:
         if (open_) {
             // EBUSY in the system category, as the README says of system errors.
             fail(ec, std::error_code(EBUSY, std::system_category()),
-                 "this store object is already open on " + directory_.path() + "; close it first");
+                 "this store object is already open on " + files_.directory().path() + "; close it first");
             return;
         }
         if (opts.segment_bytes < min_segment_bytes || opts.segment_bytes > max_segment_bytes) {
@@ -158,14 +155,13 @@ public:
         io_ = std::move(io);
         options_ = opts;
         composition_ = wanted;
-        fingerprint_ = wanted.codec_fingerprint;
         reset_state();
         directory_mode mode;
         mode.create = opts.create_if_missing && !opts.read_only;
         mode.require_store = !mode.create;
         mode.refuse_store = opts.error_if_exists;
         mode.shared = opts.read_only;
-        if (!directory_.open(io_, path, mode, ec)) return;
+        if (!files_.open(io_, path, mode, wanted.codec_fingerprint, ec)) return;
         // A salvaged log is rewritten, and the manifest written, before the store counts as
         // open, so that a failure leaves it closed and its lock released.
         const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
@@ -177,7 +173,7 @@ public:
         if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
             (salvage_rewrite() && !compaction_.compact_all(ec)) ||
             (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
-            directory_.close();
+            files_.close();
             reset_state();
             return;
         }
@@ -221,7 +217,7 @@ public:
         pending_hints_.clear();
         active_.reset();
         segments_.clear();
-        directory_.close();
+        files_.close();
     }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
@@ -477,8 +473,8 @@ public:
                 s.disk_bytes += in->hint_bytes;
                 if (in->mapping) s.mapped_bytes += in->mapping->length();
             }
-            s.syncs = writer_->syncs() + file_syncs_.load();
-            s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
+            s.syncs = writer_->syncs() + files_.syncs();
+            s.bytes_written = writer_->bytes_written() + files_.bytes_written();
         }
         return s;
     }
@@ -633,7 +629,7 @@ private:
     /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
     /// found: the store is not open yet, so no reader sees it meanwhile.
     bool recover(recovered_log<io_type>& recovered, std::error_code& ec) {
-        log_recovery recovery(io_, directory_, options_, composition_, table_, reader_, *this);
+        log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, *this);
         if (!recovery.recover(recovered, ec)) return false;
         segments_ = std::move(recovered.segments);
         active_ = std::move(recovered.active);
@@ -658,7 +654,6 @@ private:
         segments_.clear();
         table_.clear();
         next_id_.store(1, std::memory_order_relaxed);
-        bytes_written_.store(0, std::memory_order_relaxed);
         live_bytes_ = 0;
         dead_bytes_ = 0;
         recovered_records_ = 0;
@@ -672,7 +667,7 @@ private:
         if (!readable(ec)) return false;
         if (options_.read_only) {
             fail(ec, errc::read_only,
-                 directory_.path() +
+                 files_.directory().path() +
                      " was opened read-only (options::read_only); nothing was written. Open it "
                      "without read_only to write");
             return false;
@@ -840,7 +835,7 @@ private:
 
     /// Which segment a hint describes.
     [[nodiscard]] hint_identity identity(const segment_type& in) const noexcept {
-        return {in.id, fingerprint_, in.file_id, in.records_start()};
+        return {in.id, files_.codec_fingerprint(), in.file_id, in.records_start()};
     }
 
     /// Makes `next` the active segment, its records starting at end (the exclusive lock held).
@@ -941,7 +936,7 @@ private:
         if (!active_hint_) return 0;
         const std::vector<std::string_view> pieces = active_hint_->finish(end);
         std::error_code ignored;
-        const bool written = write_file(store_file_name::hint(active_->id), pieces, ignored);
+        const bool written = files_.write_file(store_file_name::hint(active_->id), pieces, ignored);
         const std::uint64_t size = written ? total_size(pieces) : 0;
         active_hint_.reset();
         return size;
@@ -951,83 +946,24 @@ private:
     void write_hint_of(segment_type& in, hint_builder& hint) {
         const std::vector<std::string_view> pieces = hint.finish(in.size);
         std::error_code ignored;
-        if (!write_file(store_file_name::hint(in.id), pieces, ignored)) return;
+        if (!files_.write_file(store_file_name::hint(in.id), pieces, ignored)) return;
         const write_lock lock(mutex_);  // stats() reads these under the read lock
         in.hint_bytes = total_size(pieces);
         in.hint_covered = in.size;
     }
 
-    bool sync_directory(std::error_code& ec) {
-        file_syncs_.add(1);
-        return directory_.sync(ec);
-    }
-
-    /// Syncs a file of the store's own (a segment, a hint, the manifest), counted in
-    /// stats().syncs from whichever thread calls it.
-    bool sync_file(data_file<io_type>& file, std::error_code& ec) {
-        file_syncs_.add(1);
-        return file.sync(ec);
-    }
+    /// Syncs the directory, counted in stats().syncs (recovery's removals).
+    bool sync_directory(std::error_code& ec) { return files_.sync_directory(ec); }
 
     /// Creates segment `id`, the next one the writer appends to, holding only its header,
     /// through a synced .tmp and a rename; it replays after every earlier one (its order is
     /// its id, the highest yet).
     bool create_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
-        return start_segment(id, id, out, ec) && publish_segment(*out, ec);
+        return files_.start_segment(id, id, out, ec) && files_.publish_segment(*out, ec);
     }
 
     /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
     [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
-
-    /// Starts segment `id` as a .tmp holding its header, with a new file id. No hint of
-    /// that id exists: ids are above every id on disk at open, where hints without their
-    /// segment were removed.
-    bool start_segment(std::uint32_t id, std::uint64_t order, segment_pointer& out, std::error_code& ec) {
-        auto created = std::make_shared<segment_type>();
-        created->id = id;
-        created->order = order;
-        created->file_id = new_file_id();
-        const store_file_name tmp = store_file_name::data(id).temporary();
-        if (!directory_.open_file(created->file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
-        file_header header;
-        header.codec_fingerprint = fingerprint_;
-        header.generation = id;
-        header.order = order;
-        header.file_id = created->file_id;
-        char bytes[file_header::size];
-        header.encode(bytes);
-        if (!write_counted(created->file, 0, {bytes, sizeof bytes}, ec)) return false;
-        created->size = file_header::size;
-        out = std::move(created);
-        return true;
-    }
-
-    /// Syncs a finished .tmp segment, renames it into place and syncs the directory. A
-    /// failure stops the store's writes: a failed sync is never retried (the kernel may
-    /// have dropped the pages), and after the rename the next open may find the segment.
-    bool publish_segment(segment_type& in, std::error_code& ec) {
-        const store_file_name name = store_file_name::data(in.id);
-        if (sync_file(in.file, ec) && directory_.rename(name.temporary(), name, ec)) {
-            in.file.renamed(directory_.file_path(name));
-            if (sync_directory(ec)) return true;
-        }
-        failure_.record(ec);
-        return false;
-    }
-
-    /// Removes the files of segments taken out of the store, in their replay order, the
-    /// directory synced after each: should a crash leave some, they are the last ones in
-    /// replay order, whose tombstones are still there for their older records. A removal
-    /// that fails stops it; the next open replays what is left, to the same contents.
-    void remove_segments(const std::vector<segment_pointer>& retired) {
-        std::error_code ignored;
-        for (const segment_pointer& in : retired) {
-            if (!directory_.remove(store_file_name::data(in->id), ignored) ||
-                !directory_.remove(store_file_name::hint(in->id), ignored) || !sync_directory(ignored)) {
-                return;
-            }
-        }
-    }
 
     /// clear(), with write_gate_ held: a new active segment whose first record is a
     /// clear record, published, and then every other segment retired. Should a crash come
@@ -1036,14 +972,7 @@ private:
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
         segment_pointer next;
-        const std::uint32_t id = new_segment_id();
-        if (!start_segment(id, id, next, ec)) return false;
-        std::string record;
-        append_clear_record(record);
-        if (!write_counted(next->file, next->size, record, ec)) return false;
-        next->size += record.size();
-        next->holds_clear = true;
-        if (!publish_segment(*next, ec)) return false;
+        if (!files_.publish_cleared_segment(new_segment_id(), next, ec)) return false;
         const std::vector<segment_pointer> retired = segments_.in_replay_order();
         {
             const write_lock lock(mutex_);
@@ -1055,28 +984,11 @@ private:
             note_in_hint({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
             live_bytes_ = 0;
             dead_bytes_ = 0;
-            add_dead(*next, record.size());
+            add_dead(*next, next->size - file_header::size);  // the clear record
             compaction_.finish_compaction();
         }
-        remove_segments(retired);
+        files_.remove_segments(retired);
         return true;
-    }
-
-    /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
-    bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
-        return write_file(name, std::span<const std::string_view>(&bytes, 1), ec);
-    }
-
-    /// The same for a file given as pieces written one after another.
-    bool write_file(const store_file_name& name, std::span<const std::string_view> pieces, std::error_code& ec) {
-        data_file<io_type> file;
-        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
-        std::uint64_t at = 0;
-        for (const std::string_view piece : pieces) {
-            if (!write_counted(file, at, piece, ec)) return false;
-            at += piece.size();
-        }
-        return sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) && sync_directory(ec);
     }
 
     /// The bytes of a file given as pieces.
@@ -1086,30 +998,22 @@ private:
         return total;
     }
 
-    /// Writes bytes the store's writer does not (headers, compaction output, hints, the
-    /// manifest) and counts them in stats().bytes_written.
-    bool write_counted(data_file<io_type>& file, std::uint64_t offset, std::string_view bytes, std::error_code& ec) {
-        if (!file.write(offset, bytes, ec)) return false;
-        bytes_written_.fetch_add(bytes.size(), std::memory_order_relaxed);
-        return true;
-    }
-
     /// Writes the MANIFEST when store_composition says that it is due.
     bool record_composition(const composition& on_disk, bool found, std::error_code& ec) {
         const std::string text = manifest_.manifest_to_write(on_disk, found);
-        return text.empty() || write_file(store_file_name::manifest(), text, ec);
+        return text.empty() || files_.write_file(store_file_name::manifest(), text, ec);
     }
 
     io_type io_{};
     kvforge::options options_{};
     composition composition_;  // what this open's store<> is made of, as the manifest records it
-    std::uint64_t fingerprint_ = 0;
     // Read without a lock by is_open(); changed under the gate and the exclusive lock.
     std::atomic<bool> open_{false};
 
     mutable gate_type write_gate_;
     mutable mutex_type mutex_;
-    store_directory<io_type> directory_;
+    sticky_failure failure_;
+    segment_files<io_type, counter_type> files_{failure_};  // the directory and the files made in it
     // Changed under the gate and the exclusive lock; readers find records' segments here.
     segment_set<io_type> segments_;
     segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
@@ -1137,18 +1041,14 @@ private:
     detail::write_version<threading::concurrent> version_;
     active_calls<threading::concurrent> active_calls_;
     backups_running backups_;
-    log_backup<io_type> backup_{io_, directory_, composition_};
-    store_composition<io_type> manifest_{io_, directory_, composition_};
+    log_backup<io_type> backup_{io_, files_.directory(), composition_};
+    store_composition<io_type> manifest_{io_, files_.directory(), composition_};
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
-    counter_type file_syncs_;  // segments, hints, manifest and directory; bumped outside the lock stats() reads under
-    // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
-    std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;
-    sticky_failure failure_;
     counter_type puts_;
     mutable counter_type gets_;
     counter_type erases_;
