@@ -75,6 +75,7 @@
 #include "backup.hpp"
 #include "backups_running.hpp"
 #include "hint.hpp"
+#include "hint_keeper.hpp"
 #include "log_scan.hpp"
 #include "log_types.hpp"
 #include "record_format.hpp"
@@ -113,6 +114,7 @@ class log_backend {
     using gate_lock = typename types::gate_lock;
     using segment_type = typename types::segment_type;
     using segment_pointer = typename types::segment_pointer;
+    using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
     friend class segment_compaction<Policies, log_backend>;
     // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
@@ -200,8 +202,8 @@ public:
             call_writer(&writer_type::close, ec);
             if (!ec) {
                 try {
-                    write_pending_hints_now();
-                    write_active_hint(writer_->end());
+                    hints_.write_pending_now();
+                    hints_.write_active(*active_, writer_->end());
                 } catch (const std::bad_alloc&) {
                     // A hint only speeds up the next open, so failing to write one is no error.
                 }
@@ -213,8 +215,7 @@ public:
         }
         active_calls_.wait_idle();
         writer_.reset();
-        active_hint_.reset();
-        pending_hints_.clear();
+        hints_.clear();
         active_.reset();
         segments_.clear();
         files_.close();
@@ -236,7 +237,7 @@ public:
             const auto value_size = static_cast<std::uint32_t>(value.size());
             update_index([&] {
                 index_put(key, {active_->id, static_cast<std::uint32_t>(appended.offset), value_size});
-                note_in_hint({record_type::put, 0, key, value_size, 0, 0, appended.offset, 0});
+                hints_.note({record_type::put, 0, key, value_size, 0, 0, appended.offset, 0});
             });
             cover_writer_end();
         }
@@ -259,7 +260,7 @@ public:
             version_.bump();
             update_index([&] {
                 index_erase(key, record_.size(), *active_);
-                note_in_hint({record_type::erase, 0, key, 0, 0, 0, appended.offset, 0});
+                hints_.note({record_type::erase, 0, key, 0, 0, 0, appended.offset, 0});
             });
             cover_writer_end();
         }
@@ -300,11 +301,11 @@ public:
                     if (op == batch_op::put) {
                         const auto value_size = static_cast<std::uint32_t>(value.size());
                         index_put(key, {active_->id, static_cast<std::uint32_t>(offset), value_size});
-                        note_in_hint({record_type::put, 0, key, value_size, 0, 0, offset, 0});
+                        hints_.note({record_type::put, 0, key, value_size, 0, 0, offset, 0});
                         puts_.add(1);
                     } else {
                         if (index_erase(key, erase_record_size(key.size()), *active_)) erases_.add(1);
-                        note_in_hint({record_type::erase, 0, key, 0, 0, 0, offset, 0});
+                        hints_.note({record_type::erase, 0, key, 0, 0, 0, offset, 0});
                     }
                 });
             });
@@ -635,7 +636,7 @@ private:
         active_ = std::move(recovered.active);
         writer_.emplace();
         writer_->attach(active_->file, recovered.active_end);
-        active_hint_ = std::move(recovered.active_hint);
+        hints_.adopt_active(std::move(recovered.active_hint));
         next_id_.store(recovered.next_id, std::memory_order_relaxed);
         live_bytes_ = recovered.live_bytes;
         dead_bytes_ = recovered.dead_bytes;
@@ -648,8 +649,7 @@ private:
     /// Back to the state of a closed store: no segment, writer or index.
     void reset_state() {
         writer_.reset();
-        active_hint_.reset();
-        pending_hints_.clear();
+        hints_.clear();
         active_.reset();
         segments_.clear();
         table_.clear();
@@ -692,11 +692,11 @@ private:
         bool compaction_due = false;
         bool hint_due = false;
         if constexpr (threading::concurrent) {
-            if (hints_pending() || compaction_.wants_compaction()) compaction_.request();
+            if (hints_.pending() > 0 || compaction_.wants_compaction()) compaction_.request();
         } else {
             // Not the hint of the segment this write closed: the write that closed it
             // paid for its sync already.
-            hint_due = pending_hints_.size() > (closed_by_this_write_ ? 1U : 0U);
+            hint_due = hints_.pending() > (closed_by_this_write_ ? 1U : 0U);
             compaction_due = !hint_due && (compaction_.job_under_way() || compaction_.wants_compaction());
         }
         {
@@ -773,11 +773,6 @@ private:
             key, [&](std::string_view old) { count_retired(segments_, key, old, live_bytes_, dead_bytes_); });
     }
 
-    /// Lists a record of the active segment for its hint.
-    void note_in_hint(const hint_entry& entry) {
-        if (active_hint_) active_hint_->add(entry);
-    }
-
     /// Under the read lock, has walk hand its read(key, payload) and prefetch(key, payload)
     /// to the index's ordered visit: read answers by calling visitor(key, value) with the
     /// record's value, prefetch starts loading a record the visit reaches soon.
@@ -833,19 +828,14 @@ private:
         }
     }
 
-    /// Which segment a hint describes.
-    [[nodiscard]] hint_identity identity(const segment_type& in) const noexcept {
-        return {in.id, files_.codec_fingerprint(), in.file_id, in.records_start()};
-    }
-
     /// Makes `next` the active segment, its records starting at end (the exclusive lock held).
     void make_active(segment_pointer next, std::uint64_t end) {
         active_ = std::move(next);
         writer_->attach(active_->file, end);
         if (options_.write_hints && !options_.read_only) {
-            active_hint_.emplace(identity(*active_));
+            hints_.start_active(*active_);
         } else {
-            active_hint_.reset();
+            hints_.stop_active();
         }
         cover_writer_end();
     }
@@ -868,91 +858,35 @@ private:
         if (ec) return false;
         segment_pointer next;
         if (!create_segment(new_segment_id(), next, ec)) return false;
-        pending_hints_.reserve(pending_hints_.size() + 1);  // so that nothing below throws
+        hints_.reserve_pending();  // so that nothing below throws
         const std::uint64_t end = writer_->end();
         const write_lock lock(mutex_);
         active_->size = end;
         reader_.map_final(*active_, end);
-        if (active_hint_) {
-            pending_hints_.push_back({active_, std::move(*active_hint_)});
-            active_hint_.reset();
-            closed_by_this_write_ = true;
-        }
+        if (hints_.close_active(active_)) closed_by_this_write_ = true;
         segments_.add(next);
         make_active(std::move(next), file_header::size);
         return true;
     }
-
-    /// Whether a closed segment waits for its hint; with write_gate_ held.
-    [[nodiscard]] bool hints_pending() const noexcept { return !pending_hints_.empty(); }
 
     /// Writes the hint of the oldest closed segment still waiting for one, taken under
     /// write_gate_ and written with no lock held (the writers go on meanwhile); false when
     /// none waits. Only the compaction thread, or a caller holding it off, retires
     /// segments, so the segment taken stays in the store until its hint is in place.
     bool write_pending_hint() {
-        std::optional<pending_hint> taken;
+        std::optional<typename hint_keeper_type::pending_hint> taken;
         {
             const gate_lock gate(write_gate_);
-            if (!open_ || pending_hints_.empty()) return false;
-            taken.emplace(std::move(pending_hints_.front()));
-            pending_hints_.erase(pending_hints_.begin());
+            if (!open_ || hints_.pending() == 0) return false;
+            taken.emplace(hints_.take_oldest());
         }
-        try {
-            write_hint_of(*taken->in, taken->entries);
-        } catch (const std::bad_alloc&) {
-            // Without a hint the segment is read whole at the next open.
-        }
+        hints_.write_pending(*taken);
         return true;
     }
 
-    /// Writes every hint still pending, with write_gate_ held (close()).
-    void write_pending_hints_now() {
-        for (pending_hint& pending : pending_hints_) write_hint_of(*pending.in, pending.entries);
-        pending_hints_.clear();
-    }
-
-    /// Forgets the pending hints of segments taken out of the store (compaction, clear),
-    /// with write_gate_ held: a retired segment gets no hint.
-    void drop_retired_hints() {
-        std::erase_if(pending_hints_, [&](const pending_hint& p) { return segments_.find(p.in->id) != p.in.get(); });
-    }
-
-    /// Writes the active segment's hint, covering it up to end, unless the hint on disk
-    /// already does; at close.
-    void write_active_hint(std::uint64_t end) {
-        if (active_->hint_covered == end) return;
-        const std::uint64_t size = write_active_hint_file(end);
-        if (size == 0) return;
-        const write_lock lock(mutex_);  // stats() reads these under the read lock
-        active_->hint_bytes = size;
-        active_->hint_covered = end;
-    }
-
-    /// Writes the hint of the active segment from the entries gathered as its records
-    /// were appended; returns its size, 0 when there is none (a hint only speeds up the
-    /// next open, so failing to write one is no error). The gathered entries are used up.
-    std::uint64_t write_active_hint_file(std::uint64_t end) {
-        if (!active_hint_) return 0;
-        const std::vector<std::string_view> pieces = active_hint_->finish(end);
-        std::error_code ignored;
-        const bool written = files_.write_file(store_file_name::hint(active_->id), pieces, ignored);
-        const std::uint64_t size = written ? total_size(pieces) : 0;
-        active_hint_.reset();
-        return size;
-    }
-
-    /// Writes the hint of closed segment `in` from its gathered entries (best effort).
-    void write_hint_of(segment_type& in, hint_builder& hint) {
-        const std::vector<std::string_view> pieces = hint.finish(in.size);
-        std::error_code ignored;
-        if (!files_.write_file(store_file_name::hint(in.id), pieces, ignored)) return;
-        const write_lock lock(mutex_);  // stats() reads these under the read lock
-        in.hint_bytes = total_size(pieces);
-        in.hint_covered = in.size;
-    }
-
-    /// Syncs the directory, counted in stats().syncs (recovery's removals).
+    /// For recovery (its Files, with create_segment): hints and directory syncs are made
+    /// as the store's other files are, so that stats() counts them.
+    void write_hint_of(segment_type& in, hint_builder& hint) { hints_.write_hint_of(in, hint); }
     bool sync_directory(std::error_code& ec) { return files_.sync_directory(ec); }
 
     /// Creates segment `id`, the next one the writer appends to, holding only its header,
@@ -979,9 +913,9 @@ private:
             table_.clear();
             segments_.clear();
             segments_.add(next);
-            drop_retired_hints();
+            hints_.drop_retired(segments_);
             make_active(next, next->size);
-            note_in_hint({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
+            hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
             live_bytes_ = 0;
             dead_bytes_ = 0;
             add_dead(*next, next->size - file_header::size);  // the clear record
@@ -989,13 +923,6 @@ private:
         }
         files_.remove_segments(retired);
         return true;
-    }
-
-    /// The bytes of a file given as pieces.
-    [[nodiscard]] static std::uint64_t total_size(std::span<const std::string_view> pieces) noexcept {
-        std::uint64_t total = 0;
-        for (const std::string_view piece : pieces) total += piece.size();
-        return total;
     }
 
     /// Writes the MANIFEST when store_composition says that it is due.
@@ -1014,6 +941,7 @@ private:
     mutable mutex_type mutex_;
     sticky_failure failure_;
     segment_files<io_type, counter_type> files_{failure_};  // the directory and the files made in it
+    hint_keeper_type hints_{files_, mutex_};
     // Changed under the gate and the exclusive lock; readers find records' segments here.
     segment_set<io_type> segments_;
     segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
@@ -1021,16 +949,6 @@ private:
     // to the OS, under the gate, and changes nothing a reader sees.
     mutable std::optional<writer_type> writer_;
     record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
-    // The active segment's records, listed as they are appended, for its hint; empty
-    // without options::write_hints (and once the hint was written from them).
-    std::optional<hint_builder> active_hint_;
-    // Closed segments whose hints are still to be written (write_pending_hint), oldest
-    // first, with the entries gathered for them; changed under write_gate_.
-    struct pending_hint {
-        segment_pointer in;
-        hint_builder entries;
-    };
-    std::vector<pending_hint> pending_hints_;
     bool closed_by_this_write_ = false;  // the write under way closed a segment (single_thread's hint step)
     // The id of the next segment made, one counter for every kind; taken by writers and
     // by the compaction thread.

@@ -76,7 +76,7 @@ class segment_compaction {
                 if (!engine_.files_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
                 outputs_.push_back(std::move(next));
                 end_ = file_header::size;
-                if (engine_.options_.write_hints) hint_.emplace(engine_.identity(*outputs_.back()));
+                if (engine_.options_.write_hints) hint_.emplace(engine_.hints_.identity(*outputs_.back()));
             }
             where.segment = outputs_.back()->id;
             where.offset = static_cast<std::uint32_t>(end_ + pending_.size());
@@ -131,7 +131,7 @@ class segment_compaction {
                 return false;
             }
             output.size = end_;
-            if (hint_) engine_.write_hint_of(output, *hint_);
+            if (hint_) engine_.hints_.write_hint_of(output, *hint_);
             hint_.reset();
             return true;
         }
@@ -267,7 +267,7 @@ public:
             engine_.segments_.clear();
             for (segment_pointer& output : outputs.segments()) engine_.segments_.add(std::move(output));
             engine_.segments_.add(next);
-            engine_.drop_retired_hints();
+            engine_.hints_.drop_retired(engine_.segments_);
             engine_.make_active(std::move(next), file_header::size);
             engine_.live_bytes_ = live;
             engine_.dead_bytes_ = 0;
@@ -592,7 +592,7 @@ private:
             engine_.dead_bytes_ -= in->dead_bytes;
             engine_.segments_.remove(in->id);
         }
-        engine_.drop_retired_hints();
+        engine_.hints_.drop_retired(engine_.segments_);
         finish_compaction();
         return retired;
     }
