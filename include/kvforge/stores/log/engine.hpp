@@ -1,8 +1,21 @@
 #pragma once
 /// \file engine.hpp
-/// The byte-level store behind file_log: append-only segments of checksummed records
-/// with an in-memory index from each key to its record (in the manner of Bitcask), a
-/// durability policy's writer, hint files and compaction.
+/// The byte-level store behind file_log and mmap_file: append-only segments of
+/// checksummed records with an in-memory index from each key to its record (in the
+/// manner of Bitcask), a durability policy's writer, hint files and compaction. The
+/// engine holds the state, takes the locks and writes the records; its parts, each
+/// with one job, do the rest:
+///
+///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
+///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
+///     log_reads.hpp           point reads and visits in key order, under the shared lock
+///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
+///     recovery.hpp            open: the segments found, checked and replayed into the index
+///     store_composition.hpp   the MANIFEST, checked at every open and written when due
+///     segment_compaction.hpp  compact() and the automatic compaction jobs
+///     backup.hpp              backup()'s copy of the files at a cut, and its check
+///     snapshot.hpp            a read-only view: the index copied, the segments held
+///     log_verify.hpp          verify(): every record checked against its checksum
 ///
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index; it
@@ -20,13 +33,11 @@
 /// of the next reaches the OS, and recovery's prefix holds across segments), the next
 /// segment is made through a synced .tmp and a rename. The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
-/// (write_pending_hint): by the next write (single_thread) or on the compaction thread
-/// (thread_safe), at close() when still pending, never for a segment retired first.
+/// (write_pending_hint, hint_keeper.hpp): by the next write (single_thread) or on the
+/// compaction thread (thread_safe), at close() when still pending, never for a segment
+/// retired first.
 /// open() has recovery (recovery.hpp) find the segments and rebuild the index, and
 /// installs what it returns. A store opened read-only changes no file.
-///
-/// Manifest. Every open checks the MANIFEST before anything else, and a writable one
-/// records this open's composition in it when due (store_composition.hpp).
 ///
 /// Backup. backup() takes its cut under the gate (a flush, then the segments and the
 /// active one's end); the copy of the bytes before the cut, with no lock held, and its
@@ -44,14 +55,12 @@
 /// their sync and callers of wait_durable, which hold no lock, are counted
 /// (active_calls.hpp) and close() waits for them.
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <new>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -62,7 +71,6 @@
 #include "../../concepts.hpp"
 #include "../../detail/active_calls.hpp"
 #include "../../detail/assign_bytes.hpp"
-#include "../../detail/data_file.hpp"
 #include "../../detail/file_mapping.hpp"
 #include "../../detail/log_writer.hpp"
 #include "../../detail/store_files.hpp"
@@ -76,8 +84,9 @@
 #include "backups_running.hpp"
 #include "hint.hpp"
 #include "hint_keeper.hpp"
-#include "log_scan.hpp"
+#include "log_reads.hpp"
 #include "log_types.hpp"
+#include "log_verify.hpp"
 #include "record_format.hpp"
 #include "record_reader.hpp"
 #include "recovery.hpp"
@@ -285,9 +294,8 @@ public:
                 append_erase_record(record_, key);
             }
         });
-        finish_batch_record(record_, start, ops.count());
         // Finishing wrote the real header in front of the body: the body starts after it.
-        const std::size_t body_offset = batch_header_size(record_);
+        const std::size_t body_offset = start + finish_batch_record(record_, start, ops.count());
         append_result appended;
         {
             const write_lock lock(mutex_);
@@ -316,68 +324,30 @@ public:
         return finish_write(gate, appended.sequence, ec);
     }
 
-    /// Calls on_value(value bytes) for key's value, read from the file (or the writer's
-    /// buffer) and checked against its record's checksum.
+    // Reads (log_reads.hpp).
     template <class OnValue>
     bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        record_location where;
-        if (!look_up(key, where, ec)) return false;
-        thread_local std::string scratch;
-        std::string_view value;
-        if (!reader_.read(key, where, scratch, value, ec)) return false;
-        on_value(value);
-        return true;
+        return reads_.read(key, on_value, ec);
     }
-
-    /// Reads key's value straight into out, with no allocation beyond out's own: one
-    /// preadv puts the record's header and key in a small buffer and its value in out.
-    /// A value that fails its checksum is not left there: out is emptied.
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        record_location where;
-        if (!look_up(key, where, ec)) return false;
-        return reader_.read_value(key, where, out, ec);
+        return reads_.read_value(key, out, ec);
     }
-
-    /// Hands out key's value as a pinned_value: a view into the mapping, kept alive by
-    /// it, when the record is in the file; a copy when it is still in the writer.
     bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const requires Mapped {
-        const read_lock lock(mutex_);
-        record_location where;
-        if (!look_up(key, where, ec)) return false;
-        auto copy = std::make_shared<std::string>();
-        std::string_view value;
-        if (!reader_.read(key, where, *copy, value, ec)) return false;
-        if (copy->empty()) {
-            out = pinned_value(reader_.mapping(where.segment), value);  // the bytes lie in the mapping: share it
-        } else {
-            out = pinned_value(copy, std::string_view(*copy).substr(
-                                         static_cast<std::size_t>(value.data() - copy->data()), value.size()));
-        }
-        return true;
+        return reads_.read_pinned(key, out, ec);
     }
-
-    bool contains(std::string_view key, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return false;
-        gets_.add(1);
-        return table_.find(key).has_value();
-    }
-
-    /// Calls visitor(key, value) in key order from `from` on, until it returns false.
+    bool contains(std::string_view key, std::error_code& ec) const { return reads_.contains(key, ec); }
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
-        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_from(from, inclusive, read, ahead); }, visitor, ec);
+        reads_.visit_from(from, inclusive, visitor, ec);
     }
-
-    /// Calls visitor(key, value) in descending key order from `from` (the last key when
-    /// nullopt) on, until it returns false.
     template <class Visitor>
     void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
                          std::error_code& ec) const {
-        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_down_from(from, inclusive, read, ahead); }, visitor,
-                      ec);
+        reads_.visit_down_from(from, inclusive, visitor, ec);
+    }
+    template <class Visitor>
+    void for_each_in_file_order(Visitor&& visitor, std::error_code& ec) const {
+        reads_.for_each_in_file_order(visitor, ec);
     }
 
     /// Calls visitor(key, value) for every record. A thread_safe store walks a snapshot
@@ -402,36 +372,7 @@ public:
                 return;
             }
         }
-        walk_locked(visitor, ec);
-    }
-
-    /// Calls visitor(key, value) for every record, in the order the records lie in the
-    /// segments, under the read lock. for_each reads them in the index's order, one read
-    /// each; going forward through each segment lets the read-ahead window serve many
-    /// records per read, which is what rebuilding state from every value at open wants
-    /// (expiring<>'s deadlines). It holds a list of the records' places while it runs:
-    /// about 32 bytes a key.
-    template <class Visitor>
-    void for_each_in_file_order(Visitor&& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        using placed = std::pair<record_location, std::string_view>;
-        std::vector<placed> records;
-        records.reserve(table_.size());
-        table_.for_each([&](std::string_view key, std::string_view payload) {
-            records.emplace_back(record_location::decode(payload), key);
-        });
-        std::sort(records.begin(), records.end(), [](const placed& a, const placed& b) {
-            return a.first.segment != b.first.segment ? a.first.segment < b.first.segment
-                                                      : a.first.offset < b.first.offset;
-        });
-        std::string scratch;
-        read_ahead ahead;
-        for (const auto& [where, key] : records) {
-            std::string_view value;
-            if (!reader_.read(key, where, scratch, value, ec, &ahead)) return;
-            visitor(key, value);
-        }
+        reads_.for_each(visitor, ec);
     }
 
     [[nodiscard]] std::size_t size() const {
@@ -461,7 +402,7 @@ public:
         s.dead_bytes = dead_bytes_;
         s.memory_bytes = table_.memory_usage();
         s.puts = puts_.load();
-        s.gets = gets_.load();
+        s.gets = reads_.gets();
         s.erases = erases_.load();
         s.batches = batches_.load();
         compaction_.add_stats(s);
@@ -562,32 +503,7 @@ public:
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
         verify_report report;
-        if (!readable(ec)) return report;
-        for (const segment_pointer& in : segments_.in_replay_order()) {
-            std::uint64_t end = in->size;
-            if (in == active_) {
-                // async_worker's thread may be writing records at the end of the file:
-                // check only those wholly written, up to where the writer's first pending
-                // record starts (no writer appends while the gate is held). The writer
-                // reads that offset under one lock: pieced together from several readings
-                // while its thread moved on, it could fall inside a record. The size is
-                // read after: once nothing is pending the file no longer grows, and a size
-                // read before could end in the middle of a record the worker was writing.
-                const std::uint64_t written = writer_->written_end();
-                if (!in->file.size(end, ec)) return report;
-                if (written < writer_->end()) end = written;
-            }
-            log_scan_result scanned;
-            if (!scan_log(
-                    in->file, in->records_start(), end, in->version, true, [](const log_entry&) {}, scanned, ec)) {
-                return report;
-            }
-            report.records_checked += scanned.records;
-            report.damaged.insert(report.damaged.end(), scanned.damage.begin(), scanned.damage.end());
-            if (scanned.torn_tail) {
-                report.damaged.push_back({in->file.path(), scanned.valid_end, std::string(torn_tail_problem)});
-            }
-        }
+        if (readable(ec)) verify_segments(segments_.in_replay_order(), active_, *writer_, report, ec);
         return report;
     }
 
@@ -615,17 +531,6 @@ private:
     /// Takes write_gate_ for a call that retires segments (compact, clear) once no
     /// backup copies them (backups_running.hpp).
     gate_lock gate_without_backups() { return backups_.lock_gate(write_gate_); }
-
-    /// A point read's first step, under the read lock: counts it and finds where key's
-    /// record is; false when the store is closed (ec set) or key is absent.
-    bool look_up(std::string_view key, record_location& where, std::error_code& ec) const {
-        if (!readable(ec)) return false;
-        gets_.add(1);
-        const auto payload = table_.find(key);
-        if (!payload) return false;
-        where = record_location::decode(*payload);
-        return true;
-    }
 
     /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
     /// found: the store is not open yet, so no reader sees it meanwhile.
@@ -676,11 +581,7 @@ private:
         return !writer_->failed(ec);
     }
 
-    bool readable(std::error_code& ec) const {
-        if (open_) return true;
-        fail(ec, errc::store_closed, "the store is not open; open it first");
-        return false;
-    }
+    bool readable(std::error_code& ec) const { return reads_.readable(ec); }
 
     /// After a write: releases the gate, waits for durability as the policy says, and,
     /// when a closed segment waits for its hint, a job is under way or dead bytes have
@@ -745,17 +646,6 @@ private:
         }
     }
 
-    /// The size of the header a finished batch record starts with.
-    static std::size_t batch_header_size(const std::string& record) noexcept {
-        std::uint64_t count = 0;
-        std::uint64_t body = 0;
-        const char* p = record.data() + 5;
-        const char* end = record.data() + record.size();
-        p = get_varint(p, end, count);
-        p = get_varint(p, end, body);
-        return static_cast<std::size_t>(p - record.data());
-    }
-
     /// Counts bytes of segment `in` as dead.
     void add_dead(segment_type& in, std::uint64_t bytes) noexcept { count_dead(in, dead_bytes_, bytes); }
 
@@ -771,39 +661,6 @@ private:
         add_dead(holder, tombstone_size);
         return table_.erase(
             key, [&](std::string_view old) { count_retired(segments_, key, old, live_bytes_, dead_bytes_); });
-    }
-
-    /// Under the read lock, has walk hand its read(key, payload) and prefetch(key, payload)
-    /// to the index's ordered visit: read answers by calling visitor(key, value) with the
-    /// record's value, prefetch starts loading a record the visit reaches soon.
-    template <class Walk, class Visitor>
-    void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        std::string scratch;
-        read_ahead ahead;
-        walk(
-            [&](std::string_view key, std::string_view payload) {
-                std::string_view value;
-                if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
-                return visitor(key, value);
-            },
-            [&](std::string_view key, std::string_view payload) noexcept {
-                reader_.prefetch(key.size(), record_location::decode(payload));
-            });
-    }
-
-    /// Calls visitor(key, value) for every record, under the read lock.
-    template <class Visitor>
-    void walk_locked(Visitor& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        std::string scratch;
-        table_.for_each([&](std::string_view key, std::string_view payload) {
-            if (ec) return;
-            std::string_view value;
-            if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
-        });
     }
 
     /// Makes the active segment's mapping cover everything written so far (mmap_file).
@@ -949,11 +806,13 @@ private:
     // to the OS, under the gate, and changes nothing a reader sees.
     mutable std::optional<writer_type> writer_;
     record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
+    table_type table_;
+    log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
+                                                                                                        mutex_, open_};
     bool closed_by_this_write_ = false;  // the write under way closed a segment (single_thread's hint step)
     // The id of the next segment made, one counter for every kind; taken by writers and
     // by the compaction thread.
     std::atomic<std::uint32_t> next_id_{1};
-    table_type table_;
     std::string record_;                      // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
     detail::write_version<threading::concurrent> version_;
@@ -968,7 +827,6 @@ private:
     std::uint64_t recovered_bytes_cut_ = 0;
     std::vector<damaged_record> salvaged_;
     counter_type puts_;
-    mutable counter_type gets_;
     counter_type erases_;
     counter_type batches_;
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
