@@ -7472,8 +7472,9 @@ inline void append_clear_record(std::string& out) {
     return start;
 }
 
-/// Writes the header of a batch record begun at start, holding count operations.
-inline void finish_batch_record(std::string& out, std::size_t start, std::size_t count) {
+/// Writes the header of a batch record begun at start, holding count operations;
+/// returns the header's size, where the operations' records start.
+inline std::size_t finish_batch_record(std::string& out, std::size_t start, std::size_t count) {
     const std::size_t reserved = 4 + 1 + 2 * max_varint_size;
     const std::size_t body_size = out.size() - start - reserved;
     char header[4 + 1 + 2 * max_varint_size];
@@ -7486,6 +7487,7 @@ inline void finish_batch_record(std::string& out, std::size_t start, std::size_t
     out.replace(start, reserved, header, header_size);
     const std::uint32_t crc = crc32c({out.data() + start + 4, header_size - 4 + body_size});
     file_header::put_le32(out.data() + start, crc);
+    return header_size;
 }
 
 /// A record read from bytes: where its parts are, as offsets from the record's start.
@@ -10967,9 +10969,22 @@ static_assert(durability_policy<sync_each>);
 
 // ---- begin kvforge/stores/log/engine.hpp ----
 /// \file engine.hpp
-/// The byte-level store behind file_log: append-only segments of checksummed records
-/// with an in-memory index from each key to its record (in the manner of Bitcask), a
-/// durability policy's writer, hint files and compaction.
+/// The byte-level store behind file_log and mmap_file: append-only segments of
+/// checksummed records with an in-memory index from each key to its record (in the
+/// manner of Bitcask), a durability policy's writer, hint files and compaction. The
+/// engine holds the state, takes the locks and writes the records; its parts, each
+/// with one job, do the rest:
+///
+///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
+///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
+///     log_reads.hpp           point reads and visits in key order, under the shared lock
+///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
+///     recovery.hpp            open: the segments found, checked and replayed into the index
+///     store_composition.hpp   the MANIFEST, checked at every open and written when due
+///     segment_compaction.hpp  compact() and the automatic compaction jobs
+///     backup.hpp              backup()'s copy of the files at a cut, and its check
+///     snapshot.hpp            a read-only view: the index copied, the segments held
+///     log_verify.hpp          verify(): every record checked against its checksum
 ///
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index; it
@@ -10987,13 +11002,11 @@ static_assert(durability_policy<sync_each>);
 /// of the next reaches the OS, and recovery's prefix holds across segments), the next
 /// segment is made through a synced .tmp and a rename. The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
-/// (write_pending_hint): by the next write (single_thread) or on the compaction thread
-/// (thread_safe), at close() when still pending, never for a segment retired first.
+/// (write_pending_hint, hint_keeper.hpp): by the next write (single_thread) or on the
+/// compaction thread (thread_safe), at close() when still pending, never for a segment
+/// retired first.
 /// open() has recovery (recovery.hpp) find the segments and rebuild the index, and
 /// installs what it returns. A store opened read-only changes no file.
-///
-/// Manifest. Every open checks the MANIFEST before anything else, and a writable one
-/// records this open's composition in it when due (store_composition.hpp).
 ///
 /// Backup. backup() takes its cut under the gate (a flush, then the segments and the
 /// active one's end); the copy of the bytes before the cut, with no lock held, and its
@@ -11011,16 +11024,12 @@ static_assert(durability_policy<sync_each>);
 /// their sync and callers of wait_durable, which hold no lock, are counted
 /// (active_calls.hpp) and close() waits for them.
 
-#include <fcntl.h>
-
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <new>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -11083,42 +11092,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/active_calls.hpp ----
-// ---- begin kvforge/detail/file_id.hpp ----
-/// \file file_id.hpp
-/// The random id written into the header of each new data file and repeated in its
-/// hint file, so that a hint is used only for the exact file it describes.
-
-#include <time.h>
-#include <unistd.h>
-
-#include <atomic>
-#include <cstdint>
-#include <cstring>
-
-
-namespace kvforge::detail {
-
-/// A new file id: never 0, which marks files of releases that wrote no id. The id
-/// needs to differ from the ids of earlier files of the same store, not to be secret, so
-/// it hashes the time, the process and a counter rather than paying for <random>.
-[[nodiscard]] inline std::uint32_t new_file_id() noexcept {
-    static std::atomic<std::uint64_t> counter{0};
-    timespec wall{};
-    timespec steady{};
-    ::clock_gettime(CLOCK_REALTIME, &wall);
-    ::clock_gettime(CLOCK_MONOTONIC, &steady);
-    const std::uint64_t parts[] = {static_cast<std::uint64_t>(wall.tv_sec), static_cast<std::uint64_t>(wall.tv_nsec),
-                                   static_cast<std::uint64_t>(steady.tv_nsec), static_cast<std::uint64_t>(::getpid()),
-                                   counter.fetch_add(1, std::memory_order_relaxed)};
-    char bytes[sizeof parts];
-    std::memcpy(bytes, parts, sizeof parts);
-    const std::uint64_t hash = hash_bytes({bytes, sizeof bytes});
-    const auto id = static_cast<std::uint32_t>(hash ^ (hash >> 32));
-    return id != 0 ? id : 1;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/file_id.hpp ----
 // ---- begin kvforge/detail/file_mapping.hpp ----
 /// \file file_mapping.hpp
 /// A read-only shared mapping of a data file, unmapped when its last owner lets go.
@@ -11960,6 +11933,879 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/hint.hpp ----
+// ---- begin kvforge/stores/log/hint_keeper.hpp ----
+/// \file hint_keeper.hpp
+/// A log store's hints kept up to date: the entries of the active segment, gathered as
+/// its records are appended, and the closed segments whose hints are still to be
+/// written, each written (hint.hpp's format) through segment_files.hpp.
+///
+/// Writing a closed segment's hint is left out of the write that closed it: building
+/// and syncing it takes longer than the rest of a rollover, and a segment without one
+/// is only read whole at the next open. The engine says when each is written: after a
+/// later write (single_thread), on the compaction thread (thread_safe), at close() when
+/// still pending, never for a segment retired first. A hint only speeds up the next
+/// open, so failing to write one is no error.
+///
+/// Its callers hold the engine's write gate; it takes the engine's exclusive lock to
+/// set a segment's hint_bytes and hint_covered, which stats() reads under the shared one.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <span>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+// ---- begin kvforge/stores/log/segment_files.hpp ----
+/// \file segment_files.hpp
+/// The files a log store makes in its directory: new segments (started as a .tmp,
+/// published by a rename), whole files written safely (hints, the manifest), segments
+/// removed once retired, and the syncs and bytes all of that costs, which stats()
+/// reports beside the writer's.
+///
+/// It owns the store's directory. The engine, its recovery and its compaction make
+/// every file through it, so that every sync and byte is counted, from whichever thread.
+
+#include <fcntl.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+// ---- begin kvforge/detail/file_id.hpp ----
+/// \file file_id.hpp
+/// The random id written into the header of each new data file and repeated in its
+/// hint file, so that a hint is used only for the exact file it describes.
+
+#include <time.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdint>
+#include <cstring>
+
+
+namespace kvforge::detail {
+
+/// A new file id: never 0, which marks files of releases that wrote no id. The id
+/// needs to differ from the ids of earlier files of the same store, not to be secret, so
+/// it hashes the time, the process and a counter rather than paying for <random>.
+[[nodiscard]] inline std::uint32_t new_file_id() noexcept {
+    static std::atomic<std::uint64_t> counter{0};
+    timespec wall{};
+    timespec steady{};
+    ::clock_gettime(CLOCK_REALTIME, &wall);
+    ::clock_gettime(CLOCK_MONOTONIC, &steady);
+    const std::uint64_t parts[] = {static_cast<std::uint64_t>(wall.tv_sec), static_cast<std::uint64_t>(wall.tv_nsec),
+                                   static_cast<std::uint64_t>(steady.tv_nsec), static_cast<std::uint64_t>(::getpid()),
+                                   counter.fetch_add(1, std::memory_order_relaxed)};
+    char bytes[sizeof parts];
+    std::memcpy(bytes, parts, sizeof parts);
+    const std::uint64_t hash = hash_bytes({bytes, sizeof bytes});
+    const auto id = static_cast<std::uint32_t>(hash ^ (hash >> 32));
+    return id != 0 ? id : 1;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/file_id.hpp ----
+
+namespace kvforge::detail {
+
+/// The directory of a log store and the files it makes there. Counter is the threading
+/// policy's counter for the syncs.
+template <class IO, class Counter>
+class segment_files {
+    using segment_type = segment<IO>;
+    using segment_pointer = std::shared_ptr<segment_type>;
+
+public:
+    /// failure is the store's: a segment that could not be published stops its writes.
+    explicit segment_files(sticky_failure& failure) noexcept : failure_(failure) {}
+
+    /// Opens the directory as mode says, for a store whose records are encoded as
+    /// codec_fingerprint says (written into each new segment's header).
+    bool open(IO& io, std::string_view path, const directory_mode& mode, std::uint64_t codec_fingerprint,
+              std::error_code& ec) {
+        fingerprint_ = codec_fingerprint;
+        bytes_written_.store(0, std::memory_order_relaxed);
+        return directory_.open(io, path, mode, ec);
+    }
+
+    /// Releases the directory's lock.
+    void close() noexcept { directory_.close(); }
+
+    /// How the records of the segments it makes are encoded (their headers' codec_fingerprint).
+    [[nodiscard]] std::uint64_t codec_fingerprint() const noexcept { return fingerprint_; }
+
+    [[nodiscard]] store_directory<IO>& directory() noexcept { return directory_; }
+    [[nodiscard]] const store_directory<IO>& directory() const noexcept { return directory_; }
+
+    /// Syncs of files and of the directory made through this, ever (stats().syncs adds the writer's).
+    [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_.load(); }
+    /// Bytes written through this since open (stats().bytes_written adds the writer's).
+    [[nodiscard]] std::uint64_t bytes_written() const noexcept {
+        return bytes_written_.load(std::memory_order_relaxed);
+    }
+
+    bool sync_directory(std::error_code& ec) {
+        syncs_.add(1);
+        return directory_.sync(ec);
+    }
+
+    /// Syncs a file of the store's own (a segment, a hint, the manifest).
+    bool sync_file(data_file<IO>& file, std::error_code& ec) {
+        syncs_.add(1);
+        return file.sync(ec);
+    }
+
+    /// Writes bytes the store's writer does not (headers, compaction output, hints, the manifest).
+    bool write_counted(data_file<IO>& file, std::uint64_t offset, std::string_view bytes, std::error_code& ec) {
+        if (!file.write(offset, bytes, ec)) return false;
+        bytes_written_.fetch_add(bytes.size(), std::memory_order_relaxed);
+        return true;
+    }
+
+    /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
+    bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
+        return write_file(name, std::span<const std::string_view>(&bytes, 1), ec);
+    }
+
+    /// The same for a file given as pieces written one after another.
+    bool write_file(const store_file_name& name, std::span<const std::string_view> pieces, std::error_code& ec) {
+        data_file<IO> file;
+        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
+        std::uint64_t at = 0;
+        for (const std::string_view piece : pieces) {
+            if (!write_counted(file, at, piece, ec)) return false;
+            at += piece.size();
+        }
+        return sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) && sync_directory(ec);
+    }
+
+    /// Starts segment `id` as a .tmp holding its header, with a new file id. No hint of
+    /// that id exists: ids are above every id on disk at open, where hints without their
+    /// segment were removed.
+    bool start_segment(std::uint32_t id, std::uint64_t order, segment_pointer& out, std::error_code& ec) {
+        auto created = std::make_shared<segment_type>();
+        created->id = id;
+        created->order = order;
+        created->file_id = new_file_id();
+        const store_file_name tmp = store_file_name::data(id).temporary();
+        if (!directory_.open_file(created->file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
+        file_header header;
+        header.codec_fingerprint = fingerprint_;
+        header.generation = id;
+        header.order = order;
+        header.file_id = created->file_id;
+        char bytes[file_header::size];
+        header.encode(bytes);
+        if (!write_counted(created->file, 0, {bytes, sizeof bytes}, ec)) return false;
+        created->size = file_header::size;
+        out = std::move(created);
+        return true;
+    }
+
+    /// Syncs a finished .tmp segment, renames it into place and syncs the directory. A
+    /// failure stops the store's writes: a failed sync is never retried (the kernel may
+    /// have dropped the pages), and after the rename the next open may find the segment.
+    bool publish_segment(segment_type& in, std::error_code& ec) {
+        const store_file_name name = store_file_name::data(in.id);
+        if (sync_file(in.file, ec) && directory_.rename(name.temporary(), name, ec)) {
+            in.file.renamed(directory_.file_path(name));
+            if (sync_directory(ec)) return true;
+        }
+        failure_.record(ec);
+        return false;
+    }
+
+    /// Makes and publishes segment `id` holding only a clear record (clear()): replayed
+    /// after every earlier segment, it drops what they hold.
+    bool publish_cleared_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
+        segment_pointer next;
+        if (!start_segment(id, id, next, ec)) return false;
+        std::string record;
+        append_clear_record(record);
+        if (!write_counted(next->file, next->size, record, ec)) return false;
+        next->size += record.size();
+        next->holds_clear = true;
+        if (!publish_segment(*next, ec)) return false;
+        out = std::move(next);
+        return true;
+    }
+
+    /// Removes the files of segments taken out of the store, in their replay order, the
+    /// directory synced after each: should a crash leave some, they are the last ones in
+    /// replay order, whose tombstones are still there for their older records. A removal
+    /// that fails stops it; the next open replays what is left, to the same contents.
+    void remove_segments(const std::vector<segment_pointer>& retired) {
+        std::error_code ignored;
+        for (const segment_pointer& in : retired) {
+            if (!directory_.remove(store_file_name::data(in->id), ignored) ||
+                !directory_.remove(store_file_name::hint(in->id), ignored) || !sync_directory(ignored)) {
+                return;
+            }
+        }
+    }
+
+private:
+    store_directory<IO> directory_;
+    sticky_failure& failure_;
+    std::uint64_t fingerprint_ = 0;
+    Counter syncs_;  // bumped outside the lock stats() reads under
+    std::atomic<std::uint64_t> bytes_written_{0};
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/segment_files.hpp ----
+
+namespace kvforge::detail {
+
+/// The hints of a log store's segments, written through files; Mutex is the engine's
+/// reader-writer lock.
+template <class IO, class Counter, class Mutex>
+class hint_keeper {
+    using segment_type = segment<IO>;
+    using segment_pointer = std::shared_ptr<segment_type>;
+    using write_lock = std::unique_lock<Mutex>;
+
+public:
+    /// A closed segment waiting for its hint, with the entries gathered for it.
+    struct pending_hint {
+        segment_pointer in;
+        hint_builder entries;
+    };
+
+    hint_keeper(segment_files<IO, Counter>& files, Mutex& mutex) noexcept : files_(files), mutex_(mutex) {}
+
+    /// Which segment a hint describes.
+    [[nodiscard]] hint_identity identity(const segment_type& in) const noexcept {
+        return {in.id, files_.codec_fingerprint(), in.file_id, in.records_start()};
+    }
+
+    /// Starts gathering the entries of `active`, the segment the writer now appends to.
+    void start_active(const segment_type& active) { active_.emplace(identity(active)); }
+    /// Gathers nothing for the active segment (no options::write_hints, or read-only).
+    void stop_active() noexcept { active_.reset(); }
+    /// Goes on with the entries recovery gathered for the active segment.
+    void adopt_active(std::optional<hint_builder> recovered) { active_ = std::move(recovered); }
+
+    /// Lists a record of the active segment.
+    void note(const hint_entry& entry) {
+        if (active_) active_->add(entry);
+    }
+
+    /// Makes room for one more pending hint, so that close_active cannot throw.
+    void reserve_pending() { pending_.reserve(pending_.size() + 1); }
+
+    /// The active segment was closed: its entries wait for write_pending. False when
+    /// none were gathered.
+    bool close_active(segment_pointer closed) {
+        if (!active_) return false;
+        pending_.push_back({std::move(closed), std::move(*active_)});
+        active_.reset();
+        return true;
+    }
+
+    /// How many closed segments wait for their hints.
+    [[nodiscard]] std::size_t pending() const noexcept { return pending_.size(); }
+
+    /// Takes the oldest closed segment waiting for its hint (one waits), to write it
+    /// with no lock held.
+    [[nodiscard]] pending_hint take_oldest() {
+        pending_hint taken = std::move(pending_.front());
+        pending_.erase(pending_.begin());
+        return taken;
+    }
+
+    /// Writes a hint taken by take_oldest (best effort).
+    void write_pending(pending_hint& taken) {
+        try {
+            write_hint_of(*taken.in, taken.entries);
+        } catch (const std::bad_alloc&) {
+            // Without a hint the segment is read whole at the next open.
+        }
+    }
+
+    /// Writes every hint still pending (close()).
+    void write_pending_now() {
+        for (pending_hint& waiting : pending_) write_hint_of(*waiting.in, waiting.entries);
+        pending_.clear();
+    }
+
+    /// Forgets the pending hints of segments no longer in `segments` (compaction,
+    /// clear): a retired segment gets no hint.
+    void drop_retired(const segment_set<IO>& segments) {
+        std::erase_if(pending_, [&](const pending_hint& p) { return segments.find(p.in->id) != p.in.get(); });
+    }
+
+    /// Writes the hint of `active`, covering it up to end, unless the hint on disk
+    /// already does; at close. The gathered entries are used up.
+    void write_active(segment_type& active, std::uint64_t end) {
+        if (active.hint_covered == end || !active_) return;
+        const std::vector<std::string_view> pieces = active_->finish(end);
+        std::error_code ignored;
+        const bool written = files_.write_file(store_file_name::hint(active.id), pieces, ignored);
+        active_.reset();
+        if (!written) return;
+        const write_lock lock(mutex_);
+        active.hint_bytes = total_size(pieces);
+        active.hint_covered = end;
+    }
+
+    /// Writes the hint of closed segment `in` from its gathered entries (best effort).
+    void write_hint_of(segment_type& in, hint_builder& hint) {
+        const std::vector<std::string_view> pieces = hint.finish(in.size);
+        std::error_code ignored;
+        if (!files_.write_file(store_file_name::hint(in.id), pieces, ignored)) return;
+        const write_lock lock(mutex_);
+        in.hint_bytes = total_size(pieces);
+        in.hint_covered = in.size;
+    }
+
+    /// Forgets every entry gathered and every hint pending.
+    void clear() noexcept {
+        active_.reset();
+        pending_.clear();
+    }
+
+private:
+    [[nodiscard]] static std::uint64_t total_size(std::span<const std::string_view> pieces) noexcept {
+        std::uint64_t total = 0;
+        for (const std::string_view piece : pieces) total += piece.size();
+        return total;
+    }
+
+    segment_files<IO, Counter>& files_;
+    Mutex& mutex_;
+    // Empty without options::write_hints (and once the hint was written from them).
+    std::optional<hint_builder> active_;
+    std::vector<pending_hint> pending_;  // oldest first
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/hint_keeper.hpp ----
+// ---- begin kvforge/stores/log/log_reads.hpp ----
+/// \file log_reads.hpp
+/// A log store's reads under its shared lock: a key's value (copied, read into a string
+/// or pinned in the mapping), whether a key is there, and visits of every record in key
+/// order, in the index's order or in the order the records lie in the segments. The
+/// index says where each record is; the record reader (record_reader.hpp) reads it and
+/// checks its checksum.
+///
+/// It refers to the engine's index, reader, lock and open flag, and owns the count of
+/// reads stats() reports. A visit holds the shared lock while its visitor runs.
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+// ---- begin kvforge/stores/log/record_reader.hpp ----
+/// \file record_reader.hpp
+/// The one read path of a log store: given where a key's record is (segment and
+/// offset), read the record from the writer's pending bytes (active segment), from the
+/// segment's mapping (every segment of mmap_file; file_log's closed segments and the
+/// part of its active one written before the open) or with pread (with a read-ahead
+/// window for scans), check its checksum and its key, and hand out the value.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+/// The bytes a scan read from the file beyond the record it asked for. After a
+/// compaction a sorted store's records lie in key order, one after another, so a
+/// scan that finds its next record right where the window ends doubles the window
+/// (as an OS read-ahead does) and one pread serves many records; a scan whose
+/// records lie scattered keeps reading one record at a time.
+struct read_ahead {
+    static constexpr std::size_t max_window = std::size_t{256} << 10;
+    std::string bytes;
+    std::uint32_t segment = 0;  // the id of the segment the bytes are from
+    std::uint64_t start = 0;
+
+    [[nodiscard]] bool holds(std::uint32_t id, std::uint64_t offset, std::size_t size) const noexcept {
+        return id == segment && offset >= start && offset + size <= start + bytes.size();
+    }
+    [[nodiscard]] std::string_view view(std::uint64_t offset, std::size_t size) const noexcept {
+        return std::string_view(bytes).substr(static_cast<std::size_t>(offset - start), size);
+    }
+};
+
+/// Whether the size bytes at offset of segment `in` lie inside its mapping (it has one),
+/// to be read there.
+template <class Segment>
+[[nodiscard]] bool mapped(const Segment& in, std::uint64_t offset, std::size_t size) noexcept {
+    return in.mapping && offset + size <= in.mapping->length();
+}
+
+/// Asks the processor to start loading the size bytes at record, a record a scan reads
+/// soon: in a store filled in random key order the next records in key order lie far
+/// apart in the file, and loading several at once overlaps their cache misses.
+inline void prefetch_record(const char* record, std::size_t size) noexcept {
+    constexpr std::uintptr_t line = 64;
+    const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(record) & ~(line - 1);
+    const std::uintptr_t end = reinterpret_cast<std::uintptr_t>(record) + size;
+    for (std::uintptr_t at = first; at < end; at += line) __builtin_prefetch(reinterpret_cast<const char*>(at));
+}
+
+/// Reads records of the engine's segments. It refers to the engine's segment set,
+/// active segment and writer, which the engine changes under its exclusive lock
+/// (rollover, compaction, clear); the segments own their mappings, whose records are
+/// viewed where they lie, so a view stays valid while its segment is held (under the
+/// read lock, or by a snapshot) even after compaction retired the segment.
+template <class IO, class Writer, bool Mapped>
+class record_reader {
+public:
+    using segment_type = segment<IO>;
+
+    record_reader(const IO& io, const segment_set<IO>& segments, const std::shared_ptr<segment_type>& active,
+                  const std::optional<Writer>& writer) noexcept
+        : io_(io), segments_(segments), active_(active), writer_(writer) {}
+
+    /// Reads and checks the record at where; value views its value. A record inside its
+    /// segment's mapping is viewed where it lies, leaving scratch empty; otherwise it is
+    /// copied into scratch (from the writer, or from the file with pread).
+    bool read(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
+              std::error_code& ec, read_ahead* ahead = nullptr) const {
+        const segment_type* const in = find(where, ec);
+        if (in == nullptr) return false;
+        const auto size = static_cast<std::size_t>(where.record_size(key.size()));
+        const bool pending = with_writer(*in, where.offset);
+        std::string_view record;
+        scratch.clear();
+        if (!pending && mapped(*in, where.offset, size)) {
+            record = std::string_view(in->mapping->data() + where.offset, size);
+        } else if (!Mapped && ahead != nullptr && !pending) {
+            if (!ahead->holds(in->id, where.offset, size) && !fill(*ahead, *in, where.offset, size, ec)) {
+                return false;
+            }
+            record = ahead->view(where.offset, size);
+        }
+        if (record.empty()) {
+            scratch.resize(size);
+            if (!(pending && writer_->read_pending(where.offset, scratch.data(), size)) &&
+                !in->file.read(where.offset, scratch.data(), size, ec)) {
+                return false;
+            }
+            record = scratch;
+        }
+        record_info info;
+        if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
+            record.substr(info.key_offset, info.key_size) != key) {
+            report_damage(*in, where.offset, ec);
+            return false;
+        }
+        value = record.substr(info.value_offset, info.value_size);
+        return true;
+    }
+
+    /// Starts loading the record at where into the cache when its segment is mapped,
+    /// for a scan that reads it soon; a record read with pread has nothing to load.
+    void prefetch(std::size_t key_size, const record_location& where) const noexcept {
+        const segment_type* const in = segments_.find(where.segment);
+        const auto size = static_cast<std::size_t>(where.record_size(key_size));
+        if (in != nullptr && mapped(*in, where.offset, size)) prefetch_record(in->mapping->data() + where.offset, size);
+    }
+
+    /// Reads key's value straight into out, with no allocation beyond out's own: copied
+    /// from the mapping, or one preadv puts the record's header and key in a small
+    /// buffer and its value in out. A value that fails its checksum is not left there:
+    /// out is emptied.
+    bool read_value(std::string_view key, const record_location& where, std::string& out, std::error_code& ec) const {
+        const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
+        thread_local std::string scratch;
+        const segment_type* const in = find(where, ec);
+        if (in == nullptr) {
+            out.clear();
+            return false;
+        }
+        if (Mapped || with_writer(*in, where.offset) ||
+            mapped(*in, where.offset, static_cast<std::size_t>(where.record_size(key.size())))) {
+            // A mapped record is checked where it lies, and one not yet in the file is
+            // copied from the writer in one piece.
+            std::string_view value;
+            if (!read(key, where, scratch, value, ec)) {
+                out.clear();
+                return false;
+            }
+            assign_bytes(out, value);
+            return true;
+        }
+        char small[256];
+        char* head = small;
+        if (head_size > sizeof small) {
+            scratch.resize(head_size);
+            head = scratch.data();
+        }
+        out.resize(where.value_size);
+        // Whatever happens from here, out holds no byte of a value that failed its checks.
+        if (!in->file.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
+            out.clear();
+            return false;
+        }
+        record_info info;
+        const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
+        const std::string_view head_bytes(head, head_size);
+        // The header parses on its own once the value's size is known to be in out.
+        const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
+        if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
+            out.clear();
+            report_damage(*in, where.offset, ec);
+            return false;
+        }
+        return true;
+    }
+
+    /// The mapping that views handed out by read() of a record in this segment point
+    /// into (mmap_file).
+    [[nodiscard]] std::shared_ptr<const file_mapping<IO>> mapping(std::uint32_t segment_id) const noexcept {
+        const segment_type* const in = segments_.find(segment_id);
+        return in != nullptr ? in->mapping : nullptr;
+    }
+
+    /// Maps segment `in` for reads up to end, below which its bytes never change again:
+    /// a closed segment whole, or the part of the active one written before the store
+    /// was opened. file_log reads the records there through the mapping, with no system
+    /// call, and the others with pread; mmap_file's mapping grows further (cover). Best
+    /// effort: without a mapping, records are read with pread.
+    void map_final(segment_type& in, std::uint64_t end) const {
+        if constexpr (Mapped) {
+            cover(in, end);
+        } else {
+            if (end <= in.records_start() || (in.mapping && in.mapping->length() >= end)) return;
+            std::error_code ignored;
+            if (auto whole = file_mapping<IO>::map(io_, in.file.descriptor(), static_cast<std::size_t>(end),
+                                                   in.file.path(), ignored)) {
+                in.mapping = std::move(whole);
+            }
+        }
+    }
+
+    /// Makes the mapping of segment `in` cover it up to end (mmap_file), so that records
+    /// reaching the file later are inside it. Best effort: a record outside the mapping
+    /// is read with pread instead.
+    void cover(segment_type& in, std::uint64_t end) const {
+        if constexpr (Mapped) {
+            if (in.mapping && in.mapping->length() >= end) return;
+            // Double, so remapping is rare; at least 1 MiB, so small stores map once.
+            std::uint64_t length = in.mapping ? in.mapping->length() : std::uint64_t{1} << 20;
+            while (length < end) length *= 2;
+            std::error_code ignored;
+            if (auto grown = file_mapping<IO>::map(io_, in.file.descriptor(), static_cast<std::size_t>(length),
+                                                   in.file.path(), ignored)) {
+                in.mapping = std::move(grown);
+            }
+        }
+    }
+
+    /// Fails with corrupt_record for the record at offset in segment `in`.
+    static void report_damage(const segment_type& in, std::uint64_t offset, std::error_code& ec) {
+        fail(ec, errc::corrupt_record,
+             in.file.path() + ": the record at offset " + std::to_string(offset) +
+                 " fails its checksum; its value is not returned (run verify() for a full report)");
+    }
+
+private:
+    /// The segment where points into; nullptr with corrupt_record when there is none
+    /// (an index entry that does not match the files).
+    const segment_type* find(const record_location& where, std::error_code& ec) const {
+        const segment_type* const in = segments_.find(where.segment);
+        if (in == nullptr) {
+            fail(ec, errc::corrupt_record,
+                 "the index points at segment " + std::to_string(where.segment) + ", which the store does not hold");
+        }
+        return in;
+    }
+
+    /// Whether the record at offset of segment `in` is still with the writer (buffered,
+    /// queued, or being written by async_worker's thread) rather than wholly in the file.
+    [[nodiscard]] bool with_writer(const segment_type& in, std::uint64_t offset) const {
+        return &in == active_.get() && offset >= writer_->written_end();
+    }
+
+    /// Reads the record at offset into the window, with as many bytes after it as the
+    /// pattern of the scan so far suggests and the file already holds; or, when the scan
+    /// reads records back to front (a descending scan of records written in key order),
+    /// with as many bytes before it.
+    bool fill(read_ahead& ahead, const segment_type& in, std::uint64_t offset, std::size_t size,
+              std::error_code& ec) const {
+        const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
+        const bool backward = !ahead.bytes.empty() && offset + size == ahead.start;
+        std::size_t length = sequential || backward ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
+        length = std::max(length, size);
+        std::size_t needed = size;
+        if (backward) {
+            // The window ends with the record, below the writer's records as the record is.
+            length = static_cast<std::size_t>(std::min<std::uint64_t>(length, offset + size));
+            offset = offset + size - length;
+            needed = length;
+        } else {
+            // Records still with the writer lie from its written end on: read only below it.
+            // The record at offset is below it (the caller checked), and that end only grows.
+            // A closed segment ends where it ends.
+            const std::uint64_t written = &in == active_.get() ? writer_->written_end() : in.size;
+            const std::uint64_t room = written > offset ? written - offset : 0;
+            length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(length, room)));
+        }
+        ahead.bytes.resize(length);
+        std::size_t got = 0;
+        if (!in.file.read_at_least(offset, ahead.bytes.data(), needed, length, got, ec)) return false;
+        ahead.bytes.resize(got);
+        ahead.segment = in.id;
+        ahead.start = offset;
+        return true;
+    }
+
+    const IO& io_;
+    const segment_set<IO>& segments_;
+    const std::shared_ptr<segment_type>& active_;
+    const std::optional<Writer>& writer_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/record_reader.hpp ----
+
+namespace kvforge::detail {
+
+/// The reads of a log store: Table is its index, Reader its record_reader, Mutex its
+/// reader-writer lock, Counter the threading policy's counter.
+template <class Table, class Reader, class Mutex, class Counter>
+class log_reads {
+    using read_lock = std::shared_lock<Mutex>;
+
+public:
+    log_reads(const Table& table, const Reader& reader, Mutex& mutex, const std::atomic<bool>& open) noexcept
+        : table_(table), reader_(reader), mutex_(mutex), open_(open) {}
+
+    /// Whether the store is open; else ec says that it is not.
+    bool readable(std::error_code& ec) const {
+        if (open_) return true;
+        fail(ec, errc::store_closed, "the store is not open; open it first");
+        return false;
+    }
+
+    /// Point reads and contains() so far (stats().gets).
+    [[nodiscard]] std::uint64_t gets() const noexcept { return gets_.load(); }
+
+    /// Calls on_value(value bytes) for key's value, read from the file (or the writer's
+    /// buffer) and checked against its record's checksum.
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        record_location where;
+        if (!look_up(key, where, ec)) return false;
+        thread_local std::string scratch;
+        std::string_view value;
+        if (!reader_.read(key, where, scratch, value, ec)) return false;
+        on_value(value);
+        return true;
+    }
+
+    /// Reads key's value straight into out, with no allocation beyond out's own: one
+    /// preadv puts the record's header and key in a small buffer and its value in out.
+    /// A value that fails its checksum is not left there: out is emptied.
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        record_location where;
+        if (!look_up(key, where, ec)) return false;
+        return reader_.read_value(key, where, out, ec);
+    }
+
+    /// Hands out key's value as a pinned_value: a view into the mapping, kept alive by
+    /// it, when the record is in the file; a copy when it is still in the writer. Only
+    /// for a store whose segments are all mapped (mmap_file).
+    bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        record_location where;
+        if (!look_up(key, where, ec)) return false;
+        auto copy = std::make_shared<std::string>();
+        std::string_view value;
+        if (!reader_.read(key, where, *copy, value, ec)) return false;
+        if (copy->empty()) {
+            out = pinned_value(reader_.mapping(where.segment), value);  // the bytes lie in the mapping: share it
+        } else {
+            out = pinned_value(copy, std::string_view(*copy).substr(
+                                         static_cast<std::size_t>(value.data() - copy->data()), value.size()));
+        }
+        return true;
+    }
+
+    bool contains(std::string_view key, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return false;
+        gets_.add(1);
+        return table_.find(key).has_value();
+    }
+
+    /// Calls visitor(key, value) in key order from `from` on, until it returns false.
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_from(from, inclusive, read, ahead); }, visitor, ec);
+    }
+
+    /// Calls visitor(key, value) in descending key order from `from` (the last key when
+    /// nullopt) on, until it returns false.
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_down_from(from, inclusive, read, ahead); }, visitor,
+                      ec);
+    }
+
+    /// Calls visitor(key, value) for every record, in the index's order.
+    template <class Visitor>
+    void for_each(Visitor& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        std::string scratch;
+        table_.for_each([&](std::string_view key, std::string_view payload) {
+            if (ec) return;
+            std::string_view value;
+            if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
+        });
+    }
+
+    /// Calls visitor(key, value) for every record, in the order the records lie in the
+    /// segments. for_each reads them in the index's order, one read each; going forward
+    /// through each segment lets the read-ahead window serve many records per read,
+    /// which is what rebuilding state from every value at open wants (expiring<>'s
+    /// deadlines). It holds a list of the records' places while it runs: about 32 bytes
+    /// a key.
+    template <class Visitor>
+    void for_each_in_file_order(Visitor&& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        using placed = std::pair<record_location, std::string_view>;
+        std::vector<placed> records;
+        records.reserve(table_.size());
+        table_.for_each([&](std::string_view key, std::string_view payload) {
+            records.emplace_back(record_location::decode(payload), key);
+        });
+        std::sort(records.begin(), records.end(), [](const placed& a, const placed& b) {
+            return a.first.segment != b.first.segment ? a.first.segment < b.first.segment
+                                                      : a.first.offset < b.first.offset;
+        });
+        std::string scratch;
+        read_ahead ahead;
+        for (const auto& [where, key] : records) {
+            std::string_view value;
+            if (!reader_.read(key, where, scratch, value, ec, &ahead)) return;
+            visitor(key, value);
+        }
+    }
+
+private:
+    /// A point read's first step, under the read lock: counts it and finds where key's
+    /// record is; false when the store is closed (ec set) or key is absent.
+    bool look_up(std::string_view key, record_location& where, std::error_code& ec) const {
+        if (!readable(ec)) return false;
+        gets_.add(1);
+        const auto payload = table_.find(key);
+        if (!payload) return false;
+        where = record_location::decode(*payload);
+        return true;
+    }
+
+    /// Under the read lock, has walk hand its read(key, payload) and prefetch(key, payload)
+    /// to the index's ordered visit: read answers by calling visitor(key, value) with the
+    /// record's value, prefetch starts loading a record the visit reaches soon.
+    template <class Walk, class Visitor>
+    void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        std::string scratch;
+        read_ahead ahead;
+        walk(
+            [&](std::string_view key, std::string_view payload) {
+                std::string_view value;
+                if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+                return visitor(key, value);
+            },
+            [&](std::string_view key, std::string_view payload) noexcept {
+                reader_.prefetch(key.size(), record_location::decode(payload));
+            });
+    }
+
+    const Table& table_;
+    const Reader& reader_;
+    Mutex& mutex_;
+    const std::atomic<bool>& open_;
+    mutable Counter gets_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/log_reads.hpp ----
+// ---- begin kvforge/stores/log/log_types.hpp ----
+/// \file log_types.hpp
+/// The types a log store's engine and its parts (segment_compaction.hpp) name alike,
+/// from the store's policies: its I/O, index, threading and durability writer, the
+/// locks they take and the segments they share.
+
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <type_traits>
+
+
+namespace kvforge::detail {
+
+template <class Policies>
+struct log_types {
+    using io_type = typename Policies::io;
+    using table_type = typename Policies::index::table;
+    using threading = typename Policies::threading;
+    using mutex_type = typename threading::mutex_type;
+    using counter_type = typename threading::counter_type;
+    using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
+    /// Orders writers, rollover and compaction; single_thread has nothing to order.
+    using gate_type = std::conditional_t<threading::concurrent, std::mutex, null_shared_mutex>;
+    using read_lock = std::shared_lock<mutex_type>;
+    using write_lock = std::unique_lock<mutex_type>;
+    using gate_lock = std::unique_lock<gate_type>;
+    using segment_type = segment<io_type>;
+    using segment_pointer = std::shared_ptr<segment_type>;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/log_types.hpp ----
+// ---- begin kvforge/stores/log/log_verify.hpp ----
+/// \file log_verify.hpp
+/// A log store's verify(): every record of every segment read and checked against its
+/// checksum, the damage found listed; nothing is changed.
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
 // ---- begin kvforge/stores/log/log_scan.hpp ----
 /// \file log_scan.hpp
 /// Reading a data file's records in order: recovery on open, compaction's checks and
@@ -12245,311 +13091,46 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/log_scan.hpp ----
-// ---- begin kvforge/stores/log/log_types.hpp ----
-/// \file log_types.hpp
-/// The types a log store's engine and its parts (segment_compaction.hpp) name alike,
-/// from the store's policies: its I/O, index, threading and durability writer, the
-/// locks they take and the segments they share.
-
-#include <memory>
-#include <mutex>
-#include <shared_mutex>
-#include <type_traits>
-
 
 namespace kvforge::detail {
 
-template <class Policies>
-struct log_types {
-    using io_type = typename Policies::io;
-    using table_type = typename Policies::index::table;
-    using threading = typename Policies::threading;
-    using mutex_type = typename threading::mutex_type;
-    using counter_type = typename threading::counter_type;
-    using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
-    /// Orders writers, rollover and compaction; single_thread has nothing to order.
-    using gate_type = std::conditional_t<threading::concurrent, std::mutex, null_shared_mutex>;
-    using read_lock = std::shared_lock<mutex_type>;
-    using write_lock = std::unique_lock<mutex_type>;
-    using gate_lock = std::unique_lock<gate_type>;
-    using segment_type = segment<io_type>;
-    using segment_pointer = std::shared_ptr<segment_type>;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/log_types.hpp ----
-// ---- begin kvforge/stores/log/record_reader.hpp ----
-/// \file record_reader.hpp
-/// The one read path of a log store: given where a key's record is (segment and
-/// offset), read the record from the writer's pending bytes (active segment), from the
-/// segment's mapping (every segment of mmap_file; file_log's closed segments and the
-/// part of its active one written before the open) or with pread (with a read-ahead
-/// window for scans), check its checksum and its key, and hand out the value.
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <system_error>
-
-
-namespace kvforge::detail {
-
-/// The bytes a scan read from the file beyond the record it asked for. After a
-/// compaction a sorted store's records lie in key order, one after another, so a
-/// scan that finds its next record right where the window ends doubles the window
-/// (as an OS read-ahead does) and one pread serves many records; a scan whose
-/// records lie scattered keeps reading one record at a time.
-struct read_ahead {
-    static constexpr std::size_t max_window = std::size_t{256} << 10;
-    std::string bytes;
-    std::uint32_t segment = 0;  // the id of the segment the bytes are from
-    std::uint64_t start = 0;
-
-    [[nodiscard]] bool holds(std::uint32_t id, std::uint64_t offset, std::size_t size) const noexcept {
-        return id == segment && offset >= start && offset + size <= start + bytes.size();
+/// Checks the records of `segments`, in replay order, into report; `active` is the one
+/// `writer` appends to. The caller holds the engine's write gate, so that no writer
+/// appends meanwhile. False with ec set when a segment cannot be read.
+template <class IO, class Writer>
+bool verify_segments(const std::vector<std::shared_ptr<segment<IO>>>& segments,
+                     const std::shared_ptr<segment<IO>>& active, const Writer& writer, verify_report& report,
+                     std::error_code& ec) {
+    for (const std::shared_ptr<segment<IO>>& in : segments) {
+        std::uint64_t end = in->size;
+        if (in == active) {
+            // async_worker's thread may be writing records at the end of the file:
+            // check only those wholly written, up to where the writer's first pending
+            // record starts (no writer appends while the gate is held). The writer
+            // reads that offset under one lock: pieced together from several readings
+            // while its thread moved on, it could fall inside a record. The size is
+            // read after: once nothing is pending the file no longer grows, and a size
+            // read before could end in the middle of a record the worker was writing.
+            const std::uint64_t written = writer.written_end();
+            if (!in->file.size(end, ec)) return false;
+            if (written < writer.end()) end = written;
+        }
+        log_scan_result scanned;
+        if (!scan_log(
+                in->file, in->records_start(), end, in->version, true, [](const log_entry&) {}, scanned, ec)) {
+            return false;
+        }
+        report.records_checked += scanned.records;
+        report.damaged.insert(report.damaged.end(), scanned.damage.begin(), scanned.damage.end());
+        if (scanned.torn_tail) {
+            report.damaged.push_back({in->file.path(), scanned.valid_end, std::string(torn_tail_problem)});
+        }
     }
-    [[nodiscard]] std::string_view view(std::uint64_t offset, std::size_t size) const noexcept {
-        return std::string_view(bytes).substr(static_cast<std::size_t>(offset - start), size);
-    }
-};
-
-/// Whether the size bytes at offset of segment `in` lie inside its mapping (it has one),
-/// to be read there.
-template <class Segment>
-[[nodiscard]] bool mapped(const Segment& in, std::uint64_t offset, std::size_t size) noexcept {
-    return in.mapping && offset + size <= in.mapping->length();
+    return true;
 }
 
-/// Asks the processor to start loading the size bytes at record, a record a scan reads
-/// soon: in a store filled in random key order the next records in key order lie far
-/// apart in the file, and loading several at once overlaps their cache misses.
-inline void prefetch_record(const char* record, std::size_t size) noexcept {
-    constexpr std::uintptr_t line = 64;
-    const std::uintptr_t first = reinterpret_cast<std::uintptr_t>(record) & ~(line - 1);
-    const std::uintptr_t end = reinterpret_cast<std::uintptr_t>(record) + size;
-    for (std::uintptr_t at = first; at < end; at += line) __builtin_prefetch(reinterpret_cast<const char*>(at));
-}
-
-/// Reads records of the engine's segments. It refers to the engine's segment set,
-/// active segment and writer, which the engine changes under its exclusive lock
-/// (rollover, compaction, clear); the segments own their mappings, whose records are
-/// viewed where they lie, so a view stays valid while its segment is held (under the
-/// read lock, or by a snapshot) even after compaction retired the segment.
-template <class IO, class Writer, bool Mapped>
-class record_reader {
-public:
-    using segment_type = segment<IO>;
-
-    record_reader(const IO& io, const segment_set<IO>& segments, const std::shared_ptr<segment_type>& active,
-                  const std::optional<Writer>& writer) noexcept
-        : io_(io), segments_(segments), active_(active), writer_(writer) {}
-
-    /// Reads and checks the record at where; value views its value. A record inside its
-    /// segment's mapping is viewed where it lies, leaving scratch empty; otherwise it is
-    /// copied into scratch (from the writer, or from the file with pread).
-    bool read(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
-              std::error_code& ec, read_ahead* ahead = nullptr) const {
-        const segment_type* const in = find(where, ec);
-        if (in == nullptr) return false;
-        const auto size = static_cast<std::size_t>(where.record_size(key.size()));
-        const bool pending = with_writer(*in, where.offset);
-        std::string_view record;
-        scratch.clear();
-        if (!pending && mapped(*in, where.offset, size)) {
-            record = std::string_view(in->mapping->data() + where.offset, size);
-        } else if (!Mapped && ahead != nullptr && !pending) {
-            if (!ahead->holds(in->id, where.offset, size) && !fill(*ahead, *in, where.offset, size, ec)) {
-                return false;
-            }
-            record = ahead->view(where.offset, size);
-        }
-        if (record.empty()) {
-            scratch.resize(size);
-            if (!(pending && writer_->read_pending(where.offset, scratch.data(), size)) &&
-                !in->file.read(where.offset, scratch.data(), size, ec)) {
-                return false;
-            }
-            record = scratch;
-        }
-        record_info info;
-        if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
-            record.substr(info.key_offset, info.key_size) != key) {
-            report_damage(*in, where.offset, ec);
-            return false;
-        }
-        value = record.substr(info.value_offset, info.value_size);
-        return true;
-    }
-
-    /// Starts loading the record at where into the cache when its segment is mapped,
-    /// for a scan that reads it soon; a record read with pread has nothing to load.
-    void prefetch(std::size_t key_size, const record_location& where) const noexcept {
-        const segment_type* const in = segments_.find(where.segment);
-        const auto size = static_cast<std::size_t>(where.record_size(key_size));
-        if (in != nullptr && mapped(*in, where.offset, size)) prefetch_record(in->mapping->data() + where.offset, size);
-    }
-
-    /// Reads key's value straight into out, with no allocation beyond out's own: copied
-    /// from the mapping, or one preadv puts the record's header and key in a small
-    /// buffer and its value in out. A value that fails its checksum is not left there:
-    /// out is emptied.
-    bool read_value(std::string_view key, const record_location& where, std::string& out, std::error_code& ec) const {
-        const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
-        thread_local std::string scratch;
-        const segment_type* const in = find(where, ec);
-        if (in == nullptr) {
-            out.clear();
-            return false;
-        }
-        if (Mapped || with_writer(*in, where.offset) ||
-            mapped(*in, where.offset, static_cast<std::size_t>(where.record_size(key.size())))) {
-            // A mapped record is checked where it lies, and one not yet in the file is
-            // copied from the writer in one piece.
-            std::string_view value;
-            if (!read(key, where, scratch, value, ec)) {
-                out.clear();
-                return false;
-            }
-            assign_bytes(out, value);
-            return true;
-        }
-        char small[256];
-        char* head = small;
-        if (head_size > sizeof small) {
-            scratch.resize(head_size);
-            head = scratch.data();
-        }
-        out.resize(where.value_size);
-        // Whatever happens from here, out holds no byte of a value that failed its checks.
-        if (!in->file.read2(where.offset, head, head_size, out.data(), out.size(), ec)) {
-            out.clear();
-            return false;
-        }
-        record_info info;
-        const std::uint32_t crc = crc32c_extend(crc32c({head + 4, head_size - 4}), out);
-        const std::string_view head_bytes(head, head_size);
-        // The header parses on its own once the value's size is known to be in out.
-        const bool header_ok = parse_record_header(head_bytes, where.value_size, info);
-        if (!header_ok || crc != file_header::get_le32(head) || head_bytes.substr(info.key_offset) != key) {
-            out.clear();
-            report_damage(*in, where.offset, ec);
-            return false;
-        }
-        return true;
-    }
-
-    /// The mapping that views handed out by read() of a record in this segment point
-    /// into (mmap_file).
-    [[nodiscard]] std::shared_ptr<const file_mapping<IO>> mapping(std::uint32_t segment_id) const noexcept {
-        const segment_type* const in = segments_.find(segment_id);
-        return in != nullptr ? in->mapping : nullptr;
-    }
-
-    /// Maps segment `in` for reads up to end, below which its bytes never change again:
-    /// a closed segment whole, or the part of the active one written before the store
-    /// was opened. file_log reads the records there through the mapping, with no system
-    /// call, and the others with pread; mmap_file's mapping grows further (cover). Best
-    /// effort: without a mapping, records are read with pread.
-    void map_final(segment_type& in, std::uint64_t end) const {
-        if constexpr (Mapped) {
-            cover(in, end);
-        } else {
-            if (end <= in.records_start() || (in.mapping && in.mapping->length() >= end)) return;
-            std::error_code ignored;
-            if (auto whole = file_mapping<IO>::map(io_, in.file.descriptor(), static_cast<std::size_t>(end),
-                                                   in.file.path(), ignored)) {
-                in.mapping = std::move(whole);
-            }
-        }
-    }
-
-    /// Makes the mapping of segment `in` cover it up to end (mmap_file), so that records
-    /// reaching the file later are inside it. Best effort: a record outside the mapping
-    /// is read with pread instead.
-    void cover(segment_type& in, std::uint64_t end) const {
-        if constexpr (Mapped) {
-            if (in.mapping && in.mapping->length() >= end) return;
-            // Double, so remapping is rare; at least 1 MiB, so small stores map once.
-            std::uint64_t length = in.mapping ? in.mapping->length() : std::uint64_t{1} << 20;
-            while (length < end) length *= 2;
-            std::error_code ignored;
-            if (auto grown = file_mapping<IO>::map(io_, in.file.descriptor(), static_cast<std::size_t>(length),
-                                                   in.file.path(), ignored)) {
-                in.mapping = std::move(grown);
-            }
-        }
-    }
-
-    /// Fails with corrupt_record for the record at offset in segment `in`.
-    static void report_damage(const segment_type& in, std::uint64_t offset, std::error_code& ec) {
-        fail(ec, errc::corrupt_record,
-             in.file.path() + ": the record at offset " + std::to_string(offset) +
-                 " fails its checksum; its value is not returned (run verify() for a full report)");
-    }
-
-private:
-    /// The segment where points into; nullptr with corrupt_record when there is none
-    /// (an index entry that does not match the files).
-    const segment_type* find(const record_location& where, std::error_code& ec) const {
-        const segment_type* const in = segments_.find(where.segment);
-        if (in == nullptr) {
-            fail(ec, errc::corrupt_record,
-                 "the index points at segment " + std::to_string(where.segment) + ", which the store does not hold");
-        }
-        return in;
-    }
-
-    /// Whether the record at offset of segment `in` is still with the writer (buffered,
-    /// queued, or being written by async_worker's thread) rather than wholly in the file.
-    [[nodiscard]] bool with_writer(const segment_type& in, std::uint64_t offset) const {
-        return &in == active_.get() && offset >= writer_->written_end();
-    }
-
-    /// Reads the record at offset into the window, with as many bytes after it as the
-    /// pattern of the scan so far suggests and the file already holds; or, when the scan
-    /// reads records back to front (a descending scan of records written in key order),
-    /// with as many bytes before it.
-    bool fill(read_ahead& ahead, const segment_type& in, std::uint64_t offset, std::size_t size,
-              std::error_code& ec) const {
-        const bool sequential = !ahead.bytes.empty() && offset == ahead.start + ahead.bytes.size();
-        const bool backward = !ahead.bytes.empty() && offset + size == ahead.start;
-        std::size_t length = sequential || backward ? std::min(ahead.bytes.size() * 2, read_ahead::max_window) : size;
-        length = std::max(length, size);
-        std::size_t needed = size;
-        if (backward) {
-            // The window ends with the record, below the writer's records as the record is.
-            length = static_cast<std::size_t>(std::min<std::uint64_t>(length, offset + size));
-            offset = offset + size - length;
-            needed = length;
-        } else {
-            // Records still with the writer lie from its written end on: read only below it.
-            // The record at offset is below it (the caller checked), and that end only grows.
-            // A closed segment ends where it ends.
-            const std::uint64_t written = &in == active_.get() ? writer_->written_end() : in.size;
-            const std::uint64_t room = written > offset ? written - offset : 0;
-            length = std::max(size, static_cast<std::size_t>(std::min<std::uint64_t>(length, room)));
-        }
-        ahead.bytes.resize(length);
-        std::size_t got = 0;
-        if (!in.file.read_at_least(offset, ahead.bytes.data(), needed, length, got, ec)) return false;
-        ahead.bytes.resize(got);
-        ahead.segment = in.id;
-        ahead.start = offset;
-        return true;
-    }
-
-    const IO& io_;
-    const segment_set<IO>& segments_;
-    const std::shared_ptr<segment_type>& active_;
-    const std::optional<Writer>& writer_;
-};
-
 }  // namespace kvforge::detail
-// ---- end kvforge/stores/log/record_reader.hpp ----
+// ---- end kvforge/stores/log/log_verify.hpp ----
 // ---- begin kvforge/stores/log/recovery.hpp ----
 /// \file recovery.hpp
 /// A log store's open: the segments found in its directory, checked, and replayed into
@@ -13627,10 +14208,10 @@ class segment_compaction {
             if (outputs_.empty() || end_ + pending_.size() >= engine_.options_.segment_bytes) {
                 if (!outputs_.empty() && !finish_current(ec)) return false;
                 segment_pointer next;
-                if (!engine_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
+                if (!engine_.files_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
                 outputs_.push_back(std::move(next));
                 end_ = file_header::size;
-                if (engine_.options_.write_hints) hint_.emplace(engine_.identity(*outputs_.back()));
+                if (engine_.options_.write_hints) hint_.emplace(engine_.hints_.identity(*outputs_.back()));
             }
             where.segment = outputs_.back()->id;
             where.offset = static_cast<std::uint32_t>(end_ + pending_.size());
@@ -13647,7 +14228,7 @@ class segment_compaction {
         bool write_out(std::error_code& ec) {
             if (pending_.empty()) return true;
             if (!write_pending(ec)) return false;
-            if (engine_.sync_file(outputs_.back()->file, ec)) return true;
+            if (engine_.files_.sync_file(outputs_.back()->file, ec)) return true;
             engine_.failure_.record(ec);  // a failed sync is never retried
             return false;
         }
@@ -13660,18 +14241,18 @@ class segment_compaction {
         bool publish(std::error_code& ec) {
             for (const segment_pointer& output : outputs_) {
                 const store_file_name name = store_file_name::data(output->id);
-                if (!engine_.directory_.rename(name.temporary(), name, ec)) return false;
-                output->file.renamed(engine_.directory_.file_path(name));
+                if (!engine_.files_.directory().rename(name.temporary(), name, ec)) return false;
+                output->file.renamed(engine_.files_.directory().file_path(name));
             }
             for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
-            return outputs_.empty() || engine_.sync_directory(ec);
+            return outputs_.empty() || engine_.files_.sync_directory(ec);
         }
 
         [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }
 
     private:
         bool write_pending(std::error_code& ec) {
-            if (!engine_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
+            if (!engine_.files_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
             end_ += pending_.size();
             pending_.clear();
             return true;
@@ -13680,12 +14261,12 @@ class segment_compaction {
         bool finish_current(std::error_code& ec) {
             segment_type& output = *outputs_.back();
             if (!write_pending(ec)) return false;
-            if (!engine_.sync_file(output.file, ec)) {
+            if (!engine_.files_.sync_file(output.file, ec)) {
                 engine_.failure_.record(ec);  // a failed sync is never retried
                 return false;
             }
             output.size = end_;
-            if (hint_) engine_.write_hint_of(output, *hint_);
+            if (hint_) engine_.hints_.write_hint_of(output, *hint_);
             hint_.reset();
             return true;
         }
@@ -13821,13 +14402,13 @@ public:
             engine_.segments_.clear();
             for (segment_pointer& output : outputs.segments()) engine_.segments_.add(std::move(output));
             engine_.segments_.add(next);
-            engine_.drop_retired_hints();
+            engine_.hints_.drop_retired(engine_.segments_);
             engine_.make_active(std::move(next), file_header::size);
             engine_.live_bytes_ = live;
             engine_.dead_bytes_ = 0;
             finish_compaction();
         }
-        engine_.remove_segments(inputs);
+        engine_.files_.remove_segments(inputs);
         return true;
     }
 
@@ -13852,8 +14433,8 @@ public:
         std::error_code ignored;
         for (const segment_pointer& output : job_->outputs->segments()) {
             if (!output) continue;
-            engine_.directory_.remove(store_file_name::data(output->id).temporary(), ignored);
-            engine_.directory_.remove(store_file_name::hint(output->id), ignored);
+            engine_.files_.directory().remove(store_file_name::data(output->id).temporary(), ignored);
+            engine_.files_.directory().remove(store_file_name::hint(output->id), ignored);
         }
         job_.reset();
     }
@@ -14084,7 +14665,7 @@ private:
         // removed, or a power loss would lose the key.
         engine_.call_writer(&writer_type::drain, ec);
         if (ec) return false;
-        engine_.remove_segments(retire_inputs());
+        engine_.files_.remove_segments(retire_inputs());
         job_.reset();
         return true;
     }
@@ -14146,7 +14727,7 @@ private:
             engine_.dead_bytes_ -= in->dead_bytes;
             engine_.segments_.remove(in->id);
         }
-        engine_.drop_retired_hints();
+        engine_.hints_.drop_retired(engine_.segments_);
         finish_compaction();
         return retired;
     }
@@ -14168,7 +14749,7 @@ private:
                 done = background_job(ec);
             } catch (const std::bad_alloc&) {
                 fail(ec, std::make_error_code(std::errc::not_enough_memory),
-                     "out of memory while compacting " + engine_.directory_.path());
+                     "out of memory while compacting " + engine_.files_.directory().path());
             }
             if (!done) {
                 const gate_lock gate(engine_.write_gate_);
@@ -14237,7 +14818,7 @@ private:
             if (ec) return false;
             written = engine_.active_;
         }
-        if (!engine_.sync_file(written->file, ec)) {
+        if (!engine_.files_.sync_file(written->file, ec)) {
             engine_.failure_.record(ec);  // a failed sync is never retried
             return false;
         }
@@ -14248,7 +14829,7 @@ private:
         }
         compactor_.progressed();
         job_.reset();  // its notes are freed with no gate held
-        engine_.remove_segments(retired);
+        engine_.files_.remove_segments(retired);
         return true;
     }
 
@@ -14654,6 +15235,7 @@ class log_backend {
     using gate_lock = typename types::gate_lock;
     using segment_type = typename types::segment_type;
     using segment_pointer = typename types::segment_pointer;
+    using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
     friend class segment_compaction<Policies, log_backend>;
     // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
@@ -14683,7 +15265,7 @@ public:
         if (open_) {
             // EBUSY in the system category, as the README says of system errors.
             fail(ec, std::error_code(EBUSY, std::system_category()),
-                 "this store object is already open on " + directory_.path() + "; close it first");
+                 "this store object is already open on " + files_.directory().path() + "; close it first");
             return;
         }
         if (opts.segment_bytes < min_segment_bytes || opts.segment_bytes > max_segment_bytes) {
@@ -14696,14 +15278,13 @@ public:
         io_ = std::move(io);
         options_ = opts;
         composition_ = wanted;
-        fingerprint_ = wanted.codec_fingerprint;
         reset_state();
         directory_mode mode;
         mode.create = opts.create_if_missing && !opts.read_only;
         mode.require_store = !mode.create;
         mode.refuse_store = opts.error_if_exists;
         mode.shared = opts.read_only;
-        if (!directory_.open(io_, path, mode, ec)) return;
+        if (!files_.open(io_, path, mode, wanted.codec_fingerprint, ec)) return;
         // A salvaged log is rewritten, and the manifest written, before the store counts as
         // open, so that a failure leaves it closed and its lock released.
         const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
@@ -14715,7 +15296,7 @@ public:
         if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
             (salvage_rewrite() && !compaction_.compact_all(ec)) ||
             (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
-            directory_.close();
+            files_.close();
             reset_state();
             return;
         }
@@ -14742,8 +15323,8 @@ public:
             call_writer(&writer_type::close, ec);
             if (!ec) {
                 try {
-                    write_pending_hints_now();
-                    write_active_hint(writer_->end());
+                    hints_.write_pending_now();
+                    hints_.write_active(*active_, writer_->end());
                 } catch (const std::bad_alloc&) {
                     // A hint only speeds up the next open, so failing to write one is no error.
                 }
@@ -14755,11 +15336,10 @@ public:
         }
         active_calls_.wait_idle();
         writer_.reset();
-        active_hint_.reset();
-        pending_hints_.clear();
+        hints_.clear();
         active_.reset();
         segments_.clear();
-        directory_.close();
+        files_.close();
     }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
@@ -14778,7 +15358,7 @@ public:
             const auto value_size = static_cast<std::uint32_t>(value.size());
             update_index([&] {
                 index_put(key, {active_->id, static_cast<std::uint32_t>(appended.offset), value_size});
-                note_in_hint({record_type::put, 0, key, value_size, 0, 0, appended.offset, 0});
+                hints_.note({record_type::put, 0, key, value_size, 0, 0, appended.offset, 0});
             });
             cover_writer_end();
         }
@@ -14801,7 +15381,7 @@ public:
             version_.bump();
             update_index([&] {
                 index_erase(key, record_.size(), *active_);
-                note_in_hint({record_type::erase, 0, key, 0, 0, 0, appended.offset, 0});
+                hints_.note({record_type::erase, 0, key, 0, 0, 0, appended.offset, 0});
             });
             cover_writer_end();
         }
@@ -14826,9 +15406,8 @@ public:
                 append_erase_record(record_, key);
             }
         });
-        finish_batch_record(record_, start, ops.count());
         // Finishing wrote the real header in front of the body: the body starts after it.
-        const std::size_t body_offset = batch_header_size(record_);
+        const std::size_t body_offset = start + finish_batch_record(record_, start, ops.count());
         append_result appended;
         {
             const write_lock lock(mutex_);
@@ -14842,11 +15421,11 @@ public:
                     if (op == batch_op::put) {
                         const auto value_size = static_cast<std::uint32_t>(value.size());
                         index_put(key, {active_->id, static_cast<std::uint32_t>(offset), value_size});
-                        note_in_hint({record_type::put, 0, key, value_size, 0, 0, offset, 0});
+                        hints_.note({record_type::put, 0, key, value_size, 0, 0, offset, 0});
                         puts_.add(1);
                     } else {
                         if (index_erase(key, erase_record_size(key.size()), *active_)) erases_.add(1);
-                        note_in_hint({record_type::erase, 0, key, 0, 0, 0, offset, 0});
+                        hints_.note({record_type::erase, 0, key, 0, 0, 0, offset, 0});
                     }
                 });
             });
@@ -14857,68 +15436,30 @@ public:
         return finish_write(gate, appended.sequence, ec);
     }
 
-    /// Calls on_value(value bytes) for key's value, read from the file (or the writer's
-    /// buffer) and checked against its record's checksum.
+    // Reads (log_reads.hpp).
     template <class OnValue>
     bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        record_location where;
-        if (!look_up(key, where, ec)) return false;
-        thread_local std::string scratch;
-        std::string_view value;
-        if (!reader_.read(key, where, scratch, value, ec)) return false;
-        on_value(value);
-        return true;
+        return reads_.read(key, on_value, ec);
     }
-
-    /// Reads key's value straight into out, with no allocation beyond out's own: one
-    /// preadv puts the record's header and key in a small buffer and its value in out.
-    /// A value that fails its checksum is not left there: out is emptied.
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        record_location where;
-        if (!look_up(key, where, ec)) return false;
-        return reader_.read_value(key, where, out, ec);
+        return reads_.read_value(key, out, ec);
     }
-
-    /// Hands out key's value as a pinned_value: a view into the mapping, kept alive by
-    /// it, when the record is in the file; a copy when it is still in the writer.
     bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const requires Mapped {
-        const read_lock lock(mutex_);
-        record_location where;
-        if (!look_up(key, where, ec)) return false;
-        auto copy = std::make_shared<std::string>();
-        std::string_view value;
-        if (!reader_.read(key, where, *copy, value, ec)) return false;
-        if (copy->empty()) {
-            out = pinned_value(reader_.mapping(where.segment), value);  // the bytes lie in the mapping: share it
-        } else {
-            out = pinned_value(copy, std::string_view(*copy).substr(
-                                         static_cast<std::size_t>(value.data() - copy->data()), value.size()));
-        }
-        return true;
+        return reads_.read_pinned(key, out, ec);
     }
-
-    bool contains(std::string_view key, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return false;
-        gets_.add(1);
-        return table_.find(key).has_value();
-    }
-
-    /// Calls visitor(key, value) in key order from `from` on, until it returns false.
+    bool contains(std::string_view key, std::error_code& ec) const { return reads_.contains(key, ec); }
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
-        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_from(from, inclusive, read, ahead); }, visitor, ec);
+        reads_.visit_from(from, inclusive, visitor, ec);
     }
-
-    /// Calls visitor(key, value) in descending key order from `from` (the last key when
-    /// nullopt) on, until it returns false.
     template <class Visitor>
     void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
                          std::error_code& ec) const {
-        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_down_from(from, inclusive, read, ahead); }, visitor,
-                      ec);
+        reads_.visit_down_from(from, inclusive, visitor, ec);
+    }
+    template <class Visitor>
+    void for_each_in_file_order(Visitor&& visitor, std::error_code& ec) const {
+        reads_.for_each_in_file_order(visitor, ec);
     }
 
     /// Calls visitor(key, value) for every record. A thread_safe store walks a snapshot
@@ -14943,36 +15484,7 @@ public:
                 return;
             }
         }
-        walk_locked(visitor, ec);
-    }
-
-    /// Calls visitor(key, value) for every record, in the order the records lie in the
-    /// segments, under the read lock. for_each reads them in the index's order, one read
-    /// each; going forward through each segment lets the read-ahead window serve many
-    /// records per read, which is what rebuilding state from every value at open wants
-    /// (expiring<>'s deadlines). It holds a list of the records' places while it runs:
-    /// about 32 bytes a key.
-    template <class Visitor>
-    void for_each_in_file_order(Visitor&& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        using placed = std::pair<record_location, std::string_view>;
-        std::vector<placed> records;
-        records.reserve(table_.size());
-        table_.for_each([&](std::string_view key, std::string_view payload) {
-            records.emplace_back(record_location::decode(payload), key);
-        });
-        std::sort(records.begin(), records.end(), [](const placed& a, const placed& b) {
-            return a.first.segment != b.first.segment ? a.first.segment < b.first.segment
-                                                      : a.first.offset < b.first.offset;
-        });
-        std::string scratch;
-        read_ahead ahead;
-        for (const auto& [where, key] : records) {
-            std::string_view value;
-            if (!reader_.read(key, where, scratch, value, ec, &ahead)) return;
-            visitor(key, value);
-        }
+        reads_.for_each(visitor, ec);
     }
 
     [[nodiscard]] std::size_t size() const {
@@ -15002,7 +15514,7 @@ public:
         s.dead_bytes = dead_bytes_;
         s.memory_bytes = table_.memory_usage();
         s.puts = puts_.load();
-        s.gets = gets_.load();
+        s.gets = reads_.gets();
         s.erases = erases_.load();
         s.batches = batches_.load();
         compaction_.add_stats(s);
@@ -15015,8 +15527,8 @@ public:
                 s.disk_bytes += in->hint_bytes;
                 if (in->mapping) s.mapped_bytes += in->mapping->length();
             }
-            s.syncs = writer_->syncs() + file_syncs_.load();
-            s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
+            s.syncs = writer_->syncs() + files_.syncs();
+            s.bytes_written = writer_->bytes_written() + files_.bytes_written();
         }
         return s;
     }
@@ -15103,32 +15615,7 @@ public:
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
         verify_report report;
-        if (!readable(ec)) return report;
-        for (const segment_pointer& in : segments_.in_replay_order()) {
-            std::uint64_t end = in->size;
-            if (in == active_) {
-                // async_worker's thread may be writing records at the end of the file:
-                // check only those wholly written, up to where the writer's first pending
-                // record starts (no writer appends while the gate is held). The writer
-                // reads that offset under one lock: pieced together from several readings
-                // while its thread moved on, it could fall inside a record. The size is
-                // read after: once nothing is pending the file no longer grows, and a size
-                // read before could end in the middle of a record the worker was writing.
-                const std::uint64_t written = writer_->written_end();
-                if (!in->file.size(end, ec)) return report;
-                if (written < writer_->end()) end = written;
-            }
-            log_scan_result scanned;
-            if (!scan_log(
-                    in->file, in->records_start(), end, in->version, true, [](const log_entry&) {}, scanned, ec)) {
-                return report;
-            }
-            report.records_checked += scanned.records;
-            report.damaged.insert(report.damaged.end(), scanned.damage.begin(), scanned.damage.end());
-            if (scanned.torn_tail) {
-                report.damaged.push_back({in->file.path(), scanned.valid_end, std::string(torn_tail_problem)});
-            }
-        }
+        if (readable(ec)) verify_segments(segments_.in_replay_order(), active_, *writer_, report, ec);
         return report;
     }
 
@@ -15157,27 +15644,16 @@ private:
     /// backup copies them (backups_running.hpp).
     gate_lock gate_without_backups() { return backups_.lock_gate(write_gate_); }
 
-    /// A point read's first step, under the read lock: counts it and finds where key's
-    /// record is; false when the store is closed (ec set) or key is absent.
-    bool look_up(std::string_view key, record_location& where, std::error_code& ec) const {
-        if (!readable(ec)) return false;
-        gets_.add(1);
-        const auto payload = table_.find(key);
-        if (!payload) return false;
-        where = record_location::decode(*payload);
-        return true;
-    }
-
     /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
     /// found: the store is not open yet, so no reader sees it meanwhile.
     bool recover(recovered_log<io_type>& recovered, std::error_code& ec) {
-        log_recovery recovery(io_, directory_, options_, composition_, table_, reader_, *this);
+        log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, *this);
         if (!recovery.recover(recovered, ec)) return false;
         segments_ = std::move(recovered.segments);
         active_ = std::move(recovered.active);
         writer_.emplace();
         writer_->attach(active_->file, recovered.active_end);
-        active_hint_ = std::move(recovered.active_hint);
+        hints_.adopt_active(std::move(recovered.active_hint));
         next_id_.store(recovered.next_id, std::memory_order_relaxed);
         live_bytes_ = recovered.live_bytes;
         dead_bytes_ = recovered.dead_bytes;
@@ -15190,13 +15666,11 @@ private:
     /// Back to the state of a closed store: no segment, writer or index.
     void reset_state() {
         writer_.reset();
-        active_hint_.reset();
-        pending_hints_.clear();
+        hints_.clear();
         active_.reset();
         segments_.clear();
         table_.clear();
         next_id_.store(1, std::memory_order_relaxed);
-        bytes_written_.store(0, std::memory_order_relaxed);
         live_bytes_ = 0;
         dead_bytes_ = 0;
         recovered_records_ = 0;
@@ -15210,7 +15684,7 @@ private:
         if (!readable(ec)) return false;
         if (options_.read_only) {
             fail(ec, errc::read_only,
-                 directory_.path() +
+                 files_.directory().path() +
                      " was opened read-only (options::read_only); nothing was written. Open it "
                      "without read_only to write");
             return false;
@@ -15219,11 +15693,7 @@ private:
         return !writer_->failed(ec);
     }
 
-    bool readable(std::error_code& ec) const {
-        if (open_) return true;
-        fail(ec, errc::store_closed, "the store is not open; open it first");
-        return false;
-    }
+    bool readable(std::error_code& ec) const { return reads_.readable(ec); }
 
     /// After a write: releases the gate, waits for durability as the policy says, and,
     /// when a closed segment waits for its hint, a job is under way or dead bytes have
@@ -15235,11 +15705,11 @@ private:
         bool compaction_due = false;
         bool hint_due = false;
         if constexpr (threading::concurrent) {
-            if (hints_pending() || compaction_.wants_compaction()) compaction_.request();
+            if (hints_.pending() > 0 || compaction_.wants_compaction()) compaction_.request();
         } else {
             // Not the hint of the segment this write closed: the write that closed it
             // paid for its sync already.
-            hint_due = pending_hints_.size() > (closed_by_this_write_ ? 1U : 0U);
+            hint_due = hints_.pending() > (closed_by_this_write_ ? 1U : 0U);
             compaction_due = !hint_due && (compaction_.job_under_way() || compaction_.wants_compaction());
         }
         {
@@ -15288,17 +15758,6 @@ private:
         }
     }
 
-    /// The size of the header a finished batch record starts with.
-    static std::size_t batch_header_size(const std::string& record) noexcept {
-        std::uint64_t count = 0;
-        std::uint64_t body = 0;
-        const char* p = record.data() + 5;
-        const char* end = record.data() + record.size();
-        p = get_varint(p, end, count);
-        p = get_varint(p, end, body);
-        return static_cast<std::size_t>(p - record.data());
-    }
-
     /// Counts bytes of segment `in` as dead.
     void add_dead(segment_type& in, std::uint64_t bytes) noexcept { count_dead(in, dead_bytes_, bytes); }
 
@@ -15314,44 +15773,6 @@ private:
         add_dead(holder, tombstone_size);
         return table_.erase(
             key, [&](std::string_view old) { count_retired(segments_, key, old, live_bytes_, dead_bytes_); });
-    }
-
-    /// Lists a record of the active segment for its hint.
-    void note_in_hint(const hint_entry& entry) {
-        if (active_hint_) active_hint_->add(entry);
-    }
-
-    /// Under the read lock, has walk hand its read(key, payload) and prefetch(key, payload)
-    /// to the index's ordered visit: read answers by calling visitor(key, value) with the
-    /// record's value, prefetch starts loading a record the visit reaches soon.
-    template <class Walk, class Visitor>
-    void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        std::string scratch;
-        read_ahead ahead;
-        walk(
-            [&](std::string_view key, std::string_view payload) {
-                std::string_view value;
-                if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
-                return visitor(key, value);
-            },
-            [&](std::string_view key, std::string_view payload) noexcept {
-                reader_.prefetch(key.size(), record_location::decode(payload));
-            });
-    }
-
-    /// Calls visitor(key, value) for every record, under the read lock.
-    template <class Visitor>
-    void walk_locked(Visitor& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        std::string scratch;
-        table_.for_each([&](std::string_view key, std::string_view payload) {
-            if (ec) return;
-            std::string_view value;
-            if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
-        });
     }
 
     /// Makes the active segment's mapping cover everything written so far (mmap_file).
@@ -15376,19 +15797,14 @@ private:
         }
     }
 
-    /// Which segment a hint describes.
-    [[nodiscard]] hint_identity identity(const segment_type& in) const noexcept {
-        return {in.id, fingerprint_, in.file_id, in.records_start()};
-    }
-
     /// Makes `next` the active segment, its records starting at end (the exclusive lock held).
     void make_active(segment_pointer next, std::uint64_t end) {
         active_ = std::move(next);
         writer_->attach(active_->file, end);
         if (options_.write_hints && !options_.read_only) {
-            active_hint_.emplace(identity(*active_));
+            hints_.start_active(*active_);
         } else {
-            active_hint_.reset();
+            hints_.stop_active();
         }
         cover_writer_end();
     }
@@ -15411,161 +15827,46 @@ private:
         if (ec) return false;
         segment_pointer next;
         if (!create_segment(new_segment_id(), next, ec)) return false;
-        pending_hints_.reserve(pending_hints_.size() + 1);  // so that nothing below throws
+        hints_.reserve_pending();  // so that nothing below throws
         const std::uint64_t end = writer_->end();
         const write_lock lock(mutex_);
         active_->size = end;
         reader_.map_final(*active_, end);
-        if (active_hint_) {
-            pending_hints_.push_back({active_, std::move(*active_hint_)});
-            active_hint_.reset();
-            closed_by_this_write_ = true;
-        }
+        if (hints_.close_active(active_)) closed_by_this_write_ = true;
         segments_.add(next);
         make_active(std::move(next), file_header::size);
         return true;
     }
-
-    /// Whether a closed segment waits for its hint; with write_gate_ held.
-    [[nodiscard]] bool hints_pending() const noexcept { return !pending_hints_.empty(); }
 
     /// Writes the hint of the oldest closed segment still waiting for one, taken under
     /// write_gate_ and written with no lock held (the writers go on meanwhile); false when
     /// none waits. Only the compaction thread, or a caller holding it off, retires
     /// segments, so the segment taken stays in the store until its hint is in place.
     bool write_pending_hint() {
-        std::optional<pending_hint> taken;
+        std::optional<typename hint_keeper_type::pending_hint> taken;
         {
             const gate_lock gate(write_gate_);
-            if (!open_ || pending_hints_.empty()) return false;
-            taken.emplace(std::move(pending_hints_.front()));
-            pending_hints_.erase(pending_hints_.begin());
+            if (!open_ || hints_.pending() == 0) return false;
+            taken.emplace(hints_.take_oldest());
         }
-        try {
-            write_hint_of(*taken->in, taken->entries);
-        } catch (const std::bad_alloc&) {
-            // Without a hint the segment is read whole at the next open.
-        }
+        hints_.write_pending(*taken);
         return true;
     }
 
-    /// Writes every hint still pending, with write_gate_ held (close()).
-    void write_pending_hints_now() {
-        for (pending_hint& pending : pending_hints_) write_hint_of(*pending.in, pending.entries);
-        pending_hints_.clear();
-    }
-
-    /// Forgets the pending hints of segments taken out of the store (compaction, clear),
-    /// with write_gate_ held: a retired segment gets no hint.
-    void drop_retired_hints() {
-        std::erase_if(pending_hints_, [&](const pending_hint& p) { return segments_.find(p.in->id) != p.in.get(); });
-    }
-
-    /// Writes the active segment's hint, covering it up to end, unless the hint on disk
-    /// already does; at close.
-    void write_active_hint(std::uint64_t end) {
-        if (active_->hint_covered == end) return;
-        const std::uint64_t size = write_active_hint_file(end);
-        if (size == 0) return;
-        const write_lock lock(mutex_);  // stats() reads these under the read lock
-        active_->hint_bytes = size;
-        active_->hint_covered = end;
-    }
-
-    /// Writes the hint of the active segment from the entries gathered as its records
-    /// were appended; returns its size, 0 when there is none (a hint only speeds up the
-    /// next open, so failing to write one is no error). The gathered entries are used up.
-    std::uint64_t write_active_hint_file(std::uint64_t end) {
-        if (!active_hint_) return 0;
-        const std::vector<std::string_view> pieces = active_hint_->finish(end);
-        std::error_code ignored;
-        const bool written = write_file(store_file_name::hint(active_->id), pieces, ignored);
-        const std::uint64_t size = written ? total_size(pieces) : 0;
-        active_hint_.reset();
-        return size;
-    }
-
-    /// Writes the hint of closed segment `in` from its gathered entries (best effort).
-    void write_hint_of(segment_type& in, hint_builder& hint) {
-        const std::vector<std::string_view> pieces = hint.finish(in.size);
-        std::error_code ignored;
-        if (!write_file(store_file_name::hint(in.id), pieces, ignored)) return;
-        const write_lock lock(mutex_);  // stats() reads these under the read lock
-        in.hint_bytes = total_size(pieces);
-        in.hint_covered = in.size;
-    }
-
-    bool sync_directory(std::error_code& ec) {
-        file_syncs_.add(1);
-        return directory_.sync(ec);
-    }
-
-    /// Syncs a file of the store's own (a segment, a hint, the manifest), counted in
-    /// stats().syncs from whichever thread calls it.
-    bool sync_file(data_file<io_type>& file, std::error_code& ec) {
-        file_syncs_.add(1);
-        return file.sync(ec);
-    }
+    /// For recovery (its Files, with create_segment): hints and directory syncs are made
+    /// as the store's other files are, so that stats() counts them.
+    void write_hint_of(segment_type& in, hint_builder& hint) { hints_.write_hint_of(in, hint); }
+    bool sync_directory(std::error_code& ec) { return files_.sync_directory(ec); }
 
     /// Creates segment `id`, the next one the writer appends to, holding only its header,
     /// through a synced .tmp and a rename; it replays after every earlier one (its order is
     /// its id, the highest yet).
     bool create_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
-        return start_segment(id, id, out, ec) && publish_segment(*out, ec);
+        return files_.start_segment(id, id, out, ec) && files_.publish_segment(*out, ec);
     }
 
     /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
     [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
-
-    /// Starts segment `id` as a .tmp holding its header, with a new file id. No hint of
-    /// that id exists: ids are above every id on disk at open, where hints without their
-    /// segment were removed.
-    bool start_segment(std::uint32_t id, std::uint64_t order, segment_pointer& out, std::error_code& ec) {
-        auto created = std::make_shared<segment_type>();
-        created->id = id;
-        created->order = order;
-        created->file_id = new_file_id();
-        const store_file_name tmp = store_file_name::data(id).temporary();
-        if (!directory_.open_file(created->file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
-        file_header header;
-        header.codec_fingerprint = fingerprint_;
-        header.generation = id;
-        header.order = order;
-        header.file_id = created->file_id;
-        char bytes[file_header::size];
-        header.encode(bytes);
-        if (!write_counted(created->file, 0, {bytes, sizeof bytes}, ec)) return false;
-        created->size = file_header::size;
-        out = std::move(created);
-        return true;
-    }
-
-    /// Syncs a finished .tmp segment, renames it into place and syncs the directory. A
-    /// failure stops the store's writes: a failed sync is never retried (the kernel may
-    /// have dropped the pages), and after the rename the next open may find the segment.
-    bool publish_segment(segment_type& in, std::error_code& ec) {
-        const store_file_name name = store_file_name::data(in.id);
-        if (sync_file(in.file, ec) && directory_.rename(name.temporary(), name, ec)) {
-            in.file.renamed(directory_.file_path(name));
-            if (sync_directory(ec)) return true;
-        }
-        failure_.record(ec);
-        return false;
-    }
-
-    /// Removes the files of segments taken out of the store, in their replay order, the
-    /// directory synced after each: should a crash leave some, they are the last ones in
-    /// replay order, whose tombstones are still there for their older records. A removal
-    /// that fails stops it; the next open replays what is left, to the same contents.
-    void remove_segments(const std::vector<segment_pointer>& retired) {
-        std::error_code ignored;
-        for (const segment_pointer& in : retired) {
-            if (!directory_.remove(store_file_name::data(in->id), ignored) ||
-                !directory_.remove(store_file_name::hint(in->id), ignored) || !sync_directory(ignored)) {
-                return;
-            }
-        }
-    }
 
     /// clear(), with write_gate_ held: a new active segment whose first record is a
     /// clear record, published, and then every other segment retired. Should a crash come
@@ -15574,80 +15875,42 @@ private:
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
         segment_pointer next;
-        const std::uint32_t id = new_segment_id();
-        if (!start_segment(id, id, next, ec)) return false;
-        std::string record;
-        append_clear_record(record);
-        if (!write_counted(next->file, next->size, record, ec)) return false;
-        next->size += record.size();
-        next->holds_clear = true;
-        if (!publish_segment(*next, ec)) return false;
+        if (!files_.publish_cleared_segment(new_segment_id(), next, ec)) return false;
         const std::vector<segment_pointer> retired = segments_.in_replay_order();
         {
             const write_lock lock(mutex_);
             table_.clear();
             segments_.clear();
             segments_.add(next);
-            drop_retired_hints();
+            hints_.drop_retired(segments_);
             make_active(next, next->size);
-            note_in_hint({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
+            hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
             live_bytes_ = 0;
             dead_bytes_ = 0;
-            add_dead(*next, record.size());
+            add_dead(*next, next->size - file_header::size);  // the clear record
             compaction_.finish_compaction();
         }
-        remove_segments(retired);
-        return true;
-    }
-
-    /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
-    bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
-        return write_file(name, std::span<const std::string_view>(&bytes, 1), ec);
-    }
-
-    /// The same for a file given as pieces written one after another.
-    bool write_file(const store_file_name& name, std::span<const std::string_view> pieces, std::error_code& ec) {
-        data_file<io_type> file;
-        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
-        std::uint64_t at = 0;
-        for (const std::string_view piece : pieces) {
-            if (!write_counted(file, at, piece, ec)) return false;
-            at += piece.size();
-        }
-        return sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) && sync_directory(ec);
-    }
-
-    /// The bytes of a file given as pieces.
-    [[nodiscard]] static std::uint64_t total_size(std::span<const std::string_view> pieces) noexcept {
-        std::uint64_t total = 0;
-        for (const std::string_view piece : pieces) total += piece.size();
-        return total;
-    }
-
-    /// Writes bytes the store's writer does not (headers, compaction output, hints, the
-    /// manifest) and counts them in stats().bytes_written.
-    bool write_counted(data_file<io_type>& file, std::uint64_t offset, std::string_view bytes, std::error_code& ec) {
-        if (!file.write(offset, bytes, ec)) return false;
-        bytes_written_.fetch_add(bytes.size(), std::memory_order_relaxed);
+        files_.remove_segments(retired);
         return true;
     }
 
     /// Writes the MANIFEST when store_composition says that it is due.
     bool record_composition(const composition& on_disk, bool found, std::error_code& ec) {
         const std::string text = manifest_.manifest_to_write(on_disk, found);
-        return text.empty() || write_file(store_file_name::manifest(), text, ec);
+        return text.empty() || files_.write_file(store_file_name::manifest(), text, ec);
     }
 
     io_type io_{};
     kvforge::options options_{};
     composition composition_;  // what this open's store<> is made of, as the manifest records it
-    std::uint64_t fingerprint_ = 0;
     // Read without a lock by is_open(); changed under the gate and the exclusive lock.
     std::atomic<bool> open_{false};
 
     mutable gate_type write_gate_;
     mutable mutex_type mutex_;
-    store_directory<io_type> directory_;
+    sticky_failure failure_;
+    segment_files<io_type, counter_type> files_{failure_};  // the directory and the files made in it
+    hint_keeper_type hints_{files_, mutex_};
     // Changed under the gate and the exclusive lock; readers find records' segments here.
     segment_set<io_type> segments_;
     segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
@@ -15655,40 +15918,27 @@ private:
     // to the OS, under the gate, and changes nothing a reader sees.
     mutable std::optional<writer_type> writer_;
     record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
-    // The active segment's records, listed as they are appended, for its hint; empty
-    // without options::write_hints (and once the hint was written from them).
-    std::optional<hint_builder> active_hint_;
-    // Closed segments whose hints are still to be written (write_pending_hint), oldest
-    // first, with the entries gathered for them; changed under write_gate_.
-    struct pending_hint {
-        segment_pointer in;
-        hint_builder entries;
-    };
-    std::vector<pending_hint> pending_hints_;
+    table_type table_;
+    log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
+                                                                                                        mutex_, open_};
     bool closed_by_this_write_ = false;  // the write under way closed a segment (single_thread's hint step)
     // The id of the next segment made, one counter for every kind; taken by writers and
     // by the compaction thread.
     std::atomic<std::uint32_t> next_id_{1};
-    table_type table_;
     std::string record_;                      // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
     detail::write_version<threading::concurrent> version_;
     active_calls<threading::concurrent> active_calls_;
     backups_running backups_;
-    log_backup<io_type> backup_{io_, directory_, composition_};
-    store_composition<io_type> manifest_{io_, directory_, composition_};
+    log_backup<io_type> backup_{io_, files_.directory(), composition_};
+    store_composition<io_type> manifest_{io_, files_.directory(), composition_};
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
-    counter_type file_syncs_;  // segments, hints, manifest and directory; bumped outside the lock stats() reads under
-    // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
-    std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;
-    sticky_failure failure_;
     counter_type puts_;
-    mutable counter_type gets_;
     counter_type erases_;
     counter_type batches_;
     // compact(), and automatic compaction on its thread (thread_safe); last, so that

@@ -1,8 +1,21 @@
 #pragma once
 /// \file engine.hpp
-/// The byte-level store behind file_log: append-only segments of checksummed records
-/// with an in-memory index from each key to its record (in the manner of Bitcask), a
-/// durability policy's writer, hint files and compaction.
+/// The byte-level store behind file_log and mmap_file: append-only segments of
+/// checksummed records with an in-memory index from each key to its record (in the
+/// manner of Bitcask), a durability policy's writer, hint files and compaction. The
+/// engine holds the state, takes the locks and writes the records; its parts, each
+/// with one job, do the rest:
+///
+///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
+///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
+///     log_reads.hpp           point reads and visits in key order, under the shared lock
+///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
+///     recovery.hpp            open: the segments found, checked and replayed into the index
+///     store_composition.hpp   the MANIFEST, checked at every open and written when due
+///     segment_compaction.hpp  compact() and the automatic compaction jobs
+///     backup.hpp              backup()'s copy of the files at a cut, and its check
+///     snapshot.hpp            a read-only view: the index copied, the segments held
+///     log_verify.hpp          verify(): every record checked against its checksum
 ///
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index; it
@@ -20,13 +33,11 @@
 /// of the next reaches the OS, and recovery's prefix holds across segments), the next
 /// segment is made through a synced .tmp and a rename. The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
-/// (write_pending_hint): by the next write (single_thread) or on the compaction thread
-/// (thread_safe), at close() when still pending, never for a segment retired first.
+/// (write_pending_hint, hint_keeper.hpp): by the next write (single_thread) or on the
+/// compaction thread (thread_safe), at close() when still pending, never for a segment
+/// retired first.
 /// open() has recovery (recovery.hpp) find the segments and rebuild the index, and
 /// installs what it returns. A store opened read-only changes no file.
-///
-/// Manifest. Every open checks the MANIFEST before anything else, and a writable one
-/// records this open's composition in it when due (store_composition.hpp).
 ///
 /// Backup. backup() takes its cut under the gate (a flush, then the segments and the
 /// active one's end); the copy of the bytes before the cut, with no lock held, and its
@@ -44,16 +55,12 @@
 /// their sync and callers of wait_durable, which hold no lock, are counted
 /// (active_calls.hpp) and close() waits for them.
 
-#include <fcntl.h>
-
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <new>
 #include <optional>
-#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -64,11 +71,8 @@
 #include "../../concepts.hpp"
 #include "../../detail/active_calls.hpp"
 #include "../../detail/assign_bytes.hpp"
-#include "../../detail/data_file.hpp"
-#include "../../detail/file_id.hpp"
 #include "../../detail/file_mapping.hpp"
 #include "../../detail/log_writer.hpp"
-#include "../../detail/store_directory.hpp"
 #include "../../detail/store_files.hpp"
 #include "../../detail/write_version.hpp"
 #include "../../error.hpp"
@@ -79,13 +83,16 @@
 #include "backup.hpp"
 #include "backups_running.hpp"
 #include "hint.hpp"
-#include "log_scan.hpp"
+#include "hint_keeper.hpp"
+#include "log_reads.hpp"
 #include "log_types.hpp"
+#include "log_verify.hpp"
 #include "record_format.hpp"
 #include "record_reader.hpp"
 #include "recovery.hpp"
 #include "segment.hpp"
 #include "segment_compaction.hpp"
+#include "segment_files.hpp"
 #include "snapshot.hpp"
 #include "store_composition.hpp"
 
@@ -116,6 +123,7 @@ class log_backend {
     using gate_lock = typename types::gate_lock;
     using segment_type = typename types::segment_type;
     using segment_pointer = typename types::segment_pointer;
+    using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
     friend class segment_compaction<Policies, log_backend>;
     // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
@@ -145,7 +153,7 @@ public:
         if (open_) {
             // EBUSY in the system category, as the README says of system errors.
             fail(ec, std::error_code(EBUSY, std::system_category()),
-                 "this store object is already open on " + directory_.path() + "; close it first");
+                 "this store object is already open on " + files_.directory().path() + "; close it first");
             return;
         }
         if (opts.segment_bytes < min_segment_bytes || opts.segment_bytes > max_segment_bytes) {
@@ -158,14 +166,13 @@ public:
         io_ = std::move(io);
         options_ = opts;
         composition_ = wanted;
-        fingerprint_ = wanted.codec_fingerprint;
         reset_state();
         directory_mode mode;
         mode.create = opts.create_if_missing && !opts.read_only;
         mode.require_store = !mode.create;
         mode.refuse_store = opts.error_if_exists;
         mode.shared = opts.read_only;
-        if (!directory_.open(io_, path, mode, ec)) return;
+        if (!files_.open(io_, path, mode, wanted.codec_fingerprint, ec)) return;
         // A salvaged log is rewritten, and the manifest written, before the store counts as
         // open, so that a failure leaves it closed and its lock released.
         const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
@@ -177,7 +184,7 @@ public:
         if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
             (salvage_rewrite() && !compaction_.compact_all(ec)) ||
             (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
-            directory_.close();
+            files_.close();
             reset_state();
             return;
         }
@@ -204,8 +211,8 @@ public:
             call_writer(&writer_type::close, ec);
             if (!ec) {
                 try {
-                    write_pending_hints_now();
-                    write_active_hint(writer_->end());
+                    hints_.write_pending_now();
+                    hints_.write_active(*active_, writer_->end());
                 } catch (const std::bad_alloc&) {
                     // A hint only speeds up the next open, so failing to write one is no error.
                 }
@@ -217,11 +224,10 @@ public:
         }
         active_calls_.wait_idle();
         writer_.reset();
-        active_hint_.reset();
-        pending_hints_.clear();
+        hints_.clear();
         active_.reset();
         segments_.clear();
-        directory_.close();
+        files_.close();
     }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
@@ -240,7 +246,7 @@ public:
             const auto value_size = static_cast<std::uint32_t>(value.size());
             update_index([&] {
                 index_put(key, {active_->id, static_cast<std::uint32_t>(appended.offset), value_size});
-                note_in_hint({record_type::put, 0, key, value_size, 0, 0, appended.offset, 0});
+                hints_.note({record_type::put, 0, key, value_size, 0, 0, appended.offset, 0});
             });
             cover_writer_end();
         }
@@ -263,7 +269,7 @@ public:
             version_.bump();
             update_index([&] {
                 index_erase(key, record_.size(), *active_);
-                note_in_hint({record_type::erase, 0, key, 0, 0, 0, appended.offset, 0});
+                hints_.note({record_type::erase, 0, key, 0, 0, 0, appended.offset, 0});
             });
             cover_writer_end();
         }
@@ -288,9 +294,8 @@ public:
                 append_erase_record(record_, key);
             }
         });
-        finish_batch_record(record_, start, ops.count());
         // Finishing wrote the real header in front of the body: the body starts after it.
-        const std::size_t body_offset = batch_header_size(record_);
+        const std::size_t body_offset = start + finish_batch_record(record_, start, ops.count());
         append_result appended;
         {
             const write_lock lock(mutex_);
@@ -304,11 +309,11 @@ public:
                     if (op == batch_op::put) {
                         const auto value_size = static_cast<std::uint32_t>(value.size());
                         index_put(key, {active_->id, static_cast<std::uint32_t>(offset), value_size});
-                        note_in_hint({record_type::put, 0, key, value_size, 0, 0, offset, 0});
+                        hints_.note({record_type::put, 0, key, value_size, 0, 0, offset, 0});
                         puts_.add(1);
                     } else {
                         if (index_erase(key, erase_record_size(key.size()), *active_)) erases_.add(1);
-                        note_in_hint({record_type::erase, 0, key, 0, 0, 0, offset, 0});
+                        hints_.note({record_type::erase, 0, key, 0, 0, 0, offset, 0});
                     }
                 });
             });
@@ -319,68 +324,30 @@ public:
         return finish_write(gate, appended.sequence, ec);
     }
 
-    /// Calls on_value(value bytes) for key's value, read from the file (or the writer's
-    /// buffer) and checked against its record's checksum.
+    // Reads (log_reads.hpp).
     template <class OnValue>
     bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        record_location where;
-        if (!look_up(key, where, ec)) return false;
-        thread_local std::string scratch;
-        std::string_view value;
-        if (!reader_.read(key, where, scratch, value, ec)) return false;
-        on_value(value);
-        return true;
+        return reads_.read(key, on_value, ec);
     }
-
-    /// Reads key's value straight into out, with no allocation beyond out's own: one
-    /// preadv puts the record's header and key in a small buffer and its value in out.
-    /// A value that fails its checksum is not left there: out is emptied.
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        record_location where;
-        if (!look_up(key, where, ec)) return false;
-        return reader_.read_value(key, where, out, ec);
+        return reads_.read_value(key, out, ec);
     }
-
-    /// Hands out key's value as a pinned_value: a view into the mapping, kept alive by
-    /// it, when the record is in the file; a copy when it is still in the writer.
     bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const requires Mapped {
-        const read_lock lock(mutex_);
-        record_location where;
-        if (!look_up(key, where, ec)) return false;
-        auto copy = std::make_shared<std::string>();
-        std::string_view value;
-        if (!reader_.read(key, where, *copy, value, ec)) return false;
-        if (copy->empty()) {
-            out = pinned_value(reader_.mapping(where.segment), value);  // the bytes lie in the mapping: share it
-        } else {
-            out = pinned_value(copy, std::string_view(*copy).substr(
-                                         static_cast<std::size_t>(value.data() - copy->data()), value.size()));
-        }
-        return true;
+        return reads_.read_pinned(key, out, ec);
     }
-
-    bool contains(std::string_view key, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return false;
-        gets_.add(1);
-        return table_.find(key).has_value();
-    }
-
-    /// Calls visitor(key, value) in key order from `from` on, until it returns false.
+    bool contains(std::string_view key, std::error_code& ec) const { return reads_.contains(key, ec); }
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
-        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_from(from, inclusive, read, ahead); }, visitor, ec);
+        reads_.visit_from(from, inclusive, visitor, ec);
     }
-
-    /// Calls visitor(key, value) in descending key order from `from` (the last key when
-    /// nullopt) on, until it returns false.
     template <class Visitor>
     void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
                          std::error_code& ec) const {
-        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_down_from(from, inclusive, read, ahead); }, visitor,
-                      ec);
+        reads_.visit_down_from(from, inclusive, visitor, ec);
+    }
+    template <class Visitor>
+    void for_each_in_file_order(Visitor&& visitor, std::error_code& ec) const {
+        reads_.for_each_in_file_order(visitor, ec);
     }
 
     /// Calls visitor(key, value) for every record. A thread_safe store walks a snapshot
@@ -405,36 +372,7 @@ public:
                 return;
             }
         }
-        walk_locked(visitor, ec);
-    }
-
-    /// Calls visitor(key, value) for every record, in the order the records lie in the
-    /// segments, under the read lock. for_each reads them in the index's order, one read
-    /// each; going forward through each segment lets the read-ahead window serve many
-    /// records per read, which is what rebuilding state from every value at open wants
-    /// (expiring<>'s deadlines). It holds a list of the records' places while it runs:
-    /// about 32 bytes a key.
-    template <class Visitor>
-    void for_each_in_file_order(Visitor&& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        using placed = std::pair<record_location, std::string_view>;
-        std::vector<placed> records;
-        records.reserve(table_.size());
-        table_.for_each([&](std::string_view key, std::string_view payload) {
-            records.emplace_back(record_location::decode(payload), key);
-        });
-        std::sort(records.begin(), records.end(), [](const placed& a, const placed& b) {
-            return a.first.segment != b.first.segment ? a.first.segment < b.first.segment
-                                                      : a.first.offset < b.first.offset;
-        });
-        std::string scratch;
-        read_ahead ahead;
-        for (const auto& [where, key] : records) {
-            std::string_view value;
-            if (!reader_.read(key, where, scratch, value, ec, &ahead)) return;
-            visitor(key, value);
-        }
+        reads_.for_each(visitor, ec);
     }
 
     [[nodiscard]] std::size_t size() const {
@@ -464,7 +402,7 @@ public:
         s.dead_bytes = dead_bytes_;
         s.memory_bytes = table_.memory_usage();
         s.puts = puts_.load();
-        s.gets = gets_.load();
+        s.gets = reads_.gets();
         s.erases = erases_.load();
         s.batches = batches_.load();
         compaction_.add_stats(s);
@@ -477,8 +415,8 @@ public:
                 s.disk_bytes += in->hint_bytes;
                 if (in->mapping) s.mapped_bytes += in->mapping->length();
             }
-            s.syncs = writer_->syncs() + file_syncs_.load();
-            s.bytes_written = writer_->bytes_written() + bytes_written_.load(std::memory_order_relaxed);
+            s.syncs = writer_->syncs() + files_.syncs();
+            s.bytes_written = writer_->bytes_written() + files_.bytes_written();
         }
         return s;
     }
@@ -565,32 +503,7 @@ public:
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
         verify_report report;
-        if (!readable(ec)) return report;
-        for (const segment_pointer& in : segments_.in_replay_order()) {
-            std::uint64_t end = in->size;
-            if (in == active_) {
-                // async_worker's thread may be writing records at the end of the file:
-                // check only those wholly written, up to where the writer's first pending
-                // record starts (no writer appends while the gate is held). The writer
-                // reads that offset under one lock: pieced together from several readings
-                // while its thread moved on, it could fall inside a record. The size is
-                // read after: once nothing is pending the file no longer grows, and a size
-                // read before could end in the middle of a record the worker was writing.
-                const std::uint64_t written = writer_->written_end();
-                if (!in->file.size(end, ec)) return report;
-                if (written < writer_->end()) end = written;
-            }
-            log_scan_result scanned;
-            if (!scan_log(
-                    in->file, in->records_start(), end, in->version, true, [](const log_entry&) {}, scanned, ec)) {
-                return report;
-            }
-            report.records_checked += scanned.records;
-            report.damaged.insert(report.damaged.end(), scanned.damage.begin(), scanned.damage.end());
-            if (scanned.torn_tail) {
-                report.damaged.push_back({in->file.path(), scanned.valid_end, std::string(torn_tail_problem)});
-            }
-        }
+        if (readable(ec)) verify_segments(segments_.in_replay_order(), active_, *writer_, report, ec);
         return report;
     }
 
@@ -619,27 +532,16 @@ private:
     /// backup copies them (backups_running.hpp).
     gate_lock gate_without_backups() { return backups_.lock_gate(write_gate_); }
 
-    /// A point read's first step, under the read lock: counts it and finds where key's
-    /// record is; false when the store is closed (ec set) or key is absent.
-    bool look_up(std::string_view key, record_location& where, std::error_code& ec) const {
-        if (!readable(ec)) return false;
-        gets_.add(1);
-        const auto payload = table_.find(key);
-        if (!payload) return false;
-        where = record_location::decode(*payload);
-        return true;
-    }
-
     /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
     /// found: the store is not open yet, so no reader sees it meanwhile.
     bool recover(recovered_log<io_type>& recovered, std::error_code& ec) {
-        log_recovery recovery(io_, directory_, options_, composition_, table_, reader_, *this);
+        log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, *this);
         if (!recovery.recover(recovered, ec)) return false;
         segments_ = std::move(recovered.segments);
         active_ = std::move(recovered.active);
         writer_.emplace();
         writer_->attach(active_->file, recovered.active_end);
-        active_hint_ = std::move(recovered.active_hint);
+        hints_.adopt_active(std::move(recovered.active_hint));
         next_id_.store(recovered.next_id, std::memory_order_relaxed);
         live_bytes_ = recovered.live_bytes;
         dead_bytes_ = recovered.dead_bytes;
@@ -652,13 +554,11 @@ private:
     /// Back to the state of a closed store: no segment, writer or index.
     void reset_state() {
         writer_.reset();
-        active_hint_.reset();
-        pending_hints_.clear();
+        hints_.clear();
         active_.reset();
         segments_.clear();
         table_.clear();
         next_id_.store(1, std::memory_order_relaxed);
-        bytes_written_.store(0, std::memory_order_relaxed);
         live_bytes_ = 0;
         dead_bytes_ = 0;
         recovered_records_ = 0;
@@ -672,7 +572,7 @@ private:
         if (!readable(ec)) return false;
         if (options_.read_only) {
             fail(ec, errc::read_only,
-                 directory_.path() +
+                 files_.directory().path() +
                      " was opened read-only (options::read_only); nothing was written. Open it "
                      "without read_only to write");
             return false;
@@ -681,11 +581,7 @@ private:
         return !writer_->failed(ec);
     }
 
-    bool readable(std::error_code& ec) const {
-        if (open_) return true;
-        fail(ec, errc::store_closed, "the store is not open; open it first");
-        return false;
-    }
+    bool readable(std::error_code& ec) const { return reads_.readable(ec); }
 
     /// After a write: releases the gate, waits for durability as the policy says, and,
     /// when a closed segment waits for its hint, a job is under way or dead bytes have
@@ -697,11 +593,11 @@ private:
         bool compaction_due = false;
         bool hint_due = false;
         if constexpr (threading::concurrent) {
-            if (hints_pending() || compaction_.wants_compaction()) compaction_.request();
+            if (hints_.pending() > 0 || compaction_.wants_compaction()) compaction_.request();
         } else {
             // Not the hint of the segment this write closed: the write that closed it
             // paid for its sync already.
-            hint_due = pending_hints_.size() > (closed_by_this_write_ ? 1U : 0U);
+            hint_due = hints_.pending() > (closed_by_this_write_ ? 1U : 0U);
             compaction_due = !hint_due && (compaction_.job_under_way() || compaction_.wants_compaction());
         }
         {
@@ -750,17 +646,6 @@ private:
         }
     }
 
-    /// The size of the header a finished batch record starts with.
-    static std::size_t batch_header_size(const std::string& record) noexcept {
-        std::uint64_t count = 0;
-        std::uint64_t body = 0;
-        const char* p = record.data() + 5;
-        const char* end = record.data() + record.size();
-        p = get_varint(p, end, count);
-        p = get_varint(p, end, body);
-        return static_cast<std::size_t>(p - record.data());
-    }
-
     /// Counts bytes of segment `in` as dead.
     void add_dead(segment_type& in, std::uint64_t bytes) noexcept { count_dead(in, dead_bytes_, bytes); }
 
@@ -776,44 +661,6 @@ private:
         add_dead(holder, tombstone_size);
         return table_.erase(
             key, [&](std::string_view old) { count_retired(segments_, key, old, live_bytes_, dead_bytes_); });
-    }
-
-    /// Lists a record of the active segment for its hint.
-    void note_in_hint(const hint_entry& entry) {
-        if (active_hint_) active_hint_->add(entry);
-    }
-
-    /// Under the read lock, has walk hand its read(key, payload) and prefetch(key, payload)
-    /// to the index's ordered visit: read answers by calling visitor(key, value) with the
-    /// record's value, prefetch starts loading a record the visit reaches soon.
-    template <class Walk, class Visitor>
-    void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        std::string scratch;
-        read_ahead ahead;
-        walk(
-            [&](std::string_view key, std::string_view payload) {
-                std::string_view value;
-                if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
-                return visitor(key, value);
-            },
-            [&](std::string_view key, std::string_view payload) noexcept {
-                reader_.prefetch(key.size(), record_location::decode(payload));
-            });
-    }
-
-    /// Calls visitor(key, value) for every record, under the read lock.
-    template <class Visitor>
-    void walk_locked(Visitor& visitor, std::error_code& ec) const {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        std::string scratch;
-        table_.for_each([&](std::string_view key, std::string_view payload) {
-            if (ec) return;
-            std::string_view value;
-            if (reader_.read(key, record_location::decode(payload), scratch, value, ec)) visitor(key, value);
-        });
     }
 
     /// Makes the active segment's mapping cover everything written so far (mmap_file).
@@ -838,19 +685,14 @@ private:
         }
     }
 
-    /// Which segment a hint describes.
-    [[nodiscard]] hint_identity identity(const segment_type& in) const noexcept {
-        return {in.id, fingerprint_, in.file_id, in.records_start()};
-    }
-
     /// Makes `next` the active segment, its records starting at end (the exclusive lock held).
     void make_active(segment_pointer next, std::uint64_t end) {
         active_ = std::move(next);
         writer_->attach(active_->file, end);
         if (options_.write_hints && !options_.read_only) {
-            active_hint_.emplace(identity(*active_));
+            hints_.start_active(*active_);
         } else {
-            active_hint_.reset();
+            hints_.stop_active();
         }
         cover_writer_end();
     }
@@ -873,161 +715,46 @@ private:
         if (ec) return false;
         segment_pointer next;
         if (!create_segment(new_segment_id(), next, ec)) return false;
-        pending_hints_.reserve(pending_hints_.size() + 1);  // so that nothing below throws
+        hints_.reserve_pending();  // so that nothing below throws
         const std::uint64_t end = writer_->end();
         const write_lock lock(mutex_);
         active_->size = end;
         reader_.map_final(*active_, end);
-        if (active_hint_) {
-            pending_hints_.push_back({active_, std::move(*active_hint_)});
-            active_hint_.reset();
-            closed_by_this_write_ = true;
-        }
+        if (hints_.close_active(active_)) closed_by_this_write_ = true;
         segments_.add(next);
         make_active(std::move(next), file_header::size);
         return true;
     }
-
-    /// Whether a closed segment waits for its hint; with write_gate_ held.
-    [[nodiscard]] bool hints_pending() const noexcept { return !pending_hints_.empty(); }
 
     /// Writes the hint of the oldest closed segment still waiting for one, taken under
     /// write_gate_ and written with no lock held (the writers go on meanwhile); false when
     /// none waits. Only the compaction thread, or a caller holding it off, retires
     /// segments, so the segment taken stays in the store until its hint is in place.
     bool write_pending_hint() {
-        std::optional<pending_hint> taken;
+        std::optional<typename hint_keeper_type::pending_hint> taken;
         {
             const gate_lock gate(write_gate_);
-            if (!open_ || pending_hints_.empty()) return false;
-            taken.emplace(std::move(pending_hints_.front()));
-            pending_hints_.erase(pending_hints_.begin());
+            if (!open_ || hints_.pending() == 0) return false;
+            taken.emplace(hints_.take_oldest());
         }
-        try {
-            write_hint_of(*taken->in, taken->entries);
-        } catch (const std::bad_alloc&) {
-            // Without a hint the segment is read whole at the next open.
-        }
+        hints_.write_pending(*taken);
         return true;
     }
 
-    /// Writes every hint still pending, with write_gate_ held (close()).
-    void write_pending_hints_now() {
-        for (pending_hint& pending : pending_hints_) write_hint_of(*pending.in, pending.entries);
-        pending_hints_.clear();
-    }
-
-    /// Forgets the pending hints of segments taken out of the store (compaction, clear),
-    /// with write_gate_ held: a retired segment gets no hint.
-    void drop_retired_hints() {
-        std::erase_if(pending_hints_, [&](const pending_hint& p) { return segments_.find(p.in->id) != p.in.get(); });
-    }
-
-    /// Writes the active segment's hint, covering it up to end, unless the hint on disk
-    /// already does; at close.
-    void write_active_hint(std::uint64_t end) {
-        if (active_->hint_covered == end) return;
-        const std::uint64_t size = write_active_hint_file(end);
-        if (size == 0) return;
-        const write_lock lock(mutex_);  // stats() reads these under the read lock
-        active_->hint_bytes = size;
-        active_->hint_covered = end;
-    }
-
-    /// Writes the hint of the active segment from the entries gathered as its records
-    /// were appended; returns its size, 0 when there is none (a hint only speeds up the
-    /// next open, so failing to write one is no error). The gathered entries are used up.
-    std::uint64_t write_active_hint_file(std::uint64_t end) {
-        if (!active_hint_) return 0;
-        const std::vector<std::string_view> pieces = active_hint_->finish(end);
-        std::error_code ignored;
-        const bool written = write_file(store_file_name::hint(active_->id), pieces, ignored);
-        const std::uint64_t size = written ? total_size(pieces) : 0;
-        active_hint_.reset();
-        return size;
-    }
-
-    /// Writes the hint of closed segment `in` from its gathered entries (best effort).
-    void write_hint_of(segment_type& in, hint_builder& hint) {
-        const std::vector<std::string_view> pieces = hint.finish(in.size);
-        std::error_code ignored;
-        if (!write_file(store_file_name::hint(in.id), pieces, ignored)) return;
-        const write_lock lock(mutex_);  // stats() reads these under the read lock
-        in.hint_bytes = total_size(pieces);
-        in.hint_covered = in.size;
-    }
-
-    bool sync_directory(std::error_code& ec) {
-        file_syncs_.add(1);
-        return directory_.sync(ec);
-    }
-
-    /// Syncs a file of the store's own (a segment, a hint, the manifest), counted in
-    /// stats().syncs from whichever thread calls it.
-    bool sync_file(data_file<io_type>& file, std::error_code& ec) {
-        file_syncs_.add(1);
-        return file.sync(ec);
-    }
+    /// For recovery (its Files, with create_segment): hints and directory syncs are made
+    /// as the store's other files are, so that stats() counts them.
+    void write_hint_of(segment_type& in, hint_builder& hint) { hints_.write_hint_of(in, hint); }
+    bool sync_directory(std::error_code& ec) { return files_.sync_directory(ec); }
 
     /// Creates segment `id`, the next one the writer appends to, holding only its header,
     /// through a synced .tmp and a rename; it replays after every earlier one (its order is
     /// its id, the highest yet).
     bool create_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
-        return start_segment(id, id, out, ec) && publish_segment(*out, ec);
+        return files_.start_segment(id, id, out, ec) && files_.publish_segment(*out, ec);
     }
 
     /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
     [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
-
-    /// Starts segment `id` as a .tmp holding its header, with a new file id. No hint of
-    /// that id exists: ids are above every id on disk at open, where hints without their
-    /// segment were removed.
-    bool start_segment(std::uint32_t id, std::uint64_t order, segment_pointer& out, std::error_code& ec) {
-        auto created = std::make_shared<segment_type>();
-        created->id = id;
-        created->order = order;
-        created->file_id = new_file_id();
-        const store_file_name tmp = store_file_name::data(id).temporary();
-        if (!directory_.open_file(created->file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
-        file_header header;
-        header.codec_fingerprint = fingerprint_;
-        header.generation = id;
-        header.order = order;
-        header.file_id = created->file_id;
-        char bytes[file_header::size];
-        header.encode(bytes);
-        if (!write_counted(created->file, 0, {bytes, sizeof bytes}, ec)) return false;
-        created->size = file_header::size;
-        out = std::move(created);
-        return true;
-    }
-
-    /// Syncs a finished .tmp segment, renames it into place and syncs the directory. A
-    /// failure stops the store's writes: a failed sync is never retried (the kernel may
-    /// have dropped the pages), and after the rename the next open may find the segment.
-    bool publish_segment(segment_type& in, std::error_code& ec) {
-        const store_file_name name = store_file_name::data(in.id);
-        if (sync_file(in.file, ec) && directory_.rename(name.temporary(), name, ec)) {
-            in.file.renamed(directory_.file_path(name));
-            if (sync_directory(ec)) return true;
-        }
-        failure_.record(ec);
-        return false;
-    }
-
-    /// Removes the files of segments taken out of the store, in their replay order, the
-    /// directory synced after each: should a crash leave some, they are the last ones in
-    /// replay order, whose tombstones are still there for their older records. A removal
-    /// that fails stops it; the next open replays what is left, to the same contents.
-    void remove_segments(const std::vector<segment_pointer>& retired) {
-        std::error_code ignored;
-        for (const segment_pointer& in : retired) {
-            if (!directory_.remove(store_file_name::data(in->id), ignored) ||
-                !directory_.remove(store_file_name::hint(in->id), ignored) || !sync_directory(ignored)) {
-                return;
-            }
-        }
-    }
 
     /// clear(), with write_gate_ held: a new active segment whose first record is a
     /// clear record, published, and then every other segment retired. Should a crash come
@@ -1036,80 +763,42 @@ private:
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
         segment_pointer next;
-        const std::uint32_t id = new_segment_id();
-        if (!start_segment(id, id, next, ec)) return false;
-        std::string record;
-        append_clear_record(record);
-        if (!write_counted(next->file, next->size, record, ec)) return false;
-        next->size += record.size();
-        next->holds_clear = true;
-        if (!publish_segment(*next, ec)) return false;
+        if (!files_.publish_cleared_segment(new_segment_id(), next, ec)) return false;
         const std::vector<segment_pointer> retired = segments_.in_replay_order();
         {
             const write_lock lock(mutex_);
             table_.clear();
             segments_.clear();
             segments_.add(next);
-            drop_retired_hints();
+            hints_.drop_retired(segments_);
             make_active(next, next->size);
-            note_in_hint({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
+            hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
             live_bytes_ = 0;
             dead_bytes_ = 0;
-            add_dead(*next, record.size());
+            add_dead(*next, next->size - file_header::size);  // the clear record
             compaction_.finish_compaction();
         }
-        remove_segments(retired);
-        return true;
-    }
-
-    /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
-    bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
-        return write_file(name, std::span<const std::string_view>(&bytes, 1), ec);
-    }
-
-    /// The same for a file given as pieces written one after another.
-    bool write_file(const store_file_name& name, std::span<const std::string_view> pieces, std::error_code& ec) {
-        data_file<io_type> file;
-        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
-        std::uint64_t at = 0;
-        for (const std::string_view piece : pieces) {
-            if (!write_counted(file, at, piece, ec)) return false;
-            at += piece.size();
-        }
-        return sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) && sync_directory(ec);
-    }
-
-    /// The bytes of a file given as pieces.
-    [[nodiscard]] static std::uint64_t total_size(std::span<const std::string_view> pieces) noexcept {
-        std::uint64_t total = 0;
-        for (const std::string_view piece : pieces) total += piece.size();
-        return total;
-    }
-
-    /// Writes bytes the store's writer does not (headers, compaction output, hints, the
-    /// manifest) and counts them in stats().bytes_written.
-    bool write_counted(data_file<io_type>& file, std::uint64_t offset, std::string_view bytes, std::error_code& ec) {
-        if (!file.write(offset, bytes, ec)) return false;
-        bytes_written_.fetch_add(bytes.size(), std::memory_order_relaxed);
+        files_.remove_segments(retired);
         return true;
     }
 
     /// Writes the MANIFEST when store_composition says that it is due.
     bool record_composition(const composition& on_disk, bool found, std::error_code& ec) {
         const std::string text = manifest_.manifest_to_write(on_disk, found);
-        return text.empty() || write_file(store_file_name::manifest(), text, ec);
+        return text.empty() || files_.write_file(store_file_name::manifest(), text, ec);
     }
 
     io_type io_{};
     kvforge::options options_{};
     composition composition_;  // what this open's store<> is made of, as the manifest records it
-    std::uint64_t fingerprint_ = 0;
     // Read without a lock by is_open(); changed under the gate and the exclusive lock.
     std::atomic<bool> open_{false};
 
     mutable gate_type write_gate_;
     mutable mutex_type mutex_;
-    store_directory<io_type> directory_;
+    sticky_failure failure_;
+    segment_files<io_type, counter_type> files_{failure_};  // the directory and the files made in it
+    hint_keeper_type hints_{files_, mutex_};
     // Changed under the gate and the exclusive lock; readers find records' segments here.
     segment_set<io_type> segments_;
     segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
@@ -1117,40 +806,27 @@ private:
     // to the OS, under the gate, and changes nothing a reader sees.
     mutable std::optional<writer_type> writer_;
     record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
-    // The active segment's records, listed as they are appended, for its hint; empty
-    // without options::write_hints (and once the hint was written from them).
-    std::optional<hint_builder> active_hint_;
-    // Closed segments whose hints are still to be written (write_pending_hint), oldest
-    // first, with the entries gathered for them; changed under write_gate_.
-    struct pending_hint {
-        segment_pointer in;
-        hint_builder entries;
-    };
-    std::vector<pending_hint> pending_hints_;
+    table_type table_;
+    log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
+                                                                                                        mutex_, open_};
     bool closed_by_this_write_ = false;  // the write under way closed a segment (single_thread's hint step)
     // The id of the next segment made, one counter for every kind; taken by writers and
     // by the compaction thread.
     std::atomic<std::uint32_t> next_id_{1};
-    table_type table_;
     std::string record_;                      // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
     detail::write_version<threading::concurrent> version_;
     active_calls<threading::concurrent> active_calls_;
     backups_running backups_;
-    log_backup<io_type> backup_{io_, directory_, composition_};
-    store_composition<io_type> manifest_{io_, directory_, composition_};
+    log_backup<io_type> backup_{io_, files_.directory(), composition_};
+    store_composition<io_type> manifest_{io_, files_.directory(), composition_};
 
     std::uint64_t live_bytes_ = 0;
     std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
-    counter_type file_syncs_;  // segments, hints, manifest and directory; bumped outside the lock stats() reads under
-    // Bytes the store wrote beside its writer's, since open; bumped outside the lock stats() reads under.
-    std::atomic<std::uint64_t> bytes_written_{0};
     std::vector<damaged_record> salvaged_;
-    sticky_failure failure_;
     counter_type puts_;
-    mutable counter_type gets_;
     counter_type erases_;
     counter_type batches_;
     // compact(), and automatic compaction on its thread (thread_safe); last, so that

@@ -217,8 +217,9 @@ inline void append_clear_record(std::string& out) {
     return start;
 }
 
-/// Writes the header of a batch record begun at start, holding count operations.
-inline void finish_batch_record(std::string& out, std::size_t start, std::size_t count) {
+/// Writes the header of a batch record begun at start, holding count operations;
+/// returns the header's size, where the operations' records start.
+inline std::size_t finish_batch_record(std::string& out, std::size_t start, std::size_t count) {
     const std::size_t reserved = 4 + 1 + 2 * max_varint_size;
     const std::size_t body_size = out.size() - start - reserved;
     char header[4 + 1 + 2 * max_varint_size];
@@ -231,6 +232,7 @@ inline void finish_batch_record(std::string& out, std::size_t start, std::size_t
     out.replace(start, reserved, header, header_size);
     const std::uint32_t crc = crc32c({out.data() + start + 4, header_size - 4 + body_size});
     file_header::put_le32(out.data() + start, crc);
+    return header_size;
 }
 
 /// A record read from bytes: where its parts are, as offsets from the record's start.

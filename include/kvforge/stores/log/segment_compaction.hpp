@@ -73,10 +73,10 @@ class segment_compaction {
             if (outputs_.empty() || end_ + pending_.size() >= engine_.options_.segment_bytes) {
                 if (!outputs_.empty() && !finish_current(ec)) return false;
                 segment_pointer next;
-                if (!engine_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
+                if (!engine_.files_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
                 outputs_.push_back(std::move(next));
                 end_ = file_header::size;
-                if (engine_.options_.write_hints) hint_.emplace(engine_.identity(*outputs_.back()));
+                if (engine_.options_.write_hints) hint_.emplace(engine_.hints_.identity(*outputs_.back()));
             }
             where.segment = outputs_.back()->id;
             where.offset = static_cast<std::uint32_t>(end_ + pending_.size());
@@ -93,7 +93,7 @@ class segment_compaction {
         bool write_out(std::error_code& ec) {
             if (pending_.empty()) return true;
             if (!write_pending(ec)) return false;
-            if (engine_.sync_file(outputs_.back()->file, ec)) return true;
+            if (engine_.files_.sync_file(outputs_.back()->file, ec)) return true;
             engine_.failure_.record(ec);  // a failed sync is never retried
             return false;
         }
@@ -106,18 +106,18 @@ class segment_compaction {
         bool publish(std::error_code& ec) {
             for (const segment_pointer& output : outputs_) {
                 const store_file_name name = store_file_name::data(output->id);
-                if (!engine_.directory_.rename(name.temporary(), name, ec)) return false;
-                output->file.renamed(engine_.directory_.file_path(name));
+                if (!engine_.files_.directory().rename(name.temporary(), name, ec)) return false;
+                output->file.renamed(engine_.files_.directory().file_path(name));
             }
             for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
-            return outputs_.empty() || engine_.sync_directory(ec);
+            return outputs_.empty() || engine_.files_.sync_directory(ec);
         }
 
         [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }
 
     private:
         bool write_pending(std::error_code& ec) {
-            if (!engine_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
+            if (!engine_.files_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
             end_ += pending_.size();
             pending_.clear();
             return true;
@@ -126,12 +126,12 @@ class segment_compaction {
         bool finish_current(std::error_code& ec) {
             segment_type& output = *outputs_.back();
             if (!write_pending(ec)) return false;
-            if (!engine_.sync_file(output.file, ec)) {
+            if (!engine_.files_.sync_file(output.file, ec)) {
                 engine_.failure_.record(ec);  // a failed sync is never retried
                 return false;
             }
             output.size = end_;
-            if (hint_) engine_.write_hint_of(output, *hint_);
+            if (hint_) engine_.hints_.write_hint_of(output, *hint_);
             hint_.reset();
             return true;
         }
@@ -267,13 +267,13 @@ public:
             engine_.segments_.clear();
             for (segment_pointer& output : outputs.segments()) engine_.segments_.add(std::move(output));
             engine_.segments_.add(next);
-            engine_.drop_retired_hints();
+            engine_.hints_.drop_retired(engine_.segments_);
             engine_.make_active(std::move(next), file_header::size);
             engine_.live_bytes_ = live;
             engine_.dead_bytes_ = 0;
             finish_compaction();
         }
-        engine_.remove_segments(inputs);
+        engine_.files_.remove_segments(inputs);
         return true;
     }
 
@@ -298,8 +298,8 @@ public:
         std::error_code ignored;
         for (const segment_pointer& output : job_->outputs->segments()) {
             if (!output) continue;
-            engine_.directory_.remove(store_file_name::data(output->id).temporary(), ignored);
-            engine_.directory_.remove(store_file_name::hint(output->id), ignored);
+            engine_.files_.directory().remove(store_file_name::data(output->id).temporary(), ignored);
+            engine_.files_.directory().remove(store_file_name::hint(output->id), ignored);
         }
         job_.reset();
     }
@@ -530,7 +530,7 @@ private:
         // removed, or a power loss would lose the key.
         engine_.call_writer(&writer_type::drain, ec);
         if (ec) return false;
-        engine_.remove_segments(retire_inputs());
+        engine_.files_.remove_segments(retire_inputs());
         job_.reset();
         return true;
     }
@@ -592,7 +592,7 @@ private:
             engine_.dead_bytes_ -= in->dead_bytes;
             engine_.segments_.remove(in->id);
         }
-        engine_.drop_retired_hints();
+        engine_.hints_.drop_retired(engine_.segments_);
         finish_compaction();
         return retired;
     }
@@ -614,7 +614,7 @@ private:
                 done = background_job(ec);
             } catch (const std::bad_alloc&) {
                 fail(ec, std::make_error_code(std::errc::not_enough_memory),
-                     "out of memory while compacting " + engine_.directory_.path());
+                     "out of memory while compacting " + engine_.files_.directory().path());
             }
             if (!done) {
                 const gate_lock gate(engine_.write_gate_);
@@ -683,7 +683,7 @@ private:
             if (ec) return false;
             written = engine_.active_;
         }
-        if (!engine_.sync_file(written->file, ec)) {
+        if (!engine_.files_.sync_file(written->file, ec)) {
             engine_.failure_.record(ec);  // a failed sync is never retried
             return false;
         }
@@ -694,7 +694,7 @@ private:
         }
         compactor_.progressed();
         job_.reset();  // its notes are freed with no gate held
-        engine_.remove_segments(retired);
+        engine_.files_.remove_segments(retired);
         return true;
     }
 

@@ -1,0 +1,177 @@
+#pragma once
+/// \file segment_files.hpp
+/// The files a log store makes in its directory: new segments (started as a .tmp,
+/// published by a rename), whole files written safely (hints, the manifest), segments
+/// removed once retired, and the syncs and bytes all of that costs, which stats()
+/// reports beside the writer's.
+///
+/// It owns the store's directory. The engine, its recovery and its compaction make
+/// every file through it, so that every sync and byte is counted, from whichever thread.
+
+#include <fcntl.h>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "../../detail/data_file.hpp"
+#include "../../detail/file_id.hpp"
+#include "../../detail/log_writer.hpp"
+#include "../../detail/store_directory.hpp"
+#include "../../detail/store_files.hpp"
+#include "record_format.hpp"
+#include "segment.hpp"
+
+namespace kvforge::detail {
+
+/// The directory of a log store and the files it makes there. Counter is the threading
+/// policy's counter for the syncs.
+template <class IO, class Counter>
+class segment_files {
+    using segment_type = segment<IO>;
+    using segment_pointer = std::shared_ptr<segment_type>;
+
+public:
+    /// failure is the store's: a segment that could not be published stops its writes.
+    explicit segment_files(sticky_failure& failure) noexcept : failure_(failure) {}
+
+    /// Opens the directory as mode says, for a store whose records are encoded as
+    /// codec_fingerprint says (written into each new segment's header).
+    bool open(IO& io, std::string_view path, const directory_mode& mode, std::uint64_t codec_fingerprint,
+              std::error_code& ec) {
+        fingerprint_ = codec_fingerprint;
+        bytes_written_.store(0, std::memory_order_relaxed);
+        return directory_.open(io, path, mode, ec);
+    }
+
+    /// Releases the directory's lock.
+    void close() noexcept { directory_.close(); }
+
+    /// How the records of the segments it makes are encoded (their headers' codec_fingerprint).
+    [[nodiscard]] std::uint64_t codec_fingerprint() const noexcept { return fingerprint_; }
+
+    [[nodiscard]] store_directory<IO>& directory() noexcept { return directory_; }
+    [[nodiscard]] const store_directory<IO>& directory() const noexcept { return directory_; }
+
+    /// Syncs of files and of the directory made through this, ever (stats().syncs adds the writer's).
+    [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_.load(); }
+    /// Bytes written through this since open (stats().bytes_written adds the writer's).
+    [[nodiscard]] std::uint64_t bytes_written() const noexcept {
+        return bytes_written_.load(std::memory_order_relaxed);
+    }
+
+    bool sync_directory(std::error_code& ec) {
+        syncs_.add(1);
+        return directory_.sync(ec);
+    }
+
+    /// Syncs a file of the store's own (a segment, a hint, the manifest).
+    bool sync_file(data_file<IO>& file, std::error_code& ec) {
+        syncs_.add(1);
+        return file.sync(ec);
+    }
+
+    /// Writes bytes the store's writer does not (headers, compaction output, hints, the manifest).
+    bool write_counted(data_file<IO>& file, std::uint64_t offset, std::string_view bytes, std::error_code& ec) {
+        if (!file.write(offset, bytes, ec)) return false;
+        bytes_written_.fetch_add(bytes.size(), std::memory_order_relaxed);
+        return true;
+    }
+
+    /// Writes a whole file safely: .tmp, sync, rename, sync the directory.
+    bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
+        return write_file(name, std::span<const std::string_view>(&bytes, 1), ec);
+    }
+
+    /// The same for a file given as pieces written one after another.
+    bool write_file(const store_file_name& name, std::span<const std::string_view> pieces, std::error_code& ec) {
+        data_file<IO> file;
+        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
+        std::uint64_t at = 0;
+        for (const std::string_view piece : pieces) {
+            if (!write_counted(file, at, piece, ec)) return false;
+            at += piece.size();
+        }
+        return sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) && sync_directory(ec);
+    }
+
+    /// Starts segment `id` as a .tmp holding its header, with a new file id. No hint of
+    /// that id exists: ids are above every id on disk at open, where hints without their
+    /// segment were removed.
+    bool start_segment(std::uint32_t id, std::uint64_t order, segment_pointer& out, std::error_code& ec) {
+        auto created = std::make_shared<segment_type>();
+        created->id = id;
+        created->order = order;
+        created->file_id = new_file_id();
+        const store_file_name tmp = store_file_name::data(id).temporary();
+        if (!directory_.open_file(created->file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
+        file_header header;
+        header.codec_fingerprint = fingerprint_;
+        header.generation = id;
+        header.order = order;
+        header.file_id = created->file_id;
+        char bytes[file_header::size];
+        header.encode(bytes);
+        if (!write_counted(created->file, 0, {bytes, sizeof bytes}, ec)) return false;
+        created->size = file_header::size;
+        out = std::move(created);
+        return true;
+    }
+
+    /// Syncs a finished .tmp segment, renames it into place and syncs the directory. A
+    /// failure stops the store's writes: a failed sync is never retried (the kernel may
+    /// have dropped the pages), and after the rename the next open may find the segment.
+    bool publish_segment(segment_type& in, std::error_code& ec) {
+        const store_file_name name = store_file_name::data(in.id);
+        if (sync_file(in.file, ec) && directory_.rename(name.temporary(), name, ec)) {
+            in.file.renamed(directory_.file_path(name));
+            if (sync_directory(ec)) return true;
+        }
+        failure_.record(ec);
+        return false;
+    }
+
+    /// Makes and publishes segment `id` holding only a clear record (clear()): replayed
+    /// after every earlier segment, it drops what they hold.
+    bool publish_cleared_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
+        segment_pointer next;
+        if (!start_segment(id, id, next, ec)) return false;
+        std::string record;
+        append_clear_record(record);
+        if (!write_counted(next->file, next->size, record, ec)) return false;
+        next->size += record.size();
+        next->holds_clear = true;
+        if (!publish_segment(*next, ec)) return false;
+        out = std::move(next);
+        return true;
+    }
+
+    /// Removes the files of segments taken out of the store, in their replay order, the
+    /// directory synced after each: should a crash leave some, they are the last ones in
+    /// replay order, whose tombstones are still there for their older records. A removal
+    /// that fails stops it; the next open replays what is left, to the same contents.
+    void remove_segments(const std::vector<segment_pointer>& retired) {
+        std::error_code ignored;
+        for (const segment_pointer& in : retired) {
+            if (!directory_.remove(store_file_name::data(in->id), ignored) ||
+                !directory_.remove(store_file_name::hint(in->id), ignored) || !sync_directory(ignored)) {
+                return;
+            }
+        }
+    }
+
+private:
+    store_directory<IO> directory_;
+    sticky_failure& failure_;
+    std::uint64_t fingerprint_ = 0;
+    Counter syncs_;  // bumped outside the lock stats() reads under
+    std::atomic<std::uint64_t> bytes_written_{0};
+};
+
+}  // namespace kvforge::detail
