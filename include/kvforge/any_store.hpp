@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "batch.hpp"
 #include "codec.hpp"
 #include "composition.hpp"
 #include "detail/clocks.hpp"
@@ -20,14 +21,11 @@
 #include "scan_range.hpp"
 #include "stats.hpp"
 
-// Types a translation unit names through any_store without using them: those that use
-// them include their headers (batch.hpp for write(), pinned_value.hpp for get_view()), as
-// open_store.hpp and kvforge.hpp do. Left out here, they cost a file that only reads and
-// writes a store nothing to compile (pinned_value.hpp brings <memory>).
 namespace kvforge {
 
-template <class Key, class Value, class Clock>
-class batch;
+// Named here, defined in pinned_value.hpp, which get_view() needs (open_store.hpp and
+// kvforge.hpp include it): it brings <memory>, which costs a file that only reads and
+// writes a store more to compile than the rest of this header.
 class pinned_value;
 
 template <class Key, class Value>
@@ -35,7 +33,6 @@ class any_store;
 
 namespace detail {
 
-class batch_buffer;
 struct store_access;
 
 /// T, named so that it depends on Dependent: a member of a class template that uses a type
@@ -331,8 +328,7 @@ public:
     std::size_t purge_expired(std::error_code& ec) noexcept { return call(&erased::purge_expired, ec); }
 
     /// Applies every operation of b, all or none. Returns its sequence number with async_worker, else 0.
-    /// b is a batch_type, or a batch<Key, Value> (which takes no deadlines); both need
-    /// <kvforge/batch.hpp>. A batch with a
+    /// b is a batch_type, or a batch<Key, Value> (which takes no deadlines). A batch with a
     /// put() that carries a deadline needs a store opened with "expiring" in its spec; any
     /// other fails with errc::not_supported and writes none of the batch.
     template <class BatchClock>

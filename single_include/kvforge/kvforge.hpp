@@ -2982,7 +2982,6 @@ static_assert(index_policy<sorted_index>);
 /// \file batch.hpp
 /// kvforge::batch: puts and erases that a store applies all together or not at all.
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -3266,6 +3265,25 @@ std::string_view encode_value(param_t<Value> value, std::string& scratch, std::e
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/checked_encode.hpp ----
+// ---- begin kvforge/detail/clocks.hpp ----
+/// \file clocks.hpp
+/// std::chrono's durations, time points and clocks, for headers that name a deadline and
+/// nothing more of <chrono>.
+///
+/// Since C++20, <chrono> also brings calendars, time zones and their formatting; with
+/// libstdc++ that is <sstream> and more, which costs a file more to compile than the
+/// <string>, <optional>, <vector> and <map> it includes anyway. libstdc++ keeps the
+/// clocks alone in <bits/chrono.h> (from GCC 11), which <chrono> itself includes; other
+/// standard libraries get <chrono>.
+
+#include <cstddef>  // defines __GLIBCXX__ under libstdc++
+
+#if defined(__GLIBCXX__) && __has_include(<bits/chrono.h>)
+#include <bits/chrono.h>
+#else
+#include <chrono>
+#endif
+// ---- end kvforge/detail/clocks.hpp ----
 
 namespace kvforge {
 
@@ -8851,25 +8869,6 @@ using sorted_memory_store_mt = store<Key, Value, memory, sorted_index, thread_sa
 #include <type_traits>
 #include <utility>
 
-// ---- begin kvforge/detail/clocks.hpp ----
-/// \file clocks.hpp
-/// std::chrono's durations, time points and clocks, for headers that name a deadline and
-/// nothing more of <chrono>.
-///
-/// Since C++20, <chrono> also brings calendars, time zones and their formatting; with
-/// libstdc++ that is <sstream> and more, which costs a file more to compile than the
-/// <string>, <optional>, <vector> and <map> it includes anyway. libstdc++ keeps the
-/// clocks alone in <bits/chrono.h> (from GCC 11), which <chrono> itself includes; other
-/// standard libraries get <chrono>.
-
-#include <cstddef>  // defines __GLIBCXX__ under libstdc++
-
-#if defined(__GLIBCXX__) && __has_include(<bits/chrono.h>)
-#include <bits/chrono.h>
-#else
-#include <chrono>
-#endif
-// ---- end kvforge/detail/clocks.hpp ----
 // ---- begin kvforge/detail/function_ref.hpp ----
 /// \file function_ref.hpp
 /// detail::function_ref: a non-owning reference to a callable, so that a virtual call can
@@ -8913,14 +8912,11 @@ private:
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/function_ref.hpp ----
 
-// Types a translation unit names through any_store without using them: those that use
-// them include their headers (batch.hpp for write(), pinned_value.hpp for get_view()), as
-// open_store.hpp and kvforge.hpp do. Left out here, they cost a file that only reads and
-// writes a store nothing to compile (pinned_value.hpp brings <memory>).
 namespace kvforge {
 
-template <class Key, class Value, class Clock>
-class batch;
+// Named here, defined in pinned_value.hpp, which get_view() needs (open_store.hpp and
+// kvforge.hpp include it): it brings <memory>, which costs a file that only reads and
+// writes a store more to compile than the rest of this header.
 class pinned_value;
 
 template <class Key, class Value>
@@ -8928,7 +8924,6 @@ class any_store;
 
 namespace detail {
 
-class batch_buffer;
 struct store_access;
 
 /// T, named so that it depends on Dependent: a member of a class template that uses a type
@@ -9224,8 +9219,7 @@ public:
     std::size_t purge_expired(std::error_code& ec) noexcept { return call(&erased::purge_expired, ec); }
 
     /// Applies every operation of b, all or none. Returns its sequence number with async_worker, else 0.
-    /// b is a batch_type, or a batch<Key, Value> (which takes no deadlines); both need
-    /// <kvforge/batch.hpp>. A batch with a
+    /// b is a batch_type, or a batch<Key, Value> (which takes no deadlines). A batch with a
     /// put() that carries a deadline needs a store opened with "expiring" in its spec; any
     /// other fails with errc::not_supported and writes none of the batch.
     template <class BatchClock>
