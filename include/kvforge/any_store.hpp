@@ -144,7 +144,9 @@ public:
     virtual verify_report verify(std::error_code& ec) const noexcept { return closed(ec, verify_report{}); }
     /// A read-only store of the calls above, as of now (store::snapshot), which the caller
     /// owns (an any_store takes it); nullptr on failure.
-    virtual erased_store* snapshot(std::error_code& ec) noexcept { return closed(ec, static_cast<erased_store*>(nullptr)); }
+    virtual erased_store* snapshot(std::error_code& ec) noexcept {
+        return closed(ec, static_cast<erased_store*>(nullptr));
+    }
     virtual void close(std::error_code& ec) noexcept { ec.clear(); }
     // Pure, so that no object is of this very type: a compiler that devirtualizes an
     // any_store's delete would otherwise compile every body above into each file using it.
@@ -240,9 +242,7 @@ public:
     /// Whether writes return sequence numbers for wait_durable() (async_worker).
     [[nodiscard]] bool sequenced() const noexcept { return description().sequenced; }
     /// The composition opened: store, index and durability policies, and the codecs.
-    [[nodiscard]] const kvforge::composition& composition() const noexcept {
-        return description().composition;
-    }
+    [[nodiscard]] const kvforge::composition& composition() const noexcept { return description().composition; }
     /// The spec that names exactly this store, every kind spelled out, e.g.
     /// "file_log,sorted_index,buffered,single_thread:data/users".
     [[nodiscard]] const std::string& spec() const noexcept { return description().spec; }
@@ -260,7 +260,9 @@ public:
     }
     /// Decodes the value under key into out, reusing its storage; returns whether key exists.
     bool get(key_param key, Value& out) const { return thrown(&erased::get_into, key, out); }
-    bool get(key_param key, Value& out, std::error_code& ec) const noexcept { return call(&erased::get_into, ec, key, out); }
+    bool get(key_param key, Value& out, std::error_code& ec) const noexcept {
+        return call(&erased::get_into, ec, key, out);
+    }
 
     /// Calls fn(std::string_view) with the stored bytes of key's value; returns whether
     /// key exists. As store::visit: the view lives during the call, fn must not call the store.
@@ -344,10 +346,14 @@ public:
 
     /// Blocks until the write with this sequence number is on disk (async_worker only).
     void wait_durable(std::uint64_t sequence) { thrown(&erased::wait_durable, sequence); }
-    void wait_durable(std::uint64_t sequence, std::error_code& ec) noexcept { call(&erased::wait_durable, ec, sequence); }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) noexcept {
+        call(&erased::wait_durable, ec, sequence);
+    }
     /// The sequence number up to which every write is on disk (async_worker only).
     [[nodiscard]] std::uint64_t durable_seq() const { return thrown(&erased::durable_seq); }
-    [[nodiscard]] std::uint64_t durable_seq(std::error_code& ec) const noexcept { return call(&erased::durable_seq, ec); }
+    [[nodiscard]] std::uint64_t durable_seq(std::error_code& ec) const noexcept {
+        return call(&erased::durable_seq, ec);
+    }
 
     /// The keys in [from, to) with their values, in ascending key order, or in descending
     /// order (the same keys, largest first) with kvforge::descending (ordered index only:
@@ -456,7 +462,9 @@ public:
         return taken;
     }
     /// As snapshot(); an any_store holding no store, with ec set, on failure.
-    [[nodiscard]] any_store snapshot(std::error_code& ec) const noexcept { return any_store(call(&erased::snapshot, ec)); }
+    [[nodiscard]] any_store snapshot(std::error_code& ec) const noexcept {
+        return any_store(call(&erased::snapshot, ec));
+    }
 
     /// Reads and checks every record without changing anything.
     [[nodiscard]] verify_report verify() const { return thrown(&erased::verify); }

@@ -12,11 +12,11 @@
 // Each of these would be a redeclaration of a different kind, an error, had any_store.hpp
 // brought the header that defines the name.
 namespace kvforge {
-struct store {};                // store.hpp
-struct open_store {};           // open_store.hpp
-struct options {};              // options.hpp
+struct store {};                 // store.hpp
+struct open_store {};            // open_store.hpp
+struct options {};               // options.hpp
 struct default_compositions {};  // compositions.hpp
-struct file_log {};             // stores/file_log.hpp
+struct file_log {};              // stores/file_log.hpp
 }  // namespace kvforge
 
 // The standard headers that cost more to compile than the rest of any_store.hpp.

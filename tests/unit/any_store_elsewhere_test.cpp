@@ -48,8 +48,7 @@ TEST_CASE("a store opened in another file is written, read, scanned, closed and 
         CHECK_FALSE(db.get("dave"));
         CHECK(db.erase("bob"));
         CHECK(db.size() == 3);
-        CHECK(scanned(db.scan()) ==
-              records{{"alfred", "butler"}, {"alice", "admin"}, {"carol", "staff"}});
+        CHECK(scanned(db.scan()) == records{{"alfred", "butler"}, {"alice", "admin"}, {"carol", "staff"}});
         CHECK(scanned(db.scan_prefix("al", kvforge::descending)) == records{{"alice", "admin"}, {"alfred", "butler"}});
         db.close();
         CHECK_FALSE(db.is_open());
