@@ -12,6 +12,10 @@
 #       that compiles the store once, in another file, by an explicit instantiation definition
 #   (q) (e) with kvforge.hpp precompiled
 #   (i) (b) plus `template class` of the same store: the one file that compiles it
+#   (l) <kvforge/any_store.hpp> alone, and the same calls on a store another file opens: a
+#       function declared here returns the any_store, defined in that file
+#   (o) that other file: <kvforge/open_store.hpp> and the function, which opens the store
+#       by open_store with a list of the one composition (file_log, hash_index)
 # and prints a markdown table of the times and their ratios to (s).
 #   tools/include_cost.sh [--include DIR] [--runs N] [compiler...]
 # The compilers default to g++ and clang++-14 (those installed); --include measures another
@@ -27,7 +31,7 @@ while (($#)); do
     case $1 in
         --include) include=$2; shift 2 ;;
         --runs) runs=$2; shift 2 ;;
-        -h | --help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h | --help) sed -n '2,22p' "$0"; exit 0 ;;
         *) compilers+=("$1"); shift ;;
     esac
 done
@@ -73,6 +77,33 @@ one_store "$work/extern.hpp" >"$work/e.cpp"
     echo 'template class kvforge::store<std::string, std::string, kvforge::file_log>;'
 } >"$work/i.cpp"
 
+cat >"$work/l.cpp" <<'EOF'
+#include <kvforge/any_store.hpp>
+
+#include <string>
+
+kvforge::any_store<std::string, std::string> open_users(const std::string& path);
+
+bool one_store(const std::string& path) {
+    auto db = open_users(path);
+    db.put("alice", "admin");
+    const auto role = db.get("alice");
+    db.close();
+    return role == "admin";
+}
+EOF
+cat >"$work/o.cpp" <<'EOF'
+#include <kvforge/open_store.hpp>
+
+#include <string>
+
+using users_compositions = kvforge::composition_list<kvforge::policies<kvforge::file_log, kvforge::hash_index>>;
+
+kvforge::any_store<std::string, std::string> open_users(const std::string& path) {
+    return kvforge::open_store<std::string, std::string, users_compositions>("file_log:" + path);
+}
+EOF
+
 # median_ms CXX OPT FILE [FLAGS...]: the median CPU time of $runs compiles of FILE, in milliseconds.
 median_ms() {
     local cxx=$1 opt=$2 file=$3
@@ -101,7 +132,7 @@ pch_flags() {
     fi
 }
 
-letters=(s a b d h n p e q i)
+letters=(s a b d h n p e q i l o)
 declare -A label=(
     [s]="(s) \`<string>\`, \`<optional>\`, \`<vector>\`, \`<map>\`"
     [a]="(a) the system headers kvforge includes"
@@ -113,6 +144,8 @@ declare -A label=(
     [e]="(e) (d) with the store declared \`extern template\`"
     [q]="(q) (e) with \`kvforge.hpp\` precompiled"
     [i]="(i) (b) + \`template class\` of the same store"
+    [l]="(l) \`<kvforge/any_store.hpp>\` + the same calls on a store opened in another file"
+    [o]="(o) that other file: \`<kvforge/open_store.hpp>\` + \`open_store\` of the one composition"
 )
 declare -A ms
 header="| translation unit |"
@@ -121,7 +154,7 @@ for cxx in "${compilers[@]}"; do
     for opt in -O0 -O2; do
         header+=" $cxx $opt ms | vs. (s) |"
         rule+="---:|---:|"
-        for letter in s a b d h n e i; do
+        for letter in s a b d h n e i l o; do
             ms[$cxx$opt$letter]=$(median_ms "$cxx" "$opt" "$work/$letter.cpp")
         done
         pch=$(pch_flags "$cxx" "$opt")

@@ -3,10 +3,8 @@
 /// kvforge::any_store<Key, Value>: a store whose composition is chosen at run time
 /// (kvforge::open_store), with the calls of kvforge::store.
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -16,14 +14,19 @@
 
 #include "batch.hpp"
 #include "codec.hpp"
+#include "composition.hpp"
+#include "detail/clocks.hpp"
 #include "detail/function_ref.hpp"
 #include "error.hpp"
-#include "manifest.hpp"
-#include "pinned_value.hpp"
 #include "scan_range.hpp"
 #include "stats.hpp"
 
 namespace kvforge {
+
+// Named here, defined in pinned_value.hpp, which get_view() needs (open_store.hpp and
+// kvforge.hpp include it): it brings <memory>, which costs a file that only reads and
+// writes a store more to compile than the rest of this header.
+class pinned_value;
 
 template <class Key, class Value>
 class any_store;
@@ -31,6 +34,13 @@ class any_store;
 namespace detail {
 
 struct store_access;
+
+/// T, named so that it depends on Dependent: a member of a class template that uses a type
+/// declared here but defined in another header is checked only where it is used.
+template <class T, class Dependent>
+struct completed_where_used {
+    using type = T;
+};
 
 /// What an open any_store is: its composition and what it can do, fixed when it opens.
 struct erased_description {
@@ -63,9 +73,19 @@ inline void fail_unordered(std::error_code& ec, const erased_description& store)
                                       : "create the memory store with 'memory,sorted'");
 }
 
+/// What every call of an any_store that holds no store reports.
+inline void fail_not_open(std::error_code& ec) {
+    fail(ec, errc::store_closed, "the any_store holds no store; open one with kvforge::open_store");
+}
+
+/// The description of no store: what an empty any_store reports.
+inline const erased_description& no_description() noexcept {
+    static const erased_description none;
+    return none;
+}
+
 /// The calls of a store as virtual functions, one override per composition
-/// (open_store.hpp). The base class itself is a store that is not open: every call
-/// reports errc::store_closed, which is what an empty any_store holds.
+/// (open_store.hpp). What a call has no override for reports errc::store_closed.
 template <class Key, class Value>
 class erased_store {
 public:
@@ -88,9 +108,8 @@ public:
     virtual bool visit(key_param, function_ref<void(std::string_view)>, std::error_code& ec) const {
         return closed(ec, false);
     }
-    virtual std::optional<pinned_value> get_view(key_param, std::error_code& ec) const noexcept {
-        return closed(ec, std::optional<pinned_value>{});
-    }
+    /// Pins the stored bytes of key's value into out; returns whether key exists.
+    virtual bool get_view(key_param, pinned_value&, std::error_code& ec) const noexcept { return closed(ec, false); }
     virtual bool contains(key_param, std::error_code& ec) const noexcept { return closed(ec, false); }
     virtual bool erase(key_param, std::error_code& ec) noexcept { return closed(ec, false); }
     virtual std::uint64_t put_until(key_param, value_param, std::chrono::system_clock::time_point,
@@ -123,12 +142,15 @@ public:
     virtual void compact(std::error_code& ec) noexcept { closed(ec, 0); }
     virtual void backup(std::string_view, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual verify_report verify(std::error_code& ec) const noexcept { return closed(ec, verify_report{}); }
-    /// A read-only store of the calls above, as of now (store::snapshot); nullptr on failure.
-    virtual std::unique_ptr<erased_store> snapshot(std::error_code& ec) noexcept {
-        return closed(ec, std::unique_ptr<erased_store>{});
+    /// A read-only store of the calls above, as of now (store::snapshot), which the caller
+    /// owns (an any_store takes it); nullptr on failure.
+    virtual erased_store* snapshot(std::error_code& ec) noexcept {
+        return closed(ec, static_cast<erased_store*>(nullptr));
     }
     virtual void close(std::error_code& ec) noexcept { ec.clear(); }
-    [[nodiscard]] virtual bool is_open() const noexcept { return false; }
+    // Pure, so that no object is of this very type: a compiler that devirtualizes an
+    // any_store's delete would otherwise compile every body above into each file using it.
+    [[nodiscard]] virtual bool is_open() const noexcept = 0;
 
     /// What scan_range calls: visit_records with any visitor.
     template <class Visitor>
@@ -142,20 +164,29 @@ public:
         visit_records_down(from, inclusive, record_visitor(visitor), ec);
     }
 
-    /// The store every empty any_store stands for; it has no state, so one serves all.
-    static erased_store& not_open() noexcept {
-        static erased_store instance;
-        return instance;
-    }
-
 protected:
     erased_description description_;
 
 private:
     template <class Result>
     static Result closed(std::error_code& ec, Result result) noexcept {
-        fail(ec, errc::store_closed, "the any_store holds no store; open one with kvforge::open_store");
+        fail_not_open(ec);
         return result;
+    }
+};
+
+/// What a scan of an empty any_store reads from: a store whose every call reports
+/// errc::store_closed. (The other calls of an empty any_store report it themselves, so
+/// that a file using any_store compiles none of erased_store's bodies.) It has no state,
+/// so one serves all.
+template <class Key, class Value>
+class not_open_store final : public erased_store<Key, Value> {
+public:
+    [[nodiscard]] bool is_open() const noexcept override { return false; }
+
+    static const not_open_store& instance() noexcept {
+        static const not_open_store store;
+        return store;
     }
 };
 
@@ -176,6 +207,7 @@ class any_store {
     using erased = detail::erased_store<Key, Value>;
     using key_param = detail::param_t<Key>;
     using value_param = detail::param_t<Value>;
+    using pinned = typename detail::completed_where_used<pinned_value, Key>::type;
 
 public:
     using key_type = Key;
@@ -190,41 +222,47 @@ public:
 
     /// Holds no store until one is moved in from open_store.
     any_store() noexcept = default;
-    any_store(any_store&&) noexcept = default;
-    any_store& operator=(any_store&&) noexcept = default;
+    any_store(any_store&& other) noexcept : impl_(std::exchange(other.impl_, nullptr)) {}
+    any_store& operator=(any_store&& other) noexcept {
+        if (this != &other) {
+            delete impl_;
+            impl_ = std::exchange(other.impl_, nullptr);
+        }
+        return *this;
+    }
     /// Closes the store, ignoring errors: call close() to see them.
-    ~any_store() = default;
+    ~any_store() { delete impl_; }
 
     /// Whether a store is open: always for memory, until close() for persistent ones.
-    [[nodiscard]] bool is_open() const noexcept { return impl().is_open(); }
+    [[nodiscard]] bool is_open() const noexcept { return impl_ != nullptr && impl_->is_open(); }
     /// Whether the store keeps its records on disk.
-    [[nodiscard]] bool persistent() const noexcept { return impl().description().persistent; }
+    [[nodiscard]] bool persistent() const noexcept { return description().persistent; }
     /// Whether the index is ordered, so that scan() and scan_prefix() work.
-    [[nodiscard]] bool ordered() const noexcept { return impl().description().ordered; }
+    [[nodiscard]] bool ordered() const noexcept { return description().ordered; }
     /// Whether writes return sequence numbers for wait_durable() (async_worker).
-    [[nodiscard]] bool sequenced() const noexcept { return impl().description().sequenced; }
+    [[nodiscard]] bool sequenced() const noexcept { return description().sequenced; }
     /// The composition opened: store, index and durability policies, and the codecs.
-    [[nodiscard]] const kvforge::composition& composition() const noexcept {
-        return impl().description().composition;
-    }
+    [[nodiscard]] const kvforge::composition& composition() const noexcept { return description().composition; }
     /// The spec that names exactly this store, every kind spelled out, e.g.
     /// "file_log,sorted_index,buffered,single_thread:data/users".
-    [[nodiscard]] const std::string& spec() const noexcept { return impl().description().spec; }
+    [[nodiscard]] const std::string& spec() const noexcept { return description().spec; }
 
     /// Writes value under key. Returns the write's sequence number with async_worker, else 0.
     std::uint64_t put(key_param key, value_param value) { return thrown(&erased::put, key, value); }
     std::uint64_t put(key_param key, value_param value, std::error_code& ec) noexcept {
-        return impl().put(key, value, ec);
+        return call(&erased::put, ec, key, value);
     }
 
     /// The value under key, or nullopt.
     [[nodiscard]] std::optional<Value> get(key_param key) const { return thrown(&erased::get, key); }
     [[nodiscard]] std::optional<Value> get(key_param key, std::error_code& ec) const noexcept {
-        return impl().get(key, ec);
+        return call(&erased::get, ec, key);
     }
     /// Decodes the value under key into out, reusing its storage; returns whether key exists.
     bool get(key_param key, Value& out) const { return thrown(&erased::get_into, key, out); }
-    bool get(key_param key, Value& out, std::error_code& ec) const noexcept { return impl().get_into(key, out, ec); }
+    bool get(key_param key, Value& out, std::error_code& ec) const noexcept {
+        return call(&erased::get_into, ec, key, out);
+    }
 
     /// Calls fn(std::string_view) with the stored bytes of key's value; returns whether
     /// key exists. As store::visit: the view lives during the call, fn must not call the store.
@@ -237,24 +275,32 @@ public:
     }
     template <class Fn>
     bool visit(key_param key, Fn&& fn, std::error_code& ec) const {
-        return impl().visit(key, function_ref_to<void(std::string_view)>(fn), ec);
+        return call(&erased::visit, ec, key, function_ref_to<void(std::string_view)>(fn));
     }
 
     /// The stored bytes of key's value without copying (mmap_file only; see store::get_view).
-    [[nodiscard]] std::optional<pinned_value> get_view(key_param key) const { return thrown(&erased::get_view, key); }
-    [[nodiscard]] std::optional<pinned_value> get_view(key_param key, std::error_code& ec) const noexcept {
-        return impl().get_view(key, ec);
+    /// Needs <kvforge/pinned_value.hpp>.
+    [[nodiscard]] std::optional<pinned> get_view(key_param key) const {
+        std::error_code ec;
+        std::optional<pinned> view = get_view(key, ec);
+        detail::throw_if(ec);
+        return view;
+    }
+    [[nodiscard]] std::optional<pinned> get_view(key_param key, std::error_code& ec) const noexcept {
+        std::optional<pinned> view(std::in_place);
+        if (!call(&erased::get_view, ec, key, *view)) view.reset();
+        return view;
     }
 
     /// Whether key exists.
     [[nodiscard]] bool contains(key_param key) const { return thrown(&erased::contains, key); }
     [[nodiscard]] bool contains(key_param key, std::error_code& ec) const noexcept {
-        return impl().contains(key, ec);
+        return call(&erased::contains, ec, key);
     }
 
     /// Removes key; returns whether it existed.
     bool erase(key_param key) { return thrown(&erased::erase, key); }
-    bool erase(key_param key, std::error_code& ec) noexcept { return impl().erase(key, ec); }
+    bool erase(key_param key, std::error_code& ec) noexcept { return call(&erased::erase, ec, key); }
 
     /// Writes value under key, to expire after ttl or at deadline (store::put with a
     /// deadline). Needs a store opened with "expiring" in its spec (expiring<> of
@@ -272,16 +318,16 @@ public:
         return thrown(&erased::put_until, key, value, deadline);
     }
     std::uint64_t put(key_param key, value_param value, time_point deadline, std::error_code& ec) noexcept {
-        return impl().put_until(key, value, deadline, ec);
+        return call(&erased::put_until, ec, key, value, deadline);
     }
     /// key's deadline, or nullopt when it has none or is absent (expiring stores only).
     [[nodiscard]] std::optional<time_point> expiry(key_param key) const { return thrown(&erased::expiry, key); }
     [[nodiscard]] std::optional<time_point> expiry(key_param key, std::error_code& ec) const noexcept {
-        return impl().expiry(key, ec);
+        return call(&erased::expiry, ec, key);
     }
     /// Removes every key whose deadline has come; returns how many (expiring stores only).
     std::size_t purge_expired() { return thrown(&erased::purge_expired); }
-    std::size_t purge_expired(std::error_code& ec) noexcept { return impl().purge_expired(ec); }
+    std::size_t purge_expired(std::error_code& ec) noexcept { return call(&erased::purge_expired, ec); }
 
     /// Applies every operation of b, all or none. Returns its sequence number with async_worker, else 0.
     /// b is a batch_type, or a batch<Key, Value> (which takes no deadlines). A batch with a
@@ -295,22 +341,26 @@ public:
     template <class BatchClock>
         requires(std::is_void_v<BatchClock> || std::is_same_v<BatchClock, clock>)
     std::uint64_t write(const batch<Key, Value, BatchClock>& b, std::error_code& ec) noexcept {
-        return impl().write(b.operations(), ec);
+        return call(&erased::write, ec, b.operations());
     }
 
     /// Blocks until the write with this sequence number is on disk (async_worker only).
     void wait_durable(std::uint64_t sequence) { thrown(&erased::wait_durable, sequence); }
-    void wait_durable(std::uint64_t sequence, std::error_code& ec) noexcept { impl().wait_durable(sequence, ec); }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) noexcept {
+        call(&erased::wait_durable, ec, sequence);
+    }
     /// The sequence number up to which every write is on disk (async_worker only).
     [[nodiscard]] std::uint64_t durable_seq() const { return thrown(&erased::durable_seq); }
-    [[nodiscard]] std::uint64_t durable_seq(std::error_code& ec) const noexcept { return impl().durable_seq(ec); }
+    [[nodiscard]] std::uint64_t durable_seq(std::error_code& ec) const noexcept {
+        return call(&erased::durable_seq, ec);
+    }
 
     /// The keys in [from, to) with their values, in ascending key order, or in descending
     /// order (the same keys, largest first) with kvforge::descending (ordered index only:
     /// else this throws at once).
     [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order = ascending) const {
         require_ordered();
-        return range_type(impl(), detail::scan_bounds::between(encoded(from), encoded(to), order), nullptr);
+        return range_type(scanned(), detail::scan_bounds::between(encoded(from), encoded(to), order), nullptr);
     }
     /// As scan(from, to); errors, including an unordered index, end the iteration and are
     /// stored in ec, which must outlive the range.
@@ -319,23 +369,23 @@ public:
     }
     /// As scan(from, to, order), with errors stored in ec as scan(from, to, ec) does.
     [[nodiscard]] range_type scan(key_param from, key_param to, scan_order order, std::error_code& ec) const {
-        return range_type(impl(), detail::scan_bounds::between(encoded(from), encoded(to), order), &ec);
+        return range_type(scanned(), detail::scan_bounds::between(encoded(from), encoded(to), order), &ec);
     }
     /// Every key with its value, in ascending (or descending) key order (ordered index only).
     [[nodiscard]] range_type scan(scan_order order = ascending) const {
         require_ordered();
-        return range_type(impl(), detail::scan_bounds::everything(order), nullptr);
+        return range_type(scanned(), detail::scan_bounds::everything(order), nullptr);
     }
     /// As scan(order), with errors stored in ec as scan(from, to, ec) does.
     [[nodiscard]] range_type scan(scan_order order, std::error_code& ec) const {
-        return range_type(impl(), detail::scan_bounds::everything(order), &ec);
+        return range_type(scanned(), detail::scan_bounds::everything(order), &ec);
     }
     /// The keys from `from` (included) to the end with their values: the keys >= from in
     /// ascending order, or with kvforge::descending the keys <= from, largest first
     /// (ordered index only).
     [[nodiscard]] range_type scan_from(key_param from, scan_order order = ascending) const {
         require_ordered();
-        return range_type(impl(), detail::scan_bounds::starting_at(encoded(from), order), nullptr);
+        return range_type(scanned(), detail::scan_bounds::starting_at(encoded(from), order), nullptr);
     }
     /// As scan_from(from), with errors stored in ec as scan(from, to, ec) does.
     [[nodiscard]] range_type scan_from(key_param from, std::error_code& ec) const {
@@ -343,13 +393,13 @@ public:
     }
     /// As scan_from(from, order), with errors stored in ec as scan(from, to, ec) does.
     [[nodiscard]] range_type scan_from(key_param from, scan_order order, std::error_code& ec) const {
-        return range_type(impl(), detail::scan_bounds::starting_at(encoded(from), order), &ec);
+        return range_type(scanned(), detail::scan_bounds::starting_at(encoded(from), order), &ec);
     }
     /// The keys that start with prefix (compared as encoded bytes), in ascending (or
     /// descending) key order (ordered index only).
     [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order = ascending) const {
         require_ordered();
-        return range_type(impl(), detail::scan_bounds::with_prefix(encoded(prefix), order), nullptr);
+        return range_type(scanned(), detail::scan_bounds::with_prefix(encoded(prefix), order), nullptr);
     }
     /// As scan_prefix(prefix), with errors stored in ec as scan(from, to, ec) does.
     [[nodiscard]] range_type scan_prefix(key_param prefix, std::error_code& ec) const {
@@ -357,7 +407,7 @@ public:
     }
     /// As scan_prefix(prefix, order), with errors stored in ec as scan(from, to, ec) does.
     [[nodiscard]] range_type scan_prefix(key_param prefix, scan_order order, std::error_code& ec) const {
-        return range_type(impl(), detail::scan_bounds::with_prefix(encoded(prefix), order), &ec);
+        return range_type(scanned(), detail::scan_bounds::with_prefix(encoded(prefix), order), &ec);
     }
 
     /// Calls fn(const Key&, const Value&) for every record: in key order with an ordered
@@ -373,33 +423,33 @@ public:
     }
     template <class Fn>
     void for_each(Fn&& fn, std::error_code& ec) const {
-        impl().for_each(function_ref_to<void(const Key&, const Value&)>(fn), ec);
+        call(&erased::for_each, ec, function_ref_to<void(const Key&, const Value&)>(fn));
     }
 
     /// The number of keys.
-    [[nodiscard]] std::size_t size() const { return impl().size(); }
+    [[nodiscard]] std::size_t size() const { return impl_ != nullptr ? impl_->size() : 0; }
     [[nodiscard]] bool empty() const { return size() == 0; }
 
     /// Removes every key.
     void clear() { thrown(&erased::clear); }
-    void clear(std::error_code& ec) noexcept { impl().clear(ec); }
+    void clear(std::error_code& ec) noexcept { call(&erased::clear, ec); }
 
     /// Counters and sizes; see kvforge::stats.
-    [[nodiscard]] kvforge::stats stats() const { return impl().stats(); }
+    [[nodiscard]] kvforge::stats stats() const { return impl_ != nullptr ? impl_->stats() : kvforge::stats{}; }
 
     /// Hands buffered writes to the OS.
     void flush() { thrown(&erased::flush); }
-    void flush(std::error_code& ec) noexcept { impl().flush(ec); }
+    void flush(std::error_code& ec) noexcept { call(&erased::flush, ec); }
     /// Makes every write so far durable (no-op for memory).
     void sync() { thrown(&erased::sync); }
-    void sync(std::error_code& ec) noexcept { impl().sync(ec); }
+    void sync(std::error_code& ec) noexcept { call(&erased::sync, ec); }
     /// Rewrites live records to reclaim the space of dead ones (no-op for memory).
     void compact() { thrown(&erased::compact); }
-    void compact(std::error_code& ec) noexcept { impl().compact(ec); }
+    void compact(std::error_code& ec) noexcept { call(&erased::compact, ec); }
     /// Copies a persistent store into directory dest while writers go on (store::backup);
     /// a memory store fails with errc::not_supported.
     void backup(std::string_view dest) { thrown(&erased::backup, dest); }
-    void backup(std::string_view dest, std::error_code& ec) noexcept { impl().backup(dest, ec); }
+    void backup(std::string_view dest, std::error_code& ec) noexcept { call(&erased::backup, ec, dest); }
 
     /// A read-only view of the store as it is now (store::snapshot), itself an any_store:
     /// its reads and scans answer as of the call, its writes fail with errc::read_only. A
@@ -412,22 +462,49 @@ public:
         return taken;
     }
     /// As snapshot(); an any_store holding no store, with ec set, on failure.
-    [[nodiscard]] any_store snapshot(std::error_code& ec) const noexcept { return any_store(impl().snapshot(ec)); }
+    [[nodiscard]] any_store snapshot(std::error_code& ec) const noexcept {
+        return any_store(call(&erased::snapshot, ec));
+    }
 
     /// Reads and checks every record without changing anything.
     [[nodiscard]] verify_report verify() const { return thrown(&erased::verify); }
-    [[nodiscard]] verify_report verify(std::error_code& ec) const noexcept { return impl().verify(ec); }
+    [[nodiscard]] verify_report verify(std::error_code& ec) const noexcept { return call(&erased::verify, ec); }
 
     /// Writes out and syncs everything and releases a persistent store; nothing for memory.
     void close() { thrown(&erased::close); }
-    void close(std::error_code& ec) noexcept { impl().close(ec); }
+    void close(std::error_code& ec) noexcept {
+        if (impl_ != nullptr) {
+            impl_->close(ec);
+        } else {
+            ec.clear();
+        }
+    }
 
 private:
     friend struct detail::store_access;
 
-    explicit any_store(std::unique_ptr<erased> opened) noexcept : impl_(std::move(opened)) {}
+    /// Takes ownership of opened (nullptr: no store).
+    explicit any_store(erased* opened) noexcept : impl_(opened) {}
 
-    [[nodiscard]] erased& impl() const noexcept { return impl_ ? *impl_ : erased::not_open(); }
+    [[nodiscard]] const detail::erased_description& description() const noexcept {
+        return impl_ != nullptr ? impl_->description() : detail::no_description();
+    }
+    /// What a scan reads from: the store, or one that reports errc::store_closed.
+    [[nodiscard]] const erased& scanned() const noexcept {
+        if (impl_ != nullptr) return *impl_;
+        return detail::not_open_store<Key, Value>::instance();
+    }
+
+    /// Calls a member of the store with ec, or reports errc::store_closed when there is none.
+    template <class Member, class... Args>
+    decltype(auto) call(Member member, std::error_code& ec, Args&&... args) const {
+        using result = decltype((impl_->*member)(std::forward<Args>(args)..., ec));
+        if (impl_ == nullptr) {
+            detail::fail_not_open(ec);
+            return result();
+        }
+        return (impl_->*member)(std::forward<Args>(args)..., ec);
+    }
 
     template <class Signature, class Fn>
     static detail::function_ref<Signature> function_ref_to(Fn& fn) noexcept {
@@ -438,11 +515,11 @@ private:
     template <class Member, class... Args>
     decltype(auto) thrown(Member member, Args&&... args) const {
         std::error_code ec;
-        if constexpr (std::is_void_v<decltype((impl().*member)(std::forward<Args>(args)..., ec))>) {
-            (impl().*member)(std::forward<Args>(args)..., ec);
+        if constexpr (std::is_void_v<decltype(call(member, ec, std::forward<Args>(args)...))>) {
+            call(member, ec, std::forward<Args>(args)...);
             detail::throw_if(ec);
         } else {
-            auto result = (impl().*member)(std::forward<Args>(args)..., ec);
+            auto result = call(member, ec, std::forward<Args>(args)...);
             detail::throw_if(ec);
             return result;
         }
@@ -453,7 +530,7 @@ private:
     void require_ordered() const {
         if (!is_open() || ordered()) return;
         std::error_code ec;
-        detail::fail_unordered(ec, impl().description());
+        detail::fail_unordered(ec, description());
         detail::throw_if(ec);
     }
 
@@ -462,7 +539,7 @@ private:
         return std::string(codec<Key>::encode(key, scratch));
     }
 
-    std::unique_ptr<erased> impl_;
+    erased* impl_ = nullptr;  // owned; a unique_ptr would cost every file that includes this <memory>
 };
 
 }  // namespace kvforge

@@ -2,7 +2,6 @@
 /// \file batch.hpp
 /// kvforge::batch: puts and erases that a store applies all together or not at all.
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -14,6 +13,7 @@
 #include "codec.hpp"
 #include "detail/byte_order.hpp"
 #include "detail/checked_encode.hpp"
+#include "detail/clocks.hpp"
 #include "error.hpp"
 
 namespace kvforge {

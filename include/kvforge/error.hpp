@@ -43,8 +43,13 @@ enum class errc {
     class category final : public std::error_category {
     public:
         [[nodiscard]] const char* name() const noexcept override { return "kvforge"; }
-        [[nodiscard]] std::string message(int code) const override {
-            switch (static_cast<errc>(code)) {
+        [[nodiscard]] std::string message(int code) const override { return text(static_cast<errc>(code)); }
+
+    private:
+        // One string built from a literal, rather than one per case: the function is
+        // compiled into every file that reports an error.
+        [[nodiscard]] static const char* text(errc code) noexcept {
+            switch (code) {
                 case errc::key_too_large: return "key too large";
                 case errc::value_too_large: return "value too large";
                 case errc::value_decode_failed: return "stored value cannot be decoded as the value type";

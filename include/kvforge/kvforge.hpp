@@ -12,6 +12,7 @@
 #include "cache/read_cache.hpp"
 #include "cache/s3fifo.hpp"
 #include "codec.hpp"
+#include "composition.hpp"
 #include "compositions.hpp"
 #include "compression/codec.hpp"
 #include "compression/compressed.hpp"

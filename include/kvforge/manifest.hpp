@@ -1,7 +1,7 @@
 #pragma once
 /// \file manifest.hpp
-/// kvforge::composition, what a store is made of, and the text of the MANIFEST file in
-/// which a persistent store records it, so that tools open any store with no flags.
+/// The text of the MANIFEST file in which a persistent store records its
+/// kvforge::composition (composition.hpp), so that tools open any store with no flags.
 ///
 /// The manifest is one `name value` line per field, in a fixed order, then a line
 /// `crc32c <8 hex digits>` over every byte before it:
@@ -29,25 +29,11 @@
 #include <string_view>
 #include <utility>
 
+#include "composition.hpp"
 #include "detail/crc32c.hpp"
 #include "detail/store_files.hpp"
 
 namespace kvforge {
-
-/// What a store is made of: the policies and codecs that wrote it.
-struct composition {
-    std::uint32_t format = 0;             ///< format version of the store's files
-    std::string store;                    ///< store policy, e.g. "file_log"
-    std::string index;                    ///< index policy, e.g. "sorted_index"
-    std::string durability;               ///< durability policy, e.g. "buffered"
-    std::string key_codec;                ///< codec<Key>::name()
-    std::string value_codec;              ///< codec<Value>::name()
-    std::uint64_t codec_fingerprint = 0;  ///< the fingerprint of both codecs, as file headers carry it
-    std::string expiry = "none";          ///< "none", or the clock of an expiring store
-    std::string compression = "none";     ///< "none", or the value codec of a compressed store
-
-    friend bool operator==(const composition&, const composition&) = default;
-};
 
 namespace detail {
 

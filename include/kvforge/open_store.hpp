@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "any_store.hpp"
+#include "batch.hpp"
 #include "codec.hpp"
 #include "compositions.hpp"
 #include "detail/manifest_file.hpp"
@@ -38,6 +39,7 @@
 #include "io/posix.hpp"
 #include "manifest.hpp"
 #include "options.hpp"
+#include "pinned_value.hpp"
 #include "store.hpp"
 #include "stores/log/record_format.hpp"
 
@@ -79,7 +81,7 @@ struct store_access {
     }
     template <class Key, class Value>
     static any_store<Key, Value> make_any(std::unique_ptr<erased_store<Key, Value>> opened) noexcept {
-        return any_store<Key, Value>(std::move(opened));
+        return any_store<Key, Value>(opened.release());
     }
 };
 
@@ -108,10 +110,10 @@ public:
     bool visit(key_param key, function_ref<void(std::string_view)> fn, std::error_code& ec) const override {
         return snapshot_.visit(key, fn, ec);
     }
-    std::optional<pinned_value> get_view(key_param, std::error_code& ec) const noexcept override {
+    bool get_view(key_param, pinned_value&, std::error_code& ec) const noexcept override {
         fail_unsupported(ec, "get_view()", "a store rather than a snapshot", this->description_, "a snapshot",
                          "use visit() for a view during a callback or get() for a copy");
-        return std::nullopt;
+        return false;
     }
     bool contains(key_param key, std::error_code& ec) const noexcept override { return snapshot_.contains(key, ec); }
     bool erase(key_param, std::error_code& ec) noexcept override { return refused(ec, false); }
@@ -150,10 +152,10 @@ public:
                          "verify the store it came from");
         return {};
     }
-    std::unique_ptr<base> snapshot(std::error_code& ec) noexcept override {
+    base* snapshot(std::error_code& ec) noexcept override {
         ec.clear();
         try {
-            return std::make_unique<erased_snapshot>(this->description_, snapshot_);
+            return new erased_snapshot(this->description_, snapshot_);
         } catch (const std::bad_alloc&) {
             fail(ec, std::make_error_code(std::errc::not_enough_memory), "out of memory");
             return nullptr;
@@ -217,14 +219,17 @@ public:
     bool visit(key_param key, function_ref<void(std::string_view)> fn, std::error_code& ec) const override {
         return store_.visit(key, fn, ec);
     }
-    std::optional<pinned_value> get_view(key_param key, std::error_code& ec) const noexcept override {
+    bool get_view(key_param key, pinned_value& out, std::error_code& ec) const noexcept override {
         if constexpr (mapped) {
-            return store_.get_view(key, ec);
+            std::optional<pinned_value> view = store_.get_view(key, ec);
+            if (!view) return false;
+            out = std::move(*view);
+            return true;
         } else {
             fail_unsupported(ec, "get_view()", "mmap_file", this->description_, this->description_.composition.store,
                              "use visit() for a view during a callback or get() for a copy, or open the store with "
                              "'mmap_file' in its spec (it reads file_log's files)");
-            return std::nullopt;
+            return false;
         }
     }
     bool contains(key_param key, std::error_code& ec) const noexcept override { return store_.contains(key, ec); }
@@ -321,13 +326,12 @@ public:
         }
     }
     verify_report verify(std::error_code& ec) const noexcept override { return store_.verify(ec); }
-    std::unique_ptr<base> snapshot(std::error_code& ec) noexcept override {
+    base* snapshot(std::error_code& ec) noexcept override {
         if constexpr (requires { store_.snapshot(ec); }) {
             try {
                 std::optional<typename Store::snapshot_type> taken = store_.snapshot(ec);
                 if (!taken) return nullptr;
-                return std::make_unique<erased_snapshot<typename Store::snapshot_type>>(this->description_,
-                                                                                         std::move(*taken));
+                return new erased_snapshot<typename Store::snapshot_type>(this->description_, std::move(*taken));
             } catch (const std::bad_alloc&) {
                 fail(ec, std::make_error_code(std::errc::not_enough_memory), "out of memory");
                 return nullptr;
