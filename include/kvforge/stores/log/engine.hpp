@@ -930,15 +930,17 @@ private:
     }
 
     /// Takes the spare segment for a rollover, with write_gate_ held: null when there is
-    /// none, or when its id is below the active segment's (compact() and clear() made a
-    /// writer segment of their own since), as the new active segment must replay last.
+    /// none, or when its id is below the active segment's, as the new active segment must
+    /// replay last (a guard: compact() and clear() discard the spare as they make a
+    /// writer segment of their own).
     segment_pointer take_spare_segment() {
         if (spare_ && spare_->id < active_->id) discard_spare_segment();
         return std::move(spare_);
     }
 
-    /// Removes an unused spare segment's .tmp, with write_gate_ held (close(), or a spare
-    /// that may no longer follow the active segment). A failure leaves it to the next open.
+    /// Removes an unused spare segment's .tmp, with write_gate_ held: at close(), and when
+    /// compact() or clear() make a writer segment of their own, which the spare may no
+    /// longer follow. A failure leaves it to the next open.
     void discard_spare_segment() {
         if (!spare_) return;
         const std::uint32_t id = spare_->id;
@@ -1103,6 +1105,7 @@ private:
     bool clear_segments(std::error_code& ec) {
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
+        discard_spare_segment();  // it would replay before the segment made here
         segment_pointer next;
         const std::uint32_t id = new_segment_id();
         if (!start_segment(id, id, next, ec)) return false;

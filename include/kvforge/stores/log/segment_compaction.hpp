@@ -228,6 +228,7 @@ public:
     bool compact_all(std::error_code& ec) {
         engine_.call_writer(&writer_type::drain, ec);
         if (ec) return false;
+        engine_.discard_spare_segment();  // it would replay before the active segment made here
         const std::vector<segment_pointer> inputs = engine_.segments_.in_replay_order();
         output_segments outputs(engine_, inputs.back()->order);
         table_type table;
