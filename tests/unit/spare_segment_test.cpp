@@ -161,8 +161,8 @@ TEMPLATE_TEST_CASE("a crash that leaves a spare segment reopens with every recor
     check_records(again, count);
 }
 
-TEMPLATE_TEST_CASE("a spare made before compact() or clear() never replays before their segments",
-                   "[segments][spare]", kvforge::single_thread, kvforge::thread_safe) {
+TEMPLATE_TEST_CASE("a spare made before compact() or clear() never replays before their segments", "[segments][spare]",
+                   kvforge::single_thread, kvforge::thread_safe) {
     using store_type = kvforge::store<std::string, std::string, kvforge::file_log, TestType>;
     temp_dir dir;
     const fs::path path = dir / "db";
