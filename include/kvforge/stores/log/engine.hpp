@@ -921,7 +921,8 @@ private:
         const bool ready = start_segment(id, id, spare, ec) && sync_file(spare->file, ec);
         const gate_lock gate(write_gate_);
         if (!open_) return true;  // closed meanwhile: the next open removes the .tmp
-        if (ready && !spare_) {
+        // A rollover made its own segment meanwhile: this one could no longer follow it.
+        if (ready && !spare_ && id > active_->id) {
             spare_ = std::move(spare);
         } else {
             directory_.remove(store_file_name::data(id).temporary(), ec);
