@@ -11113,7 +11113,9 @@ static_assert(durability_policy<sync_each>);
 /// the active segment; a write that finds it holding options::segment_bytes or more
 /// first closes it: the writer drains (so the closed segment is durable before any byte
 /// of the next reaches the OS, and recovery's prefix holds across segments), the next
-/// segment is made through a synced .tmp and a rename. The closed one's hint, from the
+/// segment is made through a synced .tmp and a rename. That .tmp is made ahead of need
+/// after a rollover (the spare segment, prepare_spare_segment), off the writers' path
+/// as the hint is, so that the next rollover only renames it. The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
 /// (write_pending_hint, hint_keeper.hpp): by the next write (single_thread) or on the
 /// compaction thread (thread_safe), at close() when still pending, never for a segment
@@ -12233,8 +12235,18 @@ public:
     /// failure stops the store's writes: a failed sync is never retried (the kernel may
     /// have dropped the pages), and after the rename the next open may find the segment.
     bool publish_segment(segment_type& in, std::error_code& ec) {
+        if (!sync_file(in.file, ec)) {
+            failure_.record(ec);
+            return false;
+        }
+        return place_segment(in, ec);
+    }
+
+    /// Renames a synced .tmp segment into place and syncs the directory (publish_segment;
+    /// a rollover's spare segment, synced when it was prepared).
+    bool place_segment(segment_type& in, std::error_code& ec) {
         const store_file_name name = store_file_name::data(in.id);
-        if (sync_file(in.file, ec) && directory_.rename(name.temporary(), name, ec)) {
+        if (directory_.rename(name.temporary(), name, ec)) {
             in.file.renamed(directory_.file_path(name));
             if (sync_directory(ec)) return true;
         }
@@ -14476,6 +14488,7 @@ public:
     bool compact_all(std::error_code& ec) {
         engine_.call_writer(&writer_type::drain, ec);
         if (ec) return false;
+        engine_.discard_spare_segment();  // it would replay before the active segment made here
         const std::vector<segment_pointer> inputs = engine_.segments_.in_replay_order();
         output_segments outputs(engine_, inputs.back()->order);
         table_type table;
@@ -14846,7 +14859,7 @@ private:
     }
 
     /// The compaction thread's work (thread_safe): the hints of closed segments still
-    /// waiting for one, then jobs one after another while compaction is still due and
+    /// waiting for one, the spare segment when a rollover asked for one, then jobs one after another while compaction is still due and
     /// each job reclaims dead bytes. A job takes about one segment's live records, so the
     /// writes that made compaction due may have ended long before the store is back
     /// under compact_dead_ratio: the thread goes on without them. Failures count as the
@@ -14854,6 +14867,7 @@ private:
     void run_background_job() {
         while (!compactor_.interrupted() && engine_.write_pending_hint()) {
         }
+        if (!compactor_.interrupted()) engine_.prepare_spare_segment();
         for (;;) {
             const std::uint64_t dead_before = dead_bytes_under_lock();
             std::error_code ec;
@@ -15431,6 +15445,7 @@ public:
         const gate_lock gate(write_gate_);
         if (!open_) return;
         compaction_.abort_job();
+        discard_spare_segment();
         // After a failed write or sync, whatever was not yet on disk is lost: report it.
         if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
             call_writer(&writer_type::close, ec);
@@ -15452,6 +15467,7 @@ public:
         hints_.clear();
         active_.reset();
         segments_.clear();
+        spare_wanted_ = false;
         files_.close();
     }
 
@@ -15782,6 +15798,8 @@ private:
         hints_.clear();
         active_.reset();
         segments_.clear();
+        spare_.reset();
+        spare_wanted_ = false;
         table_.clear();
         next_id_.store(1, std::memory_order_relaxed);
         live_bytes_ = 0;
@@ -15809,21 +15827,25 @@ private:
     bool readable(std::error_code& ec) const { return reads_.readable(ec); }
 
     /// After a write: releases the gate, waits for durability as the policy says, and,
-    /// when a closed segment waits for its hint, a job is under way or dead bytes have
-    /// grown past the configured share, runs a step (single_thread: the hint's, else
-    /// automatic compaction's) or asks the compaction thread for a job (thread_safe).
+    /// when a closed segment waits for its hint, a spare segment is wanted, a job is under
+    /// way or dead bytes have grown past the configured share, runs a step (single_thread:
+    /// the hint's, else the spare's, else automatic compaction's) or asks the compaction
+    /// thread for a job (thread_safe).
     /// The write's result is its own: a failed compaction shows in stats() and is not
     /// retried before the store has grown (segment_compaction.hpp, compaction_failed).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
         bool compaction_due = false;
         bool hint_due = false;
+        bool spare_due = false;
         if constexpr (threading::concurrent) {
-            if (hints_.pending() > 0 || compaction_.wants_compaction()) compaction_.request();
+            if (hints_.pending() > 0 || spare_wanted_ || compaction_.wants_compaction()) compaction_.request();
         } else {
-            // Not the hint of the segment this write closed: the write that closed it
-            // paid for its sync already.
+            // Not the hint of the segment this write closed, nor its successor's spare: the
+            // write that closed it paid for its syncs already.
             hint_due = hints_.pending() > (closed_by_this_write_ ? 1U : 0U);
-            compaction_due = !hint_due && (compaction_.job_under_way() || compaction_.wants_compaction());
+            spare_due = !hint_due && spare_wanted_ && !closed_by_this_write_;
+            compaction_due =
+                !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.wants_compaction());
         }
         {
             const active_call<threading::concurrent> call(active_calls_);
@@ -15834,6 +15856,7 @@ private:
             }
         }
         if (!ec && hint_due) write_pending_hint();
+        if (!ec && spare_due) prepare_spare_segment();
         if (!ec && compaction_due) {
             const gate_lock again(write_gate_);
             std::error_code compaction_error;
@@ -15930,16 +15953,18 @@ private:
 
     /// Closes the active segment and starts the next. The writer drains first: the
     /// closed segment is durable before any byte of the next reaches the OS, so a power
-    /// loss leaves a prefix of the writes across segments too. On failure nothing was
-    /// appended anywhere and the next write tries again. The closed segment's hint is
-    /// left to write_pending_hint, after this write: building and syncing it takes longer
-    /// than everything else here, and a segment without one is only read whole at the
-    /// next open.
+    /// loss leaves a prefix of the writes across segments too. The next segment is the
+    /// spare when one is ready (only renamed into place), else made here. On failure
+    /// nothing was appended anywhere and the next write tries again. The closed segment's
+    /// hint is left to write_pending_hint, and the next spare to prepare_spare_segment,
+    /// after this write: building and syncing them takes longer than everything else
+    /// here, and a segment without a hint is only read whole at the next open.
     bool roll_over(std::error_code& ec) {
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
-        segment_pointer next;
-        if (!create_segment(new_segment_id(), next, ec)) return false;
+        segment_pointer next = take_spare_segment();
+        if (next ? !files_.place_segment(*next, ec) : !create_segment(new_segment_id(), next, ec)) return false;
+        spare_wanted_ = true;
         hints_.reserve_pending();  // so that nothing below throws
         const std::uint64_t end = writer_->end();
         const write_lock lock(mutex_);
@@ -15949,6 +15974,55 @@ private:
         segments_.add(next);
         make_active(std::move(next), file_header::size);
         return true;
+    }
+
+    /// Prepares the spare segment after a rollover asked for one: the next segment the
+    /// writer appends to, made ahead of need as a .tmp holding its synced header, so that
+    /// the next rollover only renames it into place and syncs the directory. Runs with no
+    /// lock held (the writers go on meanwhile): on the compaction thread (thread_safe) or
+    /// as a step after a later write (single_thread). Best effort: should it fail, the
+    /// rollover makes its segment itself. A spare left by a crash is a .tmp, which the
+    /// next open removes. False when none was wanted.
+    bool prepare_spare_segment() {
+        std::uint32_t id = 0;
+        {
+            const gate_lock gate(write_gate_);
+            if (!open_ || !spare_wanted_ || spare_) return false;
+            spare_wanted_ = false;
+            id = new_segment_id();
+        }
+        segment_pointer spare;
+        std::error_code ec;
+        const bool ready = files_.start_segment(id, id, spare, ec) && files_.sync_file(spare->file, ec);
+        const gate_lock gate(write_gate_);
+        if (!open_) return true;  // closed meanwhile: the next open removes the .tmp
+        // A rollover made its own segment meanwhile: this one could no longer follow it.
+        if (ready && !spare_ && id > active_->id) {
+            spare_ = std::move(spare);
+        } else {
+            files_.directory().remove(store_file_name::data(id).temporary(), ec);
+        }
+        return true;
+    }
+
+    /// Takes the spare segment for a rollover, with write_gate_ held: null when there is
+    /// none, or when its id is below the active segment's, as the new active segment must
+    /// replay last (a guard: compact() and clear() discard the spare as they make a
+    /// writer segment of their own).
+    segment_pointer take_spare_segment() {
+        if (spare_ && spare_->id < active_->id) discard_spare_segment();
+        return std::move(spare_);
+    }
+
+    /// Removes an unused spare segment's .tmp, with write_gate_ held: at close(), and when
+    /// compact() or clear() make a writer segment of their own, which the spare may no
+    /// longer follow. A failure leaves it to the next open.
+    void discard_spare_segment() {
+        if (!spare_) return;
+        const std::uint32_t id = spare_->id;
+        spare_.reset();  // closes its file
+        std::error_code ignored;
+        files_.directory().remove(store_file_name::data(id).temporary(), ignored);
     }
 
     /// Writes the hint of the oldest closed segment still waiting for one, taken under
@@ -15987,6 +16061,7 @@ private:
     bool clear_segments(std::error_code& ec) {
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
+        discard_spare_segment();  // it would replay before the segment made here
         segment_pointer next;
         if (!files_.publish_cleared_segment(new_segment_id(), next, ec)) return false;
         const std::vector<segment_pointer> retired = segments_.in_replay_order();
@@ -16035,6 +16110,10 @@ private:
     log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
                                                                                                         mutex_, open_};
     bool closed_by_this_write_ = false;  // the write under way closed a segment (single_thread's hint step)
+    // The next segment the writer appends to, prepared ahead of need as a synced .tmp
+    // (prepare_spare_segment), and whether a rollover asked for one; under write_gate_.
+    segment_pointer spare_;
+    bool spare_wanted_ = false;
     // The id of the next segment made, one counter for every kind; taken by writers and
     // by the compaction thread.
     std::atomic<std::uint32_t> next_id_{1};

@@ -228,6 +228,7 @@ public:
     bool compact_all(std::error_code& ec) {
         engine_.call_writer(&writer_type::drain, ec);
         if (ec) return false;
+        engine_.discard_spare_segment();  // it would replay before the active segment made here
         const std::vector<segment_pointer> inputs = engine_.segments_.in_replay_order();
         output_segments outputs(engine_, inputs.back()->order);
         table_type table;
@@ -598,7 +599,7 @@ private:
     }
 
     /// The compaction thread's work (thread_safe): the hints of closed segments still
-    /// waiting for one, then jobs one after another while compaction is still due and
+    /// waiting for one, the spare segment when a rollover asked for one, then jobs one after another while compaction is still due and
     /// each job reclaims dead bytes. A job takes about one segment's live records, so the
     /// writes that made compaction due may have ended long before the store is back
     /// under compact_dead_ratio: the thread goes on without them. Failures count as the
@@ -606,6 +607,7 @@ private:
     void run_background_job() {
         while (!compactor_.interrupted() && engine_.write_pending_hint()) {
         }
+        if (!compactor_.interrupted()) engine_.prepare_spare_segment();
         for (;;) {
             const std::uint64_t dead_before = dead_bytes_under_lock();
             std::error_code ec;

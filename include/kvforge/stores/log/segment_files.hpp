@@ -128,8 +128,18 @@ public:
     /// failure stops the store's writes: a failed sync is never retried (the kernel may
     /// have dropped the pages), and after the rename the next open may find the segment.
     bool publish_segment(segment_type& in, std::error_code& ec) {
+        if (!sync_file(in.file, ec)) {
+            failure_.record(ec);
+            return false;
+        }
+        return place_segment(in, ec);
+    }
+
+    /// Renames a synced .tmp segment into place and syncs the directory (publish_segment;
+    /// a rollover's spare segment, synced when it was prepared).
+    bool place_segment(segment_type& in, std::error_code& ec) {
         const store_file_name name = store_file_name::data(in.id);
-        if (sync_file(in.file, ec) && directory_.rename(name.temporary(), name, ec)) {
+        if (directory_.rename(name.temporary(), name, ec)) {
             in.file.renamed(directory_.file_path(name));
             if (sync_directory(ec)) return true;
         }

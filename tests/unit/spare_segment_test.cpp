@@ -1,0 +1,214 @@
+// After a rollover, the next segment is prepared ahead of need as a .tmp holding its
+// header (the spare segment): by a later write (single_thread) or on the compaction
+// thread (thread_safe). The next rollover only renames it into place. close() removes an
+// unused spare, a crash leaves one that the next open removes, and neither backup(),
+// compact() nor clear() takes it for a segment of the store.
+
+#include <catch2/catch.hpp>
+
+#include <kvforge/kvforge.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <type_traits>
+#include <vector>
+
+#include "../support/file_bytes.hpp"
+#include "../support/temp_dir.hpp"
+
+namespace fs = std::filesystem;
+using kvforge_test::read_file;
+using kvforge_test::temp_dir;
+
+namespace {
+
+kvforge::options small_segments() {
+    kvforge::options opts;
+    opts.segment_bytes = std::uint64_t{64} << 10;
+    opts.compact_dead_ratio = 0;  // no automatic compaction: the segments stay as written
+    return opts;
+}
+
+std::string key_of(int i) { return "key" + std::to_string(i); }
+std::string value_of(int i) { return "value" + std::to_string(i) + std::string(100, 'v'); }
+
+/// The names of path's files that end with suffix.
+std::vector<std::string> files_ending(const fs::path& path, std::string_view suffix) {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(path)) {
+        const std::string name = entry.path().filename().string();
+        if (name.ends_with(suffix)) names.push_back(name);
+    }
+    return names;
+}
+
+std::vector<std::string> temporary_files(const fs::path& path) { return files_ending(path, ".tmp"); }
+
+/// Spare segments: a hint's .tmp may also show while the hint is written.
+std::vector<std::string> spare_segments(const fs::path& path) { return files_ending(path, ".kvlog.tmp"); }
+
+/// Puts keys count, count + 1, ... until the store holds `segments` segments.
+template <class Store>
+void put_until_segments(Store& db, int& count, std::uint64_t segments) {
+    const int limit = count + 10000;
+    while (db.stats().segments < segments) {
+        REQUIRE(count < limit);
+        db.put(key_of(count), value_of(count));
+        ++count;
+    }
+}
+
+/// Waits until the spare segment is on disk and returns its name: with single_thread
+/// each later put runs one step (the closed segment's hint, then the spare), with
+/// thread_safe the compaction thread prepares it. Fails after ten seconds.
+template <class Store>
+std::string wait_for_spare(Store& db, const fs::path& path, int& count) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    for (;;) {
+        const std::vector<std::string> spare = spare_segments(path);
+        if (!spare.empty()) {
+            REQUIRE(spare.size() == 1);
+            return spare.front();
+        }
+        REQUIRE(std::chrono::steady_clock::now() < deadline);
+        if constexpr (std::is_same_v<typename Store::threading_policy, kvforge::single_thread>) {
+            db.put(key_of(count), value_of(count));
+            ++count;
+        } else {
+            std::this_thread::yield();
+        }
+    }
+}
+
+/// The segment's name a spare's .tmp is renamed to.
+std::string placed_name(const std::string& spare) { return spare.substr(0, spare.size() - 4); }
+
+template <class Store>
+void check_records(Store& db, int count) {
+    CHECK(db.size() == static_cast<std::size_t>(count));
+    for (int i = 0; i < count; i += 97) CHECK(db.get(key_of(i)) == std::optional<std::string>(value_of(i)));
+    CHECK(db.get(key_of(count - 1)) == std::optional<std::string>(value_of(count - 1)));
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("after a rollover the next segment waits as a .tmp, and the next rollover takes it",
+                   "[segments][spare]", kvforge::single_thread, kvforge::thread_safe) {
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, TestType>;
+    temp_dir dir;
+    const fs::path path = dir / "db";
+    int count = 0;
+    {
+        store_type db(path.string(), small_segments());
+        // No spare before the first rollover: a small store has no .tmp file.
+        db.put(key_of(count), value_of(count));
+        ++count;
+        CHECK(temporary_files(path).empty());
+        put_until_segments(db, count, 2);
+        const std::string spare = wait_for_spare(db, path, count);
+        CHECK(spare.starts_with("data-"));
+        CHECK(fs::file_size(path / spare) == kvforge::detail::file_header::size);
+        CHECK_FALSE(fs::exists(path / placed_name(spare)));
+
+        put_until_segments(db, count, 3);
+        // The spare is the new active segment, under its own name; its header is the one
+        // written as it was prepared.
+        CHECK_FALSE(fs::exists(path / spare));
+        REQUIRE(fs::exists(path / placed_name(spare)));
+        db.sync();
+        const std::string bytes = read_file(path / placed_name(spare));
+        CHECK(bytes.find(value_of(count - 1)) != std::string::npos);
+
+        // A spare for the segment after it, removed by close().
+        const std::string next = wait_for_spare(db, path, count);
+        CHECK(next != spare);
+        db.close();
+        CHECK(temporary_files(path).empty());
+        CHECK_FALSE(fs::exists(path / next));
+    }
+    store_type db(path.string(), small_segments());
+    check_records(db, count);
+}
+
+TEMPLATE_TEST_CASE("a crash that leaves a spare segment reopens with every record and no .tmp",
+                   "[segments][spare][crash]", kvforge::single_thread, kvforge::thread_safe) {
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, TestType>;
+    temp_dir dir;
+    const fs::path path = dir / "db";
+    const fs::path crashed = dir / "crashed";
+    int count = 0;
+    {
+        store_type db(path.string(), small_segments());
+        put_until_segments(db, count, 2);
+        wait_for_spare(db, path, count);
+        db.sync();
+        // The files as a crash would leave them now: the store is still open.
+        fs::copy(path, crashed, fs::copy_options::recursive);
+    }
+    REQUIRE(spare_segments(crashed).size() == 1);
+    store_type db(crashed.string(), small_segments());
+    CHECK(temporary_files(crashed).empty());
+    check_records(db, count);
+    // The writes go on after the crash, across rollovers.
+    put_until_segments(db, count, db.stats().segments + 2);
+    db.close();
+    store_type again(crashed.string(), small_segments());
+    check_records(again, count);
+}
+
+TEMPLATE_TEST_CASE("a spare made before compact() or clear() never replays before their segments", "[segments][spare]",
+                   kvforge::single_thread, kvforge::thread_safe) {
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, TestType>;
+    temp_dir dir;
+    const fs::path path = dir / "db";
+    int count = 0;
+    const bool clear = GENERATE(false, true);
+    {
+        store_type db(path.string(), small_segments());
+        put_until_segments(db, count, 2);
+        const std::string spare = wait_for_spare(db, path, count);
+        // clear() drops keys 0 to count - 1; compact() keeps them.
+        const int first = clear ? count : 0;
+        if (clear) {
+            db.clear();
+        } else {
+            db.compact();
+        }
+        // Overwrites of records the compaction kept, or new records after clear(), and
+        // more across a rollover.
+        for (int i = first; i < first + 10; ++i) db.put(key_of(i), "newer");
+        if (clear) count += 10;
+        put_until_segments(db, count, db.stats().segments + 1);
+        // The old spare was not taken: its id is below the segment compact() or clear() made.
+        CHECK_FALSE(fs::exists(path / placed_name(spare)));
+        db.close();
+        CHECK(temporary_files(path).empty());
+        store_type reopened(path.string(), small_segments());
+        CHECK(reopened.size() == static_cast<std::size_t>(count - first));
+        for (int i = first; i < first + 10; ++i) CHECK(reopened.get(key_of(i)) == std::optional<std::string>("newer"));
+        CHECK(reopened.get(key_of(count - 1)) == std::optional<std::string>(value_of(count - 1)));
+        if (clear) CHECK_FALSE(reopened.get(key_of(0)));
+    }
+}
+
+TEMPLATE_TEST_CASE("a backup taken while a spare segment waits holds no .tmp", "[segments][spare][backup]",
+                   kvforge::single_thread, kvforge::thread_safe) {
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, TestType>;
+    temp_dir dir;
+    const fs::path path = dir / "db";
+    const fs::path copy = dir / "backup";
+    int count = 0;
+    store_type db(path.string(), small_segments());
+    put_until_segments(db, count, 2);
+    wait_for_spare(db, path, count);
+    db.backup(copy.string());
+    CHECK(temporary_files(copy).empty());
+    CHECK(spare_segments(path).size() == 1);
+    store_type restored(copy.string(), small_segments());
+    check_records(restored, count);
+}
