@@ -20,8 +20,11 @@
 #include <string>
 
 #include "../support/temp_dir.hpp"
+#include "../support/temporary_files.hpp"
 
+using kvforge_test::outputs_being_written;
 using kvforge_test::temp_dir;
+using kvforge_test::temporary_files;
 
 namespace {
 
@@ -53,25 +56,6 @@ private:
         return done;
     }
 };
-
-std::size_t temporary_files(const std::string& path) {
-    std::size_t count = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(path)) {
-        count += entry.path().filename().string().find(".tmp") != std::string::npos;
-    }
-    return count;
-}
-
-/// Segments being written as .tmp files that hold records: a job's outputs, not the
-/// spare segment made after a rollover, which holds only its header.
-std::size_t outputs_being_written(const std::string& path) {
-    std::size_t count = 0;
-    for (const auto& entry : std::filesystem::directory_iterator(path)) {
-        count += entry.path().filename().string().ends_with(".kvlog.tmp") &&
-                 entry.file_size() > kvforge::detail::file_header::size;
-    }
-    return count;
-}
 
 /// Overwrites and erases random keys of 400, keeping model in step, until automatic
 /// compaction has run `jobs` more times.
