@@ -12254,6 +12254,14 @@ public:
         return false;
     }
 
+    /// Removes the .tmp of segment `id`, started but never published (a spare segment no
+    /// longer wanted, a dropped compaction's output). A failure leaves it to the next open,
+    /// which removes every .tmp.
+    void remove_unpublished_segment(std::uint32_t id) {
+        std::error_code ignored;
+        directory_.remove(store_file_name::data(id).temporary(), ignored);
+    }
+
     /// Makes and publishes segment `id` holding only a clear record (clear()): replayed
     /// after every earlier segment, it drops what they hold.
     bool publish_cleared_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
@@ -14559,7 +14567,7 @@ public:
         std::error_code ignored;
         for (const segment_pointer& output : job_->outputs->segments()) {
             if (!output) continue;
-            engine_.files_.directory().remove(store_file_name::data(output->id).temporary(), ignored);
+            engine_.files_.remove_unpublished_segment(output->id);
             engine_.files_.directory().remove(store_file_name::hint(output->id), ignored);
         }
         job_.reset();
@@ -16000,7 +16008,7 @@ private:
         if (ready && !spare_ && id > active_->id) {
             spare_ = std::move(spare);
         } else {
-            files_.directory().remove(store_file_name::data(id).temporary(), ec);
+            files_.remove_unpublished_segment(id);
         }
         return true;
     }
@@ -16021,8 +16029,7 @@ private:
         if (!spare_) return;
         const std::uint32_t id = spare_->id;
         spare_.reset();  // closes its file
-        std::error_code ignored;
-        files_.directory().remove(store_file_name::data(id).temporary(), ignored);
+        files_.remove_unpublished_segment(id);
     }
 
     /// Writes the hint of the oldest closed segment still waiting for one, taken under

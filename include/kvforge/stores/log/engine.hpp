@@ -763,7 +763,7 @@ private:
         if (ready && !spare_ && id > active_->id) {
             spare_ = std::move(spare);
         } else {
-            files_.directory().remove(store_file_name::data(id).temporary(), ec);
+            files_.remove_unpublished_segment(id);
         }
         return true;
     }
@@ -784,8 +784,7 @@ private:
         if (!spare_) return;
         const std::uint32_t id = spare_->id;
         spare_.reset();  // closes its file
-        std::error_code ignored;
-        files_.directory().remove(store_file_name::data(id).temporary(), ignored);
+        files_.remove_unpublished_segment(id);
     }
 
     /// Writes the hint of the oldest closed segment still waiting for one, taken under

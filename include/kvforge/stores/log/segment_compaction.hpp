@@ -299,7 +299,7 @@ public:
         std::error_code ignored;
         for (const segment_pointer& output : job_->outputs->segments()) {
             if (!output) continue;
-            engine_.files_.directory().remove(store_file_name::data(output->id).temporary(), ignored);
+            engine_.files_.remove_unpublished_segment(output->id);
             engine_.files_.directory().remove(store_file_name::hint(output->id), ignored);
         }
         job_.reset();

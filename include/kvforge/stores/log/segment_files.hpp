@@ -147,6 +147,14 @@ public:
         return false;
     }
 
+    /// Removes the .tmp of segment `id`, started but never published (a spare segment no
+    /// longer wanted, a dropped compaction's output). A failure leaves it to the next open,
+    /// which removes every .tmp.
+    void remove_unpublished_segment(std::uint32_t id) {
+        std::error_code ignored;
+        directory_.remove(store_file_name::data(id).temporary(), ignored);
+    }
+
     /// Makes and publishes segment `id` holding only a clear record (clear()): replayed
     /// after every earlier segment, it drops what they hold.
     bool publish_cleared_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
