@@ -198,6 +198,8 @@ def test_binary_keys_and_values_print_safely():
     assert all(byte >= 0x20 or byte in (0x09, 0x0A) for byte in scanned.out)
     assert kvforge("get", store, "6b00ff", "--hex").out == b"1b5b324a0a0d09\n"
     assert kvforge("get", store, "6b00ff", "--hex", "--raw").code == 2
+    expect(kvforge("get", store, "6b0", "--hex"), 2, err="KEY hex needs two digits per byte, and '6b0' has an odd number")
+    expect(kvforge("get", store, "6bzz", "--hex"), 2, err="KEY '6bzz' is not hex (digits 0-9 and a-f)")
 
 
 def test_dump_and_load_round_trip_every_byte_value():

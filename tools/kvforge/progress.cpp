@@ -89,7 +89,8 @@ void progress_bar::draw(std::uint64_t done) {
         constexpr std::size_t width = 24;
         const double share = std::min(1.0, static_cast<double>(done) / static_cast<double>(total_));
         const auto filled = static_cast<std::size_t>(share * width);
-        line += "[" + std::string(filled, '#') + std::string(width - filled, '-') + "] ";
+        line += '[';
+        line.append(filled, '#').append(width - filled, '-') += "] ";
         char percent[8];
         std::snprintf(percent, sizeof percent, "%3d%%", static_cast<int>(share * 100));
         line += percent;

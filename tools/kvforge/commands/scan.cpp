@@ -65,7 +65,7 @@ int run(const std::vector<std::string>& args) {
     for (const auto& [key, value] : range) {
         if ((limit && printed == *limit) || key < lowest) break;
         std::string line = key_form.show(key);
-        if (!keys_only) line += "\t" + value_form.show(value);
+        if (!keys_only) line.append(1, '\t') += value_form.show(value);
         line += '\n';
         std::fputs(line.c_str(), stdout);
         ++printed;
