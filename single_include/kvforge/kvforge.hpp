@@ -13515,7 +13515,7 @@ struct recovered_log {
 /// the engine's I/O policy, directory, options and composition, and to its reader, which
 /// maps the segments it reads. Files is the engine, which makes files for recovery as
 /// for everything else, so that stats() counts their syncs and bytes: create_segment,
-/// write_hint_of and sync_directory.
+/// write_hint_of, sync_file and sync_directory.
 template <class IO, class Table, class Reader, class Files>
 class log_recovery {
     using io_type = IO;
@@ -13691,7 +13691,7 @@ private:
             } else if (!options_.read_only) {
                 // Cut the torn tail before anything is appended after it, and make the cut durable.
                 state_->bytes_cut = in.size - scanned.valid_end;
-                if (!in.file.truncate(scanned.valid_end, ec) || !in.file.sync(ec)) return false;
+                if (!in.file.truncate(scanned.valid_end, ec) || !files_.sync_file(in.file, ec)) return false;
                 in.size = scanned.valid_end;
             }
         }
@@ -16047,10 +16047,11 @@ private:
         return true;
     }
 
-    /// For recovery (its Files, with create_segment): hints and directory syncs are made
-    /// as the store's other files are, so that stats() counts them.
+    /// For recovery (its Files, with create_segment): hints and syncs are made as the
+    /// store's other files are, so that stats() counts them.
     void write_hint_of(segment_type& in, hint_builder& hint) { hints_.write_hint_of(in, hint); }
     bool sync_directory(std::error_code& ec) { return files_.sync_directory(ec); }
+    bool sync_file(data_file<io_type>& file, std::error_code& ec) { return files_.sync_file(file, ec); }
 
     /// Creates segment `id`, the next one the writer appends to, holding only its header,
     /// through a synced .tmp and a rename; it replays after every earlier one (its order is

@@ -18,10 +18,12 @@
 #include <string>
 #include <thread>
 
+#include "../support/sync_counting_io.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/temporary_files.hpp"
 
 using kvforge_test::outputs_being_written;
+using kvforge_test::sync_counting_io;
 using kvforge_test::temp_dir;
 using kvforge_test::temporary_files;
 
@@ -63,19 +65,6 @@ void churn(Store& db, std::map<std::string, std::string>& model, std::mt19937& r
         REQUIRE(db.get(read) == (found == model.end() ? std::nullopt : std::optional<std::string>(found->second)));
     }
 }
-
-/// POSIX I/O that counts the store's fdatasync and fsync calls, from every thread.
-struct sync_counting_io : kvforge::posix_io {
-    std::shared_ptr<std::atomic<std::uint64_t>> syncs = std::make_shared<std::atomic<std::uint64_t>>(0);
-    int fdatasync(int fd) noexcept {
-        ++*syncs;
-        return kvforge::posix_io::fdatasync(fd);
-    }
-    int fsync(int fd) noexcept {
-        ++*syncs;
-        return kvforge::posix_io::fsync(fd);
-    }
-};
 
 }  // namespace
 

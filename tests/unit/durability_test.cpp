@@ -17,6 +17,7 @@
 #include <kvforge/kvforge.hpp>
 
 #include "../support/file_bytes.hpp"
+#include "../support/sync_counting_io.hpp"
 #include "../support/temp_dir.hpp"
 
 using namespace kvforge;
@@ -120,6 +121,29 @@ TEST_CASE("concurrent sync_each writers share fdatasync calls", "[durability][sy
     CHECK(s.puts == threads * writes);
     CHECK(syncs < s.puts * 3 / 4);
     CHECK(db.size() == threads * writes);
+}
+
+TEMPLATE_TEST_CASE("stats().syncs counts the sync that makes an open's cut of a torn tail durable",
+                   "[durability][stats][recovery]", file_log, mmap_file) {
+    using counted = store<std::string, std::string, TestType, buffered<>, single_thread, kvforge_test::sync_counting_io>;
+    temp_dir dir;
+    const std::string path = dir / "db";
+    {
+        counted db(path);
+        db.put("kept", "yes");
+    }
+    const std::string torn_record = "\x01\x02\x03\x04\x05\x06\x07";
+    for (const auto& entry : fs::directory_iterator(path)) {
+        if (entry.path().extension() == ".kvlog") {
+            write_file(entry.path(), read_file(entry.path()) + torn_record);
+        }
+    }
+    kvforge_test::sync_counting_io io;
+    counted db(path, options{}, io);
+    CHECK(db.stats().recovered_bytes_cut == torn_record.size());
+    CHECK(db.get("kept") == std::optional<std::string>("yes"));
+    CHECK(io.syncs->load() >= 1);
+    CHECK(db.stats().syncs == io.syncs->load());
 }
 
 TEST_CASE("async_worker: sequence numbers, wait_durable and draining on close", "[durability][async_worker]") {

@@ -802,10 +802,11 @@ private:
         return true;
     }
 
-    /// For recovery (its Files, with create_segment): hints and directory syncs are made
-    /// as the store's other files are, so that stats() counts them.
+    /// For recovery (its Files, with create_segment): hints and syncs are made as the
+    /// store's other files are, so that stats() counts them.
     void write_hint_of(segment_type& in, hint_builder& hint) { hints_.write_hint_of(in, hint); }
     bool sync_directory(std::error_code& ec) { return files_.sync_directory(ec); }
+    bool sync_file(data_file<io_type>& file, std::error_code& ec) { return files_.sync_file(file, ec); }
 
     /// Creates segment `id`, the next one the writer appends to, holding only its header,
     /// through a synced .tmp and a rename; it replays after every earlier one (its order is

@@ -62,7 +62,7 @@ struct recovered_log {
 /// the engine's I/O policy, directory, options and composition, and to its reader, which
 /// maps the segments it reads. Files is the engine, which makes files for recovery as
 /// for everything else, so that stats() counts their syncs and bytes: create_segment,
-/// write_hint_of and sync_directory.
+/// write_hint_of, sync_file and sync_directory.
 template <class IO, class Table, class Reader, class Files>
 class log_recovery {
     using io_type = IO;
@@ -238,7 +238,7 @@ private:
             } else if (!options_.read_only) {
                 // Cut the torn tail before anything is appended after it, and make the cut durable.
                 state_->bytes_cut = in.size - scanned.valid_end;
-                if (!in.file.truncate(scanned.valid_end, ec) || !in.file.sync(ec)) return false;
+                if (!in.file.truncate(scanned.valid_end, ec) || !files_.sync_file(in.file, ec)) return false;
                 in.size = scanned.valid_end;
             }
         }
