@@ -378,7 +378,6 @@ public:
             fail_errno(ec, errno, "fdatasync " + path_);
             return false;
         }
-        forget_unstarted();
         return true;
     }
 
@@ -411,7 +410,9 @@ private:
     }
 
     /// Adds [begin, end) to the bytes whose writeback has not been asked for, and asks for
-    /// it once they make a piece. Only SYNC_FILE_RANGE_WRITE, never its waiting flags:
+    /// it once they make a piece. Only writes call it (one thread at a time, as the writers
+    /// promise), never sync(), which sync_each runs beside a write: a request may cover
+    /// bytes a sync has written since, which costs the kernel a look at clean pages. Only SYNC_FILE_RANGE_WRITE, never its waiting flags:
     /// waiting would take the time this saves, and a wait would report (and clear) a
     /// failed writeback that the next sync must report. The request is only advice, so a
     /// failure of its own is not one of the file's: the next sync tells.
@@ -441,7 +442,7 @@ private:
     IO* io_ = nullptr;
     int fd_ = -1;
     std::string path_;
-    // The bytes written since writeback was last asked for or the file last synced.
+    // The bytes written since writeback was last asked for.
     std::uint64_t unstarted_begin_ = std::numeric_limits<std::uint64_t>::max();
     std::uint64_t unstarted_end_ = 0;
 };

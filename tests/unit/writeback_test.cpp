@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "../support/temp_dir.hpp"
@@ -193,4 +194,29 @@ TEST_CASE("a store on an I/O policy without sync_file_range writes and syncs as 
     file_system->crash();  // what was synced stays: every segment, closed at close()
     store_on<kvforge::simulated_io> reopened(path, four_megabyte_segments(), io);
     check_all(reopened, 'a');
+}
+
+TEST_CASE("sync_each's commits sync while other threads write and ask for writeback", "[writeback]") {
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sync_each,
+                                      kvforge::hash_index, kvforge::thread_safe, recording_io>;
+    temp_dir dir;
+    const std::string path = dir / "db";
+    recording_io io;
+    constexpr int threads = 4;
+    constexpr int per_thread = 2500;  // 10,000 records of about 1 KiB: writeback is asked for
+    const std::string value(1000, 'x');
+    {
+        store_type db(path, four_megabyte_segments(), io);
+        std::vector<std::thread> writers;
+        for (int t = 0; t < threads; ++t) {
+            writers.emplace_back([&, t] {
+                for (int i = 0; i < per_thread; ++i) db.put(key_of(t * per_thread + i), value);
+            });
+        }
+        for (std::thread& writer : writers) writer.join();
+    }
+    REQUIRE_FALSE(io.requests().empty());
+    store_type reopened(path, four_megabyte_segments(), io);
+    REQUIRE(reopened.size() == std::size_t{threads * per_thread});
+    for (int i = 0; i < threads * per_thread; i += 101) REQUIRE(reopened.get(key_of(i)) == value);
 }
