@@ -228,6 +228,14 @@ concept io_policy_with_link = io_policy<P> && requires(P& io, const char* path) 
     { io.link(path, path) } -> std::same_as<int>;
 };
 
+/// An I/O policy that can also ask the kernel to start writing a range of a file back to
+/// disk without waiting, as Linux sync_file_range() does with SYNC_FILE_RANGE_WRITE (the
+/// only flag a store passes). Optional: with it, a store asks for each megabyte it writes
+/// to a file as it goes, so that syncing a large file (a segment as it closes, a
+/// compaction's output) waits only for the last bytes; without it, the sync writes them all.
+template <class P>
+concept io_policy_with_writeback = io_policy<P> && detail::starts_writeback<P>;
+
 /// A number a cache gives each entry it admits, so that an eviction policy can tell an
 /// entry from a later one under the same key.
 using entry_ticket = std::uint32_t;

@@ -6,9 +6,12 @@
 #include <sys/stat.h>
 #include <sys/uio.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -19,9 +22,21 @@
 
 namespace kvforge::detail {
 
+/// Whether an I/O policy can ask the kernel to start writing a range of a file back to
+/// disk without waiting for it, as Linux sync_file_range() does (see io_policy_with_writeback).
+template <class IO>
+concept starts_writeback = requires(IO& io, int fd, off_t offset, unsigned flags) {
+    { io.sync_file_range(fd, offset, offset, flags) } -> std::same_as<int>;
+};
+
 /// An open file: its descriptor, its path for error messages, and whole-buffer reads
 /// and writes that loop over short transfers. Calls a signal interrupts are repeated,
 /// whatever the I/O policy does about EINTR.
+///
+/// When the I/O policy can (starts_writeback), every writeback_piece bytes written ask the
+/// kernel to start writing them to disk without waiting, so that a later sync waits only
+/// for the bytes written since: a writer's sync of a large file (a segment that closes)
+/// then takes about as long as the last piece's write to disk, not the whole file's.
 template <class IO>
 class data_file {
 public:
@@ -35,6 +50,9 @@ public:
         return *this;
     }
     ~data_file() { close(); }
+
+    /// Bytes written between two requests to start their writeback.
+    static constexpr std::uint64_t writeback_piece = std::uint64_t{1} << 20;
 
     /// Opens path with open(2) flags; false with ec set on failure.
     bool open(IO& io, std::string path, int flags, std::error_code& ec) {
@@ -54,6 +72,7 @@ public:
     void close() noexcept {
         if (fd_ >= 0) io_->close(fd_);
         fd_ = -1;
+        forget_unstarted();
     }
 
     [[nodiscard]] bool is_open() const noexcept { return fd_ >= 0; }
@@ -132,6 +151,7 @@ public:
             left -= static_cast<std::size_t>(n);
             offset += static_cast<std::uint64_t>(n);
         }
+        if constexpr (starts_writeback<IO>) note_written(offset - bytes.size(), offset);
         return true;
     }
 
@@ -168,11 +188,46 @@ private:
         std::swap(io_, other.io_);
         std::swap(fd_, other.fd_);
         std::swap(path_, other.path_);
+        std::swap(unstarted_begin_, other.unstarted_begin_);
+        std::swap(unstarted_end_, other.unstarted_end_);
     }
+
+    /// Adds [begin, end) to the bytes whose writeback has not been asked for, and asks for
+    /// it once they make a piece. Only writes call it (one thread at a time, as the writers
+    /// promise), never sync(), which sync_each runs beside a write: a request may cover
+    /// bytes a sync has written since, which costs the kernel a look at clean pages. Only SYNC_FILE_RANGE_WRITE, never its waiting flags:
+    /// waiting would take the time this saves, and a wait would report (and clear) a
+    /// failed writeback that the next sync must report. The request is only advice, so a
+    /// failure of its own is not one of the file's: the next sync tells.
+    void note_written(std::uint64_t begin, std::uint64_t end) noexcept {
+        if (begin >= end) return;
+        unstarted_begin_ = std::min(unstarted_begin_, begin);
+        unstarted_end_ = std::max(unstarted_end_, end);
+        if (unstarted_end_ - unstarted_begin_ < writeback_piece) return;
+        retry_on_eintr([&] {
+            return io_->sync_file_range(fd_, static_cast<off_t>(unstarted_begin_),
+                                        static_cast<off_t>(unstarted_end_ - unstarted_begin_), sync_file_range_write);
+        });
+        forget_unstarted();
+    }
+
+    void forget_unstarted() noexcept {
+        unstarted_begin_ = std::numeric_limits<std::uint64_t>::max();
+        unstarted_end_ = 0;
+    }
+
+#ifdef SYNC_FILE_RANGE_WRITE
+    static constexpr unsigned sync_file_range_write = SYNC_FILE_RANGE_WRITE;
+#else
+    static constexpr unsigned sync_file_range_write = 2;  // Linux's value, for policies that simulate the call
+#endif
 
     IO* io_ = nullptr;
     int fd_ = -1;
     std::string path_;
+    // The bytes written since writeback was last asked for.
+    std::uint64_t unstarted_begin_ = std::numeric_limits<std::uint64_t>::max();
+    std::uint64_t unstarted_end_ = 0;
 };
 
 }  // namespace kvforge::detail

@@ -43,6 +43,13 @@ struct posix_io {
         return ::pwrite(fd, buffer, size, offset);
     }
     int fdatasync(int fd) noexcept { return ::fdatasync(fd); }
+#ifdef SYNC_FILE_RANGE_WRITE
+    /// Optional (io_policy_with_writeback), Linux only: without it, a sync writes every
+    /// byte written since the last one.
+    int sync_file_range(int fd, off_t offset, off_t length, unsigned flags) noexcept {
+        return ::sync_file_range(fd, offset, length, flags);
+    }
+#endif
     int fsync(int fd) noexcept { return ::fsync(fd); }
     int ftruncate(int fd, off_t size) noexcept { return ::ftruncate(fd, size); }
     int fstat(int fd, struct stat* info) noexcept { return ::fstat(fd, info); }
@@ -77,5 +84,8 @@ struct posix_io {
 };
 
 static_assert(io_policy_with_link<posix_io>);
+#ifdef SYNC_FILE_RANGE_WRITE
+static_assert(io_policy_with_writeback<posix_io>);
+#endif
 
 }  // namespace kvforge
