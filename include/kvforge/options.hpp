@@ -44,14 +44,15 @@ struct options {
     /// file_log, mmap_file with sorted_index: automatic compaction also rewrites, in key
     /// order, each closed segment whose records are not in key order (once, dead bytes
     /// or not), so that a scan of a store filled in random order reads a few sorted runs
-    /// in sequence rather than a different page per record (about 10x faster on a store
-    /// far larger than the page cache's readahead helps with). A segment filled in key
+    /// in sequence rather than a different page per record. A segment filled in key
     /// order is only read, not rewritten. It runs as the rest of automatic compaction
     /// does (thread_safe: on the compaction thread after a segment closes, close() waiting
     /// for it; single_thread: in steps after writes, a job under way at close() dropped),
-    /// and is off when compact_dead_ratio is 0. It costs a second write of each record
-    /// of a closed segment: a random-order fill writes about twice its bytes. false: only
-    /// dead bytes make segments rewritten; compact() still writes everything in key order.
+    /// and is off when compact_dead_ratio is 0 or the store holds less than
+    /// compact_min_bytes. It costs a second write of each record of a closed segment (a
+    /// random-order fill writes about twice its bytes) and the CPU to rewrite it (a fill
+    /// of 300,000 records took about four times the CPU). false: only dead bytes make
+    /// segments rewritten; compact() still writes everything in key order.
     bool sort_closed_segments = true;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be

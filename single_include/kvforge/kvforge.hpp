@@ -4105,14 +4105,15 @@ struct options {
     /// file_log, mmap_file with sorted_index: automatic compaction also rewrites, in key
     /// order, each closed segment whose records are not in key order (once, dead bytes
     /// or not), so that a scan of a store filled in random order reads a few sorted runs
-    /// in sequence rather than a different page per record (about 10x faster on a store
-    /// far larger than the page cache's readahead helps with). A segment filled in key
+    /// in sequence rather than a different page per record. A segment filled in key
     /// order is only read, not rewritten. It runs as the rest of automatic compaction
     /// does (thread_safe: on the compaction thread after a segment closes, close() waiting
     /// for it; single_thread: in steps after writes, a job under way at close() dropped),
-    /// and is off when compact_dead_ratio is 0. It costs a second write of each record
-    /// of a closed segment: a random-order fill writes about twice its bytes. false: only
-    /// dead bytes make segments rewritten; compact() still writes everything in key order.
+    /// and is off when compact_dead_ratio is 0 or the store holds less than
+    /// compact_min_bytes. It costs a second write of each record of a closed segment (a
+    /// random-order fill writes about twice its bytes) and the CPU to rewrite it (a fill
+    /// of 300,000 records took about four times the CPU). false: only dead bytes make
+    /// segments rewritten; compact() still writes everything in key order.
     bool sort_closed_segments = true;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
@@ -14557,7 +14558,10 @@ public:
     /// Whether a closed segment waits to be rewritten in key order, with write_gate_ held
     /// (options::sort_closed_segments): a sorted store's, holding at least
     /// compact_min_bytes, unless automatic compaction is off, a backup runs, or a failure
-    /// makes it wait as wants_compaction says.
+    /// makes it wait as wants_compaction says. It waits too while dead bytes exceed half
+    /// of compact_dead_ratio of the data: a store being overwritten has its segments
+    /// rewritten, in key order, by the jobs that reclaim them, and sorting them ahead of
+    /// those would write them once more.
     [[nodiscard]] bool wants_sorting() {
         if constexpr (!ordered_index) {
             return false;
@@ -14566,7 +14570,8 @@ public:
             if (!o.sort_closed_segments || o.compact_dead_ratio <= 0 || o.read_only) return false;
             if (engine_.backups_.running() || !unsorted_segment()) return false;
             const std::uint64_t data = engine_.data_bytes();
-            return data >= o.compact_min_bytes && data >= compaction_retry_end_;
+            return data >= o.compact_min_bytes && data >= compaction_retry_end_ &&
+                   static_cast<double>(engine_.dead_bytes_) <= o.compact_dead_ratio / 2 * static_cast<double>(data);
         }
     }
 

@@ -223,7 +223,10 @@ public:
     /// Whether a closed segment waits to be rewritten in key order, with write_gate_ held
     /// (options::sort_closed_segments): a sorted store's, holding at least
     /// compact_min_bytes, unless automatic compaction is off, a backup runs, or a failure
-    /// makes it wait as wants_compaction says.
+    /// makes it wait as wants_compaction says. It waits too while dead bytes exceed half
+    /// of compact_dead_ratio of the data: a store being overwritten has its segments
+    /// rewritten, in key order, by the jobs that reclaim them, and sorting them ahead of
+    /// those would write them once more.
     [[nodiscard]] bool wants_sorting() {
         if constexpr (!ordered_index) {
             return false;
@@ -232,7 +235,8 @@ public:
             if (!o.sort_closed_segments || o.compact_dead_ratio <= 0 || o.read_only) return false;
             if (engine_.backups_.running() || !unsorted_segment()) return false;
             const std::uint64_t data = engine_.data_bytes();
-            return data >= o.compact_min_bytes && data >= compaction_retry_end_;
+            return data >= o.compact_min_bytes && data >= compaction_retry_end_ &&
+                   static_cast<double>(engine_.dead_bytes_) <= o.compact_dead_ratio / 2 * static_cast<double>(data);
         }
     }
 
