@@ -4110,10 +4110,12 @@ struct options {
     /// does (thread_safe: on the compaction thread after a segment closes, close() waiting
     /// for it; single_thread: in steps after writes, a job under way at close() dropped),
     /// and is off when compact_dead_ratio is 0 or the store holds less than
-    /// compact_min_bytes. It costs a second write of each record of a closed segment (a
-    /// random-order fill writes about twice its bytes) and the CPU to rewrite it (a fill
-    /// of 300,000 records took about four times the CPU). false: only dead bytes make
-    /// segments rewritten; compact() still writes everything in key order.
+    /// compact_min_bytes; it waits while dead bytes exceed half of compact_dead_ratio of
+    /// the data (the jobs that reclaim them write in key order too). It costs a second
+    /// write of each record of a closed segment (a random-order fill writes about twice
+    /// its bytes) and the CPU to rewrite it (a fill of 300,000 records took about four
+    /// times the CPU). false: only dead bytes make segments rewritten; compact() still
+    /// writes everything in key order.
     bool sort_closed_segments = true;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
