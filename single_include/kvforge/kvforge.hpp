@@ -4114,9 +4114,11 @@ struct options {
     /// the data (the jobs that reclaim them write in key order too). It costs a second
     /// write of each record of a closed segment (a random-order fill writes about twice
     /// its bytes) and the CPU to rewrite it (a fill of 300,000 records took about four
-    /// times the CPU). false: only dead bytes make segments rewritten; compact() still
-    /// writes everything in key order.
-    bool sort_closed_segments = true;
+    /// times the CPU, and three to four times the wall time with its close). Off by
+    /// default, for that cost: turn it on for a store scanned more than it is filled.
+    /// Off, only dead bytes make segments rewritten; compact() still writes everything
+    /// in key order.
+    bool sort_closed_segments = false;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
     /// written again, and starts a new one. Compaction rewrites closed segments, so

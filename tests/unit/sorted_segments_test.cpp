@@ -33,6 +33,7 @@ kvforge::options small_segments() {
     kvforge::options opts;
     opts.segment_bytes = std::uint64_t{64} << 10;
     opts.compact_min_bytes = 0;
+    opts.sort_closed_segments = true;
     return opts;
 }
 
