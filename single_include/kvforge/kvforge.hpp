@@ -4165,6 +4165,23 @@ struct options {
     /// for space; std::uint64_t's max waits as long as the thread makes progress. 0:
     /// writes never wait.
     std::uint64_t compaction_stall_micros = 2000;
+    /// file_log, mmap_file with sorted_index: automatic compaction also rewrites, in key
+    /// order, each closed segment whose records are not in key order (once, dead bytes
+    /// or not), so that a scan of a store filled in random order reads a few sorted runs
+    /// in sequence rather than a different page per record. A segment filled in key
+    /// order is only read, not rewritten. It runs as the rest of automatic compaction
+    /// does (thread_safe: on the compaction thread after a segment closes, close() waiting
+    /// for it; single_thread: in steps after writes, a job under way at close() dropped),
+    /// and is off when compact_dead_ratio is 0 or the store holds less than
+    /// compact_min_bytes; it waits while dead bytes exceed half of compact_dead_ratio of
+    /// the data (the jobs that reclaim them write in key order too). It costs a second
+    /// write of each record of a closed segment (a random-order fill writes about twice
+    /// its bytes) and the CPU to rewrite it (a fill of 300,000 records took about four
+    /// times the CPU, and three to four times the wall time with its close). Off by
+    /// default, for that cost: turn it on for a store scanned more than it is filled.
+    /// Off, only dead bytes make segments rewritten; compact() still writes everything
+    /// in key order.
+    bool sort_closed_segments = false;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
     /// written again, and starts a new one. Compaction rewrites closed segments, so
@@ -11403,6 +11420,9 @@ struct segment {
     std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
     std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
     bool holds_clear = false;        ///< a clear record is among its records
+    /// Known to hold its records in key order (key_order.hpp): a compaction's output, or
+    /// a closed segment found so at open or by a sorting job. False: not known.
+    bool in_key_order = false;
     /// The mapping reads view: a closed segment's covers all of it; the active one's,
     /// mmap_file's grows with it, file_log's covers what it held at the open (or none).
     std::shared_ptr<const file_mapping<IO>> mapping;
@@ -13563,6 +13583,45 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/hinted_entries.hpp ----
+// ---- begin kvforge/stores/log/key_order.hpp ----
+/// \file key_order.hpp
+/// Whether the records of a segment, read front to back, come in key order (each key
+/// greater than the one before, in memcmp order, the sorted index's). A scan of a
+/// sorted store reads such a segment in sequence; one filled in random key order
+/// costs it a different page per record, so automatic compaction rewrites it
+/// (options::sort_closed_segments).
+
+#include <string>
+#include <string_view>
+
+namespace kvforge::detail {
+
+/// Follows the keys of one segment's records as they are read, in file order.
+class key_order_check {
+public:
+    void next(std::string_view key) {
+        if (!ordered_) return;
+        if (seen_ && !(std::string_view(last_) < key)) {
+            ordered_ = false;
+            last_.clear();
+            last_.shrink_to_fit();
+            return;
+        }
+        last_.assign(key);
+        seen_ = true;
+    }
+
+    /// Whether every key so far was greater than the one before.
+    [[nodiscard]] bool ordered() const noexcept { return ordered_; }
+
+private:
+    std::string last_;
+    bool seen_ = false;
+    bool ordered_ = true;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/key_order.hpp ----
 
 namespace kvforge::detail {
 
@@ -13725,13 +13784,15 @@ private:
         std::optional<hint_builder> local;
         std::optional<hint_builder>& hint = last ? last_hint : local;
         std::uint64_t scan_from = in.records_start();
-        if (!options_.salvage) load_hint(in, scan_from, build && last, hint);
+        key_order_check order;
+        if (!options_.salvage) load_hint(in, scan_from, build && last, hint, order);
         if (build && !hint && in.hint_covered != in.size) hint.emplace(identity(in));
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
             in.file, scan_from, in.size, in.version, options_.salvage,
             [&](const log_entry& entry) {
                 build_gathered();  // records come after the hints gathered so far
+                order.next(entry.key);
                 if (entry.type == record_type::put) {
                     index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
                                           static_cast<std::uint32_t>(entry.value.size()), entry.flags});
@@ -13747,6 +13808,8 @@ private:
             },
             scanned, ec);
         if (!scanned_ok) return false;
+        // The last segment may become the active one, appended to: its order is not kept.
+        in.in_key_order = !last && order.ordered();
         add_dead(in, scanned.overhead_bytes);
         state_->records += scanned.records;
         state_->salvaged.insert(state_->salvaged.end(), scanned.damage.begin(), scanned.damage.end());
@@ -13837,8 +13900,10 @@ private:
 
     /// Loads segment `in`'s hint if it is valid; scan_from becomes the first byte of the
     /// segment it does not cover. With gather, or when the hint covers only part of the
-    /// segment, its entries are gathered in hint too, for the segment's next hint.
-    void load_hint(segment_type& in, std::uint64_t& scan_from, bool gather, std::optional<hint_builder>& hint) {
+    /// segment, its entries are gathered in hint too, for the segment's next hint. Each
+    /// entry's key goes to order.
+    void load_hint(segment_type& in, std::uint64_t& scan_from, bool gather, std::optional<hint_builder>& hint,
+                   key_order_check& order) {
         data_file<io_type> file;
         std::error_code ignored;
         if (!directory_.open_file(file, store_file_name::hint(in.id), O_RDONLY, ignored)) return;
@@ -13857,6 +13922,7 @@ private:
         hint_entry last;
         std::string last_key;
         const auto apply_listing = [&](const hint_entry& entry) {
+            order.next(entry.key);
             add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
             if (++listed == to_list && hint) {
                 last = entry;
@@ -14103,6 +14169,11 @@ struct compaction_job {
 
     std::vector<std::shared_ptr<Segment>> inputs;  ///< in replay order
     std::vector<bool> keep_erases;                 ///< per input: whether its needed erases are copied
+    /// A job that rewrites one closed segment in key order (options::sort_closed_segments)
+    /// rather than reclaiming dead bytes: its scan follows the input's keys, and when
+    /// they turn out to be in key order already the job ends there, the input kept.
+    bool sorting = false;
+    key_order_check input_order;
     phase at = phase::scan;
     std::size_t scanning = 0;       ///< the input the scan is in
     std::uint64_t scan_offset = 0;  ///< where the scan goes on in it
@@ -14399,22 +14470,28 @@ class segment_compaction {
     using gate_lock = typename types::gate_lock;
     using segment_type = typename types::segment_type;
     using segment_pointer = typename types::segment_pointer;
+    static constexpr bool ordered_index = Policies::index::ordered;
 
     /// The output segments of a compaction job, written one after another up to
-    /// segment_bytes each; each is synced, with its hint written beside it, before any
-    /// is renamed into place (publish). Outputs replay at `order`, the highest of the
-    /// job's inputs, after them (their ids are higher) and before every newer segment.
+    /// segment_bytes each (a sorting job's: up to its input's size, which may pass
+    /// segment_bytes by a record, so that it makes one output); each is synced, with its
+    /// hint written beside it, before any is renamed into place (publish). Outputs replay
+    /// at `order`, the highest of the job's inputs, after them (their ids are higher) and
+    /// before every newer segment.
     class output_segments {
     public:
-        output_segments(Engine& engine, std::uint64_t order) noexcept : engine_(engine), order_(order) {}
+        /// in_key_order: the records come in key order (outputs say so: in_key_order).
+        output_segments(Engine& engine, std::uint64_t order, bool in_key_order, std::uint64_t bytes_each) noexcept
+            : engine_(engine), order_(order), in_key_order_(in_key_order), bytes_each_(bytes_each) {}
 
         /// Appends a record, which entry describes (its offset aside); where it went
         /// comes back in where.segment and where.offset.
         bool append(std::string_view record, hint_entry entry, record_location& where, std::error_code& ec) {
-            if (outputs_.empty() || end_ + pending_.size() >= engine_.options_.segment_bytes) {
+            if (outputs_.empty() || end_ + pending_.size() >= bytes_each_) {
                 if (!outputs_.empty() && !finish_current(ec)) return false;
                 segment_pointer next;
                 if (!engine_.files_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
+                next->in_key_order = in_key_order_;
                 outputs_.push_back(std::move(next));
                 end_ = file_header::size;
                 if (engine_.options_.write_hints) hint_.emplace(engine_.hints_.identity(*outputs_.back()));
@@ -14479,6 +14556,8 @@ class segment_compaction {
 
         Engine& engine_;
         std::uint64_t order_;
+        bool in_key_order_;
+        std::uint64_t bytes_each_;
         std::vector<segment_pointer> outputs_;
         std::optional<hint_builder> hint_;
         std::string pending_;    // records not yet written to the newest output
@@ -14510,6 +14589,7 @@ public:
     /// Forgets the last failure, at open: automatic compaction may start at once.
     void reset() {
         compaction_retry_end_ = 0;
+        all_sorted_at_ = 0;
         last_compaction_error_.clear();
     }
 
@@ -14552,6 +14632,29 @@ public:
                    engine_.options_.compact_dead_ratio * static_cast<double>(data);
     }
 
+    /// Whether a closed segment waits to be rewritten in key order, with write_gate_ held
+    /// (options::sort_closed_segments): a sorted store's, holding at least
+    /// compact_min_bytes, unless automatic compaction is off, a backup runs, or a failure
+    /// makes it wait as wants_compaction says. It waits too while dead bytes exceed half
+    /// of compact_dead_ratio of the data: a store being overwritten has its segments
+    /// rewritten, in key order, by the jobs that reclaim them, and sorting them ahead of
+    /// those would write them once more.
+    [[nodiscard]] bool wants_sorting() {
+        if constexpr (!ordered_index) {
+            return false;
+        } else {
+            const kvforge::options& o = engine_.options_;
+            if (!o.sort_closed_segments || o.compact_dead_ratio <= 0 || o.read_only) return false;
+            if (engine_.backups_.running() || !unsorted_segment()) return false;
+            const std::uint64_t data = engine_.data_bytes();
+            return data >= o.compact_min_bytes && data >= compaction_retry_end_ &&
+                   static_cast<double>(engine_.dead_bytes_) <= o.compact_dead_ratio / 2 * static_cast<double>(data);
+        }
+    }
+
+    /// Whether an automatic job is due: dead bytes to reclaim, or a segment to sort.
+    [[nodiscard]] bool due() { return wants_compaction() || wants_sorting(); }
+
     /// Compacts all of the store (full) or advances the automatic job on the segments
     /// with the most dead bytes by one step, starting it when none is under way, with
     /// write_gate_ held.
@@ -14571,7 +14674,8 @@ public:
         if (ec) return false;
         engine_.discard_spare_segment();  // it would replay before the active segment made here
         const std::vector<segment_pointer> inputs = engine_.segments_.in_replay_order();
-        output_segments outputs(engine_, inputs.back()->order);
+        // A hash index's for_each is in no key order.
+        output_segments outputs(engine_, inputs.back()->order, ordered_index, engine_.options_.segment_bytes);
         table_type table;
         std::uint64_t live = 0;
         std::string scratch;
@@ -14622,6 +14726,7 @@ public:
     /// After a compaction, or clear(), is installed (the exclusive lock held).
     void finish_compaction() {
         ++compactions_;
+        all_sorted_at_ = 0;
         compaction_retry_end_ = 0;
         last_compaction_error_.clear();
         engine_.salvaged_.clear();
@@ -14673,12 +14778,39 @@ private:
         compaction_retry_end_ = data + std::max(data, engine_.options_.compact_min_bytes);
     }
 
+    /// The closed segment a sorting job takes next, with write_gate_ held: the one
+    /// replaying first of those not known to be in key order, leaving out one that holds
+    /// a clear record unless nothing replays before it (as pick_inputs does); null when
+    /// there is none. Remembers that there is none until a segment closes (the active
+    /// one changes) or a job ends.
+    segment_pointer unsorted_segment() {
+        if (all_sorted_at_ != 0 && all_sorted_at_ == engine_.active_->id) return nullptr;
+        const std::vector<segment_pointer>& segments = engine_.segments_.by_id();
+        segment_pointer oldest;
+        segment_pointer picked;
+        for (const segment_pointer& in : segments) {
+            if (!oldest || in->replays_before(*oldest)) oldest = in;
+        }
+        for (const segment_pointer& in : segments) {
+            if (in == engine_.active_ || in->in_key_order || (in->holds_clear && in != oldest)) continue;
+            if (!picked || in->replays_before(*picked)) picked = in;
+        }
+        if (!picked) all_sorted_at_ = engine_.active_->id;
+        return picked;
+    }
+
     /// Starts an automatic compaction job, with write_gate_ held: the closed segments
     /// with the largest share of dead bytes, as many as hold about one segment of live
     /// records. When the active segment has a larger share than any closed one, it is
     /// closed first, to be one of them. With nothing to gain, automatic compaction waits
-    /// for the store to grow by compact_min_bytes (and no job starts).
+    /// for the store to grow by compact_min_bytes (and no job starts). When no dead bytes
+    /// make compaction due, a sorting job on one closed segment starts instead, if one
+    /// is wanted.
     bool start_job(std::error_code& ec) {
+        if (!wants_compaction()) {
+            if (wants_sorting()) start_sorting_job();
+            return true;
+        }
         double closed_share = 0;
         for (const segment_pointer& in : engine_.segments_.by_id()) {
             if (in != engine_.active_) closed_share = std::max(closed_share, dead_share(*in));
@@ -14705,8 +14837,36 @@ private:
         }
         job.scan_offset = inputs.front()->records_start();
         job.inputs = std::move(inputs);
-        job.outputs.emplace(engine_, order);
+        // The copy merges the scan's sorted runs.
+        job.outputs.emplace(engine_, order, true, engine_.options_.segment_bytes);
         return true;
+    }
+
+    /// Starts a job that rewrites the closed segment unsorted_segment() gives in key
+    /// order, with write_gate_ held.
+    void start_sorting_job() {
+        segment_pointer in = unsorted_segment();
+        if (!in) return;
+        job_type& job = job_.emplace();
+        job.sorting = true;
+        job.keep_erases.push_back(older_segment_outside(engine_.segments_, *in, {in}));
+        job.scan_offset = in->records_start();
+        job.outputs.emplace(engine_, in->order, true, std::max(engine_.options_.segment_bytes, in->size));
+        job.inputs.push_back(std::move(in));
+    }
+
+    /// Whether the job's scan has ended and found its sorting job's input in key order
+    /// already.
+    [[nodiscard]] static bool input_found_sorted(const job_type& job) noexcept {
+        return job.sorting && job.at != job_type::phase::scan && job.input_order.ordered();
+    }
+
+    /// Ends a sorting job whose input is in key order already, keeping the input as it
+    /// is, with write_gate_ held. Nothing was written.
+    void keep_sorted_input() {
+        job_->inputs.front()->in_key_order = true;
+        job_.reset();
+        all_sorted_at_ = 0;
     }
 
     /// Advances the pending job by one step, with write_gate_ held: phases run one after
@@ -14721,6 +14881,10 @@ private:
             switch (job_->at) {
                 case job_type::phase::scan:
                     if (!scan_inputs(*job_, budget, ec)) return false;
+                    if (input_found_sorted(*job_)) {
+                        keep_sorted_input();
+                        return true;
+                    }
                     break;
                 case job_type::phase::copy:
                     if (!copy_notes(*job_, budget, ec)) return false;
@@ -14764,6 +14928,7 @@ private:
             const bool scanned_ok = scan_log(
                 in.file, begin, end, in.version, false,
                 [&](const log_entry& entry) {
+                    if (job.sorting) job.input_order.next(entry.key);
                     const read_lock lock(engine_.mutex_);
                     if (entry.type == record_type::put) {
                         const auto payload = engine_.table_.find(entry.key);
@@ -14940,11 +15105,11 @@ private:
     }
 
     /// The compaction thread's work (thread_safe): the hints of closed segments still
-    /// waiting for one, the spare segment when a rollover asked for one, then jobs one after another while compaction is still due and
-    /// each job reclaims dead bytes. A job takes about one segment's live records, so the
-    /// writes that made compaction due may have ended long before the store is back
-    /// under compact_dead_ratio: the thread goes on without them. Failures count as the
-    /// steps' do.
+    /// waiting for one, the spare segment when a rollover asked for one, then jobs one
+    /// after another while compaction is still due and each job reclaims dead bytes or
+    /// sorts a segment. A job takes about one segment's live records, so the writes that
+    /// made compaction due may have ended long before the store is back under
+    /// compact_dead_ratio: the thread goes on without them. Failures count as the steps' do.
     void run_background_job() {
         while (!compactor_.interrupted() && engine_.write_pending_hint()) {
         }
@@ -14953,8 +15118,9 @@ private:
             const std::uint64_t dead_before = dead_bytes_under_lock();
             std::error_code ec;
             bool done = false;
+            bool sorted = false;
             try {
-                done = background_job(ec);
+                done = background_job(sorted, ec);
             } catch (const std::bad_alloc&) {
                 fail(ec, std::make_error_code(std::errc::not_enough_memory),
                      "out of memory while compacting " + engine_.files_.directory().path());
@@ -14964,10 +15130,10 @@ private:
                 compaction_failed();
                 return;
             }
-            if (compactor_.interrupted() || dead_bytes_under_lock() >= dead_before) return;
+            if (compactor_.interrupted() || (!sorted && dead_bytes_under_lock() >= dead_before)) return;
             const gate_lock gate(engine_.write_gate_);
             std::error_code closed;
-            if (!engine_.writable(closed) || !wants_compaction()) return;
+            if (!engine_.writable(closed) || !due()) return;
         }
     }
 
@@ -14980,15 +15146,17 @@ private:
     /// sorted and copied with no gate, in chunks of compaction_step_bytes between which a
     /// hold or stop() drops it; published with no gate; its index entries moved in
     /// chunks that each hold the gate briefly; its inputs retired under the gate once no
-    /// backup runs. False with ec set when it failed.
-    bool background_job(std::error_code& ec) {
+    /// backup runs. False with ec set when it failed; sorted tells whether the job was
+    /// a sorting job that ended (its input rewritten, or found in key order).
+    bool background_job(bool& sorted, std::error_code& ec) {
         {
             const gate_lock gate(engine_.write_gate_);
             std::error_code closed;
-            if (!engine_.writable(closed) || !wants_compaction()) return true;
+            if (!engine_.writable(closed) || !due()) return true;
             if (!start_job(ec)) return false;
             if (!job_) return true;
         }
+        const bool sorting = job_->sorting;
         const std::uint64_t chunk = engine_.options_.compaction_step_bytes != 0
                                         ? engine_.options_.compaction_step_bytes
                                         : kvforge::options{}.compaction_step_bytes;
@@ -15001,6 +15169,12 @@ private:
             const bool stepped =
                 job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec) : copy_notes(*job_, budget, ec);
             if (!stepped) return false;
+            if (input_found_sorted(*job_)) {
+                const gate_lock gate(engine_.write_gate_);
+                keep_sorted_input();
+                sorted = true;
+                return true;
+            }
         }
         if (compactor_.interrupted()) {
             abort_job();
@@ -15038,6 +15212,7 @@ private:
         compactor_.progressed();
         job_.reset();  // its notes are freed with no gate held
         engine_.files_.remove_segments(retired);
+        sorted = sorting;
         return true;
     }
 
@@ -15052,6 +15227,8 @@ private:
     std::uint64_t compaction_failures_ = 0;
     std::string last_compaction_error_;
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the segments hold more than this
+    // The active segment's id when every closed segment was last found in key order (0: not known).
+    std::uint32_t all_sorted_at_ = 0;
     // The automatic compaction job under way: used under the gate (single_thread) or by
     // the compaction thread, which others hold off or stop before they touch it.
     std::optional<job_type> job_;
@@ -15909,7 +16086,8 @@ private:
 
     /// After a write: releases the gate, waits for durability as the policy says, and,
     /// when a closed segment waits for its hint, a spare segment is wanted, a job is under
-    /// way or dead bytes have grown past the configured share, runs a step (single_thread:
+    /// way or one is due (dead bytes past the configured share, or a closed segment to
+    /// sort: segment_compaction.hpp), runs a step (single_thread:
     /// the hint's, else the spare's, else automatic compaction's) or asks the compaction
     /// thread for a job (thread_safe).
     /// The write's result is its own: a failed compaction shows in stats() and is not
@@ -15919,14 +16097,14 @@ private:
         bool hint_due = false;
         bool spare_due = false;
         if constexpr (threading::concurrent) {
-            if (hints_.pending() > 0 || spare_wanted_ || compaction_.wants_compaction()) compaction_.request();
+            if (hints_.pending() > 0 || spare_wanted_ || compaction_.due()) compaction_.request();
         } else {
             // Not the hint of the segment this write closed, nor its successor's spare: the
             // write that closed it paid for its syncs already.
             hint_due = hints_.pending() > (closed_by_this_write_ ? 1U : 0U);
             spare_due = !hint_due && spare_wanted_ && !closed_by_this_write_;
             compaction_due =
-                !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.wants_compaction());
+                !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.due());
         }
         {
             const active_call<threading::concurrent> call(active_calls_);
@@ -15942,7 +16120,7 @@ private:
             const gate_lock again(write_gate_);
             std::error_code compaction_error;
             // Another thread may have closed the store, or compacted it, meanwhile.
-            if (writable(compaction_error) && (compaction_.job_under_way() || compaction_.wants_compaction())) {
+            if (writable(compaction_error) && (compaction_.job_under_way() || compaction_.due())) {
                 // The caller's last error message describes its own calls, not this one.
                 const last_error saved = this_thread_last_error();
                 compaction_.compact_now(false, compaction_error);

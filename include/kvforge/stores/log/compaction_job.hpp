@@ -33,6 +33,7 @@
 #include <string>
 #include <vector>
 
+#include "key_order.hpp"
 #include "record_format.hpp"
 
 namespace kvforge::detail {
@@ -51,6 +52,11 @@ struct compaction_job {
 
     std::vector<std::shared_ptr<Segment>> inputs;  ///< in replay order
     std::vector<bool> keep_erases;                 ///< per input: whether its needed erases are copied
+    /// A job that rewrites one closed segment in key order (options::sort_closed_segments)
+    /// rather than reclaiming dead bytes: its scan follows the input's keys, and when
+    /// they turn out to be in key order already the job ends there, the input kept.
+    bool sorting = false;
+    key_order_check input_order;
     phase at = phase::scan;
     std::size_t scanning = 0;       ///< the input the scan is in
     std::uint64_t scan_offset = 0;  ///< where the scan goes on in it

@@ -591,7 +591,8 @@ private:
 
     /// After a write: releases the gate, waits for durability as the policy says, and,
     /// when a closed segment waits for its hint, a spare segment is wanted, a job is under
-    /// way or dead bytes have grown past the configured share, runs a step (single_thread:
+    /// way or one is due (dead bytes past the configured share, or a closed segment to
+    /// sort: segment_compaction.hpp), runs a step (single_thread:
     /// the hint's, else the spare's, else automatic compaction's) or asks the compaction
     /// thread for a job (thread_safe).
     /// The write's result is its own: a failed compaction shows in stats() and is not
@@ -601,14 +602,14 @@ private:
         bool hint_due = false;
         bool spare_due = false;
         if constexpr (threading::concurrent) {
-            if (hints_.pending() > 0 || spare_wanted_ || compaction_.wants_compaction()) compaction_.request();
+            if (hints_.pending() > 0 || spare_wanted_ || compaction_.due()) compaction_.request();
         } else {
             // Not the hint of the segment this write closed, nor its successor's spare: the
             // write that closed it paid for its syncs already.
             hint_due = hints_.pending() > (closed_by_this_write_ ? 1U : 0U);
             spare_due = !hint_due && spare_wanted_ && !closed_by_this_write_;
             compaction_due =
-                !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.wants_compaction());
+                !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.due());
         }
         {
             const active_call<threading::concurrent> call(active_calls_);
@@ -624,7 +625,7 @@ private:
             const gate_lock again(write_gate_);
             std::error_code compaction_error;
             // Another thread may have closed the store, or compacted it, meanwhile.
-            if (writable(compaction_error) && (compaction_.job_under_way() || compaction_.wants_compaction())) {
+            if (writable(compaction_error) && (compaction_.job_under_way() || compaction_.due())) {
                 // The caller's last error message describes its own calls, not this one.
                 const last_error saved = this_thread_last_error();
                 compaction_.compact_now(false, compaction_error);

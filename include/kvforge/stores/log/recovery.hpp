@@ -34,6 +34,7 @@
 #include "../../stats.hpp"
 #include "hint.hpp"
 #include "hinted_entries.hpp"
+#include "key_order.hpp"
 #include "log_scan.hpp"
 #include "record_format.hpp"
 #include "segment.hpp"
@@ -199,13 +200,15 @@ private:
         std::optional<hint_builder> local;
         std::optional<hint_builder>& hint = last ? last_hint : local;
         std::uint64_t scan_from = in.records_start();
-        if (!options_.salvage) load_hint(in, scan_from, build && last, hint);
+        key_order_check order;
+        if (!options_.salvage) load_hint(in, scan_from, build && last, hint, order);
         if (build && !hint && in.hint_covered != in.size) hint.emplace(identity(in));
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
             in.file, scan_from, in.size, in.version, options_.salvage,
             [&](const log_entry& entry) {
                 build_gathered();  // records come after the hints gathered so far
+                order.next(entry.key);
                 if (entry.type == record_type::put) {
                     index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
                                           static_cast<std::uint32_t>(entry.value.size()), entry.flags});
@@ -221,6 +224,8 @@ private:
             },
             scanned, ec);
         if (!scanned_ok) return false;
+        // The last segment may become the active one, appended to: its order is not kept.
+        in.in_key_order = !last && order.ordered();
         add_dead(in, scanned.overhead_bytes);
         state_->records += scanned.records;
         state_->salvaged.insert(state_->salvaged.end(), scanned.damage.begin(), scanned.damage.end());
@@ -311,8 +316,10 @@ private:
 
     /// Loads segment `in`'s hint if it is valid; scan_from becomes the first byte of the
     /// segment it does not cover. With gather, or when the hint covers only part of the
-    /// segment, its entries are gathered in hint too, for the segment's next hint.
-    void load_hint(segment_type& in, std::uint64_t& scan_from, bool gather, std::optional<hint_builder>& hint) {
+    /// segment, its entries are gathered in hint too, for the segment's next hint. Each
+    /// entry's key goes to order.
+    void load_hint(segment_type& in, std::uint64_t& scan_from, bool gather, std::optional<hint_builder>& hint,
+                   key_order_check& order) {
         data_file<io_type> file;
         std::error_code ignored;
         if (!directory_.open_file(file, store_file_name::hint(in.id), O_RDONLY, ignored)) return;
@@ -331,6 +338,7 @@ private:
         hint_entry last;
         std::string last_key;
         const auto apply_listing = [&](const hint_entry& entry) {
+            order.next(entry.key);
             add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
             if (++listed == to_list && hint) {
                 last = entry;

@@ -37,6 +37,9 @@ struct segment {
     std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
     std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
     bool holds_clear = false;        ///< a clear record is among its records
+    /// Known to hold its records in key order (key_order.hpp): a compaction's output, or
+    /// a closed segment found so at open or by a sorting job. False: not known.
+    bool in_key_order = false;
     /// The mapping reads view: a closed segment's covers all of it; the active one's,
     /// mmap_file's grows with it, file_log's covers what it held at the open (or none).
     std::shared_ptr<const file_mapping<IO>> mapping;

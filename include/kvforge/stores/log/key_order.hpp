@@ -1,0 +1,38 @@
+#pragma once
+/// \file key_order.hpp
+/// Whether the records of a segment, read front to back, come in key order (each key
+/// greater than the one before, in memcmp order, the sorted index's). A scan of a
+/// sorted store reads such a segment in sequence; one filled in random key order
+/// costs it a different page per record, so automatic compaction rewrites it
+/// (options::sort_closed_segments).
+
+#include <string>
+#include <string_view>
+
+namespace kvforge::detail {
+
+/// Follows the keys of one segment's records as they are read, in file order.
+class key_order_check {
+public:
+    void next(std::string_view key) {
+        if (!ordered_) return;
+        if (seen_ && !(std::string_view(last_) < key)) {
+            ordered_ = false;
+            last_.clear();
+            last_.shrink_to_fit();
+            return;
+        }
+        last_.assign(key);
+        seen_ = true;
+    }
+
+    /// Whether every key so far was greater than the one before.
+    [[nodiscard]] bool ordered() const noexcept { return ordered_; }
+
+private:
+    std::string last_;
+    bool seen_ = false;
+    bool ordered_ = true;
+};
+
+}  // namespace kvforge::detail
