@@ -11175,11 +11175,13 @@ static_assert(durability_policy<sync_each>);
 /// The byte-level store behind file_log and mmap_file: append-only segments of
 /// checksummed records with an in-memory index from each key to its record (in the
 /// manner of Bitcask), a durability policy's writer, hint files and compaction. The
-/// engine holds the state, takes the locks and writes the records; its parts, each
-/// with one job, do the rest:
+/// engine holds the state, takes the locks, switches segments and says what runs after
+/// a write; its parts, each with one job, do the rest:
 ///
 ///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
 ///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
+///     log_writes.hpp          a put, erase or batch appended, then indexed and noted for the hint
+///     index_updates.hpp       the index's changes and the live and dead bytes, for writes and replay
 ///     log_reads.hpp           point reads and visits in key order, under the shared lock
 ///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
 ///     recovery.hpp            open: the segments found, checked and replayed into the index
@@ -11190,13 +11192,13 @@ static_assert(durability_policy<sync_each>);
 ///     log_verify.hpp          verify(): every record checked against its checksum
 ///
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
-/// builds its record, and under the exclusive lock appends it and updates the index; it
-/// waits for durability (sync_each) after releasing both, so that writers can share one
-/// sync. Readers take the shared lock only. compact() and clear() hold write_gate_ while
-/// they work, so no writer runs, but readers go on; they take the exclusive lock only to
-/// switch segments. Compaction, whole or by automatic jobs, and the wait of writers that
-/// leave too many dead bytes, are segment_compaction.hpp's, which says what locks a job
-/// takes; close() lets the jobs due finish.
+/// builds its record, and under the exclusive lock appends it and updates the index
+/// (log_writes.hpp); it waits for durability (sync_each) after releasing both, so that
+/// writers can share one sync. Readers take the shared lock only. compact() and clear()
+/// hold write_gate_ while they work, so no writer runs, but readers go on; they take the
+/// exclusive lock only to switch segments. Compaction, whole or by automatic jobs, and
+/// the wait of writers that leave too many dead bytes, are segment_compaction.hpp's,
+/// which says what locks a job takes; close() lets the jobs due finish.
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -12521,6 +12523,123 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/hint_keeper.hpp ----
+// ---- begin kvforge/stores/log/index_updates.hpp ----
+/// \file index_updates.hpp
+/// A log store's index kept in step with its records, and the live and dead bytes they
+/// add up to: each put, erase or clear, whether written now (log_writes.hpp) or replayed
+/// at open (recovery.hpp), goes into the index through here, so that both count bytes
+/// alike.
+///
+/// A record is live while the index points to it; a record the index no longer points
+/// to (replaced, erased, or before a clear), a tombstone and a batch's header are dead,
+/// counted in their segment's dead_bytes and in the total. Compaction reads the counts
+/// to choose and retire segments (segment_compaction.hpp); stats() reports them.
+///
+/// It refers to the index and to the segments the index points into, and owns the
+/// counts; its callers hold whatever lock keeps readers of the two out.
+
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+
+namespace kvforge::detail {
+
+/// The updates of index `Table` for the records of segments of I/O policy IO.
+template <class IO, class Table>
+class index_updates {
+    using segment_type = segment<IO>;
+
+public:
+    index_updates(Table& table, const segment_set<IO>& segments) noexcept : table_(table), segments_(segments) {}
+    index_updates(const index_updates&) = delete;
+    index_updates& operator=(const index_updates&) = delete;
+
+    /// The bytes of the records the index points to: their keys and values.
+    [[nodiscard]] std::uint64_t live_bytes() const noexcept { return live_bytes_; }
+    /// The sum of the segments' dead bytes.
+    [[nodiscard]] std::uint64_t dead_bytes() const noexcept { return dead_bytes_; }
+
+    /// Sets both counts: a store recovered, cleared or compacted whole.
+    void set_counts(std::uint64_t live, std::uint64_t dead) noexcept {
+        live_bytes_ = live;
+        dead_bytes_ = dead;
+    }
+
+    /// Counts bytes of segment `in` as dead.
+    void add_dead(segment_type& in, std::uint64_t bytes) noexcept { count_dead(in, dead_bytes_, bytes); }
+    /// Counts a segment's dead bytes into the total as it joins the store.
+    void add_segment(const segment_type& in) noexcept { dead_bytes_ += in.dead_bytes; }
+    /// Takes a retired segment's dead bytes off the total.
+    void remove_segment(const segment_type& in) noexcept { dead_bytes_ -= in.dead_bytes; }
+
+    /// Counts a put that went into the index by other means (an index built at once) as live.
+    void add_live(std::uint64_t bytes) noexcept { live_bytes_ += bytes; }
+    /// Counts key's record at `old` (its index payload), which a newer record replaced or
+    /// erased, as dead and no longer live.
+    void retire(std::string_view key, std::string_view old) noexcept {
+        count_retired(segments_, key, old, live_bytes_, dead_bytes_);
+    }
+
+    /// A put of key at `where`: its record becomes live, the one it replaces dead.
+    void put(std::string_view key, const record_location& where) {
+        char payload[record_location::max_encoded_size];
+        table_.upsert(key, {payload, where.encode(payload)}, [&](std::string_view old) { retire(key, old); });
+        live_bytes_ += key.size() + where.value_size;
+    }
+
+    /// put() of a run of puts a hint of segment `id` lists, inserted together where the
+    /// index can (overlapping their cache misses).
+    void put_many(std::span<const hint_entry> puts, std::uint32_t id) {
+        const auto location_of = [id](const hint_entry& put) {
+            return record_location{id, static_cast<std::uint32_t>(put.offset), put.value_size, put.flags};
+        };
+        char payload[record_location::max_encoded_size];
+        const auto key_of = [&](std::size_t i) { return puts[i].key; };
+        const auto payload_of = [&](std::size_t i) {
+            return std::string_view(payload, location_of(puts[i]).encode(payload));
+        };
+        const auto on_replace = [&](std::size_t i, std::string_view old) { retire(puts[i].key, old); };
+        if constexpr (requires { table_.upsert_many(puts.size(), key_of, payload_of, on_replace); }) {
+            table_.upsert_many(puts.size(), key_of, payload_of, on_replace);
+            for (const hint_entry& put : puts) live_bytes_ += put.key.size() + put.value_size;
+        } else {
+            for (const hint_entry& put : puts) this->put(put.key, location_of(put));
+        }
+    }
+
+    /// An erase of key whose tombstone (tombstone_size bytes) lies in segment `holder`:
+    /// the tombstone is dead from the start, and so is the record it erases. False when
+    /// the index did not hold key.
+    bool erase(std::string_view key, std::size_t tombstone_size, segment_type& holder) {
+        add_dead(holder, tombstone_size);
+        return table_.erase(key, [&](std::string_view old) { retire(key, old); });
+    }
+
+    /// A clear record of segment `holder` ending at end, met in replay: every record
+    /// before it is dead, in the segments replayed before (all of them) and in holder.
+    void replay_clear(segment_type& holder, std::uint64_t end) {
+        table_.clear();
+        live_bytes_ = 0;
+        dead_bytes_ = 0;
+        holder.holds_clear = true;
+        for (const auto& in : segments_.by_id()) {
+            if (in->replays_before(holder)) in->dead_bytes = in->size - in->records_start();
+            if (in.get() == &holder) in->dead_bytes = end - in->records_start();
+            dead_bytes_ += in->dead_bytes;
+        }
+    }
+
+private:
+    Table& table_;
+    const segment_set<IO>& segments_;
+    std::uint64_t live_bytes_ = 0;
+    std::uint64_t dead_bytes_ = 0;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/index_updates.hpp ----
 // ---- begin kvforge/stores/log/log_reads.hpp ----
 /// \file log_reads.hpp
 /// A log store's reads under its shared lock: a key's value (copied, read into a string
@@ -13357,6 +13476,191 @@ bool verify_segments(const std::vector<std::shared_ptr<segment<IO>>>& segments,
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/log_verify.hpp ----
+// ---- begin kvforge/stores/log/log_writes.hpp ----
+/// \file log_writes.hpp
+/// A log store's writes: a put, an erase or a batch built into one record, appended by
+/// the durability policy's writer under the exclusive lock, and then entered in the
+/// index (index_updates.hpp) and in the active segment's hint entries (hint_keeper.hpp).
+///
+/// Its callers hold the engine's write gate, which orders writers, and have made room in
+/// the active segment; what follows an append (the wait for durability, a hint, the
+/// spare segment or compaction) is the engine's. It refers to the engine's writer, active
+/// segment, index updates, hints, reader, lock and write version, and owns the counts of
+/// writes stats() reports.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// The writes of a log store of policies Policies, whose records Reader reads.
+template <class Policies, class Reader>
+class log_writes {
+    using types = log_types<Policies>;
+    using io_type = typename types::io_type;
+    using writer_type = typename types::writer_type;
+    using counter_type = typename types::counter_type;
+    using write_lock = typename types::write_lock;
+    using segment_type = typename types::segment_type;
+    using segment_pointer = typename types::segment_pointer;
+    using index_type = index_updates<io_type, typename types::table_type>;
+    using hints_type = hint_keeper<io_type, counter_type, typename types::mutex_type>;
+    using version_type = write_version<types::threading::concurrent>;
+
+public:
+    log_writes(std::optional<writer_type>& writer, const segment_pointer& active, index_type& index, hints_type& hints,
+               const Reader& reader, typename types::mutex_type& mutex, sticky_failure& failure, version_type& version,
+               std::string& record) noexcept
+        : writer_(writer),
+          active_(active),
+          index_(index),
+          hints_(hints),
+          reader_(reader),
+          mutex_(mutex),
+          failure_(failure),
+          version_(version),
+          record_(record) {}
+
+    /// Appends a put of key; returns its sequence number (async_worker), or 0 with ec set.
+    std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        record_.clear();
+        append_put_record(record_, key, value);
+        append_result appended;
+        {
+            const write_lock lock(mutex_);
+            appended = writer_->append(record_, ec);
+            if (ec) return 0;
+            version_.bump();
+            const auto value_size = static_cast<std::uint32_t>(value.size());
+            update_index([&] {
+                index_.put(key, {active_->id, static_cast<std::uint32_t>(appended.offset), value_size});
+                hints_.note({record_type::put, 0, key, value_size, 0, 0, appended.offset, 0});
+            });
+            cover_writer_end();
+        }
+        puts_.add(1);
+        return appended.sequence;
+    }
+
+    /// Appends an erase of key, which the index holds; returns its sequence number, or 0
+    /// with ec set.
+    std::uint64_t erase(std::string_view key, std::error_code& ec) {
+        record_.clear();
+        append_erase_record(record_, key);
+        append_result appended;
+        {
+            const write_lock lock(mutex_);
+            appended = writer_->append(record_, ec);
+            if (ec) return 0;
+            version_.bump();
+            update_index([&] {
+                index_.erase(key, record_.size(), *active_);
+                hints_.note({record_type::erase, 0, key, 0, 0, 0, appended.offset, 0});
+            });
+            cover_writer_end();
+        }
+        erases_.add(1);
+        return appended.sequence;
+    }
+
+    /// Appends the operations of a batch as one record, which recovery replays whole or
+    /// not at all; returns its sequence number, or 0 with ec set.
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        record_.clear();
+        const std::size_t start = begin_batch_record(record_);
+        std::vector<std::size_t>& inner = batch_offsets_;
+        inner.clear();
+        const std::size_t body_start = record_.size();
+        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+            inner.push_back(record_.size() - body_start);
+            if (op == batch_op::put) {
+                append_put_record(record_, key, value);
+            } else {
+                append_erase_record(record_, key);
+            }
+        });
+        // Finishing wrote the real header in front of the body: the body starts after it.
+        const std::size_t body_offset = start + finish_batch_record(record_, start, ops.count());
+        append_result appended;
+        {
+            const write_lock lock(mutex_);
+            appended = writer_->append(record_, ec);
+            if (ec) return 0;
+            version_.bump();
+            update_index([&] {
+                std::size_t i = 0;
+                ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+                    const std::uint64_t offset = appended.offset + body_offset + inner[i++];
+                    if (op == batch_op::put) {
+                        const auto value_size = static_cast<std::uint32_t>(value.size());
+                        index_.put(key, {active_->id, static_cast<std::uint32_t>(offset), value_size});
+                        hints_.note({record_type::put, 0, key, value_size, 0, 0, offset, 0});
+                        puts_.add(1);
+                    } else {
+                        if (index_.erase(key, erase_record_size(key.size()), *active_)) erases_.add(1);
+                        hints_.note({record_type::erase, 0, key, 0, 0, 0, offset, 0});
+                    }
+                });
+            });
+            index_.add_dead(*active_, body_offset);  // the batch header holds no data
+            cover_writer_end();
+        }
+        batches_.add(1);
+        return appended.sequence;
+    }
+
+    /// Adds the counts of writes so far to s.
+    void add_stats(kvforge::stats& s) const noexcept {
+        s.puts = puts_.load();
+        s.erases = erases_.load();
+        s.batches = batches_.load();
+    }
+
+private:
+    /// Runs an update of the index for a record the writer has taken. Should it run out
+    /// of memory, the index no longer matches the log: the store takes no more writes
+    /// until it is reopened, which rebuilds the index from the log.
+    template <class Update>
+    void update_index(Update&& update) {
+        try {
+            update();
+        } catch (...) {
+            std::error_code ec;
+            fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                 "out of memory while indexing a record already written to " + active_->file.path());
+            failure_.record(ec);
+            throw;
+        }
+    }
+
+    /// Makes the active segment's mapping cover everything written so far (mmap_file).
+    void cover_writer_end() { reader_.cover(*active_, writer_->end()); }
+
+    std::optional<writer_type>& writer_;
+    const segment_pointer& active_;
+    index_type& index_;
+    hints_type& hints_;
+    const Reader& reader_;
+    typename types::mutex_type& mutex_;
+    sticky_failure& failure_;
+    version_type& version_;
+    std::string& record_;                     // the record being written; reused under the gate
+    std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
+    counter_type puts_;
+    counter_type erases_;
+    counter_type batches_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/log_writes.hpp ----
 // ---- begin kvforge/stores/log/recovery.hpp ----
 /// \file recovery.hpp
 /// A log store's open: the segments found in its directory, checked, and replayed into
@@ -13626,7 +13930,8 @@ private:
 namespace kvforge::detail {
 
 /// What recovery found, for the engine to install: the segments, the one the writer
-/// appends to and where its records end, and what the index's records add up to.
+/// appends to and where its records end, and what was read, cut and dropped (the live
+/// and dead bytes the index's records add up to are log_recovery::index()'s).
 template <class IO>
 struct recovered_log {
     segment_set<IO> segments;
@@ -13635,19 +13940,19 @@ struct recovered_log {
     /// The active segment's records so far, for its hint; empty without
     /// options::write_hints and for a read-only store.
     std::optional<hint_builder> active_hint;
-    std::uint32_t next_id = 1;  ///< the id of the next segment made
-    std::uint64_t live_bytes = 0;
-    std::uint64_t dead_bytes = 0;          ///< the sum of the segments' dead bytes
+    std::uint32_t next_id = 1;             ///< the id of the next segment made
     std::uint64_t records = 0;             ///< records read from hints and segments (stats().recovered_records)
     std::uint64_t bytes_cut = 0;           ///< the torn tail cut off the last segment (stats().recovered_bytes_cut)
     std::vector<damaged_record> salvaged;  ///< what salvage dropped
 };
 
-/// Opens a log store's segments and rebuilds its index (table) from them. It refers to
-/// the engine's I/O policy, directory, options and composition, and to its reader, which
-/// maps the segments it reads. Files is the engine, which makes files for recovery as
-/// for everything else, so that stats() counts their syncs and bytes: create_segment,
-/// write_hint_of, sync_file and sync_directory.
+/// Opens a log store's segments and rebuilds its index (table) from them, into `into`,
+/// through index updates of its own (index_updates.hpp), which count the live and dead
+/// bytes as the engine's writes do. It refers to the engine's I/O policy, directory,
+/// options and composition, and to its reader, which maps the segments it reads. Files
+/// is the engine, which makes files for recovery as for everything else, so that
+/// stats() counts their syncs and bytes: create_segment, write_hint_of, sync_file and
+/// sync_directory.
 template <class IO, class Table, class Reader, class Files>
 class log_recovery {
     using io_type = IO;
@@ -13656,7 +13961,7 @@ class log_recovery {
 
 public:
     log_recovery(IO& io, const store_directory<IO>& directory, const kvforge::options& opts, const composition& wanted,
-                 Table& table, const Reader& reader, Files& files) noexcept
+                 Table& table, const Reader& reader, Files& files, recovered_log<IO>& into) noexcept
         : io_(io),
           directory_(directory),
           options_(opts),
@@ -13664,7 +13969,12 @@ public:
           fingerprint_(wanted.codec_fingerprint),
           table_(table),
           reader_(reader),
-          files_(files) {}
+          files_(files),
+          state_(&into),
+          index_(table, into.segments) {}
+
+    /// The live and dead bytes of the records replayed so far.
+    [[nodiscard]] const index_updates<IO, Table>& index() const noexcept { return index_; }
 
     /// Opens every segment (or creates the first), removes leftovers, and rebuilds the
     /// index from the segments in replay order, each from its hint and its records after
@@ -13675,8 +13985,7 @@ public:
     /// False with ec set when the store cannot be opened: `into` then holds the segments
     /// opened so far, and the caller releases them, as the rest of its state, once it has
     /// closed the directory.
-    bool recover(recovered_log<IO>& into, std::error_code& ec) {
-        state_ = &into;
+    bool recover(std::error_code& ec) {
         std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         std::vector<std::uint32_t> ids;
@@ -13794,12 +14103,12 @@ private:
                 build_gathered();  // records come after the hints gathered so far
                 order.next(entry.key);
                 if (entry.type == record_type::put) {
-                    index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
-                                          static_cast<std::uint32_t>(entry.value.size()), entry.flags});
+                    index_.put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
+                                           static_cast<std::uint32_t>(entry.value.size()), entry.flags});
                 } else if (entry.type == record_type::erase) {
-                    index_erase(entry.key, entry.size, in);
+                    index_.erase(entry.key, entry.size, in);
                 } else {
-                    index_clear(in, entry.offset + entry.size);
+                    index_.replay_clear(in, entry.offset + entry.size);
                 }
                 if (hint) {
                     hint->add({entry.type, entry.flags, entry.key, static_cast<std::uint32_t>(entry.value.size()),
@@ -13810,7 +14119,7 @@ private:
         if (!scanned_ok) return false;
         // The last segment may become the active one, appended to: its order is not kept.
         in.in_key_order = !last && order.ordered();
-        add_dead(in, scanned.overhead_bytes);
+        index_.add_dead(in, scanned.overhead_bytes);
         state_->records += scanned.records;
         state_->salvaged.insert(state_->salvaged.end(), scanned.damage.begin(), scanned.damage.end());
         if (scanned.torn_tail) {
@@ -13923,7 +14232,7 @@ private:
         std::string last_key;
         const auto apply_listing = [&](const hint_entry& entry) {
             order.next(entry.key);
-            add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
+            index_.add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
             if (++listed == to_list && hint) {
                 last = entry;
                 last_key.assign(entry.key);
@@ -13933,16 +14242,16 @@ private:
         const auto apply = [&](const hint_entry& entry) {
             apply_listing(entry);
             if (entry.type == record_type::put) {
-                index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
+                index_.put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
             } else if (entry.type == record_type::erase) {
-                index_erase(entry.key, entry.record_size(), in);
+                index_.erase(entry.key, entry.record_size(), in);
             } else {
-                index_clear(in, entry.offset + entry.record_size());
+                index_.replay_clear(in, entry.offset + entry.record_size());
             }
         };
         const auto apply_puts = [&](std::span<const hint_entry> puts) {
             for (const hint_entry& entry : puts) apply_listing(entry);
-            index_put_many(puts, in.id);
+            index_.put_many(puts, in.id);
         };
         hint_put_batch batch;
         // Entries come only once the whole hint has passed its checks.
@@ -13974,17 +14283,17 @@ private:
     }
 
     /// Gathers a hint entry of segment `in` for build_gathered(), counting its bytes as
-    /// index_put(), index_erase() and index_clear() do.
+    /// index_updates' put(), erase() and replay_clear() do.
     void gather_for_build(const hint_entry& entry, segment_type& in) {
         if (entry.type == record_type::put) {
             gathered_.put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
-            state_->live_bytes += entry.key.size() + entry.value_size;
+            index_.add_live(entry.key.size() + entry.value_size);
         } else if (entry.type == record_type::erase) {
-            add_dead(in, entry.record_size());
+            index_.add_dead(in, entry.record_size());
             gathered_.erase(entry.key);
         } else {
             gathered_.clear();
-            index_clear(in, entry.offset + entry.record_size());
+            index_.replay_clear(in, entry.offset + entry.record_size());
         }
     }
 
@@ -13994,9 +14303,7 @@ private:
         if (!gathering_) return;
         gathering_ = false;
         if constexpr (sorted_buildable<Table>) {
-            gathered_.build(table_, [&](std::string_view key, std::string_view old) {
-                count_retired(state_->segments, key, old, state_->live_bytes, state_->dead_bytes);
-            });
+            gathered_.build(table_, [&](std::string_view key, std::string_view old) { index_.retire(key, old); });
         }
     }
 
@@ -14013,61 +14320,6 @@ private:
         return {in.id, fingerprint_, in.file_id, in.records_start()};
     }
 
-    /// Counts bytes of segment `in` as dead.
-    void add_dead(segment_type& in, std::uint64_t bytes) noexcept { count_dead(in, state_->dead_bytes, bytes); }
-
-    void index_put(std::string_view key, const record_location& where) {
-        char payload[record_location::max_encoded_size];
-        table_.upsert(key, {payload, where.encode(payload)}, [&](std::string_view old) {
-            count_retired(state_->segments, key, old, state_->live_bytes, state_->dead_bytes);
-        });
-        state_->live_bytes += key.size() + where.value_size;
-    }
-
-    /// index_put() of a run of puts a hint of segment `id` lists, inserted together where
-    /// the index can (overlapping their cache misses).
-    void index_put_many(std::span<const hint_entry> puts, std::uint32_t id) {
-        const auto location_of = [id](const hint_entry& put) {
-            return record_location{id, static_cast<std::uint32_t>(put.offset), put.value_size, put.flags};
-        };
-        char payload[record_location::max_encoded_size];
-        const auto key_of = [&](std::size_t i) { return puts[i].key; };
-        const auto payload_of = [&](std::size_t i) {
-            return std::string_view(payload, location_of(puts[i]).encode(payload));
-        };
-        const auto on_replace = [&](std::size_t i, std::string_view old) {
-            count_retired(state_->segments, puts[i].key, old, state_->live_bytes, state_->dead_bytes);
-        };
-        if constexpr (requires { table_.upsert_many(puts.size(), key_of, payload_of, on_replace); }) {
-            table_.upsert_many(puts.size(), key_of, payload_of, on_replace);
-            for (const hint_entry& put : puts) state_->live_bytes += put.key.size() + put.value_size;
-        } else {
-            for (const hint_entry& put : puts) index_put(put.key, location_of(put));
-        }
-    }
-
-    /// An erase of key whose tombstone (tombstone_size bytes) lies in segment `holder`.
-    bool index_erase(std::string_view key, std::size_t tombstone_size, segment_type& holder) {
-        add_dead(holder, tombstone_size);
-        return table_.erase(key, [&](std::string_view old) {
-            count_retired(state_->segments, key, old, state_->live_bytes, state_->dead_bytes);
-        });
-    }
-
-    /// A clear record of segment `holder` ending at end, met in replay: every record
-    /// before it is dead, in the segments replayed before (all of them) and in holder.
-    void index_clear(segment_type& holder, std::uint64_t end) {
-        table_.clear();
-        state_->live_bytes = 0;
-        state_->dead_bytes = 0;
-        holder.holds_clear = true;
-        for (const segment_pointer& in : state_->segments.by_id()) {
-            if (in->replays_before(holder)) in->dead_bytes = in->size - in->records_start();
-            if (in.get() == &holder) in->dead_bytes = end - in->records_start();
-            state_->dead_bytes += in->dead_bytes;
-        }
-    }
-
     IO& io_;
     const store_directory<IO>& directory_;
     const kvforge::options& options_;
@@ -14076,8 +14328,9 @@ private:
     Table& table_;
     const Reader& reader_;
     Files& files_;
-    recovered_log<IO>* state_ = nullptr;  // what recover() fills
-    bool gathering_ = false;              // hint entries go to gathered_, not to the index
+    recovered_log<IO>* state_;  // what recover() fills
+    index_updates<IO, Table> index_;
+    bool gathering_ = false;  // hint entries go to gathered_, not to the index
     hinted_entries gathered_;
 };
 
@@ -14628,7 +14881,7 @@ public:
         if (engine_.backups_.running()) return false;
         const std::uint64_t data = engine_.data_bytes();
         return data >= engine_.options_.compact_min_bytes && data >= compaction_retry_end_ &&
-               static_cast<double>(engine_.dead_bytes_) >
+               static_cast<double>(engine_.index_.dead_bytes()) >
                    engine_.options_.compact_dead_ratio * static_cast<double>(data);
     }
 
@@ -14648,7 +14901,8 @@ public:
             if (engine_.backups_.running() || !unsorted_segment()) return false;
             const std::uint64_t data = engine_.data_bytes();
             return data >= o.compact_min_bytes && data >= compaction_retry_end_ &&
-                   static_cast<double>(engine_.dead_bytes_) <= o.compact_dead_ratio / 2 * static_cast<double>(data);
+                   static_cast<double>(engine_.index_.dead_bytes()) <=
+                       o.compact_dead_ratio / 2 * static_cast<double>(data);
         }
     }
 
@@ -14715,8 +14969,7 @@ public:
             engine_.segments_.add(next);
             engine_.hints_.drop_retired(engine_.segments_);
             engine_.make_active(std::move(next), file_header::size);
-            engine_.live_bytes_ = live;
-            engine_.dead_bytes_ = 0;
+            engine_.index_.set_counts(live, 0);
             finish_compaction();
         }
         engine_.files_.remove_segments(inputs);
@@ -14758,9 +15011,9 @@ private:
     [[nodiscard]] bool over_stall_ceiling() const {
         const read_lock lock(engine_.mutex_);
         if (!engine_.open_) return false;
-        const std::uint64_t reclaimable = engine_.dead_bytes_ - engine_.active_->dead_bytes;
+        const std::uint64_t reclaimable = engine_.index_.dead_bytes() - engine_.active_->dead_bytes;
         return static_cast<double>(reclaimable) >
-               engine_.options_.compaction_stall_ratio * static_cast<double>(engine_.live_bytes_);
+               engine_.options_.compaction_stall_ratio * static_cast<double>(engine_.index_.live_bytes());
     }
 
     /// After a failed compaction, with write_gate_ held: the job is dropped; the failure
@@ -15060,7 +15313,7 @@ private:
     void install_outputs() {
         const write_lock lock(engine_.mutex_);
         for (const segment_pointer& output : job_->outputs->segments()) {
-            engine_.dead_bytes_ += output->dead_bytes;
+            engine_.index_.add_segment(*output);
             engine_.segments_.add(output);
         }
     }
@@ -15080,7 +15333,7 @@ private:
             if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
                 // Written or erased since the scan: the copy is dead.
                 if (segment_type* const output = engine_.segments_.find(copy.segment)) {
-                    engine_.add_dead(*output, n.from.record_size(n.key.size()));
+                    engine_.index_.add_dead(*output, n.from.record_size(n.key.size()));
                 }
                 continue;
             }
@@ -15096,7 +15349,7 @@ private:
         std::vector<segment_pointer> retired = std::move(job_->inputs);
         const write_lock lock(engine_.mutex_);
         for (const segment_pointer& in : retired) {
-            engine_.dead_bytes_ -= in->dead_bytes;
+            engine_.index_.remove_segment(*in);
             engine_.segments_.remove(in->id);
         }
         engine_.hints_.drop_retired(engine_.segments_);
@@ -15139,7 +15392,7 @@ private:
 
     [[nodiscard]] std::uint64_t dead_bytes_under_lock() const {
         const read_lock lock(engine_.mutex_);
-        return engine_.dead_bytes_;
+        return engine_.index_.dead_bytes();
     }
 
     /// An automatic job on the compaction thread: started with write_gate_ held; scanned,
@@ -15731,26 +15984,12 @@ public:
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
+    // Writes (log_writes.hpp), each followed by the steps finish_write() runs.
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         gate_lock gate(write_gate_);
         if (!writable(ec) || !make_room(ec)) return 0;
-        record_.clear();
-        append_put_record(record_, key, value);
-        append_result appended;
-        {
-            const write_lock lock(mutex_);
-            appended = writer_->append(record_, ec);
-            if (ec) return 0;
-            version_.bump();
-            const auto value_size = static_cast<std::uint32_t>(value.size());
-            update_index([&] {
-                index_put(key, {active_->id, static_cast<std::uint32_t>(appended.offset), value_size});
-                hints_.note({record_type::put, 0, key, value_size, 0, 0, appended.offset, 0});
-            });
-            cover_writer_end();
-        }
-        puts_.add(1);
-        return finish_write(gate, appended.sequence, ec);
+        const std::uint64_t sequence = writes_.put(key, value, ec);
+        return ec ? 0 : finish_write(gate, sequence, ec);
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
@@ -15758,69 +15997,17 @@ public:
         if (!writable(ec)) return false;
         // Writers are ordered by the gate, so the index cannot change under this lookup.
         if (!table_.find(key) || !make_room(ec)) return false;
-        record_.clear();
-        append_erase_record(record_, key);
-        append_result appended;
-        {
-            const write_lock lock(mutex_);
-            appended = writer_->append(record_, ec);
-            if (ec) return false;
-            version_.bump();
-            update_index([&] {
-                index_erase(key, record_.size(), *active_);
-                hints_.note({record_type::erase, 0, key, 0, 0, 0, appended.offset, 0});
-            });
-            cover_writer_end();
-        }
-        erases_.add(1);
-        finish_write(gate, appended.sequence, ec);
+        const std::uint64_t sequence = writes_.erase(key, ec);
+        if (ec) return false;
+        finish_write(gate, sequence, ec);
         return !ec;
     }
 
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         gate_lock gate(write_gate_);
         if (!writable(ec) || !make_room(ec)) return 0;
-        record_.clear();
-        const std::size_t start = begin_batch_record(record_);
-        std::vector<std::size_t>& inner = batch_offsets_;
-        inner.clear();
-        const std::size_t body_start = record_.size();
-        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-            inner.push_back(record_.size() - body_start);
-            if (op == batch_op::put) {
-                append_put_record(record_, key, value);
-            } else {
-                append_erase_record(record_, key);
-            }
-        });
-        // Finishing wrote the real header in front of the body: the body starts after it.
-        const std::size_t body_offset = start + finish_batch_record(record_, start, ops.count());
-        append_result appended;
-        {
-            const write_lock lock(mutex_);
-            appended = writer_->append(record_, ec);
-            if (ec) return 0;
-            version_.bump();
-            update_index([&] {
-                std::size_t i = 0;
-                ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-                    const std::uint64_t offset = appended.offset + body_offset + inner[i++];
-                    if (op == batch_op::put) {
-                        const auto value_size = static_cast<std::uint32_t>(value.size());
-                        index_put(key, {active_->id, static_cast<std::uint32_t>(offset), value_size});
-                        hints_.note({record_type::put, 0, key, value_size, 0, 0, offset, 0});
-                        puts_.add(1);
-                    } else {
-                        if (index_erase(key, erase_record_size(key.size()), *active_)) erases_.add(1);
-                        hints_.note({record_type::erase, 0, key, 0, 0, 0, offset, 0});
-                    }
-                });
-            });
-            add_dead(*active_, body_offset);  // the batch header holds no data
-            cover_writer_end();
-        }
-        batches_.add(1);
-        return finish_write(gate, appended.sequence, ec);
+        const std::uint64_t sequence = writes_.write(ops, ec);
+        return ec ? 0 : finish_write(gate, sequence, ec);
     }
 
     // Reads (log_reads.hpp).
@@ -15897,13 +16084,11 @@ public:
         const read_lock lock(mutex_);
         kvforge::stats s;
         s.live_keys = table_.size();
-        s.live_bytes = live_bytes_;
-        s.dead_bytes = dead_bytes_;
+        s.live_bytes = index_.live_bytes();
+        s.dead_bytes = index_.dead_bytes();
         s.memory_bytes = table_.memory_usage();
-        s.puts = puts_.load();
+        writes_.add_stats(s);
         s.gets = reads_.gets();
-        s.erases = erases_.load();
-        s.batches = batches_.load();
         compaction_.add_stats(s);
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
@@ -16023,7 +16208,7 @@ private:
         cut.active = active_;
         cut.active_end = active_ ? writer_->end() : 0;
         cut.live_keys = table_.size();
-        cut.live_bytes = live_bytes_;
+        cut.live_bytes = index_.live_bytes();
         return true;
     }
 
@@ -16034,16 +16219,15 @@ private:
     /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
     /// found: the store is not open yet, so no reader sees it meanwhile.
     bool recover(recovered_log<io_type>& recovered, std::error_code& ec) {
-        log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, *this);
-        if (!recovery.recover(recovered, ec)) return false;
+        log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, *this, recovered);
+        if (!recovery.recover(ec)) return false;
         segments_ = std::move(recovered.segments);
         active_ = std::move(recovered.active);
         writer_.emplace();
         writer_->attach(active_->file, recovered.active_end);
         hints_.adopt_active(std::move(recovered.active_hint));
         next_id_.store(recovered.next_id, std::memory_order_relaxed);
-        live_bytes_ = recovered.live_bytes;
-        dead_bytes_ = recovered.dead_bytes;
+        index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
         recovered_records_ = recovered.records;
         recovered_bytes_cut_ = recovered.bytes_cut;
         salvaged_ = std::move(recovered.salvaged);
@@ -16060,8 +16244,7 @@ private:
         spare_wanted_ = false;
         table_.clear();
         next_id_.store(1, std::memory_order_relaxed);
-        live_bytes_ = 0;
-        dead_bytes_ = 0;
+        index_.set_counts(0, 0);
         recovered_records_ = 0;
         recovered_bytes_cut_ = 0;
         compaction_.reset();
@@ -16135,39 +16318,6 @@ private:
         std::uint64_t total = 0;
         for (const segment_pointer& in : segments_.by_id()) total += in == active_ ? writer_->end() : in->size;
         return total;
-    }
-
-    /// Runs an update of the index for a record the writer has taken. Should it run out
-    /// of memory, the index no longer matches the log: the store takes no more writes
-    /// until it is reopened, which rebuilds the index from the log.
-    template <class Update>
-    void update_index(Update&& update) {
-        try {
-            update();
-        } catch (...) {
-            std::error_code ec;
-            fail(ec, std::make_error_code(std::errc::not_enough_memory),
-                 "out of memory while indexing a record already written to " + active_->file.path());
-            failure_.record(ec);
-            throw;
-        }
-    }
-
-    /// Counts bytes of segment `in` as dead.
-    void add_dead(segment_type& in, std::uint64_t bytes) noexcept { count_dead(in, dead_bytes_, bytes); }
-
-    void index_put(std::string_view key, const record_location& where) {
-        char payload[record_location::max_encoded_size];
-        table_.upsert(key, {payload, where.encode(payload)},
-                      [&](std::string_view old) { count_retired(segments_, key, old, live_bytes_, dead_bytes_); });
-        live_bytes_ += key.size() + where.value_size;
-    }
-
-    /// An erase of key whose tombstone (tombstone_size bytes) lies in segment `holder`.
-    bool index_erase(std::string_view key, std::size_t tombstone_size, segment_type& holder) {
-        add_dead(holder, tombstone_size);
-        return table_.erase(
-            key, [&](std::string_view old) { count_retired(segments_, key, old, live_bytes_, dead_bytes_); });
     }
 
     /// Makes the active segment's mapping cover everything written so far (mmap_file).
@@ -16332,9 +16482,8 @@ private:
             hints_.drop_retired(segments_);
             make_active(next, next->size);
             hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
-            live_bytes_ = 0;
-            dead_bytes_ = 0;
-            add_dead(*next, next->size - file_header::size);  // the clear record
+            index_.set_counts(0, 0);
+            index_.add_dead(*next, next->size - file_header::size);  // the clear record
             compaction_.finish_compaction();
         }
         files_.remove_segments(retired);
@@ -16366,6 +16515,8 @@ private:
     mutable std::optional<writer_type> writer_;
     record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
     table_type table_;
+    // The index's changes and the live and dead bytes; under the gate and the exclusive lock.
+    index_updates<io_type, table_type> index_{table_, segments_};
     log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
                                                                                                         mutex_, open_};
     bool closed_by_this_write_ = false;  // the write under way closed a segment (single_thread's hint step)
@@ -16376,22 +16527,18 @@ private:
     // The id of the next segment made, one counter for every kind; taken by writers and
     // by the compaction thread.
     std::atomic<std::uint32_t> next_id_{1};
-    std::string record_;                      // the record being written; reused under the gate
-    std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
+    std::string record_;  // the record being written (writes_, compact()); reused under the gate
     detail::write_version<threading::concurrent> version_;
+    log_writes<Policies, record_reader<io_type, writer_type, Mapped>> writes_{
+        writer_, active_, index_, hints_, reader_, mutex_, failure_, version_, record_};
     active_calls<threading::concurrent> active_calls_;
     backups_running backups_;
     log_backup<io_type> backup_{io_, files_.directory(), composition_};
     store_composition<io_type> manifest_{io_, files_.directory(), composition_};
 
-    std::uint64_t live_bytes_ = 0;
-    std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::vector<damaged_record> salvaged_;
-    counter_type puts_;
-    counter_type erases_;
-    counter_type batches_;
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};

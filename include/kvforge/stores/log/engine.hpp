@@ -3,11 +3,13 @@
 /// The byte-level store behind file_log and mmap_file: append-only segments of
 /// checksummed records with an in-memory index from each key to its record (in the
 /// manner of Bitcask), a durability policy's writer, hint files and compaction. The
-/// engine holds the state, takes the locks and writes the records; its parts, each
-/// with one job, do the rest:
+/// engine holds the state, takes the locks, switches segments and says what runs after
+/// a write; its parts, each with one job, do the rest:
 ///
 ///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
 ///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
+///     log_writes.hpp          a put, erase or batch appended, then indexed and noted for the hint
+///     index_updates.hpp       the index's changes and the live and dead bytes, for writes and replay
 ///     log_reads.hpp           point reads and visits in key order, under the shared lock
 ///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
 ///     recovery.hpp            open: the segments found, checked and replayed into the index
@@ -18,13 +20,13 @@
 ///     log_verify.hpp          verify(): every record checked against its checksum
 ///
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
-/// builds its record, and under the exclusive lock appends it and updates the index; it
-/// waits for durability (sync_each) after releasing both, so that writers can share one
-/// sync. Readers take the shared lock only. compact() and clear() hold write_gate_ while
-/// they work, so no writer runs, but readers go on; they take the exclusive lock only to
-/// switch segments. Compaction, whole or by automatic jobs, and the wait of writers that
-/// leave too many dead bytes, are segment_compaction.hpp's, which says what locks a job
-/// takes; close() lets the jobs due finish.
+/// builds its record, and under the exclusive lock appends it and updates the index
+/// (log_writes.hpp); it waits for durability (sync_each) after releasing both, so that
+/// writers can share one sync. Readers take the shared lock only. compact() and clear()
+/// hold write_gate_ while they work, so no writer runs, but readers go on; they take the
+/// exclusive lock only to switch segments. Compaction, whole or by automatic jobs, and
+/// the wait of writers that leave too many dead bytes, are segment_compaction.hpp's,
+/// which says what locks a job takes; close() lets the jobs due finish.
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -86,9 +88,11 @@
 #include "backups_running.hpp"
 #include "hint.hpp"
 #include "hint_keeper.hpp"
+#include "index_updates.hpp"
 #include "log_reads.hpp"
 #include "log_types.hpp"
 #include "log_verify.hpp"
+#include "log_writes.hpp"
 #include "record_format.hpp"
 #include "record_reader.hpp"
 #include "recovery.hpp"
@@ -236,26 +240,12 @@ public:
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
+    // Writes (log_writes.hpp), each followed by the steps finish_write() runs.
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         gate_lock gate(write_gate_);
         if (!writable(ec) || !make_room(ec)) return 0;
-        record_.clear();
-        append_put_record(record_, key, value);
-        append_result appended;
-        {
-            const write_lock lock(mutex_);
-            appended = writer_->append(record_, ec);
-            if (ec) return 0;
-            version_.bump();
-            const auto value_size = static_cast<std::uint32_t>(value.size());
-            update_index([&] {
-                index_put(key, {active_->id, static_cast<std::uint32_t>(appended.offset), value_size});
-                hints_.note({record_type::put, 0, key, value_size, 0, 0, appended.offset, 0});
-            });
-            cover_writer_end();
-        }
-        puts_.add(1);
-        return finish_write(gate, appended.sequence, ec);
+        const std::uint64_t sequence = writes_.put(key, value, ec);
+        return ec ? 0 : finish_write(gate, sequence, ec);
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
@@ -263,69 +253,17 @@ public:
         if (!writable(ec)) return false;
         // Writers are ordered by the gate, so the index cannot change under this lookup.
         if (!table_.find(key) || !make_room(ec)) return false;
-        record_.clear();
-        append_erase_record(record_, key);
-        append_result appended;
-        {
-            const write_lock lock(mutex_);
-            appended = writer_->append(record_, ec);
-            if (ec) return false;
-            version_.bump();
-            update_index([&] {
-                index_erase(key, record_.size(), *active_);
-                hints_.note({record_type::erase, 0, key, 0, 0, 0, appended.offset, 0});
-            });
-            cover_writer_end();
-        }
-        erases_.add(1);
-        finish_write(gate, appended.sequence, ec);
+        const std::uint64_t sequence = writes_.erase(key, ec);
+        if (ec) return false;
+        finish_write(gate, sequence, ec);
         return !ec;
     }
 
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         gate_lock gate(write_gate_);
         if (!writable(ec) || !make_room(ec)) return 0;
-        record_.clear();
-        const std::size_t start = begin_batch_record(record_);
-        std::vector<std::size_t>& inner = batch_offsets_;
-        inner.clear();
-        const std::size_t body_start = record_.size();
-        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-            inner.push_back(record_.size() - body_start);
-            if (op == batch_op::put) {
-                append_put_record(record_, key, value);
-            } else {
-                append_erase_record(record_, key);
-            }
-        });
-        // Finishing wrote the real header in front of the body: the body starts after it.
-        const std::size_t body_offset = start + finish_batch_record(record_, start, ops.count());
-        append_result appended;
-        {
-            const write_lock lock(mutex_);
-            appended = writer_->append(record_, ec);
-            if (ec) return 0;
-            version_.bump();
-            update_index([&] {
-                std::size_t i = 0;
-                ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-                    const std::uint64_t offset = appended.offset + body_offset + inner[i++];
-                    if (op == batch_op::put) {
-                        const auto value_size = static_cast<std::uint32_t>(value.size());
-                        index_put(key, {active_->id, static_cast<std::uint32_t>(offset), value_size});
-                        hints_.note({record_type::put, 0, key, value_size, 0, 0, offset, 0});
-                        puts_.add(1);
-                    } else {
-                        if (index_erase(key, erase_record_size(key.size()), *active_)) erases_.add(1);
-                        hints_.note({record_type::erase, 0, key, 0, 0, 0, offset, 0});
-                    }
-                });
-            });
-            add_dead(*active_, body_offset);  // the batch header holds no data
-            cover_writer_end();
-        }
-        batches_.add(1);
-        return finish_write(gate, appended.sequence, ec);
+        const std::uint64_t sequence = writes_.write(ops, ec);
+        return ec ? 0 : finish_write(gate, sequence, ec);
     }
 
     // Reads (log_reads.hpp).
@@ -402,13 +340,11 @@ public:
         const read_lock lock(mutex_);
         kvforge::stats s;
         s.live_keys = table_.size();
-        s.live_bytes = live_bytes_;
-        s.dead_bytes = dead_bytes_;
+        s.live_bytes = index_.live_bytes();
+        s.dead_bytes = index_.dead_bytes();
         s.memory_bytes = table_.memory_usage();
-        s.puts = puts_.load();
+        writes_.add_stats(s);
         s.gets = reads_.gets();
-        s.erases = erases_.load();
-        s.batches = batches_.load();
         compaction_.add_stats(s);
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
@@ -528,7 +464,7 @@ private:
         cut.active = active_;
         cut.active_end = active_ ? writer_->end() : 0;
         cut.live_keys = table_.size();
-        cut.live_bytes = live_bytes_;
+        cut.live_bytes = index_.live_bytes();
         return true;
     }
 
@@ -539,16 +475,15 @@ private:
     /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
     /// found: the store is not open yet, so no reader sees it meanwhile.
     bool recover(recovered_log<io_type>& recovered, std::error_code& ec) {
-        log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, *this);
-        if (!recovery.recover(recovered, ec)) return false;
+        log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, *this, recovered);
+        if (!recovery.recover(ec)) return false;
         segments_ = std::move(recovered.segments);
         active_ = std::move(recovered.active);
         writer_.emplace();
         writer_->attach(active_->file, recovered.active_end);
         hints_.adopt_active(std::move(recovered.active_hint));
         next_id_.store(recovered.next_id, std::memory_order_relaxed);
-        live_bytes_ = recovered.live_bytes;
-        dead_bytes_ = recovered.dead_bytes;
+        index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
         recovered_records_ = recovered.records;
         recovered_bytes_cut_ = recovered.bytes_cut;
         salvaged_ = std::move(recovered.salvaged);
@@ -565,8 +500,7 @@ private:
         spare_wanted_ = false;
         table_.clear();
         next_id_.store(1, std::memory_order_relaxed);
-        live_bytes_ = 0;
-        dead_bytes_ = 0;
+        index_.set_counts(0, 0);
         recovered_records_ = 0;
         recovered_bytes_cut_ = 0;
         compaction_.reset();
@@ -640,39 +574,6 @@ private:
         std::uint64_t total = 0;
         for (const segment_pointer& in : segments_.by_id()) total += in == active_ ? writer_->end() : in->size;
         return total;
-    }
-
-    /// Runs an update of the index for a record the writer has taken. Should it run out
-    /// of memory, the index no longer matches the log: the store takes no more writes
-    /// until it is reopened, which rebuilds the index from the log.
-    template <class Update>
-    void update_index(Update&& update) {
-        try {
-            update();
-        } catch (...) {
-            std::error_code ec;
-            fail(ec, std::make_error_code(std::errc::not_enough_memory),
-                 "out of memory while indexing a record already written to " + active_->file.path());
-            failure_.record(ec);
-            throw;
-        }
-    }
-
-    /// Counts bytes of segment `in` as dead.
-    void add_dead(segment_type& in, std::uint64_t bytes) noexcept { count_dead(in, dead_bytes_, bytes); }
-
-    void index_put(std::string_view key, const record_location& where) {
-        char payload[record_location::max_encoded_size];
-        table_.upsert(key, {payload, where.encode(payload)},
-                      [&](std::string_view old) { count_retired(segments_, key, old, live_bytes_, dead_bytes_); });
-        live_bytes_ += key.size() + where.value_size;
-    }
-
-    /// An erase of key whose tombstone (tombstone_size bytes) lies in segment `holder`.
-    bool index_erase(std::string_view key, std::size_t tombstone_size, segment_type& holder) {
-        add_dead(holder, tombstone_size);
-        return table_.erase(
-            key, [&](std::string_view old) { count_retired(segments_, key, old, live_bytes_, dead_bytes_); });
     }
 
     /// Makes the active segment's mapping cover everything written so far (mmap_file).
@@ -837,9 +738,8 @@ private:
             hints_.drop_retired(segments_);
             make_active(next, next->size);
             hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
-            live_bytes_ = 0;
-            dead_bytes_ = 0;
-            add_dead(*next, next->size - file_header::size);  // the clear record
+            index_.set_counts(0, 0);
+            index_.add_dead(*next, next->size - file_header::size);  // the clear record
             compaction_.finish_compaction();
         }
         files_.remove_segments(retired);
@@ -871,6 +771,8 @@ private:
     mutable std::optional<writer_type> writer_;
     record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
     table_type table_;
+    // The index's changes and the live and dead bytes; under the gate and the exclusive lock.
+    index_updates<io_type, table_type> index_{table_, segments_};
     log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
                                                                                                         mutex_, open_};
     bool closed_by_this_write_ = false;  // the write under way closed a segment (single_thread's hint step)
@@ -881,22 +783,18 @@ private:
     // The id of the next segment made, one counter for every kind; taken by writers and
     // by the compaction thread.
     std::atomic<std::uint32_t> next_id_{1};
-    std::string record_;                      // the record being written; reused under the gate
-    std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
+    std::string record_;  // the record being written (writes_, compact()); reused under the gate
     detail::write_version<threading::concurrent> version_;
+    log_writes<Policies, record_reader<io_type, writer_type, Mapped>> writes_{
+        writer_, active_, index_, hints_, reader_, mutex_, failure_, version_, record_};
     active_calls<threading::concurrent> active_calls_;
     backups_running backups_;
     log_backup<io_type> backup_{io_, files_.directory(), composition_};
     store_composition<io_type> manifest_{io_, files_.directory(), composition_};
 
-    std::uint64_t live_bytes_ = 0;
-    std::uint64_t dead_bytes_ = 0;  // the sum of the segments' dead bytes
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::vector<damaged_record> salvaged_;
-    counter_type puts_;
-    counter_type erases_;
-    counter_type batches_;
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};

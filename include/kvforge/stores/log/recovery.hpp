@@ -34,6 +34,7 @@
 #include "../../stats.hpp"
 #include "hint.hpp"
 #include "hinted_entries.hpp"
+#include "index_updates.hpp"
 #include "key_order.hpp"
 #include "log_scan.hpp"
 #include "record_format.hpp"
@@ -42,7 +43,8 @@
 namespace kvforge::detail {
 
 /// What recovery found, for the engine to install: the segments, the one the writer
-/// appends to and where its records end, and what the index's records add up to.
+/// appends to and where its records end, and what was read, cut and dropped (the live
+/// and dead bytes the index's records add up to are log_recovery::index()'s).
 template <class IO>
 struct recovered_log {
     segment_set<IO> segments;
@@ -51,19 +53,19 @@ struct recovered_log {
     /// The active segment's records so far, for its hint; empty without
     /// options::write_hints and for a read-only store.
     std::optional<hint_builder> active_hint;
-    std::uint32_t next_id = 1;  ///< the id of the next segment made
-    std::uint64_t live_bytes = 0;
-    std::uint64_t dead_bytes = 0;          ///< the sum of the segments' dead bytes
+    std::uint32_t next_id = 1;             ///< the id of the next segment made
     std::uint64_t records = 0;             ///< records read from hints and segments (stats().recovered_records)
     std::uint64_t bytes_cut = 0;           ///< the torn tail cut off the last segment (stats().recovered_bytes_cut)
     std::vector<damaged_record> salvaged;  ///< what salvage dropped
 };
 
-/// Opens a log store's segments and rebuilds its index (table) from them. It refers to
-/// the engine's I/O policy, directory, options and composition, and to its reader, which
-/// maps the segments it reads. Files is the engine, which makes files for recovery as
-/// for everything else, so that stats() counts their syncs and bytes: create_segment,
-/// write_hint_of, sync_file and sync_directory.
+/// Opens a log store's segments and rebuilds its index (table) from them, into `into`,
+/// through index updates of its own (index_updates.hpp), which count the live and dead
+/// bytes as the engine's writes do. It refers to the engine's I/O policy, directory,
+/// options and composition, and to its reader, which maps the segments it reads. Files
+/// is the engine, which makes files for recovery as for everything else, so that
+/// stats() counts their syncs and bytes: create_segment, write_hint_of, sync_file and
+/// sync_directory.
 template <class IO, class Table, class Reader, class Files>
 class log_recovery {
     using io_type = IO;
@@ -72,7 +74,7 @@ class log_recovery {
 
 public:
     log_recovery(IO& io, const store_directory<IO>& directory, const kvforge::options& opts, const composition& wanted,
-                 Table& table, const Reader& reader, Files& files) noexcept
+                 Table& table, const Reader& reader, Files& files, recovered_log<IO>& into) noexcept
         : io_(io),
           directory_(directory),
           options_(opts),
@@ -80,7 +82,12 @@ public:
           fingerprint_(wanted.codec_fingerprint),
           table_(table),
           reader_(reader),
-          files_(files) {}
+          files_(files),
+          state_(&into),
+          index_(table, into.segments) {}
+
+    /// The live and dead bytes of the records replayed so far.
+    [[nodiscard]] const index_updates<IO, Table>& index() const noexcept { return index_; }
 
     /// Opens every segment (or creates the first), removes leftovers, and rebuilds the
     /// index from the segments in replay order, each from its hint and its records after
@@ -91,8 +98,7 @@ public:
     /// False with ec set when the store cannot be opened: `into` then holds the segments
     /// opened so far, and the caller releases them, as the rest of its state, once it has
     /// closed the directory.
-    bool recover(recovered_log<IO>& into, std::error_code& ec) {
-        state_ = &into;
+    bool recover(std::error_code& ec) {
         std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         std::vector<std::uint32_t> ids;
@@ -210,12 +216,12 @@ private:
                 build_gathered();  // records come after the hints gathered so far
                 order.next(entry.key);
                 if (entry.type == record_type::put) {
-                    index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
-                                          static_cast<std::uint32_t>(entry.value.size()), entry.flags});
+                    index_.put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
+                                           static_cast<std::uint32_t>(entry.value.size()), entry.flags});
                 } else if (entry.type == record_type::erase) {
-                    index_erase(entry.key, entry.size, in);
+                    index_.erase(entry.key, entry.size, in);
                 } else {
-                    index_clear(in, entry.offset + entry.size);
+                    index_.replay_clear(in, entry.offset + entry.size);
                 }
                 if (hint) {
                     hint->add({entry.type, entry.flags, entry.key, static_cast<std::uint32_t>(entry.value.size()),
@@ -226,7 +232,7 @@ private:
         if (!scanned_ok) return false;
         // The last segment may become the active one, appended to: its order is not kept.
         in.in_key_order = !last && order.ordered();
-        add_dead(in, scanned.overhead_bytes);
+        index_.add_dead(in, scanned.overhead_bytes);
         state_->records += scanned.records;
         state_->salvaged.insert(state_->salvaged.end(), scanned.damage.begin(), scanned.damage.end());
         if (scanned.torn_tail) {
@@ -339,7 +345,7 @@ private:
         std::string last_key;
         const auto apply_listing = [&](const hint_entry& entry) {
             order.next(entry.key);
-            add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
+            index_.add_dead(in, entry.gap);  // records the hint leaves out: batch headers, or all but live puts
             if (++listed == to_list && hint) {
                 last = entry;
                 last_key.assign(entry.key);
@@ -349,16 +355,16 @@ private:
         const auto apply = [&](const hint_entry& entry) {
             apply_listing(entry);
             if (entry.type == record_type::put) {
-                index_put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
+                index_.put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
             } else if (entry.type == record_type::erase) {
-                index_erase(entry.key, entry.record_size(), in);
+                index_.erase(entry.key, entry.record_size(), in);
             } else {
-                index_clear(in, entry.offset + entry.record_size());
+                index_.replay_clear(in, entry.offset + entry.record_size());
             }
         };
         const auto apply_puts = [&](std::span<const hint_entry> puts) {
             for (const hint_entry& entry : puts) apply_listing(entry);
-            index_put_many(puts, in.id);
+            index_.put_many(puts, in.id);
         };
         hint_put_batch batch;
         // Entries come only once the whole hint has passed its checks.
@@ -390,17 +396,17 @@ private:
     }
 
     /// Gathers a hint entry of segment `in` for build_gathered(), counting its bytes as
-    /// index_put(), index_erase() and index_clear() do.
+    /// index_updates' put(), erase() and replay_clear() do.
     void gather_for_build(const hint_entry& entry, segment_type& in) {
         if (entry.type == record_type::put) {
             gathered_.put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
-            state_->live_bytes += entry.key.size() + entry.value_size;
+            index_.add_live(entry.key.size() + entry.value_size);
         } else if (entry.type == record_type::erase) {
-            add_dead(in, entry.record_size());
+            index_.add_dead(in, entry.record_size());
             gathered_.erase(entry.key);
         } else {
             gathered_.clear();
-            index_clear(in, entry.offset + entry.record_size());
+            index_.replay_clear(in, entry.offset + entry.record_size());
         }
     }
 
@@ -410,9 +416,7 @@ private:
         if (!gathering_) return;
         gathering_ = false;
         if constexpr (sorted_buildable<Table>) {
-            gathered_.build(table_, [&](std::string_view key, std::string_view old) {
-                count_retired(state_->segments, key, old, state_->live_bytes, state_->dead_bytes);
-            });
+            gathered_.build(table_, [&](std::string_view key, std::string_view old) { index_.retire(key, old); });
         }
     }
 
@@ -429,61 +433,6 @@ private:
         return {in.id, fingerprint_, in.file_id, in.records_start()};
     }
 
-    /// Counts bytes of segment `in` as dead.
-    void add_dead(segment_type& in, std::uint64_t bytes) noexcept { count_dead(in, state_->dead_bytes, bytes); }
-
-    void index_put(std::string_view key, const record_location& where) {
-        char payload[record_location::max_encoded_size];
-        table_.upsert(key, {payload, where.encode(payload)}, [&](std::string_view old) {
-            count_retired(state_->segments, key, old, state_->live_bytes, state_->dead_bytes);
-        });
-        state_->live_bytes += key.size() + where.value_size;
-    }
-
-    /// index_put() of a run of puts a hint of segment `id` lists, inserted together where
-    /// the index can (overlapping their cache misses).
-    void index_put_many(std::span<const hint_entry> puts, std::uint32_t id) {
-        const auto location_of = [id](const hint_entry& put) {
-            return record_location{id, static_cast<std::uint32_t>(put.offset), put.value_size, put.flags};
-        };
-        char payload[record_location::max_encoded_size];
-        const auto key_of = [&](std::size_t i) { return puts[i].key; };
-        const auto payload_of = [&](std::size_t i) {
-            return std::string_view(payload, location_of(puts[i]).encode(payload));
-        };
-        const auto on_replace = [&](std::size_t i, std::string_view old) {
-            count_retired(state_->segments, puts[i].key, old, state_->live_bytes, state_->dead_bytes);
-        };
-        if constexpr (requires { table_.upsert_many(puts.size(), key_of, payload_of, on_replace); }) {
-            table_.upsert_many(puts.size(), key_of, payload_of, on_replace);
-            for (const hint_entry& put : puts) state_->live_bytes += put.key.size() + put.value_size;
-        } else {
-            for (const hint_entry& put : puts) index_put(put.key, location_of(put));
-        }
-    }
-
-    /// An erase of key whose tombstone (tombstone_size bytes) lies in segment `holder`.
-    bool index_erase(std::string_view key, std::size_t tombstone_size, segment_type& holder) {
-        add_dead(holder, tombstone_size);
-        return table_.erase(key, [&](std::string_view old) {
-            count_retired(state_->segments, key, old, state_->live_bytes, state_->dead_bytes);
-        });
-    }
-
-    /// A clear record of segment `holder` ending at end, met in replay: every record
-    /// before it is dead, in the segments replayed before (all of them) and in holder.
-    void index_clear(segment_type& holder, std::uint64_t end) {
-        table_.clear();
-        state_->live_bytes = 0;
-        state_->dead_bytes = 0;
-        holder.holds_clear = true;
-        for (const segment_pointer& in : state_->segments.by_id()) {
-            if (in->replays_before(holder)) in->dead_bytes = in->size - in->records_start();
-            if (in.get() == &holder) in->dead_bytes = end - in->records_start();
-            state_->dead_bytes += in->dead_bytes;
-        }
-    }
-
     IO& io_;
     const store_directory<IO>& directory_;
     const kvforge::options& options_;
@@ -492,8 +441,9 @@ private:
     Table& table_;
     const Reader& reader_;
     Files& files_;
-    recovered_log<IO>* state_ = nullptr;  // what recover() fills
-    bool gathering_ = false;              // hint entries go to gathered_, not to the index
+    recovered_log<IO>* state_;  // what recover() fills
+    index_updates<IO, Table> index_;
+    bool gathering_ = false;  // hint entries go to gathered_, not to the index
     hinted_entries gathered_;
 };
 

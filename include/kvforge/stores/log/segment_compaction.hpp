@@ -216,7 +216,7 @@ public:
         if (engine_.backups_.running()) return false;
         const std::uint64_t data = engine_.data_bytes();
         return data >= engine_.options_.compact_min_bytes && data >= compaction_retry_end_ &&
-               static_cast<double>(engine_.dead_bytes_) >
+               static_cast<double>(engine_.index_.dead_bytes()) >
                    engine_.options_.compact_dead_ratio * static_cast<double>(data);
     }
 
@@ -236,7 +236,8 @@ public:
             if (engine_.backups_.running() || !unsorted_segment()) return false;
             const std::uint64_t data = engine_.data_bytes();
             return data >= o.compact_min_bytes && data >= compaction_retry_end_ &&
-                   static_cast<double>(engine_.dead_bytes_) <= o.compact_dead_ratio / 2 * static_cast<double>(data);
+                   static_cast<double>(engine_.index_.dead_bytes()) <=
+                       o.compact_dead_ratio / 2 * static_cast<double>(data);
         }
     }
 
@@ -303,8 +304,7 @@ public:
             engine_.segments_.add(next);
             engine_.hints_.drop_retired(engine_.segments_);
             engine_.make_active(std::move(next), file_header::size);
-            engine_.live_bytes_ = live;
-            engine_.dead_bytes_ = 0;
+            engine_.index_.set_counts(live, 0);
             finish_compaction();
         }
         engine_.files_.remove_segments(inputs);
@@ -346,9 +346,9 @@ private:
     [[nodiscard]] bool over_stall_ceiling() const {
         const read_lock lock(engine_.mutex_);
         if (!engine_.open_) return false;
-        const std::uint64_t reclaimable = engine_.dead_bytes_ - engine_.active_->dead_bytes;
+        const std::uint64_t reclaimable = engine_.index_.dead_bytes() - engine_.active_->dead_bytes;
         return static_cast<double>(reclaimable) >
-               engine_.options_.compaction_stall_ratio * static_cast<double>(engine_.live_bytes_);
+               engine_.options_.compaction_stall_ratio * static_cast<double>(engine_.index_.live_bytes());
     }
 
     /// After a failed compaction, with write_gate_ held: the job is dropped; the failure
@@ -648,7 +648,7 @@ private:
     void install_outputs() {
         const write_lock lock(engine_.mutex_);
         for (const segment_pointer& output : job_->outputs->segments()) {
-            engine_.dead_bytes_ += output->dead_bytes;
+            engine_.index_.add_segment(*output);
             engine_.segments_.add(output);
         }
     }
@@ -668,7 +668,7 @@ private:
             if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
                 // Written or erased since the scan: the copy is dead.
                 if (segment_type* const output = engine_.segments_.find(copy.segment)) {
-                    engine_.add_dead(*output, n.from.record_size(n.key.size()));
+                    engine_.index_.add_dead(*output, n.from.record_size(n.key.size()));
                 }
                 continue;
             }
@@ -684,7 +684,7 @@ private:
         std::vector<segment_pointer> retired = std::move(job_->inputs);
         const write_lock lock(engine_.mutex_);
         for (const segment_pointer& in : retired) {
-            engine_.dead_bytes_ -= in->dead_bytes;
+            engine_.index_.remove_segment(*in);
             engine_.segments_.remove(in->id);
         }
         engine_.hints_.drop_retired(engine_.segments_);
@@ -727,7 +727,7 @@ private:
 
     [[nodiscard]] std::uint64_t dead_bytes_under_lock() const {
         const read_lock lock(engine_.mutex_);
-        return engine_.dead_bytes_;
+        return engine_.index_.dead_bytes();
     }
 
     /// An automatic job on the compaction thread: started with write_gate_ held; scanned,
