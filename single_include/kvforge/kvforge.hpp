@@ -13310,6 +13310,7 @@ bool verify_segments(const std::vector<std::shared_ptr<segment<IO>>>& segments,
 /// "user:00001234", the build makes the keys from them and never reads the gathered keys.
 
 #include <algorithm>
+#include <atomic>
 #include <bit>
 #include <concepts>
 #include <cstddef>
@@ -13319,6 +13320,8 @@ bool verify_segments(const std::vector<std::shared_ptr<segment<IO>>>& segments,
 #include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -13359,8 +13362,40 @@ public:
     /// or erases, as upserts and erases one by one would have. Then frees the entries.
     template <sorted_buildable Table, class Retired>
     void build(Table& table, Retired&& retired) {
-        const key_layout layout = sort();
-        const std::span<const entry> order(entries_);
+        const std::size_t n = entries_.size();
+        const key_layout layout = rank_keys();
+        const std::unique_ptr<entry[]> order = std::make_unique_for_overwrite<entry[]>(n);
+        const std::vector<std::size_t> starts = spread(layout, order.get());
+        std::vector<std::size_t> counts(lsd_counters(layout.rank_bits - spread_bits(layout.rank_bits)));
+        // The buckets are sorted one after another, beside the build when there are many
+        // (a store opens before its users' threads run), the build waiting for each.
+        std::atomic<std::uint32_t> finished{0};
+        const auto finish_all = [&]() noexcept {
+            for (std::size_t b = 0; b + 1 < starts.size(); ++b) {
+                finish_bucket(order.get(), starts[b], starts[b + 1], layout, counts);
+                finished.store(static_cast<std::uint32_t>(b + 1), std::memory_order_release);
+                finished.notify_one();
+            }
+        };
+        std::jthread sorter;
+        if (n >= sort_beside_least) {
+            try {
+                sorter = std::jthread(finish_all);
+            } catch (const std::system_error&) {
+                // No thread to be had: the buckets are sorted here.
+            }
+        }
+        if (!sorter.joinable()) finish_all();
+        std::size_t ready = 0;  // entries known to be sorted
+        const auto wait_for = [&](std::size_t i) {
+            while (i >= ready) {
+                const std::uint32_t done = finished.load(std::memory_order_acquire);
+                ready = starts[done];
+                if (i < ready) break;
+                finished.wait(done, std::memory_order_acquire);
+            }
+        };
+
         // Keys made from their rank, or read from keys_ in key order, which is at random:
         // each is requested ahead of its turn.
         std::string made(layout.shared + sizeof(std::uint64_t), '\0');
@@ -13371,20 +13406,22 @@ public:
             return std::string_view(made.data(), e.key_size());
         };
         const auto request = [&](std::size_t i) {
-            if (!layout.ranks_hold_keys && i < order.size()) __builtin_prefetch(keys_.data() + order[i].key_at);
+            if (!layout.ranks_hold_keys && i < ready) __builtin_prefetch(keys_.data() + order[i].key_at);
         };
-        for (std::size_t i = 0; i < lookahead; ++i) request(i);
         char payload[record_location::max_encoded_size];
         std::size_t i = 0;
         // The next key that is live at the end, retiring the puts it supersedes on the way.
         table.assign_sorted(
             [&](std::string_view& key, std::string_view& out) {
-                while (i < order.size()) {
+                while (i < n) {
+                    wait_for(i);
                     const entry* last = &order[i];
                     key = key_of(*last);
                     request(lookahead + i++);
                     // Later entries of the same key: each retires the put before it.
-                    while (i < order.size() && same_key(order[i], *last, layout)) {
+                    while (i < n) {
+                        wait_for(i);
+                        if (!same_key(order[i], *last, layout)) break;
                         if (!last->erased()) retired(key, std::string_view(payload, last->where().encode(payload)));
                         last = &order[i];
                         request(lookahead + i++);
@@ -13397,6 +13434,7 @@ public:
                 return false;
             },
             Table::leaf_entries_with_room);
+        if (sorter.joinable()) sorter.join();
         std::vector<entry>().swap(entries_);
         std::string().swap(keys_);
     }
@@ -13466,10 +13504,10 @@ private:
     void add(std::string_view key, const record_location& where, bool erased) {
         // The bytes every key begins with, counted while the key is at hand.
         shared_ = entries_.empty() ? key.size() : common_prefix(std::string_view(keys_.data(), shared_), key);
-        entries_.push_back({0, keys_.size(), static_cast<std::uint32_t>(key.size()) | (erased ? erased_bit : 0),
-                            where.segment, where.offset,
-                            where.value_size | (std::uint32_t{where.flags} >> record_location::flag_shift)
-                                                   << size_bits});
+        entries_.push_back(
+            {0, keys_.size(), static_cast<std::uint32_t>(key.size()) | (erased ? erased_bit : 0), where.segment,
+             where.offset,
+             where.value_size | (std::uint32_t{where.flags} >> record_location::flag_shift) << size_bits});
         keys_.append(key);
     }
 
@@ -13477,8 +13515,8 @@ private:
     [[nodiscard]] static std::size_t common_prefix(std::string_view a, std::string_view b) noexcept {
         const std::size_t n = std::min(a.size(), b.size());
         if (std::memcmp(a.data(), b.data(), n) == 0) return n;
-        return static_cast<std::size_t>(std::mismatch(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(n), b.begin()).first -
-                                        a.begin());
+        return static_cast<std::size_t>(
+            std::mismatch(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(n), b.begin()).first - a.begin());
     }
 
     [[nodiscard]] std::string_view key_at(const entry& e) const noexcept {
@@ -13490,8 +13528,9 @@ private:
         return layout.ranks_hold_keys || key_at(a) == key_at(b);
     }
 
-    // Puts the entries in key order, those of one key in replay order.
-    key_layout sort() {
+    // Works out the key layout of the gathered keys, leaving each entry's 8 bytes after
+    // the shared ones in its rank field for spread().
+    key_layout rank_keys() {
         key_layout layout;
         if (entries_.empty()) return layout;
         // The bytes every key begins with are skipped, so that the ranks tell keys such as
@@ -13519,55 +13558,67 @@ private:
             bit = low;
         }
         layout.rank_bits = static_cast<unsigned>(std::popcount(differing));
-        radix_sort(layout);
-        // Equal ranks keep replay order; keys that differ past them are put in order.
-        for (std::size_t begin = 0; begin < entries_.size();) {
-            std::size_t end = begin + 1;
-            bool differ = false;
-            while (end < entries_.size() && entries_[end].rank == entries_[begin].rank) {
-                differ = differ || entries_[end].key_size() != entries_[begin].key_size() ||
-                         (!layout.ranks_hold_keys && key_at(entries_[end]) != key_at(entries_[begin]));
-                ++end;
-            }
-            if (differ) {
-                std::stable_sort(entries_.begin() + static_cast<std::ptrdiff_t>(begin),
-                                 entries_.begin() + static_cast<std::ptrdiff_t>(end),
-                                 [this](const entry& a, const entry& b) { return key_at(a) < key_at(b); });
-            }
-            begin = end;
-        }
         return layout;
     }
 
-    // Sets each entry's rank from the prefix its rank field holds, then sorts the entries
-    // by rank, stably. One pass spreads them over buckets by the rank's top bits, which
-    // leaves buckets small enough to stay in the cache while their low bits are sorted;
-    // the whole array is moved once rather than once per digit.
-    void radix_sort(const key_layout& layout) {
-        const std::size_t n = entries_.size();
-        for (entry& e : entries_) e.rank = layout.rank_of(e.rank);
-        const unsigned bits = layout.rank_bits;
-        auto other = std::make_unique_for_overwrite<entry[]>(n);
-        if (bits <= max_digit_bits) {
-            lsd_sort(entries_.data(), other.get(), n, bits);
-            return;
+    // How many of a rank's top bits spread() buckets by.
+    static constexpr unsigned spread_bits(unsigned rank_bits) noexcept { return std::min(rank_bits, max_digit_bits); }
+
+    // Sets each entry's rank, then moves the entries into `order` bucket by bucket, the
+    // buckets by their ranks' top bits in ascending order, each in replay order; returns
+    // where each bucket starts, and the end. That is the whole sort when ranks have at
+    // most 11 bits; else the buckets are small enough to stay in the cache while
+    // finish_bucket() sorts each.
+    std::vector<std::size_t> spread(const key_layout& layout, entry* order) {
+        const unsigned top = spread_bits(layout.rank_bits);
+        const unsigned low = layout.rank_bits - top;
+        std::vector<std::size_t> starts((std::size_t{1} << top) + 1);
+        for (entry& e : entries_) {
+            e.rank = layout.rank_of(e.rank);
+            ++starts[(e.rank >> low) + 1];
         }
-        const unsigned low = bits - max_digit_bits;
-        std::vector<std::size_t> starts((std::size_t{1} << max_digit_bits) + 1);
-        for (const entry& e : entries_) ++starts[(e.rank >> low) + 1];
         for (std::size_t b = 1; b < starts.size(); ++b) starts[b] += starts[b - 1];
         std::vector<std::size_t> at(starts.begin(), starts.end() - 1);
-        for (const entry& e : entries_) other[at[e.rank >> low]++] = e;
-        std::copy(other.get(), other.get() + n, entries_.data());
-        for (std::size_t b = 0; b + 1 < starts.size(); ++b) {
-            lsd_sort(entries_.data() + starts[b], other.get() + starts[b], starts[b + 1] - starts[b], low);
+        for (const entry& e : entries_) order[at[e.rank >> low]++] = e;
+        return starts;
+    }
+
+    // Sorts bucket [begin, end) of order by the ranks' low bits (spread() sorted by the
+    // top ones), with entries_ as scratch: equal ranks stay in replay order, and keys
+    // that differ past their ranks are put in order.
+    void finish_bucket(entry* order, std::size_t begin, std::size_t end, const key_layout& layout,
+                       std::vector<std::size_t>& counts) noexcept {
+        const unsigned low = layout.rank_bits - spread_bits(layout.rank_bits);
+        lsd_sort(order + begin, entries_.data() + begin, end - begin, low, counts);
+        for (std::size_t first = begin; first < end;) {
+            std::size_t last = first + 1;
+            bool differ = false;
+            while (last < end && order[last].rank == order[first].rank) {
+                differ = differ || order[last].key_size() != order[first].key_size() ||
+                         (!layout.ranks_hold_keys && key_at(order[last]) != key_at(order[first]));
+                ++last;
+            }
+            if (differ) {
+                std::stable_sort(order + first, order + last,
+                                 [this](const entry& a, const entry& b) { return key_at(a) < key_at(b); });
+            }
+            first = last;
         }
     }
 
+    // The counters lsd_sort() needs for ranks of `bits` bits.
+    static std::size_t lsd_counters(unsigned bits) noexcept {
+        if (bits == 0) return 0;
+        const unsigned passes = (bits + max_digit_bits - 1) / max_digit_bits;
+        return passes << ((bits + passes - 1) / passes);
+    }
+
     // Sorts items[0, n) by the low `bits` bits of their rank, stably, with scratch room
-    // for n entries: insertion for a few entries, else least-significant digit first in
-    // as few passes of at most 11 bits as cover them (2,048 counters stay in the L1 cache).
-    static void lsd_sort(entry* items, entry* scratch, std::size_t n, unsigned bits) {
+    // for n entries and lsd_counters(bits) counters: insertion for a few entries, else
+    // least-significant digit first in as few passes of at most 11 bits as cover them
+    // (2,048 counters stay in the L1 cache).
+    static void lsd_sort(entry* items, entry* scratch, std::size_t n, unsigned bits,
+                         std::vector<std::size_t>& counts) noexcept {
         if (bits == 0 || n < 2) return;
         const std::uint64_t all = low_bits(bits);
         if (n <= insertion_most) {
@@ -13583,7 +13634,7 @@ private:
         const unsigned digit_bits = (bits + passes - 1) / passes;
         const std::size_t buckets = std::size_t{1} << digit_bits;
         const std::uint64_t mask = buckets - 1;
-        std::vector<std::size_t> counts(passes * buckets);
+        std::fill(counts.begin(), counts.end(), 0);
         for (const entry& e : std::span<const entry>(items, n)) {
             for (unsigned d = 0; d < passes; ++d) ++counts[d * buckets + ((e.rank >> (d * digit_bits)) & mask)];
         }
@@ -13603,6 +13654,8 @@ private:
     }
 
     static constexpr std::size_t insertion_most = 24;
+    // From how many entries the buckets are sorted on a thread of their own.
+    static constexpr std::size_t sort_beside_least = 1 << 16;
     static constexpr unsigned max_digit_bits = 11;
 
     std::vector<entry> entries_;  // in replay order until sort()

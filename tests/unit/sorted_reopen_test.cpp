@@ -90,8 +90,9 @@ void write_scattered(Store& db, model_type& model, std::uint32_t writes, std::ui
 TEST_CASE("hinted_entries builds the table that upserts and erases one by one would", "[btree][reopen]") {
     using kvforge::detail::btree_table;
     using kvforge::detail::record_location;
-    // 20,000 entries over 8,000 keys: leaves and two levels of inner nodes.
-    for (const std::uint32_t entries : {0U, 1U, 100U, 20000U}) {
+    // 20,000 entries over 8,000 keys: leaves and two levels of inner nodes; 100,000 are
+    // sorted beside the build, on a thread of their own.
+    for (const std::uint32_t entries : {0U, 1U, 100U, 20000U, 100000U}) {
         INFO(entries << " entries");
         std::mt19937 random(entries);
         kvforge::detail::hinted_entries gathered;
@@ -149,6 +150,45 @@ TEST_CASE("hinted_entries builds the table that upserts and erases one by one wo
         one_by_one.for_each(
             [&](std::string_view key, std::string_view payload) { expected.emplace_back(key, payload); });
         seen.clear();
+        built.for_each([&](std::string_view key, std::string_view payload) { seen.emplace_back(key, payload); });
+        CHECK(seen == expected);
+    }
+}
+
+TEST_CASE("hinted_entries sorts keys whose bytes after the shared ones fit its ranks", "[btree][reopen]") {
+    using kvforge::detail::btree_table;
+    using kvforge::detail::record_location;
+    // Zero-padded decimal numbers, as many stores name keys: after "item:0" the keys
+    // differ in 4 bits of each byte, sorted in buckets of their top bits.
+    for (const std::uint32_t entries : {30U, 5000U, 150000U}) {
+        INFO(entries << " entries");
+        std::mt19937 random(entries);
+        kvforge::detail::hinted_entries gathered;
+        btree_table one_by_one;
+        std::size_t retired_one_by_one = 0;
+        for (std::uint32_t i = 0; i < entries; ++i) {
+            std::string key = std::to_string(random() % (2 * entries));
+            key = "item:0" + std::string(9 - key.size(), '0') + key;
+            if (i % 9 == 8) {
+                gathered.erase(key);
+                one_by_one.erase(key, [&](std::string_view) { ++retired_one_by_one; });
+            } else {
+                const record_location where{2, i * 30, i % 500, 0};
+                gathered.put(key, where);
+                char payload[record_location::max_encoded_size];
+                one_by_one.upsert(key, std::string_view(payload, where.encode(payload)),
+                                  [&](std::string_view) { ++retired_one_by_one; });
+            }
+        }
+        btree_table built;
+        std::size_t retired_built = 0;
+        gathered.build(built, [&](std::string_view, std::string_view) { ++retired_built; });
+        CHECK(retired_built == retired_one_by_one);
+        REQUIRE(built.size() == one_by_one.size());
+        std::vector<std::pair<std::string, std::string>> expected;
+        one_by_one.for_each(
+            [&](std::string_view key, std::string_view payload) { expected.emplace_back(key, payload); });
+        std::vector<std::pair<std::string, std::string>> seen;
         built.for_each([&](std::string_view key, std::string_view payload) { seen.emplace_back(key, payload); });
         CHECK(seen == expected);
     }
