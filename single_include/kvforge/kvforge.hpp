@@ -13446,7 +13446,8 @@ private:
     static constexpr unsigned size_bits = 27;  // value sizes up to max_value_size (2^26)
     static_assert(max_value_size < (std::uint64_t{1} << size_bits));
 
-    // An entry: its key's rank (set by sort()), where in keys_ its key is, and its record.
+    // An entry: its key's rank (set by rank_keys() and spread()), where in keys_ its key
+    // is, and its record.
     struct entry {
         std::uint64_t rank;
         std::uint64_t key_at;
