@@ -13316,7 +13316,6 @@ bool verify_segments(const std::vector<std::shared_ptr<segment<IO>>>& segments,
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <span>
 #include <string>
 #include <string_view>
@@ -13364,15 +13363,18 @@ public:
     void build(Table& table, Retired&& retired) {
         const std::size_t n = entries_.size();
         const key_layout layout = rank_keys();
-        const std::unique_ptr<entry[]> order = std::make_unique_for_overwrite<entry[]>(n);
-        const std::vector<std::size_t> starts = spread(layout, order.get());
+        const std::vector<std::size_t> starts = spread(layout);
+        entry* const order = entries_.data();
         std::vector<std::size_t> counts(lsd_counters(layout.rank_bits - spread_bits(layout.rank_bits)));
+        std::size_t largest = 0;
+        for (std::size_t b = 0; b + 1 < starts.size(); ++b) largest = std::max(largest, starts[b + 1] - starts[b]);
+        std::vector<entry> scratch(layout.rank_bits > max_digit_bits ? largest : 0);
         // The buckets are sorted one after another, beside the build when there are many
         // (a store opens before its users' threads run), the build waiting for each.
         std::atomic<std::uint32_t> finished{0};
         const auto finish_all = [&]() noexcept {
             for (std::size_t b = 0; b + 1 < starts.size(); ++b) {
-                finish_bucket(order.get(), starts[b], starts[b + 1], layout, counts);
+                finish_bucket(starts[b], starts[b + 1], layout, scratch, counts);
                 finished.store(static_cast<std::uint32_t>(b + 1), std::memory_order_release);
                 finished.notify_one();
             }
@@ -13565,12 +13567,12 @@ private:
     // How many of a rank's top bits spread() buckets by.
     static constexpr unsigned spread_bits(unsigned rank_bits) noexcept { return std::min(rank_bits, max_digit_bits); }
 
-    // Sets each entry's rank, then moves the entries into `order` bucket by bucket, the
-    // buckets by their ranks' top bits in ascending order, each in replay order; returns
-    // where each bucket starts, and the end. That is the whole sort when ranks have at
-    // most 11 bits; else the buckets are small enough to stay in the cache while
-    // finish_bucket() sorts each.
-    std::vector<std::size_t> spread(const key_layout& layout, entry* order) {
+    // Sets each entry's rank, then moves the entries, in place, bucket by bucket: the
+    // buckets by their ranks' top bits in ascending order (an American flag sort, which
+    // needs no second array of entries); returns where each bucket starts, and the end.
+    // That is the whole sort by rank when ranks have at most 11 bits; else the buckets are
+    // small enough to stay in the cache while finish_bucket() sorts each.
+    std::vector<std::size_t> spread(const key_layout& layout) {
         const unsigned top = spread_bits(layout.rank_bits);
         const unsigned low = layout.rank_bits - top;
         std::vector<std::size_t> starts((std::size_t{1} << top) + 1);
@@ -13579,29 +13581,42 @@ private:
             ++starts[(e.rank >> low) + 1];
         }
         for (std::size_t b = 1; b < starts.size(); ++b) starts[b] += starts[b - 1];
-        std::vector<std::size_t> at(starts.begin(), starts.end() - 1);
-        for (const entry& e : entries_) order[at[e.rank >> low]++] = e;
+        std::vector<std::size_t> next(starts.begin(), starts.end() - 1);
+        for (std::size_t b = 0; b + 1 < starts.size(); ++b) {
+            while (next[b] < starts[b + 1]) {
+                // Each entry taken out is swapped into its bucket's next free place until
+                // one that belongs in bucket b comes back.
+                entry e = entries_[next[b]];
+                for (std::size_t to = e.rank >> low; to != b; to = e.rank >> low) std::swap(e, entries_[next[to]++]);
+                entries_[next[b]++] = e;
+            }
+        }
         return starts;
     }
 
-    // Sorts bucket [begin, end) of order by the ranks' low bits (spread() sorted by the
-    // top ones), with entries_ as scratch: equal ranks stay in replay order, and keys
-    // that differ past their ranks are put in order.
-    void finish_bucket(entry* order, std::size_t begin, std::size_t end, const key_layout& layout,
+    // Sorts bucket [begin, end) of entries_ by the ranks' low bits (spread() sorted by the
+    // top ones), with scratch room for the bucket. Entries of equal rank are then put in
+    // key order, those of one key in replay order, which is the order of their keys in
+    // keys_ (the spread did not keep it).
+    void finish_bucket(std::size_t begin, std::size_t end, const key_layout& layout, std::vector<entry>& scratch,
                        std::vector<std::size_t>& counts) noexcept {
+        entry* const order = entries_.data();
         const unsigned low = layout.rank_bits - spread_bits(layout.rank_bits);
-        lsd_sort(order + begin, entries_.data() + begin, end - begin, low, counts);
+        lsd_sort(order + begin, scratch.data(), end - begin, low, counts);
         for (std::size_t first = begin; first < end;) {
             std::size_t last = first + 1;
-            bool differ = false;
-            while (last < end && order[last].rank == order[first].rank) {
-                differ = differ || order[last].key_size() != order[first].key_size() ||
-                         (!layout.ranks_hold_keys && key_at(order[last]) != key_at(order[first]));
-                ++last;
-            }
-            if (differ) {
-                std::stable_sort(order + first, order + last,
-                                 [this](const entry& a, const entry& b) { return key_at(a) < key_at(b); });
+            while (last < end && order[last].rank == order[first].rank) ++last;
+            if (last - first > 1) {
+                // Equal ranks of keys the ranks hold whole: equal keys, or the shorter a
+                // prefix of the longer (the ranks' bytes past a key's end are zero).
+                std::sort(order + first, order + last, [&](const entry& a, const entry& b) {
+                    if (layout.ranks_hold_keys) {
+                        if (a.key_size() != b.key_size()) return a.key_size() < b.key_size();
+                    } else if (const int c = key_at(a).compare(key_at(b)); c != 0) {
+                        return c < 0;
+                    }
+                    return a.key_at < b.key_at;
+                });
             }
             first = last;
         }
@@ -13659,7 +13674,7 @@ private:
     static constexpr std::size_t sort_beside_least = 1 << 16;
     static constexpr unsigned max_digit_bits = 11;
 
-    std::vector<entry> entries_;  // in replay order until sort()
+    std::vector<entry> entries_;  // in replay order until build() sorts them
     std::string keys_;            // the entries' keys, one after another
     std::size_t shared_ = 0;      // the bytes every key in keys_ begins with
 };
