@@ -13695,19 +13695,29 @@ private:
 /// Inserting a million hinted keys one by one into a B+tree descends the tree for each and
 /// leaves its records in the arena in the hints' order, which a store filled in random key
 /// order makes random: a later scan then jumps across the arena for every entry. Gathered,
-/// the entries are sorted by key (a stable radix sort on an 8-byte prefix, with ties
-/// settled by the whole key) and the index is built bottom up (btree_table::assign_sorted),
-/// its records laid out in key order. For each key the last entry in replay order wins, as
-/// it would have inserted one by one.
+/// the entries are sorted by key and the index is built bottom up
+/// (btree_table::assign_sorted), its records laid out in key order. For each key the last
+/// entry in replay order wins, as it would have inserted one by one.
+///
+/// The sort moves whole entries, their location included, so that the build reads them
+/// front to back rather than one cache miss each. It is a stable radix sort on the 8 bytes
+/// of each key after those all keys share, of which only the bits that differ between
+/// keys are sorted on (decimal digits vary in 4 bits of 8); ties are settled by the whole
+/// key. When those 8 bytes hold the rest of every key, as they do for keys such as
+/// "user:00001234", the build makes the keys from them and never reads the gathered keys.
 
 #include <algorithm>
-#include <array>
+#include <atomic>
+#include <bit>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string>
 #include <string_view>
+#include <system_error>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -13725,6 +13735,9 @@ concept sorted_buildable = requires(Table& table, bool (&next)(std::string_view&
 /// Puts and erases in replay order, for one bottom-up build of an empty ordered table.
 class hinted_entries {
 public:
+    /// Room for `entries` entries without growing (a hint's head tells how many it lists).
+    void reserve(std::size_t entries) { entries_.reserve(entries); }
+
     /// A put of key's record at `where`, later than every entry gathered so far.
     void put(std::string_view key, const record_location& where) { add(key, where, false); }
 
@@ -13734,10 +13747,10 @@ public:
     /// A clear record: every entry gathered so far is dropped.
     void clear() noexcept {
         entries_.clear();
-        count_ = 0;
+        keys_.clear();
     }
 
-    [[nodiscard]] bool empty() const noexcept { return count_ == 0; }
+    [[nodiscard]] bool empty() const noexcept { return entries_.empty(); }
 
     /// Fills table, which must be empty, with the live records the entries leave: per key
     /// the last entry, unless that is an erase. Calls retired(std::string_view key,
@@ -13745,144 +13758,322 @@ public:
     /// or erases, as upserts and erases one by one would have. Then frees the entries.
     template <sorted_buildable Table, class Retired>
     void build(Table& table, Retired&& retired) {
-        const std::vector<ordered> order = sorted();
-        // In key order the entries are read at random: each is requested ahead of its turn.
-        const auto request = [&](std::size_t i) {
-            if (i + lookahead < order.size()) __builtin_prefetch(entries_.data() + order[i + lookahead].at);
+        const std::size_t n = entries_.size();
+        const key_layout layout = rank_keys();
+        const std::vector<std::size_t> starts = spread(layout);
+        entry* const order = entries_.data();
+        std::vector<std::size_t> counts(lsd_counters(layout.rank_bits - spread_bits(layout.rank_bits)));
+        std::size_t largest = 0;
+        for (std::size_t b = 0; b + 1 < starts.size(); ++b) largest = std::max(largest, starts[b + 1] - starts[b]);
+        std::vector<entry> scratch(layout.rank_bits > max_digit_bits ? largest : 0);
+        // The buckets are sorted one after another, beside the build when there are many
+        // (a store opens before its users' threads run), the build waiting for each.
+        std::atomic<std::uint32_t> finished{0};
+        const auto finish_all = [&]() noexcept {
+            for (std::size_t b = 0; b + 1 < starts.size(); ++b) {
+                finish_bucket(starts[b], starts[b + 1], layout, scratch, counts);
+                finished.store(static_cast<std::uint32_t>(b + 1), std::memory_order_release);
+                finished.notify_one();
+            }
         };
-        for (std::size_t i = 0; i < lookahead && i < order.size(); ++i)
-            __builtin_prefetch(entries_.data() + order[i].at);
+        std::jthread sorter;
+        if (n >= sort_beside_least) {
+            try {
+                sorter = std::jthread(finish_all);
+            } catch (const std::system_error&) {
+                // No thread to be had: the buckets are sorted here.
+            }
+        }
+        if (!sorter.joinable()) finish_all();
+        std::size_t ready = 0;  // entries known to be sorted
+        const auto wait_for = [&](std::size_t i) {
+            while (i >= ready) {
+                const std::uint32_t done = finished.load(std::memory_order_acquire);
+                ready = starts[done];
+                if (i < ready) break;
+                finished.wait(done, std::memory_order_acquire);
+            }
+        };
+
+        // Keys made from their rank, or read from keys_ in key order, which is at random:
+        // each is requested ahead of its turn.
+        std::string made(layout.shared + sizeof(std::uint64_t), '\0');
+        std::memcpy(made.data(), keys_.data(), layout.shared);
+        const auto key_of = [&](const entry& e) {
+            if (!layout.ranks_hold_keys) return std::string_view(keys_.data() + e.key_at, e.key_size());
+            store_be64(made.data() + layout.shared, layout.prefix_of(e.rank));
+            return std::string_view(made.data(), e.key_size());
+        };
+        const auto request = [&](std::size_t i) {
+            if (!layout.ranks_hold_keys && i < ready) __builtin_prefetch(keys_.data() + order[i].key_at);
+        };
         char payload[record_location::max_encoded_size];
         std::size_t i = 0;
         // The next key that is live at the end, retiring the puts it supersedes on the way.
         table.assign_sorted(
             [&](std::string_view& key, std::string_view& out) {
-                while (i < order.size()) {
-                    const std::uint64_t prefix = order[i].prefix;
-                    entry_head last = head_at(order[i].at);
-                    key = key_at(order[i].at, last);
-                    request(i++);
+                while (i < n) {
+                    wait_for(i);
+                    const entry* last = &order[i];
+                    key = key_of(*last);
+                    request(lookahead + i++);
                     // Later entries of the same key: each retires the put before it.
-                    while (i < order.size() && order[i].prefix == prefix) {
-                        const entry_head next = head_at(order[i].at);
-                        if (key_at(order[i].at, next) != key) break;
-                        if (!last.erased) retired(key, std::string_view(payload, last.where.encode(payload)));
-                        last = next;
-                        request(i++);
+                    while (i < n) {
+                        wait_for(i);
+                        if (!same_key(order[i], *last, layout)) break;
+                        if (!last->erased()) retired(key, std::string_view(payload, last->where().encode(payload)));
+                        last = &order[i];
+                        request(lookahead + i++);
                     }
-                    if (!last.erased) {
-                        out = std::string_view(payload, last.where.encode(payload));
+                    if (!last->erased()) {
+                        out = std::string_view(payload, last->where().encode(payload));
                         return true;
                     }
                 }
                 return false;
             },
             Table::leaf_entries_with_room);
-        std::string().swap(entries_);
-        count_ = 0;
+        if (sorter.joinable()) sorter.join();
+        std::vector<entry>().swap(entries_);
+        std::string().swap(keys_);
     }
 
 private:
-    // How many entries ahead of the build they are requested.
+    // How many entries ahead of the build their keys are requested.
     static constexpr std::size_t lookahead = 16;
+    static constexpr std::uint32_t erased_bit = std::uint32_t{1} << 31;
+    static constexpr unsigned size_bits = 27;  // value sizes up to max_value_size (2^26)
+    static_assert(max_value_size < (std::uint64_t{1} << size_bits));
 
-    // What an entry holds besides its key, which follows it in entries_: an entry is
-    // then one place in memory, one cache miss when the build reads it in key order.
-    struct entry_head {
-        record_location where;  // of a put
-        std::uint32_t key_size;
-        bool erased;
+    // An entry: its key's rank (set by rank_keys() and spread()), where in keys_ its key
+    // is, and its record.
+    struct entry {
+        std::uint64_t rank;
+        std::uint64_t key_at;
+        std::uint32_t sized_key;  // the key's size, and erased_bit for an erase
+        std::uint32_t segment;
+        std::uint32_t offset;
+        std::uint32_t sized_value;  // the value's size, and the record_flag bits above it
+
+        [[nodiscard]] std::size_t key_size() const noexcept { return sized_key & ~erased_bit; }
+        [[nodiscard]] bool erased() const noexcept { return (sized_key & erased_bit) != 0; }
+        [[nodiscard]] record_location where() const noexcept {
+            return {segment, offset, sized_value & ((std::uint32_t{1} << size_bits) - 1),
+                    static_cast<unsigned char>((sized_value >> size_bits) << record_location::flag_shift)};
+        }
     };
 
-    // An entry's place in key order: the 8 bytes of its key after those all keys share,
-    // and where in entries_ it starts (which is in replay order).
-    struct ordered {
-        std::uint64_t prefix;
-        std::size_t at;
+    // The bits of the 8 bytes after the `shared` bytes all keys begin with (zero past a
+    // key's end) that differ between keys: a key's rank is those bits of it, in order,
+    // so ranks order keys as their 8 bytes do and are equal when those are.
+    struct key_layout {
+        std::size_t shared = 0;
+        std::uint64_t common = 0;         // the bits that never differ, as every key has them
+        std::vector<unsigned> run_shift;  // runs of differing bits, highest first: lowest bit
+        std::vector<unsigned> run_width;  // and width of each
+        unsigned rank_bits = 0;
+        bool ranks_hold_keys = false;  // no key goes on past those 8 bytes
+
+        [[nodiscard]] std::uint64_t rank_of(std::uint64_t prefix) const noexcept {
+            std::uint64_t rank = 0;
+            for (std::size_t r = 0; r < run_shift.size(); ++r)
+                rank = shift_left(rank, run_width[r]) | ((prefix >> run_shift[r]) & low_bits(run_width[r]));
+            return rank;
+        }
+
+        [[nodiscard]] std::uint64_t prefix_of(std::uint64_t rank) const noexcept {
+            std::uint64_t prefix = common;
+            for (std::size_t r = run_shift.size(); r-- > 0;) {
+                prefix |= (rank & low_bits(run_width[r])) << run_shift[r];
+                rank = shift_right(rank, run_width[r]);
+            }
+            return prefix;
+        }
     };
+
+    static constexpr std::uint64_t low_bits(unsigned n) noexcept {
+        return n >= 64 ? ~std::uint64_t{0} : (std::uint64_t{1} << n) - 1;
+    }
+    static constexpr std::uint64_t shift_left(std::uint64_t v, unsigned n) noexcept { return n >= 64 ? 0 : v << n; }
+    static constexpr std::uint64_t shift_right(std::uint64_t v, unsigned n) noexcept { return n >= 64 ? 0 : v >> n; }
+
+    static void store_be64(char* out, std::uint64_t v) noexcept {
+        for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
+    }
 
     void add(std::string_view key, const record_location& where, bool erased) {
-        const entry_head head{where, static_cast<std::uint32_t>(key.size()), erased};
-        entries_.append(reinterpret_cast<const char*>(&head), sizeof head);
-        entries_.append(key);
-        ++count_;
+        // The bytes every key begins with, counted while the key is at hand.
+        shared_ = entries_.empty() ? key.size() : common_prefix(std::string_view(keys_.data(), shared_), key);
+        entries_.push_back(
+            {0, keys_.size(), static_cast<std::uint32_t>(key.size()) | (erased ? erased_bit : 0), where.segment,
+             where.offset,
+             where.value_size | (std::uint32_t{where.flags} >> record_location::flag_shift) << size_bits});
+        keys_.append(key);
     }
 
-    [[nodiscard]] entry_head head_at(std::size_t at) const noexcept {
-        entry_head head;
-        std::memcpy(&head, entries_.data() + at, sizeof head);
-        return head;
+    // How many bytes a and b begin with alike.
+    [[nodiscard]] static std::size_t common_prefix(std::string_view a, std::string_view b) noexcept {
+        const std::size_t n = std::min(a.size(), b.size());
+        if (std::memcmp(a.data(), b.data(), n) == 0) return n;
+        return static_cast<std::size_t>(
+            std::mismatch(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(n), b.begin()).first - a.begin());
     }
 
-    [[nodiscard]] std::string_view key_at(std::size_t at, const entry_head& head) const noexcept {
-        return {entries_.data() + at + sizeof head, head.key_size};
+    [[nodiscard]] std::string_view key_at(const entry& e) const noexcept {
+        return {keys_.data() + e.key_at, e.key_size()};
     }
 
-    [[nodiscard]] std::string_view key_at(std::size_t at) const noexcept { return key_at(at, head_at(at)); }
+    [[nodiscard]] bool same_key(const entry& a, const entry& b, const key_layout& layout) const noexcept {
+        if (a.rank != b.rank || a.key_size() != b.key_size()) return false;
+        return layout.ranks_hold_keys || key_at(a) == key_at(b);
+    }
 
-    // The entries in key order, those of one key in replay order.
-    [[nodiscard]] std::vector<ordered> sorted() const {
-        std::vector<ordered> order;
-        order.reserve(count_);
-        for (std::size_t at = 0; at < entries_.size(); at += sizeof(entry_head) + head_at(at).key_size) {
-            order.push_back({0, at});
-        }
-        if (order.empty()) return order;
-        // Bytes every key begins with: skipped, so that the prefixes tell keys such as
+    // Works out the key layout of the gathered keys, leaving each entry's 8 bytes after
+    // the shared ones in its rank field for spread().
+    key_layout rank_keys() {
+        key_layout layout;
+        if (entries_.empty()) return layout;
+        // The bytes every key begins with are skipped, so that the ranks tell keys such as
         // "user:00001234" apart.
-        const std::string_view first = key_at(0);
-        std::size_t shared = first.size();
-        for (std::size_t i = 1; i < order.size() && shared != 0; ++i) {
-            const std::string_view key = key_at(order[i].at);
-            const std::size_t n = std::min(shared, key.size());
-            std::size_t same = 0;
-            while (same < n && key[same] == first[same]) ++same;
-            shared = same;
+        const std::size_t shared = shared_;
+        const std::string_view first = key_at(entries_.front());
+        layout.shared = shared;
+        std::uint64_t differing = 0;
+        std::size_t longest = 0;
+        const std::uint64_t first_prefix = load_prefix_be(first.data() + shared, first.size() - shared);
+        for (entry& e : entries_) {
+            const std::string_view key = key_at(e);
+            e.rank = load_prefix_be(key.data() + shared, key.size() - shared);
+            differing |= e.rank ^ first_prefix;
+            longest = std::max(longest, key.size());
         }
-        for (ordered& item : order) {
-            const std::string_view key = key_at(item.at);
-            item.prefix = load_prefix_be(key.data() + shared, key.size() - shared);
+        layout.common = first_prefix & ~differing;
+        layout.ranks_hold_keys = longest - shared <= sizeof(std::uint64_t);
+        for (unsigned bit = 64; bit-- > 0;) {
+            if ((differing >> bit & 1) == 0) continue;
+            unsigned low = bit;
+            while (low > 0 && (differing >> (low - 1) & 1) != 0) --low;
+            layout.run_shift.push_back(low);
+            layout.run_width.push_back(bit - low + 1);
+            bit = low;
         }
-        radix_sort(order);
-        // Equal prefixes keep replay order; keys that differ past them are put in order.
-        for (std::size_t begin = 0; begin < order.size();) {
-            std::size_t end = begin + 1;
-            bool differ = false;
-            while (end < order.size() && order[end].prefix == order[begin].prefix) {
-                differ = differ || key_at(order[end].at) != key_at(order[begin].at);
-                ++end;
-            }
-            if (differ) {
-                std::stable_sort(order.begin() + static_cast<std::ptrdiff_t>(begin),
-                                 order.begin() + static_cast<std::ptrdiff_t>(end),
-                                 [this](const ordered& a, const ordered& b) { return key_at(a.at) < key_at(b.at); });
-            }
-            begin = end;
-        }
-        return order;
+        layout.rank_bits = static_cast<unsigned>(std::popcount(differing));
+        return layout;
     }
 
-    // A stable least-significant-digit radix sort by prefix, a byte a pass; a pass in which
-    // every prefix has the same byte is skipped.
-    static void radix_sort(std::vector<ordered>& items) {
-        constexpr std::size_t digits = sizeof(std::uint64_t);
-        std::vector<std::array<std::size_t, 256>> counts(digits, std::array<std::size_t, 256>{});
-        for (const ordered& item : items) {
-            for (std::size_t d = 0; d < digits; ++d) ++counts[d][(item.prefix >> (8 * d)) & 0xff];
+    // How many of a rank's top bits spread() buckets by.
+    static constexpr unsigned spread_bits(unsigned rank_bits) noexcept { return std::min(rank_bits, max_digit_bits); }
+
+    // Sets each entry's rank, then moves the entries, in place, bucket by bucket: the
+    // buckets by their ranks' top bits in ascending order (an American flag sort, which
+    // needs no second array of entries); returns where each bucket starts, and the end.
+    // That is the whole sort by rank when ranks have at most 11 bits; else the buckets are
+    // small enough to stay in the cache while finish_bucket() sorts each.
+    std::vector<std::size_t> spread(const key_layout& layout) {
+        const unsigned top = spread_bits(layout.rank_bits);
+        const unsigned low = layout.rank_bits - top;
+        std::vector<std::size_t> starts((std::size_t{1} << top) + 1);
+        for (entry& e : entries_) {
+            e.rank = layout.rank_of(e.rank);
+            ++starts[(e.rank >> low) + 1];
         }
-        std::vector<ordered> other(items.size());
-        for (std::size_t d = 0; d < digits; ++d) {
-            std::array<std::size_t, 256>& count = counts[d];
-            if (std::find(count.begin(), count.end(), items.size()) != count.end()) continue;
+        for (std::size_t b = 1; b < starts.size(); ++b) starts[b] += starts[b - 1];
+        std::vector<std::size_t> next(starts.begin(), starts.end() - 1);
+        for (std::size_t b = 0; b + 1 < starts.size(); ++b) {
+            while (next[b] < starts[b + 1]) {
+                // Each entry taken out is swapped into its bucket's next free place until
+                // one that belongs in bucket b comes back.
+                entry e = entries_[next[b]];
+                for (std::size_t to = e.rank >> low; to != b; to = e.rank >> low) std::swap(e, entries_[next[to]++]);
+                entries_[next[b]++] = e;
+            }
+        }
+        return starts;
+    }
+
+    // Sorts bucket [begin, end) of entries_ by the ranks' low bits (spread() sorted by the
+    // top ones), with scratch room for the bucket. Entries of equal rank are then put in
+    // key order, those of one key in replay order, which is the order of their keys in
+    // keys_ (the spread did not keep it).
+    void finish_bucket(std::size_t begin, std::size_t end, const key_layout& layout, std::vector<entry>& scratch,
+                       std::vector<std::size_t>& counts) noexcept {
+        entry* const order = entries_.data();
+        const unsigned low = layout.rank_bits - spread_bits(layout.rank_bits);
+        lsd_sort(order + begin, scratch.data(), end - begin, low, counts);
+        for (std::size_t first = begin; first < end;) {
+            std::size_t last = first + 1;
+            while (last < end && order[last].rank == order[first].rank) ++last;
+            if (last - first > 1) {
+                // Equal ranks of keys the ranks hold whole: equal keys, or the shorter a
+                // prefix of the longer (the ranks' bytes past a key's end are zero).
+                std::sort(order + first, order + last, [&](const entry& a, const entry& b) {
+                    if (layout.ranks_hold_keys) {
+                        if (a.key_size() != b.key_size()) return a.key_size() < b.key_size();
+                    } else if (const int c = key_at(a).compare(key_at(b)); c != 0) {
+                        return c < 0;
+                    }
+                    return a.key_at < b.key_at;
+                });
+            }
+            first = last;
+        }
+    }
+
+    // The counters lsd_sort() needs for ranks of `bits` bits.
+    static std::size_t lsd_counters(unsigned bits) noexcept {
+        if (bits == 0) return 0;
+        const unsigned passes = (bits + max_digit_bits - 1) / max_digit_bits;
+        return passes << ((bits + passes - 1) / passes);
+    }
+
+    // Sorts items[0, n) by the low `bits` bits of their rank, stably, with scratch room
+    // for n entries and lsd_counters(bits) counters: insertion for a few entries, else
+    // least-significant digit first in as few passes of at most 11 bits as cover them
+    // (2,048 counters stay in the L1 cache).
+    static void lsd_sort(entry* items, entry* scratch, std::size_t n, unsigned bits,
+                         std::vector<std::size_t>& counts) noexcept {
+        if (bits == 0 || n < 2) return;
+        const std::uint64_t all = low_bits(bits);
+        if (n <= insertion_most) {
+            for (std::size_t i = 1; i < n; ++i) {
+                const entry e = items[i];
+                std::size_t j = i;
+                for (; j > 0 && (items[j - 1].rank & all) > (e.rank & all); --j) items[j] = items[j - 1];
+                items[j] = e;
+            }
+            return;
+        }
+        const unsigned passes = (bits + max_digit_bits - 1) / max_digit_bits;
+        const unsigned digit_bits = (bits + passes - 1) / passes;
+        const std::size_t buckets = std::size_t{1} << digit_bits;
+        const std::uint64_t mask = buckets - 1;
+        std::fill(counts.begin(), counts.end(), 0);
+        for (const entry& e : std::span<const entry>(items, n)) {
+            for (unsigned d = 0; d < passes; ++d) ++counts[d * buckets + ((e.rank >> (d * digit_bits)) & mask)];
+        }
+        // The passes go back and forth between items and scratch.
+        entry* from = items;
+        for (unsigned d = 0; d < passes; ++d) {
+            const std::span<std::size_t> count(counts.data() + d * buckets, buckets);
+            if (std::find(count.begin(), count.end(), n) != count.end()) continue;
+            entry* const to = from == items ? scratch : items;
             std::size_t start = 0;
             for (std::size_t& c : count) start += std::exchange(c, start);
-            for (const ordered& item : items) other[count[(item.prefix >> (8 * d)) & 0xff]++] = item;
-            items.swap(other);
+            const unsigned shift = d * digit_bits;
+            for (const entry& e : std::span<const entry>(from, n)) to[count[(e.rank >> shift) & mask]++] = e;
+            from = to;
         }
+        if (from != items) std::copy(from, from + n, items);
     }
 
-    std::string entries_;  // each entry's entry_head, then its key
-    std::size_t count_ = 0;
+    static constexpr std::size_t insertion_most = 24;
+    // From how many entries the buckets are sorted on a thread of their own.
+    static constexpr std::size_t sort_beside_least = 1 << 16;
+    static constexpr unsigned max_digit_bits = 11;
+
+    std::vector<entry> entries_;  // in replay order until build() sorts them
+    std::string keys_;            // the entries' keys, one after another
+    std::size_t shared_ = 0;      // the bytes every key in keys_ begins with
 };
 
 }  // namespace kvforge::detail
@@ -14047,7 +14238,10 @@ public:
             if (hinted != 0) table_.reserve(static_cast<std::size_t>(hinted));
         }
         // An ordered index empty at open is built from the hints in one pass.
-        if constexpr (sorted_buildable<Table>) gathering_ = !options_.salvage && table_.empty();
+        if constexpr (sorted_buildable<Table>) {
+            gathering_ = !options_.salvage && table_.empty();
+            if (gathering_) gathered_.reserve(static_cast<std::size_t>(hinted_records(ordered)));
+        }
         std::optional<hint_builder> last_hint;
         for (std::size_t i = 0; i < ordered.size(); ++i) {
             if (!replay(*ordered[i], i + 1 == ordered.size(), last_hint, ec)) return false;

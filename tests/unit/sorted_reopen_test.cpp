@@ -90,8 +90,9 @@ void write_scattered(Store& db, model_type& model, std::uint32_t writes, std::ui
 TEST_CASE("hinted_entries builds the table that upserts and erases one by one would", "[btree][reopen]") {
     using kvforge::detail::btree_table;
     using kvforge::detail::record_location;
-    // 20,000 entries over 8,000 keys: leaves and two levels of inner nodes.
-    for (const std::uint32_t entries : {0U, 1U, 100U, 20000U}) {
+    // 20,000 entries over 8,000 keys: leaves and two levels of inner nodes; 100,000 are
+    // sorted beside the build, on a thread of their own.
+    for (const std::uint32_t entries : {0U, 1U, 100U, 20000U, 100000U}) {
         INFO(entries << " entries");
         std::mt19937 random(entries);
         kvforge::detail::hinted_entries gathered;
@@ -149,6 +150,45 @@ TEST_CASE("hinted_entries builds the table that upserts and erases one by one wo
         one_by_one.for_each(
             [&](std::string_view key, std::string_view payload) { expected.emplace_back(key, payload); });
         seen.clear();
+        built.for_each([&](std::string_view key, std::string_view payload) { seen.emplace_back(key, payload); });
+        CHECK(seen == expected);
+    }
+}
+
+TEST_CASE("hinted_entries sorts keys whose bytes after the shared ones fit its ranks", "[btree][reopen]") {
+    using kvforge::detail::btree_table;
+    using kvforge::detail::record_location;
+    // Zero-padded decimal numbers, as many stores name keys: after "item:0" the keys
+    // differ in 4 bits of each byte, sorted in buckets of their top bits.
+    for (const std::uint32_t entries : {30U, 5000U, 150000U}) {
+        INFO(entries << " entries");
+        std::mt19937 random(entries);
+        kvforge::detail::hinted_entries gathered;
+        btree_table one_by_one;
+        std::size_t retired_one_by_one = 0;
+        for (std::uint32_t i = 0; i < entries; ++i) {
+            std::string key = std::to_string(random() % (2 * entries));
+            key = "item:0" + std::string(9 - key.size(), '0') + key;
+            if (i % 9 == 8) {
+                gathered.erase(key);
+                one_by_one.erase(key, [&](std::string_view) { ++retired_one_by_one; });
+            } else {
+                const record_location where{2, i * 30, i % 500, 0};
+                gathered.put(key, where);
+                char payload[record_location::max_encoded_size];
+                one_by_one.upsert(key, std::string_view(payload, where.encode(payload)),
+                                  [&](std::string_view) { ++retired_one_by_one; });
+            }
+        }
+        btree_table built;
+        std::size_t retired_built = 0;
+        gathered.build(built, [&](std::string_view, std::string_view) { ++retired_built; });
+        CHECK(retired_built == retired_one_by_one);
+        REQUIRE(built.size() == one_by_one.size());
+        std::vector<std::pair<std::string, std::string>> expected;
+        one_by_one.for_each(
+            [&](std::string_view key, std::string_view payload) { expected.emplace_back(key, payload); });
+        std::vector<std::pair<std::string, std::string>> seen;
         built.for_each([&](std::string_view key, std::string_view payload) { seen.emplace_back(key, payload); });
         CHECK(seen == expected);
     }
@@ -227,4 +267,46 @@ TEST_CASE("a large sorted store filled in random order reopens whole and takes i
     db.close();
     db.open(path);
     check_contents(db, model);
+}
+
+TEMPLATE_TEST_CASE("a sorted store of zero-padded decimal keys reopens from its hints as a salvage open reads it",
+                   "[reopen][segments][hint]", file_log_sorted, mmap_file_sorted) {
+    // 80,000 entries over 60,000 keys such as "order:000012345": enough for the sort's
+    // buckets to be sorted on a thread of their own, and keys that the ranks hold whole.
+    temp_dir dir;
+    const std::string path = dir / "store";
+    const auto decimal_key = [](std::uint32_t i) {
+        const std::string digits = std::to_string(i);
+        return "order:" + std::string(9 - digits.size(), '0') + digits;
+    };
+    model_type model;
+    {
+        TestType db;
+        db.open(path, small_segments());
+        std::mt19937 random(11);
+        for (std::uint32_t i = 0; i < 80000; ++i) {
+            const std::string key = decimal_key(random() % 60000);
+            if (i % 13 == 12) {
+                db.erase(key);
+                model.erase(key);
+            } else {
+                const std::string value = std::to_string(i) + std::string(i % 40, 'v');
+                db.put(key, value);
+                model[key] = value;
+            }
+        }
+        CHECK(db.stats().segments >= 5);
+    }
+    TestType db;
+    db.open(path, small_segments());
+    check_contents(db, model);
+    const kvforge::stats reopened = db.stats();
+    db.close();
+
+    kvforge::options salvage = small_segments();
+    salvage.salvage = true;
+    db.open(path, salvage);
+    check_contents(db, model);
+    CHECK(db.stats().live_bytes == reopened.live_bytes);
+    CHECK(db.stats().dead_bytes == reopened.dead_bytes);
 }

@@ -160,7 +160,10 @@ public:
             if (hinted != 0) table_.reserve(static_cast<std::size_t>(hinted));
         }
         // An ordered index empty at open is built from the hints in one pass.
-        if constexpr (sorted_buildable<Table>) gathering_ = !options_.salvage && table_.empty();
+        if constexpr (sorted_buildable<Table>) {
+            gathering_ = !options_.salvage && table_.empty();
+            if (gathering_) gathered_.reserve(static_cast<std::size_t>(hinted_records(ordered)));
+        }
         std::optional<hint_builder> last_hint;
         for (std::size_t i = 0; i < ordered.size(); ++i) {
             if (!replay(*ordered[i], i + 1 == ordered.size(), last_hint, ec)) return false;
