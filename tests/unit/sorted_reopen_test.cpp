@@ -58,6 +58,24 @@ kvforge::options small_segments() {
     return opts;
 }
 
+/// Opens the store at path twice: from its hints, and as a salvage open, which trusts no
+/// hint and reads every record. Both hold model, with the same live and dead bytes.
+/// Leaves db closed.
+template <class Store>
+void check_hinted_open_matches_salvage(Store& db, const std::string& path, const model_type& model) {
+    db.open(path, small_segments());
+    check_contents(db, model);
+    const kvforge::stats reopened = db.stats();
+    db.close();
+    kvforge::options salvage = small_segments();
+    salvage.salvage = true;
+    db.open(path, salvage);
+    check_contents(db, model);
+    CHECK(db.stats().live_bytes == reopened.live_bytes);
+    CHECK(db.stats().dead_bytes == reopened.dead_bytes);
+    db.close();
+}
+
 // Distinct keys for distinct i, scattered over the key order.
 std::string key_of(std::uint32_t i) { return "key:" + std::to_string(i * 2654435761U); }
 
@@ -213,19 +231,8 @@ TEMPLATE_TEST_CASE(
         CHECK(db.stats().segments >= 5);
     }
     TestType db;
-    db.open(path, small_segments());
-    check_contents(db, model);
-    const kvforge::stats reopened = db.stats();
-    db.close();
-
-    // Every record read, no hint trusted: the byte counts of entries inserted one by one.
-    kvforge::options salvage = small_segments();
-    salvage.salvage = true;
-    db.open(path, salvage);
-    check_contents(db, model);
-    CHECK(db.stats().live_bytes == reopened.live_bytes);
-    CHECK(db.stats().dead_bytes == reopened.dead_bytes);
-    db.close();
+    // The salvage open's byte counts are those of entries inserted one by one.
+    check_hinted_open_matches_salvage(db, path, model);
 
     // Writes after a reopen built from hints, read back before and after the next reopen.
     db.open(path, small_segments());
@@ -300,15 +307,5 @@ TEMPLATE_TEST_CASE("a sorted store of zero-padded decimal keys reopens from its 
         CHECK(db.stats().segments >= 5);
     }
     TestType db;
-    db.open(path, small_segments());
-    check_contents(db, model);
-    const kvforge::stats reopened = db.stats();
-    db.close();
-
-    kvforge::options salvage = small_segments();
-    salvage.salvage = true;
-    db.open(path, salvage);
-    check_contents(db, model);
-    CHECK(db.stats().live_bytes == reopened.live_bytes);
-    CHECK(db.stats().dead_bytes == reopened.dead_bytes);
+    check_hinted_open_matches_salvage(db, path, model);
 }
