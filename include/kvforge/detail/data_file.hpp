@@ -195,10 +195,11 @@ private:
     /// Adds [begin, end) to the bytes whose writeback has not been asked for, and asks for
     /// it once they make a piece. Only writes call it (one thread at a time, as the writers
     /// promise), never sync(), which sync_each runs beside a write: a request may cover
-    /// bytes a sync has written since, which costs the kernel a look at clean pages. Only SYNC_FILE_RANGE_WRITE, never its waiting flags:
-    /// waiting would take the time this saves, and a wait would report (and clear) a
-    /// failed writeback that the next sync must report. The request is only advice, so a
-    /// failure of its own is not one of the file's: the next sync tells.
+    /// bytes a sync has written since, which costs the kernel a look at clean pages.
+    /// Only SYNC_FILE_RANGE_WRITE, never its waiting flags: waiting would take the time
+    /// this saves, and a wait would report (and clear) a failed writeback that the next
+    /// sync must report. The request is only advice, so a failure of its own is not one
+    /// of the file's: the next sync tells.
     void note_written(std::uint64_t begin, std::uint64_t end) noexcept {
         if (begin >= end) return;
         unstarted_begin_ = std::min(unstarted_begin_, begin);
