@@ -309,3 +309,28 @@ TEMPLATE_TEST_CASE("a sorted store of zero-padded decimal keys reopens from its 
     TestType db;
     check_hinted_open_matches_salvage(db, path, model);
 }
+
+TEMPLATE_TEST_CASE("the empty key's hint entries keep their replay order", "[reopen][segments][hint]", file_log_sorted,
+                   mmap_file_sorted) {
+    // Entries of one key keep their replay order by where their keys lie among the
+    // gathered keys, where the empty key takes no bytes of its own.
+    temp_dir dir;
+    const std::string path = dir / "store";
+    {
+        TestType db;
+        db.open(path);
+        db.put("bb1", "xyz");
+        db.put("b9", "pq");
+        db.close();
+        db.open(path);
+        db.put("", std::string(1, '\0'));
+        db.put("", "");
+        db.put("k", "1");
+        db.put("k", "");
+    }
+    TestType db;
+    db.open(path);
+    CHECK(db.get("") == std::optional<std::string>(""));
+    CHECK(db.get("k") == std::optional<std::string>(""));
+    CHECK(db.size() == 4);
+}

@@ -222,6 +222,9 @@ private:
              where.offset,
              where.value_size | (std::uint32_t{where.flags} >> record_location::flag_shift) << size_bits});
         keys_.append(key);
+        // The empty key takes a byte of its own, unread: entries of one key keep their
+        // replay order by where their keys lie in keys_, which must grow with each.
+        if (key.empty()) keys_.push_back('\0');
     }
 
     // How many bytes a and b begin with alike.
