@@ -14098,6 +14098,9 @@ namespace kvforge::detail {
 /// Follows the keys of one segment's records as they are read, in file order.
 class key_order_check {
 public:
+    /// Not wanted: no key is followed (nor copied), and ordered() says false, not known.
+    explicit key_order_check(bool wanted = true) noexcept : ordered_(wanted) {}
+
     void next(std::string_view key) {
         if (!ordered_) return;
         if (seen_ && !(std::string_view(last_) < key)) {
@@ -14291,7 +14294,8 @@ private:
         std::optional<hint_builder> local;
         std::optional<hint_builder>& hint = last ? last_hint : local;
         std::uint64_t scan_from = in.records_start();
-        key_order_check order;
+        // Followed only where a sorting job would use it: each key is copied as it passes.
+        key_order_check order(sorted_buildable<Table> && options_.sort_closed_segments);
         if (!options_.salvage) load_hint(in, scan_from, build && last, hint, order);
         if (build && !hint && in.hint_covered != in.size) hint.emplace(identity(in));
         log_scan_result scanned;

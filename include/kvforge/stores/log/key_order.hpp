@@ -14,6 +14,9 @@ namespace kvforge::detail {
 /// Follows the keys of one segment's records as they are read, in file order.
 class key_order_check {
 public:
+    /// Not wanted: no key is followed (nor copied), and ordered() says false, not known.
+    explicit key_order_check(bool wanted = true) noexcept : ordered_(wanted) {}
+
     void next(std::string_view key) {
         if (!ordered_) return;
         if (seen_ && !(std::string_view(last_) < key)) {
