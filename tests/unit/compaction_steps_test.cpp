@@ -18,6 +18,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 
 #include "../support/temp_dir.hpp"
 #include "../support/temporary_files.hpp"
@@ -36,9 +37,16 @@ kvforge::options small_steps() {
     return opts;
 }
 
-/// The POSIX calls, counting the bytes read and written; copies share the counts.
+/// The POSIX calls, counting the bytes read and written and the segments removed; copies
+/// share the counts.
 struct counting_io : kvforge::posix_io {
     std::shared_ptr<std::atomic<std::uint64_t>> moved = std::make_shared<std::atomic<std::uint64_t>>(0);
+    std::shared_ptr<std::atomic<std::uint64_t>> removed_segments = std::make_shared<std::atomic<std::uint64_t>>(0);
+
+    int unlink(const char* path) noexcept {
+        if (std::string_view(path).ends_with(".kvlog")) ++*removed_segments;
+        return kvforge::posix_io::unlink(path);
+    }
 
     ssize_t pread(int fd, void* buffer, std::size_t size, off_t offset) noexcept {
         return count(kvforge::posix_io::pread(fd, buffer, size, offset));
@@ -132,6 +140,44 @@ TEST_CASE("no write pays for more than one bounded compaction step", "[compactio
     CHECK(whole_jobs > (std::uint64_t{40} << 10));
     CHECK(steps < (std::uint64_t{16} << 10));
     CHECK(steps * 3 < whole_jobs);
+}
+
+TEST_CASE("a job's inputs leave the directory one a step after it retires them", "[compaction][segments]") {
+    // Removing a segment's file costs a directory sync and the freeing of its pages and
+    // blocks: a job of several inputs spreads them over as many steps.
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, counting_io>;
+    temp_dir dir;
+    const std::string path = dir / "db";
+    std::map<std::string, std::string> model;
+    std::mt19937 random(5);
+    std::uint64_t in_store = 0;
+    {
+        counting_io io;
+        store_type db(path, small_steps(), io);
+        std::uint64_t most_in_one_put = 0;
+        for (int i = 0; db.stats().compactions < 10; ++i) {
+            REQUIRE(i < 200000);
+            const std::string key = "key" + std::to_string(random() % 400);
+            const std::string value = std::to_string(i) + std::string(100 + random() % 100, 'v');
+            const std::uint64_t removed = io.removed_segments->load();
+            db.put(key, value);
+            model[key] = value;
+            most_in_one_put = std::max(most_in_one_put, io.removed_segments->load() - removed);
+        }
+        INFO(io.removed_segments->load() << " segments removed by " << db.stats().compactions << " jobs");
+        CHECK(io.removed_segments->load() > db.stats().compactions);  // jobs of several inputs
+        CHECK(most_in_one_put == 1);
+        // Closing with a job's removals under way removes the rest: no file is left of a
+        // segment the store no longer has.
+        in_store = db.stats().segments;
+        db.close();
+    }
+    const auto on_disk = std::count_if(std::filesystem::directory_iterator(path), std::filesystem::directory_iterator(),
+                                       [](const auto& entry) { return entry.path().extension() == ".kvlog"; });
+    CHECK(static_cast<std::uint64_t>(on_disk) == in_store);
+    store_type db(path, small_steps());
+    CHECK(db.size() == model.size());
+    for (const auto& [key, value] : model) REQUIRE(db.get(key) == std::optional<std::string>(value));
 }
 
 TEMPLATE_TEST_CASE("clear, compact and close drop a job under way and leave no temporary files",

@@ -40,7 +40,7 @@ namespace kvforge::detail {
 
 template <class Segment, class Outputs>
 struct compaction_job {
-    enum class phase { scan, copy, publish, move };
+    enum class phase { scan, copy, publish, move, remove };
 
     /// A record the job copies: a put (found at `from` in an input) or an erase.
     struct note {
@@ -72,6 +72,9 @@ struct compaction_job {
     std::optional<std::size_t> copied;   ///< the note copied last
     std::size_t moved_entries = 0;       ///< notes whose index entries have moved
     std::optional<Outputs> outputs;
+    /// The inputs, once taken out of the store, whose files are still to remove (phase
+    /// remove, one a step with single_thread), in replay order.
+    std::vector<std::shared_ptr<Segment>> retired;
 };
 
 }  // namespace kvforge::detail

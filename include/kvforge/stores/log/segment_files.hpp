@@ -175,13 +175,17 @@ public:
     /// replay order, whose tombstones are still there for their older records. A removal
     /// that fails stops it; the next open replays what is left, to the same contents.
     void remove_segments(const std::vector<segment_pointer>& retired) {
-        std::error_code ignored;
         for (const segment_pointer& in : retired) {
-            if (!directory_.remove(store_file_name::data(in->id), ignored) ||
-                !directory_.remove(store_file_name::hint(in->id), ignored) || !sync_directory(ignored)) {
-                return;
-            }
+            if (!remove_segment(*in)) return;
         }
+    }
+
+    /// Removes one segment taken out of the store: its data file, its hint, then a sync of
+    /// the directory. False when a removal failed (what is left replays at the next open).
+    bool remove_segment(const segment_type& retired) {
+        std::error_code ignored;
+        return directory_.remove(store_file_name::data(retired.id), ignored) &&
+               directory_.remove(store_file_name::hint(retired.id), ignored) && sync_directory(ignored);
     }
 
 private:
