@@ -31,14 +31,21 @@ class striped_shared_mutex {
 public:
     void lock_shared() noexcept {
         std::atomic<std::size_t>& readers = stripes_[this_thread_stripe()].readers;
+        bool waited = false;
         for (;;) {
             // Announce the reader, then look for a writer; the writer does the opposite
             // (raise its flag, then count readers). Sequential consistency on both
             // sides means at least one of them sees the other.
             readers.fetch_add(1, std::memory_order_seq_cst);
-            if (!writing_.load(std::memory_order_seq_cst)) return;
+            if (!writing_.load(std::memory_order_seq_cst)) break;
             leave(readers);
+            if (!waited) arrived_.fetch_add(1, std::memory_order_seq_cst);
+            waited = true;
             writing_.wait(true, std::memory_order_acquire);
+        }
+        if (waited) {
+            admitted_.fetch_add(1, std::memory_order_seq_cst);
+            admitted_.notify_all();
         }
     }
 
@@ -53,6 +60,28 @@ public:
                 s.readers.wait(n, std::memory_order_acquire);
             }
         }
+    }
+
+    /// lock(), once every reader that a writer keeps waiting now has had the lock: for a
+    /// thread that takes the lock for many short holds in a row (the compaction thread
+    /// moving index entries), which would otherwise raise its flag again before a woken
+    /// reader ran, and keep readers out for as long as it goes on. The caller must hold
+    /// nothing such a reader waits for.
+    void lock_after_waiters() {
+        const std::size_t arrived = arrived_.load(std::memory_order_seq_cst);
+        // Each reader counted in arrived is admitted once: the count reaches it.
+        for (std::size_t admitted = admitted_.load(std::memory_order_seq_cst); admitted < arrived;
+             admitted = admitted_.load(std::memory_order_seq_cst)) {
+            admitted_.wait(admitted, std::memory_order_seq_cst);
+        }
+        lock();
+    }
+
+    /// The readers that a writer keeps waiting now.
+    [[nodiscard]] std::size_t waiting_readers() const noexcept {
+        // Admitted first: no count of arrivals read after it is below it.
+        const std::size_t admitted = admitted_.load(std::memory_order_seq_cst);
+        return arrived_.load(std::memory_order_seq_cst) - admitted;
     }
 
     void unlock() noexcept {
@@ -76,6 +105,10 @@ private:
     stripe stripes_[stripe_count];
     alignas(64) std::atomic<bool> writing_{false};
     std::mutex writers_;
+    // Readers that found a writer and waited, and those of them that have had the lock
+    // since (lock_after_waiters); touched only by readers that wait.
+    alignas(64) std::atomic<std::size_t> arrived_{0};
+    std::atomic<std::size_t> admitted_{0};
 };
 
 /// A statistics counter that concurrent threads bump on their own stripes; load() adds

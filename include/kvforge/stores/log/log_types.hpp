@@ -9,6 +9,7 @@
 #include <shared_mutex>
 #include <type_traits>
 
+#include "../../detail/write_gate.hpp"
 #include "../../threading/single_thread.hpp"
 #include "segment.hpp"
 
@@ -23,7 +24,7 @@ struct log_types {
     using counter_type = typename threading::counter_type;
     using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
     /// Orders writers, rollover and compaction; single_thread has nothing to order.
-    using gate_type = std::conditional_t<threading::concurrent, std::mutex, null_shared_mutex>;
+    using gate_type = std::conditional_t<threading::concurrent, write_gate, null_shared_mutex>;
     using read_lock = std::shared_lock<mutex_type>;
     using write_lock = std::unique_lock<mutex_type>;
     using gate_lock = std::unique_lock<gate_type>;

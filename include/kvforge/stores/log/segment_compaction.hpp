@@ -14,9 +14,11 @@
 /// (compaction_thread.hpp), which reads the closed segments it rewrites and writes its
 /// outputs with no gate held (the shared lock for each look-up in the index), and takes
 /// the gate, for about a millisecond each time, to start the job, to move index entries
-/// to the outputs in chunks, and to retire the inputs. A writer that leaves too many
-/// dead bytes for it waits, with no lock held, for its progress, a bounded time
-/// (wait_for_compaction); close() lets the jobs due finish. No job retires a segment
+/// to the outputs in chunks, and to retire the inputs; each time after the writers
+/// waiting for it (write_gate.hpp), and it takes the exclusive lock for each chunk after
+/// the readers waiting for it, so that its many holds in a row keep no one out for long.
+/// A writer that leaves too many dead bytes for it waits, with no lock held, for its
+/// progress, a bounded time (wait_for_compaction); close() lets the jobs due finish. No job retires a segment
 /// while a backup copies it (backups_running.hpp).
 
 #include <algorithm>
@@ -687,7 +689,7 @@ private:
     /// Moves up to count more index entries, each to its copy when the entry still
     /// points where the copy was read from, with write_gate_ held.
     void move_entries(job_type& job, std::size_t count) {
-        const write_lock lock(engine_.mutex_);
+        const write_lock lock = exclusive_after_readers();
         const std::size_t end =
             job.notes.size() - job.moved_entries > count ? job.moved_entries + count : job.notes.size();
         for (; job.moved_entries < end; ++job.moved_entries) {
@@ -745,14 +747,34 @@ private:
                      "out of memory while compacting " + engine_.files_.directory().path());
             }
             if (!done) {
-                const gate_lock gate(engine_.write_gate_);
+                const gate_lock gate = gate_after_writers();
                 compaction_failed();
                 return;
             }
             if (compactor_.interrupted() || (!sorted && dead_bytes_under_lock() >= dead_before)) return;
-            const gate_lock gate(engine_.write_gate_);
+            const gate_lock gate = gate_after_writers();
             std::error_code closed;
             if (!engine_.writable(closed) || !due()) return;
+        }
+    }
+
+    /// Takes write_gate_ on the compaction thread once the writers waiting for it have
+    /// had it (write_gate.hpp): the thread takes it many times in a row, and would
+    /// otherwise take it back each time before a woken writer ran.
+    [[nodiscard]] gate_lock gate_after_writers() {
+        engine_.write_gate_.lock_after_waiters();
+        return gate_lock(engine_.write_gate_, std::adopt_lock);
+    }
+
+    /// Takes the exclusive lock as gate_after_writers takes the gate, after the readers
+    /// that a holder of it kept waiting, when the threading policy's mutex can
+    /// (striped.hpp): the compaction thread moves index entries in many short holds.
+    [[nodiscard]] write_lock exclusive_after_readers() const {
+        if constexpr (requires { engine_.mutex_.lock_after_waiters(); }) {
+            engine_.mutex_.lock_after_waiters();
+            return write_lock(engine_.mutex_, std::adopt_lock);
+        } else {
+            return write_lock(engine_.mutex_);
         }
     }
 
@@ -769,7 +791,7 @@ private:
     /// a sorting job that ended (its input rewritten, or found in key order).
     bool background_job(bool& sorted, std::error_code& ec) {
         {
-            const gate_lock gate(engine_.write_gate_);
+            const gate_lock gate = gate_after_writers();
             std::error_code closed;
             if (!engine_.writable(closed) || !due()) return true;
             if (!start_job(ec)) return false;
@@ -789,7 +811,7 @@ private:
                 job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec) : copy_notes(*job_, budget, ec);
             if (!stepped) return false;
             if (input_found_sorted(*job_)) {
-                const gate_lock gate(engine_.write_gate_);
+                const gate_lock gate = gate_after_writers();
                 keep_sorted_input();
                 sorted = true;
                 return true;
@@ -801,12 +823,12 @@ private:
         }
         if (!publish_outputs(ec)) return false;
         {
-            const gate_lock gate(engine_.write_gate_);
+            const gate_lock gate = gate_after_writers();
             install_outputs();
             job_->at = job_type::phase::move;
         }
         while (job_->moved_entries < job_->notes.size()) {
-            const gate_lock gate(engine_.write_gate_);
+            const gate_lock gate = gate_after_writers();
             move_entries(*job_, entries_moved_at_once);
         }
         // As in retire_job: the newer records that left older ones behind are durable
@@ -814,7 +836,7 @@ private:
         // with none held; segments closed meanwhile were drained as they closed.
         segment_pointer written;
         {
-            const gate_lock gate(engine_.write_gate_);
+            const gate_lock gate = gate_after_writers();
             engine_.call_writer(&writer_type::flush, ec);
             if (ec) return false;
             written = engine_.active_;
