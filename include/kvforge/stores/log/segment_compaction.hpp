@@ -261,7 +261,7 @@ public:
     bool compact_all(std::error_code& ec) {
         engine_.call_writer(&writer_type::drain, ec);
         if (ec) return false;
-        engine_.discard_spare_segment();  // it would replay before the active segment made here
+        engine_.rollover_.discard_spare();  // it would replay before the active segment made here
         const std::vector<segment_pointer> inputs = engine_.segments_.in_replay_order();
         // A hash index's for_each is in no key order.
         output_segments outputs(engine_, inputs.back()->order, ordered_index, engine_.options_.segment_bytes);
@@ -303,7 +303,7 @@ public:
             for (segment_pointer& output : outputs.segments()) engine_.segments_.add(std::move(output));
             engine_.segments_.add(next);
             engine_.hints_.drop_retired(engine_.segments_);
-            engine_.make_active(std::move(next), file_header::size);
+            engine_.rollover_.make_active(std::move(next), file_header::size);
             engine_.index_.set_counts(live, 0);
             finish_compaction();
         }
@@ -414,7 +414,7 @@ private:
         const double active_share = active_records == 0 ? 0.0
                                                         : static_cast<double>(engine_.active_->dead_bytes) /
                                                               static_cast<double>(active_records);
-        if (active_share > closed_share && !engine_.roll_over(ec)) return false;
+        if (active_share > closed_share && !engine_.rollover_.roll_over(ec)) return false;
         std::vector<segment_pointer> inputs =
             pick_inputs(engine_.segments_, engine_.active_.get(), engine_.options_.segment_bytes);
         if (inputs.empty()) {
@@ -732,7 +732,7 @@ private:
     void run_background_job() {
         while (!compactor_.interrupted() && engine_.write_pending_hint()) {
         }
-        if (!compactor_.interrupted()) engine_.prepare_spare_segment();
+        if (!compactor_.interrupted()) engine_.rollover_.prepare_spare();
         for (;;) {
             const std::uint64_t dead_before = dead_bytes_under_lock();
             std::error_code ec;
