@@ -32,8 +32,8 @@
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
-/// the active segment, which a write closes when full (segment_rollover.hpp; the next
-/// one's spare is prepared after it, off the writers' path as the hint is). The closed one's hint, from the
+/// the active segment, which a write closes when full (segment_rollover.hpp; its spare
+/// is prepared off the writers' path as the hint is). The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
 /// (write_pending_hint, hint_keeper.hpp): by the next write (single_thread) or on the
 /// compaction thread (thread_safe), at close() when still pending, never for a segment
@@ -463,6 +463,7 @@ private:
         writer_.emplace();
         writer_->attach(active_->file, recovered.active_end);
         hints_.adopt_active(std::move(recovered.active_hint));
+        rollover_.reset(!options_.read_only);
         next_id_.store(recovered.next_id, std::memory_order_relaxed);
         index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
         recovered_records_ = recovered.records;
@@ -504,11 +505,11 @@ private:
     bool readable(std::error_code& ec) const { return reads_.readable(ec); }
 
     /// After a write: releases the gate, waits for durability as the policy says, and,
-    /// when a closed segment waits for its hint, a spare segment is wanted, a job is under
-    /// way or one is due (dead bytes past the configured share, or a closed segment to
-    /// sort: segment_compaction.hpp), runs a step (single_thread:
-    /// the hint's, else the spare's, else automatic compaction's) or asks the compaction
-    /// thread for a job (thread_safe).
+    /// when a closed segment waits for its hint, the spare segment is due (the active one
+    /// half full: segment_rollover.hpp), a job is under way or one is due (dead bytes past
+    /// the configured share, or a closed segment to sort: segment_compaction.hpp), runs a
+    /// step (single_thread: the hint's, else the spare's, else automatic compaction's) or
+    /// asks the compaction thread for a job (thread_safe).
     /// The write's result is its own: a failed compaction shows in stats() and is not
     /// retried before the store has grown (segment_compaction.hpp, compaction_failed).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {

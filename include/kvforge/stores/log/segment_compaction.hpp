@@ -724,7 +724,7 @@ private:
     }
 
     /// The compaction thread's work (thread_safe): the hints of closed segments still
-    /// waiting for one, the spare segment when a rollover asked for one, then jobs one
+    /// waiting for one, the spare segment once the active one is half full, then jobs one
     /// after another while compaction is still due and each job reclaims dead bytes or
     /// sorts a segment. A job takes about one segment's live records, so the writes that
     /// made compaction due may have ended long before the store is back under

@@ -7,9 +7,9 @@
 /// closes it (make_room): the writer drains, so that the closed segment is durable before
 /// any byte of the next reaches the OS and a power loss leaves a prefix of the writes
 /// across segments too; then the next segment, made through a synced .tmp and a rename,
-/// becomes the active one. Its .tmp is made ahead of need after a rollover (the spare
-/// segment, prepare_spare), off the writers' path as the closed segment's hint is, so
-/// that the next rollover only renames it into place and syncs the directory.
+/// becomes the active one. Its .tmp is made ahead of need (the spare segment,
+/// prepare_spare), off the writers' path as the closed segment's hint is, so that the
+/// rollover only renames it into place and syncs the directory.
 ///
 /// Locks (the engine's). make_room, roll_over and discard_spare run with write_gate_
 /// held, so no writer appends meanwhile; roll_over takes the exclusive lock only to switch
@@ -42,10 +42,11 @@ class segment_rollover {
 public:
     explicit segment_rollover(Engine& engine) noexcept : engine_(engine) {}
 
-    /// Back to no spare, as at open and close().
-    void reset() noexcept {
+    /// Back to no spare, as at close(); wanted says whether the active segment, once half
+    /// full, wants one (an open that can write).
+    void reset(bool wanted = false) noexcept {
         spare_.reset();
-        spare_wanted_ = false;
+        spare_wanted_ = wanted;
         closed_by_this_write_ = false;
     }
 
@@ -76,10 +77,9 @@ public:
     /// the closed segment is durable before any byte of the next reaches the OS. The next
     /// segment is the spare when one is ready (only renamed into place), else made here.
     /// On failure nothing was appended anywhere and the next write tries again. The closed
-    /// segment's hint is left to the engine's write_pending_hint, and the next spare to
-    /// prepare_spare, after this write: building and syncing them takes longer than
-    /// everything else here, and a segment without a hint is only read whole at the next
-    /// open.
+    /// segment's hint is left to the engine's write_pending_hint, after this write:
+    /// building and syncing it takes longer than everything else here, and a segment
+    /// without a hint is only read whole at the next open.
     bool roll_over(std::error_code& ec) {
         engine_.call_writer(&writer_type::drain, ec);
         if (ec) return false;
@@ -88,7 +88,6 @@ public:
                  : !engine_.files_.create_segment(engine_.new_segment_id(), next, ec)) {
             return false;
         }
-        spare_wanted_ = true;
         engine_.hints_.reserve_pending();  // so that nothing below throws
         const std::uint64_t end = engine_.writer_->end();
         const write_lock lock(engine_.mutex_);
@@ -102,7 +101,7 @@ public:
 
     /// Makes `next` the active segment, its records starting at end (write_gate_ and the
     /// exclusive lock held): after a rollover, and for the writer segment compact() and
-    /// clear() make.
+    /// clear() make. It wants a spare once half full.
     void make_active(segment_pointer next, std::uint64_t end) {
         engine_.active_ = std::move(next);
         engine_.writer_->attach(engine_.active_->file, end);
@@ -113,15 +112,22 @@ public:
             engine_.hints_.stop_active();
         }
         engine_.reader_.cover(*engine_.active_, end);  // mmap_file's mapping
+        spare_wanted_ = !opts.read_only;
     }
 
-    /// Whether the spare segment is due (write_gate_ held): a rollover asked for one.
-    [[nodiscard]] bool spare_due() const noexcept { return spare_wanted_; }
+    /// Whether the spare segment is due (write_gate_ held): the active segment wants one
+    /// and holds half of segment_bytes. Not sooner, so that a store filled and closed
+    /// soon after a rollover does not make, sync and remove a spare it never uses; not
+    /// later, so that half a segment of writes lies between the request and the rollover
+    /// that needs the spare, which takes one file made and synced.
+    [[nodiscard]] bool spare_due() const noexcept {
+        return spare_wanted_ && engine_.writer_->end() >= engine_.options_.segment_bytes / 2;
+    }
 
-    /// Prepares the spare segment after a rollover asked for one: the next segment the
-    /// writer appends to, made as a .tmp holding its synced header. Runs with no lock held (the writers go on
+    /// Prepares the spare segment when due: the next segment the writer appends to, made
+    /// as a .tmp holding its synced header. Runs with no lock held (the writers go on
     /// meanwhile): on the compaction thread (thread_safe) or as a step after a later write
-    /// (single_thread). Best effort, tried once for each rollover: should it fail,
+    /// (single_thread). Best effort, tried once for each active segment: should it fail,
     /// the rollover makes its segment itself. A spare left by a crash is a .tmp, which the
     /// next open removes.
     void prepare_spare() {
@@ -170,7 +176,7 @@ private:
 
     Engine& engine_;
     // The next segment the writer appends to, prepared ahead of need as a synced .tmp,
-    // and whether a rollover asked for one; under write_gate_.
+    // and whether the active segment still wants one; under write_gate_.
     segment_pointer spare_;
     bool spare_wanted_ = false;
     bool closed_by_this_write_ = false;  // under write_gate_
