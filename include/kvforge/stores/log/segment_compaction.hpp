@@ -724,16 +724,17 @@ private:
     }
 
     /// The compaction thread's work (thread_safe): the hints of closed segments still
-    /// waiting for one, the spare segment once the active one is half full, then jobs one
-    /// after another while compaction is still due and each job reclaims dead bytes or
-    /// sorts a segment. A job takes about one segment's live records, so the writes that
+    /// waiting for one, then jobs one after another while compaction is still due and each
+    /// job reclaims dead bytes or sorts a segment, and before each the spare segment once
+    /// the active one is half full (the writers go on meanwhile, and may need it before
+    /// the jobs end). A job takes about one segment's live records, so the writes that
     /// made compaction due may have ended long before the store is back under
     /// compact_dead_ratio: the thread goes on without them. Failures count as the steps' do.
     void run_background_job() {
         while (!compactor_.interrupted() && engine_.write_pending_hint()) {
         }
-        if (!compactor_.interrupted()) engine_.rollover_.prepare_spare();
         for (;;) {
+            if (!compactor_.interrupted()) engine_.rollover_.prepare_spare();
             const std::uint64_t dead_before = dead_bytes_under_lock();
             std::error_code ec;
             bool done = false;
