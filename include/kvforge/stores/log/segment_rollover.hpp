@@ -7,9 +7,10 @@
 /// closes it (make_room): the writer drains, so that the closed segment is durable before
 /// any byte of the next reaches the OS and a power loss leaves a prefix of the writes
 /// across segments too; then the next segment, made through a synced .tmp and a rename,
-/// becomes the active one. Its .tmp is made ahead of need (the spare segment,
-/// prepare_spare), off the writers' path as the closed segment's hint is, so that the
-/// rollover only renames it into place and syncs the directory.
+/// becomes the active one. Its .tmp is made ahead of need, once the active segment is
+/// half full (the spare segment, prepare_spare), off the writers' path as the closed
+/// segment's hint is, so that the rollover only renames it into place and syncs the
+/// directory.
 ///
 /// Locks (the engine's). make_room, roll_over and discard_spare run with write_gate_
 /// held, so no writer appends meanwhile; roll_over takes the exclusive lock only to switch
