@@ -1,13 +1,14 @@
-// After a rollover, the next segment is prepared ahead of need as a .tmp holding its
-// header (the spare segment): by a later write (single_thread) or on the compaction
-// thread (thread_safe). The next rollover only renames it into place. close() removes an
-// unused spare, a crash leaves one that the next open removes, and neither backup(),
-// compact() nor clear() takes it for a segment of the store.
+// Once the active segment is half full, the next segment is prepared ahead of need as a
+// .tmp holding its header (the spare segment): by a later write (single_thread) or on the
+// compaction thread (thread_safe). The next rollover only renames it into place. close()
+// removes an unused spare, a crash leaves one that the next open removes, and neither
+// backup(), compact() nor clear() takes it for a segment of the store.
 
 #include <catch2/catch.hpp>
 
 #include <kvforge/kvforge.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -27,9 +28,12 @@ using kvforge_test::temp_dir;
 
 namespace {
 
+constexpr std::uint64_t segment_bytes = std::uint64_t{64} << 10;
+constexpr std::uint64_t half_segment = segment_bytes / 2;
+
 kvforge::options small_segments() {
     kvforge::options opts;
-    opts.segment_bytes = std::uint64_t{64} << 10;
+    opts.segment_bytes = segment_bytes;
     opts.compact_dead_ratio = 0;  // no automatic compaction: the segments stay as written
     return opts;
 }
@@ -63,9 +67,24 @@ void put_until_segments(Store& db, int& count, std::uint64_t segments) {
     }
 }
 
-/// Waits until the spare segment is on disk and returns its name: with single_thread
-/// each later put runs one step (the closed segment's hint, then the spare), with
-/// thread_safe the compaction thread prepares it. Fails after ten seconds.
+/// The bytes of the active segment, the segment file with the highest id, once the
+/// writer's buffer is flushed.
+template <class Store>
+std::uintmax_t active_segment_bytes(Store& db, const fs::path& path) {
+    db.flush();
+    std::vector<std::string> segments = files_ending(path, ".kvlog");
+    REQUIRE_FALSE(segments.empty());
+    return fs::file_size(path / *std::max_element(segments.begin(), segments.end()));
+}
+
+constexpr bool single_threaded(const auto& db) {
+    return std::is_same_v<typename std::remove_cvref_t<decltype(db)>::threading_policy, kvforge::single_thread>;
+}
+
+/// Puts until the active segment is half full, then waits until the spare segment is on
+/// disk and returns its name: with single_thread the put that fills half of it runs the
+/// step that prepares the spare, with thread_safe the compaction thread does. Fails after
+/// ten seconds.
 template <class Store>
 std::string wait_for_spare(Store& db, const fs::path& path, int& count) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -76,7 +95,7 @@ std::string wait_for_spare(Store& db, const fs::path& path, int& count) {
             return spare.front();
         }
         REQUIRE(std::chrono::steady_clock::now() < deadline);
-        if constexpr (std::is_same_v<typename Store::threading_policy, kvforge::single_thread>) {
+        if (single_threaded(db) || active_segment_bytes(db, path) < half_segment) {
             db.put(key_of(count), value_of(count));
             ++count;
         } else {
@@ -97,15 +116,15 @@ void check_records(Store& db, int count) {
 
 }  // namespace
 
-TEMPLATE_TEST_CASE("after a rollover the next segment waits as a .tmp, and the next rollover takes it",
-                   "[segments][spare]", kvforge::single_thread, kvforge::thread_safe) {
+TEMPLATE_TEST_CASE("the next segment waits as a .tmp, and the next rollover takes it", "[segments][spare]",
+                   kvforge::single_thread, kvforge::thread_safe) {
     using store_type = kvforge::store<std::string, std::string, kvforge::file_log, TestType>;
     temp_dir dir;
     const fs::path path = dir / "db";
     int count = 0;
     {
         store_type db(path.string(), small_segments());
-        // No spare before the first rollover: a small store has no .tmp file.
+        // No spare in a small store: its active segment is not half full.
         db.put(key_of(count), value_of(count));
         ++count;
         CHECK(temporary_files(path).empty());
@@ -133,6 +152,43 @@ TEMPLATE_TEST_CASE("after a rollover the next segment waits as a .tmp, and the n
     }
     store_type db(path.string(), small_segments());
     check_records(db, count);
+}
+
+TEMPLATE_TEST_CASE("the spare segment is made once the active segment is half full, not before", "[segments][spare]",
+                   kvforge::single_thread, kvforge::thread_safe) {
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, TestType>;
+    temp_dir dir;
+    const fs::path path = dir / "db";
+    int count = 0;
+    store_type db(path.string(), small_segments());
+    // In the first segment, as in every later one: none while it is under half full (a
+    // single_thread store runs its steps within each put, so none was prepared).
+    for (std::uint64_t segments = 1; segments <= 2; ++segments) {
+        put_until_segments(db, count, segments);
+        while (active_segment_bytes(db, path) < half_segment) {
+            CHECK(spare_segments(path).empty());
+            db.put(key_of(count), value_of(count));
+            ++count;
+        }
+        // The put that filled half of it asked for the spare.
+        if (single_threaded(db)) {
+            CHECK(spare_segments(path).size() == 1);
+        }
+        const std::string spare = wait_for_spare(db, path, count);
+        CHECK(fs::file_size(path / spare) == kvforge::detail::file_header::size);
+        // The rollover takes it.
+        put_until_segments(db, count, segments + 1);
+        CHECK(spare_segments(path).empty());
+        CHECK(fs::exists(path / placed_name(spare)));
+    }
+    db.close();
+    store_type reopened(path.string(), small_segments());
+    check_records(reopened, count);
+    // The segment an open goes on appending to gets one too.
+    const std::string spare = wait_for_spare(reopened, path, count);
+    put_until_segments(reopened, count, reopened.stats().segments + 1);
+    CHECK(fs::exists(path / placed_name(spare)));
+    check_records(reopened, count);
 }
 
 TEMPLATE_TEST_CASE("a crash that leaves a spare segment reopens with every record and no .tmp",

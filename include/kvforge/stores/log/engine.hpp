@@ -3,10 +3,12 @@
 /// The byte-level store behind file_log and mmap_file: append-only segments of
 /// checksummed records with an in-memory index from each key to its record (in the
 /// manner of Bitcask), a durability policy's writer, hint files and compaction. The
-/// engine holds the state, takes the locks, switches segments and says what runs after
-/// a write; its parts, each with one job, do the rest:
+/// engine holds the state, takes the locks and says what runs after a write; its parts,
+/// each with one job, do the rest:
 ///
 ///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
+///     segment_rollover.hpp    the active segment closed when full and the next one put in
+///                             its place, from a spare made ahead of need
 ///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
 ///     log_writes.hpp          a put, erase or batch appended, then indexed and noted for the hint
 ///     index_updates.hpp       the index's changes and the live and dead bytes, for writes and replay
@@ -30,23 +32,14 @@
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
-/// the active segment; a write that finds it holding options::segment_bytes or more
-/// first closes it: the writer drains (so the closed segment is durable before any byte
-/// of the next reaches the OS, and recovery's prefix holds across segments), the next
-/// segment is made through a synced .tmp and a rename. That .tmp is made ahead of need
-/// after a rollover (the spare segment, prepare_spare_segment), off the writers' path
-/// as the hint is, so that the next rollover only renames it. The closed one's hint, from the
+/// the active segment, which a write closes when full (segment_rollover.hpp; its spare
+/// is prepared off the writers' path as the hint is). The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
 /// (write_pending_hint, hint_keeper.hpp): by the next write (single_thread) or on the
 /// compaction thread (thread_safe), at close() when still pending, never for a segment
 /// retired first.
 /// open() has recovery (recovery.hpp) find the segments and rebuild the index, and
 /// installs what it returns. A store opened read-only changes no file.
-///
-/// Backup. backup() takes its cut under the gate (a flush, then the segments and the
-/// active one's end); the copy of the bytes before the cut, with no lock held, and its
-/// check are backup.hpp's. While a backup runs, no segment may be retired
-/// (backups_running.hpp).
 ///
 /// Snapshot. snapshot() takes backup's cut, copies the index and holds the segments
 /// (snapshot.hpp); compaction and clear() retire segments as ever, since a retired
@@ -99,6 +92,7 @@
 #include "segment.hpp"
 #include "segment_compaction.hpp"
 #include "segment_files.hpp"
+#include "segment_rollover.hpp"
 #include "snapshot.hpp"
 #include "store_composition.hpp"
 
@@ -131,6 +125,7 @@ class log_backend {
     using segment_pointer = typename types::segment_pointer;
     using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
     friend class segment_compaction<Policies, log_backend>;
+    friend class segment_rollover<Policies, log_backend>;
     // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
@@ -162,13 +157,7 @@ public:
                  "this store object is already open on " + files_.directory().path() + "; close it first");
             return;
         }
-        if (opts.segment_bytes < min_segment_bytes || opts.segment_bytes > max_segment_bytes) {
-            fail(ec, errc::invalid_argument,
-                 "options::segment_bytes is " + std::to_string(opts.segment_bytes) + "; it must lie between " +
-                     std::to_string(min_segment_bytes) + " (64 KiB) and " + std::to_string(max_segment_bytes) +
-                     " bytes (nothing was opened)");
-            return;
-        }
+        if (!rollover_.accepts(opts.segment_bytes, ec)) return;
         io_ = std::move(io);
         options_ = opts;
         composition_ = wanted;
@@ -189,7 +178,7 @@ public:
         recovered_log<io_type> recovered;
         if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
             (salvage_rewrite() && !compaction_.compact_all(ec)) ||
-            (!options_.read_only && !record_composition(on_disk, has_manifest, ec))) {
+            (!options_.read_only && !manifest_.record(files_, on_disk, has_manifest, ec))) {
             files_.close();
             reset_state();
             return;
@@ -212,7 +201,7 @@ public:
         const gate_lock gate(write_gate_);
         if (!open_) return;
         compaction_.abort_job();
-        discard_spare_segment();
+        rollover_.discard_spare();
         // After a failed write or sync, whatever was not yet on disk is lost: report it.
         if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
             call_writer(&writer_type::close, ec);
@@ -234,7 +223,7 @@ public:
         hints_.clear();
         active_.reset();
         segments_.clear();
-        spare_wanted_ = false;
+        rollover_.reset();
         files_.close();
     }
 
@@ -243,7 +232,7 @@ public:
     // Writes (log_writes.hpp), each followed by the steps finish_write() runs.
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         gate_lock gate(write_gate_);
-        if (!writable(ec) || !make_room(ec)) return 0;
+        if (!writable(ec) || !rollover_.make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.put(key, value, ec);
         return ec ? 0 : finish_write(gate, sequence, ec);
     }
@@ -252,7 +241,7 @@ public:
         gate_lock gate(write_gate_);
         if (!writable(ec)) return false;
         // Writers are ordered by the gate, so the index cannot change under this lookup.
-        if (!table_.find(key) || !make_room(ec)) return false;
+        if (!table_.find(key) || !rollover_.make_room(ec)) return false;
         const std::uint64_t sequence = writes_.erase(key, ec);
         if (ec) return false;
         finish_write(gate, sequence, ec);
@@ -261,7 +250,7 @@ public:
 
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         gate_lock gate(write_gate_);
-        if (!writable(ec) || !make_room(ec)) return 0;
+        if (!writable(ec) || !rollover_.make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.write(ops, ec);
         return ec ? 0 : finish_write(gate, sequence, ec);
     }
@@ -396,14 +385,9 @@ public:
 
     /// Copies the store as it is at the call into directory dest, which must be missing
     /// (it is created; its parent must exist) or empty: every write that returned before
-    /// the call is in the copy (buffered writes are flushed at the cut, async_worker's
-    /// queue is drained), and writes that start after it are not. Writers go on during the
-    /// copy. Closed segments and their hints are hard-linked into dest where the I/O
-    /// policy has link and the file system allows it (dest on the same file system), and
-    /// copied otherwise; the active segment is copied up to the cut. A linked file's disk
-    /// space stays shared until both the store (by compaction or clear()) and the copy have
-    /// retired the segment. The copy is a store once its MANIFEST exists, which is written
-    /// last; it is synced, then opened read-only and verified before backup() returns.
+    /// the call is in the copy (buffered writes are flushed at the cut, taken under the
+    /// gate), and writes that start after it are not. The copy, with no lock held while
+    /// writers go on, and its check are backup.hpp's; no segment is retired meanwhile.
     void backup(std::string_view dest, std::error_code& ec) {
         backup_cut<io_type> cut;
         std::optional<active_call<threading::concurrent>> call;
@@ -448,9 +432,6 @@ public:
     }
 
 private:
-    /// Segments may be no smaller: below this, rollover's syncs would cost more than the writes.
-    static constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
-
     /// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and
     /// notes the segments and where the active one ends.
     bool take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const {
@@ -482,6 +463,7 @@ private:
         writer_.emplace();
         writer_->attach(active_->file, recovered.active_end);
         hints_.adopt_active(std::move(recovered.active_hint));
+        rollover_.reset(!options_.read_only);
         next_id_.store(recovered.next_id, std::memory_order_relaxed);
         index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
         recovered_records_ = recovered.records;
@@ -496,8 +478,7 @@ private:
         hints_.clear();
         active_.reset();
         segments_.clear();
-        spare_.reset();
-        spare_wanted_ = false;
+        rollover_.reset();
         table_.clear();
         next_id_.store(1, std::memory_order_relaxed);
         index_.set_counts(0, 0);
@@ -524,11 +505,11 @@ private:
     bool readable(std::error_code& ec) const { return reads_.readable(ec); }
 
     /// After a write: releases the gate, waits for durability as the policy says, and,
-    /// when a closed segment waits for its hint, a spare segment is wanted, a job is under
-    /// way or one is due (dead bytes past the configured share, or a closed segment to
-    /// sort: segment_compaction.hpp), runs a step (single_thread:
-    /// the hint's, else the spare's, else automatic compaction's) or asks the compaction
-    /// thread for a job (thread_safe).
+    /// when a closed segment waits for its hint, the spare segment is due (the active one
+    /// half full: segment_rollover.hpp), a job is under way or one is due (dead bytes past
+    /// the configured share, or a closed segment to sort: segment_compaction.hpp), runs a
+    /// step (single_thread: the hint's, else the spare's, else automatic compaction's) or
+    /// asks the compaction thread for a job (thread_safe).
     /// The write's result is its own: a failed compaction shows in stats() and is not
     /// retried before the store has grown (segment_compaction.hpp, compaction_failed).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
@@ -536,12 +517,13 @@ private:
         bool hint_due = false;
         bool spare_due = false;
         if constexpr (threading::concurrent) {
-            if (hints_.pending() > 0 || spare_wanted_ || compaction_.due()) compaction_.request();
+            if (hints_.pending() > 0 || rollover_.spare_due() || compaction_.due()) compaction_.request();
         } else {
-            // Not the hint of the segment this write closed, nor its successor's spare: the
-            // write that closed it paid for its syncs already.
-            hint_due = hints_.pending() > (closed_by_this_write_ ? 1U : 0U);
-            spare_due = !hint_due && spare_wanted_ && !closed_by_this_write_;
+            // Not the hint of the segment this write closed, nor a spare: the write that
+            // closed it paid for its syncs already.
+            const bool closed = rollover_.closed_by_this_write();
+            hint_due = hints_.pending() > (closed ? 1U : 0U);
+            spare_due = !hint_due && !closed && rollover_.spare_due();
             compaction_due =
                 !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.due());
         }
@@ -554,7 +536,7 @@ private:
             }
         }
         if (!ec && hint_due) write_pending_hint();
-        if (!ec && spare_due) prepare_spare_segment();
+        if (!ec && spare_due) rollover_.prepare_spare();
         if (!ec && compaction_due) {
             const gate_lock again(write_gate_);
             std::error_code compaction_error;
@@ -576,9 +558,6 @@ private:
         return total;
     }
 
-    /// Makes the active segment's mapping cover everything written so far (mmap_file).
-    void cover_writer_end() { reader_.cover(*active_, writer_->end()); }
-
     /// flush or sync: nothing to do for a read-only store, which writes nothing.
     void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
         const gate_lock gate(write_gate_);
@@ -596,97 +575,6 @@ private:
             const write_lock lock(mutex_);
             ((*writer_).*op)(ec);
         }
-    }
-
-    /// Makes `next` the active segment, its records starting at end (the exclusive lock held).
-    void make_active(segment_pointer next, std::uint64_t end) {
-        active_ = std::move(next);
-        writer_->attach(active_->file, end);
-        if (options_.write_hints && !options_.read_only) {
-            hints_.start_active(*active_);
-        } else {
-            hints_.stop_active();
-        }
-        cover_writer_end();
-    }
-
-    /// Before a write (write_gate_ held): closes the active segment when it is full.
-    bool make_room(std::error_code& ec) {
-        closed_by_this_write_ = false;
-        return writer_->end() < options_.segment_bytes || roll_over(ec);
-    }
-
-    /// Closes the active segment and starts the next. The writer drains first: the
-    /// closed segment is durable before any byte of the next reaches the OS, so a power
-    /// loss leaves a prefix of the writes across segments too. The next segment is the
-    /// spare when one is ready (only renamed into place), else made here. On failure
-    /// nothing was appended anywhere and the next write tries again. The closed segment's
-    /// hint is left to write_pending_hint, and the next spare to prepare_spare_segment,
-    /// after this write: building and syncing them takes longer than everything else
-    /// here, and a segment without a hint is only read whole at the next open.
-    bool roll_over(std::error_code& ec) {
-        call_writer(&writer_type::drain, ec);
-        if (ec) return false;
-        segment_pointer next = take_spare_segment();
-        if (next ? !files_.place_segment(*next, ec) : !create_segment(new_segment_id(), next, ec)) return false;
-        spare_wanted_ = true;
-        hints_.reserve_pending();  // so that nothing below throws
-        const std::uint64_t end = writer_->end();
-        const write_lock lock(mutex_);
-        active_->size = end;
-        reader_.map_final(*active_, end);
-        if (hints_.close_active(active_)) closed_by_this_write_ = true;
-        segments_.add(next);
-        make_active(std::move(next), file_header::size);
-        return true;
-    }
-
-    /// Prepares the spare segment after a rollover asked for one: the next segment the
-    /// writer appends to, made ahead of need as a .tmp holding its synced header, so that
-    /// the next rollover only renames it into place and syncs the directory. Runs with no
-    /// lock held (the writers go on meanwhile): on the compaction thread (thread_safe) or
-    /// as a step after a later write (single_thread). Best effort: should it fail, the
-    /// rollover makes its segment itself. A spare left by a crash is a .tmp, which the
-    /// next open removes. False when none was wanted.
-    bool prepare_spare_segment() {
-        std::uint32_t id = 0;
-        {
-            const gate_lock gate(write_gate_);
-            if (!open_ || !spare_wanted_ || spare_) return false;
-            spare_wanted_ = false;
-            id = new_segment_id();
-        }
-        segment_pointer spare;
-        std::error_code ec;
-        const bool ready = files_.start_segment(id, id, spare, ec) && files_.sync_file(spare->file, ec);
-        const gate_lock gate(write_gate_);
-        if (!open_) return true;  // closed meanwhile: the next open removes the .tmp
-        // A rollover made its own segment meanwhile: this one could no longer follow it.
-        if (ready && !spare_ && id > active_->id) {
-            spare_ = std::move(spare);
-        } else {
-            files_.remove_unpublished_segment(id);
-        }
-        return true;
-    }
-
-    /// Takes the spare segment for a rollover, with write_gate_ held: null when there is
-    /// none, or when its id is below the active segment's, as the new active segment must
-    /// replay last (a guard: compact() and clear() discard the spare as they make a
-    /// writer segment of their own).
-    segment_pointer take_spare_segment() {
-        if (spare_ && spare_->id < active_->id) discard_spare_segment();
-        return std::move(spare_);
-    }
-
-    /// Removes an unused spare segment's .tmp, with write_gate_ held: at close(), and when
-    /// compact() or clear() make a writer segment of their own, which the spare may no
-    /// longer follow. A failure leaves it to the next open.
-    void discard_spare_segment() {
-        if (!spare_) return;
-        const std::uint32_t id = spare_->id;
-        spare_.reset();  // closes its file
-        files_.remove_unpublished_segment(id);
     }
 
     /// Writes the hint of the oldest closed segment still waiting for one, taken under
@@ -710,11 +598,8 @@ private:
     bool sync_directory(std::error_code& ec) { return files_.sync_directory(ec); }
     bool sync_file(data_file<io_type>& file, std::error_code& ec) { return files_.sync_file(file, ec); }
 
-    /// Creates segment `id`, the next one the writer appends to, holding only its header,
-    /// through a synced .tmp and a rename; it replays after every earlier one (its order is
-    /// its id, the highest yet).
     bool create_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
-        return files_.start_segment(id, id, out, ec) && files_.publish_segment(*out, ec);
+        return files_.create_segment(id, out, ec);
     }
 
     /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
@@ -726,7 +611,7 @@ private:
     bool clear_segments(std::error_code& ec) {
         call_writer(&writer_type::drain, ec);
         if (ec) return false;
-        discard_spare_segment();  // it would replay before the segment made here
+        rollover_.discard_spare();  // it would replay before the segment made here
         segment_pointer next;
         if (!files_.publish_cleared_segment(new_segment_id(), next, ec)) return false;
         const std::vector<segment_pointer> retired = segments_.in_replay_order();
@@ -736,7 +621,7 @@ private:
             segments_.clear();
             segments_.add(next);
             hints_.drop_retired(segments_);
-            make_active(next, next->size);
+            rollover_.make_active(next, next->size);
             hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
             index_.set_counts(0, 0);
             index_.add_dead(*next, next->size - file_header::size);  // the clear record
@@ -744,12 +629,6 @@ private:
         }
         files_.remove_segments(retired);
         return true;
-    }
-
-    /// Writes the MANIFEST when store_composition says that it is due.
-    bool record_composition(const composition& on_disk, bool found, std::error_code& ec) {
-        const std::string text = manifest_.manifest_to_write(on_disk, found);
-        return text.empty() || files_.write_file(store_file_name::manifest(), text, ec);
     }
 
     io_type io_{};
@@ -775,11 +654,7 @@ private:
     index_updates<io_type, table_type> index_{table_, segments_};
     log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
                                                                                                         mutex_, open_};
-    bool closed_by_this_write_ = false;  // the write under way closed a segment (single_thread's hint step)
-    // The next segment the writer appends to, prepared ahead of need as a synced .tmp
-    // (prepare_spare_segment), and whether a rollover asked for one; under write_gate_.
-    segment_pointer spare_;
-    bool spare_wanted_ = false;
+    segment_rollover<Policies, log_backend> rollover_{*this};  // the active segment closed when full, and its spare
     // The id of the next segment made, one counter for every kind; taken by writers and
     // by the compaction thread.
     std::atomic<std::uint32_t> next_id_{1};

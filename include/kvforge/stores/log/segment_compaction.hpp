@@ -263,7 +263,7 @@ public:
     bool compact_all(std::error_code& ec) {
         engine_.call_writer(&writer_type::drain, ec);
         if (ec) return false;
-        engine_.discard_spare_segment();  // it would replay before the active segment made here
+        engine_.rollover_.discard_spare();  // it would replay before the active segment made here
         const std::vector<segment_pointer> inputs = engine_.segments_.in_replay_order();
         // A hash index's for_each is in no key order.
         output_segments outputs(engine_, inputs.back()->order, ordered_index, engine_.options_.segment_bytes);
@@ -305,7 +305,7 @@ public:
             for (segment_pointer& output : outputs.segments()) engine_.segments_.add(std::move(output));
             engine_.segments_.add(next);
             engine_.hints_.drop_retired(engine_.segments_);
-            engine_.make_active(std::move(next), file_header::size);
+            engine_.rollover_.make_active(std::move(next), file_header::size);
             engine_.index_.set_counts(live, 0);
             finish_compaction();
         }
@@ -416,7 +416,7 @@ private:
         const double active_share = active_records == 0 ? 0.0
                                                         : static_cast<double>(engine_.active_->dead_bytes) /
                                                               static_cast<double>(active_records);
-        if (active_share > closed_share && !engine_.roll_over(ec)) return false;
+        if (active_share > closed_share && !engine_.rollover_.roll_over(ec)) return false;
         std::vector<segment_pointer> inputs =
             pick_inputs(engine_.segments_, engine_.active_.get(), engine_.options_.segment_bytes);
         if (inputs.empty()) {
@@ -726,16 +726,17 @@ private:
     }
 
     /// The compaction thread's work (thread_safe): the hints of closed segments still
-    /// waiting for one, the spare segment when a rollover asked for one, then jobs one
-    /// after another while compaction is still due and each job reclaims dead bytes or
-    /// sorts a segment. A job takes about one segment's live records, so the writes that
+    /// waiting for one, then jobs one after another while compaction is still due and each
+    /// job reclaims dead bytes or sorts a segment, and before each the spare segment once
+    /// the active one is half full (the writers go on meanwhile, and may need it before
+    /// the jobs end). A job takes about one segment's live records, so the writes that
     /// made compaction due may have ended long before the store is back under
     /// compact_dead_ratio: the thread goes on without them. Failures count as the steps' do.
     void run_background_job() {
         while (!compactor_.interrupted() && engine_.write_pending_hint()) {
         }
-        if (!compactor_.interrupted()) engine_.prepare_spare_segment();
         for (;;) {
+            if (!compactor_.interrupted()) engine_.rollover_.prepare_spare();
             const std::uint64_t dead_before = dead_bytes_under_lock();
             std::error_code ec;
             bool done = false;

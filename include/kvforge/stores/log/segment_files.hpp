@@ -135,6 +135,13 @@ public:
         return place_segment(in, ec);
     }
 
+    /// Creates segment `id`, the next one the writer appends to, holding only its header,
+    /// through a synced .tmp and a rename; it replays after every earlier one (its order is
+    /// its id, the highest yet).
+    bool create_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
+        return start_segment(id, id, out, ec) && publish_segment(*out, ec);
+    }
+
     /// Renames a synced .tmp segment into place and syncs the directory (publish_segment;
     /// a rollover's spare segment, synced when it was prepared).
     bool place_segment(segment_type& in, std::error_code& ec) {

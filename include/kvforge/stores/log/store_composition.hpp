@@ -61,6 +61,14 @@ public:
         return format_manifest(composition_);
     }
 
+    /// Writes the MANIFEST when manifest_to_write says that it is due, through files (the
+    /// engine's segment_files, which counts its syncs and bytes).
+    template <class Files>
+    bool record(Files& files, const composition& on_disk, bool found, std::error_code& ec) const {
+        const std::string text = manifest_to_write(on_disk, found);
+        return text.empty() || files.write_file(store_file_name::manifest(), text, ec);
+    }
+
 private:
     /// A store without a MANIFEST (format 1, or codec names no manifest line can hold)
     /// records neither expiry nor compression, so its values have no deadline header and
