@@ -48,7 +48,8 @@ concept sorted_buildable = requires(Table& table, bool (&next)(std::string_view&
 /// Puts and erases in replay order, for one bottom-up build of an empty ordered table.
 class hinted_entries {
 public:
-    /// Room for `entries` entries without growing (a hint's head tells how many it lists).
+    /// Room for `entries` entries without growing (a hint's head tells how many it lists),
+    /// and for their keys if they are about as long as the first.
     void reserve(std::size_t entries) { entries_.reserve(entries); }
 
     /// A put of key's record at `where`, later than every entry gathered so far.
@@ -154,6 +155,8 @@ public:
 private:
     // How many entries ahead of the build their keys are requested.
     static constexpr std::size_t lookahead = 16;
+    // The most bytes per key reserve() makes room for in keys_ (after the first key).
+    static constexpr std::size_t reserved_key_bytes = 64;
     static constexpr std::uint32_t erased_bit = std::uint32_t{1} << 31;
     static constexpr unsigned size_bits = 27;  // value sizes up to max_value_size (2^26)
     static_assert(max_value_size < (std::uint64_t{1} << size_bits));
@@ -215,6 +218,11 @@ private:
     }
 
     void add(std::string_view key, const record_location& where, bool erased) {
+        // The first key sizes keys_ for every entry reserved, as if each were as long (up
+        // to a bound): grown by doubling, keys_ would copy itself at each step.
+        if (keys_.capacity() < entries_.capacity() && entries_.empty()) {
+            keys_.reserve(entries_.capacity() * std::clamp<std::size_t>(key.size(), 1, reserved_key_bytes));
+        }
         // The bytes every key begins with, counted while the key is at hand.
         shared_ = entries_.empty() ? key.size() : common_prefix(std::string_view(keys_.data(), shared_), key);
         entries_.push_back(
