@@ -65,7 +65,7 @@ inline void prefetch_record(const char* record, std::size_t size) noexcept {
 /// The segments a scan looked up last, by id. A scan asks for the segment of each record
 /// twice (to load it ahead and to read it); once a store holds several segments, their
 /// order from one record to the next is not one a binary search's branches can predict,
-/// and the lookups took a seventh of the time of a scan of five sorted segments. Valid
+/// and the lookups took a seventh of a scan of four segments, three of them sorted. Valid
 /// while the segment set does not change: for one visit under the read lock.
 template <class Segment>
 class recent_segments {
