@@ -177,14 +177,17 @@ private:
         if (!readable(ec)) return;
         std::string scratch;
         read_ahead ahead;
+        typename Reader::segment_cache recent;
         walk(
             [&](std::string_view key, std::string_view payload) {
                 std::string_view value;
-                if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead)) return false;
+                if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead, &recent)) {
+                    return false;
+                }
                 return visitor(key, value);
             },
             [&](std::string_view key, std::string_view payload) noexcept {
-                reader_.prefetch(key.size(), record_location::decode(payload));
+                reader_.prefetch(key.size(), record_location::decode(payload), recent);
             });
     }
 
