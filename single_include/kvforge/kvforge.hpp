@@ -11222,7 +11222,11 @@ static_assert(durability_policy<sync_each>);
 ///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
 ///     recovery.hpp            open: the segments found, checked and replayed into the index
 ///     store_composition.hpp   the MANIFEST, checked at every open and written when due
-///     segment_compaction.hpp  compact() and the automatic compaction jobs
+///     segment_compaction.hpp  compact() and the automatic compaction jobs, run a step at a
+///                             time or on the compaction thread; its parts:
+///       compaction_choice.hpp   whether a job is due, what it takes, and starting it
+///       compaction_phases.hpp   a job's phases: scan, copy, publish, move entries, retire
+///       compaction_outputs.hpp  a job's output segments: written, synced with their hints, published
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
 ///     log_verify.hpp          verify(): every record checked against its checksum
@@ -14680,7 +14684,13 @@ private:
 /// phases, compactor.hpp which segments and records it takes). It works on the engine's
 /// segments, index, locks, reader, writer and directory, which it reaches through the
 /// engine it is part of, and owns the job under way, the compaction thread and the
-/// compaction counters stats() reports.
+/// compaction counters stats() reports. This header runs the jobs, step by step or on
+/// the thread, counts their failures and holds writers back while dead bytes pile up;
+/// its parts, each defining members of segment_compaction in a header of its own:
+///
+///     compaction_outputs.hpp  a job's output segments: written, synced with their hints, published
+///     compaction_choice.hpp   whether a job is due, what it takes, and starting it
+///     compaction_phases.hpp   a job's phases: scan, copy, publish, move entries, retire
 ///
 /// Locks. compact() and clear() hold the engine's write gate while they work, so no
 /// writer runs, but readers go on; they take the exclusive lock only to switch
@@ -14972,84 +14982,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/compaction_thread.hpp ----
-// ---- begin kvforge/stores/log/compactor.hpp ----
-/// \file compactor.hpp
-/// What a compaction job of a log store rewrites: the closed segments with the largest
-/// share of dead bytes, as many as the live records of about one segment, and which of
-/// their records it copies.
-///
-/// A put is copied when the index points at it (it is its key's newest record). An
-/// erase is copied when its key is absent (no newer put came after it) and some segment
-/// that replays before its own is not an input of the job: that segment may hold an
-/// older put of the key, which the erase must go on hiding. Otherwise it is dropped, as
-/// every other record of the inputs.
-
-#include <algorithm>
-#include <cstdint>
-#include <memory>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// Bytes of a segment's records that are live (not dead), up to end.
-template <class IO>
-[[nodiscard]] std::uint64_t live_bytes_of(const segment<IO>& in, std::uint64_t end) noexcept {
-    const std::uint64_t records = end - in.records_start();
-    return records > in.dead_bytes ? records - in.dead_bytes : 0;
-}
-
-/// The share of a closed segment's record bytes that are dead.
-template <class IO>
-[[nodiscard]] double dead_share(const segment<IO>& in) noexcept {
-    const std::uint64_t records = in.size > in.records_start() ? in.size - in.records_start() : 0;
-    return records == 0 ? 0.0 : static_cast<double>(in.dead_bytes) / static_cast<double>(records);
-}
-
-/// The inputs of the next job among the closed segments (every segment but active),
-/// highest dead share first, while their live bytes fit in budget (at least one is
-/// picked when any has dead bytes). A segment holding a clear record is picked only
-/// when nothing replays before it, so that the clear record is dropped rather than
-/// moved after records it must not drop.
-template <class IO>
-[[nodiscard]] std::vector<std::shared_ptr<segment<IO>>> pick_inputs(const segment_set<IO>& segments,
-                                                                    const segment<IO>* active, std::uint64_t budget) {
-    using pointer = std::shared_ptr<segment<IO>>;
-    const std::vector<pointer> ordered = segments.in_replay_order();
-    std::vector<pointer> candidates;
-    for (std::size_t i = 0; i < ordered.size(); ++i) {
-        const pointer& in = ordered[i];
-        if (in.get() == active || in->dead_bytes == 0 || (in->holds_clear && i != 0)) continue;
-        candidates.push_back(in);
-    }
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [](const pointer& a, const pointer& b) { return dead_share(*a) > dead_share(*b); });
-    std::vector<pointer> picked;
-    std::uint64_t live = 0;
-    for (const pointer& in : candidates) {
-        const std::uint64_t more = live_bytes_of(*in, in->size);
-        if (!picked.empty() && live + more > budget) break;
-        picked.push_back(in);
-        live += more;
-    }
-    return picked;
-}
-
-/// Whether an erase record of segment `in` must be copied by a job whose inputs are
-/// `inputs` (its key being absent): some segment replaying before `in` is not an input.
-template <class IO>
-[[nodiscard]] bool older_segment_outside(const segment_set<IO>& segments, const segment<IO>& in,
-                                         const std::vector<std::shared_ptr<segment<IO>>>& inputs) {
-    for (const auto& other : segments.by_id()) {
-        if (!other->replays_before(in)) continue;
-        const bool input = std::any_of(inputs.begin(), inputs.end(), [&](const auto& i) { return i == other; });
-        if (!input) return true;
-    }
-    return false;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/compactor.hpp ----
 
 namespace kvforge::detail {
 
@@ -15067,97 +14999,8 @@ class segment_compaction {
     using segment_pointer = typename types::segment_pointer;
     static constexpr bool ordered_index = Policies::index::ordered;
 
-    /// The output segments of a compaction job, written one after another up to
-    /// segment_bytes each (a sorting job's: up to its input's size, which may pass
-    /// segment_bytes by a record, so that it makes one output); each is synced, with its
-    /// hint written beside it, before any is renamed into place (publish). Outputs replay
-    /// at `order`, the highest of the job's inputs, after them (their ids are higher) and
-    /// before every newer segment.
-    class output_segments {
-    public:
-        /// in_key_order: the records come in key order (outputs say so: in_key_order).
-        output_segments(Engine& engine, std::uint64_t order, bool in_key_order, std::uint64_t bytes_each) noexcept
-            : engine_(engine), order_(order), in_key_order_(in_key_order), bytes_each_(bytes_each) {}
-
-        /// Appends a record, which entry describes (its offset aside); where it went
-        /// comes back in where.segment and where.offset.
-        bool append(std::string_view record, hint_entry entry, record_location& where, std::error_code& ec) {
-            if (outputs_.empty() || end_ + pending_.size() >= bytes_each_) {
-                if (!outputs_.empty() && !finish_current(ec)) return false;
-                segment_pointer next;
-                if (!engine_.files_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
-                next->in_key_order = in_key_order_;
-                outputs_.push_back(std::move(next));
-                end_ = file_header::size;
-                if (engine_.options_.write_hints) hint_.emplace(engine_.hints_.identity(*outputs_.back()));
-            }
-            where.segment = outputs_.back()->id;
-            where.offset = static_cast<std::uint32_t>(end_ + pending_.size());
-            entry.offset = where.offset;
-            if (hint_) hint_->add(entry);
-            if (entry.type != record_type::put) outputs_.back()->dead_bytes += record.size();  // a tombstone
-            pending_.append(record);
-            return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
-        }
-
-        /// Writes and syncs what was appended to the newest output: a compaction step
-        /// ends with its own writes on disk, so that the sync that ends an output
-        /// finds little left to write rather than a whole segment.
-        bool write_out(std::error_code& ec) {
-            if (pending_.empty()) return true;
-            if (!write_pending(ec)) return false;
-            if (engine_.files_.sync_file(outputs_.back()->file, ec)) return true;
-            engine_.failure_.record(ec);  // a failed sync is never retried
-            return false;
-        }
-
-        /// Writes and syncs the last output.
-        bool finish(std::error_code& ec) { return outputs_.empty() || finish_current(ec); }
-
-        /// Renames the outputs into place and syncs the directory. Once it has begun,
-        /// a failure leaves some outputs in place: the store object must write no more.
-        bool publish(std::error_code& ec) {
-            for (const segment_pointer& output : outputs_) {
-                const store_file_name name = store_file_name::data(output->id);
-                if (!engine_.files_.directory().rename(name.temporary(), name, ec)) return false;
-                output->file.renamed(engine_.files_.directory().file_path(name));
-            }
-            for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
-            return outputs_.empty() || engine_.files_.sync_directory(ec);
-        }
-
-        [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }
-
-    private:
-        bool write_pending(std::error_code& ec) {
-            if (!engine_.files_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
-            end_ += pending_.size();
-            pending_.clear();
-            return true;
-        }
-
-        bool finish_current(std::error_code& ec) {
-            segment_type& output = *outputs_.back();
-            if (!write_pending(ec)) return false;
-            if (!engine_.files_.sync_file(output.file, ec)) {
-                engine_.failure_.record(ec);  // a failed sync is never retried
-                return false;
-            }
-            output.size = end_;
-            if (hint_) engine_.hints_.write_hint_of(output, *hint_);
-            hint_.reset();
-            return true;
-        }
-
-        Engine& engine_;
-        std::uint64_t order_;
-        bool in_key_order_;
-        std::uint64_t bytes_each_;
-        std::vector<segment_pointer> outputs_;
-        std::optional<hint_builder> hint_;
-        std::string pending_;    // records not yet written to the newest output
-        std::uint64_t end_ = 0;  // where pending_ goes in the newest output
-    };
+    /// A job's output segments (compaction_outputs.hpp).
+    class output_segments;
 
     using job_type = compaction_job<segment_type, output_segments>;
 
@@ -15214,39 +15057,10 @@ public:
         }
     }
 
-    /// Whether automatic compaction is due: dead bytes past compact_dead_ratio of the
-    /// data, which holds at least compact_min_bytes and, after a failure, has grown past
-    /// where the retry waits; never while a backup runs.
-    [[nodiscard]] bool wants_compaction() const {
-        if (engine_.options_.compact_dead_ratio <= 0) return false;
-        // A backup copies the segments compaction would retire: the trigger waits for it.
-        if (engine_.backups_.running()) return false;
-        const std::uint64_t data = engine_.data_bytes();
-        return data >= engine_.options_.compact_min_bytes && data >= compaction_retry_end_ &&
-               static_cast<double>(engine_.index_.dead_bytes()) >
-                   engine_.options_.compact_dead_ratio * static_cast<double>(data);
-    }
-
-    /// Whether a closed segment waits to be rewritten in key order, with write_gate_ held
-    /// (options::sort_closed_segments): a sorted store's, holding at least
-    /// compact_min_bytes, unless automatic compaction is off, a backup runs, or a failure
-    /// makes it wait as wants_compaction says. It waits too while dead bytes exceed half
-    /// of compact_dead_ratio of the data: a store being overwritten has its segments
-    /// rewritten, in key order, by the jobs that reclaim them, and sorting them ahead of
-    /// those would write them once more.
-    [[nodiscard]] bool wants_sorting() {
-        if constexpr (!ordered_index) {
-            return false;
-        } else {
-            const kvforge::options& o = engine_.options_;
-            if (!o.sort_closed_segments || o.compact_dead_ratio <= 0 || o.read_only) return false;
-            if (engine_.backups_.running() || !unsorted_segment()) return false;
-            const std::uint64_t data = engine_.data_bytes();
-            return data >= o.compact_min_bytes && data >= compaction_retry_end_ &&
-                   static_cast<double>(engine_.index_.dead_bytes()) <=
-                       o.compact_dead_ratio / 2 * static_cast<double>(data);
-        }
-    }
+    /// Whether automatic compaction is due, or a closed segment waits to be sorted
+    /// (compaction_choice.hpp).
+    [[nodiscard]] bool wants_compaction() const;
+    [[nodiscard]] bool wants_sorting();
 
     /// Whether an automatic job is due: dead bytes to reclaim, or a segment to sort.
     [[nodiscard]] bool due() { return wants_compaction() || wants_sorting(); }
@@ -15380,82 +15194,10 @@ private:
         compaction_retry_end_ = data + std::max(data, engine_.options_.compact_min_bytes);
     }
 
-    /// The closed segment a sorting job takes next, with write_gate_ held: the one
-    /// replaying first of those not known to be in key order, leaving out one that holds
-    /// a clear record unless nothing replays before it (as pick_inputs does); null when
-    /// there is none. Remembers that there is none until a segment closes (the active
-    /// one changes) or a job ends.
-    segment_pointer unsorted_segment() {
-        if (all_sorted_at_ != 0 && all_sorted_at_ == engine_.active_->id) return nullptr;
-        const std::vector<segment_pointer>& segments = engine_.segments_.by_id();
-        segment_pointer oldest;
-        segment_pointer picked;
-        for (const segment_pointer& in : segments) {
-            if (!oldest || in->replays_before(*oldest)) oldest = in;
-        }
-        for (const segment_pointer& in : segments) {
-            if (in == engine_.active_ || in->in_key_order || (in->holds_clear && in != oldest)) continue;
-            if (!picked || in->replays_before(*picked)) picked = in;
-        }
-        if (!picked) all_sorted_at_ = engine_.active_->id;
-        return picked;
-    }
-
-    /// Starts an automatic compaction job, with write_gate_ held: the closed segments
-    /// with the largest share of dead bytes, as many as hold about one segment of live
-    /// records. When the active segment has a larger share than any closed one, it is
-    /// closed first, to be one of them. With nothing to gain, automatic compaction waits
-    /// for the store to grow by compact_min_bytes (and no job starts). When no dead bytes
-    /// make compaction due, a sorting job on one closed segment starts instead, if one
-    /// is wanted.
-    bool start_job(std::error_code& ec) {
-        if (!wants_compaction()) {
-            if (wants_sorting()) start_sorting_job();
-            return true;
-        }
-        double closed_share = 0;
-        for (const segment_pointer& in : engine_.segments_.by_id()) {
-            if (in != engine_.active_) closed_share = std::max(closed_share, dead_share(*in));
-        }
-        const std::uint64_t active_records = engine_.writer_->end() - engine_.active_->records_start();
-        const double active_share = active_records == 0 ? 0.0
-                                                        : static_cast<double>(engine_.active_->dead_bytes) /
-                                                              static_cast<double>(active_records);
-        if (active_share > closed_share && !engine_.rollover_.roll_over(ec)) return false;
-        std::vector<segment_pointer> inputs =
-            pick_inputs(engine_.segments_, engine_.active_.get(), engine_.options_.segment_bytes);
-        if (inputs.empty()) {
-            const write_lock lock(engine_.mutex_);
-            compaction_retry_end_ = engine_.data_bytes() + engine_.options_.compact_min_bytes;
-            return true;
-        }
-        std::sort(inputs.begin(), inputs.end(),
-                  [](const segment_pointer& a, const segment_pointer& b) { return a->replays_before(*b); });
-        job_type& job = job_.emplace();
-        std::uint64_t order = 0;
-        for (const segment_pointer& in : inputs) {
-            job.keep_erases.push_back(older_segment_outside(engine_.segments_, *in, inputs));
-            order = std::max(order, in->order);
-        }
-        job.scan_offset = inputs.front()->records_start();
-        job.inputs = std::move(inputs);
-        // The copy merges the scan's sorted runs.
-        job.outputs.emplace(engine_, order, true, engine_.options_.segment_bytes);
-        return true;
-    }
-
-    /// Starts a job that rewrites the closed segment unsorted_segment() gives in key
-    /// order, with write_gate_ held.
-    void start_sorting_job() {
-        segment_pointer in = unsorted_segment();
-        if (!in) return;
-        job_type& job = job_.emplace();
-        job.sorting = true;
-        job.keep_erases.push_back(older_segment_outside(engine_.segments_, *in, {in}));
-        job.scan_offset = in->records_start();
-        job.outputs.emplace(engine_, in->order, true, std::max(engine_.options_.segment_bytes, in->size));
-        job.inputs.push_back(std::move(in));
-    }
+    /// What an automatic job takes, and starting it (compaction_choice.hpp).
+    segment_pointer unsorted_segment();
+    bool start_job(std::error_code& ec);
+    void start_sorting_job();
 
     /// Whether the job's scan has ended and found its sorting job's input in key order
     /// already.
@@ -15520,215 +15262,18 @@ private:
         return true;
     }
 
-    /// The scan phase: notes the live puts and needed erases of the inputs' records,
-    /// reading about budget bytes (at least one record), and sorts them, a run of their
-    /// own (a step sorts only what it read). The inputs are closed, so it reads them with
-    /// no lock; each look-up in the index takes the shared lock (the compaction thread
-    /// runs with no gate held).
-    bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
-        const segment_type& in = *job.inputs[job.scanning];
-        const bool keep_erases = job.keep_erases[job.scanning];
-        const std::uint64_t begin = job.scan_offset;
-        const std::size_t run_begin = job.notes.size();
-        log_scan_result scanned;
-        // A record may end past the budget: the scan then reads on until it ends.
-        for (std::uint64_t span = budget;; span *= 2) {
-            const std::uint64_t end = in.size - begin > span ? begin + span : in.size;
-            const bool scanned_ok = scan_log(
-                in.file, begin, end, in.version, false,
-                [&](const log_entry& entry) {
-                    if (job.sorting) job.input_order.next(entry.key);
-                    const read_lock lock(engine_.mutex_);
-                    if (entry.type == record_type::put) {
-                        const auto payload = engine_.table_.find(entry.key);
-                        if (!payload) return;
-                        const record_location where = record_location::decode(*payload);
-                        if (where.segment != in.id || where.offset != entry.offset) return;
-                        job.notes.push_back({std::string(entry.key), where, {entry.flags, entry.deadline, entry.tag}});
-                    } else if (entry.type == record_type::erase && keep_erases && !engine_.table_.find(entry.key)) {
-                        job.notes.push_back({std::string(entry.key), {}, {}, true});
-                    }
-                },
-                scanned, ec);
-            if (!scanned_ok) return false;
-            if (!scanned.torn_tail || scanned.valid_end > begin) break;
-            if (end == in.size) {
-                fail(ec, errc::corrupt_record,
-                     in.file.path() + ": incomplete record at the end of a closed segment, at offset " +
-                         std::to_string(scanned.valid_end) + "; open with options::salvage to keep the intact records");
-                return false;
-            }
-            scanned = {};
-        }
-        const std::uint64_t read = scanned.valid_end - begin;
-        budget -= std::min(budget, read);
-        const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
-        std::sort(run_start, job.notes.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
-        if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
-        job.scan_offset = scanned.valid_end;
-        if (job.scan_offset < in.size) return true;
-        if (++job.scanning < job.inputs.size()) {
-            job.scan_offset = job.inputs[job.scanning]->records_start();
-            return true;
-        }
-        std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
-        job.moved.resize(job.notes.size());
-        job.at = job_type::phase::copy;
-        return true;
-    }
-
-    /// The order of job.runs' heap: a run whose next note's key is greater comes later.
-    [[nodiscard]] static auto later_run(const job_type& job) noexcept {
-        return [&notes = job.notes](const typename job_type::run& a, const typename job_type::run& b) {
-            return notes[b.next].key < notes[a.next].key;
-        };
-    }
-
-    /// The next note to copy, in key order, taken from job.runs; false when none is left.
-    /// A key's put and its erases are never both noted; erases of one key are copied once.
-    static bool next_note(job_type& job, std::size_t& at) {
-        const auto later = later_run(job);
-        while (!job.runs.empty()) {
-            std::pop_heap(job.runs.begin(), job.runs.end(), later);
-            at = job.runs.back().next++;
-            if (job.runs.back().next == job.runs.back().end) {
-                job.runs.pop_back();
-            } else {
-                std::push_heap(job.runs.begin(), job.runs.end(), later);
-            }
-            if (!job.copied || job.notes[*job.copied].key != job.notes[at].key) return true;
-        }
-        return false;
-    }
-
-    /// The copy phase: copies noted records into the outputs, about budget bytes (at
-    /// least one record), reading each put's value where the scan found it (the shared
-    /// lock held for each read, for the segments it finds the input in).
-    bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
-        std::string scratch;
-        std::string record;  // not record_: on the compaction thread, writers use it meanwhile
-        std::size_t at = 0;
-        while (budget > 0 && next_note(job, at)) {
-            const auto& n = job.notes[at];
-            record_location& moved = job.moved[at];
-            record.clear();
-            hint_entry entry;
-            entry.key = n.key;
-            if (n.erase) {
-                append_erase_record(record, n.key);
-                entry.type = record_type::erase;
-            } else {
-                std::string_view value;
-                const read_lock lock(engine_.mutex_);
-                if (!engine_.reader_.read(n.key, n.from, scratch, value, ec)) return false;
-                append_put_record(record, n.key, value, n.meta);
-                entry.flags = n.meta.flags;
-                entry.value_size = n.from.value_size;
-                entry.deadline = n.meta.deadline;
-                entry.tag = n.meta.tag;
-                moved.value_size = n.from.value_size;
-                moved.flags = n.meta.flags;
-            }
-            if (!job.outputs->append(record, entry, moved, ec)) return false;
-            // Read once and written once.
-            budget -= std::min(budget, 2 * record.size());
-            job.copied = at;
-        }
-        if (job.runs.empty()) job.at = job_type::phase::publish;
-        return job.outputs->write_out(ec);
-    }
-
-    /// Retires the inputs of a job whose index entries have moved, with write_gate_ held
-    /// and no backup running: makes the writer's records durable, then takes the inputs
-    /// out of the store. Their files go in the steps after, one input's a step
-    /// (remove_next_retired): each costs a directory sync, and the kernel frees a
-    /// segment's cached pages and blocks when its file goes (7-12 ms for 32 MiB here).
-    bool retire_job(std::error_code& ec) {
-        // A record is left behind when a newer one of its key exists; that newer one may
-        // still sit in the writer's buffer, and must be durable before the older is
-        // removed, or a power loss would lose the key.
-        engine_.call_writer(&writer_type::drain, ec);
-        if (ec) return false;
-        job_->retired = retire_inputs();
-        job_->at = job_type::phase::remove;
-        return true;
-    }
-
-    /// Removes the files of the job's next retired input, in replay order, and ends the
-    /// job after the last; no other job starts before, so none can drop an erase whose
-    /// older record is still in a file of them. Should a removal fail, the rest stay for
-    /// the next open, which replays them to the same contents (as remove_segments).
-    void remove_next_retired() {
-        std::vector<segment_pointer>& retired = job_->retired;
-        if (!retired.empty() && engine_.files_.remove_segment(*retired.front())) {
-            retired.erase(retired.begin());  // closes its file unless a reader holds it
-        } else {
-            retired.clear();
-        }
-        if (retired.empty()) job_.reset();
-    }
-
-    /// Writes and syncs the last output, then renames the outputs into place. Once that
-    /// has begun, the outputs are segments of the store and never removed unretired: a
-    /// published copy of a key erased since would come back at the next open if the
-    /// store forgot it. A failure to publish stops the store's writes (some outputs may
-    /// be in place).
-    bool publish_outputs(std::error_code& ec) {
-        if (!job_->outputs->finish(ec)) return false;
-        if (job_->outputs->publish(ec)) return true;
-        engine_.failure_.record(ec);
-        return false;
-    }
-
-    /// Adds the published outputs to the segments, with write_gate_ held, so that readers
-    /// find the copies index entries move to. Until the inputs are retired, both are
-    /// segments of the store: a backup that copies both replays to the same contents.
-    void install_outputs() {
-        const write_lock lock(engine_.mutex_);
-        for (const segment_pointer& output : job_->outputs->segments()) {
-            engine_.index_.add_segment(*output);
-            engine_.segments_.add(output);
-        }
-    }
-
-    /// Moves up to count more index entries, each to its copy when the entry still
-    /// points where the copy was read from, with write_gate_ held.
-    void move_entries(job_type& job, std::size_t count) {
-        const write_lock lock = exclusive_after_readers();
-        const std::size_t end =
-            job.notes.size() - job.moved_entries > count ? job.moved_entries + count : job.notes.size();
-        for (; job.moved_entries < end; ++job.moved_entries) {
-            const auto& n = job.notes[job.moved_entries];
-            if (n.erase) continue;
-            const record_location& copy = job.moved[job.moved_entries];
-            const auto payload = engine_.table_.find(n.key);
-            const record_location where = payload ? record_location::decode(*payload) : record_location{};
-            if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
-                // Written or erased since the scan: the copy is dead.
-                if (segment_type* const output = engine_.segments_.find(copy.segment)) {
-                    engine_.index_.add_dead(*output, n.from.record_size(n.key.size()));
-                }
-                continue;
-            }
-            char encoded[record_location::max_encoded_size];
-            engine_.table_.upsert(n.key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
-        }
-    }
-
-    /// Takes the inputs out of the segments, with write_gate_ held, no backup running
-    /// and the writer drained; returns the inputs, whose files the caller removes
-    /// (remove_segments, or remove_next_retired a step at a time).
-    std::vector<segment_pointer> retire_inputs() {
-        std::vector<segment_pointer> retired = std::move(job_->inputs);
-        const write_lock lock(engine_.mutex_);
-        for (const segment_pointer& in : retired) {
-            engine_.index_.remove_segment(*in);
-            engine_.segments_.remove(in->id);
-        }
-        engine_.hints_.drop_retired(engine_.segments_);
-        finish_compaction();
-        return retired;
-    }
+    /// A job's phases: scan, copy, publish, move entries, retire, remove the inputs'
+    /// files (compaction_phases.hpp).
+    bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec);
+    [[nodiscard]] static auto later_run(const job_type& job) noexcept;
+    static bool next_note(job_type& job, std::size_t& at);
+    bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec);
+    bool publish_outputs(std::error_code& ec);
+    void install_outputs();
+    void move_entries(job_type& job, std::size_t count);
+    bool retire_job(std::error_code& ec);
+    std::vector<segment_pointer> retire_inputs();
+    void remove_next_retired();
 
     /// The compaction thread's work (thread_safe): the hints of closed segments still
     /// waiting for one, then jobs one after another while compaction is still due and each
@@ -15884,6 +15429,574 @@ private:
 };
 
 }  // namespace kvforge::detail
+
+// The parts' definitions (each includes this header first).
+// ---- begin kvforge/stores/log/compaction_choice.hpp ----
+/// \file compaction_choice.hpp
+/// What an automatic compaction job takes: whether one is due (dead bytes to reclaim, or
+/// a closed segment to sort), the closed segments it rewrites (compactor.hpp picks them)
+/// or the one it sorts, and the job started on them. Members of segment_compaction
+/// (segment_compaction.hpp), called with the engine's write gate held.
+
+#include <algorithm>
+#include <cstdint>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+// ---- begin kvforge/stores/log/compactor.hpp ----
+/// \file compactor.hpp
+/// What a compaction job of a log store rewrites: the closed segments with the largest
+/// share of dead bytes, as many as the live records of about one segment, and which of
+/// their records it copies.
+///
+/// A put is copied when the index points at it (it is its key's newest record). An
+/// erase is copied when its key is absent (no newer put came after it) and some segment
+/// that replays before its own is not an input of the job: that segment may hold an
+/// older put of the key, which the erase must go on hiding. Otherwise it is dropped, as
+/// every other record of the inputs.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// Bytes of a segment's records that are live (not dead), up to end.
+template <class IO>
+[[nodiscard]] std::uint64_t live_bytes_of(const segment<IO>& in, std::uint64_t end) noexcept {
+    const std::uint64_t records = end - in.records_start();
+    return records > in.dead_bytes ? records - in.dead_bytes : 0;
+}
+
+/// The share of a closed segment's record bytes that are dead.
+template <class IO>
+[[nodiscard]] double dead_share(const segment<IO>& in) noexcept {
+    const std::uint64_t records = in.size > in.records_start() ? in.size - in.records_start() : 0;
+    return records == 0 ? 0.0 : static_cast<double>(in.dead_bytes) / static_cast<double>(records);
+}
+
+/// The inputs of the next job among the closed segments (every segment but active),
+/// highest dead share first, while their live bytes fit in budget (at least one is
+/// picked when any has dead bytes). A segment holding a clear record is picked only
+/// when nothing replays before it, so that the clear record is dropped rather than
+/// moved after records it must not drop.
+template <class IO>
+[[nodiscard]] std::vector<std::shared_ptr<segment<IO>>> pick_inputs(const segment_set<IO>& segments,
+                                                                    const segment<IO>* active, std::uint64_t budget) {
+    using pointer = std::shared_ptr<segment<IO>>;
+    const std::vector<pointer> ordered = segments.in_replay_order();
+    std::vector<pointer> candidates;
+    for (std::size_t i = 0; i < ordered.size(); ++i) {
+        const pointer& in = ordered[i];
+        if (in.get() == active || in->dead_bytes == 0 || (in->holds_clear && i != 0)) continue;
+        candidates.push_back(in);
+    }
+    std::stable_sort(candidates.begin(), candidates.end(),
+                     [](const pointer& a, const pointer& b) { return dead_share(*a) > dead_share(*b); });
+    std::vector<pointer> picked;
+    std::uint64_t live = 0;
+    for (const pointer& in : candidates) {
+        const std::uint64_t more = live_bytes_of(*in, in->size);
+        if (!picked.empty() && live + more > budget) break;
+        picked.push_back(in);
+        live += more;
+    }
+    return picked;
+}
+
+/// Whether an erase record of segment `in` must be copied by a job whose inputs are
+/// `inputs` (its key being absent): some segment replaying before `in` is not an input.
+template <class IO>
+[[nodiscard]] bool older_segment_outside(const segment_set<IO>& segments, const segment<IO>& in,
+                                         const std::vector<std::shared_ptr<segment<IO>>>& inputs) {
+    for (const auto& other : segments.by_id()) {
+        if (!other->replays_before(in)) continue;
+        const bool input = std::any_of(inputs.begin(), inputs.end(), [&](const auto& i) { return i == other; });
+        if (!input) return true;
+    }
+    return false;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compactor.hpp ----
+
+namespace kvforge::detail {
+
+/// Whether automatic compaction is due: dead bytes past compact_dead_ratio of the
+/// data, which holds at least compact_min_bytes and, after a failure, has grown past
+/// where the retry waits; never while a backup runs.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::wants_compaction() const {
+    if (engine_.options_.compact_dead_ratio <= 0) return false;
+    // A backup copies the segments compaction would retire: the trigger waits for it.
+    if (engine_.backups_.running()) return false;
+    const std::uint64_t data = engine_.data_bytes();
+    return data >= engine_.options_.compact_min_bytes && data >= compaction_retry_end_ &&
+           static_cast<double>(engine_.index_.dead_bytes()) >
+               engine_.options_.compact_dead_ratio * static_cast<double>(data);
+}
+
+/// Whether a closed segment waits to be rewritten in key order, with write_gate_ held
+/// (options::sort_closed_segments): a sorted store's, holding at least
+/// compact_min_bytes, unless automatic compaction is off, a backup runs, or a failure
+/// makes it wait as wants_compaction says. It waits too while dead bytes exceed half
+/// of compact_dead_ratio of the data: a store being overwritten has its segments
+/// rewritten, in key order, by the jobs that reclaim them, and sorting them ahead of
+/// those would write them once more.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::wants_sorting() {
+    if constexpr (!ordered_index) {
+        return false;
+    } else {
+        const kvforge::options& o = engine_.options_;
+        if (!o.sort_closed_segments || o.compact_dead_ratio <= 0 || o.read_only) return false;
+        if (engine_.backups_.running() || !unsorted_segment()) return false;
+        const std::uint64_t data = engine_.data_bytes();
+        return data >= o.compact_min_bytes && data >= compaction_retry_end_ &&
+               static_cast<double>(engine_.index_.dead_bytes()) <= o.compact_dead_ratio / 2 * static_cast<double>(data);
+    }
+}
+
+/// The closed segment a sorting job takes next, with write_gate_ held: the one
+/// replaying first of those not known to be in key order, leaving out one that holds
+/// a clear record unless nothing replays before it (as pick_inputs does); null when
+/// there is none. Remembers that there is none until a segment closes (the active
+/// one changes) or a job ends.
+template <class Policies, class Engine>
+auto segment_compaction<Policies, Engine>::unsorted_segment() -> segment_pointer {
+    if (all_sorted_at_ != 0 && all_sorted_at_ == engine_.active_->id) return nullptr;
+    const std::vector<segment_pointer>& segments = engine_.segments_.by_id();
+    segment_pointer oldest;
+    segment_pointer picked;
+    for (const segment_pointer& in : segments) {
+        if (!oldest || in->replays_before(*oldest)) oldest = in;
+    }
+    for (const segment_pointer& in : segments) {
+        if (in == engine_.active_ || in->in_key_order || (in->holds_clear && in != oldest)) continue;
+        if (!picked || in->replays_before(*picked)) picked = in;
+    }
+    if (!picked) all_sorted_at_ = engine_.active_->id;
+    return picked;
+}
+
+/// Starts an automatic compaction job, with write_gate_ held: the closed segments
+/// with the largest share of dead bytes, as many as hold about one segment of live
+/// records. When the active segment has a larger share than any closed one, it is
+/// closed first, to be one of them. With nothing to gain, automatic compaction waits
+/// for the store to grow by compact_min_bytes (and no job starts). When no dead bytes
+/// make compaction due, a sorting job on one closed segment starts instead, if one
+/// is wanted.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::start_job(std::error_code& ec) {
+    if (!wants_compaction()) {
+        if (wants_sorting()) start_sorting_job();
+        return true;
+    }
+    double closed_share = 0;
+    for (const segment_pointer& in : engine_.segments_.by_id()) {
+        if (in != engine_.active_) closed_share = std::max(closed_share, dead_share(*in));
+    }
+    const std::uint64_t active_records = engine_.writer_->end() - engine_.active_->records_start();
+    const double active_share =
+        active_records == 0 ? 0.0
+                            : static_cast<double>(engine_.active_->dead_bytes) / static_cast<double>(active_records);
+    if (active_share > closed_share && !engine_.rollover_.roll_over(ec)) return false;
+    std::vector<segment_pointer> inputs =
+        pick_inputs(engine_.segments_, engine_.active_.get(), engine_.options_.segment_bytes);
+    if (inputs.empty()) {
+        const write_lock lock(engine_.mutex_);
+        compaction_retry_end_ = engine_.data_bytes() + engine_.options_.compact_min_bytes;
+        return true;
+    }
+    std::sort(inputs.begin(), inputs.end(),
+              [](const segment_pointer& a, const segment_pointer& b) { return a->replays_before(*b); });
+    job_type& job = job_.emplace();
+    std::uint64_t order = 0;
+    for (const segment_pointer& in : inputs) {
+        job.keep_erases.push_back(older_segment_outside(engine_.segments_, *in, inputs));
+        order = std::max(order, in->order);
+    }
+    job.scan_offset = inputs.front()->records_start();
+    job.inputs = std::move(inputs);
+    // The copy merges the scan's sorted runs.
+    job.outputs.emplace(engine_, order, true, engine_.options_.segment_bytes);
+    return true;
+}
+
+/// Starts a job that rewrites the closed segment unsorted_segment() gives in key
+/// order, with write_gate_ held.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::start_sorting_job() {
+    segment_pointer in = unsorted_segment();
+    if (!in) return;
+    job_type& job = job_.emplace();
+    job.sorting = true;
+    job.keep_erases.push_back(older_segment_outside(engine_.segments_, *in, {in}));
+    job.scan_offset = in->records_start();
+    job.outputs.emplace(engine_, in->order, true, std::max(engine_.options_.segment_bytes, in->size));
+    job.inputs.push_back(std::move(in));
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compaction_choice.hpp ----
+// ---- begin kvforge/stores/log/compaction_outputs.hpp ----
+/// \file compaction_outputs.hpp
+/// A compaction job's output segments: written one after another up to segment_bytes
+/// each, synced with their hints beside them, then published (renamed into place). A
+/// member of segment_compaction (segment_compaction.hpp), through which it reaches the
+/// engine's files, hints and reader.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// The output segments of a compaction job, written one after another up to
+/// segment_bytes each (a sorting job's: up to its input's size, which may pass
+/// segment_bytes by a record, so that it makes one output); each is synced, with its
+/// hint written beside it, before any is renamed into place (publish). Outputs replay
+/// at `order`, the highest of the job's inputs, after them (their ids are higher) and
+/// before every newer segment.
+template <class Policies, class Engine>
+class segment_compaction<Policies, Engine>::output_segments {
+public:
+    /// in_key_order: the records come in key order (outputs say so: in_key_order).
+    output_segments(Engine& engine, std::uint64_t order, bool in_key_order, std::uint64_t bytes_each) noexcept
+        : engine_(engine), order_(order), in_key_order_(in_key_order), bytes_each_(bytes_each) {}
+
+    /// Appends a record, which entry describes (its offset aside); where it went
+    /// comes back in where.segment and where.offset.
+    bool append(std::string_view record, hint_entry entry, record_location& where, std::error_code& ec) {
+        if (outputs_.empty() || end_ + pending_.size() >= bytes_each_) {
+            if (!outputs_.empty() && !finish_current(ec)) return false;
+            segment_pointer next;
+            if (!engine_.files_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
+            next->in_key_order = in_key_order_;
+            outputs_.push_back(std::move(next));
+            end_ = file_header::size;
+            if (engine_.options_.write_hints) hint_.emplace(engine_.hints_.identity(*outputs_.back()));
+        }
+        where.segment = outputs_.back()->id;
+        where.offset = static_cast<std::uint32_t>(end_ + pending_.size());
+        entry.offset = where.offset;
+        if (hint_) hint_->add(entry);
+        if (entry.type != record_type::put) outputs_.back()->dead_bytes += record.size();  // a tombstone
+        pending_.append(record);
+        return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
+    }
+
+    /// Writes and syncs what was appended to the newest output: a compaction step
+    /// ends with its own writes on disk, so that the sync that ends an output
+    /// finds little left to write rather than a whole segment.
+    bool write_out(std::error_code& ec) {
+        if (pending_.empty()) return true;
+        if (!write_pending(ec)) return false;
+        if (engine_.files_.sync_file(outputs_.back()->file, ec)) return true;
+        engine_.failure_.record(ec);  // a failed sync is never retried
+        return false;
+    }
+
+    /// Writes and syncs the last output.
+    bool finish(std::error_code& ec) { return outputs_.empty() || finish_current(ec); }
+
+    /// Renames the outputs into place and syncs the directory. Once it has begun,
+    /// a failure leaves some outputs in place: the store object must write no more.
+    bool publish(std::error_code& ec) {
+        for (const segment_pointer& output : outputs_) {
+            const store_file_name name = store_file_name::data(output->id);
+            if (!engine_.files_.directory().rename(name.temporary(), name, ec)) return false;
+            output->file.renamed(engine_.files_.directory().file_path(name));
+        }
+        for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
+        return outputs_.empty() || engine_.files_.sync_directory(ec);
+    }
+
+    [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }
+
+private:
+    bool write_pending(std::error_code& ec) {
+        if (!engine_.files_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
+        end_ += pending_.size();
+        pending_.clear();
+        return true;
+    }
+
+    bool finish_current(std::error_code& ec) {
+        segment_type& output = *outputs_.back();
+        if (!write_pending(ec)) return false;
+        if (!engine_.files_.sync_file(output.file, ec)) {
+            engine_.failure_.record(ec);  // a failed sync is never retried
+            return false;
+        }
+        output.size = end_;
+        if (hint_) engine_.hints_.write_hint_of(output, *hint_);
+        hint_.reset();
+        return true;
+    }
+
+    Engine& engine_;
+    std::uint64_t order_;
+    bool in_key_order_;
+    std::uint64_t bytes_each_;
+    std::vector<segment_pointer> outputs_;
+    std::optional<hint_builder> hint_;
+    std::string pending_;    // records not yet written to the newest output
+    std::uint64_t end_ = 0;  // where pending_ goes in the newest output
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compaction_outputs.hpp ----
+// ---- begin kvforge/stores/log/compaction_phases.hpp ----
+/// \file compaction_phases.hpp
+/// The phases of one compaction job (compaction_job.hpp): the scan of its inputs, the
+/// copy of the records it keeps into its outputs, their publishing, the move of index
+/// entries to the copies, and the retiring of the inputs and removal of their files.
+/// Members of segment_compaction (segment_compaction.hpp), which runs them a step at a
+/// time or on the compaction thread; each says what lock it takes.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// The scan phase: notes the live puts and needed erases of the inputs' records,
+/// reading about budget bytes (at least one record), and sorts them, a run of their
+/// own (a step sorts only what it read). The inputs are closed, so it reads them with
+/// no lock; each look-up in the index takes the shared lock (the compaction thread
+/// runs with no gate held).
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
+    const segment_type& in = *job.inputs[job.scanning];
+    const bool keep_erases = job.keep_erases[job.scanning];
+    const std::uint64_t begin = job.scan_offset;
+    const std::size_t run_begin = job.notes.size();
+    log_scan_result scanned;
+    // A record may end past the budget: the scan then reads on until it ends.
+    for (std::uint64_t span = budget;; span *= 2) {
+        const std::uint64_t end = in.size - begin > span ? begin + span : in.size;
+        const bool scanned_ok = scan_log(
+            in.file, begin, end, in.version, false,
+            [&](const log_entry& entry) {
+                if (job.sorting) job.input_order.next(entry.key);
+                const read_lock lock(engine_.mutex_);
+                if (entry.type == record_type::put) {
+                    const auto payload = engine_.table_.find(entry.key);
+                    if (!payload) return;
+                    const record_location where = record_location::decode(*payload);
+                    if (where.segment != in.id || where.offset != entry.offset) return;
+                    job.notes.push_back({std::string(entry.key), where, {entry.flags, entry.deadline, entry.tag}});
+                } else if (entry.type == record_type::erase && keep_erases && !engine_.table_.find(entry.key)) {
+                    job.notes.push_back({std::string(entry.key), {}, {}, true});
+                }
+            },
+            scanned, ec);
+        if (!scanned_ok) return false;
+        if (!scanned.torn_tail || scanned.valid_end > begin) break;
+        if (end == in.size) {
+            fail(ec, errc::corrupt_record,
+                 in.file.path() + ": incomplete record at the end of a closed segment, at offset " +
+                     std::to_string(scanned.valid_end) + "; open with options::salvage to keep the intact records");
+            return false;
+        }
+        scanned = {};
+    }
+    const std::uint64_t read = scanned.valid_end - begin;
+    budget -= std::min(budget, read);
+    const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
+    std::sort(run_start, job.notes.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+    if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
+    job.scan_offset = scanned.valid_end;
+    if (job.scan_offset < in.size) return true;
+    if (++job.scanning < job.inputs.size()) {
+        job.scan_offset = job.inputs[job.scanning]->records_start();
+        return true;
+    }
+    std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
+    job.moved.resize(job.notes.size());
+    job.at = job_type::phase::copy;
+    return true;
+}
+
+/// The order of job.runs' heap: a run whose next note's key is greater comes later.
+template <class Policies, class Engine>
+auto segment_compaction<Policies, Engine>::later_run(const job_type& job) noexcept {
+    return [&notes = job.notes](const typename job_type::run& a, const typename job_type::run& b) {
+        return notes[b.next].key < notes[a.next].key;
+    };
+}
+
+/// The next note to copy, in key order, taken from job.runs; false when none is left.
+/// A key's put and its erases are never both noted; erases of one key are copied once.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::next_note(job_type& job, std::size_t& at) {
+    const auto later = later_run(job);
+    while (!job.runs.empty()) {
+        std::pop_heap(job.runs.begin(), job.runs.end(), later);
+        at = job.runs.back().next++;
+        if (job.runs.back().next == job.runs.back().end) {
+            job.runs.pop_back();
+        } else {
+            std::push_heap(job.runs.begin(), job.runs.end(), later);
+        }
+        if (!job.copied || job.notes[*job.copied].key != job.notes[at].key) return true;
+    }
+    return false;
+}
+
+/// The copy phase: copies noted records into the outputs, about budget bytes (at
+/// least one record), reading each put's value where the scan found it (the shared
+/// lock held for each read, for the segments it finds the input in).
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
+    std::string scratch;
+    std::string record;  // not record_: on the compaction thread, writers use it meanwhile
+    std::size_t at = 0;
+    while (budget > 0 && next_note(job, at)) {
+        const auto& n = job.notes[at];
+        record_location& moved = job.moved[at];
+        record.clear();
+        hint_entry entry;
+        entry.key = n.key;
+        if (n.erase) {
+            append_erase_record(record, n.key);
+            entry.type = record_type::erase;
+        } else {
+            std::string_view value;
+            const read_lock lock(engine_.mutex_);
+            if (!engine_.reader_.read(n.key, n.from, scratch, value, ec)) return false;
+            append_put_record(record, n.key, value, n.meta);
+            entry.flags = n.meta.flags;
+            entry.value_size = n.from.value_size;
+            entry.deadline = n.meta.deadline;
+            entry.tag = n.meta.tag;
+            moved.value_size = n.from.value_size;
+            moved.flags = n.meta.flags;
+        }
+        if (!job.outputs->append(record, entry, moved, ec)) return false;
+        // Read once and written once.
+        budget -= std::min(budget, 2 * record.size());
+        job.copied = at;
+    }
+    if (job.runs.empty()) job.at = job_type::phase::publish;
+    return job.outputs->write_out(ec);
+}
+
+/// Retires the inputs of a job whose index entries have moved, with write_gate_ held
+/// and no backup running: makes the writer's records durable, then takes the inputs
+/// out of the store. Their files go in the steps after, one input's a step
+/// (remove_next_retired): each costs a directory sync, and the kernel frees a
+/// segment's cached pages and blocks when its file goes (7-12 ms for 32 MiB here).
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::retire_job(std::error_code& ec) {
+    // A record is left behind when a newer one of its key exists; that newer one may
+    // still sit in the writer's buffer, and must be durable before the older is
+    // removed, or a power loss would lose the key.
+    engine_.call_writer(&writer_type::drain, ec);
+    if (ec) return false;
+    job_->retired = retire_inputs();
+    job_->at = job_type::phase::remove;
+    return true;
+}
+
+/// Removes the files of the job's next retired input, in replay order, and ends the
+/// job after the last; no other job starts before, so none can drop an erase whose
+/// older record is still in a file of them. Should a removal fail, the rest stay for
+/// the next open, which replays them to the same contents (as remove_segments).
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::remove_next_retired() {
+    std::vector<segment_pointer>& retired = job_->retired;
+    if (!retired.empty() && engine_.files_.remove_segment(*retired.front())) {
+        retired.erase(retired.begin());  // closes its file unless a reader holds it
+    } else {
+        retired.clear();
+    }
+    if (retired.empty()) job_.reset();
+}
+
+/// Writes and syncs the last output, then renames the outputs into place. Once that
+/// has begun, the outputs are segments of the store and never removed unretired: a
+/// published copy of a key erased since would come back at the next open if the
+/// store forgot it. A failure to publish stops the store's writes (some outputs may
+/// be in place).
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::publish_outputs(std::error_code& ec) {
+    if (!job_->outputs->finish(ec)) return false;
+    if (job_->outputs->publish(ec)) return true;
+    engine_.failure_.record(ec);
+    return false;
+}
+
+/// Adds the published outputs to the segments, with write_gate_ held, so that readers
+/// find the copies index entries move to. Until the inputs are retired, both are
+/// segments of the store: a backup that copies both replays to the same contents.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::install_outputs() {
+    const write_lock lock(engine_.mutex_);
+    for (const segment_pointer& output : job_->outputs->segments()) {
+        engine_.index_.add_segment(*output);
+        engine_.segments_.add(output);
+    }
+}
+
+/// Moves up to count more index entries, each to its copy when the entry still
+/// points where the copy was read from, with write_gate_ held.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::move_entries(job_type& job, std::size_t count) {
+    const write_lock lock = exclusive_after_readers();
+    const std::size_t end = job.notes.size() - job.moved_entries > count ? job.moved_entries + count : job.notes.size();
+    for (; job.moved_entries < end; ++job.moved_entries) {
+        const auto& n = job.notes[job.moved_entries];
+        if (n.erase) continue;
+        const record_location& copy = job.moved[job.moved_entries];
+        const auto payload = engine_.table_.find(n.key);
+        const record_location where = payload ? record_location::decode(*payload) : record_location{};
+        if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
+            // Written or erased since the scan: the copy is dead.
+            if (segment_type* const output = engine_.segments_.find(copy.segment)) {
+                engine_.index_.add_dead(*output, n.from.record_size(n.key.size()));
+            }
+            continue;
+        }
+        char encoded[record_location::max_encoded_size];
+        engine_.table_.upsert(n.key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
+    }
+}
+
+/// Takes the inputs out of the segments, with write_gate_ held, no backup running
+/// and the writer drained; returns the inputs, whose files the caller removes
+/// (remove_segments, or remove_next_retired a step at a time).
+template <class Policies, class Engine>
+auto segment_compaction<Policies, Engine>::retire_inputs() -> std::vector<segment_pointer> {
+    std::vector<segment_pointer> retired = std::move(job_->inputs);
+    const write_lock lock(engine_.mutex_);
+    for (const segment_pointer& in : retired) {
+        engine_.index_.remove_segment(*in);
+        engine_.segments_.remove(in->id);
+    }
+    engine_.hints_.drop_retired(engine_.segments_);
+    finish_compaction();
+    return retired;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compaction_phases.hpp ----
 // ---- end kvforge/stores/log/segment_compaction.hpp ----
 // ---- begin kvforge/stores/log/segment_rollover.hpp ----
 /// \file segment_rollover.hpp

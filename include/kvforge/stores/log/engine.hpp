@@ -16,7 +16,11 @@
 ///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
 ///     recovery.hpp            open: the segments found, checked and replayed into the index
 ///     store_composition.hpp   the MANIFEST, checked at every open and written when due
-///     segment_compaction.hpp  compact() and the automatic compaction jobs
+///     segment_compaction.hpp  compact() and the automatic compaction jobs, run a step at a
+///                             time or on the compaction thread; its parts:
+///       compaction_choice.hpp   whether a job is due, what it takes, and starting it
+///       compaction_phases.hpp   a job's phases: scan, copy, publish, move entries, retire
+///       compaction_outputs.hpp  a job's output segments: written, synced with their hints, published
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
 ///     log_verify.hpp          verify(): every record checked against its checksum

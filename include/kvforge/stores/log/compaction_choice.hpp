@@ -1,0 +1,135 @@
+#pragma once
+/// \file compaction_choice.hpp
+/// What an automatic compaction job takes: whether one is due (dead bytes to reclaim, or
+/// a closed segment to sort), the closed segments it rewrites (compactor.hpp picks them)
+/// or the one it sorts, and the job started on them. Members of segment_compaction
+/// (segment_compaction.hpp), called with the engine's write gate held.
+
+#include <algorithm>
+#include <cstdint>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "../../options.hpp"
+#include "compactor.hpp"
+#include "segment_compaction.hpp"
+
+namespace kvforge::detail {
+
+/// Whether automatic compaction is due: dead bytes past compact_dead_ratio of the
+/// data, which holds at least compact_min_bytes and, after a failure, has grown past
+/// where the retry waits; never while a backup runs.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::wants_compaction() const {
+    if (engine_.options_.compact_dead_ratio <= 0) return false;
+    // A backup copies the segments compaction would retire: the trigger waits for it.
+    if (engine_.backups_.running()) return false;
+    const std::uint64_t data = engine_.data_bytes();
+    return data >= engine_.options_.compact_min_bytes && data >= compaction_retry_end_ &&
+           static_cast<double>(engine_.index_.dead_bytes()) >
+               engine_.options_.compact_dead_ratio * static_cast<double>(data);
+}
+
+/// Whether a closed segment waits to be rewritten in key order, with write_gate_ held
+/// (options::sort_closed_segments): a sorted store's, holding at least
+/// compact_min_bytes, unless automatic compaction is off, a backup runs, or a failure
+/// makes it wait as wants_compaction says. It waits too while dead bytes exceed half
+/// of compact_dead_ratio of the data: a store being overwritten has its segments
+/// rewritten, in key order, by the jobs that reclaim them, and sorting them ahead of
+/// those would write them once more.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::wants_sorting() {
+    if constexpr (!ordered_index) {
+        return false;
+    } else {
+        const kvforge::options& o = engine_.options_;
+        if (!o.sort_closed_segments || o.compact_dead_ratio <= 0 || o.read_only) return false;
+        if (engine_.backups_.running() || !unsorted_segment()) return false;
+        const std::uint64_t data = engine_.data_bytes();
+        return data >= o.compact_min_bytes && data >= compaction_retry_end_ &&
+               static_cast<double>(engine_.index_.dead_bytes()) <= o.compact_dead_ratio / 2 * static_cast<double>(data);
+    }
+}
+
+/// The closed segment a sorting job takes next, with write_gate_ held: the one
+/// replaying first of those not known to be in key order, leaving out one that holds
+/// a clear record unless nothing replays before it (as pick_inputs does); null when
+/// there is none. Remembers that there is none until a segment closes (the active
+/// one changes) or a job ends.
+template <class Policies, class Engine>
+auto segment_compaction<Policies, Engine>::unsorted_segment() -> segment_pointer {
+    if (all_sorted_at_ != 0 && all_sorted_at_ == engine_.active_->id) return nullptr;
+    const std::vector<segment_pointer>& segments = engine_.segments_.by_id();
+    segment_pointer oldest;
+    segment_pointer picked;
+    for (const segment_pointer& in : segments) {
+        if (!oldest || in->replays_before(*oldest)) oldest = in;
+    }
+    for (const segment_pointer& in : segments) {
+        if (in == engine_.active_ || in->in_key_order || (in->holds_clear && in != oldest)) continue;
+        if (!picked || in->replays_before(*picked)) picked = in;
+    }
+    if (!picked) all_sorted_at_ = engine_.active_->id;
+    return picked;
+}
+
+/// Starts an automatic compaction job, with write_gate_ held: the closed segments
+/// with the largest share of dead bytes, as many as hold about one segment of live
+/// records. When the active segment has a larger share than any closed one, it is
+/// closed first, to be one of them. With nothing to gain, automatic compaction waits
+/// for the store to grow by compact_min_bytes (and no job starts). When no dead bytes
+/// make compaction due, a sorting job on one closed segment starts instead, if one
+/// is wanted.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::start_job(std::error_code& ec) {
+    if (!wants_compaction()) {
+        if (wants_sorting()) start_sorting_job();
+        return true;
+    }
+    double closed_share = 0;
+    for (const segment_pointer& in : engine_.segments_.by_id()) {
+        if (in != engine_.active_) closed_share = std::max(closed_share, dead_share(*in));
+    }
+    const std::uint64_t active_records = engine_.writer_->end() - engine_.active_->records_start();
+    const double active_share =
+        active_records == 0 ? 0.0
+                            : static_cast<double>(engine_.active_->dead_bytes) / static_cast<double>(active_records);
+    if (active_share > closed_share && !engine_.rollover_.roll_over(ec)) return false;
+    std::vector<segment_pointer> inputs =
+        pick_inputs(engine_.segments_, engine_.active_.get(), engine_.options_.segment_bytes);
+    if (inputs.empty()) {
+        const write_lock lock(engine_.mutex_);
+        compaction_retry_end_ = engine_.data_bytes() + engine_.options_.compact_min_bytes;
+        return true;
+    }
+    std::sort(inputs.begin(), inputs.end(),
+              [](const segment_pointer& a, const segment_pointer& b) { return a->replays_before(*b); });
+    job_type& job = job_.emplace();
+    std::uint64_t order = 0;
+    for (const segment_pointer& in : inputs) {
+        job.keep_erases.push_back(older_segment_outside(engine_.segments_, *in, inputs));
+        order = std::max(order, in->order);
+    }
+    job.scan_offset = inputs.front()->records_start();
+    job.inputs = std::move(inputs);
+    // The copy merges the scan's sorted runs.
+    job.outputs.emplace(engine_, order, true, engine_.options_.segment_bytes);
+    return true;
+}
+
+/// Starts a job that rewrites the closed segment unsorted_segment() gives in key
+/// order, with write_gate_ held.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::start_sorting_job() {
+    segment_pointer in = unsorted_segment();
+    if (!in) return;
+    job_type& job = job_.emplace();
+    job.sorting = true;
+    job.keep_erases.push_back(older_segment_outside(engine_.segments_, *in, {in}));
+    job.scan_offset = in->records_start();
+    job.outputs.emplace(engine_, in->order, true, std::max(engine_.options_.segment_bytes, in->size));
+    job.inputs.push_back(std::move(in));
+}
+
+}  // namespace kvforge::detail

@@ -1,0 +1,117 @@
+#pragma once
+/// \file compaction_outputs.hpp
+/// A compaction job's output segments: written one after another up to segment_bytes
+/// each, synced with their hints beside them, then published (renamed into place). A
+/// member of segment_compaction (segment_compaction.hpp), through which it reaches the
+/// engine's files, hints and reader.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "../../detail/store_files.hpp"
+#include "hint.hpp"
+#include "record_format.hpp"
+#include "segment_compaction.hpp"
+
+namespace kvforge::detail {
+
+/// The output segments of a compaction job, written one after another up to
+/// segment_bytes each (a sorting job's: up to its input's size, which may pass
+/// segment_bytes by a record, so that it makes one output); each is synced, with its
+/// hint written beside it, before any is renamed into place (publish). Outputs replay
+/// at `order`, the highest of the job's inputs, after them (their ids are higher) and
+/// before every newer segment.
+template <class Policies, class Engine>
+class segment_compaction<Policies, Engine>::output_segments {
+public:
+    /// in_key_order: the records come in key order (outputs say so: in_key_order).
+    output_segments(Engine& engine, std::uint64_t order, bool in_key_order, std::uint64_t bytes_each) noexcept
+        : engine_(engine), order_(order), in_key_order_(in_key_order), bytes_each_(bytes_each) {}
+
+    /// Appends a record, which entry describes (its offset aside); where it went
+    /// comes back in where.segment and where.offset.
+    bool append(std::string_view record, hint_entry entry, record_location& where, std::error_code& ec) {
+        if (outputs_.empty() || end_ + pending_.size() >= bytes_each_) {
+            if (!outputs_.empty() && !finish_current(ec)) return false;
+            segment_pointer next;
+            if (!engine_.files_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
+            next->in_key_order = in_key_order_;
+            outputs_.push_back(std::move(next));
+            end_ = file_header::size;
+            if (engine_.options_.write_hints) hint_.emplace(engine_.hints_.identity(*outputs_.back()));
+        }
+        where.segment = outputs_.back()->id;
+        where.offset = static_cast<std::uint32_t>(end_ + pending_.size());
+        entry.offset = where.offset;
+        if (hint_) hint_->add(entry);
+        if (entry.type != record_type::put) outputs_.back()->dead_bytes += record.size();  // a tombstone
+        pending_.append(record);
+        return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
+    }
+
+    /// Writes and syncs what was appended to the newest output: a compaction step
+    /// ends with its own writes on disk, so that the sync that ends an output
+    /// finds little left to write rather than a whole segment.
+    bool write_out(std::error_code& ec) {
+        if (pending_.empty()) return true;
+        if (!write_pending(ec)) return false;
+        if (engine_.files_.sync_file(outputs_.back()->file, ec)) return true;
+        engine_.failure_.record(ec);  // a failed sync is never retried
+        return false;
+    }
+
+    /// Writes and syncs the last output.
+    bool finish(std::error_code& ec) { return outputs_.empty() || finish_current(ec); }
+
+    /// Renames the outputs into place and syncs the directory. Once it has begun,
+    /// a failure leaves some outputs in place: the store object must write no more.
+    bool publish(std::error_code& ec) {
+        for (const segment_pointer& output : outputs_) {
+            const store_file_name name = store_file_name::data(output->id);
+            if (!engine_.files_.directory().rename(name.temporary(), name, ec)) return false;
+            output->file.renamed(engine_.files_.directory().file_path(name));
+        }
+        for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
+        return outputs_.empty() || engine_.files_.sync_directory(ec);
+    }
+
+    [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }
+
+private:
+    bool write_pending(std::error_code& ec) {
+        if (!engine_.files_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
+        end_ += pending_.size();
+        pending_.clear();
+        return true;
+    }
+
+    bool finish_current(std::error_code& ec) {
+        segment_type& output = *outputs_.back();
+        if (!write_pending(ec)) return false;
+        if (!engine_.files_.sync_file(output.file, ec)) {
+            engine_.failure_.record(ec);  // a failed sync is never retried
+            return false;
+        }
+        output.size = end_;
+        if (hint_) engine_.hints_.write_hint_of(output, *hint_);
+        hint_.reset();
+        return true;
+    }
+
+    Engine& engine_;
+    std::uint64_t order_;
+    bool in_key_order_;
+    std::uint64_t bytes_each_;
+    std::vector<segment_pointer> outputs_;
+    std::optional<hint_builder> hint_;
+    std::string pending_;    // records not yet written to the newest output
+    std::uint64_t end_ = 0;  // where pending_ goes in the newest output
+};
+
+}  // namespace kvforge::detail
