@@ -8830,7 +8830,55 @@ private:
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
+
+// ---- begin kvforge/detail/waiter_count.hpp ----
+/// \file waiter_count.hpp
+/// The threads that had to wait for a lock, and those of them that have had it since:
+/// what lets a thread that takes the lock again and again (the compaction thread) let
+/// the threads already waiting go first (write_gate.hpp, striped.hpp).
+
+#include <atomic>
+#include <cstdint>
+
+namespace kvforge::detail {
+
+class waiter_count {
+public:
+    /// A thread found the lock taken and waits for it; counted once per acquisition.
+    void arrive() noexcept { arrived_.fetch_add(1, std::memory_order_seq_cst); }
+
+    /// A thread counted by arrive() has the lock now.
+    void admit() noexcept {
+        admitted_.fetch_add(1, std::memory_order_seq_cst);
+        admitted_.notify_all();
+    }
+
+    /// The threads waiting now.
+    [[nodiscard]] std::uint64_t waiting() const noexcept {
+        // Admitted first: no count of arrivals read after it is below it.
+        const std::uint64_t admitted = admitted_.load(std::memory_order_seq_cst);
+        return arrived_.load(std::memory_order_seq_cst) - admitted;
+    }
+
+    /// Returns once every thread waiting at the call has had the lock.
+    void wait_for_those_waiting() const noexcept {
+        const std::uint64_t arrived = arrived_.load(std::memory_order_seq_cst);
+        // Each thread counted in arrived is admitted once: the count reaches it.
+        for (std::uint64_t admitted = admitted_.load(std::memory_order_seq_cst); admitted < arrived;
+             admitted = admitted_.load(std::memory_order_seq_cst)) {
+            admitted_.wait(admitted, std::memory_order_seq_cst);
+        }
+    }
+
+private:
+    std::atomic<std::uint64_t> arrived_{0};
+    std::atomic<std::uint64_t> admitted_{0};
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/waiter_count.hpp ----
 
 namespace kvforge::detail {
 
@@ -8858,14 +8906,11 @@ public:
             readers.fetch_add(1, std::memory_order_seq_cst);
             if (!writing_.load(std::memory_order_seq_cst)) break;
             leave(readers);
-            if (!waited) arrived_.fetch_add(1, std::memory_order_seq_cst);
+            if (!waited) waiting_readers_.arrive();
             waited = true;
             writing_.wait(true, std::memory_order_acquire);
         }
-        if (waited) {
-            admitted_.fetch_add(1, std::memory_order_seq_cst);
-            admitted_.notify_all();
-        }
+        if (waited) waiting_readers_.admit();
     }
 
     void unlock_shared() noexcept { leave(stripes_[this_thread_stripe()].readers); }
@@ -8887,21 +8932,12 @@ public:
     /// reader ran, and keep readers out for as long as it goes on. The caller must hold
     /// nothing such a reader waits for.
     void lock_after_waiters() {
-        const std::size_t arrived = arrived_.load(std::memory_order_seq_cst);
-        // Each reader counted in arrived is admitted once: the count reaches it.
-        for (std::size_t admitted = admitted_.load(std::memory_order_seq_cst); admitted < arrived;
-             admitted = admitted_.load(std::memory_order_seq_cst)) {
-            admitted_.wait(admitted, std::memory_order_seq_cst);
-        }
+        waiting_readers_.wait_for_those_waiting();
         lock();
     }
 
     /// The readers that a writer keeps waiting now.
-    [[nodiscard]] std::size_t waiting_readers() const noexcept {
-        // Admitted first: no count of arrivals read after it is below it.
-        const std::size_t admitted = admitted_.load(std::memory_order_seq_cst);
-        return arrived_.load(std::memory_order_seq_cst) - admitted;
-    }
+    [[nodiscard]] std::uint64_t waiting_readers() const noexcept { return waiting_readers_.waiting(); }
 
     void unlock() noexcept {
         writing_.store(false, std::memory_order_release);
@@ -8924,10 +8960,9 @@ private:
     stripe stripes_[stripe_count];
     alignas(64) std::atomic<bool> writing_{false};
     std::mutex writers_;
-    // Readers that found a writer and waited, and those of them that have had the lock
-    // since (lock_after_waiters); touched only by readers that wait.
-    alignas(64) std::atomic<std::size_t> arrived_{0};
-    std::atomic<std::size_t> admitted_{0};
+    // Readers that found a writer and waited (lock_after_waiters); touched only by
+    // readers that wait.
+    alignas(64) waiter_count waiting_readers_;
 };
 
 /// A statistics counter that concurrent threads bump on their own stripes; load() adds
@@ -13200,9 +13235,9 @@ private:
 /// rather than for one. lock_after_waiters() takes the gate only once the threads
 /// already waiting for it have had it.
 
-#include <atomic>
 #include <cstdint>
 #include <mutex>
+
 
 namespace kvforge::detail {
 
@@ -13212,40 +13247,29 @@ public:
         if (mutex_.try_lock()) return;
         // Counted only when the gate is taken: a lock that finds it free costs what
         // std::mutex's does.
-        arrived_.fetch_add(1, std::memory_order_seq_cst);
+        waiters_.arrive();
         mutex_.lock();
-        admitted_.fetch_add(1, std::memory_order_seq_cst);
-        admitted_.notify_all();
+        waiters_.admit();
     }
 
     bool try_lock() { return mutex_.try_lock(); }
     void unlock() { mutex_.unlock(); }
 
     /// The threads waiting for the gate now.
-    [[nodiscard]] std::uint64_t waiting() const noexcept {
-        // Admitted first: no count of arrivals read after it is below it.
-        const std::uint64_t admitted = admitted_.load(std::memory_order_seq_cst);
-        return arrived_.load(std::memory_order_seq_cst) - admitted;
-    }
+    [[nodiscard]] std::uint64_t waiting() const noexcept { return waiters_.waiting(); }
 
     /// Locks once every thread that waits for the gate now has had it. The caller must
     /// hold no lock that they need, and no thread may hold the gate while it waits for
     /// the caller (true of the compaction thread, whose own holds would otherwise never
     /// end), or this never returns.
     void lock_after_waiters() {
-        const std::uint64_t arrived = arrived_.load(std::memory_order_seq_cst);
-        // Each thread counted in arrived is admitted once: the count reaches it.
-        for (std::uint64_t admitted = admitted_.load(std::memory_order_seq_cst); admitted < arrived;
-             admitted = admitted_.load(std::memory_order_seq_cst)) {
-            admitted_.wait(admitted, std::memory_order_seq_cst);
-        }
+        waiters_.wait_for_those_waiting();
         lock();
     }
 
 private:
     std::mutex mutex_;
-    std::atomic<std::uint64_t> arrived_{0};   // locks that found the gate taken and waited
-    std::atomic<std::uint64_t> admitted_{0};  // of those, the ones that have had it
+    waiter_count waiters_;  // locks that found the gate taken and waited
 };
 
 }  // namespace kvforge::detail

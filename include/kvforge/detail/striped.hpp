@@ -11,7 +11,10 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <mutex>
+
+#include "waiter_count.hpp"
 
 namespace kvforge::detail {
 
@@ -39,14 +42,11 @@ public:
             readers.fetch_add(1, std::memory_order_seq_cst);
             if (!writing_.load(std::memory_order_seq_cst)) break;
             leave(readers);
-            if (!waited) arrived_.fetch_add(1, std::memory_order_seq_cst);
+            if (!waited) waiting_readers_.arrive();
             waited = true;
             writing_.wait(true, std::memory_order_acquire);
         }
-        if (waited) {
-            admitted_.fetch_add(1, std::memory_order_seq_cst);
-            admitted_.notify_all();
-        }
+        if (waited) waiting_readers_.admit();
     }
 
     void unlock_shared() noexcept { leave(stripes_[this_thread_stripe()].readers); }
@@ -68,21 +68,12 @@ public:
     /// reader ran, and keep readers out for as long as it goes on. The caller must hold
     /// nothing such a reader waits for.
     void lock_after_waiters() {
-        const std::size_t arrived = arrived_.load(std::memory_order_seq_cst);
-        // Each reader counted in arrived is admitted once: the count reaches it.
-        for (std::size_t admitted = admitted_.load(std::memory_order_seq_cst); admitted < arrived;
-             admitted = admitted_.load(std::memory_order_seq_cst)) {
-            admitted_.wait(admitted, std::memory_order_seq_cst);
-        }
+        waiting_readers_.wait_for_those_waiting();
         lock();
     }
 
     /// The readers that a writer keeps waiting now.
-    [[nodiscard]] std::size_t waiting_readers() const noexcept {
-        // Admitted first: no count of arrivals read after it is below it.
-        const std::size_t admitted = admitted_.load(std::memory_order_seq_cst);
-        return arrived_.load(std::memory_order_seq_cst) - admitted;
-    }
+    [[nodiscard]] std::uint64_t waiting_readers() const noexcept { return waiting_readers_.waiting(); }
 
     void unlock() noexcept {
         writing_.store(false, std::memory_order_release);
@@ -105,10 +96,9 @@ private:
     stripe stripes_[stripe_count];
     alignas(64) std::atomic<bool> writing_{false};
     std::mutex writers_;
-    // Readers that found a writer and waited, and those of them that have had the lock
-    // since (lock_after_waiters); touched only by readers that wait.
-    alignas(64) std::atomic<std::size_t> arrived_{0};
-    std::atomic<std::size_t> admitted_{0};
+    // Readers that found a writer and waited (lock_after_waiters); touched only by
+    // readers that wait.
+    alignas(64) waiter_count waiting_readers_;
 };
 
 /// A statistics counter that concurrent threads bump on their own stripes; load() adds

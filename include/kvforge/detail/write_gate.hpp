@@ -12,9 +12,10 @@
 /// rather than for one. lock_after_waiters() takes the gate only once the threads
 /// already waiting for it have had it.
 
-#include <atomic>
 #include <cstdint>
 #include <mutex>
+
+#include "waiter_count.hpp"
 
 namespace kvforge::detail {
 
@@ -24,40 +25,29 @@ public:
         if (mutex_.try_lock()) return;
         // Counted only when the gate is taken: a lock that finds it free costs what
         // std::mutex's does.
-        arrived_.fetch_add(1, std::memory_order_seq_cst);
+        waiters_.arrive();
         mutex_.lock();
-        admitted_.fetch_add(1, std::memory_order_seq_cst);
-        admitted_.notify_all();
+        waiters_.admit();
     }
 
     bool try_lock() { return mutex_.try_lock(); }
     void unlock() { mutex_.unlock(); }
 
     /// The threads waiting for the gate now.
-    [[nodiscard]] std::uint64_t waiting() const noexcept {
-        // Admitted first: no count of arrivals read after it is below it.
-        const std::uint64_t admitted = admitted_.load(std::memory_order_seq_cst);
-        return arrived_.load(std::memory_order_seq_cst) - admitted;
-    }
+    [[nodiscard]] std::uint64_t waiting() const noexcept { return waiters_.waiting(); }
 
     /// Locks once every thread that waits for the gate now has had it. The caller must
     /// hold no lock that they need, and no thread may hold the gate while it waits for
     /// the caller (true of the compaction thread, whose own holds would otherwise never
     /// end), or this never returns.
     void lock_after_waiters() {
-        const std::uint64_t arrived = arrived_.load(std::memory_order_seq_cst);
-        // Each thread counted in arrived is admitted once: the count reaches it.
-        for (std::uint64_t admitted = admitted_.load(std::memory_order_seq_cst); admitted < arrived;
-             admitted = admitted_.load(std::memory_order_seq_cst)) {
-            admitted_.wait(admitted, std::memory_order_seq_cst);
-        }
+        waiters_.wait_for_those_waiting();
         lock();
     }
 
 private:
     std::mutex mutex_;
-    std::atomic<std::uint64_t> arrived_{0};   // locks that found the gate taken and waited
-    std::atomic<std::uint64_t> admitted_{0};  // of those, the ones that have had it
+    waiter_count waiters_;  // locks that found the gate taken and waited
 };
 
 }  // namespace kvforge::detail
