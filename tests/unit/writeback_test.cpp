@@ -263,7 +263,7 @@ TEST_CASE("sync_each's commits sync while other threads write and ask for writeb
     for (int i = 0; i < threads * per_thread; i += 101) REQUIRE(reopened.get(key_of(i)) == value);
 }
 
-TEMPLATE_TEST_CASE("the write that closes a segment writes and syncs only its last stretch, the rest on its way to disk",
+TEMPLATE_TEST_CASE("a rollover writes and syncs only the last stretch of the segment it closes",
                    "[writeback][rollover]", kvforge::file_log, kvforge::mmap_file) {
     // Two megabytes buffered: without the flush ahead, the write that closes a segment
     // would write about that much and wait for all of it to reach the disk.
@@ -300,8 +300,8 @@ TEMPLATE_TEST_CASE("the write that closes a segment writes and syncs only its la
         const auto closing_sync = std::find_if(events.rbegin(), events.rend(),
                                                [](const file_event& e) { return e.what == file_event::sync; });
         REQUIRE(closing_sync != events.rend());
-        const auto closing_write = std::find_if(closing_sync, events.rend(),
-                                                [](const file_event& e) { return e.what == file_event::write; });
+        const auto closing_write =
+            std::find_if(closing_sync, events.rend(), [](const file_event& e) { return e.what == file_event::write; });
         REQUIRE(closing_write != events.rend());
         // The stretch, and the record that crossed into it.
         CHECK(closing_write->length <= last_stretch + largest_record);
