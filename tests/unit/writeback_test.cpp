@@ -1,7 +1,9 @@
 // A store whose I/O policy has sync_file_range (io_policy_with_writeback) asks the kernel
 // to start writing each megabyte back as it writes it, so that a sync, such as the one
-// that closes a segment, waits only for the last bytes. The request is advice: one that
-// fails changes nothing, and a policy without the call writes and syncs as before.
+// that closes a segment, waits only for the last bytes; a buffering writer is flushed
+// ahead of the rollover, so that the write closing a segment writes and syncs only the
+// segment's last stretch. The request is advice: one that fails changes nothing, and a
+// policy without the call writes and syncs as before.
 
 #include <catch2/catch.hpp>
 
@@ -12,6 +14,7 @@
 #include <kvforge/io/simulated.hpp>
 #include <kvforge/kvforge.hpp>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <iterator>
@@ -38,13 +41,24 @@ struct writeback_request {
     std::uint64_t file_size = 0;
 };
 
-/// posix_io that records its sync_file_range calls, and fails them (EIO) when told to.
-/// Copies share what they record, as the store keeps a copy of its policy.
+/// One write, writeback request or sync of a file, in the order they were made.
+struct file_event {
+    enum kind { write, writeback, sync };
+    kind what = write;
+    std::string path;
+    std::uint64_t offset = 0;
+    std::uint64_t length = 0;
+};
+
+/// posix_io that records its sync_file_range calls, and fails them (EIO) when told to,
+/// and every pwrite, sync_file_range and fdatasync as a file_event. Copies share what
+/// they record, as the store keeps a copy of its policy.
 struct recording_io : kvforge::posix_io {
     struct state {
         std::mutex mutex;
         std::map<int, std::string> open_paths;
         std::vector<writeback_request> requests;
+        std::vector<file_event> events;
         bool fail_requests = false;
     };
     std::shared_ptr<state> shared = std::make_shared<state>();
@@ -65,6 +79,8 @@ struct recording_io : kvforge::posix_io {
         shared->requests.push_back({shared->open_paths[fd], static_cast<std::uint64_t>(offset),
                                     static_cast<std::uint64_t>(length), flags,
                                     static_cast<std::uint64_t>(info.st_size)});
+        shared->events.push_back({file_event::writeback, shared->open_paths[fd], static_cast<std::uint64_t>(offset),
+                                  static_cast<std::uint64_t>(length)});
         if (shared->fail_requests) {
             errno = EIO;
             return -1;
@@ -72,9 +88,32 @@ struct recording_io : kvforge::posix_io {
         return kvforge::posix_io::sync_file_range(fd, offset, length, flags);
     }
 
+    ssize_t pwrite(int fd, const void* buffer, std::size_t size, off_t offset) noexcept {
+        const ssize_t written = kvforge::posix_io::pwrite(fd, buffer, size, offset);
+        if (written > 0) {
+            const std::lock_guard lock(shared->mutex);
+            shared->events.push_back({file_event::write, shared->open_paths[fd], static_cast<std::uint64_t>(offset),
+                                      static_cast<std::uint64_t>(written)});
+        }
+        return written;
+    }
+
+    int fdatasync(int fd) noexcept {
+        {
+            const std::lock_guard lock(shared->mutex);
+            shared->events.push_back({file_event::sync, shared->open_paths[fd], 0, 0});
+        }
+        return kvforge::posix_io::fdatasync(fd);
+    }
+
     [[nodiscard]] std::vector<writeback_request> requests() const {
         const std::lock_guard lock(shared->mutex);
         return shared->requests;
+    }
+
+    [[nodiscard]] std::vector<file_event> events() const {
+        const std::lock_guard lock(shared->mutex);
+        return shared->events;
     }
 };
 
@@ -128,7 +167,10 @@ TEST_CASE("writes ask for the writeback of each megabyte of a segment, bytes alr
     for (const writeback_request& request : requests) {
         INFO(request.path << " at " << request.offset << ", " << request.length << " bytes");
         CHECK(request.flags == SYNC_FILE_RANGE_WRITE);
-        CHECK(request.length >= kvforge::detail::data_file<recording_io>::writeback_piece);
+        // A megabyte at least, but for the request of the flush ahead of a rollover, in
+        // the segment's last stretch (at most half a megabyte of its four).
+        CHECK((request.length >= kvforge::detail::data_file<recording_io>::writeback_piece ||
+               request.offset + request.length >= (std::uint64_t{7} << 19)));
         CHECK(request.offset + request.length <= request.file_size);
         // A segment is written under the name it was opened with: a spare's ends with .tmp.
         if (ends_with(request.path, ".kvlog") || ends_with(request.path, ".kvlog.tmp")) {
@@ -219,4 +261,63 @@ TEST_CASE("sync_each's commits sync while other threads write and ask for writeb
     store_type reopened(path, four_megabyte_segments(), io);
     REQUIRE(reopened.size() == std::size_t{threads * per_thread});
     for (int i = 0; i < threads * per_thread; i += 101) REQUIRE(reopened.get(key_of(i)) == value);
+}
+
+TEMPLATE_TEST_CASE("a rollover writes and syncs only the last stretch of the segment it closes",
+                   "[writeback][rollover]", kvforge::file_log, kvforge::mmap_file) {
+    // Two megabytes buffered: without the flush ahead, the write that closes a segment
+    // would write about that much and wait for all of it to reach the disk.
+    using store_type = kvforge::store<std::string, std::string, TestType, kvforge::buffered<std::size_t{2} << 20>,
+                                      kvforge::hash_index, kvforge::single_thread, recording_io>;
+    constexpr std::uint64_t segment_bytes = std::uint64_t{4} << 20;  // four_megabyte_segments()
+    constexpr std::uint64_t last_stretch = std::uint64_t{512} << 10;
+    constexpr std::uint64_t largest_record = 256;  // a key, a value of some 125 bytes, and the record's framing
+    temp_dir dir;
+    const std::string path = dir / "db";
+    recording_io io;
+    {
+        store_type db(path, four_megabyte_segments(), io);
+        put_all(db, 'a');
+        REQUIRE(db.stats().segments >= 3);
+    }
+    // Each segment's events, in order. The writer appends to segments made as a .tmp.
+    std::map<std::string, std::vector<file_event>> per_segment;
+    for (const file_event& event : io.events()) {
+        if (ends_with(event.path, ".kvlog.tmp")) per_segment[event.path].push_back(event);
+    }
+    // The segments filled and closed by a rollover (not the active one, synced at close,
+    // nor a spare never used).
+    int closed = 0;
+    for (const auto& [segment, events] : per_segment) {
+        INFO(segment);
+        std::uint64_t written_end = 0;
+        for (const file_event& e : events) {
+            if (e.what == file_event::write) written_end = std::max(written_end, e.offset + e.length);
+        }
+        if (written_end < segment_bytes) continue;
+        ++closed;
+        // The rollover's sync is the segment's last; the write before it is the rollover's.
+        const auto closing_sync = std::find_if(events.rbegin(), events.rend(),
+                                               [](const file_event& e) { return e.what == file_event::sync; });
+        REQUIRE(closing_sync != events.rend());
+        const auto closing_write =
+            std::find_if(closing_sync, events.rend(), [](const file_event& e) { return e.what == file_event::write; });
+        REQUIRE(closing_write != events.rend());
+        // The stretch, and the record that crossed into it.
+        CHECK(closing_write->length <= last_stretch + largest_record);
+        CHECK(closing_write->offset + closing_write->length >= segment_bytes);
+        // Every byte before it was asked for writeback before the rollover's write.
+        std::uint64_t asked = 0;
+        std::uint64_t asked_end = 0;
+        for (auto e = closing_write; e != events.rend(); ++e) {
+            if (e->what != file_event::writeback) continue;
+            asked += e->length;
+            asked_end = std::max(asked_end, e->offset + e->length);
+        }
+        CHECK(asked_end == closing_write->offset);
+        CHECK(asked == closing_write->offset);
+    }
+    CHECK(closed >= 2);
+    store_type reopened(path, four_megabyte_segments(), io);
+    check_all(reopened, 'a');
 }

@@ -155,6 +155,13 @@ public:
         return true;
     }
 
+    /// Asks the kernel to start writing back every byte written whose writeback was not
+    /// asked for yet, however few (a write asks only once they make a piece): so that a
+    /// sync to come waits for none of them. Called by the file's writer, as writes are.
+    void start_writeback() noexcept {
+        if constexpr (starts_writeback<IO>) request_writeback();
+    }
+
     /// fdatasync: the file's bytes and size are on disk when it returns true.
     bool sync(std::error_code& ec) {
         if (retry_on_eintr([&] { return io_->fdatasync(fd_); }) != 0) {
@@ -204,7 +211,11 @@ private:
         if (begin >= end) return;
         unstarted_begin_ = std::min(unstarted_begin_, begin);
         unstarted_end_ = std::max(unstarted_end_, end);
-        if (unstarted_end_ - unstarted_begin_ < writeback_piece) return;
+        if (unstarted_end_ - unstarted_begin_ >= writeback_piece) request_writeback();
+    }
+
+    void request_writeback() noexcept {
+        if (unstarted_begin_ >= unstarted_end_) return;
         retry_on_eintr([&] {
             return io_->sync_file_range(fd_, static_cast<off_t>(unstarted_begin_),
                                         static_cast<off_t>(unstarted_end_ - unstarted_begin_), sync_file_range_write);

@@ -12,6 +12,14 @@
 /// segment's hint is, so that the rollover only renames it into place and syncs the
 /// directory.
 ///
+/// What the rollover still writes and syncs is kept small too: the writer's buffer
+/// (buffered) may hold megabytes when the segment fills, whose write and sync would fall
+/// on the write that closes it. So once the active segment enters its last stretch
+/// (final_stretch), one write flushes that buffer to the OS ahead and asks for its
+/// writeback without waiting for it; the rollover then writes and syncs at most the
+/// stretch's bytes. Bytes reaching the OS early change no guarantee: they are the active
+/// segment's, written in order, and buffered's durability comes only from sync().
+///
 /// Locks (the engine's). make_room, roll_over and discard_spare run with write_gate_
 /// held, so no writer appends meanwhile; roll_over takes the exclusive lock only to switch
 /// segments, and make_active runs under it. prepare_spare takes the gate only to pick the
@@ -19,6 +27,7 @@
 /// It works on the engine's writer, files, segments, hints and reader, which it reaches
 /// through the engine it is part of, and owns the spare and when one is wanted.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <system_error>
@@ -49,6 +58,7 @@ public:
         spare_.reset();
         spare_wanted_ = wanted;
         closed_by_this_write_ = false;
+        flushed_ahead_ = false;
     }
 
     /// Whether segments of segment_bytes can be rolled over, which open() asks first;
@@ -62,10 +72,15 @@ public:
         return false;
     }
 
-    /// Before a write (write_gate_ held): closes the active segment when it is full.
+    /// Before a write (write_gate_ held): closes the active segment when it is full, and
+    /// flushes the writer ahead as it enters its last stretch.
     bool make_room(std::error_code& ec) {
         closed_by_this_write_ = false;
-        return engine_.writer_->end() < engine_.options_.segment_bytes || roll_over(ec);
+        const std::uint64_t end = engine_.writer_->end();
+        const std::uint64_t segment_bytes = engine_.options_.segment_bytes;
+        if (end >= segment_bytes) return roll_over(ec);
+        if (!flushed_ahead_ && end >= segment_bytes - final_stretch(segment_bytes)) return flush_ahead(ec);
+        return true;
     }
 
     /// Whether the write under way closed a segment (write_gate_ held): that write paid
@@ -114,6 +129,7 @@ public:
         }
         engine_.reader_.cover(*engine_.active_, end);  // mmap_file's mapping
         spare_wanted_ = !opts.read_only;
+        flushed_ahead_ = false;
     }
 
     /// Whether the spare segment is due (write_gate_ held): the active segment wants one
@@ -166,6 +182,29 @@ private:
     /// Segments may be no smaller: below this, rollover's syncs would cost more than the writes.
     static constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
 
+    /// The most a rollover writes and syncs of a buffering writer's bytes: a write that
+    /// finds the active segment this close to full flushes ahead (a quarter of the
+    /// smallest segments).
+    static constexpr std::uint64_t final_stretch(std::uint64_t segment_bytes) noexcept {
+        return std::min(std::uint64_t{512} << 10, segment_bytes / 4);
+    }
+
+    /// Flushes the writer's buffer to the OS and asks for its writeback, once for each
+    /// active segment (write_gate_ held), so that the rollover ahead finds those bytes on
+    /// their way to disk. Only for a writer that holds bytes in a buffer of its own
+    /// (buffered; sync_each holds none): async_worker's thread writes and syncs its queue
+    /// ahead already, and its flush would wait for that sync.
+    bool flush_ahead(std::error_code& ec) {
+        flushed_ahead_ = true;
+        if constexpr (!writer_type::sequenced) {
+            if (engine_.writer_->end() == engine_.writer_->written_end()) return true;
+            engine_.call_writer(&writer_type::flush, ec);
+            if (ec) return false;
+            engine_.active_->file.start_writeback();
+        }
+        return true;
+    }
+
     /// Takes the spare segment for a rollover (write_gate_ held): null when there is none,
     /// or when its id is below the active segment's, as the new active segment must
     /// replay last (a guard: compact() and clear() discard the spare as they make a
@@ -181,6 +220,7 @@ private:
     segment_pointer spare_;
     bool spare_wanted_ = false;
     bool closed_by_this_write_ = false;  // under write_gate_
+    bool flushed_ahead_ = false;         // for the active segment; under write_gate_
 };
 
 }  // namespace kvforge::detail
