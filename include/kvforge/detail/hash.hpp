@@ -11,19 +11,20 @@
 #include <string_view>
 
 #include "byte_order.hpp"
+#include "force_inline.hpp"
 
 namespace kvforge::detail {
 
 __extension__ using uint128 = unsigned __int128;
 
 /// Multiplies two words and folds the 128-bit product back into 64 bits.
-[[nodiscard]] inline std::uint64_t fold_multiply(std::uint64_t a, std::uint64_t b) noexcept {
+[[nodiscard]] KVFORGE_FORCE_INLINE std::uint64_t fold_multiply(std::uint64_t a, std::uint64_t b) noexcept {
     const uint128 product = static_cast<uint128>(a) * b;
     return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
 }
 
 /// Hashes a byte string to 64 well-mixed bits.
-[[nodiscard]] inline std::uint64_t hash_bytes(std::string_view bytes) noexcept {
+[[nodiscard]] KVFORGE_FORCE_INLINE std::uint64_t hash_bytes(std::string_view bytes) noexcept {
     // Odd constants with roughly half their bits set, taken from the digits of pi.
     constexpr std::uint64_t k0 = 0x243f6a8885a308d3ULL;
     constexpr std::uint64_t k1 = 0x13198a2e03707345ULL;

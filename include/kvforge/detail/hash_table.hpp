@@ -52,6 +52,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "force_inline.hpp"
 #include "hash.hpp"
 #include "hash_group.hpp"
 #include "huge_pages.hpp"
@@ -94,7 +95,7 @@ public:
     }
 
     /// The payload stored for key, or nullopt. Never allocates.
-    [[nodiscard]] std::optional<std::string_view> find(std::string_view key) const noexcept {
+    [[nodiscard]] KVFORGE_FORCE_INLINE std::optional<std::string_view> find(std::string_view key) const noexcept {
         if (size_ == 0) return std::nullopt;
         return payload_at(locate(key, hash_bytes(key)));
     }
@@ -174,7 +175,7 @@ public:
         if (at.group == npos) return false;
         hash_group& g = groups_[at.group];
         const record_arena::ref old = g.slots[at.slot] & ref_mask;
-        on_erase(arena_.view(old).payload);
+        on_erase(at.record.payload);
         arena_.release(old);
         g.tags[at.slot] = hash_group::empty;
         g.slots[at.slot] = 0;
@@ -234,10 +235,13 @@ private:
     static constexpr unsigned kept_hash_bits = 64 - record_arena::ref_bits;
     static constexpr std::uint64_t kept_hash_mask = (std::uint64_t{1} << kept_hash_bits) - 1;
 
-    /// Where a key's slot is: a group index (npos when absent) and a slot in it.
+    /// Where a key's slot is: a group index (npos when absent) and a slot in it, with the
+    /// record the slot refers to, as the key comparison read it (so a get reads the group
+    /// and the record once each).
     struct position {
         std::size_t group = npos;
         unsigned slot = 0;
+        record_view record;
     };
 
     // The home group comes from the hash's low bits, the tag from its top byte, so the two are independent.
@@ -276,7 +280,7 @@ private:
     }
 
     /// The slot holding key (whose hash is hash), or a position with group npos.
-    [[nodiscard]] position locate(std::string_view key, std::uint64_t hash) const noexcept {
+    [[nodiscard]] KVFORGE_FORCE_INLINE position locate(std::string_view key, std::uint64_t hash) const noexcept {
         const std::uint8_t tag = tag_of(hash);
         const std::uint64_t kept = hash & kept_hash_mask;
         std::size_t gi = home_of(hash);
@@ -292,7 +296,8 @@ private:
                 // lies in the second, which would otherwise be requested only once the first
                 // has arrived and the key in it has compared equal.
                 arena_.prefetch(slot & ref_mask);
-                if (same_bytes(arena_.view(slot & ref_mask).key, key)) return {gi, i};
+                const record_view record = arena_.view(slot & ref_mask);
+                if (same_bytes(record.key, key)) return {gi, i, record};
             }
             if ((g.overflow & hash_group::overflow_bit(tag)) == 0) break;
             gi = (gi + step) & mask_;
@@ -300,9 +305,9 @@ private:
         return {};
     }
 
-    [[nodiscard]] std::optional<std::string_view> payload_at(position at) const noexcept {
+    [[nodiscard]] static std::optional<std::string_view> payload_at(const position& at) noexcept {
         if (at.group == npos) return std::nullopt;
-        return arena_.view(groups_[at.group].slots[at.slot] & ref_mask).payload;
+        return at.record.payload;
     }
 
     /// Starts loading the record of the first slot of hash's home group whose tag and kept

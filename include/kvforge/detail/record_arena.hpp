@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "byte_order.hpp"
+#include "force_inline.hpp"
 #include "huge_pages.hpp"
 
 namespace kvforge::detail {
@@ -87,7 +88,7 @@ public:
     }
 
     /// The record at r, which must be a live reference returned by append().
-    [[nodiscard]] record_view view(ref r) const noexcept {
+    [[nodiscard]] KVFORGE_FORCE_INLINE record_view view(ref r) const noexcept {
         const char* p = address(r);
         // Both lengths below 128, the usual case, take one byte each: no decoding loop.
         const auto key_byte = static_cast<unsigned char>(p[0]);
@@ -103,7 +104,7 @@ public:
 
     /// Asks the processor to start loading the record at r into the cache: its first two
     /// lines, which hold a short key and the start of its payload.
-    void prefetch(ref r) const noexcept {
+    KVFORGE_FORCE_INLINE void prefetch(ref r) const noexcept {
         __builtin_prefetch(address(r));
         __builtin_prefetch(address(r) + 64);
     }
@@ -176,7 +177,7 @@ private:
         return varint_size(key_size) + varint_size(payload_size) + key_size + payload_size;
     }
 
-    [[nodiscard]] const char* address(ref r) const noexcept {
+    [[nodiscard]] KVFORGE_FORCE_INLINE const char* address(ref r) const noexcept {
         return chunks_[r >> offset_bits].data.get() + (r & (max_chunk_size - 1));
     }
 

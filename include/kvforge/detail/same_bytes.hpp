@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "byte_order.hpp"
+#include "force_inline.hpp"
 
 namespace kvforge::detail {
 
@@ -15,7 +16,7 @@ namespace kvforge::detail {
 /// instructions rather than a call with its own dispatch on the size, and the fewer
 /// instructions a lookup takes, the more lookups the processor runs ahead while the
 /// earlier ones wait for memory.
-[[nodiscard]] inline bool same_bytes(std::string_view a, std::string_view b) noexcept {
+[[nodiscard]] KVFORGE_FORCE_INLINE bool same_bytes(std::string_view a, std::string_view b) noexcept {
     const std::size_t n = a.size();
     if (n != b.size()) return false;
     if (n < 8 || n > 16) return a == b;
