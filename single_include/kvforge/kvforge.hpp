@@ -372,6 +372,13 @@ public:
         return true;
     }
 
+    /// Asks the kernel to start writing back every byte written whose writeback was not
+    /// asked for yet, however few (a write asks only once they make a piece): so that a
+    /// sync to come waits for none of them. Called by the file's writer, as writes are.
+    void start_writeback() noexcept {
+        if constexpr (starts_writeback<IO>) request_writeback();
+    }
+
     /// fdatasync: the file's bytes and size are on disk when it returns true.
     bool sync(std::error_code& ec) {
         if (retry_on_eintr([&] { return io_->fdatasync(fd_); }) != 0) {
@@ -421,7 +428,11 @@ private:
         if (begin >= end) return;
         unstarted_begin_ = std::min(unstarted_begin_, begin);
         unstarted_end_ = std::max(unstarted_end_, end);
-        if (unstarted_end_ - unstarted_begin_ < writeback_piece) return;
+        if (unstarted_end_ - unstarted_begin_ >= writeback_piece) request_writeback();
+    }
+
+    void request_writeback() noexcept {
+        if (unstarted_begin_ >= unstarted_end_) return;
         retry_on_eintr([&] {
             return io_->sync_file_range(fd_, static_cast<off_t>(unstarted_begin_),
                                         static_cast<off_t>(unstarted_end_ - unstarted_begin_), sync_file_range_write);
@@ -850,6 +861,27 @@ concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires
 #include <type_traits>
 #include <utility>
 
+// ---- begin kvforge/detail/force_inline.hpp ----
+/// \file force_inline.hpp
+/// KVFORGE_FORCE_INLINE: a function inlined wherever it is called, whatever the compiler's
+/// own estimate.
+///
+/// For the few functions of an in-memory lookup (hash, probe, record header): in a small
+/// program the compiler inlines them by itself, but in a large one (many stores, many
+/// instantiations) it keeps them out of line once its budget for the translation unit is
+/// spent, and a get then makes three calls. Those calls cost a third of a view get at a
+/// million keys: every instruction a get takes is one the processor cannot spend running
+/// the next gets ahead while this one waits for memory (docs/benchmarks.md, "Memory get:
+/// the calls").
+
+#if defined(__GNUC__) || defined(__clang__)
+#define KVFORGE_FORCE_INLINE [[gnu::always_inline]] inline
+#elif defined(_MSC_VER)
+#define KVFORGE_FORCE_INLINE __forceinline
+#else
+#define KVFORGE_FORCE_INLINE inline
+#endif
+// ---- end kvforge/detail/force_inline.hpp ----
 // ---- begin kvforge/detail/hash.hpp ----
 /// \file hash.hpp
 /// A fast 64-bit hash of byte strings for the in-memory indexes.
@@ -974,13 +1006,13 @@ namespace kvforge::detail {
 __extension__ using uint128 = unsigned __int128;
 
 /// Multiplies two words and folds the 128-bit product back into 64 bits.
-[[nodiscard]] inline std::uint64_t fold_multiply(std::uint64_t a, std::uint64_t b) noexcept {
+[[nodiscard]] KVFORGE_FORCE_INLINE std::uint64_t fold_multiply(std::uint64_t a, std::uint64_t b) noexcept {
     const uint128 product = static_cast<uint128>(a) * b;
     return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
 }
 
 /// Hashes a byte string to 64 well-mixed bits.
-[[nodiscard]] inline std::uint64_t hash_bytes(std::string_view bytes) noexcept {
+[[nodiscard]] KVFORGE_FORCE_INLINE std::uint64_t hash_bytes(std::string_view bytes) noexcept {
     // Odd constants with roughly half their bits set, taken from the digits of pi.
     constexpr std::uint64_t k0 = 0x243f6a8885a308d3ULL;
     constexpr std::uint64_t k1 = 0x13198a2e03707345ULL;
@@ -1309,7 +1341,7 @@ public:
     }
 
     /// The record at r, which must be a live reference returned by append().
-    [[nodiscard]] record_view view(ref r) const noexcept {
+    [[nodiscard]] KVFORGE_FORCE_INLINE record_view view(ref r) const noexcept {
         const char* p = address(r);
         // Both lengths below 128, the usual case, take one byte each: no decoding loop.
         const auto key_byte = static_cast<unsigned char>(p[0]);
@@ -1325,7 +1357,7 @@ public:
 
     /// Asks the processor to start loading the record at r into the cache: its first two
     /// lines, which hold a short key and the start of its payload.
-    void prefetch(ref r) const noexcept {
+    KVFORGE_FORCE_INLINE void prefetch(ref r) const noexcept {
         __builtin_prefetch(address(r));
         __builtin_prefetch(address(r) + 64);
     }
@@ -1398,7 +1430,7 @@ private:
         return varint_size(key_size) + varint_size(payload_size) + key_size + payload_size;
     }
 
-    [[nodiscard]] const char* address(ref r) const noexcept {
+    [[nodiscard]] KVFORGE_FORCE_INLINE const char* address(ref r) const noexcept {
         return chunks_[r >> offset_bits].data.get() + (r & (max_chunk_size - 1));
     }
 
@@ -1449,7 +1481,7 @@ namespace kvforge::detail {
 /// instructions rather than a call with its own dispatch on the size, and the fewer
 /// instructions a lookup takes, the more lookups the processor runs ahead while the
 /// earlier ones wait for memory.
-[[nodiscard]] inline bool same_bytes(std::string_view a, std::string_view b) noexcept {
+[[nodiscard]] KVFORGE_FORCE_INLINE bool same_bytes(std::string_view a, std::string_view b) noexcept {
     const std::size_t n = a.size();
     if (n != b.size()) return false;
     if (n < 8 || n > 16) return a == b;
@@ -1499,7 +1531,7 @@ public:
     }
 
     /// The payload stored for key, or nullopt. Never allocates.
-    [[nodiscard]] std::optional<std::string_view> find(std::string_view key) const noexcept {
+    [[nodiscard]] KVFORGE_FORCE_INLINE std::optional<std::string_view> find(std::string_view key) const noexcept {
         if (size_ == 0) return std::nullopt;
         return payload_at(locate(key, hash_bytes(key)));
     }
@@ -1579,7 +1611,7 @@ public:
         if (at.group == npos) return false;
         hash_group& g = groups_[at.group];
         const record_arena::ref old = g.slots[at.slot] & ref_mask;
-        on_erase(arena_.view(old).payload);
+        on_erase(at.record.payload);
         arena_.release(old);
         g.tags[at.slot] = hash_group::empty;
         g.slots[at.slot] = 0;
@@ -1639,10 +1671,13 @@ private:
     static constexpr unsigned kept_hash_bits = 64 - record_arena::ref_bits;
     static constexpr std::uint64_t kept_hash_mask = (std::uint64_t{1} << kept_hash_bits) - 1;
 
-    /// Where a key's slot is: a group index (npos when absent) and a slot in it.
+    /// Where a key's slot is: a group index (npos when absent) and a slot in it, with the
+    /// record the slot refers to, as the key comparison read it (so a get reads the group
+    /// and the record once each).
     struct position {
         std::size_t group = npos;
         unsigned slot = 0;
+        record_view record;
     };
 
     // The home group comes from the hash's low bits, the tag from its top byte, so the two are independent.
@@ -1681,7 +1716,7 @@ private:
     }
 
     /// The slot holding key (whose hash is hash), or a position with group npos.
-    [[nodiscard]] position locate(std::string_view key, std::uint64_t hash) const noexcept {
+    [[nodiscard]] KVFORGE_FORCE_INLINE position locate(std::string_view key, std::uint64_t hash) const noexcept {
         const std::uint8_t tag = tag_of(hash);
         const std::uint64_t kept = hash & kept_hash_mask;
         std::size_t gi = home_of(hash);
@@ -1697,7 +1732,8 @@ private:
                 // lies in the second, which would otherwise be requested only once the first
                 // has arrived and the key in it has compared equal.
                 arena_.prefetch(slot & ref_mask);
-                if (same_bytes(arena_.view(slot & ref_mask).key, key)) return {gi, i};
+                const record_view record = arena_.view(slot & ref_mask);
+                if (same_bytes(record.key, key)) return {gi, i, record};
             }
             if ((g.overflow & hash_group::overflow_bit(tag)) == 0) break;
             gi = (gi + step) & mask_;
@@ -1705,9 +1741,9 @@ private:
         return {};
     }
 
-    [[nodiscard]] std::optional<std::string_view> payload_at(position at) const noexcept {
+    [[nodiscard]] static std::optional<std::string_view> payload_at(const position& at) noexcept {
         if (at.group == npos) return std::nullopt;
-        return arena_.view(groups_[at.group].slots[at.slot] & ref_mask).payload;
+        return at.record.payload;
     }
 
     /// Starts loading the record of the first slot of hash's home group whose tag and kept
@@ -3106,18 +3142,25 @@ namespace kvforge::detail {
 
 /// Replaces out's contents with bytes, reusing out's storage. std::string::assign
 /// takes a general replace path that costs about a fifth of a whole lookup of a
-/// 100-byte value; this is a resize and one copy. bytes may view out itself.
+/// 100-byte value; this is one copy, with a resize only when the length changes.
+/// bytes may view out itself.
 inline void assign_bytes(std::string& out, std::string_view bytes) {
     const std::size_t size = bytes.size();
-    if (size <= out.size()) {
-        // Copy first: bytes may lie in out, and shrinking writes the terminating NUL.
-        if (size != 0) std::memmove(out.data(), bytes.data(), size);
-        out.resize(size);
-    } else {
+    if (size > out.size()) {
         // Longer than out, so not a view of it.
+        if (out.empty() && size > out.capacity()) {
+            // A new string (a plain get's): allocated at its length and copied once, rather
+            // than grown, filled with zeros and then copied over.
+            out = std::string(bytes);
+            return;
+        }
         out.resize(size);
         std::memcpy(out.data(), bytes.data(), size);
+        return;
     }
+    // Copy first: bytes may lie in out, and shrinking writes the terminating NUL.
+    if (size != 0) std::memmove(out.data(), bytes.data(), size);
+    if (size != out.size()) out.resize(size);
 }
 
 }  // namespace kvforge::detail
@@ -16036,6 +16079,14 @@ auto segment_compaction<Policies, Engine>::retire_inputs() -> std::vector<segmen
 /// segment's hint is, so that the rollover only renames it into place and syncs the
 /// directory.
 ///
+/// What the rollover still writes and syncs is kept small too: the writer's buffer
+/// (buffered) may hold megabytes when the segment fills, whose write and sync would fall
+/// on the write that closes it. So once the active segment enters its last stretch
+/// (final_stretch), one write flushes that buffer to the OS ahead and asks for its
+/// writeback without waiting for it; the rollover then writes and syncs at most the
+/// stretch's bytes. Bytes reaching the OS early change no guarantee: they are the active
+/// segment's, written in order, and buffered's durability comes only from sync().
+///
 /// Locks (the engine's). make_room, roll_over and discard_spare run with write_gate_
 /// held, so no writer appends meanwhile; roll_over takes the exclusive lock only to switch
 /// segments, and make_active runs under it. prepare_spare takes the gate only to pick the
@@ -16043,6 +16094,7 @@ auto segment_compaction<Policies, Engine>::retire_inputs() -> std::vector<segmen
 /// It works on the engine's writer, files, segments, hints and reader, which it reaches
 /// through the engine it is part of, and owns the spare and when one is wanted.
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <system_error>
@@ -16069,6 +16121,7 @@ public:
         spare_.reset();
         spare_wanted_ = wanted;
         closed_by_this_write_ = false;
+        flushed_ahead_ = false;
     }
 
     /// Whether segments of segment_bytes can be rolled over, which open() asks first;
@@ -16082,10 +16135,15 @@ public:
         return false;
     }
 
-    /// Before a write (write_gate_ held): closes the active segment when it is full.
+    /// Before a write (write_gate_ held): closes the active segment when it is full, and
+    /// flushes the writer ahead as it enters its last stretch.
     bool make_room(std::error_code& ec) {
         closed_by_this_write_ = false;
-        return engine_.writer_->end() < engine_.options_.segment_bytes || roll_over(ec);
+        const std::uint64_t end = engine_.writer_->end();
+        const std::uint64_t segment_bytes = engine_.options_.segment_bytes;
+        if (end >= segment_bytes) return roll_over(ec);
+        if (!flushed_ahead_ && end >= segment_bytes - final_stretch(segment_bytes)) return flush_ahead(ec);
+        return true;
     }
 
     /// Whether the write under way closed a segment (write_gate_ held): that write paid
@@ -16134,6 +16192,7 @@ public:
         }
         engine_.reader_.cover(*engine_.active_, end);  // mmap_file's mapping
         spare_wanted_ = !opts.read_only;
+        flushed_ahead_ = false;
     }
 
     /// Whether the spare segment is due (write_gate_ held): the active segment wants one
@@ -16186,6 +16245,29 @@ private:
     /// Segments may be no smaller: below this, rollover's syncs would cost more than the writes.
     static constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
 
+    /// The most a rollover writes and syncs of a buffering writer's bytes: a write that
+    /// finds the active segment this close to full flushes ahead (a quarter of the
+    /// smallest segments).
+    static constexpr std::uint64_t final_stretch(std::uint64_t segment_bytes) noexcept {
+        return std::min(std::uint64_t{512} << 10, segment_bytes / 4);
+    }
+
+    /// Flushes the writer's buffer to the OS and asks for its writeback, once for each
+    /// active segment (write_gate_ held), so that the rollover ahead finds those bytes on
+    /// their way to disk. Only for a writer that holds bytes in a buffer of its own
+    /// (buffered; sync_each holds none): async_worker's thread writes and syncs its queue
+    /// ahead already, and its flush would wait for that sync.
+    bool flush_ahead(std::error_code& ec) {
+        flushed_ahead_ = true;
+        if constexpr (!writer_type::sequenced) {
+            if (engine_.writer_->end() == engine_.writer_->written_end()) return true;
+            engine_.call_writer(&writer_type::flush, ec);
+            if (ec) return false;
+            engine_.active_->file.start_writeback();
+        }
+        return true;
+    }
+
     /// Takes the spare segment for a rollover (write_gate_ held): null when there is none,
     /// or when its id is below the active segment's, as the new active segment must
     /// replay last (a guard: compact() and clear() discard the spare as they make a
@@ -16201,6 +16283,7 @@ private:
     segment_pointer spare_;
     bool spare_wanted_ = false;
     bool closed_by_this_write_ = false;  // under write_gate_
+    bool flushed_ahead_ = false;         // for the active segment; under write_gate_
 };
 
 }  // namespace kvforge::detail
