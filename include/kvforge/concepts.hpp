@@ -81,6 +81,12 @@ struct record_visitor {
 struct record_predicate {
     bool operator()(std::string_view, std::string_view) const noexcept { return true; }
 };
+struct record_updater {
+    template <class Replace>
+    bool operator()(std::string_view, std::string_view, Replace&) const noexcept {
+        return true;
+    }
+};
 
 }  // namespace detail
 

@@ -466,3 +466,47 @@ TEST_CASE("btree_table: an ordered visit's ahead() sees each record before the v
     for (std::uint32_t n = count; n-- > 0;) all.push_back(numbered_key(n));
     check([&](auto&& f, auto&& ahead) { table.visit_down_from(std::nullopt, true, f, ahead); }, all, count);
 }
+
+TEST_CASE("btree_table: update_from replaces payloads in key order, in place or not, until told to stop", "[btree]") {
+    btree_table table;
+    std::map<std::string, std::string> model;
+    std::mt19937 random(7);
+    for (int i = 0; i < 5000; ++i) {
+        const std::string key = "k" + std::to_string(random() % 20000);
+        put(table, key, "p" + std::to_string(i));
+        model[key] = "p" + std::to_string(i);
+    }
+    // From the 1000th key on (excluded), every other record's payload grows (a new arena
+    // record) and every fourth keeps its size (in place); the walk stops after 2000 keys.
+    auto first = std::next(model.begin(), 1000);
+    std::vector<std::string> seen;
+    table.update_from(first->first, false, [&](std::string_view key, std::string_view payload, auto& replace) {
+        REQUIRE(model.at(std::string(key)) == payload);
+        if (seen.size() % 2 == 0) {
+            replace(std::string(payload) + "-longer");
+        } else if (seen.size() % 4 == 1) {
+            std::string same(payload);
+            same[0] = 'q';
+            replace(same);
+        }
+        seen.emplace_back(key);
+        return seen.size() < 2000;
+    });
+    REQUIRE(seen.size() == 2000);
+    auto at = std::next(first);
+    for (std::size_t i = 0; i < seen.size(); ++i, ++at) {
+        REQUIRE(seen[i] == at->first);
+        if (i % 2 == 0) at->second += "-longer";
+        if (i % 4 == 1) at->second[0] = 'q';
+    }
+    REQUIRE(contents(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
+    for (const auto& [key, payload] : model) REQUIRE(table.find(key) == std::optional<std::string_view>(payload));
+
+    // Inclusive, from a key absent from the table: the walk begins at the next one.
+    std::string begun;
+    table.update_from(first->first + "0", true, [&](std::string_view key, std::string_view, auto&) {
+        begun = key;
+        return false;
+    });
+    CHECK(begun == model.upper_bound(first->first + "0")->first);
+}

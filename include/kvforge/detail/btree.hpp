@@ -373,6 +373,43 @@ public:
         visit_ahead(start, f, ahead);
     }
 
+    /// Calls f(key, payload, replace) in ascending key order for the records with key >=
+    /// from (key > from when !inclusive), stopping as soon as f returns false; f may call
+    /// replace(std::string_view payload) to give the record it was called for a new
+    /// payload, in place when the size is the same (else it may throw std::bad_alloc,
+    /// leaving that record as it was). Nothing else changes the table meanwhile: a walk
+    /// that updates many records in key order costs no search per record, and the arena
+    /// entries are prefetched ahead of it as visit_from's are.
+    template <class F>
+    void update_from(std::string_view from, bool inclusive, F&& f) {
+        if (root_ == nullptr) return;
+        leaf_node* leaf = descend(from, nullptr);
+        const leaf_position at = locate(*leaf, from);
+        std::uint32_t index = at.found && !inclusive ? at.index + 1 : at.index;
+        ascending_cursor far(leaf, index);  // its arena entry is prefetched
+        for (std::uint32_t n = 0; n < 2 * visit_distance && far.valid(); ++n, far.next(*this)) {
+            records_.prefetch(far.current());
+        }
+        for (bool going = true; going && leaf != nullptr; leaf = leaf->next, index = 0) {
+            for (; going && index < leaf->count; ++index) {
+                if (far.valid()) {
+                    records_.prefetch(far.current());
+                    far.next(*this);
+                }
+                ref& r = leaf->refs[index];
+                const record_view record = records_.view(r);
+                const auto replace = [&](std::string_view payload) {
+                    if (records_.overwrite_payload(r, payload)) return;
+                    const ref fresh = records_.append(record.key, payload);  // may throw; nothing has changed yet
+                    records_.release(r);
+                    r = fresh;
+                };
+                going = f(record.key, record.payload, replace);
+            }
+        }
+        compact_if_worthwhile();
+    }
+
     /// Bytes of heap memory held: nodes, records and separators.
     [[nodiscard]] std::size_t memory_usage() const noexcept {
         return leaf_count_ * sizeof(leaf_node) + inner_count_ * sizeof(inner_node) + records_.memory_usage() +

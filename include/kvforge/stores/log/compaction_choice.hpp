@@ -119,13 +119,26 @@ bool segment_compaction<Policies, Engine>::start_job(std::error_code& ec) {
 }
 
 /// Starts a job that rewrites the closed segment unsorted_segment() gives in key
-/// order, with write_gate_ held.
+/// order, with write_gate_ held. It walks the index rather than scan the segment when
+/// the segment holds at least 1/walk_share_limit of the store's live bytes: a walk
+/// visits every entry of the index, at a small fraction of the cost of a look-up, sort
+/// and merge per record of the input, so with a store of many segments it would cost
+/// more than it saves (and jobs over all of them would cost the square of its size).
 template <class Policies, class Engine>
 void segment_compaction<Policies, Engine>::start_sorting_job() {
     segment_pointer in = unsorted_segment();
     if (!in) return;
     job_type& job = job_.emplace();
     job.sorting = true;
+    if constexpr (walkable_index) {
+        constexpr std::uint64_t walk_share_limit = 32;
+        const std::uint64_t records = in->size - in->records_start();
+        const std::uint64_t held = records - std::min(in->dead_bytes, records);
+        if (engine_.index_.live_bytes() <= walk_share_limit * held) {
+            job.walks_index = true;
+            job.at = job_type::phase::walk;
+        }
+    }
     job.keep_erases.push_back(older_segment_outside(engine_.segments_, *in, {in}));
     job.scan_offset = in->records_start();
     job.outputs.emplace(engine_, in->order, true, std::max(engine_.options_.segment_bytes, in->size));

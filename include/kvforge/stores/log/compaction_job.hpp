@@ -8,10 +8,15 @@
 ///
 /// 1. scan: reads the inputs, noting each live put's key and place (not its value) and
 ///    the erases still needed (compactor.hpp says which); closed segments do not change,
-///    so only the look-ups in the index lock (shared);
-/// 2. copy: copies the records (values read from the inputs by place) into output
-///    segments, which stay .tmp files, in key order: each scan step sorts the notes it
-///    made, a run, and the copy merges the runs, so that no step sorts the whole job;
+///    so only the look-ups in the index lock (shared). A sorting job on a sorted index
+///    whose input holds a fair share of the store walks the index in key order instead
+///    (phase walk), noting the entries that point into its input, already in key order
+///    and with no look-up; it scans its input then only when the input may hold erases
+///    to keep (bytes the walk did not note), noting those alone;
+/// 2. copy: copies the records (read from the inputs by place, checked, and written as
+///    they are) into output segments, which stay .tmp files, in key order: each scan
+///    step sorts the notes it made, a run (a walk's notes are one run, sorted already),
+///    and the copy merges the runs, so that no step sorts the whole job;
 /// 3. publish (one step; thread_safe: no gate but to add the outputs): writes and syncs
 ///    the last output and its hint, renames the outputs into place, syncs the
 ///    directory, and adds the outputs to the store's segments. Inputs and outputs now
@@ -19,7 +24,8 @@
 ///    with its outputs removed;
 /// 4. move (a step, or the gate held, for each chunk of entries): moves to its copy each
 ///    index entry that still points where the copy was read from (a key written or
-///    erased since the scan leaves its copy dead); then makes the writer's records
+///    erased since the scan leaves its copy dead), by a look-up per note, or, after a
+///    walk, by a walk over the same keys in key order; then makes the writer's records
 ///    durable and retires the inputs, once no backup runs (their files removed last).
 ///
 /// Aborting a job before it publishes (clear, compact, close, a failed step) removes its
@@ -31,6 +37,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "key_order.hpp"
@@ -40,13 +47,14 @@ namespace kvforge::detail {
 
 template <class Segment, class Outputs>
 struct compaction_job {
-    enum class phase { scan, copy, publish, move, remove };
+    enum class phase { walk, scan, copy, publish, move, remove };
 
-    /// A record the job copies: a put (found at `from` in an input) or an erase.
+    /// A record the job copies: a put (found at `from` in an input) or an erase of the
+    /// key key_size bytes at key_at in keys.
     struct note {
-        std::string key;
+        std::size_t key_at;
+        std::size_t key_size;
         record_location from;
-        record_meta meta;
         bool erase = false;
     };
 
@@ -58,8 +66,15 @@ struct compaction_job {
     bool sorting = false;
     key_order_check input_order;
     phase at = phase::scan;
-    std::size_t scanning = 0;       ///< the input the scan is in
-    std::uint64_t scan_offset = 0;  ///< where the scan goes on in it
+    /// A walk of the index in key order takes the place of the scan's puts (phase walk).
+    bool walks_index = false;
+    std::string walk_from;             ///< the key the walk goes on at
+    std::uint64_t walked_bytes = 0;    ///< of the input's records the walk noted
+    std::uint64_t walked_end = 0;      ///< where the record the walk noted last ends
+    bool walked_in_file_order = true;  ///< each record the walk noted lies after the one before
+    std::size_t walked_notes = 0;      ///< the walk's notes come first, an erase scan's after
+    std::size_t scanning = 0;          ///< the input the scan is in
+    std::uint64_t scan_offset = 0;     ///< where the scan goes on in it
     /// Notes of one scan step, sorted by key: those from next to end are still to copy.
     struct run {
         std::size_t next;
@@ -67,6 +82,7 @@ struct compaction_job {
     };
 
     std::vector<note> notes;             ///< in runs, in the order the scan made them
+    std::string keys;                    ///< the notes' keys, one after another (no allocation per note)
     std::vector<run> runs;               ///< a heap (the run with the least next key first) once the scan ended
     std::vector<record_location> moved;  ///< where each note's copy went
     std::optional<std::size_t> copied;   ///< the note copied last
@@ -75,6 +91,24 @@ struct compaction_job {
     /// The inputs, once taken out of the store, whose files are still to remove (phase
     /// remove, one a step with single_thread), in replay order.
     std::vector<std::shared_ptr<Segment>> retired;
+
+    [[nodiscard]] std::string_view key_of(const note& n) const noexcept {
+        return std::string_view(keys).substr(n.key_at, n.key_size);
+    }
+
+    /// Notes a put of key at from, or an erase of key.
+    void add_note(std::string_view key, const record_location& from, bool erase) {
+        notes.push_back({keys.size(), key.size(), from, erase});
+        keys.append(key);
+    }
+
+    /// Whether the scan or walk has ended and found a sorting job's input in key order:
+    /// the scan read its keys ascending; the walk noted every byte of it (no erase, no
+    /// dead record, no batch), each record after the one before.
+    [[nodiscard]] bool input_in_key_order(std::uint64_t records_bytes) const noexcept {
+        if (!sorting || at == phase::walk || at == phase::scan) return false;
+        return walks_index ? walked_in_file_order && walked_bytes == records_bytes : input_order.ordered();
+    }
 };
 
 }  // namespace kvforge::detail

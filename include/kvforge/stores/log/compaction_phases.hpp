@@ -41,16 +41,18 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
         const bool scanned_ok = scan_log(
             in.file, begin, end, in.version, false,
             [&](const log_entry& entry) {
-                if (job.sorting) job.input_order.next(entry.key);
+                // After a walk, which noted the puts, only erases are wanted.
+                if (job.walks_index && entry.type != record_type::erase) return;
+                if (job.sorting && !job.walks_index) job.input_order.next(entry.key);
                 const read_lock lock(engine_.mutex_);
                 if (entry.type == record_type::put) {
                     const auto payload = engine_.table_.find(entry.key);
                     if (!payload) return;
                     const record_location where = record_location::decode(*payload);
                     if (where.segment != in.id || where.offset != entry.offset) return;
-                    job.notes.push_back({std::string(entry.key), where, {entry.flags, entry.deadline, entry.tag}});
+                    job.add_note(entry.key, where, false);
                 } else if (entry.type == record_type::erase && keep_erases && !engine_.table_.find(entry.key)) {
-                    job.notes.push_back({std::string(entry.key), {}, {}, true});
+                    job.add_note(entry.key, {}, true);
                 }
             },
             scanned, ec);
@@ -67,7 +69,8 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
     const std::uint64_t read = scanned.valid_end - begin;
     budget -= std::min(budget, read);
     const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
-    std::sort(run_start, job.notes.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+    std::sort(run_start, job.notes.end(),
+              [&job](const auto& a, const auto& b) { return job.key_of(a) < job.key_of(b); });
     if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
     job.scan_offset = scanned.valid_end;
     if (job.scan_offset < in.size) return true;
@@ -75,66 +78,142 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
         job.scan_offset = job.inputs[job.scanning]->records_start();
         return true;
     }
-    std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
-    job.moved.resize(job.notes.size());
-    job.at = job_type::phase::copy;
+    end_scan(job);
     return true;
 }
 
-/// The order of job.runs' heap: a run whose next note's key is greater comes later.
+/// The walk phase of a sorting job whose index is ordered (compaction_job.hpp): visits
+/// index entries in key order from job.walk_from on, noting those that point into the
+/// input, about budget bytes (those records' sizes, and the other entries' keys and
+/// payloads), the shared lock held for entries_walked_at_once at most. The notes come
+/// in key order: one run. Once the index ends, the input is scanned for its erases when
+/// some may be needed (the walk did not note all of its bytes), else the copy begins.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::walk_index(job_type& job, std::uint64_t& budget) {
+    if constexpr (walkable_index) {
+        const segment_type& in = *job.inputs.front();
+        bool ended = false;
+        while (budget > 0 && !ended) {
+            const read_lock lock(engine_.mutex_);
+            std::size_t visited = 0;
+            ended = true;
+            engine_.table_.visit_from(job.walk_from, true, [&](std::string_view key, std::string_view payload) {
+                if (visited == entries_walked_at_once || budget == 0) {
+                    job.walk_from.assign(key);  // not visited: the next walk begins with it
+                    ended = false;
+                    return false;
+                }
+                ++visited;
+                const record_location where = record_location::decode(payload);
+                if (where.segment != in.id) {
+                    budget -= std::min<std::uint64_t>(budget, key.size() + payload.size());
+                    return true;
+                }
+                const std::uint64_t size = where.record_size(key.size());
+                if (where.offset < job.walked_end) job.walked_in_file_order = false;
+                job.walked_end = where.offset + size;
+                job.walked_bytes += size;
+                job.add_note(key, where, false);
+                budget -= std::min(budget, size);
+                return true;
+            });
+        }
+        if (!ended) return;
+        job.walked_notes = job.notes.size();
+        if (!job.notes.empty()) job.runs.push_back({0, job.notes.size()});
+        if (job.keep_erases.front() && job.walked_bytes != in.size - in.records_start()) {
+            job.at = job_type::phase::scan;
+        } else {
+            end_scan(job);
+        }
+    } else {
+        static_cast<void>(job);
+        static_cast<void>(budget);
+    }
+}
+
+/// Ends the scan (or walk): the runs become a heap, and the copy begins.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::end_scan(job_type& job) {
+    std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
+    job.moved.resize(job.notes.size());
+    job.at = job_type::phase::copy;
+}
+
+/// The order of job.runs' heap: a run whose next note's key is greater comes later, and
+/// of two notes of one key, an erase after a put.
 template <class Policies, class Engine>
 auto segment_compaction<Policies, Engine>::later_run(const job_type& job) noexcept {
-    return [&notes = job.notes](const typename job_type::run& a, const typename job_type::run& b) {
-        return notes[b.next].key < notes[a.next].key;
+    return [&job](const typename job_type::run& a, const typename job_type::run& b) {
+        const auto& first = job.notes[a.next];
+        const auto& second = job.notes[b.next];
+        const std::string_view first_key = job.key_of(first);
+        const std::string_view second_key = job.key_of(second);
+        return second_key < first_key || (second_key == first_key && !second.erase && first.erase);
     };
 }
 
 /// The next note to copy, in key order, taken from job.runs; false when none is left.
-/// A key's put and its erases are never both noted; erases of one key are copied once.
+/// Erases of one key are copied once. A scan never notes both a put of a key and an
+/// erase of it; a walk and the scan after it may (the key erased in between), and then
+/// the put is copied, which replays as the input did (it came after the erase there).
+/// ahead is the note copy_distance places after it in its run (at itself if none).
 template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::next_note(job_type& job, std::size_t& at) {
+bool segment_compaction<Policies, Engine>::next_note(job_type& job, std::size_t& at, std::size_t& ahead) {
     const auto later = later_run(job);
     while (!job.runs.empty()) {
         std::pop_heap(job.runs.begin(), job.runs.end(), later);
-        at = job.runs.back().next++;
-        if (job.runs.back().next == job.runs.back().end) {
+        typename job_type::run& run = job.runs.back();
+        at = run.next++;
+        ahead = run.end - at > copy_distance ? at + copy_distance : at;
+        if (run.next == run.end) {
             job.runs.pop_back();
         } else {
             std::push_heap(job.runs.begin(), job.runs.end(), later);
         }
-        if (!job.copied || job.notes[*job.copied].key != job.notes[at].key) return true;
+        if (!job.copied || job.key_of(job.notes[*job.copied]) != job.key_of(job.notes[at])) return true;
     }
     return false;
 }
 
 /// The copy phase: copies noted records into the outputs, about budget bytes (at
-/// least one record), reading each put's value where the scan found it (the shared
-/// lock held for each read, for the segments it finds the input in).
+/// least one record): each put's record as it lies where the scan found it, its
+/// checksum checked (the shared lock held for each read, for the segments it finds the
+/// input in). Notes in key order are records far apart in an input filled in random
+/// order: each read starts loading the record its run copies copy_distance notes later.
 template <class Policies, class Engine>
 bool segment_compaction<Policies, Engine>::copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
     std::string scratch;
-    std::string record;  // not record_: on the compaction thread, writers use it meanwhile
+    std::string erase;                     // not record_: on the compaction thread, writers use it meanwhile
+    recent_segments<segment_type> recent;  // finds only the inputs, which the job holds
     std::size_t at = 0;
-    while (budget > 0 && next_note(job, at)) {
+    std::size_t ahead = 0;
+    while (budget > 0 && next_note(job, at, ahead)) {
         const auto& n = job.notes[at];
+        const std::string_view key = job.key_of(n);
         record_location& moved = job.moved[at];
-        record.clear();
         hint_entry entry;
-        entry.key = n.key;
+        entry.key = key;
+        std::string_view record;
         if (n.erase) {
-            append_erase_record(record, n.key);
+            erase.clear();
+            append_erase_record(erase, key);
+            record = erase;
             entry.type = record_type::erase;
         } else {
-            std::string_view value;
+            record_info info;
             const read_lock lock(engine_.mutex_);
-            if (!engine_.reader_.read(n.key, n.from, scratch, value, ec)) return false;
-            append_put_record(record, n.key, value, n.meta);
-            entry.flags = n.meta.flags;
+            if (ahead != at) {
+                const auto& later = job.notes[ahead];
+                if (!later.erase) engine_.reader_.prefetch(later.key_size, later.from, recent);
+            }
+            if (!engine_.reader_.read_record(key, n.from, scratch, record, info, ec, nullptr, &recent)) return false;
+            entry.flags = info.flags;
             entry.value_size = n.from.value_size;
-            entry.deadline = n.meta.deadline;
-            entry.tag = n.meta.tag;
+            entry.deadline = info.deadline;
+            entry.tag = info.tag;
             moved.value_size = n.from.value_size;
-            moved.flags = n.meta.flags;
+            moved.flags = info.flags;
         }
         if (!job.outputs->append(record, entry, moved, ec)) return false;
         // Read once and written once.
@@ -207,22 +286,76 @@ void segment_compaction<Policies, Engine>::install_outputs() {
 template <class Policies, class Engine>
 void segment_compaction<Policies, Engine>::move_entries(job_type& job, std::size_t count) {
     const write_lock lock = exclusive_after_readers();
+    if (job.walks_index) {
+        move_walked_entries(job, count);
+        return;
+    }
     const std::size_t end = job.notes.size() - job.moved_entries > count ? job.moved_entries + count : job.notes.size();
     for (; job.moved_entries < end; ++job.moved_entries) {
         const auto& n = job.notes[job.moved_entries];
         if (n.erase) continue;
         const record_location& copy = job.moved[job.moved_entries];
-        const auto payload = engine_.table_.find(n.key);
+        const std::string_view key = job.key_of(n);
+        const auto payload = engine_.table_.find(key);
         const record_location where = payload ? record_location::decode(*payload) : record_location{};
         if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
-            // Written or erased since the scan: the copy is dead.
-            if (segment_type* const output = engine_.segments_.find(copy.segment)) {
-                engine_.index_.add_dead(*output, n.from.record_size(n.key.size()));
-            }
+            copy_is_dead(job, job.moved_entries);  // written or erased since the scan
             continue;
         }
         char encoded[record_location::max_encoded_size];
-        engine_.table_.upsert(n.key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
+        engine_.table_.upsert(key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
+    }
+}
+
+/// move_entries of a job that walked the index, the exclusive lock held: walks the
+/// index again from the next note's key, in key order, visiting walk_visits_per_note
+/// entries a note at most. The entries that still point into the input are some of the
+/// walk's notes, in the same order (a key written since points elsewhere, and no entry
+/// comes to point into a closed segment), so each such entry moves to the copy of the
+/// note with its offset; the notes passed over on the way, those of keys the walk has
+/// gone past, and those past the index's end, are copies of keys written or erased since.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::move_walked_entries(job_type& job, std::size_t count) {
+    if constexpr (walkable_index) {
+        const std::uint32_t input = job.inputs.front()->id;
+        const std::size_t end = std::min(job.walked_notes, job.moved_entries + count);
+        std::size_t& next = job.moved_entries;
+        std::size_t visits_left = walk_visits_per_note * count;
+        bool index_ended = true;
+        const auto move = [&](std::string_view key, std::string_view payload, auto& replace) {
+            if (visits_left-- == 0) {
+                // Not visited: the notes of keys before it have no entry in the input.
+                while (next < end && job.key_of(job.notes[next]) < key) copy_is_dead(job, next++);
+                index_ended = false;
+                return false;
+            }
+            const record_location where = record_location::decode(payload);
+            if (where.segment != input) return true;
+            while (next < end && job.notes[next].from.offset != where.offset) copy_is_dead(job, next++);
+            if (next == end) return false;
+            char encoded[record_location::max_encoded_size];
+            replace(std::string_view(encoded, job.moved[next].encode(encoded)));
+            return ++next < end;
+        };
+        if (next < end) engine_.table_.update_from(job.key_of(job.notes[next]), true, move);
+        if (index_ended) {
+            while (next < end) copy_is_dead(job, next++);
+        }
+        // The erases the scan noted after the walk have no entries.
+        if (next == job.walked_notes) next = job.notes.size();
+    } else {
+        static_cast<void>(job);
+        static_cast<void>(count);
+    }
+}
+
+/// Counts the copy of note `at`, whose key was written or erased since the scan, as
+/// dead in its output.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::copy_is_dead(job_type& job, std::size_t at) {
+    const auto& n = job.notes[at];
+    if (segment_type* const output = engine_.segments_.find(job.moved[at].segment)) {
+        engine_.index_.add_dead(*output, n.from.record_size(n.key_size));
     }
 }
 

@@ -102,11 +102,23 @@ public:
     /// copied into scratch (from the writer, or from the file with pread).
     bool read(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
               std::error_code& ec, read_ahead* ahead = nullptr, segment_cache* recent = nullptr) const {
+        std::string_view record;
+        record_info info;
+        if (!read_record(key, where, scratch, record, info, ec, ahead, recent)) return false;
+        value = record.substr(info.value_offset, info.value_size);
+        return true;
+    }
+
+    /// read(), handing out the whole record, which info describes: a compaction copies
+    /// it as it is, its checksum checked once and kept.
+    bool read_record(std::string_view key, const record_location& where, std::string& scratch, std::string_view& record,
+                     record_info& info, std::error_code& ec, read_ahead* ahead = nullptr,
+                     segment_cache* recent = nullptr) const {
         const segment_type* const in = find(where, ec, recent);
         if (in == nullptr) return false;
         const auto size = static_cast<std::size_t>(where.record_size(key.size()));
         const bool pending = with_writer(*in, where.offset);
-        std::string_view record;
+        record = {};
         scratch.clear();
         if (!pending && mapped(*in, where.offset, size)) {
             record = std::string_view(in->mapping->data() + where.offset, size);
@@ -124,13 +136,11 @@ public:
             }
             record = scratch;
         }
-        record_info info;
         if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
             record.substr(info.key_offset, info.key_size) != key) {
             report_damage(*in, where.offset, ec);
             return false;
         }
-        value = record.substr(info.value_offset, info.value_size);
         return true;
     }
 

@@ -40,6 +40,7 @@
 #include <utility>
 #include <vector>
 
+#include "../../concepts.hpp"
 #include "../../detail/store_files.hpp"
 #include "../../error.hpp"
 #include "../../options.hpp"
@@ -65,6 +66,12 @@ class segment_compaction {
     using segment_type = typename types::segment_type;
     using segment_pointer = typename types::segment_pointer;
     static constexpr bool ordered_index = Policies::index::ordered;
+    /// Whether a sorting job can walk the index to find its input's records, and walk it
+    /// again to move their entries (btree_table::update_from).
+    static constexpr bool walkable_index =
+        ordered_index && requires(table_type& table, std::string_view key) {
+            table.update_from(key, true, kvforge::detail::record_updater{});
+        };
 
     /// A job's output segments (compaction_outputs.hpp).
     class output_segments;
@@ -266,10 +273,11 @@ private:
     bool start_job(std::error_code& ec);
     void start_sorting_job();
 
-    /// Whether the job's scan has ended and found its sorting job's input in key order
-    /// already.
+    /// Whether the job's scan or walk has ended and found its sorting job's input in key
+    /// order already.
     [[nodiscard]] static bool input_found_sorted(const job_type& job) noexcept {
-        return job.sorting && job.at != job_type::phase::scan && job.input_order.ordered();
+        const segment_type& in = *job.inputs.front();
+        return job.input_in_key_order(in.size - in.records_start());
     }
 
     /// Ends a sorting job whose input is in key order already, keeping the input as it
@@ -290,6 +298,13 @@ private:
         while (job_) {
             if (budget == 0) return true;
             switch (job_->at) {
+                case job_type::phase::walk:
+                    walk_index(*job_, budget);
+                    if (input_found_sorted(*job_)) {
+                        keep_sorted_input();
+                        return true;
+                    }
+                    break;
                 case job_type::phase::scan:
                     if (!scan_inputs(*job_, budget, ec)) return false;
                     if (input_found_sorted(*job_)) {
@@ -332,12 +347,16 @@ private:
     /// A job's phases: scan, copy, publish, move entries, retire, remove the inputs'
     /// files (compaction_phases.hpp).
     bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec);
+    void walk_index(job_type& job, std::uint64_t& budget);
+    static void end_scan(job_type& job);
     [[nodiscard]] static auto later_run(const job_type& job) noexcept;
-    static bool next_note(job_type& job, std::size_t& at);
+    static bool next_note(job_type& job, std::size_t& at, std::size_t& ahead);
     bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec);
     bool publish_outputs(std::error_code& ec);
     void install_outputs();
     void move_entries(job_type& job, std::size_t count);
+    void move_walked_entries(job_type& job, std::size_t count);
+    void copy_is_dead(job_type& job, std::size_t at);
     bool retire_job(std::error_code& ec);
     std::vector<segment_pointer> retire_inputs();
     void remove_next_retired();
@@ -425,9 +444,12 @@ private:
                 return true;
             }
             std::uint64_t budget = chunk;
-            const bool stepped =
-                job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec) : copy_notes(*job_, budget, ec);
-            if (!stepped) return false;
+            if (job_->at == job_type::phase::walk) {
+                walk_index(*job_, budget);
+            } else if (!(job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec)
+                                                           : copy_notes(*job_, budget, ec))) {
+                return false;
+            }
             if (input_found_sorted(*job_)) {
                 const gate_lock gate = gate_after_writers();
                 keep_sorted_input();
@@ -480,6 +502,15 @@ private:
     /// is a put's step, four times that, so that fewer puts pay for one (a job moves
     /// some hundred thousand entries).
     static constexpr std::size_t entries_moved_at_once = threading::concurrent ? 1024 : 4096;
+    /// How many index entries a sorting job's walk visits with the shared lock held once
+    /// (the writers' exclusive lock waits meanwhile): a visit is a few nanoseconds.
+    static constexpr std::size_t entries_walked_at_once = 4096;
+    /// How many index entries the walk that moves a sorting job's entries visits for
+    /// each it may move (move_walked_entries): the input's entries lie among the other
+    /// segments', a walk_share_limit-th of the store or more.
+    static constexpr std::size_t walk_visits_per_note = 8;
+    /// How many notes ahead of its copy a record starts loading (copy_notes).
+    static constexpr std::size_t copy_distance = 16;
 
     Engine& engine_;
     std::uint64_t compactions_ = 0;
