@@ -579,6 +579,12 @@ struct record_visitor {
 struct record_predicate {
     bool operator()(std::string_view, std::string_view) const noexcept { return true; }
 };
+struct record_updater {
+    template <class Replace>
+    bool operator()(std::string_view, std::string_view, Replace&) const noexcept {
+        return true;
+    }
+};
 
 }  // namespace detail
 
@@ -2284,6 +2290,43 @@ public:
         }
         start.settle(*this);
         visit_ahead(start, f, ahead);
+    }
+
+    /// Calls f(key, payload, replace) in ascending key order for the records with key >=
+    /// from (key > from when !inclusive), stopping as soon as f returns false; f may call
+    /// replace(std::string_view payload) to give the record it was called for a new
+    /// payload, in place when the size is the same (else it may throw std::bad_alloc,
+    /// leaving that record as it was). Nothing else changes the table meanwhile: a walk
+    /// that updates many records in key order costs no search per record, and the arena
+    /// entries are prefetched ahead of it as visit_from's are.
+    template <class F>
+    void update_from(std::string_view from, bool inclusive, F&& f) {
+        if (root_ == nullptr) return;
+        leaf_node* leaf = descend(from, nullptr);
+        const leaf_position at = locate(*leaf, from);
+        std::uint32_t index = at.found && !inclusive ? at.index + 1 : at.index;
+        ascending_cursor far(leaf, index);  // its arena entry is prefetched
+        for (std::uint32_t n = 0; n < 2 * visit_distance && far.valid(); ++n, far.next(*this)) {
+            records_.prefetch(far.current());
+        }
+        for (bool going = true; going && leaf != nullptr; leaf = leaf->next, index = 0) {
+            for (; going && index < leaf->count; ++index) {
+                if (far.valid()) {
+                    records_.prefetch(far.current());
+                    far.next(*this);
+                }
+                ref& r = leaf->refs[index];
+                const record_view record = records_.view(r);
+                const auto replace = [&](std::string_view payload) {
+                    if (records_.overwrite_payload(r, payload)) return;
+                    const ref fresh = records_.append(record.key, payload);  // may throw; nothing has changed yet
+                    records_.release(r);
+                    r = fresh;
+                };
+                going = f(record.key, record.payload, replace);
+            }
+        }
+        compact_if_worthwhile();
     }
 
     /// Bytes of heap memory held: nodes, records and separators.
@@ -4220,12 +4263,13 @@ struct options {
     /// compact_min_bytes; it waits while dead bytes exceed half of compact_dead_ratio of
     /// the data (the jobs that reclaim them write in key order too). It costs a second
     /// write of each record of a closed segment (a random-order fill writes about twice
-    /// its bytes) and the CPU to rewrite it (a fill of 300,000 records took about four
-    /// times the CPU, and three to four times the wall time with its close). Off by
-    /// default, for that cost: turn it on for a store scanned more than it is filled.
+    /// its bytes) and the CPU to rewrite it: a job walks the index in key order for the
+    /// segment's records rather than sort them, copies each record as it is, and moves
+    /// the index entries by a second walk, so that a fill of 300,000 or 1,000,000
+    /// records in random order takes about 1.5 times the CPU it takes with sorting off.
     /// Off, only dead bytes make segments rewritten; compact() still writes everything
-    /// in key order.
-    bool sort_closed_segments = false;
+    /// in key order. A hash_index store never sorts.
+    bool sort_closed_segments = true;
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
     /// written again, and starts a new one. Compaction rewrites closed segments, so
@@ -12881,11 +12925,23 @@ public:
     /// copied into scratch (from the writer, or from the file with pread).
     bool read(std::string_view key, const record_location& where, std::string& scratch, std::string_view& value,
               std::error_code& ec, read_ahead* ahead = nullptr, segment_cache* recent = nullptr) const {
+        std::string_view record;
+        record_info info;
+        if (!read_record(key, where, scratch, record, info, ec, ahead, recent)) return false;
+        value = record.substr(info.value_offset, info.value_size);
+        return true;
+    }
+
+    /// read(), handing out the whole record, which info describes: a compaction copies
+    /// it as it is, its checksum checked once and kept.
+    bool read_record(std::string_view key, const record_location& where, std::string& scratch, std::string_view& record,
+                     record_info& info, std::error_code& ec, read_ahead* ahead = nullptr,
+                     segment_cache* recent = nullptr) const {
         const segment_type* const in = find(where, ec, recent);
         if (in == nullptr) return false;
         const auto size = static_cast<std::size_t>(where.record_size(key.size()));
         const bool pending = with_writer(*in, where.offset);
-        std::string_view record;
+        record = {};
         scratch.clear();
         if (!pending && mapped(*in, where.offset, size)) {
             record = std::string_view(in->mapping->data() + where.offset, size);
@@ -12903,13 +12959,11 @@ public:
             }
             record = scratch;
         }
-        record_info info;
         if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
             record.substr(info.key_offset, info.key_size) != key) {
             report_damage(*in, where.offset, ec);
             return false;
         }
-        value = record.substr(info.value_offset, info.value_size);
         return true;
     }
 
@@ -14796,10 +14850,15 @@ private:
 ///
 /// 1. scan: reads the inputs, noting each live put's key and place (not its value) and
 ///    the erases still needed (compactor.hpp says which); closed segments do not change,
-///    so only the look-ups in the index lock (shared);
-/// 2. copy: copies the records (values read from the inputs by place) into output
-///    segments, which stay .tmp files, in key order: each scan step sorts the notes it
-///    made, a run, and the copy merges the runs, so that no step sorts the whole job;
+///    so only the look-ups in the index lock (shared). A sorting job on a sorted index
+///    whose input holds a fair share of the store walks the index in key order instead
+///    (phase walk), noting the entries that point into its input, already in key order
+///    and with no look-up; it scans its input then only when the input may hold erases
+///    to keep (bytes the walk did not note), noting those alone;
+/// 2. copy: copies the records (read from the inputs by place, checked, and written as
+///    they are) into output segments, which stay .tmp files, in key order: each scan
+///    step sorts the notes it made, a run (a walk's notes are one run, sorted already),
+///    and the copy merges the runs, so that no step sorts the whole job;
 /// 3. publish (one step; thread_safe: no gate but to add the outputs): writes and syncs
 ///    the last output and its hint, renames the outputs into place, syncs the
 ///    directory, and adds the outputs to the store's segments. Inputs and outputs now
@@ -14807,7 +14866,8 @@ private:
 ///    with its outputs removed;
 /// 4. move (a step, or the gate held, for each chunk of entries): moves to its copy each
 ///    index entry that still points where the copy was read from (a key written or
-///    erased since the scan leaves its copy dead); then makes the writer's records
+///    erased since the scan leaves its copy dead), by a look-up per note, or, after a
+///    walk, by a walk over the same keys in key order; then makes the writer's records
 ///    durable and retires the inputs, once no backup runs (their files removed last).
 ///
 /// Aborting a job before it publishes (clear, compact, close, a failed step) removes its
@@ -14819,6 +14879,7 @@ private:
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 
@@ -14826,13 +14887,14 @@ namespace kvforge::detail {
 
 template <class Segment, class Outputs>
 struct compaction_job {
-    enum class phase { scan, copy, publish, move, remove };
+    enum class phase { walk, scan, copy, publish, move, remove };
 
-    /// A record the job copies: a put (found at `from` in an input) or an erase.
+    /// A record the job copies: a put (found at `from` in an input) or an erase of the
+    /// key key_size bytes at key_at in keys.
     struct note {
-        std::string key;
+        std::size_t key_at;
+        std::size_t key_size;
         record_location from;
-        record_meta meta;
         bool erase = false;
     };
 
@@ -14844,8 +14906,15 @@ struct compaction_job {
     bool sorting = false;
     key_order_check input_order;
     phase at = phase::scan;
-    std::size_t scanning = 0;       ///< the input the scan is in
-    std::uint64_t scan_offset = 0;  ///< where the scan goes on in it
+    /// A walk of the index in key order takes the place of the scan's puts (phase walk).
+    bool walks_index = false;
+    std::string walk_from;             ///< the key the walk goes on at
+    std::uint64_t walked_bytes = 0;    ///< of the input's records the walk noted
+    std::uint64_t walked_end = 0;      ///< where the record the walk noted last ends
+    bool walked_in_file_order = true;  ///< each record the walk noted lies after the one before
+    std::size_t walked_notes = 0;      ///< the walk's notes come first, an erase scan's after
+    std::size_t scanning = 0;          ///< the input the scan is in
+    std::uint64_t scan_offset = 0;     ///< where the scan goes on in it
     /// Notes of one scan step, sorted by key: those from next to end are still to copy.
     struct run {
         std::size_t next;
@@ -14853,6 +14922,7 @@ struct compaction_job {
     };
 
     std::vector<note> notes;             ///< in runs, in the order the scan made them
+    std::string keys;                    ///< the notes' keys, one after another (no allocation per note)
     std::vector<run> runs;               ///< a heap (the run with the least next key first) once the scan ended
     std::vector<record_location> moved;  ///< where each note's copy went
     std::optional<std::size_t> copied;   ///< the note copied last
@@ -14861,6 +14931,24 @@ struct compaction_job {
     /// The inputs, once taken out of the store, whose files are still to remove (phase
     /// remove, one a step with single_thread), in replay order.
     std::vector<std::shared_ptr<Segment>> retired;
+
+    [[nodiscard]] std::string_view key_of(const note& n) const noexcept {
+        return std::string_view(keys).substr(n.key_at, n.key_size);
+    }
+
+    /// Notes a put of key at from, or an erase of key.
+    void add_note(std::string_view key, const record_location& from, bool erase) {
+        notes.push_back({keys.size(), key.size(), from, erase});
+        keys.append(key);
+    }
+
+    /// Whether the scan or walk has ended and found a sorting job's input in key order:
+    /// the scan read its keys ascending; the walk noted every byte of it (no erase, no
+    /// dead record, no batch), each record after the one before.
+    [[nodiscard]] bool input_in_key_order(std::uint64_t records_bytes) const noexcept {
+        if (!sorting || at == phase::walk || at == phase::scan) return false;
+        return walks_index ? walked_in_file_order && walked_bytes == records_bytes : input_order.ordered();
+    }
 };
 
 }  // namespace kvforge::detail
@@ -15065,6 +15153,12 @@ class segment_compaction {
     using segment_type = typename types::segment_type;
     using segment_pointer = typename types::segment_pointer;
     static constexpr bool ordered_index = Policies::index::ordered;
+    /// Whether a sorting job can walk the index to find its input's records, and walk it
+    /// again to move their entries (btree_table::update_from).
+    static constexpr bool walkable_index =
+        ordered_index && requires(table_type& table, std::string_view key) {
+            table.update_from(key, true, kvforge::detail::record_updater{});
+        };
 
     /// A job's output segments (compaction_outputs.hpp).
     class output_segments;
@@ -15266,10 +15360,11 @@ private:
     bool start_job(std::error_code& ec);
     void start_sorting_job();
 
-    /// Whether the job's scan has ended and found its sorting job's input in key order
-    /// already.
+    /// Whether the job's scan or walk has ended and found its sorting job's input in key
+    /// order already.
     [[nodiscard]] static bool input_found_sorted(const job_type& job) noexcept {
-        return job.sorting && job.at != job_type::phase::scan && job.input_order.ordered();
+        const segment_type& in = *job.inputs.front();
+        return job.input_in_key_order(in.size - in.records_start());
     }
 
     /// Ends a sorting job whose input is in key order already, keeping the input as it
@@ -15290,6 +15385,13 @@ private:
         while (job_) {
             if (budget == 0) return true;
             switch (job_->at) {
+                case job_type::phase::walk:
+                    walk_index(*job_, budget);
+                    if (input_found_sorted(*job_)) {
+                        keep_sorted_input();
+                        return true;
+                    }
+                    break;
                 case job_type::phase::scan:
                     if (!scan_inputs(*job_, budget, ec)) return false;
                     if (input_found_sorted(*job_)) {
@@ -15332,12 +15434,16 @@ private:
     /// A job's phases: scan, copy, publish, move entries, retire, remove the inputs'
     /// files (compaction_phases.hpp).
     bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec);
+    void walk_index(job_type& job, std::uint64_t& budget);
+    static void end_scan(job_type& job);
     [[nodiscard]] static auto later_run(const job_type& job) noexcept;
-    static bool next_note(job_type& job, std::size_t& at);
+    static bool next_note(job_type& job, std::size_t& at, std::size_t& ahead);
     bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec);
     bool publish_outputs(std::error_code& ec);
     void install_outputs();
     void move_entries(job_type& job, std::size_t count);
+    void move_walked_entries(job_type& job, std::size_t count);
+    void copy_is_dead(job_type& job, std::size_t at);
     bool retire_job(std::error_code& ec);
     std::vector<segment_pointer> retire_inputs();
     void remove_next_retired();
@@ -15425,9 +15531,12 @@ private:
                 return true;
             }
             std::uint64_t budget = chunk;
-            const bool stepped =
-                job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec) : copy_notes(*job_, budget, ec);
-            if (!stepped) return false;
+            if (job_->at == job_type::phase::walk) {
+                walk_index(*job_, budget);
+            } else if (!(job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec)
+                                                           : copy_notes(*job_, budget, ec))) {
+                return false;
+            }
             if (input_found_sorted(*job_)) {
                 const gate_lock gate = gate_after_writers();
                 keep_sorted_input();
@@ -15480,6 +15589,15 @@ private:
     /// is a put's step, four times that, so that fewer puts pay for one (a job moves
     /// some hundred thousand entries).
     static constexpr std::size_t entries_moved_at_once = threading::concurrent ? 1024 : 4096;
+    /// How many index entries a sorting job's walk visits with the shared lock held once
+    /// (the writers' exclusive lock waits meanwhile): a visit is a few nanoseconds.
+    static constexpr std::size_t entries_walked_at_once = 4096;
+    /// How many index entries the walk that moves a sorting job's entries visits for
+    /// each it may move (move_walked_entries): the input's entries lie among the other
+    /// segments', a walk_share_limit-th of the store or more.
+    static constexpr std::size_t walk_visits_per_note = 8;
+    /// How many notes ahead of its copy a record starts loading (copy_notes).
+    static constexpr std::size_t copy_distance = 16;
 
     Engine& engine_;
     std::uint64_t compactions_ = 0;
@@ -15694,13 +15812,26 @@ bool segment_compaction<Policies, Engine>::start_job(std::error_code& ec) {
 }
 
 /// Starts a job that rewrites the closed segment unsorted_segment() gives in key
-/// order, with write_gate_ held.
+/// order, with write_gate_ held. It walks the index rather than scan the segment when
+/// the segment holds at least 1/walk_share_limit of the store's live bytes: a walk
+/// visits every entry of the index, at a small fraction of the cost of a look-up, sort
+/// and merge per record of the input, so with a store of many segments it would cost
+/// more than it saves (and jobs over all of them would cost the square of its size).
 template <class Policies, class Engine>
 void segment_compaction<Policies, Engine>::start_sorting_job() {
     segment_pointer in = unsorted_segment();
     if (!in) return;
     job_type& job = job_.emplace();
     job.sorting = true;
+    if constexpr (walkable_index) {
+        constexpr std::uint64_t walk_share_limit = 32;
+        const std::uint64_t records = in->size - in->records_start();
+        const std::uint64_t held = records - std::min(in->dead_bytes, records);
+        if (engine_.index_.live_bytes() <= walk_share_limit * held) {
+            job.walks_index = true;
+            job.at = job_type::phase::walk;
+        }
+    }
     job.keep_erases.push_back(older_segment_outside(engine_.segments_, *in, {in}));
     job.scan_offset = in->records_start();
     job.outputs.emplace(engine_, in->order, true, std::max(engine_.options_.segment_bytes, in->size));
@@ -15861,16 +15992,18 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
         const bool scanned_ok = scan_log(
             in.file, begin, end, in.version, false,
             [&](const log_entry& entry) {
-                if (job.sorting) job.input_order.next(entry.key);
+                // After a walk, which noted the puts, only erases are wanted.
+                if (job.walks_index && entry.type != record_type::erase) return;
+                if (job.sorting && !job.walks_index) job.input_order.next(entry.key);
                 const read_lock lock(engine_.mutex_);
                 if (entry.type == record_type::put) {
                     const auto payload = engine_.table_.find(entry.key);
                     if (!payload) return;
                     const record_location where = record_location::decode(*payload);
                     if (where.segment != in.id || where.offset != entry.offset) return;
-                    job.notes.push_back({std::string(entry.key), where, {entry.flags, entry.deadline, entry.tag}});
+                    job.add_note(entry.key, where, false);
                 } else if (entry.type == record_type::erase && keep_erases && !engine_.table_.find(entry.key)) {
-                    job.notes.push_back({std::string(entry.key), {}, {}, true});
+                    job.add_note(entry.key, {}, true);
                 }
             },
             scanned, ec);
@@ -15887,7 +16020,8 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
     const std::uint64_t read = scanned.valid_end - begin;
     budget -= std::min(budget, read);
     const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
-    std::sort(run_start, job.notes.end(), [](const auto& a, const auto& b) { return a.key < b.key; });
+    std::sort(run_start, job.notes.end(),
+              [&job](const auto& a, const auto& b) { return job.key_of(a) < job.key_of(b); });
     if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
     job.scan_offset = scanned.valid_end;
     if (job.scan_offset < in.size) return true;
@@ -15895,66 +16029,142 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
         job.scan_offset = job.inputs[job.scanning]->records_start();
         return true;
     }
-    std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
-    job.moved.resize(job.notes.size());
-    job.at = job_type::phase::copy;
+    end_scan(job);
     return true;
 }
 
-/// The order of job.runs' heap: a run whose next note's key is greater comes later.
+/// The walk phase of a sorting job whose index is ordered (compaction_job.hpp): visits
+/// index entries in key order from job.walk_from on, noting those that point into the
+/// input, about budget bytes (those records' sizes, and the other entries' keys and
+/// payloads), the shared lock held for entries_walked_at_once at most. The notes come
+/// in key order: one run. Once the index ends, the input is scanned for its erases when
+/// some may be needed (the walk did not note all of its bytes), else the copy begins.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::walk_index(job_type& job, std::uint64_t& budget) {
+    if constexpr (walkable_index) {
+        const segment_type& in = *job.inputs.front();
+        bool ended = false;
+        while (budget > 0 && !ended) {
+            const read_lock lock(engine_.mutex_);
+            std::size_t visited = 0;
+            ended = true;
+            engine_.table_.visit_from(job.walk_from, true, [&](std::string_view key, std::string_view payload) {
+                if (visited == entries_walked_at_once || budget == 0) {
+                    job.walk_from.assign(key);  // not visited: the next walk begins with it
+                    ended = false;
+                    return false;
+                }
+                ++visited;
+                const record_location where = record_location::decode(payload);
+                if (where.segment != in.id) {
+                    budget -= std::min<std::uint64_t>(budget, key.size() + payload.size());
+                    return true;
+                }
+                const std::uint64_t size = where.record_size(key.size());
+                if (where.offset < job.walked_end) job.walked_in_file_order = false;
+                job.walked_end = where.offset + size;
+                job.walked_bytes += size;
+                job.add_note(key, where, false);
+                budget -= std::min(budget, size);
+                return true;
+            });
+        }
+        if (!ended) return;
+        job.walked_notes = job.notes.size();
+        if (!job.notes.empty()) job.runs.push_back({0, job.notes.size()});
+        if (job.keep_erases.front() && job.walked_bytes != in.size - in.records_start()) {
+            job.at = job_type::phase::scan;
+        } else {
+            end_scan(job);
+        }
+    } else {
+        static_cast<void>(job);
+        static_cast<void>(budget);
+    }
+}
+
+/// Ends the scan (or walk): the runs become a heap, and the copy begins.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::end_scan(job_type& job) {
+    std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
+    job.moved.resize(job.notes.size());
+    job.at = job_type::phase::copy;
+}
+
+/// The order of job.runs' heap: a run whose next note's key is greater comes later, and
+/// of two notes of one key, an erase after a put.
 template <class Policies, class Engine>
 auto segment_compaction<Policies, Engine>::later_run(const job_type& job) noexcept {
-    return [&notes = job.notes](const typename job_type::run& a, const typename job_type::run& b) {
-        return notes[b.next].key < notes[a.next].key;
+    return [&job](const typename job_type::run& a, const typename job_type::run& b) {
+        const auto& first = job.notes[a.next];
+        const auto& second = job.notes[b.next];
+        const std::string_view first_key = job.key_of(first);
+        const std::string_view second_key = job.key_of(second);
+        return second_key < first_key || (second_key == first_key && !second.erase && first.erase);
     };
 }
 
 /// The next note to copy, in key order, taken from job.runs; false when none is left.
-/// A key's put and its erases are never both noted; erases of one key are copied once.
+/// Erases of one key are copied once. A scan never notes both a put of a key and an
+/// erase of it; a walk and the scan after it may (the key erased in between), and then
+/// the put is copied, which replays as the input did (it came after the erase there).
+/// ahead is the note copy_distance places after it in its run (at itself if none).
 template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::next_note(job_type& job, std::size_t& at) {
+bool segment_compaction<Policies, Engine>::next_note(job_type& job, std::size_t& at, std::size_t& ahead) {
     const auto later = later_run(job);
     while (!job.runs.empty()) {
         std::pop_heap(job.runs.begin(), job.runs.end(), later);
-        at = job.runs.back().next++;
-        if (job.runs.back().next == job.runs.back().end) {
+        typename job_type::run& run = job.runs.back();
+        at = run.next++;
+        ahead = run.end - at > copy_distance ? at + copy_distance : at;
+        if (run.next == run.end) {
             job.runs.pop_back();
         } else {
             std::push_heap(job.runs.begin(), job.runs.end(), later);
         }
-        if (!job.copied || job.notes[*job.copied].key != job.notes[at].key) return true;
+        if (!job.copied || job.key_of(job.notes[*job.copied]) != job.key_of(job.notes[at])) return true;
     }
     return false;
 }
 
 /// The copy phase: copies noted records into the outputs, about budget bytes (at
-/// least one record), reading each put's value where the scan found it (the shared
-/// lock held for each read, for the segments it finds the input in).
+/// least one record): each put's record as it lies where the scan found it, its
+/// checksum checked (the shared lock held for each read, for the segments it finds the
+/// input in). Notes in key order are records far apart in an input filled in random
+/// order: each read starts loading the record its run copies copy_distance notes later.
 template <class Policies, class Engine>
 bool segment_compaction<Policies, Engine>::copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
     std::string scratch;
-    std::string record;  // not record_: on the compaction thread, writers use it meanwhile
+    std::string erase;                     // not record_: on the compaction thread, writers use it meanwhile
+    recent_segments<segment_type> recent;  // finds only the inputs, which the job holds
     std::size_t at = 0;
-    while (budget > 0 && next_note(job, at)) {
+    std::size_t ahead = 0;
+    while (budget > 0 && next_note(job, at, ahead)) {
         const auto& n = job.notes[at];
+        const std::string_view key = job.key_of(n);
         record_location& moved = job.moved[at];
-        record.clear();
         hint_entry entry;
-        entry.key = n.key;
+        entry.key = key;
+        std::string_view record;
         if (n.erase) {
-            append_erase_record(record, n.key);
+            erase.clear();
+            append_erase_record(erase, key);
+            record = erase;
             entry.type = record_type::erase;
         } else {
-            std::string_view value;
+            record_info info;
             const read_lock lock(engine_.mutex_);
-            if (!engine_.reader_.read(n.key, n.from, scratch, value, ec)) return false;
-            append_put_record(record, n.key, value, n.meta);
-            entry.flags = n.meta.flags;
+            if (ahead != at) {
+                const auto& later = job.notes[ahead];
+                if (!later.erase) engine_.reader_.prefetch(later.key_size, later.from, recent);
+            }
+            if (!engine_.reader_.read_record(key, n.from, scratch, record, info, ec, nullptr, &recent)) return false;
+            entry.flags = info.flags;
             entry.value_size = n.from.value_size;
-            entry.deadline = n.meta.deadline;
-            entry.tag = n.meta.tag;
+            entry.deadline = info.deadline;
+            entry.tag = info.tag;
             moved.value_size = n.from.value_size;
-            moved.flags = n.meta.flags;
+            moved.flags = info.flags;
         }
         if (!job.outputs->append(record, entry, moved, ec)) return false;
         // Read once and written once.
@@ -16027,22 +16237,76 @@ void segment_compaction<Policies, Engine>::install_outputs() {
 template <class Policies, class Engine>
 void segment_compaction<Policies, Engine>::move_entries(job_type& job, std::size_t count) {
     const write_lock lock = exclusive_after_readers();
+    if (job.walks_index) {
+        move_walked_entries(job, count);
+        return;
+    }
     const std::size_t end = job.notes.size() - job.moved_entries > count ? job.moved_entries + count : job.notes.size();
     for (; job.moved_entries < end; ++job.moved_entries) {
         const auto& n = job.notes[job.moved_entries];
         if (n.erase) continue;
         const record_location& copy = job.moved[job.moved_entries];
-        const auto payload = engine_.table_.find(n.key);
+        const std::string_view key = job.key_of(n);
+        const auto payload = engine_.table_.find(key);
         const record_location where = payload ? record_location::decode(*payload) : record_location{};
         if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
-            // Written or erased since the scan: the copy is dead.
-            if (segment_type* const output = engine_.segments_.find(copy.segment)) {
-                engine_.index_.add_dead(*output, n.from.record_size(n.key.size()));
-            }
+            copy_is_dead(job, job.moved_entries);  // written or erased since the scan
             continue;
         }
         char encoded[record_location::max_encoded_size];
-        engine_.table_.upsert(n.key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
+        engine_.table_.upsert(key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
+    }
+}
+
+/// move_entries of a job that walked the index, the exclusive lock held: walks the
+/// index again from the next note's key, in key order, visiting walk_visits_per_note
+/// entries a note at most. The entries that still point into the input are some of the
+/// walk's notes, in the same order (a key written since points elsewhere, and no entry
+/// comes to point into a closed segment), so each such entry moves to the copy of the
+/// note with its offset; the notes passed over on the way, those of keys the walk has
+/// gone past, and those past the index's end, are copies of keys written or erased since.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::move_walked_entries(job_type& job, std::size_t count) {
+    if constexpr (walkable_index) {
+        const std::uint32_t input = job.inputs.front()->id;
+        const std::size_t end = std::min(job.walked_notes, job.moved_entries + count);
+        std::size_t& next = job.moved_entries;
+        std::size_t visits_left = walk_visits_per_note * count;
+        bool index_ended = true;
+        const auto move = [&](std::string_view key, std::string_view payload, auto& replace) {
+            if (visits_left-- == 0) {
+                // Not visited: the notes of keys before it have no entry in the input.
+                while (next < end && job.key_of(job.notes[next]) < key) copy_is_dead(job, next++);
+                index_ended = false;
+                return false;
+            }
+            const record_location where = record_location::decode(payload);
+            if (where.segment != input) return true;
+            while (next < end && job.notes[next].from.offset != where.offset) copy_is_dead(job, next++);
+            if (next == end) return false;
+            char encoded[record_location::max_encoded_size];
+            replace(std::string_view(encoded, job.moved[next].encode(encoded)));
+            return ++next < end;
+        };
+        if (next < end) engine_.table_.update_from(job.key_of(job.notes[next]), true, move);
+        if (index_ended) {
+            while (next < end) copy_is_dead(job, next++);
+        }
+        // The erases the scan noted after the walk have no entries.
+        if (next == job.walked_notes) next = job.notes.size();
+    } else {
+        static_cast<void>(job);
+        static_cast<void>(count);
+    }
+}
+
+/// Counts the copy of note `at`, whose key was written or erased since the scan, as
+/// dead in its output.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::copy_is_dead(job_type& job, std::size_t at) {
+    const auto& n = job.notes[at];
+    if (segment_type* const output = engine_.segments_.find(job.moved[at].segment)) {
+        engine_.index_.add_dead(*output, n.from.record_size(n.key_size));
     }
 }
 
