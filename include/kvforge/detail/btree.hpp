@@ -28,6 +28,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <stop_token>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -285,14 +286,14 @@ public:
     /// `records` records, and has their pages mapped, for the build to take ready: a
     /// caller with a thread free while it prepares the records lets that thread take the
     /// page faults. Runs on any thread, but beside no other call on this table; stops
-    /// early, without error, if memory runs out. The leaves unused are freed by the next
-    /// assign_sorted() or clear().
-    void prepare_leaves(std::size_t records, std::uint32_t leaf_entries) noexcept {
+    /// early, without error, once stop is requested or if memory runs out (the build makes
+    /// the leaves missing). The leaves unused are freed by the next assign_sorted() or clear().
+    void prepare_leaves(std::size_t records, std::uint32_t leaf_entries, const std::stop_token& stop = {}) noexcept {
         leaf_entries = std::clamp(leaf_entries, leaf_min, leaf_capacity);
         try {
             const std::size_t wanted = records / leaf_entries + 1;
             spare_leaves_.reserve(spare_leaves_.size() + wanted);
-            for (std::size_t i = 0; i < wanted; ++i) {
+            for (std::size_t i = 0; i < wanted && !stop.stop_requested(); ++i) {
                 std::unique_ptr<leaf_node> leaf = make_leaf();
                 leaf->count = 0;  // a write, so that the page is mapped here
                 // Taken from the back: the build then takes them in the order they were made.

@@ -20,7 +20,9 @@
 /// From 65,536 entries a second thread works beside the opening one (a store opens before
 /// its users' threads run, so a second core is free): it makes the tree's leaves while
 /// the entries are ranked and spread (btree_table::prepare_leaves: their page faults are
-/// then its own), and sorts the buckets one after another while the build takes each.
+/// then its own), then sorts the buckets in order while the build takes each. The opening
+/// thread never waits for work the other has not begun: it makes the leaves still missing
+/// and sorts the next bucket itself when the one it needs is not ready.
 
 #include <algorithm>
 #include <atomic>
@@ -29,7 +31,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -82,11 +86,12 @@ public:
         // The table's leaves are made beside the ranking and the spread, on a thread of
         // their own (a store opens before its users' threads run), their page faults with them.
         std::jthread leaf_maker;
-        if constexpr (requires { table.prepare_leaves(n, Table::leaf_entries_with_room); }) {
+        if constexpr (requires { table.prepare_leaves(n, Table::leaf_entries_with_room, std::stop_token()); }) {
             if (n >= sort_beside_least) {
                 try {
-                    leaf_maker =
-                        std::jthread([&]() noexcept { table.prepare_leaves(n, Table::leaf_entries_with_room); });
+                    leaf_maker = std::jthread([&](const std::stop_token& stop) noexcept {
+                        table.prepare_leaves(n, Table::leaf_entries_with_room, stop);
+                    });
                 } catch (const std::system_error&) {
                     // No thread to be had: the build makes its leaves as it goes.
                 }
@@ -94,38 +99,58 @@ public:
         }
         const key_layout layout = rank_keys();
         const std::vector<std::size_t> starts = spread(layout);
+        // The build makes whatever leaves are not made yet itself, rather than wait for a
+        // thread that may get no core.
+        leaf_maker.request_stop();
         if (leaf_maker.joinable()) leaf_maker.join();
         entry* const order = entries_.data();
-        std::vector<std::size_t> counts(lsd_counters(layout.rank_bits - spread_bits(layout.rank_bits)));
+        const std::size_t buckets = starts.size() - 1;
         std::size_t largest = 0;
-        for (std::size_t b = 0; b + 1 < starts.size(); ++b) largest = std::max(largest, starts[b + 1] - starts[b]);
-        std::vector<entry> scratch(layout.rank_bits > max_digit_bits ? largest : 0);
-        // The buckets are sorted one after another, beside the build when there are many
-        // (a store opens before its users' threads run), the build waiting for each.
-        std::atomic<std::uint32_t> finished{0};
-        const auto finish_all = [&]() noexcept {
-            for (std::size_t b = 0; b + 1 < starts.size(); ++b) {
-                finish_bucket(starts[b], starts[b + 1], layout, scratch, counts);
-                finished.store(static_cast<std::uint32_t>(b + 1), std::memory_order_release);
-                finished.notify_one();
-            }
+        for (std::size_t b = 0; b < buckets; ++b) largest = std::max(largest, starts[b + 1] - starts[b]);
+        // Each thread that sorts buckets has its own scratch room and counters.
+        struct sort_room {
+            std::vector<entry> scratch;
+            std::vector<std::size_t> counts;
         };
+        const auto make_room = [&] {
+            return sort_room{std::vector<entry>(layout.rank_bits > max_digit_bits ? largest : 0),
+                             std::vector<std::size_t>(lsd_counters(layout.rank_bits - spread_bits(layout.rank_bits)))};
+        };
+        // The buckets are sorted beside the build when there are many (a store opens before
+        // its users' threads run): a second thread takes them in order, and the build, when
+        // the bucket it needs is not sorted yet, sorts the next one no thread has taken, so
+        // that it waits only for a bucket under way.
+        std::atomic<std::size_t> next_bucket{0};
+        const auto sorted = std::make_unique<std::atomic<bool>[]>(buckets);
+        const auto sort_next = [&](sort_room& room) noexcept {
+            const std::size_t b = next_bucket.fetch_add(1, std::memory_order_relaxed);
+            if (b >= buckets) return false;
+            finish_bucket(starts[b], starts[b + 1], layout, room.scratch, room.counts);
+            sorted[b].store(true, std::memory_order_release);
+            sorted[b].notify_one();
+            return true;
+        };
+        sort_room own = make_room();
         std::jthread sorter;
         if (n >= sort_beside_least) {
             try {
-                sorter = std::jthread(finish_all);
+                sorter = std::jthread([&sort_next, room = make_room()]() mutable noexcept {
+                    while (sort_next(room)) {
+                    }
+                });
             } catch (const std::system_error&) {
-                // No thread to be had: the buckets are sorted here.
+                // No thread to be had: the build sorts every bucket.
             }
         }
-        if (!sorter.joinable()) finish_all();
-        std::size_t ready = 0;  // entries known to be sorted
+        std::size_t ready = 0;          // entries known to be sorted
+        std::size_t ready_buckets = 0;  // the buckets they make up
         const auto wait_for = [&](std::size_t i) {
             while (i >= ready) {
-                const std::uint32_t done = finished.load(std::memory_order_acquire);
-                ready = starts[done];
-                if (i < ready) break;
-                finished.wait(done, std::memory_order_acquire);
+                if (sorted[ready_buckets].load(std::memory_order_acquire)) {
+                    ready = starts[++ready_buckets];
+                } else if (!sort_next(own)) {
+                    sorted[ready_buckets].wait(false, std::memory_order_acquire);
+                }
             }
         };
 
