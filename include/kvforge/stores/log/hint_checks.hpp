@@ -26,6 +26,7 @@
 #include <string_view>
 #include <system_error>
 #include <thread>
+#include <utility>
 
 #include "../../detail/data_file.hpp"
 #include "../../detail/file_mapping.hpp"
