@@ -315,54 +315,66 @@ TEST_CASE("clear and purge_expired leave a deadlines file that fits the store", 
 }
 
 TEST_CASE("btree_table::assign_sorted builds the table upserts would", "[expiry][reopen][btree]") {
-    for (const int n : {0, 1, 63, 64, 78, 4000, 4033, 4096 + 63 * 64 + 1, 300000}) {
-        INFO(n << " records");
-        std::vector<std::string> keys;
-        for (int i = 0; i < n; ++i) {
-            char key[24];
-            std::snprintf(key, sizeof key, "user:%09d", i * 7);
-            keys.emplace_back(key);
+    using kvforge::detail::btree_table;
+    // Leaves made by the build, or prepared before it (prepare_leaves) for none, half or
+    // all of the records, or for more than there are.
+    const auto cases = {std::pair{-1, 63U}, std::pair{0, btree_table::leaf_entries_with_room},
+                        std::pair{1, btree_table::leaf_entries_with_room}, std::pair{2, 63U},
+                        std::pair{4, btree_table::leaf_entries_with_room}};
+    for (const auto& [prepared_halves, leaf_entries] : cases)
+        for (const int n : {0, 1, 63, 64, 78, 4000, 4033, 4096 + 63 * 64 + 1, 300000}) {
+            INFO(n << " records, leaves prepared for " << prepared_halves << " halves of them, " << leaf_entries
+                   << " entries a leaf");
+            std::vector<std::string> keys;
+            for (int i = 0; i < n; ++i) {
+                char key[24];
+                std::snprintf(key, sizeof key, "user:%09d", i * 7);
+                keys.emplace_back(key);
+            }
+            btree_table table;
+            table.upsert("replaced", "x", [](std::string_view) {});
+            if (prepared_halves >= 0)
+                table.prepare_leaves(static_cast<std::size_t>(n * prepared_halves / 2), leaf_entries);
+            std::size_t next = 0;
+            table.assign_sorted(
+                [&](std::string_view& key, std::string_view& payload) {
+                    if (next == keys.size()) return false;
+                    key = keys[next];
+                    payload = std::string_view(keys[next]).substr(5);
+                    ++next;
+                    return true;
+                },
+                leaf_entries);
+            REQUIRE(table.size() == keys.size());
+            CHECK_FALSE(table.find("replaced").has_value());
+            std::vector<std::string> seen;
+            table.for_each([&](std::string_view key, std::string_view payload) {
+                CHECK(payload == key.substr(5));
+                seen.emplace_back(key);
+            });
+            CHECK(seen == keys);
+            for (const std::string& key : keys) CHECK(table.find(key) == std::string_view(key).substr(5));
+            CHECK_FALSE(table.find("user:000000001").has_value());
+            std::vector<std::string> down;
+            table.visit_down_from(std::nullopt, true, [&](std::string_view key, std::string_view) {
+                down.emplace_back(key);
+                return true;
+            });
+            CHECK(std::equal(down.rbegin(), down.rend(), keys.begin(), keys.end()));
+            // It stays a table like any other: inserts between its keys, then erasing every key.
+            for (int i = 0; i < n; i += 3) {
+                char key[24];
+                std::snprintf(key, sizeof key, "user:%09d", i * 7 + 1);
+                CHECK(table.upsert(key, "new", [](std::string_view) {}));
+            }
+            for (int i = 0; i < n; i += 3) {
+                char key[24];
+                std::snprintf(key, sizeof key, "user:%09d", i * 7 + 1);
+                CHECK(table.erase(key, [](std::string_view) {}));
+            }
+            for (std::size_t i = 0; i < keys.size(); i += 2) CHECK(table.erase(keys[i], [](std::string_view) {}));
+            for (std::size_t i = 0; i < keys.size(); ++i) CHECK(table.find(keys[i]).has_value() == (i % 2 == 1));
+            for (std::size_t i = 1; i < keys.size(); i += 2) CHECK(table.erase(keys[i], [](std::string_view) {}));
+            CHECK(table.empty());
         }
-        kvforge::detail::btree_table table;
-        table.upsert("replaced", "x", [](std::string_view) {});
-        std::size_t next = 0;
-        table.assign_sorted([&](std::string_view& key, std::string_view& payload) {
-            if (next == keys.size()) return false;
-            key = keys[next];
-            payload = std::string_view(keys[next]).substr(5);
-            ++next;
-            return true;
-        });
-        REQUIRE(table.size() == keys.size());
-        CHECK_FALSE(table.find("replaced").has_value());
-        std::vector<std::string> seen;
-        table.for_each([&](std::string_view key, std::string_view payload) {
-            CHECK(payload == key.substr(5));
-            seen.emplace_back(key);
-        });
-        CHECK(seen == keys);
-        for (const std::string& key : keys) CHECK(table.find(key) == std::string_view(key).substr(5));
-        CHECK_FALSE(table.find("user:000000001").has_value());
-        std::vector<std::string> down;
-        table.visit_down_from(std::nullopt, true, [&](std::string_view key, std::string_view) {
-            down.emplace_back(key);
-            return true;
-        });
-        CHECK(std::equal(down.rbegin(), down.rend(), keys.begin(), keys.end()));
-        // It stays a table like any other: inserts between its keys, then erasing every key.
-        for (int i = 0; i < n; i += 3) {
-            char key[24];
-            std::snprintf(key, sizeof key, "user:%09d", i * 7 + 1);
-            CHECK(table.upsert(key, "new", [](std::string_view) {}));
-        }
-        for (int i = 0; i < n; i += 3) {
-            char key[24];
-            std::snprintf(key, sizeof key, "user:%09d", i * 7 + 1);
-            CHECK(table.erase(key, [](std::string_view) {}));
-        }
-        for (std::size_t i = 0; i < keys.size(); i += 2) CHECK(table.erase(keys[i], [](std::string_view) {}));
-        for (std::size_t i = 0; i < keys.size(); ++i) CHECK(table.find(keys[i]).has_value() == (i % 2 == 1));
-        for (std::size_t i = 1; i < keys.size(); i += 2) CHECK(table.erase(keys[i], [](std::string_view) {}));
-        CHECK(table.empty());
-    }
 }

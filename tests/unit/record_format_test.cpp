@@ -237,6 +237,24 @@ TEST_CASE("a hint lists records with shared key prefixes and gaps, and is refuse
     damaged[kd::file_header::size + 20] ^= 1;
     CHECK(kd::read_hint(damaged, data, at, count, count) == 0);
     CHECK(calls == 0);
+
+    // The same in two steps, as an open takes them (the check on another thread).
+    const kd::hint_check checked = kd::check_hint(bytes, data, at);
+    REQUIRE(checked.passed());
+    CHECK(checked.covered == at);
+    CHECK(checked.entries == entries.size());
+    std::vector<std::string> delivered_keys;
+    std::vector<std::uint64_t> delivered_offsets;
+    kd::read_checked_hint(bytes, data, checked, [&](const kd::hint_entry& entry) {
+        delivered_keys.emplace_back(entry.key);
+        delivered_offsets.push_back(entry.offset);
+    });
+    CHECK(delivered_keys == keys);
+    for (std::size_t i = 0; i < entries.size(); ++i) CHECK(delivered_offsets[i] == entries[i].offset);
+    CHECK_FALSE(kd::check_hint(bytes, data, at - 1).passed());
+    CHECK_FALSE(kd::check_hint(bytes, other, at).passed());
+    CHECK_FALSE(kd::check_hint(damaged, data, at).passed());
+    CHECK_FALSE(kd::check_hint(bytes.substr(0, bytes.size() - 1), data, at).passed());
 }
 
 

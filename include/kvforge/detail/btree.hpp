@@ -28,6 +28,7 @@
 #include <memory>
 #include <new>
 #include <optional>
+#include <stop_token>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -151,26 +152,46 @@ public:
     template <class Next>
     void assign_sorted(Next&& next, std::uint32_t leaf_entries = leaf_capacity) {
         leaf_entries = std::clamp(leaf_entries, leaf_min, leaf_capacity);
+        std::vector<std::unique_ptr<leaf_node>> ready = std::move(spare_leaves_);  // those unused go at the end
         clear();
         std::vector<std::pair<node_base*, bool>> made;  // every node allocated, and whether it is a leaf
         try {
             const auto make = [&](bool leaf) -> node_base* {
                 made.emplace_back(nullptr, leaf);
-                node_base* node = leaf ? static_cast<node_base*>(make_leaf().release()) : make_inner().release();
+                std::unique_ptr<leaf_node> fresh_leaf;
+                if (leaf && !ready.empty()) {
+                    fresh_leaf = std::move(ready.back());
+                    ready.pop_back();
+                } else if (leaf) {
+                    fresh_leaf = make_leaf();
+                }
+                node_base* node = leaf ? static_cast<node_base*>(fresh_leaf.release()) : make_inner().release();
                 made.back().first = node;
                 return node;
             };
             const auto last_key = [&](const leaf_node& leaf) { return records_.view(leaf.refs[leaf.count - 1]).key; };
+            // A leaf's fences are the separators either side of it on its level, so its
+            // prefixes are set as soon as the separator after it is known, while its keys
+            // are still in the cache.
+            const auto set_leaf_prefixes = [&](leaf_node& l, const fences& f) {
+                l.skip = static_cast<std::uint32_t>(shared_bytes(f));
+                load_prefixes(l, 0, l.count);
+            };
             // Level 0: leaves, chained, with the shortest separators between them.
             std::vector<node_base*> level;
             std::vector<ref> separators;  // separators[i] lies between level[i] and level[i + 1]
             leaf_node* leaf = nullptr;
+            std::optional<std::string_view> lo;  // the separator before leaf
             std::string_view key;
             std::string_view payload;
             while (next(key, payload)) {
                 if (leaf == nullptr || leaf->count == leaf_entries) {
-                    if (leaf != nullptr)
+                    if (leaf != nullptr) {
                         separators.push_back(separators_.append(shortest_separator(last_key(*leaf), key), {}));
+                        const std::string_view hi = separator_key(separators.back());
+                        set_leaf_prefixes(*leaf, {lo, hi});
+                        lo = hi;
+                    }
                     auto* fresh = static_cast<leaf_node*>(make(true));
                     fresh->count = 0;
                     fresh->skip = 0;
@@ -197,7 +218,13 @@ public:
                     separators_.append(shortest_separator(last_key(before), records_.view(leaf->refs[0]).key), {});
                 separators_.release(separators.back());
                 separators.back() = fresh;
+                lo = separator_key(fresh);
+                set_leaf_prefixes(
+                    before, {separators.size() > 1 ? std::optional(separator_key(separators[separators.size() - 2]))
+                                                   : std::nullopt,
+                             lo});
             }
+            set_leaf_prefixes(*leaf, {lo, std::nullopt});
             // Inner levels, until one node is left: groups of inner_capacity children.
             std::uint32_t height = 0;
             while (level.size() > 1) {
@@ -226,22 +253,18 @@ public:
                 separators = std::move(up);
                 ++height;
             }
-            // Prefixes from the root down: each node skips the bytes its fences share.
+            // The inner nodes' prefixes from the root down: each node skips the bytes its
+            // fences share.
             const auto set_prefixes = [&](const auto& self, node_base* node, std::uint32_t levels,
                                           const fences& f) -> void {
-                if (levels == 0) {
-                    auto& l = *static_cast<leaf_node*>(node);
-                    l.skip = static_cast<std::uint32_t>(shared_bytes(f));
-                    load_prefixes(l, 0, l.count);
-                    return;
-                }
                 auto& inner = *static_cast<inner_node*>(node);
                 reload(inner, f);
+                if (levels == 1) return;
                 for (std::uint32_t i = 0; i < inner.count; ++i) {
                     self(self, inner.children[i], levels - 1, child_fences(inner, f, i));
                 }
             };
-            set_prefixes(set_prefixes, level.front(), height, fences{});
+            if (height != 0) set_prefixes(set_prefixes, level.front(), height, fences{});
             root_ = level.front();
             height_ = height;
             for (const auto& [node, is_leaf] : made) ++(is_leaf ? leaf_count_ : inner_count_);
@@ -256,6 +279,28 @@ public:
             root_ = nullptr;
             clear();
             throw;
+        }
+    }
+
+    /// Allocates the leaves that assign_sorted(next, leaf_entries) takes for up to
+    /// `records` records, and has their pages mapped, for the build to take ready: a
+    /// caller with a thread free while it prepares the records lets that thread take the
+    /// page faults. Runs on any thread, but beside no other call on this table; stops
+    /// early, without error, once stop is requested or if memory runs out (the build makes
+    /// the leaves missing). The leaves unused are freed by the next assign_sorted() or clear().
+    void prepare_leaves(std::size_t records, std::uint32_t leaf_entries, const std::stop_token& stop = {}) noexcept {
+        leaf_entries = std::clamp(leaf_entries, leaf_min, leaf_capacity);
+        try {
+            const std::size_t wanted = records / leaf_entries + 1;
+            spare_leaves_.reserve(spare_leaves_.size() + wanted);
+            for (std::size_t i = 0; i < wanted && !stop.stop_requested(); ++i) {
+                std::unique_ptr<leaf_node> leaf = make_leaf();
+                leaf->count = 0;  // a write, so that the page is mapped here
+                // Taken from the back: the build then takes them in the order they were made.
+                spare_leaves_.push_back(std::move(leaf));
+            }
+            std::reverse(spare_leaves_.begin(), spare_leaves_.end());
+        } catch (const std::bad_alloc&) {
         }
     }
 
@@ -308,6 +353,7 @@ public:
         inner_count_ = 0;
         records_.clear();
         separators_.clear();
+        spare_leaves_.clear();
     }
 
     /// Gives back the memory of erased and replaced records now, rather than once they
@@ -1166,8 +1212,9 @@ private:
     std::size_t size_ = 0;
     std::size_t leaf_count_ = 0;
     std::size_t inner_count_ = 0;
-    record_arena records_;     // keys and payloads
-    record_arena separators_;  // inner-node separators, as keys with empty payloads
+    record_arena records_;                                  // keys and payloads
+    record_arena separators_;                               // inner-node separators, as keys with empty payloads
+    std::vector<std::unique_ptr<leaf_node>> spare_leaves_;  // prepare_leaves()'s, for assign_sorted()
 };
 
 }  // namespace kvforge::detail

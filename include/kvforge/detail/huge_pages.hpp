@@ -17,6 +17,7 @@
 /// freed. A table that grows moves its slots from the old array to the new one in order,
 /// so with both it holds about one array's worth of memory while it grows, not two.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -116,6 +117,65 @@ template <class T>
     if (deleter.mapped_bytes == 0) std::memset(memory.get(), 0, bytes);  // a mapping reads as zero already
     return huge_page_array<T>(reinterpret_cast<T*>(memory.release()), deleter);
 }
+
+/// A growable array of trivially copyable T on huge pages where it is large enough
+/// (make_huge_page_array): for an array of millions of elements filled once front to
+/// back, such as the entries an open gathers, which in 4 KiB pages would take a page
+/// fault every 4 KiB. reserve() first, when the size is known: growing copies the array.
+template <class T>
+class huge_page_vector {
+public:
+    [[nodiscard]] T* data() noexcept { return data_.get(); }
+    [[nodiscard]] const T* data() const noexcept { return data_.get(); }
+    [[nodiscard]] T* begin() noexcept { return data_.get(); }
+    [[nodiscard]] T* end() noexcept { return data_.get() + size_; }
+    [[nodiscard]] T& operator[](std::size_t i) noexcept { return data_[i]; }
+    [[nodiscard]] const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+
+    /// Room for n elements without growing.
+    void reserve(std::size_t n) {
+        if (n > capacity_) reallocate(n);
+    }
+
+    void push_back(const T& value) {
+        if (size_ == capacity_) grow(1);
+        data_[size_++] = value;
+    }
+
+    /// Appends the n elements at values.
+    void append(const T* values, std::size_t n) {
+        if (n > capacity_ - size_) grow(n);
+        if (n != 0) std::memcpy(data_.get() + size_, values, n * sizeof(T));
+        size_ += n;
+    }
+
+    /// Drops the elements, keeping the memory.
+    void clear() noexcept { size_ = 0; }
+
+    /// Drops the elements and frees the memory.
+    void release() noexcept {
+        data_.reset();
+        size_ = 0;
+        capacity_ = 0;
+    }
+
+private:
+    void grow(std::size_t more) { reallocate(std::max({2 * capacity_, size_ + more, std::size_t{64}})); }
+
+    void reallocate(std::size_t n) {
+        huge_page_array<T> fresh = make_huge_page_array<T>(n);
+        if (size_ != 0) std::memcpy(fresh.get(), data_.get(), size_ * sizeof(T));
+        data_ = std::move(fresh);
+        capacity_ = n;
+    }
+
+    huge_page_array<T> data_;
+    std::size_t size_ = 0;
+    std::size_t capacity_ = 0;
+};
 
 /// Gives back to the system the memory of the whole pages among elements [first, last) of
 /// array, which the caller will not read again: where the array is a mapping of its own,

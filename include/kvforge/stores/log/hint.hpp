@@ -279,92 +279,134 @@ private:
     std::size_t size_ = 0;
 };
 
+/// What check_hint() found in a hint file: the bytes of its data file it covers (0 when
+/// the hint was not written for that data file or fails a check) and how many entries it lists.
+struct hint_check {
+    std::uint64_t covered = 0;
+    std::uint64_t entries = 0;
+
+    [[nodiscard]] bool passed() const noexcept { return covered != 0; }
+};
+
+namespace hint_parse {
+
+/// Walks the entries of a hint body (after the header: the two counts, the entries; no
+/// CRC), which lists `entries` entries covering the data file up to covered, checking
+/// each; with Deliver, calls on_entry(const hint_entry&) for each, its key rebuilt.
+/// False at the first entry that fails a check.
+template <bool Deliver, class OnEntry>
+bool walk(std::string_view body, std::uint64_t records_start, std::uint64_t covered, std::uint64_t entries,
+          OnEntry&& on_entry) {
+    const char* const end = body.data() + body.size();
+    const char* p = body.data() + 16;
+    std::uint64_t record_end = records_start;
+    std::uint64_t key_size = 0;
+    std::string key;
+    for (std::uint64_t i = 0; i < entries; ++i) {
+        if (p == end) return false;
+        hint_entry entry;
+        const auto type_byte = static_cast<unsigned char>(*p++);
+        entry.type = static_cast<record_type>(type_byte & 0x07);
+        entry.flags = static_cast<unsigned char>(type_byte & ~0x07);
+        const bool put = entry.type == record_type::put;
+        if ((!put && entry.type != record_type::erase && entry.type != record_type::clear) ||
+            (entry.flags & ~record_flag::known) != 0 || (!put && entry.flags != 0)) {
+            return false;
+        }
+        std::uint64_t shared = 0;
+        std::uint64_t rest = 0;
+        p = get_varint(p, end, shared);
+        if (p != nullptr) p = get_varint(p, end, rest);
+        if (p == nullptr || shared > key_size || rest > static_cast<std::uint64_t>(end - p) ||
+            shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
+            return false;
+        }
+        key_size = shared + rest;
+        if constexpr (Deliver) {
+            key.resize(static_cast<std::size_t>(shared));
+            key.append(p, static_cast<std::size_t>(rest));
+        }
+        p += rest;
+        if (put) {
+            std::uint64_t value_size = 0;
+            p = get_varint(p, end, value_size);
+            if (p == nullptr || value_size > max_value_size ||
+                static_cast<std::size_t>(end - p) < flag_fields_size(entry.flags)) {
+                return false;
+            }
+            entry.value_size = static_cast<std::uint32_t>(value_size);
+            if ((entry.flags & record_flag::deadline) != 0) {
+                entry.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
+                p += 8;
+            }
+            if ((entry.flags & record_flag::tag) != 0) entry.tag = static_cast<unsigned char>(*p++);
+        }
+        p = get_varint(p, end, entry.gap);
+        // Every record must lie in the covered part of the data file: else a read
+        // would go past its end (SIGBUS through a mapping).
+        if (p == nullptr || entry.gap > covered - record_end) return false;
+        entry.key = key;
+        entry.offset = record_end + entry.gap;
+        const std::uint64_t record_size = entry.record_size_with_key(static_cast<std::size_t>(key_size));
+        if (record_size > covered - entry.offset) return false;
+        record_end = entry.offset + record_size;
+        if constexpr (Deliver) on_entry(std::as_const(entry));
+    }
+    return p == end;
+}
+
+/// The body of a hint file of at least its header, the counts and the CRC.
+[[nodiscard]] inline std::string_view body_of(std::string_view bytes) noexcept {
+    return bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
+}
+
+}  // namespace hint_parse
+
 /// Checks a hint file's bytes against its data file (identity, and data_size bytes
-/// long), then calls on_start(entry count, bytes covered) once and
-/// on_entry(const hint_entry&) for each entry; returns the data file's bytes it covers, or 0 (having called nothing)
-/// when the hint was not written for this data file or fails a check.
-template <class OnStart, class OnEntry>
-std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size, OnStart&& on_start,
-                        OnEntry&& on_entry) {
+/// long): its header, CRC and counts, and the structure of every entry, so that a hint
+/// that passes delivers all its entries (read_checked_hint) and a bad one changes nothing.
+/// Needs only the keys' lengths, not the keys. Reads nothing but bytes, so it may run on
+/// any thread.
+[[nodiscard]] inline hint_check check_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size) {
     file_header header;
     if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none ||
         header.version != format_version) {
-        return 0;
+        return {};
     }
     if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
         header.file_id != data.file_id) {
-        return 0;
+        return {};
     }
-    if (bytes.size() < file_header::size + 16 + 4) return 0;
-    const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
-    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return 0;
+    if (bytes.size() < file_header::size + 16 + 4) return {};
+    const std::string_view body = hint_parse::body_of(bytes);
+    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return {};
     const std::uint64_t covered = file_header::get_le64(body.data());
     const std::uint64_t entries = file_header::get_le64(body.data() + 8);
-    if (covered < data.records_start || covered > data_size) return 0;
+    if (covered < data.records_start || covered > data_size) return {};
+    if (!hint_parse::walk<false>(body, data.records_start, covered, entries, [](const hint_entry&) {})) return {};
+    return {covered, entries};
+}
 
-    // Check the structure before delivering anything, so a bad hint changes nothing. The
-    // checking pass needs only the keys' lengths; the keys are rebuilt in the second.
-    const char* const end = body.data() + body.size();
-    std::string key;
-    for (int pass = 0; pass < 2; ++pass) {
-        const char* p = body.data() + 16;
-        std::uint64_t record_end = data.records_start;
-        std::uint64_t key_size = 0;
-        key.clear();
-        for (std::uint64_t i = 0; i < entries; ++i) {
-            if (p == end) return 0;
-            hint_entry entry;
-            const auto type_byte = static_cast<unsigned char>(*p++);
-            entry.type = static_cast<record_type>(type_byte & 0x07);
-            entry.flags = static_cast<unsigned char>(type_byte & ~0x07);
-            const bool put = entry.type == record_type::put;
-            if ((!put && entry.type != record_type::erase && entry.type != record_type::clear) ||
-                (entry.flags & ~record_flag::known) != 0 || (!put && entry.flags != 0)) {
-                return 0;
-            }
-            std::uint64_t shared = 0;
-            std::uint64_t rest = 0;
-            p = get_varint(p, end, shared);
-            if (p != nullptr) p = get_varint(p, end, rest);
-            if (p == nullptr || shared > key_size || rest > static_cast<std::uint64_t>(end - p) ||
-                shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
-                return 0;
-            }
-            key_size = shared + rest;
-            if (pass == 1) {
-                key.resize(static_cast<std::size_t>(shared));
-                key.append(p, static_cast<std::size_t>(rest));
-            }
-            p += rest;
-            if (put) {
-                std::uint64_t value_size = 0;
-                p = get_varint(p, end, value_size);
-                if (p == nullptr || value_size > max_value_size ||
-                    static_cast<std::size_t>(end - p) < flag_fields_size(entry.flags)) {
-                    return 0;
-                }
-                entry.value_size = static_cast<std::uint32_t>(value_size);
-                if ((entry.flags & record_flag::deadline) != 0) {
-                    entry.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
-                    p += 8;
-                }
-                if ((entry.flags & record_flag::tag) != 0) entry.tag = static_cast<unsigned char>(*p++);
-            }
-            p = get_varint(p, end, entry.gap);
-            // Every record must lie in the covered part of the data file: else a read
-            // would go past its end (SIGBUS through a mapping).
-            if (p == nullptr || entry.gap > covered - record_end) return 0;
-            entry.key = key;
-            entry.offset = record_end + entry.gap;
-            const std::uint64_t record_size = entry.record_size_with_key(static_cast<std::size_t>(key_size));
-            if (record_size > covered - entry.offset) return 0;
-            record_end = entry.offset + record_size;
-            if (pass == 1) on_entry(std::as_const(entry));
-        }
-        if (p != end) return 0;
-        if (pass == 0) on_start(entries, covered);
-    }
-    return covered;
+/// Calls on_entry(const hint_entry&) for each entry of a hint file's bytes that
+/// check_hint() passed as `checked` for data.
+template <class OnEntry>
+void read_checked_hint(std::string_view bytes, const hint_identity& data, const hint_check& checked,
+                       OnEntry&& on_entry) {
+    hint_parse::walk<true>(hint_parse::body_of(bytes), data.records_start, checked.covered, checked.entries, on_entry);
+}
+
+/// Checks a hint file's bytes against its data file (check_hint), then calls
+/// on_start(entry count, bytes covered) once and on_entry(const hint_entry&) for each
+/// entry; returns the data file's bytes it covers, or 0 (having called nothing) when the
+/// hint was not written for this data file or fails a check.
+template <class OnStart, class OnEntry>
+std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size, OnStart&& on_start,
+                        OnEntry&& on_entry) {
+    const hint_check checked = check_hint(bytes, data, data_size);
+    if (!checked.passed()) return 0;
+    on_start(checked.entries, checked.covered);
+    read_checked_hint(bytes, data, checked, on_entry);
+    return checked.covered;
 }
 
 }  // namespace kvforge::detail

@@ -16,6 +16,13 @@
 /// keys are sorted on (decimal digits vary in 4 bits of 8); ties are settled by the whole
 /// key. When those 8 bytes hold the rest of every key, as they do for keys such as
 /// "user:00001234", the build makes the keys from them and never reads the gathered keys.
+///
+/// From 65,536 entries a second thread works beside the opening one (a store opens before
+/// its users' threads run, so a second core is free): it makes the tree's leaves while
+/// the entries are ranked and spread (btree_table::prepare_leaves: their page faults are
+/// then its own), then sorts the buckets in order while the build takes each. The opening
+/// thread never waits for work the other has not begun: it makes the leaves still missing
+/// and sorts the next bucket itself when the one it needs is not ready.
 
 #include <algorithm>
 #include <atomic>
@@ -24,7 +31,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -33,6 +42,7 @@
 #include <vector>
 
 #include "../../detail/byte_order.hpp"
+#include "../../detail/huge_pages.hpp"
 #include "record_format.hpp"
 
 namespace kvforge::detail {
@@ -73,49 +83,84 @@ public:
     template <sorted_buildable Table, class Retired>
     void build(Table& table, Retired&& retired) {
         const std::size_t n = entries_.size();
+        // The table's leaves are made beside the ranking and the spread, on a thread of
+        // their own (a store opens before its users' threads run), their page faults with them.
+        std::jthread leaf_maker;
+        if constexpr (requires { table.prepare_leaves(n, Table::leaf_entries_with_room, std::stop_token()); }) {
+            if (n >= sort_beside_least) {
+                try {
+                    leaf_maker = std::jthread([&](const std::stop_token& stop) noexcept {
+                        table.prepare_leaves(n, Table::leaf_entries_with_room, stop);
+                    });
+                } catch (const std::system_error&) {
+                    // No thread to be had: the build makes its leaves as it goes.
+                }
+            }
+        }
         const key_layout layout = rank_keys();
         const std::vector<std::size_t> starts = spread(layout);
+        // The build makes whatever leaves are not made yet itself, rather than wait for a
+        // thread that may get no core.
+        leaf_maker.request_stop();
+        if (leaf_maker.joinable()) leaf_maker.join();
         entry* const order = entries_.data();
-        std::vector<std::size_t> counts(lsd_counters(layout.rank_bits - spread_bits(layout.rank_bits)));
+        const std::size_t buckets = starts.size() - 1;
         std::size_t largest = 0;
-        for (std::size_t b = 0; b + 1 < starts.size(); ++b) largest = std::max(largest, starts[b + 1] - starts[b]);
-        std::vector<entry> scratch(layout.rank_bits > max_digit_bits ? largest : 0);
-        // The buckets are sorted one after another, beside the build when there are many
-        // (a store opens before its users' threads run), the build waiting for each.
-        std::atomic<std::uint32_t> finished{0};
-        const auto finish_all = [&]() noexcept {
-            for (std::size_t b = 0; b + 1 < starts.size(); ++b) {
-                finish_bucket(starts[b], starts[b + 1], layout, scratch, counts);
-                finished.store(static_cast<std::uint32_t>(b + 1), std::memory_order_release);
-                finished.notify_one();
-            }
+        for (std::size_t b = 0; b < buckets; ++b) largest = std::max(largest, starts[b + 1] - starts[b]);
+        // Each thread that sorts buckets has its own scratch room and counters.
+        struct sort_room {
+            std::vector<entry> scratch;
+            std::vector<std::size_t> counts;
         };
+        const auto make_room = [&] {
+            return sort_room{std::vector<entry>(layout.rank_bits > max_digit_bits ? largest : 0),
+                             std::vector<std::size_t>(lsd_counters(layout.rank_bits - spread_bits(layout.rank_bits)))};
+        };
+        // The buckets are sorted beside the build when there are many (a store opens before
+        // its users' threads run): a second thread takes them in order, and the build, when
+        // the bucket it needs is not sorted yet, sorts the next one no thread has taken, so
+        // that it waits only for a bucket under way.
+        std::atomic<std::size_t> next_bucket{0};
+        const auto sorted = std::make_unique<std::atomic<bool>[]>(buckets);
+        const auto sort_next = [&](sort_room& room) noexcept {
+            const std::size_t b = next_bucket.fetch_add(1, std::memory_order_relaxed);
+            if (b >= buckets) return false;
+            finish_bucket(starts[b], starts[b + 1], layout, room.scratch, room.counts);
+            sorted[b].store(true, std::memory_order_release);
+            sorted[b].notify_one();
+            return true;
+        };
+        sort_room own = make_room();
         std::jthread sorter;
         if (n >= sort_beside_least) {
             try {
-                sorter = std::jthread(finish_all);
+                sorter = std::jthread([&sort_next, room = make_room()]() mutable noexcept {
+                    while (sort_next(room)) {
+                    }
+                });
             } catch (const std::system_error&) {
-                // No thread to be had: the buckets are sorted here.
+                // No thread to be had: the build sorts every bucket.
             }
         }
-        if (!sorter.joinable()) finish_all();
-        std::size_t ready = 0;  // entries known to be sorted
+        std::size_t ready = 0;          // entries known to be sorted
+        std::size_t ready_buckets = 0;  // the buckets they make up
         const auto wait_for = [&](std::size_t i) {
             while (i >= ready) {
-                const std::uint32_t done = finished.load(std::memory_order_acquire);
-                ready = starts[done];
-                if (i < ready) break;
-                finished.wait(done, std::memory_order_acquire);
+                if (sorted[ready_buckets].load(std::memory_order_acquire)) {
+                    ready = starts[++ready_buckets];
+                } else if (!sort_next(own)) {
+                    sorted[ready_buckets].wait(false, std::memory_order_acquire);
+                }
             }
         };
 
         // Keys made from their rank, or read from keys_ in key order, which is at random:
         // each is requested ahead of its turn.
         std::string made(layout.shared + sizeof(std::uint64_t), '\0');
-        std::memcpy(made.data(), keys_.data(), layout.shared);
+        if (layout.shared != 0) std::memcpy(made.data(), keys_.data(), layout.shared);
         const auto key_of = [&](const entry& e) {
             if (!layout.ranks_hold_keys) return std::string_view(keys_.data() + e.key_at, e.key_size());
-            store_be64(made.data() + layout.shared, layout.prefix_of(e.rank));
+            store_unaligned(made.data() + layout.shared, to_big_endian(e.rank));  // the bytes, by finish_bucket()
             return std::string_view(made.data(), e.key_size());
         };
         const auto request = [&](std::size_t i) {
@@ -148,8 +193,8 @@ public:
             },
             Table::leaf_entries_with_room);
         if (sorter.joinable()) sorter.join();
-        std::vector<entry>().swap(entries_);
-        std::string().swap(keys_);
+        entries_.release();
+        keys_.release();
     }
 
 private:
@@ -161,7 +206,8 @@ private:
     static constexpr unsigned size_bits = 27;  // value sizes up to max_value_size (2^26)
     static_assert(max_value_size < (std::uint64_t{1} << size_bits));
 
-    // An entry: its key's rank (set by rank_keys() and spread()), where in keys_ its key
+    // An entry: its key's rank (set by rank_keys() and spread(); where ranks hold the keys,
+    // the 8 bytes it stands for once finish_bucket() sorted it), where in keys_ its key
     // is, and its record.
     struct entry {
         std::uint64_t rank;
@@ -213,10 +259,6 @@ private:
     static constexpr std::uint64_t shift_left(std::uint64_t v, unsigned n) noexcept { return n >= 64 ? 0 : v << n; }
     static constexpr std::uint64_t shift_right(std::uint64_t v, unsigned n) noexcept { return n >= 64 ? 0 : v >> n; }
 
-    static void store_be64(char* out, std::uint64_t v) noexcept {
-        for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
-    }
-
     void add(std::string_view key, const record_location& where, bool erased) {
         // The first key sizes keys_ for every entry reserved, as if each were as long (up
         // to a bound): grown by doubling, keys_ would copy itself at each step.
@@ -229,7 +271,7 @@ private:
             {0, keys_.size(), static_cast<std::uint32_t>(key.size()) | (erased ? erased_bit : 0), where.segment,
              where.offset,
              where.value_size | (std::uint32_t{where.flags} >> record_location::flag_shift) << size_bits});
-        keys_.append(key);
+        keys_.append(key.data(), key.size());
         // The empty key takes a byte of its own, unread: entries of one key keep their
         // replay order by where their keys lie in keys_, which must grow with each.
         if (key.empty()) keys_.push_back('\0');
@@ -260,7 +302,7 @@ private:
         // The bytes every key begins with are skipped, so that the ranks tell keys such as
         // "user:00001234" apart.
         const std::size_t shared = shared_;
-        const std::string_view first = key_at(entries_.front());
+        const std::string_view first = key_at(entries_[0]);
         layout.shared = shared;
         std::uint64_t differing = 0;
         std::size_t longest = 0;
@@ -318,7 +360,8 @@ private:
     // Sorts bucket [begin, end) of entries_ by the ranks' low bits (spread() sorted by the
     // top ones), with scratch room for the bucket. Entries of equal rank are then put in
     // key order, those of one key in replay order, which is the order of their keys in
-    // keys_ (the spread did not keep it).
+    // keys_ (the spread did not keep it). Where the ranks hold the keys, each rank then
+    // becomes the 8 bytes it was cut from (layout.prefix_of).
     void finish_bucket(std::size_t begin, std::size_t end, const key_layout& layout, std::vector<entry>& scratch,
                        std::vector<std::size_t>& counts) noexcept {
         entry* const order = entries_.data();
@@ -340,6 +383,11 @@ private:
                 });
             }
             first = last;
+        }
+        // The build makes each key from these 8 bytes: they are worked out here, on the
+        // sorting thread, rather than by the build. The order and the ties stay as they were.
+        if (layout.ranks_hold_keys) {
+            for (std::size_t i = begin; i < end; ++i) order[i].rank = layout.prefix_of(order[i].rank);
         }
     }
 
@@ -395,9 +443,11 @@ private:
     static constexpr std::size_t sort_beside_least = 1 << 16;
     static constexpr unsigned max_digit_bits = 11;
 
-    std::vector<entry> entries_;  // in replay order until build() sorts them
-    std::string keys_;            // the entries' keys, one after another
-    std::size_t shared_ = 0;      // the bytes every key in keys_ begins with
+    // On huge pages: a million entries and their keys, written once each, would take a
+    // page fault every 4 KiB.
+    huge_page_vector<entry> entries_;  // in replay order until build() sorts them
+    huge_page_vector<char> keys_;      // the entries' keys, one after another
+    std::size_t shared_ = 0;           // the bytes every key in keys_ begins with
 };
 
 }  // namespace kvforge::detail

@@ -3,13 +3,14 @@
 /// A log store's open: the segments found in its directory, checked, and replayed into
 /// the index.
 ///
-/// Recovery replays the segments by (order, id), each from its hint (hint.hpp) and then
-/// its records after what the hint covers (log_scan.hpp); only the last may end in a
-/// torn write, which a writable open cuts off. A hint that does not match its segment
-/// is ignored, and with options::salvage none is trusted. Leftovers (.tmp files, hints
-/// without their segment, the older data file of a format 1 store) are removed, and
-/// appending goes on in the last segment when the writer made it and it has room, else
-/// in a new one. A store opened read-only changes no file.
+/// Recovery replays the segments by (order, id), each from its hint (hint.hpp, checked
+/// ahead on a second thread: hint_checks.hpp) and then its records after what the hint
+/// covers (log_scan.hpp); only the last may end in a torn write, which a writable open
+/// cuts off. A hint that does not match its segment is ignored, and with
+/// options::salvage none is trusted. Leftovers (.tmp files, hints without their segment,
+/// the older data file of a format 1 store) are removed, and appending goes on in the
+/// last segment when the writer made it and it has room, else in a new one. A store
+/// opened read-only changes no file.
 
 #include <fcntl.h>
 
@@ -25,7 +26,6 @@
 #include <vector>
 
 #include "../../detail/data_file.hpp"
-#include "../../detail/file_mapping.hpp"
 #include "../../detail/store_directory.hpp"
 #include "../../detail/store_files.hpp"
 #include "../../error.hpp"
@@ -33,6 +33,7 @@
 #include "../../options.hpp"
 #include "../../stats.hpp"
 #include "hint.hpp"
+#include "hint_checks.hpp"
 #include "hinted_entries.hpp"
 #include "index_updates.hpp"
 #include "key_order.hpp"
@@ -154,19 +155,24 @@ public:
         state_->next_id = ids.back() + 1;
 
         const std::vector<segment_pointer> ordered = state_->segments.in_replay_order();
+        // With salvage no hint is read.
+        hint_checks<io_type> hints(io_, directory_, std::span(ordered).first(options_.salvage ? 0 : ordered.size()),
+                                   [&](const segment_type& in) { return identity(in); });
+        // Sized once for every record the hints list: growing while replaying would move every slot again.
+        const std::uint64_t hinted = hints.listed_entries();
         if constexpr (requires { table_.reserve(std::size_t{}); }) {
-            // Sized once for every record the hints list: growing while replaying would move every slot again.
-            const std::uint64_t hinted = options_.salvage ? 0 : hinted_records(ordered);
             if (hinted != 0) table_.reserve(static_cast<std::size_t>(hinted));
         }
         // An ordered index empty at open is built from the hints in one pass.
         if constexpr (sorted_buildable<Table>) {
             gathering_ = !options_.salvage && table_.empty();
-            if (gathering_) gathered_.reserve(static_cast<std::size_t>(hinted_records(ordered)));
+            if (gathering_) gathered_.reserve(static_cast<std::size_t>(hinted));
         }
+        hints.start_ahead();
         std::optional<hint_builder> last_hint;
         for (std::size_t i = 0; i < ordered.size(); ++i) {
-            if (!replay(*ordered[i], i + 1 == ordered.size(), last_hint, ec)) return false;
+            const mapped_hint<io_type> hint = options_.salvage ? mapped_hint<io_type>{} : hints.take(i);
+            if (!replay(*ordered[i], hint, i + 1 == ordered.size(), last_hint, ec)) return false;
         }
         build_gathered();
         const segment_pointer& last = ordered.back();
@@ -193,12 +199,14 @@ public:
     }
 
 private:
-    /// Replays segment `in` into the index: its hint, then its records after what the
-    /// hint covers. Only the last segment may end in a torn write (every other was
-    /// durable before the next was made); a writable open cuts it off. The entries of
-    /// the last segment are gathered in last_hint (it may become the active one); a
-    /// segment without a hint covering it whole gets one written.
-    bool replay(segment_type& in, bool last, std::optional<hint_builder>& last_hint, std::error_code& ec) {
+    /// Replays segment `in` into the index: its hint (in_hint, unless it has none or
+    /// failed its check), then its records after what the hint covers. Only the last
+    /// segment may end in a torn write (every other was durable before the next was made);
+    /// a writable open cuts it off. The entries of the last segment are gathered in
+    /// last_hint (it may become the active one); a segment without a hint covering it
+    /// whole gets one written.
+    bool replay(segment_type& in, const mapped_hint<io_type>& in_hint, bool last,
+                std::optional<hint_builder>& last_hint, std::error_code& ec) {
         if (in.size > max_segment_bytes) {
             fail(ec, errc::not_a_store,
                  in.file.path() + ": " + std::to_string(in.size) + " bytes, more than a segment may hold (" +
@@ -211,7 +219,7 @@ private:
         std::uint64_t scan_from = in.records_start();
         // Followed only where a sorting job would use it: each key is copied as it passes.
         key_order_check order(sorted_buildable<Table> && options_.sort_closed_segments);
-        if (!options_.salvage) load_hint(in, scan_from, build && last, hint, order);
+        if (in_hint.check.passed()) load_hint(in, in_hint, scan_from, build && last, hint, order);
         if (build && !hint && in.hint_covered != in.size) hint.emplace(identity(in));
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
@@ -307,39 +315,12 @@ private:
         return true;
     }
 
-    /// The entries the hints of these segments list, from their heads (a hint that turns
-    /// out not to match is ignored later; this only sizes the index).
-    std::uint64_t hinted_records(const std::vector<segment_pointer>& ordered) {
-        std::uint64_t total = 0;
-        for (const segment_pointer& in : ordered) {
-            data_file<io_type> file;
-            std::error_code ignored;
-            std::uint64_t size = 0;
-            char head[file_header::size + 16];
-            if (directory_.open_file(file, store_file_name::hint(in->id), O_RDONLY, ignored) &&
-                file.size(size, ignored) && size >= sizeof head && file.read(0, head, sizeof head, ignored)) {
-                total += hint_entry_count({head, sizeof head}, size, identity(*in));
-            }
-        }
-        return total;
-    }
-
-    /// Loads segment `in`'s hint if it is valid; scan_from becomes the first byte of the
-    /// segment it does not cover. With gather, or when the hint covers only part of the
-    /// segment, its entries are gathered in hint too, for the segment's next hint. Each
+    /// Loads segment `in`'s hint, which passed its check; scan_from becomes the first byte
+    /// of the segment it does not cover. With gather, or when the hint covers only part of
+    /// the segment, its entries are gathered in hint too, for the segment's next hint. Each
     /// entry's key goes to order.
-    void load_hint(segment_type& in, std::uint64_t& scan_from, bool gather, std::optional<hint_builder>& hint,
-                   key_order_check& order) {
-        data_file<io_type> file;
-        std::error_code ignored;
-        if (!directory_.open_file(file, store_file_name::hint(in.id), O_RDONLY, ignored)) return;
-        std::uint64_t size = 0;
-        if (!file.size(size, ignored) || size == 0) return;
-        // Mapped rather than read: the hint is parsed once, front to back, and a copy would
-        // cost a buffer as large as the file.
-        const auto mapping =
-            file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
-        if (!mapping) return;
+    void load_hint(segment_type& in, const mapped_hint<io_type>& in_hint, std::uint64_t& scan_from, bool gather,
+                   std::optional<hint_builder>& hint, key_order_check& order) {
         const bool build = options_.write_hints && !options_.read_only;
         // When the entries are gathered, they go in as the hint's bytes at the end; only
         // the last is kept from the way, for the entries added after it.
@@ -370,31 +351,25 @@ private:
             for (const hint_entry& entry : puts) apply_listing(entry);
             index_.put_many(puts, in.id);
         };
+        const std::uint64_t covered = in_hint.check.covered;
+        if constexpr (requires { table_.reserve(std::size_t{}); }) {
+            if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(in_hint.check.entries));
+        }
+        state_->records += in_hint.check.entries;
+        to_list = in_hint.check.entries;
+        if (gather || (build && covered < in.size)) hint.emplace(identity(in));
         hint_put_batch batch;
-        // Entries come only once the whole hint has passed its checks.
-        const std::uint64_t covered = read_hint(
-            {mapping->data(), mapping->length()}, identity(in), in.size,
-            [&](std::uint64_t entries, std::uint64_t covered_end) {
-                if constexpr (requires { table_.reserve(std::size_t{}); }) {
-                    if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
-                }
-                state_->records += entries;
-                to_list = entries;
-                if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
-            },
-            [&](const hint_entry& entry) {
-                if (gathering_) {
-                    apply_listing(entry);
-                    gather_for_build(entry, in);
-                } else {
-                    batch.push(entry, apply_puts, apply);
-                }
-            });
+        read_checked_hint(in_hint.bytes(), identity(in), in_hint.check, [&](const hint_entry& entry) {
+            if (gathering_) {
+                apply_listing(entry);
+                gather_for_build(entry, in);
+            } else {
+                batch.push(entry, apply_puts, apply);
+            }
+        });
         batch.flush(apply_puts);
-        if (covered == 0) return;
-        const std::string_view bytes(mapping->data(), mapping->length());
-        if (hint) hint->add_encoded(hint_encoded_entries(bytes), to_list, last);
-        in.hint_bytes = size;
+        if (hint) hint->add_encoded(hint_encoded_entries(in_hint.bytes()), to_list, last);
+        in.hint_bytes = in_hint.bytes().size();
         in.hint_covered = covered;
         scan_from = covered;
     }
