@@ -19,6 +19,7 @@
 #include "hint.hpp"
 #include "log_scan.hpp"
 #include "record_format.hpp"
+#include "record_reader.hpp"
 #include "segment_compaction.hpp"
 
 namespace kvforge::detail {
