@@ -1139,6 +1139,7 @@ static_assert(sizeof(hash_group) == 64, "a group is one cache line");
 /// freed. A table that grows moves its slots from the old array to the new one in order,
 /// so with both it holds about one array's worth of memory while it grows, not two.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -1238,6 +1239,65 @@ template <class T>
     if (deleter.mapped_bytes == 0) std::memset(memory.get(), 0, bytes);  // a mapping reads as zero already
     return huge_page_array<T>(reinterpret_cast<T*>(memory.release()), deleter);
 }
+
+/// A growable array of trivially copyable T on huge pages where it is large enough
+/// (make_huge_page_array): for an array of millions of elements filled once front to
+/// back, such as the entries an open gathers, which in 4 KiB pages would take a page
+/// fault every 4 KiB. reserve() first, when the size is known: growing copies the array.
+template <class T>
+class huge_page_vector {
+public:
+    [[nodiscard]] T* data() noexcept { return data_.get(); }
+    [[nodiscard]] const T* data() const noexcept { return data_.get(); }
+    [[nodiscard]] T* begin() noexcept { return data_.get(); }
+    [[nodiscard]] T* end() noexcept { return data_.get() + size_; }
+    [[nodiscard]] T& operator[](std::size_t i) noexcept { return data_[i]; }
+    [[nodiscard]] const T& operator[](std::size_t i) const noexcept { return data_[i]; }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] std::size_t capacity() const noexcept { return capacity_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+
+    /// Room for n elements without growing.
+    void reserve(std::size_t n) {
+        if (n > capacity_) reallocate(n);
+    }
+
+    void push_back(const T& value) {
+        if (size_ == capacity_) grow(1);
+        data_[size_++] = value;
+    }
+
+    /// Appends the n elements at values.
+    void append(const T* values, std::size_t n) {
+        if (n > capacity_ - size_) grow(n);
+        if (n != 0) std::memcpy(data_.get() + size_, values, n * sizeof(T));
+        size_ += n;
+    }
+
+    /// Drops the elements, keeping the memory.
+    void clear() noexcept { size_ = 0; }
+
+    /// Drops the elements and frees the memory.
+    void release() noexcept {
+        data_.reset();
+        size_ = 0;
+        capacity_ = 0;
+    }
+
+private:
+    void grow(std::size_t more) { reallocate(std::max({2 * capacity_, size_ + more, std::size_t{64}})); }
+
+    void reallocate(std::size_t n) {
+        huge_page_array<T> fresh = make_huge_page_array<T>(n);
+        if (size_ != 0) std::memcpy(fresh.get(), data_.get(), size_ * sizeof(T));
+        data_ = std::move(fresh);
+        capacity_ = n;
+    }
+
+    huge_page_array<T> data_;
+    std::size_t size_ = 0;
+    std::size_t capacity_ = 0;
+};
 
 /// Gives back to the system the memory of the whole pages among elements [first, last) of
 /// array, which the caller will not read again: where the array is a mapping of its own,
@@ -1949,6 +2009,7 @@ static_assert(index_policy<hash_index>);
 #include <memory>
 #include <new>
 #include <optional>
+#include <stop_token>
 #include <string_view>
 #include <utility>
 #include <vector>
@@ -2070,26 +2131,46 @@ public:
     template <class Next>
     void assign_sorted(Next&& next, std::uint32_t leaf_entries = leaf_capacity) {
         leaf_entries = std::clamp(leaf_entries, leaf_min, leaf_capacity);
+        std::vector<std::unique_ptr<leaf_node>> ready = std::move(spare_leaves_);  // those unused go at the end
         clear();
         std::vector<std::pair<node_base*, bool>> made;  // every node allocated, and whether it is a leaf
         try {
             const auto make = [&](bool leaf) -> node_base* {
                 made.emplace_back(nullptr, leaf);
-                node_base* node = leaf ? static_cast<node_base*>(make_leaf().release()) : make_inner().release();
+                std::unique_ptr<leaf_node> fresh_leaf;
+                if (leaf && !ready.empty()) {
+                    fresh_leaf = std::move(ready.back());
+                    ready.pop_back();
+                } else if (leaf) {
+                    fresh_leaf = make_leaf();
+                }
+                node_base* node = leaf ? static_cast<node_base*>(fresh_leaf.release()) : make_inner().release();
                 made.back().first = node;
                 return node;
             };
             const auto last_key = [&](const leaf_node& leaf) { return records_.view(leaf.refs[leaf.count - 1]).key; };
+            // A leaf's fences are the separators either side of it on its level, so its
+            // prefixes are set as soon as the separator after it is known, while its keys
+            // are still in the cache.
+            const auto set_leaf_prefixes = [&](leaf_node& l, const fences& f) {
+                l.skip = static_cast<std::uint32_t>(shared_bytes(f));
+                load_prefixes(l, 0, l.count);
+            };
             // Level 0: leaves, chained, with the shortest separators between them.
             std::vector<node_base*> level;
             std::vector<ref> separators;  // separators[i] lies between level[i] and level[i + 1]
             leaf_node* leaf = nullptr;
+            std::optional<std::string_view> lo;  // the separator before leaf
             std::string_view key;
             std::string_view payload;
             while (next(key, payload)) {
                 if (leaf == nullptr || leaf->count == leaf_entries) {
-                    if (leaf != nullptr)
+                    if (leaf != nullptr) {
                         separators.push_back(separators_.append(shortest_separator(last_key(*leaf), key), {}));
+                        const std::string_view hi = separator_key(separators.back());
+                        set_leaf_prefixes(*leaf, {lo, hi});
+                        lo = hi;
+                    }
                     auto* fresh = static_cast<leaf_node*>(make(true));
                     fresh->count = 0;
                     fresh->skip = 0;
@@ -2116,7 +2197,13 @@ public:
                     separators_.append(shortest_separator(last_key(before), records_.view(leaf->refs[0]).key), {});
                 separators_.release(separators.back());
                 separators.back() = fresh;
+                lo = separator_key(fresh);
+                set_leaf_prefixes(
+                    before, {separators.size() > 1 ? std::optional(separator_key(separators[separators.size() - 2]))
+                                                   : std::nullopt,
+                             lo});
             }
+            set_leaf_prefixes(*leaf, {lo, std::nullopt});
             // Inner levels, until one node is left: groups of inner_capacity children.
             std::uint32_t height = 0;
             while (level.size() > 1) {
@@ -2145,22 +2232,18 @@ public:
                 separators = std::move(up);
                 ++height;
             }
-            // Prefixes from the root down: each node skips the bytes its fences share.
+            // The inner nodes' prefixes from the root down: each node skips the bytes its
+            // fences share.
             const auto set_prefixes = [&](const auto& self, node_base* node, std::uint32_t levels,
                                           const fences& f) -> void {
-                if (levels == 0) {
-                    auto& l = *static_cast<leaf_node*>(node);
-                    l.skip = static_cast<std::uint32_t>(shared_bytes(f));
-                    load_prefixes(l, 0, l.count);
-                    return;
-                }
                 auto& inner = *static_cast<inner_node*>(node);
                 reload(inner, f);
+                if (levels == 1) return;
                 for (std::uint32_t i = 0; i < inner.count; ++i) {
                     self(self, inner.children[i], levels - 1, child_fences(inner, f, i));
                 }
             };
-            set_prefixes(set_prefixes, level.front(), height, fences{});
+            if (height != 0) set_prefixes(set_prefixes, level.front(), height, fences{});
             root_ = level.front();
             height_ = height;
             for (const auto& [node, is_leaf] : made) ++(is_leaf ? leaf_count_ : inner_count_);
@@ -2175,6 +2258,28 @@ public:
             root_ = nullptr;
             clear();
             throw;
+        }
+    }
+
+    /// Allocates the leaves that assign_sorted(next, leaf_entries) takes for up to
+    /// `records` records, and has their pages mapped, for the build to take ready: a
+    /// caller with a thread free while it prepares the records lets that thread take the
+    /// page faults. Runs on any thread, but beside no other call on this table; stops
+    /// early, without error, once stop is requested or if memory runs out (the build makes
+    /// the leaves missing). The leaves unused are freed by the next assign_sorted() or clear().
+    void prepare_leaves(std::size_t records, std::uint32_t leaf_entries, const std::stop_token& stop = {}) noexcept {
+        leaf_entries = std::clamp(leaf_entries, leaf_min, leaf_capacity);
+        try {
+            const std::size_t wanted = records / leaf_entries + 1;
+            spare_leaves_.reserve(spare_leaves_.size() + wanted);
+            for (std::size_t i = 0; i < wanted && !stop.stop_requested(); ++i) {
+                std::unique_ptr<leaf_node> leaf = make_leaf();
+                leaf->count = 0;  // a write, so that the page is mapped here
+                // Taken from the back: the build then takes them in the order they were made.
+                spare_leaves_.push_back(std::move(leaf));
+            }
+            std::reverse(spare_leaves_.begin(), spare_leaves_.end());
+        } catch (const std::bad_alloc&) {
         }
     }
 
@@ -2227,6 +2332,7 @@ public:
         inner_count_ = 0;
         records_.clear();
         separators_.clear();
+        spare_leaves_.clear();
     }
 
     /// Gives back the memory of erased and replaced records now, rather than once they
@@ -3085,8 +3191,9 @@ private:
     std::size_t size_ = 0;
     std::size_t leaf_count_ = 0;
     std::size_t inner_count_ = 0;
-    record_arena records_;     // keys and payloads
-    record_arena separators_;  // inner-node separators, as keys with empty payloads
+    record_arena records_;                                  // keys and payloads
+    record_arena separators_;                               // inner-node separators, as keys with empty payloads
+    std::vector<std::unique_ptr<leaf_node>> spare_leaves_;  // prepare_leaves()'s, for assign_sorted()
 };
 
 }  // namespace kvforge::detail
@@ -12206,92 +12313,134 @@ private:
     std::size_t size_ = 0;
 };
 
+/// What check_hint() found in a hint file: the bytes of its data file it covers (0 when
+/// the hint was not written for that data file or fails a check) and how many entries it lists.
+struct hint_check {
+    std::uint64_t covered = 0;
+    std::uint64_t entries = 0;
+
+    [[nodiscard]] bool passed() const noexcept { return covered != 0; }
+};
+
+namespace hint_parse {
+
+/// Walks the entries of a hint body (after the header: the two counts, the entries; no
+/// CRC), which lists `entries` entries covering the data file up to covered, checking
+/// each; with Deliver, calls on_entry(const hint_entry&) for each, its key rebuilt.
+/// False at the first entry that fails a check.
+template <bool Deliver, class OnEntry>
+bool walk(std::string_view body, std::uint64_t records_start, std::uint64_t covered, std::uint64_t entries,
+          OnEntry&& on_entry) {
+    const char* const end = body.data() + body.size();
+    const char* p = body.data() + 16;
+    std::uint64_t record_end = records_start;
+    std::uint64_t key_size = 0;
+    std::string key;
+    for (std::uint64_t i = 0; i < entries; ++i) {
+        if (p == end) return false;
+        hint_entry entry;
+        const auto type_byte = static_cast<unsigned char>(*p++);
+        entry.type = static_cast<record_type>(type_byte & 0x07);
+        entry.flags = static_cast<unsigned char>(type_byte & ~0x07);
+        const bool put = entry.type == record_type::put;
+        if ((!put && entry.type != record_type::erase && entry.type != record_type::clear) ||
+            (entry.flags & ~record_flag::known) != 0 || (!put && entry.flags != 0)) {
+            return false;
+        }
+        std::uint64_t shared = 0;
+        std::uint64_t rest = 0;
+        p = get_varint(p, end, shared);
+        if (p != nullptr) p = get_varint(p, end, rest);
+        if (p == nullptr || shared > key_size || rest > static_cast<std::uint64_t>(end - p) ||
+            shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
+            return false;
+        }
+        key_size = shared + rest;
+        if constexpr (Deliver) {
+            key.resize(static_cast<std::size_t>(shared));
+            key.append(p, static_cast<std::size_t>(rest));
+        }
+        p += rest;
+        if (put) {
+            std::uint64_t value_size = 0;
+            p = get_varint(p, end, value_size);
+            if (p == nullptr || value_size > max_value_size ||
+                static_cast<std::size_t>(end - p) < flag_fields_size(entry.flags)) {
+                return false;
+            }
+            entry.value_size = static_cast<std::uint32_t>(value_size);
+            if ((entry.flags & record_flag::deadline) != 0) {
+                entry.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
+                p += 8;
+            }
+            if ((entry.flags & record_flag::tag) != 0) entry.tag = static_cast<unsigned char>(*p++);
+        }
+        p = get_varint(p, end, entry.gap);
+        // Every record must lie in the covered part of the data file: else a read
+        // would go past its end (SIGBUS through a mapping).
+        if (p == nullptr || entry.gap > covered - record_end) return false;
+        entry.key = key;
+        entry.offset = record_end + entry.gap;
+        const std::uint64_t record_size = entry.record_size_with_key(static_cast<std::size_t>(key_size));
+        if (record_size > covered - entry.offset) return false;
+        record_end = entry.offset + record_size;
+        if constexpr (Deliver) on_entry(std::as_const(entry));
+    }
+    return p == end;
+}
+
+/// The body of a hint file of at least its header, the counts and the CRC.
+[[nodiscard]] inline std::string_view body_of(std::string_view bytes) noexcept {
+    return bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
+}
+
+}  // namespace hint_parse
+
 /// Checks a hint file's bytes against its data file (identity, and data_size bytes
-/// long), then calls on_start(entry count, bytes covered) once and
-/// on_entry(const hint_entry&) for each entry; returns the data file's bytes it covers, or 0 (having called nothing)
-/// when the hint was not written for this data file or fails a check.
-template <class OnStart, class OnEntry>
-std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size, OnStart&& on_start,
-                        OnEntry&& on_entry) {
+/// long): its header, CRC and counts, and the structure of every entry, so that a hint
+/// that passes delivers all its entries (read_checked_hint) and a bad one changes nothing.
+/// Needs only the keys' lengths, not the keys. Reads nothing but bytes, so it may run on
+/// any thread.
+[[nodiscard]] inline hint_check check_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size) {
     file_header header;
     if (file_header::decode(bytes, file_kind::hint, header) != file_header::problem::none ||
         header.version != format_version) {
-        return 0;
+        return {};
     }
     if (header.generation != data.generation || header.codec_fingerprint != data.fingerprint ||
         header.file_id != data.file_id) {
-        return 0;
+        return {};
     }
-    if (bytes.size() < file_header::size + 16 + 4) return 0;
-    const std::string_view body = bytes.substr(file_header::size, bytes.size() - file_header::size - 4);
-    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return 0;
+    if (bytes.size() < file_header::size + 16 + 4) return {};
+    const std::string_view body = hint_parse::body_of(bytes);
+    if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return {};
     const std::uint64_t covered = file_header::get_le64(body.data());
     const std::uint64_t entries = file_header::get_le64(body.data() + 8);
-    if (covered < data.records_start || covered > data_size) return 0;
+    if (covered < data.records_start || covered > data_size) return {};
+    if (!hint_parse::walk<false>(body, data.records_start, covered, entries, [](const hint_entry&) {})) return {};
+    return {covered, entries};
+}
 
-    // Check the structure before delivering anything, so a bad hint changes nothing. The
-    // checking pass needs only the keys' lengths; the keys are rebuilt in the second.
-    const char* const end = body.data() + body.size();
-    std::string key;
-    for (int pass = 0; pass < 2; ++pass) {
-        const char* p = body.data() + 16;
-        std::uint64_t record_end = data.records_start;
-        std::uint64_t key_size = 0;
-        key.clear();
-        for (std::uint64_t i = 0; i < entries; ++i) {
-            if (p == end) return 0;
-            hint_entry entry;
-            const auto type_byte = static_cast<unsigned char>(*p++);
-            entry.type = static_cast<record_type>(type_byte & 0x07);
-            entry.flags = static_cast<unsigned char>(type_byte & ~0x07);
-            const bool put = entry.type == record_type::put;
-            if ((!put && entry.type != record_type::erase && entry.type != record_type::clear) ||
-                (entry.flags & ~record_flag::known) != 0 || (!put && entry.flags != 0)) {
-                return 0;
-            }
-            std::uint64_t shared = 0;
-            std::uint64_t rest = 0;
-            p = get_varint(p, end, shared);
-            if (p != nullptr) p = get_varint(p, end, rest);
-            if (p == nullptr || shared > key_size || rest > static_cast<std::uint64_t>(end - p) ||
-                shared + rest > max_key_size || (entry.type == record_type::clear && shared + rest != 0)) {
-                return 0;
-            }
-            key_size = shared + rest;
-            if (pass == 1) {
-                key.resize(static_cast<std::size_t>(shared));
-                key.append(p, static_cast<std::size_t>(rest));
-            }
-            p += rest;
-            if (put) {
-                std::uint64_t value_size = 0;
-                p = get_varint(p, end, value_size);
-                if (p == nullptr || value_size > max_value_size ||
-                    static_cast<std::size_t>(end - p) < flag_fields_size(entry.flags)) {
-                    return 0;
-                }
-                entry.value_size = static_cast<std::uint32_t>(value_size);
-                if ((entry.flags & record_flag::deadline) != 0) {
-                    entry.deadline = static_cast<std::int64_t>(file_header::get_le64(p));
-                    p += 8;
-                }
-                if ((entry.flags & record_flag::tag) != 0) entry.tag = static_cast<unsigned char>(*p++);
-            }
-            p = get_varint(p, end, entry.gap);
-            // Every record must lie in the covered part of the data file: else a read
-            // would go past its end (SIGBUS through a mapping).
-            if (p == nullptr || entry.gap > covered - record_end) return 0;
-            entry.key = key;
-            entry.offset = record_end + entry.gap;
-            const std::uint64_t record_size = entry.record_size_with_key(static_cast<std::size_t>(key_size));
-            if (record_size > covered - entry.offset) return 0;
-            record_end = entry.offset + record_size;
-            if (pass == 1) on_entry(std::as_const(entry));
-        }
-        if (p != end) return 0;
-        if (pass == 0) on_start(entries, covered);
-    }
-    return covered;
+/// Calls on_entry(const hint_entry&) for each entry of a hint file's bytes that
+/// check_hint() passed as `checked` for data.
+template <class OnEntry>
+void read_checked_hint(std::string_view bytes, const hint_identity& data, const hint_check& checked,
+                       OnEntry&& on_entry) {
+    hint_parse::walk<true>(hint_parse::body_of(bytes), data.records_start, checked.covered, checked.entries, on_entry);
+}
+
+/// Checks a hint file's bytes against its data file (check_hint), then calls
+/// on_start(entry count, bytes covered) once and on_entry(const hint_entry&) for each
+/// entry; returns the data file's bytes it covers, or 0 (having called nothing) when the
+/// hint was not written for this data file or fails a check.
+template <class OnStart, class OnEntry>
+std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::uint64_t data_size, OnStart&& on_start,
+                        OnEntry&& on_entry) {
+    const hint_check checked = check_hint(bytes, data, data_size);
+    if (!checked.passed()) return 0;
+    on_start(checked.entries, checked.covered);
+    read_checked_hint(bytes, data, checked, on_entry);
+    return checked.covered;
 }
 
 }  // namespace kvforge::detail
@@ -13919,13 +14068,14 @@ private:
 /// A log store's open: the segments found in its directory, checked, and replayed into
 /// the index.
 ///
-/// Recovery replays the segments by (order, id), each from its hint (hint.hpp) and then
-/// its records after what the hint covers (log_scan.hpp); only the last may end in a
-/// torn write, which a writable open cuts off. A hint that does not match its segment
-/// is ignored, and with options::salvage none is trusted. Leftovers (.tmp files, hints
-/// without their segment, the older data file of a format 1 store) are removed, and
-/// appending goes on in the last segment when the writer made it and it has room, else
-/// in a new one. A store opened read-only changes no file.
+/// Recovery replays the segments by (order, id), each from its hint (hint.hpp, checked
+/// ahead on a second thread: hint_checks.hpp) and then its records after what the hint
+/// covers (log_scan.hpp); only the last may end in a torn write, which a writable open
+/// cuts off. A hint that does not match its segment is ignored, and with
+/// options::salvage none is trusted. Leftovers (.tmp files, hints without their segment,
+/// the older data file of a format 1 store) are removed, and appending goes on in the
+/// last segment when the writer made it and it has room, else in a new one. A store
+/// opened read-only changes no file.
 
 #include <fcntl.h>
 
@@ -13940,6 +14090,154 @@ private:
 #include <system_error>
 #include <vector>
 
+// ---- begin kvforge/stores/log/hint_checks.hpp ----
+/// \file hint_checks.hpp
+/// The hints an open replays, mapped at once and checked (check_hint) on a second thread
+/// ahead of the replay, so that the opening thread only reads their entries.
+///
+/// A hint is read twice: once to check all of it (its CRC and every entry's structure),
+/// so that a bad hint changes nothing, and once to deliver its entries. The check needs
+/// no state but the hint's bytes and its segment's identity and size, so while the
+/// opening thread reads the entries of one hint, a second thread checks the next ones; a
+/// store opens before its users' threads use it, whatever its threading policy, so the
+/// second core is free. Either thread checks a hint the other has not begun: when no
+/// second thread runs (or it is slow to start), the opening thread checks each hint
+/// itself as it comes to it.
+///
+/// Only the opening thread calls the I/O policy (opens and maps); the second thread reads
+/// the mappings' bytes only.
+
+#include <fcntl.h>
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <stop_token>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+
+namespace kvforge::detail {
+
+/// A segment's hint as the open replays it: its bytes, mapped, and what check_hint found.
+template <class IO>
+struct mapped_hint {
+    std::shared_ptr<const file_mapping<IO>> mapping;  ///< null when the segment has no hint to read
+    hint_check check;                                 ///< passed() only when mapping is set
+
+    [[nodiscard]] std::string_view bytes() const noexcept {
+        return mapping ? std::string_view(mapping->data(), mapping->length()) : std::string_view();
+    }
+};
+
+/// The hints of the segments an open replays, in replay order, checked ahead of it.
+template <class IO>
+class hint_checks {
+public:
+    /// Maps the hint of each segment of ordered (an empty hint, or one that cannot be
+    /// opened or mapped, counts as none); identity(segment) tells which segment a hint
+    /// must describe.
+    template <class Identity>
+    hint_checks(const IO& io, const store_directory<IO>& directory,
+                std::span<const std::shared_ptr<segment<IO>>> ordered, Identity&& identity)
+        : count_(ordered.size()), slots_(std::make_unique<slot[]>(ordered.size())) {
+        for (std::size_t i = 0; i < count_; ++i) {
+            slot& s = slots_[i];
+            s.identity = identity(*ordered[i]);
+            s.data_size = ordered[i]->size;
+            data_file<IO> file;
+            std::error_code ignored;
+            std::uint64_t size = 0;
+            if (!directory.open_file(file, store_file_name::hint(ordered[i]->id), O_RDONLY, ignored) ||
+                !file.size(size, ignored) || size == 0) {
+                continue;
+            }
+            // Mapped rather than read: each is parsed front to back, and a copy would
+            // cost a buffer as large as the file.
+            s.hint.mapping =
+                file_mapping<IO>::map(io, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
+            if (s.hint.mapping) ++mapped_;
+        }
+    }
+
+    hint_checks(const hint_checks&) = delete;
+    hint_checks& operator=(const hint_checks&) = delete;
+
+    /// Stops the checks not yet begun and waits for the one under way.
+    ~hint_checks() = default;
+
+    /// The entries the mapped hints list, from their heads: only a bound, for sizing what
+    /// is filled from them (a hint may fail its check later).
+    [[nodiscard]] std::uint64_t listed_entries() const noexcept {
+        std::uint64_t total = 0;
+        for (std::size_t i = 0; i < count_; ++i) {
+            const std::string_view bytes = slots_[i].hint.bytes();
+            total += hint_entry_count(bytes, bytes.size(), slots_[i].identity);
+        }
+        return total;
+    }
+
+    /// Starts checking the hints on a second thread, when there are two or more: the
+    /// first is usually checked by the opening thread, which comes to it at once.
+    void start_ahead() noexcept {
+        if (mapped_ < 2) return;
+        try {
+            checker_ = std::jthread([this](const std::stop_token& stop) {
+                for (std::size_t i = 0; i < count_ && !stop.stop_requested(); ++i) check_unclaimed(slots_[i]);
+            });
+        } catch (const std::system_error&) {
+            // No thread to be had: take() checks each hint.
+        }
+    }
+
+    /// The hint of the i-th segment in replay order, checked, handed over (each is taken
+    /// once, in order): waits for its check if the second thread is making it, or makes
+    /// it here if no thread has begun it.
+    [[nodiscard]] mapped_hint<IO> take(std::size_t i) noexcept {
+        slot& s = slots_[i];
+        if (!check_unclaimed(s)) {
+            for (std::uint8_t state = s.state.load(std::memory_order_acquire); state != done;
+                 state = s.state.load(std::memory_order_acquire)) {
+                s.state.wait(state, std::memory_order_acquire);
+            }
+        }
+        return std::move(s.hint);
+    }
+
+private:
+    static constexpr std::uint8_t unclaimed = 0;
+    static constexpr std::uint8_t claimed = 1;
+    static constexpr std::uint8_t done = 2;
+
+    struct slot {
+        mapped_hint<IO> hint;
+        hint_identity identity;
+        std::uint64_t data_size = 0;
+        std::atomic<std::uint8_t> state{unclaimed};
+    };
+
+    // Checks s's hint if no thread has begun it; false when one had.
+    static bool check_unclaimed(slot& s) noexcept {
+        std::uint8_t expected = unclaimed;
+        if (!s.state.compare_exchange_strong(expected, claimed, std::memory_order_acq_rel)) return false;
+        if (s.hint.mapping) s.hint.check = check_hint(s.hint.bytes(), s.identity, s.data_size);
+        s.state.store(done, std::memory_order_release);
+        s.state.notify_all();
+        return true;
+    }
+
+    std::size_t count_;
+    std::size_t mapped_ = 0;
+    std::unique_ptr<slot[]> slots_;
+    std::jthread checker_;  // last: joined before the slots go
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/hint_checks.hpp ----
 // ---- begin kvforge/stores/log/hinted_entries.hpp ----
 /// \file hinted_entries.hpp
 /// The puts and erases a log store's hints list, gathered at open while its ordered index
@@ -13958,6 +14256,13 @@ private:
 /// keys are sorted on (decimal digits vary in 4 bits of 8); ties are settled by the whole
 /// key. When those 8 bytes hold the rest of every key, as they do for keys such as
 /// "user:00001234", the build makes the keys from them and never reads the gathered keys.
+///
+/// From 65,536 entries a second thread works beside the opening one (a store opens before
+/// its users' threads run, so a second core is free): it makes the tree's leaves while
+/// the entries are ranked and spread (btree_table::prepare_leaves: their page faults are
+/// then its own), then sorts the buckets in order while the build takes each. The opening
+/// thread never waits for work the other has not begun: it makes the leaves still missing
+/// and sorts the next bucket itself when the one it needs is not ready.
 
 #include <algorithm>
 #include <atomic>
@@ -13966,7 +14271,9 @@ private:
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <memory>
 #include <span>
+#include <stop_token>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -14013,49 +14320,84 @@ public:
     template <sorted_buildable Table, class Retired>
     void build(Table& table, Retired&& retired) {
         const std::size_t n = entries_.size();
+        // The table's leaves are made beside the ranking and the spread, on a thread of
+        // their own (a store opens before its users' threads run), their page faults with them.
+        std::jthread leaf_maker;
+        if constexpr (requires { table.prepare_leaves(n, Table::leaf_entries_with_room, std::stop_token()); }) {
+            if (n >= sort_beside_least) {
+                try {
+                    leaf_maker = std::jthread([&](const std::stop_token& stop) noexcept {
+                        table.prepare_leaves(n, Table::leaf_entries_with_room, stop);
+                    });
+                } catch (const std::system_error&) {
+                    // No thread to be had: the build makes its leaves as it goes.
+                }
+            }
+        }
         const key_layout layout = rank_keys();
         const std::vector<std::size_t> starts = spread(layout);
+        // The build makes whatever leaves are not made yet itself, rather than wait for a
+        // thread that may get no core.
+        leaf_maker.request_stop();
+        if (leaf_maker.joinable()) leaf_maker.join();
         entry* const order = entries_.data();
-        std::vector<std::size_t> counts(lsd_counters(layout.rank_bits - spread_bits(layout.rank_bits)));
+        const std::size_t buckets = starts.size() - 1;
         std::size_t largest = 0;
-        for (std::size_t b = 0; b + 1 < starts.size(); ++b) largest = std::max(largest, starts[b + 1] - starts[b]);
-        std::vector<entry> scratch(layout.rank_bits > max_digit_bits ? largest : 0);
-        // The buckets are sorted one after another, beside the build when there are many
-        // (a store opens before its users' threads run), the build waiting for each.
-        std::atomic<std::uint32_t> finished{0};
-        const auto finish_all = [&]() noexcept {
-            for (std::size_t b = 0; b + 1 < starts.size(); ++b) {
-                finish_bucket(starts[b], starts[b + 1], layout, scratch, counts);
-                finished.store(static_cast<std::uint32_t>(b + 1), std::memory_order_release);
-                finished.notify_one();
-            }
+        for (std::size_t b = 0; b < buckets; ++b) largest = std::max(largest, starts[b + 1] - starts[b]);
+        // Each thread that sorts buckets has its own scratch room and counters.
+        struct sort_room {
+            std::vector<entry> scratch;
+            std::vector<std::size_t> counts;
         };
+        const auto make_room = [&] {
+            return sort_room{std::vector<entry>(layout.rank_bits > max_digit_bits ? largest : 0),
+                             std::vector<std::size_t>(lsd_counters(layout.rank_bits - spread_bits(layout.rank_bits)))};
+        };
+        // The buckets are sorted beside the build when there are many (a store opens before
+        // its users' threads run): a second thread takes them in order, and the build, when
+        // the bucket it needs is not sorted yet, sorts the next one no thread has taken, so
+        // that it waits only for a bucket under way.
+        std::atomic<std::size_t> next_bucket{0};
+        const auto sorted = std::make_unique<std::atomic<bool>[]>(buckets);
+        const auto sort_next = [&](sort_room& room) noexcept {
+            const std::size_t b = next_bucket.fetch_add(1, std::memory_order_relaxed);
+            if (b >= buckets) return false;
+            finish_bucket(starts[b], starts[b + 1], layout, room.scratch, room.counts);
+            sorted[b].store(true, std::memory_order_release);
+            sorted[b].notify_one();
+            return true;
+        };
+        sort_room own = make_room();
         std::jthread sorter;
         if (n >= sort_beside_least) {
             try {
-                sorter = std::jthread(finish_all);
+                sorter = std::jthread([&sort_next, room = make_room()]() mutable noexcept {
+                    while (sort_next(room)) {
+                    }
+                });
             } catch (const std::system_error&) {
-                // No thread to be had: the buckets are sorted here.
+                // No thread to be had: the build sorts every bucket.
             }
         }
-        if (!sorter.joinable()) finish_all();
-        std::size_t ready = 0;  // entries known to be sorted
+        std::size_t ready = 0;          // entries known to be sorted
+        std::size_t ready_buckets = 0;  // the buckets they make up
         const auto wait_for = [&](std::size_t i) {
             while (i >= ready) {
-                const std::uint32_t done = finished.load(std::memory_order_acquire);
-                ready = starts[done];
-                if (i < ready) break;
-                finished.wait(done, std::memory_order_acquire);
+                if (sorted[ready_buckets].load(std::memory_order_acquire)) {
+                    ready = starts[++ready_buckets];
+                } else if (!sort_next(own)) {
+                    sorted[ready_buckets].wait(false, std::memory_order_acquire);
+                }
             }
         };
 
         // Keys made from their rank, or read from keys_ in key order, which is at random:
         // each is requested ahead of its turn.
         std::string made(layout.shared + sizeof(std::uint64_t), '\0');
-        std::memcpy(made.data(), keys_.data(), layout.shared);
+        if (layout.shared != 0) std::memcpy(made.data(), keys_.data(), layout.shared);
         const auto key_of = [&](const entry& e) {
             if (!layout.ranks_hold_keys) return std::string_view(keys_.data() + e.key_at, e.key_size());
-            store_be64(made.data() + layout.shared, layout.prefix_of(e.rank));
+            store_unaligned(made.data() + layout.shared, to_big_endian(e.rank));  // the bytes, by finish_bucket()
             return std::string_view(made.data(), e.key_size());
         };
         const auto request = [&](std::size_t i) {
@@ -14088,8 +14430,8 @@ public:
             },
             Table::leaf_entries_with_room);
         if (sorter.joinable()) sorter.join();
-        std::vector<entry>().swap(entries_);
-        std::string().swap(keys_);
+        entries_.release();
+        keys_.release();
     }
 
 private:
@@ -14101,7 +14443,8 @@ private:
     static constexpr unsigned size_bits = 27;  // value sizes up to max_value_size (2^26)
     static_assert(max_value_size < (std::uint64_t{1} << size_bits));
 
-    // An entry: its key's rank (set by rank_keys() and spread()), where in keys_ its key
+    // An entry: its key's rank (set by rank_keys() and spread(); where ranks hold the keys,
+    // the 8 bytes it stands for once finish_bucket() sorted it), where in keys_ its key
     // is, and its record.
     struct entry {
         std::uint64_t rank;
@@ -14153,10 +14496,6 @@ private:
     static constexpr std::uint64_t shift_left(std::uint64_t v, unsigned n) noexcept { return n >= 64 ? 0 : v << n; }
     static constexpr std::uint64_t shift_right(std::uint64_t v, unsigned n) noexcept { return n >= 64 ? 0 : v >> n; }
 
-    static void store_be64(char* out, std::uint64_t v) noexcept {
-        for (int i = 7; i >= 0; --i, v >>= 8) out[i] = static_cast<char>(v & 0xff);
-    }
-
     void add(std::string_view key, const record_location& where, bool erased) {
         // The first key sizes keys_ for every entry reserved, as if each were as long (up
         // to a bound): grown by doubling, keys_ would copy itself at each step.
@@ -14169,7 +14508,7 @@ private:
             {0, keys_.size(), static_cast<std::uint32_t>(key.size()) | (erased ? erased_bit : 0), where.segment,
              where.offset,
              where.value_size | (std::uint32_t{where.flags} >> record_location::flag_shift) << size_bits});
-        keys_.append(key);
+        keys_.append(key.data(), key.size());
         // The empty key takes a byte of its own, unread: entries of one key keep their
         // replay order by where their keys lie in keys_, which must grow with each.
         if (key.empty()) keys_.push_back('\0');
@@ -14200,7 +14539,7 @@ private:
         // The bytes every key begins with are skipped, so that the ranks tell keys such as
         // "user:00001234" apart.
         const std::size_t shared = shared_;
-        const std::string_view first = key_at(entries_.front());
+        const std::string_view first = key_at(entries_[0]);
         layout.shared = shared;
         std::uint64_t differing = 0;
         std::size_t longest = 0;
@@ -14258,7 +14597,8 @@ private:
     // Sorts bucket [begin, end) of entries_ by the ranks' low bits (spread() sorted by the
     // top ones), with scratch room for the bucket. Entries of equal rank are then put in
     // key order, those of one key in replay order, which is the order of their keys in
-    // keys_ (the spread did not keep it).
+    // keys_ (the spread did not keep it). Where the ranks hold the keys, each rank then
+    // becomes the 8 bytes it was cut from (layout.prefix_of).
     void finish_bucket(std::size_t begin, std::size_t end, const key_layout& layout, std::vector<entry>& scratch,
                        std::vector<std::size_t>& counts) noexcept {
         entry* const order = entries_.data();
@@ -14280,6 +14620,11 @@ private:
                 });
             }
             first = last;
+        }
+        // The build makes each key from these 8 bytes: they are worked out here, on the
+        // sorting thread, rather than by the build. The order and the ties stay as they were.
+        if (layout.ranks_hold_keys) {
+            for (std::size_t i = begin; i < end; ++i) order[i].rank = layout.prefix_of(order[i].rank);
         }
     }
 
@@ -14335,9 +14680,11 @@ private:
     static constexpr std::size_t sort_beside_least = 1 << 16;
     static constexpr unsigned max_digit_bits = 11;
 
-    std::vector<entry> entries_;  // in replay order until build() sorts them
-    std::string keys_;            // the entries' keys, one after another
-    std::size_t shared_ = 0;      // the bytes every key in keys_ begins with
+    // On huge pages: a million entries and their keys, written once each, would take a
+    // page fault every 4 KiB.
+    huge_page_vector<entry> entries_;  // in replay order until build() sorts them
+    huge_page_vector<char> keys_;      // the entries' keys, one after another
+    std::size_t shared_ = 0;           // the bytes every key in keys_ begins with
 };
 
 }  // namespace kvforge::detail
@@ -14499,19 +14846,24 @@ public:
         state_->next_id = ids.back() + 1;
 
         const std::vector<segment_pointer> ordered = state_->segments.in_replay_order();
+        // With salvage no hint is read.
+        hint_checks<io_type> hints(io_, directory_, std::span(ordered).first(options_.salvage ? 0 : ordered.size()),
+                                   [&](const segment_type& in) { return identity(in); });
+        // Sized once for every record the hints list: growing while replaying would move every slot again.
+        const std::uint64_t hinted = hints.listed_entries();
         if constexpr (requires { table_.reserve(std::size_t{}); }) {
-            // Sized once for every record the hints list: growing while replaying would move every slot again.
-            const std::uint64_t hinted = options_.salvage ? 0 : hinted_records(ordered);
             if (hinted != 0) table_.reserve(static_cast<std::size_t>(hinted));
         }
         // An ordered index empty at open is built from the hints in one pass.
         if constexpr (sorted_buildable<Table>) {
             gathering_ = !options_.salvage && table_.empty();
-            if (gathering_) gathered_.reserve(static_cast<std::size_t>(hinted_records(ordered)));
+            if (gathering_) gathered_.reserve(static_cast<std::size_t>(hinted));
         }
+        hints.start_ahead();
         std::optional<hint_builder> last_hint;
         for (std::size_t i = 0; i < ordered.size(); ++i) {
-            if (!replay(*ordered[i], i + 1 == ordered.size(), last_hint, ec)) return false;
+            const mapped_hint<io_type> hint = options_.salvage ? mapped_hint<io_type>{} : hints.take(i);
+            if (!replay(*ordered[i], hint, i + 1 == ordered.size(), last_hint, ec)) return false;
         }
         build_gathered();
         const segment_pointer& last = ordered.back();
@@ -14538,12 +14890,14 @@ public:
     }
 
 private:
-    /// Replays segment `in` into the index: its hint, then its records after what the
-    /// hint covers. Only the last segment may end in a torn write (every other was
-    /// durable before the next was made); a writable open cuts it off. The entries of
-    /// the last segment are gathered in last_hint (it may become the active one); a
-    /// segment without a hint covering it whole gets one written.
-    bool replay(segment_type& in, bool last, std::optional<hint_builder>& last_hint, std::error_code& ec) {
+    /// Replays segment `in` into the index: its hint (in_hint, unless it has none or
+    /// failed its check), then its records after what the hint covers. Only the last
+    /// segment may end in a torn write (every other was durable before the next was made);
+    /// a writable open cuts it off. The entries of the last segment are gathered in
+    /// last_hint (it may become the active one); a segment without a hint covering it
+    /// whole gets one written.
+    bool replay(segment_type& in, const mapped_hint<io_type>& in_hint, bool last,
+                std::optional<hint_builder>& last_hint, std::error_code& ec) {
         if (in.size > max_segment_bytes) {
             fail(ec, errc::not_a_store,
                  in.file.path() + ": " + std::to_string(in.size) + " bytes, more than a segment may hold (" +
@@ -14556,7 +14910,7 @@ private:
         std::uint64_t scan_from = in.records_start();
         // Followed only where a sorting job would use it: each key is copied as it passes.
         key_order_check order(sorted_buildable<Table> && options_.sort_closed_segments);
-        if (!options_.salvage) load_hint(in, scan_from, build && last, hint, order);
+        if (in_hint.check.passed()) load_hint(in, in_hint, scan_from, build && last, hint, order);
         if (build && !hint && in.hint_covered != in.size) hint.emplace(identity(in));
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
@@ -14652,39 +15006,12 @@ private:
         return true;
     }
 
-    /// The entries the hints of these segments list, from their heads (a hint that turns
-    /// out not to match is ignored later; this only sizes the index).
-    std::uint64_t hinted_records(const std::vector<segment_pointer>& ordered) {
-        std::uint64_t total = 0;
-        for (const segment_pointer& in : ordered) {
-            data_file<io_type> file;
-            std::error_code ignored;
-            std::uint64_t size = 0;
-            char head[file_header::size + 16];
-            if (directory_.open_file(file, store_file_name::hint(in->id), O_RDONLY, ignored) &&
-                file.size(size, ignored) && size >= sizeof head && file.read(0, head, sizeof head, ignored)) {
-                total += hint_entry_count({head, sizeof head}, size, identity(*in));
-            }
-        }
-        return total;
-    }
-
-    /// Loads segment `in`'s hint if it is valid; scan_from becomes the first byte of the
-    /// segment it does not cover. With gather, or when the hint covers only part of the
-    /// segment, its entries are gathered in hint too, for the segment's next hint. Each
+    /// Loads segment `in`'s hint, which passed its check; scan_from becomes the first byte
+    /// of the segment it does not cover. With gather, or when the hint covers only part of
+    /// the segment, its entries are gathered in hint too, for the segment's next hint. Each
     /// entry's key goes to order.
-    void load_hint(segment_type& in, std::uint64_t& scan_from, bool gather, std::optional<hint_builder>& hint,
-                   key_order_check& order) {
-        data_file<io_type> file;
-        std::error_code ignored;
-        if (!directory_.open_file(file, store_file_name::hint(in.id), O_RDONLY, ignored)) return;
-        std::uint64_t size = 0;
-        if (!file.size(size, ignored) || size == 0) return;
-        // Mapped rather than read: the hint is parsed once, front to back, and a copy would
-        // cost a buffer as large as the file.
-        const auto mapping =
-            file_mapping<io_type>::map(io_, file.descriptor(), static_cast<std::size_t>(size), file.path(), ignored);
-        if (!mapping) return;
+    void load_hint(segment_type& in, const mapped_hint<io_type>& in_hint, std::uint64_t& scan_from, bool gather,
+                   std::optional<hint_builder>& hint, key_order_check& order) {
         const bool build = options_.write_hints && !options_.read_only;
         // When the entries are gathered, they go in as the hint's bytes at the end; only
         // the last is kept from the way, for the entries added after it.
@@ -14715,31 +15042,25 @@ private:
             for (const hint_entry& entry : puts) apply_listing(entry);
             index_.put_many(puts, in.id);
         };
+        const std::uint64_t covered = in_hint.check.covered;
+        if constexpr (requires { table_.reserve(std::size_t{}); }) {
+            if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(in_hint.check.entries));
+        }
+        state_->records += in_hint.check.entries;
+        to_list = in_hint.check.entries;
+        if (gather || (build && covered < in.size)) hint.emplace(identity(in));
         hint_put_batch batch;
-        // Entries come only once the whole hint has passed its checks.
-        const std::uint64_t covered = read_hint(
-            {mapping->data(), mapping->length()}, identity(in), in.size,
-            [&](std::uint64_t entries, std::uint64_t covered_end) {
-                if constexpr (requires { table_.reserve(std::size_t{}); }) {
-                    if (table_.size() == 0) table_.reserve(static_cast<std::size_t>(entries));
-                }
-                state_->records += entries;
-                to_list = entries;
-                if (gather || (build && covered_end < in.size)) hint.emplace(identity(in));
-            },
-            [&](const hint_entry& entry) {
-                if (gathering_) {
-                    apply_listing(entry);
-                    gather_for_build(entry, in);
-                } else {
-                    batch.push(entry, apply_puts, apply);
-                }
-            });
+        read_checked_hint(in_hint.bytes(), identity(in), in_hint.check, [&](const hint_entry& entry) {
+            if (gathering_) {
+                apply_listing(entry);
+                gather_for_build(entry, in);
+            } else {
+                batch.push(entry, apply_puts, apply);
+            }
+        });
         batch.flush(apply_puts);
-        if (covered == 0) return;
-        const std::string_view bytes(mapping->data(), mapping->length());
-        if (hint) hint->add_encoded(hint_encoded_entries(bytes), to_list, last);
-        in.hint_bytes = size;
+        if (hint) hint->add_encoded(hint_encoded_entries(in_hint.bytes()), to_list, last);
+        in.hint_bytes = in_hint.bytes().size();
         in.hint_covered = covered;
         scan_from = covered;
     }
