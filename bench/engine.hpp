@@ -83,7 +83,7 @@ public:
     static constexpr bool ordered = Store::index_policy::ordered;
     static constexpr bool concurrent = Store::threading_policy::concurrent;
     static constexpr std::string_view settings =
-        "kvforge::options{} defaults (automatic compaction at 50% dead bytes over 4 MiB, "
+        "kvforge::options{} defaults (automatic compaction at 30% dead bytes over 4 MiB, "
         "a sorted index's closed segments rewritten in key order, hint file at close); "
         "buffered<> hands writes to the OS every 4 MiB or 1 s and flush() hands over the rest; "
         "async_worker<> flush() waits for the last put to be durable";
