@@ -15,6 +15,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <thread>
 #include <type_traits>
 #include <vector>
@@ -92,7 +93,19 @@ std::string wait_for_spare(Store& db, const fs::path& path, int& count) {
         const std::vector<std::string> spare = spare_segments(path);
         if (!spare.empty()) {
             REQUIRE(spare.size() == 1);
-            return spare.front();
+            // Only once made and synced, and newer than every segment: one seen while the
+            // compaction thread still makes it may yet go, when a rollover made its own
+            // segment meanwhile (names hold ten-digit generations, so they compare as such).
+            std::error_code ec;
+            const std::string& name = spare.front();
+            if (fs::file_size(path / name, ec) == kvforge::detail::file_header::size &&
+                std::ranges::none_of(files_ending(path, ".kvlog"),
+                                     [&](const std::string& placed) { return placed > name; })) {
+                return name;
+            }
+            REQUIRE(std::chrono::steady_clock::now() < deadline);
+            std::this_thread::yield();
+            continue;
         }
         REQUIRE(std::chrono::steady_clock::now() < deadline);
         if (single_threaded(db) || active_segment_bytes(db, path) < half_segment) {
