@@ -315,3 +315,45 @@ TEMPLATE_TEST_CASE("close() sorts an active segment holding a sixteenth of a seg
     store_type db(path, small_segments());
     check_contents(db, model);
 }
+
+TEMPLATE_TEST_CASE("a scan of sorted segments reports a record whose bytes changed, as it did with prefetches",
+                   "[compaction][sorted_segments]", kvforge::mmap_file, kvforge::file_log) {
+    using store_type = kvforge::store<std::string, std::string, TestType, kvforge::sorted_index>;
+    temp_dir dir;
+    const std::string path = dir / "db";
+    model_type model;
+    {
+        store_type db(path, small_segments());
+        fill_scattered(db, model, 3000);
+    }
+    REQUIRE(orders_of(path).out_of_order == 0);
+    // The last byte of the value of a put record in the middle of the largest segment.
+    std::filesystem::path damaged;
+    for (const std::filesystem::path& file : data_files(path)) {
+        if (damaged.empty() || std::filesystem::file_size(file) > std::filesystem::file_size(damaged)) damaged = file;
+    }
+    std::string bytes = kvforge_test::read_file(damaged);
+    std::uint64_t offset = kd::file_header::size;
+    kd::record_info info;
+    for (std::string_view rest = std::string_view(bytes).substr(offset);; rest.remove_prefix(info.size)) {
+        REQUIRE(kd::parse_record(rest, info) == kd::parse_status::ok);
+        if (info.type == kd::record_type::put && offset >= bytes.size() / 2) break;
+        offset += info.size;
+    }
+    const std::string key = bytes.substr(offset + info.key_offset, info.key_size);
+    REQUIRE(model.count(key) == 1);
+    bytes[offset + info.size - 1] ^= 0x20;
+    kvforge_test::write_file(damaged, bytes);
+
+    store_type db(path, small_segments());
+    // The scan ends at the damaged record's chunk with its error: what came before, true.
+    std::error_code ec;
+    for (const auto& [k, value] : db.scan("", "\xff", ec)) {
+        REQUIRE(k < key);
+        CHECK(model.at(k) == value);
+    }
+    CHECK(ec == kvforge::errc::corrupt_record);
+    CHECK(kvforge::last_error_message().find("offset " + std::to_string(offset) + " ") != std::string::npos);
+    CHECK_THROWS_AS(db.get(key), kvforge::error);
+    CHECK(db.get(std::prev(model.find(key))->first) == std::prev(model.find(key))->second);
+}
