@@ -46,9 +46,11 @@ struct options {
     /// or not), so that a scan of a store filled in random order reads a few sorted runs
     /// in sequence rather than a different page per record. A segment filled in key
     /// order is only read, not rewritten. It runs as the rest of automatic compaction
-    /// does (thread_safe: on the compaction thread after a segment closes, close() waiting
-    /// for it; single_thread: in steps after writes, a job under way at close() dropped),
-    /// and is off when compact_dead_ratio is 0 or the store holds less than
+    /// does (thread_safe: on the compaction thread after a segment closes; single_thread:
+    /// in steps after writes), and close() ends the job under way, then closes the active
+    /// segment too when it holds a sixteenth of segment_bytes or more and sorts every
+    /// segment left unsorted, so that the next open scans sorted runs only. It is off
+    /// when compact_dead_ratio is 0 or the store holds less than
     /// compact_min_bytes; it waits while dead bytes exceed half of compact_dead_ratio of
     /// the data (the jobs that reclaim them write in key order too). It costs a second
     /// write of each record of a closed segment (a random-order fill writes about twice

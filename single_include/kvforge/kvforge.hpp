@@ -4364,9 +4364,11 @@ struct options {
     /// or not), so that a scan of a store filled in random order reads a few sorted runs
     /// in sequence rather than a different page per record. A segment filled in key
     /// order is only read, not rewritten. It runs as the rest of automatic compaction
-    /// does (thread_safe: on the compaction thread after a segment closes, close() waiting
-    /// for it; single_thread: in steps after writes, a job under way at close() dropped),
-    /// and is off when compact_dead_ratio is 0 or the store holds less than
+    /// does (thread_safe: on the compaction thread after a segment closes; single_thread:
+    /// in steps after writes), and close() ends the job under way, then closes the active
+    /// segment too when it holds a sixteenth of segment_bytes or more and sorts every
+    /// segment left unsorted, so that the next open scans sorted runs only. It is off
+    /// when compact_dead_ratio is 0 or the store holds less than
     /// compact_min_bytes; it waits while dead bytes exceed half of compact_dead_ratio of
     /// the data (the jobs that reclaim them write in key order too). It costs a second
     /// write of each record of a closed segment (a random-order fill writes about twice
@@ -13008,6 +13010,9 @@ struct read_ahead {
     std::string bytes;
     std::uint32_t segment = 0;  // the id of the segment the bytes are from
     std::uint64_t start = 0;
+    /// The scan goes forward through segments in key order: a mapped record's reader loads
+    /// the lines a few records further on (record_reader::prefetch_further).
+    bool forward = false;
 
     [[nodiscard]] bool holds(std::uint32_t id, std::uint64_t offset, std::size_t size) const noexcept {
         return id == segment && offset >= start && offset + size <= start + bytes.size();
@@ -13094,6 +13099,7 @@ public:
         scratch.clear();
         if (!pending && mapped(*in, where.offset, size)) {
             record = std::string_view(in->mapping->data() + where.offset, size);
+            if (ahead != nullptr && ahead->forward && in->in_key_order) prefetch_further(*in, where.offset);
         } else if (!Mapped && ahead != nullptr && !pending) {
             if (!ahead->holds(in->id, where.offset, size) && !fill(*ahead, *in, where.offset, size, ec)) {
                 return false;
@@ -13108,11 +13114,18 @@ public:
             }
             record = scratch;
         }
-        if (parse_record(record, info) != parse_status::ok || info.type != record_type::put || info.size != size ||
+        // The index says how long the record and its value are, and its flags: the header
+        // need only agree (a size written longer than its shortest form would move the
+        // key), and the checksum match.
+        const std::size_t value_offset = size - where.value_size;
+        if (!parse_record_header(record.substr(0, value_offset), where.value_size, info) || info.flags != where.flags ||
+            file_header::get_le32(record.data()) != crc32c(record.substr(4)) ||
             record.substr(info.key_offset, info.key_size) != key) {
             report_damage(*in, where.offset, ec);
             return false;
         }
+        info.value_offset = value_offset;
+        info.size = size;
         return true;
     }
 
@@ -13122,6 +13135,20 @@ public:
         const segment_type* const in = recent.find(segments_, where.segment);
         const auto size = static_cast<std::size_t>(where.record_size(key_size));
         if (in != nullptr && mapped(*in, where.offset, size)) prefetch_record(in->mapping->data() + where.offset, size);
+    }
+
+    /// Whether some record in a file may lie away from its neighbours in key order: a
+    /// segment holds records without being known to hold them in key order (the active
+    /// one, or a closed one not sorted yet); those still with the writer are read from it.
+    /// When none does, a scan in key order reads each segment front to back, which the
+    /// processor's own prefetching follows: loading records ahead of the scan then only
+    /// costs it (a fifth of a scan of 1,000,000 records, every segment sorted).
+    [[nodiscard]] bool scattered() const {
+        for (const auto& in : segments_.by_id()) {
+            const std::uint64_t end = in == active_ ? writer_->written_end() : in->size;
+            if (!in->in_key_order && end > in->records_start()) return true;
+        }
+        return false;
     }
 
     /// Reads key's value straight into out, with no allocation beyond out's own: copied
@@ -13233,6 +13260,19 @@ private:
                  "the index points at segment " + std::to_string(where.segment) + ", which the store does not hold");
         }
         return in;
+    }
+
+    /// For a scan reading segment `in`, known to be in key order, at offset: starts loading
+    /// the lines a few records further on, which it reads next when it goes forward. A
+    /// scan of a sorted store interleaves its segments, several streams of records, which
+    /// the processor's own prefetching follows too late (1,000,000 records in five sorted
+    /// segments: a scan took 7% less time with this).
+    static void prefetch_further(const segment_type& in, std::uint64_t offset) noexcept {
+        constexpr std::uint64_t distance = 512;
+        constexpr std::size_t two_lines = 128;
+        if (offset + distance + two_lines <= in.mapping->length()) {
+            prefetch_record(in.mapping->data() + offset + distance, two_lines);
+        }
     }
 
     /// Whether the record at offset of segment `in` is still with the writer (buffered,
@@ -13358,7 +13398,8 @@ public:
     /// Calls visitor(key, value) in key order from `from` on, until it returns false.
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
-        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_from(from, inclusive, read, ahead); }, visitor, ec);
+        visit_ordered(
+            true, [&](auto&& read, auto&& ahead) { table_.visit_from(from, inclusive, read, ahead); }, visitor, ec);
     }
 
     /// Calls visitor(key, value) in descending key order from `from` (the last key when
@@ -13366,8 +13407,9 @@ public:
     template <class Visitor>
     void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
                          std::error_code& ec) const {
-        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_down_from(from, inclusive, read, ahead); }, visitor,
-                      ec);
+        visit_ordered(
+            false, [&](auto&& read, auto&& ahead) { table_.visit_down_from(from, inclusive, read, ahead); }, visitor,
+            ec);
     }
 
     /// Calls visitor(key, value) for every record, in the index's order.
@@ -13426,25 +13468,33 @@ private:
 
     /// Under the read lock, has walk hand its read(key, payload) and prefetch(key, payload)
     /// to the index's ordered visit: read answers by calling visitor(key, value) with the
-    /// record's value, prefetch starts loading a record the visit reaches soon.
+    /// record's value, prefetch starts loading a record the visit reaches soon. When every
+    /// segment holds its records in key order, an ascending visit reads each segment front
+    /// to back and gets no prefetch: the reader loads a few records further on in the same
+    /// segment instead (Reader::scattered, read_ahead::forward). A descending one keeps
+    /// the prefetches, which the processor's prefetching does not replace as well going back.
     template <class Walk, class Visitor>
-    void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
+    void visit_ordered(bool ascending, Walk&& walk, Visitor& visitor, std::error_code& ec) const {
         const read_lock lock(mutex_);
         if (!readable(ec)) return;
         std::string scratch;
         read_ahead ahead;
         typename Reader::segment_cache recent;
-        walk(
-            [&](std::string_view key, std::string_view payload) {
-                std::string_view value;
-                if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead, &recent)) {
-                    return false;
-                }
-                return visitor(key, value);
-            },
-            [&](std::string_view key, std::string_view payload) noexcept {
-                reader_.prefetch(key.size(), record_location::decode(payload), recent);
-            });
+        const auto read = [&](std::string_view key, std::string_view payload) {
+            std::string_view value;
+            if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead, &recent)) {
+                return false;
+            }
+            return visitor(key, value);
+        };
+        if (ascending && !reader_.scattered()) {
+            ahead.forward = true;
+            walk(read, [](std::string_view, std::string_view) noexcept {});
+            return;
+        }
+        walk(read, [&](std::string_view key, std::string_view payload) noexcept {
+            reader_.prefetch(key.size(), record_location::decode(payload), recent);
+        });
     }
 
     const Table& table_;
@@ -15543,6 +15593,9 @@ public:
     /// (compaction_choice.hpp).
     [[nodiscard]] bool wants_compaction() const;
     [[nodiscard]] bool wants_sorting();
+    [[nodiscard]] bool sorting_allowed() const;
+    /// Sorts the segments not in key order at close, the active one too (compaction_choice.hpp).
+    void sort_before_close();
 
     /// Whether an automatic job is due: dead bytes to reclaim, or a segment to sort.
     [[nodiscard]] bool due() { return wants_compaction() || wants_sorting(); }
@@ -15691,7 +15744,10 @@ private:
     /// Ends a sorting job whose input is in key order already, keeping the input as it
     /// is, with write_gate_ held. Nothing was written.
     void keep_sorted_input() {
-        job_->inputs.front()->in_key_order = true;
+        {
+            const write_lock lock(engine_.mutex_);  // scans read it under the shared lock
+            job_->inputs.front()->in_key_order = true;
+        }
         job_.reset();
         all_sorted_at_ = 0;
     }
@@ -16054,15 +16110,52 @@ bool segment_compaction<Policies, Engine>::wants_compaction() const {
 /// those would write them once more.
 template <class Policies, class Engine>
 bool segment_compaction<Policies, Engine>::wants_sorting() {
+    return sorting_allowed() && unsorted_segment();
+}
+
+/// wants_sorting() but for the segment to sort: whether sorting jobs may run now.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::sorting_allowed() const {
     if constexpr (!ordered_index) {
         return false;
     } else {
         const kvforge::options& o = engine_.options_;
         if (!o.sort_closed_segments || o.compact_dead_ratio <= 0 || o.read_only) return false;
-        if (engine_.backups_.running() || !unsorted_segment()) return false;
+        if (engine_.backups_.running()) return false;
         const std::uint64_t data = engine_.data_bytes();
         return data >= o.compact_min_bytes && data >= compaction_retry_end_ &&
                static_cast<double>(engine_.index_.dead_bytes()) <= o.compact_dead_ratio / 2 * static_cast<double>(data);
+    }
+}
+
+/// At close, with write_gate_ held (options::sort_closed_segments): closes the active
+/// segment when it holds records of at least 1/active_share_at_close of segment_bytes,
+/// then ends the job under way and sorts every closed segment not in key order, so that
+/// the next open finds each segment in key order and a scan reads each front to back
+/// (the active segment of a store filled in random order holds up to a segment of
+/// scattered records). A smaller active segment stays as it is: a store written a
+/// little between closes would otherwise gain a segment at each. A rollover or job that
+/// fails counts as a failed compaction and leaves the segments as they are (what a
+/// failed write left unwritten, the close reports).
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::sort_before_close() {
+    if constexpr (ordered_index) {
+        constexpr std::uint64_t active_share_at_close = 16;
+        std::error_code ec;
+        if (!engine_.writable(ec) || !sorting_allowed()) return;
+        const std::uint64_t records = engine_.writer_->end() - engine_.active_->records_start();
+        if (records != 0 && records >= engine_.options_.segment_bytes / active_share_at_close &&
+            !engine_.rollover_.roll_over(ec)) {
+            compaction_failed();
+            return;
+        }
+        while ((job_ || wants_sorting()) && !engine_.backups_.running()) {
+            if (!job_) start_sorting_job();
+            if (!advance_job(ec)) {
+                compaction_failed();
+                return;
+            }
+        }
     }
 }
 
@@ -17340,6 +17433,7 @@ public:
         compaction_.finish();
         const gate_lock gate(write_gate_);
         if (!open_) return;
+        compaction_.sort_before_close();
         compaction_.abort_job();
         rollover_.discard_spare();
         // After a failed write or sync, whatever was not yet on disk is lost: report it.

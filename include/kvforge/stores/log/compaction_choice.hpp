@@ -40,15 +40,52 @@ bool segment_compaction<Policies, Engine>::wants_compaction() const {
 /// those would write them once more.
 template <class Policies, class Engine>
 bool segment_compaction<Policies, Engine>::wants_sorting() {
+    return sorting_allowed() && unsorted_segment();
+}
+
+/// wants_sorting() but for the segment to sort: whether sorting jobs may run now.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::sorting_allowed() const {
     if constexpr (!ordered_index) {
         return false;
     } else {
         const kvforge::options& o = engine_.options_;
         if (!o.sort_closed_segments || o.compact_dead_ratio <= 0 || o.read_only) return false;
-        if (engine_.backups_.running() || !unsorted_segment()) return false;
+        if (engine_.backups_.running()) return false;
         const std::uint64_t data = engine_.data_bytes();
         return data >= o.compact_min_bytes && data >= compaction_retry_end_ &&
                static_cast<double>(engine_.index_.dead_bytes()) <= o.compact_dead_ratio / 2 * static_cast<double>(data);
+    }
+}
+
+/// At close, with write_gate_ held (options::sort_closed_segments): closes the active
+/// segment when it holds records of at least 1/active_share_at_close of segment_bytes,
+/// then ends the job under way and sorts every closed segment not in key order, so that
+/// the next open finds each segment in key order and a scan reads each front to back
+/// (the active segment of a store filled in random order holds up to a segment of
+/// scattered records). A smaller active segment stays as it is: a store written a
+/// little between closes would otherwise gain a segment at each. A rollover or job that
+/// fails counts as a failed compaction and leaves the segments as they are (what a
+/// failed write left unwritten, the close reports).
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::sort_before_close() {
+    if constexpr (ordered_index) {
+        constexpr std::uint64_t active_share_at_close = 16;
+        std::error_code ec;
+        if (!engine_.writable(ec) || !sorting_allowed()) return;
+        const std::uint64_t records = engine_.writer_->end() - engine_.active_->records_start();
+        if (records != 0 && records >= engine_.options_.segment_bytes / active_share_at_close &&
+            !engine_.rollover_.roll_over(ec)) {
+            compaction_failed();
+            return;
+        }
+        while ((job_ || wants_sorting()) && !engine_.backups_.running()) {
+            if (!job_) start_sorting_job();
+            if (!advance_job(ec)) {
+                compaction_failed();
+                return;
+            }
+        }
     }
 }
 

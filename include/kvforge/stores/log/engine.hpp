@@ -204,6 +204,7 @@ public:
         compaction_.finish();
         const gate_lock gate(write_gate_);
         if (!open_) return;
+        compaction_.sort_before_close();
         compaction_.abort_job();
         rollover_.discard_spare();
         // After a failed write or sync, whatever was not yet on disk is lost: report it.

@@ -102,7 +102,8 @@ public:
     /// Calls visitor(key, value) in key order from `from` on, until it returns false.
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
-        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_from(from, inclusive, read, ahead); }, visitor, ec);
+        visit_ordered(
+            true, [&](auto&& read, auto&& ahead) { table_.visit_from(from, inclusive, read, ahead); }, visitor, ec);
     }
 
     /// Calls visitor(key, value) in descending key order from `from` (the last key when
@@ -110,8 +111,9 @@ public:
     template <class Visitor>
     void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
                          std::error_code& ec) const {
-        visit_ordered([&](auto&& read, auto&& ahead) { table_.visit_down_from(from, inclusive, read, ahead); }, visitor,
-                      ec);
+        visit_ordered(
+            false, [&](auto&& read, auto&& ahead) { table_.visit_down_from(from, inclusive, read, ahead); }, visitor,
+            ec);
     }
 
     /// Calls visitor(key, value) for every record, in the index's order.
@@ -170,25 +172,33 @@ private:
 
     /// Under the read lock, has walk hand its read(key, payload) and prefetch(key, payload)
     /// to the index's ordered visit: read answers by calling visitor(key, value) with the
-    /// record's value, prefetch starts loading a record the visit reaches soon.
+    /// record's value, prefetch starts loading a record the visit reaches soon. When every
+    /// segment holds its records in key order, an ascending visit reads each segment front
+    /// to back and gets no prefetch: the reader loads a few records further on in the same
+    /// segment instead (Reader::scattered, read_ahead::forward). A descending one keeps
+    /// the prefetches, which the processor's prefetching does not replace as well going back.
     template <class Walk, class Visitor>
-    void visit_ordered(Walk&& walk, Visitor& visitor, std::error_code& ec) const {
+    void visit_ordered(bool ascending, Walk&& walk, Visitor& visitor, std::error_code& ec) const {
         const read_lock lock(mutex_);
         if (!readable(ec)) return;
         std::string scratch;
         read_ahead ahead;
         typename Reader::segment_cache recent;
-        walk(
-            [&](std::string_view key, std::string_view payload) {
-                std::string_view value;
-                if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead, &recent)) {
-                    return false;
-                }
-                return visitor(key, value);
-            },
-            [&](std::string_view key, std::string_view payload) noexcept {
-                reader_.prefetch(key.size(), record_location::decode(payload), recent);
-            });
+        const auto read = [&](std::string_view key, std::string_view payload) {
+            std::string_view value;
+            if (!reader_.read(key, record_location::decode(payload), scratch, value, ec, &ahead, &recent)) {
+                return false;
+            }
+            return visitor(key, value);
+        };
+        if (ascending && !reader_.scattered()) {
+            ahead.forward = true;
+            walk(read, [](std::string_view, std::string_view) noexcept {});
+            return;
+        }
+        walk(read, [&](std::string_view key, std::string_view payload) noexcept {
+            reader_.prefetch(key.size(), record_location::decode(payload), recent);
+        });
     }
 
     const Table& table_;

@@ -135,6 +135,9 @@ public:
     /// (compaction_choice.hpp).
     [[nodiscard]] bool wants_compaction() const;
     [[nodiscard]] bool wants_sorting();
+    [[nodiscard]] bool sorting_allowed() const;
+    /// Sorts the segments not in key order at close, the active one too (compaction_choice.hpp).
+    void sort_before_close();
 
     /// Whether an automatic job is due: dead bytes to reclaim, or a segment to sort.
     [[nodiscard]] bool due() { return wants_compaction() || wants_sorting(); }
@@ -283,7 +286,10 @@ private:
     /// Ends a sorting job whose input is in key order already, keeping the input as it
     /// is, with write_gate_ held. Nothing was written.
     void keep_sorted_input() {
-        job_->inputs.front()->in_key_order = true;
+        {
+            const write_lock lock(engine_.mutex_);  // scans read it under the shared lock
+            job_->inputs.front()->in_key_order = true;
+        }
         job_.reset();
         all_sorted_at_ = 0;
     }
