@@ -48,8 +48,10 @@ struct options {
     /// order is only read, not rewritten. It runs as the rest of automatic compaction
     /// does (thread_safe: on the compaction thread after a segment closes; single_thread:
     /// in steps after writes), and close() ends the job under way, then closes the active
-    /// segment too when it holds a sixteenth of segment_bytes or more and sorts every
-    /// segment left unsorted, so that the next open scans sorted runs only. It is off
+    /// segment too when it holds a sixteenth of segment_bytes or more and sorts the
+    /// segments left unsorted, so that the next open scans sorted runs only: at most as
+    /// many as this open closed, so that close() does work in proportion to what the open
+    /// wrote (those of a store written with sorting off are left to the jobs). It is off
     /// when compact_dead_ratio is 0 or the store holds less than
     /// compact_min_bytes; it waits while dead bytes exceed half of compact_dead_ratio of
     /// the data (the jobs that reclaim them write in key order too). It costs a second

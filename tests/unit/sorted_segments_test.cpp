@@ -191,6 +191,17 @@ TEST_CASE("a segment filled in key order is only read, and sort_closed_segments 
     const segment_orders as_written = orders_of(dir / "off");
     CHECK(as_written.out_of_order >= 10);
 
+    // A copy opened with sorting on and closed with nothing written: close() sorts no more
+    // segments than this open closed, here only the active one (it holds more than a
+    // sixteenth of a segment), and leaves the others an earlier open left unsorted.
+    std::filesystem::copy(dir / "off", dir / "copy", std::filesystem::copy_options::recursive);
+    {
+        const store_type db(dir / "copy", small_segments());
+        check_contents(db, model);
+    }
+    CHECK(orders_of(dir / "copy").out_of_order == as_written.out_of_order - 1);
+    CHECK(orders_of(dir / "copy").in_order == as_written.in_order + 2);  // its sorted copy, the new active one
+
     // Opened with sorting on, the closed segments are sorted in steps after the next writes.
     {
         store_type db(dir / "off", small_segments());

@@ -60,10 +60,13 @@ bool segment_compaction<Policies, Engine>::sorting_allowed() const {
 
 /// At close, with write_gate_ held (options::sort_closed_segments): closes the active
 /// segment when it holds records of at least 1/active_share_at_close of segment_bytes,
-/// then ends the job under way and sorts every closed segment not in key order, so that
-/// the next open finds each segment in key order and a scan reads each front to back
-/// (the active segment of a store filled in random order holds up to a segment of
-/// scattered records). A smaller active segment stays as it is: a store written a
+/// then ends the job under way and sorts closed segments not in key order, so that the
+/// next open finds each segment in key order and a scan reads each front to back (the
+/// active segment of a store filled in random order holds up to a segment of scattered
+/// records). It sorts at most as many segments as rollovers closed since the store
+/// opened, so that close() does work in proportion to what this open wrote: the
+/// unsorted segments of a store written before sorting was on are left to the jobs
+/// that follow writes. A smaller active segment stays as it is: a store written a
 /// little between closes would otherwise gain a segment at each. A rollover or job that
 /// fails counts as a failed compaction and leaves the segments as they are (what a
 /// failed write left unwritten, the close reports).
@@ -79,8 +82,12 @@ void segment_compaction<Policies, Engine>::sort_before_close() {
             compaction_failed();
             return;
         }
-        while ((job_ || wants_sorting()) && !engine_.backups_.running()) {
-            if (!job_) start_sorting_job();
+        std::uint64_t sorts_left = engine_.rollover_.segments_closed();
+        while ((job_ || (sorts_left != 0 && wants_sorting())) && !engine_.backups_.running()) {
+            if (!job_) {
+                start_sorting_job();
+                --sorts_left;
+            }
             if (!advance_job(ec)) {
                 compaction_failed();
                 return;

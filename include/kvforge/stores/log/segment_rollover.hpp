@@ -59,6 +59,7 @@ public:
         spare_wanted_ = wanted;
         closed_by_this_write_ = false;
         flushed_ahead_ = false;
+        segments_closed_ = 0;
     }
 
     /// Whether segments of segment_bytes can be rolled over, which open() asks first;
@@ -88,6 +89,9 @@ public:
     /// segment's hint.
     [[nodiscard]] bool closed_by_this_write() const noexcept { return closed_by_this_write_; }
 
+    /// How many segments rollovers have closed since the store opened (write_gate_ held).
+    [[nodiscard]] std::uint64_t segments_closed() const noexcept { return segments_closed_; }
+
     /// Closes the active segment and starts the next (write_gate_ held): by a write, or by
     /// a compaction job that would rewrite the active segment. The writer drains first:
     /// the closed segment is durable before any byte of the next reaches the OS. The next
@@ -110,6 +114,7 @@ public:
         engine_.active_->size = end;
         engine_.reader_.map_final(*engine_.active_, end);
         if (engine_.hints_.close_active(engine_.active_)) closed_by_this_write_ = true;
+        ++segments_closed_;
         engine_.segments_.add(next);
         make_active(std::move(next), file_header::size);
         return true;
@@ -221,6 +226,7 @@ private:
     bool spare_wanted_ = false;
     bool closed_by_this_write_ = false;  // under write_gate_
     bool flushed_ahead_ = false;         // for the active segment; under write_gate_
+    std::uint64_t segments_closed_ = 0;  // under write_gate_
 };
 
 }  // namespace kvforge::detail
