@@ -290,8 +290,9 @@ private:
 
     /// Advances the pending job by one step, with write_gate_ held: phases run one after
     /// another until the step has read and written compaction_step_bytes (0: the whole
-    /// job); publishing ends a step, and each chunk of index entries moved is one, as is
-    /// retiring the inputs (which waits while a backup runs) and removing each input's files.
+    /// job); ending an output (its sync and hint) and publishing the outputs are steps
+    /// of their own, as is each chunk of index entries moved, retiring the inputs (which
+    /// waits while a backup runs) and removing each input's files.
     bool advance_job(std::error_code& ec) {
         const std::uint64_t limit = engine_.options_.compaction_step_bytes;
         std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
@@ -313,11 +314,20 @@ private:
                     }
                     break;
                 case job_type::phase::copy:
+                    if (job_->outputs->full()) {
+                        if (!finish_output(budget, limit, ec)) return false;
+                        break;
+                    }
                     if (!copy_notes(*job_, budget, ec)) return false;
                     break;
                 case job_type::phase::publish:
-                    // In the step that copied the last record, as the outputs' .tmp files
-                    // of a job that fits one step are never seen unsynced by a write.
+                    // After the step that copied the last record: the last output ends,
+                    // then the outputs are renamed into place, each in a step of its own.
+                    if (budget < limit) return true;
+                    if (!job_->outputs->finished()) {
+                        if (!finish_output(budget, limit, ec)) return false;
+                        break;
+                    }
                     if (!publish_outputs(ec)) return false;
                     install_outputs();
                     job_->at = job_type::phase::move;
@@ -341,6 +351,20 @@ private:
                     break;
             }
         }
+        return true;
+    }
+
+    /// Ends the newest output, which a step filled or copied the last record into, in a
+    /// step of its own (budget left to limit as advance_job has it): its sync, which
+    /// that step's write_out has mostly done, and its hint, with a sync of its own and
+    /// of the directory. False with ec set when it failed.
+    bool finish_output(std::uint64_t& budget, std::uint64_t limit, std::error_code& ec) {
+        if (budget < limit) {
+            budget = 0;  // the step ends here; the next one finishes the output
+            return true;
+        }
+        if (!job_->outputs->finish(ec)) return false;
+        if (limit != 0) budget = 0;
         return true;
     }
 
