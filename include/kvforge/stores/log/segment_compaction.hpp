@@ -314,18 +314,25 @@ private:
                     }
                     break;
                 case job_type::phase::copy:
+                    // An output the step before filled ends in a step of its own: its
+                    // sync (which that step's write_out made) and its hint, with a sync
+                    // of its own and the directory's.
                     if (job_->outputs->full()) {
-                        if (!finish_output(budget, limit, ec)) return false;
+                        if (budget < limit) return true;
+                        if (!job_->outputs->finish(ec)) return false;
+                        budget = limit == 0 ? budget : 0;
                         break;
                     }
                     if (!copy_notes(*job_, budget, ec)) return false;
                     break;
                 case job_type::phase::publish:
                     // After the step that copied the last record: the last output ends,
-                    // then the outputs are renamed into place, each in a step of its own.
+                    // as above, then the outputs are renamed into place, each in a step
+                    // of its own.
                     if (budget < limit) return true;
                     if (!job_->outputs->finished()) {
-                        if (!finish_output(budget, limit, ec)) return false;
+                        if (!job_->outputs->finish(ec)) return false;
+                        budget = limit == 0 ? budget : 0;
                         break;
                     }
                     if (!publish_outputs(ec)) return false;
@@ -351,20 +358,6 @@ private:
                     break;
             }
         }
-        return true;
-    }
-
-    /// Ends the newest output, which a step filled or copied the last record into, in a
-    /// step of its own (budget left to limit as advance_job has it): its sync, which
-    /// that step's write_out has mostly done, and its hint, with a sync of its own and
-    /// of the directory. False with ec set when it failed.
-    bool finish_output(std::uint64_t& budget, std::uint64_t limit, std::error_code& ec) {
-        if (budget < limit) {
-            budget = 0;  // the step ends here; the next one finishes the output
-            return true;
-        }
-        if (!job_->outputs->finish(ec)) return false;
-        if (limit != 0) budget = 0;
         return true;
     }
 
