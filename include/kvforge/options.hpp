@@ -18,13 +18,14 @@ struct options {
     std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
     /// With single_thread, an automatic compaction job runs in steps, one after a write,
     /// each reading and writing about this many bytes (a record larger than this is one
-    /// step), rather than the whole job after one write; publishing the new segments ends
-    /// a step, and each chunk of 4096 index entries moved to them is a step of its own
-    /// (each scan step sorts what it read, and copying merges those runs, so that no
-    /// step sorts the whole job). 0: the whole job after one write. With
-    /// thread_safe, jobs run on the store's compaction thread, which writers only
-    /// signal: it reads and writes in chunks of this many bytes (0: the default) with
-    /// no lock held, and between chunks gives way to compact(), clear() and close().
+    /// step), rather than the whole job after one write; ending each new segment (its
+    /// sync and hint), publishing them and each chunk of 4096 index entries moved to
+    /// them are steps of their own (each scan step sorts what it read, and copying
+    /// merges those runs, so that no step sorts the whole job). 0: the whole job after
+    /// one write. With thread_safe, jobs run on the store's compaction thread, which
+    /// writers only signal: it reads and writes in chunks of this many bytes (0: the
+    /// default) with no lock held, and between chunks gives way to compact(), clear()
+    /// and close().
     std::uint64_t compaction_step_bytes = std::uint64_t{1} << 20;
     /// With thread_safe, a write waits for the compaction thread, once its record is
     /// written, while dead bytes exceed this many times the live bytes (keys and values),

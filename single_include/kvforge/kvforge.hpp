@@ -4336,13 +4336,14 @@ struct options {
     std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
     /// With single_thread, an automatic compaction job runs in steps, one after a write,
     /// each reading and writing about this many bytes (a record larger than this is one
-    /// step), rather than the whole job after one write; publishing the new segments ends
-    /// a step, and each chunk of 4096 index entries moved to them is a step of its own
-    /// (each scan step sorts what it read, and copying merges those runs, so that no
-    /// step sorts the whole job). 0: the whole job after one write. With
-    /// thread_safe, jobs run on the store's compaction thread, which writers only
-    /// signal: it reads and writes in chunks of this many bytes (0: the default) with
-    /// no lock held, and between chunks gives way to compact(), clear() and close().
+    /// step), rather than the whole job after one write; ending each new segment (its
+    /// sync and hint), publishing them and each chunk of 4096 index entries moved to
+    /// them are steps of their own (each scan step sorts what it read, and copying
+    /// merges those runs, so that no step sorts the whole job). 0: the whole job after
+    /// one write. With thread_safe, jobs run on the store's compaction thread, which
+    /// writers only signal: it reads and writes in chunks of this many bytes (0: the
+    /// default) with no lock held, and between chunks gives way to compact(), clear()
+    /// and close().
     std::uint64_t compaction_step_bytes = std::uint64_t{1} << 20;
     /// With thread_safe, a write waits for the compaction thread, once its record is
     /// written, while dead bytes exceed this many times the live bytes (keys and values),
@@ -12751,13 +12752,11 @@ public:
     /// Makes room for one more pending hint, so that close_active cannot throw.
     void reserve_pending() { pending_.reserve(pending_.size() + 1); }
 
-    /// The active segment was closed: its entries wait for write_pending. False when
-    /// none were gathered.
-    bool close_active(segment_pointer closed) {
-        if (!active_) return false;
+    /// The active segment was closed: its entries, if any were gathered, wait for write_pending.
+    void close_active(segment_pointer closed) {
+        if (!active_) return;
         pending_.push_back({std::move(closed), std::move(*active_)});
         active_.reset();
-        return true;
     }
 
     /// How many closed segments wait for their hints.
@@ -15754,8 +15753,9 @@ private:
 
     /// Advances the pending job by one step, with write_gate_ held: phases run one after
     /// another until the step has read and written compaction_step_bytes (0: the whole
-    /// job); publishing ends a step, and each chunk of index entries moved is one, as is
-    /// retiring the inputs (which waits while a backup runs) and removing each input's files.
+    /// job); ending an output (its sync and hint) and publishing the outputs are steps
+    /// of their own, as is each chunk of index entries moved, retiring the inputs (which
+    /// waits while a backup runs) and removing each input's files.
     bool advance_job(std::error_code& ec) {
         const std::uint64_t limit = engine_.options_.compaction_step_bytes;
         std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
@@ -15777,11 +15777,27 @@ private:
                     }
                     break;
                 case job_type::phase::copy:
+                    // An output the step before filled ends in a step of its own: its
+                    // sync (which that step's write_out made) and its hint, with a sync
+                    // of its own and the directory's.
+                    if (job_->outputs->full()) {
+                        if (budget < limit) return true;
+                        if (!job_->outputs->finish(ec)) return false;
+                        budget = limit == 0 ? budget : 0;
+                        break;
+                    }
                     if (!copy_notes(*job_, budget, ec)) return false;
                     break;
                 case job_type::phase::publish:
-                    // In the step that copied the last record, as the outputs' .tmp files
-                    // of a job that fits one step are never seen unsynced by a write.
+                    // After the step that copied the last record: the last output ends,
+                    // as above, then the outputs are renamed into place, each in a step
+                    // of its own.
+                    if (budget < limit) return true;
+                    if (!job_->outputs->finished()) {
+                        if (!job_->outputs->finish(ec)) return false;
+                        budget = limit == 0 ? budget : 0;
+                        break;
+                    }
                     if (!publish_outputs(ec)) return false;
                     install_outputs();
                     job_->at = job_type::phase::move;
@@ -16259,7 +16275,8 @@ void segment_compaction<Policies, Engine>::start_sorting_job() {
 /// A compaction job's output segments: written one after another up to segment_bytes
 /// each, synced with their hints beside them, then published (renamed into place). A
 /// member of segment_compaction (segment_compaction.hpp), through which it reaches the
-/// engine's files, hints and reader.
+/// engine's files, hints and reader. An output that is full may be finished on its own
+/// (finish), so that a job in steps ends each output in a step of its own.
 
 #include <cstddef>
 #include <cstdint>
@@ -16289,13 +16306,15 @@ public:
     /// Appends a record, which entry describes (its offset aside); where it went
     /// comes back in where.segment and where.offset.
     bool append(std::string_view record, hint_entry entry, record_location& where, std::error_code& ec) {
-        if (outputs_.empty() || end_ + pending_.size() >= bytes_each_) {
-            if (!outputs_.empty() && !finish_current(ec)) return false;
+        if (outputs_.empty() || finished_ || full()) {
+            if (!finish(ec)) return false;
             segment_pointer next;
             if (!engine_.files_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
             next->in_key_order = in_key_order_;
             outputs_.push_back(std::move(next));
             end_ = file_header::size;
+            synced_end_ = 0;
+            finished_ = false;
             if (engine_.options_.write_hints) hint_.emplace(engine_.hints_.identity(*outputs_.back()));
         }
         where.segment = outputs_.back()->id;
@@ -16307,19 +16326,27 @@ public:
         return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
     }
 
+    /// Whether the newest output holds segment_bytes and waits to be finished: the next
+    /// record goes to a new one.
+    [[nodiscard]] bool full() const noexcept {
+        return !outputs_.empty() && !finished_ && end_ + pending_.size() >= bytes_each_;
+    }
+
     /// Writes and syncs what was appended to the newest output: a compaction step
     /// ends with its own writes on disk, so that the sync that ends an output
     /// finds little left to write rather than a whole segment.
     bool write_out(std::error_code& ec) {
         if (pending_.empty()) return true;
-        if (!write_pending(ec)) return false;
-        if (engine_.files_.sync_file(outputs_.back()->file, ec)) return true;
-        engine_.failure_.record(ec);  // a failed sync is never retried
-        return false;
+        return write_pending(ec) && sync_newest(ec);
     }
 
-    /// Writes and syncs the last output.
-    bool finish(std::error_code& ec) { return outputs_.empty() || finish_current(ec); }
+    /// Whether the newest output is finished (or none was started): publish has
+    /// nothing left to write.
+    [[nodiscard]] bool finished() const noexcept { return outputs_.empty() || finished_; }
+
+    /// Finishes the newest output, once: writes and syncs what it still lacks, and
+    /// writes its hint beside it.
+    bool finish(std::error_code& ec) { return finished() || finish_current(ec); }
 
     /// Renames the outputs into place and syncs the directory. Once it has begun,
     /// a failure leaves some outputs in place: the store object must write no more.
@@ -16343,16 +16370,24 @@ private:
         return true;
     }
 
-    bool finish_current(std::error_code& ec) {
-        segment_type& output = *outputs_.back();
-        if (!write_pending(ec)) return false;
-        if (!engine_.files_.sync_file(output.file, ec)) {
+    /// Syncs the newest output up to end_, unless a step's write_out synced it so far.
+    bool sync_newest(std::error_code& ec) {
+        if (synced_end_ == end_) return true;
+        if (!engine_.files_.sync_file(outputs_.back()->file, ec)) {
             engine_.failure_.record(ec);  // a failed sync is never retried
             return false;
         }
+        synced_end_ = end_;
+        return true;
+    }
+
+    bool finish_current(std::error_code& ec) {
+        segment_type& output = *outputs_.back();
+        if (!write_pending(ec) || !sync_newest(ec)) return false;
         output.size = end_;
         if (hint_) engine_.hints_.write_hint_of(output, *hint_);
         hint_.reset();
+        finished_ = true;
         return true;
     }
 
@@ -16362,8 +16397,10 @@ private:
     std::uint64_t bytes_each_;
     std::vector<segment_pointer> outputs_;
     std::optional<hint_builder> hint_;
-    std::string pending_;    // records not yet written to the newest output
-    std::uint64_t end_ = 0;  // where pending_ goes in the newest output
+    std::string pending_;           // records not yet written to the newest output
+    std::uint64_t end_ = 0;         // where pending_ goes in the newest output
+    std::uint64_t synced_end_ = 0;  // how much of the newest output is synced
+    bool finished_ = false;         // the newest output synced, with its hint written
 };
 
 }  // namespace kvforge::detail
@@ -16542,10 +16579,12 @@ bool segment_compaction<Policies, Engine>::next_note(job_type& job, std::size_t&
 }
 
 /// The copy phase: copies noted records into the outputs, about budget bytes (at
-/// least one record): each put's record as it lies where the scan found it, its
-/// checksum checked (the shared lock held for each read, for the segments it finds the
-/// input in). Notes in key order are records far apart in an input filled in random
-/// order: each read starts loading the record its run copies copy_distance notes later.
+/// least one record) or up to the record that fills an output, which the next call
+/// finishes (append) before it copies on: each put's record as it lies where the scan
+/// found it, its checksum checked (the shared lock held for each read, for the
+/// segments it finds the input in). Notes in key order are records far apart in an
+/// input filled in random order: each read starts loading the record its run copies
+/// copy_distance notes later.
 template <class Policies, class Engine>
 bool segment_compaction<Policies, Engine>::copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
     std::string scratch;
@@ -16584,6 +16623,7 @@ bool segment_compaction<Policies, Engine>::copy_notes(job_type& job, std::uint64
         // Read once and written once.
         budget -= std::min(budget, 2 * record.size());
         job.copied = at;
+        if (job.outputs->full()) break;  // ended before the next record (single_thread: a step of its own)
     }
     if (job.runs.empty()) job.at = job_type::phase::publish;
     return job.outputs->write_out(ec);
@@ -16825,8 +16865,8 @@ public:
     }
 
     /// Whether the write under way closed a segment (write_gate_ held): that write paid
-    /// for the rollover's syncs already, so single_thread's steps after it skip that
-    /// segment's hint.
+    /// for the rollover's syncs already, so single_thread runs no step after it (the
+    /// segment's hint, a spare, compaction): the next write does.
     [[nodiscard]] bool closed_by_this_write() const noexcept { return closed_by_this_write_; }
 
     /// Closes the active segment and starts the next (write_gate_ held): by a write, or by
@@ -16850,7 +16890,8 @@ public:
         const write_lock lock(engine_.mutex_);
         engine_.active_->size = end;
         engine_.reader_.map_final(*engine_.active_, end);
-        if (engine_.hints_.close_active(engine_.active_)) closed_by_this_write_ = true;
+        engine_.hints_.close_active(engine_.active_);
+        closed_by_this_write_ = true;
         engine_.segments_.add(next);
         make_active(std::move(next), file_header::size);
         return true;
@@ -17742,8 +17783,9 @@ private:
     /// when a closed segment waits for its hint, the spare segment is due (the active one
     /// half full: segment_rollover.hpp), a job is under way or one is due (dead bytes past
     /// the configured share, or a closed segment to sort: segment_compaction.hpp), runs a
-    /// step (single_thread: the hint's, else the spare's, else automatic compaction's) or
-    /// asks the compaction thread for a job (thread_safe).
+    /// step (single_thread: the hint's, else the spare's, else automatic compaction's;
+    /// none after a write that closed a segment) or asks the compaction thread for a job
+    /// (thread_safe).
     /// The write's result is its own: a failed compaction shows in stats() and is not
     /// retried before the store has grown (segment_compaction.hpp, compaction_failed).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
@@ -17753,13 +17795,11 @@ private:
         if constexpr (threading::concurrent) {
             if (hints_.pending() > 0 || rollover_.spare_due() || compaction_.due()) compaction_.request();
         } else {
-            // Not the hint of the segment this write closed, nor a spare: the write that
-            // closed it paid for its syncs already.
+            // No step after a write that closed a segment: it paid for the rollover's syncs.
             const bool closed = rollover_.closed_by_this_write();
-            hint_due = hints_.pending() > (closed ? 1U : 0U);
-            spare_due = !hint_due && !closed && rollover_.spare_due();
-            compaction_due =
-                !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.due());
+            hint_due = !closed && hints_.pending() > 0;
+            spare_due = !closed && !hint_due && rollover_.spare_due();
+            compaction_due = !closed && !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.due());
         }
         {
             const active_call<threading::concurrent> call(active_calls_);

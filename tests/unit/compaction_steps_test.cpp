@@ -142,6 +142,38 @@ TEST_CASE("no write pays for more than one bounded compaction step", "[compactio
     CHECK(steps * 3 < whole_jobs);
 }
 
+TEST_CASE("no put syncs more for a compaction step than a rollover does", "[compaction][segments]") {
+    // buffered: a put syncs nothing of its own, so its syncs are a rollover's (the closed
+    // segment, the directory), or a step's after it: a hint's (the hint, the directory),
+    // a spare's, or a compaction job's. A job ends each output (its sync and hint) and
+    // publishes its outputs (the directory) in steps of their own, and no step follows
+    // the put that closed a segment.
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::buffered<>>;
+    // The most syncs one put made in the first 20000 puts, and the jobs they ran.
+    auto most_syncs_in_a_put = [](bool compaction, std::uint64_t& jobs) {
+        temp_dir dir;
+        kvforge::options opts = small_steps();
+        if (!compaction) opts.compact_dead_ratio = 0;
+        store_type db(dir / "db", opts);
+        std::uint64_t most = 0;
+        std::mt19937 random(11);
+        for (int i = 0; i < 20000; ++i) {
+            const std::uint64_t before = db.stats().syncs;
+            db.put("key" + std::to_string(random() % 400), std::string(150, 'v'));
+            most = std::max(most, db.stats().syncs - before);
+        }
+        jobs = db.stats().compactions;
+        return most;
+    };
+    std::uint64_t jobs = 0;
+    const std::uint64_t without_compaction = most_syncs_in_a_put(false, jobs);
+    CHECK(jobs == 0);
+    const std::uint64_t with_jobs = most_syncs_in_a_put(true, jobs);
+    CHECK(jobs > 10);
+    CHECK(without_compaction == 2);
+    CHECK(with_jobs == without_compaction);
+}
+
 TEST_CASE("a job's inputs leave the directory one a step after it retires them", "[compaction][segments]") {
     // Removing a segment's file costs a directory sync and the freeing of its pages and
     // blocks: a job of several inputs spreads them over as many steps.

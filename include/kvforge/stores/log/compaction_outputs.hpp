@@ -3,7 +3,8 @@
 /// A compaction job's output segments: written one after another up to segment_bytes
 /// each, synced with their hints beside them, then published (renamed into place). A
 /// member of segment_compaction (segment_compaction.hpp), through which it reaches the
-/// engine's files, hints and reader.
+/// engine's files, hints and reader. An output that is full may be finished on its own
+/// (finish), so that a job in steps ends each output in a step of its own.
 
 #include <cstddef>
 #include <cstdint>
@@ -37,13 +38,15 @@ public:
     /// Appends a record, which entry describes (its offset aside); where it went
     /// comes back in where.segment and where.offset.
     bool append(std::string_view record, hint_entry entry, record_location& where, std::error_code& ec) {
-        if (outputs_.empty() || end_ + pending_.size() >= bytes_each_) {
-            if (!outputs_.empty() && !finish_current(ec)) return false;
+        if (outputs_.empty() || finished_ || full()) {
+            if (!finish(ec)) return false;
             segment_pointer next;
             if (!engine_.files_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
             next->in_key_order = in_key_order_;
             outputs_.push_back(std::move(next));
             end_ = file_header::size;
+            synced_end_ = 0;
+            finished_ = false;
             if (engine_.options_.write_hints) hint_.emplace(engine_.hints_.identity(*outputs_.back()));
         }
         where.segment = outputs_.back()->id;
@@ -55,19 +58,27 @@ public:
         return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
     }
 
+    /// Whether the newest output holds segment_bytes and waits to be finished: the next
+    /// record goes to a new one.
+    [[nodiscard]] bool full() const noexcept {
+        return !outputs_.empty() && !finished_ && end_ + pending_.size() >= bytes_each_;
+    }
+
     /// Writes and syncs what was appended to the newest output: a compaction step
     /// ends with its own writes on disk, so that the sync that ends an output
     /// finds little left to write rather than a whole segment.
     bool write_out(std::error_code& ec) {
         if (pending_.empty()) return true;
-        if (!write_pending(ec)) return false;
-        if (engine_.files_.sync_file(outputs_.back()->file, ec)) return true;
-        engine_.failure_.record(ec);  // a failed sync is never retried
-        return false;
+        return write_pending(ec) && sync_newest(ec);
     }
 
-    /// Writes and syncs the last output.
-    bool finish(std::error_code& ec) { return outputs_.empty() || finish_current(ec); }
+    /// Whether the newest output is finished (or none was started): publish has
+    /// nothing left to write.
+    [[nodiscard]] bool finished() const noexcept { return outputs_.empty() || finished_; }
+
+    /// Finishes the newest output, once: writes and syncs what it still lacks, and
+    /// writes its hint beside it.
+    bool finish(std::error_code& ec) { return finished() || finish_current(ec); }
 
     /// Renames the outputs into place and syncs the directory. Once it has begun,
     /// a failure leaves some outputs in place: the store object must write no more.
@@ -91,16 +102,24 @@ private:
         return true;
     }
 
-    bool finish_current(std::error_code& ec) {
-        segment_type& output = *outputs_.back();
-        if (!write_pending(ec)) return false;
-        if (!engine_.files_.sync_file(output.file, ec)) {
+    /// Syncs the newest output up to end_, unless a step's write_out synced it so far.
+    bool sync_newest(std::error_code& ec) {
+        if (synced_end_ == end_) return true;
+        if (!engine_.files_.sync_file(outputs_.back()->file, ec)) {
             engine_.failure_.record(ec);  // a failed sync is never retried
             return false;
         }
+        synced_end_ = end_;
+        return true;
+    }
+
+    bool finish_current(std::error_code& ec) {
+        segment_type& output = *outputs_.back();
+        if (!write_pending(ec) || !sync_newest(ec)) return false;
         output.size = end_;
         if (hint_) engine_.hints_.write_hint_of(output, *hint_);
         hint_.reset();
+        finished_ = true;
         return true;
     }
 
@@ -110,8 +129,10 @@ private:
     std::uint64_t bytes_each_;
     std::vector<segment_pointer> outputs_;
     std::optional<hint_builder> hint_;
-    std::string pending_;    // records not yet written to the newest output
-    std::uint64_t end_ = 0;  // where pending_ goes in the newest output
+    std::string pending_;           // records not yet written to the newest output
+    std::uint64_t end_ = 0;         // where pending_ goes in the newest output
+    std::uint64_t synced_end_ = 0;  // how much of the newest output is synced
+    bool finished_ = false;         // the newest output synced, with its hint written
 };
 
 }  // namespace kvforge::detail

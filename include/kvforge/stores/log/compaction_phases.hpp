@@ -178,10 +178,12 @@ bool segment_compaction<Policies, Engine>::next_note(job_type& job, std::size_t&
 }
 
 /// The copy phase: copies noted records into the outputs, about budget bytes (at
-/// least one record): each put's record as it lies where the scan found it, its
-/// checksum checked (the shared lock held for each read, for the segments it finds the
-/// input in). Notes in key order are records far apart in an input filled in random
-/// order: each read starts loading the record its run copies copy_distance notes later.
+/// least one record) or up to the record that fills an output, which the next call
+/// finishes (append) before it copies on: each put's record as it lies where the scan
+/// found it, its checksum checked (the shared lock held for each read, for the
+/// segments it finds the input in). Notes in key order are records far apart in an
+/// input filled in random order: each read starts loading the record its run copies
+/// copy_distance notes later.
 template <class Policies, class Engine>
 bool segment_compaction<Policies, Engine>::copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
     std::string scratch;
@@ -220,6 +222,7 @@ bool segment_compaction<Policies, Engine>::copy_notes(job_type& job, std::uint64
         // Read once and written once.
         budget -= std::min(budget, 2 * record.size());
         job.copied = at;
+        if (job.outputs->full()) break;  // ended before the next record (single_thread: a step of its own)
     }
     if (job.runs.empty()) job.at = job_type::phase::publish;
     return job.outputs->write_out(ec);

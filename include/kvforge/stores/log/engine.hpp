@@ -513,8 +513,9 @@ private:
     /// when a closed segment waits for its hint, the spare segment is due (the active one
     /// half full: segment_rollover.hpp), a job is under way or one is due (dead bytes past
     /// the configured share, or a closed segment to sort: segment_compaction.hpp), runs a
-    /// step (single_thread: the hint's, else the spare's, else automatic compaction's) or
-    /// asks the compaction thread for a job (thread_safe).
+    /// step (single_thread: the hint's, else the spare's, else automatic compaction's;
+    /// none after a write that closed a segment) or asks the compaction thread for a job
+    /// (thread_safe).
     /// The write's result is its own: a failed compaction shows in stats() and is not
     /// retried before the store has grown (segment_compaction.hpp, compaction_failed).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
@@ -524,13 +525,11 @@ private:
         if constexpr (threading::concurrent) {
             if (hints_.pending() > 0 || rollover_.spare_due() || compaction_.due()) compaction_.request();
         } else {
-            // Not the hint of the segment this write closed, nor a spare: the write that
-            // closed it paid for its syncs already.
+            // No step after a write that closed a segment: it paid for the rollover's syncs.
             const bool closed = rollover_.closed_by_this_write();
-            hint_due = hints_.pending() > (closed ? 1U : 0U);
-            spare_due = !hint_due && !closed && rollover_.spare_due();
-            compaction_due =
-                !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.due());
+            hint_due = !closed && hints_.pending() > 0;
+            spare_due = !closed && !hint_due && rollover_.spare_due();
+            compaction_due = !closed && !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.due());
         }
         {
             const active_call<threading::concurrent> call(active_calls_);

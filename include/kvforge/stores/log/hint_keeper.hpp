@@ -70,13 +70,11 @@ public:
     /// Makes room for one more pending hint, so that close_active cannot throw.
     void reserve_pending() { pending_.reserve(pending_.size() + 1); }
 
-    /// The active segment was closed: its entries wait for write_pending. False when
-    /// none were gathered.
-    bool close_active(segment_pointer closed) {
-        if (!active_) return false;
+    /// The active segment was closed: its entries, if any were gathered, wait for write_pending.
+    void close_active(segment_pointer closed) {
+        if (!active_) return;
         pending_.push_back({std::move(closed), std::move(*active_)});
         active_.reset();
-        return true;
     }
 
     /// How many closed segments wait for their hints.

@@ -296,8 +296,9 @@ private:
 
     /// Advances the pending job by one step, with write_gate_ held: phases run one after
     /// another until the step has read and written compaction_step_bytes (0: the whole
-    /// job); publishing ends a step, and each chunk of index entries moved is one, as is
-    /// retiring the inputs (which waits while a backup runs) and removing each input's files.
+    /// job); ending an output (its sync and hint) and publishing the outputs are steps
+    /// of their own, as is each chunk of index entries moved, retiring the inputs (which
+    /// waits while a backup runs) and removing each input's files.
     bool advance_job(std::error_code& ec) {
         const std::uint64_t limit = engine_.options_.compaction_step_bytes;
         std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
@@ -319,11 +320,27 @@ private:
                     }
                     break;
                 case job_type::phase::copy:
+                    // An output the step before filled ends in a step of its own: its
+                    // sync (which that step's write_out made) and its hint, with a sync
+                    // of its own and the directory's.
+                    if (job_->outputs->full()) {
+                        if (budget < limit) return true;
+                        if (!job_->outputs->finish(ec)) return false;
+                        budget = limit == 0 ? budget : 0;
+                        break;
+                    }
                     if (!copy_notes(*job_, budget, ec)) return false;
                     break;
                 case job_type::phase::publish:
-                    // In the step that copied the last record, as the outputs' .tmp files
-                    // of a job that fits one step are never seen unsynced by a write.
+                    // After the step that copied the last record: the last output ends,
+                    // as above, then the outputs are renamed into place, each in a step
+                    // of its own.
+                    if (budget < limit) return true;
+                    if (!job_->outputs->finished()) {
+                        if (!job_->outputs->finish(ec)) return false;
+                        budget = limit == 0 ? budget : 0;
+                        break;
+                    }
                     if (!publish_outputs(ec)) return false;
                     install_outputs();
                     job_->at = job_type::phase::move;

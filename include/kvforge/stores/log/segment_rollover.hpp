@@ -85,8 +85,8 @@ public:
     }
 
     /// Whether the write under way closed a segment (write_gate_ held): that write paid
-    /// for the rollover's syncs already, so single_thread's steps after it skip that
-    /// segment's hint.
+    /// for the rollover's syncs already, so single_thread runs no step after it (the
+    /// segment's hint, a spare, compaction): the next write does.
     [[nodiscard]] bool closed_by_this_write() const noexcept { return closed_by_this_write_; }
 
     /// How many segments rollovers have closed since the store opened (write_gate_ held).
@@ -113,7 +113,8 @@ public:
         const write_lock lock(engine_.mutex_);
         engine_.active_->size = end;
         engine_.reader_.map_final(*engine_.active_, end);
-        if (engine_.hints_.close_active(engine_.active_)) closed_by_this_write_ = true;
+        engine_.hints_.close_active(engine_.active_);
+        closed_by_this_write_ = true;
         ++segments_closed_;
         engine_.segments_.add(next);
         make_active(std::move(next), file_header::size);
