@@ -14,7 +14,6 @@
 /// read the same files, and the index is rebuilt at open).
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
@@ -32,6 +31,7 @@
 #include "batch.hpp"
 #include "codec.hpp"
 #include "compositions.hpp"
+#include "detail/clocks.hpp"
 #include "detail/manifest_file.hpp"
 #include "detail/policy_pack.hpp"
 #include "detail/store_spec.hpp"

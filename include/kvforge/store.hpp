@@ -3,7 +3,6 @@
 /// kvforge::store<Key, Value, Policies...>: the key-value store forged from policies.
 
 #include <algorithm>
-#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <exception>
@@ -23,6 +22,7 @@
 #include "codec.hpp"
 #include "detail/assign_bytes.hpp"
 #include "detail/checked_encode.hpp"
+#include "detail/clocks.hpp"
 #include "detail/policy_pack.hpp"
 #include "error.hpp"
 #include "expiry/expiring.hpp"

@@ -375,7 +375,7 @@ TEST_CASE("make_huge_page_buffer gives writable buffers, aligned to a huge page 
     for (const std::size_t bytes : {std::size_t{0}, std::size_t{1}, std::size_t{4096}, huge_page_size - 1,
                                     huge_page_size, huge_page_size * 2 + 100}) {
         auto buffer = kvforge::detail::make_huge_page_buffer(bytes);
-        REQUIRE(buffer != nullptr);
+        REQUIRE(buffer.get() != nullptr);
         if (bytes >= huge_page_size) CHECK(reinterpret_cast<std::uintptr_t>(buffer.get()) % huge_page_size == 0);
         for (std::size_t i = 0; i < bytes; ++i) buffer[i] = static_cast<char>(i % 251);
         if (bytes != 0) CHECK(buffer[bytes - 1] == static_cast<char>((bytes - 1) % 251));

@@ -21,9 +21,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <type_traits>
+#include <utility>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -50,8 +50,46 @@ struct huge_page_array_deleter {
     }
 };
 
+/// Owns an array that make_huge_page_buffer() or make_huge_page_array() allocated, as
+/// std::unique_ptr<T[], huge_page_array_deleter> would (the same member names), in a class
+/// of a few members: a unique_ptr with a deleter of its own instantiates a tuple and a
+/// dozen helpers for each element type in every file that compiles a store.
 template <class T>
-using huge_page_array = std::unique_ptr<T[], huge_page_array_deleter>;
+class huge_page_array {
+public:
+    huge_page_array() noexcept = default;
+    huge_page_array(T* array, huge_page_array_deleter deleter) noexcept : array_(array), deleter_(deleter) {}
+    huge_page_array(huge_page_array&& other) noexcept
+        : array_(std::exchange(other.array_, nullptr)), deleter_(other.deleter_) {}
+    huge_page_array& operator=(huge_page_array&& other) noexcept {
+        if (this != &other) {
+            reset();
+            array_ = std::exchange(other.array_, nullptr);
+            deleter_ = other.deleter_;
+        }
+        return *this;
+    }
+    huge_page_array(const huge_page_array&) = delete;
+    huge_page_array& operator=(const huge_page_array&) = delete;
+    ~huge_page_array() { reset(); }
+
+    [[nodiscard]] T* get() const noexcept { return array_; }
+    [[nodiscard]] T& operator[](std::size_t i) const noexcept { return array_[i]; }
+    explicit operator bool() const noexcept { return array_ != nullptr; }
+    [[nodiscard]] const huge_page_array_deleter& get_deleter() const noexcept { return deleter_; }
+
+    /// Gives up the array without freeing it.
+    [[nodiscard]] T* release() noexcept { return std::exchange(array_, nullptr); }
+
+    /// Frees the array, leaving none.
+    void reset() noexcept {
+        if (array_ != nullptr) deleter_(std::exchange(array_, nullptr));
+    }
+
+private:
+    T* array_ = nullptr;
+    huge_page_array_deleter deleter_;
+};
 
 /// The size of a huge page on the platforms where kvforge asks for them.
 inline constexpr std::size_t huge_page_size = std::size_t{2} << 20;

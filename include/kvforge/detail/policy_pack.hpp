@@ -3,7 +3,6 @@
 /// Resolution of store<Key, Value, Policies...>'s policy list: any order, each kind at
 /// most once, defaults for the kinds left out, and a readable error for every misuse.
 
-#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -18,6 +17,7 @@
 #include "../io/posix.hpp"
 #include "../stores/memory.hpp"
 #include "../threading/single_thread.hpp"
+#include "clocks.hpp"
 
 namespace kvforge::detail {
 

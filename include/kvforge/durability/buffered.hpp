@@ -4,7 +4,6 @@
 
 #include <time.h>
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -13,6 +12,7 @@
 #include <system_error>
 
 #include "../concepts.hpp"
+#include "../detail/clocks.hpp"
 #include "../detail/data_file.hpp"
 #include "../detail/log_writer.hpp"
 

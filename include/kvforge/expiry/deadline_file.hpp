@@ -31,7 +31,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <new>
 #include <optional>
 #include <string>
@@ -44,6 +43,7 @@
 #include "../detail/crc32c.hpp"
 #include "../detail/data_file.hpp"
 #include "../detail/retry.hpp"
+#include "../detail/std_function.hpp"
 #include "../detail/store_directory.hpp"
 #include "../detail/store_files.hpp"
 #include "../error.hpp"

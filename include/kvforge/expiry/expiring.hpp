@@ -17,12 +17,10 @@
 /// bytes.
 
 #include <algorithm>
-#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <new>
@@ -41,6 +39,7 @@
 #include "../detail/assign_bytes.hpp"
 #include "../detail/btree.hpp"
 #include "../detail/byte_order.hpp"
+#include "../detail/clocks.hpp"
 #include "../error.hpp"
 #include "../limits.hpp"
 #include "../manifest.hpp"

@@ -147,8 +147,7 @@ bool segment_compaction<Policies, Engine>::start_job(std::error_code& ec) {
         compaction_retry_end_ = engine_.data_bytes() + engine_.options_.compact_min_bytes;
         return true;
     }
-    std::sort(inputs.begin(), inputs.end(),
-              [](const segment_pointer& a, const segment_pointer& b) { return a->replays_before(*b); });
+    sort_segments(inputs, &segment_type::in_replay_order);
     job_type& job = job_.emplace();
     std::uint64_t order = 0;
     for (const segment_pointer& in : inputs) {

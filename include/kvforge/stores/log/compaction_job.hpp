@@ -59,7 +59,9 @@ struct compaction_job {
     };
 
     std::vector<std::shared_ptr<Segment>> inputs;  ///< in replay order
-    std::vector<bool> keep_erases;                 ///< per input: whether its needed erases are copied
+    /// Per input: 1 when its needed erases are copied, else 0. Words, as in vectors the
+    /// engine compiles anyway: std::vector<bool> would compile some 80 functions more.
+    std::vector<std::uint64_t> keep_erases;
     /// A job that rewrites one closed segment in key order (options::sort_closed_segments)
     /// rather than reclaiming dead bytes: its scan follows the input's keys, and when
     /// they turn out to be in key order already the job ends there, the input kept.

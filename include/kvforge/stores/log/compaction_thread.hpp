@@ -13,14 +13,15 @@
 /// stop() does, but lets the work requested so far run to its end first.
 
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <system_error>
 #include <thread>
 #include <utility>
+
+#include "../../detail/clocks.hpp"
+#include "../../detail/std_function.hpp"
 
 namespace kvforge::detail {
 

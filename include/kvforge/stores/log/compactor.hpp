@@ -33,6 +33,15 @@ template <class IO>
     return records == 0 ? 0.0 : static_cast<double>(in.dead_bytes) / static_cast<double>(records);
 }
 
+/// Whether a comes before b among pick_inputs()'s candidates: the higher dead share first,
+/// ties in replay order (the order the candidates are gathered in).
+template <class IO>
+[[nodiscard]] bool more_dead_first(const segment<IO>& a, const segment<IO>& b) noexcept {
+    const double a_share = dead_share(a);
+    const double b_share = dead_share(b);
+    return a_share != b_share ? a_share > b_share : a.replays_before(b);
+}
+
 /// The inputs of the next job among the closed segments (every segment but active),
 /// highest dead share first, while their live bytes fit in budget (at least one is
 /// picked when any has dead bytes). A segment holding a clear record is picked only
@@ -49,8 +58,7 @@ template <class IO>
         if (in.get() == active || in->dead_bytes == 0 || (in->holds_clear && i != 0)) continue;
         candidates.push_back(in);
     }
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [](const pointer& a, const pointer& b) { return dead_share(*a) > dead_share(*b); });
+    sort_segments(candidates, &more_dead_first<IO>);
     std::vector<pointer> picked;
     std::uint64_t live = 0;
     for (const pointer& in : candidates) {

@@ -22,7 +22,6 @@
 #include <cstdint>
 #include <memory>
 #include <span>
-#include <stop_token>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -82,7 +81,11 @@ public:
     hint_checks& operator=(const hint_checks&) = delete;
 
     /// Stops the checks not yet begun and waits for the one under way.
-    ~hint_checks() = default;
+    ~hint_checks() {
+        if (!checker_.joinable()) return;
+        stop_.store(true, std::memory_order_relaxed);
+        checker_.join();
+    }
 
     /// The entries the mapped hints list, from their heads: only a bound, for sizing what
     /// is filled from them (a hint may fail its check later).
@@ -100,8 +103,12 @@ public:
     void start_ahead() noexcept {
         if (mapped_ < 2) return;
         try {
-            checker_ = std::jthread([this](const std::stop_token& stop) {
-                for (std::size_t i = 0; i < count_ && !stop.stop_requested(); ++i) check_unclaimed(slots_[i]);
+            // A plain thread and a flag rather than std::jthread, whose stop token would
+            // compile a few dozen more functions into every file that opens a store.
+            checker_ = std::thread([this] {
+                for (std::size_t i = 0; i < count_ && !stop_.load(std::memory_order_relaxed); ++i) {
+                    check_unclaimed(slots_[i]);
+                }
             });
         } catch (const std::system_error&) {
             // No thread to be had: take() checks each hint.
@@ -147,7 +154,8 @@ private:
     std::size_t count_;
     std::size_t mapped_ = 0;
     std::unique_ptr<slot[]> slots_;
-    std::jthread checker_;  // last: joined before the slots go
+    std::atomic<bool> stop_{false};  // set when the checks not yet begun are no longer wanted
+    std::thread checker_;            // last: joined before the slots go
 };
 
 }  // namespace kvforge::detail

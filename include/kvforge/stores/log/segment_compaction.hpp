@@ -28,7 +28,6 @@
 /// while a backup copies it (backups_running.hpp).
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
@@ -41,6 +40,7 @@
 #include <vector>
 
 #include "../../concepts.hpp"
+#include "../../detail/clocks.hpp"
 #include "../../detail/store_files.hpp"
 #include "../../error.hpp"
 #include "../../options.hpp"
