@@ -57,10 +57,8 @@
 /// (active_calls.hpp) and close() waits for them.
 
 #include <atomic>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -99,6 +97,7 @@
 #include "segment_rollover.hpp"
 #include "snapshot.hpp"
 #include "store_composition.hpp"
+#include "store_lifetime.hpp"
 
 namespace kvforge::detail {
 
@@ -130,6 +129,7 @@ class log_backend {
     using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
     friend class segment_compaction<Policies, log_backend>;
     friend class segment_rollover<Policies, log_backend>;
+    friend class store_lifetime<Policies, log_backend>;
     // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
@@ -154,82 +154,13 @@ public:
     /// error_if_exists, read_only, salvage), for the store<> whose composition is wanted.
     void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
               std::error_code& ec) {
-        const gate_lock gate(write_gate_);
-        if (open_) {
-            // EBUSY in the system category, as the README says of system errors.
-            fail(ec, std::error_code(EBUSY, std::system_category()),
-                 "this store object is already open on " + files_.directory().path() + "; close it first");
-            return;
-        }
-        if (!rollover_.accepts(opts.segment_bytes, ec)) return;
-        io_ = std::move(io);
-        options_ = opts;
-        composition_ = wanted;
-        reset_state();
-        directory_mode mode;
-        mode.create = opts.create_if_missing && !opts.read_only;
-        mode.require_store = !mode.create;
-        mode.refuse_store = opts.error_if_exists;
-        mode.shared = opts.read_only;
-        if (!files_.open(io_, path, mode, wanted.codec_fingerprint, ec)) return;
-        // A salvaged log is rewritten, and the manifest written, before the store counts as
-        // open, so that a failure leaves it closed and its lock released.
-        const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
-        composition on_disk;
-        bool has_manifest = false;
-        // What recovery found; when the open fails, its segments are closed after the
-        // directory, as the rest of the state is.
-        recovered_log<io_type> recovered;
-        if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
-            (salvage_rewrite() && !compaction_.compact_all(ec)) ||
-            (!options_.read_only && !manifest_.record(files_, on_disk, has_manifest, ec))) {
-            files_.close();
-            reset_state();
-            return;
-        }
-        open_ = true;
-        compaction_.resume();
+        lifetime_.open(path, opts, std::move(io), wanted, ec);
     }
 
     /// Writes everything out, syncs it, writes the active segment's hint and releases the store
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
-    void close(std::error_code& ec) {
-        // Before the gate, which the compaction thread takes. The work requested so far
-        // runs to its end rather than being dropped, so that the files are left near
-        // compact_dead_ratio: it is bounded, since writers slowed down at the stall
-        // ceiling keep dead bytes near compaction_stall_ratio times the live bytes, each
-        // job must reclaim dead bytes for another to follow, and no job starts once
-        // compaction is no longer due.
-        compaction_.finish();
-        const gate_lock gate(write_gate_);
-        if (!open_) return;
-        compaction_.abort_job();
-        rollover_.discard_spare();
-        // After a failed write or sync, whatever was not yet on disk is lost: report it.
-        if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
-            call_writer(&writer_type::close, ec);
-            if (!ec) {
-                try {
-                    hints_.write_pending_now();
-                    hints_.write_active(*active_, writer_->end());
-                } catch (const std::bad_alloc&) {
-                    // A hint only speeds up the next open, so failing to write one is no error.
-                }
-            }
-        }
-        {
-            const write_lock lock(mutex_);
-            open_ = false;
-        }
-        active_calls_.wait_idle();
-        writer_.reset();
-        hints_.clear();
-        active_.reset();
-        segments_.clear();
-        rollover_.reset();
-        files_.close();
-    }
+    void close(std::error_code& ec) { lifetime_.close(ec); }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
@@ -457,42 +388,6 @@ private:
     /// backup copies them (backups_running.hpp).
     gate_lock gate_without_backups() { return backups_.lock_gate(write_gate_); }
 
-    /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
-    /// found: the store is not open yet, so no reader sees it meanwhile.
-    bool recover(recovered_log<io_type>& recovered, std::error_code& ec) {
-        log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, *this, recovered);
-        if (!recovery.recover(ec)) return false;
-        segments_ = std::move(recovered.segments);
-        active_ = std::move(recovered.active);
-        writer_.emplace();
-        writer_->attach(active_->file, recovered.active_end);
-        hints_.adopt_active(std::move(recovered.active_hint));
-        rollover_.reset(!options_.read_only);
-        next_id_.store(recovered.next_id, std::memory_order_relaxed);
-        index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
-        recovered_records_ = recovered.records;
-        recovered_bytes_cut_ = recovered.bytes_cut;
-        salvaged_ = std::move(recovered.salvaged);
-        return true;
-    }
-
-    /// Back to the state of a closed store: no segment, writer or index.
-    void reset_state() {
-        writer_.reset();
-        hints_.clear();
-        active_.reset();
-        segments_.clear();
-        rollover_.reset();
-        table_.clear();
-        next_id_.store(1, std::memory_order_relaxed);
-        index_.set_counts(0, 0);
-        recovered_records_ = 0;
-        recovered_bytes_cut_ = 0;
-        compaction_.reset();
-        salvaged_.clear();
-        failure_.reset();
-    }
-
     bool writable(std::error_code& ec) const {
         if (!readable(ec)) return false;
         if (options_.read_only) {
@@ -674,6 +569,9 @@ private:
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::vector<damaged_record> salvaged_;
+    // Parts that work on the state above, reached through the engine (cuts_ also owns
+    // backup's copier).
+    store_lifetime<Policies, log_backend> lifetime_{*this};
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};
