@@ -88,7 +88,6 @@
 #include "log_types.hpp"
 #include "log_verify.hpp"
 #include "log_writes.hpp"
-#include "record_format.hpp"
 #include "record_reader.hpp"
 #include "recovery.hpp"
 #include "segment.hpp"
@@ -96,6 +95,7 @@
 #include "segment_files.hpp"
 #include "segment_rollover.hpp"
 #include "snapshot.hpp"
+#include "store_clear.hpp"
 #include "store_composition.hpp"
 #include "store_lifetime.hpp"
 
@@ -130,6 +130,7 @@ class log_backend {
     friend class segment_compaction<Policies, log_backend>;
     friend class segment_rollover<Policies, log_backend>;
     friend class store_lifetime<Policies, log_backend>;
+    friend class store_clear<Policies, log_backend>;
     // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
@@ -251,14 +252,8 @@ public:
     [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     /// Removes every key: a new active segment starting with a clear record, then the
-    /// others retired.
-    void clear(std::error_code& ec) {
-        const auto no_compaction = compaction_.hold();
-        const gate_lock gate = gate_without_backups();
-        if (!writable(ec)) return;
-        compaction_.abort_job();
-        clear_segments(ec);
-    }
+    /// others retired (store_clear.hpp).
+    void clear(std::error_code& ec) { clear_.clear(ec); }
 
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
@@ -504,32 +499,6 @@ private:
     /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
     [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
-    /// clear(), with write_gate_ held: a new active segment whose first record is a
-    /// clear record, published, and then every other segment retired. Should a crash come
-    /// before all are removed, the clear record drops what they hold when they replay.
-    bool clear_segments(std::error_code& ec) {
-        call_writer(&writer_type::drain, ec);
-        if (ec) return false;
-        rollover_.discard_spare();  // it would replay before the segment made here
-        segment_pointer next;
-        if (!files_.publish_cleared_segment(new_segment_id(), next, ec)) return false;
-        const std::vector<segment_pointer> retired = segments_.in_replay_order();
-        {
-            const write_lock lock(mutex_);
-            table_.clear();
-            segments_.clear();
-            segments_.add(next);
-            hints_.drop_retired(segments_);
-            rollover_.make_active(next, next->size);
-            hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
-            index_.set_counts(0, 0);
-            index_.add_dead(*next, next->size - file_header::size);  // the clear record
-            compaction_.finish_compaction();
-        }
-        files_.remove_segments(retired);
-        return true;
-    }
-
     io_type io_{};
     kvforge::options options_{};
     composition composition_;  // what this open's store<> is made of, as the manifest records it
@@ -572,6 +541,7 @@ private:
     // Parts that work on the state above, reached through the engine (cuts_ also owns
     // backup's copier).
     store_lifetime<Policies, log_backend> lifetime_{*this};
+    store_clear<Policies, log_backend> clear_{*this};
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};
