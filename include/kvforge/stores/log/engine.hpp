@@ -79,7 +79,6 @@
 #include "../../options.hpp"
 #include "../../pinned_value.hpp"
 #include "../../stats.hpp"
-#include "backup.hpp"
 #include "backups_running.hpp"
 #include "hint.hpp"
 #include "hint_keeper.hpp"
@@ -97,6 +96,7 @@
 #include "snapshot.hpp"
 #include "store_clear.hpp"
 #include "store_composition.hpp"
+#include "store_cuts.hpp"
 #include "store_lifetime.hpp"
 
 namespace kvforge::detail {
@@ -131,6 +131,7 @@ class log_backend {
     friend class segment_rollover<Policies, log_backend>;
     friend class store_lifetime<Policies, log_backend>;
     friend class store_clear<Policies, log_backend>;
+    friend class store_cuts<Policies, log_backend>;
     // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
@@ -217,29 +218,11 @@ public:
         reads_.for_each_in_file_order(visitor, ec);
     }
 
-    /// Calls visitor(key, value) for every record. A thread_safe store walks a snapshot
-    /// of its own, taken at the call, so that writers go on for the walk's duration and
-    /// the visitor may call the store; it sees the records as of the call. A
-    /// single_thread store has no other thread to hold up, so it walks its own index
-    /// without the cost of a copy.
+    /// Calls visitor(key, value) for every record; a thread_safe store walks a snapshot of
+    /// its own (store_cuts.hpp).
     template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& ec) const {
-        if constexpr (threading::concurrent) {
-            std::error_code refused;
-            const log_snapshot<io_type, table_type> view = snapshot(refused);
-            if (!refused) {
-                view.for_each(visitor, ec);
-                return;
-            }
-            // A store whose writes failed takes no snapshot (its writer may still hold
-            // records the files lack), but its records stay readable under the lock.
-            if (!readable(ec)) return;
-            if (std::error_code write_failure; writable(write_failure)) {
-                ec = refused;
-                return;
-            }
-        }
-        reads_.for_each(visitor, ec);
+        cuts_.for_each(visitor, ec);
     }
 
     [[nodiscard]] std::size_t size() const {
@@ -314,44 +297,12 @@ public:
     }
 
     /// Copies the store as it is at the call into directory dest, which must be missing
-    /// (it is created; its parent must exist) or empty: every write that returned before
-    /// the call is in the copy (buffered writes are flushed at the cut, taken under the
-    /// gate), and writes that start after it are not. The copy, with no lock held while
-    /// writers go on, and its check are backup.hpp's; no segment is retired meanwhile.
-    void backup(std::string_view dest, std::error_code& ec) {
-        backup_cut<io_type> cut;
-        std::optional<active_call<threading::concurrent>> call;
-        {
-            const gate_lock gate(write_gate_);
-            if (!take_backup_cut(cut, ec)) return;
-            // Counted while the store is known to be open, so that close() waits for the copy.
-            call.emplace(active_calls_);
-            backups_.enter();
-        }
-        const std::string target(dest);
-        const bool copied = backup_.copy(cut, target, ec);
-        cut.segments.clear();
-        cut.active.reset();
-        backups_.leave();
-        if (copied) backup_.template verify<log_backend>(cut, target, ec);
-    }
+    /// or empty: every write that returned before the call is in the copy, and writes
+    /// that start after it are not (store_cuts.hpp).
+    void backup(std::string_view dest, std::error_code& ec) { cuts_.backup(dest, ec); }
 
-    /// A read-only view of the store as it is at the call (snapshot.hpp): the cut is
-    /// backup's (every write that returned before the call is in the files), then the
-    /// index is copied and the segments held, under the gate and the read lock; reads of
-    /// the view take no lock of the store.
-    /// It is const: it changes nothing a reader sees (the buffered records it hands to the
-    /// OS were readable before), so for_each, which is const, takes one.
-    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const {
-        const gate_lock gate(write_gate_);
-        backup_cut<io_type> cut;
-        if (!take_backup_cut(cut, ec)) return {};
-        // The gate already keeps writers and compaction out; the read lock makes the copy
-        // safe against whatever changes the index or a mapping under the exclusive lock alone.
-        const read_lock lock(mutex_);
-        return {table_, cut.segments,
-                [&](const segment_type& in) { return &in == cut.active.get() ? cut.active_end : in.size; }};
-    }
+    /// A read-only view of the store as it is at the call (store_cuts.hpp, snapshot.hpp).
+    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const { return cuts_.snapshot(ec); }
 
     /// Reads every record of every segment and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
@@ -362,23 +313,6 @@ public:
     }
 
 private:
-    /// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and
-    /// notes the segments and where the active one ends.
-    bool take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const {
-        if (!readable(ec)) return false;
-        if (!options_.read_only) {
-            if (!writable(ec)) return false;
-            call_writer(&writer_type::flush, ec);
-            if (ec) return false;
-        }
-        cut.segments = segments_.by_id();
-        cut.active = active_;
-        cut.active_end = active_ ? writer_->end() : 0;
-        cut.live_keys = table_.size();
-        cut.live_bytes = index_.live_bytes();
-        return true;
-    }
-
     /// Takes write_gate_ for a call that retires segments (compact, clear) once no
     /// backup copies them (backups_running.hpp).
     gate_lock gate_without_backups() { return backups_.lock_gate(write_gate_); }
@@ -532,7 +466,6 @@ private:
         writer_, active_, index_, hints_, reader_, mutex_, failure_, version_, record_};
     active_calls<threading::concurrent> active_calls_;
     backups_running backups_;
-    log_backup<io_type> backup_{io_, files_.directory(), composition_};
     store_composition<io_type> manifest_{io_, files_.directory(), composition_};
 
     std::uint64_t recovered_records_ = 0;
@@ -542,6 +475,7 @@ private:
     // backup's copier).
     store_lifetime<Policies, log_backend> lifetime_{*this};
     store_clear<Policies, log_backend> clear_{*this};
+    store_cuts<Policies, log_backend> cuts_{*this};
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};
