@@ -98,6 +98,7 @@
 #include "store_composition.hpp"
 #include "store_cuts.hpp"
 #include "store_lifetime.hpp"
+#include "writer_calls.hpp"
 
 namespace kvforge::detail {
 
@@ -132,6 +133,7 @@ class log_backend {
     friend class store_lifetime<Policies, log_backend>;
     friend class store_clear<Policies, log_backend>;
     friend class store_cuts<Policies, log_backend>;
+    friend class writer_calls<Policies, log_backend>;
     // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
@@ -264,9 +266,9 @@ public:
     }
 
     /// Hands buffered writes to the OS; nothing to do for a read-only store.
-    void flush(std::error_code& ec) { drain_writer(&writer_type::flush, ec); }
+    void flush(std::error_code& ec) { calls_.drain_writer(&writer_type::flush, ec); }
     /// Makes every write so far durable; nothing to do for a read-only store.
-    void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
+    void sync(std::error_code& ec) { calls_.drain_writer(&writer_type::sync, ec); }
 
     /// Rewrites the live records of every segment into new segments, in index order,
     /// and retires the old ones.
@@ -279,22 +281,8 @@ public:
     }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
-    void wait_durable(std::uint64_t sequence, std::error_code& ec) {
-        // Counted from while the store is known to be open until done, so that close()
-        // keeps the writer until then.
-        std::optional<active_call<threading::concurrent>> call;
-        {
-            const read_lock lock(mutex_);
-            if (!readable(ec)) return;
-            call.emplace(active_calls_);
-        }
-        writer_->wait_durable(sequence, ec);
-    }
-
-    [[nodiscard]] std::uint64_t durable_sequence() const {
-        const read_lock lock(mutex_);
-        return open_ ? writer_->durable_sequence() : 0;
-    }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) { calls_.wait_durable(sequence, ec); }
+    [[nodiscard]] std::uint64_t durable_sequence() const { return calls_.durable_sequence(); }
 
     /// Copies the store as it is at the call into directory dest, which must be missing
     /// or empty: every write that returned before the call is in the copy, and writes
@@ -386,23 +374,9 @@ private:
         return total;
     }
 
-    /// flush or sync: nothing to do for a read-only store, which writes nothing.
-    void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
-        const gate_lock gate(write_gate_);
-        if (!readable(ec) || options_.read_only || !writable(ec)) return;
-        call_writer(op, ec);
-    }
-
-    /// Calls a writer's flush, sync, drain or close, with write_gate_ held. A writer
-    /// without a worker changes the buffer readers read, so that takes the exclusive
-    /// lock; async_worker's queue has its own lock, and readers need not wait for its disk.
+    /// For the parts: a writer's flush, sync, drain or close (writer_calls.hpp).
     void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const {
-        if constexpr (sequenced) {
-            ((*writer_).*op)(ec);
-        } else {
-            const write_lock lock(mutex_);
-            ((*writer_).*op)(ec);
-        }
+        calls_.call_writer(op, ec);
     }
 
     /// Writes the hint of the oldest closed segment still waiting for one, taken under
@@ -476,6 +450,7 @@ private:
     store_lifetime<Policies, log_backend> lifetime_{*this};
     store_clear<Policies, log_backend> clear_{*this};
     store_cuts<Policies, log_backend> cuts_{*this};
+    writer_calls<Policies, log_backend> calls_{*this};
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};
