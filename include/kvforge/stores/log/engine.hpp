@@ -79,6 +79,7 @@
 #include "../../options.hpp"
 #include "../../pinned_value.hpp"
 #include "../../stats.hpp"
+#include "after_write.hpp"
 #include "backups_running.hpp"
 #include "hint.hpp"
 #include "hint_keeper.hpp"
@@ -134,6 +135,7 @@ class log_backend {
     friend class store_clear<Policies, log_backend>;
     friend class store_cuts<Policies, log_backend>;
     friend class writer_calls<Policies, log_backend>;
+    friend class after_write<Policies, log_backend>;
     // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
@@ -168,12 +170,12 @@ public:
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
-    // Writes (log_writes.hpp), each followed by the steps finish_write() runs.
+    // Writes (log_writes.hpp), each followed by the steps after_write.hpp runs.
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         gate_lock gate(write_gate_);
         if (!writable(ec) || !rollover_.make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.put(key, value, ec);
-        return ec ? 0 : finish_write(gate, sequence, ec);
+        return ec ? 0 : after_write_.finish_write(gate, sequence, ec);
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
@@ -183,7 +185,7 @@ public:
         if (!table_.find(key) || !rollover_.make_room(ec)) return false;
         const std::uint64_t sequence = writes_.erase(key, ec);
         if (ec) return false;
-        finish_write(gate, sequence, ec);
+        after_write_.finish_write(gate, sequence, ec);
         return !ec;
     }
 
@@ -191,7 +193,7 @@ public:
         gate_lock gate(write_gate_);
         if (!writable(ec) || !rollover_.make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.write(ops, ec);
-        return ec ? 0 : finish_write(gate, sequence, ec);
+        return ec ? 0 : after_write_.finish_write(gate, sequence, ec);
     }
 
     // Reads (log_reads.hpp).
@@ -320,53 +322,6 @@ private:
 
     bool readable(std::error_code& ec) const { return reads_.readable(ec); }
 
-    /// After a write: releases the gate, waits for durability as the policy says, and,
-    /// when a closed segment waits for its hint, the spare segment is due (the active one
-    /// half full: segment_rollover.hpp), a job is under way or one is due (dead bytes past
-    /// the configured share, or a closed segment to sort: segment_compaction.hpp), runs a
-    /// step (single_thread: the hint's, else the spare's, else automatic compaction's) or
-    /// asks the compaction thread for a job (thread_safe).
-    /// The write's result is its own: a failed compaction shows in stats() and is not
-    /// retried before the store has grown (segment_compaction.hpp, compaction_failed).
-    std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
-        bool compaction_due = false;
-        bool hint_due = false;
-        bool spare_due = false;
-        if constexpr (threading::concurrent) {
-            if (hints_.pending() > 0 || rollover_.spare_due() || compaction_.due()) compaction_.request();
-        } else {
-            // Not the hint of the segment this write closed, nor a spare: the write that
-            // closed it paid for its syncs already.
-            const bool closed = rollover_.closed_by_this_write();
-            hint_due = hints_.pending() > (closed ? 1U : 0U);
-            spare_due = !hint_due && !closed && rollover_.spare_due();
-            compaction_due =
-                !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.due());
-        }
-        {
-            const active_call<threading::concurrent> call(active_calls_);
-            gate.unlock();
-            writer_->commit(sequence, ec);
-            if constexpr (threading::concurrent) {
-                if (!ec) compaction_.wait_for_compaction();
-            }
-        }
-        if (!ec && hint_due) write_pending_hint();
-        if (!ec && spare_due) rollover_.prepare_spare();
-        if (!ec && compaction_due) {
-            const gate_lock again(write_gate_);
-            std::error_code compaction_error;
-            // Another thread may have closed the store, or compacted it, meanwhile.
-            if (writable(compaction_error) && (compaction_.job_under_way() || compaction_.due())) {
-                // The caller's last error message describes its own calls, not this one.
-                const last_error saved = this_thread_last_error();
-                compaction_.compact_now(false, compaction_error);
-                this_thread_last_error() = saved;
-            }
-        }
-        return sequence;
-    }
-
     /// The bytes of every segment, the active one's buffered bytes included.
     [[nodiscard]] std::uint64_t data_bytes() const {
         std::uint64_t total = 0;
@@ -374,25 +329,12 @@ private:
         return total;
     }
 
-    /// For the parts: a writer's flush, sync, drain or close (writer_calls.hpp).
+    /// For the parts: a writer's flush, sync, drain or close (writer_calls.hpp), and a
+    /// pending hint written (after_write.hpp).
     void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const {
         calls_.call_writer(op, ec);
     }
-
-    /// Writes the hint of the oldest closed segment still waiting for one, taken under
-    /// write_gate_ and written with no lock held (the writers go on meanwhile); false when
-    /// none waits. Only the compaction thread, or a caller holding it off, retires
-    /// segments, so the segment taken stays in the store until its hint is in place.
-    bool write_pending_hint() {
-        std::optional<typename hint_keeper_type::pending_hint> taken;
-        {
-            const gate_lock gate(write_gate_);
-            if (!open_ || hints_.pending() == 0) return false;
-            taken.emplace(hints_.take_oldest());
-        }
-        hints_.write_pending(*taken);
-        return true;
-    }
+    bool write_pending_hint() { return after_write_.write_pending_hint(); }
 
     /// For recovery (its Files, with create_segment): hints and syncs are made as the
     /// store's other files are, so that stats() counts them.
@@ -451,6 +393,7 @@ private:
     store_clear<Policies, log_backend> clear_{*this};
     store_cuts<Policies, log_backend> cuts_{*this};
     writer_calls<Policies, log_backend> calls_{*this};
+    after_write<Policies, log_backend> after_write_{*this};
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};
