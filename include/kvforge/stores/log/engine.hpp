@@ -3,24 +3,31 @@
 /// The byte-level store behind file_log and mmap_file: append-only segments of
 /// checksummed records with an in-memory index from each key to its record (in the
 /// manner of Bitcask), a durability policy's writer, hint files and compaction. The
-/// engine holds the state, takes the locks and says what runs after a write; its parts,
-/// each with one job, do the rest:
+/// engine holds the state and the locks and hands each call to its parts, each with one
+/// job:
 ///
+///     store_lifetime.hpp      open() and close(): what recovery found installed; at the end,
+///                             the last bytes and hints written out and everything released
 ///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
+///     recovery.hpp            open: the segments found, checked and replayed into the index
+///     store_composition.hpp   the MANIFEST, checked at every open and written when due
 ///     segment_rollover.hpp    the active segment closed when full and the next one put in
 ///                             its place, from a spare made ahead of need
 ///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
 ///     log_writes.hpp          a put, erase or batch appended, then indexed and noted for the hint
+///     after_write.hpp         after a write: the wait for durability, then a step of the work
+///                             due (a hint, the spare, compaction) or the compaction thread asked
+///     writer_calls.hpp        the writer's flush, sync, drain and close, and wait_durable
 ///     index_updates.hpp       the index's changes and the live and dead bytes, for writes and replay
 ///     log_reads.hpp           point reads and visits in key order, under the shared lock
 ///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
-///     recovery.hpp            open: the segments found, checked and replayed into the index
-///     store_composition.hpp   the MANIFEST, checked at every open and written when due
+///     store_clear.hpp         clear(): a new segment starting with a clear record, the others retired
 ///     segment_compaction.hpp  compact() and the automatic compaction jobs, run a step at a
 ///                             time or on the compaction thread; its parts:
 ///       compaction_choice.hpp   whether a job is due, what it takes, and starting it
 ///       compaction_phases.hpp   a job's phases: scan, copy, publish, move entries, retire
 ///       compaction_outputs.hpp  a job's output segments: written, synced with their hints, published
+///     store_cuts.hpp          the store taken at a cut, for backup(), snapshot() and for_each
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
 ///     log_verify.hpp          verify(): every record checked against its checksum
@@ -28,33 +35,23 @@
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index
 /// (log_writes.hpp); it waits for durability (sync_each) after releasing both, so that
-/// writers can share one sync. Readers take the shared lock only. compact() and clear()
-/// hold write_gate_ while they work, so no writer runs, but readers go on; they take the
-/// exclusive lock only to switch segments. Compaction, whole or by automatic jobs, and
-/// the wait of writers that leave too many dead bytes, are segment_compaction.hpp's,
-/// which says what locks a job takes; close() lets the jobs due finish.
+/// writers can share one sync (after_write.hpp). Readers take the shared lock only.
+/// compact() and clear() hold write_gate_ while they work, so no writer runs, but readers
+/// go on; they take the exclusive lock only to switch segments. Compaction, whole or by
+/// automatic jobs, and the wait of writers that leave too many dead bytes, are
+/// segment_compaction.hpp's, which says what locks a job takes; close() lets the jobs due
+/// finish and waits for the calls that hold no lock (store_lifetime.hpp). With
+/// thread_safe, for_each walks a snapshot of its own, so it holds no lock while its
+/// visitor runs (store_cuts.hpp).
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
 /// the active segment, which a write closes when full (segment_rollover.hpp; its spare
 /// is prepared off the writers' path as the hint is). The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
-/// (write_pending_hint, hint_keeper.hpp): by the next write (single_thread) or on the
+/// (after_write.hpp, hint_keeper.hpp): by the next write (single_thread) or on the
 /// compaction thread (thread_safe), at close() when still pending, never for a segment
-/// retired first.
-/// open() has recovery (recovery.hpp) find the segments and rebuild the index, and
-/// installs what it returns. A store opened read-only changes no file.
-///
-/// Snapshot. snapshot() takes backup's cut, copies the index and holds the segments
-/// (snapshot.hpp); compaction and clear() retire segments as ever, since a retired
-/// segment stays readable through the snapshot's hold on it. With thread_safe, for_each
-/// walks a snapshot of its own, so it holds no lock while its visitor runs; taking one
-/// waits, as a writer does, for a compact() or clear() under way.
-///
-/// Close. Readers check that the store is open under the shared lock, so close() marks
-/// it closed under the exclusive lock before it lets the writer go; writers waiting for
-/// their sync and callers of wait_durable, which hold no lock, are counted
-/// (active_calls.hpp) and close() waits for them.
+/// retired first. A store opened read-only changes no file.
 
 #include <atomic>
 #include <cstddef>
@@ -69,10 +66,8 @@
 #include "../../batch.hpp"
 #include "../../concepts.hpp"
 #include "../../detail/active_calls.hpp"
-#include "../../detail/assign_bytes.hpp"
 #include "../../detail/file_mapping.hpp"
 #include "../../detail/log_writer.hpp"
-#include "../../detail/store_files.hpp"
 #include "../../detail/write_version.hpp"
 #include "../../error.hpp"
 #include "../../manifest.hpp"
