@@ -9,7 +9,8 @@
 /// spare segment (segment_rollover.hpp); an automatic compaction job
 /// (segment_compaction.hpp). A writer waits for its sync after releasing the gate, so
 /// that writers can share one sync, and with thread_safe it then waits, with no lock
-/// held, while the compaction thread falls behind (wait_for_compaction).
+/// held and a bounded time, while the dead bytes stay past the stall ceiling
+/// (segment_compaction.hpp, wait_for_compaction).
 /// It works on the engine's gate, writer, hints, rollover and compaction, which it
 /// reaches through the engine it is part of, and owns nothing.
 
