@@ -24,9 +24,10 @@
 ///     store_clear.hpp         clear(): a new segment starting with a clear record, the others retired
 ///     segment_compaction.hpp  compact() and the automatic compaction jobs, run a step at a
 ///                             time or on the compaction thread; its parts:
-///       compaction_choice.hpp   whether a job is due, what it takes, and starting it
-///       compaction_phases.hpp   a job's phases: scan, copy, publish, move entries, retire
-///       compaction_outputs.hpp  a job's output segments: written, synced with their hints, published
+///       compaction_choice.hpp      whether a job is due, what it takes, and starting it
+///       compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
+///       compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
+///       compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
 ///     store_cuts.hpp          the store taken at a cut, for backup(), snapshot() and for_each
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
