@@ -3,24 +3,32 @@
 /// The byte-level store behind file_log and mmap_file: append-only segments of
 /// checksummed records with an in-memory index from each key to its record (in the
 /// manner of Bitcask), a durability policy's writer, hint files and compaction. The
-/// engine holds the state, takes the locks and says what runs after a write; its parts,
-/// each with one job, do the rest:
+/// engine holds the state and the locks and hands each call to its parts, each with one
+/// job:
 ///
+///     store_lifetime.hpp      open() and close(): what recovery found installed; at the end,
+///                             the last bytes and hints written out and everything released
 ///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
+///     recovery.hpp            open: the segments found, checked and replayed into the index
+///     store_composition.hpp   the MANIFEST, checked at every open and written when due
 ///     segment_rollover.hpp    the active segment closed when full and the next one put in
 ///                             its place, from a spare made ahead of need
 ///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
 ///     log_writes.hpp          a put, erase or batch appended, then indexed and noted for the hint
+///     after_write.hpp         after a write: the wait for durability, then a step of the work
+///                             due (a hint, the spare, compaction) or the compaction thread asked
+///     writer_calls.hpp        the writer's flush, sync, drain and close, and wait_durable
 ///     index_updates.hpp       the index's changes and the live and dead bytes, for writes and replay
 ///     log_reads.hpp           point reads and visits in key order, under the shared lock
 ///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
-///     recovery.hpp            open: the segments found, checked and replayed into the index
-///     store_composition.hpp   the MANIFEST, checked at every open and written when due
+///     store_clear.hpp         clear(): a new segment starting with a clear record, the others retired
 ///     segment_compaction.hpp  compact() and the automatic compaction jobs, run a step at a
 ///                             time or on the compaction thread; its parts:
-///       compaction_choice.hpp   whether a job is due, what it takes, and starting it
-///       compaction_phases.hpp   a job's phases: scan, copy, publish, move entries, retire
-///       compaction_outputs.hpp  a job's output segments: written, synced with their hints, published
+///       compaction_choice.hpp      whether a job is due, what it takes, and starting it
+///       compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
+///       compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
+///       compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
+///     store_cuts.hpp          the store taken at a cut, for backup(), snapshot() and for_each
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
 ///     log_verify.hpp          verify(): every record checked against its checksum
@@ -28,39 +36,27 @@
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index
 /// (log_writes.hpp); it waits for durability (sync_each) after releasing both, so that
-/// writers can share one sync. Readers take the shared lock only. compact() and clear()
-/// hold write_gate_ while they work, so no writer runs, but readers go on; they take the
-/// exclusive lock only to switch segments. Compaction, whole or by automatic jobs, and
-/// the wait of writers that leave too many dead bytes, are segment_compaction.hpp's,
-/// which says what locks a job takes; close() lets the jobs due finish.
+/// writers can share one sync (after_write.hpp). Readers take the shared lock only.
+/// compact() and clear() hold write_gate_ while they work, so no writer runs, but readers
+/// go on; they take the exclusive lock only to switch segments. Compaction, whole or by
+/// automatic jobs, and the wait of writers that leave too many dead bytes, are
+/// segment_compaction.hpp's, which says what locks a job takes; close() lets the jobs due
+/// finish and waits for the calls that hold no lock (store_lifetime.hpp). With
+/// thread_safe, for_each walks a snapshot of its own, so it holds no lock while its
+/// visitor runs (store_cuts.hpp).
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
 /// the active segment, which a write closes when full (segment_rollover.hpp; its spare
 /// is prepared off the writers' path as the hint is). The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
-/// (write_pending_hint, hint_keeper.hpp): by the next write (single_thread) or on the
+/// (after_write.hpp, hint_keeper.hpp): by the next write (single_thread) or on the
 /// compaction thread (thread_safe), at close() when still pending, never for a segment
-/// retired first.
-/// open() has recovery (recovery.hpp) find the segments and rebuild the index, and
-/// installs what it returns. A store opened read-only changes no file.
-///
-/// Snapshot. snapshot() takes backup's cut, copies the index and holds the segments
-/// (snapshot.hpp); compaction and clear() retire segments as ever, since a retired
-/// segment stays readable through the snapshot's hold on it. With thread_safe, for_each
-/// walks a snapshot of its own, so it holds no lock while its visitor runs; taking one
-/// waits, as a writer does, for a compact() or clear() under way.
-///
-/// Close. Readers check that the store is open under the shared lock, so close() marks
-/// it closed under the exclusive lock before it lets the writer go; writers waiting for
-/// their sync and callers of wait_durable, which hold no lock, are counted
-/// (active_calls.hpp) and close() waits for them.
+/// retired first. A store opened read-only changes no file.
 
 #include <atomic>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -71,17 +67,15 @@
 #include "../../batch.hpp"
 #include "../../concepts.hpp"
 #include "../../detail/active_calls.hpp"
-#include "../../detail/assign_bytes.hpp"
 #include "../../detail/file_mapping.hpp"
 #include "../../detail/log_writer.hpp"
-#include "../../detail/store_files.hpp"
 #include "../../detail/write_version.hpp"
 #include "../../error.hpp"
 #include "../../manifest.hpp"
 #include "../../options.hpp"
 #include "../../pinned_value.hpp"
 #include "../../stats.hpp"
-#include "backup.hpp"
+#include "after_write.hpp"
 #include "backups_running.hpp"
 #include "hint.hpp"
 #include "hint_keeper.hpp"
@@ -90,7 +84,6 @@
 #include "log_types.hpp"
 #include "log_verify.hpp"
 #include "log_writes.hpp"
-#include "record_format.hpp"
 #include "record_reader.hpp"
 #include "recovery.hpp"
 #include "segment.hpp"
@@ -98,7 +91,11 @@
 #include "segment_files.hpp"
 #include "segment_rollover.hpp"
 #include "snapshot.hpp"
+#include "store_clear.hpp"
 #include "store_composition.hpp"
+#include "store_cuts.hpp"
+#include "store_lifetime.hpp"
+#include "writer_calls.hpp"
 
 namespace kvforge::detail {
 
@@ -130,6 +127,11 @@ class log_backend {
     using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
     friend class segment_compaction<Policies, log_backend>;
     friend class segment_rollover<Policies, log_backend>;
+    friend class store_lifetime<Policies, log_backend>;
+    friend class store_clear<Policies, log_backend>;
+    friend class store_cuts<Policies, log_backend>;
+    friend class writer_calls<Policies, log_backend>;
+    friend class after_write<Policies, log_backend>;
     // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
@@ -154,92 +156,22 @@ public:
     /// error_if_exists, read_only, salvage), for the store<> whose composition is wanted.
     void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
               std::error_code& ec) {
-        const gate_lock gate(write_gate_);
-        if (open_) {
-            // EBUSY in the system category, as the README says of system errors.
-            fail(ec, std::error_code(EBUSY, std::system_category()),
-                 "this store object is already open on " + files_.directory().path() + "; close it first");
-            return;
-        }
-        if (!rollover_.accepts(opts.segment_bytes, ec)) return;
-        io_ = std::move(io);
-        options_ = opts;
-        composition_ = wanted;
-        reset_state();
-        directory_mode mode;
-        mode.create = opts.create_if_missing && !opts.read_only;
-        mode.require_store = !mode.create;
-        mode.refuse_store = opts.error_if_exists;
-        mode.shared = opts.read_only;
-        if (!files_.open(io_, path, mode, wanted.codec_fingerprint, ec)) return;
-        // A salvaged log is rewritten, and the manifest written, before the store counts as
-        // open, so that a failure leaves it closed and its lock released.
-        const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
-        composition on_disk;
-        bool has_manifest = false;
-        // What recovery found; when the open fails, its segments are closed after the
-        // directory, as the rest of the state is.
-        recovered_log<io_type> recovered;
-        if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
-            (salvage_rewrite() && !compaction_.compact_all(ec)) ||
-            (!options_.read_only && !manifest_.record(files_, on_disk, has_manifest, ec))) {
-            files_.close();
-            reset_state();
-            return;
-        }
-        open_ = true;
-        compaction_.resume();
+        lifetime_.open(path, opts, std::move(io), wanted, ec);
     }
 
     /// Writes everything out, syncs it, writes the active segment's hint and releases the store
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
-    void close(std::error_code& ec) {
-        // Before the gate, which the compaction thread takes. The work requested so far
-        // runs to its end rather than being dropped, so that the files are left near
-        // compact_dead_ratio: it is bounded, since writers slowed down at the stall
-        // ceiling keep dead bytes near compaction_stall_ratio times the live bytes, each
-        // job must reclaim dead bytes for another to follow, and no job starts once
-        // compaction is no longer due.
-        compaction_.finish();
-        const gate_lock gate(write_gate_);
-        if (!open_) return;
-        compaction_.sort_before_close();
-        compaction_.abort_job();
-        rollover_.discard_spare();
-        // After a failed write or sync, whatever was not yet on disk is lost: report it.
-        if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
-            call_writer(&writer_type::close, ec);
-            if (!ec) {
-                try {
-                    hints_.write_pending_now();
-                    hints_.write_active(*active_, writer_->end());
-                } catch (const std::bad_alloc&) {
-                    // A hint only speeds up the next open, so failing to write one is no error.
-                }
-            }
-        }
-        {
-            const write_lock lock(mutex_);
-            open_ = false;
-        }
-        active_calls_.wait_idle();
-        writer_.reset();
-        hints_.clear();
-        active_.reset();
-        segments_.clear();
-        rollover_.reset();
-        files_.close();
-    }
+    void close(std::error_code& ec) { lifetime_.close(ec); }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
-    // Writes (log_writes.hpp), each followed by the steps finish_write() runs.
+    // Writes (log_writes.hpp), each followed by the steps after_write.hpp runs.
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         gate_lock gate(write_gate_);
         if (!writable(ec) || !rollover_.make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.put(key, value, ec);
-        return ec ? 0 : finish_write(gate, sequence, ec);
+        return ec ? 0 : after_write_.finish_write(gate, sequence, ec);
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
@@ -249,7 +181,7 @@ public:
         if (!table_.find(key) || !rollover_.make_room(ec)) return false;
         const std::uint64_t sequence = writes_.erase(key, ec);
         if (ec) return false;
-        finish_write(gate, sequence, ec);
+        after_write_.finish_write(gate, sequence, ec);
         return !ec;
     }
 
@@ -257,7 +189,7 @@ public:
         gate_lock gate(write_gate_);
         if (!writable(ec) || !rollover_.make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.write(ops, ec);
-        return ec ? 0 : finish_write(gate, sequence, ec);
+        return ec ? 0 : after_write_.finish_write(gate, sequence, ec);
     }
 
     // Reads (log_reads.hpp).
@@ -286,29 +218,11 @@ public:
         reads_.for_each_in_file_order(visitor, ec);
     }
 
-    /// Calls visitor(key, value) for every record. A thread_safe store walks a snapshot
-    /// of its own, taken at the call, so that writers go on for the walk's duration and
-    /// the visitor may call the store; it sees the records as of the call. A
-    /// single_thread store has no other thread to hold up, so it walks its own index
-    /// without the cost of a copy.
+    /// Calls visitor(key, value) for every record; a thread_safe store walks a snapshot of
+    /// its own (store_cuts.hpp).
     template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& ec) const {
-        if constexpr (threading::concurrent) {
-            std::error_code refused;
-            const log_snapshot<io_type, table_type> view = snapshot(refused);
-            if (!refused) {
-                view.for_each(visitor, ec);
-                return;
-            }
-            // A store whose writes failed takes no snapshot (its writer may still hold
-            // records the files lack), but its records stay readable under the lock.
-            if (!readable(ec)) return;
-            if (std::error_code write_failure; writable(write_failure)) {
-                ec = refused;
-                return;
-            }
-        }
-        reads_.for_each(visitor, ec);
+        cuts_.for_each(visitor, ec);
     }
 
     [[nodiscard]] std::size_t size() const {
@@ -321,14 +235,8 @@ public:
     [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     /// Removes every key: a new active segment starting with a clear record, then the
-    /// others retired.
-    void clear(std::error_code& ec) {
-        const auto no_compaction = compaction_.hold();
-        const gate_lock gate = gate_without_backups();
-        if (!writable(ec)) return;
-        compaction_.abort_job();
-        clear_segments(ec);
-    }
+    /// others retired (store_clear.hpp).
+    void clear(std::error_code& ec) { clear_.clear(ec); }
 
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
@@ -356,9 +264,9 @@ public:
     }
 
     /// Hands buffered writes to the OS; nothing to do for a read-only store.
-    void flush(std::error_code& ec) { drain_writer(&writer_type::flush, ec); }
+    void flush(std::error_code& ec) { calls_.drain_writer(&writer_type::flush, ec); }
     /// Makes every write so far durable; nothing to do for a read-only store.
-    void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
+    void sync(std::error_code& ec) { calls_.drain_writer(&writer_type::sync, ec); }
 
     /// Rewrites the live records of every segment into new segments, in index order,
     /// and retires the old ones.
@@ -371,62 +279,16 @@ public:
     }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
-    void wait_durable(std::uint64_t sequence, std::error_code& ec) {
-        // Counted from while the store is known to be open until done, so that close()
-        // keeps the writer until then.
-        std::optional<active_call<threading::concurrent>> call;
-        {
-            const read_lock lock(mutex_);
-            if (!readable(ec)) return;
-            call.emplace(active_calls_);
-        }
-        writer_->wait_durable(sequence, ec);
-    }
-
-    [[nodiscard]] std::uint64_t durable_sequence() const {
-        const read_lock lock(mutex_);
-        return open_ ? writer_->durable_sequence() : 0;
-    }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) { calls_.wait_durable(sequence, ec); }
+    [[nodiscard]] std::uint64_t durable_sequence() const { return calls_.durable_sequence(); }
 
     /// Copies the store as it is at the call into directory dest, which must be missing
-    /// (it is created; its parent must exist) or empty: every write that returned before
-    /// the call is in the copy (buffered writes are flushed at the cut, taken under the
-    /// gate), and writes that start after it are not. The copy, with no lock held while
-    /// writers go on, and its check are backup.hpp's; no segment is retired meanwhile.
-    void backup(std::string_view dest, std::error_code& ec) {
-        backup_cut<io_type> cut;
-        std::optional<active_call<threading::concurrent>> call;
-        {
-            const gate_lock gate(write_gate_);
-            if (!take_backup_cut(cut, ec)) return;
-            // Counted while the store is known to be open, so that close() waits for the copy.
-            call.emplace(active_calls_);
-            backups_.enter();
-        }
-        const std::string target(dest);
-        const bool copied = backup_.copy(cut, target, ec);
-        cut.segments.clear();
-        cut.active.reset();
-        backups_.leave();
-        if (copied) backup_.template verify<log_backend>(cut, target, ec);
-    }
+    /// or empty: every write that returned before the call is in the copy, and writes
+    /// that start after it are not (store_cuts.hpp).
+    void backup(std::string_view dest, std::error_code& ec) { cuts_.backup(dest, ec); }
 
-    /// A read-only view of the store as it is at the call (snapshot.hpp): the cut is
-    /// backup's (every write that returned before the call is in the files), then the
-    /// index is copied and the segments held, under the gate and the read lock; reads of
-    /// the view take no lock of the store.
-    /// It is const: it changes nothing a reader sees (the buffered records it hands to the
-    /// OS were readable before), so for_each, which is const, takes one.
-    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const {
-        const gate_lock gate(write_gate_);
-        backup_cut<io_type> cut;
-        if (!take_backup_cut(cut, ec)) return {};
-        // The gate already keeps writers and compaction out; the read lock makes the copy
-        // safe against whatever changes the index or a mapping under the exclusive lock alone.
-        const read_lock lock(mutex_);
-        return {table_, cut.segments,
-                [&](const segment_type& in) { return &in == cut.active.get() ? cut.active_end : in.size; }};
-    }
+    /// A read-only view of the store as it is at the call (store_cuts.hpp, snapshot.hpp).
+    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const { return cuts_.snapshot(ec); }
 
     /// Reads every record of every segment and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
@@ -437,62 +299,9 @@ public:
     }
 
 private:
-    /// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and
-    /// notes the segments and where the active one ends.
-    bool take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const {
-        if (!readable(ec)) return false;
-        if (!options_.read_only) {
-            if (!writable(ec)) return false;
-            call_writer(&writer_type::flush, ec);
-            if (ec) return false;
-        }
-        cut.segments = segments_.by_id();
-        cut.active = active_;
-        cut.active_end = active_ ? writer_->end() : 0;
-        cut.live_keys = table_.size();
-        cut.live_bytes = index_.live_bytes();
-        return true;
-    }
-
     /// Takes write_gate_ for a call that retires segments (compact, clear) once no
     /// backup copies them (backups_running.hpp).
     gate_lock gate_without_backups() { return backups_.lock_gate(write_gate_); }
-
-    /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
-    /// found: the store is not open yet, so no reader sees it meanwhile.
-    bool recover(recovered_log<io_type>& recovered, std::error_code& ec) {
-        log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, *this, recovered);
-        if (!recovery.recover(ec)) return false;
-        segments_ = std::move(recovered.segments);
-        active_ = std::move(recovered.active);
-        writer_.emplace();
-        writer_->attach(active_->file, recovered.active_end);
-        hints_.adopt_active(std::move(recovered.active_hint));
-        rollover_.reset(!options_.read_only);
-        next_id_.store(recovered.next_id, std::memory_order_relaxed);
-        index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
-        recovered_records_ = recovered.records;
-        recovered_bytes_cut_ = recovered.bytes_cut;
-        salvaged_ = std::move(recovered.salvaged);
-        return true;
-    }
-
-    /// Back to the state of a closed store: no segment, writer or index.
-    void reset_state() {
-        writer_.reset();
-        hints_.clear();
-        active_.reset();
-        segments_.clear();
-        rollover_.reset();
-        table_.clear();
-        next_id_.store(1, std::memory_order_relaxed);
-        index_.set_counts(0, 0);
-        recovered_records_ = 0;
-        recovered_bytes_cut_ = 0;
-        compaction_.reset();
-        salvaged_.clear();
-        failure_.reset();
-    }
 
     bool writable(std::error_code& ec) const {
         if (!readable(ec)) return false;
@@ -509,52 +318,6 @@ private:
 
     bool readable(std::error_code& ec) const { return reads_.readable(ec); }
 
-    /// After a write: releases the gate, waits for durability as the policy says, and,
-    /// when a closed segment waits for its hint, the spare segment is due (the active one
-    /// half full: segment_rollover.hpp), a job is under way or one is due (dead bytes past
-    /// the configured share, or a closed segment to sort: segment_compaction.hpp), runs a
-    /// step (single_thread: the hint's, else the spare's, else automatic compaction's;
-    /// none after a write that closed a segment) or asks the compaction thread for a job
-    /// (thread_safe).
-    /// The write's result is its own: a failed compaction shows in stats() and is not
-    /// retried before the store has grown (segment_compaction.hpp, compaction_failed).
-    std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
-        bool compaction_due = false;
-        bool hint_due = false;
-        bool spare_due = false;
-        if constexpr (threading::concurrent) {
-            if (hints_.pending() > 0 || rollover_.spare_due() || compaction_.due()) compaction_.request();
-        } else {
-            // No step after a write that closed a segment: it paid for the rollover's syncs.
-            const bool closed = rollover_.closed_by_this_write();
-            hint_due = !closed && hints_.pending() > 0;
-            spare_due = !closed && !hint_due && rollover_.spare_due();
-            compaction_due = !closed && !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.due());
-        }
-        {
-            const active_call<threading::concurrent> call(active_calls_);
-            gate.unlock();
-            writer_->commit(sequence, ec);
-            if constexpr (threading::concurrent) {
-                if (!ec) compaction_.wait_for_compaction();
-            }
-        }
-        if (!ec && hint_due) write_pending_hint();
-        if (!ec && spare_due) rollover_.prepare_spare();
-        if (!ec && compaction_due) {
-            const gate_lock again(write_gate_);
-            std::error_code compaction_error;
-            // Another thread may have closed the store, or compacted it, meanwhile.
-            if (writable(compaction_error) && (compaction_.job_under_way() || compaction_.due())) {
-                // The caller's last error message describes its own calls, not this one.
-                const last_error saved = this_thread_last_error();
-                compaction_.compact_now(false, compaction_error);
-                this_thread_last_error() = saved;
-            }
-        }
-        return sequence;
-    }
-
     /// The bytes of every segment, the active one's buffered bytes included.
     [[nodiscard]] std::uint64_t data_bytes() const {
         std::uint64_t total = 0;
@@ -562,39 +325,12 @@ private:
         return total;
     }
 
-    /// flush or sync: nothing to do for a read-only store, which writes nothing.
-    void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
-        const gate_lock gate(write_gate_);
-        if (!readable(ec) || options_.read_only || !writable(ec)) return;
-        call_writer(op, ec);
-    }
-
-    /// Calls a writer's flush, sync, drain or close, with write_gate_ held. A writer
-    /// without a worker changes the buffer readers read, so that takes the exclusive
-    /// lock; async_worker's queue has its own lock, and readers need not wait for its disk.
+    /// For the parts: a writer's flush, sync, drain or close (writer_calls.hpp), and a
+    /// pending hint written (after_write.hpp).
     void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const {
-        if constexpr (sequenced) {
-            ((*writer_).*op)(ec);
-        } else {
-            const write_lock lock(mutex_);
-            ((*writer_).*op)(ec);
-        }
+        calls_.call_writer(op, ec);
     }
-
-    /// Writes the hint of the oldest closed segment still waiting for one, taken under
-    /// write_gate_ and written with no lock held (the writers go on meanwhile); false when
-    /// none waits. Only the compaction thread, or a caller holding it off, retires
-    /// segments, so the segment taken stays in the store until its hint is in place.
-    bool write_pending_hint() {
-        std::optional<typename hint_keeper_type::pending_hint> taken;
-        {
-            const gate_lock gate(write_gate_);
-            if (!open_ || hints_.pending() == 0) return false;
-            taken.emplace(hints_.take_oldest());
-        }
-        hints_.write_pending(*taken);
-        return true;
-    }
+    bool write_pending_hint() { return after_write_.write_pending_hint(); }
 
     /// For recovery (its Files, with create_segment): hints and syncs are made as the
     /// store's other files are, so that stats() counts them.
@@ -608,32 +344,6 @@ private:
 
     /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
     [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
-
-    /// clear(), with write_gate_ held: a new active segment whose first record is a
-    /// clear record, published, and then every other segment retired. Should a crash come
-    /// before all are removed, the clear record drops what they hold when they replay.
-    bool clear_segments(std::error_code& ec) {
-        call_writer(&writer_type::drain, ec);
-        if (ec) return false;
-        rollover_.discard_spare();  // it would replay before the segment made here
-        segment_pointer next;
-        if (!files_.publish_cleared_segment(new_segment_id(), next, ec)) return false;
-        const std::vector<segment_pointer> retired = segments_.in_replay_order();
-        {
-            const write_lock lock(mutex_);
-            table_.clear();
-            segments_.clear();
-            segments_.add(next);
-            hints_.drop_retired(segments_);
-            rollover_.make_active(next, next->size);
-            hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
-            index_.set_counts(0, 0);
-            index_.add_dead(*next, next->size - file_header::size);  // the clear record
-            compaction_.finish_compaction();
-        }
-        files_.remove_segments(retired);
-        return true;
-    }
 
     io_type io_{};
     kvforge::options options_{};
@@ -668,12 +378,18 @@ private:
         writer_, active_, index_, hints_, reader_, mutex_, failure_, version_, record_};
     active_calls<threading::concurrent> active_calls_;
     backups_running backups_;
-    log_backup<io_type> backup_{io_, files_.directory(), composition_};
     store_composition<io_type> manifest_{io_, files_.directory(), composition_};
 
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::vector<damaged_record> salvaged_;
+    // Parts that work on the state above, reached through the engine (cuts_ also owns
+    // backup's copier).
+    store_lifetime<Policies, log_backend> lifetime_{*this};
+    store_clear<Policies, log_backend> clear_{*this};
+    store_cuts<Policies, log_backend> cuts_{*this};
+    writer_calls<Policies, log_backend> calls_{*this};
+    after_write<Policies, log_backend> after_write_{*this};
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};

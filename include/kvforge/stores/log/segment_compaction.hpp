@@ -5,13 +5,14 @@
 /// phases, compactor.hpp which segments and records it takes). It works on the engine's
 /// segments, index, locks, reader, writer and directory, which it reaches through the
 /// engine it is part of, and owns the job under way, the compaction thread and the
-/// compaction counters stats() reports. This header runs the jobs, step by step or on
-/// the thread, counts their failures and holds writers back while dead bytes pile up;
-/// its parts, each defining members of segment_compaction in a header of its own:
+/// compaction counters stats() reports. This header runs the jobs step by step and
+/// counts their failures; its parts, each defining members of segment_compaction in a
+/// header of its own:
 ///
-///     compaction_outputs.hpp  a job's output segments: written, synced with their hints, published
-///     compaction_choice.hpp   whether a job is due, what it takes, and starting it
-///     compaction_phases.hpp   a job's phases: scan, copy, publish, move entries, retire
+///     compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
+///     compaction_choice.hpp      whether a job is due, what it takes, and starting it
+///     compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
+///     compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
 ///
 /// Locks. compact() and clear() hold the engine's write gate while they work, so no
 /// writer runs, but readers go on; they take the exclusive lock only to switch
@@ -31,7 +32,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -112,24 +112,9 @@ public:
         s.last_compaction_error = last_compaction_error_;
     }
 
-    /// With thread_safe, after a write, holding no lock: while dead bytes stay above
-    /// options::compaction_stall_ratio times the live bytes, waits for the compaction
-    /// thread to reclaim some, for at most options::compaction_stall_micros, so that a
-    /// burst of writes is slowed down to what the thread keeps up with while no single
-    /// write waits for a whole job (as LSM stores delay writes on a compaction backlog
-    /// rather than stop them). The wait also ends as soon as the thread has no job
-    /// left, fails, or is stopped: it never outlasts the thread's own work.
-    void wait_for_compaction() {
-        if (engine_.options_.compaction_stall_ratio <= 0 || engine_.options_.compaction_stall_micros == 0) return;
-        // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
-        const std::chrono::microseconds longest(
-            std::min(engine_.options_.compaction_stall_micros, std::uint64_t{1} << 40));
-        const auto deadline = std::chrono::steady_clock::now() + longest;
-        for (;;) {
-            const std::uint64_t seen = compactor_.progress();
-            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen, deadline)) return;
-        }
-    }
+    /// With thread_safe, after a write, holding no lock: waits, a bounded time, while dead
+    /// bytes stay above the stall ceiling (compaction_background.hpp).
+    void wait_for_compaction();
 
     /// Whether automatic compaction is due, or a closed segment waits to be sorted
     /// (compaction_choice.hpp).
@@ -245,16 +230,9 @@ public:
     }
 
 private:
-    /// Whether the dead bytes the thread can reclaim, those in closed segments, exceed
-    /// the ceiling. The active segment's are left out: no job can take them, and a store
-    /// smaller than a segment would otherwise wait on every write.
-    [[nodiscard]] bool over_stall_ceiling() const {
-        const read_lock lock(engine_.mutex_);
-        if (!engine_.open_) return false;
-        const std::uint64_t reclaimable = engine_.index_.dead_bytes() - engine_.active_->dead_bytes;
-        return static_cast<double>(reclaimable) >
-               engine_.options_.compaction_stall_ratio * static_cast<double>(engine_.index_.live_bytes());
-    }
+    /// Whether the dead bytes in closed segments exceed the stall ceiling
+    /// (compaction_background.hpp).
+    [[nodiscard]] bool over_stall_ceiling() const;
 
     /// After a failed compaction, with write_gate_ held: the job is dropped; the failure
     /// is counted and its message kept for stats(), and automatic compaction waits until
@@ -384,39 +362,10 @@ private:
     std::vector<segment_pointer> retire_inputs();
     void remove_next_retired();
 
-    /// The compaction thread's work (thread_safe): the hints of closed segments still
-    /// waiting for one, then jobs one after another while compaction is still due and each
-    /// job reclaims dead bytes or sorts a segment, and before each the spare segment once
-    /// the active one is half full (the writers go on meanwhile, and may need it before
-    /// the jobs end). A job takes about one segment's live records, so the writes that
-    /// made compaction due may have ended long before the store is back under
-    /// compact_dead_ratio: the thread goes on without them. Failures count as the steps' do.
-    void run_background_job() {
-        while (!compactor_.interrupted() && engine_.write_pending_hint()) {
-        }
-        for (;;) {
-            if (!compactor_.interrupted()) engine_.rollover_.prepare_spare();
-            const std::uint64_t dead_before = dead_bytes_under_lock();
-            std::error_code ec;
-            bool done = false;
-            bool sorted = false;
-            try {
-                done = background_job(sorted, ec);
-            } catch (const std::bad_alloc&) {
-                fail(ec, std::make_error_code(std::errc::not_enough_memory),
-                     "out of memory while compacting " + engine_.files_.directory().path());
-            }
-            if (!done) {
-                const gate_lock gate = gate_after_writers();
-                compaction_failed();
-                return;
-            }
-            if (compactor_.interrupted() || (!sorted && dead_bytes_under_lock() >= dead_before)) return;
-            const gate_lock gate = gate_after_writers();
-            std::error_code closed;
-            if (!engine_.writable(closed) || !due()) return;
-        }
-    }
+    /// The compaction thread's work, and one automatic job run on it
+    /// (compaction_background.hpp).
+    void run_background_job();
+    bool background_job(bool& sorted, std::error_code& ec);
 
     /// Takes write_gate_ on the compaction thread once the writers waiting for it have
     /// had it (write_gate.hpp): the thread takes it many times in a row, and would
@@ -441,83 +390,6 @@ private:
     [[nodiscard]] std::uint64_t dead_bytes_under_lock() const {
         const read_lock lock(engine_.mutex_);
         return engine_.index_.dead_bytes();
-    }
-
-    /// An automatic job on the compaction thread: started with write_gate_ held; scanned,
-    /// sorted and copied with no gate, in chunks of compaction_step_bytes between which a
-    /// hold or stop() drops it; published with no gate; its index entries moved in
-    /// chunks that each hold the gate briefly; its inputs retired under the gate once no
-    /// backup runs. False with ec set when it failed; sorted tells whether the job was
-    /// a sorting job that ended (its input rewritten, or found in key order).
-    bool background_job(bool& sorted, std::error_code& ec) {
-        {
-            const gate_lock gate = gate_after_writers();
-            std::error_code closed;
-            if (!engine_.writable(closed) || !due()) return true;
-            if (!start_job(ec)) return false;
-            if (!job_) return true;
-        }
-        const bool sorting = job_->sorting;
-        const std::uint64_t chunk = engine_.options_.compaction_step_bytes != 0
-                                        ? engine_.options_.compaction_step_bytes
-                                        : kvforge::options{}.compaction_step_bytes;
-        while (job_->at != job_type::phase::publish) {
-            if (compactor_.interrupted()) {
-                abort_job();
-                return true;
-            }
-            std::uint64_t budget = chunk;
-            if (job_->at == job_type::phase::walk) {
-                walk_index(*job_, budget);
-            } else if (!(job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec)
-                                                           : copy_notes(*job_, budget, ec))) {
-                return false;
-            }
-            if (input_found_sorted(*job_)) {
-                const gate_lock gate = gate_after_writers();
-                keep_sorted_input();
-                sorted = true;
-                return true;
-            }
-        }
-        if (compactor_.interrupted()) {
-            abort_job();
-            return true;
-        }
-        if (!publish_outputs(ec)) return false;
-        {
-            const gate_lock gate = gate_after_writers();
-            install_outputs();
-            job_->at = job_type::phase::move;
-        }
-        while (job_->moved_entries < job_->notes.size()) {
-            const gate_lock gate = gate_after_writers();
-            move_entries(*job_, entries_moved_at_once);
-        }
-        // As in retire_job: the newer records that left older ones behind are durable
-        // before the inputs go. They are handed to the OS under the gate, and synced
-        // with none held; segments closed meanwhile were drained as they closed.
-        segment_pointer written;
-        {
-            const gate_lock gate = gate_after_writers();
-            engine_.call_writer(&writer_type::flush, ec);
-            if (ec) return false;
-            written = engine_.active_;
-        }
-        if (!engine_.files_.sync_file(written->file, ec)) {
-            engine_.failure_.record(ec);  // a failed sync is never retried
-            return false;
-        }
-        std::vector<segment_pointer> retired;
-        {
-            const gate_lock gate = engine_.gate_without_backups();
-            retired = retire_inputs();
-        }
-        compactor_.progressed();
-        job_.reset();  // its notes are freed with no gate held
-        engine_.files_.remove_segments(retired);
-        sorted = sorting;
-        return true;
     }
 
     /// How many index entries a compaction moves with the gate held once: well under a
@@ -552,6 +424,7 @@ private:
 }  // namespace kvforge::detail
 
 // The parts' definitions (each includes this header first).
+#include "compaction_background.hpp"
 #include "compaction_choice.hpp"
 #include "compaction_outputs.hpp"
 #include "compaction_phases.hpp"
