@@ -1143,9 +1143,9 @@ static_assert(sizeof(hash_group) == 64, "a group is one cache line");
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <memory>
 #include <new>
 #include <type_traits>
+#include <utility>
 
 #if defined(__linux__)
 #include <sys/mman.h>
@@ -1172,8 +1172,46 @@ struct huge_page_array_deleter {
     }
 };
 
+/// Owns an array that make_huge_page_buffer() or make_huge_page_array() allocated, as
+/// std::unique_ptr<T[], huge_page_array_deleter> would (the same member names), in a class
+/// of a few members: a unique_ptr with a deleter of its own instantiates a tuple and a
+/// dozen helpers for each element type in every file that compiles a store.
 template <class T>
-using huge_page_array = std::unique_ptr<T[], huge_page_array_deleter>;
+class huge_page_array {
+public:
+    huge_page_array() noexcept = default;
+    huge_page_array(T* array, huge_page_array_deleter deleter) noexcept : array_(array), deleter_(deleter) {}
+    huge_page_array(huge_page_array&& other) noexcept
+        : array_(std::exchange(other.array_, nullptr)), deleter_(other.deleter_) {}
+    huge_page_array& operator=(huge_page_array&& other) noexcept {
+        if (this != &other) {
+            reset();
+            array_ = std::exchange(other.array_, nullptr);
+            deleter_ = other.deleter_;
+        }
+        return *this;
+    }
+    huge_page_array(const huge_page_array&) = delete;
+    huge_page_array& operator=(const huge_page_array&) = delete;
+    ~huge_page_array() { reset(); }
+
+    [[nodiscard]] T* get() const noexcept { return array_; }
+    [[nodiscard]] T& operator[](std::size_t i) const noexcept { return array_[i]; }
+    explicit operator bool() const noexcept { return array_ != nullptr; }
+    [[nodiscard]] const huge_page_array_deleter& get_deleter() const noexcept { return deleter_; }
+
+    /// Gives up the array without freeing it.
+    [[nodiscard]] T* release() noexcept { return std::exchange(array_, nullptr); }
+
+    /// Frees the array, leaving none.
+    void reset() noexcept {
+        if (array_ != nullptr) deleter_(std::exchange(array_, nullptr));
+    }
+
+private:
+    T* array_ = nullptr;
+    huge_page_array_deleter deleter_;
+};
 
 /// The size of a huge page on the platforms where kvforge asks for them.
 inline constexpr std::size_t huge_page_size = std::size_t{2} << 20;
@@ -3219,7 +3257,6 @@ static_assert(index_policy<sorted_index>);
 /// kvforge::store<Key, Value, Policies...>: the key-value store forged from policies.
 
 #include <algorithm>
-#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <exception>
@@ -3773,7 +3810,6 @@ private:
 /// Resolution of store<Key, Value, Policies...>'s policy list: any order, each kind at
 /// most once, defaults for the kinds left out, and a readable error for every misuse.
 
-#include <chrono>
 #include <cstddef>
 #include <string>
 #include <string_view>
@@ -3827,12 +3863,10 @@ private:
 /// bytes.
 
 #include <algorithm>
-#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <map>
 #include <mutex>
 #include <new>
@@ -4367,8 +4401,10 @@ struct options {
     /// order is only read, not rewritten. It runs as the rest of automatic compaction
     /// does (thread_safe: on the compaction thread after a segment closes; single_thread:
     /// in steps after writes), and close() ends the job under way, then closes the active
-    /// segment too when it holds a sixteenth of segment_bytes or more and sorts every
-    /// segment left unsorted, so that the next open scans sorted runs only. It is off
+    /// segment too when it holds a sixteenth of segment_bytes or more and sorts the
+    /// segments left unsorted, so that the next open scans sorted runs only: at most as
+    /// many as this open closed, so that close() does work in proportion to what the open
+    /// wrote (those of a store written with sorting off are left to the jobs). It is off
     /// when compact_dead_ratio is 0 or the store holds less than
     /// compact_min_bytes; it waits while dead bytes exceed half of compact_dead_ratio of
     /// the data (the jobs that reclaim them write in key order too). It costs a second
@@ -4559,7 +4595,6 @@ struct verify_report {
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <functional>
 #include <new>
 #include <optional>
 #include <string>
@@ -4567,6 +4602,23 @@ struct verify_report {
 #include <system_error>
 #include <vector>
 
+// ---- begin kvforge/detail/std_function.hpp ----
+/// \file std_function.hpp
+/// std::function, for headers that need it and nothing more of <functional>.
+///
+/// With libstdc++ in C++20, <functional> also brings std::bind, the searchers and with them
+/// <unordered_map> and <array>, which a store's headers otherwise do without. libstdc++
+/// keeps std::function alone in <bits/std_function.h> (from GCC 5), which <functional>
+/// itself includes; other standard libraries get <functional>.
+
+#include <cstddef>  // defines __GLIBCXX__ under libstdc++
+
+#if defined(__GLIBCXX__) && __has_include(<bits/std_function.h>)
+#include <bits/std_function.h>
+#else
+#include <functional>
+#endif
+// ---- end kvforge/detail/std_function.hpp ----
 // ---- begin kvforge/detail/store_directory.hpp ----
 /// \file store_directory.hpp
 /// The directory that holds a persistent store: checked to hold only kvforge's files,
@@ -6288,7 +6340,6 @@ struct compressed {
 
 #include <time.h>
 
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -11441,24 +11492,32 @@ static_assert(durability_policy<sync_each>);
 /// The byte-level store behind file_log and mmap_file: append-only segments of
 /// checksummed records with an in-memory index from each key to its record (in the
 /// manner of Bitcask), a durability policy's writer, hint files and compaction. The
-/// engine holds the state, takes the locks and says what runs after a write; its parts,
-/// each with one job, do the rest:
+/// engine holds the state and the locks and hands each call to its parts, each with one
+/// job:
 ///
+///     store_lifetime.hpp      open() and close(): what recovery found installed; at the end,
+///                             the last bytes and hints written out and everything released
 ///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
+///     recovery.hpp            open: the segments found, checked and replayed into the index
+///     store_composition.hpp   the MANIFEST, checked at every open and written when due
 ///     segment_rollover.hpp    the active segment closed when full and the next one put in
 ///                             its place, from a spare made ahead of need
 ///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
 ///     log_writes.hpp          a put, erase or batch appended, then indexed and noted for the hint
+///     after_write.hpp         after a write: the wait for durability, then a step of the work
+///                             due (a hint, the spare, compaction) or the compaction thread asked
+///     writer_calls.hpp        the writer's flush, sync, drain and close, and wait_durable
 ///     index_updates.hpp       the index's changes and the live and dead bytes, for writes and replay
 ///     log_reads.hpp           point reads and visits in key order, under the shared lock
 ///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
-///     recovery.hpp            open: the segments found, checked and replayed into the index
-///     store_composition.hpp   the MANIFEST, checked at every open and written when due
+///     store_clear.hpp         clear(): a new segment starting with a clear record, the others retired
 ///     segment_compaction.hpp  compact() and the automatic compaction jobs, run a step at a
 ///                             time or on the compaction thread; its parts:
-///       compaction_choice.hpp   whether a job is due, what it takes, and starting it
-///       compaction_phases.hpp   a job's phases: scan, copy, publish, move entries, retire
-///       compaction_outputs.hpp  a job's output segments: written, synced with their hints, published
+///       compaction_choice.hpp      whether a job is due, what it takes, and starting it
+///       compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
+///       compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
+///       compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
+///     store_cuts.hpp          the store taken at a cut, for backup(), snapshot() and for_each
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
 ///     log_verify.hpp          verify(): every record checked against its checksum
@@ -11466,39 +11525,27 @@ static_assert(durability_policy<sync_each>);
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index
 /// (log_writes.hpp); it waits for durability (sync_each) after releasing both, so that
-/// writers can share one sync. Readers take the shared lock only. compact() and clear()
-/// hold write_gate_ while they work, so no writer runs, but readers go on; they take the
-/// exclusive lock only to switch segments. Compaction, whole or by automatic jobs, and
-/// the wait of writers that leave too many dead bytes, are segment_compaction.hpp's,
-/// which says what locks a job takes; close() lets the jobs due finish.
+/// writers can share one sync (after_write.hpp). Readers take the shared lock only.
+/// compact() and clear() hold write_gate_ while they work, so no writer runs, but readers
+/// go on; they take the exclusive lock only to switch segments. Compaction, whole or by
+/// automatic jobs, and the wait of writers that leave too many dead bytes, are
+/// segment_compaction.hpp's, which says what locks a job takes; close() lets the jobs due
+/// finish and waits for the calls that hold no lock (store_lifetime.hpp). With
+/// thread_safe, for_each walks a snapshot of its own, so it holds no lock while its
+/// visitor runs (store_cuts.hpp).
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
 /// the active segment, which a write closes when full (segment_rollover.hpp; its spare
 /// is prepared off the writers' path as the hint is). The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
-/// (write_pending_hint, hint_keeper.hpp): by the next write (single_thread) or on the
+/// (after_write.hpp, hint_keeper.hpp): by the next write (single_thread) or on the
 /// compaction thread (thread_safe), at close() when still pending, never for a segment
-/// retired first.
-/// open() has recovery (recovery.hpp) find the segments and rebuild the index, and
-/// installs what it returns. A store opened read-only changes no file.
-///
-/// Snapshot. snapshot() takes backup's cut, copies the index and holds the segments
-/// (snapshot.hpp); compaction and clear() retire segments as ever, since a retired
-/// segment stays readable through the snapshot's hold on it. With thread_safe, for_each
-/// walks a snapshot of its own, so it holds no lock while its visitor runs; taking one
-/// waits, as a writer does, for a compact() or clear() under way.
-///
-/// Close. Readers check that the store is open under the shared lock, so close() marks
-/// it closed under the exclusive lock before it lets the writer go; writers waiting for
-/// their sync and callers of wait_durable, which hold no lock, are counted
-/// (active_calls.hpp) and close() waits for them.
+/// retired first. A store opened read-only changes no file.
 
 #include <atomic>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
-#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -11615,429 +11662,54 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/file_mapping.hpp ----
-// ---- begin kvforge/stores/log/backup.hpp ----
-/// \file backup.hpp
-/// A log store's backup: the copy of its files as they are at a cut, and its check.
+// ---- begin kvforge/stores/log/after_write.hpp ----
+/// \file after_write.hpp
+/// What runs after a log store's write: the gate released, the wait for durability the
+/// policy asks for, and then the work the write left due, one step of it run by the
+/// writer (single_thread) or asked of the compaction thread (thread_safe).
 ///
-/// The engine's backup() takes the cut under the gate (a flush, then the segments and
-/// the active one's end); the copy here reads the bytes before the cut with no lock held,
-/// so writers go on; a rollover meanwhile only closes the active segment, which the copy
-/// still reads to the cut. While a backup runs, no segment may be retired
-/// (backups_running.hpp). The copy is written as a store's directory is: the directory
-/// synced once every segment (and compression dictionary) is in place, the MANIFEST
-/// last; a destination without a MANIFEST is no backup. A closed segment, with its hint,
-/// is hard-linked into the copy when the I/O policy has link and the file system allows
-/// it (else copied through a synced .tmp and a rename); the active one is copied to the
-/// cut. The copy is then opened read-only and verified.
-///
-/// Why a link is safe: a closed segment's file is never written again. The writer appends
-/// to the active segment only; an open appends to, or cuts a torn tail off, only the last
-/// segment in replay order, which in the store and in the copy is the active one (copied);
-/// compaction, clear() and salvage write new segments through .tmp files and remove the
-/// old names; hints and the MANIFEST are replaced through a rename, never rewritten. So
-/// neither the store nor the copy can change the other's bytes through a shared file.
+/// The work due is, in that order: the hint of a closed segment (hint_keeper.hpp), handed
+/// over here (write_pending_hint) to the writer's step or to the compaction thread; the
+/// spare segment (segment_rollover.hpp); an automatic compaction job
+/// (segment_compaction.hpp). A writer waits for its sync after releasing the gate, so
+/// that writers can share one sync, and with thread_safe it then waits, with no lock
+/// held and a bounded time, while the dead bytes stay past the stall ceiling
+/// (segment_compaction.hpp, wait_for_compaction).
+/// It works on the engine's gate, writer, hints, rollover and compaction, which it
+/// reaches through the engine it is part of, and owns nothing.
 
-#include <fcntl.h>
-#include <sys/stat.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstddef>
 #include <cstdint>
-#include <memory>
-#include <string>
+#include <optional>
 #include <system_error>
-#include <vector>
 
-// ---- begin kvforge/stores/log/segment.hpp ----
-/// \file segment.hpp
-/// The data files of a log store: one segment (file, id, replay order, size, dead
-/// bytes, mapping) and the set of them, looked up by id for reads and walked in replay
-/// order for recovery and compaction.
+// ---- begin kvforge/stores/log/hint_keeper.hpp ----
+/// \file hint_keeper.hpp
+/// A log store's hints kept up to date: the entries of the active segment, gathered as
+/// its records are appended, and the closed segments whose hints are still to be
+/// written, each written (hint.hpp's format) through segment_files.hpp.
 ///
-/// Records go to the active segment; once it holds options::segment_bytes or more it
-/// is closed (never written again) and a new one becomes active. Segments are held by
-/// std::shared_ptr, so that a segment taken out of the set (retired by compaction or
-/// clear) stays readable by whoever still holds it.
+/// Writing a closed segment's hint is left out of the write that closed it: building
+/// and syncing it takes longer than the rest of a rollover, and a segment without one
+/// is only read whole at the next open. The engine says when each is written: after a
+/// later write (single_thread), on the compaction thread (thread_safe), at close() when
+/// still pending, never for a segment retired first. A hint only speeds up the next
+/// open, so failing to write one is no error.
+///
+/// Its callers hold the engine's write gate; it takes the engine's exclusive lock to
+/// set a segment's hint_bytes and hint_covered, which stats() reads under the shared one.
 
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <span>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
-
-namespace kvforge::detail {
-
-/// One data file of a log store.
-template <class IO>
-struct segment {
-    data_file<IO> file;
-    std::uint32_t id = 0;       ///< also in its name, data-<id>.kvlog
-    std::uint32_t file_id = 0;  ///< random, repeated in its hint, which is used only for this file
-    std::uint64_t order = 0;    ///< where its records stand in replay order (its header's)
-    std::uint16_t version = format_version;
-    /// Bytes of the file. The active segment's grow with the writer, whose end is the
-    /// truth while it is active; this is set when it is closed.
-    std::uint64_t size = 0;
-    std::uint64_t dead_bytes = 0;    ///< bytes of its records no key's newest record is (and its batch headers)
-    std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
-    std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
-    bool holds_clear = false;        ///< a clear record is among its records
-    /// Known to hold its records in key order (key_order.hpp): a compaction's output, or
-    /// a closed segment found so at open or by a sorting job. False: not known.
-    bool in_key_order = false;
-    /// The mapping reads view: a closed segment's covers all of it; the active one's,
-    /// mmap_file's grows with it, file_log's covers what it held at the open (or none).
-    std::shared_ptr<const file_mapping<IO>> mapping;
-
-    /// Where its records start: after its header, whose size is its version's.
-    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(version); }
-    /// Whether the writer made it (a compaction output's order is that of its inputs,
-    /// below its id); only such a segment of the current version may be appended to.
-    [[nodiscard]] bool writer_made() const noexcept { return order == id && version == format_version; }
-    /// Whether it replays before other.
-    [[nodiscard]] bool replays_before(const segment& other) const noexcept {
-        return order != other.order ? order < other.order : id < other.id;
-    }
-};
-
-/// The segments of a store, sorted by id.
-template <class IO>
-class segment_set {
-public:
-    using pointer = std::shared_ptr<segment<IO>>;
-
-    /// The segment with this id, or nullptr.
-    [[nodiscard]] segment<IO>* find(std::uint32_t id) const noexcept {
-        const auto at = lower_bound(id);
-        return at != segments_.end() && (*at)->id == id ? at->get() : nullptr;
-    }
-
-    void add(pointer added) {
-        const auto at = lower_bound(added->id);
-        segments_.insert(at, std::move(added));
-    }
-
-    /// Takes the segment with this id out of the set; its holders keep it.
-    void remove(std::uint32_t id) {
-        const auto at = lower_bound(id);
-        if (at != segments_.end() && (*at)->id == id) segments_.erase(at);
-    }
-
-    void clear() noexcept { segments_.clear(); }
-    [[nodiscard]] std::size_t size() const noexcept { return segments_.size(); }
-    [[nodiscard]] bool empty() const noexcept { return segments_.empty(); }
-    /// Every segment, by id.
-    [[nodiscard]] const std::vector<pointer>& by_id() const noexcept { return segments_; }
-
-    /// Every segment in replay order: by order, then by id.
-    [[nodiscard]] std::vector<pointer> in_replay_order() const {
-        std::vector<pointer> ordered = segments_;
-        std::sort(ordered.begin(), ordered.end(), [](const pointer& a, const pointer& b) { return a->replays_before(*b); });
-        return ordered;
-    }
-
-private:
-    [[nodiscard]] typename std::vector<pointer>::const_iterator lower_bound(std::uint32_t id) const noexcept {
-        return std::lower_bound(segments_.begin(), segments_.end(), id,
-                                [](const pointer& s, std::uint32_t wanted) { return s->id < wanted; });
-    }
-
-    std::vector<pointer> segments_;
-};
-
-/// Counts bytes of segment `in` as dead, in it and in the store's total.
-template <class IO>
-void count_dead(segment<IO>& in, std::uint64_t& dead_bytes, std::uint64_t bytes) noexcept {
-    in.dead_bytes += bytes;
-    dead_bytes += bytes;
-}
-
-/// Counts key's record at `old` (its index payload), which a newer record replaced or
-/// erased, as dead in its segment (in the total only, when that segment is gone) and
-/// no longer live.
-template <class IO>
-void count_retired(const segment_set<IO>& segments, std::string_view key, std::string_view old,
-                   std::uint64_t& live_bytes, std::uint64_t& dead_bytes) noexcept {
-    const record_location previous = record_location::decode(old);
-    const std::uint64_t size = previous.record_size(key.size());
-    if (segment<IO>* const in = segments.find(previous.segment)) {
-        count_dead(*in, dead_bytes, size);
-    } else {
-        dead_bytes += size;
-    }
-    live_bytes -= key.size() + previous.value_size;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/segment.hpp ----
-
-namespace kvforge::detail {
-
-/// What a backup copies: every segment (held, so that none is closed under the copy),
-/// the active one up to active_end, and what the store held at that point, to check
-/// the copy against.
-template <class IO>
-struct backup_cut {
-    std::vector<std::shared_ptr<segment<IO>>> segments;
-    std::shared_ptr<segment<IO>> active;
-    std::uint64_t active_end = 0;
-    std::size_t live_keys = 0;
-    std::uint64_t live_bytes = 0;
-
-    /// How much of in the copy takes: a closed segment whole, the active one to the cut.
-    [[nodiscard]] std::uint64_t end_of(const std::shared_ptr<segment<IO>>& in) const noexcept {
-        return in == active ? active_end : in->size;
-    }
-};
-
-/// Copies a store's files at a cut into a backup directory and checks the copy. It
-/// refers to the engine's I/O policy, directory and composition, which do not change
-/// while the store is open; the cut holds the segments it copies.
-template <class IO>
-class log_backup {
-public:
-    log_backup(IO& io, const store_directory<IO>& directory, const composition& recorded) noexcept
-        : io_(io), directory_(directory), composition_(recorded) {}
-
-    /// Writes the backup's files into dest: each closed segment linked with its hint
-    /// (link_closed_segment) or copied whole, the active one copied up to the cut (it is
-    /// written only past it), then the MANIFEST. A copied segment's hint is not copied: the
-    /// copy reads that segment's records at its first open. A failure after dest was made
-    /// says that the copy there is incomplete.
-    bool copy(const backup_cut<IO>& cut, const std::string& dest, std::error_code& ec) {
-        if (!check_destination(dest, ec)) return false;
-        store_directory<IO> target;
-        directory_mode mode;
-        mode.refuse_store = true;
-        if (!target.open(io_, dest, mode, ec)) return false;
-        bool ok = true;
-        std::string buffer;
-        for (const std::shared_ptr<segment<IO>>& in : cut.segments) {
-            if (!ok) break;
-            if (in != cut.active && link_closed_segment(*in, target)) continue;
-            const store_file_name data = store_file_name::data(in->id);
-            data_file<IO> copy;
-            ok = ok && target.open_file(copy, data.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
-            const std::uint64_t end = cut.end_of(in);
-            for (std::uint64_t at = 0; ok && at < end;) {
-                // A mebibyte at a time: a copy costs that much memory, whatever the store's size.
-                buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
-                ok = in->file.read(at, buffer.data(), buffer.size(), ec) && copy.write(at, buffer, ec);
-                at += buffer.size();
-            }
-            ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
-        }
-        ok = ok && copy_dictionaries(target, ec) && target.sync(ec);
-        // Only once the segments' names (links included) are durable may the MANIFEST make
-        // the copy a store.
-        // A composition whose codec names cannot stand in a manifest line leaves the copy
-        // without one, as the engine's record_composition leaves the store itself.
-        const std::string text = format_manifest(composition_);
-        if (ok && !text.empty()) {
-            const store_file_name manifest = store_file_name::manifest();
-            data_file<IO> file;
-            ok = target.open_file(file, manifest.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-                 file.write(0, text, ec) && file.sync(ec) && target.rename(manifest.temporary(), manifest, ec) &&
-                 target.sync(ec);
-        }
-        target.close();
-        if (!ok) {
-            fail(ec, ec,
-                 last_error_detail() + "; the backup in " + dest +
-                     " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
-        }
-        return ok;
-    }
-
-    /// Opens the finished backup read-only and checks every record, and that it holds
-    /// the keys and bytes the store held at the cut. Store is the engine's own type.
-    template <class Store>
-    void verify(const backup_cut<IO>& cut, const std::string& dest, std::error_code& ec) {
-        Store copy;
-        kvforge::options read_only;
-        read_only.read_only = true;
-        copy.open(dest, read_only, io_, composition_, ec);
-        if (ec) return;
-        const verify_report report = copy.verify(ec);
-        if (ec) return;
-        const kvforge::stats held = copy.stats();
-        copy.close(ec);
-        if (ec) return;
-        if (!report.damaged.empty()) {
-            fail(ec, errc::corrupt_record,
-                 report.damaged.front().file + " (the backup in " + dest + "): " + report.damaged.front().problem +
-                     " at offset " + std::to_string(report.damaged.front().offset) +
-                     "; the copy does not match the store: remove it and back up again");
-        } else if (held.live_keys != cut.live_keys || held.live_bytes != cut.live_bytes) {
-            fail(ec, errc::corrupt_record,
-                 dest + ": the backup holds " + std::to_string(held.live_keys) + " keys (" +
-                     std::to_string(held.live_bytes) + " bytes) where the store held " + std::to_string(cut.live_keys) +
-                     " (" + std::to_string(cut.live_bytes) +
-                     " bytes) at the cut; the copy does not match the store: remove it and back up again");
-        }
-    }
-
-private:
-    /// Refuses a destination that is not a missing or empty directory, changing nothing.
-    bool check_destination(const std::string& dest, std::error_code& ec) {
-        if (inside_store_directory(dest)) {
-            fail(ec, std::error_code(EINVAL, std::system_category()),
-                 dest + " is inside the store's directory " + directory_.path() +
-                     ", which holds only the store's own files (another entry there keeps the store from opening); "
-                     "give backup a directory outside it (nothing was changed)");
-            return false;
-        }
-        struct stat info {};
-        if (io_.stat(dest.c_str(), &info) != 0) {
-            if (errno == ENOENT) return true;
-            fail_errno(ec, errno, "stat " + dest + " (the backup's destination)");
-            return false;
-        }
-        if (!S_ISDIR(info.st_mode)) {
-            fail(ec, std::error_code(ENOTDIR, std::system_category()),
-                 dest + " is not a directory; give backup a new or empty directory (nothing was changed)");
-            return false;
-        }
-        std::vector<std::string> entries;
-        if (io_.list_directory(dest.c_str(), entries) != 0) {
-            fail_errno(ec, errno, "list " + dest + " (the backup's destination)");
-            return false;
-        }
-        if (!entries.empty()) {
-            fail(ec, std::error_code(ENOTEMPTY, std::system_category()),
-                 dest + " is not empty (it holds '" + entries.front() +
-                     "'); give backup a new or empty directory, or remove this one first (nothing was changed)");
-            return false;
-        }
-        return true;
-    }
-
-    /// Whether dest's parent is the store's directory (compared by device and inode, so
-    /// that another spelling of the path is caught too). Deeper is impossible: the
-    /// directory between would be a foreign entry of the store's directory already.
-    bool inside_store_directory(const std::string& dest) {
-        const std::string parent = store_directory<IO>::parent_of(dest);
-        struct stat store_info {};
-        struct stat parent_info {};
-        return io_.stat(directory_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
-               store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
-    }
-
-    /// Links or copies the store's compression dictionaries (compression/zstd_trained.hpp)
-    /// into the backup. A dictionary file is written once, through a .tmp and a rename, and
-    /// never changed, so a link is as safe as for a closed segment. The layer that trains
-    /// them removes none while a backup runs, so every one the cut's records need is here.
-    bool copy_dictionaries(const store_directory<IO>& target, std::error_code& ec) {
-        std::vector<store_file_name> names;
-        if (!directory_.list(names, ec)) return false;
-        std::string bytes;
-        for (const store_file_name& name : names) {
-            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
-            if constexpr (io_policy_with_link<IO>) {
-                if (link_into(name, target)) continue;
-            }
-            data_file<IO> from;
-            data_file<IO> copy;
-            std::uint64_t size = 0;
-            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec)) return false;
-            bytes.resize(static_cast<std::size_t>(size));
-            if (!from.read(0, bytes.data(), bytes.size(), ec) ||
-                !target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) ||
-                !copy.write(0, bytes, ec) || !copy.sync(ec) || !target.rename(name.temporary(), name, ec)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /// Links closed segment `in`, and its hint when it has one, into the backup's directory
-    /// under their own names; false when the segment must be copied instead: the I/O policy
-    /// has no link, the file system refuses it (another file system, no hard links, too
-    /// many links, ...), or the file holds bytes past the segment's end, which a link would
-    /// take and a copy does not. The linked bytes are durable already: a segment is synced
-    /// before it closes (rollover) or is published (compaction), and a hint before its
-    /// rename; the directory sync that precedes the MANIFEST makes the new names durable.
-    /// A hint only spares the copy's first open a replay, so one that cannot be linked
-    /// (there is none, or the link fails) is left out.
-    bool link_closed_segment([[maybe_unused]] const segment<IO>& in,
-                             [[maybe_unused]] const store_directory<IO>& target) {
-        if constexpr (io_policy_with_link<IO>) {
-            std::error_code ignored;
-            std::uint64_t file_size = 0;
-            if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
-            if (!link_into(store_file_name::data(in.id), target)) return false;
-            link_into(store_file_name::hint(in.id), target);
-            return true;
-        } else {
-            return false;
-        }
-    }
-
-    /// Gives the store's file `name` the same name in target; false when the link failed,
-    /// which changes nothing. Instantiated only for an I/O policy with link.
-    bool link_into(const store_file_name& name, const store_directory<IO>& target) {
-        const std::string from = directory_.file_path(name);
-        const std::string to = target.file_path(name);
-        return detail::retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;
-    }
-
-    IO& io_;
-    const store_directory<IO>& directory_;
-    const composition& composition_;  // written into the copy's MANIFEST
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/backup.hpp ----
-// ---- begin kvforge/stores/log/backups_running.hpp ----
-/// \file backups_running.hpp
-/// The count of backups copying a log store's segments, and the gate that callers which
-/// retire segments (compaction, clear) take only once no backup runs. A backup copies
-/// closed segments with no lock held, so while one runs no segment may be retired: the
-/// automatic compaction trigger asks running() and waits, and compact() and clear()
-/// wait in lock_gate() without holding the gate, so that writers go on meanwhile.
-
-#include <atomic>
-#include <mutex>
-
-namespace kvforge::detail {
-
-class backups_running {
-public:
-    /// A backup took its cut (with the gate held) and starts copying.
-    void enter() noexcept { count_.fetch_add(1, std::memory_order_relaxed); }
-
-    /// The backup has read every segment it copies. The release pairs with
-    /// lock_gate's acquire: the copy's reads of the segments happen before a
-    /// compaction or clear() retires them.
-    void leave() noexcept {
-        if (count_.fetch_sub(1, std::memory_order_release) == 1) count_.notify_all();
-    }
-
-    /// Whether a backup copies the segments now; a hint unless the gate is held.
-    [[nodiscard]] bool running() const noexcept { return count_.load(std::memory_order_acquire) != 0; }
-
-    /// Takes `gate` once no backup runs, waiting for backups without holding it.
-    template <class Gate>
-    [[nodiscard]] std::unique_lock<Gate> lock_gate(Gate& gate) {
-        std::unique_lock<Gate> lock(gate);
-        for (int running = count_.load(std::memory_order_acquire); running != 0;
-             running = count_.load(std::memory_order_acquire)) {
-            lock.unlock();
-            count_.wait(running, std::memory_order_acquire);
-            lock.lock();
-        }
-        return lock;
-    }
-
-private:
-    std::atomic<int> count_{0};  // changed by backup() alone
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/backups_running.hpp ----
 // ---- begin kvforge/stores/log/hint.hpp ----
 /// \file hint.hpp
 /// Hint files: the records of a data file without their values, so that reopening a
@@ -12448,34 +12120,144 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/hint.hpp ----
-// ---- begin kvforge/stores/log/hint_keeper.hpp ----
-/// \file hint_keeper.hpp
-/// A log store's hints kept up to date: the entries of the active segment, gathered as
-/// its records are appended, and the closed segments whose hints are still to be
-/// written, each written (hint.hpp's format) through segment_files.hpp.
+// ---- begin kvforge/stores/log/segment.hpp ----
+/// \file segment.hpp
+/// The data files of a log store: one segment (file, id, replay order, size, dead
+/// bytes, mapping) and the set of them, looked up by id for reads and walked in replay
+/// order for recovery and compaction.
 ///
-/// Writing a closed segment's hint is left out of the write that closed it: building
-/// and syncing it takes longer than the rest of a rollover, and a segment without one
-/// is only read whole at the next open. The engine says when each is written: after a
-/// later write (single_thread), on the compaction thread (thread_safe), at close() when
-/// still pending, never for a segment retired first. A hint only speeds up the next
-/// open, so failing to write one is no error.
-///
-/// Its callers hold the engine's write gate; it takes the engine's exclusive lock to
-/// set a segment's hint_bytes and hint_covered, which stats() reads under the shared one.
+/// Records go to the active segment; once it holds options::segment_bytes or more it
+/// is closed (never written again) and a new one becomes active. Segments are held by
+/// std::shared_ptr, so that a segment taken out of the set (retired by compaction or
+/// clear) stays readable by whoever still holds it.
 
 #include <algorithm>
 #include <cstdint>
 #include <memory>
-#include <mutex>
-#include <new>
-#include <optional>
-#include <span>
 #include <string_view>
-#include <system_error>
 #include <utility>
 #include <vector>
 
+
+namespace kvforge::detail {
+
+/// One data file of a log store.
+template <class IO>
+struct segment {
+    data_file<IO> file;
+    std::uint32_t id = 0;       ///< also in its name, data-<id>.kvlog
+    std::uint32_t file_id = 0;  ///< random, repeated in its hint, which is used only for this file
+    std::uint64_t order = 0;    ///< where its records stand in replay order (its header's)
+    std::uint16_t version = format_version;
+    /// Bytes of the file. The active segment's grow with the writer, whose end is the
+    /// truth while it is active; this is set when it is closed.
+    std::uint64_t size = 0;
+    std::uint64_t dead_bytes = 0;    ///< bytes of its records no key's newest record is (and its batch headers)
+    std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
+    std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
+    bool holds_clear = false;        ///< a clear record is among its records
+    /// Known to hold its records in key order (key_order.hpp): a compaction's output, or
+    /// a closed segment found so at open or by a sorting job. False: not known.
+    bool in_key_order = false;
+    /// The mapping reads view: a closed segment's covers all of it; the active one's,
+    /// mmap_file's grows with it, file_log's covers what it held at the open (or none).
+    std::shared_ptr<const file_mapping<IO>> mapping;
+
+    /// Where its records start: after its header, whose size is its version's.
+    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(version); }
+    /// Whether the writer made it (a compaction output's order is that of its inputs,
+    /// below its id); only such a segment of the current version may be appended to.
+    [[nodiscard]] bool writer_made() const noexcept { return order == id && version == format_version; }
+    /// Whether it replays before other.
+    [[nodiscard]] bool replays_before(const segment& other) const noexcept {
+        return order != other.order ? order < other.order : id < other.id;
+    }
+    /// replays_before() as a function that sort_segments() takes.
+    [[nodiscard]] static bool in_replay_order(const segment& a, const segment& b) noexcept {
+        return a.replays_before(b);
+    }
+};
+
+/// Sorts segments by before, a strict weak order. The order is a function pointer so that
+/// every order the engine sorts segments in shares one compiled std::sort.
+template <class IO>
+void sort_segments(std::vector<std::shared_ptr<segment<IO>>>& segments,
+                   bool (*before)(const segment<IO>&, const segment<IO>&)) {
+    using pointer = std::shared_ptr<segment<IO>>;
+    std::sort(segments.begin(), segments.end(),
+              [before](const pointer& x, const pointer& y) { return before(*x, *y); });
+}
+
+/// The segments of a store, sorted by id.
+template <class IO>
+class segment_set {
+public:
+    using pointer = std::shared_ptr<segment<IO>>;
+
+    /// The segment with this id, or nullptr.
+    [[nodiscard]] segment<IO>* find(std::uint32_t id) const noexcept {
+        const auto at = lower_bound(id);
+        return at != segments_.end() && (*at)->id == id ? at->get() : nullptr;
+    }
+
+    void add(pointer added) {
+        const auto at = lower_bound(added->id);
+        segments_.insert(at, std::move(added));
+    }
+
+    /// Takes the segment with this id out of the set; its holders keep it.
+    void remove(std::uint32_t id) {
+        const auto at = lower_bound(id);
+        if (at != segments_.end() && (*at)->id == id) segments_.erase(at);
+    }
+
+    void clear() noexcept { segments_.clear(); }
+    [[nodiscard]] std::size_t size() const noexcept { return segments_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return segments_.empty(); }
+    /// Every segment, by id.
+    [[nodiscard]] const std::vector<pointer>& by_id() const noexcept { return segments_; }
+
+    /// Every segment in replay order: by order, then by id.
+    [[nodiscard]] std::vector<pointer> in_replay_order() const {
+        std::vector<pointer> ordered = segments_;
+        sort_segments(ordered, &segment<IO>::in_replay_order);
+        return ordered;
+    }
+
+private:
+    [[nodiscard]] typename std::vector<pointer>::const_iterator lower_bound(std::uint32_t id) const noexcept {
+        return std::lower_bound(segments_.begin(), segments_.end(), id,
+                                [](const pointer& s, std::uint32_t wanted) { return s->id < wanted; });
+    }
+
+    std::vector<pointer> segments_;
+};
+
+/// Counts bytes of segment `in` as dead, in it and in the store's total.
+template <class IO>
+void count_dead(segment<IO>& in, std::uint64_t& dead_bytes, std::uint64_t bytes) noexcept {
+    in.dead_bytes += bytes;
+    dead_bytes += bytes;
+}
+
+/// Counts key's record at `old` (its index payload), which a newer record replaced or
+/// erased, as dead in its segment (in the total only, when that segment is gone) and
+/// no longer live.
+template <class IO>
+void count_retired(const segment_set<IO>& segments, std::string_view key, std::string_view old,
+                   std::uint64_t& live_bytes, std::uint64_t& dead_bytes) noexcept {
+    const record_location previous = record_location::decode(old);
+    const std::uint64_t size = previous.record_size(key.size());
+    if (segment<IO>* const in = segments.find(previous.segment)) {
+        count_dead(*in, dead_bytes, size);
+    } else {
+        dead_bytes += size;
+    }
+    live_bytes -= key.size() + previous.value_size;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/segment.hpp ----
 // ---- begin kvforge/stores/log/segment_files.hpp ----
 /// \file segment_files.hpp
 /// The files a log store makes in its directory: new segments (started as a .tmp,
@@ -12837,6 +12619,225 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/hint_keeper.hpp ----
+// ---- begin kvforge/stores/log/log_types.hpp ----
+/// \file log_types.hpp
+/// The types a log store's engine and its parts (segment_compaction.hpp) name alike,
+/// from the store's policies: its I/O, index, threading and durability writer, the
+/// locks they take and the segments they share.
+
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <type_traits>
+
+// ---- begin kvforge/detail/write_gate.hpp ----
+/// \file write_gate.hpp
+/// The mutex that orders a concurrent log store's writers, rollovers and compaction
+/// (engine.hpp's write_gate_), with a way for a thread that takes it again and again to
+/// let the threads waiting for it go first.
+///
+/// A mutex is not fair: unlock() wakes a waiter, but the thread that unlocked, if it
+/// locks again at once, has it back long before the woken thread runs. The compaction
+/// thread takes the gate for a few hundred short holds in a row (moving a job's index
+/// entries in chunks), and a writer that came to the gate meanwhile found it taken each
+/// time it woke: it waited for all of them, 20 ms and more on a 1,000,000-record store,
+/// rather than for one. lock_after_waiters() takes the gate only once the threads
+/// already waiting for it have had it.
+
+#include <cstdint>
+#include <mutex>
+
+
+namespace kvforge::detail {
+
+class write_gate {
+public:
+    void lock() {
+        if (mutex_.try_lock()) return;
+        // Counted only when the gate is taken: a lock that finds it free costs what
+        // std::mutex's does.
+        waiters_.arrive();
+        mutex_.lock();
+        waiters_.admit();
+    }
+
+    bool try_lock() { return mutex_.try_lock(); }
+    void unlock() { mutex_.unlock(); }
+
+    /// The threads waiting for the gate now.
+    [[nodiscard]] std::uint64_t waiting() const noexcept { return waiters_.waiting(); }
+
+    /// Locks once every thread that waits for the gate now has had it. The caller must
+    /// hold no lock that they need, and no thread may hold the gate while it waits for
+    /// the caller (true of the compaction thread, whose own holds would otherwise never
+    /// end), or this never returns.
+    void lock_after_waiters() {
+        waiters_.wait_for_those_waiting();
+        lock();
+    }
+
+private:
+    std::mutex mutex_;
+    waiter_count waiters_;  // locks that found the gate taken and waited
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/write_gate.hpp ----
+
+namespace kvforge::detail {
+
+template <class Policies>
+struct log_types {
+    using io_type = typename Policies::io;
+    using table_type = typename Policies::index::table;
+    using threading = typename Policies::threading;
+    using mutex_type = typename threading::mutex_type;
+    using counter_type = typename threading::counter_type;
+    using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
+    /// Orders writers, rollover and compaction; single_thread has nothing to order.
+    using gate_type = std::conditional_t<threading::concurrent, write_gate, null_shared_mutex>;
+    using read_lock = std::shared_lock<mutex_type>;
+    using write_lock = std::unique_lock<mutex_type>;
+    using gate_lock = std::unique_lock<gate_type>;
+    using segment_type = segment<io_type>;
+    using segment_pointer = std::shared_ptr<segment_type>;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/log_types.hpp ----
+
+namespace kvforge::detail {
+
+/// The part of log_backend (engine.hpp) that runs after its writes, which it is a friend of.
+template <class Policies, class Engine>
+class after_write {
+    using types = log_types<Policies>;
+    using threading = typename types::threading;
+    using gate_lock = typename types::gate_lock;
+    using hint_keeper_type =
+        hint_keeper<typename types::io_type, typename types::counter_type, typename types::mutex_type>;
+
+public:
+    explicit after_write(Engine& engine) noexcept : engine_(engine) {}
+
+    /// After a write: releases the gate, waits for durability as the policy says, and,
+    /// when a closed segment waits for its hint, the spare segment is due (the active one
+    /// half full: segment_rollover.hpp), a job is under way or one is due (dead bytes past
+    /// the configured share, or a closed segment to sort: segment_compaction.hpp), runs a
+    /// step (single_thread: the hint's, else the spare's, else automatic compaction's;
+    /// none after a write that closed a segment) or asks the compaction thread for a job
+    /// (thread_safe).
+    /// The write's result is its own: a failed compaction shows in stats() and is not
+    /// retried before the store has grown (segment_compaction.hpp, compaction_failed).
+    std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
+        bool compaction_due = false;
+        bool hint_due = false;
+        bool spare_due = false;
+        if constexpr (threading::concurrent) {
+            if (engine_.hints_.pending() > 0 || engine_.rollover_.spare_due() || engine_.compaction_.due()) {
+                engine_.compaction_.request();
+            }
+        } else {
+            // No step after a write that closed a segment: it paid for the rollover's syncs.
+            const bool closed = engine_.rollover_.closed_by_this_write();
+            hint_due = !closed && engine_.hints_.pending() > 0;
+            spare_due = !closed && !hint_due && engine_.rollover_.spare_due();
+            compaction_due = !closed && !hint_due && !spare_due &&
+                             (engine_.compaction_.job_under_way() || engine_.compaction_.due());
+        }
+        {
+            const active_call<threading::concurrent> call(engine_.active_calls_);
+            gate.unlock();
+            engine_.writer_->commit(sequence, ec);
+            if constexpr (threading::concurrent) {
+                if (!ec) engine_.compaction_.wait_for_compaction();
+            }
+        }
+        if (!ec && hint_due) write_pending_hint();
+        if (!ec && spare_due) engine_.rollover_.prepare_spare();
+        if (!ec && compaction_due) {
+            const gate_lock again(engine_.write_gate_);
+            std::error_code compaction_error;
+            // Another thread may have closed the store, or compacted it, meanwhile.
+            if (engine_.writable(compaction_error) &&
+                (engine_.compaction_.job_under_way() || engine_.compaction_.due())) {
+                // The caller's last error message describes its own calls, not this one.
+                const last_error saved = this_thread_last_error();
+                engine_.compaction_.compact_now(false, compaction_error);
+                this_thread_last_error() = saved;
+            }
+        }
+        return sequence;
+    }
+
+    /// Writes the hint of the oldest closed segment still waiting for one, taken under
+    /// write_gate_ and written with no lock held (the writers go on meanwhile); false when
+    /// none waits. Only the compaction thread, or a caller holding it off, retires
+    /// segments, so the segment taken stays in the store until its hint is in place.
+    bool write_pending_hint() {
+        std::optional<typename hint_keeper_type::pending_hint> taken;
+        {
+            const gate_lock gate(engine_.write_gate_);
+            if (!engine_.open_ || engine_.hints_.pending() == 0) return false;
+            taken.emplace(engine_.hints_.take_oldest());
+        }
+        engine_.hints_.write_pending(*taken);
+        return true;
+    }
+
+private:
+    Engine& engine_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/after_write.hpp ----
+// ---- begin kvforge/stores/log/backups_running.hpp ----
+/// \file backups_running.hpp
+/// The count of backups copying a log store's segments, and the gate that callers which
+/// retire segments (compaction, clear) take only once no backup runs. A backup copies
+/// closed segments with no lock held, so while one runs no segment may be retired: the
+/// automatic compaction trigger asks running() and waits, and compact() and clear()
+/// wait in lock_gate() without holding the gate, so that writers go on meanwhile.
+
+#include <atomic>
+#include <mutex>
+
+namespace kvforge::detail {
+
+class backups_running {
+public:
+    /// A backup took its cut (with the gate held) and starts copying.
+    void enter() noexcept { count_.fetch_add(1, std::memory_order_relaxed); }
+
+    /// The backup has read every segment it copies. The release pairs with
+    /// lock_gate's acquire: the copy's reads of the segments happen before a
+    /// compaction or clear() retires them.
+    void leave() noexcept {
+        if (count_.fetch_sub(1, std::memory_order_release) == 1) count_.notify_all();
+    }
+
+    /// Whether a backup copies the segments now; a hint unless the gate is held.
+    [[nodiscard]] bool running() const noexcept { return count_.load(std::memory_order_acquire) != 0; }
+
+    /// Takes `gate` once no backup runs, waiting for backups without holding it.
+    template <class Gate>
+    [[nodiscard]] std::unique_lock<Gate> lock_gate(Gate& gate) {
+        std::unique_lock<Gate> lock(gate);
+        for (int running = count_.load(std::memory_order_acquire); running != 0;
+             running = count_.load(std::memory_order_acquire)) {
+            lock.unlock();
+            count_.wait(running, std::memory_order_acquire);
+            lock.lock();
+        }
+        return lock;
+    }
+
+private:
+    std::atomic<int> count_{0};  // changed by backup() alone
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/backups_running.hpp ----
 // ---- begin kvforge/stores/log/index_updates.hpp ----
 /// \file index_updates.hpp
 /// A log store's index kept in step with its records, and the live and dead bytes they
@@ -13505,92 +13506,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/log_reads.hpp ----
-// ---- begin kvforge/stores/log/log_types.hpp ----
-/// \file log_types.hpp
-/// The types a log store's engine and its parts (segment_compaction.hpp) name alike,
-/// from the store's policies: its I/O, index, threading and durability writer, the
-/// locks they take and the segments they share.
-
-#include <memory>
-#include <mutex>
-#include <shared_mutex>
-#include <type_traits>
-
-// ---- begin kvforge/detail/write_gate.hpp ----
-/// \file write_gate.hpp
-/// The mutex that orders a concurrent log store's writers, rollovers and compaction
-/// (engine.hpp's write_gate_), with a way for a thread that takes it again and again to
-/// let the threads waiting for it go first.
-///
-/// A mutex is not fair: unlock() wakes a waiter, but the thread that unlocked, if it
-/// locks again at once, has it back long before the woken thread runs. The compaction
-/// thread takes the gate for a few hundred short holds in a row (moving a job's index
-/// entries in chunks), and a writer that came to the gate meanwhile found it taken each
-/// time it woke: it waited for all of them, 20 ms and more on a 1,000,000-record store,
-/// rather than for one. lock_after_waiters() takes the gate only once the threads
-/// already waiting for it have had it.
-
-#include <cstdint>
-#include <mutex>
-
-
-namespace kvforge::detail {
-
-class write_gate {
-public:
-    void lock() {
-        if (mutex_.try_lock()) return;
-        // Counted only when the gate is taken: a lock that finds it free costs what
-        // std::mutex's does.
-        waiters_.arrive();
-        mutex_.lock();
-        waiters_.admit();
-    }
-
-    bool try_lock() { return mutex_.try_lock(); }
-    void unlock() { mutex_.unlock(); }
-
-    /// The threads waiting for the gate now.
-    [[nodiscard]] std::uint64_t waiting() const noexcept { return waiters_.waiting(); }
-
-    /// Locks once every thread that waits for the gate now has had it. The caller must
-    /// hold no lock that they need, and no thread may hold the gate while it waits for
-    /// the caller (true of the compaction thread, whose own holds would otherwise never
-    /// end), or this never returns.
-    void lock_after_waiters() {
-        waiters_.wait_for_those_waiting();
-        lock();
-    }
-
-private:
-    std::mutex mutex_;
-    waiter_count waiters_;  // locks that found the gate taken and waited
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/write_gate.hpp ----
-
-namespace kvforge::detail {
-
-template <class Policies>
-struct log_types {
-    using io_type = typename Policies::io;
-    using table_type = typename Policies::index::table;
-    using threading = typename Policies::threading;
-    using mutex_type = typename threading::mutex_type;
-    using counter_type = typename threading::counter_type;
-    using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
-    /// Orders writers, rollover and compaction; single_thread has nothing to order.
-    using gate_type = std::conditional_t<threading::concurrent, write_gate, null_shared_mutex>;
-    using read_lock = std::shared_lock<mutex_type>;
-    using write_lock = std::unique_lock<mutex_type>;
-    using gate_lock = std::unique_lock<gate_type>;
-    using segment_type = segment<io_type>;
-    using segment_pointer = std::shared_ptr<segment_type>;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/log_types.hpp ----
 // ---- begin kvforge/stores/log/log_verify.hpp ----
 /// \file log_verify.hpp
 /// A log store's verify(): every record of every segment read and checked against its
@@ -14163,7 +14078,6 @@ private:
 #include <cstdint>
 #include <memory>
 #include <span>
-#include <stop_token>
 #include <string_view>
 #include <system_error>
 #include <thread>
@@ -14217,7 +14131,11 @@ public:
     hint_checks& operator=(const hint_checks&) = delete;
 
     /// Stops the checks not yet begun and waits for the one under way.
-    ~hint_checks() = default;
+    ~hint_checks() {
+        if (!checker_.joinable()) return;
+        stop_.store(true, std::memory_order_relaxed);
+        checker_.join();
+    }
 
     /// The entries the mapped hints list, from their heads: only a bound, for sizing what
     /// is filled from them (a hint may fail its check later).
@@ -14235,8 +14153,12 @@ public:
     void start_ahead() noexcept {
         if (mapped_ < 2) return;
         try {
-            checker_ = std::jthread([this](const std::stop_token& stop) {
-                for (std::size_t i = 0; i < count_ && !stop.stop_requested(); ++i) check_unclaimed(slots_[i]);
+            // A plain thread and a flag rather than std::jthread, whose stop token would
+            // compile a few dozen more functions into every file that opens a store.
+            checker_ = std::thread([this] {
+                for (std::size_t i = 0; i < count_ && !stop_.load(std::memory_order_relaxed); ++i) {
+                    check_unclaimed(slots_[i]);
+                }
             });
         } catch (const std::system_error&) {
             // No thread to be had: take() checks each hint.
@@ -14282,7 +14204,8 @@ private:
     std::size_t count_;
     std::size_t mapped_ = 0;
     std::unique_ptr<slot[]> slots_;
-    std::jthread checker_;  // last: joined before the slots go
+    std::atomic<bool> stop_{false};  // set when the checks not yet begun are no longer wanted
+    std::thread checker_;            // last: joined before the slots go
 };
 
 }  // namespace kvforge::detail
@@ -15175,13 +15098,14 @@ private:
 /// phases, compactor.hpp which segments and records it takes). It works on the engine's
 /// segments, index, locks, reader, writer and directory, which it reaches through the
 /// engine it is part of, and owns the job under way, the compaction thread and the
-/// compaction counters stats() reports. This header runs the jobs, step by step or on
-/// the thread, counts their failures and holds writers back while dead bytes pile up;
-/// its parts, each defining members of segment_compaction in a header of its own:
+/// compaction counters stats() reports. This header runs the jobs step by step and
+/// counts their failures; its parts, each defining members of segment_compaction in a
+/// header of its own:
 ///
-///     compaction_outputs.hpp  a job's output segments: written, synced with their hints, published
-///     compaction_choice.hpp   whether a job is due, what it takes, and starting it
-///     compaction_phases.hpp   a job's phases: scan, copy, publish, move entries, retire
+///     compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
+///     compaction_choice.hpp      whether a job is due, what it takes, and starting it
+///     compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
+///     compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
 ///
 /// Locks. compact() and clear() hold the engine's write gate while they work, so no
 /// writer runs, but readers go on; they take the exclusive lock only to switch
@@ -15198,11 +15122,9 @@ private:
 /// while a backup copies it (backups_running.hpp).
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
-#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15269,7 +15191,9 @@ struct compaction_job {
     };
 
     std::vector<std::shared_ptr<Segment>> inputs;  ///< in replay order
-    std::vector<bool> keep_erases;                 ///< per input: whether its needed erases are copied
+    /// Per input: 1 when its needed erases are copied, else 0. Words, as in vectors the
+    /// engine compiles anyway: std::vector<bool> would compile some 80 functions more.
+    std::vector<std::uint64_t> keep_erases;
     /// A job that rewrites one closed segment in key order (options::sort_closed_segments)
     /// rather than reclaiming dead bytes: its scan follows the input's keys, and when
     /// they turn out to be in key order already the job ends there, the input kept.
@@ -15338,14 +15262,13 @@ struct compaction_job {
 /// stop() does, but lets the work requested so far run to its end first.
 
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
-#include <functional>
 #include <mutex>
 #include <system_error>
 #include <thread>
 #include <utility>
+
 
 namespace kvforge::detail {
 
@@ -15569,24 +15492,9 @@ public:
         s.last_compaction_error = last_compaction_error_;
     }
 
-    /// With thread_safe, after a write, holding no lock: while dead bytes stay above
-    /// options::compaction_stall_ratio times the live bytes, waits for the compaction
-    /// thread to reclaim some, for at most options::compaction_stall_micros, so that a
-    /// burst of writes is slowed down to what the thread keeps up with while no single
-    /// write waits for a whole job (as LSM stores delay writes on a compaction backlog
-    /// rather than stop them). The wait also ends as soon as the thread has no job
-    /// left, fails, or is stopped: it never outlasts the thread's own work.
-    void wait_for_compaction() {
-        if (engine_.options_.compaction_stall_ratio <= 0 || engine_.options_.compaction_stall_micros == 0) return;
-        // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
-        const std::chrono::microseconds longest(
-            std::min(engine_.options_.compaction_stall_micros, std::uint64_t{1} << 40));
-        const auto deadline = std::chrono::steady_clock::now() + longest;
-        for (;;) {
-            const std::uint64_t seen = compactor_.progress();
-            if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen, deadline)) return;
-        }
-    }
+    /// With thread_safe, after a write, holding no lock: waits, a bounded time, while dead
+    /// bytes stay above the stall ceiling (compaction_background.hpp).
+    void wait_for_compaction();
 
     /// Whether automatic compaction is due, or a closed segment waits to be sorted
     /// (compaction_choice.hpp).
@@ -15702,16 +15610,9 @@ public:
     }
 
 private:
-    /// Whether the dead bytes the thread can reclaim, those in closed segments, exceed
-    /// the ceiling. The active segment's are left out: no job can take them, and a store
-    /// smaller than a segment would otherwise wait on every write.
-    [[nodiscard]] bool over_stall_ceiling() const {
-        const read_lock lock(engine_.mutex_);
-        if (!engine_.open_) return false;
-        const std::uint64_t reclaimable = engine_.index_.dead_bytes() - engine_.active_->dead_bytes;
-        return static_cast<double>(reclaimable) >
-               engine_.options_.compaction_stall_ratio * static_cast<double>(engine_.index_.live_bytes());
-    }
+    /// Whether the dead bytes in closed segments exceed the stall ceiling
+    /// (compaction_background.hpp).
+    [[nodiscard]] bool over_stall_ceiling() const;
 
     /// After a failed compaction, with write_gate_ held: the job is dropped; the failure
     /// is counted and its message kept for stats(), and automatic compaction waits until
@@ -15841,39 +15742,10 @@ private:
     std::vector<segment_pointer> retire_inputs();
     void remove_next_retired();
 
-    /// The compaction thread's work (thread_safe): the hints of closed segments still
-    /// waiting for one, then jobs one after another while compaction is still due and each
-    /// job reclaims dead bytes or sorts a segment, and before each the spare segment once
-    /// the active one is half full (the writers go on meanwhile, and may need it before
-    /// the jobs end). A job takes about one segment's live records, so the writes that
-    /// made compaction due may have ended long before the store is back under
-    /// compact_dead_ratio: the thread goes on without them. Failures count as the steps' do.
-    void run_background_job() {
-        while (!compactor_.interrupted() && engine_.write_pending_hint()) {
-        }
-        for (;;) {
-            if (!compactor_.interrupted()) engine_.rollover_.prepare_spare();
-            const std::uint64_t dead_before = dead_bytes_under_lock();
-            std::error_code ec;
-            bool done = false;
-            bool sorted = false;
-            try {
-                done = background_job(sorted, ec);
-            } catch (const std::bad_alloc&) {
-                fail(ec, std::make_error_code(std::errc::not_enough_memory),
-                     "out of memory while compacting " + engine_.files_.directory().path());
-            }
-            if (!done) {
-                const gate_lock gate = gate_after_writers();
-                compaction_failed();
-                return;
-            }
-            if (compactor_.interrupted() || (!sorted && dead_bytes_under_lock() >= dead_before)) return;
-            const gate_lock gate = gate_after_writers();
-            std::error_code closed;
-            if (!engine_.writable(closed) || !due()) return;
-        }
-    }
+    /// The compaction thread's work, and one automatic job run on it
+    /// (compaction_background.hpp).
+    void run_background_job();
+    bool background_job(bool& sorted, std::error_code& ec);
 
     /// Takes write_gate_ on the compaction thread once the writers waiting for it have
     /// had it (write_gate.hpp): the thread takes it many times in a row, and would
@@ -15898,83 +15770,6 @@ private:
     [[nodiscard]] std::uint64_t dead_bytes_under_lock() const {
         const read_lock lock(engine_.mutex_);
         return engine_.index_.dead_bytes();
-    }
-
-    /// An automatic job on the compaction thread: started with write_gate_ held; scanned,
-    /// sorted and copied with no gate, in chunks of compaction_step_bytes between which a
-    /// hold or stop() drops it; published with no gate; its index entries moved in
-    /// chunks that each hold the gate briefly; its inputs retired under the gate once no
-    /// backup runs. False with ec set when it failed; sorted tells whether the job was
-    /// a sorting job that ended (its input rewritten, or found in key order).
-    bool background_job(bool& sorted, std::error_code& ec) {
-        {
-            const gate_lock gate = gate_after_writers();
-            std::error_code closed;
-            if (!engine_.writable(closed) || !due()) return true;
-            if (!start_job(ec)) return false;
-            if (!job_) return true;
-        }
-        const bool sorting = job_->sorting;
-        const std::uint64_t chunk = engine_.options_.compaction_step_bytes != 0
-                                        ? engine_.options_.compaction_step_bytes
-                                        : kvforge::options{}.compaction_step_bytes;
-        while (job_->at != job_type::phase::publish) {
-            if (compactor_.interrupted()) {
-                abort_job();
-                return true;
-            }
-            std::uint64_t budget = chunk;
-            if (job_->at == job_type::phase::walk) {
-                walk_index(*job_, budget);
-            } else if (!(job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec)
-                                                           : copy_notes(*job_, budget, ec))) {
-                return false;
-            }
-            if (input_found_sorted(*job_)) {
-                const gate_lock gate = gate_after_writers();
-                keep_sorted_input();
-                sorted = true;
-                return true;
-            }
-        }
-        if (compactor_.interrupted()) {
-            abort_job();
-            return true;
-        }
-        if (!publish_outputs(ec)) return false;
-        {
-            const gate_lock gate = gate_after_writers();
-            install_outputs();
-            job_->at = job_type::phase::move;
-        }
-        while (job_->moved_entries < job_->notes.size()) {
-            const gate_lock gate = gate_after_writers();
-            move_entries(*job_, entries_moved_at_once);
-        }
-        // As in retire_job: the newer records that left older ones behind are durable
-        // before the inputs go. They are handed to the OS under the gate, and synced
-        // with none held; segments closed meanwhile were drained as they closed.
-        segment_pointer written;
-        {
-            const gate_lock gate = gate_after_writers();
-            engine_.call_writer(&writer_type::flush, ec);
-            if (ec) return false;
-            written = engine_.active_;
-        }
-        if (!engine_.files_.sync_file(written->file, ec)) {
-            engine_.failure_.record(ec);  // a failed sync is never retried
-            return false;
-        }
-        std::vector<segment_pointer> retired;
-        {
-            const gate_lock gate = engine_.gate_without_backups();
-            retired = retire_inputs();
-        }
-        compactor_.progressed();
-        job_.reset();  // its notes are freed with no gate held
-        engine_.files_.remove_segments(retired);
-        sorted = sorting;
-        return true;
     }
 
     /// How many index entries a compaction moves with the gate held once: well under a
@@ -16009,6 +15804,169 @@ private:
 }  // namespace kvforge::detail
 
 // The parts' definitions (each includes this header first).
+// ---- begin kvforge/stores/log/compaction_background.hpp ----
+/// \file compaction_background.hpp
+/// Automatic compaction on the compaction thread (thread_safe): the thread's work (the
+/// pending hints, the spare segment, then jobs one after another while compaction is
+/// due), each job holding the gate in short spells only, and the wait of writers that
+/// leave too many dead bytes for it. Members of segment_compaction
+/// (segment_compaction.hpp); each says what lock it takes.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <new>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// With thread_safe, after a write, holding no lock: while dead bytes stay above
+/// options::compaction_stall_ratio times the live bytes, waits for the compaction
+/// thread to reclaim some, for at most options::compaction_stall_micros, so that a
+/// burst of writes is slowed down to what the thread keeps up with while no single
+/// write waits for a whole job (as LSM stores delay writes on a compaction backlog
+/// rather than stop them). The wait also ends as soon as the thread has no job
+/// left, fails, or is stopped: it never outlasts the thread's own work.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::wait_for_compaction() {
+    if (engine_.options_.compaction_stall_ratio <= 0 || engine_.options_.compaction_stall_micros == 0) return;
+    // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
+    const std::chrono::microseconds longest(std::min(engine_.options_.compaction_stall_micros, std::uint64_t{1} << 40));
+    const auto deadline = std::chrono::steady_clock::now() + longest;
+    for (;;) {
+        const std::uint64_t seen = compactor_.progress();
+        if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen, deadline)) return;
+    }
+}
+
+/// Whether the dead bytes the thread can reclaim, those in closed segments, exceed
+/// the ceiling. The active segment's are left out: no job can take them, and a store
+/// smaller than a segment would otherwise wait on every write.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::over_stall_ceiling() const {
+    const read_lock lock(engine_.mutex_);
+    if (!engine_.open_) return false;
+    const std::uint64_t reclaimable = engine_.index_.dead_bytes() - engine_.active_->dead_bytes;
+    return static_cast<double>(reclaimable) >
+           engine_.options_.compaction_stall_ratio * static_cast<double>(engine_.index_.live_bytes());
+}
+
+/// The compaction thread's work (thread_safe): the hints of closed segments still
+/// waiting for one, then jobs one after another while compaction is still due and each
+/// job reclaims dead bytes or sorts a segment, and before each the spare segment once
+/// the active one is half full (the writers go on meanwhile, and may need it before
+/// the jobs end). A job takes about one segment's live records, so the writes that
+/// made compaction due may have ended long before the store is back under
+/// compact_dead_ratio: the thread goes on without them. Failures count as the steps' do.
+template <class Policies, class Engine>
+void segment_compaction<Policies, Engine>::run_background_job() {
+    while (!compactor_.interrupted() && engine_.write_pending_hint()) {
+    }
+    for (;;) {
+        if (!compactor_.interrupted()) engine_.rollover_.prepare_spare();
+        const std::uint64_t dead_before = dead_bytes_under_lock();
+        std::error_code ec;
+        bool done = false;
+        bool sorted = false;
+        try {
+            done = background_job(sorted, ec);
+        } catch (const std::bad_alloc&) {
+            fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                 "out of memory while compacting " + engine_.files_.directory().path());
+        }
+        if (!done) {
+            const gate_lock gate = gate_after_writers();
+            compaction_failed();
+            return;
+        }
+        if (compactor_.interrupted() || (!sorted && dead_bytes_under_lock() >= dead_before)) return;
+        const gate_lock gate = gate_after_writers();
+        std::error_code closed;
+        if (!engine_.writable(closed) || !due()) return;
+    }
+}
+
+/// An automatic job on the compaction thread: started with write_gate_ held; scanned,
+/// sorted and copied with no gate, in chunks of compaction_step_bytes between which a
+/// hold or stop() drops it; published with no gate; its index entries moved in
+/// chunks that each hold the gate briefly; its inputs retired under the gate once no
+/// backup runs. False with ec set when it failed; sorted tells whether the job was
+/// a sorting job that ended (its input rewritten, or found in key order).
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::background_job(bool& sorted, std::error_code& ec) {
+    {
+        const gate_lock gate = gate_after_writers();
+        std::error_code closed;
+        if (!engine_.writable(closed) || !due()) return true;
+        if (!start_job(ec)) return false;
+        if (!job_) return true;
+    }
+    const bool sorting = job_->sorting;
+    const std::uint64_t chunk = engine_.options_.compaction_step_bytes != 0 ? engine_.options_.compaction_step_bytes
+                                                                            : kvforge::options{}.compaction_step_bytes;
+    while (job_->at != job_type::phase::publish) {
+        if (compactor_.interrupted()) {
+            abort_job();
+            return true;
+        }
+        std::uint64_t budget = chunk;
+        if (job_->at == job_type::phase::walk) {
+            walk_index(*job_, budget);
+        } else if (!(job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec)
+                                                       : copy_notes(*job_, budget, ec))) {
+            return false;
+        }
+        if (input_found_sorted(*job_)) {
+            const gate_lock gate = gate_after_writers();
+            keep_sorted_input();
+            sorted = true;
+            return true;
+        }
+    }
+    if (compactor_.interrupted()) {
+        abort_job();
+        return true;
+    }
+    if (!publish_outputs(ec)) return false;
+    {
+        const gate_lock gate = gate_after_writers();
+        install_outputs();
+        job_->at = job_type::phase::move;
+    }
+    while (job_->moved_entries < job_->notes.size()) {
+        const gate_lock gate = gate_after_writers();
+        move_entries(*job_, entries_moved_at_once);
+    }
+    // As in retire_job: the newer records that left older ones behind are durable
+    // before the inputs go. They are handed to the OS under the gate, and synced
+    // with none held; segments closed meanwhile were drained as they closed.
+    segment_pointer written;
+    {
+        const gate_lock gate = gate_after_writers();
+        engine_.call_writer(&writer_type::flush, ec);
+        if (ec) return false;
+        written = engine_.active_;
+    }
+    if (!engine_.files_.sync_file(written->file, ec)) {
+        engine_.failure_.record(ec);  // a failed sync is never retried
+        return false;
+    }
+    std::vector<segment_pointer> retired;
+    {
+        const gate_lock gate = engine_.gate_without_backups();
+        retired = retire_inputs();
+    }
+    compactor_.progressed();
+    job_.reset();  // its notes are freed with no gate held
+    engine_.files_.remove_segments(retired);
+    sorted = sorting;
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compaction_background.hpp ----
 // ---- begin kvforge/stores/log/compaction_choice.hpp ----
 /// \file compaction_choice.hpp
 /// What an automatic compaction job takes: whether one is due (dead bytes to reclaim, or
@@ -16056,6 +16014,15 @@ template <class IO>
     return records == 0 ? 0.0 : static_cast<double>(in.dead_bytes) / static_cast<double>(records);
 }
 
+/// Whether a comes before b among pick_inputs()'s candidates: the higher dead share first,
+/// ties in replay order (the order the candidates are gathered in).
+template <class IO>
+[[nodiscard]] bool more_dead_first(const segment<IO>& a, const segment<IO>& b) noexcept {
+    const double a_share = dead_share(a);
+    const double b_share = dead_share(b);
+    return a_share != b_share ? a_share > b_share : a.replays_before(b);
+}
+
 /// The inputs of the next job among the closed segments (every segment but active),
 /// highest dead share first, while their live bytes fit in budget (at least one is
 /// picked when any has dead bytes). A segment holding a clear record is picked only
@@ -16072,8 +16039,7 @@ template <class IO>
         if (in.get() == active || in->dead_bytes == 0 || (in->holds_clear && i != 0)) continue;
         candidates.push_back(in);
     }
-    std::stable_sort(candidates.begin(), candidates.end(),
-                     [](const pointer& a, const pointer& b) { return dead_share(*a) > dead_share(*b); });
+    sort_segments(candidates, &more_dead_first<IO>);
     std::vector<pointer> picked;
     std::uint64_t live = 0;
     for (const pointer& in : candidates) {
@@ -16146,10 +16112,13 @@ bool segment_compaction<Policies, Engine>::sorting_allowed() const {
 
 /// At close, with write_gate_ held (options::sort_closed_segments): closes the active
 /// segment when it holds records of at least 1/active_share_at_close of segment_bytes,
-/// then ends the job under way and sorts every closed segment not in key order, so that
-/// the next open finds each segment in key order and a scan reads each front to back
-/// (the active segment of a store filled in random order holds up to a segment of
-/// scattered records). A smaller active segment stays as it is: a store written a
+/// then ends the job under way and sorts closed segments not in key order, so that the
+/// next open finds each segment in key order and a scan reads each front to back (the
+/// active segment of a store filled in random order holds up to a segment of scattered
+/// records). It sorts at most as many segments as rollovers closed since the store
+/// opened, so that close() does work in proportion to what this open wrote: the
+/// unsorted segments of a store written before sorting was on are left to the jobs
+/// that follow writes. A smaller active segment stays as it is: a store written a
 /// little between closes would otherwise gain a segment at each. A rollover or job that
 /// fails counts as a failed compaction and leaves the segments as they are (what a
 /// failed write left unwritten, the close reports).
@@ -16165,8 +16134,12 @@ void segment_compaction<Policies, Engine>::sort_before_close() {
             compaction_failed();
             return;
         }
-        while ((job_ || wants_sorting()) && !engine_.backups_.running()) {
-            if (!job_) start_sorting_job();
+        std::uint64_t sorts_left = engine_.rollover_.segments_closed();
+        while ((job_ || (sorts_left != 0 && wants_sorting())) && !engine_.backups_.running()) {
+            if (!job_) {
+                start_sorting_job();
+                --sorts_left;
+            }
             if (!advance_job(ec)) {
                 compaction_failed();
                 return;
@@ -16226,8 +16199,7 @@ bool segment_compaction<Policies, Engine>::start_job(std::error_code& ec) {
         compaction_retry_end_ = engine_.data_bytes() + engine_.options_.compact_min_bytes;
         return true;
     }
-    std::sort(inputs.begin(), inputs.end(),
-              [](const segment_pointer& a, const segment_pointer& b) { return a->replays_before(*b); });
+    sort_segments(inputs, &segment_type::in_replay_order);
     job_type& job = job_.emplace();
     std::uint64_t order = 0;
     for (const segment_pointer& in : inputs) {
@@ -16840,6 +16812,7 @@ public:
         spare_wanted_ = wanted;
         closed_by_this_write_ = false;
         flushed_ahead_ = false;
+        segments_closed_ = 0;
     }
 
     /// Whether segments of segment_bytes can be rolled over, which open() asks first;
@@ -16869,6 +16842,9 @@ public:
     /// segment's hint, a spare, compaction): the next write does.
     [[nodiscard]] bool closed_by_this_write() const noexcept { return closed_by_this_write_; }
 
+    /// How many segments rollovers have closed since the store opened (write_gate_ held).
+    [[nodiscard]] std::uint64_t segments_closed() const noexcept { return segments_closed_; }
+
     /// Closes the active segment and starts the next (write_gate_ held): by a write, or by
     /// a compaction job that would rewrite the active segment. The writer drains first:
     /// the closed segment is durable before any byte of the next reaches the OS. The next
@@ -16892,6 +16868,7 @@ public:
         engine_.reader_.map_final(*engine_.active_, end);
         engine_.hints_.close_active(engine_.active_);
         closed_by_this_write_ = true;
+        ++segments_closed_;
         engine_.segments_.add(next);
         make_active(std::move(next), file_header::size);
         return true;
@@ -17003,6 +16980,7 @@ private:
     bool spare_wanted_ = false;
     bool closed_by_this_write_ = false;  // under write_gate_
     bool flushed_ahead_ = false;         // for the active segment; under write_gate_
+    std::uint64_t segments_closed_ = 0;  // under write_gate_
 };
 
 }  // namespace kvforge::detail
@@ -17212,6 +17190,80 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/snapshot.hpp ----
+// ---- begin kvforge/stores/log/store_clear.hpp ----
+/// \file store_clear.hpp
+/// A log store's clear(): a new active segment whose first record is a clear record,
+/// published, and then every other segment retired.
+///
+/// Should a crash come before all are removed, the clear record drops what they hold
+/// when they replay. Like compact(), it keeps automatic compaction off, waits until no
+/// backup copies the segments (backups_running.hpp) and holds write_gate_ while it
+/// works, so no writer runs, but readers go on; it takes the exclusive lock only to
+/// switch segments. A snapshot still reads the retired segments through its hold on them.
+/// It works on the engine's writer, files, segments, index, hints, rollover and
+/// compaction, which it reaches through the engine it is part of, and owns nothing.
+
+#include <mutex>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// The clear() part of log_backend (engine.hpp), which it is a friend of.
+template <class Policies, class Engine>
+class store_clear {
+    using types = log_types<Policies>;
+    using writer_type = typename types::writer_type;
+    using write_lock = typename types::write_lock;
+    using gate_lock = typename types::gate_lock;
+    using segment_pointer = typename types::segment_pointer;
+
+public:
+    explicit store_clear(Engine& engine) noexcept : engine_(engine) {}
+
+    /// Removes every key: a new active segment starting with a clear record, then the
+    /// others retired.
+    void clear(std::error_code& ec) {
+        const auto no_compaction = engine_.compaction_.hold();
+        const gate_lock gate = engine_.gate_without_backups();
+        if (!engine_.writable(ec)) return;
+        engine_.compaction_.abort_job();
+        clear_segments(ec);
+    }
+
+private:
+    /// clear(), with write_gate_ held: a new active segment whose first record is a
+    /// clear record, published, and then every other segment retired. Should a crash come
+    /// before all are removed, the clear record drops what they hold when they replay.
+    bool clear_segments(std::error_code& ec) {
+        engine_.call_writer(&writer_type::drain, ec);
+        if (ec) return false;
+        engine_.rollover_.discard_spare();  // it would replay before the segment made here
+        segment_pointer next;
+        if (!engine_.files_.publish_cleared_segment(engine_.new_segment_id(), next, ec)) return false;
+        const std::vector<segment_pointer> retired = engine_.segments_.in_replay_order();
+        {
+            const write_lock lock(engine_.mutex_);
+            engine_.table_.clear();
+            engine_.segments_.clear();
+            engine_.segments_.add(next);
+            engine_.hints_.drop_retired(engine_.segments_);
+            engine_.rollover_.make_active(next, next->size);
+            engine_.hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
+            engine_.index_.set_counts(0, 0);
+            engine_.index_.add_dead(*next, next->size - file_header::size);  // the clear record
+            engine_.compaction_.finish_compaction();
+        }
+        engine_.files_.remove_segments(retired);
+        return true;
+    }
+
+    Engine& engine_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/store_clear.hpp ----
 // ---- begin kvforge/stores/log/store_composition.hpp ----
 /// \file store_composition.hpp
 /// A log store's MANIFEST against the composition of the store<> that opens it.
@@ -17369,6 +17421,638 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/store_composition.hpp ----
+// ---- begin kvforge/stores/log/store_cuts.hpp ----
+/// \file store_cuts.hpp
+/// A log store taken as it is at a cut: backup()'s copy of its files (backup.hpp),
+/// snapshot()'s read-only view (snapshot.hpp), and the thread_safe for_each, which
+/// walks a snapshot of its own.
+///
+/// The cut is taken under write_gate_: the writer's buffered records are flushed to the
+/// files, then the segments are held and the active one's end noted, so every write that
+/// returned before the call is in the files up to the cut, and writes that start after
+/// it are not. A backup then copies with no lock held while writers go on, counted
+/// (active_calls.hpp) so that close() waits for it, and no segment is retired meanwhile
+/// (backups_running.hpp). A snapshot copies the index under the read lock as well;
+/// compaction and clear() retire segments as ever, since a retired segment stays
+/// readable through the snapshot's hold on it. With thread_safe, for_each walks a
+/// snapshot of its own, so it holds no lock while its visitor runs; taking one waits, as
+/// a writer does, for a compact() or clear() under way.
+/// It works on the engine's gate, locks, writer, segments and index, which it reaches
+/// through the engine it is part of, and owns the backup's copier.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+// ---- begin kvforge/stores/log/backup.hpp ----
+/// \file backup.hpp
+/// A log store's backup: the copy of its files as they are at a cut, and its check.
+///
+/// The engine's backup() takes the cut under the gate (a flush, then the segments and
+/// the active one's end); the copy here reads the bytes before the cut with no lock held,
+/// so writers go on; a rollover meanwhile only closes the active segment, which the copy
+/// still reads to the cut. While a backup runs, no segment may be retired
+/// (backups_running.hpp). The copy is written as a store's directory is: the directory
+/// synced once every segment (and compression dictionary) is in place, the MANIFEST
+/// last; a destination without a MANIFEST is no backup. A closed segment, with its hint,
+/// is hard-linked into the copy when the I/O policy has link and the file system allows
+/// it (else copied through a synced .tmp and a rename); the active one is copied to the
+/// cut. The copy is then opened read-only and verified.
+///
+/// Why a link is safe: a closed segment's file is never written again. The writer appends
+/// to the active segment only; an open appends to, or cuts a torn tail off, only the last
+/// segment in replay order, which in the store and in the copy is the active one (copied);
+/// compaction, clear() and salvage write new segments through .tmp files and remove the
+/// old names; hints and the MANIFEST are replaced through a rename, never rewritten. So
+/// neither the store nor the copy can change the other's bytes through a shared file.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// What a backup copies: every segment (held, so that none is closed under the copy),
+/// the active one up to active_end, and what the store held at that point, to check
+/// the copy against.
+template <class IO>
+struct backup_cut {
+    std::vector<std::shared_ptr<segment<IO>>> segments;
+    std::shared_ptr<segment<IO>> active;
+    std::uint64_t active_end = 0;
+    std::size_t live_keys = 0;
+    std::uint64_t live_bytes = 0;
+
+    /// How much of in the copy takes: a closed segment whole, the active one to the cut.
+    [[nodiscard]] std::uint64_t end_of(const std::shared_ptr<segment<IO>>& in) const noexcept {
+        return in == active ? active_end : in->size;
+    }
+};
+
+/// Copies a store's files at a cut into a backup directory and checks the copy. It
+/// refers to the engine's I/O policy, directory and composition, which do not change
+/// while the store is open; the cut holds the segments it copies.
+template <class IO>
+class log_backup {
+public:
+    log_backup(IO& io, const store_directory<IO>& directory, const composition& recorded) noexcept
+        : io_(io), directory_(directory), composition_(recorded) {}
+
+    /// Writes the backup's files into dest: each closed segment linked with its hint
+    /// (link_closed_segment) or copied whole, the active one copied up to the cut (it is
+    /// written only past it), then the MANIFEST. A copied segment's hint is not copied: the
+    /// copy reads that segment's records at its first open. A failure after dest was made
+    /// says that the copy there is incomplete.
+    bool copy(const backup_cut<IO>& cut, const std::string& dest, std::error_code& ec) {
+        if (!check_destination(dest, ec)) return false;
+        store_directory<IO> target;
+        directory_mode mode;
+        mode.refuse_store = true;
+        if (!target.open(io_, dest, mode, ec)) return false;
+        bool ok = true;
+        std::string buffer;
+        for (const std::shared_ptr<segment<IO>>& in : cut.segments) {
+            if (!ok) break;
+            if (in != cut.active && link_closed_segment(*in, target)) continue;
+            const store_file_name data = store_file_name::data(in->id);
+            data_file<IO> copy;
+            ok = ok && target.open_file(copy, data.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
+            const std::uint64_t end = cut.end_of(in);
+            for (std::uint64_t at = 0; ok && at < end;) {
+                // A mebibyte at a time: a copy costs that much memory, whatever the store's size.
+                buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
+                ok = in->file.read(at, buffer.data(), buffer.size(), ec) && copy.write(at, buffer, ec);
+                at += buffer.size();
+            }
+            ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
+        }
+        ok = ok && copy_dictionaries(target, ec) && target.sync(ec);
+        // Only once the segments' names (links included) are durable may the MANIFEST make
+        // the copy a store.
+        // A composition whose codec names cannot stand in a manifest line leaves the copy
+        // without one, as the engine's record_composition leaves the store itself.
+        const std::string text = format_manifest(composition_);
+        if (ok && !text.empty()) {
+            const store_file_name manifest = store_file_name::manifest();
+            data_file<IO> file;
+            ok = target.open_file(file, manifest.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
+                 file.write(0, text, ec) && file.sync(ec) && target.rename(manifest.temporary(), manifest, ec) &&
+                 target.sync(ec);
+        }
+        target.close();
+        if (!ok) {
+            fail(ec, ec,
+                 last_error_detail() + "; the backup in " + dest +
+                     " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
+        }
+        return ok;
+    }
+
+    /// Opens the finished backup read-only and checks every record, and that it holds
+    /// the keys and bytes the store held at the cut. Store is the engine's own type.
+    template <class Store>
+    void verify(const backup_cut<IO>& cut, const std::string& dest, std::error_code& ec) {
+        Store copy;
+        kvforge::options read_only;
+        read_only.read_only = true;
+        copy.open(dest, read_only, io_, composition_, ec);
+        if (ec) return;
+        const verify_report report = copy.verify(ec);
+        if (ec) return;
+        const kvforge::stats held = copy.stats();
+        copy.close(ec);
+        if (ec) return;
+        if (!report.damaged.empty()) {
+            fail(ec, errc::corrupt_record,
+                 report.damaged.front().file + " (the backup in " + dest + "): " + report.damaged.front().problem +
+                     " at offset " + std::to_string(report.damaged.front().offset) +
+                     "; the copy does not match the store: remove it and back up again");
+        } else if (held.live_keys != cut.live_keys || held.live_bytes != cut.live_bytes) {
+            fail(ec, errc::corrupt_record,
+                 dest + ": the backup holds " + std::to_string(held.live_keys) + " keys (" +
+                     std::to_string(held.live_bytes) + " bytes) where the store held " + std::to_string(cut.live_keys) +
+                     " (" + std::to_string(cut.live_bytes) +
+                     " bytes) at the cut; the copy does not match the store: remove it and back up again");
+        }
+    }
+
+private:
+    /// Refuses a destination that is not a missing or empty directory, changing nothing.
+    bool check_destination(const std::string& dest, std::error_code& ec) {
+        if (inside_store_directory(dest)) {
+            fail(ec, std::error_code(EINVAL, std::system_category()),
+                 dest + " is inside the store's directory " + directory_.path() +
+                     ", which holds only the store's own files (another entry there keeps the store from opening); "
+                     "give backup a directory outside it (nothing was changed)");
+            return false;
+        }
+        struct stat info {};
+        if (io_.stat(dest.c_str(), &info) != 0) {
+            if (errno == ENOENT) return true;
+            fail_errno(ec, errno, "stat " + dest + " (the backup's destination)");
+            return false;
+        }
+        if (!S_ISDIR(info.st_mode)) {
+            fail(ec, std::error_code(ENOTDIR, std::system_category()),
+                 dest + " is not a directory; give backup a new or empty directory (nothing was changed)");
+            return false;
+        }
+        std::vector<std::string> entries;
+        if (io_.list_directory(dest.c_str(), entries) != 0) {
+            fail_errno(ec, errno, "list " + dest + " (the backup's destination)");
+            return false;
+        }
+        if (!entries.empty()) {
+            fail(ec, std::error_code(ENOTEMPTY, std::system_category()),
+                 dest + " is not empty (it holds '" + entries.front() +
+                     "'); give backup a new or empty directory, or remove this one first (nothing was changed)");
+            return false;
+        }
+        return true;
+    }
+
+    /// Whether dest's parent is the store's directory (compared by device and inode, so
+    /// that another spelling of the path is caught too). Deeper is impossible: the
+    /// directory between would be a foreign entry of the store's directory already.
+    bool inside_store_directory(const std::string& dest) {
+        const std::string parent = store_directory<IO>::parent_of(dest);
+        struct stat store_info {};
+        struct stat parent_info {};
+        return io_.stat(directory_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
+               store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
+    }
+
+    /// Links or copies the store's compression dictionaries (compression/zstd_trained.hpp)
+    /// into the backup. A dictionary file is written once, through a .tmp and a rename, and
+    /// never changed, so a link is as safe as for a closed segment. The layer that trains
+    /// them removes none while a backup runs, so every one the cut's records need is here.
+    bool copy_dictionaries(const store_directory<IO>& target, std::error_code& ec) {
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        std::string bytes;
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
+            if constexpr (io_policy_with_link<IO>) {
+                if (link_into(name, target)) continue;
+            }
+            data_file<IO> from;
+            data_file<IO> copy;
+            std::uint64_t size = 0;
+            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec)) return false;
+            bytes.resize(static_cast<std::size_t>(size));
+            if (!from.read(0, bytes.data(), bytes.size(), ec) ||
+                !target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) ||
+                !copy.write(0, bytes, ec) || !copy.sync(ec) || !target.rename(name.temporary(), name, ec)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// Links closed segment `in`, and its hint when it has one, into the backup's directory
+    /// under their own names; false when the segment must be copied instead: the I/O policy
+    /// has no link, the file system refuses it (another file system, no hard links, too
+    /// many links, ...), or the file holds bytes past the segment's end, which a link would
+    /// take and a copy does not. The linked bytes are durable already: a segment is synced
+    /// before it closes (rollover) or is published (compaction), and a hint before its
+    /// rename; the directory sync that precedes the MANIFEST makes the new names durable.
+    /// A hint only spares the copy's first open a replay, so one that cannot be linked
+    /// (there is none, or the link fails) is left out.
+    bool link_closed_segment([[maybe_unused]] const segment<IO>& in,
+                             [[maybe_unused]] const store_directory<IO>& target) {
+        if constexpr (io_policy_with_link<IO>) {
+            std::error_code ignored;
+            std::uint64_t file_size = 0;
+            if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
+            if (!link_into(store_file_name::data(in.id), target)) return false;
+            link_into(store_file_name::hint(in.id), target);
+            return true;
+        } else {
+            return false;
+        }
+    }
+
+    /// Gives the store's file `name` the same name in target; false when the link failed,
+    /// which changes nothing. Instantiated only for an I/O policy with link.
+    bool link_into(const store_file_name& name, const store_directory<IO>& target) {
+        const std::string from = directory_.file_path(name);
+        const std::string to = target.file_path(name);
+        return detail::retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;
+    }
+
+    IO& io_;
+    const store_directory<IO>& directory_;
+    const composition& composition_;  // written into the copy's MANIFEST
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/backup.hpp ----
+
+namespace kvforge::detail {
+
+/// The cuts part of log_backend (engine.hpp), which it is a friend of.
+template <class Policies, class Engine>
+class store_cuts {
+    using types = log_types<Policies>;
+    using io_type = typename types::io_type;
+    using table_type = typename types::table_type;
+    using threading = typename types::threading;
+    using writer_type = typename types::writer_type;
+    using read_lock = typename types::read_lock;
+    using gate_lock = typename types::gate_lock;
+    using segment_type = typename types::segment_type;
+
+public:
+    /// Refers to the engine's I/O policy, directory and composition, made before it.
+    explicit store_cuts(Engine& engine) noexcept
+        : engine_(engine), backup_{engine.io_, engine.files_.directory(), engine.composition_} {}
+
+    /// Copies the store as it is at the call into directory dest, which must be missing
+    /// (it is created; its parent must exist) or empty: every write that returned before
+    /// the call is in the copy (buffered writes are flushed at the cut, taken under the
+    /// gate), and writes that start after it are not. The copy, with no lock held while
+    /// writers go on, and its check are backup.hpp's; no segment is retired meanwhile.
+    void backup(std::string_view dest, std::error_code& ec) {
+        backup_cut<io_type> cut;
+        std::optional<active_call<threading::concurrent>> call;
+        {
+            const gate_lock gate(engine_.write_gate_);
+            if (!take_backup_cut(cut, ec)) return;
+            // Counted while the store is known to be open, so that close() waits for the copy.
+            call.emplace(engine_.active_calls_);
+            engine_.backups_.enter();
+        }
+        const std::string target(dest);
+        const bool copied = backup_.copy(cut, target, ec);
+        cut.segments.clear();
+        cut.active.reset();
+        engine_.backups_.leave();
+        if (copied) backup_.template verify<Engine>(cut, target, ec);
+    }
+
+    /// A read-only view of the store as it is at the call (snapshot.hpp): the cut is
+    /// backup's (every write that returned before the call is in the files), then the
+    /// index is copied and the segments held, under the gate and the read lock; reads of
+    /// the view take no lock of the store.
+    /// It is const: it changes nothing a reader sees (the buffered records it hands to the
+    /// OS were readable before), so for_each, which is const, takes one.
+    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const {
+        const gate_lock gate(engine_.write_gate_);
+        backup_cut<io_type> cut;
+        if (!take_backup_cut(cut, ec)) return {};
+        // The gate already keeps writers and compaction out; the read lock makes the copy
+        // safe against whatever changes the index or a mapping under the exclusive lock alone.
+        const read_lock lock(engine_.mutex_);
+        return {engine_.table_, cut.segments,
+                [&](const segment_type& in) { return &in == cut.active.get() ? cut.active_end : in.size; }};
+    }
+
+    /// Calls visitor(key, value) for every record. A thread_safe store walks a snapshot
+    /// of its own, taken at the call, so that writers go on for the walk's duration and
+    /// the visitor may call the store; it sees the records as of the call. A
+    /// single_thread store has no other thread to hold up, so it walks its own index
+    /// without the cost of a copy.
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        if constexpr (threading::concurrent) {
+            std::error_code refused;
+            const log_snapshot<io_type, table_type> view = snapshot(refused);
+            if (!refused) {
+                view.for_each(visitor, ec);
+                return;
+            }
+            // A store whose writes failed takes no snapshot (its writer may still hold
+            // records the files lack), but its records stay readable under the lock.
+            if (!engine_.readable(ec)) return;
+            if (std::error_code write_failure; engine_.writable(write_failure)) {
+                ec = refused;
+                return;
+            }
+        }
+        engine_.reads_.for_each(visitor, ec);
+    }
+
+private:
+    /// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and
+    /// notes the segments and where the active one ends.
+    bool take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const {
+        if (!engine_.readable(ec)) return false;
+        if (!engine_.options_.read_only) {
+            if (!engine_.writable(ec)) return false;
+            engine_.call_writer(&writer_type::flush, ec);
+            if (ec) return false;
+        }
+        cut.segments = engine_.segments_.by_id();
+        cut.active = engine_.active_;
+        cut.active_end = engine_.active_ ? engine_.writer_->end() : 0;
+        cut.live_keys = engine_.table_.size();
+        cut.live_bytes = engine_.index_.live_bytes();
+        return true;
+    }
+
+    Engine& engine_;
+    log_backup<io_type> backup_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/store_cuts.hpp ----
+// ---- begin kvforge/stores/log/store_lifetime.hpp ----
+/// \file store_lifetime.hpp
+/// A log store's open() and close(): the directory taken, the segments recovered and
+/// installed, and, at the end, the writer's last bytes and the hints written out and
+/// everything released.
+///
+/// Open. The directory is opened and locked (segment_files.hpp), the MANIFEST checked
+/// (store_composition.hpp), and recovery (recovery.hpp) finds the segments and rebuilds
+/// the index; what it returns is installed before the store counts as open, so no reader
+/// sees it meanwhile. A salvaged log is rewritten, and the MANIFEST written, before then
+/// too, so that a failure leaves the store closed and its lock released. A store opened
+/// read-only changes no file.
+///
+/// Close. The compaction jobs due run to their end first. Readers check that the store
+/// is open under the shared lock, so close() marks it closed under the exclusive lock
+/// before it lets the writer go; writers waiting for their sync, callers of
+/// wait_durable and backups, which hold no lock, are counted (active_calls.hpp) and
+/// close() waits for them.
+/// It works on all of the engine's state, which it reaches through the engine it is part
+/// of, and owns nothing.
+
+#include <atomic>
+#include <cerrno>
+#include <new>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+
+namespace kvforge::detail {
+
+/// The open and close part of log_backend (engine.hpp), which it is a friend of.
+template <class Policies, class Engine>
+class store_lifetime {
+    using types = log_types<Policies>;
+    using io_type = typename types::io_type;
+    using writer_type = typename types::writer_type;
+    using write_lock = typename types::write_lock;
+    using gate_lock = typename types::gate_lock;
+
+public:
+    explicit store_lifetime(Engine& engine) noexcept : engine_(engine) {}
+
+    /// Opens or creates the store in directory path, as opts says (create_if_missing,
+    /// error_if_exists, read_only, salvage), for the store<> whose composition is wanted.
+    void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
+              std::error_code& ec) {
+        const gate_lock gate(engine_.write_gate_);
+        if (engine_.open_) {
+            // EBUSY in the system category, as the README says of system errors.
+            fail(ec, std::error_code(EBUSY, std::system_category()),
+                 "this store object is already open on " + engine_.files_.directory().path() + "; close it first");
+            return;
+        }
+        if (!engine_.rollover_.accepts(opts.segment_bytes, ec)) return;
+        engine_.io_ = std::move(io);
+        engine_.options_ = opts;
+        engine_.composition_ = wanted;
+        reset_state();
+        directory_mode mode;
+        mode.create = opts.create_if_missing && !opts.read_only;
+        mode.require_store = !mode.create;
+        mode.refuse_store = opts.error_if_exists;
+        mode.shared = opts.read_only;
+        if (!engine_.files_.open(engine_.io_, path, mode, wanted.codec_fingerprint, ec)) return;
+        // A salvaged log is rewritten, and the manifest written, before the store counts as
+        // open, so that a failure leaves it closed and its lock released.
+        const auto salvage_rewrite = [&] {
+            return engine_.options_.salvage && !engine_.options_.read_only && !engine_.salvaged_.empty();
+        };
+        composition on_disk;
+        bool has_manifest = false;
+        // What recovery found; when the open fails, its segments are closed after the
+        // directory, as the rest of the state is.
+        recovered_log<io_type> recovered;
+        if (!engine_.manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
+            (salvage_rewrite() && !engine_.compaction_.compact_all(ec)) ||
+            (!engine_.options_.read_only && !engine_.manifest_.record(engine_.files_, on_disk, has_manifest, ec))) {
+            engine_.files_.close();
+            reset_state();
+            return;
+        }
+        engine_.open_ = true;
+        engine_.compaction_.resume();
+    }
+
+    /// Writes everything out, syncs it, writes the active segment's hint and releases the store
+    /// (a read-only store only releases it). The store is closed afterwards even when
+    /// this reports an error.
+    void close(std::error_code& ec) {
+        // Before the gate, which the compaction thread takes. The work requested so far
+        // runs to its end rather than being dropped, so that the files are left near
+        // compact_dead_ratio: it is bounded, since writers slowed down at the stall
+        // ceiling keep dead bytes near compaction_stall_ratio times the live bytes, each
+        // job must reclaim dead bytes for another to follow, and no job starts once
+        // compaction is no longer due.
+        engine_.compaction_.finish();
+        const gate_lock gate(engine_.write_gate_);
+        if (!engine_.open_) return;
+        engine_.compaction_.sort_before_close();
+        engine_.compaction_.abort_job();
+        engine_.rollover_.discard_spare();
+        // After a failed write or sync, whatever was not yet on disk is lost: report it.
+        if (!engine_.options_.read_only && !engine_.failure_.check(ec) && !engine_.writer_->failed(ec)) {
+            engine_.call_writer(&writer_type::close, ec);
+            if (!ec) {
+                try {
+                    engine_.hints_.write_pending_now();
+                    engine_.hints_.write_active(*engine_.active_, engine_.writer_->end());
+                } catch (const std::bad_alloc&) {
+                    // A hint only speeds up the next open, so failing to write one is no error.
+                }
+            }
+        }
+        {
+            const write_lock lock(engine_.mutex_);
+            engine_.open_ = false;
+        }
+        engine_.active_calls_.wait_idle();
+        engine_.writer_.reset();
+        engine_.hints_.clear();
+        engine_.active_.reset();
+        engine_.segments_.clear();
+        engine_.rollover_.reset();
+        engine_.files_.close();
+    }
+
+private:
+    /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
+    /// found: the store is not open yet, so no reader sees it meanwhile.
+    bool recover(recovered_log<io_type>& recovered, std::error_code& ec) {
+        log_recovery recovery(engine_.io_, engine_.files_.directory(), engine_.options_, engine_.composition_,
+                              engine_.table_, engine_.reader_, engine_, recovered);
+        if (!recovery.recover(ec)) return false;
+        engine_.segments_ = std::move(recovered.segments);
+        engine_.active_ = std::move(recovered.active);
+        engine_.writer_.emplace();
+        engine_.writer_->attach(engine_.active_->file, recovered.active_end);
+        engine_.hints_.adopt_active(std::move(recovered.active_hint));
+        engine_.rollover_.reset(!engine_.options_.read_only);
+        engine_.next_id_.store(recovered.next_id, std::memory_order_relaxed);
+        engine_.index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
+        engine_.recovered_records_ = recovered.records;
+        engine_.recovered_bytes_cut_ = recovered.bytes_cut;
+        engine_.salvaged_ = std::move(recovered.salvaged);
+        return true;
+    }
+
+    /// Back to the state of a closed store: no segment, writer or index.
+    void reset_state() {
+        engine_.writer_.reset();
+        engine_.hints_.clear();
+        engine_.active_.reset();
+        engine_.segments_.clear();
+        engine_.rollover_.reset();
+        engine_.table_.clear();
+        engine_.next_id_.store(1, std::memory_order_relaxed);
+        engine_.index_.set_counts(0, 0);
+        engine_.recovered_records_ = 0;
+        engine_.recovered_bytes_cut_ = 0;
+        engine_.compaction_.reset();
+        engine_.salvaged_.clear();
+        engine_.failure_.reset();
+    }
+
+    Engine& engine_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/store_lifetime.hpp ----
+// ---- begin kvforge/stores/log/writer_calls.hpp ----
+/// \file writer_calls.hpp
+/// A log store's calls of its durability writer beside the writes: flush, sync, drain and
+/// close, each under the locks it needs, and the waits for durability.
+///
+/// Locks (the engine's). flush, sync, drain and close run with write_gate_ held, so no
+/// writer appends meanwhile; a writer without a worker changes the buffer readers read,
+/// so they take the exclusive lock too, while async_worker's queue has its own lock and
+/// readers need not wait for its disk. wait_durable holds no lock while it waits: it is
+/// counted (active_calls.hpp), so that close() keeps the writer until it returns.
+/// It works on the engine's writer, locks and count of calls, which it reaches through
+/// the engine it is part of, and owns nothing.
+
+#include <cstdint>
+#include <optional>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+/// The writer calls part of log_backend (engine.hpp), which it is a friend of.
+template <class Policies, class Engine>
+class writer_calls {
+    using types = log_types<Policies>;
+    using threading = typename types::threading;
+    using writer_type = typename types::writer_type;
+    using read_lock = typename types::read_lock;
+    using write_lock = typename types::write_lock;
+    using gate_lock = typename types::gate_lock;
+
+public:
+    explicit writer_calls(Engine& engine) noexcept : engine_(engine) {}
+
+    /// flush or sync: nothing to do for a read-only store, which writes nothing.
+    void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
+        const gate_lock gate(engine_.write_gate_);
+        if (!engine_.readable(ec) || engine_.options_.read_only || !engine_.writable(ec)) return;
+        call_writer(op, ec);
+    }
+
+    /// Calls a writer's flush, sync, drain or close, with write_gate_ held. A writer
+    /// without a worker changes the buffer readers read, so that takes the exclusive
+    /// lock; async_worker's queue has its own lock, and readers need not wait for its disk.
+    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const {
+        if constexpr (writer_type::sequenced) {
+            ((*engine_.writer_).*op)(ec);
+        } else {
+            const write_lock lock(engine_.mutex_);
+            ((*engine_.writer_).*op)(ec);
+        }
+    }
+
+    /// Blocks until the write with this sequence number is on disk (async_worker).
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) {
+        // Counted from while the store is known to be open until done, so that close()
+        // keeps the writer until then.
+        std::optional<active_call<threading::concurrent>> call;
+        {
+            const read_lock lock(engine_.mutex_);
+            if (!engine_.readable(ec)) return;
+            call.emplace(engine_.active_calls_);
+        }
+        engine_.writer_->wait_durable(sequence, ec);
+    }
+
+    [[nodiscard]] std::uint64_t durable_sequence() const {
+        const read_lock lock(engine_.mutex_);
+        return engine_.open_ ? engine_.writer_->durable_sequence() : 0;
+    }
+
+private:
+    Engine& engine_;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/writer_calls.hpp ----
 
 namespace kvforge::detail {
 
@@ -17400,6 +18084,11 @@ class log_backend {
     using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
     friend class segment_compaction<Policies, log_backend>;
     friend class segment_rollover<Policies, log_backend>;
+    friend class store_lifetime<Policies, log_backend>;
+    friend class store_clear<Policies, log_backend>;
+    friend class store_cuts<Policies, log_backend>;
+    friend class writer_calls<Policies, log_backend>;
+    friend class after_write<Policies, log_backend>;
     // Recovery makes its files through create_segment, write_hint_of and sync_directory.
     friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
@@ -17424,92 +18113,22 @@ public:
     /// error_if_exists, read_only, salvage), for the store<> whose composition is wanted.
     void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
               std::error_code& ec) {
-        const gate_lock gate(write_gate_);
-        if (open_) {
-            // EBUSY in the system category, as the README says of system errors.
-            fail(ec, std::error_code(EBUSY, std::system_category()),
-                 "this store object is already open on " + files_.directory().path() + "; close it first");
-            return;
-        }
-        if (!rollover_.accepts(opts.segment_bytes, ec)) return;
-        io_ = std::move(io);
-        options_ = opts;
-        composition_ = wanted;
-        reset_state();
-        directory_mode mode;
-        mode.create = opts.create_if_missing && !opts.read_only;
-        mode.require_store = !mode.create;
-        mode.refuse_store = opts.error_if_exists;
-        mode.shared = opts.read_only;
-        if (!files_.open(io_, path, mode, wanted.codec_fingerprint, ec)) return;
-        // A salvaged log is rewritten, and the manifest written, before the store counts as
-        // open, so that a failure leaves it closed and its lock released.
-        const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
-        composition on_disk;
-        bool has_manifest = false;
-        // What recovery found; when the open fails, its segments are closed after the
-        // directory, as the rest of the state is.
-        recovered_log<io_type> recovered;
-        if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
-            (salvage_rewrite() && !compaction_.compact_all(ec)) ||
-            (!options_.read_only && !manifest_.record(files_, on_disk, has_manifest, ec))) {
-            files_.close();
-            reset_state();
-            return;
-        }
-        open_ = true;
-        compaction_.resume();
+        lifetime_.open(path, opts, std::move(io), wanted, ec);
     }
 
     /// Writes everything out, syncs it, writes the active segment's hint and releases the store
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
-    void close(std::error_code& ec) {
-        // Before the gate, which the compaction thread takes. The work requested so far
-        // runs to its end rather than being dropped, so that the files are left near
-        // compact_dead_ratio: it is bounded, since writers slowed down at the stall
-        // ceiling keep dead bytes near compaction_stall_ratio times the live bytes, each
-        // job must reclaim dead bytes for another to follow, and no job starts once
-        // compaction is no longer due.
-        compaction_.finish();
-        const gate_lock gate(write_gate_);
-        if (!open_) return;
-        compaction_.sort_before_close();
-        compaction_.abort_job();
-        rollover_.discard_spare();
-        // After a failed write or sync, whatever was not yet on disk is lost: report it.
-        if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
-            call_writer(&writer_type::close, ec);
-            if (!ec) {
-                try {
-                    hints_.write_pending_now();
-                    hints_.write_active(*active_, writer_->end());
-                } catch (const std::bad_alloc&) {
-                    // A hint only speeds up the next open, so failing to write one is no error.
-                }
-            }
-        }
-        {
-            const write_lock lock(mutex_);
-            open_ = false;
-        }
-        active_calls_.wait_idle();
-        writer_.reset();
-        hints_.clear();
-        active_.reset();
-        segments_.clear();
-        rollover_.reset();
-        files_.close();
-    }
+    void close(std::error_code& ec) { lifetime_.close(ec); }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
-    // Writes (log_writes.hpp), each followed by the steps finish_write() runs.
+    // Writes (log_writes.hpp), each followed by the steps after_write.hpp runs.
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         gate_lock gate(write_gate_);
         if (!writable(ec) || !rollover_.make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.put(key, value, ec);
-        return ec ? 0 : finish_write(gate, sequence, ec);
+        return ec ? 0 : after_write_.finish_write(gate, sequence, ec);
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
@@ -17519,7 +18138,7 @@ public:
         if (!table_.find(key) || !rollover_.make_room(ec)) return false;
         const std::uint64_t sequence = writes_.erase(key, ec);
         if (ec) return false;
-        finish_write(gate, sequence, ec);
+        after_write_.finish_write(gate, sequence, ec);
         return !ec;
     }
 
@@ -17527,7 +18146,7 @@ public:
         gate_lock gate(write_gate_);
         if (!writable(ec) || !rollover_.make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.write(ops, ec);
-        return ec ? 0 : finish_write(gate, sequence, ec);
+        return ec ? 0 : after_write_.finish_write(gate, sequence, ec);
     }
 
     // Reads (log_reads.hpp).
@@ -17556,29 +18175,11 @@ public:
         reads_.for_each_in_file_order(visitor, ec);
     }
 
-    /// Calls visitor(key, value) for every record. A thread_safe store walks a snapshot
-    /// of its own, taken at the call, so that writers go on for the walk's duration and
-    /// the visitor may call the store; it sees the records as of the call. A
-    /// single_thread store has no other thread to hold up, so it walks its own index
-    /// without the cost of a copy.
+    /// Calls visitor(key, value) for every record; a thread_safe store walks a snapshot of
+    /// its own (store_cuts.hpp).
     template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& ec) const {
-        if constexpr (threading::concurrent) {
-            std::error_code refused;
-            const log_snapshot<io_type, table_type> view = snapshot(refused);
-            if (!refused) {
-                view.for_each(visitor, ec);
-                return;
-            }
-            // A store whose writes failed takes no snapshot (its writer may still hold
-            // records the files lack), but its records stay readable under the lock.
-            if (!readable(ec)) return;
-            if (std::error_code write_failure; writable(write_failure)) {
-                ec = refused;
-                return;
-            }
-        }
-        reads_.for_each(visitor, ec);
+        cuts_.for_each(visitor, ec);
     }
 
     [[nodiscard]] std::size_t size() const {
@@ -17591,14 +18192,8 @@ public:
     [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     /// Removes every key: a new active segment starting with a clear record, then the
-    /// others retired.
-    void clear(std::error_code& ec) {
-        const auto no_compaction = compaction_.hold();
-        const gate_lock gate = gate_without_backups();
-        if (!writable(ec)) return;
-        compaction_.abort_job();
-        clear_segments(ec);
-    }
+    /// others retired (store_clear.hpp).
+    void clear(std::error_code& ec) { clear_.clear(ec); }
 
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
@@ -17626,9 +18221,9 @@ public:
     }
 
     /// Hands buffered writes to the OS; nothing to do for a read-only store.
-    void flush(std::error_code& ec) { drain_writer(&writer_type::flush, ec); }
+    void flush(std::error_code& ec) { calls_.drain_writer(&writer_type::flush, ec); }
     /// Makes every write so far durable; nothing to do for a read-only store.
-    void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
+    void sync(std::error_code& ec) { calls_.drain_writer(&writer_type::sync, ec); }
 
     /// Rewrites the live records of every segment into new segments, in index order,
     /// and retires the old ones.
@@ -17641,62 +18236,16 @@ public:
     }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
-    void wait_durable(std::uint64_t sequence, std::error_code& ec) {
-        // Counted from while the store is known to be open until done, so that close()
-        // keeps the writer until then.
-        std::optional<active_call<threading::concurrent>> call;
-        {
-            const read_lock lock(mutex_);
-            if (!readable(ec)) return;
-            call.emplace(active_calls_);
-        }
-        writer_->wait_durable(sequence, ec);
-    }
-
-    [[nodiscard]] std::uint64_t durable_sequence() const {
-        const read_lock lock(mutex_);
-        return open_ ? writer_->durable_sequence() : 0;
-    }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec) { calls_.wait_durable(sequence, ec); }
+    [[nodiscard]] std::uint64_t durable_sequence() const { return calls_.durable_sequence(); }
 
     /// Copies the store as it is at the call into directory dest, which must be missing
-    /// (it is created; its parent must exist) or empty: every write that returned before
-    /// the call is in the copy (buffered writes are flushed at the cut, taken under the
-    /// gate), and writes that start after it are not. The copy, with no lock held while
-    /// writers go on, and its check are backup.hpp's; no segment is retired meanwhile.
-    void backup(std::string_view dest, std::error_code& ec) {
-        backup_cut<io_type> cut;
-        std::optional<active_call<threading::concurrent>> call;
-        {
-            const gate_lock gate(write_gate_);
-            if (!take_backup_cut(cut, ec)) return;
-            // Counted while the store is known to be open, so that close() waits for the copy.
-            call.emplace(active_calls_);
-            backups_.enter();
-        }
-        const std::string target(dest);
-        const bool copied = backup_.copy(cut, target, ec);
-        cut.segments.clear();
-        cut.active.reset();
-        backups_.leave();
-        if (copied) backup_.template verify<log_backend>(cut, target, ec);
-    }
+    /// or empty: every write that returned before the call is in the copy, and writes
+    /// that start after it are not (store_cuts.hpp).
+    void backup(std::string_view dest, std::error_code& ec) { cuts_.backup(dest, ec); }
 
-    /// A read-only view of the store as it is at the call (snapshot.hpp): the cut is
-    /// backup's (every write that returned before the call is in the files), then the
-    /// index is copied and the segments held, under the gate and the read lock; reads of
-    /// the view take no lock of the store.
-    /// It is const: it changes nothing a reader sees (the buffered records it hands to the
-    /// OS were readable before), so for_each, which is const, takes one.
-    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const {
-        const gate_lock gate(write_gate_);
-        backup_cut<io_type> cut;
-        if (!take_backup_cut(cut, ec)) return {};
-        // The gate already keeps writers and compaction out; the read lock makes the copy
-        // safe against whatever changes the index or a mapping under the exclusive lock alone.
-        const read_lock lock(mutex_);
-        return {table_, cut.segments,
-                [&](const segment_type& in) { return &in == cut.active.get() ? cut.active_end : in.size; }};
-    }
+    /// A read-only view of the store as it is at the call (store_cuts.hpp, snapshot.hpp).
+    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const { return cuts_.snapshot(ec); }
 
     /// Reads every record of every segment and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
@@ -17707,62 +18256,9 @@ public:
     }
 
 private:
-    /// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and
-    /// notes the segments and where the active one ends.
-    bool take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const {
-        if (!readable(ec)) return false;
-        if (!options_.read_only) {
-            if (!writable(ec)) return false;
-            call_writer(&writer_type::flush, ec);
-            if (ec) return false;
-        }
-        cut.segments = segments_.by_id();
-        cut.active = active_;
-        cut.active_end = active_ ? writer_->end() : 0;
-        cut.live_keys = table_.size();
-        cut.live_bytes = index_.live_bytes();
-        return true;
-    }
-
     /// Takes write_gate_ for a call that retires segments (compact, clear) once no
     /// backup copies them (backups_running.hpp).
     gate_lock gate_without_backups() { return backups_.lock_gate(write_gate_); }
-
-    /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
-    /// found: the store is not open yet, so no reader sees it meanwhile.
-    bool recover(recovered_log<io_type>& recovered, std::error_code& ec) {
-        log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, *this, recovered);
-        if (!recovery.recover(ec)) return false;
-        segments_ = std::move(recovered.segments);
-        active_ = std::move(recovered.active);
-        writer_.emplace();
-        writer_->attach(active_->file, recovered.active_end);
-        hints_.adopt_active(std::move(recovered.active_hint));
-        rollover_.reset(!options_.read_only);
-        next_id_.store(recovered.next_id, std::memory_order_relaxed);
-        index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
-        recovered_records_ = recovered.records;
-        recovered_bytes_cut_ = recovered.bytes_cut;
-        salvaged_ = std::move(recovered.salvaged);
-        return true;
-    }
-
-    /// Back to the state of a closed store: no segment, writer or index.
-    void reset_state() {
-        writer_.reset();
-        hints_.clear();
-        active_.reset();
-        segments_.clear();
-        rollover_.reset();
-        table_.clear();
-        next_id_.store(1, std::memory_order_relaxed);
-        index_.set_counts(0, 0);
-        recovered_records_ = 0;
-        recovered_bytes_cut_ = 0;
-        compaction_.reset();
-        salvaged_.clear();
-        failure_.reset();
-    }
 
     bool writable(std::error_code& ec) const {
         if (!readable(ec)) return false;
@@ -17779,52 +18275,6 @@ private:
 
     bool readable(std::error_code& ec) const { return reads_.readable(ec); }
 
-    /// After a write: releases the gate, waits for durability as the policy says, and,
-    /// when a closed segment waits for its hint, the spare segment is due (the active one
-    /// half full: segment_rollover.hpp), a job is under way or one is due (dead bytes past
-    /// the configured share, or a closed segment to sort: segment_compaction.hpp), runs a
-    /// step (single_thread: the hint's, else the spare's, else automatic compaction's;
-    /// none after a write that closed a segment) or asks the compaction thread for a job
-    /// (thread_safe).
-    /// The write's result is its own: a failed compaction shows in stats() and is not
-    /// retried before the store has grown (segment_compaction.hpp, compaction_failed).
-    std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
-        bool compaction_due = false;
-        bool hint_due = false;
-        bool spare_due = false;
-        if constexpr (threading::concurrent) {
-            if (hints_.pending() > 0 || rollover_.spare_due() || compaction_.due()) compaction_.request();
-        } else {
-            // No step after a write that closed a segment: it paid for the rollover's syncs.
-            const bool closed = rollover_.closed_by_this_write();
-            hint_due = !closed && hints_.pending() > 0;
-            spare_due = !closed && !hint_due && rollover_.spare_due();
-            compaction_due = !closed && !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.due());
-        }
-        {
-            const active_call<threading::concurrent> call(active_calls_);
-            gate.unlock();
-            writer_->commit(sequence, ec);
-            if constexpr (threading::concurrent) {
-                if (!ec) compaction_.wait_for_compaction();
-            }
-        }
-        if (!ec && hint_due) write_pending_hint();
-        if (!ec && spare_due) rollover_.prepare_spare();
-        if (!ec && compaction_due) {
-            const gate_lock again(write_gate_);
-            std::error_code compaction_error;
-            // Another thread may have closed the store, or compacted it, meanwhile.
-            if (writable(compaction_error) && (compaction_.job_under_way() || compaction_.due())) {
-                // The caller's last error message describes its own calls, not this one.
-                const last_error saved = this_thread_last_error();
-                compaction_.compact_now(false, compaction_error);
-                this_thread_last_error() = saved;
-            }
-        }
-        return sequence;
-    }
-
     /// The bytes of every segment, the active one's buffered bytes included.
     [[nodiscard]] std::uint64_t data_bytes() const {
         std::uint64_t total = 0;
@@ -17832,39 +18282,12 @@ private:
         return total;
     }
 
-    /// flush or sync: nothing to do for a read-only store, which writes nothing.
-    void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
-        const gate_lock gate(write_gate_);
-        if (!readable(ec) || options_.read_only || !writable(ec)) return;
-        call_writer(op, ec);
-    }
-
-    /// Calls a writer's flush, sync, drain or close, with write_gate_ held. A writer
-    /// without a worker changes the buffer readers read, so that takes the exclusive
-    /// lock; async_worker's queue has its own lock, and readers need not wait for its disk.
+    /// For the parts: a writer's flush, sync, drain or close (writer_calls.hpp), and a
+    /// pending hint written (after_write.hpp).
     void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const {
-        if constexpr (sequenced) {
-            ((*writer_).*op)(ec);
-        } else {
-            const write_lock lock(mutex_);
-            ((*writer_).*op)(ec);
-        }
+        calls_.call_writer(op, ec);
     }
-
-    /// Writes the hint of the oldest closed segment still waiting for one, taken under
-    /// write_gate_ and written with no lock held (the writers go on meanwhile); false when
-    /// none waits. Only the compaction thread, or a caller holding it off, retires
-    /// segments, so the segment taken stays in the store until its hint is in place.
-    bool write_pending_hint() {
-        std::optional<typename hint_keeper_type::pending_hint> taken;
-        {
-            const gate_lock gate(write_gate_);
-            if (!open_ || hints_.pending() == 0) return false;
-            taken.emplace(hints_.take_oldest());
-        }
-        hints_.write_pending(*taken);
-        return true;
-    }
+    bool write_pending_hint() { return after_write_.write_pending_hint(); }
 
     /// For recovery (its Files, with create_segment): hints and syncs are made as the
     /// store's other files are, so that stats() counts them.
@@ -17878,32 +18301,6 @@ private:
 
     /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
     [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
-
-    /// clear(), with write_gate_ held: a new active segment whose first record is a
-    /// clear record, published, and then every other segment retired. Should a crash come
-    /// before all are removed, the clear record drops what they hold when they replay.
-    bool clear_segments(std::error_code& ec) {
-        call_writer(&writer_type::drain, ec);
-        if (ec) return false;
-        rollover_.discard_spare();  // it would replay before the segment made here
-        segment_pointer next;
-        if (!files_.publish_cleared_segment(new_segment_id(), next, ec)) return false;
-        const std::vector<segment_pointer> retired = segments_.in_replay_order();
-        {
-            const write_lock lock(mutex_);
-            table_.clear();
-            segments_.clear();
-            segments_.add(next);
-            hints_.drop_retired(segments_);
-            rollover_.make_active(next, next->size);
-            hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
-            index_.set_counts(0, 0);
-            index_.add_dead(*next, next->size - file_header::size);  // the clear record
-            compaction_.finish_compaction();
-        }
-        files_.remove_segments(retired);
-        return true;
-    }
 
     io_type io_{};
     kvforge::options options_{};
@@ -17938,12 +18335,18 @@ private:
         writer_, active_, index_, hints_, reader_, mutex_, failure_, version_, record_};
     active_calls<threading::concurrent> active_calls_;
     backups_running backups_;
-    log_backup<io_type> backup_{io_, files_.directory(), composition_};
     store_composition<io_type> manifest_{io_, files_.directory(), composition_};
 
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::vector<damaged_record> salvaged_;
+    // Parts that work on the state above, reached through the engine (cuts_ also owns
+    // backup's copier).
+    store_lifetime<Policies, log_backend> lifetime_{*this};
+    store_clear<Policies, log_backend> clear_{*this};
+    store_cuts<Policies, log_backend> cuts_{*this};
+    writer_calls<Policies, log_backend> calls_{*this};
+    after_write<Policies, log_backend> after_write_{*this};
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};
@@ -18334,7 +18737,6 @@ inline void destroy(std::string_view path) {
 /// read the same files, and the index is rebuilt at open).
 
 #include <algorithm>
-#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <exception>
