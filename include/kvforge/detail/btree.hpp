@@ -20,6 +20,11 @@
 /// Erase merges an underfull node (below a quarter) into a sibling, or borrows from
 /// it when both do not fit into one node; the root is dropped when it is left with a
 /// single child, and the whole tree is freed when its last record goes.
+///
+/// The table's parts: the nodes and the key prefixes they cache (btree_nodes.hpp), the
+/// search, insert, erase and rebalancing (here), the bottom-up build from sorted records
+/// (btree_build.hpp) and the ordered walks (btree_visits.hpp), which this header includes
+/// at its end.
 
 #include <algorithm>
 #include <array>
@@ -33,13 +38,13 @@
 #include <utility>
 #include <vector>
 
-#include "byte_order.hpp"
+#include "btree_nodes.hpp"
 #include "record_arena.hpp"
 
 namespace kvforge::detail {
 
 /// An ordered table from byte-string keys to byte-string payloads (unsigned bytewise order).
-class btree_table {
+class btree_table : private btree_nodes {
 public:
     /// An empty table; allocates nothing until the first insert.
     btree_table() noexcept = default;
@@ -150,137 +155,7 @@ public:
     /// are laid out in the arena in key order. Should an allocation or next throw, the
     /// table is left empty.
     template <class Next>
-    void assign_sorted(Next&& next, std::uint32_t leaf_entries = leaf_capacity) {
-        leaf_entries = std::clamp(leaf_entries, leaf_min, leaf_capacity);
-        std::vector<std::unique_ptr<leaf_node>> ready = std::move(spare_leaves_);  // those unused go at the end
-        clear();
-        std::vector<std::pair<node_base*, bool>> made;  // every node allocated, and whether it is a leaf
-        try {
-            const auto make = [&](bool leaf) -> node_base* {
-                made.emplace_back(nullptr, leaf);
-                std::unique_ptr<leaf_node> fresh_leaf;
-                if (leaf && !ready.empty()) {
-                    fresh_leaf = std::move(ready.back());
-                    ready.pop_back();
-                } else if (leaf) {
-                    fresh_leaf = make_leaf();
-                }
-                node_base* node = leaf ? static_cast<node_base*>(fresh_leaf.release()) : make_inner().release();
-                made.back().first = node;
-                return node;
-            };
-            const auto last_key = [&](const leaf_node& leaf) { return records_.view(leaf.refs[leaf.count - 1]).key; };
-            // A leaf's fences are the separators either side of it on its level, so its
-            // prefixes are set as soon as the separator after it is known, while its keys
-            // are still in the cache.
-            const auto set_leaf_prefixes = [&](leaf_node& l, const fences& f) {
-                l.skip = static_cast<std::uint32_t>(shared_bytes(f));
-                load_prefixes(l, 0, l.count);
-            };
-            // Level 0: leaves, chained, with the shortest separators between them.
-            std::vector<node_base*> level;
-            std::vector<ref> separators;  // separators[i] lies between level[i] and level[i + 1]
-            leaf_node* leaf = nullptr;
-            std::optional<std::string_view> lo;  // the separator before leaf
-            std::string_view key;
-            std::string_view payload;
-            while (next(key, payload)) {
-                if (leaf == nullptr || leaf->count == leaf_entries) {
-                    if (leaf != nullptr) {
-                        separators.push_back(separators_.append(shortest_separator(last_key(*leaf), key), {}));
-                        const std::string_view hi = separator_key(separators.back());
-                        set_leaf_prefixes(*leaf, {lo, hi});
-                        lo = hi;
-                    }
-                    auto* fresh = static_cast<leaf_node*>(make(true));
-                    fresh->count = 0;
-                    fresh->skip = 0;
-                    fresh->next = nullptr;
-                    if (leaf != nullptr) leaf->next = fresh;
-                    level.push_back(fresh);
-                    leaf = fresh;
-                }
-                leaf->refs[leaf->count++] = records_.append(key, payload);
-                ++size_;
-            }
-            if (leaf == nullptr) return;
-            if (leaf->count < leaf_min && level.size() > 1) {
-                // The last leaf takes the back half of the full one before it.
-                auto& before = *static_cast<leaf_node*>(level[level.size() - 2]);
-                const std::uint32_t moved = (before.count - leaf->count) / 2;
-                std::copy_backward(leaf->refs.begin(), leaf->refs.begin() + leaf->count,
-                                   leaf->refs.begin() + leaf->count + moved);
-                std::copy(before.refs.begin() + before.count - moved, before.refs.begin() + before.count,
-                          leaf->refs.begin());
-                before.count -= moved;
-                leaf->count += moved;
-                const ref fresh =
-                    separators_.append(shortest_separator(last_key(before), records_.view(leaf->refs[0]).key), {});
-                separators_.release(separators.back());
-                separators.back() = fresh;
-                lo = separator_key(fresh);
-                set_leaf_prefixes(
-                    before, {separators.size() > 1 ? std::optional(separator_key(separators[separators.size() - 2]))
-                                                   : std::nullopt,
-                             lo});
-            }
-            set_leaf_prefixes(*leaf, {lo, std::nullopt});
-            // Inner levels, until one node is left: groups of inner_capacity children.
-            std::uint32_t height = 0;
-            while (level.size() > 1) {
-                const std::size_t n = level.size();
-                std::vector<std::size_t> ends;  // the end of each group of children
-                for (std::size_t end = inner_capacity; end < n; end += inner_capacity) ends.push_back(end);
-                ends.push_back(n);
-                if (ends.size() > 1 && n - ends[ends.size() - 2] < inner_min) {
-                    const std::size_t begin = ends.size() > 2 ? ends[ends.size() - 3] : 0;
-                    ends[ends.size() - 2] = begin + (n - begin) / 2;
-                }
-                std::vector<node_base*> parents;
-                std::vector<ref> up;
-                std::size_t begin = 0;
-                for (const std::size_t end : ends) {
-                    auto* inner = static_cast<inner_node*>(make(false));
-                    inner->count = static_cast<std::uint32_t>(end - begin);
-                    inner->skip = 0;
-                    std::copy(level.begin() + begin, level.begin() + end, inner->children.begin());
-                    std::copy(separators.begin() + begin, separators.begin() + end - 1, inner->separators.begin());
-                    if (end != n) up.push_back(separators[end - 1]);
-                    parents.push_back(inner);
-                    begin = end;
-                }
-                level = std::move(parents);
-                separators = std::move(up);
-                ++height;
-            }
-            // The inner nodes' prefixes from the root down: each node skips the bytes its
-            // fences share.
-            const auto set_prefixes = [&](const auto& self, node_base* node, std::uint32_t levels,
-                                          const fences& f) -> void {
-                auto& inner = *static_cast<inner_node*>(node);
-                reload(inner, f);
-                if (levels == 1) return;
-                for (std::uint32_t i = 0; i < inner.count; ++i) {
-                    self(self, inner.children[i], levels - 1, child_fences(inner, f, i));
-                }
-            };
-            if (height != 0) set_prefixes(set_prefixes, level.front(), height, fences{});
-            root_ = level.front();
-            height_ = height;
-            for (const auto& [node, is_leaf] : made) ++(is_leaf ? leaf_count_ : inner_count_);
-        } catch (...) {
-            for (const auto& [node, is_leaf] : made) {
-                if (is_leaf) {
-                    delete static_cast<leaf_node*>(node);
-                } else {
-                    delete static_cast<inner_node*>(node);
-                }
-            }
-            root_ = nullptr;
-            clear();
-            throw;
-        }
-    }
+    void assign_sorted(Next&& next, std::uint32_t leaf_entries = leaf_capacity);
 
     /// Allocates the leaves that assign_sorted(next, leaf_entries) takes for up to
     /// `records` records, and has their pages mapped, for the build to take ready: a
@@ -288,21 +163,7 @@ public:
     /// page faults. Runs on any thread, but beside no other call on this table; stops
     /// early, without error, once stop is requested or if memory runs out (the build makes
     /// the leaves missing). The leaves unused are freed by the next assign_sorted() or clear().
-    void prepare_leaves(std::size_t records, std::uint32_t leaf_entries, const std::stop_token& stop = {}) noexcept {
-        leaf_entries = std::clamp(leaf_entries, leaf_min, leaf_capacity);
-        try {
-            const std::size_t wanted = records / leaf_entries + 1;
-            spare_leaves_.reserve(spare_leaves_.size() + wanted);
-            for (std::size_t i = 0; i < wanted && !stop.stop_requested(); ++i) {
-                std::unique_ptr<leaf_node> leaf = make_leaf();
-                leaf->count = 0;  // a write, so that the page is mapped here
-                // Taken from the back: the build then takes them in the order they were made.
-                spare_leaves_.push_back(std::move(leaf));
-            }
-            std::reverse(spare_leaves_.begin(), spare_leaves_.end());
-        } catch (const std::bad_alloc&) {
-        }
-    }
+    void prepare_leaves(std::size_t records, std::uint32_t leaf_entries, const std::stop_token& stop = {}) noexcept;
 
     /// Removes the record for key, first calling on_erase(std::string_view old_payload).
     /// Returns whether the key existed.
@@ -386,12 +247,7 @@ public:
     /// of it (a log store: the record in the file, where a store filled in random key
     /// order has it far from its neighbours in key order).
     template <class F, class Ahead>
-    void visit_from(std::string_view from, bool inclusive, F&& f, Ahead&& ahead) const {
-        if (root_ == nullptr) return;
-        const leaf_node* leaf = descend(from, nullptr);
-        const leaf_position at = locate(*leaf, from);
-        visit_ahead(ascending_cursor(leaf, at.found && !inclusive ? at.index + 1 : at.index), f, ahead);
-    }
+    void visit_from(std::string_view from, bool inclusive, F&& f, Ahead&& ahead) const;
 
     /// Calls f(key, payload) in descending key order for the records with key <= from
     /// (key < from when !inclusive; every record when from is nullopt), stopping as soon
@@ -403,21 +259,7 @@ public:
 
     /// visit_down_from, calling ahead as visit_from does.
     template <class F, class Ahead>
-    void visit_down_from(std::optional<std::string_view> from, bool inclusive, F&& f, Ahead&& ahead) const {
-        if (root_ == nullptr) return;
-        // Leaves link only to their right neighbour; the path from the root finds the left one.
-        descending_cursor start;
-        if (from) {
-            start.leaf = descend(*from, start.path.data());
-            const leaf_position at = locate(*start.leaf, *from);
-            start.end = at.found && inclusive ? at.index + 1 : at.index;
-        } else {
-            start.leaf = rightmost_leaf(start.path.data());
-            start.end = start.leaf->count;
-        }
-        start.settle(*this);
-        visit_ahead(start, f, ahead);
-    }
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, F&& f, Ahead&& ahead) const;
 
     /// Calls f(key, payload, replace) in ascending key order for the records with key >=
     /// from (key > from when !inclusive), stopping as soon as f returns false; f may call
@@ -427,34 +269,7 @@ public:
     /// that updates many records in key order costs no search per record, and the arena
     /// entries are prefetched ahead of it as visit_from's are.
     template <class F>
-    void update_from(std::string_view from, bool inclusive, F&& f) {
-        if (root_ == nullptr) return;
-        leaf_node* leaf = descend(from, nullptr);
-        const leaf_position at = locate(*leaf, from);
-        std::uint32_t index = at.found && !inclusive ? at.index + 1 : at.index;
-        ascending_cursor far(leaf, index);  // its arena entry is prefetched
-        for (std::uint32_t n = 0; n < 2 * visit_distance && far.valid(); ++n, far.next(*this)) {
-            records_.prefetch(far.current());
-        }
-        for (bool going = true; going && leaf != nullptr; leaf = leaf->next, index = 0) {
-            for (; going && index < leaf->count; ++index) {
-                if (far.valid()) {
-                    records_.prefetch(far.current());
-                    far.next(*this);
-                }
-                ref& r = leaf->refs[index];
-                const record_view record = records_.view(r);
-                const auto replace = [&](std::string_view payload) {
-                    if (records_.overwrite_payload(r, payload)) return;
-                    const ref fresh = records_.append(record.key, payload);  // may throw; nothing has changed yet
-                    records_.release(r);
-                    r = fresh;
-                };
-                going = f(record.key, record.payload, replace);
-            }
-        }
-        compact_if_worthwhile();
-    }
+    void update_from(std::string_view from, bool inclusive, F&& f);
 
     /// Bytes of heap memory held: nodes, records and separators.
     [[nodiscard]] std::size_t memory_usage() const noexcept {
@@ -463,107 +278,12 @@ public:
     }
 
 private:
-    using ref = record_arena::ref;
-
-    // 63 entries make a leaf exactly sixteen cache lines (a 16-byte header and two arrays
-    // of 63 words). Measured against 31, the larger leaves insert, find and scan 10-30%
-    // faster: the tree is a level shorter and splits half as often.
-    static constexpr std::uint32_t leaf_capacity = 63;
-    static constexpr std::uint32_t inner_capacity = 64;  // children
-    static constexpr std::uint32_t leaf_min = leaf_capacity / 4;
-    static constexpr std::uint32_t inner_min = inner_capacity / 4;
-    // Non-root inner nodes keep at least inner_min children, so 32 levels are never reached.
-    static constexpr std::uint32_t max_height = 32;
-    // A leaf re-reads its keys to skip more of them only when that gains this many bytes.
-    static constexpr std::size_t skip_step = 4;
-
-    struct node_base {
-        std::uint32_t count;  // entries in a leaf, children in an inner node
-    };
-
-    struct alignas(64) leaf_node : node_base {
-        std::uint32_t skip;  // bytes every key here shares, not cached in prefixes
-        leaf_node* next;     // right neighbour, for ordered visits
-        std::array<std::uint64_t, leaf_capacity> prefixes;
-        std::array<ref, leaf_capacity> refs;
-    };
-
-    // Child i holds the keys k with separators[i - 1] <= k < separators[i].
-    struct alignas(64) inner_node : node_base {
-        std::uint32_t skip;  // bytes every separator and key below shares, not cached in prefixes
-        std::array<std::uint64_t, inner_capacity - 1> prefixes;  // of separators
-        std::array<ref, inner_capacity - 1> separators;          // into separators_
-        std::array<node_base*, inner_capacity> children;
-    };
-
-    // One level of a root-to-leaf path: the inner node and the child taken.
-    struct step {
-        inner_node* node;
-        std::uint32_t index;
-    };
-
-    struct leaf_position {
-        std::uint32_t index;  // of the first entry not less than the key
-        bool found;
-    };
-
-    // The range [lo, hi) of keys a node may hold; an absent end is unbounded.
-    struct fences {
-        std::optional<std::string_view> lo;
-        std::optional<std::string_view> hi;
-    };
-
     // How an underfull leaf is fixed: merged with, or refilled from, a sibling.
     struct rebalance_plan {
         bool borrow = false;
         std::uint32_t sibling_index = 0;
         ref separator = 0;  // the new separator between the two, when borrowing
     };
-
-    // The cached prefix of key from byte skip on. Also safe for an empty key whose data() is null.
-    [[nodiscard]] static std::uint64_t prefix_at(std::string_view key, std::size_t skip) noexcept {
-        return key.size() > skip ? load_prefix_be(key.data() + skip, key.size() - skip) : 0;
-    }
-
-    // The length of the longest common prefix of a and b.
-    [[nodiscard]] static std::size_t common_prefix(std::string_view a, std::string_view b) noexcept {
-        const std::size_t n = std::min(a.size(), b.size());
-        std::size_t i = 0;
-        while (i < n && a[i] == b[i]) ++i;
-        return i;
-    }
-
-    // Bytes that every key in [f.lo, f.hi) begins with.
-    [[nodiscard]] static std::size_t shared_bytes(const fences& f) noexcept {
-        return f.lo && f.hi ? common_prefix(*f.lo, *f.hi) : 0;
-    }
-
-    // The shortest key s with left < s <= right.
-    [[nodiscard]] static std::string_view shortest_separator(std::string_view left, std::string_view right) noexcept {
-        return right.substr(0, common_prefix(left, right) + 1);
-    }
-
-    // The index of the first of the n values that is not less than v.
-    [[nodiscard]] static std::uint32_t lower_bound(const std::uint64_t* values, std::uint32_t n,
-                                                   std::uint64_t v) noexcept {
-        if (n == 0) return 0;
-        const std::uint64_t* base = values;
-        // Halving without an early exit lets the compiler use conditional moves.
-        while (n > 1) {
-            const std::uint32_t half = n / 2;
-            base = base[half] < v ? base + half : base;
-            n -= half;
-        }
-        return static_cast<std::uint32_t>(base - values) + (*base < v ? 1 : 0);
-    }
-
-    // The end of the run of values equal to values[begin].
-    [[nodiscard]] static std::uint32_t tie_end(const std::uint64_t* values, std::uint32_t begin,
-                                               std::uint32_t n) noexcept {
-        std::uint32_t end = begin + 1;
-        while (end < n && values[end] == values[begin]) ++end;
-        return end;
-    }
 
     // The bytes of a separator.
     [[nodiscard]] std::string_view separator_key(ref r) const noexcept { return separators_.view(r).key; }
@@ -617,76 +337,11 @@ private:
     // than the cache can track.
     static constexpr std::uint32_t visit_distance = 16;
 
-    // A place in an ascending visit: entry index of leaf, or past the end when leaf is null.
-    struct ascending_cursor {
-        const leaf_node* leaf = nullptr;
-        std::uint32_t index = 0;
+    struct ascending_cursor;
+    struct descending_cursor;
 
-        ascending_cursor(const leaf_node* at, std::uint32_t i) noexcept : leaf(at), index(i) {
-            if (index == leaf->count) step_leaf();
-        }
-        [[nodiscard]] bool valid() const noexcept { return leaf != nullptr; }
-        [[nodiscard]] ref current() const noexcept { return leaf->refs[index]; }
-        void next(const btree_table& /*table*/) noexcept {
-            if (++index == leaf->count) step_leaf();
-        }
-
-    private:
-        void step_leaf() noexcept {
-            leaf = leaf->next;
-            index = 0;
-        }
-    };
-
-    // A place in a descending visit: entry end - 1 of leaf, with the path from the root
-    // that finds the leaf before it; past the end when leaf is null.
-    struct descending_cursor {
-        std::array<step, max_height> path;
-        const leaf_node* leaf = nullptr;
-        std::uint32_t end = 0;
-
-        [[nodiscard]] bool valid() const noexcept { return leaf != nullptr; }
-        [[nodiscard]] ref current() const noexcept { return leaf->refs[end - 1]; }
-        void next(const btree_table& table) noexcept {
-            --end;
-            settle(table);
-        }
-        // Moves on to the leaves on the left while this one has no entry left.
-        void settle(const btree_table& table) noexcept {
-            while (leaf != nullptr && end == 0) {
-                leaf = table.previous_leaf(path.data());
-                if (leaf != nullptr) end = leaf->count;
-            }
-        }
-    };
-
-    // Calls f(key, payload) for the records from start on, in the cursor's order, until
-    // f returns false; with ahead() and the arena's prefetch running ahead of it.
     template <class Cursor, class F, class Ahead>
-    void visit_ahead(const Cursor& start, F& f, Ahead& ahead) const {
-        Cursor far = start;   // its arena entry is prefetched
-        Cursor near = start;  // ahead() is called for it
-        for (std::uint32_t n = 0; n < 2 * visit_distance && far.valid(); ++n, far.next(*this)) {
-            records_.prefetch(far.current());
-        }
-        for (std::uint32_t n = 0; n < visit_distance && near.valid(); ++n, near.next(*this)) {
-            const record_view r = records_.view(near.current());
-            ahead(r.key, r.payload);
-        }
-        for (Cursor at = start; at.valid(); at.next(*this)) {
-            if (far.valid()) {
-                records_.prefetch(far.current());
-                far.next(*this);
-            }
-            if (near.valid()) {
-                const record_view r = records_.view(near.current());
-                ahead(r.key, r.payload);
-                near.next(*this);
-            }
-            const record_view r = records_.view(at.current());
-            if (!f(r.key, r.payload)) return;
-        }
-    }
+    void visit_ahead(const Cursor& start, F& f, Ahead& ahead) const;
 
     // The first leaf in key order, or null when the table is empty.
     [[nodiscard]] leaf_node* leftmost_leaf() const noexcept {
@@ -793,13 +448,6 @@ private:
         for (std::uint32_t i = 0; i + 1 < node.count; ++i) {
             node.prefixes[i] = prefix_at(separator_key(node.separators[i]), node.skip);
         }
-    }
-
-    // Nodes are allocated uninitialised; their creators set every field that is read.
-    [[nodiscard]] static std::unique_ptr<leaf_node> make_leaf() { return std::unique_ptr<leaf_node>(new leaf_node); }
-
-    [[nodiscard]] static std::unique_ptr<inner_node> make_inner() {
-        return std::unique_ptr<inner_node>(new inner_node);
     }
 
     // Makes the first record the whole tree: a root leaf holding it.
@@ -1155,58 +803,6 @@ private:
         separators_.compact([this](auto&& update) { visit_separators(root_, height_, update); });
     }
 
-    // Calls update(ref&) on the separators of every inner node in the subtree of node,
-    // which stands `levels` levels above the leaves.
-    template <class Update>
-    static void visit_separators(node_base* node, std::uint32_t levels, Update& update) {
-        if (levels == 0) return;
-        auto* inner = static_cast<inner_node*>(node);
-        for (std::uint32_t i = 0; i + 1 < inner->count; ++i) update(inner->separators[i]);
-        for (std::uint32_t i = 0; i < inner->count; ++i) visit_separators(inner->children[i], levels - 1, update);
-    }
-
-    // A copy of node alone, which stands `levels` levels above the leaves: a leaf with its
-    // entries, appended to the chain of leaves ending at last_leaf; an inner node with its
-    // separators but no children yet (count 0, so that destroy() frees no original node
-    // should a later allocation throw; fill_children() adds them).
-    static node_base* copy_node(const node_base* node, std::uint32_t levels, leaf_node*& last_leaf) {
-        if (levels == 0) {
-            auto* leaf = new leaf_node(*static_cast<const leaf_node*>(node));
-            leaf->next = nullptr;
-            if (last_leaf != nullptr) last_leaf->next = leaf;
-            last_leaf = leaf;
-            return leaf;
-        }
-        auto* inner = new inner_node(*static_cast<const inner_node*>(node));
-        inner->count = 0;
-        return inner;
-    }
-
-    // Gives copy, the copy_node() of original, copies of original's subtrees, left to right
-    // so that the leaves chain in order. Each child counts once attached, so destroy()
-    // frees exactly the nodes made.
-    static void fill_children(node_base* copy, const node_base* original, std::uint32_t levels, leaf_node*& last_leaf) {
-        if (levels == 0) return;
-        auto* inner = static_cast<inner_node*>(copy);
-        const auto* from = static_cast<const inner_node*>(original);
-        for (std::uint32_t i = 0; i < from->count; ++i) {
-            inner->children[i] = copy_node(from->children[i], levels - 1, last_leaf);
-            inner->count = i + 1;
-            fill_children(inner->children[i], from->children[i], levels - 1, last_leaf);
-        }
-    }
-
-    // Frees the subtree of node, which stands `levels` levels above the leaves.
-    static void destroy(node_base* node, std::uint32_t levels) noexcept {
-        if (levels == 0) {
-            delete static_cast<leaf_node*>(node);
-            return;
-        }
-        auto* inner = static_cast<inner_node*>(node);
-        for (std::uint32_t i = 0; i < inner->count; ++i) destroy(inner->children[i], levels - 1);
-        delete inner;
-    }
-
     node_base* root_ = nullptr;
     std::uint32_t height_ = 0;  // inner levels above the leaves
     std::size_t size_ = 0;
@@ -1218,3 +814,6 @@ private:
 };
 
 }  // namespace kvforge::detail
+
+#include "btree_build.hpp"
+#include "btree_visits.hpp"
