@@ -6,7 +6,8 @@
 //
 // Counters besides items_per_second (operations per second of wall time):
 //   allocs_per_op   heap allocations during the timed part, per operation
-//   peak_mem        peak resident bytes above the resident bytes when the benchmark began
+//   peak_mem        peak resident bytes above the resident bytes when the benchmark began,
+//                   up to the end of its last timed part
 //   disk_bytes      bytes of the engine's files after flush() (reopen: after closing)
 //   disk_over_live  disk_bytes over the bytes of the keys and values held (overwrite)
 //   fdatasync_limit durable appends per second measured just before (sync workloads)
@@ -146,8 +147,13 @@ public:
     void add(double seconds, std::size_t operations) {
         seconds_ += seconds;
         operations_ += operations;
+        // The peak as each part ends: the untimed checks after the last one (a sample of
+        // keys read back, which maps pages of a store's files) are not the workload's.
+        peak_resident_ = std::max(peak_resident_, peak_resident_bytes());
     }
     void counter(const char* name, double value) { state_.counters[name] = value; }
+    /// The process's peak resident bytes (VmHWM) as of the end of the last timed part.
+    [[nodiscard]] std::uint64_t peak_resident() const noexcept { return peak_resident_; }
 
     /// Sets the iteration time and the per-operation counters.
     void finish() {
@@ -170,6 +176,7 @@ private:
     std::uint64_t allocations_ = 0;
     std::uint64_t allocated_ = 0;
     std::size_t operations_ = 0;
+    std::uint64_t peak_resident_ = 0;
 };
 
 /// Times pass(), which returns how many operations it did, over and over until
@@ -214,7 +221,7 @@ void run(benchmark::State& state, start from, Body&& body) {
         }
         m.finish();
         // The kernel's resident counts are updated lazily, so the peak can read a page or two low.
-        const std::uint64_t peak = std::max(peak_resident_bytes(), resident_at_start);
+        const std::uint64_t peak = std::max(m.peak_resident(), resident_at_start);
         m.counter("peak_mem", static_cast<double>(peak - resident_at_start));
     }
 }

@@ -651,7 +651,8 @@ def write_report(args, runs, include_cost, date, minutes, machine_rows):
                   "core that other processes held, and its ops/s is low by about that factor); "
                   "allocs/op counts heap allocations (malloc "
                   "and friends, so C++ and C engines alike) during the timed part; peak mem is the peak "
-                  "resident memory above that at the start of the benchmark; disk is the space the "
+                  "resident memory above that at the start of the benchmark, up to the end of its last timed "
+                  "part (the untimed read-back of a sample of keys after a load is left out); disk is the space the "
                   "engine's files take after flush() (reopen and the fresh_ workloads: after closing). "
                   "Ratios are the kvforge configuration's ops/s over each peer's.", ""]
         lines += workload_tables(results)
