@@ -246,9 +246,11 @@ private:
     static constexpr std::uint64_t kept_hash_mask = (std::uint64_t{1} << kept_hash_bits) - 1;
     /// Tables of up to this many groups take a key's home from its kept hash bits.
     static constexpr std::uint64_t kept_home_limit = std::uint64_t{1} << kept_hash_bits;
-    /// Larger tables take it from the 32 hash bits above the kept ones, so no table has more groups.
+    /// Larger tables take it from the 32 hash bits above the kept ones, so a table has at
+    /// most 2^32 groups (256 GiB).
     static constexpr unsigned wide_home_bits = 32;
     static constexpr std::uint64_t max_groups = std::uint64_t{1} << wide_home_bits;
+    static_assert(kept_hash_bits + wide_home_bits <= 56, "no home bit is a bit of the tag (the top byte)");
 
     /// Where a key's slot is: a group index (npos when absent) and a slot in it, with the
     /// record the slot refers to, as the key comparison read it (so a get reads the group
