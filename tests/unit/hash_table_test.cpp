@@ -393,3 +393,126 @@ TEST_CASE("hash_table keeps records past several huge-page arena chunks, and in 
         REQUIRE(copy.find("key" + std::to_string(i)) == std::optional<std::string_view>(payload + std::to_string(i)));
     }
 }
+
+namespace {
+std::size_t group_count(const hash_table& table) { return table.capacity() / kvforge::detail::hash_group::width; }
+bool is_power_of_two(std::size_t n) { return n != 0 && (n & (n - 1)) == 0; }
+}  // namespace
+
+TEST_CASE("hash_table grows by half its group count, and finds every key after each growth", "[hash_table]") {
+    hash_table table;
+    std::vector<std::size_t> counts;
+    const std::size_t keys = 20000;
+    for (std::size_t i = 0; i < keys; ++i) {
+        table.upsert("key" + std::to_string(i), std::to_string(i), ignore);
+        if (counts.empty() || group_count(table) != counts.back()) {
+            counts.push_back(group_count(table));
+            for (std::size_t j = 0; j <= i; ++j)
+                REQUIRE(table.find("key" + std::to_string(j)) == std::optional<std::string_view>(std::to_string(j)));
+            REQUIRE_FALSE(table.find("key" + std::to_string(i + 1)).has_value());
+        }
+    }
+    // Each count half as much again as the one before, rounded up: mostly not powers of two.
+    REQUIRE(counts.size() > 8);
+    CHECK(std::vector<std::size_t>(counts.begin(), counts.begin() + 8) ==
+          std::vector<std::size_t>{1, 2, 3, 5, 8, 12, 18, 27});
+    for (std::size_t k = 1; k < counts.size(); ++k) CHECK(counts[k] == counts[k - 1] + (counts[k - 1] + 1) / 2);
+}
+
+TEST_CASE("hash_table reserve gives the group count that growing to as many keys reaches", "[hash_table]") {
+    for (const std::size_t count : {std::size_t{7}, std::size_t{100}, std::size_t{2000}, std::size_t{30000}}) {
+        hash_table grown;
+        for (std::size_t i = 0; i < count; ++i) grown.upsert("key" + std::to_string(i), "v", ignore);
+        hash_table reserved;
+        reserved.reserve(count);
+        INFO("count " << count);
+        CHECK(reserved.capacity() == grown.capacity());
+        for (std::size_t i = 0; i < count; ++i) reserved.upsert("key" + std::to_string(i), "v", ignore);
+        CHECK(reserved.capacity() == grown.capacity());
+        for (std::size_t i = 0; i < count; ++i) REQUIRE(reserved.find("key" + std::to_string(i)).has_value());
+    }
+}
+
+TEST_CASE("hash_table shrinks to a quarter of a group count that is not a power of two", "[hash_table]") {
+    hash_table table;
+    table.reserve(2000);
+    const std::size_t groups = group_count(table);
+    REQUIRE_FALSE(is_power_of_two(groups));
+    const std::size_t count = table.capacity() / 8 * 7;
+    for (std::size_t i = 0; i < count; ++i) table.upsert("key" + std::to_string(i), std::to_string(i), ignore);
+    REQUIRE(group_count(table) == groups);
+    std::size_t erased = 0;
+    while (group_count(table) == groups) REQUIRE(table.erase("key" + std::to_string(erased++), ignore));
+    CHECK(group_count(table) == groups / 4);
+    CHECK(table.size() == count - erased);
+    for (std::size_t i = 0; i < count; ++i) {
+        if (i < erased)
+            REQUIRE_FALSE(table.find("key" + std::to_string(i)).has_value());
+        else
+            REQUIRE(table.find("key" + std::to_string(i)) == std::optional<std::string_view>(std::to_string(i)));
+    }
+    // It grows again from there by half.
+    const std::size_t small = group_count(table);
+    std::size_t next = count;
+    for (; group_count(table) == small; ++next) table.upsert("key" + std::to_string(next), "v", ignore);
+    CHECK(group_count(table) == small + (small + 1) / 2);
+}
+
+TEST_CASE("hash_table erase-heavy rebuilds at a group count that is not a power of two keep every key",
+          "[hash_table]") {
+    hash_table table;
+    table.reserve(5000);
+    const std::size_t groups = group_count(table);
+    REQUIRE_FALSE(is_power_of_two(groups));
+    // Near the load limit most groups overflow; erasing from them lowers the limit until an
+    // insert rebuilds the table at its size.
+    const std::size_t live = table.capacity() / 8 * 7 - 50;
+    std::map<std::string, std::string> model;
+    for (std::size_t i = 0; i < live; ++i) {
+        table.upsert("key" + std::to_string(i), std::to_string(i), ignore);
+        model["key" + std::to_string(i)] = std::to_string(i);
+    }
+    std::mt19937_64 rng(5);
+    std::size_t next = live;
+    for (std::size_t round = 0; round < 20; ++round) {
+        for (std::size_t e = 0; e < live / 3; ++e) {
+            auto it = std::next(model.begin(), static_cast<std::ptrdiff_t>(rng() % model.size()));
+            REQUIRE(table.erase(it->first, ignore));
+            model.erase(it);
+        }
+        while (model.size() < live) {
+            const std::string key = "key" + std::to_string(next);
+            table.upsert(key, std::to_string(next++), ignore);
+            model[key] = std::to_string(next - 1);
+        }
+        REQUIRE(group_count(table) == groups);
+        REQUIRE(table.size() == model.size());
+    }
+    for (const auto& [key, value] : model) REQUIRE(table.find(key) == std::optional<std::string_view>(value));
+    for (std::size_t i = 0; i < next; i += 3) {
+        const std::string key = "key" + std::to_string(i);
+        CHECK(table.find(key).has_value() == model.contains(key));
+    }
+}
+
+TEST_CASE("hash_table lookups of absent keys end among stale overflow bits in a table of any group count",
+          "[hash_table]") {
+    // Filled to its load limit, then emptied to just above the shrink point: nearly every
+    // group keeps overflow bits that no longer stand for any key, and no insert has come to
+    // rebuild the table. A lookup of an absent key must still end, and say absent.
+    for (const std::size_t reserve_for : {std::size_t{40}, std::size_t{300}, std::size_t{3000}}) {
+        hash_table table;
+        table.reserve(reserve_for);
+        const std::size_t groups = group_count(table);
+        const std::size_t full = table.capacity() / 8 * 7;
+        for (std::size_t i = 0; i < full; ++i) table.upsert("key" + std::to_string(i), "v", ignore);
+        REQUIRE(group_count(table) == groups);
+        const std::size_t kept = full / 8 + 1;
+        for (std::size_t i = kept; i < full; ++i) REQUIRE(table.erase("key" + std::to_string(i), ignore));
+        REQUIRE(group_count(table) == groups);
+        INFO("groups " << groups);
+        for (std::size_t i = kept; i < full + 1000; ++i)
+            REQUIRE_FALSE(table.find("key" + std::to_string(i)).has_value());
+        for (std::size_t i = 0; i < kept; ++i) REQUIRE(table.find("key" + std::to_string(i)).has_value());
+    }
+}

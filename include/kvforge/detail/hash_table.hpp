@@ -7,19 +7,27 @@
 /// empty, else 8 bits of the key's hash), a byte of overflow bits, and 7 slot words, each
 /// the 40-bit arena reference of a (key, payload) record with 24 more bits of the key's hash.
 ///
+/// The group count need not be a power of two: a full table grows to half as many groups
+/// again (rounded up), so between growths it is 58% to 88% full, where doubling would leave
+/// it 44% to 88% full (a million keys take 12.7 MiB of groups rather than 16). A key's home
+/// group is the high part of (hash bits) * (group count), "fastrange": the 24 hash bits a
+/// slot keeps for tables of up to 2^24 groups, so that growing needs no key, and 32 other
+/// bits for larger ones. The tag is the hash's top byte, which neither uses.
+///
 /// A lookup hashes the key, loads its home group, compares the 7 tags at once (as one
 /// word), and compares the key in the arena only for a slot whose tag and hash bits match:
 /// two cache misses for a hit (the group, the record), one for a miss, with no branch on
 /// loaded data but "which slot matched". A key that does not fit in its home group goes
-/// to the next group of a triangular sequence (1, 2, 3, ... groups on), which visits every
-/// group; each full group it passes gets the overflow bit of its tag (tag % 8) set, so a
-/// lookup stops at the first group without a match whose bit for the key's tag is clear.
-/// find_many() runs several lookups as a pipeline, so that their misses overlap, and
-/// upsert_many() several inserts. A group array of 2 MiB or more lives on transparent
+/// to the next group (wrapping from the last to the first), which visits every group for
+/// any group count; each full group it passes gets the overflow bit of its tag (tag % 8)
+/// set, so a lookup stops at the first group without a match whose bit for the key's tag
+/// is clear. find_many() runs several lookups as a pipeline, so that their misses overlap,
+/// and upsert_many() several inserts. A group array of 2 MiB or more lives on transparent
 /// huge pages where the system allows (detail/huge_pages.hpp), so that the group's miss
 /// is not also a TLB miss. Such an array takes memory as its pages are first written, and
-/// growing gives the old array's pages back as their slots move, so a growth holds about
-/// one array's memory at a time, not two.
+/// growing gives the old array's pages back as their slots move: homes grow with the hash
+/// bits, so the slots of the old array, read in order, land in the new one roughly in order,
+/// and a growth holds about the new array's memory at a time, not both arrays'.
 ///
 /// Erase clears the slot's tag and leaves no tombstone. It cannot clear overflow bits (they
 /// may stand for other keys), so erases may leave stale bits that make later lookups of
@@ -44,9 +52,9 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <new>
 #include <optional>
-#include <iterator>
 #include <stdexcept>
 #include <string_view>
 #include <type_traits>
@@ -67,7 +75,7 @@ public:
     hash_table() = default;
     hash_table(hash_table&& other) noexcept
         : groups_(std::move(other.groups_)),
-          mask_(std::exchange(other.mask_, 0)),
+          group_count_(std::exchange(other.group_count_, 0)),
           size_(std::exchange(other.size_, 0)),
           max_load_(std::exchange(other.max_load_, 0)),
           arena_(std::move(other.arena_)) {}
@@ -88,7 +96,7 @@ public:
             copy.groups_ = make_huge_page_array<hash_group>(group_count());
             std::memcpy(copy.groups_.get(), groups_.get(), group_count() * sizeof(hash_group));
         }
-        copy.mask_ = mask_;
+        copy.group_count_ = group_count_;
         copy.size_ = size_;
         copy.max_load_ = max_load_;
         return copy;
@@ -190,13 +198,15 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
 
-    /// The number of slots; the table grows when size() passes 7/8 of it.
+    /// The number of slots; the table grows by half when size() passes 7/8 of it.
     [[nodiscard]] std::size_t capacity() const noexcept { return group_count() * hash_group::width; }
 
     /// Makes room for count records without growing, e.g. before loading a known number.
+    /// The group count is the one growth would reach, so that a table reserved for the
+    /// records it is then loaded with is the size of one that grew to hold them.
     void reserve(std::size_t count) {
         std::size_t wanted = 1;
-        while (load_limit(wanted) < count) wanted *= 2;
+        while (load_limit(wanted) < count && wanted <= max_groups) wanted = grown(wanted);
         if (wanted > group_count()) rehash(wanted);
     }
 
@@ -234,6 +244,13 @@ private:
     /// to 2^24 groups (so growing needs no key), and a filter before the key comparison.
     static constexpr unsigned kept_hash_bits = 64 - record_arena::ref_bits;
     static constexpr std::uint64_t kept_hash_mask = (std::uint64_t{1} << kept_hash_bits) - 1;
+    /// Tables of up to this many groups take a key's home from its kept hash bits.
+    static constexpr std::uint64_t kept_home_limit = std::uint64_t{1} << kept_hash_bits;
+    /// Larger tables take it from the 32 hash bits above the kept ones, so a table has at
+    /// most 2^32 groups (256 GiB).
+    static constexpr unsigned wide_home_bits = 32;
+    static constexpr std::uint64_t max_groups = std::uint64_t{1} << wide_home_bits;
+    static_assert(kept_hash_bits + wide_home_bits <= 56, "no home bit is a bit of the tag (the top byte)");
 
     /// Where a key's slot is: a group index (npos when absent) and a slot in it, with the
     /// record the slot refers to, as the key comparison read it (so a get reads the group
@@ -244,8 +261,20 @@ private:
         record_view record;
     };
 
-    // The home group comes from the hash's low bits, the tag from its top byte, so the two are independent.
-    [[nodiscard]] std::size_t home_of(std::uint64_t hash) const noexcept { return hash & mask_; }
+    // The home group maps the hash bits onto [0, group count) by a multiply and a shift
+    // ("fastrange"), growing with them; it never uses the top byte, the tag's, so the two
+    // are independent.
+    [[nodiscard]] KVFORGE_FORCE_INLINE std::size_t home_of(std::uint64_t hash) const noexcept {
+        const std::uint64_t groups = group_count_;
+        if (groups <= kept_home_limit)
+            return static_cast<std::size_t>(((hash & kept_hash_mask) * groups) >> kept_hash_bits);
+        const std::uint64_t wide = (hash >> kept_hash_bits) & (max_groups - 1);
+        return static_cast<std::size_t>((wide * groups) >> wide_home_bits);
+    }
+    /// The group after gi on a key's sequence: the next one, the first after the last.
+    [[nodiscard]] KVFORGE_FORCE_INLINE std::size_t next_group(std::size_t gi) const noexcept {
+        return gi + 1 == group_count_ ? 0 : gi + 1;
+    }
     [[nodiscard]] static std::uint8_t tag_of(std::uint64_t hash) noexcept {
         const auto tag = static_cast<std::uint8_t>(hash >> 56);
         return tag == hash_group::empty ? std::uint8_t{1} : tag;
@@ -255,7 +284,10 @@ private:
     }
     [[nodiscard]] static std::uint64_t kept_hash(std::uint64_t slot) noexcept { return slot >> record_arena::ref_bits; }
 
-    [[nodiscard]] std::size_t group_count() const noexcept { return groups_ ? mask_ + 1 : 0; }
+    [[nodiscard]] std::size_t group_count() const noexcept { return group_count_; }
+
+    /// The group count a full table of groups groups grows to: half as many again, rounded up.
+    [[nodiscard]] static std::size_t grown(std::size_t groups) noexcept { return groups + (groups + 1) / 2; }
 
     /// The most records a table of groups groups holds before it grows: 7/8 of its slots.
     [[nodiscard]] static std::size_t load_limit(std::size_t groups) noexcept {
@@ -284,9 +316,9 @@ private:
         const std::uint8_t tag = tag_of(hash);
         const std::uint64_t kept = hash & kept_hash_mask;
         std::size_t gi = home_of(hash);
-        // The triangular sequence visits every group once within group_count() steps; stale
-        // overflow bits could otherwise send a search for an absent key round forever.
-        for (std::size_t step = 1; step <= group_count(); ++step) {
+        // The sequence visits every group once within group_count() steps; stale overflow
+        // bits could otherwise send a search for an absent key round forever.
+        for (std::size_t step = 1; step <= group_count_; ++step) {
             const hash_group& g = groups_[gi];
             for (std::uint64_t matches = g.match(tag); matches != 0; matches = hash_group::drop_first(matches)) {
                 const unsigned i = hash_group::first_slot(matches);
@@ -300,7 +332,7 @@ private:
                 if (same_bytes(record.key, key)) return {gi, i, record};
             }
             if ((g.overflow & hash_group::overflow_bit(tag)) == 0) break;
-            gi = (gi + step) & mask_;
+            gi = next_group(gi);
         }
         return {};
     }
@@ -327,8 +359,7 @@ private:
     /// Puts a slot in the first group with room on the sequence from home, marking the
     /// full groups it passes. There is always room: the load limit is below the slot count.
     void place(std::size_t home, std::uint8_t tag, std::uint64_t slot) noexcept {
-        std::size_t gi = home;
-        for (std::size_t step = 1;; ++step) {
+        for (std::size_t gi = home;; gi = next_group(gi)) {
             hash_group& g = groups_[gi];
             if (const std::uint64_t free = g.match(hash_group::empty); free != 0) {
                 const unsigned i = hash_group::first_slot(free);
@@ -337,7 +368,6 @@ private:
                 return;
             }
             g.overflow |= hash_group::overflow_bit(tag);
-            gi = (gi + step) & mask_;
         }
     }
 
@@ -358,12 +388,12 @@ private:
         compact_arena_if_worthwhile();
     }
 
-    /// Before an insert that would pass the load limit: grows the table, or rebuilds it at
+    /// Before an insert that would pass the load limit: grows the table by half, or rebuilds it at
     /// its size when erases lowered the limit (stale overflow bits) and it is not nearly full.
     void make_room() {
         const std::size_t groups = group_count();
         const std::size_t full = load_limit(groups);
-        rehash(groups == 0 ? 1 : size_ + 1 > full - full / 8 ? groups * 2 : groups);
+        rehash(groups == 0 ? 1 : size_ + 1 > full - full / 8 ? grown(groups) : groups);
     }
 
     /// After an erase: a table an eighth full shrinks to a quarter of its groups, giving
@@ -378,24 +408,27 @@ private:
         }
     }
 
-    /// Moves every slot into a fresh array of new_groups groups (a power of two), which
-    /// clears every overflow bit that no longer stands for a displaced key.
+    /// Moves every slot into a fresh array of new_groups groups, which clears every overflow
+    /// bit that no longer stands for a displaced key.
     void rehash(std::size_t new_groups) {
+        if (new_groups > max_groups) throw std::length_error("kvforge: hash table too large");
         huge_page_array<hash_group> old = std::move(groups_);
-        const std::size_t old_groups = old ? mask_ + 1 : 0;
+        const std::size_t old_groups = group_count_;
         try {
             groups_ = make_huge_page_array<hash_group>(new_groups);
         } catch (...) {
             groups_ = std::move(old);
             throw;
         }
-        mask_ = new_groups - 1;
+        group_count_ = new_groups;
         max_load_ = load_limit(new_groups);
         // A slot keeps enough hash bits to find its new home in tables of up to 2^24 groups;
         // past that its key is hashed again from the arena.
-        const bool kept_bits_suffice = mask_ <= kept_hash_mask;
-        // The old array is read once, in order: each huge page of it read goes back at once,
-        // so that the two arrays together hold about the larger one's memory, not both.
+        const bool kept_bits_suffice = new_groups <= kept_home_limit;
+        // The old array is read once, in order: each huge page of it read goes back at once.
+        // Homes grow with the hash bits, so its slots are written to the new array roughly
+        // in order too (but for the few that wrapped past the end), and the two arrays
+        // together hold about the larger one's memory, not both.
         constexpr std::size_t groups_per_release = huge_page_size / sizeof(hash_group);
         for (std::size_t gi = 0; gi < old_groups; ++gi) {
             if (gi % groups_per_release == 0 && gi != 0) release_pages(old, gi - groups_per_release, gi);
@@ -439,14 +472,14 @@ private:
 
     void swap(hash_table& other) noexcept {
         std::swap(groups_, other.groups_);
-        std::swap(mask_, other.mask_);
+        std::swap(group_count_, other.group_count_);
         std::swap(size_, other.size_);
         std::swap(max_load_, other.max_load_);
         std::swap(arena_, other.arena_);
     }
 
     huge_page_array<hash_group> groups_;
-    std::size_t mask_ = 0;      // group count - 1 (the count is a power of two)
+    std::size_t group_count_ = 0;  // 0 when groups_ is empty
     std::size_t size_ = 0;
     std::size_t max_load_ = 0;  // load_limit() of the group count, lowered by erases from overflowed groups
     record_arena arena_;
