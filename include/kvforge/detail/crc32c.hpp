@@ -76,4 +76,38 @@ inline constexpr auto crc32c_tables = [] {
 /// The CRC-32C of bytes.
 [[nodiscard]] inline std::uint32_t crc32c(std::string_view bytes) noexcept { return crc32c_extend(0, bytes); }
 
+namespace crc32c_polynomials {
+
+/// a times b modulo the CRC's polynomial, both in the reflected order of a CRC (bit 31
+/// is the coefficient of x^0, bit 0 that of x^31).
+[[nodiscard]] constexpr std::uint32_t multiply(std::uint32_t a, std::uint32_t b) noexcept {
+    std::uint32_t product = 0;
+    for (std::uint32_t term = 0x80000000u; term != 0; term >>= 1) {
+        if ((a & term) != 0) product ^= b;
+        b = (b >> 1) ^ (0x82F63B78u & (0u - (b & 1u)));  // b times x, reduced
+    }
+    return product;
+}
+
+/// x^(8 n) modulo the polynomial: what n bytes further on does to a CRC's register.
+[[nodiscard]] constexpr std::uint32_t shift_by_bytes(std::uint64_t n) noexcept {
+    std::uint32_t result = 0x80000000u;  // x^0
+    std::uint32_t power = 0x00800000u;   // x^8
+    for (; n != 0; n >>= 1) {
+        if ((n & 1u) != 0) result = multiply(result, power);
+        power = multiply(power, power);
+    }
+    return result;
+}
+
+}  // namespace crc32c_polynomials
+
+/// The CRC-32C of the bytes of `first` followed by those of `second`, from the CRC of each
+/// and the size of the second: for bytes whose start is known only after the rest was
+/// checksummed (a hint's counts, written last at the head of its body).
+[[nodiscard]] constexpr std::uint32_t crc32c_combine(std::uint32_t first, std::uint32_t second,
+                                                     std::uint64_t second_size) noexcept {
+    return crc32c_polynomials::multiply(crc32c_polynomials::shift_by_bytes(second_size), first) ^ second;
+}
+
 }  // namespace kvforge::detail

@@ -140,14 +140,16 @@ private:
     std::uint64_t end_;  // the end of the previous record listed
 };
 
-/// Builds a hint file's bytes in memory: add() records in file order, then finish(). For
-/// a data file whose entry count is known only at the end (compaction's output), and the
-/// active segment's, whose entries are gathered as its records are appended.
+/// Builds a hint file's bytes: add() records in file order, then finish(). For a data
+/// file whose entry count is known only at the end (compaction's output), and the active
+/// segment's, whose entries are gathered as its records are appended.
 ///
 /// The bytes go in blocks of block_size rather than one buffer: one that grew by doubling
 /// would copy itself at each step and leave the smaller buffers behind as free heap the
 /// process still holds, several megabytes at a segment of 32 MiB, at the size where a
-/// load's peak memory is counted. Blocks of one size are reused as they are freed.
+/// load's peak memory is counted. A full block may be handed out to be written to the
+/// file (full_block, release_full_block), and its buffer is reused for the next: so
+/// the active segment's hint holds a block or two in memory, whatever the segment's size.
 class hint_builder {
 public:
     static constexpr std::size_t block_size = std::size_t{64} << 10;
@@ -175,26 +177,57 @@ public:
         encoder_.resume_after(last);
     }
 
+    /// Whether the oldest block held is full and followed by another, so that it can be
+    /// handed out.
+    [[nodiscard]] bool has_full_block() const noexcept { return blocks_.size() > 1; }
+
+    /// The oldest block held, full (has_full_block()): the file's bytes from handed_out().
+    /// The first block's counts are left zero; finish() gives them.
+    [[nodiscard]] std::string_view full_block() const noexcept { return blocks_.front(); }
+
+    /// Forgets the oldest block, written out by the caller; its buffer takes the next bytes.
+    void release_full_block() {
+        std::string& block = blocks_.front();
+        entries_crc_ = crc32c_extend(entries_crc_, entries_in(block));
+        handed_out_ += block.size();
+        spare_ = std::move(block);
+        spare_.clear();
+        blocks_.erase(blocks_.begin());
+    }
+
+    /// How many bytes of the file were handed out in full blocks.
+    [[nodiscard]] std::uint64_t handed_out() const noexcept { return handed_out_; }
+
     /// The finished file, covering the data file up to covered_end: the pieces to write one
-    /// after another, views of the builder's blocks. Called once.
+    /// after another from offset handed_out(), views of the builder's blocks; when blocks
+    /// were handed out, counts() to write over the zeros at file_header::size. Called once.
     [[nodiscard]] std::vector<std::string_view> finish(std::uint64_t covered_end) {
-        // The header and the counts fit in the first block, which is never smaller than them.
-        put_hint_counts(blocks_.front().data() + file_header::size, covered_end, entries_);
-        std::uint32_t crc = 0;
-        for (std::size_t i = 0; i < blocks_.size(); ++i) {
-            crc = crc32c_extend(crc, std::string_view(blocks_[i]).substr(i == 0 ? file_header::size : 0));
+        put_hint_counts(counts_.data(), covered_end, entries_);
+        if (handed_out_ == 0) std::copy(counts_.begin(), counts_.end(), blocks_.front().data() + file_header::size);
+        // The body is the counts then the entries: the entries' CRC is known before the counts are.
+        std::uint32_t crc = entries_crc_;
+        std::uint64_t entries_size = handed_out_ == 0 ? 0 : handed_out_ - file_header::size - counts_.size();
+        for (const std::string& block : blocks_) {
+            const std::string_view entries = entries_in(block);
+            crc = crc32c_extend(crc, entries);
+            entries_size += entries.size();
         }
+        crc = crc32c_combine(crc32c(std::string_view(counts_.data(), counts_.size())), crc, entries_size);
         entry_bytes_.clear();
         append_hint_trailer(entry_bytes_, crc);
         append_bytes(entry_bytes_);
         return {blocks_.begin(), blocks_.end()};
     }
 
+    /// The body's counts (bytes covered, entries), once finish() gave them.
+    [[nodiscard]] std::string_view counts() const noexcept { return {counts_.data(), counts_.size()}; }
+
 private:
     void append_bytes(std::string_view bytes) {
         while (!bytes.empty()) {
             if (blocks_.empty() || blocks_.back().size() == block_size) {
-                blocks_.emplace_back().reserve(block_size);
+                blocks_.push_back(std::exchange(spare_, {}));
+                blocks_.back().reserve(block_size);
             }
             std::string& last = blocks_.back();
             const std::size_t part = std::min(bytes.size(), block_size - last.size());
@@ -203,10 +236,21 @@ private:
         }
     }
 
+    /// The entries' bytes in a block, the oldest held: the first block of the file begins
+    /// with the header and the counts, which it is never smaller than.
+    [[nodiscard]] std::string_view entries_in(const std::string& block) const noexcept {
+        const bool first = handed_out_ == 0 && &block == &blocks_.front();
+        return std::string_view(block).substr(first ? file_header::size + counts_.size() : 0);
+    }
+
     std::vector<std::string> blocks_;  // each full but the last
+    std::string spare_;                // a block handed out, its buffer kept for the next
     std::string entry_bytes_;          // the bytes of the entry being added, reused
     hint_entry_encoder encoder_;
     std::uint64_t entries_ = 0;
+    std::uint64_t handed_out_ = 0;   // bytes in the blocks handed out
+    std::uint32_t entries_crc_ = 0;  // the CRC-32C of the entries in those blocks
+    std::array<char, 16> counts_{};
 };
 
 /// The entry count in the head of a hint file (its header and the body's two counts, or

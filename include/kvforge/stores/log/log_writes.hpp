@@ -2,7 +2,9 @@
 /// \file log_writes.hpp
 /// A log store's writes: a put, an erase or a batch built into one record, appended by
 /// the durability policy's writer under the exclusive lock, and then entered in the
-/// index (index_updates.hpp) and in the active segment's hint entries (hint_keeper.hpp).
+/// index (index_updates.hpp) and in the active segment's hint entries (hint_keeper.hpp),
+/// whose full blocks are written out once the lock is released: readers need not wait
+/// for that write.
 ///
 /// Its callers hold the engine's write gate, which orders writers, and have made room in
 /// the active segment; what follows an append (the wait for durability, a hint, the
@@ -79,6 +81,7 @@ public:
             });
             cover_writer_end();
         }
+        hints_.write_full_blocks();
         puts_.add(1);
         return appended.sequence;
     }
@@ -100,6 +103,7 @@ public:
             });
             cover_writer_end();
         }
+        hints_.write_full_blocks();
         erases_.add(1);
         return appended.sequence;
     }
@@ -146,6 +150,7 @@ public:
             index_.add_dead(*active_, body_offset);  // the batch header holds no data
             cover_writer_end();
         }
+        hints_.write_full_blocks();
         batches_.add(1);
         return appended.sequence;
     }

@@ -1,9 +1,9 @@
 #pragma once
 /// \file segment_files.hpp
 /// The files a log store makes in its directory: new segments (started as a .tmp,
-/// published by a rename), whole files written safely (hints, the manifest), segments
-/// removed once retired, and the syncs and bytes all of that costs, which stats()
-/// reports beside the writer's.
+/// published by a rename), files written safely, at once or piece by piece (hints, the
+/// manifest), segments removed once retired, and the syncs and bytes all of that costs,
+/// which stats() reports beside the writer's.
 ///
 /// It owns the store's directory. The engine, its recovery and its compaction make
 /// every file through it, so that every sync and byte is counted, from whichever thread.
@@ -92,13 +92,31 @@ public:
     /// The same for a file given as pieces written one after another.
     bool write_file(const store_file_name& name, std::span<const std::string_view> pieces, std::error_code& ec) {
         data_file<IO> file;
-        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
+        if (!start_file(name, file, ec)) return false;
         std::uint64_t at = 0;
         for (const std::string_view piece : pieces) {
             if (!write_counted(file, at, piece, ec)) return false;
             at += piece.size();
         }
+        return finish_file(name, file, ec);
+    }
+
+    /// Opens the .tmp of a file written safely but not at once (write_counted, as its
+    /// bytes come; then finish_file, or remove_unfinished).
+    bool start_file(const store_file_name& name, data_file<IO>& file, std::error_code& ec) {
+        return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
+    }
+
+    /// Syncs a file opened by start_file, renames its .tmp to name and syncs the directory.
+    bool finish_file(const store_file_name& name, data_file<IO>& file, std::error_code& ec) {
         return sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) && sync_directory(ec);
+    }
+
+    /// Removes the .tmp of a file started but given up. A failure leaves it to the next
+    /// open, which removes every .tmp.
+    void remove_unfinished(const store_file_name& name) {
+        std::error_code ignored;
+        directory_.remove(name.temporary(), ignored);
     }
 
     /// Starts segment `id` as a .tmp holding its header, with a new file id. No hint of
@@ -157,10 +175,7 @@ public:
     /// Removes the .tmp of segment `id`, started but never published (a spare segment no
     /// longer wanted, a dropped compaction's output). A failure leaves it to the next open,
     /// which removes every .tmp.
-    void remove_unpublished_segment(std::uint32_t id) {
-        std::error_code ignored;
-        directory_.remove(store_file_name::data(id).temporary(), ignored);
-    }
+    void remove_unpublished_segment(std::uint32_t id) { remove_unfinished(store_file_name::data(id)); }
 
     /// Makes and publishes segment `id` holding only a clear record (clear()): replayed
     /// after every earlier segment, it drops what they hold.

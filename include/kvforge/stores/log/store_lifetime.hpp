@@ -143,7 +143,7 @@ private:
         engine_.active_ = std::move(recovered.active);
         engine_.writer_.emplace();
         engine_.writer_->attach(engine_.active_->file, recovered.active_end);
-        engine_.hints_.adopt_active(std::move(recovered.active_hint));
+        engine_.hints_.adopt_active(*engine_.active_, std::move(recovered.active_hint));
         engine_.rollover_.reset(!engine_.options_.read_only);
         engine_.next_id_.store(recovered.next_id, std::memory_order_relaxed);
         engine_.index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
