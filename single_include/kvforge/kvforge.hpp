@@ -822,19 +822,27 @@ concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires
 /// empty, else 8 bits of the key's hash), a byte of overflow bits, and 7 slot words, each
 /// the 40-bit arena reference of a (key, payload) record with 24 more bits of the key's hash.
 ///
+/// The group count need not be a power of two: a full table grows to half as many groups
+/// again (rounded up), so between growths it is 58% to 88% full, where doubling would leave
+/// it 44% to 88% full (a million keys take 12.7 MiB of groups rather than 16). A key's home
+/// group is the high part of (hash bits) * (group count), "fastrange": the 24 hash bits a
+/// slot keeps for tables of up to 2^24 groups, so that growing needs no key, and 32 other
+/// bits for larger ones. The tag is the hash's top byte, which neither uses.
+///
 /// A lookup hashes the key, loads its home group, compares the 7 tags at once (as one
 /// word), and compares the key in the arena only for a slot whose tag and hash bits match:
 /// two cache misses for a hit (the group, the record), one for a miss, with no branch on
 /// loaded data but "which slot matched". A key that does not fit in its home group goes
-/// to the next group of a triangular sequence (1, 2, 3, ... groups on), which visits every
-/// group; each full group it passes gets the overflow bit of its tag (tag % 8) set, so a
-/// lookup stops at the first group without a match whose bit for the key's tag is clear.
-/// find_many() runs several lookups as a pipeline, so that their misses overlap, and
-/// upsert_many() several inserts. A group array of 2 MiB or more lives on transparent
+/// to the next group (wrapping from the last to the first), which visits every group for
+/// any group count; each full group it passes gets the overflow bit of its tag (tag % 8)
+/// set, so a lookup stops at the first group without a match whose bit for the key's tag
+/// is clear. find_many() runs several lookups as a pipeline, so that their misses overlap,
+/// and upsert_many() several inserts. A group array of 2 MiB or more lives on transparent
 /// huge pages where the system allows (detail/huge_pages.hpp), so that the group's miss
 /// is not also a TLB miss. Such an array takes memory as its pages are first written, and
-/// growing gives the old array's pages back as their slots move, so a growth holds about
-/// one array's memory at a time, not two.
+/// growing gives the old array's pages back as their slots move: homes grow with the hash
+/// bits, so the slots of the old array, read in order, land in the new one roughly in order,
+/// and a growth holds about the new array's memory at a time, not both arrays'.
 ///
 /// Erase clears the slot's tag and leaves no tombstone. It cannot clear overflow bits (they
 /// may stand for other keys), so erases may leave stale bits that make later lookups of
@@ -859,9 +867,9 @@ concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <new>
 #include <optional>
-#include <iterator>
 #include <stdexcept>
 #include <string_view>
 #include <type_traits>
@@ -1607,7 +1615,7 @@ public:
     hash_table() = default;
     hash_table(hash_table&& other) noexcept
         : groups_(std::move(other.groups_)),
-          mask_(std::exchange(other.mask_, 0)),
+          group_count_(std::exchange(other.group_count_, 0)),
           size_(std::exchange(other.size_, 0)),
           max_load_(std::exchange(other.max_load_, 0)),
           arena_(std::move(other.arena_)) {}
@@ -1628,7 +1636,7 @@ public:
             copy.groups_ = make_huge_page_array<hash_group>(group_count());
             std::memcpy(copy.groups_.get(), groups_.get(), group_count() * sizeof(hash_group));
         }
-        copy.mask_ = mask_;
+        copy.group_count_ = group_count_;
         copy.size_ = size_;
         copy.max_load_ = max_load_;
         return copy;
@@ -1730,13 +1738,15 @@ public:
     [[nodiscard]] std::size_t size() const noexcept { return size_; }
     [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
 
-    /// The number of slots; the table grows when size() passes 7/8 of it.
+    /// The number of slots; the table grows by half when size() passes 7/8 of it.
     [[nodiscard]] std::size_t capacity() const noexcept { return group_count() * hash_group::width; }
 
     /// Makes room for count records without growing, e.g. before loading a known number.
+    /// The group count is the one growth would reach, so that a table reserved for the
+    /// records it is then loaded with is the size of one that grew to hold them.
     void reserve(std::size_t count) {
         std::size_t wanted = 1;
-        while (load_limit(wanted) < count) wanted *= 2;
+        while (load_limit(wanted) < count && wanted <= max_groups) wanted = grown(wanted);
         if (wanted > group_count()) rehash(wanted);
     }
 
@@ -1774,6 +1784,13 @@ private:
     /// to 2^24 groups (so growing needs no key), and a filter before the key comparison.
     static constexpr unsigned kept_hash_bits = 64 - record_arena::ref_bits;
     static constexpr std::uint64_t kept_hash_mask = (std::uint64_t{1} << kept_hash_bits) - 1;
+    /// Tables of up to this many groups take a key's home from its kept hash bits.
+    static constexpr std::uint64_t kept_home_limit = std::uint64_t{1} << kept_hash_bits;
+    /// Larger tables take it from the 32 hash bits above the kept ones, so a table has at
+    /// most 2^32 groups (256 GiB).
+    static constexpr unsigned wide_home_bits = 32;
+    static constexpr std::uint64_t max_groups = std::uint64_t{1} << wide_home_bits;
+    static_assert(kept_hash_bits + wide_home_bits <= 56, "no home bit is a bit of the tag (the top byte)");
 
     /// Where a key's slot is: a group index (npos when absent) and a slot in it, with the
     /// record the slot refers to, as the key comparison read it (so a get reads the group
@@ -1784,8 +1801,20 @@ private:
         record_view record;
     };
 
-    // The home group comes from the hash's low bits, the tag from its top byte, so the two are independent.
-    [[nodiscard]] std::size_t home_of(std::uint64_t hash) const noexcept { return hash & mask_; }
+    // The home group maps the hash bits onto [0, group count) by a multiply and a shift
+    // ("fastrange"), growing with them; it never uses the top byte, the tag's, so the two
+    // are independent.
+    [[nodiscard]] KVFORGE_FORCE_INLINE std::size_t home_of(std::uint64_t hash) const noexcept {
+        const std::uint64_t groups = group_count_;
+        if (groups <= kept_home_limit)
+            return static_cast<std::size_t>(((hash & kept_hash_mask) * groups) >> kept_hash_bits);
+        const std::uint64_t wide = (hash >> kept_hash_bits) & (max_groups - 1);
+        return static_cast<std::size_t>((wide * groups) >> wide_home_bits);
+    }
+    /// The group after gi on a key's sequence: the next one, the first after the last.
+    [[nodiscard]] KVFORGE_FORCE_INLINE std::size_t next_group(std::size_t gi) const noexcept {
+        return gi + 1 == group_count_ ? 0 : gi + 1;
+    }
     [[nodiscard]] static std::uint8_t tag_of(std::uint64_t hash) noexcept {
         const auto tag = static_cast<std::uint8_t>(hash >> 56);
         return tag == hash_group::empty ? std::uint8_t{1} : tag;
@@ -1795,7 +1824,10 @@ private:
     }
     [[nodiscard]] static std::uint64_t kept_hash(std::uint64_t slot) noexcept { return slot >> record_arena::ref_bits; }
 
-    [[nodiscard]] std::size_t group_count() const noexcept { return groups_ ? mask_ + 1 : 0; }
+    [[nodiscard]] std::size_t group_count() const noexcept { return group_count_; }
+
+    /// The group count a full table of groups groups grows to: half as many again, rounded up.
+    [[nodiscard]] static std::size_t grown(std::size_t groups) noexcept { return groups + (groups + 1) / 2; }
 
     /// The most records a table of groups groups holds before it grows: 7/8 of its slots.
     [[nodiscard]] static std::size_t load_limit(std::size_t groups) noexcept {
@@ -1824,9 +1856,9 @@ private:
         const std::uint8_t tag = tag_of(hash);
         const std::uint64_t kept = hash & kept_hash_mask;
         std::size_t gi = home_of(hash);
-        // The triangular sequence visits every group once within group_count() steps; stale
-        // overflow bits could otherwise send a search for an absent key round forever.
-        for (std::size_t step = 1; step <= group_count(); ++step) {
+        // The sequence visits every group once within group_count() steps; stale overflow
+        // bits could otherwise send a search for an absent key round forever.
+        for (std::size_t step = 1; step <= group_count_; ++step) {
             const hash_group& g = groups_[gi];
             for (std::uint64_t matches = g.match(tag); matches != 0; matches = hash_group::drop_first(matches)) {
                 const unsigned i = hash_group::first_slot(matches);
@@ -1840,7 +1872,7 @@ private:
                 if (same_bytes(record.key, key)) return {gi, i, record};
             }
             if ((g.overflow & hash_group::overflow_bit(tag)) == 0) break;
-            gi = (gi + step) & mask_;
+            gi = next_group(gi);
         }
         return {};
     }
@@ -1867,8 +1899,7 @@ private:
     /// Puts a slot in the first group with room on the sequence from home, marking the
     /// full groups it passes. There is always room: the load limit is below the slot count.
     void place(std::size_t home, std::uint8_t tag, std::uint64_t slot) noexcept {
-        std::size_t gi = home;
-        for (std::size_t step = 1;; ++step) {
+        for (std::size_t gi = home;; gi = next_group(gi)) {
             hash_group& g = groups_[gi];
             if (const std::uint64_t free = g.match(hash_group::empty); free != 0) {
                 const unsigned i = hash_group::first_slot(free);
@@ -1877,7 +1908,6 @@ private:
                 return;
             }
             g.overflow |= hash_group::overflow_bit(tag);
-            gi = (gi + step) & mask_;
         }
     }
 
@@ -1898,12 +1928,12 @@ private:
         compact_arena_if_worthwhile();
     }
 
-    /// Before an insert that would pass the load limit: grows the table, or rebuilds it at
+    /// Before an insert that would pass the load limit: grows the table by half, or rebuilds it at
     /// its size when erases lowered the limit (stale overflow bits) and it is not nearly full.
     void make_room() {
         const std::size_t groups = group_count();
         const std::size_t full = load_limit(groups);
-        rehash(groups == 0 ? 1 : size_ + 1 > full - full / 8 ? groups * 2 : groups);
+        rehash(groups == 0 ? 1 : size_ + 1 > full - full / 8 ? grown(groups) : groups);
     }
 
     /// After an erase: a table an eighth full shrinks to a quarter of its groups, giving
@@ -1918,24 +1948,27 @@ private:
         }
     }
 
-    /// Moves every slot into a fresh array of new_groups groups (a power of two), which
-    /// clears every overflow bit that no longer stands for a displaced key.
+    /// Moves every slot into a fresh array of new_groups groups, which clears every overflow
+    /// bit that no longer stands for a displaced key.
     void rehash(std::size_t new_groups) {
+        if (new_groups > max_groups) throw std::length_error("kvforge: hash table too large");
         huge_page_array<hash_group> old = std::move(groups_);
-        const std::size_t old_groups = old ? mask_ + 1 : 0;
+        const std::size_t old_groups = group_count_;
         try {
             groups_ = make_huge_page_array<hash_group>(new_groups);
         } catch (...) {
             groups_ = std::move(old);
             throw;
         }
-        mask_ = new_groups - 1;
+        group_count_ = new_groups;
         max_load_ = load_limit(new_groups);
         // A slot keeps enough hash bits to find its new home in tables of up to 2^24 groups;
         // past that its key is hashed again from the arena.
-        const bool kept_bits_suffice = mask_ <= kept_hash_mask;
-        // The old array is read once, in order: each huge page of it read goes back at once,
-        // so that the two arrays together hold about the larger one's memory, not both.
+        const bool kept_bits_suffice = new_groups <= kept_home_limit;
+        // The old array is read once, in order: each huge page of it read goes back at once.
+        // Homes grow with the hash bits, so its slots are written to the new array roughly
+        // in order too (but for the few that wrapped past the end), and the two arrays
+        // together hold about the larger one's memory, not both.
         constexpr std::size_t groups_per_release = huge_page_size / sizeof(hash_group);
         for (std::size_t gi = 0; gi < old_groups; ++gi) {
             if (gi % groups_per_release == 0 && gi != 0) release_pages(old, gi - groups_per_release, gi);
@@ -1979,14 +2012,14 @@ private:
 
     void swap(hash_table& other) noexcept {
         std::swap(groups_, other.groups_);
-        std::swap(mask_, other.mask_);
+        std::swap(group_count_, other.group_count_);
         std::swap(size_, other.size_);
         std::swap(max_load_, other.max_load_);
         std::swap(arena_, other.arena_);
     }
 
     huge_page_array<hash_group> groups_;
-    std::size_t mask_ = 0;      // group count - 1 (the count is a power of two)
+    std::size_t group_count_ = 0;  // 0 when groups_ is empty
     std::size_t size_ = 0;
     std::size_t max_load_ = 0;  // load_limit() of the group count, lowered by erases from overflowed groups
     record_arena arena_;
@@ -2039,6 +2072,11 @@ static_assert(index_policy<hash_index>);
 /// Erase merges an underfull node (below a quarter) into a sibling, or borrows from
 /// it when both do not fit into one node; the root is dropped when it is left with a
 /// single child, and the whole tree is freed when its last record goes.
+///
+/// The table's parts: the nodes and the key prefixes they cache (btree_nodes.hpp), the
+/// search, insert, erase and rebalancing (here), the bottom-up build from sorted records
+/// (btree_build.hpp) and the ordered walks (btree_visits.hpp), which this header includes
+/// at its end.
 
 #include <algorithm>
 #include <array>
@@ -2052,11 +2090,186 @@ static_assert(index_policy<hash_index>);
 #include <utility>
 #include <vector>
 
+// ---- begin kvforge/detail/btree_nodes.hpp ----
+/// \file btree_nodes.hpp
+/// The nodes of btree_table (detail/btree.hpp): their layout, the key prefixes and
+/// separators they cache, and their allocation, copy and release. Nothing here knows the
+/// tree's records; btree_table builds on these as its private base.
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string_view>
+
+
+namespace kvforge::detail {
+
+struct btree_nodes {
+    using ref = record_arena::ref;
+
+    // 63 entries make a leaf exactly sixteen cache lines (a 16-byte header and two arrays
+    // of 63 words). Measured against 31, the larger leaves insert, find and scan 10-30%
+    // faster: the tree is a level shorter and splits half as often.
+    static constexpr std::uint32_t leaf_capacity = 63;
+    static constexpr std::uint32_t inner_capacity = 64;  // children
+    static constexpr std::uint32_t leaf_min = leaf_capacity / 4;
+    static constexpr std::uint32_t inner_min = inner_capacity / 4;
+    // Non-root inner nodes keep at least inner_min children, so 32 levels are never reached.
+    static constexpr std::uint32_t max_height = 32;
+    // A leaf re-reads its keys to skip more of them only when that gains this many bytes.
+    static constexpr std::size_t skip_step = 4;
+
+    struct node_base {
+        std::uint32_t count;  // entries in a leaf, children in an inner node
+    };
+
+    struct alignas(64) leaf_node : node_base {
+        std::uint32_t skip;  // bytes every key here shares, not cached in prefixes
+        leaf_node* next;     // right neighbour, for ordered visits
+        std::array<std::uint64_t, leaf_capacity> prefixes;
+        std::array<ref, leaf_capacity> refs;
+    };
+
+    // Child i holds the keys k with separators[i - 1] <= k < separators[i].
+    struct alignas(64) inner_node : node_base {
+        std::uint32_t skip;  // bytes every separator and key below shares, not cached in prefixes
+        std::array<std::uint64_t, inner_capacity - 1> prefixes;  // of separators
+        std::array<ref, inner_capacity - 1> separators;          // into separators_
+        std::array<node_base*, inner_capacity> children;
+    };
+
+    // One level of a root-to-leaf path: the inner node and the child taken.
+    struct step {
+        inner_node* node;
+        std::uint32_t index;
+    };
+
+    struct leaf_position {
+        std::uint32_t index;  // of the first entry not less than the key
+        bool found;
+    };
+
+    // The range [lo, hi) of keys a node may hold; an absent end is unbounded.
+    struct fences {
+        std::optional<std::string_view> lo;
+        std::optional<std::string_view> hi;
+    };
+
+    // The cached prefix of key from byte skip on. Also safe for an empty key whose data() is null.
+    [[nodiscard]] static std::uint64_t prefix_at(std::string_view key, std::size_t skip) noexcept {
+        return key.size() > skip ? load_prefix_be(key.data() + skip, key.size() - skip) : 0;
+    }
+
+    // The length of the longest common prefix of a and b.
+    [[nodiscard]] static std::size_t common_prefix(std::string_view a, std::string_view b) noexcept {
+        const std::size_t n = std::min(a.size(), b.size());
+        std::size_t i = 0;
+        while (i < n && a[i] == b[i]) ++i;
+        return i;
+    }
+
+    // Bytes that every key in [f.lo, f.hi) begins with.
+    [[nodiscard]] static std::size_t shared_bytes(const fences& f) noexcept {
+        return f.lo && f.hi ? common_prefix(*f.lo, *f.hi) : 0;
+    }
+
+    // The shortest key s with left < s <= right.
+    [[nodiscard]] static std::string_view shortest_separator(std::string_view left, std::string_view right) noexcept {
+        return right.substr(0, common_prefix(left, right) + 1);
+    }
+
+    // The index of the first of the n values that is not less than v.
+    [[nodiscard]] static std::uint32_t lower_bound(const std::uint64_t* values, std::uint32_t n,
+                                                   std::uint64_t v) noexcept {
+        if (n == 0) return 0;
+        const std::uint64_t* base = values;
+        // Halving without an early exit lets the compiler use conditional moves.
+        while (n > 1) {
+            const std::uint32_t half = n / 2;
+            base = base[half] < v ? base + half : base;
+            n -= half;
+        }
+        return static_cast<std::uint32_t>(base - values) + (*base < v ? 1 : 0);
+    }
+
+    // The end of the run of values equal to values[begin].
+    [[nodiscard]] static std::uint32_t tie_end(const std::uint64_t* values, std::uint32_t begin,
+                                               std::uint32_t n) noexcept {
+        std::uint32_t end = begin + 1;
+        while (end < n && values[end] == values[begin]) ++end;
+        return end;
+    }
+
+    // Nodes are allocated uninitialised; their creators set every field that is read.
+    [[nodiscard]] static std::unique_ptr<leaf_node> make_leaf() { return std::unique_ptr<leaf_node>(new leaf_node); }
+
+    [[nodiscard]] static std::unique_ptr<inner_node> make_inner() {
+        return std::unique_ptr<inner_node>(new inner_node);
+    }
+
+    // Calls update(ref&) on the separators of every inner node in the subtree of node,
+    // which stands `levels` levels above the leaves.
+    template <class Update>
+    static void visit_separators(node_base* node, std::uint32_t levels, Update& update) {
+        if (levels == 0) return;
+        auto* inner = static_cast<inner_node*>(node);
+        for (std::uint32_t i = 0; i + 1 < inner->count; ++i) update(inner->separators[i]);
+        for (std::uint32_t i = 0; i < inner->count; ++i) visit_separators(inner->children[i], levels - 1, update);
+    }
+
+    // A copy of node alone, which stands `levels` levels above the leaves: a leaf with its
+    // entries, appended to the chain of leaves ending at last_leaf; an inner node with its
+    // separators but no children yet (count 0, so that destroy() frees no original node
+    // should a later allocation throw; fill_children() adds them).
+    static node_base* copy_node(const node_base* node, std::uint32_t levels, leaf_node*& last_leaf) {
+        if (levels == 0) {
+            auto* leaf = new leaf_node(*static_cast<const leaf_node*>(node));
+            leaf->next = nullptr;
+            if (last_leaf != nullptr) last_leaf->next = leaf;
+            last_leaf = leaf;
+            return leaf;
+        }
+        auto* inner = new inner_node(*static_cast<const inner_node*>(node));
+        inner->count = 0;
+        return inner;
+    }
+
+    // Gives copy, the copy_node() of original, copies of original's subtrees, left to right
+    // so that the leaves chain in order. Each child counts once attached, so destroy()
+    // frees exactly the nodes made.
+    static void fill_children(node_base* copy, const node_base* original, std::uint32_t levels, leaf_node*& last_leaf) {
+        if (levels == 0) return;
+        auto* inner = static_cast<inner_node*>(copy);
+        const auto* from = static_cast<const inner_node*>(original);
+        for (std::uint32_t i = 0; i < from->count; ++i) {
+            inner->children[i] = copy_node(from->children[i], levels - 1, last_leaf);
+            inner->count = i + 1;
+            fill_children(inner->children[i], from->children[i], levels - 1, last_leaf);
+        }
+    }
+
+    // Frees the subtree of node, which stands `levels` levels above the leaves.
+    static void destroy(node_base* node, std::uint32_t levels) noexcept {
+        if (levels == 0) {
+            delete static_cast<leaf_node*>(node);
+            return;
+        }
+        auto* inner = static_cast<inner_node*>(node);
+        for (std::uint32_t i = 0; i < inner->count; ++i) destroy(inner->children[i], levels - 1);
+        delete inner;
+    }
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/btree_nodes.hpp ----
 
 namespace kvforge::detail {
 
 /// An ordered table from byte-string keys to byte-string payloads (unsigned bytewise order).
-class btree_table {
+class btree_table : private btree_nodes {
 public:
     /// An empty table; allocates nothing until the first insert.
     btree_table() noexcept = default;
@@ -2167,137 +2380,7 @@ public:
     /// are laid out in the arena in key order. Should an allocation or next throw, the
     /// table is left empty.
     template <class Next>
-    void assign_sorted(Next&& next, std::uint32_t leaf_entries = leaf_capacity) {
-        leaf_entries = std::clamp(leaf_entries, leaf_min, leaf_capacity);
-        std::vector<std::unique_ptr<leaf_node>> ready = std::move(spare_leaves_);  // those unused go at the end
-        clear();
-        std::vector<std::pair<node_base*, bool>> made;  // every node allocated, and whether it is a leaf
-        try {
-            const auto make = [&](bool leaf) -> node_base* {
-                made.emplace_back(nullptr, leaf);
-                std::unique_ptr<leaf_node> fresh_leaf;
-                if (leaf && !ready.empty()) {
-                    fresh_leaf = std::move(ready.back());
-                    ready.pop_back();
-                } else if (leaf) {
-                    fresh_leaf = make_leaf();
-                }
-                node_base* node = leaf ? static_cast<node_base*>(fresh_leaf.release()) : make_inner().release();
-                made.back().first = node;
-                return node;
-            };
-            const auto last_key = [&](const leaf_node& leaf) { return records_.view(leaf.refs[leaf.count - 1]).key; };
-            // A leaf's fences are the separators either side of it on its level, so its
-            // prefixes are set as soon as the separator after it is known, while its keys
-            // are still in the cache.
-            const auto set_leaf_prefixes = [&](leaf_node& l, const fences& f) {
-                l.skip = static_cast<std::uint32_t>(shared_bytes(f));
-                load_prefixes(l, 0, l.count);
-            };
-            // Level 0: leaves, chained, with the shortest separators between them.
-            std::vector<node_base*> level;
-            std::vector<ref> separators;  // separators[i] lies between level[i] and level[i + 1]
-            leaf_node* leaf = nullptr;
-            std::optional<std::string_view> lo;  // the separator before leaf
-            std::string_view key;
-            std::string_view payload;
-            while (next(key, payload)) {
-                if (leaf == nullptr || leaf->count == leaf_entries) {
-                    if (leaf != nullptr) {
-                        separators.push_back(separators_.append(shortest_separator(last_key(*leaf), key), {}));
-                        const std::string_view hi = separator_key(separators.back());
-                        set_leaf_prefixes(*leaf, {lo, hi});
-                        lo = hi;
-                    }
-                    auto* fresh = static_cast<leaf_node*>(make(true));
-                    fresh->count = 0;
-                    fresh->skip = 0;
-                    fresh->next = nullptr;
-                    if (leaf != nullptr) leaf->next = fresh;
-                    level.push_back(fresh);
-                    leaf = fresh;
-                }
-                leaf->refs[leaf->count++] = records_.append(key, payload);
-                ++size_;
-            }
-            if (leaf == nullptr) return;
-            if (leaf->count < leaf_min && level.size() > 1) {
-                // The last leaf takes the back half of the full one before it.
-                auto& before = *static_cast<leaf_node*>(level[level.size() - 2]);
-                const std::uint32_t moved = (before.count - leaf->count) / 2;
-                std::copy_backward(leaf->refs.begin(), leaf->refs.begin() + leaf->count,
-                                   leaf->refs.begin() + leaf->count + moved);
-                std::copy(before.refs.begin() + before.count - moved, before.refs.begin() + before.count,
-                          leaf->refs.begin());
-                before.count -= moved;
-                leaf->count += moved;
-                const ref fresh =
-                    separators_.append(shortest_separator(last_key(before), records_.view(leaf->refs[0]).key), {});
-                separators_.release(separators.back());
-                separators.back() = fresh;
-                lo = separator_key(fresh);
-                set_leaf_prefixes(
-                    before, {separators.size() > 1 ? std::optional(separator_key(separators[separators.size() - 2]))
-                                                   : std::nullopt,
-                             lo});
-            }
-            set_leaf_prefixes(*leaf, {lo, std::nullopt});
-            // Inner levels, until one node is left: groups of inner_capacity children.
-            std::uint32_t height = 0;
-            while (level.size() > 1) {
-                const std::size_t n = level.size();
-                std::vector<std::size_t> ends;  // the end of each group of children
-                for (std::size_t end = inner_capacity; end < n; end += inner_capacity) ends.push_back(end);
-                ends.push_back(n);
-                if (ends.size() > 1 && n - ends[ends.size() - 2] < inner_min) {
-                    const std::size_t begin = ends.size() > 2 ? ends[ends.size() - 3] : 0;
-                    ends[ends.size() - 2] = begin + (n - begin) / 2;
-                }
-                std::vector<node_base*> parents;
-                std::vector<ref> up;
-                std::size_t begin = 0;
-                for (const std::size_t end : ends) {
-                    auto* inner = static_cast<inner_node*>(make(false));
-                    inner->count = static_cast<std::uint32_t>(end - begin);
-                    inner->skip = 0;
-                    std::copy(level.begin() + begin, level.begin() + end, inner->children.begin());
-                    std::copy(separators.begin() + begin, separators.begin() + end - 1, inner->separators.begin());
-                    if (end != n) up.push_back(separators[end - 1]);
-                    parents.push_back(inner);
-                    begin = end;
-                }
-                level = std::move(parents);
-                separators = std::move(up);
-                ++height;
-            }
-            // The inner nodes' prefixes from the root down: each node skips the bytes its
-            // fences share.
-            const auto set_prefixes = [&](const auto& self, node_base* node, std::uint32_t levels,
-                                          const fences& f) -> void {
-                auto& inner = *static_cast<inner_node*>(node);
-                reload(inner, f);
-                if (levels == 1) return;
-                for (std::uint32_t i = 0; i < inner.count; ++i) {
-                    self(self, inner.children[i], levels - 1, child_fences(inner, f, i));
-                }
-            };
-            if (height != 0) set_prefixes(set_prefixes, level.front(), height, fences{});
-            root_ = level.front();
-            height_ = height;
-            for (const auto& [node, is_leaf] : made) ++(is_leaf ? leaf_count_ : inner_count_);
-        } catch (...) {
-            for (const auto& [node, is_leaf] : made) {
-                if (is_leaf) {
-                    delete static_cast<leaf_node*>(node);
-                } else {
-                    delete static_cast<inner_node*>(node);
-                }
-            }
-            root_ = nullptr;
-            clear();
-            throw;
-        }
-    }
+    void assign_sorted(Next&& next, std::uint32_t leaf_entries = leaf_capacity);
 
     /// Allocates the leaves that assign_sorted(next, leaf_entries) takes for up to
     /// `records` records, and has their pages mapped, for the build to take ready: a
@@ -2305,21 +2388,7 @@ public:
     /// page faults. Runs on any thread, but beside no other call on this table; stops
     /// early, without error, once stop is requested or if memory runs out (the build makes
     /// the leaves missing). The leaves unused are freed by the next assign_sorted() or clear().
-    void prepare_leaves(std::size_t records, std::uint32_t leaf_entries, const std::stop_token& stop = {}) noexcept {
-        leaf_entries = std::clamp(leaf_entries, leaf_min, leaf_capacity);
-        try {
-            const std::size_t wanted = records / leaf_entries + 1;
-            spare_leaves_.reserve(spare_leaves_.size() + wanted);
-            for (std::size_t i = 0; i < wanted && !stop.stop_requested(); ++i) {
-                std::unique_ptr<leaf_node> leaf = make_leaf();
-                leaf->count = 0;  // a write, so that the page is mapped here
-                // Taken from the back: the build then takes them in the order they were made.
-                spare_leaves_.push_back(std::move(leaf));
-            }
-            std::reverse(spare_leaves_.begin(), spare_leaves_.end());
-        } catch (const std::bad_alloc&) {
-        }
-    }
+    void prepare_leaves(std::size_t records, std::uint32_t leaf_entries, const std::stop_token& stop = {}) noexcept;
 
     /// Removes the record for key, first calling on_erase(std::string_view old_payload).
     /// Returns whether the key existed.
@@ -2403,12 +2472,7 @@ public:
     /// of it (a log store: the record in the file, where a store filled in random key
     /// order has it far from its neighbours in key order).
     template <class F, class Ahead>
-    void visit_from(std::string_view from, bool inclusive, F&& f, Ahead&& ahead) const {
-        if (root_ == nullptr) return;
-        const leaf_node* leaf = descend(from, nullptr);
-        const leaf_position at = locate(*leaf, from);
-        visit_ahead(ascending_cursor(leaf, at.found && !inclusive ? at.index + 1 : at.index), f, ahead);
-    }
+    void visit_from(std::string_view from, bool inclusive, F&& f, Ahead&& ahead) const;
 
     /// Calls f(key, payload) in descending key order for the records with key <= from
     /// (key < from when !inclusive; every record when from is nullopt), stopping as soon
@@ -2420,21 +2484,7 @@ public:
 
     /// visit_down_from, calling ahead as visit_from does.
     template <class F, class Ahead>
-    void visit_down_from(std::optional<std::string_view> from, bool inclusive, F&& f, Ahead&& ahead) const {
-        if (root_ == nullptr) return;
-        // Leaves link only to their right neighbour; the path from the root finds the left one.
-        descending_cursor start;
-        if (from) {
-            start.leaf = descend(*from, start.path.data());
-            const leaf_position at = locate(*start.leaf, *from);
-            start.end = at.found && inclusive ? at.index + 1 : at.index;
-        } else {
-            start.leaf = rightmost_leaf(start.path.data());
-            start.end = start.leaf->count;
-        }
-        start.settle(*this);
-        visit_ahead(start, f, ahead);
-    }
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, F&& f, Ahead&& ahead) const;
 
     /// Calls f(key, payload, replace) in ascending key order for the records with key >=
     /// from (key > from when !inclusive), stopping as soon as f returns false; f may call
@@ -2444,34 +2494,7 @@ public:
     /// that updates many records in key order costs no search per record, and the arena
     /// entries are prefetched ahead of it as visit_from's are.
     template <class F>
-    void update_from(std::string_view from, bool inclusive, F&& f) {
-        if (root_ == nullptr) return;
-        leaf_node* leaf = descend(from, nullptr);
-        const leaf_position at = locate(*leaf, from);
-        std::uint32_t index = at.found && !inclusive ? at.index + 1 : at.index;
-        ascending_cursor far(leaf, index);  // its arena entry is prefetched
-        for (std::uint32_t n = 0; n < 2 * visit_distance && far.valid(); ++n, far.next(*this)) {
-            records_.prefetch(far.current());
-        }
-        for (bool going = true; going && leaf != nullptr; leaf = leaf->next, index = 0) {
-            for (; going && index < leaf->count; ++index) {
-                if (far.valid()) {
-                    records_.prefetch(far.current());
-                    far.next(*this);
-                }
-                ref& r = leaf->refs[index];
-                const record_view record = records_.view(r);
-                const auto replace = [&](std::string_view payload) {
-                    if (records_.overwrite_payload(r, payload)) return;
-                    const ref fresh = records_.append(record.key, payload);  // may throw; nothing has changed yet
-                    records_.release(r);
-                    r = fresh;
-                };
-                going = f(record.key, record.payload, replace);
-            }
-        }
-        compact_if_worthwhile();
-    }
+    void update_from(std::string_view from, bool inclusive, F&& f);
 
     /// Bytes of heap memory held: nodes, records and separators.
     [[nodiscard]] std::size_t memory_usage() const noexcept {
@@ -2480,107 +2503,12 @@ public:
     }
 
 private:
-    using ref = record_arena::ref;
-
-    // 63 entries make a leaf exactly sixteen cache lines (a 16-byte header and two arrays
-    // of 63 words). Measured against 31, the larger leaves insert, find and scan 10-30%
-    // faster: the tree is a level shorter and splits half as often.
-    static constexpr std::uint32_t leaf_capacity = 63;
-    static constexpr std::uint32_t inner_capacity = 64;  // children
-    static constexpr std::uint32_t leaf_min = leaf_capacity / 4;
-    static constexpr std::uint32_t inner_min = inner_capacity / 4;
-    // Non-root inner nodes keep at least inner_min children, so 32 levels are never reached.
-    static constexpr std::uint32_t max_height = 32;
-    // A leaf re-reads its keys to skip more of them only when that gains this many bytes.
-    static constexpr std::size_t skip_step = 4;
-
-    struct node_base {
-        std::uint32_t count;  // entries in a leaf, children in an inner node
-    };
-
-    struct alignas(64) leaf_node : node_base {
-        std::uint32_t skip;  // bytes every key here shares, not cached in prefixes
-        leaf_node* next;     // right neighbour, for ordered visits
-        std::array<std::uint64_t, leaf_capacity> prefixes;
-        std::array<ref, leaf_capacity> refs;
-    };
-
-    // Child i holds the keys k with separators[i - 1] <= k < separators[i].
-    struct alignas(64) inner_node : node_base {
-        std::uint32_t skip;  // bytes every separator and key below shares, not cached in prefixes
-        std::array<std::uint64_t, inner_capacity - 1> prefixes;  // of separators
-        std::array<ref, inner_capacity - 1> separators;          // into separators_
-        std::array<node_base*, inner_capacity> children;
-    };
-
-    // One level of a root-to-leaf path: the inner node and the child taken.
-    struct step {
-        inner_node* node;
-        std::uint32_t index;
-    };
-
-    struct leaf_position {
-        std::uint32_t index;  // of the first entry not less than the key
-        bool found;
-    };
-
-    // The range [lo, hi) of keys a node may hold; an absent end is unbounded.
-    struct fences {
-        std::optional<std::string_view> lo;
-        std::optional<std::string_view> hi;
-    };
-
     // How an underfull leaf is fixed: merged with, or refilled from, a sibling.
     struct rebalance_plan {
         bool borrow = false;
         std::uint32_t sibling_index = 0;
         ref separator = 0;  // the new separator between the two, when borrowing
     };
-
-    // The cached prefix of key from byte skip on. Also safe for an empty key whose data() is null.
-    [[nodiscard]] static std::uint64_t prefix_at(std::string_view key, std::size_t skip) noexcept {
-        return key.size() > skip ? load_prefix_be(key.data() + skip, key.size() - skip) : 0;
-    }
-
-    // The length of the longest common prefix of a and b.
-    [[nodiscard]] static std::size_t common_prefix(std::string_view a, std::string_view b) noexcept {
-        const std::size_t n = std::min(a.size(), b.size());
-        std::size_t i = 0;
-        while (i < n && a[i] == b[i]) ++i;
-        return i;
-    }
-
-    // Bytes that every key in [f.lo, f.hi) begins with.
-    [[nodiscard]] static std::size_t shared_bytes(const fences& f) noexcept {
-        return f.lo && f.hi ? common_prefix(*f.lo, *f.hi) : 0;
-    }
-
-    // The shortest key s with left < s <= right.
-    [[nodiscard]] static std::string_view shortest_separator(std::string_view left, std::string_view right) noexcept {
-        return right.substr(0, common_prefix(left, right) + 1);
-    }
-
-    // The index of the first of the n values that is not less than v.
-    [[nodiscard]] static std::uint32_t lower_bound(const std::uint64_t* values, std::uint32_t n,
-                                                   std::uint64_t v) noexcept {
-        if (n == 0) return 0;
-        const std::uint64_t* base = values;
-        // Halving without an early exit lets the compiler use conditional moves.
-        while (n > 1) {
-            const std::uint32_t half = n / 2;
-            base = base[half] < v ? base + half : base;
-            n -= half;
-        }
-        return static_cast<std::uint32_t>(base - values) + (*base < v ? 1 : 0);
-    }
-
-    // The end of the run of values equal to values[begin].
-    [[nodiscard]] static std::uint32_t tie_end(const std::uint64_t* values, std::uint32_t begin,
-                                               std::uint32_t n) noexcept {
-        std::uint32_t end = begin + 1;
-        while (end < n && values[end] == values[begin]) ++end;
-        return end;
-    }
 
     // The bytes of a separator.
     [[nodiscard]] std::string_view separator_key(ref r) const noexcept { return separators_.view(r).key; }
@@ -2634,76 +2562,11 @@ private:
     // than the cache can track.
     static constexpr std::uint32_t visit_distance = 16;
 
-    // A place in an ascending visit: entry index of leaf, or past the end when leaf is null.
-    struct ascending_cursor {
-        const leaf_node* leaf = nullptr;
-        std::uint32_t index = 0;
+    struct ascending_cursor;
+    struct descending_cursor;
 
-        ascending_cursor(const leaf_node* at, std::uint32_t i) noexcept : leaf(at), index(i) {
-            if (index == leaf->count) step_leaf();
-        }
-        [[nodiscard]] bool valid() const noexcept { return leaf != nullptr; }
-        [[nodiscard]] ref current() const noexcept { return leaf->refs[index]; }
-        void next(const btree_table& /*table*/) noexcept {
-            if (++index == leaf->count) step_leaf();
-        }
-
-    private:
-        void step_leaf() noexcept {
-            leaf = leaf->next;
-            index = 0;
-        }
-    };
-
-    // A place in a descending visit: entry end - 1 of leaf, with the path from the root
-    // that finds the leaf before it; past the end when leaf is null.
-    struct descending_cursor {
-        std::array<step, max_height> path;
-        const leaf_node* leaf = nullptr;
-        std::uint32_t end = 0;
-
-        [[nodiscard]] bool valid() const noexcept { return leaf != nullptr; }
-        [[nodiscard]] ref current() const noexcept { return leaf->refs[end - 1]; }
-        void next(const btree_table& table) noexcept {
-            --end;
-            settle(table);
-        }
-        // Moves on to the leaves on the left while this one has no entry left.
-        void settle(const btree_table& table) noexcept {
-            while (leaf != nullptr && end == 0) {
-                leaf = table.previous_leaf(path.data());
-                if (leaf != nullptr) end = leaf->count;
-            }
-        }
-    };
-
-    // Calls f(key, payload) for the records from start on, in the cursor's order, until
-    // f returns false; with ahead() and the arena's prefetch running ahead of it.
     template <class Cursor, class F, class Ahead>
-    void visit_ahead(const Cursor& start, F& f, Ahead& ahead) const {
-        Cursor far = start;   // its arena entry is prefetched
-        Cursor near = start;  // ahead() is called for it
-        for (std::uint32_t n = 0; n < 2 * visit_distance && far.valid(); ++n, far.next(*this)) {
-            records_.prefetch(far.current());
-        }
-        for (std::uint32_t n = 0; n < visit_distance && near.valid(); ++n, near.next(*this)) {
-            const record_view r = records_.view(near.current());
-            ahead(r.key, r.payload);
-        }
-        for (Cursor at = start; at.valid(); at.next(*this)) {
-            if (far.valid()) {
-                records_.prefetch(far.current());
-                far.next(*this);
-            }
-            if (near.valid()) {
-                const record_view r = records_.view(near.current());
-                ahead(r.key, r.payload);
-                near.next(*this);
-            }
-            const record_view r = records_.view(at.current());
-            if (!f(r.key, r.payload)) return;
-        }
-    }
+    void visit_ahead(const Cursor& start, F& f, Ahead& ahead) const;
 
     // The first leaf in key order, or null when the table is empty.
     [[nodiscard]] leaf_node* leftmost_leaf() const noexcept {
@@ -2810,13 +2673,6 @@ private:
         for (std::uint32_t i = 0; i + 1 < node.count; ++i) {
             node.prefixes[i] = prefix_at(separator_key(node.separators[i]), node.skip);
         }
-    }
-
-    // Nodes are allocated uninitialised; their creators set every field that is read.
-    [[nodiscard]] static std::unique_ptr<leaf_node> make_leaf() { return std::unique_ptr<leaf_node>(new leaf_node); }
-
-    [[nodiscard]] static std::unique_ptr<inner_node> make_inner() {
-        return std::unique_ptr<inner_node>(new inner_node);
     }
 
     // Makes the first record the whole tree: a root leaf holding it.
@@ -3172,58 +3028,6 @@ private:
         separators_.compact([this](auto&& update) { visit_separators(root_, height_, update); });
     }
 
-    // Calls update(ref&) on the separators of every inner node in the subtree of node,
-    // which stands `levels` levels above the leaves.
-    template <class Update>
-    static void visit_separators(node_base* node, std::uint32_t levels, Update& update) {
-        if (levels == 0) return;
-        auto* inner = static_cast<inner_node*>(node);
-        for (std::uint32_t i = 0; i + 1 < inner->count; ++i) update(inner->separators[i]);
-        for (std::uint32_t i = 0; i < inner->count; ++i) visit_separators(inner->children[i], levels - 1, update);
-    }
-
-    // A copy of node alone, which stands `levels` levels above the leaves: a leaf with its
-    // entries, appended to the chain of leaves ending at last_leaf; an inner node with its
-    // separators but no children yet (count 0, so that destroy() frees no original node
-    // should a later allocation throw; fill_children() adds them).
-    static node_base* copy_node(const node_base* node, std::uint32_t levels, leaf_node*& last_leaf) {
-        if (levels == 0) {
-            auto* leaf = new leaf_node(*static_cast<const leaf_node*>(node));
-            leaf->next = nullptr;
-            if (last_leaf != nullptr) last_leaf->next = leaf;
-            last_leaf = leaf;
-            return leaf;
-        }
-        auto* inner = new inner_node(*static_cast<const inner_node*>(node));
-        inner->count = 0;
-        return inner;
-    }
-
-    // Gives copy, the copy_node() of original, copies of original's subtrees, left to right
-    // so that the leaves chain in order. Each child counts once attached, so destroy()
-    // frees exactly the nodes made.
-    static void fill_children(node_base* copy, const node_base* original, std::uint32_t levels, leaf_node*& last_leaf) {
-        if (levels == 0) return;
-        auto* inner = static_cast<inner_node*>(copy);
-        const auto* from = static_cast<const inner_node*>(original);
-        for (std::uint32_t i = 0; i < from->count; ++i) {
-            inner->children[i] = copy_node(from->children[i], levels - 1, last_leaf);
-            inner->count = i + 1;
-            fill_children(inner->children[i], from->children[i], levels - 1, last_leaf);
-        }
-    }
-
-    // Frees the subtree of node, which stands `levels` levels above the leaves.
-    static void destroy(node_base* node, std::uint32_t levels) noexcept {
-        if (levels == 0) {
-            delete static_cast<leaf_node*>(node);
-            return;
-        }
-        auto* inner = static_cast<inner_node*>(node);
-        for (std::uint32_t i = 0; i < inner->count; ++i) destroy(inner->children[i], levels - 1);
-        delete inner;
-    }
-
     node_base* root_ = nullptr;
     std::uint32_t height_ = 0;  // inner levels above the leaves
     std::size_t size_ = 0;
@@ -3235,6 +3039,321 @@ private:
 };
 
 }  // namespace kvforge::detail
+
+// ---- begin kvforge/detail/btree_build.hpp ----
+/// \file btree_build.hpp
+/// btree_table's bottom-up build from records in key order (assign_sorted), and the
+/// leaves made ready for it on another thread (prepare_leaves): how a sorted index is
+/// built at open from the hints, with no search and no split.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <new>
+#include <optional>
+#include <stop_token>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+template <class Next>
+void btree_table::assign_sorted(Next&& next, std::uint32_t leaf_entries) {
+    leaf_entries = std::clamp(leaf_entries, leaf_min, leaf_capacity);
+    std::vector<std::unique_ptr<leaf_node>> ready = std::move(spare_leaves_);  // those unused go at the end
+    clear();
+    std::vector<std::pair<node_base*, bool>> made;  // every node allocated, and whether it is a leaf
+    try {
+        const auto make = [&](bool leaf) -> node_base* {
+            made.emplace_back(nullptr, leaf);
+            std::unique_ptr<leaf_node> fresh_leaf;
+            if (leaf && !ready.empty()) {
+                fresh_leaf = std::move(ready.back());
+                ready.pop_back();
+            } else if (leaf) {
+                fresh_leaf = make_leaf();
+            }
+            node_base* node = leaf ? static_cast<node_base*>(fresh_leaf.release()) : make_inner().release();
+            made.back().first = node;
+            return node;
+        };
+        const auto last_key = [&](const leaf_node& leaf) { return records_.view(leaf.refs[leaf.count - 1]).key; };
+        // A leaf's fences are the separators either side of it on its level, so its
+        // prefixes are set as soon as the separator after it is known, while its keys
+        // are still in the cache.
+        const auto set_leaf_prefixes = [&](leaf_node& l, const fences& f) {
+            l.skip = static_cast<std::uint32_t>(shared_bytes(f));
+            load_prefixes(l, 0, l.count);
+        };
+        // Level 0: leaves, chained, with the shortest separators between them.
+        std::vector<node_base*> level;
+        std::vector<ref> separators;  // separators[i] lies between level[i] and level[i + 1]
+        leaf_node* leaf = nullptr;
+        std::optional<std::string_view> lo;  // the separator before leaf
+        std::string_view key;
+        std::string_view payload;
+        while (next(key, payload)) {
+            if (leaf == nullptr || leaf->count == leaf_entries) {
+                if (leaf != nullptr) {
+                    separators.push_back(separators_.append(shortest_separator(last_key(*leaf), key), {}));
+                    const std::string_view hi = separator_key(separators.back());
+                    set_leaf_prefixes(*leaf, {lo, hi});
+                    lo = hi;
+                }
+                auto* fresh = static_cast<leaf_node*>(make(true));
+                fresh->count = 0;
+                fresh->skip = 0;
+                fresh->next = nullptr;
+                if (leaf != nullptr) leaf->next = fresh;
+                level.push_back(fresh);
+                leaf = fresh;
+            }
+            leaf->refs[leaf->count++] = records_.append(key, payload);
+            ++size_;
+        }
+        if (leaf == nullptr) return;
+        if (leaf->count < leaf_min && level.size() > 1) {
+            // The last leaf takes the back half of the full one before it.
+            auto& before = *static_cast<leaf_node*>(level[level.size() - 2]);
+            const std::uint32_t moved = (before.count - leaf->count) / 2;
+            std::copy_backward(leaf->refs.begin(), leaf->refs.begin() + leaf->count,
+                               leaf->refs.begin() + leaf->count + moved);
+            std::copy(before.refs.begin() + before.count - moved, before.refs.begin() + before.count,
+                      leaf->refs.begin());
+            before.count -= moved;
+            leaf->count += moved;
+            const ref fresh =
+                separators_.append(shortest_separator(last_key(before), records_.view(leaf->refs[0]).key), {});
+            separators_.release(separators.back());
+            separators.back() = fresh;
+            lo = separator_key(fresh);
+            set_leaf_prefixes(
+                before,
+                {separators.size() > 1 ? std::optional(separator_key(separators[separators.size() - 2])) : std::nullopt,
+                 lo});
+        }
+        set_leaf_prefixes(*leaf, {lo, std::nullopt});
+        // Inner levels, until one node is left: groups of inner_capacity children.
+        std::uint32_t height = 0;
+        while (level.size() > 1) {
+            const std::size_t n = level.size();
+            std::vector<std::size_t> ends;  // the end of each group of children
+            for (std::size_t end = inner_capacity; end < n; end += inner_capacity) ends.push_back(end);
+            ends.push_back(n);
+            if (ends.size() > 1 && n - ends[ends.size() - 2] < inner_min) {
+                const std::size_t begin = ends.size() > 2 ? ends[ends.size() - 3] : 0;
+                ends[ends.size() - 2] = begin + (n - begin) / 2;
+            }
+            std::vector<node_base*> parents;
+            std::vector<ref> up;
+            std::size_t begin = 0;
+            for (const std::size_t end : ends) {
+                auto* inner = static_cast<inner_node*>(make(false));
+                inner->count = static_cast<std::uint32_t>(end - begin);
+                inner->skip = 0;
+                std::copy(level.begin() + begin, level.begin() + end, inner->children.begin());
+                std::copy(separators.begin() + begin, separators.begin() + end - 1, inner->separators.begin());
+                if (end != n) up.push_back(separators[end - 1]);
+                parents.push_back(inner);
+                begin = end;
+            }
+            level = std::move(parents);
+            separators = std::move(up);
+            ++height;
+        }
+        // The inner nodes' prefixes from the root down: each node skips the bytes its
+        // fences share.
+        const auto set_prefixes = [&](const auto& self, node_base* node, std::uint32_t levels,
+                                      const fences& f) -> void {
+            auto& inner = *static_cast<inner_node*>(node);
+            reload(inner, f);
+            if (levels == 1) return;
+            for (std::uint32_t i = 0; i < inner.count; ++i) {
+                self(self, inner.children[i], levels - 1, child_fences(inner, f, i));
+            }
+        };
+        if (height != 0) set_prefixes(set_prefixes, level.front(), height, fences{});
+        root_ = level.front();
+        height_ = height;
+        for (const auto& [node, is_leaf] : made) ++(is_leaf ? leaf_count_ : inner_count_);
+    } catch (...) {
+        for (const auto& [node, is_leaf] : made) {
+            if (is_leaf) {
+                delete static_cast<leaf_node*>(node);
+            } else {
+                delete static_cast<inner_node*>(node);
+            }
+        }
+        root_ = nullptr;
+        clear();
+        throw;
+    }
+}
+
+inline void btree_table::prepare_leaves(std::size_t records, std::uint32_t leaf_entries,
+                                        const std::stop_token& stop) noexcept {
+    leaf_entries = std::clamp(leaf_entries, leaf_min, leaf_capacity);
+    try {
+        const std::size_t wanted = records / leaf_entries + 1;
+        spare_leaves_.reserve(spare_leaves_.size() + wanted);
+        for (std::size_t i = 0; i < wanted && !stop.stop_requested(); ++i) {
+            std::unique_ptr<leaf_node> leaf = make_leaf();
+            leaf->count = 0;  // a write, so that the page is mapped here
+            // Taken from the back: the build then takes them in the order they were made.
+            spare_leaves_.push_back(std::move(leaf));
+        }
+        std::reverse(spare_leaves_.begin(), spare_leaves_.end());
+    } catch (const std::bad_alloc&) {
+    }
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/btree_build.hpp ----
+// ---- begin kvforge/detail/btree_visits.hpp ----
+/// \file btree_visits.hpp
+/// btree_table's ordered walks: ascending and descending visits from a key, the walk that
+/// gives records new payloads in key order, and the cursors that run ahead of each,
+/// prefetching the records the visitor will read.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string_view>
+
+
+namespace kvforge::detail {
+
+// A place in an ascending visit: entry index of leaf, or past the end when leaf is null.
+struct btree_table::ascending_cursor {
+    const leaf_node* leaf = nullptr;
+    std::uint32_t index = 0;
+
+    ascending_cursor(const leaf_node* at, std::uint32_t i) noexcept : leaf(at), index(i) {
+        if (index == leaf->count) step_leaf();
+    }
+    [[nodiscard]] bool valid() const noexcept { return leaf != nullptr; }
+    [[nodiscard]] ref current() const noexcept { return leaf->refs[index]; }
+    void next(const btree_table& /*table*/) noexcept {
+        if (++index == leaf->count) step_leaf();
+    }
+
+private:
+    void step_leaf() noexcept {
+        leaf = leaf->next;
+        index = 0;
+    }
+};
+
+// A place in a descending visit: entry end - 1 of leaf, with the path from the root
+// that finds the leaf before it; past the end when leaf is null.
+struct btree_table::descending_cursor {
+    std::array<step, max_height> path;
+    const leaf_node* leaf = nullptr;
+    std::uint32_t end = 0;
+
+    [[nodiscard]] bool valid() const noexcept { return leaf != nullptr; }
+    [[nodiscard]] ref current() const noexcept { return leaf->refs[end - 1]; }
+    void next(const btree_table& table) noexcept {
+        --end;
+        settle(table);
+    }
+    // Moves on to the leaves on the left while this one has no entry left.
+    void settle(const btree_table& table) noexcept {
+        while (leaf != nullptr && end == 0) {
+            leaf = table.previous_leaf(path.data());
+            if (leaf != nullptr) end = leaf->count;
+        }
+    }
+};
+
+// Calls f(key, payload) for the records from start on, in the cursor's order, until
+// f returns false; with ahead() and the arena's prefetch running ahead of it.
+template <class Cursor, class F, class Ahead>
+void btree_table::visit_ahead(const Cursor& start, F& f, Ahead& ahead) const {
+    Cursor far = start;   // its arena entry is prefetched
+    Cursor near = start;  // ahead() is called for it
+    for (std::uint32_t n = 0; n < 2 * visit_distance && far.valid(); ++n, far.next(*this)) {
+        records_.prefetch(far.current());
+    }
+    for (std::uint32_t n = 0; n < visit_distance && near.valid(); ++n, near.next(*this)) {
+        const record_view r = records_.view(near.current());
+        ahead(r.key, r.payload);
+    }
+    for (Cursor at = start; at.valid(); at.next(*this)) {
+        if (far.valid()) {
+            records_.prefetch(far.current());
+            far.next(*this);
+        }
+        if (near.valid()) {
+            const record_view r = records_.view(near.current());
+            ahead(r.key, r.payload);
+            near.next(*this);
+        }
+        const record_view r = records_.view(at.current());
+        if (!f(r.key, r.payload)) return;
+    }
+}
+
+template <class F, class Ahead>
+void btree_table::visit_from(std::string_view from, bool inclusive, F&& f, Ahead&& ahead) const {
+    if (root_ == nullptr) return;
+    const leaf_node* leaf = descend(from, nullptr);
+    const leaf_position at = locate(*leaf, from);
+    visit_ahead(ascending_cursor(leaf, at.found && !inclusive ? at.index + 1 : at.index), f, ahead);
+}
+
+template <class F, class Ahead>
+void btree_table::visit_down_from(std::optional<std::string_view> from, bool inclusive, F&& f, Ahead&& ahead) const {
+    if (root_ == nullptr) return;
+    // Leaves link only to their right neighbour; the path from the root finds the left one.
+    descending_cursor start;
+    if (from) {
+        start.leaf = descend(*from, start.path.data());
+        const leaf_position at = locate(*start.leaf, *from);
+        start.end = at.found && inclusive ? at.index + 1 : at.index;
+    } else {
+        start.leaf = rightmost_leaf(start.path.data());
+        start.end = start.leaf->count;
+    }
+    start.settle(*this);
+    visit_ahead(start, f, ahead);
+}
+
+template <class F>
+void btree_table::update_from(std::string_view from, bool inclusive, F&& f) {
+    if (root_ == nullptr) return;
+    leaf_node* leaf = descend(from, nullptr);
+    const leaf_position at = locate(*leaf, from);
+    std::uint32_t index = at.found && !inclusive ? at.index + 1 : at.index;
+    ascending_cursor far(leaf, index);  // its arena entry is prefetched
+    for (std::uint32_t n = 0; n < 2 * visit_distance && far.valid(); ++n, far.next(*this)) {
+        records_.prefetch(far.current());
+    }
+    for (bool going = true; going && leaf != nullptr; leaf = leaf->next, index = 0) {
+        for (; going && index < leaf->count; ++index) {
+            if (far.valid()) {
+                records_.prefetch(far.current());
+                far.next(*this);
+            }
+            ref& r = leaf->refs[index];
+            const record_view record = records_.view(r);
+            const auto replace = [&](std::string_view payload) {
+                if (records_.overwrite_payload(r, payload)) return;
+                const ref fresh = records_.append(record.key, payload);  // may throw; nothing has changed yet
+                records_.release(r);
+                r = fresh;
+            };
+            going = f(record.key, record.payload, replace);
+        }
+    }
+    compact_if_worthwhile();
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/btree_visits.hpp ----
 // ---- end kvforge/detail/btree.hpp ----
 
 namespace kvforge {
@@ -4014,6 +4133,40 @@ inline constexpr auto crc32c_tables = [] {
 
 /// The CRC-32C of bytes.
 [[nodiscard]] inline std::uint32_t crc32c(std::string_view bytes) noexcept { return crc32c_extend(0, bytes); }
+
+namespace crc32c_polynomials {
+
+/// a times b modulo the CRC's polynomial, both in the reflected order of a CRC (bit 31
+/// is the coefficient of x^0, bit 0 that of x^31).
+[[nodiscard]] constexpr std::uint32_t multiply(std::uint32_t a, std::uint32_t b) noexcept {
+    std::uint32_t product = 0;
+    for (std::uint32_t term = 0x80000000u; term != 0; term >>= 1) {
+        if ((a & term) != 0) product ^= b;
+        b = (b >> 1) ^ (0x82F63B78u & (0u - (b & 1u)));  // b times x, reduced
+    }
+    return product;
+}
+
+/// x^(8 n) modulo the polynomial: what n bytes further on does to a CRC's register.
+[[nodiscard]] constexpr std::uint32_t shift_by_bytes(std::uint64_t n) noexcept {
+    std::uint32_t result = 0x80000000u;  // x^0
+    std::uint32_t power = 0x00800000u;   // x^8
+    for (; n != 0; n >>= 1) {
+        if ((n & 1u) != 0) result = multiply(result, power);
+        power = multiply(power, power);
+    }
+    return result;
+}
+
+}  // namespace crc32c_polynomials
+
+/// The CRC-32C of the bytes of `first` followed by those of `second`, from the CRC of each
+/// and the size of the second: for bytes whose start is known only after the rest was
+/// checksummed (a hint's counts, written last at the head of its body).
+[[nodiscard]] constexpr std::uint32_t crc32c_combine(std::uint32_t first, std::uint32_t second,
+                                                     std::uint64_t second_size) noexcept {
+    return crc32c_polynomials::multiply(crc32c_polynomials::shift_by_bytes(second_size), first) ^ second;
+}
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/crc32c.hpp ----
@@ -11685,18 +11838,20 @@ private:
 // ---- begin kvforge/stores/log/hint_keeper.hpp ----
 /// \file hint_keeper.hpp
 /// A log store's hints kept up to date: the entries of the active segment, gathered as
-/// its records are appended, and the closed segments whose hints are still to be
-/// written, each written (hint.hpp's format) through segment_files.hpp.
+/// its records are appended and written to its hint's .tmp a block at a time as they
+/// fill, and the closed segments whose hints are still to be finished, each finished
+/// (hint.hpp's format) through segment_files.hpp.
 ///
-/// Writing a closed segment's hint is left out of the write that closed it: building
-/// and syncing it takes longer than the rest of a rollover, and a segment without one
-/// is only read whole at the next open. The engine says when each is written: after a
-/// later write (single_thread), on the compaction thread (thread_safe), at close() when
-/// still pending, never for a segment retired first. A hint only speeds up the next
-/// open, so failing to write one is no error.
+/// Finishing a closed segment's hint is left out of the write that closed it: syncing
+/// it takes longer than the rest of a rollover, and a segment without one is only read
+/// whole at the next open. The engine says when each is finished: after a later write
+/// (single_thread), on the compaction thread (thread_safe), at close() when still
+/// pending, never for a segment retired first (its .tmp is removed). A hint only speeds
+/// up the next open, so failing to write one is no error: that segment goes without.
 ///
 /// Its callers hold the engine's write gate; it takes the engine's exclusive lock to
 /// set a segment's hint_bytes and hint_covered, which stats() reads under the shared one.
+/// The active segment's full blocks are written after a write, under the gate only.
 
 #include <algorithm>
 #include <cstdint>
@@ -11849,14 +12004,16 @@ private:
     std::uint64_t end_;  // the end of the previous record listed
 };
 
-/// Builds a hint file's bytes in memory: add() records in file order, then finish(). For
-/// a data file whose entry count is known only at the end (compaction's output), and the
-/// active segment's, whose entries are gathered as its records are appended.
+/// Builds a hint file's bytes: add() records in file order, then finish(). For a data
+/// file whose entry count is known only at the end (compaction's output), and the active
+/// segment's, whose entries are gathered as its records are appended.
 ///
 /// The bytes go in blocks of block_size rather than one buffer: one that grew by doubling
 /// would copy itself at each step and leave the smaller buffers behind as free heap the
 /// process still holds, several megabytes at a segment of 32 MiB, at the size where a
-/// load's peak memory is counted. Blocks of one size are reused as they are freed.
+/// load's peak memory is counted. A full block may be handed out to be written to the
+/// file (full_block, release_full_block), and its buffer is reused for the next: so
+/// the active segment's hint holds a block or two in memory, whatever the segment's size.
 class hint_builder {
 public:
     static constexpr std::size_t block_size = std::size_t{64} << 10;
@@ -11884,26 +12041,57 @@ public:
         encoder_.resume_after(last);
     }
 
+    /// Whether the oldest block held is full and followed by another, so that it can be
+    /// handed out.
+    [[nodiscard]] bool has_full_block() const noexcept { return blocks_.size() > 1; }
+
+    /// The oldest block held, full (has_full_block()): the file's bytes from handed_out().
+    /// The first block's counts are left zero; finish() gives them.
+    [[nodiscard]] std::string_view full_block() const noexcept { return blocks_.front(); }
+
+    /// Forgets the oldest block, written out by the caller; its buffer takes the next bytes.
+    void release_full_block() {
+        std::string& block = blocks_.front();
+        entries_crc_ = crc32c_extend(entries_crc_, entries_in(block));
+        handed_out_ += block.size();
+        spare_ = std::move(block);
+        spare_.clear();
+        blocks_.erase(blocks_.begin());
+    }
+
+    /// How many bytes of the file were handed out in full blocks.
+    [[nodiscard]] std::uint64_t handed_out() const noexcept { return handed_out_; }
+
     /// The finished file, covering the data file up to covered_end: the pieces to write one
-    /// after another, views of the builder's blocks. Called once.
+    /// after another from offset handed_out(), views of the builder's blocks; when blocks
+    /// were handed out, counts() to write over the zeros at file_header::size. Called once.
     [[nodiscard]] std::vector<std::string_view> finish(std::uint64_t covered_end) {
-        // The header and the counts fit in the first block, which is never smaller than them.
-        put_hint_counts(blocks_.front().data() + file_header::size, covered_end, entries_);
-        std::uint32_t crc = 0;
-        for (std::size_t i = 0; i < blocks_.size(); ++i) {
-            crc = crc32c_extend(crc, std::string_view(blocks_[i]).substr(i == 0 ? file_header::size : 0));
+        put_hint_counts(counts_.data(), covered_end, entries_);
+        if (handed_out_ == 0) std::copy(counts_.begin(), counts_.end(), blocks_.front().data() + file_header::size);
+        // The body is the counts then the entries: the entries' CRC is known before the counts are.
+        std::uint32_t crc = entries_crc_;
+        std::uint64_t entries_size = handed_out_ == 0 ? 0 : handed_out_ - file_header::size - counts_.size();
+        for (const std::string& block : blocks_) {
+            const std::string_view entries = entries_in(block);
+            crc = crc32c_extend(crc, entries);
+            entries_size += entries.size();
         }
+        crc = crc32c_combine(crc32c(std::string_view(counts_.data(), counts_.size())), crc, entries_size);
         entry_bytes_.clear();
         append_hint_trailer(entry_bytes_, crc);
         append_bytes(entry_bytes_);
         return {blocks_.begin(), blocks_.end()};
     }
 
+    /// The body's counts (bytes covered, entries), once finish() gave them.
+    [[nodiscard]] std::string_view counts() const noexcept { return {counts_.data(), counts_.size()}; }
+
 private:
     void append_bytes(std::string_view bytes) {
         while (!bytes.empty()) {
             if (blocks_.empty() || blocks_.back().size() == block_size) {
-                blocks_.emplace_back().reserve(block_size);
+                blocks_.push_back(std::exchange(spare_, {}));
+                blocks_.back().reserve(block_size);
             }
             std::string& last = blocks_.back();
             const std::size_t part = std::min(bytes.size(), block_size - last.size());
@@ -11912,10 +12100,21 @@ private:
         }
     }
 
+    /// The entries' bytes in a block, the oldest held: the first block of the file begins
+    /// with the header and the counts, which it is never smaller than.
+    [[nodiscard]] std::string_view entries_in(const std::string& block) const noexcept {
+        const bool first = handed_out_ == 0 && &block == &blocks_.front();
+        return std::string_view(block).substr(first ? file_header::size + counts_.size() : 0);
+    }
+
     std::vector<std::string> blocks_;  // each full but the last
+    std::string spare_;                // a block handed out, its buffer kept for the next
     std::string entry_bytes_;          // the bytes of the entry being added, reused
     hint_entry_encoder encoder_;
     std::uint64_t entries_ = 0;
+    std::uint64_t handed_out_ = 0;   // bytes in the blocks handed out
+    std::uint32_t entries_crc_ = 0;  // the CRC-32C of the entries in those blocks
+    std::array<char, 16> counts_{};
 };
 
 /// The entry count in the head of a hint file (its header and the body's two counts, or
@@ -12261,9 +12460,9 @@ void count_retired(const segment_set<IO>& segments, std::string_view key, std::s
 // ---- begin kvforge/stores/log/segment_files.hpp ----
 /// \file segment_files.hpp
 /// The files a log store makes in its directory: new segments (started as a .tmp,
-/// published by a rename), whole files written safely (hints, the manifest), segments
-/// removed once retired, and the syncs and bytes all of that costs, which stats()
-/// reports beside the writer's.
+/// published by a rename), files written safely, at once or piece by piece (hints, the
+/// manifest), segments removed once retired, and the syncs and bytes all of that costs,
+/// which stats() reports beside the writer's.
 ///
 /// It owns the store's directory. The engine, its recovery and its compaction make
 /// every file through it, so that every sync and byte is counted, from whichever thread.
@@ -12381,13 +12580,31 @@ public:
     /// The same for a file given as pieces written one after another.
     bool write_file(const store_file_name& name, std::span<const std::string_view> pieces, std::error_code& ec) {
         data_file<IO> file;
-        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
+        if (!start_file(name, file, ec)) return false;
         std::uint64_t at = 0;
         for (const std::string_view piece : pieces) {
             if (!write_counted(file, at, piece, ec)) return false;
             at += piece.size();
         }
+        return finish_file(name, file, ec);
+    }
+
+    /// Opens the .tmp of a file written safely but not at once (write_counted, as its
+    /// bytes come; then finish_file, or remove_unfinished).
+    bool start_file(const store_file_name& name, data_file<IO>& file, std::error_code& ec) {
+        return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
+    }
+
+    /// Syncs a file opened by start_file, renames its .tmp to name and syncs the directory.
+    bool finish_file(const store_file_name& name, data_file<IO>& file, std::error_code& ec) {
         return sync_file(file, ec) && directory_.rename(name.temporary(), name, ec) && sync_directory(ec);
+    }
+
+    /// Removes the .tmp of a file started but given up. A failure leaves it to the next
+    /// open, which removes every .tmp.
+    void remove_unfinished(const store_file_name& name) {
+        std::error_code ignored;
+        directory_.remove(name.temporary(), ignored);
     }
 
     /// Starts segment `id` as a .tmp holding its header, with a new file id. No hint of
@@ -12446,10 +12663,7 @@ public:
     /// Removes the .tmp of segment `id`, started but never published (a spare segment no
     /// longer wanted, a dropped compaction's output). A failure leaves it to the next open,
     /// which removes every .tmp.
-    void remove_unpublished_segment(std::uint32_t id) {
-        std::error_code ignored;
-        directory_.remove(store_file_name::data(id).temporary(), ignored);
-    }
+    void remove_unpublished_segment(std::uint32_t id) { remove_unfinished(store_file_name::data(id)); }
 
     /// Makes and publishes segment `id` holding only a clear record (clear()): replayed
     /// after every earlier segment, it drops what they hold.
@@ -12506,10 +12720,18 @@ class hint_keeper {
     using write_lock = std::unique_lock<Mutex>;
 
 public:
-    /// A closed segment waiting for its hint, with the entries gathered for it.
+    /// The hint of one segment on its way to disk: the entries gathered, and the .tmp
+    /// their full blocks went to (open once the first did).
+    struct gathered_hint {
+        std::uint32_t id = 0;
+        hint_builder entries;
+        data_file<IO> file;
+    };
+
+    /// A closed segment waiting for its hint to be finished.
     struct pending_hint {
         segment_pointer in;
-        hint_builder entries;
+        gathered_hint hint;
     };
 
     hint_keeper(segment_files<IO, Counter>& files, Mutex& mutex) noexcept : files_(files), mutex_(mutex) {}
@@ -12520,15 +12742,39 @@ public:
     }
 
     /// Starts gathering the entries of `active`, the segment the writer now appends to.
-    void start_active(const segment_type& active) { active_.emplace(identity(active)); }
+    void start_active(const segment_type& active) {
+        stop_active();
+        active_.emplace(gathered_hint{active.id, hint_builder(identity(active)), {}});
+    }
     /// Gathers nothing for the active segment (no options::write_hints, or read-only).
-    void stop_active() noexcept { active_.reset(); }
-    /// Goes on with the entries recovery gathered for the active segment.
-    void adopt_active(std::optional<hint_builder> recovered) { active_ = std::move(recovered); }
+    void stop_active() noexcept {
+        if (active_) give_up(*active_);
+        active_.reset();
+    }
+    /// Goes on with the entries recovery gathered for `active`, the recovered active segment.
+    void adopt_active(const segment_type& active, std::optional<hint_builder> recovered) {
+        stop_active();
+        if (recovered) active_.emplace(gathered_hint{active.id, std::move(*recovered), {}});
+    }
 
     /// Lists a record of the active segment.
     void note(const hint_entry& entry) {
-        if (active_) active_->add(entry);
+        if (active_) active_->entries.add(entry);
+    }
+
+    /// Writes the active segment's full blocks of entries to its hint's .tmp, after a
+    /// write: a write() of a block into the page cache now and then, rather than the
+    /// whole hint in memory until the segment closes. Should one fail, the segment goes
+    /// without a hint.
+    void write_full_blocks() noexcept {
+        if (!active_ || !active_->entries.has_full_block()) return;
+        bool written = false;
+        try {
+            written = write_blocks(*active_);
+        } catch (const std::bad_alloc&) {
+            // The write that called this succeeded all the same.
+        }
+        if (!written) stop_active();
     }
 
     /// Makes room for one more pending hint, so that close_active cannot throw.
@@ -12552,42 +12798,51 @@ public:
         return taken;
     }
 
-    /// Writes a hint taken by take_oldest (best effort).
+    /// Finishes a hint taken by take_oldest (best effort).
     void write_pending(pending_hint& taken) {
         try {
-            write_hint_of(*taken.in, taken.entries);
+            finish_hint(*taken.in, taken.hint, taken.in->size);
         } catch (const std::bad_alloc&) {
             // Without a hint the segment is read whole at the next open.
+            give_up(taken.hint);
         }
     }
 
-    /// Writes every hint still pending (close()).
+    /// Finishes every hint still pending (close()).
     void write_pending_now() {
-        for (pending_hint& waiting : pending_) write_hint_of(*waiting.in, waiting.entries);
+        for (pending_hint& waiting : pending_) write_pending(waiting);
         pending_.clear();
     }
 
     /// Forgets the pending hints of segments no longer in `segments` (compaction,
     /// clear): a retired segment gets no hint.
     void drop_retired(const segment_set<IO>& segments) {
-        std::erase_if(pending_, [&](const pending_hint& p) { return segments.find(p.in->id) != p.in.get(); });
+        const auto retired = [&](const pending_hint& p) { return segments.find(p.in->id) != p.in.get(); };
+        for (pending_hint& p : pending_) {
+            if (retired(p)) give_up(p.hint);
+        }
+        std::erase_if(pending_, retired);
     }
 
-    /// Writes the hint of `active`, covering it up to end, unless the hint on disk
+    /// Finishes the hint of `active`, covering it up to end, unless the hint on disk
     /// already does; at close. The gathered entries are used up.
     void write_active(segment_type& active, std::uint64_t end) {
-        if (active.hint_covered == end || !active_) return;
-        const std::vector<std::string_view> pieces = active_->finish(end);
-        std::error_code ignored;
-        const bool written = files_.write_file(store_file_name::hint(active.id), pieces, ignored);
+        if (!active_) return;
+        gathered_hint hint = std::move(*active_);
         active_.reset();
-        if (!written) return;
-        const write_lock lock(mutex_);
-        active.hint_bytes = total_size(pieces);
-        active.hint_covered = end;
+        if (active.hint_covered == end) {
+            give_up(hint);
+            return;
+        }
+        try {
+            finish_hint(active, hint, end);
+        } catch (const std::bad_alloc&) {
+            give_up(hint);
+        }
     }
 
-    /// Writes the hint of closed segment `in` from its gathered entries (best effort).
+    /// Writes the hint of closed segment `in` from its gathered entries (best effort;
+    /// compaction's outputs, whose hints are built in memory).
     void write_hint_of(segment_type& in, hint_builder& hint) {
         const std::vector<std::string_view> pieces = hint.finish(in.size);
         std::error_code ignored;
@@ -12597,9 +12852,10 @@ public:
         in.hint_covered = in.size;
     }
 
-    /// Forgets every entry gathered and every hint pending.
+    /// Forgets every entry gathered and every hint pending, and removes their .tmp files.
     void clear() noexcept {
-        active_.reset();
+        stop_active();
+        for (pending_hint& p : pending_) give_up(p.hint);
         pending_.clear();
     }
 
@@ -12610,10 +12866,64 @@ private:
         return total;
     }
 
+    /// Writes the full blocks of hint's entries to its .tmp, which the first opens.
+    bool write_blocks(gathered_hint& hint) {
+        std::error_code ignored;
+        if (!hint.file.is_open() && !files_.start_file(store_file_name::hint(hint.id), hint.file, ignored)) {
+            return false;
+        }
+        while (hint.entries.has_full_block()) {
+            if (!files_.write_counted(hint.file, hint.entries.handed_out(), hint.entries.full_block(), ignored)) {
+                return false;
+            }
+            hint.entries.release_full_block();
+        }
+        return true;
+    }
+
+    /// Writes the rest of the hint of `in`, covering it up to end: its last blocks, the
+    /// counts at the head of its body (its first block went out without them), then
+    /// sync and rename. On failure its .tmp is removed.
+    void finish_hint(segment_type& in, gathered_hint& hint, std::uint64_t end) {
+        const std::vector<std::string_view> rest = hint.entries.finish(end);
+        std::error_code ignored;
+        const store_file_name name = store_file_name::hint(hint.id);
+        const bool started = hint.file.is_open() || files_.start_file(name, hint.file, ignored);
+        bool written = started;
+        std::uint64_t at = hint.entries.handed_out();
+        for (const std::string_view piece : rest) {
+            written = written && files_.write_counted(hint.file, at, piece, ignored);
+            at += piece.size();
+        }
+        if (hint.entries.handed_out() > 0) {
+            written = written && files_.write_counted(hint.file, file_header::size, hint.entries.counts(), ignored);
+        }
+        written = written && files_.finish_file(name, hint.file, ignored);
+        if (!written) {
+            give_up(hint);
+            return;
+        }
+        hint.file.close();
+        const write_lock lock(mutex_);
+        in.hint_bytes = at;
+        in.hint_covered = end;
+    }
+
+    /// Closes and removes the .tmp of a hint given up, if one was started.
+    void give_up(gathered_hint& hint) noexcept {
+        if (!hint.file.is_open()) return;
+        hint.file.close();
+        try {
+            files_.remove_unfinished(store_file_name::hint(hint.id));
+        } catch (const std::bad_alloc&) {
+            // Its name could not be made: the next open removes it, as every .tmp.
+        }
+    }
+
     segment_files<IO, Counter>& files_;
     Mutex& mutex_;
     // Empty without options::write_hints (and once the hint was written from them).
-    std::optional<hint_builder> active_;
+    std::optional<gathered_hint> active_;
     std::vector<pending_hint> pending_;  // oldest first
 };
 
@@ -13846,7 +14156,9 @@ bool verify_segments(const std::vector<std::shared_ptr<segment<IO>>>& segments,
 /// \file log_writes.hpp
 /// A log store's writes: a put, an erase or a batch built into one record, appended by
 /// the durability policy's writer under the exclusive lock, and then entered in the
-/// index (index_updates.hpp) and in the active segment's hint entries (hint_keeper.hpp).
+/// index (index_updates.hpp) and in the active segment's hint entries (hint_keeper.hpp),
+/// whose full blocks are written out once the lock is released: readers need not wait
+/// for that write.
 ///
 /// Its callers hold the engine's write gate, which orders writers, and have made room in
 /// the active segment; what follows an append (the wait for durability, a hint, the
@@ -13912,6 +14224,7 @@ public:
             });
             cover_writer_end();
         }
+        hints_.write_full_blocks();
         puts_.add(1);
         return appended.sequence;
     }
@@ -13933,6 +14246,7 @@ public:
             });
             cover_writer_end();
         }
+        hints_.write_full_blocks();
         erases_.add(1);
         return appended.sequence;
     }
@@ -13979,6 +14293,7 @@ public:
             index_.add_dead(*active_, body_offset);  // the batch header holds no data
             cover_writer_end();
         }
+        hints_.write_full_blocks();
         batches_.add(1);
         return appended.sequence;
     }
@@ -17945,7 +18260,7 @@ private:
         engine_.active_ = std::move(recovered.active);
         engine_.writer_.emplace();
         engine_.writer_->attach(engine_.active_->file, recovered.active_end);
-        engine_.hints_.adopt_active(std::move(recovered.active_hint));
+        engine_.hints_.adopt_active(*engine_.active_, std::move(recovered.active_hint));
         engine_.rollover_.reset(!engine_.options_.read_only);
         engine_.next_id_.store(recovered.next_id, std::memory_order_relaxed);
         engine_.index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
