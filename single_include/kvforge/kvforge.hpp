@@ -12580,13 +12580,19 @@ public:
     /// The same for a file given as pieces written one after another.
     bool write_file(const store_file_name& name, std::span<const std::string_view> pieces, std::error_code& ec) {
         data_file<IO> file;
-        if (!start_file(name, file, ec)) return false;
         std::uint64_t at = 0;
+        return start_file(name, file, ec) && write_pieces(file, at, pieces, ec) && finish_file(name, file, ec);
+    }
+
+    /// Writes pieces one after another from offset `at`, counted; `at` ends past the last
+    /// one written.
+    bool write_pieces(data_file<IO>& file, std::uint64_t& at, std::span<const std::string_view> pieces,
+                      std::error_code& ec) {
         for (const std::string_view piece : pieces) {
             if (!write_counted(file, at, piece, ec)) return false;
             at += piece.size();
         }
-        return finish_file(name, file, ec);
+        return true;
     }
 
     /// Opens the .tmp of a file written safely but not at once (write_counted, as its
@@ -12888,13 +12894,9 @@ private:
         const std::vector<std::string_view> rest = hint.entries.finish(end);
         std::error_code ignored;
         const store_file_name name = store_file_name::hint(hint.id);
-        const bool started = hint.file.is_open() || files_.start_file(name, hint.file, ignored);
-        bool written = started;
         std::uint64_t at = hint.entries.handed_out();
-        for (const std::string_view piece : rest) {
-            written = written && files_.write_counted(hint.file, at, piece, ignored);
-            at += piece.size();
-        }
+        bool written = (hint.file.is_open() || files_.start_file(name, hint.file, ignored)) &&
+                       files_.write_pieces(hint.file, at, rest, ignored);
         if (hint.entries.handed_out() > 0) {
             written = written && files_.write_counted(hint.file, file_header::size, hint.entries.counts(), ignored);
         }

@@ -212,13 +212,9 @@ private:
         const std::vector<std::string_view> rest = hint.entries.finish(end);
         std::error_code ignored;
         const store_file_name name = store_file_name::hint(hint.id);
-        const bool started = hint.file.is_open() || files_.start_file(name, hint.file, ignored);
-        bool written = started;
         std::uint64_t at = hint.entries.handed_out();
-        for (const std::string_view piece : rest) {
-            written = written && files_.write_counted(hint.file, at, piece, ignored);
-            at += piece.size();
-        }
+        bool written = (hint.file.is_open() || files_.start_file(name, hint.file, ignored)) &&
+                       files_.write_pieces(hint.file, at, rest, ignored);
         if (hint.entries.handed_out() > 0) {
             written = written && files_.write_counted(hint.file, file_header::size, hint.entries.counts(), ignored);
         }

@@ -92,13 +92,19 @@ public:
     /// The same for a file given as pieces written one after another.
     bool write_file(const store_file_name& name, std::span<const std::string_view> pieces, std::error_code& ec) {
         data_file<IO> file;
-        if (!start_file(name, file, ec)) return false;
         std::uint64_t at = 0;
+        return start_file(name, file, ec) && write_pieces(file, at, pieces, ec) && finish_file(name, file, ec);
+    }
+
+    /// Writes pieces one after another from offset `at`, counted; `at` ends past the last
+    /// one written.
+    bool write_pieces(data_file<IO>& file, std::uint64_t& at, std::span<const std::string_view> pieces,
+                      std::error_code& ec) {
         for (const std::string_view piece : pieces) {
             if (!write_counted(file, at, piece, ec)) return false;
             at += piece.size();
         }
-        return finish_file(name, file, ec);
+        return true;
     }
 
     /// Opens the .tmp of a file written safely but not at once (write_counted, as its
