@@ -1,6 +1,6 @@
 // kvforge's cache benchmarks: bounded<> and read_cache<> against the figures a cache is
 // judged by, all in one run so that ratios between them are comparable.
-// tools/bench_cache.py runs it and writes the results into docs/benchmarks.md.
+// tools/bench_cache.py runs it and writes the results into docs/benchmarks/studies.md.
 //
 //   hit_ratio/TRACE/POLICY   the hits of a bounded store of the same memory budget on the
 //                            same trace (get, and put on a miss), for kvforge's eviction

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Runs kvforge's cache benchmark and writes its section of docs/benchmarks.md.
+"""Runs kvforge's cache benchmark and writes its section of docs/benchmarks/studies.md.
 
     tools/bench_cache.py --runs 2
 
@@ -275,7 +275,7 @@ def main():
     parser.add_argument("--binary", help="a built kvforge_cache_bench (default: build it in --build-dir)")
     parser.add_argument("--build-dir", default=os.path.join(ROOT, "build", "bench"))
     parser.add_argument("--filter", default="", help="only benchmarks whose name matches this regex")
-    parser.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    parser.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks", "studies.md"))
     parser.add_argument("--save-json", help="also write the runs' raw results to this file")
     parser.add_argument("--from-json", help="write the section from results saved by --save-json, running nothing")
     args = parser.parse_args()

@@ -1,5 +1,5 @@
 // The bad input catalogue, in one place: every input kvforge refuses, with the error it
-// documents (error.hpp, README.md, docs/format.md), a message that says what and where,
+// documents (error.hpp, docs/guide.md, docs/format.md), a message that says what and where,
 // and, for a refused open, every file under the test's directory left byte for byte as
 // it was, with nothing created. Beside them, the awkward inputs it must accept: the
 // empty key and value, keys and values at their size limits, NUL and non-UTF-8 bytes,

@@ -3,7 +3,7 @@
 // instantiation definition: together they name every store, index, durability, threading,
 // I/O, cache, expiry and compression policy. The explicit instantiation declarations below
 // keep a translation unit that includes this header from compiling their members again, as
-// README ("Compiling a store once") tells users to do.
+// docs/guide.md ("Compiling a store once") tells users to do.
 
 #include <kvforge/io/simulated.hpp>
 #include <kvforge/kvforge.hpp>
