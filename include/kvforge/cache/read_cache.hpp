@@ -19,6 +19,7 @@
 #include "../detail/assign_bytes.hpp"
 #include "../detail/hash.hpp"
 #include "../detail/hash_table.hpp"
+#include "../detail/thread_buffer.hpp"
 #include "../manifest.hpp"
 #include "../options.hpp"
 #include "../stats.hpp"
@@ -116,12 +117,16 @@ public:
             version = fill_version(key);
         }
         misses_.add(1);
-        thread_local std::string copy;
+        // The copy kept for the cache, in a buffer lent for this read; none for a value
+        // the cache could not keep.
+        borrowed_buffer copy(thread_buffer_use::cache_fill);
+        bool keep = false;
         const bool found = inner_.read(key, [&](std::string_view value) {
-            copy.assign(value);
+            keep = version && cache_.fits(key.size(), value.size());
+            if (keep) copy.get().assign(value);
             on_value(value);
         }, ec);
-        if (found) remember(key, copy, version);
+        if (found && keep) remember(key, copy.get(), version);
         return found;
     }
 
