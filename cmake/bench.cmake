@@ -5,13 +5,14 @@
 # bench/kvforge_backup_bench, the longest put during an online backup;
 # bench/kvforge_snapshot_bench, what taking a snapshot costs;
 # bench/kvforge_compaction_pause_bench, the longest put during automatic compaction;
+# bench/kvforge_hash_fill_bench, a hash table filled in another table's order against key order;
 # bench/kvforge_amplification_bench, space and write amplification beside LevelDB and RocksDB. Debian
 # packages: libbenchmark-dev (required), and for the peers libleveldb-dev librocksdb-dev
 # liblmdb-dev libsqlite3-dev libtkrzw-dev libabsl-dev.
 #
 # CTest runs every benchmark once on a tiny store (kvforge_bench_smoke,
 # kvforge_any_store_bench_smoke, kvforge_cache_bench_smoke, kvforge_expiry_bench_smoke,
-# kvforge_backup_bench_smoke, kvforge_snapshot_bench_smoke, kvforge_compaction_pause_bench_smoke); the full comparisons are tools/bench_compare.py, and
+# kvforge_backup_bench_smoke, kvforge_snapshot_bench_smoke, kvforge_compaction_pause_bench_smoke, kvforge_hash_fill_bench_smoke); the full comparisons are tools/bench_compare.py, and
 # tools/bench_cache.py for the caches; kvforge_compression_bench
 # (below) measures the compression codecs alone, kvforge_compressed_store_bench the same
 # codecs in a store.
@@ -89,6 +90,11 @@ add_executable(kvforge_snapshot_bench ${PROJECT_SOURCE_DIR}/bench/snapshot_bench
 target_link_libraries(kvforge_snapshot_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
 set_target_properties(kvforge_snapshot_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
 
+# Filling a hash table in another table's order against key order (bench/hash_fill_bench.cpp).
+add_executable(kvforge_hash_fill_bench ${PROJECT_SOURCE_DIR}/bench/hash_fill_bench.cpp)
+target_link_libraries(kvforge_hash_fill_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
+set_target_properties(kvforge_hash_fill_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+
 # The longest put during automatic compaction, in steps and in whole jobs (bench/compaction_pause_bench.cpp).
 add_executable(kvforge_compaction_pause_bench ${PROJECT_SOURCE_DIR}/bench/compaction_pause_bench.cpp)
 target_link_libraries(kvforge_compaction_pause_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
@@ -127,6 +133,8 @@ if(KVFORGE_BUILD_TESTS)
     add_test(NAME kvforge_any_store_bench_smoke COMMAND kvforge_any_store_bench --benchmark_min_time=0)
     set_tests_properties(kvforge_any_store_bench_smoke PROPERTIES
         ENVIRONMENT "KVFORGE_BENCH_KEYS=1000;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
+    add_test(NAME kvforge_hash_fill_bench_smoke COMMAND kvforge_hash_fill_bench --benchmark_min_time=0)
+    set_tests_properties(kvforge_hash_fill_bench_smoke PROPERTIES ENVIRONMENT "KVFORGE_BENCH_KEYS=1000" TIMEOUT 300)
     add_test(NAME kvforge_expiry_bench_smoke COMMAND kvforge_expiry_bench --benchmark_min_time=0)
     set_tests_properties(kvforge_expiry_bench_smoke PROPERTIES
         ENVIRONMENT "KVFORGE_EXPIRY_BENCH_KEYS=1000;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)

@@ -25,7 +25,10 @@
 ///   was put or erased since the last one lowers the limit by an eighth (the garbage had
 ///   too little room), one that comes after more than an eighth raises it by a
 ///   sixteenth. So the store settles where each pass, which copies the live entries
-///   once, is paid for by at least a sixteenth of the budget written.
+///   once, is paid for by at least a sixteenth of the budget written. A put that finds
+///   a sixteenth of the budget unused, more than an eighth of it written since the last
+///   pass, raises the limit by a sixteenth as well: the limit a phase of small entries
+///   left would otherwise hold larger ones to a fraction of the budget for good.
 ///
 /// Memory therefore never exceeds the budget once an operation returns. While the arena
 /// compacts, it briefly holds the old chunks and the new ones.
@@ -269,7 +272,24 @@ private:
 
     void enforce_budget() {
         evict_to(population_limit_);
-        if (memory_usage() > budget_) reclaim();
+        const std::uint64_t used = memory_usage();
+        if (used > budget_) {
+            reclaim();
+        } else if (churn_ > budget_ / 8 && used + budget_ / 16 <= budget_) {
+            raise_limit();
+        }
+    }
+
+    /// Lets the entries' bytes grow by a sixteenth again. reclaim() raises the limit too,
+    /// but it runs only once memory passes the budget, which may never happen again once
+    /// the limit is low: a limit lowered while entries were small (their slots weighing
+    /// more per byte of entries) would then hold larger ones to a fraction of the budget,
+    /// the table's arena giving back its garbage by itself before the budget is reached.
+    /// So a put that finds a sixteenth of the budget unused, after more than an eighth of
+    /// it was written since the last reclaim, raises it; a reclaim lowers it again if it
+    /// rose too far.
+    void raise_limit() noexcept {
+        population_limit_ = std::min<std::uint64_t>(budget_, std::max(population_limit_, live_bytes_ + live_bytes_ / 16));
     }
 
     /// Has the table and the policy give back their garbage; while the memory is still
@@ -293,7 +313,7 @@ private:
         if (!measured && churn_ < room) {
             population_limit_ = std::min(population_limit_, live_bytes_ - live_bytes_ / 8);
         } else if (!measured && churn_ > 2 * room) {
-            population_limit_ = std::min<std::uint64_t>(budget_, std::max(population_limit_, live_bytes_ + live_bytes_ / 16));
+            raise_limit();
         }
         churn_ = 0;
     }

@@ -2,6 +2,7 @@
 /// \file read_cache.hpp
 /// kvforge::read_cache: recently read values of a persistent store kept in memory.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -16,7 +17,9 @@
 #include "../batch.hpp"
 #include "../concepts.hpp"
 #include "../detail/assign_bytes.hpp"
+#include "../detail/hash.hpp"
 #include "../detail/hash_table.hpp"
+#include "../detail/thread_buffer.hpp"
 #include "../manifest.hpp"
 #include "../options.hpp"
 #include "../stats.hpp"
@@ -44,6 +47,10 @@ namespace detail {
 ///   it looked in the cache and none has begun since (a version, bumped by each write
 ///   under the cache's lock): otherwise the value it holds may be one a write has since
 ///   replaced, and a reader that already saw the new value would see the old one again.
+///
+/// Both are kept per shard of keys (by hash, fill_shard_count of them), not for the whole
+/// store: a write holds back the fills of its own keys' shards only, so a steady stream
+/// of writes to some keys does not keep every other key out of the cache.
 template <class Policies, class Inner, class Eviction>
 class read_cache_backend {
     using cache_type = cache_table<hash_table, Eviction>;
@@ -61,7 +68,7 @@ public:
         {
             const write_lock lock(mutex_);
             cache_.clear();
-            ++version_;
+            bump_versions(every_shard);
             if (!cache_.set_budget(opts.cache_budget, "cache_budget", ec)) return;
         }
         inner_.open(path, opts, std::move(io), wanted, ec);
@@ -71,23 +78,25 @@ public:
         inner_.close(ec);
         const write_lock lock(mutex_);
         cache_.clear();
-        ++version_;
+        bump_versions(every_shard);
     }
 
     [[nodiscard]] bool is_open() const noexcept { return inner_.is_open(); }
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
-        const write_in_flight writing(*this, [&] { cache_.erase(key); });
+        const write_in_flight writing(*this, shard_bit(key), [&] { cache_.erase(key); });
         return inner_.put(key, value, ec);
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
-        const write_in_flight writing(*this, [&] { cache_.erase(key); });
+        const write_in_flight writing(*this, shard_bit(key), [&] { cache_.erase(key); });
         return inner_.erase(key, ec);
     }
 
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
-        const write_in_flight writing(*this, [&] {
+        std::uint64_t shards = 0;
+        ops.for_each([&](batch_op, std::string_view key, std::string_view) { shards |= shard_bit(key); });
+        const write_in_flight writing(*this, shards, [&] {
             ops.for_each([&](batch_op, std::string_view key, std::string_view) { cache_.erase(key); });
         });
         return inner_.write(ops, ec);
@@ -105,15 +114,19 @@ public:
                 on_value(*value);
                 return true;
             }
-            version = fill_version();
+            version = fill_version(key);
         }
         misses_.add(1);
-        thread_local std::string copy;
+        // The copy kept for the cache, in a buffer lent for this read; none for a value
+        // the cache could not keep.
+        borrowed_buffer copy(thread_buffer_use::cache_fill);
+        bool keep = false;
         const bool found = inner_.read(key, [&](std::string_view value) {
-            copy.assign(value);
+            keep = version && cache_.fits(key.size(), value.size());
+            if (keep) copy.get().assign(value);
             on_value(value);
         }, ec);
-        if (found) remember(key, copy, version);
+        if (found && keep) remember(key, copy.get(), version);
         return found;
     }
 
@@ -126,7 +139,7 @@ public:
                 assign_bytes(out, *value);
                 return true;
             }
-            version = fill_version();
+            version = fill_version(key);
         }
         misses_.add(1);
         const bool found = inner_.read_value(key, out, ec);
@@ -167,7 +180,7 @@ public:
     [[nodiscard]] std::size_t size() const { return inner_.size(); }
 
     void clear(std::error_code& ec) {
-        const write_in_flight writing(*this, [&] { cache_.clear(); });
+        const write_in_flight writing(*this, every_shard, [&] { cache_.clear(); });
         inner_.clear(ec);
     }
 
@@ -200,33 +213,68 @@ public:
     [[nodiscard]] std::uint64_t durable_sequence() const { return inner_.durable_sequence(); }
 
 private:
+    /// The shards of keys whose writes and fills are told apart: one bit each in a word.
+    static constexpr unsigned fill_shard_count = 64;
+    static constexpr std::uint64_t every_shard = ~std::uint64_t{0};
+
+    /// The version and the writes in flight of one shard of keys.
+    struct fill_shard {
+        std::uint64_t version = 0;           ///< bumped under the exclusive lock by every write of its keys as it begins
+        std::uint64_t writes_in_flight = 0;  ///< writes of its keys begun and not yet applied by the store
+    };
+
+    /// The bit of key's shard, which its top 6 hash bits name.
+    [[nodiscard]] static std::uint64_t shard_bit(std::string_view key) noexcept {
+        return std::uint64_t{1} << (hash_bytes(key) >> 58);
+    }
+    [[nodiscard]] static unsigned shard_of(std::string_view key) noexcept {
+        return static_cast<unsigned>(hash_bytes(key) >> 58);
+    }
+    static_assert(fill_shard_count == 64, "a shard is a bit of a word and the top 6 bits of a hash");
+
+    /// Under the exclusive lock: bumps the version of every shard in shards (one bit each).
+    void bump_versions(std::uint64_t shards) noexcept {
+        for (unsigned i = 0; i < fill_shard_count; ++i) {
+            if ((shards >> i) & 1) ++shards_[i].version;
+        }
+    }
+
     /// A write from before the store applies it until after: drop(), under the cache's
-    /// lock, removes what the write replaces, and no read fills the cache meanwhile.
+    /// lock, removes what the write replaces, and no read of a key in its shards (one
+    /// bit each) fills the cache meanwhile.
     class write_in_flight {
     public:
         template <class Drop>
-        write_in_flight(read_cache_backend& backend, Drop&& drop) : backend_(backend) {
+        write_in_flight(read_cache_backend& backend, std::uint64_t shards, Drop&& drop)
+            : backend_(backend), shards_(shards) {
             const write_lock lock(backend_.mutex_);
             drop();
-            ++backend_.version_;
-            ++backend_.writes_in_flight_;
+            backend_.bump_versions(shards_);
+            for (unsigned i = 0; i < fill_shard_count; ++i) {
+                if ((shards_ >> i) & 1) ++backend_.shards_[i].writes_in_flight;
+            }
         }
         ~write_in_flight() {
             const write_lock lock(backend_.mutex_);
-            --backend_.writes_in_flight_;
+            for (unsigned i = 0; i < fill_shard_count; ++i) {
+                if ((shards_ >> i) & 1) --backend_.shards_[i].writes_in_flight;
+            }
         }
         write_in_flight(const write_in_flight&) = delete;
         write_in_flight& operator=(const write_in_flight&) = delete;
 
     private:
         read_cache_backend& backend_;
+        std::uint64_t shards_;
     };
 
-    /// Under the cache's lock, after a miss: the version a read must find unchanged to
-    /// keep what it reads from the store, or nothing when a write is in flight.
-    [[nodiscard]] std::optional<std::uint64_t> fill_version() const noexcept {
-        if (writes_in_flight_ != 0) return std::nullopt;
-        return version_;
+    /// Under the cache's lock, after a miss of key: the version of its shard that a read
+    /// must find unchanged to keep what it reads from the store, or nothing when a write
+    /// of a key in that shard is in flight.
+    [[nodiscard]] std::optional<std::uint64_t> fill_version(std::string_view key) const noexcept {
+        const fill_shard& shard = shards_[shard_of(key)];
+        if (shard.writes_in_flight != 0) return std::nullopt;
+        return shard.version;
     }
 
     /// Keeps a value just read from the store, unless a write may have replaced it since.
@@ -234,7 +282,7 @@ private:
     void remember(std::string_view key, std::string_view value, std::optional<std::uint64_t> version) const {
         if (!version) return;
         const write_lock lock(mutex_);
-        if (*version != version_ || !cache_.fits(key.size(), value.size())) return;
+        if (*version != shards_[shard_of(key)].version || !cache_.fits(key.size(), value.size())) return;
         try {
             cache_.put(key, value);
         } catch (const std::bad_alloc&) {
@@ -244,8 +292,7 @@ private:
     Inner inner_;
     mutable mutex_type mutex_;
     mutable cache_type cache_;
-    std::uint64_t version_ = 0;           ///< bumped under the exclusive lock by every write as it begins
-    std::uint64_t writes_in_flight_ = 0;  ///< writes begun and not yet applied by the store
+    std::array<fill_shard, fill_shard_count> shards_{};
     mutable counter_type hits_;
     mutable counter_type misses_;
 };

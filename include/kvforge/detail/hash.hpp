@@ -23,8 +23,9 @@ __extension__ using uint128 = unsigned __int128;
     return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
 }
 
-/// Hashes a byte string to 64 well-mixed bits.
-[[nodiscard]] KVFORGE_FORCE_INLINE std::uint64_t hash_bytes(std::string_view bytes) noexcept {
+/// Hashes a byte string to 64 well-mixed bits. Each seed gives another hash function,
+/// whose bits are unrelated to those of the others.
+[[nodiscard]] KVFORGE_FORCE_INLINE std::uint64_t hash_bytes(std::string_view bytes, std::uint64_t seed = 0) noexcept {
     // Odd constants with roughly half their bits set, taken from the digits of pi.
     constexpr std::uint64_t k0 = 0x243f6a8885a308d3ULL;
     constexpr std::uint64_t k1 = 0x13198a2e03707345ULL;
@@ -32,7 +33,8 @@ __extension__ using uint128 = unsigned __int128;
 
     const char* p = bytes.data();
     std::size_t n = bytes.size();
-    std::uint64_t h = k0 ^ fold_multiply(n ^ k1, k2);
+    // The seed enters the state that every later step multiplies, so it changes every bit.
+    std::uint64_t h = k0 ^ seed ^ fold_multiply(n ^ k1, k2);
 
     while (n > 16) {
         h = fold_multiply(load_unaligned<std::uint64_t>(p) ^ k1, load_unaligned<std::uint64_t>(p + 8) ^ h);

@@ -14,6 +14,15 @@
 /// slot keeps for tables of up to 2^24 groups, so that growing needs no key, and 32 other
 /// bits for larger ones. The tag is the hash's top byte, which neither uses.
 ///
+/// Each table hashes with a seed of its own (drawn from a process-wide count when it is
+/// made; clone() and moves keep it). Homes grow with the hash bits, so a table's for_each
+/// visits its keys in the order of their hash bits; were every table to hash alike, a
+/// table filled in another's order (a compaction, a copy, a replay of what one wrote)
+/// would meet its homes in increasing order, and while it grows all its keys so far
+/// would home in the first part of its array: one cluster across it, which every insert
+/// walks, making the fill quadratic (400,000 keys: 10 s rather than 90 ms). With its own
+/// seed, another table's order is a random one to it.
+///
 /// A lookup hashes the key, loads its home group, compares the 7 tags at once (as one
 /// word), and compares the key in the arena only for a slot whose tag and hash bits match:
 /// two cache misses for a hit (the group, the record), one for a miss, with no branch on
@@ -49,6 +58,7 @@
 /// its garbage, and a later write tries again.
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -78,6 +88,7 @@ public:
           group_count_(std::exchange(other.group_count_, 0)),
           size_(std::exchange(other.size_, 0)),
           max_load_(std::exchange(other.max_load_, 0)),
+          seed_(other.seed_),
           arena_(std::move(other.arena_)) {}
     hash_table& operator=(hash_table&& other) noexcept {
         hash_table moved(std::move(other));
@@ -99,13 +110,14 @@ public:
         copy.group_count_ = group_count_;
         copy.size_ = size_;
         copy.max_load_ = max_load_;
+        copy.seed_ = seed_;
         return copy;
     }
 
     /// The payload stored for key, or nullopt. Never allocates.
     [[nodiscard]] KVFORGE_FORCE_INLINE std::optional<std::string_view> find(std::string_view key) const noexcept {
         if (size_ == 0) return std::nullopt;
-        return payload_at(locate(key, hash_bytes(key)));
+        return payload_at(locate(key, hash_of(key)));
     }
 
     /// Looks up every key of keys (a random-access range of std::string_view) as find() does,
@@ -124,7 +136,7 @@ public:
         constexpr std::size_t ring = 16;  // a power of two above 2 * ahead
         std::uint64_t hashes[ring];
         const auto request_group = [&](std::size_t j) {
-            hashes[j % ring] = hash_bytes(keys[j]);
+            hashes[j % ring] = hash_of(keys[j]);
             groups_[home_of(hashes[j % ring])].prefetch();
         };
         const auto request_record = [&](std::size_t j) { prefetch_candidate(hashes[j % ring]); };
@@ -142,7 +154,7 @@ public:
     /// the key is new.
     template <class OnReplace>
     bool upsert(std::string_view key, std::string_view payload, OnReplace&& on_replace) {
-        return upsert_hashed(key, hash_bytes(key), payload, on_replace);
+        return upsert_hashed(key, hash_of(key), payload, on_replace);
     }
 
     /// Upserts count records as count upsert() calls in order would (a key given twice ends
@@ -161,7 +173,7 @@ public:
         constexpr std::size_t ring = 32;  // a power of two above ahead
         std::uint64_t hashes[ring];
         const auto request_group = [&](std::size_t j) {
-            hashes[j % ring] = hash_bytes(key_of(j));
+            hashes[j % ring] = hash_of(key_of(j));
             if (groups_) groups_[home_of(hashes[j % ring])].prefetch();
         };
         for (std::size_t j = 0; j < count && j < ahead; ++j) request_group(j);
@@ -179,7 +191,7 @@ public:
     template <class OnErase>
     bool erase(std::string_view key, OnErase&& on_erase) {
         if (size_ == 0) return false;
-        const position at = locate(key, hash_bytes(key));
+        const position at = locate(key, hash_of(key));
         if (at.group == npos) return false;
         hash_group& g = groups_[at.group];
         const record_arena::ref old = g.slots[at.slot] & ref_mask;
@@ -232,6 +244,31 @@ public:
         }
     }
 
+    /// How far lookups of the keys held walk: the groups each visits (its home, and one
+    /// more for each group it lies past it), summed over the keys and at most. Inserts walk
+    /// about as far, so this is a check on how well homes spread. Reads every slot.
+    struct probe_lengths {
+        std::size_t total = 0;
+        std::size_t longest = 0;
+    };
+    [[nodiscard]] probe_lengths measure_probes() const noexcept {
+        probe_lengths lengths;
+        for (std::size_t gi = 0; gi < group_count(); ++gi) {
+            const hash_group& g = groups_[gi];
+            for (unsigned i = 0; i < hash_group::width; ++i) {
+                if (g.tags[i] == hash_group::empty) continue;
+                const std::uint64_t slot = g.slots[i];
+                const std::uint64_t hash =
+                    group_count_ <= kept_home_limit ? kept_hash(slot) : hash_of(arena_.view(slot & ref_mask).key);
+                const std::size_t home = home_of(hash);
+                const std::size_t visited = (gi >= home ? gi - home : gi + group_count_ - home) + 1;
+                lengths.total += visited;
+                lengths.longest = std::max(lengths.longest, visited);
+            }
+        }
+        return lengths;
+    }
+
     /// Bytes of heap memory held by the groups and the arena.
     [[nodiscard]] std::size_t memory_usage() const noexcept {
         return group_count() * sizeof(hash_group) + arena_.memory_usage();
@@ -260,6 +297,18 @@ private:
         unsigned slot = 0;
         record_view record;
     };
+
+    /// The table's hash of key: hash_bytes with its seed.
+    [[nodiscard]] KVFORGE_FORCE_INLINE std::uint64_t hash_of(std::string_view key) const noexcept {
+        return hash_bytes(key, seed_);
+    }
+
+    /// A new table's seed: a process-wide count of tables, spread over the word by an odd
+    /// multiplier (so that no two tables of a process share one before 2^64 of them).
+    [[nodiscard]] static std::uint64_t next_seed() noexcept {
+        static std::atomic<std::uint64_t> tables{0};
+        return (tables.fetch_add(1, std::memory_order_relaxed) + 1) * 0x9e3779b97f4a7c15ULL;
+    }
 
     // The home group maps the hash bits onto [0, group count) by a multiply and a shift
     // ("fastrange"), growing with them; it never uses the top byte, the tag's, so the two
@@ -437,7 +486,7 @@ private:
                 if (g.tags[i] == hash_group::empty) continue;
                 const std::uint64_t slot = g.slots[i];
                 const std::uint64_t hash =
-                    kept_bits_suffice ? kept_hash(slot) : hash_bytes(arena_.view(slot & ref_mask).key);
+                    kept_bits_suffice ? kept_hash(slot) : hash_of(arena_.view(slot & ref_mask).key);
                 place(home_of(hash), g.tags[i], slot);
             }
         }
@@ -475,6 +524,7 @@ private:
         std::swap(group_count_, other.group_count_);
         std::swap(size_, other.size_);
         std::swap(max_load_, other.max_load_);
+        std::swap(seed_, other.seed_);
         std::swap(arena_, other.arena_);
     }
 
@@ -482,6 +532,7 @@ private:
     std::size_t group_count_ = 0;  // 0 when groups_ is empty
     std::size_t size_ = 0;
     std::size_t max_load_ = 0;  // load_limit() of the group count, lowered by erases from overflowed groups
+    std::uint64_t seed_ = next_seed();  // hash_bytes's seed for this table's keys
     record_arena arena_;
 };
 

@@ -22,6 +22,7 @@
 #include <utility>
 #include <vector>
 
+#include "../../detail/thread_buffer.hpp"
 #include "../../error.hpp"
 #include "../../pinned_value.hpp"
 #include "record_format.hpp"
@@ -56,9 +57,9 @@ public:
         const read_lock lock(mutex_);
         record_location where;
         if (!look_up(key, where, ec)) return false;
-        thread_local std::string scratch;
+        borrowed_buffer scratch(thread_buffer_use::record);
         std::string_view value;
-        if (!reader_.read(key, where, scratch, value, ec)) return false;
+        if (!reader_.read(key, where, scratch.get(), value, ec)) return false;
         on_value(value);
         return true;
     }

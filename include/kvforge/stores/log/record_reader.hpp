@@ -20,6 +20,7 @@
 #include "../../detail/crc32c.hpp"
 #include "../../detail/data_file.hpp"
 #include "../../detail/file_mapping.hpp"
+#include "../../detail/thread_buffer.hpp"
 #include "../../error.hpp"
 #include "record_format.hpp"
 #include "segment.hpp"
@@ -183,7 +184,7 @@ public:
     /// out is emptied.
     bool read_value(std::string_view key, const record_location& where, std::string& out, std::error_code& ec) const {
         const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
-        thread_local std::string scratch;
+        borrowed_buffer scratch(thread_buffer_use::value_head);
         const segment_type* const in = find(where, ec);
         if (in == nullptr) {
             out.clear();
@@ -194,7 +195,7 @@ public:
             // A mapped record is checked where it lies, and one not yet in the file is
             // copied from the writer in one piece.
             std::string_view value;
-            if (!read(key, where, scratch, value, ec)) {
+            if (!read(key, where, scratch.get(), value, ec)) {
                 out.clear();
                 return false;
             }
@@ -204,8 +205,8 @@ public:
         char small[256];
         char* head = small;
         if (head_size > sizeof small) {
-            scratch.resize(head_size);
-            head = scratch.data();
+            scratch.get().resize(head_size);
+            head = scratch.get().data();
         }
         out.resize(where.value_size);
         // Whatever happens from here, out holds no byte of a value that failed its checks.

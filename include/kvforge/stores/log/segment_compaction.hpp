@@ -149,6 +149,8 @@ public:
         // A hash index's for_each is in no key order.
         output_segments outputs(engine_, inputs.back()->order, ordered_index, engine_.options_.segment_bytes);
         table_type table;
+        // Sized for every live record at once, rather than grown as they come.
+        if constexpr (requires { table.reserve(std::size_t{}); }) table.reserve(engine_.table_.size());
         std::uint64_t live = 0;
         std::string scratch;
         bool ok = true;
