@@ -14,6 +14,7 @@
 #include "detail/byte_order.hpp"
 #include "detail/checked_encode.hpp"
 #include "detail/clocks.hpp"
+#include "detail/saturating_time.hpp"
 #include "error.hpp"
 
 namespace kvforge {
@@ -146,8 +147,9 @@ public:
         ops_.add_put(k, v);
     }
 
-    /// Adds a put whose key expires ttl after this call, by Clock; throws kvforge::error
-    /// when the key or value is over its size limit. Needs a batch of an expiring store.
+    /// Adds a put whose key expires ttl after this call, by Clock (at Clock's last
+    /// time_point when ttl reaches past it, as store::put); throws kvforge::error when the
+    /// key or value is over its size limit. Needs a batch of an expiring store.
     template <class Rep, class Period>
     void put(detail::param_t<Key> key, detail::param_t<Value> value, std::chrono::duration<Rep, Period> ttl) {
         std::error_code ec;
@@ -164,7 +166,7 @@ public:
                           "kvforge: a batch's put() with a time to live needs the batch_type of a store with "
                           "kvforge::expiring<> among its policies");
         } else {
-            put(key, value, Clock::now() + std::chrono::duration_cast<typename Clock::duration>(ttl), ec);
+            put(key, value, detail::deadline_after<Clock>(ttl), ec);
         }
     }
 
@@ -197,10 +199,7 @@ public:
             if (ec) return;
             const std::string_view v = detail::encode_value<Value>(value, value_scratch, ec);
             if (ec) return;
-            ops_.add_put_until(
-                k, v,
-                static_cast<std::int64_t>(
-                    std::chrono::time_point_cast<typename Clock::duration>(deadline).time_since_epoch().count()));
+            ops_.add_put_until(k, v, detail::deadline_ticks(deadline));
         }
     }
 
