@@ -293,19 +293,19 @@ public:
         deadlines_.clear();
     }
 
-    /// Closes Inner. A writable store first makes its writes durable and writes its
-    /// deadline index to the deadlines file while it still holds the store's lock, so
-    /// that no other opener comes between; the file goes again if Inner's close fails or
-    /// changes the data files (a compaction due), as the file would no longer fit them.
-    /// A deadlines file that cannot be written is no error: the next open reads the values.
+    /// Closes Inner. A writable store writes its deadline index to the deadlines file
+    /// once Inner has made its last change to the data files (the writes synced, the
+    /// active segment rolled and sorted at close, the compactions due run) and before it
+    /// releases the store's lock, so that the file describes the data files as they are
+    /// left and no other opener comes between. A deadlines file that cannot be written is
+    /// no error: the next open reads the values.
     void close(std::error_code& ec)
         requires requires(const Inner& inner) { inner.is_open(); }
     {
         const write_lock lock(mutex_);
-        std::string data_files;
-        const bool saved = save_deadlines(data_files);
-        inner_.close(ec);
-        if (saved && (ec || !data_files_unchanged(data_files))) deadline_file_.remove();
+        inner_.close(ec, [&] {
+            if (deadline_file_) save_deadlines();
+        });
         deadline_file_ = {};
         deadlines_.clear();
     }
@@ -546,30 +546,16 @@ private:
         return erased && *old > now();
     }
 
-    /// Syncs Inner and writes the deadlines file, with data_files the description of the
-    /// data files it fits; whether it was written. Nothing is written for a store not
-    /// open for writing, nor when Inner's writes could not be made durable.
-    bool save_deadlines(std::string& data_files) noexcept {
-        if (!deadline_file_ || !inner_.is_open()) return false;
+    /// Writes the deadlines file for the data files as they are now (when they can be
+    /// described). Inner calls it from its close, once its data files are final.
+    void save_deadlines() noexcept {
         try {
-            std::error_code sync_error;
-            inner_.sync(sync_error);
-            return !sync_error && deadline_file_.describe_data_files(data_files) &&
-                   deadline_file_.write(encode_deadline_file(deadlines_, inner_.size(), data_files));
+            std::string data_files;
+            if (deadline_file_.describe_data_files(data_files)) {
+                deadline_file_.write(encode_deadline_file(deadlines_, inner_.size(), data_files));
+            }
         } catch (const std::bad_alloc&) {
             // The file is a shortcut for the next open; a close never fails for want of it.
-            return false;
-        }
-    }
-
-    /// Whether the store's data files are still those data_files describes. (If they are
-    /// not and the file stays, the next open finds that it does not fit them.)
-    bool data_files_unchanged(const std::string& data_files) const noexcept {
-        try {
-            std::string now_files;
-            return deadline_file_.describe_data_files(now_files) && now_files == data_files;
-        } catch (const std::bad_alloc&) {
-            return false;
         }
     }
 
