@@ -17,6 +17,7 @@
 /// bytes.
 
 #include <algorithm>
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -40,6 +41,7 @@
 #include "../detail/btree.hpp"
 #include "../detail/byte_order.hpp"
 #include "../detail/clocks.hpp"
+#include "../detail/hash.hpp"
 #include "../error.hpp"
 #include "../limits.hpp"
 #include "../manifest.hpp"
@@ -238,9 +240,17 @@ protected:
 /// with each value behind a deadline_header, a deadline index beside it, and reads that
 /// treat a key whose deadline has come as absent (expiring_reads).
 ///
-/// Writers take this layer's lock before Inner's, so the deadline index always agrees
-/// with the stored headers; readers of single keys and scans take only Inner's lock,
-/// as they would without expiry.
+/// Locks. A writer takes its key's lock (one of key_lock_count, by the key's hash; a
+/// batch takes those of all its keys) before Inner's, and holds it from its read of the
+/// key's old deadline until it has moved the key's index entry, after Inner's write has
+/// returned: so writes of one key update the index in the order Inner applied them, and
+/// the index ends matching the record that won. Writers of keys under different locks go
+/// on side by side, through the wait for durability too, so that a sync_each store's
+/// concurrent writers still share a sync (group commit); a memory store, which has no
+/// such wait, keeps one lock. The deadline index itself is guarded by index_mutex_, taken
+/// last and only around changes and walks of the index, never across a call to Inner.
+/// open(), close(), clear() and purge_expired() take every key's lock. Readers of single
+/// keys and scans take only Inner's lock, as they would without expiry.
 template <class Policies, class Inner>
 class expiring_backend : public expiring_reads<typename Policies::expiry::clock, Inner> {
     using clock = typename Policies::expiry::clock;
@@ -250,6 +260,52 @@ class expiring_backend : public expiring_reads<typename Policies::expiry::clock,
     using write_lock = std::unique_lock<mutex_type>;
     using reads::inner_;
     using reads::now;
+
+    static constexpr bool persistent = requires(const Inner& inner) { inner.is_open(); };
+    /// Key locks: enough that 8 to 16 writers rarely share one, where writes wait for the disk.
+    static constexpr std::size_t key_lock_count = persistent ? 64 : 1;
+    static constexpr std::uint64_t every_key = key_lock_count == 64 ? ~std::uint64_t{0}
+                                                                    : (std::uint64_t{1} << key_lock_count) - 1;
+
+    /// The bit of key's lock in a mask of key locks.
+    [[nodiscard]] static std::uint64_t key_bit(std::string_view key) noexcept {
+        if constexpr (key_lock_count == 1) {
+            return 1;
+        } else {
+            return std::uint64_t{1} << (hash_bytes(key) % key_lock_count);
+        }
+    }
+
+    /// Holds the key locks a mask names, taken in ascending order, as every holder of
+    /// more than one takes them, so that no two wait for each other.
+    class key_locks {
+    public:
+        key_locks(const expiring_backend& backend, std::uint64_t mask) : mutexes_(backend.key_mutexes_), mask_(0) {
+            try {
+                for (std::size_t i = 0; i < key_lock_count; ++i) {
+                    if ((mask >> i & 1) == 0) continue;
+                    mutexes_[i].lock();
+                    mask_ |= std::uint64_t{1} << i;
+                }
+            } catch (...) {
+                release();
+                throw;
+            }
+        }
+        ~key_locks() { release(); }
+        key_locks(const key_locks&) = delete;
+        key_locks& operator=(const key_locks&) = delete;
+
+    private:
+        void release() noexcept {
+            for (std::size_t i = key_lock_count; i-- > 0;) {
+                if ((mask_ >> i & 1) != 0) mutexes_[i].unlock();
+            }
+            mask_ = 0;
+        }
+        std::array<mutex_type, key_lock_count>& mutexes_;
+        std::uint64_t mask_;
+    };
 
 public:
     void configure(const kvforge::options& opts, std::error_code& ec) { inner_.configure(opts, ec); }
@@ -266,31 +322,35 @@ public:
               std::error_code& ec)
         requires requires(const Inner& inner) { inner.is_open(); }
     {
-        const write_lock lock(mutex_);
-        deadlines_.clear();
+        const key_locks locked(*this, every_key);
+        clear_index();
         deadline_file_ = {};
         const std::string directory(path);
         Io file_io = io;
         inner_.open(path, opts, std::move(io), wanted, ec);
         if (ec) return;
         // Salvage may drop records the file lists: its open reads the values.
+        btree_table loaded;
         std::string bytes;
         std::string data_files;
         if (opts.salvage || !describe_data_files(file_io, directory, data_files) ||
             !read_deadline_file(file_io, directory, bytes) ||
-            !load_deadline_file(bytes, inner_.size(), data_files, deadlines_)) {
-            index_stored_deadlines(ec);
+            !load_deadline_file(bytes, inner_.size(), data_files, loaded)) {
+            index_stored_deadlines(loaded, ec);
         }
         bytes = std::string();
         if (!ec && !opts.read_only && remove_deadline_file(file_io, directory, ec)) {
             deadline_file_ = deadline_file_access(std::move(file_io), directory);
         }
-        if (!ec) return;
+        if (!ec) {
+            const write_lock lock(index_mutex_);
+            deadlines_ = std::move(loaded);
+            return;
+        }
         // A value that cannot be read leaves the index incomplete, a deadlines file that
         // cannot be removed could outlive the writes to come: the open fails whole.
         std::error_code ignored;
         inner_.close(ignored);
-        deadlines_.clear();
     }
 
     /// Closes Inner. A writable store writes its deadline index to the deadlines file
@@ -302,12 +362,12 @@ public:
     void close(std::error_code& ec)
         requires requires(const Inner& inner) { inner.is_open(); }
     {
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, every_key);
         inner_.close(ec, [&] {
             if (deadline_file_) save_deadlines();
         });
         deadline_file_ = {};
-        deadlines_.clear();
+        clear_index();
     }
 
     /// A store closed by its destructor writes its deadlines file as close() does.
@@ -354,26 +414,28 @@ public:
     std::uint64_t put_until(std::string_view key, std::string_view value, std::optional<std::int64_t> deadline,
                             std::error_code& ec) {
         if (!deadline_header::fits(value, ec)) return 0;
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, key_bit(key));
         if (deadline && *deadline <= now()) {
             remove(key, ec);
             return 0;
         }
         const std::optional<std::int64_t> old = indexed_deadline(key, ec);
         if (ec) return 0;
-        const std::uint64_t sequence = inner_.put(key, deadline_header::wrap(value, deadline, scratch_), ec);
+        // Writers under other key locks build their bytes at once: each its own buffer.
+        std::string own_scratch;
+        std::string& scratch = key_lock_count == 1 ? scratch_ : own_scratch;
+        const std::uint64_t sequence = inner_.put(key, deadline_header::wrap(value, deadline, scratch), ec);
         if (ec) return sequence;
         // If an allocation here throws, the value is stored with its deadline but has no
         // index entry: reads still hide it once its deadline comes; only purge_expired()
         // misses it, until the key is written again.
-        if (old) deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
-        if (deadline) deadlines_.upsert(deadline_header::index_key(*deadline, key), {}, [](std::string_view) {});
+        move_entry(key, old, deadline);
         return sequence;
     }
 
     /// Removes key; returns whether it was there and had not expired.
     bool erase(std::string_view key, std::error_code& ec) {
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, key_bit(key));
         return remove(key, ec);
     }
 
@@ -385,7 +447,9 @@ public:
             if (fit && op != batch_op::erase) fit = deadline_header::fits(value, ec);
         });
         if (!fit) return 0;
-        const write_lock lock(mutex_);
+        std::uint64_t mask = 0;
+        ops.for_each([&](batch_op, std::string_view key, std::string_view) { mask |= key_bit(key); });
+        const key_locks locked(*this, mask);
         const std::int64_t at = now();
         // Each key's deadline before the batch and after its last operation, to move its
         // index entry once the batch is written; no tracking while no key has one.
@@ -394,7 +458,7 @@ public:
             std::optional<std::int64_t> after;
         };
         std::map<std::string, deadline_change, std::less<>> changes;
-        const bool track = !deadlines_.empty() || ops.deadline_count() != 0;
+        const bool track = !index_empty() || ops.deadline_count() != 0;
         batch_buffer wrapped;
         std::string scratch;
         ops.for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
@@ -418,6 +482,7 @@ public:
         if (ec) return 0;
         const std::uint64_t sequence = inner_.write(wrapped, ec);
         if (ec) return sequence;
+        const write_lock lock(index_mutex_);
         for (const auto& [key, change] : changes) {
             if (change.before == change.after) continue;
             if (change.before) deadlines_.erase(deadline_header::index_key(*change.before, key), [](std::string_view) {});
@@ -445,55 +510,71 @@ public:
     /// The keys whose deadline has not come: those stored, less the expired ones not yet
     /// purged (counted from the deadline index, in time proportional to them).
     [[nodiscard]] std::size_t size() const {
-        const read_lock lock(mutex_);
         std::size_t expired = 0;
-        visit_expired(now(), [&](std::string_view) { ++expired; });
-        return inner_.size() - expired;
+        {
+            const read_lock lock(index_mutex_);
+            visit_expired(now(), [&](std::string_view) { ++expired; });
+        }
+        const std::size_t stored = inner_.size();
+        return stored > expired ? stored - expired : 0;
     }
 
     [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     void clear(std::error_code& ec) {
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, every_key);
         inner_.clear(ec);
-        if (!ec) deadlines_.clear();
+        if (!ec) clear_index();
     }
 
     /// Inner's stats, with live_keys and live_bytes counting only unexpired keys (as
     /// size() and get() do) and without the headers, memory_bytes with the deadline index,
     /// and gets without the lookups the layer made itself.
     [[nodiscard]] kvforge::stats stats() const {
-        const read_lock lock(mutex_);
+        std::vector<std::string> expired;
+        std::uint64_t with_deadline = 0;
+        std::uint64_t index_bytes = 0;
+        {
+            const read_lock lock(index_mutex_);
+            visit_expired(now(), [&](std::string_view entry) { expired.emplace_back(entry); });
+            with_deadline = deadlines_.size();
+            index_bytes = deadlines_.memory_usage();
+        }
         kvforge::stats s = inner_.stats();
         s.gets -= std::min<std::uint64_t>(s.gets, internal_reads_.load());
-        const std::uint64_t headers = s.live_keys + deadlines_.size() * (deadline_header::with_deadline_size - 1);
+        const std::uint64_t headers = s.live_keys + with_deadline * (deadline_header::with_deadline_size - 1);
         std::uint64_t expired_keys = 0;
         std::uint64_t expired_bytes = 0;
         std::error_code ignored;
-        visit_expired(now(), [&](std::string_view entry) {
-            const std::string_view key = entry.substr(8);
+        for (const std::string& entry : expired) {
+            const std::string_view key = std::string_view(entry).substr(8);
             read_stored(key, [&](std::string_view stored) {
                 ++expired_keys;
                 expired_bytes += key.size() + deadline_header::value_of(stored).size();
             }, ignored);
-        });
-        s.live_keys -= expired_keys;
+        }
+        s.live_keys -= std::min(s.live_keys, expired_keys);
         s.live_bytes -= std::min(s.live_bytes, headers + expired_bytes);
-        s.memory_bytes += deadlines_.memory_usage();
+        s.memory_bytes += index_bytes;
         return s;
     }
 
     /// Removes every key whose deadline has come; returns how many.
     std::size_t purge_expired(std::error_code& ec) {
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, every_key);
         std::vector<std::string> entries;
-        visit_expired(now(), [&](std::string_view entry) { entries.emplace_back(entry); });
+        {
+            const read_lock lock(index_mutex_);
+            visit_expired(now(), [&](std::string_view entry) { entries.emplace_back(entry); });
+        }
         std::size_t purged = 0;
         for (const std::string& entry : entries) {
             if (inner_.erase(std::string_view(entry).substr(8), ec)) ++purged;
             if (ec) return purged;
+            const write_lock lock(index_mutex_);
             deadlines_.erase(entry, [](std::string_view) {});
         }
+        const write_lock lock(index_mutex_);
         deadlines_.shrink_to_fit();
         return purged;
     }
@@ -531,9 +612,29 @@ private:
     /// the index is empty, so stores whose keys have no deadlines never look.
     std::optional<std::int64_t> indexed_deadline(std::string_view key, std::error_code& ec) const {
         std::optional<std::int64_t> found;
-        if (deadlines_.empty()) return found;
+        if (index_empty()) return found;
         read_stored(key, [&](std::string_view stored) { found = deadline_header::deadline_of(stored); }, ec);
         return found;
+    }
+
+    /// Whether no key has an index entry. Only a writer of a key gives it one, and the
+    /// caller holds its key's lock, so for that key the answer holds while it does.
+    [[nodiscard]] bool index_empty() const {
+        const read_lock lock(index_mutex_);
+        return deadlines_.empty();
+    }
+
+    /// Moves key's index entry from deadline before to deadline after (none: no entry).
+    void move_entry(std::string_view key, std::optional<std::int64_t> before, std::optional<std::int64_t> after) {
+        if (before == after) return;
+        const write_lock lock(index_mutex_);
+        if (before) deadlines_.erase(deadline_header::index_key(*before, key), [](std::string_view) {});
+        if (after) deadlines_.upsert(deadline_header::index_key(*after, key), {}, [](std::string_view) {});
+    }
+
+    void clear_index() noexcept {
+        const write_lock lock(index_mutex_);
+        deadlines_.clear();
     }
 
     bool remove(std::string_view key, std::error_code& ec) {
@@ -541,7 +642,7 @@ private:
         if (ec) return false;
         const bool erased = inner_.erase(key, ec);
         if (!old) return erased;
-        deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
+        move_entry(key, old, std::nullopt);
         // An expired key was already absent: erasing it removes nothing a read could see.
         return erased && *old > now();
     }
@@ -552,7 +653,13 @@ private:
         try {
             std::string data_files;
             if (deadline_file_.describe_data_files(data_files)) {
-                deadline_file_.write(encode_deadline_file(deadlines_, inner_.size(), data_files));
+                const std::size_t stored = inner_.size();
+                std::string bytes;
+                {
+                    const read_lock lock(index_mutex_);
+                    bytes = encode_deadline_file(deadlines_, stored, data_files);
+                }
+                deadline_file_.write(bytes);
             }
         } catch (const std::bad_alloc&) {
             // The file is a shortcut for the next open; a close never fails for want of it.
@@ -562,7 +669,7 @@ private:
     /// Builds the deadline index from the headers of the stored values: the entries are
     /// gathered in one buffer and sorted, and the tree is built from them bottom up in one
     /// pass, rather than by a search and an insert at a random place per key.
-    void index_stored_deadlines(std::error_code& ec) {
+    void index_stored_deadlines(btree_table& index, std::error_code& ec) {
         std::string gathered;
         std::vector<std::pair<std::size_t, std::size_t>> places;  // (offset, size) of each entry in gathered
         const auto note_deadline = [&](std::string_view key, std::string_view stored) {
@@ -584,7 +691,7 @@ private:
         places = {};
         std::sort(entries.begin(), entries.end());
         std::size_t i = 0;
-        deadlines_.assign_sorted([&](std::string_view& key, std::string_view& payload) {
+        index.assign_sorted([&](std::string_view& key, std::string_view& payload) {
             if (i == entries.size()) return false;
             key = entries[i++];
             payload = {};
@@ -602,10 +709,11 @@ private:
         });
     }
 
-    mutable mutex_type mutex_;
+    mutable std::array<mutex_type, key_lock_count> key_mutexes_;
+    mutable mutex_type index_mutex_;  // guards deadlines_
     btree_table deadlines_;
     deadline_file_access deadline_file_;  // set while a file store is open for writing
-    std::string scratch_;  // a put's stored bytes, reused: writers hold mutex_, one at a time
+    std::string scratch_;  // a put's stored bytes, reused where one key lock orders every writer
     mutable typename Policies::threading::counter_type internal_reads_;
 };
 
