@@ -45,6 +45,13 @@ public:
         cache_.set_budget(opts.memory_budget, "memory_budget", ec);
     }
 
+    /// Keeps a layer's companion structure in step with the entries the cache evicts,
+    /// and counts its memory within the budget (cache_companion).
+    void set_companion(cache_companion companion) {
+        const write_lock lock(mutex_);
+        cache_.set_companion(companion);
+    }
+
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         const write_lock lock(mutex_);
         if (!admissible(key, value, ec)) return 0;
@@ -209,7 +216,8 @@ private:
 
 /// Cache policy for a kvforge::memory store: the store becomes a cache that holds at
 /// most options::memory_budget bytes, every byte counted (keys, values, index slots and
-/// nodes, arena chunks and their garbage, eviction metadata), and evicts the entries
+/// nodes, arena chunks and their garbage, eviction metadata, and with kvforge::expiring<>
+/// the deadline index, which each eviction keeps in step), and evicts the entries
 /// Eviction picks to stay within it. A put never fails for want of room, except for one
 /// entry too large for the budget on its own (errc::value_too_large, nothing changed).
 /// Reads that hit take only the shared lock. stats() adds hits, misses and evictions.

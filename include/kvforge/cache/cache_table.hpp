@@ -43,6 +43,7 @@
 #include <system_error>
 
 #include "../concepts.hpp"
+#include "../detail/cache_companion.hpp"
 #include "../error.hpp"
 
 namespace kvforge::detail {
@@ -84,6 +85,9 @@ public:
     }
 
     [[nodiscard]] std::uint64_t budget() const noexcept { return budget_; }
+
+    /// Keeps companion in step with the entries from now on (see cache_companion).
+    void set_companion(cache_companion companion) noexcept { companion_ = companion; }
 
     /// Whether a cache holding nothing else could hold this key and value: its bytes, a
     /// copy of the key for the policy, and the fixed part.
@@ -199,9 +203,10 @@ public:
     [[nodiscard]] std::uint64_t live_bytes() const noexcept { return live_bytes_; }
     [[nodiscard]] std::uint64_t evictions() const noexcept { return evictions_; }
 
-    /// Every byte held: the table's, the policy's and the payload buffer's.
+    /// Every byte held: the table's, the policy's, the payload buffer's and the companion's.
     [[nodiscard]] std::uint64_t memory_usage() const noexcept {
-        return table_.memory_usage() + policy_.memory_usage() + payload_capacity_;
+        return table_.memory_usage() + policy_.memory_usage() + payload_capacity_ +
+               (companion_ ? companion_.memory_usage(companion_.context) : 0);
     }
 
 private:
@@ -253,6 +258,11 @@ private:
     /// Evicts the entry the policy picks; false if the policy named no entry held.
     bool evict_one() {
         const std::string_view key = policy_.evict(entries());
+        if (companion_) {
+            if (const std::optional<std::string_view> payload = table_.find(key)) {
+                companion_.evicted(companion_.context, key, payload->substr(header_size));
+            }
+        }
         const bool erased = table_.erase(key, [&](std::string_view payload) {
             live_bytes_ -= key.size() + payload.size() - header_size;
         });
@@ -281,6 +291,7 @@ private:
         for (;;) {
             table_.shrink_to_fit();
             policy_.shrink_to_fit(entries());
+            if (companion_) companion_.shrink_to_fit(companion_.context);
             forgotten_ = 0;
             const std::uint64_t used = memory_usage();
             if (used <= budget_ || table_.size() == 0) break;
@@ -316,6 +327,7 @@ private:
     entry_ticket next_ticket_ = 0;
     std::unique_ptr<char[]> payload_buffer_;
     std::size_t payload_capacity_ = 0;
+    cache_companion companion_;
 };
 
 }  // namespace kvforge::detail

@@ -40,6 +40,7 @@
 #include "../detail/assign_bytes.hpp"
 #include "../detail/btree.hpp"
 #include "../detail/byte_order.hpp"
+#include "../detail/cache_companion.hpp"
 #include "../detail/clocks.hpp"
 #include "../detail/hash.hpp"
 #include "../error.hpp"
@@ -262,6 +263,8 @@ class expiring_backend : public expiring_reads<typename Policies::expiry::clock,
     using reads::now;
 
     static constexpr bool persistent = requires(const Inner& inner) { inner.is_open(); };
+    /// Whether Inner is a cache that evicts, and counts the deadline index in its budget.
+    static constexpr bool shares_cache_budget = requires(Inner& inner) { inner.set_companion(cache_companion{}); };
     /// Key locks: enough that 8 to 16 writers rarely share one, where writes wait for the disk.
     static constexpr std::size_t key_lock_count = persistent ? 64 : 1;
     static constexpr std::uint64_t every_key = key_lock_count == 64 ? ~std::uint64_t{0}
@@ -383,7 +386,30 @@ public:
         }
     }
 
-    expiring_backend() = default;
+    /// Over a cache that evicts (bounded<>), has the cache tell this layer what it evicts
+    /// and count the deadline index within its budget.
+    expiring_backend() {
+        if constexpr (shares_cache_budget) {
+            inner_.set_companion(cache_companion{
+                .context = this,
+                .evicted = [](void* self, std::string_view key, std::string_view stored) {
+                    if (const std::optional<std::int64_t> deadline = deadline_header::deadline_of(stored)) {
+                        static_cast<expiring_backend*>(self)->move_entry(key, deadline, std::nullopt);
+                    }
+                },
+                .memory_usage = [](const void* self) noexcept -> std::uint64_t {
+                    const auto& backend = *static_cast<const expiring_backend*>(self);
+                    const read_lock lock(backend.index_mutex_);
+                    return backend.deadlines_.memory_usage();
+                },
+                .shrink_to_fit = [](void* self) {
+                    auto& backend = *static_cast<expiring_backend*>(self);
+                    const write_lock lock(backend.index_mutex_);
+                    backend.deadlines_.shrink_to_fit();
+                },
+            });
+        }
+    }
     expiring_backend(const expiring_backend&) = delete;
     expiring_backend& operator=(const expiring_backend&) = delete;
 
@@ -424,12 +450,13 @@ public:
         // Writers under other key locks build their bytes at once: each its own buffer.
         std::string own_scratch;
         std::string& scratch = key_lock_count == 1 ? scratch_ : own_scratch;
-        const std::uint64_t sequence = inner_.put(key, deadline_header::wrap(value, deadline, scratch), ec);
-        if (ec) return sequence;
-        // If an allocation here throws, the value is stored with its deadline but has no
-        // index entry: reads still hide it once its deadline comes; only purge_expired()
-        // misses it, until the key is written again.
+        const std::string_view stored = deadline_header::wrap(value, deadline, scratch);
+        // The index entry moves first, so that a cache below counts it in its budget (and
+        // removes it should it evict key at once); it moves back if the write fails. If
+        // Inner throws, it stays: purge_expired() checks each record before erasing it.
         move_entry(key, old, deadline);
+        const std::uint64_t sequence = inner_.put(key, stored, ec);
+        if (ec) move_entry(key, deadline, old);
         return sequence;
     }
 
@@ -452,12 +479,8 @@ public:
         const key_locks locked(*this, mask);
         const std::int64_t at = now();
         // Each key's deadline before the batch and after its last operation, to move its
-        // index entry once the batch is written; no tracking while no key has one.
-        struct deadline_change {
-            std::optional<std::int64_t> before;
-            std::optional<std::int64_t> after;
-        };
-        std::map<std::string, deadline_change, std::less<>> changes;
+        // index entry as the batch is written; no tracking while no key has one.
+        deadline_changes changes;
         const bool track = !index_empty() || ops.deadline_count() != 0;
         batch_buffer wrapped;
         std::string scratch;
@@ -480,15 +503,11 @@ public:
             }
         });
         if (ec) return 0;
+        // As for a put: the entries move first, and back if the batch is not written.
+        for (const auto& [key, change] : changes) move_entry(key, change.before, change.after);
         const std::uint64_t sequence = inner_.write(wrapped, ec);
-        if (ec) return sequence;
-        const write_lock lock(index_mutex_);
-        for (const auto& [key, change] : changes) {
-            if (change.before == change.after) continue;
-            if (change.before) deadlines_.erase(deadline_header::index_key(*change.before, key), [](std::string_view) {});
-            if (change.after) {
-                deadlines_.upsert(deadline_header::index_key(*change.after, key), {}, [](std::string_view) {});
-            }
+        if (ec) {
+            for (const auto& [key, change] : changes) move_entry(key, change.after, change.before);
         }
         return sequence;
     }
@@ -555,11 +574,13 @@ public:
         }
         s.live_keys -= std::min(s.live_keys, expired_keys);
         s.live_bytes -= std::min(s.live_bytes, headers + expired_bytes);
-        s.memory_bytes += index_bytes;
+        if constexpr (!shares_cache_budget) s.memory_bytes += index_bytes;  // else Inner counted it
         return s;
     }
 
-    /// Removes every key whose deadline has come; returns how many.
+    /// Removes every key whose deadline has come; returns how many. A key is erased only
+    /// when its stored record still has the deadline of its index entry: an entry that
+    /// outlived its record (one Inner threw while writing) goes, and the key stays.
     std::size_t purge_expired(std::error_code& ec) {
         const key_locks locked(*this, every_key);
         std::vector<std::string> entries;
@@ -569,7 +590,12 @@ public:
         }
         std::size_t purged = 0;
         for (const std::string& entry : entries) {
-            if (inner_.erase(std::string_view(entry).substr(8), ec)) ++purged;
+            const std::string_view key = std::string_view(entry).substr(8);
+            std::optional<std::int64_t> stored_deadline;
+            read_stored(key, [&](std::string_view stored) { stored_deadline = deadline_header::deadline_of(stored); },
+                        ec);
+            if (ec) return purged;
+            if (stored_deadline == deadline_header::index_deadline(entry) && inner_.erase(key, ec)) ++purged;
             if (ec) return purged;
             const write_lock lock(index_mutex_);
             deadlines_.erase(entry, [](std::string_view) {});
@@ -708,6 +734,13 @@ private:
             return true;
         });
     }
+
+    /// A key's deadline before a batch and after the batch's last operation on it.
+    struct deadline_change {
+        std::optional<std::int64_t> before;
+        std::optional<std::int64_t> after;
+    };
+    using deadline_changes = std::map<std::string, deadline_change, std::less<>>;
 
     mutable std::array<mutex_type, key_lock_count> key_mutexes_;
     mutable mutex_type index_mutex_;  // guards deadlines_
