@@ -41,6 +41,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_set>
+#include <vector>
 
 #include "../concepts.hpp"
 #include "../detail/cache_companion.hpp"
@@ -142,6 +144,50 @@ public:
         churn_ += key.size() + value.size();
         release_payload_buffer();
         enforce_budget();
+    }
+
+    /// Whether a cache holding nothing but these entries would stay within the budget:
+    /// for_each(on_entry) calls on_entry(key, value) for each of them, each key once. (A
+    /// cache of the same kind is filled with them, without a budget, and measured.)
+    template <class ForEach>
+    [[nodiscard]] bool holds_whole(ForEach&& for_each) const {
+        std::uint64_t bytes = fixed_bytes_;
+        for_each([&](std::string_view key, std::string_view value) { bytes += key.size() + value.size(); });
+        if (bytes > budget_) return false;
+        cache_table probe;
+        probe.budget_ = ~std::uint64_t{0};
+        probe.population_limit_ = ~std::uint64_t{0};
+        for_each([&](std::string_view key, std::string_view value) { probe.put(key, value); });
+        probe.table_.shrink_to_fit();
+        probe.policy_.shrink_to_fit(probe.entries());
+        return probe.memory_usage() <= budget_;
+    }
+
+    /// From now until end_protecting(), evicts no entry under these keys (views that must
+    /// stay valid meanwhile): how a batch that holds_whole() stays whole, evicting others.
+    void begin_protecting(const std::unordered_set<std::string_view>& keys) noexcept { protected_ = &keys; }
+
+    /// Ends begin_protecting(): the protected entries the policy picked meanwhile, which it
+    /// then forgot, are admitted again as new entries.
+    void end_protecting() {
+        protected_ = nullptr;
+        while (!skipped_.empty()) {
+            const std::string& key = skipped_.back();
+            if (const std::optional<std::string_view> payload = table_.find(key)) {
+                const entry_ticket ticket = next_ticket_++;
+                std::uint8_t* const header = writable_mark(*payload);
+                try {
+                    header[0] = policy_.admit(key, ticket);
+                } catch (...) {
+                    // An entry the policy does not know could never be evicted: it goes.
+                    table_.erase(key, [&](std::string_view gone) { live_bytes_ -= key.size() + gone.size() - header_size; });
+                    skipped_.pop_back();
+                    throw;
+                }
+                std::memcpy(header + 1, &ticket, sizeof ticket);
+            }
+            skipped_.pop_back();
+        }
     }
 
     /// Removes key's entry; returns whether it had one.
@@ -257,7 +303,14 @@ private:
 
     /// Evicts the entry the policy picks; false if the policy named no entry held.
     bool evict_one() {
-        const std::string_view key = policy_.evict(entries());
+        std::string_view key;
+        for (;;) {
+            // Every entry has the policy's record but those it picked while protected.
+            if (table_.size() == skipped_.size()) return false;
+            key = policy_.evict(entries());
+            if (protected_ == nullptr || !protected_->contains(key)) break;
+            skipped_.emplace_back(key);
+        }
         if (companion_) {
             if (const std::optional<std::string_view> payload = table_.find(key)) {
                 companion_.evicted(companion_.context, key, payload->substr(header_size));
@@ -328,6 +381,8 @@ private:
     std::unique_ptr<char[]> payload_buffer_;
     std::size_t payload_capacity_ = 0;
     cache_companion companion_;
+    const std::unordered_set<std::string_view>* protected_ = nullptr;  ///< keys not to evict, while set
+    std::vector<std::string> skipped_;  ///< protected keys the policy picked (and forgot) meanwhile
 };
 
 }  // namespace kvforge::detail
