@@ -120,7 +120,10 @@ inline constexpr bool batch_without_clock = false;
 /// values are refused when added, so write() has nothing left to refuse; the one
 /// exception to all-or-nothing is a memory store running out of memory midway through
 /// applying a batch, which keeps the operations applied before (a persistent store
-/// writes the whole batch as one record first, and recovers it whole).
+/// writes the whole batch as one record first, and recovers it whole). A bounded<>
+/// cache keeps a batch whole, evicting other entries for it, never its own; a batch
+/// whose entries it could not hold at once is refused (errc::value_too_large) and
+/// changes nothing.
 ///
 /// Clock is the clock of an expiring store (store::batch_type of a store with
 /// kvforge::expiring<Clock> names it): such a batch also takes puts with a time to live
