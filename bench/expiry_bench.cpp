@@ -17,6 +17,10 @@
 //   .../expiring_scan                     the same as .../expiring with the deadlines file
 //                                         removed before each open, so the index is
 //                                         rebuilt from the stored values
+//   group_commit/plain, .../expiring      8 threads of 150 puts each (fresh keys, one-hour
+//                                         deadlines when expiring) into a thread_safe
+//                                         sync_each file_log store: puts/s and the syncs
+//                                         it took (concurrent puts share one sync)
 
 #include <benchmark/benchmark.h>
 
@@ -35,6 +39,7 @@
 #include <random>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 namespace {
@@ -188,6 +193,69 @@ void reopen_bench(benchmark::State& state) {
     std::filesystem::remove_all(directory);
 }
 
+/// POSIX I/O that counts fdatasync and fsync calls; copies share the count.
+struct sync_counting_io : kvforge::posix_io {
+    std::shared_ptr<std::atomic<std::uint64_t>> syncs = std::make_shared<std::atomic<std::uint64_t>>(0);
+    int fdatasync(int fd) noexcept {
+        ++*syncs;
+        return kvforge::posix_io::fdatasync(fd);
+    }
+    int fsync(int fd) noexcept {
+        ++*syncs;
+        return kvforge::posix_io::fsync(fd);
+    }
+};
+
+template <class... Policies>
+using synced_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sync_each,
+                                    kvforge::thread_safe, sync_counting_io, Policies...>;
+
+template <class Store>
+void group_commit_bench(benchmark::State& state) {
+    constexpr int threads = 8;
+    constexpr int puts_per_thread = 150;
+    const char* base = std::getenv("KVFORGE_BENCH_DIR");
+    std::uint64_t syncs = 0;
+    std::uint64_t puts = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        std::string directory =
+            (base != nullptr ? std::filesystem::path(base) : std::filesystem::temp_directory_path()) /
+            "kvforge-group-commit-bench-XXXXXX";
+        if (::mkdtemp(directory.data()) == nullptr) {
+            state.SkipWithError("cannot make a directory for the store");
+            return;
+        }
+        sync_counting_io io;
+        {
+            Store db(directory + "/store", kvforge::options{}, io);
+            const std::uint64_t syncs_before = io.syncs->load();
+            state.ResumeTiming();
+            std::vector<std::thread> writers;
+            for (int t = 0; t < threads; ++t) {
+                writers.emplace_back([&db, t] {
+                    for (int i = 0; i < puts_per_thread; ++i) {
+                        const std::string key = "t" + std::to_string(t) + "-" + std::to_string(i);
+                        if constexpr (Store::expiring) {
+                            db.put(key, value, std::chrono::hours(1));
+                        } else {
+                            db.put(key, value);
+                        }
+                    }
+                });
+            }
+            for (std::thread& writer : writers) writer.join();
+            state.PauseTiming();
+            syncs += io.syncs->load() - syncs_before;
+            puts += threads * puts_per_thread;
+        }
+        std::filesystem::remove_all(directory);
+        state.ResumeTiming();
+    }
+    state.counters["puts_per_s"] = benchmark::Counter(static_cast<double>(puts), benchmark::Counter::kIsRate);
+    state.counters["syncs_per_run"] = static_cast<double>(syncs) / static_cast<double>(state.iterations());
+}
+
 BENCHMARK_TEMPLATE(put_bench, plain_store<kvforge::hash_index>)->Name("put/hash/plain");
 BENCHMARK_TEMPLATE(put_bench, expiring_store<kvforge::hash_index>)->Name("put/hash/expiring");
 BENCHMARK_TEMPLATE(get_bench, plain_store<kvforge::hash_index>)->Name("get/hash/plain");
@@ -213,5 +281,11 @@ BENCHMARK_TEMPLATE(reopen_bench, persistent_expiring<kvforge::mmap_file>)
     ->Name("reopen/mmap_file/expiring")->Unit(benchmark::kMillisecond)->Iterations(5)->UseRealTime();
 
 }  // namespace
+
+BENCHMARK_TEMPLATE(group_commit_bench, synced_store<>)->Name("group_commit/plain")->UseRealTime()->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(group_commit_bench, synced_store<kvforge::expiring<>>)
+    ->Name("group_commit/expiring")
+    ->UseRealTime()
+    ->Unit(benchmark::kMillisecond);
 
 BENCHMARK_MAIN();

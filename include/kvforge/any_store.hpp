@@ -17,6 +17,7 @@
 #include "composition.hpp"
 #include "detail/clocks.hpp"
 #include "detail/function_ref.hpp"
+#include "detail/saturating_time.hpp"
 #include "error.hpp"
 #include "scan_range.hpp"
 #include "stats.hpp"
@@ -304,15 +305,16 @@ public:
 
     /// Writes value under key, to expire after ttl or at deadline (store::put with a
     /// deadline). Needs a store opened with "expiring" in its spec (expiring<> of
-    /// std::chrono::system_clock); any other fails with errc::not_supported.
+    /// std::chrono::system_clock); any other fails with errc::not_supported. A ttl that
+    /// reaches past the clock's range gives its last time_point, as in store::put.
     template <class Rep, class Period>
     std::uint64_t put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl) {
-        return put(key, value, clock::now() + std::chrono::duration_cast<clock::duration>(ttl));
+        return put(key, value, detail::deadline_after<clock>(ttl));
     }
     template <class Rep, class Period>
     std::uint64_t put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl,
                       std::error_code& ec) noexcept {
-        return put(key, value, clock::now() + std::chrono::duration_cast<clock::duration>(ttl), ec);
+        return put(key, value, detail::deadline_after<clock>(ttl), ec);
     }
     std::uint64_t put(key_param key, value_param value, time_point deadline) {
         return thrown(&erased::put_until, key, value, deadline);

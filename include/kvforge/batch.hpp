@@ -14,6 +14,7 @@
 #include "detail/byte_order.hpp"
 #include "detail/checked_encode.hpp"
 #include "detail/clocks.hpp"
+#include "detail/saturating_time.hpp"
 #include "error.hpp"
 
 namespace kvforge {
@@ -119,7 +120,10 @@ inline constexpr bool batch_without_clock = false;
 /// values are refused when added, so write() has nothing left to refuse; the one
 /// exception to all-or-nothing is a memory store running out of memory midway through
 /// applying a batch, which keeps the operations applied before (a persistent store
-/// writes the whole batch as one record first, and recovers it whole).
+/// writes the whole batch as one record first, and recovers it whole). A bounded<>
+/// cache keeps a batch whole, evicting other entries for it, never its own; a batch
+/// whose entries it could not hold at once is refused (errc::value_too_large) and
+/// changes nothing.
 ///
 /// Clock is the clock of an expiring store (store::batch_type of a store with
 /// kvforge::expiring<Clock> names it): such a batch also takes puts with a time to live
@@ -146,8 +150,9 @@ public:
         ops_.add_put(k, v);
     }
 
-    /// Adds a put whose key expires ttl after this call, by Clock; throws kvforge::error
-    /// when the key or value is over its size limit. Needs a batch of an expiring store.
+    /// Adds a put whose key expires ttl after this call, by Clock (at Clock's last
+    /// time_point when ttl reaches past it, as store::put); throws kvforge::error when the
+    /// key or value is over its size limit. Needs a batch of an expiring store.
     template <class Rep, class Period>
     void put(detail::param_t<Key> key, detail::param_t<Value> value, std::chrono::duration<Rep, Period> ttl) {
         std::error_code ec;
@@ -164,7 +169,7 @@ public:
                           "kvforge: a batch's put() with a time to live needs the batch_type of a store with "
                           "kvforge::expiring<> among its policies");
         } else {
-            put(key, value, Clock::now() + std::chrono::duration_cast<typename Clock::duration>(ttl), ec);
+            put(key, value, detail::deadline_after<Clock>(ttl), ec);
         }
     }
 
@@ -197,10 +202,7 @@ public:
             if (ec) return;
             const std::string_view v = detail::encode_value<Value>(value, value_scratch, ec);
             if (ec) return;
-            ops_.add_put_until(
-                k, v,
-                static_cast<std::int64_t>(
-                    std::chrono::time_point_cast<typename Clock::duration>(deadline).time_since_epoch().count()));
+            ops_.add_put_until(k, v, detail::deadline_ticks(deadline));
         }
     }
 

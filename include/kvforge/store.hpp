@@ -24,6 +24,7 @@
 #include "detail/checked_encode.hpp"
 #include "detail/clocks.hpp"
 #include "detail/policy_pack.hpp"
+#include "detail/saturating_time.hpp"
 #include "error.hpp"
 #include "expiry/expiring.hpp"
 #include "limits.hpp"
@@ -264,7 +265,10 @@ public:
         if constexpr (sequenced) return sequence;
     }
 
-    /// Writes value under key, to expire after ttl (from the clock's now). Needs kvforge::expiring<>.
+    /// Writes value under key, to expire after ttl (from the clock's now). A ttl that
+    /// reaches past the end of the clock's range gives the clock's last time_point,
+    /// time_point::max() (for libstdc++'s system_clock, in 2262), rather than
+    /// overflowing; so does a deadline below. Needs kvforge::expiring<>.
     template <class Rep, class Period>
     write_result put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl) {
         static_assert(expiring, "kvforge: put() with a time to live needs kvforge::expiring<> among the store's policies");
@@ -277,7 +281,8 @@ public:
         return put(key, value, deadline_after(ttl), ec);
     }
     /// Writes value under key, to expire at deadline: from then on every read finds it
-    /// absent. A deadline that has come already stores nothing and removes key. Needs
+    /// absent. A deadline that has come already stores nothing and removes key. One whose
+    /// Duration reaches past the clock's range is kept as time_point::max(). Needs
     /// kvforge::expiring<>.
     template <class Duration>
     write_result put(key_param key, value_param value, std::chrono::time_point<clock, Duration> deadline) {
@@ -828,15 +833,16 @@ private:
         return sequenced ? sequence : 0;
     }
 
-    /// A deadline as the i64 count of the clock's ticks the store keeps.
+    /// A deadline as the i64 count of the clock's ticks the store keeps; one past the
+    /// clock's range is its last tick (detail/saturating_time.hpp).
     template <class Duration>
     static std::int64_t ticks_of(std::chrono::time_point<clock, Duration> deadline) {
-        return static_cast<std::int64_t>(
-            std::chrono::time_point_cast<typename clock::duration>(deadline).time_since_epoch().count());
+        return detail::deadline_ticks(deadline);
     }
+    /// The clock's now plus ttl; past the end of the clock's range, time_point::max().
     template <class Rep, class Period>
     static time_point deadline_after(std::chrono::duration<Rep, Period> ttl) {
-        return clock::now() + std::chrono::duration_cast<typename clock::duration>(ttl);
+        return detail::deadline_after<clock>(ttl);
     }
 
     /// Opens as open() does, but takes the codecs the files must have been written with

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "../batch.hpp"
 #include "../concepts.hpp"
@@ -45,6 +47,13 @@ public:
         cache_.set_budget(opts.memory_budget, "memory_budget", ec);
     }
 
+    /// Keeps a layer's companion structure in step with the entries the cache evicts,
+    /// and counts its memory within the budget (cache_companion).
+    void set_companion(cache_companion companion) {
+        const write_lock lock(mutex_);
+        cache_.set_companion(companion);
+    }
+
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         const write_lock lock(mutex_);
         if (!admissible(key, value, ec)) return 0;
@@ -65,22 +74,55 @@ public:
         return erased;
     }
 
-    /// Applies a batch under one lock, so readers see all of it or none of it; refuses the
-    /// whole batch, changing nothing, when one of its entries cannot fit in the budget.
+    /// Applies a batch under one lock, so readers see all of it or none of it, and keeps
+    /// it whole: the keys it puts are not evicted to make room for each other, others are.
+    /// Refuses the whole batch, changing nothing, with errc::value_too_large, when one of
+    /// its entries cannot fit in the budget, or when all the entries it leaves (each key's
+    /// last put) could not be held at once by a cache holding nothing else.
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         const write_lock lock(mutex_);
         ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
             if (op == batch_op::put && !ec) admissible(key, value, ec);
         });
         if (ec) return 0;
-        version_.bump();
+        // Each key's last operation decides what the batch leaves: its value, or none.
+        std::unordered_map<std::string_view, std::optional<std::string_view>> last;
         ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-            if (op == batch_op::put) {
-                cache_.put(key, value);
-                puts_.add(1);
-            } else if (cache_.erase(key)) {
-                erases_.add(1);
+            last.insert_or_assign(key, op == batch_op::put ? std::optional(value) : std::nullopt);
+        });
+        const auto for_each_put = [&](auto&& on_entry) {
+            for (const auto& [key, value] : last) {
+                if (value) on_entry(key, *value);
             }
+        };
+        if (!cache_.holds_whole(for_each_put)) {
+            std::uint64_t bytes = 0;
+            for_each_put([&](std::string_view key, std::string_view value) { bytes += key.size() + value.size(); });
+            fail(ec, errc::value_too_large,
+                 "a batch leaving " + std::to_string(bytes) + " bytes of keys and values cannot be held whole in a "
+                 "bounded store's memory_budget of " + std::to_string(cache_.budget()) +
+                     " bytes; nothing was written: split the batch or raise options::memory_budget");
+            return 0;
+        }
+        version_.bump();
+        // Erasures first, then the puts under protection; as the operations run in order,
+        // only each key's last one shows.
+        for (const auto& [key, value] : last) {
+            if (!value && cache_.erase(key)) erases_.add(1);
+        }
+        std::unordered_set<std::string_view> kept;
+        for_each_put([&](std::string_view key, std::string_view) { kept.insert(key); });
+        cache_.begin_protecting(kept);
+        try {
+            for_each_put([&](std::string_view key, std::string_view value) { cache_.put(key, value); });
+        } catch (...) {
+            cache_.end_protecting();
+            version_.bump();
+            throw;
+        }
+        cache_.end_protecting();
+        ops.for_each([&](batch_op op, std::string_view, std::string_view) {
+            if (op == batch_op::put) puts_.add(1);
         });
         version_.bump();
         batches_.add(1);
@@ -209,7 +251,8 @@ private:
 
 /// Cache policy for a kvforge::memory store: the store becomes a cache that holds at
 /// most options::memory_budget bytes, every byte counted (keys, values, index slots and
-/// nodes, arena chunks and their garbage, eviction metadata), and evicts the entries
+/// nodes, arena chunks and their garbage, eviction metadata, and with kvforge::expiring<>
+/// the deadline index, which each eviction keeps in step), and evicts the entries
 /// Eviction picks to stay within it. A put never fails for want of room, except for one
 /// entry too large for the budget on its own (errc::value_too_large, nothing changed).
 /// Reads that hit take only the shared lock. stats() adds hits, misses and evictions.

@@ -44,8 +44,11 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_set>
+#include <vector>
 
 #include "../concepts.hpp"
+#include "../detail/cache_companion.hpp"
 #include "../error.hpp"
 
 namespace kvforge::detail {
@@ -87,6 +90,9 @@ public:
     }
 
     [[nodiscard]] std::uint64_t budget() const noexcept { return budget_; }
+
+    /// Keeps companion in step with the entries from now on (see cache_companion).
+    void set_companion(cache_companion companion) noexcept { companion_ = companion; }
 
     /// Whether a cache holding nothing else could hold this key and value: its bytes, a
     /// copy of the key for the policy, and the fixed part.
@@ -141,6 +147,50 @@ public:
         churn_ += key.size() + value.size();
         release_payload_buffer();
         enforce_budget();
+    }
+
+    /// Whether a cache holding nothing but these entries would stay within the budget:
+    /// for_each(on_entry) calls on_entry(key, value) for each of them, each key once. (A
+    /// cache of the same kind is filled with them, without a budget, and measured.)
+    template <class ForEach>
+    [[nodiscard]] bool holds_whole(ForEach&& for_each) const {
+        std::uint64_t bytes = fixed_bytes_;
+        for_each([&](std::string_view key, std::string_view value) { bytes += key.size() + value.size(); });
+        if (bytes > budget_) return false;
+        cache_table probe;
+        probe.budget_ = ~std::uint64_t{0};
+        probe.population_limit_ = ~std::uint64_t{0};
+        for_each([&](std::string_view key, std::string_view value) { probe.put(key, value); });
+        probe.table_.shrink_to_fit();
+        probe.policy_.shrink_to_fit(probe.entries());
+        return probe.memory_usage() <= budget_;
+    }
+
+    /// From now until end_protecting(), evicts no entry under these keys (views that must
+    /// stay valid meanwhile): how a batch that holds_whole() stays whole, evicting others.
+    void begin_protecting(const std::unordered_set<std::string_view>& keys) noexcept { protected_ = &keys; }
+
+    /// Ends begin_protecting(): the protected entries the policy picked meanwhile, which it
+    /// then forgot, are admitted again as new entries.
+    void end_protecting() {
+        protected_ = nullptr;
+        while (!skipped_.empty()) {
+            const std::string& key = skipped_.back();
+            if (const std::optional<std::string_view> payload = table_.find(key)) {
+                const entry_ticket ticket = next_ticket_++;
+                std::uint8_t* const header = writable_mark(*payload);
+                try {
+                    header[0] = policy_.admit(key, ticket);
+                } catch (...) {
+                    // An entry the policy does not know could never be evicted: it goes.
+                    table_.erase(key, [&](std::string_view gone) { live_bytes_ -= key.size() + gone.size() - header_size; });
+                    skipped_.pop_back();
+                    throw;
+                }
+                std::memcpy(header + 1, &ticket, sizeof ticket);
+            }
+            skipped_.pop_back();
+        }
     }
 
     /// Removes key's entry; returns whether it had one.
@@ -202,9 +252,10 @@ public:
     [[nodiscard]] std::uint64_t live_bytes() const noexcept { return live_bytes_; }
     [[nodiscard]] std::uint64_t evictions() const noexcept { return evictions_; }
 
-    /// Every byte held: the table's, the policy's and the payload buffer's.
+    /// Every byte held: the table's, the policy's, the payload buffer's and the companion's.
     [[nodiscard]] std::uint64_t memory_usage() const noexcept {
-        return table_.memory_usage() + policy_.memory_usage() + payload_capacity_;
+        return table_.memory_usage() + policy_.memory_usage() + payload_capacity_ +
+               (companion_ ? companion_.memory_usage(companion_.context) : 0);
     }
 
 private:
@@ -255,7 +306,19 @@ private:
 
     /// Evicts the entry the policy picks; false if the policy named no entry held.
     bool evict_one() {
-        const std::string_view key = policy_.evict(entries());
+        std::string_view key;
+        for (;;) {
+            // Every entry has the policy's record but those it picked while protected.
+            if (table_.size() == skipped_.size()) return false;
+            key = policy_.evict(entries());
+            if (protected_ == nullptr || !protected_->contains(key)) break;
+            skipped_.emplace_back(key);
+        }
+        if (companion_) {
+            if (const std::optional<std::string_view> payload = table_.find(key)) {
+                companion_.evicted(companion_.context, key, payload->substr(header_size));
+            }
+        }
         const bool erased = table_.erase(key, [&](std::string_view payload) {
             live_bytes_ -= key.size() + payload.size() - header_size;
         });
@@ -301,6 +364,7 @@ private:
         for (;;) {
             table_.shrink_to_fit();
             policy_.shrink_to_fit(entries());
+            if (companion_) companion_.shrink_to_fit(companion_.context);
             forgotten_ = 0;
             const std::uint64_t used = memory_usage();
             if (used <= budget_ || table_.size() == 0) break;
@@ -336,6 +400,9 @@ private:
     entry_ticket next_ticket_ = 0;
     std::unique_ptr<char[]> payload_buffer_;
     std::size_t payload_capacity_ = 0;
+    cache_companion companion_;
+    const std::unordered_set<std::string_view>* protected_ = nullptr;  ///< keys not to evict, while set
+    std::vector<std::string> skipped_;  ///< protected keys the policy picked (and forgot) meanwhile
 };
 
 }  // namespace kvforge::detail

@@ -17,6 +17,7 @@
 #include "../batch.hpp"
 #include "../concepts.hpp"
 #include "../detail/assign_bytes.hpp"
+#include "../detail/function_ref.hpp"
 #include "../detail/hash.hpp"
 #include "../detail/hash_table.hpp"
 #include "../detail/thread_buffer.hpp"
@@ -76,6 +77,15 @@ public:
 
     void close(std::error_code& ec) {
         inner_.close(ec);
+        const write_lock lock(mutex_);
+        cache_.clear();
+        bump_versions(every_shard);
+    }
+    /// As close(ec), with Inner calling before_release() once its data files are final.
+    void close(std::error_code& ec, function_ref<void()> before_release)
+        requires requires(Inner& inner) { inner.close(ec, before_release); }
+    {
+        inner_.close(ec, before_release);
         const write_lock lock(mutex_);
         cache_.clear();
         bump_versions(every_shard);

@@ -17,6 +17,7 @@
 /// bytes.
 
 #include <algorithm>
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -39,7 +40,9 @@
 #include "../detail/assign_bytes.hpp"
 #include "../detail/btree.hpp"
 #include "../detail/byte_order.hpp"
+#include "../detail/cache_companion.hpp"
 #include "../detail/clocks.hpp"
+#include "../detail/hash.hpp"
 #include "../error.hpp"
 #include "../limits.hpp"
 #include "../manifest.hpp"
@@ -238,9 +241,17 @@ protected:
 /// with each value behind a deadline_header, a deadline index beside it, and reads that
 /// treat a key whose deadline has come as absent (expiring_reads).
 ///
-/// Writers take this layer's lock before Inner's, so the deadline index always agrees
-/// with the stored headers; readers of single keys and scans take only Inner's lock,
-/// as they would without expiry.
+/// Locks. A writer takes its key's lock (one of key_lock_count, by the key's hash; a
+/// batch takes those of all its keys) before Inner's, and holds it from its read of the
+/// key's old deadline until it has moved the key's index entry, after Inner's write has
+/// returned: so writes of one key update the index in the order Inner applied them, and
+/// the index ends matching the record that won. Writers of keys under different locks go
+/// on side by side, through the wait for durability too, so that a sync_each store's
+/// concurrent writers still share a sync (group commit); a memory store, which has no
+/// such wait, keeps one lock. The deadline index itself is guarded by index_mutex_, taken
+/// last and only around changes and walks of the index, never across a call to Inner.
+/// open(), close(), clear() and purge_expired() take every key's lock. Readers of single
+/// keys and scans take only Inner's lock, as they would without expiry.
 template <class Policies, class Inner>
 class expiring_backend : public expiring_reads<typename Policies::expiry::clock, Inner> {
     using clock = typename Policies::expiry::clock;
@@ -250,6 +261,54 @@ class expiring_backend : public expiring_reads<typename Policies::expiry::clock,
     using write_lock = std::unique_lock<mutex_type>;
     using reads::inner_;
     using reads::now;
+
+    static constexpr bool persistent = requires(const Inner& inner) { inner.is_open(); };
+    /// Whether Inner is a cache that evicts, and counts the deadline index in its budget.
+    static constexpr bool shares_cache_budget = requires(Inner& inner) { inner.set_companion(cache_companion{}); };
+    /// Key locks: enough that 8 to 16 writers rarely share one, where writes wait for the disk.
+    static constexpr std::size_t key_lock_count = persistent ? 64 : 1;
+    static constexpr std::uint64_t every_key = key_lock_count == 64 ? ~std::uint64_t{0}
+                                                                    : (std::uint64_t{1} << key_lock_count) - 1;
+
+    /// The bit of key's lock in a mask of key locks.
+    [[nodiscard]] static std::uint64_t key_bit(std::string_view key) noexcept {
+        if constexpr (key_lock_count == 1) {
+            return 1;
+        } else {
+            return std::uint64_t{1} << (hash_bytes(key) % key_lock_count);
+        }
+    }
+
+    /// Holds the key locks a mask names, taken in ascending order, as every holder of
+    /// more than one takes them, so that no two wait for each other.
+    class key_locks {
+    public:
+        key_locks(const expiring_backend& backend, std::uint64_t mask) : mutexes_(backend.key_mutexes_), mask_(0) {
+            try {
+                for (std::size_t i = 0; i < key_lock_count; ++i) {
+                    if ((mask >> i & 1) == 0) continue;
+                    mutexes_[i].lock();
+                    mask_ |= std::uint64_t{1} << i;
+                }
+            } catch (...) {
+                release();
+                throw;
+            }
+        }
+        ~key_locks() { release(); }
+        key_locks(const key_locks&) = delete;
+        key_locks& operator=(const key_locks&) = delete;
+
+    private:
+        void release() noexcept {
+            for (std::size_t i = key_lock_count; i-- > 0;) {
+                if ((mask_ >> i & 1) != 0) mutexes_[i].unlock();
+            }
+            mask_ = 0;
+        }
+        std::array<mutex_type, key_lock_count>& mutexes_;
+        std::uint64_t mask_;
+    };
 
 public:
     void configure(const kvforge::options& opts, std::error_code& ec) { inner_.configure(opts, ec); }
@@ -266,48 +325,52 @@ public:
               std::error_code& ec)
         requires requires(const Inner& inner) { inner.is_open(); }
     {
-        const write_lock lock(mutex_);
-        deadlines_.clear();
+        const key_locks locked(*this, every_key);
+        clear_index();
         deadline_file_ = {};
         const std::string directory(path);
         Io file_io = io;
         inner_.open(path, opts, std::move(io), wanted, ec);
         if (ec) return;
         // Salvage may drop records the file lists: its open reads the values.
+        btree_table loaded;
         std::string bytes;
         std::string data_files;
         if (opts.salvage || !describe_data_files(file_io, directory, data_files) ||
             !read_deadline_file(file_io, directory, bytes) ||
-            !load_deadline_file(bytes, inner_.size(), data_files, deadlines_)) {
-            index_stored_deadlines(ec);
+            !load_deadline_file(bytes, inner_.size(), data_files, loaded)) {
+            index_stored_deadlines(loaded, ec);
         }
         bytes = std::string();
         if (!ec && !opts.read_only && remove_deadline_file(file_io, directory, ec)) {
             deadline_file_ = deadline_file_access(std::move(file_io), directory);
         }
-        if (!ec) return;
+        if (!ec) {
+            const write_lock lock(index_mutex_);
+            deadlines_ = std::move(loaded);
+            return;
+        }
         // A value that cannot be read leaves the index incomplete, a deadlines file that
         // cannot be removed could outlive the writes to come: the open fails whole.
         std::error_code ignored;
         inner_.close(ignored);
-        deadlines_.clear();
     }
 
-    /// Closes Inner. A writable store first makes its writes durable and writes its
-    /// deadline index to the deadlines file while it still holds the store's lock, so
-    /// that no other opener comes between; the file goes again if Inner's close fails or
-    /// changes the data files (a compaction due), as the file would no longer fit them.
-    /// A deadlines file that cannot be written is no error: the next open reads the values.
+    /// Closes Inner. A writable store writes its deadline index to the deadlines file
+    /// once Inner has made its last change to the data files (the writes synced, the
+    /// active segment rolled and sorted at close, the compactions due run) and before it
+    /// releases the store's lock, so that the file describes the data files as they are
+    /// left and no other opener comes between. A deadlines file that cannot be written is
+    /// no error: the next open reads the values.
     void close(std::error_code& ec)
         requires requires(const Inner& inner) { inner.is_open(); }
     {
-        const write_lock lock(mutex_);
-        std::string data_files;
-        const bool saved = save_deadlines(data_files);
-        inner_.close(ec);
-        if (saved && (ec || !data_files_unchanged(data_files))) deadline_file_.remove();
+        const key_locks locked(*this, every_key);
+        inner_.close(ec, [&] {
+            if (deadline_file_) save_deadlines();
+        });
         deadline_file_ = {};
-        deadlines_.clear();
+        clear_index();
     }
 
     /// A store closed by its destructor writes its deadlines file as close() does.
@@ -323,7 +386,30 @@ public:
         }
     }
 
-    expiring_backend() = default;
+    /// Over a cache that evicts (bounded<>), has the cache tell this layer what it evicts
+    /// and count the deadline index within its budget.
+    expiring_backend() {
+        if constexpr (shares_cache_budget) {
+            inner_.set_companion(cache_companion{
+                .context = this,
+                .evicted = [](void* self, std::string_view key, std::string_view stored) {
+                    if (const std::optional<std::int64_t> deadline = deadline_header::deadline_of(stored)) {
+                        static_cast<expiring_backend*>(self)->move_entry(key, deadline, std::nullopt);
+                    }
+                },
+                .memory_usage = [](const void* self) noexcept -> std::uint64_t {
+                    const auto& backend = *static_cast<const expiring_backend*>(self);
+                    const read_lock lock(backend.index_mutex_);
+                    return backend.deadlines_.memory_usage();
+                },
+                .shrink_to_fit = [](void* self) {
+                    auto& backend = *static_cast<expiring_backend*>(self);
+                    const write_lock lock(backend.index_mutex_);
+                    backend.deadlines_.shrink_to_fit();
+                },
+            });
+        }
+    }
     expiring_backend(const expiring_backend&) = delete;
     expiring_backend& operator=(const expiring_backend&) = delete;
 
@@ -354,26 +440,29 @@ public:
     std::uint64_t put_until(std::string_view key, std::string_view value, std::optional<std::int64_t> deadline,
                             std::error_code& ec) {
         if (!deadline_header::fits(value, ec)) return 0;
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, key_bit(key));
         if (deadline && *deadline <= now()) {
             remove(key, ec);
             return 0;
         }
         const std::optional<std::int64_t> old = indexed_deadline(key, ec);
         if (ec) return 0;
-        const std::uint64_t sequence = inner_.put(key, deadline_header::wrap(value, deadline, scratch_), ec);
-        if (ec) return sequence;
-        // If an allocation here throws, the value is stored with its deadline but has no
-        // index entry: reads still hide it once its deadline comes; only purge_expired()
-        // misses it, until the key is written again.
-        if (old) deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
-        if (deadline) deadlines_.upsert(deadline_header::index_key(*deadline, key), {}, [](std::string_view) {});
+        // Writers under other key locks build their bytes at once: each its own buffer.
+        std::string own_scratch;
+        std::string& scratch = key_lock_count == 1 ? scratch_ : own_scratch;
+        const std::string_view stored = deadline_header::wrap(value, deadline, scratch);
+        // The index entry moves first, so that a cache below counts it in its budget (and
+        // removes it should it evict key at once); it moves back if the write fails. If
+        // Inner throws, it stays: purge_expired() checks each record before erasing it.
+        move_entry(key, old, deadline);
+        const std::uint64_t sequence = inner_.put(key, stored, ec);
+        if (ec) move_entry(key, deadline, old);
         return sequence;
     }
 
     /// Removes key; returns whether it was there and had not expired.
     bool erase(std::string_view key, std::error_code& ec) {
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, key_bit(key));
         return remove(key, ec);
     }
 
@@ -385,16 +474,14 @@ public:
             if (fit && op != batch_op::erase) fit = deadline_header::fits(value, ec);
         });
         if (!fit) return 0;
-        const write_lock lock(mutex_);
+        std::uint64_t mask = 0;
+        ops.for_each([&](batch_op, std::string_view key, std::string_view) { mask |= key_bit(key); });
+        const key_locks locked(*this, mask);
         const std::int64_t at = now();
         // Each key's deadline before the batch and after its last operation, to move its
-        // index entry once the batch is written; no tracking while no key has one.
-        struct deadline_change {
-            std::optional<std::int64_t> before;
-            std::optional<std::int64_t> after;
-        };
-        std::map<std::string, deadline_change, std::less<>> changes;
-        const bool track = !deadlines_.empty() || ops.deadline_count() != 0;
+        // index entry as the batch is written; no tracking while no key has one.
+        deadline_changes changes;
+        const bool track = !index_empty() || ops.deadline_count() != 0;
         batch_buffer wrapped;
         std::string scratch;
         ops.for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
@@ -416,14 +503,11 @@ public:
             }
         });
         if (ec) return 0;
+        // As for a put: the entries move first, and back if the batch is not written.
+        for (const auto& [key, change] : changes) move_entry(key, change.before, change.after);
         const std::uint64_t sequence = inner_.write(wrapped, ec);
-        if (ec) return sequence;
-        for (const auto& [key, change] : changes) {
-            if (change.before == change.after) continue;
-            if (change.before) deadlines_.erase(deadline_header::index_key(*change.before, key), [](std::string_view) {});
-            if (change.after) {
-                deadlines_.upsert(deadline_header::index_key(*change.after, key), {}, [](std::string_view) {});
-            }
+        if (ec) {
+            for (const auto& [key, change] : changes) move_entry(key, change.after, change.before);
         }
         return sequence;
     }
@@ -445,55 +529,78 @@ public:
     /// The keys whose deadline has not come: those stored, less the expired ones not yet
     /// purged (counted from the deadline index, in time proportional to them).
     [[nodiscard]] std::size_t size() const {
-        const read_lock lock(mutex_);
         std::size_t expired = 0;
-        visit_expired(now(), [&](std::string_view) { ++expired; });
-        return inner_.size() - expired;
+        {
+            const read_lock lock(index_mutex_);
+            visit_expired(now(), [&](std::string_view) { ++expired; });
+        }
+        const std::size_t stored = inner_.size();
+        return stored > expired ? stored - expired : 0;
     }
 
     [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     void clear(std::error_code& ec) {
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, every_key);
         inner_.clear(ec);
-        if (!ec) deadlines_.clear();
+        if (!ec) clear_index();
     }
 
     /// Inner's stats, with live_keys and live_bytes counting only unexpired keys (as
     /// size() and get() do) and without the headers, memory_bytes with the deadline index,
     /// and gets without the lookups the layer made itself.
     [[nodiscard]] kvforge::stats stats() const {
-        const read_lock lock(mutex_);
+        std::vector<std::string> expired;
+        std::uint64_t with_deadline = 0;
+        std::uint64_t index_bytes = 0;
+        {
+            const read_lock lock(index_mutex_);
+            visit_expired(now(), [&](std::string_view entry) { expired.emplace_back(entry); });
+            with_deadline = deadlines_.size();
+            index_bytes = deadlines_.memory_usage();
+        }
         kvforge::stats s = inner_.stats();
         s.gets -= std::min<std::uint64_t>(s.gets, internal_reads_.load());
-        const std::uint64_t headers = s.live_keys + deadlines_.size() * (deadline_header::with_deadline_size - 1);
+        const std::uint64_t headers = s.live_keys + with_deadline * (deadline_header::with_deadline_size - 1);
         std::uint64_t expired_keys = 0;
         std::uint64_t expired_bytes = 0;
         std::error_code ignored;
-        visit_expired(now(), [&](std::string_view entry) {
-            const std::string_view key = entry.substr(8);
+        for (const std::string& entry : expired) {
+            const std::string_view key = std::string_view(entry).substr(8);
             read_stored(key, [&](std::string_view stored) {
                 ++expired_keys;
                 expired_bytes += key.size() + deadline_header::value_of(stored).size();
             }, ignored);
-        });
-        s.live_keys -= expired_keys;
+        }
+        s.live_keys -= std::min(s.live_keys, expired_keys);
         s.live_bytes -= std::min(s.live_bytes, headers + expired_bytes);
-        s.memory_bytes += deadlines_.memory_usage();
+        if constexpr (!shares_cache_budget) s.memory_bytes += index_bytes;  // else Inner counted it
         return s;
     }
 
-    /// Removes every key whose deadline has come; returns how many.
+    /// Removes every key whose deadline has come; returns how many. A key is erased only
+    /// when its stored record still has the deadline of its index entry: an entry that
+    /// outlived its record (one Inner threw while writing) goes, and the key stays.
     std::size_t purge_expired(std::error_code& ec) {
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, every_key);
         std::vector<std::string> entries;
-        visit_expired(now(), [&](std::string_view entry) { entries.emplace_back(entry); });
+        {
+            const read_lock lock(index_mutex_);
+            visit_expired(now(), [&](std::string_view entry) { entries.emplace_back(entry); });
+        }
         std::size_t purged = 0;
         for (const std::string& entry : entries) {
-            if (inner_.erase(std::string_view(entry).substr(8), ec)) ++purged;
+            const std::string_view key = std::string_view(entry).substr(8);
+            std::optional<std::int64_t> stored_deadline;
+            read_stored(key, [&](std::string_view stored) { stored_deadline = deadline_header::deadline_of(stored); },
+                        ec);
             if (ec) return purged;
+            if (stored_deadline == deadline_header::index_deadline(entry) && inner_.erase(key, ec)) ++purged;
+            if (ec) return purged;
+            const write_lock lock(index_mutex_);
             deadlines_.erase(entry, [](std::string_view) {});
         }
+        const write_lock lock(index_mutex_);
         deadlines_.shrink_to_fit();
         return purged;
     }
@@ -531,9 +638,29 @@ private:
     /// the index is empty, so stores whose keys have no deadlines never look.
     std::optional<std::int64_t> indexed_deadline(std::string_view key, std::error_code& ec) const {
         std::optional<std::int64_t> found;
-        if (deadlines_.empty()) return found;
+        if (index_empty()) return found;
         read_stored(key, [&](std::string_view stored) { found = deadline_header::deadline_of(stored); }, ec);
         return found;
+    }
+
+    /// Whether no key has an index entry. Only a writer of a key gives it one, and the
+    /// caller holds its key's lock, so for that key the answer holds while it does.
+    [[nodiscard]] bool index_empty() const {
+        const read_lock lock(index_mutex_);
+        return deadlines_.empty();
+    }
+
+    /// Moves key's index entry from deadline before to deadline after (none: no entry).
+    void move_entry(std::string_view key, std::optional<std::int64_t> before, std::optional<std::int64_t> after) {
+        if (before == after) return;
+        const write_lock lock(index_mutex_);
+        if (before) deadlines_.erase(deadline_header::index_key(*before, key), [](std::string_view) {});
+        if (after) deadlines_.upsert(deadline_header::index_key(*after, key), {}, [](std::string_view) {});
+    }
+
+    void clear_index() noexcept {
+        const write_lock lock(index_mutex_);
+        deadlines_.clear();
     }
 
     bool remove(std::string_view key, std::error_code& ec) {
@@ -541,42 +668,34 @@ private:
         if (ec) return false;
         const bool erased = inner_.erase(key, ec);
         if (!old) return erased;
-        deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
+        move_entry(key, old, std::nullopt);
         // An expired key was already absent: erasing it removes nothing a read could see.
         return erased && *old > now();
     }
 
-    /// Syncs Inner and writes the deadlines file, with data_files the description of the
-    /// data files it fits; whether it was written. Nothing is written for a store not
-    /// open for writing, nor when Inner's writes could not be made durable.
-    bool save_deadlines(std::string& data_files) noexcept {
-        if (!deadline_file_ || !inner_.is_open()) return false;
+    /// Writes the deadlines file for the data files as they are now (when they can be
+    /// described). Inner calls it from its close, once its data files are final.
+    void save_deadlines() noexcept {
         try {
-            std::error_code sync_error;
-            inner_.sync(sync_error);
-            return !sync_error && deadline_file_.describe_data_files(data_files) &&
-                   deadline_file_.write(encode_deadline_file(deadlines_, inner_.size(), data_files));
+            std::string data_files;
+            if (deadline_file_.describe_data_files(data_files)) {
+                const std::size_t stored = inner_.size();
+                std::string bytes;
+                {
+                    const read_lock lock(index_mutex_);
+                    bytes = encode_deadline_file(deadlines_, stored, data_files);
+                }
+                deadline_file_.write(bytes);
+            }
         } catch (const std::bad_alloc&) {
             // The file is a shortcut for the next open; a close never fails for want of it.
-            return false;
-        }
-    }
-
-    /// Whether the store's data files are still those data_files describes. (If they are
-    /// not and the file stays, the next open finds that it does not fit them.)
-    bool data_files_unchanged(const std::string& data_files) const noexcept {
-        try {
-            std::string now_files;
-            return deadline_file_.describe_data_files(now_files) && now_files == data_files;
-        } catch (const std::bad_alloc&) {
-            return false;
         }
     }
 
     /// Builds the deadline index from the headers of the stored values: the entries are
     /// gathered in one buffer and sorted, and the tree is built from them bottom up in one
     /// pass, rather than by a search and an insert at a random place per key.
-    void index_stored_deadlines(std::error_code& ec) {
+    void index_stored_deadlines(btree_table& index, std::error_code& ec) {
         std::string gathered;
         std::vector<std::pair<std::size_t, std::size_t>> places;  // (offset, size) of each entry in gathered
         const auto note_deadline = [&](std::string_view key, std::string_view stored) {
@@ -598,7 +717,7 @@ private:
         places = {};
         std::sort(entries.begin(), entries.end());
         std::size_t i = 0;
-        deadlines_.assign_sorted([&](std::string_view& key, std::string_view& payload) {
+        index.assign_sorted([&](std::string_view& key, std::string_view& payload) {
             if (i == entries.size()) return false;
             key = entries[i++];
             payload = {};
@@ -616,10 +735,18 @@ private:
         });
     }
 
-    mutable mutex_type mutex_;
+    /// A key's deadline before a batch and after the batch's last operation on it.
+    struct deadline_change {
+        std::optional<std::int64_t> before;
+        std::optional<std::int64_t> after;
+    };
+    using deadline_changes = std::map<std::string, deadline_change, std::less<>>;
+
+    mutable std::array<mutex_type, key_lock_count> key_mutexes_;
+    mutable mutex_type index_mutex_;  // guards deadlines_
     btree_table deadlines_;
     deadline_file_access deadline_file_;  // set while a file store is open for writing
-    std::string scratch_;  // a put's stored bytes, reused: writers hold mutex_, one at a time
+    std::string scratch_;  // a put's stored bytes, reused where one key lock orders every writer
     mutable typename Policies::threading::counter_type internal_reads_;
 };
 

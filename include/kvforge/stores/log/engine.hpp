@@ -68,6 +68,7 @@
 #include "../../concepts.hpp"
 #include "../../detail/active_calls.hpp"
 #include "../../detail/file_mapping.hpp"
+#include "../../detail/function_ref.hpp"
 #include "../../detail/log_writer.hpp"
 #include "../../detail/write_version.hpp"
 #include "../../error.hpp"
@@ -163,6 +164,9 @@ public:
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
     void close(std::error_code& ec) { lifetime_.close(ec); }
+    /// As close(ec), calling before_release() once the data files are final, before the
+    /// store's lock is released (store_lifetime::close).
+    void close(std::error_code& ec, function_ref<void()> before_release) { lifetime_.close(ec, before_release); }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 

@@ -27,6 +27,7 @@
 #include <system_error>
 #include <utility>
 
+#include "../../detail/function_ref.hpp"
 #include "../../detail/store_directory.hpp"
 #include "../../error.hpp"
 #include "../../manifest.hpp"
@@ -93,8 +94,11 @@ public:
 
     /// Writes everything out, syncs it, writes the active segment's hint and releases the store
     /// (a read-only store only releases it). The store is closed afterwards even when
-    /// this reports an error.
-    void close(std::error_code& ec) {
+    /// this reports an error. A writable store that closed its files without an error
+    /// calls before_release() then, after the last change to its data files and while it
+    /// still holds the directory's lock: where a layer above writes a file that must
+    /// describe the data files as they are left (the expiry layer's deadlines file).
+    void close(std::error_code& ec, function_ref<void()> before_release = [] {}) {
         // Before the gate, which the compaction thread takes. The work requested so far
         // runs to its end rather than being dropped, so that the files are left near
         // compact_dead_ratio: it is bounded, since writers slowed down at the stall
@@ -117,6 +121,7 @@ public:
                 } catch (const std::bad_alloc&) {
                     // A hint only speeds up the next open, so failing to write one is no error.
                 }
+                before_release();
             }
         }
         {
