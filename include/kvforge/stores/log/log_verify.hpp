@@ -15,6 +15,11 @@
 
 namespace kvforge::detail {
 
+/// How verify() describes a closed segment that ends inside a record: damage, since it was
+/// complete on disk before the next segment was made.
+inline constexpr std::string_view closed_segment_cut_problem =
+    "incomplete record at the end of a closed segment (it was complete on disk before the next one was made)";
+
 /// Checks the records of `segments`, in replay order, into report; `active` is the one
 /// `writer` appends to. The caller holds the engine's write gate, so that no writer
 /// appends meanwhile. False with ec set when a segment cannot be read.
@@ -44,7 +49,10 @@ bool verify_segments(const std::vector<std::shared_ptr<segment<IO>>>& segments,
         report.records_checked += scanned.records;
         report.damaged.insert(report.damaged.end(), scanned.damage.begin(), scanned.damage.end());
         if (scanned.torn_tail) {
-            report.damaged.push_back({in->file.path(), scanned.valid_end, std::string(torn_tail_problem)});
+            // Only the segment appended to may end in a write a crash cut short: every other
+            // was durable before the next was made.
+            report.damaged.push_back({in->file.path(), scanned.valid_end,
+                                      std::string(in == active ? torn_tail_problem : closed_segment_cut_problem)});
         }
     }
     return true;

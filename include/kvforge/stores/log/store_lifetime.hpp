@@ -150,6 +150,7 @@ private:
         engine_.recovered_records_ = recovered.records;
         engine_.recovered_bytes_cut_ = recovered.bytes_cut;
         engine_.salvaged_ = std::move(recovered.salvaged);
+        engine_.file_damage_ = std::move(recovered.file_damage);
         return true;
     }
 
@@ -167,6 +168,7 @@ private:
         engine_.recovered_bytes_cut_ = 0;
         engine_.compaction_.reset();
         engine_.salvaged_.clear();
+        engine_.file_damage_.clear();
         engine_.failure_.reset();
     }
 
