@@ -12,7 +12,6 @@
 #include "../exit_codes.hpp"
 #include "../plural.hpp"
 #include "../progress.hpp"
-#include "../store_files.hpp"
 #include "../tool_store.hpp"
 
 namespace kvforge_tool {
@@ -34,10 +33,10 @@ int run(const std::vector<std::string>& args) {
             damage = store.db.verify(ec);
             if (ec) fail_store(ec, "verify " + dir, dir);
         } catch (const store_failure& refused) {
-            // A store damaged before its log's tail refuses to open: read its files as they are.
-            if (refused.code() != kvforge::errc::corrupt_record || !find_damage(dir, damage, ec) || damage.ok()) {
-                throw;
-            }
+            // A damaged store refuses to open: a salvaging open reads past the damage and lists it.
+            if (!refused_for_damage(refused.code())) throw;
+            damage = damage_found_by_salvage(dir);
+            if (damage.ok()) throw;
         }
         if (!damage.ok()) {
             // A salvaging open reads and checks every record of the log, whatever a hint file says.

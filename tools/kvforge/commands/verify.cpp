@@ -12,7 +12,6 @@
 #include "../exit_codes.hpp"
 #include "../plural.hpp"
 #include "../progress.hpp"
-#include "../store_files.hpp"
 #include "../tool_store.hpp"
 
 namespace kvforge_tool {
@@ -32,12 +31,15 @@ int run(const std::vector<std::string>& args) {
             report = store.db.verify(ec);
             if (ec) fail_store(ec, "verify " + dir, dir);
         } catch (const store_failure& refused) {
-            // A store damaged before its log's tail refuses to open: read its files as they are.
-            std::error_code ec;
-            if (refused.code() != kvforge::errc::corrupt_record || !find_damage(dir, report, ec) || report.ok()) throw;
+            // A damaged store refuses to open: a salvaging open reads past the damage and lists it.
+            if (!refused_for_damage(refused.code())) throw;
+            report = damage_found_by_salvage(dir);
+            if (report.ok()) throw;
         }
     }
-    // Read-only, the open left a torn tail in place: a write that a crash cut short, not damage.
+    // Read-only, the open left a torn tail in place: a write that a crash cut short, not
+    // damage. Only the segment appended to can end so (verify() names a cut closed one
+    // otherwise), and only after what its hint proves.
     if (!report.damaged.empty() && report.damaged.back().problem == kvforge::detail::torn_tail_problem) {
         const kvforge::damaged_record tail = report.damaged.back();
         report.damaged.pop_back();

@@ -49,10 +49,12 @@ bool verify_segments(const std::vector<std::shared_ptr<segment<IO>>>& segments,
         report.records_checked += scanned.records;
         report.damaged.insert(report.damaged.end(), scanned.damage.begin(), scanned.damage.end());
         if (scanned.torn_tail) {
-            // Only the segment appended to may end in a write a crash cut short: every other
-            // was durable before the next was made.
+            // Only the segment appended to may end in a write a crash cut short, and only
+            // after what its hint proves durable: every other was durable before the next
+            // was made.
+            const bool torn = in == active && scanned.valid_end >= in->hint_covered;
             report.damaged.push_back({in->file.path(), scanned.valid_end,
-                                      std::string(in == active ? torn_tail_problem : closed_segment_cut_problem)});
+                                      std::string(torn ? torn_tail_problem : closed_segment_cut_problem)});
         }
     }
     return true;

@@ -274,7 +274,14 @@ private:
         state_->records += scanned.records;
         state_->salvaged.insert(state_->salvaged.end(), scanned.damage.begin(), scanned.damage.end());
         if (scanned.torn_tail) {
-            if (!last) {
+            if (in_hint.check.passed() && scanned.valid_end < in_hint.check.covered) {
+                // Only a salvaging open reads the records a hint covers: one of them that does
+                // not parse, with no intact record after it, is damage, not a torn write.
+                state_->note_file_damage({in.file.path(), scanned.valid_end,
+                                          "damaged record (checksum or structure) that its hint " +
+                                              store_file_name::hint(in.id).str() +
+                                              " proves was durable; no intact record follows it"});
+            } else if (!last) {
                 const std::string problem = "incomplete record at the end of a closed segment";
                 if (!options_.salvage) {
                     fail(ec, errc::corrupt_record,
