@@ -148,15 +148,22 @@ public:
 
         if (!options_.read_only) {
             // Nothing is changed before every data file proved to be a store of ours.
-            // A hint whose segment is gone goes too, so that no later segment of its id meets it.
+            // A hint whose segment is gone goes too, so that no later segment of its id
+            // meets it: first, and for good, since one left without its segment's .tmp
+            // would name a lost segment.
             bool removed = false;
-            for (const store_file_name& other : names) {
-                const bool segment_file =
-                    other.kind() == store_file_kind::data || other.kind() == store_file_kind::hint;
-                if (other.is_temporary() || (segment_file && state_->segments.find(other.generation()) == nullptr)) {
-                    if (!directory_.remove(other, ec)) return false;
-                    removed = true;
+            for (const bool hints : {true, false}) {
+                for (const store_file_name& other : names) {
+                    const bool segment_file =
+                        other.kind() == store_file_kind::data || other.kind() == store_file_kind::hint;
+                    if ((other.kind() == store_file_kind::hint && !other.is_temporary()) != hints) continue;
+                    if (other.is_temporary() ||
+                        (segment_file && state_->segments.find(other.generation()) == nullptr)) {
+                        if (!directory_.remove(other, ec)) return false;
+                        removed = true;
+                    }
                 }
+                if (hints && removed && !files_.sync_directory(ec)) return false;
             }
             // Synced even when nothing was removed: the open that created or renamed these
             // files may have failed to sync the directory, and what this store acknowledges
@@ -244,6 +251,7 @@ private:
         std::uint64_t scan_from = in.records_start();
         // Followed only where a sorting job would use it: each key is copied as it passes.
         key_order_check order(sorted_buildable<Table> && options_.sort_closed_segments);
+        in.proven_end = std::max(in_hint.check.covered, in_hint.check.proven_end);
         if (in_hint.check.proven_end != 0 && !report_cut_below_hint(in, in_hint.check, ec)) return false;
         if (!options_.salvage && in_hint.check.passed()) load_hint(in, in_hint, scan_from, build && last, hint, order);
         if (build && !hint && in.hint_covered != in.size) hint.emplace(identity(in));
@@ -274,9 +282,11 @@ private:
         state_->records += scanned.records;
         state_->salvaged.insert(state_->salvaged.end(), scanned.damage.begin(), scanned.damage.end());
         if (scanned.torn_tail) {
-            if (in_hint.check.passed() && scanned.valid_end < in_hint.check.covered) {
-                // Only a salvaging open reads the records a hint covers: one of them that does
-                // not parse, with no intact record after it, is damage, not a torn write.
+            // Only a salvaging open reads the records a hint covers: one of them that does
+            // not parse, with no intact record after it, is damage, not a torn write
+            // (cut off all the same when it ends the last segment).
+            const bool below_hint = in_hint.check.passed() && scanned.valid_end < in_hint.check.covered;
+            if (below_hint) {
                 state_->note_file_damage({in.file.path(), scanned.valid_end,
                                           "damaged record (checksum or structure) that its hint " +
                                               store_file_name::hint(in.id).str() +
@@ -291,7 +301,8 @@ private:
                     return false;
                 }
                 state_->salvaged.push_back({in.file.path(), scanned.valid_end, problem});
-            } else if (!options_.read_only) {
+            }
+            if (last && !options_.read_only) {
                 // Cut the torn tail before anything is appended after it, and make the cut durable.
                 state_->bytes_cut = in.size - scanned.valid_end;
                 if (!in.file.truncate(scanned.valid_end, ec) || !files_.sync_file(in.file, ec)) return false;
