@@ -73,7 +73,9 @@ const command repair_command = {
     "usage: kvforge repair DIR\n"
     "\n"
     "Salvages the store in DIR: lists each damaged place of its log, rewrites the log with\n"
-    "every intact record and without the damaged ones, and verifies the result. A key whose\n"
+    "every intact record and without the damaged ones, and verifies the result. The records\n"
+    "of a data file whose header is damaged are found and checked one by one; a lost or\n"
+    "truncated data file is reported with what its hint file says was lost. A key whose\n"
     "latest record was damaged keeps its previous value, if an intact record has one. A\n"
     "store with no damage is left as it is. Keep a copy of DIR first if its data matters:\n"
     "what is dropped is gone.\n",

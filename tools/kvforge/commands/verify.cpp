@@ -72,7 +72,9 @@ const command verify_command = {
     "and 3 when it is damaged (then `kvforge repair DIR` keeps every intact record).\n"
     "verify changes no file: it opens the store read-only, beside other readers. An\n"
     "incomplete record that a crash left at the end of the log is named, not counted as\n"
-    "damage; the next open for writing cuts it off.\n",
+    "damage; the next open for writing cuts it off. A data file shorter than its hint file\n"
+    "proves it was, a closed segment that ends inside a record, a data file that is missing\n"
+    "while its hint file is there, and a damaged file header are damage.\n",
     run};
 
 }  // namespace kvforge_tool
