@@ -386,7 +386,8 @@ private:
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::vector<damaged_record> salvaged_;
-    // The part of salvaged_ that a scan of the segments cannot find again (recovered_log::file_damage), for verify().
+    // What a read-only salvaging open found that a scan of the segments cannot find again
+    // (recovered_log::file_damage), for verify().
     std::vector<damaged_record> file_damage_;
     // Parts that work on the state above, reached through the engine (cuts_ also owns
     // backup's copier).

@@ -61,10 +61,10 @@ struct recovered_log {
     std::vector<damaged_record> salvaged;  ///< what salvage dropped
     /// The damage to the store's files that salvage found and a scan of the segments it
     /// kept cannot find again (a missing segment, a data file shorter than its hint
-    /// proves, a damaged header), for verify(); also in salvaged.
+    /// proves, a damaged header), for verify() of a read-only store.
     std::vector<damaged_record> file_damage;
 
-    /// Records damage of that kind.
+    /// Records damage of that kind that the salvaged log's rewrite removes.
     void note_file_damage(damaged_record damage) {
         salvaged.push_back(damage);
         file_damage.push_back(std::move(damage));
@@ -352,7 +352,8 @@ private:
                      "(kvforge repair) to keep the other segments' records");
             return false;
         }
-        state_->note_file_damage({data, 0, problem.substr(1)});
+        // Nothing to rewrite: a writable open removes the hint, and the rest of the store is whole.
+        state_->file_damage.push_back({data, 0, problem.substr(1)});
         return true;
     }
 
