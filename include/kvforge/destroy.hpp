@@ -44,6 +44,10 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
             }
         }
         const auto last = newest != 0 ? detail::store_file_name::data(newest) : detail::store_file_name::lock();
+        // Hints before their data files: one left without its data file names a lost segment.
+        for (const detail::store_file_name& name : names) {
+            if (name.kind() == detail::store_file_kind::hint && !directory.remove(name, ec)) return;
+        }
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::lock || name == last) continue;
             if (name.kind() == detail::store_file_kind::dictionary && !name.is_temporary()) continue;

@@ -177,7 +177,8 @@ std::vector<refused_open> refused_opens() {
              patch_header(path + "/" + first_data_file, 10, 1);
              return path;
          }},
-        {"an empty data file", kvforge_error(kvforge::errc::corrupt_header), "0 bytes",
+        {"an emptied data file, its hint there", kvforge_error(kvforge::errc::corrupt_record),
+         "is empty, though its hint data-0000000001.kvhint lists its records",
          [](const temp_dir& dir, auto&) {
              const std::string path = existing_store<Store>(dir);
              fs::resize_file(path + "/" + first_data_file, 0);

@@ -321,9 +321,10 @@ std::string check_damaged_copy(const pristine& p, const damage& d, bool with_hin
     db.open(directory.string(), opts, {}, ec);
     const std::string message = kvforge::last_error_message();
 
-    // The header: its magic is checked first, then its checksum.
-    if (d.hits(0, 8)) return expect_open_error(ec, message, kvforge::errc::not_a_store, data_path, "");
-    if (d.hits(8, kd::file_header::size - 8)) {
+    // The header: its magic is checked first, then its checksum. Salvage reads the
+    // records of a file whose header is damaged one by one, each checked against its CRC.
+    if (!salvage && d.hits(0, 8)) return expect_open_error(ec, message, kvforge::errc::not_a_store, data_path, "");
+    if (!salvage && d.hits(8, kd::file_header::size - 8)) {
         return expect_open_error(ec, message, kvforge::errc::corrupt_header, data_path, "checksum");
     }
 

@@ -14,6 +14,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <system_error>
 #include <tuple>
 #include <vector>
 
@@ -50,11 +51,19 @@ TEMPLATE_LIST_TEST_CASE("a hint written for a lost data file is never used for i
     const std::string stale_hint = read_file(path + "/" + hint_name);
     REQUIRE_FALSE(stale_hint.empty());
 
-    // The data file is lost; the store starts over in generation 1.
+    // The data file is lost: an open names the loss; a salvaging one starts over in generation 1.
     fs::remove(path + "/" + data_name);
+    {
+        TestType db;
+        std::error_code ec;
+        db.open(path, {}, {}, ec);
+        CHECK(ec == errc::corrupt_record);
+    }
     std::string crashed_data;
     {
-        TestType db(path);
+        options salvage;
+        salvage.salvage = true;
+        TestType db(path, salvage);
         CHECK(db.size() == 0);
         CHECK_FALSE(fs::exists(path + "/" + hint_name));  // the stale hint went with the new data file
         for (int i = 0; i < 300; ++i) db.put("new" + std::to_string(i), "new value, longer " + std::to_string(i));

@@ -543,6 +543,106 @@ def test_a_damaged_manifest_is_named():
     expect(kvforge("stat", store), 3, err=[str(Path(store) / "MANIFEST"), "crc32c line"])
 
 
+def loaded_store(name, count, words="file_log"):
+    """A store of count keys loaded from a dump, closed cleanly (its hint covers its log)."""
+    store = fresh(name)
+    records = [(b"key%05d" % i, b"value %05d " % i + b"." * 40) for i in range(count)]
+    expect(kvforge("load", store, "--as", words, stdin=dump_of(records)), 0)
+    return store
+
+
+def segment_files(store):
+    """{id: path} of the store's data files."""
+    return {int(path.name[5:15]): path for path in Path(store).glob("data-*.kvlog")}
+
+
+def test_verify_fails_a_data_file_cut_below_its_hint():
+    store = loaded_store("cut-below-hint", 9000)  # three batches: the first stays whole
+    log = data_file(store)
+    whole = log.read_bytes()
+    log.write_bytes(whole[: len(whole) // 2])
+    # Not a torn write: the hint proves every record was durable.
+    verified = expect(kvforge("verify", store), 3, ["damaged: ", str(log), "proves"], "is damaged")
+    assert "a crash cut short" not in verified.text, verified
+    expect(kvforge("get", store, "key00001"), 3, err=[str(log), "records the hint lists past its end are lost"])
+    assert log.read_bytes() == whole[: len(whole) // 2]  # nothing was cut
+    repaired = expect(kvforge("repair", store), 0, ["dropped", "proves"])
+    expect(kvforge("verify", store), 0, "0 damaged")
+    assert b"key00001\t" in kvforge("scan", store).out, repaired
+    expect(kvforge("get", store, "key08999"), 1)
+
+
+def test_verify_lists_a_cut_closed_segment():
+    store = loaded_store("cut-closed", 300)
+    expect(kvforge("compact", store), 0)
+    expect(kvforge("put", store, "after", "the compaction"), 0)
+    segments = segment_files(store)
+    assert len(segments) == 2, segments
+    closed = segments[min(segments)]
+    for hint in Path(store).glob("*.kvhint"):
+        hint.unlink()
+    closed.write_bytes(closed.read_bytes()[:-10])
+    verified = expect(kvforge("verify", store), 3, ["damaged: ", str(closed), "closed segment", "1 damaged"])
+    assert "a crash cut short" not in verified.text, verified
+
+
+def test_verify_names_a_deleted_segment():
+    store = loaded_store("deleted-segment", 300)
+    expect(kvforge("compact", store), 0)
+    expect(kvforge("put", store, "after", "the compaction"), 0)
+    segments = segment_files(store)
+    lost = segments[min(segments)]
+    assert lost.with_suffix(".kvhint").exists()
+    lost.unlink()
+    expect(kvforge("verify", store), 3, ["damaged: ", str(lost), "is missing"])
+    expect(kvforge("get", store, "after"), 3, err=[str(lost), "is missing"])
+    assert lost.with_suffix(".kvhint").exists()  # not removed as a leftover
+    expect(kvforge("repair", store), 0, ["dropped", str(lost), "kept 1 keys"])
+    expect(kvforge("verify", store), 0, "0 damaged")
+
+
+def test_repair_keeps_the_records_of_a_segment_with_a_damaged_header():
+    store = loaded_store("damaged-header", 300)
+    expect(kvforge("compact", store), 0)
+    expect(kvforge("put", store, "after", "the compaction"), 0)
+    segments = segment_files(store)
+    damaged = segments[min(segments)]
+    flip_byte(damaged, 20)
+    expect(kvforge("get", store, "key00001"), 3, err=[str(damaged), f"kvforge repair {store}"])
+    expect(kvforge("verify", store), 3, ["damaged: ", str(damaged), "the file header is damaged"])
+    expect(kvforge("repair", store), 0, ["dropped 1 damaged place", "kept 301 keys"])
+    expect(kvforge("verify", store), 0, "301 records checked, 0 damaged")
+    expect(kvforge("get", store, "key00299"), 0, "value 00299")
+    # A stray empty data file is a leftover, not damage.
+    stray = Path(store) / "data-0000000099.kvlog"
+    stray.write_bytes(b"")
+    expect(kvforge("verify", store), 0, "301 records checked, 0 damaged")
+    expect(kvforge("put", store, "k", "v"), 0)
+    assert not stray.exists()
+
+
+def test_scan_and_dump_skip_damaged_records_and_say_so():
+    store = loaded_store("skip-damaged", 50, "file_log,sorted")
+    for hint in Path(store).glob("*.kvhint"):
+        hint.unlink()
+    log = data_file(store)
+    at = log.read_bytes().index(b"value 00020")
+    flip_byte(log, at)
+    before = files_of(store)
+    expect(kvforge("scan", store), 3, err="damaged record")
+    # load wrote batches: the damaged one's inner records, each with its own checksum, are kept.
+    scanned = expect(kvforge("scan", store, "--skip-damaged"), 3, "key00049\t",
+                     ["skipped 2 damaged places", f"{log} at offset "])
+    assert scanned.text.count("\n") == 49 and "key00020" not in scanned.text, scanned
+    dumped = expect(kvforge("dump", store, "--skip-damaged"), 3, err=["skipped 2 damaged places", str(log)])
+    copy = fresh("skip-damaged-copy")
+    expect(kvforge("load", copy, "--as", "file_log,sorted", stdin=dumped.out), 0)
+    expect(kvforge("verify", copy), 0, "49 records checked, 0 damaged")
+    assert files_of(store) == before  # read past, not repaired
+    intact = loaded_store("skip-nothing", 5)
+    expect(kvforge("scan", intact, "--skip-damaged"), 0, "key00004")
+
+
 def main():
     global KVFORGE, MAKE_STORES, WORK
     if len(sys.argv) < 3:

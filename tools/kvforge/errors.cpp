@@ -9,11 +9,10 @@ namespace {
 /// What to do about an error of this code, or empty when kvforge's message says enough.
 std::string advice_for(const std::error_code& ec, const std::string& dir) {
     if (ec == kvforge::errc::store_locked) return "close the program that has the store open, then run this again";
-    if (ec == kvforge::errc::corrupt_record) {
+    if (ec == kvforge::errc::corrupt_record || ec == kvforge::errc::corrupt_header) {
         return "run `kvforge verify " + dir + "` to list the damage and `kvforge repair " + dir +
                "` to keep every intact record";
     }
-    if (ec == kvforge::errc::corrupt_header) return "restore the file from a backup; repair cannot rebuild a header";
     if (ec == kvforge::errc::not_a_store) return "check the path: this is not a kvforge store";
     if (ec == kvforge::errc::unsupported_version) return "open it with a newer kvforge";
     if (ec == std::errc::permission_denied) return "check the permissions of " + dir + " and its files";

@@ -2,7 +2,6 @@
 
 #include <kvforge/detail/data_file.hpp>
 #include <kvforge/stores/log/engine.hpp>
-#include <kvforge/stores/log/log_scan.hpp>
 #include <kvforge/stores/log/record_format.hpp>
 #include <kvforge/detail/manifest_file.hpp>
 #include <kvforge/detail/store_files.hpp>
@@ -104,32 +103,6 @@ bool inspect_store(const std::string& directory, store_on_disk& out, std::error_
                 return true;
             }
         }
-    }
-    return true;
-}
-
-bool find_damage(const std::string& directory, kvforge::verify_report& report, std::error_code& ec) {
-    report = {};
-    const std::string path = newest_data_file(directory, ec);
-    if (ec || path.empty()) {
-        kvforge::detail::fail(ec, ec ? ec : std::make_error_code(std::errc::no_such_file_or_directory),
-                              directory + ": no data file to read");
-        return false;
-    }
-    kvforge::posix_io io;
-    file_header header;
-    data_file file;
-    std::uint64_t size = 0;
-    if (!read_header(io, path, header, file, ec) || !file.size(size, ec)) return false;
-    kvforge::detail::log_scan_result scanned;
-    if (!kvforge::detail::scan_log(file, header.bytes(), size, header.version, true,
-                                   [](const kvforge::detail::log_entry&) {}, scanned, ec)) {
-        return false;
-    }
-    report.records_checked = scanned.records;
-    report.damaged = std::move(scanned.damage);
-    if (scanned.torn_tail) {
-        report.damaged.push_back({path, scanned.valid_end, std::string(kvforge::detail::torn_tail_problem)});
     }
     return true;
 }

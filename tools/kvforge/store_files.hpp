@@ -1,9 +1,7 @@
 #pragma once
-// What the tool learns from a store's files before opening it, and the one thing it
-// does with them that a store's calls cannot: list the damage of a store that refuses to
-// open. Everything here that knows file names
-// and headers follows docs/format.md (format version 1); it is the one place to change
-// when the file layout does.
+// What the tool learns from a store's files before opening it. Everything here that
+// knows file names and headers follows docs/format.md (format version 1); it is the one
+// place to change when the file layout does.
 
 #include <kvforge/manifest.hpp>
 #include <kvforge/stats.hpp>
@@ -26,10 +24,6 @@ struct store_on_disk {
 /// Reads what the files in directory say; false with ec set when they cannot be read.
 /// A directory without a store (or no directory) gives exists = false and no error.
 [[nodiscard]] bool inspect_store(const std::string& directory, store_on_disk& out, std::error_code& ec);
-
-/// Reads every record of the store's data file without opening the store (which refuses
-/// a log damaged before its tail) and lists the damage; changes nothing.
-[[nodiscard]] bool find_damage(const std::string& directory, kvforge::verify_report& report, std::error_code& ec);
 
 /// Whether path is a directory holding no file at all, or does not exist.
 [[nodiscard]] bool is_empty_or_absent(const std::string& path);

@@ -3,11 +3,14 @@
 #include <kvforge/open_store.hpp>
 
 #include <algorithm>
+#include <cstdio>
 #include <string_view>
 #include <system_error>
 
 #include "cli.hpp"
 #include "errors.hpp"
+#include "exit_codes.hpp"
+#include "plural.hpp"
 
 namespace kvforge_tool {
 
@@ -85,6 +88,37 @@ opened_store open_or_create(const std::string& directory, const std::string& wor
         opened.db = open_adopting(with_expiry(words, codecs.expiry) + ":" + directory, directory, {}, codecs);
     }
     return opened;
+}
+
+bool refused_for_damage(const std::error_code& ec) {
+    return ec == kvforge::errc::corrupt_record || ec == kvforge::errc::corrupt_header ||
+           ec == kvforge::errc::not_a_store;
+}
+
+opened_store open_salvaging(const std::string& directory, access how) {
+    kvforge::options opts = read_only_options();
+    opts.salvage = true;
+    return open_existing(directory, how, opts);
+}
+
+kvforge::verify_report damage_found_by_salvage(const std::string& directory) {
+    const opened_store store = open_salvaging(directory, access::as_is);
+    std::error_code ec;
+    kvforge::verify_report report = store.db.verify(ec);
+    if (ec) fail_store(ec, "verify " + directory, directory);
+    return report;
+}
+
+int report_skipped(const std::string& directory, const kvforge::verify_report& damage) {
+    if (damage.ok()) return exit_ok;
+    std::fflush(stdout);  // the records first, then what was left out, wherever both go
+    std::fprintf(stderr, "kvforge: %s: skipped %s (the records there are left out):\n", directory.c_str(),
+                 count_of(damage.damaged.size(), "damaged place").c_str());
+    for (const kvforge::damaged_record& place : damage.damaged) {
+        std::fprintf(stderr, "  %s at offset %llu: %s\n", place.file.c_str(),
+                     static_cast<unsigned long long>(place.offset), place.problem.c_str());
+    }
+    return exit_store_error;
 }
 
 }  // namespace kvforge_tool

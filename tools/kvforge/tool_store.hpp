@@ -44,4 +44,23 @@ enum class access {
 [[nodiscard]] opened_store open_or_create(const std::string& directory, const std::string& words,
                                           const kvforge::composition& codecs);
 
+/// Whether an open refused with ec refused damage that a salvaging open reads past: a
+/// damaged record or file header, a data file shorter than its hint proves, a lost segment.
+[[nodiscard]] bool refused_for_damage(const std::error_code& ec);
+
+/// Opens the existing store in directory read-only with options::salvage: every intact
+/// record is served, the damaged ones left out, whatever the hint files say; no file is
+/// changed. Throws as open_existing.
+[[nodiscard]] opened_store open_salvaging(const std::string& directory, access how);
+
+/// The damage of the store in directory as a read-only salvaging open finds it: its
+/// verify(), which lists what that open found missing, cut or damaged in a header besides
+/// the damaged records; changes no file. Throws store_failure when that open fails.
+[[nodiscard]] kvforge::verify_report damage_found_by_salvage(const std::string& directory);
+
+/// Prints on stderr what a command that read past damage (open_salvaging) left out of the
+/// store in directory: its damaged places (file and offset); exit_store_error when there
+/// were any, else exit_ok.
+[[nodiscard]] int report_skipped(const std::string& directory, const kvforge::verify_report& damage);
+
 }  // namespace kvforge_tool

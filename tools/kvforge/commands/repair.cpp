@@ -12,7 +12,6 @@
 #include "../exit_codes.hpp"
 #include "../plural.hpp"
 #include "../progress.hpp"
-#include "../store_files.hpp"
 #include "../tool_store.hpp"
 
 namespace kvforge_tool {
@@ -34,10 +33,10 @@ int run(const std::vector<std::string>& args) {
             damage = store.db.verify(ec);
             if (ec) fail_store(ec, "verify " + dir, dir);
         } catch (const store_failure& refused) {
-            // A store damaged before its log's tail refuses to open: read its files as they are.
-            if (refused.code() != kvforge::errc::corrupt_record || !find_damage(dir, damage, ec) || damage.ok()) {
-                throw;
-            }
+            // A damaged store refuses to open: a salvaging open reads past the damage and lists it.
+            if (!refused_for_damage(refused.code())) throw;
+            damage = damage_found_by_salvage(dir);
+            if (damage.ok()) throw;
         }
         if (!damage.ok()) {
             // A salvaging open reads and checks every record of the log, whatever a hint file says.
@@ -74,7 +73,9 @@ const command repair_command = {
     "usage: kvforge repair DIR\n"
     "\n"
     "Salvages the store in DIR: lists each damaged place of its log, rewrites the log with\n"
-    "every intact record and without the damaged ones, and verifies the result. A key whose\n"
+    "every intact record and without the damaged ones, and verifies the result. The records\n"
+    "of a data file whose header is damaged are found and checked one by one; a lost or\n"
+    "truncated data file is reported with what its hint file says was lost. A key whose\n"
     "latest record was damaged keeps its previous value, if an intact record has one. A\n"
     "store with no damage is left as it is. Keep a copy of DIR first if its data matters:\n"
     "what is dropped is gone.\n",

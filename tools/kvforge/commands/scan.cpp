@@ -30,14 +30,22 @@ std::optional<std::uint64_t> limit_of(const arguments& parsed) {
 
 int run(const std::vector<std::string>& args) {
     const arguments parsed(args, {{"prefix", true}, {"from", true}, {"to", true}, {"keys-only"}, {"reverse"},
-                                  {"limit", true}, {"hex"}});
+                                  {"limit", true}, {"hex"}, {"skip-damaged"}});
     parsed.expect_positionals(1, 1, "DIR");
     if (parsed.value("prefix") && (parsed.value("from") || parsed.value("to"))) {
         throw usage_error("--prefix and --from/--to exclude each other");
     }
     const std::optional<std::uint64_t> limit = limit_of(parsed);
     const std::string& dir = parsed.positional()[0];
-    const opened_store store = open_existing(dir, access::scan, read_only_options());
+    const bool skip_damaged = parsed.flag("skip-damaged");
+    const opened_store store =
+        skip_damaged ? open_salvaging(dir, access::scan) : open_existing(dir, access::scan, read_only_options());
+    kvforge::verify_report damage;
+    std::error_code ec;
+    if (skip_damaged) {
+        damage = store.db.verify(ec);
+        if (ec) fail_store(ec, "verify " + dir, dir);
+    }
     const bool hex = parsed.flag("hex");
     const text_form key_form(store.db.composition().key_codec, hex);
     const text_form value_form(store.db.composition().value_codec, hex);
@@ -47,7 +55,6 @@ int run(const std::vector<std::string>& args) {
     const kvforge::scan_order order = reverse ? kvforge::descending : kvforge::ascending;
     // A reverse scan of --from without --to runs from the last key down: --from bounds it below.
     std::string lowest;
-    std::error_code ec;
     tool_store::range_type range = [&] {
         if (const auto prefix = parsed.value("prefix")) {
             return store.db.scan_prefix(read_argument(key_form, *prefix, "--prefix"), order, ec);
@@ -71,7 +78,7 @@ int run(const std::vector<std::string>& args) {
         ++printed;
     }
     if (ec) fail_store(ec, "scan " + dir, dir);
-    return exit_ok;
+    return report_skipped(dir, damage);
 }
 
 }  // namespace
@@ -79,6 +86,7 @@ int run(const std::vector<std::string>& args) {
 const command scan_command = {
     "scan", "scan DIR [options]          records in key order, one per line: KEY<TAB>VALUE",
     "usage: kvforge scan DIR [--prefix P | --from A [--to B]] [--keys-only] [--reverse] [--limit N] [--hex]\n"
+    "                        [--skip-damaged]\n"
     "\n"
     "Prints records in key order (the order of their encoded bytes, which is numeric for\n"
     "integer keys), one per line: the key, a tab, the value, in the form of the store's\n"
@@ -90,7 +98,10 @@ const command scan_command = {
     "  --keys-only  keys without their values\n"
     "  --reverse    last key first\n"
     "  --limit N    at most N records\n"
-    "  --hex        keys and values (and P, A, B) in hex\n",
+    "  --hex        keys and values (and P, A, B) in hex\n"
+    "  --skip-damaged  go on past damage (damaged records, a lost or cut data file, a damaged\n"
+    "               header): print every intact record, list on stderr the damaged places\n"
+    "               left out (file and offset), and exit 3 if there were any. Changes no file.\n",
     run};
 
 }  // namespace kvforge_tool

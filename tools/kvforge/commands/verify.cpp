@@ -12,7 +12,6 @@
 #include "../exit_codes.hpp"
 #include "../plural.hpp"
 #include "../progress.hpp"
-#include "../store_files.hpp"
 #include "../tool_store.hpp"
 
 namespace kvforge_tool {
@@ -32,12 +31,15 @@ int run(const std::vector<std::string>& args) {
             report = store.db.verify(ec);
             if (ec) fail_store(ec, "verify " + dir, dir);
         } catch (const store_failure& refused) {
-            // A store damaged before its log's tail refuses to open: read its files as they are.
-            std::error_code ec;
-            if (refused.code() != kvforge::errc::corrupt_record || !find_damage(dir, report, ec) || report.ok()) throw;
+            // A damaged store refuses to open: a salvaging open reads past the damage and lists it.
+            if (!refused_for_damage(refused.code())) throw;
+            report = damage_found_by_salvage(dir);
+            if (report.ok()) throw;
         }
     }
-    // Read-only, the open left a torn tail in place: a write that a crash cut short, not damage.
+    // Read-only, the open left a torn tail in place: a write that a crash cut short, not
+    // damage. Only the segment appended to can end so (verify() names a cut closed one
+    // otherwise), and only after what its hint proves.
     if (!report.damaged.empty() && report.damaged.back().problem == kvforge::detail::torn_tail_problem) {
         const kvforge::damaged_record tail = report.damaged.back();
         report.damaged.pop_back();
@@ -70,7 +72,9 @@ const command verify_command = {
     "and 3 when it is damaged (then `kvforge repair DIR` keeps every intact record).\n"
     "verify changes no file: it opens the store read-only, beside other readers. An\n"
     "incomplete record that a crash left at the end of the log is named, not counted as\n"
-    "damage; the next open for writing cuts it off.\n",
+    "damage; the next open for writing cuts it off. A data file shorter than its hint file\n"
+    "proves it was, a closed segment that ends inside a record, a data file that is missing\n"
+    "while its hint file is there, and a damaged file header are damage.\n",
     run};
 
 }  // namespace kvforge_tool

@@ -298,7 +298,10 @@ public:
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
         verify_report report;
-        if (readable(ec)) verify_segments(segments_.in_replay_order(), active_, *writer_, report, ec);
+        if (!readable(ec)) return report;
+        // A store opened with salvage (read-only, or before its rewrite) also lists what its open found.
+        report.damaged = file_damage_;
+        verify_segments(segments_.in_replay_order(), active_, *writer_, report, ec);
         return report;
     }
 
@@ -387,6 +390,9 @@ private:
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::vector<damaged_record> salvaged_;
+    // What a read-only salvaging open found that a scan of the segments cannot find again
+    // (recovered_log::file_damage), for verify().
+    std::vector<damaged_record> file_damage_;
     // Parts that work on the state above, reached through the engine (cuts_ also owns
     // backup's copier).
     store_lifetime<Policies, log_backend> lifetime_{*this};

@@ -328,6 +328,13 @@ private:
 struct hint_check {
     std::uint64_t covered = 0;
     std::uint64_t entries = 0;
+    /// When the hint was written for that data file and passes its checks but covers
+    /// more bytes than the file holds: those bytes (covered stays 0). A hint is written only
+    /// once the bytes it covers are durable, so the file lost bytes it had: damage, not a
+    /// torn write.
+    std::uint64_t proven_end = 0;
+    /// With proven_end: the entries whose records lie wholly or partly past the file's end.
+    std::uint64_t entries_beyond = 0;
 
     [[nodiscard]] bool passed() const noexcept { return covered != 0; }
 };
@@ -426,9 +433,17 @@ bool walk(std::string_view body, std::uint64_t records_start, std::uint64_t cove
     if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return {};
     const std::uint64_t covered = file_header::get_le64(body.data());
     const std::uint64_t entries = file_header::get_le64(body.data() + 8);
-    if (covered < data.records_start || covered > data_size) return {};
+    if (covered < data.records_start) return {};
+    if (covered > data_size) {
+        std::uint64_t beyond = 0;
+        const auto count_beyond = [&](const hint_entry& entry) {
+            if (entry.offset + entry.record_size() > data_size) ++beyond;
+        };
+        if (!hint_parse::walk<true>(body, data.records_start, covered, entries, count_beyond)) return {};
+        return {.proven_end = covered, .entries_beyond = beyond};
+    }
     if (!hint_parse::walk<false>(body, data.records_start, covered, entries, [](const hint_entry&) {})) return {};
-    return {covered, entries};
+    return {.covered = covered, .entries = entries};
 }
 
 /// Calls on_entry(const hint_entry&) for each entry of a hint file's bytes that

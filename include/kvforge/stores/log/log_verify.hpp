@@ -3,9 +3,11 @@
 /// A log store's verify(): every record of every segment read and checked against its
 /// checksum, the damage found listed; nothing is changed.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -14,6 +16,16 @@
 #include "segment.hpp"
 
 namespace kvforge::detail {
+
+/// How verify() describes a closed segment that ends inside a record: damage, since it was
+/// complete on disk before the next segment was made.
+inline constexpr std::string_view closed_segment_cut_problem =
+    "incomplete record at the end of a closed segment (it was complete on disk before the next one was made)";
+
+/// How verify() describes a segment that ends inside a record before what its hint proves
+/// was durable: damage, not a write that a crash cut short.
+inline constexpr std::string_view cut_below_hint_problem =
+    "incomplete record before the end that the segment's hint proves was durable";
 
 /// Checks the records of `segments`, in replay order, into report; `active` is the one
 /// `writer` appends to. The caller holds the engine's write gate, so that no writer
@@ -44,7 +56,14 @@ bool verify_segments(const std::vector<std::shared_ptr<segment<IO>>>& segments,
         report.records_checked += scanned.records;
         report.damaged.insert(report.damaged.end(), scanned.damage.begin(), scanned.damage.end());
         if (scanned.torn_tail) {
-            report.damaged.push_back({in->file.path(), scanned.valid_end, std::string(torn_tail_problem)});
+            // Only the segment appended to may end in a write a crash cut short, and only
+            // after what its hint proves durable: every other was durable before the next
+            // was made.
+            const bool proven = scanned.valid_end < std::max(in->hint_covered, in->proven_end);
+            const std::string_view problem = in != active ? closed_segment_cut_problem
+                                             : proven     ? cut_below_hint_problem
+                                                          : torn_tail_problem;
+            report.damaged.push_back({in->file.path(), scanned.valid_end, std::string(problem)});
         }
     }
     return true;

@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -58,6 +59,16 @@ struct recovered_log {
     std::uint64_t records = 0;             ///< records read from hints and segments (stats().recovered_records)
     std::uint64_t bytes_cut = 0;           ///< the torn tail cut off the last segment (stats().recovered_bytes_cut)
     std::vector<damaged_record> salvaged;  ///< what salvage dropped
+    /// The damage to the store's files that salvage found and a scan of the segments it
+    /// kept cannot find again (a missing segment, a data file shorter than its hint
+    /// proves, a damaged header), for verify() of a read-only store.
+    std::vector<damaged_record> file_damage;
+
+    /// Records damage of that kind that the salvaged log's rewrite removes.
+    void note_file_damage(damaged_record damage) {
+        salvaged.push_back(damage);
+        file_damage.push_back(std::move(damage));
+    }
 };
 
 /// Opens a log store's segments and rebuilds its index (table) from them, into `into`,
@@ -107,16 +118,24 @@ public:
             if (name.kind() == store_file_kind::data && !name.is_temporary()) ids.push_back(name.generation());
         }
         std::sort(ids.begin(), ids.end());
+        if (!check_hinted_segments(names, ids, ec)) return false;
         const int flags = options_.read_only ? O_RDONLY : O_RDWR;
         std::vector<segment_pointer> found;
         std::uint32_t newest_v1 = 0;
         for (const std::uint32_t id : ids) {
             auto in = std::make_shared<segment_type>();
             in->id = id;
-            if (!directory_.open_file(in->file, store_file_name::data(id), flags, ec) || !in->file.size(in->size, ec) ||
-                !check_header(*in, ec)) {
+            if (!directory_.open_file(in->file, store_file_name::data(id), flags, ec) || !in->file.size(in->size, ec)) {
                 return false;
             }
+            // An empty data file holds no record: a leftover, removed below as the others
+            // are (check_hinted_segments failed the open if a hint lists records of it).
+            if (in->size == 0) {
+                if (!holds(names, store_file_name::hint(id))) continue;
+                if (!missing_segment(id, " is empty", ec)) return false;
+                continue;
+            }
+            if (!check_header(*in, ec)) return false;
             if (in->version < 2) newest_v1 = id;
             found.push_back(std::move(in));
         }
@@ -129,15 +148,22 @@ public:
 
         if (!options_.read_only) {
             // Nothing is changed before every data file proved to be a store of ours.
-            // A hint whose segment is gone goes too, so that no later segment of its id meets it.
+            // A hint whose segment is gone goes too, so that no later segment of its id
+            // meets it: first, and for good, since one left without its segment's .tmp
+            // would name a lost segment.
             bool removed = false;
-            for (const store_file_name& other : names) {
-                const bool segment_file =
-                    other.kind() == store_file_kind::data || other.kind() == store_file_kind::hint;
-                if (other.is_temporary() || (segment_file && state_->segments.find(other.generation()) == nullptr)) {
-                    if (!directory_.remove(other, ec)) return false;
-                    removed = true;
+            for (const bool hints : {true, false}) {
+                for (const store_file_name& other : names) {
+                    const bool segment_file =
+                        other.kind() == store_file_kind::data || other.kind() == store_file_kind::hint;
+                    if ((other.kind() == store_file_kind::hint && !other.is_temporary()) != hints) continue;
+                    if (other.is_temporary() ||
+                        (segment_file && state_->segments.find(other.generation()) == nullptr)) {
+                        if (!directory_.remove(other, ec)) return false;
+                        removed = true;
+                    }
                 }
+                if (hints && removed && !files_.sync_directory(ec)) return false;
             }
             // Synced even when nothing was removed: the open that created or renamed these
             // files may have failed to sync the directory, and what this store acknowledges
@@ -155,8 +181,9 @@ public:
         state_->next_id = ids.back() + 1;
 
         const std::vector<segment_pointer> ordered = state_->segments.in_replay_order();
-        // With salvage no hint is read.
-        hint_checks<io_type> hints(io_, directory_, std::span(ordered).first(options_.salvage ? 0 : ordered.size()),
+        // With salvage no hint's entries are read, but what a hint proves of its data
+        // file's length still tells a truncated file from a torn write.
+        hint_checks<io_type> hints(io_, directory_, std::span(ordered),
                                    [&](const segment_type& in) { return identity(in); });
         // Sized once for every record the hints list: growing while replaying would move every slot again.
         const std::uint64_t hinted = hints.listed_entries();
@@ -171,7 +198,7 @@ public:
         hints.start_ahead();
         std::optional<hint_builder> last_hint;
         for (std::size_t i = 0; i < ordered.size(); ++i) {
-            const mapped_hint<io_type> hint = options_.salvage ? mapped_hint<io_type>{} : hints.take(i);
+            const mapped_hint<io_type> hint = hints.take(i);
             if (!replay(*ordered[i], hint, i + 1 == ordered.size(), last_hint, ec)) return false;
         }
         build_gathered();
@@ -190,7 +217,12 @@ public:
             reader_.cover(*last, last->size);
             return true;
         }
-        if (last_hint && last->hint_covered != last->size) files_.write_hint_of(*last, *last_hint);
+        if (last_hint && last->hint_covered != last->size) {
+            // A hint proves its bytes durable (a later open that finds fewer reports damage,
+            // not a torn write): after a crash, the last segment's may be in the page cache only.
+            if (!files_.sync_file(last->file, ec)) return false;
+            files_.write_hint_of(*last, *last_hint);
+        }
         segment_pointer next;
         if (!files_.create_segment(state_->next_id++, next, ec)) return false;
         state_->segments.add(next);
@@ -219,7 +251,9 @@ private:
         std::uint64_t scan_from = in.records_start();
         // Followed only where a sorting job would use it: each key is copied as it passes.
         key_order_check order(sorted_buildable<Table> && options_.sort_closed_segments);
-        if (in_hint.check.passed()) load_hint(in, in_hint, scan_from, build && last, hint, order);
+        in.proven_end = std::max(in_hint.check.covered, in_hint.check.proven_end);
+        if (in_hint.check.proven_end != 0 && !report_cut_below_hint(in, in_hint.check, ec)) return false;
+        if (!options_.salvage && in_hint.check.passed()) load_hint(in, in_hint, scan_from, build && last, hint, order);
         if (build && !hint && in.hint_covered != in.size) hint.emplace(identity(in));
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
@@ -248,7 +282,16 @@ private:
         state_->records += scanned.records;
         state_->salvaged.insert(state_->salvaged.end(), scanned.damage.begin(), scanned.damage.end());
         if (scanned.torn_tail) {
-            if (!last) {
+            // Only a salvaging open reads the records a hint covers: one of them that does
+            // not parse, with no intact record after it, is damage, not a torn write
+            // (cut off all the same when it ends the last segment).
+            const bool below_hint = in_hint.check.passed() && scanned.valid_end < in_hint.check.covered;
+            if (below_hint) {
+                state_->note_file_damage({in.file.path(), scanned.valid_end,
+                                          "damaged record (checksum or structure) that its hint " +
+                                              store_file_name::hint(in.id).str() +
+                                              " proves was durable; no intact record follows it"});
+            } else if (!last) {
                 const std::string problem = "incomplete record at the end of a closed segment";
                 if (!options_.salvage) {
                     fail(ec, errc::corrupt_record,
@@ -258,7 +301,8 @@ private:
                     return false;
                 }
                 state_->salvaged.push_back({in.file.path(), scanned.valid_end, problem});
-            } else if (!options_.read_only) {
+            }
+            if (last && !options_.read_only) {
                 // Cut the torn tail before anything is appended after it, and make the cut durable.
                 state_->bytes_cut = in.size - scanned.valid_end;
                 if (!in.file.truncate(scanned.valid_end, ec) || !files_.sync_file(in.file, ec)) return false;
@@ -270,6 +314,128 @@ private:
         return true;
     }
 
+    /// Whether names holds name.
+    [[nodiscard]] static bool holds(const std::vector<store_file_name>& names, const store_file_name& name) {
+        return std::any_of(names.begin(), names.end(),
+                           [&](const store_file_name& other) { return other == name; });
+    }
+
+    /// Fails the open with errc::corrupt_record, or with salvage records the loss, when a
+    /// hint names a segment whose data file is missing. Segments are removed hint first
+    /// (segment_files.hpp), so such a hint means the data file was lost, unless it is the
+    /// hint of a compaction's output that a crash left unpublished beside its .tmp.
+    bool check_hinted_segments(const std::vector<store_file_name>& names, const std::vector<std::uint32_t>& ids,
+                               std::error_code& ec) {
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::hint || name.is_temporary()) continue;
+            const std::uint32_t id = name.generation();
+            if (std::binary_search(ids.begin(), ids.end(), id) ||
+                holds(names, store_file_name::data(id).temporary())) {
+                continue;
+            }
+            if (!missing_segment(id, " is missing", ec)) return false;
+        }
+        return true;
+    }
+
+    /// Reports that the records of segment `id`, whose hint is there, are gone: its data
+    /// file is missing or empty (what says how). With salvage, recorded; else the open fails.
+    bool missing_segment(std::uint32_t id, std::string_view what, std::error_code& ec) {
+        const std::string data = directory_.file_path(store_file_name::data(id));
+        const std::string problem = std::string(what) + ", though its hint " + store_file_name::hint(id).str() +
+                                    " lists its records: a segment of the store was lost (deleted, moved or "
+                                    "truncated), and its records with it";
+        if (!options_.salvage) {
+            fail(ec, errc::corrupt_record,
+                 data + problem +
+                     "; put the file back or restore the store from a backup, or open with options::salvage "
+                     "(kvforge repair) to keep the other segments' records");
+            return false;
+        }
+        // Nothing to rewrite: a writable open removes the hint, and the rest of the store is whole.
+        state_->file_damage.push_back({data, 0, problem.substr(1)});
+        return true;
+    }
+
+    /// Reports that segment `in` is shorter than its hint proves it was (check, whose
+    /// proven_end is set): a cut below bytes once durable is damage, never a torn write.
+    /// With salvage, recorded (its intact records are kept); else the open fails.
+    bool report_cut_below_hint(const segment_type& in, const hint_check& check, std::error_code& ec) {
+        const std::string problem =
+            "the file ends at " + std::to_string(in.size) + " bytes, but its hint " +
+            store_file_name::hint(in.id).str() + " proves " + std::to_string(check.proven_end) +
+            " bytes were durable: the file was truncated, and " + std::to_string(check.entries_beyond) +
+            " records the hint lists past its end are lost";
+        if (!options_.salvage) {
+            fail(ec, errc::corrupt_record,
+                 in.file.path() + ": " + problem +
+                     "; restore it from a backup, or open with options::salvage (kvforge repair) to keep the "
+                     "intact records");
+            return false;
+        }
+        state_->note_file_damage({in.file.path(), in.size, problem});
+        return true;
+    }
+
+    /// Salvage of segment `in`, whose header (the first `bytes` of the file) is damaged:
+    /// what its intact half tells (kvforge-written headers have two, each with its own
+    /// CRC), the rest assumed, so that its records are found and checked one by one. A
+    /// replay order that neither half gives intact is recovered when a single byte of its
+    /// half was changed, else taken from the file's id, as the writer gives it.
+    bool salvage_header(segment_type& in, std::string_view bytes) {
+        const char* p = bytes.data();
+        const bool first_half = bytes.size() >= file_header::v1_size && std::memcmp(p, "kvforge", 7) == 0 &&
+                                p[7] == static_cast<char>(file_kind::data) &&
+                                file_header::get_le32(p + 28) == crc32c({p, 28}) &&
+                                file_header::get_le16(p + 8) <= format_version && file_header::get_le16(p + 10) == 0;
+        in.version = first_half ? file_header::get_le16(p + 8) : format_version;
+        in.file_id = first_half ? file_header::get_le32(p + 12) : 0;
+        in.order = in.id;
+        bool order_known = in.version < 2;
+        if (!order_known && bytes.size() >= file_header::size) {
+            const std::optional<std::uint64_t> order = damaged_order(p + 32, in.id);
+            if (order) {
+                in.order = *order;
+                in.version = format_version;
+                order_known = true;
+            }
+        }
+        std::string problem = "the file header is damaged; its records were read one by one";
+        if (!order_known) problem += ", replayed as if the writer had made it (its replay order could not be read)";
+        state_->note_file_damage({in.file.path(), 0, std::move(problem)});
+        return true;
+    }
+
+    /// The replay order in a header's second half (`half`, 32 bytes: order, reserved
+    /// zeros, CRC) of a file of id `id`, read when it passes its CRC or when one byte
+    /// changed makes it pass in one way only (the changed byte may be in any field);
+    /// nullopt when it cannot be told.
+    [[nodiscard]] static std::optional<std::uint64_t> damaged_order(const char* half, std::uint32_t id) {
+        std::optional<std::uint64_t> found;
+        int matches = 0;
+        char candidate[32];
+        const auto consider = [&] {
+            bool zeros = true;
+            for (std::size_t i = 8; i < 28; ++i) zeros = zeros && candidate[i] == 0;
+            const std::uint64_t order = file_header::get_le64(candidate);
+            if (!zeros || order > id || file_header::get_le32(candidate + 28) != crc32c({candidate, 28})) return;
+            if (!found || *found != order) ++matches;
+            found = order;
+        };
+        std::memcpy(candidate, half, sizeof candidate);
+        consider();
+        if (matches == 1) return found;
+        for (std::size_t at = 0; at < sizeof candidate; ++at) {
+            for (int value = 0; value < 256; ++value) {
+                if (static_cast<char>(value) == half[at]) continue;
+                candidate[at] = static_cast<char>(value);
+                consider();
+            }
+            candidate[at] = half[at];
+        }
+        return matches == 1 ? found : std::nullopt;
+    }
+
     /// Reads segment `in`'s header: a data file of ours, of a version this code reads,
     /// written with this store's codecs.
     bool check_header(segment_type& in, std::error_code& ec) {
@@ -278,18 +444,27 @@ private:
         if (!in.file.read(0, bytes, available, ec)) return false;
         file_header header;
         const std::string& path = in.file.path();
-        switch (file_header::decode({bytes, available}, file_kind::data, header)) {
+        const file_header::problem problem = file_header::decode({bytes, available}, file_kind::data, header);
+        const bool damaged = problem == file_header::problem::truncated || problem == file_header::problem::bad_magic ||
+                             problem == file_header::problem::bad_checksum;
+        // The name is a data file's: with salvage its records are found and checked one by one.
+        if (damaged && options_.salvage) return salvage_header(in, {bytes, available});
+        constexpr std::string_view way_out =
+            "; restore it from a backup, or open with options::salvage (kvforge repair) to keep every intact record";
+        switch (problem) {
             case file_header::problem::none:
                 break;
             case file_header::problem::truncated:
                 fail(ec, errc::corrupt_header,
-                     path + ": " + std::to_string(in.size) + " bytes, shorter than its file header");
+                     path + ": " + std::to_string(in.size) + " bytes, shorter than its file header" +
+                         std::string(way_out));
                 return false;
             case file_header::problem::bad_magic:
-                fail(ec, errc::not_a_store, path + ": does not start with a kvforge data file's magic bytes");
+                fail(ec, errc::not_a_store,
+                     path + ": does not start with a kvforge data file's magic bytes" + std::string(way_out));
                 return false;
             case file_header::problem::bad_checksum:
-                fail(ec, errc::corrupt_header, path + ": the file header fails its checksum");
+                fail(ec, errc::corrupt_header, path + ": the file header fails its checksum" + std::string(way_out));
                 return false;
             case file_header::problem::newer_version:
                 fail(ec, errc::unsupported_version,

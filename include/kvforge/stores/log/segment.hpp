@@ -36,6 +36,9 @@ struct segment {
     std::uint64_t dead_bytes = 0;    ///< bytes of its records no key's newest record is (and its batch headers)
     std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
     std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
+    /// How much of the segment a hint written for it proved durable at the open (even one
+    /// not read, or covering more than the file holds): bytes no torn write can end in.
+    std::uint64_t proven_end = 0;
     bool holds_clear = false;        ///< a clear record is among its records
     /// Known to hold its records in key order (key_order.hpp): a compaction's output, or
     /// a closed segment found so at open or by a sorting job. False: not known.

@@ -203,6 +203,7 @@ public:
         compaction_retry_end_ = 0;
         last_compaction_error_.clear();
         engine_.salvaged_.clear();
+        engine_.file_damage_.clear();
         engine_.version_.bump();
     }
 
@@ -225,8 +226,11 @@ public:
         std::error_code ignored;
         for (const segment_pointer& output : job_->outputs->segments()) {
             if (!output) continue;
+            // The hint first: one left without its data file's .tmp would name a missing segment.
+            if (engine_.files_.directory().remove(store_file_name::hint(output->id), ignored)) {
+                engine_.files_.sync_directory(ignored);
+            }
             engine_.files_.remove_unpublished_segment(output->id);
-            engine_.files_.directory().remove(store_file_name::hint(output->id), ignored);
         }
         job_.reset();
     }

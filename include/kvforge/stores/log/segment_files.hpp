@@ -208,12 +208,14 @@ public:
         }
     }
 
-    /// Removes one segment taken out of the store: its data file, its hint, then a sync of
-    /// the directory. False when a removal failed (what is left replays at the next open).
+    /// Removes one segment taken out of the store: its hint, a sync of the directory, its
+    /// data file, a sync of the directory. The hint goes first and for good, since a hint
+    /// left without its data file names a segment that was lost (recovery.hpp). False when
+    /// a removal failed (what is left replays at the next open).
     bool remove_segment(const segment_type& retired) {
         std::error_code ignored;
-        return directory_.remove(store_file_name::data(retired.id), ignored) &&
-               directory_.remove(store_file_name::hint(retired.id), ignored) && sync_directory(ignored);
+        return directory_.remove(store_file_name::hint(retired.id), ignored) && sync_directory(ignored) &&
+               directory_.remove(store_file_name::data(retired.id), ignored) && sync_directory(ignored);
     }
 
 private:

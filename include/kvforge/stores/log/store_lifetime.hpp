@@ -155,6 +155,9 @@ private:
         engine_.recovered_records_ = recovered.records;
         engine_.recovered_bytes_cut_ = recovered.bytes_cut;
         engine_.salvaged_ = std::move(recovered.salvaged);
+        // A writable salvaging open repairs what it found (the salvaged log is rewritten,
+        // a lost segment's hint removed); a read-only one changes nothing, so verify() lists it.
+        if (engine_.options_.read_only) engine_.file_damage_ = std::move(recovered.file_damage);
         return true;
     }
 
@@ -172,6 +175,7 @@ private:
         engine_.recovered_bytes_cut_ = 0;
         engine_.compaction_.reset();
         engine_.salvaged_.clear();
+        engine_.file_damage_.clear();
         engine_.failure_.reset();
     }
 
