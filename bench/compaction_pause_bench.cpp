@@ -11,6 +11,15 @@
 // that wait unbounded (a write over the ceiling waits for the thread as long as it makes
 // progress), and *_nowait: compaction_stall_ratio 0.
 //
+// puts_during_compact measures compact() itself on a thread_safe store: KVFORGE_BENCH_KEYS
+// records, half of them dead (each of half as many keys written twice; automatic
+// compaction off), then compact() on one thread while another overwrites the keys,
+// timing each put: the longest put that overlapped compact() (max_put_us), the puts
+// that completed while it ran (puts_during), and how long compact() took (compact_ms);
+// then the same writer for as long again with no compaction, as the baseline of the
+// same run (max_put_us_after, puts_after: what the writes cost on their own, segment
+// rollovers and waits for a core included).
+//
 // Each store is filled with KVFORGE_BENCH_KEYS records (16-byte keys, 100-byte values),
 // then one thread overwrites twice as many records, timing each put. Put latencies are
 // in microseconds; compactions counts the jobs that ran during the overwrites;
@@ -27,12 +36,14 @@
 #include <kvforge/kvforge.hpp>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "measure.hpp"
@@ -159,6 +170,83 @@ void longest_put_during_compaction(benchmark::State& state) {
     }
 }
 
+/// compact() of a thread_safe store whose records are half dead, while another thread
+/// puts new keys (see the top of this file).
+void puts_during_compact(benchmark::State& state) {
+    using store_t = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
+                                   kvforge::buffered<>, kvforge::thread_safe>;
+    double longest = 0;
+    std::uint64_t during = 0;
+    double compact_ms = 0;
+    double longest_after = 0;
+    std::uint64_t puts_after = 0;
+    for (auto _ : state) {
+        const kvbench::scratch_dir dir;
+        kvforge::options opts;
+        opts.compact_dead_ratio = 0;  // the dead records stay for compact()
+        if (key_count() < 100000) opts.segment_bytes = std::uint64_t{64} << 10;
+        store_t db((dir.path() / "store").string(), opts);
+        const std::size_t keys = std::max<std::size_t>(key_count() / 2, 1);
+        const std::string value(100, 'v');
+        kvforge::batch<std::string, std::string> fill;
+        for (std::size_t round = 0; round < 2; ++round) {
+            for (std::size_t i = 0; i < keys; ++i) {
+                fill.put(key_of((i * 7919) % keys), value);
+                if (fill.size() == 1000) {
+                    db.write(fill);
+                    fill.clear();
+                }
+            }
+            db.write(fill);
+            fill.clear();
+        }
+        db.sync();
+
+        // 0: before compact(), 1: while it runs, 2: as long again after it, 3: done.
+        std::atomic<int> phase{0};
+        std::atomic<bool> writing{false};
+        std::vector<double> overlapping;  // latencies of the puts that overlapped compact()
+        std::vector<double> after;        // latencies of the puts made after it
+        std::uint64_t completed = 0;      // puts that started and ended while compact() ran
+        std::thread writer([&] {
+            const std::string newer(100, 'w');
+            for (std::size_t i = 0;; ++i) {
+                const int before = phase.load();
+                if (before == 3) break;
+                const auto start = std::chrono::steady_clock::now();
+                db.put(key_of((i * 7919) % keys), newer);
+                const double micros =
+                    std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start).count();
+                const int now = phase.load();
+                writing.store(true);
+                if (before == 1 || now == 1) overlapping.push_back(micros);
+                if (before == 1 && now == 1) ++completed;
+                if (before == 2 && now == 2) after.push_back(micros);
+            }
+        });
+        while (!writing.load()) std::this_thread::yield();  // the writer is going before compact() starts
+        phase.store(1);
+        const auto start = std::chrono::steady_clock::now();
+        db.compact();
+        const auto took = std::chrono::steady_clock::now() - start;
+        phase.store(2);
+        std::this_thread::sleep_for(took);
+        phase.store(3);
+        writer.join();
+        compact_ms = std::chrono::duration<double, std::milli>(took).count();
+        longest = overlapping.empty() ? 0 : *std::max_element(overlapping.begin(), overlapping.end());
+        longest_after = after.empty() ? 0 : *std::max_element(after.begin(), after.end());
+        during = completed;
+        puts_after = after.size();
+    }
+    state.counters["max_put_us"] = longest;
+    state.counters["puts_during"] = static_cast<double>(during);
+    state.counters["compact_ms"] = compact_ms;
+    state.counters["max_put_us_after"] = longest_after;
+    state.counters["puts_after"] = static_cast<double>(puts_after);
+}
+
+BENCHMARK(puts_during_compact)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(longest_put_during_compaction, kvforge::single_thread)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(longest_put_during_compaction, kvforge::thread_safe)->Iterations(1)->Unit(benchmark::kMillisecond);
 

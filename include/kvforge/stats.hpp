@@ -39,6 +39,10 @@ struct stats {
     /// by as much as it held (at least options::compact_min_bytes).
     std::uint64_t compaction_failures = 0;
     std::string last_compaction_error;  ///< why the last compaction failed; empty once one succeeds
+    /// Bytes of damaged records that compaction dropped with the segments it retired:
+    /// records that were no key's newest (dead), so no value was lost. Damage to a live
+    /// record fails the compaction instead.
+    std::uint64_t damaged_bytes_dropped = 0;
 
     std::uint64_t hits = 0;       ///< reads of a value a cache held (bounded, read_cache)
     std::uint64_t misses = 0;     ///< reads of a value a cache did not hold

@@ -80,7 +80,7 @@ public:
                 (engine_.compaction_.job_under_way() || engine_.compaction_.due())) {
                 // The caller's last error message describes its own calls, not this one.
                 const last_error saved = this_thread_last_error();
-                engine_.compaction_.compact_now(false, compaction_error);
+                engine_.compaction_.compact_now(compaction_error);
                 this_thread_last_error() = saved;
             }
         }

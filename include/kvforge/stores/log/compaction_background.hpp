@@ -29,6 +29,8 @@ namespace kvforge::detail {
 template <class Policies, class Engine>
 void segment_compaction<Policies, Engine>::wait_for_compaction() {
     if (engine_.options_.compaction_stall_ratio <= 0 || engine_.options_.compaction_stall_micros == 0) return;
+    // compact() reclaims every closed segment's dead bytes, with the thread held.
+    if (whole_under_way_.load(std::memory_order_relaxed)) return;
     // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
     const std::chrono::microseconds longest(std::min(engine_.options_.compaction_stall_micros, std::uint64_t{1} << 40));
     const auto deadline = std::chrono::steady_clock::now() + longest;
@@ -85,12 +87,10 @@ void segment_compaction<Policies, Engine>::run_background_job() {
     }
 }
 
-/// An automatic job on the compaction thread: started with write_gate_ held; scanned,
-/// sorted and copied with no gate, in chunks of compaction_step_bytes between which a
-/// hold or stop() drops it; published with no gate; its index entries moved in
-/// chunks that each hold the gate briefly; its inputs retired under the gate once no
-/// backup runs. False with ec set when it failed; sorted tells whether the job was
-/// a sorting job that ended (its input rewritten, or found in key order).
+/// An automatic job on the compaction thread: started with write_gate_ held, then run
+/// (run_job), a hold or stop() dropping it between its chunks until it publishes. False
+/// with ec set when it failed; sorted tells whether the job was a sorting job that
+/// ended (its input rewritten, or found in key order).
 template <class Policies, class Engine>
 bool segment_compaction<Policies, Engine>::background_job(bool& sorted, std::error_code& ec) {
     {
@@ -100,11 +100,22 @@ bool segment_compaction<Policies, Engine>::background_job(bool& sorted, std::err
         if (!start_job(ec)) return false;
         if (!job_) return true;
     }
+    return run_job(true, sorted, ec);
+}
+
+/// Runs the job started (an automatic one on the compaction thread, compact()'s on its
+/// caller's): scanned, sorted and copied with no gate, in chunks of
+/// compaction_step_bytes between which, when interruptible, a hold or stop() drops it;
+/// published with no gate; its index entries moved in chunks that each hold the gate
+/// briefly; its inputs retired under the gate once no backup runs. False with ec set
+/// when it failed; sorted as background_job says.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::run_job(bool interruptible, bool& sorted, std::error_code& ec) {
     const bool sorting = job_->sorting;
     const std::uint64_t chunk = engine_.options_.compaction_step_bytes != 0 ? engine_.options_.compaction_step_bytes
                                                                             : kvforge::options{}.compaction_step_bytes;
     while (job_->at != job_type::phase::publish) {
-        if (compactor_.interrupted()) {
+        if (interruptible && compactor_.interrupted()) {
             abort_job();
             return true;
         }
@@ -122,7 +133,7 @@ bool segment_compaction<Policies, Engine>::background_job(bool& sorted, std::err
             return true;
         }
     }
-    if (compactor_.interrupted()) {
+    if (interruptible && compactor_.interrupted()) {
         abort_job();
         return true;
     }

@@ -88,7 +88,7 @@ void segment_compaction<Policies, Engine>::sort_before_close() {
                 start_sorting_job();
                 --sorts_left;
             }
-            if (!advance_job(ec)) {
+            if (!advance_job(ec, engine_.options_.compaction_step_bytes)) {
                 compaction_failed();
                 return;
             }

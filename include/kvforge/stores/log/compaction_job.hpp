@@ -28,6 +28,11 @@
 ///    walk, by a walk over the same keys in key order; then makes the writer's records
 ///    durable and retires the inputs, once no backup runs (their files removed last).
 ///
+/// The scan goes on past a damaged record when no index entry points into its bytes
+/// (they hold no key's newest record) and no erase of the input must be kept: the
+/// damaged bytes go with the input, counted (stats().damaged_bytes_dropped). Damage to
+/// a live record fails the job, as does damage where an erase may have to be kept.
+///
 /// Aborting a job before it publishes (clear, compact, close, a failed step) removes its
 /// .tmp outputs: nothing was published, and the inputs stay as they were. Aborting it
 /// while it moves entries leaves inputs and outputs both in the store.
@@ -89,6 +94,8 @@ struct compaction_job {
     std::vector<record_location> moved;  ///< where each note's copy went
     std::optional<std::size_t> copied;   ///< the note copied last
     std::size_t moved_entries = 0;       ///< notes whose index entries have moved
+    /// Bytes of damaged dead records the scan passed over, dropped with the inputs.
+    std::uint64_t damaged_bytes = 0;
     std::optional<Outputs> outputs;
     /// The inputs, once taken out of the store, whose files are still to remove (phase
     /// remove, one a step with single_thread), in replay order.

@@ -40,7 +40,7 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
     for (std::uint64_t span = budget;; span *= 2) {
         const std::uint64_t end = in.size - begin > span ? begin + span : in.size;
         const bool scanned_ok = scan_log(
-            in.file, begin, end, in.version, false,
+            in.file, begin, end, in.version, true,
             [&](const log_entry& entry) {
                 // After a walk, which noted the puts, only erases are wanted.
                 if (job.walks_index && entry.type != record_type::erase) return;
@@ -58,6 +58,9 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
             },
             scanned, ec);
         if (!scanned_ok) return false;
+        for (const damaged_record& damage : scanned.damage) {
+            if (!drop_damage(job, damage.offset, end, ec)) return false;
+        }
         if (!scanned.torn_tail || scanned.valid_end > begin) break;
         if (end == in.size) {
             fail(ec, errc::corrupt_record,
@@ -80,6 +83,37 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
         return true;
     }
     end_scan(job);
+    return true;
+}
+
+/// After the scan passed over a damaged record at offset bad of the input it is in
+/// (scan_log with skip_damage, over bytes up to end): counts the bytes up to the next
+/// intact record as dropped, when no index entry points into them (walking the whole
+/// index, with the shared lock held: damage is rare) and the input's erases need not be
+/// kept. Otherwise fails with errc::corrupt_record, as a scan that met the damage did
+/// before: the record may be a key's newest, or an erase that hides an older put.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end,
+                                                       std::error_code& ec) {
+    const segment_type& in = *job.inputs[job.scanning];
+    std::uint64_t next = end;
+    if (!find_intact_record_after(in.file, bad, end, in.version, next, ec)) return false;
+    bool live = false;
+    if (!job.keep_erases[job.scanning]) {
+        const read_lock lock(engine_.mutex_);
+        engine_.table_.for_each([&](std::string_view, std::string_view payload) {
+            const record_location where = record_location::decode(payload);
+            if (where.segment == in.id && where.offset >= bad && where.offset < next) live = true;
+        });
+    }
+    if (live || job.keep_erases[job.scanning]) {
+        fail(ec, errc::corrupt_record,
+             in.file.path() + ": damaged record at offset " + std::to_string(bad) +
+                 (live ? " holding a key's newest value" : ", which may be an erase that an older segment needs,") +
+                 " with intact records after it; open with options::salvage to keep the intact ones");
+        return false;
+    }
+    job.damaged_bytes += next - bad;
     return true;
 }
 
@@ -370,6 +404,7 @@ template <class Policies, class Engine>
 auto segment_compaction<Policies, Engine>::retire_inputs() -> std::vector<segment_pointer> {
     std::vector<segment_pointer> retired = std::move(job_->inputs);
     const write_lock lock(engine_.mutex_);
+    damaged_bytes_dropped_ += job_->damaged_bytes;
     for (const segment_pointer& in : retired) {
         engine_.index_.remove_segment(*in);
         engine_.segments_.remove(in->id);

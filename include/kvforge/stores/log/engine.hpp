@@ -37,10 +37,11 @@
 /// builds its record, and under the exclusive lock appends it and updates the index
 /// (log_writes.hpp); it waits for durability (sync_each) after releasing both, so that
 /// writers can share one sync (after_write.hpp). Readers take the shared lock only.
-/// compact() and clear() hold write_gate_ while they work, so no writer runs, but readers
-/// go on; they take the exclusive lock only to switch segments. Compaction, whole or by
-/// automatic jobs, and the wait of writers that leave too many dead bytes, are
-/// segment_compaction.hpp's, which says what locks a job takes; close() lets the jobs due
+/// clear() holds write_gate_ while it works, so no writer runs, but readers go on; it
+/// takes the exclusive lock only to switch segments. Compaction, whole (compact(): with
+/// thread_safe, writers go on meanwhile) or by automatic jobs, and the wait of writers
+/// that leave too many dead bytes, are segment_compaction.hpp's, which says what locks a
+/// job takes; compact(), clear() and close() run one at a time. close() lets the jobs due
 /// finish and waits for the calls that hold no lock (store_lifetime.hpp). With
 /// thread_safe, for_each walks a snapshot of its own, so it holds no lock while its
 /// visitor runs (store_cuts.hpp).
@@ -272,15 +273,10 @@ public:
     /// Makes every write so far durable; nothing to do for a read-only store.
     void sync(std::error_code& ec) { calls_.drain_writer(&writer_type::sync, ec); }
 
-    /// Rewrites the live records of every segment into new segments, in index order,
-    /// and retires the old ones.
-    void compact(std::error_code& ec) {
-        const auto no_compaction = compaction_.hold();
-        const gate_lock gate = gate_without_backups();
-        if (!writable(ec)) return;
-        compaction_.abort_job();  // superseded
-        compaction_.compact_now(true, ec);
-    }
+    /// Rewrites the live records of every segment there is at the call into new
+    /// segments, in key order, and retires the old ones; with thread_safe, writers go on
+    /// meanwhile, into a new active segment (segment_compaction.hpp).
+    void compact(std::error_code& ec) { compaction_.compact_whole(ec); }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
     void wait_durable(std::uint64_t sequence, std::error_code& ec) { calls_.wait_durable(sequence, ec); }

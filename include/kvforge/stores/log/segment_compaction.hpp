@@ -14,9 +14,14 @@
 ///     compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
 ///     compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
 ///
-/// Locks. compact() and clear() hold the engine's write gate while they work, so no
-/// writer runs, but readers go on; they take the exclusive lock only to switch
-/// segments. An automatic job runs, with single_thread, in bounded steps after writes,
+/// compact() is a job too, over every segment there is at its call (the active one
+/// closed first; writes made meanwhile go to the next): with single_thread it runs whole
+/// with the gate held; with thread_safe it runs on the calling thread as the automatic
+/// jobs run on theirs (below), so writers go on while it works. Either way it drops the
+/// damaged bytes it meets in dead records (counted in stats().damaged_bytes_dropped),
+/// and fails on damage to a live one. Locks. clear() holds the engine's write gate while
+/// it works, so no writer runs, but readers go on; it takes the exclusive lock only to
+/// switch segments. An automatic job runs, with single_thread, in bounded steps after writes,
 /// each with the gate held; with thread_safe, on the compaction thread
 /// (compaction_thread.hpp), which reads the closed segments it rewrites and writes its
 /// outputs with no gate held (the shared lock for each look-up in the index), and takes
@@ -29,9 +34,12 @@
 /// while a backup copies it (backups_running.hpp).
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -110,6 +118,52 @@ public:
         s.compactions = compactions_;
         s.compaction_failures = compaction_failures_;
         s.last_compaction_error = last_compaction_error_;
+        s.damaged_bytes_dropped = damaged_bytes_dropped_;
+    }
+
+    /// Lets one whole-store change at a time run (compact, clear, close): compact() of a
+    /// thread_safe store runs with no gate held but for short spells, and the others
+    /// would drop its job meanwhile. Taken before hold() and the gate.
+    [[nodiscard]] std::unique_lock<std::mutex> lock_whole() { return std::unique_lock(whole_); }
+
+    /// compact(): a job over every segment there is at the call, the active one closed
+    /// first. With single_thread it runs whole with write_gate_ held; with thread_safe,
+    /// on the calling thread as the automatic jobs run on theirs, writers going on
+    /// (compaction_background.hpp). The failure is counted, as an automatic job's.
+    void compact_whole(std::error_code& ec) {
+        const std::unique_lock whole = lock_whole();
+        const auto no_jobs = hold();
+        if constexpr (threading::concurrent) {
+            {
+                const gate_lock gate = engine_.gate_without_backups();
+                if (!engine_.writable(ec)) return;
+                abort_job();  // superseded
+                if (!start_whole_job(ec)) {
+                    compaction_failed();
+                    return;
+                }
+                if (!job_) return;
+            }
+            whole_under_way_.store(true, std::memory_order_relaxed);
+            bool sorted = false;
+            bool done = false;
+            try {
+                done = run_job(false, sorted, ec);
+            } catch (const std::bad_alloc&) {
+                fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                     "out of memory while compacting " + engine_.files_.directory().path());
+            }
+            whole_under_way_.store(false, std::memory_order_relaxed);
+            if (!done) {
+                const gate_lock gate = gate_after_writers();
+                compaction_failed();
+            }
+        } else {
+            const gate_lock gate = engine_.gate_without_backups();
+            if (!engine_.writable(ec)) return;
+            abort_job();  // superseded
+            if (!start_whole_job(ec) || (job_ && !advance_job(ec, 0))) compaction_failed();
+        }
     }
 
     /// With thread_safe, after a write, holding no lock: waits, a bounded time, while dead
@@ -127,15 +181,16 @@ public:
     /// Whether an automatic job is due: dead bytes to reclaim, or a segment to sort.
     [[nodiscard]] bool due() { return wants_compaction() || wants_sorting(); }
 
-    /// Compacts all of the store (full) or advances the automatic job on the segments
-    /// with the most dead bytes by one step, starting it when none is under way, with
-    /// write_gate_ held.
-    void compact_now(bool full, std::error_code& ec) {
-        if (full ? compact_all(ec) : (job_ || start_job(ec)) && advance_job(ec)) return;
+    /// Advances the automatic job on the segments with the most dead bytes by one step,
+    /// starting it when none is under way, with write_gate_ held.
+    void compact_now(std::error_code& ec) {
+        if ((job_ || start_job(ec)) && advance_job(ec, engine_.options_.compaction_step_bytes)) return;
         compaction_failed();
     }
 
-    /// Compaction of the whole store, with write_gate_ held: writes the live records,
+    /// Compaction of the whole store, for a salvaging open, with write_gate_ held: it
+    /// reads only the records the index points at (salvage dropped the damaged ones from
+    /// it), and writes them,
     /// in index order (a sorted store's in key order, so scans read them in sequence),
     /// into new segments; publishes them; starts a new active segment; switches the
     /// index to them; and retires every old segment. A crash that leaves outputs and old
@@ -279,12 +334,10 @@ private:
     }
 
     /// Advances the pending job by one step, with write_gate_ held: phases run one after
-    /// another until the step has read and written compaction_step_bytes (0: the whole
-    /// job); ending an output (its sync and hint) and publishing the outputs are steps
+    /// another until the step has read and written limit bytes (0: the whole job); ending an output (its sync and hint) and publishing the outputs are steps
     /// of their own, as is each chunk of index entries moved, retiring the inputs (which
     /// waits while a backup runs) and removing each input's files.
-    bool advance_job(std::error_code& ec) {
-        const std::uint64_t limit = engine_.options_.compaction_step_bytes;
+    bool advance_job(std::error_code& ec, std::uint64_t limit) {
         std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
         while (job_) {
             if (budget == 0) return true;
@@ -354,6 +407,7 @@ private:
     /// A job's phases: scan, copy, publish, move entries, retire, remove the inputs'
     /// files (compaction_phases.hpp).
     bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec);
+    bool drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end, std::error_code& ec);
     void walk_index(job_type& job, std::uint64_t& budget);
     static void end_scan(job_type& job);
     [[nodiscard]] static auto later_run(const job_type& job) noexcept;
@@ -372,6 +426,30 @@ private:
     /// (compaction_background.hpp).
     void run_background_job();
     bool background_job(bool& sorted, std::error_code& ec);
+    bool run_job(bool interruptible, bool& sorted, std::error_code& ec);
+
+    /// Starts compact()'s job, with write_gate_ held: closes the active segment unless it
+    /// holds no record, and takes every closed segment. They are all its inputs, so no
+    /// erase needs copying (no older segment outside the job holds a put it must hide).
+    /// No job starts when there is no closed segment.
+    bool start_whole_job(std::error_code& ec) {
+        if (engine_.writer_->end() != engine_.active_->records_start() && !engine_.rollover_.roll_over(ec)) {
+            return false;
+        }
+        std::vector<segment_pointer> inputs;
+        for (const segment_pointer& in : engine_.segments_.in_replay_order()) {
+            if (in != engine_.active_) inputs.push_back(in);
+        }
+        if (inputs.empty()) return true;
+        job_type& job = job_.emplace();
+        std::uint64_t order = 0;
+        for (const segment_pointer& in : inputs) order = std::max(order, in->order);
+        job.keep_erases.assign(inputs.size(), 0);
+        job.scan_offset = inputs.front()->records_start();
+        job.inputs = std::move(inputs);
+        job.outputs.emplace(engine_, order, true, engine_.options_.segment_bytes);
+        return true;
+    }
 
     /// Takes write_gate_ on the compaction thread once the writers waiting for it have
     /// had it (write_gate.hpp): the thread takes it many times in a row, and would
@@ -417,12 +495,17 @@ private:
     std::uint64_t compactions_ = 0;
     std::uint64_t compaction_failures_ = 0;
     std::string last_compaction_error_;
+    std::uint64_t damaged_bytes_dropped_ = 0;  // of dead records in the inputs of the jobs that retired them
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the segments hold more than this
     // The active segment's id when every closed segment was last found in key order (0: not known).
     std::uint32_t all_sorted_at_ = 0;
     // The automatic compaction job under way: used under the gate (single_thread) or by
     // the compaction thread, which others hold off or stop before they touch it.
     std::optional<job_type> job_;
+    std::mutex whole_;  // held by compact(), clear() and close() while they run (lock_whole)
+    // compact() runs its job (thread_safe): writers do not wait for the compaction
+    // thread meanwhile, which the hold keeps idle.
+    std::atomic<bool> whole_under_way_{false};
     // Runs automatic compaction jobs (thread_safe); last, so that it stops first.
     compaction_thread compactor_;
 };

@@ -35,6 +35,7 @@ public:
     /// Removes every key: a new active segment starting with a clear record, then the
     /// others retired.
     void clear(std::error_code& ec) {
+        const auto whole = engine_.compaction_.lock_whole();  // after a compact() under way
         const auto no_compaction = engine_.compaction_.hold();
         const gate_lock gate = engine_.gate_without_backups();
         if (!engine_.writable(ec)) return;

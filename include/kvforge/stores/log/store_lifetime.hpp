@@ -105,6 +105,7 @@ public:
         // ceiling keep dead bytes near compaction_stall_ratio times the live bytes, each
         // job must reclaim dead bytes for another to follow, and no job starts once
         // compaction is no longer due.
+        const auto whole = engine_.compaction_.lock_whole();  // after a compact() under way
         engine_.compaction_.finish();
         const gate_lock gate(engine_.write_gate_);
         if (!engine_.open_) return;
