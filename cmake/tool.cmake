@@ -1,5 +1,6 @@
 # The kvforge command-line tool (tools/kvforge/), built as bin/kvforge in the build
-# directory and installed to the prefix's bin/ with the headers.
+# directory and installed to the prefix's bin/ with the headers when it was built: a
+# header-only library installs from a tree that was configured and never built.
 file(GLOB kvforge_tool_sources CONFIGURE_DEPENDS
     ${PROJECT_SOURCE_DIR}/tools/kvforge/*.cpp
     ${PROJECT_SOURCE_DIR}/tools/kvforge/commands/*.cpp)
@@ -8,5 +9,5 @@ target_link_libraries(kvforge_tool PRIVATE kvforge::kvforge kvforge_project_opti
 set_target_properties(kvforge_tool PROPERTIES OUTPUT_NAME kvforge RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
 
 if(KVFORGE_INSTALL)
-    install(TARGETS kvforge_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+    install(TARGETS kvforge_tool RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} OPTIONAL)
 endif()
