@@ -144,7 +144,7 @@ public:
     void flush(std::error_code& ec) noexcept override { ec.clear(); }
     void sync(std::error_code& ec) noexcept override { ec.clear(); }
     void compact(std::error_code& ec) noexcept override { refused(ec, 0); }
-    void backup(std::string_view, std::error_code& ec) noexcept override { refused(ec, 0); }
+    void backup(std::string_view, const backup_options&, std::error_code& ec) noexcept override { refused(ec, 0); }
     void wait_durable(std::uint64_t, std::error_code& ec) noexcept override { refused(ec, 0); }
     std::uint64_t durable_seq(std::error_code& ec) const noexcept override { return refused(ec, 0); }
     verify_report verify(std::error_code& ec) const noexcept override {
@@ -316,9 +316,9 @@ public:
     void flush(std::error_code& ec) noexcept override { store_.flush(ec); }
     void sync(std::error_code& ec) noexcept override { store_.sync(ec); }
     void compact(std::error_code& ec) noexcept override { store_.compact(ec); }
-    void backup(std::string_view dest, std::error_code& ec) noexcept override {
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) noexcept override {
         if constexpr (Store::persistent) {
-            store_.backup(dest, ec);
+            store_.backup(dest, how, ec);
         } else {
             fail_unsupported(ec, "backup()", "a persistent store", this->description_,
                              this->description_.composition.store,
@@ -595,13 +595,14 @@ struct entries_of<composition_list<Packs...>> {
     return best;
 }
 
-/// What to do when open_store cannot read a store: a compressed one needs its codec, which
-/// neither open_store's compositions nor the kvforge tool link.
+/// What to do when open_store cannot read a store: a compressed one needs a composition
+/// with its codec, which the default list has not (it links no compression library).
 [[nodiscard]] inline std::string open_store_remedy(const composition& on_disk, const composition& opening) {
     if (first_binding_difference(on_disk, opening).starts_with("compression") && on_disk.compression != "none") {
-        return "open_store and the kvforge tool read no compressed store (they link no compression library); open "
-               "it as a kvforge::store with kvforge::compressed<Codec> of a codec whose name is '" +
-               on_disk.compression + "'";
+        return "pass open_store a composition list with kvforge::compressed<Codec> of a codec whose name is '" +
+               on_disk.compression +
+               "' (kvforge::compressed_compositions of <kvforge/compression/compositions.hpp> has kvforge's "
+               "codecs), or open it as a kvforge::store with that codec";
     }
     return binding_remedy(on_disk, opening) + " (and the spec words that name them)";
 }
