@@ -547,6 +547,45 @@ struct entries_of<composition_list<Packs...>> {
     return text;
 }
 
+/// Why no candidate fits a spec: the word that no composition has beside the spec's other
+/// words, and the compositions that have those others, so that the message names what to
+/// change rather than listing every composition.
+[[nodiscard]] inline std::string no_composition_fits(std::string_view spec, const parsed_spec& parsed,
+                                                     const std::vector<composition_words>& candidates) {
+    const std::string start = "store spec '" + std::string(spec) + "': no composition this program was built with has ";
+    const std::string extend =
+        "; or add a composition to the list the program passes to kvforge::open_store (see kvforge/compositions.hpp)";
+    // A word without which some composition fits: name it, and what goes with the others.
+    for (const auto& [axis, name] : parsed.chosen) {
+        std::string others;
+        std::string listed;
+        for (const auto& [other_axis, other_name] : parsed.chosen) {
+            if (other_axis == axis) continue;
+            others += others.empty() ? "" : ",";
+            others.append(other_name);
+        }
+        for (const composition_words& candidate : candidates) {
+            if (candidate.persistent != parsed.has_path) continue;
+            bool fits = true;
+            for (const auto& [other_axis, other_name] : parsed.chosen) {
+                fits = fits && (other_axis == axis || candidate.on(other_axis) == other_name);
+            }
+            if (!fits) continue;
+            listed += listed.empty() ? "" : "; ";
+            listed += words_of(candidate);
+        }
+        if (listed.empty()) continue;
+        return start + std::string(axis) + " '" + std::string(name) + "'" +
+               (others.empty() ? std::string() : " together with " + others) + "; drop '" + std::string(name) +
+               "' or name one of: " + listed + extend;
+    }
+    std::size_t fitting_kind = 0;
+    for (const composition_words& candidate : candidates) fitting_kind += candidate.persistent == parsed.has_path;
+    return start + (parsed.has_path ? "files" : "no files") + " and these words (of its " +
+           std::to_string(fitting_kind) + " compositions for this kind of store, none has two of them together)" +
+           extend;
+}
+
 /// Picks the composition of candidates a spec names. The spec's words must match; a kind
 /// it leaves out prefers the manifest's policy (when a manifest was found), else kvforge's
 /// default; ties go to the earlier candidate. Expiry and compression weigh most (they bind
@@ -580,17 +619,7 @@ struct entries_of<composition_list<Packs...>> {
         }
     }
     if (best == candidates.size()) {
-        std::string listed;
-        for (const composition_words& candidate : candidates) {
-            if (candidate.persistent != parsed.has_path) continue;
-            listed += listed.empty() ? "" : "; ";
-            listed += words_of(candidate);
-        }
-        fail(ec, errc::invalid_argument,
-             "store spec '" + std::string(spec) +
-                 "': no composition this program was built with fits it; add one to the composition list it passes "
-                 "to kvforge::open_store (see kvforge/compositions.hpp), or name one of: " +
-                 (listed.empty() ? std::string("(none for this kind of store)") : listed));
+        fail(ec, errc::invalid_argument, no_composition_fits(spec, parsed, candidates));
     }
     return best;
 }

@@ -33,7 +33,7 @@ template <class Store>
 void fill(const std::string& path) {
     Store db(path);
     for (std::size_t i = 0; i < count; ++i) db.put("k" + std::to_string(i), json_like_value(i, 300));
-    if constexpr (requires { db.put("k0", "v", std::chrono::hours(1)); }) {
+    if constexpr (Store::expiring) {
         db.put("k0", json_like_value(0, 300), std::chrono::hours(1));
         db.put("gone", "past", std::chrono::system_clock::now() - std::chrono::hours(1));
     }
