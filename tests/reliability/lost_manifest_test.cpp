@@ -110,3 +110,24 @@ TEST_CASE("data file headers record the store's expiry and compression", "[manif
     CHECK(header.layers == kvforge::detail::layers_fingerprint(recorded.expiry, recorded.compression));
     CHECK(header.layers != kvforge::detail::layers_fingerprint("none", "none"));
 }
+
+TEST_CASE("another store's MANIFEST put in place of a store's own is refused, not read under it",
+          "[manifest][reliability]") {
+    temp_dir dir;
+    const std::string plain_path = dir / "plain";
+    const std::string expiring_path = dir / "expiring";
+    {
+        plain_store plain(plain_path);
+        plain.put("hello", "world");
+        expiring_store expiring(expiring_path);
+        expiring.put("other", "value");
+    }
+    // The expiring store's MANIFEST over the plain one's: an expiring open would read each
+    // value's first byte as an expiry header.
+    fs::copy_file(expiring_path + "/MANIFEST", plain_path + "/MANIFEST", fs::copy_options::overwrite_existing);
+    const auto files = tree(plain_path);
+    CHECK(open_error<expiring_store>(plain_path) == kvforge::errc::codec_mismatch);
+    CHECK_THAT(kvforge::last_error_message(),
+               Catch::Contains("data-0000000001.kvlog: written with another expiry or compression"));
+    CHECK(tree(plain_path) == files);
+}

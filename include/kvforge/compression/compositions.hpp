@@ -6,7 +6,7 @@
 ///
 ///     #include <kvforge/compression/compositions.hpp>   // -lzstd -llz4
 ///     auto docs = kvforge::open_store<std::string, std::string, kvforge::compressed_compositions>(
-///         "file_log,hash,zstd:data/docs");                  // or just "data/docs"
+///         "file_log,zstd:data/docs");                       // or just "data/docs"
 ///
 /// Six compositions join the default ones: file_log with a sorted index, under
 /// compressed<zstd<3>>, compressed<lz4> or compressed<zstd_trained<>>, with and without
