@@ -7,6 +7,7 @@
 #
 #   add_subdirectory  CMake, the tree copied into the project; no kvforge test target may appear
 #   install           cmake --install to a temporary prefix, as the Conan and vcpkg recipes run it
+#   unbuilt           cmake --install of the whole tree, configured and not built: the headers only
 #   tool              cmake --install of the whole tree: bin/kvforge is installed and runs
 #   find_package      CMake package from that prefix, version 0.1; version 99 must fail
 #   fetch_content     CMake FetchContent from a .tar.gz of the tree
@@ -110,10 +111,19 @@ cmake -Dversion_file="$prefix/share/cmake/kvforge/kvforgeConfigVersion.cmake" -D
     -DPACKAGE_FIND_VERSION="$version" -DPACKAGE_FIND_VERSION_MAJOR="${version%%.*}" -P "$work/arch_check.cmake"
 echo "installed $(find "$prefix" -type f | wc -l) files to $prefix"
 
-# The whole tree, as a user who builds kvforge from source installs it: the tool comes along.
-banner "tool: cmake --install of the whole tree installs bin/kvforge, which runs"
+# The whole tree, configured and not built: a header-only library installs without a build,
+# so the headers go in and the tool, which was not built, is left out.
+banner "unbuilt: cmake --install of the whole tree, configured and never built, installs the headers"
 cmake -S "$work/kvforge" -B "$work/build/tool" -G Ninja --log-level=WARNING -DCMAKE_CXX_COMPILER="$gcc" \
     -DCMAKE_BUILD_TYPE=Release -DKVFORGE_BUILD_TESTS=OFF -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF
+cmake --install "$work/build/tool" --prefix "$work/unbuilt-prefix" >/dev/null ||
+    fail "cmake --install of a configured, unbuilt tree failed"
+[ -f "$work/unbuilt-prefix/include/kvforge/kvforge.hpp" ] || fail "an unbuilt tree's install left out the headers"
+[ ! -e "$work/unbuilt-prefix/bin/kvforge" ] || fail "an unbuilt tree's install put a kvforge tool in bin/"
+echo "the headers installed from an unbuilt tree"
+
+# The whole tree, as a user who builds kvforge from source installs it: the tool comes along.
+banner "tool: cmake --install of the whole tree installs bin/kvforge, which runs"
 cmake --build "$work/build/tool" -j2
 cmake --install "$work/build/tool" --prefix "$work/tool-prefix" >/dev/null
 [ -x "$work/tool-prefix/bin/kvforge" ] || fail "cmake --install did not install bin/kvforge"

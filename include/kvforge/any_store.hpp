@@ -19,6 +19,7 @@
 #include "detail/function_ref.hpp"
 #include "detail/saturating_time.hpp"
 #include "error.hpp"
+#include "options.hpp"
 #include "scan_range.hpp"
 #include "stats.hpp"
 
@@ -141,7 +142,7 @@ public:
     virtual void flush(std::error_code& ec) noexcept { closed(ec, 0); }
     virtual void sync(std::error_code& ec) noexcept { closed(ec, 0); }
     virtual void compact(std::error_code& ec) noexcept { closed(ec, 0); }
-    virtual void backup(std::string_view, std::error_code& ec) noexcept { closed(ec, 0); }
+    virtual void backup(std::string_view, const backup_options&, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual verify_report verify(std::error_code& ec) const noexcept { return closed(ec, verify_report{}); }
     /// A read-only store of the calls above, as of now (store::snapshot), which the caller
     /// owns (an any_store takes it); nullptr on failure.
@@ -449,9 +450,15 @@ public:
     void compact() { thrown(&erased::compact); }
     void compact(std::error_code& ec) noexcept { call(&erased::compact, ec); }
     /// Copies a persistent store into directory dest while writers go on (store::backup);
-    /// a memory store fails with errc::not_supported.
-    void backup(std::string_view dest) { thrown(&erased::backup, dest); }
-    void backup(std::string_view dest, std::error_code& ec) noexcept { call(&erased::backup, ec, dest); }
+    /// a memory store fails with errc::not_supported. Every file is copied unless how
+    /// asks for links (backup_options::link_files).
+    void backup(std::string_view dest, const backup_options& how = {}) { thrown(&erased::backup, dest, how); }
+    void backup(std::string_view dest, std::error_code& ec) noexcept {
+        call(&erased::backup, ec, dest, backup_options{});
+    }
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) noexcept {
+        call(&erased::backup, ec, dest, how);
+    }
 
     /// A read-only view of the store as it is now (store::snapshot), itself an any_store:
     /// its reads and scans answer as of the call, its writes fail with errc::read_only. A

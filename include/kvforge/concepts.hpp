@@ -234,6 +234,17 @@ concept io_policy_with_link = io_policy<P> && requires(P& io, const char* path) 
     { io.link(path, path) } -> std::same_as<int>;
 };
 
+/// An I/O policy that can also make a file share another's bytes copy-on-write, as Linux's
+/// ioctl(FICLONE) does (a reflink): clone_file(from, to) of two descriptors gives to the
+/// whole of from's bytes, or fails with -1 and errno (the file system has no reflinks, or
+/// the two are on different file systems). Optional: a store's backup clones each file it
+/// copies whole when its policy has clone_file and the file system allows it, and copies
+/// the bytes otherwise.
+template <class P>
+concept io_policy_with_clone = io_policy<P> && requires(P& io, int fd) {
+    { io.clone_file(fd, fd) } -> std::same_as<int>;
+};
+
 /// An I/O policy that can also ask the kernel to start writing a range of a file back to
 /// disk without waiting, as Linux sync_file_range() does with SYNC_FILE_RANGE_WRITE (the
 /// only flag a store passes). Optional: with it, a store asks for each megabyte it writes

@@ -18,9 +18,11 @@
 namespace kvforge {
 
 /// Removes the persistent store in directory path through the I/O policy io: every file
-/// of kvforge's own in it, then the directory when that leaves it empty. Refuses, with
-/// nothing removed, an empty path (errc::invalid_argument), a missing directory
-/// (errc::store_not_found), a directory holding anything kvforge did not write
+/// of kvforge's own in it, then the directory when that leaves it empty. Entries kvforge
+/// did not write, which a store's directory (one with a MANIFEST) may hold beside its
+/// files, are left where they are, with the directory. Refuses, with nothing removed, an
+/// empty path (errc::invalid_argument), a missing directory (errc::store_not_found), a
+/// directory without a MANIFEST holding anything kvforge did not write
 /// (errc::not_a_store) and a store that is open, in this process or another
 /// (errc::store_locked); it holds the store's lock while it works.
 template <io_policy IO>
@@ -36,7 +38,10 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
         // The newest data file goes last, after the leftovers, hints and older segments:
         // a destroy cut short leaves a directory that still opens as a store (holding
         // what the segments left hold), and can be run again. Compression dictionaries go
-        // after it, so that no store is ever left without the dictionaries its values need.
+        // after it, so that no store is ever left without the dictionaries its values
+        // need, and the MANIFEST after them, so that no data file is ever left without
+        // the composition it is read by, and a directory that also holds a user's files
+        // stays a store's until the last of kvforge's data is gone.
         std::uint32_t newest = 0;
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::data && !name.is_temporary()) {
@@ -51,12 +56,14 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::lock || name == last) continue;
             if (name.kind() == detail::store_file_kind::dictionary && !name.is_temporary()) continue;
+            if (name == detail::store_file_name::manifest()) continue;
             if (!directory.remove(name, ec)) return;
         }
         if (newest != 0 && !directory.remove(last, ec)) return;
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::dictionary && !directory.remove(name, ec)) return;
         }
+        if (!directory.remove(detail::store_file_name::manifest(), ec)) return;
         // LOCK is removed while it is held; an opener that comes now finds no store.
         if (!directory.remove(detail::store_file_name::lock(), ec) || !directory.sync(ec)) return;
         directory.close();

@@ -144,7 +144,7 @@ public:
     void flush(std::error_code& ec) noexcept override { ec.clear(); }
     void sync(std::error_code& ec) noexcept override { ec.clear(); }
     void compact(std::error_code& ec) noexcept override { refused(ec, 0); }
-    void backup(std::string_view, std::error_code& ec) noexcept override { refused(ec, 0); }
+    void backup(std::string_view, const backup_options&, std::error_code& ec) noexcept override { refused(ec, 0); }
     void wait_durable(std::uint64_t, std::error_code& ec) noexcept override { refused(ec, 0); }
     std::uint64_t durable_seq(std::error_code& ec) const noexcept override { return refused(ec, 0); }
     verify_report verify(std::error_code& ec) const noexcept override {
@@ -316,9 +316,9 @@ public:
     void flush(std::error_code& ec) noexcept override { store_.flush(ec); }
     void sync(std::error_code& ec) noexcept override { store_.sync(ec); }
     void compact(std::error_code& ec) noexcept override { store_.compact(ec); }
-    void backup(std::string_view dest, std::error_code& ec) noexcept override {
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) noexcept override {
         if constexpr (Store::persistent) {
-            store_.backup(dest, ec);
+            store_.backup(dest, how, ec);
         } else {
             fail_unsupported(ec, "backup()", "a persistent store", this->description_,
                              this->description_.composition.store,
@@ -547,6 +547,45 @@ struct entries_of<composition_list<Packs...>> {
     return text;
 }
 
+/// Why no candidate fits a spec: the word that no composition has beside the spec's other
+/// words, and the compositions that have those others, so that the message names what to
+/// change rather than listing every composition.
+[[nodiscard]] inline std::string no_composition_fits(std::string_view spec, const parsed_spec& parsed,
+                                                     const std::vector<composition_words>& candidates) {
+    const std::string start = "store spec '" + std::string(spec) + "': no composition this program was built with has ";
+    const std::string extend =
+        "; or add a composition to the list the program passes to kvforge::open_store (see kvforge/compositions.hpp)";
+    // A word without which some composition fits: name it, and what goes with the others.
+    for (const auto& [axis, name] : parsed.chosen) {
+        std::string others;
+        std::string listed;
+        for (const auto& [other_axis, other_name] : parsed.chosen) {
+            if (other_axis == axis) continue;
+            others += others.empty() ? "" : ",";
+            others.append(other_name);
+        }
+        for (const composition_words& candidate : candidates) {
+            if (candidate.persistent != parsed.has_path) continue;
+            bool fits = true;
+            for (const auto& [other_axis, other_name] : parsed.chosen) {
+                fits = fits && (other_axis == axis || candidate.on(other_axis) == other_name);
+            }
+            if (!fits) continue;
+            listed += listed.empty() ? "" : "; ";
+            listed += words_of(candidate);
+        }
+        if (listed.empty()) continue;
+        return start + std::string(axis) + " '" + std::string(name) + "'" +
+               (others.empty() ? std::string() : " together with " + others) + "; drop '" + std::string(name) +
+               "' or name one of: " + listed + extend;
+    }
+    std::size_t fitting_kind = 0;
+    for (const composition_words& candidate : candidates) fitting_kind += candidate.persistent == parsed.has_path;
+    return start + (parsed.has_path ? "files" : "no files") + " and these words (of its " +
+           std::to_string(fitting_kind) + " compositions for this kind of store, none has two of them together)" +
+           extend;
+}
+
 /// Picks the composition of candidates a spec names. The spec's words must match; a kind
 /// it leaves out prefers the manifest's policy (when a manifest was found), else kvforge's
 /// default; ties go to the earlier candidate. Expiry and compression weigh most (they bind
@@ -580,28 +619,19 @@ struct entries_of<composition_list<Packs...>> {
         }
     }
     if (best == candidates.size()) {
-        std::string listed;
-        for (const composition_words& candidate : candidates) {
-            if (candidate.persistent != parsed.has_path) continue;
-            listed += listed.empty() ? "" : "; ";
-            listed += words_of(candidate);
-        }
-        fail(ec, errc::invalid_argument,
-             "store spec '" + std::string(spec) +
-                 "': no composition this program was built with fits it; add one to the composition list it passes "
-                 "to kvforge::open_store (see kvforge/compositions.hpp), or name one of: " +
-                 (listed.empty() ? std::string("(none for this kind of store)") : listed));
+        fail(ec, errc::invalid_argument, no_composition_fits(spec, parsed, candidates));
     }
     return best;
 }
 
-/// What to do when open_store cannot read a store: a compressed one needs its codec, which
-/// neither open_store's compositions nor the kvforge tool link.
+/// What to do when open_store cannot read a store: a compressed one needs a composition
+/// with its codec, which the default list has not (it links no compression library).
 [[nodiscard]] inline std::string open_store_remedy(const composition& on_disk, const composition& opening) {
     if (first_binding_difference(on_disk, opening).starts_with("compression") && on_disk.compression != "none") {
-        return "open_store and the kvforge tool read no compressed store (they link no compression library); open "
-               "it as a kvforge::store with kvforge::compressed<Codec> of a codec whose name is '" +
-               on_disk.compression + "'";
+        return "pass open_store a composition list with kvforge::compressed<Codec> of a codec whose name is '" +
+               on_disk.compression +
+               "' (kvforge::compressed_compositions of <kvforge/compression/compositions.hpp> has kvforge's "
+               "codecs), or open it as a kvforge::store with that codec";
     }
     return binding_remedy(on_disk, opening) + " (and the spec words that name them)";
 }

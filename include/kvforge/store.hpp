@@ -775,18 +775,25 @@ public:
 
     /// Copies the store, while writers go on, into directory dest (missing or empty):
     /// a store holding every write that returned before the call, verified before this
-    /// returns (see README, "Online backup"). Throws kvforge::error on failure.
-    void backup(std::string_view dest)
+    /// returns (see README, "Online backup"). Every file is copied, so that the backup
+    /// survives damage to the store's; backup_options::link_files shares closed segments
+    /// by hard links instead. Throws kvforge::error on failure.
+    void backup(std::string_view dest, const backup_options& how = {})
         requires persistent
     {
         std::error_code ec;
-        copy_files(dest, ec);
+        copy_files(dest, how, ec);
         detail::throw_if(ec);
     }
     void backup(std::string_view dest, std::error_code& ec) noexcept
         requires persistent
     {
-        copy_files(dest, ec);
+        copy_files(dest, {}, ec);
+    }
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) noexcept
+        requires persistent
+    {
+        copy_files(dest, how, ec);
     }
     template <class... Args>
     void backup(Args&&...)
@@ -874,8 +881,8 @@ private:
     void close_files(std::error_code& ec) noexcept {
         if constexpr (persistent) guarded(ec, [&] { backend_.close(ec); });
     }
-    void copy_files(std::string_view dest, std::error_code& ec) noexcept {
-        if constexpr (persistent) guarded(ec, [&] { backend_.backup(dest, ec); });
+    void copy_files(std::string_view dest, const backup_options& how, std::error_code& ec) noexcept {
+        if constexpr (persistent) guarded(ec, [&] { backend_.backup(dest, how, ec); });
     }
     std::optional<time_point> deadline_of(key_param key, std::error_code& ec) const noexcept {
         std::optional<time_point> result;

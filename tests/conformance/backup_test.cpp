@@ -304,7 +304,8 @@ TEMPLATE_LIST_TEST_CASE("a backup taken while another thread writes holds exactl
     }
 }
 
-TEST_CASE("a backup links the closed segments with their hints and copies the active one", "[conformance][backup]") {
+TEST_CASE("a backup with link_files links the closed segments with their hints and copies the active one",
+          "[conformance][backup]") {
     using file_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
                                       kvforge::buffered<>, kvforge::single_thread>;
     temp_dir directory;  // the store and its backup on one file system, where links are possible
@@ -312,7 +313,7 @@ TEST_CASE("a backup links the closed segments with their hints and copies the ac
     const std::string dest = directory / "backup";
     file_store db(source, small_segments());
     const contents expected = fill_segments(db);
-    db.backup(dest);
+    db.backup(dest, kvforge::backup_options{.link_files = true});
 
     const std::vector<std::string> segments = segments_in(dest);
     REQUIRE(segments.size() >= 4);
@@ -350,14 +351,15 @@ TEST_CASE("a backup links the closed segments with their hints and copies the ac
     CHECK(read_all(reopened) == contents{{"after", "clear"}});
 }
 
-// Backup links where the I/O policy has link: posix_io and a fault-injecting wrapper of it;
-// the simulated file system and a wrapper of it have none, and copy every segment.
+// Backup links, when asked, where the I/O policy has link: posix_io and a fault-injecting
+// wrapper of it; the simulated file system and a wrapper of it have none, and copy every segment.
 static_assert(kvforge::io_policy_with_link<kvforge::posix_io>);
 static_assert(kvforge::io_policy_with_link<kvforge::fault_injecting_io<>>);
 static_assert(!kvforge::io_policy_with_link<kvforge::simulated_io>);
 static_assert(!kvforge::io_policy_with_link<kvforge::fault_injecting_io<kvforge::simulated_io>>);
 
-TEST_CASE("a backup copies the closed segments where the file system refuses links", "[conformance][backup]") {
+TEST_CASE("a backup with link_files copies the closed segments where the file system refuses links",
+          "[conformance][backup]") {
     using faulty_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
                                         kvforge::buffered<>, kvforge::single_thread, kvforge::fault_injecting_io<>>;
     for (const int refusal : {EXDEV, EPERM, EMLINK}) {
@@ -369,14 +371,15 @@ TEST_CASE("a backup copies the closed segments where the file system refuses lin
         faulty_store db(source, small_segments(), io);
         const contents expected = fill_segments(db);
         io.inject({.calls = kvforge::io_call::link, .error = refusal, .mode = kvforge::fault_mode::persistent});
-        db.backup(dest);
+        db.backup(dest, kvforge::backup_options{.link_files = true});
 
         const std::vector<std::string> segments = segments_in(dest);
         REQUIRE(segments.size() >= 4);
         CHECK(io.calls(kvforge::io_call::link) == segments.size() - 1);  // each closed segment tried once
         for (const std::string& segment : segments) {
             CHECK_FALSE(same_file(fs::path(source) / segment, fs::path(dest) / segment));
-            CHECK_FALSE(fs::exists(fs::path(dest) / hint_of(segment)));
+            // A copied closed segment takes a copy of its hint along; the active one has none.
+            CHECK(fs::exists(fs::path(dest) / hint_of(segment)) == (segment != segments.back()));
         }
         CHECK(open_backup<faulty_store>(dest) == expected);
     }

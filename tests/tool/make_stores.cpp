@@ -2,9 +2,9 @@
 // values of other codecs, and a store held open by another process.
 //
 //   make_stores DIR    writes DIR/numbers (uint64 keys, double values, with the MANIFEST
-//                      the store writes), DIR/signed (int32 keys, its MANIFEST removed, as
-//                      stores of kvforge 0.1.0 have none) and DIR/points (a codec of this
-//                      program's own, unknown to the tool; no MANIFEST either) and DIR/packed
+//                      the store writes), DIR/signed (int32 keys, made a store of format 1,
+//                      as kvforge 0.1.0 wrote them, with no MANIFEST) and DIR/points (a codec
+//                      of this program's own, unknown to the tool; format 1 too) and DIR/packed
 //                      (values compressed by a codec of this program's own, which the tool
 //                      cannot decompress) and DIR/sessions (expiring<>, mmap_file with a
 //                      sorted index: "forever" without a deadline, "live" with one two hours
@@ -22,7 +22,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <string_view>
 
@@ -57,9 +60,32 @@ struct kvforge::codec<point> {
 
 namespace {
 
-/// Makes a closed store one of kvforge 0.1.0, which wrote no MANIFEST.
-void remove_manifest(const std::string& directory) {
-    std::filesystem::remove(directory + "/" + std::string(kvforge::detail::manifest_file_name));
+/// Makes a closed store of one segment one of kvforge 0.1.0: its data file in format 1 (a
+/// 32-byte header before the same records, which carry no flags), and no MANIFEST and no
+/// hint, which that release did not write in this form. A format 2 store without its
+/// MANIFEST is refused as one that lost it.
+void make_format1(const std::string& directory) {
+    namespace fs = std::filesystem;
+    using kvforge::detail::file_header;
+    const std::string data = directory + "/data-0000000001.kvlog";
+    std::ifstream in(data, std::ios::binary);
+    const std::string bytes{std::istreambuf_iterator<char>(in), {}};
+    in.close();
+    file_header header;
+    if (file_header::decode(bytes, kvforge::detail::file_kind::data, header) != file_header::problem::none) {
+        std::fprintf(stderr, "make_stores: %s has no format 2 header\n", data.c_str());
+        std::exit(1);
+    }
+    header.version = 1;
+    header.file_id = 0;
+    char v1[file_header::size];
+    header.encode(v1);
+    std::ofstream out(data, std::ios::binary | std::ios::trunc);
+    out.write(v1, file_header::v1_size);
+    out.write(bytes.data() + file_header::size, static_cast<std::streamsize>(bytes.size() - file_header::size));
+    out.close();
+    fs::remove(directory + "/" + std::string(kvforge::detail::manifest_file_name));
+    fs::remove(directory + "/data-0000000001.kvhint");
 }
 
 }  // namespace
@@ -111,13 +137,13 @@ int main(int argc, char** argv) {
         kvforge::store<std::int32_t, std::string, kvforge::file_log> signed_keys(dir + "/signed");
         for (const std::int32_t key : {-5, 3, -1000, 70000}) signed_keys.put(key, "v" + std::to_string(key));
     }
-    remove_manifest(dir + "/signed");
+    make_format1(dir + "/signed");
     {
         kvforge::store<point, std::string, kvforge::file_log> points(dir + "/points");
         points.put(point{1, 2}, "one-two");
         points.put(point{258, 0}, "far");
     }
-    remove_manifest(dir + "/points");
+    make_format1(dir + "/points");
     {
         using packed_store =
             kvforge::store<std::string, std::string, kvforge::file_log, kvforge::compressed<kvforge_test::run_length<>>>;

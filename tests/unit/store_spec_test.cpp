@@ -224,7 +224,7 @@ TEST_CASE("a narrowed composition list opens what it has, fills left-out kinds f
     auto missing = kvforge::open_store<std::string, std::string, narrowed>("mmap_file:" + path, ec);
     CHECK(ec == kvforge::errc::invalid_argument);
     CHECK_THAT(kvforge::last_error_message(),
-               Catch::Contains("no composition this program was built with fits it") &&
+               Catch::Contains("no composition this program was built with has store 'mmap_file'") &&
                    Catch::Contains("file_log,sorted_index,sync_each,thread_safe"));
     // Words of kvforge's own policies stay known, so the message is about the list.
     auto hashed = kvforge::open_store<std::string, std::string, narrowed>("memory,hash", ec);

@@ -25,7 +25,9 @@ std::string advice_for(const std::error_code& ec, const std::string& dir) {
 void fail_store(const std::error_code& ec, std::string_view doing, std::string_view directory) {
     const std::string& detail = kvforge::last_error_message();
     std::string message = std::string(doing) + ": " + (detail.empty() ? ec.message() : detail);
-    const std::string advice = advice_for(ec, std::string(directory));
+    // A message that names a kvforge command already says what to do.
+    const std::string advice =
+        detail.find("`kvforge ") == std::string::npos ? advice_for(ec, std::string(directory)) : std::string();
     if (!advice.empty()) message += "; " + advice;
     throw store_failure(message, ec);
 }

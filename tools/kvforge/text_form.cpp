@@ -232,7 +232,7 @@ std::string text_form::show(std::string_view bytes) const {
 bool text_form::read(std::string_view text, std::string& bytes, std::string& problem) const {
     bool ok = true;
     switch (kind_) {
-        case kind::bytes: bytes = std::string(text); return true;
+        case kind::bytes: return unescape(text, bytes, problem);
         case kind::hex: return from_hex(text, bytes, problem);
         case kind::signed_integer:
             ok = bits_ == 8    ? read_as<std::int8_t>(text, bytes)

@@ -35,7 +35,8 @@ public:
     /// The stored bytes as text.
     [[nodiscard]] std::string show(std::string_view bytes) const;
     /// Text given on the command line, as the bytes to store; false (with problem set)
-    /// when text is not of this form. "bytes" takes the text as it is.
+    /// when text is not of this form. "bytes" reads the escaped form that show() writes,
+    /// so that a key that scan prints is one that get, put and del take.
     [[nodiscard]] bool read(std::string_view text, std::string& bytes, std::string& problem) const;
     /// Says how this form reads text, for error messages: "a decimal integer", "hex", ...
     [[nodiscard]] std::string describe() const;

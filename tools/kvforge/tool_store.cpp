@@ -1,9 +1,18 @@
+// GCC 12 at -O1 reports std::jthread's stop_source as maybe used uninitialized when it
+// inlines the many compositions open_store instantiates here (a false positive of the
+// standard library's header, not of kvforge's code).
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
+
 #include "tool_store.hpp"
 
+#include <kvforge/compression/compositions.hpp>
 #include <kvforge/open_store.hpp>
 
 #include <algorithm>
 #include <cstdio>
+#include <filesystem>
 #include <string_view>
 #include <system_error>
 
@@ -32,7 +41,9 @@ store_on_disk inspect(const std::string& directory) {
 tool_store open_adopting(const std::string& spec, const std::string& directory, const kvforge::options& opts,
                          const kvforge::composition& codecs) {
     std::error_code ec;
-    tool_store db = kvforge::detail::open_store_adopting<std::string, std::string>(
+    // open_store's default compositions and kvforge's codecs (six compositions, all with
+    // file_log and a sorted index: see kvforge/compression/compositions.hpp).
+    tool_store db = kvforge::detail::open_store_adopting<std::string, std::string, kvforge::compressed_compositions>(
         spec, opts, codecs_of(codecs), ec);
     if (ec == kvforge::errc::invalid_argument) throw usage_error(kvforge::last_error_message());
     if (ec) fail_store(ec, "open " + directory, directory);
@@ -59,12 +70,42 @@ kvforge::options read_only_options() {
     return opts;
 }
 
+/// Why there is no store at directory, and what to do: the advice differs for an empty
+/// path, a path that is a file, a directory of other files, and a new or empty directory.
+std::string no_store_here(const std::string& directory) {
+    namespace fs = std::filesystem;
+    if (directory.empty()) return "an empty path names no store; give the store's directory (\".\" for this one)";
+    std::error_code ec;
+    const fs::file_status status = fs::status(directory, ec);
+    if (fs::exists(status) && !fs::is_directory(status)) {
+        return directory + " is a file, not a store: a kvforge store is a directory of files; give the store's "
+                           "directory";
+    }
+    if (fs::is_directory(status) && !fs::is_empty(directory, ec)) {
+        return directory + ": no kvforge store here (no MANIFEST and no data-*.kvlog file), only other files; check "
+                           "the path (a new store needs a directory of its own)";
+    }
+    return directory + ": no kvforge store here (" + (fs::exists(status) ? "the directory is empty" : "no such directory") +
+           "); check the path, or make a store there with `kvforge load " + directory +
+           " --as file_log < DUMP` or `kvforge put " + directory + " KEY VALUE --as file_log`";
+}
+
+/// Refuses a store compressed by a codec of a program's own, which the tool cannot decompress.
+void refuse_unknown_compression(const std::string& directory, const kvforge::composition& c) {
+    for (const char* known : {"none", "zstd", "zstd-trained", "lz4"}) {
+        if (c.compression == known) return;
+    }
+    throw store_failure(directory + ": its values are compressed by '" + c.compression +
+                        "', a codec of the program that wrote the store; the kvforge tool reads stores compressed by "
+                        "zstd, zstd-trained and lz4 only: open it with that program (nothing was changed)");
+}
+
 opened_store open_existing(const std::string& directory, access how, const kvforge::options& opts) {
     opened_store opened{inspect(directory), {}};
     if (!opened.disk.exists) {
-        throw store_failure(directory + ": no kvforge store here (no MANIFEST and no data-*.kvlog file); check the "
-                                        "path, or create a store with `kvforge load " + directory + " < DUMP`");
+        throw store_failure(no_store_here(directory));
     }
+    refuse_unknown_compression(directory, opened.disk.composition);
     // A sorted index serves every command and costs nothing on disk: the index is built at open.
     const std::string spec = (how == access::scan ? "sorted:" : ":") + directory;
     opened.db = open_adopting(spec, directory, opts, opened.disk.composition);
@@ -83,6 +124,7 @@ opened_store open_or_create(const std::string& directory, const std::string& wor
                             "' and '" + codecs.value_codec + "'; give a new directory to make a store of those");
     }
     if (opened.disk.exists) {
+        refuse_unknown_compression(directory, opened.disk.composition);
         opened.db = open_adopting(words + ":" + directory, directory, {}, opened.disk.composition);
     } else {
         opened.db = open_adopting(with_expiry(words, codecs.expiry) + ":" + directory, directory, {}, codecs);

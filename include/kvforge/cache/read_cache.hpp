@@ -210,7 +210,9 @@ public:
     void flush(std::error_code& ec) { inner_.flush(ec); }
     void sync(std::error_code& ec) { inner_.sync(ec); }
     void compact(std::error_code& ec) { inner_.compact(ec); }
-    void backup(std::string_view dest, std::error_code& ec) { inner_.backup(dest, ec); }
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) {
+        inner_.backup(dest, how, ec);
+    }
     /// The store's snapshot: it reads the files as of its cut, which the cache cannot
     /// answer for, so it goes without the cache.
     [[nodiscard]] auto snapshot(std::error_code& ec)

@@ -296,14 +296,14 @@ public:
     }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
-    void backup(std::string_view dest, std::error_code& ec)
-        requires requires(Inner& inner) { inner.backup(dest, ec); }
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec)
+        requires requires(Inner& inner) { inner.backup(dest, how, ec); }
     {
         if constexpr (codec_kept) {
             const auto files_held = codec_.hold_files();
-            inner_.backup(dest, ec);
+            inner_.backup(dest, how, ec);
         } else {
-            inner_.backup(dest, ec);
+            inner_.backup(dest, how, ec);
         }
     }
 

@@ -1,12 +1,16 @@
 #pragma once
 /// \file store_directory.hpp
-/// The directory that holds a persistent store: checked to hold only kvforge's files,
-/// created on first open when allowed, locked (exclusively for writing, shared for
+/// The directory that holds a persistent store: checked to be a store's (it has a
+/// MANIFEST) or to hold only kvforge's files, created on first open when allowed, locked (exclusively for writing, shared for
 /// reading) for as long as the store is open, and fsynced whenever a file in it appears,
 /// is renamed or disappears.
 ///
 /// Every file operation takes a store_file_name (store_files.hpp), so nothing but a
-/// file of kvforge's own is ever opened, removed, renamed or truncated here.
+/// file of kvforge's own is ever opened, removed, renamed or truncated here. A store's
+/// directory may hold other entries beside its files (a user's notes.txt, a .DS_Store),
+/// as LevelDB's and RocksDB's may: an existing store, known by its MANIFEST, opens with
+/// them there and never reads, changes or removes them. A directory without a MANIFEST
+/// that holds such an entry is refused, so that no store is made among a user's files.
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -52,8 +56,8 @@ class store_directory {
 public:
     /// Opens the directory at path as a store's. In this order, so that a refusal
     /// changes nothing: an empty path is refused; a missing directory is created (its
-    /// parent must exist) when mode.create, else refused; a directory holding any entry
-    /// kvforge does not write is refused; mode.require_store and mode.refuse_store are
+    /// parent must exist) when mode.create, else refused; a directory without a MANIFEST
+    /// holding any entry kvforge does not write is refused; mode.require_store and mode.refuse_store are
     /// checked; then the lock is taken, creating LOCK unless mode.shared.
     bool open(IO& io, std::string_view path, const directory_mode& mode, std::error_code& ec) {
         io_ = &io;
@@ -119,9 +123,8 @@ public:
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
     [[nodiscard]] std::string file_path(const store_file_name& name) const { return path_ + "/" + name.str(); }
 
-    /// The names of kvforge's files in the directory. Entries of other names, which an
-    /// open refuses but a user may add while the store is open, are left out: kvforge
-    /// never touches them.
+    /// The names of kvforge's files in the directory. Entries of other names, which a
+    /// user may put beside a store's files, are left out: kvforge never touches them.
     bool list(std::vector<store_file_name>& names, std::error_code& ec) const {
         std::vector<std::string> entries;
         if (!list_entries(entries, ec)) return false;
@@ -216,29 +219,33 @@ private:
         return true;
     }
 
-    /// Lists the directory, refusing it when it holds an entry that is not kvforge's;
-    /// names gets the recognised ones.
+    /// Lists the directory; names gets the entries that are kvforge's. A directory with a
+    /// MANIFEST is a store's, and the entries of other names in it are the user's, left
+    /// alone; one without a MANIFEST that holds such an entry is refused.
     bool check_entries(std::vector<store_file_name>& names, std::error_code& ec) const {
         std::vector<std::string> entries;
         if (!list_entries(entries, ec)) return false;
         std::sort(entries.begin(), entries.end());
         names.clear();
+        const std::string* foreign = nullptr;
         for (const std::string& entry : entries) {
-            std::optional<store_file_name> name = store_file_name::recognise(entry);
-            if (!name) {
-                fail(ec, errc::not_a_store,
-                     path_ + " holds '" + entry +
-                         "', which kvforge did not write, so it is no store's directory (a store's directory holds "
-                         "only LOCK, MANIFEST, data-*.kvlog, data-*.kvhint and dictionary-*.zstd files); nothing was "
-                         "changed. "
-                         "Give "
-                         "kvforge a "
-                         "directory of its own");
-                return false;
+            if (std::optional<store_file_name> name = store_file_name::recognise(entry)) {
+                names.push_back(*name);
+            } else if (foreign == nullptr) {
+                foreign = &entry;
             }
-            names.push_back(*name);
         }
-        return true;
+        if (foreign == nullptr || std::find(names.begin(), names.end(), store_file_name::manifest()) != names.end()) {
+            return true;
+        }
+        fail(ec, errc::not_a_store,
+             path_ + " holds '" + *foreign +
+                 "', which kvforge did not write, and no MANIFEST, so it is no store's directory (a store's "
+                 "directory has a MANIFEST; a new store is made only in a directory that holds nothing but "
+                 "kvforge's files: LOCK, MANIFEST, data-*.kvlog, data-*.kvhint, dictionary-*.zstd, deadlines and "
+                 "their .tmp); nothing was changed. Give kvforge a directory of its own, or move '" +
+                 *foreign + "' out of this one");
+        return false;
     }
 
     bool list_entries(std::vector<std::string>& entries, std::error_code& ec) const {

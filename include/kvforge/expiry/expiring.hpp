@@ -619,10 +619,10 @@ public:
     /// MANIFEST names this store's expiry. The deadlines file is not copied: a writable
     /// store has none while it is open, and the copy's first open builds its index from
     /// its values (then its close writes the file).
-    void backup(std::string_view dest, std::error_code& ec)
-        requires requires(Inner& inner) { inner.backup(dest, ec); }
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec)
+        requires requires(Inner& inner) { inner.backup(dest, how, ec); }
     {
-        inner_.backup(dest, ec);
+        inner_.backup(dest, how, ec);
     }
 
 private:

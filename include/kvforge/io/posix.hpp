@@ -17,6 +17,10 @@
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#if defined(__linux__) && __has_include(<linux/fs.h>)
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#endif
 
 #include <cerrno>
 #include <cstddef>
@@ -57,6 +61,11 @@ struct posix_io {
     int rename(const char* from, const char* to) noexcept { return ::rename(from, to); }
     /// Optional (io_policy_with_link): without it, backup copies every segment.
     int link(const char* from, const char* to) noexcept { return ::link(from, to); }
+#ifdef FICLONE
+    /// Optional (io_policy_with_clone), Linux only: without it, backup copies the bytes
+    /// of every file it does not link.
+    int clone_file(int from, int to) noexcept { return ::ioctl(to, FICLONE, from); }
+#endif
     int unlink(const char* path) noexcept { return ::unlink(path); }
     int mkdir(const char* path, mode_t mode) noexcept { return ::mkdir(path, mode); }
     int rmdir(const char* path) noexcept { return ::rmdir(path); }
@@ -84,6 +93,9 @@ struct posix_io {
 };
 
 static_assert(io_policy_with_link<posix_io>);
+#ifdef FICLONE
+static_assert(io_policy_with_clone<posix_io>);
+#endif
 #ifdef SYNC_FILE_RANGE_WRITE
 static_assert(io_policy_with_writeback<posix_io>);
 #endif

@@ -28,7 +28,15 @@ int run(const std::vector<std::string>& args) {
                                          "that does not exist yet");
     }
     const opened_store source = open_existing(source_dir, access::scan, read_only_options());
-    opened_store target = open_or_create(target_dir, *words, source.db.composition());
+    opened_store target;
+    try {
+        target = open_or_create(target_dir, *words, source.db.composition());
+    } catch (const usage_error& refused) {
+        if (source.db.composition().expiry == "none") throw;
+        throw usage_error(std::string(refused.what()) + " (" + source_dir +
+                          " has expiry, so DEST is made with `expiring`, which the tool has with file_log only: "
+                          "e.g. --as file_log,hash)");
+    }
 
     std::error_code ec;
     record_writer writer(target.db);

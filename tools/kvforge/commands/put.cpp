@@ -63,14 +63,18 @@ int run(const std::vector<std::string>& args) {
     const kvforge::composition& c = store.db.composition();
     const std::string key = read_argument(text_form(c.key_codec, hex), parsed.positional()[1], "KEY");
     std::string text = parsed.positional()[2];
-    if (text == "-") {
+    const bool from_stdin = text == "-";
+    if (from_stdin) {
         text = read_stdin();
         // Hex and numbers read from stdin may end in the newline that echo adds.
         if (hex || c.value_codec != "bytes") {
             while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
         }
     }
-    const std::string value = read_argument(text_form(c.value_codec, hex), text, "VALUE");
+    // Bytes from stdin are the value as they are; on the command line they are escaped text.
+    const std::string value = from_stdin && !hex && c.value_codec == "bytes"
+                                  ? text
+                                  : read_argument(text_form(c.value_codec, hex), text, "VALUE");
     std::error_code ec;
     if (ttl) {
         store.db.put(key, value, *ttl, ec);
@@ -90,7 +94,8 @@ const command put_command = {
     "\n"
     "Writes VALUE under KEY in the store in DIR, replacing any value it had, and syncs it\n"
     "to disk. VALUE - reads the value from stdin, every byte of it. Keys and values are read\n"
-    "in the form of the store's codecs (see kvforge get --help).\n"
+    "in the form of the store's codecs (see kvforge get --help): text with the escapes scan\n"
+    "prints (\\\\ for a backslash, \\xHH for any byte).\n"
     "\n"
     "  --hex       KEY and VALUE are hex\n"
     "  --as SPEC   create the store when DIR holds none, with these spec words\n"

@@ -1,6 +1,7 @@
 // kvforge repair DIR: keeps every intact record of a damaged store, drops the rest.
 
 #include <cstdio>
+#include <optional>
 #include <string>
 
 #include <kvforge/error.hpp>
@@ -10,6 +11,7 @@
 #include "../commands.hpp"
 #include "../errors.hpp"
 #include "../exit_codes.hpp"
+#include "../manifest_rebuild.hpp"
 #include "../plural.hpp"
 #include "../progress.hpp"
 #include "../tool_store.hpp"
@@ -19,9 +21,13 @@ namespace kvforge_tool {
 namespace {
 
 int run(const std::vector<std::string>& args) {
-    const arguments parsed(args, {});
+    const arguments parsed(args, {{"as", true}});
     parsed.expect_positionals(1, 1, "DIR");
     const std::string& dir = parsed.positional()[0];
+    // A lost MANIFEST first: without it the store does not open.
+    if (const std::optional<std::string> rebuilt = rebuild_lost_manifest(dir, parsed.value("as"))) {
+        std::printf("%s: %s\n", dir.c_str(), rebuilt->c_str());
+    }
     kvforge::verify_report damage;
     kvforge::verify_report after;
     std::uint64_t kept = 0;
@@ -70,7 +76,7 @@ int run(const std::vector<std::string>& args) {
 
 const command repair_command = {
     "repair", "repair DIR                  keep every intact record, report what was dropped",
-    "usage: kvforge repair DIR\n"
+    "usage: kvforge repair DIR [--as SPEC]\n"
     "\n"
     "Salvages the store in DIR: lists each damaged place of its log, rewrites the log with\n"
     "every intact record and without the damaged ones, and verifies the result. The records\n"
@@ -78,7 +84,13 @@ const command repair_command = {
     "truncated data file is reported with what its hint file says was lost. A key whose\n"
     "latest record was damaged keeps its previous value, if an intact record has one. A\n"
     "store with no damage is left as it is. Keep a copy of DIR first if its data matters:\n"
-    "what is dropped is gone.\n",
+    "what is dropped is gone.\n"
+    "\n"
+    "A store whose MANIFEST was lost gets it back first, from what its data files' headers\n"
+    "record (codecs, expiry, compression).\n"
+    "\n"
+    "  --as SPEC   for a lost MANIFEST the data files do not record enough for: spec words\n"
+    "              saying what the store is, e.g. --as file_log,expiring,zstd\n",
     run};
 
 }  // namespace kvforge_tool

@@ -8,17 +8,26 @@
 /// still reads to the cut. While a backup runs, no segment may be retired
 /// (backups_running.hpp). The copy is written as a store's directory is: the directory
 /// synced once every segment (and compression dictionary) is in place, the MANIFEST
-/// last; a destination without a MANIFEST is no backup. A closed segment, with its hint,
-/// is hard-linked into the copy when the I/O policy has link and the file system allows
-/// it (else copied through a synced .tmp and a rename); the active one is copied to the
-/// cut. The copy is then opened read-only and verified.
+/// last; a destination without a MANIFEST is no backup. Every file is copied by default
+/// (backup_options): a closed segment with its hint, and each compression dictionary,
+/// whole, as a reflink where the I/O policy has clone_file and the file system allows it,
+/// else byte by byte; the active segment byte by byte to the cut. Each copy goes through
+/// a synced .tmp and a rename. The copy is then opened read-only and verified.
 ///
-/// Why a link is safe: a closed segment's file is never written again. The writer appends
-/// to the active segment only; an open appends to, or cuts a torn tail off, only the last
-/// segment in replay order, which in the store and in the copy is the active one (copied);
-/// compaction, clear() and salvage write new segments through .tmp files and remove the
-/// old names; hints and the MANIFEST are replaced through a rename, never rewritten. So
-/// neither the store nor the copy can change the other's bytes through a shared file.
+/// A copy shares nothing with the store, so damage to the store's files afterwards (a
+/// byte changed in place) leaves the backup whole; a reflink shares blocks copy-on-write,
+/// so a write into either file gives it blocks of its own. With
+/// backup_options::link_files, closed segments, their hints and dictionaries are hard
+/// links instead (when the I/O policy has link and the file system allows it; else
+/// copied), which share the bytes themselves: damage in place reaches both.
+///
+/// Why a link is still correct against kvforge's own writes: a closed segment's file is
+/// never written again. The writer appends to the active segment only; an open appends
+/// to, or cuts a torn tail off, only the last segment in replay order, which in the
+/// store and in the copy is the active one (copied); compaction, clear() and salvage
+/// write new segments through .tmp files and remove the old names; hints and the
+/// MANIFEST are replaced through a rename, never rewritten. So neither the store nor the
+/// copy can change the other's bytes through a shared file.
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -71,12 +80,12 @@ public:
     log_backup(IO& io, const store_directory<IO>& directory, const composition& recorded) noexcept
         : io_(io), directory_(directory), composition_(recorded) {}
 
-    /// Writes the backup's files into dest: each closed segment linked with its hint
-    /// (link_closed_segment) or copied whole, the active one copied up to the cut (it is
-    /// written only past it), then the MANIFEST. A copied segment's hint is not copied: the
-    /// copy reads that segment's records at its first open. A failure after dest was made
-    /// says that the copy there is incomplete.
-    bool copy(const backup_cut<IO>& cut, const std::string& dest, std::error_code& ec) {
+    /// Writes the backup's files into dest: each closed segment whole with its hint, the
+    /// active one up to the cut (it is written only past it), the compression
+    /// dictionaries, then the MANIFEST; copied, or linked where how.link_files asks and
+    /// the file system allows it. A failure after dest was made says that the copy there
+    /// is incomplete.
+    bool copy(const backup_cut<IO>& cut, const std::string& dest, const backup_options& how, std::error_code& ec) {
         if (!check_destination(dest, ec)) return false;
         store_directory<IO> target;
         directory_mode mode;
@@ -86,20 +95,16 @@ public:
         std::string buffer;
         for (const std::shared_ptr<segment<IO>>& in : cut.segments) {
             if (!ok) break;
-            if (in != cut.active && link_closed_segment(*in, target)) continue;
-            const store_file_name data = store_file_name::data(in->id);
-            data_file<IO> copy;
-            ok = ok && target.open_file(copy, data.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
-            const std::uint64_t end = cut.end_of(in);
-            for (std::uint64_t at = 0; ok && at < end;) {
-                // A mebibyte at a time: a copy costs that much memory, whatever the store's size.
-                buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
-                ok = in->file.read(at, buffer.data(), buffer.size(), ec) && copy.write(at, buffer, ec);
-                at += buffer.size();
+            if (in == cut.active) {
+                ok = copy_through_temporary(in->file, store_file_name::data(in->id), cut.active_end, false, target,
+                                            buffer, ec);
+                continue;
             }
-            ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
+            if (how.link_files && link_closed_segment(*in, target)) continue;
+            ok = copy_through_temporary(in->file, store_file_name::data(in->id), in->size, true, target, buffer, ec) &&
+                 copy_hint(in->id, target, buffer, ec);
         }
-        ok = ok && copy_dictionaries(target, ec) && target.sync(ec);
+        ok = ok && copy_dictionaries(target, how, buffer, ec) && target.sync(ec);
         // Only once the segments' names (links included) are durable may the MANIFEST make
         // the copy a store.
         // A composition whose codec names cannot stand in a manifest line leaves the copy
@@ -155,8 +160,8 @@ private:
         if (inside_store_directory(dest)) {
             fail(ec, std::error_code(EINVAL, std::system_category()),
                  dest + " is inside the store's directory " + directory_.path() +
-                     ", which holds only the store's own files (another entry there keeps the store from opening); "
-                     "give backup a directory outside it (nothing was changed)");
+                     "; a backup kept beside the files it copies is lost with them: give backup a directory "
+                     "outside it (nothing was changed)");
             return false;
         }
         struct stat info {};
@@ -185,8 +190,8 @@ private:
     }
 
     /// Whether dest's parent is the store's directory (compared by device and inode, so
-    /// that another spelling of the path is caught too). Deeper is impossible: the
-    /// directory between would be a foreign entry of the store's directory already.
+    /// that another spelling of the path is caught too). Deeper is allowed: the
+    /// directory between is a user's entry, which the store leaves alone.
     bool inside_store_directory(const std::string& dest) {
         const std::string parent = store_directory<IO>::parent_of(dest);
         struct stat store_info {};
@@ -195,35 +200,75 @@ private:
                store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
     }
 
-    /// Links or copies the store's compression dictionaries (compression/zstd_trained.hpp)
-    /// into the backup. A dictionary file is written once, through a .tmp and a rename, and
-    /// never changed, so a link is as safe as for a closed segment. The layer that trains
-    /// them removes none while a backup runs, so every one the cut's records need is here.
-    bool copy_dictionaries(const store_directory<IO>& target, std::error_code& ec) {
+    /// Copies, or links when how.link_files asks, the store's compression dictionaries
+    /// (compression/zstd_trained.hpp) into the backup. A dictionary file is written once,
+    /// through a .tmp and a rename, and never changed, so a link is as correct as for a
+    /// closed segment. The layer that trains them removes none while a backup runs, so
+    /// every one the cut's records need is here.
+    bool copy_dictionaries(const store_directory<IO>& target, const backup_options& how, std::string& buffer,
+                           std::error_code& ec) {
         std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
-        std::string bytes;
         for (const store_file_name& name : names) {
             if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
             if constexpr (io_policy_with_link<IO>) {
-                if (link_into(name, target)) continue;
+                if (how.link_files && link_into(name, target)) continue;
             }
             data_file<IO> from;
-            data_file<IO> copy;
             std::uint64_t size = 0;
-            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec)) return false;
-            bytes.resize(static_cast<std::size_t>(size));
-            if (!from.read(0, bytes.data(), bytes.size(), ec) ||
-                !target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) ||
-                !copy.write(0, bytes, ec) || !copy.sync(ec) || !target.rename(name.temporary(), name, ec)) {
+            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec) ||
+                !copy_through_temporary(from, name, size, true, target, buffer, ec)) {
                 return false;
             }
         }
         return true;
     }
 
+    /// Copies closed segment id's hint, when it has one, into the backup. A hint is
+    /// replaced only through a rename, so the file opened here is whole; one that is gone
+    /// (the segment was never given one, or its next hint is being written) is left out:
+    /// a hint only spares the copy's first open a replay.
+    bool copy_hint(std::uint32_t id, const store_directory<IO>& target, std::string& buffer, std::error_code& ec) {
+        const store_file_name name = store_file_name::hint(id);
+        data_file<IO> from;
+        std::error_code missing;
+        if (!directory_.open_file(from, name, O_RDONLY, missing)) {
+            if (missing == std::errc::no_such_file_or_directory) return true;
+            ec = missing;
+            return false;
+        }
+        std::uint64_t size = 0;
+        return from.size(size, ec) && copy_through_temporary(from, name, size, true, target, buffer, ec);
+    }
+
+    /// Writes the first `end` bytes of from into target as name: into name's .tmp, synced,
+    /// then renamed. whole says that from holds exactly those bytes and never changes, so
+    /// that a reflink may stand for the copy; otherwise (and when the clone is refused)
+    /// the bytes are read and written a mebibyte at a time, which costs that much memory
+    /// whatever the store's size.
+    bool copy_through_temporary(const data_file<IO>& from, const store_file_name& name, std::uint64_t end,
+                                [[maybe_unused]] bool whole, const store_directory<IO>& target, std::string& buffer,
+                                std::error_code& ec) {
+        data_file<IO> copy;
+        if (!target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
+        bool cloned = false;
+        if constexpr (io_policy_with_clone<IO>) {
+            std::uint64_t size = 0;
+            std::error_code ignored;
+            cloned = whole && from.size(size, ignored) && size == end &&
+                     detail::retry_on_eintr([&] { return io_.clone_file(from.descriptor(), copy.descriptor()); }) == 0;
+        }
+        for (std::uint64_t at = 0; !cloned && at < end;) {
+            buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
+            if (!from.read(at, buffer.data(), buffer.size(), ec) || !copy.write(at, buffer, ec)) return false;
+            at += buffer.size();
+        }
+        return copy.sync(ec) && target.rename(name.temporary(), name, ec);
+    }
+
     /// Links closed segment `in`, and its hint when it has one, into the backup's directory
-    /// under their own names; false when the segment must be copied instead: the I/O policy
+    /// under their own names (backup_options::link_files); false when the segment must be
+    /// copied instead: the I/O policy
     /// has no link, the file system refuses it (another file system, no hard links, too
     /// many links, ...), or the file holds bytes past the segment's end, which a link would
     /// take and a copy does not. The linked bytes are durable already: a segment is synced

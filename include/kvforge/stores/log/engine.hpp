@@ -285,7 +285,9 @@ public:
     /// Copies the store as it is at the call into directory dest, which must be missing
     /// or empty: every write that returned before the call is in the copy, and writes
     /// that start after it are not (store_cuts.hpp).
-    void backup(std::string_view dest, std::error_code& ec) { cuts_.backup(dest, ec); }
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) {
+        cuts_.backup(dest, how, ec);
+    }
 
     /// A read-only view of the store as it is at the call (store_cuts.hpp, snapshot.hpp).
     [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const { return cuts_.snapshot(ec); }

@@ -54,7 +54,10 @@ enum class file_kind : char { data = 'L', hint = 'H' };
 /// checks only that, reports a newer version rather than damage):
 ///
 ///     32 order     u64: where the file's records stand in replay order
-///     40 reserved  20 bytes: zero; a reader refuses others
+///     40 layers    u64: fingerprint of the store's expiry and compression (layers_fingerprint),
+///                  so that a lost MANIFEST can be rebuilt from the data files; 0 in files
+///                  written before it was recorded, and in hint files
+///     48 reserved  12 bytes: zero; a reader refuses others
 ///     60 crc32c    u32: over bytes 32 to 59
 struct file_header {
     /// The header's size in the version this code writes.
@@ -71,6 +74,8 @@ struct file_header {
     std::uint32_t file_id = 0;
     /// Where the file's records stand in replay order; a version 1 file's is its generation.
     std::uint64_t order = 0;
+    /// The store's expiry and compression, as layers_fingerprint gives them; 0 when not recorded.
+    std::uint64_t layers = 0;
 
     /// The size of a header of this version.
     [[nodiscard]] static constexpr std::size_t size_of(std::uint16_t version) noexcept {
@@ -91,7 +96,8 @@ struct file_header {
         put_le32(out + 28, crc32c({out, 28}));
         if (version < 2) return;
         put_le64(out + 32, order);
-        std::memset(out + 40, 0, 20);
+        put_le64(out + 40, layers);
+        std::memset(out + 48, 0, 12);
         put_le32(out + 60, crc32c({out + 32, 28}));
     }
 
@@ -115,10 +121,11 @@ struct file_header {
         if (out.version < 2) return problem::none;
         if (bytes.size() < size) return problem::truncated;
         if (get_le32(p + 60) != crc32c({p + 32, 28})) return problem::bad_checksum;
-        for (std::size_t i = 40; i < 60; ++i) {
+        for (std::size_t i = 48; i < 60; ++i) {
             if (p[i] != 0) return problem::unknown_flags;
         }
         out.order = get_le64(p + 32);
+        out.layers = get_le64(p + 40);
         return problem::none;
     }
 
@@ -420,6 +427,15 @@ inline constexpr std::uint64_t max_segment_bytes = (std::uint64_t{1} << 32) - (s
     const std::uint64_t low = crc32c(both);
     const std::uint64_t high = crc32c_extend(0x6b76666fU, both);  // a second, independent CRC
     return (high << 32) | low;
+}
+
+/// The fingerprint of a store's expiry and compression (the MANIFEST's `expiry` and
+/// `compression` fields), as data file headers record it: never 0, which stands for
+/// "not recorded". Together with the codec fingerprint it says how a data file's values
+/// are read, so that a MANIFEST lost from a store can be rebuilt from its data files.
+[[nodiscard]] inline std::uint64_t layers_fingerprint(const std::string& expiry, const std::string& compression) {
+    const std::uint64_t fingerprint = codec_fingerprint("expiry " + expiry, "compression " + compression);
+    return fingerprint == 0 ? 1 : fingerprint;
 }
 
 }  // namespace kvforge::detail

@@ -484,6 +484,17 @@ private:
                      "'); open it with the types it was written with (nothing was changed)");
             return false;
         }
+        // A data file records the expiry and compression its values were written with
+        // (0 in files written before it did): a MANIFEST that says otherwise is another
+        // store's, and the values would be read under another reading of their first bytes.
+        if (header.layers != 0 && header.layers != layers_fingerprint(composition_.expiry, composition_.compression)) {
+            fail(ec, errc::codec_mismatch,
+                 path + ": written with another expiry or compression than this store's (expiry '" +
+                     composition_.expiry + "', compression '" + composition_.compression +
+                     "'), which its MANIFEST records; the MANIFEST is not this store's: restore the store's own from "
+                     "a backup, or remove it and rebuild it with `kvforge repair` (nothing was changed)");
+            return false;
+        }
         in.file_id = header.file_id;
         in.version = header.version;
         in.order = header.order;

@@ -42,10 +42,12 @@ public:
     explicit segment_files(sticky_failure& failure) noexcept : failure_(failure) {}
 
     /// Opens the directory as mode says, for a store whose records are encoded as
-    /// codec_fingerprint says (written into each new segment's header).
+    /// codec_fingerprint says and whose values as layers says (layers_fingerprint), both
+    /// written into each new segment's header.
     bool open(IO& io, std::string_view path, const directory_mode& mode, std::uint64_t codec_fingerprint,
-              std::error_code& ec) {
+              std::uint64_t layers, std::error_code& ec) {
         fingerprint_ = codec_fingerprint;
+        layers_ = layers;
         bytes_written_.store(0, std::memory_order_relaxed);
         return directory_.open(io, path, mode, ec);
     }
@@ -137,6 +139,7 @@ public:
         if (!directory_.open_file(created->file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
         file_header header;
         header.codec_fingerprint = fingerprint_;
+        header.layers = layers_;
         header.generation = id;
         header.order = order;
         header.file_id = created->file_id;
@@ -222,6 +225,7 @@ private:
     store_directory<IO> directory_;
     sticky_failure& failure_;
     std::uint64_t fingerprint_ = 0;
+    std::uint64_t layers_ = 0;
     Counter syncs_;  // bumped outside the lock stats() reads under
     std::atomic<std::uint64_t> bytes_written_{0};
 };

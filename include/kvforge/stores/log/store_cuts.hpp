@@ -51,7 +51,8 @@ public:
     /// the call is in the copy (buffered writes are flushed at the cut, taken under the
     /// gate), and writes that start after it are not. The copy, with no lock held while
     /// writers go on, and its check are backup.hpp's; no segment is retired meanwhile.
-    void backup(std::string_view dest, std::error_code& ec) {
+    /// how says whether closed segments are copied or linked.
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) {
         backup_cut<io_type> cut;
         std::optional<active_call<threading::concurrent>> call;
         {
@@ -62,7 +63,7 @@ public:
             engine_.backups_.enter();
         }
         const std::string target(dest);
-        const bool copied = backup_.copy(cut, target, ec);
+        const bool copied = backup_.copy(cut, target, how, ec);
         cut.segments.clear();
         cut.active.reset();
         engine_.backups_.leave();

@@ -70,7 +70,10 @@ public:
         mode.require_store = !mode.create;
         mode.refuse_store = opts.error_if_exists;
         mode.shared = opts.read_only;
-        if (!engine_.files_.open(engine_.io_, path, mode, wanted.codec_fingerprint, ec)) return;
+        if (!engine_.files_.open(engine_.io_, path, mode, wanted.codec_fingerprint,
+                                 layers_fingerprint(wanted.expiry, wanted.compression), ec)) {
+            return;
+        }
         // A salvaged log is rewritten, and the manifest written, before the store counts as
         // open, so that a failure leaves it closed and its lock released.
         const auto salvage_rewrite = [&] {
