@@ -42,6 +42,8 @@
 #include <thread>
 #include <vector>
 
+#include "../tests/support/sync_counting_io.hpp"
+
 namespace {
 
 /// A clock the purge benchmark moves past every deadline at once.
@@ -193,18 +195,7 @@ void reopen_bench(benchmark::State& state) {
     std::filesystem::remove_all(directory);
 }
 
-/// POSIX I/O that counts fdatasync and fsync calls; copies share the count.
-struct sync_counting_io : kvforge::posix_io {
-    std::shared_ptr<std::atomic<std::uint64_t>> syncs = std::make_shared<std::atomic<std::uint64_t>>(0);
-    int fdatasync(int fd) noexcept {
-        ++*syncs;
-        return kvforge::posix_io::fdatasync(fd);
-    }
-    int fsync(int fd) noexcept {
-        ++*syncs;
-        return kvforge::posix_io::fsync(fd);
-    }
-};
+using kvforge_test::sync_counting_io;
 
 template <class... Policies>
 using synced_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sync_each,

@@ -151,6 +151,15 @@ kvforge::verify_report damage_found_by_salvage(const std::string& directory) {
     return report;
 }
 
+opened_store open_for_reading(const std::string& directory, bool skip_damaged, kvforge::verify_report& damage) {
+    if (!skip_damaged) return open_existing(directory, access::scan, read_only_options());
+    opened_store store = open_salvaging(directory, access::scan);
+    std::error_code ec;
+    damage = store.db.verify(ec);
+    if (ec) fail_store(ec, "verify " + directory, directory);
+    return store;
+}
+
 int report_skipped(const std::string& directory, const kvforge::verify_report& damage) {
     if (damage.ok()) return exit_ok;
     std::fflush(stdout);  // the records first, then what was left out, wherever both go

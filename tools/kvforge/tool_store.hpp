@@ -58,6 +58,12 @@ enum class access {
 /// the damaged records; changes no file. Throws store_failure when that open fails.
 [[nodiscard]] kvforge::verify_report damage_found_by_salvage(const std::string& directory);
 
+/// Opens the store in directory to read it in key order, read-only: as it is, or with
+/// skip_damaged through open_salvaging, filling damage with what that open left out (its
+/// verify()). For scan and dump, which then end with report_skipped(directory, damage).
+[[nodiscard]] opened_store open_for_reading(const std::string& directory, bool skip_damaged,
+                                            kvforge::verify_report& damage);
+
 /// Prints on stderr what a command that read past damage (open_salvaging) left out of the
 /// store in directory: its damaged places (file and offset); exit_store_error when there
 /// were any, else exit_ok.

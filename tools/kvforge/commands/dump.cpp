@@ -22,15 +22,9 @@ int run(const std::vector<std::string>& args) {
     const arguments parsed(args, {{"skip-damaged"}});
     parsed.expect_positionals(1, 1, "DIR");
     const std::string& dir = parsed.positional()[0];
-    const bool skip_damaged = parsed.flag("skip-damaged");
-    const opened_store store =
-        skip_damaged ? open_salvaging(dir, access::scan) : open_existing(dir, access::scan, read_only_options());
     kvforge::verify_report damage;
+    const opened_store store = open_for_reading(dir, parsed.flag("skip-damaged"), damage);
     std::error_code ec;
-    if (skip_damaged) {
-        damage = store.db.verify(ec);
-        if (ec) fail_store(ec, "verify " + dir, dir);
-    }
     const kvforge::composition& c = store.db.composition();
     dump_writer writer(stdout);
     writer.header({c.key_codec, c.value_codec, c.codec_fingerprint, c.expiry});

@@ -37,15 +37,9 @@ int run(const std::vector<std::string>& args) {
     }
     const std::optional<std::uint64_t> limit = limit_of(parsed);
     const std::string& dir = parsed.positional()[0];
-    const bool skip_damaged = parsed.flag("skip-damaged");
-    const opened_store store =
-        skip_damaged ? open_salvaging(dir, access::scan) : open_existing(dir, access::scan, read_only_options());
     kvforge::verify_report damage;
+    const opened_store store = open_for_reading(dir, parsed.flag("skip-damaged"), damage);
     std::error_code ec;
-    if (skip_damaged) {
-        damage = store.db.verify(ec);
-        if (ec) fail_store(ec, "verify " + dir, dir);
-    }
     const bool hex = parsed.flag("hex");
     const text_form key_form(store.db.composition().key_codec, hex);
     const text_form value_form(store.db.composition().value_codec, hex);
