@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "backup_options.hpp"
 #include "batch.hpp"
 #include "codec.hpp"
 #include "composition.hpp"
@@ -19,7 +20,6 @@
 #include "detail/function_ref.hpp"
 #include "detail/saturating_time.hpp"
 #include "error.hpp"
-#include "options.hpp"
 #include "scan_range.hpp"
 #include "stats.hpp"
 

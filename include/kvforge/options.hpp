@@ -4,6 +4,8 @@
 
 #include <cstdint>
 
+#include "backup_options.hpp"
+
 namespace kvforge {
 
 /// Settings of a store. The defaults suit most uses; each field says which stores read it.
@@ -102,19 +104,6 @@ struct options {
     /// it saves, and the call costs more than the copy. Longer values are compressed,
     /// and kept as they are too when that does not make them shorter.
     std::uint64_t compress_min_bytes = 64;
-};
-
-/// How store::backup() makes its copy.
-struct backup_options {
-    /// false (the default): every file is copied, as a reflink (ioctl FICLONE) where the file
-    /// system offers one, else byte by byte, so that the backup survives damage to the
-    /// store's files. true: the store's closed segments, their hints and its compression
-    /// dictionaries are hard links in the backup (where the file system allows them), which
-    /// costs no time or space but shares their bytes: a byte damaged in place (a bad
-    /// sector, a tool that writes into a file) is damaged in both, and the backup is no
-    /// help against it. kvforge itself never writes into a closed segment, so links stay
-    /// correct against everything kvforge does.
-    bool link_files = false;
 };
 
 }  // namespace kvforge

@@ -6,6 +6,7 @@
 #include <kvforge/kvforge.hpp>
 
 #include <cerrno>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -57,7 +58,10 @@ TEST_CASE("a new store is a directory with a lock file and one data file of know
     CHECK(data[8] == 2);   // format version, little-endian
     CHECK(data[9] == 0);
     CHECK(data.substr(32, 8) == std::string("\x01\0\0\0\0\0\0\0", 8));  // order: the generation
-    CHECK(data.substr(40, 20) == std::string(20, '\0'));              // reserved
+    // layers: the fingerprint of the store's expiry and compression, little-endian
+    const std::uint64_t layers = kvforge::detail::layers_fingerprint("none", "none");
+    for (int i = 0; i < 8; ++i) CHECK(static_cast<unsigned char>(data[40 + i]) == ((layers >> (8 * i)) & 0xff));
+    CHECK(data.substr(48, 12) == std::string(12, '\0'));  // reserved
     CHECK(data[68] == 1);  // record type: put, no flags
     CHECK(data.substr(69) == std::string("\x01\x01kv", 4));
 }
