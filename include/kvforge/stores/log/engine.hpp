@@ -6,7 +6,7 @@
 /// engine holds the state and the locks and hands each call to its parts, each with one
 /// job:
 ///
-///     store_lifetime.hpp      open() and close(): what recovery found installed; at the end,
+///     engine_lifetime.hpp     open() and close(): what recovery found installed; at the end,
 ///                             the last bytes and hints written out and everything released
 ///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
 ///     recovery.hpp            open: the segments found, checked and replayed into the index
@@ -15,13 +15,13 @@
 ///                             its place, from a spare made ahead of need
 ///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
 ///     log_writes.hpp          a put, erase or batch appended, then indexed and noted for the hint
-///     after_write.hpp         after a write: the wait for durability, then a step of the work
+///     engine_after_write.hpp  after a write: the wait for durability, then a step of the work
 ///                             due (a hint, the spare, compaction) or the compaction thread asked
-///     writer_calls.hpp        the writer's flush, sync, drain and close, and wait_durable
+///     engine_writer_calls.hpp the writer's flush, sync, drain and close, and wait_durable
 ///     index_updates.hpp       the index's changes and the live and dead bytes, for writes and replay
 ///     log_reads.hpp           point reads and visits in key order, under the shared lock
 ///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
-///     store_clear.hpp         clear(): a new segment starting with a clear record, the others retired
+///     engine_clear.hpp        clear(): a new segment starting with a clear record, the others retired
 ///     segment_compaction.hpp  compact() and the automatic compaction jobs, run a step at a
 ///                             time or on the compaction thread; its parts:
 ///       compaction_choice.hpp      whether a job is due, what it takes, and starting it
@@ -36,13 +36,13 @@
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index
 /// (log_writes.hpp); it waits for durability (sync_each) after releasing both, so that
-/// writers can share one sync (after_write.hpp). Readers take the shared lock only.
+/// writers can share one sync (engine_after_write.hpp). Readers take the shared lock only.
 /// clear() holds write_gate_ while it works, so no writer runs, but readers go on; it
 /// takes the exclusive lock only to switch segments. Compaction, whole (compact(): with
 /// thread_safe, writers go on meanwhile) or by automatic jobs, and the wait of writers
 /// that leave too many dead bytes, are segment_compaction.hpp's, which says what locks a
 /// job takes; compact(), clear() and close() run one at a time. close() lets the jobs due
-/// finish and waits for the calls that hold no lock (store_lifetime.hpp). With
+/// finish and waits for the calls that hold no lock (engine_lifetime.hpp). With
 /// thread_safe, for_each walks a snapshot of its own, so it holds no lock while its
 /// visitor runs (store_cuts.hpp).
 ///
@@ -51,7 +51,7 @@
 /// the active segment, which a write closes when full (segment_rollover.hpp; its spare
 /// is prepared off the writers' path as the hint is). The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
-/// (after_write.hpp, hint_keeper.hpp): by the next write (single_thread) or on the
+/// (engine_after_write.hpp, hint_keeper.hpp): by the next write (single_thread) or on the
 /// compaction thread (thread_safe), at close() when still pending, never for a segment
 /// retired first. A store opened read-only changes no file.
 
@@ -77,7 +77,6 @@
 #include "../../options.hpp"
 #include "../../pinned_value.hpp"
 #include "../../stats.hpp"
-#include "after_write.hpp"
 #include "backups_running.hpp"
 #include "hint.hpp"
 #include "hint_keeper.hpp"
@@ -93,11 +92,8 @@
 #include "segment_files.hpp"
 #include "segment_rollover.hpp"
 #include "snapshot.hpp"
-#include "store_clear.hpp"
 #include "store_composition.hpp"
 #include "store_cuts.hpp"
-#include "store_lifetime.hpp"
-#include "writer_calls.hpp"
 
 namespace kvforge::detail {
 
@@ -129,13 +125,7 @@ class log_backend {
     using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
     friend class segment_compaction<Policies, log_backend>;
     friend class segment_rollover<Policies, log_backend>;
-    friend class store_lifetime<Policies, log_backend>;
-    friend class store_clear<Policies, log_backend>;
     friend class store_cuts<Policies, log_backend>;
-    friend class writer_calls<Policies, log_backend>;
-    friend class after_write<Policies, log_backend>;
-    // Recovery makes its files through create_segment, write_hint_of and sync_directory.
-    friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
 public:
     /// Whether writes hand out sequence numbers (async_worker).
@@ -157,26 +147,24 @@ public:
     /// Opens or creates the store in directory path, as opts says (create_if_missing,
     /// error_if_exists, read_only, salvage), for the store<> whose composition is wanted.
     void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
-              std::error_code& ec) {
-        lifetime_.open(path, opts, std::move(io), wanted, ec);
-    }
+              std::error_code& ec);
 
     /// Writes everything out, syncs it, writes the active segment's hint and releases the store
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
-    void close(std::error_code& ec) { lifetime_.close(ec); }
+    void close(std::error_code& ec) { close(ec, [] {}); }
     /// As close(ec), calling before_release() once the data files are final, before the
-    /// store's lock is released (store_lifetime::close).
-    void close(std::error_code& ec, function_ref<void()> before_release) { lifetime_.close(ec, before_release); }
+    /// store's lock is released (engine_lifetime.hpp).
+    void close(std::error_code& ec, function_ref<void()> before_release);
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
-    // Writes (log_writes.hpp), each followed by the steps after_write.hpp runs.
+    // Writes (log_writes.hpp), each followed by the steps engine_after_write.hpp runs.
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         gate_lock gate(write_gate_);
         if (!writable(ec) || !rollover_.make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.put(key, value, ec);
-        return ec ? 0 : after_write_.finish_write(gate, sequence, ec);
+        return ec ? 0 : finish_write(gate, sequence, ec);
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
@@ -186,7 +174,7 @@ public:
         if (!table_.find(key) || !rollover_.make_room(ec)) return false;
         const std::uint64_t sequence = writes_.erase(key, ec);
         if (ec) return false;
-        after_write_.finish_write(gate, sequence, ec);
+        finish_write(gate, sequence, ec);
         return !ec;
     }
 
@@ -194,7 +182,7 @@ public:
         gate_lock gate(write_gate_);
         if (!writable(ec) || !rollover_.make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.write(ops, ec);
-        return ec ? 0 : after_write_.finish_write(gate, sequence, ec);
+        return ec ? 0 : finish_write(gate, sequence, ec);
     }
 
     // Reads (log_reads.hpp).
@@ -240,8 +228,8 @@ public:
     [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     /// Removes every key: a new active segment starting with a clear record, then the
-    /// others retired (store_clear.hpp).
-    void clear(std::error_code& ec) { clear_.clear(ec); }
+    /// others retired (engine_clear.hpp).
+    void clear(std::error_code& ec);
 
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
@@ -269,9 +257,9 @@ public:
     }
 
     /// Hands buffered writes to the OS; nothing to do for a read-only store.
-    void flush(std::error_code& ec) { calls_.drain_writer(&writer_type::flush, ec); }
+    void flush(std::error_code& ec) { drain_writer(&writer_type::flush, ec); }
     /// Makes every write so far durable; nothing to do for a read-only store.
-    void sync(std::error_code& ec) { calls_.drain_writer(&writer_type::sync, ec); }
+    void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
 
     /// Rewrites the live records of every segment there is at the call into new
     /// segments, in key order, and retires the old ones; with thread_safe, writers go on
@@ -279,8 +267,9 @@ public:
     void compact(std::error_code& ec) { compaction_.compact_whole(ec); }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
-    void wait_durable(std::uint64_t sequence, std::error_code& ec) { calls_.wait_durable(sequence, ec); }
-    [[nodiscard]] std::uint64_t durable_sequence() const { return calls_.durable_sequence(); }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec);
+    /// The sequence number of the last write on disk (async_worker; 0 when closed).
+    [[nodiscard]] std::uint64_t durable_sequence() const;
 
     /// Copies the store as it is at the call into directory dest, which must be missing
     /// or empty: every write that returned before the call is in the copy, and writes
@@ -330,18 +319,20 @@ private:
         return total;
     }
 
-    /// For the parts: a writer's flush, sync, drain or close (writer_calls.hpp), and a
-    /// pending hint written (after_write.hpp).
-    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const {
-        calls_.call_writer(op, ec);
-    }
-    bool write_pending_hint() { return after_write_.write_pending_hint(); }
+    // open() and close(), and what they share (engine_lifetime.hpp).
+    bool recover(recovered_log<io_type>& recovered, std::error_code& ec);
+    void reset_state();
 
-    /// For recovery (its Files, with create_segment): hints and syncs are made as the
-    /// store's other files are, so that stats() counts them.
-    void write_hint_of(segment_type& in, hint_builder& hint) { hints_.write_hint_of(in, hint); }
-    bool sync_directory(std::error_code& ec) { return files_.sync_directory(ec); }
-    bool sync_file(data_file<io_type>& file, std::error_code& ec) { return files_.sync_file(file, ec); }
+    // After a write (engine_after_write.hpp).
+    std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec);
+    bool write_pending_hint();
+
+    // The writer's calls beside the writes (engine_writer_calls.hpp).
+    void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec);
+    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const;
+
+    // clear()'s work with the gate held (engine_clear.hpp).
+    bool clear_segments(std::error_code& ec);
 
     bool create_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
         return files_.create_segment(id, out, ec);
@@ -391,16 +382,17 @@ private:
     // What a read-only salvaging open found that a scan of the segments cannot find again
     // (recovered_log::file_damage), for verify().
     std::vector<damaged_record> file_damage_;
-    // Parts that work on the state above, reached through the engine (cuts_ also owns
-    // backup's copier).
-    store_lifetime<Policies, log_backend> lifetime_{*this};
-    store_clear<Policies, log_backend> clear_{*this};
+    // Backups and snapshots at a cut (store_cuts.hpp, which owns backup's copier).
     store_cuts<Policies, log_backend> cuts_{*this};
-    writer_calls<Policies, log_backend> calls_{*this};
-    after_write<Policies, log_backend> after_write_{*this};
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};
 };
 
 }  // namespace kvforge::detail
+
+// The engine's member definitions kept in files of their own (each includes this header first).
+#include "engine_after_write.hpp"
+#include "engine_clear.hpp"
+#include "engine_lifetime.hpp"
+#include "engine_writer_calls.hpp"
