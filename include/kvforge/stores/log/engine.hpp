@@ -67,8 +67,6 @@
 
 #include "../../batch.hpp"
 #include "../../concepts.hpp"
-#include "../../detail/active_calls.hpp"
-#include "../../detail/file_mapping.hpp"
 #include "../../detail/function_ref.hpp"
 #include "../../detail/log_writer.hpp"
 #include "../../detail/write_version.hpp"
@@ -77,7 +75,9 @@
 #include "../../options.hpp"
 #include "../../pinned_value.hpp"
 #include "../../stats.hpp"
+#include "active_calls.hpp"
 #include "backups_running.hpp"
+#include "file_mapping.hpp"
 #include "hint.hpp"
 #include "hint_keeper.hpp"
 #include "index_updates.hpp"

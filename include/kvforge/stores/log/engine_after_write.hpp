@@ -17,8 +17,8 @@
 #include <optional>
 #include <system_error>
 
-#include "../../detail/active_calls.hpp"
 #include "../../error.hpp"
+#include "active_calls.hpp"
 #include "engine.hpp"
 #include "hint_keeper.hpp"
 

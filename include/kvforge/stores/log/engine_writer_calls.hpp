@@ -14,7 +14,7 @@
 #include <optional>
 #include <system_error>
 
-#include "../../detail/active_calls.hpp"
+#include "active_calls.hpp"
 #include "engine.hpp"
 
 namespace kvforge::detail {

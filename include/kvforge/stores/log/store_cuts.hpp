@@ -22,7 +22,7 @@
 #include <string_view>
 #include <system_error>
 
-#include "../../detail/active_calls.hpp"
+#include "active_calls.hpp"
 #include "backup.hpp"
 #include "log_types.hpp"
 #include "snapshot.hpp"
