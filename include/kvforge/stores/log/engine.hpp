@@ -341,48 +341,69 @@ private:
     /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
     [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
+    // The engine's state, grouped by the lock that guards it. A member some of whose
+    // calls take a lock of their own says so; the parts at the end say what they take.
+
+    // Set by open() with write_gate_ held, while the store is closed and no other call
+    // can reach it; read with no lock while it is open.
     io_type io_{};
     kvforge::options options_{};
     composition composition_;  // what this open's store<> is made of, as the manifest records it
-    // Read without a lock by is_open(); changed under the gate and the exclusive lock.
-    std::atomic<bool> open_{false};
-
-    mutable gate_type write_gate_;
-    mutable mutex_type mutex_;
-    sticky_failure failure_;
-    segment_files<io_type, counter_type> files_{failure_};  // the directory and the files made in it
-    hint_keeper_type hints_{files_, mutex_};
-    // Changed under the gate and the exclusive lock; readers find records' segments here.
-    segment_set<io_type> segments_;
-    segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
-    // Mutable for snapshot(), which is const: a flush hands the writer's buffered records
-    // to the OS, under the gate, and changes nothing a reader sees.
-    mutable std::optional<writer_type> writer_;
-    record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
-    table_type table_;
-    // The index's changes and the live and dead bytes; under the gate and the exclusive lock.
-    index_updates<io_type, table_type> index_{table_, segments_};
-    log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
-                                                                                                        mutex_, open_};
-    segment_rollover<Policies, log_backend> rollover_{*this};  // the active segment closed when full, and its spare
-    // The id of the next segment made, one counter for every kind; taken by writers and
-    // by the compaction thread.
-    std::atomic<std::uint32_t> next_id_{1};
-    std::string record_;  // the record being written (writes_, compact()); reused under the gate
-    detail::write_version<threading::concurrent> version_;
-    log_writes<Policies, record_reader<io_type, writer_type, Mapped>> writes_{
-        writer_, active_, index_, hints_, reader_, mutex_, failure_, version_, record_};
-    active_calls<threading::concurrent> active_calls_;
-    backups_running backups_;
-    store_composition<io_type> manifest_{io_, files_.directory(), composition_};
-
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::vector<damaged_record> salvaged_;
     // What a read-only salvaging open found that a scan of the segments cannot find again
     // (recovered_log::file_damage), for verify().
     std::vector<damaged_record> file_damage_;
-    // Backups and snapshots at a cut (store_cuts.hpp, which owns backup's copier).
+
+    // The locks. write_gate_ orders writers, rollover, clear, close and compaction's
+    // changes; mutex_ is taken shared by readers and exclusive to change what they read.
+    mutable gate_type write_gate_;
+    mutable mutex_type mutex_;
+
+    // Guarded by nothing of the engine's: atomics, or members with a lock of their own.
+    // Read with no lock by is_open(); changed with write_gate_ and mutex_ (exclusive) held.
+    std::atomic<bool> open_{false};
+    // The id of the next segment made, one counter for every kind; taken by writers and
+    // by the compaction thread.
+    std::atomic<std::uint32_t> next_id_{1};
+    detail::write_version<threading::concurrent> version_;
+    active_calls<threading::concurrent> active_calls_;  // calls that hold no lock, which close() waits for
+    backups_running backups_;
+    sticky_failure failure_;
+    // The directory and the files made in it; opened and closed with write_gate_ held,
+    // its counts of syncs and bytes its own.
+    segment_files<io_type, counter_type> files_{failure_};
+
+    // Guarded by write_gate_ and mutex_: changed with both held (mutex_ exclusive), read
+    // under either; readers find records' segments here.
+    segment_set<io_type> segments_;
+    segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
+    table_type table_;
+    // The index's changes and the live and dead bytes.
+    index_updates<io_type, table_type> index_{table_, segments_};
+    // Called with write_gate_ held; a writer without a worker changes the buffer readers
+    // read, so it is called with mutex_ exclusive too (call_writer). Mutable for
+    // snapshot(), which is const: a flush hands the writer's buffered records to the OS,
+    // under the gate, and changes nothing a reader sees.
+    mutable std::optional<writer_type> writer_;
+
+    // The readers' views of the state above, used under mutex_ shared.
+    record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
+    log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
+                                                                                                        mutex_, open_};
+
+    // Guarded by write_gate_: used by writers, rollover, clear, close and compaction's
+    // changes, which take mutex_ exclusive for what readers see (hint_keeper.hpp).
+    hint_keeper_type hints_{files_, mutex_};
+    std::string record_;  // the record being written (writes_, compact()), reused
+    log_writes<Policies, record_reader<io_type, writer_type, Mapped>> writes_{
+        writer_, active_, index_, hints_, reader_, mutex_, failure_, version_, record_};
+    segment_rollover<Policies, log_backend> rollover_{*this};  // the active segment closed when full, and its spare
+    store_composition<io_type> manifest_{io_, files_.directory(), composition_};
+
+    // Backups and snapshots at a cut, which take write_gate_ to cut the store
+    // (store_cuts.hpp, which owns backup's copier).
     store_cuts<Policies, log_backend> cuts_{*this};
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
