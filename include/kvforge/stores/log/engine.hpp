@@ -28,7 +28,7 @@
 ///       compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
 ///       compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
 ///       compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
-///     store_cuts.hpp          the store taken at a cut, for backup(), snapshot() and for_each
+///     engine_cuts.hpp         the store taken at a cut, for backup(), snapshot() and for_each
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
 ///     log_verify.hpp          verify(): every record checked against its checksum
@@ -44,7 +44,7 @@
 /// job takes; compact(), clear() and close() run one at a time. close() lets the jobs due
 /// finish and waits for the calls that hold no lock (engine_lifetime.hpp). With
 /// thread_safe, for_each walks a snapshot of its own, so it holds no lock while its
-/// visitor runs (store_cuts.hpp).
+/// visitor runs (engine_cuts.hpp).
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
@@ -76,6 +76,7 @@
 #include "../../pinned_value.hpp"
 #include "../../stats.hpp"
 #include "active_calls.hpp"
+#include "backup.hpp"
 #include "backups_running.hpp"
 #include "file_mapping.hpp"
 #include "hint.hpp"
@@ -93,7 +94,6 @@
 #include "segment_rollover.hpp"
 #include "snapshot.hpp"
 #include "store_composition.hpp"
-#include "store_cuts.hpp"
 
 namespace kvforge::detail {
 
@@ -125,7 +125,6 @@ class log_backend {
     using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
     friend class segment_compaction<Policies, log_backend>;
     friend class segment_rollover<Policies, log_backend>;
-    friend class store_cuts<Policies, log_backend>;
 
 public:
     /// Whether writes hand out sequence numbers (async_worker).
@@ -212,11 +211,9 @@ public:
     }
 
     /// Calls visitor(key, value) for every record; a thread_safe store walks a snapshot of
-    /// its own (store_cuts.hpp).
+    /// its own (engine_cuts.hpp).
     template <class Visitor>
-    void for_each(Visitor&& visitor, std::error_code& ec) const {
-        cuts_.for_each(visitor, ec);
-    }
+    void for_each(Visitor&& visitor, std::error_code& ec) const;
 
     [[nodiscard]] std::size_t size() const {
         const read_lock lock(mutex_);
@@ -273,13 +270,11 @@ public:
 
     /// Copies the store as it is at the call into directory dest, which must be missing
     /// or empty: every write that returned before the call is in the copy, and writes
-    /// that start after it are not (store_cuts.hpp).
-    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) {
-        cuts_.backup(dest, how, ec);
-    }
+    /// that start after it are not (engine_cuts.hpp).
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec);
 
-    /// A read-only view of the store as it is at the call (store_cuts.hpp, snapshot.hpp).
-    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const { return cuts_.snapshot(ec); }
+    /// A read-only view of the store as it is at the call (engine_cuts.hpp, snapshot.hpp).
+    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const;
 
     /// Reads every record of every segment and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
@@ -333,6 +328,9 @@ private:
 
     // clear()'s work with the gate held (engine_clear.hpp).
     bool clear_segments(std::error_code& ec);
+
+    // The cut that backup() and snapshot() take, with the gate held (engine_cuts.hpp).
+    bool take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const;
 
     bool create_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
         return files_.create_segment(id, out, ec);
@@ -402,9 +400,9 @@ private:
     segment_rollover<Policies, log_backend> rollover_{*this};  // the active segment closed when full, and its spare
     store_composition<io_type> manifest_{io_, files_.directory(), composition_};
 
-    // Backups and snapshots at a cut, which take write_gate_ to cut the store
-    // (store_cuts.hpp, which owns backup's copier).
-    store_cuts<Policies, log_backend> cuts_{*this};
+    // backup()'s copier, used with no lock held once the cut is taken (engine_cuts.hpp);
+    // it refers to the I/O policy, directory and composition above.
+    log_backup<io_type> backup_{io_, files_.directory(), composition_};
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};
@@ -415,5 +413,6 @@ private:
 // The engine's member definitions kept in files of their own (each includes this header first).
 #include "engine_after_write.hpp"
 #include "engine_clear.hpp"
+#include "engine_cuts.hpp"
 #include "engine_lifetime.hpp"
 #include "engine_writer_calls.hpp"
