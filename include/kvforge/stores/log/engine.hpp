@@ -11,7 +11,7 @@
 ///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
 ///     recovery.hpp            open: the segments found, checked and replayed into the index
 ///     store_composition.hpp   the MANIFEST, checked at every open and written when due
-///     segment_rollover.hpp    the active segment closed when full and the next one put in
+///     engine_rollover.hpp     the active segment closed when full and the next one put in
 ///                             its place, from a spare made ahead of need
 ///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
 ///     log_writes.hpp          a put, erase or batch appended, then indexed and noted for the hint
@@ -48,13 +48,14 @@
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
-/// the active segment, which a write closes when full (segment_rollover.hpp; its spare
+/// the active segment, which a write closes when full (engine_rollover.hpp; its spare
 /// is prepared off the writers' path as the hint is). The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
 /// (engine_after_write.hpp, hint_keeper.hpp): by the next write (single_thread) or on the
 /// compaction thread (thread_safe), at close() when still pending, never for a segment
 /// retired first. A store opened read-only changes no file.
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -91,7 +92,6 @@
 #include "segment.hpp"
 #include "segment_compaction.hpp"
 #include "segment_files.hpp"
-#include "segment_rollover.hpp"
 #include "snapshot.hpp"
 #include "store_composition.hpp"
 
@@ -124,7 +124,6 @@ class log_backend {
     using segment_pointer = typename types::segment_pointer;
     using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
     friend class segment_compaction<Policies, log_backend>;
-    friend class segment_rollover<Policies, log_backend>;
 
 public:
     /// Whether writes hand out sequence numbers (async_worker).
@@ -161,7 +160,7 @@ public:
     // Writes (log_writes.hpp), each followed by the steps engine_after_write.hpp runs.
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         gate_lock gate(write_gate_);
-        if (!writable(ec) || !rollover_.make_room(ec)) return 0;
+        if (!writable(ec) || !make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.put(key, value, ec);
         return ec ? 0 : finish_write(gate, sequence, ec);
     }
@@ -170,7 +169,7 @@ public:
         gate_lock gate(write_gate_);
         if (!writable(ec)) return false;
         // Writers are ordered by the gate, so the index cannot change under this lookup.
-        if (!table_.find(key) || !rollover_.make_room(ec)) return false;
+        if (!table_.find(key) || !make_room(ec)) return false;
         const std::uint64_t sequence = writes_.erase(key, ec);
         if (ec) return false;
         finish_write(gate, sequence, ec);
@@ -179,7 +178,7 @@ public:
 
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         gate_lock gate(write_gate_);
-        if (!writable(ec) || !rollover_.make_room(ec)) return 0;
+        if (!writable(ec) || !make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.write(ops, ec);
         return ec ? 0 : finish_write(gate, sequence, ec);
     }
@@ -329,6 +328,33 @@ private:
     // clear()'s work with the gate held (engine_clear.hpp).
     bool clear_segments(std::error_code& ec);
 
+    // The rollover (engine_rollover.hpp), with write_gate_ held but for prepare_spare,
+    // which takes it itself.
+    void reset_rollover(bool wanted = false) noexcept;
+    [[nodiscard]] static bool accepts_segment_bytes(std::uint64_t segment_bytes, std::error_code& ec);
+    bool make_room(std::error_code& ec);
+    /// Whether the write under way closed a segment: that write paid for the rollover's
+    /// syncs already, so single_thread runs no step after it (the segment's hint, a
+    /// spare, compaction): the next write does.
+    [[nodiscard]] bool closed_by_this_write() const noexcept { return closed_by_this_write_; }
+    /// How many segments rollovers have closed since the store opened.
+    [[nodiscard]] std::uint64_t segments_closed() const noexcept { return segments_closed_; }
+    bool roll_over(std::error_code& ec);
+    void make_active(segment_pointer next, std::uint64_t end);
+    [[nodiscard]] bool spare_due() const noexcept;
+    void prepare_spare();
+    void discard_spare();
+    bool flush_ahead(std::error_code& ec);
+    segment_pointer take_spare();
+    /// Segments may be no smaller: below this, rollover's syncs would cost more than the writes.
+    static constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
+    /// The most a rollover writes and syncs of a buffering writer's bytes: a write that
+    /// finds the active segment this close to full flushes ahead (a quarter of the
+    /// smallest segments).
+    static constexpr std::uint64_t final_stretch(std::uint64_t segment_bytes) noexcept {
+        return std::min(std::uint64_t{512} << 10, segment_bytes / 4);
+    }
+
     // The cut that backup() and snapshot() take, with the gate held (engine_cuts.hpp).
     bool take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const;
 
@@ -397,7 +423,13 @@ private:
     std::string record_;  // the record being written (writes_, compact()), reused
     log_writes<Policies, record_reader<io_type, writer_type, Mapped>> writes_{
         writer_, active_, index_, hints_, reader_, mutex_, failure_, version_, record_};
-    segment_rollover<Policies, log_backend> rollover_{*this};  // the active segment closed when full, and its spare
+    // The rollover's (engine_rollover.hpp): the next segment the writer appends to,
+    // prepared ahead of need as a synced .tmp, and whether the active segment still wants one.
+    segment_pointer spare_;
+    bool spare_wanted_ = false;
+    bool closed_by_this_write_ = false;
+    bool flushed_ahead_ = false;  // for the active segment
+    std::uint64_t segments_closed_ = 0;
     store_composition<io_type> manifest_{io_, files_.directory(), composition_};
 
     // backup()'s copier, used with no lock held once the cut is taken (engine_cuts.hpp);
@@ -415,4 +447,5 @@ private:
 #include "engine_clear.hpp"
 #include "engine_cuts.hpp"
 #include "engine_lifetime.hpp"
+#include "engine_rollover.hpp"
 #include "engine_writer_calls.hpp"

@@ -7,7 +7,7 @@
 ///
 /// The work due is, in that order: the hint of a closed segment (hint_keeper.hpp), handed
 /// over here (write_pending_hint) to the writer's step or to the compaction thread; the
-/// spare segment (segment_rollover.hpp); an automatic compaction job
+/// spare segment (engine_rollover.hpp); an automatic compaction job
 /// (segment_compaction.hpp). A writer waits for its sync after releasing the gate, so
 /// that writers can share one sync, and with thread_safe it then waits, with no lock
 /// held and a bounded time, while the dead bytes stay past the stall ceiling
@@ -26,7 +26,7 @@ namespace kvforge::detail {
 
 /// After a write: releases the gate, waits for durability as the policy says, and, when
 /// a closed segment waits for its hint, the spare segment is due (the active one half
-/// full: segment_rollover.hpp), a job is under way or one is due (dead bytes past the
+/// full: engine_rollover.hpp), a job is under way or one is due (dead bytes past the
 /// configured share, or a closed segment to sort: segment_compaction.hpp), runs a step
 /// (single_thread: the hint's, else the spare's, else automatic compaction's; none after
 /// a write that closed a segment) or asks the compaction thread for a job (thread_safe).
@@ -35,17 +35,17 @@ namespace kvforge::detail {
 template <class Policies, bool Mapped>
 std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::uint64_t sequence,
                                                           std::error_code& ec) {
-    bool compaction_due = false;
-    bool hint_due = false;
-    bool spare_due = false;
+    bool compaction_step = false;
+    bool hint_step = false;
+    bool spare_step = false;
     if constexpr (threading::concurrent) {
-        if (hints_.pending() > 0 || rollover_.spare_due() || compaction_.due()) compaction_.request();
+        if (hints_.pending() > 0 || spare_due() || compaction_.due()) compaction_.request();
     } else {
         // No step after a write that closed a segment: it paid for the rollover's syncs.
-        const bool closed = rollover_.closed_by_this_write();
-        hint_due = !closed && hints_.pending() > 0;
-        spare_due = !closed && !hint_due && rollover_.spare_due();
-        compaction_due = !closed && !hint_due && !spare_due && (compaction_.job_under_way() || compaction_.due());
+        const bool closed = closed_by_this_write();
+        hint_step = !closed && hints_.pending() > 0;
+        spare_step = !closed && !hint_step && spare_due();
+        compaction_step = !closed && !hint_step && !spare_step && (compaction_.job_under_way() || compaction_.due());
     }
     {
         const active_call<threading::concurrent> call(active_calls_);
@@ -55,9 +55,9 @@ std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::
             if (!ec) compaction_.wait_for_compaction();
         }
     }
-    if (!ec && hint_due) write_pending_hint();
-    if (!ec && spare_due) rollover_.prepare_spare();
-    if (!ec && compaction_due) {
+    if (!ec && hint_step) write_pending_hint();
+    if (!ec && spare_step) prepare_spare();
+    if (!ec && compaction_step) {
         const gate_lock again(write_gate_);
         std::error_code compaction_error;
         // Another thread may have closed the store, or compacted it, meanwhile.

@@ -37,7 +37,7 @@ template <class Policies, bool Mapped>
 bool log_backend<Policies, Mapped>::clear_segments(std::error_code& ec) {
     call_writer(&writer_type::drain, ec);
     if (ec) return false;
-    rollover_.discard_spare();  // it would replay before the segment made here
+    discard_spare();  // it would replay before the segment made here
     segment_pointer next;
     if (!files_.publish_cleared_segment(new_segment_id(), next, ec)) return false;
     const std::vector<segment_pointer> retired = segments_.in_replay_order();
@@ -47,7 +47,7 @@ bool log_backend<Policies, Mapped>::clear_segments(std::error_code& ec) {
         segments_.clear();
         segments_.add(next);
         hints_.drop_retired(segments_);
-        rollover_.make_active(next, next->size);
+        make_active(next, next->size);
         hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
         index_.set_counts(0, 0);
         index_.add_dead(*next, next->size - file_header::size);  // the clear record

@@ -47,7 +47,7 @@ void log_backend<Policies, Mapped>::open(std::string_view path, const kvforge::o
              "this store object is already open on " + files_.directory().path() + "; close it first");
         return;
     }
-    if (!rollover_.accepts(opts.segment_bytes, ec)) return;
+    if (!accepts_segment_bytes(opts.segment_bytes, ec)) return;
     io_ = std::move(io);
     options_ = opts;
     composition_ = wanted;
@@ -100,7 +100,7 @@ void log_backend<Policies, Mapped>::close(std::error_code& ec, function_ref<void
     if (!open_) return;
     compaction_.sort_before_close();
     compaction_.abort_job();
-    rollover_.discard_spare();
+    discard_spare();
     // After a failed write or sync, whatever was not yet on disk is lost: report it.
     if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
         call_writer(&writer_type::close, ec);
@@ -123,7 +123,7 @@ void log_backend<Policies, Mapped>::close(std::error_code& ec, function_ref<void
     hints_.clear();
     active_.reset();
     segments_.clear();
-    rollover_.reset();
+    reset_rollover();
     files_.close();
 }
 
@@ -139,7 +139,7 @@ bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, s
     writer_.emplace();
     writer_->attach(active_->file, recovered.active_end);
     hints_.adopt_active(*active_, std::move(recovered.active_hint));
-    rollover_.reset(!options_.read_only);
+    reset_rollover(!options_.read_only);
     next_id_.store(recovered.next_id, std::memory_order_relaxed);
     index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
     recovered_records_ = recovered.records;
@@ -158,7 +158,7 @@ void log_backend<Policies, Mapped>::reset_state() {
     hints_.clear();
     active_.reset();
     segments_.clear();
-    rollover_.reset();
+    reset_rollover();
     table_.clear();
     next_id_.store(1, std::memory_order_relaxed);
     index_.set_counts(0, 0);
