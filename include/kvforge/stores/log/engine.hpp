@@ -3,8 +3,9 @@
 /// The byte-level store behind file_log and mmap_file: append-only segments of
 /// checksummed records with an in-memory index from each key to its record (in the
 /// manner of Bitcask), a durability policy's writer, hint files and compaction. The
-/// engine holds the state and the locks and hands each call to its parts, each with one
-/// job:
+/// engine holds the state and the locks. Its member functions that work on many of its
+/// members are defined in files named engine_*.hpp; parts that own state of their own are
+/// classes, each with one job, given what they use:
 ///
 ///     engine_lifetime.hpp     open() and close(): what recovery found installed; at the end,
 ///                             the last bytes and hints written out and everything released
@@ -32,6 +33,11 @@
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
 ///     log_verify.hpp          verify(): every record checked against its checksum
+///
+/// Beside them, what this engine alone uses: write_gate.hpp (the gate's mutex, which lets
+/// waiting writers go first), active_calls.hpp (the calls close() waits for), file_id.hpp
+/// (the random id a data file and its hint share) and file_mapping.hpp (a read-only
+/// shared mapping of a data file).
 ///
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index
