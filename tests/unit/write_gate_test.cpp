@@ -6,7 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <kvforge/detail/striped.hpp>
-#include <kvforge/detail/write_gate.hpp>
+#include <kvforge/stores/log/write_gate.hpp>
 
 #include <chrono>
 #include <mutex>

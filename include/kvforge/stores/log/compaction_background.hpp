@@ -64,7 +64,7 @@ void segment_compaction<Policies, Engine>::run_background_job() {
     while (!compactor_.interrupted() && engine_.write_pending_hint()) {
     }
     for (;;) {
-        if (!compactor_.interrupted()) engine_.rollover_.prepare_spare();
+        if (!compactor_.interrupted()) engine_.prepare_spare();
         const std::uint64_t dead_before = dead_bytes_under_lock();
         std::error_code ec;
         bool done = false;

@@ -78,11 +78,11 @@ void segment_compaction<Policies, Engine>::sort_before_close() {
         if (!engine_.writable(ec) || !sorting_allowed()) return;
         const std::uint64_t records = engine_.writer_->end() - engine_.active_->records_start();
         if (records != 0 && records >= engine_.options_.segment_bytes / active_share_at_close &&
-            !engine_.rollover_.roll_over(ec)) {
+            !engine_.roll_over(ec)) {
             compaction_failed();
             return;
         }
-        std::uint64_t sorts_left = engine_.rollover_.segments_closed();
+        std::uint64_t sorts_left = engine_.segments_closed();
         while ((job_ || (sorts_left != 0 && wants_sorting())) && !engine_.backups_.running()) {
             if (!job_) {
                 start_sorting_job();
@@ -139,7 +139,7 @@ bool segment_compaction<Policies, Engine>::start_job(std::error_code& ec) {
     const double active_share =
         active_records == 0 ? 0.0
                             : static_cast<double>(engine_.active_->dead_bytes) / static_cast<double>(active_records);
-    if (active_share > closed_share && !engine_.rollover_.roll_over(ec)) return false;
+    if (active_share > closed_share && !engine_.roll_over(ec)) return false;
     std::vector<segment_pointer> inputs =
         pick_inputs(engine_.segments_, engine_.active_.get(), engine_.options_.segment_bytes);
     if (inputs.empty()) {

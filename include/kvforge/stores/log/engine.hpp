@@ -3,58 +3,65 @@
 /// The byte-level store behind file_log and mmap_file: append-only segments of
 /// checksummed records with an in-memory index from each key to its record (in the
 /// manner of Bitcask), a durability policy's writer, hint files and compaction. The
-/// engine holds the state and the locks and hands each call to its parts, each with one
-/// job:
+/// engine holds the state and the locks. Its member functions that work on many of its
+/// members are defined in files named engine_*.hpp; parts that own state of their own are
+/// classes, each with one job, given what they use:
 ///
-///     store_lifetime.hpp      open() and close(): what recovery found installed; at the end,
+///     engine_lifetime.hpp     open() and close(): what recovery found installed; at the end,
 ///                             the last bytes and hints written out and everything released
 ///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
 ///     recovery.hpp            open: the segments found, checked and replayed into the index
 ///     store_composition.hpp   the MANIFEST, checked at every open and written when due
-///     segment_rollover.hpp    the active segment closed when full and the next one put in
+///     engine_rollover.hpp     the active segment closed when full and the next one put in
 ///                             its place, from a spare made ahead of need
 ///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
 ///     log_writes.hpp          a put, erase or batch appended, then indexed and noted for the hint
-///     after_write.hpp         after a write: the wait for durability, then a step of the work
+///     engine_after_write.hpp  after a write: the wait for durability, then a step of the work
 ///                             due (a hint, the spare, compaction) or the compaction thread asked
-///     writer_calls.hpp        the writer's flush, sync, drain and close, and wait_durable
+///     engine_writer_calls.hpp the writer's flush, sync, drain and close, and wait_durable
 ///     index_updates.hpp       the index's changes and the live and dead bytes, for writes and replay
 ///     log_reads.hpp           point reads and visits in key order, under the shared lock
 ///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
-///     store_clear.hpp         clear(): a new segment starting with a clear record, the others retired
+///     engine_clear.hpp        clear(): a new segment starting with a clear record, the others retired
 ///     segment_compaction.hpp  compact() and the automatic compaction jobs, run a step at a
 ///                             time or on the compaction thread; its parts:
 ///       compaction_choice.hpp      whether a job is due, what it takes, and starting it
 ///       compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
 ///       compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
 ///       compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
-///     store_cuts.hpp          the store taken at a cut, for backup(), snapshot() and for_each
+///     engine_cuts.hpp         the store taken at a cut, for backup(), snapshot() and for_each
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
 ///     log_verify.hpp          verify(): every record checked against its checksum
 ///
+/// Beside them, what this engine alone uses: write_gate.hpp (the gate's mutex, which lets
+/// waiting writers go first), active_calls.hpp (the calls close() waits for), file_id.hpp
+/// (the random id a data file and its hint share) and file_mapping.hpp (a read-only
+/// shared mapping of a data file).
+///
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index
 /// (log_writes.hpp); it waits for durability (sync_each) after releasing both, so that
-/// writers can share one sync (after_write.hpp). Readers take the shared lock only.
+/// writers can share one sync (engine_after_write.hpp). Readers take the shared lock only.
 /// clear() holds write_gate_ while it works, so no writer runs, but readers go on; it
 /// takes the exclusive lock only to switch segments. Compaction, whole (compact(): with
 /// thread_safe, writers go on meanwhile) or by automatic jobs, and the wait of writers
 /// that leave too many dead bytes, are segment_compaction.hpp's, which says what locks a
 /// job takes; compact(), clear() and close() run one at a time. close() lets the jobs due
-/// finish and waits for the calls that hold no lock (store_lifetime.hpp). With
+/// finish and waits for the calls that hold no lock (engine_lifetime.hpp). With
 /// thread_safe, for_each walks a snapshot of its own, so it holds no lock while its
-/// visitor runs (store_cuts.hpp).
+/// visitor runs (engine_cuts.hpp).
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
-/// the active segment, which a write closes when full (segment_rollover.hpp; its spare
+/// the active segment, which a write closes when full (engine_rollover.hpp; its spare
 /// is prepared off the writers' path as the hint is). The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
-/// (after_write.hpp, hint_keeper.hpp): by the next write (single_thread) or on the
+/// (engine_after_write.hpp, hint_keeper.hpp): by the next write (single_thread) or on the
 /// compaction thread (thread_safe), at close() when still pending, never for a segment
 /// retired first. A store opened read-only changes no file.
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -67,8 +74,6 @@
 
 #include "../../batch.hpp"
 #include "../../concepts.hpp"
-#include "../../detail/active_calls.hpp"
-#include "../../detail/file_mapping.hpp"
 #include "../../detail/function_ref.hpp"
 #include "../../detail/log_writer.hpp"
 #include "../../detail/write_version.hpp"
@@ -77,8 +82,10 @@
 #include "../../options.hpp"
 #include "../../pinned_value.hpp"
 #include "../../stats.hpp"
-#include "after_write.hpp"
+#include "active_calls.hpp"
+#include "backup.hpp"
 #include "backups_running.hpp"
+#include "file_mapping.hpp"
 #include "hint.hpp"
 #include "hint_keeper.hpp"
 #include "index_updates.hpp"
@@ -91,13 +98,8 @@
 #include "segment.hpp"
 #include "segment_compaction.hpp"
 #include "segment_files.hpp"
-#include "segment_rollover.hpp"
 #include "snapshot.hpp"
-#include "store_clear.hpp"
 #include "store_composition.hpp"
-#include "store_cuts.hpp"
-#include "store_lifetime.hpp"
-#include "writer_calls.hpp"
 
 namespace kvforge::detail {
 
@@ -128,14 +130,6 @@ class log_backend {
     using segment_pointer = typename types::segment_pointer;
     using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
     friend class segment_compaction<Policies, log_backend>;
-    friend class segment_rollover<Policies, log_backend>;
-    friend class store_lifetime<Policies, log_backend>;
-    friend class store_clear<Policies, log_backend>;
-    friend class store_cuts<Policies, log_backend>;
-    friend class writer_calls<Policies, log_backend>;
-    friend class after_write<Policies, log_backend>;
-    // Recovery makes its files through create_segment, write_hint_of and sync_directory.
-    friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
 public:
     /// Whether writes hand out sequence numbers (async_worker).
@@ -157,44 +151,42 @@ public:
     /// Opens or creates the store in directory path, as opts says (create_if_missing,
     /// error_if_exists, read_only, salvage), for the store<> whose composition is wanted.
     void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
-              std::error_code& ec) {
-        lifetime_.open(path, opts, std::move(io), wanted, ec);
-    }
+              std::error_code& ec);
 
     /// Writes everything out, syncs it, writes the active segment's hint and releases the store
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
-    void close(std::error_code& ec) { lifetime_.close(ec); }
+    void close(std::error_code& ec) { close(ec, [] {}); }
     /// As close(ec), calling before_release() once the data files are final, before the
-    /// store's lock is released (store_lifetime::close).
-    void close(std::error_code& ec, function_ref<void()> before_release) { lifetime_.close(ec, before_release); }
+    /// store's lock is released (engine_lifetime.hpp).
+    void close(std::error_code& ec, function_ref<void()> before_release);
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
-    // Writes (log_writes.hpp), each followed by the steps after_write.hpp runs.
+    // Writes (log_writes.hpp), each followed by the steps engine_after_write.hpp runs.
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         gate_lock gate(write_gate_);
-        if (!writable(ec) || !rollover_.make_room(ec)) return 0;
+        if (!writable(ec) || !make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.put(key, value, ec);
-        return ec ? 0 : after_write_.finish_write(gate, sequence, ec);
+        return ec ? 0 : finish_write(gate, sequence, ec);
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
         gate_lock gate(write_gate_);
         if (!writable(ec)) return false;
         // Writers are ordered by the gate, so the index cannot change under this lookup.
-        if (!table_.find(key) || !rollover_.make_room(ec)) return false;
+        if (!table_.find(key) || !make_room(ec)) return false;
         const std::uint64_t sequence = writes_.erase(key, ec);
         if (ec) return false;
-        after_write_.finish_write(gate, sequence, ec);
+        finish_write(gate, sequence, ec);
         return !ec;
     }
 
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         gate_lock gate(write_gate_);
-        if (!writable(ec) || !rollover_.make_room(ec)) return 0;
+        if (!writable(ec) || !make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.write(ops, ec);
-        return ec ? 0 : after_write_.finish_write(gate, sequence, ec);
+        return ec ? 0 : finish_write(gate, sequence, ec);
     }
 
     // Reads (log_reads.hpp).
@@ -224,11 +216,9 @@ public:
     }
 
     /// Calls visitor(key, value) for every record; a thread_safe store walks a snapshot of
-    /// its own (store_cuts.hpp).
+    /// its own (engine_cuts.hpp).
     template <class Visitor>
-    void for_each(Visitor&& visitor, std::error_code& ec) const {
-        cuts_.for_each(visitor, ec);
-    }
+    void for_each(Visitor&& visitor, std::error_code& ec) const;
 
     [[nodiscard]] std::size_t size() const {
         const read_lock lock(mutex_);
@@ -240,8 +230,8 @@ public:
     [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     /// Removes every key: a new active segment starting with a clear record, then the
-    /// others retired (store_clear.hpp).
-    void clear(std::error_code& ec) { clear_.clear(ec); }
+    /// others retired (engine_clear.hpp).
+    void clear(std::error_code& ec);
 
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
@@ -269,9 +259,9 @@ public:
     }
 
     /// Hands buffered writes to the OS; nothing to do for a read-only store.
-    void flush(std::error_code& ec) { calls_.drain_writer(&writer_type::flush, ec); }
+    void flush(std::error_code& ec) { drain_writer(&writer_type::flush, ec); }
     /// Makes every write so far durable; nothing to do for a read-only store.
-    void sync(std::error_code& ec) { calls_.drain_writer(&writer_type::sync, ec); }
+    void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
 
     /// Rewrites the live records of every segment there is at the call into new
     /// segments, in key order, and retires the old ones; with thread_safe, writers go on
@@ -279,18 +269,17 @@ public:
     void compact(std::error_code& ec) { compaction_.compact_whole(ec); }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
-    void wait_durable(std::uint64_t sequence, std::error_code& ec) { calls_.wait_durable(sequence, ec); }
-    [[nodiscard]] std::uint64_t durable_sequence() const { return calls_.durable_sequence(); }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec);
+    /// The sequence number of the last write on disk (async_worker; 0 when closed).
+    [[nodiscard]] std::uint64_t durable_sequence() const;
 
     /// Copies the store as it is at the call into directory dest, which must be missing
     /// or empty: every write that returned before the call is in the copy, and writes
-    /// that start after it are not (store_cuts.hpp).
-    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) {
-        cuts_.backup(dest, how, ec);
-    }
+    /// that start after it are not (engine_cuts.hpp).
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec);
 
-    /// A read-only view of the store as it is at the call (store_cuts.hpp, snapshot.hpp).
-    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const { return cuts_.snapshot(ec); }
+    /// A read-only view of the store as it is at the call (engine_cuts.hpp, snapshot.hpp).
+    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const;
 
     /// Reads every record of every segment and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
@@ -330,18 +319,50 @@ private:
         return total;
     }
 
-    /// For the parts: a writer's flush, sync, drain or close (writer_calls.hpp), and a
-    /// pending hint written (after_write.hpp).
-    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const {
-        calls_.call_writer(op, ec);
-    }
-    bool write_pending_hint() { return after_write_.write_pending_hint(); }
+    // open() and close(), and what they share (engine_lifetime.hpp).
+    bool recover(recovered_log<io_type>& recovered, std::error_code& ec);
+    void reset_state();
 
-    /// For recovery (its Files, with create_segment): hints and syncs are made as the
-    /// store's other files are, so that stats() counts them.
-    void write_hint_of(segment_type& in, hint_builder& hint) { hints_.write_hint_of(in, hint); }
-    bool sync_directory(std::error_code& ec) { return files_.sync_directory(ec); }
-    bool sync_file(data_file<io_type>& file, std::error_code& ec) { return files_.sync_file(file, ec); }
+    // After a write (engine_after_write.hpp).
+    std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec);
+    bool write_pending_hint();
+
+    // The writer's calls beside the writes (engine_writer_calls.hpp).
+    void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec);
+    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const;
+
+    // clear()'s work with the gate held (engine_clear.hpp).
+    bool clear_segments(std::error_code& ec);
+
+    // The rollover (engine_rollover.hpp), with write_gate_ held but for prepare_spare,
+    // which takes it itself.
+    void reset_rollover(bool wanted = false) noexcept;
+    [[nodiscard]] static bool accepts_segment_bytes(std::uint64_t segment_bytes, std::error_code& ec);
+    bool make_room(std::error_code& ec);
+    /// Whether the write under way closed a segment: that write paid for the rollover's
+    /// syncs already, so single_thread runs no step after it (the segment's hint, a
+    /// spare, compaction): the next write does.
+    [[nodiscard]] bool closed_by_this_write() const noexcept { return closed_by_this_write_; }
+    /// How many segments rollovers have closed since the store opened.
+    [[nodiscard]] std::uint64_t segments_closed() const noexcept { return segments_closed_; }
+    bool roll_over(std::error_code& ec);
+    void make_active(segment_pointer next, std::uint64_t end);
+    [[nodiscard]] bool spare_due() const noexcept;
+    void prepare_spare();
+    void discard_spare();
+    bool flush_ahead(std::error_code& ec);
+    segment_pointer take_spare();
+    /// Segments may be no smaller: below this, rollover's syncs would cost more than the writes.
+    static constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
+    /// The most a rollover writes and syncs of a buffering writer's bytes: a write that
+    /// finds the active segment this close to full flushes ahead (a quarter of the
+    /// smallest segments).
+    static constexpr std::uint64_t final_stretch(std::uint64_t segment_bytes) noexcept {
+        return std::min(std::uint64_t{512} << 10, segment_bytes / 4);
+    }
+
+    // The cut that backup() and snapshot() take, with the gate held (engine_cuts.hpp).
+    bool take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const;
 
     bool create_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
         return files_.create_segment(id, out, ec);
@@ -350,57 +371,87 @@ private:
     /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
     [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
+    // The engine's state, grouped by the lock that guards it. A member some of whose
+    // calls take a lock of their own says so; the parts at the end say what they take.
+
+    // Set by open() with write_gate_ held, while the store is closed and no other call
+    // can reach it; read with no lock while it is open.
     io_type io_{};
     kvforge::options options_{};
     composition composition_;  // what this open's store<> is made of, as the manifest records it
-    // Read without a lock by is_open(); changed under the gate and the exclusive lock.
-    std::atomic<bool> open_{false};
-
-    mutable gate_type write_gate_;
-    mutable mutex_type mutex_;
-    sticky_failure failure_;
-    segment_files<io_type, counter_type> files_{failure_};  // the directory and the files made in it
-    hint_keeper_type hints_{files_, mutex_};
-    // Changed under the gate and the exclusive lock; readers find records' segments here.
-    segment_set<io_type> segments_;
-    segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
-    // Mutable for snapshot(), which is const: a flush hands the writer's buffered records
-    // to the OS, under the gate, and changes nothing a reader sees.
-    mutable std::optional<writer_type> writer_;
-    record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
-    table_type table_;
-    // The index's changes and the live and dead bytes; under the gate and the exclusive lock.
-    index_updates<io_type, table_type> index_{table_, segments_};
-    log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
-                                                                                                        mutex_, open_};
-    segment_rollover<Policies, log_backend> rollover_{*this};  // the active segment closed when full, and its spare
-    // The id of the next segment made, one counter for every kind; taken by writers and
-    // by the compaction thread.
-    std::atomic<std::uint32_t> next_id_{1};
-    std::string record_;  // the record being written (writes_, compact()); reused under the gate
-    detail::write_version<threading::concurrent> version_;
-    log_writes<Policies, record_reader<io_type, writer_type, Mapped>> writes_{
-        writer_, active_, index_, hints_, reader_, mutex_, failure_, version_, record_};
-    active_calls<threading::concurrent> active_calls_;
-    backups_running backups_;
-    store_composition<io_type> manifest_{io_, files_.directory(), composition_};
-
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::vector<damaged_record> salvaged_;
     // What a read-only salvaging open found that a scan of the segments cannot find again
     // (recovered_log::file_damage), for verify().
     std::vector<damaged_record> file_damage_;
-    // Parts that work on the state above, reached through the engine (cuts_ also owns
-    // backup's copier).
-    store_lifetime<Policies, log_backend> lifetime_{*this};
-    store_clear<Policies, log_backend> clear_{*this};
-    store_cuts<Policies, log_backend> cuts_{*this};
-    writer_calls<Policies, log_backend> calls_{*this};
-    after_write<Policies, log_backend> after_write_{*this};
+
+    // The locks. write_gate_ orders writers, rollover, clear, close and compaction's
+    // changes; mutex_ is taken shared by readers and exclusive to change what they read.
+    mutable gate_type write_gate_;
+    mutable mutex_type mutex_;
+
+    // Guarded by nothing of the engine's: atomics, or members with a lock of their own.
+    // Read with no lock by is_open(); changed with write_gate_ and mutex_ (exclusive) held.
+    std::atomic<bool> open_{false};
+    // The id of the next segment made, one counter for every kind; taken by writers and
+    // by the compaction thread.
+    std::atomic<std::uint32_t> next_id_{1};
+    detail::write_version<threading::concurrent> version_;
+    active_calls<threading::concurrent> active_calls_;  // calls that hold no lock, which close() waits for
+    backups_running backups_;
+    sticky_failure failure_;
+    // The directory and the files made in it; opened and closed with write_gate_ held,
+    // its counts of syncs and bytes its own.
+    segment_files<io_type, counter_type> files_{failure_};
+
+    // Guarded by write_gate_ and mutex_: changed with both held (mutex_ exclusive), read
+    // under either; readers find records' segments here.
+    segment_set<io_type> segments_;
+    segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
+    table_type table_;
+    // The index's changes and the live and dead bytes.
+    index_updates<io_type, table_type> index_{table_, segments_};
+    // Called with write_gate_ held; a writer without a worker changes the buffer readers
+    // read, so it is called with mutex_ exclusive too (call_writer). Mutable for
+    // snapshot(), which is const: a flush hands the writer's buffered records to the OS,
+    // under the gate, and changes nothing a reader sees.
+    mutable std::optional<writer_type> writer_;
+
+    // The readers' views of the state above, used under mutex_ shared.
+    record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
+    log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
+                                                                                                        mutex_, open_};
+
+    // Guarded by write_gate_: used by writers, rollover, clear, close and compaction's
+    // changes, which take mutex_ exclusive for what readers see (hint_keeper.hpp).
+    hint_keeper_type hints_{files_, mutex_};
+    std::string record_;  // the record being written (writes_, compact()), reused
+    log_writes<Policies, record_reader<io_type, writer_type, Mapped>> writes_{
+        writer_, active_, index_, hints_, reader_, mutex_, failure_, version_, record_};
+    // The rollover's (engine_rollover.hpp): the next segment the writer appends to,
+    // prepared ahead of need as a synced .tmp, and whether the active segment still wants one.
+    segment_pointer spare_;
+    bool spare_wanted_ = false;
+    bool closed_by_this_write_ = false;
+    bool flushed_ahead_ = false;  // for the active segment
+    std::uint64_t segments_closed_ = 0;
+    store_composition<io_type> manifest_{io_, files_.directory(), composition_};
+
+    // backup()'s copier, used with no lock held once the cut is taken (engine_cuts.hpp);
+    // it refers to the I/O policy, directory and composition above.
+    log_backup<io_type> backup_{io_, files_.directory(), composition_};
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};
 };
 
 }  // namespace kvforge::detail
+
+// The engine's member definitions kept in files of their own (each includes this header first).
+#include "engine_after_write.hpp"
+#include "engine_clear.hpp"
+#include "engine_cuts.hpp"
+#include "engine_lifetime.hpp"
+#include "engine_rollover.hpp"
+#include "engine_writer_calls.hpp"

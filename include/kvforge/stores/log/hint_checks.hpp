@@ -28,9 +28,9 @@
 #include <utility>
 
 #include "../../detail/data_file.hpp"
-#include "../../detail/file_mapping.hpp"
 #include "../../detail/store_directory.hpp"
 #include "../../detail/store_files.hpp"
+#include "file_mapping.hpp"
 #include "hint.hpp"
 #include "segment.hpp"
 

@@ -16,9 +16,9 @@
 #include <system_error>
 #include <vector>
 
+#include "../../detail/data_file.hpp"
 #include "../../error.hpp"
 #include "../../stats.hpp"
-#include "../../detail/data_file.hpp"
 #include "record_format.hpp"
 
 namespace kvforge::detail {

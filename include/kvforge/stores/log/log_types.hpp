@@ -9,9 +9,9 @@
 #include <shared_mutex>
 #include <type_traits>
 
-#include "../../detail/write_gate.hpp"
 #include "../../threading/single_thread.hpp"
 #include "segment.hpp"
+#include "write_gate.hpp"
 
 namespace kvforge::detail {
 

@@ -27,9 +27,9 @@
 #include <string>
 #include <string_view>
 
-#include "../../limits.hpp"
 #include "../../detail/byte_order.hpp"
 #include "../../detail/crc32c.hpp"
+#include "../../limits.hpp"
 
 namespace kvforge::detail {
 

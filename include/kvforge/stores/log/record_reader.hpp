@@ -19,9 +19,9 @@
 #include "../../detail/assign_bytes.hpp"
 #include "../../detail/crc32c.hpp"
 #include "../../detail/data_file.hpp"
-#include "../../detail/file_mapping.hpp"
 #include "../../detail/thread_buffer.hpp"
 #include "../../error.hpp"
+#include "file_mapping.hpp"
 #include "record_format.hpp"
 #include "segment.hpp"
 

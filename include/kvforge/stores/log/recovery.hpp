@@ -71,13 +71,35 @@ struct recovered_log {
     }
 };
 
+/// The files recovery makes, through the store's own (segment_files.hpp) and its hints
+/// (hint_keeper.hpp), so that stats() counts their syncs and bytes as it counts the rest.
+template <class SegmentFiles, class Hints>
+struct recovery_files {
+    SegmentFiles& files;
+    Hints& hints;
+
+    template <class Pointer>
+    bool create_segment(std::uint32_t id, Pointer& out, std::error_code& ec) {
+        return files.create_segment(id, out, ec);
+    }
+    template <class Segment>
+    void write_hint_of(Segment& in, hint_builder& hint) {
+        hints.write_hint_of(in, hint);
+    }
+    template <class File>
+    bool sync_file(File& file, std::error_code& ec) {
+        return files.sync_file(file, ec);
+    }
+    bool sync_directory(std::error_code& ec) { return files.sync_directory(ec); }
+};
+
 /// Opens a log store's segments and rebuilds its index (table) from them, into `into`,
 /// through index updates of its own (index_updates.hpp), which count the live and dead
 /// bytes as the engine's writes do. It refers to the engine's I/O policy, directory,
 /// options and composition, and to its reader, which maps the segments it reads. Files
-/// is the engine, which makes files for recovery as for everything else, so that
-/// stats() counts their syncs and bytes: create_segment, write_hint_of, sync_file and
-/// sync_directory.
+/// makes files for recovery as the store makes all of its files (recovery_files, above),
+/// so that stats() counts their syncs and bytes: create_segment, write_hint_of, sync_file
+/// and sync_directory.
 template <class IO, class Table, class Reader, class Files>
 class log_recovery {
     using io_type = IO;

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "../../detail/data_file.hpp"
-#include "../../detail/file_mapping.hpp"
+#include "file_mapping.hpp"
 #include "record_format.hpp"
 
 namespace kvforge::detail {

@@ -199,7 +199,7 @@ public:
     bool compact_all(std::error_code& ec) {
         engine_.call_writer(&writer_type::drain, ec);
         if (ec) return false;
-        engine_.rollover_.discard_spare();  // it would replay before the active segment made here
+        engine_.discard_spare();  // it would replay before the active segment made here
         const std::vector<segment_pointer> inputs = engine_.segments_.in_replay_order();
         // A hash index's for_each is in no key order.
         output_segments outputs(engine_, inputs.back()->order, ordered_index, engine_.options_.segment_bytes);
@@ -243,7 +243,7 @@ public:
             for (segment_pointer& output : outputs.segments()) engine_.segments_.add(std::move(output));
             engine_.segments_.add(next);
             engine_.hints_.drop_retired(engine_.segments_);
-            engine_.rollover_.make_active(std::move(next), file_header::size);
+            engine_.make_active(std::move(next), file_header::size);
             engine_.index_.set_counts(live, 0);
             finish_compaction();
         }
@@ -433,7 +433,7 @@ private:
     /// erase needs copying (no older segment outside the job holds a put it must hide).
     /// No job starts when there is no closed segment.
     bool start_whole_job(std::error_code& ec) {
-        if (engine_.writer_->end() != engine_.active_->records_start() && !engine_.rollover_.roll_over(ec)) {
+        if (engine_.writer_->end() != engine_.active_->records_start() && !engine_.roll_over(ec)) {
             return false;
         }
         std::vector<segment_pointer> inputs;

@@ -21,10 +21,10 @@
 #include <vector>
 
 #include "../../detail/data_file.hpp"
-#include "../../detail/file_id.hpp"
 #include "../../detail/log_writer.hpp"
 #include "../../detail/store_directory.hpp"
 #include "../../detail/store_files.hpp"
+#include "file_id.hpp"
 #include "record_format.hpp"
 #include "segment.hpp"
 

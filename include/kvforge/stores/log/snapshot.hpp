@@ -29,9 +29,9 @@
 #include <vector>
 
 #include "../../detail/assign_bytes.hpp"
-#include "../../detail/file_mapping.hpp"
 #include "../../detail/table_snapshot.hpp"
 #include "../../error.hpp"
+#include "file_mapping.hpp"
 #include "record_format.hpp"
 #include "record_reader.hpp"
 #include "segment.hpp"

@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <cstring>
 
-#include "hash.hpp"
+#include "../../detail/hash.hpp"
 
 namespace kvforge::detail {
 

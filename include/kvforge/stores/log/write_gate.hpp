@@ -15,7 +15,7 @@
 #include <cstdint>
 #include <mutex>
 
-#include "waiter_count.hpp"
+#include "../../detail/waiter_count.hpp"
 
 namespace kvforge::detail {
 

@@ -16,7 +16,7 @@
 #include <system_error>
 #include <utility>
 
-#include "../error.hpp"
+#include "../../error.hpp"
 
 namespace kvforge::detail {
 
