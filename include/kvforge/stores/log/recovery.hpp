@@ -428,9 +428,9 @@ private:
         return true;
     }
 
-    /// The replay order in a header's second half (`half`, 32 bytes: order, reserved
-    /// zeros, CRC) of a file of id `id`, read when it passes its CRC or when one byte
-    /// changed makes it pass in one way only (the changed byte may be in any field);
+    /// The replay order in a header's second half (`half`, 32 bytes: order, layers,
+    /// reserved zeros, CRC) of a file of id `id`, read when it passes its CRC or when one
+    /// byte changed makes it pass in one way only (the changed byte may be in any field);
     /// nullopt when it cannot be told.
     [[nodiscard]] static std::optional<std::uint64_t> damaged_order(const char* half, std::uint32_t id) {
         std::optional<std::uint64_t> found;
@@ -438,7 +438,7 @@ private:
         char candidate[32];
         const auto consider = [&] {
             bool zeros = true;
-            for (std::size_t i = 8; i < 28; ++i) zeros = zeros && candidate[i] == 0;
+            for (std::size_t i = 16; i < 28; ++i) zeros = zeros && candidate[i] == 0;  // after order and layers
             const std::uint64_t order = file_header::get_le64(candidate);
             if (!zeros || order > id || file_header::get_le32(candidate + 28) != crc32c({candidate, 28})) return;
             if (!found || *found != order) ++matches;
