@@ -463,7 +463,7 @@ public:
     /// A read-only view of the store as it is now (store::snapshot), itself an any_store:
     /// its reads and scans answer as of the call, its writes fail with errc::read_only. A
     /// bounded cache fails with errc::not_supported. Moving it releases nothing; destroying
-    /// it does (see README, "Snapshots").
+    /// it does (see docs/guide.md, "Snapshots").
     [[nodiscard]] any_store snapshot() const {
         std::error_code ec;
         any_store taken = snapshot(ec);

@@ -66,7 +66,7 @@ inline constexpr bool unavailable = false;
 /// constrained away, and a member template of the same name, left when the constraint
 /// fails, says what is missing. So a call to it fails with that message, while an explicit
 /// instantiation, `template class kvforge::store<...>;`, compiles for every configuration:
-/// it instantiates the members whose constraints hold and no member template (README,
+/// it instantiates the members whose constraints hold and no member template (docs/guide.md,
 /// "Compiling a store once"). Clang before 15 instantiates the constrained-away members
 /// too, so their bodies still compile there: `if constexpr` keeps out what the
 /// configuration lacks.
@@ -775,7 +775,7 @@ public:
 
     /// Copies the store, while writers go on, into directory dest (missing or empty):
     /// a store holding every write that returned before the call, verified before this
-    /// returns (see README, "Online backup"). Every file is copied, so that the backup
+    /// returns (see docs/guide.md, "Online backup"). Every file is copied, so that the backup
     /// survives damage to the store's; backup_options::link_files shares closed segments
     /// by hard links instead. Throws kvforge::error on failure.
     void backup(std::string_view dest, const backup_options& how = {})
@@ -810,7 +810,7 @@ public:
 
     /// A read-only view of the store as it is now, with get, contains, visit, scans,
     /// for_each and size; writers go on, and what they do later is not seen through it
-    /// (kvforge::snapshot; see README, "Snapshots"). Every write that returned before the
+    /// (kvforge::snapshot; see docs/guide.md, "Snapshots"). Every write that returned before the
     /// call is in it. Throws kvforge::error on failure.
     [[nodiscard]] snapshot_type snapshot()
         requires detail::takes_snapshots<backend_type>

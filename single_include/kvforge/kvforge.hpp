@@ -732,6 +732,17 @@ concept io_policy_with_link = io_policy<P> && requires(P& io, const char* path) 
     { io.link(path, path) } -> std::same_as<int>;
 };
 
+/// An I/O policy that can also make a file share another's bytes copy-on-write, as Linux's
+/// ioctl(FICLONE) does (a reflink): clone_file(from, to) of two descriptors gives to the
+/// whole of from's bytes, or fails with -1 and errno (the file system has no reflinks, or
+/// the two are on different file systems). Optional: a store's backup clones each file it
+/// copies whole when its policy has clone_file and the file system allows it, and copies
+/// the bytes otherwise.
+template <class P>
+concept io_policy_with_clone = io_policy<P> && requires(P& io, int fd) {
+    { io.clone_file(fd, fd) } -> std::same_as<int>;
+};
+
 /// An I/O policy that can also ask the kernel to start writing a range of a file back to
 /// disk without waiting, as Linux sync_file_range() does with SYNC_FILE_RANGE_WRITE (the
 /// only flag a store passes). Optional: with it, a store asks for each megabyte it writes
@@ -829,6 +840,15 @@ concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires
 /// slot keeps for tables of up to 2^24 groups, so that growing needs no key, and 32 other
 /// bits for larger ones. The tag is the hash's top byte, which neither uses.
 ///
+/// Each table hashes with a seed of its own (drawn from a process-wide count when it is
+/// made; clone() and moves keep it). Homes grow with the hash bits, so a table's for_each
+/// visits its keys in the order of their hash bits; were every table to hash alike, a
+/// table filled in another's order (a compaction, a copy, a replay of what one wrote)
+/// would meet its homes in increasing order, and while it grows all its keys so far
+/// would home in the first part of its array: one cluster across it, which every insert
+/// walks, making the fill quadratic (400,000 keys: 10 s rather than 90 ms). With its own
+/// seed, another table's order is a random one to it.
+///
 /// A lookup hashes the key, loads its home group, compares the 7 tags at once (as one
 /// word), and compares the key in the arena only for a slot whose tag and hash bits match:
 /// two cache misses for a hit (the group, the record), one for a miss, with no branch on
@@ -864,6 +884,7 @@ concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires
 /// its garbage, and a later write tries again.
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -1025,8 +1046,9 @@ __extension__ using uint128 = unsigned __int128;
     return static_cast<std::uint64_t>(product) ^ static_cast<std::uint64_t>(product >> 64);
 }
 
-/// Hashes a byte string to 64 well-mixed bits.
-[[nodiscard]] KVFORGE_FORCE_INLINE std::uint64_t hash_bytes(std::string_view bytes) noexcept {
+/// Hashes a byte string to 64 well-mixed bits. Each seed gives another hash function,
+/// whose bits are unrelated to those of the others.
+[[nodiscard]] KVFORGE_FORCE_INLINE std::uint64_t hash_bytes(std::string_view bytes, std::uint64_t seed = 0) noexcept {
     // Odd constants with roughly half their bits set, taken from the digits of pi.
     constexpr std::uint64_t k0 = 0x243f6a8885a308d3ULL;
     constexpr std::uint64_t k1 = 0x13198a2e03707345ULL;
@@ -1034,7 +1056,8 @@ __extension__ using uint128 = unsigned __int128;
 
     const char* p = bytes.data();
     std::size_t n = bytes.size();
-    std::uint64_t h = k0 ^ fold_multiply(n ^ k1, k2);
+    // The seed enters the state that every later step multiplies, so it changes every bit.
+    std::uint64_t h = k0 ^ seed ^ fold_multiply(n ^ k1, k2);
 
     while (n > 16) {
         h = fold_multiply(load_unaligned<std::uint64_t>(p) ^ k1, load_unaligned<std::uint64_t>(p + 8) ^ h);
@@ -1618,6 +1641,7 @@ public:
           group_count_(std::exchange(other.group_count_, 0)),
           size_(std::exchange(other.size_, 0)),
           max_load_(std::exchange(other.max_load_, 0)),
+          seed_(other.seed_),
           arena_(std::move(other.arena_)) {}
     hash_table& operator=(hash_table&& other) noexcept {
         hash_table moved(std::move(other));
@@ -1639,13 +1663,14 @@ public:
         copy.group_count_ = group_count_;
         copy.size_ = size_;
         copy.max_load_ = max_load_;
+        copy.seed_ = seed_;
         return copy;
     }
 
     /// The payload stored for key, or nullopt. Never allocates.
     [[nodiscard]] KVFORGE_FORCE_INLINE std::optional<std::string_view> find(std::string_view key) const noexcept {
         if (size_ == 0) return std::nullopt;
-        return payload_at(locate(key, hash_bytes(key)));
+        return payload_at(locate(key, hash_of(key)));
     }
 
     /// Looks up every key of keys (a random-access range of std::string_view) as find() does,
@@ -1664,7 +1689,7 @@ public:
         constexpr std::size_t ring = 16;  // a power of two above 2 * ahead
         std::uint64_t hashes[ring];
         const auto request_group = [&](std::size_t j) {
-            hashes[j % ring] = hash_bytes(keys[j]);
+            hashes[j % ring] = hash_of(keys[j]);
             groups_[home_of(hashes[j % ring])].prefetch();
         };
         const auto request_record = [&](std::size_t j) { prefetch_candidate(hashes[j % ring]); };
@@ -1682,7 +1707,7 @@ public:
     /// the key is new.
     template <class OnReplace>
     bool upsert(std::string_view key, std::string_view payload, OnReplace&& on_replace) {
-        return upsert_hashed(key, hash_bytes(key), payload, on_replace);
+        return upsert_hashed(key, hash_of(key), payload, on_replace);
     }
 
     /// Upserts count records as count upsert() calls in order would (a key given twice ends
@@ -1701,7 +1726,7 @@ public:
         constexpr std::size_t ring = 32;  // a power of two above ahead
         std::uint64_t hashes[ring];
         const auto request_group = [&](std::size_t j) {
-            hashes[j % ring] = hash_bytes(key_of(j));
+            hashes[j % ring] = hash_of(key_of(j));
             if (groups_) groups_[home_of(hashes[j % ring])].prefetch();
         };
         for (std::size_t j = 0; j < count && j < ahead; ++j) request_group(j);
@@ -1719,7 +1744,7 @@ public:
     template <class OnErase>
     bool erase(std::string_view key, OnErase&& on_erase) {
         if (size_ == 0) return false;
-        const position at = locate(key, hash_bytes(key));
+        const position at = locate(key, hash_of(key));
         if (at.group == npos) return false;
         hash_group& g = groups_[at.group];
         const record_arena::ref old = g.slots[at.slot] & ref_mask;
@@ -1772,6 +1797,31 @@ public:
         }
     }
 
+    /// How far lookups of the keys held walk: the groups each visits (its home, and one
+    /// more for each group it lies past it), summed over the keys and at most. Inserts walk
+    /// about as far, so this is a check on how well homes spread. Reads every slot.
+    struct probe_lengths {
+        std::size_t total = 0;
+        std::size_t longest = 0;
+    };
+    [[nodiscard]] probe_lengths measure_probes() const noexcept {
+        probe_lengths lengths;
+        for (std::size_t gi = 0; gi < group_count(); ++gi) {
+            const hash_group& g = groups_[gi];
+            for (unsigned i = 0; i < hash_group::width; ++i) {
+                if (g.tags[i] == hash_group::empty) continue;
+                const std::uint64_t slot = g.slots[i];
+                const std::uint64_t hash =
+                    group_count_ <= kept_home_limit ? kept_hash(slot) : hash_of(arena_.view(slot & ref_mask).key);
+                const std::size_t home = home_of(hash);
+                const std::size_t visited = (gi >= home ? gi - home : gi + group_count_ - home) + 1;
+                lengths.total += visited;
+                lengths.longest = std::max(lengths.longest, visited);
+            }
+        }
+        return lengths;
+    }
+
     /// Bytes of heap memory held by the groups and the arena.
     [[nodiscard]] std::size_t memory_usage() const noexcept {
         return group_count() * sizeof(hash_group) + arena_.memory_usage();
@@ -1800,6 +1850,18 @@ private:
         unsigned slot = 0;
         record_view record;
     };
+
+    /// The table's hash of key: hash_bytes with its seed.
+    [[nodiscard]] KVFORGE_FORCE_INLINE std::uint64_t hash_of(std::string_view key) const noexcept {
+        return hash_bytes(key, seed_);
+    }
+
+    /// A new table's seed: a process-wide count of tables, spread over the word by an odd
+    /// multiplier (so that no two tables of a process share one before 2^64 of them).
+    [[nodiscard]] static std::uint64_t next_seed() noexcept {
+        static std::atomic<std::uint64_t> tables{0};
+        return (tables.fetch_add(1, std::memory_order_relaxed) + 1) * 0x9e3779b97f4a7c15ULL;
+    }
 
     // The home group maps the hash bits onto [0, group count) by a multiply and a shift
     // ("fastrange"), growing with them; it never uses the top byte, the tag's, so the two
@@ -1977,7 +2039,7 @@ private:
                 if (g.tags[i] == hash_group::empty) continue;
                 const std::uint64_t slot = g.slots[i];
                 const std::uint64_t hash =
-                    kept_bits_suffice ? kept_hash(slot) : hash_bytes(arena_.view(slot & ref_mask).key);
+                    kept_bits_suffice ? kept_hash(slot) : hash_of(arena_.view(slot & ref_mask).key);
                 place(home_of(hash), g.tags[i], slot);
             }
         }
@@ -2015,6 +2077,7 @@ private:
         std::swap(group_count_, other.group_count_);
         std::swap(size_, other.size_);
         std::swap(max_load_, other.max_load_);
+        std::swap(seed_, other.seed_);
         std::swap(arena_, other.arena_);
     }
 
@@ -2022,6 +2085,7 @@ private:
     std::size_t group_count_ = 0;  // 0 when groups_ is empty
     std::size_t size_ = 0;
     std::size_t max_load_ = 0;  // load_limit() of the group count, lowered by erases from overflowed groups
+    std::uint64_t seed_ = next_seed();  // hash_bytes's seed for this table's keys
     record_arena arena_;
 };
 
@@ -3704,6 +3768,99 @@ std::string_view encode_value(param_t<Value> value, std::string& scratch, std::e
 #include <chrono>
 #endif
 // ---- end kvforge/detail/clocks.hpp ----
+// ---- begin kvforge/detail/saturating_time.hpp ----
+/// \file saturating_time.hpp
+/// Deadlines computed without overflow: a time to live or a deadline that lies past
+/// what a clock's time_point can hold becomes the clock's largest (or, for one before
+/// its range, smallest) time_point, rather than wrapping round to a time in the past.
+///
+/// std::chrono's own conversions and additions overflow silently (undefined behaviour
+/// for signed reps): system_clock::now() + years(300) wraps under libstdc++, whose
+/// nanosecond time_point ends in 2262, and a stored deadline that wrapped negative would
+/// make the key expire at once.
+
+#include <cstdint>
+#include <limits>
+#include <ratio>
+#include <type_traits>
+
+
+namespace kvforge::detail {
+
+/// d converted to To (an integral duration), truncating toward zero as duration_cast
+/// does, but clamped to To's range where duration_cast would overflow.
+template <class To, class Rep, class Period>
+[[nodiscard]] constexpr To saturating_duration_cast(std::chrono::duration<Rep, Period> d) noexcept {
+    using to_rep = typename To::rep;
+    static_assert(std::is_integral_v<to_rep>, "a deadline's duration counts whole ticks");
+    using ratio = std::ratio_divide<Period, typename To::period>;
+    constexpr std::intmax_t num = ratio::num;
+    constexpr std::intmax_t den = ratio::den;
+    constexpr std::intmax_t high = std::numeric_limits<to_rep>::max() < std::numeric_limits<std::intmax_t>::max()
+                                       ? static_cast<std::intmax_t>(std::numeric_limits<to_rep>::max())
+                                       : std::numeric_limits<std::intmax_t>::max();
+    constexpr std::intmax_t low = std::is_signed_v<to_rep> ? static_cast<std::intmax_t>(std::numeric_limits<to_rep>::min())
+                                                           : std::intmax_t{0};
+    if constexpr (std::is_floating_point_v<Rep>) {
+        // long double holds every bound exactly or rounds it outward (to 2^63), so a
+        // value below it converts without overflow. NaN compares false: it gives To::max().
+        const long double ticks = static_cast<long double>(d.count()) * num / den;
+        if (!(ticks < static_cast<long double>(high))) return To(static_cast<to_rep>(high));
+        if (ticks <= static_cast<long double>(low)) return To(static_cast<to_rep>(low));
+        return To(static_cast<to_rep>(ticks));
+    } else {
+        if constexpr (std::is_unsigned_v<Rep>) {
+            if (d.count() > static_cast<std::make_unsigned_t<std::intmax_t>>(high)) return To(static_cast<to_rep>(high));
+        }
+        const auto count = static_cast<std::intmax_t>(d.count());
+        // count = q * den + r, so count * num / den = q * num + r * num / den (both parts
+        // truncate toward zero, as the whole does), each part checked before it is formed.
+        const std::intmax_t q = count / den;
+        const std::intmax_t r = count % den;
+        if (q > high / num) return To(static_cast<to_rep>(high));
+        if (q < low / num) return To(static_cast<to_rep>(low));
+        const std::intmax_t whole = q * num;
+        // |r| < den, and num and den of a reduced ratio rarely are both large: when
+        // r * num could overflow, long double gives the (at most one tick off) remainder.
+        const std::intmax_t part =
+            (r == 0 || (r > 0 ? r : -r) <= std::numeric_limits<std::intmax_t>::max() / num)
+                ? r * num / den
+                : static_cast<std::intmax_t>(static_cast<long double>(r) * num / den);
+        if (part > 0 && whole > high - part) return To(static_cast<to_rep>(high));
+        if (part < 0 && whole < low - part) return To(static_cast<to_rep>(low));
+        return To(static_cast<to_rep>(whole + part));
+    }
+}
+
+/// at + by, clamped to the range of TimePoint (the largest time_point past its end, the
+/// smallest before its start).
+template <class TimePoint>
+[[nodiscard]] constexpr TimePoint saturating_add(TimePoint at, typename TimePoint::duration by) noexcept {
+    const auto high = TimePoint::max().time_since_epoch().count();
+    const auto low = TimePoint::min().time_since_epoch().count();
+    const auto start = at.time_since_epoch().count();
+    const auto step = by.count();
+    if (step > 0 && start > high - step) return TimePoint::max();
+    if (step < 0 && start < low - step) return TimePoint::min();
+    return at + by;
+}
+
+/// The deadline ttl after Clock's now, clamped to Clock's time_point range.
+template <class Clock, class Rep, class Period>
+[[nodiscard]] typename Clock::time_point deadline_after(std::chrono::duration<Rep, Period> ttl) {
+    return saturating_add(Clock::now(), saturating_duration_cast<typename Clock::duration>(ttl));
+}
+
+/// deadline as a count of Clock's ticks (what an expiring store keeps), clamped to the
+/// range of Clock's duration when deadline's own duration reaches past it.
+template <class Clock, class Duration>
+[[nodiscard]] constexpr std::int64_t deadline_ticks(std::chrono::time_point<Clock, Duration> deadline) noexcept {
+    return static_cast<std::int64_t>(
+        saturating_duration_cast<typename Clock::duration>(deadline.time_since_epoch()).count());
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/saturating_time.hpp ----
 
 namespace kvforge {
 
@@ -3808,7 +3965,10 @@ inline constexpr bool batch_without_clock = false;
 /// values are refused when added, so write() has nothing left to refuse; the one
 /// exception to all-or-nothing is a memory store running out of memory midway through
 /// applying a batch, which keeps the operations applied before (a persistent store
-/// writes the whole batch as one record first, and recovers it whole).
+/// writes the whole batch as one record first, and recovers it whole). A bounded<>
+/// cache keeps a batch whole, evicting other entries for it, never its own; a batch
+/// whose entries it could not hold at once is refused (errc::value_too_large) and
+/// changes nothing.
 ///
 /// Clock is the clock of an expiring store (store::batch_type of a store with
 /// kvforge::expiring<Clock> names it): such a batch also takes puts with a time to live
@@ -3835,8 +3995,9 @@ public:
         ops_.add_put(k, v);
     }
 
-    /// Adds a put whose key expires ttl after this call, by Clock; throws kvforge::error
-    /// when the key or value is over its size limit. Needs a batch of an expiring store.
+    /// Adds a put whose key expires ttl after this call, by Clock (at Clock's last
+    /// time_point when ttl reaches past it, as store::put); throws kvforge::error when the
+    /// key or value is over its size limit. Needs a batch of an expiring store.
     template <class Rep, class Period>
     void put(detail::param_t<Key> key, detail::param_t<Value> value, std::chrono::duration<Rep, Period> ttl) {
         std::error_code ec;
@@ -3853,7 +4014,7 @@ public:
                           "kvforge: a batch's put() with a time to live needs the batch_type of a store with "
                           "kvforge::expiring<> among its policies");
         } else {
-            put(key, value, Clock::now() + std::chrono::duration_cast<typename Clock::duration>(ttl), ec);
+            put(key, value, detail::deadline_after<Clock>(ttl), ec);
         }
     }
 
@@ -3886,10 +4047,7 @@ public:
             if (ec) return;
             const std::string_view v = detail::encode_value<Value>(value, value_scratch, ec);
             if (ec) return;
-            ops_.add_put_until(
-                k, v,
-                static_cast<std::int64_t>(
-                    std::chrono::time_point_cast<typename Clock::duration>(deadline).time_since_epoch().count()));
+            ops_.add_put_until(k, v, detail::deadline_ticks(deadline));
         }
     }
 
@@ -3982,6 +4140,7 @@ private:
 /// bytes.
 
 #include <algorithm>
+#include <array>
 #include <concepts>
 #include <cstddef>
 #include <cstdint>
@@ -3999,6 +4158,31 @@ private:
 #include <utility>
 #include <vector>
 
+// ---- begin kvforge/detail/cache_companion.hpp ----
+/// \file cache_companion.hpp
+/// detail::cache_companion: how a bounded cache keeps a layer above it in step with the
+/// entries it evicts (expiring.hpp over bounded.hpp).
+
+#include <cstdint>
+#include <string_view>
+
+namespace kvforge::detail {
+
+/// What a layer over a cache keeps for the entries the cache holds (the expiry layer's
+/// deadline index), which the cache must keep in step: it is told of each entry the
+/// cache evicts, with the entry's value, before the entry goes; its memory counts within
+/// the cache's budget; and it gives back its spare memory when the cache reclaims its own.
+struct cache_companion {
+    void* context = nullptr;
+    void (*evicted)(void* context, std::string_view key, std::string_view value) = nullptr;
+    std::uint64_t (*memory_usage)(const void* context) noexcept = nullptr;
+    void (*shrink_to_fit)(void* context) = nullptr;
+
+    explicit operator bool() const noexcept { return context != nullptr; }
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/cache_companion.hpp ----
 // ---- begin kvforge/manifest.hpp ----
 /// \file manifest.hpp
 /// The text of the MANIFEST file in which a persistent store records its
@@ -4509,6 +4693,29 @@ inline constexpr manifest_field manifest_fields[] = {
 
 #include <cstdint>
 
+// ---- begin kvforge/backup_options.hpp ----
+/// \file backup_options.hpp
+/// kvforge::backup_options: how store::backup() and any_store::backup() make their copy.
+/// A header of its own, so that any_store.hpp takes it without the opening options.
+
+namespace kvforge {
+
+/// How store::backup() makes its copy.
+struct backup_options {
+    /// false (the default): every file is copied, as a reflink (ioctl FICLONE) where the file
+    /// system offers one, else byte by byte, so that the backup survives damage to the
+    /// store's files. true: the store's closed segments, their hints and its compression
+    /// dictionaries are hard links in the backup (where the file system allows them), which
+    /// costs no time or space but shares their bytes: a byte damaged in place (a bad
+    /// sector, a tool that writes into a file) is damaged in both, and the backup is no
+    /// help against it. kvforge itself never writes into a closed segment, so links stay
+    /// correct against everything kvforge does.
+    bool link_files = false;
+};
+
+}  // namespace kvforge
+// ---- end kvforge/backup_options.hpp ----
+
 namespace kvforge {
 
 /// Settings of a store. The defaults suit most uses; each field says which stores read it.
@@ -4688,6 +4895,10 @@ struct stats {
     /// by as much as it held (at least options::compact_min_bytes).
     std::uint64_t compaction_failures = 0;
     std::string last_compaction_error;  ///< why the last compaction failed; empty once one succeeds
+    /// Bytes of damaged records that compaction dropped with the segments it retired:
+    /// records that were no key's newest (dead), so no value was lost. Damage to a live
+    /// record fails the compaction instead.
+    std::uint64_t damaged_bytes_dropped = 0;
 
     std::uint64_t hits = 0;       ///< reads of a value a cache held (bounded, read_cache)
     std::uint64_t misses = 0;     ///< reads of a value a cache did not hold
@@ -4774,13 +4985,17 @@ struct verify_report {
 // ---- end kvforge/detail/std_function.hpp ----
 // ---- begin kvforge/detail/store_directory.hpp ----
 /// \file store_directory.hpp
-/// The directory that holds a persistent store: checked to hold only kvforge's files,
-/// created on first open when allowed, locked (exclusively for writing, shared for
+/// The directory that holds a persistent store: checked to be a store's (it has a
+/// MANIFEST) or to hold only kvforge's files, created on first open when allowed, locked (exclusively for writing, shared for
 /// reading) for as long as the store is open, and fsynced whenever a file in it appears,
 /// is renamed or disappears.
 ///
 /// Every file operation takes a store_file_name (store_files.hpp), so nothing but a
-/// file of kvforge's own is ever opened, removed, renamed or truncated here.
+/// file of kvforge's own is ever opened, removed, renamed or truncated here. A store's
+/// directory may hold other entries beside its files (a user's notes.txt, a .DS_Store),
+/// as LevelDB's and RocksDB's may: an existing store, known by its MANIFEST, opens with
+/// them there and never reads, changes or removes them. A directory without a MANIFEST
+/// that holds such an entry is refused, so that no store is made among a user's files.
 
 #include <fcntl.h>
 #include <sys/file.h>
@@ -4823,8 +5038,8 @@ class store_directory {
 public:
     /// Opens the directory at path as a store's. In this order, so that a refusal
     /// changes nothing: an empty path is refused; a missing directory is created (its
-    /// parent must exist) when mode.create, else refused; a directory holding any entry
-    /// kvforge does not write is refused; mode.require_store and mode.refuse_store are
+    /// parent must exist) when mode.create, else refused; a directory without a MANIFEST
+    /// holding any entry kvforge does not write is refused; mode.require_store and mode.refuse_store are
     /// checked; then the lock is taken, creating LOCK unless mode.shared.
     bool open(IO& io, std::string_view path, const directory_mode& mode, std::error_code& ec) {
         io_ = &io;
@@ -4890,9 +5105,8 @@ public:
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
     [[nodiscard]] std::string file_path(const store_file_name& name) const { return path_ + "/" + name.str(); }
 
-    /// The names of kvforge's files in the directory. Entries of other names, which an
-    /// open refuses but a user may add while the store is open, are left out: kvforge
-    /// never touches them.
+    /// The names of kvforge's files in the directory. Entries of other names, which a
+    /// user may put beside a store's files, are left out: kvforge never touches them.
     bool list(std::vector<store_file_name>& names, std::error_code& ec) const {
         std::vector<std::string> entries;
         if (!list_entries(entries, ec)) return false;
@@ -4987,29 +5201,33 @@ private:
         return true;
     }
 
-    /// Lists the directory, refusing it when it holds an entry that is not kvforge's;
-    /// names gets the recognised ones.
+    /// Lists the directory; names gets the entries that are kvforge's. A directory with a
+    /// MANIFEST is a store's, and the entries of other names in it are the user's, left
+    /// alone; one without a MANIFEST that holds such an entry is refused.
     bool check_entries(std::vector<store_file_name>& names, std::error_code& ec) const {
         std::vector<std::string> entries;
         if (!list_entries(entries, ec)) return false;
         std::sort(entries.begin(), entries.end());
         names.clear();
+        const std::string* foreign = nullptr;
         for (const std::string& entry : entries) {
-            std::optional<store_file_name> name = store_file_name::recognise(entry);
-            if (!name) {
-                fail(ec, errc::not_a_store,
-                     path_ + " holds '" + entry +
-                         "', which kvforge did not write, so it is no store's directory (a store's directory holds "
-                         "only LOCK, MANIFEST, data-*.kvlog, data-*.kvhint and dictionary-*.zstd files); nothing was "
-                         "changed. "
-                         "Give "
-                         "kvforge a "
-                         "directory of its own");
-                return false;
+            if (std::optional<store_file_name> name = store_file_name::recognise(entry)) {
+                names.push_back(*name);
+            } else if (foreign == nullptr) {
+                foreign = &entry;
             }
-            names.push_back(*name);
         }
-        return true;
+        if (foreign == nullptr || std::find(names.begin(), names.end(), store_file_name::manifest()) != names.end()) {
+            return true;
+        }
+        fail(ec, errc::not_a_store,
+             path_ + " holds '" + *foreign +
+                 "', which kvforge did not write, and no MANIFEST, so it is no store's directory (a store's "
+                 "directory has a MANIFEST; a new store is made only in a directory that holds nothing but "
+                 "kvforge's files: LOCK, MANIFEST, data-*.kvlog, data-*.kvhint, dictionary-*.zstd, deadlines and "
+                 "their .tmp); nothing was changed. Give kvforge a directory of its own, or move '" +
+                 *foreign + "' out of this one");
+        return false;
     }
 
     bool list_entries(std::vector<std::string>& entries, std::error_code& ec) const {
@@ -5441,9 +5659,17 @@ protected:
 /// with each value behind a deadline_header, a deadline index beside it, and reads that
 /// treat a key whose deadline has come as absent (expiring_reads).
 ///
-/// Writers take this layer's lock before Inner's, so the deadline index always agrees
-/// with the stored headers; readers of single keys and scans take only Inner's lock,
-/// as they would without expiry.
+/// Locks. A writer takes its key's lock (one of key_lock_count, by the key's hash; a
+/// batch takes those of all its keys) before Inner's, and holds it from its read of the
+/// key's old deadline until it has moved the key's index entry, after Inner's write has
+/// returned: so writes of one key update the index in the order Inner applied them, and
+/// the index ends matching the record that won. Writers of keys under different locks go
+/// on side by side, through the wait for durability too, so that a sync_each store's
+/// concurrent writers still share a sync (group commit); a memory store, which has no
+/// such wait, keeps one lock. The deadline index itself is guarded by index_mutex_, taken
+/// last and only around changes and walks of the index, never across a call to Inner.
+/// open(), close(), clear() and purge_expired() take every key's lock. Readers of single
+/// keys and scans take only Inner's lock, as they would without expiry.
 template <class Policies, class Inner>
 class expiring_backend : public expiring_reads<typename Policies::expiry::clock, Inner> {
     using clock = typename Policies::expiry::clock;
@@ -5453,6 +5679,54 @@ class expiring_backend : public expiring_reads<typename Policies::expiry::clock,
     using write_lock = std::unique_lock<mutex_type>;
     using reads::inner_;
     using reads::now;
+
+    static constexpr bool persistent = requires(const Inner& inner) { inner.is_open(); };
+    /// Whether Inner is a cache that evicts, and counts the deadline index in its budget.
+    static constexpr bool shares_cache_budget = requires(Inner& inner) { inner.set_companion(cache_companion{}); };
+    /// Key locks: enough that 8 to 16 writers rarely share one, where writes wait for the disk.
+    static constexpr std::size_t key_lock_count = persistent ? 64 : 1;
+    static constexpr std::uint64_t every_key = key_lock_count == 64 ? ~std::uint64_t{0}
+                                                                    : (std::uint64_t{1} << key_lock_count) - 1;
+
+    /// The bit of key's lock in a mask of key locks.
+    [[nodiscard]] static std::uint64_t key_bit(std::string_view key) noexcept {
+        if constexpr (key_lock_count == 1) {
+            return 1;
+        } else {
+            return std::uint64_t{1} << (hash_bytes(key) % key_lock_count);
+        }
+    }
+
+    /// Holds the key locks a mask names, taken in ascending order, as every holder of
+    /// more than one takes them, so that no two wait for each other.
+    class key_locks {
+    public:
+        key_locks(const expiring_backend& backend, std::uint64_t mask) : mutexes_(backend.key_mutexes_), mask_(0) {
+            try {
+                for (std::size_t i = 0; i < key_lock_count; ++i) {
+                    if ((mask >> i & 1) == 0) continue;
+                    mutexes_[i].lock();
+                    mask_ |= std::uint64_t{1} << i;
+                }
+            } catch (...) {
+                release();
+                throw;
+            }
+        }
+        ~key_locks() { release(); }
+        key_locks(const key_locks&) = delete;
+        key_locks& operator=(const key_locks&) = delete;
+
+    private:
+        void release() noexcept {
+            for (std::size_t i = key_lock_count; i-- > 0;) {
+                if ((mask_ >> i & 1) != 0) mutexes_[i].unlock();
+            }
+            mask_ = 0;
+        }
+        std::array<mutex_type, key_lock_count>& mutexes_;
+        std::uint64_t mask_;
+    };
 
 public:
     void configure(const kvforge::options& opts, std::error_code& ec) { inner_.configure(opts, ec); }
@@ -5469,48 +5743,52 @@ public:
               std::error_code& ec)
         requires requires(const Inner& inner) { inner.is_open(); }
     {
-        const write_lock lock(mutex_);
-        deadlines_.clear();
+        const key_locks locked(*this, every_key);
+        clear_index();
         deadline_file_ = {};
         const std::string directory(path);
         Io file_io = io;
         inner_.open(path, opts, std::move(io), wanted, ec);
         if (ec) return;
         // Salvage may drop records the file lists: its open reads the values.
+        btree_table loaded;
         std::string bytes;
         std::string data_files;
         if (opts.salvage || !describe_data_files(file_io, directory, data_files) ||
             !read_deadline_file(file_io, directory, bytes) ||
-            !load_deadline_file(bytes, inner_.size(), data_files, deadlines_)) {
-            index_stored_deadlines(ec);
+            !load_deadline_file(bytes, inner_.size(), data_files, loaded)) {
+            index_stored_deadlines(loaded, ec);
         }
         bytes = std::string();
         if (!ec && !opts.read_only && remove_deadline_file(file_io, directory, ec)) {
             deadline_file_ = deadline_file_access(std::move(file_io), directory);
         }
-        if (!ec) return;
+        if (!ec) {
+            const write_lock lock(index_mutex_);
+            deadlines_ = std::move(loaded);
+            return;
+        }
         // A value that cannot be read leaves the index incomplete, a deadlines file that
         // cannot be removed could outlive the writes to come: the open fails whole.
         std::error_code ignored;
         inner_.close(ignored);
-        deadlines_.clear();
     }
 
-    /// Closes Inner. A writable store first makes its writes durable and writes its
-    /// deadline index to the deadlines file while it still holds the store's lock, so
-    /// that no other opener comes between; the file goes again if Inner's close fails or
-    /// changes the data files (a compaction due), as the file would no longer fit them.
-    /// A deadlines file that cannot be written is no error: the next open reads the values.
+    /// Closes Inner. A writable store writes its deadline index to the deadlines file
+    /// once Inner has made its last change to the data files (the writes synced, the
+    /// active segment rolled and sorted at close, the compactions due run) and before it
+    /// releases the store's lock, so that the file describes the data files as they are
+    /// left and no other opener comes between. A deadlines file that cannot be written is
+    /// no error: the next open reads the values.
     void close(std::error_code& ec)
         requires requires(const Inner& inner) { inner.is_open(); }
     {
-        const write_lock lock(mutex_);
-        std::string data_files;
-        const bool saved = save_deadlines(data_files);
-        inner_.close(ec);
-        if (saved && (ec || !data_files_unchanged(data_files))) deadline_file_.remove();
+        const key_locks locked(*this, every_key);
+        inner_.close(ec, [&] {
+            if (deadline_file_) save_deadlines();
+        });
         deadline_file_ = {};
-        deadlines_.clear();
+        clear_index();
     }
 
     /// A store closed by its destructor writes its deadlines file as close() does.
@@ -5526,7 +5804,30 @@ public:
         }
     }
 
-    expiring_backend() = default;
+    /// Over a cache that evicts (bounded<>), has the cache tell this layer what it evicts
+    /// and count the deadline index within its budget.
+    expiring_backend() {
+        if constexpr (shares_cache_budget) {
+            inner_.set_companion(cache_companion{
+                .context = this,
+                .evicted = [](void* self, std::string_view key, std::string_view stored) {
+                    if (const std::optional<std::int64_t> deadline = deadline_header::deadline_of(stored)) {
+                        static_cast<expiring_backend*>(self)->move_entry(key, deadline, std::nullopt);
+                    }
+                },
+                .memory_usage = [](const void* self) noexcept -> std::uint64_t {
+                    const auto& backend = *static_cast<const expiring_backend*>(self);
+                    const read_lock lock(backend.index_mutex_);
+                    return backend.deadlines_.memory_usage();
+                },
+                .shrink_to_fit = [](void* self) {
+                    auto& backend = *static_cast<expiring_backend*>(self);
+                    const write_lock lock(backend.index_mutex_);
+                    backend.deadlines_.shrink_to_fit();
+                },
+            });
+        }
+    }
     expiring_backend(const expiring_backend&) = delete;
     expiring_backend& operator=(const expiring_backend&) = delete;
 
@@ -5557,26 +5858,29 @@ public:
     std::uint64_t put_until(std::string_view key, std::string_view value, std::optional<std::int64_t> deadline,
                             std::error_code& ec) {
         if (!deadline_header::fits(value, ec)) return 0;
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, key_bit(key));
         if (deadline && *deadline <= now()) {
             remove(key, ec);
             return 0;
         }
         const std::optional<std::int64_t> old = indexed_deadline(key, ec);
         if (ec) return 0;
-        const std::uint64_t sequence = inner_.put(key, deadline_header::wrap(value, deadline, scratch_), ec);
-        if (ec) return sequence;
-        // If an allocation here throws, the value is stored with its deadline but has no
-        // index entry: reads still hide it once its deadline comes; only purge_expired()
-        // misses it, until the key is written again.
-        if (old) deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
-        if (deadline) deadlines_.upsert(deadline_header::index_key(*deadline, key), {}, [](std::string_view) {});
+        // Writers under other key locks build their bytes at once: each its own buffer.
+        std::string own_scratch;
+        std::string& scratch = key_lock_count == 1 ? scratch_ : own_scratch;
+        const std::string_view stored = deadline_header::wrap(value, deadline, scratch);
+        // The index entry moves first, so that a cache below counts it in its budget (and
+        // removes it should it evict key at once); it moves back if the write fails. If
+        // Inner throws, it stays: purge_expired() checks each record before erasing it.
+        move_entry(key, old, deadline);
+        const std::uint64_t sequence = inner_.put(key, stored, ec);
+        if (ec) move_entry(key, deadline, old);
         return sequence;
     }
 
     /// Removes key; returns whether it was there and had not expired.
     bool erase(std::string_view key, std::error_code& ec) {
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, key_bit(key));
         return remove(key, ec);
     }
 
@@ -5588,16 +5892,14 @@ public:
             if (fit && op != batch_op::erase) fit = deadline_header::fits(value, ec);
         });
         if (!fit) return 0;
-        const write_lock lock(mutex_);
+        std::uint64_t mask = 0;
+        ops.for_each([&](batch_op, std::string_view key, std::string_view) { mask |= key_bit(key); });
+        const key_locks locked(*this, mask);
         const std::int64_t at = now();
         // Each key's deadline before the batch and after its last operation, to move its
-        // index entry once the batch is written; no tracking while no key has one.
-        struct deadline_change {
-            std::optional<std::int64_t> before;
-            std::optional<std::int64_t> after;
-        };
-        std::map<std::string, deadline_change, std::less<>> changes;
-        const bool track = !deadlines_.empty() || ops.deadline_count() != 0;
+        // index entry as the batch is written; no tracking while no key has one.
+        deadline_changes changes;
+        const bool track = !index_empty() || ops.deadline_count() != 0;
         batch_buffer wrapped;
         std::string scratch;
         ops.for_each_with_deadline([&](batch_op op, std::string_view key, std::string_view value,
@@ -5619,14 +5921,11 @@ public:
             }
         });
         if (ec) return 0;
+        // As for a put: the entries move first, and back if the batch is not written.
+        for (const auto& [key, change] : changes) move_entry(key, change.before, change.after);
         const std::uint64_t sequence = inner_.write(wrapped, ec);
-        if (ec) return sequence;
-        for (const auto& [key, change] : changes) {
-            if (change.before == change.after) continue;
-            if (change.before) deadlines_.erase(deadline_header::index_key(*change.before, key), [](std::string_view) {});
-            if (change.after) {
-                deadlines_.upsert(deadline_header::index_key(*change.after, key), {}, [](std::string_view) {});
-            }
+        if (ec) {
+            for (const auto& [key, change] : changes) move_entry(key, change.after, change.before);
         }
         return sequence;
     }
@@ -5648,55 +5947,78 @@ public:
     /// The keys whose deadline has not come: those stored, less the expired ones not yet
     /// purged (counted from the deadline index, in time proportional to them).
     [[nodiscard]] std::size_t size() const {
-        const read_lock lock(mutex_);
         std::size_t expired = 0;
-        visit_expired(now(), [&](std::string_view) { ++expired; });
-        return inner_.size() - expired;
+        {
+            const read_lock lock(index_mutex_);
+            visit_expired(now(), [&](std::string_view) { ++expired; });
+        }
+        const std::size_t stored = inner_.size();
+        return stored > expired ? stored - expired : 0;
     }
 
     [[nodiscard]] std::uint64_t write_version() const noexcept { return inner_.write_version(); }
 
     void clear(std::error_code& ec) {
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, every_key);
         inner_.clear(ec);
-        if (!ec) deadlines_.clear();
+        if (!ec) clear_index();
     }
 
     /// Inner's stats, with live_keys and live_bytes counting only unexpired keys (as
     /// size() and get() do) and without the headers, memory_bytes with the deadline index,
     /// and gets without the lookups the layer made itself.
     [[nodiscard]] kvforge::stats stats() const {
-        const read_lock lock(mutex_);
+        std::vector<std::string> expired;
+        std::uint64_t with_deadline = 0;
+        std::uint64_t index_bytes = 0;
+        {
+            const read_lock lock(index_mutex_);
+            visit_expired(now(), [&](std::string_view entry) { expired.emplace_back(entry); });
+            with_deadline = deadlines_.size();
+            index_bytes = deadlines_.memory_usage();
+        }
         kvforge::stats s = inner_.stats();
         s.gets -= std::min<std::uint64_t>(s.gets, internal_reads_.load());
-        const std::uint64_t headers = s.live_keys + deadlines_.size() * (deadline_header::with_deadline_size - 1);
+        const std::uint64_t headers = s.live_keys + with_deadline * (deadline_header::with_deadline_size - 1);
         std::uint64_t expired_keys = 0;
         std::uint64_t expired_bytes = 0;
         std::error_code ignored;
-        visit_expired(now(), [&](std::string_view entry) {
-            const std::string_view key = entry.substr(8);
+        for (const std::string& entry : expired) {
+            const std::string_view key = std::string_view(entry).substr(8);
             read_stored(key, [&](std::string_view stored) {
                 ++expired_keys;
                 expired_bytes += key.size() + deadline_header::value_of(stored).size();
             }, ignored);
-        });
-        s.live_keys -= expired_keys;
+        }
+        s.live_keys -= std::min(s.live_keys, expired_keys);
         s.live_bytes -= std::min(s.live_bytes, headers + expired_bytes);
-        s.memory_bytes += deadlines_.memory_usage();
+        if constexpr (!shares_cache_budget) s.memory_bytes += index_bytes;  // else Inner counted it
         return s;
     }
 
-    /// Removes every key whose deadline has come; returns how many.
+    /// Removes every key whose deadline has come; returns how many. A key is erased only
+    /// when its stored record still has the deadline of its index entry: an entry that
+    /// outlived its record (one Inner threw while writing) goes, and the key stays.
     std::size_t purge_expired(std::error_code& ec) {
-        const write_lock lock(mutex_);
+        const key_locks locked(*this, every_key);
         std::vector<std::string> entries;
-        visit_expired(now(), [&](std::string_view entry) { entries.emplace_back(entry); });
+        {
+            const read_lock lock(index_mutex_);
+            visit_expired(now(), [&](std::string_view entry) { entries.emplace_back(entry); });
+        }
         std::size_t purged = 0;
         for (const std::string& entry : entries) {
-            if (inner_.erase(std::string_view(entry).substr(8), ec)) ++purged;
+            const std::string_view key = std::string_view(entry).substr(8);
+            std::optional<std::int64_t> stored_deadline;
+            read_stored(key, [&](std::string_view stored) { stored_deadline = deadline_header::deadline_of(stored); },
+                        ec);
             if (ec) return purged;
+            if (stored_deadline == deadline_header::index_deadline(entry) && inner_.erase(key, ec)) ++purged;
+            if (ec) return purged;
+            const write_lock lock(index_mutex_);
             deadlines_.erase(entry, [](std::string_view) {});
         }
+        const write_lock lock(index_mutex_);
         deadlines_.shrink_to_fit();
         return purged;
     }
@@ -5715,10 +6037,10 @@ public:
     /// MANIFEST names this store's expiry. The deadlines file is not copied: a writable
     /// store has none while it is open, and the copy's first open builds its index from
     /// its values (then its close writes the file).
-    void backup(std::string_view dest, std::error_code& ec)
-        requires requires(Inner& inner) { inner.backup(dest, ec); }
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec)
+        requires requires(Inner& inner) { inner.backup(dest, how, ec); }
     {
-        inner_.backup(dest, ec);
+        inner_.backup(dest, how, ec);
     }
 
 private:
@@ -5734,9 +6056,29 @@ private:
     /// the index is empty, so stores whose keys have no deadlines never look.
     std::optional<std::int64_t> indexed_deadline(std::string_view key, std::error_code& ec) const {
         std::optional<std::int64_t> found;
-        if (deadlines_.empty()) return found;
+        if (index_empty()) return found;
         read_stored(key, [&](std::string_view stored) { found = deadline_header::deadline_of(stored); }, ec);
         return found;
+    }
+
+    /// Whether no key has an index entry. Only a writer of a key gives it one, and the
+    /// caller holds its key's lock, so for that key the answer holds while it does.
+    [[nodiscard]] bool index_empty() const {
+        const read_lock lock(index_mutex_);
+        return deadlines_.empty();
+    }
+
+    /// Moves key's index entry from deadline before to deadline after (none: no entry).
+    void move_entry(std::string_view key, std::optional<std::int64_t> before, std::optional<std::int64_t> after) {
+        if (before == after) return;
+        const write_lock lock(index_mutex_);
+        if (before) deadlines_.erase(deadline_header::index_key(*before, key), [](std::string_view) {});
+        if (after) deadlines_.upsert(deadline_header::index_key(*after, key), {}, [](std::string_view) {});
+    }
+
+    void clear_index() noexcept {
+        const write_lock lock(index_mutex_);
+        deadlines_.clear();
     }
 
     bool remove(std::string_view key, std::error_code& ec) {
@@ -5744,42 +6086,34 @@ private:
         if (ec) return false;
         const bool erased = inner_.erase(key, ec);
         if (!old) return erased;
-        deadlines_.erase(deadline_header::index_key(*old, key), [](std::string_view) {});
+        move_entry(key, old, std::nullopt);
         // An expired key was already absent: erasing it removes nothing a read could see.
         return erased && *old > now();
     }
 
-    /// Syncs Inner and writes the deadlines file, with data_files the description of the
-    /// data files it fits; whether it was written. Nothing is written for a store not
-    /// open for writing, nor when Inner's writes could not be made durable.
-    bool save_deadlines(std::string& data_files) noexcept {
-        if (!deadline_file_ || !inner_.is_open()) return false;
+    /// Writes the deadlines file for the data files as they are now (when they can be
+    /// described). Inner calls it from its close, once its data files are final.
+    void save_deadlines() noexcept {
         try {
-            std::error_code sync_error;
-            inner_.sync(sync_error);
-            return !sync_error && deadline_file_.describe_data_files(data_files) &&
-                   deadline_file_.write(encode_deadline_file(deadlines_, inner_.size(), data_files));
+            std::string data_files;
+            if (deadline_file_.describe_data_files(data_files)) {
+                const std::size_t stored = inner_.size();
+                std::string bytes;
+                {
+                    const read_lock lock(index_mutex_);
+                    bytes = encode_deadline_file(deadlines_, stored, data_files);
+                }
+                deadline_file_.write(bytes);
+            }
         } catch (const std::bad_alloc&) {
             // The file is a shortcut for the next open; a close never fails for want of it.
-            return false;
-        }
-    }
-
-    /// Whether the store's data files are still those data_files describes. (If they are
-    /// not and the file stays, the next open finds that it does not fit them.)
-    bool data_files_unchanged(const std::string& data_files) const noexcept {
-        try {
-            std::string now_files;
-            return deadline_file_.describe_data_files(now_files) && now_files == data_files;
-        } catch (const std::bad_alloc&) {
-            return false;
         }
     }
 
     /// Builds the deadline index from the headers of the stored values: the entries are
     /// gathered in one buffer and sorted, and the tree is built from them bottom up in one
     /// pass, rather than by a search and an insert at a random place per key.
-    void index_stored_deadlines(std::error_code& ec) {
+    void index_stored_deadlines(btree_table& index, std::error_code& ec) {
         std::string gathered;
         std::vector<std::pair<std::size_t, std::size_t>> places;  // (offset, size) of each entry in gathered
         const auto note_deadline = [&](std::string_view key, std::string_view stored) {
@@ -5801,7 +6135,7 @@ private:
         places = {};
         std::sort(entries.begin(), entries.end());
         std::size_t i = 0;
-        deadlines_.assign_sorted([&](std::string_view& key, std::string_view& payload) {
+        index.assign_sorted([&](std::string_view& key, std::string_view& payload) {
             if (i == entries.size()) return false;
             key = entries[i++];
             payload = {};
@@ -5819,10 +6153,18 @@ private:
         });
     }
 
-    mutable mutex_type mutex_;
+    /// A key's deadline before a batch and after the batch's last operation on it.
+    struct deadline_change {
+        std::optional<std::int64_t> before;
+        std::optional<std::int64_t> after;
+    };
+    using deadline_changes = std::map<std::string, deadline_change, std::less<>>;
+
+    mutable std::array<mutex_type, key_lock_count> key_mutexes_;
+    mutable mutex_type index_mutex_;  // guards deadlines_
     btree_table deadlines_;
     deadline_file_access deadline_file_;  // set while a file store is open for writing
-    std::string scratch_;  // a put's stored bytes, reused: writers hold mutex_, one at a time
+    std::string scratch_;  // a put's stored bytes, reused where one key lock orders every writer
     mutable typename Policies::threading::counter_type internal_reads_;
 };
 
@@ -6327,14 +6669,14 @@ public:
     }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
-    void backup(std::string_view dest, std::error_code& ec)
-        requires requires(Inner& inner) { inner.backup(dest, ec); }
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec)
+        requires requires(Inner& inner) { inner.backup(dest, how, ec); }
     {
         if constexpr (codec_kept) {
             const auto files_held = codec_.hold_files();
-            inner_.backup(dest, ec);
+            inner_.backup(dest, how, ec);
         } else {
-            inner_.backup(dest, ec);
+            inner_.backup(dest, how, ec);
         }
     }
 
@@ -6646,6 +6988,10 @@ static_assert(durability_policy<buffered<>>);
 #include <sys/types.h>
 #include <sys/uio.h>
 #include <unistd.h>
+#if defined(__linux__) && __has_include(<linux/fs.h>)
+#include <linux/fs.h>
+#include <sys/ioctl.h>
+#endif
 
 #include <cerrno>
 #include <cstddef>
@@ -6685,6 +7031,11 @@ struct posix_io {
     int rename(const char* from, const char* to) noexcept { return ::rename(from, to); }
     /// Optional (io_policy_with_link): without it, backup copies every segment.
     int link(const char* from, const char* to) noexcept { return ::link(from, to); }
+#ifdef FICLONE
+    /// Optional (io_policy_with_clone), Linux only: without it, backup copies the bytes
+    /// of every file it does not link.
+    int clone_file(int from, int to) noexcept { return ::ioctl(to, FICLONE, from); }
+#endif
     int unlink(const char* path) noexcept { return ::unlink(path); }
     int mkdir(const char* path, mode_t mode) noexcept { return ::mkdir(path, mode); }
     int rmdir(const char* path) noexcept { return ::rmdir(path); }
@@ -6712,6 +7063,9 @@ struct posix_io {
 };
 
 static_assert(io_policy_with_link<posix_io>);
+#ifdef FICLONE
+static_assert(io_policy_with_clone<posix_io>);
+#endif
 #ifdef SYNC_FILE_RANGE_WRITE
 static_assert(io_policy_with_writeback<posix_io>);
 #endif
@@ -7836,7 +8190,10 @@ enum class file_kind : char { data = 'L', hint = 'H' };
 /// checks only that, reports a newer version rather than damage):
 ///
 ///     32 order     u64: where the file's records stand in replay order
-///     40 reserved  20 bytes: zero; a reader refuses others
+///     40 layers    u64: fingerprint of the store's expiry and compression (layers_fingerprint),
+///                  so that a lost MANIFEST can be rebuilt from the data files; 0 in files
+///                  written before it was recorded, and in hint files
+///     48 reserved  12 bytes: zero; a reader refuses others
 ///     60 crc32c    u32: over bytes 32 to 59
 struct file_header {
     /// The header's size in the version this code writes.
@@ -7853,6 +8210,8 @@ struct file_header {
     std::uint32_t file_id = 0;
     /// Where the file's records stand in replay order; a version 1 file's is its generation.
     std::uint64_t order = 0;
+    /// The store's expiry and compression, as layers_fingerprint gives them; 0 when not recorded.
+    std::uint64_t layers = 0;
 
     /// The size of a header of this version.
     [[nodiscard]] static constexpr std::size_t size_of(std::uint16_t version) noexcept {
@@ -7873,7 +8232,8 @@ struct file_header {
         put_le32(out + 28, crc32c({out, 28}));
         if (version < 2) return;
         put_le64(out + 32, order);
-        std::memset(out + 40, 0, 20);
+        put_le64(out + 40, layers);
+        std::memset(out + 48, 0, 12);
         put_le32(out + 60, crc32c({out + 32, 28}));
     }
 
@@ -7897,10 +8257,11 @@ struct file_header {
         if (out.version < 2) return problem::none;
         if (bytes.size() < size) return problem::truncated;
         if (get_le32(p + 60) != crc32c({p + 32, 28})) return problem::bad_checksum;
-        for (std::size_t i = 40; i < 60; ++i) {
+        for (std::size_t i = 48; i < 60; ++i) {
             if (p[i] != 0) return problem::unknown_flags;
         }
         out.order = get_le64(p + 32);
+        out.layers = get_le64(p + 40);
         return problem::none;
     }
 
@@ -8204,6 +8565,15 @@ inline constexpr std::uint64_t max_segment_bytes = (std::uint64_t{1} << 32) - (s
     return (high << 32) | low;
 }
 
+/// The fingerprint of a store's expiry and compression (the MANIFEST's `expiry` and
+/// `compression` fields), as data file headers record it: never 0, which stands for
+/// "not recorded". Together with the codec fingerprint it says how a data file's values
+/// are read, so that a MANIFEST lost from a store can be rebuilt from its data files.
+[[nodiscard]] inline std::uint64_t layers_fingerprint(const std::string& expiry, const std::string& compression) {
+    const std::uint64_t fingerprint = codec_fingerprint("expiry " + expiry, "compression " + compression);
+    return fingerprint == 0 ? 1 : fingerprint;
+}
+
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/record_format.hpp ----
 
@@ -8237,7 +8607,7 @@ inline constexpr bool unavailable = false;
 /// constrained away, and a member template of the same name, left when the constraint
 /// fails, says what is missing. So a call to it fails with that message, while an explicit
 /// instantiation, `template class kvforge::store<...>;`, compiles for every configuration:
-/// it instantiates the members whose constraints hold and no member template (README,
+/// it instantiates the members whose constraints hold and no member template (docs/guide.md,
 /// "Compiling a store once"). Clang before 15 instantiates the constrained-away members
 /// too, so their bodies still compile there: `if constexpr` keeps out what the
 /// configuration lacks.
@@ -8436,7 +8806,10 @@ public:
         if constexpr (sequenced) return sequence;
     }
 
-    /// Writes value under key, to expire after ttl (from the clock's now). Needs kvforge::expiring<>.
+    /// Writes value under key, to expire after ttl (from the clock's now). A ttl that
+    /// reaches past the end of the clock's range gives the clock's last time_point,
+    /// time_point::max() (for libstdc++'s system_clock, in 2262), rather than
+    /// overflowing; so does a deadline below. Needs kvforge::expiring<>.
     template <class Rep, class Period>
     write_result put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl) {
         static_assert(expiring, "kvforge: put() with a time to live needs kvforge::expiring<> among the store's policies");
@@ -8449,7 +8822,8 @@ public:
         return put(key, value, deadline_after(ttl), ec);
     }
     /// Writes value under key, to expire at deadline: from then on every read finds it
-    /// absent. A deadline that has come already stores nothing and removes key. Needs
+    /// absent. A deadline that has come already stores nothing and removes key. One whose
+    /// Duration reaches past the clock's range is kept as time_point::max(). Needs
     /// kvforge::expiring<>.
     template <class Duration>
     write_result put(key_param key, value_param value, std::chrono::time_point<clock, Duration> deadline) {
@@ -8942,18 +9316,25 @@ public:
 
     /// Copies the store, while writers go on, into directory dest (missing or empty):
     /// a store holding every write that returned before the call, verified before this
-    /// returns (see README, "Online backup"). Throws kvforge::error on failure.
-    void backup(std::string_view dest)
+    /// returns (see docs/guide.md, "Online backup"). Every file is copied, so that the backup
+    /// survives damage to the store's; backup_options::link_files shares closed segments
+    /// by hard links instead. Throws kvforge::error on failure.
+    void backup(std::string_view dest, const backup_options& how = {})
         requires persistent
     {
         std::error_code ec;
-        copy_files(dest, ec);
+        copy_files(dest, how, ec);
         detail::throw_if(ec);
     }
     void backup(std::string_view dest, std::error_code& ec) noexcept
         requires persistent
     {
-        copy_files(dest, ec);
+        copy_files(dest, {}, ec);
+    }
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) noexcept
+        requires persistent
+    {
+        copy_files(dest, how, ec);
     }
     template <class... Args>
     void backup(Args&&...)
@@ -8970,7 +9351,7 @@ public:
 
     /// A read-only view of the store as it is now, with get, contains, visit, scans,
     /// for_each and size; writers go on, and what they do later is not seen through it
-    /// (kvforge::snapshot; see README, "Snapshots"). Every write that returned before the
+    /// (kvforge::snapshot; see docs/guide.md, "Snapshots"). Every write that returned before the
     /// call is in it. Throws kvforge::error on failure.
     [[nodiscard]] snapshot_type snapshot()
         requires detail::takes_snapshots<backend_type>
@@ -9000,15 +9381,16 @@ private:
         return sequenced ? sequence : 0;
     }
 
-    /// A deadline as the i64 count of the clock's ticks the store keeps.
+    /// A deadline as the i64 count of the clock's ticks the store keeps; one past the
+    /// clock's range is its last tick (detail/saturating_time.hpp).
     template <class Duration>
     static std::int64_t ticks_of(std::chrono::time_point<clock, Duration> deadline) {
-        return static_cast<std::int64_t>(
-            std::chrono::time_point_cast<typename clock::duration>(deadline).time_since_epoch().count());
+        return detail::deadline_ticks(deadline);
     }
+    /// The clock's now plus ttl; past the end of the clock's range, time_point::max().
     template <class Rep, class Period>
     static time_point deadline_after(std::chrono::duration<Rep, Period> ttl) {
-        return clock::now() + std::chrono::duration_cast<typename clock::duration>(ttl);
+        return detail::deadline_after<clock>(ttl);
     }
 
     /// Opens as open() does, but takes the codecs the files must have been written with
@@ -9040,8 +9422,8 @@ private:
     void close_files(std::error_code& ec) noexcept {
         if constexpr (persistent) guarded(ec, [&] { backend_.close(ec); });
     }
-    void copy_files(std::string_view dest, std::error_code& ec) noexcept {
-        if constexpr (persistent) guarded(ec, [&] { backend_.backup(dest, ec); });
+    void copy_files(std::string_view dest, const backup_options& how, std::error_code& ec) noexcept {
+        if constexpr (persistent) guarded(ec, [&] { backend_.backup(dest, how, ec); });
     }
     std::optional<time_point> deadline_of(key_param key, std::error_code& ec) const noexcept {
         std::optional<time_point> result;
@@ -9600,7 +9982,7 @@ public:
     virtual void flush(std::error_code& ec) noexcept { closed(ec, 0); }
     virtual void sync(std::error_code& ec) noexcept { closed(ec, 0); }
     virtual void compact(std::error_code& ec) noexcept { closed(ec, 0); }
-    virtual void backup(std::string_view, std::error_code& ec) noexcept { closed(ec, 0); }
+    virtual void backup(std::string_view, const backup_options&, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual verify_report verify(std::error_code& ec) const noexcept { return closed(ec, verify_report{}); }
     /// A read-only store of the calls above, as of now (store::snapshot), which the caller
     /// owns (an any_store takes it); nullptr on failure.
@@ -9764,15 +10146,16 @@ public:
 
     /// Writes value under key, to expire after ttl or at deadline (store::put with a
     /// deadline). Needs a store opened with "expiring" in its spec (expiring<> of
-    /// std::chrono::system_clock); any other fails with errc::not_supported.
+    /// std::chrono::system_clock); any other fails with errc::not_supported. A ttl that
+    /// reaches past the clock's range gives its last time_point, as in store::put.
     template <class Rep, class Period>
     std::uint64_t put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl) {
-        return put(key, value, clock::now() + std::chrono::duration_cast<clock::duration>(ttl));
+        return put(key, value, detail::deadline_after<clock>(ttl));
     }
     template <class Rep, class Period>
     std::uint64_t put(key_param key, value_param value, std::chrono::duration<Rep, Period> ttl,
                       std::error_code& ec) noexcept {
-        return put(key, value, clock::now() + std::chrono::duration_cast<clock::duration>(ttl), ec);
+        return put(key, value, detail::deadline_after<clock>(ttl), ec);
     }
     std::uint64_t put(key_param key, value_param value, time_point deadline) {
         return thrown(&erased::put_until, key, value, deadline);
@@ -9907,14 +10290,20 @@ public:
     void compact() { thrown(&erased::compact); }
     void compact(std::error_code& ec) noexcept { call(&erased::compact, ec); }
     /// Copies a persistent store into directory dest while writers go on (store::backup);
-    /// a memory store fails with errc::not_supported.
-    void backup(std::string_view dest) { thrown(&erased::backup, dest); }
-    void backup(std::string_view dest, std::error_code& ec) noexcept { call(&erased::backup, ec, dest); }
+    /// a memory store fails with errc::not_supported. Every file is copied unless how
+    /// asks for links (backup_options::link_files).
+    void backup(std::string_view dest, const backup_options& how = {}) { thrown(&erased::backup, dest, how); }
+    void backup(std::string_view dest, std::error_code& ec) noexcept {
+        call(&erased::backup, ec, dest, backup_options{});
+    }
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) noexcept {
+        call(&erased::backup, ec, dest, how);
+    }
 
     /// A read-only view of the store as it is now (store::snapshot), itself an any_store:
     /// its reads and scans answer as of the call, its writes fail with errc::read_only. A
     /// bounded cache fails with errc::not_supported. Moving it releases nothing; destroying
-    /// it does (see README, "Snapshots").
+    /// it does (see docs/guide.md, "Snapshots").
     [[nodiscard]] any_store snapshot() const {
         std::error_code ec;
         any_store taken = snapshot(ec);
@@ -10016,6 +10405,8 @@ private:
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_map>
+#include <unordered_set>
 
 // ---- begin kvforge/cache/cache_table.hpp ----
 /// \file cache_table.hpp
@@ -10044,7 +10435,10 @@ private:
 ///   was put or erased since the last one lowers the limit by an eighth (the garbage had
 ///   too little room), one that comes after more than an eighth raises it by a
 ///   sixteenth. So the store settles where each pass, which copies the live entries
-///   once, is paid for by at least a sixteenth of the budget written.
+///   once, is paid for by at least a sixteenth of the budget written. A put that finds
+///   a sixteenth of the budget unused, more than an eighth of it written since the last
+///   pass, raises the limit by a sixteenth as well: the limit a phase of small entries
+///   left would otherwise hold larger ones to a fraction of the budget for good.
 ///
 /// Memory therefore never exceeds the budget once an operation returns. While the arena
 /// compacts, it briefly holds the old chunks and the new ones.
@@ -10060,6 +10454,8 @@ private:
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <unordered_set>
+#include <vector>
 
 
 namespace kvforge::detail {
@@ -10101,6 +10497,9 @@ public:
     }
 
     [[nodiscard]] std::uint64_t budget() const noexcept { return budget_; }
+
+    /// Keeps companion in step with the entries from now on (see cache_companion).
+    void set_companion(cache_companion companion) noexcept { companion_ = companion; }
 
     /// Whether a cache holding nothing else could hold this key and value: its bytes, a
     /// copy of the key for the policy, and the fixed part.
@@ -10155,6 +10554,50 @@ public:
         churn_ += key.size() + value.size();
         release_payload_buffer();
         enforce_budget();
+    }
+
+    /// Whether a cache holding nothing but these entries would stay within the budget:
+    /// for_each(on_entry) calls on_entry(key, value) for each of them, each key once. (A
+    /// cache of the same kind is filled with them, without a budget, and measured.)
+    template <class ForEach>
+    [[nodiscard]] bool holds_whole(ForEach&& for_each) const {
+        std::uint64_t bytes = fixed_bytes_;
+        for_each([&](std::string_view key, std::string_view value) { bytes += key.size() + value.size(); });
+        if (bytes > budget_) return false;
+        cache_table probe;
+        probe.budget_ = ~std::uint64_t{0};
+        probe.population_limit_ = ~std::uint64_t{0};
+        for_each([&](std::string_view key, std::string_view value) { probe.put(key, value); });
+        probe.table_.shrink_to_fit();
+        probe.policy_.shrink_to_fit(probe.entries());
+        return probe.memory_usage() <= budget_;
+    }
+
+    /// From now until end_protecting(), evicts no entry under these keys (views that must
+    /// stay valid meanwhile): how a batch that holds_whole() stays whole, evicting others.
+    void begin_protecting(const std::unordered_set<std::string_view>& keys) noexcept { protected_ = &keys; }
+
+    /// Ends begin_protecting(): the protected entries the policy picked meanwhile, which it
+    /// then forgot, are admitted again as new entries.
+    void end_protecting() {
+        protected_ = nullptr;
+        while (!skipped_.empty()) {
+            const std::string& key = skipped_.back();
+            if (const std::optional<std::string_view> payload = table_.find(key)) {
+                const entry_ticket ticket = next_ticket_++;
+                std::uint8_t* const header = writable_mark(*payload);
+                try {
+                    header[0] = policy_.admit(key, ticket);
+                } catch (...) {
+                    // An entry the policy does not know could never be evicted: it goes.
+                    table_.erase(key, [&](std::string_view gone) { live_bytes_ -= key.size() + gone.size() - header_size; });
+                    skipped_.pop_back();
+                    throw;
+                }
+                std::memcpy(header + 1, &ticket, sizeof ticket);
+            }
+            skipped_.pop_back();
+        }
     }
 
     /// Removes key's entry; returns whether it had one.
@@ -10216,9 +10659,10 @@ public:
     [[nodiscard]] std::uint64_t live_bytes() const noexcept { return live_bytes_; }
     [[nodiscard]] std::uint64_t evictions() const noexcept { return evictions_; }
 
-    /// Every byte held: the table's, the policy's and the payload buffer's.
+    /// Every byte held: the table's, the policy's, the payload buffer's and the companion's.
     [[nodiscard]] std::uint64_t memory_usage() const noexcept {
-        return table_.memory_usage() + policy_.memory_usage() + payload_capacity_;
+        return table_.memory_usage() + policy_.memory_usage() + payload_capacity_ +
+               (companion_ ? companion_.memory_usage(companion_.context) : 0);
     }
 
 private:
@@ -10269,7 +10713,19 @@ private:
 
     /// Evicts the entry the policy picks; false if the policy named no entry held.
     bool evict_one() {
-        const std::string_view key = policy_.evict(entries());
+        std::string_view key;
+        for (;;) {
+            // Every entry has the policy's record but those it picked while protected.
+            if (table_.size() == skipped_.size()) return false;
+            key = policy_.evict(entries());
+            if (protected_ == nullptr || !protected_->contains(key)) break;
+            skipped_.emplace_back(key);
+        }
+        if (companion_) {
+            if (const std::optional<std::string_view> payload = table_.find(key)) {
+                companion_.evicted(companion_.context, key, payload->substr(header_size));
+            }
+        }
         const bool erased = table_.erase(key, [&](std::string_view payload) {
             live_bytes_ -= key.size() + payload.size() - header_size;
         });
@@ -10286,7 +10742,24 @@ private:
 
     void enforce_budget() {
         evict_to(population_limit_);
-        if (memory_usage() > budget_) reclaim();
+        const std::uint64_t used = memory_usage();
+        if (used > budget_) {
+            reclaim();
+        } else if (churn_ > budget_ / 8 && used + budget_ / 16 <= budget_) {
+            raise_limit();
+        }
+    }
+
+    /// Lets the entries' bytes grow by a sixteenth again. reclaim() raises the limit too,
+    /// but it runs only once memory passes the budget, which may never happen again once
+    /// the limit is low: a limit lowered while entries were small (their slots weighing
+    /// more per byte of entries) would then hold larger ones to a fraction of the budget,
+    /// the table's arena giving back its garbage by itself before the budget is reached.
+    /// So a put that finds a sixteenth of the budget unused, after more than an eighth of
+    /// it was written since the last reclaim, raises it; a reclaim lowers it again if it
+    /// rose too far.
+    void raise_limit() noexcept {
+        population_limit_ = std::min<std::uint64_t>(budget_, std::max(population_limit_, live_bytes_ + live_bytes_ / 16));
     }
 
     /// Has the table and the policy give back their garbage; while the memory is still
@@ -10298,6 +10771,7 @@ private:
         for (;;) {
             table_.shrink_to_fit();
             policy_.shrink_to_fit(entries());
+            if (companion_) companion_.shrink_to_fit(companion_.context);
             forgotten_ = 0;
             const std::uint64_t used = memory_usage();
             if (used <= budget_ || table_.size() == 0) break;
@@ -10310,7 +10784,7 @@ private:
         if (!measured && churn_ < room) {
             population_limit_ = std::min(population_limit_, live_bytes_ - live_bytes_ / 8);
         } else if (!measured && churn_ > 2 * room) {
-            population_limit_ = std::min<std::uint64_t>(budget_, std::max(population_limit_, live_bytes_ + live_bytes_ / 16));
+            raise_limit();
         }
         churn_ = 0;
     }
@@ -10333,6 +10807,9 @@ private:
     entry_ticket next_ticket_ = 0;
     std::unique_ptr<char[]> payload_buffer_;
     std::size_t payload_capacity_ = 0;
+    cache_companion companion_;
+    const std::unordered_set<std::string_view>* protected_ = nullptr;  ///< keys not to evict, while set
+    std::vector<std::string> skipped_;  ///< protected keys the policy picked (and forgot) meanwhile
 };
 
 }  // namespace kvforge::detail
@@ -10752,6 +11229,13 @@ public:
         cache_.set_budget(opts.memory_budget, "memory_budget", ec);
     }
 
+    /// Keeps a layer's companion structure in step with the entries the cache evicts,
+    /// and counts its memory within the budget (cache_companion).
+    void set_companion(cache_companion companion) {
+        const write_lock lock(mutex_);
+        cache_.set_companion(companion);
+    }
+
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         const write_lock lock(mutex_);
         if (!admissible(key, value, ec)) return 0;
@@ -10772,22 +11256,55 @@ public:
         return erased;
     }
 
-    /// Applies a batch under one lock, so readers see all of it or none of it; refuses the
-    /// whole batch, changing nothing, when one of its entries cannot fit in the budget.
+    /// Applies a batch under one lock, so readers see all of it or none of it, and keeps
+    /// it whole: the keys it puts are not evicted to make room for each other, others are.
+    /// Refuses the whole batch, changing nothing, with errc::value_too_large, when one of
+    /// its entries cannot fit in the budget, or when all the entries it leaves (each key's
+    /// last put) could not be held at once by a cache holding nothing else.
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         const write_lock lock(mutex_);
         ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
             if (op == batch_op::put && !ec) admissible(key, value, ec);
         });
         if (ec) return 0;
-        version_.bump();
+        // Each key's last operation decides what the batch leaves: its value, or none.
+        std::unordered_map<std::string_view, std::optional<std::string_view>> last;
         ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-            if (op == batch_op::put) {
-                cache_.put(key, value);
-                puts_.add(1);
-            } else if (cache_.erase(key)) {
-                erases_.add(1);
+            last.insert_or_assign(key, op == batch_op::put ? std::optional(value) : std::nullopt);
+        });
+        const auto for_each_put = [&](auto&& on_entry) {
+            for (const auto& [key, value] : last) {
+                if (value) on_entry(key, *value);
             }
+        };
+        if (!cache_.holds_whole(for_each_put)) {
+            std::uint64_t bytes = 0;
+            for_each_put([&](std::string_view key, std::string_view value) { bytes += key.size() + value.size(); });
+            fail(ec, errc::value_too_large,
+                 "a batch leaving " + std::to_string(bytes) + " bytes of keys and values cannot be held whole in a "
+                 "bounded store's memory_budget of " + std::to_string(cache_.budget()) +
+                     " bytes; nothing was written: split the batch or raise options::memory_budget");
+            return 0;
+        }
+        version_.bump();
+        // Erasures first, then the puts under protection; as the operations run in order,
+        // only each key's last one shows.
+        for (const auto& [key, value] : last) {
+            if (!value && cache_.erase(key)) erases_.add(1);
+        }
+        std::unordered_set<std::string_view> kept;
+        for_each_put([&](std::string_view key, std::string_view) { kept.insert(key); });
+        cache_.begin_protecting(kept);
+        try {
+            for_each_put([&](std::string_view key, std::string_view value) { cache_.put(key, value); });
+        } catch (...) {
+            cache_.end_protecting();
+            version_.bump();
+            throw;
+        }
+        cache_.end_protecting();
+        ops.for_each([&](batch_op op, std::string_view, std::string_view) {
+            if (op == batch_op::put) puts_.add(1);
         });
         version_.bump();
         batches_.add(1);
@@ -10916,7 +11433,8 @@ private:
 
 /// Cache policy for a kvforge::memory store: the store becomes a cache that holds at
 /// most options::memory_budget bytes, every byte counted (keys, values, index slots and
-/// nodes, arena chunks and their garbage, eviction metadata), and evicts the entries
+/// nodes, arena chunks and their garbage, eviction metadata, and with kvforge::expiring<>
+/// the deadline index, which each eviction keeps in step), and evicts the entries
 /// Eviction picks to stay within it. A put never fails for want of room, except for one
 /// entry too large for the budget on its own (errc::value_too_large, nothing changed).
 /// Reads that hit take only the shared lock. stats() adds hits, misses and evictions.
@@ -11037,6 +11555,7 @@ static_assert(eviction_policy<lru>);
 /// \file read_cache.hpp
 /// kvforge::read_cache: recently read values of a persistent store kept in memory.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -11048,6 +11567,66 @@ static_assert(eviction_policy<lru>);
 #include <system_error>
 #include <utility>
 
+// ---- begin kvforge/detail/thread_buffer.hpp ----
+/// \file thread_buffer.hpp
+/// A thread's reusable buffers for reads, which give their memory back after a large read.
+///
+/// A read that copies a record (pread, or out of the writer's buffer) needs a buffer as
+/// large as the record. Keeping one per thread saves an allocation per read; but a buffer
+/// that kept its largest size would hold, for the thread's life, the memory of the largest
+/// value it ever read, outside every budget (eight threads that read a 32 MiB value once
+/// each: 256 MiB held). So a buffer is lent for one read, and one that grew past
+/// thread_buffer_keep bytes is freed when it comes back: a thread holds at most
+/// thread_buffer_keep bytes per use between reads.
+
+#include <cstddef>
+#include <string>
+
+namespace kvforge::detail {
+
+/// What a thread's buffer is for: one buffer per use, as a read may hold two at once (a
+/// read cache copies the value out of the record buffer the store's read fills).
+enum class thread_buffer_use : unsigned {
+    record,      ///< a record a store's read copies (stores/log/log_reads.hpp)
+    value_head,  ///< a record's header and key that read_value reads beside the value (record_reader.hpp)
+    cache_fill,  ///< a value a read cache keeps a copy of (cache/read_cache.hpp)
+};
+
+/// The capacity a thread's buffer may keep between reads; a larger one is freed.
+inline constexpr std::size_t thread_buffer_keep = std::size_t{256} << 10;
+
+/// The calling thread's buffer for use.
+[[nodiscard]] inline std::string& thread_buffer_of(thread_buffer_use use) noexcept {
+    thread_local std::string buffers[3];
+    return buffers[static_cast<unsigned>(use)];
+}
+
+/// The calling thread's buffer for use, lent for one read: empty when lent, freed when
+/// given back if it grew past thread_buffer_keep. One borrower per use at a time.
+class borrowed_buffer {
+public:
+    explicit borrowed_buffer(thread_buffer_use use) noexcept : buffer_(thread_buffer_of(use)) { buffer_.clear(); }
+    ~borrowed_buffer() {
+        if (buffer_.capacity() > thread_buffer_keep) std::string().swap(buffer_);
+    }
+    borrowed_buffer(const borrowed_buffer&) = delete;
+    borrowed_buffer& operator=(const borrowed_buffer&) = delete;
+
+    [[nodiscard]] std::string& get() noexcept { return buffer_; }
+
+private:
+    std::string& buffer_;
+};
+
+/// Bytes the calling thread's read buffers hold: at most thread_buffer_keep each between reads.
+[[nodiscard]] inline std::size_t thread_buffers_capacity() noexcept {
+    return thread_buffer_of(thread_buffer_use::record).capacity() +
+           thread_buffer_of(thread_buffer_use::value_head).capacity() +
+           thread_buffer_of(thread_buffer_use::cache_fill).capacity();
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/thread_buffer.hpp ----
 
 namespace kvforge {
 
@@ -11070,6 +11649,10 @@ namespace detail {
 ///   it looked in the cache and none has begun since (a version, bumped by each write
 ///   under the cache's lock): otherwise the value it holds may be one a write has since
 ///   replaced, and a reader that already saw the new value would see the old one again.
+///
+/// Both are kept per shard of keys (by hash, fill_shard_count of them), not for the whole
+/// store: a write holds back the fills of its own keys' shards only, so a steady stream
+/// of writes to some keys does not keep every other key out of the cache.
 template <class Policies, class Inner, class Eviction>
 class read_cache_backend {
     using cache_type = cache_table<hash_table, Eviction>;
@@ -11087,7 +11670,7 @@ public:
         {
             const write_lock lock(mutex_);
             cache_.clear();
-            ++version_;
+            bump_versions(every_shard);
             if (!cache_.set_budget(opts.cache_budget, "cache_budget", ec)) return;
         }
         inner_.open(path, opts, std::move(io), wanted, ec);
@@ -11097,23 +11680,34 @@ public:
         inner_.close(ec);
         const write_lock lock(mutex_);
         cache_.clear();
-        ++version_;
+        bump_versions(every_shard);
+    }
+    /// As close(ec), with Inner calling before_release() once its data files are final.
+    void close(std::error_code& ec, function_ref<void()> before_release)
+        requires requires(Inner& inner) { inner.close(ec, before_release); }
+    {
+        inner_.close(ec, before_release);
+        const write_lock lock(mutex_);
+        cache_.clear();
+        bump_versions(every_shard);
     }
 
     [[nodiscard]] bool is_open() const noexcept { return inner_.is_open(); }
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
-        const write_in_flight writing(*this, [&] { cache_.erase(key); });
+        const write_in_flight writing(*this, shard_bit(key), [&] { cache_.erase(key); });
         return inner_.put(key, value, ec);
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
-        const write_in_flight writing(*this, [&] { cache_.erase(key); });
+        const write_in_flight writing(*this, shard_bit(key), [&] { cache_.erase(key); });
         return inner_.erase(key, ec);
     }
 
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
-        const write_in_flight writing(*this, [&] {
+        std::uint64_t shards = 0;
+        ops.for_each([&](batch_op, std::string_view key, std::string_view) { shards |= shard_bit(key); });
+        const write_in_flight writing(*this, shards, [&] {
             ops.for_each([&](batch_op, std::string_view key, std::string_view) { cache_.erase(key); });
         });
         return inner_.write(ops, ec);
@@ -11131,15 +11725,19 @@ public:
                 on_value(*value);
                 return true;
             }
-            version = fill_version();
+            version = fill_version(key);
         }
         misses_.add(1);
-        thread_local std::string copy;
+        // The copy kept for the cache, in a buffer lent for this read; none for a value
+        // the cache could not keep.
+        borrowed_buffer copy(thread_buffer_use::cache_fill);
+        bool keep = false;
         const bool found = inner_.read(key, [&](std::string_view value) {
-            copy.assign(value);
+            keep = version && cache_.fits(key.size(), value.size());
+            if (keep) copy.get().assign(value);
             on_value(value);
         }, ec);
-        if (found) remember(key, copy, version);
+        if (found && keep) remember(key, copy.get(), version);
         return found;
     }
 
@@ -11152,7 +11750,7 @@ public:
                 assign_bytes(out, *value);
                 return true;
             }
-            version = fill_version();
+            version = fill_version(key);
         }
         misses_.add(1);
         const bool found = inner_.read_value(key, out, ec);
@@ -11193,7 +11791,7 @@ public:
     [[nodiscard]] std::size_t size() const { return inner_.size(); }
 
     void clear(std::error_code& ec) {
-        const write_in_flight writing(*this, [&] { cache_.clear(); });
+        const write_in_flight writing(*this, every_shard, [&] { cache_.clear(); });
         inner_.clear(ec);
     }
 
@@ -11213,7 +11811,9 @@ public:
     void flush(std::error_code& ec) { inner_.flush(ec); }
     void sync(std::error_code& ec) { inner_.sync(ec); }
     void compact(std::error_code& ec) { inner_.compact(ec); }
-    void backup(std::string_view dest, std::error_code& ec) { inner_.backup(dest, ec); }
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) {
+        inner_.backup(dest, how, ec);
+    }
     /// The store's snapshot: it reads the files as of its cut, which the cache cannot
     /// answer for, so it goes without the cache.
     [[nodiscard]] auto snapshot(std::error_code& ec)
@@ -11226,33 +11826,68 @@ public:
     [[nodiscard]] std::uint64_t durable_sequence() const { return inner_.durable_sequence(); }
 
 private:
+    /// The shards of keys whose writes and fills are told apart: one bit each in a word.
+    static constexpr unsigned fill_shard_count = 64;
+    static constexpr std::uint64_t every_shard = ~std::uint64_t{0};
+
+    /// The version and the writes in flight of one shard of keys.
+    struct fill_shard {
+        std::uint64_t version = 0;           ///< bumped under the exclusive lock by every write of its keys as it begins
+        std::uint64_t writes_in_flight = 0;  ///< writes of its keys begun and not yet applied by the store
+    };
+
+    /// The bit of key's shard, which its top 6 hash bits name.
+    [[nodiscard]] static std::uint64_t shard_bit(std::string_view key) noexcept {
+        return std::uint64_t{1} << (hash_bytes(key) >> 58);
+    }
+    [[nodiscard]] static unsigned shard_of(std::string_view key) noexcept {
+        return static_cast<unsigned>(hash_bytes(key) >> 58);
+    }
+    static_assert(fill_shard_count == 64, "a shard is a bit of a word and the top 6 bits of a hash");
+
+    /// Under the exclusive lock: bumps the version of every shard in shards (one bit each).
+    void bump_versions(std::uint64_t shards) noexcept {
+        for (unsigned i = 0; i < fill_shard_count; ++i) {
+            if ((shards >> i) & 1) ++shards_[i].version;
+        }
+    }
+
     /// A write from before the store applies it until after: drop(), under the cache's
-    /// lock, removes what the write replaces, and no read fills the cache meanwhile.
+    /// lock, removes what the write replaces, and no read of a key in its shards (one
+    /// bit each) fills the cache meanwhile.
     class write_in_flight {
     public:
         template <class Drop>
-        write_in_flight(read_cache_backend& backend, Drop&& drop) : backend_(backend) {
+        write_in_flight(read_cache_backend& backend, std::uint64_t shards, Drop&& drop)
+            : backend_(backend), shards_(shards) {
             const write_lock lock(backend_.mutex_);
             drop();
-            ++backend_.version_;
-            ++backend_.writes_in_flight_;
+            backend_.bump_versions(shards_);
+            for (unsigned i = 0; i < fill_shard_count; ++i) {
+                if ((shards_ >> i) & 1) ++backend_.shards_[i].writes_in_flight;
+            }
         }
         ~write_in_flight() {
             const write_lock lock(backend_.mutex_);
-            --backend_.writes_in_flight_;
+            for (unsigned i = 0; i < fill_shard_count; ++i) {
+                if ((shards_ >> i) & 1) --backend_.shards_[i].writes_in_flight;
+            }
         }
         write_in_flight(const write_in_flight&) = delete;
         write_in_flight& operator=(const write_in_flight&) = delete;
 
     private:
         read_cache_backend& backend_;
+        std::uint64_t shards_;
     };
 
-    /// Under the cache's lock, after a miss: the version a read must find unchanged to
-    /// keep what it reads from the store, or nothing when a write is in flight.
-    [[nodiscard]] std::optional<std::uint64_t> fill_version() const noexcept {
-        if (writes_in_flight_ != 0) return std::nullopt;
-        return version_;
+    /// Under the cache's lock, after a miss of key: the version of its shard that a read
+    /// must find unchanged to keep what it reads from the store, or nothing when a write
+    /// of a key in that shard is in flight.
+    [[nodiscard]] std::optional<std::uint64_t> fill_version(std::string_view key) const noexcept {
+        const fill_shard& shard = shards_[shard_of(key)];
+        if (shard.writes_in_flight != 0) return std::nullopt;
+        return shard.version;
     }
 
     /// Keeps a value just read from the store, unless a write may have replaced it since.
@@ -11260,7 +11895,7 @@ private:
     void remember(std::string_view key, std::string_view value, std::optional<std::uint64_t> version) const {
         if (!version) return;
         const write_lock lock(mutex_);
-        if (*version != version_ || !cache_.fits(key.size(), value.size())) return;
+        if (*version != shards_[shard_of(key)].version || !cache_.fits(key.size(), value.size())) return;
         try {
             cache_.put(key, value);
         } catch (const std::bad_alloc&) {
@@ -11270,8 +11905,7 @@ private:
     Inner inner_;
     mutable mutex_type mutex_;
     mutable cache_type cache_;
-    std::uint64_t version_ = 0;           ///< bumped under the exclusive lock by every write as it begins
-    std::uint64_t writes_in_flight_ = 0;  ///< writes begun and not yet applied by the store
+    std::array<fill_shard, fill_shard_count> shards_{};
     mutable counter_type hits_;
     mutable counter_type misses_;
 };
@@ -11645,57 +12279,65 @@ static_assert(durability_policy<sync_each>);
 /// The byte-level store behind file_log and mmap_file: append-only segments of
 /// checksummed records with an in-memory index from each key to its record (in the
 /// manner of Bitcask), a durability policy's writer, hint files and compaction. The
-/// engine holds the state and the locks and hands each call to its parts, each with one
-/// job:
+/// engine holds the state and the locks. Its member functions that work on many of its
+/// members are defined in files named engine_*.hpp; parts that own state of their own are
+/// classes, each with one job, given what they use:
 ///
-///     store_lifetime.hpp      open() and close(): what recovery found installed; at the end,
+///     engine_lifetime.hpp     open() and close(): what recovery found installed; at the end,
 ///                             the last bytes and hints written out and everything released
 ///     segment_files.hpp       the directory and the files made in it, their syncs and bytes
 ///     recovery.hpp            open: the segments found, checked and replayed into the index
 ///     store_composition.hpp   the MANIFEST, checked at every open and written when due
-///     segment_rollover.hpp    the active segment closed when full and the next one put in
+///     engine_rollover.hpp     the active segment closed when full and the next one put in
 ///                             its place, from a spare made ahead of need
 ///     hint_keeper.hpp         the active segment's hint entries, and the hints still to write
 ///     log_writes.hpp          a put, erase or batch appended, then indexed and noted for the hint
-///     after_write.hpp         after a write: the wait for durability, then a step of the work
+///     engine_after_write.hpp  after a write: the wait for durability, then a step of the work
 ///                             due (a hint, the spare, compaction) or the compaction thread asked
-///     writer_calls.hpp        the writer's flush, sync, drain and close, and wait_durable
+///     engine_writer_calls.hpp the writer's flush, sync, drain and close, and wait_durable
 ///     index_updates.hpp       the index's changes and the live and dead bytes, for writes and replay
 ///     log_reads.hpp           point reads and visits in key order, under the shared lock
 ///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
-///     store_clear.hpp         clear(): a new segment starting with a clear record, the others retired
+///     engine_clear.hpp        clear(): a new segment starting with a clear record, the others retired
 ///     segment_compaction.hpp  compact() and the automatic compaction jobs, run a step at a
 ///                             time or on the compaction thread; its parts:
 ///       compaction_choice.hpp      whether a job is due, what it takes, and starting it
 ///       compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
 ///       compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
 ///       compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
-///     store_cuts.hpp          the store taken at a cut, for backup(), snapshot() and for_each
+///     engine_cuts.hpp         the store taken at a cut, for backup(), snapshot() and for_each
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
 ///     log_verify.hpp          verify(): every record checked against its checksum
 ///
+/// Beside them, what this engine alone uses: write_gate.hpp (the gate's mutex, which lets
+/// waiting writers go first), active_calls.hpp (the calls close() waits for), file_id.hpp
+/// (the random id a data file and its hint share) and file_mapping.hpp (a read-only
+/// shared mapping of a data file).
+///
 /// Locks. A writer takes write_gate_ (which orders writers, rollover and compaction),
 /// builds its record, and under the exclusive lock appends it and updates the index
 /// (log_writes.hpp); it waits for durability (sync_each) after releasing both, so that
-/// writers can share one sync (after_write.hpp). Readers take the shared lock only.
-/// compact() and clear() hold write_gate_ while they work, so no writer runs, but readers
-/// go on; they take the exclusive lock only to switch segments. Compaction, whole or by
-/// automatic jobs, and the wait of writers that leave too many dead bytes, are
-/// segment_compaction.hpp's, which says what locks a job takes; close() lets the jobs due
-/// finish and waits for the calls that hold no lock (store_lifetime.hpp). With
+/// writers can share one sync (engine_after_write.hpp). Readers take the shared lock only.
+/// clear() holds write_gate_ while it works, so no writer runs, but readers go on; it
+/// takes the exclusive lock only to switch segments. Compaction, whole (compact(): with
+/// thread_safe, writers go on meanwhile) or by automatic jobs, and the wait of writers
+/// that leave too many dead bytes, are segment_compaction.hpp's, which says what locks a
+/// job takes; compact(), clear() and close() run one at a time. close() lets the jobs due
+/// finish and waits for the calls that hold no lock (engine_lifetime.hpp). With
 /// thread_safe, for_each walks a snapshot of its own, so it holds no lock while its
-/// visitor runs (store_cuts.hpp).
+/// visitor runs (engine_cuts.hpp).
 ///
 /// Files. The directory holds LOCK, MANIFEST, the segments data-<id>.kvlog and their
 /// hints data-<id>.kvhint (names: store_files.hpp; segments: segment.hpp). Records go to
-/// the active segment, which a write closes when full (segment_rollover.hpp; its spare
+/// the active segment, which a write closes when full (engine_rollover.hpp; its spare
 /// is prepared off the writers' path as the hint is). The closed one's hint, from the
 /// entries gathered as its records were appended, is written after that write returns
-/// (after_write.hpp, hint_keeper.hpp): by the next write (single_thread) or on the
+/// (engine_after_write.hpp, hint_keeper.hpp): by the next write (single_thread) or on the
 /// compaction thread (thread_safe), at close() when still pending, never for a segment
 /// retired first. A store opened read-only changes no file.
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -11706,7 +12348,7 @@ static_assert(durability_policy<sync_each>);
 #include <utility>
 #include <vector>
 
-// ---- begin kvforge/detail/active_calls.hpp ----
+// ---- begin kvforge/stores/log/active_calls.hpp ----
 /// \file active_calls.hpp
 /// A count of the calls that use a store's writer without holding its locks (a writer
 /// waiting for its sync, a caller of wait_durable), so that close() can wait for them
@@ -11761,8 +12403,69 @@ private:
 };
 
 }  // namespace kvforge::detail
-// ---- end kvforge/detail/active_calls.hpp ----
-// ---- begin kvforge/detail/file_mapping.hpp ----
+// ---- end kvforge/stores/log/active_calls.hpp ----
+// ---- begin kvforge/stores/log/backup.hpp ----
+/// \file backup.hpp
+/// A log store's backup: the copy of its files as they are at a cut, and its check.
+///
+/// The engine's backup() takes the cut under the gate (a flush, then the segments and
+/// the active one's end); the copy here reads the bytes before the cut with no lock held,
+/// so writers go on; a rollover meanwhile only closes the active segment, which the copy
+/// still reads to the cut. While a backup runs, no segment may be retired
+/// (backups_running.hpp). The copy is written as a store's directory is: the directory
+/// synced once every segment (and compression dictionary) is in place, the MANIFEST
+/// last; a destination without a MANIFEST is no backup. Every file is copied by default
+/// (backup_options): a closed segment with its hint, and each compression dictionary,
+/// whole, as a reflink where the I/O policy has clone_file and the file system allows it,
+/// else byte by byte; the active segment byte by byte to the cut. Each copy goes through
+/// a synced .tmp and a rename. The copy is then opened read-only and verified.
+///
+/// A copy shares nothing with the store, so damage to the store's files afterwards (a
+/// byte changed in place) leaves the backup whole; a reflink shares blocks copy-on-write,
+/// so a write into either file gives it blocks of its own. With
+/// backup_options::link_files, closed segments, their hints and dictionaries are hard
+/// links instead (when the I/O policy has link and the file system allows it; else
+/// copied), which share the bytes themselves: damage in place reaches both.
+///
+/// Why a link is still correct against kvforge's own writes: a closed segment's file is
+/// never written again. The writer appends to the active segment only; an open appends
+/// to, or cuts a torn tail off, only the last segment in replay order, which in the
+/// store and in the copy is the active one (copied); compaction, clear() and salvage
+/// write new segments through .tmp files and remove the old names; hints and the
+/// MANIFEST are replaced through a rename, never rewritten. So neither the store nor the
+/// copy can change the other's bytes through a shared file.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <vector>
+
+// ---- begin kvforge/stores/log/segment.hpp ----
+/// \file segment.hpp
+/// The data files of a log store: one segment (file, id, replay order, size, dead
+/// bytes, mapping) and the set of them, looked up by id for reads and walked in replay
+/// order for recovery and compaction.
+///
+/// Records go to the active segment; once it holds options::segment_bytes or more it
+/// is closed (never written again) and a new one becomes active. Segments are held by
+/// std::shared_ptr, so that a segment taken out of the set (retired by compaction or
+/// clear) stays readable by whoever still holds it.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+// ---- begin kvforge/stores/log/file_mapping.hpp ----
 /// \file file_mapping.hpp
 /// A read-only shared mapping of a data file, unmapped when its last owner lets go.
 ///
@@ -11814,57 +12517,431 @@ private:
 };
 
 }  // namespace kvforge::detail
-// ---- end kvforge/detail/file_mapping.hpp ----
-// ---- begin kvforge/stores/log/after_write.hpp ----
-/// \file after_write.hpp
-/// What runs after a log store's write: the gate released, the wait for durability the
-/// policy asks for, and then the work the write left due, one step of it run by the
-/// writer (single_thread) or asked of the compaction thread (thread_safe).
-///
-/// The work due is, in that order: the hint of a closed segment (hint_keeper.hpp), handed
-/// over here (write_pending_hint) to the writer's step or to the compaction thread; the
-/// spare segment (segment_rollover.hpp); an automatic compaction job
-/// (segment_compaction.hpp). A writer waits for its sync after releasing the gate, so
-/// that writers can share one sync, and with thread_safe it then waits, with no lock
-/// held and a bounded time, while the dead bytes stay past the stall ceiling
-/// (segment_compaction.hpp, wait_for_compaction).
-/// It works on the engine's gate, writer, hints, rollover and compaction, which it
-/// reaches through the engine it is part of, and owns nothing.
+// ---- end kvforge/stores/log/file_mapping.hpp ----
 
-#include <cstdint>
-#include <optional>
-#include <system_error>
+namespace kvforge::detail {
 
-// ---- begin kvforge/stores/log/hint_keeper.hpp ----
-/// \file hint_keeper.hpp
-/// A log store's hints kept up to date: the entries of the active segment, gathered as
-/// its records are appended and written to its hint's .tmp a block at a time as they
-/// fill, and the closed segments whose hints are still to be finished, each finished
-/// (hint.hpp's format) through segment_files.hpp.
-///
-/// Finishing a closed segment's hint is left out of the write that closed it: syncing
-/// it takes longer than the rest of a rollover, and a segment without one is only read
-/// whole at the next open. The engine says when each is finished: after a later write
-/// (single_thread), on the compaction thread (thread_safe), at close() when still
-/// pending, never for a segment retired first (its .tmp is removed). A hint only speeds
-/// up the next open, so failing to write one is no error: that segment goes without.
-///
-/// Its callers hold the engine's write gate; it takes the engine's exclusive lock to
-/// set a segment's hint_bytes and hint_covered, which stats() reads under the shared one.
-/// The active segment's full blocks are written after a write, under the gate only.
+/// One data file of a log store.
+template <class IO>
+struct segment {
+    data_file<IO> file;
+    std::uint32_t id = 0;       ///< also in its name, data-<id>.kvlog
+    std::uint32_t file_id = 0;  ///< random, repeated in its hint, which is used only for this file
+    std::uint64_t order = 0;    ///< where its records stand in replay order (its header's)
+    std::uint16_t version = format_version;
+    /// Bytes of the file. The active segment's grow with the writer, whose end is the
+    /// truth while it is active; this is set when it is closed.
+    std::uint64_t size = 0;
+    std::uint64_t dead_bytes = 0;    ///< bytes of its records no key's newest record is (and its batch headers)
+    std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
+    std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
+    /// How much of the segment a hint written for it proved durable at the open (even one
+    /// not read, or covering more than the file holds): bytes no torn write can end in.
+    std::uint64_t proven_end = 0;
+    bool holds_clear = false;        ///< a clear record is among its records
+    /// Known to hold its records in key order (key_order.hpp): a compaction's output, or
+    /// a closed segment found so at open or by a sorting job. False: not known.
+    bool in_key_order = false;
+    /// The mapping reads view: a closed segment's covers all of it; the active one's,
+    /// mmap_file's grows with it, file_log's covers what it held at the open (or none).
+    std::shared_ptr<const file_mapping<IO>> mapping;
 
-#include <algorithm>
-#include <cstdint>
-#include <memory>
+    /// Where its records start: after its header, whose size is its version's.
+    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(version); }
+    /// Whether the writer made it (a compaction output's order is that of its inputs,
+    /// below its id); only such a segment of the current version may be appended to.
+    [[nodiscard]] bool writer_made() const noexcept { return order == id && version == format_version; }
+    /// Whether it replays before other.
+    [[nodiscard]] bool replays_before(const segment& other) const noexcept {
+        return order != other.order ? order < other.order : id < other.id;
+    }
+    /// replays_before() as a function that sort_segments() takes.
+    [[nodiscard]] static bool in_replay_order(const segment& a, const segment& b) noexcept {
+        return a.replays_before(b);
+    }
+};
+
+/// Sorts segments by before, a strict weak order. The order is a function pointer so that
+/// every order the engine sorts segments in shares one compiled std::sort.
+template <class IO>
+void sort_segments(std::vector<std::shared_ptr<segment<IO>>>& segments,
+                   bool (*before)(const segment<IO>&, const segment<IO>&)) {
+    using pointer = std::shared_ptr<segment<IO>>;
+    std::sort(segments.begin(), segments.end(),
+              [before](const pointer& x, const pointer& y) { return before(*x, *y); });
+}
+
+/// The segments of a store, sorted by id.
+template <class IO>
+class segment_set {
+public:
+    using pointer = std::shared_ptr<segment<IO>>;
+
+    /// The segment with this id, or nullptr.
+    [[nodiscard]] segment<IO>* find(std::uint32_t id) const noexcept {
+        const auto at = lower_bound(id);
+        return at != segments_.end() && (*at)->id == id ? at->get() : nullptr;
+    }
+
+    void add(pointer added) {
+        const auto at = lower_bound(added->id);
+        segments_.insert(at, std::move(added));
+    }
+
+    /// Takes the segment with this id out of the set; its holders keep it.
+    void remove(std::uint32_t id) {
+        const auto at = lower_bound(id);
+        if (at != segments_.end() && (*at)->id == id) segments_.erase(at);
+    }
+
+    void clear() noexcept { segments_.clear(); }
+    [[nodiscard]] std::size_t size() const noexcept { return segments_.size(); }
+    [[nodiscard]] bool empty() const noexcept { return segments_.empty(); }
+    /// Every segment, by id.
+    [[nodiscard]] const std::vector<pointer>& by_id() const noexcept { return segments_; }
+
+    /// Every segment in replay order: by order, then by id.
+    [[nodiscard]] std::vector<pointer> in_replay_order() const {
+        std::vector<pointer> ordered = segments_;
+        sort_segments(ordered, &segment<IO>::in_replay_order);
+        return ordered;
+    }
+
+private:
+    [[nodiscard]] typename std::vector<pointer>::const_iterator lower_bound(std::uint32_t id) const noexcept {
+        return std::lower_bound(segments_.begin(), segments_.end(), id,
+                                [](const pointer& s, std::uint32_t wanted) { return s->id < wanted; });
+    }
+
+    std::vector<pointer> segments_;
+};
+
+/// Counts bytes of segment `in` as dead, in it and in the store's total.
+template <class IO>
+void count_dead(segment<IO>& in, std::uint64_t& dead_bytes, std::uint64_t bytes) noexcept {
+    in.dead_bytes += bytes;
+    dead_bytes += bytes;
+}
+
+/// Counts key's record at `old` (its index payload), which a newer record replaced or
+/// erased, as dead in its segment (in the total only, when that segment is gone) and
+/// no longer live.
+template <class IO>
+void count_retired(const segment_set<IO>& segments, std::string_view key, std::string_view old,
+                   std::uint64_t& live_bytes, std::uint64_t& dead_bytes) noexcept {
+    const record_location previous = record_location::decode(old);
+    const std::uint64_t size = previous.record_size(key.size());
+    if (segment<IO>* const in = segments.find(previous.segment)) {
+        count_dead(*in, dead_bytes, size);
+    } else {
+        dead_bytes += size;
+    }
+    live_bytes -= key.size() + previous.value_size;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/segment.hpp ----
+
+namespace kvforge::detail {
+
+/// What a backup copies: every segment (held, so that none is closed under the copy),
+/// the active one up to active_end, and what the store held at that point, to check
+/// the copy against.
+template <class IO>
+struct backup_cut {
+    std::vector<std::shared_ptr<segment<IO>>> segments;
+    std::shared_ptr<segment<IO>> active;
+    std::uint64_t active_end = 0;
+    std::size_t live_keys = 0;
+    std::uint64_t live_bytes = 0;
+
+    /// How much of in the copy takes: a closed segment whole, the active one to the cut.
+    [[nodiscard]] std::uint64_t end_of(const std::shared_ptr<segment<IO>>& in) const noexcept {
+        return in == active ? active_end : in->size;
+    }
+};
+
+/// Copies a store's files at a cut into a backup directory and checks the copy. It
+/// refers to the engine's I/O policy, directory and composition, which do not change
+/// while the store is open; the cut holds the segments it copies.
+template <class IO>
+class log_backup {
+public:
+    log_backup(IO& io, const store_directory<IO>& directory, const composition& recorded) noexcept
+        : io_(io), directory_(directory), composition_(recorded) {}
+
+    /// Writes the backup's files into dest: each closed segment whole with its hint, the
+    /// active one up to the cut (it is written only past it), the compression
+    /// dictionaries, then the MANIFEST; copied, or linked where how.link_files asks and
+    /// the file system allows it. A failure after dest was made says that the copy there
+    /// is incomplete.
+    bool copy(const backup_cut<IO>& cut, const std::string& dest, const backup_options& how, std::error_code& ec) {
+        if (!check_destination(dest, ec)) return false;
+        store_directory<IO> target;
+        directory_mode mode;
+        mode.refuse_store = true;
+        if (!target.open(io_, dest, mode, ec)) return false;
+        bool ok = true;
+        std::string buffer;
+        for (const std::shared_ptr<segment<IO>>& in : cut.segments) {
+            if (!ok) break;
+            if (in == cut.active) {
+                ok = copy_through_temporary(in->file, store_file_name::data(in->id), cut.active_end, false, target,
+                                            buffer, ec);
+                continue;
+            }
+            if (how.link_files && link_closed_segment(*in, target)) continue;
+            ok = copy_through_temporary(in->file, store_file_name::data(in->id), in->size, true, target, buffer, ec) &&
+                 copy_hint(in->id, target, buffer, ec);
+        }
+        ok = ok && copy_dictionaries(target, how, buffer, ec) && target.sync(ec);
+        // Only once the segments' names (links included) are durable may the MANIFEST make
+        // the copy a store.
+        // A composition whose codec names cannot stand in a manifest line leaves the copy
+        // without one, as the engine's record_composition leaves the store itself.
+        const std::string text = format_manifest(composition_);
+        if (ok && !text.empty()) {
+            const store_file_name manifest = store_file_name::manifest();
+            data_file<IO> file;
+            ok = target.open_file(file, manifest.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
+                 file.write(0, text, ec) && file.sync(ec) && target.rename(manifest.temporary(), manifest, ec) &&
+                 target.sync(ec);
+        }
+        target.close();
+        if (!ok) {
+            fail(ec, ec,
+                 last_error_detail() + "; the backup in " + dest +
+                     " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
+        }
+        return ok;
+    }
+
+    /// Opens the finished backup read-only and checks every record, and that it holds
+    /// the keys and bytes the store held at the cut. Store is the engine's own type.
+    template <class Store>
+    void verify(const backup_cut<IO>& cut, const std::string& dest, std::error_code& ec) {
+        Store copy;
+        kvforge::options read_only;
+        read_only.read_only = true;
+        copy.open(dest, read_only, io_, composition_, ec);
+        if (ec) return;
+        const verify_report report = copy.verify(ec);
+        if (ec) return;
+        const kvforge::stats held = copy.stats();
+        copy.close(ec);
+        if (ec) return;
+        if (!report.damaged.empty()) {
+            fail(ec, errc::corrupt_record,
+                 report.damaged.front().file + " (the backup in " + dest + "): " + report.damaged.front().problem +
+                     " at offset " + std::to_string(report.damaged.front().offset) +
+                     "; the copy does not match the store: remove it and back up again");
+        } else if (held.live_keys != cut.live_keys || held.live_bytes != cut.live_bytes) {
+            fail(ec, errc::corrupt_record,
+                 dest + ": the backup holds " + std::to_string(held.live_keys) + " keys (" +
+                     std::to_string(held.live_bytes) + " bytes) where the store held " + std::to_string(cut.live_keys) +
+                     " (" + std::to_string(cut.live_bytes) +
+                     " bytes) at the cut; the copy does not match the store: remove it and back up again");
+        }
+    }
+
+private:
+    /// Refuses a destination that is not a missing or empty directory, changing nothing.
+    bool check_destination(const std::string& dest, std::error_code& ec) {
+        if (inside_store_directory(dest)) {
+            fail(ec, std::error_code(EINVAL, std::system_category()),
+                 dest + " is inside the store's directory " + directory_.path() +
+                     "; a backup kept beside the files it copies is lost with them: give backup a directory "
+                     "outside it (nothing was changed)");
+            return false;
+        }
+        struct stat info {};
+        if (io_.stat(dest.c_str(), &info) != 0) {
+            if (errno == ENOENT) return true;
+            fail_errno(ec, errno, "stat " + dest + " (the backup's destination)");
+            return false;
+        }
+        if (!S_ISDIR(info.st_mode)) {
+            fail(ec, std::error_code(ENOTDIR, std::system_category()),
+                 dest + " is not a directory; give backup a new or empty directory (nothing was changed)");
+            return false;
+        }
+        std::vector<std::string> entries;
+        if (io_.list_directory(dest.c_str(), entries) != 0) {
+            fail_errno(ec, errno, "list " + dest + " (the backup's destination)");
+            return false;
+        }
+        if (!entries.empty()) {
+            fail(ec, std::error_code(ENOTEMPTY, std::system_category()),
+                 dest + " is not empty (it holds '" + entries.front() +
+                     "'); give backup a new or empty directory, or remove this one first (nothing was changed)");
+            return false;
+        }
+        return true;
+    }
+
+    /// Whether dest's parent is the store's directory (compared by device and inode, so
+    /// that another spelling of the path is caught too). Deeper is allowed: the
+    /// directory between is a user's entry, which the store leaves alone.
+    bool inside_store_directory(const std::string& dest) {
+        const std::string parent = store_directory<IO>::parent_of(dest);
+        struct stat store_info {};
+        struct stat parent_info {};
+        return io_.stat(directory_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
+               store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
+    }
+
+    /// Copies, or links when how.link_files asks, the store's compression dictionaries
+    /// (compression/zstd_trained.hpp) into the backup. A dictionary file is written once,
+    /// through a .tmp and a rename, and never changed, so a link is as correct as for a
+    /// closed segment. The layer that trains them removes none while a backup runs, so
+    /// every one the cut's records need is here.
+    bool copy_dictionaries(const store_directory<IO>& target, const backup_options& how, std::string& buffer,
+                           std::error_code& ec) {
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
+            if constexpr (io_policy_with_link<IO>) {
+                if (how.link_files && link_into(name, target)) continue;
+            }
+            data_file<IO> from;
+            std::uint64_t size = 0;
+            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec) ||
+                !copy_through_temporary(from, name, size, true, target, buffer, ec)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /// Copies closed segment id's hint, when it has one, into the backup. A hint is
+    /// replaced only through a rename, so the file opened here is whole; one that is gone
+    /// (the segment was never given one, or its next hint is being written) is left out:
+    /// a hint only spares the copy's first open a replay.
+    bool copy_hint(std::uint32_t id, const store_directory<IO>& target, std::string& buffer, std::error_code& ec) {
+        const store_file_name name = store_file_name::hint(id);
+        data_file<IO> from;
+        std::error_code missing;
+        if (!directory_.open_file(from, name, O_RDONLY, missing)) {
+            if (missing == std::errc::no_such_file_or_directory) return true;
+            ec = missing;
+            return false;
+        }
+        std::uint64_t size = 0;
+        return from.size(size, ec) && copy_through_temporary(from, name, size, true, target, buffer, ec);
+    }
+
+    /// Writes the first `end` bytes of from into target as name: into name's .tmp, synced,
+    /// then renamed. whole says that from holds exactly those bytes and never changes, so
+    /// that a reflink may stand for the copy; otherwise (and when the clone is refused)
+    /// the bytes are read and written a mebibyte at a time, which costs that much memory
+    /// whatever the store's size.
+    bool copy_through_temporary(const data_file<IO>& from, const store_file_name& name, std::uint64_t end,
+                                [[maybe_unused]] bool whole, const store_directory<IO>& target, std::string& buffer,
+                                std::error_code& ec) {
+        data_file<IO> copy;
+        if (!target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
+        bool cloned = false;
+        if constexpr (io_policy_with_clone<IO>) {
+            std::uint64_t size = 0;
+            std::error_code ignored;
+            cloned = whole && from.size(size, ignored) && size == end &&
+                     detail::retry_on_eintr([&] { return io_.clone_file(from.descriptor(), copy.descriptor()); }) == 0;
+        }
+        for (std::uint64_t at = 0; !cloned && at < end;) {
+            buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
+            if (!from.read(at, buffer.data(), buffer.size(), ec) || !copy.write(at, buffer, ec)) return false;
+            at += buffer.size();
+        }
+        return copy.sync(ec) && target.rename(name.temporary(), name, ec);
+    }
+
+    /// Links closed segment `in`, and its hint when it has one, into the backup's directory
+    /// under their own names (backup_options::link_files); false when the segment must be
+    /// copied instead: the I/O policy
+    /// has no link, the file system refuses it (another file system, no hard links, too
+    /// many links, ...), or the file holds bytes past the segment's end, which a link would
+    /// take and a copy does not. The linked bytes are durable already: a segment is synced
+    /// before it closes (rollover) or is published (compaction), and a hint before its
+    /// rename; the directory sync that precedes the MANIFEST makes the new names durable.
+    /// A hint only spares the copy's first open a replay, so one that cannot be linked
+    /// (there is none, or the link fails) is left out.
+    bool link_closed_segment([[maybe_unused]] const segment<IO>& in,
+                             [[maybe_unused]] const store_directory<IO>& target) {
+        if constexpr (io_policy_with_link<IO>) {
+            std::error_code ignored;
+            std::uint64_t file_size = 0;
+            if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
+            if (!link_into(store_file_name::data(in.id), target)) return false;
+            link_into(store_file_name::hint(in.id), target);
+            return true;
+        } else {
+            return false;
+        }
+    }
+
+    /// Gives the store's file `name` the same name in target; false when the link failed,
+    /// which changes nothing. Instantiated only for an I/O policy with link.
+    bool link_into(const store_file_name& name, const store_directory<IO>& target) {
+        const std::string from = directory_.file_path(name);
+        const std::string to = target.file_path(name);
+        return detail::retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;
+    }
+
+    IO& io_;
+    const store_directory<IO>& directory_;
+    const composition& composition_;  // written into the copy's MANIFEST
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/backup.hpp ----
+// ---- begin kvforge/stores/log/backups_running.hpp ----
+/// \file backups_running.hpp
+/// The count of backups copying a log store's segments, and the gate that callers which
+/// retire segments (compaction, clear) take only once no backup runs. A backup copies
+/// closed segments with no lock held, so while one runs no segment may be retired: the
+/// automatic compaction trigger asks running() and waits, and compact() and clear()
+/// wait in lock_gate() without holding the gate, so that writers go on meanwhile.
+
+#include <atomic>
 #include <mutex>
-#include <new>
-#include <optional>
-#include <span>
-#include <string_view>
-#include <system_error>
-#include <utility>
-#include <vector>
 
+namespace kvforge::detail {
+
+class backups_running {
+public:
+    /// A backup took its cut (with the gate held) and starts copying.
+    void enter() noexcept { count_.fetch_add(1, std::memory_order_relaxed); }
+
+    /// The backup has read every segment it copies. The release pairs with
+    /// lock_gate's acquire: the copy's reads of the segments happen before a
+    /// compaction or clear() retires them.
+    void leave() noexcept {
+        if (count_.fetch_sub(1, std::memory_order_release) == 1) count_.notify_all();
+    }
+
+    /// Whether a backup copies the segments now; a hint unless the gate is held.
+    [[nodiscard]] bool running() const noexcept { return count_.load(std::memory_order_acquire) != 0; }
+
+    /// Takes `gate` once no backup runs, waiting for backups without holding it.
+    template <class Gate>
+    [[nodiscard]] std::unique_lock<Gate> lock_gate(Gate& gate) {
+        std::unique_lock<Gate> lock(gate);
+        for (int running = count_.load(std::memory_order_acquire); running != 0;
+             running = count_.load(std::memory_order_acquire)) {
+            lock.unlock();
+            count_.wait(running, std::memory_order_acquire);
+            lock.lock();
+        }
+        return lock;
+    }
+
+private:
+    std::atomic<int> count_{0};  // changed by backup() alone
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/backups_running.hpp ----
 // ---- begin kvforge/stores/log/hint.hpp ----
 /// \file hint.hpp
 /// Hint files: the records of a data file without their values, so that reopening a
@@ -12192,6 +13269,13 @@ private:
 struct hint_check {
     std::uint64_t covered = 0;
     std::uint64_t entries = 0;
+    /// When the hint was written for that data file and passes its checks but covers
+    /// more bytes than the file holds: those bytes (covered stays 0). A hint is written only
+    /// once the bytes it covers are durable, so the file lost bytes it had: damage, not a
+    /// torn write.
+    std::uint64_t proven_end = 0;
+    /// With proven_end: the entries whose records lie wholly or partly past the file's end.
+    std::uint64_t entries_beyond = 0;
 
     [[nodiscard]] bool passed() const noexcept { return covered != 0; }
 };
@@ -12290,9 +13374,17 @@ bool walk(std::string_view body, std::uint64_t records_start, std::uint64_t cove
     if (file_header::get_le32(bytes.data() + bytes.size() - 4) != crc32c(body)) return {};
     const std::uint64_t covered = file_header::get_le64(body.data());
     const std::uint64_t entries = file_header::get_le64(body.data() + 8);
-    if (covered < data.records_start || covered > data_size) return {};
+    if (covered < data.records_start) return {};
+    if (covered > data_size) {
+        std::uint64_t beyond = 0;
+        const auto count_beyond = [&](const hint_entry& entry) {
+            if (entry.offset + entry.record_size() > data_size) ++beyond;
+        };
+        if (!hint_parse::walk<true>(body, data.records_start, covered, entries, count_beyond)) return {};
+        return {.proven_end = covered, .entries_beyond = beyond};
+    }
     if (!hint_parse::walk<false>(body, data.records_start, covered, entries, [](const hint_entry&) {})) return {};
-    return {covered, entries};
+    return {.covered = covered, .entries = entries};
 }
 
 /// Calls on_entry(const hint_entry&) for each entry of a hint file's bytes that
@@ -12319,144 +13411,36 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/hint.hpp ----
-// ---- begin kvforge/stores/log/segment.hpp ----
-/// \file segment.hpp
-/// The data files of a log store: one segment (file, id, replay order, size, dead
-/// bytes, mapping) and the set of them, looked up by id for reads and walked in replay
-/// order for recovery and compaction.
+// ---- begin kvforge/stores/log/hint_keeper.hpp ----
+/// \file hint_keeper.hpp
+/// A log store's hints kept up to date: the entries of the active segment, gathered as
+/// its records are appended and written to its hint's .tmp a block at a time as they
+/// fill, and the closed segments whose hints are still to be finished, each finished
+/// (hint.hpp's format) through segment_files.hpp.
 ///
-/// Records go to the active segment; once it holds options::segment_bytes or more it
-/// is closed (never written again) and a new one becomes active. Segments are held by
-/// std::shared_ptr, so that a segment taken out of the set (retired by compaction or
-/// clear) stays readable by whoever still holds it.
+/// Finishing a closed segment's hint is left out of the write that closed it: syncing
+/// it takes longer than the rest of a rollover, and a segment without one is only read
+/// whole at the next open. The engine says when each is finished: after a later write
+/// (single_thread), on the compaction thread (thread_safe), at close() when still
+/// pending, never for a segment retired first (its .tmp is removed). A hint only speeds
+/// up the next open, so failing to write one is no error: that segment goes without.
+///
+/// Its callers hold the engine's write gate; it takes the engine's exclusive lock to
+/// set a segment's hint_bytes and hint_covered, which stats() reads under the shared one.
+/// The active segment's full blocks are written after a write, under the gate only.
 
 #include <algorithm>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <new>
+#include <optional>
+#include <span>
 #include <string_view>
+#include <system_error>
 #include <utility>
 #include <vector>
 
-
-namespace kvforge::detail {
-
-/// One data file of a log store.
-template <class IO>
-struct segment {
-    data_file<IO> file;
-    std::uint32_t id = 0;       ///< also in its name, data-<id>.kvlog
-    std::uint32_t file_id = 0;  ///< random, repeated in its hint, which is used only for this file
-    std::uint64_t order = 0;    ///< where its records stand in replay order (its header's)
-    std::uint16_t version = format_version;
-    /// Bytes of the file. The active segment's grow with the writer, whose end is the
-    /// truth while it is active; this is set when it is closed.
-    std::uint64_t size = 0;
-    std::uint64_t dead_bytes = 0;    ///< bytes of its records no key's newest record is (and its batch headers)
-    std::uint64_t hint_bytes = 0;    ///< the size of its hint file on disk; 0: none
-    std::uint64_t hint_covered = 0;  ///< how much of the segment that hint covers
-    bool holds_clear = false;        ///< a clear record is among its records
-    /// Known to hold its records in key order (key_order.hpp): a compaction's output, or
-    /// a closed segment found so at open or by a sorting job. False: not known.
-    bool in_key_order = false;
-    /// The mapping reads view: a closed segment's covers all of it; the active one's,
-    /// mmap_file's grows with it, file_log's covers what it held at the open (or none).
-    std::shared_ptr<const file_mapping<IO>> mapping;
-
-    /// Where its records start: after its header, whose size is its version's.
-    [[nodiscard]] std::uint64_t records_start() const noexcept { return file_header::size_of(version); }
-    /// Whether the writer made it (a compaction output's order is that of its inputs,
-    /// below its id); only such a segment of the current version may be appended to.
-    [[nodiscard]] bool writer_made() const noexcept { return order == id && version == format_version; }
-    /// Whether it replays before other.
-    [[nodiscard]] bool replays_before(const segment& other) const noexcept {
-        return order != other.order ? order < other.order : id < other.id;
-    }
-    /// replays_before() as a function that sort_segments() takes.
-    [[nodiscard]] static bool in_replay_order(const segment& a, const segment& b) noexcept {
-        return a.replays_before(b);
-    }
-};
-
-/// Sorts segments by before, a strict weak order. The order is a function pointer so that
-/// every order the engine sorts segments in shares one compiled std::sort.
-template <class IO>
-void sort_segments(std::vector<std::shared_ptr<segment<IO>>>& segments,
-                   bool (*before)(const segment<IO>&, const segment<IO>&)) {
-    using pointer = std::shared_ptr<segment<IO>>;
-    std::sort(segments.begin(), segments.end(),
-              [before](const pointer& x, const pointer& y) { return before(*x, *y); });
-}
-
-/// The segments of a store, sorted by id.
-template <class IO>
-class segment_set {
-public:
-    using pointer = std::shared_ptr<segment<IO>>;
-
-    /// The segment with this id, or nullptr.
-    [[nodiscard]] segment<IO>* find(std::uint32_t id) const noexcept {
-        const auto at = lower_bound(id);
-        return at != segments_.end() && (*at)->id == id ? at->get() : nullptr;
-    }
-
-    void add(pointer added) {
-        const auto at = lower_bound(added->id);
-        segments_.insert(at, std::move(added));
-    }
-
-    /// Takes the segment with this id out of the set; its holders keep it.
-    void remove(std::uint32_t id) {
-        const auto at = lower_bound(id);
-        if (at != segments_.end() && (*at)->id == id) segments_.erase(at);
-    }
-
-    void clear() noexcept { segments_.clear(); }
-    [[nodiscard]] std::size_t size() const noexcept { return segments_.size(); }
-    [[nodiscard]] bool empty() const noexcept { return segments_.empty(); }
-    /// Every segment, by id.
-    [[nodiscard]] const std::vector<pointer>& by_id() const noexcept { return segments_; }
-
-    /// Every segment in replay order: by order, then by id.
-    [[nodiscard]] std::vector<pointer> in_replay_order() const {
-        std::vector<pointer> ordered = segments_;
-        sort_segments(ordered, &segment<IO>::in_replay_order);
-        return ordered;
-    }
-
-private:
-    [[nodiscard]] typename std::vector<pointer>::const_iterator lower_bound(std::uint32_t id) const noexcept {
-        return std::lower_bound(segments_.begin(), segments_.end(), id,
-                                [](const pointer& s, std::uint32_t wanted) { return s->id < wanted; });
-    }
-
-    std::vector<pointer> segments_;
-};
-
-/// Counts bytes of segment `in` as dead, in it and in the store's total.
-template <class IO>
-void count_dead(segment<IO>& in, std::uint64_t& dead_bytes, std::uint64_t bytes) noexcept {
-    in.dead_bytes += bytes;
-    dead_bytes += bytes;
-}
-
-/// Counts key's record at `old` (its index payload), which a newer record replaced or
-/// erased, as dead in its segment (in the total only, when that segment is gone) and
-/// no longer live.
-template <class IO>
-void count_retired(const segment_set<IO>& segments, std::string_view key, std::string_view old,
-                   std::uint64_t& live_bytes, std::uint64_t& dead_bytes) noexcept {
-    const record_location previous = record_location::decode(old);
-    const std::uint64_t size = previous.record_size(key.size());
-    if (segment<IO>* const in = segments.find(previous.segment)) {
-        count_dead(*in, dead_bytes, size);
-    } else {
-        dead_bytes += size;
-    }
-    live_bytes -= key.size() + previous.value_size;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/segment.hpp ----
 // ---- begin kvforge/stores/log/segment_files.hpp ----
 /// \file segment_files.hpp
 /// The files a log store makes in its directory: new segments (started as a .tmp,
@@ -12479,7 +13463,7 @@ void count_retired(const segment_set<IO>& segments, std::string_view key, std::s
 #include <utility>
 #include <vector>
 
-// ---- begin kvforge/detail/file_id.hpp ----
+// ---- begin kvforge/stores/log/file_id.hpp ----
 /// \file file_id.hpp
 /// The random id written into the header of each new data file and repeated in its
 /// hint file, so that a hint is used only for the exact file it describes.
@@ -12514,7 +13498,7 @@ namespace kvforge::detail {
 }
 
 }  // namespace kvforge::detail
-// ---- end kvforge/detail/file_id.hpp ----
+// ---- end kvforge/stores/log/file_id.hpp ----
 
 namespace kvforge::detail {
 
@@ -12530,10 +13514,12 @@ public:
     explicit segment_files(sticky_failure& failure) noexcept : failure_(failure) {}
 
     /// Opens the directory as mode says, for a store whose records are encoded as
-    /// codec_fingerprint says (written into each new segment's header).
+    /// codec_fingerprint says and whose values as layers says (layers_fingerprint), both
+    /// written into each new segment's header.
     bool open(IO& io, std::string_view path, const directory_mode& mode, std::uint64_t codec_fingerprint,
-              std::error_code& ec) {
+              std::uint64_t layers, std::error_code& ec) {
         fingerprint_ = codec_fingerprint;
+        layers_ = layers;
         bytes_written_.store(0, std::memory_order_relaxed);
         return directory_.open(io, path, mode, ec);
     }
@@ -12625,6 +13611,7 @@ public:
         if (!directory_.open_file(created->file, tmp, O_RDWR | O_CREAT | O_TRUNC, ec)) return false;
         file_header header;
         header.codec_fingerprint = fingerprint_;
+        header.layers = layers_;
         header.generation = id;
         header.order = order;
         header.file_id = created->file_id;
@@ -12696,18 +13683,21 @@ public:
         }
     }
 
-    /// Removes one segment taken out of the store: its data file, its hint, then a sync of
-    /// the directory. False when a removal failed (what is left replays at the next open).
+    /// Removes one segment taken out of the store: its hint, a sync of the directory, its
+    /// data file, a sync of the directory. The hint goes first and for good, since a hint
+    /// left without its data file names a segment that was lost (recovery.hpp). False when
+    /// a removal failed (what is left replays at the next open).
     bool remove_segment(const segment_type& retired) {
         std::error_code ignored;
-        return directory_.remove(store_file_name::data(retired.id), ignored) &&
-               directory_.remove(store_file_name::hint(retired.id), ignored) && sync_directory(ignored);
+        return directory_.remove(store_file_name::hint(retired.id), ignored) && sync_directory(ignored) &&
+               directory_.remove(store_file_name::data(retired.id), ignored) && sync_directory(ignored);
     }
 
 private:
     store_directory<IO> directory_;
     sticky_failure& failure_;
     std::uint64_t fingerprint_ = 0;
+    std::uint64_t layers_ = 0;
     Counter syncs_;  // bumped outside the lock stats() reads under
     std::atomic<std::uint64_t> bytes_written_{0};
 };
@@ -12931,225 +13921,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/hint_keeper.hpp ----
-// ---- begin kvforge/stores/log/log_types.hpp ----
-/// \file log_types.hpp
-/// The types a log store's engine and its parts (segment_compaction.hpp) name alike,
-/// from the store's policies: its I/O, index, threading and durability writer, the
-/// locks they take and the segments they share.
-
-#include <memory>
-#include <mutex>
-#include <shared_mutex>
-#include <type_traits>
-
-// ---- begin kvforge/detail/write_gate.hpp ----
-/// \file write_gate.hpp
-/// The mutex that orders a concurrent log store's writers, rollovers and compaction
-/// (engine.hpp's write_gate_), with a way for a thread that takes it again and again to
-/// let the threads waiting for it go first.
-///
-/// A mutex is not fair: unlock() wakes a waiter, but the thread that unlocked, if it
-/// locks again at once, has it back long before the woken thread runs. The compaction
-/// thread takes the gate for a few hundred short holds in a row (moving a job's index
-/// entries in chunks), and a writer that came to the gate meanwhile found it taken each
-/// time it woke: it waited for all of them, 20 ms and more on a 1,000,000-record store,
-/// rather than for one. lock_after_waiters() takes the gate only once the threads
-/// already waiting for it have had it.
-
-#include <cstdint>
-#include <mutex>
-
-
-namespace kvforge::detail {
-
-class write_gate {
-public:
-    void lock() {
-        if (mutex_.try_lock()) return;
-        // Counted only when the gate is taken: a lock that finds it free costs what
-        // std::mutex's does.
-        waiters_.arrive();
-        mutex_.lock();
-        waiters_.admit();
-    }
-
-    bool try_lock() { return mutex_.try_lock(); }
-    void unlock() { mutex_.unlock(); }
-
-    /// The threads waiting for the gate now.
-    [[nodiscard]] std::uint64_t waiting() const noexcept { return waiters_.waiting(); }
-
-    /// Locks once every thread that waits for the gate now has had it. The caller must
-    /// hold no lock that they need, and no thread may hold the gate while it waits for
-    /// the caller (true of the compaction thread, whose own holds would otherwise never
-    /// end), or this never returns.
-    void lock_after_waiters() {
-        waiters_.wait_for_those_waiting();
-        lock();
-    }
-
-private:
-    std::mutex mutex_;
-    waiter_count waiters_;  // locks that found the gate taken and waited
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/detail/write_gate.hpp ----
-
-namespace kvforge::detail {
-
-template <class Policies>
-struct log_types {
-    using io_type = typename Policies::io;
-    using table_type = typename Policies::index::table;
-    using threading = typename Policies::threading;
-    using mutex_type = typename threading::mutex_type;
-    using counter_type = typename threading::counter_type;
-    using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
-    /// Orders writers, rollover and compaction; single_thread has nothing to order.
-    using gate_type = std::conditional_t<threading::concurrent, write_gate, null_shared_mutex>;
-    using read_lock = std::shared_lock<mutex_type>;
-    using write_lock = std::unique_lock<mutex_type>;
-    using gate_lock = std::unique_lock<gate_type>;
-    using segment_type = segment<io_type>;
-    using segment_pointer = std::shared_ptr<segment_type>;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/log_types.hpp ----
-
-namespace kvforge::detail {
-
-/// The part of log_backend (engine.hpp) that runs after its writes, which it is a friend of.
-template <class Policies, class Engine>
-class after_write {
-    using types = log_types<Policies>;
-    using threading = typename types::threading;
-    using gate_lock = typename types::gate_lock;
-    using hint_keeper_type =
-        hint_keeper<typename types::io_type, typename types::counter_type, typename types::mutex_type>;
-
-public:
-    explicit after_write(Engine& engine) noexcept : engine_(engine) {}
-
-    /// After a write: releases the gate, waits for durability as the policy says, and,
-    /// when a closed segment waits for its hint, the spare segment is due (the active one
-    /// half full: segment_rollover.hpp), a job is under way or one is due (dead bytes past
-    /// the configured share, or a closed segment to sort: segment_compaction.hpp), runs a
-    /// step (single_thread: the hint's, else the spare's, else automatic compaction's;
-    /// none after a write that closed a segment) or asks the compaction thread for a job
-    /// (thread_safe).
-    /// The write's result is its own: a failed compaction shows in stats() and is not
-    /// retried before the store has grown (segment_compaction.hpp, compaction_failed).
-    std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec) {
-        bool compaction_due = false;
-        bool hint_due = false;
-        bool spare_due = false;
-        if constexpr (threading::concurrent) {
-            if (engine_.hints_.pending() > 0 || engine_.rollover_.spare_due() || engine_.compaction_.due()) {
-                engine_.compaction_.request();
-            }
-        } else {
-            // No step after a write that closed a segment: it paid for the rollover's syncs.
-            const bool closed = engine_.rollover_.closed_by_this_write();
-            hint_due = !closed && engine_.hints_.pending() > 0;
-            spare_due = !closed && !hint_due && engine_.rollover_.spare_due();
-            compaction_due = !closed && !hint_due && !spare_due &&
-                             (engine_.compaction_.job_under_way() || engine_.compaction_.due());
-        }
-        {
-            const active_call<threading::concurrent> call(engine_.active_calls_);
-            gate.unlock();
-            engine_.writer_->commit(sequence, ec);
-            if constexpr (threading::concurrent) {
-                if (!ec) engine_.compaction_.wait_for_compaction();
-            }
-        }
-        if (!ec && hint_due) write_pending_hint();
-        if (!ec && spare_due) engine_.rollover_.prepare_spare();
-        if (!ec && compaction_due) {
-            const gate_lock again(engine_.write_gate_);
-            std::error_code compaction_error;
-            // Another thread may have closed the store, or compacted it, meanwhile.
-            if (engine_.writable(compaction_error) &&
-                (engine_.compaction_.job_under_way() || engine_.compaction_.due())) {
-                // The caller's last error message describes its own calls, not this one.
-                const last_error saved = this_thread_last_error();
-                engine_.compaction_.compact_now(false, compaction_error);
-                this_thread_last_error() = saved;
-            }
-        }
-        return sequence;
-    }
-
-    /// Writes the hint of the oldest closed segment still waiting for one, taken under
-    /// write_gate_ and written with no lock held (the writers go on meanwhile); false when
-    /// none waits. Only the compaction thread, or a caller holding it off, retires
-    /// segments, so the segment taken stays in the store until its hint is in place.
-    bool write_pending_hint() {
-        std::optional<typename hint_keeper_type::pending_hint> taken;
-        {
-            const gate_lock gate(engine_.write_gate_);
-            if (!engine_.open_ || engine_.hints_.pending() == 0) return false;
-            taken.emplace(engine_.hints_.take_oldest());
-        }
-        engine_.hints_.write_pending(*taken);
-        return true;
-    }
-
-private:
-    Engine& engine_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/after_write.hpp ----
-// ---- begin kvforge/stores/log/backups_running.hpp ----
-/// \file backups_running.hpp
-/// The count of backups copying a log store's segments, and the gate that callers which
-/// retire segments (compaction, clear) take only once no backup runs. A backup copies
-/// closed segments with no lock held, so while one runs no segment may be retired: the
-/// automatic compaction trigger asks running() and waits, and compact() and clear()
-/// wait in lock_gate() without holding the gate, so that writers go on meanwhile.
-
-#include <atomic>
-#include <mutex>
-
-namespace kvforge::detail {
-
-class backups_running {
-public:
-    /// A backup took its cut (with the gate held) and starts copying.
-    void enter() noexcept { count_.fetch_add(1, std::memory_order_relaxed); }
-
-    /// The backup has read every segment it copies. The release pairs with
-    /// lock_gate's acquire: the copy's reads of the segments happen before a
-    /// compaction or clear() retires them.
-    void leave() noexcept {
-        if (count_.fetch_sub(1, std::memory_order_release) == 1) count_.notify_all();
-    }
-
-    /// Whether a backup copies the segments now; a hint unless the gate is held.
-    [[nodiscard]] bool running() const noexcept { return count_.load(std::memory_order_acquire) != 0; }
-
-    /// Takes `gate` once no backup runs, waiting for backups without holding it.
-    template <class Gate>
-    [[nodiscard]] std::unique_lock<Gate> lock_gate(Gate& gate) {
-        std::unique_lock<Gate> lock(gate);
-        for (int running = count_.load(std::memory_order_acquire); running != 0;
-             running = count_.load(std::memory_order_acquire)) {
-            lock.unlock();
-            count_.wait(running, std::memory_order_acquire);
-            lock.lock();
-        }
-        return lock;
-    }
-
-private:
-    std::atomic<int> count_{0};  // changed by backup() alone
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/backups_running.hpp ----
 // ---- begin kvforge/stores/log/index_updates.hpp ----
 /// \file index_updates.hpp
 /// A log store's index kept in step with its records, and the live and dead bytes they
@@ -13469,7 +14240,7 @@ public:
     /// out is emptied.
     bool read_value(std::string_view key, const record_location& where, std::string& out, std::error_code& ec) const {
         const std::size_t head_size = put_header_size(key.size(), where.value_size) + key.size();
-        thread_local std::string scratch;
+        borrowed_buffer scratch(thread_buffer_use::value_head);
         const segment_type* const in = find(where, ec);
         if (in == nullptr) {
             out.clear();
@@ -13480,7 +14251,7 @@ public:
             // A mapped record is checked where it lies, and one not yet in the file is
             // copied from the writer in one piece.
             std::string_view value;
-            if (!read(key, where, scratch, value, ec)) {
+            if (!read(key, where, scratch.get(), value, ec)) {
                 out.clear();
                 return false;
             }
@@ -13490,8 +14261,8 @@ public:
         char small[256];
         char* head = small;
         if (head_size > sizeof small) {
-            scratch.resize(head_size);
-            head = scratch.data();
+            scratch.get().resize(head_size);
+            head = scratch.get().data();
         }
         out.resize(where.value_size);
         // Whatever happens from here, out holds no byte of a value that failed its checks.
@@ -13664,9 +14435,9 @@ public:
         const read_lock lock(mutex_);
         record_location where;
         if (!look_up(key, where, ec)) return false;
-        thread_local std::string scratch;
+        borrowed_buffer scratch(thread_buffer_use::record);
         std::string_view value;
-        if (!reader_.read(key, where, scratch, value, ec)) return false;
+        if (!reader_.read(key, where, scratch.get(), value, ec)) return false;
         on_value(value);
         return true;
     }
@@ -13818,14 +14589,102 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/log_reads.hpp ----
+// ---- begin kvforge/stores/log/log_types.hpp ----
+/// \file log_types.hpp
+/// The types a log store's engine and its parts (segment_compaction.hpp) name alike,
+/// from the store's policies: its I/O, index, threading and durability writer, the
+/// locks they take and the segments they share.
+
+#include <memory>
+#include <mutex>
+#include <shared_mutex>
+#include <type_traits>
+
+// ---- begin kvforge/stores/log/write_gate.hpp ----
+/// \file write_gate.hpp
+/// The mutex that orders a concurrent log store's writers, rollovers and compaction
+/// (engine.hpp's write_gate_), with a way for a thread that takes it again and again to
+/// let the threads waiting for it go first.
+///
+/// A mutex is not fair: unlock() wakes a waiter, but the thread that unlocked, if it
+/// locks again at once, has it back long before the woken thread runs. The compaction
+/// thread takes the gate for a few hundred short holds in a row (moving a job's index
+/// entries in chunks), and a writer that came to the gate meanwhile found it taken each
+/// time it woke: it waited for all of them, 20 ms and more on a 1,000,000-record store,
+/// rather than for one. lock_after_waiters() takes the gate only once the threads
+/// already waiting for it have had it.
+
+#include <cstdint>
+#include <mutex>
+
+
+namespace kvforge::detail {
+
+class write_gate {
+public:
+    void lock() {
+        if (mutex_.try_lock()) return;
+        // Counted only when the gate is taken: a lock that finds it free costs what
+        // std::mutex's does.
+        waiters_.arrive();
+        mutex_.lock();
+        waiters_.admit();
+    }
+
+    bool try_lock() { return mutex_.try_lock(); }
+    void unlock() { mutex_.unlock(); }
+
+    /// The threads waiting for the gate now.
+    [[nodiscard]] std::uint64_t waiting() const noexcept { return waiters_.waiting(); }
+
+    /// Locks once every thread that waits for the gate now has had it. The caller must
+    /// hold no lock that they need, and no thread may hold the gate while it waits for
+    /// the caller (true of the compaction thread, whose own holds would otherwise never
+    /// end), or this never returns.
+    void lock_after_waiters() {
+        waiters_.wait_for_those_waiting();
+        lock();
+    }
+
+private:
+    std::mutex mutex_;
+    waiter_count waiters_;  // locks that found the gate taken and waited
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/write_gate.hpp ----
+
+namespace kvforge::detail {
+
+template <class Policies>
+struct log_types {
+    using io_type = typename Policies::io;
+    using table_type = typename Policies::index::table;
+    using threading = typename Policies::threading;
+    using mutex_type = typename threading::mutex_type;
+    using counter_type = typename threading::counter_type;
+    using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
+    /// Orders writers, rollover and compaction; single_thread has nothing to order.
+    using gate_type = std::conditional_t<threading::concurrent, write_gate, null_shared_mutex>;
+    using read_lock = std::shared_lock<mutex_type>;
+    using write_lock = std::unique_lock<mutex_type>;
+    using gate_lock = std::unique_lock<gate_type>;
+    using segment_type = segment<io_type>;
+    using segment_pointer = std::shared_ptr<segment_type>;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/log_types.hpp ----
 // ---- begin kvforge/stores/log/log_verify.hpp ----
 /// \file log_verify.hpp
 /// A log store's verify(): every record of every segment read and checked against its
 /// checksum, the damage found listed; nothing is changed.
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -14117,6 +14976,16 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
 
 namespace kvforge::detail {
 
+/// How verify() describes a closed segment that ends inside a record: damage, since it was
+/// complete on disk before the next segment was made.
+inline constexpr std::string_view closed_segment_cut_problem =
+    "incomplete record at the end of a closed segment (it was complete on disk before the next one was made)";
+
+/// How verify() describes a segment that ends inside a record before what its hint proves
+/// was durable: damage, not a write that a crash cut short.
+inline constexpr std::string_view cut_below_hint_problem =
+    "incomplete record before the end that the segment's hint proves was durable";
+
 /// Checks the records of `segments`, in replay order, into report; `active` is the one
 /// `writer` appends to. The caller holds the engine's write gate, so that no writer
 /// appends meanwhile. False with ec set when a segment cannot be read.
@@ -14146,7 +15015,14 @@ bool verify_segments(const std::vector<std::shared_ptr<segment<IO>>>& segments,
         report.records_checked += scanned.records;
         report.damaged.insert(report.damaged.end(), scanned.damage.begin(), scanned.damage.end());
         if (scanned.torn_tail) {
-            report.damaged.push_back({in->file.path(), scanned.valid_end, std::string(torn_tail_problem)});
+            // Only the segment appended to may end in a write a crash cut short, and only
+            // after what its hint proves durable: every other was durable before the next
+            // was made.
+            const bool proven = scanned.valid_end < std::max(in->hint_covered, in->proven_end);
+            const std::string_view problem = in != active ? closed_segment_cut_problem
+                                             : proven     ? cut_below_hint_problem
+                                                          : torn_tail_problem;
+            report.damaged.push_back({in->file.path(), scanned.valid_end, std::string(problem)});
         }
     }
     return true;
@@ -14363,6 +15239,7 @@ private:
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -15038,15 +15915,47 @@ struct recovered_log {
     std::uint64_t records = 0;             ///< records read from hints and segments (stats().recovered_records)
     std::uint64_t bytes_cut = 0;           ///< the torn tail cut off the last segment (stats().recovered_bytes_cut)
     std::vector<damaged_record> salvaged;  ///< what salvage dropped
+    /// The damage to the store's files that salvage found and a scan of the segments it
+    /// kept cannot find again (a missing segment, a data file shorter than its hint
+    /// proves, a damaged header), for verify() of a read-only store.
+    std::vector<damaged_record> file_damage;
+
+    /// Records damage of that kind that the salvaged log's rewrite removes.
+    void note_file_damage(damaged_record damage) {
+        salvaged.push_back(damage);
+        file_damage.push_back(std::move(damage));
+    }
+};
+
+/// The files recovery makes, through the store's own (segment_files.hpp) and its hints
+/// (hint_keeper.hpp), so that stats() counts their syncs and bytes as it counts the rest.
+template <class SegmentFiles, class Hints>
+struct recovery_files {
+    SegmentFiles& files;
+    Hints& hints;
+
+    template <class Pointer>
+    bool create_segment(std::uint32_t id, Pointer& out, std::error_code& ec) {
+        return files.create_segment(id, out, ec);
+    }
+    template <class Segment>
+    void write_hint_of(Segment& in, hint_builder& hint) {
+        hints.write_hint_of(in, hint);
+    }
+    template <class File>
+    bool sync_file(File& file, std::error_code& ec) {
+        return files.sync_file(file, ec);
+    }
+    bool sync_directory(std::error_code& ec) { return files.sync_directory(ec); }
 };
 
 /// Opens a log store's segments and rebuilds its index (table) from them, into `into`,
 /// through index updates of its own (index_updates.hpp), which count the live and dead
 /// bytes as the engine's writes do. It refers to the engine's I/O policy, directory,
 /// options and composition, and to its reader, which maps the segments it reads. Files
-/// is the engine, which makes files for recovery as for everything else, so that
-/// stats() counts their syncs and bytes: create_segment, write_hint_of, sync_file and
-/// sync_directory.
+/// makes files for recovery as the store makes all of its files (recovery_files, above),
+/// so that stats() counts their syncs and bytes: create_segment, write_hint_of, sync_file
+/// and sync_directory.
 template <class IO, class Table, class Reader, class Files>
 class log_recovery {
     using io_type = IO;
@@ -15087,16 +15996,24 @@ public:
             if (name.kind() == store_file_kind::data && !name.is_temporary()) ids.push_back(name.generation());
         }
         std::sort(ids.begin(), ids.end());
+        if (!check_hinted_segments(names, ids, ec)) return false;
         const int flags = options_.read_only ? O_RDONLY : O_RDWR;
         std::vector<segment_pointer> found;
         std::uint32_t newest_v1 = 0;
         for (const std::uint32_t id : ids) {
             auto in = std::make_shared<segment_type>();
             in->id = id;
-            if (!directory_.open_file(in->file, store_file_name::data(id), flags, ec) || !in->file.size(in->size, ec) ||
-                !check_header(*in, ec)) {
+            if (!directory_.open_file(in->file, store_file_name::data(id), flags, ec) || !in->file.size(in->size, ec)) {
                 return false;
             }
+            // An empty data file holds no record: a leftover, removed below as the others
+            // are (check_hinted_segments failed the open if a hint lists records of it).
+            if (in->size == 0) {
+                if (!holds(names, store_file_name::hint(id))) continue;
+                if (!missing_segment(id, " is empty", ec)) return false;
+                continue;
+            }
+            if (!check_header(*in, ec)) return false;
             if (in->version < 2) newest_v1 = id;
             found.push_back(std::move(in));
         }
@@ -15109,15 +16026,22 @@ public:
 
         if (!options_.read_only) {
             // Nothing is changed before every data file proved to be a store of ours.
-            // A hint whose segment is gone goes too, so that no later segment of its id meets it.
+            // A hint whose segment is gone goes too, so that no later segment of its id
+            // meets it: first, and for good, since one left without its segment's .tmp
+            // would name a lost segment.
             bool removed = false;
-            for (const store_file_name& other : names) {
-                const bool segment_file =
-                    other.kind() == store_file_kind::data || other.kind() == store_file_kind::hint;
-                if (other.is_temporary() || (segment_file && state_->segments.find(other.generation()) == nullptr)) {
-                    if (!directory_.remove(other, ec)) return false;
-                    removed = true;
+            for (const bool hints : {true, false}) {
+                for (const store_file_name& other : names) {
+                    const bool segment_file =
+                        other.kind() == store_file_kind::data || other.kind() == store_file_kind::hint;
+                    if ((other.kind() == store_file_kind::hint && !other.is_temporary()) != hints) continue;
+                    if (other.is_temporary() ||
+                        (segment_file && state_->segments.find(other.generation()) == nullptr)) {
+                        if (!directory_.remove(other, ec)) return false;
+                        removed = true;
+                    }
                 }
+                if (hints && removed && !files_.sync_directory(ec)) return false;
             }
             // Synced even when nothing was removed: the open that created or renamed these
             // files may have failed to sync the directory, and what this store acknowledges
@@ -15135,8 +16059,9 @@ public:
         state_->next_id = ids.back() + 1;
 
         const std::vector<segment_pointer> ordered = state_->segments.in_replay_order();
-        // With salvage no hint is read.
-        hint_checks<io_type> hints(io_, directory_, std::span(ordered).first(options_.salvage ? 0 : ordered.size()),
+        // With salvage no hint's entries are read, but what a hint proves of its data
+        // file's length still tells a truncated file from a torn write.
+        hint_checks<io_type> hints(io_, directory_, std::span(ordered),
                                    [&](const segment_type& in) { return identity(in); });
         // Sized once for every record the hints list: growing while replaying would move every slot again.
         const std::uint64_t hinted = hints.listed_entries();
@@ -15151,7 +16076,7 @@ public:
         hints.start_ahead();
         std::optional<hint_builder> last_hint;
         for (std::size_t i = 0; i < ordered.size(); ++i) {
-            const mapped_hint<io_type> hint = options_.salvage ? mapped_hint<io_type>{} : hints.take(i);
+            const mapped_hint<io_type> hint = hints.take(i);
             if (!replay(*ordered[i], hint, i + 1 == ordered.size(), last_hint, ec)) return false;
         }
         build_gathered();
@@ -15170,7 +16095,12 @@ public:
             reader_.cover(*last, last->size);
             return true;
         }
-        if (last_hint && last->hint_covered != last->size) files_.write_hint_of(*last, *last_hint);
+        if (last_hint && last->hint_covered != last->size) {
+            // A hint proves its bytes durable (a later open that finds fewer reports damage,
+            // not a torn write): after a crash, the last segment's may be in the page cache only.
+            if (!files_.sync_file(last->file, ec)) return false;
+            files_.write_hint_of(*last, *last_hint);
+        }
         segment_pointer next;
         if (!files_.create_segment(state_->next_id++, next, ec)) return false;
         state_->segments.add(next);
@@ -15199,7 +16129,9 @@ private:
         std::uint64_t scan_from = in.records_start();
         // Followed only where a sorting job would use it: each key is copied as it passes.
         key_order_check order(sorted_buildable<Table> && options_.sort_closed_segments);
-        if (in_hint.check.passed()) load_hint(in, in_hint, scan_from, build && last, hint, order);
+        in.proven_end = std::max(in_hint.check.covered, in_hint.check.proven_end);
+        if (in_hint.check.proven_end != 0 && !report_cut_below_hint(in, in_hint.check, ec)) return false;
+        if (!options_.salvage && in_hint.check.passed()) load_hint(in, in_hint, scan_from, build && last, hint, order);
         if (build && !hint && in.hint_covered != in.size) hint.emplace(identity(in));
         log_scan_result scanned;
         const bool scanned_ok = scan_log(
@@ -15228,7 +16160,16 @@ private:
         state_->records += scanned.records;
         state_->salvaged.insert(state_->salvaged.end(), scanned.damage.begin(), scanned.damage.end());
         if (scanned.torn_tail) {
-            if (!last) {
+            // Only a salvaging open reads the records a hint covers: one of them that does
+            // not parse, with no intact record after it, is damage, not a torn write
+            // (cut off all the same when it ends the last segment).
+            const bool below_hint = in_hint.check.passed() && scanned.valid_end < in_hint.check.covered;
+            if (below_hint) {
+                state_->note_file_damage({in.file.path(), scanned.valid_end,
+                                          "damaged record (checksum or structure) that its hint " +
+                                              store_file_name::hint(in.id).str() +
+                                              " proves was durable; no intact record follows it"});
+            } else if (!last) {
                 const std::string problem = "incomplete record at the end of a closed segment";
                 if (!options_.salvage) {
                     fail(ec, errc::corrupt_record,
@@ -15238,7 +16179,8 @@ private:
                     return false;
                 }
                 state_->salvaged.push_back({in.file.path(), scanned.valid_end, problem});
-            } else if (!options_.read_only) {
+            }
+            if (last && !options_.read_only) {
                 // Cut the torn tail before anything is appended after it, and make the cut durable.
                 state_->bytes_cut = in.size - scanned.valid_end;
                 if (!in.file.truncate(scanned.valid_end, ec) || !files_.sync_file(in.file, ec)) return false;
@@ -15250,6 +16192,128 @@ private:
         return true;
     }
 
+    /// Whether names holds name.
+    [[nodiscard]] static bool holds(const std::vector<store_file_name>& names, const store_file_name& name) {
+        return std::any_of(names.begin(), names.end(),
+                           [&](const store_file_name& other) { return other == name; });
+    }
+
+    /// Fails the open with errc::corrupt_record, or with salvage records the loss, when a
+    /// hint names a segment whose data file is missing. Segments are removed hint first
+    /// (segment_files.hpp), so such a hint means the data file was lost, unless it is the
+    /// hint of a compaction's output that a crash left unpublished beside its .tmp.
+    bool check_hinted_segments(const std::vector<store_file_name>& names, const std::vector<std::uint32_t>& ids,
+                               std::error_code& ec) {
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::hint || name.is_temporary()) continue;
+            const std::uint32_t id = name.generation();
+            if (std::binary_search(ids.begin(), ids.end(), id) ||
+                holds(names, store_file_name::data(id).temporary())) {
+                continue;
+            }
+            if (!missing_segment(id, " is missing", ec)) return false;
+        }
+        return true;
+    }
+
+    /// Reports that the records of segment `id`, whose hint is there, are gone: its data
+    /// file is missing or empty (what says how). With salvage, recorded; else the open fails.
+    bool missing_segment(std::uint32_t id, std::string_view what, std::error_code& ec) {
+        const std::string data = directory_.file_path(store_file_name::data(id));
+        const std::string problem = std::string(what) + ", though its hint " + store_file_name::hint(id).str() +
+                                    " lists its records: a segment of the store was lost (deleted, moved or "
+                                    "truncated), and its records with it";
+        if (!options_.salvage) {
+            fail(ec, errc::corrupt_record,
+                 data + problem +
+                     "; put the file back or restore the store from a backup, or open with options::salvage "
+                     "(kvforge repair) to keep the other segments' records");
+            return false;
+        }
+        // Nothing to rewrite: a writable open removes the hint, and the rest of the store is whole.
+        state_->file_damage.push_back({data, 0, problem.substr(1)});
+        return true;
+    }
+
+    /// Reports that segment `in` is shorter than its hint proves it was (check, whose
+    /// proven_end is set): a cut below bytes once durable is damage, never a torn write.
+    /// With salvage, recorded (its intact records are kept); else the open fails.
+    bool report_cut_below_hint(const segment_type& in, const hint_check& check, std::error_code& ec) {
+        const std::string problem =
+            "the file ends at " + std::to_string(in.size) + " bytes, but its hint " +
+            store_file_name::hint(in.id).str() + " proves " + std::to_string(check.proven_end) +
+            " bytes were durable: the file was truncated, and " + std::to_string(check.entries_beyond) +
+            " records the hint lists past its end are lost";
+        if (!options_.salvage) {
+            fail(ec, errc::corrupt_record,
+                 in.file.path() + ": " + problem +
+                     "; restore it from a backup, or open with options::salvage (kvforge repair) to keep the "
+                     "intact records");
+            return false;
+        }
+        state_->note_file_damage({in.file.path(), in.size, problem});
+        return true;
+    }
+
+    /// Salvage of segment `in`, whose header (the first `bytes` of the file) is damaged:
+    /// what its intact half tells (kvforge-written headers have two, each with its own
+    /// CRC), the rest assumed, so that its records are found and checked one by one. A
+    /// replay order that neither half gives intact is recovered when a single byte of its
+    /// half was changed, else taken from the file's id, as the writer gives it.
+    bool salvage_header(segment_type& in, std::string_view bytes) {
+        const char* p = bytes.data();
+        const bool first_half = bytes.size() >= file_header::v1_size && std::memcmp(p, "kvforge", 7) == 0 &&
+                                p[7] == static_cast<char>(file_kind::data) &&
+                                file_header::get_le32(p + 28) == crc32c({p, 28}) &&
+                                file_header::get_le16(p + 8) <= format_version && file_header::get_le16(p + 10) == 0;
+        in.version = first_half ? file_header::get_le16(p + 8) : format_version;
+        in.file_id = first_half ? file_header::get_le32(p + 12) : 0;
+        in.order = in.id;
+        bool order_known = in.version < 2;
+        if (!order_known && bytes.size() >= file_header::size) {
+            const std::optional<std::uint64_t> order = damaged_order(p + 32, in.id);
+            if (order) {
+                in.order = *order;
+                in.version = format_version;
+                order_known = true;
+            }
+        }
+        std::string problem = "the file header is damaged; its records were read one by one";
+        if (!order_known) problem += ", replayed as if the writer had made it (its replay order could not be read)";
+        state_->note_file_damage({in.file.path(), 0, std::move(problem)});
+        return true;
+    }
+
+    /// The replay order in a header's second half (`half`, 32 bytes: order, layers,
+    /// reserved zeros, CRC) of a file of id `id`, read when it passes its CRC or when one
+    /// byte changed makes it pass in one way only (the changed byte may be in any field);
+    /// nullopt when it cannot be told.
+    [[nodiscard]] static std::optional<std::uint64_t> damaged_order(const char* half, std::uint32_t id) {
+        std::optional<std::uint64_t> found;
+        int matches = 0;
+        char candidate[32];
+        const auto consider = [&] {
+            bool zeros = true;
+            for (std::size_t i = 16; i < 28; ++i) zeros = zeros && candidate[i] == 0;  // after order and layers
+            const std::uint64_t order = file_header::get_le64(candidate);
+            if (!zeros || order > id || file_header::get_le32(candidate + 28) != crc32c({candidate, 28})) return;
+            if (!found || *found != order) ++matches;
+            found = order;
+        };
+        std::memcpy(candidate, half, sizeof candidate);
+        consider();
+        if (matches == 1) return found;
+        for (std::size_t at = 0; at < sizeof candidate; ++at) {
+            for (int value = 0; value < 256; ++value) {
+                if (static_cast<char>(value) == half[at]) continue;
+                candidate[at] = static_cast<char>(value);
+                consider();
+            }
+            candidate[at] = half[at];
+        }
+        return matches == 1 ? found : std::nullopt;
+    }
+
     /// Reads segment `in`'s header: a data file of ours, of a version this code reads,
     /// written with this store's codecs.
     bool check_header(segment_type& in, std::error_code& ec) {
@@ -15258,18 +16322,27 @@ private:
         if (!in.file.read(0, bytes, available, ec)) return false;
         file_header header;
         const std::string& path = in.file.path();
-        switch (file_header::decode({bytes, available}, file_kind::data, header)) {
+        const file_header::problem problem = file_header::decode({bytes, available}, file_kind::data, header);
+        const bool damaged = problem == file_header::problem::truncated || problem == file_header::problem::bad_magic ||
+                             problem == file_header::problem::bad_checksum;
+        // The name is a data file's: with salvage its records are found and checked one by one.
+        if (damaged && options_.salvage) return salvage_header(in, {bytes, available});
+        constexpr std::string_view way_out =
+            "; restore it from a backup, or open with options::salvage (kvforge repair) to keep every intact record";
+        switch (problem) {
             case file_header::problem::none:
                 break;
             case file_header::problem::truncated:
                 fail(ec, errc::corrupt_header,
-                     path + ": " + std::to_string(in.size) + " bytes, shorter than its file header");
+                     path + ": " + std::to_string(in.size) + " bytes, shorter than its file header" +
+                         std::string(way_out));
                 return false;
             case file_header::problem::bad_magic:
-                fail(ec, errc::not_a_store, path + ": does not start with a kvforge data file's magic bytes");
+                fail(ec, errc::not_a_store,
+                     path + ": does not start with a kvforge data file's magic bytes" + std::string(way_out));
                 return false;
             case file_header::problem::bad_checksum:
-                fail(ec, errc::corrupt_header, path + ": the file header fails its checksum");
+                fail(ec, errc::corrupt_header, path + ": the file header fails its checksum" + std::string(way_out));
                 return false;
             case file_header::problem::newer_version:
                 fail(ec, errc::unsupported_version,
@@ -15287,6 +16360,17 @@ private:
                  path + ": written with other key or value codecs than this store's ('" + composition_.key_codec +
                      "' and '" + composition_.value_codec +
                      "'); open it with the types it was written with (nothing was changed)");
+            return false;
+        }
+        // A data file records the expiry and compression its values were written with
+        // (0 in files written before it did): a MANIFEST that says otherwise is another
+        // store's, and the values would be read under another reading of their first bytes.
+        if (header.layers != 0 && header.layers != layers_fingerprint(composition_.expiry, composition_.compression)) {
+            fail(ec, errc::codec_mismatch,
+                 path + ": written with another expiry or compression than this store's (expiry '" +
+                     composition_.expiry + "', compression '" + composition_.compression +
+                     "'), which its MANIFEST records; the MANIFEST is not this store's: restore the store's own from "
+                     "a backup, or remove it and rebuild it with `kvforge repair` (nothing was changed)");
             return false;
         }
         in.file_id = header.file_id;
@@ -15424,9 +16508,14 @@ private:
 ///     compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
 ///     compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
 ///
-/// Locks. compact() and clear() hold the engine's write gate while they work, so no
-/// writer runs, but readers go on; they take the exclusive lock only to switch
-/// segments. An automatic job runs, with single_thread, in bounded steps after writes,
+/// compact() is a job too, over every segment there is at its call (the active one
+/// closed first; writes made meanwhile go to the next): with single_thread it runs whole
+/// with the gate held; with thread_safe it runs on the calling thread as the automatic
+/// jobs run on theirs (below), so writers go on while it works. Either way it drops the
+/// damaged bytes it meets in dead records (counted in stats().damaged_bytes_dropped),
+/// and fails on damage to a live one. Locks. clear() holds the engine's write gate while
+/// it works, so no writer runs, but readers go on; it takes the exclusive lock only to
+/// switch segments. An automatic job runs, with single_thread, in bounded steps after writes,
 /// each with the gate held; with thread_safe, on the compaction thread
 /// (compaction_thread.hpp), which reads the closed segments it rewrites and writes its
 /// outputs with no gate held (the shared lock for each look-up in the index), and takes
@@ -15439,9 +16528,12 @@ private:
 /// while a backup copies it (backups_running.hpp).
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <limits>
+#include <mutex>
+#include <new>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15478,6 +16570,11 @@ private:
 ///    erased since the scan leaves its copy dead), by a look-up per note, or, after a
 ///    walk, by a walk over the same keys in key order; then makes the writer's records
 ///    durable and retires the inputs, once no backup runs (their files removed last).
+///
+/// The scan goes on past a damaged record when no index entry points into its bytes
+/// (they hold no key's newest record) and no erase of the input must be kept: the
+/// damaged bytes go with the input, counted (stats().damaged_bytes_dropped). Damage to
+/// a live record fails the job, as does damage where an erase may have to be kept.
 ///
 /// Aborting a job before it publishes (clear, compact, close, a failed step) removes its
 /// .tmp outputs: nothing was published, and the inputs stay as they were. Aborting it
@@ -15538,6 +16635,8 @@ struct compaction_job {
     std::vector<record_location> moved;  ///< where each note's copy went
     std::optional<std::size_t> copied;   ///< the note copied last
     std::size_t moved_entries = 0;       ///< notes whose index entries have moved
+    /// Bytes of damaged dead records the scan passed over, dropped with the inputs.
+    std::uint64_t damaged_bytes = 0;
     std::optional<Outputs> outputs;
     /// The inputs, once taken out of the store, whose files are still to remove (phase
     /// remove, one a step with single_thread), in replay order.
@@ -15807,6 +16906,61 @@ public:
         s.compactions = compactions_;
         s.compaction_failures = compaction_failures_;
         s.last_compaction_error = last_compaction_error_;
+        s.damaged_bytes_dropped = damaged_bytes_dropped_;
+    }
+
+    /// Lets one whole-store change at a time run (compact, clear, close): compact() of a
+    /// thread_safe store runs with no gate held but for short spells, and the others
+    /// would drop its job meanwhile. Taken before hold() and the gate.
+    [[nodiscard]] std::unique_lock<std::mutex> lock_whole() { return std::unique_lock(whole_); }
+
+    /// compact(): a job over every segment there is at the call, the active one closed
+    /// first. With single_thread it runs whole with write_gate_ held; with thread_safe,
+    /// on the calling thread as the automatic jobs run on theirs, writers going on
+    /// (compaction_background.hpp). The failure is counted, as an automatic job's.
+    void compact_whole(std::error_code& ec) {
+        const std::unique_lock whole = lock_whole();
+        const auto no_jobs = hold();
+        if constexpr (threading::concurrent) {
+            {
+                const gate_lock gate = engine_.gate_without_backups();
+                if (!engine_.writable(ec)) return;
+                abort_job();  // superseded
+                if (!start_whole_job(ec)) {
+                    compaction_failed();
+                    return;
+                }
+                if (!job_) return count_empty_compaction();
+            }
+            whole_under_way_.store(true, std::memory_order_relaxed);
+            bool sorted = false;
+            bool done = false;
+            try {
+                done = run_job(false, sorted, ec);
+            } catch (const std::bad_alloc&) {
+                fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                     "out of memory while compacting " + engine_.files_.directory().path());
+            }
+            whole_under_way_.store(false, std::memory_order_relaxed);
+            if (!done) {
+                const gate_lock gate = gate_after_writers();
+                compaction_failed();
+            }
+        } else {
+            const gate_lock gate = engine_.gate_without_backups();
+            if (!engine_.writable(ec)) return;
+            abort_job();  // superseded
+            if (!start_whole_job(ec)) return compaction_failed();
+            if (!job_) return count_empty_compaction();
+            if (!advance_job(ec, 0)) compaction_failed();
+        }
+    }
+
+    /// A compact() that found no segment to rewrite (no record since the last one) still
+    /// completed a compaction: stats().compactions counts every compact() that succeeded.
+    void count_empty_compaction() {
+        const write_lock lock(engine_.mutex_);
+        ++compactions_;
     }
 
     /// With thread_safe, after a write, holding no lock: waits, a bounded time, while dead
@@ -15824,15 +16978,16 @@ public:
     /// Whether an automatic job is due: dead bytes to reclaim, or a segment to sort.
     [[nodiscard]] bool due() { return wants_compaction() || wants_sorting(); }
 
-    /// Compacts all of the store (full) or advances the automatic job on the segments
-    /// with the most dead bytes by one step, starting it when none is under way, with
-    /// write_gate_ held.
-    void compact_now(bool full, std::error_code& ec) {
-        if (full ? compact_all(ec) : (job_ || start_job(ec)) && advance_job(ec)) return;
+    /// Advances the automatic job on the segments with the most dead bytes by one step,
+    /// starting it when none is under way, with write_gate_ held.
+    void compact_now(std::error_code& ec) {
+        if ((job_ || start_job(ec)) && advance_job(ec, engine_.options_.compaction_step_bytes)) return;
         compaction_failed();
     }
 
-    /// Compaction of the whole store, with write_gate_ held: writes the live records,
+    /// Compaction of the whole store, for a salvaging open, with write_gate_ held: it
+    /// reads only the records the index points at (salvage dropped the damaged ones from
+    /// it), and writes them,
     /// in index order (a sorted store's in key order, so scans read them in sequence),
     /// into new segments; publishes them; starts a new active segment; switches the
     /// index to them; and retires every old segment. A crash that leaves outputs and old
@@ -15841,11 +16996,13 @@ public:
     bool compact_all(std::error_code& ec) {
         engine_.call_writer(&writer_type::drain, ec);
         if (ec) return false;
-        engine_.rollover_.discard_spare();  // it would replay before the active segment made here
+        engine_.discard_spare();  // it would replay before the active segment made here
         const std::vector<segment_pointer> inputs = engine_.segments_.in_replay_order();
         // A hash index's for_each is in no key order.
         output_segments outputs(engine_, inputs.back()->order, ordered_index, engine_.options_.segment_bytes);
         table_type table;
+        // Sized for every live record at once, rather than grown as they come.
+        if constexpr (requires { table.reserve(std::size_t{}); }) table.reserve(engine_.table_.size());
         std::uint64_t live = 0;
         std::string scratch;
         bool ok = true;
@@ -15883,7 +17040,7 @@ public:
             for (segment_pointer& output : outputs.segments()) engine_.segments_.add(std::move(output));
             engine_.segments_.add(next);
             engine_.hints_.drop_retired(engine_.segments_);
-            engine_.rollover_.make_active(std::move(next), file_header::size);
+            engine_.make_active(std::move(next), file_header::size);
             engine_.index_.set_counts(live, 0);
             finish_compaction();
         }
@@ -15898,6 +17055,7 @@ public:
         compaction_retry_end_ = 0;
         last_compaction_error_.clear();
         engine_.salvaged_.clear();
+        engine_.file_damage_.clear();
         engine_.version_.bump();
     }
 
@@ -15920,8 +17078,11 @@ public:
         std::error_code ignored;
         for (const segment_pointer& output : job_->outputs->segments()) {
             if (!output) continue;
+            // The hint first: one left without its data file's .tmp would name a missing segment.
+            if (engine_.files_.directory().remove(store_file_name::hint(output->id), ignored)) {
+                engine_.files_.sync_directory(ignored);
+            }
             engine_.files_.remove_unpublished_segment(output->id);
-            engine_.files_.directory().remove(store_file_name::hint(output->id), ignored);
         }
         job_.reset();
     }
@@ -15970,12 +17131,10 @@ private:
     }
 
     /// Advances the pending job by one step, with write_gate_ held: phases run one after
-    /// another until the step has read and written compaction_step_bytes (0: the whole
-    /// job); ending an output (its sync and hint) and publishing the outputs are steps
+    /// another until the step has read and written limit bytes (0: the whole job); ending an output (its sync and hint) and publishing the outputs are steps
     /// of their own, as is each chunk of index entries moved, retiring the inputs (which
     /// waits while a backup runs) and removing each input's files.
-    bool advance_job(std::error_code& ec) {
-        const std::uint64_t limit = engine_.options_.compaction_step_bytes;
+    bool advance_job(std::error_code& ec, std::uint64_t limit) {
         std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
         while (job_) {
             if (budget == 0) return true;
@@ -16045,6 +17204,7 @@ private:
     /// A job's phases: scan, copy, publish, move entries, retire, remove the inputs'
     /// files (compaction_phases.hpp).
     bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec);
+    bool drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end, std::error_code& ec);
     void walk_index(job_type& job, std::uint64_t& budget);
     static void end_scan(job_type& job);
     [[nodiscard]] static auto later_run(const job_type& job) noexcept;
@@ -16063,6 +17223,30 @@ private:
     /// (compaction_background.hpp).
     void run_background_job();
     bool background_job(bool& sorted, std::error_code& ec);
+    bool run_job(bool interruptible, bool& sorted, std::error_code& ec);
+
+    /// Starts compact()'s job, with write_gate_ held: closes the active segment unless it
+    /// holds no record, and takes every closed segment. They are all its inputs, so no
+    /// erase needs copying (no older segment outside the job holds a put it must hide).
+    /// No job starts when there is no closed segment.
+    bool start_whole_job(std::error_code& ec) {
+        if (engine_.writer_->end() != engine_.active_->records_start() && !engine_.roll_over(ec)) {
+            return false;
+        }
+        std::vector<segment_pointer> inputs;
+        for (const segment_pointer& in : engine_.segments_.in_replay_order()) {
+            if (in != engine_.active_) inputs.push_back(in);
+        }
+        if (inputs.empty()) return true;
+        job_type& job = job_.emplace();
+        std::uint64_t order = 0;
+        for (const segment_pointer& in : inputs) order = std::max(order, in->order);
+        job.keep_erases.assign(inputs.size(), 0);
+        job.scan_offset = inputs.front()->records_start();
+        job.inputs = std::move(inputs);
+        job.outputs.emplace(engine_, order, true, engine_.options_.segment_bytes);
+        return true;
+    }
 
     /// Takes write_gate_ on the compaction thread once the writers waiting for it have
     /// had it (write_gate.hpp): the thread takes it many times in a row, and would
@@ -16108,12 +17292,17 @@ private:
     std::uint64_t compactions_ = 0;
     std::uint64_t compaction_failures_ = 0;
     std::string last_compaction_error_;
+    std::uint64_t damaged_bytes_dropped_ = 0;  // of dead records in the inputs of the jobs that retired them
     std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the segments hold more than this
     // The active segment's id when every closed segment was last found in key order (0: not known).
     std::uint32_t all_sorted_at_ = 0;
     // The automatic compaction job under way: used under the gate (single_thread) or by
     // the compaction thread, which others hold off or stop before they touch it.
     std::optional<job_type> job_;
+    std::mutex whole_;  // held by compact(), clear() and close() while they run (lock_whole)
+    // compact() runs its job (thread_safe): writers do not wait for the compaction
+    // thread meanwhile, which the hold keeps idle.
+    std::atomic<bool> whole_under_way_{false};
     // Runs automatic compaction jobs (thread_safe); last, so that it stops first.
     compaction_thread compactor_;
 };
@@ -16149,6 +17338,8 @@ namespace kvforge::detail {
 template <class Policies, class Engine>
 void segment_compaction<Policies, Engine>::wait_for_compaction() {
     if (engine_.options_.compaction_stall_ratio <= 0 || engine_.options_.compaction_stall_micros == 0) return;
+    // compact() reclaims every closed segment's dead bytes, with the thread held.
+    if (whole_under_way_.load(std::memory_order_relaxed)) return;
     // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
     const std::chrono::microseconds longest(std::min(engine_.options_.compaction_stall_micros, std::uint64_t{1} << 40));
     const auto deadline = std::chrono::steady_clock::now() + longest;
@@ -16182,7 +17373,7 @@ void segment_compaction<Policies, Engine>::run_background_job() {
     while (!compactor_.interrupted() && engine_.write_pending_hint()) {
     }
     for (;;) {
-        if (!compactor_.interrupted()) engine_.rollover_.prepare_spare();
+        if (!compactor_.interrupted()) engine_.prepare_spare();
         const std::uint64_t dead_before = dead_bytes_under_lock();
         std::error_code ec;
         bool done = false;
@@ -16205,12 +17396,10 @@ void segment_compaction<Policies, Engine>::run_background_job() {
     }
 }
 
-/// An automatic job on the compaction thread: started with write_gate_ held; scanned,
-/// sorted and copied with no gate, in chunks of compaction_step_bytes between which a
-/// hold or stop() drops it; published with no gate; its index entries moved in
-/// chunks that each hold the gate briefly; its inputs retired under the gate once no
-/// backup runs. False with ec set when it failed; sorted tells whether the job was
-/// a sorting job that ended (its input rewritten, or found in key order).
+/// An automatic job on the compaction thread: started with write_gate_ held, then run
+/// (run_job), a hold or stop() dropping it between its chunks until it publishes. False
+/// with ec set when it failed; sorted tells whether the job was a sorting job that
+/// ended (its input rewritten, or found in key order).
 template <class Policies, class Engine>
 bool segment_compaction<Policies, Engine>::background_job(bool& sorted, std::error_code& ec) {
     {
@@ -16220,11 +17409,22 @@ bool segment_compaction<Policies, Engine>::background_job(bool& sorted, std::err
         if (!start_job(ec)) return false;
         if (!job_) return true;
     }
+    return run_job(true, sorted, ec);
+}
+
+/// Runs the job started (an automatic one on the compaction thread, compact()'s on its
+/// caller's): scanned, sorted and copied with no gate, in chunks of
+/// compaction_step_bytes between which, when interruptible, a hold or stop() drops it;
+/// published with no gate; its index entries moved in chunks that each hold the gate
+/// briefly; its inputs retired under the gate once no backup runs. False with ec set
+/// when it failed; sorted as background_job says.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::run_job(bool interruptible, bool& sorted, std::error_code& ec) {
     const bool sorting = job_->sorting;
     const std::uint64_t chunk = engine_.options_.compaction_step_bytes != 0 ? engine_.options_.compaction_step_bytes
                                                                             : kvforge::options{}.compaction_step_bytes;
     while (job_->at != job_type::phase::publish) {
-        if (compactor_.interrupted()) {
+        if (interruptible && compactor_.interrupted()) {
             abort_job();
             return true;
         }
@@ -16242,7 +17442,7 @@ bool segment_compaction<Policies, Engine>::background_job(bool& sorted, std::err
             return true;
         }
     }
-    if (compactor_.interrupted()) {
+    if (interruptible && compactor_.interrupted()) {
         abort_job();
         return true;
     }
@@ -16447,17 +17647,17 @@ void segment_compaction<Policies, Engine>::sort_before_close() {
         if (!engine_.writable(ec) || !sorting_allowed()) return;
         const std::uint64_t records = engine_.writer_->end() - engine_.active_->records_start();
         if (records != 0 && records >= engine_.options_.segment_bytes / active_share_at_close &&
-            !engine_.rollover_.roll_over(ec)) {
+            !engine_.roll_over(ec)) {
             compaction_failed();
             return;
         }
-        std::uint64_t sorts_left = engine_.rollover_.segments_closed();
+        std::uint64_t sorts_left = engine_.segments_closed();
         while ((job_ || (sorts_left != 0 && wants_sorting())) && !engine_.backups_.running()) {
             if (!job_) {
                 start_sorting_job();
                 --sorts_left;
             }
-            if (!advance_job(ec)) {
+            if (!advance_job(ec, engine_.options_.compaction_step_bytes)) {
                 compaction_failed();
                 return;
             }
@@ -16508,7 +17708,7 @@ bool segment_compaction<Policies, Engine>::start_job(std::error_code& ec) {
     const double active_share =
         active_records == 0 ? 0.0
                             : static_cast<double>(engine_.active_->dead_bytes) / static_cast<double>(active_records);
-    if (active_share > closed_share && !engine_.rollover_.roll_over(ec)) return false;
+    if (active_share > closed_share && !engine_.roll_over(ec)) return false;
     std::vector<segment_pointer> inputs =
         pick_inputs(engine_.segments_, engine_.active_.get(), engine_.options_.segment_bytes);
     if (inputs.empty()) {
@@ -16730,7 +17930,7 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
     for (std::uint64_t span = budget;; span *= 2) {
         const std::uint64_t end = in.size - begin > span ? begin + span : in.size;
         const bool scanned_ok = scan_log(
-            in.file, begin, end, in.version, false,
+            in.file, begin, end, in.version, true,
             [&](const log_entry& entry) {
                 // After a walk, which noted the puts, only erases are wanted.
                 if (job.walks_index && entry.type != record_type::erase) return;
@@ -16748,6 +17948,9 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
             },
             scanned, ec);
         if (!scanned_ok) return false;
+        for (const damaged_record& damage : scanned.damage) {
+            if (!drop_damage(job, damage.offset, end, ec)) return false;
+        }
         if (!scanned.torn_tail || scanned.valid_end > begin) break;
         if (end == in.size) {
             fail(ec, errc::corrupt_record,
@@ -16770,6 +17973,37 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
         return true;
     }
     end_scan(job);
+    return true;
+}
+
+/// After the scan passed over a damaged record at offset bad of the input it is in
+/// (scan_log with skip_damage, over bytes up to end): counts the bytes up to the next
+/// intact record as dropped, when no index entry points into them (walking the whole
+/// index, with the shared lock held: damage is rare) and the input's erases need not be
+/// kept. Otherwise fails with errc::corrupt_record, as a scan that met the damage did
+/// before: the record may be a key's newest, or an erase that hides an older put.
+template <class Policies, class Engine>
+bool segment_compaction<Policies, Engine>::drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end,
+                                                       std::error_code& ec) {
+    const segment_type& in = *job.inputs[job.scanning];
+    std::uint64_t next = end;
+    if (!find_intact_record_after(in.file, bad, end, in.version, next, ec)) return false;
+    bool live = false;
+    if (!job.keep_erases[job.scanning]) {
+        const read_lock lock(engine_.mutex_);
+        engine_.table_.for_each([&](std::string_view, std::string_view payload) {
+            const record_location where = record_location::decode(payload);
+            if (where.segment == in.id && where.offset >= bad && where.offset < next) live = true;
+        });
+    }
+    if (live || job.keep_erases[job.scanning]) {
+        fail(ec, errc::corrupt_record,
+             in.file.path() + ": damaged record at offset " + std::to_string(bad) +
+                 (live ? " holding a key's newest value" : ", which may be an erase that an older segment needs,") +
+                 " with intact records after it; open with options::salvage to keep the intact ones");
+        return false;
+    }
+    job.damaged_bytes += next - bad;
     return true;
 }
 
@@ -17060,6 +18294,7 @@ template <class Policies, class Engine>
 auto segment_compaction<Policies, Engine>::retire_inputs() -> std::vector<segment_pointer> {
     std::vector<segment_pointer> retired = std::move(job_->inputs);
     const write_lock lock(engine_.mutex_);
+    damaged_bytes_dropped_ += job_->damaged_bytes;
     for (const segment_pointer& in : retired) {
         engine_.index_.remove_segment(*in);
         engine_.segments_.remove(in->id);
@@ -17072,236 +18307,6 @@ auto segment_compaction<Policies, Engine>::retire_inputs() -> std::vector<segmen
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/compaction_phases.hpp ----
 // ---- end kvforge/stores/log/segment_compaction.hpp ----
-// ---- begin kvforge/stores/log/segment_rollover.hpp ----
-/// \file segment_rollover.hpp
-/// A log store's rollover: the active segment closed when full and the next one put in
-/// its place, from a spare made ahead of need.
-///
-/// A write that finds the active segment holding options::segment_bytes or more first
-/// closes it (make_room): the writer drains, so that the closed segment is durable before
-/// any byte of the next reaches the OS and a power loss leaves a prefix of the writes
-/// across segments too; then the next segment, made through a synced .tmp and a rename,
-/// becomes the active one. Its .tmp is made ahead of need, once the active segment is
-/// half full (the spare segment, prepare_spare), off the writers' path as the closed
-/// segment's hint is, so that the rollover only renames it into place and syncs the
-/// directory.
-///
-/// What the rollover still writes and syncs is kept small too: the writer's buffer
-/// (buffered) may hold megabytes when the segment fills, whose write and sync would fall
-/// on the write that closes it. So once the active segment enters its last stretch
-/// (final_stretch), one write flushes that buffer to the OS ahead and asks for its
-/// writeback without waiting for it; the rollover then writes and syncs at most the
-/// stretch's bytes. Bytes reaching the OS early change no guarantee: they are the active
-/// segment's, written in order, and buffered's durability comes only from sync().
-///
-/// Locks (the engine's). make_room, roll_over and discard_spare run with write_gate_
-/// held, so no writer appends meanwhile; roll_over takes the exclusive lock only to switch
-/// segments, and make_active runs under it. prepare_spare takes the gate only to pick the
-/// spare's id and to hand the spare over, and makes and syncs its file with no lock held.
-/// It works on the engine's writer, files, segments, hints and reader, which it reaches
-/// through the engine it is part of, and owns the spare and when one is wanted.
-
-#include <algorithm>
-#include <cstdint>
-#include <string>
-#include <system_error>
-#include <utility>
-
-
-namespace kvforge::detail {
-
-/// The rollover part of log_backend (engine.hpp), which it is a friend of.
-template <class Policies, class Engine>
-class segment_rollover {
-    using types = log_types<Policies>;
-    using writer_type = typename types::writer_type;
-    using write_lock = typename types::write_lock;
-    using gate_lock = typename types::gate_lock;
-    using segment_pointer = typename types::segment_pointer;
-
-public:
-    explicit segment_rollover(Engine& engine) noexcept : engine_(engine) {}
-
-    /// Back to no spare, as at close(); wanted says whether the active segment, once half
-    /// full, wants one (an open that can write).
-    void reset(bool wanted = false) noexcept {
-        spare_.reset();
-        spare_wanted_ = wanted;
-        closed_by_this_write_ = false;
-        flushed_ahead_ = false;
-        segments_closed_ = 0;
-    }
-
-    /// Whether segments of segment_bytes can be rolled over, which open() asks first;
-    /// else false with ec set.
-    [[nodiscard]] static bool accepts(std::uint64_t segment_bytes, std::error_code& ec) {
-        if (segment_bytes >= min_segment_bytes && segment_bytes <= max_segment_bytes) return true;
-        fail(ec, errc::invalid_argument,
-             "options::segment_bytes is " + std::to_string(segment_bytes) + "; it must lie between " +
-                 std::to_string(min_segment_bytes) + " (64 KiB) and " + std::to_string(max_segment_bytes) +
-                 " bytes (nothing was opened)");
-        return false;
-    }
-
-    /// Before a write (write_gate_ held): closes the active segment when it is full, and
-    /// flushes the writer ahead as it enters its last stretch.
-    bool make_room(std::error_code& ec) {
-        closed_by_this_write_ = false;
-        const std::uint64_t end = engine_.writer_->end();
-        const std::uint64_t segment_bytes = engine_.options_.segment_bytes;
-        if (end >= segment_bytes) return roll_over(ec);
-        if (!flushed_ahead_ && end >= segment_bytes - final_stretch(segment_bytes)) return flush_ahead(ec);
-        return true;
-    }
-
-    /// Whether the write under way closed a segment (write_gate_ held): that write paid
-    /// for the rollover's syncs already, so single_thread runs no step after it (the
-    /// segment's hint, a spare, compaction): the next write does.
-    [[nodiscard]] bool closed_by_this_write() const noexcept { return closed_by_this_write_; }
-
-    /// How many segments rollovers have closed since the store opened (write_gate_ held).
-    [[nodiscard]] std::uint64_t segments_closed() const noexcept { return segments_closed_; }
-
-    /// Closes the active segment and starts the next (write_gate_ held): by a write, or by
-    /// a compaction job that would rewrite the active segment. The writer drains first:
-    /// the closed segment is durable before any byte of the next reaches the OS. The next
-    /// segment is the spare when one is ready (only renamed into place), else made here.
-    /// On failure nothing was appended anywhere and the next write tries again. The closed
-    /// segment's hint is left to the engine's write_pending_hint, after this write:
-    /// building and syncing it takes longer than everything else here, and a segment
-    /// without a hint is only read whole at the next open.
-    bool roll_over(std::error_code& ec) {
-        engine_.call_writer(&writer_type::drain, ec);
-        if (ec) return false;
-        segment_pointer next = take_spare();
-        if (next ? !engine_.files_.place_segment(*next, ec)
-                 : !engine_.files_.create_segment(engine_.new_segment_id(), next, ec)) {
-            return false;
-        }
-        engine_.hints_.reserve_pending();  // so that nothing below throws
-        const std::uint64_t end = engine_.writer_->end();
-        const write_lock lock(engine_.mutex_);
-        engine_.active_->size = end;
-        engine_.reader_.map_final(*engine_.active_, end);
-        engine_.hints_.close_active(engine_.active_);
-        closed_by_this_write_ = true;
-        ++segments_closed_;
-        engine_.segments_.add(next);
-        make_active(std::move(next), file_header::size);
-        return true;
-    }
-
-    /// Makes `next` the active segment, its records starting at end (write_gate_ and the
-    /// exclusive lock held): after a rollover, and for the writer segment compact() and
-    /// clear() make. It wants a spare once half full.
-    void make_active(segment_pointer next, std::uint64_t end) {
-        engine_.active_ = std::move(next);
-        engine_.writer_->attach(engine_.active_->file, end);
-        const kvforge::options& opts = engine_.options_;
-        if (opts.write_hints && !opts.read_only) {
-            engine_.hints_.start_active(*engine_.active_);
-        } else {
-            engine_.hints_.stop_active();
-        }
-        engine_.reader_.cover(*engine_.active_, end);  // mmap_file's mapping
-        spare_wanted_ = !opts.read_only;
-        flushed_ahead_ = false;
-    }
-
-    /// Whether the spare segment is due (write_gate_ held): the active segment wants one
-    /// and holds half of segment_bytes. Not sooner, so that a store filled and closed
-    /// soon after a rollover does not make, sync and remove a spare it never uses; not
-    /// later, so that half a segment of writes lies between the request and the rollover
-    /// that needs the spare, which takes one file made and synced.
-    [[nodiscard]] bool spare_due() const noexcept {
-        return spare_wanted_ && engine_.writer_->end() >= engine_.options_.segment_bytes / 2;
-    }
-
-    /// Prepares the spare segment when due: the next segment the writer appends to, made
-    /// as a .tmp holding its synced header. Runs with no lock held (the writers go on
-    /// meanwhile): on the compaction thread (thread_safe) or as a step after a later write
-    /// (single_thread). Best effort, tried once for each active segment: should it fail,
-    /// the rollover makes its segment itself. A spare left by a crash is a .tmp, which the
-    /// next open removes.
-    void prepare_spare() {
-        std::uint32_t id = 0;
-        {
-            const gate_lock gate(engine_.write_gate_);
-            if (!engine_.open_ || spare_ || !spare_due()) return;
-            spare_wanted_ = false;
-            id = engine_.new_segment_id();
-        }
-        segment_pointer spare;
-        std::error_code ec;
-        const bool ready = engine_.files_.start_segment(id, id, spare, ec) && engine_.files_.sync_file(spare->file, ec);
-        const gate_lock gate(engine_.write_gate_);
-        if (!engine_.open_) return;  // closed meanwhile: the next open removes the .tmp
-        // A rollover made its own segment meanwhile: this one could no longer follow it.
-        if (ready && !spare_ && id > engine_.active_->id) {
-            spare_ = std::move(spare);
-        } else {
-            engine_.files_.remove_unpublished_segment(id);
-        }
-    }
-
-    /// Removes an unused spare segment's .tmp (write_gate_ held): at close(), and when
-    /// compact() or clear() make a writer segment of their own, which the spare may no
-    /// longer follow. A failure leaves it to the next open.
-    void discard_spare() {
-        if (!spare_) return;
-        const std::uint32_t id = spare_->id;
-        spare_.reset();  // closes its file
-        engine_.files_.remove_unpublished_segment(id);
-    }
-
-private:
-    /// Segments may be no smaller: below this, rollover's syncs would cost more than the writes.
-    static constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
-
-    /// The most a rollover writes and syncs of a buffering writer's bytes: a write that
-    /// finds the active segment this close to full flushes ahead (a quarter of the
-    /// smallest segments).
-    static constexpr std::uint64_t final_stretch(std::uint64_t segment_bytes) noexcept {
-        return std::min(std::uint64_t{512} << 10, segment_bytes / 4);
-    }
-
-    /// Flushes the writer's buffer to the OS and asks for its writeback, once for each
-    /// active segment (write_gate_ held), so that the rollover ahead finds those bytes on
-    /// their way to disk. Only for a writer that holds bytes in a buffer of its own
-    /// (buffered; sync_each holds none): async_worker's thread writes and syncs its queue
-    /// ahead already, and its flush would wait for that sync.
-    bool flush_ahead(std::error_code& ec) {
-        flushed_ahead_ = true;
-        if constexpr (!writer_type::sequenced) {
-            if (engine_.writer_->end() == engine_.writer_->written_end()) return true;
-            engine_.call_writer(&writer_type::flush, ec);
-            if (ec) return false;
-            engine_.active_->file.start_writeback();
-        }
-        return true;
-    }
-
-    /// Takes the spare segment for a rollover (write_gate_ held): null when there is none,
-    /// or when its id is below the active segment's, as the new active segment must
-    /// replay last (a guard: compact() and clear() discard the spare as they make a
-    /// writer segment of their own).
-    segment_pointer take_spare() {
-        if (spare_ && spare_->id < engine_.active_->id) discard_spare();
-        return std::move(spare_);
-    }
-
-    Engine& engine_;
-    // The next segment the writer appends to, prepared ahead of need as a synced .tmp,
-    // and whether the active segment still wants one; under write_gate_.
-    segment_pointer spare_;
-    bool spare_wanted_ = false;
-    bool closed_by_this_write_ = false;  // under write_gate_
-    bool flushed_ahead_ = false;         // for the active segment; under write_gate_
-    std::uint64_t segments_closed_ = 0;  // under write_gate_
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/segment_rollover.hpp ----
 // ---- begin kvforge/stores/log/snapshot.hpp ----
 /// \file snapshot.hpp
 /// A log store's snapshot: a copy of its index as of a cut, and the segments that index
@@ -17507,90 +18512,24 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/snapshot.hpp ----
-// ---- begin kvforge/stores/log/store_clear.hpp ----
-/// \file store_clear.hpp
-/// A log store's clear(): a new active segment whose first record is a clear record,
-/// published, and then every other segment retired.
-///
-/// Should a crash come before all are removed, the clear record drops what they hold
-/// when they replay. Like compact(), it keeps automatic compaction off, waits until no
-/// backup copies the segments (backups_running.hpp) and holds write_gate_ while it
-/// works, so no writer runs, but readers go on; it takes the exclusive lock only to
-/// switch segments. A snapshot still reads the retired segments through its hold on them.
-/// It works on the engine's writer, files, segments, index, hints, rollover and
-/// compaction, which it reaches through the engine it is part of, and owns nothing.
-
-#include <mutex>
-#include <system_error>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// The clear() part of log_backend (engine.hpp), which it is a friend of.
-template <class Policies, class Engine>
-class store_clear {
-    using types = log_types<Policies>;
-    using writer_type = typename types::writer_type;
-    using write_lock = typename types::write_lock;
-    using gate_lock = typename types::gate_lock;
-    using segment_pointer = typename types::segment_pointer;
-
-public:
-    explicit store_clear(Engine& engine) noexcept : engine_(engine) {}
-
-    /// Removes every key: a new active segment starting with a clear record, then the
-    /// others retired.
-    void clear(std::error_code& ec) {
-        const auto no_compaction = engine_.compaction_.hold();
-        const gate_lock gate = engine_.gate_without_backups();
-        if (!engine_.writable(ec)) return;
-        engine_.compaction_.abort_job();
-        clear_segments(ec);
-    }
-
-private:
-    /// clear(), with write_gate_ held: a new active segment whose first record is a
-    /// clear record, published, and then every other segment retired. Should a crash come
-    /// before all are removed, the clear record drops what they hold when they replay.
-    bool clear_segments(std::error_code& ec) {
-        engine_.call_writer(&writer_type::drain, ec);
-        if (ec) return false;
-        engine_.rollover_.discard_spare();  // it would replay before the segment made here
-        segment_pointer next;
-        if (!engine_.files_.publish_cleared_segment(engine_.new_segment_id(), next, ec)) return false;
-        const std::vector<segment_pointer> retired = engine_.segments_.in_replay_order();
-        {
-            const write_lock lock(engine_.mutex_);
-            engine_.table_.clear();
-            engine_.segments_.clear();
-            engine_.segments_.add(next);
-            engine_.hints_.drop_retired(engine_.segments_);
-            engine_.rollover_.make_active(next, next->size);
-            engine_.hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
-            engine_.index_.set_counts(0, 0);
-            engine_.index_.add_dead(*next, next->size - file_header::size);  // the clear record
-            engine_.compaction_.finish_compaction();
-        }
-        engine_.files_.remove_segments(retired);
-        return true;
-    }
-
-    Engine& engine_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/store_clear.hpp ----
 // ---- begin kvforge/stores/log/store_composition.hpp ----
 /// \file store_composition.hpp
 /// A log store's MANIFEST against the composition of the store<> that opens it.
 ///
 /// Every open reads the MANIFEST, when there is one, before anything else and refuses a
-/// composition that cannot read the files (manifest.hpp says which fields bind). A
+/// composition that cannot read the files (manifest.hpp says which fields bind). A store
+/// without one whose data files are of format 2 and hold records has lost it: the
+/// MANIFEST alone says whether each value starts with an expiry header or a compression
+/// flag, so such a store is refused, never read under a guessed composition (`kvforge
+/// repair` rebuilds the file from what the data files' headers record). A
 /// writable open then writes it, through MANIFEST.tmp and a rename, when it is missing
 /// (a new store, or one of format 1) or records another store, index or durability
 /// policy than this open's, so that tools reopen the store as it was last used.
 
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstdint>
 #include <string>
 #include <system_error>
 #include <vector>
@@ -17666,7 +18605,7 @@ public:
     /// store written in a newer format or with a composition this open cannot read.
     bool check(composition& on_disk, bool& found, std::error_code& ec) const {
         if (!read_manifest_file(io_, directory_.path(), on_disk, found, ec)) return false;
-        if (!found) return refuse_unrecorded_layers(ec);
+        if (!found) return check_without_manifest(ec);
         const std::string path = directory_.file_path(store_file_name::manifest());
         if (on_disk.format > format_version) {
             fail(ec, errc::unsupported_version,
@@ -17702,15 +18641,78 @@ public:
     }
 
 private:
+    /// What the data files of a store without a MANIFEST say: the first of each format
+    /// that holds a record (its header is followed by more bytes), or empty. A file
+    /// holding its header alone is what a crash while a store was made leaves (the
+    /// MANIFEST follows its first data file), and holds nothing to misread.
+    struct unrecorded_files {
+        std::string format1_records;
+        std::string format2_records;
+        /// Whether every format 2 file holding records was written with these expiry and
+        /// compression (its header's layers are the open's; 0, not recorded, passes for none).
+        bool layers_agree = true;
+    };
+
+    bool find_data_files(unrecorded_files& found, std::error_code& ec) const {
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        std::sort(names.begin(), names.end(),
+                  [](const store_file_name& a, const store_file_name& b) { return a.generation() < b.generation(); });
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::data || name.is_temporary()) continue;
+            data_file<IO> file;
+            std::uint64_t size = 0;
+            char bytes[file_header::size];
+            file_header header;
+            // A file that cannot be read or has a damaged header is recovery's to report.
+            std::error_code ignored;
+            if (!directory_.open_file(file, name, O_RDONLY, ignored) || !file.size(size, ignored)) continue;
+            const auto available = static_cast<std::size_t>(std::min<std::uint64_t>(size, sizeof bytes));
+            if (!file.read(0, bytes, available, ignored) ||
+                file_header::decode({bytes, available}, file_kind::data, header) != file_header::problem::none ||
+                size <= header.bytes()) {
+                continue;
+            }
+            std::string& first = header.version < 2 ? found.format1_records : found.format2_records;
+            if (first.empty()) first = directory_.file_path(name);
+            const bool plain = composition_.expiry == "none" && composition_.compression == "none";
+            if (header.version >= 2 && header.layers != layers_fingerprint(composition_.expiry, composition_.compression) &&
+                !(header.layers == 0 && plain)) {
+                found.layers_agree = false;
+            }
+        }
+        return true;
+    }
+
+    /// A store without a MANIFEST: refused when a format 2 data file holds records (the
+    /// MANIFEST was lost), or when a format 1 one does and this open has expiry or
+    /// compression (refuse_unrecorded_layers). A composition whose codec names no
+    /// manifest line can hold never had one: it opens when the data files' headers
+    /// record its expiry and compression.
+    bool check_without_manifest(std::error_code& ec) const {
+        unrecorded_files found;
+        if (!find_data_files(found, ec)) return false;
+        const bool never_recorded = format_manifest(composition_).empty() && found.layers_agree;
+        if (!found.format2_records.empty() && !never_recorded) {
+            const std::string manifest = directory_.file_path(store_file_name::manifest());
+            fail(ec, errc::corrupt_header,
+                 manifest + " is missing, and " + found.format2_records +
+                     " holds records of format 2, whose values are read as the MANIFEST says (with or without an "
+                     "expiry header, compressed or not); the store is not opened under a guess (nothing was "
+                     "changed). Restore the MANIFEST from a backup, or rebuild it from the data files with "
+                     "`kvforge repair " +
+                     directory_.path() + "`");
+            return false;
+        }
+        return found.format1_records.empty() || refuse_unrecorded_layers(ec);
+    }
+
     /// A store without a MANIFEST (format 1, or codec names no manifest line can hold)
     /// records neither expiry nor compression, so its values have no deadline header and
     /// no compression flag: an expiring or compressed open would read each value's first
-    /// byte as one. Refused when the store holds data.
+    /// byte as one. Refused, since the store holds records.
     bool refuse_unrecorded_layers(std::error_code& ec) const {
         if (composition_.expiry == "none" && composition_.compression == "none") return true;
-        std::vector<store_file_name> names;
-        if (!directory_.list(names, ec)) return false;
-        if (!store_directory<IO>::holds_data(names)) return true;
         if (composition_.expiry != "none") {
             fail(ec, errc::codec_mismatch,
                  directory_.path() +
@@ -17738,638 +18740,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/store_composition.hpp ----
-// ---- begin kvforge/stores/log/store_cuts.hpp ----
-/// \file store_cuts.hpp
-/// A log store taken as it is at a cut: backup()'s copy of its files (backup.hpp),
-/// snapshot()'s read-only view (snapshot.hpp), and the thread_safe for_each, which
-/// walks a snapshot of its own.
-///
-/// The cut is taken under write_gate_: the writer's buffered records are flushed to the
-/// files, then the segments are held and the active one's end noted, so every write that
-/// returned before the call is in the files up to the cut, and writes that start after
-/// it are not. A backup then copies with no lock held while writers go on, counted
-/// (active_calls.hpp) so that close() waits for it, and no segment is retired meanwhile
-/// (backups_running.hpp). A snapshot copies the index under the read lock as well;
-/// compaction and clear() retire segments as ever, since a retired segment stays
-/// readable through the snapshot's hold on it. With thread_safe, for_each walks a
-/// snapshot of its own, so it holds no lock while its visitor runs; taking one waits, as
-/// a writer does, for a compact() or clear() under way.
-/// It works on the engine's gate, locks, writer, segments and index, which it reaches
-/// through the engine it is part of, and owns the backup's copier.
-
-#include <optional>
-#include <string>
-#include <string_view>
-#include <system_error>
-
-// ---- begin kvforge/stores/log/backup.hpp ----
-/// \file backup.hpp
-/// A log store's backup: the copy of its files as they are at a cut, and its check.
-///
-/// The engine's backup() takes the cut under the gate (a flush, then the segments and
-/// the active one's end); the copy here reads the bytes before the cut with no lock held,
-/// so writers go on; a rollover meanwhile only closes the active segment, which the copy
-/// still reads to the cut. While a backup runs, no segment may be retired
-/// (backups_running.hpp). The copy is written as a store's directory is: the directory
-/// synced once every segment (and compression dictionary) is in place, the MANIFEST
-/// last; a destination without a MANIFEST is no backup. A closed segment, with its hint,
-/// is hard-linked into the copy when the I/O policy has link and the file system allows
-/// it (else copied through a synced .tmp and a rename); the active one is copied to the
-/// cut. The copy is then opened read-only and verified.
-///
-/// Why a link is safe: a closed segment's file is never written again. The writer appends
-/// to the active segment only; an open appends to, or cuts a torn tail off, only the last
-/// segment in replay order, which in the store and in the copy is the active one (copied);
-/// compaction, clear() and salvage write new segments through .tmp files and remove the
-/// old names; hints and the MANIFEST are replaced through a rename, never rewritten. So
-/// neither the store nor the copy can change the other's bytes through a shared file.
-
-#include <fcntl.h>
-#include <sys/stat.h>
-
-#include <algorithm>
-#include <cerrno>
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <string>
-#include <system_error>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// What a backup copies: every segment (held, so that none is closed under the copy),
-/// the active one up to active_end, and what the store held at that point, to check
-/// the copy against.
-template <class IO>
-struct backup_cut {
-    std::vector<std::shared_ptr<segment<IO>>> segments;
-    std::shared_ptr<segment<IO>> active;
-    std::uint64_t active_end = 0;
-    std::size_t live_keys = 0;
-    std::uint64_t live_bytes = 0;
-
-    /// How much of in the copy takes: a closed segment whole, the active one to the cut.
-    [[nodiscard]] std::uint64_t end_of(const std::shared_ptr<segment<IO>>& in) const noexcept {
-        return in == active ? active_end : in->size;
-    }
-};
-
-/// Copies a store's files at a cut into a backup directory and checks the copy. It
-/// refers to the engine's I/O policy, directory and composition, which do not change
-/// while the store is open; the cut holds the segments it copies.
-template <class IO>
-class log_backup {
-public:
-    log_backup(IO& io, const store_directory<IO>& directory, const composition& recorded) noexcept
-        : io_(io), directory_(directory), composition_(recorded) {}
-
-    /// Writes the backup's files into dest: each closed segment linked with its hint
-    /// (link_closed_segment) or copied whole, the active one copied up to the cut (it is
-    /// written only past it), then the MANIFEST. A copied segment's hint is not copied: the
-    /// copy reads that segment's records at its first open. A failure after dest was made
-    /// says that the copy there is incomplete.
-    bool copy(const backup_cut<IO>& cut, const std::string& dest, std::error_code& ec) {
-        if (!check_destination(dest, ec)) return false;
-        store_directory<IO> target;
-        directory_mode mode;
-        mode.refuse_store = true;
-        if (!target.open(io_, dest, mode, ec)) return false;
-        bool ok = true;
-        std::string buffer;
-        for (const std::shared_ptr<segment<IO>>& in : cut.segments) {
-            if (!ok) break;
-            if (in != cut.active && link_closed_segment(*in, target)) continue;
-            const store_file_name data = store_file_name::data(in->id);
-            data_file<IO> copy;
-            ok = ok && target.open_file(copy, data.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec);
-            const std::uint64_t end = cut.end_of(in);
-            for (std::uint64_t at = 0; ok && at < end;) {
-                // A mebibyte at a time: a copy costs that much memory, whatever the store's size.
-                buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
-                ok = in->file.read(at, buffer.data(), buffer.size(), ec) && copy.write(at, buffer, ec);
-                at += buffer.size();
-            }
-            ok = ok && copy.sync(ec) && target.rename(data.temporary(), data, ec);
-        }
-        ok = ok && copy_dictionaries(target, ec) && target.sync(ec);
-        // Only once the segments' names (links included) are durable may the MANIFEST make
-        // the copy a store.
-        // A composition whose codec names cannot stand in a manifest line leaves the copy
-        // without one, as the engine's record_composition leaves the store itself.
-        const std::string text = format_manifest(composition_);
-        if (ok && !text.empty()) {
-            const store_file_name manifest = store_file_name::manifest();
-            data_file<IO> file;
-            ok = target.open_file(file, manifest.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-                 file.write(0, text, ec) && file.sync(ec) && target.rename(manifest.temporary(), manifest, ec) &&
-                 target.sync(ec);
-        }
-        target.close();
-        if (!ok) {
-            fail(ec, ec,
-                 last_error_detail() + "; the backup in " + dest +
-                     " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
-        }
-        return ok;
-    }
-
-    /// Opens the finished backup read-only and checks every record, and that it holds
-    /// the keys and bytes the store held at the cut. Store is the engine's own type.
-    template <class Store>
-    void verify(const backup_cut<IO>& cut, const std::string& dest, std::error_code& ec) {
-        Store copy;
-        kvforge::options read_only;
-        read_only.read_only = true;
-        copy.open(dest, read_only, io_, composition_, ec);
-        if (ec) return;
-        const verify_report report = copy.verify(ec);
-        if (ec) return;
-        const kvforge::stats held = copy.stats();
-        copy.close(ec);
-        if (ec) return;
-        if (!report.damaged.empty()) {
-            fail(ec, errc::corrupt_record,
-                 report.damaged.front().file + " (the backup in " + dest + "): " + report.damaged.front().problem +
-                     " at offset " + std::to_string(report.damaged.front().offset) +
-                     "; the copy does not match the store: remove it and back up again");
-        } else if (held.live_keys != cut.live_keys || held.live_bytes != cut.live_bytes) {
-            fail(ec, errc::corrupt_record,
-                 dest + ": the backup holds " + std::to_string(held.live_keys) + " keys (" +
-                     std::to_string(held.live_bytes) + " bytes) where the store held " + std::to_string(cut.live_keys) +
-                     " (" + std::to_string(cut.live_bytes) +
-                     " bytes) at the cut; the copy does not match the store: remove it and back up again");
-        }
-    }
-
-private:
-    /// Refuses a destination that is not a missing or empty directory, changing nothing.
-    bool check_destination(const std::string& dest, std::error_code& ec) {
-        if (inside_store_directory(dest)) {
-            fail(ec, std::error_code(EINVAL, std::system_category()),
-                 dest + " is inside the store's directory " + directory_.path() +
-                     ", which holds only the store's own files (another entry there keeps the store from opening); "
-                     "give backup a directory outside it (nothing was changed)");
-            return false;
-        }
-        struct stat info {};
-        if (io_.stat(dest.c_str(), &info) != 0) {
-            if (errno == ENOENT) return true;
-            fail_errno(ec, errno, "stat " + dest + " (the backup's destination)");
-            return false;
-        }
-        if (!S_ISDIR(info.st_mode)) {
-            fail(ec, std::error_code(ENOTDIR, std::system_category()),
-                 dest + " is not a directory; give backup a new or empty directory (nothing was changed)");
-            return false;
-        }
-        std::vector<std::string> entries;
-        if (io_.list_directory(dest.c_str(), entries) != 0) {
-            fail_errno(ec, errno, "list " + dest + " (the backup's destination)");
-            return false;
-        }
-        if (!entries.empty()) {
-            fail(ec, std::error_code(ENOTEMPTY, std::system_category()),
-                 dest + " is not empty (it holds '" + entries.front() +
-                     "'); give backup a new or empty directory, or remove this one first (nothing was changed)");
-            return false;
-        }
-        return true;
-    }
-
-    /// Whether dest's parent is the store's directory (compared by device and inode, so
-    /// that another spelling of the path is caught too). Deeper is impossible: the
-    /// directory between would be a foreign entry of the store's directory already.
-    bool inside_store_directory(const std::string& dest) {
-        const std::string parent = store_directory<IO>::parent_of(dest);
-        struct stat store_info {};
-        struct stat parent_info {};
-        return io_.stat(directory_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
-               store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
-    }
-
-    /// Links or copies the store's compression dictionaries (compression/zstd_trained.hpp)
-    /// into the backup. A dictionary file is written once, through a .tmp and a rename, and
-    /// never changed, so a link is as safe as for a closed segment. The layer that trains
-    /// them removes none while a backup runs, so every one the cut's records need is here.
-    bool copy_dictionaries(const store_directory<IO>& target, std::error_code& ec) {
-        std::vector<store_file_name> names;
-        if (!directory_.list(names, ec)) return false;
-        std::string bytes;
-        for (const store_file_name& name : names) {
-            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
-            if constexpr (io_policy_with_link<IO>) {
-                if (link_into(name, target)) continue;
-            }
-            data_file<IO> from;
-            data_file<IO> copy;
-            std::uint64_t size = 0;
-            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec)) return false;
-            bytes.resize(static_cast<std::size_t>(size));
-            if (!from.read(0, bytes.data(), bytes.size(), ec) ||
-                !target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) ||
-                !copy.write(0, bytes, ec) || !copy.sync(ec) || !target.rename(name.temporary(), name, ec)) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    /// Links closed segment `in`, and its hint when it has one, into the backup's directory
-    /// under their own names; false when the segment must be copied instead: the I/O policy
-    /// has no link, the file system refuses it (another file system, no hard links, too
-    /// many links, ...), or the file holds bytes past the segment's end, which a link would
-    /// take and a copy does not. The linked bytes are durable already: a segment is synced
-    /// before it closes (rollover) or is published (compaction), and a hint before its
-    /// rename; the directory sync that precedes the MANIFEST makes the new names durable.
-    /// A hint only spares the copy's first open a replay, so one that cannot be linked
-    /// (there is none, or the link fails) is left out.
-    bool link_closed_segment([[maybe_unused]] const segment<IO>& in,
-                             [[maybe_unused]] const store_directory<IO>& target) {
-        if constexpr (io_policy_with_link<IO>) {
-            std::error_code ignored;
-            std::uint64_t file_size = 0;
-            if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
-            if (!link_into(store_file_name::data(in.id), target)) return false;
-            link_into(store_file_name::hint(in.id), target);
-            return true;
-        } else {
-            return false;
-        }
-    }
-
-    /// Gives the store's file `name` the same name in target; false when the link failed,
-    /// which changes nothing. Instantiated only for an I/O policy with link.
-    bool link_into(const store_file_name& name, const store_directory<IO>& target) {
-        const std::string from = directory_.file_path(name);
-        const std::string to = target.file_path(name);
-        return detail::retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;
-    }
-
-    IO& io_;
-    const store_directory<IO>& directory_;
-    const composition& composition_;  // written into the copy's MANIFEST
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/backup.hpp ----
-
-namespace kvforge::detail {
-
-/// The cuts part of log_backend (engine.hpp), which it is a friend of.
-template <class Policies, class Engine>
-class store_cuts {
-    using types = log_types<Policies>;
-    using io_type = typename types::io_type;
-    using table_type = typename types::table_type;
-    using threading = typename types::threading;
-    using writer_type = typename types::writer_type;
-    using read_lock = typename types::read_lock;
-    using gate_lock = typename types::gate_lock;
-    using segment_type = typename types::segment_type;
-
-public:
-    /// Refers to the engine's I/O policy, directory and composition, made before it.
-    explicit store_cuts(Engine& engine) noexcept
-        : engine_(engine), backup_{engine.io_, engine.files_.directory(), engine.composition_} {}
-
-    /// Copies the store as it is at the call into directory dest, which must be missing
-    /// (it is created; its parent must exist) or empty: every write that returned before
-    /// the call is in the copy (buffered writes are flushed at the cut, taken under the
-    /// gate), and writes that start after it are not. The copy, with no lock held while
-    /// writers go on, and its check are backup.hpp's; no segment is retired meanwhile.
-    void backup(std::string_view dest, std::error_code& ec) {
-        backup_cut<io_type> cut;
-        std::optional<active_call<threading::concurrent>> call;
-        {
-            const gate_lock gate(engine_.write_gate_);
-            if (!take_backup_cut(cut, ec)) return;
-            // Counted while the store is known to be open, so that close() waits for the copy.
-            call.emplace(engine_.active_calls_);
-            engine_.backups_.enter();
-        }
-        const std::string target(dest);
-        const bool copied = backup_.copy(cut, target, ec);
-        cut.segments.clear();
-        cut.active.reset();
-        engine_.backups_.leave();
-        if (copied) backup_.template verify<Engine>(cut, target, ec);
-    }
-
-    /// A read-only view of the store as it is at the call (snapshot.hpp): the cut is
-    /// backup's (every write that returned before the call is in the files), then the
-    /// index is copied and the segments held, under the gate and the read lock; reads of
-    /// the view take no lock of the store.
-    /// It is const: it changes nothing a reader sees (the buffered records it hands to the
-    /// OS were readable before), so for_each, which is const, takes one.
-    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const {
-        const gate_lock gate(engine_.write_gate_);
-        backup_cut<io_type> cut;
-        if (!take_backup_cut(cut, ec)) return {};
-        // The gate already keeps writers and compaction out; the read lock makes the copy
-        // safe against whatever changes the index or a mapping under the exclusive lock alone.
-        const read_lock lock(engine_.mutex_);
-        return {engine_.table_, cut.segments,
-                [&](const segment_type& in) { return &in == cut.active.get() ? cut.active_end : in.size; }};
-    }
-
-    /// Calls visitor(key, value) for every record. A thread_safe store walks a snapshot
-    /// of its own, taken at the call, so that writers go on for the walk's duration and
-    /// the visitor may call the store; it sees the records as of the call. A
-    /// single_thread store has no other thread to hold up, so it walks its own index
-    /// without the cost of a copy.
-    template <class Visitor>
-    void for_each(Visitor&& visitor, std::error_code& ec) const {
-        if constexpr (threading::concurrent) {
-            std::error_code refused;
-            const log_snapshot<io_type, table_type> view = snapshot(refused);
-            if (!refused) {
-                view.for_each(visitor, ec);
-                return;
-            }
-            // A store whose writes failed takes no snapshot (its writer may still hold
-            // records the files lack), but its records stay readable under the lock.
-            if (!engine_.readable(ec)) return;
-            if (std::error_code write_failure; engine_.writable(write_failure)) {
-                ec = refused;
-                return;
-            }
-        }
-        engine_.reads_.for_each(visitor, ec);
-    }
-
-private:
-    /// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and
-    /// notes the segments and where the active one ends.
-    bool take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const {
-        if (!engine_.readable(ec)) return false;
-        if (!engine_.options_.read_only) {
-            if (!engine_.writable(ec)) return false;
-            engine_.call_writer(&writer_type::flush, ec);
-            if (ec) return false;
-        }
-        cut.segments = engine_.segments_.by_id();
-        cut.active = engine_.active_;
-        cut.active_end = engine_.active_ ? engine_.writer_->end() : 0;
-        cut.live_keys = engine_.table_.size();
-        cut.live_bytes = engine_.index_.live_bytes();
-        return true;
-    }
-
-    Engine& engine_;
-    log_backup<io_type> backup_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/store_cuts.hpp ----
-// ---- begin kvforge/stores/log/store_lifetime.hpp ----
-/// \file store_lifetime.hpp
-/// A log store's open() and close(): the directory taken, the segments recovered and
-/// installed, and, at the end, the writer's last bytes and the hints written out and
-/// everything released.
-///
-/// Open. The directory is opened and locked (segment_files.hpp), the MANIFEST checked
-/// (store_composition.hpp), and recovery (recovery.hpp) finds the segments and rebuilds
-/// the index; what it returns is installed before the store counts as open, so no reader
-/// sees it meanwhile. A salvaged log is rewritten, and the MANIFEST written, before then
-/// too, so that a failure leaves the store closed and its lock released. A store opened
-/// read-only changes no file.
-///
-/// Close. The compaction jobs due run to their end first. Readers check that the store
-/// is open under the shared lock, so close() marks it closed under the exclusive lock
-/// before it lets the writer go; writers waiting for their sync, callers of
-/// wait_durable and backups, which hold no lock, are counted (active_calls.hpp) and
-/// close() waits for them.
-/// It works on all of the engine's state, which it reaches through the engine it is part
-/// of, and owns nothing.
-
-#include <atomic>
-#include <cerrno>
-#include <new>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <utility>
-
-
-namespace kvforge::detail {
-
-/// The open and close part of log_backend (engine.hpp), which it is a friend of.
-template <class Policies, class Engine>
-class store_lifetime {
-    using types = log_types<Policies>;
-    using io_type = typename types::io_type;
-    using writer_type = typename types::writer_type;
-    using write_lock = typename types::write_lock;
-    using gate_lock = typename types::gate_lock;
-
-public:
-    explicit store_lifetime(Engine& engine) noexcept : engine_(engine) {}
-
-    /// Opens or creates the store in directory path, as opts says (create_if_missing,
-    /// error_if_exists, read_only, salvage), for the store<> whose composition is wanted.
-    void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
-              std::error_code& ec) {
-        const gate_lock gate(engine_.write_gate_);
-        if (engine_.open_) {
-            // EBUSY in the system category, as the README says of system errors.
-            fail(ec, std::error_code(EBUSY, std::system_category()),
-                 "this store object is already open on " + engine_.files_.directory().path() + "; close it first");
-            return;
-        }
-        if (!engine_.rollover_.accepts(opts.segment_bytes, ec)) return;
-        engine_.io_ = std::move(io);
-        engine_.options_ = opts;
-        engine_.composition_ = wanted;
-        reset_state();
-        directory_mode mode;
-        mode.create = opts.create_if_missing && !opts.read_only;
-        mode.require_store = !mode.create;
-        mode.refuse_store = opts.error_if_exists;
-        mode.shared = opts.read_only;
-        if (!engine_.files_.open(engine_.io_, path, mode, wanted.codec_fingerprint, ec)) return;
-        // A salvaged log is rewritten, and the manifest written, before the store counts as
-        // open, so that a failure leaves it closed and its lock released.
-        const auto salvage_rewrite = [&] {
-            return engine_.options_.salvage && !engine_.options_.read_only && !engine_.salvaged_.empty();
-        };
-        composition on_disk;
-        bool has_manifest = false;
-        // What recovery found; when the open fails, its segments are closed after the
-        // directory, as the rest of the state is.
-        recovered_log<io_type> recovered;
-        if (!engine_.manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
-            (salvage_rewrite() && !engine_.compaction_.compact_all(ec)) ||
-            (!engine_.options_.read_only && !engine_.manifest_.record(engine_.files_, on_disk, has_manifest, ec))) {
-            engine_.files_.close();
-            reset_state();
-            return;
-        }
-        engine_.open_ = true;
-        engine_.compaction_.resume();
-    }
-
-    /// Writes everything out, syncs it, writes the active segment's hint and releases the store
-    /// (a read-only store only releases it). The store is closed afterwards even when
-    /// this reports an error.
-    void close(std::error_code& ec) {
-        // Before the gate, which the compaction thread takes. The work requested so far
-        // runs to its end rather than being dropped, so that the files are left near
-        // compact_dead_ratio: it is bounded, since writers slowed down at the stall
-        // ceiling keep dead bytes near compaction_stall_ratio times the live bytes, each
-        // job must reclaim dead bytes for another to follow, and no job starts once
-        // compaction is no longer due.
-        engine_.compaction_.finish();
-        const gate_lock gate(engine_.write_gate_);
-        if (!engine_.open_) return;
-        engine_.compaction_.sort_before_close();
-        engine_.compaction_.abort_job();
-        engine_.rollover_.discard_spare();
-        // After a failed write or sync, whatever was not yet on disk is lost: report it.
-        if (!engine_.options_.read_only && !engine_.failure_.check(ec) && !engine_.writer_->failed(ec)) {
-            engine_.call_writer(&writer_type::close, ec);
-            if (!ec) {
-                try {
-                    engine_.hints_.write_pending_now();
-                    engine_.hints_.write_active(*engine_.active_, engine_.writer_->end());
-                } catch (const std::bad_alloc&) {
-                    // A hint only speeds up the next open, so failing to write one is no error.
-                }
-            }
-        }
-        {
-            const write_lock lock(engine_.mutex_);
-            engine_.open_ = false;
-        }
-        engine_.active_calls_.wait_idle();
-        engine_.writer_.reset();
-        engine_.hints_.clear();
-        engine_.active_.reset();
-        engine_.segments_.clear();
-        engine_.rollover_.reset();
-        engine_.files_.close();
-    }
-
-private:
-    /// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
-    /// found: the store is not open yet, so no reader sees it meanwhile.
-    bool recover(recovered_log<io_type>& recovered, std::error_code& ec) {
-        log_recovery recovery(engine_.io_, engine_.files_.directory(), engine_.options_, engine_.composition_,
-                              engine_.table_, engine_.reader_, engine_, recovered);
-        if (!recovery.recover(ec)) return false;
-        engine_.segments_ = std::move(recovered.segments);
-        engine_.active_ = std::move(recovered.active);
-        engine_.writer_.emplace();
-        engine_.writer_->attach(engine_.active_->file, recovered.active_end);
-        engine_.hints_.adopt_active(*engine_.active_, std::move(recovered.active_hint));
-        engine_.rollover_.reset(!engine_.options_.read_only);
-        engine_.next_id_.store(recovered.next_id, std::memory_order_relaxed);
-        engine_.index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
-        engine_.recovered_records_ = recovered.records;
-        engine_.recovered_bytes_cut_ = recovered.bytes_cut;
-        engine_.salvaged_ = std::move(recovered.salvaged);
-        return true;
-    }
-
-    /// Back to the state of a closed store: no segment, writer or index.
-    void reset_state() {
-        engine_.writer_.reset();
-        engine_.hints_.clear();
-        engine_.active_.reset();
-        engine_.segments_.clear();
-        engine_.rollover_.reset();
-        engine_.table_.clear();
-        engine_.next_id_.store(1, std::memory_order_relaxed);
-        engine_.index_.set_counts(0, 0);
-        engine_.recovered_records_ = 0;
-        engine_.recovered_bytes_cut_ = 0;
-        engine_.compaction_.reset();
-        engine_.salvaged_.clear();
-        engine_.failure_.reset();
-    }
-
-    Engine& engine_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/store_lifetime.hpp ----
-// ---- begin kvforge/stores/log/writer_calls.hpp ----
-/// \file writer_calls.hpp
-/// A log store's calls of its durability writer beside the writes: flush, sync, drain and
-/// close, each under the locks it needs, and the waits for durability.
-///
-/// Locks (the engine's). flush, sync, drain and close run with write_gate_ held, so no
-/// writer appends meanwhile; a writer without a worker changes the buffer readers read,
-/// so they take the exclusive lock too, while async_worker's queue has its own lock and
-/// readers need not wait for its disk. wait_durable holds no lock while it waits: it is
-/// counted (active_calls.hpp), so that close() keeps the writer until it returns.
-/// It works on the engine's writer, locks and count of calls, which it reaches through
-/// the engine it is part of, and owns nothing.
-
-#include <cstdint>
-#include <optional>
-#include <system_error>
-
-
-namespace kvforge::detail {
-
-/// The writer calls part of log_backend (engine.hpp), which it is a friend of.
-template <class Policies, class Engine>
-class writer_calls {
-    using types = log_types<Policies>;
-    using threading = typename types::threading;
-    using writer_type = typename types::writer_type;
-    using read_lock = typename types::read_lock;
-    using write_lock = typename types::write_lock;
-    using gate_lock = typename types::gate_lock;
-
-public:
-    explicit writer_calls(Engine& engine) noexcept : engine_(engine) {}
-
-    /// flush or sync: nothing to do for a read-only store, which writes nothing.
-    void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
-        const gate_lock gate(engine_.write_gate_);
-        if (!engine_.readable(ec) || engine_.options_.read_only || !engine_.writable(ec)) return;
-        call_writer(op, ec);
-    }
-
-    /// Calls a writer's flush, sync, drain or close, with write_gate_ held. A writer
-    /// without a worker changes the buffer readers read, so that takes the exclusive
-    /// lock; async_worker's queue has its own lock, and readers need not wait for its disk.
-    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const {
-        if constexpr (writer_type::sequenced) {
-            ((*engine_.writer_).*op)(ec);
-        } else {
-            const write_lock lock(engine_.mutex_);
-            ((*engine_.writer_).*op)(ec);
-        }
-    }
-
-    /// Blocks until the write with this sequence number is on disk (async_worker).
-    void wait_durable(std::uint64_t sequence, std::error_code& ec) {
-        // Counted from while the store is known to be open until done, so that close()
-        // keeps the writer until then.
-        std::optional<active_call<threading::concurrent>> call;
-        {
-            const read_lock lock(engine_.mutex_);
-            if (!engine_.readable(ec)) return;
-            call.emplace(engine_.active_calls_);
-        }
-        engine_.writer_->wait_durable(sequence, ec);
-    }
-
-    [[nodiscard]] std::uint64_t durable_sequence() const {
-        const read_lock lock(engine_.mutex_);
-        return engine_.open_ ? engine_.writer_->durable_sequence() : 0;
-    }
-
-private:
-    Engine& engine_;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/writer_calls.hpp ----
 
 namespace kvforge::detail {
 
@@ -18400,14 +18770,6 @@ class log_backend {
     using segment_pointer = typename types::segment_pointer;
     using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
     friend class segment_compaction<Policies, log_backend>;
-    friend class segment_rollover<Policies, log_backend>;
-    friend class store_lifetime<Policies, log_backend>;
-    friend class store_clear<Policies, log_backend>;
-    friend class store_cuts<Policies, log_backend>;
-    friend class writer_calls<Policies, log_backend>;
-    friend class after_write<Policies, log_backend>;
-    // Recovery makes its files through create_segment, write_hint_of and sync_directory.
-    friend class log_recovery<io_type, table_type, record_reader<io_type, writer_type, Mapped>, log_backend>;
 
 public:
     /// Whether writes hand out sequence numbers (async_worker).
@@ -18429,41 +18791,42 @@ public:
     /// Opens or creates the store in directory path, as opts says (create_if_missing,
     /// error_if_exists, read_only, salvage), for the store<> whose composition is wanted.
     void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
-              std::error_code& ec) {
-        lifetime_.open(path, opts, std::move(io), wanted, ec);
-    }
+              std::error_code& ec);
 
     /// Writes everything out, syncs it, writes the active segment's hint and releases the store
     /// (a read-only store only releases it). The store is closed afterwards even when
     /// this reports an error.
-    void close(std::error_code& ec) { lifetime_.close(ec); }
+    void close(std::error_code& ec) { close(ec, [] {}); }
+    /// As close(ec), calling before_release() once the data files are final, before the
+    /// store's lock is released (engine_lifetime.hpp).
+    void close(std::error_code& ec, function_ref<void()> before_release);
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
-    // Writes (log_writes.hpp), each followed by the steps after_write.hpp runs.
+    // Writes (log_writes.hpp), each followed by the steps engine_after_write.hpp runs.
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         gate_lock gate(write_gate_);
-        if (!writable(ec) || !rollover_.make_room(ec)) return 0;
+        if (!writable(ec) || !make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.put(key, value, ec);
-        return ec ? 0 : after_write_.finish_write(gate, sequence, ec);
+        return ec ? 0 : finish_write(gate, sequence, ec);
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
         gate_lock gate(write_gate_);
         if (!writable(ec)) return false;
         // Writers are ordered by the gate, so the index cannot change under this lookup.
-        if (!table_.find(key) || !rollover_.make_room(ec)) return false;
+        if (!table_.find(key) || !make_room(ec)) return false;
         const std::uint64_t sequence = writes_.erase(key, ec);
         if (ec) return false;
-        after_write_.finish_write(gate, sequence, ec);
+        finish_write(gate, sequence, ec);
         return !ec;
     }
 
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         gate_lock gate(write_gate_);
-        if (!writable(ec) || !rollover_.make_room(ec)) return 0;
+        if (!writable(ec) || !make_room(ec)) return 0;
         const std::uint64_t sequence = writes_.write(ops, ec);
-        return ec ? 0 : after_write_.finish_write(gate, sequence, ec);
+        return ec ? 0 : finish_write(gate, sequence, ec);
     }
 
     // Reads (log_reads.hpp).
@@ -18493,11 +18856,9 @@ public:
     }
 
     /// Calls visitor(key, value) for every record; a thread_safe store walks a snapshot of
-    /// its own (store_cuts.hpp).
+    /// its own (engine_cuts.hpp).
     template <class Visitor>
-    void for_each(Visitor&& visitor, std::error_code& ec) const {
-        cuts_.for_each(visitor, ec);
-    }
+    void for_each(Visitor&& visitor, std::error_code& ec) const;
 
     [[nodiscard]] std::size_t size() const {
         const read_lock lock(mutex_);
@@ -18509,8 +18870,8 @@ public:
     [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     /// Removes every key: a new active segment starting with a clear record, then the
-    /// others retired (store_clear.hpp).
-    void clear(std::error_code& ec) { clear_.clear(ec); }
+    /// others retired (engine_clear.hpp).
+    void clear(std::error_code& ec);
 
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
@@ -18538,37 +18899,36 @@ public:
     }
 
     /// Hands buffered writes to the OS; nothing to do for a read-only store.
-    void flush(std::error_code& ec) { calls_.drain_writer(&writer_type::flush, ec); }
+    void flush(std::error_code& ec) { drain_writer(&writer_type::flush, ec); }
     /// Makes every write so far durable; nothing to do for a read-only store.
-    void sync(std::error_code& ec) { calls_.drain_writer(&writer_type::sync, ec); }
+    void sync(std::error_code& ec) { drain_writer(&writer_type::sync, ec); }
 
-    /// Rewrites the live records of every segment into new segments, in index order,
-    /// and retires the old ones.
-    void compact(std::error_code& ec) {
-        const auto no_compaction = compaction_.hold();
-        const gate_lock gate = gate_without_backups();
-        if (!writable(ec)) return;
-        compaction_.abort_job();  // superseded
-        compaction_.compact_now(true, ec);
-    }
+    /// Rewrites the live records of every segment there is at the call into new
+    /// segments, in key order, and retires the old ones; with thread_safe, writers go on
+    /// meanwhile, into a new active segment (segment_compaction.hpp).
+    void compact(std::error_code& ec) { compaction_.compact_whole(ec); }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
-    void wait_durable(std::uint64_t sequence, std::error_code& ec) { calls_.wait_durable(sequence, ec); }
-    [[nodiscard]] std::uint64_t durable_sequence() const { return calls_.durable_sequence(); }
+    void wait_durable(std::uint64_t sequence, std::error_code& ec);
+    /// The sequence number of the last write on disk (async_worker; 0 when closed).
+    [[nodiscard]] std::uint64_t durable_sequence() const;
 
     /// Copies the store as it is at the call into directory dest, which must be missing
     /// or empty: every write that returned before the call is in the copy, and writes
-    /// that start after it are not (store_cuts.hpp).
-    void backup(std::string_view dest, std::error_code& ec) { cuts_.backup(dest, ec); }
+    /// that start after it are not (engine_cuts.hpp).
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec);
 
-    /// A read-only view of the store as it is at the call (store_cuts.hpp, snapshot.hpp).
-    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const { return cuts_.snapshot(ec); }
+    /// A read-only view of the store as it is at the call (engine_cuts.hpp, snapshot.hpp).
+    [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const;
 
     /// Reads every record of every segment and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
         verify_report report;
-        if (readable(ec)) verify_segments(segments_.in_replay_order(), active_, *writer_, report, ec);
+        if (!readable(ec)) return report;
+        // A store opened with salvage (read-only, or before its rewrite) also lists what its open found.
+        report.damaged = file_damage_;
+        verify_segments(segments_.in_replay_order(), active_, *writer_, report, ec);
         return report;
     }
 
@@ -18599,18 +18959,50 @@ private:
         return total;
     }
 
-    /// For the parts: a writer's flush, sync, drain or close (writer_calls.hpp), and a
-    /// pending hint written (after_write.hpp).
-    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const {
-        calls_.call_writer(op, ec);
-    }
-    bool write_pending_hint() { return after_write_.write_pending_hint(); }
+    // open() and close(), and what they share (engine_lifetime.hpp).
+    bool recover(recovered_log<io_type>& recovered, std::error_code& ec);
+    void reset_state();
 
-    /// For recovery (its Files, with create_segment): hints and syncs are made as the
-    /// store's other files are, so that stats() counts them.
-    void write_hint_of(segment_type& in, hint_builder& hint) { hints_.write_hint_of(in, hint); }
-    bool sync_directory(std::error_code& ec) { return files_.sync_directory(ec); }
-    bool sync_file(data_file<io_type>& file, std::error_code& ec) { return files_.sync_file(file, ec); }
+    // After a write (engine_after_write.hpp).
+    std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec);
+    bool write_pending_hint();
+
+    // The writer's calls beside the writes (engine_writer_calls.hpp).
+    void drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec);
+    void call_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) const;
+
+    // clear()'s work with the gate held (engine_clear.hpp).
+    bool clear_segments(std::error_code& ec);
+
+    // The rollover (engine_rollover.hpp), with write_gate_ held but for prepare_spare,
+    // which takes it itself.
+    void reset_rollover(bool wanted = false) noexcept;
+    [[nodiscard]] static bool accepts_segment_bytes(std::uint64_t segment_bytes, std::error_code& ec);
+    bool make_room(std::error_code& ec);
+    /// Whether the write under way closed a segment: that write paid for the rollover's
+    /// syncs already, so single_thread runs no step after it (the segment's hint, a
+    /// spare, compaction): the next write does.
+    [[nodiscard]] bool closed_by_this_write() const noexcept { return closed_by_this_write_; }
+    /// How many segments rollovers have closed since the store opened.
+    [[nodiscard]] std::uint64_t segments_closed() const noexcept { return segments_closed_; }
+    bool roll_over(std::error_code& ec);
+    void make_active(segment_pointer next, std::uint64_t end);
+    [[nodiscard]] bool spare_due() const noexcept;
+    void prepare_spare();
+    void discard_spare();
+    bool flush_ahead(std::error_code& ec);
+    segment_pointer take_spare();
+    /// Segments may be no smaller: below this, rollover's syncs would cost more than the writes.
+    static constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
+    /// The most a rollover writes and syncs of a buffering writer's bytes: a write that
+    /// finds the active segment this close to full flushes ahead (a quarter of the
+    /// smallest segments).
+    static constexpr std::uint64_t final_stretch(std::uint64_t segment_bytes) noexcept {
+        return std::min(std::uint64_t{512} << 10, segment_bytes / 4);
+    }
+
+    // The cut that backup() and snapshot() take, with the gate held (engine_cuts.hpp).
+    bool take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const;
 
     bool create_segment(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
         return files_.create_segment(id, out, ec);
@@ -18619,57 +19011,766 @@ private:
     /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
     [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
+    // The engine's state, grouped by the lock that guards it. A member some of whose
+    // calls take a lock of their own says so; the parts at the end say what they take.
+
+    // Set by open() with write_gate_ held, while the store is closed and no other call
+    // can reach it; read with no lock while it is open.
     io_type io_{};
     kvforge::options options_{};
     composition composition_;  // what this open's store<> is made of, as the manifest records it
-    // Read without a lock by is_open(); changed under the gate and the exclusive lock.
-    std::atomic<bool> open_{false};
-
-    mutable gate_type write_gate_;
-    mutable mutex_type mutex_;
-    sticky_failure failure_;
-    segment_files<io_type, counter_type> files_{failure_};  // the directory and the files made in it
-    hint_keeper_type hints_{files_, mutex_};
-    // Changed under the gate and the exclusive lock; readers find records' segments here.
-    segment_set<io_type> segments_;
-    segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
-    // Mutable for snapshot(), which is const: a flush hands the writer's buffered records
-    // to the OS, under the gate, and changes nothing a reader sees.
-    mutable std::optional<writer_type> writer_;
-    record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
-    table_type table_;
-    // The index's changes and the live and dead bytes; under the gate and the exclusive lock.
-    index_updates<io_type, table_type> index_{table_, segments_};
-    log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
-                                                                                                        mutex_, open_};
-    segment_rollover<Policies, log_backend> rollover_{*this};  // the active segment closed when full, and its spare
-    // The id of the next segment made, one counter for every kind; taken by writers and
-    // by the compaction thread.
-    std::atomic<std::uint32_t> next_id_{1};
-    std::string record_;  // the record being written (writes_, compact()); reused under the gate
-    detail::write_version<threading::concurrent> version_;
-    log_writes<Policies, record_reader<io_type, writer_type, Mapped>> writes_{
-        writer_, active_, index_, hints_, reader_, mutex_, failure_, version_, record_};
-    active_calls<threading::concurrent> active_calls_;
-    backups_running backups_;
-    store_composition<io_type> manifest_{io_, files_.directory(), composition_};
-
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::vector<damaged_record> salvaged_;
-    // Parts that work on the state above, reached through the engine (cuts_ also owns
-    // backup's copier).
-    store_lifetime<Policies, log_backend> lifetime_{*this};
-    store_clear<Policies, log_backend> clear_{*this};
-    store_cuts<Policies, log_backend> cuts_{*this};
-    writer_calls<Policies, log_backend> calls_{*this};
-    after_write<Policies, log_backend> after_write_{*this};
+    // What a read-only salvaging open found that a scan of the segments cannot find again
+    // (recovered_log::file_damage), for verify().
+    std::vector<damaged_record> file_damage_;
+
+    // The locks. write_gate_ orders writers, rollover, clear, close and compaction's
+    // changes; mutex_ is taken shared by readers and exclusive to change what they read.
+    mutable gate_type write_gate_;
+    mutable mutex_type mutex_;
+
+    // Guarded by nothing of the engine's: atomics, or members with a lock of their own.
+    // Read with no lock by is_open(); changed with write_gate_ and mutex_ (exclusive) held.
+    std::atomic<bool> open_{false};
+    // The id of the next segment made, one counter for every kind; taken by writers and
+    // by the compaction thread.
+    std::atomic<std::uint32_t> next_id_{1};
+    detail::write_version<threading::concurrent> version_;
+    active_calls<threading::concurrent> active_calls_;  // calls that hold no lock, which close() waits for
+    backups_running backups_;
+    sticky_failure failure_;
+    // The directory and the files made in it; opened and closed with write_gate_ held,
+    // its counts of syncs and bytes its own.
+    segment_files<io_type, counter_type> files_{failure_};
+
+    // Guarded by write_gate_ and mutex_: changed with both held (mutex_ exclusive), read
+    // under either; readers find records' segments here.
+    segment_set<io_type> segments_;
+    segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
+    table_type table_;
+    // The index's changes and the live and dead bytes.
+    index_updates<io_type, table_type> index_{table_, segments_};
+    // Called with write_gate_ held; a writer without a worker changes the buffer readers
+    // read, so it is called with mutex_ exclusive too (call_writer). Mutable for
+    // snapshot(), which is const: a flush hands the writer's buffered records to the OS,
+    // under the gate, and changes nothing a reader sees.
+    mutable std::optional<writer_type> writer_;
+
+    // The readers' views of the state above, used under mutex_ shared.
+    record_reader<io_type, writer_type, Mapped> reader_{io_, segments_, active_, writer_};
+    log_reads<table_type, record_reader<io_type, writer_type, Mapped>, mutex_type, counter_type> reads_{table_, reader_,
+                                                                                                        mutex_, open_};
+
+    // Guarded by write_gate_: used by writers, rollover, clear, close and compaction's
+    // changes, which take mutex_ exclusive for what readers see (hint_keeper.hpp).
+    hint_keeper_type hints_{files_, mutex_};
+    std::string record_;  // the record being written (writes_, compact()), reused
+    log_writes<Policies, record_reader<io_type, writer_type, Mapped>> writes_{
+        writer_, active_, index_, hints_, reader_, mutex_, failure_, version_, record_};
+    // The rollover's (engine_rollover.hpp): the next segment the writer appends to,
+    // prepared ahead of need as a synced .tmp, and whether the active segment still wants one.
+    segment_pointer spare_;
+    bool spare_wanted_ = false;
+    bool closed_by_this_write_ = false;
+    bool flushed_ahead_ = false;  // for the active segment
+    std::uint64_t segments_closed_ = 0;
+    store_composition<io_type> manifest_{io_, files_.directory(), composition_};
+
+    // backup()'s copier, used with no lock held once the cut is taken (engine_cuts.hpp);
+    // it refers to the I/O policy, directory and composition above.
+    log_backup<io_type> backup_{io_, files_.directory(), composition_};
     // compact(), and automatic compaction on its thread (thread_safe); last, so that
     // its thread stops first.
     segment_compaction<Policies, log_backend> compaction_{*this};
 };
 
 }  // namespace kvforge::detail
+
+// The engine's member definitions kept in files of their own (each includes this header first).
+// ---- begin kvforge/stores/log/engine_after_write.hpp ----
+/// \file engine_after_write.hpp
+/// Members of log_backend (engine.hpp): what runs after the store's writes: the gate
+/// released, the wait for durability the policy asks for, and then the work the write
+/// left due, one step of it run by the writer (single_thread) or asked of the compaction
+/// thread (thread_safe).
+///
+/// The work due is, in that order: the hint of a closed segment (hint_keeper.hpp), handed
+/// over here (write_pending_hint) to the writer's step or to the compaction thread; the
+/// spare segment (engine_rollover.hpp); an automatic compaction job
+/// (segment_compaction.hpp). A writer waits for its sync after releasing the gate, so
+/// that writers can share one sync, and with thread_safe it then waits, with no lock
+/// held and a bounded time, while the dead bytes stay past the stall ceiling
+/// (segment_compaction.hpp, wait_for_compaction).
+
+#include <cstdint>
+#include <optional>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+/// After a write: releases the gate, waits for durability as the policy says, and, when
+/// a closed segment waits for its hint, the spare segment is due (the active one half
+/// full: engine_rollover.hpp), a job is under way or one is due (dead bytes past the
+/// configured share, or a closed segment to sort: segment_compaction.hpp), runs a step
+/// (single_thread: the hint's, else the spare's, else automatic compaction's; none after
+/// a write that closed a segment) or asks the compaction thread for a job (thread_safe).
+/// The write's result is its own: a failed compaction shows in stats() and is not
+/// retried before the store has grown (segment_compaction.hpp, compaction_failed).
+template <class Policies, bool Mapped>
+std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::uint64_t sequence,
+                                                          std::error_code& ec) {
+    bool compaction_step = false;
+    bool hint_step = false;
+    bool spare_step = false;
+    if constexpr (threading::concurrent) {
+        if (hints_.pending() > 0 || spare_due() || compaction_.due()) compaction_.request();
+    } else {
+        // No step after a write that closed a segment: it paid for the rollover's syncs.
+        const bool closed = closed_by_this_write();
+        hint_step = !closed && hints_.pending() > 0;
+        spare_step = !closed && !hint_step && spare_due();
+        compaction_step = !closed && !hint_step && !spare_step && (compaction_.job_under_way() || compaction_.due());
+    }
+    {
+        const active_call<threading::concurrent> call(active_calls_);
+        gate.unlock();
+        writer_->commit(sequence, ec);
+        if constexpr (threading::concurrent) {
+            if (!ec) compaction_.wait_for_compaction();
+        }
+    }
+    if (!ec && hint_step) write_pending_hint();
+    if (!ec && spare_step) prepare_spare();
+    if (!ec && compaction_step) {
+        const gate_lock again(write_gate_);
+        std::error_code compaction_error;
+        // Another thread may have closed the store, or compacted it, meanwhile.
+        if (writable(compaction_error) && (compaction_.job_under_way() || compaction_.due())) {
+            // The caller's last error message describes its own calls, not this one.
+            const last_error saved = this_thread_last_error();
+            compaction_.compact_now(compaction_error);
+            this_thread_last_error() = saved;
+        }
+    }
+    return sequence;
+}
+
+/// Writes the hint of the oldest closed segment still waiting for one, taken under
+/// write_gate_ and written with no lock held (the writers go on meanwhile); false when
+/// none waits. Only the compaction thread, or a caller holding it off, retires segments,
+/// so the segment taken stays in the store until its hint is in place.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::write_pending_hint() {
+    std::optional<typename hint_keeper_type::pending_hint> taken;
+    {
+        const gate_lock gate(write_gate_);
+        if (!open_ || hints_.pending() == 0) return false;
+        taken.emplace(hints_.take_oldest());
+    }
+    hints_.write_pending(*taken);
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/engine_after_write.hpp ----
+// ---- begin kvforge/stores/log/engine_clear.hpp ----
+/// \file engine_clear.hpp
+/// Members of log_backend (engine.hpp): clear(), a new active segment whose first record
+/// is a clear record, published, and then every other segment retired.
+///
+/// Should a crash come before all are removed, the clear record drops what they hold
+/// when they replay. Like compact(), it keeps automatic compaction off, waits until no
+/// backup copies the segments (backups_running.hpp) and holds write_gate_ while it
+/// works, so no writer runs, but readers go on; it takes the exclusive lock only to
+/// switch segments. A snapshot still reads the retired segments through its hold on them.
+
+#include <mutex>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// Removes every key: a new active segment starting with a clear record, then the
+/// others retired.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::clear(std::error_code& ec) {
+    const auto whole = compaction_.lock_whole();  // after a compact() under way
+    const auto no_compaction = compaction_.hold();
+    const gate_lock gate = gate_without_backups();
+    if (!writable(ec)) return;
+    compaction_.abort_job();
+    clear_segments(ec);
+}
+
+/// clear(), with write_gate_ held: a new active segment whose first record is a clear
+/// record, published, and then every other segment retired. Should a crash come before
+/// all are removed, the clear record drops what they hold when they replay.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::clear_segments(std::error_code& ec) {
+    call_writer(&writer_type::drain, ec);
+    if (ec) return false;
+    discard_spare();  // it would replay before the segment made here
+    segment_pointer next;
+    if (!files_.publish_cleared_segment(new_segment_id(), next, ec)) return false;
+    const std::vector<segment_pointer> retired = segments_.in_replay_order();
+    {
+        const write_lock lock(mutex_);
+        table_.clear();
+        segments_.clear();
+        segments_.add(next);
+        hints_.drop_retired(segments_);
+        make_active(next, next->size);
+        hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
+        index_.set_counts(0, 0);
+        index_.add_dead(*next, next->size - file_header::size);  // the clear record
+        compaction_.finish_compaction();
+    }
+    files_.remove_segments(retired);
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/engine_clear.hpp ----
+// ---- begin kvforge/stores/log/engine_cuts.hpp ----
+/// \file engine_cuts.hpp
+/// Members of log_backend (engine.hpp): the store taken as it is at a cut: backup()'s
+/// copy of its files (backup.hpp), snapshot()'s read-only view (snapshot.hpp), and the
+/// thread_safe for_each, which walks a snapshot of its own.
+///
+/// The cut is taken under write_gate_: the writer's buffered records are flushed to the
+/// files, then the segments are held and the active one's end noted, so every write that
+/// returned before the call is in the files up to the cut, and writes that start after
+/// it are not. A backup then copies with no lock held while writers go on, counted
+/// (active_calls.hpp) so that close() waits for it, and no segment is retired meanwhile
+/// (backups_running.hpp). A snapshot copies the index under the read lock as well;
+/// compaction and clear() retire segments as ever, since a retired segment stays
+/// readable through the snapshot's hold on it. With thread_safe, for_each walks a
+/// snapshot of its own, so it holds no lock while its visitor runs; taking one waits, as
+/// a writer does, for a compact() or clear() under way.
+
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+/// Copies the store as it is at the call into directory dest, which must be missing (it
+/// is created; its parent must exist) or empty: every write that returned before the
+/// call is in the copy (buffered writes are flushed at the cut, taken under the gate),
+/// and writes that start after it are not. The copy, with no lock held while writers go
+/// on, and its check are backup.hpp's; no segment is retired meanwhile. how says whether
+/// closed segments are copied or linked.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::backup(std::string_view dest, const backup_options& how, std::error_code& ec) {
+    backup_cut<io_type> cut;
+    std::optional<active_call<threading::concurrent>> call;
+    {
+        const gate_lock gate(write_gate_);
+        if (!take_backup_cut(cut, ec)) return;
+        // Counted while the store is known to be open, so that close() waits for the copy.
+        call.emplace(active_calls_);
+        backups_.enter();
+    }
+    const std::string target(dest);
+    const bool copied = backup_.copy(cut, target, how, ec);
+    cut.segments.clear();
+    cut.active.reset();
+    backups_.leave();
+    if (copied) backup_.template verify<log_backend>(cut, target, ec);
+}
+
+/// A read-only view of the store as it is at the call (snapshot.hpp): the cut is
+/// backup's (every write that returned before the call is in the files), then the index
+/// is copied and the segments held, under the gate and the read lock; reads of the view
+/// take no lock of the store.
+/// It is const: it changes nothing a reader sees (the buffered records it hands to the OS
+/// were readable before), so for_each, which is const, takes one.
+template <class Policies, bool Mapped>
+auto log_backend<Policies, Mapped>::snapshot(std::error_code& ec) const -> log_snapshot<io_type, table_type> {
+    const gate_lock gate(write_gate_);
+    backup_cut<io_type> cut;
+    if (!take_backup_cut(cut, ec)) return {};
+    // The gate already keeps writers and compaction out; the read lock makes the copy
+    // safe against whatever changes the index or a mapping under the exclusive lock alone.
+    const read_lock lock(mutex_);
+    return {table_, cut.segments,
+            [&](const segment_type& in) { return &in == cut.active.get() ? cut.active_end : in.size; }};
+}
+
+/// Calls visitor(key, value) for every record. A thread_safe store walks a snapshot of
+/// its own, taken at the call, so that writers go on for the walk's duration and the
+/// visitor may call the store; it sees the records as of the call. A single_thread store
+/// has no other thread to hold up, so it walks its own index without the cost of a copy.
+template <class Policies, bool Mapped>
+template <class Visitor>
+void log_backend<Policies, Mapped>::for_each(Visitor&& visitor, std::error_code& ec) const {
+    if constexpr (threading::concurrent) {
+        std::error_code refused;
+        const log_snapshot<io_type, table_type> view = snapshot(refused);
+        if (!refused) {
+            view.for_each(visitor, ec);
+            return;
+        }
+        // A store whose writes failed takes no snapshot (its writer may still hold records
+        // the files lack), but its records stay readable under the lock.
+        if (!readable(ec)) return;
+        if (std::error_code write_failure; writable(write_failure)) {
+            ec = refused;
+            return;
+        }
+    }
+    reads_.for_each(visitor, ec);
+}
+
+/// Takes a backup's cut, with write_gate_ held: flushes what the writer holds and notes
+/// the segments and where the active one ends.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::take_backup_cut(backup_cut<io_type>& cut, std::error_code& ec) const {
+    if (!readable(ec)) return false;
+    if (!options_.read_only) {
+        if (!writable(ec)) return false;
+        call_writer(&writer_type::flush, ec);
+        if (ec) return false;
+    }
+    cut.segments = segments_.by_id();
+    cut.active = active_;
+    cut.active_end = active_ ? writer_->end() : 0;
+    cut.live_keys = table_.size();
+    cut.live_bytes = index_.live_bytes();
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/engine_cuts.hpp ----
+// ---- begin kvforge/stores/log/engine_lifetime.hpp ----
+/// \file engine_lifetime.hpp
+/// Members of log_backend (engine.hpp): the store's open() and close(): the directory
+/// taken, the segments recovered and installed, and, at the end, the writer's last bytes
+/// and the hints written out and everything released.
+///
+/// Open. The directory is opened and locked (segment_files.hpp), the MANIFEST checked
+/// (store_composition.hpp), and recovery (recovery.hpp) finds the segments and rebuilds
+/// the index; what it returns is installed before the store counts as open, so no reader
+/// sees it meanwhile. A salvaged log is rewritten, and the MANIFEST written, before then
+/// too, so that a failure leaves the store closed and its lock released. A store opened
+/// read-only changes no file.
+///
+/// Close. The compaction jobs due run to their end first. Readers check that the store
+/// is open under the shared lock, so close() marks it closed under the exclusive lock
+/// before it lets the writer go; writers waiting for their sync, callers of
+/// wait_durable and backups, which hold no lock, are counted (active_calls.hpp) and
+/// close() waits for them.
+
+#include <atomic>
+#include <cerrno>
+#include <new>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+
+
+namespace kvforge::detail {
+
+/// Opens or creates the store in directory path, as opts says (create_if_missing,
+/// error_if_exists, read_only, salvage), for the store<> whose composition is wanted.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::open(std::string_view path, const kvforge::options& opts, io_type io,
+                                         const composition& wanted, std::error_code& ec) {
+    const gate_lock gate(write_gate_);
+    if (open_) {
+        // EBUSY in the system category, as docs/guide.md says of system errors.
+        fail(ec, std::error_code(EBUSY, std::system_category()),
+             "this store object is already open on " + files_.directory().path() + "; close it first");
+        return;
+    }
+    if (!accepts_segment_bytes(opts.segment_bytes, ec)) return;
+    io_ = std::move(io);
+    options_ = opts;
+    composition_ = wanted;
+    reset_state();
+    directory_mode mode;
+    mode.create = opts.create_if_missing && !opts.read_only;
+    mode.require_store = !mode.create;
+    mode.refuse_store = opts.error_if_exists;
+    mode.shared = opts.read_only;
+    if (!files_.open(io_, path, mode, wanted.codec_fingerprint, layers_fingerprint(wanted.expiry, wanted.compression),
+                     ec)) {
+        return;
+    }
+    // A salvaged log is rewritten, and the manifest written, before the store counts as
+    // open, so that a failure leaves it closed and its lock released.
+    const auto salvage_rewrite = [&] { return options_.salvage && !options_.read_only && !salvaged_.empty(); };
+    composition on_disk;
+    bool has_manifest = false;
+    // What recovery found; when the open fails, its segments are closed after the
+    // directory, as the rest of the state is.
+    recovered_log<io_type> recovered;
+    if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
+        (salvage_rewrite() && !compaction_.compact_all(ec)) ||
+        (!options_.read_only && !manifest_.record(files_, on_disk, has_manifest, ec))) {
+        files_.close();
+        reset_state();
+        return;
+    }
+    open_ = true;
+    compaction_.resume();
+}
+
+/// Writes everything out, syncs it, writes the active segment's hint and releases the
+/// store (a read-only store only releases it). The store is closed afterwards even when
+/// this reports an error. A writable store that closed its files without an error calls
+/// before_release() then, after the last change to its data files and while it still
+/// holds the directory's lock: where a layer above writes a file that must describe the
+/// data files as they are left (the expiry layer's deadlines file).
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::close(std::error_code& ec, function_ref<void()> before_release) {
+    // Before the gate, which the compaction thread takes. The work requested so far runs
+    // to its end rather than being dropped, so that the files are left near
+    // compact_dead_ratio: it is bounded, since writers slowed down at the stall ceiling
+    // keep dead bytes near compaction_stall_ratio times the live bytes, each job must
+    // reclaim dead bytes for another to follow, and no job starts once compaction is no
+    // longer due.
+    const auto whole = compaction_.lock_whole();  // after a compact() under way
+    compaction_.finish();
+    const gate_lock gate(write_gate_);
+    if (!open_) return;
+    compaction_.sort_before_close();
+    compaction_.abort_job();
+    discard_spare();
+    // After a failed write or sync, whatever was not yet on disk is lost: report it.
+    if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
+        call_writer(&writer_type::close, ec);
+        if (!ec) {
+            try {
+                hints_.write_pending_now();
+                hints_.write_active(*active_, writer_->end());
+            } catch (const std::bad_alloc&) {
+                // A hint only speeds up the next open, so failing to write one is no error.
+            }
+            before_release();
+        }
+    }
+    {
+        const write_lock lock(mutex_);
+        open_ = false;
+    }
+    active_calls_.wait_idle();
+    writer_.reset();
+    hints_.clear();
+    active_.reset();
+    segments_.clear();
+    reset_rollover();
+    files_.close();
+}
+
+/// Opens the segments and rebuilds the index (recovery.hpp), then installs what was
+/// found: the store is not open yet, so no reader sees it meanwhile.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, std::error_code& ec) {
+    recovery_files<segment_files<io_type, counter_type>, hint_keeper_type> made{.files = files_, .hints = hints_};
+    log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, made, recovered);
+    if (!recovery.recover(ec)) return false;
+    segments_ = std::move(recovered.segments);
+    active_ = std::move(recovered.active);
+    writer_.emplace();
+    writer_->attach(active_->file, recovered.active_end);
+    hints_.adopt_active(*active_, std::move(recovered.active_hint));
+    reset_rollover(!options_.read_only);
+    next_id_.store(recovered.next_id, std::memory_order_relaxed);
+    index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
+    recovered_records_ = recovered.records;
+    recovered_bytes_cut_ = recovered.bytes_cut;
+    salvaged_ = std::move(recovered.salvaged);
+    // A writable salvaging open repairs what it found (the salvaged log is rewritten, a
+    // lost segment's hint removed); a read-only one changes nothing, so verify() lists it.
+    if (options_.read_only) file_damage_ = std::move(recovered.file_damage);
+    return true;
+}
+
+/// Back to the state of a closed store: no segment, writer or index.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::reset_state() {
+    writer_.reset();
+    hints_.clear();
+    active_.reset();
+    segments_.clear();
+    reset_rollover();
+    table_.clear();
+    next_id_.store(1, std::memory_order_relaxed);
+    index_.set_counts(0, 0);
+    recovered_records_ = 0;
+    recovered_bytes_cut_ = 0;
+    compaction_.reset();
+    salvaged_.clear();
+    file_damage_.clear();
+    failure_.reset();
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/engine_lifetime.hpp ----
+// ---- begin kvforge/stores/log/engine_rollover.hpp ----
+/// \file engine_rollover.hpp
+/// Members of log_backend (engine.hpp): the store's rollover: the active segment closed when full and the next one put in
+/// its place, from a spare made ahead of need.
+///
+/// A write that finds the active segment holding options::segment_bytes or more first
+/// closes it (make_room): the writer drains, so that the closed segment is durable before
+/// any byte of the next reaches the OS and a power loss leaves a prefix of the writes
+/// across segments too; then the next segment, made through a synced .tmp and a rename,
+/// becomes the active one. Its .tmp is made ahead of need, once the active segment is
+/// half full (the spare segment, prepare_spare), off the writers' path as the closed
+/// segment's hint is, so that the rollover only renames it into place and syncs the
+/// directory.
+///
+/// What the rollover still writes and syncs is kept small too: the writer's buffer
+/// (buffered) may hold megabytes when the segment fills, whose write and sync would fall
+/// on the write that closes it. So once the active segment enters its last stretch
+/// (final_stretch), one write flushes that buffer to the OS ahead and asks for its
+/// writeback without waiting for it; the rollover then writes and syncs at most the
+/// stretch's bytes. Bytes reaching the OS early change no guarantee: they are the active
+/// segment's, written in order, and buffered's durability comes only from sync().
+///
+/// Locks. make_room, roll_over and discard_spare run with write_gate_
+/// held, so no writer appends meanwhile; roll_over takes the exclusive lock only to switch
+/// segments, and make_active runs under it. prepare_spare takes the gate only to pick the
+/// spare's id and to hand the spare over, and makes and syncs its file with no lock held.
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <system_error>
+#include <utility>
+
+
+namespace kvforge::detail {
+
+/// Back to no spare, as at close(); wanted says whether the active segment, once half
+/// full, wants one (an open that can write).
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::reset_rollover(bool wanted) noexcept {
+    spare_.reset();
+    spare_wanted_ = wanted;
+    closed_by_this_write_ = false;
+    flushed_ahead_ = false;
+    segments_closed_ = 0;
+}
+
+/// Whether segments of segment_bytes can be rolled over, which open() asks first; else
+/// false with ec set.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::accepts_segment_bytes(std::uint64_t segment_bytes, std::error_code& ec) {
+    if (segment_bytes >= min_segment_bytes && segment_bytes <= max_segment_bytes) return true;
+    fail(ec, errc::invalid_argument,
+         "options::segment_bytes is " + std::to_string(segment_bytes) + "; it must lie between " +
+             std::to_string(min_segment_bytes) + " (64 KiB) and " + std::to_string(max_segment_bytes) +
+             " bytes (nothing was opened)");
+    return false;
+}
+
+/// Before a write (write_gate_ held): closes the active segment when it is full, and
+/// flushes the writer ahead as it enters its last stretch.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::make_room(std::error_code& ec) {
+    closed_by_this_write_ = false;
+    const std::uint64_t end = writer_->end();
+    const std::uint64_t segment_bytes = options_.segment_bytes;
+    if (end >= segment_bytes) return roll_over(ec);
+    if (!flushed_ahead_ && end >= segment_bytes - final_stretch(segment_bytes)) return flush_ahead(ec);
+    return true;
+}
+
+/// Closes the active segment and starts the next (write_gate_ held): by a write, or by a
+/// compaction job that would rewrite the active segment. The writer drains first: the
+/// closed segment is durable before any byte of the next reaches the OS. The next segment
+/// is the spare when one is ready (only renamed into place), else made here. On failure
+/// nothing was appended anywhere and the next write tries again. The closed segment's
+/// hint is left to write_pending_hint, after this write: building and syncing it takes
+/// longer than everything else here, and a segment without a hint is only read whole at
+/// the next open.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::roll_over(std::error_code& ec) {
+    call_writer(&writer_type::drain, ec);
+    if (ec) return false;
+    segment_pointer next = take_spare();
+    if (next ? !files_.place_segment(*next, ec) : !files_.create_segment(new_segment_id(), next, ec)) return false;
+    hints_.reserve_pending();  // so that nothing below throws
+    const std::uint64_t end = writer_->end();
+    const write_lock lock(mutex_);
+    active_->size = end;
+    reader_.map_final(*active_, end);
+    hints_.close_active(active_);
+    closed_by_this_write_ = true;
+    ++segments_closed_;
+    segments_.add(next);
+    make_active(std::move(next), file_header::size);
+    return true;
+}
+
+/// Makes `next` the active segment, its records starting at end (write_gate_ and the
+/// exclusive lock held): after a rollover, and for the writer segment compact() and
+/// clear() make. It wants a spare once half full.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::make_active(segment_pointer next, std::uint64_t end) {
+    active_ = std::move(next);
+    writer_->attach(active_->file, end);
+    if (options_.write_hints && !options_.read_only) {
+        hints_.start_active(*active_);
+    } else {
+        hints_.stop_active();
+    }
+    reader_.cover(*active_, end);  // mmap_file's mapping
+    spare_wanted_ = !options_.read_only;
+    flushed_ahead_ = false;
+}
+
+/// Whether the spare segment is due (write_gate_ held): the active segment wants one and
+/// holds half of segment_bytes. Not sooner, so that a store filled and closed soon after
+/// a rollover does not make, sync and remove a spare it never uses; not later, so that
+/// half a segment of writes lies between the request and the rollover that needs the
+/// spare, which takes one file made and synced.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::spare_due() const noexcept {
+    return spare_wanted_ && writer_->end() >= options_.segment_bytes / 2;
+}
+
+/// Prepares the spare segment when due: the next segment the writer appends to, made as
+/// a .tmp holding its synced header. Runs with no lock held (the writers go on
+/// meanwhile): on the compaction thread (thread_safe) or as a step after a later write
+/// (single_thread). Best effort, tried once for each active segment: should it fail, the
+/// rollover makes its segment itself. A spare left by a crash is a .tmp, which the next
+/// open removes.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::prepare_spare() {
+    std::uint32_t id = 0;
+    {
+        const gate_lock gate(write_gate_);
+        if (!open_ || spare_ || !spare_due()) return;
+        spare_wanted_ = false;
+        id = new_segment_id();
+    }
+    segment_pointer spare;
+    std::error_code ec;
+    const bool ready = files_.start_segment(id, id, spare, ec) && files_.sync_file(spare->file, ec);
+    const gate_lock gate(write_gate_);
+    if (!open_) return;  // closed meanwhile: the next open removes the .tmp
+    // A rollover made its own segment meanwhile: this one could no longer follow it.
+    if (ready && !spare_ && id > active_->id) {
+        spare_ = std::move(spare);
+    } else {
+        files_.remove_unpublished_segment(id);
+    }
+}
+
+/// Removes an unused spare segment's .tmp (write_gate_ held): at close(), and when
+/// compact() or clear() make a writer segment of their own, which the spare may no longer
+/// follow. A failure leaves it to the next open.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::discard_spare() {
+    if (!spare_) return;
+    const std::uint32_t id = spare_->id;
+    spare_.reset();  // closes its file
+    files_.remove_unpublished_segment(id);
+}
+
+/// Flushes the writer's buffer to the OS and asks for its writeback, once for each active
+/// segment (write_gate_ held), so that the rollover ahead finds those bytes on their way
+/// to disk. Only for a writer that holds bytes in a buffer of its own (buffered;
+/// sync_each holds none): async_worker's thread writes and syncs its queue ahead already,
+/// and its flush would wait for that sync.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::flush_ahead(std::error_code& ec) {
+    flushed_ahead_ = true;
+    if constexpr (!writer_type::sequenced) {
+        if (writer_->end() == writer_->written_end()) return true;
+        call_writer(&writer_type::flush, ec);
+        if (ec) return false;
+        active_->file.start_writeback();
+    }
+    return true;
+}
+
+/// Takes the spare segment for a rollover (write_gate_ held): null when there is none, or
+/// when its id is below the active segment's, as the new active segment must replay last
+/// (a guard: compact() and clear() discard the spare as they make a writer segment of
+/// their own).
+template <class Policies, bool Mapped>
+auto log_backend<Policies, Mapped>::take_spare() -> segment_pointer {
+    if (spare_ && spare_->id < active_->id) discard_spare();
+    return std::move(spare_);
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/engine_rollover.hpp ----
+// ---- begin kvforge/stores/log/engine_writer_calls.hpp ----
+/// \file engine_writer_calls.hpp
+/// Members of log_backend (engine.hpp): the store's calls of its durability writer beside
+/// the writes: flush, sync, drain and close, each under the locks it needs, and the waits
+/// for durability.
+///
+/// Locks. flush, sync, drain and close run with write_gate_ held, so no writer appends
+/// meanwhile; a writer without a worker changes the buffer readers read, so they take the
+/// exclusive lock too, while async_worker's queue has its own lock and readers need not
+/// wait for its disk. wait_durable holds no lock while it waits: it is counted
+/// (active_calls.hpp), so that close() keeps the writer until it returns.
+
+#include <cstdint>
+#include <optional>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+/// flush or sync: nothing to do for a read-only store, which writes nothing.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::drain_writer(void (writer_type::*op)(std::error_code&), std::error_code& ec) {
+    const gate_lock gate(write_gate_);
+    if (!readable(ec) || options_.read_only || !writable(ec)) return;
+    call_writer(op, ec);
+}
+
+/// Calls a writer's flush, sync, drain or close, with write_gate_ held. A writer without
+/// a worker changes the buffer readers read, so that takes the exclusive lock;
+/// async_worker's queue has its own lock, and readers need not wait for its disk.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::call_writer(void (writer_type::*op)(std::error_code&),
+                                                std::error_code& ec) const {
+    if constexpr (writer_type::sequenced) {
+        ((*writer_).*op)(ec);
+    } else {
+        const write_lock lock(mutex_);
+        ((*writer_).*op)(ec);
+    }
+}
+
+/// Blocks until the write with this sequence number is on disk (async_worker).
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::wait_durable(std::uint64_t sequence, std::error_code& ec) {
+    // Counted from while the store is known to be open until done, so that close() keeps
+    // the writer until then.
+    std::optional<active_call<threading::concurrent>> call;
+    {
+        const read_lock lock(mutex_);
+        if (!readable(ec)) return;
+        call.emplace(active_calls_);
+    }
+    writer_->wait_durable(sequence, ec);
+}
+
+template <class Policies, bool Mapped>
+std::uint64_t log_backend<Policies, Mapped>::durable_sequence() const {
+    const read_lock lock(mutex_);
+    return open_ ? writer_->durable_sequence() : 0;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/engine_writer_calls.hpp ----
 // ---- end kvforge/stores/log/engine.hpp ----
 
 namespace kvforge {
@@ -18679,7 +19780,7 @@ namespace kvforge {
 /// record of a closed segment (or one the active segment held when the store was
 /// opened) is copied from a read-only mapping of those bytes, which never change again;
 /// a record appended since is read with one pread. Takes a durability policy (default
-/// kvforge::buffered<>). See docs/format.md for the files and README.md for the
+/// kvforge::buffered<>). See docs/format.md for the files and docs/guide.md for the
 /// guarantees and what sets it apart from kvforge::mmap_file.
 struct file_log {
     using policy_kind = kvforge::policy_kind::store;
@@ -18982,9 +20083,11 @@ std::uint64_t copy(const Source& source, Destination& destination, const copy_op
 namespace kvforge {
 
 /// Removes the persistent store in directory path through the I/O policy io: every file
-/// of kvforge's own in it, then the directory when that leaves it empty. Refuses, with
-/// nothing removed, an empty path (errc::invalid_argument), a missing directory
-/// (errc::store_not_found), a directory holding anything kvforge did not write
+/// of kvforge's own in it, then the directory when that leaves it empty. Entries kvforge
+/// did not write, which a store's directory (one with a MANIFEST) may hold beside its
+/// files, are left where they are, with the directory. Refuses, with nothing removed, an
+/// empty path (errc::invalid_argument), a missing directory (errc::store_not_found), a
+/// directory without a MANIFEST holding anything kvforge did not write
 /// (errc::not_a_store) and a store that is open, in this process or another
 /// (errc::store_locked); it holds the store's lock while it works.
 template <io_policy IO>
@@ -19000,7 +20103,10 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
         // The newest data file goes last, after the leftovers, hints and older segments:
         // a destroy cut short leaves a directory that still opens as a store (holding
         // what the segments left hold), and can be run again. Compression dictionaries go
-        // after it, so that no store is ever left without the dictionaries its values need.
+        // after it, so that no store is ever left without the dictionaries its values
+        // need, and the MANIFEST after them, so that no data file is ever left without
+        // the composition it is read by, and a directory that also holds a user's files
+        // stays a store's until the last of kvforge's data is gone.
         std::uint32_t newest = 0;
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::data && !name.is_temporary()) {
@@ -19008,15 +20114,21 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
             }
         }
         const auto last = newest != 0 ? detail::store_file_name::data(newest) : detail::store_file_name::lock();
+        // Hints before their data files: one left without its data file names a lost segment.
+        for (const detail::store_file_name& name : names) {
+            if (name.kind() == detail::store_file_kind::hint && !directory.remove(name, ec)) return;
+        }
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::lock || name == last) continue;
             if (name.kind() == detail::store_file_kind::dictionary && !name.is_temporary()) continue;
+            if (name == detail::store_file_name::manifest()) continue;
             if (!directory.remove(name, ec)) return;
         }
         if (newest != 0 && !directory.remove(last, ec)) return;
         for (const detail::store_file_name& name : names) {
             if (name.kind() == detail::store_file_kind::dictionary && !directory.remove(name, ec)) return;
         }
+        if (!directory.remove(detail::store_file_name::manifest(), ec)) return;
         // LOCK is removed while it is held; an opener that comes now finds no store.
         if (!directory.remove(detail::store_file_name::lock(), ec) || !directory.sync(ec)) return;
         directory.close();
@@ -19052,6 +20164,10 @@ inline void destroy(std::string_view path) {
 /// of a manifest that bind the bytes on disk (codecs, expiry, compression) must match
 /// what opens the store; store, index and durability need not (file_log and mmap_file
 /// read the same files, and the index is rebuilt at open).
+///
+/// Its parts: runtime/erased_store.hpp (a composition behind any_store's erased calls)
+/// and runtime/composition_match.hpp (the spec vocabulary, and which composition a spec
+/// names).
 
 #include <algorithm>
 #include <cstddef>
@@ -19262,10 +20378,49 @@ inline bool parse_store_spec(std::string_view spec, const std::vector<spec_word>
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/store_spec.hpp ----
+// ---- begin kvforge/runtime/composition_match.hpp ----
+/// \file composition_match.hpp
+/// The spec vocabulary and the choice among compositions: the words each composition of a
+/// list answers to, the composition a parsed spec names (or why none fits), and the
+/// advice when a store's MANIFEST binds it to another; and how each composition opens
+/// behind the erased calls (erased_store.hpp). open_store.hpp asks it.
 
-namespace kvforge {
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
 
-namespace detail {
+// ---- begin kvforge/runtime/erased_store.hpp ----
+/// \file erased_store.hpp
+/// One store composition behind any_store's type-erased calls: the store itself
+/// (erased_store_impl), one of its snapshots (erased_snapshot), and the codecs it is
+/// opened to read (codec_choice). open_store.hpp makes these; any_store.hpp calls them.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <exception>
+#include <memory>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
 
 /// The codecs whose bytes a store is opened to read: those of Key and Value, or, for
 /// kvforge's own tool, those the store's files say (see open_store_adopting).
@@ -19364,7 +20519,7 @@ public:
     void flush(std::error_code& ec) noexcept override { ec.clear(); }
     void sync(std::error_code& ec) noexcept override { ec.clear(); }
     void compact(std::error_code& ec) noexcept override { refused(ec, 0); }
-    void backup(std::string_view, std::error_code& ec) noexcept override { refused(ec, 0); }
+    void backup(std::string_view, const backup_options&, std::error_code& ec) noexcept override { refused(ec, 0); }
     void wait_durable(std::uint64_t, std::error_code& ec) noexcept override { refused(ec, 0); }
     std::uint64_t durable_seq(std::error_code& ec) const noexcept override { return refused(ec, 0); }
     verify_report verify(std::error_code& ec) const noexcept override {
@@ -19536,9 +20691,9 @@ public:
     void flush(std::error_code& ec) noexcept override { store_.flush(ec); }
     void sync(std::error_code& ec) noexcept override { store_.sync(ec); }
     void compact(std::error_code& ec) noexcept override { store_.compact(ec); }
-    void backup(std::string_view dest, std::error_code& ec) noexcept override {
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) noexcept override {
         if constexpr (Store::persistent) {
-            store_.backup(dest, ec);
+            store_.backup(dest, how, ec);
         } else {
             fail_unsupported(ec, "backup()", "a persistent store", this->description_,
                              this->description_.composition.store,
@@ -19588,6 +20743,11 @@ private:
 
     Store store_;
 };
+
+}  // namespace kvforge::detail
+// ---- end kvforge/runtime/erased_store.hpp ----
+
+namespace kvforge::detail {
 
 /// The policy a composition names on each axis (spec kinds), for matching a spec.
 struct composition_words {
@@ -19767,6 +20927,45 @@ struct entries_of<composition_list<Packs...>> {
     return text;
 }
 
+/// Why no candidate fits a spec: the word that no composition has beside the spec's other
+/// words, and the compositions that have those others, so that the message names what to
+/// change rather than listing every composition.
+[[nodiscard]] inline std::string no_composition_fits(std::string_view spec, const parsed_spec& parsed,
+                                                     const std::vector<composition_words>& candidates) {
+    const std::string start = "store spec '" + std::string(spec) + "': no composition this program was built with has ";
+    const std::string extend =
+        "; or add a composition to the list the program passes to kvforge::open_store (see kvforge/compositions.hpp)";
+    // A word without which some composition fits: name it, and what goes with the others.
+    for (const auto& [axis, name] : parsed.chosen) {
+        std::string others;
+        std::string listed;
+        for (const auto& [other_axis, other_name] : parsed.chosen) {
+            if (other_axis == axis) continue;
+            others += others.empty() ? "" : ",";
+            others.append(other_name);
+        }
+        for (const composition_words& candidate : candidates) {
+            if (candidate.persistent != parsed.has_path) continue;
+            bool fits = true;
+            for (const auto& [other_axis, other_name] : parsed.chosen) {
+                fits = fits && (other_axis == axis || candidate.on(other_axis) == other_name);
+            }
+            if (!fits) continue;
+            listed += listed.empty() ? "" : "; ";
+            listed += words_of(candidate);
+        }
+        if (listed.empty()) continue;
+        return start + std::string(axis) + " '" + std::string(name) + "'" +
+               (others.empty() ? std::string() : " together with " + others) + "; drop '" + std::string(name) +
+               "' or name one of: " + listed + extend;
+    }
+    std::size_t fitting_kind = 0;
+    for (const composition_words& candidate : candidates) fitting_kind += candidate.persistent == parsed.has_path;
+    return start + (parsed.has_path ? "files" : "no files") + " and these words (of its " +
+           std::to_string(fitting_kind) + " compositions for this kind of store, none has two of them together)" +
+           extend;
+}
+
 /// Picks the composition of candidates a spec names. The spec's words must match; a kind
 /// it leaves out prefers the manifest's policy (when a manifest was found), else kvforge's
 /// default; ties go to the earlier candidate. Expiry and compression weigh most (they bind
@@ -19800,31 +20999,29 @@ struct entries_of<composition_list<Packs...>> {
         }
     }
     if (best == candidates.size()) {
-        std::string listed;
-        for (const composition_words& candidate : candidates) {
-            if (candidate.persistent != parsed.has_path) continue;
-            listed += listed.empty() ? "" : "; ";
-            listed += words_of(candidate);
-        }
-        fail(ec, errc::invalid_argument,
-             "store spec '" + std::string(spec) +
-                 "': no composition this program was built with fits it; add one to the composition list it passes "
-                 "to kvforge::open_store (see kvforge/compositions.hpp), or name one of: " +
-                 (listed.empty() ? std::string("(none for this kind of store)") : listed));
+        fail(ec, errc::invalid_argument, no_composition_fits(spec, parsed, candidates));
     }
     return best;
 }
 
-/// What to do when open_store cannot read a store: a compressed one needs its codec, which
-/// neither open_store's compositions nor the kvforge tool link.
+/// What to do when open_store cannot read a store: a compressed one needs a composition
+/// with its codec, which the default list has not (it links no compression library).
 [[nodiscard]] inline std::string open_store_remedy(const composition& on_disk, const composition& opening) {
     if (first_binding_difference(on_disk, opening).starts_with("compression") && on_disk.compression != "none") {
-        return "open_store and the kvforge tool read no compressed store (they link no compression library); open "
-               "it as a kvforge::store with kvforge::compressed<Codec> of a codec whose name is '" +
-               on_disk.compression + "'";
+        return "pass open_store a composition list with kvforge::compressed<Codec> of a codec whose name is '" +
+               on_disk.compression +
+               "' (kvforge::compressed_compositions of <kvforge/compression/compositions.hpp> has kvforge's "
+               "codecs), or open it as a kvforge::store with that codec";
     }
     return binding_remedy(on_disk, opening) + " (and the spec words that name them)";
 }
+
+}  // namespace kvforge::detail
+// ---- end kvforge/runtime/composition_match.hpp ----
+
+namespace kvforge {
+
+namespace detail {
 
 /// open_store's work: parse, read the manifest, choose, check what binds, open.
 template <class Key, class Value, class List>

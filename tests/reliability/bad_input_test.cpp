@@ -151,10 +151,11 @@ std::vector<refused_open> refused_opens() {
              return dir / "ro";
          },
          true},
-        {"a directory holding a file kvforge did not write", kvforge_error(kvforge::errc::not_a_store),
-         "'notes.txt', which kvforge did not write",
+        {"a directory that is no store, holding a file kvforge did not write",
+         kvforge_error(kvforge::errc::not_a_store), "'notes.txt', which kvforge did not write",
          [](const temp_dir& dir, auto&) {
-             const std::string path = existing_store<Store>(dir);
+             const std::string path = dir / "users";
+             fs::create_directory(path);
              write_file(path + "/notes.txt", "the user's");
              return path;
          }},

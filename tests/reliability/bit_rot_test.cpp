@@ -100,11 +100,14 @@ std::string apply(std::string bytes, const byte_changes& changes) {
 struct pristine {
     std::string data;
     std::string hint;
+    std::string manifest;  // never damaged here: a lost or damaged MANIFEST has tests of its own
     std::vector<logged_record> records;
     std::vector<std::string> keys;  // every key ever written, and one never written
 
     explicit pristine(const fs::path& directory)
-        : data(read_file(directory / data_name)), hint(read_file(directory / hint_name)) {
+        : data(read_file(directory / data_name)),
+          hint(read_file(directory / hint_name)),
+          manifest(read_file(directory / "MANIFEST")) {
         REQUIRE(!hint.empty());
         const std::string_view bytes(data);
         std::size_t at = kd::file_header::size;
@@ -310,6 +313,7 @@ std::string check_damaged_copy(const pristine& p, const damage& d, bool with_hin
                                const fs::path& directory) {
     fs::remove_all(directory);
     fs::create_directory(directory);
+    write_file(directory / "MANIFEST", p.manifest);
     write_file(directory / data_name, apply(p.data, d.data));
     if (with_hint) write_file(directory / hint_name, apply(p.hint, d.hint));
     const std::string data_path = (directory / data_name).string();

@@ -48,10 +48,10 @@ TEST_CASE("a format 2 header holds its order and refuses what it does not know",
     CHECK(kd::file_header::decode(view.substr(0, 40), kd::file_kind::data, read) ==
           kd::file_header::problem::truncated);
     std::string changed(view);
-    changed[45] = 1;  // a reserved byte, the checksum made to match
+    changed[50] = 1;  // a reserved byte, the checksum made to match
     kd::file_header::put_le32(changed.data() + 60, kd::crc32c(std::string_view(changed).substr(32, 28)));
     CHECK(kd::file_header::decode(changed, kd::file_kind::data, read) == kd::file_header::problem::unknown_flags);
-    changed[45] = 0;
+    changed[50] = 0;
     changed[33] ^= 1;  // the order, without a matching checksum
     CHECK(kd::file_header::decode(changed, kd::file_kind::data, read) == kd::file_header::problem::bad_checksum);
 }

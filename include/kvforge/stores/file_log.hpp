@@ -15,7 +15,7 @@ namespace kvforge {
 /// record of a closed segment (or one the active segment held when the store was
 /// opened) is copied from a read-only mapping of those bytes, which never change again;
 /// a record appended since is read with one pread. Takes a durability policy (default
-/// kvforge::buffered<>). See docs/format.md for the files and README.md for the
+/// kvforge::buffered<>). See docs/format.md for the files and docs/guide.md for the
 /// guarantees and what sets it apart from kvforge::mmap_file.
 struct file_log {
     using policy_kind = kvforge::policy_kind::store;

@@ -42,7 +42,7 @@ void log_backend<Policies, Mapped>::open(std::string_view path, const kvforge::o
                                          const composition& wanted, std::error_code& ec) {
     const gate_lock gate(write_gate_);
     if (open_) {
-        // EBUSY in the system category, as the README says of system errors.
+        // EBUSY in the system category, as docs/guide.md says of system errors.
         fail(ec, std::error_code(EBUSY, std::system_category()),
              "this store object is already open on " + files_.directory().path() + "; close it first");
         return;

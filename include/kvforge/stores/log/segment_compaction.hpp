@@ -142,7 +142,7 @@ public:
                     compaction_failed();
                     return;
                 }
-                if (!job_) return;
+                if (!job_) return count_empty_compaction();
             }
             whole_under_way_.store(true, std::memory_order_relaxed);
             bool sorted = false;
@@ -162,8 +162,17 @@ public:
             const gate_lock gate = engine_.gate_without_backups();
             if (!engine_.writable(ec)) return;
             abort_job();  // superseded
-            if (!start_whole_job(ec) || (job_ && !advance_job(ec, 0))) compaction_failed();
+            if (!start_whole_job(ec)) return compaction_failed();
+            if (!job_) return count_empty_compaction();
+            if (!advance_job(ec, 0)) compaction_failed();
         }
+    }
+
+    /// A compact() that found no segment to rewrite (no record since the last one) still
+    /// completed a compaction: stats().compactions counts every compact() that succeeded.
+    void count_empty_compaction() {
+        const write_lock lock(engine_.mutex_);
+        ++compactions_;
     }
 
     /// With thread_safe, after a write, holding no lock: waits, a bounded time, while dead
