@@ -12301,12 +12301,12 @@ static_assert(durability_policy<sync_each>);
 ///     log_reads.hpp           point reads and visits in key order, under the shared lock
 ///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
 ///     engine_clear.hpp        clear(): a new segment starting with a clear record, the others retired
-///     segment_compaction.hpp  compact() and the automatic compaction jobs, run a step at a
-///                             time or on the compaction thread; its parts:
-///       compaction_choice.hpp      whether a job is due, what it takes, and starting it
-///       compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
-///       compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
-///       compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
+///     engine_compaction.hpp   compact() and the automatic compaction jobs, run a step at a
+///                             time or on the compaction thread; the rest of it:
+///       engine_compaction_choice.hpp      whether a job is due, what it takes, and starting it
+///       engine_compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
+///       engine_compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
+///       engine_compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
 ///     engine_cuts.hpp         the store taken at a cut, for backup(), snapshot() and for_each
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
@@ -12324,7 +12324,7 @@ static_assert(durability_policy<sync_each>);
 /// clear() holds write_gate_ while it works, so no writer runs, but readers go on; it
 /// takes the exclusive lock only to switch segments. Compaction, whole (compact(): with
 /// thread_safe, writers go on meanwhile) or by automatic jobs, and the wait of writers
-/// that leave too many dead bytes, are segment_compaction.hpp's, which says what locks a
+/// that leave too many dead bytes, are engine_compaction.hpp's, which says what locks a
 /// job takes; compact(), clear() and close() run one at a time. close() lets the jobs due
 /// finish and waits for the calls that hold no lock (engine_lifetime.hpp). With
 /// thread_safe, for_each walks a snapshot of its own, so it holds no lock while its
@@ -12944,6 +12944,353 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/backups_running.hpp ----
+// ---- begin kvforge/stores/log/compaction_job.hpp ----
+/// \file compaction_job.hpp
+/// The state of an automatic compaction job between its steps. With single_thread, the
+/// engine advances a job a bounded number of bytes at a time
+/// (options::compaction_step_bytes), with its write gate held for one step only, so that
+/// writers go on between steps; with thread_safe, the compaction thread runs the job,
+/// taking the gate only where this says (compaction_thread.hpp, engine.hpp):
+///
+/// 1. scan: reads the inputs, noting each live put's key and place (not its value) and
+///    the erases still needed (compactor.hpp says which); closed segments do not change,
+///    so only the look-ups in the index lock (shared). A sorting job on a sorted index
+///    whose input holds a fair share of the store walks the index in key order instead
+///    (phase walk), noting the entries that point into its input, already in key order
+///    and with no look-up; it scans its input then only when the input may hold erases
+///    to keep (bytes the walk did not note), noting those alone;
+/// 2. copy: copies the records (read from the inputs by place, checked, and written as
+///    they are) into output segments, which stay .tmp files, in key order: each scan
+///    step sorts the notes it made, a run (a walk's notes are one run, sorted already),
+///    and the copy merges the runs, so that no step sorts the whole job;
+/// 3. publish (one step; thread_safe: no gate but to add the outputs): writes and syncs
+///    the last output and its hint, renames the outputs into place, syncs the
+///    directory, and adds the outputs to the store's segments. Inputs and outputs now
+///    replay to the same contents, so from here on the job is never dropped unfinished
+///    with its outputs removed;
+/// 4. move (a step, or the gate held, for each chunk of entries): moves to its copy each
+///    index entry that still points where the copy was read from (a key written or
+///    erased since the scan leaves its copy dead), by a look-up per note, or, after a
+///    walk, by a walk over the same keys in key order; then makes the writer's records
+///    durable and retires the inputs, once no backup runs (their files removed last).
+///
+/// The scan goes on past a damaged record when no index entry points into its bytes
+/// (they hold no key's newest record) and no erase of the input must be kept: the
+/// damaged bytes go with the input, counted (stats().damaged_bytes_dropped). Damage to
+/// a live record fails the job, as does damage where an erase may have to be kept.
+///
+/// Aborting a job before it publishes (clear, compact, close, a failed step) removes its
+/// .tmp outputs: nothing was published, and the inputs stay as they were. Aborting it
+/// while it moves entries leaves inputs and outputs both in the store.
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// ---- begin kvforge/stores/log/key_order.hpp ----
+/// \file key_order.hpp
+/// Whether the records of a segment, read front to back, come in key order (each key
+/// greater than the one before, in memcmp order, the sorted index's). A scan of a
+/// sorted store reads such a segment in sequence; one filled in random key order
+/// costs it a different page per record, so automatic compaction rewrites it
+/// (options::sort_closed_segments).
+
+#include <string>
+#include <string_view>
+
+namespace kvforge::detail {
+
+/// Follows the keys of one segment's records as they are read, in file order.
+class key_order_check {
+public:
+    /// Not wanted: no key is followed (nor copied), and ordered() says false, not known.
+    explicit key_order_check(bool wanted = true) noexcept : ordered_(wanted) {}
+
+    void next(std::string_view key) {
+        if (!ordered_) return;
+        if (seen_ && !(std::string_view(last_) < key)) {
+            ordered_ = false;
+            last_.clear();
+            last_.shrink_to_fit();
+            return;
+        }
+        last_.assign(key);
+        seen_ = true;
+    }
+
+    /// Whether every key so far was greater than the one before.
+    [[nodiscard]] bool ordered() const noexcept { return ordered_; }
+
+private:
+    std::string last_;
+    bool seen_ = false;
+    bool ordered_ = true;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/key_order.hpp ----
+
+namespace kvforge::detail {
+
+template <class Segment, class Outputs>
+struct compaction_job {
+    enum class phase { walk, scan, copy, publish, move, remove };
+
+    /// A record the job copies: a put (found at `from` in an input) or an erase of the
+    /// key key_size bytes at key_at in keys.
+    struct note {
+        std::size_t key_at;
+        std::size_t key_size;
+        record_location from;
+        bool erase = false;
+    };
+
+    std::vector<std::shared_ptr<Segment>> inputs;  ///< in replay order
+    /// Per input: 1 when its needed erases are copied, else 0. Words, as in vectors the
+    /// engine compiles anyway: std::vector<bool> would compile some 80 functions more.
+    std::vector<std::uint64_t> keep_erases;
+    /// A job that rewrites one closed segment in key order (options::sort_closed_segments)
+    /// rather than reclaiming dead bytes: its scan follows the input's keys, and when
+    /// they turn out to be in key order already the job ends there, the input kept.
+    bool sorting = false;
+    key_order_check input_order;
+    phase at = phase::scan;
+    /// A walk of the index in key order takes the place of the scan's puts (phase walk).
+    bool walks_index = false;
+    std::string walk_from;             ///< the key the walk goes on at
+    std::uint64_t walked_bytes = 0;    ///< of the input's records the walk noted
+    std::uint64_t walked_end = 0;      ///< where the record the walk noted last ends
+    bool walked_in_file_order = true;  ///< each record the walk noted lies after the one before
+    std::size_t walked_notes = 0;      ///< the walk's notes come first, an erase scan's after
+    std::size_t scanning = 0;          ///< the input the scan is in
+    std::uint64_t scan_offset = 0;     ///< where the scan goes on in it
+    /// Notes of one scan step, sorted by key: those from next to end are still to copy.
+    struct run {
+        std::size_t next;
+        std::size_t end;
+    };
+
+    std::vector<note> notes;             ///< in runs, in the order the scan made them
+    std::string keys;                    ///< the notes' keys, one after another (no allocation per note)
+    std::vector<run> runs;               ///< a heap (the run with the least next key first) once the scan ended
+    std::vector<record_location> moved;  ///< where each note's copy went
+    std::optional<std::size_t> copied;   ///< the note copied last
+    std::size_t moved_entries = 0;       ///< notes whose index entries have moved
+    /// Bytes of damaged dead records the scan passed over, dropped with the inputs.
+    std::uint64_t damaged_bytes = 0;
+    std::optional<Outputs> outputs;
+    /// The inputs, once taken out of the store, whose files are still to remove (phase
+    /// remove, one a step with single_thread), in replay order.
+    std::vector<std::shared_ptr<Segment>> retired;
+
+    [[nodiscard]] std::string_view key_of(const note& n) const noexcept {
+        return std::string_view(keys).substr(n.key_at, n.key_size);
+    }
+
+    /// Notes a put of key at from, or an erase of key.
+    void add_note(std::string_view key, const record_location& from, bool erase) {
+        notes.push_back({keys.size(), key.size(), from, erase});
+        keys.append(key);
+    }
+
+    /// Whether the scan or walk has ended and found a sorting job's input in key order:
+    /// the scan read its keys ascending; the walk noted every byte of it (no erase, no
+    /// dead record, no batch), each record after the one before.
+    [[nodiscard]] bool input_in_key_order(std::uint64_t records_bytes) const noexcept {
+        if (!sorting || at == phase::walk || at == phase::scan) return false;
+        return walks_index ? walked_in_file_order && walked_bytes == records_bytes : input_order.ordered();
+    }
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compaction_job.hpp ----
+// ---- begin kvforge/stores/log/compaction_thread.hpp ----
+/// \file compaction_thread.hpp
+/// The thread on which a thread_safe log store runs its automatic compaction jobs, one
+/// at a time. Writers only request a job; the thread starts at the first request and
+/// runs until stop(). Callers that change the segments wholesale (compact, clear) hold
+/// it off: hold() waits for the job under way to end (the job sees interrupted() and
+/// stops at its next chunk, or runs to its end once it has published its outputs), and
+/// no job starts until the hold is released. A request made meanwhile runs afterwards.
+///
+/// Writers that find the thread too far behind wait for its progress (wait_for_progress),
+/// holding no lock the job needs; they are let go as soon as the job reports progress,
+/// the thread has nothing left to do, it is stopped, or the time they were given is up. finish() ends the thread as
+/// stop() does, but lets the work requested so far run to its end first.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <mutex>
+#include <system_error>
+#include <thread>
+#include <utility>
+
+
+namespace kvforge::detail {
+
+class compaction_thread {
+public:
+    compaction_thread() = default;
+    compaction_thread(const compaction_thread&) = delete;
+    compaction_thread& operator=(const compaction_thread&) = delete;
+    ~compaction_thread() { stop(); }
+
+    /// Asks for a job, which runs `job` on the thread (started now if none runs). Cheap
+    /// while a job is requested; a request made while a job is under way runs it again
+    /// afterwards (that job may have chosen its segments before the writes that made
+    /// this request). Ignored once stopped, until resume().
+    void request(const std::function<void()>& job) {
+        if (pending_.load(std::memory_order_relaxed)) return;
+        const std::lock_guard lock(mutex_);
+        if (stopped_) return;
+        if (!thread_.joinable()) {
+            job_ = job;
+            try {
+                thread_ = std::thread([this] { loop(); });
+            } catch (const std::system_error&) {
+                return;  // no thread to be had now: a later write asks again
+            }
+        }
+        pending_.store(true, std::memory_order_relaxed);
+        wake_.notify_all();
+    }
+
+    /// Whether the job under way should stop at its next chunk: a hold or stop() waits.
+    [[nodiscard]] bool interrupted() const noexcept {
+        return holds_.load(std::memory_order_relaxed) != 0 || stopping_.load(std::memory_order_relaxed);
+    }
+
+    /// Keeps jobs off until the guard it returns is destroyed; waits for the one under way.
+    class hold_guard {
+    public:
+        explicit hold_guard(compaction_thread& owner) : owner_(owner) {}
+        hold_guard(const hold_guard&) = delete;
+        hold_guard& operator=(const hold_guard&) = delete;
+        ~hold_guard() { owner_.release(); }
+
+    private:
+        compaction_thread& owner_;
+    };
+    [[nodiscard]] hold_guard hold() {
+        std::unique_lock lock(mutex_);
+        holds_.fetch_add(1, std::memory_order_relaxed);
+        idle_.wait(lock, [&] { return !running_.load(std::memory_order_relaxed); });
+        return hold_guard(*this);
+    }
+
+    /// A count that rises each time the job reports progress (progressed()) or ends;
+    /// read it before checking whether to wait, and pass it to wait_for_progress.
+    [[nodiscard]] std::uint64_t progress() {
+        const std::lock_guard lock(mutex_);
+        return progress_;
+    }
+
+    /// Called by the job when it has reclaimed something: wakes the writers waiting for it.
+    void progressed() {
+        const std::lock_guard lock(mutex_);
+        ++progress_;
+        progress_made_.notify_all();
+    }
+
+    /// Waits until progress() has moved past `seen`, or the thread has no job under way
+    /// or requested, or it is stopped, or `deadline` has passed. False unless progress
+    /// was made: the caller then waits no more.
+    bool wait_for_progress(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) {
+        std::unique_lock lock(mutex_);
+        progress_made_.wait_until(lock, deadline, [&] { return progress_ != seen || stopped_ || !busy(); });
+        return progress_ != seen;
+    }
+
+    /// Ends the thread once the job under way, and any requested before this call, have
+    /// run to their end; requests are ignored from now until resume(). A hold in effect
+    /// delays it until released. Never call it from the job.
+    void finish() {
+        {
+            std::unique_lock lock(mutex_);
+            stopped_ = true;
+            progress_made_.notify_all();
+            idle_.wait(lock, [&] { return !busy() || !thread_.joinable(); });
+        }
+        stop();
+    }
+
+    /// Ends the thread once the job under way, if any, has stopped; requests are ignored
+    /// afterwards until resume(). Never call it from the job.
+    void stop() {
+        std::thread ending;
+        {
+            const std::lock_guard lock(mutex_);
+            stopped_ = true;
+            progress_made_.notify_all();
+            stopping_.store(true, std::memory_order_relaxed);
+            ending = std::move(thread_);
+            wake_.notify_all();
+        }
+        if (ending.joinable()) ending.join();
+        const std::lock_guard lock(mutex_);
+        stopping_.store(false, std::memory_order_relaxed);
+        pending_.store(false, std::memory_order_relaxed);
+    }
+
+    /// Takes requests again after stop() (the store was opened again).
+    void resume() {
+        const std::lock_guard lock(mutex_);
+        stopped_ = false;
+    }
+
+private:
+    /// Whether a job runs or waits to run; with mutex_ held.
+    [[nodiscard]] bool busy() const noexcept {
+        return running_.load(std::memory_order_relaxed) || pending_.load(std::memory_order_relaxed);
+    }
+
+    void release() {
+        const std::lock_guard lock(mutex_);
+        if (holds_.fetch_sub(1, std::memory_order_relaxed) == 1) wake_.notify_all();
+    }
+
+    void loop() {
+        std::unique_lock lock(mutex_);
+        for (;;) {
+            wake_.wait(lock, [&] {
+                return stopping_.load(std::memory_order_relaxed) ||
+                       (pending_.load(std::memory_order_relaxed) && holds_.load(std::memory_order_relaxed) == 0);
+            });
+            if (stopping_.load(std::memory_order_relaxed)) return;
+            pending_.store(false, std::memory_order_relaxed);
+            running_.store(true, std::memory_order_relaxed);
+            lock.unlock();
+            job_();
+            lock.lock();
+            running_.store(false, std::memory_order_relaxed);
+            ++progress_;
+            idle_.notify_all();
+            progress_made_.notify_all();
+        }
+    }
+
+    std::mutex mutex_;
+    std::condition_variable wake_;           // the thread waits here for a request or stop()
+    std::condition_variable idle_;           // hold() and finish() wait here for the job under way to end
+    std::condition_variable progress_made_;  // writers wait here for the job's progress
+    std::uint64_t progress_ = 0;
+    std::function<void()> job_;
+    std::thread thread_;
+    bool stopped_ = false;
+    // Changed under mutex_; read without it as hints (request's fast path, interrupted()).
+    std::atomic<bool> pending_{false};
+    std::atomic<bool> running_{false};
+    std::atomic<bool> stopping_{false};
+    std::atomic<int> holds_{0};
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compaction_thread.hpp ----
 // ---- begin kvforge/stores/log/hint.hpp ----
 /// \file hint.hpp
 /// Hint files: the records of a data file without their values, so that reopening a
@@ -13933,7 +14280,7 @@ private:
 /// A record is live while the index points to it; a record the index no longer points
 /// to (replaced, erased, or before a clear), a tombstone and a batch's header are dead,
 /// counted in their segment's dead_bytes and in the total. Compaction reads the counts
-/// to choose and retire segments (segment_compaction.hpp); stats() reports them.
+/// to choose and retire segments (engine_compaction.hpp); stats() reports them.
 ///
 /// It refers to the index and to the segments the index points into, and owns the
 /// counts; its callers hold whatever lock keeps readers of the two out.
@@ -14593,7 +14940,7 @@ private:
 // ---- end kvforge/stores/log/log_reads.hpp ----
 // ---- begin kvforge/stores/log/log_types.hpp ----
 /// \file log_types.hpp
-/// The types a log store's engine and its parts (segment_compaction.hpp) name alike,
+/// The types a log store's engine and the classes beside it (log_writes.hpp) name alike,
 /// from the store's policies: its I/O, index, threading and durability writer, the
 /// locks they take and the segments they share.
 
@@ -15857,48 +16204,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/hinted_entries.hpp ----
-// ---- begin kvforge/stores/log/key_order.hpp ----
-/// \file key_order.hpp
-/// Whether the records of a segment, read front to back, come in key order (each key
-/// greater than the one before, in memcmp order, the sorted index's). A scan of a
-/// sorted store reads such a segment in sequence; one filled in random key order
-/// costs it a different page per record, so automatic compaction rewrites it
-/// (options::sort_closed_segments).
-
-#include <string>
-#include <string_view>
-
-namespace kvforge::detail {
-
-/// Follows the keys of one segment's records as they are read, in file order.
-class key_order_check {
-public:
-    /// Not wanted: no key is followed (nor copied), and ordered() says false, not known.
-    explicit key_order_check(bool wanted = true) noexcept : ordered_(wanted) {}
-
-    void next(std::string_view key) {
-        if (!ordered_) return;
-        if (seen_ && !(std::string_view(last_) < key)) {
-            ordered_ = false;
-            last_.clear();
-            last_.shrink_to_fit();
-            return;
-        }
-        last_.assign(key);
-        seen_ = true;
-    }
-
-    /// Whether every key so far was greater than the one before.
-    [[nodiscard]] bool ordered() const noexcept { return ordered_; }
-
-private:
-    std::string last_;
-    bool seen_ = false;
-    bool ordered_ = true;
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/key_order.hpp ----
 
 namespace kvforge::detail {
 
@@ -16494,1821 +16799,6 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/recovery.hpp ----
-// ---- begin kvforge/stores/log/segment_compaction.hpp ----
-/// \file segment_compaction.hpp
-/// A log store's compaction: compact() of the whole store, and the automatic jobs that
-/// rewrite the closed segments with the most dead bytes (compaction_job.hpp says a job's
-/// phases, compactor.hpp which segments and records it takes). It works on the engine's
-/// segments, index, locks, reader, writer and directory, which it reaches through the
-/// engine it is part of, and owns the job under way, the compaction thread and the
-/// compaction counters stats() reports. This header runs the jobs step by step and
-/// counts their failures; its parts, each defining members of segment_compaction in a
-/// header of its own:
-///
-///     compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
-///     compaction_choice.hpp      whether a job is due, what it takes, and starting it
-///     compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
-///     compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
-///
-/// compact() is a job too, over every segment there is at its call (the active one
-/// closed first; writes made meanwhile go to the next): with single_thread it runs whole
-/// with the gate held; with thread_safe it runs on the calling thread as the automatic
-/// jobs run on theirs (below), so writers go on while it works. Either way it drops the
-/// damaged bytes it meets in dead records (counted in stats().damaged_bytes_dropped),
-/// and fails on damage to a live one. Locks. clear() holds the engine's write gate while
-/// it works, so no writer runs, but readers go on; it takes the exclusive lock only to
-/// switch segments. An automatic job runs, with single_thread, in bounded steps after writes,
-/// each with the gate held; with thread_safe, on the compaction thread
-/// (compaction_thread.hpp), which reads the closed segments it rewrites and writes its
-/// outputs with no gate held (the shared lock for each look-up in the index), and takes
-/// the gate, for about a millisecond each time, to start the job, to move index entries
-/// to the outputs in chunks, and to retire the inputs; each time after the writers
-/// waiting for it (write_gate.hpp), and it takes the exclusive lock for each chunk after
-/// the readers waiting for it, so that its many holds in a row keep no one out for long.
-/// A writer that leaves too many dead bytes for it waits, with no lock held, for its
-/// progress, a bounded time (wait_for_compaction); close() lets the jobs due finish. No job retires a segment
-/// while a backup copies it (backups_running.hpp).
-
-#include <algorithm>
-#include <atomic>
-#include <cstddef>
-#include <cstdint>
-#include <limits>
-#include <mutex>
-#include <new>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <utility>
-#include <vector>
-
-// ---- begin kvforge/stores/log/compaction_job.hpp ----
-/// \file compaction_job.hpp
-/// The state of an automatic compaction job between its steps. With single_thread, the
-/// engine advances a job a bounded number of bytes at a time
-/// (options::compaction_step_bytes), with its write gate held for one step only, so that
-/// writers go on between steps; with thread_safe, the compaction thread runs the job,
-/// taking the gate only where this says (compaction_thread.hpp, engine.hpp):
-///
-/// 1. scan: reads the inputs, noting each live put's key and place (not its value) and
-///    the erases still needed (compactor.hpp says which); closed segments do not change,
-///    so only the look-ups in the index lock (shared). A sorting job on a sorted index
-///    whose input holds a fair share of the store walks the index in key order instead
-///    (phase walk), noting the entries that point into its input, already in key order
-///    and with no look-up; it scans its input then only when the input may hold erases
-///    to keep (bytes the walk did not note), noting those alone;
-/// 2. copy: copies the records (read from the inputs by place, checked, and written as
-///    they are) into output segments, which stay .tmp files, in key order: each scan
-///    step sorts the notes it made, a run (a walk's notes are one run, sorted already),
-///    and the copy merges the runs, so that no step sorts the whole job;
-/// 3. publish (one step; thread_safe: no gate but to add the outputs): writes and syncs
-///    the last output and its hint, renames the outputs into place, syncs the
-///    directory, and adds the outputs to the store's segments. Inputs and outputs now
-///    replay to the same contents, so from here on the job is never dropped unfinished
-///    with its outputs removed;
-/// 4. move (a step, or the gate held, for each chunk of entries): moves to its copy each
-///    index entry that still points where the copy was read from (a key written or
-///    erased since the scan leaves its copy dead), by a look-up per note, or, after a
-///    walk, by a walk over the same keys in key order; then makes the writer's records
-///    durable and retires the inputs, once no backup runs (their files removed last).
-///
-/// The scan goes on past a damaged record when no index entry points into its bytes
-/// (they hold no key's newest record) and no erase of the input must be kept: the
-/// damaged bytes go with the input, counted (stats().damaged_bytes_dropped). Damage to
-/// a live record fails the job, as does damage where an erase may have to be kept.
-///
-/// Aborting a job before it publishes (clear, compact, close, a failed step) removes its
-/// .tmp outputs: nothing was published, and the inputs stay as they were. Aborting it
-/// while it moves entries leaves inputs and outputs both in the store.
-
-#include <cstddef>
-#include <cstdint>
-#include <memory>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-template <class Segment, class Outputs>
-struct compaction_job {
-    enum class phase { walk, scan, copy, publish, move, remove };
-
-    /// A record the job copies: a put (found at `from` in an input) or an erase of the
-    /// key key_size bytes at key_at in keys.
-    struct note {
-        std::size_t key_at;
-        std::size_t key_size;
-        record_location from;
-        bool erase = false;
-    };
-
-    std::vector<std::shared_ptr<Segment>> inputs;  ///< in replay order
-    /// Per input: 1 when its needed erases are copied, else 0. Words, as in vectors the
-    /// engine compiles anyway: std::vector<bool> would compile some 80 functions more.
-    std::vector<std::uint64_t> keep_erases;
-    /// A job that rewrites one closed segment in key order (options::sort_closed_segments)
-    /// rather than reclaiming dead bytes: its scan follows the input's keys, and when
-    /// they turn out to be in key order already the job ends there, the input kept.
-    bool sorting = false;
-    key_order_check input_order;
-    phase at = phase::scan;
-    /// A walk of the index in key order takes the place of the scan's puts (phase walk).
-    bool walks_index = false;
-    std::string walk_from;             ///< the key the walk goes on at
-    std::uint64_t walked_bytes = 0;    ///< of the input's records the walk noted
-    std::uint64_t walked_end = 0;      ///< where the record the walk noted last ends
-    bool walked_in_file_order = true;  ///< each record the walk noted lies after the one before
-    std::size_t walked_notes = 0;      ///< the walk's notes come first, an erase scan's after
-    std::size_t scanning = 0;          ///< the input the scan is in
-    std::uint64_t scan_offset = 0;     ///< where the scan goes on in it
-    /// Notes of one scan step, sorted by key: those from next to end are still to copy.
-    struct run {
-        std::size_t next;
-        std::size_t end;
-    };
-
-    std::vector<note> notes;             ///< in runs, in the order the scan made them
-    std::string keys;                    ///< the notes' keys, one after another (no allocation per note)
-    std::vector<run> runs;               ///< a heap (the run with the least next key first) once the scan ended
-    std::vector<record_location> moved;  ///< where each note's copy went
-    std::optional<std::size_t> copied;   ///< the note copied last
-    std::size_t moved_entries = 0;       ///< notes whose index entries have moved
-    /// Bytes of damaged dead records the scan passed over, dropped with the inputs.
-    std::uint64_t damaged_bytes = 0;
-    std::optional<Outputs> outputs;
-    /// The inputs, once taken out of the store, whose files are still to remove (phase
-    /// remove, one a step with single_thread), in replay order.
-    std::vector<std::shared_ptr<Segment>> retired;
-
-    [[nodiscard]] std::string_view key_of(const note& n) const noexcept {
-        return std::string_view(keys).substr(n.key_at, n.key_size);
-    }
-
-    /// Notes a put of key at from, or an erase of key.
-    void add_note(std::string_view key, const record_location& from, bool erase) {
-        notes.push_back({keys.size(), key.size(), from, erase});
-        keys.append(key);
-    }
-
-    /// Whether the scan or walk has ended and found a sorting job's input in key order:
-    /// the scan read its keys ascending; the walk noted every byte of it (no erase, no
-    /// dead record, no batch), each record after the one before.
-    [[nodiscard]] bool input_in_key_order(std::uint64_t records_bytes) const noexcept {
-        if (!sorting || at == phase::walk || at == phase::scan) return false;
-        return walks_index ? walked_in_file_order && walked_bytes == records_bytes : input_order.ordered();
-    }
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/compaction_job.hpp ----
-// ---- begin kvforge/stores/log/compaction_thread.hpp ----
-/// \file compaction_thread.hpp
-/// The thread on which a thread_safe log store runs its automatic compaction jobs, one
-/// at a time. Writers only request a job; the thread starts at the first request and
-/// runs until stop(). Callers that change the segments wholesale (compact, clear) hold
-/// it off: hold() waits for the job under way to end (the job sees interrupted() and
-/// stops at its next chunk, or runs to its end once it has published its outputs), and
-/// no job starts until the hold is released. A request made meanwhile runs afterwards.
-///
-/// Writers that find the thread too far behind wait for its progress (wait_for_progress),
-/// holding no lock the job needs; they are let go as soon as the job reports progress,
-/// the thread has nothing left to do, it is stopped, or the time they were given is up. finish() ends the thread as
-/// stop() does, but lets the work requested so far run to its end first.
-
-#include <atomic>
-#include <condition_variable>
-#include <cstdint>
-#include <mutex>
-#include <system_error>
-#include <thread>
-#include <utility>
-
-
-namespace kvforge::detail {
-
-class compaction_thread {
-public:
-    compaction_thread() = default;
-    compaction_thread(const compaction_thread&) = delete;
-    compaction_thread& operator=(const compaction_thread&) = delete;
-    ~compaction_thread() { stop(); }
-
-    /// Asks for a job, which runs `job` on the thread (started now if none runs). Cheap
-    /// while a job is requested; a request made while a job is under way runs it again
-    /// afterwards (that job may have chosen its segments before the writes that made
-    /// this request). Ignored once stopped, until resume().
-    void request(const std::function<void()>& job) {
-        if (pending_.load(std::memory_order_relaxed)) return;
-        const std::lock_guard lock(mutex_);
-        if (stopped_) return;
-        if (!thread_.joinable()) {
-            job_ = job;
-            try {
-                thread_ = std::thread([this] { loop(); });
-            } catch (const std::system_error&) {
-                return;  // no thread to be had now: a later write asks again
-            }
-        }
-        pending_.store(true, std::memory_order_relaxed);
-        wake_.notify_all();
-    }
-
-    /// Whether the job under way should stop at its next chunk: a hold or stop() waits.
-    [[nodiscard]] bool interrupted() const noexcept {
-        return holds_.load(std::memory_order_relaxed) != 0 || stopping_.load(std::memory_order_relaxed);
-    }
-
-    /// Keeps jobs off until the guard it returns is destroyed; waits for the one under way.
-    class hold_guard {
-    public:
-        explicit hold_guard(compaction_thread& owner) : owner_(owner) {}
-        hold_guard(const hold_guard&) = delete;
-        hold_guard& operator=(const hold_guard&) = delete;
-        ~hold_guard() { owner_.release(); }
-
-    private:
-        compaction_thread& owner_;
-    };
-    [[nodiscard]] hold_guard hold() {
-        std::unique_lock lock(mutex_);
-        holds_.fetch_add(1, std::memory_order_relaxed);
-        idle_.wait(lock, [&] { return !running_.load(std::memory_order_relaxed); });
-        return hold_guard(*this);
-    }
-
-    /// A count that rises each time the job reports progress (progressed()) or ends;
-    /// read it before checking whether to wait, and pass it to wait_for_progress.
-    [[nodiscard]] std::uint64_t progress() {
-        const std::lock_guard lock(mutex_);
-        return progress_;
-    }
-
-    /// Called by the job when it has reclaimed something: wakes the writers waiting for it.
-    void progressed() {
-        const std::lock_guard lock(mutex_);
-        ++progress_;
-        progress_made_.notify_all();
-    }
-
-    /// Waits until progress() has moved past `seen`, or the thread has no job under way
-    /// or requested, or it is stopped, or `deadline` has passed. False unless progress
-    /// was made: the caller then waits no more.
-    bool wait_for_progress(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) {
-        std::unique_lock lock(mutex_);
-        progress_made_.wait_until(lock, deadline, [&] { return progress_ != seen || stopped_ || !busy(); });
-        return progress_ != seen;
-    }
-
-    /// Ends the thread once the job under way, and any requested before this call, have
-    /// run to their end; requests are ignored from now until resume(). A hold in effect
-    /// delays it until released. Never call it from the job.
-    void finish() {
-        {
-            std::unique_lock lock(mutex_);
-            stopped_ = true;
-            progress_made_.notify_all();
-            idle_.wait(lock, [&] { return !busy() || !thread_.joinable(); });
-        }
-        stop();
-    }
-
-    /// Ends the thread once the job under way, if any, has stopped; requests are ignored
-    /// afterwards until resume(). Never call it from the job.
-    void stop() {
-        std::thread ending;
-        {
-            const std::lock_guard lock(mutex_);
-            stopped_ = true;
-            progress_made_.notify_all();
-            stopping_.store(true, std::memory_order_relaxed);
-            ending = std::move(thread_);
-            wake_.notify_all();
-        }
-        if (ending.joinable()) ending.join();
-        const std::lock_guard lock(mutex_);
-        stopping_.store(false, std::memory_order_relaxed);
-        pending_.store(false, std::memory_order_relaxed);
-    }
-
-    /// Takes requests again after stop() (the store was opened again).
-    void resume() {
-        const std::lock_guard lock(mutex_);
-        stopped_ = false;
-    }
-
-private:
-    /// Whether a job runs or waits to run; with mutex_ held.
-    [[nodiscard]] bool busy() const noexcept {
-        return running_.load(std::memory_order_relaxed) || pending_.load(std::memory_order_relaxed);
-    }
-
-    void release() {
-        const std::lock_guard lock(mutex_);
-        if (holds_.fetch_sub(1, std::memory_order_relaxed) == 1) wake_.notify_all();
-    }
-
-    void loop() {
-        std::unique_lock lock(mutex_);
-        for (;;) {
-            wake_.wait(lock, [&] {
-                return stopping_.load(std::memory_order_relaxed) ||
-                       (pending_.load(std::memory_order_relaxed) && holds_.load(std::memory_order_relaxed) == 0);
-            });
-            if (stopping_.load(std::memory_order_relaxed)) return;
-            pending_.store(false, std::memory_order_relaxed);
-            running_.store(true, std::memory_order_relaxed);
-            lock.unlock();
-            job_();
-            lock.lock();
-            running_.store(false, std::memory_order_relaxed);
-            ++progress_;
-            idle_.notify_all();
-            progress_made_.notify_all();
-        }
-    }
-
-    std::mutex mutex_;
-    std::condition_variable wake_;           // the thread waits here for a request or stop()
-    std::condition_variable idle_;           // hold() and finish() wait here for the job under way to end
-    std::condition_variable progress_made_;  // writers wait here for the job's progress
-    std::uint64_t progress_ = 0;
-    std::function<void()> job_;
-    std::thread thread_;
-    bool stopped_ = false;
-    // Changed under mutex_; read without it as hints (request's fast path, interrupted()).
-    std::atomic<bool> pending_{false};
-    std::atomic<bool> running_{false};
-    std::atomic<bool> stopping_{false};
-    std::atomic<int> holds_{0};
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/compaction_thread.hpp ----
-
-namespace kvforge::detail {
-
-/// The compaction part of log_backend (engine.hpp), which it is a friend of.
-template <class Policies, class Engine>
-class segment_compaction {
-    using types = log_types<Policies>;
-    using table_type = typename types::table_type;
-    using threading = typename types::threading;
-    using writer_type = typename types::writer_type;
-    using read_lock = typename types::read_lock;
-    using write_lock = typename types::write_lock;
-    using gate_lock = typename types::gate_lock;
-    using segment_type = typename types::segment_type;
-    using segment_pointer = typename types::segment_pointer;
-    static constexpr bool ordered_index = Policies::index::ordered;
-    /// Whether a sorting job can walk the index to find its input's records, and walk it
-    /// again to move their entries (btree_table::update_from).
-    static constexpr bool walkable_index =
-        ordered_index && requires(table_type& table, std::string_view key) {
-            table.update_from(key, true, kvforge::detail::record_updater{});
-        };
-
-    /// A job's output segments (compaction_outputs.hpp).
-    class output_segments;
-
-    using job_type = compaction_job<segment_type, output_segments>;
-
-public:
-    explicit segment_compaction(Engine& engine) noexcept : engine_(engine) {}
-    segment_compaction(const segment_compaction&) = delete;
-    segment_compaction& operator=(const segment_compaction&) = delete;
-
-    /// Whether an automatic job is under way (single_thread: between its steps).
-    [[nodiscard]] bool job_under_way() const noexcept { return job_.has_value(); }
-
-    /// Asks the compaction thread to write the pending hints and run the jobs due (thread_safe).
-    void request() {
-        compactor_.request([this] { run_background_job(); });
-    }
-
-    /// Keeps automatic jobs off until the guard is destroyed (compact, clear).
-    [[nodiscard]] compaction_thread::hold_guard hold() { return compactor_.hold(); }
-    /// Lets jobs be requested again, once the store is open.
-    void resume() { compactor_.resume(); }
-    /// Lets the work requested so far run to its end, then stops the thread (close).
-    void finish() { compactor_.finish(); }
-
-    /// Forgets the last failure, at open: automatic compaction may start at once.
-    void reset() {
-        compaction_retry_end_ = 0;
-        all_sorted_at_ = 0;
-        last_compaction_error_.clear();
-    }
-
-    /// Adds the compaction counters to s, under the engine's read lock.
-    void add_stats(kvforge::stats& s) const {
-        s.compactions = compactions_;
-        s.compaction_failures = compaction_failures_;
-        s.last_compaction_error = last_compaction_error_;
-        s.damaged_bytes_dropped = damaged_bytes_dropped_;
-    }
-
-    /// Lets one whole-store change at a time run (compact, clear, close): compact() of a
-    /// thread_safe store runs with no gate held but for short spells, and the others
-    /// would drop its job meanwhile. Taken before hold() and the gate.
-    [[nodiscard]] std::unique_lock<std::mutex> lock_whole() { return std::unique_lock(whole_); }
-
-    /// compact(): a job over every segment there is at the call, the active one closed
-    /// first. With single_thread it runs whole with write_gate_ held; with thread_safe,
-    /// on the calling thread as the automatic jobs run on theirs, writers going on
-    /// (compaction_background.hpp). The failure is counted, as an automatic job's.
-    void compact_whole(std::error_code& ec) {
-        const std::unique_lock whole = lock_whole();
-        const auto no_jobs = hold();
-        if constexpr (threading::concurrent) {
-            {
-                const gate_lock gate = engine_.gate_without_backups();
-                if (!engine_.writable(ec)) return;
-                abort_job();  // superseded
-                if (!start_whole_job(ec)) {
-                    compaction_failed();
-                    return;
-                }
-                if (!job_) return count_empty_compaction();
-            }
-            whole_under_way_.store(true, std::memory_order_relaxed);
-            bool sorted = false;
-            bool done = false;
-            try {
-                done = run_job(false, sorted, ec);
-            } catch (const std::bad_alloc&) {
-                fail(ec, std::make_error_code(std::errc::not_enough_memory),
-                     "out of memory while compacting " + engine_.files_.directory().path());
-            }
-            whole_under_way_.store(false, std::memory_order_relaxed);
-            if (!done) {
-                const gate_lock gate = gate_after_writers();
-                compaction_failed();
-            }
-        } else {
-            const gate_lock gate = engine_.gate_without_backups();
-            if (!engine_.writable(ec)) return;
-            abort_job();  // superseded
-            if (!start_whole_job(ec)) return compaction_failed();
-            if (!job_) return count_empty_compaction();
-            if (!advance_job(ec, 0)) compaction_failed();
-        }
-    }
-
-    /// A compact() that found no segment to rewrite (no record since the last one) still
-    /// completed a compaction: stats().compactions counts every compact() that succeeded.
-    void count_empty_compaction() {
-        const write_lock lock(engine_.mutex_);
-        ++compactions_;
-    }
-
-    /// With thread_safe, after a write, holding no lock: waits, a bounded time, while dead
-    /// bytes stay above the stall ceiling (compaction_background.hpp).
-    void wait_for_compaction();
-
-    /// Whether automatic compaction is due, or a closed segment waits to be sorted
-    /// (compaction_choice.hpp).
-    [[nodiscard]] bool wants_compaction() const;
-    [[nodiscard]] bool wants_sorting();
-    [[nodiscard]] bool sorting_allowed() const;
-    /// Sorts the segments not in key order at close, the active one too (compaction_choice.hpp).
-    void sort_before_close();
-
-    /// Whether an automatic job is due: dead bytes to reclaim, or a segment to sort.
-    [[nodiscard]] bool due() { return wants_compaction() || wants_sorting(); }
-
-    /// Advances the automatic job on the segments with the most dead bytes by one step,
-    /// starting it when none is under way, with write_gate_ held.
-    void compact_now(std::error_code& ec) {
-        if ((job_ || start_job(ec)) && advance_job(ec, engine_.options_.compaction_step_bytes)) return;
-        compaction_failed();
-    }
-
-    /// Compaction of the whole store, for a salvaging open, with write_gate_ held: it
-    /// reads only the records the index points at (salvage dropped the damaged ones from
-    /// it), and writes them,
-    /// in index order (a sorted store's in key order, so scans read them in sequence),
-    /// into new segments; publishes them; starts a new active segment; switches the
-    /// index to them; and retires every old segment. A crash that leaves outputs and old
-    /// segments replays the old first, then the outputs, to the same contents. False
-    /// with ec set when it failed.
-    bool compact_all(std::error_code& ec) {
-        engine_.call_writer(&writer_type::drain, ec);
-        if (ec) return false;
-        engine_.discard_spare();  // it would replay before the active segment made here
-        const std::vector<segment_pointer> inputs = engine_.segments_.in_replay_order();
-        // A hash index's for_each is in no key order.
-        output_segments outputs(engine_, inputs.back()->order, ordered_index, engine_.options_.segment_bytes);
-        table_type table;
-        // Sized for every live record at once, rather than grown as they come.
-        if constexpr (requires { table.reserve(std::size_t{}); }) table.reserve(engine_.table_.size());
-        std::uint64_t live = 0;
-        std::string scratch;
-        bool ok = true;
-        engine_.table_.for_each([&](std::string_view key, std::string_view payload) {
-            if (!ok) return;
-            std::string_view value;
-            const record_location where = record_location::decode(payload);
-            if (!engine_.reader_.read(key, where, scratch, value, ec)) {
-                ok = false;
-                return;
-            }
-            engine_.record_.clear();
-            append_put_record(engine_.record_, key, value);
-            record_location moved{0, 0, where.value_size, 0};
-            if (!outputs.append(engine_.record_, {record_type::put, 0, key, where.value_size, 0, 0, 0, 0}, moved, ec)) {
-                ok = false;
-                return;
-            }
-            char encoded[record_location::max_encoded_size];
-            table.upsert(key, {encoded, moved.encode(encoded)}, [](std::string_view) {});
-            live += key.size() + value.size();
-        });
-        if (!ok || !outputs.finish(ec)) return false;
-        segment_pointer next;
-        if (!outputs.publish(ec) || !engine_.create_segment(engine_.new_segment_id(), next, ec)) {
-            // Some outputs may be in place: this store object must not write on as if
-            // nothing had (its next writes would replay before them).
-            engine_.failure_.record(ec);
-            return false;
-        }
-        {
-            const write_lock lock(engine_.mutex_);
-            engine_.table_ = std::move(table);
-            engine_.segments_.clear();
-            for (segment_pointer& output : outputs.segments()) engine_.segments_.add(std::move(output));
-            engine_.segments_.add(next);
-            engine_.hints_.drop_retired(engine_.segments_);
-            engine_.make_active(std::move(next), file_header::size);
-            engine_.index_.set_counts(live, 0);
-            finish_compaction();
-        }
-        engine_.files_.remove_segments(inputs);
-        return true;
-    }
-
-    /// After a compaction, or clear(), is installed (the exclusive lock held).
-    void finish_compaction() {
-        ++compactions_;
-        all_sorted_at_ = 0;
-        compaction_retry_end_ = 0;
-        last_compaction_error_.clear();
-        engine_.salvaged_.clear();
-        engine_.file_damage_.clear();
-        engine_.version_.bump();
-    }
-
-    /// Drops the pending job, if any, and removes its unpublished outputs and their hints.
-    /// A job that has published its outputs added them to the segments: they stay, with
-    /// its inputs, and both replay to the same contents; the index finds either.
-    void abort_job() {
-        if (!job_) return;
-        if (job_->at == job_type::phase::move) {
-            job_.reset();
-            return;
-        }
-        if (job_->at == job_type::phase::remove) {
-            // Out of the store already: a later job could drop the erases that shadow
-            // their records, so their files go now.
-            engine_.files_.remove_segments(job_->retired);
-            job_.reset();
-            return;
-        }
-        std::error_code ignored;
-        for (const segment_pointer& output : job_->outputs->segments()) {
-            if (!output) continue;
-            // The hint first: one left without its data file's .tmp would name a missing segment.
-            if (engine_.files_.directory().remove(store_file_name::hint(output->id), ignored)) {
-                engine_.files_.sync_directory(ignored);
-            }
-            engine_.files_.remove_unpublished_segment(output->id);
-        }
-        job_.reset();
-    }
-
-private:
-    /// Whether the dead bytes in closed segments exceed the stall ceiling
-    /// (compaction_background.hpp).
-    [[nodiscard]] bool over_stall_ceiling() const;
-
-    /// After a failed compaction, with write_gate_ held: the job is dropped; the failure
-    /// is counted and its message kept for stats(), and automatic compaction waits until
-    /// the store has grown by as much as it held, or by compact_min_bytes if that is
-    /// more: a failure that persists (a damaged record) then costs a bounded share of the
-    /// writing, not a rewrite per write.
-    void compaction_failed() {
-        abort_job();
-        const std::string message = last_error_message();
-        const write_lock lock(engine_.mutex_);
-        ++compaction_failures_;
-        last_compaction_error_ = message;
-        const std::uint64_t data = engine_.data_bytes();
-        compaction_retry_end_ = data + std::max(data, engine_.options_.compact_min_bytes);
-    }
-
-    /// What an automatic job takes, and starting it (compaction_choice.hpp).
-    segment_pointer unsorted_segment();
-    bool start_job(std::error_code& ec);
-    void start_sorting_job();
-
-    /// Whether the job's scan or walk has ended and found its sorting job's input in key
-    /// order already.
-    [[nodiscard]] static bool input_found_sorted(const job_type& job) noexcept {
-        const segment_type& in = *job.inputs.front();
-        return job.input_in_key_order(in.size - in.records_start());
-    }
-
-    /// Ends a sorting job whose input is in key order already, keeping the input as it
-    /// is, with write_gate_ held. Nothing was written.
-    void keep_sorted_input() {
-        {
-            const write_lock lock(engine_.mutex_);  // scans read it under the shared lock
-            job_->inputs.front()->in_key_order = true;
-        }
-        job_.reset();
-        all_sorted_at_ = 0;
-    }
-
-    /// Advances the pending job by one step, with write_gate_ held: phases run one after
-    /// another until the step has read and written limit bytes (0: the whole job); ending an output (its sync and hint) and publishing the outputs are steps
-    /// of their own, as is each chunk of index entries moved, retiring the inputs (which
-    /// waits while a backup runs) and removing each input's files.
-    bool advance_job(std::error_code& ec, std::uint64_t limit) {
-        std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
-        while (job_) {
-            if (budget == 0) return true;
-            switch (job_->at) {
-                case job_type::phase::walk:
-                    walk_index(*job_, budget);
-                    if (input_found_sorted(*job_)) {
-                        keep_sorted_input();
-                        return true;
-                    }
-                    break;
-                case job_type::phase::scan:
-                    if (!scan_inputs(*job_, budget, ec)) return false;
-                    if (input_found_sorted(*job_)) {
-                        keep_sorted_input();
-                        return true;
-                    }
-                    break;
-                case job_type::phase::copy:
-                    // An output the step before filled ends in a step of its own: its
-                    // sync (which that step's write_out made) and its hint, with a sync
-                    // of its own and the directory's.
-                    if (job_->outputs->full()) {
-                        if (budget < limit) return true;
-                        if (!job_->outputs->finish(ec)) return false;
-                        budget = limit == 0 ? budget : 0;
-                        break;
-                    }
-                    if (!copy_notes(*job_, budget, ec)) return false;
-                    break;
-                case job_type::phase::publish:
-                    // After the step that copied the last record: the last output ends,
-                    // as above, then the outputs are renamed into place, each in a step
-                    // of its own.
-                    if (budget < limit) return true;
-                    if (!job_->outputs->finished()) {
-                        if (!job_->outputs->finish(ec)) return false;
-                        budget = limit == 0 ? budget : 0;
-                        break;
-                    }
-                    if (!publish_outputs(ec)) return false;
-                    install_outputs();
-                    job_->at = job_type::phase::move;
-                    budget = limit == 0 ? budget : 0;
-                    break;
-                case job_type::phase::move:
-                    if (job_->moved_entries < job_->notes.size()) {
-                        if (budget < limit) return true;
-                        move_entries(*job_, limit == 0 ? job_->notes.size() : entries_moved_at_once);
-                        budget = limit == 0 ? budget : 0;
-                        break;
-                    }
-                    if (engine_.backups_.running()) return true;
-                    if (!retire_job(ec)) return false;
-                    budget = limit == 0 ? budget : 0;
-                    break;
-                case job_type::phase::remove:
-                    if (budget < limit) return true;
-                    remove_next_retired();
-                    budget = limit == 0 ? budget : 0;
-                    break;
-            }
-        }
-        return true;
-    }
-
-    /// A job's phases: scan, copy, publish, move entries, retire, remove the inputs'
-    /// files (compaction_phases.hpp).
-    bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec);
-    bool drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end, std::error_code& ec);
-    void walk_index(job_type& job, std::uint64_t& budget);
-    static void end_scan(job_type& job);
-    [[nodiscard]] static auto later_run(const job_type& job) noexcept;
-    static bool next_note(job_type& job, std::size_t& at, std::size_t& ahead);
-    bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec);
-    bool publish_outputs(std::error_code& ec);
-    void install_outputs();
-    void move_entries(job_type& job, std::size_t count);
-    void move_walked_entries(job_type& job, std::size_t count);
-    void copy_is_dead(job_type& job, std::size_t at);
-    bool retire_job(std::error_code& ec);
-    std::vector<segment_pointer> retire_inputs();
-    void remove_next_retired();
-
-    /// The compaction thread's work, and one automatic job run on it
-    /// (compaction_background.hpp).
-    void run_background_job();
-    bool background_job(bool& sorted, std::error_code& ec);
-    bool run_job(bool interruptible, bool& sorted, std::error_code& ec);
-
-    /// Starts compact()'s job, with write_gate_ held: closes the active segment unless it
-    /// holds no record, and takes every closed segment. They are all its inputs, so no
-    /// erase needs copying (no older segment outside the job holds a put it must hide).
-    /// No job starts when there is no closed segment.
-    bool start_whole_job(std::error_code& ec) {
-        if (engine_.writer_->end() != engine_.active_->records_start() && !engine_.roll_over(ec)) {
-            return false;
-        }
-        std::vector<segment_pointer> inputs;
-        for (const segment_pointer& in : engine_.segments_.in_replay_order()) {
-            if (in != engine_.active_) inputs.push_back(in);
-        }
-        if (inputs.empty()) return true;
-        job_type& job = job_.emplace();
-        std::uint64_t order = 0;
-        for (const segment_pointer& in : inputs) order = std::max(order, in->order);
-        job.keep_erases.assign(inputs.size(), 0);
-        job.scan_offset = inputs.front()->records_start();
-        job.inputs = std::move(inputs);
-        job.outputs.emplace(engine_, order, true, engine_.options_.segment_bytes);
-        return true;
-    }
-
-    /// Takes write_gate_ on the compaction thread once the writers waiting for it have
-    /// had it (write_gate.hpp): the thread takes it many times in a row, and would
-    /// otherwise take it back each time before a woken writer ran.
-    [[nodiscard]] gate_lock gate_after_writers() {
-        engine_.write_gate_.lock_after_waiters();
-        return gate_lock(engine_.write_gate_, std::adopt_lock);
-    }
-
-    /// Takes the exclusive lock as gate_after_writers takes the gate, after the readers
-    /// that a holder of it kept waiting, when the threading policy's mutex can
-    /// (striped.hpp): the compaction thread moves index entries in many short holds.
-    [[nodiscard]] write_lock exclusive_after_readers() const {
-        if constexpr (requires { engine_.mutex_.lock_after_waiters(); }) {
-            engine_.mutex_.lock_after_waiters();
-            return write_lock(engine_.mutex_, std::adopt_lock);
-        } else {
-            return write_lock(engine_.mutex_);
-        }
-    }
-
-    [[nodiscard]] std::uint64_t dead_bytes_under_lock() const {
-        const read_lock lock(engine_.mutex_);
-        return engine_.index_.dead_bytes();
-    }
-
-    /// How many index entries a compaction moves with the gate held once: well under a
-    /// millisecond's work on the compaction thread; with single_thread, where each chunk
-    /// is a put's step, four times that, so that fewer puts pay for one (a job moves
-    /// some hundred thousand entries).
-    static constexpr std::size_t entries_moved_at_once = threading::concurrent ? 1024 : 4096;
-    /// How many index entries a sorting job's walk visits with the shared lock held once
-    /// (the writers' exclusive lock waits meanwhile): a visit is a few nanoseconds.
-    static constexpr std::size_t entries_walked_at_once = 4096;
-    /// How many index entries the walk that moves a sorting job's entries visits for
-    /// each it may move (move_walked_entries): the input's entries lie among the other
-    /// segments', a walk_share_limit-th of the store or more.
-    static constexpr std::size_t walk_visits_per_note = 8;
-    /// How many notes ahead of its copy a record starts loading (copy_notes).
-    static constexpr std::size_t copy_distance = 16;
-
-    Engine& engine_;
-    std::uint64_t compactions_ = 0;
-    std::uint64_t compaction_failures_ = 0;
-    std::string last_compaction_error_;
-    std::uint64_t damaged_bytes_dropped_ = 0;  // of dead records in the inputs of the jobs that retired them
-    std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the segments hold more than this
-    // The active segment's id when every closed segment was last found in key order (0: not known).
-    std::uint32_t all_sorted_at_ = 0;
-    // The automatic compaction job under way: used under the gate (single_thread) or by
-    // the compaction thread, which others hold off or stop before they touch it.
-    std::optional<job_type> job_;
-    std::mutex whole_;  // held by compact(), clear() and close() while they run (lock_whole)
-    // compact() runs its job (thread_safe): writers do not wait for the compaction
-    // thread meanwhile, which the hold keeps idle.
-    std::atomic<bool> whole_under_way_{false};
-    // Runs automatic compaction jobs (thread_safe); last, so that it stops first.
-    compaction_thread compactor_;
-};
-
-}  // namespace kvforge::detail
-
-// The parts' definitions (each includes this header first).
-// ---- begin kvforge/stores/log/compaction_background.hpp ----
-/// \file compaction_background.hpp
-/// Automatic compaction on the compaction thread (thread_safe): the thread's work (the
-/// pending hints, the spare segment, then jobs one after another while compaction is
-/// due), each job holding the gate in short spells only, and the wait of writers that
-/// leave too many dead bytes for it. Members of segment_compaction
-/// (segment_compaction.hpp); each says what lock it takes.
-
-#include <algorithm>
-#include <chrono>
-#include <cstdint>
-#include <new>
-#include <system_error>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// With thread_safe, after a write, holding no lock: while dead bytes stay above
-/// options::compaction_stall_ratio times the live bytes, waits for the compaction
-/// thread to reclaim some, for at most options::compaction_stall_micros, so that a
-/// burst of writes is slowed down to what the thread keeps up with while no single
-/// write waits for a whole job (as LSM stores delay writes on a compaction backlog
-/// rather than stop them). The wait also ends as soon as the thread has no job
-/// left, fails, or is stopped: it never outlasts the thread's own work.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::wait_for_compaction() {
-    if (engine_.options_.compaction_stall_ratio <= 0 || engine_.options_.compaction_stall_micros == 0) return;
-    // compact() reclaims every closed segment's dead bytes, with the thread held.
-    if (whole_under_way_.load(std::memory_order_relaxed)) return;
-    // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
-    const std::chrono::microseconds longest(std::min(engine_.options_.compaction_stall_micros, std::uint64_t{1} << 40));
-    const auto deadline = std::chrono::steady_clock::now() + longest;
-    for (;;) {
-        const std::uint64_t seen = compactor_.progress();
-        if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen, deadline)) return;
-    }
-}
-
-/// Whether the dead bytes the thread can reclaim, those in closed segments, exceed
-/// the ceiling. The active segment's are left out: no job can take them, and a store
-/// smaller than a segment would otherwise wait on every write.
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::over_stall_ceiling() const {
-    const read_lock lock(engine_.mutex_);
-    if (!engine_.open_) return false;
-    const std::uint64_t reclaimable = engine_.index_.dead_bytes() - engine_.active_->dead_bytes;
-    return static_cast<double>(reclaimable) >
-           engine_.options_.compaction_stall_ratio * static_cast<double>(engine_.index_.live_bytes());
-}
-
-/// The compaction thread's work (thread_safe): the hints of closed segments still
-/// waiting for one, then jobs one after another while compaction is still due and each
-/// job reclaims dead bytes or sorts a segment, and before each the spare segment once
-/// the active one is half full (the writers go on meanwhile, and may need it before
-/// the jobs end). A job takes about one segment's live records, so the writes that
-/// made compaction due may have ended long before the store is back under
-/// compact_dead_ratio: the thread goes on without them. Failures count as the steps' do.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::run_background_job() {
-    while (!compactor_.interrupted() && engine_.write_pending_hint()) {
-    }
-    for (;;) {
-        if (!compactor_.interrupted()) engine_.prepare_spare();
-        const std::uint64_t dead_before = dead_bytes_under_lock();
-        std::error_code ec;
-        bool done = false;
-        bool sorted = false;
-        try {
-            done = background_job(sorted, ec);
-        } catch (const std::bad_alloc&) {
-            fail(ec, std::make_error_code(std::errc::not_enough_memory),
-                 "out of memory while compacting " + engine_.files_.directory().path());
-        }
-        if (!done) {
-            const gate_lock gate = gate_after_writers();
-            compaction_failed();
-            return;
-        }
-        if (compactor_.interrupted() || (!sorted && dead_bytes_under_lock() >= dead_before)) return;
-        const gate_lock gate = gate_after_writers();
-        std::error_code closed;
-        if (!engine_.writable(closed) || !due()) return;
-    }
-}
-
-/// An automatic job on the compaction thread: started with write_gate_ held, then run
-/// (run_job), a hold or stop() dropping it between its chunks until it publishes. False
-/// with ec set when it failed; sorted tells whether the job was a sorting job that
-/// ended (its input rewritten, or found in key order).
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::background_job(bool& sorted, std::error_code& ec) {
-    {
-        const gate_lock gate = gate_after_writers();
-        std::error_code closed;
-        if (!engine_.writable(closed) || !due()) return true;
-        if (!start_job(ec)) return false;
-        if (!job_) return true;
-    }
-    return run_job(true, sorted, ec);
-}
-
-/// Runs the job started (an automatic one on the compaction thread, compact()'s on its
-/// caller's): scanned, sorted and copied with no gate, in chunks of
-/// compaction_step_bytes between which, when interruptible, a hold or stop() drops it;
-/// published with no gate; its index entries moved in chunks that each hold the gate
-/// briefly; its inputs retired under the gate once no backup runs. False with ec set
-/// when it failed; sorted as background_job says.
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::run_job(bool interruptible, bool& sorted, std::error_code& ec) {
-    const bool sorting = job_->sorting;
-    const std::uint64_t chunk = engine_.options_.compaction_step_bytes != 0 ? engine_.options_.compaction_step_bytes
-                                                                            : kvforge::options{}.compaction_step_bytes;
-    while (job_->at != job_type::phase::publish) {
-        if (interruptible && compactor_.interrupted()) {
-            abort_job();
-            return true;
-        }
-        std::uint64_t budget = chunk;
-        if (job_->at == job_type::phase::walk) {
-            walk_index(*job_, budget);
-        } else if (!(job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec)
-                                                       : copy_notes(*job_, budget, ec))) {
-            return false;
-        }
-        if (input_found_sorted(*job_)) {
-            const gate_lock gate = gate_after_writers();
-            keep_sorted_input();
-            sorted = true;
-            return true;
-        }
-    }
-    if (interruptible && compactor_.interrupted()) {
-        abort_job();
-        return true;
-    }
-    if (!publish_outputs(ec)) return false;
-    {
-        const gate_lock gate = gate_after_writers();
-        install_outputs();
-        job_->at = job_type::phase::move;
-    }
-    while (job_->moved_entries < job_->notes.size()) {
-        const gate_lock gate = gate_after_writers();
-        move_entries(*job_, entries_moved_at_once);
-    }
-    // As in retire_job: the newer records that left older ones behind are durable
-    // before the inputs go. They are handed to the OS under the gate, and synced
-    // with none held; segments closed meanwhile were drained as they closed.
-    segment_pointer written;
-    {
-        const gate_lock gate = gate_after_writers();
-        engine_.call_writer(&writer_type::flush, ec);
-        if (ec) return false;
-        written = engine_.active_;
-    }
-    if (!engine_.files_.sync_file(written->file, ec)) {
-        engine_.failure_.record(ec);  // a failed sync is never retried
-        return false;
-    }
-    std::vector<segment_pointer> retired;
-    {
-        const gate_lock gate = engine_.gate_without_backups();
-        retired = retire_inputs();
-    }
-    compactor_.progressed();
-    job_.reset();  // its notes are freed with no gate held
-    engine_.files_.remove_segments(retired);
-    sorted = sorting;
-    return true;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/compaction_background.hpp ----
-// ---- begin kvforge/stores/log/compaction_choice.hpp ----
-/// \file compaction_choice.hpp
-/// What an automatic compaction job takes: whether one is due (dead bytes to reclaim, or
-/// a closed segment to sort), the closed segments it rewrites (compactor.hpp picks them)
-/// or the one it sorts, and the job started on them. Members of segment_compaction
-/// (segment_compaction.hpp), called with the engine's write gate held.
-
-#include <algorithm>
-#include <cstdint>
-#include <system_error>
-#include <utility>
-#include <vector>
-
-// ---- begin kvforge/stores/log/compactor.hpp ----
-/// \file compactor.hpp
-/// What a compaction job of a log store rewrites: the closed segments with the largest
-/// share of dead bytes, as many as the live records of about one segment, and which of
-/// their records it copies.
-///
-/// A put is copied when the index points at it (it is its key's newest record). An
-/// erase is copied when its key is absent (no newer put came after it) and some segment
-/// that replays before its own is not an input of the job: that segment may hold an
-/// older put of the key, which the erase must go on hiding. Otherwise it is dropped, as
-/// every other record of the inputs.
-
-#include <algorithm>
-#include <cstdint>
-#include <memory>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// Bytes of a segment's records that are live (not dead), up to end.
-template <class IO>
-[[nodiscard]] std::uint64_t live_bytes_of(const segment<IO>& in, std::uint64_t end) noexcept {
-    const std::uint64_t records = end - in.records_start();
-    return records > in.dead_bytes ? records - in.dead_bytes : 0;
-}
-
-/// The share of a closed segment's record bytes that are dead.
-template <class IO>
-[[nodiscard]] double dead_share(const segment<IO>& in) noexcept {
-    const std::uint64_t records = in.size > in.records_start() ? in.size - in.records_start() : 0;
-    return records == 0 ? 0.0 : static_cast<double>(in.dead_bytes) / static_cast<double>(records);
-}
-
-/// Whether a comes before b among pick_inputs()'s candidates: the higher dead share first,
-/// ties in replay order (the order the candidates are gathered in).
-template <class IO>
-[[nodiscard]] bool more_dead_first(const segment<IO>& a, const segment<IO>& b) noexcept {
-    const double a_share = dead_share(a);
-    const double b_share = dead_share(b);
-    return a_share != b_share ? a_share > b_share : a.replays_before(b);
-}
-
-/// The inputs of the next job among the closed segments (every segment but active),
-/// highest dead share first, while their live bytes fit in budget (at least one is
-/// picked when any has dead bytes). A segment holding a clear record is picked only
-/// when nothing replays before it, so that the clear record is dropped rather than
-/// moved after records it must not drop.
-template <class IO>
-[[nodiscard]] std::vector<std::shared_ptr<segment<IO>>> pick_inputs(const segment_set<IO>& segments,
-                                                                    const segment<IO>* active, std::uint64_t budget) {
-    using pointer = std::shared_ptr<segment<IO>>;
-    const std::vector<pointer> ordered = segments.in_replay_order();
-    std::vector<pointer> candidates;
-    for (std::size_t i = 0; i < ordered.size(); ++i) {
-        const pointer& in = ordered[i];
-        if (in.get() == active || in->dead_bytes == 0 || (in->holds_clear && i != 0)) continue;
-        candidates.push_back(in);
-    }
-    sort_segments(candidates, &more_dead_first<IO>);
-    std::vector<pointer> picked;
-    std::uint64_t live = 0;
-    for (const pointer& in : candidates) {
-        const std::uint64_t more = live_bytes_of(*in, in->size);
-        if (!picked.empty() && live + more > budget) break;
-        picked.push_back(in);
-        live += more;
-    }
-    return picked;
-}
-
-/// Whether an erase record of segment `in` must be copied by a job whose inputs are
-/// `inputs` (its key being absent): some segment replaying before `in` is not an input.
-template <class IO>
-[[nodiscard]] bool older_segment_outside(const segment_set<IO>& segments, const segment<IO>& in,
-                                         const std::vector<std::shared_ptr<segment<IO>>>& inputs) {
-    for (const auto& other : segments.by_id()) {
-        if (!other->replays_before(in)) continue;
-        const bool input = std::any_of(inputs.begin(), inputs.end(), [&](const auto& i) { return i == other; });
-        if (!input) return true;
-    }
-    return false;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/compactor.hpp ----
-
-namespace kvforge::detail {
-
-/// Whether automatic compaction is due: dead bytes past compact_dead_ratio of the
-/// data, which holds at least compact_min_bytes and, after a failure, has grown past
-/// where the retry waits; never while a backup runs.
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::wants_compaction() const {
-    if (engine_.options_.compact_dead_ratio <= 0) return false;
-    // A backup copies the segments compaction would retire: the trigger waits for it.
-    if (engine_.backups_.running()) return false;
-    const std::uint64_t data = engine_.data_bytes();
-    return data >= engine_.options_.compact_min_bytes && data >= compaction_retry_end_ &&
-           static_cast<double>(engine_.index_.dead_bytes()) >
-               engine_.options_.compact_dead_ratio * static_cast<double>(data);
-}
-
-/// Whether a closed segment waits to be rewritten in key order, with write_gate_ held
-/// (options::sort_closed_segments): a sorted store's, holding at least
-/// compact_min_bytes, unless automatic compaction is off, a backup runs, or a failure
-/// makes it wait as wants_compaction says. It waits too while dead bytes exceed half
-/// of compact_dead_ratio of the data: a store being overwritten has its segments
-/// rewritten, in key order, by the jobs that reclaim them, and sorting them ahead of
-/// those would write them once more.
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::wants_sorting() {
-    return sorting_allowed() && unsorted_segment();
-}
-
-/// wants_sorting() but for the segment to sort: whether sorting jobs may run now.
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::sorting_allowed() const {
-    if constexpr (!ordered_index) {
-        return false;
-    } else {
-        const kvforge::options& o = engine_.options_;
-        if (!o.sort_closed_segments || o.compact_dead_ratio <= 0 || o.read_only) return false;
-        if (engine_.backups_.running()) return false;
-        const std::uint64_t data = engine_.data_bytes();
-        return data >= o.compact_min_bytes && data >= compaction_retry_end_ &&
-               static_cast<double>(engine_.index_.dead_bytes()) <= o.compact_dead_ratio / 2 * static_cast<double>(data);
-    }
-}
-
-/// At close, with write_gate_ held (options::sort_closed_segments): closes the active
-/// segment when it holds records of at least 1/active_share_at_close of segment_bytes,
-/// then ends the job under way and sorts closed segments not in key order, so that the
-/// next open finds each segment in key order and a scan reads each front to back (the
-/// active segment of a store filled in random order holds up to a segment of scattered
-/// records). It sorts at most as many segments as rollovers closed since the store
-/// opened, so that close() does work in proportion to what this open wrote: the
-/// unsorted segments of a store written before sorting was on are left to the jobs
-/// that follow writes. A smaller active segment stays as it is: a store written a
-/// little between closes would otherwise gain a segment at each. A rollover or job that
-/// fails counts as a failed compaction and leaves the segments as they are (what a
-/// failed write left unwritten, the close reports).
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::sort_before_close() {
-    if constexpr (ordered_index) {
-        constexpr std::uint64_t active_share_at_close = 16;
-        std::error_code ec;
-        if (!engine_.writable(ec) || !sorting_allowed()) return;
-        const std::uint64_t records = engine_.writer_->end() - engine_.active_->records_start();
-        if (records != 0 && records >= engine_.options_.segment_bytes / active_share_at_close &&
-            !engine_.roll_over(ec)) {
-            compaction_failed();
-            return;
-        }
-        std::uint64_t sorts_left = engine_.segments_closed();
-        while ((job_ || (sorts_left != 0 && wants_sorting())) && !engine_.backups_.running()) {
-            if (!job_) {
-                start_sorting_job();
-                --sorts_left;
-            }
-            if (!advance_job(ec, engine_.options_.compaction_step_bytes)) {
-                compaction_failed();
-                return;
-            }
-        }
-    }
-}
-
-/// The closed segment a sorting job takes next, with write_gate_ held: the one
-/// replaying first of those not known to be in key order, leaving out one that holds
-/// a clear record unless nothing replays before it (as pick_inputs does); null when
-/// there is none. Remembers that there is none until a segment closes (the active
-/// one changes) or a job ends.
-template <class Policies, class Engine>
-auto segment_compaction<Policies, Engine>::unsorted_segment() -> segment_pointer {
-    if (all_sorted_at_ != 0 && all_sorted_at_ == engine_.active_->id) return nullptr;
-    const std::vector<segment_pointer>& segments = engine_.segments_.by_id();
-    segment_pointer oldest;
-    segment_pointer picked;
-    for (const segment_pointer& in : segments) {
-        if (!oldest || in->replays_before(*oldest)) oldest = in;
-    }
-    for (const segment_pointer& in : segments) {
-        if (in == engine_.active_ || in->in_key_order || (in->holds_clear && in != oldest)) continue;
-        if (!picked || in->replays_before(*picked)) picked = in;
-    }
-    if (!picked) all_sorted_at_ = engine_.active_->id;
-    return picked;
-}
-
-/// Starts an automatic compaction job, with write_gate_ held: the closed segments
-/// with the largest share of dead bytes, as many as hold about one segment of live
-/// records. When the active segment has a larger share than any closed one, it is
-/// closed first, to be one of them. With nothing to gain, automatic compaction waits
-/// for the store to grow by compact_min_bytes (and no job starts). When no dead bytes
-/// make compaction due, a sorting job on one closed segment starts instead, if one
-/// is wanted.
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::start_job(std::error_code& ec) {
-    if (!wants_compaction()) {
-        if (wants_sorting()) start_sorting_job();
-        return true;
-    }
-    double closed_share = 0;
-    for (const segment_pointer& in : engine_.segments_.by_id()) {
-        if (in != engine_.active_) closed_share = std::max(closed_share, dead_share(*in));
-    }
-    const std::uint64_t active_records = engine_.writer_->end() - engine_.active_->records_start();
-    const double active_share =
-        active_records == 0 ? 0.0
-                            : static_cast<double>(engine_.active_->dead_bytes) / static_cast<double>(active_records);
-    if (active_share > closed_share && !engine_.roll_over(ec)) return false;
-    std::vector<segment_pointer> inputs =
-        pick_inputs(engine_.segments_, engine_.active_.get(), engine_.options_.segment_bytes);
-    if (inputs.empty()) {
-        const write_lock lock(engine_.mutex_);
-        compaction_retry_end_ = engine_.data_bytes() + engine_.options_.compact_min_bytes;
-        return true;
-    }
-    sort_segments(inputs, &segment_type::in_replay_order);
-    job_type& job = job_.emplace();
-    std::uint64_t order = 0;
-    for (const segment_pointer& in : inputs) {
-        job.keep_erases.push_back(older_segment_outside(engine_.segments_, *in, inputs));
-        order = std::max(order, in->order);
-    }
-    job.scan_offset = inputs.front()->records_start();
-    job.inputs = std::move(inputs);
-    // The copy merges the scan's sorted runs.
-    job.outputs.emplace(engine_, order, true, engine_.options_.segment_bytes);
-    return true;
-}
-
-/// Starts a job that rewrites the closed segment unsorted_segment() gives in key
-/// order, with write_gate_ held. It walks the index rather than scan the segment when
-/// the segment holds at least 1/walk_share_limit of the store's live bytes: a walk
-/// visits every entry of the index, at a small fraction of the cost of a look-up, sort
-/// and merge per record of the input, so with a store of many segments it would cost
-/// more than it saves (and jobs over all of them would cost the square of its size).
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::start_sorting_job() {
-    segment_pointer in = unsorted_segment();
-    if (!in) return;
-    job_type& job = job_.emplace();
-    job.sorting = true;
-    if constexpr (walkable_index) {
-        constexpr std::uint64_t walk_share_limit = 32;
-        const std::uint64_t records = in->size - in->records_start();
-        const std::uint64_t held = records - std::min(in->dead_bytes, records);
-        if (engine_.index_.live_bytes() <= walk_share_limit * held) {
-            job.walks_index = true;
-            job.at = job_type::phase::walk;
-        }
-    }
-    job.keep_erases.push_back(older_segment_outside(engine_.segments_, *in, {in}));
-    job.scan_offset = in->records_start();
-    job.outputs.emplace(engine_, in->order, true, std::max(engine_.options_.segment_bytes, in->size));
-    job.inputs.push_back(std::move(in));
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/compaction_choice.hpp ----
-// ---- begin kvforge/stores/log/compaction_outputs.hpp ----
-/// \file compaction_outputs.hpp
-/// A compaction job's output segments: written one after another up to segment_bytes
-/// each, synced with their hints beside them, then published (renamed into place). A
-/// member of segment_compaction (segment_compaction.hpp), through which it reaches the
-/// engine's files, hints and reader. An output that is full may be finished on its own
-/// (finish), so that a job in steps ends each output in a step of its own.
-
-#include <cstddef>
-#include <cstdint>
-#include <optional>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <utility>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// The output segments of a compaction job, written one after another up to
-/// segment_bytes each (a sorting job's: up to its input's size, which may pass
-/// segment_bytes by a record, so that it makes one output); each is synced, with its
-/// hint written beside it, before any is renamed into place (publish). Outputs replay
-/// at `order`, the highest of the job's inputs, after them (their ids are higher) and
-/// before every newer segment.
-template <class Policies, class Engine>
-class segment_compaction<Policies, Engine>::output_segments {
-public:
-    /// in_key_order: the records come in key order (outputs say so: in_key_order).
-    output_segments(Engine& engine, std::uint64_t order, bool in_key_order, std::uint64_t bytes_each) noexcept
-        : engine_(engine), order_(order), in_key_order_(in_key_order), bytes_each_(bytes_each) {}
-
-    /// Appends a record, which entry describes (its offset aside); where it went
-    /// comes back in where.segment and where.offset.
-    bool append(std::string_view record, hint_entry entry, record_location& where, std::error_code& ec) {
-        if (outputs_.empty() || finished_ || full()) {
-            if (!finish(ec)) return false;
-            segment_pointer next;
-            if (!engine_.files_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
-            next->in_key_order = in_key_order_;
-            outputs_.push_back(std::move(next));
-            end_ = file_header::size;
-            synced_end_ = 0;
-            finished_ = false;
-            if (engine_.options_.write_hints) hint_.emplace(engine_.hints_.identity(*outputs_.back()));
-        }
-        where.segment = outputs_.back()->id;
-        where.offset = static_cast<std::uint32_t>(end_ + pending_.size());
-        entry.offset = where.offset;
-        if (hint_) hint_->add(entry);
-        if (entry.type != record_type::put) outputs_.back()->dead_bytes += record.size();  // a tombstone
-        pending_.append(record);
-        return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
-    }
-
-    /// Whether the newest output holds segment_bytes and waits to be finished: the next
-    /// record goes to a new one.
-    [[nodiscard]] bool full() const noexcept {
-        return !outputs_.empty() && !finished_ && end_ + pending_.size() >= bytes_each_;
-    }
-
-    /// Writes and syncs what was appended to the newest output: a compaction step
-    /// ends with its own writes on disk, so that the sync that ends an output
-    /// finds little left to write rather than a whole segment.
-    bool write_out(std::error_code& ec) {
-        if (pending_.empty()) return true;
-        return write_pending(ec) && sync_newest(ec);
-    }
-
-    /// Whether the newest output is finished (or none was started): publish has
-    /// nothing left to write.
-    [[nodiscard]] bool finished() const noexcept { return outputs_.empty() || finished_; }
-
-    /// Finishes the newest output, once: writes and syncs what it still lacks, and
-    /// writes its hint beside it.
-    bool finish(std::error_code& ec) { return finished() || finish_current(ec); }
-
-    /// Renames the outputs into place and syncs the directory. Once it has begun,
-    /// a failure leaves some outputs in place: the store object must write no more.
-    bool publish(std::error_code& ec) {
-        for (const segment_pointer& output : outputs_) {
-            const store_file_name name = store_file_name::data(output->id);
-            if (!engine_.files_.directory().rename(name.temporary(), name, ec)) return false;
-            output->file.renamed(engine_.files_.directory().file_path(name));
-        }
-        for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
-        return outputs_.empty() || engine_.files_.sync_directory(ec);
-    }
-
-    [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }
-
-private:
-    bool write_pending(std::error_code& ec) {
-        if (!engine_.files_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
-        end_ += pending_.size();
-        pending_.clear();
-        return true;
-    }
-
-    /// Syncs the newest output up to end_, unless a step's write_out synced it so far.
-    bool sync_newest(std::error_code& ec) {
-        if (synced_end_ == end_) return true;
-        if (!engine_.files_.sync_file(outputs_.back()->file, ec)) {
-            engine_.failure_.record(ec);  // a failed sync is never retried
-            return false;
-        }
-        synced_end_ = end_;
-        return true;
-    }
-
-    bool finish_current(std::error_code& ec) {
-        segment_type& output = *outputs_.back();
-        if (!write_pending(ec) || !sync_newest(ec)) return false;
-        output.size = end_;
-        if (hint_) engine_.hints_.write_hint_of(output, *hint_);
-        hint_.reset();
-        finished_ = true;
-        return true;
-    }
-
-    Engine& engine_;
-    std::uint64_t order_;
-    bool in_key_order_;
-    std::uint64_t bytes_each_;
-    std::vector<segment_pointer> outputs_;
-    std::optional<hint_builder> hint_;
-    std::string pending_;           // records not yet written to the newest output
-    std::uint64_t end_ = 0;         // where pending_ goes in the newest output
-    std::uint64_t synced_end_ = 0;  // how much of the newest output is synced
-    bool finished_ = false;         // the newest output synced, with its hint written
-};
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/compaction_outputs.hpp ----
-// ---- begin kvforge/stores/log/compaction_phases.hpp ----
-/// \file compaction_phases.hpp
-/// The phases of one compaction job (compaction_job.hpp): the scan of its inputs, the
-/// copy of the records it keeps into its outputs, their publishing, the move of index
-/// entries to the copies, and the retiring of the inputs and removal of their files.
-/// Members of segment_compaction (segment_compaction.hpp), which runs them a step at a
-/// time or on the compaction thread; each says what lock it takes.
-
-#include <algorithm>
-#include <cstddef>
-#include <cstdint>
-#include <string>
-#include <string_view>
-#include <system_error>
-#include <utility>
-#include <vector>
-
-
-namespace kvforge::detail {
-
-/// The scan phase: notes the live puts and needed erases of the inputs' records,
-/// reading about budget bytes (at least one record), and sorts them, a run of their
-/// own (a step sorts only what it read). The inputs are closed, so it reads them with
-/// no lock; each look-up in the index takes the shared lock (the compaction thread
-/// runs with no gate held).
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
-    const segment_type& in = *job.inputs[job.scanning];
-    const bool keep_erases = job.keep_erases[job.scanning];
-    const std::uint64_t begin = job.scan_offset;
-    const std::size_t run_begin = job.notes.size();
-    log_scan_result scanned;
-    // A record may end past the budget: the scan then reads on until it ends.
-    for (std::uint64_t span = budget;; span *= 2) {
-        const std::uint64_t end = in.size - begin > span ? begin + span : in.size;
-        const bool scanned_ok = scan_log(
-            in.file, begin, end, in.version, true,
-            [&](const log_entry& entry) {
-                // After a walk, which noted the puts, only erases are wanted.
-                if (job.walks_index && entry.type != record_type::erase) return;
-                if (job.sorting && !job.walks_index) job.input_order.next(entry.key);
-                const read_lock lock(engine_.mutex_);
-                if (entry.type == record_type::put) {
-                    const auto payload = engine_.table_.find(entry.key);
-                    if (!payload) return;
-                    const record_location where = record_location::decode(*payload);
-                    if (where.segment != in.id || where.offset != entry.offset) return;
-                    job.add_note(entry.key, where, false);
-                } else if (entry.type == record_type::erase && keep_erases && !engine_.table_.find(entry.key)) {
-                    job.add_note(entry.key, {}, true);
-                }
-            },
-            scanned, ec);
-        if (!scanned_ok) return false;
-        for (const damaged_record& damage : scanned.damage) {
-            if (!drop_damage(job, damage.offset, end, ec)) return false;
-        }
-        if (!scanned.torn_tail || scanned.valid_end > begin) break;
-        if (end == in.size) {
-            fail(ec, errc::corrupt_record,
-                 in.file.path() + ": incomplete record at the end of a closed segment, at offset " +
-                     std::to_string(scanned.valid_end) + "; open with options::salvage to keep the intact records");
-            return false;
-        }
-        scanned = {};
-    }
-    const std::uint64_t read = scanned.valid_end - begin;
-    budget -= std::min(budget, read);
-    const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
-    std::sort(run_start, job.notes.end(),
-              [&job](const auto& a, const auto& b) { return job.key_of(a) < job.key_of(b); });
-    if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
-    job.scan_offset = scanned.valid_end;
-    if (job.scan_offset < in.size) return true;
-    if (++job.scanning < job.inputs.size()) {
-        job.scan_offset = job.inputs[job.scanning]->records_start();
-        return true;
-    }
-    end_scan(job);
-    return true;
-}
-
-/// After the scan passed over a damaged record at offset bad of the input it is in
-/// (scan_log with skip_damage, over bytes up to end): counts the bytes up to the next
-/// intact record as dropped, when no index entry points into them (walking the whole
-/// index, with the shared lock held: damage is rare) and the input's erases need not be
-/// kept. Otherwise fails with errc::corrupt_record, as a scan that met the damage did
-/// before: the record may be a key's newest, or an erase that hides an older put.
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end,
-                                                       std::error_code& ec) {
-    const segment_type& in = *job.inputs[job.scanning];
-    std::uint64_t next = end;
-    if (!find_intact_record_after(in.file, bad, end, in.version, next, ec)) return false;
-    bool live = false;
-    if (!job.keep_erases[job.scanning]) {
-        const read_lock lock(engine_.mutex_);
-        engine_.table_.for_each([&](std::string_view, std::string_view payload) {
-            const record_location where = record_location::decode(payload);
-            if (where.segment == in.id && where.offset >= bad && where.offset < next) live = true;
-        });
-    }
-    if (live || job.keep_erases[job.scanning]) {
-        fail(ec, errc::corrupt_record,
-             in.file.path() + ": damaged record at offset " + std::to_string(bad) +
-                 (live ? " holding a key's newest value" : ", which may be an erase that an older segment needs,") +
-                 " with intact records after it; open with options::salvage to keep the intact ones");
-        return false;
-    }
-    job.damaged_bytes += next - bad;
-    return true;
-}
-
-/// The walk phase of a sorting job whose index is ordered (compaction_job.hpp): visits
-/// index entries in key order from job.walk_from on, noting those that point into the
-/// input, about budget bytes (those records' sizes, and the other entries' keys and
-/// payloads), the shared lock held for entries_walked_at_once at most. The notes come
-/// in key order: one run. Once the index ends, the input is scanned for its erases when
-/// some may be needed (the walk did not note all of its bytes), else the copy begins.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::walk_index(job_type& job, std::uint64_t& budget) {
-    if constexpr (walkable_index) {
-        const segment_type& in = *job.inputs.front();
-        bool ended = false;
-        while (budget > 0 && !ended) {
-            const read_lock lock(engine_.mutex_);
-            std::size_t visited = 0;
-            ended = true;
-            engine_.table_.visit_from(job.walk_from, true, [&](std::string_view key, std::string_view payload) {
-                if (visited == entries_walked_at_once || budget == 0) {
-                    job.walk_from.assign(key);  // not visited: the next walk begins with it
-                    ended = false;
-                    return false;
-                }
-                ++visited;
-                const record_location where = record_location::decode(payload);
-                if (where.segment != in.id) {
-                    budget -= std::min<std::uint64_t>(budget, key.size() + payload.size());
-                    return true;
-                }
-                const std::uint64_t size = where.record_size(key.size());
-                if (where.offset < job.walked_end) job.walked_in_file_order = false;
-                job.walked_end = where.offset + size;
-                job.walked_bytes += size;
-                job.add_note(key, where, false);
-                budget -= std::min(budget, size);
-                return true;
-            });
-        }
-        if (!ended) return;
-        job.walked_notes = job.notes.size();
-        if (!job.notes.empty()) job.runs.push_back({0, job.notes.size()});
-        if (job.keep_erases.front() && job.walked_bytes != in.size - in.records_start()) {
-            job.at = job_type::phase::scan;
-        } else {
-            end_scan(job);
-        }
-    } else {
-        static_cast<void>(job);
-        static_cast<void>(budget);
-    }
-}
-
-/// Ends the scan (or walk): the runs become a heap, and the copy begins.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::end_scan(job_type& job) {
-    std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
-    job.moved.resize(job.notes.size());
-    job.at = job_type::phase::copy;
-}
-
-/// The order of job.runs' heap: a run whose next note's key is greater comes later, and
-/// of two notes of one key, an erase after a put.
-template <class Policies, class Engine>
-auto segment_compaction<Policies, Engine>::later_run(const job_type& job) noexcept {
-    return [&job](const typename job_type::run& a, const typename job_type::run& b) {
-        const auto& first = job.notes[a.next];
-        const auto& second = job.notes[b.next];
-        const std::string_view first_key = job.key_of(first);
-        const std::string_view second_key = job.key_of(second);
-        return second_key < first_key || (second_key == first_key && !second.erase && first.erase);
-    };
-}
-
-/// The next note to copy, in key order, taken from job.runs; false when none is left.
-/// Erases of one key are copied once. A scan never notes both a put of a key and an
-/// erase of it; a walk and the scan after it may (the key erased in between), and then
-/// the put is copied, which replays as the input did (it came after the erase there).
-/// ahead is the note copy_distance places after it in its run (at itself if none).
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::next_note(job_type& job, std::size_t& at, std::size_t& ahead) {
-    const auto later = later_run(job);
-    while (!job.runs.empty()) {
-        std::pop_heap(job.runs.begin(), job.runs.end(), later);
-        typename job_type::run& run = job.runs.back();
-        at = run.next++;
-        ahead = run.end - at > copy_distance ? at + copy_distance : at;
-        if (run.next == run.end) {
-            job.runs.pop_back();
-        } else {
-            std::push_heap(job.runs.begin(), job.runs.end(), later);
-        }
-        if (!job.copied || job.key_of(job.notes[*job.copied]) != job.key_of(job.notes[at])) return true;
-    }
-    return false;
-}
-
-/// The copy phase: copies noted records into the outputs, about budget bytes (at
-/// least one record) or up to the record that fills an output, which the next call
-/// finishes (append) before it copies on: each put's record as it lies where the scan
-/// found it, its checksum checked (the shared lock held for each read, for the
-/// segments it finds the input in). Notes in key order are records far apart in an
-/// input filled in random order: each read starts loading the record its run copies
-/// copy_distance notes later.
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
-    std::string scratch;
-    std::string erase;                     // not record_: on the compaction thread, writers use it meanwhile
-    recent_segments<segment_type> recent;  // finds only the inputs, which the job holds
-    std::size_t at = 0;
-    std::size_t ahead = 0;
-    while (budget > 0 && next_note(job, at, ahead)) {
-        const auto& n = job.notes[at];
-        const std::string_view key = job.key_of(n);
-        record_location& moved = job.moved[at];
-        hint_entry entry;
-        entry.key = key;
-        std::string_view record;
-        if (n.erase) {
-            erase.clear();
-            append_erase_record(erase, key);
-            record = erase;
-            entry.type = record_type::erase;
-        } else {
-            record_info info;
-            const read_lock lock(engine_.mutex_);
-            if (ahead != at) {
-                const auto& later = job.notes[ahead];
-                if (!later.erase) engine_.reader_.prefetch(later.key_size, later.from, recent);
-            }
-            if (!engine_.reader_.read_record(key, n.from, scratch, record, info, ec, nullptr, &recent)) return false;
-            entry.flags = info.flags;
-            entry.value_size = n.from.value_size;
-            entry.deadline = info.deadline;
-            entry.tag = info.tag;
-            moved.value_size = n.from.value_size;
-            moved.flags = info.flags;
-        }
-        if (!job.outputs->append(record, entry, moved, ec)) return false;
-        // Read once and written once.
-        budget -= std::min(budget, 2 * record.size());
-        job.copied = at;
-        if (job.outputs->full()) break;  // ended before the next record (single_thread: a step of its own)
-    }
-    if (job.runs.empty()) job.at = job_type::phase::publish;
-    return job.outputs->write_out(ec);
-}
-
-/// Retires the inputs of a job whose index entries have moved, with write_gate_ held
-/// and no backup running: makes the writer's records durable, then takes the inputs
-/// out of the store. Their files go in the steps after, one input's a step
-/// (remove_next_retired): each costs a directory sync, and the kernel frees a
-/// segment's cached pages and blocks when its file goes (7-12 ms for 32 MiB here).
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::retire_job(std::error_code& ec) {
-    // A record is left behind when a newer one of its key exists; that newer one may
-    // still sit in the writer's buffer, and must be durable before the older is
-    // removed, or a power loss would lose the key.
-    engine_.call_writer(&writer_type::drain, ec);
-    if (ec) return false;
-    job_->retired = retire_inputs();
-    job_->at = job_type::phase::remove;
-    return true;
-}
-
-/// Removes the files of the job's next retired input, in replay order, and ends the
-/// job after the last; no other job starts before, so none can drop an erase whose
-/// older record is still in a file of them. Should a removal fail, the rest stay for
-/// the next open, which replays them to the same contents (as remove_segments).
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::remove_next_retired() {
-    std::vector<segment_pointer>& retired = job_->retired;
-    if (!retired.empty() && engine_.files_.remove_segment(*retired.front())) {
-        retired.erase(retired.begin());  // closes its file unless a reader holds it
-    } else {
-        retired.clear();
-    }
-    if (retired.empty()) job_.reset();
-}
-
-/// Writes and syncs the last output, then renames the outputs into place. Once that
-/// has begun, the outputs are segments of the store and never removed unretired: a
-/// published copy of a key erased since would come back at the next open if the
-/// store forgot it. A failure to publish stops the store's writes (some outputs may
-/// be in place).
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::publish_outputs(std::error_code& ec) {
-    if (!job_->outputs->finish(ec)) return false;
-    if (job_->outputs->publish(ec)) return true;
-    engine_.failure_.record(ec);
-    return false;
-}
-
-/// Adds the published outputs to the segments, with write_gate_ held, so that readers
-/// find the copies index entries move to. Until the inputs are retired, both are
-/// segments of the store: a backup that copies both replays to the same contents.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::install_outputs() {
-    const write_lock lock(engine_.mutex_);
-    for (const segment_pointer& output : job_->outputs->segments()) {
-        engine_.index_.add_segment(*output);
-        engine_.segments_.add(output);
-    }
-}
-
-/// Moves up to count more index entries, each to its copy when the entry still
-/// points where the copy was read from, with write_gate_ held.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::move_entries(job_type& job, std::size_t count) {
-    const write_lock lock = exclusive_after_readers();
-    if (job.walks_index) {
-        move_walked_entries(job, count);
-        return;
-    }
-    const std::size_t end = job.notes.size() - job.moved_entries > count ? job.moved_entries + count : job.notes.size();
-    for (; job.moved_entries < end; ++job.moved_entries) {
-        const auto& n = job.notes[job.moved_entries];
-        if (n.erase) continue;
-        const record_location& copy = job.moved[job.moved_entries];
-        const std::string_view key = job.key_of(n);
-        const auto payload = engine_.table_.find(key);
-        const record_location where = payload ? record_location::decode(*payload) : record_location{};
-        if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
-            copy_is_dead(job, job.moved_entries);  // written or erased since the scan
-            continue;
-        }
-        char encoded[record_location::max_encoded_size];
-        engine_.table_.upsert(key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
-    }
-}
-
-/// move_entries of a job that walked the index, the exclusive lock held: walks the
-/// index again from the next note's key, in key order, visiting walk_visits_per_note
-/// entries a note at most. The entries that still point into the input are some of the
-/// walk's notes, in the same order (a key written since points elsewhere, and no entry
-/// comes to point into a closed segment), so each such entry moves to the copy of the
-/// note with its offset; the notes passed over on the way, those of keys the walk has
-/// gone past, and those past the index's end, are copies of keys written or erased since.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::move_walked_entries(job_type& job, std::size_t count) {
-    if constexpr (walkable_index) {
-        const std::uint32_t input = job.inputs.front()->id;
-        const std::size_t end = std::min(job.walked_notes, job.moved_entries + count);
-        std::size_t& next = job.moved_entries;
-        std::size_t visits_left = walk_visits_per_note * count;
-        bool index_ended = true;
-        const auto move = [&](std::string_view key, std::string_view payload, auto& replace) {
-            if (visits_left-- == 0) {
-                // Not visited: the notes of keys before it have no entry in the input.
-                while (next < end && job.key_of(job.notes[next]) < key) copy_is_dead(job, next++);
-                index_ended = false;
-                return false;
-            }
-            const record_location where = record_location::decode(payload);
-            if (where.segment != input) return true;
-            while (next < end && job.notes[next].from.offset != where.offset) copy_is_dead(job, next++);
-            if (next == end) return false;
-            char encoded[record_location::max_encoded_size];
-            replace(std::string_view(encoded, job.moved[next].encode(encoded)));
-            return ++next < end;
-        };
-        if (next < end) engine_.table_.update_from(job.key_of(job.notes[next]), true, move);
-        if (index_ended) {
-            while (next < end) copy_is_dead(job, next++);
-        }
-        // The erases the scan noted after the walk have no entries.
-        if (next == job.walked_notes) next = job.notes.size();
-    } else {
-        static_cast<void>(job);
-        static_cast<void>(count);
-    }
-}
-
-/// Counts the copy of note `at`, whose key was written or erased since the scan, as
-/// dead in its output.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::copy_is_dead(job_type& job, std::size_t at) {
-    const auto& n = job.notes[at];
-    if (segment_type* const output = engine_.segments_.find(job.moved[at].segment)) {
-        engine_.index_.add_dead(*output, n.from.record_size(n.key_size));
-    }
-}
-
-/// Takes the inputs out of the segments, with write_gate_ held, no backup running
-/// and the writer drained; returns the inputs, whose files the caller removes
-/// (remove_segments, or remove_next_retired a step at a time).
-template <class Policies, class Engine>
-auto segment_compaction<Policies, Engine>::retire_inputs() -> std::vector<segment_pointer> {
-    std::vector<segment_pointer> retired = std::move(job_->inputs);
-    const write_lock lock(engine_.mutex_);
-    damaged_bytes_dropped_ += job_->damaged_bytes;
-    for (const segment_pointer& in : retired) {
-        engine_.index_.remove_segment(*in);
-        engine_.segments_.remove(in->id);
-    }
-    engine_.hints_.drop_retired(engine_.segments_);
-    finish_compaction();
-    return retired;
-}
-
-}  // namespace kvforge::detail
-// ---- end kvforge/stores/log/compaction_phases.hpp ----
-// ---- end kvforge/stores/log/segment_compaction.hpp ----
 // ---- begin kvforge/stores/log/snapshot.hpp ----
 /// \file snapshot.hpp
 /// A log store's snapshot: a copy of its index as of a cut, and the segments that index
@@ -18771,7 +17261,16 @@ class log_backend {
     using segment_type = typename types::segment_type;
     using segment_pointer = typename types::segment_pointer;
     using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
-    friend class segment_compaction<Policies, log_backend>;
+    static constexpr bool ordered_index = Policies::index::ordered;
+    /// Whether a sorting job can walk the index to find its input's records, and walk it
+    /// again to move their entries (btree_table::update_from).
+    static constexpr bool walkable_index =
+        ordered_index && requires(table_type& table, std::string_view key) {
+            table.update_from(key, true, kvforge::detail::record_updater{});
+        };
+    /// A compaction job's output segments (engine_compaction_outputs.hpp).
+    class output_segments;
+    using job_type = compaction_job<segment_type, output_segments>;
 
 public:
     /// Whether writes hand out sequence numbers (async_worker).
@@ -18884,7 +17383,7 @@ public:
         s.memory_bytes = table_.memory_usage();
         writes_.add_stats(s);
         s.gets = reads_.gets();
-        compaction_.add_stats(s);
+        add_compaction_stats(s);
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
         if (open_) {
@@ -18907,8 +17406,8 @@ public:
 
     /// Rewrites the live records of every segment there is at the call into new
     /// segments, in key order, and retires the old ones; with thread_safe, writers go on
-    /// meanwhile, into a new active segment (segment_compaction.hpp).
-    void compact(std::error_code& ec) { compaction_.compact_whole(ec); }
+    /// meanwhile, into a new active segment (engine_compaction.hpp).
+    void compact(std::error_code& ec) { compact_whole(ec); }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
     void wait_durable(std::uint64_t sequence, std::error_code& ec);
@@ -19013,6 +17512,84 @@ private:
     /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
     [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
+    // Compaction (engine_compaction.hpp, which says what locks each part takes).
+    /// Whether an automatic job is under way (single_thread: between its steps).
+    [[nodiscard]] bool compaction_job_under_way() const noexcept { return job_.has_value(); }
+    void request_compaction();
+    /// Keeps automatic jobs off until the guard is destroyed (compact, clear).
+    [[nodiscard]] compaction_thread::hold_guard hold_compaction() { return compactor_.hold(); }
+    /// Lets jobs be requested again, once the store is open.
+    void resume_compaction() { compactor_.resume(); }
+    /// Lets the work requested so far run to its end, then stops the thread (close).
+    void finish_compaction_thread() { compactor_.finish(); }
+    void reset_compaction();
+    void add_compaction_stats(kvforge::stats& s) const;
+    /// Lets one whole-store change at a time run (compact, clear, close): compact() of a
+    /// thread_safe store runs with no gate held but for short spells, and the others
+    /// would drop its job meanwhile. Taken before hold_compaction() and the gate.
+    [[nodiscard]] std::unique_lock<std::mutex> lock_whole() { return std::unique_lock(whole_); }
+    void compact_whole(std::error_code& ec);
+    void count_empty_compaction();
+    void compact_now(std::error_code& ec);
+    bool compact_all(std::error_code& ec);
+    void finish_compaction();
+    void abort_job();
+    void compaction_failed();
+    bool start_whole_job(std::error_code& ec);
+    bool advance_job(std::error_code& ec, std::uint64_t limit);
+    [[nodiscard]] static bool input_found_sorted(const job_type& job) noexcept;
+    void keep_sorted_input();
+    [[nodiscard]] gate_lock gate_after_writers();
+    [[nodiscard]] write_lock exclusive_after_readers() const;
+    [[nodiscard]] std::uint64_t dead_bytes_under_lock() const;
+    // Whether a job is due, what it takes, and starting it (engine_compaction_choice.hpp).
+    [[nodiscard]] bool wants_compaction() const;
+    [[nodiscard]] bool wants_sorting();
+    [[nodiscard]] bool sorting_allowed() const;
+    /// Whether an automatic job is due: dead bytes to reclaim, or a segment to sort.
+    [[nodiscard]] bool compaction_due() { return wants_compaction() || wants_sorting(); }
+    void sort_before_close();
+    segment_pointer unsorted_segment();
+    bool start_job(std::error_code& ec);
+    void start_sorting_job();
+    // A job's phases (engine_compaction_phases.hpp).
+    bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec);
+    bool drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end, std::error_code& ec);
+    void walk_index(job_type& job, std::uint64_t& budget);
+    static void end_scan(job_type& job);
+    [[nodiscard]] static auto later_run(const job_type& job) noexcept;
+    static bool next_note(job_type& job, std::size_t& at, std::size_t& ahead);
+    bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec);
+    bool publish_outputs(std::error_code& ec);
+    void install_outputs();
+    void move_entries(job_type& job, std::size_t count);
+    void move_walked_entries(job_type& job, std::size_t count);
+    void copy_is_dead(job_type& job, std::size_t at);
+    bool retire_job(std::error_code& ec);
+    std::vector<segment_pointer> retire_inputs();
+    void remove_next_retired();
+    // The jobs on the compaction thread, and the writers' wait for it
+    // (engine_compaction_background.hpp).
+    void wait_for_compaction();
+    [[nodiscard]] bool over_stall_ceiling() const;
+    void run_background_job();
+    bool background_job(bool& sorted, std::error_code& ec);
+    bool run_job(bool interruptible, bool& sorted, std::error_code& ec);
+    /// How many index entries a compaction moves with the gate held once: well under a
+    /// millisecond's work on the compaction thread; with single_thread, where each chunk
+    /// is a put's step, four times that, so that fewer puts pay for one (a job moves
+    /// some hundred thousand entries).
+    static constexpr std::size_t entries_moved_at_once = threading::concurrent ? 1024 : 4096;
+    /// How many index entries a sorting job's walk visits with the shared lock held once
+    /// (the writers' exclusive lock waits meanwhile): a visit is a few nanoseconds.
+    static constexpr std::size_t entries_walked_at_once = 4096;
+    /// How many index entries the walk that moves a sorting job's entries visits for
+    /// each it may move (move_walked_entries): the input's entries lie among the other
+    /// segments', a walk_share_limit-th of the store or more.
+    static constexpr std::size_t walk_visits_per_note = 8;
+    /// How many notes ahead of its copy a record starts loading (copy_notes).
+    static constexpr std::size_t copy_distance = 16;
+
     // The engine's state, grouped by the lock that guards it. A member some of whose
     // calls take a lock of their own says so; the parts at the end say what they take.
 
@@ -19083,9 +17660,26 @@ private:
     // backup()'s copier, used with no lock held once the cut is taken (engine_cuts.hpp);
     // it refers to the I/O policy, directory and composition above.
     log_backup<io_type> backup_{io_, files_.directory(), composition_};
-    // compact(), and automatic compaction on its thread (thread_safe); last, so that
-    // its thread stops first.
-    segment_compaction<Policies, log_backend> compaction_{*this};
+
+    // Compaction's (engine_compaction.hpp). Its counters are changed with mutex_
+    // exclusive and read under it shared (stats); the others, under write_gate_ but for
+    // what the comments say.
+    std::uint64_t compactions_ = 0;
+    std::uint64_t compaction_failures_ = 0;
+    std::string last_compaction_error_;
+    std::uint64_t damaged_bytes_dropped_ = 0;  // of dead records in the inputs of the jobs that retired them
+    std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the segments hold more than this
+    // The active segment's id when every closed segment was last found in key order (0: not known).
+    std::uint32_t all_sorted_at_ = 0;
+    // The automatic compaction job under way: used under the gate (single_thread) or by
+    // the compaction thread, which others hold off or stop before they touch it.
+    std::optional<job_type> job_;
+    std::mutex whole_;  // held by compact(), clear() and close() while they run (lock_whole)
+    // compact() runs its job (thread_safe): writers do not wait for the compaction
+    // thread meanwhile, which the hold keeps idle.
+    std::atomic<bool> whole_under_way_{false};
+    // Runs automatic compaction jobs (thread_safe); last, so that its thread stops first.
+    compaction_thread compactor_;
 };
 
 }  // namespace kvforge::detail
@@ -19101,10 +17695,10 @@ private:
 /// The work due is, in that order: the hint of a closed segment (hint_keeper.hpp), handed
 /// over here (write_pending_hint) to the writer's step or to the compaction thread; the
 /// spare segment (engine_rollover.hpp); an automatic compaction job
-/// (segment_compaction.hpp). A writer waits for its sync after releasing the gate, so
+/// (engine_compaction.hpp). A writer waits for its sync after releasing the gate, so
 /// that writers can share one sync, and with thread_safe it then waits, with no lock
 /// held and a bounded time, while the dead bytes stay past the stall ceiling
-/// (segment_compaction.hpp, wait_for_compaction).
+/// (engine_compaction.hpp, wait_for_compaction).
 
 #include <cstdint>
 #include <optional>
@@ -19116,11 +17710,11 @@ namespace kvforge::detail {
 /// After a write: releases the gate, waits for durability as the policy says, and, when
 /// a closed segment waits for its hint, the spare segment is due (the active one half
 /// full: engine_rollover.hpp), a job is under way or one is due (dead bytes past the
-/// configured share, or a closed segment to sort: segment_compaction.hpp), runs a step
+/// configured share, or a closed segment to sort: engine_compaction.hpp), runs a step
 /// (single_thread: the hint's, else the spare's, else automatic compaction's; none after
 /// a write that closed a segment) or asks the compaction thread for a job (thread_safe).
 /// The write's result is its own: a failed compaction shows in stats() and is not
-/// retried before the store has grown (segment_compaction.hpp, compaction_failed).
+/// retried before the store has grown (engine_compaction.hpp, compaction_failed).
 template <class Policies, bool Mapped>
 std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::uint64_t sequence,
                                                           std::error_code& ec) {
@@ -19128,20 +17722,20 @@ std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::
     bool hint_step = false;
     bool spare_step = false;
     if constexpr (threading::concurrent) {
-        if (hints_.pending() > 0 || spare_due() || compaction_.due()) compaction_.request();
+        if (hints_.pending() > 0 || spare_due() || compaction_due()) request_compaction();
     } else {
         // No step after a write that closed a segment: it paid for the rollover's syncs.
         const bool closed = closed_by_this_write();
         hint_step = !closed && hints_.pending() > 0;
         spare_step = !closed && !hint_step && spare_due();
-        compaction_step = !closed && !hint_step && !spare_step && (compaction_.job_under_way() || compaction_.due());
+        compaction_step = !closed && !hint_step && !spare_step && (compaction_job_under_way() || compaction_due());
     }
     {
         const active_call<threading::concurrent> call(active_calls_);
         gate.unlock();
         writer_->commit(sequence, ec);
         if constexpr (threading::concurrent) {
-            if (!ec) compaction_.wait_for_compaction();
+            if (!ec) wait_for_compaction();
         }
     }
     if (!ec && hint_step) write_pending_hint();
@@ -19150,10 +17744,10 @@ std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::
         const gate_lock again(write_gate_);
         std::error_code compaction_error;
         // Another thread may have closed the store, or compacted it, meanwhile.
-        if (writable(compaction_error) && (compaction_.job_under_way() || compaction_.due())) {
+        if (writable(compaction_error) && (compaction_job_under_way() || compaction_due())) {
             // The caller's last error message describes its own calls, not this one.
             const last_error saved = this_thread_last_error();
-            compaction_.compact_now(compaction_error);
+            compact_now(compaction_error);
             this_thread_last_error() = saved;
         }
     }
@@ -19200,11 +17794,11 @@ namespace kvforge::detail {
 /// others retired.
 template <class Policies, bool Mapped>
 void log_backend<Policies, Mapped>::clear(std::error_code& ec) {
-    const auto whole = compaction_.lock_whole();  // after a compact() under way
-    const auto no_compaction = compaction_.hold();
+    const auto whole = lock_whole();  // after a compact() under way
+    const auto no_compaction = hold_compaction();
     const gate_lock gate = gate_without_backups();
     if (!writable(ec)) return;
-    compaction_.abort_job();
+    abort_job();
     clear_segments(ec);
 }
 
@@ -19229,7 +17823,7 @@ bool log_backend<Policies, Mapped>::clear_segments(std::error_code& ec) {
         hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
         index_.set_counts(0, 0);
         index_.add_dead(*next, next->size - file_header::size);  // the clear record
-        compaction_.finish_compaction();
+        finish_compaction();
     }
     files_.remove_segments(retired);
     return true;
@@ -19237,6 +17831,1401 @@ bool log_backend<Policies, Mapped>::clear_segments(std::error_code& ec) {
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/engine_clear.hpp ----
+// ---- begin kvforge/stores/log/engine_compaction.hpp ----
+/// \file engine_compaction.hpp
+/// A log store's compaction: compact() of the whole store, and the automatic jobs that
+/// rewrite the closed segments with the most dead bytes (compaction_job.hpp says a job's
+/// phases, compactor.hpp which segments and records it takes). Members of log_backend
+/// (engine.hpp), which holds the job under way, the compaction thread and the compaction
+/// counters stats() reports beside the segments, index, locks, reader, writer and
+/// directory the jobs work on. This header runs the jobs step by step and counts their
+/// failures; the rest is defined in headers of its own:
+///
+///     engine_compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
+///     engine_compaction_choice.hpp      whether a job is due, what it takes, and starting it
+///     engine_compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
+///     engine_compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
+///
+/// compact() is a job too, over every segment there is at its call (the active one
+/// closed first; writes made meanwhile go to the next): with single_thread it runs whole
+/// with the gate held; with thread_safe it runs on the calling thread as the automatic
+/// jobs run on theirs (below), so writers go on while it works. Either way it drops the
+/// damaged bytes it meets in dead records (counted in stats().damaged_bytes_dropped),
+/// and fails on damage to a live one. Locks. clear() holds the engine's write gate while
+/// it works, so no writer runs, but readers go on; it takes the exclusive lock only to
+/// switch segments. An automatic job runs, with single_thread, in bounded steps after writes,
+/// each with the gate held; with thread_safe, on the compaction thread
+/// (compaction_thread.hpp), which reads the closed segments it rewrites and writes its
+/// outputs with no gate held (the shared lock for each look-up in the index), and takes
+/// the gate, for about a millisecond each time, to start the job, to move index entries
+/// to the outputs in chunks, and to retire the inputs; each time after the writers
+/// waiting for it (write_gate.hpp), and it takes the exclusive lock for each chunk after
+/// the readers waiting for it, so that its many holds in a row keep no one out for long.
+/// A writer that leaves too many dead bytes for it waits, with no lock held, for its
+/// progress, a bounded time (wait_for_compaction); close() lets the jobs due finish. No job retires a segment
+/// while a backup copies it (backups_running.hpp).
+
+#include <algorithm>
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <limits>
+#include <mutex>
+#include <new>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// Asks the compaction thread to write the pending hints and run the jobs due (thread_safe).
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::request_compaction() {
+    compactor_.request([this] { run_background_job(); });
+}
+
+/// Forgets the last failure, at open: automatic compaction may start at once.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::reset_compaction() {
+    compaction_retry_end_ = 0;
+    all_sorted_at_ = 0;
+    last_compaction_error_.clear();
+}
+
+/// Adds the compaction counters to s, under the engine's read lock.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::add_compaction_stats(kvforge::stats& s) const {
+    s.compactions = compactions_;
+    s.compaction_failures = compaction_failures_;
+    s.last_compaction_error = last_compaction_error_;
+    s.damaged_bytes_dropped = damaged_bytes_dropped_;
+}
+
+/// compact(): a job over every segment there is at the call, the active one closed
+/// first. With single_thread it runs whole with write_gate_ held; with thread_safe,
+/// on the calling thread as the automatic jobs run on theirs, writers going on
+/// (engine_compaction_background.hpp). The failure is counted, as an automatic job's.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::compact_whole(std::error_code& ec) {
+    const std::unique_lock whole = lock_whole();
+    const auto no_jobs = hold_compaction();
+    if constexpr (threading::concurrent) {
+        {
+            const gate_lock gate = gate_without_backups();
+            if (!writable(ec)) return;
+            abort_job();  // superseded
+            if (!start_whole_job(ec)) {
+                compaction_failed();
+                return;
+            }
+            if (!job_) return count_empty_compaction();
+        }
+        whole_under_way_.store(true, std::memory_order_relaxed);
+        bool sorted = false;
+        bool done = false;
+        try {
+            done = run_job(false, sorted, ec);
+        } catch (const std::bad_alloc&) {
+            fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                 "out of memory while compacting " + files_.directory().path());
+        }
+        whole_under_way_.store(false, std::memory_order_relaxed);
+        if (!done) {
+            const gate_lock gate = gate_after_writers();
+            compaction_failed();
+        }
+    } else {
+        const gate_lock gate = gate_without_backups();
+        if (!writable(ec)) return;
+        abort_job();  // superseded
+        if (!start_whole_job(ec)) return compaction_failed();
+        if (!job_) return count_empty_compaction();
+        if (!advance_job(ec, 0)) compaction_failed();
+    }
+}
+
+/// A compact() that found no segment to rewrite (no record since the last one) still
+/// completed a compaction: stats().compactions counts every compact() that succeeded.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::count_empty_compaction() {
+    const write_lock lock(mutex_);
+    ++compactions_;
+}
+
+/// Advances the automatic job on the segments with the most dead bytes by one step,
+/// starting it when none is under way, with write_gate_ held.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::compact_now(std::error_code& ec) {
+    if ((job_ || start_job(ec)) && advance_job(ec, options_.compaction_step_bytes)) return;
+    compaction_failed();
+}
+
+/// Compaction of the whole store, for a salvaging open, with write_gate_ held: it
+/// reads only the records the index points at (salvage dropped the damaged ones from
+/// it), and writes them,
+/// in index order (a sorted store's in key order, so scans read them in sequence),
+/// into new segments; publishes them; starts a new active segment; switches the
+/// index to them; and retires every old segment. A crash that leaves outputs and old
+/// segments replays the old first, then the outputs, to the same contents. False
+/// with ec set when it failed.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::compact_all(std::error_code& ec) {
+    call_writer(&writer_type::drain, ec);
+    if (ec) return false;
+    discard_spare();  // it would replay before the active segment made here
+    const std::vector<segment_pointer> inputs = segments_.in_replay_order();
+    // A hash index's for_each is in no key order.
+    output_segments outputs(*this, inputs.back()->order, ordered_index, options_.segment_bytes);
+    table_type table;
+    // Sized for every live record at once, rather than grown as they come.
+    if constexpr (requires { table.reserve(std::size_t{}); }) table.reserve(table_.size());
+    std::uint64_t live = 0;
+    std::string scratch;
+    bool ok = true;
+    table_.for_each([&](std::string_view key, std::string_view payload) {
+        if (!ok) return;
+        std::string_view value;
+        const record_location where = record_location::decode(payload);
+        if (!reader_.read(key, where, scratch, value, ec)) {
+            ok = false;
+            return;
+        }
+        record_.clear();
+        append_put_record(record_, key, value);
+        record_location moved{0, 0, where.value_size, 0};
+        if (!outputs.append(record_, {record_type::put, 0, key, where.value_size, 0, 0, 0, 0}, moved, ec)) {
+            ok = false;
+            return;
+        }
+        char encoded[record_location::max_encoded_size];
+        table.upsert(key, {encoded, moved.encode(encoded)}, [](std::string_view) {});
+        live += key.size() + value.size();
+    });
+    if (!ok || !outputs.finish(ec)) return false;
+    segment_pointer next;
+    if (!outputs.publish(ec) || !create_segment(new_segment_id(), next, ec)) {
+        // Some outputs may be in place: this store object must not write on as if
+        // nothing had (its next writes would replay before them).
+        failure_.record(ec);
+        return false;
+    }
+    {
+        const write_lock lock(mutex_);
+        table_ = std::move(table);
+        segments_.clear();
+        for (segment_pointer& output : outputs.segments()) segments_.add(std::move(output));
+        segments_.add(next);
+        hints_.drop_retired(segments_);
+        make_active(std::move(next), file_header::size);
+        index_.set_counts(live, 0);
+        finish_compaction();
+    }
+    files_.remove_segments(inputs);
+    return true;
+}
+
+/// After a compaction, or clear(), is installed (the exclusive lock held).
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::finish_compaction() {
+    ++compactions_;
+    all_sorted_at_ = 0;
+    compaction_retry_end_ = 0;
+    last_compaction_error_.clear();
+    salvaged_.clear();
+    file_damage_.clear();
+    version_.bump();
+}
+
+/// Drops the pending job, if any, and removes its unpublished outputs and their hints.
+/// A job that has published its outputs added them to the segments: they stay, with
+/// its inputs, and both replay to the same contents; the index finds either.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::abort_job() {
+    if (!job_) return;
+    if (job_->at == job_type::phase::move) {
+        job_.reset();
+        return;
+    }
+    if (job_->at == job_type::phase::remove) {
+        // Out of the store already: a later job could drop the erases that shadow
+        // their records, so their files go now.
+        files_.remove_segments(job_->retired);
+        job_.reset();
+        return;
+    }
+    std::error_code ignored;
+    for (const segment_pointer& output : job_->outputs->segments()) {
+        if (!output) continue;
+        // The hint first: one left without its data file's .tmp would name a missing segment.
+        if (files_.directory().remove(store_file_name::hint(output->id), ignored)) {
+            files_.sync_directory(ignored);
+        }
+        files_.remove_unpublished_segment(output->id);
+    }
+    job_.reset();
+}
+
+/// After a failed compaction, with write_gate_ held: the job is dropped; the failure
+/// is counted and its message kept for stats(), and automatic compaction waits until
+/// the store has grown by as much as it held, or by compact_min_bytes if that is
+/// more: a failure that persists (a damaged record) then costs a bounded share of the
+/// writing, not a rewrite per write.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::compaction_failed() {
+    abort_job();
+    const std::string message = last_error_message();
+    const write_lock lock(mutex_);
+    ++compaction_failures_;
+    last_compaction_error_ = message;
+    const std::uint64_t data = data_bytes();
+    compaction_retry_end_ = data + std::max(data, options_.compact_min_bytes);
+}
+
+/// Whether the job's scan or walk has ended and found its sorting job's input in key
+/// order already.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::input_found_sorted(const job_type& job) noexcept {
+    const segment_type& in = *job.inputs.front();
+    return job.input_in_key_order(in.size - in.records_start());
+}
+
+/// Ends a sorting job whose input is in key order already, keeping the input as it
+/// is, with write_gate_ held. Nothing was written.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::keep_sorted_input() {
+    {
+        const write_lock lock(mutex_);  // scans read it under the shared lock
+        job_->inputs.front()->in_key_order = true;
+    }
+    job_.reset();
+    all_sorted_at_ = 0;
+}
+
+/// Advances the pending job by one step, with write_gate_ held: phases run one after
+/// another until the step has read and written limit bytes (0: the whole job); ending an output (its sync and hint) and publishing the outputs are steps
+/// of their own, as is each chunk of index entries moved, retiring the inputs (which
+/// waits while a backup runs) and removing each input's files.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::advance_job(std::error_code& ec, std::uint64_t limit) {
+    std::uint64_t budget = limit == 0 ? std::numeric_limits<std::uint64_t>::max() : limit;
+    while (job_) {
+        if (budget == 0) return true;
+        switch (job_->at) {
+            case job_type::phase::walk:
+                walk_index(*job_, budget);
+                if (input_found_sorted(*job_)) {
+                    keep_sorted_input();
+                    return true;
+                }
+                break;
+            case job_type::phase::scan:
+                if (!scan_inputs(*job_, budget, ec)) return false;
+                if (input_found_sorted(*job_)) {
+                    keep_sorted_input();
+                    return true;
+                }
+                break;
+            case job_type::phase::copy:
+                // An output the step before filled ends in a step of its own: its
+                // sync (which that step's write_out made) and its hint, with a sync
+                // of its own and the directory's.
+                if (job_->outputs->full()) {
+                    if (budget < limit) return true;
+                    if (!job_->outputs->finish(ec)) return false;
+                    budget = limit == 0 ? budget : 0;
+                    break;
+                }
+                if (!copy_notes(*job_, budget, ec)) return false;
+                break;
+            case job_type::phase::publish:
+                // After the step that copied the last record: the last output ends,
+                // as above, then the outputs are renamed into place, each in a step
+                // of its own.
+                if (budget < limit) return true;
+                if (!job_->outputs->finished()) {
+                    if (!job_->outputs->finish(ec)) return false;
+                    budget = limit == 0 ? budget : 0;
+                    break;
+                }
+                if (!publish_outputs(ec)) return false;
+                install_outputs();
+                job_->at = job_type::phase::move;
+                budget = limit == 0 ? budget : 0;
+                break;
+            case job_type::phase::move:
+                if (job_->moved_entries < job_->notes.size()) {
+                    if (budget < limit) return true;
+                    move_entries(*job_, limit == 0 ? job_->notes.size() : entries_moved_at_once);
+                    budget = limit == 0 ? budget : 0;
+                    break;
+                }
+                if (backups_.running()) return true;
+                if (!retire_job(ec)) return false;
+                budget = limit == 0 ? budget : 0;
+                break;
+            case job_type::phase::remove:
+                if (budget < limit) return true;
+                remove_next_retired();
+                budget = limit == 0 ? budget : 0;
+                break;
+        }
+    }
+    return true;
+}
+
+/// Starts compact()'s job, with write_gate_ held: closes the active segment unless it
+/// holds no record, and takes every closed segment. They are all its inputs, so no
+/// erase needs copying (no older segment outside the job holds a put it must hide).
+/// No job starts when there is no closed segment.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::start_whole_job(std::error_code& ec) {
+    if (writer_->end() != active_->records_start() && !roll_over(ec)) {
+        return false;
+    }
+    std::vector<segment_pointer> inputs;
+    for (const segment_pointer& in : segments_.in_replay_order()) {
+        if (in != active_) inputs.push_back(in);
+    }
+    if (inputs.empty()) return true;
+    job_type& job = job_.emplace();
+    std::uint64_t order = 0;
+    for (const segment_pointer& in : inputs) order = std::max(order, in->order);
+    job.keep_erases.assign(inputs.size(), 0);
+    job.scan_offset = inputs.front()->records_start();
+    job.inputs = std::move(inputs);
+    job.outputs.emplace(*this, order, true, options_.segment_bytes);
+    return true;
+}
+
+/// Takes write_gate_ on the compaction thread once the writers waiting for it have
+/// had it (write_gate.hpp): the thread takes it many times in a row, and would
+/// otherwise take it back each time before a woken writer ran.
+template <class Policies, bool Mapped>
+auto log_backend<Policies, Mapped>::gate_after_writers() -> gate_lock {
+    write_gate_.lock_after_waiters();
+    return gate_lock(write_gate_, std::adopt_lock);
+}
+
+/// Takes the exclusive lock as gate_after_writers takes the gate, after the readers
+/// that a holder of it kept waiting, when the threading policy's mutex can
+/// (striped.hpp): the compaction thread moves index entries in many short holds.
+template <class Policies, bool Mapped>
+auto log_backend<Policies, Mapped>::exclusive_after_readers() const -> write_lock {
+    if constexpr (requires { mutex_.lock_after_waiters(); }) {
+        mutex_.lock_after_waiters();
+        return write_lock(mutex_, std::adopt_lock);
+    } else {
+        return write_lock(mutex_);
+    }
+}
+
+template <class Policies, bool Mapped>
+std::uint64_t log_backend<Policies, Mapped>::dead_bytes_under_lock() const {
+    const read_lock lock(mutex_);
+    return index_.dead_bytes();
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/engine_compaction.hpp ----
+// ---- begin kvforge/stores/log/engine_compaction_background.hpp ----
+/// \file engine_compaction_background.hpp
+/// Automatic compaction on the compaction thread (thread_safe): the thread's work (the
+/// pending hints, the spare segment, then jobs one after another while compaction is
+/// due), each job holding the gate in short spells only, and the wait of writers that
+/// leave too many dead bytes for it. Members of log_backend
+/// (engine.hpp), part of its compaction (engine_compaction.hpp); each says what lock it takes.
+
+#include <algorithm>
+#include <chrono>
+#include <cstdint>
+#include <new>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// With thread_safe, after a write, holding no lock: while dead bytes stay above
+/// options::compaction_stall_ratio times the live bytes, waits for the compaction
+/// thread to reclaim some, for at most options::compaction_stall_micros, so that a
+/// burst of writes is slowed down to what the thread keeps up with while no single
+/// write waits for a whole job (as LSM stores delay writes on a compaction backlog
+/// rather than stop them). The wait also ends as soon as the thread has no job
+/// left, fails, or is stopped: it never outlasts the thread's own work.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::wait_for_compaction() {
+    if (options_.compaction_stall_ratio <= 0 || options_.compaction_stall_micros == 0) return;
+    // compact() reclaims every closed segment's dead bytes, with the thread held.
+    if (whole_under_way_.load(std::memory_order_relaxed)) return;
+    // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
+    const std::chrono::microseconds longest(std::min(options_.compaction_stall_micros, std::uint64_t{1} << 40));
+    const auto deadline = std::chrono::steady_clock::now() + longest;
+    for (;;) {
+        const std::uint64_t seen = compactor_.progress();
+        if (!over_stall_ceiling() || !compactor_.wait_for_progress(seen, deadline)) return;
+    }
+}
+
+/// Whether the dead bytes the thread can reclaim, those in closed segments, exceed
+/// the ceiling. The active segment's are left out: no job can take them, and a store
+/// smaller than a segment would otherwise wait on every write.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::over_stall_ceiling() const {
+    const read_lock lock(mutex_);
+    if (!open_) return false;
+    const std::uint64_t reclaimable = index_.dead_bytes() - active_->dead_bytes;
+    return static_cast<double>(reclaimable) >
+           options_.compaction_stall_ratio * static_cast<double>(index_.live_bytes());
+}
+
+/// The compaction thread's work (thread_safe): the hints of closed segments still
+/// waiting for one, then jobs one after another while compaction is still due and each
+/// job reclaims dead bytes or sorts a segment, and before each the spare segment once
+/// the active one is half full (the writers go on meanwhile, and may need it before
+/// the jobs end). A job takes about one segment's live records, so the writes that
+/// made compaction due may have ended long before the store is back under
+/// compact_dead_ratio: the thread goes on without them. Failures count as the steps' do.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::run_background_job() {
+    while (!compactor_.interrupted() && write_pending_hint()) {
+    }
+    for (;;) {
+        if (!compactor_.interrupted()) prepare_spare();
+        const std::uint64_t dead_before = dead_bytes_under_lock();
+        std::error_code ec;
+        bool done = false;
+        bool sorted = false;
+        try {
+            done = background_job(sorted, ec);
+        } catch (const std::bad_alloc&) {
+            fail(ec, std::make_error_code(std::errc::not_enough_memory),
+                 "out of memory while compacting " + files_.directory().path());
+        }
+        if (!done) {
+            const gate_lock gate = gate_after_writers();
+            compaction_failed();
+            return;
+        }
+        if (compactor_.interrupted() || (!sorted && dead_bytes_under_lock() >= dead_before)) return;
+        const gate_lock gate = gate_after_writers();
+        std::error_code closed;
+        if (!writable(closed) || !compaction_due()) return;
+    }
+}
+
+/// An automatic job on the compaction thread: started with write_gate_ held, then run
+/// (run_job), a hold or stop() dropping it between its chunks until it publishes. False
+/// with ec set when it failed; sorted tells whether the job was a sorting job that
+/// ended (its input rewritten, or found in key order).
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::background_job(bool& sorted, std::error_code& ec) {
+    {
+        const gate_lock gate = gate_after_writers();
+        std::error_code closed;
+        if (!writable(closed) || !compaction_due()) return true;
+        if (!start_job(ec)) return false;
+        if (!job_) return true;
+    }
+    return run_job(true, sorted, ec);
+}
+
+/// Runs the job started (an automatic one on the compaction thread, compact()'s on its
+/// caller's): scanned, sorted and copied with no gate, in chunks of
+/// compaction_step_bytes between which, when interruptible, a hold or stop() drops it;
+/// published with no gate; its index entries moved in chunks that each hold the gate
+/// briefly; its inputs retired under the gate once no backup runs. False with ec set
+/// when it failed; sorted as background_job says.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::run_job(bool interruptible, bool& sorted, std::error_code& ec) {
+    const bool sorting = job_->sorting;
+    const std::uint64_t chunk = options_.compaction_step_bytes != 0 ? options_.compaction_step_bytes
+                                                                            : kvforge::options{}.compaction_step_bytes;
+    while (job_->at != job_type::phase::publish) {
+        if (interruptible && compactor_.interrupted()) {
+            abort_job();
+            return true;
+        }
+        std::uint64_t budget = chunk;
+        if (job_->at == job_type::phase::walk) {
+            walk_index(*job_, budget);
+        } else if (!(job_->at == job_type::phase::scan ? scan_inputs(*job_, budget, ec)
+                                                       : copy_notes(*job_, budget, ec))) {
+            return false;
+        }
+        if (input_found_sorted(*job_)) {
+            const gate_lock gate = gate_after_writers();
+            keep_sorted_input();
+            sorted = true;
+            return true;
+        }
+    }
+    if (interruptible && compactor_.interrupted()) {
+        abort_job();
+        return true;
+    }
+    if (!publish_outputs(ec)) return false;
+    {
+        const gate_lock gate = gate_after_writers();
+        install_outputs();
+        job_->at = job_type::phase::move;
+    }
+    while (job_->moved_entries < job_->notes.size()) {
+        const gate_lock gate = gate_after_writers();
+        move_entries(*job_, entries_moved_at_once);
+    }
+    // As in retire_job: the newer records that left older ones behind are durable
+    // before the inputs go. They are handed to the OS under the gate, and synced
+    // with none held; segments closed meanwhile were drained as they closed.
+    segment_pointer written;
+    {
+        const gate_lock gate = gate_after_writers();
+        call_writer(&writer_type::flush, ec);
+        if (ec) return false;
+        written = active_;
+    }
+    if (!files_.sync_file(written->file, ec)) {
+        failure_.record(ec);  // a failed sync is never retried
+        return false;
+    }
+    std::vector<segment_pointer> retired;
+    {
+        const gate_lock gate = gate_without_backups();
+        retired = retire_inputs();
+    }
+    compactor_.progressed();
+    job_.reset();  // its notes are freed with no gate held
+    files_.remove_segments(retired);
+    sorted = sorting;
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/engine_compaction_background.hpp ----
+// ---- begin kvforge/stores/log/engine_compaction_choice.hpp ----
+/// \file engine_compaction_choice.hpp
+/// What an automatic compaction job takes: whether one is due (dead bytes to reclaim, or
+/// a closed segment to sort), the closed segments it rewrites (compactor.hpp picks them)
+/// or the one it sorts, and the job started on them. Members of log_backend
+/// (engine.hpp), part of its compaction (engine_compaction.hpp), called with the write gate held.
+
+#include <algorithm>
+#include <cstdint>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+// ---- begin kvforge/stores/log/compactor.hpp ----
+/// \file compactor.hpp
+/// What a compaction job of a log store rewrites: the closed segments with the largest
+/// share of dead bytes, as many as the live records of about one segment, and which of
+/// their records it copies.
+///
+/// A put is copied when the index points at it (it is its key's newest record). An
+/// erase is copied when its key is absent (no newer put came after it) and some segment
+/// that replays before its own is not an input of the job: that segment may hold an
+/// older put of the key, which the erase must go on hiding. Otherwise it is dropped, as
+/// every other record of the inputs.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// Bytes of a segment's records that are live (not dead), up to end.
+template <class IO>
+[[nodiscard]] std::uint64_t live_bytes_of(const segment<IO>& in, std::uint64_t end) noexcept {
+    const std::uint64_t records = end - in.records_start();
+    return records > in.dead_bytes ? records - in.dead_bytes : 0;
+}
+
+/// The share of a closed segment's record bytes that are dead.
+template <class IO>
+[[nodiscard]] double dead_share(const segment<IO>& in) noexcept {
+    const std::uint64_t records = in.size > in.records_start() ? in.size - in.records_start() : 0;
+    return records == 0 ? 0.0 : static_cast<double>(in.dead_bytes) / static_cast<double>(records);
+}
+
+/// Whether a comes before b among pick_inputs()'s candidates: the higher dead share first,
+/// ties in replay order (the order the candidates are gathered in).
+template <class IO>
+[[nodiscard]] bool more_dead_first(const segment<IO>& a, const segment<IO>& b) noexcept {
+    const double a_share = dead_share(a);
+    const double b_share = dead_share(b);
+    return a_share != b_share ? a_share > b_share : a.replays_before(b);
+}
+
+/// The inputs of the next job among the closed segments (every segment but active),
+/// highest dead share first, while their live bytes fit in budget (at least one is
+/// picked when any has dead bytes). A segment holding a clear record is picked only
+/// when nothing replays before it, so that the clear record is dropped rather than
+/// moved after records it must not drop.
+template <class IO>
+[[nodiscard]] std::vector<std::shared_ptr<segment<IO>>> pick_inputs(const segment_set<IO>& segments,
+                                                                    const segment<IO>* active, std::uint64_t budget) {
+    using pointer = std::shared_ptr<segment<IO>>;
+    const std::vector<pointer> ordered = segments.in_replay_order();
+    std::vector<pointer> candidates;
+    for (std::size_t i = 0; i < ordered.size(); ++i) {
+        const pointer& in = ordered[i];
+        if (in.get() == active || in->dead_bytes == 0 || (in->holds_clear && i != 0)) continue;
+        candidates.push_back(in);
+    }
+    sort_segments(candidates, &more_dead_first<IO>);
+    std::vector<pointer> picked;
+    std::uint64_t live = 0;
+    for (const pointer& in : candidates) {
+        const std::uint64_t more = live_bytes_of(*in, in->size);
+        if (!picked.empty() && live + more > budget) break;
+        picked.push_back(in);
+        live += more;
+    }
+    return picked;
+}
+
+/// Whether an erase record of segment `in` must be copied by a job whose inputs are
+/// `inputs` (its key being absent): some segment replaying before `in` is not an input.
+template <class IO>
+[[nodiscard]] bool older_segment_outside(const segment_set<IO>& segments, const segment<IO>& in,
+                                         const std::vector<std::shared_ptr<segment<IO>>>& inputs) {
+    for (const auto& other : segments.by_id()) {
+        if (!other->replays_before(in)) continue;
+        const bool input = std::any_of(inputs.begin(), inputs.end(), [&](const auto& i) { return i == other; });
+        if (!input) return true;
+    }
+    return false;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/compactor.hpp ----
+
+namespace kvforge::detail {
+
+/// Whether automatic compaction is due: dead bytes past compact_dead_ratio of the
+/// data, which holds at least compact_min_bytes and, after a failure, has grown past
+/// where the retry waits; never while a backup runs.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::wants_compaction() const {
+    if (options_.compact_dead_ratio <= 0) return false;
+    // A backup copies the segments compaction would retire: the trigger waits for it.
+    if (backups_.running()) return false;
+    const std::uint64_t data = data_bytes();
+    return data >= options_.compact_min_bytes && data >= compaction_retry_end_ &&
+           static_cast<double>(index_.dead_bytes()) >
+               options_.compact_dead_ratio * static_cast<double>(data);
+}
+
+/// Whether a closed segment waits to be rewritten in key order, with write_gate_ held
+/// (options::sort_closed_segments): a sorted store's, holding at least
+/// compact_min_bytes, unless automatic compaction is off, a backup runs, or a failure
+/// makes it wait as wants_compaction says. It waits too while dead bytes exceed half
+/// of compact_dead_ratio of the data: a store being overwritten has its segments
+/// rewritten, in key order, by the jobs that reclaim them, and sorting them ahead of
+/// those would write them once more.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::wants_sorting() {
+    return sorting_allowed() && unsorted_segment();
+}
+
+/// wants_sorting() but for the segment to sort: whether sorting jobs may run now.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::sorting_allowed() const {
+    if constexpr (!ordered_index) {
+        return false;
+    } else {
+        const kvforge::options& o = options_;
+        if (!o.sort_closed_segments || o.compact_dead_ratio <= 0 || o.read_only) return false;
+        if (backups_.running()) return false;
+        const std::uint64_t data = data_bytes();
+        return data >= o.compact_min_bytes && data >= compaction_retry_end_ &&
+               static_cast<double>(index_.dead_bytes()) <= o.compact_dead_ratio / 2 * static_cast<double>(data);
+    }
+}
+
+/// At close, with write_gate_ held (options::sort_closed_segments): closes the active
+/// segment when it holds records of at least 1/active_share_at_close of segment_bytes,
+/// then ends the job under way and sorts closed segments not in key order, so that the
+/// next open finds each segment in key order and a scan reads each front to back (the
+/// active segment of a store filled in random order holds up to a segment of scattered
+/// records). It sorts at most as many segments as rollovers closed since the store
+/// opened, so that close() does work in proportion to what this open wrote: the
+/// unsorted segments of a store written before sorting was on are left to the jobs
+/// that follow writes. A smaller active segment stays as it is: a store written a
+/// little between closes would otherwise gain a segment at each. A rollover or job that
+/// fails counts as a failed compaction and leaves the segments as they are (what a
+/// failed write left unwritten, the close reports).
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::sort_before_close() {
+    if constexpr (ordered_index) {
+        constexpr std::uint64_t active_share_at_close = 16;
+        std::error_code ec;
+        if (!writable(ec) || !sorting_allowed()) return;
+        const std::uint64_t records = writer_->end() - active_->records_start();
+        if (records != 0 && records >= options_.segment_bytes / active_share_at_close &&
+            !roll_over(ec)) {
+            compaction_failed();
+            return;
+        }
+        std::uint64_t sorts_left = segments_closed();
+        while ((job_ || (sorts_left != 0 && wants_sorting())) && !backups_.running()) {
+            if (!job_) {
+                start_sorting_job();
+                --sorts_left;
+            }
+            if (!advance_job(ec, options_.compaction_step_bytes)) {
+                compaction_failed();
+                return;
+            }
+        }
+    }
+}
+
+/// The closed segment a sorting job takes next, with write_gate_ held: the one
+/// replaying first of those not known to be in key order, leaving out one that holds
+/// a clear record unless nothing replays before it (as pick_inputs does); null when
+/// there is none. Remembers that there is none until a segment closes (the active
+/// one changes) or a job ends.
+template <class Policies, bool Mapped>
+auto log_backend<Policies, Mapped>::unsorted_segment() -> segment_pointer {
+    if (all_sorted_at_ != 0 && all_sorted_at_ == active_->id) return nullptr;
+    const std::vector<segment_pointer>& segments = segments_.by_id();
+    segment_pointer oldest;
+    segment_pointer picked;
+    for (const segment_pointer& in : segments) {
+        if (!oldest || in->replays_before(*oldest)) oldest = in;
+    }
+    for (const segment_pointer& in : segments) {
+        if (in == active_ || in->in_key_order || (in->holds_clear && in != oldest)) continue;
+        if (!picked || in->replays_before(*picked)) picked = in;
+    }
+    if (!picked) all_sorted_at_ = active_->id;
+    return picked;
+}
+
+/// Starts an automatic compaction job, with write_gate_ held: the closed segments
+/// with the largest share of dead bytes, as many as hold about one segment of live
+/// records. When the active segment has a larger share than any closed one, it is
+/// closed first, to be one of them. With nothing to gain, automatic compaction waits
+/// for the store to grow by compact_min_bytes (and no job starts). When no dead bytes
+/// make compaction due, a sorting job on one closed segment starts instead, if one
+/// is wanted.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::start_job(std::error_code& ec) {
+    if (!wants_compaction()) {
+        if (wants_sorting()) start_sorting_job();
+        return true;
+    }
+    double closed_share = 0;
+    for (const segment_pointer& in : segments_.by_id()) {
+        if (in != active_) closed_share = std::max(closed_share, dead_share(*in));
+    }
+    const std::uint64_t active_records = writer_->end() - active_->records_start();
+    const double active_share =
+        active_records == 0 ? 0.0
+                            : static_cast<double>(active_->dead_bytes) / static_cast<double>(active_records);
+    if (active_share > closed_share && !roll_over(ec)) return false;
+    std::vector<segment_pointer> inputs =
+        pick_inputs(segments_, active_.get(), options_.segment_bytes);
+    if (inputs.empty()) {
+        const write_lock lock(mutex_);
+        compaction_retry_end_ = data_bytes() + options_.compact_min_bytes;
+        return true;
+    }
+    sort_segments(inputs, &segment_type::in_replay_order);
+    job_type& job = job_.emplace();
+    std::uint64_t order = 0;
+    for (const segment_pointer& in : inputs) {
+        job.keep_erases.push_back(older_segment_outside(segments_, *in, inputs));
+        order = std::max(order, in->order);
+    }
+    job.scan_offset = inputs.front()->records_start();
+    job.inputs = std::move(inputs);
+    // The copy merges the scan's sorted runs.
+    job.outputs.emplace(*this, order, true, options_.segment_bytes);
+    return true;
+}
+
+/// Starts a job that rewrites the closed segment unsorted_segment() gives in key
+/// order, with write_gate_ held. It walks the index rather than scan the segment when
+/// the segment holds at least 1/walk_share_limit of the store's live bytes: a walk
+/// visits every entry of the index, at a small fraction of the cost of a look-up, sort
+/// and merge per record of the input, so with a store of many segments it would cost
+/// more than it saves (and jobs over all of them would cost the square of its size).
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::start_sorting_job() {
+    segment_pointer in = unsorted_segment();
+    if (!in) return;
+    job_type& job = job_.emplace();
+    job.sorting = true;
+    if constexpr (walkable_index) {
+        constexpr std::uint64_t walk_share_limit = 32;
+        const std::uint64_t records = in->size - in->records_start();
+        const std::uint64_t held = records - std::min(in->dead_bytes, records);
+        if (index_.live_bytes() <= walk_share_limit * held) {
+            job.walks_index = true;
+            job.at = job_type::phase::walk;
+        }
+    }
+    job.keep_erases.push_back(older_segment_outside(segments_, *in, {in}));
+    job.scan_offset = in->records_start();
+    job.outputs.emplace(*this, in->order, true, std::max(options_.segment_bytes, in->size));
+    job.inputs.push_back(std::move(in));
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/engine_compaction_choice.hpp ----
+// ---- begin kvforge/stores/log/engine_compaction_outputs.hpp ----
+/// \file engine_compaction_outputs.hpp
+/// A compaction job's output segments: written one after another up to segment_bytes
+/// each, synced with their hints beside them, then published (renamed into place). A
+/// member class of log_backend (engine.hpp), used by its compaction (engine_compaction.hpp);
+/// it reaches the engine's files, hints and reader. An output that is full may be finished on its own
+/// (finish), so that a job in steps ends each output in a step of its own.
+
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// The output segments of a compaction job, written one after another up to
+/// segment_bytes each (a sorting job's: up to its input's size, which may pass
+/// segment_bytes by a record, so that it makes one output); each is synced, with its
+/// hint written beside it, before any is renamed into place (publish). Outputs replay
+/// at `order`, the highest of the job's inputs, after them (their ids are higher) and
+/// before every newer segment.
+template <class Policies, bool Mapped>
+class log_backend<Policies, Mapped>::output_segments {
+public:
+    /// in_key_order: the records come in key order (outputs say so: in_key_order).
+    output_segments(log_backend& engine, std::uint64_t order, bool in_key_order, std::uint64_t bytes_each) noexcept
+        : engine_(engine), order_(order), in_key_order_(in_key_order), bytes_each_(bytes_each) {}
+
+    /// Appends a record, which entry describes (its offset aside); where it went
+    /// comes back in where.segment and where.offset.
+    bool append(std::string_view record, hint_entry entry, record_location& where, std::error_code& ec) {
+        if (outputs_.empty() || finished_ || full()) {
+            if (!finish(ec)) return false;
+            segment_pointer next;
+            if (!engine_.files_.start_segment(engine_.new_segment_id(), order_, next, ec)) return false;
+            next->in_key_order = in_key_order_;
+            outputs_.push_back(std::move(next));
+            end_ = file_header::size;
+            synced_end_ = 0;
+            finished_ = false;
+            if (engine_.options_.write_hints) hint_.emplace(engine_.hints_.identity(*outputs_.back()));
+        }
+        where.segment = outputs_.back()->id;
+        where.offset = static_cast<std::uint32_t>(end_ + pending_.size());
+        entry.offset = where.offset;
+        if (hint_) hint_->add(entry);
+        if (entry.type != record_type::put) outputs_.back()->dead_bytes += record.size();  // a tombstone
+        pending_.append(record);
+        return pending_.size() < (std::size_t{1} << 20) || write_pending(ec);
+    }
+
+    /// Whether the newest output holds segment_bytes and waits to be finished: the next
+    /// record goes to a new one.
+    [[nodiscard]] bool full() const noexcept {
+        return !outputs_.empty() && !finished_ && end_ + pending_.size() >= bytes_each_;
+    }
+
+    /// Writes and syncs what was appended to the newest output: a compaction step
+    /// ends with its own writes on disk, so that the sync that ends an output
+    /// finds little left to write rather than a whole segment.
+    bool write_out(std::error_code& ec) {
+        if (pending_.empty()) return true;
+        return write_pending(ec) && sync_newest(ec);
+    }
+
+    /// Whether the newest output is finished (or none was started): publish has
+    /// nothing left to write.
+    [[nodiscard]] bool finished() const noexcept { return outputs_.empty() || finished_; }
+
+    /// Finishes the newest output, once: writes and syncs what it still lacks, and
+    /// writes its hint beside it.
+    bool finish(std::error_code& ec) { return finished() || finish_current(ec); }
+
+    /// Renames the outputs into place and syncs the directory. Once it has begun,
+    /// a failure leaves some outputs in place: the store object must write no more.
+    bool publish(std::error_code& ec) {
+        for (const segment_pointer& output : outputs_) {
+            const store_file_name name = store_file_name::data(output->id);
+            if (!engine_.files_.directory().rename(name.temporary(), name, ec)) return false;
+            output->file.renamed(engine_.files_.directory().file_path(name));
+        }
+        for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
+        return outputs_.empty() || engine_.files_.sync_directory(ec);
+    }
+
+    [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }
+
+private:
+    bool write_pending(std::error_code& ec) {
+        if (!engine_.files_.write_counted(outputs_.back()->file, end_, pending_, ec)) return false;
+        end_ += pending_.size();
+        pending_.clear();
+        return true;
+    }
+
+    /// Syncs the newest output up to end_, unless a step's write_out synced it so far.
+    bool sync_newest(std::error_code& ec) {
+        if (synced_end_ == end_) return true;
+        if (!engine_.files_.sync_file(outputs_.back()->file, ec)) {
+            engine_.failure_.record(ec);  // a failed sync is never retried
+            return false;
+        }
+        synced_end_ = end_;
+        return true;
+    }
+
+    bool finish_current(std::error_code& ec) {
+        segment_type& output = *outputs_.back();
+        if (!write_pending(ec) || !sync_newest(ec)) return false;
+        output.size = end_;
+        if (hint_) engine_.hints_.write_hint_of(output, *hint_);
+        hint_.reset();
+        finished_ = true;
+        return true;
+    }
+
+    log_backend& engine_;
+    std::uint64_t order_;
+    bool in_key_order_;
+    std::uint64_t bytes_each_;
+    std::vector<segment_pointer> outputs_;
+    std::optional<hint_builder> hint_;
+    std::string pending_;           // records not yet written to the newest output
+    std::uint64_t end_ = 0;         // where pending_ goes in the newest output
+    std::uint64_t synced_end_ = 0;  // how much of the newest output is synced
+    bool finished_ = false;         // the newest output synced, with its hint written
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/engine_compaction_outputs.hpp ----
+// ---- begin kvforge/stores/log/engine_compaction_phases.hpp ----
+/// \file engine_compaction_phases.hpp
+/// The phases of one compaction job (compaction_job.hpp): the scan of its inputs, the
+/// copy of the records it keeps into its outputs, their publishing, the move of index
+/// entries to the copies, and the retiring of the inputs and removal of their files.
+/// Members of log_backend (engine.hpp), whose compaction (engine_compaction.hpp) runs them a step at a
+/// time or on the compaction thread; each says what lock it takes.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// The scan phase: notes the live puts and needed erases of the inputs' records,
+/// reading about budget bytes (at least one record), and sorts them, a run of their
+/// own (a step sorts only what it read). The inputs are closed, so it reads them with
+/// no lock; each look-up in the index takes the shared lock (the compaction thread
+/// runs with no gate held).
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
+    const segment_type& in = *job.inputs[job.scanning];
+    const bool keep_erases = job.keep_erases[job.scanning];
+    const std::uint64_t begin = job.scan_offset;
+    const std::size_t run_begin = job.notes.size();
+    log_scan_result scanned;
+    // A record may end past the budget: the scan then reads on until it ends.
+    for (std::uint64_t span = budget;; span *= 2) {
+        const std::uint64_t end = in.size - begin > span ? begin + span : in.size;
+        const bool scanned_ok = scan_log(
+            in.file, begin, end, in.version, true,
+            [&](const log_entry& entry) {
+                // After a walk, which noted the puts, only erases are wanted.
+                if (job.walks_index && entry.type != record_type::erase) return;
+                if (job.sorting && !job.walks_index) job.input_order.next(entry.key);
+                const read_lock lock(mutex_);
+                if (entry.type == record_type::put) {
+                    const auto payload = table_.find(entry.key);
+                    if (!payload) return;
+                    const record_location where = record_location::decode(*payload);
+                    if (where.segment != in.id || where.offset != entry.offset) return;
+                    job.add_note(entry.key, where, false);
+                } else if (entry.type == record_type::erase && keep_erases && !table_.find(entry.key)) {
+                    job.add_note(entry.key, {}, true);
+                }
+            },
+            scanned, ec);
+        if (!scanned_ok) return false;
+        for (const damaged_record& damage : scanned.damage) {
+            if (!drop_damage(job, damage.offset, end, ec)) return false;
+        }
+        if (!scanned.torn_tail || scanned.valid_end > begin) break;
+        if (end == in.size) {
+            fail(ec, errc::corrupt_record,
+                 in.file.path() + ": incomplete record at the end of a closed segment, at offset " +
+                     std::to_string(scanned.valid_end) + "; open with options::salvage to keep the intact records");
+            return false;
+        }
+        scanned = {};
+    }
+    const std::uint64_t read = scanned.valid_end - begin;
+    budget -= std::min(budget, read);
+    const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
+    std::sort(run_start, job.notes.end(),
+              [&job](const auto& a, const auto& b) { return job.key_of(a) < job.key_of(b); });
+    if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
+    job.scan_offset = scanned.valid_end;
+    if (job.scan_offset < in.size) return true;
+    if (++job.scanning < job.inputs.size()) {
+        job.scan_offset = job.inputs[job.scanning]->records_start();
+        return true;
+    }
+    end_scan(job);
+    return true;
+}
+
+/// After the scan passed over a damaged record at offset bad of the input it is in
+/// (scan_log with skip_damage, over bytes up to end): counts the bytes up to the next
+/// intact record as dropped, when no index entry points into them (walking the whole
+/// index, with the shared lock held: damage is rare) and the input's erases need not be
+/// kept. Otherwise fails with errc::corrupt_record, as a scan that met the damage did
+/// before: the record may be a key's newest, or an erase that hides an older put.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end,
+                                                       std::error_code& ec) {
+    const segment_type& in = *job.inputs[job.scanning];
+    std::uint64_t next = end;
+    if (!find_intact_record_after(in.file, bad, end, in.version, next, ec)) return false;
+    bool live = false;
+    if (!job.keep_erases[job.scanning]) {
+        const read_lock lock(mutex_);
+        table_.for_each([&](std::string_view, std::string_view payload) {
+            const record_location where = record_location::decode(payload);
+            if (where.segment == in.id && where.offset >= bad && where.offset < next) live = true;
+        });
+    }
+    if (live || job.keep_erases[job.scanning]) {
+        fail(ec, errc::corrupt_record,
+             in.file.path() + ": damaged record at offset " + std::to_string(bad) +
+                 (live ? " holding a key's newest value" : ", which may be an erase that an older segment needs,") +
+                 " with intact records after it; open with options::salvage to keep the intact ones");
+        return false;
+    }
+    job.damaged_bytes += next - bad;
+    return true;
+}
+
+/// The walk phase of a sorting job whose index is ordered (compaction_job.hpp): visits
+/// index entries in key order from job.walk_from on, noting those that point into the
+/// input, about budget bytes (those records' sizes, and the other entries' keys and
+/// payloads), the shared lock held for entries_walked_at_once at most. The notes come
+/// in key order: one run. Once the index ends, the input is scanned for its erases when
+/// some may be needed (the walk did not note all of its bytes), else the copy begins.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::walk_index(job_type& job, std::uint64_t& budget) {
+    if constexpr (walkable_index) {
+        const segment_type& in = *job.inputs.front();
+        bool ended = false;
+        while (budget > 0 && !ended) {
+            const read_lock lock(mutex_);
+            std::size_t visited = 0;
+            ended = true;
+            table_.visit_from(job.walk_from, true, [&](std::string_view key, std::string_view payload) {
+                if (visited == entries_walked_at_once || budget == 0) {
+                    job.walk_from.assign(key);  // not visited: the next walk begins with it
+                    ended = false;
+                    return false;
+                }
+                ++visited;
+                const record_location where = record_location::decode(payload);
+                if (where.segment != in.id) {
+                    budget -= std::min<std::uint64_t>(budget, key.size() + payload.size());
+                    return true;
+                }
+                const std::uint64_t size = where.record_size(key.size());
+                if (where.offset < job.walked_end) job.walked_in_file_order = false;
+                job.walked_end = where.offset + size;
+                job.walked_bytes += size;
+                job.add_note(key, where, false);
+                budget -= std::min(budget, size);
+                return true;
+            });
+        }
+        if (!ended) return;
+        job.walked_notes = job.notes.size();
+        if (!job.notes.empty()) job.runs.push_back({0, job.notes.size()});
+        if (job.keep_erases.front() && job.walked_bytes != in.size - in.records_start()) {
+            job.at = job_type::phase::scan;
+        } else {
+            end_scan(job);
+        }
+    } else {
+        static_cast<void>(job);
+        static_cast<void>(budget);
+    }
+}
+
+/// Ends the scan (or walk): the runs become a heap, and the copy begins.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::end_scan(job_type& job) {
+    std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
+    job.moved.resize(job.notes.size());
+    job.at = job_type::phase::copy;
+}
+
+/// The order of job.runs' heap: a run whose next note's key is greater comes later, and
+/// of two notes of one key, an erase after a put.
+template <class Policies, bool Mapped>
+auto log_backend<Policies, Mapped>::later_run(const job_type& job) noexcept {
+    return [&job](const typename job_type::run& a, const typename job_type::run& b) {
+        const auto& first = job.notes[a.next];
+        const auto& second = job.notes[b.next];
+        const std::string_view first_key = job.key_of(first);
+        const std::string_view second_key = job.key_of(second);
+        return second_key < first_key || (second_key == first_key && !second.erase && first.erase);
+    };
+}
+
+/// The next note to copy, in key order, taken from job.runs; false when none is left.
+/// Erases of one key are copied once. A scan never notes both a put of a key and an
+/// erase of it; a walk and the scan after it may (the key erased in between), and then
+/// the put is copied, which replays as the input did (it came after the erase there).
+/// ahead is the note copy_distance places after it in its run (at itself if none).
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::next_note(job_type& job, std::size_t& at, std::size_t& ahead) {
+    const auto later = later_run(job);
+    while (!job.runs.empty()) {
+        std::pop_heap(job.runs.begin(), job.runs.end(), later);
+        typename job_type::run& run = job.runs.back();
+        at = run.next++;
+        ahead = run.end - at > copy_distance ? at + copy_distance : at;
+        if (run.next == run.end) {
+            job.runs.pop_back();
+        } else {
+            std::push_heap(job.runs.begin(), job.runs.end(), later);
+        }
+        if (!job.copied || job.key_of(job.notes[*job.copied]) != job.key_of(job.notes[at])) return true;
+    }
+    return false;
+}
+
+/// The copy phase: copies noted records into the outputs, about budget bytes (at
+/// least one record) or up to the record that fills an output, which the next call
+/// finishes (append) before it copies on: each put's record as it lies where the scan
+/// found it, its checksum checked (the shared lock held for each read, for the
+/// segments it finds the input in). Notes in key order are records far apart in an
+/// input filled in random order: each read starts loading the record its run copies
+/// copy_distance notes later.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
+    std::string scratch;
+    std::string erase;                     // not record_: on the compaction thread, writers use it meanwhile
+    recent_segments<segment_type> recent;  // finds only the inputs, which the job holds
+    std::size_t at = 0;
+    std::size_t ahead = 0;
+    while (budget > 0 && next_note(job, at, ahead)) {
+        const auto& n = job.notes[at];
+        const std::string_view key = job.key_of(n);
+        record_location& moved = job.moved[at];
+        hint_entry entry;
+        entry.key = key;
+        std::string_view record;
+        if (n.erase) {
+            erase.clear();
+            append_erase_record(erase, key);
+            record = erase;
+            entry.type = record_type::erase;
+        } else {
+            record_info info;
+            const read_lock lock(mutex_);
+            if (ahead != at) {
+                const auto& later = job.notes[ahead];
+                if (!later.erase) reader_.prefetch(later.key_size, later.from, recent);
+            }
+            if (!reader_.read_record(key, n.from, scratch, record, info, ec, nullptr, &recent)) return false;
+            entry.flags = info.flags;
+            entry.value_size = n.from.value_size;
+            entry.deadline = info.deadline;
+            entry.tag = info.tag;
+            moved.value_size = n.from.value_size;
+            moved.flags = info.flags;
+        }
+        if (!job.outputs->append(record, entry, moved, ec)) return false;
+        // Read once and written once.
+        budget -= std::min(budget, 2 * record.size());
+        job.copied = at;
+        if (job.outputs->full()) break;  // ended before the next record (single_thread: a step of its own)
+    }
+    if (job.runs.empty()) job.at = job_type::phase::publish;
+    return job.outputs->write_out(ec);
+}
+
+/// Retires the inputs of a job whose index entries have moved, with write_gate_ held
+/// and no backup running: makes the writer's records durable, then takes the inputs
+/// out of the store. Their files go in the steps after, one input's a step
+/// (remove_next_retired): each costs a directory sync, and the kernel frees a
+/// segment's cached pages and blocks when its file goes (7-12 ms for 32 MiB here).
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::retire_job(std::error_code& ec) {
+    // A record is left behind when a newer one of its key exists; that newer one may
+    // still sit in the writer's buffer, and must be durable before the older is
+    // removed, or a power loss would lose the key.
+    call_writer(&writer_type::drain, ec);
+    if (ec) return false;
+    job_->retired = retire_inputs();
+    job_->at = job_type::phase::remove;
+    return true;
+}
+
+/// Removes the files of the job's next retired input, in replay order, and ends the
+/// job after the last; no other job starts before, so none can drop an erase whose
+/// older record is still in a file of them. Should a removal fail, the rest stay for
+/// the next open, which replays them to the same contents (as remove_segments).
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::remove_next_retired() {
+    std::vector<segment_pointer>& retired = job_->retired;
+    if (!retired.empty() && files_.remove_segment(*retired.front())) {
+        retired.erase(retired.begin());  // closes its file unless a reader holds it
+    } else {
+        retired.clear();
+    }
+    if (retired.empty()) job_.reset();
+}
+
+/// Writes and syncs the last output, then renames the outputs into place. Once that
+/// has begun, the outputs are segments of the store and never removed unretired: a
+/// published copy of a key erased since would come back at the next open if the
+/// store forgot it. A failure to publish stops the store's writes (some outputs may
+/// be in place).
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::publish_outputs(std::error_code& ec) {
+    if (!job_->outputs->finish(ec)) return false;
+    if (job_->outputs->publish(ec)) return true;
+    failure_.record(ec);
+    return false;
+}
+
+/// Adds the published outputs to the segments, with write_gate_ held, so that readers
+/// find the copies index entries move to. Until the inputs are retired, both are
+/// segments of the store: a backup that copies both replays to the same contents.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::install_outputs() {
+    const write_lock lock(mutex_);
+    for (const segment_pointer& output : job_->outputs->segments()) {
+        index_.add_segment(*output);
+        segments_.add(output);
+    }
+}
+
+/// Moves up to count more index entries, each to its copy when the entry still
+/// points where the copy was read from, with write_gate_ held.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::move_entries(job_type& job, std::size_t count) {
+    const write_lock lock = exclusive_after_readers();
+    if (job.walks_index) {
+        move_walked_entries(job, count);
+        return;
+    }
+    const std::size_t end = job.notes.size() - job.moved_entries > count ? job.moved_entries + count : job.notes.size();
+    for (; job.moved_entries < end; ++job.moved_entries) {
+        const auto& n = job.notes[job.moved_entries];
+        if (n.erase) continue;
+        const record_location& copy = job.moved[job.moved_entries];
+        const std::string_view key = job.key_of(n);
+        const auto payload = table_.find(key);
+        const record_location where = payload ? record_location::decode(*payload) : record_location{};
+        if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
+            copy_is_dead(job, job.moved_entries);  // written or erased since the scan
+            continue;
+        }
+        char encoded[record_location::max_encoded_size];
+        table_.upsert(key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
+    }
+}
+
+/// move_entries of a job that walked the index, the exclusive lock held: walks the
+/// index again from the next note's key, in key order, visiting walk_visits_per_note
+/// entries a note at most. The entries that still point into the input are some of the
+/// walk's notes, in the same order (a key written since points elsewhere, and no entry
+/// comes to point into a closed segment), so each such entry moves to the copy of the
+/// note with its offset; the notes passed over on the way, those of keys the walk has
+/// gone past, and those past the index's end, are copies of keys written or erased since.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::move_walked_entries(job_type& job, std::size_t count) {
+    if constexpr (walkable_index) {
+        const std::uint32_t input = job.inputs.front()->id;
+        const std::size_t end = std::min(job.walked_notes, job.moved_entries + count);
+        std::size_t& next = job.moved_entries;
+        std::size_t visits_left = walk_visits_per_note * count;
+        bool index_ended = true;
+        const auto move = [&](std::string_view key, std::string_view payload, auto& replace) {
+            if (visits_left-- == 0) {
+                // Not visited: the notes of keys before it have no entry in the input.
+                while (next < end && job.key_of(job.notes[next]) < key) copy_is_dead(job, next++);
+                index_ended = false;
+                return false;
+            }
+            const record_location where = record_location::decode(payload);
+            if (where.segment != input) return true;
+            while (next < end && job.notes[next].from.offset != where.offset) copy_is_dead(job, next++);
+            if (next == end) return false;
+            char encoded[record_location::max_encoded_size];
+            replace(std::string_view(encoded, job.moved[next].encode(encoded)));
+            return ++next < end;
+        };
+        if (next < end) table_.update_from(job.key_of(job.notes[next]), true, move);
+        if (index_ended) {
+            while (next < end) copy_is_dead(job, next++);
+        }
+        // The erases the scan noted after the walk have no entries.
+        if (next == job.walked_notes) next = job.notes.size();
+    } else {
+        static_cast<void>(job);
+        static_cast<void>(count);
+    }
+}
+
+/// Counts the copy of note `at`, whose key was written or erased since the scan, as
+/// dead in its output.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::copy_is_dead(job_type& job, std::size_t at) {
+    const auto& n = job.notes[at];
+    if (segment_type* const output = segments_.find(job.moved[at].segment)) {
+        index_.add_dead(*output, n.from.record_size(n.key_size));
+    }
+}
+
+/// Takes the inputs out of the segments, with write_gate_ held, no backup running
+/// and the writer drained; returns the inputs, whose files the caller removes
+/// (remove_segments, or remove_next_retired a step at a time).
+template <class Policies, bool Mapped>
+auto log_backend<Policies, Mapped>::retire_inputs() -> std::vector<segment_pointer> {
+    std::vector<segment_pointer> retired = std::move(job_->inputs);
+    const write_lock lock(mutex_);
+    damaged_bytes_dropped_ += job_->damaged_bytes;
+    for (const segment_pointer& in : retired) {
+        index_.remove_segment(*in);
+        segments_.remove(in->id);
+    }
+    hints_.drop_retired(segments_);
+    finish_compaction();
+    return retired;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/engine_compaction_phases.hpp ----
 // ---- begin kvforge/stores/log/engine_cuts.hpp ----
 /// \file engine_cuts.hpp
 /// Members of log_backend (engine.hpp): the store taken as it is at a cut: backup()'s
@@ -19415,14 +19404,14 @@ void log_backend<Policies, Mapped>::open(std::string_view path, const kvforge::o
     // directory, as the rest of the state is.
     recovered_log<io_type> recovered;
     if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
-        (salvage_rewrite() && !compaction_.compact_all(ec)) ||
+        (salvage_rewrite() && !compact_all(ec)) ||
         (!options_.read_only && !manifest_.record(files_, on_disk, has_manifest, ec))) {
         files_.close();
         reset_state();
         return;
     }
     open_ = true;
-    compaction_.resume();
+    resume_compaction();
 }
 
 /// Writes everything out, syncs it, writes the active segment's hint and releases the
@@ -19439,12 +19428,12 @@ void log_backend<Policies, Mapped>::close(std::error_code& ec, function_ref<void
     // keep dead bytes near compaction_stall_ratio times the live bytes, each job must
     // reclaim dead bytes for another to follow, and no job starts once compaction is no
     // longer due.
-    const auto whole = compaction_.lock_whole();  // after a compact() under way
-    compaction_.finish();
+    const auto whole = lock_whole();  // after a compact() under way
+    finish_compaction_thread();
     const gate_lock gate(write_gate_);
     if (!open_) return;
-    compaction_.sort_before_close();
-    compaction_.abort_job();
+    sort_before_close();
+    abort_job();
     discard_spare();
     // After a failed write or sync, whatever was not yet on disk is lost: report it.
     if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
@@ -19509,7 +19498,7 @@ void log_backend<Policies, Mapped>::reset_state() {
     index_.set_counts(0, 0);
     recovered_records_ = 0;
     recovered_bytes_cut_ = 0;
-    compaction_.reset();
+    reset_compaction();
     salvaged_.clear();
     file_damage_.clear();
     failure_.reset();

@@ -12,10 +12,8 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -23,48 +21,22 @@
 #include <thread>
 #include <tuple>
 
+#include "../support/held_call.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace {
 
 constexpr std::string_view marker = "written-before-compact";
 
-/// Where compact() stands: writes of the marker wait, once armed, until released.
-struct pause_point {
-    std::mutex mutex;
-    std::condition_variable changed;
-    bool armed = false;
-    bool paused = false;
-    bool released = false;
-
-    /// Waits until a write paused, at most until deadline; whether one did.
-    bool wait_paused(std::chrono::steady_clock::time_point deadline) {
-        std::unique_lock lock(mutex);
-        return changed.wait_until(lock, deadline, [&] { return paused; });
-    }
-    void release() {
-        const std::lock_guard lock(mutex);
-        released = true;
-        changed.notify_all();
-    }
-};
-
 /// posix_io, but a pwrite of bytes holding the marker, once armed, waits for release():
 /// after the store was filled and synced, only compaction writes such bytes (it copies
 /// the records the store held), so it is held in the middle of writing its outputs.
 struct pausing_io : kvforge::posix_io {
-    std::shared_ptr<pause_point> point = std::make_shared<pause_point>();
+    std::shared_ptr<kvforge_test::held_call> point = std::make_shared<kvforge_test::held_call>();
 
     ssize_t pwrite(int fd, const void* data, std::size_t size, off_t offset) noexcept {
         const std::string_view bytes(static_cast<const char*>(data), size);
-        if (bytes.find(marker) != std::string_view::npos) {
-            std::unique_lock lock(point->mutex);
-            if (point->armed && !point->released) {
-                point->paused = true;
-                point->changed.notify_all();
-                point->changed.wait(lock, [&] { return point->released; });
-            }
-        }
+        if (bytes.find(marker) != std::string_view::npos) point->pass();
         return kvforge::posix_io::pwrite(fd, data, size, offset);
     }
 };
@@ -94,22 +66,19 @@ TEMPLATE_LIST_TEST_CASE("compact() of a thread_safe store lets writers go on whi
     opts.compact_dead_ratio = 0;  // no automatic job: the dead bytes wait for compact()
     opts.segment_bytes = 128 << 10;
     pausing_io io;
-    const std::shared_ptr<pause_point> point = io.point;
+    const std::shared_ptr<kvforge_test::held_call> point = io.point;
     std::optional<TestType> db(std::in_place, path, opts, io);
     for (int round = 0; round < 2; ++round) {
         for (int i = 0; i < old_keys; ++i) db->put("key-" + std::to_string(i), old_value(i, round));
     }
     db->sync();
     REQUIRE(db->stats().dead_bytes > 0);
-    {
-        const std::lock_guard lock(point->mutex);
-        point->armed = true;
-    }
+    point->arm();
 
     std::error_code compact_error;
     std::thread compactor([&] { db->compact(compact_error); });
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    const bool paused = point->wait_paused(deadline);
+    const bool paused = point->wait_held(std::chrono::seconds(60));
 
     // Puts from another thread while compact() is held mid-way; a put blocked by it
     // would never finish, so the wait for them has a deadline too.

@@ -5,13 +5,12 @@
 #include <kvforge/kvforge.hpp>
 
 #include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 
+#include "../support/held_call.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace {
@@ -19,25 +18,10 @@ namespace {
 /// POSIX I/O whose fdatasync, once armed, waits until the test releases it: a write held
 /// in flight for as long as the test needs.
 struct gated_sync_io : kvforge::posix_io {
-    struct gate {
-        std::mutex mutex;
-        std::condition_variable changed;
-        bool armed = false;
-        bool holding = false;
-        bool released = false;
-    };
-    std::shared_ptr<gate> state = std::make_shared<gate>();
+    std::shared_ptr<kvforge_test::held_call> sync = std::make_shared<kvforge_test::held_call>();
 
     int fdatasync(int fd) noexcept {
-        {
-            std::unique_lock lock(state->mutex);
-            if (state->armed) {
-                state->armed = false;
-                state->holding = true;
-                state->changed.notify_all();
-                state->changed.wait(lock, [&] { return state->released; });
-            }
-        }
+        sync->pass();
         return kvforge::posix_io::fdatasync(fd);
     }
 };
@@ -52,23 +36,11 @@ TEST_CASE("read_cache fills for a key while a write of another key is in flight"
     store_type db(dir / "db", kvforge::options{.cache_budget = 1 << 20}, io);
     for (int i = 0; i < 100; ++i) db.put("hot/" + std::to_string(i), "value " + std::to_string(i));
 
-    {
-        const std::lock_guard lock(io.state->mutex);
-        io.state->armed = true;
-    }
+    io.sync->arm();
     std::thread writer([&] { db.put("other", "written meanwhile"); });
-    bool holding = false;
-    {
-        std::unique_lock lock(io.state->mutex);
-        holding = io.state->changed.wait_for(lock, std::chrono::seconds(30), [&] { return io.state->holding; });
-    }
-    const auto release = [&] {
-        const std::lock_guard lock(io.state->mutex);
-        io.state->released = true;
-        io.state->changed.notify_all();
-    };
+    const bool holding = io.sync->wait_held(std::chrono::seconds(30));
     if (!holding) {
-        release();
+        io.sync->release();
         writer.join();
         FAIL("the write never reached its sync");
     }
@@ -83,7 +55,7 @@ TEST_CASE("read_cache fills for a key while a write of another key is in flight"
         }
     }
     const kvforge::stats during = db.stats();
-    release();
+    io.sync->release();
     writer.join();
     CHECK(wrong == 0);
     // The second read of each hot key hit, but for the one or two keys (of 100) that share

@@ -23,12 +23,12 @@
 ///     log_reads.hpp           point reads and visits in key order, under the shared lock
 ///     record_reader.hpp       a record's value, from a mapping, the file or the writer's buffer
 ///     engine_clear.hpp        clear(): a new segment starting with a clear record, the others retired
-///     segment_compaction.hpp  compact() and the automatic compaction jobs, run a step at a
-///                             time or on the compaction thread; its parts:
-///       compaction_choice.hpp      whether a job is due, what it takes, and starting it
-///       compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
-///       compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
-///       compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
+///     engine_compaction.hpp   compact() and the automatic compaction jobs, run a step at a
+///                             time or on the compaction thread; the rest of it:
+///       engine_compaction_choice.hpp      whether a job is due, what it takes, and starting it
+///       engine_compaction_phases.hpp      a job's phases: scan, copy, publish, move entries, retire
+///       engine_compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
+///       engine_compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
 ///     engine_cuts.hpp         the store taken at a cut, for backup(), snapshot() and for_each
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
@@ -46,7 +46,7 @@
 /// clear() holds write_gate_ while it works, so no writer runs, but readers go on; it
 /// takes the exclusive lock only to switch segments. Compaction, whole (compact(): with
 /// thread_safe, writers go on meanwhile) or by automatic jobs, and the wait of writers
-/// that leave too many dead bytes, are segment_compaction.hpp's, which says what locks a
+/// that leave too many dead bytes, are engine_compaction.hpp's, which says what locks a
 /// job takes; compact(), clear() and close() run one at a time. close() lets the jobs due
 /// finish and waits for the calls that hold no lock (engine_lifetime.hpp). With
 /// thread_safe, for_each walks a snapshot of its own, so it holds no lock while its
@@ -85,6 +85,8 @@
 #include "active_calls.hpp"
 #include "backup.hpp"
 #include "backups_running.hpp"
+#include "compaction_job.hpp"
+#include "compaction_thread.hpp"
 #include "file_mapping.hpp"
 #include "hint.hpp"
 #include "hint_keeper.hpp"
@@ -96,7 +98,6 @@
 #include "record_reader.hpp"
 #include "recovery.hpp"
 #include "segment.hpp"
-#include "segment_compaction.hpp"
 #include "segment_files.hpp"
 #include "snapshot.hpp"
 #include "store_composition.hpp"
@@ -129,7 +130,16 @@ class log_backend {
     using segment_type = typename types::segment_type;
     using segment_pointer = typename types::segment_pointer;
     using hint_keeper_type = hint_keeper<io_type, counter_type, mutex_type>;
-    friend class segment_compaction<Policies, log_backend>;
+    static constexpr bool ordered_index = Policies::index::ordered;
+    /// Whether a sorting job can walk the index to find its input's records, and walk it
+    /// again to move their entries (btree_table::update_from).
+    static constexpr bool walkable_index =
+        ordered_index && requires(table_type& table, std::string_view key) {
+            table.update_from(key, true, kvforge::detail::record_updater{});
+        };
+    /// A compaction job's output segments (engine_compaction_outputs.hpp).
+    class output_segments;
+    using job_type = compaction_job<segment_type, output_segments>;
 
 public:
     /// Whether writes hand out sequence numbers (async_worker).
@@ -242,7 +252,7 @@ public:
         s.memory_bytes = table_.memory_usage();
         writes_.add_stats(s);
         s.gets = reads_.gets();
-        compaction_.add_stats(s);
+        add_compaction_stats(s);
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
         if (open_) {
@@ -265,8 +275,8 @@ public:
 
     /// Rewrites the live records of every segment there is at the call into new
     /// segments, in key order, and retires the old ones; with thread_safe, writers go on
-    /// meanwhile, into a new active segment (segment_compaction.hpp).
-    void compact(std::error_code& ec) { compaction_.compact_whole(ec); }
+    /// meanwhile, into a new active segment (engine_compaction.hpp).
+    void compact(std::error_code& ec) { compact_whole(ec); }
 
     /// Blocks until the write with this sequence number is on disk (async_worker).
     void wait_durable(std::uint64_t sequence, std::error_code& ec);
@@ -371,6 +381,84 @@ private:
     /// The id of a new segment, taken by writers (under the gate) and by the compaction thread.
     [[nodiscard]] std::uint32_t new_segment_id() noexcept { return next_id_.fetch_add(1, std::memory_order_relaxed); }
 
+    // Compaction (engine_compaction.hpp, which says what locks each part takes).
+    /// Whether an automatic job is under way (single_thread: between its steps).
+    [[nodiscard]] bool compaction_job_under_way() const noexcept { return job_.has_value(); }
+    void request_compaction();
+    /// Keeps automatic jobs off until the guard is destroyed (compact, clear).
+    [[nodiscard]] compaction_thread::hold_guard hold_compaction() { return compactor_.hold(); }
+    /// Lets jobs be requested again, once the store is open.
+    void resume_compaction() { compactor_.resume(); }
+    /// Lets the work requested so far run to its end, then stops the thread (close).
+    void finish_compaction_thread() { compactor_.finish(); }
+    void reset_compaction();
+    void add_compaction_stats(kvforge::stats& s) const;
+    /// Lets one whole-store change at a time run (compact, clear, close): compact() of a
+    /// thread_safe store runs with no gate held but for short spells, and the others
+    /// would drop its job meanwhile. Taken before hold_compaction() and the gate.
+    [[nodiscard]] std::unique_lock<std::mutex> lock_whole() { return std::unique_lock(whole_); }
+    void compact_whole(std::error_code& ec);
+    void count_empty_compaction();
+    void compact_now(std::error_code& ec);
+    bool compact_all(std::error_code& ec);
+    void finish_compaction();
+    void abort_job();
+    void compaction_failed();
+    bool start_whole_job(std::error_code& ec);
+    bool advance_job(std::error_code& ec, std::uint64_t limit);
+    [[nodiscard]] static bool input_found_sorted(const job_type& job) noexcept;
+    void keep_sorted_input();
+    [[nodiscard]] gate_lock gate_after_writers();
+    [[nodiscard]] write_lock exclusive_after_readers() const;
+    [[nodiscard]] std::uint64_t dead_bytes_under_lock() const;
+    // Whether a job is due, what it takes, and starting it (engine_compaction_choice.hpp).
+    [[nodiscard]] bool wants_compaction() const;
+    [[nodiscard]] bool wants_sorting();
+    [[nodiscard]] bool sorting_allowed() const;
+    /// Whether an automatic job is due: dead bytes to reclaim, or a segment to sort.
+    [[nodiscard]] bool compaction_due() { return wants_compaction() || wants_sorting(); }
+    void sort_before_close();
+    segment_pointer unsorted_segment();
+    bool start_job(std::error_code& ec);
+    void start_sorting_job();
+    // A job's phases (engine_compaction_phases.hpp).
+    bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec);
+    bool drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end, std::error_code& ec);
+    void walk_index(job_type& job, std::uint64_t& budget);
+    static void end_scan(job_type& job);
+    [[nodiscard]] static auto later_run(const job_type& job) noexcept;
+    static bool next_note(job_type& job, std::size_t& at, std::size_t& ahead);
+    bool copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec);
+    bool publish_outputs(std::error_code& ec);
+    void install_outputs();
+    void move_entries(job_type& job, std::size_t count);
+    void move_walked_entries(job_type& job, std::size_t count);
+    void copy_is_dead(job_type& job, std::size_t at);
+    bool retire_job(std::error_code& ec);
+    std::vector<segment_pointer> retire_inputs();
+    void remove_next_retired();
+    // The jobs on the compaction thread, and the writers' wait for it
+    // (engine_compaction_background.hpp).
+    void wait_for_compaction();
+    [[nodiscard]] bool over_stall_ceiling() const;
+    void run_background_job();
+    bool background_job(bool& sorted, std::error_code& ec);
+    bool run_job(bool interruptible, bool& sorted, std::error_code& ec);
+    /// How many index entries a compaction moves with the gate held once: well under a
+    /// millisecond's work on the compaction thread; with single_thread, where each chunk
+    /// is a put's step, four times that, so that fewer puts pay for one (a job moves
+    /// some hundred thousand entries).
+    static constexpr std::size_t entries_moved_at_once = threading::concurrent ? 1024 : 4096;
+    /// How many index entries a sorting job's walk visits with the shared lock held once
+    /// (the writers' exclusive lock waits meanwhile): a visit is a few nanoseconds.
+    static constexpr std::size_t entries_walked_at_once = 4096;
+    /// How many index entries the walk that moves a sorting job's entries visits for
+    /// each it may move (move_walked_entries): the input's entries lie among the other
+    /// segments', a walk_share_limit-th of the store or more.
+    static constexpr std::size_t walk_visits_per_note = 8;
+    /// How many notes ahead of its copy a record starts loading (copy_notes).
+    static constexpr std::size_t copy_distance = 16;
+
     // The engine's state, grouped by the lock that guards it. A member some of whose
     // calls take a lock of their own says so; the parts at the end say what they take.
 
@@ -441,9 +529,26 @@ private:
     // backup()'s copier, used with no lock held once the cut is taken (engine_cuts.hpp);
     // it refers to the I/O policy, directory and composition above.
     log_backup<io_type> backup_{io_, files_.directory(), composition_};
-    // compact(), and automatic compaction on its thread (thread_safe); last, so that
-    // its thread stops first.
-    segment_compaction<Policies, log_backend> compaction_{*this};
+
+    // Compaction's (engine_compaction.hpp). Its counters are changed with mutex_
+    // exclusive and read under it shared (stats); the others, under write_gate_ but for
+    // what the comments say.
+    std::uint64_t compactions_ = 0;
+    std::uint64_t compaction_failures_ = 0;
+    std::string last_compaction_error_;
+    std::uint64_t damaged_bytes_dropped_ = 0;  // of dead records in the inputs of the jobs that retired them
+    std::uint64_t compaction_retry_end_ = 0;  // automatic compaction waits until the segments hold more than this
+    // The active segment's id when every closed segment was last found in key order (0: not known).
+    std::uint32_t all_sorted_at_ = 0;
+    // The automatic compaction job under way: used under the gate (single_thread) or by
+    // the compaction thread, which others hold off or stop before they touch it.
+    std::optional<job_type> job_;
+    std::mutex whole_;  // held by compact(), clear() and close() while they run (lock_whole)
+    // compact() runs its job (thread_safe): writers do not wait for the compaction
+    // thread meanwhile, which the hold keeps idle.
+    std::atomic<bool> whole_under_way_{false};
+    // Runs automatic compaction jobs (thread_safe); last, so that its thread stops first.
+    compaction_thread compactor_;
 };
 
 }  // namespace kvforge::detail
@@ -451,6 +556,11 @@ private:
 // The engine's member definitions kept in files of their own (each includes this header first).
 #include "engine_after_write.hpp"
 #include "engine_clear.hpp"
+#include "engine_compaction.hpp"
+#include "engine_compaction_background.hpp"
+#include "engine_compaction_choice.hpp"
+#include "engine_compaction_outputs.hpp"
+#include "engine_compaction_phases.hpp"
 #include "engine_cuts.hpp"
 #include "engine_lifetime.hpp"
 #include "engine_rollover.hpp"

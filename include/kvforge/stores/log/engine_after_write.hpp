@@ -8,10 +8,10 @@
 /// The work due is, in that order: the hint of a closed segment (hint_keeper.hpp), handed
 /// over here (write_pending_hint) to the writer's step or to the compaction thread; the
 /// spare segment (engine_rollover.hpp); an automatic compaction job
-/// (segment_compaction.hpp). A writer waits for its sync after releasing the gate, so
+/// (engine_compaction.hpp). A writer waits for its sync after releasing the gate, so
 /// that writers can share one sync, and with thread_safe it then waits, with no lock
 /// held and a bounded time, while the dead bytes stay past the stall ceiling
-/// (segment_compaction.hpp, wait_for_compaction).
+/// (engine_compaction.hpp, wait_for_compaction).
 
 #include <cstdint>
 #include <optional>
@@ -27,11 +27,11 @@ namespace kvforge::detail {
 /// After a write: releases the gate, waits for durability as the policy says, and, when
 /// a closed segment waits for its hint, the spare segment is due (the active one half
 /// full: engine_rollover.hpp), a job is under way or one is due (dead bytes past the
-/// configured share, or a closed segment to sort: segment_compaction.hpp), runs a step
+/// configured share, or a closed segment to sort: engine_compaction.hpp), runs a step
 /// (single_thread: the hint's, else the spare's, else automatic compaction's; none after
 /// a write that closed a segment) or asks the compaction thread for a job (thread_safe).
 /// The write's result is its own: a failed compaction shows in stats() and is not
-/// retried before the store has grown (segment_compaction.hpp, compaction_failed).
+/// retried before the store has grown (engine_compaction.hpp, compaction_failed).
 template <class Policies, bool Mapped>
 std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::uint64_t sequence,
                                                           std::error_code& ec) {
@@ -39,20 +39,20 @@ std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::
     bool hint_step = false;
     bool spare_step = false;
     if constexpr (threading::concurrent) {
-        if (hints_.pending() > 0 || spare_due() || compaction_.due()) compaction_.request();
+        if (hints_.pending() > 0 || spare_due() || compaction_due()) request_compaction();
     } else {
         // No step after a write that closed a segment: it paid for the rollover's syncs.
         const bool closed = closed_by_this_write();
         hint_step = !closed && hints_.pending() > 0;
         spare_step = !closed && !hint_step && spare_due();
-        compaction_step = !closed && !hint_step && !spare_step && (compaction_.job_under_way() || compaction_.due());
+        compaction_step = !closed && !hint_step && !spare_step && (compaction_job_under_way() || compaction_due());
     }
     {
         const active_call<threading::concurrent> call(active_calls_);
         gate.unlock();
         writer_->commit(sequence, ec);
         if constexpr (threading::concurrent) {
-            if (!ec) compaction_.wait_for_compaction();
+            if (!ec) wait_for_compaction();
         }
     }
     if (!ec && hint_step) write_pending_hint();
@@ -61,10 +61,10 @@ std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::
         const gate_lock again(write_gate_);
         std::error_code compaction_error;
         // Another thread may have closed the store, or compacted it, meanwhile.
-        if (writable(compaction_error) && (compaction_.job_under_way() || compaction_.due())) {
+        if (writable(compaction_error) && (compaction_job_under_way() || compaction_due())) {
             // The caller's last error message describes its own calls, not this one.
             const last_error saved = this_thread_last_error();
-            compaction_.compact_now(compaction_error);
+            compact_now(compaction_error);
             this_thread_last_error() = saved;
         }
     }

@@ -22,11 +22,11 @@ namespace kvforge::detail {
 /// others retired.
 template <class Policies, bool Mapped>
 void log_backend<Policies, Mapped>::clear(std::error_code& ec) {
-    const auto whole = compaction_.lock_whole();  // after a compact() under way
-    const auto no_compaction = compaction_.hold();
+    const auto whole = lock_whole();  // after a compact() under way
+    const auto no_compaction = hold_compaction();
     const gate_lock gate = gate_without_backups();
     if (!writable(ec)) return;
-    compaction_.abort_job();
+    abort_job();
     clear_segments(ec);
 }
 
@@ -51,7 +51,7 @@ bool log_backend<Policies, Mapped>::clear_segments(std::error_code& ec) {
         hints_.note({record_type::clear, 0, {}, 0, 0, 0, file_header::size, 0});
         index_.set_counts(0, 0);
         index_.add_dead(*next, next->size - file_header::size);  // the clear record
-        compaction_.finish_compaction();
+        finish_compaction();
     }
     files_.remove_segments(retired);
     return true;

@@ -70,14 +70,14 @@ void log_backend<Policies, Mapped>::open(std::string_view path, const kvforge::o
     // directory, as the rest of the state is.
     recovered_log<io_type> recovered;
     if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
-        (salvage_rewrite() && !compaction_.compact_all(ec)) ||
+        (salvage_rewrite() && !compact_all(ec)) ||
         (!options_.read_only && !manifest_.record(files_, on_disk, has_manifest, ec))) {
         files_.close();
         reset_state();
         return;
     }
     open_ = true;
-    compaction_.resume();
+    resume_compaction();
 }
 
 /// Writes everything out, syncs it, writes the active segment's hint and releases the
@@ -94,12 +94,12 @@ void log_backend<Policies, Mapped>::close(std::error_code& ec, function_ref<void
     // keep dead bytes near compaction_stall_ratio times the live bytes, each job must
     // reclaim dead bytes for another to follow, and no job starts once compaction is no
     // longer due.
-    const auto whole = compaction_.lock_whole();  // after a compact() under way
-    compaction_.finish();
+    const auto whole = lock_whole();  // after a compact() under way
+    finish_compaction_thread();
     const gate_lock gate(write_gate_);
     if (!open_) return;
-    compaction_.sort_before_close();
-    compaction_.abort_job();
+    sort_before_close();
+    abort_job();
     discard_spare();
     // After a failed write or sync, whatever was not yet on disk is lost: report it.
     if (!options_.read_only && !failure_.check(ec) && !writer_->failed(ec)) {
@@ -164,7 +164,7 @@ void log_backend<Policies, Mapped>::reset_state() {
     index_.set_counts(0, 0);
     recovered_records_ = 0;
     recovered_bytes_cut_ = 0;
-    compaction_.reset();
+    reset_compaction();
     salvaged_.clear();
     file_damage_.clear();
     failure_.reset();

@@ -8,7 +8,7 @@
 /// A record is live while the index points to it; a record the index no longer points
 /// to (replaced, erased, or before a clear), a tombstone and a batch's header are dead,
 /// counted in their segment's dead_bytes and in the total. Compaction reads the counts
-/// to choose and retire segments (segment_compaction.hpp); stats() reports them.
+/// to choose and retire segments (engine_compaction.hpp); stats() reports them.
 ///
 /// It refers to the index and to the segments the index points into, and owns the
 /// counts; its callers hold whatever lock keeps readers of the two out.

@@ -1,6 +1,6 @@
 #pragma once
 /// \file log_types.hpp
-/// The types a log store's engine and its parts (segment_compaction.hpp) name alike,
+/// The types a log store's engine and the classes beside it (log_writes.hpp) name alike,
 /// from the store's policies: its I/O, index, threading and durability writer, the
 /// locks they take and the segments they share.
 

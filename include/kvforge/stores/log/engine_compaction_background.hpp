@@ -1,10 +1,10 @@
 #pragma once
-/// \file compaction_background.hpp
+/// \file engine_compaction_background.hpp
 /// Automatic compaction on the compaction thread (thread_safe): the thread's work (the
 /// pending hints, the spare segment, then jobs one after another while compaction is
 /// due), each job holding the gate in short spells only, and the wait of writers that
-/// leave too many dead bytes for it. Members of segment_compaction
-/// (segment_compaction.hpp); each says what lock it takes.
+/// leave too many dead bytes for it. Members of log_backend
+/// (engine.hpp), part of its compaction (engine_compaction.hpp); each says what lock it takes.
 
 #include <algorithm>
 #include <chrono>
@@ -15,7 +15,7 @@
 
 #include "../../error.hpp"
 #include "../../options.hpp"
-#include "segment_compaction.hpp"
+#include "engine.hpp"
 
 namespace kvforge::detail {
 
@@ -26,13 +26,13 @@ namespace kvforge::detail {
 /// write waits for a whole job (as LSM stores delay writes on a compaction backlog
 /// rather than stop them). The wait also ends as soon as the thread has no job
 /// left, fails, or is stopped: it never outlasts the thread's own work.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::wait_for_compaction() {
-    if (engine_.options_.compaction_stall_ratio <= 0 || engine_.options_.compaction_stall_micros == 0) return;
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::wait_for_compaction() {
+    if (options_.compaction_stall_ratio <= 0 || options_.compaction_stall_micros == 0) return;
     // compact() reclaims every closed segment's dead bytes, with the thread held.
     if (whole_under_way_.load(std::memory_order_relaxed)) return;
     // Past about twelve days, the deadline would overflow the clock: no wait that long ends by time.
-    const std::chrono::microseconds longest(std::min(engine_.options_.compaction_stall_micros, std::uint64_t{1} << 40));
+    const std::chrono::microseconds longest(std::min(options_.compaction_stall_micros, std::uint64_t{1} << 40));
     const auto deadline = std::chrono::steady_clock::now() + longest;
     for (;;) {
         const std::uint64_t seen = compactor_.progress();
@@ -43,13 +43,13 @@ void segment_compaction<Policies, Engine>::wait_for_compaction() {
 /// Whether the dead bytes the thread can reclaim, those in closed segments, exceed
 /// the ceiling. The active segment's are left out: no job can take them, and a store
 /// smaller than a segment would otherwise wait on every write.
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::over_stall_ceiling() const {
-    const read_lock lock(engine_.mutex_);
-    if (!engine_.open_) return false;
-    const std::uint64_t reclaimable = engine_.index_.dead_bytes() - engine_.active_->dead_bytes;
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::over_stall_ceiling() const {
+    const read_lock lock(mutex_);
+    if (!open_) return false;
+    const std::uint64_t reclaimable = index_.dead_bytes() - active_->dead_bytes;
     return static_cast<double>(reclaimable) >
-           engine_.options_.compaction_stall_ratio * static_cast<double>(engine_.index_.live_bytes());
+           options_.compaction_stall_ratio * static_cast<double>(index_.live_bytes());
 }
 
 /// The compaction thread's work (thread_safe): the hints of closed segments still
@@ -59,12 +59,12 @@ bool segment_compaction<Policies, Engine>::over_stall_ceiling() const {
 /// the jobs end). A job takes about one segment's live records, so the writes that
 /// made compaction due may have ended long before the store is back under
 /// compact_dead_ratio: the thread goes on without them. Failures count as the steps' do.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::run_background_job() {
-    while (!compactor_.interrupted() && engine_.write_pending_hint()) {
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::run_background_job() {
+    while (!compactor_.interrupted() && write_pending_hint()) {
     }
     for (;;) {
-        if (!compactor_.interrupted()) engine_.prepare_spare();
+        if (!compactor_.interrupted()) prepare_spare();
         const std::uint64_t dead_before = dead_bytes_under_lock();
         std::error_code ec;
         bool done = false;
@@ -73,7 +73,7 @@ void segment_compaction<Policies, Engine>::run_background_job() {
             done = background_job(sorted, ec);
         } catch (const std::bad_alloc&) {
             fail(ec, std::make_error_code(std::errc::not_enough_memory),
-                 "out of memory while compacting " + engine_.files_.directory().path());
+                 "out of memory while compacting " + files_.directory().path());
         }
         if (!done) {
             const gate_lock gate = gate_after_writers();
@@ -83,7 +83,7 @@ void segment_compaction<Policies, Engine>::run_background_job() {
         if (compactor_.interrupted() || (!sorted && dead_bytes_under_lock() >= dead_before)) return;
         const gate_lock gate = gate_after_writers();
         std::error_code closed;
-        if (!engine_.writable(closed) || !due()) return;
+        if (!writable(closed) || !compaction_due()) return;
     }
 }
 
@@ -91,12 +91,12 @@ void segment_compaction<Policies, Engine>::run_background_job() {
 /// (run_job), a hold or stop() dropping it between its chunks until it publishes. False
 /// with ec set when it failed; sorted tells whether the job was a sorting job that
 /// ended (its input rewritten, or found in key order).
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::background_job(bool& sorted, std::error_code& ec) {
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::background_job(bool& sorted, std::error_code& ec) {
     {
         const gate_lock gate = gate_after_writers();
         std::error_code closed;
-        if (!engine_.writable(closed) || !due()) return true;
+        if (!writable(closed) || !compaction_due()) return true;
         if (!start_job(ec)) return false;
         if (!job_) return true;
     }
@@ -109,10 +109,10 @@ bool segment_compaction<Policies, Engine>::background_job(bool& sorted, std::err
 /// published with no gate; its index entries moved in chunks that each hold the gate
 /// briefly; its inputs retired under the gate once no backup runs. False with ec set
 /// when it failed; sorted as background_job says.
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::run_job(bool interruptible, bool& sorted, std::error_code& ec) {
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::run_job(bool interruptible, bool& sorted, std::error_code& ec) {
     const bool sorting = job_->sorting;
-    const std::uint64_t chunk = engine_.options_.compaction_step_bytes != 0 ? engine_.options_.compaction_step_bytes
+    const std::uint64_t chunk = options_.compaction_step_bytes != 0 ? options_.compaction_step_bytes
                                                                             : kvforge::options{}.compaction_step_bytes;
     while (job_->at != job_type::phase::publish) {
         if (interruptible && compactor_.interrupted()) {
@@ -153,22 +153,22 @@ bool segment_compaction<Policies, Engine>::run_job(bool interruptible, bool& sor
     segment_pointer written;
     {
         const gate_lock gate = gate_after_writers();
-        engine_.call_writer(&writer_type::flush, ec);
+        call_writer(&writer_type::flush, ec);
         if (ec) return false;
-        written = engine_.active_;
+        written = active_;
     }
-    if (!engine_.files_.sync_file(written->file, ec)) {
-        engine_.failure_.record(ec);  // a failed sync is never retried
+    if (!files_.sync_file(written->file, ec)) {
+        failure_.record(ec);  // a failed sync is never retried
         return false;
     }
     std::vector<segment_pointer> retired;
     {
-        const gate_lock gate = engine_.gate_without_backups();
+        const gate_lock gate = gate_without_backups();
         retired = retire_inputs();
     }
     compactor_.progressed();
     job_.reset();  // its notes are freed with no gate held
-    engine_.files_.remove_segments(retired);
+    files_.remove_segments(retired);
     sorted = sorting;
     return true;
 }

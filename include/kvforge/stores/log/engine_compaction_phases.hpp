@@ -1,9 +1,9 @@
 #pragma once
-/// \file compaction_phases.hpp
+/// \file engine_compaction_phases.hpp
 /// The phases of one compaction job (compaction_job.hpp): the scan of its inputs, the
 /// copy of the records it keeps into its outputs, their publishing, the move of index
 /// entries to the copies, and the retiring of the inputs and removal of their files.
-/// Members of segment_compaction (segment_compaction.hpp), which runs them a step at a
+/// Members of log_backend (engine.hpp), whose compaction (engine_compaction.hpp) runs them a step at a
 /// time or on the compaction thread; each says what lock it takes.
 
 #include <algorithm>
@@ -20,7 +20,7 @@
 #include "log_scan.hpp"
 #include "record_format.hpp"
 #include "record_reader.hpp"
-#include "segment_compaction.hpp"
+#include "engine.hpp"
 
 namespace kvforge::detail {
 
@@ -29,8 +29,8 @@ namespace kvforge::detail {
 /// own (a step sorts only what it read). The inputs are closed, so it reads them with
 /// no lock; each look-up in the index takes the shared lock (the compaction thread
 /// runs with no gate held).
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
     const segment_type& in = *job.inputs[job.scanning];
     const bool keep_erases = job.keep_erases[job.scanning];
     const std::uint64_t begin = job.scan_offset;
@@ -45,14 +45,14 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
                 // After a walk, which noted the puts, only erases are wanted.
                 if (job.walks_index && entry.type != record_type::erase) return;
                 if (job.sorting && !job.walks_index) job.input_order.next(entry.key);
-                const read_lock lock(engine_.mutex_);
+                const read_lock lock(mutex_);
                 if (entry.type == record_type::put) {
-                    const auto payload = engine_.table_.find(entry.key);
+                    const auto payload = table_.find(entry.key);
                     if (!payload) return;
                     const record_location where = record_location::decode(*payload);
                     if (where.segment != in.id || where.offset != entry.offset) return;
                     job.add_note(entry.key, where, false);
-                } else if (entry.type == record_type::erase && keep_erases && !engine_.table_.find(entry.key)) {
+                } else if (entry.type == record_type::erase && keep_erases && !table_.find(entry.key)) {
                     job.add_note(entry.key, {}, true);
                 }
             },
@@ -92,16 +92,16 @@ bool segment_compaction<Policies, Engine>::scan_inputs(job_type& job, std::uint6
 /// index, with the shared lock held: damage is rare) and the input's erases need not be
 /// kept. Otherwise fails with errc::corrupt_record, as a scan that met the damage did
 /// before: the record may be a key's newest, or an erase that hides an older put.
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end,
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end,
                                                        std::error_code& ec) {
     const segment_type& in = *job.inputs[job.scanning];
     std::uint64_t next = end;
     if (!find_intact_record_after(in.file, bad, end, in.version, next, ec)) return false;
     bool live = false;
     if (!job.keep_erases[job.scanning]) {
-        const read_lock lock(engine_.mutex_);
-        engine_.table_.for_each([&](std::string_view, std::string_view payload) {
+        const read_lock lock(mutex_);
+        table_.for_each([&](std::string_view, std::string_view payload) {
             const record_location where = record_location::decode(payload);
             if (where.segment == in.id && where.offset >= bad && where.offset < next) live = true;
         });
@@ -123,16 +123,16 @@ bool segment_compaction<Policies, Engine>::drop_damage(job_type& job, std::uint6
 /// payloads), the shared lock held for entries_walked_at_once at most. The notes come
 /// in key order: one run. Once the index ends, the input is scanned for its erases when
 /// some may be needed (the walk did not note all of its bytes), else the copy begins.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::walk_index(job_type& job, std::uint64_t& budget) {
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::walk_index(job_type& job, std::uint64_t& budget) {
     if constexpr (walkable_index) {
         const segment_type& in = *job.inputs.front();
         bool ended = false;
         while (budget > 0 && !ended) {
-            const read_lock lock(engine_.mutex_);
+            const read_lock lock(mutex_);
             std::size_t visited = 0;
             ended = true;
-            engine_.table_.visit_from(job.walk_from, true, [&](std::string_view key, std::string_view payload) {
+            table_.visit_from(job.walk_from, true, [&](std::string_view key, std::string_view payload) {
                 if (visited == entries_walked_at_once || budget == 0) {
                     job.walk_from.assign(key);  // not visited: the next walk begins with it
                     ended = false;
@@ -168,8 +168,8 @@ void segment_compaction<Policies, Engine>::walk_index(job_type& job, std::uint64
 }
 
 /// Ends the scan (or walk): the runs become a heap, and the copy begins.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::end_scan(job_type& job) {
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::end_scan(job_type& job) {
     std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
     job.moved.resize(job.notes.size());
     job.at = job_type::phase::copy;
@@ -177,8 +177,8 @@ void segment_compaction<Policies, Engine>::end_scan(job_type& job) {
 
 /// The order of job.runs' heap: a run whose next note's key is greater comes later, and
 /// of two notes of one key, an erase after a put.
-template <class Policies, class Engine>
-auto segment_compaction<Policies, Engine>::later_run(const job_type& job) noexcept {
+template <class Policies, bool Mapped>
+auto log_backend<Policies, Mapped>::later_run(const job_type& job) noexcept {
     return [&job](const typename job_type::run& a, const typename job_type::run& b) {
         const auto& first = job.notes[a.next];
         const auto& second = job.notes[b.next];
@@ -193,8 +193,8 @@ auto segment_compaction<Policies, Engine>::later_run(const job_type& job) noexce
 /// erase of it; a walk and the scan after it may (the key erased in between), and then
 /// the put is copied, which replays as the input did (it came after the erase there).
 /// ahead is the note copy_distance places after it in its run (at itself if none).
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::next_note(job_type& job, std::size_t& at, std::size_t& ahead) {
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::next_note(job_type& job, std::size_t& at, std::size_t& ahead) {
     const auto later = later_run(job);
     while (!job.runs.empty()) {
         std::pop_heap(job.runs.begin(), job.runs.end(), later);
@@ -218,8 +218,8 @@ bool segment_compaction<Policies, Engine>::next_note(job_type& job, std::size_t&
 /// segments it finds the input in). Notes in key order are records far apart in an
 /// input filled in random order: each read starts loading the record its run copies
 /// copy_distance notes later.
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
     std::string scratch;
     std::string erase;                     // not record_: on the compaction thread, writers use it meanwhile
     recent_segments<segment_type> recent;  // finds only the inputs, which the job holds
@@ -239,12 +239,12 @@ bool segment_compaction<Policies, Engine>::copy_notes(job_type& job, std::uint64
             entry.type = record_type::erase;
         } else {
             record_info info;
-            const read_lock lock(engine_.mutex_);
+            const read_lock lock(mutex_);
             if (ahead != at) {
                 const auto& later = job.notes[ahead];
-                if (!later.erase) engine_.reader_.prefetch(later.key_size, later.from, recent);
+                if (!later.erase) reader_.prefetch(later.key_size, later.from, recent);
             }
-            if (!engine_.reader_.read_record(key, n.from, scratch, record, info, ec, nullptr, &recent)) return false;
+            if (!reader_.read_record(key, n.from, scratch, record, info, ec, nullptr, &recent)) return false;
             entry.flags = info.flags;
             entry.value_size = n.from.value_size;
             entry.deadline = info.deadline;
@@ -267,12 +267,12 @@ bool segment_compaction<Policies, Engine>::copy_notes(job_type& job, std::uint64
 /// out of the store. Their files go in the steps after, one input's a step
 /// (remove_next_retired): each costs a directory sync, and the kernel frees a
 /// segment's cached pages and blocks when its file goes (7-12 ms for 32 MiB here).
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::retire_job(std::error_code& ec) {
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::retire_job(std::error_code& ec) {
     // A record is left behind when a newer one of its key exists; that newer one may
     // still sit in the writer's buffer, and must be durable before the older is
     // removed, or a power loss would lose the key.
-    engine_.call_writer(&writer_type::drain, ec);
+    call_writer(&writer_type::drain, ec);
     if (ec) return false;
     job_->retired = retire_inputs();
     job_->at = job_type::phase::remove;
@@ -283,10 +283,10 @@ bool segment_compaction<Policies, Engine>::retire_job(std::error_code& ec) {
 /// job after the last; no other job starts before, so none can drop an erase whose
 /// older record is still in a file of them. Should a removal fail, the rest stay for
 /// the next open, which replays them to the same contents (as remove_segments).
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::remove_next_retired() {
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::remove_next_retired() {
     std::vector<segment_pointer>& retired = job_->retired;
-    if (!retired.empty() && engine_.files_.remove_segment(*retired.front())) {
+    if (!retired.empty() && files_.remove_segment(*retired.front())) {
         retired.erase(retired.begin());  // closes its file unless a reader holds it
     } else {
         retired.clear();
@@ -299,30 +299,30 @@ void segment_compaction<Policies, Engine>::remove_next_retired() {
 /// published copy of a key erased since would come back at the next open if the
 /// store forgot it. A failure to publish stops the store's writes (some outputs may
 /// be in place).
-template <class Policies, class Engine>
-bool segment_compaction<Policies, Engine>::publish_outputs(std::error_code& ec) {
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::publish_outputs(std::error_code& ec) {
     if (!job_->outputs->finish(ec)) return false;
     if (job_->outputs->publish(ec)) return true;
-    engine_.failure_.record(ec);
+    failure_.record(ec);
     return false;
 }
 
 /// Adds the published outputs to the segments, with write_gate_ held, so that readers
 /// find the copies index entries move to. Until the inputs are retired, both are
 /// segments of the store: a backup that copies both replays to the same contents.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::install_outputs() {
-    const write_lock lock(engine_.mutex_);
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::install_outputs() {
+    const write_lock lock(mutex_);
     for (const segment_pointer& output : job_->outputs->segments()) {
-        engine_.index_.add_segment(*output);
-        engine_.segments_.add(output);
+        index_.add_segment(*output);
+        segments_.add(output);
     }
 }
 
 /// Moves up to count more index entries, each to its copy when the entry still
 /// points where the copy was read from, with write_gate_ held.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::move_entries(job_type& job, std::size_t count) {
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::move_entries(job_type& job, std::size_t count) {
     const write_lock lock = exclusive_after_readers();
     if (job.walks_index) {
         move_walked_entries(job, count);
@@ -334,14 +334,14 @@ void segment_compaction<Policies, Engine>::move_entries(job_type& job, std::size
         if (n.erase) continue;
         const record_location& copy = job.moved[job.moved_entries];
         const std::string_view key = job.key_of(n);
-        const auto payload = engine_.table_.find(key);
+        const auto payload = table_.find(key);
         const record_location where = payload ? record_location::decode(*payload) : record_location{};
         if (!payload || where.segment != n.from.segment || where.offset != n.from.offset) {
             copy_is_dead(job, job.moved_entries);  // written or erased since the scan
             continue;
         }
         char encoded[record_location::max_encoded_size];
-        engine_.table_.upsert(key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
+        table_.upsert(key, {encoded, copy.encode(encoded)}, [](std::string_view) {});
     }
 }
 
@@ -352,8 +352,8 @@ void segment_compaction<Policies, Engine>::move_entries(job_type& job, std::size
 /// comes to point into a closed segment), so each such entry moves to the copy of the
 /// note with its offset; the notes passed over on the way, those of keys the walk has
 /// gone past, and those past the index's end, are copies of keys written or erased since.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::move_walked_entries(job_type& job, std::size_t count) {
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::move_walked_entries(job_type& job, std::size_t count) {
     if constexpr (walkable_index) {
         const std::uint32_t input = job.inputs.front()->id;
         const std::size_t end = std::min(job.walked_notes, job.moved_entries + count);
@@ -375,7 +375,7 @@ void segment_compaction<Policies, Engine>::move_walked_entries(job_type& job, st
             replace(std::string_view(encoded, job.moved[next].encode(encoded)));
             return ++next < end;
         };
-        if (next < end) engine_.table_.update_from(job.key_of(job.notes[next]), true, move);
+        if (next < end) table_.update_from(job.key_of(job.notes[next]), true, move);
         if (index_ended) {
             while (next < end) copy_is_dead(job, next++);
         }
@@ -389,27 +389,27 @@ void segment_compaction<Policies, Engine>::move_walked_entries(job_type& job, st
 
 /// Counts the copy of note `at`, whose key was written or erased since the scan, as
 /// dead in its output.
-template <class Policies, class Engine>
-void segment_compaction<Policies, Engine>::copy_is_dead(job_type& job, std::size_t at) {
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::copy_is_dead(job_type& job, std::size_t at) {
     const auto& n = job.notes[at];
-    if (segment_type* const output = engine_.segments_.find(job.moved[at].segment)) {
-        engine_.index_.add_dead(*output, n.from.record_size(n.key_size));
+    if (segment_type* const output = segments_.find(job.moved[at].segment)) {
+        index_.add_dead(*output, n.from.record_size(n.key_size));
     }
 }
 
 /// Takes the inputs out of the segments, with write_gate_ held, no backup running
 /// and the writer drained; returns the inputs, whose files the caller removes
 /// (remove_segments, or remove_next_retired a step at a time).
-template <class Policies, class Engine>
-auto segment_compaction<Policies, Engine>::retire_inputs() -> std::vector<segment_pointer> {
+template <class Policies, bool Mapped>
+auto log_backend<Policies, Mapped>::retire_inputs() -> std::vector<segment_pointer> {
     std::vector<segment_pointer> retired = std::move(job_->inputs);
-    const write_lock lock(engine_.mutex_);
+    const write_lock lock(mutex_);
     damaged_bytes_dropped_ += job_->damaged_bytes;
     for (const segment_pointer& in : retired) {
-        engine_.index_.remove_segment(*in);
-        engine_.segments_.remove(in->id);
+        index_.remove_segment(*in);
+        segments_.remove(in->id);
     }
-    engine_.hints_.drop_retired(engine_.segments_);
+    hints_.drop_retired(segments_);
     finish_compaction();
     return retired;
 }

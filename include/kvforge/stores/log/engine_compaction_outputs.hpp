@@ -1,9 +1,9 @@
 #pragma once
-/// \file compaction_outputs.hpp
+/// \file engine_compaction_outputs.hpp
 /// A compaction job's output segments: written one after another up to segment_bytes
 /// each, synced with their hints beside them, then published (renamed into place). A
-/// member of segment_compaction (segment_compaction.hpp), through which it reaches the
-/// engine's files, hints and reader. An output that is full may be finished on its own
+/// member class of log_backend (engine.hpp), used by its compaction (engine_compaction.hpp);
+/// it reaches the engine's files, hints and reader. An output that is full may be finished on its own
 /// (finish), so that a job in steps ends each output in a step of its own.
 
 #include <cstddef>
@@ -18,7 +18,7 @@
 #include "../../detail/store_files.hpp"
 #include "hint.hpp"
 #include "record_format.hpp"
-#include "segment_compaction.hpp"
+#include "engine.hpp"
 
 namespace kvforge::detail {
 
@@ -28,11 +28,11 @@ namespace kvforge::detail {
 /// hint written beside it, before any is renamed into place (publish). Outputs replay
 /// at `order`, the highest of the job's inputs, after them (their ids are higher) and
 /// before every newer segment.
-template <class Policies, class Engine>
-class segment_compaction<Policies, Engine>::output_segments {
+template <class Policies, bool Mapped>
+class log_backend<Policies, Mapped>::output_segments {
 public:
     /// in_key_order: the records come in key order (outputs say so: in_key_order).
-    output_segments(Engine& engine, std::uint64_t order, bool in_key_order, std::uint64_t bytes_each) noexcept
+    output_segments(log_backend& engine, std::uint64_t order, bool in_key_order, std::uint64_t bytes_each) noexcept
         : engine_(engine), order_(order), in_key_order_(in_key_order), bytes_each_(bytes_each) {}
 
     /// Appends a record, which entry describes (its offset aside); where it went
@@ -123,7 +123,7 @@ private:
         return true;
     }
 
-    Engine& engine_;
+    log_backend& engine_;
     std::uint64_t order_;
     bool in_key_order_;
     std::uint64_t bytes_each_;
