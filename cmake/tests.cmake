@@ -126,6 +126,19 @@ else()
     message(STATUS "kvforge: libzstd or liblz4 not found; kvforge_compression_tests is not built")
 endif()
 
+# The compiled mode's test, a binary of its own that links kvforge::compiled (and so builds
+# it). Left out of the sanitizer builds, which would need the library built with them too,
+# and of the single header's, which the library is not built from.
+if(NOT KVFORGE_SANITIZE AND NOT KVFORGE_SINGLE_INCLUDE AND KVFORGE_TEST_SOURCES STREQUAL "all")
+    target_compile_options(kvforge_compiled PRIVATE ${kvforge_warning_flags})
+    add_executable(kvforge_compiled_tests $<TARGET_OBJECTS:kvforge_catch_main>
+        ${PROJECT_SOURCE_DIR}/tests/compiled/compiled_mode_test.cpp)
+    target_link_libraries(kvforge_compiled_tests PRIVATE kvforge::compiled Catch2::Catch2 kvforge_project_options)
+    target_compile_options(kvforge_compiled_tests PRIVATE ${kvforge_test_compile_options})
+    add_test(NAME compiled COMMAND kvforge_compiled_tests "~[.]" --warn NoTests)
+    set_tests_properties(compiled PROPERTIES TIMEOUT 600)
+endif()
+
 # The checks below run the compiler directly, with GCC/Clang options.
 add_test(NAME single_include_fresh
     COMMAND ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tools/amalgamate.py --check)

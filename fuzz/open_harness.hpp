@@ -178,26 +178,33 @@ struct expected_recovery {
     std::size_t error_offset = 0;
     contents state;
     std::uint64_t cut = 0;
-    bool format2 = false;  ///< a format 2 header: the reference, of format 1, predicts nothing
+    /// A format 2 header, or with salvage a damaged one (which salvage reads past, finding
+    /// the records one by one): the reference, of format 1, predicts nothing.
+    bool unpredicted = false;
 };
 
 inline expected_recovery recover(std::string_view data, bool salvage) {
     expected_recovery out;
     if (data.size() < header_size) {
         out.error = kvforge::errc::corrupt_header;
-        return out;
-    }
-    if (data.substr(0, 8) != "kvforgeL") {
+    } else if (data.substr(0, 8) != "kvforgeL") {
         out.error = kvforge::errc::not_a_store;
     } else if (le32(data.data() + 28) != kd::crc32c(data.substr(0, 28))) {
         out.error = kvforge::errc::corrupt_header;
     } else if (le32(data.data() + 8) == 2) {
-        out.format2 = true;
+        out.unpredicted = true;
         return out;
     } else if ((le32(data.data() + 8) & 0xffff) > 2 || (le32(data.data() + 8) >> 16) != 0) {
         out.error = kvforge::errc::unsupported_version;
     } else if ((le32(data.data() + 16) | std::uint64_t{le32(data.data() + 20)} << 32) != string_fingerprint()) {
         out.error = kvforge::errc::codec_mismatch;
+    }
+    // Salvage reads past a damaged header (cut short, without the magic, failing its
+    // checksum), finding the records one by one.
+    if (salvage && (out.error == kvforge::errc::corrupt_header || out.error == kvforge::errc::not_a_store)) {
+        out.error = {};
+        out.unpredicted = true;
+        return out;
     }
     if (out.error) return out;
     std::size_t at = header_size;
@@ -324,7 +331,7 @@ void open_files(std::string_view data, std::optional<std::string_view> hint, boo
         const std::string message = kvforge::last_error_message();
         if (!documented_open_error(ec)) finding("open failed with '" + ec.message() + "': " + message);
         if (message.find("data-0000000001.kvlog") == std::string::npos) finding("open's message names no file");
-        if (ec == kvforge::errc::corrupt_record && !hint && !expected.format2) {
+        if (ec == kvforge::errc::corrupt_record && !hint && !expected.unpredicted) {
             if (message.find("offset " + std::to_string(expected.error_offset) + " ") == std::string::npos) {
                 finding("open names another offset than " + std::to_string(expected.error_offset) + ": " + message);
             }
@@ -332,7 +339,7 @@ void open_files(std::string_view data, std::optional<std::string_view> hint, boo
         if (db.is_open()) finding("open failed but left the store open");
         // With a hint the scan starts where the hint ends, so it may meet damage the reference
         // does not, or miss damage the reference meets; the header's errors still agree.
-        if ((!hint || ec != kvforge::errc::corrupt_record) && !expected.format2 && ec != expected.error) {
+        if ((!hint || ec != kvforge::errc::corrupt_record) && !expected.unpredicted && ec != expected.error) {
             finding("open failed with '" + ec.message() + "', expected '" + expected.error.message() + "'");
         }
         return;
@@ -342,7 +349,7 @@ void open_files(std::string_view data, std::optional<std::string_view> hint, boo
     }
     const auto keys = possible_values(data, hint.value_or(std::string_view()));
     const observations first = observe(db, keys, hint.has_value());
-    if (!hint && !expected.format2) {
+    if (!hint && !expected.unpredicted) {
         if (db.stats().recovered_bytes_cut != expected.cut) {
             finding("open cut " + std::to_string(db.stats().recovered_bytes_cut) + " bytes, the reference " +
                     std::to_string(expected.cut));

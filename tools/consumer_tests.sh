@@ -10,8 +10,11 @@
 #   unbuilt           cmake --install of the whole tree, configured and not built: the headers only
 #   tool              cmake --install of the whole tree: bin/kvforge is installed and runs
 #   find_package      CMake package from that prefix, version 0.1; version 99 must fail
+#   compiled          the compiled mode: the tree installed with KVFORGE_BUILD_COMPILED, kvforge::compiled
+#                     found as a package and kvforge-compiled.pc; the program (tests/consumers/compiled.cpp)
+#                     must leave open_store's work to the library
 #   fetch_content     CMake FetchContent from a .tar.gz of the tree
-#   meson             the tree as subprojects/kvforge, dependency('kvforge')
+#   meson             the tree as subprojects/kvforge, dependency('kvforge'), and dependency('kvforge-compiled')
 #   single_header     single_include/kvforge/kvforge.hpp alone, with g++ and with clang++
 #   pkg_config        pkg-config --cflags --libs kvforge from the prefix
 #   recipes           the Conan test_package against the prefix; recipe versions match the headers
@@ -143,6 +146,38 @@ fi
 grep -B1 'compatible with requested version "99"' "$work/find_package_99.log" ||
     fail "find_package(kvforge 99) failed for another reason; see $work/find_package_99.log"
 
+# What a user who wants the compiled mode installs: the library, its CMake targets and its .pc.
+banner "compiled: the compiled mode installed, found with find_package and with pkg-config"
+cmake -S "$work/kvforge" -B "$work/build/compiled-package" -G Ninja --log-level=WARNING -DCMAKE_CXX_COMPILER="$gcc" \
+    -DCMAKE_BUILD_TYPE=Release -DKVFORGE_BUILD_TESTS=OFF -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF \
+    -DKVFORGE_BUILD_TOOL=OFF -DKVFORGE_BUILD_COMPILED=ON
+cmake --build "$work/build/compiled-package" -j2
+compiled_prefix=$work/compiled-prefix
+cmake --install "$work/build/compiled-package" --prefix "$compiled_prefix" >/dev/null
+for file in lib/libkvforge_compiled.a lib/cmake/kvforge/kvforgeCompiledTargets.cmake lib/pkgconfig/kvforge-compiled.pc; do
+    [ -f "$compiled_prefix/$file" ] || fail "$file is not installed with KVFORGE_BUILD_COMPILED"
+done
+cmake -S "$work/consumers/compiled" -B "$work/build/compiled" -G Ninja --log-level=WARNING \
+    -DCMAKE_CXX_COMPILER="$gcc" -DCMAKE_PREFIX_PATH="$compiled_prefix"
+cmake --build "$work/build/compiled" -j2
+"$work/build/compiled/compiled_program"
+# The program names open_store's work (kvforge::detail::open_any_store, whose demangled
+# name is too long for nm -C) and the library defines it: it was not compiled here.
+object=$(find "$work/build/compiled" -name 'compiled.cpp.o')
+nm "$object" | grep -q ' U _ZN7kvforge6detail14open_any_store' ||
+    fail "the compiled mode's program does not take open_store's work from the library"
+if nm "$object" | grep -E -q ' [TtWw] _ZN7kvforge6detail14open_any_store'; then
+    fail "the compiled mode's program compiled open_store's work itself"
+fi
+echo "the program leaves open_store's work to libkvforge_compiled.a"
+compiled_pc_path=$compiled_prefix/lib/pkgconfig:$compiled_prefix/share/pkgconfig
+echo "kvforge-compiled: $(PKG_CONFIG_PATH=$compiled_pc_path pkg-config --cflags --libs kvforge-compiled)"
+# shellcheck disable=SC2046  # the flags are words
+"$gcc" -std=c++20 $(PKG_CONFIG_PATH=$compiled_pc_path pkg-config --cflags kvforge-compiled) \
+    "$work/consumers/compiled.cpp" $(PKG_CONFIG_PATH=$compiled_pc_path pkg-config --libs kvforge-compiled) \
+    -o "$work/pkg-config-compiled"
+"$work/pkg-config-compiled"
+
 banner "fetch_content: FetchContent from kvforge-$version.tar.gz"
 archive=$work/kvforge-$version.tar.gz
 tar -C "$work" -czf "$archive" kvforge
@@ -159,6 +194,7 @@ CXX=$gcc meson setup "$work/build/meson" "$work/consumers/meson" --force-fallbac
 meson compile -C "$work/build/meson" -j 2
 "$work/build/meson/program"
 "$work/build/meson/compression_program"
+"$work/build/meson/compiled_program"
 
 banner "single_header: single_include/kvforge/kvforge.hpp alone, two translation units"
 mkdir -p "$work/single/kvforge"

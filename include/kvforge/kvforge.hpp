@@ -41,3 +41,8 @@
 #include "stores/mmap_file.hpp"
 #include "threading/single_thread.hpp"
 #include "threading/thread_safe.hpp"
+
+// Compiled mode: what the library kvforge::compiled holds is declared, not compiled here.
+#ifdef KVFORGE_COMPILED_LIB
+#include "compiled.hpp"
+#endif

@@ -21132,4 +21132,63 @@ template <class Key, class Value, class List = default_compositions>
 
 }  // namespace kvforge
 // ---- end kvforge/open_store.hpp ----
+
+// Compiled mode: what the library kvforge::compiled holds is declared, not compiled here.
+#ifdef KVFORGE_COMPILED_LIB
+// ---- begin kvforge/compiled.hpp ----
+/// \file compiled.hpp
+/// kvforge's compiled mode: what the library kvforge::compiled holds compiled, declared
+/// here as explicit instantiations. kvforge.hpp includes this header when
+/// KVFORGE_COMPILED_LIB is defined (linking kvforge::compiled defines it), so that a
+/// program compiles only its own code for these, and links the library's:
+///
+///   - open_store<std::string, std::string> over the default compositions, which
+///     compiles every store kvforge has (a store chosen at run time needs them all);
+///   - any_store<std::string, std::string>;
+///   - the common store types below.
+///
+/// Anything else (other key and value types, other store types, an open_store narrowed
+/// to a composition_list) compiles in the program as it does in header-only mode. The
+/// library's sources (src/) define KVFORGE_INSTANTIATE_OPEN_STORE or
+/// KVFORGE_INSTANTIATE_STORES before including this header, which turns these
+/// declarations into the definitions.
+
+#include <string>
+#include <string_view>
+#include <system_error>
+
+
+#ifdef KVFORGE_INSTANTIATE_OPEN_STORE
+#define KVFORGE_OPEN_STORE_INSTANTIATION template
+#else
+#define KVFORGE_OPEN_STORE_INSTANTIATION extern template
+#endif
+#ifdef KVFORGE_INSTANTIATE_STORES
+#define KVFORGE_STORE_INSTANTIATION template
+#else
+#define KVFORGE_STORE_INSTANTIATION extern template
+#endif
+
+namespace kvforge {
+
+namespace detail {
+KVFORGE_OPEN_STORE_INSTANTIATION any_store<std::string, std::string>
+open_any_store<std::string, std::string, default_compositions>(std::string_view, const options&, const codec_choice&,
+                                                               std::error_code&);
+}  // namespace detail
+
+KVFORGE_OPEN_STORE_INSTANTIATION class any_store<std::string, std::string>;
+
+KVFORGE_STORE_INSTANTIATION class store<std::string, std::string>;
+KVFORGE_STORE_INSTANTIATION class store<std::string, std::string, file_log>;
+KVFORGE_STORE_INSTANTIATION class store<std::string, std::string, file_log, sorted_index>;
+KVFORGE_STORE_INSTANTIATION class store<std::string, std::string, file_log, thread_safe>;
+KVFORGE_STORE_INSTANTIATION class store<std::string, std::string, mmap_file>;
+
+}  // namespace kvforge
+
+#undef KVFORGE_OPEN_STORE_INSTANTIATION
+#undef KVFORGE_STORE_INSTANTIATION
+// ---- end kvforge/compiled.hpp ----
+#endif
 // ---- end kvforge/kvforge.hpp ----
