@@ -129,7 +129,7 @@ endif()
 # The compiled mode's test, a binary of its own that links kvforge::compiled (and so builds
 # it). Left out of the sanitizer builds, which would need the library built with them too,
 # and of the single header's, which the library is not built from.
-if(NOT KVFORGE_SANITIZE AND NOT KVFORGE_SINGLE_INCLUDE AND KVFORGE_TEST_SOURCES STREQUAL "all")
+if(TARGET kvforge_compiled AND NOT KVFORGE_SANITIZE AND NOT KVFORGE_SINGLE_INCLUDE AND KVFORGE_TEST_SOURCES STREQUAL "all")
     target_compile_options(kvforge_compiled PRIVATE ${kvforge_warning_flags})
     add_executable(kvforge_compiled_tests $<TARGET_OBJECTS:kvforge_catch_main>
         ${PROJECT_SOURCE_DIR}/tests/compiled/compiled_mode_test.cpp)
