@@ -163,10 +163,11 @@ cmake --build "$work/build/compiled" -j2
 "$work/build/compiled/compiled_program"
 # The program names open_store's work (kvforge::detail::open_any_store, whose demangled
 # name is too long for nm -C) and the library defines it: it was not compiled here.
-object=$(find "$work/build/compiled" -name 'compiled.cpp.o')
-nm "$object" | grep -q ' U _ZN7kvforge6detail14open_any_store' ||
+# (nm's output is kept first: grep -q stops reading, which pipefail would count as nm failing.)
+symbols=$(nm "$(find "$work/build/compiled" -name 'compiled.cpp.o')")
+grep -q ' U _ZN7kvforge6detail14open_any_store' <<<"$symbols" ||
     fail "the compiled mode's program does not take open_store's work from the library"
-if nm "$object" | grep -E -q ' [TtWw] _ZN7kvforge6detail14open_any_store'; then
+if grep -E -q ' [TtWw] _ZN7kvforge6detail14open_any_store' <<<"$symbols"; then
     fail "the compiled mode's program compiled open_store's work itself"
 fi
 echo "the program leaves open_store's work to libkvforge_compiled.a"
