@@ -67,14 +67,18 @@ int main(int argc, char** argv) {
 }
 EOF
 
-# cpu_seconds CMD...: the CPU time (user + system) CMD takes, in seconds.
-cpu_seconds() {
-    /usr/bin/time -f '%U %S' -o "$work/time" "$@" >/dev/null
-    awk '{ printf "%.2f", $1 + $2 }' "$work/time"
+# median_seconds CMD...: the median CPU time (user + system) of $runs runs of CMD, in seconds,
+# timed with the shell's `time` as tools/include_cost.sh times its compiles.
+median_seconds() {
+    local TIMEFORMAT='%3U %3S'
+    for ((run = 0; run < runs; ++run)); do
+        if ! { time "$@" >/dev/null 2>"$work/stderr"; } 2>"$work/time"; then
+            cat "$work/stderr" >&2
+            return 1
+        fi
+        awk '{ printf "%.2f\n", $1 + $2 }' "$work/time"
+    done | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'
 }
-
-# median N...: the median of the numbers given.
-median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 echo "| program | compiler | mode | -O0 | -O2 |"
 echo "|---|---|---|---:|---:|"
@@ -91,16 +95,13 @@ for cxx in "${compilers[@]}"; do
             [ "$mode" = header-only ] || defines=(-DKVFORGE_COMPILED_LIB)
             row="| $program | $cxx | $mode |"
             for opt in -O0 -O2; do
-                times=()
-                for ((run = 0; run < runs; ++run)); do
-                    times+=("$(cpu_seconds "$cxx" -std=c++20 "$opt" "${defines[@]}" -I"$root/include" -c \
-                        "$work/$program.cpp" -o "$work/$program.o")")
-                done
+                seconds=$(median_seconds "$cxx" -std=c++20 "$opt" "${defines[@]}" -I"$root/include" -c \
+                    "$work/$program.cpp" -o "$work/$program.o")
                 if [ "$mode" = compiled ]; then
                     "$cxx" "$work/$program.o" "$lib"/*.o -pthread -o "$work/$program"
                     (cd "$work" && ./"$program" >/dev/null)
                 fi
-                row+=" $(median "${times[@]}") s |"
+                row+=" $seconds s |"
             done
             echo "$row"
         done
