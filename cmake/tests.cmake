@@ -155,9 +155,13 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND KVFORGE_COMPILE_CHECKS)
         list(APPEND kvforge_compile_check_without --without lz4)
     endif()
     set(kvforge_compile_check ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tools/compile_check.py)
-    add_test(NAME headers_self_contained
-        COMMAND ${kvforge_compile_check} headers --include ${PROJECT_SOURCE_DIR}/include
-                ${kvforge_compile_check_without} -- ${CMAKE_CXX_COMPILER} ${kvforge_warning_flags})
+    # Whether a header includes what it uses depends on the standard library's headers, not on
+    # the compiler: a sanitizer build (clang's, in tools/test.sh) leaves this to the gcc build.
+    if(NOT KVFORGE_SANITIZE)
+        add_test(NAME headers_self_contained
+            COMMAND ${kvforge_compile_check} headers --include ${PROJECT_SOURCE_DIR}/include
+                    ${kvforge_compile_check_without} -- ${CMAKE_CXX_COMPILER} ${kvforge_warning_flags})
+    endif()
     add_test(NAME policy_headers_suffice
         COMMAND ${kvforge_compile_check} pass --include ${PROJECT_SOURCE_DIR}/include
                 ${PROJECT_SOURCE_DIR}/tests/policy_headers -- ${CMAKE_CXX_COMPILER} ${kvforge_warning_flags})

@@ -86,9 +86,9 @@ struct options {
     bool create_if_missing = true;
     /// Fail with errc::store_exists, changing nothing, when the directory already holds a store.
     bool error_if_exists = false;
-    /// Open for reading only, under a shared lock: any number of read-only opens, in any
-    /// processes, may share a store, while an open for writing is refused (and refuses
-    /// them) with errc::store_locked. A read-only store changes no file at all (it creates
+    /// Open for reading only: any number of read-only opens, in any processes, share a
+    /// store beside the one writer (or none); they take no lock, and refresh() catches
+    /// them up with the writer. A read-only store changes no file at all (it creates
     /// no directory or LOCK, cuts no torn tail, removes no leftover, writes no hint), and
     /// every write, clear and compact fails with errc::read_only; flush and sync do nothing.
     bool read_only = false;

@@ -758,6 +758,32 @@ public:
     void compact() { call(&backend_type::compact); }
     void compact(std::error_code& ec) noexcept { call(&backend_type::compact, ec); }
 
+    /// Catches a read-only store (options::read_only) up with the writer beside it, in
+    /// this process or another: applies what the writer wrote since the open or the last
+    /// refresh and returns how many records that was (see docs/guide.md, "Readers beside a
+    /// writer"). A store open for writing fails with errc::invalid_argument.
+    std::uint64_t refresh()
+        requires persistent
+    {
+        std::error_code ec;
+        const std::uint64_t applied = catch_up(ec);
+        detail::throw_if(ec);
+        return applied;
+    }
+    std::uint64_t refresh(std::error_code& ec) noexcept
+        requires persistent
+    {
+        return catch_up(ec);
+    }
+    template <class... Args>
+    void refresh(Args&&...)
+        requires(!persistent)
+    {
+        static_assert(detail::unavailable<Args...>,
+                      "kvforge: refresh() catches a read-only persistent store up with its writer; a memory store "
+                      "has no writer beside it");
+    }
+
     /// Reads and checks every record without changing anything. A record damaged at
     /// the end of the log is reported as incomplete (a read_only store reports the torn
     /// tail it left in place).
@@ -897,6 +923,11 @@ private:
             });
         }
         return result;
+    }
+    std::uint64_t catch_up(std::error_code& ec) noexcept {
+        std::uint64_t applied = 0;
+        if constexpr (persistent) guarded(ec, [&] { applied = backend_.refresh(ec); });
+        return applied;
     }
     std::size_t purge(std::error_code& ec) noexcept {
         std::size_t purged = 0;

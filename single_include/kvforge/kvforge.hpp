@@ -4796,9 +4796,9 @@ struct options {
     bool create_if_missing = true;
     /// Fail with errc::store_exists, changing nothing, when the directory already holds a store.
     bool error_if_exists = false;
-    /// Open for reading only, under a shared lock: any number of read-only opens, in any
-    /// processes, may share a store, while an open for writing is refused (and refuses
-    /// them) with errc::store_locked. A read-only store changes no file at all (it creates
+    /// Open for reading only: any number of read-only opens, in any processes, share a
+    /// store beside the one writer (or none); they take no lock, and refresh() catches
+    /// them up with the writer. A read-only store changes no file at all (it creates
     /// no directory or LOCK, cuts no torn tail, removes no leftover, writes no hint), and
     /// every write, clear and compact fails with errc::read_only; flush and sync do nothing.
     bool read_only = false;
@@ -4986,9 +4986,15 @@ struct verify_report {
 // ---- begin kvforge/detail/store_directory.hpp ----
 /// \file store_directory.hpp
 /// The directory that holds a persistent store: checked to be a store's (it has a
-/// MANIFEST) or to hold only kvforge's files, created on first open when allowed, locked (exclusively for writing, shared for
-/// reading) for as long as the store is open, and fsynced whenever a file in it appears,
-/// is renamed or disappears.
+/// MANIFEST) or to hold only kvforge's files, created on first open when allowed, locked
+/// by a writer for as long as it holds the store open, and fsynced whenever a file in it
+/// appears, is renamed or disappears.
+///
+/// Only writers lock: two writers exclude each other, while readers (read-only opens)
+/// take no lock at all, so that they open beside a writer and a writer opens beside them.
+/// A reader changes no file, and reads what the writer published (the segments and hints
+/// it renamed into place, and the records it wrote to them); recovery.hpp says how it
+/// meets a writer's concurrent changes.
 ///
 /// Every file operation takes a store_file_name (store_files.hpp), so nothing but a
 /// file of kvforge's own is ever opened, removed, renamed or truncated here. A store's
@@ -5007,6 +5013,7 @@ struct verify_report {
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 
@@ -5017,7 +5024,7 @@ struct directory_mode {
     bool create = true;          ///< create the directory when it is missing
     bool require_store = false;  ///< refuse (store_not_found) a directory without a data file
     bool refuse_store = false;   ///< refuse (store_exists) a directory with a data file
-    bool shared = false;         ///< take the lock shared (readers) rather than exclusive (a writer)
+    bool reader = false;         ///< a read-only open: takes no lock and creates nothing
 };
 
 /// fsync of the directory at path, so that a file created, renamed or removed in it stays so.
@@ -5040,7 +5047,7 @@ public:
     /// changes nothing: an empty path is refused; a missing directory is created (its
     /// parent must exist) when mode.create, else refused; a directory without a MANIFEST
     /// holding any entry kvforge does not write is refused; mode.require_store and mode.refuse_store are
-    /// checked; then the lock is taken, creating LOCK unless mode.shared.
+    /// checked; then a writer takes the lock, creating LOCK.
     bool open(IO& io, std::string_view path, const directory_mode& mode, std::error_code& ec) {
         io_ = &io;
         path_ = std::string(path);
@@ -5073,7 +5080,7 @@ public:
             }
             // The new directory's entry lives in its parent: sync that too.
             if (!sync_directory(*io_, parent_of(path_), ec)) return false;
-            return lock(mode.shared, ec);
+            return mode.reader || lock(ec);
         }
         if (!S_ISDIR(info.st_mode)) {
             // In the system category, as the errors of the calls around it are.
@@ -5096,10 +5103,10 @@ public:
                  path_ + " already holds a store, and options::error_if_exists is set; nothing was changed");
             return false;
         }
-        return lock(mode.shared, ec);
+        return mode.reader || lock(ec);
     }
 
-    /// Releases the lock.
+    /// Releases the lock (a writer's).
     void close() noexcept { lock_.close(); }
 
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
@@ -5114,6 +5121,23 @@ public:
         for (const std::string& entry : entries) {
             if (std::optional<store_file_name> name = store_file_name::recognise(entry)) names.push_back(*name);
         }
+        return true;
+    }
+
+    /// Each of kvforge's files in the directory with its size (~0 when it went between the
+    /// listing and its stat): a reader compares them before and after a failed open, to
+    /// tell a writer's change under way (a compaction retiring a segment it listed) from
+    /// damage, which stays as it is.
+    bool list_sizes(std::vector<std::pair<std::string, std::uint64_t>>& out, std::error_code& ec) const {
+        std::vector<store_file_name> names;
+        if (!list(names, ec)) return false;
+        out.clear();
+        for (const store_file_name& name : names) {
+            struct stat info {};
+            const bool there = io_->stat(file_path(name).c_str(), &info) == 0;
+            out.emplace_back(name.str(), there ? static_cast<std::uint64_t>(info.st_size) : ~std::uint64_t{0});
+        }
+        std::sort(out.begin(), out.end());
         return true;
     }
 
@@ -5171,27 +5195,16 @@ public:
     }
 
 private:
-    /// Takes the lock on LOCK: exclusive for a writer, shared for readers, never waiting.
-    bool lock(bool shared, std::error_code& ec) {
-        const store_file_name name = store_file_name::lock();
-        // A reader creates nothing: without a LOCK file it cannot keep writers out.
-        if (!lock_.open(*io_, file_path(name), shared ? O_RDONLY : O_RDWR | O_CREAT, ec)) {
-            if (shared && ec == std::errc::no_such_file_or_directory) {
-                fail_errno(ec, ENOENT,
-                           "open " + file_path(name) +
-                               " (a read-only open creates no file; open the store once for writing to make it)");
-            }
-            return false;
-        }
-        if (retry_on_eintr([&] { return io_->flock(lock_.descriptor(), (shared ? LOCK_SH : LOCK_EX) | LOCK_NB); }) !=
-            0) {
+    /// Takes a writer's lock on LOCK (exclusive, never waiting), creating the file.
+    bool lock(std::error_code& ec) {
+        if (!lock_.open(*io_, file_path(store_file_name::lock()), O_RDWR | O_CREAT, ec)) return false;
+        if (retry_on_eintr([&] { return io_->flock(lock_.descriptor(), LOCK_EX | LOCK_NB); }) != 0) {
             const int error = errno;
             if (error == EWOULDBLOCK) {
                 fail(ec, errc::store_locked,
-                     shared ? path_ + " is already open for writing, in this process or another; close it there first"
-                            : path_ +
-                                  " is already open, in this process or another (for writing or reading); close it "
-                                  "there first");
+                     path_ +
+                         " is already open for writing, in this process or another; close it there first (read-only "
+                         "opens may share it with that writer)");
             } else {
                 fail_errno(ec, error, "lock " + lock_.path());
             }
@@ -6035,6 +6048,23 @@ public:
     }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
+    /// Inner's refresh(); reads hide what expired by the values' own headers, and the
+    /// deadline index (for size() and stats()) is built anew from the values when
+    /// anything was applied, as an open without a deadlines file builds it.
+    std::uint64_t refresh(std::error_code& ec)
+        requires requires(Inner& inner) { inner.refresh(ec); }
+    {
+        const key_locks locked(*this, every_key);
+        const std::uint64_t applied = inner_.refresh(ec);
+        if (ec || applied == 0) return applied;
+        btree_table rebuilt;
+        index_stored_deadlines(rebuilt, ec);
+        if (ec) return applied;
+        const write_lock lock(index_mutex_);
+        deadlines_ = std::move(rebuilt);
+        return applied;
+    }
+
     /// Inner's online backup: the deadline headers travel with the values, and the copy's
     /// MANIFEST names this store's expiry. The deadlines file is not copied: a writable
     /// store has none while it is open, and the copy's first open builds its index from
@@ -6670,6 +6700,13 @@ public:
         }
     }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
+    /// Inner's refresh(): the values come compressed, as they were written. A codec kept
+    /// in the store (zstd_trained<>) knows the dictionaries of the open.
+    std::uint64_t refresh(std::error_code& ec)
+        requires requires(Inner& inner) { inner.refresh(ec); }
+    {
+        return inner_.refresh(ec);
+    }
 
     void backup(std::string_view dest, const backup_options& how, std::error_code& ec)
         requires requires(Inner& inner) { inner.backup(dest, how, ec); }
@@ -9301,6 +9338,32 @@ public:
     void compact() { call(&backend_type::compact); }
     void compact(std::error_code& ec) noexcept { call(&backend_type::compact, ec); }
 
+    /// Catches a read-only store (options::read_only) up with the writer beside it, in
+    /// this process or another: applies what the writer wrote since the open or the last
+    /// refresh and returns how many records that was (see docs/guide.md, "Readers beside a
+    /// writer"). A store open for writing fails with errc::invalid_argument.
+    std::uint64_t refresh()
+        requires persistent
+    {
+        std::error_code ec;
+        const std::uint64_t applied = catch_up(ec);
+        detail::throw_if(ec);
+        return applied;
+    }
+    std::uint64_t refresh(std::error_code& ec) noexcept
+        requires persistent
+    {
+        return catch_up(ec);
+    }
+    template <class... Args>
+    void refresh(Args&&...)
+        requires(!persistent)
+    {
+        static_assert(detail::unavailable<Args...>,
+                      "kvforge: refresh() catches a read-only persistent store up with its writer; a memory store "
+                      "has no writer beside it");
+    }
+
     /// Reads and checks every record without changing anything. A record damaged at
     /// the end of the log is reported as incomplete (a read_only store reports the torn
     /// tail it left in place).
@@ -9440,6 +9503,11 @@ private:
             });
         }
         return result;
+    }
+    std::uint64_t catch_up(std::error_code& ec) noexcept {
+        std::uint64_t applied = 0;
+        if constexpr (persistent) guarded(ec, [&] { applied = backend_.refresh(ec); });
+        return applied;
     }
     std::size_t purge(std::error_code& ec) noexcept {
         std::size_t purged = 0;
@@ -11797,6 +11865,14 @@ public:
         inner_.clear(ec);
     }
 
+    /// Inner's refresh(); the values cached may be older than what it applied, so they go.
+    std::uint64_t refresh(std::error_code& ec)
+        requires requires(Inner& inner) { inner.refresh(ec); }
+    {
+        const write_in_flight writing(*this, every_shard, [&] { cache_.clear(); });
+        return inner_.refresh(ec);
+    }
+
     /// The store's figures, with the cache's memory, hits, misses and evictions; reads
     /// the cache served count as gets.
     [[nodiscard]] kvforge::stats stats() const {
@@ -12308,6 +12384,7 @@ static_assert(durability_policy<sync_each>);
 ///       engine_compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
 ///       engine_compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
 ///     engine_cuts.hpp         the store taken at a cut, for backup(), snapshot() and for_each
+///     engine_refresh.hpp      refresh(): a read-only store caught up with the writer beside it
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
 ///     log_verify.hpp          verify(): every record checked against its checksum
@@ -16389,9 +16466,10 @@ public:
         build_gathered();
         const segment_pointer& last = ordered.back();
         if (options_.read_only) {
-            // Nothing is appended: the writer only tells readers where the records end.
+            // Nothing is appended: the writer only tells readers where the intact records
+            // end, which is where refresh() reads on (engine_refresh.hpp).
             state_->active = last;
-            state_->active_end = last->size;
+            state_->active_end = last_intact_end_;
             return true;
         }
         // Appending goes on in the last segment if the writer made it and it has room.
@@ -16412,6 +16490,19 @@ public:
         if (!files_.create_segment(state_->next_id++, next, ec)) return false;
         state_->segments.add(next);
         make_active(std::move(next));
+        return true;
+    }
+
+    /// Opens segment `id`, which the writer published after this read-only store's open,
+    /// and checks its header as recover() checks every segment's (refresh()).
+    bool open_published(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
+        auto in = std::make_shared<segment_type>();
+        in->id = id;
+        if (!directory_.open_file(in->file, store_file_name::data(id), O_RDONLY, ec) || !in->file.size(in->size, ec) ||
+            !check_header(*in, ec)) {
+            return false;
+        }
+        out = std::move(in);
         return true;
     }
 
@@ -16461,6 +16552,7 @@ private:
             },
             scanned, ec);
         if (!scanned_ok) return false;
+        if (last) last_intact_end_ = scanned.torn_tail ? scanned.valid_end : in.size;
         // The last segment may become the active one, appended to: its order is not kept.
         in.in_key_order = !last && order.ordered();
         index_.add_dead(in, scanned.overhead_bytes);
@@ -16794,6 +16886,7 @@ private:
     recovered_log<IO>* state_;  // what recover() fills
     index_updates<IO, Table> index_;
     bool gathering_ = false;  // hint entries go to gathered_, not to the index
+    std::uint64_t last_intact_end_ = 0;  // where the intact records of the last segment end
     hinted_entries gathered_;
 };
 
@@ -17422,6 +17515,12 @@ public:
     /// A read-only view of the store as it is at the call (engine_cuts.hpp, snapshot.hpp).
     [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const;
 
+    /// Catches a read-only store up with the writer beside it: applies what it appended
+    /// since the open or the last refresh, or reads the store anew after it rewrote some
+    /// of it (engine_refresh.hpp). Returns how many records that applied or read; a
+    /// writable store fails with errc::invalid_argument.
+    std::uint64_t refresh(std::error_code& ec);
+
     /// Reads every record of every segment and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
@@ -17462,7 +17561,16 @@ private:
 
     // open() and close(), and what they share (engine_lifetime.hpp).
     bool recover(recovered_log<io_type>& recovered, std::error_code& ec);
+    bool read_files(table_type& table, recovered_log<io_type>& recovered, std::uint64_t& live_bytes,
+                    std::uint64_t& dead_bytes, std::error_code& ec);
     void reset_state();
+    /// How often a read-only open (or refresh) reads the files while a writer changes them.
+    static constexpr int reader_open_tries = 8;
+
+    // refresh()'s parts (engine_refresh.hpp).
+    bool appended_segments(const std::vector<std::uint32_t>& listed, std::vector<segment_pointer>& appended);
+    bool read_appended(segment_type& in, std::uint64_t from, std::uint64_t& applied, std::error_code& ec);
+    std::uint64_t reload(std::error_code& ec);
 
     // After a write (engine_after_write.hpp).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec);
@@ -17628,6 +17736,7 @@ private:
     // under either; readers find records' segments here.
     segment_set<io_type> segments_;
     segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
+    std::uint64_t refreshed_end_ = 0;  // read-only: where active_'s intact records end, as last read
     table_type table_;
     // The index's changes and the live and dead bytes.
     index_updates<io_type, table_type> index_{table_, segments_};
@@ -19365,6 +19474,7 @@ bool log_backend<Policies, Mapped>::take_backup_cut(backup_cut<io_type>& cut, st
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 
 namespace kvforge::detail {
@@ -19390,7 +19500,7 @@ void log_backend<Policies, Mapped>::open(std::string_view path, const kvforge::o
     mode.create = opts.create_if_missing && !opts.read_only;
     mode.require_store = !mode.create;
     mode.refuse_store = opts.error_if_exists;
-    mode.shared = opts.read_only;
+    mode.reader = opts.read_only;
     if (!files_.open(io_, path, mode, wanted.codec_fingerprint, layers_fingerprint(wanted.expiry, wanted.compression),
                      ec)) {
         return;
@@ -19465,9 +19575,11 @@ void log_backend<Policies, Mapped>::close(std::error_code& ec, function_ref<void
 /// found: the store is not open yet, so no reader sees it meanwhile.
 template <class Policies, bool Mapped>
 bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, std::error_code& ec) {
-    recovery_files<segment_files<io_type, counter_type>, hint_keeper_type> made{.files = files_, .hints = hints_};
-    log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, made, recovered);
-    if (!recovery.recover(ec)) return false;
+    std::uint64_t live_bytes = 0;
+    std::uint64_t dead_bytes = 0;
+    if (!read_files(table_, recovered, live_bytes, dead_bytes, ec)) return false;
+    index_.set_counts(live_bytes, dead_bytes);
+    refreshed_end_ = recovered.active_end;
     segments_ = std::move(recovered.segments);
     active_ = std::move(recovered.active);
     writer_.emplace();
@@ -19475,7 +19587,6 @@ bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, s
     hints_.adopt_active(*active_, std::move(recovered.active_hint));
     reset_rollover(!options_.read_only);
     next_id_.store(recovered.next_id, std::memory_order_relaxed);
-    index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
     recovered_records_ = recovered.records;
     recovered_bytes_cut_ = recovered.bytes_cut;
     salvaged_ = std::move(recovered.salvaged);
@@ -19483,6 +19594,37 @@ bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, s
     // lost segment's hint removed); a read-only one changes nothing, so verify() lists it.
     if (options_.read_only) file_damage_ = std::move(recovered.file_damage);
     return true;
+}
+
+/// Runs recovery into table and recovered; live_bytes and dead_bytes get what the
+/// records it indexed add up to. A reader may meet a writer's change under way: a
+/// segment it listed retired by a compaction before it opened it, a hint published
+/// before its segment. It tries again while the files change between its tries; damage
+/// stays as it is, and fails it.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::read_files(table_type& table, recovered_log<io_type>& recovered,
+                                               std::uint64_t& live_bytes, std::uint64_t& dead_bytes,
+                                               std::error_code& ec) {
+    recovery_files<segment_files<io_type, counter_type>, hint_keeper_type> made{.files = files_, .hints = hints_};
+    std::vector<std::pair<std::string, std::uint64_t>> before;
+    std::vector<std::pair<std::string, std::uint64_t>> after;
+    for (int tries = 1;; ++tries) {
+        if (options_.read_only && !files_.directory().list_sizes(before, ec)) return false;
+        log_recovery recovery(io_, files_.directory(), options_, composition_, table, reader_, made, recovered);
+        if (recovery.recover(ec)) {
+            live_bytes = recovery.index().live_bytes();
+            dead_bytes = recovery.index().dead_bytes();
+            return true;
+        }
+        std::error_code listing;
+        if (!options_.read_only || tries == reader_open_tries || !files_.directory().list_sizes(after, listing) ||
+            after == before) {
+            return false;
+        }
+        ec.clear();
+        recovered = recovered_log<io_type>{};
+        table.clear();
+    }
 }
 
 /// Back to the state of a closed store: no segment, writer or index.
@@ -19506,6 +19648,160 @@ void log_backend<Policies, Mapped>::reset_state() {
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/engine_lifetime.hpp ----
+// ---- begin kvforge/stores/log/engine_refresh.hpp ----
+/// \file engine_refresh.hpp
+/// Members of log_backend (engine.hpp): refresh(), which catches a read-only store up
+/// with the writer that holds the store in another process or object.
+///
+/// A reader sees the files as the writer published them: segments renamed into place,
+/// records written to them. What the writer did since the reader's open (or its last
+/// refresh) is one of two kinds:
+///
+///   - it appended: records after where the reader's newest segment ended, and segments
+///     a rollover published after it (or a clear(), whose segment starts with its clear
+///     record). These are read from where the reader stopped, in order, into the index:
+///     the cost is that of what is new. A record not yet wholly written ends the read
+///     there, as a torn tail ends a read-only open's: it is read by the next refresh.
+///   - it rewrote: a compaction published segments that replay before the newest and
+///     retired the ones it copied, a clear() or a new writer's open removed some. The
+///     reader's index names records by segment and offset, so it is rebuilt from the
+///     files as an open builds it (from the hints, then each segment's records after
+///     what its hint covers), and swapped in under the exclusive lock.
+///
+/// Either way a record is taken whole or not at all (its checksum, and a batch's, says
+/// so), and the retired segments stay readable to those who hold them (a snapshot, a
+/// pinned value) through their open descriptors and mappings. A reader changes no file.
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// Applies what the writer made durable since the open or the last refresh; returns how
+/// many records (puts, erases, clears) it applied, or, after a rewrite, read anew.
+template <class Policies, bool Mapped>
+std::uint64_t log_backend<Policies, Mapped>::refresh(std::error_code& ec) {
+    const gate_lock gate(write_gate_);
+    if (!readable(ec)) return 0;
+    if (!options_.read_only) {
+        fail(ec, errc::invalid_argument,
+             files_.directory().path() +
+                 " is open for writing: refresh() catches a read-only store (options::read_only) up with the "
+                 "writer beside it, and a writable store sees its own writes already");
+        return 0;
+    }
+    // Listed before the newest segment is read on: a segment published after it means the
+    // writer finished writing the newest one before.
+    std::vector<store_file_name> names;
+    if (!files_.directory().list(names, ec)) return 0;
+    std::vector<std::uint32_t> listed;
+    for (const store_file_name& name : names) {
+        if (name.kind() == store_file_kind::data && !name.is_temporary()) listed.push_back(name.generation());
+    }
+    std::sort(listed.begin(), listed.end());
+    std::vector<segment_pointer> appended;
+    if (!appended_segments(listed, appended)) return reload(ec);
+    std::uint64_t applied = 0;
+    const write_lock lock(mutex_);
+    if (!read_appended(*active_, refreshed_end_, applied, ec)) return applied;
+    for (segment_pointer& next : appended) {
+        // The one before is closed now: whole, as the writer published the next one after it.
+        reader_.map_final(*active_, refreshed_end_);
+        segments_.add(next);
+        index_.add_segment(*next);
+        active_ = std::move(next);
+        if (!read_appended(*active_, active_->records_start(), applied, ec)) return applied;
+    }
+    writer_->attach(active_->file, refreshed_end_);
+    reader_.cover(*active_, refreshed_end_);
+    if (applied != 0) version_.bump();
+    return applied;
+}
+
+/// Whether the writer only appended since the reader last looked, given the data files
+/// listed now (ids, ascending): every segment the reader holds is still there, and every
+/// other one is newer than its newest and was made by a rollover or clear() (a
+/// compaction's output replays among older ones). appended gets those, opened, in order.
+/// False otherwise, or when one cannot be opened (it went again, or is damaged): reload()
+/// then reads the store anew, and says what is wrong, if anything.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::appended_segments(const std::vector<std::uint32_t>& listed,
+                                                      std::vector<segment_pointer>& appended) {
+    for (const segment_pointer& held : segments_.by_id()) {
+        if (!std::binary_search(listed.begin(), listed.end(), held->id)) return false;
+    }
+    recovery_files<segment_files<io_type, counter_type>, hint_keeper_type> made{.files = files_, .hints = hints_};
+    recovered_log<io_type> unused;
+    log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, made, unused);
+    for (const std::uint32_t id : listed) {
+        if (segments_.find(id) != nullptr) continue;
+        segment_pointer next;
+        std::error_code ignored;
+        if (id < active_->id || !recovery.open_published(id, next, ignored) || !next->writer_made()) return false;
+        appended.push_back(std::move(next));
+    }
+    return true;
+}
+
+/// Reads segment `in`'s records from `from` to the end of what the file holds now into
+/// the index (the exclusive lock held), adding them to applied; refreshed_end_ becomes
+/// where its intact records end. Damage before the end fails the refresh.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::read_appended(segment_type& in, std::uint64_t from, std::uint64_t& applied,
+                                                  std::error_code& ec) {
+    std::uint64_t size = 0;
+    if (!in.file.size(size, ec)) return false;
+    log_scan_result scanned;
+    const bool scanned_ok = scan_log(
+        in.file, from, std::max(size, from), in.version, false,
+        [&](const log_entry& entry) {
+            if (entry.type == record_type::put) {
+                index_.put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
+                                       static_cast<std::uint32_t>(entry.value.size()), entry.flags});
+            } else if (entry.type == record_type::erase) {
+                index_.erase(entry.key, entry.size, in);
+            } else {
+                index_.replay_clear(in, entry.offset + entry.size);
+            }
+        },
+        scanned, ec);
+    applied += scanned.records;
+    index_.add_dead(in, scanned.overhead_bytes);
+    refreshed_end_ = scanned.valid_end;
+    in.size = std::max(in.size, scanned.valid_end);
+    return scanned_ok;
+}
+
+/// Reads the store anew, as an open does, into an index and segments of their own, and
+/// swaps them in under the exclusive lock (readers go on meanwhile): after a compaction,
+/// a clear() or a new writer's open. Returns the records read.
+template <class Policies, bool Mapped>
+std::uint64_t log_backend<Policies, Mapped>::reload(std::error_code& ec) {
+    recovered_log<io_type> recovered;
+    table_type table;
+    std::uint64_t live_bytes = 0;
+    std::uint64_t dead_bytes = 0;
+    if (!read_files(table, recovered, live_bytes, dead_bytes, ec)) return 0;
+    // Let go of after the lock: the retired segments' mappings and descriptors.
+    segment_set<io_type> retired;
+    const write_lock lock(mutex_);
+    table_ = std::move(table);
+    retired = std::exchange(segments_, std::move(recovered.segments));
+    active_ = std::move(recovered.active);
+    refreshed_end_ = recovered.active_end;
+    writer_->attach(active_->file, refreshed_end_);
+    index_.set_counts(live_bytes, dead_bytes);
+    version_.bump();
+    return recovered.records;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/engine_refresh.hpp ----
 // ---- begin kvforge/stores/log/engine_rollover.hpp ----
 /// \file engine_rollover.hpp
 /// Members of log_backend (engine.hpp): the store's rollover: the active segment closed when full and the next one put in

@@ -2,7 +2,7 @@
 // its codec, every store kvforge's codecs write: zstd (at any level), lz4, a trained
 // dictionary, each with and without expiry, whatever store, index or durability wrote it.
 
-// GCC 12 at -O1 reports std::jthread's stop_source as maybe used uninitialized when it
+// GCC 12 at -O1 reports a jthread's stop_source as maybe used uninitialized when it
 // inlines the many compositions open_store instantiates here (a false positive of the
 // standard library's header, not of kvforge's code).
 #if defined(__GNUC__) && !defined(__clang__)

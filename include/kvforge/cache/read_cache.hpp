@@ -194,6 +194,14 @@ public:
         inner_.clear(ec);
     }
 
+    /// Inner's refresh(); the values cached may be older than what it applied, so they go.
+    std::uint64_t refresh(std::error_code& ec)
+        requires requires(Inner& inner) { inner.refresh(ec); }
+    {
+        const write_in_flight writing(*this, every_shard, [&] { cache_.clear(); });
+        return inner_.refresh(ec);
+    }
+
     /// The store's figures, with the cache's memory, hits, misses and evictions; reads
     /// the cache served count as gets.
     [[nodiscard]] kvforge::stats stats() const {

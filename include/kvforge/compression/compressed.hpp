@@ -295,6 +295,13 @@ public:
         }
     }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
+    /// Inner's refresh(): the values come compressed, as they were written. A codec kept
+    /// in the store (zstd_trained<>) knows the dictionaries of the open.
+    std::uint64_t refresh(std::error_code& ec)
+        requires requires(Inner& inner) { inner.refresh(ec); }
+    {
+        return inner_.refresh(ec);
+    }
 
     void backup(std::string_view dest, const backup_options& how, std::error_code& ec)
         requires requires(Inner& inner) { inner.backup(dest, how, ec); }

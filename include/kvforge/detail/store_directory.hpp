@@ -1,9 +1,15 @@
 #pragma once
 /// \file store_directory.hpp
 /// The directory that holds a persistent store: checked to be a store's (it has a
-/// MANIFEST) or to hold only kvforge's files, created on first open when allowed, locked (exclusively for writing, shared for
-/// reading) for as long as the store is open, and fsynced whenever a file in it appears,
-/// is renamed or disappears.
+/// MANIFEST) or to hold only kvforge's files, created on first open when allowed, locked
+/// by a writer for as long as it holds the store open, and fsynced whenever a file in it
+/// appears, is renamed or disappears.
+///
+/// Only writers lock: two writers exclude each other, while readers (read-only opens)
+/// take no lock at all, so that they open beside a writer and a writer opens beside them.
+/// A reader changes no file, and reads what the writer published (the segments and hints
+/// it renamed into place, and the records it wrote to them); recovery.hpp says how it
+/// meets a writer's concurrent changes.
 ///
 /// Every file operation takes a store_file_name (store_files.hpp), so nothing but a
 /// file of kvforge's own is ever opened, removed, renamed or truncated here. A store's
@@ -22,6 +28,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "../error.hpp"
@@ -35,7 +42,7 @@ struct directory_mode {
     bool create = true;          ///< create the directory when it is missing
     bool require_store = false;  ///< refuse (store_not_found) a directory without a data file
     bool refuse_store = false;   ///< refuse (store_exists) a directory with a data file
-    bool shared = false;         ///< take the lock shared (readers) rather than exclusive (a writer)
+    bool reader = false;         ///< a read-only open: takes no lock and creates nothing
 };
 
 /// fsync of the directory at path, so that a file created, renamed or removed in it stays so.
@@ -58,7 +65,7 @@ public:
     /// changes nothing: an empty path is refused; a missing directory is created (its
     /// parent must exist) when mode.create, else refused; a directory without a MANIFEST
     /// holding any entry kvforge does not write is refused; mode.require_store and mode.refuse_store are
-    /// checked; then the lock is taken, creating LOCK unless mode.shared.
+    /// checked; then a writer takes the lock, creating LOCK.
     bool open(IO& io, std::string_view path, const directory_mode& mode, std::error_code& ec) {
         io_ = &io;
         path_ = std::string(path);
@@ -91,7 +98,7 @@ public:
             }
             // The new directory's entry lives in its parent: sync that too.
             if (!sync_directory(*io_, parent_of(path_), ec)) return false;
-            return lock(mode.shared, ec);
+            return mode.reader || lock(ec);
         }
         if (!S_ISDIR(info.st_mode)) {
             // In the system category, as the errors of the calls around it are.
@@ -114,10 +121,10 @@ public:
                  path_ + " already holds a store, and options::error_if_exists is set; nothing was changed");
             return false;
         }
-        return lock(mode.shared, ec);
+        return mode.reader || lock(ec);
     }
 
-    /// Releases the lock.
+    /// Releases the lock (a writer's).
     void close() noexcept { lock_.close(); }
 
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
@@ -132,6 +139,23 @@ public:
         for (const std::string& entry : entries) {
             if (std::optional<store_file_name> name = store_file_name::recognise(entry)) names.push_back(*name);
         }
+        return true;
+    }
+
+    /// Each of kvforge's files in the directory with its size (~0 when it went between the
+    /// listing and its stat): a reader compares them before and after a failed open, to
+    /// tell a writer's change under way (a compaction retiring a segment it listed) from
+    /// damage, which stays as it is.
+    bool list_sizes(std::vector<std::pair<std::string, std::uint64_t>>& out, std::error_code& ec) const {
+        std::vector<store_file_name> names;
+        if (!list(names, ec)) return false;
+        out.clear();
+        for (const store_file_name& name : names) {
+            struct stat info {};
+            const bool there = io_->stat(file_path(name).c_str(), &info) == 0;
+            out.emplace_back(name.str(), there ? static_cast<std::uint64_t>(info.st_size) : ~std::uint64_t{0});
+        }
+        std::sort(out.begin(), out.end());
         return true;
     }
 
@@ -189,27 +213,16 @@ public:
     }
 
 private:
-    /// Takes the lock on LOCK: exclusive for a writer, shared for readers, never waiting.
-    bool lock(bool shared, std::error_code& ec) {
-        const store_file_name name = store_file_name::lock();
-        // A reader creates nothing: without a LOCK file it cannot keep writers out.
-        if (!lock_.open(*io_, file_path(name), shared ? O_RDONLY : O_RDWR | O_CREAT, ec)) {
-            if (shared && ec == std::errc::no_such_file_or_directory) {
-                fail_errno(ec, ENOENT,
-                           "open " + file_path(name) +
-                               " (a read-only open creates no file; open the store once for writing to make it)");
-            }
-            return false;
-        }
-        if (retry_on_eintr([&] { return io_->flock(lock_.descriptor(), (shared ? LOCK_SH : LOCK_EX) | LOCK_NB); }) !=
-            0) {
+    /// Takes a writer's lock on LOCK (exclusive, never waiting), creating the file.
+    bool lock(std::error_code& ec) {
+        if (!lock_.open(*io_, file_path(store_file_name::lock()), O_RDWR | O_CREAT, ec)) return false;
+        if (retry_on_eintr([&] { return io_->flock(lock_.descriptor(), LOCK_EX | LOCK_NB); }) != 0) {
             const int error = errno;
             if (error == EWOULDBLOCK) {
                 fail(ec, errc::store_locked,
-                     shared ? path_ + " is already open for writing, in this process or another; close it there first"
-                            : path_ +
-                                  " is already open, in this process or another (for writing or reading); close it "
-                                  "there first");
+                     path_ +
+                         " is already open for writing, in this process or another; close it there first (read-only "
+                         "opens may share it with that writer)");
             } else {
                 fail_errno(ec, error, "lock " + lock_.path());
             }

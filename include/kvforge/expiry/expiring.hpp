@@ -617,6 +617,23 @@ public:
     }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
+    /// Inner's refresh(); reads hide what expired by the values' own headers, and the
+    /// deadline index (for size() and stats()) is built anew from the values when
+    /// anything was applied, as an open without a deadlines file builds it.
+    std::uint64_t refresh(std::error_code& ec)
+        requires requires(Inner& inner) { inner.refresh(ec); }
+    {
+        const key_locks locked(*this, every_key);
+        const std::uint64_t applied = inner_.refresh(ec);
+        if (ec || applied == 0) return applied;
+        btree_table rebuilt;
+        index_stored_deadlines(rebuilt, ec);
+        if (ec) return applied;
+        const write_lock lock(index_mutex_);
+        deadlines_ = std::move(rebuilt);
+        return applied;
+    }
+
     /// Inner's online backup: the deadline headers travel with the values, and the copy's
     /// MANIFEST names this store's expiry. The deadlines file is not copied: a writable
     /// store has none while it is open, and the copy's first open builds its index from

@@ -30,6 +30,7 @@
 ///       engine_compaction_outputs.hpp     a job's output segments: written, synced with their hints, published
 ///       engine_compaction_background.hpp  the jobs on the compaction thread, and the writers' wait for it
 ///     engine_cuts.hpp         the store taken at a cut, for backup(), snapshot() and for_each
+///     engine_refresh.hpp      refresh(): a read-only store caught up with the writer beside it
 ///     backup.hpp              backup()'s copy of the files at a cut, and its check
 ///     snapshot.hpp            a read-only view: the index copied, the segments held
 ///     log_verify.hpp          verify(): every record checked against its checksum
@@ -291,6 +292,12 @@ public:
     /// A read-only view of the store as it is at the call (engine_cuts.hpp, snapshot.hpp).
     [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const;
 
+    /// Catches a read-only store up with the writer beside it: applies what it appended
+    /// since the open or the last refresh, or reads the store anew after it rewrote some
+    /// of it (engine_refresh.hpp). Returns how many records that applied or read; a
+    /// writable store fails with errc::invalid_argument.
+    std::uint64_t refresh(std::error_code& ec);
+
     /// Reads every record of every segment and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const gate_lock gate(write_gate_);
@@ -331,7 +338,16 @@ private:
 
     // open() and close(), and what they share (engine_lifetime.hpp).
     bool recover(recovered_log<io_type>& recovered, std::error_code& ec);
+    bool read_files(table_type& table, recovered_log<io_type>& recovered, std::uint64_t& live_bytes,
+                    std::uint64_t& dead_bytes, std::error_code& ec);
     void reset_state();
+    /// How often a read-only open (or refresh) reads the files while a writer changes them.
+    static constexpr int reader_open_tries = 8;
+
+    // refresh()'s parts (engine_refresh.hpp).
+    bool appended_segments(const std::vector<std::uint32_t>& listed, std::vector<segment_pointer>& appended);
+    bool read_appended(segment_type& in, std::uint64_t from, std::uint64_t& applied, std::error_code& ec);
+    std::uint64_t reload(std::error_code& ec);
 
     // After a write (engine_after_write.hpp).
     std::uint64_t finish_write(gate_lock& gate, std::uint64_t sequence, std::error_code& ec);
@@ -497,6 +513,7 @@ private:
     // under either; readers find records' segments here.
     segment_set<io_type> segments_;
     segment_pointer active_;  // the segment the writer appends to (read-only: the last in replay order)
+    std::uint64_t refreshed_end_ = 0;  // read-only: where active_'s intact records end, as last read
     table_type table_;
     // The index's changes and the live and dead bytes.
     index_updates<io_type, table_type> index_{table_, segments_};
@@ -563,5 +580,6 @@ private:
 #include "engine_compaction_phases.hpp"
 #include "engine_cuts.hpp"
 #include "engine_lifetime.hpp"
+#include "engine_refresh.hpp"
 #include "engine_rollover.hpp"
 #include "engine_writer_calls.hpp"

@@ -24,6 +24,7 @@
 #include <string_view>
 #include <system_error>
 #include <utility>
+#include <vector>
 
 #include "../../detail/function_ref.hpp"
 #include "../../detail/store_directory.hpp"
@@ -56,7 +57,7 @@ void log_backend<Policies, Mapped>::open(std::string_view path, const kvforge::o
     mode.create = opts.create_if_missing && !opts.read_only;
     mode.require_store = !mode.create;
     mode.refuse_store = opts.error_if_exists;
-    mode.shared = opts.read_only;
+    mode.reader = opts.read_only;
     if (!files_.open(io_, path, mode, wanted.codec_fingerprint, layers_fingerprint(wanted.expiry, wanted.compression),
                      ec)) {
         return;
@@ -131,9 +132,11 @@ void log_backend<Policies, Mapped>::close(std::error_code& ec, function_ref<void
 /// found: the store is not open yet, so no reader sees it meanwhile.
 template <class Policies, bool Mapped>
 bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, std::error_code& ec) {
-    recovery_files<segment_files<io_type, counter_type>, hint_keeper_type> made{.files = files_, .hints = hints_};
-    log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, made, recovered);
-    if (!recovery.recover(ec)) return false;
+    std::uint64_t live_bytes = 0;
+    std::uint64_t dead_bytes = 0;
+    if (!read_files(table_, recovered, live_bytes, dead_bytes, ec)) return false;
+    index_.set_counts(live_bytes, dead_bytes);
+    refreshed_end_ = recovered.active_end;
     segments_ = std::move(recovered.segments);
     active_ = std::move(recovered.active);
     writer_.emplace();
@@ -141,7 +144,6 @@ bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, s
     hints_.adopt_active(*active_, std::move(recovered.active_hint));
     reset_rollover(!options_.read_only);
     next_id_.store(recovered.next_id, std::memory_order_relaxed);
-    index_.set_counts(recovery.index().live_bytes(), recovery.index().dead_bytes());
     recovered_records_ = recovered.records;
     recovered_bytes_cut_ = recovered.bytes_cut;
     salvaged_ = std::move(recovered.salvaged);
@@ -149,6 +151,37 @@ bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, s
     // lost segment's hint removed); a read-only one changes nothing, so verify() lists it.
     if (options_.read_only) file_damage_ = std::move(recovered.file_damage);
     return true;
+}
+
+/// Runs recovery into table and recovered; live_bytes and dead_bytes get what the
+/// records it indexed add up to. A reader may meet a writer's change under way: a
+/// segment it listed retired by a compaction before it opened it, a hint published
+/// before its segment. It tries again while the files change between its tries; damage
+/// stays as it is, and fails it.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::read_files(table_type& table, recovered_log<io_type>& recovered,
+                                               std::uint64_t& live_bytes, std::uint64_t& dead_bytes,
+                                               std::error_code& ec) {
+    recovery_files<segment_files<io_type, counter_type>, hint_keeper_type> made{.files = files_, .hints = hints_};
+    std::vector<std::pair<std::string, std::uint64_t>> before;
+    std::vector<std::pair<std::string, std::uint64_t>> after;
+    for (int tries = 1;; ++tries) {
+        if (options_.read_only && !files_.directory().list_sizes(before, ec)) return false;
+        log_recovery recovery(io_, files_.directory(), options_, composition_, table, reader_, made, recovered);
+        if (recovery.recover(ec)) {
+            live_bytes = recovery.index().live_bytes();
+            dead_bytes = recovery.index().dead_bytes();
+            return true;
+        }
+        std::error_code listing;
+        if (!options_.read_only || tries == reader_open_tries || !files_.directory().list_sizes(after, listing) ||
+            after == before) {
+            return false;
+        }
+        ec.clear();
+        recovered = recovered_log<io_type>{};
+        table.clear();
+    }
 }
 
 /// Back to the state of a closed store: no segment, writer or index.

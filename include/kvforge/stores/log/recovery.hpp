@@ -226,9 +226,10 @@ public:
         build_gathered();
         const segment_pointer& last = ordered.back();
         if (options_.read_only) {
-            // Nothing is appended: the writer only tells readers where the records end.
+            // Nothing is appended: the writer only tells readers where the intact records
+            // end, which is where refresh() reads on (engine_refresh.hpp).
             state_->active = last;
-            state_->active_end = last->size;
+            state_->active_end = last_intact_end_;
             return true;
         }
         // Appending goes on in the last segment if the writer made it and it has room.
@@ -249,6 +250,19 @@ public:
         if (!files_.create_segment(state_->next_id++, next, ec)) return false;
         state_->segments.add(next);
         make_active(std::move(next));
+        return true;
+    }
+
+    /// Opens segment `id`, which the writer published after this read-only store's open,
+    /// and checks its header as recover() checks every segment's (refresh()).
+    bool open_published(std::uint32_t id, segment_pointer& out, std::error_code& ec) {
+        auto in = std::make_shared<segment_type>();
+        in->id = id;
+        if (!directory_.open_file(in->file, store_file_name::data(id), O_RDONLY, ec) || !in->file.size(in->size, ec) ||
+            !check_header(*in, ec)) {
+            return false;
+        }
+        out = std::move(in);
         return true;
     }
 
@@ -298,6 +312,7 @@ private:
             },
             scanned, ec);
         if (!scanned_ok) return false;
+        if (last) last_intact_end_ = scanned.torn_tail ? scanned.valid_end : in.size;
         // The last segment may become the active one, appended to: its order is not kept.
         in.in_key_order = !last && order.ordered();
         index_.add_dead(in, scanned.overhead_bytes);
@@ -631,6 +646,7 @@ private:
     recovered_log<IO>* state_;  // what recover() fills
     index_updates<IO, Table> index_;
     bool gathering_ = false;  // hint entries go to gathered_, not to the index
+    std::uint64_t last_intact_end_ = 0;  // where the intact records of the last segment end
     hinted_entries gathered_;
 };
 
