@@ -6,13 +6,14 @@
 # bench/kvforge_snapshot_bench, what taking a snapshot costs;
 # bench/kvforge_compaction_pause_bench, the longest put during automatic compaction;
 # bench/kvforge_hash_fill_bench, a hash table filled in another table's order against key order;
-# bench/kvforge_amplification_bench, space and write amplification beside LevelDB and RocksDB. Debian
+# bench/kvforge_amplification_bench, space and write amplification beside LevelDB and RocksDB;
+# bench/kvforge_readers_bench, readers beside a writer. Debian
 # packages: libbenchmark-dev (required), and for the peers libleveldb-dev librocksdb-dev
 # liblmdb-dev libsqlite3-dev libtkrzw-dev libabsl-dev.
 #
 # CTest runs every benchmark once on a tiny store (kvforge_bench_smoke,
 # kvforge_any_store_bench_smoke, kvforge_cache_bench_smoke, kvforge_expiry_bench_smoke,
-# kvforge_backup_bench_smoke, kvforge_snapshot_bench_smoke, kvforge_compaction_pause_bench_smoke, kvforge_hash_fill_bench_smoke); the full comparisons are tools/bench_compare.py, and
+# kvforge_backup_bench_smoke, kvforge_snapshot_bench_smoke, kvforge_compaction_pause_bench_smoke, kvforge_hash_fill_bench_smoke, kvforge_readers_bench_smoke); the full comparisons are tools/bench_compare.py, and
 # tools/bench_cache.py for the caches; kvforge_compression_bench
 # (below) measures the compression codecs alone, kvforge_compressed_store_bench the same
 # codecs in a store.
@@ -100,6 +101,18 @@ add_executable(kvforge_compaction_pause_bench ${PROJECT_SOURCE_DIR}/bench/compac
 target_link_libraries(kvforge_compaction_pause_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
 set_target_properties(kvforge_compaction_pause_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
 
+# Readers beside a writer: a reader's open, refresh() and the writer's puts beside readers,
+# with RocksDB's read-only open and secondary catch-up where kvforge_bench found it
+# (bench/readers_bench.cpp).
+add_executable(kvforge_readers_bench ${PROJECT_SOURCE_DIR}/bench/readers_bench.cpp)
+target_link_libraries(kvforge_readers_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
+set_target_properties(kvforge_readers_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+if(KVFORGE_BENCH_ROCKSDB_INCLUDE_DIR AND KVFORGE_BENCH_ROCKSDB_LIBRARY)
+    target_compile_definitions(kvforge_readers_bench PRIVATE KVFORGE_BENCH_HAVE_ROCKSDB)
+    target_include_directories(kvforge_readers_bench SYSTEM PRIVATE ${KVFORGE_BENCH_ROCKSDB_INCLUDE_DIR})
+    target_link_libraries(kvforge_readers_bench PRIVATE ${KVFORGE_BENCH_ROCKSDB_LIBRARY})
+endif()
+
 # The cache benchmark, bench/cache_bench: bounded<> and read_cache<> (tools/bench_cache.py).
 add_executable(kvforge_cache_bench ${PROJECT_SOURCE_DIR}/bench/cache_bench.cpp)
 target_link_libraries(kvforge_cache_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
@@ -135,6 +148,9 @@ if(KVFORGE_BUILD_TESTS)
         ENVIRONMENT "KVFORGE_BENCH_KEYS=1000;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
     add_test(NAME kvforge_hash_fill_bench_smoke COMMAND kvforge_hash_fill_bench --benchmark_min_time=0)
     set_tests_properties(kvforge_hash_fill_bench_smoke PROPERTIES ENVIRONMENT "KVFORGE_BENCH_KEYS=1000" TIMEOUT 300)
+    add_test(NAME kvforge_readers_bench_smoke COMMAND kvforge_readers_bench --benchmark_min_time=0)
+    set_tests_properties(kvforge_readers_bench_smoke PROPERTIES
+        ENVIRONMENT "KVFORGE_BENCH_KEYS=2000;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
     add_test(NAME kvforge_expiry_bench_smoke COMMAND kvforge_expiry_bench --benchmark_min_time=0)
     set_tests_properties(kvforge_expiry_bench_smoke PROPERTIES
         ENVIRONMENT "KVFORGE_EXPIRY_BENCH_KEYS=1000;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)

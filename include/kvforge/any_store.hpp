@@ -144,6 +144,8 @@ public:
     virtual void compact(std::error_code& ec) noexcept { closed(ec, 0); }
     virtual void backup(std::string_view, const backup_options&, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual verify_report verify(std::error_code& ec) const noexcept { return closed(ec, verify_report{}); }
+    /// Catches a read-only persistent store up with its writer (store::refresh).
+    virtual std::uint64_t refresh(std::error_code& ec) noexcept { return closed(ec, std::uint64_t{0}); }
     /// A read-only store of the calls above, as of now (store::snapshot), which the caller
     /// owns (an any_store takes it); nullptr on failure.
     virtual erased_store* snapshot(std::error_code& ec) noexcept {
@@ -474,6 +476,12 @@ public:
     [[nodiscard]] any_store snapshot(std::error_code& ec) const noexcept {
         return any_store(call(&erased::snapshot, ec));
     }
+
+    /// Catches a store opened with options::read_only up with the writer beside it and
+    /// returns how many records that applied (store::refresh). A writable store fails with
+    /// errc::invalid_argument, a memory store and a snapshot with errc::not_supported.
+    std::uint64_t refresh() { return thrown(&erased::refresh); }
+    std::uint64_t refresh(std::error_code& ec) noexcept { return call(&erased::refresh, ec); }
 
     /// Reads and checks every record without changing anything.
     [[nodiscard]] verify_report verify() const { return thrown(&erased::verify); }

@@ -6457,7 +6457,8 @@ struct value_flag {
 /// A codec that keeps state in the store's directory, as zstd_trained<> keeps its
 /// dictionaries: a compressed store loads it at open (open), tends it at compact()
 /// (maintain), encodes each write with what writer() gives, held until the write returns,
-/// and keeps its files in place while a backup copies them (hold_files).
+/// keeps its files in place while a backup copies them (hold_files), and loads what the
+/// writer added at a read-only store's refresh() (catch_up).
 template <class C>
 concept codec_kept_in_store = requires(const C& codec) {
     codec.writer();
@@ -6701,10 +6702,14 @@ public:
     }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
     /// Inner's refresh(): the values come compressed, as they were written. A codec kept
-    /// in the store (zstd_trained<>) knows the dictionaries of the open.
+    /// in the store (zstd_trained<>) first loads the dictionaries the writer trained since.
     std::uint64_t refresh(std::error_code& ec)
         requires requires(Inner& inner) { inner.refresh(ec); }
     {
+        if constexpr (codec_kept) {
+            codec_.catch_up(io_, ec);
+            if (ec) return 0;
+        }
         return inner_.refresh(ec);
     }
 
@@ -10054,6 +10059,8 @@ public:
     virtual void compact(std::error_code& ec) noexcept { closed(ec, 0); }
     virtual void backup(std::string_view, const backup_options&, std::error_code& ec) noexcept { closed(ec, 0); }
     virtual verify_report verify(std::error_code& ec) const noexcept { return closed(ec, verify_report{}); }
+    /// Catches a read-only persistent store up with its writer (store::refresh).
+    virtual std::uint64_t refresh(std::error_code& ec) noexcept { return closed(ec, std::uint64_t{0}); }
     /// A read-only store of the calls above, as of now (store::snapshot), which the caller
     /// owns (an any_store takes it); nullptr on failure.
     virtual erased_store* snapshot(std::error_code& ec) noexcept {
@@ -10384,6 +10391,12 @@ public:
     [[nodiscard]] any_store snapshot(std::error_code& ec) const noexcept {
         return any_store(call(&erased::snapshot, ec));
     }
+
+    /// Catches a store opened with options::read_only up with the writer beside it and
+    /// returns how many records that applied (store::refresh). A writable store fails with
+    /// errc::invalid_argument, a memory store and a snapshot with errc::not_supported.
+    std::uint64_t refresh() { return thrown(&erased::refresh); }
+    std::uint64_t refresh(std::error_code& ec) noexcept { return call(&erased::refresh, ec); }
 
     /// Reads and checks every record without changing anything.
     [[nodiscard]] verify_report verify() const { return thrown(&erased::verify); }
@@ -20814,6 +20827,11 @@ public:
                          "verify the store it came from");
         return {};
     }
+    std::uint64_t refresh(std::error_code& ec) noexcept override {
+        fail_unsupported(ec, "refresh()", "a store rather than a snapshot", this->description_, "a snapshot",
+                         "take a new snapshot of the store");
+        return 0;
+    }
     base* snapshot(std::error_code& ec) noexcept override {
         ec.clear();
         try {
@@ -20988,6 +21006,15 @@ public:
         }
     }
     verify_report verify(std::error_code& ec) const noexcept override { return store_.verify(ec); }
+    std::uint64_t refresh(std::error_code& ec) noexcept override {
+        if constexpr (Store::persistent) {
+            return store_.refresh(ec);
+        } else {
+            fail_unsupported(ec, "refresh()", "a persistent store", this->description_,
+                             this->description_.composition.store, "a memory store has no writer beside it");
+            return 0;
+        }
+    }
     base* snapshot(std::error_code& ec) noexcept override {
         if constexpr (requires { store_.snapshot(ec); }) {
             try {

@@ -105,6 +105,26 @@ TEST_CASE("zstd_trained: values read back across two retrainings, compactions an
     CHECK(db.verify().damaged.empty());
 }
 
+TEST_CASE("zstd_trained: a reader's refresh() loads the dictionaries the writer trained since its open",
+          "[compression][trained][readers]") {
+    temp_dir dir;
+    const std::filesystem::path path = dir / "store";
+    trained_store writer{path.string()};
+    put_all(writer, 0);
+    writer.sync();
+    kvforge::options read_only;
+    read_only.read_only = true;
+    trained_store reader(path.string(), read_only);
+    check_all(reader, 0);
+
+    writer.compact();  // trains dictionary 1
+    put_all(writer, 1);  // compressed with it
+    writer.sync();
+    CHECK(dictionaries_in(path) == std::vector<std::uint32_t>{1});
+    CHECK(reader.refresh() > 0);
+    check_all(reader, 1);
+}
+
 TEST_CASE("zstd_trained: a dictionary makes small JSON-like values smaller than zstd alone", "[compression][trained]") {
     temp_dir dir;
     plain_zstd_store plain{dir / "plain"};

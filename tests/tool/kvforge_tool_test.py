@@ -441,6 +441,11 @@ def test_a_store_open_elsewhere_is_named_with_what_to_do():
         assert holder.stdout.readline() == b"open\n"
         # Reading commands run beside the writer; a writing one is refused.
         assert kvforge("get", store, "k").out == b"v\n"
+        expect(kvforge("stat", store), 0, "keys         1")
+        expect(kvforge("scan", store), 0, "k\tv")
+        expect(kvforge("dump", store), 0, "records")
+        expect(kvforge("verify", store), 0, "1 records checked, 0 damaged")
+        expect(kvforge("backup", store, fresh("held-backup")), 0)
         expect(kvforge("put", store, "k", "w"), 3, err=["already open", "close the program that has the store open"])
     finally:
         holder.stdin.close()

@@ -264,6 +264,33 @@ TEST_CASE("an any_store's snapshot reads the store as of its cut and takes no wr
     }
 }
 
+TEST_CASE("a read-only any_store beside a writer catches up with refresh()", "[any_store][readers]") {
+    for (const composition_words& words : every_default_composition()) {
+        temp_dir dir;
+        const std::string spec = words.spec(dir / "store");
+        INFO("spec " << spec);
+        any_strings writer = kvforge::open_store<std::string, std::string>(spec);
+        writer.put("alice", "admin");
+        writer.sync();
+        if (!words.persistent()) {
+            CHECK(error_of([&] { (void)writer.refresh(); }).code() == kvforge::errc::not_supported);
+            continue;
+        }
+        kvforge::options read_only;
+        read_only.read_only = true;
+        any_strings reader = kvforge::open_store<std::string, std::string>(spec, read_only);
+        CHECK(reader.get("alice") == std::optional<std::string>("admin"));
+        writer.put("bob", "dev");
+        writer.erase("alice");
+        writer.sync();
+        CHECK(reader.refresh() == 2);
+        CHECK(contents_of(reader) == std::map<std::string, std::string>{{"bob", "dev"}});
+        CHECK(error_of([&] { (void)writer.refresh(); }).code() == kvforge::errc::invalid_argument);
+        any_strings snap = reader.snapshot();
+        CHECK(error_of([&] { (void)snap.refresh(); }).code() == kvforge::errc::not_supported);
+    }
+}
+
 TEST_CASE("the error_code forms report what the throwing forms throw", "[any_store]") {
     any_strings empty;
     std::error_code ec;

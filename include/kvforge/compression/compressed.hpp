@@ -52,7 +52,8 @@ struct value_flag {
 /// A codec that keeps state in the store's directory, as zstd_trained<> keeps its
 /// dictionaries: a compressed store loads it at open (open), tends it at compact()
 /// (maintain), encodes each write with what writer() gives, held until the write returns,
-/// and keeps its files in place while a backup copies them (hold_files).
+/// keeps its files in place while a backup copies them (hold_files), and loads what the
+/// writer added at a read-only store's refresh() (catch_up).
 template <class C>
 concept codec_kept_in_store = requires(const C& codec) {
     codec.writer();
@@ -296,10 +297,14 @@ public:
     }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
     /// Inner's refresh(): the values come compressed, as they were written. A codec kept
-    /// in the store (zstd_trained<>) knows the dictionaries of the open.
+    /// in the store (zstd_trained<>) first loads the dictionaries the writer trained since.
     std::uint64_t refresh(std::error_code& ec)
         requires requires(Inner& inner) { inner.refresh(ec); }
     {
+        if constexpr (codec_kept) {
+            codec_.catch_up(io_, ec);
+            if (ec) return 0;
+        }
         return inner_.refresh(ec);
     }
 

@@ -269,18 +269,14 @@ public:
     void open(Io& io, std::string_view directory, std::error_code& ec) {
         state_ = std::make_shared<detail::trained_dictionaries>();
         state_->directory = std::string(directory);
-        std::vector<std::string> entries;
-        if (io.list_directory(state_->directory.c_str(), entries) != 0) {
-            detail::fail_errno(ec, errno, "list " + state_->directory);
-            return;
-        }
-        for (const std::string& entry : entries) {
-            const std::optional<detail::store_file_name> file = detail::store_file_name::recognise(entry);
-            if (!file || file->kind() != detail::store_file_kind::dictionary || file->is_temporary()) continue;
-            if (!load(io, *file, ec)) return;
-        }
-        std::sort(state_->on_disk.begin(), state_->on_disk.end());
-        if (!state_->loaded.empty()) state_->newest = state_->loaded.rbegin()->second;
+        load_new(io, ec);
+    }
+
+    /// A read-only store's refresh() calls this before it reads on (compressed.hpp): loads
+    /// the dictionaries the writer beside it trained since, which its new values may need.
+    template <class Io>
+    void catch_up(Io& io, std::error_code& ec) {
+        load_new(io, ec);
     }
 
     /// compact()'s part, after the store compacted: retires the dictionaries no live value
@@ -347,6 +343,29 @@ private:
 
     std::string file_path(const detail::store_file_name& file) const { return state_->directory + "/" + file.str(); }
 
+    /// Loads every dictionary file in the directory not loaded yet; the highest number
+    /// compresses new values.
+    template <class Io>
+    void load_new(Io& io, std::error_code& ec) {
+        std::vector<std::string> entries;
+        if (io.list_directory(state_->directory.c_str(), entries) != 0) {
+            detail::fail_errno(ec, errno, "list " + state_->directory);
+            return;
+        }
+        for (const std::string& entry : entries) {
+            const std::optional<detail::store_file_name> file = detail::store_file_name::recognise(entry);
+            if (!file || file->kind() != detail::store_file_kind::dictionary || file->is_temporary()) continue;
+            {
+                const std::shared_lock lock(state_->mutex);
+                if (state_->loaded.contains(file->generation())) continue;
+            }
+            if (!load(io, *file, ec)) return;
+        }
+        const std::unique_lock lock(state_->mutex);
+        std::sort(state_->on_disk.begin(), state_->on_disk.end());
+        if (!state_->loaded.empty()) state_->newest = state_->loaded.rbegin()->second;
+    }
+
     template <class Io>
     bool load(Io& io, const detail::store_file_name& file, std::error_code& ec) {
         const std::string path = file_path(file);
@@ -363,13 +382,15 @@ private:
                              "cannot be read: restore the file from a backup");
             return false;
         }
+        std::shared_ptr<const detail::trained_dictionary> prepared;
         try {
-            state_->loaded[file.generation()] =
-                detail::prepare_trained_dictionary(file.generation(), dictionary, Level);
+            prepared = detail::prepare_trained_dictionary(file.generation(), dictionary, Level);
         } catch (const std::runtime_error& e) {
             detail::fail(ec, errc::corrupt_header, path + ": " + e.what());
             return false;
         }
+        const std::unique_lock lock(state_->mutex);
+        state_->loaded[file.generation()] = std::move(prepared);
         state_->on_disk.push_back(file.generation());
         return true;
     }

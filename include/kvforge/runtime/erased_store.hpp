@@ -133,6 +133,11 @@ public:
                          "verify the store it came from");
         return {};
     }
+    std::uint64_t refresh(std::error_code& ec) noexcept override {
+        fail_unsupported(ec, "refresh()", "a store rather than a snapshot", this->description_, "a snapshot",
+                         "take a new snapshot of the store");
+        return 0;
+    }
     base* snapshot(std::error_code& ec) noexcept override {
         ec.clear();
         try {
@@ -307,6 +312,15 @@ public:
         }
     }
     verify_report verify(std::error_code& ec) const noexcept override { return store_.verify(ec); }
+    std::uint64_t refresh(std::error_code& ec) noexcept override {
+        if constexpr (Store::persistent) {
+            return store_.refresh(ec);
+        } else {
+            fail_unsupported(ec, "refresh()", "a persistent store", this->description_,
+                             this->description_.composition.store, "a memory store has no writer beside it");
+            return 0;
+        }
+    }
     base* snapshot(std::error_code& ec) noexcept override {
         if constexpr (requires { store_.snapshot(ec); }) {
             try {
