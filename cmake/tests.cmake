@@ -50,6 +50,13 @@ target_compile_features(kvforge_catch_main PRIVATE cxx_std_20)
 add_executable(kvforge_tests $<TARGET_OBJECTS:kvforge_catch_main> ${PROJECT_SOURCE_DIR}/tests/support/open_store_once.cpp
     ${PROJECT_SOURCE_DIR}/tests/support/instantiated_stores.cpp ${kvforge_test_sources})
 target_link_libraries(kvforge_tests PRIVATE kvforge_under_test Catch2::Catch2 kvforge_project_options)
+# Where the compiled mode's library is built with the same flags (no sanitizer, the headers
+# of include/), the tests take open_store's instantiation from it rather than compiling
+# it again: linked only, so that its KVFORGE_COMPILED_LIB does not reach the test sources.
+if(TARGET kvforge_compiled AND NOT KVFORGE_SANITIZE AND NOT KVFORGE_SINGLE_INCLUDE)
+    target_link_libraries(kvforge_tests PRIVATE $<LINK_ONLY:kvforge_compiled>)
+    target_compile_definitions(kvforge_tests PRIVATE KVFORGE_TEST_OPEN_STORE_FROM_LIBRARY=1)
+endif()
 # The conformance sources instantiate the same store configurations, so they compile in two
 # groups (one for each core) rather than one by one: each configuration is then compiled
 # twice instead of once per source, which halves their build time. Names at file scope must

@@ -148,8 +148,10 @@ grep -B1 'compatible with requested version "99"' "$work/find_package_99.log" ||
 
 # What a user who wants the compiled mode installs: the library, its CMake targets and its .pc.
 banner "compiled: the compiled mode installed, found with find_package and with pkg-config"
+# Built without optimisation (no build type): this step checks the package, and the gcc stage
+# compiled the library at -O2 already.
 cmake -S "$work/kvforge" -B "$work/build/compiled-package" -G Ninja --log-level=WARNING -DCMAKE_CXX_COMPILER="$gcc" \
-    -DCMAKE_BUILD_TYPE=Release -DKVFORGE_BUILD_TESTS=OFF -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF \
+    -DCMAKE_BUILD_TYPE= -DKVFORGE_BUILD_TESTS=OFF -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF \
     -DKVFORGE_BUILD_TOOL=OFF -DKVFORGE_BUILD_COMPILED=ON
 cmake --build "$work/build/compiled-package" -j2
 compiled_prefix=$work/compiled-prefix

@@ -5,9 +5,12 @@
 #include "open_store_once.hpp"
 #include "opened_elsewhere.hpp"
 
+// Compiled here unless the build links it from kvforge::compiled (cmake/tests.cmake).
+#if !KVFORGE_TEST_OPEN_STORE_FROM_LIBRARY
 template kvforge::any_store<std::string, std::string>
 kvforge::detail::open_any_store<std::string, std::string, kvforge::default_compositions>(
     std::string_view, const kvforge::options&, const kvforge::detail::codec_choice&, std::error_code&);
+#endif
 
 kvforge::any_store<std::string, std::string> kvforge_test::open_elsewhere(std::string_view spec) {
     return kvforge::open_store<std::string, std::string>(spec);
