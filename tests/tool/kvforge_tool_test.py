@@ -16,6 +16,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 KVFORGE = ""
@@ -489,6 +490,42 @@ def test_verify_names_a_torn_tail_and_leaves_it():
     expect(kvforge("put", store, "k2", "v2"), 0)  # a writable open cuts it off
     verified = expect(kvforge("verify", store), 0, "2 records checked, 0 damaged")
     assert "incomplete" not in verified.text, verified
+
+
+def read_until(stream, wanted, seconds=60):
+    """Reads stream (a pipe) until its bytes hold every line in wanted, or fails after seconds."""
+    seen = b""
+    deadline = time.monotonic() + seconds
+    while not all(line in seen for line in wanted):
+        left = deadline - time.monotonic()
+        assert left > 0, f"waited {seconds} s for {wanted!r}; read {seen!r}"
+        ready, _, _ = select.select([stream], [], [], left)
+        if ready:
+            chunk = os.read(stream.fileno(), 65536)
+            assert chunk, f"the stream ended before {wanted!r}; read {seen!r}"
+            seen += chunk
+    return seen
+
+
+def test_scan_follow_prints_what_a_writer_adds():
+    store = fresh("followed")
+    expect(kvforge("put", store, "a", "1", "--as", "file_log"), 0)
+    expect(kvforge("scan", store, "--interval", "10"), 2, err="--interval goes with --follow")
+    expect(kvforge("scan", store, "--follow", "--limit", "1"), 2, err="--follow")
+    follower = subprocess.Popen([KVFORGE, "scan", store, "--follow", "--interval", "10", "--prefix", "a"],
+                                stdout=subprocess.PIPE, cwd=WORK)
+    try:
+        assert read_until(follower.stdout, [b"a\t1\n"]) == b"a\t1\n"
+        # Writers open beside it: each new or changed record in its range is printed once.
+        expect(kvforge("put", store, "ab", "2"), 0)
+        expect(kvforge("put", store, "b", "outside the prefix"), 0)
+        expect(kvforge("put", store, "a", "3"), 0)
+        seen = read_until(follower.stdout, [b"ab\t2\n", b"a\t3\n"])
+        assert b"outside" not in seen, seen
+        assert seen.count(b"ab\t2\n") == 1, seen
+    finally:
+        follower.kill()
+        follower.wait(timeout=60)
 
 
 def test_read_commands_run_beside_other_readers():
