@@ -114,16 +114,7 @@ bool log_backend<Policies, Mapped>::read_appended(segment_type& in, std::uint64_
     log_scan_result scanned;
     const bool scanned_ok = scan_log(
         in.file, from, std::max(size, from), in.version, false,
-        [&](const log_entry& entry) {
-            if (entry.type == record_type::put) {
-                index_.put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
-                                       static_cast<std::uint32_t>(entry.value.size()), entry.flags});
-            } else if (entry.type == record_type::erase) {
-                index_.erase(entry.key, entry.size, in);
-            } else {
-                index_.replay_clear(in, entry.offset + entry.size);
-            }
-        },
+        [&](const log_entry& entry) { index_.replay(entry, in); },
         scanned, ec);
     applied += scanned.records;
     index_.add_dead(in, scanned.overhead_bytes);

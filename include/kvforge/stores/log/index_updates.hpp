@@ -19,6 +19,7 @@
 #include <string_view>
 
 #include "hint.hpp"
+#include "log_scan.hpp"
 #include "record_format.hpp"
 #include "segment.hpp"
 
@@ -65,6 +66,19 @@ public:
         char payload[record_location::max_encoded_size];
         table_.upsert(key, {payload, where.encode(payload)}, [&](std::string_view old) { retire(key, old); });
         live_bytes_ += key.size() + where.value_size;
+    }
+
+    /// A record of segment `in` read from the file (a scan's put, erase or clear), as
+    /// recovery replays it and a reader's refresh() applies it.
+    void replay(const log_entry& entry, segment_type& in) {
+        if (entry.type == record_type::put) {
+            put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), static_cast<std::uint32_t>(entry.value.size()),
+                            entry.flags});
+        } else if (entry.type == record_type::erase) {
+            erase(entry.key, entry.size, in);
+        } else {
+            replay_clear(in, entry.offset + entry.size);
+        }
     }
 
     /// put() of a run of puts a hint of segment `id` lists, inserted together where the

@@ -297,14 +297,7 @@ private:
             [&](const log_entry& entry) {
                 build_gathered();  // records come after the hints gathered so far
                 order.next(entry.key);
-                if (entry.type == record_type::put) {
-                    index_.put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset),
-                                           static_cast<std::uint32_t>(entry.value.size()), entry.flags});
-                } else if (entry.type == record_type::erase) {
-                    index_.erase(entry.key, entry.size, in);
-                } else {
-                    index_.replay_clear(in, entry.offset + entry.size);
-                }
+                index_.replay(entry, in);
                 if (hint) {
                     hint->add({entry.type, entry.flags, entry.key, static_cast<std::uint32_t>(entry.value.size()),
                                entry.deadline, entry.tag, entry.offset, 0});
