@@ -4,9 +4,15 @@
 //
 //   reader_open/idle               a read-only open (and close) with no writer
 //   reader_open/writer_running     the same while a writer process overwrites keys
+//   refresh_after_compaction       refresh() after the writer's automatic compaction
+//                                  rewrote the segments of 2% of the keys, overwritten
+//                                  since; applied: the records the refresh applied
 //   refresh_after_1000             refresh() of a reader after the writer put 1,000 new
 //                                  records (flushed); their putting is not timed
 //   reopen_after_1000              what a reader pays without refresh(): a new open
+//   expiring_refresh_after_1000,   the same two of an expiring store, the new records
+//   expiring_reopen_after_1000     with a time to live: refresh() also moves their
+//                                  entries in the deadline index
 //   writer_puts/readers:0, :4      the writer's puts with no reader, and with four
 //                                  reader processes refreshing in a loop: puts per second
 //                                  (items_per_second) and the longest put (max_put_us)
@@ -33,6 +39,7 @@
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #if defined(KVFORGE_BENCH_HAVE_ROCKSDB)
@@ -46,6 +53,8 @@
 namespace {
 
 using log_store = kvforge::store<std::string, std::string, kvforge::file_log>;
+/// The same with expiry: its refresh() also keeps the deadline index in step.
+using expiring_log_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::expiring<>>;
 
 std::size_t key_count() {
     const char* configured = std::getenv("KVFORGE_BENCH_KEYS");
@@ -69,13 +78,15 @@ kvforge::options read_only() {
     return opts;
 }
 
-/// The store, filled once with key_count() records and closed; shared by the benchmarks.
+/// A store of type Store, filled once with key_count() records and closed; shared by
+/// the benchmarks.
+template <class Store = log_store>
 const std::string& filled_store() {
     static kvbench::scratch_dir dir;
     static const std::string path = [] {
         const std::string at = (dir.path() / "store").string();
-        log_store db(at);
-        kvforge::batch<std::string, std::string> fill;
+        Store db(at);
+        typename Store::batch_type fill;
         for (std::size_t i = 0; i < key_count(); ++i) {
             fill.put(key_of(i), value_of());
             if (fill.size() == 1000) {
@@ -147,19 +158,64 @@ void reader_open(benchmark::State& state) {
 }
 BENCHMARK(reader_open)->ArgName("writer_running")->Arg(0)->Arg(1)->Unit(benchmark::kMillisecond);
 
-/// refresh() (or, with reopen, a new open) after the writer put 1,000 new records.
-void after_1000(benchmark::State& state, bool reopen) {
+/// refresh() after the writer's automatic compaction rewrote part of the store: the
+/// writer overwrites the first overwritten_keys keys 1,000 at a time (in 4 MiB segments,
+/// the reader refreshing untimed after each 1,000), until a compaction job completes;
+/// the refresh after that job is timed. applied: the records it applied. It runs before
+/// the benchmarks that erase keys: their tombstones would be in its compactions' outputs.
+void refresh_after_compaction(benchmark::State& state) {
     const std::string& path = filled_store();
-    log_store writer(path);
-    auto reader = std::make_unique<log_store>(path, read_only());
+    const std::size_t overwritten_keys = std::max<std::size_t>(key_count() / 50, 1000);
+    kvforge::options small_segments;
+    small_segments.segment_bytes = std::uint64_t{4} << 20;
+    small_segments.compact_min_bytes = 0;
+    log_store writer(path, small_segments);
+    log_store reader(path, read_only());
+    std::size_t next = 0;
+    std::uint64_t applied = 0;
+    for (auto _ : state) {
+        state.PauseTiming();
+        const std::uint64_t compactions = writer.stats().compactions;
+        // Each segment of overwrites is dead once the next is written: a compaction
+        // comes within a few segments, or something is wrong.
+        for (std::size_t round = 0; writer.stats().compactions == compactions; ++round) {
+            if (round == 1000) {
+                state.SkipWithError("no automatic compaction after 1,000,000 overwrites");
+                return;
+            }
+            reader.refresh();
+            for (int i = 0; i < 1000; ++i) writer.put(key_of(next++ % overwritten_keys), value_of());
+            writer.flush();
+        }
+        state.ResumeTiming();
+        applied += reader.refresh();
+    }
+    state.counters["applied"] = static_cast<double>(applied) / static_cast<double>(state.iterations());
+    state.counters["keys"] = static_cast<double>(key_count());
+}
+BENCHMARK(refresh_after_compaction)->Iterations(3)->Unit(benchmark::kMillisecond);
+
+/// refresh() (or, with reopen, a new open) after the writer put 1,000 new records (with
+/// an expiring store, each with a time to live of an hour).
+template <class Store>
+void after_1000(benchmark::State& state, bool reopen) {
+    const std::string& path = filled_store<Store>();
+    Store writer(path);
+    auto reader = std::make_unique<Store>(path, read_only());
     std::size_t next = key_count();
     for (auto _ : state) {
         state.PauseTiming();
-        for (int i = 0; i < 1000; ++i) writer.put(key_of(next++), value_of());
+        for (int i = 0; i < 1000; ++i) {
+            if constexpr (std::is_same_v<Store, expiring_log_store>) {
+                writer.put(key_of(next++), value_of(), std::chrono::hours(1));
+            } else {
+                writer.put(key_of(next++), value_of());
+            }
+        }
         writer.flush();
         state.ResumeTiming();
         if (reopen) {
-            reader = std::make_unique<log_store>(path, read_only());
+            reader = std::make_unique<Store>(path, read_only());
         } else {
             benchmark::DoNotOptimize(reader->refresh());
         }
@@ -167,8 +223,16 @@ void after_1000(benchmark::State& state, bool reopen) {
     // The store goes back to key_count() records for the benchmarks after this one.
     for (std::size_t i = key_count(); i < next; ++i) writer.erase(key_of(i));
 }
-BENCHMARK_CAPTURE(after_1000, refresh, false)->Name("refresh_after_1000")->Unit(benchmark::kMicrosecond);
-BENCHMARK_CAPTURE(after_1000, reopen, true)->Name("reopen_after_1000")->Unit(benchmark::kMillisecond);
+void plain_after_1000(benchmark::State& state, bool reopen) { after_1000<log_store>(state, reopen); }
+void expiring_after_1000(benchmark::State& state, bool reopen) { after_1000<expiring_log_store>(state, reopen); }
+BENCHMARK_CAPTURE(plain_after_1000, refresh, false)->Name("refresh_after_1000")->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(plain_after_1000, reopen, true)->Name("reopen_after_1000")->Unit(benchmark::kMillisecond);
+BENCHMARK_CAPTURE(expiring_after_1000, refresh, false)
+    ->Name("expiring_refresh_after_1000")
+    ->Unit(benchmark::kMicrosecond);
+BENCHMARK_CAPTURE(expiring_after_1000, reopen, true)
+    ->Name("expiring_reopen_after_1000")
+    ->Unit(benchmark::kMillisecond);
 
 /// The writer's puts beside state.range(0) reader processes refreshing in a loop.
 void writer_puts(benchmark::State& state) {

@@ -4183,6 +4183,46 @@ struct cache_companion {
 
 }  // namespace kvforge::detail
 // ---- end kvforge/detail/cache_companion.hpp ----
+// ---- begin kvforge/detail/refreshed_keys.hpp ----
+/// \file refreshed_keys.hpp
+/// What a read-only store's refresh() changed, told to the layers above it that keep
+/// something per key (expiring<>'s deadline index): the keys whose index entries it put,
+/// moved or erased, or that it read the whole store anew.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kvforge::detail {
+
+class refreshed_keys {
+public:
+    /// A key whose entry the refresh changed (the same key may come again).
+    void add(std::string_view key) {
+        if (!everything_) keys_.emplace_back(key);
+    }
+    /// The refresh read the store anew, or applied a clear(): any key may have changed.
+    void add_everything() noexcept {
+        everything_ = true;
+        keys_.clear();
+    }
+
+    /// Everything another refresh noted.
+    void add_all(const refreshed_keys& other) {
+        if (other.everything_) add_everything();
+        for (const std::string& key : other.keys_) add(key);
+    }
+
+    [[nodiscard]] bool everything() const noexcept { return everything_; }
+    [[nodiscard]] const std::vector<std::string>& keys() const noexcept { return keys_; }
+
+private:
+    std::vector<std::string> keys_;
+    bool everything_ = false;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/refreshed_keys.hpp ----
 // ---- begin kvforge/manifest.hpp ----
 /// \file manifest.hpp
 /// The text of the MANIFEST file in which a persistent store records its
@@ -5481,6 +5521,73 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/expiry/deadline_file.hpp ----
+// ---- begin kvforge/expiry/key_deadlines.hpp ----
+/// \file key_deadlines.hpp
+/// A read-only expiring store's map from each key that has a deadline to that deadline.
+/// The deadline index is ordered by deadline, so a refresh() that changed a key cannot
+/// find the key's old entry in it; this map can. It is made at the first refresh() that
+/// needs it, from the index, and read-only stores that never refresh do without it.
+
+#include <cstdint>
+#include <cstring>
+#include <string_view>
+
+
+namespace kvforge::detail {
+
+class key_deadlines {
+public:
+    [[nodiscard]] bool built() const noexcept { return built_; }
+
+    /// Fills the map from a deadline index, whose keys are a deadline (`deadline_of` reads
+    /// it from an index key), then the key.
+    template <class DeadlineOf>
+    void build(const btree_table& index, DeadlineOf&& deadline_of) {
+        by_key_.clear();
+        index.visit_from({}, true, [&](std::string_view entry, std::string_view) {
+            const std::int64_t deadline = deadline_of(entry);
+            char payload[sizeof deadline];
+            std::memcpy(payload, &deadline, sizeof deadline);
+            by_key_.upsert(entry.substr(sizeof deadline), {payload, sizeof payload}, [](std::string_view) {});
+            return true;
+        });
+        built_ = true;
+    }
+
+    /// Whether key has a deadline, and it.
+    [[nodiscard]] bool find(std::string_view key, std::int64_t& deadline) const noexcept {
+        const auto found = by_key_.find(key);
+        if (!found) return false;
+        std::memcpy(&deadline, found->data(), sizeof deadline);
+        return true;
+    }
+
+    /// Sets key's deadline, or that it has none.
+    void set(std::string_view key, bool has_deadline, std::int64_t deadline) {
+        if (!has_deadline) {
+            by_key_.erase(key, [](std::string_view) {});
+            return;
+        }
+        char payload[sizeof deadline];
+        std::memcpy(payload, &deadline, sizeof deadline);
+        by_key_.upsert(key, {payload, sizeof payload}, [](std::string_view) {});
+    }
+
+    /// Forgets the map: the index it was made from was built anew.
+    void reset() noexcept {
+        by_key_.clear();
+        built_ = false;
+    }
+
+    [[nodiscard]] std::size_t memory_usage() const noexcept { return by_key_.memory_usage(); }
+
+private:
+    btree_table by_key_;
+    bool built_ = false;
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/expiry/key_deadlines.hpp ----
 
 namespace kvforge {
 
@@ -5990,7 +6097,7 @@ public:
             const read_lock lock(index_mutex_);
             visit_expired(now(), [&](std::string_view entry) { expired.emplace_back(entry); });
             with_deadline = deadlines_.size();
-            index_bytes = deadlines_.memory_usage();
+            index_bytes = deadlines_.memory_usage() + key_deadlines_.memory_usage();
         }
         kvforge::stats s = inner_.stats();
         s.gets -= std::min<std::uint64_t>(s.gets, internal_reads_.load());
@@ -6048,20 +6155,50 @@ public:
     }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
-    /// Inner's refresh(); reads hide what expired by the values' own headers, and the
-    /// deadline index (for size() and stats()) is built anew from the values when
-    /// anything was applied, as an open without a deadlines file builds it.
-    std::uint64_t refresh(std::error_code& ec)
-        requires requires(Inner& inner) { inner.refresh(ec); }
+    /// Inner's refresh(). Reads hide what expired by the values' own headers; the deadline
+    /// index (for size() and stats()) moves the entry of each key the refresh changed to
+    /// the deadline its value holds now. A refresh that read the store anew (or applied a
+    /// clear()) has the index built anew from the values, as an open without a deadlines
+    /// file builds it.
+    std::uint64_t refresh(std::error_code& ec, detail::refreshed_keys* keys = nullptr)
+        requires requires(Inner& inner) { inner.refresh(ec, keys); }
     {
         const key_locks locked(*this, every_key);
-        const std::uint64_t applied = inner_.refresh(ec);
+        detail::refreshed_keys changed;
+        const std::uint64_t applied = inner_.refresh(ec, &changed);
+        if (keys != nullptr) keys->add_all(changed);
         if (ec || applied == 0) return applied;
-        btree_table rebuilt;
-        index_stored_deadlines(rebuilt, ec);
-        if (ec) return applied;
-        const write_lock lock(index_mutex_);
-        deadlines_ = std::move(rebuilt);
+        if (changed.everything()) {
+            btree_table rebuilt;
+            index_stored_deadlines(rebuilt, ec);
+            if (ec) return applied;
+            const write_lock lock(index_mutex_);
+            deadlines_ = std::move(rebuilt);
+            key_deadlines_.reset();
+            return applied;
+        }
+        if (!key_deadlines_.built()) {
+            const write_lock lock(index_mutex_);
+            key_deadlines_.build(deadlines_, &deadline_header::index_deadline);
+        }
+        for (const std::string& key : changed.keys()) {
+            std::int64_t after = 0;
+            bool has_after = false;
+            read_stored(key, [&](std::string_view stored) {
+                if (const auto deadline = deadline_header::deadline_of(stored)) {
+                    after = *deadline;
+                    has_after = true;
+                }
+            }, ec);
+            if (ec) return applied;
+            const write_lock lock(index_mutex_);
+            std::int64_t before = 0;
+            const bool has_before = key_deadlines_.find(key, before);
+            if (has_before == has_after && before == after) continue;
+            if (has_before) deadlines_.erase(deadline_header::index_key(before, key), [](std::string_view) {});
+            if (has_after) deadlines_.upsert(deadline_header::index_key(after, key), {}, [](std::string_view) {});
+            key_deadlines_.set(key, has_after, after);
+        }
         return applied;
     }
 
@@ -6111,6 +6248,7 @@ private:
     void clear_index() noexcept {
         const write_lock lock(index_mutex_);
         deadlines_.clear();
+        key_deadlines_.reset();
     }
 
     bool remove(std::string_view key, std::error_code& ec) {
@@ -6193,8 +6331,9 @@ private:
     using deadline_changes = std::map<std::string, deadline_change, std::less<>>;
 
     mutable std::array<mutex_type, key_lock_count> key_mutexes_;
-    mutable mutex_type index_mutex_;  // guards deadlines_
+    mutable mutex_type index_mutex_;  // guards deadlines_ and key_deadlines_
     btree_table deadlines_;
+    detail::key_deadlines key_deadlines_;  // a read-only store's, from its first refresh()
     deadline_file_access deadline_file_;  // set while a file store is open for writing
     std::string scratch_;  // a put's stored bytes, reused where one key lock orders every writer
     mutable typename Policies::threading::counter_type internal_reads_;
@@ -6703,14 +6842,14 @@ public:
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
     /// Inner's refresh(): the values come compressed, as they were written. A codec kept
     /// in the store (zstd_trained<>) first loads the dictionaries the writer trained since.
-    std::uint64_t refresh(std::error_code& ec)
-        requires requires(Inner& inner) { inner.refresh(ec); }
+    std::uint64_t refresh(std::error_code& ec, detail::refreshed_keys* keys = nullptr)
+        requires requires(Inner& inner) { inner.refresh(ec, keys); }
     {
         if constexpr (codec_kept) {
             codec_.catch_up(io_, ec);
             if (ec) return 0;
         }
-        return inner_.refresh(ec);
+        return inner_.refresh(ec, keys);
     }
 
     void backup(std::string_view dest, const backup_options& how, std::error_code& ec)
@@ -11879,11 +12018,11 @@ public:
     }
 
     /// Inner's refresh(); the values cached may be older than what it applied, so they go.
-    std::uint64_t refresh(std::error_code& ec)
-        requires requires(Inner& inner) { inner.refresh(ec); }
+    std::uint64_t refresh(std::error_code& ec, detail::refreshed_keys* keys = nullptr)
+        requires requires(Inner& inner) { inner.refresh(ec, keys); }
     {
         const write_in_flight writing(*this, every_shard, [&] { cache_.clear(); });
-        return inner_.refresh(ec);
+        return inner_.refresh(ec, keys);
     }
 
     /// The store's figures, with the cache's memory, hits, misses and evictions; reads
@@ -17534,11 +17673,11 @@ public:
     /// A read-only view of the store as it is at the call (engine_cuts.hpp, snapshot.hpp).
     [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const;
 
-    /// Catches a read-only store up with the writer beside it: applies what it appended
-    /// since the open or the last refresh, or reads the store anew after it rewrote some
-    /// of it (engine_refresh.hpp). Returns how many records that applied or read; a
-    /// writable store fails with errc::invalid_argument.
-    std::uint64_t refresh(std::error_code& ec);
+    /// Catches a read-only store up with the writer beside it: applies the records and
+    /// segments it published and the segments it retired since the open or the last
+    /// refresh (engine_refresh.hpp). Returns how many records that applied; a writable
+    /// store fails with errc::invalid_argument. keys, when given, learns which keys changed.
+    std::uint64_t refresh(std::error_code& ec, refreshed_keys* keys = nullptr);
 
     /// Reads every record of every segment and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
@@ -17587,8 +17726,29 @@ private:
     static constexpr int reader_open_tries = 8;
 
     // refresh()'s parts (engine_refresh.hpp).
-    bool appended_segments(const std::vector<std::uint32_t>& listed, std::vector<segment_pointer>& appended);
-    bool read_appended(segment_type& in, std::uint64_t from, std::uint64_t& applied, std::error_code& ec);
+    /// The segments a refresh finds changed: retired, and published on either side of
+    /// the reader's newest in replay order (each in replay order).
+    struct segment_changes {
+        std::vector<segment_pointer> retired;
+        std::vector<segment_pointer> before_newest;
+        std::vector<segment_pointer> after_newest;
+        bool retires_newest = false;
+    };
+    bool changed_segments(const std::vector<std::uint32_t>& listed, segment_changes& changes);
+    void add_published(const segment_pointer& published);
+    /// What a refresh applied: the records, and the keys they changed when a layer asked.
+    struct refresh_progress {
+        std::uint64_t applied = 0;
+        refreshed_keys* keys = nullptr;
+
+        void changed(std::string_view key) {
+            ++applied;
+            if (keys != nullptr) keys->add(key);
+        }
+    };
+    bool apply_copies(const segment_pointer& copies, refresh_progress& progress, std::error_code& ec);
+    bool drop_retired(segment_type& gone, std::uint64_t end, refresh_progress& progress, std::error_code& ec);
+    bool read_appended(segment_type& in, std::uint64_t from, refresh_progress& progress, std::error_code& ec);
     std::uint64_t reload(std::error_code& ec);
 
     // After a write (engine_after_write.hpp).
@@ -19673,27 +19833,40 @@ void log_backend<Policies, Mapped>::reset_state() {
 /// with the writer that holds the store in another process or object.
 ///
 /// A reader sees the files as the writer published them: segments renamed into place,
-/// records written to them. What the writer did since the reader's open (or its last
-/// refresh) is one of two kinds:
+/// records written to them. Since the reader's open (or its last refresh) the writer
+/// may have appended records to the segment the reader read last, published segments
+/// (a rollover's, a clear()'s, a compaction's outputs) and retired some the reader
+/// holds (a compaction's inputs). refresh() applies exactly that, under the exclusive
+/// lock, at a cost that grows with the segments published and retired, not with the
+/// store:
 ///
-///   - it appended: records after where the reader's newest segment ended, and segments
-///     a rollover published after it (or a clear(), whose segment starts with its clear
-///     record). These are read from where the reader stopped, in order, into the index:
-///     the cost is that of what is new. A record not yet wholly written ends the read
-///     there, as a torn tail ends a read-only open's: it is read by the next refresh.
-///   - it rewrote: a compaction published segments that replay before the newest and
-///     retired the ones it copied, a clear() or a new writer's open removed some. The
-///     reader's index names records by segment and offset, so it is rebuilt from the
-///     files as an open builds it (from the hints, then each segment's records after
-///     what its hint covers), and swapped in under the exclusive lock.
+///   1. A published segment that replays before the reader's newest one is a
+///      compaction's output, every record of which copies one the reader has read. Its
+///      record replaces the key's index entry where that entry replays before it (the
+///      entry of a retired input, or of an input not yet retired, moves to its copy); a
+///      key with no entry was erased by a record the reader read after the copy's source,
+///      so the copy is dead.
+///   2. The reader's newest segment, unless retired, is read on from where it stopped.
+///   3. The segments published after it replay after everything the reader holds: their
+///      records are read in replay order, as recovery reads them.
+///   4. An index entry still in a retired segment names a record that no published one
+///      copied: the writer replaced or erased it, and compacted that away too. It goes.
 ///
-/// Either way a record is taken whole or not at all (its checksum, and a batch's, says
-/// so), and the retired segments stay readable to those who hold them (a snapshot, a
-/// pinned value) through their open descriptors and mappings. A reader changes no file.
+/// A published segment of any other kind (a writer's segment among older ones, another
+/// format version) means a rewrite this does not follow: the store is read anew then, as
+/// an open reads it, and swapped in. So is a compaction that retired more than half of
+/// the store, whose outputs are most of it: the hints read anew cost less than reading
+/// those outputs and the retired segments record by record. A record is taken whole or not at all (its checksum,
+/// and a batch's, says so); a record not yet wholly written ends the read there, as a
+/// torn tail ends a read-only open's, and is read by the next refresh. The retired
+/// segments stay readable to those who hold them (a snapshot, a pinned value) through
+/// their open descriptors and mappings. A reader changes no file.
 
 #include <algorithm>
 #include <cstdint>
+#include <span>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -19702,9 +19875,10 @@ void log_backend<Policies, Mapped>::reset_state() {
 namespace kvforge::detail {
 
 /// Applies what the writer made durable since the open or the last refresh; returns how
-/// many records (puts, erases, clears) it applied, or, after a rewrite, read anew.
+/// many records (puts, erases, clears, and entries of retired segments dropped) it
+/// applied, or, after a rewrite it does not follow, read anew.
 template <class Policies, bool Mapped>
-std::uint64_t log_backend<Policies, Mapped>::refresh(std::error_code& ec) {
+std::uint64_t log_backend<Policies, Mapped>::refresh(std::error_code& ec, refreshed_keys* keys) {
     const gate_lock gate(write_gate_);
     if (!readable(ec)) return 0;
     if (!options_.read_only) {
@@ -19723,37 +19897,60 @@ std::uint64_t log_backend<Policies, Mapped>::refresh(std::error_code& ec) {
         if (name.kind() == store_file_kind::data && !name.is_temporary()) listed.push_back(name.generation());
     }
     std::sort(listed.begin(), listed.end());
-    std::vector<segment_pointer> appended;
-    if (!appended_segments(listed, appended)) return reload(ec);
-    std::uint64_t applied = 0;
-    const write_lock lock(mutex_);
-    if (!read_appended(*active_, refreshed_end_, applied, ec)) return applied;
-    for (segment_pointer& next : appended) {
-        // The one before is closed now: whole, as the writer published the next one after it.
-        reader_.map_final(*active_, refreshed_end_);
-        segments_.add(next);
-        index_.add_segment(*next);
-        active_ = std::move(next);
-        if (!read_appended(*active_, active_->records_start(), applied, ec)) return applied;
+    segment_changes changes;
+    if (!changed_segments(listed, changes)) {
+        if (keys != nullptr) keys->add_everything();
+        return reload(ec);
     }
+
+    refresh_progress progress{.keys = keys};
+    const write_lock lock(mutex_);
+    for (segment_pointer& copies : changes.before_newest) {
+        add_published(copies);
+        if (!apply_copies(copies, progress, ec)) return progress.applied;
+    }
+    const std::uint64_t newest_read_end = refreshed_end_;
+    segment_type* reading = changes.retires_newest ? nullptr : active_.get();
+    if (reading != nullptr && !read_appended(*reading, refreshed_end_, progress, ec)) return progress.applied;
+    for (segment_pointer& next : changes.after_newest) {
+        // The one before is closed now: whole, as the writer published the next one after it.
+        if (reading != nullptr) reader_.map_final(*reading, refreshed_end_);
+        add_published(next);
+        reading = next.get();
+        if (!read_appended(*reading, reading->records_start(), progress, ec)) return progress.applied;
+    }
+    const segment_pointer newest = changes.after_newest.empty() ? active_ : changes.after_newest.back();
+    for (const segment_pointer& gone : changes.retired) {
+        if (!drop_retired(*gone, gone == active_ ? newest_read_end : gone->size, progress, ec)) return progress.applied;
+    }
+    active_ = newest;
     writer_->attach(active_->file, refreshed_end_);
     reader_.cover(*active_, refreshed_end_);
-    if (applied != 0) version_.bump();
-    return applied;
+    if (progress.applied != 0) version_.bump();
+    return progress.applied;
 }
 
-/// Whether the writer only appended since the reader last looked, given the data files
-/// listed now (ids, ascending): every segment the reader holds is still there, and every
-/// other one is newer than its newest and was made by a rollover or clear() (a
-/// compaction's output replays among older ones). appended gets those, opened, in order.
-/// False otherwise, or when one cannot be opened (it went again, or is damaged): reload()
-/// then reads the store anew, and says what is wrong, if anything.
+/// Sorts what changed since the reader last looked, given the data files listed now
+/// (ids, ascending), into changes: the segments it holds that are gone, and the new
+/// ones, opened, on either side of its newest in replay order. False when a change is
+/// not one refresh() follows or is cheaper read anew (see the file's comment), or a new
+/// segment cannot be opened (it went again, or is damaged): reload() then reads the
+/// store anew, and says what is wrong, if anything.
 template <class Policies, bool Mapped>
-bool log_backend<Policies, Mapped>::appended_segments(const std::vector<std::uint32_t>& listed,
-                                                      std::vector<segment_pointer>& appended) {
+bool log_backend<Policies, Mapped>::changed_segments(const std::vector<std::uint32_t>& listed,
+                                                     segment_changes& changes) {
+    std::uint64_t held_bytes = 0;
+    std::uint64_t retired_bytes = 0;
     for (const segment_pointer& held : segments_.by_id()) {
-        if (!std::binary_search(listed.begin(), listed.end(), held->id)) return false;
+        held_bytes += held->size;
+        if (std::binary_search(listed.begin(), listed.end(), held->id)) continue;
+        changes.retired.push_back(held);
+        changes.retires_newest = changes.retires_newest || held == active_;
+        retired_bytes += held->size;
     }
+    // A compaction that rewrote most of the store is read anew: from the hints, as an
+    // open reads it, which costs less than reading every copy and every retired record.
+    if (retired_bytes > held_bytes / 2) return false;
     recovery_files<segment_files<io_type, counter_type>, hint_keeper_type> made{.files = files_, .hints = hints_};
     recovered_log<io_type> unused;
     log_recovery recovery(io_, files_.directory(), options_, composition_, table_, reader_, made, unused);
@@ -19761,26 +19958,125 @@ bool log_backend<Policies, Mapped>::appended_segments(const std::vector<std::uin
         if (segments_.find(id) != nullptr) continue;
         segment_pointer next;
         std::error_code ignored;
-        if (id < active_->id || !recovery.open_published(id, next, ignored) || !next->writer_made()) return false;
-        appended.push_back(std::move(next));
+        if (!recovery.open_published(id, next, ignored) || next->version != format_version) return false;
+        if (next->replays_before(*active_)) {
+            if (next->writer_made()) return false;  // a compaction's outputs are the only ones older
+            changes.before_newest.push_back(std::move(next));
+        } else {
+            changes.after_newest.push_back(std::move(next));
+        }
     }
+    sort_segments(changes.before_newest, &segment_type::in_replay_order);
+    sort_segments(changes.after_newest, &segment_type::in_replay_order);
+    // The newest segment is the writer's, appended to; a retired one was closed by a rollover.
+    if (!changes.after_newest.empty()) return changes.after_newest.back()->writer_made();
+    return !changes.retires_newest;
+}
+
+/// Makes a published segment one of the reader's (the exclusive lock held).
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::add_published(const segment_pointer& published) {
+    segments_.add(published);
+    index_.add_segment(*published);
+}
+
+/// Step 1 of refresh() for a compaction's output `copies`, which replays before the
+/// reader's newest segment: each record goes into the index where the key's entry
+/// replays before it; the others are dead in it. The output's hint lists the records
+/// without their values, so they are read from it when the writer wrote one.
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::apply_copies(const segment_pointer& copies, refresh_progress& progress,
+                                                 std::error_code& ec) {
+    segment_type& in = *copies;
+    const auto replaces_entry = [&](std::string_view key) {
+        const auto payload = table_.find(key);
+        if (!payload) return false;
+        const segment_type* const holder = segments_.find(record_location::decode(*payload).segment);
+        return holder == nullptr || (holder != &in && holder->replays_before(in));
+    };
+    // put() puts the copy into the index.
+    const auto copy = [&](record_type type, std::string_view key, std::uint64_t record_size, const auto& put) {
+        if (type == record_type::clear || !replaces_entry(key)) {
+            index_.add_dead(in, record_size);
+        } else {
+            if (type == record_type::put) put();
+            if (type == record_type::erase) index_.erase(key, record_size, in);
+            progress.changed(key);
+        }
+    };
+    std::uint64_t scan_from = in.records_start();
+    hint_checks<io_type> hints(io_, files_.directory(), std::span(&copies, 1),
+                               [&](const segment_type& listed) { return hints_.identity(listed); });
+    const mapped_hint<io_type> hint = hints.take(0);
+    if (hint.check.passed()) {
+        read_checked_hint(hint.bytes(), hints_.identity(in), hint.check, [&](const hint_entry& entry) {
+            index_.add_dead(in, entry.gap);  // the records it leaves out: batch headers
+            copy(entry.type, entry.key, entry.record_size(), [&] {
+                index_.put(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), entry.value_size, entry.flags});
+            });
+        });
+        scan_from = hint.check.covered;
+    }
+    log_scan_result scanned;
+    const bool scanned_ok = scan_log(
+        in.file, scan_from, std::max(in.size, scan_from), in.version, false,
+        [&](const log_entry& entry) { copy(entry.type, entry.key, entry.size, [&] { index_.replay(entry, in); }); },
+        scanned, ec);
+    index_.add_dead(in, scanned.overhead_bytes);
+    reader_.map_final(in, in.size);
+    return scanned_ok;
+}
+
+/// Step 4 of refresh() for retired segment `gone`, read up to end: drops the index
+/// entries that still name its records, then the segment (the exclusive lock held).
+template <class Policies, bool Mapped>
+bool log_backend<Policies, Mapped>::drop_retired(segment_type& gone, std::uint64_t end, refresh_progress& progress,
+                                                 std::error_code& ec) {
+    // Its dead bytes count every record no entry names: when they are all of it (the
+    // usual case once the copies have taken the entries), there is nothing to look for.
+    const std::uint64_t record_bytes = end > gone.records_start() ? end - gone.records_start() : 0;
+    if (gone.dead_bytes < record_bytes) {
+        log_scan_result scanned;
+        const bool scanned_ok = scan_log(
+            gone.file, gone.records_start(), gone.records_start() + record_bytes, gone.version, false,
+            [&](const log_entry& entry) {
+                if (entry.type != record_type::put) return;
+                const auto payload = table_.find(entry.key);
+                if (!payload) return;
+                const record_location where = record_location::decode(*payload);
+                if (where.segment != gone.id || where.offset != entry.offset) return;
+                table_.erase(entry.key, [&](std::string_view old) { index_.retire(entry.key, old); });
+                progress.changed(entry.key);
+            },
+            scanned, ec);
+        if (!scanned_ok) return false;
+    }
+    index_.remove_segment(gone);
+    segments_.remove(gone.id);
     return true;
 }
 
 /// Reads segment `in`'s records from `from` to the end of what the file holds now into
-/// the index (the exclusive lock held), adding them to applied; refreshed_end_ becomes
+/// the index (the exclusive lock held), adding them to progress; refreshed_end_ becomes
 /// where its intact records end. Damage before the end fails the refresh.
 template <class Policies, bool Mapped>
-bool log_backend<Policies, Mapped>::read_appended(segment_type& in, std::uint64_t from, std::uint64_t& applied,
+bool log_backend<Policies, Mapped>::read_appended(segment_type& in, std::uint64_t from, refresh_progress& progress,
                                                   std::error_code& ec) {
     std::uint64_t size = 0;
     if (!in.file.size(size, ec)) return false;
     log_scan_result scanned;
     const bool scanned_ok = scan_log(
         in.file, from, std::max(size, from), in.version, false,
-        [&](const log_entry& entry) { index_.replay(entry, in); },
+        [&](const log_entry& entry) {
+            index_.replay(entry, in);
+            if (entry.type != record_type::clear) {
+                progress.changed(entry.key);
+            } else {
+                ++progress.applied;
+                if (progress.keys != nullptr) progress.keys->add_everything();
+            }
+        },
         scanned, ec);
-    applied += scanned.records;
     index_.add_dead(in, scanned.overhead_bytes);
     refreshed_end_ = scanned.valid_end;
     in.size = std::max(in.size, scanned.valid_end);
@@ -19788,8 +20084,8 @@ bool log_backend<Policies, Mapped>::read_appended(segment_type& in, std::uint64_
 }
 
 /// Reads the store anew, as an open does, into an index and segments of their own, and
-/// swaps them in under the exclusive lock (readers go on meanwhile): after a compaction,
-/// a clear() or a new writer's open. Returns the records read.
+/// swaps them in under the exclusive lock (readers go on meanwhile): after a rewrite
+/// refresh() does not follow, such as a new writer's open. Returns the records read.
 template <class Policies, bool Mapped>
 std::uint64_t log_backend<Policies, Mapped>::reload(std::error_code& ec) {
     recovered_log<io_type> recovered;

@@ -1,8 +1,8 @@
 // refresh() of a thread_safe reader while other threads of its process read it: the
-// records it applies, and the index and segments it swaps in after a compaction, are
-// changed under the store's exclusive lock, so a get or a scan on another thread sees the
-// store before or after a refresh, never in between. ThreadSanitizer: the reading threads
-// race with refresh().
+// records it applies, a compaction's outputs and retired segments, and the index it
+// swaps in after reading the store anew, are changed under the store's exclusive lock,
+// so a get or a scan on another thread sees the store before or after a refresh, never
+// in between. ThreadSanitizer: the reading threads race with refresh().
 
 #include <catch2/catch.hpp>
 

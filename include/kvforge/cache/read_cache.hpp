@@ -195,11 +195,11 @@ public:
     }
 
     /// Inner's refresh(); the values cached may be older than what it applied, so they go.
-    std::uint64_t refresh(std::error_code& ec)
-        requires requires(Inner& inner) { inner.refresh(ec); }
+    std::uint64_t refresh(std::error_code& ec, detail::refreshed_keys* keys = nullptr)
+        requires requires(Inner& inner) { inner.refresh(ec, keys); }
     {
         const write_in_flight writing(*this, every_shard, [&] { cache_.clear(); });
-        return inner_.refresh(ec);
+        return inner_.refresh(ec, keys);
     }
 
     /// The store's figures, with the cache's memory, hits, misses and evictions; reads

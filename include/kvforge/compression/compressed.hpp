@@ -298,14 +298,14 @@ public:
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
     /// Inner's refresh(): the values come compressed, as they were written. A codec kept
     /// in the store (zstd_trained<>) first loads the dictionaries the writer trained since.
-    std::uint64_t refresh(std::error_code& ec)
-        requires requires(Inner& inner) { inner.refresh(ec); }
+    std::uint64_t refresh(std::error_code& ec, detail::refreshed_keys* keys = nullptr)
+        requires requires(Inner& inner) { inner.refresh(ec, keys); }
     {
         if constexpr (codec_kept) {
             codec_.catch_up(io_, ec);
             if (ec) return 0;
         }
-        return inner_.refresh(ec);
+        return inner_.refresh(ec, keys);
     }
 
     void backup(std::string_view dest, const backup_options& how, std::error_code& ec)

@@ -43,6 +43,7 @@
 #include "../detail/cache_companion.hpp"
 #include "../detail/clocks.hpp"
 #include "../detail/hash.hpp"
+#include "../detail/refreshed_keys.hpp"
 #include "../error.hpp"
 #include "../limits.hpp"
 #include "../manifest.hpp"
@@ -50,6 +51,7 @@
 #include "../pinned_value.hpp"
 #include "../stats.hpp"
 #include "deadline_file.hpp"
+#include "key_deadlines.hpp"
 
 namespace kvforge {
 
@@ -559,7 +561,7 @@ public:
             const read_lock lock(index_mutex_);
             visit_expired(now(), [&](std::string_view entry) { expired.emplace_back(entry); });
             with_deadline = deadlines_.size();
-            index_bytes = deadlines_.memory_usage();
+            index_bytes = deadlines_.memory_usage() + key_deadlines_.memory_usage();
         }
         kvforge::stats s = inner_.stats();
         s.gets -= std::min<std::uint64_t>(s.gets, internal_reads_.load());
@@ -617,20 +619,50 @@ public:
     }
     [[nodiscard]] verify_report verify(std::error_code& ec) const { return inner_.verify(ec); }
 
-    /// Inner's refresh(); reads hide what expired by the values' own headers, and the
-    /// deadline index (for size() and stats()) is built anew from the values when
-    /// anything was applied, as an open without a deadlines file builds it.
-    std::uint64_t refresh(std::error_code& ec)
-        requires requires(Inner& inner) { inner.refresh(ec); }
+    /// Inner's refresh(). Reads hide what expired by the values' own headers; the deadline
+    /// index (for size() and stats()) moves the entry of each key the refresh changed to
+    /// the deadline its value holds now. A refresh that read the store anew (or applied a
+    /// clear()) has the index built anew from the values, as an open without a deadlines
+    /// file builds it.
+    std::uint64_t refresh(std::error_code& ec, detail::refreshed_keys* keys = nullptr)
+        requires requires(Inner& inner) { inner.refresh(ec, keys); }
     {
         const key_locks locked(*this, every_key);
-        const std::uint64_t applied = inner_.refresh(ec);
+        detail::refreshed_keys changed;
+        const std::uint64_t applied = inner_.refresh(ec, &changed);
+        if (keys != nullptr) keys->add_all(changed);
         if (ec || applied == 0) return applied;
-        btree_table rebuilt;
-        index_stored_deadlines(rebuilt, ec);
-        if (ec) return applied;
-        const write_lock lock(index_mutex_);
-        deadlines_ = std::move(rebuilt);
+        if (changed.everything()) {
+            btree_table rebuilt;
+            index_stored_deadlines(rebuilt, ec);
+            if (ec) return applied;
+            const write_lock lock(index_mutex_);
+            deadlines_ = std::move(rebuilt);
+            key_deadlines_.reset();
+            return applied;
+        }
+        if (!key_deadlines_.built()) {
+            const write_lock lock(index_mutex_);
+            key_deadlines_.build(deadlines_, &deadline_header::index_deadline);
+        }
+        for (const std::string& key : changed.keys()) {
+            std::int64_t after = 0;
+            bool has_after = false;
+            read_stored(key, [&](std::string_view stored) {
+                if (const auto deadline = deadline_header::deadline_of(stored)) {
+                    after = *deadline;
+                    has_after = true;
+                }
+            }, ec);
+            if (ec) return applied;
+            const write_lock lock(index_mutex_);
+            std::int64_t before = 0;
+            const bool has_before = key_deadlines_.find(key, before);
+            if (has_before == has_after && before == after) continue;
+            if (has_before) deadlines_.erase(deadline_header::index_key(before, key), [](std::string_view) {});
+            if (has_after) deadlines_.upsert(deadline_header::index_key(after, key), {}, [](std::string_view) {});
+            key_deadlines_.set(key, has_after, after);
+        }
         return applied;
     }
 
@@ -680,6 +712,7 @@ private:
     void clear_index() noexcept {
         const write_lock lock(index_mutex_);
         deadlines_.clear();
+        key_deadlines_.reset();
     }
 
     bool remove(std::string_view key, std::error_code& ec) {
@@ -762,8 +795,9 @@ private:
     using deadline_changes = std::map<std::string, deadline_change, std::less<>>;
 
     mutable std::array<mutex_type, key_lock_count> key_mutexes_;
-    mutable mutex_type index_mutex_;  // guards deadlines_
+    mutable mutex_type index_mutex_;  // guards deadlines_ and key_deadlines_
     btree_table deadlines_;
+    detail::key_deadlines key_deadlines_;  // a read-only store's, from its first refresh()
     deadline_file_access deadline_file_;  // set while a file store is open for writing
     std::string scratch_;  // a put's stored bytes, reused where one key lock orders every writer
     mutable typename Policies::threading::counter_type internal_reads_;

@@ -77,6 +77,7 @@
 #include "../../concepts.hpp"
 #include "../../detail/function_ref.hpp"
 #include "../../detail/log_writer.hpp"
+#include "../../detail/refreshed_keys.hpp"
 #include "../../detail/write_version.hpp"
 #include "../../error.hpp"
 #include "../../manifest.hpp"
@@ -292,11 +293,11 @@ public:
     /// A read-only view of the store as it is at the call (engine_cuts.hpp, snapshot.hpp).
     [[nodiscard]] log_snapshot<io_type, table_type> snapshot(std::error_code& ec) const;
 
-    /// Catches a read-only store up with the writer beside it: applies what it appended
-    /// since the open or the last refresh, or reads the store anew after it rewrote some
-    /// of it (engine_refresh.hpp). Returns how many records that applied or read; a
-    /// writable store fails with errc::invalid_argument.
-    std::uint64_t refresh(std::error_code& ec);
+    /// Catches a read-only store up with the writer beside it: applies the records and
+    /// segments it published and the segments it retired since the open or the last
+    /// refresh (engine_refresh.hpp). Returns how many records that applied; a writable
+    /// store fails with errc::invalid_argument. keys, when given, learns which keys changed.
+    std::uint64_t refresh(std::error_code& ec, refreshed_keys* keys = nullptr);
 
     /// Reads every record of every segment and checks its checksum; changes nothing.
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
@@ -345,8 +346,29 @@ private:
     static constexpr int reader_open_tries = 8;
 
     // refresh()'s parts (engine_refresh.hpp).
-    bool appended_segments(const std::vector<std::uint32_t>& listed, std::vector<segment_pointer>& appended);
-    bool read_appended(segment_type& in, std::uint64_t from, std::uint64_t& applied, std::error_code& ec);
+    /// The segments a refresh finds changed: retired, and published on either side of
+    /// the reader's newest in replay order (each in replay order).
+    struct segment_changes {
+        std::vector<segment_pointer> retired;
+        std::vector<segment_pointer> before_newest;
+        std::vector<segment_pointer> after_newest;
+        bool retires_newest = false;
+    };
+    bool changed_segments(const std::vector<std::uint32_t>& listed, segment_changes& changes);
+    void add_published(const segment_pointer& published);
+    /// What a refresh applied: the records, and the keys they changed when a layer asked.
+    struct refresh_progress {
+        std::uint64_t applied = 0;
+        refreshed_keys* keys = nullptr;
+
+        void changed(std::string_view key) {
+            ++applied;
+            if (keys != nullptr) keys->add(key);
+        }
+    };
+    bool apply_copies(const segment_pointer& copies, refresh_progress& progress, std::error_code& ec);
+    bool drop_retired(segment_type& gone, std::uint64_t end, refresh_progress& progress, std::error_code& ec);
+    bool read_appended(segment_type& in, std::uint64_t from, refresh_progress& progress, std::error_code& ec);
     std::uint64_t reload(std::error_code& ec);
 
     // After a write (engine_after_write.hpp).
