@@ -19845,7 +19845,7 @@ void log_backend<Policies, Mapped>::reset_state() {
 ///      record replaces the key's index entry where that entry replays before it (the
 ///      entry of a retired input, or of an input not yet retired, moves to its copy); a
 ///      key with no entry was erased by a record the reader read after the copy's source,
-///      so the copy is dead.
+///      so the copy is dead. The output's hint lists its records without their values.
 ///   2. The reader's newest segment, unless retired, is read on from where it stopped.
 ///   3. The segments published after it replay after everything the reader holds: their
 ///      records are read in replay order, as recovery reads them.
@@ -19854,13 +19854,13 @@ void log_backend<Policies, Mapped>::reset_state() {
 ///
 /// A published segment of any other kind (a writer's segment among older ones, another
 /// format version) means a rewrite this does not follow: the store is read anew then, as
-/// an open reads it, and swapped in. So is a compaction that retired more than half of
-/// the store, whose outputs are most of it: the hints read anew cost less than reading
-/// those outputs and the retired segments record by record. A record is taken whole or not at all (its checksum,
-/// and a batch's, says so); a record not yet wholly written ends the read there, as a
-/// torn tail ends a read-only open's, and is read by the next refresh. The retired
-/// segments stay readable to those who hold them (a snapshot, a pinned value) through
-/// their open descriptors and mappings. A reader changes no file.
+/// an open reads it, and swapped in. So is a change that retired more than half of the
+/// store (a whole compact(), a clear()): its hints read anew cost no more than that
+/// change. A record is taken whole or not at all (its checksum, and a batch's, says so);
+/// a record not yet wholly written ends the read there, as a torn tail ends a read-only
+/// open's, and is read by the next refresh. The retired segments stay readable to those
+/// who hold them (a snapshot, a pinned value) through their open descriptors and
+/// mappings. A reader changes no file.
 
 #include <algorithm>
 #include <cstdint>
@@ -19948,8 +19948,8 @@ bool log_backend<Policies, Mapped>::changed_segments(const std::vector<std::uint
         changes.retires_newest = changes.retires_newest || held == active_;
         retired_bytes += held->size;
     }
-    // A compaction that rewrote most of the store is read anew: from the hints, as an
-    // open reads it, which costs less than reading every copy and every retired record.
+    // A change that rewrote most of the store is read anew: from the hints, as an open
+    // reads it, which costs no more than following the change.
     if (retired_bytes > held_bytes / 2) return false;
     recovery_files<segment_files<io_type, counter_type>, hint_keeper_type> made{.files = files_, .hints = hints_};
     recovered_log<io_type> unused;
@@ -20016,6 +20016,8 @@ bool log_backend<Policies, Mapped>::apply_copies(const segment_pointer& copies, 
             });
         });
         scan_from = hint.check.covered;
+        in.hint_bytes = hint.bytes().size();  // for stats().disk_bytes
+        in.hint_covered = hint.check.covered;
     }
     log_scan_result scanned;
     const bool scanned_ok = scan_log(
