@@ -20,6 +20,7 @@
 #include "../detail/function_ref.hpp"
 #include "../detail/hash.hpp"
 #include "../detail/hash_table.hpp"
+#include "../detail/refreshed_keys.hpp"
 #include "../detail/thread_buffer.hpp"
 #include "../manifest.hpp"
 #include "../options.hpp"

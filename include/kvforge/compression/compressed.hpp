@@ -30,6 +30,7 @@
 #include "../batch.hpp"
 #include "../concepts.hpp"
 #include "../detail/assign_bytes.hpp"
+#include "../detail/refreshed_keys.hpp"
 #include "../error.hpp"
 #include "../expiry/expiring.hpp"
 #include "../limits.hpp"
