@@ -17745,6 +17745,11 @@ private:
             ++applied;
             if (keys != nullptr) keys->add(key);
         }
+        /// A clear record: any key may have changed.
+        void cleared() {
+            ++applied;
+            if (keys != nullptr) keys->add_everything();
+        }
     };
     bool apply_copies(const segment_pointer& copies, refresh_progress& progress, std::error_code& ec);
     bool drop_retired(segment_type& gone, std::uint64_t end, refresh_progress& progress, std::error_code& ec);
@@ -20071,11 +20076,10 @@ bool log_backend<Policies, Mapped>::read_appended(segment_type& in, std::uint64_
         in.file, from, std::max(size, from), in.version, false,
         [&](const log_entry& entry) {
             index_.replay(entry, in);
-            if (entry.type != record_type::clear) {
-                progress.changed(entry.key);
+            if (entry.type == record_type::clear) {
+                progress.cleared();
             } else {
-                ++progress.applied;
-                if (progress.keys != nullptr) progress.keys->add_everything();
+                progress.changed(entry.key);
             }
         },
         scanned, ec);

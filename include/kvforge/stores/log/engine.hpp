@@ -365,6 +365,11 @@ private:
             ++applied;
             if (keys != nullptr) keys->add(key);
         }
+        /// A clear record: any key may have changed.
+        void cleared() {
+            ++applied;
+            if (keys != nullptr) keys->add_everything();
+        }
     };
     bool apply_copies(const segment_pointer& copies, refresh_progress& progress, std::error_code& ec);
     bool drop_retired(segment_type& gone, std::uint64_t end, refresh_progress& progress, std::error_code& ec);

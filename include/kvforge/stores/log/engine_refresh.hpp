@@ -250,11 +250,10 @@ bool log_backend<Policies, Mapped>::read_appended(segment_type& in, std::uint64_
         in.file, from, std::max(size, from), in.version, false,
         [&](const log_entry& entry) {
             index_.replay(entry, in);
-            if (entry.type != record_type::clear) {
-                progress.changed(entry.key);
+            if (entry.type == record_type::clear) {
+                progress.cleared();
             } else {
-                ++progress.applied;
-                if (progress.keys != nullptr) progress.keys->add_everything();
+                progress.changed(entry.key);
             }
         },
         scanned, ec);
