@@ -18,7 +18,9 @@
 // that completed while it ran (puts_during), and how long compact() took (compact_ms);
 // then the same writer for as long again with no compaction, as the baseline of the
 // same run (max_put_us_after, puts_after: what the writes cost on their own, segment
-// rollovers and waits for a core included).
+// rollovers and waits for a core included). compact_cpu_ms is the CPU time of the thread
+// that called compact(). Where the build found LevelDB (KVFORGE_BENCH_HAVE_LEVELDB), the
+// same workload runs on it with CompactRange over every key, as the baseline.
 //
 // Each store is filled with KVFORGE_BENCH_KEYS records (16-byte keys, 100-byte values),
 // then one thread overwrites twice as many records, timing each put. Put latencies are
@@ -33,6 +35,11 @@
 
 #include <benchmark/benchmark.h>
 
+#ifdef KVFORGE_BENCH_HAVE_LEVELDB
+#include <leveldb/db.h>
+#include <leveldb/write_batch.h>
+#endif
+
 #include <kvforge/kvforge.hpp>
 
 #include <algorithm>
@@ -42,8 +49,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <limits>
+#include <memory>
+#include <stdexcept>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "measure.hpp"
@@ -170,28 +180,88 @@ void longest_put_during_compaction(benchmark::State& state) {
     }
 }
 
-/// compact() of a thread_safe store whose records are half dead, while another thread
-/// puts new keys (see the top of this file).
-void puts_during_compact(benchmark::State& state) {
+/// The thread_safe kvforge store that puts_during_compact compacts: automatic
+/// compaction off, so that the dead records stay for compact().
+class kvforge_target {
+public:
+    explicit kvforge_target(const std::string& path) : db_(path, options()) {}
+
+    void write(const std::vector<std::pair<std::string, std::string>>& records) {
+        kvforge::batch<std::string, std::string> fill;
+        for (const auto& [key, value] : records) fill.put(key, value);
+        db_.write(fill);
+    }
+    void sync() { db_.sync(); }
+    void put(const std::string& key, const std::string& value) { db_.put(key, value); }
+    void compact() { db_.compact(); }
+
+private:
     using store_t = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
                                    kvforge::buffered<>, kvforge::thread_safe>;
+    static kvforge::options options() {
+        kvforge::options opts;
+        opts.compact_dead_ratio = 0;
+        if (key_count() < 100000) opts.segment_bytes = std::uint64_t{64} << 10;
+        return opts;
+    }
+    store_t db_;
+};
+
+#ifdef KVFORGE_BENCH_HAVE_LEVELDB
+/// LevelDB with its defaults, as the same workload's baseline: CompactRange over every
+/// key while another thread puts.
+class leveldb_target {
+public:
+    explicit leveldb_target(const std::string& path) {
+        leveldb::Options opts;
+        opts.create_if_missing = true;
+        leveldb::DB* opened = nullptr;
+        const leveldb::Status status = leveldb::DB::Open(opts, path, &opened);
+        if (!status.ok()) throw std::runtime_error("leveldb: " + status.ToString());
+        db_.reset(opened);
+    }
+
+    void write(const std::vector<std::pair<std::string, std::string>>& records) {
+        leveldb::WriteBatch fill;
+        for (const auto& [key, value] : records) fill.Put(key, value);
+        check(db_->Write(leveldb::WriteOptions(), &fill));
+    }
+    void sync() {
+        leveldb::WriteOptions synced;
+        synced.sync = true;
+        leveldb::WriteBatch none;
+        check(db_->Write(synced, &none));
+    }
+    void put(const std::string& key, const std::string& value) { check(db_->Put(leveldb::WriteOptions(), key, value)); }
+    void compact() { db_->CompactRange(nullptr, nullptr); }
+
+private:
+    static void check(const leveldb::Status& status) {
+        if (!status.ok()) throw std::runtime_error("leveldb: " + status.ToString());
+    }
+    std::unique_ptr<leveldb::DB> db_;
+};
+#endif
+
+/// compact() of a store whose records are half dead, while another thread puts new keys
+/// (see the top of this file).
+template <class Target>
+void puts_during_compact(benchmark::State& state) {
     double longest = 0;
     std::uint64_t during = 0;
     double compact_ms = 0;
+    double compact_cpu_ms = 0;
     double longest_after = 0;
     std::uint64_t puts_after = 0;
     for (auto _ : state) {
         const kvbench::scratch_dir dir;
-        kvforge::options opts;
-        opts.compact_dead_ratio = 0;  // the dead records stay for compact()
-        if (key_count() < 100000) opts.segment_bytes = std::uint64_t{64} << 10;
-        store_t db((dir.path() / "store").string(), opts);
+        Target db((dir.path() / "store").string());
         const std::size_t keys = std::max<std::size_t>(key_count() / 2, 1);
         const std::string value(100, 'v');
-        kvforge::batch<std::string, std::string> fill;
+        std::vector<std::pair<std::string, std::string>> fill;
         for (std::size_t round = 0; round < 2; ++round) {
             for (std::size_t i = 0; i < keys; ++i) {
-                fill.put(key_of((i * 7919) % keys), value);
+                fill.emplace_back(key_of((i * 7919) % keys), value);
                 if (fill.size() == 1000) {
                     db.write(fill);
                     fill.clear();
@@ -226,9 +296,11 @@ void puts_during_compact(benchmark::State& state) {
         });
         while (!writing.load()) std::this_thread::yield();  // the writer is going before compact() starts
         phase.store(1);
+        const double cpu_start = thread_cpu_micros();
         const auto start = std::chrono::steady_clock::now();
         db.compact();
         const auto took = std::chrono::steady_clock::now() - start;
+        compact_cpu_ms = (thread_cpu_micros() - cpu_start) / 1000;
         phase.store(2);
         std::this_thread::sleep_for(took);
         phase.store(3);
@@ -242,11 +314,17 @@ void puts_during_compact(benchmark::State& state) {
     state.counters["max_put_us"] = longest;
     state.counters["puts_during"] = static_cast<double>(during);
     state.counters["compact_ms"] = compact_ms;
+    // The calling thread's CPU time in compact(): LevelDB's compaction runs on its own
+    // background thread, so there this is only the wait's.
+    state.counters["compact_cpu_ms"] = compact_cpu_ms;
     state.counters["max_put_us_after"] = longest_after;
     state.counters["puts_after"] = static_cast<double>(puts_after);
 }
 
-BENCHMARK(puts_during_compact)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(puts_during_compact, kvforge_target)->Iterations(1)->Unit(benchmark::kMillisecond);
+#ifdef KVFORGE_BENCH_HAVE_LEVELDB
+BENCHMARK_TEMPLATE(puts_during_compact, leveldb_target)->Iterations(1)->Unit(benchmark::kMillisecond);
+#endif
 BENCHMARK_TEMPLATE(longest_put_during_compaction, kvforge::single_thread)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(longest_put_during_compaction, kvforge::thread_safe)->Iterations(1)->Unit(benchmark::kMillisecond);
 

@@ -4,7 +4,8 @@
 # bench/kvforge_expiry_bench, what expiring<> costs and what purging takes;
 # bench/kvforge_backup_bench, the longest put during an online backup;
 # bench/kvforge_snapshot_bench, what taking a snapshot costs;
-# bench/kvforge_compaction_pause_bench, the longest put during automatic compaction;
+# bench/kvforge_compaction_pause_bench, the longest put during automatic compaction and compact()
+# (beside LevelDB's CompactRange where it is found);
 # bench/kvforge_hash_fill_bench, a hash table filled in another table's order against key order;
 # bench/kvforge_amplification_bench, space and write amplification beside LevelDB and RocksDB;
 # bench/kvforge_readers_bench, readers beside a writer. Debian
@@ -100,6 +101,12 @@ set_target_properties(kvforge_hash_fill_bench PROPERTIES RUNTIME_OUTPUT_DIRECTOR
 add_executable(kvforge_compaction_pause_bench ${PROJECT_SOURCE_DIR}/bench/compaction_pause_bench.cpp)
 target_link_libraries(kvforge_compaction_pause_bench PRIVATE kvforge::kvforge benchmark::benchmark kvforge_project_options)
 set_target_properties(kvforge_compaction_pause_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+if(KVFORGE_BENCH_LEVELDB_INCLUDE_DIR AND KVFORGE_BENCH_LEVELDB_LIBRARY)
+    # compact() beside LevelDB's CompactRange on the same data.
+    target_compile_definitions(kvforge_compaction_pause_bench PRIVATE KVFORGE_BENCH_HAVE_LEVELDB)
+    target_include_directories(kvforge_compaction_pause_bench SYSTEM PRIVATE ${KVFORGE_BENCH_LEVELDB_INCLUDE_DIR})
+    target_link_libraries(kvforge_compaction_pause_bench PRIVATE ${KVFORGE_BENCH_LEVELDB_LIBRARY})
+endif()
 
 # Readers beside a writer: a reader's open, refresh() and the writer's puts beside readers,
 # with RocksDB's read-only open and secondary catch-up where kvforge_bench found it
