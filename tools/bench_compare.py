@@ -8,7 +8,7 @@ runs it at each number of keys: the workloads as users run stores (fresh_*: each
 of each engine in a process of its own, which opens the store the previous one left) and
 the others once per engine (each engine in its own process, so its peak memory is its own).
 It also times the include cost (tools/include_cost.sh). It writes the figures: a plot of
-each kvforge configuration's ratio to the best peer per workload, the targets with their
+each kvforge configuration's ratio to the best peer of its kind per workload, the targets with their
 measured ratios, the include cost, the machine, compiler, versions and every engine's
 settings to --out (docs/benchmarks.md), and ops/s per workload with kvforge / peer ratios
 from the same run to a file of that run's date in --runs-dir (docs/benchmarks/<date>.md),
@@ -76,6 +76,10 @@ WORKLOAD_NOTES = {
                        "(append: each grows the file; preallocated: the file's space was allocated first)",
 }
 
+# A target's reference "WORKLOAD/best of its kind" is the best peer of the kvforge
+# configuration's kind in that workload (kind_of).
+BEST_OF_KIND = "best of its kind"
+
 # Targets: (what, metric, kvforge benchmark, reference benchmark or None, comparison, threshold).
 # A ratio is kvforge / reference; "<=" targets must stay at or under the threshold. The first
 # ones are measured as users run stores (fresh_* workloads); "include_cost" is the compile time
@@ -125,6 +129,20 @@ TARGETS = [
     ("sync_each 1 thread >= 0.9x the fdatasync limit (measured just before)", "of_limit", "sync_put/file_log.hash.sync_each.single", None, ">=", 0.9),
     ("sync_each 2 threads >= 1.2x RocksDB 2 threads", "ops", "two_thread_sync_put/file_log.hash.sync_each.thread_safe", "two_thread_sync_put/rocksdb", ">=", 1.2),
     ("overwrite: bytes on disk after automatic compaction <= 1.1x live bytes", "disk_over_live", "overwrite/file_log.hash.buffered.single", None, "<=", 1.1),
+    ("overwrite file_log+hash >= 1.2x the best file-backed hash", "ops", "overwrite/file_log.hash.buffered.single",
+     "overwrite/" + BEST_OF_KIND, ">=", 1.2),
+    ("overwrite file_log+hash thread_safe >= 1.2x the best file-backed hash", "ops",
+     "overwrite/file_log.hash.buffered.thread_safe", "overwrite/" + BEST_OF_KIND, ">=", 1.2),
+    ("overwrite file_log+sorted >= 1.2x the best ordered file-backed peer", "ops",
+     "overwrite/file_log.sorted.buffered.single", "overwrite/" + BEST_OF_KIND, ">=", 1.2),
+    ("overwrite file_log+sorted thread_safe >= 1.2x the best ordered file-backed peer", "ops",
+     "overwrite/file_log.sorted.buffered.thread_safe", "overwrite/" + BEST_OF_KIND, ">=", 1.2),
+    ("overwrite file_log+sorted: bytes on disk after automatic compaction <= 1.2x live bytes", "disk_over_live",
+     "overwrite/file_log.sorted.buffered.single", None, "<=", 1.2),
+    ("sequential load file_log+hash >= LMDB", "ops", "seq_put/file_log.hash.buffered.single", "seq_put/lmdb", ">=", 1.0),
+    ("sequential load file_log+sorted >= LMDB", "ops", "seq_put/file_log.sorted.buffered.single", "seq_put/lmdb", ">=", 1.0),
+    ("mmap_file+hash thread_safe random get >= 2x LMDB", "ops", "random_get/mmap_file.hash.buffered.thread_safe",
+     "random_get/lmdb", ">=", 2.0),
 ]
 
 
@@ -266,9 +284,41 @@ def human_bytes(value):
 
 DISK_BASELINES = ("append", "preallocated")
 
+# What kind of store each peer is. A kvforge configuration is held against the best peer of
+# its own kind: a file-backed hash against tkrzw's HashDBM, an ordered file-backed store
+# against the ordered file-backed peers, an in-memory store against absl's hash map.
+PEER_KINDS = {"absl_flat_hash_map": "in memory", "tkrzw_hash": "file-backed hash",
+              "leveldb": "ordered, file-backed", "rocksdb": "ordered, file-backed", "lmdb": "ordered, file-backed",
+              "sqlite": "ordered, file-backed", "tkrzw_tree": "ordered, file-backed"}
+
 
 def is_peer(engine):
     return not re.match(r"^(memory|file_log|mmap_file)\.", engine) and engine not in DISK_BASELINES
+
+
+def kind_of(engine):
+    """The kind of store an engine is (PEER_KINDS), or None for a baseline of no kind."""
+    if is_peer(engine):
+        return PEER_KINDS.get(engine)
+    parts = engine.split(".")
+    if len(parts) < 2:
+        return None
+    if parts[0] == "memory":
+        return "in memory"
+    return "file-backed hash" if parts[1] == "hash" else "ordered, file-backed"
+
+
+def best_of_kind(entries, engine, name, lower_is_better=False):
+    """(peer, value) of the best peer of engine's kind among entries ({engine: entry}) by the
+    metric name, or (None, None) when no peer of that kind ran the workload."""
+    kind = kind_of(engine)
+    found = [(peer, metric(entry, name)) for peer, entry in entries.items()
+             if is_peer(peer) and kind is not None and kind_of(peer) == kind]
+    found = [(peer, value) for peer, value in found if value]
+    if not found:
+        return None, None
+    pick = min if lower_is_better else max
+    return pick(found, key=lambda pair: pair[1])
 
 
 def disk_of(directory):
@@ -345,7 +395,7 @@ def workload_tables(results):
             header.append("disk / live")
         if "sync_put" in workload:
             header += ["fdatasync limit", "of limit"]
-        header += ["vs " + peer for peer, _ in peers]
+        header += ["vs best of its kind"] + ["vs " + peer for peer, _ in peers]
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
         for engine, entry in rows:
@@ -363,6 +413,9 @@ def workload_tables(results):
                 cells.append("%.2f" % entry["disk_over_live"] if "disk_over_live" in entry else "—")
             if "sync_put" in workload:
                 cells += [human(entry.get("fdatasync_limit")), "%.2fx" % entry.get("of_limit", 0)]
+            best_peer, best_ops = best_of_kind(dict(rows), engine, "ops")
+            cells.append("—" if is_peer(engine) or best_peer is None
+                         else "%s %s" % (ratio_text(ops, best_ops), best_peer))
             for _, peer_ops in peers:
                 cells.append("—" if is_peer(engine) else ratio_text(ops, peer_ops))
             lines.append("| " + " | ".join(cells) + " |")
@@ -377,7 +430,12 @@ def measure_target(target, results, cost):
         measured = include_ratio(cost)
     else:
         value = metric(results.get(ours), name)
-        if theirs is not None:
+        if theirs is not None and theirs.endswith("/" + BEST_OF_KIND):
+            workload = theirs.split("/")[0]
+            entries = {n.split("/")[1]: e for n, e in results.items() if n.split("/")[0] == workload}
+            _, reference = best_of_kind(entries, ours.split("/")[1], name, comparison == "<=")
+            measured = value / reference if value is not None and reference else None
+        elif theirs is not None:
             reference = metric(results.get(theirs), name)
             measured = value / reference if value is not None and reference else None
         else:
@@ -421,8 +479,8 @@ LOWER_IS_BETTER = [("fresh_load peak memory", "fresh_load", "peak_mem"),
                    ("fresh_overwrite disk after compact", "fresh_overwrite", "disk_over_live")]
 
 
-def ratios_to_best_peer(results):
-    """{row label: {kvforge configuration: ratio to the best peer}}, fresh workloads first."""
+def ratios_to_best_of_kind(results):
+    """{row label: {kvforge configuration: ratio to the best peer of its kind}}, fresh workloads first."""
     workloads = []
     for name in results:
         workload = name.split("/")[0]
@@ -432,24 +490,20 @@ def ratios_to_best_peer(results):
     rows = {}
     for workload in workloads:
         entries = {name.split("/")[1]: entry for name, entry in results.items() if name.split("/")[0] == workload}
-        peer_ops = [metric(entry, "ops") for engine, entry in entries.items() if is_peer(engine)]
-        peer_ops = [ops for ops in peer_ops if ops]
-        if not peer_ops:
-            continue
-        best = max(peer_ops)
-        row = {engine: metric(entry, "ops") / best for engine, entry in entries.items()
-               if engine in PLOTTED_CONFIGS and metric(entry, "ops")}
+        row = {}
+        for engine, entry in entries.items():
+            _, best = best_of_kind(entries, engine, "ops")
+            if engine in PLOTTED_CONFIGS and best and metric(entry, "ops"):
+                row[engine] = metric(entry, "ops") / best
         if row:
             rows[workload] = row
     for label, workload, name in LOWER_IS_BETTER:
         entries = {n.split("/")[1]: e for n, e in results.items() if n.split("/")[0] == workload}
-        peer_values = [metric(e, name) for engine, e in entries.items() if is_peer(engine)]
-        peer_values = [v for v in peer_values if v]
-        if not peer_values:
-            continue
-        best = min(peer_values)
-        row = {engine: best / metric(e, name) for engine, e in entries.items()
-               if engine in PLOTTED_CONFIGS and metric(e, name)}
+        row = {}
+        for engine, entry in entries.items():
+            _, best = best_of_kind(entries, engine, name, lower_is_better=True)
+            if engine in PLOTTED_CONFIGS and best and metric(entry, name):
+                row[engine] = best / metric(entry, name)
         if row:
             rows[label] = row
     return rows
@@ -457,7 +511,7 @@ def ratios_to_best_peer(results):
 
 def plot(runs, path):
     """One panel per number of keys: for each workload, each plotted kvforge configuration's
-    figure over the best peer's (log scale; right of 1 beats every peer)."""
+    figure over the best peer's of its kind (log scale; right of 1 beats every peer of its kind)."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -466,7 +520,7 @@ def plot(runs, path):
     except ImportError:
         print("bench_compare: matplotlib missing (apt-get install python3-matplotlib); no plot", file=sys.stderr)
         return False
-    panels = [(size, ratios_to_best_peer(run["results"])) for size, run in runs.items()]
+    panels = [(size, ratios_to_best_of_kind(run["results"])) for size, run in runs.items()]
     labels = []
     for _, rows in panels:
         labels += [label for label in rows if label not in labels]
@@ -489,7 +543,7 @@ def plot(runs, path):
         axes.axvline(1.0, color="black", linewidth=0.8)
         axes.set_xscale("log")
         axes.set_title("%s keys" % thousands(size))
-        axes.set_xlabel("kvforge / best peer (right of 1: ahead of every peer)")
+        axes.set_xlabel("kvforge / best peer of its kind (right of 1: ahead of every such peer)")
         axes.grid(axis="x", which="both", alpha=0.3)
         axes.set_ylim(len(labels) - 0.5, -0.5)
     axes_list[0][0].set_yticks(range(len(labels)))
@@ -618,10 +672,14 @@ def write_report(args, runs, include_cost, date, minutes, machine_rows):
     os.makedirs(out_dir, exist_ok=True)
     png = os.path.splitext(args.out)[0] + ".png"
     if plot(runs, png):
-        lines += ["![each kvforge configuration over the best peer, per workload](%s)" % os.path.basename(png), "",
-                  "Each row is a workload, each marker a kvforge configuration's figure over the best peer's in "
-                  "that workload: operations per second, or for peak memory and disk the best peer's bytes over "
-                  "kvforge's. The scale is logarithmic: right of the line at 1, kvforge is ahead of every peer.", ""]
+        lines += ["![each kvforge configuration over the best peer of its kind, per workload](%s)" %
+                  os.path.basename(png), "",
+                  "Each row is a workload, each marker a kvforge configuration's figure over that of the best peer "
+                  "of its kind in that workload: operations per second, or for peak memory and disk the peer's "
+                  "bytes over kvforge's. Kinds: file-backed hash stores against tkrzw's HashDBM; ordered "
+                  "file-backed stores against LevelDB, RocksDB, LMDB, SQLite and tkrzw's TreeDBM; in-memory "
+                  "stores against absl's flat_hash_map. The scale is logarithmic: left of the line at 1, a user "
+                  "of that kind of store would do better with that peer.", ""]
     target_lines, met, measured = targets_table(runs, include_cost)
     lines += ["## Targets", "", "Ratios are kvforge / reference, both measured in this run. %d of %d met." %
               (met, measured), ""] + target_lines
@@ -680,7 +738,9 @@ def write_report(args, runs, include_cost, date, minutes, machine_rows):
                    "resident memory above that at the start of the benchmark, up to the end of its last timed "
                    "part (the untimed read-back of a sample of keys after a load is left out); disk is the space the "
                    "engine's files take after flush() (reopen and the fresh_ workloads: after closing). "
-                   "Ratios are the kvforge configuration's ops/s over each peer's.", ""]
+                   "Ratios are the kvforge configuration's ops/s over each peer's; \"vs best of its kind\" "
+                   "is over the best peer of the same kind (file-backed hash, ordered and file-backed, in "
+                   "memory), named after the ratio.", ""]
         tables += workload_tables(results)
 
     text = "\n".join(lines).rstrip() + "\n"
