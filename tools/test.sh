@@ -25,8 +25,9 @@
 # meson with KVFORGE_MESON_TESTS=true run it on each policy choice once. The sanitizer stages
 # also stop the power-loss workloads at every KVFORGE_TEST_POWER_LOSS_STRIDE-th I/O call (4)
 # rather than at each; AddressSanitizer builds at -O0, which compiles in a third of the time of
-# -O1 and misses nothing (optimisation can only hide a bad access). That keeps the whole run
-# within 40 minutes on two cores. The whole policy product, every store configuration, is
+# -O1 and misses nothing (optimisation can only hide a bad access). The test sources compile in
+# unity groups (KVFORGE_UNITY_CONFORMANCE, KVFORGE_UNITY_TESTS). The summary at the end gives
+# each stage's time. The whole policy product, every store configuration, is
 # the long version (the gcc stage takes about 20 minutes with it instead of about 10):
 #   KVFORGE_CONFORMANCE=full tools/test.sh gcc
 # and KVFORGE_CONFORMANCE=full tools/test.sh asan tsan meson for the product under the others

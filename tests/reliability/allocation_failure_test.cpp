@@ -92,13 +92,15 @@ bool disarm_allocation_failure() noexcept {
 
 namespace {
 
-using namespace kvforge;
-
-using allocation_configs = std::tuple<store<std::string, std::string, memory, hash_index, single_thread>,
-                                      store<std::string, std::string, memory, sorted_index, thread_safe>,
-                                      store<std::string, std::string, file_log, hash_index, sync_each, single_thread>,
-                                      store<std::string, std::string, file_log, sorted_index, buffered<>, thread_safe>,
-                                      store<std::string, std::string, mmap_file, hash_index, async_worker<>, thread_safe>>;
+using allocation_configs =
+    std::tuple<kvforge::store<std::string, std::string, kvforge::memory, kvforge::hash_index, kvforge::single_thread>,
+               kvforge::store<std::string, std::string, kvforge::memory, kvforge::sorted_index, kvforge::thread_safe>,
+               kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index, kvforge::sync_each,
+                              kvforge::single_thread>,
+               kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index, kvforge::buffered<>,
+                              kvforge::thread_safe>,
+               kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::hash_index,
+                              kvforge::async_worker<>, kvforge::thread_safe>>;
 
 using contents = std::map<std::string, std::string>;
 

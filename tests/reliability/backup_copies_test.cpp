@@ -27,17 +27,17 @@ namespace {
 
 using store_t = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index>;
 
-constexpr int record_count = 3000;
+constexpr int backup_record_count = 3000;
 
-std::string key_of(int i) { return "key" + std::to_string(i); }
-std::string value_of(int i) { return "value of " + std::to_string(i) + std::string(40, 'v'); }
+std::string backup_key(int i) { return "key" + std::to_string(i); }
+std::string backup_value(int i) { return "value of " + std::to_string(i) + std::string(40, 'v'); }
 
-/// Makes a store of record_count records at path in small segments, so that several are closed.
-void fill(const std::string& path, kvforge::options& opts) {
+/// Makes a store of backup_record_count records at path in small segments, so that several are closed.
+void fill_store(const std::string& path, kvforge::options& opts) {
     opts.segment_bytes = 64 << 10;
     opts.compact_dead_ratio = 0;
     store_t db(path, opts);
-    for (int i = 0; i < record_count; ++i) db.put(key_of(i), value_of(i));
+    for (int i = 0; i < backup_record_count; ++i) db.put(backup_key(i), backup_value(i));
 }
 
 /// The closed segments of the store at path: every data file but the newest.
@@ -75,10 +75,10 @@ bool whole(const std::string& path) {
     ro.read_only = true;
     store_t db(path, ro);
     if (!db.verify().damaged.empty()) return false;
-    for (int i = 0; i < record_count; ++i) {
-        if (db.get(key_of(i)) != value_of(i)) return false;
+    for (int i = 0; i < backup_record_count; ++i) {
+        if (db.get(backup_key(i)) != backup_value(i)) return false;
     }
-    return db.size() == record_count;
+    return db.size() == backup_record_count;
 }
 
 }  // namespace
@@ -86,7 +86,7 @@ bool whole(const std::string& path) {
 TEST_CASE("a backup survives a byte flipped in place in the store's closed segment", "[backup][reliability]") {
     temp_dir dir;
     kvforge::options opts;
-    fill(dir / "store", opts);
+    fill_store(dir / "store", opts);
     {
         store_t db(dir / "store", opts);
         db.backup(dir / "backup");
@@ -109,7 +109,7 @@ TEST_CASE("a backup survives a byte flipped in place in the store's closed segme
 TEST_CASE("a backup with link_files shares the closed segments, and their damage", "[backup][reliability]") {
     temp_dir dir;
     kvforge::options opts;
-    fill(dir / "store", opts);
+    fill_store(dir / "store", opts);
     {
         store_t db(dir / "store", opts);
         db.backup(dir / "backup", kvforge::backup_options{.link_files = true});
@@ -126,7 +126,7 @@ TEST_CASE("a backup with link_files shares the closed segments, and their damage
 TEST_CASE("a copied backup keeps the closed segments' hints", "[backup][reliability]") {
     temp_dir dir;
     kvforge::options opts;
-    fill(dir / "store", opts);
+    fill_store(dir / "store", opts);
     {
         store_t db(dir / "store", opts);
         db.backup(dir / "backup");

@@ -25,8 +25,6 @@
 #include <kvforge/io/simulated.hpp>
 #include <kvforge/kvforge.hpp>
 
-using namespace kvforge;
-
 namespace {
 
 using contents = std::map<std::string, std::string>;
@@ -34,15 +32,15 @@ using contents = std::map<std::string, std::string>;
 constexpr const char* source_path = "/db";
 constexpr const char* backup_path = "/backup";
 
-options small_compaction() {
-    options opts;
+kvforge::options self_compacting() {
+    kvforge::options opts;
     opts.compact_min_bytes = 1024;  // low enough that the overwrites compact on their own
     return opts;
 }
 
 /// Fills the store with overwritten, erased and batched records, syncs it, and returns what it holds.
 template <class Store>
-contents fill(Store& db) {
+contents fill_source(Store& db) {
     contents expected;
     for (int i = 0; i < 120; ++i) {
         const std::string key = "key" + std::to_string(i % 40);
@@ -64,7 +62,7 @@ contents fill(Store& db) {
 }
 
 template <class Store>
-bool read_all(const Store& db, contents& out, std::error_code& ec) {
+bool read_contents(const Store& db, contents& out, std::error_code& ec) {
     out.clear();
     db.for_each([&](const std::string& key, const std::string& value) { out.emplace(key, value); }, ec);
     return !ec;
@@ -73,17 +71,17 @@ bool read_all(const Store& db, contents& out, std::error_code& ec) {
 /// Opens the store at path on fs and checks that it verifies and holds expected; an
 /// empty string when it does, else what went wrong.
 template <class Store>
-std::string check_store(const std::shared_ptr<simulated_file_system>& fs, const std::string& path,
+std::string check_store(const std::shared_ptr<kvforge::simulated_file_system>& fs, const std::string& path,
                         const contents& expected) {
     Store db;
     std::error_code ec;
-    db.open(path, small_compaction(), typename Store::io_policy(fs), ec);
-    if (ec) return path + " does not open: " + last_error_message();
-    const verify_report report = db.verify(ec);
-    if (ec) return path + ": verify failed: " + last_error_message();
+    db.open(path, self_compacting(), typename Store::io_policy(fs), ec);
+    if (ec) return path + " does not open: " + kvforge::last_error_message();
+    const kvforge::verify_report report = db.verify(ec);
+    if (ec) return path + ": verify failed: " + kvforge::last_error_message();
     if (!report.ok()) return path + ": verify found damage: " + report.damaged.front().problem;
     contents found;
-    if (!read_all(db, found, ec)) return path + ": reading failed: " + last_error_message();
+    if (!read_contents(db, found, ec)) return path + ": reading failed: " + kvforge::last_error_message();
     if (found != expected) {
         return path + " holds " + std::to_string(found.size()) + " keys, not the " + std::to_string(expected.size()) +
                " expected";
@@ -93,11 +91,11 @@ std::string check_store(const std::shared_ptr<simulated_file_system>& fs, const 
 
 /// Checks what a power loss left; an empty string when all is well.
 template <class Store>
-std::string check_after_crash(const std::shared_ptr<simulated_file_system>& fs, const contents& expected) {
+std::string check_after_crash(const std::shared_ptr<kvforge::simulated_file_system>& fs, const contents& expected) {
     if (std::string problem = check_store<Store>(fs, source_path, expected); !problem.empty()) {
         return "the source was harmed: " + problem;
     }
-    simulated_io io(fs);
+    kvforge::simulated_io io(fs);
     struct stat info {};
     const std::string manifest = std::string(backup_path) + "/MANIFEST";
     if (io.stat(manifest.c_str(), &info) == 0) {
@@ -112,20 +110,20 @@ std::string check_after_crash(const std::shared_ptr<simulated_file_system>& fs, 
     const bool exists = io.list_directory(backup_path, left) == 0;
     Store db;
     std::error_code ec;
-    db.open(source_path, small_compaction(), typename Store::io_policy(fs), ec);
-    if (ec) return "the source does not open again: " + last_error_message();
+    db.open(source_path, self_compacting(), typename Store::io_policy(fs), ec);
+    if (ec) return "the source does not open again: " + kvforge::last_error_message();
     db.backup(backup_path, ec);
     if (exists && !left.empty()) {
         if (ec != std::errc::directory_not_empty) return "a backup over a partial one was not refused";
         return {};
     }
-    if (ec) return "a backup after the crash failed: " + last_error_message();
+    if (ec) return "a backup after the crash failed: " + kvforge::last_error_message();
     db.close();
     return check_store<Store>(fs, backup_path, expected);
 }
 
 /// What exploring every crash point of a backup found.
-struct exploration {
+struct backup_exploration {
     std::size_t crash_points = 0;
     std::size_t crash_states = 0;
     std::size_t complete_backups = 0;  // crash states that held a complete backup
@@ -133,16 +131,16 @@ struct exploration {
 };
 
 template <class Store>
-exploration explore(std::uint64_t seed) {
-    exploration found;
+backup_exploration explore_backup(std::uint64_t seed) {
+    backup_exploration found;
     for (std::uint64_t k = 1;; ++k) {
-        auto fs = std::make_shared<simulated_file_system>();
+        auto fs = std::make_shared<kvforge::simulated_file_system>();
         contents expected;
         std::error_code ec;
         bool stopped = false;
         {
-            Store db(source_path, small_compaction(), typename Store::io_policy(fs));
-            expected = fill(db);
+            Store db(source_path, self_compacting(), typename Store::io_policy(fs));
+            expected = fill_source(db);
             const std::uint64_t stop_at = fs->calls() + k;
             fs->freeze_at(stop_at);
             db.backup(backup_path, ec);
@@ -151,11 +149,12 @@ exploration explore(std::uint64_t seed) {
         }
         ++found.crash_points;
         if (!stopped && ec && found.first_problem.empty()) {
-            found.first_problem = "a backup that was not stopped failed: " + last_error_message();
+            found.first_problem = "a backup that was not stopped failed: " + kvforge::last_error_message();
         }
-        for (const crash_tail tail : {crash_tail::dropped, crash_tail::torn, crash_tail::zero_filled}) {
+        for (const kvforge::crash_tail tail :
+             {kvforge::crash_tail::dropped, kvforge::crash_tail::torn, kvforge::crash_tail::zero_filled}) {
             const auto crashed = fs->after_crash(tail, seed ^ k);
-            simulated_io io(crashed);
+            kvforge::simulated_io io(crashed);
             struct stat info {};
             const bool complete = io.stat((std::string(backup_path) + "/MANIFEST").c_str(), &info) == 0;
             if (complete) ++found.complete_backups;
@@ -176,25 +175,29 @@ exploration explore(std::uint64_t seed) {
 }
 
 template <class Store>
-std::string config_name() {
+std::string backup_config_name() {
     return std::string(Store::store_policy::name) + "/" + std::string(Store::durability_policy::name) + "/" +
            (Store::index_policy::ordered ? "sorted_index" : "hash_index") + "/" +
            (Store::threading_policy::concurrent ? "thread_safe" : "single_thread");
 }
 
-using backup_power_loss_configs = std::tuple<
-    store<std::string, std::string, file_log, sync_each, hash_index, single_thread, simulated_io>,
-    store<std::string, std::string, file_log, buffered<>, sorted_index, thread_safe, simulated_io>,
-    store<std::string, std::string, file_log, async_worker<>, hash_index, single_thread, simulated_io>,
-    store<std::string, std::string, mmap_file, sync_each, sorted_index, single_thread, simulated_io>>;
+using backup_power_loss_configs =
+    std::tuple<kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sync_each, kvforge::hash_index,
+                              kvforge::single_thread, kvforge::simulated_io>,
+               kvforge::store<std::string, std::string, kvforge::file_log, kvforge::buffered<>, kvforge::sorted_index,
+                              kvforge::thread_safe, kvforge::simulated_io>,
+               kvforge::store<std::string, std::string, kvforge::file_log, kvforge::async_worker<>, kvforge::hash_index,
+                              kvforge::single_thread, kvforge::simulated_io>,
+               kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sync_each, kvforge::sorted_index,
+                              kvforge::single_thread, kvforge::simulated_io>>;
 
 }  // namespace
 
 TEMPLATE_LIST_TEST_CASE("power loss at every I/O call of a backup leaves no backup or a complete one",
                         "[reliability][power_loss][backup]", backup_power_loss_configs) {
-    const std::string name = config_name<TestType>();
+    const std::string name = backup_config_name<TestType>();
     INFO(name);
-    const exploration found = explore<TestType>(20140101);
+    const backup_exploration found = explore_backup<TestType>(20140101);
     CHECK(found.first_problem == "");
     CHECK(found.crash_points > 10);
     CHECK(found.complete_backups > 0);  // the last crash points fall after the MANIFEST

@@ -48,7 +48,7 @@ constexpr const char* first_data_file = "data-0000000001.kvlog";
 
 /// Makes a store at path holding one record, and closes it.
 template <class Store>
-void make_store(const std::string& path) {
+void write_one_record(const std::string& path) {
     Store db(path);
     db.put("key", "value");
 }
@@ -56,7 +56,7 @@ void make_store(const std::string& path) {
 /// Makes a store in dir/db holding one record; returns its path.
 template <class Store>
 std::string existing_store(const temp_dir& dir) {
-    make_store<Store>(dir / "db");
+    write_one_record<Store>(dir / "db");
     return dir / "db";
 }
 
@@ -335,7 +335,7 @@ TEMPLATE_TEST_CASE("a missing directory and a stale lock do not stop an open", "
         CHECK(TestType(path).get("key") == std::optional<std::string>("value"));
     }
     SECTION("the owner died holding the lock") {
-        make_store<TestType>(path);
+        write_one_record<TestType>(path);
         store_held_elsewhere::start<TestType>(path).reset();  // killed while open
         TestType db(path);
         CHECK(db.get("key") == std::optional<std::string>("value"));

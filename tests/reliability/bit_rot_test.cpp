@@ -42,11 +42,11 @@ namespace fs = std::filesystem;
 namespace kd = kvforge::detail;
 using kvforge_test::temp_dir;
 
-using log_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index>;
-using mapped_store = kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index>;
+using hashed_log_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index>;
+using sorted_mapped_store = kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index>;
 
-const std::string data_name = "data-0000000001.kvlog";
-const std::string hint_name = "data-0000000001.kvhint";
+const std::string rot_data_name = "data-0000000001.kvlog";
+const std::string rot_hint_name = "data-0000000001.kvhint";
 
 using contents = std::map<std::string, std::string>;
 
@@ -89,7 +89,7 @@ struct damage {
     }
 };
 
-std::string apply(std::string bytes, const byte_changes& changes) {
+std::string apply_changes(std::string bytes, const byte_changes& changes) {
     for (const auto& [offset, mask] : changes) {
         bytes[offset] = static_cast<char>(static_cast<unsigned char>(bytes[offset]) ^ mask);
     }
@@ -105,8 +105,8 @@ struct pristine {
     std::vector<std::string> keys;  // every key ever written, and one never written
 
     explicit pristine(const fs::path& directory)
-        : data(read_file(directory / data_name)),
-          hint(read_file(directory / hint_name)),
+        : data(read_file(directory / rot_data_name)),
+          hint(read_file(directory / rot_hint_name)),
           manifest(read_file(directory / "MANIFEST")) {
         REQUIRE(!hint.empty());
         const std::string_view bytes(data);
@@ -314,9 +314,9 @@ std::string check_damaged_copy(const pristine& p, const damage& d, bool with_hin
     fs::remove_all(directory);
     fs::create_directory(directory);
     write_file(directory / "MANIFEST", p.manifest);
-    write_file(directory / data_name, apply(p.data, d.data));
-    if (with_hint) write_file(directory / hint_name, apply(p.hint, d.hint));
-    const std::string data_path = (directory / data_name).string();
+    write_file(directory / rot_data_name, apply_changes(p.data, d.data));
+    if (with_hint) write_file(directory / rot_hint_name, apply_changes(p.hint, d.hint));
+    const std::string data_path = (directory / rot_data_name).string();
 
     kvforge::options opts;
     opts.salvage = salvage;
@@ -514,17 +514,17 @@ void flip_random_bits() {
 }  // namespace
 
 TEST_CASE("bit rot: every bit of a small file_log store flipped in turn", "[reliability][bit_rot]") {
-    flip_every_bit<log_store>();
+    flip_every_bit<hashed_log_store>();
 }
 
 TEST_CASE("bit rot: every bit of a small mmap_file store flipped in turn", "[reliability][bit_rot]") {
-    flip_every_bit<mapped_store>();
+    flip_every_bit<sorted_mapped_store>();
 }
 
 TEST_CASE("bit rot: random flips and overwrites in a larger file_log store", "[reliability][bit_rot]") {
-    flip_random_bits<log_store>();
+    flip_random_bits<hashed_log_store>();
 }
 
 TEST_CASE("bit rot: random flips and overwrites in a larger mmap_file store", "[reliability][bit_rot]") {
-    flip_random_bits<mapped_store>();
+    flip_random_bits<sorted_mapped_store>();
 }

@@ -39,11 +39,10 @@
 
 namespace {
 
-using namespace kvforge;
-using faulty_io = fault_injecting_io<>;
+using faulty_io = kvforge::fault_injecting_io<>;
 using contents = std::map<std::string, std::string>;
 
-bool long_run() {
+bool long_countdown() {
     const char* setting = std::getenv("KVFORGE_TEST_FAULTS");
     return setting != nullptr && std::string_view(setting) == "long";
 }
@@ -51,7 +50,7 @@ bool long_run() {
 /// One write of the workload: its puts (with a value) and erases (without), applied together.
 using mutation = std::vector<std::pair<std::string, std::optional<std::string>>>;
 
-void apply(contents& state, const mutation& write) {
+void apply_write(contents& state, const mutation& write) {
     for (const auto& [key, value] : write) {
         if (value) {
             state[key] = *value;
@@ -63,12 +62,12 @@ void apply(contents& state, const mutation& write) {
 
 /// What a write returned: success, an error after which it may have landed, or a
 /// refusal (store_failed, store_closed) that guarantees it did not.
-enum class outcome { ok, failed, refused };
+enum class write_outcome { ok, failed, refused };
 
 /// The writes of one open-to-close stretch of the workload.
 struct phase {
     std::vector<mutation> writes;
-    std::vector<outcome> outcomes;
+    std::vector<write_outcome> outcomes;
     std::vector<std::uint64_t> records;  // async_worker: records appended up to and including each write
     std::size_t durable = 0;             // the writes before this index are acknowledged as durable
 
@@ -76,13 +75,15 @@ struct phase {
     /// and that one too unless it was refused.
     [[nodiscard]] std::size_t may_have_landed() const {
         for (std::size_t i = 0; i < outcomes.size(); ++i) {
-            if (outcomes[i] != outcome::ok) return outcomes[i] == outcome::failed ? i + 1 : i;
+            if (outcomes[i] != write_outcome::ok) return outcomes[i] == write_outcome::failed ? i + 1 : i;
         }
         return outcomes.size();
     }
 };
 
-bool is_refusal(const std::error_code& ec) { return ec == errc::store_failed || ec == errc::store_closed; }
+bool is_refusal(const std::error_code& ec) {
+    return ec == kvforge::errc::store_failed || ec == kvforge::errc::store_closed;
+}
 
 /// Drives one store through the workload with the calls of a fault-injecting I/O,
 /// keeping track of what was acknowledged and checking the rules each result must obey.
@@ -95,7 +96,7 @@ public:
     void open() {
         phases_.emplace_back();
         std::error_code ec;
-        store_.open(path_, options{}, io_, ec);
+        store_.open(path_, kvforge::options{}, io_, ec);
         closed_ = static_cast<bool>(ec);
         refusing_ = false;
         records_ = 0;
@@ -176,9 +177,11 @@ private:
         std::error_code ec;
         call(ec);
         current.writes.push_back(std::move(operations));
-        current.outcomes.push_back(!ec ? outcome::ok : is_refusal(ec) ? outcome::refused : outcome::failed);
+        current.outcomes.push_back(!ec              ? write_outcome::ok
+                                   : is_refusal(ec) ? write_outcome::refused
+                                                    : write_outcome::failed);
         current.records.push_back(records_);
-        if (!ec && std::is_same_v<typename Store::durability_policy, sync_each>) {
+        if (!ec && std::is_same_v<typename Store::durability_policy, kvforge::sync_each>) {
             current.durable = current.writes.size();
         }
         settle(what, ec, true);
@@ -187,9 +190,9 @@ private:
     /// Checks the result of a call against the rules, then advances what is acknowledged.
     void settle(const std::string& what, const std::error_code& ec, bool failure_sticks) {
         phase& current = phases_.back();
-        if (closed_ && ec != errc::store_closed) {
+        if (closed_ && ec != kvforge::errc::store_closed) {
             complain(what + " on a store whose open failed returned '" + ec.message() + "', not store_closed");
-        } else if (refusing_ && ec != errc::store_failed) {
+        } else if (refusing_ && ec != kvforge::errc::store_failed) {
             complain(what + " after a failed write or sync returned '" + ec.message() + "', not store_failed");
         }
         if (ec) {
@@ -201,7 +204,7 @@ private:
             current.durable = current.writes.size();
         } else if constexpr (Store::sequenced) {
             const std::uint64_t durable = store_.durable_seq();
-            while (current.durable < current.writes.size() && current.outcomes[current.durable] == outcome::ok &&
+            while (current.durable < current.writes.size() && current.outcomes[current.durable] == write_outcome::ok &&
                    current.records[current.durable] <= durable) {
                 ++current.durable;
             }
@@ -217,7 +220,8 @@ private:
     }
 
     void complain_if_transparent(const std::string& what, const std::error_code& ec) {
-        if (transparent_) complain(what + " failed with '" + ec.message() + "' (" + last_error_message() + ")");
+        if (transparent_)
+            complain(what + " failed with '" + ec.message() + "' (" + kvforge::last_error_message() + ")");
     }
 
     void complain(std::string problem) { problems_.push_back(std::move(problem)); }
@@ -272,10 +276,10 @@ std::vector<contents> allowed_contents(const std::vector<phase>& phases) {
         std::vector<contents> next;
         for (const contents& start : states) {
             contents state = start;
-            for (std::size_t i = 0; i < p.durable; ++i) apply(state, p.writes[i]);
+            for (std::size_t i = 0; i < p.durable; ++i) apply_write(state, p.writes[i]);
             next.push_back(state);
             for (std::size_t i = p.durable; i < p.may_have_landed(); ++i) {
-                apply(state, p.writes[i]);
+                apply_write(state, p.writes[i]);
                 next.push_back(state);
             }
         }
@@ -286,19 +290,20 @@ std::vector<contents> allowed_contents(const std::vector<phase>& phases) {
 
 /// Reopens the store with POSIX I/O and checks what it holds; returns the problems found.
 template <class Store>
-std::vector<std::string> check_recovery(const std::string& path, const std::vector<phase>& phases, bool everything) {
+std::vector<std::string> check_after_faults(const std::string& path, const std::vector<phase>& phases,
+                                            bool everything) {
     std::vector<std::string> problems;
     for (const phase& p : phases) {
         if (p.durable > p.may_have_landed()) problems.push_back("a write was acknowledged after an earlier one failed");
     }
     Store db;
     std::error_code ec;
-    db.open(path, options{}, {}, ec);
+    db.open(path, kvforge::options{}, {}, ec);
     if (ec) {
-        problems.push_back("reopening failed: " + ec.message() + " (" + last_error_message() + ")");
+        problems.push_back("reopening failed: " + ec.message() + " (" + kvforge::last_error_message() + ")");
         return problems;
     }
-    const verify_report report = db.verify(ec);
+    const kvforge::verify_report report = db.verify(ec);
     if (ec || !report.damaged.empty()) {
         problems.push_back("verify() after recovery: " + (ec ? ec.message() : report.damaged.front().problem));
     }
@@ -309,7 +314,7 @@ std::vector<std::string> check_recovery(const std::string& path, const std::vect
     if (everything) {
         contents expected;
         for (const phase& p : phases) {
-            for (const mutation& write : p.writes) apply(expected, write);
+            for (const mutation& write : p.writes) apply_write(expected, write);
         }
         if (found != expected) problems.push_back("a fault that is no error lost writes");
     } else {
@@ -325,11 +330,12 @@ std::vector<std::string> check_recovery(const std::string& path, const std::vect
 /// A fault to count down, and whether a store should hide it from its callers.
 struct countdown_fault {
     std::string name;
-    io_fault fault;
+    kvforge::io_fault fault;
     bool transparent = false;
 };
 
 std::vector<countdown_fault> countdown_faults() {
+    using namespace kvforge;  // the fault vocabulary: io_call, io_calls, fault_mode, fault_effect
     // ENOSPC comes from calls that allocate space or directory entries; EINTR from calls that can block.
     const io_calls allocating = io_call::open | io_call::pwrite | io_call::fdatasync | io_call::fsync |
                                 io_call::ftruncate | io_call::mkdir | io_call::rename;
@@ -355,9 +361,9 @@ std::vector<countdown_fault> countdown_faults() {
     };
 }
 
-std::string describe(const std::vector<injected_fault>& injected) {
+std::string describe(const std::vector<kvforge::injected_fault>& injected) {
     std::string text;
-    for (const injected_fault& fault : injected) {
+    for (const kvforge::injected_fault& fault : injected) {
         if (text.size() > 300) return text + " ...";
         text += " call " + std::to_string(fault.call_number) + " " + std::string(io_call_name(fault.call)) +
                 (fault.torn ? " torn" : "") + (fault.error != 0 ? " errno " + std::to_string(fault.error) : " short") +
@@ -366,10 +372,11 @@ std::string describe(const std::vector<injected_fault>& injected) {
     return text;
 }
 
-template <class StorePolicy, class Durability, class Index = hash_index, class Threading = single_thread>
-struct config {
+template <class StorePolicy, class Durability, class Index = kvforge::hash_index,
+          class Threading = kvforge::single_thread>
+struct countdown_config {
     template <class IO>
-    using store_type = store<std::string, std::string, StorePolicy, Durability, Index, Threading, IO>;
+    using store_type = kvforge::store<std::string, std::string, StorePolicy, Durability, Index, Threading, IO>;
 
     static std::string name() {
         return std::string(StorePolicy::name) + " " + std::string(Durability::name) + " " +
@@ -382,8 +389,8 @@ struct config {
 template <class Config>
 void count_down() {
     using faulty_store = typename Config::template store_type<faulty_io>;
-    using plain_store = typename Config::template store_type<posix_io>;
-    const bool longer = long_run();
+    using plain_store = typename Config::template store_type<kvforge::posix_io>;
+    const bool longer = long_countdown();
     std::uint64_t runs = 0;
     std::uint64_t injection_points = 0;
     std::uint64_t longest = 0;
@@ -392,7 +399,7 @@ void count_down() {
             kvforge_test::temp_dir dir;
             const std::string path = dir / "db";
             faulty_io io;
-            io_fault fault = kind.fault;
+            kvforge::io_fault fault = kind.fault;
             fault.at = k;
             io.inject(fault);
             std::vector<std::string> problems;
@@ -403,8 +410,8 @@ void count_down() {
                 problems = run.problems();
                 phases = run.phases();
             }
-            const std::vector<injected_fault> injected = io.injected();
-            for (std::string& problem : check_recovery<plain_store>(path, phases, kind.transparent)) {
+            const std::vector<kvforge::injected_fault> injected = io.injected();
+            for (std::string& problem : check_after_faults<plain_store>(path, phases, kind.transparent)) {
                 problems.push_back(std::move(problem));
             }
             ++runs;
@@ -429,20 +436,23 @@ void count_down_all(std::tuple<Configs...>*) {
     (count_down<Configs>(), ...);
 }
 
-using default_configs =
-    std::tuple<config<file_log, sync_each>, config<file_log, buffered<>>, config<file_log, async_worker<>>,
-               config<mmap_file, sync_each>, config<mmap_file, buffered<>>, config<mmap_file, async_worker<>>,
-               config<file_log, sync_each, sorted_index, thread_safe>>;
+using default_configs = std::tuple<
+    countdown_config<kvforge::file_log, kvforge::sync_each>, countdown_config<kvforge::file_log, kvforge::buffered<>>,
+    countdown_config<kvforge::file_log, kvforge::async_worker<>>,
+    countdown_config<kvforge::mmap_file, kvforge::sync_each>, countdown_config<kvforge::mmap_file, kvforge::buffered<>>,
+    countdown_config<kvforge::mmap_file, kvforge::async_worker<>>,
+    countdown_config<kvforge::file_log, kvforge::sync_each, kvforge::sorted_index, kvforge::thread_safe>>;
 
-using long_configs = std::tuple<config<file_log, buffered<>, sorted_index, thread_safe>,
-                                config<file_log, async_worker<>, sorted_index, thread_safe>,
-                                config<mmap_file, sync_each, sorted_index, thread_safe>,
-                                config<mmap_file, buffered<>, sorted_index, single_thread>,
-                                config<mmap_file, async_worker<>, sorted_index, thread_safe>>;
+using long_configs = std::tuple<
+    countdown_config<kvforge::file_log, kvforge::buffered<>, kvforge::sorted_index, kvforge::thread_safe>,
+    countdown_config<kvforge::file_log, kvforge::async_worker<>, kvforge::sorted_index, kvforge::thread_safe>,
+    countdown_config<kvforge::mmap_file, kvforge::sync_each, kvforge::sorted_index, kvforge::thread_safe>,
+    countdown_config<kvforge::mmap_file, kvforge::buffered<>, kvforge::sorted_index, kvforge::single_thread>,
+    countdown_config<kvforge::mmap_file, kvforge::async_worker<>, kvforge::sorted_index, kvforge::thread_safe>>;
 
 }  // namespace
 
 TEST_CASE("errno countdown: every I/O call failing in turn loses nothing acknowledged", "[reliability][faults]") {
     count_down_all(static_cast<default_configs*>(nullptr));
-    if (long_run()) count_down_all(static_cast<long_configs*>(nullptr));
+    if (long_countdown()) count_down_all(static_cast<long_configs*>(nullptr));
 }

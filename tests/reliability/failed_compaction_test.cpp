@@ -26,19 +26,21 @@ using kvforge_test::write_file;
 
 namespace {
 
-using namespace kvforge;
-
 using failing_compaction_configs =
-    std::tuple<store<std::string, std::string, file_log, hash_index, sync_each, single_thread>,
-               store<std::string, std::string, file_log, sorted_index, buffered<>, thread_safe>,
-               store<std::string, std::string, mmap_file, hash_index, async_worker<>, thread_safe>,
-               store<std::string, std::string, mmap_file, sorted_index, sync_each, single_thread>>;
+    std::tuple<kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index, kvforge::sync_each,
+                              kvforge::single_thread>,
+               kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index, kvforge::buffered<>,
+                              kvforge::thread_safe>,
+               kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::hash_index,
+                              kvforge::async_worker<>, kvforge::thread_safe>,
+               kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index, kvforge::sync_each,
+                              kvforge::single_thread>>;
 
-constexpr int key_count = 100;
-constexpr int put_count = 8000;
+constexpr int compaction_key_count = 100;
+constexpr int compaction_put_count = 8000;
 
-options small_compaction() {
-    options opts;
+kvforge::options compacting_early() {
+    kvforge::options opts;
     opts.compact_min_bytes = 64 << 10;
     return opts;
 }
@@ -51,9 +53,9 @@ TEMPLATE_LIST_TEST_CASE("a failed automatic compaction does not fail the write t
     const std::string path = dir / "db";
     const std::string rotting = "a value that rots on disk and is never read";
     {
-        TestType db(path, small_compaction());
+        TestType db(path, compacting_early());
         db.put("rotting", rotting);
-        for (int i = 0; i < key_count; ++i) db.put("key" + std::to_string(i), "first");
+        for (int i = 0; i < compaction_key_count; ++i) db.put("key" + std::to_string(i), "first");
     }  // closed: the hint covers the whole log, so reopening reads no record
     const std::string data = path + "/data-0000000001.kvlog";
     std::string bytes = read_file(data);
@@ -62,17 +64,18 @@ TEMPLATE_LIST_TEST_CASE("a failed automatic compaction does not fail the write t
     bytes[damaged + 5] ^= 0x40;
     write_file(data, bytes);
 
-    TestType db(path, small_compaction());
+    TestType db(path, compacting_early());
     int reported_failures = 0;
     const std::string value(100, 'x');
-    for (int i = 0; i < put_count; ++i) {
+    for (int i = 0; i < compaction_put_count; ++i) {
         std::error_code ec;
-        db.put("key" + std::to_string(i % key_count), value + std::to_string(i), ec);
+        db.put("key" + std::to_string(i % compaction_key_count), value + std::to_string(i), ec);
         if (ec) ++reported_failures;
     }
     CHECK(reported_failures == 0);
-    for (int i = put_count - key_count; i < put_count; ++i) {
-        REQUIRE(db.get("key" + std::to_string(i % key_count)) == std::optional<std::string>(value + std::to_string(i)));
+    for (int i = compaction_put_count - compaction_key_count; i < compaction_put_count; ++i) {
+        REQUIRE(db.get("key" + std::to_string(i % compaction_key_count)) ==
+                std::optional<std::string>(value + std::to_string(i)));
     }
 
     // The failures are visible, and were not retried on every write: the data file grew
@@ -100,7 +103,7 @@ TEMPLATE_LIST_TEST_CASE("a failed automatic compaction does not fail the write t
     db.close();
 
     // Salvage drops the damaged record, after which compaction works again.
-    options salvage = small_compaction();
+    kvforge::options salvage = compacting_early();
     salvage.salvage = true;
     TestType repaired(path, salvage);
     CHECK_FALSE(repaired.contains("rotting"));
@@ -109,5 +112,5 @@ TEMPLATE_LIST_TEST_CASE("a failed automatic compaction does not fail the write t
     const kvforge::stats after = repaired.stats();
     CHECK(after.compactions == compactions + 1);
     CHECK(after.last_compaction_error.empty());
-    CHECK(repaired.size() == key_count + 1);
+    CHECK(repaired.size() == compaction_key_count + 1);
 }

@@ -28,13 +28,13 @@ using hash_db = kvforge::store<std::string, std::string, kvforge::file_log, kvfo
 using sorted_db =
     kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index, kvforge::sync_each>;
 
-std::string key_of(int i) {
+std::string damage_key(int i) {
     char key[16];
     std::snprintf(key, sizeof key, "key%05d", i);
     return key;
 }
 
-std::string value_of(int i) { return "value of " + key_of(i) + std::string(60, '.'); }
+std::string damage_value(int i) { return "value of " + damage_key(i) + std::string(60, '.'); }
 
 std::string segment_file(const std::string& path, int id, const char* suffix = ".kvlog") {
     char name[40];
@@ -63,9 +63,9 @@ template <class Store>
 int intact_keys(Store& db, int count) {
     int found = 0;
     for (int i = 0; i < count; ++i) {
-        const std::optional<std::string> value = db.get(key_of(i));
+        const std::optional<std::string> value = db.get(damage_key(i));
         if (!value) continue;
-        REQUIRE(*value == value_of(i));
+        REQUIRE(*value == damage_value(i));
         ++found;
     }
     return found;
@@ -73,9 +73,9 @@ int intact_keys(Store& db, int count) {
 
 /// Makes a store of `count` keys on segments of 64 KiB (a few dozen), closed cleanly.
 template <class Store>
-void make_store(const std::string& path, int count) {
+void make_segmented_store(const std::string& path, int count) {
     Store db(path, with(false, false, 64 << 10));
-    for (int i = 0; i < count; ++i) db.put(key_of(i), value_of(i));
+    for (int i = 0; i < count; ++i) db.put(damage_key(i), damage_value(i));
 }
 
 bool mentions(const kvforge::verify_report& report, const std::string& text) {
@@ -92,7 +92,7 @@ TEST_CASE("a data file cut below what its hint proves is damage, not a torn writ
     const std::string path = dir / "db";
     {
         hash_db db(path);
-        for (int i = 0; i < 2000; ++i) db.put(key_of(i), value_of(i));
+        for (int i = 0; i < 2000; ++i) db.put(damage_key(i), damage_value(i));
     }
     const std::string data = segment_file(path, 1);
     REQUIRE(fs::exists(segment_file(path, 1, ".kvhint")));
@@ -137,7 +137,7 @@ TEST_CASE("bytes after what a hint proves are still a torn write, cut silently",
     const std::string path = dir / "db";
     {
         hash_db db(path);
-        for (int i = 0; i < 200; ++i) db.put(key_of(i), value_of(i));
+        for (int i = 0; i < 200; ++i) db.put(damage_key(i), damage_value(i));
     }
     const std::string data = segment_file(path, 1);
     const std::string bytes = read_file(data);
@@ -156,7 +156,7 @@ TEST_CASE("bytes after what a hint proves are still a torn write, cut silently",
 TEST_CASE("a deleted segment whose hint remains is an error naming it", "[file_damage]") {
     temp_dir dir;
     const std::string path = dir / "db";
-    make_store<hash_db>(path, 3000);
+    make_segmented_store<hash_db>(path, 3000);
     const std::string lost = segment_file(path, 3);
     REQUIRE(fs::exists(segment_file(path, 3, ".kvhint")));
     REQUIRE(fs::exists(segment_file(path, 4)));
@@ -195,7 +195,7 @@ TEST_CASE("an emptied segment whose hint remains is an error; a stray empty data
           "[file_damage]") {
     temp_dir dir;
     const std::string path = dir / "db";
-    make_store<hash_db>(path, 3000);
+    make_segmented_store<hash_db>(path, 3000);
     SECTION("emptied") {
         write_file(segment_file(path, 2), "");
         hash_db db;
@@ -222,7 +222,7 @@ TEST_CASE("an emptied segment whose hint remains is an error; a stray empty data
 TEST_CASE("one damaged header byte: salvage keeps every record of the segment", "[file_damage]") {
     temp_dir dir;
     const std::string path = dir / "db";
-    make_store<hash_db>(path, 3000);
+    make_segmented_store<hash_db>(path, 3000);
     const std::string data = segment_file(path, 2);
     std::string bytes = read_file(data);
     // A byte of each half: the codecs' fingerprint, and the replay order.
@@ -261,10 +261,10 @@ TEST_CASE("a damaged order in a compaction output's header is recovered, not gue
     const std::string path = dir / "db";
     {
         sorted_db db(path, with(false, false, 64 << 10));
-        for (int i = 0; i < 1000; ++i) db.put(key_of(i), "old");
+        for (int i = 0; i < 1000; ++i) db.put(damage_key(i), "old");
         db.compact();
         // Newer values in segments that replay after the output.
-        for (int i = 0; i < 1000; ++i) db.put(key_of(i), value_of(i));
+        for (int i = 0; i < 1000; ++i) db.put(damage_key(i), damage_value(i));
     }
     // The output: a segment whose order is below its id.
     std::string data;
@@ -289,7 +289,7 @@ TEST_CASE("a damaged order in a compaction output's header is recovered, not gue
 TEST_CASE("verify names a closed segment cut inside a record as damage", "[file_damage]") {
     temp_dir dir;
     const std::string path = dir / "db";
-    make_store<hash_db>(path, 3000);
+    make_segmented_store<hash_db>(path, 3000);
     fs::remove(segment_file(path, 2, ".kvhint"));
     const std::string data = segment_file(path, 2);
     const std::string bytes = read_file(data);

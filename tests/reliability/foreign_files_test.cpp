@@ -37,7 +37,7 @@ using sorted_sync_store = kvforge::store<std::string, std::string, Store, kvforg
 
 /// Makes a store at path holding one record, and closes it.
 template <class Store>
-void make_store(const std::string& path) {
+void make_one_record_store(const std::string& path) {
     Store db(path);
     db.put("key", "value");
 }
@@ -105,7 +105,7 @@ TEMPLATE_TEST_CASE("a directory holding a file kvforge did not write is refused 
         }
     }
     SECTION("a format 1 store (no MANIFEST) beside a user's file") {
-        make_store<TestType>(path);
+        make_one_record_store<TestType>(path);
         fs::remove(path + "/MANIFEST");
         write_file(path + "/notes.txt", "the user's notes");
         check_refused<TestType>(dir.path(), path, "notes.txt");
@@ -116,7 +116,7 @@ TEMPLATE_TEST_CASE("kvforge's own leftovers are recognised by their exact names 
                    "[foreign_files]", sorted_sync_store<kvforge::file_log>, sorted_sync_store<kvforge::mmap_file>) {
     temp_dir dir;
     const std::string path = dir / "db";
-    make_store<TestType>(path);
+    make_one_record_store<TestType>(path);
     // What an interrupted compaction, hint write or expiring store's close leaves behind.
     const std::vector<std::string> leftovers = {"data-0000000002.kvlog.tmp", "data-0000000002.kvhint.tmp",
                                                 "data-0000000001.kvhint.tmp", "deadlines.tmp"};

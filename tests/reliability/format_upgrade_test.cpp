@@ -42,7 +42,7 @@ std::string copy_of_fixture(const temp_dir& dir, const std::string& name) {
 }
 
 template <class Store>
-std::map<std::string, std::string> contents_of(const Store& db) {
+std::map<std::string, std::string> stored_contents(const Store& db) {
     std::map<std::string, std::string> contents;
     db.for_each([&](const std::string& key, const std::string& value) { contents[key] = value; });
     return contents;
@@ -59,7 +59,7 @@ void check_fixture(const std::string& name) {
     {
         Store db(path);
         CHECK(db.size() == expected.size());
-        CHECK(contents_of(db) == expected);
+        CHECK(stored_contents(db) == expected);
         for (const auto& [key, value] : expected) REQUIRE(db.get(key) == std::optional<std::string>(value));
         CHECK(db.verify().ok());
         db.put("written after the upgrade", "yes");
@@ -68,13 +68,13 @@ void check_fixture(const std::string& name) {
         Store db(path);
         CHECK(db.get("written after the upgrade") == std::optional<std::string>("yes"));
         db.erase("written after the upgrade");
-        CHECK(contents_of(db) == expected);
+        CHECK(stored_contents(db) == expected);
         db.compact();
-        CHECK(contents_of(db) == expected);
+        CHECK(stored_contents(db) == expected);
         CHECK(db.verify().ok());
     }
     Store db(path);
-    CHECK(contents_of(db) == expected);
+    CHECK(stored_contents(db) == expected);
 }
 
 }  // namespace
@@ -95,7 +95,7 @@ TEST_CASE("a format 1 log with a torn tail opens with every complete record", "[
     const std::string path = copy_of_fixture(dir, "file_log-torn-tail");
     store_type db(path);
     CHECK(db.stats().recovered_bytes_cut == 10);
-    CHECK(contents_of(db) == kvforge_fixture::expected_contents());
+    CHECK(stored_contents(db) == kvforge_fixture::expected_contents());
     CHECK(db.verify().ok());
 }
 
@@ -122,13 +122,13 @@ TEST_CASE("a format 1 store gets a MANIFEST at its first writable open, and none
             kvforge::options read_only;
             read_only.read_only = true;
             store_type db(path, read_only);
-            CHECK(contents_of(db) == kvforge_fixture::expected_contents());
+            CHECK(stored_contents(db) == kvforge_fixture::expected_contents());
         }
         CHECK(kvforge_test::tree(path) == before);  // not a byte changed, no MANIFEST written
 
         {
             store_type db(path);
-            CHECK(contents_of(db) == kvforge_fixture::expected_contents());
+            CHECK(stored_contents(db) == kvforge_fixture::expected_contents());
         }
         kvforge::composition recorded;
         std::string problem;
@@ -145,7 +145,7 @@ TEST_CASE("a format 1 store gets a MANIFEST at its first writable open, and none
 
         // Upgraded, the store opens as before, and the MANIFEST now binds its codecs.
         store_type db(path);
-        CHECK(contents_of(db) == kvforge_fixture::expected_contents());
+        CHECK(stored_contents(db) == kvforge_fixture::expected_contents());
         db.close();
         kvforge::store<std::string, std::uint64_t, kvforge::file_log> other;
         std::error_code ec;
@@ -238,7 +238,7 @@ void check_upgrade_under_power_loss(const std::string& name, const std::string& 
             std::error_code ec;
             db.open("/db", {}, kvforge::simulated_io(after), ec);
             REQUIRE_FALSE(ec);
-            CHECK(contents_of(db) == expected);
+            CHECK(stored_contents(db) == expected);
             CHECK(db.verify().ok());
             ++states;
         }
@@ -276,7 +276,7 @@ TEST_CASE("a format 1 data file becomes a closed segment, and compaction rewrite
     {
         store_type db(path);
         CHECK(db.stats().segments == 2);
-        CHECK(contents_of(db) == expected);
+        CHECK(stored_contents(db) == expected);
         db.compact();
     }
     CHECK_FALSE(fs::exists(fs::path(path) / "data-0000000001.kvlog"));
@@ -295,14 +295,14 @@ TEST_CASE("a format 1 data file becomes a closed segment, and compaction rewrite
     // The upgraded store reopens, from its hints and from its segments alone.
     {
         store_type db(path);
-        CHECK(contents_of(db) == expected);
+        CHECK(stored_contents(db) == expected);
         CHECK(db.verify().ok());
     }
     for (const auto& entry : fs::directory_iterator(path)) {
         if (entry.path().extension() == ".kvhint") fs::remove(entry.path());
     }
     store_type db(path);
-    CHECK(contents_of(db) == expected);
+    CHECK(stored_contents(db) == expected);
     CHECK(db.verify().ok());
 }
 
@@ -316,13 +316,13 @@ TEST_CASE("a read-only open of a format 1 store changes no byte", "[upgrade]") {
         read_only.read_only = true;
         {
             kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index> db(path, read_only);
-            CHECK(contents_of(db) == kvforge_fixture::expected_contents());
+            CHECK(stored_contents(db) == kvforge_fixture::expected_contents());
             for (const auto& [key, value] : kvforge_fixture::expected_contents()) CHECK(db.get(key) == value);
             (void)db.verify();
         }
         {
             kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index> db(path, read_only);
-            CHECK(contents_of(db) == kvforge_fixture::expected_contents());
+            CHECK(stored_contents(db) == kvforge_fixture::expected_contents());
         }
         CHECK(kvforge_test::tree(path) == before);
     }
@@ -352,5 +352,5 @@ TEST_CASE("a format 1 store opened with expiry is refused unchanged, naming both
     CHECK(kvforge_test::tree(path) == before);
     // Without expiry it still opens with every record.
     kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index> plain(path);
-    CHECK(contents_of(plain) == kvforge_fixture::expected_contents());
+    CHECK(stored_contents(plain) == kvforge_fixture::expected_contents());
 }

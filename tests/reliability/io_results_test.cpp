@@ -17,12 +17,17 @@
 
 using kvforge_test::temp_dir;
 
+// Unqualified where the TEMPLATE_TEST_CASE names them: Catch names its test cases by the types as written.
+using kvforge::async_worker;
+using kvforge::buffered;
+using kvforge::file_log;
+using kvforge::mmap_file;
+using kvforge::sync_each;
+
 namespace {
 
-using namespace kvforge;
-
 template <class Store, class Durability>
-using faulty_store = store<std::string, std::string, Store, Durability, fault_injecting_io<>>;
+using faulty_store = kvforge::store<std::string, std::string, Store, Durability, kvforge::fault_injecting_io<>>;
 
 }  // namespace
 
@@ -30,12 +35,12 @@ TEMPLATE_TEST_CASE("a pwrite that writes nothing fails the write", "[io_results]
                    (faulty_store<file_log, sync_each>), (faulty_store<file_log, buffered<>>),
                    (faulty_store<mmap_file, async_worker<>>)) {
     temp_dir dir;
-    fault_injecting_io<> io;
+    kvforge::fault_injecting_io<> io;
     TestType db(dir / "db", {}, io);
     db.put("before", "kept");
     db.sync();
-    const std::uint64_t writes_before = io.calls(io_call::pwrite);
-    io.inject({.at = 1, .calls = io_call::pwrite, .effect = fault_effect::no_transfer});
+    const std::uint64_t writes_before = io.calls(kvforge::io_call::pwrite);
+    io.inject({.at = 1, .calls = kvforge::io_call::pwrite, .effect = kvforge::fault_effect::no_transfer});
     // The write fails where the durability policy writes: in put (sync_each), in sync
     // (buffered), or in the worker, whose failure the next call reports (async_worker).
     std::error_code first;
@@ -61,7 +66,7 @@ TEMPLATE_TEST_CASE("a pwrite that writes nothing fails the write", "[io_results]
         CHECK(first == std::errc::io_error);
     }
     CHECK_THAT(message, Catch::Contains("wrote nothing"));
-    CHECK(io.calls(io_call::pwrite) == writes_before + 1);  // not repeated
+    CHECK(io.calls(kvforge::io_call::pwrite) == writes_before + 1);  // not repeated
     db.put("after", "refused", ec);
     CHECK(ec == kvforge::errc::store_failed);
     db.close(ec);

@@ -45,8 +45,6 @@
 #include <kvforge/io/simulated.hpp>
 #include <kvforge/kvforge.hpp>
 
-using namespace kvforge;
-
 namespace {
 
 using contents = std::map<std::string, std::string>;
@@ -59,8 +57,8 @@ struct step {
     std::vector<std::pair<std::string, std::optional<std::string>>> batch;  // nullopt: erase
 };
 
-options store_options() {
-    options opts;
+kvforge::options store_options() {
+    kvforge::options opts;
     opts.compact_min_bytes = 1024;  // low enough that the overwrites compact on their own
     return opts;
 }
@@ -69,7 +67,7 @@ options store_options() {
 struct script {
     std::vector<step> steps;
     std::vector<contents> states;  // states[i]: after the first i steps
-    options opts = store_options();
+    kvforge::options opts = store_options();
 
     void add(step s) {
         contents next = states.back();
@@ -101,7 +99,7 @@ struct script {
 };
 
 /// A value of `size` bytes that names where it comes from.
-std::string value(const std::string& tag, std::size_t size) {
+std::string tagged_value(const std::string& tag, std::size_t size) {
     std::string bytes = tag;
     while (bytes.size() < size) bytes += static_cast<char>('a' + bytes.size() % 26);
     return bytes.substr(0, size);
@@ -115,25 +113,28 @@ script make_script(int rounds) {
     s.states.emplace_back();
     for (int round = 0; round < rounds; ++round) {
         const std::string r = "r" + std::to_string(round) + "-";
-        s.add({k::put, "a", value(r + "a1", 10), {}});
-        s.add({k::put, "b", value(r + "b1", 300), {}});
-        s.add({k::put, "a", value(r + "a2", 20), {}});
+        s.add({k::put, "a", tagged_value(r + "a1", 10), {}});
+        s.add({k::put, "b", tagged_value(r + "b1", 300), {}});
+        s.add({k::put, "a", tagged_value(r + "a2", 20), {}});
         s.add({k::sync, "", "", {}});
         s.add({k::erase, "b", "", {}});
-        s.add({k::batch, "", "", {{"c", value(r + "c1", 50)}, {"a", std::nullopt}, {"d", value(r + "d1", 400)}}});
+        s.add({k::batch, "", "",
+               {{"c", tagged_value(r + "c1", 50)}, {"a", std::nullopt}, {"d", tagged_value(r + "d1", 400)}}});
         s.add({k::put, "e", "", {}});
         s.add({k::erase, "absent", "", {}});
-        for (int i = 2; i <= 5; ++i) s.add({k::put, "b", value(r + "b" + std::to_string(i), 300), {}});
+        for (int i = 2; i <= 5; ++i) s.add({k::put, "b", tagged_value(r + "b" + std::to_string(i), 300), {}});
         s.add({k::compact, "", "", {}});
-        s.add({k::put, "f", value(r + "f1", 30), {}});
+        s.add({k::put, "f", tagged_value(r + "f1", 30), {}});
         s.add({k::reopen, "", "", {}});
         s.add({k::erase, "c", "", {}});
-        s.add({k::batch, "", "", {{"g", value(r + "g1", 70)}, {"h", value(r + "h1", 80)}, {"a", value(r + "a3", 5)}}});
+        s.add({k::batch, "", "",
+               {{"g", tagged_value(r + "g1", 70)}, {"h", tagged_value(r + "h1", 80)},
+                {"a", tagged_value(r + "a3", 5)}}});
         s.add({k::wait_durable, "", "", {}});
-        s.add({k::put, "big", value(r + "big", 1500), {}});
+        s.add({k::put, "big", tagged_value(r + "big", 1500), {}});
         s.add({k::clear, "", "", {}});
-        s.add({k::put, "i", value(r + "i1", 40), {}});
-        s.add({k::put, "a", value(r + "a4", 60), {}});
+        s.add({k::put, "i", tagged_value(r + "i1", 40), {}});
+        s.add({k::put, "a", tagged_value(r + "a4", 60), {}});
     }
     return s;
 }
@@ -150,25 +151,26 @@ script make_rollover_script(int rounds) {
     constexpr std::size_t large = 24 << 10;  // three fill a segment
     for (int round = 0; round < rounds; ++round) {
         const std::string r = "r" + std::to_string(round) + "-";
-        s.add({k::put, "a", value(r + "a1", 10), {}});
-        s.add({k::put, "b", value(r + "b1", large), {}});
-        s.add({k::put, "c", value(r + "c1", large), {}});
+        s.add({k::put, "a", tagged_value(r + "a1", 10), {}});
+        s.add({k::put, "b", tagged_value(r + "b1", large), {}});
+        s.add({k::put, "c", tagged_value(r + "c1", large), {}});
         s.add({k::erase, "a", "", {}});
-        s.add({k::put, "d", value(r + "d1", large), {}});
-        s.add({k::batch, "", "", {{"e", value(r + "e1", large)}, {"b", std::nullopt}, {"f", value(r + "f1", 40)}}});
+        s.add({k::put, "d", tagged_value(r + "d1", large), {}});
+        s.add({k::batch, "", "",
+               {{"e", tagged_value(r + "e1", large)}, {"b", std::nullopt}, {"f", tagged_value(r + "f1", 40)}}});
         s.add({k::sync, "", "", {}});
-        s.add({k::put, "c", value(r + "c2", large), {}});
-        s.add({k::put, "g", value(r + "g1", large), {}});
+        s.add({k::put, "c", tagged_value(r + "c2", large), {}});
+        s.add({k::put, "g", tagged_value(r + "g1", large), {}});
         s.add({k::wait_durable, "", "", {}});
-        s.add({k::put, "d", value(r + "d2", large), {}});
+        s.add({k::put, "d", tagged_value(r + "d2", large), {}});
         s.add({k::reopen, "", "", {}});
-        s.add({k::put, "h", value(r + "h1", large), {}});
+        s.add({k::put, "h", tagged_value(r + "h1", large), {}});
         s.add({k::erase, "e", "", {}});
         s.add({k::compact, "", "", {}});
-        s.add({k::put, "i", value(r + "i1", large), {}});
-        s.add({k::put, "c", value(r + "c3", large), {}});
+        s.add({k::put, "i", tagged_value(r + "i1", large), {}});
+        s.add({k::put, "c", tagged_value(r + "c3", large), {}});
         s.add({k::clear, "", "", {}});
-        s.add({k::put, "j", value(r + "j1", large), {}});
+        s.add({k::put, "j", tagged_value(r + "j1", large), {}});
     }
     return s;
 }
@@ -176,7 +178,7 @@ script make_rollover_script(int rounds) {
 constexpr const char* store_path = "/db";
 
 template <class Store>
-std::string config_name() {
+std::string power_loss_config_name() {
     return std::string(Store::store_policy::name) + "/" + std::string(Store::durability_policy::name) + "/" +
            (Store::index_policy::ordered ? "sorted_index" : "hash_index") + "/" +
            (Store::threading_policy::concurrent ? "thread_safe" : "single_thread");
@@ -184,7 +186,7 @@ std::string config_name() {
 
 /// How far a run got: steps attempted (the last may have failed part way) and the
 /// prefix of them acknowledged as durable.
-struct outcome {
+struct run_outcome {
     std::size_t attempted = 0;
     std::size_t acknowledged = 0;
 };
@@ -193,9 +195,10 @@ struct outcome {
 template <class Store>
 class workload_run {
 public:
-    workload_run(const script& s, std::shared_ptr<simulated_file_system> fs) : script_(s), fs_(std::move(fs)) {}
+    workload_run(const script& s, std::shared_ptr<kvforge::simulated_file_system> fs)
+        : script_(s), fs_(std::move(fs)) {}
 
-    outcome run() {
+    run_outcome run() {
         if (!open()) return outcome_;
         for (std::size_t i = 0; i < script_.steps.size(); ++i) {
             outcome_.attempted = i + 1;
@@ -229,7 +232,7 @@ private:
 
     /// Whether a step that returned is durable, whatever the policy.
     static bool durable_when_done(step::kind what) {
-        if (std::is_same_v<typename Store::durability_policy, sync_each>) return true;
+        if (std::is_same_v<typename Store::durability_policy, kvforge::sync_each>) return true;
         return what == step::kind::sync || what == step::kind::wait_durable || what == step::kind::compact ||
                what == step::kind::reopen || what == step::kind::clear;
     }
@@ -314,16 +317,16 @@ private:
     }
 
     const script& script_;
-    std::shared_ptr<simulated_file_system> fs_;
+    std::shared_ptr<kvforge::simulated_file_system> fs_;
     std::unique_ptr<Store> db_;
-    outcome outcome_;
+    run_outcome outcome_;
     std::size_t session_start_ = 0;
     std::uint64_t last_sequence_ = 0;    // the sequence number of this session's last record
     std::vector<std::uint64_t> sequences_;  // per step: last_sequence_ after it
 };
 
 template <class Store>
-bool read_all(const Store& db, contents& out, std::error_code& ec) {
+bool read_recovered(const Store& db, contents& out, std::error_code& ec) {
     out.clear();
     db.for_each([&](const std::string& key, const std::string& value) { out.emplace(key, value); }, ec);
     return !ec;
@@ -332,19 +335,20 @@ bool read_all(const Store& db, contents& out, std::error_code& ec) {
 /// Reopens the store on a crashed file system and checks it; an empty string when all
 /// is well, else what went wrong.
 template <class Store>
-std::string check_recovery(const script& s, const outcome& before, const std::shared_ptr<simulated_file_system>& fs) {
+std::string check_after_power_loss(const script& s, const run_outcome& before,
+                                   const std::shared_ptr<kvforge::simulated_file_system>& fs) {
     Store db;
     std::error_code ec;
     db.open(store_path, s.opts, typename Store::io_policy(fs), ec);
-    if (ec) return "reopen failed: " + ec.message() + " (" + last_error_message() + ")";
-    const verify_report report = db.verify(ec);
+    if (ec) return "reopen failed: " + ec.message() + " (" + kvforge::last_error_message() + ")";
+    const kvforge::verify_report report = db.verify(ec);
     if (ec) return "verify failed: " + ec.message();
     if (!report.damaged.empty()) {
         return "verify found damage at offset " + std::to_string(report.damaged.front().offset) + ": " +
                report.damaged.front().problem;
     }
     contents found;
-    if (!read_all(db, found, ec)) return "reading the contents failed: " + ec.message();
+    if (!read_recovered(db, found, ec)) return "reading the contents failed: " + ec.message();
     std::optional<std::size_t> prefix;
     for (std::size_t j = before.acknowledged; j <= before.attempted && !prefix; ++j) {
         if (s.states[j] == found) prefix = j;
@@ -362,7 +366,7 @@ std::string check_recovery(const script& s, const outcome& before, const std::sh
     again.open(store_path, s.opts, typename Store::io_policy(fs), ec);
     contents expected = s.states[*prefix];
     expected["after the crash"] = "written";
-    if (ec || !read_all(again, found, ec) || found != expected) return "a write after recovery was not kept";
+    if (ec || !read_recovered(again, found, ec) || found != expected) return "a write after recovery was not kept";
     return {};
 }
 
@@ -387,8 +391,8 @@ bool only_speeds_up(const std::string& path) {
 /// write before it is renamed; a directory is synced after a file was created or
 /// renamed in it before any write is acknowledged and before a file is removed from it,
 /// unless that file is one only_speeds_up().
-audit_result audit_directory_syncs(const std::vector<simulated_call>& trace) {
-    using kind = simulated_call::kind;
+audit_result audit_directory_syncs(const std::vector<kvforge::simulated_call>& trace) {
+    using kind = kvforge::simulated_call::kind;
     audit_result audit;
     std::map<std::uint64_t, std::string> unsynced_files;               // file -> its path at the last write
     std::map<std::string, std::vector<std::string>> unsynced_entries;  // directory -> what changed in it
@@ -399,7 +403,7 @@ audit_result audit_directory_syncs(const std::vector<simulated_call>& trace) {
         const auto found = unsynced_entries.find(directory);
         return found == unsynced_entries.end() || found->second.empty() ? std::string{} : found->second.front();
     };
-    for (const simulated_call& call : trace) {
+    for (const kvforge::simulated_call& call : trace) {
         const std::string at = " (call " + std::to_string(call.number) + ")";
         if (call.call == kind::note) {
             if (call.path.rfind("acknowledged", 0) != 0) continue;
@@ -470,20 +474,28 @@ std::uint64_t crash_point_stride() {
 
 /// Durability that writes to the OS every 512 bytes and never on a timer, so that
 /// bytes reach the file in the middle of the workload, at the same calls every run.
-using small_buffer = buffered<512, 3600000>;
+using small_buffer = kvforge::buffered<512, 3600000>;
 
-using power_loss_configs = std::tuple<
-    store<std::string, std::string, file_log, sync_each, hash_index, single_thread, simulated_io>,
-    store<std::string, std::string, file_log, small_buffer, hash_index, single_thread, simulated_io>,
-    store<std::string, std::string, file_log, buffered<>, sorted_index, thread_safe, simulated_io>,
-    store<std::string, std::string, file_log, async_worker<>, hash_index, single_thread, simulated_io>,
-    store<std::string, std::string, file_log, async_worker<>, sorted_index, thread_safe, simulated_io>,
-    store<std::string, std::string, mmap_file, sync_each, sorted_index, single_thread, simulated_io>,
-    store<std::string, std::string, mmap_file, small_buffer, hash_index, single_thread, simulated_io>,
-    store<std::string, std::string, mmap_file, async_worker<>, hash_index, single_thread, simulated_io>>;
+using power_loss_configs =
+    std::tuple<kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sync_each, kvforge::hash_index,
+                              kvforge::single_thread, kvforge::simulated_io>,
+               kvforge::store<std::string, std::string, kvforge::file_log, small_buffer, kvforge::hash_index,
+                              kvforge::single_thread, kvforge::simulated_io>,
+               kvforge::store<std::string, std::string, kvforge::file_log, kvforge::buffered<>, kvforge::sorted_index,
+                              kvforge::thread_safe, kvforge::simulated_io>,
+               kvforge::store<std::string, std::string, kvforge::file_log, kvforge::async_worker<>, kvforge::hash_index,
+                              kvforge::single_thread, kvforge::simulated_io>,
+               kvforge::store<std::string, std::string, kvforge::file_log, kvforge::async_worker<>,
+                              kvforge::sorted_index, kvforge::thread_safe, kvforge::simulated_io>,
+               kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sync_each, kvforge::sorted_index,
+                              kvforge::single_thread, kvforge::simulated_io>,
+               kvforge::store<std::string, std::string, kvforge::mmap_file, small_buffer, kvforge::hash_index,
+                              kvforge::single_thread, kvforge::simulated_io>,
+               kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::async_worker<>,
+                              kvforge::hash_index, kvforge::single_thread, kvforge::simulated_io>>;
 
 /// What exploring every crash point of a script found.
-struct exploration {
+struct crash_exploration {
     std::size_t crash_points = 0;
     std::size_t crash_states = 0;
     std::string first_problem;  // empty when every crash state recovered as it must
@@ -494,15 +506,16 @@ struct exploration {
 /// finishes without reaching call k, and checks recovery from a power loss at each point in
 /// every tail mode.
 template <class Store>
-exploration explore(const script& s, std::uint64_t seed, std::uint64_t stride = crash_point_stride()) {
-    exploration found;
+crash_exploration explore_crashes(const script& s, std::uint64_t seed, std::uint64_t stride = crash_point_stride()) {
+    crash_exploration found;
     for (std::uint64_t k = 1 + seed % stride;; k += stride) {
-        auto fs = std::make_shared<simulated_file_system>();
+        auto fs = std::make_shared<kvforge::simulated_file_system>();
         fs->freeze_at(k);
-        const outcome before = workload_run<Store>(s, fs).run();
+        const run_outcome before = workload_run<Store>(s, fs).run();
         ++found.crash_points;
-        for (const crash_tail tail : {crash_tail::dropped, crash_tail::torn, crash_tail::zero_filled}) {
-            const std::string problem = check_recovery<Store>(s, before, fs->after_crash(tail, seed ^ k));
+        for (const kvforge::crash_tail tail :
+             {kvforge::crash_tail::dropped, kvforge::crash_tail::torn, kvforge::crash_tail::zero_filled}) {
+            const std::string problem = check_after_power_loss<Store>(s, before, fs->after_crash(tail, seed ^ k));
             ++found.crash_states;
             if (!problem.empty() && found.first_problem.empty()) {
                 found.first_problem = "power loss before call " + std::to_string(k) + " (tail " +
@@ -523,7 +536,7 @@ exploration explore(const script& s, std::uint64_t seed, std::uint64_t stride = 
 }
 
 /// A disk that acknowledges fdatasync without keeping anything.
-struct lying_disk_io : simulated_io {
+struct lying_disk_io : kvforge::simulated_io {
     using simulated_io::simulated_io;
     int fdatasync(int) noexcept { return 0; }
 };
@@ -534,10 +547,10 @@ TEMPLATE_LIST_TEST_CASE("power loss after every I/O call leaves a prefix coverin
                         "[reliability][power_loss]", power_loss_configs) {
     const bool long_run = std::getenv("KVFORGE_TEST_POWER_LOSS_LONG") != nullptr;
     const std::uint64_t seed = torn_tail_seed();
-    const std::string name = config_name<TestType>();
+    const std::string name = power_loss_config_name<TestType>();
     INFO(name << ", torn tail seed " << seed);
 
-    const exploration found = explore<TestType>(make_script(long_run ? 8 : 2), seed);
+    const crash_exploration found = explore_crashes<TestType>(make_script(long_run ? 8 : 2), seed);
     CHECK(found.first_problem == "");
     for (const std::string& violation : found.audit.violations) UNSCOPED_INFO(violation);
     CHECK(found.audit.violations.empty());
@@ -550,10 +563,10 @@ TEMPLATE_LIST_TEST_CASE("power loss after every I/O call leaves a prefix coverin
 TEMPLATE_LIST_TEST_CASE("power loss across segment rollovers leaves a prefix covering every acknowledged write",
                         "[reliability][power_loss][segments]", power_loss_configs) {
     const std::uint64_t seed = torn_tail_seed();
-    const std::string name = config_name<TestType>();
+    const std::string name = power_loss_config_name<TestType>();
     INFO(name << ", torn tail seed " << seed);
 
-    const exploration found = explore<TestType>(make_rollover_script(2), seed);
+    const crash_exploration found = explore_crashes<TestType>(make_rollover_script(2), seed);
     CHECK(found.first_problem == "");
     for (const std::string& violation : found.audit.violations) UNSCOPED_INFO(violation);
     CHECK(found.audit.violations.empty());
@@ -565,14 +578,14 @@ TEMPLATE_LIST_TEST_CASE(
     "power loss between the steps of a compaction job leaves a prefix covering every acknowledged write",
     "[reliability][power_loss][segments]", power_loss_configs) {
     const std::uint64_t seed = torn_tail_seed();
-    const std::string name = config_name<TestType>();
+    const std::string name = power_loss_config_name<TestType>();
     INFO(name << ", torn tail seed " << seed);
 
     // Steps smaller than a record: each job reads and copies one record after each write,
     // so writes, rollovers, clear and compact come between its steps.
     script steps = make_rollover_script(2);
     steps.opts.compaction_step_bytes = 4 << 10;
-    const exploration found = explore<TestType>(steps, seed);
+    const crash_exploration found = explore_crashes<TestType>(steps, seed);
     CHECK(found.first_problem == "");
     for (const std::string& violation : found.audit.violations) UNSCOPED_INFO(violation);
     CHECK(found.audit.violations.empty());
@@ -581,15 +594,16 @@ TEMPLATE_LIST_TEST_CASE(
 }
 
 TEST_CASE("power loss: a disk that ignores fdatasync is caught", "[reliability][power_loss]") {
-    using lied_to = store<std::string, std::string, file_log, sync_each, hash_index, single_thread, lying_disk_io>;
-    const exploration found = explore<lied_to>(make_script(1), torn_tail_seed(), 1);
+    using lied_to = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sync_each, kvforge::hash_index,
+                                   kvforge::single_thread, lying_disk_io>;
+    const crash_exploration found = explore_crashes<lied_to>(make_script(1), torn_tail_seed(), 1);
     CHECK(found.first_problem != "");
 }
 
 TEST_CASE("directory-sync audit: renames of unsynced files and unsynced entries are violations",
           "[reliability][power_loss]") {
-    auto fs = std::make_shared<simulated_file_system>();
-    simulated_io io(fs);
+    auto fs = std::make_shared<kvforge::simulated_file_system>();
+    kvforge::simulated_io io(fs);
     const auto sync_root = [&] {
         const int dir = io.open("/", O_RDONLY | O_DIRECTORY, 0);
         REQUIRE(io.fsync(dir) == 0);
@@ -617,8 +631,8 @@ TEST_CASE("directory-sync audit: renames of unsynced files and unsynced entries 
 
 TEST_CASE("directory-sync audit: a hint or .tmp file's entry may be unsynced at an acknowledgment",
           "[reliability][power_loss]") {
-    auto fs = std::make_shared<simulated_file_system>();
-    simulated_io io(fs);
+    auto fs = std::make_shared<kvforge::simulated_file_system>();
+    kvforge::simulated_io io(fs);
     const int hint = io.open("/data-0000000001.kvhint.tmp", O_RDWR | O_CREAT, 0644);
     REQUIRE(io.pwrite(hint, "h", 1, 0) == 1);
     fs->note("acknowledged 1 steps");  // fine: a .tmp is never read

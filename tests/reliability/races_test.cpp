@@ -24,19 +24,25 @@
 
 #include "../conformance/store_configs.hpp"
 
-using namespace kvforge_test;
+using kvforge_test::temp_dir;
 
 namespace {
 
-using close_race_configs = std::tuple<store<std::string, std::string, file_log, hash_index, sync_each, thread_safe>,
-                                      store<std::string, std::string, file_log, sorted_index, buffered<>, thread_safe>,
-                                      store<std::string, std::string, file_log, hash_index, async_worker<>, thread_safe>,
-                                      store<std::string, std::string, mmap_file, sorted_index, async_worker<>, thread_safe>,
-                                      store<std::string, std::string, mmap_file, hash_index, sync_each, thread_safe>>;
+using close_race_configs =
+    std::tuple<kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index, kvforge::sync_each,
+                              kvforge::thread_safe>,
+               kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index, kvforge::buffered<>,
+                              kvforge::thread_safe>,
+               kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index, kvforge::async_worker<>,
+                              kvforge::thread_safe>,
+               kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index,
+                              kvforge::async_worker<>, kvforge::thread_safe>,
+               kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::hash_index, kvforge::sync_each,
+                              kvforge::thread_safe>>;
 
 /// Waits until done() holds, failing the test after a generous timeout.
 template <class Done>
-void wait_until(Done&& done) {
+void wait_until_holds(Done&& done) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
     while (!done() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
     REQUIRE(done());
@@ -78,7 +84,7 @@ TEMPLATE_LIST_TEST_CASE("close while other threads write and wait for durability
             });
         }
         // Every thread has written each of its keys before the store closes under it.
-        for (const std::atomic<int>& written : writes) wait_until([&] { return written.load() >= 60; });
+        for (const std::atomic<int>& written : writes) wait_until_holds([&] { return written.load() >= 60; });
         std::error_code ec;
         db.close(ec);
         CHECK_FALSE(ec);
@@ -119,10 +125,14 @@ TEMPLATE_LIST_TEST_CASE("stats while compaction runs", "[races]", close_race_con
 
 namespace {
 
-using async_configs = std::tuple<store<std::string, std::string, file_log, hash_index, async_worker<>, single_thread>,
-                                 store<std::string, std::string, file_log, sorted_index, async_worker<>, thread_safe>,
-                                 store<std::string, std::string, mmap_file, hash_index, async_worker<>, thread_safe>,
-                                 store<std::string, std::string, mmap_file, sorted_index, async_worker<>, single_thread>>;
+using async_configs = std::tuple<kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
+                                                kvforge::async_worker<>, kvforge::single_thread>,
+                                 kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index,
+                                                kvforge::async_worker<>, kvforge::thread_safe>,
+                                 kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::hash_index,
+                                                kvforge::async_worker<>, kvforge::thread_safe>,
+                                 kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index,
+                                                kvforge::async_worker<>, kvforge::single_thread>>;
 
 }  // namespace
 

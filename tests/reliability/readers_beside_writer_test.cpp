@@ -4,11 +4,11 @@
 // by a new writer whose open cuts the torn tail. Every value a reader returns is checked
 // against what the writer had made durable before the refresh:
 //
-//   - the writer writes batches {seq = i, key(i % key_count) = value(i)} with sync_each,
+//   - the writer writes batches {seq = i, key(i % batch_key_count) = value(i)} with sync_each,
 //     and publishes i in shared memory once the batch returned (durable);
 //   - after a refresh, a reader sees seq >= what was published before it (everything
 //     durable before the refresh), never less than it saw before (no record lost to a
-//     compaction or a new writer's recovery), and key(seq % key_count) == value(seq)
+//     compaction or a new writer's recovery), and key(seq % batch_key_count) == value(seq)
 //     (the batch whole: its view is a prefix of the writer's log);
 //   - every value it visits is one the writer wrote for that key, no later than seq;
 //   - the keys written before the writers started are all there, unchanged, whatever
@@ -42,10 +42,10 @@
 
 namespace {
 
-constexpr int key_count = 300;
+constexpr int batch_key_count = 300;
 constexpr int reader_count = 3;
 
-std::string key_of(std::uint64_t i) { return "key" + std::to_string(i % key_count); }
+std::string batch_key(std::uint64_t i) { return "key" + std::to_string(i % batch_key_count); }
 
 /// Keys written once before the writers start, never changed: the store's bulk, beside
 /// which the compactions of the churning keys are small (a reader's refresh applies
@@ -54,7 +54,7 @@ constexpr int base_count = 5000;
 std::string base_key(int i) { return "base" + std::to_string(i); }
 std::string base_value(int i) { return "base value " + std::to_string(i) + std::string(80, '.'); }
 /// Values long enough that a few thousand batches fill several 64 KiB segments.
-std::string value_of(std::uint64_t i) { return "value " + std::to_string(i) + std::string(40 + i % 60, '.'); }
+std::string batch_value(std::uint64_t i) { return "value " + std::to_string(i) + std::string(40 + i % 60, '.'); }
 
 /// What the processes share: the writer's last durable batch, the readers' progress and
 /// the first failure one of them met.
@@ -100,7 +100,7 @@ template <class Store>
             ++i;
             typename Store::batch_type batch;
             batch.put("seq", std::to_string(i));
-            batch.put(key_of(i), value_of(i));
+            batch.put(batch_key(i), batch_value(i));
             db.write(batch);
             shared.durable.store(i);
             if (i % 5000 == 0) db.compact();  // rewrites the whole store: a reader reads it anew
@@ -116,7 +116,7 @@ void check_value(shared_state& shared, std::uint64_t k, std::string_view value, 
     const std::string prefix = "value ";
     if (value.substr(0, prefix.size()) != prefix) child_fails(shared, "a value the writer never wrote");
     const std::uint64_t i = std::stoull(std::string(value.substr(prefix.size())));
-    if (i % key_count != k || i > seq || value != value_of(i)) {
+    if (i % batch_key_count != k || i > seq || value != batch_value(i)) {
         child_fails(shared, "value of batch " + std::to_string(i) + " under key " + std::to_string(k) +
                                 " (the reader's seq is " + std::to_string(seq) + ")");
     }
@@ -142,7 +142,7 @@ template <class Store>
                                         std::to_string(last_seq) + " before)");
             }
             last_seq = seq;
-            if (seq != 0 && db.get(key_of(seq)) != std::optional<std::string>(value_of(seq))) {
+            if (seq != 0 && db.get(batch_key(seq)) != std::optional<std::string>(batch_value(seq))) {
                 child_fails(shared, "batch " + std::to_string(seq) + " seen in part");
             }
             if (round % 16 == 0) {
@@ -171,7 +171,7 @@ template <class Store>
 
 /// Waits until done() holds, failing the test after a minute.
 template <class Done>
-void wait_until(Done&& done, const char* what) {
+void wait_or_fail(Done&& done, const char* what) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(1);
     while (!done()) {
         INFO(what);
@@ -207,14 +207,16 @@ TEMPLATE_TEST_CASE("readers in other processes refresh beside a writer killed ag
         for (int i = 0; i < base_count; ++i) db.put(base_key(i), base_value(i));
     }
     pid_t writer = start_child([&] { run_writer<TestType>(path, shared); });
-    wait_until([&] { return shared.durable.load() > 0 || shared.failed.load() != 0; }, "the first writer's first batch");
+    wait_or_fail([&] { return shared.durable.load() > 0 || shared.failed.load() != 0; },
+                 "the first writer's first batch");
     std::vector<pid_t> readers;
     for (int r = 0; r < reader_count; ++r) {
         readers.push_back(start_child([&] { run_reader<TestType>(path, shared, r); }));
     }
     for (std::uint64_t round = 1; round <= rounds; ++round) {
         const std::uint64_t target = round * batches_per_round;
-        wait_until([&] { return shared.durable.load() >= target || shared.failed.load() != 0; }, "the writer's batches");
+        wait_or_fail([&] { return shared.durable.load() >= target || shared.failed.load() != 0; },
+                     "the writer's batches");
         ::kill(writer, SIGKILL);
         REQUIRE(::waitpid(writer, nullptr, 0) == writer);
         if (round < rounds) writer = start_child([&] { run_writer<TestType>(path, shared); });
@@ -223,8 +225,8 @@ TEMPLATE_TEST_CASE("readers in other processes refresh beside a writer killed ag
     const std::uint64_t refreshed[reader_count] = {shared.refreshes[0].load(), shared.refreshes[1].load(),
                                                    shared.refreshes[2].load()};
     for (int r = 0; r < reader_count; ++r) {
-        wait_until([&] { return shared.refreshes[r].load() > refreshed[r] + 1 || shared.failed.load() != 0; },
-                   "a reader's refresh after the last writer");
+        wait_or_fail([&] { return shared.refreshes[r].load() > refreshed[r] + 1 || shared.failed.load() != 0; },
+                     "a reader's refresh after the last writer");
     }
     shared.stop.store(true);
     for (const pid_t reader : readers) {

@@ -29,16 +29,16 @@ namespace {
 template <class Store, class Index, class IO = kvforge::posix_io>
 using sync_store = kvforge::store<std::string, std::string, Store, Index, kvforge::sync_each, IO>;
 
-constexpr const char* data_name = "data-0000000001.kvlog";
-constexpr const char* hint_name = "data-0000000001.kvhint";
+constexpr const char* salvaged_data_name = "data-0000000001.kvlog";
+constexpr const char* salvaged_hint_name = "data-0000000001.kvhint";
 
-std::string key_of(int i) {
+std::string salvage_key(int i) {
     char key[16];
     std::snprintf(key, sizeof key, "key%03d", i);
     return key;
 }
 
-std::string value_of(int i) { return "value of " + key_of(i) + std::string(40, '.'); }
+std::string salvage_value(int i) { return "value of " + salvage_key(i) + std::string(40, '.'); }
 
 /// Makes a store of 100 keys at path and closes it (which writes a hint covering the
 /// whole log); then flips one bit in the value of key042 in the data file.
@@ -46,14 +46,14 @@ template <class Store>
 void make_damaged_store(const std::string& path) {
     {
         Store db(path);
-        for (int i = 0; i < 100; ++i) db.put(key_of(i), value_of(i));
+        for (int i = 0; i < 100; ++i) db.put(salvage_key(i), salvage_value(i));
     }
-    REQUIRE(fs::exists(path + "/" + hint_name));
-    std::string bytes = read_file(path + "/" + data_name);
-    const std::size_t at = bytes.find(value_of(42));
+    REQUIRE(fs::exists(path + "/" + salvaged_hint_name));
+    std::string bytes = read_file(path + "/" + salvaged_data_name);
+    const std::size_t at = bytes.find(salvage_value(42));
     REQUIRE(at != std::string::npos);
     bytes[at + 3] ^= 0x08;
-    write_file(path + "/" + data_name, bytes);
+    write_file(path + "/" + salvaged_data_name, bytes);
 }
 
 kvforge::options salvaging() {
@@ -76,24 +76,24 @@ TEMPLATE_TEST_CASE("salvage reads the whole log even when a hint covers the dama
         TestType db(path, salvaging());
         std::error_code ec;
         // The damaged record is dropped: key042 had no other record, so it is gone.
-        CHECK_FALSE(db.get(key_of(42), ec).has_value());
+        CHECK_FALSE(db.get(salvage_key(42), ec).has_value());
         CHECK_FALSE(ec);
-        CHECK_FALSE(db.contains(key_of(42)));
+        CHECK_FALSE(db.contains(salvage_key(42)));
         CHECK(db.size() == 99);
         for (int i = 0; i < 100; ++i) {
-            if (i != 42) REQUIRE(db.get(key_of(i)) == std::optional<std::string>(value_of(i)));
+            if (i != 42) REQUIRE(db.get(salvage_key(i)) == std::optional<std::string>(salvage_value(i)));
         }
         const kvforge::verify_report report = db.verify();
         CHECK(report.ok());
         CHECK(report.records_checked == 99);
         db.compact(ec);
         CHECK_FALSE(ec);
-        db.put(key_of(42), "written again");
+        db.put(salvage_key(42), "written again");
     }
     // Without salvage now: nothing damaged is left.
     TestType db(path);
     CHECK(db.size() == 100);
-    CHECK(db.get(key_of(42)) == std::optional<std::string>("written again"));
+    CHECK(db.get(salvage_key(42)) == std::optional<std::string>("written again"));
     CHECK(db.verify().ok());
 }
 
@@ -103,7 +103,7 @@ TEMPLATE_TEST_CASE("a salvage whose rewrite fails leaves the store closed and un
     temp_dir dir;
     const std::string path = dir / "db";
     make_damaged_store<TestType>(path);
-    fs::remove(path + "/" + hint_name);  // so that the damage is found whether hints are trusted or not
+    fs::remove(path + "/" + salvaged_hint_name);  // so that the damage is found whether hints are trusted or not
 
     kvforge::fault_injecting_io<> io;
     // Every write fails: the salvaged log cannot be rewritten.
@@ -149,11 +149,11 @@ TEMPLATE_TEST_CASE("after damage, the search for intact records reads the file a
         const std::string value(1000, 'v');
         for (int i = 0; i < 40000; ++i) db.put("key" + std::to_string(i), value);
     }
-    fs::remove(path + "/" + hint_name);
-    std::string bytes = read_file(path + "/" + data_name);
+    fs::remove(path + "/" + salvaged_hint_name);
+    std::string bytes = read_file(path + "/" + salvaged_data_name);
     REQUIRE(bytes.size() > (std::size_t{32} << 20));
     bytes[32 + 100] ^= 0x01;  // in the first record's value
-    write_file(path + "/" + data_name, bytes);
+    write_file(path + "/" + salvaged_data_name, bytes);
     bytes.clear();
     bytes.shrink_to_fit();
 

@@ -28,15 +28,14 @@ using kvforge_test::write_file;
 
 namespace {
 
-using namespace kvforge;
+using hint_configs =
+    std::tuple<kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index, kvforge::sync_each>,
+               kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index, kvforge::sync_each>,
+               kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::hash_index, kvforge::sync_each>,
+               kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index, kvforge::sync_each>>;
 
-using hint_configs = std::tuple<store<std::string, std::string, file_log, hash_index, sync_each>,
-                                store<std::string, std::string, file_log, sorted_index, sync_each>,
-                                store<std::string, std::string, mmap_file, hash_index, sync_each>,
-                                store<std::string, std::string, mmap_file, sorted_index, sync_each>>;
-
-constexpr const char* data_name = "data-0000000001.kvlog";
-constexpr const char* hint_name = "data-0000000001.kvhint";
+constexpr const char* hinted_data_name = "data-0000000001.kvlog";
+constexpr const char* stale_hint_name = "data-0000000001.kvhint";
 
 }  // namespace
 
@@ -48,32 +47,32 @@ TEMPLATE_LIST_TEST_CASE("a hint written for a lost data file is never used for i
         TestType db(path);
         for (int i = 0; i < 100; ++i) db.put("old" + std::to_string(i), "old value " + std::to_string(i));
     }
-    const std::string stale_hint = read_file(path + "/" + hint_name);
+    const std::string stale_hint = read_file(path + "/" + stale_hint_name);
     REQUIRE_FALSE(stale_hint.empty());
 
     // The data file is lost: an open names the loss; a salvaging one starts over in generation 1.
-    fs::remove(path + "/" + data_name);
+    fs::remove(path + "/" + hinted_data_name);
     {
         TestType db;
         std::error_code ec;
         db.open(path, {}, {}, ec);
-        CHECK(ec == errc::corrupt_record);
+        CHECK(ec == kvforge::errc::corrupt_record);
     }
     std::string crashed_data;
     {
-        options salvage;
+        kvforge::options salvage;
         salvage.salvage = true;
         TestType db(path, salvage);
         CHECK(db.size() == 0);
-        CHECK_FALSE(fs::exists(path + "/" + hint_name));  // the stale hint went with the new data file
+        CHECK_FALSE(fs::exists(path + "/" + stale_hint_name));  // the stale hint went with the new data file
         for (int i = 0; i < 300; ++i) db.put("new" + std::to_string(i), "new value, longer " + std::to_string(i));
-        crashed_data = read_file(path + "/" + data_name);  // sync_each: what a crash now would leave
+        crashed_data = read_file(path + "/" + hinted_data_name);  // sync_each: what a crash now would leave
     }
     REQUIRE(crashed_data.size() > 3000);
 
     // A crash before close, with the old hint back beside the new data file.
-    write_file(path + "/" + data_name, crashed_data);
-    write_file(path + "/" + hint_name, stale_hint);
+    write_file(path + "/" + hinted_data_name, crashed_data);
+    write_file(path + "/" + stale_hint_name, stale_hint);
 
     TestType db(path);
     CHECK(db.size() == 300);
@@ -93,7 +92,7 @@ TEMPLATE_LIST_TEST_CASE("a hint written by an earlier release (file id 0) is sti
         for (int i = 0; i < 100; ++i) db.put("key" + std::to_string(i), "value " + std::to_string(i));
     }
     // Earlier releases wrote zeros where the file id is now: clear it in both headers.
-    for (const char* name : {data_name, hint_name}) {
+    for (const char* name : {hinted_data_name, stale_hint_name}) {
         std::string bytes = read_file(path + "/" + name);
         for (int i = 12; i < 16; ++i) bytes[static_cast<std::size_t>(i)] = 0;
         const std::uint32_t crc = kvforge::detail::crc32c(std::string_view(bytes).substr(0, 28));
@@ -102,9 +101,9 @@ TEMPLATE_LIST_TEST_CASE("a hint written by an earlier release (file id 0) is sti
     }
     // Damage a value the hint covers: if the hint is used, the log is not scanned and the
     // damage shows only when that value is read.
-    std::string bytes = read_file(path + "/" + data_name);
+    std::string bytes = read_file(path + "/" + hinted_data_name);
     bytes[bytes.find("value 42")] ^= 0x01;
-    write_file(path + "/" + data_name, bytes);
+    write_file(path + "/" + hinted_data_name, bytes);
 
     TestType db(path);
     CHECK(db.size() == 100);

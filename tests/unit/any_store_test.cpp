@@ -81,7 +81,7 @@ kvforge::error error_of(F&& f) {
     return kvforge::error({}, "");
 }
 
-std::map<std::string, std::string> contents_of(const any_strings& db) {
+std::map<std::string, std::string> any_contents(const any_strings& db) {
     std::map<std::string, std::string> contents;
     db.for_each([&](const std::string& key, const std::string& value) { contents[key] = value; });
     return contents;
@@ -126,7 +126,7 @@ TEST_CASE("every composition of the default list opens from its spec and serves 
         CHECK(db.size() == 2);
         CHECK_FALSE(db.empty());
         CHECK(db.stats().live_keys == 2);
-        CHECK(contents_of(db) == std::map<std::string, std::string>{{"alice", "admin"}, {"carol", "ops"}});
+        CHECK(any_contents(db) == std::map<std::string, std::string>{{"alice", "admin"}, {"carol", "ops"}});
 
         if (ordered) {
             std::vector<std::string> keys;
@@ -213,7 +213,7 @@ TEST_CASE("every composition of the default list opens from its spec and serves 
             const kvforge::composition& made = db.composition();
             any_strings again = kvforge::open_store<std::string, std::string>(path);
             CHECK(again.spec() == made.store + "," + made.index + "," + made.durability + ",single_thread:" + path);
-            CHECK(contents_of(again) == std::map<std::string, std::string>{{"alice", "admin"}, {"carol", "ops"}});
+            CHECK(any_contents(again) == std::map<std::string, std::string>{{"alice", "admin"}, {"carol", "ops"}});
         } else {
             db.clear();
             CHECK(db.empty());
@@ -244,7 +244,7 @@ TEST_CASE("an any_store's snapshot reads the store as of its cut and takes no wr
         CHECK_FALSE(snap.contains("carol"));
         CHECK(snap.size() == 2);
         const std::map<std::string, std::string> at_cut{{"alice", "admin"}, {"bob", "dev"}};
-        CHECK(contents_of(snap) == at_cut);
+        CHECK(any_contents(snap) == at_cut);
         if (snap.ordered()) {
             std::vector<std::string> keys;
             for (const auto& [key, value] : snap.scan(kvforge::descending)) keys.push_back(key);
@@ -256,7 +256,7 @@ TEST_CASE("an any_store's snapshot reads the store as of its cut and takes no wr
         std::error_code ec;
         any_strings copy = snap.snapshot(ec);  // a snapshot's snapshot is the same view
         CHECK_FALSE(ec);
-        CHECK(contents_of(copy) == at_cut);
+        CHECK(any_contents(copy) == at_cut);
         CHECK(error_of([&] { copy.put("dave", "qa"); }).code() == kvforge::errc::read_only);
         CHECK_THAT(kvforge::last_error_message(), Catch::Contains("snapshot"));
         CHECK(error_of([&] { copy.clear(); }).code() == kvforge::errc::read_only);
@@ -284,7 +284,7 @@ TEST_CASE("a read-only any_store beside a writer catches up with refresh()", "[a
         writer.erase("alice");
         writer.sync();
         CHECK(reader.refresh() == 2);
-        CHECK(contents_of(reader) == std::map<std::string, std::string>{{"bob", "dev"}});
+        CHECK(any_contents(reader) == std::map<std::string, std::string>{{"bob", "dev"}});
         CHECK(error_of([&] { (void)writer.refresh(); }).code() == kvforge::errc::invalid_argument);
         any_strings snap = reader.snapshot();
         CHECK(error_of([&] { (void)snap.refresh(); }).code() == kvforge::errc::not_supported);
@@ -363,7 +363,7 @@ TEST_CASE("a bare path opens any store written with expiring<>, and its expired 
     CHECK(db.get("live") == std::optional<std::string>("2"));
     CHECK(db.size() == 2);
     CHECK(db.stats().live_keys == 2);
-    CHECK(contents_of(db) == std::map<std::string, std::string>{{"forever", "3"}, {"live", "2"}});
+    CHECK(any_contents(db) == std::map<std::string, std::string>{{"forever", "3"}, {"live", "2"}});
     std::vector<std::string> keys;
     for (const auto& [key, value] : db.scan()) keys.push_back(key);
     CHECK(keys == std::vector<std::string>{"forever", "live"});
@@ -468,7 +468,7 @@ TEST_CASE("a batch with a deadline fails with not_supported on a store without '
         plain.erase("kept");
         db.write(plain, ec);
         CHECK_FALSE(ec);
-        CHECK(contents_of(db) == std::map<std::string, std::string>{{"a", "1"}});
+        CHECK(any_contents(db) == std::map<std::string, std::string>{{"a", "1"}});
     }
 }
 

@@ -29,7 +29,7 @@ using kvforge_test::temporary_files;
 
 namespace {
 
-kvforge::options small_segments() {
+kvforge::options background_segments() {
     kvforge::options opts;
     opts.segment_bytes = std::uint64_t{64} << 10;
     opts.compact_min_bytes = std::uint64_t{64} << 10;
@@ -38,7 +38,7 @@ kvforge::options small_segments() {
 }
 
 /// Fails the test when a background job has not done what the test waits for by then.
-struct deadline {
+struct job_deadline {
     std::chrono::steady_clock::time_point end = std::chrono::steady_clock::now() + std::chrono::seconds(120);
     [[nodiscard]] bool passed() const { return std::chrono::steady_clock::now() > end; }
 };
@@ -46,9 +46,9 @@ struct deadline {
 /// Overwrites, erases and reads random keys of 400, keeping model in step, until the
 /// compaction thread has finished `jobs` more jobs.
 template <class Store>
-void churn(Store& db, std::map<std::string, std::string>& model, std::mt19937& random, std::uint64_t jobs) {
+void churn_until_jobs(Store& db, std::map<std::string, std::string>& model, std::mt19937& random, std::uint64_t jobs) {
     const std::uint64_t target = db.stats().compactions + jobs;
-    const deadline limit;
+    const job_deadline limit;
     for (int i = 0; db.stats().compactions < target; ++i) {
         REQUIRE_FALSE(limit.passed());
         const std::string key = "key" + std::to_string(random() % 400);
@@ -79,7 +79,7 @@ TEMPLATE_TEST_CASE("with thread_safe, compaction runs on its own thread while wr
     kvforge::stats before;
     {
         sync_counting_io io;
-        store_type db(path, small_segments(), io);
+        store_type db(path, background_segments(), io);
         const std::uint64_t syncs_at_open = db.stats().syncs;
         const std::uint64_t calls_at_open = io.syncs->load();
         // Keys no write changes, which a second thread reads throughout.
@@ -94,7 +94,7 @@ TEMPLATE_TEST_CASE("with thread_safe, compaction runs on its own thread while wr
                 }
             }
         });
-        churn(db, model, random, 10);
+        churn_until_jobs(db, model, random, 10);
         done = true;
         reader.join();
         CHECK(wrong == 0);
@@ -110,7 +110,7 @@ TEMPLATE_TEST_CASE("with thread_safe, compaction runs on its own thread while wr
         db.close();
         before = db.stats();
     }
-    store_type db(path, small_segments());
+    store_type db(path, background_segments());
     const kvforge::stats after = db.stats();
     // A reopen counts live and dead bytes from the records: the jobs kept them exact.
     CHECK(after.live_bytes == before.live_bytes);
@@ -129,7 +129,7 @@ TEST_CASE(
     const std::string path = dir / "db";
     std::map<std::string, std::string> model;
     std::mt19937 random(5);
-    kvforge::options opts = small_segments();
+    kvforge::options opts = background_segments();
     // Chunks so small that a job spends most of its time between them.
     opts.compaction_step_bytes = 256;
     // Writers that never wait for the thread, so that they find a job under way.
@@ -139,9 +139,9 @@ TEST_CASE(
         for (const auto& [key, value] : model) REQUIRE(db.get(key) == std::optional<std::string>(value));
     };
     const auto during_a_job = [&](store_type& db) {
-        churn(db, model, random, 1);
+        churn_until_jobs(db, model, random, 1);
         // The next job copies into a .tmp output while the writes go on.
-        const deadline limit;
+        const job_deadline limit;
         for (int i = 0; outputs_being_written(path) == 0; ++i) {
             REQUIRE_FALSE(limit.passed());
             const std::string key = "key" + std::to_string(random() % 400);
@@ -178,7 +178,7 @@ TEST_CASE("with thread_safe and an unbounded wait, overwrites wait for the compa
     using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::thread_safe>;
     temp_dir dir;
     const std::string path = dir / "db";
-    kvforge::options opts = small_segments();
+    kvforge::options opts = background_segments();
     REQUIRE(opts.compaction_stall_ratio == 1.0);  // the default
     opts.compaction_stall_micros = std::numeric_limits<std::uint64_t>::max();
     constexpr int keys = 400;

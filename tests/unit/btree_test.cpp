@@ -25,13 +25,13 @@ struct ignore_payload {
     void operator()(std::string_view) const noexcept {}
 };
 
-bool put(btree_table& table, std::string_view key, std::string_view payload) {
+bool put_key(btree_table& table, std::string_view key, std::string_view payload) {
     return table.upsert(key, payload, ignore_payload{});
 }
 
 bool erase_key(btree_table& table, std::string_view key) { return table.erase(key, ignore_payload{}); }
 
-std::vector<std::pair<std::string, std::string>> contents(const btree_table& table) {
+std::vector<std::pair<std::string, std::string>> entries_of(const btree_table& table) {
     std::vector<std::pair<std::string, std::string>> out;
     table.for_each([&](std::string_view k, std::string_view v) { out.emplace_back(k, v); });
     return out;
@@ -63,7 +63,7 @@ TEST_CASE("btree_table: an empty table", "[btree]") {
     CHECK_FALSE(table.find("a"));
     CHECK_FALSE(table.find(""));
     CHECK_FALSE(erase_key(table, "a"));
-    CHECK(contents(table).empty());
+    CHECK(entries_of(table).empty());
     CHECK(keys_from(table, "", true, 10).empty());
 }
 
@@ -71,7 +71,7 @@ TEST_CASE("btree_table: the empty key and keys with NUL and 0xFF bytes", "[btree
     btree_table table;
     const std::vector<std::string> keys = {""s,  "\0"s,   "\0\0"s,     "a"s,      "a\0"s, "a\0\0"s, "a\xff"s,
                                            "b"s, "\xff"s, "\xff\xff"s, "\xff\0"s, "ab"s,  "\x7f"s,  "\x80"s};
-    for (std::size_t i = 0; i < keys.size(); ++i) CHECK(put(table, keys[i], "v" + std::to_string(i)));
+    for (std::size_t i = 0; i < keys.size(); ++i) CHECK(put_key(table, keys[i], "v" + std::to_string(i)));
     CHECK(table.size() == keys.size());
     for (std::size_t i = 0; i < keys.size(); ++i) {
         const auto found = table.find(keys[i]);
@@ -85,7 +85,7 @@ TEST_CASE("btree_table: the empty key and keys with NUL and 0xFF bytes", "[btree
     std::vector<std::string> sorted = keys;
     std::sort(sorted.begin(), sorted.end());  // std::string compares chars as unsigned, like memcmp
     std::vector<std::string> visited;
-    for (const auto& [k, v] : contents(table)) visited.push_back(k);
+    for (const auto& [k, v] : entries_of(table)) visited.push_back(k);
     CHECK(visited == sorted);
 
     // "a" < "a\0" < "b": a prefix sorts first even when the next byte is NUL.
@@ -112,7 +112,7 @@ TEST_CASE("btree_table: keys sharing long prefixes", "[btree]") {
         std::string key = stem + std::to_string(i * 7919 % 20000);
         if (i % 3 == 0) key += std::string(static_cast<std::size_t>(i % 11), '\0');
         const std::string payload = std::to_string(i);
-        CHECK(put(table, key, payload) == model.emplace(key, payload).second);
+        CHECK(put_key(table, key, payload) == model.emplace(key, payload).second);
     }
     CHECK(table.size() == model.size());
     for (const auto& [k, v] : model) {
@@ -122,7 +122,7 @@ TEST_CASE("btree_table: keys sharing long prefixes", "[btree]") {
     }
     CHECK_FALSE(table.find(stem));
     CHECK_FALSE(table.find(stem + "1\x01"));
-    CHECK(contents(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
+    CHECK(entries_of(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
 
     // Erase every other key, so leaves merge and borrow and their fences change.
     std::size_t n = 0;
@@ -136,7 +136,7 @@ TEST_CASE("btree_table: keys sharing long prefixes", "[btree]") {
     }
     CHECK(table.size() == model.size());
     for (const auto& [k, v] : model) CHECK(table.find(k) == std::optional<std::string_view>(v));
-    CHECK(contents(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
+    CHECK(entries_of(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
 }
 
 TEST_CASE("btree_table: on_replace and on_erase receive the old payload", "[btree]") {
@@ -166,7 +166,7 @@ TEST_CASE("btree_table: a throwing callback leaves the table unchanged", "[btree
     btree_table table;
     std::map<std::string, std::string> model;
     for (std::uint32_t i = 0; i < 20000; ++i) {
-        put(table, numbered_key(i), std::to_string(i));
+        put_key(table, numbered_key(i), std::to_string(i));
         model.emplace(numbered_key(i), std::to_string(i));
     }
     const auto thrower = [](std::string_view) { throw std::runtime_error("callback failed"); };
@@ -183,15 +183,15 @@ TEST_CASE("btree_table: a throwing callback leaves the table unchanged", "[btree
         }
     }
     CHECK(table.size() == model.size());
-    CHECK(contents(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
+    CHECK(entries_of(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
 }
 
 TEST_CASE("btree_table: a same-size replace does not grow memory", "[btree]") {
     btree_table table;
-    for (std::uint32_t i = 0; i < 1000; ++i) put(table, numbered_key(i), "12345678");
+    for (std::uint32_t i = 0; i < 1000; ++i) put_key(table, numbered_key(i), "12345678");
     const std::size_t before = table.memory_usage();
     for (int round = 0; round < 50; ++round) {
-        for (std::uint32_t i = 0; i < 1000; ++i) put(table, numbered_key(i), "abcdefgh");
+        for (std::uint32_t i = 0; i < 1000; ++i) put_key(table, numbered_key(i), "abcdefgh");
     }
     CHECK(table.memory_usage() == before);
     CHECK(table.find(numbered_key(7)) == std::optional<std::string_view>("abcdefgh"));
@@ -203,7 +203,7 @@ TEST_CASE("btree_table: erasing everything frees the memory", "[btree]") {
     std::vector<std::string> keys;
     for (int i = 0; i < 100000; ++i) keys.push_back(numbered_key(static_cast<std::uint32_t>(rng())));
     std::size_t inserted = 0;
-    for (const auto& k : keys) inserted += put(table, k, "payload!") ? 1 : 0;
+    for (const auto& k : keys) inserted += put_key(table, k, "payload!") ? 1 : 0;
     CHECK(table.size() == inserted);
     const std::size_t full = table.memory_usage();
     CHECK(full > 0);
@@ -219,9 +219,9 @@ TEST_CASE("btree_table: erasing everything frees the memory", "[btree]") {
     CHECK(table.size() == 0);
     CHECK(table.empty());
     CHECK(table.memory_usage() == btree_table{}.memory_usage());
-    CHECK(contents(table).empty());
+    CHECK(entries_of(table).empty());
 
-    for (std::uint32_t i = 0; i < 5000; ++i) CHECK(put(table, numbered_key(i), "again"));
+    for (std::uint32_t i = 0; i < 5000; ++i) CHECK(put_key(table, numbered_key(i), "again"));
     CHECK(table.size() == 5000);
     CHECK(table.find(numbered_key(4999)) == std::optional<std::string_view>("again"));
     CHECK(keys_from(table, numbered_key(10), false, 2) == std::vector<std::string>{numbered_key(11), numbered_key(12)});
@@ -229,7 +229,7 @@ TEST_CASE("btree_table: erasing everything frees the memory", "[btree]") {
 
 TEST_CASE("btree_table: shrink_to_fit gives back the memory of erased records at once", "[btree]") {
     btree_table table;
-    for (std::uint32_t i = 0; i < 20000; ++i) put(table, numbered_key(i), std::string(100, 'v'));
+    for (std::uint32_t i = 0; i < 20000; ++i) put_key(table, numbered_key(i), std::string(100, 'v'));
     const std::size_t full = table.memory_usage();
     // Every third record erased: too little garbage for the table to compact on its own,
     // and too few to merge leaves.
@@ -238,7 +238,7 @@ TEST_CASE("btree_table: shrink_to_fit gives back the memory of erased records at
     table.shrink_to_fit();
     CHECK(table.memory_usage() < erased - full / 4);
     CHECK(table.size() == 13333);
-    const auto records = contents(table);
+    const auto records = entries_of(table);
     REQUIRE(records.size() == 13333);
     for (std::size_t i = 0; i < records.size(); ++i) {
         REQUIRE(records[i].first == numbered_key(static_cast<std::uint32_t>(i / 2 * 3 + 1 + i % 2)));
@@ -257,7 +257,7 @@ TEST_CASE("btree_table: erasing from either end", "[btree]") {
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
     for (const bool from_the_right : {false, true}) {
         btree_table table;
-        for (const auto& k : load_order) put(table, k, k.substr(12));
+        for (const auto& k : load_order) put_key(table, k, k.substr(12));
         INFO("from the right: " << from_the_right);
         for (std::size_t n = 0; n < keys.size(); ++n) {
             const std::string& k = from_the_right ? keys[keys.size() - 1 - n] : keys[n];
@@ -281,8 +281,8 @@ TEST_CASE("btree_table: ascending loads fill the leaves", "[btree]") {
     btree_table random;
     std::mt19937 rng(7);
     for (std::uint32_t i = 0; i < 100000; ++i) {
-        put(ascending, numbered_key(i), "");
-        put(random, numbered_key(static_cast<std::uint32_t>(rng())), "");
+        put_key(ascending, numbered_key(i), "");
+        put_key(random, numbered_key(static_cast<std::uint32_t>(rng())), "");
     }
     CHECK(ascending.memory_usage() < random.memory_usage());
     std::uint32_t expected = 0;
@@ -295,13 +295,13 @@ TEST_CASE("btree_table: ascending loads fill the leaves", "[btree]") {
 
 TEST_CASE("btree_table: clear and move", "[btree]") {
     btree_table table;
-    for (std::uint32_t i = 0; i < 3000; ++i) put(table, numbered_key(i), "x");
+    for (std::uint32_t i = 0; i < 3000; ++i) put_key(table, numbered_key(i), "x");
     btree_table moved(std::move(table));
     CHECK(moved.size() == 3000);
     CHECK(table.size() == 0);  // NOLINT(bugprone-use-after-move): moved-from tables are empty
     CHECK(table.memory_usage() == 0);
     CHECK_FALSE(table.find(numbered_key(1)));
-    CHECK(put(table, "reused", "yes"));
+    CHECK(put_key(table, "reused", "yes"));
 
     table = std::move(moved);
     CHECK(table.size() == 3000);
@@ -311,8 +311,8 @@ TEST_CASE("btree_table: clear and move", "[btree]") {
     table.clear();
     CHECK(table.empty());
     CHECK(table.memory_usage() == 0);
-    CHECK(put(table, "after", "clear"));
-    CHECK(contents(table) == std::vector<std::pair<std::string, std::string>>{{"after", "clear"}});
+    CHECK(put_key(table, "after", "clear"));
+    CHECK(entries_of(table) == std::vector<std::pair<std::string, std::string>>{{"after", "clear"}});
 }
 
 TEST_CASE("btree_table: random operations agree with std::map", "[btree]") {
@@ -352,7 +352,7 @@ TEST_CASE("btree_table: random operations agree with std::map", "[btree]") {
     const auto check_all = [&] {
         REQUIRE(table.size() == model.size());
         REQUIRE(table.empty() == model.empty());
-        REQUIRE(contents(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
+        REQUIRE(entries_of(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
     };
 
     constexpr int operations = 300000;
@@ -419,7 +419,7 @@ TEST_CASE("btree_table: an ordered visit's ahead() sees each record before the v
     // orders, and stop anywhere.
     constexpr std::uint32_t count = 3000;
     btree_table table;
-    for (std::uint32_t i = 0; i < count; ++i) put(table, numbered_key((i * 7919) % count), "v" + std::to_string(i));
+    for (std::uint32_t i = 0; i < count; ++i) put_key(table, numbered_key((i * 7919) % count), "v" + std::to_string(i));
 
     // every: the keys the visit reaches when it runs to its end, in its order.
     const auto check = [&](const auto& visit, const std::vector<std::string>& every, std::size_t limit) {
@@ -473,7 +473,7 @@ TEST_CASE("btree_table: update_from replaces payloads in key order, in place or 
     std::mt19937 random(7);
     for (int i = 0; i < 5000; ++i) {
         const std::string key = "k" + std::to_string(random() % 20000);
-        put(table, key, "p" + std::to_string(i));
+        put_key(table, key, "p" + std::to_string(i));
         model[key] = "p" + std::to_string(i);
     }
     // From the 1000th key on (excluded), every other record's payload grows (a new arena
@@ -499,7 +499,7 @@ TEST_CASE("btree_table: update_from replaces payloads in key order, in place or 
         if (i % 2 == 0) at->second += "-longer";
         if (i % 4 == 1) at->second[0] = 'q';
     }
-    REQUIRE(contents(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
+    REQUIRE(entries_of(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
     for (const auto& [key, payload] : model) REQUIRE(table.find(key) == std::optional<std::string_view>(payload));
 
     // Inclusive, from a key absent from the table: the walk begins at the next one.

@@ -41,11 +41,10 @@ struct pausing_io : kvforge::posix_io {
     }
 };
 
-using namespace kvforge;
-
-using writing_configs =
-    std::tuple<store<std::string, std::string, file_log, hash_index, buffered<>, thread_safe, pausing_io>,
-               store<std::string, std::string, mmap_file, sorted_index, sync_each, thread_safe, pausing_io>>;
+using writing_configs = std::tuple<kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
+                                                  kvforge::buffered<>, kvforge::thread_safe, pausing_io>,
+                                   kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index,
+                                                  kvforge::sync_each, kvforge::thread_safe, pausing_io>>;
 
 constexpr int old_keys = 3000;
 constexpr int puts_while_paused = 200;
@@ -62,7 +61,7 @@ TEMPLATE_LIST_TEST_CASE("compact() of a thread_safe store lets writers go on whi
                         "[compaction][compact_with_writers]", writing_configs) {
     kvforge_test::temp_dir dir;
     const std::string path = dir / "db";
-    options opts;
+    kvforge::options opts;
     opts.compact_dead_ratio = 0;  // no automatic job: the dead bytes wait for compact()
     opts.segment_bytes = 128 << 10;
     pausing_io io;

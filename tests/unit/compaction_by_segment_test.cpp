@@ -18,14 +18,14 @@ using kvforge_test::temp_dir;
 
 namespace {
 
-kvforge::options small_segments() {
+kvforge::options compaction_segments() {
     kvforge::options opts;
     opts.segment_bytes = std::uint64_t{64} << 10;
     opts.compact_min_bytes = std::uint64_t{64} << 10;
     return opts;
 }
 
-std::size_t data_files(const std::string& path) {
+std::size_t data_file_count(const std::string& path) {
     std::size_t count = 0;
     for (const auto& entry : std::filesystem::directory_iterator(path)) count += entry.path().extension() == ".kvlog";
     return count;
@@ -41,7 +41,7 @@ TEMPLATE_TEST_CASE("automatic compaction rewrites the most dead segments and kee
     std::map<std::string, std::string> model;
     std::uint64_t dead = 0;
     {
-        store_type db(path, small_segments());
+        store_type db(path, compaction_segments());
         // 500 keys of about 130 bytes each (65 KB live), overwritten 40 times: 2.6 MB written.
         for (int round = 0; round < 40; ++round) {
             for (int i = 0; i < 500; ++i) {
@@ -54,12 +54,12 @@ TEMPLATE_TEST_CASE("automatic compaction rewrites the most dead segments and kee
         const kvforge::stats s = db.stats();
         CHECK(s.compactions > 5);
         CHECK(s.compaction_failures == 0);
-        CHECK(s.segments == data_files(path));
+        CHECK(s.segments == data_file_count(path));
         // The files stay within a few segments of the live bytes, not the 2.6 MB written.
         CHECK(s.disk_bytes < 4 * s.live_bytes);
         dead = s.dead_bytes;
     }
-    store_type db(path, small_segments());
+    store_type db(path, compaction_segments());
     // Dead bytes are kept exactly: the reopened store counts the same.
     CHECK(db.stats().dead_bytes == dead);
     CHECK(db.size() == model.size());
@@ -72,7 +72,7 @@ TEMPLATE_TEST_CASE("a job keeps an erase record while an older segment it did no
     using store_type = kvforge::store<std::string, std::string, TestType, kvforge::hash_index>;
     temp_dir dir;
     const std::string path = dir / "db";
-    kvforge::options opts = small_segments();
+    kvforge::options opts = compaction_segments();
     {
         store_type db(path, opts);
         // Two segments of records that stay live (too many for one job to read), with

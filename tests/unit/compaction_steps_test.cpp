@@ -68,7 +68,8 @@ private:
 /// Overwrites and erases random keys of 400, keeping model in step, until automatic
 /// compaction has run `jobs` more times.
 template <class Store>
-void churn(Store& db, std::map<std::string, std::string>& model, std::mt19937& random, std::uint64_t jobs) {
+void churn_until_compacted(Store& db, std::map<std::string, std::string>& model, std::mt19937& random,
+                           std::uint64_t jobs) {
     const std::uint64_t target = db.stats().compactions + jobs;
     for (int i = 0; db.stats().compactions < target; ++i) {
         REQUIRE(i < 200000);
@@ -96,7 +97,7 @@ TEMPLATE_TEST_CASE("writes between a job's steps leave the newest values and exa
     kvforge::stats before;
     {
         store_type db(path, small_steps());
-        churn(db, model, random, 20);
+        churn_until_compacted(db, model, random, 20);
         before = db.stats();
         CHECK(before.compaction_failures == 0);
         CHECK(db.size() == model.size());
@@ -227,7 +228,7 @@ TEMPLATE_TEST_CASE("clear, compact and close drop a job under way and leave no t
         for (const auto& [key, value] : model) REQUIRE(db.get(key) == std::optional<std::string>(value));
     };
     const auto during_a_job = [&](store_type& db) {
-        churn(db, model, random, 2);
+        churn_until_compacted(db, model, random, 2);
         // The next job starts and copies into a .tmp output within a few hundred writes.
         for (int i = 0; outputs_being_written(path) == 0; ++i) {
             REQUIRE(i < 20000);

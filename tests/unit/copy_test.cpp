@@ -29,8 +29,12 @@ std::uint64_t migration_records() {
 }
 
 /// Record i of the test data: keys of several lengths, values of several sizes, some empty.
-std::string key_of(std::uint64_t i) { return "key-" + std::to_string(i * 7919 % 1000003) + "-" + std::to_string(i); }
-std::string value_of(std::uint64_t i) { return std::string(i % 97, static_cast<char>('a' + i % 26)) + std::to_string(i); }
+std::string migration_key(std::uint64_t i) {
+    return "key-" + std::to_string(i * 7919 % 1000003) + "-" + std::to_string(i);
+}
+std::string migration_value(std::uint64_t i) {
+    return std::string(i % 97, static_cast<char>('a' + i % 26)) + std::to_string(i);
+}
 
 }  // namespace
 
@@ -46,7 +50,7 @@ TEST_CASE("copy moves every record between every pair of store policies and inde
         auto source = kvforge::open_store<std::string, std::string>(spec_of(from, source_dir, "source"));
         kvforge::batch<std::string, std::string> load;
         for (std::uint64_t i = 0; i < count; ++i) {
-            load.put(key_of(i), value_of(i));
+            load.put(migration_key(i), migration_value(i));
             if (load.size() == 10000) {
                 source.write(load);
                 load.clear();
@@ -68,7 +72,7 @@ TEST_CASE("copy moves every record between every pair of store policies and inde
             REQUIRE(destination.size() == count);
             std::string value;
             for (std::uint64_t i = 0; i < count; ++i) {
-                if (!destination.get(key_of(i), value) || value != value_of(i)) {
+                if (!destination.get(migration_key(i), value) || value != migration_value(i)) {
                     FAIL_CHECK("record " << i << " did not arrive intact");
                     break;
                 }
@@ -123,8 +127,8 @@ TEST_CASE("copy from a snapshot holds no lock of the store, which takes writes d
         dir / "db");
     std::map<std::string, std::string> at_cut;
     for (std::uint64_t i = 0; i < 1000; ++i) {
-        at_cut[key_of(i)] = value_of(i);
-        db.put(key_of(i), value_of(i));
+        at_cut[migration_key(i)] = migration_value(i);
+        db.put(migration_key(i), migration_value(i));
     }
     kvforge::store<std::string, std::string> destination;
     kvforge::copy_options opts;
@@ -133,7 +137,7 @@ TEST_CASE("copy from a snapshot holds no lock of the store, which takes writes d
     // A hash index store's own for_each holds its read lock for the whole walk, so a write
     // from inside the copy would wait for it forever; the snapshot's holds none.
     opts.on_progress = [&](const kvforge::copy_progress&) {
-        db.put(key_of(written_meanwhile), "changed during the copy");
+        db.put(migration_key(written_meanwhile), "changed during the copy");
         db.put("new " + std::to_string(written_meanwhile++), "x");
     };
     CHECK(kvforge::copy(db.snapshot(), destination, opts) == 1000);

@@ -20,10 +20,12 @@
 #include "../support/sync_counting_io.hpp"
 #include "../support/temp_dir.hpp"
 
-using namespace kvforge;
 using kvforge_test::read_file;
 using kvforge_test::temp_dir;
 using kvforge_test::write_file;
+// Unqualified where a TEMPLATE_TEST_CASE names them: Catch names its test cases by the types as written.
+using kvforge::file_log;
+using kvforge::mmap_file;
 namespace fs = std::filesystem;
 
 namespace {
@@ -36,7 +38,7 @@ std::uintmax_t data_file_size(const std::string& directory) {
 }
 
 /// POSIX I/O whose fdatasync takes as long as a real disk's and can be made to fail.
-struct slow_disk_io : posix_io {
+struct slow_disk_io : kvforge::posix_io {
     std::shared_ptr<std::atomic<int>> failures_left = std::make_shared<std::atomic<int>>(0);
     int fdatasync(int fd) noexcept {
         if (failures_left->load() > 0) {
@@ -52,7 +54,7 @@ struct slow_disk_io : posix_io {
 }  // namespace
 
 TEST_CASE("buffered writes reach the file at the byte threshold and on flush", "[durability][buffered]") {
-    using small_buffer = store<std::string, std::string, file_log, buffered<1024, 3600000>>;
+    using small_buffer = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::buffered<1024, 3600000>>;
     temp_dir dir;
     small_buffer db(dir / "db");
     const auto empty = data_file_size(dir / "db");
@@ -69,7 +71,8 @@ TEST_CASE("buffered writes reach the file at the byte threshold and on flush", "
 }
 
 TEST_CASE("buffered writes reach the file once the time threshold has passed", "[durability][buffered]") {
-    using timed = store<std::string, std::string, file_log, buffered<std::size_t{1} << 30, 1>>;
+    using timed =
+        kvforge::store<std::string, std::string, kvforge::file_log, kvforge::buffered<std::size_t{1} << 30, 1>>;
     temp_dir dir;
     timed db(dir / "db");
     const auto empty = data_file_size(dir / "db");
@@ -88,7 +91,7 @@ TEST_CASE("a process crash loses at most the unflushed buffer", "[durability][bu
     const pid_t child = ::fork();
     REQUIRE(child >= 0);
     if (child == 0) {
-        store<std::string, std::string, file_log, buffered<>> db(path);
+        kvforge::store<std::string, std::string, kvforge::file_log, kvforge::buffered<>> db(path);
         db.put("flushed", "yes");
         db.flush();
         db.put("buffered only", "lost");
@@ -96,13 +99,14 @@ TEST_CASE("a process crash loses at most the unflushed buffer", "[durability][bu
     }
     int status = 0;
     REQUIRE(::waitpid(child, &status, 0) == child);
-    store<std::string, std::string, file_log, buffered<>> db(path);
+    kvforge::store<std::string, std::string, kvforge::file_log, kvforge::buffered<>> db(path);
     CHECK(db.get("flushed") == std::optional<std::string>("yes"));
     CHECK_FALSE(db.contains("buffered only"));
 }
 
 TEST_CASE("concurrent sync_each writers share fdatasync calls", "[durability][sync_each][group_commit]") {
-    using grouped = store<std::string, std::string, file_log, sync_each, thread_safe, slow_disk_io>;
+    using grouped = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sync_each,
+                                   kvforge::thread_safe, slow_disk_io>;
     temp_dir dir;
     grouped db(dir / "db");
     const auto syncs_before = db.stats().syncs;
@@ -125,7 +129,8 @@ TEST_CASE("concurrent sync_each writers share fdatasync calls", "[durability][sy
 
 TEMPLATE_TEST_CASE("stats().syncs counts the sync that makes an open's cut of a torn tail durable",
                    "[durability][stats][recovery]", file_log, mmap_file) {
-    using counted = store<std::string, std::string, TestType, buffered<>, single_thread, kvforge_test::sync_counting_io>;
+    using counted = kvforge::store<std::string, std::string, TestType, kvforge::buffered<>, kvforge::single_thread,
+                                   kvforge_test::sync_counting_io>;
     temp_dir dir;
     const std::string path = dir / "db";
     {
@@ -139,7 +144,7 @@ TEMPLATE_TEST_CASE("stats().syncs counts the sync that makes an open's cut of a 
         }
     }
     kvforge_test::sync_counting_io io;
-    counted db(path, options{}, io);
+    counted db(path, kvforge::options{}, io);
     CHECK(db.stats().recovered_bytes_cut == torn_record.size());
     CHECK(db.get("kept") == std::optional<std::string>("yes"));
     CHECK(io.syncs->load() >= 1);
@@ -147,7 +152,7 @@ TEMPLATE_TEST_CASE("stats().syncs counts the sync that makes an open's cut of a 
 }
 
 TEST_CASE("async_worker: sequence numbers, wait_durable and draining on close", "[durability][async_worker]") {
-    using async_store = store<std::string, std::string, file_log, async_worker<>>;
+    using async_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::async_worker<>>;
     temp_dir dir;
     {
         async_store db(dir / "db");
@@ -169,7 +174,7 @@ TEST_CASE("async_worker: sequence numbers, wait_durable and draining on close", 
 }
 
 TEST_CASE("async_worker reports a failure of its thread on the next call", "[durability][async_worker][failure]") {
-    using failing = store<std::string, std::string, file_log, async_worker<>, slow_disk_io>;
+    using failing = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::async_worker<>, slow_disk_io>;
     temp_dir dir;
     slow_disk_io io;
     failing db(dir / "db", {}, io);
@@ -190,7 +195,7 @@ TEST_CASE("open removes an interrupted compaction's .tmp files and replays the s
     temp_dir dir;
     const std::string path = dir / "db";
     {
-        store<std::string, std::string, file_log> db(path);
+        kvforge::store<std::string, std::string, kvforge::file_log> db(path);
         db.put("k", "old");
         db.put("gone", "1");
         db.erase("gone");
@@ -199,7 +204,7 @@ TEST_CASE("open removes an interrupted compaction's .tmp files and replays the s
     // the segment was removed would leave it.
     const std::string input = read_file(fs::path(path) / "data-0000000001.kvlog");
     {
-        store<std::string, std::string, file_log> db(path);
+        kvforge::store<std::string, std::string, kvforge::file_log> db(path);
         db.put("k", "v");
         db.compact();  // segments 1 and 2 in, output 3 out, 4 active
     }
@@ -207,7 +212,7 @@ TEST_CASE("open removes an interrupted compaction's .tmp files and replays the s
     write_file(fs::path(path) / "data-0000000001.kvlog", input);
     // What a crash before the rename leaves.
     fs::copy_file(fs::path(path) / "data-0000000003.kvlog", fs::path(path) / "data-0000000005.kvlog.tmp");
-    store<std::string, std::string, file_log> db(path);
+    kvforge::store<std::string, std::string, kvforge::file_log> db(path);
     CHECK(db.get("k") == std::optional<std::string>("v"));
     CHECK_FALSE(db.contains("gone"));
     CHECK(db.size() == 1);

@@ -26,9 +26,9 @@ constexpr std::uint64_t cache_budget = 1 << 20;
 // 200,000 puts of 24-byte values write 8 MiB of keys and values, eight budgets' worth,
 // and a few times that with the deadline index (the 1,000,000 of the report would take
 // a few seconds here, and fail the same way).
-constexpr int put_count = 200'000;
+constexpr int cache_put_count = 200'000;
 
-std::string key_of(int i) { return "key" + std::to_string(i); }
+std::string cache_key(int i) { return "key" + std::to_string(i); }
 
 }  // namespace
 
@@ -37,8 +37,8 @@ TEST_CASE("a bounded expiring cache keeps its deadline index within the budget a
     expiring_cache db{kvforge::options{.memory_budget = cache_budget}};
     const std::string value(24, 'v');
     std::uint64_t peak = 0;
-    for (int i = 0; i < put_count; ++i) {
-        db.put(key_of(i), value, 1h);
+    for (int i = 0; i < cache_put_count; ++i) {
+        db.put(cache_key(i), value, 1h);
         if (i % 1024 == 0) peak = std::max(peak, db.stats().memory_bytes);
     }
     const kvforge::stats filled = db.stats();
@@ -47,15 +47,15 @@ TEST_CASE("a bounded expiring cache keeps its deadline index within the budget a
     CHECK(filled.evictions > 0);
     const std::size_t held = db.size();
     CHECK(held == filled.live_keys);
-    CHECK(held < static_cast<std::size_t>(put_count));
+    CHECK(held < static_cast<std::size_t>(cache_put_count));
 
     // Keys the cache evicted long ago, put again without a deadline: no index entry of
     // their old deadline may be left to purge them.
     constexpr int forever_count = 100;
-    for (int i = 0; i < forever_count; ++i) db.put(key_of(i), "forever");
+    for (int i = 0; i < forever_count; ++i) db.put(cache_key(i), "forever");
     std::vector<std::string> forever;
     for (int i = 0; i < forever_count; ++i) {
-        if (db.contains(key_of(i))) forever.push_back(key_of(i));
+        if (db.contains(cache_key(i))) forever.push_back(cache_key(i));
     }
     CHECK(forever.size() > forever_count / 2);
     const std::size_t held_with_deadline = db.size() - forever.size();
@@ -74,8 +74,8 @@ TEST_CASE("the budget of a bounded expiring cache counts its deadline index once
     using plain_cache = kvforge::store<std::string, std::string, kvforge::memory, kvforge::bounded<>>;
     plain_cache plain{kvforge::options{.memory_budget = cache_budget}};
     for (int i = 0; i < 1000; ++i) {
-        db.put(key_of(i), "value", 1h);
-        plain.put(key_of(i), "value");
+        db.put(cache_key(i), "value", 1h);
+        plain.put(cache_key(i), "value");
     }
     // Nothing was evicted: the expiring cache holds the same entries, 9 bytes longer each,
     // and its deadline index, counted once.

@@ -16,11 +16,13 @@
 #include "../support/test_clock.hpp"
 
 using namespace std::chrono_literals;
-using namespace kvforge_test;
+using kvforge_test::expiring_persistent_configs;
+using kvforge_test::temp_dir;
+using kvforge_test::test_clock;
 
 namespace {
 
-kvforge::options small_segments() {
+kvforge::options refresh_segments() {
     kvforge::options opts;
     opts.segment_bytes = 64 << 10;
     opts.compact_min_bytes = 64 << 10;
@@ -33,11 +35,11 @@ kvforge::options read_only() {
     return opts;
 }
 
-std::string key_of(int i) { return "key" + std::to_string(i); }
+std::string refresh_key(int i) { return "key" + std::to_string(i); }
 
 /// What the writer holds, read as the reader reads it: its live keys and values.
 template <class Store>
-std::map<std::string, std::string> contents_of(Store& db) {
+std::map<std::string, std::string> live_contents(Store& db) {
     std::map<std::string, std::string> out;
     db.for_each([&](const std::string& key, const std::string& value) { out[key] = value; });
     return out;
@@ -48,7 +50,7 @@ void check_same(Store& reader, Store& writer) {
     CHECK(reader.size() == writer.size());
     CHECK(reader.stats().live_keys == writer.stats().live_keys);
     CHECK(reader.stats().live_bytes == writer.stats().live_bytes);
-    CHECK(contents_of(reader) == contents_of(writer));
+    CHECK(live_contents(reader) == live_contents(writer));
 }
 
 }  // namespace
@@ -59,12 +61,12 @@ TEMPLATE_LIST_TEST_CASE("a read-only expiring store's refresh keeps its deadline
     const std::string path = dir / "db";
     test_clock::set(test_clock::time_point(1000h));
     const auto start = test_clock::now();
-    TestType writer(path, small_segments());
+    TestType writer(path, refresh_segments());
     for (int i = 0; i < 2000; ++i) {
         if (i % 2 == 0) {
-            writer.put(key_of(i), "first " + std::to_string(i), start + std::chrono::seconds(10 + i % 50));
+            writer.put(refresh_key(i), "first " + std::to_string(i), start + std::chrono::seconds(10 + i % 50));
         } else {
-            writer.put(key_of(i), "first " + std::to_string(i));
+            writer.put(refresh_key(i), "first " + std::to_string(i));
         }
     }
     writer.flush();
@@ -72,12 +74,12 @@ TEMPLATE_LIST_TEST_CASE("a read-only expiring store's refresh keeps its deadline
     check_same(reader, writer);
 
     // Deadlines moved later, taken away, given, passed already; keys erased and added.
-    for (int i = 0; i < 2000; i += 3) writer.put(key_of(i), "later", start + std::chrono::seconds(500 + i % 7));
-    for (int i = 0; i < 2000; i += 10) writer.put(key_of(i), "no deadline now");
-    for (int i = 1; i < 2000; i += 8) writer.put(key_of(i), "deadline now", start + std::chrono::seconds(20));
-    for (int i = 5; i < 2000; i += 11) writer.put(key_of(i), "expired already", start - std::chrono::seconds(1));
-    for (int i = 7; i < 2000; i += 13) writer.erase(key_of(i));
-    for (int i = 2000; i < 2300; ++i) writer.put(key_of(i), "new", start + std::chrono::seconds(30));
+    for (int i = 0; i < 2000; i += 3) writer.put(refresh_key(i), "later", start + std::chrono::seconds(500 + i % 7));
+    for (int i = 0; i < 2000; i += 10) writer.put(refresh_key(i), "no deadline now");
+    for (int i = 1; i < 2000; i += 8) writer.put(refresh_key(i), "deadline now", start + std::chrono::seconds(20));
+    for (int i = 5; i < 2000; i += 11) writer.put(refresh_key(i), "expired already", start - std::chrono::seconds(1));
+    for (int i = 7; i < 2000; i += 13) writer.erase(refresh_key(i));
+    for (int i = 2000; i < 2300; ++i) writer.put(refresh_key(i), "new", start + std::chrono::seconds(30));
     writer.flush();
     CHECK(reader.refresh() > 0);
     check_same(reader, writer);
@@ -86,7 +88,7 @@ TEMPLATE_LIST_TEST_CASE("a read-only expiring store's refresh keeps its deadline
     // outputs and retired segments.
     const std::uint64_t compactions = writer.stats().compactions;
     for (int round = 0; round < 200 && writer.stats().compactions == compactions; ++round) {
-        for (int i = 0; i < 300; ++i) writer.put(key_of(i), "round " + std::to_string(round), start + 40s);
+        for (int i = 0; i < 300; ++i) writer.put(refresh_key(i), "round " + std::to_string(round), start + 40s);
         writer.flush();
     }
     CHECK(writer.stats().compactions > compactions);

@@ -35,14 +35,14 @@ using expiring_log =
     kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index, kvforge::expiring<test_clock>>;
 
 /// Keys with deadlines 10 s to 60 s away, and keys without one.
-struct sample {
+struct deadline_sample {
     std::vector<std::pair<std::string, test_clock::time_point>> with_deadline;
     std::vector<std::string> without_deadline;
 };
 
 template <class Store>
-sample fill(Store& db) {
-    sample s;
+deadline_sample fill_sample(Store& db) {
+    deadline_sample s;
     for (int i = 0; i < 60; ++i) {
         const std::string key = "key" + std::to_string(i);
         if (i % 3 == 0) {
@@ -60,7 +60,7 @@ sample fill(Store& db) {
 /// Checks that db holds sample s as it was written: every value, every deadline, then
 /// that the keys expire, and purge, at their deadlines. Moves test_clock past them all.
 template <class Store>
-void check_holds(Store& db, const sample& s) {
+void check_holds(Store& db, const deadline_sample& s) {
     CHECK(db.size() == s.with_deadline.size() + s.without_deadline.size());
     std::map<test_clock::time_point, std::size_t> due;  // keys by deadline
     for (const auto& [key, deadline] : s.with_deadline) {
@@ -91,10 +91,10 @@ std::string deadlines_path(const std::string& store) { return store + "/deadline
 TEST_CASE("a clean close writes the deadlines file, and the next open loads and removes it", "[expiry][reopen]") {
     temp_dir dir;
     const std::string path = dir / "store";
-    sample s;
+    deadline_sample s;
     {
         expiring_log db(path);
-        s = fill(db);
+        s = fill_sample(db);
         db.close();
     }
     REQUIRE(fs::exists(deadlines_path(path)));
@@ -114,10 +114,10 @@ TEST_CASE("a clean close writes the deadlines file, and the next open loads and 
 TEST_CASE("a store closed by its destructor writes the deadlines file too", "[expiry][reopen]") {
     temp_dir dir;
     const std::string path = dir / "store";
-    sample s;
+    deadline_sample s;
     {
         expiring_log db(path);
-        s = fill(db);
+        s = fill_sample(db);
     }
     CHECK(fs::exists(deadlines_path(path)));
     {
@@ -182,10 +182,10 @@ TEST_CASE("a deadlines file that is missing, damaged or not the store's own is n
     for (const auto& [what, damage] : cases) {
         INFO("deadlines file: " << what);
         const std::string path = dir / ("store" + std::to_string(n++));
-        sample s;
+        deadline_sample s;
         {
             expiring_log db(path);
-            s = fill(db);
+            s = fill_sample(db);
             db.close();
         }
         const std::optional<std::string> bytes = damage(read_file(deadlines_path(path)));
@@ -206,10 +206,10 @@ TEST_CASE("a crash after an open and writes leaves no deadlines file: the next o
                                          kvforge::expiring<test_clock>, kvforge::simulated_io>;
     auto disk = std::make_shared<kvforge::simulated_file_system>();
     kvforge::simulated_io io(disk);
-    sample s;
+    deadline_sample s;
     {
         simulated_log db("/store", {}, io);
-        s = fill(db);
+        s = fill_sample(db);
         db.close();
     }
     struct stat info {};
@@ -237,10 +237,10 @@ TEST_CASE("a crash after an open and writes leaves no deadlines file: the next o
 TEST_CASE("a read-only open loads the deadlines file and leaves it", "[expiry][reopen]") {
     temp_dir dir;
     const std::string path = dir / "store";
-    sample s;
+    deadline_sample s;
     {
         expiring_log db(path);
-        s = fill(db);
+        s = fill_sample(db);
         db.close();
     }
     const std::string bytes = read_file(deadlines_path(path));
@@ -262,10 +262,10 @@ TEST_CASE("a backup leaves the deadlines file out, and the restored store builds
     temp_dir dir;
     const std::string path = dir / "store";
     const std::string copy = dir / "backup";
-    sample s;
+    deadline_sample s;
     {
         expiring_log db(path);
-        s = fill(db);
+        s = fill_sample(db);
         db.backup(copy);
         db.close();
     }
@@ -298,7 +298,7 @@ TEST_CASE("clear and purge_expired leave a deadlines file that fits the store", 
     const std::string path = dir / "store";
     {
         expiring_log db(path);
-        fill(db);
+        fill_sample(db);
         db.clear();
         db.put("kept", "1", 30s);
         db.put("gone", "2", 10s);

@@ -25,18 +25,18 @@ namespace fs = std::filesystem;
 
 namespace {
 
-using log_store = kvforge::store<std::string, std::string, kvforge::file_log>;
+using log_store_st = kvforge::store<std::string, std::string, kvforge::file_log>;
 using log_store_mt = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::thread_safe>;
 
-kvforge::options small_segments() {
+kvforge::options mapping_segments() {
     kvforge::options opts;
     opts.segment_bytes = std::uint64_t{64} << 10;
     opts.compact_dead_ratio = 0;  // compaction only when asked
     return opts;
 }
 
-std::string key_of(int i) { return "key" + std::to_string(i); }
-std::string value_of(int i, char fill) { return std::string(100, fill) + std::to_string(i); }
+std::string mapping_key(int i) { return "key" + std::to_string(i); }
+std::string mapping_value(int i, char fill) { return std::string(100, fill) + std::to_string(i); }
 
 /// The bytes of the store's data files but the newest (the active one's).
 std::uint64_t closed_segment_bytes(const fs::path& directory) {
@@ -58,12 +58,12 @@ template <class Store>
 void check_values(Store& db, int count, char fill) {
     std::string buffer;
     for (int i = 0; i < count; ++i) {
-        const std::string expected = value_of(i, fill);
-        REQUIRE(db.get(key_of(i)) == std::optional<std::string>(expected));
-        REQUIRE(db.get(key_of(i), buffer));
+        const std::string expected = mapping_value(i, fill);
+        REQUIRE(db.get(mapping_key(i)) == std::optional<std::string>(expected));
+        REQUIRE(db.get(mapping_key(i), buffer));
         REQUIRE(buffer == expected);
         std::string seen;
-        REQUIRE(db.visit(key_of(i), [&](std::string_view value) { seen.assign(value); }));
+        REQUIRE(db.visit(mapping_key(i), [&](std::string_view value) { seen.assign(value); }));
         REQUIRE(seen == expected);
     }
 }
@@ -72,10 +72,10 @@ void check_values(Store& db, int count, char fill) {
 
 TEST_CASE("file_log maps its closed segments and reads them back", "[file_log][mapping]") {
     temp_dir dir;
-    log_store db(dir / "db", small_segments());
+    log_store_st db(dir / "db", mapping_segments());
     CHECK(db.stats().mapped_bytes == 0);  // only the active segment, empty at the open
     constexpr int count = 2000;           // about 250 KB: three closed segments and more
-    for (int i = 0; i < count; ++i) db.put(key_of(i), value_of(i, 'a'));
+    for (int i = 0; i < count; ++i) db.put(mapping_key(i), mapping_value(i, 'a'));
     db.flush();
     const kvforge::stats s = db.stats();
     CHECK(s.segments >= 4);
@@ -87,18 +87,18 @@ TEST_CASE("file_log maps what the active segment held at the open; appends are r
           "[file_log][mapping]") {
     temp_dir dir;
     {
-        log_store db(dir / "db", small_segments());
-        for (int i = 0; i < 100; ++i) db.put(key_of(i), value_of(i, 'a'));
+        log_store_st db(dir / "db", mapping_segments());
+        for (int i = 0; i < 100; ++i) db.put(mapping_key(i), mapping_value(i, 'a'));
     }
-    log_store db(dir / "db", small_segments());
+    log_store_st db(dir / "db", mapping_segments());
     const std::uint64_t at_open = fs::file_size(fs::path(dir / "db") / "data-0000000001.kvlog");
     CHECK(db.stats().segments == 1);
     CHECK(db.stats().mapped_bytes == at_open);
-    for (int i = 100; i < 200; ++i) db.put(key_of(i), value_of(i, 'a'));
+    for (int i = 100; i < 200; ++i) db.put(mapping_key(i), mapping_value(i, 'a'));
     db.flush();
     CHECK(db.stats().mapped_bytes == at_open);  // appended records lie past the mapping
     check_values(db, 200, 'a');
-    for (int i = 200; i < 1000; ++i) db.put(key_of(i), value_of(i, 'a'));  // closes it: mapped whole
+    for (int i = 200; i < 1000; ++i) db.put(mapping_key(i), mapping_value(i, 'a'));  // closes it: mapped whole
     db.flush();
     CHECK(db.stats().mapped_bytes == closed_segment_bytes(dir / "db"));
     check_values(db, 1000, 'a');
@@ -106,20 +106,20 @@ TEST_CASE("file_log maps what the active segment held at the open; appends are r
 
 TEST_CASE("a snapshot reads mapped segments that compaction retired", "[file_log][mapping]") {
     temp_dir dir;
-    log_store db(dir / "db", small_segments());
+    log_store_st db(dir / "db", mapping_segments());
     constexpr int count = 1500;
-    for (int i = 0; i < count; ++i) db.put(key_of(i), value_of(i, 'a'));
+    for (int i = 0; i < count; ++i) db.put(mapping_key(i), mapping_value(i, 'a'));
     const auto snap = db.snapshot();
-    for (int i = 0; i < count; ++i) db.put(key_of(i), value_of(i, 'b'));
+    for (int i = 0; i < count; ++i) db.put(mapping_key(i), mapping_value(i, 'b'));
     db.compact();  // every segment the snapshot holds is retired and its file removed
     CHECK_FALSE(fs::exists(fs::path(dir / "db") / "data-0000000001.kvlog"));
     check_values(db, count, 'b');
     for (int i = 0; i < count; ++i) {
-        REQUIRE(snap.get(key_of(i)) == std::optional<std::string>(value_of(i, 'a')));
+        REQUIRE(snap.get(mapping_key(i)) == std::optional<std::string>(mapping_value(i, 'a')));
     }
     std::size_t seen = 0;
     snap.for_each([&](const std::string& key, const std::string& value) {
-        CHECK(value == value_of(std::stoi(key.substr(3)), 'a'));
+        CHECK(value == mapping_value(std::stoi(key.substr(3)), 'a'));
         ++seen;
     });
     CHECK(seen == count);
@@ -127,10 +127,10 @@ TEST_CASE("a snapshot reads mapped segments that compaction retired", "[file_log
 
 TEST_CASE("a visit holds its mapped bytes while another thread compacts", "[file_log][mapping][threads]") {
     temp_dir dir;
-    log_store_mt db(dir / "db", small_segments());
+    log_store_mt db(dir / "db", mapping_segments());
     constexpr int count = 1500;
-    for (int i = 0; i < count; ++i) db.put(key_of(i), value_of(i, 'a'));
-    for (int i = 1; i < count; ++i) db.put(key_of(i), value_of(i, 'b'));  // key0's record stays in segment 1
+    for (int i = 0; i < count; ++i) db.put(mapping_key(i), mapping_value(i, 'a'));
+    for (int i = 1; i < count; ++i) db.put(mapping_key(i), mapping_value(i, 'b'));  // key0's record stays in segment 1
     db.flush();
 
     std::mutex m;
@@ -147,7 +147,7 @@ TEST_CASE("a visit holds its mapped bytes while another thread compacts", "[file
     });
     std::string before;
     std::string after;
-    const bool found = db.visit(key_of(0), [&](std::string_view value) {
+    const bool found = db.visit(mapping_key(0), [&](std::string_view value) {
         before.assign(value);
         {
             const std::lock_guard lock(m);
@@ -159,17 +159,17 @@ TEST_CASE("a visit holds its mapped bytes while another thread compacts", "[file
     compactor.join();
     CHECK(found);
     CHECK(compacted);
-    CHECK(before == value_of(0, 'a'));
+    CHECK(before == mapping_value(0, 'a'));
     CHECK(after == before);
     CHECK_FALSE(fs::exists(fs::path(dir / "db") / "data-0000000001.kvlog"));
     check_values(db, 1, 'a');
-    CHECK(db.get(key_of(1)) == std::optional<std::string>(value_of(1, 'b')));
+    CHECK(db.get(mapping_key(1)) == std::optional<std::string>(mapping_value(1, 'b')));
 }
 
 TEST_CASE("mmap_file reports its mappings, which reach past its files", "[mmap_file][mapping]") {
     temp_dir dir;
-    kvforge::store<std::string, std::string, kvforge::mmap_file> db(dir / "db", small_segments());
-    for (int i = 0; i < 1000; ++i) db.put(key_of(i), value_of(i, 'a'));
+    kvforge::store<std::string, std::string, kvforge::mmap_file> db(dir / "db", mapping_segments());
+    for (int i = 0; i < 1000; ++i) db.put(mapping_key(i), mapping_value(i, 'a'));
     db.flush();
     std::uint64_t data_bytes = 0;
     for (const auto& entry : fs::directory_iterator(dir / "db")) {

@@ -18,7 +18,7 @@
 
 namespace fs = std::filesystem;
 using kvforge_test::temp_dir;
-using log_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sync_each>;
+using synced_log_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sync_each>;
 
 namespace {
 
@@ -45,7 +45,7 @@ fs::path data_file_of(const fs::path& directory) {
 TEST_CASE("a new store is a directory with a lock file and one data file of known bytes", "[file_log]") {
     temp_dir dir;
     {
-        log_store db(dir / "db");
+        synced_log_store db(dir / "db");
         db.put("k", "v");
     }
     const auto files = snapshot(dir / "db");
@@ -69,7 +69,7 @@ TEST_CASE("a new store is a directory with a lock file and one data file of know
 TEST_CASE("damage before the tail fails the open unless salvaging", "[file_log][corruption]") {
     temp_dir dir;
     {
-        log_store db(dir / "db");
+        synced_log_store db(dir / "db");
         for (int i = 0; i < 10; ++i) db.put("key" + std::to_string(i), "value" + std::to_string(i));
     }
     fs::remove(dir / "db/data-0000000001.kvhint");
@@ -80,7 +80,7 @@ TEST_CASE("damage before the tail fails the open unless salvaging", "[file_log][
     bytes[damaged] ^= 0x01;
     write_file(data, bytes);
 
-    log_store db;
+    synced_log_store db;
     std::error_code ec;
     db.open(dir / "db", ec);
     CHECK(ec == kvforge::errc::corrupt_record);
@@ -100,7 +100,7 @@ TEST_CASE("damage before the tail fails the open unless salvaging", "[file_log][
 
 TEST_CASE("a damaged record is reported by get and verify, never returned", "[file_log][corruption]") {
     temp_dir dir;
-    log_store db(dir / "db");
+    synced_log_store db(dir / "db");
     db.put("good", "fine");
     db.put("bad", "soon damaged");
     const fs::path data = data_file_of(dir / "db");
@@ -142,7 +142,7 @@ TEST_CASE("the hint written at close lets the next open skip the log", "[file_lo
     bytes[damaged] ^= 0x01;
     write_file(data, bytes);
 
-    log_store db(dir / "db");
+    synced_log_store db(dir / "db");
     CHECK(db.size() == count);
     CHECK(db.get("key119999") == std::optional<std::string>("value119999"));
     std::error_code ec;
@@ -153,7 +153,7 @@ TEST_CASE("the hint written at close lets the next open skip the log", "[file_lo
 TEST_CASE("a bad hint file is ignored and the log is read instead", "[file_log][hint]") {
     temp_dir dir;
     {
-        log_store db(dir / "db");
+        synced_log_store db(dir / "db");
         for (int i = 0; i < 100; ++i) db.put("key" + std::to_string(i), std::to_string(i));
     }
     const fs::path hint = dir / "db/data-0000000001.kvhint";
@@ -161,7 +161,7 @@ TEST_CASE("a bad hint file is ignored and the log is read instead", "[file_log][
     std::string bytes = read_file(hint);
     bytes[bytes.size() / 2] ^= 0x04;
     write_file(hint, bytes);
-    log_store db(dir / "db");
+    synced_log_store db(dir / "db");
     CHECK(db.size() == 100);
     CHECK(db.get("key42") == std::optional<std::string>("42"));
 }

@@ -37,15 +37,15 @@ namespace {
 using contents = std::map<std::string, std::string>;
 
 /// Far more than any walk here takes, even under a sanitizer on a loaded machine.
-constexpr auto deadline = 60s;
+constexpr auto walk_deadline = 60s;
 
 /// Returns what running returns; ends the run, failed, when it does not finish within
 /// the deadline (a deadlock on the store's lock).
 template <class T>
 T in_time(const char* what, std::future<T>& running) {
-    if (running.wait_for(deadline) != std::future_status::ready) {
+    if (running.wait_for(walk_deadline) != std::future_status::ready) {
         std::fprintf(stderr, "FAILED: %s did not finish within %lld s: it waits on a lock of the store\n", what,
-                     static_cast<long long>(deadline.count()));
+                     static_cast<long long>(walk_deadline.count()));
         std::fflush(stderr);
         std::_Exit(EXIT_FAILURE);
     }
@@ -59,21 +59,21 @@ auto finished_in_time(const char* what, Walk&& walk) {
     return in_time(what, running);
 }
 
-std::string key_of(int i) { return "key-" + std::to_string(i); }
-std::string value_of(int i) { return "value-" + std::to_string(i); }
+std::string walk_key(int i) { return "key-" + std::to_string(i); }
+std::string walk_value(int i) { return "value-" + std::to_string(i); }
 
 template <class Store>
-contents fill(Store& db, int count) {
+contents put_keys(Store& db, int count) {
     contents written;
     for (int i = 0; i < count; ++i) {
-        db.put(key_of(i), value_of(i));
-        written.emplace(key_of(i), value_of(i));
+        db.put(walk_key(i), walk_value(i));
+        written.emplace(walk_key(i), walk_value(i));
     }
     return written;
 }
 
 template <class Store>
-contents read_all(const Store& db) {
+contents walked_contents(const Store& db) {
     contents out;
     db.for_each([&](const std::string& key, const std::string& value) { out.emplace(key, value); });
     return out;
@@ -115,7 +115,7 @@ void check_walk_writing_to_itself(Store& db, const contents& before) {
     }
     after.emplace("from-another-thread", "x");
     CHECK(db.size() == after.size());
-    CHECK(read_all(db) == after);
+    CHECK(walked_contents(db) == after);
 }
 
 }  // namespace
@@ -138,7 +138,7 @@ TEMPLATE_TEST_CASE(
     TestType db(dir / "db");
     // The last records are still in the writer's buffer (buffered<>) or queue
     // (async_worker<>) when the walk starts: the snapshot's cut hands them to the files.
-    const contents before = fill(db, 500);
+    const contents before = put_keys(db, 500);
     check_walk_writing_to_itself(db, before);
 }
 
@@ -146,7 +146,7 @@ TEST_CASE("for_each of a thread_safe hash store through any_store lets its fn wr
           "[for_each][snapshot][any_store]") {
     temp_dir dir;
     auto db = kvforge::open_store<std::string, std::string>("file_log,hash,thread_safe:" + dir / "db");
-    const contents before = fill(db, 300);
+    const contents before = put_keys(db, 300);
     check_walk_writing_to_itself(db, before);
 }
 
@@ -156,7 +156,7 @@ TEST_CASE("copy holds no lock of a thread_safe hash source: the source takes wri
     kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index, kvforge::buffered<>,
                    kvforge::thread_safe>
         source(dir / "source");
-    const contents before = fill(source, 1000);
+    const contents before = put_keys(source, 1000);
     kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index> destination(dir / "dest");
 
     kvforge::copy_options opts;
@@ -172,7 +172,7 @@ TEST_CASE("copy holds no lock of a thread_safe hash source: the source takes wri
 
     CHECK(copied == before.size());
     CHECK(progress_calls == 10);
-    CHECK(read_all(destination) == before);
+    CHECK(walked_contents(destination) == before);
     CHECK(source.size() == before.size() + 10);
     CHECK(source.get("written-during-copy-1000") == std::optional<std::string>("x"));
 }
@@ -182,7 +182,7 @@ TEST_CASE("for_each of a closed thread_safe hash store fails as before", "[for_e
     kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index, kvforge::buffered<>,
                    kvforge::thread_safe>
         db(dir / "db");
-    fill(db, 3);
+    put_keys(db, 3);
     db.close();
     std::error_code ec;
     bool called = false;
@@ -198,7 +198,7 @@ TEST_CASE("for_each of a thread_safe hash store whose writes failed still reads 
     kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index, kvforge::sync_each,
                    kvforge::thread_safe, kvforge::fault_injecting_io<>>
         db(dir / "db", {}, io);
-    fill(db, 20);
+    put_keys(db, 20);
     io.inject({.at = 1, .calls = kvforge::io_call::fdatasync, .error = EIO});
     std::error_code ec;
     db.put("after the failure", "x", ec);
@@ -208,7 +208,7 @@ TEST_CASE("for_each of a thread_safe hash store whose writes failed still reads 
     CHECK(snapshot_error);
 
     contents expected;
-    for (int i = 0; i < 20; ++i) expected.emplace(key_of(i), value_of(i));
+    for (int i = 0; i < 20; ++i) expected.emplace(walk_key(i), walk_value(i));
     if (const auto value = db.get("after the failure")) expected.emplace("after the failure", *value);
     std::error_code walk_error;
     const contents seen = finished_in_time("for_each of a failed store", [&] {

@@ -15,7 +15,7 @@ using kvforge::detail::hash_table;
 
 namespace {
 
-void ignore(std::string_view) {}
+void ignore_replaced(std::string_view) {}
 
 /// The longest walk and the largest mean walk (in groups per key, times 100) that lookups
 /// of the keys held took at any of the checks made while a table filled.
@@ -31,11 +31,11 @@ struct worst_probes {
 };
 
 /// Fills a new table with keys in the order given, checking its probes every check_every keys.
-worst_probes fill(const std::vector<std::string>& keys, std::size_t check_every) {
+worst_probes fill_and_probe(const std::vector<std::string>& keys, std::size_t check_every) {
     hash_table table;
     worst_probes worst;
     for (std::size_t i = 0; i < keys.size(); ++i) {
-        table.upsert(keys[i], "p", ignore);
+        table.upsert(keys[i], "p", ignore_replaced);
         if ((i + 1) % check_every == 0) worst.check(table);
     }
     for (const std::string& key : keys) {
@@ -61,7 +61,7 @@ TEST_CASE("a hash table filled in another table's iteration order keeps its prob
     for (std::size_t i = 0; i < count; ++i) keys.push_back("key/" + std::to_string(i));
 
     // In key order: the yardstick.
-    const worst_probes in_key_order = fill(keys, check_every);
+    const worst_probes in_key_order = fill_and_probe(keys, check_every);
     INFO("in key order: mean " << in_key_order.mean_percent << "%, longest " << in_key_order.longest);
     CHECK(in_key_order.mean_percent <= 200);
 
@@ -70,16 +70,16 @@ TEST_CASE("a hash table filled in another table's iteration order keeps its prob
     // alike in both tables, the mean would be thousands of groups, the longest walk
     // across most of the table.) The longest walk varies with the seed: tens of groups.
     hash_table source;
-    for (const std::string& key : keys) source.upsert(key, "payload", ignore);
+    for (const std::string& key : keys) source.upsert(key, "payload", ignore_replaced);
     const std::vector<std::string> first_order = order_of(source);
-    const worst_probes first = fill(first_order, check_every);
+    const worst_probes first = fill_and_probe(first_order, check_every);
     INFO("in another table's order: mean " << first.mean_percent << "%, longest " << first.longest);
     CHECK(first.mean_percent <= 200);
     CHECK(first.longest <= 500);
 
     hash_table second;
-    for (const std::string& key : first_order) second.upsert(key, "p", ignore);
-    const worst_probes again = fill(order_of(second), check_every);
+    for (const std::string& key : first_order) second.upsert(key, "p", ignore_replaced);
+    const worst_probes again = fill_and_probe(order_of(second), check_every);
     INFO("once more removed: mean " << again.mean_percent << "%, longest " << again.longest);
     CHECK(again.mean_percent <= 200);
     CHECK(again.longest <= 500);

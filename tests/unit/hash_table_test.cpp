@@ -21,7 +21,7 @@
 using kvforge::detail::hash_table;
 
 namespace {
-void ignore(std::string_view) {}
+void ignore_old(std::string_view) {}
 }  // namespace
 
 TEST_CASE("hash_table agrees with std::map under random inserts, replaces and erases", "[hash_table]") {
@@ -76,13 +76,13 @@ TEST_CASE("hash_table agrees with std::map under random inserts, replaces and er
 
 TEST_CASE("hash_table erases leave no tombstones behind", "[hash_table]") {
     hash_table table;
-    for (int i = 0; i < 1000; ++i) table.upsert(std::to_string(i), "v", ignore);
+    for (int i = 0; i < 1000; ++i) table.upsert(std::to_string(i), "v", ignore_old);
     const std::size_t capacity = table.capacity();
     // Churn far more keys through the table than it holds: with tombstones the probe
     // sequences would fill up and force growth; backward shifting keeps it the same size.
     for (int round = 0; round < 200; ++round) {
-        for (int i = 0; i < 1000; ++i) REQUIRE(table.erase(std::to_string(round * 1000 + i), ignore));
-        for (int i = 0; i < 1000; ++i) table.upsert(std::to_string((round + 1) * 1000 + i), "v", ignore);
+        for (int i = 0; i < 1000; ++i) REQUIRE(table.erase(std::to_string(round * 1000 + i), ignore_old));
+        for (int i = 0; i < 1000; ++i) table.upsert(std::to_string((round + 1) * 1000 + i), "v", ignore_old);
     }
     CHECK(table.size() == 1000);
     CHECK(table.capacity() == capacity);
@@ -92,10 +92,10 @@ TEST_CASE("hash_table erases leave no tombstones behind", "[hash_table]") {
 
 TEST_CASE("hash_table shrink_to_fit gives back the memory of erased records at once", "[hash_table]") {
     hash_table table;
-    for (int i = 0; i < 20000; ++i) table.upsert("key" + std::to_string(i), std::string(100, 'v'), ignore);
+    for (int i = 0; i < 20000; ++i) table.upsert("key" + std::to_string(i), std::string(100, 'v'), ignore_old);
     const std::size_t full = table.memory_usage();
     // A third erased is too little garbage for the table to compact on its own.
-    for (int i = 0; i < 20000; i += 3) REQUIRE(table.erase("key" + std::to_string(i), ignore));
+    for (int i = 0; i < 20000; i += 3) REQUIRE(table.erase("key" + std::to_string(i), ignore_old));
     CHECK(table.memory_usage() == full);
     table.shrink_to_fit();
     CHECK(table.memory_usage() < full * 3 / 4);
@@ -112,20 +112,20 @@ TEST_CASE("hash_table shrink_to_fit gives back the memory of erased records at o
 
 TEST_CASE("hash_table replaces a same-size payload in place", "[hash_table]") {
     hash_table table;
-    table.upsert("key", "12345678", ignore);
+    table.upsert("key", "12345678", ignore_old);
     const char* before = table.find("key")->data();
-    table.upsert("key", "abcdefgh", ignore);
+    table.upsert("key", "abcdefgh", ignore_old);
     CHECK(table.find("key")->data() == before);
     CHECK(*table.find("key") == "abcdefgh");
-    table.upsert("key", "longer payload", ignore);
+    table.upsert("key", "longer payload", ignore_old);
     CHECK(*table.find("key") == "longer payload");
 }
 
 TEST_CASE("hash_table handles the empty key and keys differing only past 16 bytes", "[hash_table]") {
     hash_table table;
-    table.upsert("", "empty", ignore);
-    table.upsert("0123456789abcdefX", "x", ignore);
-    table.upsert("0123456789abcdefY", "y", ignore);
+    table.upsert("", "empty", ignore_old);
+    table.upsert("0123456789abcdefX", "x", ignore_old);
+    table.upsert("0123456789abcdefY", "y", ignore_old);
     CHECK(*table.find("") == "empty");
     CHECK(*table.find("0123456789abcdefX") == "x");
     CHECK(*table.find("0123456789abcdefY") == "y");
@@ -163,7 +163,7 @@ TEST_CASE("hash_table finds every key of 8 to 16 bytes among many, and none that
         const std::string digits = std::to_string(i);
         return std::string(8 + i % 9 - digits.size(), '0') + digits;
     };
-    for (std::size_t i = 0; i < count; ++i) table.upsert(key_of(i), std::to_string(i), ignore);
+    for (std::size_t i = 0; i < count; ++i) table.upsert(key_of(i), std::to_string(i), ignore_old);
     REQUIRE(table.size() == count);
     for (std::size_t i = 0; i < count; ++i) {
         std::string key = key_of(i);
@@ -175,8 +175,8 @@ TEST_CASE("hash_table finds every key of 8 to 16 bytes among many, and none that
 
 TEST_CASE("hash_table find_many agrees with find, in order, for batches of every length", "[hash_table]") {
     hash_table table;
-    for (int i = 0; i < 5000; ++i) table.upsert("k" + std::to_string(i), "v" + std::to_string(i), ignore);
-    for (int i = 0; i < 5000; i += 7) table.erase("k" + std::to_string(i), ignore);
+    for (int i = 0; i < 5000; ++i) table.upsert("k" + std::to_string(i), "v" + std::to_string(i), ignore_old);
+    for (int i = 0; i < 5000; i += 7) table.erase("k" + std::to_string(i), ignore_old);
     std::vector<std::string> keys;
     for (int i = 0; i < 40; ++i) keys.push_back("k" + std::to_string(i * 131 % 6000));
     for (std::size_t length = 0; length <= keys.size(); ++length) {
@@ -237,7 +237,7 @@ TEST_CASE("hash_table upsert_many ends as upserts one by one would, duplicates i
         // Erases lower the load limit, so later calls also rebuild the table mid-batch.
         for (int e = 0; e < 20; ++e) {
             const std::string key = "key" + std::to_string(rng() % 3000);
-            REQUIRE(bulk.erase(key, ignore) == one_by_one.erase(key, ignore));
+            REQUIRE(bulk.erase(key, ignore_old) == one_by_one.erase(key, ignore_old));
         }
     }
     CHECK(grew_in_a_call);
@@ -279,10 +279,10 @@ TEST_CASE("hash_table churn in a well-filled table neither grows it nor loses ke
     table.reserve(2000);
     const std::size_t capacity = table.capacity();
     const std::size_t live = capacity / 8 * 7 / 4 * 3;
-    for (std::size_t i = 0; i < live; ++i) table.upsert("key" + std::to_string(i), "v", ignore);
+    for (std::size_t i = 0; i < live; ++i) table.upsert("key" + std::to_string(i), "v", ignore_old);
     for (std::size_t round = 0; round < 50 * live; ++round) {
-        REQUIRE(table.erase("key" + std::to_string(round), ignore));
-        table.upsert("key" + std::to_string(round + live), "v", ignore);
+        REQUIRE(table.erase("key" + std::to_string(round), ignore_old));
+        table.upsert("key" + std::to_string(round + live), "v", ignore_old);
     }
     CHECK(table.capacity() == capacity);
     CHECK(table.size() == live);
@@ -296,7 +296,7 @@ TEST_CASE("hash_table reads back keys and payloads on both sides of the one-byte
     for (std::size_t key_size : {1, 127, 128, 300}) {
         for (std::size_t payload_size : {0, 127, 128, 70000}) {
             const std::string key = std::string(key_size, 'k') + std::to_string(payload_size);
-            table.upsert(key, std::string(payload_size, static_cast<char>('a' + key_size % 26)), ignore);
+            table.upsert(key, std::string(payload_size, static_cast<char>('a' + key_size % 26)), ignore_old);
         }
     }
     for (std::size_t key_size : {1, 127, 128, 300}) {
@@ -313,7 +313,7 @@ TEST_CASE("hash_table past a huge page of groups finds every key, also in a clon
     // 300,000 keys need more than 2 MiB of groups, which are then allocated on huge pages.
     hash_table table;
     const std::size_t count = 300000;
-    for (std::size_t i = 0; i < count; ++i) table.upsert("key" + std::to_string(i), std::to_string(i * 7), ignore);
+    for (std::size_t i = 0; i < count; ++i) table.upsert("key" + std::to_string(i), std::to_string(i * 7), ignore_old);
     REQUIRE(table.capacity() * 64 / kvforge::detail::hash_group::width >= kvforge::detail::huge_page_size);
     const hash_table copy = table.clone();
     for (std::size_t i = 0; i < count; i += 7) {
@@ -386,7 +386,7 @@ TEST_CASE("hash_table keeps records past several huge-page arena chunks, and in 
     // About 30 MB of records: the arena's later chunks are 4 MiB, on huge pages where allowed.
     hash_table table;
     const std::string payload(250, 'p');
-    for (int i = 0; i < 120000; ++i) table.upsert("key" + std::to_string(i), payload + std::to_string(i), ignore);
+    for (int i = 0; i < 120000; ++i) table.upsert("key" + std::to_string(i), payload + std::to_string(i), ignore_old);
     const hash_table copy = table.clone();
     for (int i = 0; i < 120000; i += 7) {
         REQUIRE(table.find("key" + std::to_string(i)) == std::optional<std::string_view>(payload + std::to_string(i)));
@@ -404,7 +404,7 @@ TEST_CASE("hash_table grows by half its group count, and finds every key after e
     std::vector<std::size_t> counts;
     const std::size_t keys = 20000;
     for (std::size_t i = 0; i < keys; ++i) {
-        table.upsert("key" + std::to_string(i), std::to_string(i), ignore);
+        table.upsert("key" + std::to_string(i), std::to_string(i), ignore_old);
         if (counts.empty() || group_count(table) != counts.back()) {
             counts.push_back(group_count(table));
             for (std::size_t j = 0; j <= i; ++j)
@@ -422,12 +422,12 @@ TEST_CASE("hash_table grows by half its group count, and finds every key after e
 TEST_CASE("hash_table reserve gives the group count that growing to as many keys reaches", "[hash_table]") {
     for (const std::size_t count : {std::size_t{7}, std::size_t{100}, std::size_t{2000}, std::size_t{30000}}) {
         hash_table grown;
-        for (std::size_t i = 0; i < count; ++i) grown.upsert("key" + std::to_string(i), "v", ignore);
+        for (std::size_t i = 0; i < count; ++i) grown.upsert("key" + std::to_string(i), "v", ignore_old);
         hash_table reserved;
         reserved.reserve(count);
         INFO("count " << count);
         CHECK(reserved.capacity() == grown.capacity());
-        for (std::size_t i = 0; i < count; ++i) reserved.upsert("key" + std::to_string(i), "v", ignore);
+        for (std::size_t i = 0; i < count; ++i) reserved.upsert("key" + std::to_string(i), "v", ignore_old);
         CHECK(reserved.capacity() == grown.capacity());
         for (std::size_t i = 0; i < count; ++i) REQUIRE(reserved.find("key" + std::to_string(i)).has_value());
     }
@@ -439,10 +439,10 @@ TEST_CASE("hash_table shrinks to a quarter of a group count that is not a power 
     const std::size_t groups = group_count(table);
     REQUIRE_FALSE(is_power_of_two(groups));
     const std::size_t count = table.capacity() / 8 * 7;
-    for (std::size_t i = 0; i < count; ++i) table.upsert("key" + std::to_string(i), std::to_string(i), ignore);
+    for (std::size_t i = 0; i < count; ++i) table.upsert("key" + std::to_string(i), std::to_string(i), ignore_old);
     REQUIRE(group_count(table) == groups);
     std::size_t erased = 0;
-    while (group_count(table) == groups) REQUIRE(table.erase("key" + std::to_string(erased++), ignore));
+    while (group_count(table) == groups) REQUIRE(table.erase("key" + std::to_string(erased++), ignore_old));
     CHECK(group_count(table) == groups / 4);
     CHECK(table.size() == count - erased);
     for (std::size_t i = 0; i < count; ++i) {
@@ -454,7 +454,7 @@ TEST_CASE("hash_table shrinks to a quarter of a group count that is not a power 
     // It grows again from there by half.
     const std::size_t small = group_count(table);
     std::size_t next = count;
-    for (; group_count(table) == small; ++next) table.upsert("key" + std::to_string(next), "v", ignore);
+    for (; group_count(table) == small; ++next) table.upsert("key" + std::to_string(next), "v", ignore_old);
     CHECK(group_count(table) == small + (small + 1) / 2);
 }
 
@@ -469,7 +469,7 @@ TEST_CASE("hash_table erase-heavy rebuilds at a group count that is not a power 
     const std::size_t live = table.capacity() / 8 * 7 - 50;
     std::map<std::string, std::string> model;
     for (std::size_t i = 0; i < live; ++i) {
-        table.upsert("key" + std::to_string(i), std::to_string(i), ignore);
+        table.upsert("key" + std::to_string(i), std::to_string(i), ignore_old);
         model["key" + std::to_string(i)] = std::to_string(i);
     }
     std::mt19937_64 rng(5);
@@ -477,12 +477,12 @@ TEST_CASE("hash_table erase-heavy rebuilds at a group count that is not a power 
     for (std::size_t round = 0; round < 20; ++round) {
         for (std::size_t e = 0; e < live / 3; ++e) {
             auto it = std::next(model.begin(), static_cast<std::ptrdiff_t>(rng() % model.size()));
-            REQUIRE(table.erase(it->first, ignore));
+            REQUIRE(table.erase(it->first, ignore_old));
             model.erase(it);
         }
         while (model.size() < live) {
             const std::string key = "key" + std::to_string(next);
-            table.upsert(key, std::to_string(next++), ignore);
+            table.upsert(key, std::to_string(next++), ignore_old);
             model[key] = std::to_string(next - 1);
         }
         REQUIRE(group_count(table) == groups);
@@ -505,10 +505,10 @@ TEST_CASE("hash_table lookups of absent keys end among stale overflow bits in a 
         table.reserve(reserve_for);
         const std::size_t groups = group_count(table);
         const std::size_t full = table.capacity() / 8 * 7;
-        for (std::size_t i = 0; i < full; ++i) table.upsert("key" + std::to_string(i), "v", ignore);
+        for (std::size_t i = 0; i < full; ++i) table.upsert("key" + std::to_string(i), "v", ignore_old);
         REQUIRE(group_count(table) == groups);
         const std::size_t kept = full / 8 + 1;
-        for (std::size_t i = kept; i < full; ++i) REQUIRE(table.erase("key" + std::to_string(i), ignore));
+        for (std::size_t i = kept; i < full; ++i) REQUIRE(table.erase("key" + std::to_string(i), ignore_old));
         REQUIRE(group_count(table) == groups);
         INFO("groups " << groups);
         for (std::size_t i = kept; i < full + 1000; ++i)

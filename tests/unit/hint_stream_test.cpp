@@ -41,8 +41,8 @@ constexpr const char* first_hint = "data-0000000001.kvhint";
 constexpr const char* first_hint_tmp = "data-0000000001.kvhint.tmp";
 constexpr const char* second_hint = "data-0000000002.kvhint";
 
-std::string key_of(int i) { return "key" + std::to_string(i); }
-std::string value_of(int i) { return std::to_string(i) + std::string(100, 'v'); }
+std::string stream_key(int i) { return "key" + std::to_string(i); }
+std::string stream_value(int i) { return std::to_string(i) + std::string(100, 'v'); }
 
 kvforge::options segments_of(std::uint64_t mib) {
     kvforge::options opts;
@@ -51,7 +51,7 @@ kvforge::options segments_of(std::uint64_t mib) {
     return opts;
 }
 
-std::string joined(const std::vector<std::string_view>& pieces) {
+std::string concatenated(const std::vector<std::string_view>& pieces) {
     std::string bytes;
     for (const std::string_view piece : pieces) bytes.append(piece);
     return bytes;
@@ -74,7 +74,7 @@ std::string rebuilt_whole(const std::string& hint, const fs::path& data_path, st
             ++entries;
         });
     if (covered == 0) return {};
-    return joined(whole.finish(covered));
+    return concatenated(whole.finish(covered));
 }
 
 /// Reads the hint of the first segment back and checks that it is the one a builder
@@ -146,7 +146,7 @@ TEST_CASE("a hint handed out a block at a time is byte for byte the one built wh
     int blocks_handed_out = 0;
     const int count = 60000;
     for (int i = 0; i < count; ++i) {
-        const std::string key = key_of(i);
+        const std::string key = stream_key(i);
         hint_entry entry;
         entry.type = i % 7 == 3 ? record_type::erase : record_type::put;
         entry.key = key;
@@ -166,10 +166,10 @@ TEST_CASE("a hint handed out a block at a time is byte for byte the one built wh
     REQUIRE(blocks_handed_out >= 3);
     const std::vector<std::string_view> rest = streamed.finish(offset);
     REQUIRE(streamed.handed_out() == written.size());
-    written += joined(rest);
+    written += concatenated(rest);
     written.replace(file_header::size, streamed.counts().size(), streamed.counts());
 
-    const std::string expected = joined(whole.finish(offset));
+    const std::string expected = concatenated(whole.finish(offset));
     CHECK(written == expected);
     const kvforge::detail::hint_check checked = kvforge::detail::check_hint(written, identity, offset);
     CHECK(checked.passed());
@@ -184,7 +184,7 @@ TEMPLATE_TEST_CASE("the active segment's hint is written as its blocks fill and 
     const int count = 40000;  // about 4 blocks of entries, 5 MiB of records
     {
         store_type db(path.string(), segments_of(16));
-        for (int i = 0; i < count; ++i) db.put(key_of(i), value_of(i));
+        for (int i = 0; i < count; ++i) db.put(stream_key(i), stream_value(i));
         REQUIRE(db.stats().segments == 1);
         // The full blocks are on disk already, in the .tmp; the hint is not yet there.
         CHECK(fs::file_size(path / first_hint_tmp) >= 2 * hint_builder::block_size);
@@ -197,14 +197,14 @@ TEMPLATE_TEST_CASE("the active segment's hint is written as its blocks fill and 
     // Reopened onto the same segment, the hint gathered so far goes on, blocks and all.
     {
         store_type db(path.string(), segments_of(16));
-        for (int i = count; i < 2 * count; ++i) db.put(key_of(i), value_of(i));
+        for (int i = count; i < 2 * count; ++i) db.put(stream_key(i), stream_value(i));
         REQUIRE(db.stats().segments == 1);
     }
     check_first_hint(path, 2 * count);
     store_type db(path.string(), segments_of(16));
     CHECK(db.size() == static_cast<std::size_t>(2 * count));
-    CHECK(db.get(key_of(0)) == value_of(0));
-    CHECK(db.get(key_of(2 * count - 1)) == value_of(2 * count - 1));
+    CHECK(db.get(stream_key(0)) == stream_value(0));
+    CHECK(db.get(stream_key(2 * count - 1)) == stream_value(2 * count - 1));
 }
 
 TEST_CASE("a store killed while its hint's .tmp is half written reopens with every record", "[hint][crash]") {
@@ -220,7 +220,7 @@ TEST_CASE("a store killed while its hint's .tmp is half written reopens with eve
         ::close(ready[0]);
         {
             store_type db(path.string(), segments_of(16));
-            for (int i = 0; i < count; ++i) db.put(key_of(i), value_of(i));
+            for (int i = 0; i < count; ++i) db.put(stream_key(i), stream_value(i));
             db.sync();
             const char done = 1;
             if (::write(ready[1], &done, 1) != 1) ::_exit(1);
@@ -243,8 +243,8 @@ TEST_CASE("a store killed while its hint's .tmp is half written reopens with eve
     store_type db(path.string(), segments_of(16));
     CHECK_FALSE(fs::exists(path / first_hint_tmp));
     REQUIRE(db.size() == static_cast<std::size_t>(count));
-    for (int i = 0; i < count; i += 97) CHECK(db.get(key_of(i)) == value_of(i));
-    CHECK(db.get(key_of(count - 1)) == value_of(count - 1));
+    for (int i = 0; i < count; i += 97) CHECK(db.get(stream_key(i)) == stream_value(i));
+    CHECK(db.get(stream_key(count - 1)) == stream_value(count - 1));
     CHECK(db.verify().ok());
 }
 
@@ -262,13 +262,13 @@ TEST_CASE("a failure writing a segment's hint drops that hint only", "[hint][err
         while (db.stats().segments < 3) {
             REQUIRE(count < 200000);
             std::error_code ec;
-            db.put(key_of(count), value_of(count), ec);
+            db.put(stream_key(count), stream_value(count), ec);
             REQUIRE_FALSE(ec);
             ++count;
         }
         CHECK(io.shared->failures > 0);
-        CHECK(db.get(key_of(0)) == value_of(0));
-        CHECK(db.get(key_of(count - 1)) == value_of(count - 1));
+        CHECK(db.get(stream_key(0)) == stream_value(0));
+        CHECK(db.get(stream_key(count - 1)) == stream_value(count - 1));
         // Finished or given up: the first segment's .tmp is gone, the second's hint is in place.
         CHECK_FALSE(fs::exists(path / first_hint_tmp));
         CHECK_FALSE(fs::exists(path / first_hint));
@@ -280,6 +280,6 @@ TEST_CASE("a failure writing a segment's hint drops that hint only", "[hint][err
     CHECK(fs::exists(path / second_hint));
     store_type db(path.string(), segments_of(4), io);
     CHECK(db.size() == static_cast<std::size_t>(count));
-    for (int i = 0; i < count; i += 101) CHECK(db.get(key_of(i)) == value_of(i));
+    for (int i = 0; i < count; i += 101) CHECK(db.get(stream_key(i)) == stream_value(i));
     CHECK(db.verify().ok());
 }

@@ -8,7 +8,7 @@
 
 namespace {
 
-kvforge::composition sample() {
+kvforge::composition sample_composition() {
     kvforge::composition c;
     c.format = 2;
     c.store = "file_log";
@@ -42,7 +42,7 @@ bool refused(const std::string& text, const std::string& expected_problem) {
 }  // namespace
 
 TEST_CASE("a manifest reads back as the composition it was written from", "[manifest]") {
-    const std::string text = kvforge::detail::format_manifest(sample());
+    const std::string text = kvforge::detail::format_manifest(sample_composition());
     CHECK(text ==
           "kvforge-manifest 1\nformat 2\nstore file_log\nindex sorted_index\ndurability buffered\n"
           "key_codec bytes\nvalue_codec uint64.be\ncodec_fingerprint 0123456789abcdef\nexpiry none\n"
@@ -51,11 +51,11 @@ TEST_CASE("a manifest reads back as the composition it was written from", "[mani
     kvforge::composition out;
     std::string problem;
     REQUIRE(kvforge::detail::parse_manifest(text, out, problem));
-    CHECK(out == sample());
+    CHECK(out == sample_composition());
 }
 
 TEST_CASE("a manifest that is damaged, cut short or from a newer kvforge is refused", "[manifest]") {
-    const std::string text = kvforge::detail::format_manifest(sample());
+    const std::string text = kvforge::detail::format_manifest(sample_composition());
     std::string flipped = text;
     flipped[20] ^= 0x01;
     CHECK(refused(flipped, "fails its checksum"));
@@ -73,7 +73,7 @@ TEST_CASE("a manifest that is damaged, cut short or from a newer kvforge is refu
 }
 
 TEST_CASE("a codec name that cannot stand in a manifest line gives no manifest", "[manifest]") {
-    kvforge::composition c = sample();
+    kvforge::composition c = sample_composition();
     c.value_codec = "two words";
     CHECK(kvforge::detail::format_manifest(c).empty());
     c.value_codec = "";
@@ -83,7 +83,7 @@ TEST_CASE("a codec name that cannot stand in a manifest line gives no manifest",
 }
 
 TEST_CASE("only the fields that bind the bytes on disk must agree", "[manifest]") {
-    const kvforge::composition on_disk = sample();
+    const kvforge::composition on_disk = sample_composition();
     kvforge::composition opening = on_disk;
     opening.store = "mmap_file";
     opening.index = "hash_index";

@@ -13,11 +13,11 @@
 #include "../support/temp_dir.hpp"
 
 using kvforge_test::temp_dir;
-using mapped_store = kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::thread_safe>;
+using mapped_store_mt = kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::thread_safe>;
 
 TEST_CASE("get_view hands out the mapped bytes without copying them", "[mmap_file]") {
     temp_dir dir;
-    mapped_store db(dir / "db");
+    mapped_store_mt db(dir / "db");
     db.put("key", "a value in the mapped file");
     db.sync();
     const auto first = db.get_view("key");
@@ -32,7 +32,7 @@ TEST_CASE("a view stays valid while the file grows, is compacted and is closed",
     temp_dir dir;
     std::vector<kvforge::pinned_value> views;
     {
-        mapped_store db(dir / "db");
+        mapped_store_mt db(dir / "db");
         for (int i = 0; i < 10; ++i) db.put("early" + std::to_string(i), "value" + std::to_string(i));
         db.sync();
         for (int i = 0; i < 10; ++i) views.push_back(*db.get_view("early" + std::to_string(i)));
@@ -66,7 +66,7 @@ TEST_CASE("file_log and mmap_file open each other's files", "[mmap_file]") {
         db.put("written by", "file_log");
     }
     {
-        mapped_store db(dir / "db");
+        mapped_store_mt db(dir / "db");
         CHECK(db.get("written by") == std::optional<std::string>("file_log"));
         db.put("and by", "mmap_file");
     }

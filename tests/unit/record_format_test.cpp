@@ -18,7 +18,7 @@ namespace kd = kvforge::detail;
 namespace {
 
 /// A finished hint's pieces, one after another: the file's bytes.
-std::string joined(const std::vector<std::string_view>& pieces) {
+std::string hint_bytes(const std::vector<std::string_view>& pieces) {
     std::string bytes;
     for (const std::string_view piece : pieces) bytes.append(piece);
     return bytes;
@@ -202,7 +202,7 @@ TEST_CASE("a hint lists records with shared key prefixes and gaps, and is refuse
     }
     kd::hint_builder builder(data);
     for (const kd::hint_entry& entry : entries) builder.add(entry);
-    const std::string bytes = joined(builder.finish(at));
+    const std::string bytes = hint_bytes(builder.finish(at));
 
     std::vector<kd::hint_entry> read;
     std::vector<std::string> read_keys;
@@ -282,7 +282,7 @@ TEST_CASE("a hint built in blocks reads back whole, entries across block boundar
     for (std::size_t i = 0; i + 1 < pieces.size(); ++i) CHECK(pieces[i].size() == kd::hint_builder::block_size);
     CHECK(pieces.back().size() <= kd::hint_builder::block_size);
 
-    const std::string bytes = joined(pieces);
+    const std::string bytes = hint_bytes(pieces);
     CHECK(kd::hint_entry_count(bytes, bytes.size(), data) == keys.size());
     std::size_t next = 0;
     bool all_match = true;
@@ -331,7 +331,7 @@ TEST_CASE("a hint's entries taken over as bytes, then added to, make the hint ad
             first.add(entries[i]);
             first_end = entries[i].offset + entries[i].record_size();
         }
-        const std::string first_bytes = joined(first.finish(first_end));
+        const std::string first_bytes = hint_bytes(first.finish(first_end));
         std::uint64_t listed = 0;
         REQUIRE(kd::read_hint(
                     first_bytes, data, first_end, [&](std::uint64_t count, std::uint64_t) { listed = count; },
@@ -346,7 +346,7 @@ TEST_CASE("a hint's entries taken over as bytes, then added to, make the hint ad
             if (i >= split) continued.add(entries[i]);
             whole.add(entries[i]);
         }
-        CHECK(joined(continued.finish(at)) == joined(whole.finish(at)));
+        CHECK(hint_bytes(continued.finish(at)) == hint_bytes(whole.finish(at)));
     }
 }
 
@@ -362,7 +362,7 @@ TEST_CASE("a hint's head gives its entry count, bounded by what the file can lis
         at += entry.record_size();
         builder.add(entry);
     }
-    std::string bytes = joined(builder.finish(at));
+    std::string bytes = hint_bytes(builder.finish(at));
     CHECK(kd::hint_entry_count(bytes, bytes.size(), data) == 3);
     kd::hint_identity other = data;
     other.file_id = 78;

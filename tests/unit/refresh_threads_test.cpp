@@ -18,17 +18,19 @@
 
 namespace {
 
-constexpr int key_count = 200;
+constexpr int refreshed_key_count = 200;
 
-std::string key_of(int i) { return "key" + std::to_string(1000 + i % key_count); }
-std::string value_of(int i) { return "value " + std::to_string(i) + std::string(static_cast<std::size_t>(i % 80), '.'); }
+std::string refreshed_key(int i) { return "key" + std::to_string(1000 + i % refreshed_key_count); }
+std::string refreshed_value(int i) {
+    return "value " + std::to_string(i) + std::string(static_cast<std::size_t>(i % 80), '.');
+}
 
 /// Whether value is one the writer below wrote for key number k.
 bool written_for(int k, const std::string& value) {
     const std::size_t space = value.find(' ');
     if (space == std::string::npos) return false;
     const int i = std::stoi(value.substr(space + 1));
-    return i % key_count == k && value == value_of(i);
+    return i % refreshed_key_count == k && value == refreshed_value(i);
 }
 
 }  // namespace
@@ -44,7 +46,7 @@ TEMPLATE_TEST_CASE("a thread_safe reader's refresh() runs beside its reading thr
     small_segments.segment_bytes = 64 << 10;
     small_segments.compact_min_bytes = 64 << 10;
     TestType writer(path, small_segments);
-    for (int i = 0; i < key_count; ++i) writer.put(key_of(i), value_of(i));
+    for (int i = 0; i < refreshed_key_count; ++i) writer.put(refreshed_key(i), refreshed_value(i));
     writer.sync();
     kvforge::options read_only;
     read_only.read_only = true;
@@ -57,8 +59,8 @@ TEMPLATE_TEST_CASE("a thread_safe reader's refresh() runs beside its reading thr
     for (int t = 0; t < 2; ++t) {
         threads.emplace_back([&, t] {
             for (int n = 0; !done.load(); ++n) {
-                const int k = (n * 7 + t) % key_count;
-                const std::optional<std::string> value = reader.get(key_of(k));
+                const int k = (n * 7 + t) % refreshed_key_count;
+                const std::optional<std::string> value = reader.get(refreshed_key(k));
                 if (!value || !written_for(k, *value)) wrong.fetch_add(1);
                 if (n % 64 == 0) {
                     reader.for_each([&](const std::string& key, const std::string& seen) {
@@ -71,16 +73,18 @@ TEMPLATE_TEST_CASE("a thread_safe reader's refresh() runs beside its reading thr
     }
     std::uint64_t applied = 0;
     for (int round = 1; round <= 20; ++round) {
-        for (int i = round * key_count; i < (round + 1) * key_count; ++i) writer.put(key_of(i), value_of(i));
+        for (int i = round * refreshed_key_count; i < (round + 1) * refreshed_key_count; ++i)
+            writer.put(refreshed_key(i), refreshed_value(i));
         if (round % 5 == 0) writer.compact();
         writer.sync();
         applied += reader.refresh();
-        CHECK(reader.get(key_of(0)) == std::optional<std::string>(value_of((round + 1) * key_count - key_count)));
+        CHECK(reader.get(refreshed_key(0)) ==
+              std::optional<std::string>(refreshed_value((round + 1) * refreshed_key_count - refreshed_key_count)));
     }
     done.store(true);
     for (std::thread& thread : threads) thread.join();
     CHECK(wrong.load() == 0);
     CHECK(reads.load() > 0);
     CHECK(applied > 0);
-    CHECK(reader.size() == key_count);
+    CHECK(reader.size() == refreshed_key_count);
 }

@@ -44,7 +44,7 @@ bool exists(simulated_file_system& fs, const char* path) {
     return fs.contents(path, ignored);
 }
 
-std::string contents(simulated_file_system& fs, const char* path) {
+std::string file_contents(simulated_file_system& fs, const char* path) {
     std::string bytes;
     REQUIRE(fs.contents(path, bytes));
     return bytes;
@@ -73,7 +73,7 @@ TEST_CASE("simulated fs: a crash keeps synced data and synced directory entries 
     REQUIRE(io.fdatasync(unsynced_entry) == 0);  // its data is synced, its name is not
 
     fs->crash(crash_tail::dropped);
-    CHECK(contents(*fs, "/d/synced") == "durable");
+    CHECK(file_contents(*fs, "/d/synced") == "durable");
     CHECK_FALSE(exists(*fs, "/d/no-entry"));
     CHECK(listing(io, "/d") == std::vector<std::string>{"synced"});
 
@@ -105,24 +105,24 @@ TEST_CASE("simulated fs: unsynced appends are dropped, torn or zero-filled", "[s
     const std::string tail(1000, 't');
     REQUIRE(io.pwrite(fd, tail.data(), tail.size(), 4) == 1000);
 
-    CHECK(contents(*fs->after_crash(crash_tail::dropped), "/f") == "head");
-    CHECK(contents(*fs->after_crash(crash_tail::zero_filled), "/f") == "head" + std::string(1000, '\0'));
+    CHECK(file_contents(*fs->after_crash(crash_tail::dropped), "/f") == "head");
+    CHECK(file_contents(*fs->after_crash(crash_tail::zero_filled), "/f") == "head" + std::string(1000, '\0'));
 
     // A torn tail is a prefix of what was appended, the same for the same seed, and
     // some seed tears it strictly inside.
     bool torn_inside = false;
     for (std::uint64_t seed = 0; seed < 16; ++seed) {
-        const std::string torn = contents(*fs->after_crash(crash_tail::torn, seed), "/f");
+        const std::string torn = file_contents(*fs->after_crash(crash_tail::torn, seed), "/f");
         REQUIRE(torn.size() >= 4);
         REQUIRE(torn.size() <= 1004);
         CHECK(torn == ("head" + tail).substr(0, torn.size()));
-        CHECK(contents(*fs->after_crash(crash_tail::torn, seed), "/f") == torn);
+        CHECK(file_contents(*fs->after_crash(crash_tail::torn, seed), "/f") == torn);
         torn_inside = torn_inside || (torn.size() > 4 && torn.size() < 1004);
     }
     CHECK(torn_inside);
 
     // after_crash leaves the file system itself as it was.
-    CHECK(contents(*fs, "/f") == "head" + tail);
+    CHECK(file_contents(*fs, "/f") == "head" + tail);
 }
 
 TEST_CASE("simulated fs: the crashed state is durable as a whole", "[simulated]") {
@@ -131,9 +131,9 @@ TEST_CASE("simulated fs: the crashed state is durable as a whole", "[simulated]"
     const int fd = write_new(io, "/f", "abc");
     REQUIRE(sync_directory(io, "/") == 0);
     fs->crash(crash_tail::zero_filled);
-    CHECK(contents(*fs, "/f") == std::string(3, '\0'));
+    CHECK(file_contents(*fs, "/f") == std::string(3, '\0'));
     fs->crash(crash_tail::dropped);  // what the first crash left is on disk
-    CHECK(contents(*fs, "/f") == std::string(3, '\0'));
+    CHECK(file_contents(*fs, "/f") == std::string(3, '\0'));
     CHECK(io.close(fd) == -1);
 }
 
@@ -148,19 +148,19 @@ TEST_CASE("simulated fs: rename and unlink are durable once the directory is syn
     const int new_file = write_new(io, "/data.tmp", "new");
     REQUIRE(io.fdatasync(new_file) == 0);
     REQUIRE(io.rename("/data.tmp", "/data") == 0);
-    CHECK(contents(*fs, "/data") == "new");
+    CHECK(file_contents(*fs, "/data") == "new");
     CHECK(listing(io, "/") == std::vector<std::string>{"data"});
 
     SECTION("before the directory sync, a crash brings the old file back") {
         fs->crash();
-        CHECK(contents(*fs, "/data") == "old");
+        CHECK(file_contents(*fs, "/data") == "old");
         CHECK(listing(io, "/") == std::vector<std::string>{"data"});
     }
     SECTION("after it, the new file stays") {
         REQUIRE(sync_directory(io, "/") == 0);
         REQUIRE(io.unlink("/data") == 0);
         fs->crash();  // the unlink was not synced: the file is back
-        CHECK(contents(*fs, "/data") == "new");
+        CHECK(file_contents(*fs, "/data") == "new");
     }
     SECTION("an unlinked file's descriptor still reads it") {
         REQUIRE(io.unlink("/data") == 0);
@@ -210,10 +210,10 @@ TEST_CASE("simulated fs: open flags and errors follow POSIX", "[simulated]") {
     // O_TRUNC empties; ftruncate grows with zeros; a write past the end leaves a zero gap.
     const int again = io.open("/f", O_RDWR | O_TRUNC, 0);
     REQUIRE(again >= 0);
-    CHECK(contents(*fs, "/f").empty());
+    CHECK(file_contents(*fs, "/f").empty());
     REQUIRE(io.ftruncate(again, 3) == 0);
     REQUIRE(io.pwrite(again, "z", 1, 5) == 1);
-    CHECK(contents(*fs, "/f") == std::string("\0\0\0\0\0z", 6));
+    CHECK(file_contents(*fs, "/f") == std::string("\0\0\0\0\0z", 6));
 
     simulated_io detached;
     CHECK(detached.open("/f", O_RDONLY, 0) == -1);
@@ -271,7 +271,7 @@ TEST_CASE("simulated fs: a freeze refuses every call from the k-th on and change
     CHECK(errno == EIO);
     CHECK(io.close(fd) == -1);
     CHECK(io.unlink("/f") == -1);
-    CHECK(contents(*fs, "/f") == "kept!");
+    CHECK(file_contents(*fs, "/f") == "kept!");
     CHECK(fs->calls() == 6);
     fs->freeze_at(0);
     CHECK(io.close(fd) == 0);

@@ -38,7 +38,7 @@ std::vector<std::string> keys_of(auto&& range) {
 
 /// Checks db holds exactly model: point reads, and scans in both orders.
 template <class Store>
-void check_contents(const Store& db, const model_type& model) {
+void check_against_model(const Store& db, const model_type& model) {
     REQUIRE(db.size() == model.size());
     for (const auto& [key, value] : model) REQUIRE(db.get(key) == std::optional<std::string>(value));
     std::vector<std::string> ascending;
@@ -51,7 +51,7 @@ void check_contents(const Store& db, const model_type& model) {
     CHECK(scanned == model);
 }
 
-kvforge::options small_segments() {
+kvforge::options reopen_segments() {
     kvforge::options opts;
     opts.segment_bytes = std::uint64_t{64} << 10;
     opts.compact_dead_ratio = 0;  // the segments stay as written
@@ -63,21 +63,21 @@ kvforge::options small_segments() {
 /// Leaves db closed.
 template <class Store>
 void check_hinted_open_matches_salvage(Store& db, const std::string& path, const model_type& model) {
-    db.open(path, small_segments());
-    check_contents(db, model);
+    db.open(path, reopen_segments());
+    check_against_model(db, model);
     const kvforge::stats reopened = db.stats();
     db.close();
-    kvforge::options salvage = small_segments();
+    kvforge::options salvage = reopen_segments();
     salvage.salvage = true;
     db.open(path, salvage);
-    check_contents(db, model);
+    check_against_model(db, model);
     CHECK(db.stats().live_bytes == reopened.live_bytes);
     CHECK(db.stats().dead_bytes == reopened.dead_bytes);
     db.close();
 }
 
 // Distinct keys for distinct i, scattered over the key order.
-std::string key_of(std::uint32_t i) { return "key:" + std::to_string(i * 2654435761U); }
+std::string scattered_key(std::uint32_t i) { return "key:" + std::to_string(i * 2654435761U); }
 
 /// Puts over `keys` keys in scattered order with overwrites and erases, about a tenth
 /// of the writes in batches.
@@ -85,14 +85,14 @@ template <class Store>
 void write_scattered(Store& db, model_type& model, std::uint32_t writes, std::uint32_t keys, const std::string& tag) {
     std::mt19937 random(writes + keys);
     for (std::uint32_t i = 0; i < writes; ++i) {
-        const std::string key = key_of(random() % keys);
+        const std::string key = scattered_key(random() % keys);
         if (i % 7 == 6) {
             db.erase(key);
             model.erase(key);
         } else if (i % 10 == 3) {
             typename Store::batch_type batch;
             batch.put(key, tag + std::to_string(i));
-            const std::string erased = key_of(random() % keys);
+            const std::string erased = scattered_key(random() % keys);
             batch.erase(erased);
             db.write(batch);
             model[key] = tag + std::to_string(i);
@@ -223,7 +223,7 @@ TEMPLATE_TEST_CASE(
     model_type model;
     {
         TestType db;
-        db.open(path, small_segments());
+        db.open(path, reopen_segments());
         write_scattered(db, model, 3000, 500, "before");
         db.clear();
         model.clear();
@@ -235,12 +235,12 @@ TEMPLATE_TEST_CASE(
     check_hinted_open_matches_salvage(db, path, model);
 
     // Writes after a reopen built from hints, read back before and after the next reopen.
-    db.open(path, small_segments());
+    db.open(path, reopen_segments());
     write_scattered(db, model, 4000, 3000, "later");
-    check_contents(db, model);
+    check_against_model(db, model);
     db.close();
-    db.open(path, small_segments());
-    check_contents(db, model);
+    db.open(path, reopen_segments());
+    check_against_model(db, model);
 }
 
 TEST_CASE("a large sorted store filled in random order reopens whole and takes inserts and erases after",
@@ -255,27 +255,27 @@ TEST_CASE("a large sorted store filled in random order reopens whole and takes i
         file_log_sorted db;
         db.open(path);
         for (const std::uint32_t i : order) {
-            db.put(key_of(i), std::to_string(i));
-            model[key_of(i)] = std::to_string(i);
+            db.put(scattered_key(i), std::to_string(i));
+            model[scattered_key(i)] = std::to_string(i);
         }
     }
     file_log_sorted db;
     db.open(path);
-    check_contents(db, model);
+    check_against_model(db, model);
     // New keys between the old ones, and every third old key erased.
     for (std::uint32_t i = 0; i < order.size(); ++i) {
-        const std::string key = key_of(order[i]) + "+";
+        const std::string key = scattered_key(order[i]) + "+";
         db.put(key, "new");
         model[key] = "new";
         if (i % 3 == 0) {
-            CHECK(db.erase(key_of(order[i])));
-            model.erase(key_of(order[i]));
+            CHECK(db.erase(scattered_key(order[i])));
+            model.erase(scattered_key(order[i]));
         }
     }
-    check_contents(db, model);
+    check_against_model(db, model);
     db.close();
     db.open(path);
-    check_contents(db, model);
+    check_against_model(db, model);
 }
 
 TEMPLATE_TEST_CASE("a sorted store of zero-padded decimal keys reopens from its hints as a salvage open reads it",
@@ -291,7 +291,7 @@ TEMPLATE_TEST_CASE("a sorted store of zero-padded decimal keys reopens from its 
     model_type model;
     {
         TestType db;
-        db.open(path, small_segments());
+        db.open(path, reopen_segments());
         std::mt19937 random(11);
         for (std::uint32_t i = 0; i < 80000; ++i) {
             const std::string key = decimal_key(random() % 60000);

@@ -31,7 +31,7 @@ namespace {
 namespace kd = kvforge::detail;
 using model_type = std::map<std::string, std::string>;
 
-kvforge::options small_segments() {
+kvforge::options sorting_segments() {
     kvforge::options opts;
     opts.segment_bytes = std::uint64_t{64} << 10;
     opts.compact_min_bytes = 0;
@@ -71,7 +71,7 @@ segment_orders orders_of(const std::filesystem::path& store) {
 }
 
 template <class Store>
-void check_contents(const Store& db, const model_type& model) {
+void check_sorted(const Store& db, const model_type& model) {
     REQUIRE(db.size() == model.size());
     for (const auto& [key, value] : model) REQUIRE(db.get(key) == std::optional<std::string>(value));
     model_type ascending;
@@ -115,7 +115,7 @@ TEMPLATE_TEST_CASE("a sorted store filled in random order has its closed segment
     const std::string path = dir / "db";
     model_type model;
     {
-        store_type db(path, small_segments());
+        store_type db(path, sorting_segments());
         // Some 60 segments: the jobs on the first walk the index for their records, and
         // those on the last, which hold too small a share of the store, scan themselves.
         fill_scattered(db, model, 30000);
@@ -125,7 +125,7 @@ TEMPLATE_TEST_CASE("a sorted store filled in random order has its closed segment
             // Each closed segment was written twice: once by the writer, once sorted.
             CHECK(db.stats().bytes_written > db.stats().disk_bytes * 3 / 2);
         }
-        check_contents(db, model);
+        check_sorted(db, model);
         // thread_safe: close() lets the sorting requested so far finish; single_thread:
         // each job took one step (compaction_step_bytes is more than a segment) after the
         // write that closed its segment. close() then closes the active segment, appended
@@ -138,8 +138,8 @@ TEMPLATE_TEST_CASE("a sorted store filled in random order has its closed segment
 
     kvforge::stats reopened;
     {
-        store_type db(path, small_segments());
-        check_contents(db, model);
+        store_type db(path, sorting_segments());
+        check_sorted(db, model);
         reopened = db.stats();
         CHECK(reopened.compactions == 0);  // found in key order from their hints: none rewritten again
         db.put("key:after", "reopened");
@@ -147,11 +147,11 @@ TEMPLATE_TEST_CASE("a sorted store filled in random order has its closed segment
         db.close();
     }
     // No hint trusted: every record read, the same contents and counts.
-    kvforge::options salvage = small_segments();
+    kvforge::options salvage = sorting_segments();
     salvage.salvage = true;
     {
         store_type db(path, salvage);
-        check_contents(db, model);
+        check_sorted(db, model);
         CHECK(db.stats().live_bytes == reopened.live_bytes + std::string("key:afterreopened").size());
         CHECK(db.stats().compactions == 0);
     }
@@ -164,7 +164,7 @@ TEST_CASE("a segment filled in key order is only read, and sort_closed_segments 
     temp_dir dir;
     const std::string padding(120, 'v');
     {
-        store_type db(dir / "ascending", small_segments());
+        store_type db(dir / "ascending", sorting_segments());
         model_type model;
         for (std::uint32_t i = 0; i < 6000; ++i) {
             char key[16];
@@ -176,11 +176,11 @@ TEST_CASE("a segment filled in key order is only read, and sort_closed_segments 
         CHECK(db.stats().compactions == 0);
         // Written once: the hints and headers aside, no segment was copied.
         CHECK(db.stats().bytes_written < db.stats().disk_bytes * 5 / 4);
-        check_contents(db, model);
+        check_sorted(db, model);
     }
     CHECK(orders_of(dir / "ascending").out_of_order == 0);
 
-    kvforge::options off = small_segments();
+    kvforge::options off = sorting_segments();
     off.sort_closed_segments = false;
     model_type model;
     {
@@ -196,21 +196,21 @@ TEST_CASE("a segment filled in key order is only read, and sort_closed_segments 
     // sixteenth of a segment), and leaves the others an earlier open left unsorted.
     std::filesystem::copy(dir / "off", dir / "copy", std::filesystem::copy_options::recursive);
     {
-        const store_type db(dir / "copy", small_segments());
-        check_contents(db, model);
+        const store_type db(dir / "copy", sorting_segments());
+        check_sorted(db, model);
     }
     CHECK(orders_of(dir / "copy").out_of_order == as_written.out_of_order - 1);
     CHECK(orders_of(dir / "copy").in_order == as_written.in_order + 2);  // its sorted copy, the new active one
 
     // Opened with sorting on, the closed segments are sorted in steps after the next writes.
     {
-        store_type db(dir / "off", small_segments());
+        store_type db(dir / "off", sorting_segments());
         for (int i = 0; orders_of(dir / "off").out_of_order > 1; ++i) {
             REQUIRE(i < 10000);  // a job takes a few writes' steps: far fewer are needed
             for (int j = 0; j < 10; ++j) db.put("key:more", std::to_string(i));
         }
         model["key:more"] = db.get("key:more").value();
-        check_contents(db, model);
+        check_sorted(db, model);
     }
     CHECK(orders_of(dir / "off").out_of_order == 0);
 }
@@ -223,7 +223,7 @@ TEMPLATE_TEST_CASE("overwrites and erases during a sorting job's steps win over 
     // Segments of some 8,000 records, sorted a few KiB a step: each job, from its walk of
     // the index to the moves of its entries (4,096 a step), spans many of the writes
     // below, which overwrite and erase keys of the segment it sorts.
-    kvforge::options opts = small_segments();
+    kvforge::options opts = sorting_segments();
     opts.segment_bytes = std::uint64_t{1} << 20;
     opts.compaction_step_bytes = std::uint64_t{4} << 10;
     const std::string padding(100, 'v');
@@ -252,7 +252,7 @@ TEMPLATE_TEST_CASE("overwrites and erases during a sorting job's steps win over 
         }
         if constexpr (std::is_same_v<TestType, kvforge::single_thread>) CHECK(db.stats().compactions >= 4);
         CHECK(db.stats().compaction_failures == 0);
-        check_contents(db, model);
+        check_sorted(db, model);
         std::uint64_t live = 0;
         for (const auto& [key, value] : model) live += key.size() + value.size();
         CHECK(db.stats().live_bytes == live);
@@ -261,18 +261,18 @@ TEMPLATE_TEST_CASE("overwrites and erases during a sorting job's steps win over 
     CHECK(orders_of(path).out_of_order == 0);
     {
         store_type db(path, opts);
-        check_contents(db, model);
+        check_sorted(db, model);
     }
     kvforge::options salvage = opts;
     salvage.salvage = true;
     store_type db(path, salvage);
-    check_contents(db, model);
+    check_sorted(db, model);
 }
 
 namespace {
 
 /// The data files of the store at path.
-std::vector<std::filesystem::path> data_files(const std::filesystem::path& store) {
+std::vector<std::filesystem::path> data_files_of(const std::filesystem::path& store) {
     std::vector<std::filesystem::path> files;
     for (const auto& entry : std::filesystem::directory_iterator(store)) {
         if (entry.path().extension() == ".kvlog") files.push_back(entry.path());
@@ -289,7 +289,7 @@ TEMPLATE_TEST_CASE("close() sorts an active segment holding a sixteenth of a seg
     const std::string path = dir / "db";
     model_type model;
     {
-        store_type db(path, small_segments());
+        store_type db(path, sorting_segments());
         fill_scattered(db, model, 2000);
         // Up to a rollover, then about 14 KiB of records in descending key order: more
         // than a sixteenth of the 64 KiB segments, none of them in key order.
@@ -308,23 +308,23 @@ TEMPLATE_TEST_CASE("close() sorts an active segment holding a sixteenth of a seg
     }
     const segment_orders sorted = orders_of(path);
     CHECK(sorted.out_of_order == 0);
-    const std::size_t files = data_files(path).size();
+    const std::size_t files = data_files_of(path).size();
     {
-        store_type db(path, small_segments());
-        check_contents(db, model);  // every segment in key order: read with no prefetch
+        store_type db(path, sorting_segments());
+        check_sorted(db, model);  // every segment in key order: read with no prefetch
         // Three records out of order, far less than a sixteenth of a segment.
         for (const std::string key : {"key:small3", "key:small2", "key:small1"}) {
             db.put(key, "small");
             model[key] = "small";
         }
-        check_contents(db, model);  // the active segment is not in key order: read with prefetches
+        check_sorted(db, model);  // the active segment is not in key order: read with prefetches
         CHECK(db.stats().compaction_failures == 0);
     }
     // The active segment stayed as it was written, and no segment was made.
     CHECK(orders_of(path).out_of_order == 1);
-    CHECK(data_files(path).size() == files);
-    store_type db(path, small_segments());
-    check_contents(db, model);
+    CHECK(data_files_of(path).size() == files);
+    store_type db(path, sorting_segments());
+    check_sorted(db, model);
 }
 
 TEMPLATE_TEST_CASE("a scan of sorted segments reports a record whose bytes changed, as it did with prefetches",
@@ -334,13 +334,13 @@ TEMPLATE_TEST_CASE("a scan of sorted segments reports a record whose bytes chang
     const std::string path = dir / "db";
     model_type model;
     {
-        store_type db(path, small_segments());
+        store_type db(path, sorting_segments());
         fill_scattered(db, model, 3000);
     }
     REQUIRE(orders_of(path).out_of_order == 0);
     // The last byte of the value of a put record in the middle of the largest segment.
     std::filesystem::path damaged;
-    for (const std::filesystem::path& file : data_files(path)) {
+    for (const std::filesystem::path& file : data_files_of(path)) {
         if (damaged.empty() || std::filesystem::file_size(file) > std::filesystem::file_size(damaged)) damaged = file;
     }
     std::string bytes = kvforge_test::read_file(damaged);
@@ -356,7 +356,7 @@ TEMPLATE_TEST_CASE("a scan of sorted segments reports a record whose bytes chang
     bytes[offset + info.size - 1] ^= 0x20;
     kvforge_test::write_file(damaged, bytes);
 
-    store_type db(path, small_segments());
+    store_type db(path, sorting_segments());
     // The scan ends at the damaged record's chunk with its error: what came before, true.
     std::error_code ec;
     for (const auto& [k, value] : db.scan("", "\xff", ec)) {

@@ -32,15 +32,15 @@ namespace {
 constexpr std::uint64_t segment_bytes = std::uint64_t{64} << 10;
 constexpr std::uint64_t half_segment = segment_bytes / 2;
 
-kvforge::options small_segments() {
+kvforge::options uncompacted_segments() {
     kvforge::options opts;
     opts.segment_bytes = segment_bytes;
     opts.compact_dead_ratio = 0;  // no automatic compaction: the segments stay as written
     return opts;
 }
 
-std::string key_of(int i) { return "key" + std::to_string(i); }
-std::string value_of(int i) { return "value" + std::to_string(i) + std::string(100, 'v'); }
+std::string segment_key(int i) { return "key" + std::to_string(i); }
+std::string segment_value(int i) { return "value" + std::to_string(i) + std::string(100, 'v'); }
 
 /// The names of path's files that end with suffix.
 std::vector<std::string> files_ending(const fs::path& path, std::string_view suffix) {
@@ -52,7 +52,7 @@ std::vector<std::string> files_ending(const fs::path& path, std::string_view suf
     return names;
 }
 
-std::vector<std::string> temporary_files(const fs::path& path) { return files_ending(path, ".tmp"); }
+std::vector<std::string> tmp_files(const fs::path& path) { return files_ending(path, ".tmp"); }
 
 /// Spare segments: a hint's .tmp may also show while the hint is written.
 std::vector<std::string> spare_segments(const fs::path& path) { return files_ending(path, ".kvlog.tmp"); }
@@ -63,7 +63,7 @@ void put_until_segments(Store& db, int& count, std::uint64_t segments) {
     const int limit = count + 10000;
     while (db.stats().segments < segments) {
         REQUIRE(count < limit);
-        db.put(key_of(count), value_of(count));
+        db.put(segment_key(count), segment_value(count));
         ++count;
     }
 }
@@ -109,7 +109,7 @@ std::string wait_for_spare(Store& db, const fs::path& path, int& count) {
         }
         REQUIRE(std::chrono::steady_clock::now() < deadline);
         if (single_threaded(db) || active_segment_bytes(db, path) < half_segment) {
-            db.put(key_of(count), value_of(count));
+            db.put(segment_key(count), segment_value(count));
             ++count;
         } else {
             std::this_thread::yield();
@@ -123,8 +123,8 @@ std::string placed_name(const std::string& spare) { return spare.substr(0, spare
 template <class Store>
 void check_records(Store& db, int count) {
     CHECK(db.size() == static_cast<std::size_t>(count));
-    for (int i = 0; i < count; i += 97) CHECK(db.get(key_of(i)) == std::optional<std::string>(value_of(i)));
-    CHECK(db.get(key_of(count - 1)) == std::optional<std::string>(value_of(count - 1)));
+    for (int i = 0; i < count; i += 97) CHECK(db.get(segment_key(i)) == std::optional<std::string>(segment_value(i)));
+    CHECK(db.get(segment_key(count - 1)) == std::optional<std::string>(segment_value(count - 1)));
 }
 
 }  // namespace
@@ -136,11 +136,11 @@ TEMPLATE_TEST_CASE("the next segment waits as a .tmp, and the next rollover take
     const fs::path path = dir / "db";
     int count = 0;
     {
-        store_type db(path.string(), small_segments());
+        store_type db(path.string(), uncompacted_segments());
         // No spare in a small store: its active segment is not half full.
-        db.put(key_of(count), value_of(count));
+        db.put(segment_key(count), segment_value(count));
         ++count;
-        CHECK(temporary_files(path).empty());
+        CHECK(tmp_files(path).empty());
         put_until_segments(db, count, 2);
         const std::string spare = wait_for_spare(db, path, count);
         CHECK(spare.starts_with("data-"));
@@ -154,16 +154,16 @@ TEMPLATE_TEST_CASE("the next segment waits as a .tmp, and the next rollover take
         REQUIRE(fs::exists(path / placed_name(spare)));
         db.sync();
         const std::string bytes = read_file(path / placed_name(spare));
-        CHECK(bytes.find(value_of(count - 1)) != std::string::npos);
+        CHECK(bytes.find(segment_value(count - 1)) != std::string::npos);
 
         // A spare for the segment after it, removed by close().
         const std::string next = wait_for_spare(db, path, count);
         CHECK(next != spare);
         db.close();
-        CHECK(temporary_files(path).empty());
+        CHECK(tmp_files(path).empty());
         CHECK_FALSE(fs::exists(path / next));
     }
-    store_type db(path.string(), small_segments());
+    store_type db(path.string(), uncompacted_segments());
     check_records(db, count);
 }
 
@@ -173,14 +173,14 @@ TEMPLATE_TEST_CASE("the spare segment is made once the active segment is half fu
     temp_dir dir;
     const fs::path path = dir / "db";
     int count = 0;
-    store_type db(path.string(), small_segments());
+    store_type db(path.string(), uncompacted_segments());
     // In the first segment, as in every later one: none while it is under half full (a
     // single_thread store runs its steps within each put, so none was prepared).
     for (std::uint64_t segments = 1; segments <= 2; ++segments) {
         put_until_segments(db, count, segments);
         while (active_segment_bytes(db, path) < half_segment) {
             CHECK(spare_segments(path).empty());
-            db.put(key_of(count), value_of(count));
+            db.put(segment_key(count), segment_value(count));
             ++count;
         }
         // The put that filled half of it asked for the spare.
@@ -195,7 +195,7 @@ TEMPLATE_TEST_CASE("the spare segment is made once the active segment is half fu
         CHECK(fs::exists(path / placed_name(spare)));
     }
     db.close();
-    store_type reopened(path.string(), small_segments());
+    store_type reopened(path.string(), uncompacted_segments());
     check_records(reopened, count);
     // The segment an open goes on appending to gets one too.
     const std::string spare = wait_for_spare(reopened, path, count);
@@ -212,7 +212,7 @@ TEMPLATE_TEST_CASE("a crash that leaves a spare segment reopens with every recor
     const fs::path crashed = dir / "crashed";
     int count = 0;
     {
-        store_type db(path.string(), small_segments());
+        store_type db(path.string(), uncompacted_segments());
         put_until_segments(db, count, 2);
         wait_for_spare(db, path, count);
         db.sync();
@@ -220,13 +220,13 @@ TEMPLATE_TEST_CASE("a crash that leaves a spare segment reopens with every recor
         fs::copy(path, crashed, fs::copy_options::recursive);
     }
     REQUIRE(spare_segments(crashed).size() == 1);
-    store_type db(crashed.string(), small_segments());
-    CHECK(temporary_files(crashed).empty());
+    store_type db(crashed.string(), uncompacted_segments());
+    CHECK(tmp_files(crashed).empty());
     check_records(db, count);
     // The writes go on after the crash, across rollovers.
     put_until_segments(db, count, db.stats().segments + 2);
     db.close();
-    store_type again(crashed.string(), small_segments());
+    store_type again(crashed.string(), uncompacted_segments());
     check_records(again, count);
 }
 
@@ -238,7 +238,7 @@ TEMPLATE_TEST_CASE("a spare made before compact() or clear() never replays befor
     int count = 0;
     const bool clear = GENERATE(false, true);
     {
-        store_type db(path.string(), small_segments());
+        store_type db(path.string(), uncompacted_segments());
         put_until_segments(db, count, 2);
         const std::string spare = wait_for_spare(db, path, count);
         // clear() drops keys 0 to count - 1; compact() keeps them.
@@ -250,7 +250,7 @@ TEMPLATE_TEST_CASE("a spare made before compact() or clear() never replays befor
         }
         // Overwrites of records the compaction kept, or new records after clear(), and
         // more across a rollover.
-        for (int i = first; i < first + 10; ++i) db.put(key_of(i), "newer");
+        for (int i = first; i < first + 10; ++i) db.put(segment_key(i), "newer");
         if (clear) count += 10;
         put_until_segments(db, count, db.stats().segments + 1);
         if (clear) {
@@ -262,12 +262,13 @@ TEMPLATE_TEST_CASE("a spare made before compact() or clear() never replays befor
         // take the highest of the segments they replace, so it replays after them (the
         // overwrites below win at the reopen).
         db.close();
-        CHECK(temporary_files(path).empty());
-        store_type reopened(path.string(), small_segments());
+        CHECK(tmp_files(path).empty());
+        store_type reopened(path.string(), uncompacted_segments());
         CHECK(reopened.size() == static_cast<std::size_t>(count - first));
-        for (int i = first; i < first + 10; ++i) CHECK(reopened.get(key_of(i)) == std::optional<std::string>("newer"));
-        CHECK(reopened.get(key_of(count - 1)) == std::optional<std::string>(value_of(count - 1)));
-        if (clear) CHECK_FALSE(reopened.get(key_of(0)));
+        for (int i = first; i < first + 10; ++i)
+            CHECK(reopened.get(segment_key(i)) == std::optional<std::string>("newer"));
+        CHECK(reopened.get(segment_key(count - 1)) == std::optional<std::string>(segment_value(count - 1)));
+        if (clear) CHECK_FALSE(reopened.get(segment_key(0)));
     }
 }
 
@@ -278,12 +279,12 @@ TEMPLATE_TEST_CASE("a backup taken while a spare segment waits holds no .tmp", "
     const fs::path path = dir / "db";
     const fs::path copy = dir / "backup";
     int count = 0;
-    store_type db(path.string(), small_segments());
+    store_type db(path.string(), uncompacted_segments());
     put_until_segments(db, count, 2);
     wait_for_spare(db, path, count);
     db.backup(copy.string());
-    CHECK(temporary_files(copy).empty());
+    CHECK(tmp_files(copy).empty());
     CHECK(spare_segments(path).size() == 1);
-    store_type restored(copy.string(), small_segments());
+    store_type restored(copy.string(), uncompacted_segments());
     check_records(restored, count);
 }

@@ -20,23 +20,23 @@ using kvforge::detail::btree_table;
 using kvforge::detail::hash_table;
 using model_type = std::map<std::string, std::string>;
 
-void ignore(std::string_view) {}
+void ignore_dropped(std::string_view) {}
 
 template <class Table>
-void put(Table& table, model_type& model, const std::string& key, const std::string& payload) {
-    table.upsert(key, payload, ignore);
+void put_both(Table& table, model_type& model, const std::string& key, const std::string& payload) {
+    table.upsert(key, payload, ignore_dropped);
     model[key] = payload;
 }
 
 template <class Table>
-void erase_key(Table& table, model_type& model, const std::string& key) {
-    table.erase(key, ignore);
+void erase_both(Table& table, model_type& model, const std::string& key) {
+    table.erase(key, ignore_dropped);
     model.erase(key);
 }
 
 // Every record of table, sorted by key (a hash table visits in no order).
 template <class Table>
-model_type contents(const Table& table) {
+model_type sorted_contents(const Table& table) {
     model_type out;
     table.for_each([&](std::string_view key, std::string_view payload) {
         const bool fresh = out.emplace(std::string(key), std::string(payload)).second;
@@ -54,19 +54,19 @@ void require_holds(const Table& table, const model_type& model) {
         REQUIRE(found.has_value());
         REQUIRE(*found == payload);
     }
-    REQUIRE(contents(table) == model);
+    REQUIRE(sorted_contents(table) == model);
 }
 
-std::string key_of(std::size_t n) { return "key:" + std::to_string(n); }
+std::string clone_key(std::size_t n) { return "key:" + std::to_string(n); }
 
 // A table of 30,000 records of mixed payload sizes (several arena chunks, a btree with
 // inner nodes above its leaves), with replaced and erased records, so the arena holds garbage.
 template <class Table>
-void fill(Table& table, model_type& model) {
+void fill_with_garbage(Table& table, model_type& model) {
     std::mt19937_64 rng(5);
-    for (std::size_t i = 0; i < 40000; ++i) put(table, model, key_of(i), std::string(rng() % 40, 'a'));
-    for (std::size_t i = 0; i < 40000; i += 4) erase_key(table, model, key_of(i));
-    for (std::size_t i = 1; i < 40000; i += 8) put(table, model, key_of(i), std::string(rng() % 40 + 41, 'r'));
+    for (std::size_t i = 0; i < 40000; ++i) put_both(table, model, clone_key(i), std::string(rng() % 40, 'a'));
+    for (std::size_t i = 0; i < 40000; i += 4) erase_both(table, model, clone_key(i));
+    for (std::size_t i = 1; i < 40000; i += 8) put_both(table, model, clone_key(i), std::string(rng() % 40 + 41, 'r'));
 }
 
 }  // namespace
@@ -75,7 +75,7 @@ TEMPLATE_TEST_CASE("a cloned table holds every key and payload of the original",
                    btree_table) {
     TestType original;
     model_type model;
-    fill(original, model);
+    fill_with_garbage(original, model);
     const TestType copy = original.clone();
     require_holds(copy, model);
     require_holds(original, model);
@@ -85,15 +85,15 @@ TEMPLATE_TEST_CASE("a cloned table holds every key and payload of the original",
 TEMPLATE_TEST_CASE("a cloned table does not change when the original does", "[table_clone]", hash_table, btree_table) {
     auto original = std::make_unique<TestType>();
     model_type model;
-    fill(*original, model);
+    fill_with_garbage(*original, model);
     const TestType copy = original->clone();
     const model_type at_clone = model;
 
     // Same-size replaces write in place, others append; erases and inserts move slots
     // and nodes, and enough of them compact the original's arena.
-    for (std::size_t i = 1; i < 40000; i += 2) put(*original, model, key_of(i), "same-size");
-    for (std::size_t i = 2; i < 40000; i += 3) erase_key(*original, model, key_of(i));
-    for (std::size_t i = 40000; i < 50000; ++i) put(*original, model, key_of(i), "new");
+    for (std::size_t i = 1; i < 40000; i += 2) put_both(*original, model, clone_key(i), "same-size");
+    for (std::size_t i = 2; i < 40000; i += 3) erase_both(*original, model, clone_key(i));
+    for (std::size_t i = 40000; i < 50000; ++i) put_both(*original, model, clone_key(i), "new");
     require_holds(*original, model);
     require_holds(copy, at_clone);
 
@@ -105,13 +105,13 @@ TEMPLATE_TEST_CASE("a change to a cloned table leaves the original as it was", "
                    btree_table) {
     TestType original;
     model_type model;
-    fill(original, model);
+    fill_with_garbage(original, model);
     TestType copy = original.clone();
     model_type copy_model = model;
 
-    for (std::size_t i = 3; i < 40000; i += 2) put(copy, copy_model, key_of(i), std::string(7, 'c'));
-    for (std::size_t i = 5; i < 40000; i += 5) erase_key(copy, copy_model, key_of(i));
-    for (std::size_t i = 40000; i < 60000; ++i) put(copy, copy_model, key_of(i), "grown");
+    for (std::size_t i = 3; i < 40000; i += 2) put_both(copy, copy_model, clone_key(i), std::string(7, 'c'));
+    for (std::size_t i = 5; i < 40000; i += 5) erase_both(copy, copy_model, clone_key(i));
+    for (std::size_t i = 40000; i < 60000; ++i) put_both(copy, copy_model, clone_key(i), "grown");
     copy.shrink_to_fit();
     require_holds(copy, copy_model);
     require_holds(original, model);
@@ -127,7 +127,7 @@ TEMPLATE_TEST_CASE("an empty table clones to an empty table that takes inserts",
     TestType copy = original.clone();
     REQUIRE(copy.empty());
     model_type model;
-    put(copy, model, "k", "v");
+    put_both(copy, model, "k", "v");
     require_holds(copy, model);
     REQUIRE(original.empty());
 }
@@ -135,7 +135,7 @@ TEMPLATE_TEST_CASE("an empty table clones to an empty table that takes inserts",
 TEST_CASE("a cloned btree_table visits keys in order both ways from any key", "[table_clone][btree]") {
     btree_table original;
     model_type model;
-    fill(original, model);
+    fill_with_garbage(original, model);
     const btree_table copy = original.clone();
 
     std::vector<std::string> ascending;
@@ -151,7 +151,7 @@ TEST_CASE("a cloned btree_table visits keys in order both ways from any key", "[
     });
     REQUIRE(std::vector<std::string>(descending.rbegin(), descending.rend()) == expected);
 
-    const std::string from = key_of(20001);
+    const std::string from = clone_key(20001);
     std::vector<std::string> tail;
     copy.visit_from(from, true, [&](std::string_view key, std::string_view) {
         tail.emplace_back(key);

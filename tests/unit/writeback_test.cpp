@@ -132,19 +132,19 @@ kvforge::options four_megabyte_segments() {
     return opts;
 }
 
-constexpr int record_count = 80000;  // about 10 MiB of records: three segments
-std::string key_of(int i) { return "key" + std::to_string(i); }
-std::string value_of(int i, char fill) { return std::to_string(i) + std::string(120, fill); }
+constexpr int writeback_record_count = 80000;  // about 10 MiB of records: three segments
+std::string writeback_key(int i) { return "key" + std::to_string(i); }
+std::string writeback_value(int i, char fill) { return std::to_string(i) + std::string(120, fill); }
 
 template <class Store>
 void put_all(Store& db, char fill) {
-    for (int i = 0; i < record_count; ++i) db.put(key_of(i), value_of(i, fill));
+    for (int i = 0; i < writeback_record_count; ++i) db.put(writeback_key(i), writeback_value(i, fill));
 }
 
 template <class Store>
 void check_all(Store& db, char fill) {
-    for (int i = 0; i < record_count; i += 997) REQUIRE(db.get(key_of(i)) == value_of(i, fill));
-    REQUIRE(db.get(key_of(record_count - 1)) == value_of(record_count - 1, fill));
+    for (int i = 0; i < writeback_record_count; i += 997) REQUIRE(db.get(writeback_key(i)) == writeback_value(i, fill));
+    REQUIRE(db.get(writeback_key(writeback_record_count - 1)) == writeback_value(writeback_record_count - 1, fill));
 }
 
 bool ends_with(const std::string& text, const std::string& suffix) {
@@ -252,7 +252,7 @@ TEST_CASE("sync_each's commits sync while other threads write and ask for writeb
         std::vector<std::thread> writers;
         for (int t = 0; t < threads; ++t) {
             writers.emplace_back([&, t] {
-                for (int i = 0; i < per_thread; ++i) db.put(key_of(t * per_thread + i), value);
+                for (int i = 0; i < per_thread; ++i) db.put(writeback_key(t * per_thread + i), value);
             });
         }
         for (std::thread& writer : writers) writer.join();
@@ -260,7 +260,7 @@ TEST_CASE("sync_each's commits sync while other threads write and ask for writeb
     REQUIRE_FALSE(io.requests().empty());
     store_type reopened(path, four_megabyte_segments(), io);
     REQUIRE(reopened.size() == std::size_t{threads * per_thread});
-    for (int i = 0; i < threads * per_thread; i += 101) REQUIRE(reopened.get(key_of(i)) == value);
+    for (int i = 0; i < threads * per_thread; i += 101) REQUIRE(reopened.get(writeback_key(i)) == value);
 }
 
 TEMPLATE_TEST_CASE("a rollover writes and syncs only the last stretch of the segment it closes",
