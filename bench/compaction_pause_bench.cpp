@@ -20,7 +20,8 @@
 // same run (max_put_us_after, puts_after: what the writes cost on their own, segment
 // rollovers and waits for a core included). compact_cpu_ms is the CPU time of the thread
 // that called compact(). Where the build found LevelDB (KVFORGE_BENCH_HAVE_LEVELDB), the
-// same workload runs on it with CompactRange over every key, as the baseline.
+// same workload runs on it (kvbench::leveldb_engine, its defaults) with CompactRange over
+// every key, as the baseline.
 //
 // Each store is filled with KVFORGE_BENCH_KEYS records (16-byte keys, 100-byte values),
 // then one thread overwrites twice as many records, timing each put. Put latencies are
@@ -35,11 +36,6 @@
 
 #include <benchmark/benchmark.h>
 
-#ifdef KVFORGE_BENCH_HAVE_LEVELDB
-#include <leveldb/db.h>
-#include <leveldb/write_batch.h>
-#endif
-
 #include <kvforge/kvforge.hpp>
 
 #include <algorithm>
@@ -48,15 +44,20 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <limits>
-#include <memory>
-#include <stdexcept>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "engine.hpp"
 #include "measure.hpp"
+#ifdef KVFORGE_BENCH_HAVE_LEVELDB
+#include "peers/leveldb.hpp"
+#endif
 
 namespace {
 
@@ -180,19 +181,21 @@ void longest_put_during_compaction(benchmark::State& state) {
     }
 }
 
-/// The thread_safe kvforge store that puts_during_compact compacts: automatic
-/// compaction off, so that the dead records stay for compact().
+/// The thread_safe kvforge store that puts_during_compact compacts, with the members of
+/// the benchmark engine contract it uses (bench/engine.hpp): automatic compaction off, so
+/// that the dead records stay for compact(), which kvforge_engine's default options
+/// would not leave.
 class kvforge_target {
 public:
-    explicit kvforge_target(const std::string& path) : db_(path, options()) {}
+    explicit kvforge_target(const kvbench::engine_config& config) : db_(config.directory, options()) {}
 
-    void write(const std::vector<std::pair<std::string, std::string>>& records) {
+    void write_batch(std::span<const std::pair<std::string, std::string>> puts) {
         kvforge::batch<std::string, std::string> fill;
-        for (const auto& [key, value] : records) fill.put(key, value);
+        for (const auto& [key, value] : puts) fill.put(key, value);
         db_.write(fill);
     }
-    void sync() { db_.sync(); }
-    void put(const std::string& key, const std::string& value) { db_.put(key, value); }
+    void flush() { db_.sync(); }
+    void put(std::string_view key, std::string_view value) { db_.put(key, value); }
     void compact() { db_.compact(); }
 
 private:
@@ -207,42 +210,6 @@ private:
     store_t db_;
 };
 
-#ifdef KVFORGE_BENCH_HAVE_LEVELDB
-/// LevelDB with its defaults, as the same workload's baseline: CompactRange over every
-/// key while another thread puts.
-class leveldb_target {
-public:
-    explicit leveldb_target(const std::string& path) {
-        leveldb::Options opts;
-        opts.create_if_missing = true;
-        leveldb::DB* opened = nullptr;
-        const leveldb::Status status = leveldb::DB::Open(opts, path, &opened);
-        if (!status.ok()) throw std::runtime_error("leveldb: " + status.ToString());
-        db_.reset(opened);
-    }
-
-    void write(const std::vector<std::pair<std::string, std::string>>& records) {
-        leveldb::WriteBatch fill;
-        for (const auto& [key, value] : records) fill.Put(key, value);
-        check(db_->Write(leveldb::WriteOptions(), &fill));
-    }
-    void sync() {
-        leveldb::WriteOptions synced;
-        synced.sync = true;
-        leveldb::WriteBatch none;
-        check(db_->Write(synced, &none));
-    }
-    void put(const std::string& key, const std::string& value) { check(db_->Put(leveldb::WriteOptions(), key, value)); }
-    void compact() { db_->CompactRange(nullptr, nullptr); }
-
-private:
-    static void check(const leveldb::Status& status) {
-        if (!status.ok()) throw std::runtime_error("leveldb: " + status.ToString());
-    }
-    std::unique_ptr<leveldb::DB> db_;
-};
-#endif
-
 /// compact() of a store whose records are half dead, while another thread puts new keys
 /// (see the top of this file).
 template <class Target>
@@ -255,7 +222,9 @@ void puts_during_compact(benchmark::State& state) {
     std::uint64_t puts_after = 0;
     for (auto _ : state) {
         const kvbench::scratch_dir dir;
-        Target db((dir.path() / "store").string());
+        const std::filesystem::path path = dir.path() / "store";
+        std::filesystem::create_directory(path);
+        Target db(kvbench::engine_config{path.string()});
         const std::size_t keys = std::max<std::size_t>(key_count() / 2, 1);
         const std::string value(100, 'v');
         std::vector<std::pair<std::string, std::string>> fill;
@@ -263,14 +232,14 @@ void puts_during_compact(benchmark::State& state) {
             for (std::size_t i = 0; i < keys; ++i) {
                 fill.emplace_back(key_of((i * 7919) % keys), value);
                 if (fill.size() == 1000) {
-                    db.write(fill);
+                    db.write_batch(fill);
                     fill.clear();
                 }
             }
-            db.write(fill);
+            db.write_batch(fill);
             fill.clear();
         }
-        db.sync();
+        db.flush();
 
         // 0: before compact(), 1: while it runs, 2: as long again after it, 3: done.
         std::atomic<int> phase{0};
@@ -323,7 +292,7 @@ void puts_during_compact(benchmark::State& state) {
 
 BENCHMARK_TEMPLATE(puts_during_compact, kvforge_target)->Iterations(1)->Unit(benchmark::kMillisecond);
 #ifdef KVFORGE_BENCH_HAVE_LEVELDB
-BENCHMARK_TEMPLATE(puts_during_compact, leveldb_target)->Iterations(1)->Unit(benchmark::kMillisecond);
+BENCHMARK_TEMPLATE(puts_during_compact, kvbench::leveldb_engine)->Iterations(1)->Unit(benchmark::kMillisecond);
 #endif
 BENCHMARK_TEMPLATE(longest_put_during_compaction, kvforge::single_thread)->Iterations(1)->Unit(benchmark::kMillisecond);
 BENCHMARK_TEMPLATE(longest_put_during_compaction, kvforge::thread_safe)->Iterations(1)->Unit(benchmark::kMillisecond);
