@@ -13228,6 +13228,7 @@ private:
 /// costs it a different page per record, so automatic compaction rewrites it
 /// (options::sort_closed_segments).
 
+#include <new>
 #include <string>
 #include <string_view>
 
@@ -13239,15 +13240,20 @@ public:
     /// Not wanted: no key is followed (nor copied), and ordered() says false, not known.
     explicit key_order_check(bool wanted = true) noexcept : ordered_(wanted) {}
 
-    void next(std::string_view key) {
+    /// Follows the next key. Out of memory for its copy, it gives up, saying not ordered:
+    /// the order only spares a sorting job its work, so not knowing it is no error.
+    void next(std::string_view key) noexcept {
         if (!ordered_) return;
         if (seen_ && !(std::string_view(last_) < key)) {
-            ordered_ = false;
-            last_.clear();
-            last_.shrink_to_fit();
+            give_up();
             return;
         }
-        last_.assign(key);
+        try {
+            last_.assign(key);
+        } catch (const std::bad_alloc&) {
+            give_up();
+            return;
+        }
         seen_ = true;
     }
 
@@ -13255,6 +13261,12 @@ public:
     [[nodiscard]] bool ordered() const noexcept { return ordered_; }
 
 private:
+    void give_up() noexcept {
+        ordered_ = false;
+        last_.clear();
+        last_.shrink_to_fit();
+    }
+
     std::string last_;
     bool seen_ = false;
     bool ordered_ = true;
@@ -15691,6 +15703,7 @@ public:
                 index_.put(key, {active_->id, static_cast<std::uint32_t>(appended.offset), value_size});
                 hints_.note({record_type::put, 0, key, value_size, 0, 0, appended.offset, 0});
             });
+            order_.next(key);
             cover_writer_end();
         }
         hints_.write_full_blocks();
@@ -15713,6 +15726,7 @@ public:
                 index_.erase(key, record_.size(), *active_);
                 hints_.note({record_type::erase, 0, key, 0, 0, 0, appended.offset, 0});
             });
+            order_.next(key);
             cover_writer_end();
         }
         hints_.write_full_blocks();
@@ -15748,6 +15762,7 @@ public:
                 std::size_t i = 0;
                 ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
                     const std::uint64_t offset = appended.offset + body_offset + inner[i++];
+                    order_.next(key);
                     if (op == batch_op::put) {
                         const auto value_size = static_cast<std::uint32_t>(value.size());
                         index_.put(key, {active_->id, static_cast<std::uint32_t>(offset), value_size});
@@ -15766,6 +15781,15 @@ public:
         batches_.add(1);
         return appended.sequence;
     }
+
+    /// Starts following the key order of the active segment's records from its first
+    /// (wanted), or stops: for a segment that holds records already, or a store that does
+    /// not sort its closed segments (a hash index, options::sort_closed_segments off).
+    void follow_key_order(bool wanted) noexcept { order_ = key_order_check(wanted); }
+
+    /// Whether every record written to the active segment since follow_key_order(true)
+    /// came after the one before, in the order recovery reads them (key_order.hpp).
+    [[nodiscard]] bool wrote_in_key_order() const noexcept { return order_.ordered(); }
 
     /// Adds the counts of writes so far to s.
     void add_stats(kvforge::stats& s) const noexcept {
@@ -15804,6 +15828,7 @@ private:
     version_type& version_;
     std::string& record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
+    key_order_check order_{false};             // of the active segment's records
     counter_type puts_;
     counter_type erases_;
     counter_type batches_;
@@ -19769,6 +19794,7 @@ bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, s
     writer_.emplace();
     writer_->attach(active_->file, recovered.active_end);
     hints_.adopt_active(*active_, std::move(recovered.active_hint));
+    writes_.follow_key_order(false);  // the recovered active segment's records came before
     reset_rollover(!options_.read_only);
     next_id_.store(recovered.next_id, std::memory_order_relaxed);
     recovered_records_ = recovered.records;
@@ -20203,6 +20229,8 @@ bool log_backend<Policies, Mapped>::roll_over(std::error_code& ec) {
     const std::uint64_t end = writer_->end();
     const write_lock lock(mutex_);
     active_->size = end;
+    // Known from the writes (log_writes.hpp): a sorted store's sorting jobs pass it by.
+    active_->in_key_order = writes_.wrote_in_key_order();
     reader_.map_final(*active_, end);
     hints_.close_active(active_);
     closed_by_this_write_ = true;
@@ -20225,6 +20253,8 @@ void log_backend<Policies, Mapped>::make_active(segment_pointer next, std::uint6
         hints_.stop_active();
     }
     reader_.cover(*active_, end);  // mmap_file's mapping
+    // A segment that holds records already (clear()'s) is not followed: its order is unknown.
+    writes_.follow_key_order(ordered_index && options_.sort_closed_segments && end == file_header::size);
     spare_wanted_ = !options_.read_only;
     flushed_ahead_ = false;
 }

@@ -91,6 +91,8 @@ bool log_backend<Policies, Mapped>::roll_over(std::error_code& ec) {
     const std::uint64_t end = writer_->end();
     const write_lock lock(mutex_);
     active_->size = end;
+    // Known from the writes (log_writes.hpp): a sorted store's sorting jobs pass it by.
+    active_->in_key_order = writes_.wrote_in_key_order();
     reader_.map_final(*active_, end);
     hints_.close_active(active_);
     closed_by_this_write_ = true;
@@ -113,6 +115,8 @@ void log_backend<Policies, Mapped>::make_active(segment_pointer next, std::uint6
         hints_.stop_active();
     }
     reader_.cover(*active_, end);  // mmap_file's mapping
+    // A segment that holds records already (clear()'s) is not followed: its order is unknown.
+    writes_.follow_key_order(ordered_index && options_.sort_closed_segments && end == file_header::size);
     spare_wanted_ = !options_.read_only;
     flushed_ahead_ = false;
 }

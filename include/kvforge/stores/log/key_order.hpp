@@ -6,6 +6,7 @@
 /// costs it a different page per record, so automatic compaction rewrites it
 /// (options::sort_closed_segments).
 
+#include <new>
 #include <string>
 #include <string_view>
 
@@ -17,15 +18,20 @@ public:
     /// Not wanted: no key is followed (nor copied), and ordered() says false, not known.
     explicit key_order_check(bool wanted = true) noexcept : ordered_(wanted) {}
 
-    void next(std::string_view key) {
+    /// Follows the next key. Out of memory for its copy, it gives up, saying not ordered:
+    /// the order only spares a sorting job its work, so not knowing it is no error.
+    void next(std::string_view key) noexcept {
         if (!ordered_) return;
         if (seen_ && !(std::string_view(last_) < key)) {
-            ordered_ = false;
-            last_.clear();
-            last_.shrink_to_fit();
+            give_up();
             return;
         }
-        last_.assign(key);
+        try {
+            last_.assign(key);
+        } catch (const std::bad_alloc&) {
+            give_up();
+            return;
+        }
         seen_ = true;
     }
 
@@ -33,6 +39,12 @@ public:
     [[nodiscard]] bool ordered() const noexcept { return ordered_; }
 
 private:
+    void give_up() noexcept {
+        ordered_ = false;
+        last_.clear();
+        last_.shrink_to_fit();
+    }
+
     std::string last_;
     bool seen_ = false;
     bool ordered_ = true;

@@ -30,6 +30,7 @@
 #include "hint.hpp"
 #include "hint_keeper.hpp"
 #include "index_updates.hpp"
+#include "key_order.hpp"
 #include "log_types.hpp"
 #include "record_format.hpp"
 #include "record_reader.hpp"
@@ -79,6 +80,7 @@ public:
                 index_.put(key, {active_->id, static_cast<std::uint32_t>(appended.offset), value_size});
                 hints_.note({record_type::put, 0, key, value_size, 0, 0, appended.offset, 0});
             });
+            order_.next(key);
             cover_writer_end();
         }
         hints_.write_full_blocks();
@@ -101,6 +103,7 @@ public:
                 index_.erase(key, record_.size(), *active_);
                 hints_.note({record_type::erase, 0, key, 0, 0, 0, appended.offset, 0});
             });
+            order_.next(key);
             cover_writer_end();
         }
         hints_.write_full_blocks();
@@ -136,6 +139,7 @@ public:
                 std::size_t i = 0;
                 ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
                     const std::uint64_t offset = appended.offset + body_offset + inner[i++];
+                    order_.next(key);
                     if (op == batch_op::put) {
                         const auto value_size = static_cast<std::uint32_t>(value.size());
                         index_.put(key, {active_->id, static_cast<std::uint32_t>(offset), value_size});
@@ -154,6 +158,15 @@ public:
         batches_.add(1);
         return appended.sequence;
     }
+
+    /// Starts following the key order of the active segment's records from its first
+    /// (wanted), or stops: for a segment that holds records already, or a store that does
+    /// not sort its closed segments (a hash index, options::sort_closed_segments off).
+    void follow_key_order(bool wanted) noexcept { order_ = key_order_check(wanted); }
+
+    /// Whether every record written to the active segment since follow_key_order(true)
+    /// came after the one before, in the order recovery reads them (key_order.hpp).
+    [[nodiscard]] bool wrote_in_key_order() const noexcept { return order_.ordered(); }
 
     /// Adds the counts of writes so far to s.
     void add_stats(kvforge::stats& s) const noexcept {
@@ -192,6 +205,7 @@ private:
     version_type& version_;
     std::string& record_;                     // the record being written; reused under the gate
     std::vector<std::size_t> batch_offsets_;  // offsets of a batch's records in its body
+    key_order_check order_{false};             // of the active segment's records
     counter_type puts_;
     counter_type erases_;
     counter_type batches_;
