@@ -245,6 +245,21 @@ TEST_CASE("composition_product lists every combination once, memory without dura
                                                kvforge::policies<kvforge::file_log, kvforge::buffered<>>>>);
 }
 
+TEST_CASE("default_compositions, written out, is every store, index, durability and threading policy, and two "
+          "expiring file stores",
+          "[store_spec]") {
+    using product = kvforge::composition_product<
+        kvforge::one_of<kvforge::memory, kvforge::file_log, kvforge::mmap_file>,
+        kvforge::one_of<kvforge::hash_index, kvforge::sorted_index>,
+        kvforge::one_of<kvforge::buffered<>, kvforge::sync_each, kvforge::async_worker<>>,
+        kvforge::one_of<kvforge::single_thread, kvforge::thread_safe>>;
+    using expiring_file_stores =
+        kvforge::composition_list<kvforge::policies<kvforge::file_log, kvforge::hash_index, kvforge::expiring<>>,
+                                  kvforge::policies<kvforge::file_log, kvforge::sorted_index, kvforge::expiring<>>>;
+    STATIC_REQUIRE(std::is_same_v<kvforge::default_compositions,
+                                  kvforge::detail::concat_lists<product, expiring_file_stores>::type>);
+}
+
 namespace {
 
 /// A kind of policy kvforge does not have yet, as expiry and compression will come: its
