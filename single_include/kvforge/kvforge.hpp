@@ -108,6 +108,7 @@ enum class errc {
     invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range, a bad spec
     not_supported,        ///< a call the store's composition cannot serve (any_store: a scan on a hash index)
     compression_failed,   ///< a compression codec failed, or gave back other than the recorded number of bytes
+    remote_refused,       ///< a remote store's server refused a command (cluster down, out of memory, ...); the message names the node and gives its reply
 };
 
 /// The category of kvforge::errc, named "kvforge".
@@ -141,6 +142,7 @@ enum class errc {
                 case errc::invalid_argument: return "invalid argument";
                 case errc::not_supported: return "not supported by the store's composition";
                 case errc::compression_failed: return "a compression codec failed; no value is returned";
+                case errc::remote_refused: return "a remote store's server refused the command";
             }
             return "unknown kvforge error";
         }
@@ -4854,6 +4856,13 @@ struct options {
     /// it saves, and the call costs more than the copy. Longer values are compressed,
     /// and kept as they are too when that does not make them shorter.
     std::uint64_t compress_min_bytes = 64;
+    /// kvforge::redis_cluster: how long connecting to a node may take, in milliseconds,
+    /// before the call fails with std::errc::timed_out naming the node.
+    std::uint64_t remote_connect_millis = 1000;
+    /// kvforge::redis_cluster: how long a node may take to answer a command (each reply of
+    /// a pipeline), in milliseconds, before the call fails with std::errc::timed_out naming
+    /// the node. A command that timed out is not sent again: the node may have applied it.
+    std::uint64_t remote_command_millis = 2000;
 };
 
 }  // namespace kvforge

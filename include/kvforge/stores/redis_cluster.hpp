@@ -1,0 +1,585 @@
+#pragma once
+/// \file redis_cluster.hpp
+/// kvforge::redis_cluster: a store whose records live in a Redis Cluster, under a prefix
+/// of the store's name, so that one cluster holds many stores. Outside the umbrella
+/// header; it needs hiredis (-lhiredis; CMake: kvforge::redis_cluster).
+///
+///     #include <kvforge/stores/redis_cluster.hpp>
+///     kvforge::store<std::string, std::string, kvforge::redis_cluster, kvforge::sync_each> blocks{
+///         "redis_cluster:10.0.0.5:7000,10.0.0.6:7000/blocks"};   // seed nodes / store name
+///
+/// What each call becomes, what survives a failover and the limits: docs/scale-out.md.
+/// Its parts, each in stores/redis/: hash_slot.hpp (CRC16 slots and hash tags),
+/// reply.hpp (a parsed reply, its redirect), node_connection.hpp (one node, its
+/// pipeline, the timeouts), slot_map.hpp (slot to master), cluster_client.hpp (the
+/// redirects and the tries again).
+
+#include <algorithm>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <type_traits>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "../backup_options.hpp"
+#include "../batch.hpp"
+#include "../composition.hpp"
+#include "../concepts.hpp"
+#include "../durability/sync_each.hpp"
+#include "../error.hpp"
+#include "../options.hpp"
+#include "../stats.hpp"
+#include "redis/cluster_client.hpp"
+#include "redis/hash_slot.hpp"
+#include "redis/node_connection.hpp"
+#include "redis/reply.hpp"
+
+namespace kvforge {
+
+namespace detail {
+
+/// Where a redis_cluster store lives: its seed nodes and its name.
+struct redis_location {
+    std::vector<std::string> seeds;  ///< "host:port" each
+    std::string name;
+};
+
+/// Reads "redis_cluster:host:port,host:port/name", or the same without "redis_cluster:"
+/// (as open_store passes it). The name may not hold '{': the cluster hashes a key's first
+/// '{...}', and the name's must not stand in for the one a key of the store may carry.
+inline bool parse_redis_location(std::string_view path, redis_location& out, std::error_code& ec) {
+    constexpr std::string_view word = "redis_cluster:";
+    if (path.starts_with(word)) path.remove_prefix(word.size());
+    const std::size_t slash = path.find('/');
+    const std::string usage = " in '" + std::string(path) +
+                              "': a redis_cluster store opens as redis_cluster:HOST:PORT[,HOST:PORT...]/NAME";
+    if (slash == std::string_view::npos || slash + 1 == path.size()) {
+        fail(ec, errc::invalid_argument, "no store name" + usage);
+        return false;
+    }
+    out.name = std::string(path.substr(slash + 1));
+    if (out.name.find('{') != std::string::npos) {
+        fail(ec, errc::invalid_argument, "a store name may not hold '{' (the cluster would hash it)" + usage);
+        return false;
+    }
+    out.seeds.clear();
+    std::string_view nodes = path.substr(0, slash);
+    while (!nodes.empty()) {
+        const std::size_t comma = nodes.find(',');
+        const std::string_view node = nodes.substr(0, comma);
+        if (node.rfind(':') == std::string_view::npos || node.rfind(':') + 1 == node.size()) {
+            fail(ec, errc::invalid_argument, "seed node '" + std::string(node) + "' is not HOST:PORT" + usage);
+            return false;
+        }
+        out.seeds.emplace_back(node);
+        nodes = comma == std::string_view::npos ? std::string_view() : nodes.substr(comma + 1);
+    }
+    if (out.seeds.empty()) {
+        fail(ec, errc::invalid_argument, "no seed node" + usage);
+        return false;
+    }
+    return true;
+}
+
+/// A SCAN pattern matching the keys that start with prefix: its glob characters escaped, then '*'.
+inline std::string redis_prefix_pattern(std::string_view prefix) {
+    std::string pattern;
+    for (const char c : prefix) {
+        if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pattern += '\\';
+        pattern += c;
+    }
+    pattern += '*';
+    return pattern;
+}
+
+/// The byte-level store behind store<K, V, redis_cluster, ...>: each record is the
+/// cluster's string key "<name>/<encoded key>" holding the encoded value. One
+/// cluster_client serves the store, under the threading policy's mutex taken exclusive by
+/// every call (reads too: a connection carries one pipeline at a time).
+template <class Policies>
+class redis_cluster_backend {
+    using durability = typename Policies::durability;
+    using mutex_type = typename Policies::threading::mutex_type;
+    using lock_type = std::unique_lock<mutex_type>;
+    using command = redis::command;
+
+    static_assert(!Policies::index::ordered,
+                  "kvforge: kvforge::redis_cluster spreads keys over hash slots and keeps no order across them, so "
+                  "it takes kvforge::hash_index, not sorted_index; docs/scale-out.md gives the design for ordered "
+                  "stores beyond one machine");
+    static_assert(!Policies::expiry_given,
+                  "kvforge: kvforge::redis_cluster does not take kvforge::expiring<> yet; docs/scale-out.md says "
+                  "how deadlines would map to the keys' own expiry (PEXPIREAT)");
+    static_assert(!Policies::cache_given,
+                  "kvforge: kvforge::redis_cluster takes no cache policy: a cache in this process would serve values "
+                  "that other clients of the cluster have replaced; remove kvforge::read_cache<>");
+    static_assert(!Policies::compression_given,
+                  "kvforge: kvforge::redis_cluster takes no compression policy yet; remove kvforge::compressed<>");
+    static_assert(durability::name != "async_worker",
+                  "kvforge: kvforge::redis_cluster does not take kvforge::async_worker<>; use kvforge::buffered<> "
+                  "(pipelined writes, sent at flush()) or kvforge::sync_each (each write on a replica)");
+
+    /// sync_each: every write waits for a replica (WAIT 1); else buffered<Bytes, Millis>.
+    static constexpr bool waits_for_replica = std::is_same_v<durability, sync_each>;
+
+public:
+    /// Writes do not hand out sequence numbers.
+    static constexpr bool sequenced = false;
+
+    redis_cluster_backend() = default;
+    redis_cluster_backend(const redis_cluster_backend&) = delete;
+    redis_cluster_backend& operator=(const redis_cluster_backend&) = delete;
+    /// Sends what the buffer holds; an error is lost here (close() reports it).
+    ~redis_cluster_backend() {
+        std::error_code ignored;
+        if (open_) send_pending(ignored);
+    }
+
+    /// Connects to the cluster through the location's seeds. The I/O policy and the
+    /// composition have nothing to bind: the store has no files and no manifest.
+    template <class IO>
+    void open(std::string_view path, const kvforge::options& opts, IO&& /*io*/, const composition& /*made_of*/,
+              std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (open_) {
+            fail(ec, errc::invalid_argument, "redis_cluster: the store is open already; close() it first");
+            return;
+        }
+        redis_location where;
+        if (!parse_redis_location(path, where, ec)) return;
+        const redis::timeouts limits{.connect = std::chrono::milliseconds(opts.remote_connect_millis),
+                                     .command = std::chrono::milliseconds(opts.remote_command_millis)};
+        if (!client_.connect(std::move(where.seeds), limits, ec)) return;
+        prefix_ = where.name + "/";
+        pattern_ = redis_prefix_pattern(prefix_);
+        wait_millis_ = std::to_string(std::max<std::uint64_t>(opts.remote_command_millis / 2, 1));
+        read_only_ = opts.read_only;
+        open_ = true;
+    }
+
+    /// Sends what the buffer holds and closes every connection.
+    void close(std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (!open_) return;
+        send_pending(ec);
+        client_.disconnect();
+        open_ = false;
+    }
+
+    [[nodiscard]] bool is_open() const noexcept { return open_; }
+
+    std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (!writable(ec)) return 0;
+        if constexpr (waits_for_replica) {
+            const std::string k = prefix_ + std::string(key);
+            std::vector<redis::reply> replies;
+            if (write_on_slot({command{"SET", k, value}}, redis::hash_slot(k), replies, ec)) puts_ += 1;
+        } else {
+            if (pending_.empty()) first_pending_ = std::chrono::steady_clock::now();
+            pending_.push_back({.key = prefix_ + std::string(key), .value = std::string(value)});
+            pending_bytes_ += pending_.back().key.size() + value.size();
+            puts_ += 1;
+            const auto age = std::chrono::steady_clock::now() - first_pending_;
+            if (pending_bytes_ >= durability::buffer_bytes || age >= std::chrono::milliseconds(durability::flush_millis)) {
+                send_pending(ec);
+            }
+        }
+        return 0;
+    }
+
+    /// Removes key (DEL); true when it existed. Buffered writes are sent first.
+    bool erase(std::string_view key, std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (!writable(ec) || !send_pending(ec)) return false;
+        const std::string k = prefix_ + std::string(key);
+        std::vector<redis::reply> replies;
+        if (!write_on_slot({command{"DEL", k}}, redis::hash_slot(k), replies, ec)) return false;
+        const bool existed = replies[0].is_integer() && replies[0].integer() > 0;
+        if (existed) erases_ += 1;
+        return existed;
+    }
+
+    /// Applies a batch as one MULTI/EXEC on the master of the one slot all its keys hash
+    /// to; a batch over several slots is refused, with nothing written.
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (!writable(ec) || !send_pending(ec)) return 0;
+        std::vector<std::string> keys;
+        std::vector<std::string_view> values;
+        std::vector<bool> erasing;
+        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+            keys.push_back(prefix_ + std::string(key));
+            values.push_back(value);
+            erasing.push_back(op == batch_op::erase);
+        });
+        const std::uint16_t slot = redis::hash_slot(keys.front());
+        for (const std::string& k : keys) {
+            if (redis::hash_slot(k) != slot) {
+                fail(ec, errc::invalid_argument,
+                     "redis_cluster: a batch is applied all or nothing only when its keys share a hash slot "
+                     "(MULTI/EXEC runs on one node), and keys '" + keys.front() + "' and '" + k +
+                         "' do not; give the keys of one batch a common hash tag, e.g. '{user42}.name' and "
+                         "'{user42}.mail'. Nothing was written");
+                return 0;
+            }
+        }
+        std::vector<command> commands{command{"MULTI"}};
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            commands.push_back(erasing[i] ? command{"DEL", keys[i]} : command{"SET", keys[i], values[i]});
+        }
+        commands.push_back(command{"EXEC"});
+        std::vector<redis::reply> replies;
+        if (!write_on_slot(std::move(commands), slot, replies, ec)) return 0;
+        const redis::reply& exec = replies[keys.size() + 1];
+        if (!exec.is_array()) {
+            redis::cluster_client::refused(where(slot), command{"EXEC"}, exec, ec);
+            return 0;
+        }
+        for (std::size_t i = 0; i < keys.size() && i < exec.get().elements; ++i) {
+            if (!erasing[i]) {
+                puts_ += 1;
+            } else if (exec.get().element[i]->type == REDIS_REPLY_INTEGER && exec.get().element[i]->integer > 0) {
+                erases_ += 1;
+            }
+        }
+        batches_ += 1;
+        return 0;
+    }
+
+    /// Calls on_value(value bytes) when key exists (GET); returns whether it did.
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        const lock_type lock(mutex_);
+        if (!readable(ec)) return false;
+        const std::string k = prefix_ + std::string(key);
+        const command get{"GET", k};
+        std::vector<redis::reply> replies;
+        gets_ += 1;
+        if (!client_.run({.slot = redis::hash_slot(k), .commands = {&get, 1}}, replies, ec)) return false;
+        if (!value_reply(replies[0], k, ec)) return false;
+        on_value(replies[0].text());
+        return true;
+    }
+
+    /// Copies key's value into out; returns whether key exists.
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        return read(key, [&](std::string_view value) { out.assign(value); }, ec);
+    }
+
+    /// Calls on_value(i, value bytes) for each keys[i] that exists: one pipeline of GETs per master.
+    template <class OnValue>
+    void read_many(std::span<const std::string_view> keys, OnValue&& on_value, std::error_code& ec) const {
+        const lock_type lock(mutex_);
+        if (!readable(ec)) return;
+        std::vector<std::string> full;
+        full.reserve(keys.size());
+        for (const std::string_view key : keys) full.push_back(prefix_ + std::string(key));
+        gets_ += keys.size();
+        get_each(full, [&](std::size_t i, const redis::reply& value) { on_value(i, value.text()); }, ec);
+    }
+
+    bool contains(std::string_view key, std::error_code& ec) const {
+        const lock_type lock(mutex_);
+        if (!readable(ec)) return false;
+        const std::string k = prefix_ + std::string(key);
+        const command exists{"EXISTS", k};
+        std::vector<redis::reply> replies;
+        gets_ += 1;
+        if (!client_.run({.slot = redis::hash_slot(k), .commands = {&exists, 1}}, replies, ec)) return false;
+        if (!replies[0].is_integer()) {
+            redis::cluster_client::refused(where(redis::hash_slot(k)), exists, replies[0], ec);
+            return false;
+        }
+        return replies[0].integer() > 0;
+    }
+
+    /// Calls visitor(key, value) for every record of the store: SCAN of the store's prefix
+    /// on every master, then a pipeline of GETs for each page of keys. Runs under the
+    /// store's mutex, so the visitor must not call the store. A key written or erased
+    /// during the walk may be visited or not; no key is visited twice.
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        const lock_type lock(mutex_);
+        if (!readable(ec)) return;
+        scan_keys([&](const std::vector<std::string>& page) {
+            return get_each(page, [&](std::size_t i, const redis::reply& value) {
+                visitor(std::string_view(page[i]).substr(prefix_.size()), value.text());
+            }, ec);
+        }, ec);
+    }
+
+    /// The store's keys, counted by a SCAN of its prefix on every master: exact when no
+    /// write runs meanwhile. Throws kvforge::error when the cluster cannot be read.
+    [[nodiscard]] std::size_t size() const {
+        const lock_type lock(mutex_);
+        std::error_code ec;
+        const std::size_t count = count_keys(ec);
+        throw_if(ec);
+        return count;
+    }
+
+    /// Removes the store's keys, and no other: SCAN of its prefix on every master, UNLINK
+    /// of each key found. Keys written meanwhile may stay.
+    void clear(std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (!writable(ec)) return;
+        pending_.clear();
+        pending_bytes_ = 0;
+        scan_keys([&](const std::vector<std::string>& page) {
+            std::vector<command> unlinks;
+            std::vector<std::uint16_t> slots;
+            for (const std::string& k : page) {
+                unlinks.push_back(command{"UNLINK", k});
+                slots.push_back(redis::hash_slot(k));
+            }
+            return client_.run_each(unlinks, slots, [](std::size_t, redis::reply) {}, ec);
+        }, ec);
+    }
+
+    /// live_keys by SCAN (as size()); puts, gets, erases, batches and syncs (WAIT commands)
+    /// as this process counted them since the open. Throws kvforge::error when the cluster
+    /// cannot be read.
+    [[nodiscard]] kvforge::stats stats() const {
+        const lock_type lock(mutex_);
+        std::error_code ec;
+        kvforge::stats s;
+        s.live_keys = count_keys(ec);
+        throw_if(ec);
+        s.puts = puts_;
+        s.gets = gets_;
+        s.erases = erases_;
+        s.batches = batches_;
+        s.syncs = syncs_;
+        return s;
+    }
+
+    /// Sends the buffered writes, one pipeline per master.
+    void flush(std::error_code& ec) {
+        const lock_type lock(mutex_);
+        send_pending(ec);
+    }
+
+    /// Sends the buffered writes and waits until each master has passed every write it
+    /// took on this store's connection to a replica (WAIT 1 on each).
+    void sync(std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (!open_ || !send_pending(ec)) return;
+        const command wait{"WAIT", "1", wait_millis_};
+        std::vector<redis::reply> replies;
+        for (const std::string& master : client_.masters()) {
+            syncs_ += 1;
+            if (!client_.run_on(master, {&wait, 1}, replies, ec) || !replicated(replies[0], master, ec)) return;
+        }
+    }
+
+    /// Nothing to do: the cluster's nodes reclaim their own memory.
+    void compact(std::error_code& /*ec*/) {}
+
+    /// Reads every record of the store (as for_each does) and counts them: the cluster
+    /// keeps no checksums a client could check.
+    [[nodiscard]] verify_report verify(std::error_code& ec) const {
+        verify_report report;
+        for_each([&](std::string_view, std::string_view) { ++report.records_checked; }, ec);
+        return report;
+    }
+
+    /// Reads go to the cluster, so there is nothing to catch up with.
+    std::uint64_t refresh(std::error_code& ec) {
+        ec.clear();
+        return 0;
+    }
+
+    /// Refused: the store has no files; kvforge::copy copies it into any other store.
+    void backup(std::string_view /*dest*/, const backup_options& /*how*/, std::error_code& ec) {
+        fail(ec, errc::not_supported,
+             "redis_cluster: a store in a cluster has no files to back up; copy it with kvforge::copy(src, dst)");
+    }
+
+private:
+    /// A write waiting in the buffer (buffered<>).
+    struct pending_write {
+        std::string key;  ///< with the store's prefix
+        std::string value;
+    };
+
+    bool readable(std::error_code& ec) const {
+        if (open_) return send_pending(ec);
+        fail(ec, errc::store_closed, "redis_cluster: the store is not open");
+        return false;
+    }
+
+    bool writable(std::error_code& ec) const {
+        if (!open_) {
+            fail(ec, errc::store_closed, "redis_cluster: the store is not open");
+        } else if (read_only_) {
+            fail(ec, errc::read_only, "redis_cluster: the store " + prefix_ + " was opened with options::read_only");
+        }
+        return !ec;
+    }
+
+    /// The node serving slot, for an error's message.
+    std::string where(std::uint16_t slot) const { return client_.master_of(slot); }
+
+    /// Runs commands on slot's master, with WAIT 1 after them under sync_each; checks no
+    /// reply is an error and, under sync_each, that a replica took the writes.
+    bool write_on_slot(std::vector<command> commands, std::uint16_t slot, std::vector<redis::reply>& replies,
+                       std::error_code& ec) const {
+        if constexpr (waits_for_replica) commands.push_back(command{"WAIT", "1", wait_millis_});
+        if (!client_.run({.slot = slot, .commands = commands}, replies, ec)) return false;
+        for (std::size_t i = 0; i < replies.size(); ++i) {
+            if (replies[i].is_error()) {
+                redis::cluster_client::refused(where(slot), commands[i], replies[i], ec);
+                return false;
+            }
+        }
+        if constexpr (waits_for_replica) {
+            syncs_ += 1;
+            return replicated(replies.back(), where(slot), ec);
+        }
+        return true;
+    }
+
+    /// Whether a WAIT reply says a replica has the writes; else ec says that none had them in time.
+    bool replicated(const redis::reply& wait, const std::string& node, std::error_code& ec) const {
+        if (wait.is_integer() && wait.integer() >= 1) return true;
+        fail(ec, std::make_error_code(std::errc::timed_out),
+             "redis_cluster: the master " + node + " passed the write to no replica within " + wait_millis_ +
+                 " ms (WAIT 1); it is on the master only, and lost if the master fails before a replica has it");
+        return false;
+    }
+
+    /// Whether a GET reply holds a value: false for nil, and false with ec set for an error.
+    bool value_reply(const redis::reply& value, const std::string& key, std::error_code& ec) const {
+        if (value.is_nil()) return false;
+        if (value.is_error()) {
+            redis::cluster_client::refused(where(redis::hash_slot(key)), command{"GET", key}, value, ec);
+            return false;
+        }
+        return true;
+    }
+
+    /// GETs keys, one pipeline per master, calling on_value(i, reply) for each that exists.
+    template <class OnValue>
+    bool get_each(const std::vector<std::string>& keys, OnValue&& on_value, std::error_code& ec) const {
+        std::vector<command> gets;
+        std::vector<std::uint16_t> slots;
+        gets.reserve(keys.size());
+        slots.reserve(keys.size());
+        for (const std::string& k : keys) {
+            gets.push_back(command{"GET", k});
+            slots.push_back(redis::hash_slot(k));
+        }
+        std::error_code refusal;
+        const bool ran = client_.run_each(gets, slots, [&](std::size_t i, redis::reply value) {
+            if (!refusal && value_reply(value, keys[i], refusal)) on_value(i, value);
+        }, ec);
+        if (refusal) ec = refusal;
+        return ran && !ec;
+    }
+
+    /// Calls on_page(keys) with each page of the store's keys that SCAN on each master
+    /// gives (each key once), until it returns false.
+    template <class OnPage>
+    void scan_keys(OnPage&& on_page, std::error_code& ec) const {
+        std::vector<redis::reply> replies;
+        std::vector<std::string> page;
+        for (const std::string& master : client_.masters()) {
+            std::unordered_set<std::string> seen;
+            std::string cursor = "0";
+            do {
+                const command scan{"SCAN", cursor, "MATCH", pattern_, "COUNT", "1000"};
+                if (!client_.run_on(master, {&scan, 1}, replies, ec)) return;
+                const redis::reply& r = replies[0];
+                if (!r.is_array() || r.get().elements != 2 || r.get().element[1]->type != REDIS_REPLY_ARRAY) {
+                    redis::cluster_client::refused(master, scan, r, ec);
+                    return;
+                }
+                cursor = std::string(redis::reply::text_of(*r.get().element[0]));
+                page.clear();
+                const redisReply& keys = *r.get().element[1];
+                for (std::size_t i = 0; i < keys.elements; ++i) {
+                    std::string k(redis::reply::text_of(*keys.element[i]));
+                    if (seen.insert(k).second) page.push_back(std::move(k));
+                }
+                if (!page.empty() && !on_page(page)) return;
+            } while (cursor != "0");
+        }
+    }
+
+    std::size_t count_keys(std::error_code& ec) const {
+        std::size_t count = 0;
+        if (!readable(ec)) return 0;
+        scan_keys([&](const std::vector<std::string>& page) {
+            count += page.size();
+            return true;
+        }, ec);
+        return count;
+    }
+
+    /// Sends the buffered writes (SET each, one pipeline per master) and empties the
+    /// buffer; false with ec set when a write failed (the others may have been applied).
+    bool send_pending(std::error_code& ec) const {
+        if (pending_.empty()) return true;
+        std::vector<command> sets;
+        std::vector<std::uint16_t> slots;
+        sets.reserve(pending_.size());
+        slots.reserve(pending_.size());
+        for (const pending_write& w : pending_) {
+            sets.push_back(command{"SET", w.key, w.value});
+            slots.push_back(redis::hash_slot(w.key));
+        }
+        std::error_code refusal;
+        client_.run_each(sets, slots, [&](std::size_t i, const redis::reply& r) {
+            if (!refusal && r.is_error()) redis::cluster_client::refused(where(slots[i]), sets[i], r, refusal);
+        }, ec);
+        if (refusal && !ec) ec = refusal;
+        pending_.clear();
+        pending_bytes_ = 0;
+        return !ec;
+    }
+
+    mutable mutex_type mutex_;
+    mutable redis::cluster_client client_;
+    // Buffered writes; reads send them first, so a read sees every write before it.
+    mutable std::vector<pending_write> pending_;
+    mutable std::size_t pending_bytes_ = 0;
+    std::chrono::steady_clock::time_point first_pending_;
+    std::string prefix_;
+    std::string pattern_;
+    std::string wait_millis_ = "1000";
+    bool read_only_ = false;
+    bool open_ = false;
+    std::uint64_t puts_ = 0;
+    mutable std::uint64_t gets_ = 0;
+    std::uint64_t erases_ = 0;
+    std::uint64_t batches_ = 0;
+    mutable std::uint64_t syncs_ = 0;
+};
+
+}  // namespace detail
+
+/// Store policy: records live in a Redis Cluster, under "<name>/" in the keyspace the
+/// store's location names ("redis_cluster:HOST:PORT,.../NAME"); hash_index only. Takes
+/// kvforge::sync_each (each write waits for a replica: WAIT 1) or kvforge::buffered<>
+/// (writes pipelined, sent at flush(), when the buffer holds Bytes, or at the first write
+/// after Millis). See docs/scale-out.md.
+struct redis_cluster {
+    using policy_kind = kvforge::policy_kind::store;
+    static constexpr bool persistent = true;
+    static constexpr std::string_view name = "redis_cluster";
+    template <class Policies>
+    using backend = detail::redis_cluster_backend<Policies>;
+};
+
+static_assert(store_policy<redis_cluster>);
+
+}  // namespace kvforge
