@@ -6,6 +6,8 @@
 #                                                   (default 7100), create the cluster, wait
 #                                                   until every node says cluster_state:ok
 #                                                   and every replica is linked
+#   tools/redis_cluster.sh restart DIR PORT         start again the node on PORT (killed in a
+#                                                   test); it rejoins from its nodes.conf
 #   tools/redis_cluster.sh stop DIR                 stop every node started in DIR
 #
 # The nodes keep nothing on disk (no AOF, no RDB snapshots) and run as daemons whose pid
@@ -17,7 +19,17 @@ set -euo pipefail
 server=${REDIS_SERVER:-redis-server}
 cli=${REDIS_CLI:-redis-cli}
 
-usage() { echo "usage: $0 start DIR [FIRST_PORT] | stop DIR" >&2; exit 2; }
+usage() { echo "usage: $0 start DIR [FIRST_PORT] | restart DIR PORT | stop DIR" >&2; exit 2; }
+
+# start_node DIR PORT: one node, a daemon, its files in DIR/PORT.
+start_node() {
+    local dir=$1 port=$2
+    mkdir -p "$dir/$port"
+    "$server" --port "$port" --bind 127.0.0.1 --protected-mode yes --daemonize yes \
+        --pidfile "$dir/node-$port.pid" --dir "$dir/$port" --logfile "$dir/$port/redis.log" \
+        --cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" --cluster-node-timeout 1000 \
+        --appendonly no --save ''
+}
 
 stop_nodes() {
     local dir=$1 pidfile pid
@@ -70,11 +82,7 @@ start() {
     for port in $(seq "$first" $((first + 5))); do
         ports+=("$port")
         addresses+=("127.0.0.1:$port")
-        mkdir -p "$dir/$port"
-        "$server" --port "$port" --bind 127.0.0.1 --protected-mode yes --daemonize yes \
-            --pidfile "$dir/node-$port.pid" --dir "$dir/$port" --logfile "$dir/$port/redis.log" \
-            --cluster-enabled yes --cluster-config-file "$dir/$port/nodes.conf" --cluster-node-timeout 1000 \
-            --appendonly no --save ''
+        start_node "$dir" "$port"
     done
     echo "${ports[*]}" >"$dir/ports"
     for port in "${ports[@]}"; do
@@ -89,6 +97,11 @@ start() {
 [ $# -ge 2 ] || usage
 case $1 in
 start) start "$2" "${3:-7100}" ;;
+restart)
+    [ $# -eq 3 ] || usage
+    start_node "$(cd "$2" && pwd)" "$3"
+    wait_for "node $3 answering" 10 "$cli" -h 127.0.0.1 -p "$3" ping
+    ;;
 stop) stop_nodes "$2" ;;
 *) usage ;;
 esac

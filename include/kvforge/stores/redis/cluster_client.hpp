@@ -116,7 +116,10 @@ public:
             const auto troubled = std::find_if(replies.begin(), replies.end(), [](const reply& r) {
                 return r.redirection() || r.is_transient_error();
             });
-            if (troubled == replies.end()) return true;
+            if (troubled == replies.end()) {
+                ec.clear();  // what an earlier attempt met is behind us
+                return true;
+            }
             const std::size_t which = static_cast<std::size_t>(troubled - replies.begin());
             refused(address, work.commands[which], *troubled, ec);
             if (std::optional<redirect> to = troubled->redirection()) {
