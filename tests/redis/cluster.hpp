@@ -8,6 +8,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdarg>
@@ -85,10 +86,21 @@ private:
     std::unique_ptr<redisContext, context_deleter> context_;
 };
 
-/// The first seed's port.
+/// The port of the first seed that accepts a connection (a test may have killed one).
 inline int first_port() {
     const std::string seeds = redis_seeds();
-    return std::atoi(seeds.c_str() + seeds.find(':') + 1);
+    for (std::size_t at = 0; at < seeds.size();) {
+        const std::size_t comma = std::min(seeds.find(',', at), seeds.size());
+        const std::string seed = seeds.substr(at, comma - at);
+        const int port = std::atoi(seed.c_str() + seed.find(':') + 1);
+        redisContext* probe = redisConnect("127.0.0.1", port);
+        const bool up = probe != nullptr && probe->err == 0;
+        if (probe != nullptr) redisFree(probe);
+        if (up) return port;
+        at = comma + 1;
+    }
+    FAIL("no seed of KVFORGE_REDIS_SEEDS accepts a connection");
+    return 0;
 }
 
 /// The port of the master that serves slot, as the cluster's nodes say (CLUSTER SHARDS is
