@@ -144,9 +144,10 @@ public:
     }
 
     /// Runs commands of one key each, the i-th on keys of slots[i]: one pipeline per
-    /// master, and those that meet a redirect, a failover or a failed connection again one
-    /// by one through run(). Calls on_reply(i, reply) once for each, in no particular
-    /// order. False with ec set at the first failure, with some replies not given.
+    /// master, every pipeline sent before any reply is read (so the masters work at once),
+    /// and those that meet a redirect, a failover or a failed connection again one by one
+    /// through run(). Calls on_reply(i, reply) once for each, in no particular order. False
+    /// with ec set at the first failure, with some replies not given.
     template <class OnReply>
     bool run_each(std::span<const command> commands, std::span<const std::uint16_t> slots, OnReply&& on_reply,
                   std::error_code& ec) {
@@ -161,11 +162,31 @@ public:
         }
         std::vector<command> pipeline;
         std::vector<reply> replies;
+        std::vector<const std::string*> sent;
+        // After a timeout the replies still owed on the other connections would be read as
+        // the next commands' replies: those connections are dropped instead.
+        const auto abandon = [&] {
+            for (const std::string* address : sent) node(*address).disconnect();
+        };
         for (const auto& [address, indices] : by_master) {
             pipeline.clear();
             for (const std::size_t i : indices) pipeline.push_back(commands[i]);
-            if (!node(address).exchange(pipeline, replies, ec)) {
-                if (ec == std::errc::timed_out) return false;
+            if (node(address).send(pipeline, ec)) {
+                sent.push_back(&address);
+            } else if (ec == std::errc::timed_out) {
+                abandon();
+                return false;
+            } else {
+                one_by_one.insert(one_by_one.end(), indices.begin(), indices.end());
+            }
+        }
+        for (const std::string* address : sent) {
+            const std::vector<std::size_t>& indices = by_master[*address];
+            if (!node(*address).receive(indices.size(), replies, ec)) {
+                if (ec == std::errc::timed_out) {
+                    abandon();
+                    return false;
+                }
                 one_by_one.insert(one_by_one.end(), indices.begin(), indices.end());
                 continue;
             }

@@ -61,7 +61,12 @@ public:
     /// command timeout) sets ec, naming the node, and drops the connection, so that the next
     /// call connects anew; which of the commands the node applied is then unknown.
     bool exchange(std::span<const command> commands, std::vector<reply>& replies, std::error_code& ec) {
-        replies.clear();
+        return send(commands, ec) && receive(commands.size(), replies, ec);
+    }
+
+    /// The first half of exchange(): writes the commands to the node without waiting for
+    /// replies, so that several nodes can work on their pipelines at once.
+    bool send(std::span<const command> commands, std::error_code& ec) {
         if (!context_ && !connect(ec)) return false;
         for (const command& c : commands) {
             const auto words = c.words();
@@ -76,8 +81,23 @@ public:
                 return broken("sending a command", ec);
             }
         }
-        replies.reserve(commands.size());
-        for (std::size_t i = 0; i < commands.size(); ++i) {
+        int done = 0;
+        while (done == 0) {
+            errno = 0;
+            if (redisBufferWrite(context_.get(), &done) != REDIS_OK) return broken("sending a command", ec);
+        }
+        return true;
+    }
+
+    /// The second half of exchange(): reads count replies of what send() sent.
+    bool receive(std::size_t count, std::vector<reply>& replies, std::error_code& ec) {
+        replies.clear();
+        if (!context_) {
+            fail(ec, std::make_error_code(std::errc::not_connected), "redis node " + address_ + ": not connected");
+            return false;
+        }
+        replies.reserve(count);
+        for (std::size_t i = 0; i < count; ++i) {
             void* raw = nullptr;
             errno = 0;
             if (redisGetReply(context_.get(), &raw) != REDIS_OK || raw == nullptr) {
