@@ -28,11 +28,11 @@ using shared_store =
 /// The name part of a location: what the store's keys start with, before the '/'.
 std::string name_of(const std::string& location) { return location.substr(location.rfind('/') + 1); }
 
-/// The raw value of a store's key, read from its slot's master behind the store's back.
-std::string raw_get(const std::string& location, const std::string& key) {
+/// The reply of verb (GET, PTTL) on a store's key, from its slot's master behind the store's back.
+std::string raw(const std::string& location, const std::string& verb, const std::string& key) {
     const std::string full = name_of(location) + "/" + key;
     kvforge_test::node master(kvforge_test::master_port_of(kvforge::detail::redis::hash_slot(full)));
-    return master.run({"GET", full});
+    return master.run({verb, full});
 }
 
 }  // namespace
@@ -74,7 +74,7 @@ TEST_CASE("redis_cluster: values read back through every get, under the store's 
     db.put("alice", "user");
     CHECK(db.get("alice") == "user");
     // Behind the store's back: the key is the store's name, '/', the key's bytes.
-    CHECK(raw_get(location, "alice") == "user");
+    CHECK(raw(location, "GET", "alice") == "user");
 }
 
 TEST_CASE("redis_cluster: keys and values go through kvforge's codecs", "[redis]") {
@@ -299,4 +299,47 @@ TEST_CASE("redis_cluster: a read-only store refuses writes and reads what others
     reader.put("k", "w", ec);
     CHECK(ec == kvforge::errc::read_only);
     CHECK(writer.get("k") == "v");
+}
+
+TEST_CASE("redis_cluster: expiring<> deadlines are the keys' own expiry, which the cluster enforces", "[redis]") {
+    using expiring_store =
+        kvforge::store<std::string, std::string, kvforge::redis_cluster, kvforge::sync_each, kvforge::expiring<>>;
+    const std::string location = kvforge_test::fresh_location("expiring");
+    expiring_store db(location);
+    const auto later = std::chrono::system_clock::now() + std::chrono::hours(1);
+    db.put("later", "v", later);
+    db.put("soon", "v", std::chrono::milliseconds(300));
+    db.put("forever", "v");
+    db.put("past", "v", std::chrono::system_clock::now() - std::chrono::seconds(1));
+    CHECK_FALSE(db.contains("past"));
+    const std::optional<expiring_store::time_point> deadline = db.expiry("later");
+    REQUIRE(deadline.has_value());
+    CHECK(*deadline <= later);
+    CHECK(later - *deadline < std::chrono::milliseconds(1));
+    CHECK_FALSE(db.expiry("forever").has_value());
+    CHECK_FALSE(db.expiry("absent").has_value());
+    // Behind the store's back: the key itself carries the expiry.
+    CHECK(std::stoll(raw(location, "PTTL", "later")) > 3500 * 1000);
+    CHECK(raw(location, "PTTL", "forever") == "-1");
+    CHECK(db.get("soon") == "v");
+    kvforge_test::eventually("the key with 300 ms to live expiring", std::chrono::seconds(5),
+                             [&] { return !db.get("soon").has_value(); });
+    CHECK(db.get("later") == "v");
+    CHECK(db.size() == 2);
+    // A put without a deadline takes the deadline away.
+    db.put("later", "w");
+    CHECK_FALSE(db.expiry("later").has_value());
+    // A batch carries deadlines too.
+    expiring_store::batch_type b;
+    b.put("{b}.x", "1", later);
+    b.put("{b}.y", "2");
+    db.write(b);
+    CHECK(db.expiry("{b}.x").has_value());
+    CHECK_FALSE(db.expiry("{b}.y").has_value());
+    CHECK(db.purge_expired() == 0);
+
+    kvforge::store<std::string, std::string, kvforge::redis_cluster, kvforge::expiring<>> buffered(location);
+    buffered.put("buffered", "v", later);
+    buffered.flush();
+    CHECK(db.expiry("buffered").has_value());
 }

@@ -115,9 +115,10 @@ class redis_cluster_backend {
                   "kvforge: kvforge::redis_cluster spreads keys over hash slots and keeps no order across them, so "
                   "it takes kvforge::hash_index, not sorted_index; docs/scale-out.md gives the design for ordered "
                   "stores beyond one machine");
-    static_assert(!Policies::expiry_given,
-                  "kvforge: kvforge::redis_cluster does not take kvforge::expiring<> yet; docs/scale-out.md says "
-                  "how deadlines would map to the keys' own expiry (PEXPIREAT)");
+    static_assert(!Policies::expiry_given ||
+                      std::is_same_v<typename Policies::expiry::clock, std::chrono::system_clock>,
+                  "kvforge: kvforge::redis_cluster keeps deadlines as the keys' own expiry, in the cluster's Unix "
+                  "time, so it takes kvforge::expiring<std::chrono::system_clock> (the default) and no other clock");
     static_assert(!Policies::cache_given,
                   "kvforge: kvforge::redis_cluster takes no cache policy: a cache in this process would serve values "
                   "that other clients of the cluster have replaced; remove kvforge::read_cache<>");
@@ -133,6 +134,9 @@ class redis_cluster_backend {
 public:
     /// Writes do not hand out sequence numbers.
     static constexpr bool sequenced = false;
+    /// With kvforge::expiring<>, deadlines are the keys' own expiry (SET ... PXAT), which the
+    /// cluster enforces: expiring<> adds no layer (see expiry/expiring.hpp).
+    static constexpr bool keeps_deadlines = Policies::expiry_given;
 
     redis_cluster_backend() = default;
     redis_cluster_backend(const redis_cluster_backend&) = delete;
@@ -177,22 +181,44 @@ public:
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        return store_value(key, value, std::nullopt, ec);
+    }
+
+    /// With kvforge::expiring<>: writes value under key to expire at deadline (ticks of the
+    /// system clock), in whole milliseconds rounded down (SET ... PXAT), so that the key is
+    /// absent from its deadline on. A deadline that has come removes the key.
+    std::uint64_t put_until(std::string_view key, std::string_view value, std::int64_t deadline, std::error_code& ec)
+        requires keeps_deadlines
+    {
+        return store_value(key, value, unix_millis(deadline), ec);
+    }
+
+    /// With kvforge::expiring<>: key's deadline (PEXPIRETIME, Redis 7), in ticks of the
+    /// system clock, whole milliseconds; nullopt when it has none or is absent.
+    std::optional<std::int64_t> deadline(std::string_view key, std::error_code& ec) const
+        requires keeps_deadlines
+    {
         const lock_type lock(mutex_);
-        if (!writable(ec)) return 0;
-        if constexpr (waits_for_replica) {
-            const std::string k = prefix_ + std::string(key);
-            std::vector<redis::reply> replies;
-            if (write_on_slot({command{"SET", k, value}}, redis::hash_slot(k), replies, ec)) puts_ += 1;
-        } else {
-            if (pending_.empty()) first_pending_ = std::chrono::steady_clock::now();
-            pending_.push_back({.key = prefix_ + std::string(key), .value = std::string(value)});
-            pending_bytes_ += pending_.back().key.size() + value.size();
-            puts_ += 1;
-            const auto age = std::chrono::steady_clock::now() - first_pending_;
-            if (pending_bytes_ >= durability::buffer_bytes || age >= std::chrono::milliseconds(durability::flush_millis)) {
-                send_pending(ec);
-            }
+        if (!readable(ec)) return std::nullopt;
+        const std::string k = prefix_ + std::string(key);
+        const command when{"PEXPIRETIME", k};
+        std::vector<redis::reply> replies;
+        if (!client_.run({.slot = redis::hash_slot(k), .commands = {&when, 1}}, replies, ec)) return std::nullopt;
+        if (!replies[0].is_integer()) {
+            redis::cluster_client::refused(where(redis::hash_slot(k)), when, replies[0], ec);
+            return std::nullopt;
         }
+        if (replies[0].integer() < 0) return std::nullopt;
+        using duration = std::chrono::system_clock::duration;
+        return std::chrono::duration_cast<duration>(std::chrono::milliseconds(replies[0].integer())).count();
+    }
+
+    /// With kvforge::expiring<>: nothing to do, as the cluster drops expired keys itself
+    /// (when they are read, and by its own sampling); returns 0.
+    std::size_t purge_expired(std::error_code& ec)
+        requires keeps_deadlines
+    {
+        ec.clear();
         return 0;
     }
 
@@ -215,12 +241,15 @@ public:
         if (!writable(ec) || !send_pending(ec)) return 0;
         std::vector<std::string> keys;
         std::vector<std::string_view> values;
+        std::vector<std::optional<std::string>> deadlines;
         std::vector<bool> erasing;
-        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-            keys.push_back(prefix_ + std::string(key));
-            values.push_back(value);
-            erasing.push_back(op == batch_op::erase);
-        });
+        ops.for_each_with_deadline(
+            [&](batch_op op, std::string_view key, std::string_view value, std::optional<std::int64_t> deadline) {
+                keys.push_back(prefix_ + std::string(key));
+                values.push_back(value);
+                deadlines.push_back(deadline ? std::optional<std::string>(unix_millis(*deadline)) : std::nullopt);
+                erasing.push_back(op == batch_op::erase);
+            });
         const std::uint16_t slot = redis::hash_slot(keys.front());
         for (const std::string& k : keys) {
             if (redis::hash_slot(k) != slot) {
@@ -234,7 +263,7 @@ public:
         }
         std::vector<command> commands{command{"MULTI"}};
         for (std::size_t i = 0; i < keys.size(); ++i) {
-            commands.push_back(erasing[i] ? command{"DEL", keys[i]} : command{"SET", keys[i], values[i]});
+            commands.push_back(erasing[i] ? command{"DEL", keys[i]} : set_command(keys[i], values[i], deadlines[i]));
         }
         commands.push_back(command{"EXEC"});
         std::vector<redis::reply> replies;
@@ -405,10 +434,46 @@ public:
     }
 
 private:
+    /// What put and put_until do: SET, with PXAT when the key has a deadline.
+    std::uint64_t store_value(std::string_view key, std::string_view value, std::optional<std::string> pxat,
+                              std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (!writable(ec)) return 0;
+        if constexpr (waits_for_replica) {
+            const std::string k = prefix_ + std::string(key);
+            std::vector<redis::reply> replies;
+            if (write_on_slot({set_command(k, value, pxat)}, redis::hash_slot(k), replies, ec)) puts_ += 1;
+        } else {
+            if (pending_.empty()) first_pending_ = std::chrono::steady_clock::now();
+            pending_.push_back({.key = prefix_ + std::string(key), .value = std::string(value), .pxat = std::move(pxat)});
+            pending_bytes_ += pending_.back().key.size() + value.size();
+            puts_ += 1;
+            const auto age = std::chrono::steady_clock::now() - first_pending_;
+            if (pending_bytes_ >= durability::buffer_bytes || age >= std::chrono::milliseconds(durability::flush_millis)) {
+                send_pending(ec);
+            }
+        }
+        return 0;
+    }
+
+    /// SET key value, and PXAT ms when pxat holds a deadline; views of the arguments.
+    static command set_command(const std::string& key, std::string_view value, const std::optional<std::string>& pxat) {
+        return pxat ? command{"SET", key, value, "PXAT", *pxat} : command{"SET", key, value};
+    }
+
+    /// A deadline in ticks of the system clock as Unix milliseconds, rounded down, as text.
+    static std::string unix_millis(std::int64_t deadline) {
+        using duration = std::chrono::system_clock::duration;
+        const auto ms = std::chrono::floor<std::chrono::milliseconds>(duration(deadline)).count();
+        // PXAT takes a positive time; a deadline at or before the epoch has come already.
+        return std::to_string(std::max<std::int64_t>(ms, 1));
+    }
+
     /// A write waiting in the buffer (buffered<>).
     struct pending_write {
         std::string key;  ///< with the store's prefix
         std::string value;
+        std::optional<std::string> pxat;  ///< the deadline in Unix milliseconds, if it has one
     };
 
     bool readable(std::error_code& ec) const {
@@ -534,7 +599,7 @@ private:
         sets.reserve(pending_.size());
         slots.reserve(pending_.size());
         for (const pending_write& w : pending_) {
-            sets.push_back(command{"SET", w.key, w.value});
+            sets.push_back(set_command(w.key, w.value, w.pxat));
             slots.push_back(redis::hash_slot(w.key));
         }
         std::error_code refusal;
