@@ -33,6 +33,7 @@
 #include "../batch.hpp"
 #include "../composition.hpp"
 #include "../concepts.hpp"
+#include "../detail/write_version.hpp"
 #include "../durability/sync_each.hpp"
 #include "../error.hpp"
 #include "../options.hpp"
@@ -226,6 +227,7 @@ public:
     bool erase(std::string_view key, std::error_code& ec) {
         const lock_type lock(mutex_);
         if (!writable(ec) || !send_pending(ec)) return false;
+        version_.bump();
         const std::string k = prefix_ + std::string(key);
         std::vector<redis::reply> replies;
         if (!write_on_slot({command{"DEL", k}}, redis::hash_slot(k), replies, ec)) return false;
@@ -239,6 +241,7 @@ public:
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         const lock_type lock(mutex_);
         if (!writable(ec) || !send_pending(ec)) return 0;
+        version_.bump();
         std::vector<std::string> keys;
         std::vector<std::string_view> values;
         std::vector<std::optional<std::string>> deadlines;
@@ -361,6 +364,7 @@ public:
     void clear(std::error_code& ec) {
         const lock_type lock(mutex_);
         if (!writable(ec)) return;
+        version_.bump();
         pending_.clear();
         pending_bytes_ = 0;
         scan_keys([&](const std::vector<std::string>& page) {
@@ -421,6 +425,10 @@ public:
         return report;
     }
 
+    /// A number that every write through this store object moves on (writes of other
+    /// clients do not): what any_store asks of a backend, for the scans a hash index has not.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
+
     /// Reads go to the cluster, so there is nothing to catch up with.
     std::uint64_t refresh(std::error_code& ec) {
         ec.clear();
@@ -439,6 +447,7 @@ private:
                               std::error_code& ec) {
         const lock_type lock(mutex_);
         if (!writable(ec)) return 0;
+        version_.bump();
         if constexpr (waits_for_replica) {
             const std::string k = prefix_ + std::string(key);
             std::vector<redis::reply> replies;
@@ -628,6 +637,7 @@ private:
     std::uint64_t erases_ = 0;
     std::uint64_t batches_ = 0;
     mutable std::uint64_t syncs_ = 0;
+    detail::write_version<Policies::threading::concurrent> version_;
 };
 
 }  // namespace detail
@@ -641,6 +651,8 @@ struct redis_cluster {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "redis_cluster";
+    /// A batch holds keys of one hash slot only; kvforge::copy puts into it record by record.
+    static constexpr bool batches_of_any_keys = false;
     template <class Policies>
     using backend = detail::redis_cluster_backend<Policies>;
 };
