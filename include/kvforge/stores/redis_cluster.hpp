@@ -138,6 +138,9 @@ public:
     /// With kvforge::expiring<>, deadlines are the keys' own expiry (SET ... PXAT), which the
     /// cluster enforces: expiring<> adds no layer (see expiry/expiring.hpp).
     static constexpr bool keeps_deadlines = Policies::expiry_given;
+    /// get_many() hands read_many() this many keys at a time: each call is a network round
+    /// trip, so a deeper pipeline than the 32 of a local store pays.
+    static constexpr std::size_t read_many_batch = 512;
 
     redis_cluster_backend() = default;
     redis_cluster_backend(const redis_cluster_backend&) = delete;
