@@ -203,18 +203,10 @@ public:
         requires keeps_deadlines
     {
         const lock_type lock(mutex_);
-        if (!readable(ec)) return std::nullopt;
-        const std::string k = prefix_ + std::string(key);
-        const command when{"PEXPIRETIME", k};
-        std::vector<redis::reply> replies;
-        if (!client_.run({.slot = redis::hash_slot(k), .commands = {&when, 1}}, replies, ec)) return std::nullopt;
-        if (!replies[0].is_integer()) {
-            redis::cluster_client::refused(where(redis::hash_slot(k)), when, replies[0], ec);
-            return std::nullopt;
-        }
-        if (replies[0].integer() < 0) return std::nullopt;
+        const std::optional<long long> millis = readable(ec) ? integer_of("PEXPIRETIME", key, ec) : std::nullopt;
+        if (!millis || *millis < 0) return std::nullopt;
         using duration = std::chrono::system_clock::duration;
-        return std::chrono::duration_cast<duration>(std::chrono::milliseconds(replies[0].integer())).count();
+        return std::chrono::duration_cast<duration>(std::chrono::milliseconds(*millis)).count();
     }
 
     /// With kvforge::expiring<>: nothing to do, as the cluster drops expired keys itself
@@ -325,16 +317,9 @@ public:
     bool contains(std::string_view key, std::error_code& ec) const {
         const lock_type lock(mutex_);
         if (!readable(ec)) return false;
-        const std::string k = prefix_ + std::string(key);
-        const command exists{"EXISTS", k};
-        std::vector<redis::reply> replies;
         gets_ += 1;
-        if (!client_.run({.slot = redis::hash_slot(k), .commands = {&exists, 1}}, replies, ec)) return false;
-        if (!replies[0].is_integer()) {
-            redis::cluster_client::refused(where(redis::hash_slot(k)), exists, replies[0], ec);
-            return false;
-        }
-        return replies[0].integer() > 0;
+        const std::optional<long long> count = integer_of("EXISTS", key, ec);
+        return count && *count > 0;
     }
 
     /// Calls visitor(key, value) for every record of the store: SCAN of the store's prefix
@@ -501,6 +486,19 @@ private:
             fail(ec, errc::read_only, "redis_cluster: the store " + prefix_ + " was opened with options::read_only");
         }
         return !ec;
+    }
+
+    /// The integer reply of `verb NAME/key` (EXISTS, PEXPIRETIME), or nullopt with ec set.
+    std::optional<long long> integer_of(std::string_view verb, std::string_view key, std::error_code& ec) const {
+        const std::string k = prefix_ + std::string(key);
+        const command c{verb, k};
+        std::vector<redis::reply> replies;
+        if (!client_.run({.slot = redis::hash_slot(k), .commands = {&c, 1}}, replies, ec)) return std::nullopt;
+        if (!replies[0].is_integer()) {
+            redis::cluster_client::refused(where(redis::hash_slot(k)), c, replies[0], ec);
+            return std::nullopt;
+        }
+        return replies[0].integer();
     }
 
     /// The node serving slot, for an error's message.
