@@ -135,6 +135,15 @@ inline int master_port_of(std::uint16_t slot) {
     return 0;
 }
 
+/// The port of the first replica of the master on port (CLUSTER REPLICAS: "id host:port@bus ...").
+inline int replica_port_of(int master_port) {
+    node master(master_port);
+    const std::string replicas = master.run({"CLUSTER", "REPLICAS", master.run({"CLUSTER", "MYID"})});
+    REQUIRE_FALSE(replicas.empty());
+    const std::string address = replicas.substr(replicas.find(' ') + 1);
+    return std::atoi(address.c_str() + address.find(':') + 1);
+}
+
 /// Polls condition every 20 ms until it holds; fails the test when it does not within limit.
 template <class Condition>
 void eventually(std::string_view what, std::chrono::milliseconds limit, Condition&& condition) {

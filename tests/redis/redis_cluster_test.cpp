@@ -177,15 +177,8 @@ TEST_CASE("redis_cluster: sync_each returns once a replica has the write", "[red
     const std::string location = kvforge_test::fresh_location("replica");
     synced_store db(location);
     const std::string full = name_of(location) + "/k";
-    const int master = kvforge_test::master_port_of(kvforge::detail::redis::hash_slot(full));
-    kvforge_test::node master_node(master);
-    const std::string id = master_node.run({"CLUSTER", "MYID"});
-    // The replica of that master, from CLUSTER REPLICAS (one line per replica: "id host:port@bus ...").
-    const std::string replicas = master_node.run({"CLUSTER", "REPLICAS", id});
-    REQUIRE_FALSE(replicas.empty());
-    const std::string address = replicas.substr(replicas.find(' ') + 1);
-    const int replica_port = std::atoi(address.c_str() + address.find(':') + 1);
-    kvforge_test::node replica(replica_port);
+    kvforge_test::node replica(
+        kvforge_test::replica_port_of(kvforge_test::master_port_of(kvforge::detail::redis::hash_slot(full))));
     REQUIRE(replica.run({"READONLY"}) == "OK");
     for (int i = 0; i < 20; ++i) {
         db.put("k", "v" + std::to_string(i));
@@ -352,4 +345,57 @@ TEST_CASE("redis_cluster: expiring<> deadlines are the keys' own expiry, which t
     buffered.put("buffered", "v", later);
     buffered.flush();
     CHECK(db.expiry("buffered").has_value());
+}
+
+TEST_CASE("redis_cluster: async_worker numbers writes, and wait_durable returns once a replica has them", "[redis]") {
+    using async_store = kvforge::store<std::string, std::string, kvforge::redis_cluster, kvforge::async_worker<>,
+                                       kvforge::thread_safe>;
+    const std::string location = kvforge_test::fresh_location("async");
+    async_store db(location);
+    const std::string full = name_of(location) + "/k";
+    kvforge_test::node replica(
+        kvforge_test::replica_port_of(kvforge_test::master_port_of(kvforge::detail::redis::hash_slot(full))));
+    REQUIRE(replica.run({"READONLY"}) == "OK");
+    std::uint64_t last = 0;
+    for (int i = 0; i < 20; ++i) {
+        const std::uint64_t sequence = db.put("k", "v" + std::to_string(i));
+        CHECK(sequence > last);
+        last = sequence;
+        db.wait_durable(sequence);
+        CHECK(db.durable_seq() >= sequence);
+        CHECK(replica.run({"GET", full}) == "v" + std::to_string(i));
+    }
+    CHECK(db.get("k") == "v19");
+
+    kvforge::batch<std::string, std::string> b;
+    b.put("{g}.a", "1");
+    const std::uint64_t batch_sequence = db.write(b);
+    CHECK(batch_sequence > last);
+    db.wait_durable(batch_sequence);
+
+    std::vector<std::thread> threads;
+    std::vector<std::uint64_t> lasts(4);
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int i = 0; i < 250; ++i) lasts[t] = db.put(std::to_string(t) + ":" + std::to_string(i), "x");
+            db.wait_durable(lasts[t]);
+        });
+    }
+    for (std::thread& thread : threads) thread.join();
+    CHECK(db.size() == 1000 + 2);
+
+    // What waits in the buffer at close() is sent before it returns.
+    db.put("last", "one");
+    db.close();
+    synced_store reader(location);
+    CHECK(reader.get("last") == "one");
+
+    // A full buffer holds a writer back until the writer thread has sent it.
+    const std::string small_location = kvforge_test::fresh_location("async_small");
+    kvforge::store<std::string, std::string, kvforge::redis_cluster, kvforge::async_worker<1024>> small(small_location);
+    std::uint64_t small_last = 0;
+    for (int i = 0; i < 200; ++i) small_last = small.put("k" + std::to_string(i), std::string(100, 'x'));
+    small.wait_durable(small_last);
+    synced_store small_reader(small_location);
+    CHECK(small_reader.size() == 200);
 }

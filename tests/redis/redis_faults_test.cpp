@@ -52,15 +52,6 @@ struct resumed_at_exit {
 
 std::string name_of(const std::string& location) { return location.substr(location.rfind('/') + 1); }
 
-/// The port of the first replica of the master on port.
-int replica_port_of(int master_port) {
-    kvforge_test::node master(master_port);
-    const std::string replicas = master.run({"CLUSTER", "REPLICAS", master.run({"CLUSTER", "MYID"})});
-    REQUIRE_FALSE(replicas.empty());
-    const std::string address = replicas.substr(replicas.find(' ') + 1);
-    return std::atoi(address.c_str() + address.find(':') + 1);
-}
-
 bool cluster_ok_everywhere(const std::vector<int>& ports) {
     for (const int port : ports) {
         kvforge_test::node n(port);
@@ -108,7 +99,7 @@ TEST_CASE("redis_cluster: a master killed under writers loses no acknowledged wr
     opts.remote_command_millis = 1000;
     shared_store db(location, opts);
     const int victim = kvforge_test::master_port_of(kvforge::detail::redis::hash_slot(name_of(location) + "/probe"));
-    const int heir = replica_port_of(victim);
+    const int heir = kvforge_test::replica_port_of(victim);
     const pid_t victim_pid = node_pid(victim);
     std::vector<int> survivors;
     for (const std::uint16_t slot : {0, 8000, 16000}) {

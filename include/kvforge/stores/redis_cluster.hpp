@@ -15,7 +15,9 @@
 /// redirects and the tries again).
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -24,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <type_traits>
 #include <unordered_set>
 #include <utility>
@@ -103,12 +106,16 @@ inline std::string redis_prefix_pattern(std::string_view prefix) {
 
 /// The byte-level store behind store<K, V, redis_cluster, ...>: each record is the
 /// cluster's string key "<name>/<encoded key>" holding the encoded value. One
-/// cluster_client serves the store, under the threading policy's mutex taken exclusive by
-/// every call (reads too: a connection carries one pipeline at a time).
+/// cluster_client serves the store, under one mutex taken exclusive by every call (reads
+/// too: a connection carries one pipeline at a time): the threading policy's, or with
+/// async_worker<> a std::mutex, which the store's writer thread takes too.
 template <class Policies>
 class redis_cluster_backend {
     using durability = typename Policies::durability;
-    using mutex_type = typename Policies::threading::mutex_type;
+    /// async_worker<>: writes wait in the buffer, numbered; a thread of the store's sends
+    /// them and waits for a replica (WAIT 1), and wait_durable(n) returns once it has.
+    static constexpr bool asynchronous = durability::name == "async_worker";
+    using mutex_type = std::conditional_t<asynchronous, std::mutex, typename Policies::threading::mutex_type>;
     using lock_type = std::unique_lock<mutex_type>;
     using command = redis::command;
 
@@ -125,16 +132,24 @@ class redis_cluster_backend {
                   "that other clients of the cluster have replaced; remove kvforge::read_cache<>");
     static_assert(!Policies::compression_given,
                   "kvforge: kvforge::redis_cluster takes no compression policy yet; remove kvforge::compressed<>");
-    static_assert(durability::name != "async_worker",
-                  "kvforge: kvforge::redis_cluster does not take kvforge::async_worker<>; use kvforge::buffered<> "
-                  "(pipelined writes, sent at flush()) or kvforge::sync_each (each write on a replica)");
-
-    /// sync_each: every write waits for a replica (WAIT 1); else buffered<Bytes, Millis>.
+    /// sync_each: every write waits for a replica (WAIT 1); else buffered<Bytes, Millis> or async_worker<>.
     static constexpr bool waits_for_replica = std::is_same_v<durability, sync_each>;
 
+    /// The bytes of buffered writes at which a write sends them (buffered<>) or waits for
+    /// the writer thread to send them (async_worker<>).
+    static constexpr std::size_t buffer_limit() {
+        if constexpr (asynchronous) {
+            return durability::queue_bytes;
+        } else if constexpr (!waits_for_replica) {
+            return durability::buffer_bytes;
+        } else {
+            return 0;
+        }
+    }
+
 public:
-    /// Writes do not hand out sequence numbers.
-    static constexpr bool sequenced = false;
+    /// With async_worker<>, writes hand out sequence numbers for wait_durable().
+    static constexpr bool sequenced = asynchronous;
     /// With kvforge::expiring<>, deadlines are the keys' own expiry (SET ... PXAT), which the
     /// cluster enforces: expiring<> adds no layer (see expiry/expiring.hpp).
     static constexpr bool keeps_deadlines = Policies::expiry_given;
@@ -145,10 +160,10 @@ public:
     redis_cluster_backend() = default;
     redis_cluster_backend(const redis_cluster_backend&) = delete;
     redis_cluster_backend& operator=(const redis_cluster_backend&) = delete;
-    /// Sends what the buffer holds; an error is lost here (close() reports it).
+    /// Closes as close() does; an error is lost here (close() reports it).
     ~redis_cluster_backend() {
         std::error_code ignored;
-        if (open_) send_pending(ignored);
+        close(ignored);
     }
 
     /// Connects to the cluster through the location's seeds. The I/O policy and the
@@ -171,15 +186,32 @@ public:
         wait_millis_ = std::to_string(std::max<std::uint64_t>(opts.remote_command_millis / 2, 1));
         read_only_ = opts.read_only;
         open_ = true;
+        if constexpr (asynchronous) {
+            stopping_ = false;
+            worker_failure_.clear();
+            writer_ = std::thread([this] { write_in_background(); });
+        }
     }
 
-    /// Sends what the buffer holds and closes every connection.
+    /// Sends what the buffer holds (with async_worker<>, stops the writer thread first, and
+    /// waits for a replica to have every write) and closes every connection.
     void close(std::error_code& ec) {
-        const lock_type lock(mutex_);
+        lock_type lock(mutex_);
         if (!open_) return;
-        send_pending(ec);
+        if constexpr (asynchronous) {
+            stopping_ = true;
+            work_ready_.notify_all();
+            lock.unlock();
+            writer_.join();
+            lock.lock();
+            if (send_pending(ec)) replicate(ec);
+            if (!ec && worker_failure_) report_worker_failure(ec);
+        } else {
+            send_pending(ec);
+        }
         client_.disconnect();
         open_ = false;
+        if constexpr (asynchronous) progress_.notify_all();
     }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
@@ -226,6 +258,7 @@ public:
         const std::string k = prefix_ + std::string(key);
         std::vector<redis::reply> replies;
         if (!write_on_slot({command{"DEL", k}}, redis::hash_slot(k), replies, ec)) return false;
+        number_sent_write();
         const bool existed = replies[0].is_integer() && replies[0].integer() > 0;
         if (existed) erases_ += 1;
         return existed;
@@ -279,7 +312,7 @@ public:
             }
         }
         batches_ += 1;
-        return 0;
+        return number_sent_write();
     }
 
     /// Calls on_value(value bytes) when key exists (GET); returns whether it did.
@@ -393,13 +426,31 @@ public:
     /// took on this store's connection to a replica (WAIT 1 on each).
     void sync(std::error_code& ec) {
         const lock_type lock(mutex_);
-        if (!open_ || !send_pending(ec)) return;
-        const command wait{"WAIT", "1", wait_millis_};
-        std::vector<redis::reply> replies;
-        for (const std::string& master : client_.masters()) {
-            syncs_ += 1;
-            if (!client_.run_on(master, {&wait, 1}, replies, ec) || !replicated(replies[0], master, ec)) return;
+        if (open_ && send_pending(ec)) replicate(ec);
+    }
+
+    /// With async_worker<>: blocks until a replica has every write up to sequence, or the
+    /// writer thread failed (then ec says why).
+    void wait_durable(std::uint64_t sequence, std::error_code& ec)
+        requires asynchronous
+    {
+        lock_type lock(mutex_);
+        work_ready_.notify_one();
+        progress_.wait(lock, [&] { return durable_.load() >= sequence || worker_failure_ || !open_; });
+        if (durable_.load() >= sequence) {
+            ec.clear();
+        } else if (worker_failure_) {
+            report_worker_failure(ec);
+        } else {
+            fail(ec, errc::store_closed, "redis_cluster: the store was closed while wait_durable() waited");
         }
+    }
+
+    /// With async_worker<>: every write up to this sequence number is on a replica.
+    [[nodiscard]] std::uint64_t durable_sequence() const noexcept
+        requires asynchronous
+    {
+        return durable_.load();
     }
 
     /// Nothing to do: the cluster's nodes reclaim their own memory.
@@ -433,24 +484,33 @@ private:
     /// What put and put_until do: SET, with PXAT when the key has a deadline.
     std::uint64_t store_value(std::string_view key, std::string_view value, std::optional<std::string> pxat,
                               std::error_code& ec) {
-        const lock_type lock(mutex_);
+        lock_type lock(mutex_);
         if (!writable(ec)) return 0;
         version_.bump();
         if constexpr (waits_for_replica) {
             const std::string k = prefix_ + std::string(key);
             std::vector<redis::reply> replies;
             if (write_on_slot({set_command(k, value, pxat)}, redis::hash_slot(k), replies, ec)) puts_ += 1;
+            return 0;
         } else {
             if (pending_.empty()) first_pending_ = std::chrono::steady_clock::now();
             pending_.push_back({.key = prefix_ + std::string(key), .value = std::string(value), .pxat = std::move(pxat)});
             pending_bytes_ += pending_.back().key.size() + value.size();
             puts_ += 1;
-            const auto age = std::chrono::steady_clock::now() - first_pending_;
-            if (pending_bytes_ >= durability::buffer_bytes || age >= std::chrono::milliseconds(durability::flush_millis)) {
-                send_pending(ec);
+            if constexpr (asynchronous) {
+                const std::uint64_t sequence = ++appended_;
+                work_ready_.notify_one();
+                // A full buffer holds the writer back until the writer thread has sent it.
+                progress_.wait(lock, [&] { return pending_bytes_ < buffer_limit() || worker_failure_; });
+                return sequence;
+            } else {
+                const auto age = std::chrono::steady_clock::now() - first_pending_;
+                if (pending_bytes_ >= buffer_limit() || age >= std::chrono::milliseconds(durability::flush_millis)) {
+                    send_pending(ec);
+                }
+                return 0;
             }
         }
-        return 0;
     }
 
     /// SET key value, and PXAT ms when pxat holds a deadline; views of the arguments.
@@ -484,6 +544,8 @@ private:
             fail(ec, errc::store_closed, "redis_cluster: the store is not open");
         } else if (read_only_) {
             fail(ec, errc::read_only, "redis_cluster: the store " + prefix_ + " was opened with options::read_only");
+        } else if (worker_failure_) {
+            report_worker_failure(ec);
         }
         return !ec;
     }
@@ -619,7 +681,75 @@ private:
         if (refusal && !ec) ec = refusal;
         pending_.clear();
         pending_bytes_ = 0;
-        return !ec;
+        if (ec) return false;
+        mark_sent();
+        return true;
+    }
+
+    /// Waits until each master has passed every write it took on this store's connection
+    /// to a replica (WAIT 1 on each); with async_worker<>, then every write sent so far is
+    /// durable.
+    void replicate(std::error_code& ec) const {
+        const std::uint64_t sent = sent_;
+        const command wait{"WAIT", "1", wait_millis_};
+        std::vector<redis::reply> replies;
+        for (const std::string& master : client_.masters()) {
+            syncs_ += 1;
+            if (!client_.run_on(master, {&wait, 1}, replies, ec) || !replicated(replies[0], master, ec)) return;
+        }
+        if constexpr (asynchronous) {
+            if (sent > durable_.load()) durable_.store(sent);
+            progress_.notify_all();
+        }
+    }
+
+    /// With async_worker<>: records that every write numbered so far is on its master, so
+    /// that the writer thread waits for a replica to have them.
+    void mark_sent() const {
+        if constexpr (asynchronous) {
+            sent_ = appended_;
+            work_ready_.notify_one();
+            progress_.notify_all();
+        }
+    }
+
+    /// With async_worker<>: numbers a write just sent at once (an erase, a batch), after
+    /// every write before it was sent; returns its number (0 without async_worker<>).
+    std::uint64_t number_sent_write() const {
+        if constexpr (asynchronous) {
+            ++appended_;
+            mark_sent();
+            return appended_;
+        } else {
+            return 0;
+        }
+    }
+
+    /// The writer thread of async_worker<>: sends what the buffer holds and waits for a
+    /// replica, until close() stops it (close() then sends the rest itself). It holds the
+    /// store's mutex while it talks to the cluster, as every call does.
+    void write_in_background() {
+        lock_type lock(mutex_);
+        while (true) {
+            work_ready_.wait(lock, [&] {
+                return stopping_ || (!worker_failure_ && (!pending_.empty() || sent_ > durable_.load()));
+            });
+            if (stopping_) return;
+            std::error_code ec;
+            if (send_pending(ec)) replicate(ec);
+            if (ec) {
+                worker_failure_ = ec;
+                worker_message_ = last_error_detail();
+            }
+            progress_.notify_all();
+        }
+    }
+
+    /// Reports the writer thread's failure: every later write and wait_durable() fails with it.
+    void report_worker_failure(std::error_code& ec) const {
+        fail(ec, errc::store_failed,
+             "redis_cluster: a write sent in the background failed (" + worker_message_ +
+                 "); writes made since may be lost: close and open the store again");
     }
 
     mutable mutex_type mutex_;
@@ -638,7 +768,18 @@ private:
     std::uint64_t erases_ = 0;
     std::uint64_t batches_ = 0;
     mutable std::uint64_t syncs_ = 0;
-    detail::write_version<Policies::threading::concurrent> version_;
+    detail::write_version<Policies::threading::concurrent || asynchronous> version_;
+    // async_worker<>'s numbering, under mutex_: every write up to appended_ was handed a
+    // number, up to sent_ is on its master, up to durable_ (read without the lock) on a replica.
+    mutable std::uint64_t appended_ = 0;
+    mutable std::uint64_t sent_ = 0;
+    mutable std::atomic<std::uint64_t> durable_{0};
+    mutable std::condition_variable work_ready_;  ///< the writer thread waits on it
+    mutable std::condition_variable progress_;    ///< writers and wait_durable() wait on it
+    std::error_code worker_failure_;
+    std::string worker_message_;
+    bool stopping_ = false;
+    std::thread writer_;
 };
 
 }  // namespace detail
