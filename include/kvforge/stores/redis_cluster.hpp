@@ -214,8 +214,11 @@ public:
         if constexpr (asynchronous) progress_.notify_all();
     }
 
+    /// Whether open() succeeded and close() has not run since.
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
+    /// Writes value under key (SET): at once with sync_each, into the buffer otherwise.
+    /// With async_worker<>, returns the write's sequence number.
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
         return store_value(key, value, std::nullopt, ec);
     }
@@ -347,6 +350,7 @@ public:
         get_each(full, [&](std::size_t i, const redis::reply& value) { on_value(i, value.text()); }, ec);
     }
 
+    /// Whether key exists (EXISTS).
     bool contains(std::string_view key, std::error_code& ec) const {
         const lock_type lock(mutex_);
         if (!readable(ec)) return false;
