@@ -35,6 +35,14 @@ std::string raw(const std::string& location, const std::string& verb, const std:
     return master.run({verb, full});
 }
 
+/// A connection, reading (READONLY), to the replica of the master that serves a cluster key.
+kvforge_test::node replica_of(const std::string& full_key) {
+    kvforge_test::node replica(
+        kvforge_test::replica_port_of(kvforge_test::master_port_of(kvforge::detail::redis::hash_slot(full_key))));
+    REQUIRE(replica.run({"READONLY"}) == "OK");
+    return replica;
+}
+
 }  // namespace
 
 TEST_CASE("redis_cluster: hash slots are the server's, hash tags included", "[redis]") {
@@ -177,9 +185,7 @@ TEST_CASE("redis_cluster: sync_each returns once a replica has the write", "[red
     const std::string location = kvforge_test::fresh_location("replica");
     synced_store db(location);
     const std::string full = name_of(location) + "/k";
-    kvforge_test::node replica(
-        kvforge_test::replica_port_of(kvforge_test::master_port_of(kvforge::detail::redis::hash_slot(full))));
-    REQUIRE(replica.run({"READONLY"}) == "OK");
+    kvforge_test::node replica = replica_of(full);
     for (int i = 0; i < 20; ++i) {
         db.put("k", "v" + std::to_string(i));
         CHECK(replica.run({"GET", full}) == "v" + std::to_string(i));
@@ -353,9 +359,7 @@ TEST_CASE("redis_cluster: async_worker numbers writes, and wait_durable returns 
     const std::string location = kvforge_test::fresh_location("async");
     async_store db(location);
     const std::string full = name_of(location) + "/k";
-    kvforge_test::node replica(
-        kvforge_test::replica_port_of(kvforge_test::master_port_of(kvforge::detail::redis::hash_slot(full))));
-    REQUIRE(replica.run({"READONLY"}) == "OK");
+    kvforge_test::node replica = replica_of(full);
     std::uint64_t last = 0;
     for (int i = 0; i < 20; ++i) {
         const std::uint64_t sequence = db.put("k", "v" + std::to_string(i));
