@@ -163,6 +163,16 @@ if(KVFORGE_BUILD_TESTS)
         ENVIRONMENT "KVFORGE_EXPIRY_BENCH_KEYS=1000;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
 endif()
 
+# kvforge::redis_cluster beside raw hiredis (bench/redis_cluster_bench.cpp), where hiredis is found. It
+# needs a running cluster (KVFORGE_REDIS_SEEDS; docs/benchmarks.md gives the command), so it has no
+# smoke test and is built only when asked for: cmake --build DIR --target kvforge_redis_cluster_bench.
+if(KVFORGE_REDIS_FOUND)
+    add_executable(kvforge_redis_cluster_bench EXCLUDE_FROM_ALL ${PROJECT_SOURCE_DIR}/bench/redis_cluster_bench.cpp)
+    target_link_libraries(kvforge_redis_cluster_bench PRIVATE kvforge::redis_cluster benchmark::benchmark
+        kvforge_project_options)
+    set_target_properties(kvforge_redis_cluster_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bench)
+endif()
+
 # The compression codecs on their own (bench/compression_bench.cpp), where libzstd and liblz4 are found.
 if(KVFORGE_ZSTD_FOUND AND KVFORGE_LZ4_FOUND)
     add_executable(kvforge_compression_bench ${PROJECT_SOURCE_DIR}/bench/compression_bench.cpp)

@@ -150,6 +150,18 @@ else()
     message(STATUS "kvforge: libzstd or liblz4 not found; kvforge_compression_tests is not built")
 endif()
 
+# The Redis Cluster store's tests, a binary of their own that links hiredis, built where
+# kvforge::redis_cluster is found (Debian: libhiredis-dev). They need a running cluster, so they
+# are no CTest entry: `tools/test.sh redis` starts one (tools/redis_cluster.sh), builds only this
+# target and runs it with KVFORGE_REDIS_SEEDS naming the nodes. EXCLUDE_FROM_ALL keeps it out of
+# the other stages' builds.
+if(KVFORGE_REDIS_FOUND AND NOT KVFORGE_SINGLE_INCLUDE)
+    file(GLOB kvforge_redis_test_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/redis/*.cpp)
+    add_executable(kvforge_redis_tests EXCLUDE_FROM_ALL $<TARGET_OBJECTS:kvforge_catch_main> ${kvforge_redis_test_sources})
+    target_link_libraries(kvforge_redis_tests PRIVATE kvforge::redis_cluster Catch2::Catch2 kvforge_project_options)
+    target_compile_options(kvforge_redis_tests PRIVATE ${kvforge_test_compile_options})
+endif()
+
 # The compiled mode's test, a binary of its own that links kvforge::compiled (and so builds
 # it). Left out of the sanitizer builds, which would need the library built with them too,
 # and of the single header's, which the library is not built from.
@@ -177,6 +189,9 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND KVFORGE_COMPILE_CHECKS)
     endif()
     if(NOT KVFORGE_LZ4_FOUND OR KVFORGE_SINGLE_INCLUDE)
         list(APPEND kvforge_compile_check_without --without lz4)
+    endif()
+    if(NOT KVFORGE_REDIS_FOUND OR KVFORGE_SINGLE_INCLUDE)
+        list(APPEND kvforge_compile_check_without --without redis)
     endif()
     set(kvforge_compile_check ${Python3_EXECUTABLE} ${PROJECT_SOURCE_DIR}/tools/compile_check.py)
     # Whether a header includes what it uses depends on the standard library's headers, not on

@@ -18,6 +18,10 @@
 #   consumers  tools/consumer_tests.sh: tiny projects outside the tree take kvforge in (add_subdirectory,
 #              find_package, FetchContent, meson subproject, single header, pkg-config, recipe steps)
 #   fuzz    tools/fuzz.sh: the libFuzzer harnesses in fuzz/, each for KVFORGE_FUZZ_SECONDS (default 15)
+#   redis   kvforge::redis_cluster against a real cluster: g++ -O1 builds kvforge_redis_tests only,
+#           tools/redis_cluster.sh starts six redis-server nodes on 127.0.0.1 (ports from
+#           KVFORGE_REDIS_PORT, default 7100), the tests run (the fault tests last) and the nodes
+#           are stopped, on failure too. Skipped, saying so, where redis-server cannot be installed.
 #
 # The gcc stage runs the conformance suite on a covering set of store configurations in which
 # every pair of policy choices meets (tests/conformance/store_configs.hpp); the sanitizer stages,
@@ -43,8 +47,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 gcc=${KVFORGE_GCC:-g++}
 clang=${KVFORGE_CLANG:-clang++-14}
-all_stages=(gcc asan tsan single meson consumers fuzz)
-default_stages=(gcc asan tsan meson consumers fuzz)
+all_stages=(gcc asan tsan single meson consumers fuzz redis)
+default_stages=(gcc asan tsan meson consumers fuzz redis)
 [ $# -gt 0 ] || set -- "${default_stages[@]}"
 for stage in "$@"; do
     [[ " ${all_stages[*]} " == *" $stage "* ]] || { echo "test.sh: unknown stage '$stage' (stages: ${all_stages[*]})" >&2; exit 2; }
@@ -53,7 +57,15 @@ done
 current="installing packages"
 summary=()
 passed=0
-trap 'status=$?; [ $status -eq 0 ] || printf "\n==== test.sh: FAILED in stage: %s (exit %d) ====\n" "$current" $status >&2' EXIT
+# The redis stage's cluster, stopped and removed at exit however the run ends.
+cluster_dir=""
+stop_cluster() {
+    [ -n "$cluster_dir" ] || return 0
+    bash tools/redis_cluster.sh stop "$cluster_dir"
+    rm -rf "$cluster_dir"
+    cluster_dir=""
+}
+trap 'status=$?; stop_cluster; [ $status -eq 0 ] || printf "\n==== test.sh: FAILED in stage: %s (exit %d) ====\n" "$current" $status >&2' EXIT
 
 banner() { printf '\n==== %s ====\n' "$*"; }
 count() { passed=$((passed + ${1:-0})); }  # adds a stage's number of passed tests
@@ -64,7 +76,7 @@ count() { passed=$((passed + ${1:-0})); }  # adds a stage's number of passed tes
 # their tests (kvforge_compression_tests) and their benchmark.
 bash tools/install-deps.sh g++ clang-14 libclang-rt-14-dev cmake ninja-build meson catch2 \
     libbenchmark-dev pkg-config python3 libzstd-dev liblz4-dev libleveldb-dev librocksdb-dev liblmdb-dev libsqlite3-dev \
-    libtkrzw-dev libabsl-dev python3-matplotlib
+    libtkrzw-dev libabsl-dev python3-matplotlib libhiredis-dev
 
 # Sanitizer runtimes can fail to map their shadow memory when the kernel randomises addresses
 # with more bits than they expect (ThreadSanitizer in clang 14 with vm.mmap_rnd_bits > 28).
@@ -147,6 +159,28 @@ for stage in "$@"; do
     fuzz)
         banner "fuzz: libFuzzer harnesses, ${KVFORGE_FUZZ_SECONDS:-15} s each"
         KVFORGE_CLANG=$clang bash tools/fuzz.sh
+        ;;
+    redis)
+        banner "redis: kvforge::redis_cluster against a six-node Redis Cluster on 127.0.0.1"
+        bash tools/install-deps.sh redis-server redis-tools libhiredis-dev || true
+        if ! command -v redis-server >/dev/null || ! command -v redis-cli >/dev/null; then
+            echo "test.sh: SKIPPED the redis stage: redis-server or redis-cli is not installed and could not be"
+            summary+=("$(printf '%-9s SKIPPED (no redis-server)' "$stage")")
+            continue
+        fi
+        cmake -S . -B build/redis -G Ninja -DCMAKE_CXX_COMPILER="$gcc" -DCMAKE_BUILD_TYPE=Release \
+            "-DCMAKE_CXX_FLAGS_RELEASE=-O1" -DKVFORGE_WERROR=ON -DKVFORGE_BUILD_EXAMPLES=OFF \
+            -DKVFORGE_BUILD_BENCH=OFF -DKVFORGE_BUILD_TOOL=OFF
+        cmake --build build/redis -j2 --target kvforge_redis_tests
+        cluster_dir=$(mktemp -d "${TMPDIR:-/tmp}/kvforge-redis.XXXXXX")
+        port=${KVFORGE_REDIS_PORT:-7100}
+        bash tools/redis_cluster.sh start "$cluster_dir" "$port"
+        export KVFORGE_REDIS_SEEDS="127.0.0.1:$port,127.0.0.1:$((port + 1)),127.0.0.1:$((port + 2))"
+        export KVFORGE_REDIS_DIR=$cluster_dir KVFORGE_REDIS_CLUSTER_SCRIPT=$PWD/tools/redis_cluster.sh
+        build/redis/kvforge_redis_tests "~[faults]" | tee build/redis/tests.log
+        build/redis/kvforge_redis_tests "[faults]" | tee -a build/redis/tests.log
+        stop_cluster
+        count "$(awk '/^All tests passed/ { n += $(NF - 2) } END { print n + 0 }' build/redis/tests.log)"
         ;;
     esac
     summary+=("$(printf '%-9s passed in %4ds' "$stage" $((SECONDS - start)))")

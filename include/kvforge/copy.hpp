@@ -31,8 +31,25 @@ struct copy_options {
     std::function<void(const copy_progress&)> on_progress;
 };
 
+namespace detail {
+/// Whether a store applies a batch of any keys whole. A store policy whose batches hold
+/// only keys of one partition (redis_cluster: one hash slot) declares
+/// `static constexpr bool batches_of_any_keys = false`, and copy() puts into it record by
+/// record instead.
+template <class Store>
+constexpr bool takes_batches_of_any_keys() {
+    if constexpr (requires { Store::store_policy::batches_of_any_keys; }) {
+        return Store::store_policy::batches_of_any_keys;
+    } else {
+        return true;
+    }
+}
+}  // namespace detail
+
 /// Writes every record of source into destination, batch by batch (each batch all or
-/// nothing), then syncs destination; returns the records written. Both are stores or
+/// nothing; record by record, with put(), into a store whose batches hold only keys that
+/// share a partition, such as kvforge::redis_cluster), then syncs destination; returns the
+/// records written. Both are stores or
 /// any_stores of the same key and value types, of any compositions. Records already in
 /// destination stay unless source overwrites them.
 ///
@@ -76,9 +93,16 @@ std::uint64_t copy(const Source& source, Destination& destination, const copy_op
     source.for_each(
         [&](const key_type& key, const mapped_type& value) {
             if (write_error) return;
-            pending.put(key, value, write_error);
-            if (pending.size() >= opts.batch_records || pending.operations().bytes().size() >= opts.batch_bytes) {
-                write_pending();
+            if constexpr (detail::takes_batches_of_any_keys<Destination>()) {
+                pending.put(key, value, write_error);
+                if (pending.size() >= opts.batch_records || pending.operations().bytes().size() >= opts.batch_bytes) {
+                    write_pending();
+                }
+            } else {
+                destination.put(key, value, write_error);
+                if (!write_error && ++progress.done % opts.batch_records == 0 && opts.on_progress) {
+                    opts.on_progress(progress);
+                }
             }
         },
         ec);

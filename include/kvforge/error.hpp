@@ -36,6 +36,7 @@ enum class errc {
     invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range, a bad spec
     not_supported,        ///< a call the store's composition cannot serve (any_store: a scan on a hash index)
     compression_failed,   ///< a compression codec failed, or gave back other than the recorded number of bytes
+    remote_refused,       ///< a remote store's server refused a command (cluster down, out of memory, ...); the message names the node and gives its reply
 };
 
 /// The category of kvforge::errc, named "kvforge".
@@ -69,6 +70,7 @@ enum class errc {
                 case errc::invalid_argument: return "invalid argument";
                 case errc::not_supported: return "not supported by the store's composition";
                 case errc::compression_failed: return "a compression codec failed; no value is returned";
+                case errc::remote_refused: return "a remote store's server refused the command";
             }
             return "unknown kvforge error";
         }

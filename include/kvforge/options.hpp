@@ -104,6 +104,13 @@ struct options {
     /// it saves, and the call costs more than the copy. Longer values are compressed,
     /// and kept as they are too when that does not make them shorter.
     std::uint64_t compress_min_bytes = 64;
+    /// kvforge::redis_cluster: how long connecting to a node may take, in milliseconds,
+    /// before the call fails with std::errc::timed_out naming the node.
+    std::uint64_t remote_connect_millis = 1000;
+    /// kvforge::redis_cluster: how long a node may take to answer a command (each reply of
+    /// a pipeline), in milliseconds, before the call fails with std::errc::timed_out naming
+    /// the node. A command that timed out is not sent again: the node may have applied it.
+    std::uint64_t remote_command_millis = 2000;
 };
 
 }  // namespace kvforge

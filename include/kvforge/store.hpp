@@ -44,6 +44,16 @@ struct store_access;  // kvforge's own layers above store (open_store.hpp)
 struct indexed_value_visitor {
     void operator()(std::size_t, std::string_view) const noexcept {}
 };
+/// How many keys get_many() hands a backend's read_many() at a time: the backend's
+/// `read_many_batch` when it declares one, else 32.
+template <class Backend>
+constexpr std::size_t read_many_batch() {
+    if constexpr (requires { Backend::read_many_batch; }) {
+        return Backend::read_many_batch;
+    } else {
+        return 32;
+    }
+}
 /// False for any arguments: the condition of the static_assert in a member template that
 /// only says why a call does not compile, so that it fails when called and not before.
 template <class...>
@@ -441,8 +451,9 @@ public:
                 return;
             }
             // Keys are encoded a batch at a time, which bounds the scratch space and still
-            // hands the backend enough keys to overlap their lookups.
-            constexpr std::size_t batch = 32;
+            // hands the backend enough keys to overlap their lookups: 32, or what a backend
+            // asks for (redis_cluster: a pipeline per network round trip holds more).
+            constexpr std::size_t batch = detail::read_many_batch<backend_type>();
             std::string scratch[batch];
             std::string_view encoded[batch];
             bool present[batch];

@@ -108,6 +108,7 @@ enum class errc {
     invalid_argument,     ///< an argument kvforge cannot use: an empty path, an option out of range, a bad spec
     not_supported,        ///< a call the store's composition cannot serve (any_store: a scan on a hash index)
     compression_failed,   ///< a compression codec failed, or gave back other than the recorded number of bytes
+    remote_refused,       ///< a remote store's server refused a command (cluster down, out of memory, ...); the message names the node and gives its reply
 };
 
 /// The category of kvforge::errc, named "kvforge".
@@ -141,6 +142,7 @@ enum class errc {
                 case errc::invalid_argument: return "invalid argument";
                 case errc::not_supported: return "not supported by the store's composition";
                 case errc::compression_failed: return "a compression codec failed; no value is returned";
+                case errc::remote_refused: return "a remote store's server refused the command";
             }
             return "unknown kvforge error";
         }
@@ -4854,6 +4856,13 @@ struct options {
     /// it saves, and the call costs more than the copy. Longer values are compressed,
     /// and kept as they are too when that does not make them shorter.
     std::uint64_t compress_min_bytes = 64;
+    /// kvforge::redis_cluster: how long connecting to a node may take, in milliseconds,
+    /// before the call fails with std::errc::timed_out naming the node.
+    std::uint64_t remote_connect_millis = 1000;
+    /// kvforge::redis_cluster: how long a node may take to answer a command (each reply of
+    /// a pipeline), in milliseconds, before the call fails with std::errc::timed_out naming
+    /// the node. A command that timed out is not sent again: the node may have applied it.
+    std::uint64_t remote_command_millis = 2000;
 };
 
 }  // namespace kvforge
@@ -6340,6 +6349,15 @@ private:
 };
 
 /// The expiry policy of a store that has none: its backend as it is, and no clock.
+/// Whether a store policy's backend keeps deadlines itself (declares `static constexpr bool
+/// keeps_deadlines = true`, as kvforge::redis_cluster's does, which maps them to the keys' own
+/// expiry): it then provides put_until, deadline and purge_expired, and takes batches with
+/// deadlines, and expiring<> adds no layer over it.
+template <class Backend>
+concept keeps_deadlines = requires {
+    { Backend::keeps_deadlines } -> std::convertible_to<bool>;
+} && Backend::keeps_deadlines;
+
 struct no_expiry {
     using policy_kind = kvforge::policy_kind::expiry;
     using clock = std::chrono::system_clock;
@@ -6385,8 +6403,11 @@ struct expiring {
     using policy_kind = kvforge::policy_kind::expiry;
     using clock = Clock;
     static constexpr std::string_view name = "expiring";
+    /// The layer that keeps deadlines in front of the values (expiring_backend), unless the
+    /// store's backend keeps them itself (detail::keeps_deadlines).
     template <class Policies, class Backend>
-    using backend = detail::expiring_backend<Policies, Backend>;
+    using backend =
+        std::conditional_t<detail::keeps_deadlines<Backend>, Backend, detail::expiring_backend<Policies, Backend>>;
 
     /// The MANIFEST's expiry field: the clock's name and its tick in seconds, as
     /// "system_clock:1/1000000000", since a deadline is stored as a count of ticks and
@@ -8768,6 +8789,16 @@ struct store_access;  // kvforge's own layers above store (open_store.hpp)
 struct indexed_value_visitor {
     void operator()(std::size_t, std::string_view) const noexcept {}
 };
+/// How many keys get_many() hands a backend's read_many() at a time: the backend's
+/// `read_many_batch` when it declares one, else 32.
+template <class Backend>
+constexpr std::size_t read_many_batch() {
+    if constexpr (requires { Backend::read_many_batch; }) {
+        return Backend::read_many_batch;
+    } else {
+        return 32;
+    }
+}
 /// False for any arguments: the condition of the static_assert in a member template that
 /// only says why a call does not compile, so that it fails when called and not before.
 template <class...>
@@ -9165,8 +9196,9 @@ public:
                 return;
             }
             // Keys are encoded a batch at a time, which bounds the scratch space and still
-            // hands the backend enough keys to overlap their lookups.
-            constexpr std::size_t batch = 32;
+            // hands the backend enough keys to overlap their lookups: 32, or what a backend
+            // asks for (redis_cluster: a pipeline per network round trip holds more).
+            constexpr std::size_t batch = detail::read_many_batch<backend_type>();
             std::string scratch[batch];
             std::string_view encoded[batch];
             bool present[batch];
@@ -20647,8 +20679,25 @@ struct copy_options {
     std::function<void(const copy_progress&)> on_progress;
 };
 
+namespace detail {
+/// Whether a store applies a batch of any keys whole. A store policy whose batches hold
+/// only keys of one partition (redis_cluster: one hash slot) declares
+/// `static constexpr bool batches_of_any_keys = false`, and copy() puts into it record by
+/// record instead.
+template <class Store>
+constexpr bool takes_batches_of_any_keys() {
+    if constexpr (requires { Store::store_policy::batches_of_any_keys; }) {
+        return Store::store_policy::batches_of_any_keys;
+    } else {
+        return true;
+    }
+}
+}  // namespace detail
+
 /// Writes every record of source into destination, batch by batch (each batch all or
-/// nothing), then syncs destination; returns the records written. Both are stores or
+/// nothing; record by record, with put(), into a store whose batches hold only keys that
+/// share a partition, such as kvforge::redis_cluster), then syncs destination; returns the
+/// records written. Both are stores or
 /// any_stores of the same key and value types, of any compositions. Records already in
 /// destination stay unless source overwrites them.
 ///
@@ -20692,9 +20741,16 @@ std::uint64_t copy(const Source& source, Destination& destination, const copy_op
     source.for_each(
         [&](const key_type& key, const mapped_type& value) {
             if (write_error) return;
-            pending.put(key, value, write_error);
-            if (pending.size() >= opts.batch_records || pending.operations().bytes().size() >= opts.batch_bytes) {
-                write_pending();
+            if constexpr (detail::takes_batches_of_any_keys<Destination>()) {
+                pending.put(key, value, write_error);
+                if (pending.size() >= opts.batch_records || pending.operations().bytes().size() >= opts.batch_bytes) {
+                    write_pending();
+                }
+            } else {
+                destination.put(key, value, write_error);
+                if (!write_error && ++progress.done % opts.batch_records == 0 && opts.on_progress) {
+                    opts.on_progress(progress);
+                }
             }
         },
         ec);

@@ -804,6 +804,15 @@ private:
 };
 
 /// The expiry policy of a store that has none: its backend as it is, and no clock.
+/// Whether a store policy's backend keeps deadlines itself (declares `static constexpr bool
+/// keeps_deadlines = true`, as kvforge::redis_cluster's does, which maps them to the keys' own
+/// expiry): it then provides put_until, deadline and purge_expired, and takes batches with
+/// deadlines, and expiring<> adds no layer over it.
+template <class Backend>
+concept keeps_deadlines = requires {
+    { Backend::keeps_deadlines } -> std::convertible_to<bool>;
+} && Backend::keeps_deadlines;
+
 struct no_expiry {
     using policy_kind = kvforge::policy_kind::expiry;
     using clock = std::chrono::system_clock;
@@ -849,8 +858,11 @@ struct expiring {
     using policy_kind = kvforge::policy_kind::expiry;
     using clock = Clock;
     static constexpr std::string_view name = "expiring";
+    /// The layer that keeps deadlines in front of the values (expiring_backend), unless the
+    /// store's backend keeps them itself (detail::keeps_deadlines).
     template <class Policies, class Backend>
-    using backend = detail::expiring_backend<Policies, Backend>;
+    using backend =
+        std::conditional_t<detail::keeps_deadlines<Backend>, Backend, detail::expiring_backend<Policies, Backend>>;
 
     /// The MANIFEST's expiry field: the clock's name and its tick in seconds, as
     /// "system_clock:1/1000000000", since a deadline is stored as a count of ticks and

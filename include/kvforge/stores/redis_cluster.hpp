@@ -1,0 +1,808 @@
+#pragma once
+/// \file redis_cluster.hpp
+/// kvforge::redis_cluster: a store whose records live in a Redis Cluster, under a prefix
+/// of the store's name, so that one cluster holds many stores. Outside the umbrella
+/// header; it needs hiredis (-lhiredis; CMake: kvforge::redis_cluster).
+///
+///     #include <kvforge/stores/redis_cluster.hpp>
+///     kvforge::store<std::string, std::string, kvforge::redis_cluster, kvforge::sync_each> blocks{
+///         "redis_cluster:10.0.0.5:7000,10.0.0.6:7000/blocks"};   // seed nodes / store name
+///
+/// What each call becomes, what survives a failover and the limits: docs/scale-out.md.
+/// Its parts, each in stores/redis/: hash_slot.hpp (CRC16 slots and hash tags),
+/// reply.hpp (a parsed reply, its redirect), node_connection.hpp (one node, its
+/// pipeline, the timeouts), slot_map.hpp (slot to master), cluster_client.hpp (the
+/// redirects and the tries again).
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <thread>
+#include <type_traits>
+#include <unordered_set>
+#include <utility>
+#include <vector>
+
+#include "../backup_options.hpp"
+#include "../batch.hpp"
+#include "../composition.hpp"
+#include "../concepts.hpp"
+#include "../detail/write_version.hpp"
+#include "../durability/sync_each.hpp"
+#include "../error.hpp"
+#include "../options.hpp"
+#include "../stats.hpp"
+#include "redis/cluster_client.hpp"
+#include "redis/hash_slot.hpp"
+#include "redis/node_connection.hpp"
+#include "redis/reply.hpp"
+
+namespace kvforge {
+
+namespace detail {
+
+/// Where a redis_cluster store lives: its seed nodes and its name.
+struct redis_location {
+    std::vector<std::string> seeds;  ///< "host:port" each
+    std::string name;
+};
+
+/// Reads "redis_cluster:host:port,host:port/name", or the same without "redis_cluster:"
+/// (as open_store passes it). The name may not hold '{': the cluster hashes a key's first
+/// '{...}', and the name's must not stand in for the one a key of the store may carry.
+inline bool parse_redis_location(std::string_view path, redis_location& out, std::error_code& ec) {
+    constexpr std::string_view word = "redis_cluster:";
+    if (path.starts_with(word)) path.remove_prefix(word.size());
+    const std::size_t slash = path.find('/');
+    const std::string usage = " in '" + std::string(path) +
+                              "': a redis_cluster store opens as redis_cluster:HOST:PORT[,HOST:PORT...]/NAME";
+    if (slash == std::string_view::npos || slash + 1 == path.size()) {
+        fail(ec, errc::invalid_argument, "no store name" + usage);
+        return false;
+    }
+    out.name = std::string(path.substr(slash + 1));
+    if (out.name.find('{') != std::string::npos) {
+        fail(ec, errc::invalid_argument, "a store name may not hold '{' (the cluster would hash it)" + usage);
+        return false;
+    }
+    out.seeds.clear();
+    std::string_view nodes = path.substr(0, slash);
+    while (!nodes.empty()) {
+        const std::size_t comma = nodes.find(',');
+        const std::string_view node = nodes.substr(0, comma);
+        if (node.rfind(':') == std::string_view::npos || node.rfind(':') + 1 == node.size()) {
+            fail(ec, errc::invalid_argument, "seed node '" + std::string(node) + "' is not HOST:PORT" + usage);
+            return false;
+        }
+        out.seeds.emplace_back(node);
+        nodes = comma == std::string_view::npos ? std::string_view() : nodes.substr(comma + 1);
+    }
+    if (out.seeds.empty()) {
+        fail(ec, errc::invalid_argument, "no seed node" + usage);
+        return false;
+    }
+    return true;
+}
+
+/// A SCAN pattern matching the keys that start with prefix: its glob characters escaped, then '*'.
+inline std::string redis_prefix_pattern(std::string_view prefix) {
+    std::string pattern;
+    for (const char c : prefix) {
+        if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pattern += '\\';
+        pattern += c;
+    }
+    pattern += '*';
+    return pattern;
+}
+
+/// The byte-level store behind store<K, V, redis_cluster, ...>: each record is the
+/// cluster's string key "<name>/<encoded key>" holding the encoded value. One
+/// cluster_client serves the store, under one mutex taken exclusive by every call (reads
+/// too: a connection carries one pipeline at a time): the threading policy's, or with
+/// async_worker<> a std::mutex, which the store's writer thread takes too.
+template <class Policies>
+class redis_cluster_backend {
+    using durability = typename Policies::durability;
+    /// async_worker<>: writes wait in the buffer, numbered; a thread of the store's sends
+    /// them and waits for a replica (WAIT 1), and wait_durable(n) returns once it has.
+    static constexpr bool asynchronous = durability::name == "async_worker";
+    using mutex_type = std::conditional_t<asynchronous, std::mutex, typename Policies::threading::mutex_type>;
+    using lock_type = std::unique_lock<mutex_type>;
+    using command = redis::command;
+
+    static_assert(!Policies::index::ordered,
+                  "kvforge: kvforge::redis_cluster spreads keys over hash slots and keeps no order across them, so "
+                  "it takes kvforge::hash_index, not sorted_index; docs/scale-out.md gives the design for ordered "
+                  "stores beyond one machine");
+    static_assert(!Policies::expiry_given ||
+                      std::is_same_v<typename Policies::expiry::clock, std::chrono::system_clock>,
+                  "kvforge: kvforge::redis_cluster keeps deadlines as the keys' own expiry, in the cluster's Unix "
+                  "time, so it takes kvforge::expiring<std::chrono::system_clock> (the default) and no other clock");
+    static_assert(!Policies::cache_given,
+                  "kvforge: kvforge::redis_cluster takes no cache policy: a cache in this process would serve values "
+                  "that other clients of the cluster have replaced; remove kvforge::read_cache<>");
+    static_assert(!Policies::compression_given,
+                  "kvforge: kvforge::redis_cluster takes no compression policy yet; remove kvforge::compressed<>");
+    /// sync_each: every write waits for a replica (WAIT 1); else buffered<Bytes, Millis> or async_worker<>.
+    static constexpr bool waits_for_replica = std::is_same_v<durability, sync_each>;
+
+    /// The bytes of buffered writes at which a write sends them (buffered<>) or waits for
+    /// the writer thread to send them (async_worker<>).
+    static constexpr std::size_t buffer_limit() {
+        if constexpr (asynchronous) {
+            return durability::queue_bytes;
+        } else if constexpr (!waits_for_replica) {
+            return durability::buffer_bytes;
+        } else {
+            return 0;
+        }
+    }
+
+public:
+    /// With async_worker<>, writes hand out sequence numbers for wait_durable().
+    static constexpr bool sequenced = asynchronous;
+    /// With kvforge::expiring<>, deadlines are the keys' own expiry (SET ... PXAT), which the
+    /// cluster enforces: expiring<> adds no layer (see expiry/expiring.hpp).
+    static constexpr bool keeps_deadlines = Policies::expiry_given;
+    /// get_many() hands read_many() this many keys at a time: each call is a network round
+    /// trip, so a deeper pipeline than the 32 of a local store pays.
+    static constexpr std::size_t read_many_batch = 512;
+
+    redis_cluster_backend() = default;
+    redis_cluster_backend(const redis_cluster_backend&) = delete;
+    redis_cluster_backend& operator=(const redis_cluster_backend&) = delete;
+    /// Closes as close() does; an error is lost here (close() reports it).
+    ~redis_cluster_backend() {
+        std::error_code ignored;
+        close(ignored);
+    }
+
+    /// Connects to the cluster through the location's seeds. The I/O policy and the
+    /// composition have nothing to bind: the store has no files and no manifest.
+    template <class IO>
+    void open(std::string_view path, const kvforge::options& opts, IO&& /*io*/, const composition& /*made_of*/,
+              std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (open_) {
+            fail(ec, errc::invalid_argument, "redis_cluster: the store is open already; close() it first");
+            return;
+        }
+        redis_location where;
+        if (!parse_redis_location(path, where, ec)) return;
+        const redis::timeouts limits{.connect = std::chrono::milliseconds(opts.remote_connect_millis),
+                                     .command = std::chrono::milliseconds(opts.remote_command_millis)};
+        if (!client_.connect(std::move(where.seeds), limits, ec)) return;
+        prefix_ = where.name + "/";
+        pattern_ = redis_prefix_pattern(prefix_);
+        wait_millis_ = std::to_string(std::max<std::uint64_t>(opts.remote_command_millis / 2, 1));
+        read_only_ = opts.read_only;
+        open_ = true;
+        if constexpr (asynchronous) {
+            stopping_ = false;
+            worker_failure_.clear();
+            writer_ = std::thread([this] { write_in_background(); });
+        }
+    }
+
+    /// Sends what the buffer holds (with async_worker<>, stops the writer thread first, and
+    /// waits for a replica to have every write) and closes every connection.
+    void close(std::error_code& ec) {
+        lock_type lock(mutex_);
+        if (!open_) return;
+        if constexpr (asynchronous) {
+            stopping_ = true;
+            work_ready_.notify_all();
+            lock.unlock();
+            writer_.join();
+            lock.lock();
+            if (send_pending(ec)) replicate(ec);
+            if (!ec && worker_failure_) report_worker_failure(ec);
+        } else {
+            send_pending(ec);
+        }
+        client_.disconnect();
+        open_ = false;
+        if constexpr (asynchronous) progress_.notify_all();
+    }
+
+    /// Whether open() succeeded and close() has not run since.
+    [[nodiscard]] bool is_open() const noexcept { return open_; }
+
+    /// Writes value under key (SET): at once with sync_each, into the buffer otherwise.
+    /// With async_worker<>, returns the write's sequence number.
+    std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        return store_value(key, value, std::nullopt, ec);
+    }
+
+    /// With kvforge::expiring<>: writes value under key to expire at deadline (ticks of the
+    /// system clock), in whole milliseconds rounded down (SET ... PXAT), so that the key is
+    /// absent from its deadline on. A deadline that has come removes the key.
+    std::uint64_t put_until(std::string_view key, std::string_view value, std::int64_t deadline, std::error_code& ec)
+        requires keeps_deadlines
+    {
+        return store_value(key, value, unix_millis(deadline), ec);
+    }
+
+    /// With kvforge::expiring<>: key's deadline (PEXPIRETIME, Redis 7), in ticks of the
+    /// system clock, whole milliseconds; nullopt when it has none or is absent.
+    std::optional<std::int64_t> deadline(std::string_view key, std::error_code& ec) const
+        requires keeps_deadlines
+    {
+        const lock_type lock(mutex_);
+        const std::optional<long long> millis = readable(ec) ? integer_of("PEXPIRETIME", key, ec) : std::nullopt;
+        if (!millis || *millis < 0) return std::nullopt;
+        using duration = std::chrono::system_clock::duration;
+        return std::chrono::duration_cast<duration>(std::chrono::milliseconds(*millis)).count();
+    }
+
+    /// With kvforge::expiring<>: nothing to do, as the cluster drops expired keys itself
+    /// (when they are read, and by its own sampling); returns 0.
+    std::size_t purge_expired(std::error_code& ec)
+        requires keeps_deadlines
+    {
+        ec.clear();
+        return 0;
+    }
+
+    /// Removes key (DEL); true when it existed. Buffered writes are sent first.
+    bool erase(std::string_view key, std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (!writable(ec) || !send_pending(ec)) return false;
+        version_.bump();
+        const std::string k = prefix_ + std::string(key);
+        std::vector<redis::reply> replies;
+        if (!write_on_slot({command{"DEL", k}}, redis::hash_slot(k), replies, ec)) return false;
+        number_sent_write();
+        const bool existed = replies[0].is_integer() && replies[0].integer() > 0;
+        if (existed) erases_ += 1;
+        return existed;
+    }
+
+    /// Applies a batch as one MULTI/EXEC on the master of the one slot all its keys hash
+    /// to; a batch over several slots is refused, with nothing written.
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (!writable(ec) || !send_pending(ec)) return 0;
+        version_.bump();
+        std::vector<std::string> keys;
+        std::vector<std::string_view> values;
+        std::vector<std::optional<std::string>> deadlines;
+        std::vector<bool> erasing;
+        ops.for_each_with_deadline(
+            [&](batch_op op, std::string_view key, std::string_view value, std::optional<std::int64_t> deadline) {
+                keys.push_back(prefix_ + std::string(key));
+                values.push_back(value);
+                deadlines.push_back(deadline ? std::optional<std::string>(unix_millis(*deadline)) : std::nullopt);
+                erasing.push_back(op == batch_op::erase);
+            });
+        const std::uint16_t slot = redis::hash_slot(keys.front());
+        for (const std::string& k : keys) {
+            if (redis::hash_slot(k) != slot) {
+                fail(ec, errc::invalid_argument,
+                     "redis_cluster: a batch is applied all or nothing only when its keys share a hash slot "
+                     "(MULTI/EXEC runs on one node), and keys '" + keys.front() + "' and '" + k +
+                         "' do not; give the keys of one batch a common hash tag, e.g. '{user42}.name' and "
+                         "'{user42}.mail'. Nothing was written");
+                return 0;
+            }
+        }
+        std::vector<command> commands{command{"MULTI"}};
+        for (std::size_t i = 0; i < keys.size(); ++i) {
+            commands.push_back(erasing[i] ? command{"DEL", keys[i]} : set_command(keys[i], values[i], deadlines[i]));
+        }
+        commands.push_back(command{"EXEC"});
+        std::vector<redis::reply> replies;
+        if (!write_on_slot(std::move(commands), slot, replies, ec)) return 0;
+        const redis::reply& exec = replies[keys.size() + 1];
+        if (!exec.is_array()) {
+            redis::cluster_client::refused(where(slot), command{"EXEC"}, exec, ec);
+            return 0;
+        }
+        for (std::size_t i = 0; i < keys.size() && i < exec.get().elements; ++i) {
+            if (!erasing[i]) {
+                puts_ += 1;
+            } else if (exec.get().element[i]->type == REDIS_REPLY_INTEGER && exec.get().element[i]->integer > 0) {
+                erases_ += 1;
+            }
+        }
+        batches_ += 1;
+        return number_sent_write();
+    }
+
+    /// Calls on_value(value bytes) when key exists (GET); returns whether it did.
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        const lock_type lock(mutex_);
+        if (!readable(ec)) return false;
+        const std::string k = prefix_ + std::string(key);
+        const command get{"GET", k};
+        std::vector<redis::reply> replies;
+        gets_ += 1;
+        if (!client_.run({.slot = redis::hash_slot(k), .commands = {&get, 1}}, replies, ec)) return false;
+        if (!value_reply(replies[0], k, ec)) return false;
+        on_value(replies[0].text());
+        return true;
+    }
+
+    /// Copies key's value into out; returns whether key exists.
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        return read(key, [&](std::string_view value) { out.assign(value); }, ec);
+    }
+
+    /// Calls on_value(i, value bytes) for each keys[i] that exists: one pipeline of GETs per master.
+    template <class OnValue>
+    void read_many(std::span<const std::string_view> keys, OnValue&& on_value, std::error_code& ec) const {
+        const lock_type lock(mutex_);
+        if (!readable(ec)) return;
+        std::vector<std::string> full;
+        full.reserve(keys.size());
+        for (const std::string_view key : keys) full.push_back(prefix_ + std::string(key));
+        gets_ += keys.size();
+        get_each(full, [&](std::size_t i, const redis::reply& value) { on_value(i, value.text()); }, ec);
+    }
+
+    /// Whether key exists (EXISTS).
+    bool contains(std::string_view key, std::error_code& ec) const {
+        const lock_type lock(mutex_);
+        if (!readable(ec)) return false;
+        gets_ += 1;
+        const std::optional<long long> count = integer_of("EXISTS", key, ec);
+        return count && *count > 0;
+    }
+
+    /// Calls visitor(key, value) for every record of the store: SCAN of the store's prefix
+    /// on every master, then a pipeline of GETs for each page of keys. Runs under the
+    /// store's mutex, so the visitor must not call the store. A key written or erased
+    /// during the walk may be visited or not; no key is visited twice.
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        const lock_type lock(mutex_);
+        if (!readable(ec)) return;
+        scan_keys([&](const std::vector<std::string>& page) {
+            return get_each(page, [&](std::size_t i, const redis::reply& value) {
+                visitor(std::string_view(page[i]).substr(prefix_.size()), value.text());
+            }, ec);
+        }, ec);
+    }
+
+    /// The store's keys, counted by a SCAN of its prefix on every master: exact when no
+    /// write runs meanwhile. Throws kvforge::error when the cluster cannot be read.
+    [[nodiscard]] std::size_t size() const {
+        const lock_type lock(mutex_);
+        std::error_code ec;
+        const std::size_t count = count_keys(ec);
+        throw_if(ec);
+        return count;
+    }
+
+    /// Removes the store's keys, and no other: SCAN of its prefix on every master, UNLINK
+    /// of each key found. Keys written meanwhile may stay.
+    void clear(std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (!writable(ec)) return;
+        version_.bump();
+        pending_.clear();
+        pending_bytes_ = 0;
+        scan_keys([&](const std::vector<std::string>& page) {
+            std::vector<command> unlinks;
+            std::vector<std::uint16_t> slots;
+            for (const std::string& k : page) {
+                unlinks.push_back(command{"UNLINK", k});
+                slots.push_back(redis::hash_slot(k));
+            }
+            return client_.run_each(unlinks, slots, [](std::size_t, redis::reply) {}, ec);
+        }, ec);
+    }
+
+    /// live_keys by SCAN (as size()); puts, gets, erases, batches and syncs (WAIT commands)
+    /// as this process counted them since the open. Throws kvforge::error when the cluster
+    /// cannot be read.
+    [[nodiscard]] kvforge::stats stats() const {
+        const lock_type lock(mutex_);
+        std::error_code ec;
+        kvforge::stats s;
+        s.live_keys = count_keys(ec);
+        throw_if(ec);
+        s.puts = puts_;
+        s.gets = gets_;
+        s.erases = erases_;
+        s.batches = batches_;
+        s.syncs = syncs_;
+        return s;
+    }
+
+    /// Sends the buffered writes, one pipeline per master.
+    void flush(std::error_code& ec) {
+        const lock_type lock(mutex_);
+        send_pending(ec);
+    }
+
+    /// Sends the buffered writes and waits until each master has passed every write it
+    /// took on this store's connection to a replica (WAIT 1 on each).
+    void sync(std::error_code& ec) {
+        const lock_type lock(mutex_);
+        if (open_ && send_pending(ec)) replicate(ec);
+    }
+
+    /// With async_worker<>: blocks until a replica has every write up to sequence, or the
+    /// writer thread failed (then ec says why).
+    void wait_durable(std::uint64_t sequence, std::error_code& ec)
+        requires asynchronous
+    {
+        lock_type lock(mutex_);
+        work_ready_.notify_one();
+        progress_.wait(lock, [&] { return durable_.load() >= sequence || worker_failure_ || !open_; });
+        if (durable_.load() >= sequence) {
+            ec.clear();
+        } else if (worker_failure_) {
+            report_worker_failure(ec);
+        } else {
+            fail(ec, errc::store_closed, "redis_cluster: the store was closed while wait_durable() waited");
+        }
+    }
+
+    /// With async_worker<>: every write up to this sequence number is on a replica.
+    [[nodiscard]] std::uint64_t durable_sequence() const noexcept
+        requires asynchronous
+    {
+        return durable_.load();
+    }
+
+    /// Nothing to do: the cluster's nodes reclaim their own memory.
+    void compact(std::error_code& /*ec*/) {}
+
+    /// Reads every record of the store (as for_each does) and counts them: the cluster
+    /// keeps no checksums a client could check.
+    [[nodiscard]] verify_report verify(std::error_code& ec) const {
+        verify_report report;
+        for_each([&](std::string_view, std::string_view) { ++report.records_checked; }, ec);
+        return report;
+    }
+
+    /// A number that every write through this store object moves on (writes of other
+    /// clients do not): what any_store asks of a backend, for the scans a hash index has not.
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
+
+    /// Reads go to the cluster, so there is nothing to catch up with.
+    std::uint64_t refresh(std::error_code& ec) {
+        ec.clear();
+        return 0;
+    }
+
+    /// Refused: the store has no files; kvforge::copy copies it into any other store.
+    void backup(std::string_view /*dest*/, const backup_options& /*how*/, std::error_code& ec) {
+        fail(ec, errc::not_supported,
+             "redis_cluster: a store in a cluster has no files to back up; copy it with kvforge::copy(src, dst)");
+    }
+
+private:
+    /// What put and put_until do: SET, with PXAT when the key has a deadline.
+    std::uint64_t store_value(std::string_view key, std::string_view value, std::optional<std::string> pxat,
+                              std::error_code& ec) {
+        lock_type lock(mutex_);
+        if (!writable(ec)) return 0;
+        version_.bump();
+        if constexpr (waits_for_replica) {
+            const std::string k = prefix_ + std::string(key);
+            std::vector<redis::reply> replies;
+            if (write_on_slot({set_command(k, value, pxat)}, redis::hash_slot(k), replies, ec)) puts_ += 1;
+            return 0;
+        } else {
+            if (pending_.empty()) first_pending_ = std::chrono::steady_clock::now();
+            pending_.push_back({.key = prefix_ + std::string(key), .value = std::string(value), .pxat = std::move(pxat)});
+            pending_bytes_ += pending_.back().key.size() + value.size();
+            puts_ += 1;
+            if constexpr (asynchronous) {
+                const std::uint64_t sequence = ++appended_;
+                work_ready_.notify_one();
+                // A full buffer holds the writer back until the writer thread has sent it.
+                progress_.wait(lock, [&] { return pending_bytes_ < buffer_limit() || worker_failure_; });
+                return sequence;
+            } else {
+                const auto age = std::chrono::steady_clock::now() - first_pending_;
+                if (pending_bytes_ >= buffer_limit() || age >= std::chrono::milliseconds(durability::flush_millis)) {
+                    send_pending(ec);
+                }
+                return 0;
+            }
+        }
+    }
+
+    /// SET key value, and PXAT ms when pxat holds a deadline; views of the arguments.
+    static command set_command(const std::string& key, std::string_view value, const std::optional<std::string>& pxat) {
+        return pxat ? command{"SET", key, value, "PXAT", *pxat} : command{"SET", key, value};
+    }
+
+    /// A deadline in ticks of the system clock as Unix milliseconds, rounded down, as text.
+    static std::string unix_millis(std::int64_t deadline) {
+        using duration = std::chrono::system_clock::duration;
+        const auto ms = std::chrono::floor<std::chrono::milliseconds>(duration(deadline)).count();
+        // PXAT takes a positive time; a deadline at or before the epoch has come already.
+        return std::to_string(std::max<std::int64_t>(ms, 1));
+    }
+
+    /// A write waiting in the buffer (buffered<>).
+    struct pending_write {
+        std::string key;  ///< with the store's prefix
+        std::string value;
+        std::optional<std::string> pxat;  ///< the deadline in Unix milliseconds, if it has one
+    };
+
+    bool readable(std::error_code& ec) const {
+        if (open_) return send_pending(ec);
+        fail(ec, errc::store_closed, "redis_cluster: the store is not open");
+        return false;
+    }
+
+    bool writable(std::error_code& ec) const {
+        if (!open_) {
+            fail(ec, errc::store_closed, "redis_cluster: the store is not open");
+        } else if (read_only_) {
+            fail(ec, errc::read_only, "redis_cluster: the store " + prefix_ + " was opened with options::read_only");
+        } else if (worker_failure_) {
+            report_worker_failure(ec);
+        }
+        return !ec;
+    }
+
+    /// The integer reply of `verb NAME/key` (EXISTS, PEXPIRETIME), or nullopt with ec set.
+    std::optional<long long> integer_of(std::string_view verb, std::string_view key, std::error_code& ec) const {
+        const std::string k = prefix_ + std::string(key);
+        const command c{verb, k};
+        std::vector<redis::reply> replies;
+        if (!client_.run({.slot = redis::hash_slot(k), .commands = {&c, 1}}, replies, ec)) return std::nullopt;
+        if (!replies[0].is_integer()) {
+            redis::cluster_client::refused(where(redis::hash_slot(k)), c, replies[0], ec);
+            return std::nullopt;
+        }
+        return replies[0].integer();
+    }
+
+    /// The node serving slot, for an error's message.
+    std::string where(std::uint16_t slot) const { return client_.master_of(slot); }
+
+    /// Runs commands on slot's master, with WAIT 1 after them under sync_each; checks no
+    /// reply is an error and, under sync_each, that a replica took the writes.
+    bool write_on_slot(std::vector<command> commands, std::uint16_t slot, std::vector<redis::reply>& replies,
+                       std::error_code& ec) const {
+        if constexpr (waits_for_replica) commands.push_back(command{"WAIT", "1", wait_millis_});
+        if (!client_.run({.slot = slot, .commands = commands}, replies, ec)) return false;
+        for (std::size_t i = 0; i < replies.size(); ++i) {
+            if (replies[i].is_error()) {
+                redis::cluster_client::refused(where(slot), commands[i], replies[i], ec);
+                return false;
+            }
+        }
+        if constexpr (waits_for_replica) {
+            syncs_ += 1;
+            return replicated(replies.back(), where(slot), ec);
+        }
+        return true;
+    }
+
+    /// Whether a WAIT reply says a replica has the writes; else ec says that none had them in time.
+    bool replicated(const redis::reply& wait, const std::string& node, std::error_code& ec) const {
+        if (wait.is_integer() && wait.integer() >= 1) return true;
+        fail(ec, std::make_error_code(std::errc::timed_out),
+             "redis_cluster: the master " + node + " passed the write to no replica within " + wait_millis_ +
+                 " ms (WAIT 1); it is on the master only, and lost if the master fails before a replica has it");
+        return false;
+    }
+
+    /// Whether a GET reply holds a value: false for nil, and false with ec set for an error.
+    bool value_reply(const redis::reply& value, const std::string& key, std::error_code& ec) const {
+        if (value.is_nil()) return false;
+        if (value.is_error()) {
+            redis::cluster_client::refused(where(redis::hash_slot(key)), command{"GET", key}, value, ec);
+            return false;
+        }
+        return true;
+    }
+
+    /// GETs keys, one pipeline per master, calling on_value(i, reply) for each that exists.
+    template <class OnValue>
+    bool get_each(const std::vector<std::string>& keys, OnValue&& on_value, std::error_code& ec) const {
+        std::vector<command> gets;
+        std::vector<std::uint16_t> slots;
+        gets.reserve(keys.size());
+        slots.reserve(keys.size());
+        for (const std::string& k : keys) {
+            gets.push_back(command{"GET", k});
+            slots.push_back(redis::hash_slot(k));
+        }
+        std::error_code refusal;
+        const bool ran = client_.run_each(gets, slots, [&](std::size_t i, redis::reply value) {
+            if (!refusal && value_reply(value, keys[i], refusal)) on_value(i, value);
+        }, ec);
+        if (refusal) ec = refusal;
+        return ran && !ec;
+    }
+
+    /// Calls on_page(keys) with each page of the store's keys that SCAN on each master
+    /// gives (each key once), until it returns false.
+    template <class OnPage>
+    void scan_keys(OnPage&& on_page, std::error_code& ec) const {
+        std::vector<redis::reply> replies;
+        std::vector<std::string> page;
+        for (const std::string& master : client_.masters()) {
+            std::unordered_set<std::string> seen;
+            std::string cursor = "0";
+            do {
+                const command scan{"SCAN", cursor, "MATCH", pattern_, "COUNT", "1000"};
+                if (!client_.run_on(master, {&scan, 1}, replies, ec)) return;
+                const redis::reply& r = replies[0];
+                if (!r.is_array() || r.get().elements != 2 || r.get().element[1]->type != REDIS_REPLY_ARRAY) {
+                    redis::cluster_client::refused(master, scan, r, ec);
+                    return;
+                }
+                cursor = std::string(redis::reply::text_of(*r.get().element[0]));
+                page.clear();
+                const redisReply& keys = *r.get().element[1];
+                for (std::size_t i = 0; i < keys.elements; ++i) {
+                    std::string k(redis::reply::text_of(*keys.element[i]));
+                    if (seen.insert(k).second) page.push_back(std::move(k));
+                }
+                if (!page.empty() && !on_page(page)) return;
+            } while (cursor != "0");
+        }
+    }
+
+    std::size_t count_keys(std::error_code& ec) const {
+        std::size_t count = 0;
+        if (!readable(ec)) return 0;
+        scan_keys([&](const std::vector<std::string>& page) {
+            count += page.size();
+            return true;
+        }, ec);
+        return count;
+    }
+
+    /// Sends the buffered writes (SET each, one pipeline per master) and empties the
+    /// buffer; false with ec set when a write failed (the others may have been applied).
+    bool send_pending(std::error_code& ec) const {
+        if (pending_.empty()) return true;
+        std::vector<command> sets;
+        std::vector<std::uint16_t> slots;
+        sets.reserve(pending_.size());
+        slots.reserve(pending_.size());
+        for (const pending_write& w : pending_) {
+            sets.push_back(set_command(w.key, w.value, w.pxat));
+            slots.push_back(redis::hash_slot(w.key));
+        }
+        std::error_code refusal;
+        client_.run_each(sets, slots, [&](std::size_t i, const redis::reply& r) {
+            if (!refusal && r.is_error()) redis::cluster_client::refused(where(slots[i]), sets[i], r, refusal);
+        }, ec);
+        if (refusal && !ec) ec = refusal;
+        pending_.clear();
+        pending_bytes_ = 0;
+        if (ec) return false;
+        mark_sent();
+        return true;
+    }
+
+    /// Waits until each master has passed every write it took on this store's connection
+    /// to a replica (WAIT 1 on each); with async_worker<>, then every write sent so far is
+    /// durable.
+    void replicate(std::error_code& ec) const {
+        const std::uint64_t sent = sent_;
+        const command wait{"WAIT", "1", wait_millis_};
+        std::vector<redis::reply> replies;
+        for (const std::string& master : client_.masters()) {
+            syncs_ += 1;
+            if (!client_.run_on(master, {&wait, 1}, replies, ec) || !replicated(replies[0], master, ec)) return;
+        }
+        if constexpr (asynchronous) {
+            if (sent > durable_.load()) durable_.store(sent);
+            progress_.notify_all();
+        }
+    }
+
+    /// With async_worker<>: records that every write numbered so far is on its master, so
+    /// that the writer thread waits for a replica to have them.
+    void mark_sent() const {
+        if constexpr (asynchronous) {
+            sent_ = appended_;
+            work_ready_.notify_one();
+            progress_.notify_all();
+        }
+    }
+
+    /// With async_worker<>: numbers a write just sent at once (an erase, a batch), after
+    /// every write before it was sent; returns its number (0 without async_worker<>).
+    std::uint64_t number_sent_write() const {
+        if constexpr (asynchronous) {
+            ++appended_;
+            mark_sent();
+            return appended_;
+        } else {
+            return 0;
+        }
+    }
+
+    /// The writer thread of async_worker<>: sends what the buffer holds and waits for a
+    /// replica, until close() stops it (close() then sends the rest itself). It holds the
+    /// store's mutex while it talks to the cluster, as every call does.
+    void write_in_background() {
+        lock_type lock(mutex_);
+        while (true) {
+            work_ready_.wait(lock, [&] {
+                return stopping_ || (!worker_failure_ && (!pending_.empty() || sent_ > durable_.load()));
+            });
+            if (stopping_) return;
+            std::error_code ec;
+            if (send_pending(ec)) replicate(ec);
+            if (ec) {
+                worker_failure_ = ec;
+                worker_message_ = last_error_detail();
+            }
+            progress_.notify_all();
+        }
+    }
+
+    /// Reports the writer thread's failure: every later write and wait_durable() fails with it.
+    void report_worker_failure(std::error_code& ec) const {
+        fail(ec, errc::store_failed,
+             "redis_cluster: a write sent in the background failed (" + worker_message_ +
+                 "); writes made since may be lost: close and open the store again");
+    }
+
+    mutable mutex_type mutex_;
+    mutable redis::cluster_client client_;
+    // Buffered writes; reads send them first, so a read sees every write before it.
+    mutable std::vector<pending_write> pending_;
+    mutable std::size_t pending_bytes_ = 0;
+    std::chrono::steady_clock::time_point first_pending_;
+    std::string prefix_;
+    std::string pattern_;
+    std::string wait_millis_ = "1000";
+    bool read_only_ = false;
+    bool open_ = false;
+    std::uint64_t puts_ = 0;
+    mutable std::uint64_t gets_ = 0;
+    std::uint64_t erases_ = 0;
+    std::uint64_t batches_ = 0;
+    mutable std::uint64_t syncs_ = 0;
+    detail::write_version<Policies::threading::concurrent || asynchronous> version_;
+    // async_worker<>'s numbering, under mutex_: every write up to appended_ was handed a
+    // number, up to sent_ is on its master, up to durable_ (read without the lock) on a replica.
+    mutable std::uint64_t appended_ = 0;
+    mutable std::uint64_t sent_ = 0;
+    mutable std::atomic<std::uint64_t> durable_{0};
+    mutable std::condition_variable work_ready_;  ///< the writer thread waits on it
+    mutable std::condition_variable progress_;    ///< writers and wait_durable() wait on it
+    std::error_code worker_failure_;
+    std::string worker_message_;
+    bool stopping_ = false;
+    std::thread writer_;
+};
+
+}  // namespace detail
+
+/// Store policy: records live in a Redis Cluster, under "<name>/" in the keyspace the
+/// store's location names ("redis_cluster:HOST:PORT,.../NAME"); hash_index only. Takes
+/// kvforge::sync_each (each write waits for a replica: WAIT 1) or kvforge::buffered<>
+/// (writes pipelined, sent at flush(), when the buffer holds Bytes, or at the first write
+/// after Millis). See docs/scale-out.md.
+struct redis_cluster {
+    using policy_kind = kvforge::policy_kind::store;
+    static constexpr bool persistent = true;
+    static constexpr std::string_view name = "redis_cluster";
+    /// A batch holds keys of one hash slot only; kvforge::copy puts into it record by record.
+    static constexpr bool batches_of_any_keys = false;
+    template <class Policies>
+    using backend = detail::redis_cluster_backend<Policies>;
+};
+
+static_assert(store_policy<redis_cluster>);
+
+}  // namespace kvforge
