@@ -6348,7 +6348,6 @@ private:
     mutable typename Policies::threading::counter_type internal_reads_;
 };
 
-/// The expiry policy of a store that has none: its backend as it is, and no clock.
 /// Whether a store policy's backend keeps deadlines itself (declares `static constexpr bool
 /// keeps_deadlines = true`, as kvforge::redis_cluster's does, which maps them to the keys' own
 /// expiry): it then provides put_until, deadline and purge_expired, and takes batches with
@@ -6358,6 +6357,7 @@ concept keeps_deadlines = requires {
     { Backend::keeps_deadlines } -> std::convertible_to<bool>;
 } && Backend::keeps_deadlines;
 
+/// The expiry policy of a store that has none: its backend as it is, and no clock.
 struct no_expiry {
     using policy_kind = kvforge::policy_kind::expiry;
     using clock = std::chrono::system_clock;
