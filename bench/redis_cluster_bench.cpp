@@ -4,10 +4,10 @@
 //                            the buffer sent as one pipeline per master
 //   put/raw_pipelined        SET by hiredis, 1,024 at a time: appended to each key's master's
 //                            connection, then every reply read
-//   get/kvforge_get_many     get_many() of 1,024 keys (the store hands its backend 512 at a time:
-//                            one pipeline of GETs per master each)
-//   get/raw_pipelined_512    GET by hiredis, pipelined 512 at a time, as get_many's depth
-//   get/raw_pipelined_1024   GET by hiredis, pipelined 1,024 at a time
+//   get/kvforge_get_many     get_many() of 1,024 keys (the store hands its backend all 1,024 at
+//                            once: one pipeline of GETs per master)
+//   get/raw_pipelined_512    GET by hiredis, pipelined 512 at a time
+//   get/raw_pipelined_1024   GET by hiredis, pipelined 1,024 at a time, as get_many's depth
 //   get/kvforge_get          one get() at a time: a round trip each
 //   put/kvforge_sync_each    one put with sync_each: SET and WAIT 1 (a replica has it), a round trip
 //

@@ -155,7 +155,7 @@ public:
     static constexpr bool keeps_deadlines = Policies::expiry_given;
     /// get_many() hands read_many() this many keys at a time: each call is a network round
     /// trip, so a deeper pipeline than the 32 of a local store pays.
-    static constexpr std::size_t read_many_batch = 512;
+    static constexpr std::size_t read_many_batch = 1024;
 
     redis_cluster_backend() = default;
     redis_cluster_backend(const redis_cluster_backend&) = delete;
