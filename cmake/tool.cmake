@@ -12,6 +12,12 @@ file(GLOB kvforge_tool_sources CONFIGURE_DEPENDS
     ${PROJECT_SOURCE_DIR}/tools/kvforge/commands/*.cpp)
 add_executable(kvforge_tool ${kvforge_tool_sources})
 target_link_libraries(kvforge_tool PRIVATE kvforge::kvforge kvforge::zstd kvforge::lz4 kvforge_project_options)
+# With hiredis, the tool opens stores in a Redis Cluster too (cluster_store.cpp).
+if(TARGET kvforge::redis_cluster)
+    target_link_libraries(kvforge_tool PRIVATE kvforge::redis_cluster)
+    set_source_files_properties(${PROJECT_SOURCE_DIR}/tools/kvforge/cluster_store.cpp PROPERTIES
+        COMPILE_DEFINITIONS KVFORGE_TOOL_CLUSTER=1)
+endif()
 set_target_properties(kvforge_tool PROPERTIES OUTPUT_NAME kvforge RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
 
 if(KVFORGE_INSTALL)

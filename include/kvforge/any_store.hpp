@@ -52,6 +52,7 @@ struct erased_description {
     bool persistent = false;           ///< keeps its records on disk
     bool ordered = false;              ///< scan() and scan_prefix() work
     bool sequenced = false;            ///< writes return sequence numbers for wait_durable()
+    bool batches_of_any_keys = true;   ///< write() applies a batch of any keys, not only one partition's
 };
 
 /// Reports a call that the store's composition cannot serve: kvforge::errc::not_supported,
@@ -245,6 +246,9 @@ public:
     [[nodiscard]] bool ordered() const noexcept { return description().ordered; }
     /// Whether writes return sequence numbers for wait_durable() (async_worker).
     [[nodiscard]] bool sequenced() const noexcept { return description().sequenced; }
+    /// Whether write() applies a batch of any keys; false for a store whose batches hold only
+    /// keys of one partition (kvforge::redis_cluster: one hash slot).
+    [[nodiscard]] bool batches_of_any_keys() const noexcept { return description().batches_of_any_keys; }
     /// The composition opened: store, index and durability policies, and the codecs.
     [[nodiscard]] const kvforge::composition& composition() const noexcept { return description().composition; }
     /// The spec that names exactly this store, every kind spelled out, e.g.

@@ -31,21 +31,6 @@ struct copy_options {
     std::function<void(const copy_progress&)> on_progress;
 };
 
-namespace detail {
-/// Whether a store applies a batch of any keys whole. A store policy whose batches hold
-/// only keys of one partition (redis_cluster: one hash slot) declares
-/// `static constexpr bool batches_of_any_keys = false`, and copy() puts into it record by
-/// record instead.
-template <class Store>
-constexpr bool takes_batches_of_any_keys() {
-    if constexpr (requires { Store::store_policy::batches_of_any_keys; }) {
-        return Store::store_policy::batches_of_any_keys;
-    } else {
-        return true;
-    }
-}
-}  // namespace detail
-
 /// Writes every record of source into destination, batch by batch (each batch all or
 /// nothing; record by record, with put(), into a store whose batches hold only keys that
 /// share a partition, such as kvforge::redis_cluster), then syncs destination; returns the
@@ -80,6 +65,9 @@ std::uint64_t copy(const Source& source, Destination& destination, const copy_op
     copy_progress progress{0, source.size()};
     batch<key_type, mapped_type> pending;
     std::error_code write_error;
+    // A store or any_store says whether it applies a batch of any keys; one that does not
+    // (redis_cluster: one hash slot a batch) is written record by record.
+    const bool whole_batches = destination.batches_of_any_keys();
     auto write_pending = [&] {
         if (pending.empty() || write_error) return;
         destination.write(pending, write_error);
@@ -93,7 +81,7 @@ std::uint64_t copy(const Source& source, Destination& destination, const copy_op
     source.for_each(
         [&](const key_type& key, const mapped_type& value) {
             if (write_error) return;
-            if constexpr (detail::takes_batches_of_any_keys<Destination>()) {
+            if (whole_batches) {
                 pending.put(key, value, write_error);
                 if (pending.size() >= opts.batch_records || pending.operations().bytes().size() >= opts.batch_bytes) {
                     write_pending();

@@ -130,6 +130,15 @@ public:
     using compression_policy = typename policies::compression;
     /// Whether writes return a sequence number for wait_durable() (async_worker).
     static constexpr bool sequenced = backend_type::sequenced;
+    /// Whether write() applies a batch of any keys. False for a store policy whose batches
+    /// hold only keys of one partition (kvforge::redis_cluster: one hash slot).
+    [[nodiscard]] static constexpr bool batches_of_any_keys() noexcept {
+        if constexpr (requires { store_policy::batches_of_any_keys; }) {
+            return store_policy::batches_of_any_keys;
+        } else {
+            return true;
+        }
+    }
     /// The longest encoded value this store takes: kvforge::max_value_size, less the
     /// expiry header's 9 bytes with kvforge::expiring<> (so that a value with a deadline
     /// still fits a file store's record) and the compression flag's 1 byte with

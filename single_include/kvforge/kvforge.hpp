@@ -8875,6 +8875,15 @@ public:
     using compression_policy = typename policies::compression;
     /// Whether writes return a sequence number for wait_durable() (async_worker).
     static constexpr bool sequenced = backend_type::sequenced;
+    /// Whether write() applies a batch of any keys. False for a store policy whose batches
+    /// hold only keys of one partition (kvforge::redis_cluster: one hash slot).
+    [[nodiscard]] static constexpr bool batches_of_any_keys() noexcept {
+        if constexpr (requires { store_policy::batches_of_any_keys; }) {
+            return store_policy::batches_of_any_keys;
+        } else {
+            return true;
+        }
+    }
     /// The longest encoded value this store takes: kvforge::max_value_size, less the
     /// expiry header's 9 bytes with kvforge::expiring<> (so that a value with a deadline
     /// still fits a file store's record) and the compression flag's 1 byte with
@@ -10138,6 +10147,7 @@ struct erased_description {
     bool persistent = false;           ///< keeps its records on disk
     bool ordered = false;              ///< scan() and scan_prefix() work
     bool sequenced = false;            ///< writes return sequence numbers for wait_durable()
+    bool batches_of_any_keys = true;   ///< write() applies a batch of any keys, not only one partition's
 };
 
 /// Reports a call that the store's composition cannot serve: kvforge::errc::not_supported,
@@ -10331,6 +10341,9 @@ public:
     [[nodiscard]] bool ordered() const noexcept { return description().ordered; }
     /// Whether writes return sequence numbers for wait_durable() (async_worker).
     [[nodiscard]] bool sequenced() const noexcept { return description().sequenced; }
+    /// Whether write() applies a batch of any keys; false for a store whose batches hold only
+    /// keys of one partition (kvforge::redis_cluster: one hash slot).
+    [[nodiscard]] bool batches_of_any_keys() const noexcept { return description().batches_of_any_keys; }
     /// The composition opened: store, index and durability policies, and the codecs.
     [[nodiscard]] const kvforge::composition& composition() const noexcept { return description().composition; }
     /// The spec that names exactly this store, every kind spelled out, e.g.
@@ -20679,21 +20692,6 @@ struct copy_options {
     std::function<void(const copy_progress&)> on_progress;
 };
 
-namespace detail {
-/// Whether a store applies a batch of any keys whole. A store policy whose batches hold
-/// only keys of one partition (redis_cluster: one hash slot) declares
-/// `static constexpr bool batches_of_any_keys = false`, and copy() puts into it record by
-/// record instead.
-template <class Store>
-constexpr bool takes_batches_of_any_keys() {
-    if constexpr (requires { Store::store_policy::batches_of_any_keys; }) {
-        return Store::store_policy::batches_of_any_keys;
-    } else {
-        return true;
-    }
-}
-}  // namespace detail
-
 /// Writes every record of source into destination, batch by batch (each batch all or
 /// nothing; record by record, with put(), into a store whose batches hold only keys that
 /// share a partition, such as kvforge::redis_cluster), then syncs destination; returns the
@@ -20728,6 +20726,9 @@ std::uint64_t copy(const Source& source, Destination& destination, const copy_op
     copy_progress progress{0, source.size()};
     batch<key_type, mapped_type> pending;
     std::error_code write_error;
+    // A store or any_store says whether it applies a batch of any keys; one that does not
+    // (redis_cluster: one hash slot a batch) is written record by record.
+    const bool whole_batches = destination.batches_of_any_keys();
     auto write_pending = [&] {
         if (pending.empty() || write_error) return;
         destination.write(pending, write_error);
@@ -20741,7 +20742,7 @@ std::uint64_t copy(const Source& source, Destination& destination, const copy_op
     source.for_each(
         [&](const key_type& key, const mapped_type& value) {
             if (write_error) return;
-            if constexpr (detail::takes_batches_of_any_keys<Destination>()) {
+            if (whole_batches) {
                 pending.put(key, value, write_error);
                 if (pending.size() >= opts.batch_records || pending.operations().bytes().size() >= opts.batch_bytes) {
                     write_pending();
@@ -21588,6 +21589,7 @@ struct composition_traits<policies<Ps...>> {
         using erased_type = erased_store_impl<store_type<Key, Value>>;
         description.ordered = resolved::index::ordered;
         description.sequenced = store_type<Key, Value>::sequenced;
+        description.batches_of_any_keys = store_type<Key, Value>::batches_of_any_keys();
         auto opened = std::make_unique<erased_type>(std::move(description));
         opened->open(path, opts, codecs, ec);
         if (ec) return nullptr;

@@ -154,6 +154,20 @@ TEST_CASE("redis_cluster: for_each, size and clear touch the store's own keys on
     CHECK(b.get("k7") == "b7");
 }
 
+TEST_CASE("redis_cluster: for_each's visitor may call the store, thread_safe too", "[redis]") {
+    shared_store db(kvforge_test::fresh_location("visit"));
+    for (int i = 0; i < 2500; ++i) db.put("k" + std::to_string(i), "v" + std::to_string(i));
+    int visited = 0;
+    int read_back = 0;
+    db.for_each([&](const std::string& k, const std::string& v) {
+        ++visited;
+        read_back += db.get(k) == v && db.contains(k);  // the store's mutex is not held here
+    });
+    CHECK(visited == 2500);
+    CHECK(read_back == 2500);
+    db.clear();
+}
+
 TEST_CASE("redis_cluster: buffered writes reach the cluster at flush, and the writer reads its own", "[redis]") {
     const std::string location = kvforge_test::fresh_location("buffered");
     buffered_store writer(location);
@@ -287,6 +301,10 @@ TEST_CASE("redis_cluster: opening errors name what is wrong", "[redis]") {
     CHECK_THAT(kvforge::last_error_message(), Catch::Contains("no store name"));
     db.open("redis_cluster:127.0.0.1:7100/{x}", kvforge::options{}, kvforge::posix_io{}, ec);
     CHECK(ec == kvforge::errc::invalid_argument);
+    // A store "a" would hold the keys of a store "a/b", and clear() would remove them.
+    db.open(kvforge_test::fresh_location("a/b"), kvforge::options{}, kvforge::posix_io{}, ec);
+    CHECK(ec == kvforge::errc::invalid_argument);
+    CHECK_THAT(kvforge::last_error_message(), Catch::Contains("may not hold '/'"));
     // Nothing listens on port 1: the error names the node.
     db.open("redis_cluster:127.0.0.1:1/x", kvforge::options{}, kvforge::posix_io{}, ec);
     CHECK(ec);
@@ -294,6 +312,55 @@ TEST_CASE("redis_cluster: opening errors name what is wrong", "[redis]") {
     CHECK_FALSE(db.is_open());
     CHECK_FALSE(db.get("k", ec).has_value());
     CHECK(ec == kvforge::errc::store_closed);
+}
+
+TEST_CASE("redis_cluster: the store's codec key refuses an open with other codecs", "[redis]") {
+    const std::string location = kvforge_test::fresh_location("codecs");
+    {
+        buffered_store strings(location);
+        strings.put("k", "v");
+    }
+    // The codec key is NAME, outside the records' NAME/ prefix.
+    kvforge_test::node master(kvforge_test::master_port_of(kvforge::detail::redis::hash_slot(name_of(location))));
+    CHECK_THAT(master.run({"GET", name_of(location)}), Catch::Contains("value codec bytes"));
+
+    kvforge::store<std::uint64_t, double, kvforge::redis_cluster> numbers;
+    std::error_code ec;
+    numbers.open(location, kvforge::options{}, kvforge::posix_io{}, ec);
+    CHECK(ec == kvforge::errc::codec_mismatch);
+    CHECK_THAT(kvforge::last_error_message(), Catch::Contains("key codec bytes") &&
+                                                  Catch::Contains(kvforge::codec<std::uint64_t>::name()));
+    CHECK_FALSE(numbers.is_open());
+
+    buffered_store again(location);  // the codecs that wrote it open it
+    CHECK(again.get("k") == "v");
+    CHECK(again.size() == 1);  // the codec key is no record
+    again.clear();
+    CHECK(master.run({"EXISTS", name_of(location)}) == "1");  // clear() keeps it
+}
+
+TEST_CASE("redis_cluster: a store written before stores had a codec key opens with every record", "[redis]") {
+    // What the first release wrote: records under NAME/, and no key NAME.
+    const std::string location = kvforge_test::fresh_location("first_release");
+    for (int i = 0; i < 50; ++i) {
+        const std::string full = name_of(location) + "/k" + std::to_string(i);
+        kvforge_test::node master(kvforge_test::master_port_of(kvforge::detail::redis::hash_slot(full)));
+        REQUIRE(master.run({"SET", full, "v" + std::to_string(i)}) == "OK");
+    }
+    kvforge_test::node master(kvforge_test::master_port_of(kvforge::detail::redis::hash_slot(name_of(location))));
+    REQUIRE(master.run({"EXISTS", name_of(location)}) == "0");
+    kvforge::options ro;
+    ro.read_only = true;
+    {
+        synced_store reader(location, ro);
+        CHECK(reader.size() == 50);
+    }
+    CHECK(master.run({"EXISTS", name_of(location)}) == "0");  // a read-only open writes nothing
+    synced_store db(location);
+    CHECK(db.size() == 50);
+    for (int i = 0; i < 50; ++i) CHECK(db.get("k" + std::to_string(i)) == "v" + std::to_string(i));
+    CHECK(master.run({"EXISTS", name_of(location)}) == "1");
+    db.clear();
 }
 
 TEST_CASE("redis_cluster: a read-only store refuses writes and reads what others wrote", "[redis]") {

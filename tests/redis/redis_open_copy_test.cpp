@@ -1,5 +1,6 @@
 // kvforge::redis_cluster through open_store (a spec naming the cluster) and kvforge::copy
-// (records from a file_log store into the cluster and back, checked record by record).
+// (records from a file_log store into the cluster and back, checked record by record, into
+// a store of the policy's own type and into an any_store that open_store made).
 // KVFORGE_REDIS_COPY_RECORDS sets how many records the copy moves (default 20,000;
 // 1000000 for the long version).
 
@@ -54,5 +55,26 @@ TEST_CASE("redis_cluster: kvforge::copy moves a file_log store into the cluster 
     });
     CHECK(same == records);
     CHECK(back.size() == records);
+    cluster.clear();
+}
+
+TEST_CASE("redis_cluster: kvforge::copy into an any_store over the cluster puts keys of any slots", "[redis]") {
+    const kvforge_test::temp_dir dir;
+    kvforge::store<std::string, std::string, kvforge::file_log> source((dir.path() / "source").string());
+    const int records = 3000;  // many batches' worth of keys, spread over every slot
+    for (int i = 0; i < records; ++i) source.put("key " + std::to_string(i), "value " + std::to_string(i));
+    const std::string location = kvforge_test::fresh_location("any");
+    auto cluster = kvforge::open_store<std::string, std::string, kvforge::redis_cluster_compositions>(
+        "redis_cluster:" + location.substr(std::string("redis_cluster:").size()));
+    CHECK_FALSE(cluster.batches_of_any_keys());
+    CHECK(source.batches_of_any_keys());
+
+    kvforge::copy_options small_batches;
+    small_batches.batch_records = 100;
+    CHECK(kvforge::copy(source, cluster, small_batches) == records);
+    CHECK(cluster.size() == records);
+    int same = 0;
+    source.for_each([&](const std::string& key, const std::string& value) { same += cluster.get(key) == value; });
+    CHECK(same == records);
     cluster.clear();
 }

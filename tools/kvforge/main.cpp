@@ -29,7 +29,9 @@ void print_overview(std::FILE* out) {
                  "       kvforge COMMAND --help\n"
                  "\n"
                  "Looks inside kvforge stores and operates on them. DIR is a store's directory; the tool\n"
-                 "opens any store as its MANIFEST says, with no flags.\n"
+                 "opens any store as its MANIFEST says, with no flags. A store in a Redis Cluster is named\n"
+                 "redis_cluster:HOST:PORT,HOST:PORT/NAME in place of DIR (all but scan and backup; its\n"
+                 "keys and values are bytes).\n"
                  "\n"
                  "commands:\n");
     for (const command* c : all_commands) std::fprintf(out, "  %.*s\n", static_cast<int>(c->synopsis.size()), c->synopsis.data());

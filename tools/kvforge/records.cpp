@@ -28,25 +28,39 @@ void for_each_record(const tool_store& db,
                      std::error_code& ec) {
     const bool expiring = db.composition().expiry != "none";
     std::error_code lookup;
-    for (const auto& [key, value] : db.scan_from("", ec)) {
+    const auto visit = [&](const std::string& key, const std::string& value) {
+        if (lookup) return;
         if (!expiring) {
             on_record(key, value, std::nullopt);
-            continue;
-        }
-        // expiry() says nothing both for a key without a deadline and for one whose
-        // deadline came since the scan read it: only the first is still there.
-        const std::optional<tool_store::time_point> deadline = db.expiry(key, lookup);
-        const bool gone = deadline ? *deadline <= tool_store::clock::now() : !lookup && !db.contains(key, lookup);
-        if (lookup) {
-            ec = lookup;
             return;
         }
-        if (gone) continue;
-        on_record(key, value, deadline ? deadline_in_dump(*deadline) : std::nullopt);
+        // expiry() says nothing both for a key without a deadline and for one whose
+        // deadline came since the walk read it: only the first is still there.
+        const std::optional<tool_store::time_point> deadline = db.expiry(key, lookup);
+        const bool gone = deadline ? *deadline <= tool_store::clock::now() : !lookup && !db.contains(key, lookup);
+        if (!lookup && !gone) on_record(key, value, deadline ? deadline_in_dump(*deadline) : std::nullopt);
+    };
+    if (db.ordered()) {
+        for (const auto& [key, value] : db.scan_from("", ec)) {
+            visit(key, value);
+            if (lookup) break;
+        }
+    } else {
+        db.for_each(visit, ec);  // a store in a cluster: no order across keys
     }
+    if (!ec) ec = lookup;
 }
 
 void record_writer::put(std::string_view key, std::string_view value, dump_deadline deadline, std::error_code& ec) {
+    if (!db_.batches_of_any_keys()) {  // a store in a cluster: a batch holds keys of one slot
+        if (deadline) {
+            db_.put(key, value, deadline_in_store(*deadline), ec);
+        } else {
+            db_.put(key, value, ec);
+        }
+        if (!ec) ++written_;
+        return;
+    }
     if (deadline) {
         pending_.put(key, value, deadline_in_store(*deadline), ec);
     } else {

@@ -20,14 +20,16 @@ namespace kvforge_tool {
 [[nodiscard]] tool_store::time_point deadline_in_store(std::int64_t nanoseconds);
 
 /// Calls on_record(key, value, deadline) for every record of db in key order (db is opened
-/// with a sorted index), with the key's deadline when db is expiring. A key whose deadline
+/// with a sorted index; a store in a cluster, which has no order, in the order its nodes
+/// give), with the key's deadline when db is expiring. A key whose deadline
 /// comes during the walk is passed over, as if it had come before.
 void for_each_record(const tool_store& db,
                      const std::function<void(const std::string&, const std::string&, dump_deadline)>& on_record,
                      std::error_code& ec);
 
-/// Puts records into a store a batch at a time (each batch all or none), with their
-/// deadlines: a store without expiry refuses a batch that has one (errc::not_supported).
+/// Puts records into a store a batch at a time (each batch all or none; one at a time into
+/// a store in a cluster, whose batches hold keys of one slot), with their deadlines: a store
+/// without expiry refuses a batch that has one (errc::not_supported).
 class record_writer {
 public:
     explicit record_writer(tool_store& db) noexcept : db_(db) {}

@@ -100,7 +100,26 @@ void refuse_unknown_compression(const std::string& directory, const kvforge::com
                         "zstd, zstd-trained and lz4 only: open it with that program (nothing was changed)");
 }
 
+/// Opens the store in a Redis Cluster at location, as open_cluster_store does.
+opened_store open_in_cluster(const std::string& location, const std::string& words, const kvforge::options& opts) {
+    opened_store opened{{}, open_cluster_store(location, words, opts), true};
+    opened.disk.exists = true;
+    opened.disk.codecs_known = true;
+    opened.disk.composition = opened.db.composition();
+    return opened;
+}
+
+/// Refuses codecs other than bytes for a store in a cluster, which has no MANIFEST to name them.
+void refuse_codecs_in_cluster(const std::string& location, const kvforge::composition& codecs) {
+    const std::string bytes(kvforge::codec<std::string>::name());
+    if (codecs.key_codec == bytes && codecs.value_codec == bytes) return;
+    throw store_failure(location + ": a store in a Redis Cluster keeps no MANIFEST to name its codecs, so the tool "
+                                   "writes keys and values of the codec '" + bytes + "' only, not '" +
+                        codecs.key_codec + "' and '" + codecs.value_codec + "' (nothing was written)");
+}
+
 opened_store open_existing(const std::string& directory, access how, const kvforge::options& opts) {
+    if (names_cluster_store(directory)) return open_in_cluster(directory, "", opts);
     opened_store opened{inspect(directory), {}};
     if (!opened.disk.exists) {
         throw store_failure(no_store_here(directory));
@@ -116,6 +135,10 @@ opened_store open_or_create(const std::string& directory, const std::string& wor
     if (words.find(':') != std::string::npos) {
         throw usage_error("--as takes spec words only, e.g. --as mmap_file,sorted,buffered; the directory is " +
                           directory);
+    }
+    if (names_cluster_store(directory)) {
+        refuse_codecs_in_cluster(directory, codecs);
+        return open_in_cluster(directory, words, {});
     }
     opened_store opened{inspect(directory), {}};
     if (opened.disk.exists && opened.disk.composition.codec_fingerprint != codecs.codec_fingerprint) {
@@ -138,6 +161,10 @@ bool refused_for_damage(const std::error_code& ec) {
 }
 
 opened_store open_salvaging(const std::string& directory, access how) {
+    if (names_cluster_store(directory)) {
+        throw store_failure(directory + ": a store in a Redis Cluster has no files to read past damage in; its "
+                                        "nodes keep their own data");
+    }
     kvforge::options opts = read_only_options();
     opts.salvage = true;
     return open_existing(directory, how, opts);

@@ -10,6 +10,7 @@
 #include <kvforge/options.hpp>
 
 #include <string>
+#include <string_view>
 
 #include "store_files.hpp"
 
@@ -21,7 +22,22 @@ using tool_store = kvforge::any_store<std::string, std::string>;
 struct opened_store {
     store_on_disk disk;
     tool_store db;
+    bool in_cluster = false;  ///< a store in a Redis Cluster: no directory, no files, no MANIFEST
 };
+
+/// What names a store in a Redis Cluster where the commands take a directory:
+/// "redis_cluster:HOST:PORT,HOST:PORT/NAME".
+inline constexpr std::string_view cluster_prefix = "redis_cluster:";
+
+/// Whether where names a store in a Redis Cluster rather than a directory.
+[[nodiscard]] bool names_cluster_store(const std::string& where);
+
+/// Opens the store in a Redis Cluster at location (cluster_prefix, seeds, '/', name) with
+/// the spec words `words` (durability, threading) besides redis_cluster and expiring; keys
+/// and values are the bytes as they are. Throws usage_error for words that are no spec,
+/// store_failure when the cluster cannot be reached or the tool was built without hiredis.
+[[nodiscard]] tool_store open_cluster_store(const std::string& location, const std::string& words,
+                                            const kvforge::options& opts);
 
 /// How a command uses a store.
 enum class access {
@@ -33,11 +49,13 @@ enum class access {
 /// torn tail, or a MANIFEST a format 1 store lacks), and run beside other readers.
 [[nodiscard]] kvforge::options read_only_options();
 
-/// Opens the existing store in directory; throws store_failure (exit 3) when there is
+/// Opens the existing store in directory (or in a Redis Cluster, see cluster_prefix); throws store_failure (exit 3) when there is
 /// none, or it fails to open, saying what to do.
 [[nodiscard]] opened_store open_existing(const std::string& directory, access how, const kvforge::options& opts = {});
 
-/// Opens the store in directory, creating it with the spec words `words` (no path) when
+/// Opens the store in directory (or in a Redis Cluster, see cluster_prefix; its keys and
+/// values must then be bytes, which is all a cluster store without a MANIFEST can say),
+/// creating it with the spec words `words` (no path) when
 /// there is none, to hold bytes of these codecs, and with `expiring` when codecs.expiry
 /// names a clock, so that the keys' deadlines have a place. Throws usage_error for words
 /// that are no spec, store_failure when the store fails to open or holds other codecs.

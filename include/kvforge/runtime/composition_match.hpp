@@ -139,6 +139,7 @@ struct composition_traits<policies<Ps...>> {
         using erased_type = erased_store_impl<store_type<Key, Value>>;
         description.ordered = resolved::index::ordered;
         description.sequenced = store_type<Key, Value>::sequenced;
+        description.batches_of_any_keys = store_type<Key, Value>::batches_of_any_keys();
         auto opened = std::make_unique<erased_type>(std::move(description));
         opened->open(path, opts, codecs, ec);
         if (ec) return nullptr;

@@ -58,7 +58,8 @@ struct redis_location {
 
 /// Reads "redis_cluster:host:port,host:port/name", or the same without "redis_cluster:"
 /// (as open_store passes it). The name may not hold '{': the cluster hashes a key's first
-/// '{...}', and the name's must not stand in for the one a key of the store may carry.
+/// '{...}', and the name's must not stand in for the one a key of the store may carry. Nor
+/// '/': a store's keys are "name/...", so a store "a" would hold the records of "a/b".
 inline bool parse_redis_location(std::string_view path, redis_location& out, std::error_code& ec) {
     constexpr std::string_view word = "redis_cluster:";
     if (path.starts_with(word)) path.remove_prefix(word.size());
@@ -70,6 +71,11 @@ inline bool parse_redis_location(std::string_view path, redis_location& out, std
         return false;
     }
     out.name = std::string(path.substr(slash + 1));
+    if (out.name.find('/') != std::string::npos) {
+        fail(ec, errc::invalid_argument,
+             "a store name may not hold '/' (a store 'a' would hold the keys of a store 'a/b')" + usage);
+        return false;
+    }
     if (out.name.find('{') != std::string::npos) {
         fail(ec, errc::invalid_argument, "a store name may not hold '{' (the cluster would hash it)" + usage);
         return false;
@@ -166,10 +172,11 @@ public:
         close(ignored);
     }
 
-    /// Connects to the cluster through the location's seeds. The I/O policy and the
-    /// composition have nothing to bind: the store has no files and no manifest.
+    /// Connects to the cluster through the location's seeds, and checks the codecs the
+    /// store's codec key records (see check_codecs). The I/O policy has nothing to bind:
+    /// the store has no files.
     template <class IO>
-    void open(std::string_view path, const kvforge::options& opts, IO&& /*io*/, const composition& /*made_of*/,
+    void open(std::string_view path, const kvforge::options& opts, IO&& /*io*/, const composition& made_of,
               std::error_code& ec) {
         const lock_type lock(mutex_);
         if (open_) {
@@ -185,6 +192,10 @@ public:
         pattern_ = redis_prefix_pattern(prefix_);
         wait_millis_ = std::to_string(std::max<std::uint64_t>(opts.remote_command_millis / 2, 1));
         read_only_ = opts.read_only;
+        if (!check_codecs(where.name, made_of, ec)) {
+            client_.disconnect();
+            return;
+        }
         open_ = true;
         if constexpr (asynchronous) {
             stopping_ = false;
@@ -360,18 +371,39 @@ public:
     }
 
     /// Calls visitor(key, value) for every record of the store: SCAN of the store's prefix
-    /// on every master, then a pipeline of GETs for each page of keys. Runs under the
-    /// store's mutex, so the visitor must not call the store. A key written or erased
-    /// during the walk may be visited or not; no key is visited twice.
+    /// on every master, then a pipeline of GETs for each page of keys. The store's mutex is
+    /// held while a page is read, not while the visitor runs, so the visitor may call the
+    /// store. A key written or erased during the walk may be visited or not; no key is
+    /// visited twice.
     template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& ec) const {
-        const lock_type lock(mutex_);
-        if (!readable(ec)) return;
-        scan_keys([&](const std::vector<std::string>& page) {
-            return get_each(page, [&](std::size_t i, const redis::reply& value) {
-                visitor(std::string_view(page[i]).substr(prefix_.size()), value.text());
-            }, ec);
-        }, ec);
+        std::vector<std::string> masters;
+        {
+            const lock_type lock(mutex_);
+            if (!readable(ec)) return;
+            masters = client_.masters();
+        }
+        std::vector<std::string> page;
+        std::vector<std::pair<std::size_t, std::string>> values;  // index in page, value
+        for (const std::string& master : masters) {
+            std::unordered_set<std::string> seen;
+            std::string cursor = "0";
+            do {
+                values.clear();
+                {
+                    const lock_type lock(mutex_);
+                    if (!readable(ec) || !scan_page(master, cursor, seen, page, ec)) return;
+                    if (!get_each(page, [&](std::size_t i, const redis::reply& value) {
+                            values.emplace_back(i, std::string(value.text()));
+                        }, ec)) {
+                        return;
+                    }
+                }
+                for (const auto& [i, value] : values) {
+                    visitor(std::string_view(page[i]).substr(prefix_.size()), std::string_view(value));
+                }
+            } while (cursor != "0");
+        }
     }
 
     /// The store's keys, counted by a SCAN of its prefix on every master: exact when no
@@ -567,6 +599,38 @@ private:
         return replies[0].integer();
     }
 
+    /// The store's codec key, "NAME" (no record's key: each holds '/' after the name, and a
+    /// name holds none), records the codecs of the store's keys and values, as a MANIFEST
+    /// does for a store on disk: an open with other codecs fails with errc::codec_mismatch
+    /// rather than serve bytes the program would misread. A store without the key (new, or
+    /// written before stores had it) gets it at its first open for writing.
+    bool check_codecs(const std::string& name, const composition& made_of, std::error_code& ec) {
+        const std::string recorded =
+            "kvforge redis_cluster store\nkey codec " + made_of.key_codec + "\nvalue codec " + made_of.value_codec;
+        const std::uint16_t slot = redis::hash_slot(name);
+        // SET NX then GET: whichever open sets the key first, each compares with what it holds.
+        const command set{"SET", name, recorded, "NX"};
+        const command get{"GET", name};
+        const std::vector<command> commands = read_only_ ? std::vector<command>{get} : std::vector<command>{set, get};
+        std::vector<redis::reply> replies;
+        if (!client_.run({.slot = slot, .commands = commands}, replies, ec)) return false;
+        for (std::size_t i = 0; i < commands.size(); ++i) {
+            if (replies[i].is_error()) {
+                redis::cluster_client::refused(where(slot), commands[i], replies[i], ec);
+                return false;
+            }
+        }
+        if (replies.back().is_nil()) return true;  // read-only, and no writer has opened it yet
+        if (replies.back().text() == recorded) return true;
+        std::string says(replies.back().text());
+        std::replace(says.begin(), says.end(), '\n', ';');
+        fail(ec, errc::codec_mismatch,
+             "redis_cluster: the store " + name + " holds keys and values of other codecs (its key '" + name +
+                 "' says: " + says + "), not '" + made_of.key_codec + "' and '" + made_of.value_codec +
+                 "'; open it with the types that wrote it");
+        return false;
+    }
+
     /// The node serving slot, for an error's message.
     std::string where(std::uint16_t slot) const { return client_.master_of(slot); }
 
@@ -631,29 +695,37 @@ private:
     /// gives (each key once), until it returns false.
     template <class OnPage>
     void scan_keys(OnPage&& on_page, std::error_code& ec) const {
-        std::vector<redis::reply> replies;
         std::vector<std::string> page;
         for (const std::string& master : client_.masters()) {
             std::unordered_set<std::string> seen;
             std::string cursor = "0";
             do {
-                const command scan{"SCAN", cursor, "MATCH", pattern_, "COUNT", "1000"};
-                if (!client_.run_on(master, {&scan, 1}, replies, ec)) return;
-                const redis::reply& r = replies[0];
-                if (!r.is_array() || r.get().elements != 2 || r.get().element[1]->type != REDIS_REPLY_ARRAY) {
-                    redis::cluster_client::refused(master, scan, r, ec);
-                    return;
-                }
-                cursor = std::string(redis::reply::text_of(*r.get().element[0]));
-                page.clear();
-                const redisReply& keys = *r.get().element[1];
-                for (std::size_t i = 0; i < keys.elements; ++i) {
-                    std::string k(redis::reply::text_of(*keys.element[i]));
-                    if (seen.insert(k).second) page.push_back(std::move(k));
-                }
+                if (!scan_page(master, cursor, seen, page, ec)) return;
                 if (!page.empty() && !on_page(page)) return;
             } while (cursor != "0");
         }
+    }
+
+    /// One SCAN of the store's prefix on master from cursor: page gets the keys not in seen
+    /// (SCAN may give a key twice), cursor the next cursor ("0" at the end).
+    bool scan_page(const std::string& master, std::string& cursor, std::unordered_set<std::string>& seen,
+                   std::vector<std::string>& page, std::error_code& ec) const {
+        std::vector<redis::reply> replies;
+        const command scan{"SCAN", cursor, "MATCH", pattern_, "COUNT", "1000"};
+        if (!client_.run_on(master, {&scan, 1}, replies, ec)) return false;
+        const redis::reply& r = replies[0];
+        if (!r.is_array() || r.get().elements != 2 || r.get().element[1]->type != REDIS_REPLY_ARRAY) {
+            redis::cluster_client::refused(master, scan, r, ec);
+            return false;
+        }
+        cursor = std::string(redis::reply::text_of(*r.get().element[0]));
+        page.clear();
+        const redisReply& keys = *r.get().element[1];
+        for (std::size_t i = 0; i < keys.elements; ++i) {
+            std::string k(redis::reply::text_of(*keys.element[i]));
+            if (seen.insert(k).second) page.push_back(std::move(k));
+        }
+        return true;
     }
 
     std::size_t count_keys(std::error_code& ec) const {

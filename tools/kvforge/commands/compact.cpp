@@ -19,6 +19,10 @@ int run(const std::vector<std::string>& args) {
     parsed.expect_positionals(1, 1, "DIR");
     const std::string& dir = parsed.positional()[0];
     opened_store store = open_existing(dir, access::as_is);
+    if (store.in_cluster) {
+        std::printf("%s: nothing to compact: the cluster's nodes reclaim their own memory\n", dir.c_str());
+        return exit_ok;
+    }
     const kvforge::stats before = store.db.stats();
     std::error_code ec;
     {

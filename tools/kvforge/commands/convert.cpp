@@ -37,6 +37,10 @@ int run(const std::vector<std::string>& args) {
                           " has expiry, so DEST is made with `expiring`, which the tool has with file_log only: "
                           "e.g. --as file_log,hash)");
     }
+    if (target.in_cluster && target.db.size() != 0) {
+        throw store_failure(target_dir + " holds records already; convert writes a new store: give a name that no "
+                                         "store in the cluster has yet");
+    }
 
     std::error_code ec;
     record_writer writer(target.db);

@@ -60,6 +60,10 @@ int run(const std::vector<std::string>& args) {
     const std::chrono::milliseconds interval = interval_of(parsed);
     const std::optional<std::uint64_t> limit = limit_of(parsed);
     const std::string& dir = parsed.positional()[0];
+    if (names_cluster_store(dir)) {
+        throw store_failure(dir + ": a store in a Redis Cluster has no order across keys, so scan cannot list it in "
+                                  "key order; `kvforge dump " + dir + "` lists every record");
+    }
     kvforge::verify_report damage;
     opened_store store = open_for_reading(dir, parsed.flag("skip-damaged"), damage);
     std::error_code ec;

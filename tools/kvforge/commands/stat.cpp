@@ -13,11 +13,24 @@ namespace kvforge_tool {
 
 namespace {
 
+/// stat of a store in a Redis Cluster: no files to measure; the keys counted by SCAN.
+int print_cluster_store(const std::string& location, const tool_store& db) {
+    const kvforge::composition& c = db.composition();
+    std::printf("location     %s\n", location.c_str());
+    std::printf("composition  %s,%s (a store in a Redis Cluster: no files)\n", c.store.c_str(),
+                c.index.c_str());
+    std::printf("key codec    %s\n", c.key_codec.c_str());
+    std::printf("value codec  %s\n", c.value_codec.c_str());
+    std::printf("keys         %llu\n", static_cast<unsigned long long>(db.stats().live_keys));
+    return exit_ok;
+}
+
 int run(const std::vector<std::string>& args) {
     const arguments parsed(args, {});
     parsed.expect_positionals(1, 1, "DIR");
     const std::string& dir = parsed.positional()[0];
     const opened_store store = open_existing(dir, access::as_is, read_only_options());
+    if (store.in_cluster) return print_cluster_store(dir, store.db);
     // The MANIFEST's composition when there is one: the store is open as it says.
     const kvforge::composition& c = store.disk.has_manifest ? store.disk.composition : store.db.composition();
     const kvforge::stats s = store.db.stats();
@@ -48,7 +61,8 @@ const command stat_command = {
     "index and durability policies, from its MANIFEST), format version, key and value\n"
     "codecs, expiry (the clock deadlines are kept by, or none), number of keys (less those\n"
     "whose deadline has come), and bytes live, dead (replaced or erased, until compaction)\n"
-    "and on disk.\n",
+    "and on disk. For a store in a Redis Cluster (DIR is redis_cluster:HOST:PORT,.../NAME):\n"
+    "its composition, codecs and number of keys.\n",
     run};
 
 }  // namespace kvforge_tool
