@@ -817,7 +817,9 @@ concept cache_policy =
 
 /// A store policy: `persistent`, whether it keeps records on disk (and so takes a
 /// durability policy), and a class template `backend<Policies>` that implements the
-/// byte-level operations for a resolved set of policies (see stores/memory.hpp).
+/// byte-level operations for a resolved set of policies (see stores/memory.hpp). The
+/// library's store policies also state `keeps_files` and `index_in_process`, which the
+/// conformance suite reads to skip what a store without them cannot do.
 template <class P>
 concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires {
     { P::persistent } -> std::convertible_to<bool>;
@@ -7622,11 +7624,14 @@ private:
 
 /// Store policy: everything in memory, nothing on disk; takes no durability policy.
 /// The reference for writing a store policy: name the kind, say whether it is
-/// persistent, and provide backend<Policies>.
+/// persistent, whether it keeps files in a directory and its index in this process, and
+/// provide backend<Policies>.
 struct memory {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = false;
     static constexpr std::string_view name = "memory";
+    static constexpr bool keeps_files = false;      ///< no directory, no files
+    static constexpr bool index_in_process = true;  ///< the index (and the records) in this process's heap
     template <class Policies>
     using backend = detail::memory_backend<Policies>;
 };
@@ -20452,6 +20457,8 @@ struct file_log {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "file_log";
+    static constexpr bool keeps_files = true;       ///< segments, hints, MANIFEST and LOCK in the store's directory
+    static constexpr bool index_in_process = true;  ///< the index in this process's heap
     template <class Policies>
     using backend = detail::log_backend<Policies>;
 };
@@ -20491,6 +20498,8 @@ struct mmap_file {
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "mmap_file";
     static constexpr std::string_view short_name = "mmap";  ///< also accepted in a store spec
+    static constexpr bool keeps_files = true;       ///< file_log's files, in the store's directory
+    static constexpr bool index_in_process = true;  ///< the index in this process's heap
     /// Reads copy from a mapping of the files, which the page cache serves: a
     /// kvforge::read_cache<> in front would only add work (see policy_pack.hpp).
     static constexpr bool mapped = true;

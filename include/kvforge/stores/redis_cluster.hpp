@@ -812,6 +812,8 @@ struct redis_cluster {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "redis_cluster";
+    static constexpr bool keeps_files = false;       ///< records in the cluster: no directory, no files
+    static constexpr bool index_in_process = false;  ///< the cluster's nodes hold the keys; this process holds none
     /// A batch holds keys of one hash slot only; kvforge::copy puts into it record by record.
     static constexpr bool batches_of_any_keys = false;
     template <class Policies>
