@@ -18,10 +18,12 @@
 #   consumers  tools/consumer_tests.sh: tiny projects outside the tree take kvforge in (add_subdirectory,
 #              find_package, FetchContent, meson subproject, single header, pkg-config, recipe steps)
 #   fuzz    tools/fuzz.sh: the libFuzzer harnesses in fuzz/, each for KVFORGE_FUZZ_SECONDS (default 15)
-#   redis   kvforge::redis_cluster against a real cluster: g++ -O1 builds kvforge_redis_tests only,
-#           tools/redis_cluster.sh starts six redis-server nodes on 127.0.0.1 (ports from
-#           KVFORGE_REDIS_PORT, default 7100), the tests run (the fault tests last) and the nodes
-#           are stopped, on failure too. Skipped, saying so, where redis-server cannot be installed.
+#   redis   kvforge::redis_cluster against a real cluster: g++ -O1 builds kvforge_redis_tests and
+#           kvforge_redis_conformance_tests (the conformance suite on redis_cluster configurations)
+#           only, tools/redis_cluster.sh starts six redis-server nodes on 127.0.0.1 (ports from
+#           KVFORGE_REDIS_PORT, default 7100), the tests run (the conformance suite, then the focused
+#           tests, the fault tests last) and the nodes are stopped, on failure too. Skipped, saying
+#           so, where redis-server cannot be installed.
 #
 # The gcc stage runs the conformance suite on a covering set of store configurations in which
 # every pair of policy choices meets (tests/conformance/store_configs.hpp); the sanitizer stages,
@@ -171,13 +173,14 @@ for stage in "$@"; do
         cmake -S . -B build/redis -G Ninja -DCMAKE_CXX_COMPILER="$gcc" -DCMAKE_BUILD_TYPE=Release \
             "-DCMAKE_CXX_FLAGS_RELEASE=-O1" -DKVFORGE_WERROR=ON -DKVFORGE_BUILD_EXAMPLES=OFF \
             -DKVFORGE_BUILD_BENCH=OFF -DKVFORGE_BUILD_TOOL=OFF
-        cmake --build build/redis -j2 --target kvforge_redis_tests
+        cmake --build build/redis -j2 --target kvforge_redis_tests kvforge_redis_conformance_tests
         cluster_dir=$(mktemp -d "${TMPDIR:-/tmp}/kvforge-redis.XXXXXX")
         port=${KVFORGE_REDIS_PORT:-7100}
         bash tools/redis_cluster.sh start "$cluster_dir" "$port"
         export KVFORGE_REDIS_SEEDS="127.0.0.1:$port,127.0.0.1:$((port + 1)),127.0.0.1:$((port + 2))"
         export KVFORGE_REDIS_DIR=$cluster_dir KVFORGE_REDIS_CLUSTER_SCRIPT=$PWD/tools/redis_cluster.sh
-        build/redis/kvforge_redis_tests "~[faults]" | tee build/redis/tests.log
+        build/redis/kvforge_redis_conformance_tests "~[.]" | tee build/redis/tests.log
+        build/redis/kvforge_redis_tests "~[faults]" | tee -a build/redis/tests.log
         build/redis/kvforge_redis_tests "[faults]" | tee -a build/redis/tests.log
         stop_cluster
         count "$(awk '/^All tests passed/ { n += $(NF - 2) } END { print n + 0 }' build/redis/tests.log)"
