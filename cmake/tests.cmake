@@ -152,14 +152,25 @@ endif()
 
 # The Redis Cluster store's tests, a binary of their own that links hiredis, built where
 # kvforge::redis_cluster is found (Debian: libhiredis-dev). They need a running cluster, so they
-# are no CTest entry: `tools/test.sh redis` starts one (tools/redis_cluster.sh), builds only this
-# target and runs it with KVFORGE_REDIS_SEEDS naming the nodes. EXCLUDE_FROM_ALL keeps it out of
-# the other stages' builds.
+# are no CTest entry: `tools/test.sh redis` starts one (tools/redis_cluster.sh), builds only these
+# targets and runs them with KVFORGE_REDIS_SEEDS naming the nodes. EXCLUDE_FROM_ALL keeps them out
+# of the other stages' builds. kvforge_redis_conformance_tests is the conformance suite on the
+# redis_cluster configurations of store_configs.hpp: the sources with something to test on a
+# store without files (the others only test files, ordered scans, caches or test_clock).
 if(KVFORGE_REDIS_FOUND AND NOT KVFORGE_SINGLE_INCLUDE)
     file(GLOB kvforge_redis_test_sources CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/redis/*.cpp)
     add_executable(kvforge_redis_tests EXCLUDE_FROM_ALL $<TARGET_OBJECTS:kvforge_catch_main> ${kvforge_redis_test_sources})
     target_link_libraries(kvforge_redis_tests PRIVATE kvforge::redis_cluster Catch2::Catch2 kvforge_project_options)
     target_compile_options(kvforge_redis_tests PRIVATE ${kvforge_test_compile_options})
+    set(kvforge_redis_conformance_sources basic_test.cpp bytes_written_test.cpp concurrency_test.cpp
+        model_test.cpp persistence_test.cpp stress_test.cpp)
+    list(TRANSFORM kvforge_redis_conformance_sources PREPEND ${PROJECT_SOURCE_DIR}/tests/conformance/)
+    add_executable(kvforge_redis_conformance_tests EXCLUDE_FROM_ALL $<TARGET_OBJECTS:kvforge_catch_main>
+        ${kvforge_redis_conformance_sources})
+    target_link_libraries(kvforge_redis_conformance_tests PRIVATE kvforge::redis_cluster Catch2::Catch2
+        kvforge_project_options)
+    target_compile_definitions(kvforge_redis_conformance_tests PRIVATE KVFORGE_TEST_REDIS_CONFIGS=1)
+    target_compile_options(kvforge_redis_conformance_tests PRIVATE ${kvforge_test_compile_options})
 endif()
 
 # The compiled mode's test, a binary of its own that links kvforge::compiled (and so builds

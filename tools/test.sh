@@ -18,10 +18,12 @@
 #   consumers  tools/consumer_tests.sh: tiny projects outside the tree take kvforge in (add_subdirectory,
 #              find_package, FetchContent, meson subproject, single header, pkg-config, recipe steps)
 #   fuzz    tools/fuzz.sh: the libFuzzer harnesses in fuzz/, each for KVFORGE_FUZZ_SECONDS (default 15)
-#   redis   kvforge::redis_cluster against a real cluster: g++ -O1 builds kvforge_redis_tests and the tool,
-#           tools/redis_cluster.sh starts six redis-server nodes on 127.0.0.1 (ports from
-#           KVFORGE_REDIS_PORT, default 7100), the tests and the tool's cluster test run (the fault tests last) and the nodes
-#           are stopped, on failure too. Skipped, saying so, where redis-server cannot be installed.
+#   redis   kvforge::redis_cluster against a real cluster: g++ -O1 builds kvforge_redis_tests,
+#           kvforge_redis_conformance_tests (the conformance suite on redis_cluster configurations)
+#           and the tool; tools/redis_cluster.sh starts six redis-server nodes on 127.0.0.1 (ports
+#           from KVFORGE_REDIS_PORT, default 7100); the conformance suite, the focused tests, the
+#           tool's cluster test and the fault tests run, and the nodes are stopped, on failure too.
+#           Skipped, saying so, where redis-server cannot be installed.
 #
 # The gcc stage runs the conformance suite on a covering set of store configurations in which
 # every pair of policy choices meets (tests/conformance/store_configs.hpp); the sanitizer stages,
@@ -171,7 +173,7 @@ for stage in "$@"; do
         cmake -S . -B build/redis -G Ninja -DCMAKE_CXX_COMPILER="$gcc" -DCMAKE_BUILD_TYPE=Release \
             "-DCMAKE_CXX_FLAGS_RELEASE=-O1" -DKVFORGE_WERROR=ON -DKVFORGE_BUILD_EXAMPLES=OFF \
             -DKVFORGE_BUILD_BENCH=OFF
-        cmake --build build/redis -j2 --target kvforge_redis_tests
+        cmake --build build/redis -j2 --target kvforge_redis_tests kvforge_redis_conformance_tests
         # The tool, for its cluster commands: the gcc stage's build when there is one (its
         # tool links hiredis where it is installed, and is built already), else this stage's.
         if [ -f build/gcc/build.ninja ]; then tool_build=build/gcc; else tool_build=build/redis; fi
@@ -181,7 +183,8 @@ for stage in "$@"; do
         bash tools/redis_cluster.sh start "$cluster_dir" "$port"
         export KVFORGE_REDIS_SEEDS="127.0.0.1:$port,127.0.0.1:$((port + 1)),127.0.0.1:$((port + 2))"
         export KVFORGE_REDIS_DIR=$cluster_dir KVFORGE_REDIS_CLUSTER_SCRIPT=$PWD/tools/redis_cluster.sh
-        build/redis/kvforge_redis_tests "~[faults]" | tee build/redis/tests.log
+        build/redis/kvforge_redis_conformance_tests "~[.]" | tee build/redis/tests.log
+        build/redis/kvforge_redis_tests "~[faults]" | tee -a build/redis/tests.log
         python3 tests/tool/kvforge_tool_cluster_test.py "$tool_build/bin/kvforge" | tee build/redis/tool.log
         build/redis/kvforge_redis_tests "[faults]" | tee -a build/redis/tests.log
         stop_cluster

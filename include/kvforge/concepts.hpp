@@ -317,7 +317,9 @@ concept cache_policy =
 
 /// A store policy: `persistent`, whether it keeps records on disk (and so takes a
 /// durability policy), and a class template `backend<Policies>` that implements the
-/// byte-level operations for a resolved set of policies (see stores/memory.hpp).
+/// byte-level operations for a resolved set of policies (see stores/memory.hpp). The
+/// library's store policies also state `keeps_files` and `index_in_process`, which the
+/// conformance suite reads to skip what a store without them cannot do.
 template <class P>
 concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires {
     { P::persistent } -> std::convertible_to<bool>;

@@ -87,10 +87,14 @@ class store {
     // From the outside in: compression, then expiry, then the cache, then the store
     // policy. On disk a value reads in the opposite order: the deadline header, the
     // compression flag, then the (compressed) value.
+    using cached_backend_type =
+        typename policies::cache::template backend<policies, typename policies::store::template backend<policies>>;
     using backend_type = typename policies::compression::template backend<
-        policies, typename policies::expiry::template backend<
-                      policies, typename policies::cache::template backend<
-                                    policies, typename policies::store::template backend<policies>>>>;
+        policies, typename policies::expiry::template backend<policies, cached_backend_type>>;
+    // Whether expiry keeps each deadline in a header in front of the value, rather than the
+    // backend keeping deadlines itself (redis_cluster: the keys' own expiry).
+    static constexpr bool deadline_headers =
+        policies::expiry_given && !detail::keeps_deadlines<cached_backend_type>;
     using key_param = detail::param_t<Key>;
     using value_param = detail::param_t<Value>;
     // Whether get_view() can hand out a value's bytes in place: an uncompressed mmap_file store.
@@ -141,10 +145,11 @@ public:
     }
     /// The longest encoded value this store takes: kvforge::max_value_size, less the
     /// expiry header's 9 bytes with kvforge::expiring<> (so that a value with a deadline
-    /// still fits a file store's record) and the compression flag's 1 byte with
-    /// kvforge::compressed<> (so that a value that does not shrink still fits).
+    /// still fits a file store's record; none where the backend keeps deadlines itself, as
+    /// redis_cluster's does) and the compression flag's 1 byte with kvforge::compressed<>
+    /// (so that a value that does not shrink still fits).
     static constexpr std::size_t max_value_size =
-        kvforge::max_value_size - (expiring ? detail::deadline_header::with_deadline_size : 0) -
+        kvforge::max_value_size - (deadline_headers ? detail::deadline_header::with_deadline_size : 0) -
         (compressed ? detail::value_flag::size : 0);
     /// What put() and write() return: the write's sequence number when sequenced, else nothing.
     using write_result = std::conditional_t<sequenced, std::uint64_t, void>;

@@ -817,7 +817,9 @@ concept cache_policy =
 
 /// A store policy: `persistent`, whether it keeps records on disk (and so takes a
 /// durability policy), and a class template `backend<Policies>` that implements the
-/// byte-level operations for a resolved set of policies (see stores/memory.hpp).
+/// byte-level operations for a resolved set of policies (see stores/memory.hpp). The
+/// library's store policies also state `keeps_files` and `index_in_process`, which the
+/// conformance suite reads to skip what a store without them cannot do.
 template <class P>
 concept store_policy = detail::policy_of_kind<P, policy_kind::store> && requires {
     { P::persistent } -> std::convertible_to<bool>;
@@ -7622,11 +7624,14 @@ private:
 
 /// Store policy: everything in memory, nothing on disk; takes no durability policy.
 /// The reference for writing a store policy: name the kind, say whether it is
-/// persistent, and provide backend<Policies>.
+/// persistent, whether it keeps files in a directory and its index in this process, and
+/// provide backend<Policies>.
 struct memory {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = false;
     static constexpr std::string_view name = "memory";
+    static constexpr bool keeps_files = false;      ///< no directory, no files
+    static constexpr bool index_in_process = true;  ///< the index (and the records) in this process's heap
     template <class Policies>
     using backend = detail::memory_backend<Policies>;
 };
@@ -8832,10 +8837,14 @@ class store {
     // From the outside in: compression, then expiry, then the cache, then the store
     // policy. On disk a value reads in the opposite order: the deadline header, the
     // compression flag, then the (compressed) value.
+    using cached_backend_type =
+        typename policies::cache::template backend<policies, typename policies::store::template backend<policies>>;
     using backend_type = typename policies::compression::template backend<
-        policies, typename policies::expiry::template backend<
-                      policies, typename policies::cache::template backend<
-                                    policies, typename policies::store::template backend<policies>>>>;
+        policies, typename policies::expiry::template backend<policies, cached_backend_type>>;
+    // Whether expiry keeps each deadline in a header in front of the value, rather than the
+    // backend keeping deadlines itself (redis_cluster: the keys' own expiry).
+    static constexpr bool deadline_headers =
+        policies::expiry_given && !detail::keeps_deadlines<cached_backend_type>;
     using key_param = detail::param_t<Key>;
     using value_param = detail::param_t<Value>;
     // Whether get_view() can hand out a value's bytes in place: an uncompressed mmap_file store.
@@ -8886,10 +8895,11 @@ public:
     }
     /// The longest encoded value this store takes: kvforge::max_value_size, less the
     /// expiry header's 9 bytes with kvforge::expiring<> (so that a value with a deadline
-    /// still fits a file store's record) and the compression flag's 1 byte with
-    /// kvforge::compressed<> (so that a value that does not shrink still fits).
+    /// still fits a file store's record; none where the backend keeps deadlines itself, as
+    /// redis_cluster's does) and the compression flag's 1 byte with kvforge::compressed<>
+    /// (so that a value that does not shrink still fits).
     static constexpr std::size_t max_value_size =
-        kvforge::max_value_size - (expiring ? detail::deadline_header::with_deadline_size : 0) -
+        kvforge::max_value_size - (deadline_headers ? detail::deadline_header::with_deadline_size : 0) -
         (compressed ? detail::value_flag::size : 0);
     /// What put() and write() return: the write's sequence number when sequenced, else nothing.
     using write_result = std::conditional_t<sequenced, std::uint64_t, void>;
@@ -20460,6 +20470,8 @@ struct file_log {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "file_log";
+    static constexpr bool keeps_files = true;       ///< segments, hints, MANIFEST and LOCK in the store's directory
+    static constexpr bool index_in_process = true;  ///< the index in this process's heap
     template <class Policies>
     using backend = detail::log_backend<Policies>;
 };
@@ -20499,6 +20511,8 @@ struct mmap_file {
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "mmap_file";
     static constexpr std::string_view short_name = "mmap";  ///< also accepted in a store spec
+    static constexpr bool keeps_files = true;       ///< file_log's files, in the store's directory
+    static constexpr bool index_in_process = true;  ///< the index in this process's heap
     /// Reads copy from a mapping of the files, which the page cache serves: a
     /// kvforge::read_cache<> in front would only add work (see policy_pack.hpp).
     static constexpr bool mapped = true;

@@ -1,4 +1,4 @@
-// Online backup: what every persistent configuration copies, while writers go on, and
+// Online backup: what every configuration with files copies, while writers go on, and
 // what it refuses. Configurations that keep nothing on disk skip these (a memory store's
 // backup() does not compile: tests/compile_fail/backup_on_memory.cpp).
 
@@ -118,7 +118,7 @@ int puts_in(const contents& held) {
 
 TEMPLATE_LIST_TEST_CASE("a backup opens as a store holding every write made before it", "[conformance][backup]",
                         all_configs) {
-    if constexpr (test_store<TestType>::persistent) {
+    if constexpr (has_files<TestType>) {
         test_store<TestType> db;
         contents expected;
         for (int i = 0; i < 600; ++i) {
@@ -164,7 +164,7 @@ TEMPLATE_LIST_TEST_CASE("a backup opens as a store holding every write made befo
 
 TEMPLATE_LIST_TEST_CASE("a backup of a store that was compacted and reopened holds its records",
                         "[conformance][backup]", all_configs) {
-    if constexpr (test_store<TestType>::persistent) {
+    if constexpr (has_files<TestType>) {
         test_store<TestType> db;
         contents expected;
         for (int round = 0; round < 4; ++round) {
@@ -196,7 +196,7 @@ TEMPLATE_LIST_TEST_CASE("a backup of a store that was compacted and reopened hol
 
 TEMPLATE_LIST_TEST_CASE("a backup refuses a destination that is not a missing or empty directory",
                         "[conformance][backup]", all_configs) {
-    if constexpr (test_store<TestType>::persistent) {
+    if constexpr (has_files<TestType>) {
         test_store<TestType> db;
         db->put("k", "v");
         temp_dir backups;
@@ -251,7 +251,7 @@ TEMPLATE_LIST_TEST_CASE("a backup refuses a destination that is not a missing or
 
 TEMPLATE_LIST_TEST_CASE("a backup taken while another thread writes holds exactly the writes before its cut",
                         "[conformance][backup][concurrency]", all_configs) {
-    if constexpr (test_store<TestType>::persistent && is_concurrent<TestType>) {
+    if constexpr (has_files<TestType> && is_concurrent<TestType>) {
         test_store<TestType> db;
         std::atomic<int> returned{0};  // puts that returned
         std::atomic<bool> stop{false};

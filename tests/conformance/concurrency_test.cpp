@@ -1,5 +1,6 @@
 // Concurrent readers and writers on every thread_safe configuration. Run under
-// ThreadSanitizer in CI; here it checks that no read ever goes back in time.
+// ThreadSanitizer in CI; here it checks that no read ever goes back in time. Every other
+// round writes a batch, where a batch may hold any keys; else every round puts.
 
 #include <catch2/catch.hpp>
 
@@ -29,7 +30,7 @@ TEMPLATE_LIST_TEST_CASE("readers never see a key's value go backwards while writ
         for (int w = 0; w < writers; ++w) {
             threads.emplace_back([&, w] {
                 for (int round = 1; round <= rounds; ++round) {
-                    if (round % 2 == 0) {
+                    if (takes_any_batch<TestType> && round % 2 == 0) {
                         typename TestType::batch_type batch;
                         for (int k = 0; k < keys_per_writer; ++k) batch.put(key_of(w, k), std::to_string(round));
                         db->write(batch);

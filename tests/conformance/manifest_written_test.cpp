@@ -1,4 +1,4 @@
-// The MANIFEST a persistent store writes, on every persistent configuration: created with
+// The MANIFEST a persistent store writes, on every configuration with files: created with
 // the store, naming what the store is made of; binding the codecs; rewritten when another
 // store, index or durability policy opens the store for writing, and by nothing else.
 
@@ -57,7 +57,7 @@ struct with_u64_values<kvforge::store<Key, Value, Policies...>> {
 
 TEMPLATE_LIST_TEST_CASE("a created store records its composition in a MANIFEST", "[conformance][manifest]",
                         all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         test_store<TestType> db;
         db->put("k", "v");
         CHECK(manifest_of(db.path()) == expected_manifest<TestType>());
@@ -69,7 +69,7 @@ TEMPLATE_LIST_TEST_CASE("a created store records its composition in a MANIFEST",
 
 TEMPLATE_LIST_TEST_CASE("opening a store with other codecs fails naming both and changes nothing",
                         "[conformance][manifest]", all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         test_store<TestType> db;
         db->put("k", "v");
         db->close();

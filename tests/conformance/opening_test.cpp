@@ -1,4 +1,4 @@
-// Opening a store as users of other stores expect, on every persistent configuration:
+// Opening a store as users of other stores expect, on every configuration with files:
 // options::create_if_missing, options::error_if_exists, options::read_only (any number
 // of readers, in this process and others, beside one writer; two writers exclude each
 // other), and kvforge::destroy. A refused open or destroy, and a read-only store, change no file.
@@ -121,7 +121,7 @@ child_result destroy_in_child(const std::string& path) {
 
 TEMPLATE_LIST_TEST_CASE("create_if_missing = false opens only a store that exists", "[conformance][opening]",
                         all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         temp_dir dir;
         const std::string path = dir / "db";
         const options opts = create_if_missing(false);
@@ -142,7 +142,7 @@ TEMPLATE_LIST_TEST_CASE("create_if_missing = false opens only a store that exist
 
 TEMPLATE_LIST_TEST_CASE("error_if_exists refuses a store that exists and creates one that does not",
                         "[conformance][opening]", all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         temp_dir dir;
         const std::string path = dir / "db";
         {
@@ -164,7 +164,7 @@ TEMPLATE_LIST_TEST_CASE("error_if_exists refuses a store that exists and creates
 
 TEMPLATE_LIST_TEST_CASE("a read-only store reads, refuses every write and changes no file", "[conformance][opening]",
                         all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         temp_dir dir;
         const std::string path = dir / "db";
         make_store<TestType>(path);
@@ -218,7 +218,7 @@ TEMPLATE_LIST_TEST_CASE("a read-only store reads, refuses every write and change
 
 TEMPLATE_LIST_TEST_CASE("a read-only open of a torn log serves the intact records and leaves the tail",
                         "[conformance][opening]", all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         temp_dir dir;
         const std::string path = dir / "db";
         make_store<TestType>(path);
@@ -247,7 +247,7 @@ TEMPLATE_LIST_TEST_CASE("a read-only open of a torn log serves the intact record
 
 TEMPLATE_LIST_TEST_CASE("read-only opens of a missing store are refused and create nothing", "[conformance][opening]",
                         all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         temp_dir dir;
         const std::string path = dir / "db";
         CHECK(open_error<TestType>(path, read_only()) == kvforge::errc::store_not_found);
@@ -262,7 +262,7 @@ TEMPLATE_LIST_TEST_CASE("read-only opens of a missing store are refused and crea
 
 TEMPLATE_LIST_TEST_CASE("readers open beside a writer, and writers exclude each other, within one process",
                         "[conformance][opening]", all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         temp_dir dir;
         const std::string path = dir / "db";
         make_store<TestType>(path);
@@ -287,7 +287,7 @@ TEMPLATE_LIST_TEST_CASE("readers open beside a writer, and writers exclude each 
 
 TEMPLATE_LIST_TEST_CASE("readers in other processes open beside a writer, and writers exclude each other",
                         "[conformance][opening]", all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         temp_dir dir;
         const std::string path = dir / "db";
         make_store<TestType>(path);
@@ -310,7 +310,7 @@ TEMPLATE_LIST_TEST_CASE("readers in other processes open beside a writer, and wr
 
 TEMPLATE_LIST_TEST_CASE("destroy removes a closed store's own files and its directory, and refuses the rest",
                         "[conformance][opening]", all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         temp_dir dir;
         const std::string path = dir / "db";
         make_store<TestType>(path);

@@ -1,4 +1,4 @@
-// Readers beside a writer, on every persistent configuration: a read-only store opens
+// Readers beside a writer, on every configuration with files: a read-only store opens
 // while a writer holds the store, sees what the writer had written at its open, and
 // refresh() catches it up with what the writer appended (records, rolled-over segments,
 // a batch whole) or rewrote (compaction, clear(), a new writer's open). A snapshot of the
@@ -61,7 +61,7 @@ void write_range(Store& db, contents& model, int from, int to) {
 
 TEMPLATE_LIST_TEST_CASE("a reader beside a writer sees what it wrote, and refresh() catches it up",
                         "[conformance][readers]", all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         temp_dir dir;
         const std::string path = dir / "db";
         contents model;
@@ -120,7 +120,7 @@ TEMPLATE_LIST_TEST_CASE("a reader beside a writer sees what it wrote, and refres
 
 TEMPLATE_LIST_TEST_CASE("a refresh after a compaction applies what the compaction published, not the whole store",
                         "[conformance][readers]", all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         temp_dir dir;
         const std::string path = dir / "db";
         contents model;

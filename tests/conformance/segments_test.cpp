@@ -1,4 +1,4 @@
-// Segments on every persistent configuration, with the smallest segment size so that a
+// Segments on every configuration with files, with the smallest segment size so that a
 // few hundred writes close several: the records read back (point reads and scans in
 // key order) before and after reopen and compaction, stats().segments counts the data
 // files, disk_bytes their bytes and their hints', and a hint that does not belong to
@@ -90,7 +90,7 @@ void check_contents(const Store& db, const model_type& model) {
 
 TEMPLATE_LIST_TEST_CASE("records across several segments read back after reopen and compaction",
                         "[conformance][segments]", all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         test_store<TestType> db(small_segments(test_store<TestType>::small_compaction()));
         model_type model;
         write_workload(*db, model, "first");
@@ -131,7 +131,7 @@ TEMPLATE_LIST_TEST_CASE("records across several segments read back after reopen 
 
 TEMPLATE_LIST_TEST_CASE("a hint that belongs to another segment is not used, and is written anew",
                         "[conformance][segments][hint]", all_configs) {
-    if constexpr (TestType::persistent) {
+    if constexpr (has_files<TestType>) {
         const kvforge::options opts = small_segments(test_store<TestType>::small_compaction());
         // Another store with a segment of the same name, other keys and another file id.
         test_store<TestType> other(opts);

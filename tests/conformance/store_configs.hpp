@@ -1,21 +1,33 @@
 #pragma once
 // The store configurations every conformance test runs on. A new policy joins the
-// whole suite by adding its configurations to all_configs.
+// whole suite by adding its configurations to all_configs. What a store cannot do is
+// skipped by what its policies state (has_files, takes_any_batch, ...), never by name:
+// the redis build (KVFORGE_TEST_REDIS_CONFIGS, tools/test.sh redis) runs the suite's
+// files that apply to a store without files on kvforge::redis_cluster over a live cluster.
 
 #include <kvforge/kvforge.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <system_error>
 #include <thread>
 #include <tuple>
+#include <type_traits>
 
 #include "../support/run_length_codec.hpp"
 #include "../support/sync_every.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/test_clock.hpp"
+
+#if KVFORGE_TEST_REDIS_CONFIGS
+#include <kvforge/stores/redis_cluster.hpp>
+
+#include "../redis/cluster.hpp"
+#endif
 
 namespace kvforge_test {
 
@@ -88,7 +100,16 @@ using expiring_ordered_configs = std::tuple<expiring_store<sorted_index, thread_
                                             expiring_store<sorted_index, single_thread>,
                                             expiring_file_store<file_log, sorted_index, buffered<>, thread_safe>>;
 
-#if KVFORGE_TEST_EACH_CONFIGS
+#if KVFORGE_TEST_REDIS_CONFIGS
+/// kvforge::redis_cluster on the cluster KVFORGE_REDIS_SEEDS names: each durability policy
+/// once, both threading policies, and expiry by the system clock (the only one it takes).
+/// The tests that need files, batches across hash slots or test_clock skip these.
+using all_configs = std::tuple<
+    store<std::string, std::string, redis_cluster, sync_each, single_thread>,
+    store<std::string, std::string, redis_cluster, buffered<>, thread_safe>,
+    store<std::string, std::string, redis_cluster, async_worker<>, thread_safe>,
+    store<std::string, std::string, redis_cluster, buffered<>, single_thread, expiring<std::chrono::system_clock>>>;
+#elif KVFORGE_TEST_EACH_CONFIGS
 /// Each policy choice once: every store, index, durability and threading policy, the
 /// bounded cache, the read cache and expiry appear in one of these 5 stores. The sanitizer
 /// stages of tools/test.sh and the meson build use it (KVFORGE_CONFORMANCE=each); the pairs
@@ -137,15 +158,46 @@ using all_configs =
            file_configs<mmap_file, sorted_index, thread_safe>>;
 #endif
 
-/// Owns a store under test (in a fresh directory when it is persistent) and can
-/// close and reopen it.
+/// Whether the store's records are files in its directory: what tests of its files, their
+/// bytes, recovery from damage and compaction need.
+template <class Store>
+inline constexpr bool has_files = Store::store_policy::keeps_files;
+
+/// Whether the store keeps its index in this process (stats().memory_bytes counts it).
+template <class Store>
+inline constexpr bool has_index_in_process = Store::store_policy::index_in_process;
+
+/// Whether a batch may hold any keys; redis_cluster's hold keys of one hash slot only.
+template <class Store>
+inline constexpr bool takes_any_batch = Store::batches_of_any_keys();
+
+/// Whether the store's deadlines follow test_clock, which the tests move.
+template <class Store>
+inline constexpr bool expires_by_test_clock = Store::expiring && std::is_same_v<typename Store::clock, test_clock>;
+
+/// Owns a store under test (in a fresh directory when it keeps files, at a fresh location
+/// on the test cluster when it is persistent without files) and can close and reopen it.
 template <class Store>
 class test_store {
 public:
     /// Whether the store keeps its contents across reopen.
     static constexpr bool persistent = Store::persistent;
+    /// Persistent without files: the store lives on a server (redis_cluster).
+    static constexpr bool remote = persistent && !has_files<Store>;
 
-    explicit test_store(options opts = small_compaction()) : options_(opts) { open(); }
+    explicit test_store(options opts = small_compaction()) : options_(opts) {
+        if constexpr (remote) location_ = fresh_remote_location();
+        open();
+    }
+    test_store(const test_store&) = delete;
+    test_store& operator=(const test_store&) = delete;
+    /// A store on a server is cleared, so that the tests leave no keys behind.
+    ~test_store() {
+        if constexpr (remote) {
+            std::error_code ignored;
+            if (store_ && store_->is_open()) store_->clear(ignored);
+        }
+    }
 
     Store& operator*() const noexcept { return *store_; }
     Store* operator->() const noexcept { return store_.get(); }
@@ -157,19 +209,38 @@ public:
         open();
     }
 
-    /// The store's directory.
-    [[nodiscard]] std::string path() const { return directory_ / "store"; }
+    /// The store's directory, or its location on the server.
+    [[nodiscard]] std::string path() const {
+        if constexpr (remote) {
+            return location_;
+        } else {
+            return directory_ / "store";
+        }
+    }
 
-    /// Compaction thresholds low enough that the suite's workloads trigger it, and a
-    /// memory budget (for bounded stores) they never fill.
+    /// Compaction thresholds low enough that the suite's workloads trigger it, a memory
+    /// budget (for bounded stores) they never fill, and for a store on a server a reply
+    /// timeout long enough for a replica to take a 64 MiB value on a busy machine (sync_each
+    /// waits for a replica half as long).
     static options small_compaction() {
         options opts;
         opts.compact_min_bytes = 64 << 10;
         if constexpr (Store::cached && !persistent) opts.memory_budget = std::uint64_t{256} << 20;
+        if constexpr (remote) opts.remote_command_millis = 20000;
         return opts;
     }
 
 private:
+    /// A location no other test uses, on the cluster of the redis build.
+    static std::string fresh_remote_location() {
+#if KVFORGE_TEST_REDIS_CONFIGS
+        return fresh_location("conformance");
+#else
+        static_assert(!remote, "a store without files runs in the build that starts its server");
+        return {};
+#endif
+    }
+
     void open() {
         if constexpr (persistent) {
             store_ = std::make_unique<Store>(path(), options_);
@@ -181,6 +252,7 @@ private:
     }
 
     temp_dir directory_;
+    std::string location_;
     options options_;
     std::unique_ptr<Store> store_;
 };

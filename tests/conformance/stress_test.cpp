@@ -135,7 +135,8 @@ struct shared_state {
 };
 
 /// One writer: puts, batches (puts and an erase), erases with and without a re-put, each
-/// write of a key with a higher version than the last. Returns its keys' final values.
+/// write of a key with a higher version than the last. Returns its keys' final values. A
+/// store whose batches hold keys of one hash slot only gets batches of one put.
 template <class Store>
 std::vector<std::optional<std::string>> run_writer(Store& db, shared_state& shared, int writer, int operations) {
     std::vector<std::optional<std::string>> last(keys_per_writer);
@@ -175,15 +176,17 @@ std::vector<std::optional<std::string>> run_writer(Store& db, shared_state& shar
             put(k);
         } else if (choice < 8) {
             typename Store::batch_type batch;
-            for (int i = 0; i < 3; ++i) {
+            for (int i = 0; i < (takes_any_batch<Store> ? 3 : 1); ++i) {
                 const int target = (k + i) % keys_per_writer;
                 const std::string key = owned_key(writer * keys_per_writer + target);
                 last[target] = versioned_value(key, ++version);
                 batch.put(key, *last[target]);
             }
-            const int erased = (k + 3) % keys_per_writer;
-            batch.erase(owned_key(writer * keys_per_writer + erased));
-            last[erased].reset();
+            if constexpr (takes_any_batch<Store>) {
+                const int erased = (k + 3) % keys_per_writer;
+                batch.erase(owned_key(writer * keys_per_writer + erased));
+                last[erased].reset();
+            }
             write(batch);
         } else if (choice < 9) {
             erase(k);
@@ -339,10 +342,8 @@ TEMPLATE_LIST_TEST_CASE("writers, readers, compaction and the durability worker 
     CHECK(shared.failures.summary() == "");
     CHECK(reads[0] > 0);
     CHECK(reads[1] > 0);
-    if constexpr (TestType::persistent) {
-        CHECK(compactions > 0);
-        CHECK(db->stats().compactions >= static_cast<std::uint64_t>(compactions));
-    }
+    if constexpr (TestType::persistent) CHECK(compactions > 0);
+    if constexpr (has_files<TestType>) CHECK(db->stats().compactions >= static_cast<std::uint64_t>(compactions));
     if constexpr (TestType::sequenced) CHECK(durable_seen >= shared.latest_sequence.load());
 
     std::map<std::string, std::string> expected;

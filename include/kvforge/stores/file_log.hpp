@@ -21,6 +21,8 @@ struct file_log {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "file_log";
+    static constexpr bool keeps_files = true;       ///< segments, hints, MANIFEST and LOCK in the store's directory
+    static constexpr bool index_in_process = true;  ///< the index in this process's heap
     template <class Policies>
     using backend = detail::log_backend<Policies>;
 };

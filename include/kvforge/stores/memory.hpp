@@ -225,11 +225,14 @@ private:
 
 /// Store policy: everything in memory, nothing on disk; takes no durability policy.
 /// The reference for writing a store policy: name the kind, say whether it is
-/// persistent, and provide backend<Policies>.
+/// persistent, whether it keeps files in a directory and its index in this process, and
+/// provide backend<Policies>.
 struct memory {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = false;
     static constexpr std::string_view name = "memory";
+    static constexpr bool keeps_files = false;      ///< no directory, no files
+    static constexpr bool index_in_process = true;  ///< the index (and the records) in this process's heap
     template <class Policies>
     using backend = detail::memory_backend<Policies>;
 };

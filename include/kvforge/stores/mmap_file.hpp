@@ -31,6 +31,8 @@ struct mmap_file {
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "mmap_file";
     static constexpr std::string_view short_name = "mmap";  ///< also accepted in a store spec
+    static constexpr bool keeps_files = true;       ///< file_log's files, in the store's directory
+    static constexpr bool index_in_process = true;  ///< the index in this process's heap
     /// Reads copy from a mapping of the files, which the page cache serves: a
     /// kvforge::read_cache<> in front would only add work (see policy_pack.hpp).
     static constexpr bool mapped = true;

@@ -435,14 +435,29 @@ public:
         }, ec);
     }
 
-    /// live_keys by SCAN (as size()); puts, gets, erases, batches and syncs (WAIT commands)
-    /// as this process counted them since the open. Throws kvforge::error when the cluster
-    /// cannot be read.
+    /// live_keys by SCAN (as size()) and live_bytes by a pipeline of STRLEN for each page
+    /// of keys: exact when no write runs meanwhile; puts, gets, erases, batches and syncs
+    /// (WAIT commands) as this process counted them since the open. Throws kvforge::error
+    /// when the cluster cannot be read.
     [[nodiscard]] kvforge::stats stats() const {
         const lock_type lock(mutex_);
         std::error_code ec;
         kvforge::stats s;
-        s.live_keys = count_keys(ec);
+        if (readable(ec)) {
+            scan_keys([&](const std::vector<std::string>& page) {
+                std::vector<command> lengths;
+                std::vector<std::uint16_t> slots;
+                for (const std::string& k : page) {
+                    lengths.push_back(command{"STRLEN", k});
+                    slots.push_back(redis::hash_slot(k));
+                    s.live_bytes += k.size() - prefix_.size();
+                }
+                s.live_keys += page.size();
+                return client_.run_each(lengths, slots, [&](std::size_t, const redis::reply& length) {
+                    if (length.is_integer()) s.live_bytes += static_cast<std::uint64_t>(length.integer());
+                }, ec);
+            }, ec);
+        }
         throw_if(ec);
         s.puts = puts_;
         s.gets = gets_;
@@ -869,6 +884,8 @@ struct redis_cluster {
     using policy_kind = kvforge::policy_kind::store;
     static constexpr bool persistent = true;
     static constexpr std::string_view name = "redis_cluster";
+    static constexpr bool keeps_files = false;       ///< records in the cluster: no directory, no files
+    static constexpr bool index_in_process = false;  ///< the cluster's nodes hold the keys; this process holds none
     /// A batch holds keys of one hash slot only; kvforge::copy puts into it record by record.
     static constexpr bool batches_of_any_keys = false;
     template <class Policies>
