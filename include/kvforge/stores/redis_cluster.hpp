@@ -12,12 +12,12 @@
 /// Its parts, each in stores/redis/: hash_slot.hpp (CRC16 slots and hash tags),
 /// reply.hpp (a parsed reply, its redirect), node_connection.hpp (one node, its
 /// pipeline, the timeouts), slot_map.hpp (slot to master), cluster_client.hpp (the
-/// redirects and the tries again).
+/// redirects and the tries again), location.hpp (the store's seeds and name),
+/// write_buffer.hpp (a write's SET, and the writes buffered<> and async_worker<> hold),
+/// background_writer.hpp (async_worker<>'s numbers and thread).
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -26,7 +26,6 @@
 #include <string>
 #include <string_view>
 #include <system_error>
-#include <thread>
 #include <type_traits>
 #include <unordered_set>
 #include <utility>
@@ -41,74 +40,17 @@
 #include "../error.hpp"
 #include "../options.hpp"
 #include "../stats.hpp"
+#include "redis/background_writer.hpp"
 #include "redis/cluster_client.hpp"
 #include "redis/hash_slot.hpp"
+#include "redis/location.hpp"
 #include "redis/node_connection.hpp"
 #include "redis/reply.hpp"
+#include "redis/write_buffer.hpp"
 
 namespace kvforge {
 
 namespace detail {
-
-/// Where a redis_cluster store lives: its seed nodes and its name.
-struct redis_location {
-    std::vector<std::string> seeds;  ///< "host:port" each
-    std::string name;
-};
-
-/// Reads "redis_cluster:host:port,host:port/name", or the same without "redis_cluster:"
-/// (as open_store passes it). The name may not hold '{': the cluster hashes a key's first
-/// '{...}', and the name's must not stand in for the one a key of the store may carry. Nor
-/// '/': a store's keys are "name/...", so a store "a" would hold the records of "a/b".
-inline bool parse_redis_location(std::string_view path, redis_location& out, std::error_code& ec) {
-    constexpr std::string_view word = "redis_cluster:";
-    if (path.starts_with(word)) path.remove_prefix(word.size());
-    const std::size_t slash = path.find('/');
-    const std::string usage = " in '" + std::string(path) +
-                              "': a redis_cluster store opens as redis_cluster:HOST:PORT[,HOST:PORT...]/NAME";
-    if (slash == std::string_view::npos || slash + 1 == path.size()) {
-        fail(ec, errc::invalid_argument, "no store name" + usage);
-        return false;
-    }
-    out.name = std::string(path.substr(slash + 1));
-    if (out.name.find('/') != std::string::npos) {
-        fail(ec, errc::invalid_argument,
-             "a store name may not hold '/' (a store 'a' would hold the keys of a store 'a/b')" + usage);
-        return false;
-    }
-    if (out.name.find('{') != std::string::npos) {
-        fail(ec, errc::invalid_argument, "a store name may not hold '{' (the cluster would hash it)" + usage);
-        return false;
-    }
-    out.seeds.clear();
-    std::string_view nodes = path.substr(0, slash);
-    while (!nodes.empty()) {
-        const std::size_t comma = nodes.find(',');
-        const std::string_view node = nodes.substr(0, comma);
-        if (node.rfind(':') == std::string_view::npos || node.rfind(':') + 1 == node.size()) {
-            fail(ec, errc::invalid_argument, "seed node '" + std::string(node) + "' is not HOST:PORT" + usage);
-            return false;
-        }
-        out.seeds.emplace_back(node);
-        nodes = comma == std::string_view::npos ? std::string_view() : nodes.substr(comma + 1);
-    }
-    if (out.seeds.empty()) {
-        fail(ec, errc::invalid_argument, "no seed node" + usage);
-        return false;
-    }
-    return true;
-}
-
-/// A SCAN pattern matching the keys that start with prefix: its glob characters escaped, then '*'.
-inline std::string redis_prefix_pattern(std::string_view prefix) {
-    std::string pattern;
-    for (const char c : prefix) {
-        if (c == '*' || c == '?' || c == '[' || c == ']' || c == '\\') pattern += '\\';
-        pattern += c;
-    }
-    pattern += '*';
-    return pattern;
-}
 
 /// The byte-level store behind store<K, V, redis_cluster, ...>: each record is the
 /// cluster's string key "<name>/<encoded key>" holding the encoded value. One
@@ -198,9 +140,11 @@ public:
         }
         open_ = true;
         if constexpr (asynchronous) {
-            stopping_ = false;
-            worker_failure_.clear();
-            writer_ = std::thread([this] { write_in_background(); });
+            writer_.start(
+                mutex_, [this] { return !pending_.empty(); },
+                [this](std::error_code& failed) {
+                    if (send_pending(failed)) replicate(failed);
+                });
         }
     }
 
@@ -210,19 +154,15 @@ public:
         lock_type lock(mutex_);
         if (!open_) return;
         if constexpr (asynchronous) {
-            stopping_ = true;
-            work_ready_.notify_all();
-            lock.unlock();
-            writer_.join();
-            lock.lock();
+            writer_.stop(lock);
             if (send_pending(ec)) replicate(ec);
-            if (!ec && worker_failure_) report_worker_failure(ec);
+            if (!ec && writer_.failure()) writer_.report_failure(ec);
         } else {
             send_pending(ec);
         }
         client_.disconnect();
         open_ = false;
-        if constexpr (asynchronous) progress_.notify_all();
+        if constexpr (asynchronous) writer_.wake_waiters();
     }
 
     /// Whether open() succeeded and close() has not run since.
@@ -240,7 +180,7 @@ public:
     std::uint64_t put_until(std::string_view key, std::string_view value, std::int64_t deadline, std::error_code& ec)
         requires keeps_deadlines
     {
-        return store_value(key, value, unix_millis(deadline), ec);
+        return store_value(key, value, redis::unix_millis(deadline), ec);
     }
 
     /// With kvforge::expiring<>: key's deadline (PEXPIRETIME, Redis 7), in ticks of the
@@ -292,7 +232,7 @@ public:
             [&](batch_op op, std::string_view key, std::string_view value, std::optional<std::int64_t> deadline) {
                 keys.push_back(prefix_ + std::string(key));
                 values.push_back(value);
-                deadlines.push_back(deadline ? std::optional<std::string>(unix_millis(*deadline)) : std::nullopt);
+                deadlines.push_back(deadline ? std::optional<std::string>(redis::unix_millis(*deadline)) : std::nullopt);
                 erasing.push_back(op == batch_op::erase);
             });
         const std::uint16_t slot = redis::hash_slot(keys.front());
@@ -308,7 +248,7 @@ public:
         }
         std::vector<command> commands{command{"MULTI"}};
         for (std::size_t i = 0; i < keys.size(); ++i) {
-            commands.push_back(erasing[i] ? command{"DEL", keys[i]} : set_command(keys[i], values[i], deadlines[i]));
+            commands.push_back(erasing[i] ? command{"DEL", keys[i]} : redis::set_command(keys[i], values[i], deadlines[i]));
         }
         commands.push_back(command{"EXEC"});
         std::vector<redis::reply> replies;
@@ -423,7 +363,6 @@ public:
         if (!writable(ec)) return;
         version_.bump();
         pending_.clear();
-        pending_bytes_ = 0;
         scan_keys([&](const std::vector<std::string>& page) {
             std::vector<command> unlinks;
             std::vector<std::uint16_t> slots;
@@ -486,12 +425,11 @@ public:
         requires asynchronous
     {
         lock_type lock(mutex_);
-        work_ready_.notify_one();
-        progress_.wait(lock, [&] { return durable_.load() >= sequence || worker_failure_ || !open_; });
-        if (durable_.load() >= sequence) {
+        writer_.wait(lock, [&] { return writer_.durable() >= sequence || writer_.failure() || !open_; });
+        if (writer_.durable() >= sequence) {
             ec.clear();
-        } else if (worker_failure_) {
-            report_worker_failure(ec);
+        } else if (writer_.failure()) {
+            writer_.report_failure(ec);
         } else {
             fail(ec, errc::store_closed, "redis_cluster: the store was closed while wait_durable() waited");
         }
@@ -501,7 +439,7 @@ public:
     [[nodiscard]] std::uint64_t durable_sequence() const noexcept
         requires asynchronous
     {
-        return durable_.load();
+        return writer_.durable();
     }
 
     /// Nothing to do: the cluster's nodes reclaim their own memory.
@@ -541,22 +479,19 @@ private:
         if constexpr (waits_for_replica) {
             const std::string k = prefix_ + std::string(key);
             std::vector<redis::reply> replies;
-            if (write_on_slot({set_command(k, value, pxat)}, redis::hash_slot(k), replies, ec)) puts_ += 1;
+            if (write_on_slot({redis::set_command(k, value, pxat)}, redis::hash_slot(k), replies, ec)) puts_ += 1;
             return 0;
         } else {
-            if (pending_.empty()) first_pending_ = std::chrono::steady_clock::now();
-            pending_.push_back({.key = prefix_ + std::string(key), .value = std::string(value), .pxat = std::move(pxat)});
-            pending_bytes_ += pending_.back().key.size() + value.size();
+            pending_.add(prefix_ + std::string(key), value, std::move(pxat));
             puts_ += 1;
             if constexpr (asynchronous) {
-                const std::uint64_t sequence = ++appended_;
-                work_ready_.notify_one();
+                const std::uint64_t sequence = writer_.number_buffered();
                 // A full buffer holds the writer back until the writer thread has sent it.
-                progress_.wait(lock, [&] { return pending_bytes_ < buffer_limit() || worker_failure_; });
+                writer_.wait(lock, [&] { return pending_.bytes() < buffer_limit() || writer_.failure(); });
                 return sequence;
             } else {
-                const auto age = std::chrono::steady_clock::now() - first_pending_;
-                if (pending_bytes_ >= buffer_limit() || age >= std::chrono::milliseconds(durability::flush_millis)) {
+                if (pending_.bytes() >= buffer_limit() ||
+                    pending_.age() >= std::chrono::milliseconds(durability::flush_millis)) {
                     send_pending(ec);
                 }
                 return 0;
@@ -564,25 +499,6 @@ private:
         }
     }
 
-    /// SET key value, and PXAT ms when pxat holds a deadline; views of the arguments.
-    static command set_command(const std::string& key, std::string_view value, const std::optional<std::string>& pxat) {
-        return pxat ? command{"SET", key, value, "PXAT", *pxat} : command{"SET", key, value};
-    }
-
-    /// A deadline in ticks of the system clock as Unix milliseconds, rounded down, as text.
-    static std::string unix_millis(std::int64_t deadline) {
-        using duration = std::chrono::system_clock::duration;
-        const auto ms = std::chrono::floor<std::chrono::milliseconds>(duration(deadline)).count();
-        // PXAT takes a positive time; a deadline at or before the epoch has come already.
-        return std::to_string(std::max<std::int64_t>(ms, 1));
-    }
-
-    /// A write waiting in the buffer (buffered<>).
-    struct pending_write {
-        std::string key;  ///< with the store's prefix
-        std::string value;
-        std::optional<std::string> pxat;  ///< the deadline in Unix milliseconds, if it has one
-    };
 
     bool readable(std::error_code& ec) const {
         if (open_) return send_pending(ec);
@@ -595,8 +511,8 @@ private:
             fail(ec, errc::store_closed, "redis_cluster: the store is not open");
         } else if (read_only_) {
             fail(ec, errc::read_only, "redis_cluster: the store " + prefix_ + " was opened with options::read_only");
-        } else if (worker_failure_) {
-            report_worker_failure(ec);
+        } else if constexpr (asynchronous) {
+            if (writer_.failure()) writer_.report_failure(ec);
         }
         return !ec;
     }
@@ -759,19 +675,13 @@ private:
         if (pending_.empty()) return true;
         std::vector<command> sets;
         std::vector<std::uint16_t> slots;
-        sets.reserve(pending_.size());
-        slots.reserve(pending_.size());
-        for (const pending_write& w : pending_) {
-            sets.push_back(set_command(w.key, w.value, w.pxat));
-            slots.push_back(redis::hash_slot(w.key));
-        }
+        pending_.commands(sets, slots);
         std::error_code refusal;
         client_.run_each(sets, slots, [&](std::size_t i, const redis::reply& r) {
             if (!refusal && r.is_error()) redis::cluster_client::refused(where(slots[i]), sets[i], r, refusal);
         }, ec);
         if (refusal && !ec) ec = refusal;
         pending_.clear();
-        pending_bytes_ = 0;
         if (ec) return false;
         mark_sent();
         return true;
@@ -781,74 +691,36 @@ private:
     /// to a replica (WAIT 1 on each); with async_worker<>, then every write sent so far is
     /// durable.
     void replicate(std::error_code& ec) const {
-        const std::uint64_t sent = sent_;
+        std::uint64_t sent = 0;
+        if constexpr (asynchronous) sent = writer_.sent();
         const command wait{"WAIT", "1", wait_millis_};
         std::vector<redis::reply> replies;
         for (const std::string& master : client_.masters()) {
             syncs_ += 1;
             if (!client_.run_on(master, {&wait, 1}, replies, ec) || !replicated(replies[0], master, ec)) return;
         }
-        if constexpr (asynchronous) {
-            if (sent > durable_.load()) durable_.store(sent);
-            progress_.notify_all();
-        }
+        if constexpr (asynchronous) writer_.mark_durable(sent);
     }
 
-    /// With async_worker<>: records that every write numbered so far is on its master, so
-    /// that the writer thread waits for a replica to have them.
+    /// With async_worker<>: records that every write numbered so far is on its master.
     void mark_sent() const {
-        if constexpr (asynchronous) {
-            sent_ = appended_;
-            work_ready_.notify_one();
-            progress_.notify_all();
-        }
+        if constexpr (asynchronous) writer_.mark_sent();
     }
 
-    /// With async_worker<>: numbers a write just sent at once (an erase, a batch), after
-    /// every write before it was sent; returns its number (0 without async_worker<>).
+    /// With async_worker<>: numbers a write just sent at once (an erase, a batch); returns
+    /// its number (0 without async_worker<>).
     std::uint64_t number_sent_write() const {
         if constexpr (asynchronous) {
-            ++appended_;
-            mark_sent();
-            return appended_;
+            return writer_.number_sent();
         } else {
             return 0;
         }
     }
 
-    /// The writer thread of async_worker<>: sends what the buffer holds and waits for a
-    /// replica, until close() stops it (close() then sends the rest itself). It holds the
-    /// store's mutex while it talks to the cluster, as every call does.
-    void write_in_background() {
-        lock_type lock(mutex_);
-        while (true) {
-            work_ready_.wait(lock, [&] {
-                return stopping_ || (!worker_failure_ && (!pending_.empty() || sent_ > durable_.load()));
-            });
-            if (stopping_) return;
-            std::error_code ec;
-            if (send_pending(ec)) replicate(ec);
-            if (ec) {
-                worker_failure_ = ec;
-                worker_message_ = last_error_detail();
-            }
-            progress_.notify_all();
-        }
-    }
-
-    /// Reports the writer thread's failure: every later write and wait_durable() fails with it.
-    void report_worker_failure(std::error_code& ec) const {
-        fail(ec, errc::store_failed,
-             "redis_cluster: a write sent in the background failed (" + worker_message_ +
-                 "); writes made since may be lost: close and open the store again");
-    }
-
     mutable mutex_type mutex_;
     mutable redis::cluster_client client_;
     // Buffered writes; reads send them first, so a read sees every write before it.
-    mutable std::vector<pending_write> pending_;
-    mutable std::size_t pending_bytes_ = 0;
-    std::chrono::steady_clock::time_point first_pending_;
+    mutable redis::write_buffer pending_;
     std::string prefix_;
     std::string pattern_;
     std::string wait_millis_ = "1000";
@@ -860,17 +732,10 @@ private:
     std::uint64_t batches_ = 0;
     mutable std::uint64_t syncs_ = 0;
     detail::write_version<Policies::threading::concurrent || asynchronous> version_;
-    // async_worker<>'s numbering, under mutex_: every write up to appended_ was handed a
-    // number, up to sent_ is on its master, up to durable_ (read without the lock) on a replica.
-    mutable std::uint64_t appended_ = 0;
-    mutable std::uint64_t sent_ = 0;
-    mutable std::atomic<std::uint64_t> durable_{0};
-    mutable std::condition_variable work_ready_;  ///< the writer thread waits on it
-    mutable std::condition_variable progress_;    ///< writers and wait_durable() wait on it
-    std::error_code worker_failure_;
-    std::string worker_message_;
-    bool stopping_ = false;
-    std::thread writer_;
+    // async_worker<>'s numbering and thread; nothing for the other durabilities.
+    struct no_background_writer {};
+    [[no_unique_address]] mutable std::conditional_t<asynchronous, redis::background_writer, no_background_writer>
+        writer_;
 };
 
 }  // namespace detail
