@@ -364,13 +364,7 @@ public:
         version_.bump();
         pending_.clear();
         scan_keys([&](const std::vector<std::string>& page) {
-            std::vector<command> unlinks;
-            std::vector<std::uint16_t> slots;
-            for (const std::string& k : page) {
-                unlinks.push_back(command{"UNLINK", k});
-                slots.push_back(redis::hash_slot(k));
-            }
-            return client_.run_each(unlinks, slots, [](std::size_t, redis::reply) {}, ec);
+            return run_per_key("UNLINK", page, [](std::size_t, const redis::reply&) {}, ec);
         }, ec);
     }
 
@@ -384,15 +378,9 @@ public:
         kvforge::stats s;
         if (readable(ec)) {
             scan_keys([&](const std::vector<std::string>& page) {
-                std::vector<command> lengths;
-                std::vector<std::uint16_t> slots;
-                for (const std::string& k : page) {
-                    lengths.push_back(command{"STRLEN", k});
-                    slots.push_back(redis::hash_slot(k));
-                    s.live_bytes += k.size() - prefix_.size();
-                }
+                for (const std::string& k : page) s.live_bytes += k.size() - prefix_.size();
                 s.live_keys += page.size();
-                return client_.run_each(lengths, slots, [&](std::size_t, const redis::reply& length) {
+                return run_per_key("STRLEN", page, [&](std::size_t, const redis::reply& length) {
                     if (length.is_integer()) s.live_bytes += static_cast<std::uint64_t>(length.integer());
                 }, ec);
             }, ec);
@@ -606,20 +594,28 @@ private:
     /// GETs keys, one pipeline per master, calling on_value(i, reply) for each that exists.
     template <class OnValue>
     bool get_each(const std::vector<std::string>& keys, OnValue&& on_value, std::error_code& ec) const {
-        std::vector<command> gets;
-        std::vector<std::uint16_t> slots;
-        gets.reserve(keys.size());
-        slots.reserve(keys.size());
-        for (const std::string& k : keys) {
-            gets.push_back(command{"GET", k});
-            slots.push_back(redis::hash_slot(k));
-        }
         std::error_code refusal;
-        const bool ran = client_.run_each(gets, slots, [&](std::size_t i, redis::reply value) {
+        const bool ran = run_per_key("GET", keys, [&](std::size_t i, const redis::reply& value) {
             if (!refusal && value_reply(value, keys[i], refusal)) on_value(i, value);
         }, ec);
         if (refusal) ec = refusal;
         return ran && !ec;
+    }
+
+    /// Runs `verb key` for each of keys (full cluster keys), one pipeline per master,
+    /// calling on_reply(i, reply) for keys[i]; false with ec set when a node failed.
+    template <class OnReply>
+    bool run_per_key(std::string_view verb, const std::vector<std::string>& keys, OnReply&& on_reply,
+                     std::error_code& ec) const {
+        std::vector<command> commands;
+        std::vector<std::uint16_t> slots;
+        commands.reserve(keys.size());
+        slots.reserve(keys.size());
+        for (const std::string& k : keys) {
+            commands.push_back(command{verb, k});
+            slots.push_back(redis::hash_slot(k));
+        }
+        return client_.run_each(commands, slots, on_reply, ec);
     }
 
     /// Calls on_page(keys) with each page of the store's keys that SCAN on each master
