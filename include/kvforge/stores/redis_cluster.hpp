@@ -317,32 +317,28 @@ public:
     /// visited twice.
     template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& ec) const {
-        std::vector<std::string> masters;
+        key_walk walk;
         {
             const lock_type lock(mutex_);
             if (!readable(ec)) return;
-            masters = client_.masters();
+            walk.masters = client_.masters();
         }
         std::vector<std::string> page;
         std::vector<std::pair<std::size_t, std::string>> values;  // index in page, value
-        for (const std::string& master : masters) {
-            std::unordered_set<std::string> seen;
-            std::string cursor = "0";
-            do {
-                values.clear();
-                {
-                    const lock_type lock(mutex_);
-                    if (!readable(ec) || !scan_page(master, cursor, seen, page, ec)) return;
-                    if (!get_each(page, [&](std::size_t i, const redis::reply& value) {
-                            values.emplace_back(i, std::string(value.text()));
-                        }, ec)) {
-                        return;
-                    }
+        while (!walk.done()) {
+            values.clear();
+            {
+                const lock_type lock(mutex_);
+                if (!readable(ec) || !next_page(walk, page, ec)) return;
+                if (!get_each(page, [&](std::size_t i, const redis::reply& value) {
+                        values.emplace_back(i, std::string(value.text()));
+                    }, ec)) {
+                    return;
                 }
-                for (const auto& [i, value] : values) {
-                    visitor(std::string_view(page[i]).substr(prefix_.size()), std::string_view(value));
-                }
-            } while (cursor != "0");
+            }
+            for (const auto& [i, value] : values) {
+                visitor(std::string_view(page[i]).substr(prefix_.size()), std::string_view(value));
+            }
         }
     }
 
@@ -618,39 +614,50 @@ private:
         return client_.run_each(commands, slots, on_reply, ec);
     }
 
+    /// A walk over the store's keys, a SCAN page at a time, master by master.
+    struct key_walk {
+        std::vector<std::string> masters;
+        std::size_t master = 0;            ///< the master SCAN runs on
+        std::string cursor = "0";          ///< where its SCAN goes on
+        std::unordered_set<std::string> seen;  ///< its keys given so far: SCAN may give a key twice
+        [[nodiscard]] bool done() const noexcept { return master == masters.size(); }
+    };
+
     /// Calls on_page(keys) with each page of the store's keys that SCAN on each master
     /// gives (each key once), until it returns false.
     template <class OnPage>
     void scan_keys(OnPage&& on_page, std::error_code& ec) const {
+        key_walk walk;
+        walk.masters = client_.masters();
         std::vector<std::string> page;
-        for (const std::string& master : client_.masters()) {
-            std::unordered_set<std::string> seen;
-            std::string cursor = "0";
-            do {
-                if (!scan_page(master, cursor, seen, page, ec)) return;
-                if (!page.empty() && !on_page(page)) return;
-            } while (cursor != "0");
+        while (!walk.done()) {
+            if (!next_page(walk, page, ec)) return;
+            if (!page.empty() && !on_page(page)) return;
         }
     }
 
-    /// One SCAN of the store's prefix on master from cursor: page gets the keys not in seen
-    /// (SCAN may give a key twice), cursor the next cursor ("0" at the end).
-    bool scan_page(const std::string& master, std::string& cursor, std::unordered_set<std::string>& seen,
-                   std::vector<std::string>& page, std::error_code& ec) const {
+    /// One SCAN of the store's prefix where walk stands: page gets the keys it has not given
+    /// yet (maybe none), and walk moves on; false with ec set when the node failed.
+    bool next_page(key_walk& walk, std::vector<std::string>& page, std::error_code& ec) const {
+        const std::string& master = walk.masters[walk.master];
         std::vector<redis::reply> replies;
-        const command scan{"SCAN", cursor, "MATCH", pattern_, "COUNT", "1000"};
+        const command scan{"SCAN", walk.cursor, "MATCH", pattern_, "COUNT", "1000"};
         if (!client_.run_on(master, {&scan, 1}, replies, ec)) return false;
         const redis::reply& r = replies[0];
         if (!r.is_array() || r.get().elements != 2 || r.get().element[1]->type != REDIS_REPLY_ARRAY) {
             redis::cluster_client::refused(master, scan, r, ec);
             return false;
         }
-        cursor = std::string(redis::reply::text_of(*r.get().element[0]));
         page.clear();
         const redisReply& keys = *r.get().element[1];
         for (std::size_t i = 0; i < keys.elements; ++i) {
             std::string k(redis::reply::text_of(*keys.element[i]));
-            if (seen.insert(k).second) page.push_back(std::move(k));
+            if (walk.seen.insert(k).second) page.push_back(std::move(k));
+        }
+        walk.cursor = std::string(redis::reply::text_of(*r.get().element[0]));
+        if (walk.cursor == "0") {
+            ++walk.master;
+            walk.seen.clear();
         }
         return true;
     }
