@@ -9,7 +9,8 @@ if(NOT TARGET kvforge::zstd OR NOT TARGET kvforge::lz4)
 endif()
 file(GLOB kvforge_tool_sources CONFIGURE_DEPENDS
     ${PROJECT_SOURCE_DIR}/tools/kvforge/*.cpp
-    ${PROJECT_SOURCE_DIR}/tools/kvforge/commands/*.cpp)
+    ${PROJECT_SOURCE_DIR}/tools/kvforge/commands/*.cpp
+    ${PROJECT_SOURCE_DIR}/tools/kvforge/compositions/*.cpp)
 add_executable(kvforge_tool ${kvforge_tool_sources})
 target_link_libraries(kvforge_tool PRIVATE kvforge::kvforge kvforge::zstd kvforge::lz4 kvforge_project_options)
 # With hiredis, the tool opens stores in a Redis Cluster too (cluster_store.cpp).

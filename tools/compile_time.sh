@@ -85,8 +85,8 @@ echo "|---|---|---|---:|---:|"
 for cxx in "${compilers[@]}"; do
     lib="$work/lib-$(basename "$cxx")"
     mkdir -p "$lib"
-    for source in open_store stores; do
-        "$cxx" -std=c++20 -O2 -DKVFORGE_COMPILED_LIB -I"$root/include" -c "$root/src/$source.cpp" -o "$lib/$source.o" &
+    for source in "$root"/src/*.cpp; do
+        "$cxx" -std=c++20 -O2 -DKVFORGE_COMPILED_LIB -I"$root/include" -c "$source" -o "$lib/$(basename "$source" .cpp).o" &
     done
     wait
     for program in one_store open_store; do

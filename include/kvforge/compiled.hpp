@@ -14,7 +14,8 @@
 /// to a composition_list) compiles in the program as it does in header-only mode. The
 /// library's sources (src/) define KVFORGE_INSTANTIATE_OPEN_STORE or
 /// KVFORGE_INSTANTIATE_STORES before including this header, which turns these
-/// declarations into the definitions.
+/// declarations into the definitions; src/compositions_N.cpp each define one unit of
+/// open_store's compositions (runtime/composition_openers.hpp).
 
 #include <string>
 #include <string_view>
@@ -25,6 +26,7 @@
 #include "index/sorted_index.hpp"
 #include "open_store.hpp"
 #include "options.hpp"
+#include "runtime/composition_openers.hpp"
 #include "store.hpp"
 #include "stores/file_log.hpp"
 #include "stores/memory.hpp"
@@ -48,6 +50,14 @@ namespace detail {
 KVFORGE_OPEN_STORE_INSTANTIATION any_store<std::string, std::string>
 open_any_store<std::string, std::string, default_compositions>(std::string_view, const options&, const codec_choice&,
                                                                std::error_code&);
+
+// The compositions themselves, in units that the library's sources compile one each
+// (src/compositions_0.cpp onwards), so that its build uses as many cores as it has.
+static_assert(composition_units<default_compositions> == 4, "one src/compositions_N.cpp per unit");
+extern template struct composition_openers<std::string, std::string, default_compositions, 0>;
+extern template struct composition_openers<std::string, std::string, default_compositions, 1>;
+extern template struct composition_openers<std::string, std::string, default_compositions, 2>;
+extern template struct composition_openers<std::string, std::string, default_compositions, 3>;
 }  // namespace detail
 
 KVFORGE_OPEN_STORE_INSTANTIATION class any_store<std::string, std::string>;

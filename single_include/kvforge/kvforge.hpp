@@ -21115,7 +21115,8 @@ inline bool parse_store_spec(std::string_view spec, const std::vector<spec_word>
 /// The spec vocabulary and the choice among compositions: the words each composition of a
 /// list answers to, the composition a parsed spec names (or why none fits), and the
 /// advice when a store's MANIFEST binds it to another; and how each composition opens
-/// behind the erased calls (erased_store.hpp). open_store.hpp asks it.
+/// behind the erased calls (erased_store.hpp), reached through composition_openers.hpp.
+/// open_store.hpp asks it.
 
 #include <algorithm>
 #include <cstddef>
@@ -21130,6 +21131,30 @@ inline bool parse_store_spec(std::string_view spec, const std::vector<spec_word>
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+// ---- begin kvforge/runtime/composition_openers.hpp ----
+/// \file composition_openers.hpp
+/// How open_store reaches the code of the composition it chose: the compositions of a list
+/// in units of composition_openers_per_unit, each unit one class whose one function is
+/// defined outside it. Compiling a composition is most of what open_store costs, so a
+/// program that opens many can compile the units in translation units of their own, in
+/// parallel, by declaring each unit in the others:
+///
+///     // in a header that every source includes:
+///     extern template struct kvforge::detail::composition_openers<std::string, std::string, my_list, 0>;
+///     // one per unit, up to composition_units<my_list>; and in the unit's own source:
+///     template struct kvforge::detail::composition_openers<std::string, std::string, my_list, 0>;
+///
+/// kvforge::compiled builds default_compositions that way (compiled.hpp). A program that
+/// declares nothing compiles every unit where it calls open_store, as before.
+
+#include <algorithm>
+#include <cstddef>
+#include <memory>
+#include <string_view>
+#include <system_error>
+#include <tuple>
+#include <utility>
 
 // ---- begin kvforge/runtime/erased_store.hpp ----
 /// \file erased_store.hpp
@@ -21495,6 +21520,65 @@ private:
 
 namespace kvforge::detail {
 
+template <class Pack>
+struct composition_traits;
+
+/// Compositions per unit: about what one core compiles in a minute at -O2.
+inline constexpr std::size_t composition_openers_per_unit = 8;
+
+/// The number of units List's compositions make.
+template <class List>
+inline constexpr std::size_t composition_units = 0;
+template <class... Packs>
+inline constexpr std::size_t composition_units<composition_list<Packs...>> =
+    (sizeof...(Packs) + composition_openers_per_unit - 1) / composition_openers_per_unit;
+
+/// Opens one composition behind the erased calls.
+template <class Key, class Value>
+using composition_opener = std::unique_ptr<erased_store<Key, Value>> (*)(erased_description, std::string_view,
+                                                                        const options&, const codec_choice&,
+                                                                        std::error_code&);
+
+/// The openers of unit Unit of List: entries Unit * composition_openers_per_unit onwards.
+template <class Key, class Value, class List, std::size_t Unit>
+struct composition_openers;
+template <class Key, class Value, class... Packs, std::size_t Unit>
+struct composition_openers<Key, Value, composition_list<Packs...>, Unit> {
+    /// The opener of the unit's entry at offset. Defined out of the class, so that an
+    /// explicit instantiation declaration of the unit keeps its compositions out of a
+    /// translation unit (a function defined in the class would be inline, and compiled).
+    static composition_opener<Key, Value> at(std::size_t offset);
+};
+
+template <class Key, class Value, class... Packs, std::size_t Unit>
+composition_opener<Key, Value> composition_openers<Key, Value, composition_list<Packs...>, Unit>::at(
+    std::size_t offset) {
+    constexpr std::size_t first = Unit * composition_openers_per_unit;
+    constexpr std::size_t count = std::min(composition_openers_per_unit, sizeof...(Packs) - first);
+    return [offset]<std::size_t... I>(std::index_sequence<I...>) {
+        static constexpr composition_opener<Key, Value> openers[] = {
+            &composition_traits<std::tuple_element_t<first + I, std::tuple<Packs...>>>::template open<Key, Value>...};
+        return openers[offset];
+    }(std::make_index_sequence<count>{});
+}
+
+/// The opener of List's entry at index, from the unit that holds it.
+template <class Key, class Value, class List>
+composition_opener<Key, Value> composition_opener_at(std::size_t index) {
+    const std::size_t unit = index / composition_openers_per_unit;
+    const std::size_t offset = index % composition_openers_per_unit;
+    return [&]<std::size_t... U>(std::index_sequence<U...>) {
+        composition_opener<Key, Value> found = nullptr;
+        ((U == unit ? (found = composition_openers<Key, Value, List, U>::at(offset), true) : false) || ...);
+        return found;
+    }(std::make_index_sequence<composition_units<List>>{});
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/runtime/composition_openers.hpp ----
+
+namespace kvforge::detail {
+
 /// The policy a composition names on each axis (spec kinds), for matching a spec.
 struct composition_words {
     std::vector<std::pair<std::string_view, std::string_view>> axes;  ///< axis, policy name
@@ -21655,11 +21739,8 @@ struct entries_of<composition_list<Packs...>> {
     static std::unique_ptr<erased_store<Key, Value>> open(std::size_t index, erased_description description,
                                                           std::string_view path, const options& opts,
                                                           const codec_choice& codecs, std::error_code& ec) {
-        using opener = std::unique_ptr<erased_store<Key, Value>> (*)(erased_description, std::string_view,
-                                                                     const options&, const codec_choice&,
-                                                                     std::error_code&);
-        static constexpr opener openers[] = {&composition_traits<Packs>::template open<Key, Value>...};
-        return openers[index](std::move(description), path, opts, codecs, ec);
+        return composition_opener_at<Key, Value, composition_list<Packs...>>(index)(std::move(description), path,
+                                                                                 opts, codecs, ec);
     }
 };
 
@@ -21907,7 +21988,8 @@ template <class Key, class Value, class List = default_compositions>
 /// to a composition_list) compiles in the program as it does in header-only mode. The
 /// library's sources (src/) define KVFORGE_INSTANTIATE_OPEN_STORE or
 /// KVFORGE_INSTANTIATE_STORES before including this header, which turns these
-/// declarations into the definitions.
+/// declarations into the definitions; src/compositions_N.cpp each define one unit of
+/// open_store's compositions (runtime/composition_openers.hpp).
 
 #include <string>
 #include <string_view>
@@ -21931,6 +22013,14 @@ namespace detail {
 KVFORGE_OPEN_STORE_INSTANTIATION any_store<std::string, std::string>
 open_any_store<std::string, std::string, default_compositions>(std::string_view, const options&, const codec_choice&,
                                                                std::error_code&);
+
+// The compositions themselves, in units that the library's sources compile one each
+// (src/compositions_0.cpp onwards), so that its build uses as many cores as it has.
+static_assert(composition_units<default_compositions> == 4, "one src/compositions_N.cpp per unit");
+extern template struct composition_openers<std::string, std::string, default_compositions, 0>;
+extern template struct composition_openers<std::string, std::string, default_compositions, 1>;
+extern template struct composition_openers<std::string, std::string, default_compositions, 2>;
+extern template struct composition_openers<std::string, std::string, default_compositions, 3>;
 }  // namespace detail
 
 KVFORGE_OPEN_STORE_INSTANTIATION class any_store<std::string, std::string>;

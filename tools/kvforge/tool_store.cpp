@@ -1,13 +1,5 @@
-// GCC 12 at -O1 reports std::jthread's stop_source as maybe used uninitialized when it
-// inlines the many compositions open_store instantiates here (a false positive of the
-// standard library's header, not of kvforge's code).
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
-
 #include "tool_store.hpp"
 
-#include <kvforge/compression/compositions.hpp>
 #include <kvforge/open_store.hpp>
 
 #include <algorithm>
@@ -17,6 +9,7 @@
 #include <system_error>
 
 #include "cli.hpp"
+#include "compositions.hpp"
 #include "errors.hpp"
 #include "exit_codes.hpp"
 #include "plural.hpp"
@@ -43,7 +36,7 @@ tool_store open_adopting(const std::string& spec, const std::string& directory, 
     std::error_code ec;
     // open_store's default compositions and kvforge's codecs (six compositions, all with
     // file_log and a sorted index: see kvforge/compression/compositions.hpp).
-    tool_store db = kvforge::detail::open_store_adopting<std::string, std::string, kvforge::compressed_compositions>(
+    tool_store db = kvforge::detail::open_store_adopting<std::string, std::string, tool_compositions>(
         spec, opts, codecs_of(codecs), ec);
     if (ec == kvforge::errc::invalid_argument) throw usage_error(kvforge::last_error_message());
     if (ec) fail_store(ec, "open " + directory, directory);

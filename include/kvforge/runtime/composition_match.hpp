@@ -3,7 +3,8 @@
 /// The spec vocabulary and the choice among compositions: the words each composition of a
 /// list answers to, the composition a parsed spec names (or why none fits), and the
 /// advice when a store's MANIFEST binds it to another; and how each composition opens
-/// behind the erased calls (erased_store.hpp). open_store.hpp asks it.
+/// behind the erased calls (erased_store.hpp), reached through composition_openers.hpp.
+/// open_store.hpp asks it.
 
 #include <algorithm>
 #include <cstddef>
@@ -27,6 +28,7 @@
 #include "../error.hpp"
 #include "../manifest.hpp"
 #include "../stores/log/record_format.hpp"
+#include "composition_openers.hpp"
 #include "erased_store.hpp"
 
 namespace kvforge::detail {
@@ -191,11 +193,8 @@ struct entries_of<composition_list<Packs...>> {
     static std::unique_ptr<erased_store<Key, Value>> open(std::size_t index, erased_description description,
                                                           std::string_view path, const options& opts,
                                                           const codec_choice& codecs, std::error_code& ec) {
-        using opener = std::unique_ptr<erased_store<Key, Value>> (*)(erased_description, std::string_view,
-                                                                     const options&, const codec_choice&,
-                                                                     std::error_code&);
-        static constexpr opener openers[] = {&composition_traits<Packs>::template open<Key, Value>...};
-        return openers[index](std::move(description), path, opts, codecs, ec);
+        return composition_opener_at<Key, Value, composition_list<Packs...>>(index)(std::move(description), path,
+                                                                                 opts, codecs, ec);
     }
 };
 
