@@ -18612,7 +18612,6 @@ std::uint64_t log_backend<Policies, Mapped>::dead_bytes_under_lock() const {
 /// (engine.hpp), part of its compaction (engine_compaction.hpp); each says what lock it takes.
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <new>
 #include <system_error>
@@ -21565,12 +21564,10 @@ composition_opener<Key, Value> composition_openers<Key, Value, composition_list<
 /// The opener of List's entry at index, from the unit that holds it.
 template <class Key, class Value, class List>
 composition_opener<Key, Value> composition_opener_at(std::size_t index) {
-    const std::size_t unit = index / composition_openers_per_unit;
-    const std::size_t offset = index % composition_openers_per_unit;
-    return [&]<std::size_t... U>(std::index_sequence<U...>) {
-        composition_opener<Key, Value> found = nullptr;
-        ((U == unit ? (found = composition_openers<Key, Value, List, U>::at(offset), true) : false) || ...);
-        return found;
+    return [index]<std::size_t... U>(std::index_sequence<U...>) {
+        using unit_at = composition_opener<Key, Value> (*)(std::size_t);
+        static constexpr unit_at units[] = {&composition_openers<Key, Value, List, U>::at...};
+        return units[index / composition_openers_per_unit](index % composition_openers_per_unit);
     }(std::make_index_sequence<composition_units<List>>{});
 }
 

@@ -7,12 +7,12 @@
 /// (engine.hpp), part of its compaction (engine_compaction.hpp); each says what lock it takes.
 
 #include <algorithm>
-#include <chrono>
 #include <cstdint>
 #include <new>
 #include <system_error>
 #include <vector>
 
+#include "../../detail/clocks.hpp"
 #include "../../error.hpp"
 #include "../../options.hpp"
 #include "engine.hpp"
