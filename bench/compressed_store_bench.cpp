@@ -15,9 +15,13 @@
 // so that the values are in compressed tables, not in the write-ahead log, when the disk
 // bytes are counted). Counters: disk_bytes, every file of the closed store, and
 // ratio, the plain store's disk_bytes over this one's; bytes_per_second counts the values'
-// bytes. KVFORGE_STORE_COMPRESSION_BENCH_VALUES sets how many values each data set has
-// (default 100,000); the stores go under KVFORGE_BENCH_DIR (default: the system's
-// temporary directory).
+// bytes. table_plain, table_lz4 and table_zstd3 are one sorted table file
+// (stores/table/, 4 KiB blocks, 10 Bloom filter bits a key) written from the keys in order,
+// its blocks stored as they are or compressed with lz4 or zstd<3>: the table format's
+// bytes, before any store keeps its segments in tables. DATA json110 is issue 37's event
+// log: JSON events of 110 bytes. KVFORGE_STORE_COMPRESSION_BENCH_VALUES sets how many values
+// each data set has (default 100,000); the stores go under KVFORGE_BENCH_DIR (default: the
+// system's temporary directory).
 
 #include <benchmark/benchmark.h>
 
@@ -27,6 +31,12 @@
 #include <kvforge/compression/zstd.hpp>
 #include <kvforge/compression/zstd_trained.hpp>
 #include <kvforge/kvforge.hpp>
+#include <kvforge/detail/data_file.hpp>
+#include <kvforge/io/posix.hpp>
+#include <kvforge/stores/table/table_builder.hpp>
+#include <kvforge/stores/table/table_reader.hpp>
+
+#include <fcntl.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -34,7 +44,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <random>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 #include <vector>
@@ -192,6 +204,58 @@ void register_store(const std::string& store_name, const data_set& set) {
                                  });
 }
 
+/// One sorted table in the store's directory, with the calls of a kvforge store that fill()
+/// and the gets make: puts (in key order) go to a table builder, close() finishes and syncs
+/// the file, and a table opened again reads the gets.
+template <class Codec>
+class table_file {
+public:
+    explicit table_file(const std::string& directory) {
+        std::filesystem::create_directories(directory);
+        const std::string path = directory + "/table";
+        std::error_code ec;
+        if (std::filesystem::exists(path)) {
+            check(file_.open(io_, path, O_RDONLY, ec) && file_.size(size_, ec) &&
+                  reader_.open(codec_, file_, size_, path, ec));
+        } else {
+            check(file_.open(io_, path, O_RDWR | O_CREAT, ec));
+            builder_.emplace(codec_, file_, kvforge::detail::file_header{}, kvforge::detail::table_layout{});
+        }
+    }
+    void put(const std::string& key, const std::string& value) {
+        kvforge::detail::table_entry entry;
+        entry.key = key;
+        entry.value = value;
+        std::error_code ec;
+        check(builder_->add(entry, ec));
+    }
+    bool get(const std::string& key, std::string& value) const {
+        kvforge::detail::table_entry found;
+        std::error_code ec;
+        if (!reader_.find(key, buffers_, found, ec)) return false;
+        value.assign(found.value);
+        return true;
+    }
+    void close() {
+        std::error_code ec;
+        check(builder_->finish(ec) && file_.sync(ec));
+        file_.close();
+    }
+
+private:
+    static void check(bool done) {
+        if (!done) throw std::runtime_error("table: " + kvforge::last_error_message());
+    }
+
+    Codec codec_;
+    kvforge::posix_io io_;
+    kvforge::detail::data_file<kvforge::posix_io> file_;
+    std::uint64_t size_ = 0;
+    std::optional<kvforge::detail::table_builder<Codec, kvforge::detail::data_file<kvforge::posix_io>>> builder_;
+    kvforge::detail::table_reader<Codec, kvforge::detail::data_file<kvforge::posix_io>> reader_;
+    mutable kvforge::detail::table_read_buffers buffers_;
+};
+
 #ifdef KVFORGE_BENCH_HAVE_ROCKSDB
 /// RocksDB with its default options but this block compression, with the calls of a
 /// kvforge store that fill() and the gets make.
@@ -231,7 +295,8 @@ int main(int argc, char** argv) {
     benchmark::Initialize(&argc, argv);
     const std::size_t count = kvbench::env_size("KVFORGE_STORE_COMPRESSION_BENCH_VALUES", 100000);
     // Kept alive until the benchmarks have run: they refer to the data sets.
-    static const std::vector<data_set> sets = {make_data_set("json200", count, 200, true),
+    static const std::vector<data_set> sets = {make_data_set("json110", count, 110, true),
+                                               make_data_set("json200", count, 200, true),
                                                make_data_set("json2k", count, 2048, true),
                                                make_data_set("random2k", count, 2048, false)};
     for (const data_set& set : sets) {
@@ -239,6 +304,9 @@ int main(int argc, char** argv) {
         register_store<file_store<kvforge::compressed<kvforge::lz4>>>("lz4", set);
         register_store<file_store<kvforge::compressed<kvforge::zstd<3>>>>("zstd3", set);
         register_store<trained_store>("zstd3_trained", set);
+        register_store<table_file<kvforge::uncompressed_blocks>>("table_plain", set);
+        register_store<table_file<kvforge::lz4>>("table_lz4", set);
+        register_store<table_file<kvforge::zstd<3>>>("table_zstd3", set);
 #ifdef KVFORGE_BENCH_HAVE_ROCKSDB
         register_store<rocksdb_store<rocksdb::kLZ4Compression>>("rocksdb_lz4", set);
         register_store<rocksdb_store<rocksdb::kZSTD>>("rocksdb_zstd", set);

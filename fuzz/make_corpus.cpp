@@ -1,6 +1,7 @@
 // Writes the fuzzers' seed corpora: fuzz/corpus/open/ (the files of small real stores,
-// whole, damaged, with and without a hint, under several modes) and fuzz/corpus/ops/
-// (short operation sequences touching every operation). Run by `tools/fuzz.sh corpus`.
+// whole, damaged, with and without a hint, under several modes), fuzz/corpus/ops/
+// (short operation sequences touching every operation) and fuzz/corpus/table/ (a block, a
+// table and entries to build one from). Run by `tools/fuzz.sh corpus`.
 //
 // Usage: make_corpus <fuzz directory>
 
@@ -12,6 +13,7 @@
 
 #include "../tests/support/file_bytes.hpp"
 #include "scratch_dir.hpp"
+#include "table_harness.hpp"
 
 namespace {
 
@@ -40,6 +42,7 @@ int main(int argc, char** argv) {
     const fs::path out(argv[1]);
     fs::create_directories(out / "corpus" / "open");
     fs::create_directories(out / "corpus" / "ops");
+    fs::create_directories(out / "corpus" / "table");
 
     // A small store: puts, a replaced value, an erase and a batch.
     const fs::path dir = kvforge_fuzz::scratch().fresh_store();
@@ -87,5 +90,42 @@ int main(int argc, char** argv) {
     std::string many_puts(1, '\0');
     for (int i = 0; i < 60; ++i) many_puts += std::string{0, static_cast<char>(i), 40} + std::string(40, 'w');
     write_file(ops / "log-hash-auto-compaction", many_puts + reopen + compare);
+
+    // Tables: the table harness's modes (table_harness.hpp), each from a small table.
+    const fs::path table = out / "corpus" / "table";
+    std::string entries;
+    for (int i = 0; i < 40; ++i) {
+        const std::string key = "key" + std::to_string(100 + i);
+        entries += std::string{static_cast<char>(key.size()), 12} + key + std::string(12, static_cast<char>('a' + i % 26));
+    }
+    kvforge_test::memory_file file;
+    kvforge::detail::table_layout layout;
+    layout.block_size = 64;
+    {
+        kvforge::detail::table_builder<kvforge::uncompressed_blocks, kvforge_test::memory_file> builder(
+            kvforge::uncompressed_blocks{}, file, {}, layout);
+        std::error_code ec;
+        for (int i = 0; i < 40; ++i) {
+            const std::string key = "key" + std::to_string(100 + i);
+            const std::string value(12, static_cast<char>('a' + i % 26));
+            kvforge::detail::table_entry entry;
+            entry.key = key;
+            entry.value = value;
+            if (!builder.add(entry, ec)) return 1;
+        }
+        if (!builder.finish(ec)) return 1;
+    }
+    kvforge::detail::block_builder block;
+    for (int i = 0; i < 40; ++i) {
+        const std::string key = "key" + std::to_string(100 + i);
+        kvforge::detail::table_entry entry;
+        entry.key = key;
+        entry.value = "v";
+        block.add(entry);
+    }
+    write_file(table / "block", std::string(1, '\0') + std::string(block.finish()));
+    write_file(table / "table", std::string(1, '\1') + file.bytes);
+    write_file(table / "entries-flip-in-block", std::string(1, '\2') + entries + std::string{90, 0});
+    write_file(table / "entries-flip-in-footer", std::string(1, '\2') + entries + std::string{static_cast<char>(0xf0), 7});
     return 0;
 }

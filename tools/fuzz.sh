@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses in fuzz/ and runs each for a bounded time.
 #
-#   tools/fuzz.sh              build build/fuzz/{open,ops}_fuzzer and run each for
+#   tools/fuzz.sh              build build/fuzz/{open,ops,table}_fuzzer and run each for
 #                              KVFORGE_FUZZ_SECONDS seconds (default 15)
-#   tools/fuzz.sh open         only the named fuzzers (open, ops)
-#   tools/fuzz.sh corpus       regenerate the seed corpora fuzz/corpus/{open,ops}/
+#   tools/fuzz.sh open         only the named fuzzers (open, ops, table)
+#   tools/fuzz.sh corpus       regenerate the seed corpora fuzz/corpus/{open,ops,table}/
 #
 # Each fuzzer starts from its committed seed corpus (copied into build/fuzz/corpus-<name>/,
 # which keeps what the fuzzer finds between runs) and prints its total executions. An
@@ -22,16 +22,16 @@ mkdir -p "$out"
 
 if [ "${1:-}" = corpus ]; then
     g++ "${flags[@]}" fuzz/make_corpus.cpp -o "$out/make_corpus" -pthread
-    rm -rf fuzz/corpus/open fuzz/corpus/ops
+    rm -rf fuzz/corpus/open fuzz/corpus/ops fuzz/corpus/table
     "$out/make_corpus" fuzz
-    ls -l fuzz/corpus/open fuzz/corpus/ops
+    ls -l fuzz/corpus/open fuzz/corpus/ops fuzz/corpus/table
     exit 0
 fi
 
-[ $# -gt 0 ] || set -- open ops
+[ $# -gt 0 ] || set -- open ops table
 status=0
 for name in "$@"; do
-    [ -f "fuzz/${name}_fuzzer.cpp" ] || { echo "fuzz.sh: no fuzzer named '$name' (open, ops)" >&2; exit 2; }
+    [ -f "fuzz/${name}_fuzzer.cpp" ] || { echo "fuzz.sh: no fuzzer named '$name' (open, ops, table)" >&2; exit 2; }
     echo "==== $name: building"
     "$clang" "${flags[@]}" -fsanitize=fuzzer,address,undefined "fuzz/${name}_fuzzer.cpp" -o "$out/${name}_fuzzer"
     corpus="$out/corpus-$name"

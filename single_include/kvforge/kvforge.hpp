@@ -8382,7 +8382,7 @@ namespace kvforge::detail {
 inline constexpr std::uint16_t format_version = 2;
 
 /// What a file holds, told by the last byte of its magic.
-enum class file_kind : char { data = 'L', hint = 'H' };
+enum class file_kind : char { data = 'L', hint = 'H', table = 'T' };
 
 /// The fixed header at the start of every data and hint file.
 ///

@@ -1,6 +1,6 @@
 // The fuzzers' findings as regression tests: every file of fuzz/regressions/<name>/ and
 // of the seed corpus fuzz/corpus/<name>/ is run through the harness the fuzzer uses
-// (fuzz/open_harness.hpp, fuzz/ops_harness.hpp), which aborts on any finding.
+// (fuzz/open_harness.hpp, fuzz/ops_harness.hpp, fuzz/table_harness.hpp), which aborts on any finding.
 //
 // The fuzz/ directory is KVFORGE_FUZZ_DIR when the build defines it, else found next to
 // this source file. tools/fuzz.sh runs the fuzzers themselves.
@@ -17,6 +17,7 @@
 
 #include "../../fuzz/open_harness.hpp"
 #include "../../fuzz/ops_harness.hpp"
+#include "../../fuzz/table_harness.hpp"
 
 namespace {
 
@@ -70,4 +71,8 @@ TEST_CASE("fuzz regressions: opening stores from the kept file bytes", "[reliabi
 
 TEST_CASE("fuzz regressions: the kept operation sequences", "[reliability][fuzz]") {
     replay("ops", kvforge_fuzz::run_ops_input);
+}
+
+TEST_CASE("fuzz regressions: sorted tables and blocks from the kept bytes", "[reliability][fuzz][table]") {
+    replay("table", kvforge_fuzz::run_table_input);
 }

@@ -1,0 +1,279 @@
+#pragma once
+/// \file table_reader.hpp
+/// Reads a sorted table file (table_format.hpp): opens it by its footer, keeps its block
+/// index and Bloom filter in memory (about 2.3 bytes a key at 10 filter bits and 4 KiB
+/// blocks of 100-byte values), and reads one block per lookup. A cursor walks its entries
+/// in both directions. Every block is checked against its checksum before it is used, so
+/// a damaged block is an error naming the file and offset, never an entry served.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "../../detail/byte_order.hpp"
+#include "../../error.hpp"
+#include "../log/record_format.hpp"
+#include "bloom_filter.hpp"
+#include "table_block.hpp"
+#include "table_format.hpp"
+
+namespace kvforge::detail {
+
+/// What one read of a block needs beside the table: its sealed bytes, its decompressed
+/// bytes and a cursor over them. A thread keeps its own; entries found stay valid in it
+/// until its next use.
+struct table_read_buffers {
+    std::string sealed;
+    std::string block;
+    block_cursor cursor;
+};
+
+/// An open table, read through Source, which reads as data_file does:
+/// bool read(std::uint64_t offset, char* into, std::size_t size, std::error_code& ec) const.
+/// Its const calls may run on many threads at once, each with its own buffers.
+template <class Codec, class Source>
+class table_reader {
+public:
+    /// Opens the table of file_size bytes that source reads; path names it in errors.
+    bool open(const Codec& codec, const Source& source, std::uint64_t file_size, std::string path,
+              std::error_code& ec) {
+        ec.clear();
+        codec_ = &codec;
+        source_ = &source;
+        path_ = std::move(path);
+        if (file_size < file_header::size + table_footer::size) return damaged(errc::corrupt_header, "is too short", ec);
+        char head[file_header::size];
+        if (!source.read(0, head, sizeof head, ec)) return false;
+        switch (file_header::decode({head, sizeof head}, file_kind::table, header_)) {
+            case file_header::problem::none: break;
+            case file_header::problem::bad_magic: return damaged(errc::not_a_store, "is not a kvforge table", ec);
+            case file_header::problem::newer_version:
+                return damaged(errc::unsupported_version, "was written by a newer format version", ec);
+            default: return damaged(errc::corrupt_header, "has a damaged header", ec);
+        }
+        char tail[table_footer::size];
+        if (!source.read(file_size - table_footer::size, tail, sizeof tail, ec)) return false;
+        table_footer footer;
+        switch (table_footer::decode({tail, sizeof tail}, file_size, footer)) {
+            case table_footer::problem::none: break;
+            case table_footer::problem::newer_version:
+                return damaged(errc::unsupported_version, "has a table footer of a newer format version", ec);
+            case table_footer::problem::bad_magic: return damaged(errc::corrupt_header, "has no table footer", ec);
+            default: return damaged(errc::corrupt_header, "has a damaged table footer", ec);
+        }
+        table_read_buffers buffers;
+        std::string_view bytes;
+        if (!read_block(footer.filter, buffers, bytes, ec)) return false;
+        if (!bytes.empty() && !filter_.assign(bytes)) {
+            return damaged(errc::corrupt_record, "has a Bloom filter that cannot be read", ec);
+        }
+        if (!read_block(footer.meta, buffers, bytes, ec) || !parse_meta(bytes, ec)) return false;
+        if (!read_block(footer.index, buffers, bytes, ec) || !parse_index(bytes, ec)) return false;
+        return true;
+    }
+
+    [[nodiscard]] const file_header& header() const noexcept { return header_; }
+    [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    [[nodiscard]] std::uint64_t entries() const noexcept { return entries_; }
+    [[nodiscard]] std::uint64_t erases() const noexcept { return erases_; }
+    [[nodiscard]] std::size_t blocks() const noexcept { return handles_.size(); }
+    [[nodiscard]] std::string_view first_key() const noexcept { return handles_.empty() ? std::string_view{} : block_key(0); }
+    [[nodiscard]] std::string_view last_key() const noexcept { return last_key_; }
+    /// The bytes this reader holds in memory: index keys, block handles and filter.
+    [[nodiscard]] std::size_t memory_bytes() const noexcept {
+        return index_keys_.capacity() + index_key_ends_.capacity() * sizeof(std::uint32_t) +
+               handles_.capacity() * sizeof(block_handle) + filter_.memory_bytes() + last_key_.capacity();
+    }
+
+    /// False when the table certainly holds no entry for key: out of its range, or refused
+    /// by its filter.
+    [[nodiscard]] bool may_contain(std::string_view key) const noexcept {
+        if (handles_.empty() || key < first_key() || key > last_key_) return false;
+        return filter_.empty() || filter_.may_contain(key);
+    }
+
+    /// Looks key up: true with found set to its entry (a put or an erase, its views into
+    /// buffers) when the table holds one; false with ec clear when it holds none, or with
+    /// ec set when a block could not be read or is damaged.
+    bool find(std::string_view key, table_read_buffers& buffers, table_entry& found, std::error_code& ec) const {
+        ec.clear();
+        if (!may_contain(key)) return false;
+        std::string_view block;
+        if (!read_block(handles_[block_of(key)], buffers, block, ec) || !start_cursor(buffers, block, ec)) return false;
+        if (!buffers.cursor.seek(key)) return cursor_failed(buffers, ec);
+        if (buffers.cursor.entry().key != key) return false;
+        found = buffers.cursor.entry();
+        return true;
+    }
+
+    /// The index of the block that holds key if the table does: the last block whose first
+    /// key is not greater than it (0 for a key before them all).
+    [[nodiscard]] std::size_t block_of(std::string_view key) const noexcept {
+        std::size_t low = 0;
+        std::size_t high = handles_.size();
+        while (low < high) {
+            const std::size_t middle = low + (high - low) / 2;
+            if (block_key(middle) <= key) {
+                low = middle + 1;
+            } else {
+                high = middle;
+            }
+        }
+        return low == 0 ? 0 : low - 1;
+    }
+
+    /// Reads block i into buffers and puts their cursor before its first entry.
+    bool load_block(std::size_t i, table_read_buffers& buffers, std::error_code& ec) const {
+        std::string_view block;
+        return read_block(handles_[i], buffers, block, ec) && start_cursor(buffers, block, ec);
+    }
+
+    /// The error for a cursor that stopped at bytes it could not decode; false when it
+    /// stopped at the end of its block.
+    bool cursor_failed(const table_read_buffers& buffers, std::error_code& ec) const {
+        if (!buffers.cursor.damaged()) return false;
+        return damaged(errc::corrupt_record, "has a table block whose entries do not decode", ec);
+    }
+
+private:
+    [[nodiscard]] std::string_view block_key(std::size_t i) const noexcept {
+        const std::uint32_t begin = i == 0 ? 0 : index_key_ends_[i - 1];
+        return std::string_view(index_keys_).substr(begin, index_key_ends_[i] - begin);
+    }
+
+    bool read_block(const block_handle& handle, table_read_buffers& buffers, std::string_view& block,
+                    std::error_code& ec) const {
+        buffers.sealed.resize(handle.size + block_trailer_size);
+        if (!source_->read(handle.offset, buffers.sealed.data(), buffers.sealed.size(), ec)) return false;
+        block = unseal_block(*codec_, buffers.sealed, buffers.block, path_, handle, ec);
+        return !ec;
+    }
+
+    bool start_cursor(table_read_buffers& buffers, std::string_view block, std::error_code& ec) const {
+        if (buffers.cursor.parse(block)) return true;
+        return damaged(errc::corrupt_record, "has a table block whose restart array does not fit it", ec);
+    }
+
+    bool parse_meta(std::string_view bytes, std::error_code& ec) {
+        const char* p = bytes.data();
+        const char* const end = p + bytes.size();
+        std::uint64_t last_size = 0;
+        if ((p = get_varint(p, end, entries_)) == nullptr || (p = get_varint(p, end, erases_)) == nullptr ||
+            (p = get_varint(p, end, last_size)) == nullptr || last_size != static_cast<std::uint64_t>(end - p)) {
+            return damaged(errc::corrupt_record, "has a meta block that cannot be read", ec);
+        }
+        last_key_.assign(p, static_cast<std::size_t>(last_size));
+        return true;
+    }
+
+    bool parse_index(std::string_view bytes, std::error_code& ec) {
+        block_cursor cursor;
+        if (!cursor.parse(bytes)) return damaged(errc::corrupt_record, "has an index block that cannot be read", ec);
+        for (bool more = cursor.seek_first(); more; more = cursor.next()) {
+            const table_entry& entry = cursor.entry();
+            block_handle handle;
+            const char* p = entry.value.data();
+            const char* const end = p + entry.value.size();
+            if ((p = get_varint(p, end, handle.offset)) == nullptr || get_varint(p, end, handle.size) != end ||
+                handle.offset < file_header::size) {
+                return damaged(errc::corrupt_record, "has an index entry that cannot be read", ec);
+            }
+            index_keys_.append(entry.key);
+            index_key_ends_.push_back(static_cast<std::uint32_t>(index_keys_.size()));
+            handles_.push_back(handle);
+        }
+        if (cursor.damaged() || (handles_.empty() && entries_ > 0)) {
+            return damaged(errc::corrupt_record, "has an index block that cannot be read", ec);
+        }
+        index_keys_.shrink_to_fit();
+        return true;
+    }
+
+    bool damaged(errc code, const char* why, std::error_code& ec) const {
+        fail(ec, code, path_ + " " + why);
+        return false;
+    }
+
+    const Codec* codec_ = nullptr;
+    const Source* source_ = nullptr;
+    std::string path_;
+    file_header header_;
+    std::string index_keys_;                  ///< the first key of each block, one after another
+    std::vector<std::uint32_t> index_key_ends_;  ///< where each of them ends in index_keys_
+    std::vector<block_handle> handles_;
+    bloom_filter filter_;
+    std::string last_key_;
+    std::uint64_t entries_ = 0;
+    std::uint64_t erases_ = 0;
+};
+
+/// Walks a table's entries in key order, in both directions, one block in memory at a time.
+template <class Codec, class Source>
+class table_cursor {
+public:
+    explicit table_cursor(const table_reader<Codec, Source>& table) noexcept : table_(&table) {}
+
+    /// Whether the cursor is at an entry; after a call returned false, ec tells an end from an error.
+    [[nodiscard]] bool valid() const noexcept { return valid_; }
+    /// The entry the cursor is at, valid until it moves.
+    [[nodiscard]] const table_entry& entry() const noexcept { return buffers_.cursor.entry(); }
+
+    bool seek_first(std::error_code& ec) { return enter(0, ec) && settle(buffers_.cursor.seek_first(), ec); }
+
+    bool seek_last(std::error_code& ec) {
+        return enter(table_->blocks() - 1, ec) && settle(buffers_.cursor.seek_last(), ec);
+    }
+
+    /// Moves to the first entry whose key is not less than key.
+    bool seek(std::string_view key, std::error_code& ec) {
+        if (!enter(table_->block_of(key), ec)) return false;
+        if (buffers_.cursor.seek(key)) return settle(true, ec);
+        return table_->cursor_failed(buffers_, ec) ? settle(false, ec) : next_block(ec);
+    }
+
+    bool next(std::error_code& ec) {
+        ec.clear();
+        if (buffers_.cursor.next()) return settle(true, ec);
+        return table_->cursor_failed(buffers_, ec) ? settle(false, ec) : next_block(ec);
+    }
+
+    bool prev(std::error_code& ec) {
+        ec.clear();
+        if (buffers_.cursor.prev()) return settle(true, ec);
+        if (table_->cursor_failed(buffers_, ec) || block_ == 0) return settle(false, ec);
+        return enter(block_ - 1, ec) && settle(buffers_.cursor.seek_last(), ec);
+    }
+
+private:
+    bool enter(std::size_t block, std::error_code& ec) {
+        ec.clear();
+        valid_ = false;
+        if (block >= table_->blocks()) return false;
+        block_ = block;
+        return table_->load_block(block, buffers_, ec);
+    }
+
+    bool next_block(std::error_code& ec) {
+        return enter(block_ + 1, ec) && settle(buffers_.cursor.seek_first(), ec);
+    }
+
+    /// Records where a move of the block's cursor left this one; a move that stopped at
+    /// damage is an error.
+    bool settle(bool moved, std::error_code& ec) {
+        valid_ = moved;
+        if (!moved) table_->cursor_failed(buffers_, ec);
+        return moved;
+    }
+
+    const table_reader<Codec, Source>* table_;
+    table_read_buffers buffers_;
+    std::size_t block_ = 0;
+    bool valid_ = false;
+};
+
+}  // namespace kvforge::detail
