@@ -5,23 +5,37 @@
 #include <catch2/catch.hpp>
 
 #include <kvforge/error.hpp>
+#include <kvforge/stores/table/block_cache.hpp>
 #include <kvforge/stores/table/table_builder.hpp>
 #include <kvforge/stores/table/table_reader.hpp>
 
 #include "../support/memory_file.hpp"
 #include "../support/run_length_codec.hpp"
 
+#include <atomic>
 #include <cstdint>
 #include <cstdio>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <thread>
 #include <vector>
 
 namespace kd = kvforge::detail;
 using kvforge_test::memory_file;
 
 namespace {
+
+/// A table file whose reads are counted.
+struct counted_file {
+    memory_file file;
+    mutable std::atomic<std::uint64_t> reads{0};
+
+    bool read(std::uint64_t offset, char* into, std::size_t size, std::error_code& ec) const {
+        reads.fetch_add(1);
+        return file.read(offset, into, size, ec);
+    }
+};
 
 /// An entry as the test keeps it: owning its key and value.
 struct kept_entry {
@@ -336,4 +350,90 @@ TEST_CASE("a table of a newer format version is refused as such", "[table]") {
     std::error_code ec;
     CHECK_FALSE(table.open(kvforge::uncompressed_blocks{}, file, file.bytes.size(), "table", ec));
     CHECK(ec == kvforge::errc::unsupported_version);
+}
+
+TEST_CASE("a block cache serves hot blocks without reading the file, within its budget", "[table][cache]") {
+    const std::vector<kept_entry> entries = sample_entries(3'000, 100);
+    counted_file counted{build_table(kvforge::uncompressed_blocks{}, entries), {}};
+    kd::table_reader<kvforge::uncompressed_blocks, counted_file> table;
+    std::error_code ec;
+    REQUIRE(table.open(kvforge::uncompressed_blocks{}, counted, counted.file.bytes.size(), "table", ec));
+    kd::block_cache cache;
+    table.use_cache(&cache);
+    kd::table_read_buffers buffers;
+    kd::table_entry found;
+
+    SECTION("a budget that holds the table: each block is read once") {
+        REQUIRE(cache.set_budget(std::uint64_t{8} << 20, "block_cache_bytes", ec));
+        counted.reads = 0;
+        for (int round = 0; round < 3; ++round) {
+            for (const kept_entry& entry : entries) {
+                REQUIRE(table.find(entry.key, buffers, found, ec));
+                REQUIRE(same_entry(found, entry));
+            }
+        }
+        CHECK(counted.reads == table.blocks());
+        CHECK(cache.blocks() == table.blocks());
+        CHECK(cache.misses() == table.blocks());
+        CHECK(cache.hits() == 3 * entries.size() - table.blocks());
+    }
+
+    SECTION("a budget of a few blocks holds, and the gets stay right") {
+        constexpr std::uint64_t budget = 64 << 10;
+        REQUIRE(cache.set_budget(budget, "block_cache_bytes", ec));
+        for (std::size_t i = 0; i < entries.size(); i += 3) {
+            REQUIRE(table.find(entries[(i * 7919) % entries.size()].key, buffers, found, ec));
+            REQUIRE(same_entry(found, entries[(i * 7919) % entries.size()]));
+            REQUIRE(cache.memory_usage() <= budget);
+        }
+        CHECK(cache.blocks() > 0);
+        CHECK(cache.blocks() < table.blocks());
+    }
+
+    SECTION("a scan takes no room in the cache") {
+        REQUIRE(cache.set_budget(std::uint64_t{8} << 20, "block_cache_bytes", ec));
+        kd::table_cursor<kvforge::uncompressed_blocks, counted_file> cursor(table);
+        std::size_t seen = 0;
+        for (bool more = cursor.seek_first(ec); more; more = cursor.next(ec)) ++seen;
+        CHECK(seen == entries.size());
+        CHECK(cache.blocks() == 0);
+    }
+
+    SECTION("threads that share a cache read the entries written") {
+        REQUIRE(cache.set_budget(256 << 10, "block_cache_bytes", ec));
+        std::atomic<std::size_t> wrong{0};
+        const auto reader = [&](std::size_t start) {
+            kd::table_read_buffers own;
+            kd::table_entry got;
+            std::error_code got_ec;
+            for (std::size_t i = start; i < entries.size(); i += 2) {
+                if (!table.find(entries[i].key, own, got, got_ec) || !same_entry(got, entries[i])) ++wrong;
+            }
+        };
+        std::thread other(reader, 1);
+        reader(0);
+        other.join();
+        CHECK(wrong == 0);
+    }
+}
+
+TEST_CASE("a block cache keeps no damaged block", "[table][cache]") {
+    const std::vector<kept_entry> entries = sample_entries(500, 100);
+    memory_file file = build_table(kvforge::uncompressed_blocks{}, entries);
+    file.bytes[kd::file_header::size + 10] ^= 0x04;  // in the first data block
+    kd::table_reader<kvforge::uncompressed_blocks, memory_file> table;
+    std::error_code ec;
+    REQUIRE(table.open(kvforge::uncompressed_blocks{}, file, file.bytes.size(), "table", ec));
+    kd::block_cache cache;
+    REQUIRE(cache.set_budget(std::uint64_t{1} << 20, "block_cache_bytes", ec));
+    table.use_cache(&cache);
+    kd::table_read_buffers buffers;
+    kd::table_entry found;
+    for (int round = 0; round < 2; ++round) {
+        CHECK_FALSE(table.find(entries.front().key, buffers, found, ec));
+        CHECK(ec == kvforge::errc::corrupt_record);
+    }
+    CHECK(cache.blocks() == 0);
+    REQUIRE(table.find(entries.back().key, buffers, found, ec));
+    CHECK(cache.blocks() == 1);
 }

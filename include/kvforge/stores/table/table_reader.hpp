@@ -4,7 +4,10 @@
 /// index and Bloom filter in memory (about 2.3 bytes a key at 10 filter bits and 4 KiB
 /// blocks of 100-byte values), and reads one block per lookup. A cursor walks its entries
 /// in both directions. Every block is checked against its checksum before it is used, so
-/// a damaged block is an error naming the file and offset, never an entry served.
+/// a damaged block is an error naming the file and offset, never an entry served. With a
+/// block cache, a lookup takes its block from the cache when it holds it and leaves the
+/// block there after reading it; a scan takes blocks from the cache but leaves none, so
+/// that one scan does not push out the blocks that lookups keep hot.
 
 #include <algorithm>
 #include <cstddef>
@@ -18,6 +21,7 @@
 #include "../../detail/byte_order.hpp"
 #include "../../error.hpp"
 #include "../log/record_format.hpp"
+#include "block_cache.hpp"
 #include "bloom_filter.hpp"
 #include "table_block.hpp"
 #include "table_format.hpp"
@@ -77,6 +81,10 @@ public:
         return true;
     }
 
+    /// Reads data blocks through cache from now on (nullptr for none); the cache must
+    /// outlive the reader's use.
+    void use_cache(block_cache* cache) noexcept { cache_ = cache; }
+
     [[nodiscard]] const file_header& header() const noexcept { return header_; }
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
     [[nodiscard]] std::uint64_t entries() const noexcept { return entries_; }
@@ -104,7 +112,9 @@ public:
         ec.clear();
         if (!may_contain(key)) return false;
         std::string_view block;
-        if (!read_block(handles_[block_of(key)], buffers, block, ec) || !start_cursor(buffers, block, ec)) return false;
+        if (!read_data_block(block_of(key), fill::yes, buffers, block, ec) || !start_cursor(buffers, block, ec)) {
+            return false;
+        }
         if (!buffers.cursor.seek(key)) return cursor_failed(buffers, ec);
         if (buffers.cursor.entry().key != key) return false;
         found = buffers.cursor.entry();
@@ -130,7 +140,7 @@ public:
     /// Reads block i into buffers and puts their cursor before its first entry.
     bool load_block(std::size_t i, table_read_buffers& buffers, std::error_code& ec) const {
         std::string_view block;
-        return read_block(handles_[i], buffers, block, ec) && start_cursor(buffers, block, ec);
+        return read_data_block(i, fill::no, buffers, block, ec) && start_cursor(buffers, block, ec);
     }
 
     /// The error for a cursor that stopped at bytes it could not decode; false when it
@@ -144,6 +154,26 @@ private:
     [[nodiscard]] std::string_view block_key(std::size_t i) const noexcept {
         const std::uint32_t begin = i == 0 ? 0 : index_key_ends_[i - 1];
         return std::string_view(index_keys_).substr(begin, index_key_ends_[i] - begin);
+    }
+
+    /// Whether a data block read from the file is left in the cache.
+    enum class fill : bool { no, yes };
+
+    /// The table's identity in the block cache: no other file of a store has both.
+    [[nodiscard]] std::uint64_t cache_identity() const noexcept {
+        return std::uint64_t{header_.generation} << 32 | header_.file_id;
+    }
+
+    bool read_data_block(std::size_t i, fill filling, table_read_buffers& buffers, std::string_view& block,
+                         std::error_code& ec) const {
+        const block_handle& handle = handles_[i];
+        if (cache_ != nullptr && cache_->read(cache_identity(), handle.offset, buffers.block)) {
+            block = buffers.block;
+            return true;
+        }
+        if (!read_block(handle, buffers, block, ec)) return false;
+        if (cache_ != nullptr && filling == fill::yes) cache_->put(cache_identity(), handle.offset, block);
+        return true;
     }
 
     bool read_block(const block_handle& handle, table_read_buffers& buffers, std::string_view& block,
@@ -201,6 +231,7 @@ private:
 
     const Codec* codec_ = nullptr;
     const Source* source_ = nullptr;
+    block_cache* cache_ = nullptr;
     std::string path_;
     file_header header_;
     std::string index_keys_;                  ///< the first key of each block, one after another
