@@ -132,10 +132,15 @@ public:
     /// The entry the cursor is at; its key and value stay valid until the cursor moves.
     [[nodiscard]] const table_entry& entry() const noexcept { return entry_; }
 
-    bool seek_first() { return restarts_ > 0 && seek_restart(0) && decode_next(); }
+    bool seek_first() {
+        if (restarts_ == 0) return false;
+        seek_restart(0);
+        return decode_next();
+    }
 
     bool seek_last() {
-        if (restarts_ == 0 || !seek_restart(restarts_ - 1)) return false;
+        if (restarts_ == 0) return false;
+        seek_restart(restarts_ - 1);
         while (decode_next() && next_ < end_) {
         }
         return valid();
@@ -148,14 +153,15 @@ public:
         std::uint32_t high = restarts_ - 1;
         while (low < high) {
             const std::uint32_t middle = low + (high - low + 1) / 2;
-            if (!seek_restart(middle) || !decode_next()) return false;
+            seek_restart(middle);
+            if (!decode_next()) return false;
             if (entry_.key < key) {
                 low = middle;
             } else {
                 high = middle - 1;
             }
         }
-        if (!seek_restart(low)) return false;
+        seek_restart(low);
         while (decode_next()) {
             if (entry_.key >= key) return true;
         }
@@ -173,7 +179,7 @@ public:
             current_ = next_ = end_;
             return false;
         }
-        if (!seek_restart(r - 1)) return false;
+        seek_restart(r - 1);
         while (decode_next()) {
             if (next_ == target) return true;
         }
@@ -185,10 +191,10 @@ private:
         return file_header::get_le32(block_.data() + end_ + 4 * std::size_t{i});
     }
 
-    bool seek_restart(std::uint32_t i) noexcept {
+    /// Puts the cursor before restart i, which shares nothing with the key before it.
+    void seek_restart(std::uint32_t i) noexcept {
         key_.clear();
         next_ = restart(i);
-        return true;
     }
 
     /// Decodes the entry at next_ into entry_; false at the end, or when it is damaged.

@@ -73,11 +73,11 @@ public:
         if (!seal(bytes, footer.filter, ec)) return false;
         if (!seal(index_.finish(), footer.index, ec)) return false;
         bytes.clear();
-        char number[max_varint_size];
-        bytes.append(number, static_cast<std::size_t>(put_varint(number, entries_) - number));
-        bytes.append(number, static_cast<std::size_t>(put_varint(number, erases_) - number));
-        bytes.append(number, static_cast<std::size_t>(put_varint(number, last_key_.size()) - number));
-        bytes.append(last_key_);
+        char meta[3 * max_varint_size];
+        char* p = put_varint(meta, entries_);
+        p = put_varint(p, erases_);
+        p = put_varint(p, last_key_.size());
+        bytes.append(meta, static_cast<std::size_t>(p - meta)).append(last_key_);
         if (!seal(bytes, footer.meta, ec)) return false;
         const std::size_t start = pending_.size();
         pending_.resize(start + table_footer::size);
