@@ -1,7 +1,7 @@
 // Writes the fuzzers' seed corpora: fuzz/corpus/open/ (the files of small real stores,
 // whole, damaged, with and without a hint, under several modes), fuzz/corpus/ops/
 // (short operation sequences touching every operation) and fuzz/corpus/table/ (a block, a
-// table and entries to build one from). Run by `tools/fuzz.sh corpus`.
+// table, entries to build one from and a list of tables). Run by `tools/fuzz.sh corpus`.
 //
 // Usage: make_corpus <fuzz directory>
 
@@ -127,5 +127,9 @@ int main(int argc, char** argv) {
     write_file(table / "table", std::string(1, '\1') + file.bytes);
     write_file(table / "entries-flip-in-block", std::string(1, '\2') + entries + std::string{90, 0});
     write_file(table / "entries-flip-in-footer", std::string(1, '\2') + entries + std::string{static_cast<char>(0xf0), 7});
+    kvforge::detail::table_list list;
+    list.oldest_log = 5;
+    list.tables = {{0, 9, 4096}, {1, 3, 65536}, {2, 4, 1 << 20}};
+    write_file(table / "list", std::string(1, '\3') + list.encode());
     return 0;
 }

@@ -13,10 +13,13 @@
 //      last two bytes of the input name a byte of it to flip. A read of that table must
 //      give the entry written or errc::corrupt_record, and a scan the entries written in
 //      order until it stops at an error.
+//   3  a list of tables' bytes (table_list.hpp): refused with an error, or read into a list
+//      whose bytes are the input's, byte for byte.
 // A violation aborts.
 
 #include <kvforge/error.hpp>
 #include <kvforge/stores/table/table_builder.hpp>
+#include <kvforge/stores/table/table_list.hpp>
 #include <kvforge/stores/table/table_reader.hpp>
 
 #include <cstddef>
@@ -173,16 +176,27 @@ inline void build_and_damage(std::string_view input) {
     require(expected == entries.end() || ec == kvforge::errc::corrupt_record);
 }
 
+inline void read_table_list(std::string_view bytes) {
+    kd::table_list list;
+    std::error_code ec;
+    if (!list.decode(bytes, "fuzz", ec)) {
+        require(static_cast<bool>(ec) && list.tables.empty());
+        return;
+    }
+    require(list.encode() == bytes);
+}
+
 }  // namespace table_detail
 
 /// Runs one fuzzer input through the mode its first byte names.
 inline void run_table_input(const std::uint8_t* data, std::size_t size) {
     if (size == 0) return;
     const std::string_view rest(reinterpret_cast<const char*>(data) + 1, size - 1);
-    switch (data[0] % 3) {
+    switch (data[0] % 4) {
         case 0: table_detail::walk_block(rest); break;
         case 1: table_detail::read_table_bytes(std::string(rest)); break;
-        default: table_detail::build_and_damage(rest); break;
+        case 2: table_detail::build_and_damage(rest); break;
+        default: table_detail::read_table_list(rest); break;
     }
 }
 

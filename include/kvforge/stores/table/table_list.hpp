@@ -1,0 +1,126 @@
+#pragma once
+/// \file table_list.hpp
+/// The list of a store's tables by level, as a store keeps it on disk: written whole into
+/// a new file and renamed over the old after each flush and compaction, so that an open
+/// finds either the list before a change or the one after. docs/format.md describes the
+/// same bytes:
+///
+///     0  magic    8 bytes "kvftlist"
+///     8  version  u16: the list's format version, 1
+///     10 flags    u16: zero; a reader refuses others
+///     12 count    u32: the tables listed
+///     16 log      u32: the generation of the oldest log file whose records are in no table
+///     20 tables   count times 16 bytes: u8 level, 3 zero bytes, u32 generation, u64 file size
+///     ...         u32 crc32c over every byte before it
+///
+/// all little-endian. The size of each table lets an open tell a table cut short from a
+/// whole one before it reads a byte of it.
+
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "../../detail/crc32c.hpp"
+#include "../../error.hpp"
+#include "../log/record_format.hpp"
+#include "table_levels.hpp"
+
+namespace kvforge::detail {
+
+/// A table as the list names it.
+struct listed_table {
+    std::uint8_t level = 0;
+    std::uint32_t generation = 0;
+    std::uint64_t file_size = 0;
+
+    friend bool operator==(const listed_table&, const listed_table&) = default;
+};
+
+/// A store's tables and the oldest log file that recovery replays.
+struct table_list {
+    static constexpr std::string_view magic = "kvftlist";
+    static constexpr std::uint16_t version = 1;
+    static constexpr std::size_t head_size = 20;
+    static constexpr std::size_t table_size = 16;
+
+    std::uint32_t oldest_log = 0;
+    std::vector<listed_table> tables;
+
+    /// The list's bytes.
+    [[nodiscard]] std::string encode() const {
+        std::string out(head_size + tables.size() * table_size + 4, '\0');
+        char* p = out.data();
+        std::memcpy(p, magic.data(), magic.size());
+        file_header::put_le16(p + 8, version);
+        file_header::put_le32(p + 12, static_cast<std::uint32_t>(tables.size()));
+        file_header::put_le32(p + 16, oldest_log);
+        p += head_size;
+        for (const listed_table& table : tables) {
+            p[0] = static_cast<char>(table.level);
+            file_header::put_le32(p + 4, table.generation);
+            file_header::put_le64(p + 8, table.file_size);
+            p += table_size;
+        }
+        file_header::put_le32(p, crc32c({out.data(), out.size() - 4}));
+        return out;
+    }
+
+    /// Reads a list's bytes from the file at path (named in errors): errc::not_a_store
+    /// without the magic, errc::unsupported_version for a newer format, and
+    /// errc::corrupt_header for any other damage, with the list left empty.
+    bool decode(std::string_view bytes, const std::string& path, std::error_code& ec) {
+        ec.clear();
+        tables.clear();
+        oldest_log = 0;
+        const auto refuse = [&](errc code, const char* why) {
+            fail(ec, code, path + ": " + why);
+            tables.clear();
+            return false;
+        };
+        if (bytes.size() < head_size + 4 || bytes.substr(0, magic.size()) != magic) {
+            return refuse(errc::not_a_store, "is not a kvforge list of tables");
+        }
+        const char* p = bytes.data();
+        if (file_header::get_le16(p + 8) > version) {
+            return refuse(errc::unsupported_version, "is a list of tables of a newer format version");
+        }
+        const std::uint64_t count = file_header::get_le32(p + 12);
+        if (bytes.size() != head_size + count * table_size + 4) return refuse(errc::corrupt_header, "is cut short");
+        if (file_header::get_le32(p + bytes.size() - 4) != crc32c(bytes.substr(0, bytes.size() - 4))) {
+            return refuse(errc::corrupt_header, "fails its checksum");
+        }
+        if (file_header::get_le16(p + 10) != 0) return refuse(errc::corrupt_header, "has flags this kvforge does not know");
+        oldest_log = file_header::get_le32(p + 16);
+        p += head_size;
+        for (std::uint64_t i = 0; i < count; ++i, p += table_size) {
+            listed_table table;
+            table.level = static_cast<std::uint8_t>(p[0]);
+            table.generation = file_header::get_le32(p + 4);
+            table.file_size = file_header::get_le64(p + 8);
+            if (table.level >= level_limits::levels || p[1] != 0 || p[2] != 0 || p[3] != 0) {
+                return refuse(errc::corrupt_header, "names a table of a level this kvforge does not know");
+            }
+            tables.push_back(table);
+        }
+        return true;
+    }
+
+    /// The list of what levels hold.
+    template <class Codec, class Source>
+    [[nodiscard]] static table_list of(const table_levels<Codec, Source>& levels, std::uint32_t oldest_log) {
+        table_list list;
+        list.oldest_log = oldest_log;
+        for (std::size_t i = 0; i < level_limits::levels; ++i) {
+            for (const auto& table : levels.level(i)) {
+                list.tables.push_back({static_cast<std::uint8_t>(i), table.generation, table.file_size});
+            }
+        }
+        return list;
+    }
+};
+
+}  // namespace kvforge::detail
