@@ -1,6 +1,6 @@
 // kvforge's files in a store's directory are recognised by their exact names: LOCK,
-// MANIFEST, data-<10 digits>.kvlog, data-<10 digits>.kvhint, dictionary-<10 digits>.zstd,
-// deadlines, and all but LOCK with .tmp after them. A directory that is no store yet (it
+// MANIFEST, data-<10 digits>.kvlog, data-<10 digits>.kvhint, data-<10 digits>.kvtable,
+// TABLES, dictionary-<10 digits>.zstd, deadlines, and all but LOCK with .tmp after them. A directory that is no store yet (it
 // has no MANIFEST) and holds anything else (a user's file, a directory, a symbolic link,
 // a name that only looks like one of ours) is refused before anything in it is created,
 // locked or removed. An existing store opens with such entries beside its files
@@ -76,6 +76,8 @@ const std::vector<std::string> near_misses = {
     "data-0000000001.kvhint.tmp.tmp",  // .tmp once only
     "LOCK.tmp",                        // only data and hint files are written through .tmp
     "lock",                            // names are case-sensitive
+    "tables",                          // the list of sorted tables is TABLES
+    "data-1.kvtable",                  // a sorted table's generation is ten digits too
     "report.docx.tmp",                 // a user's file being saved
 };
 

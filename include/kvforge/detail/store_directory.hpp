@@ -255,8 +255,8 @@ private:
              path_ + " holds '" + *foreign +
                  "', which kvforge did not write, and no MANIFEST, so it is no store's directory (a store's "
                  "directory has a MANIFEST; a new store is made only in a directory that holds nothing but "
-                 "kvforge's files: LOCK, MANIFEST, data-*.kvlog, data-*.kvhint, dictionary-*.zstd, deadlines and "
-                 "their .tmp); nothing was changed. Give kvforge a directory of its own, or move '" +
+                 "kvforge's files: LOCK, MANIFEST, data-*.kvlog, data-*.kvhint, data-*.kvtable, TABLES, "
+                 "dictionary-*.zstd, deadlines and their .tmp); nothing was changed. Give kvforge a directory of its own, or move '" +
                  *foreign + "' out of this one");
         return false;
     }

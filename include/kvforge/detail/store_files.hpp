@@ -3,7 +3,8 @@
 /// The names of the files kvforge writes in a store's directory, recognised in one place.
 ///
 /// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
-/// data-<generation>.kvhint, dictionary-<generation>.zstd (the compression dictionaries a
+/// data-<generation>.kvhint, data-<generation>.kvtable and TABLES (the sorted tables of a
+/// store whose index lives on disk, and their list), dictionary-<generation>.zstd (the compression dictionaries a
 /// store of kvforge::compressed<kvforge::zstd_trained<>> trains), deadlines (the deadline
 /// index an expiring store writes at a clean close), and each name but LOCK
 /// followed by .tmp while it is written. <generation> is ten decimal digits, 0000000001 to
@@ -31,6 +32,8 @@ enum class store_file_kind {
     hint,        ///< data-<generation>.kvhint: every live key with the place of its record
     dictionary,  ///< dictionary-<number>.zstd: a zstd dictionary trained from the store's values
     deadlines,   ///< deadlines: an expiring store's deadline index at its last clean close
+    table,       ///< data-<generation>.kvtable: a sorted table (stores/table/table_format.hpp)
+    table_list,  ///< TABLES: the tables in use, by level (stores/table/table_list.hpp)
 };
 
 /// The ten digits of a generation as a number, or nothing when they are not ten decimal
@@ -64,6 +67,13 @@ public:
         return {store_file_kind::hint, generation, false};
     }
 
+    /// The sorted table of a generation.
+    [[nodiscard]] static store_file_name table(std::uint32_t generation) {
+        return {store_file_kind::table, generation, false};
+    }
+    /// The list of a store's sorted tables.
+    [[nodiscard]] static store_file_name table_list() { return {store_file_kind::table_list, 0, false}; }
+
     /// The deadline index of an expiring store (expiry/deadline_file.hpp).
     [[nodiscard]] static store_file_name deadlines() { return {store_file_kind::deadlines, 0, false}; }
 
@@ -84,6 +94,7 @@ public:
         }
         if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
         if (base == "deadlines") return store_file_name(store_file_kind::deadlines, 0, temporary);
+        if (base == "TABLES") return store_file_name(store_file_kind::table_list, 0, temporary);
         // dictionary-<ten digits>.zstd
         constexpr std::string_view dictionary_prefix = "dictionary-";
         constexpr std::string_view dictionary_extension = ".zstd";
@@ -94,7 +105,7 @@ public:
             if (!number) return std::nullopt;
             return store_file_name(store_file_kind::dictionary, *number, temporary);
         }
-        // data-<ten digits>.kvlog and data-<ten digits>.kvhint
+        // data-<ten digits>.kvlog, .kvhint and .kvtable
         constexpr std::string_view prefix = "data-";
         if (base.size() < prefix.size() + 10 || base.substr(0, prefix.size()) != prefix) return std::nullopt;
         const std::optional<std::uint32_t> generation = parse_generation(base.substr(prefix.size(), 10));
@@ -102,6 +113,7 @@ public:
         const std::string_view extension = base.substr(prefix.size() + 10);
         if (extension == ".kvlog") return store_file_name(store_file_kind::data, *generation, temporary);
         if (extension == ".kvhint") return store_file_name(store_file_kind::hint, *generation, temporary);
+        if (extension == ".kvtable") return store_file_name(store_file_kind::table, *generation, temporary);
         return std::nullopt;
     }
 
@@ -109,7 +121,8 @@ public:
     [[nodiscard]] store_file_name temporary() const { return {kind_, generation_, true}; }
 
     [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
-    /// The generation of a data or hint file, the number of a dictionary; 0 for LOCK, MANIFEST and deadlines.
+    /// The generation of a data, hint or table file, the number of a dictionary; 0 for LOCK,
+    /// MANIFEST, deadlines and TABLES.
     [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
     /// Whether this is a .tmp name: a file being written, never read.
     [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
@@ -126,6 +139,8 @@ private:
             name_ = manifest_file_name;
         } else if (kind == store_file_kind::deadlines) {
             name_ = "deadlines";
+        } else if (kind == store_file_kind::table_list) {
+            name_ = "TABLES";
         } else if (kind == store_file_kind::dictionary) {
             char name[32];
             std::snprintf(name, sizeof name, "dictionary-%010u.zstd", static_cast<unsigned>(generation));
@@ -133,7 +148,9 @@ private:
         } else {
             char name[32];
             std::snprintf(name, sizeof name, "data-%010u.%s", static_cast<unsigned>(generation),
-                          kind == store_file_kind::data ? "kvlog" : "kvhint");
+                          kind == store_file_kind::data    ? "kvlog"
+                          : kind == store_file_kind::hint ? "kvhint"
+                                                          : "kvtable");
             name_ = name;
         }
         if (temporary) name_ += ".tmp";

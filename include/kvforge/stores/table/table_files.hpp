@@ -1,0 +1,176 @@
+#pragma once
+/// \file table_files.hpp
+/// A store's sorted tables in its directory: data-<generation>.kvtable, each a table file,
+/// and TABLES, the list of those in use by level (table_list.hpp).
+///
+/// A table is written under its own name, synced, and only then named by a new list,
+/// which is written to TABLES.tmp, synced and renamed over TABLES, the directory synced.
+/// The tables a change replaced are removed after that. So at any power loss TABLES names
+/// whole tables only: those before the change or those after. A table that no list names
+/// is one whose change never took effect, or whose removal did not finish; a writable
+/// open removes it. A table the list names that is missing, or whose size is not the one
+/// listed, is an error on opening, never a table silently left out.
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "../../detail/data_file.hpp"
+#include "../../detail/store_directory.hpp"
+#include "../../detail/store_files.hpp"
+#include "../../error.hpp"
+#include "table_levels.hpp"
+#include "table_list.hpp"
+
+namespace kvforge::detail {
+
+template <class IO, class Codec>
+class table_files {
+public:
+    using source_type = data_file<IO>;
+    using levels_type = table_levels<Codec, source_type>;
+    using table_type = typename levels_type::table_type;
+
+    /// Works in directory, reading blocks with codec; both must outlive this object and
+    /// every table it opens.
+    table_files(const store_directory<IO>& directory, const Codec& codec) noexcept
+        : directory_(directory), codec_(codec) {}
+
+    /// Opens the tables TABLES names into levels, with the oldest log file to replay; a
+    /// store without TABLES has no tables, and its oldest log is 0. On an error levels and
+    /// oldest_log are left as they were. A list that cannot be
+    /// read fails as table_list::decode says; a listed table that is missing or of another
+    /// size than listed is errc::corrupt_header, naming it; a table that fails to open fails
+    /// as table_reader::open says. Reads with cache (nullptr for none).
+    bool open(block_cache* cache, levels_type& levels, std::uint32_t& oldest_log, std::error_code& ec) const {
+        ec.clear();
+        table_list list;
+        if (!read_list(list, ec)) return false;
+        levels_type opened;
+        for (const listed_table& listed : list.tables) {
+            table_type table;
+            if (!open_listed(listed.generation, listed.file_size, cache, table, ec)) return false;
+            opened.load(listed.level, std::move(table));
+        }
+        if (!opened.finish_loading(ec)) return false;
+        levels = std::move(opened);
+        oldest_log = list.oldest_log;
+        return true;
+    }
+
+    /// Creates the file of a new table of generation, for writing; a leftover of that name
+    /// is replaced.
+    bool create(std::uint32_t generation, source_type& file, std::error_code& ec) const {
+        return directory_.open_file(file, store_file_name::table(generation), O_RDWR | O_CREAT | O_TRUNC, ec);
+    }
+
+    /// Syncs a table written into file (by create) of size bytes and opens it for reading,
+    /// through the same file, as a table of levels.
+    bool finish(std::uint32_t generation, source_type file, std::uint64_t size, block_cache* cache, table_type& out,
+                std::error_code& ec) const {
+        if (!file.sync(ec)) return false;
+        auto owner = std::make_shared<open_table>();
+        owner->file = std::move(file);
+        return start_reading(std::move(owner), generation, size, cache, out, ec);
+    }
+
+    /// Makes levels and oldest_log the store's: TABLES names them from now on, at any
+    /// power loss. The tables levels hold must be finished.
+    bool publish(const levels_type& levels, std::uint32_t oldest_log, std::error_code& ec) const {
+        const std::string bytes = table_list::of(levels, oldest_log).encode();
+        const store_file_name name = store_file_name::table_list();
+        source_type file;
+        return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
+               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
+               directory_.sync(ec);
+    }
+
+    /// Removes the table files, and a TABLES.tmp, that levels does not hold: after a
+    /// publish, the tables it replaced; on opening, what a change cut short left.
+    bool remove_unlisted(const levels_type& levels, std::error_code& ec) const {
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        for (const store_file_name& name : names) {
+            const bool unlisted = name.kind() == store_file_kind::table && !holds(levels, name.generation());
+            const bool unfinished_list = name.kind() == store_file_kind::table_list && name.is_temporary();
+            if ((unlisted || unfinished_list) && !directory_.remove(name, ec)) return false;
+        }
+        return true;
+    }
+
+private:
+    /// A table's file and its reader, which reads through it; shared by every level and
+    /// cursor that holds the table, and closed with the last of them.
+    struct open_table {
+        source_type file;
+        table_reader<Codec, source_type> reader;
+    };
+
+    /// Reads TABLES into list; a store without one has an empty list.
+    bool read_list(table_list& list, std::error_code& ec) const {
+        const store_file_name name = store_file_name::table_list();
+        source_type file;
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        if (std::find(names.begin(), names.end(), name) == names.end()) return true;
+        std::uint64_t size = 0;
+        if (!directory_.open_file(file, name, O_RDONLY, ec) || !file.size(size, ec)) return false;
+        std::string bytes(static_cast<std::size_t>(size), '\0');
+        return file.read(0, bytes.data(), bytes.size(), ec) && list.decode(bytes, file.path(), ec);
+    }
+
+    bool open_listed(std::uint32_t generation, std::uint64_t listed_size, block_cache* cache, table_type& out,
+                    std::error_code& ec) const {
+        const store_file_name name = store_file_name::table(generation);
+        auto owner = std::make_shared<open_table>();
+        std::uint64_t size = 0;
+        if (!directory_.open_file(owner->file, name, O_RDONLY, ec)) {
+            if (ec == std::errc::no_such_file_or_directory) {
+                fail(ec, errc::corrupt_header,
+                     directory_.file_path(name) + " is missing, and " +
+                         directory_.file_path(store_file_name::table_list()) +
+                         " names it: its records are lost unless the file is put back");
+            }
+            return false;
+        }
+        if (!owner->file.size(size, ec)) return false;
+        if (size != listed_size) {
+            fail(ec, errc::corrupt_header,
+                 owner->file.path() + " holds " + std::to_string(size) + " bytes, where " +
+                     directory_.file_path(store_file_name::table_list()) + " lists " + std::to_string(listed_size) +
+                     (size < listed_size ? ": it was cut short" : ": it was changed"));
+            return false;
+        }
+        return start_reading(std::move(owner), generation, size, cache, out, ec);
+    }
+
+    bool start_reading(std::shared_ptr<open_table> owner, std::uint32_t generation, std::uint64_t size,
+                       block_cache* cache, table_type& out, std::error_code& ec) const {
+        if (!owner->reader.open(codec_, owner->file, size, owner->file.path(), ec)) return false;
+        owner->reader.use_cache(cache);
+        out.generation = generation;
+        out.file_size = size;
+        out.reader = std::shared_ptr<const table_reader<Codec, source_type>>(owner, &owner->reader);
+        return true;
+    }
+
+    [[nodiscard]] static bool holds(const levels_type& levels, std::uint32_t generation) {
+        for (std::size_t i = 0; i < level_limits::levels; ++i) {
+            for (const table_type& table : levels.level(i)) {
+                if (table.generation == generation) return true;
+            }
+        }
+        return false;
+    }
+
+    const store_directory<IO>& directory_;
+    const Codec& codec_;
+};
+
+}  // namespace kvforge::detail
