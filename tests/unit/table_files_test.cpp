@@ -1,17 +1,19 @@
-// A store's tables in its directory (stores/table/table_files.hpp) on the simulated file
-// system: tables and their list written, published and opened again; a power loss at
-// every call of a compaction leaves the tables before it or those after, whole, and the
-// leftovers are removed; a listed table missing or cut short is an error, never left out.
+// A store's tables in its directory (stores/table/table_files.hpp) and the jobs that
+// write them (table_jobs.hpp), on the simulated file system: write buffers flushed into
+// tables, published and opened again; a power loss at every call of a compaction leaves
+// the tables before it or those after, whole, and the leftovers are removed; a listed
+// table missing or cut short is an error, never left out.
 
 #include <catch2/catch.hpp>
 
 #include <kvforge/error.hpp>
 #include <kvforge/io/simulated.hpp>
 #include <kvforge/stores/table/table_files.hpp>
-#include <kvforge/stores/table/table_merge.hpp>
+#include <kvforge/stores/table/table_jobs.hpp>
 
 #include <cstdint>
 #include <cstdio>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -24,8 +26,6 @@ namespace {
 
 using files_type = kd::table_files<kvforge::simulated_io, kvforge::uncompressed_blocks>;
 using file_levels = files_type::levels_type;
-using file_table = files_type::table_type;
-using sink_file = files_type::source_type;
 using entry_map = std::map<std::string, std::string>;
 
 std::string table_key(int i) {
@@ -42,20 +42,24 @@ struct table_directory {
         REQUIRE(directory.open(io, "/db", {}, ec));
     }
 
-    /// Writes entries as the table of generation and finishes it.
-    bool write(std::uint32_t generation, const entry_map& entries, file_table& out, std::error_code& ec) {
-        sink_file file;
-        if (!files.create(generation, file, ec)) return false;
-        kd::file_header header;
-        header.generation = generation;
-        kd::table_builder<kvforge::uncompressed_blocks, sink_file> builder(codec, file, header, {512, 10});
+    /// Flushes entries, as a write buffer, into a level 0 table of current.
+    bool flush(const entry_map& entries, const file_levels& current, file_levels& next, std::error_code& ec) {
+        kd::write_buffer buffer;
         for (const auto& [key, value] : entries) {
             kd::table_entry entry;
             entry.key = key;
             entry.value = value;
-            if (!builder.add(entry, ec)) return false;
+            buffer.add(entry);
         }
-        return builder.finish(ec) && files.finish(generation, std::move(file), builder.file_size(), nullptr, out, ec);
+        return kd::flush_write_buffer(buffer, current, context(), next, ec);
+    }
+
+    /// The jobs' context: small tables, level 0 compacted at two tables.
+    [[nodiscard]] kd::table_job_context<kvforge::simulated_io, kvforge::uncompressed_blocks> context() {
+        kd::level_limits limits;
+        limits.level0_tables = 2;
+        limits.table_bytes = 4096;
+        return {files, codec, kd::table_layout{512, 10}, limits, nullptr, generations};
     }
 
     std::shared_ptr<kvforge::simulated_file_system> fs;
@@ -63,28 +67,8 @@ struct table_directory {
     kd::store_directory<kvforge::simulated_io> directory;
     kvforge::uncompressed_blocks codec;
     files_type files{directory, codec};
-};
-
-/// merge_into_tables's outputs: table files of the generations from next on.
-struct file_outputs {
-    table_directory& dir;
-    std::uint32_t next;
-    sink_file file;
-    std::uint32_t generation = 0;
-    std::vector<file_table> tables;
-
-    file_outputs(table_directory& d, std::uint32_t first) : dir(d), next(first) {}
-
-    sink_file* begin(kd::file_header& header, std::error_code& ec) {
-        generation = header.generation = next++;
-        return dir.files.create(generation, file, ec) ? &file : nullptr;
-    }
-    bool end(std::uint64_t size, std::error_code& ec) {
-        file_table table;
-        if (!dir.files.finish(generation, std::move(file), size, nullptr, table, ec)) return false;
-        tables.push_back(std::move(table));
-        return true;
-    }
+    std::uint32_t next_generation = 1;
+    std::function<std::uint32_t()> generations = [this] { return next_generation++; };
 };
 
 /// Every put the levels hold, newest first, as a scan gives them.
@@ -118,34 +102,26 @@ std::shared_ptr<kvforge::simulated_file_system> two_flushed_tables() {
     auto fs = std::make_shared<kvforge::simulated_file_system>();
     table_directory dir(fs);
     std::error_code ec;
-    file_table first, second;
-    REQUIRE(dir.write(1, first_entries(), first, ec));
-    REQUIRE(dir.write(2, second_entries(), second, ec));
-    const file_levels levels = file_levels().with_flushed(first).with_flushed(second);
-    REQUIRE(dir.files.publish(levels, 3, ec));
+    file_levels first, second;
+    REQUIRE(dir.flush(first_entries(), file_levels(), first, ec));
+    REQUIRE(dir.flush(second_entries(), first, second, ec));
+    REQUIRE(dir.files.publish(second, 3, ec));
     return fs;
 }
 
-/// Compacts level 0 into level 1, publishes and removes the inputs; false at the first error.
-bool compact_level0(table_directory& dir, std::error_code& ec) {
+/// Compacts level 0 into level 1, publishes with oldest_log and removes the inputs; false
+/// at the first error.
+bool compact_level0(table_directory& dir, std::error_code& ec, std::uint32_t oldest_log) {
     file_levels levels;
-    std::uint32_t oldest_log = 0;
-    if (!dir.files.open(nullptr, levels, oldest_log, ec)) return false;
-    kd::level_limits limits;
-    limits.level0_tables = 2;
-    limits.table_bytes = 4096;
-    const kd::table_compaction due = levels.due_compaction(limits);
+    std::uint32_t listed_log = 0;
+    if (!dir.files.open(nullptr, levels, listed_log, ec)) return false;
+    dir.next_generation = 10;
+    const auto context = dir.context();
+    const kd::table_compaction due = levels.due_compaction(context.limits);
     REQUIRE(due.inputs_above.size() == 2);
-    std::vector<std::unique_ptr<kd::entry_cursor>> owned;
-    levels.add_cursors(due, owned);
-    std::vector<kd::entry_cursor*> sources;
-    for (const auto& source : owned) sources.push_back(source.get());
-    kd::merging_cursor input(sources, kd::erases::skipped);
-    file_outputs outputs(dir, 10);
-    kd::merge_totals totals;
     file_levels next;
-    return kd::merge_into_tables(input, dir.codec, kd::table_layout{512, 10}, limits.table_bytes, outputs, totals, ec) &&
-           levels.after_compaction(due, std::move(outputs.tables), next, ec) &&
+    kd::merge_totals totals;
+    return kd::run_table_compaction(levels, due, context, next, totals, ec) &&
            dir.files.publish(next, oldest_log, ec) && dir.files.remove_unlisted(next, ec);
 }
 
@@ -176,7 +152,7 @@ TEST_CASE("table files: tables published are opened again by level, with the old
     for (const auto& [key, value] : second_entries()) expected[key] = value;
     REQUIRE(scanned_entries(levels) == expected);
 
-    REQUIRE(compact_level0(dir, ec));
+    REQUIRE(compact_level0(dir, ec, 3));
     REQUIRE(dir.files.open(nullptr, levels, oldest_log, ec));
     REQUIRE(levels.level(0).empty());
     REQUIRE(levels.level(1).size() >= 2);
@@ -195,19 +171,19 @@ TEST_CASE("table files: a store without a list of tables has none", "[table][fil
     REQUIRE(oldest_log == 0);
 }
 
-TEST_CASE("table files: a power loss at any call of a compaction leaves the tables before it or after it",
-          "[table][files][power_loss]") {
-    const auto before = two_flushed_tables();
-    entry_map expected = first_entries();
-    for (const auto& [key, value] : second_entries()) expected[key] = value;
-
-    // How many calls a whole compaction takes.
+/// What a change leaves at a power loss at each of its calls: the store opens, with the
+/// entries of before or those of after; the list before (level 0 still holds
+/// old_level0_tables) at some cuts and the one after at others; and once the leftovers are
+/// removed, only listed tables.
+template <class Change>
+void check_every_cut(const std::shared_ptr<kvforge::simulated_file_system>& before, Change&& change,
+                     const entry_map& entries_before, const entry_map& entries_after, std::size_t old_level0_tables) {
     std::uint64_t calls = 0;
     {
         table_directory dir(before->after_crash(kvforge::crash_tail::dropped));
         const std::uint64_t start = dir.fs->calls();
         std::error_code ec;
-        REQUIRE(compact_level0(dir, ec));
+        REQUIRE(change(dir, ec));
         calls = dir.fs->calls() - start;
     }
     REQUIRE(calls > 10);
@@ -219,7 +195,7 @@ TEST_CASE("table files: a power loss at any call of a compaction leaves the tabl
             table_directory dir(fs);
             fs->freeze_at(fs->calls() + k);
             std::error_code ec;
-            (void)compact_level0(dir, ec);
+            (void)change(dir, ec);
         }
         for (const auto tail : {kvforge::crash_tail::dropped, kvforge::crash_tail::torn}) {
             table_directory after(fs->after_crash(tail, k));
@@ -227,18 +203,48 @@ TEST_CASE("table files: a power loss at any call of a compaction leaves the tabl
             std::uint32_t oldest_log = 0;
             std::error_code ec;
             REQUIRE(after.files.open(nullptr, levels, oldest_log, ec));
-            REQUIRE(oldest_log == 3);
-            REQUIRE(scanned_entries(levels) == expected);
-            if (tail == kvforge::crash_tail::dropped) (levels.level(0).empty() ? new_lists : old_lists) += 1;
+            const bool old_list = levels.level(0).size() == old_level0_tables;
+            REQUIRE(oldest_log == (old_list ? 3u : 4u));
+            REQUIRE(scanned_entries(levels) == (old_list ? entries_before : entries_after));
+            if (tail == kvforge::crash_tail::dropped) (old_list ? old_lists : new_lists) += 1;
             // What the cut left beside the listed tables is removed, and they still read.
             REQUIRE(after.files.remove_unlisted(levels, ec));
             REQUIRE(table_names(*after.fs).size() == levels.table_count());
-            REQUIRE(scanned_entries(levels) == expected);
+            REQUIRE(scanned_entries(levels) == (old_list ? entries_before : entries_after));
         }
     }
     // Cuts before the rename left the old list, and cuts after it the new one.
     CHECK(old_lists > 0);
     CHECK(new_lists > 0);
+}
+
+TEST_CASE("table files: a power loss at any call of a compaction leaves the tables before it or after it",
+          "[table][files][power_loss]") {
+    entry_map expected = first_entries();
+    for (const auto& [key, value] : second_entries()) expected[key] = value;
+    check_every_cut(
+        two_flushed_tables(),
+        [](table_directory& dir, std::error_code& ec) { return compact_level0(dir, ec, 4); }, expected, expected, 2);
+}
+
+TEST_CASE("table files: a power loss at any call of a flush leaves the tables before it or after it",
+          "[table][files][power_loss]") {
+    entry_map before = first_entries();
+    for (const auto& [key, value] : second_entries()) before[key] = value;
+    entry_map third;
+    for (int i = 100; i < 700; i += 3) third[table_key(i)] = "third-" + std::to_string(i);
+    entry_map after = before;
+    for (const auto& [key, value] : third) after[key] = value;
+    check_every_cut(
+        two_flushed_tables(),
+        [&](table_directory& dir, std::error_code& ec) {
+            file_levels levels, next;
+            std::uint32_t oldest_log = 0;
+            dir.next_generation = 10;
+            return dir.files.open(nullptr, levels, oldest_log, ec) && dir.flush(third, levels, next, ec) &&
+                   dir.files.publish(next, 4, ec);
+        },
+        before, after, 2);
 }
 
 TEST_CASE("table files: a listed table missing, cut short or damaged is an error naming it", "[table][files]") {

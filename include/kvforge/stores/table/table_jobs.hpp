@@ -1,0 +1,93 @@
+#pragma once
+/// \file table_jobs.hpp
+/// The two jobs that make a store's tables, each writing its tables whole and giving the
+/// levels they make, which the caller publishes (table_files::publish) when it is ready:
+/// a flush writes a write buffer into a level 0 table; a compaction merges the tables
+/// table_levels chose into new tables of the level below. Neither changes what the store
+/// reads until it is published; a job that fails leaves tables no list names, which
+/// table_files::remove_unlisted removes.
+
+#include <cstdint>
+#include <memory>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "../../detail/function_ref.hpp"
+#include "table_files.hpp"
+#include "table_levels.hpp"
+#include "table_merge.hpp"
+#include "write_buffer.hpp"
+
+namespace kvforge::detail {
+
+/// How a store's jobs write tables: their blocks and filters, their size, where they are
+/// cached, and the generations they take.
+template <class IO, class Codec>
+struct table_job_context {
+    const table_files<IO, Codec>& files;
+    const Codec& codec;
+    table_layout layout;
+    level_limits limits;
+    block_cache* cache = nullptr;
+    /// Gives each new table its generation: std::uint32_t(), from the store's one counter.
+    function_ref<std::uint32_t()> next_generation;
+};
+
+/// Writes buffer (not empty) into a new table and gives current with it as level 0's newest.
+template <class IO, class Codec>
+bool flush_write_buffer(const write_buffer& buffer, const table_levels<Codec, data_file<IO>>& current,
+                        const table_job_context<IO, Codec>& context, table_levels<Codec, data_file<IO>>& next,
+                        std::error_code& ec) {
+    using table_type = typename table_levels<Codec, data_file<IO>>::table_type;
+    file_header header;
+    header.generation = context.next_generation();
+    data_file<IO> file;
+    if (!context.files.create(header.generation, file, ec)) return false;
+    table_builder<Codec, data_file<IO>> builder(context.codec, file, header, context.layout);
+    buffer.visit([&](const table_entry& entry) { return builder.add(entry, ec); });
+    if (ec || !builder.finish(ec)) return false;
+    table_type table;
+    if (!context.files.finish(header.generation, std::move(file), builder.file_size(), context.cache, table, ec)) {
+        return false;
+    }
+    next = current.with_flushed(std::move(table));
+    return true;
+}
+
+/// Runs compaction (from current.due_compaction) and gives the levels after it; totals
+/// says what it wrote. Erases are dropped at the bottom only.
+template <class IO, class Codec>
+bool run_table_compaction(const table_levels<Codec, data_file<IO>>& current, const table_compaction& compaction,
+                          const table_job_context<IO, Codec>& context, table_levels<Codec, data_file<IO>>& next,
+                          merge_totals& totals, std::error_code& ec) {
+    using table_type = typename table_levels<Codec, data_file<IO>>::table_type;
+    std::vector<std::unique_ptr<entry_cursor>> owned;
+    current.add_cursors(compaction, owned);
+    std::vector<entry_cursor*> sources;
+    for (const auto& source : owned) sources.push_back(source.get());
+    merging_cursor input(std::move(sources), compaction.bottom ? erases::skipped : erases::given);
+
+    /// merge_into_tables's outputs: files of new generations, opened as they are finished.
+    struct outputs {
+        const table_job_context<IO, Codec>& context;
+        data_file<IO> file;
+        std::uint32_t generation = 0;
+        std::vector<table_type> tables;
+
+        data_file<IO>* begin(file_header& header, std::error_code& ec) {
+            generation = header.generation = context.next_generation();
+            return context.files.create(generation, file, ec) ? &file : nullptr;
+        }
+        bool end(std::uint64_t size, std::error_code& ec) {
+            table_type table;
+            if (!context.files.finish(generation, std::move(file), size, context.cache, table, ec)) return false;
+            tables.push_back(std::move(table));
+            return true;
+        }
+    } written{context, {}, 0, {}};
+    return merge_into_tables(input, context.codec, context.layout, context.limits.table_bytes, written, totals, ec) &&
+           current.after_compaction(compaction, std::move(written.tables), next, ec);
+}
+
+}  // namespace kvforge::detail
