@@ -13,7 +13,6 @@
 
 #include <fcntl.h>
 
-#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -44,10 +43,10 @@ public:
 
     /// Opens the tables TABLES names into levels, with the oldest log file to replay; a
     /// store without TABLES has no tables, and its oldest log is 0. On an error levels and
-    /// oldest_log are left as they were. A list that cannot be
-    /// read fails as table_list::decode says; a listed table that is missing or of another
-    /// size than listed is errc::corrupt_header, naming it; a table that fails to open fails
-    /// as table_reader::open says. Reads with cache (nullptr for none).
+    /// oldest_log are left as they were. A list that cannot be read fails as
+    /// table_list::decode says; a listed table that is missing or of another size than
+    /// listed is errc::corrupt_header, naming it; a table that fails to open fails as
+    /// table_reader::open says. Reads with cache (nullptr for none).
     bool open(block_cache* cache, levels_type& levels, std::uint32_t& oldest_log, std::error_code& ec) const {
         ec.clear();
         table_list list;
@@ -114,13 +113,14 @@ private:
 
     /// Reads TABLES into list; a store without one has an empty list.
     bool read_list(table_list& list, std::error_code& ec) const {
-        const store_file_name name = store_file_name::table_list();
         source_type file;
-        std::vector<store_file_name> names;
-        if (!directory_.list(names, ec)) return false;
-        if (std::find(names.begin(), names.end(), name) == names.end()) return true;
+        if (!directory_.open_file(file, store_file_name::table_list(), O_RDONLY, ec)) {
+            if (ec != std::errc::no_such_file_or_directory) return false;
+            ec.clear();
+            return true;
+        }
         std::uint64_t size = 0;
-        if (!directory_.open_file(file, name, O_RDONLY, ec) || !file.size(size, ec)) return false;
+        if (!file.size(size, ec)) return false;
         std::string bytes(static_cast<std::size_t>(size), '\0');
         return file.read(0, bytes.data(), bytes.size(), ec) && list.decode(bytes, file.path(), ec);
     }
