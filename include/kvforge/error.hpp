@@ -24,7 +24,7 @@ enum class errc {
     codec_failed,         ///< a codec threw an exception while encoding
     not_a_store,          ///< a file in the store's directory is not a kvforge file (wrong magic)
     unsupported_version,  ///< the file was written by a newer format version; it is left unchanged
-    codec_mismatch,       ///< the store was written with other key or value codecs, expiry or compression
+    codec_mismatch,       ///< the store was written with other key or value codecs, expiry or compression, or over sorted tables (disk_index) or not
     corrupt_header,       ///< a file header is truncated or fails its checksum
     corrupt_record,       ///< a record before the log's tail is damaged (open with salvage to keep the rest)
     store_locked,         ///< another process or store object has the store open
@@ -58,7 +58,7 @@ enum class errc {
                 case errc::codec_failed: return "a codec threw an exception";
                 case errc::not_a_store: return "not a kvforge store file";
                 case errc::unsupported_version: return "file written by a newer kvforge format version";
-                case errc::codec_mismatch: return "store written with other key or value codecs, expiry or compression";
+                case errc::codec_mismatch: return "store written with other key or value codecs, expiry, compression or tables";
                 case errc::corrupt_header: return "damaged file header";
                 case errc::corrupt_record: return "damaged record before the end of the log";
                 case errc::store_locked: return "store is open elsewhere";

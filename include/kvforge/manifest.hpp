@@ -20,7 +20,10 @@
 /// Some fields bind: bytes written under one value of them cannot be read under another
 /// (the format, the codecs, expiry, compression). The others (store, index, durability)
 /// only say how the store was made: file_log and mmap_file read the same files, and any
-/// index is rebuilt from the log, so tools take them as defaults and nothing more.
+/// in-memory index is rebuilt from the log, so tools take them as defaults and nothing
+/// more. One index binds: disk_index keeps its records in sorted tables, which no other
+/// index reads, and its stores record format 3 (table_store_format), which a release that
+/// knows no tables refuses instead of reading their newest log alone.
 
 #include <cstddef>
 #include <cstdint>
@@ -36,6 +39,12 @@
 namespace kvforge {
 
 namespace detail {
+
+/// The index that keeps a store's records in sorted tables (kvforge::disk_index).
+inline constexpr std::string_view disk_index_name = "disk_index";
+/// The format a store over sorted tables records in its MANIFEST; its logs and tables are
+/// of format 2 inside (record_format.hpp's format_version).
+inline constexpr std::uint32_t table_store_format = 3;
 
 /// The manifest's fields in file order: each line's name and the member it fills.
 /// A field is added with one line here (and, if it binds, one in first_binding_difference).
@@ -182,6 +191,9 @@ inline constexpr manifest_field manifest_fields[] = {
     auto both = [](std::string_view what, const std::string& written, const std::string& opened) {
         return std::string(what) + ": written with '" + written + "', opened with '" + opened + "'";
     };
+    if ((on_disk.index == disk_index_name) != (opening.index == disk_index_name)) {
+        return both("index", on_disk.index, opening.index);
+    }
     if (on_disk.key_codec != opening.key_codec) return both("key codec", on_disk.key_codec, opening.key_codec);
     if (on_disk.value_codec != opening.value_codec) {
         return both("value codec", on_disk.value_codec, opening.value_codec);
@@ -197,8 +209,15 @@ inline constexpr manifest_field manifest_fields[] = {
 }
 
 /// What to do about the first binding difference between `on_disk` and `opening`: open
-/// with the types, the expiry or the compression the store was written with.
+/// with the index, the types, the expiry or the compression the store was written with.
 [[nodiscard]] inline std::string binding_remedy(const composition& on_disk, const composition& opening) {
+    if ((on_disk.index == disk_index_name) != (opening.index == disk_index_name)) {
+        return on_disk.index == disk_index_name
+                   ? "its records are in sorted tables, which only kvforge::disk_index reads: open the store with "
+                     "kvforge::disk_index (<kvforge/index/disk_index.hpp>)"
+                   : "its records are in logs, which kvforge::disk_index does not read: open the store with the "
+                     "index it names, and copy it into a new disk_index store with kvforge::copy";
+    }
     if (on_disk.key_codec != opening.key_codec || on_disk.value_codec != opening.value_codec ||
         on_disk.codec_fingerprint != opening.codec_fingerprint) {
         return "open the store with the key and value types it was written with";

@@ -992,7 +992,12 @@ private:
     static composition made_of(const std::string& key_codec, const std::string& value_codec,
                                std::uint64_t fingerprint) {
         composition c;
-        c.format = detail::format_version;
+        // An index that keeps the records in files of its own (disk_index) names their format.
+        if constexpr (requires { index_policy::store_format; }) {
+            c.format = index_policy::store_format;
+        } else {
+            c.format = detail::format_version;
+        }
         c.store = std::string(store_policy::name);
         c.index = std::string(index_policy::name);
         c.durability = std::string(durability_policy::name);

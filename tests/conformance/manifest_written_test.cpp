@@ -35,6 +35,7 @@ template <class Store>
 kvforge::composition expected_manifest() {
     kvforge::composition c;
     c.format = kvforge::detail::format_version;
+    if constexpr (requires { Store::index_policy::store_format; }) c.format = Store::index_policy::store_format;
     c.store = std::string(Store::store_policy::name);
     c.index = std::string(Store::index_policy::name);
     c.durability = std::string(Store::durability_policy::name);

@@ -6,6 +6,9 @@
 // files that apply to a store without files on kvforge::redis_cluster over a live cluster.
 
 #include <kvforge/kvforge.hpp>
+#if KVFORGE_TEST_DISK_INDEX_CONFIGS
+#include <kvforge/index/disk_index.hpp>
+#endif
 
 #include <chrono>
 #include <cstdint>
@@ -109,6 +112,18 @@ using all_configs = std::tuple<
     store<std::string, std::string, redis_cluster, buffered<>, thread_safe>,
     store<std::string, std::string, redis_cluster, async_worker<>, thread_safe>,
     store<std::string, std::string, redis_cluster, buffered<>, single_thread, expiring<std::chrono::system_clock>>>;
+#elif KVFORGE_TEST_DISK_INDEX_CONFIGS
+/// kvforge::disk_index (outside the umbrella header) over each durability policy and both
+/// threading policies; with KVFORGE_TEST_EACH_CONFIGS (the sanitizer stages), the one that
+/// starts the most threads. kvforge_table_conformance_tests (cmake/tests.cmake) runs the
+/// suite's files whose promises it keeps, and says which it does not keep yet.
+#if KVFORGE_TEST_EACH_CONFIGS
+using all_configs = std::tuple<store<std::string, std::string, file_log, disk_index, async_worker<>, thread_safe>>;
+#else
+using all_configs = std::tuple<store<std::string, std::string, file_log, disk_index, buffered<>, single_thread>,
+                               store<std::string, std::string, file_log, disk_index, sync_each, thread_safe>,
+                               store<std::string, std::string, file_log, disk_index, async_worker<>, thread_safe>>;
+#endif
 #elif KVFORGE_TEST_EACH_CONFIGS
 /// Each policy choice once: every store, index, durability and threading policy, the
 /// bounded cache, the read cache and expiry appear in one of these 5 stores. The sanitizer

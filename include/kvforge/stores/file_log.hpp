@@ -10,6 +10,21 @@
 
 namespace kvforge {
 
+namespace detail {
+
+/// The log engine, or the backend an index policy brings in its place (disk_index's).
+template <class Policies>
+struct file_log_backend {
+    using type = log_backend<Policies>;
+};
+template <class Policies>
+    requires requires { typename Policies::index::template store_backend<Policies>; }
+struct file_log_backend<Policies> {
+    using type = typename Policies::index::template store_backend<Policies>;
+};
+
+}  // namespace detail
+
 /// Store policy: records appended to segment files in the store's directory; the index
 /// maps each key to its record, which get() reads and checks against its checksum. A
 /// record of a closed segment (or one the active segment held when the store was
@@ -24,7 +39,7 @@ struct file_log {
     static constexpr bool keeps_files = true;       ///< segments, hints, MANIFEST and LOCK in the store's directory
     static constexpr bool index_in_process = true;  ///< the index in this process's heap
     template <class Policies>
-    using backend = detail::log_backend<Policies>;
+    using backend = typename detail::file_log_backend<Policies>::type;
 };
 
 static_assert(store_policy<file_log>);

@@ -44,7 +44,8 @@ public:
         if (!read_manifest_file(io_, directory_.path(), on_disk, found, ec)) return false;
         if (!found) return check_without_manifest(ec);
         const std::string path = directory_.file_path(store_file_name::manifest());
-        if (on_disk.format > format_version) {
+        // A store over sorted tables (format 3) is named as such, not as a newer format.
+        if (on_disk.format > format_version && on_disk.index != disk_index_name) {
             fail(ec, errc::unsupported_version,
                  path + ": written in format version " + std::to_string(on_disk.format) +
                      "; this kvforge reads up to version " + std::to_string(format_version) + " (nothing was changed)");
@@ -85,6 +86,7 @@ private:
     struct unrecorded_files {
         std::string format1_records;
         std::string format2_records;
+        std::string table_list;  ///< TABLES, when the directory is a disk_index store's
         /// Whether every format 2 file holding records was written with these expiry and
         /// compression (its header's layers are the open's; 0, not recorded, passes for none).
         bool layers_agree = true;
@@ -96,6 +98,9 @@ private:
         std::sort(names.begin(), names.end(),
                   [](const store_file_name& a, const store_file_name& b) { return a.generation() < b.generation(); });
         for (const store_file_name& name : names) {
+            if (name.kind() == store_file_kind::table_list && !name.is_temporary()) {
+                found.table_list = directory_.file_path(name);
+            }
             if (name.kind() != store_file_kind::data || name.is_temporary()) continue;
             data_file<IO> file;
             std::uint64_t size = 0;
@@ -129,6 +134,14 @@ private:
     bool check_without_manifest(std::error_code& ec) const {
         unrecorded_files found;
         if (!find_data_files(found, ec)) return false;
+        if (!found.table_list.empty()) {
+            fail(ec, errc::corrupt_header,
+                 directory_.file_path(store_file_name::manifest()) + " is missing, and " + found.table_list +
+                     " lists sorted tables, which only kvforge::disk_index reads; the store is not opened as a log "
+                     "store (nothing was changed). Restore the MANIFEST from a backup and open the store with "
+                     "kvforge::disk_index");
+            return false;
+        }
         const bool never_recorded = format_manifest(composition_).empty() && found.layers_agree;
         if (!found.format2_records.empty() && !never_recorded) {
             const std::string manifest = directory_.file_path(store_file_name::manifest());

@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <utility>
 #include <vector>
@@ -82,23 +83,28 @@ public:
     /// Makes levels and oldest_log the store's: TABLES names them from now on, at any
     /// power loss. The tables levels hold must be finished.
     bool publish(const levels_type& levels, std::uint32_t oldest_log, std::error_code& ec) const {
-        const std::string bytes = table_list::of(levels, oldest_log).encode();
-        const store_file_name name = store_file_name::table_list();
+        return write_file(store_file_name::table_list(), table_list::of(levels, oldest_log).encode(), ec);
+    }
+
+    /// Writes a whole file (TABLES, the MANIFEST) so that a power loss leaves the old one
+    /// or the new one: to its .tmp, synced, renamed over it, the directory synced.
+    bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) const {
         source_type file;
         return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
                file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
                directory_.sync(ec);
     }
 
-    /// Removes the table files, and a TABLES.tmp, that levels does not hold: after a
-    /// publish, the tables it replaced; on opening, what a change cut short left.
+    /// Removes the table files that levels does not hold, and a TABLES.tmp or MANIFEST.tmp:
+    /// after a publish, the tables it replaced; on opening, what a change cut short left.
     bool remove_unlisted(const levels_type& levels, std::error_code& ec) const {
         std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         for (const store_file_name& name : names) {
             const bool unlisted = name.kind() == store_file_kind::table && !holds(levels, name.generation());
-            const bool unfinished_list = name.kind() == store_file_kind::table_list && name.is_temporary();
-            if ((unlisted || unfinished_list) && !directory_.remove(name, ec)) return false;
+            const bool unfinished = name.is_temporary() && (name.kind() == store_file_kind::table_list ||
+                                                            name.kind() == store_file_kind::manifest);
+            if ((unlisted || unfinished) && !directory_.remove(name, ec)) return false;
         }
         return true;
     }

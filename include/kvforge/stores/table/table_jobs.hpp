@@ -1,9 +1,10 @@
 #pragma once
 /// \file table_jobs.hpp
-/// The two jobs that make a store's tables, each writing its tables whole and giving the
+/// The jobs that make a store's tables, each writing its tables whole and giving the
 /// levels they make, which the caller publishes (table_files::publish) when it is ready:
 /// a flush writes a write buffer into a level 0 table; a compaction merges the tables
-/// table_levels chose into new tables of the level below. Neither changes what the store
+/// table_levels chose into new tables of the level below; a full compaction merges every
+/// table into the deepest level. Neither changes what the store
 /// reads until it is published; a job that fails leaves tables no list names, which
 /// table_files::remove_unlisted removes.
 
@@ -55,25 +56,23 @@ bool flush_write_buffer(const write_buffer& buffer, const table_levels<Codec, da
     return true;
 }
 
-/// Runs compaction (from current.due_compaction) and gives the levels after it; totals
-/// says what it wrote. Erases are dropped at the bottom only.
+/// Merges sources into new tables of about the context's table size, in key order.
 template <class IO, class Codec>
-bool run_table_compaction(const table_levels<Codec, data_file<IO>>& current, const table_compaction& compaction,
-                          const table_job_context<IO, Codec>& context, table_levels<Codec, data_file<IO>>& next,
-                          merge_totals& totals, std::error_code& ec) {
+bool merge_into_new_tables(std::vector<std::unique_ptr<entry_cursor>> sources, erases on_erase,
+                           const table_job_context<IO, Codec>& context,
+                           std::vector<typename table_levels<Codec, data_file<IO>>::table_type>& tables,
+                           merge_totals& totals, std::error_code& ec) {
     using table_type = typename table_levels<Codec, data_file<IO>>::table_type;
-    std::vector<std::unique_ptr<entry_cursor>> owned;
-    current.add_cursors(compaction, owned);
-    std::vector<entry_cursor*> sources;
-    for (const auto& source : owned) sources.push_back(source.get());
-    merging_cursor input(std::move(sources), compaction.bottom ? erases::skipped : erases::given);
+    std::vector<entry_cursor*> inputs;
+    for (const auto& source : sources) inputs.push_back(source.get());
+    merging_cursor input(std::move(inputs), on_erase);
 
     /// merge_into_tables's outputs: files of new generations, opened as they are finished.
     struct outputs {
         const table_job_context<IO, Codec>& context;
+        std::vector<table_type>& tables;
         data_file<IO> file;
         std::uint32_t generation = 0;
-        std::vector<table_type> tables;
 
         data_file<IO>* begin(file_header& header, std::error_code& ec) {
             generation = header.generation = context.next_generation();
@@ -85,9 +84,35 @@ bool run_table_compaction(const table_levels<Codec, data_file<IO>>& current, con
             tables.push_back(std::move(table));
             return true;
         }
-    } written{context, {}, 0, {}};
-    return merge_into_tables(input, context.codec, context.layout, context.limits.table_bytes, written, totals, ec) &&
-           current.after_compaction(compaction, std::move(written.tables), next, ec);
+    } written{context, tables, {}, 0};
+    return merge_into_tables(input, context.codec, context.layout, context.limits.table_bytes, written, totals, ec);
+}
+
+/// Runs compaction (from current.due_compaction) and gives the levels after it; totals
+/// says what it wrote. Erases are dropped at the bottom only.
+template <class IO, class Codec>
+bool run_table_compaction(const table_levels<Codec, data_file<IO>>& current, const table_compaction& compaction,
+                          const table_job_context<IO, Codec>& context, table_levels<Codec, data_file<IO>>& next,
+                          merge_totals& totals, std::error_code& ec) {
+    std::vector<std::unique_ptr<entry_cursor>> sources;
+    current.add_cursors(compaction, sources);
+    std::vector<typename table_levels<Codec, data_file<IO>>::table_type> tables;
+    return merge_into_new_tables(std::move(sources), compaction.bottom ? erases::skipped : erases::given, context,
+                                 tables, totals, ec) &&
+           current.after_compaction(compaction, std::move(tables), next, ec);
+}
+
+/// Merges every table of current into new tables of its deepest level, dropping erases
+/// and every version a newer one hides: what compact() asks for.
+template <class IO, class Codec>
+bool run_full_compaction(const table_levels<Codec, data_file<IO>>& current, const table_job_context<IO, Codec>& context,
+                         table_levels<Codec, data_file<IO>>& next, merge_totals& totals, std::error_code& ec) {
+    std::vector<std::unique_ptr<entry_cursor>> sources;
+    current.add_cursors(sources);
+    std::vector<typename table_levels<Codec, data_file<IO>>::table_type> tables;
+    if (!merge_into_new_tables(std::move(sources), erases::skipped, context, tables, totals, ec)) return false;
+    next = current.after_full_compaction(std::move(tables));
+    return true;
 }
 
 }  // namespace kvforge::detail

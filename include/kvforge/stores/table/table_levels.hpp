@@ -265,6 +265,14 @@ public:
         return true;
     }
 
+    /// These levels with every table replaced by outputs (in key order, disjoint), in the
+    /// deepest level: the result of a compaction of the whole store.
+    [[nodiscard]] table_levels after_full_compaction(std::vector<table_type> outputs) const {
+        table_levels result;
+        result.levels_.back() = std::move(outputs);
+        return result;
+    }
+
     /// Adds a table to a level as a store's list of tables names it on opening; the level's
     /// order is restored by finish_loading.
     void load(std::size_t level, table_type table) { levels_[level].push_back(std::move(table)); }

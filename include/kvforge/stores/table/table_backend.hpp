@@ -1,0 +1,219 @@
+#pragma once
+/// \file table_backend.hpp
+/// The backend of store<K, V, file_log, disk_index>: table_engine behind the threading
+/// policy's lock. Every write, and the flush and compactions a write makes due, runs under
+/// the exclusive lock; reads and scans take the shared one. Not yet served: expiry,
+/// compression into blocks, snapshots, backup() and refresh(); store<> refuses the first
+/// two at compile time, and backup() fails with errc::not_supported.
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <string>
+#include <string_view>
+#include <system_error>
+
+#include "../../batch.hpp"
+#include "../../composition.hpp"
+#include "../../detail/assign_bytes.hpp"
+#include "../../detail/write_version.hpp"
+#include "../../error.hpp"
+#include "../../options.hpp"
+#include "../../stats.hpp"
+#include "table_engine.hpp"
+
+namespace kvforge::detail {
+
+template <class Policies>
+class table_backend {
+    using io_type = typename Policies::io;
+    using threading = typename Policies::threading;
+    using mutex_type = typename threading::mutex_type;
+    using read_lock = std::shared_lock<mutex_type>;
+    using write_lock = std::unique_lock<mutex_type>;
+    using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
+    using engine_type = table_engine<io_type, writer_type, uncompressed_blocks>;
+
+public:
+    static constexpr bool sequenced = false;
+
+    table_backend() = default;
+    table_backend(const table_backend&) = delete;
+    table_backend& operator=(const table_backend&) = delete;
+    ~table_backend() {
+        std::error_code ignored;
+        close(ignored);
+    }
+
+    void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
+              std::error_code& ec) {
+        const write_lock lock(mutex_);
+        table_engine_options options;
+        options.write_buffer_bytes = opts.segment_bytes;
+        options.min_bytes = opts.compact_min_bytes;
+        options.mode.create = opts.create_if_missing && !opts.read_only;
+        options.mode.require_store = !options.mode.create;
+        options.mode.refuse_store = opts.error_if_exists;
+        options.mode.reader = opts.read_only;
+        read_only_ = opts.read_only;
+        path_ = std::string(path);
+        options.dead_ratio = opts.compact_dead_ratio;
+        if (engine_.open(std::move(io), std::string(path), wanted, options, ec)) open_ = true;
+    }
+
+    void close(std::error_code& ec) {
+        const write_lock lock(mutex_);
+        if (!open_) return;
+        open_ = false;
+        engine_.close(ec);
+    }
+
+    [[nodiscard]] bool is_open() const noexcept { return open_; }
+
+    std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
+        const write_lock lock(mutex_);
+        if (!writable(ec)) return 0;
+        version_.bump();
+        engine_.put(key, value, ec);
+        return 0;
+    }
+
+    bool erase(std::string_view key, std::error_code& ec) {
+        const write_lock lock(mutex_);
+        if (!writable(ec)) return false;
+        version_.bump();
+        return engine_.erase(key, ec);
+    }
+
+    std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
+        const write_lock lock(mutex_);
+        if (!writable(ec)) return 0;
+        version_.bump();
+        if (engine_.write(ops, ec)) ++batches_;
+        return 0;
+    }
+
+    template <class OnValue>
+    bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        thread_local std::string value;  // readers share the lock, so each has its own buffer
+        if (!engine_.get(key, value, ec)) return false;
+        on_value(std::string_view(value));
+        return true;
+    }
+
+    bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        return engine_.get(key, out, ec);
+    }
+
+    bool contains(std::string_view key, std::error_code& ec) const {
+        std::string ignored;
+        return read_value(key, ignored, ec);
+    }
+
+    template <class Visitor>
+    void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        engine_.visit(from, inclusive, true, visitor, ec);
+    }
+
+    template <class Visitor>
+    void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
+                         std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (from) {
+            engine_.visit(*from, inclusive, false, visitor, ec);
+        } else {
+            engine_.visit_from_last(visitor, ec);
+        }
+    }
+
+    template <class Visitor>
+    void for_each(Visitor&& visitor, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        engine_.visit({}, true, true, [&](std::string_view k, std::string_view v) {
+            visitor(k, v);
+            return true;
+        }, ec);
+    }
+
+    [[nodiscard]] std::size_t size() const {
+        const read_lock lock(mutex_);
+        return engine_.size();
+    }
+
+    [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
+
+    void clear(std::error_code& ec) {
+        const write_lock lock(mutex_);
+        if (!writable(ec)) return;
+        version_.bump();
+        engine_.clear(ec);
+    }
+
+    [[nodiscard]] kvforge::stats stats() const {
+        const read_lock lock(mutex_);
+        kvforge::stats s;
+        engine_.add_stats(s);
+        s.batches = batches_;
+        return s;
+    }
+
+    void flush(std::error_code& ec) {
+        const write_lock lock(mutex_);
+        engine_.flush(ec);
+    }
+    void sync(std::error_code& ec) {
+        const write_lock lock(mutex_);
+        engine_.sync(ec);
+    }
+    void compact(std::error_code& ec) {
+        const write_lock lock(mutex_);
+        if (!writable(ec)) return;
+        engine_.compact_all(ec);
+    }
+
+    [[nodiscard]] verify_report verify(std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        verify_report report;
+        engine_.verify(report, ec);
+        return report;
+    }
+
+    void backup(std::string_view, const backup_options&, std::error_code& ec) {
+        fail(ec, errc::not_supported, "backup() of a disk_index store is not served yet; copy the store with kvforge::copy");
+    }
+    std::uint64_t refresh(std::error_code& ec) {
+        if (!read_only_) {
+            fail(ec, errc::invalid_argument,
+                 path_ + " is open for writing: refresh() catches a read-only store (options::read_only) up with the "
+                         "writer beside it, and a writable store sees its own writes already");
+            return 0;
+        }
+        fail(ec, errc::not_supported,
+             path_ + ": refresh() of a disk_index store is not served yet; reopen the store to read what its writer "
+                     "wrote since");
+        return 0;
+    }
+
+private:
+    bool writable(std::error_code& ec) const {
+        if (!read_only_) return true;
+        fail(ec, errc::read_only,
+             path_ + " was opened read-only (options::read_only); nothing was written. Open it without read_only "
+                     "to write");
+        return false;
+    }
+
+    mutable mutex_type mutex_;
+    bool read_only_ = false;
+    std::string path_;
+    engine_type engine_;
+    kvforge::detail::write_version<threading::concurrent> version_;
+    bool open_ = false;
+    std::uint64_t batches_ = 0;
+};
+
+}  // namespace kvforge::detail

@@ -1,0 +1,568 @@
+#pragma once
+/// \file table_engine.hpp
+/// A store over sorted tables: the engine of store<K, V, file_log, disk_index>.
+///
+/// Writes go to a log file (data-<generation>.kvlog, the log format) through a durability
+/// writer, then into the write buffer. When the buffer reaches write_buffer_bytes, or the
+/// log holds mostly versions the buffer no longer does (an overwrite workload), the writer
+/// moves to a new log, the buffer is flushed into a level 0 table, a new TABLES names the
+/// table and the new log as the oldest to replay, and the old log is removed; then the
+/// compactions due run (table_levels::due_compaction). A read looks in the buffer, then in
+/// the tables newest first. An open reads the MANIFEST (table_composition), TABLES and
+/// the logs from the oldest TABLES names, whose records it flushes into a table at once.
+///
+/// The engine is single-threaded; table_backend puts it behind the threading policy's
+/// lock. The counts of live keys and bytes come from a scan of the store at each open.
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <unordered_map>
+#include <vector>
+
+#include "../../batch.hpp"
+#include "../../composition.hpp"
+#include "../../detail/data_file.hpp"
+#include "../../detail/store_directory.hpp"
+#include "../../detail/store_files.hpp"
+#include "../../error.hpp"
+#include "../../stats.hpp"
+#include "../log/log_scan.hpp"
+#include "../log/record_format.hpp"
+#include "table_composition.hpp"
+#include "table_files.hpp"
+#include "table_jobs.hpp"
+#include "write_buffer.hpp"
+
+namespace kvforge::detail {
+
+struct table_engine_options {
+    std::size_t write_buffer_bytes = std::size_t{64} << 20;
+    /// Automatic work for space: the log is flushed, and the tables merged whole, once they
+    /// hold at least min_bytes of which dead_ratio are versions a newer write hid (0: never).
+    std::uint64_t min_bytes = 64ull << 20;
+    double dead_ratio = 0.5;
+    /// What the open may create and must find; a reader changes no file and takes no write.
+    directory_mode mode;
+    table_layout layout;
+    level_limits limits;
+};
+
+template <class IO, class Writer, class Codec>
+class table_engine {
+public:
+    using levels_type = table_levels<Codec, data_file<IO>>;
+
+    table_engine() = default;
+    table_engine(const table_engine&) = delete;
+    table_engine& operator=(const table_engine&) = delete;
+
+    /// Opens (or creates, as options.mode allows) the store at path, whose MANIFEST must
+    /// agree with wanted; replays the logs TABLES does not cover into a new level 0 table.
+    bool open(IO io, const std::string& path, const composition& wanted, const table_engine_options& options,
+              std::error_code& ec) {
+        io_ = std::move(io);
+        options_ = options;
+        std::vector<store_file_name> names;
+        std::string manifest;
+        if (!directory_.open(io_, path, options_.mode, ec) || !directory_.list(names, ec) ||
+            !table_composition<IO>(io_, directory_, wanted).check(names, manifest, ec)) {
+            return false;
+        }
+        // The MANIFEST comes before the first record, so a store holding records has one.
+        if (!options_.mode.reader && !manifest.empty() &&
+            !tables_.write_file(store_file_name::manifest(), manifest, ec)) {
+            return false;
+        }
+        std::uint32_t oldest_log = 0;
+        if (!tables_.open(nullptr, levels_, oldest_log, ec)) return false;
+        std::vector<std::uint32_t> logs;
+        for (const store_file_name& name : names) {
+            if (name.is_temporary()) continue;
+            if (name.kind() == store_file_kind::data || name.kind() == store_file_kind::table) {
+                next_generation_ = std::max(next_generation_, name.generation() + 1);
+            }
+            if (name.kind() == store_file_kind::data && name.generation() >= oldest_log) logs.push_back(name.generation());
+        }
+        std::sort(logs.begin(), logs.end());
+        for (const std::uint32_t generation : logs) {
+            if (!replay(generation, ec)) return false;
+        }
+        if (options_.mode.reader) return count_live(ec);
+        // The replayed entries go into a table at once, so that the new log starts empty.
+        levels_type next = levels_;
+        if (!buffer_.empty() && !flush_write_buffer(buffer_, levels_, context(), next, ec)) return false;
+        if (!start_log(ec) || !tables_.publish(next, log_generation_, ec)) return false;
+        levels_ = std::move(next);
+        buffer_ = write_buffer();
+        for (const store_file_name& name : names) {
+            if (name.kind() == store_file_kind::data && name.generation() < log_generation_ &&
+                !directory_.remove(name, ec)) {
+                return false;
+            }
+        }
+        return tables_.remove_unlisted(levels_, ec) && compact_due(ec) && count_live(ec);
+    }
+
+    /// Counts the live keys and bytes, and takes what the tables hold beyond them as dead.
+    bool count_live(std::error_code& ec) {
+        live_keys_ = 0;
+        live_bytes_ = 0;
+        if (!visit(
+                {}, true, true,
+                [&](std::string_view key, std::string_view value) {
+                    live_bytes_ += key.size() + value.size();
+                    return ++live_keys_ > 0;
+                },
+                ec)) {
+            return false;
+        }
+        std::uint64_t table_bytes = 0;
+        for (std::size_t i = 0; i < level_limits::levels; ++i) table_bytes += levels_.level_file_bytes(i);
+        dead_bytes_ = table_bytes > live_bytes_ ? table_bytes - live_bytes_ : 0;
+        return true;
+    }
+
+    bool put(std::string_view key, std::string_view value, std::error_code& ec) {
+        live_change change;
+        if (!account(key, &value, nullptr, change, ec)) return false;
+        record_.clear();
+        append_put_record(record_, key, value);
+        if (!append(ec)) return false;
+        add_to_buffer(key, record_type::put, value);
+        apply(change);
+        ++puts_;
+        return after_write(ec);
+    }
+
+    /// Erases key; false (ec clear) when the store does not hold it, and nothing is written.
+    bool erase(std::string_view key, std::error_code& ec) {
+        live_change change;
+        if (!account(key, nullptr, nullptr, change, ec) || change.keys == 0) return false;
+        record_.clear();
+        append_erase_record(record_, key);
+        if (!append(ec)) return false;
+        add_to_buffer(key, record_type::erase, {});
+        apply(change);
+        ++erases_;
+        return after_write(ec);
+    }
+
+    /// Writes ops as one batch record, which an open replays whole or not at all.
+    bool write(const batch_buffer& ops, std::error_code& ec) {
+        // What each operation changes, found before anything is written; an operation sees
+        // the ones before it in the batch.
+        live_change change;
+        batch_sizes_.clear();
+        bool read = true;
+        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+            if (read) read = account(key, op == batch_op::put ? &value : nullptr, &batch_sizes_, change, ec);
+        });
+        if (!read) return false;
+        record_.clear();
+        const std::size_t start = begin_batch_record(record_);
+        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+            if (op == batch_op::put) {
+                append_put_record(record_, key, value);
+            } else {
+                append_erase_record(record_, key);
+            }
+        });
+        finish_batch_record(record_, start, ops.count());
+        if (!append(ec)) return false;
+        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+            add_to_buffer(key, op == batch_op::put ? record_type::put : record_type::erase,
+                          op == batch_op::put ? value : std::string_view{});
+            ++(op == batch_op::put ? puts_ : erases_);
+        });
+        apply(change);
+        return after_write(ec);
+    }
+
+    /// Safe on many threads at once (each reads with buffers of its own) while no write runs.
+    bool get(std::string_view key, std::string& value, std::error_code& ec) const {
+        gets_.fetch_add(1, std::memory_order_relaxed);
+        return find(key, value, ec);
+    }
+
+    /// What stats() reports of the engine.
+    void add_stats(kvforge::stats& s) const {
+        s.live_keys = live_keys_;
+        s.live_bytes = live_bytes_;
+        s.puts = puts_;
+        s.gets = gets_.load(std::memory_order_relaxed);
+        s.erases = erases_;
+        s.compactions = compactions_;
+        s.recovered_records = recovered_records_;
+        s.recovered_bytes_cut = recovered_bytes_cut_;
+        s.memory_bytes = buffer_.memory_usage();
+        s.disk_bytes = log_bytes();
+        for (std::size_t i = 0; i < level_limits::levels; ++i) {
+            for (const auto& table : levels_.level(i)) {
+                s.disk_bytes += table.file_size;
+                s.memory_bytes += table.reader->memory_bytes();
+            }
+        }
+        s.dead_bytes = dead_bytes_;
+    }
+
+    /// Checks every block of every table and counts the entries of the store it holds.
+    bool verify(verify_report& report, std::error_code& ec) const {
+        report = {};
+        report.damaged = torn_tails_;
+        return visit({}, true, true, [&](std::string_view, std::string_view) { return ++report.records_checked > 0; }, ec);
+    }
+
+    /// Flushes the write buffer and merges every table into the deepest level, dropping
+    /// erases and older entries.
+    bool compact_all(std::error_code& ec) {
+        if (!buffer_.empty() && !rotate(ec)) return false;
+        return merge_all(ec);
+    }
+
+    /// The key's newest value, counting no get.
+    bool find(std::string_view key, std::string& value, std::error_code& ec) const {
+        ec.clear();
+        thread_local table_read_buffers reads;
+        table_entry entry;
+        if (!buffer_.find(key, entry) && !levels_.find(key, reads, entry, ec)) return false;
+        if (entry.kind != record_type::put) return false;
+        value.assign(entry.value);
+        return true;
+    }
+
+    /// Calls visitor(key, value) for the keys from `from` (past it unless inclusive), up
+    /// (ascending) or down, until it returns false.
+    template <class Visitor>
+    bool visit(std::string_view from, bool inclusive, bool ascending, Visitor&& visitor, std::error_code& ec) const {
+        return walk(std::optional<std::string_view>(from), inclusive, ascending, visitor, ec);
+    }
+
+    /// Calls visitor(key, value) from the last key down, until it returns false.
+    template <class Visitor>
+    bool visit_from_last(Visitor&& visitor, std::error_code& ec) const {
+        return walk(std::nullopt, true, false, visitor, ec);
+    }
+
+    [[nodiscard]] std::size_t size() const noexcept { return live_keys_; }
+
+    /// Nothing to flush or sync in a store opened read-only, which has no writer.
+    void flush(std::error_code& ec) {
+        if (writer_) writer_->flush(ec);
+    }
+    void sync(std::error_code& ec) {
+        if (writer_) writer_->sync(ec);
+    }
+
+    /// Empties the store: every table and log replaced by a new, empty log.
+    bool clear(std::error_code& ec) {
+        const levels_type empty;
+        const std::uint32_t old_log = log_generation_;
+        if (!start_log(ec) || !tables_.publish(empty, log_generation_, ec)) return false;
+        levels_ = empty;
+        buffer_ = write_buffer();
+        buffer_live_ = 0;
+        live_keys_ = 0;
+        live_bytes_ = 0;
+        dead_bytes_ = 0;
+        return directory_.remove(store_file_name::data(old_log), ec) && tables_.remove_unlisted(levels_, ec);
+    }
+
+    /// Calls f(key, value) for every key in order.
+    template <class F>
+    bool scan(F&& f, std::error_code& ec) {
+        write_buffer::cursor newest(buffer_);
+        std::vector<std::unique_ptr<entry_cursor>> owned;
+        levels_.add_cursors(owned);
+        std::vector<entry_cursor*> sources{&newest};
+        for (const auto& source : owned) sources.push_back(source.get());
+        merging_cursor all(std::move(sources), erases::skipped);
+        for (bool at = all.seek_first(ec); at; at = all.next(ec)) f(all.entry().key, all.entry().value);
+        return !ec;
+    }
+
+    bool close(std::error_code& ec) {
+        if (writer_) writer_->close(ec);
+        writer_.reset();
+        log_.close();
+        levels_ = levels_type();
+        directory_.close();
+        return !ec;
+    }
+
+    [[nodiscard]] const levels_type& levels() const noexcept { return levels_; }
+
+private:
+    /// Walks a merging cursor over the buffer and the levels from `from` (the last key
+    /// when nullopt), up or down, calling visitor until it returns false.
+    template <class Visitor>
+    bool walk(std::optional<std::string_view> from, bool inclusive, bool ascending, Visitor&& visitor,
+              std::error_code& ec) const {
+        write_buffer::cursor newest(buffer_);
+        std::vector<std::unique_ptr<entry_cursor>> owned;
+        levels_.add_cursors(owned);
+        std::vector<entry_cursor*> sources{&newest};
+        for (const auto& source : owned) sources.push_back(source.get());
+        merging_cursor all(std::move(sources), erases::skipped);
+        const std::string start(from.value_or(std::string_view{}));
+        bool at = false;
+        if (!from) {
+            at = all.seek_last(ec);
+        } else if (ascending) {
+            at = all.seek(start, ec);
+            if (at && !inclusive && all.entry().key == start) at = all.next(ec);
+        } else {
+            // The first key not less than start, then back below it unless it is start itself.
+            at = all.seek(start, ec);
+            if (at && (all.entry().key != start || !inclusive)) {
+                at = all.prev(ec);
+            } else if (!at && !ec) {
+                at = all.seek_last(ec);
+            }
+        }
+        while (at) {
+            if (!visitor(all.entry().key, all.entry().value)) return true;
+            at = ascending ? all.next(ec) : all.prev(ec);
+        }
+        return !ec;
+    }
+
+    [[nodiscard]] table_job_context<IO, Codec> context() {
+        return {tables_, codec_, options_.layout, options_.limits, nullptr, generations_};
+    }
+
+    /// What a write changes in the live and dead counts; found before its record is
+    /// appended, so that a read that fails leaves the store as it was.
+    struct live_change {
+        std::int64_t keys = 0;
+        std::int64_t bytes = 0;
+        std::uint64_t dead = 0;
+    };
+
+    /// Adds to change what writing value (an erase when null) under key changes. seen, when
+    /// given, holds the value sizes (-1: erased) earlier operations of a batch wrote.
+    bool account(std::string_view key, const std::string_view* value,
+                 std::unordered_map<std::string, std::int64_t>* seen, live_change& change, std::error_code& ec) {
+        std::int64_t old_size = -1;
+        const auto earlier = seen ? seen->find(std::string(key)) : std::unordered_map<std::string, std::int64_t>::iterator{};
+        if (seen && earlier != seen->end()) {
+            old_size = earlier->second;
+        } else if (find(key, old_value_, ec)) {
+            old_size = static_cast<std::int64_t>(old_value_.size());
+        } else if (ec) {
+            return false;
+        }
+        const auto key_size = static_cast<std::int64_t>(key.size());
+        if (old_size >= 0) {
+            change.keys -= 1;
+            change.bytes -= key_size + old_size;
+            change.dead += static_cast<std::uint64_t>(key_size + old_size);
+        }
+        if (value) {
+            change.keys += 1;
+            change.bytes += key_size + static_cast<std::int64_t>(value->size());
+        } else {
+            change.dead += key.size();  // the erase itself, until a merge drops it
+        }
+        if (seen) (*seen)[std::string(key)] = value ? static_cast<std::int64_t>(value->size()) : -1;
+        return true;
+    }
+
+    void apply(const live_change& change) noexcept {
+        live_keys_ = static_cast<std::size_t>(static_cast<std::int64_t>(live_keys_) + change.keys);
+        live_bytes_ = static_cast<std::uint64_t>(static_cast<std::int64_t>(live_bytes_) + change.bytes);
+        dead_bytes_ += change.dead;
+    }
+
+    /// Appends record_ to the log and commits it, as the durability policy does.
+    bool append(std::error_code& ec) {
+        const append_result appended = writer_->append(record_, ec);
+        if (ec) return false;
+        writer_->commit(appended.sequence, ec);
+        return !ec;
+    }
+
+    void add_to_buffer(std::string_view key, record_type kind, std::string_view value) {
+        table_entry older;
+        if (buffer_.find(key, older)) buffer_live_ -= older.key.size() + older.value.size();
+        buffer_live_ += key.size() + value.size();
+        table_entry entry;
+        entry.key = key;
+        entry.kind = kind;
+        entry.value = value;
+        buffer_.add(entry);
+    }
+
+    /// Flushes the buffer when it is full, or when the log holds mostly versions it no
+    /// longer does.
+    bool after_write(std::error_code& ec) {
+        const std::uint64_t log = log_bytes();
+        const bool log_mostly_dead = options_.dead_ratio > 0 && log >= options_.min_bytes &&
+                                     static_cast<double>(log - std::min<std::uint64_t>(log, buffer_live_)) >=
+                                         options_.dead_ratio * static_cast<double>(log);
+        return (buffer_.memory_usage() < options_.write_buffer_bytes && !log_mostly_dead) || rotate(ec);
+    }
+
+    bool replay(std::uint32_t generation, std::error_code& ec) {
+        data_file<IO> file;
+        std::uint64_t size = 0;
+        if (!directory_.open_file(file, store_file_name::data(generation), O_RDONLY, ec) || !file.size(size, ec)) {
+            return false;
+        }
+        char bytes[file_header::size];
+        file_header header;
+        if (size < file_header::size || !file.read(0, bytes, sizeof bytes, ec) ||
+            file_header::decode({bytes, sizeof bytes}, file_kind::data, header) != file_header::problem::none) {
+            return !ec;  // a log whose header never became durable holds no record
+        }
+        log_scan_result result;
+        return scan_log(
+            file, header.bytes(), size, header.version, false,
+            [&](const log_entry& found) {
+                ++recovered_records_;
+                if (found.type == record_type::clear) {
+                    // The logs replayed are newer than every table: a clear empties both.
+                    buffer_ = write_buffer();
+                    levels_ = levels_type();
+                    return;
+                }
+                table_entry entry;
+                entry.key = found.key;
+                entry.kind = found.type == record_type::erase ? record_type::erase : record_type::put;
+                entry.meta.flags = found.flags;
+                entry.meta.deadline = found.deadline;
+                entry.meta.tag = found.tag;
+                entry.value = found.value;
+                buffer_.add(entry);
+            },
+            result, ec) && (note_tail(generation, result.valid_end, size), true);
+    }
+
+    /// A writer's open cuts a torn tail (its records go into a table, and the log is
+    /// removed); a reader's leaves it in place, and verify() names it.
+    void note_tail(std::uint32_t generation, std::uint64_t valid_end, std::uint64_t size) {
+        if (valid_end == size) return;
+        if (!options_.mode.reader) {
+            recovered_bytes_cut_ += size - valid_end;
+            return;
+        }
+        torn_tails_.push_back({directory_.file_path(store_file_name::data(generation)), valid_end,
+                               std::string(torn_tail_problem)});
+    }
+
+    /// The bytes of the active log, its buffered ones included.
+    [[nodiscard]] std::uint64_t log_bytes() const noexcept { return writer_ ? writer_->end() : 0; }
+
+    bool start_log(std::error_code& ec) {
+        const std::uint32_t generation = next_generation_++;
+        data_file<IO> file;
+        if (!directory_.open_file(file, store_file_name::data(generation), O_RDWR | O_CREAT | O_TRUNC, ec)) {
+            return false;
+        }
+        file_header header;
+        header.generation = generation;
+        char bytes[file_header::size];
+        header.encode(bytes);
+        if (!file.write(0, {bytes, sizeof bytes}, ec) || !file.sync(ec) || !directory_.sync(ec)) return false;
+        if (writer_) writer_->close(ec);
+        if (ec) return false;
+        log_ = std::move(file);
+        log_generation_ = generation;
+        writer_.emplace();
+        writer_->attach(log_, file_header::size);
+        return true;
+    }
+
+    bool rotate(std::error_code& ec) {
+        const std::uint32_t old_log = log_generation_;
+        levels_type next;
+        if (!start_log(ec) || !flush_write_buffer(buffer_, levels_, context(), next, ec) ||
+            !tables_.publish(next, log_generation_, ec)) {
+            return false;
+        }
+        levels_ = std::move(next);
+        buffer_ = write_buffer();
+        buffer_live_ = 0;
+        if (!directory_.remove(store_file_name::data(old_log), ec) || !compact_due(ec)) return false;
+        // Tables mostly of hidden versions (overwrites of a few keys) are merged whole.
+        std::uint64_t table_bytes = 0;
+        for (std::size_t i = 0; i < level_limits::levels; ++i) table_bytes += levels_.level_file_bytes(i);
+        const bool tables_mostly_dead =
+            options_.dead_ratio > 0 && table_bytes >= options_.min_bytes &&
+            static_cast<double>(table_bytes - std::min<std::uint64_t>(table_bytes, live_bytes_)) >=
+                options_.dead_ratio * static_cast<double>(table_bytes);
+        return !tables_mostly_dead || merge_all(ec);
+    }
+
+    /// Merges every table into the deepest level.
+    bool merge_all(std::error_code& ec) {
+        if (levels_.table_count() == 0) {
+            ++compactions_;  // a compaction of an empty store, which has nothing to merge
+            return true;
+        }
+        levels_type next;
+        merge_totals totals;
+        if (!run_full_compaction(levels_, context(), next, totals, ec) || !tables_.publish(next, log_generation_, ec)) {
+            return false;
+        }
+        levels_ = std::move(next);
+        ++compactions_;
+        dead_bytes_ = 0;
+        return tables_.remove_unlisted(levels_, ec);
+    }
+
+    bool compact_due(std::error_code& ec) {
+        for (table_compaction due = levels_.due_compaction(options_.limits); !due.empty();
+             due = levels_.due_compaction(options_.limits)) {
+            levels_type next;
+            merge_totals totals;
+            if (!run_table_compaction(levels_, due, context(), next, totals, ec) ||
+                !tables_.publish(next, log_generation_, ec)) {
+                return false;
+            }
+            levels_ = std::move(next);
+            ++compactions_;
+            if (!tables_.remove_unlisted(levels_, ec)) return false;
+        }
+        return true;
+    }
+
+    IO io_{};
+    table_engine_options options_;
+    store_directory<IO> directory_;
+    Codec codec_{};
+    table_files<IO, Codec> tables_{directory_, codec_};
+    levels_type levels_;
+    write_buffer buffer_;
+    data_file<IO> log_;
+    std::uint32_t log_generation_ = 0;
+    std::optional<Writer> writer_;
+    std::uint32_t next_generation_ = 1;
+    std::function<std::uint32_t()> generations_ = [this] { return next_generation_++; };
+    std::string record_;
+    std::string old_value_;
+    std::size_t live_keys_ = 0;
+    std::uint64_t live_bytes_ = 0;
+    std::uint64_t buffer_live_ = 0;  ///< keys and values of the write buffer's entries
+    /// Bytes of versions a newer write hid, not yet merged away; at open, the tables'
+    /// bytes over the live ones.
+    std::uint64_t dead_bytes_ = 0;
+    std::unordered_map<std::string, std::int64_t> batch_sizes_;  ///< account()'s for a batch
+    std::uint64_t puts_ = 0;
+    mutable std::atomic<std::uint64_t> gets_{0};
+    std::uint64_t erases_ = 0;
+    std::uint64_t compactions_ = 0;
+    std::uint64_t recovered_records_ = 0;
+    std::uint64_t recovered_bytes_cut_ = 0;
+    std::vector<damaged_record> torn_tails_;  ///< left in place by a read-only open
+};
+
+}  // namespace kvforge::detail

@@ -1,0 +1,216 @@
+// store<K, V, file_log, disk_index>: the store over sorted tables through the store's calls,
+// its MANIFEST against other compositions, whole batches and clear().
+
+#include <catch2/catch.hpp>
+
+#include <kvforge/index/disk_index.hpp>
+#include <kvforge/kvforge.hpp>
+
+#include "../support/file_bytes.hpp"
+#include "../support/temp_dir.hpp"
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <optional>
+#include <random>
+#include <string>
+#include <system_error>
+
+namespace {
+
+using table_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index>;
+using log_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index>;
+
+/// The error an open of Store at path throws (none when it opens).
+template <class Store>
+kvforge::error open_error(const std::string& path) {
+    try {
+        Store store(path);
+    } catch (const kvforge::error& e) {
+        return e;
+    }
+    return kvforge::error(std::error_code(), "");
+}
+
+/// The newest log file of a store's directory.
+std::filesystem::path newest_log(const std::filesystem::path& directory) {
+    std::filesystem::path newest;
+    for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+        if (entry.path().extension() == ".kvlog" && entry.path() > newest) newest = entry.path();
+    }
+    return newest;
+}
+
+}  // namespace
+
+TEST_CASE("disk_index: a file_log store over sorted tables, through the store's calls", "[table][disk_index]") {
+    using db = kvforge::store<std::uint64_t, std::string, kvforge::file_log, kvforge::disk_index>;
+    kvforge_test::temp_dir dir;
+    kvforge::options opts;
+    opts.segment_bytes = 1 << 20;
+    std::map<std::uint64_t, std::string> model;
+    std::mt19937_64 random(5);
+    for (int round = 0; round < 3; ++round) {
+        db store(dir.path().string(), opts);
+        REQUIRE(store.size() == model.size());
+        for (int i = 0; i < 30000; ++i) {
+            const std::uint64_t key = random() % 20000;
+            if (random() % 6 == 0) {
+                REQUIRE(store.erase(key) == (model.erase(key) == 1));
+            } else {
+                const std::string value = std::to_string(i) + std::string(random() % 80, 'd');
+                store.put(key, value);
+                model[key] = value;
+            }
+        }
+        REQUIRE(store.size() == model.size());
+        for (std::uint64_t key = 0; key < 20000; key += 7) {
+            const auto it = model.find(key);
+            REQUIRE(store.get(key) == (it == model.end() ? std::nullopt : std::optional<std::string>(it->second)));
+            REQUIRE(store.contains(key) == (it != model.end()));
+        }
+        auto expected = model.begin();
+        for (const auto& [key, value] : store.scan(kvforge::ascending)) {
+            REQUIRE(key == expected->first);
+            REQUIRE(value == expected->second);
+            ++expected;
+        }
+        REQUIRE(expected == model.end());
+        auto back = model.rbegin();
+        for (const auto& [key, value] : store.scan(std::uint64_t{20000}, std::uint64_t{0}, kvforge::descending)) {
+            (void)value;
+            REQUIRE(key == back->first);
+            ++back;
+        }
+    }
+}
+
+TEST_CASE("disk_index: the MANIFEST records format 3 and the index, and binds them", "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string tables = (dir.path() / "tables").string();
+    const std::string logs = (dir.path() / "logs").string();
+    {
+        table_store store(tables);
+        store.put("k", "v");
+        log_store other(logs);
+        other.put("k", "v");
+    }
+    const std::string manifest = kvforge_test::read_file(std::filesystem::path(tables) / "MANIFEST");
+    CHECK_THAT(manifest, Catch::Contains("\nformat 3\n") && Catch::Contains("\nindex disk_index\n"));
+
+    SECTION("a log store's index does not open a table store, nor the other way round") {
+        kvforge::error e = open_error<log_store>(tables);
+        CHECK(e.code() == kvforge::errc::codec_mismatch);
+        CHECK_THAT(e.what(), Catch::Contains("index: written with 'disk_index', opened with 'hash_index'") &&
+                                 Catch::Contains("only kvforge::disk_index reads"));
+        e = open_error<table_store>(logs);
+        CHECK(e.code() == kvforge::errc::codec_mismatch);
+        CHECK_THAT(e.what(), Catch::Contains("kvforge::disk_index does not read"));
+        // Refused without a change: each opens as it was written.
+        CHECK(table_store(tables).get("k") == "v");
+        CHECK(log_store(logs).get("k") == "v");
+    }
+    SECTION("a table store that lost its MANIFEST is opened by neither") {
+        std::filesystem::remove(std::filesystem::path(tables) / "MANIFEST");
+        kvforge::error e = open_error<log_store>(tables);
+        CHECK(e.code() == kvforge::errc::corrupt_header);
+        CHECK_THAT(e.what(), Catch::Contains("TABLES lists sorted tables"));
+        e = open_error<table_store>(tables);
+        CHECK(e.code() == kvforge::errc::corrupt_header);
+        CHECK_THAT(e.what(), Catch::Contains("MANIFEST is missing"));
+    }
+    SECTION("a MANIFEST of a newer format is refused") {
+        std::string newer = manifest;
+        newer.replace(newer.find("format 3"), 8, "format 4");
+        const std::size_t crc = newer.find("crc32c ");
+        newer.resize(crc);
+        char line[24];
+        std::snprintf(line, sizeof line, "crc32c %08x\n", static_cast<unsigned>(kvforge::detail::crc32c(newer)));
+        kvforge_test::write_file(std::filesystem::path(tables) / "MANIFEST", newer + line);
+        const kvforge::error e = open_error<table_store>(tables);
+        CHECK(e.code() == kvforge::errc::unsupported_version);
+        CHECK_THAT(e.what(), Catch::Contains("format version 4"));
+    }
+}
+
+TEST_CASE("disk_index: a batch is replayed whole or not at all, and counted once a key", "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir.path().string();
+    {
+        table_store store(path);
+        store.put("before", "1");
+        store.put("gone", "x");
+        kvforge::batch<std::string, std::string> ops;
+        ops.put("a", "1");
+        ops.put("a", "22");  // the same key twice: one live key
+        ops.erase("gone");
+        ops.erase("never");  // an erase of a key the store does not hold changes no count
+        ops.put("b", "333");
+        store.write(ops);
+        CHECK(store.size() == 3);
+        CHECK(store.get("a") == "22");
+        CHECK_FALSE(store.contains("gone"));
+        CHECK(store.stats().live_bytes == std::string("before1a22b333").size());
+    }
+    {
+        table_store store(path);
+        CHECK(store.size() == 3);
+        CHECK(store.get("a") == "22");
+        CHECK(store.get("b") == "333");
+        CHECK_FALSE(store.contains("gone"));
+        kvforge::batch<std::string, std::string> ops;
+        ops.put("c", "4");
+        ops.erase("before");
+        store.write(ops);
+    }
+    // The newest log ends with that batch; cut one byte of it, as a power loss may.
+    const std::filesystem::path log = newest_log(path);
+    std::filesystem::resize_file(log, std::filesystem::file_size(log) - 1);
+    table_store store(path);
+    CHECK(store.get("before") == "1");
+    CHECK_FALSE(store.contains("c"));
+    CHECK(store.size() == 3);
+    CHECK(store.stats().recovered_bytes_cut > 0);
+}
+
+TEST_CASE("disk_index: clear() empties the tables and the log, through a reopen", "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir.path().string();
+    kvforge::options opts;
+    opts.segment_bytes = 64 << 10;
+    {
+        table_store store(path, opts);
+        for (int i = 0; i < 5000; ++i) store.put("key" + std::to_string(i), std::string(40, 'v'));
+        CHECK(store.stats().disk_bytes > 200000);  // flushed into tables
+        store.clear();
+        CHECK(store.size() == 0);
+        CHECK(store.scan(kvforge::ascending).begin() == store.scan(kvforge::ascending).end());
+        store.put("after", "1");
+    }
+    table_store store(path, opts);
+    CHECK(store.size() == 1);
+    CHECK(store.get("after") == "1");
+    CHECK_FALSE(store.contains("key1"));
+    CHECK(store.stats().disk_bytes < 10000);
+}
+
+TEST_CASE("disk_index: refresh() and backup() say that they are not served", "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = (dir.path() / "store").string();
+    table_store writer(path);
+    writer.put("k", "v");
+    writer.flush();
+    std::error_code ec;
+    writer.refresh(ec);
+    CHECK(ec == kvforge::errc::invalid_argument);
+    writer.backup((dir.path() / "copy").string(), ec);
+    CHECK(ec == kvforge::errc::not_supported);
+    CHECK_FALSE(std::filesystem::exists(dir.path() / "copy" / "TABLES"));
+    kvforge::options read_only;
+    read_only.read_only = true;
+    table_store reader(path, read_only);
+    CHECK(reader.get("k") == "v");
+    reader.refresh(ec);
+    CHECK(ec == kvforge::errc::not_supported);
+}
