@@ -124,6 +124,9 @@ class log_backend {
     static_assert(durability_writer<writer_type, io_type>,
                   "kvforge: the durability policy's writer<IO, Concurrent> does not satisfy the concept "
                   "kvforge::durability_writer (concepts.hpp), which lists what a log store calls");
+    static_assert(!requires { typename Policies::index::template store_backend<Policies>; },
+                  "kvforge: this index keeps the records in files of its own (kvforge::disk_index: sorted tables), "
+                  "which kvforge::file_log writes; use it with file_log, not mmap_file");
     using mutex_type = typename types::mutex_type;
     using gate_type = typename types::gate_type;
     using read_lock = typename types::read_lock;

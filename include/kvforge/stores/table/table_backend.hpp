@@ -35,6 +35,16 @@ class table_backend {
     using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
     using engine_type = table_engine<io_type, writer_type, uncompressed_blocks>;
 
+    static_assert(!Policies::expiry_given,
+                  "kvforge: kvforge::disk_index does not take kvforge::expiring<> yet: its tables keep no deadlines; "
+                  "use kvforge::sorted_index for a store whose keys expire");
+    static_assert(!Policies::compression_given,
+                  "kvforge: kvforge::disk_index does not take kvforge::compressed<> yet: its tables will compress "
+                  "whole blocks rather than each value; use kvforge::sorted_index for a compressed store");
+    static_assert(!Policies::cache_given,
+                  "kvforge: kvforge::disk_index takes no kvforge::read_cache<> yet: its block cache will serve hot "
+                  "reads; remove read_cache<>");
+
 public:
     static constexpr bool sequenced = false;
 
