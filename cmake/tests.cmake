@@ -40,11 +40,12 @@ elseif(NOT KVFORGE_TEST_SOURCES STREQUAL "all")
     message(FATAL_ERROR "kvforge: KVFORGE_TEST_SOURCES is '${KVFORGE_TEST_SOURCES}'; it takes all or threads")
 endif()
 # The single header holds the umbrella's headers; the sources that test the sorted tables
-# include headers outside it (stores/table/, index/disk_index.hpp), so its build leaves them out.
+# include headers outside it (stores/table/, index/disk_index.hpp, through fuzz/table_harness.hpp
+# too), so its build leaves them out.
 if(KVFORGE_SINGLE_INCLUDE)
     set(kept "")
     foreach(source IN LISTS kvforge_test_sources)
-        file(STRINGS ${source} outside_umbrella REGEX "#include <kvforge/(stores/table/|index/disk_index)")
+        file(STRINGS ${source} outside_umbrella REGEX "#include (<kvforge/(stores/table/|index/disk_index)|.*table_harness)")
         if(NOT outside_umbrella)
             list(APPEND kept ${source})
         endif()
