@@ -178,6 +178,10 @@ using all_configs =
 template <class Store>
 inline constexpr bool has_files = Store::store_policy::keeps_files;
 
+/// Whether the store keeps its records in sorted tables (disk_index), listed in TABLES.
+template <class Store>
+inline constexpr bool keeps_tables = requires { Store::index_policy::store_format; };
+
 /// Whether the store keeps its index in this process (stats().memory_bytes counts it).
 template <class Store>
 inline constexpr bool has_index_in_process = Store::store_policy::index_in_process;

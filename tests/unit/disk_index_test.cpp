@@ -195,7 +195,7 @@ TEST_CASE("disk_index: clear() empties the tables and the log, through a reopen"
     CHECK(store.stats().disk_bytes < 10000);
 }
 
-TEST_CASE("disk_index: refresh() and backup() say that they are not served", "[table][disk_index]") {
+TEST_CASE("disk_index: refresh() says that it is not served", "[table][disk_index]") {
     kvforge_test::temp_dir dir;
     const std::string path = (dir.path() / "store").string();
     table_store writer(path);
@@ -204,9 +204,6 @@ TEST_CASE("disk_index: refresh() and backup() say that they are not served", "[t
     std::error_code ec;
     writer.refresh(ec);
     CHECK(ec == kvforge::errc::invalid_argument);
-    writer.backup((dir.path() / "copy").string(), ec);
-    CHECK(ec == kvforge::errc::not_supported);
-    CHECK_FALSE(std::filesystem::exists(dir.path() / "copy" / "TABLES"));
     kvforge::options read_only;
     read_only.read_only = true;
     table_store reader(path, read_only);

@@ -30,10 +30,7 @@
 /// copy can change the other's bytes through a shared file.
 
 #include <fcntl.h>
-#include <sys/stat.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -41,9 +38,8 @@
 #include <system_error>
 #include <vector>
 
-#include "../../concepts.hpp"
+#include "../../detail/backup_copier.hpp"
 #include "../../detail/data_file.hpp"
-#include "../../detail/retry.hpp"
 #include "../../detail/store_directory.hpp"
 #include "../../detail/store_files.hpp"
 #include "../../error.hpp"
@@ -86,44 +82,21 @@ public:
     /// the file system allows it. A failure after dest was made says that the copy there
     /// is incomplete.
     bool copy(const backup_cut<IO>& cut, const std::string& dest, const backup_options& how, std::error_code& ec) {
-        if (!check_destination(dest, ec)) return false;
-        store_directory<IO> target;
-        directory_mode mode;
-        mode.refuse_store = true;
-        if (!target.open(io_, dest, mode, ec)) return false;
+        backup_copier<IO> copier(io_, directory_);
+        if (!copier.start(dest, ec)) return false;
         bool ok = true;
-        std::string buffer;
         for (const std::shared_ptr<segment<IO>>& in : cut.segments) {
             if (!ok) break;
             if (in == cut.active) {
-                ok = copy_through_temporary(in->file, store_file_name::data(in->id), cut.active_end, false, target,
-                                            buffer, ec);
+                ok = copier.copy(in->file, store_file_name::data(in->id), cut.active_end, false, ec);
                 continue;
             }
-            if (how.link_files && link_closed_segment(*in, target)) continue;
-            ok = copy_through_temporary(in->file, store_file_name::data(in->id), in->size, true, target, buffer, ec) &&
-                 copy_hint(in->id, target, buffer, ec);
+            if (how.link_files && link_closed_segment(*in, copier)) continue;
+            ok = copier.copy(in->file, store_file_name::data(in->id), in->size, true, ec) && copy_hint(in->id, copier, ec);
         }
-        ok = ok && copy_dictionaries(target, how, buffer, ec) && target.sync(ec);
         // Only once the segments' names (links included) are durable may the MANIFEST make
         // the copy a store.
-        // A composition whose codec names cannot stand in a manifest line leaves the copy
-        // without one, as the engine's record_composition leaves the store itself.
-        const std::string text = format_manifest(composition_);
-        if (ok && !text.empty()) {
-            const store_file_name manifest = store_file_name::manifest();
-            data_file<IO> file;
-            ok = target.open_file(file, manifest.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-                 file.write(0, text, ec) && file.sync(ec) && target.rename(manifest.temporary(), manifest, ec) &&
-                 target.sync(ec);
-        }
-        target.close();
-        if (!ok) {
-            fail(ec, ec,
-                 last_error_detail() + "; the backup in " + dest +
-                     " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
-        }
-        return ok;
+        return copier.finish(ok && copy_dictionaries(copier, how, ec), composition_, ec);
     }
 
     /// Opens the finished backup read-only and checks every record, and that it holds
@@ -155,71 +128,18 @@ public:
     }
 
 private:
-    /// Refuses a destination that is not a missing or empty directory, changing nothing.
-    bool check_destination(const std::string& dest, std::error_code& ec) {
-        if (inside_store_directory(dest)) {
-            fail(ec, std::error_code(EINVAL, std::system_category()),
-                 dest + " is inside the store's directory " + directory_.path() +
-                     "; a backup kept beside the files it copies is lost with them: give backup a directory "
-                     "outside it (nothing was changed)");
-            return false;
-        }
-        struct stat info {};
-        if (io_.stat(dest.c_str(), &info) != 0) {
-            if (errno == ENOENT) return true;
-            fail_errno(ec, errno, "stat " + dest + " (the backup's destination)");
-            return false;
-        }
-        if (!S_ISDIR(info.st_mode)) {
-            fail(ec, std::error_code(ENOTDIR, std::system_category()),
-                 dest + " is not a directory; give backup a new or empty directory (nothing was changed)");
-            return false;
-        }
-        std::vector<std::string> entries;
-        if (io_.list_directory(dest.c_str(), entries) != 0) {
-            fail_errno(ec, errno, "list " + dest + " (the backup's destination)");
-            return false;
-        }
-        if (!entries.empty()) {
-            fail(ec, std::error_code(ENOTEMPTY, std::system_category()),
-                 dest + " is not empty (it holds '" + entries.front() +
-                     "'); give backup a new or empty directory, or remove this one first (nothing was changed)");
-            return false;
-        }
-        return true;
-    }
-
-    /// Whether dest's parent is the store's directory (compared by device and inode, so
-    /// that another spelling of the path is caught too). Deeper is allowed: the
-    /// directory between is a user's entry, which the store leaves alone.
-    bool inside_store_directory(const std::string& dest) {
-        const std::string parent = store_directory<IO>::parent_of(dest);
-        struct stat store_info {};
-        struct stat parent_info {};
-        return io_.stat(directory_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
-               store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
-    }
-
     /// Copies, or links when how.link_files asks, the store's compression dictionaries
     /// (compression/zstd_trained.hpp) into the backup. A dictionary file is written once,
     /// through a .tmp and a rename, and never changed, so a link is as correct as for a
     /// closed segment. The layer that trains them removes none while a backup runs, so
     /// every one the cut's records need is here.
-    bool copy_dictionaries(const store_directory<IO>& target, const backup_options& how, std::string& buffer,
-                           std::error_code& ec) {
+    bool copy_dictionaries(backup_copier<IO>& copier, const backup_options& how, std::error_code& ec) {
         std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         for (const store_file_name& name : names) {
             if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
-            if constexpr (io_policy_with_link<IO>) {
-                if (how.link_files && link_into(name, target)) continue;
-            }
-            data_file<IO> from;
-            std::uint64_t size = 0;
-            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec) ||
-                !copy_through_temporary(from, name, size, true, target, buffer, ec)) {
-                return false;
-            }
+            if (how.link_files && copier.link(name)) continue;
+            if (!copier.copy_whole(name, ec)) return false;
         }
         return true;
     }
@@ -228,7 +148,7 @@ private:
     /// replaced only through a rename, so the file opened here is whole; one that is gone
     /// (the segment was never given one, or its next hint is being written) is left out:
     /// a hint only spares the copy's first open a replay.
-    bool copy_hint(std::uint32_t id, const store_directory<IO>& target, std::string& buffer, std::error_code& ec) {
+    bool copy_hint(std::uint32_t id, backup_copier<IO>& copier, std::error_code& ec) {
         const store_file_name name = store_file_name::hint(id);
         data_file<IO> from;
         std::error_code missing;
@@ -238,64 +158,25 @@ private:
             return false;
         }
         std::uint64_t size = 0;
-        return from.size(size, ec) && copy_through_temporary(from, name, size, true, target, buffer, ec);
-    }
-
-    /// Writes the first `end` bytes of from into target as name: into name's .tmp, synced,
-    /// then renamed. whole says that from holds exactly those bytes and never changes, so
-    /// that a reflink may stand for the copy; otherwise (and when the clone is refused)
-    /// the bytes are read and written a mebibyte at a time, which costs that much memory
-    /// whatever the store's size.
-    bool copy_through_temporary(const data_file<IO>& from, const store_file_name& name, std::uint64_t end,
-                                [[maybe_unused]] bool whole, const store_directory<IO>& target, std::string& buffer,
-                                std::error_code& ec) {
-        data_file<IO> copy;
-        if (!target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
-        bool cloned = false;
-        if constexpr (io_policy_with_clone<IO>) {
-            std::uint64_t size = 0;
-            std::error_code ignored;
-            cloned = whole && from.size(size, ignored) && size == end &&
-                     detail::retry_on_eintr([&] { return io_.clone_file(from.descriptor(), copy.descriptor()); }) == 0;
-        }
-        for (std::uint64_t at = 0; !cloned && at < end;) {
-            buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
-            if (!from.read(at, buffer.data(), buffer.size(), ec) || !copy.write(at, buffer, ec)) return false;
-            at += buffer.size();
-        }
-        return copy.sync(ec) && target.rename(name.temporary(), name, ec);
+        return from.size(size, ec) && copier.copy(from, name, size, true, ec);
     }
 
     /// Links closed segment `in`, and its hint when it has one, into the backup's directory
     /// under their own names (backup_options::link_files); false when the segment must be
-    /// copied instead: the I/O policy
-    /// has no link, the file system refuses it (another file system, no hard links, too
-    /// many links, ...), or the file holds bytes past the segment's end, which a link would
-    /// take and a copy does not. The linked bytes are durable already: a segment is synced
-    /// before it closes (rollover) or is published (compaction), and a hint before its
-    /// rename; the directory sync that precedes the MANIFEST makes the new names durable.
-    /// A hint only spares the copy's first open a replay, so one that cannot be linked
-    /// (there is none, or the link fails) is left out.
-    bool link_closed_segment([[maybe_unused]] const segment<IO>& in,
-                             [[maybe_unused]] const store_directory<IO>& target) {
-        if constexpr (io_policy_with_link<IO>) {
-            std::error_code ignored;
-            std::uint64_t file_size = 0;
-            if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
-            if (!link_into(store_file_name::data(in.id), target)) return false;
-            link_into(store_file_name::hint(in.id), target);
-            return true;
-        } else {
-            return false;
-        }
-    }
-
-    /// Gives the store's file `name` the same name in target; false when the link failed,
-    /// which changes nothing. Instantiated only for an I/O policy with link.
-    bool link_into(const store_file_name& name, const store_directory<IO>& target) {
-        const std::string from = directory_.file_path(name);
-        const std::string to = target.file_path(name);
-        return detail::retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;
+    /// copied instead: the link fails (backup_copier::link), or the file holds bytes past
+    /// the segment's end, which a link would take and a copy does not. The linked bytes
+    /// are durable already: a segment is synced before it closes (rollover) or is
+    /// published (compaction), and a hint before its rename; the directory sync that
+    /// precedes the MANIFEST makes the new names durable. A hint only spares the copy's
+    /// first open a replay, so one that cannot be linked (there is none, or the link
+    /// fails) is left out.
+    bool link_closed_segment(const segment<IO>& in, backup_copier<IO>& copier) {
+        std::error_code ignored;
+        std::uint64_t file_size = 0;
+        if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
+        if (!copier.link(store_file_name::data(in.id))) return false;
+        copier.link(store_file_name::hint(in.id));
+        return true;
     }
 
     IO& io_;

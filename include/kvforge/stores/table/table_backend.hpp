@@ -2,9 +2,9 @@
 /// \file table_backend.hpp
 /// The backend of store<K, V, file_log, disk_index>: table_engine behind the threading
 /// policy's lock. Every write, and the flush and compactions a write makes due, runs under
-/// the exclusive lock; reads and scans take the shared one. Not yet served: expiry,
-/// compression into blocks, snapshots, backup() and refresh(); store<> refuses the first
-/// two at compile time, and backup() fails with errc::not_supported.
+/// the exclusive lock, as does backup(); reads and scans take the shared one. Not yet
+/// served: expiry, compression into blocks, a read cache, snapshots and refresh(); store<>
+/// refuses the first three at compile time, and refresh() fails with errc::not_supported.
 
 #include <cstdint>
 #include <mutex>
@@ -192,8 +192,11 @@ public:
         return report;
     }
 
-    void backup(std::string_view, const backup_options&, std::error_code& ec) {
-        fail(ec, errc::not_supported, "backup() of a disk_index store is not served yet; copy the store with kvforge::copy");
+    /// Writers wait for the copy; a table is copied by a reflink where the file system
+    /// offers one, or linked (backup_options::link_files).
+    void backup(std::string_view dest, const backup_options& how, std::error_code& ec) {
+        const write_lock lock(mutex_);
+        engine_.backup(std::string(dest), how, ec);
     }
     std::uint64_t refresh(std::error_code& ec) {
         if (!read_only_) {

@@ -75,6 +75,9 @@ public:
         return true;
     }
 
+    /// The composition this open records (format 3).
+    [[nodiscard]] const composition& wanted() const noexcept { return composition_; }
+
 private:
     /// TABLES, or the first log holding a record (more than its header), or empty. A log of
     /// its header alone is what a crash while the store was made leaves.

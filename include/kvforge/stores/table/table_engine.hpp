@@ -26,10 +26,13 @@
 #include <string_view>
 #include <system_error>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include "../../batch.hpp"
+#include "../../backup_options.hpp"
 #include "../../composition.hpp"
+#include "../../detail/backup_copier.hpp"
 #include "../../detail/data_file.hpp"
 #include "../../detail/store_directory.hpp"
 #include "../../detail/store_files.hpp"
@@ -73,24 +76,27 @@ public:
         options_ = options;
         std::vector<store_file_name> names;
         std::string manifest;
+        const table_composition<IO> recorded(io_, directory_, wanted);
         if (!directory_.open(io_, path, options_.mode, ec) || !directory_.list(names, ec) ||
-            !table_composition<IO>(io_, directory_, wanted).check(names, manifest, ec)) {
+            !recorded.check(names, manifest, ec)) {
             return false;
         }
+        composition_ = recorded.wanted();
         // The MANIFEST comes before the first record, so a store holding records has one.
         if (!options_.mode.reader && !manifest.empty() &&
             !tables_.write_file(store_file_name::manifest(), manifest, ec)) {
             return false;
         }
-        std::uint32_t oldest_log = 0;
-        if (!tables_.open(nullptr, levels_, oldest_log, ec)) return false;
+        if (!tables_.open(nullptr, levels_, oldest_log_, ec)) return false;
         std::vector<std::uint32_t> logs;
         for (const store_file_name& name : names) {
             if (name.is_temporary()) continue;
             if (name.kind() == store_file_kind::data || name.kind() == store_file_kind::table) {
                 next_generation_ = std::max(next_generation_, name.generation() + 1);
             }
-            if (name.kind() == store_file_kind::data && name.generation() >= oldest_log) logs.push_back(name.generation());
+            if (name.kind() == store_file_kind::data && name.generation() >= oldest_log_) {
+                logs.push_back(name.generation());
+            }
         }
         std::sort(logs.begin(), logs.end());
         for (const std::uint32_t generation : logs) {
@@ -289,6 +295,35 @@ public:
         return !ec;
     }
 
+    /// Copies the store as it is into dest, a missing or empty directory: its tables
+    /// (linked where how.link_files asks: a table is never written again), the logs they do
+    /// not cover up to their last record, TABLES, and the MANIFEST last; then opens the copy
+    /// read-only and checks that it holds the keys and bytes the store holds.
+    bool backup(const std::string& dest, const backup_options& how, std::error_code& ec) {
+        if (writer_) writer_->flush(ec);
+        if (ec) return false;
+        backup_copier<IO> copier(io_, directory_);
+        if (!copier.start(dest, ec)) return false;
+        bool ok = true;
+        for (std::size_t i = 0; ok && i < level_limits::levels; ++i) {
+            for (const auto& table : levels_.level(i)) {
+                const store_file_name name = store_file_name::table(table.generation);
+                ok = ok && ((how.link_files && copier.link(name)) || copier.copy_whole(name, ec));
+            }
+        }
+        if (writer_) {
+            ok = ok && copier.copy(log_, store_file_name::data(log_generation_), log_bytes(), false, ec);
+        }
+        for (const auto& [generation, end] : replayed_logs_) {
+            data_file<IO> file;
+            ok = ok && directory_.open_file(file, store_file_name::data(generation), O_RDONLY, ec) &&
+                 copier.copy(file, store_file_name::data(generation), end, false, ec);
+        }
+        const std::uint32_t oldest = writer_ ? log_generation_ : oldest_log_;
+        ok = ok && copier.write(store_file_name::table_list(), table_list::of(levels_, oldest).encode(), ec);
+        return copier.finish(ok, composition_, ec) && check_backup(dest, ec);
+    }
+
     bool close(std::error_code& ec) {
         if (writer_) writer_->close(ec);
         writer_.reset();
@@ -333,6 +368,27 @@ private:
             at = ascending ? all.next(ec) : all.prev(ec);
         }
         return !ec;
+    }
+
+    /// Opens the backup in dest read-only and checks that it holds what this store holds.
+    bool check_backup(const std::string& dest, std::error_code& ec) const {
+        table_engine copy;
+        table_engine_options options = options_;
+        options.mode = directory_mode{};
+        options.mode.create = false;
+        options.mode.require_store = true;
+        options.mode.reader = true;
+        verify_report report;
+        if (!copy.open(io_, dest, composition_, options, ec) || !copy.verify(report, ec)) return false;
+        if (copy.live_keys_ != live_keys_ || copy.live_bytes_ != live_bytes_ || !report.ok()) {
+            fail(ec, errc::corrupt_record,
+                 dest + ": the backup holds " + std::to_string(copy.live_keys_) + " keys (" +
+                     std::to_string(copy.live_bytes_) + " bytes) where the store holds " +
+                     std::to_string(live_keys_) + " (" + std::to_string(live_bytes_) +
+                     " bytes); the copy does not match the store: remove it and back up again");
+            return false;
+        }
+        return true;
     }
 
     [[nodiscard]] table_job_context<IO, Codec> context() {
@@ -449,6 +505,7 @@ private:
     /// A writer's open cuts a torn tail (its records go into a table, and the log is
     /// removed); a reader's leaves it in place, and verify() names it.
     void note_tail(std::uint32_t generation, std::uint64_t valid_end, std::uint64_t size) {
+        if (options_.mode.reader) replayed_logs_.emplace_back(generation, valid_end);
         if (valid_end == size) return;
         if (!options_.mode.reader) {
             recovered_bytes_cut_ += size - valid_end;
@@ -563,6 +620,11 @@ private:
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
     std::vector<damaged_record> torn_tails_;  ///< left in place by a read-only open
+    /// A read-only open's logs, each with the end of its last whole record; a writer's open
+    /// flushes them into a table instead.
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> replayed_logs_;
+    std::uint32_t oldest_log_ = 0;  ///< the oldest log TABLES named at open
+    composition composition_;      ///< what the MANIFEST records
 };
 
 }  // namespace kvforge::detail
