@@ -17,6 +17,7 @@
 /// <kvforge/compression/lz4.hpp>) are included by the user, who links their library.
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -428,6 +429,14 @@ private:
     std::uint64_t min_bytes_ = kvforge::options{}.compress_min_bytes;
 };
 
+/// Whether a store's backend compresses whole blocks itself (declares `static constexpr
+/// bool compresses_blocks = true`, as disk_index's sorted tables do): it then takes the
+/// codec as its own, and compressed<> adds no layer of compressed values over it.
+template <class Backend>
+concept compresses_blocks = requires {
+    { Backend::compresses_blocks } -> std::convertible_to<bool>;
+} && Backend::compresses_blocks;
+
 /// The compression policy of a store that has none: its backend as it is.
 struct no_compression {
     using policy_kind = kvforge::policy_kind::compression;
@@ -447,7 +456,8 @@ struct no_compression {
 ///                                 kvforge::compressed<kvforge::zstd<3>>>;
 ///
 /// Values shorter than options::compress_min_bytes, or that the codec does not shrink,
-/// are kept as they are: a value costs at most one byte more. get(), visit(), scans,
+/// are kept as they are: a value costs at most one byte more. A kvforge::disk_index store
+/// compresses its tables' blocks whole instead, which shrinks small values far more. get(), visit(), scans,
 /// for_each() and get_many() hand out the decompressed bytes; get_view(), which hands out
 /// the stored bytes in place, does not compile. A file store's MANIFEST records Codec::name,
 /// and a store written with one codec refuses to open with another, or with none
@@ -463,8 +473,11 @@ struct compressed {
     using codec = Codec;
     /// The codec's name: the word a store spec names it by, and what the MANIFEST records.
     static constexpr std::string_view name = Codec::name;
+    /// The layer that compresses each value (compressed_backend), unless the store's
+    /// backend compresses whole blocks itself (detail::compresses_blocks).
     template <class Policies, class Backend>
-    using backend = detail::compressed_backend<Policies, Backend>;
+    using backend = std::conditional_t<detail::compresses_blocks<Backend>, Backend,
+                                       detail::compressed_backend<Policies, Backend>>;
 };
 
 }  // namespace kvforge

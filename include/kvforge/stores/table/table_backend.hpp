@@ -3,8 +3,9 @@
 /// The backend of store<K, V, file_log, disk_index>: table_engine behind the threading
 /// policy's lock. Every write, and the flush and compactions a write makes due, runs under
 /// the exclusive lock, as does backup(); reads and scans take the shared one. Not yet
-/// served: expiry, compression into blocks, a read cache, snapshots and refresh(); store<>
+/// served: expiry, a read cache, a codec with dictionaries, snapshots and refresh(); store<>
 /// refuses the first three at compile time, and refresh() fails with errc::not_supported.
+/// compressed<Codec> compresses the tables' blocks whole (the log keeps values as they are).
 
 #include <cstdint>
 #include <mutex>
@@ -15,6 +16,7 @@
 #include <system_error>
 
 #include "../../batch.hpp"
+#include "../../compression/compressed.hpp"
 #include "../../composition.hpp"
 #include "../../detail/assign_bytes.hpp"
 #include "../../detail/write_version.hpp"
@@ -25,6 +27,17 @@
 
 namespace kvforge::detail {
 
+/// The codec of a table store's blocks: its compression policy's, or none.
+template <class Compression>
+struct table_block_codec {
+    using type = uncompressed_blocks;
+};
+template <class Compression>
+    requires requires { typename Compression::codec; }
+struct table_block_codec<Compression> {
+    using type = typename Compression::codec;
+};
+
 template <class Policies>
 class table_backend {
     using io_type = typename Policies::io;
@@ -33,20 +46,24 @@ class table_backend {
     using read_lock = std::shared_lock<mutex_type>;
     using write_lock = std::unique_lock<mutex_type>;
     using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
-    using engine_type = table_engine<io_type, writer_type, uncompressed_blocks>;
+    using block_codec = typename table_block_codec<typename Policies::compression>::type;
+    using engine_type = table_engine<io_type, writer_type, block_codec>;
 
     static_assert(!Policies::expiry_given,
                   "kvforge: kvforge::disk_index does not take kvforge::expiring<> yet: its tables keep no deadlines; "
                   "use kvforge::sorted_index for a store whose keys expire");
-    static_assert(!Policies::compression_given,
-                  "kvforge: kvforge::disk_index does not take kvforge::compressed<> yet: its tables will compress "
-                  "whole blocks rather than each value; use kvforge::sorted_index for a compressed store");
+    static_assert(!codec_kept_in_store<block_codec>,
+                  "kvforge: kvforge::disk_index does not take a codec that keeps dictionaries in the store's "
+                  "directory (zstd_trained<>) yet; its tables compress whole blocks, which kvforge::zstd<> and "
+                  "kvforge::lz4 shrink well without one");
     static_assert(!Policies::cache_given,
                   "kvforge: kvforge::disk_index takes no kvforge::read_cache<> yet: its block cache will serve hot "
                   "reads; remove read_cache<>");
 
 public:
     static constexpr bool sequenced = false;
+    /// compressed<Codec> gives its codec to the tables' blocks, not to each value.
+    static constexpr bool compresses_blocks = true;
 
     table_backend() = default;
     table_backend(const table_backend&) = delete;
