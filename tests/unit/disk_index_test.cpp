@@ -211,3 +211,38 @@ TEST_CASE("disk_index: refresh() says that it is not served", "[table][disk_inde
     reader.refresh(ec);
     CHECK(ec == kvforge::errc::not_supported);
 }
+
+TEST_CASE("disk_index: stats count the files, and the bytes and syncs written to them", "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir.path().string();
+    const auto files_bytes = [&] {
+        std::uint64_t bytes = 0;
+        for (const auto& entry : std::filesystem::directory_iterator(path)) bytes += entry.file_size();
+        return bytes;
+    };
+    using synced_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index,
+                                        kvforge::sync_each>;
+    synced_store store(path);
+    // A new store wrote its log's header, its MANIFEST and an empty TABLES.
+    kvforge::stats s = store.stats();
+    CHECK(s.segments == 1);
+    CHECK(s.bytes_written == files_bytes());
+    const std::uint64_t syncs = s.syncs;
+    CHECK(syncs >= 5);  // the log and the directory, MANIFEST and TABLES each with the directory
+
+    for (int i = 0; i < 100; ++i) store.put("key" + std::to_string(i), std::string(50, 'v'));
+    s = store.stats();
+    CHECK(s.bytes_written == files_bytes());
+    CHECK(s.syncs == syncs + 100);  // sync_each: one a put
+
+    store.compact();
+    s = store.stats();
+    CHECK(s.segments == 2);  // a new log and the one table every entry was merged into
+    CHECK(s.compactions == 1);
+    // Written since: the new log's header, the flushed table, the merged one, TABLES twice;
+    // the flushed table and the first TABLES are gone, so more was written than is there.
+    CHECK(s.bytes_written > files_bytes());
+    CHECK(s.disk_bytes + std::filesystem::file_size(std::filesystem::path(path) / "MANIFEST") +
+              std::filesystem::file_size(std::filesystem::path(path) / "TABLES") ==
+          files_bytes());
+}

@@ -218,6 +218,11 @@ public:
             }
         }
         s.dead_bytes = dead_bytes_;
+        s.segments = (writer_ ? 1 : replayed_logs_.size()) + levels_.table_count();
+        // A new log's header is synced with the log file and the directory.
+        s.bytes_written = retired_bytes_written_ + log_headers_written_ + tables_.bytes_written() +
+                          (writer_ ? writer_->bytes_written() : 0);
+        s.syncs = retired_syncs_ + 2 * logs_started_ + tables_.syncs() + (writer_ ? writer_->syncs() : 0);
     }
 
     /// Checks every block of every table and counts the entries of the store it holds.
@@ -325,8 +330,7 @@ public:
     }
 
     bool close(std::error_code& ec) {
-        if (writer_) writer_->close(ec);
-        writer_.reset();
+        close_writer(ec);
         log_.close();
         levels_ = levels_type();
         directory_.close();
@@ -515,6 +519,16 @@ private:
                                std::string(torn_tail_problem)});
     }
 
+    /// Closes the active log's writer, keeping what it wrote and synced for stats().
+    bool close_writer(std::error_code& ec) {
+        if (!writer_) return true;
+        writer_->close(ec);
+        retired_bytes_written_ += writer_->bytes_written();
+        retired_syncs_ += writer_->syncs();
+        writer_.reset();
+        return !ec;
+    }
+
     /// The bytes of the active log, its buffered ones included.
     [[nodiscard]] std::uint64_t log_bytes() const noexcept { return writer_ ? writer_->end() : 0; }
 
@@ -529,8 +543,9 @@ private:
         char bytes[file_header::size];
         header.encode(bytes);
         if (!file.write(0, {bytes, sizeof bytes}, ec) || !file.sync(ec) || !directory_.sync(ec)) return false;
-        if (writer_) writer_->close(ec);
-        if (ec) return false;
+        log_headers_written_ += sizeof bytes;
+        ++logs_started_;
+        if (!close_writer(ec)) return false;
         log_ = std::move(file);
         log_generation_ = generation;
         writer_.emplace();
@@ -619,6 +634,10 @@ private:
     std::uint64_t compactions_ = 0;
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
+    std::uint64_t retired_bytes_written_ = 0;  ///< by the writers of logs since closed
+    std::uint64_t retired_syncs_ = 0;
+    std::uint64_t log_headers_written_ = 0;
+    std::uint64_t logs_started_ = 0;
     std::vector<damaged_record> torn_tails_;  ///< left in place by a read-only open
     /// A read-only open's logs, each with the end of its last whole record; a writer's open
     /// flushes them into a table instead.

@@ -75,6 +75,8 @@ public:
     bool finish(std::uint32_t generation, source_type file, std::uint64_t size, block_cache* cache, table_type& out,
                 std::error_code& ec) const {
         if (!file.sync(ec)) return false;
+        bytes_written_ += size;
+        ++syncs_;
         auto owner = std::make_shared<open_table>();
         owner->file = std::move(file);
         return start_reading(std::move(owner), generation, size, cache, out, ec);
@@ -90,10 +92,21 @@ public:
     /// or the new one: to its .tmp, synced, renamed over it, the directory synced.
     bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) const {
         source_type file;
-        return directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-               file.write(0, bytes, ec) && file.sync(ec) && directory_.rename(name.temporary(), name, ec) &&
-               directory_.sync(ec);
+        if (!directory_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) ||
+            !file.write(0, bytes, ec) || !file.sync(ec)) {
+            return false;
+        }
+        bytes_written_ += bytes.size();
+        ++syncs_;
+        if (!directory_.rename(name.temporary(), name, ec) || !directory_.sync(ec)) return false;
+        ++syncs_;
+        return true;
     }
+
+    /// Bytes written and syncs made through this (tables, TABLES, the MANIFEST) since it was
+    /// made: what stats() adds to the log's.
+    [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
+    [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_; }
 
     /// Removes the table files that levels does not hold, and a TABLES.tmp or MANIFEST.tmp:
     /// after a publish, the tables it replaced; on opening, what a change cut short left.
@@ -176,6 +189,10 @@ private:
     }
 
     const store_directory<IO>& directory_;
+    // Counted where the files are written; the members that write are const, as they
+    // change no state of this object that a caller reads but these.
+    mutable std::uint64_t bytes_written_ = 0;
+    mutable std::uint64_t syncs_ = 0;
     const Codec& codec_;
 };
 
