@@ -7,8 +7,11 @@
 #include <kvforge/kvforge.hpp>
 
 #include "../support/file_bytes.hpp"
+#include "../support/held_call.hpp"
 #include "../support/temp_dir.hpp"
 
+#include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -16,6 +19,7 @@
 #include <random>
 #include <string>
 #include <system_error>
+#include <thread>
 
 namespace {
 
@@ -42,7 +46,81 @@ std::filesystem::path newest_log(const std::filesystem::path& directory) {
     return newest;
 }
 
+/// posix_io, but the creation of a table file, once armed, waits for release(): a flush or
+/// a compaction held as it starts to write its first table.
+struct table_holding_io : kvforge::posix_io {
+    std::shared_ptr<kvforge_test::held_call> point = std::make_shared<kvforge_test::held_call>();
+
+    int open(const char* path, int flags, mode_t mode) noexcept {
+        if ((flags & O_CREAT) != 0 && std::string_view(path).ends_with(".kvtable")) point->pass();
+        return kvforge::posix_io::open(path, flags, mode);
+    }
+};
+
+using held_table_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index,
+                                        kvforge::buffered<>, kvforge::thread_safe, table_holding_io>;
+
+/// Puts `count` keys from another thread while point holds a job, and says how many
+/// returned before the job was let go (or a minute passed).
+int puts_while_held(held_table_store& db, kvforge_test::held_call& point, const std::string& prefix, int count) {
+    REQUIRE(point.wait_held(std::chrono::seconds(60)));
+    std::atomic<int> done{0};
+    std::thread writer([&] {
+        for (int i = 0; i < count; ++i) {
+            db.put(prefix + std::to_string(i), std::string(40, 'w'));
+            done.fetch_add(1);
+        }
+    });
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (done.load() < count && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    const int returned = done.load();
+    point.release();
+    writer.join();
+    return returned;
+}
+
 }  // namespace
+
+TEST_CASE("disk_index: a thread_safe store's writers go on while its jobs run", "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir.path().string();
+    kvforge::options opts;
+    opts.segment_bytes = 256 << 10;  // the write buffer
+    table_holding_io io;
+    const std::shared_ptr<kvforge_test::held_call> point = io.point;
+
+    SECTION("a flush of a full buffer") {
+        {
+            held_table_store db(path, opts, io);
+            point->arm();
+            // Enough to fill the buffer once: the flush is held as it creates its table.
+            std::thread filler([&] {
+                for (int i = 0; i < 3000; ++i) db.put("fill" + std::to_string(i), std::string(100, 'f'));
+            });
+            // 500 puts of 50 bytes fit in the new buffer, so none waits for the flush.
+            CHECK(puts_while_held(db, *point, "during", 500) == 500);
+            filler.join();
+            CHECK(db.size() == 3500);
+        }
+        held_table_store db(path, opts, io);
+        CHECK(db.size() == 3500);
+        CHECK(db.get("during499") == std::string(40, 'w'));
+    }
+    SECTION("compact()") {
+        held_table_store db(path, opts, io);
+        for (int i = 0; i < 1000; ++i) db.put("old" + std::to_string(i), std::string(100, 'o'));
+        point->arm();
+        std::error_code compact_error;
+        std::thread compactor([&] { db.compact(compact_error); });
+        CHECK(puts_while_held(db, *point, "during", 500) == 500);
+        compactor.join();
+        CHECK_FALSE(compact_error);
+        CHECK(db.stats().compactions >= 1);
+        CHECK(db.size() == 1500);
+        CHECK(db.get("old999") == std::string(100, 'o'));
+        CHECK(db.verify().ok());
+    }
+}
 
 TEST_CASE("disk_index: a file_log store over sorted tables, through the store's calls", "[table][disk_index]") {
     using db = kvforge::store<std::uint64_t, std::string, kvforge::file_log, kvforge::disk_index>;

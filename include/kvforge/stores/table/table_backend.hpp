@@ -1,12 +1,15 @@
 #pragma once
 /// \file table_backend.hpp
 /// The backend of store<K, V, file_log, disk_index>: table_engine behind the threading
-/// policy's lock. Every write, and the flush and compactions a write makes due, runs under
-/// the exclusive lock, as does backup(); reads and scans take the shared one. Not yet
+/// policy's lock: writes take the exclusive lock, reads and scans the shared one. A
+/// thread_safe store runs its flushes and compactions on a thread of its own, taking the
+/// lock only to plan and install each (table_engine_jobs.hpp); a single_thread store runs
+/// them in the write that fills the buffer. backup() and clear() hold the jobs off. Not yet
 /// served: expiry, a read cache, a codec with dictionaries, snapshots and refresh(); store<>
 /// refuses the first three at compile time, and refresh() fails with errc::not_supported.
 /// compressed<Codec> compresses the tables' blocks whole (the log keeps values as they are).
 
+#include <chrono>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -23,6 +26,7 @@
 #include "../../error.hpp"
 #include "../../options.hpp"
 #include "../../stats.hpp"
+#include "../log/compaction_thread.hpp"
 #include "table_engine.hpp"
 
 namespace kvforge::detail {
@@ -60,6 +64,9 @@ class table_backend {
                   "kvforge: kvforge::disk_index takes no kvforge::read_cache<> yet: its block cache will serve hot "
                   "reads; remove read_cache<>");
 
+    /// A thread_safe store runs its jobs (flushes, compactions) on a thread of its own.
+    static constexpr bool background = threading::concurrent;
+
 public:
     static constexpr bool sequenced = false;
     /// compressed<Codec> gives its codec to the tables' blocks, not to each value.
@@ -86,10 +93,14 @@ public:
         read_only_ = opts.read_only;
         path_ = std::string(path);
         options.dead_ratio = opts.compact_dead_ratio;
+        options.background = background;
+        compactor_.resume();
         if (engine_.open(std::move(io), std::string(path), wanted, options, ec)) open_ = true;
     }
 
+    /// A buffer frozen but not yet flushed stays in its log, which the next open replays.
     void close(std::error_code& ec) {
+        compactor_.stop();
         const write_lock lock(mutex_);
         if (!open_) return;
         open_ = false;
@@ -99,25 +110,20 @@ public:
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
-        const write_lock lock(mutex_);
-        if (!writable(ec)) return 0;
-        version_.bump();
-        engine_.put(key, value, ec);
+        apply_write(ec, [&] { engine_.put(key, value, ec); });
         return 0;
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
-        const write_lock lock(mutex_);
-        if (!writable(ec)) return false;
-        version_.bump();
-        return engine_.erase(key, ec);
+        bool erased = false;
+        apply_write(ec, [&] { erased = engine_.erase(key, ec); });
+        return erased;
     }
 
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
-        const write_lock lock(mutex_);
-        if (!writable(ec)) return 0;
-        version_.bump();
-        if (engine_.write(ops, ec)) ++batches_;
+        apply_write(ec, [&] {
+            if (engine_.write(ops, ec)) ++batches_;
+        });
         return 0;
     }
 
@@ -174,6 +180,7 @@ public:
     [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
 
     void clear(std::error_code& ec) {
+        const auto hold = compactor_.hold();
         const write_lock lock(mutex_);
         if (!writable(ec)) return;
         version_.bump();
@@ -196,10 +203,22 @@ public:
         const write_lock lock(mutex_);
         engine_.sync(ec);
     }
+    /// Merges every table, and the writes made before the call, into the deepest level.
+    /// thread_safe: writers go on meanwhile, and wait only if they fill the write buffer
+    /// twice before it ends.
     void compact(std::error_code& ec) {
-        const write_lock lock(mutex_);
-        if (!writable(ec)) return;
-        engine_.compact_all(ec);
+        if constexpr (background) {
+            const auto hold = compactor_.hold();
+            {
+                const read_lock lock(mutex_);
+                if (!writable(ec)) return;
+            }
+            engine_.run_jobs(true, [this] { return write_lock(mutex_); }, [] { return true; }, ec);
+        } else {
+            const write_lock lock(mutex_);
+            if (!writable(ec)) return;
+            engine_.run_jobs(true, [] { return 0; }, [] { return true; }, ec);
+        }
     }
 
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
@@ -212,6 +231,7 @@ public:
     /// Writers wait for the copy; a table is copied by a reflink where the file system
     /// offers one, or linked (backup_options::link_files).
     void backup(std::string_view dest, const backup_options& how, std::error_code& ec) {
+        const auto hold = compactor_.hold();
         const write_lock lock(mutex_);
         engine_.backup(std::string(dest), how, ec);
     }
@@ -229,6 +249,52 @@ public:
     }
 
 private:
+    /// Runs write under the exclusive lock, after waiting (thread_safe) while the engine
+    /// asks writers to, and starts the jobs the write made due.
+    template <class Write>
+    void apply_write(std::error_code& ec, Write&& write) {
+        if constexpr (background) wait_for_jobs();
+        bool due = false;
+        {
+            const write_lock lock(mutex_);
+            if (!writable(ec)) return;
+            version_.bump();
+            write();
+            due = engine_.take_job_due();
+        }
+        if (due) request_jobs();
+    }
+
+    /// Waits while the engine asks writers to (table_engine::must_wait), as long as the
+    /// jobs make progress; jobs that fail (stats().compaction_failures) let writers on.
+    void wait_for_jobs() {
+        for (;;) {
+            const std::uint64_t seen = compactor_.progress();
+            {
+                const read_lock lock(mutex_);
+                if (!engine_.must_wait()) return;
+            }
+            request_jobs();
+            if (!compactor_.wait_for_progress(seen, std::chrono::steady_clock::now() + std::chrono::seconds(10))) {
+                return;
+            }
+        }
+    }
+
+    /// Runs the jobs due on the compaction thread, waking waiting writers after each.
+    void request_jobs() {
+        compactor_.request([this] {
+            std::error_code ignored;  // counted in stats(); the next buffer frozen asks again
+            engine_.run_jobs(
+                false, [this] { return write_lock(mutex_); },
+                [this] {
+                    compactor_.progressed();
+                    return !compactor_.interrupted();
+                },
+                ignored);
+        });
+    }
+
     bool writable(std::error_code& ec) const {
         if (!read_only_) return true;
         fail(ec, errc::read_only,
@@ -244,6 +310,8 @@ private:
     kvforge::detail::write_version<threading::concurrent> version_;
     bool open_ = false;
     std::uint64_t batches_ = 0;
+    // Runs the jobs of a thread_safe store; last, so that its thread stops first.
+    compaction_thread compactor_;
 };
 
 }  // namespace kvforge::detail

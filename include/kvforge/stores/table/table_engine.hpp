@@ -3,16 +3,15 @@
 /// A store over sorted tables: the engine of store<K, V, file_log, disk_index>.
 ///
 /// Writes go to a log file (data-<generation>.kvlog, the log format) through a durability
-/// writer, then into the write buffer. When the buffer reaches write_buffer_bytes, or the
-/// log holds mostly versions the buffer no longer does (an overwrite workload), the writer
-/// moves to a new log, the buffer is flushed into a level 0 table, a new TABLES names the
-/// table and the new log as the oldest to replay, and the old log is removed; then the
-/// compactions due run (table_levels::due_compaction). A read looks in the buffer, then in
-/// the tables newest first. An open reads the MANIFEST (table_composition), TABLES and
-/// the logs from the oldest TABLES names, whose records it flushes into a table at once.
+/// writer, then into the write buffer. A full buffer is frozen and flushed into a level 0
+/// table, and the compactions due merge tables into the levels below, as jobs
+/// (table_engine_jobs.hpp). A read looks in the buffer, the frozen buffer, then the tables
+/// newest first. An open reads the MANIFEST (table_composition), TABLES and the logs from
+/// the oldest TABLES names, whose records it flushes into a table at once.
 ///
-/// The engine is single-threaded; table_backend puts it behind the threading policy's
-/// lock. The counts of live keys and bytes come from a scan of the store at each open.
+/// The engine is not safe on several threads by itself: table_backend puts it behind the
+/// threading policy's lock, and runs its jobs on a thread of its own for thread_safe. The
+/// counts of live keys and bytes come from a scan of the store at each open.
 
 #include <fcntl.h>
 
@@ -32,7 +31,6 @@
 #include "../../batch.hpp"
 #include "../../backup_options.hpp"
 #include "../../composition.hpp"
-#include "../../detail/backup_copier.hpp"
 #include "../../detail/data_file.hpp"
 #include "../../detail/store_directory.hpp"
 #include "../../detail/store_files.hpp"
@@ -53,16 +51,38 @@ struct table_engine_options {
     /// hold at least min_bytes of which dead_ratio are versions a newer write hid (0: never).
     std::uint64_t min_bytes = 64ull << 20;
     double dead_ratio = 0.5;
+    /// Whether the jobs run on the caller's thread of choice (table_backend's, thread_safe)
+    /// rather than in the write that froze the buffer.
+    bool background = false;
+    /// Writers wait (must_wait) while level 0 holds this many tables, so that reads, which
+    /// look in each, stay bounded when writes outrun compaction.
+    std::size_t level0_stop_tables = 12;
     /// What the open may create and must find; a reader changes no file and takes no write.
     directory_mode mode;
     table_layout layout;
     level_limits limits;
 };
 
+/// A job on a store's tables: planned under the store's lock (table_engine::plan_job), run
+/// without it (run_job: it writes tables and a new TABLES, and changes nothing a read
+/// sees), installed under the lock (install_job); then the files it replaced are removed.
+template <class Levels>
+struct table_job {
+    enum class kind { none, flush, compaction, whole };
+    kind what = kind::none;
+    Levels current;                              ///< the levels it starts from
+    std::shared_ptr<const write_buffer> frozen;  ///< a flush's buffer
+    table_compaction compaction;                 ///< a compaction's tables
+    std::uint32_t oldest_log = 0;                ///< the oldest log its TABLES leaves to replay
+    std::uint64_t dead_bytes = 0;                ///< a whole merge's: the dead bytes it drops
+    Levels next;                                 ///< what it made
+};
+
 template <class IO, class Writer, class Codec>
 class table_engine {
 public:
     using levels_type = table_levels<Codec, data_file<IO>>;
+    using job_type = table_job<levels_type>;
 
     table_engine() = default;
     table_engine(const table_engine&) = delete;
@@ -92,7 +112,7 @@ public:
         for (const store_file_name& name : names) {
             if (name.is_temporary()) continue;
             if (name.kind() == store_file_kind::data || name.kind() == store_file_kind::table) {
-                next_generation_ = std::max(next_generation_, name.generation() + 1);
+                next_generation_ = std::max(next_generation_.load(), name.generation() + 1);
             }
             if (name.kind() == store_file_kind::data && name.generation() >= oldest_log_) {
                 logs.push_back(name.generation());
@@ -115,7 +135,8 @@ public:
                 return false;
             }
         }
-        return tables_.remove_unlisted(levels_, ec) && compact_due(ec) && count_live(ec);
+        return tables_.remove_unlisted(levels_, ec) && run_jobs(false, [] { return 0; }, [] { return true; }, ec) &&
+               count_live(ec);
     }
 
     /// Counts the live keys and bytes, and takes what the tables hold beyond them as dead.
@@ -209,8 +230,8 @@ public:
         s.compactions = compactions_;
         s.recovered_records = recovered_records_;
         s.recovered_bytes_cut = recovered_bytes_cut_;
-        s.memory_bytes = buffer_.memory_usage();
-        s.disk_bytes = log_bytes();
+        s.memory_bytes = buffer_.memory_usage() + (frozen_ ? frozen_->memory_usage() : 0);
+        s.disk_bytes = log_bytes() + frozen_log_bytes_;
         for (std::size_t i = 0; i < level_limits::levels; ++i) {
             for (const auto& table : levels_.level(i)) {
                 s.disk_bytes += table.file_size;
@@ -218,7 +239,9 @@ public:
             }
         }
         s.dead_bytes = dead_bytes_;
-        s.segments = (writer_ ? 1 : replayed_logs_.size()) + levels_.table_count();
+        s.segments = (writer_ ? 1 : replayed_logs_.size()) + (frozen_ ? 1 : 0) + levels_.table_count();
+        s.compaction_failures = job_failures_;
+        s.last_compaction_error = last_job_error_;
         // A new log's header is synced with the log file and the directory.
         s.bytes_written = retired_bytes_written_ + log_headers_written_ + tables_.bytes_written() +
                           (writer_ ? writer_->bytes_written() : 0);
@@ -232,19 +255,38 @@ public:
         return visit({}, true, true, [&](std::string_view, std::string_view) { return ++report.records_checked > 0; }, ec);
     }
 
-    /// Flushes the write buffer and merges every table into the deepest level, dropping
-    /// erases and older entries.
-    bool compact_all(std::error_code& ec) {
-        if (!buffer_.empty() && !rotate(ec)) return false;
-        return merge_all(ec);
+    // The jobs (table_engine_jobs.hpp). run_jobs runs them until none is due (whole: until
+    // the writes made before the call and every table are merged into the deepest level,
+    // as compact() asks), taking exclusive() (a lock guard, or nothing) to plan and install
+    // each, and asking go_on() before each whether to go on (it may wake waiting writers).
+    template <class Exclusive, class GoOn>
+    bool run_jobs(bool whole, Exclusive&& exclusive, GoOn&& go_on, std::error_code& ec);
+    bool freeze(std::error_code& ec);
+    [[nodiscard]] job_type plan_job(bool whole) const;
+    bool run_job(job_type& job, std::error_code& ec) const;
+    void install_job(const job_type& job);
+    bool remove_replaced(const job_type& job, std::error_code& ec) const;
+    /// Whether a write must wait for the jobs: a second buffer is full before the first is
+    /// flushed, or level 0 holds level0_stop_tables.
+    [[nodiscard]] bool must_wait() const noexcept {
+        return (frozen_ && buffer_.memory_usage() >= options_.write_buffer_bytes) ||
+               levels_.level(0).size() >= options_.level0_stop_tables;
     }
+    /// Whether a write froze the buffer since the last call, so that the jobs are due.
+    [[nodiscard]] bool take_job_due() noexcept { return std::exchange(job_due_, false); }
+
+    // Copies the store into a backup (table_engine_backup.hpp).
+    bool backup(const std::string& dest, const backup_options& how, std::error_code& ec);
 
     /// The key's newest value, counting no get.
     bool find(std::string_view key, std::string& value, std::error_code& ec) const {
         ec.clear();
         thread_local table_read_buffers reads;
         table_entry entry;
-        if (!buffer_.find(key, entry) && !levels_.find(key, reads, entry, ec)) return false;
+        if (!buffer_.find(key, entry) && !(frozen_ && frozen_->find(key, entry)) &&
+            !levels_.find(key, reads, entry, ec)) {
+            return false;
+        }
         if (entry.kind != record_type::put) return false;
         value.assign(entry.value);
         return true;
@@ -273,60 +315,31 @@ public:
         if (writer_) writer_->sync(ec);
     }
 
-    /// Empties the store: every table and log replaced by a new, empty log.
+    /// Empties the store: every table and log replaced by a new, empty log. No job may run.
     bool clear(std::error_code& ec) {
         const levels_type empty;
-        const std::uint32_t old_log = log_generation_;
         if (!start_log(ec) || !tables_.publish(empty, log_generation_, ec)) return false;
         levels_ = empty;
         buffer_ = write_buffer();
+        frozen_.reset();
+        frozen_log_bytes_ = 0;
         buffer_live_ = 0;
         live_keys_ = 0;
         live_bytes_ = 0;
         dead_bytes_ = 0;
-        return directory_.remove(store_file_name::data(old_log), ec) && tables_.remove_unlisted(levels_, ec);
+        return remove_logs_before(log_generation_, ec) && tables_.remove_unlisted(levels_, ec);
     }
 
     /// Calls f(key, value) for every key in order.
     template <class F>
-    bool scan(F&& f, std::error_code& ec) {
-        write_buffer::cursor newest(buffer_);
-        std::vector<std::unique_ptr<entry_cursor>> owned;
-        levels_.add_cursors(owned);
-        std::vector<entry_cursor*> sources{&newest};
-        for (const auto& source : owned) sources.push_back(source.get());
-        merging_cursor all(std::move(sources), erases::skipped);
-        for (bool at = all.seek_first(ec); at; at = all.next(ec)) f(all.entry().key, all.entry().value);
-        return !ec;
-    }
-
-    /// Copies the store as it is into dest, a missing or empty directory: its tables
-    /// (linked where how.link_files asks: a table is never written again), the logs they do
-    /// not cover up to their last record, TABLES, and the MANIFEST last; then opens the copy
-    /// read-only and checks that it holds the keys and bytes the store holds.
-    bool backup(const std::string& dest, const backup_options& how, std::error_code& ec) {
-        if (writer_) writer_->flush(ec);
-        if (ec) return false;
-        backup_copier<IO> copier(io_, directory_);
-        if (!copier.start(dest, ec)) return false;
-        bool ok = true;
-        for (std::size_t i = 0; ok && i < level_limits::levels; ++i) {
-            for (const auto& table : levels_.level(i)) {
-                const store_file_name name = store_file_name::table(table.generation);
-                ok = ok && ((how.link_files && copier.link(name)) || copier.copy_whole(name, ec));
-            }
-        }
-        if (writer_) {
-            ok = ok && copier.copy(log_, store_file_name::data(log_generation_), log_bytes(), false, ec);
-        }
-        for (const auto& [generation, end] : replayed_logs_) {
-            data_file<IO> file;
-            ok = ok && directory_.open_file(file, store_file_name::data(generation), O_RDONLY, ec) &&
-                 copier.copy(file, store_file_name::data(generation), end, false, ec);
-        }
-        const std::uint32_t oldest = writer_ ? log_generation_ : oldest_log_;
-        ok = ok && copier.write(store_file_name::table_list(), table_list::of(levels_, oldest).encode(), ec);
-        return copier.finish(ok, composition_, ec) && check_backup(dest, ec);
+    bool scan(F&& f, std::error_code& ec) const {
+        return visit(
+            {}, true, true,
+            [&](std::string_view key, std::string_view value) {
+                f(key, value);
+                return true;
+            },
+            ec);
     }
 
     bool close(std::error_code& ec) {
@@ -347,6 +360,7 @@ private:
               std::error_code& ec) const {
         write_buffer::cursor newest(buffer_);
         std::vector<std::unique_ptr<entry_cursor>> owned;
+        if (frozen_) owned.push_back(std::make_unique<write_buffer::cursor>(*frozen_));
         levels_.add_cursors(owned);
         std::vector<entry_cursor*> sources{&newest};
         for (const auto& source : owned) sources.push_back(source.get());
@@ -374,28 +388,9 @@ private:
         return !ec;
     }
 
-    /// Opens the backup in dest read-only and checks that it holds what this store holds.
-    bool check_backup(const std::string& dest, std::error_code& ec) const {
-        table_engine copy;
-        table_engine_options options = options_;
-        options.mode = directory_mode{};
-        options.mode.create = false;
-        options.mode.require_store = true;
-        options.mode.reader = true;
-        verify_report report;
-        if (!copy.open(io_, dest, composition_, options, ec) || !copy.verify(report, ec)) return false;
-        if (copy.live_keys_ != live_keys_ || copy.live_bytes_ != live_bytes_ || !report.ok()) {
-            fail(ec, errc::corrupt_record,
-                 dest + ": the backup holds " + std::to_string(copy.live_keys_) + " keys (" +
-                     std::to_string(copy.live_bytes_) + " bytes) where the store holds " +
-                     std::to_string(live_keys_) + " (" + std::to_string(live_bytes_) +
-                     " bytes); the copy does not match the store: remove it and back up again");
-            return false;
-        }
-        return true;
-    }
+    bool check_backup(const std::string& dest, std::error_code& ec) const;
 
-    [[nodiscard]] table_job_context<IO, Codec> context() {
+    [[nodiscard]] table_job_context<IO, Codec> context() const {
         return {tables_, codec_, options_.layout, options_.limits, nullptr, generations_};
     }
 
@@ -461,15 +456,26 @@ private:
         buffer_.add(entry);
     }
 
-    /// Flushes the buffer when it is full, or when the log holds mostly versions it no
-    /// longer does.
+    /// Freezes the buffer when it is full, or when the log holds mostly versions it no
+    /// longer does, unless one is frozen already; then runs the jobs, or marks them due for
+    /// the thread that runs them.
     bool after_write(std::error_code& ec) {
         const std::uint64_t log = log_bytes();
         const bool log_mostly_dead = options_.dead_ratio > 0 && log >= options_.min_bytes &&
                                      static_cast<double>(log - std::min<std::uint64_t>(log, buffer_live_)) >=
                                          options_.dead_ratio * static_cast<double>(log);
-        return (buffer_.memory_usage() < options_.write_buffer_bytes && !log_mostly_dead) || rotate(ec);
+        if ((buffer_.memory_usage() < options_.write_buffer_bytes && !log_mostly_dead) || frozen_) return true;
+        if (!freeze(ec)) return false;
+        if (options_.background) {
+            job_due_ = true;
+            return true;
+        }
+        return run_jobs(false, [] { return 0; }, [] { return true; }, ec);
     }
+
+    bool tables_mostly_dead() const;
+    void note_job_failure(const std::error_code& ec);
+    bool remove_logs_before(std::uint32_t generation, std::error_code& ec) const;
 
     bool replay(std::uint32_t generation, std::error_code& ec) {
         data_file<IO> file;
@@ -533,7 +539,7 @@ private:
     [[nodiscard]] std::uint64_t log_bytes() const noexcept { return writer_ ? writer_->end() : 0; }
 
     bool start_log(std::error_code& ec) {
-        const std::uint32_t generation = next_generation_++;
+        const std::uint32_t generation = next_generation_.fetch_add(1);
         data_file<IO> file;
         if (!directory_.open_file(file, store_file_name::data(generation), O_RDWR | O_CREAT | O_TRUNC, ec)) {
             return false;
@@ -553,60 +559,6 @@ private:
         return true;
     }
 
-    bool rotate(std::error_code& ec) {
-        const std::uint32_t old_log = log_generation_;
-        levels_type next;
-        if (!start_log(ec) || !flush_write_buffer(buffer_, levels_, context(), next, ec) ||
-            !tables_.publish(next, log_generation_, ec)) {
-            return false;
-        }
-        levels_ = std::move(next);
-        buffer_ = write_buffer();
-        buffer_live_ = 0;
-        if (!directory_.remove(store_file_name::data(old_log), ec) || !compact_due(ec)) return false;
-        // Tables mostly of hidden versions (overwrites of a few keys) are merged whole.
-        std::uint64_t table_bytes = 0;
-        for (std::size_t i = 0; i < level_limits::levels; ++i) table_bytes += levels_.level_file_bytes(i);
-        const bool tables_mostly_dead =
-            options_.dead_ratio > 0 && table_bytes >= options_.min_bytes &&
-            static_cast<double>(table_bytes - std::min<std::uint64_t>(table_bytes, live_bytes_)) >=
-                options_.dead_ratio * static_cast<double>(table_bytes);
-        return !tables_mostly_dead || merge_all(ec);
-    }
-
-    /// Merges every table into the deepest level.
-    bool merge_all(std::error_code& ec) {
-        if (levels_.table_count() == 0) {
-            ++compactions_;  // a compaction of an empty store, which has nothing to merge
-            return true;
-        }
-        levels_type next;
-        merge_totals totals;
-        if (!run_full_compaction(levels_, context(), next, totals, ec) || !tables_.publish(next, log_generation_, ec)) {
-            return false;
-        }
-        levels_ = std::move(next);
-        ++compactions_;
-        dead_bytes_ = 0;
-        return tables_.remove_unlisted(levels_, ec);
-    }
-
-    bool compact_due(std::error_code& ec) {
-        for (table_compaction due = levels_.due_compaction(options_.limits); !due.empty();
-             due = levels_.due_compaction(options_.limits)) {
-            levels_type next;
-            merge_totals totals;
-            if (!run_table_compaction(levels_, due, context(), next, totals, ec) ||
-                !tables_.publish(next, log_generation_, ec)) {
-                return false;
-            }
-            levels_ = std::move(next);
-            ++compactions_;
-            if (!tables_.remove_unlisted(levels_, ec)) return false;
-        }
-        return true;
-    }
-
     IO io_{};
     table_engine_options options_;
     store_directory<IO> directory_;
@@ -617,8 +569,17 @@ private:
     data_file<IO> log_;
     std::uint32_t log_generation_ = 0;
     std::optional<Writer> writer_;
-    std::uint32_t next_generation_ = 1;
-    std::function<std::uint32_t()> generations_ = [this] { return next_generation_++; };
+    /// Logs and tables take their generations from one counter, which writers (a new log)
+    /// and jobs (their tables) draw on at once.
+    std::atomic<std::uint32_t> next_generation_{1};
+    std::function<std::uint32_t()> generations_ = [this] { return next_generation_.fetch_add(1); };
+    /// The buffer frozen for a flush, which reads look in after buffer_; and its log's bytes.
+    std::shared_ptr<const write_buffer> frozen_;
+    std::uint32_t frozen_log_ = 0;
+    std::uint64_t frozen_log_bytes_ = 0;
+    bool job_due_ = false;
+    std::uint64_t job_failures_ = 0;
+    std::string last_job_error_;
     std::string record_;
     std::string old_value_;
     std::size_t live_keys_ = 0;
@@ -647,3 +608,7 @@ private:
 };
 
 }  // namespace kvforge::detail
+
+// The engine's member definitions kept in files of their own (each includes this header first).
+#include "table_engine_backup.hpp"
+#include "table_engine_jobs.hpp"

@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -75,8 +76,8 @@ public:
     bool finish(std::uint32_t generation, source_type file, std::uint64_t size, block_cache* cache, table_type& out,
                 std::error_code& ec) const {
         if (!file.sync(ec)) return false;
-        bytes_written_ += size;
-        ++syncs_;
+        bytes_written_.fetch_add(size, std::memory_order_relaxed);
+        syncs_.fetch_add(1, std::memory_order_relaxed);
         auto owner = std::make_shared<open_table>();
         owner->file = std::move(file);
         return start_reading(std::move(owner), generation, size, cache, out, ec);
@@ -96,17 +97,19 @@ public:
             !file.write(0, bytes, ec) || !file.sync(ec)) {
             return false;
         }
-        bytes_written_ += bytes.size();
-        ++syncs_;
+        bytes_written_.fetch_add(bytes.size(), std::memory_order_relaxed);
+        syncs_.fetch_add(1, std::memory_order_relaxed);
         if (!directory_.rename(name.temporary(), name, ec) || !directory_.sync(ec)) return false;
-        ++syncs_;
+        syncs_.fetch_add(1, std::memory_order_relaxed);
         return true;
     }
 
     /// Bytes written and syncs made through this (tables, TABLES, the MANIFEST) since it was
     /// made: what stats() adds to the log's.
-    [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
-    [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_; }
+    [[nodiscard]] std::uint64_t bytes_written() const noexcept {
+        return bytes_written_.load(std::memory_order_relaxed);
+    }
+    [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_.load(std::memory_order_relaxed); }
 
     /// Removes the table files that levels does not hold, and a TABLES.tmp or MANIFEST.tmp:
     /// after a publish, the tables it replaced; on opening, what a change cut short left.
@@ -189,10 +192,10 @@ private:
     }
 
     const store_directory<IO>& directory_;
-    // Counted where the files are written; the members that write are const, as they
-    // change no state of this object that a caller reads but these.
-    mutable std::uint64_t bytes_written_ = 0;
-    mutable std::uint64_t syncs_ = 0;
+    // Counted where the files are written, by the writers' thread and a job's at once; the
+    // members that write are const, as they change no state of this object but these.
+    mutable std::atomic<std::uint64_t> bytes_written_{0};
+    mutable std::atomic<std::uint64_t> syncs_{0};
     const Codec& codec_;
 };
 

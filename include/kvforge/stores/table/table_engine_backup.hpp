@@ -1,0 +1,75 @@
+#pragma once
+/// \file table_engine_backup.hpp
+/// Members of table_engine (table_engine.hpp): backup(), which copies the store as it is
+/// into a missing or empty directory, and the check of the copy.
+///
+/// The copy holds the tables (linked where backup_options::link_files asks: a table is
+/// written once, synced, and never written again, so a link is as correct as a copy
+/// against everything kvforge does), the logs the tables do not cover up to their last
+/// record (the frozen buffer's, when one waits for its flush, and the writer's), TABLES,
+/// and the MANIFEST last (backup_copier). No job may run meanwhile, nor any write.
+
+#include <fcntl.h>
+
+#include <cstdint>
+#include <string>
+#include <system_error>
+
+#include "../../backup_options.hpp"
+#include "../../detail/backup_copier.hpp"
+#include "../../detail/store_files.hpp"
+#include "../../error.hpp"
+#include "table_engine.hpp"
+#include "table_list.hpp"
+
+namespace kvforge::detail {
+
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::backup(const std::string& dest, const backup_options& how,
+                                             std::error_code& ec) {
+    if (writer_) writer_->flush(ec);
+    if (ec) return false;
+    backup_copier<IO> copier(io_, directory_);
+    if (!copier.start(dest, ec)) return false;
+    bool ok = true;
+    for (std::size_t i = 0; ok && i < level_limits::levels; ++i) {
+        for (const auto& table : levels_.level(i)) {
+            const store_file_name name = store_file_name::table(table.generation);
+            ok = ok && ((how.link_files && copier.link(name)) || copier.copy_whole(name, ec));
+        }
+    }
+    const auto copy_log = [&](std::uint32_t generation, std::uint64_t end) {
+        data_file<IO> file;
+        return directory_.open_file(file, store_file_name::data(generation), O_RDONLY, ec) &&
+               copier.copy(file, store_file_name::data(generation), end, false, ec);
+    };
+    if (frozen_) ok = ok && copy_log(frozen_log_, frozen_log_bytes_);
+    if (writer_) ok = ok && copier.copy(log_, store_file_name::data(log_generation_), log_bytes(), false, ec);
+    for (const auto& [generation, end] : replayed_logs_) ok = ok && copy_log(generation, end);
+    const std::uint32_t oldest = frozen_ ? frozen_log_ : writer_ ? log_generation_ : oldest_log_;
+    ok = ok && copier.write(store_file_name::table_list(), table_list::of(levels_, oldest).encode(), ec);
+    return copier.finish(ok, composition_, ec) && check_backup(dest, ec);
+}
+
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::check_backup(const std::string& dest, std::error_code& ec) const {
+    table_engine copy;
+    table_engine_options options = options_;
+    options.mode = directory_mode{};
+    options.mode.create = false;
+    options.mode.require_store = true;
+    options.mode.reader = true;
+    verify_report report;
+    if (!copy.open(io_, dest, composition_, options, ec) || !copy.verify(report, ec)) return false;
+    if (copy.live_keys_ != live_keys_ || copy.live_bytes_ != live_bytes_ || !report.ok()) {
+        fail(ec, errc::corrupt_record,
+             dest + ": the backup holds " + std::to_string(copy.live_keys_) + " keys (" +
+                 std::to_string(copy.live_bytes_) + " bytes) where the store holds " + std::to_string(live_keys_) +
+                 " (" + std::to_string(live_bytes_) +
+                 " bytes); the copy does not match the store: remove it and back up again");
+        return false;
+    }
+    return true;
+}
+
+}  // namespace kvforge::detail

@@ -1,0 +1,168 @@
+#pragma once
+/// \file table_engine_jobs.hpp
+/// Members of table_engine (table_engine.hpp): the work on its tables, as jobs.
+///
+/// When the write buffer is full, or the log holds mostly versions it no longer does, a
+/// write freezes the buffer: the writer moves to a new log, and the buffer, read-only now,
+/// waits to be flushed. A job is planned under the store's lock (a flush of the frozen
+/// buffer first, then the compaction table_levels says is due, then a merge of the whole
+/// store when its tables hold mostly hidden versions), run without it (its tables and a new
+/// TABLES are written, and nothing a read sees changes), and installed under it; the files
+/// it replaced are removed after. A thread_safe store runs the jobs on a thread of its own
+/// (table_backend), so writers wait only when a second buffer fills before the first is
+/// flushed, or level 0 holds level0_stop_tables; a single_thread store runs them in the
+/// write that froze the buffer.
+///
+/// Only one runner makes jobs at a time (the thread, or compact() while it holds the thread
+/// off), so the levels a job starts from are the store's until it installs its own.
+
+#include <algorithm>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "../../detail/store_files.hpp"
+#include "table_engine.hpp"
+#include "table_jobs.hpp"
+
+namespace kvforge::detail {
+
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::freeze(std::error_code& ec) {
+    const std::uint64_t log = log_bytes();
+    const std::uint32_t generation = log_generation_;
+    if (!start_log(ec)) return false;
+    frozen_ = std::make_shared<const write_buffer>(std::move(buffer_));
+    frozen_log_ = generation;
+    frozen_log_bytes_ = log;
+    buffer_ = write_buffer();
+    buffer_live_ = 0;
+    return true;
+}
+
+template <class IO, class Writer, class Codec>
+typename table_engine<IO, Writer, Codec>::job_type table_engine<IO, Writer, Codec>::plan_job(bool whole) const {
+    job_type job;
+    job.current = levels_;
+    // The log the writer appends to is the oldest to replay after a flush of the frozen
+    // buffer, whose log is older; and after any other job, which is planned with no
+    // frozen buffer: a buffer frozen while it runs has that log's writes.
+    job.oldest_log = log_generation_;
+    if (frozen_) {
+        job.what = job_type::kind::flush;
+        job.frozen = frozen_;
+    } else if (whole) {
+        job.what = job_type::kind::whole;
+        job.dead_bytes = dead_bytes_;
+    } else {
+        job.compaction = levels_.due_compaction(options_.limits);
+        if (!job.compaction.empty()) job.what = job_type::kind::compaction;
+    }
+    return job;
+}
+
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::run_job(job_type& job, std::error_code& ec) const {
+    merge_totals totals;
+    bool made = false;
+    switch (job.what) {
+        case job_type::kind::none: return true;
+        case job_type::kind::flush: made = flush_write_buffer(*job.frozen, job.current, context(), job.next, ec); break;
+        case job_type::kind::compaction:
+            made = run_table_compaction(job.current, job.compaction, context(), job.next, totals, ec);
+            break;
+        case job_type::kind::whole: made = run_full_compaction(job.current, context(), job.next, totals, ec); break;
+    }
+    return made && tables_.publish(job.next, job.oldest_log, ec);
+}
+
+template <class IO, class Writer, class Codec>
+void table_engine<IO, Writer, Codec>::install_job(const job_type& job) {
+    levels_ = job.next;
+    if (job.what == job_type::kind::flush) {
+        frozen_.reset();
+        frozen_log_bytes_ = 0;
+    } else {
+        ++compactions_;
+    }
+    if (job.what == job_type::kind::whole) dead_bytes_ -= std::min(dead_bytes_, job.dead_bytes);
+    last_job_error_.clear();
+}
+
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::remove_replaced(const job_type& job, std::error_code& ec) const {
+    if (job.what == job_type::kind::flush && !remove_logs_before(job.oldest_log, ec)) return false;
+    return tables_.remove_unlisted(job.next, ec);
+}
+
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::remove_logs_before(std::uint32_t generation, std::error_code& ec) const {
+    std::vector<store_file_name> names;
+    if (!directory_.list(names, ec)) return false;
+    for (const store_file_name& name : names) {
+        if (name.kind() == store_file_kind::data && name.generation() < generation && !directory_.remove(name, ec)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+template <class IO, class Writer, class Codec>
+template <class Exclusive, class GoOn>
+bool table_engine<IO, Writer, Codec>::run_jobs(bool whole, Exclusive&& exclusive, GoOn&& go_on, std::error_code& ec) {
+    // compact() freezes the writes made before it once an earlier frozen buffer is flushed.
+    bool froze = !whole;
+    // After a flush, once no compaction is due, tables of mostly hidden versions (overwrites
+    // of a few keys) are merged whole; once, so that a merge that leaves them so ends it.
+    bool dead_check = false;
+    while (go_on()) {
+        job_type job;
+        {
+            [[maybe_unused]] const auto guard = exclusive();
+            if (!froze && !frozen_) {
+                froze = true;
+                if (!buffer_.empty() && !freeze(ec)) return false;
+            }
+            job = plan_job(whole && froze);
+            if (job.what == job_type::kind::none && dead_check && tables_mostly_dead()) job = plan_job(true);
+        }
+        if (job.what == job_type::kind::none) return true;
+        if (!run_job(job, ec)) {
+            [[maybe_unused]] const auto guard = exclusive();
+            note_job_failure(ec);
+            return false;
+        }
+        {
+            [[maybe_unused]] const auto guard = exclusive();
+            install_job(job);
+        }
+        if (!remove_replaced(job, ec)) return false;
+        if (job.what == job_type::kind::whole) {
+            if (whole) return true;
+            dead_check = false;
+        }
+        if (job.what == job_type::kind::flush) dead_check = true;
+    }
+    return true;
+}
+
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::tables_mostly_dead() const {
+    std::uint64_t table_bytes = 0;
+    for (std::size_t i = 0; i < level_limits::levels; ++i) table_bytes += levels_.level_file_bytes(i);
+    return options_.dead_ratio > 0 && table_bytes >= options_.min_bytes &&
+           static_cast<double>(table_bytes - std::min<std::uint64_t>(table_bytes, live_bytes_)) >=
+               options_.dead_ratio * static_cast<double>(table_bytes);
+}
+
+template <class IO, class Writer, class Codec>
+void table_engine<IO, Writer, Codec>::note_job_failure(const std::error_code& ec) {
+    ++job_failures_;
+    last_job_error_ = last_error_detail();
+    if (last_job_error_.empty()) last_job_error_ = ec.message();
+}
+
+}  // namespace kvforge::detail
