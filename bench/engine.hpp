@@ -10,6 +10,7 @@
 // Errors throw std::runtime_error. The peers in bench/peers/ implement the same shape for
 // other libraries.
 
+#include <kvforge/index/disk_index.hpp>
 #include <kvforge/kvforge.hpp>
 
 #include <array>

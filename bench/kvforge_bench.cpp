@@ -214,6 +214,9 @@ void register_all() {
     register_persistent<file_log, sorted_index>();
     register_persistent<mmap_file, hash_index>();
     register_persistent<mmap_file, sorted_index>();
+    // The store over sorted tables: its loads and reads as users run them, and its jobs on a
+    // thread of their own.
+    register_engines<kv<file_log, disk_index, buffered<>, single_thread>, kv<file_log, disk_index, buffered<>, thread_safe>>();
 
 #ifdef KVFORGE_BENCH_HAVE_ABSL
     register_engine<absl_engine>();
