@@ -44,7 +44,7 @@ class config_name {
     static constexpr bool persistent = Store::persistent;
     static constexpr std::array<std::string_view, 4> parts{
         Store::store_policy::name,
-        Store::index_policy::ordered ? std::string_view("sorted") : std::string_view("hash"),
+        Store::index_policy::short_name,
         persistent ? Store::durability_policy::name : std::string_view(),
         Store::threading_policy::concurrent ? std::string_view("thread_safe") : std::string_view("single")};
 
@@ -84,10 +84,15 @@ public:
     static constexpr bool ordered = Store::index_policy::ordered;
     static constexpr bool concurrent = Store::threading_policy::concurrent;
     static constexpr std::string_view settings =
-        "kvforge::options{} defaults (automatic compaction at 30% dead bytes over 4 MiB, "
-        "a sorted index's closed segments rewritten in key order, hint file at close); "
-        "buffered<> hands writes to the OS every 4 MiB or 1 s and flush() hands over the rest; "
-        "async_worker<> flush() waits for the last put to be durable";
+        requires { Store::index_policy::store_format; }
+            ? "kvforge::options{} defaults (sorted tables: a write buffer of segment_bytes, 32 MiB; leveled "
+              "compaction, 4 level-0 tables, 64 MiB at level 1, ten times more a level; 4 KiB blocks, 10 Bloom "
+              "filter bits a key, no block cache); buffered<> hands writes to the OS every 4 MiB or 1 s and "
+              "flush() hands over the rest"
+            : "kvforge::options{} defaults (automatic compaction at 30% dead bytes over 4 MiB, "
+              "a sorted index's closed segments rewritten in key order, hint file at close); "
+              "buffered<> hands writes to the OS every 4 MiB or 1 s and flush() hands over the rest; "
+              "async_worker<> flush() waits for the last put to be durable";
     /// The durability mode this configuration runs in.
     static constexpr durability mode =
         std::is_same_v<typename Store::durability_policy, kvforge::sync_each> ? durability::sync_each

@@ -8,6 +8,7 @@
 
 #include "../support/file_bytes.hpp"
 #include "../support/held_call.hpp"
+#include "../support/open_store_once.hpp"
 #include "../support/temp_dir.hpp"
 
 #include <atomic>
@@ -189,6 +190,14 @@ TEST_CASE("disk_index: the MANIFEST records format 3 and the index, and binds th
         CHECK(table_store(tables).get("k") == "v");
         CHECK(log_store(logs).get("k") == "v");
     }
+    SECTION("open_store, whose compositions have no disk_index, names the index to open it with") {
+        std::error_code ec;
+        const auto opened = kvforge::open_store<std::string, std::string>(tables, ec);
+        CHECK_FALSE(opened.is_open());
+        CHECK(ec == kvforge::errc::codec_mismatch);
+        CHECK_THAT(kvforge::last_error_message(),
+                   Catch::Contains("written with 'disk_index'") && Catch::Contains("only kvforge::disk_index reads"));
+    }
     SECTION("a table store that lost its MANIFEST is opened by neither") {
         std::filesystem::remove(std::filesystem::path(tables) / "MANIFEST");
         kvforge::error e = open_error<log_store>(tables);
@@ -334,4 +343,23 @@ TEST_CASE("disk_index: stats count the files, and the bytes and syncs written to
     CHECK(s.disk_bytes + std::filesystem::file_size(std::filesystem::path(path) / "MANIFEST") +
               std::filesystem::file_size(std::filesystem::path(path) / "TABLES") ==
           files_bytes());
+}
+
+TEST_CASE("disk_index: kvforge::copy moves a log store's records into a table store and back",
+          "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    log_store logs((dir.path() / "logs").string());
+    for (int i = 0; i < 2000; ++i) logs.put("key" + std::to_string(i), std::to_string(i * i));
+    logs.erase("key7");
+    table_store tables((dir.path() / "tables").string());
+    tables.put("already", "there");  // records in the destination stay
+    kvforge::copy(logs, tables);
+    CHECK(tables.size() == 1999 + 1);
+    CHECK(tables.get("already") == "there");
+    CHECK(tables.get("key1999") == std::to_string(1999 * 1999));
+    CHECK_FALSE(tables.contains("key7"));
+    log_store back((dir.path() / "back").string());
+    kvforge::copy(tables, back);
+    CHECK(back.size() == tables.size());
+    CHECK(back.get("key1000") == std::to_string(1000 * 1000));
 }

@@ -315,11 +315,13 @@ TEST_CASE("table levels: a level's cursor walks its tables as one, and turns at 
 TEST_CASE("table list: the levels come back from its bytes and open as they were", "[table][levels]") {
     leveled_store store(small_limits());
     run_flushes(store, 2000, 50, 5);
-    const kd::table_list list = kd::table_list::of(store.levels(), 42);
+    const kd::store_counts counts{2000, 123456, 789};
+    const kd::table_list list = kd::table_list::of(store.levels(), 42, counts);
     std::error_code ec;
     kd::table_list read;
     REQUIRE(read.decode(list.encode(), "TABLES", ec));
     REQUIRE(read.oldest_log == 42);
+    REQUIRE(read.counts == counts);
     REQUIRE(read.tables == list.tables);
     REQUIRE(read.tables.size() == store.levels().table_count());
 

@@ -10,8 +10,9 @@
 /// the oldest TABLES names, whose records it flushes into a table at once.
 ///
 /// The engine is not safe on several threads by itself: table_backend puts it behind the
-/// threading policy's lock, and runs its jobs on a thread of its own for thread_safe. The
-/// counts of live keys and bytes come from a scan of the store at each open.
+/// threading policy's lock, and runs its jobs on a thread of its own for thread_safe.
+/// TABLES records the counts of live keys and bytes as of its oldest log, so that an open
+/// takes them and counts only what the logs it replays change.
 
 #include <fcntl.h>
 
@@ -75,6 +76,7 @@ struct table_job {
     table_compaction compaction;                 ///< a compaction's tables
     std::uint32_t oldest_log = 0;                ///< the oldest log its TABLES leaves to replay
     std::uint64_t dead_bytes = 0;                ///< a whole merge's: the dead bytes it drops
+    store_counts counts;                         ///< what its TABLES records as of oldest_log
     Levels next;                                 ///< what it made
 };
 
@@ -107,14 +109,17 @@ public:
             !tables_.write_file(store_file_name::manifest(), manifest, ec)) {
             return false;
         }
-        if (!tables_.open(nullptr, levels_, oldest_log_, ec)) return false;
+        store_counts counts;
+        if (!tables_.open(nullptr, levels_, listed_oldest_log_, counts, ec)) return false;
+        set_counts(counts);
+        listed_counts_ = counts;
         std::vector<std::uint32_t> logs;
         for (const store_file_name& name : names) {
             if (name.is_temporary()) continue;
             if (name.kind() == store_file_kind::data || name.kind() == store_file_kind::table) {
                 next_generation_ = std::max(next_generation_.load(), name.generation() + 1);
             }
-            if (name.kind() == store_file_kind::data && name.generation() >= oldest_log_) {
+            if (name.kind() == store_file_kind::data && name.generation() >= listed_oldest_log_) {
                 logs.push_back(name.generation());
             }
         }
@@ -122,12 +127,14 @@ public:
         for (const std::uint32_t generation : logs) {
             if (!replay(generation, ec)) return false;
         }
-        if (options_.mode.reader) return count_live(ec);
+        if (options_.mode.reader) return true;
         // The replayed entries go into a table at once, so that the new log starts empty.
         levels_type next = levels_;
         if (!buffer_.empty() && !flush_write_buffer(buffer_, levels_, context(), next, ec)) return false;
-        if (!start_log(ec) || !tables_.publish(next, log_generation_, ec)) return false;
+        if (!start_log(ec) || !tables_.publish(next, log_generation_, counts_now(), ec)) return false;
         levels_ = std::move(next);
+        listed_oldest_log_ = log_generation_;
+        listed_counts_ = counts_now();
         buffer_ = write_buffer();
         for (const store_file_name& name : names) {
             if (name.kind() == store_file_kind::data && name.generation() < log_generation_ &&
@@ -135,27 +142,7 @@ public:
                 return false;
             }
         }
-        return tables_.remove_unlisted(levels_, ec) && run_jobs(false, [] { return 0; }, [] { return true; }, ec) &&
-               count_live(ec);
-    }
-
-    /// Counts the live keys and bytes, and takes what the tables hold beyond them as dead.
-    bool count_live(std::error_code& ec) {
-        live_keys_ = 0;
-        live_bytes_ = 0;
-        if (!visit(
-                {}, true, true,
-                [&](std::string_view key, std::string_view value) {
-                    live_bytes_ += key.size() + value.size();
-                    return ++live_keys_ > 0;
-                },
-                ec)) {
-            return false;
-        }
-        std::uint64_t table_bytes = 0;
-        for (std::size_t i = 0; i < level_limits::levels; ++i) table_bytes += levels_.level_file_bytes(i);
-        dead_bytes_ = table_bytes > live_bytes_ ? table_bytes - live_bytes_ : 0;
-        return true;
+        return tables_.remove_unlisted(levels_, ec) && run_jobs(false, [] { return 0; }, [] { return true; }, ec);
     }
 
     bool put(std::string_view key, std::string_view value, std::error_code& ec) {
@@ -320,6 +307,8 @@ public:
         const levels_type empty;
         if (!start_log(ec) || !tables_.publish(empty, log_generation_, ec)) return false;
         levels_ = empty;
+        listed_oldest_log_ = log_generation_;
+        listed_counts_ = {};
         buffer_ = write_buffer();
         frozen_.reset();
         frozen_log_bytes_ = 0;
@@ -473,6 +462,13 @@ private:
         return run_jobs(false, [] { return 0; }, [] { return true; }, ec);
     }
 
+    [[nodiscard]] store_counts counts_now() const noexcept { return {live_keys_, live_bytes_, dead_bytes_}; }
+    void set_counts(const store_counts& counts) noexcept {
+        live_keys_ = static_cast<std::size_t>(counts.live_keys);
+        live_bytes_ = counts.live_bytes;
+        dead_bytes_ = counts.dead_bytes;
+    }
+
     bool tables_mostly_dead() const;
     void note_job_failure(const std::error_code& ec);
     bool remove_logs_before(std::uint32_t generation, std::error_code& ec) const;
@@ -493,13 +489,22 @@ private:
         return scan_log(
             file, header.bytes(), size, header.version, false,
             [&](const log_entry& found) {
+                if (ec) return;  // a lookup failed: the open fails with it
                 ++recovered_records_;
                 if (found.type == record_type::clear) {
                     // The logs replayed are newer than every table: a clear empties both.
                     buffer_ = write_buffer();
                     levels_ = levels_type();
+                    set_counts({});
                     return;
                 }
+                // What the entry changes in the counts TABLES gave, as its write did.
+                live_change change;
+                const std::string_view value = found.value;
+                if (!account(found.key, found.type == record_type::erase ? nullptr : &value, nullptr, change, ec)) {
+                    return;
+                }
+                apply(change);
                 table_entry entry;
                 entry.key = found.key;
                 entry.kind = found.type == record_type::erase ? record_type::erase : record_type::put;
@@ -509,7 +514,7 @@ private:
                 entry.value = found.value;
                 buffer_.add(entry);
             },
-            result, ec) && (note_tail(generation, result.valid_end, size), true);
+            result, ec) && !ec && (note_tail(generation, result.valid_end, size), true);
     }
 
     /// A writer's open cuts a torn tail (its records go into a table, and the log is
@@ -603,7 +608,11 @@ private:
     /// A read-only open's logs, each with the end of its last whole record; a writer's open
     /// flushes them into a table instead.
     std::vector<std::pair<std::uint32_t, std::uint64_t>> replayed_logs_;
-    std::uint32_t oldest_log_ = 0;  ///< the oldest log TABLES named at open
+    /// What TABLES records: the oldest log to replay, and the counts as of it.
+    std::uint32_t listed_oldest_log_ = 0;
+    store_counts listed_counts_;
+    /// The counts when the buffer was frozen: its flush's TABLES records them.
+    store_counts frozen_counts_;
     composition composition_;      ///< what the MANIFEST records
 };
 

@@ -46,8 +46,9 @@ bool table_engine<IO, Writer, Codec>::backup(const std::string& dest, const back
     if (frozen_) ok = ok && copy_log(frozen_log_, frozen_log_bytes_);
     if (writer_) ok = ok && copier.copy(log_, store_file_name::data(log_generation_), log_bytes(), false, ec);
     for (const auto& [generation, end] : replayed_logs_) ok = ok && copy_log(generation, end);
-    const std::uint32_t oldest = frozen_ ? frozen_log_ : writer_ ? log_generation_ : oldest_log_;
-    ok = ok && copier.write(store_file_name::table_list(), table_list::of(levels_, oldest).encode(), ec);
+    // The list TABLES holds, which no job changes meanwhile (a reader's, as it opened).
+    ok = ok && copier.write(store_file_name::table_list(),
+                            table_list::of(levels_, listed_oldest_log_, listed_counts_).encode(), ec);
     return copier.finish(ok, composition_, ec) && check_backup(dest, ec);
 }
 

@@ -38,6 +38,7 @@ bool table_engine<IO, Writer, Codec>::freeze(std::error_code& ec) {
     frozen_ = std::make_shared<const write_buffer>(std::move(buffer_));
     frozen_log_ = generation;
     frozen_log_bytes_ = log;
+    frozen_counts_ = counts_now();
     buffer_ = write_buffer();
     buffer_live_ = 0;
     return true;
@@ -51,12 +52,17 @@ typename table_engine<IO, Writer, Codec>::job_type table_engine<IO, Writer, Code
     // buffer, whose log is older; and after any other job, which is planned with no
     // frozen buffer: a buffer frozen while it runs has that log's writes.
     job.oldest_log = log_generation_;
+    // TABLES keeps the counts as of its oldest log: a flush's are those when the buffer
+    // froze; a merge drops dead versions only.
+    job.counts = listed_counts_;
     if (frozen_) {
         job.what = job_type::kind::flush;
         job.frozen = frozen_;
+        job.counts = frozen_counts_;
     } else if (whole) {
         job.what = job_type::kind::whole;
         job.dead_bytes = dead_bytes_;
+        job.counts.dead_bytes = 0;
     } else {
         job.compaction = levels_.due_compaction(options_.limits);
         if (!job.compaction.empty()) job.what = job_type::kind::compaction;
@@ -76,12 +82,14 @@ bool table_engine<IO, Writer, Codec>::run_job(job_type& job, std::error_code& ec
             break;
         case job_type::kind::whole: made = run_full_compaction(job.current, context(), job.next, totals, ec); break;
     }
-    return made && tables_.publish(job.next, job.oldest_log, ec);
+    return made && tables_.publish(job.next, job.oldest_log, job.counts, ec);
 }
 
 template <class IO, class Writer, class Codec>
 void table_engine<IO, Writer, Codec>::install_job(const job_type& job) {
     levels_ = job.next;
+    listed_oldest_log_ = job.oldest_log;
+    listed_counts_ = job.counts;
     if (job.what == job_type::kind::flush) {
         frozen_.reset();
         frozen_log_bytes_ = 0;

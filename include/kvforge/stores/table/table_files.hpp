@@ -50,6 +50,13 @@ public:
     /// listed is errc::corrupt_header, naming it; a table that fails to open fails as
     /// table_reader::open says. Reads with cache (nullptr for none).
     bool open(block_cache* cache, levels_type& levels, std::uint32_t& oldest_log, std::error_code& ec) const {
+        store_counts ignored;
+        return open(cache, levels, oldest_log, ignored, ec);
+    }
+
+    /// As open, giving the counts TABLES records too (none without TABLES).
+    bool open(block_cache* cache, levels_type& levels, std::uint32_t& oldest_log, store_counts& counts,
+              std::error_code& ec) const {
         ec.clear();
         table_list list;
         if (!read_list(list, ec)) return false;
@@ -62,6 +69,7 @@ public:
         if (!opened.finish_loading(ec)) return false;
         levels = std::move(opened);
         oldest_log = list.oldest_log;
+        counts = list.counts;
         return true;
     }
 
@@ -83,10 +91,14 @@ public:
         return start_reading(std::move(owner), generation, size, cache, out, ec);
     }
 
-    /// Makes levels and oldest_log the store's: TABLES names them from now on, at any
-    /// power loss. The tables levels hold must be finished.
+    /// Makes levels and oldest_log (with the counts as of it) the store's: TABLES names them
+    /// from now on, at any power loss. The tables levels hold must be finished.
+    bool publish(const levels_type& levels, std::uint32_t oldest_log, const store_counts& counts,
+                 std::error_code& ec) const {
+        return write_file(store_file_name::table_list(), table_list::of(levels, oldest_log, counts).encode(), ec);
+    }
     bool publish(const levels_type& levels, std::uint32_t oldest_log, std::error_code& ec) const {
-        return write_file(store_file_name::table_list(), table_list::of(levels, oldest_log).encode(), ec);
+        return publish(levels, oldest_log, {}, ec);
     }
 
     /// Writes a whole file (TABLES, the MANIFEST) so that a power loss leaves the old one

@@ -10,11 +10,15 @@
 ///     10 flags    u16: zero; a reader refuses others
 ///     12 count    u32: the tables listed
 ///     16 log      u32: the generation of the oldest log file whose records are in no table
-///     20 tables   count times 16 bytes: u8 level, 3 zero bytes, u32 generation, u64 file size
+///     20 keys     u64: the live keys of the store as of that log (the tables' view)
+///     28 bytes    u64: their keys' and values' bytes
+///     36 dead     u64: the bytes of versions a newer one hides, not yet merged away
+///     44 tables   count times 16 bytes: u8 level, 3 zero bytes, u32 generation, u64 file size
 ///     ...         u32 crc32c over every byte before it
 ///
 /// all little-endian. The size of each table lets an open tell a table cut short from a
-/// whole one before it reads a byte of it.
+/// whole one before it reads a byte of it; the counts spare an open a scan of the store:
+/// it takes them, and counts what the logs it replays change.
 
 #include <cstddef>
 #include <cstdint>
@@ -40,14 +44,23 @@ struct listed_table {
     friend bool operator==(const listed_table&, const listed_table&) = default;
 };
 
-/// A store's tables and the oldest log file that recovery replays.
+/// What a store holds as of a point in its log.
+struct store_counts {
+    std::uint64_t live_keys = 0;
+    std::uint64_t live_bytes = 0;
+    std::uint64_t dead_bytes = 0;
+    friend bool operator==(const store_counts&, const store_counts&) = default;
+};
+
+/// A store's tables, the oldest log file that recovery replays, and the counts as of it.
 struct table_list {
     static constexpr std::string_view magic = "kvftlist";
     static constexpr std::uint16_t version = 1;
-    static constexpr std::size_t head_size = 20;
+    static constexpr std::size_t head_size = 44;
     static constexpr std::size_t table_size = 16;
 
     std::uint32_t oldest_log = 0;
+    store_counts counts;
     std::vector<listed_table> tables;
 
     /// The list's bytes.
@@ -58,6 +71,9 @@ struct table_list {
         file_header::put_le16(p + 8, version);
         file_header::put_le32(p + 12, static_cast<std::uint32_t>(tables.size()));
         file_header::put_le32(p + 16, oldest_log);
+        file_header::put_le64(p + 20, counts.live_keys);
+        file_header::put_le64(p + 28, counts.live_bytes);
+        file_header::put_le64(p + 36, counts.dead_bytes);
         p += head_size;
         for (const listed_table& table : tables) {
             p[0] = static_cast<char>(table.level);
@@ -76,6 +92,7 @@ struct table_list {
         ec.clear();
         tables.clear();
         oldest_log = 0;
+        counts = {};
         const auto refuse = [&](errc code, const char* why) {
             fail(ec, code, path + ": " + why);
             tables.clear();
@@ -95,6 +112,9 @@ struct table_list {
         }
         if (file_header::get_le16(p + 10) != 0) return refuse(errc::corrupt_header, "has flags this kvforge does not know");
         oldest_log = file_header::get_le32(p + 16);
+        counts.live_keys = file_header::get_le64(p + 20);
+        counts.live_bytes = file_header::get_le64(p + 28);
+        counts.dead_bytes = file_header::get_le64(p + 36);
         p += head_size;
         for (std::uint64_t i = 0; i < count; ++i, p += table_size) {
             listed_table table;
@@ -109,11 +129,13 @@ struct table_list {
         return true;
     }
 
-    /// The list of what levels hold.
+    /// The list of what levels hold, with the oldest log and the counts as of it.
     template <class Codec, class Source>
-    [[nodiscard]] static table_list of(const table_levels<Codec, Source>& levels, std::uint32_t oldest_log) {
+    [[nodiscard]] static table_list of(const table_levels<Codec, Source>& levels, std::uint32_t oldest_log,
+                                       const store_counts& counts = {}) {
         table_list list;
         list.oldest_log = oldest_log;
+        list.counts = counts;
         for (std::size_t i = 0; i < level_limits::levels; ++i) {
             for (const auto& table : levels.level(i)) {
                 list.tables.push_back({static_cast<std::uint8_t>(i), table.generation, table.file_size});
