@@ -363,3 +363,23 @@ TEST_CASE("disk_index: kvforge::copy moves a log store's records into a table st
     CHECK(back.size() == tables.size());
     CHECK(back.get("key1000") == std::to_string(1000 * 1000));
 }
+
+TEST_CASE("disk_index: keys in tables cost about 3 bytes of memory each, whatever their number",
+          "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    kvforge::options opts;
+    opts.segment_bytes = 4 << 20;
+    table_store store(dir.path().string(), opts);
+    constexpr int keys = 200'000;
+    char key[17];
+    for (int i = 0; i < keys; ++i) {
+        std::snprintf(key, sizeof key, "%016d", i * 7919 % keys);  // 16-byte keys in random order
+        store.put(key, std::string(100, static_cast<char>('a' + i % 26)));
+    }
+    store.compact();  // every key in tables, the write buffer empty
+    const kvforge::stats s = store.stats();
+    const double per_key = static_cast<double>(s.memory_bytes) / keys;
+    INFO(s.memory_bytes << " bytes of memory for " << keys << " keys: " << per_key << " a key");
+    CHECK(per_key <= 3.0);
+    CHECK(s.live_keys == static_cast<std::uint64_t>(keys));
+}
