@@ -250,6 +250,8 @@ TEST_CASE("disk_index: a batch is replayed whole or not at all, and counted once
         CHECK(store.get("a") == "22");
         CHECK_FALSE(store.contains("gone"));
         CHECK(store.stats().live_bytes == std::string("before1a22b333").size());
+        CHECK(store.stats().erases == 1);  // "never" was not there to erase
+        CHECK(store.stats().batches == 1);
     }
     {
         table_store store(path);

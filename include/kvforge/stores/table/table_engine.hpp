@@ -195,9 +195,10 @@ public:
         ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
             add_to_buffer(key, op == batch_op::put ? record_type::put : record_type::erase,
                           op == batch_op::put ? value : std::string_view{});
-            ++(op == batch_op::put ? puts_ : erases_);
+            if (op == batch_op::put) ++puts_;
         });
         apply(change);
+        erases_ += change.erased;
         return after_write(ec);
     }
 
@@ -389,6 +390,7 @@ private:
         std::int64_t keys = 0;
         std::int64_t bytes = 0;
         std::uint64_t dead = 0;
+        std::uint64_t erased = 0;  ///< erases of keys the store held
     };
 
     /// Adds to change what writing value (an erase when null) under key changes. seen, when
@@ -415,6 +417,7 @@ private:
             change.bytes += key_size + static_cast<std::int64_t>(value->size());
         } else {
             change.dead += key.size();  // the erase itself, until a merge drops it
+            change.erased += old_size >= 0 ? 1 : 0;
         }
         if (seen) (*seen)[std::string(key)] = value ? static_cast<std::int64_t>(value->size()) : -1;
         return true;
