@@ -35,6 +35,11 @@ struct table_read_buffers {
     std::string sealed;
     std::string block;
     block_cursor cursor;
+    /// A cursor's read-ahead (0: none, as a lookup's): blocks read one after another are
+    /// read in growing steps of up to read_ahead bytes into sealed, which then holds the
+    /// file's bytes from ahead_offset, so that a scan makes one read call for many blocks.
+    std::size_t read_ahead = 0;
+    std::uint64_t ahead_offset = 0;
 };
 
 /// An open table, read through Source, which reads as data_file does:
@@ -178,9 +183,42 @@ private:
 
     bool read_block(const block_handle& handle, table_read_buffers& buffers, std::string_view& block,
                     std::error_code& ec) const {
-        buffers.sealed.resize(handle.size + block_trailer_size);
-        if (!source_->read(handle.offset, buffers.sealed.data(), buffers.sealed.size(), ec)) return false;
-        block = unseal_block(*codec_, buffers.sealed, buffers.block, path_, handle, ec);
+        const std::uint64_t size = handle.size + block_trailer_size;
+        if (buffers.read_ahead == 0) {
+            buffers.sealed.resize(size);
+            if (!source_->read(handle.offset, buffers.sealed.data(), size, ec)) return false;
+            block = unseal_block(*codec_, buffers.sealed, buffers.block, path_, handle, ec);
+            return !ec;
+        }
+        const std::uint64_t held_end = buffers.ahead_offset + buffers.sealed.size();
+        if (handle.offset < buffers.ahead_offset || handle.offset + size > held_end) {
+            // A read that goes on from the last one, forward or back, takes twice its bytes,
+            // up to read_ahead; a first read takes 32 KiB, about a chunk of a store's scan
+            // (256 entries of 100 bytes); never past the data blocks. So a scan soon reads
+            // in large steps, and a short walk reads little more than it uses.
+            const bool forward = !buffers.sealed.empty() && handle.offset == held_end;
+            const bool backward = !buffers.sealed.empty() && handle.offset + size == buffers.ahead_offset;
+            const std::uint64_t step = std::max<std::uint64_t>(
+                size, std::min<std::uint64_t>(buffers.read_ahead, forward || backward ? 2 * buffers.sealed.size()
+                                                                                       : std::uint64_t{32} << 10));
+            const std::uint64_t data_begin = handles_.front().offset;
+            const std::uint64_t data_end = handles_.back().offset + handles_.back().size + block_trailer_size;
+            std::uint64_t begin = handle.offset;
+            std::uint64_t end = std::max(handle.offset + size, std::min(data_end, handle.offset + step));
+            if (backward) {
+                end = handle.offset + size;
+                begin = std::max(data_begin, end > step ? end - step : 0);
+            }
+            buffers.sealed.resize(static_cast<std::size_t>(end - begin));
+            buffers.ahead_offset = begin;
+            if (!source_->read(begin, buffers.sealed.data(), buffers.sealed.size(), ec)) {
+                buffers.sealed.clear();
+                return false;
+            }
+        }
+        const std::string_view sealed = std::string_view(buffers.sealed).substr(
+            static_cast<std::size_t>(handle.offset - buffers.ahead_offset), static_cast<std::size_t>(size));
+        block = unseal_block(*codec_, sealed, buffers.block, path_, handle, ec);
         return !ec;
     }
 
@@ -247,7 +285,11 @@ private:
 template <class Codec, class Source>
 class table_cursor {
 public:
-    explicit table_cursor(const table_reader<Codec, Source>& table) noexcept : table_(&table) {}
+    /// Reads the table up to read_ahead bytes at a time (table_read_buffers).
+    explicit table_cursor(const table_reader<Codec, Source>& table, std::size_t read_ahead = 256 << 10) noexcept
+        : table_(&table) {
+        buffers_.read_ahead = read_ahead;
+    }
 
     /// Whether the cursor is at an entry; after a call returned false, ec tells an end from an error.
     [[nodiscard]] bool valid() const noexcept { return valid_; }
