@@ -96,7 +96,7 @@ enum class errc {
     codec_failed,         ///< a codec threw an exception while encoding
     not_a_store,          ///< a file in the store's directory is not a kvforge file (wrong magic)
     unsupported_version,  ///< the file was written by a newer format version; it is left unchanged
-    codec_mismatch,       ///< the store was written with other key or value codecs, expiry or compression
+    codec_mismatch,       ///< the store was written with other key or value codecs, expiry or compression, or over sorted tables (disk_index) or not
     corrupt_header,       ///< a file header is truncated or fails its checksum
     corrupt_record,       ///< a record before the log's tail is damaged (open with salvage to keep the rest)
     store_locked,         ///< another process or store object has the store open
@@ -130,7 +130,7 @@ enum class errc {
                 case errc::codec_failed: return "a codec threw an exception";
                 case errc::not_a_store: return "not a kvforge store file";
                 case errc::unsupported_version: return "file written by a newer kvforge format version";
-                case errc::codec_mismatch: return "store written with other key or value codecs, expiry or compression";
+                case errc::codec_mismatch: return "store written with other key or value codecs, expiry, compression or tables";
                 case errc::corrupt_header: return "damaged file header";
                 case errc::corrupt_record: return "damaged record before the end of the log";
                 case errc::store_locked: return "store is open elsewhere";
@@ -4115,6 +4115,7 @@ private:
 /// <kvforge/compression/lz4.hpp>) are included by the user, who links their library.
 
 #include <algorithm>
+#include <concepts>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -4249,7 +4250,10 @@ struct cache_companion {
 /// Some fields bind: bytes written under one value of them cannot be read under another
 /// (the format, the codecs, expiry, compression). The others (store, index, durability)
 /// only say how the store was made: file_log and mmap_file read the same files, and any
-/// index is rebuilt from the log, so tools take them as defaults and nothing more.
+/// in-memory index is rebuilt from the log, so tools take them as defaults and nothing
+/// more. One index binds: disk_index keeps its records in sorted tables, which no other
+/// index reads, and its stores record format 3 (table_store_format), which a release that
+/// knows no tables refuses instead of reading their newest log alone.
 
 #include <cstddef>
 #include <cstdint>
@@ -4569,6 +4573,12 @@ namespace kvforge {
 
 namespace detail {
 
+/// The index that keeps a store's records in sorted tables (kvforge::disk_index).
+inline constexpr std::string_view disk_index_name = "disk_index";
+/// The format a store over sorted tables records in its MANIFEST; its logs and tables are
+/// of format 2 inside (record_format.hpp's format_version).
+inline constexpr std::uint32_t table_store_format = 3;
+
 /// The manifest's fields in file order: each line's name and the member it fills.
 /// A field is added with one line here (and, if it binds, one in first_binding_difference).
 struct manifest_field {
@@ -4714,6 +4724,9 @@ inline constexpr manifest_field manifest_fields[] = {
     auto both = [](std::string_view what, const std::string& written, const std::string& opened) {
         return std::string(what) + ": written with '" + written + "', opened with '" + opened + "'";
     };
+    if ((on_disk.index == disk_index_name) != (opening.index == disk_index_name)) {
+        return both("index", on_disk.index, opening.index);
+    }
     if (on_disk.key_codec != opening.key_codec) return both("key codec", on_disk.key_codec, opening.key_codec);
     if (on_disk.value_codec != opening.value_codec) {
         return both("value codec", on_disk.value_codec, opening.value_codec);
@@ -4729,8 +4742,15 @@ inline constexpr manifest_field manifest_fields[] = {
 }
 
 /// What to do about the first binding difference between `on_disk` and `opening`: open
-/// with the types, the expiry or the compression the store was written with.
+/// with the index, the types, the expiry or the compression the store was written with.
 [[nodiscard]] inline std::string binding_remedy(const composition& on_disk, const composition& opening) {
+    if ((on_disk.index == disk_index_name) != (opening.index == disk_index_name)) {
+        return on_disk.index == disk_index_name
+                   ? "its records are in sorted tables, which only kvforge::disk_index reads: open the store with "
+                     "kvforge::disk_index (<kvforge/index/disk_index.hpp>)"
+                   : "its records are in logs, which kvforge::disk_index does not read: open the store with the "
+                     "index it names, and copy it into a new disk_index store with kvforge::copy";
+    }
     if (on_disk.key_codec != opening.key_codec || on_disk.value_codec != opening.value_codec ||
         on_disk.codec_fingerprint != opening.codec_fingerprint) {
         return "open the store with the key and value types it was written with";
@@ -7011,6 +7031,14 @@ private:
     std::uint64_t min_bytes_ = kvforge::options{}.compress_min_bytes;
 };
 
+/// Whether a store's backend compresses whole blocks itself (declares `static constexpr
+/// bool compresses_blocks = true`, as disk_index's sorted tables do): it then takes the
+/// codec as its own, and compressed<> adds no layer of compressed values over it.
+template <class Backend>
+concept compresses_blocks = requires {
+    { Backend::compresses_blocks } -> std::convertible_to<bool>;
+} && Backend::compresses_blocks;
+
 /// The compression policy of a store that has none: its backend as it is.
 struct no_compression {
     using policy_kind = kvforge::policy_kind::compression;
@@ -7030,7 +7058,8 @@ struct no_compression {
 ///                                 kvforge::compressed<kvforge::zstd<3>>>;
 ///
 /// Values shorter than options::compress_min_bytes, or that the codec does not shrink,
-/// are kept as they are: a value costs at most one byte more. get(), visit(), scans,
+/// are kept as they are: a value costs at most one byte more. A kvforge::disk_index store
+/// compresses its tables' blocks whole instead, which shrinks small values far more. get(), visit(), scans,
 /// for_each() and get_many() hand out the decompressed bytes; get_view(), which hands out
 /// the stored bytes in place, does not compile. A file store's MANIFEST records Codec::name,
 /// and a store written with one codec refuses to open with another, or with none
@@ -7046,8 +7075,11 @@ struct compressed {
     using codec = Codec;
     /// The codec's name: the word a store spec names it by, and what the MANIFEST records.
     static constexpr std::string_view name = Codec::name;
+    /// The layer that compresses each value (compressed_backend), unless the store's
+    /// backend compresses whole blocks itself (detail::compresses_blocks).
     template <class Policies, class Backend>
-    using backend = detail::compressed_backend<Policies, Backend>;
+    using backend = std::conditional_t<detail::compresses_blocks<Backend>, Backend,
+                                       detail::compressed_backend<Policies, Backend>>;
 };
 
 }  // namespace kvforge
@@ -9759,7 +9791,12 @@ private:
     static composition made_of(const std::string& key_codec, const std::string& value_codec,
                                std::uint64_t fingerprint) {
         composition c;
-        c.format = detail::format_version;
+        // An index that keeps the records in files of its own (disk_index) names their format.
+        if constexpr (requires { index_policy::store_format; }) {
+            c.format = index_policy::store_format;
+        } else {
+            c.format = detail::format_version;
+        }
         c.store = std::string(store_policy::name);
         c.index = std::string(index_policy::name);
         c.durability = std::string(durability_policy::name);
@@ -12739,10 +12776,7 @@ private:
 /// copy can change the other's bytes through a shared file.
 
 #include <fcntl.h>
-#include <sys/stat.h>
 
-#include <algorithm>
-#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -12750,6 +12784,165 @@ private:
 #include <system_error>
 #include <vector>
 
+// ---- begin kvforge/detail/backup_copier.hpp ----
+/// \file backup_copier.hpp
+/// Writes a backup's directory from a store's files: the checks of the destination, the
+/// copy of one file (a reflink where the I/O policy has clone_file and the file system
+/// allows it, else a mebibyte at a time), a hard link, a whole file written at once, and
+/// the MANIFEST last. Each file goes through a synced .tmp and a rename; the directory is
+/// synced before the MANIFEST, so that a destination with a MANIFEST holds every file
+/// named before it. Each engine's backup (stores/log/backup.hpp, stores/table/) says
+/// which files to copy and why a link is safe for them.
+
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+template <class IO>
+class backup_copier {
+public:
+    /// source is the store's directory; the copier writes into the destination start() opens.
+    backup_copier(IO& io, const store_directory<IO>& source) noexcept : io_(io), source_(source) {}
+
+    /// Refuses (changing nothing) a destination that is not a missing or empty directory,
+    /// or that is inside the store's directory; then makes it, locked as a store's.
+    bool start(const std::string& dest, std::error_code& ec) {
+        if (!check_destination(dest, ec)) return false;
+        directory_mode mode;
+        mode.refuse_store = true;
+        return target_.open(io_, dest, mode, ec);
+    }
+
+    [[nodiscard]] const store_directory<IO>& target() const noexcept { return target_; }
+
+    /// Writes the first `end` bytes of from into the backup as name. whole says that from
+    /// holds exactly those bytes and never changes, so that a reflink may stand for the copy.
+    bool copy(const data_file<IO>& from, const store_file_name& name, std::uint64_t end, [[maybe_unused]] bool whole,
+              std::error_code& ec) {
+        data_file<IO> copy;
+        if (!target_.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
+        bool cloned = false;
+        if constexpr (io_policy_with_clone<IO>) {
+            std::uint64_t size = 0;
+            std::error_code ignored;
+            cloned = whole && from.size(size, ignored) && size == end &&
+                     retry_on_eintr([&] { return io_.clone_file(from.descriptor(), copy.descriptor()); }) == 0;
+        }
+        for (std::uint64_t at = 0; !cloned && at < end;) {
+            buffer_.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
+            if (!from.read(at, buffer_.data(), buffer_.size(), ec) || !copy.write(at, buffer_, ec)) return false;
+            at += buffer_.size();
+        }
+        return copy.sync(ec) && target_.rename(name.temporary(), name, ec);
+    }
+
+    /// Copies the store's file `name` whole (a file written once and never changed).
+    bool copy_whole(const store_file_name& name, std::error_code& ec) {
+        data_file<IO> from;
+        std::uint64_t size = 0;
+        return source_.open_file(from, name, O_RDONLY, ec) && from.size(size, ec) && copy(from, name, size, true, ec);
+    }
+
+    /// Gives the store's file `name` the same name in the backup; false when the I/O policy
+    /// has no link or the link failed (another file system, too many links, ...), which
+    /// changes nothing. Only for files kvforge never writes again.
+    bool link([[maybe_unused]] const store_file_name& name) {
+        if constexpr (io_policy_with_link<IO>) {
+            const std::string from = source_.file_path(name);
+            const std::string to = target_.file_path(name);
+            return retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;
+        } else {
+            return false;
+        }
+    }
+
+    /// Writes a whole file of bytes into the backup as name.
+    bool write(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
+        data_file<IO> file;
+        return target_.open_file(file, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
+               file.write(0, bytes, ec) && file.sync(ec) && target_.rename(name.temporary(), name, ec);
+    }
+
+    /// Syncs the backup's directory, then writes the MANIFEST that makes it a store, and
+    /// closes it. ok says whether every file before it was written; when anything failed,
+    /// ec says that the backup is incomplete. A composition whose codec names cannot stand in
+    /// a manifest line leaves the copy without one, as the store itself is.
+    bool finish(bool ok, const composition& recorded, std::error_code& ec) {
+        ok = ok && target_.sync(ec);
+        const std::string text = format_manifest(recorded);
+        if (ok && !text.empty()) ok = write(store_file_name::manifest(), text, ec) && target_.sync(ec);
+        target_.close();
+        if (!ok) {
+            fail(ec, ec,
+                 last_error_detail() + "; the backup in " + target_.path() +
+                     " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
+        }
+        return ok;
+    }
+
+private:
+    bool check_destination(const std::string& dest, std::error_code& ec) {
+        if (inside_store_directory(dest)) {
+            fail(ec, std::error_code(EINVAL, std::system_category()),
+                 dest + " is inside the store's directory " + source_.path() +
+                     "; a backup kept beside the files it copies is lost with them: give backup a directory "
+                     "outside it (nothing was changed)");
+            return false;
+        }
+        struct stat info {};
+        if (io_.stat(dest.c_str(), &info) != 0) {
+            if (errno == ENOENT) return true;
+            fail_errno(ec, errno, "stat " + dest + " (the backup's destination)");
+            return false;
+        }
+        if (!S_ISDIR(info.st_mode)) {
+            fail(ec, std::error_code(ENOTDIR, std::system_category()),
+                 dest + " is not a directory; give backup a new or empty directory (nothing was changed)");
+            return false;
+        }
+        std::vector<std::string> entries;
+        if (io_.list_directory(dest.c_str(), entries) != 0) {
+            fail_errno(ec, errno, "list " + dest + " (the backup's destination)");
+            return false;
+        }
+        if (!entries.empty()) {
+            fail(ec, std::error_code(ENOTEMPTY, std::system_category()),
+                 dest + " is not empty (it holds '" + entries.front() +
+                     "'); give backup a new or empty directory, or remove this one first (nothing was changed)");
+            return false;
+        }
+        return true;
+    }
+
+    /// Whether dest's parent is the store's directory (compared by device and inode, so
+    /// that another spelling of the path is caught too). Deeper is allowed: the
+    /// directory between is a user's entry, which the store leaves alone.
+    bool inside_store_directory(const std::string& dest) {
+        const std::string parent = store_directory<IO>::parent_of(dest);
+        struct stat store_info {};
+        struct stat parent_info {};
+        return io_.stat(source_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
+               store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
+    }
+
+    IO& io_;
+    const store_directory<IO>& source_;
+    store_directory<IO> target_;
+    std::string buffer_;  ///< the bytes of a copy in progress, a mebibyte at most
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/detail/backup_copier.hpp ----
 // ---- begin kvforge/stores/log/segment.hpp ----
 /// \file segment.hpp
 /// The data files of a log store: one segment (file, id, replay order, size, dead
@@ -12979,44 +13172,21 @@ public:
     /// the file system allows it. A failure after dest was made says that the copy there
     /// is incomplete.
     bool copy(const backup_cut<IO>& cut, const std::string& dest, const backup_options& how, std::error_code& ec) {
-        if (!check_destination(dest, ec)) return false;
-        store_directory<IO> target;
-        directory_mode mode;
-        mode.refuse_store = true;
-        if (!target.open(io_, dest, mode, ec)) return false;
+        backup_copier<IO> copier(io_, directory_);
+        if (!copier.start(dest, ec)) return false;
         bool ok = true;
-        std::string buffer;
         for (const std::shared_ptr<segment<IO>>& in : cut.segments) {
             if (!ok) break;
             if (in == cut.active) {
-                ok = copy_through_temporary(in->file, store_file_name::data(in->id), cut.active_end, false, target,
-                                            buffer, ec);
+                ok = copier.copy(in->file, store_file_name::data(in->id), cut.active_end, false, ec);
                 continue;
             }
-            if (how.link_files && link_closed_segment(*in, target)) continue;
-            ok = copy_through_temporary(in->file, store_file_name::data(in->id), in->size, true, target, buffer, ec) &&
-                 copy_hint(in->id, target, buffer, ec);
+            if (how.link_files && link_closed_segment(*in, copier)) continue;
+            ok = copier.copy(in->file, store_file_name::data(in->id), in->size, true, ec) && copy_hint(in->id, copier, ec);
         }
-        ok = ok && copy_dictionaries(target, how, buffer, ec) && target.sync(ec);
         // Only once the segments' names (links included) are durable may the MANIFEST make
         // the copy a store.
-        // A composition whose codec names cannot stand in a manifest line leaves the copy
-        // without one, as the engine's record_composition leaves the store itself.
-        const std::string text = format_manifest(composition_);
-        if (ok && !text.empty()) {
-            const store_file_name manifest = store_file_name::manifest();
-            data_file<IO> file;
-            ok = target.open_file(file, manifest.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec) &&
-                 file.write(0, text, ec) && file.sync(ec) && target.rename(manifest.temporary(), manifest, ec) &&
-                 target.sync(ec);
-        }
-        target.close();
-        if (!ok) {
-            fail(ec, ec,
-                 last_error_detail() + "; the backup in " + dest +
-                     " is incomplete (it is no store without its MANIFEST): remove the directory and back up again");
-        }
-        return ok;
+        return copier.finish(ok && copy_dictionaries(copier, how, ec), composition_, ec);
     }
 
     /// Opens the finished backup read-only and checks every record, and that it holds
@@ -13048,71 +13218,18 @@ public:
     }
 
 private:
-    /// Refuses a destination that is not a missing or empty directory, changing nothing.
-    bool check_destination(const std::string& dest, std::error_code& ec) {
-        if (inside_store_directory(dest)) {
-            fail(ec, std::error_code(EINVAL, std::system_category()),
-                 dest + " is inside the store's directory " + directory_.path() +
-                     "; a backup kept beside the files it copies is lost with them: give backup a directory "
-                     "outside it (nothing was changed)");
-            return false;
-        }
-        struct stat info {};
-        if (io_.stat(dest.c_str(), &info) != 0) {
-            if (errno == ENOENT) return true;
-            fail_errno(ec, errno, "stat " + dest + " (the backup's destination)");
-            return false;
-        }
-        if (!S_ISDIR(info.st_mode)) {
-            fail(ec, std::error_code(ENOTDIR, std::system_category()),
-                 dest + " is not a directory; give backup a new or empty directory (nothing was changed)");
-            return false;
-        }
-        std::vector<std::string> entries;
-        if (io_.list_directory(dest.c_str(), entries) != 0) {
-            fail_errno(ec, errno, "list " + dest + " (the backup's destination)");
-            return false;
-        }
-        if (!entries.empty()) {
-            fail(ec, std::error_code(ENOTEMPTY, std::system_category()),
-                 dest + " is not empty (it holds '" + entries.front() +
-                     "'); give backup a new or empty directory, or remove this one first (nothing was changed)");
-            return false;
-        }
-        return true;
-    }
-
-    /// Whether dest's parent is the store's directory (compared by device and inode, so
-    /// that another spelling of the path is caught too). Deeper is allowed: the
-    /// directory between is a user's entry, which the store leaves alone.
-    bool inside_store_directory(const std::string& dest) {
-        const std::string parent = store_directory<IO>::parent_of(dest);
-        struct stat store_info {};
-        struct stat parent_info {};
-        return io_.stat(directory_.path().c_str(), &store_info) == 0 && io_.stat(parent.c_str(), &parent_info) == 0 &&
-               store_info.st_dev == parent_info.st_dev && store_info.st_ino == parent_info.st_ino;
-    }
-
     /// Copies, or links when how.link_files asks, the store's compression dictionaries
     /// (compression/zstd_trained.hpp) into the backup. A dictionary file is written once,
     /// through a .tmp and a rename, and never changed, so a link is as correct as for a
     /// closed segment. The layer that trains them removes none while a backup runs, so
     /// every one the cut's records need is here.
-    bool copy_dictionaries(const store_directory<IO>& target, const backup_options& how, std::string& buffer,
-                           std::error_code& ec) {
+    bool copy_dictionaries(backup_copier<IO>& copier, const backup_options& how, std::error_code& ec) {
         std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         for (const store_file_name& name : names) {
             if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
-            if constexpr (io_policy_with_link<IO>) {
-                if (how.link_files && link_into(name, target)) continue;
-            }
-            data_file<IO> from;
-            std::uint64_t size = 0;
-            if (!directory_.open_file(from, name, O_RDONLY, ec) || !from.size(size, ec) ||
-                !copy_through_temporary(from, name, size, true, target, buffer, ec)) {
-                return false;
-            }
+            if (how.link_files && copier.link(name)) continue;
+            if (!copier.copy_whole(name, ec)) return false;
         }
         return true;
     }
@@ -13121,7 +13238,7 @@ private:
     /// replaced only through a rename, so the file opened here is whole; one that is gone
     /// (the segment was never given one, or its next hint is being written) is left out:
     /// a hint only spares the copy's first open a replay.
-    bool copy_hint(std::uint32_t id, const store_directory<IO>& target, std::string& buffer, std::error_code& ec) {
+    bool copy_hint(std::uint32_t id, backup_copier<IO>& copier, std::error_code& ec) {
         const store_file_name name = store_file_name::hint(id);
         data_file<IO> from;
         std::error_code missing;
@@ -13131,64 +13248,25 @@ private:
             return false;
         }
         std::uint64_t size = 0;
-        return from.size(size, ec) && copy_through_temporary(from, name, size, true, target, buffer, ec);
-    }
-
-    /// Writes the first `end` bytes of from into target as name: into name's .tmp, synced,
-    /// then renamed. whole says that from holds exactly those bytes and never changes, so
-    /// that a reflink may stand for the copy; otherwise (and when the clone is refused)
-    /// the bytes are read and written a mebibyte at a time, which costs that much memory
-    /// whatever the store's size.
-    bool copy_through_temporary(const data_file<IO>& from, const store_file_name& name, std::uint64_t end,
-                                [[maybe_unused]] bool whole, const store_directory<IO>& target, std::string& buffer,
-                                std::error_code& ec) {
-        data_file<IO> copy;
-        if (!target.open_file(copy, name.temporary(), O_WRONLY | O_CREAT | O_TRUNC, ec)) return false;
-        bool cloned = false;
-        if constexpr (io_policy_with_clone<IO>) {
-            std::uint64_t size = 0;
-            std::error_code ignored;
-            cloned = whole && from.size(size, ignored) && size == end &&
-                     detail::retry_on_eintr([&] { return io_.clone_file(from.descriptor(), copy.descriptor()); }) == 0;
-        }
-        for (std::uint64_t at = 0; !cloned && at < end;) {
-            buffer.resize(static_cast<std::size_t>(std::min<std::uint64_t>(end - at, std::uint64_t{1} << 20)));
-            if (!from.read(at, buffer.data(), buffer.size(), ec) || !copy.write(at, buffer, ec)) return false;
-            at += buffer.size();
-        }
-        return copy.sync(ec) && target.rename(name.temporary(), name, ec);
+        return from.size(size, ec) && copier.copy(from, name, size, true, ec);
     }
 
     /// Links closed segment `in`, and its hint when it has one, into the backup's directory
     /// under their own names (backup_options::link_files); false when the segment must be
-    /// copied instead: the I/O policy
-    /// has no link, the file system refuses it (another file system, no hard links, too
-    /// many links, ...), or the file holds bytes past the segment's end, which a link would
-    /// take and a copy does not. The linked bytes are durable already: a segment is synced
-    /// before it closes (rollover) or is published (compaction), and a hint before its
-    /// rename; the directory sync that precedes the MANIFEST makes the new names durable.
-    /// A hint only spares the copy's first open a replay, so one that cannot be linked
-    /// (there is none, or the link fails) is left out.
-    bool link_closed_segment([[maybe_unused]] const segment<IO>& in,
-                             [[maybe_unused]] const store_directory<IO>& target) {
-        if constexpr (io_policy_with_link<IO>) {
-            std::error_code ignored;
-            std::uint64_t file_size = 0;
-            if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
-            if (!link_into(store_file_name::data(in.id), target)) return false;
-            link_into(store_file_name::hint(in.id), target);
-            return true;
-        } else {
-            return false;
-        }
-    }
-
-    /// Gives the store's file `name` the same name in target; false when the link failed,
-    /// which changes nothing. Instantiated only for an I/O policy with link.
-    bool link_into(const store_file_name& name, const store_directory<IO>& target) {
-        const std::string from = directory_.file_path(name);
-        const std::string to = target.file_path(name);
-        return detail::retry_on_eintr([&] { return io_.link(from.c_str(), to.c_str()); }) == 0;
+    /// copied instead: the link fails (backup_copier::link), or the file holds bytes past
+    /// the segment's end, which a link would take and a copy does not. The linked bytes
+    /// are durable already: a segment is synced before it closes (rollover) or is
+    /// published (compaction), and a hint before its rename; the directory sync that
+    /// precedes the MANIFEST makes the new names durable. A hint only spares the copy's
+    /// first open a replay, so one that cannot be linked (there is none, or the link
+    /// fails) is left out.
+    bool link_closed_segment(const segment<IO>& in, backup_copier<IO>& copier) {
+        std::error_code ignored;
+        std::uint64_t file_size = 0;
+        if (!in.file.size(file_size, ignored) || file_size != in.size) return false;
+        if (!copier.link(store_file_name::data(in.id))) return false;
+        copier.link(store_file_name::hint(in.id));
+        return true;
     }
 
     IO& io_;
@@ -17447,7 +17525,8 @@ public:
         if (!read_manifest_file(io_, directory_.path(), on_disk, found, ec)) return false;
         if (!found) return check_without_manifest(ec);
         const std::string path = directory_.file_path(store_file_name::manifest());
-        if (on_disk.format > format_version) {
+        // A store over sorted tables (format 3) is named as such, not as a newer format.
+        if (on_disk.format > format_version && on_disk.index != disk_index_name) {
             fail(ec, errc::unsupported_version,
                  path + ": written in format version " + std::to_string(on_disk.format) +
                      "; this kvforge reads up to version " + std::to_string(format_version) + " (nothing was changed)");
@@ -17488,6 +17567,7 @@ private:
     struct unrecorded_files {
         std::string format1_records;
         std::string format2_records;
+        std::string table_list;  ///< TABLES, when the directory is a disk_index store's
         /// Whether every format 2 file holding records was written with these expiry and
         /// compression (its header's layers are the open's; 0, not recorded, passes for none).
         bool layers_agree = true;
@@ -17499,6 +17579,9 @@ private:
         std::sort(names.begin(), names.end(),
                   [](const store_file_name& a, const store_file_name& b) { return a.generation() < b.generation(); });
         for (const store_file_name& name : names) {
+            if (name.kind() == store_file_kind::table_list && !name.is_temporary()) {
+                found.table_list = directory_.file_path(name);
+            }
             if (name.kind() != store_file_kind::data || name.is_temporary()) continue;
             data_file<IO> file;
             std::uint64_t size = 0;
@@ -17532,6 +17615,14 @@ private:
     bool check_without_manifest(std::error_code& ec) const {
         unrecorded_files found;
         if (!find_data_files(found, ec)) return false;
+        if (!found.table_list.empty()) {
+            fail(ec, errc::corrupt_header,
+                 directory_.file_path(store_file_name::manifest()) + " is missing, and " + found.table_list +
+                     " lists sorted tables, which only kvforge::disk_index reads; the store is not opened as a log "
+                     "store (nothing was changed). Restore the MANIFEST from a backup and open the store with "
+                     "kvforge::disk_index");
+            return false;
+        }
         const bool never_recorded = format_manifest(composition_).empty() && found.layers_agree;
         if (!found.format2_records.empty() && !never_recorded) {
             const std::string manifest = directory_.file_path(store_file_name::manifest());
@@ -17601,6 +17692,9 @@ class log_backend {
     static_assert(durability_writer<writer_type, io_type>,
                   "kvforge: the durability policy's writer<IO, Concurrent> does not satisfy the concept "
                   "kvforge::durability_writer (concepts.hpp), which lists what a log store calls");
+    static_assert(!requires { typename Policies::index::template store_backend<Policies>; },
+                  "kvforge: this index keeps the records in files of its own (kvforge::disk_index: sorted tables), "
+                  "which kvforge::file_log writes; use it with file_log, not mmap_file");
     using mutex_type = typename types::mutex_type;
     using gate_type = typename types::gate_type;
     using read_lock = typename types::read_lock;
@@ -20475,6 +20569,21 @@ std::uint64_t log_backend<Policies, Mapped>::durable_sequence() const {
 
 namespace kvforge {
 
+namespace detail {
+
+/// The log engine, or the backend an index policy brings in its place (disk_index's).
+template <class Policies>
+struct file_log_backend {
+    using type = log_backend<Policies>;
+};
+template <class Policies>
+    requires requires { typename Policies::index::template store_backend<Policies>; }
+struct file_log_backend<Policies> {
+    using type = typename Policies::index::template store_backend<Policies>;
+};
+
+}  // namespace detail
+
 /// Store policy: records appended to segment files in the store's directory; the index
 /// maps each key to its record, which get() reads and checks against its checksum. A
 /// record of a closed segment (or one the active segment held when the store was
@@ -20489,7 +20598,7 @@ struct file_log {
     static constexpr bool keeps_files = true;       ///< segments, hints, MANIFEST and LOCK in the store's directory
     static constexpr bool index_in_process = true;  ///< the index in this process's heap
     template <class Policies>
-    using backend = detail::log_backend<Policies>;
+    using backend = typename detail::file_log_backend<Policies>::type;
 };
 
 static_assert(store_policy<file_log>);
