@@ -213,7 +213,13 @@ public:
                 const read_lock lock(mutex_);
                 if (!writable(ec)) return;
             }
-            engine_.run_jobs(true, [this] { return write_lock(mutex_); }, [] { return true; }, ec);
+            engine_.run_jobs(
+                true, [this] { return write_lock(mutex_); },
+                [this] {
+                    compactor_.progressed();  // wakes the writers that wait for a flush
+                    return true;
+                },
+                ec);
         } else {
             const write_lock lock(mutex_);
             if (!writable(ec)) return;
