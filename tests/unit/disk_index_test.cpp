@@ -385,3 +385,28 @@ TEST_CASE("disk_index: keys in tables cost about 3 bytes of memory each, whateve
     CHECK(per_key <= 3.0);
     CHECK(s.live_keys == static_cast<std::uint64_t>(keys));
 }
+
+TEST_CASE("disk_index: a closed store refuses calls, and one store object opens another store afresh",
+          "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string first = (dir.path() / "first").string();
+    const std::string second = (dir.path() / "second").string();
+    table_store store(first);
+    store.put("only in first", "1");
+    store.close();
+    std::error_code ec;
+    store.put("k", "v", ec);
+    CHECK(ec == kvforge::errc::store_closed);
+    CHECK_FALSE(store.get("only in first", ec));
+    CHECK(ec == kvforge::errc::store_closed);
+    CHECK(store.size() == 0);
+    // The same object, opened on another store, holds nothing of the first.
+    store.open(second);
+    CHECK_FALSE(store.contains("only in first"));
+    CHECK(store.size() == 0);
+    store.put("only in second", "2");
+    store.close();
+    store.open(first);
+    CHECK(store.get("only in first") == "1");
+    CHECK_FALSE(store.contains("only in second"));
+}

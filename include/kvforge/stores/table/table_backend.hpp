@@ -95,7 +95,12 @@ public:
         options.dead_ratio = opts.compact_dead_ratio;
         options.background = background;
         compactor_.resume();
-        if (engine_.open(std::move(io), std::string(path), wanted, options, ec)) open_ = true;
+        engine_.emplace();
+        if (engine_->open(std::move(io), std::string(path), wanted, options, ec)) {
+            open_ = true;
+        } else {
+            engine_.reset();  // releases the directory's lock
+        }
     }
 
     /// A buffer frozen but not yet flushed stays in its log, which the next open replays.
@@ -104,25 +109,26 @@ public:
         const write_lock lock(mutex_);
         if (!open_) return;
         open_ = false;
-        engine_.close(ec);
+        engine_->close(ec);
+        engine_.reset();
     }
 
     [[nodiscard]] bool is_open() const noexcept { return open_; }
 
     std::uint64_t put(std::string_view key, std::string_view value, std::error_code& ec) {
-        apply_write(ec, [&] { engine_.put(key, value, ec); });
+        apply_write(ec, [&] { engine_->put(key, value, ec); });
         return 0;
     }
 
     bool erase(std::string_view key, std::error_code& ec) {
         bool erased = false;
-        apply_write(ec, [&] { erased = engine_.erase(key, ec); });
+        apply_write(ec, [&] { erased = engine_->erase(key, ec); });
         return erased;
     }
 
     std::uint64_t write(const batch_buffer& ops, std::error_code& ec) {
         apply_write(ec, [&] {
-            if (engine_.write(ops, ec)) ++batches_;
+            if (engine_->write(ops, ec)) ++batches_;
         });
         return 0;
     }
@@ -131,14 +137,14 @@ public:
     bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
         const read_lock lock(mutex_);
         thread_local std::string value;  // readers share the lock, so each has its own buffer
-        if (!engine_.get(key, value, ec)) return false;
+        if (!opened(ec) || !engine_->get(key, value, ec)) return false;
         on_value(std::string_view(value));
         return true;
     }
 
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {
         const read_lock lock(mutex_);
-        return engine_.get(key, out, ec);
+        return opened(ec) && engine_->get(key, out, ec);
     }
 
     bool contains(std::string_view key, std::error_code& ec) const {
@@ -149,24 +155,26 @@ public:
     template <class Visitor>
     void visit_from(std::string_view from, bool inclusive, Visitor&& visitor, std::error_code& ec) const {
         const read_lock lock(mutex_);
-        engine_.visit(from, inclusive, true, visitor, ec);
+        if (opened(ec)) engine_->visit(from, inclusive, true, visitor, ec);
     }
 
     template <class Visitor>
     void visit_down_from(std::optional<std::string_view> from, bool inclusive, Visitor&& visitor,
                          std::error_code& ec) const {
         const read_lock lock(mutex_);
+        if (!opened(ec)) return;
         if (from) {
-            engine_.visit(*from, inclusive, false, visitor, ec);
+            engine_->visit(*from, inclusive, false, visitor, ec);
         } else {
-            engine_.visit_from_last(visitor, ec);
+            engine_->visit_from_last(visitor, ec);
         }
     }
 
     template <class Visitor>
     void for_each(Visitor&& visitor, std::error_code& ec) const {
         const read_lock lock(mutex_);
-        engine_.visit({}, true, true, [&](std::string_view k, std::string_view v) {
+        if (!opened(ec)) return;
+        engine_->visit({}, true, true, [&](std::string_view k, std::string_view v) {
             visitor(k, v);
             return true;
         }, ec);
@@ -174,7 +182,7 @@ public:
 
     [[nodiscard]] std::size_t size() const {
         const read_lock lock(mutex_);
-        return engine_.size();
+        return engine_ ? engine_->size() : 0;
     }
 
     [[nodiscard]] std::uint64_t write_version() const noexcept { return version_.load(); }
@@ -184,24 +192,24 @@ public:
         const write_lock lock(mutex_);
         if (!writable(ec)) return;
         version_.bump();
-        engine_.clear(ec);
+        engine_->clear(ec);
     }
 
     [[nodiscard]] kvforge::stats stats() const {
         const read_lock lock(mutex_);
         kvforge::stats s;
-        engine_.add_stats(s);
+        if (engine_) engine_->add_stats(s);
         s.batches = batches_;
         return s;
     }
 
     void flush(std::error_code& ec) {
         const write_lock lock(mutex_);
-        engine_.flush(ec);
+        if (opened(ec)) engine_->flush(ec);
     }
     void sync(std::error_code& ec) {
         const write_lock lock(mutex_);
-        engine_.sync(ec);
+        if (opened(ec)) engine_->sync(ec);
     }
     /// Merges every table, and the writes made before the call, into the deepest level.
     /// thread_safe: writers go on meanwhile, and wait only if they fill the write buffer
@@ -213,7 +221,7 @@ public:
                 const read_lock lock(mutex_);
                 if (!writable(ec)) return;
             }
-            engine_.run_jobs(
+            engine_->run_jobs(
                 true, [this] { return write_lock(mutex_); },
                 [this] {
                     compactor_.progressed();  // wakes the writers that wait for a flush
@@ -223,14 +231,14 @@ public:
         } else {
             const write_lock lock(mutex_);
             if (!writable(ec)) return;
-            engine_.run_jobs(true, [] { return 0; }, [] { return true; }, ec);
+            engine_->run_jobs(true, [] { return 0; }, [] { return true; }, ec);
         }
     }
 
     [[nodiscard]] verify_report verify(std::error_code& ec) const {
         const read_lock lock(mutex_);
         verify_report report;
-        engine_.verify(report, ec);
+        if (opened(ec)) engine_->verify(report, ec);
         return report;
     }
 
@@ -239,9 +247,10 @@ public:
     void backup(std::string_view dest, const backup_options& how, std::error_code& ec) {
         const auto hold = compactor_.hold();
         const write_lock lock(mutex_);
-        engine_.backup(std::string(dest), how, ec);
+        if (opened(ec)) engine_->backup(std::string(dest), how, ec);
     }
     std::uint64_t refresh(std::error_code& ec) {
+        if (!opened(ec)) return 0;
         if (!read_only_) {
             fail(ec, errc::invalid_argument,
                  path_ + " is open for writing: refresh() catches a read-only store (options::read_only) up with the "
@@ -266,7 +275,7 @@ private:
             if (!writable(ec)) return;
             version_.bump();
             write();
-            due = engine_.take_job_due();
+            due = engine_->take_job_due();
         }
         if (due) request_jobs();
     }
@@ -278,7 +287,7 @@ private:
             const std::uint64_t seen = compactor_.progress();
             {
                 const read_lock lock(mutex_);
-                if (!engine_.must_wait()) return;
+                if (!engine_ || !engine_->must_wait()) return;
             }
             request_jobs();
             if (!compactor_.wait_for_progress(seen, std::chrono::steady_clock::now() + std::chrono::seconds(10))) {
@@ -291,7 +300,7 @@ private:
     void request_jobs() {
         compactor_.request([this] {
             std::error_code ignored;  // counted in stats(); the next buffer frozen asks again
-            engine_.run_jobs(
+            engine_->run_jobs(
                 false, [this] { return write_lock(mutex_); },
                 [this] {
                     compactor_.progressed();
@@ -301,7 +310,15 @@ private:
         });
     }
 
+    /// False, with errc::store_closed, when no store is open.
+    bool opened(std::error_code& ec) const {
+        if (engine_) return true;
+        fail(ec, errc::store_closed, "the store is not open; open it first");
+        return false;
+    }
+
     bool writable(std::error_code& ec) const {
+        if (!opened(ec)) return false;
         if (!read_only_) return true;
         fail(ec, errc::read_only,
              path_ + " was opened read-only (options::read_only); nothing was written. Open it without read_only "
@@ -312,7 +329,8 @@ private:
     mutable mutex_type mutex_;
     bool read_only_ = false;
     std::string path_;
-    engine_type engine_;
+    /// Made anew by each open, so that nothing of a store closed before reaches the next.
+    std::optional<engine_type> engine_;
     kvforge::detail::write_version<threading::concurrent> version_;
     bool open_ = false;
     std::uint64_t batches_ = 0;
