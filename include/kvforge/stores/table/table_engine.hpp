@@ -136,13 +136,8 @@ public:
         listed_oldest_log_ = log_generation_;
         listed_counts_ = counts_now();
         buffer_ = write_buffer();
-        for (const store_file_name& name : names) {
-            if (name.kind() == store_file_kind::data && name.generation() < log_generation_ &&
-                !directory_.remove(name, ec)) {
-                return false;
-            }
-        }
-        return tables_.remove_unlisted(levels_, ec) && run_jobs(false, [] { return 0; }, [] { return true; }, ec);
+        return remove_logs_before(log_generation_, ec) && tables_.remove_unlisted(levels_, ec) &&
+               run_jobs(false, [] { return 0; }, [] { return true; }, ec);
     }
 
     bool put(std::string_view key, std::string_view value, std::error_code& ec) {
