@@ -151,6 +151,31 @@ void fresh_get(benchmark::State& state) {
 /// Keys per get_many() call in fresh_get_many: what a caller holding a page of requests might pass.
 inline constexpr std::size_t get_many_batch = 32;
 
+/// Gets of fresh_get_hot: as many as there are keys, over a hundredth of them.
+inline constexpr std::size_t hot_range_share = 100;
+
+/// As fresh_get through a buffer, but over a hot range: a hundredth of the keys, adjacent
+/// in key order (recent timestamps, one tenant's rows), each got a hundred times on
+/// average in random order. What a block cache serves, and a page cache too.
+template <class Engine>
+void fresh_get_hot(benchmark::State& state) {
+    run<Engine>(state, start::fresh, [&](measurement& m) {
+        const dataset& d = data();
+        const std::unique_ptr<Engine> engine = fresh_open<Engine>();
+        const std::size_t hot = std::max<std::size_t>(d.count() / hot_range_share, 1);
+        const std::size_t first = (d.count() - hot) / 2;
+        std::string buffer;
+        repeat_timed(m, [&] {
+            std::size_t found = 0;
+            for (std::size_t i = 0; i < d.count(); ++i) {
+                found += engine->get(d.key(first + scramble(i) % hot), buffer) ? 1 : 0;
+            }
+            expect(found == d.count(), "a stored key is missing");
+            return d.count();
+        });
+    });
+}
+
 template <class Engine>
 void fresh_get_many(benchmark::State& state) {
     run<Engine>(state, start::fresh, [&](measurement& m) {

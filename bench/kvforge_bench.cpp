@@ -10,6 +10,7 @@
 //   KVFORGE_BENCH_SYNC_PUTS   puts of the sync_each workloads and appends of fdatasync_limit (default 1000)
 //   KVFORGE_BENCH_READ_MS     least time each read workload is timed for, in passes over the keys (default 500)
 //   KVFORGE_BENCH_DIR         where engines write (default /var/tmp; must be a real disk for sync figures)
+//   KVFORGE_BENCH_BLOCK_CACHE_BYTES  options::block_cache_bytes of the disk_index stores (default 8 MiB; 0: none)
 //
 // The run's sizes, each engine's version and settings go into the JSON context.
 
@@ -133,6 +134,7 @@ void register_fresh() {
     add("fresh_load", name, fresh_load<Engine>);
     add("fresh_get", name, fresh_get<Engine, get_form::plain>);
     add("fresh_get_buffer", name, fresh_get<Engine, get_form::buffer>);
+    add("fresh_get_hot", name, fresh_get_hot<Engine>);
     if constexpr (requires(Engine& e) { e.visit(std::string_view(), [](std::string_view) {}); }) {
         add("fresh_get_view", name, fresh_get<Engine, get_form::view>);
     }

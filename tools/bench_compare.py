@@ -47,6 +47,8 @@ WORKLOAD_NOTES = {
                  "first, untimed): get of every key in random order through the plain form, a new "
                  "std::optional<std::string> per get",
     "fresh_get_buffer": "as fresh_get, through get(key, buffer) into one reused std::string",
+    "fresh_get_hot": "as fresh_get_buffer, over a hot range: gets of a hundredth of the keys, adjacent in key "
+                     "order, as many gets as keys in random order (what a block cache serves)",
     "fresh_get_view": "as fresh_get, through a view of the stored bytes (visit(key, fn)), copying nothing",
     "fresh_get_many": "as fresh_get, through get_many(keys, out) with 32 keys a call into reused outputs "
                       "(kvforge only: compare with fresh_get_buffer, a loop of get into a buffer)",

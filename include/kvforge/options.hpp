@@ -99,6 +99,12 @@ struct options {
     /// Bytes of values a kvforge::read_cache keeps in memory in front of a persistent
     /// store, counted as memory_budget is; 0 is errc::invalid_argument.
     std::uint64_t cache_budget = std::uint64_t{64} << 20;
+    /// Bytes of table blocks a kvforge::disk_index store keeps in memory, checked and
+    /// decompressed, so that a hot block costs no read, checksum or decompression; counted
+    /// as memory_budget is, in stats().memory_bytes, with its hits, misses and evictions.
+    /// 0 keeps none: every read of a block goes to the file (and the OS's page cache);
+    /// less than 16 KiB is errc::invalid_argument.
+    std::uint64_t block_cache_bytes = std::uint64_t{8} << 20;
     /// A kvforge::compressed store keeps values shorter than this as they are, behind
     /// its one flag byte: below some tens of bytes a codec's own framing outweighs what
     /// it saves, and the call costs more than the copy. Longer values are compressed,

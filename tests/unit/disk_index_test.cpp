@@ -371,6 +371,7 @@ TEST_CASE("disk_index: keys in tables cost about 3 bytes of memory each, whateve
     kvforge_test::temp_dir dir;
     kvforge::options opts;
     opts.segment_bytes = 4 << 20;
+    opts.block_cache_bytes = 0;  // the block cache's memory is its own budget (below)
     table_store store(dir.path().string(), opts);
     constexpr int keys = 200'000;
     char key[17];
@@ -384,6 +385,58 @@ TEST_CASE("disk_index: keys in tables cost about 3 bytes of memory each, whateve
     INFO(s.memory_bytes << " bytes of memory for " << keys << " keys: " << per_key << " a key");
     CHECK(per_key <= 3.0);
     CHECK(s.live_keys == static_cast<std::uint64_t>(keys));
+}
+
+TEST_CASE("disk_index: the block cache serves hot blocks, and holds within options::block_cache_bytes",
+          "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    constexpr int keys = 20'000;  // about 2.3 MB of blocks, over the budget below
+    constexpr std::uint64_t budget = 256 << 10;
+    {
+        kvforge::options opts;
+        opts.segment_bytes = 1 << 20;
+        table_store store(dir.path().string(), opts);
+        for (int i = 0; i < keys; ++i) store.put("key" + std::to_string(i), std::string(100, 'v'));
+        store.compact();  // every key in tables
+    }
+    // Reads every key twice, then one key a hundred times; returns the stats, and the hits
+    // of the hundred reads.
+    const auto read_all = [&](std::uint64_t cache_bytes, std::uint64_t& hot_hits) {
+        kvforge::options opts;
+        opts.block_cache_bytes = cache_bytes;
+        table_store store(dir.path().string(), opts);
+        for (int round = 0; round < 2; ++round) {
+            for (int i = 0; i < keys; ++i) REQUIRE(store.get("key" + std::to_string(i)) == std::string(100, 'v'));
+        }
+        const std::uint64_t before = store.stats().hits;
+        for (int i = 0; i < 100; ++i) REQUIRE(store.get("key77") == std::string(100, 'v'));
+        const kvforge::stats s = store.stats();
+        hot_hits = s.hits - before;
+        return s;
+    };
+    std::uint64_t hot_hits = 0;
+    const kvforge::stats none = read_all(0, hot_hits);
+    CHECK(none.hits == 0);
+    CHECK(none.misses == 0);
+    CHECK(hot_hits == 0);
+    const kvforge::stats cached = read_all(budget, hot_hits);
+    INFO("with the cache: " << cached.hits << " hits, " << cached.misses << " misses, " << cached.evictions
+                            << " evictions, " << cached.memory_bytes << " bytes; without: " << none.memory_bytes);
+    CHECK(hot_hits >= 99);        // all but perhaps the first
+    CHECK(cached.misses > 0);
+    CHECK(cached.evictions > 0);  // the blocks outgrow the budget
+    CHECK(cached.memory_bytes > none.memory_bytes);
+    CHECK(cached.memory_bytes - none.memory_bytes <= budget);
+
+    kvforge::options tiny;
+    tiny.block_cache_bytes = 16;
+    try {
+        table_store store(dir.path().string(), tiny);
+        FAIL("a budget too small for one block opened");
+    } catch (const kvforge::error& e) {
+        CHECK(e.code() == kvforge::errc::invalid_argument);
+        CHECK_THAT(e.what(), Catch::Contains("options::block_cache_bytes"));
+    }
 }
 
 TEST_CASE("disk_index: a closed store refuses calls, and one store object opens another store afresh",
@@ -409,4 +462,24 @@ TEST_CASE("disk_index: a closed store refuses calls, and one store object opens 
     store.open(first);
     CHECK(store.get("only in first") == "1");
     CHECK_FALSE(store.contains("only in second"));
+}
+
+TEST_CASE("disk_index: a snapshot reads on after its store object opens another store", "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string first = (dir.path() / "first").string();
+    const std::string second = (dir.path() / "second").string();
+    kvforge::options opts;
+    opts.segment_bytes = 64 << 10;  // some records in tables, some in the buffer
+    table_store store(first, opts);
+    for (int i = 0; i < 2000; ++i) store.put("key" + std::to_string(i), std::string(60, 'f'));
+    const auto snap = store.snapshot();
+    store.close();
+    store.open(second, opts);  // a new engine; the snapshot holds the first one's
+    store.put("key7", "second");
+    CHECK(snap.size() == 2000);
+    CHECK(snap.get("key7") == std::string(60, 'f'));
+    CHECK(snap.get("key1999") == std::string(60, 'f'));
+    std::size_t scanned = 0;
+    for (const auto& [key, value] : snap.scan()) scanned += value == std::string(60, 'f') ? 1 : 0;
+    CHECK(scanned == 2000);
 }

@@ -4,13 +4,16 @@
 /// policy's lock: writes take the exclusive lock, reads and scans the shared one. A
 /// thread_safe store runs its flushes and compactions on a thread of its own, taking the
 /// lock only to plan and install each (table_engine_jobs.hpp); a single_thread store runs
-/// them in the write that fills the buffer. backup() and clear() hold the jobs off. Not yet
-/// served: expiry, a read cache, a codec with dictionaries, snapshots and refresh(); store<>
-/// refuses the first three at compile time, and refresh() fails with errc::not_supported.
-/// compressed<Codec> compresses the tables' blocks whole (the log keeps values as they are).
+/// them in the write that fills the buffer. backup() and clear() hold the jobs off. A
+/// snapshot holds copies of the buffers and the list of tables (table_store_snapshot.hpp).
+/// Not yet served: expiry, a read cache (the block cache serves hot blocks instead), a
+/// codec with dictionaries and refresh(); store<> refuses the first three at compile time,
+/// and refresh() fails with errc::not_supported. compressed<Codec> compresses the tables'
+/// blocks whole (the log keeps values as they are).
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <shared_mutex>
@@ -52,6 +55,7 @@ class table_backend {
     using writer_type = typename Policies::durability::template writer<io_type, threading::concurrent>;
     using block_codec = typename table_block_codec<typename Policies::compression>::type;
     using engine_type = table_engine<io_type, writer_type, block_codec>;
+    using snapshot_type = table_store_snapshot<typename engine_type::levels_type>;
 
     static_assert(!Policies::expiry_given,
                   "kvforge: kvforge::disk_index does not take kvforge::expiring<> yet: its tables keep no deadlines; "
@@ -93,9 +97,10 @@ public:
         read_only_ = opts.read_only;
         path_ = std::string(path);
         options.dead_ratio = opts.compact_dead_ratio;
+        options.block_cache_bytes = opts.block_cache_bytes;
         options.background = background;
         compactor_.resume();
-        engine_.emplace();
+        engine_ = std::make_shared<engine_type>();
         if (engine_->open(std::move(io), std::string(path), wanted, options, ec)) {
             open_ = true;
         } else {
@@ -178,6 +183,14 @@ public:
             visitor(k, v);
             return true;
         }, ec);
+    }
+
+    /// A read-only view of the store as it is (table_store_snapshot.hpp); an empty one,
+    /// with ec set, when no store is open.
+    [[nodiscard]] snapshot_type snapshot(std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        if (!opened(ec)) return {};
+        return engine_->snapshot(engine_);
     }
 
     [[nodiscard]] std::size_t size() const {
@@ -330,7 +343,9 @@ private:
     bool read_only_ = false;
     std::string path_;
     /// Made anew by each open, so that nothing of a store closed before reaches the next.
-    std::optional<engine_type> engine_;
+    /// Shared with the snapshots taken of it, which read through its I/O object, codec
+    /// and block cache after the store is closed.
+    std::shared_ptr<engine_type> engine_;
     kvforge::detail::write_version<threading::concurrent> version_;
     bool open_ = false;
     std::uint64_t batches_ = 0;

@@ -33,6 +33,7 @@
 #include "../../backup_options.hpp"
 #include "../../composition.hpp"
 #include "../../detail/data_file.hpp"
+#include "../../detail/log_writer.hpp"
 #include "../../detail/store_directory.hpp"
 #include "../../detail/store_files.hpp"
 #include "../../error.hpp"
@@ -42,6 +43,8 @@
 #include "table_composition.hpp"
 #include "table_files.hpp"
 #include "table_jobs.hpp"
+#include "table_read_view.hpp"
+#include "table_store_snapshot.hpp"
 #include "write_buffer.hpp"
 
 namespace kvforge::detail {
@@ -58,6 +61,8 @@ struct table_engine_options {
     /// Writers wait (must_wait) while level 0 holds this many tables, so that reads, which
     /// look in each, stay bounded when writes outrun compaction.
     std::size_t level0_stop_tables = 12;
+    /// The block cache's budget (0: none).
+    std::uint64_t block_cache_bytes = 0;
     /// What the open may create and must find; a reader changes no file and takes no write.
     directory_mode mode;
     table_layout layout;
@@ -104,13 +109,17 @@ public:
             return false;
         }
         composition_ = recorded.wanted();
+        if (options_.block_cache_bytes > 0) {
+            cache_ = std::make_unique<block_cache>();
+            if (!cache_->set_budget(options_.block_cache_bytes, "options::block_cache_bytes", ec)) return false;
+        }
         // The MANIFEST comes before the first record, so a store holding records has one.
         if (!options_.mode.reader && !manifest.empty() &&
             !tables_.write_file(store_file_name::manifest(), manifest, ec)) {
             return false;
         }
         store_counts counts;
-        if (!tables_.open(nullptr, levels_, listed_oldest_log_, counts, ec)) return false;
+        if (!tables_.open(cache_.get(), levels_, listed_oldest_log_, counts, ec)) return false;
         set_counts(counts);
         listed_counts_ = counts;
         std::vector<std::uint32_t> logs;
@@ -221,6 +230,12 @@ public:
                 s.memory_bytes += table.reader->memory_bytes();
             }
         }
+        if (cache_) {
+            s.memory_bytes += cache_->memory_usage();
+            s.hits = cache_->hits();
+            s.misses = cache_->misses();
+            s.evictions = cache_->evictions();
+        }
         s.dead_bytes = dead_bytes_;
         s.segments = (writer_ ? 1 : replayed_logs_.size()) + (frozen_ ? 1 : 0) + levels_.table_count();
         s.compaction_failures = job_failures_;
@@ -263,29 +278,27 @@ public:
 
     /// The key's newest value, counting no get.
     bool find(std::string_view key, std::string& value, std::error_code& ec) const {
-        ec.clear();
-        thread_local table_read_buffers reads;
-        table_entry entry;
-        if (!buffer_.find(key, entry) && !(frozen_ && frozen_->find(key, entry)) &&
-            !levels_.find(key, reads, entry, ec)) {
-            return false;
-        }
-        if (entry.kind != record_type::put) return false;
-        value.assign(entry.value);
-        return true;
+        return view().find(key, value, ec);
+    }
+
+    /// A snapshot of the store as it is; engine is this engine's owner, which the snapshot
+    /// holds (table_store_snapshot.hpp). No write may run meanwhile.
+    [[nodiscard]] table_store_snapshot<levels_type> snapshot(std::shared_ptr<const void> engine) const {
+        return {std::move(engine), std::make_shared<const write_buffer>(buffer_.copy()), frozen_, levels_,
+                live_keys_};
     }
 
     /// Calls visitor(key, value) for the keys from `from` (past it unless inclusive), up
     /// (ascending) or down, until it returns false.
     template <class Visitor>
     bool visit(std::string_view from, bool inclusive, bool ascending, Visitor&& visitor, std::error_code& ec) const {
-        return walk(std::optional<std::string_view>(from), inclusive, ascending, visitor, ec);
+        return view().walk(std::optional<std::string_view>(from), inclusive, ascending, visitor, ec);
     }
 
     /// Calls visitor(key, value) from the last key down, until it returns false.
     template <class Visitor>
     bool visit_from_last(Visitor&& visitor, std::error_code& ec) const {
-        return walk(std::nullopt, true, false, visitor, ec);
+        return view().walk(std::nullopt, true, false, visitor, ec);
     }
 
     [[nodiscard]] std::size_t size() const noexcept { return live_keys_; }
@@ -338,45 +351,12 @@ public:
     [[nodiscard]] const levels_type& levels() const noexcept { return levels_; }
 
 private:
-    /// Walks a merging cursor over the buffer and the levels from `from` (the last key
-    /// when nullopt), up or down, calling visitor until it returns false.
-    template <class Visitor>
-    bool walk(std::optional<std::string_view> from, bool inclusive, bool ascending, Visitor&& visitor,
-              std::error_code& ec) const {
-        write_buffer::cursor newest(buffer_);
-        std::vector<std::unique_ptr<entry_cursor>> owned;
-        if (frozen_) owned.push_back(std::make_unique<write_buffer::cursor>(*frozen_));
-        levels_.add_cursors(owned);
-        std::vector<entry_cursor*> sources{&newest};
-        for (const auto& source : owned) sources.push_back(source.get());
-        merging_cursor all(std::move(sources), erases::skipped);
-        const std::string start(from.value_or(std::string_view{}));
-        bool at = false;
-        if (!from) {
-            at = all.seek_last(ec);
-        } else if (ascending) {
-            at = all.seek(start, ec);
-            if (at && !inclusive && all.entry().key == start) at = all.next(ec);
-        } else {
-            // The first key not less than start, then back below it unless it is start itself.
-            at = all.seek(start, ec);
-            if (at && (all.entry().key != start || !inclusive)) {
-                at = all.prev(ec);
-            } else if (!at && !ec) {
-                at = all.seek_last(ec);
-            }
-        }
-        while (at) {
-            if (!visitor(all.entry().key, all.entry().value)) return true;
-            at = ascending ? all.next(ec) : all.prev(ec);
-        }
-        return !ec;
-    }
+    [[nodiscard]] table_read_view<levels_type> view() const noexcept { return {buffer_, frozen_.get(), levels_}; }
 
     bool check_backup(const std::string& dest, std::error_code& ec) const;
 
     [[nodiscard]] table_job_context<IO, Codec> context() const {
-        return {tables_, codec_, options_.layout, options_.limits, nullptr, generations_};
+        return {tables_, codec_, options_.layout, options_.limits, cache_.get(), generations_};
     }
 
     /// What a write changes in the live and dead counts; found before its record is
@@ -566,6 +546,8 @@ private:
     table_engine_options options_;
     store_directory<IO> directory_;
     Codec codec_{};
+    /// Blocks read recently, shared by every table (none when options.block_cache_bytes is 0).
+    std::unique_ptr<block_cache> cache_;
     table_files<IO, Codec> tables_{directory_, codec_};
     levels_type levels_;
     write_buffer buffer_;

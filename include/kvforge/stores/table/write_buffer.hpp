@@ -52,6 +52,13 @@ public:
         return true;
     }
 
+    /// A copy of every entry, for a snapshot; costs about memory_usage() in time and memory.
+    [[nodiscard]] write_buffer copy() const {
+        write_buffer out;
+        out.table_ = table_.clone();
+        return out;
+    }
+
     [[nodiscard]] std::size_t size() const noexcept { return table_.size(); }
     [[nodiscard]] bool empty() const noexcept { return table_.empty(); }
     /// The heap bytes held: keys, payloads and the tree's nodes.

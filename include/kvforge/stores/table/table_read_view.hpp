@@ -1,0 +1,78 @@
+#pragma once
+/// \file table_read_view.hpp
+/// What a read of a store over tables looks in, newest first: the write buffer, the
+/// buffer frozen for a flush (if any), then the levels. The engine reads through a view
+/// of its own state, made for each call; a snapshot through one of the copies it holds.
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "../log/record_format.hpp"
+#include "merging_cursor.hpp"
+#include "table_reader.hpp"
+#include "write_buffer.hpp"
+
+namespace kvforge::detail {
+
+template <class Levels>
+struct table_read_view {
+    const write_buffer& buffer;
+    const write_buffer* frozen = nullptr;
+    const Levels& levels;
+
+    /// The key's newest value; false when it has none (ec set on a failed read).
+    bool find(std::string_view key, std::string& value, std::error_code& ec) const {
+        ec.clear();
+        thread_local table_read_buffers reads;
+        table_entry entry;
+        if (!buffer.find(key, entry) && !(frozen != nullptr && frozen->find(key, entry)) &&
+            !levels.find(key, reads, entry, ec)) {
+            return false;
+        }
+        if (entry.kind != record_type::put) return false;
+        value.assign(entry.value);
+        return true;
+    }
+
+    /// Walks a merging cursor over the buffers and the levels from `from` (the last key
+    /// when nullopt; past it unless inclusive), up or down, calling visitor(key, value)
+    /// until it returns false.
+    template <class Visitor>
+    bool walk(std::optional<std::string_view> from, bool inclusive, bool ascending, Visitor&& visitor,
+              std::error_code& ec) const {
+        write_buffer::cursor newest(buffer);
+        std::vector<std::unique_ptr<entry_cursor>> owned;
+        if (frozen != nullptr) owned.push_back(std::make_unique<write_buffer::cursor>(*frozen));
+        levels.add_cursors(owned);
+        std::vector<entry_cursor*> sources{&newest};
+        for (const auto& source : owned) sources.push_back(source.get());
+        merging_cursor all(std::move(sources), erases::skipped);
+        const std::string start(from.value_or(std::string_view{}));
+        bool at = false;
+        if (!from) {
+            at = all.seek_last(ec);
+        } else if (ascending) {
+            at = all.seek(start, ec);
+            if (at && !inclusive && all.entry().key == start) at = all.next(ec);
+        } else {
+            // The first key not less than start, then back below it unless it is start itself.
+            at = all.seek(start, ec);
+            if (at && (all.entry().key != start || !inclusive)) {
+                at = all.prev(ec);
+            } else if (!at && !ec) {
+                at = all.seek_last(ec);
+            }
+        }
+        while (at) {
+            if (!visitor(all.entry().key, all.entry().value)) return true;
+            at = ascending ? all.next(ec) : all.prev(ec);
+        }
+        return !ec;
+    }
+};
+
+}  // namespace kvforge::detail
