@@ -381,6 +381,29 @@ def test_convert_makes_a_new_store_of_another_composition():
     expect(kvforge("convert", source, fresh("t3"), "--as", "file_log,sortd"), 2, err="unknown word 'sortd'")
 
 
+def test_convert_into_a_store_over_tables_and_back():
+    source = fresh("tables-source")
+    for i in range(300):
+        expect(kvforge("put", source, f"k{i:03}", "v" * (i % 40), "--as", "file_log,sorted"), 0)
+    tables = fresh("tables")
+    expect(kvforge("convert", source, tables, "--as", "file_log,disk_index,zstd"), 0,
+           ["converted 300 records", "(file_log,disk_index,buffered)", "300 records checked, 0 damaged"])
+    stat = expect(kvforge("stat", tables), 0, ["composition  file_log,disk_index,buffered (as its MANIFEST says)",
+                                                "format       3", "keys         300"])
+    # The writer's next open flushes its log into a table, and compact merges the tables
+    # into one of the deepest level.
+    expect(kvforge("compact", tables), 0, "compacted")
+    expect(kvforge("stat", tables), 0, ["tables       1 (level ", "keys         300"])
+    assert kvforge("dump", tables).out == kvforge("dump", source).out, stat.text
+    expect(kvforge("get", tables, "k007"), 0, "vvvvvvv")
+    expect(kvforge("scan", tables, "--from", "k290", "--keys-only", "--reverse", "--limit", "2"), 0,
+           out="k299\nk298\n")
+    expect(kvforge("verify", tables), 0, "300 records checked")
+    back = fresh("tables-back")
+    expect(kvforge("convert", tables, back, "--as", "mmap_file,hash"), 0, "converted 300 records")
+    assert kvforge("dump", back).out == kvforge("dump", source).out
+
+
 def test_backup_makes_a_verified_copy_and_refuses_a_used_destination():
     source = fresh("backup-source")
     for i in range(100):

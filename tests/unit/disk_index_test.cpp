@@ -295,7 +295,7 @@ TEST_CASE("disk_index: clear() empties the tables and the log, through a reopen"
     CHECK(store.stats().disk_bytes < 10000);
 }
 
-TEST_CASE("disk_index: refresh() says that it is not served", "[table][disk_index]") {
+TEST_CASE("disk_index: a reader's refresh() returns the tables and records new to it", "[table][disk_index]") {
     kvforge_test::temp_dir dir;
     const std::string path = (dir.path() / "store").string();
     table_store writer(path);
@@ -308,8 +308,17 @@ TEST_CASE("disk_index: refresh() says that it is not served", "[table][disk_inde
     read_only.read_only = true;
     table_store reader(path, read_only);
     CHECK(reader.get("k") == "v");
-    reader.refresh(ec);
-    CHECK(ec == kvforge::errc::not_supported);
+    CHECK(reader.refresh() == 0);  // nothing new
+    writer.put("a", "1");
+    writer.put("b", "2");
+    writer.flush();
+    CHECK(reader.refresh() == 2);  // two records of the log
+    CHECK(reader.get("b") == "2");
+    writer.compact();  // every record into one table; the logs before it removed
+    const std::uint64_t applied = reader.refresh();
+    CHECK(applied == 1);  // the table, and no record of a new log
+    CHECK(reader.size() == 3);
+    CHECK(reader.stats().disk_bytes > 0);
 }
 
 TEST_CASE("disk_index: stats count the files, and the bytes and syncs written to them", "[table][disk_index]") {
@@ -482,4 +491,62 @@ TEST_CASE("disk_index: a snapshot reads on after its store object opens another 
     std::size_t scanned = 0;
     for (const auto& [key, value] : snap.scan()) scanned += value == std::string(60, 'f') ? 1 : 0;
     CHECK(scanned == 2000);
+}
+
+TEST_CASE("disk_index: readers open and refresh while a writer flushes and compacts, and see a prefix of its writes",
+          "[table][disk_index]") {
+    using safe_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index,
+                                      kvforge::buffered<>, kvforge::thread_safe>;
+    kvforge_test::temp_dir dir;
+    const std::string path = dir.path().string();
+    kvforge::options opts;
+    opts.segment_bytes = 32 << 10;  // a flush every few hundred puts, and compactions
+    safe_store writer(path, opts);
+    constexpr int total = 30'000;
+    const auto key = [](int i) {
+        char text[16];
+        std::snprintf(text, sizeof text, "key%07d", i);
+        return std::string(text);
+    };
+    std::atomic<int> written{0};
+    std::thread writing([&] {
+        for (int i = 0; i < total; ++i) {
+            writer.put(key(i), std::to_string(i));
+            if (i % 500 == 0) writer.flush();  // the OS has the records a reader reads
+            written.store(i + 1);
+        }
+        writer.flush();
+    });
+    kvforge::options read_only;
+    read_only.read_only = true;
+    // Each reader's view holds keys 0..n-1 for some n: the writes in order, none missing.
+    const auto check_prefix = [&](const safe_store& reader) {
+        const std::size_t n = reader.size();
+        if (n > 0) {
+            REQUIRE(reader.get(key(static_cast<int>(n) - 1)) == std::to_string(n - 1));
+            REQUIRE(reader.get(key(static_cast<int>(n / 2))) == std::to_string(n / 2));
+        }
+        REQUIRE_FALSE(reader.contains(key(static_cast<int>(n))));
+        return n;
+    };
+    std::size_t opens = 0;
+    std::size_t refreshes = 0;
+    while (written.load() < total) {
+        safe_store reader(path, read_only);
+        ++opens;
+        std::size_t seen = check_prefix(reader);
+        for (int i = 0; i < 5; ++i) {
+            reader.refresh();
+            ++refreshes;
+            const std::size_t now = check_prefix(reader);
+            REQUIRE(now >= seen);
+            seen = now;
+        }
+    }
+    writing.join();
+    safe_store last(path, read_only);
+    CHECK(check_prefix(last) == static_cast<std::size_t>(total));
+    INFO(opens << " opens, " << refreshes << " refreshes");
+    CHECK(opens > 0);
+    CHECK(writer.stats().compactions > 0);
 }

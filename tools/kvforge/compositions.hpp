@@ -1,7 +1,10 @@
 #pragma once
-// The compositions the tool opens files with, kvforge::compressed_compositions, compiled in
-// units of their own (compositions/unit_N.cpp) that two cores build side by side: compiling
-// them is most of the tool's build. tool_store.cpp, which calls open_store, declares them here.
+// The compositions the tool opens files with, compiled in units of their own
+// (compositions/unit_N.cpp) that two cores build side by side: compiling them is most of the
+// tool's build. tool_store.cpp, which calls open_store, declares them here.
+// kvforge::compressed_compositions, and file_log over disk_index without a codec and with each
+// of the two that compress its blocks: a table store's files read the same whatever its
+// durability and threading, and zstd's level is a setting, not a format.
 
 // GCC 12 at -O1 reports std::jthread's stop_source as maybe used uninitialized when it
 // inlines these compositions (a false positive of the standard library's header, not of
@@ -11,12 +14,17 @@
 #endif
 
 #include <kvforge/compression/compositions.hpp>
+#include <kvforge/index/disk_index.hpp>
 #include <kvforge/runtime/composition_openers.hpp>
 
 #include <string>
 
 namespace kvforge_tool {
-using tool_compositions = kvforge::compressed_compositions;
+using tool_compositions = typename kvforge::detail::concat_lists<
+    kvforge::compressed_compositions,
+    kvforge::composition_list<kvforge::policies<kvforge::file_log, kvforge::disk_index>,
+                              kvforge::policies<kvforge::file_log, kvforge::disk_index, kvforge::compressed<kvforge::zstd<3>>>,
+                              kvforge::policies<kvforge::file_log, kvforge::disk_index, kvforge::compressed<kvforge::lz4>>>>::type;
 }  // namespace kvforge_tool
 
 static_assert(kvforge::detail::composition_units<kvforge_tool::tool_compositions> == 5,

@@ -118,8 +118,10 @@ opened_store open_existing(const std::string& directory, access how, const kvfor
         throw store_failure(no_store_here(directory));
     }
     refuse_unknown_compression(directory, opened.disk.composition);
-    // A sorted index serves every command and costs nothing on disk: the index is built at open.
-    const std::string spec = (how == access::scan ? "sorted:" : ":") + directory;
+    // A sorted index serves every command and costs nothing on disk: the index is built at
+    // open. A store over sorted tables is ordered already, and opens with its own index only.
+    const bool ordered = opened.disk.composition.index == "disk_index";
+    const std::string spec = (how == access::scan && !ordered ? "sorted:" : ":") + directory;
     opened.db = open_adopting(spec, directory, opts, opened.disk.composition);
     return opened;
 }

@@ -6,10 +6,10 @@
 /// lock only to plan and install each (table_engine_jobs.hpp); a single_thread store runs
 /// them in the write that fills the buffer. backup() and clear() hold the jobs off. A
 /// snapshot holds copies of the buffers and the list of tables (table_store_snapshot.hpp).
-/// Not yet served: expiry, a read cache (the block cache serves hot blocks instead), a
-/// codec with dictionaries and refresh(); store<> refuses the first three at compile time,
-/// and refresh() fails with errc::not_supported. compressed<Codec> compresses the tables'
-/// blocks whole (the log keeps values as they are).
+/// A reader's refresh() opens the store again and takes the new engine's place. Not yet
+/// served: expiry, a read cache (the block cache serves hot blocks instead) and a codec
+/// with dictionaries, which store<> refuses at compile time. compressed<Codec> compresses
+/// the tables' blocks whole (the log keeps values as they are).
 
 #include <chrono>
 #include <cstdint>
@@ -100,12 +100,11 @@ public:
         options.block_cache_bytes = opts.block_cache_bytes;
         options.background = background;
         compactor_.resume();
-        engine_ = std::make_shared<engine_type>();
-        if (engine_->open(std::move(io), std::string(path), wanted, options, ec)) {
-            open_ = true;
-        } else {
-            engine_.reset();  // releases the directory's lock
-        }
+        io_ = std::move(io);
+        wanted_ = wanted;
+        options_ = options;
+        engine_ = open_engine(ec);
+        open_ = engine_ != nullptr;
     }
 
     /// A buffer frozen but not yet flushed stays in its log, which the next open replays.
@@ -270,10 +269,15 @@ public:
                          "writer beside it, and a writable store sees its own writes already");
             return 0;
         }
-        fail(ec, errc::not_supported,
-             path_ + ": refresh() of a disk_index store is not served yet; reopen the store to read what its writer "
-                     "wrote since");
-        return 0;
+        // A new engine opened on the store as it is now takes this one's place; snapshots
+        // keep the one they hold.
+        std::shared_ptr<engine_type> next = open_engine(ec);
+        if (!next) return 0;
+        const write_lock lock(mutex_);
+        const std::uint64_t applied = next->applied_since(*engine_);
+        engine_ = std::move(next);
+        version_.bump();
+        return applied;
     }
 
 private:
@@ -323,6 +327,23 @@ private:
         });
     }
 
+    /// Opens an engine on the store; null, with ec set, when it cannot. A reader's open
+    /// during which its writer changed TABLES (a flush or compaction may have removed a
+    /// table or log it lists, or flushed a log it found no more) tries again, up to
+    /// open_attempts times: one that read TABLES the same before and after saw the store
+    /// as it was at one moment.
+    std::shared_ptr<engine_type> open_engine(std::error_code& ec) const {
+        for (int attempt = 1; attempt <= open_attempts; ++attempt) {
+            auto engine = std::make_shared<engine_type>();
+            const bool opened = engine->open(io_, path_, wanted_, options_, ec);
+            if (!read_only_ || !engine->tables_changed()) return opened ? engine : nullptr;
+        }
+        fail(ec, std::make_error_code(std::errc::resource_unavailable_try_again),
+             path_ + ": its writer changed the list of tables " + std::to_string(open_attempts) +
+                 " times while this read-only store opened; try again");
+        return nullptr;
+    }
+
     /// False, with errc::store_closed, when no store is open.
     bool opened(std::error_code& ec) const {
         if (engine_) return true;
@@ -339,9 +360,16 @@ private:
         return false;
     }
 
+    /// A reader's open tries this many times while its writer changes the tables.
+    static constexpr int open_attempts = 20;
+
     mutable mutex_type mutex_;
     bool read_only_ = false;
     std::string path_;
+    // What open() was given, for a reader's refresh(), which opens the store again.
+    io_type io_{};
+    composition wanted_;
+    table_engine_options options_;
     /// Made anew by each open, so that nothing of a store closed before reaches the next.
     /// Shared with the snapshots taken of it, which read through its I/O object, codec
     /// and block cache after the store is closed.

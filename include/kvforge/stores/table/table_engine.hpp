@@ -122,6 +122,9 @@ public:
         if (!tables_.open(cache_.get(), levels_, listed_oldest_log_, counts, ec)) return false;
         set_counts(counts);
         listed_counts_ = counts;
+        // Listed again after TABLES was read: a reader's writer may have started the log it
+        // names since the first listing.
+        if (options_.mode.reader && !directory_.list(names, ec)) return false;
         std::vector<std::uint32_t> logs;
         for (const store_file_name& name : names) {
             if (name.is_temporary()) continue;
@@ -224,6 +227,7 @@ public:
         s.recovered_bytes_cut = recovered_bytes_cut_;
         s.memory_bytes = buffer_.memory_usage() + (frozen_ ? frozen_->memory_usage() : 0);
         s.disk_bytes = log_bytes() + frozen_log_bytes_;
+        for (const replayed_log& log : replayed_logs_) s.disk_bytes += log.valid_end;
         for (std::size_t i = 0; i < level_limits::levels; ++i) {
             for (const auto& table : levels_.level(i)) {
                 s.disk_bytes += table.file_size;
@@ -350,6 +354,33 @@ public:
 
     [[nodiscard]] const levels_type& levels() const noexcept { return levels_; }
 
+    /// What this engine, a reader, holds that before (an earlier open of the same store)
+    /// did not: the tables it lists that before did not, and the log records past those
+    /// before read. What refresh() applied.
+    [[nodiscard]] std::uint64_t applied_since(const table_engine& before) const {
+        std::vector<std::uint32_t> held;
+        for (std::size_t i = 0; i < level_limits::levels; ++i) {
+            for (const auto& table : before.levels_.level(i)) held.push_back(table.generation);
+        }
+        std::uint64_t applied = 0;
+        for (std::size_t i = 0; i < level_limits::levels; ++i) {
+            for (const auto& table : levels_.level(i)) {
+                applied += std::find(held.begin(), held.end(), table.generation) == held.end() ? 1 : 0;
+            }
+        }
+        for (const replayed_log& log : replayed_logs_) {
+            std::uint64_t seen = 0;
+            for (const replayed_log& earlier : before.replayed_logs_) {
+                if (earlier.generation == log.generation) seen = earlier.records;
+            }
+            applied += log.records - std::min(seen, log.records);  // a log only grows
+        }
+        return applied;
+    }
+
+    /// Whether TABLES changed since this engine read it at open (table_files::list_changed).
+    [[nodiscard]] bool tables_changed() const { return tables_.list_changed(); }
+
 private:
     [[nodiscard]] table_read_view<levels_type> view() const noexcept { return {buffer_, frozen_.get(), levels_}; }
 
@@ -427,17 +458,23 @@ private:
     /// longer does, unless one is frozen already; then runs the jobs, or marks them due for
     /// the thread that runs them.
     bool after_write(std::error_code& ec) {
-        const std::uint64_t log = log_bytes();
-        const bool log_mostly_dead = options_.dead_ratio > 0 && log >= options_.min_bytes &&
-                                     static_cast<double>(log - std::min<std::uint64_t>(log, buffer_live_)) >=
-                                         options_.dead_ratio * static_cast<double>(log);
-        if ((buffer_.memory_usage() < options_.write_buffer_bytes && !log_mostly_dead) || frozen_) return true;
+        if (!freeze_due() || frozen_) return true;
         if (!freeze(ec)) return false;
         if (options_.background) {
             job_due_ = true;
             return true;
         }
         return run_jobs(false, [] { return 0; }, [] { return true; }, ec);
+    }
+
+    /// Whether the buffer is due to be frozen: it is full, or its log holds mostly versions
+    /// it no longer does.
+    [[nodiscard]] bool freeze_due() const noexcept {
+        const std::uint64_t log = log_bytes();
+        const bool log_mostly_dead = options_.dead_ratio > 0 && log >= options_.min_bytes &&
+                                     static_cast<double>(log - std::min<std::uint64_t>(log, buffer_live_)) >=
+                                         options_.dead_ratio * static_cast<double>(log);
+        return buffer_.memory_usage() >= options_.write_buffer_bytes || log_mostly_dead;
     }
 
     [[nodiscard]] store_counts counts_now() const noexcept { return {live_keys_, live_bytes_, dead_bytes_}; }
@@ -492,13 +529,14 @@ private:
                 entry.value = found.value;
                 buffer_.add(entry);
             },
-            result, ec) && !ec && (note_tail(generation, result.valid_end, size), true);
+            result, ec) && !ec && (note_tail(generation, result, size), true);
     }
 
     /// A writer's open cuts a torn tail (its records go into a table, and the log is
     /// removed); a reader's leaves it in place, and verify() names it.
-    void note_tail(std::uint32_t generation, std::uint64_t valid_end, std::uint64_t size) {
-        if (options_.mode.reader) replayed_logs_.emplace_back(generation, valid_end);
+    void note_tail(std::uint32_t generation, const log_scan_result& result, std::uint64_t size) {
+        const std::uint64_t valid_end = result.valid_end;
+        if (options_.mode.reader) replayed_logs_.push_back({generation, valid_end, result.records});
         if (valid_end == size) return;
         if (!options_.mode.reader) {
             recovered_bytes_cut_ += size - valid_end;
@@ -522,6 +560,10 @@ private:
     [[nodiscard]] std::uint64_t log_bytes() const noexcept { return writer_ ? writer_->end() : 0; }
 
     bool start_log(std::error_code& ec) {
+        // The old log's buffered records reach the file before the new log exists, so that a
+        // reader that finds the new log finds every record of the old one: what it reads
+        // is a prefix of the writes.
+        if (writer_ && (writer_->flush(ec), ec)) return false;
         const std::uint32_t generation = next_generation_.fetch_add(1);
         data_file<IO> file;
         if (!directory_.open_file(file, store_file_name::data(generation), O_RDWR | O_CREAT | O_TRUNC, ec)) {
@@ -585,9 +627,14 @@ private:
     std::uint64_t log_headers_written_ = 0;
     std::uint64_t logs_started_ = 0;
     std::vector<damaged_record> torn_tails_;  ///< left in place by a read-only open
-    /// A read-only open's logs, each with the end of its last whole record; a writer's open
-    /// flushes them into a table instead.
-    std::vector<std::pair<std::uint32_t, std::uint64_t>> replayed_logs_;
+    /// A read-only open's logs, each with the end of its last whole record and the records
+    /// before it; a writer's open flushes them into a table instead.
+    struct replayed_log {
+        std::uint32_t generation = 0;
+        std::uint64_t valid_end = 0;
+        std::uint64_t records = 0;
+    };
+    std::vector<replayed_log> replayed_logs_;
     /// What TABLES records: the oldest log to replay, and the counts as of it.
     std::uint32_t listed_oldest_log_ = 0;
     store_counts listed_counts_;

@@ -45,7 +45,7 @@ bool table_engine<IO, Writer, Codec>::backup(const std::string& dest, const back
     };
     if (frozen_) ok = ok && copy_log(frozen_log_, frozen_log_bytes_);
     if (writer_) ok = ok && copier.copy(log_, store_file_name::data(log_generation_), log_bytes(), false, ec);
-    for (const auto& [generation, end] : replayed_logs_) ok = ok && copy_log(generation, end);
+    for (const replayed_log& log : replayed_logs_) ok = ok && copy_log(log.generation, log.valid_end);
     // The list TABLES holds, which no job changes meanwhile (a reader's, as it opened).
     ok = ok && copier.write(store_file_name::table_list(),
                             table_list::of(levels_, listed_oldest_log_, listed_counts_).encode(), ec);

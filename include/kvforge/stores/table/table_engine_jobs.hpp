@@ -130,6 +130,10 @@ bool table_engine<IO, Writer, Codec>::run_jobs(bool whole, Exclusive&& exclusive
         job_type job;
         {
             [[maybe_unused]] const auto guard = exclusive();
+            // A buffer that came due while the last one was flushed, which no write froze
+            // (a write freezes none while one is frozen): frozen now, so that the store
+            // reaches its bounds after the last write too.
+            if (!frozen_ && freeze_due() && !freeze(ec)) return false;
             if (!froze && !frozen_) {
                 froze = true;
                 if (!buffer_.empty() && !freeze(ec)) return false;
@@ -161,7 +165,9 @@ template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::tables_mostly_dead() const {
     std::uint64_t table_bytes = 0;
     for (std::size_t i = 0; i < level_limits::levels; ++i) table_bytes += levels_.level_file_bytes(i);
-    return options_.dead_ratio > 0 && table_bytes >= options_.min_bytes &&
+    // min_bytes counts every file, as compact_min_bytes says: a few tables of a small store
+    // beside its log are worth a merge once the files together reach it.
+    return options_.dead_ratio > 0 && table_bytes + log_bytes() >= options_.min_bytes &&
            static_cast<double>(table_bytes - std::min<std::uint64_t>(table_bytes, live_bytes_)) >=
                options_.dead_ratio * static_cast<double>(table_bytes);
 }

@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -137,6 +138,16 @@ public:
         return true;
     }
 
+    /// Whether TABLES holds other bytes than the last open() read (or cannot be read now);
+    /// false when no open read it. A reader's open during which its writer changed the
+    /// list tries again (table_backend).
+    [[nodiscard]] bool list_changed() const {
+        if (!last_list_) return false;
+        std::string now;
+        std::error_code ec;
+        return !read_list_bytes(now, ec) || now != *last_list_;
+    }
+
 private:
     /// A table's file and its reader, which reads through it; shared by every level and
     /// cursor that holds the table, and closed with the last of them.
@@ -147,6 +158,15 @@ private:
 
     /// Reads TABLES into list; a store without one has an empty list.
     bool read_list(table_list& list, std::error_code& ec) const {
+        std::string bytes;
+        if (!read_list_bytes(bytes, ec)) return false;
+        last_list_ = bytes;
+        return bytes.empty() || list.decode(bytes, directory_.file_path(store_file_name::table_list()), ec);
+    }
+
+    /// The bytes of TABLES; none for a store without one.
+    bool read_list_bytes(std::string& bytes, std::error_code& ec) const {
+        bytes.clear();
         source_type file;
         if (!directory_.open_file(file, store_file_name::table_list(), O_RDONLY, ec)) {
             if (ec != std::errc::no_such_file_or_directory) return false;
@@ -155,8 +175,8 @@ private:
         }
         std::uint64_t size = 0;
         if (!file.size(size, ec)) return false;
-        std::string bytes(static_cast<std::size_t>(size), '\0');
-        return file.read(0, bytes.data(), bytes.size(), ec) && list.decode(bytes, file.path(), ec);
+        bytes.resize(static_cast<std::size_t>(size));
+        return file.read(0, bytes.data(), bytes.size(), ec);
     }
 
     bool open_listed(std::uint32_t generation, std::uint64_t listed_size, block_cache* cache, table_type& out,
@@ -208,6 +228,8 @@ private:
     // members that write are const, as they change no state of this object but these.
     mutable std::atomic<std::uint64_t> bytes_written_{0};
     mutable std::atomic<std::uint64_t> syncs_{0};
+    /// The bytes of TABLES as the last open() read them, for list_changed().
+    mutable std::optional<std::string> last_list_;
     const Codec& codec_;
 };
 
