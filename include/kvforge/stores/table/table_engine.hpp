@@ -145,6 +145,7 @@ public:
         if (!buffer_.empty() && !flush_write_buffer(buffer_, levels_, context(), next, ec)) return false;
         if (!start_log(ec) || !tables_.publish(next, log_generation_, counts_now(), ec)) return false;
         levels_ = std::move(next);
+        note_levels();
         listed_oldest_log_ = log_generation_;
         listed_counts_ = counts_now();
         buffer_ = write_buffer();
@@ -320,6 +321,7 @@ public:
         const levels_type empty;
         if (!start_log(ec) || !tables_.publish(empty, log_generation_, ec)) return false;
         levels_ = empty;
+        note_levels();
         listed_oldest_log_ = log_generation_;
         listed_counts_ = {};
         buffer_ = write_buffer();
@@ -458,8 +460,12 @@ private:
     /// longer does, unless one is frozen already; then runs the jobs, or marks them due for
     /// the thread that runs them.
     bool after_write(std::error_code& ec) {
-        if (!freeze_due() || frozen_) return true;
-        if (!freeze(ec)) return false;
+        if (frozen_) return true;
+        if (freeze_due()) {
+            if (!freeze(ec)) return false;
+        } else if (!whole_merge_due()) {
+            return true;
+        }
         if (options_.background) {
             job_due_ = true;
             return true;
@@ -485,6 +491,16 @@ private:
     }
 
     bool tables_mostly_dead() const;
+    /// Keeps table_bytes_ in step with levels_, after each change of them a writer makes.
+    void note_levels() noexcept {
+        table_bytes_ = 0;
+        for (std::size_t i = 0; i < level_limits::levels; ++i) table_bytes_ += levels_.level_file_bytes(i);
+    }
+    /// Whether the tables hold mostly versions a newer write hid (overwrites of a few keys)
+    /// since the last flush, so that a merge of them all is due: checked after each flush
+    /// and each write until one merge runs, so that a store whose log grows after the flush
+    /// gets it too, and at most one a flush, as a merge cannot drop what the buffer hides.
+    [[nodiscard]] bool whole_merge_due() const { return dead_check_due_ && tables_mostly_dead(); }
     void note_job_failure(const std::error_code& ec);
     bool remove_logs_before(std::uint32_t generation, std::error_code& ec) const;
 
@@ -605,6 +621,8 @@ private:
     std::uint32_t frozen_log_ = 0;
     std::uint64_t frozen_log_bytes_ = 0;
     bool job_due_ = false;
+    bool dead_check_due_ = false;  ///< a flush installed since the last merge of every table
+    std::uint64_t table_bytes_ = 0;  ///< the bytes of every table's file (a writer's)
     std::uint64_t job_failures_ = 0;
     std::string last_job_error_;
     std::string record_;

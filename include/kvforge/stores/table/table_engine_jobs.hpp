@@ -88,6 +88,7 @@ bool table_engine<IO, Writer, Codec>::run_job(job_type& job, std::error_code& ec
 template <class IO, class Writer, class Codec>
 void table_engine<IO, Writer, Codec>::install_job(const job_type& job) {
     levels_ = job.next;
+    note_levels();
     listed_oldest_log_ = job.oldest_log;
     listed_counts_ = job.counts;
     if (job.what == job_type::kind::flush) {
@@ -97,6 +98,10 @@ void table_engine<IO, Writer, Codec>::install_job(const job_type& job) {
         ++compactions_;
     }
     if (job.what == job_type::kind::whole) dead_bytes_ -= std::min(dead_bytes_, job.dead_bytes);
+    // A flush may leave the tables holding mostly hidden versions; a whole merge ends that
+    // (whole_merge_due).
+    if (job.what == job_type::kind::flush) dead_check_due_ = true;
+    if (job.what == job_type::kind::whole) dead_check_due_ = false;
     last_job_error_.clear();
 }
 
@@ -123,9 +128,6 @@ template <class Exclusive, class GoOn>
 bool table_engine<IO, Writer, Codec>::run_jobs(bool whole, Exclusive&& exclusive, GoOn&& go_on, std::error_code& ec) {
     // compact() freezes the writes made before it once an earlier frozen buffer is flushed.
     bool froze = !whole;
-    // After a flush, once no compaction is due, tables of mostly hidden versions (overwrites
-    // of a few keys) are merged whole; once, so that a merge that leaves them so ends it.
-    bool dead_check = false;
     while (go_on()) {
         job_type job;
         {
@@ -139,12 +141,14 @@ bool table_engine<IO, Writer, Codec>::run_jobs(bool whole, Exclusive&& exclusive
                 if (!buffer_.empty() && !freeze(ec)) return false;
             }
             job = plan_job(whole && froze);
-            if (job.what == job_type::kind::none && dead_check && tables_mostly_dead()) job = plan_job(true);
+            if (job.what == job_type::kind::none && whole_merge_due()) job = plan_job(true);
         }
         if (job.what == job_type::kind::none) return true;
         if (!run_job(job, ec)) {
             [[maybe_unused]] const auto guard = exclusive();
             note_job_failure(ec);
+            // A merge that failed is not tried at every write; the next flush asks again.
+            if (job.what == job_type::kind::whole) dead_check_due_ = false;
             return false;
         }
         {
@@ -152,19 +156,14 @@ bool table_engine<IO, Writer, Codec>::run_jobs(bool whole, Exclusive&& exclusive
             install_job(job);
         }
         if (!remove_replaced(job, ec)) return false;
-        if (job.what == job_type::kind::whole) {
-            if (whole) return true;
-            dead_check = false;
-        }
-        if (job.what == job_type::kind::flush) dead_check = true;
+        if (job.what == job_type::kind::whole && whole) return true;
     }
     return true;
 }
 
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::tables_mostly_dead() const {
-    std::uint64_t table_bytes = 0;
-    for (std::size_t i = 0; i < level_limits::levels; ++i) table_bytes += levels_.level_file_bytes(i);
+    const std::uint64_t table_bytes = table_bytes_;
     // min_bytes counts every file, as compact_min_bytes says: a few tables of a small store
     // beside its log are worth a merge once the files together reach it.
     return options_.dead_ratio > 0 && table_bytes + log_bytes() >= options_.min_bytes &&
