@@ -286,7 +286,8 @@ public:
         return call(&erased::visit, ec, key, function_ref_to<void(std::string_view)>(fn));
     }
 
-    /// The stored bytes of key's value without copying (mmap_file only; see store::get_view).
+    /// The stored bytes of key's value without copying (mmap_file and disk_index only; see
+    /// store::get_view).
     /// Needs <kvforge/pinned_value.hpp>.
     [[nodiscard]] std::optional<pinned> get_view(key_param key) const {
         std::error_code ec;

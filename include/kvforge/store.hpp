@@ -97,10 +97,11 @@ class store {
         policies::expiry_given && !detail::keeps_deadlines<cached_backend_type>;
     using key_param = detail::param_t<Key>;
     using value_param = detail::param_t<Value>;
-    // Whether get_view() can hand out a value's bytes in place: an uncompressed mmap_file store.
-    static constexpr bool viewable =
-        !policies::compression_given && requires(const backend_type& b, std::string_view k, pinned_value& out,
-                                                 std::error_code& e) { b.read_pinned(k, out, e); };
+    // Whether get_view() can hand out a value's bytes without a copy: an uncompressed
+    // mmap_file store (in the mapping), or a disk_index store (in a block of its cache).
+    // A layer of compressed values has no read_pinned.
+    static constexpr bool viewable = requires(const backend_type& b, std::string_view k, pinned_value& out,
+                                              std::error_code& e) { b.read_pinned(k, out, e); };
 
 public:
     using key_type = Key;
@@ -505,8 +506,9 @@ public:
         return read_into(key, fn, ec);
     }
 
-    /// The stored bytes of key's value, without copying them: a view into the mapped
-    /// file that stays valid as long as the returned pinned_value lives. Needs mmap_file.
+    /// The stored bytes of key's value, without copying them: a view into the mapped file
+    /// (mmap_file), or into the block cache's block (disk_index), that stays valid as long
+    /// as the returned pinned_value lives. Needs mmap_file or disk_index.
     [[nodiscard]] std::optional<pinned_value> get_view(key_param key) const
         requires viewable
     {
@@ -529,8 +531,8 @@ public:
                       "keeps them compressed there; use get() for a decompressed copy, or visit() for a view of "
                       "the decompressed bytes during a callback");
         static_assert(detail::unavailable<Args...> || compressed,
-                      "kvforge: get_view() needs kvforge::mmap_file; with other stores use visit() for a view "
-                      "during a callback, or get() for a copy");
+                      "kvforge: get_view() needs kvforge::mmap_file or kvforge::disk_index; with other stores use "
+                      "visit() for a view during a callback, or get() for a copy");
         return std::nullopt;
     }
 

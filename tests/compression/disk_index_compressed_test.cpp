@@ -1,6 +1,7 @@
 // A disk_index store with compressed<Codec>: the codec compresses its tables' blocks whole,
 // so JSON events of 110 bytes, which shrink by a few percent one at a time, take a
-// fraction of their bytes once in tables; and the MANIFEST binds the codec.
+// fraction of their bytes once in tables, and get_view() hands out the decompressed
+// bytes; and the MANIFEST binds the codec.
 
 #include <catch2/catch.hpp>
 
@@ -63,6 +64,10 @@ TEMPLATE_TEST_CASE("disk_index with compressed<Codec> compresses its tables' blo
         }
         CHECK(next == event_count);
         CHECK(store.verify().ok());
+        // get_view hands out the decompressed bytes, from the block cache's block.
+        const auto view = store.get_view(77);
+        REQUIRE(view);
+        CHECK(view->bytes() == kvforge_test::json_like_value(77, 110));
     }
 
     // The MANIFEST names the codec: the store opens with it only.

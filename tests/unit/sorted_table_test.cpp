@@ -390,6 +390,20 @@ TEST_CASE("a block cache serves hot blocks without reading the file, within its 
         CHECK(cache.blocks() < table.blocks());
     }
 
+    SECTION("a block the cache evicts stays whole for a reader that holds it") {
+        constexpr std::uint64_t budget = 64 << 10;
+        REQUIRE(cache.set_budget(budget, "block_cache_bytes", ec));
+        REQUIRE(table.find(entries.front().key, buffers, found, ec));
+        const kd::shared_block held = buffers.shared;  // the block the entry found lies in
+        REQUIRE(held);
+        const std::string before = *held;
+        kd::table_read_buffers others;
+        for (const kept_entry& entry : entries) REQUIRE(table.find(entry.key, others, found, ec));
+        CHECK(cache.evictions() > 0);
+        CHECK(cache.memory_usage() <= budget);
+        CHECK(*held == before);  // AddressSanitizer checks it was not freed
+    }
+
     SECTION("a scan takes no room in the cache") {
         REQUIRE(cache.set_budget(std::uint64_t{8} << 20, "block_cache_bytes", ec));
         kd::table_cursor<kvforge::uncompressed_blocks, counted_file> cursor(table);

@@ -459,7 +459,8 @@ struct no_compression {
 /// are kept as they are: a value costs at most one byte more. A kvforge::disk_index store
 /// compresses its tables' blocks whole instead, which shrinks small values far more. get(), visit(), scans,
 /// for_each() and get_many() hand out the decompressed bytes; get_view(), which hands out
-/// the stored bytes in place, does not compile. A file store's MANIFEST records Codec::name,
+/// the stored bytes in place, does not compile (but on a disk_index store, whose block
+/// cache holds its blocks decompressed). A file store's MANIFEST records Codec::name,
 /// and a store written with one codec refuses to open with another, or with none
 /// (errc::codec_mismatch). A codec that throws or gives back a value of another size on
 /// decompress is errc::compression_failed: a wrong value is never handed out.

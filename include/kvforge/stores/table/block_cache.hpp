@@ -1,8 +1,12 @@
 #pragma once
 /// \file block_cache.hpp
 /// Blocks of sorted tables read recently, kept checked and decompressed within a memory
-/// budget, so that a hot block costs a copy, not a read of its file, a checksum and a
-/// decompression.
+/// budget, so that a hot block costs a lookup here, not a read of its file, a checksum and
+/// a decompression.
+///
+/// A block is shared: a read takes a reference to it rather than a copy, and a reader, or
+/// a pinned_value a get_view() handed out, keeps it alive after it leaves the cache (only
+/// what the cache holds counts against its budget).
 ///
 /// Blocks are keyed by the table's identity (its header's generation and file id, which no
 /// other file of a store shares) and the block's offset. Entries of a table that is gone
@@ -30,6 +34,9 @@
 
 namespace kvforge::detail {
 
+/// A checked, decompressed block, shared by the cache and whoever reads it.
+using shared_block = std::shared_ptr<const std::string>;
+
 class block_cache {
 public:
     /// The least budget set_budget() takes: a few blocks of the default 4 KiB.
@@ -50,32 +57,31 @@ public:
         return true;
     }
 
-    /// Copies the block of table at offset into out; false when the cache does not hold it.
-    bool read(std::uint64_t table, std::uint64_t offset, std::string& out) const {
+    /// The block of table at offset; null when the cache does not hold it.
+    [[nodiscard]] shared_block read(std::uint64_t table, std::uint64_t offset) const {
         std::shared_lock lock(mutex_);
         const auto found = index_.find(block_key{table, offset});
         if (found == index_.end()) {
             misses_.fetch_add(1, std::memory_order_relaxed);
-            return false;
+            return nullptr;
         }
         const entry& held = *entries_[found->second];
         // Storing only on a change keeps a hot entry's cache line shared among readers.
         if (!held.marked.load(std::memory_order_relaxed)) held.marked.store(true, std::memory_order_relaxed);
-        out.assign(held.block);
         hits_.fetch_add(1, std::memory_order_relaxed);
-        return true;
+        return held.block;
     }
 
     /// Keeps a block that passed its checks; one too large for the budget is not kept.
-    void put(std::uint64_t table, std::uint64_t offset, std::string_view block) {
-        const std::uint64_t cost = cost_of(block.size());
+    void put(std::uint64_t table, std::uint64_t offset, shared_block block) {
+        const std::uint64_t cost = cost_of(block->size());
         std::unique_lock lock(mutex_);
         const block_key key{table, offset};
         if (cost > budget_ / 2 || index_.contains(key)) return;
         make_room(cost);
         auto added = std::make_unique<entry>();
         added->key = key;
-        added->block.assign(block);
+        added->block = std::move(block);
         index_.emplace(key, entries_.size());
         entries_.push_back(std::move(added));
         held_bytes_ += cost;
@@ -117,15 +123,16 @@ private:
     };
     struct entry {
         block_key key;
-        std::string block;
+        shared_block block;
         mutable std::atomic<bool> marked{false};
     };
 
-    /// What an entry of a block of size bytes costs: the block, the entry and its index
-    /// node (the allocator's rounding aside).
+    /// What an entry of a block of size bytes costs: the block with its string and shared
+    /// count, the entry and its index node (the allocator's rounding aside).
     [[nodiscard]] static std::uint64_t cost_of(std::size_t size) noexcept {
-        constexpr std::uint64_t index_node = 48;  // next pointer, key, position and hash
-        return size + sizeof(entry) + index_node;
+        constexpr std::uint64_t index_node = 48;    // next pointer, key, position and hash
+        constexpr std::uint64_t shared_count = 16;  // make_shared's counts beside the string
+        return size + sizeof(std::string) + shared_count + sizeof(entry) + index_node;
     }
 
     /// The index's buckets and the list of entries.
@@ -150,7 +157,7 @@ private:
     /// Removes the entry at position i; the last entry takes its place, where the hand
     /// finds it next.
     void evict(std::size_t i) {
-        held_bytes_ -= cost_of(entries_[i]->block.size());
+        held_bytes_ -= cost_of(entries_[i]->block->size());
         index_.erase(entries_[i]->key);
         if (i + 1 != entries_.size()) {
             entries_[i] = std::move(entries_.back());

@@ -137,13 +137,19 @@ public:
         return 0;
     }
 
+    /// Calls on_value with a view of the value where it lies, under the shared lock.
     template <class OnValue>
     bool read(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
         const read_lock lock(mutex_);
-        thread_local std::string value;  // readers share the lock, so each has its own buffer
-        if (!opened(ec) || !engine_->get(key, value, ec)) return false;
-        on_value(std::string_view(value));
-        return true;
+        return opened(ec) &&
+               engine_->get_with(key, [&](std::string_view value, const shared_block*) { on_value(value); }, ec);
+    }
+
+    /// The value without a copy where it lies in a block the cache holds: the pinned_value
+    /// keeps that block alive, outside the cache's budget, however the store changes.
+    bool read_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const {
+        const read_lock lock(mutex_);
+        return opened(ec) && engine_->get_pinned(key, out, ec);
     }
 
     bool read_value(std::string_view key, std::string& out, std::error_code& ec) const {

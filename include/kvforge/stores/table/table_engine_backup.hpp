@@ -27,7 +27,7 @@ namespace kvforge::detail {
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::backup(const std::string& dest, const backup_options& how,
                                              std::error_code& ec) {
-    if (writer_) writer_->flush(ec);
+    log_.flush(ec);
     if (ec) return false;
     backup_copier<IO> copier(io_, directory_);
     if (!copier.start(dest, ec)) return false;
@@ -44,7 +44,9 @@ bool table_engine<IO, Writer, Codec>::backup(const std::string& dest, const back
                copier.copy(file, store_file_name::data(generation), end, false, ec);
     };
     if (frozen_) ok = ok && copy_log(frozen_log_, frozen_log_bytes_);
-    if (writer_) ok = ok && copier.copy(log_, store_file_name::data(log_generation_), log_bytes(), false, ec);
+    if (log_.writing()) {
+        ok = ok && copier.copy(log_.file(), store_file_name::data(log_.generation()), log_.end(), false, ec);
+    }
     for (const replayed_log& log : replayed_logs_) ok = ok && copy_log(log.generation, log.valid_end);
     // The list TABLES holds, which no job changes meanwhile (a reader's, as it opened).
     ok = ok && copier.write(store_file_name::table_list(),
@@ -62,11 +64,12 @@ bool table_engine<IO, Writer, Codec>::check_backup(const std::string& dest, std:
     options.mode.reader = true;
     verify_report report;
     if (!copy.open(io_, dest, composition_, options, ec) || !copy.verify(report, ec)) return false;
-    if (copy.live_keys_ != live_keys_ || copy.live_bytes_ != live_bytes_ || !report.ok()) {
+    if (copy.counts_.live_keys() != counts_.live_keys() || copy.counts_.live_bytes() != counts_.live_bytes() ||
+        !report.ok()) {
         fail(ec, errc::corrupt_record,
-             dest + ": the backup holds " + std::to_string(copy.live_keys_) + " keys (" +
-                 std::to_string(copy.live_bytes_) + " bytes) where the store holds " + std::to_string(live_keys_) +
-                 " (" + std::to_string(live_bytes_) +
+             dest + ": the backup holds " + std::to_string(copy.counts_.live_keys()) + " keys (" +
+                 std::to_string(copy.counts_.live_bytes()) + " bytes) where the store holds " +
+                 std::to_string(counts_.live_keys()) + " (" + std::to_string(counts_.live_bytes()) +
                  " bytes); the copy does not match the store: remove it and back up again");
         return false;
     }

@@ -32,13 +32,13 @@ namespace kvforge::detail {
 
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::freeze(std::error_code& ec) {
-    const std::uint64_t log = log_bytes();
-    const std::uint32_t generation = log_generation_;
+    const std::uint64_t log = log_.end();
+    const std::uint32_t generation = log_.generation();
     if (!start_log(ec)) return false;
     frozen_ = std::make_shared<const write_buffer>(std::move(buffer_));
     frozen_log_ = generation;
     frozen_log_bytes_ = log;
-    frozen_counts_ = counts_now();
+    frozen_counts_ = counts_.now();
     buffer_ = write_buffer();
     buffer_live_ = 0;
     return true;
@@ -51,7 +51,7 @@ typename table_engine<IO, Writer, Codec>::job_type table_engine<IO, Writer, Code
     // The log the writer appends to is the oldest to replay after a flush of the frozen
     // buffer, whose log is older; and after any other job, which is planned with no
     // frozen buffer: a buffer frozen while it runs has that log's writes.
-    job.oldest_log = log_generation_;
+    job.oldest_log = log_.generation();
     // TABLES keeps the counts as of its oldest log: a flush's are those when the buffer
     // froze; a merge drops dead versions only.
     job.counts = listed_counts_;
@@ -61,7 +61,7 @@ typename table_engine<IO, Writer, Codec>::job_type table_engine<IO, Writer, Code
         job.counts = frozen_counts_;
     } else if (whole) {
         job.what = job_type::kind::whole;
-        job.dead_bytes = dead_bytes_;
+        job.dead_bytes = counts_.dead_bytes();
         job.counts.dead_bytes = 0;
     } else {
         job.compaction = levels_.due_compaction(options_.limits);
@@ -97,7 +97,7 @@ void table_engine<IO, Writer, Codec>::install_job(const job_type& job) {
     } else {
         ++compactions_;
     }
-    if (job.what == job_type::kind::whole) dead_bytes_ -= std::min(dead_bytes_, job.dead_bytes);
+    if (job.what == job_type::kind::whole) counts_.drop_dead(job.dead_bytes);
     // A flush may leave the tables holding mostly hidden versions; a whole merge ends that
     // (whole_merge_due).
     if (job.what == job_type::kind::flush) dead_check_due_ = true;
@@ -166,8 +166,8 @@ bool table_engine<IO, Writer, Codec>::tables_mostly_dead() const {
     const std::uint64_t table_bytes = table_bytes_;
     // min_bytes counts every file, as compact_min_bytes says: a few tables of a small store
     // beside its log are worth a merge once the files together reach it.
-    return options_.dead_ratio > 0 && table_bytes + log_bytes() >= options_.min_bytes &&
-           static_cast<double>(table_bytes - std::min<std::uint64_t>(table_bytes, live_bytes_)) >=
+    return options_.dead_ratio > 0 && table_bytes + log_.end() >= options_.min_bytes &&
+           static_cast<double>(table_bytes - std::min<std::uint64_t>(table_bytes, counts_.live_bytes())) >=
                options_.dead_ratio * static_cast<double>(table_bytes);
 }
 

@@ -11,6 +11,7 @@
 #include <system_error>
 #include <vector>
 
+#include "../../pinned_value.hpp"
 #include "../log/record_format.hpp"
 #include "merging_cursor.hpp"
 #include "table_reader.hpp"
@@ -26,15 +27,37 @@ struct table_read_view {
 
     /// The key's newest value; false when it has none (ec set on a failed read).
     bool find(std::string_view key, std::string& value, std::error_code& ec) const {
+        return find_with(key, [&](std::string_view found, const shared_block*) { value.assign(found); }, ec);
+    }
+
+    /// As find, handing the value out without a copy where it lies in a block the cache
+    /// shares: out then holds that block; else a copy of the value.
+    bool find_pinned(std::string_view key, pinned_value& out, std::error_code& ec) const {
+        return find_with(
+            key,
+            [&](std::string_view found, const shared_block* block) {
+                if (block != nullptr && *block) {
+                    out = pinned_value(*block, found);
+                } else {
+                    auto copy = std::make_shared<const std::string>(found);
+                    out = pinned_value(copy, *copy);
+                }
+            },
+            ec);
+    }
+
+    /// Calls on_value(value, block) with a view of the key's newest value and, when it lies
+    /// in a block the cache shares, that block (else null, or a null block); false when the
+    /// key has no value.
+    template <class OnValue>
+    bool find_with(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
         ec.clear();
-        thread_local table_read_buffers reads;
+        thread_local table_read_buffers reads;  // holds the last block the thread read
         table_entry entry;
-        if (!buffer.find(key, entry) && !(frozen != nullptr && frozen->find(key, entry)) &&
-            !levels.find(key, reads, entry, ec)) {
-            return false;
-        }
+        const bool in_buffers = buffer.find(key, entry) || (frozen != nullptr && frozen->find(key, entry));
+        if (!in_buffers && !levels.find(key, reads, entry, ec)) return false;
         if (entry.kind != record_type::put) return false;
-        value.assign(entry.value);
+        on_value(entry.value, in_buffers ? nullptr : &reads.shared);
         return true;
     }
 

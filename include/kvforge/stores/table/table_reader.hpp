@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -34,6 +35,9 @@ namespace kvforge::detail {
 struct table_read_buffers {
     std::string sealed;
     std::string block;
+    /// The block the cursor is over when it is shared with the block cache (and block is
+    /// then unused); whoever holds a reference keeps it alive.
+    shared_block shared;
     block_cursor cursor;
     /// A cursor's read-ahead (0: none, as a lookup's): blocks read one after another are
     /// read in growing steps of up to read_ahead bytes into sealed, which then holds the
@@ -172,12 +176,17 @@ private:
     bool read_data_block(std::size_t i, fill filling, table_read_buffers& buffers, std::string_view& block,
                          std::error_code& ec) const {
         const block_handle& handle = handles_[i];
-        if (cache_ != nullptr && cache_->read(cache_identity(), handle.offset, buffers.block)) {
-            block = buffers.block;
+        buffers.shared = cache_ != nullptr ? cache_->read(cache_identity(), handle.offset) : nullptr;
+        if (buffers.shared) {
+            block = *buffers.shared;
             return true;
         }
         if (!read_block(handle, buffers, block, ec)) return false;
-        if (cache_ != nullptr && filling == fill::yes) cache_->put(cache_identity(), handle.offset, block);
+        if (cache_ != nullptr && filling == fill::yes) {
+            buffers.shared = std::make_shared<const std::string>(block);
+            block = *buffers.shared;
+            cache_->put(cache_identity(), handle.offset, buffers.shared);
+        }
         return true;
     }
 

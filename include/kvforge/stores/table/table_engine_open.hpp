@@ -1,0 +1,149 @@
+#pragma once
+/// \file table_engine_open.hpp
+/// Members of table_engine (table_engine.hpp): the open, and the replay of the logs.
+///
+/// An open checks the MANIFEST against the composition wanted (table_composition), reads
+/// TABLES (the tables, the oldest log to replay, and the counts as of it), and replays the
+/// logs from that one into the write buffer, counting what each record changes. A writer's
+/// open then flushes what it replayed into a level 0 table at once, starts a new log and
+/// removes the old ones, so that the new log starts empty; a reader's changes no file, and
+/// leaves a torn tail in place for verify() to name.
+
+#include <fcntl.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "../../detail/data_file.hpp"
+#include "../../detail/store_files.hpp"
+#include "../log/log_scan.hpp"
+#include "../log/record_format.hpp"
+#include "table_composition.hpp"
+#include "table_engine.hpp"
+
+namespace kvforge::detail {
+
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const composition& wanted,
+                                           const table_engine_options& options, std::error_code& ec) {
+    io_ = std::move(io);
+    options_ = options;
+    std::vector<store_file_name> names;
+    std::string manifest;
+    const table_composition<IO> recorded(io_, directory_, wanted);
+    if (!directory_.open(io_, path, options_.mode, ec) || !directory_.list(names, ec) ||
+        !recorded.check(names, manifest, ec)) {
+        return false;
+    }
+    composition_ = recorded.wanted();
+    if (options_.block_cache_bytes > 0) {
+        cache_ = std::make_unique<block_cache>();
+        if (!cache_->set_budget(options_.block_cache_bytes, "options::block_cache_bytes", ec)) return false;
+    }
+    // The MANIFEST comes before the first record, so a store holding records has one.
+    if (!options_.mode.reader && !manifest.empty() &&
+        !tables_.write_file(store_file_name::manifest(), manifest, ec)) {
+        return false;
+    }
+    store_counts counts;
+    if (!tables_.open(cache_.get(), levels_, listed_oldest_log_, counts, ec)) return false;
+    counts_.set(counts);
+    listed_counts_ = counts;
+    // Listed again after TABLES was read: a reader's writer may have started the log it
+    // names since the first listing.
+    if (options_.mode.reader && !directory_.list(names, ec)) return false;
+    std::vector<std::uint32_t> logs;
+    for (const store_file_name& name : names) {
+        if (name.is_temporary()) continue;
+        if (name.kind() == store_file_kind::data || name.kind() == store_file_kind::table) {
+            next_generation_ = std::max(next_generation_.load(), name.generation() + 1);
+        }
+        if (name.kind() == store_file_kind::data && name.generation() >= listed_oldest_log_) {
+            logs.push_back(name.generation());
+        }
+    }
+    std::sort(logs.begin(), logs.end());
+    for (const std::uint32_t generation : logs) {
+        if (!replay(generation, ec)) return false;
+    }
+    if (options_.mode.reader) return true;
+    // The replayed entries go into a table at once, so that the new log starts empty.
+    levels_type next = levels_;
+    if (!buffer_.empty() && !flush_write_buffer(buffer_, levels_, context(), next, ec)) return false;
+    if (!start_log(ec) || !tables_.publish(next, log_.generation(), counts_.now(), ec)) return false;
+    levels_ = std::move(next);
+    note_levels();
+    listed_oldest_log_ = log_.generation();
+    listed_counts_ = counts_.now();
+    buffer_ = write_buffer();
+    return remove_logs_before(log_.generation(), ec) && tables_.remove_unlisted(levels_, ec) &&
+           run_jobs(false, [] { return 0; }, [] { return true; }, ec);
+}
+
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::replay(std::uint32_t generation, std::error_code& ec) {
+    data_file<IO> file;
+    std::uint64_t size = 0;
+    if (!directory_.open_file(file, store_file_name::data(generation), O_RDONLY, ec) || !file.size(size, ec)) {
+        return false;
+    }
+    char bytes[file_header::size];
+    file_header header;
+    if (size < file_header::size || !file.read(0, bytes, sizeof bytes, ec) ||
+        file_header::decode({bytes, sizeof bytes}, file_kind::data, header) != file_header::problem::none) {
+        return !ec;  // a log whose header never became durable holds no record
+    }
+    log_scan_result result;
+    const bool scanned = scan_log(
+        file, header.bytes(), size, header.version, false,
+        [&](const log_entry& found) {
+            if (ec) return;  // a lookup failed: the open fails with it
+            ++recovered_records_;
+            if (found.type == record_type::clear) {
+                // The logs replayed are newer than every table: a clear empties both.
+                buffer_ = write_buffer();
+                levels_ = levels_type();
+                counts_.set({});
+                return;
+            }
+            // What the entry changes in the counts TABLES gave, as its write did.
+            live_counts::change change;
+            const std::string_view value = found.value;
+            if (!account(found.key, found.type == record_type::erase ? nullptr : &value, false, change, ec)) return;
+            counts_.apply(change);
+            table_entry entry;
+            entry.key = found.key;
+            entry.kind = found.type == record_type::erase ? record_type::erase : record_type::put;
+            entry.meta.flags = found.flags;
+            entry.meta.deadline = found.deadline;
+            entry.meta.tag = found.tag;
+            entry.value = found.value;
+            buffer_.add(entry);
+        },
+        result, ec);
+    if (!scanned || ec) return false;
+    note_tail(generation, result, size);
+    return true;
+}
+
+/// A writer's open cuts a torn tail (its records go into a table, and the log is removed);
+/// a reader's leaves it in place, and verify() names it.
+template <class IO, class Writer, class Codec>
+void table_engine<IO, Writer, Codec>::note_tail(std::uint32_t generation, const log_scan_result& result,
+                                                std::uint64_t size) {
+    const std::uint64_t valid_end = result.valid_end;
+    if (options_.mode.reader) replayed_logs_.push_back({generation, valid_end, result.records});
+    if (valid_end == size) return;
+    if (!options_.mode.reader) {
+        recovered_bytes_cut_ += size - valid_end;
+        return;
+    }
+    torn_tails_.push_back({directory_.file_path(store_file_name::data(generation)), valid_end,
+                           std::string(torn_tail_problem)});
+}
+
+}  // namespace kvforge::detail
