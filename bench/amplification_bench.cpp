@@ -15,6 +15,7 @@
 //   longest_put_ms  the longest single put of the workload
 //   p999_put_us     its 99.9th percentile, in microseconds
 //
+// kvforge_file_log_disk_index_st and _mt are the store over sorted tables (disk_index).
 // kvforge_file_log_hash_mt_unbounded_wait is the thread_safe store with
 // options::compaction_stall_micros at its maximum: a write over the stall ceiling waits
 // for the compaction thread as long as it makes progress, rather than 2 ms at most.
@@ -25,6 +26,7 @@
 
 #include <benchmark/benchmark.h>
 
+#include <kvforge/index/disk_index.hpp>
 #include <kvforge/kvforge.hpp>
 
 #include <algorithm>
@@ -153,10 +155,9 @@ void run_workload(benchmark::State& state, const std::filesystem::path& dir, Put
     state.counters["longest_put_ms"] = *std::max_element(p999, micros.end()) / 1000;
 }
 
-template <class Threading, bool UnboundedWait = false>
+template <class Threading, bool UnboundedWait = false, class Index = kvforge::hash_index>
 void kvforge_file_log(benchmark::State& state) {
-    using store_t = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
-                                   kvforge::buffered<>, Threading>;
+    using store_t = kvforge::store<std::string, std::string, kvforge::file_log, Index, kvforge::buffered<>, Threading>;
     kvforge::options opts;
     if (UnboundedWait) opts.compaction_stall_micros = std::numeric_limits<std::uint64_t>::max();
     for (auto _ : state) {
@@ -182,6 +183,15 @@ BENCHMARK(kvforge_file_log<kvforge::thread_safe>)
     ->Unit(benchmark::kSecond);
 BENCHMARK(kvforge_file_log<kvforge::thread_safe, true>)
     ->Name("kvforge_file_log_hash_mt_unbounded_wait")
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond);
+// The store over sorted tables, leveled as LevelDB and RocksDB are.
+BENCHMARK(kvforge_file_log<kvforge::single_thread, false, kvforge::disk_index>)
+    ->Name("kvforge_file_log_disk_index_st")
+    ->Iterations(1)
+    ->Unit(benchmark::kSecond);
+BENCHMARK(kvforge_file_log<kvforge::thread_safe, false, kvforge::disk_index>)
+    ->Name("kvforge_file_log_disk_index_mt")
     ->Iterations(1)
     ->Unit(benchmark::kSecond);
 

@@ -201,3 +201,15 @@ if(KVFORGE_ZSTD_FOUND AND KVFORGE_LZ4_FOUND)
             ENVIRONMENT "KVFORGE_STORE_COMPRESSION_BENCH_VALUES=100;KVFORGE_BENCH_DIR=${PROJECT_BINARY_DIR}" TIMEOUT 300)
     endif()
 endif()
+
+# KVFORGE_BENCH_COMPILE_OPTIONS builds the benchmarks at another optimisation level: the test
+# stage runs each once on a tiny store, to check that it works, not how fast.
+separate_arguments(kvforge_bench_compile_options UNIX_COMMAND "${KVFORGE_BENCH_COMPILE_OPTIONS}")
+foreach(bench IN ITEMS kvforge_bench kvforge_any_store_bench kvforge_expiry_bench kvforge_amplification_bench
+        kvforge_backup_bench kvforge_snapshot_bench kvforge_hash_fill_bench kvforge_compaction_pause_bench
+        kvforge_readers_bench kvforge_cache_bench kvforge_redis_cluster_bench kvforge_compression_bench
+        kvforge_compressed_store_bench)
+    if(TARGET ${bench})
+        target_compile_options(${bench} PRIVATE ${kvforge_bench_compile_options})
+    endif()
+endforeach()

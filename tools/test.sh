@@ -4,8 +4,8 @@
 #   tools/test.sh               run the default stages below, in order (all but single)
 #   tools/test.sh asan tsan     run only the named stages
 #
-#   gcc     g++ with asserts on, -Werror: examples, benchmarks (each run once, tiny) and the tool at
-#           -O2, the tests at -O1 (they compile in two thirds of the time); ctest
+#   gcc     g++ with asserts on, -Werror: examples and the tool at -O2, the tests and the
+#           benchmarks (each run once, tiny) at -O1 (they compile in two thirds of the time); ctest
 #   asan    clang++-14 -O0, AddressSanitizer + UndefinedBehaviorSanitizer, -Werror; ctest
 #   tsan    clang++-14 -O1, ThreadSanitizer, -Werror: the test sources that start threads of
 #           their own (KVFORGE_TEST_SOURCES=threads); ctest (the compile-time checks, which
@@ -30,7 +30,8 @@
 # whose findings are about the code each policy runs rather than how policies combine, and
 # meson with KVFORGE_MESON_TESTS=true run it on each policy choice once. The sanitizer stages
 # also stop the power-loss workloads at every KVFORGE_TEST_POWER_LOSS_STRIDE-th I/O call (4)
-# rather than at each; AddressSanitizer builds at -O0, which compiles in a third of the time of
+# rather than at each, and run the model tests' random workloads for a quarter of their
+# operations (KVFORGE_TEST_OPS, 25000 rather than 100000); AddressSanitizer builds at -O0, which compiles in a third of the time of
 # -O1 and misses nothing (optimisation can only hide a bad access). The test sources compile in
 # unity groups (KVFORGE_UNITY_CONFORMANCE, KVFORGE_UNITY_TESTS). The summary at the end gives
 # each stage's time. The whole policy product, every store configuration, is
@@ -110,7 +111,7 @@ conformance=${KVFORGE_CONFORMANCE:-pairwise}
 each_conformance=${KVFORGE_CONFORMANCE:-each}
 sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVFORGE_WERROR=ON
            -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF -DKVFORGE_CONFORMANCE="$each_conformance")
-sampled_power_loss=(env KVFORGE_TEST_POWER_LOSS_STRIDE="${KVFORGE_TEST_POWER_LOSS_STRIDE:-4}")
+sampled=(env KVFORGE_TEST_POWER_LOSS_STRIDE="${KVFORGE_TEST_POWER_LOSS_STRIDE:-4}" KVFORGE_TEST_OPS="${KVFORGE_TEST_OPS:-25000}")
 
 for stage in "$@"; do
     current=$stage
@@ -119,16 +120,16 @@ for stage in "$@"; do
     gcc)
         banner "gcc: $gcc -O2 (tests -O1) with asserts, -Werror"
         cmake_stage build/gcc -- -DCMAKE_CXX_COMPILER="$gcc" "${release[@]}" -DKVFORGE_CONFORMANCE="$conformance" \
-            -DKVFORGE_TEST_COMPILE_OPTIONS=-O1
+            -DKVFORGE_TEST_COMPILE_OPTIONS=-O1 -DKVFORGE_BENCH_COMPILE_OPTIONS=-O1
         ;;
     asan)
         banner "asan: $clang with AddressSanitizer + UndefinedBehaviorSanitizer, -Werror"
-        cmake_stage build/asan "${sampled_power_loss[@]}" "${sanitizer_runner[@]}" -- -DCMAKE_CXX_COMPILER="$clang" \
+        cmake_stage build/asan "${sampled[@]}" "${sanitizer_runner[@]}" -- -DCMAKE_CXX_COMPILER="$clang" \
             "${sanitized[@]}" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 -gline-tables-only" -DKVFORGE_SANITIZE=address,undefined
         ;;
     tsan)
         banner "tsan: $clang with ThreadSanitizer, -Werror"
-        cmake_stage build/tsan "${sampled_power_loss[@]}" "${sanitizer_runner[@]}" -- -DCMAKE_CXX_COMPILER="$clang" \
+        cmake_stage build/tsan "${sampled[@]}" "${sanitizer_runner[@]}" -- -DCMAKE_CXX_COMPILER="$clang" \
             "${sanitized[@]}" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" -DKVFORGE_SANITIZE=thread \
             -DKVFORGE_TEST_SOURCES=threads -DKVFORGE_BUILD_TOOL=OFF -DKVFORGE_COMPILE_CHECKS=OFF
         ;;
