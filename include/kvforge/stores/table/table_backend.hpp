@@ -158,8 +158,7 @@ public:
     }
 
     bool contains(std::string_view key, std::error_code& ec) const {
-        std::string ignored;
-        return read_value(key, ignored, ec);
+        return read(key, [](std::string_view) {}, ec);
     }
 
     template <class Visitor>
