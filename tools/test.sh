@@ -4,12 +4,19 @@
 #   tools/test.sh               run the default stages below, in order (all but single)
 #   tools/test.sh asan tsan     run only the named stages
 #
-#   gcc     g++ with asserts on, -Werror: examples and the tool at -O2, the tests and the
-#           benchmarks (each run once, tiny) at -O1 (they compile in two thirds of the time); ctest
-#   asan    clang++-14 -O0, AddressSanitizer + UndefinedBehaviorSanitizer, -Werror; ctest
-#   tsan    clang++-14 -O1, ThreadSanitizer, -Werror: the test sources that start threads of
+#   gcc     g++ with asserts on, -Werror: the examples and the compiled mode at -O1, the
+#           benchmarks (each run once, tiny) at -O0; every test source compiled with
+#           -fsyntax-only (KVFORGE_TEST_SYNTAX_ONLY: read, instantiated and warned about in a
+#           fifth of an -O1 build's time, and run by the sanitizer stages); ctest: the compiled
+#           mode's test, the benchmarks and the compile-time checks.
+#           KVFORGE_GCC_TESTS=run tools/test.sh gcc is the long version: the tests and the tool
+#           built at -O1 (the rest at -O2) and run too, about 35 minutes instead of 12.
+#   asan    clang++-14 -O0, AddressSanitizer + UndefinedBehaviorSanitizer, -Werror: every test
+#           and the tool; ctest
+#   tsan    clang++-14 -O0, ThreadSanitizer, -Werror: the test sources that start threads of
 #           their own (KVFORGE_TEST_SOURCES=threads); ctest (the compile-time checks, which
-#           compile without sanitizers, run in the asan stage's clang build only)
+#           compile without sanitizers, run in the asan stage's clang build only). -O0 compiles
+#           in half the time of -O1, and the threaded tests run in a few minutes still.
 #   single  g++ builds the whole suite against the generated single_include/ header; ctest.
 #           Not run by default: every ctest run checks the header is fresh, and the consumers
 #           stage compiles it alone with g++ and clang++, so this only repeats a full build.
@@ -18,26 +25,26 @@
 #   consumers  tools/consumer_tests.sh: tiny projects outside the tree take kvforge in (add_subdirectory,
 #              find_package, FetchContent, meson subproject, single header, pkg-config, recipe steps)
 #   fuzz    tools/fuzz.sh: the libFuzzer harnesses in fuzz/, each for KVFORGE_FUZZ_SECONDS (default 15)
-#   redis   kvforge::redis_cluster against a real cluster: g++ -O1 builds kvforge_redis_tests,
-#           kvforge_redis_conformance_tests (the conformance suite on redis_cluster configurations)
-#           and the tool; tools/redis_cluster.sh starts six redis-server nodes on 127.0.0.1 (ports
+#   redis   kvforge::redis_cluster against a real cluster: g++ -O1 builds kvforge_redis_tests and
+#           kvforge_redis_conformance_tests (the conformance suite on redis_cluster configurations);
+#           the tool is the meson stage's (built here where there is none); tools/redis_cluster.sh starts six redis-server nodes on 127.0.0.1 (ports
 #           from KVFORGE_REDIS_PORT, default 7100); the conformance suite, the focused tests, the
 #           tool's cluster test and the fault tests run, and the nodes are stopped, on failure too.
 #           Skipped, saying so, where redis-server cannot be installed.
 #
-# The gcc stage runs the conformance suite on a covering set of store configurations in which
-# every pair of policy choices meets (tests/conformance/store_configs.hpp); the sanitizer stages,
-# whose findings are about the code each policy runs rather than how policies combine, and
-# meson with KVFORGE_MESON_TESTS=true run it on each policy choice once. The sanitizer stages
+# The gcc stage checks the conformance suite on a covering set of store configurations in which
+# every pair of policy choices meets (tests/conformance/store_configs.hpp), and runs it there
+# with KVFORGE_GCC_TESTS=run; the sanitizer stages, whose findings are about the code each
+# policy runs rather than how policies combine, and meson with KVFORGE_MESON_TESTS=true run it
+# on each policy choice once. The sanitizer stages
 # also stop the power-loss workloads at every KVFORGE_TEST_POWER_LOSS_STRIDE-th I/O call (4)
 # rather than at each, and run the model tests' random workloads for a quarter of their
 # operations (KVFORGE_TEST_OPS, 25000 rather than 100000); AddressSanitizer builds at -O0, which compiles in a third of the time of
 # -O1 and misses nothing (optimisation can only hide a bad access). The test sources compile in
 # unity groups (KVFORGE_UNITY_CONFORMANCE, KVFORGE_UNITY_TESTS). The summary at the end gives
-# each stage's time. The whole policy product, every store configuration, is
-# the long version (the gcc stage takes about 20 minutes with it instead of about 10):
-#   KVFORGE_CONFORMANCE=full tools/test.sh gcc
-# and KVFORGE_CONFORMANCE=full tools/test.sh asan tsan meson for the product under the others
+# each stage's time. The whole policy product, every store configuration, is the longest
+# version: KVFORGE_CONFORMANCE=full KVFORGE_GCC_TESTS=run tools/test.sh gcc, and
+# KVFORGE_CONFORMANCE=full tools/test.sh asan tsan meson for the product under the others
 # (KVFORGE_CONFORMANCE=pairwise for the covering set).
 #
 # Each stage builds in build/<stage> (kept between runs, so reruns are incremental) and the
@@ -118,9 +125,17 @@ for stage in "$@"; do
     start=$SECONDS
     case $stage in
     gcc)
-        banner "gcc: $gcc -O2 (tests -O1) with asserts, -Werror"
-        cmake_stage build/gcc -- -DCMAKE_CXX_COMPILER="$gcc" "${release[@]}" -DKVFORGE_CONFORMANCE="$conformance" \
-            -DKVFORGE_TEST_COMPILE_OPTIONS=-O1 -DKVFORGE_BENCH_COMPILE_OPTIONS=-O1
+        if [ "${KVFORGE_GCC_TESTS:-check}" = run ]; then
+            banner "gcc: $gcc -O2 (tests and benchmarks -O1) with asserts, -Werror; the tests and the tool run"
+            cmake_stage build/gcc -- -DCMAKE_CXX_COMPILER="$gcc" "${release[@]}" -DKVFORGE_CONFORMANCE="$conformance" \
+                -DKVFORGE_TEST_SYNTAX_ONLY=OFF -DKVFORGE_BUILD_TOOL=ON \
+                -DKVFORGE_TEST_COMPILE_OPTIONS=-O1 -DKVFORGE_BENCH_COMPILE_OPTIONS=-O1
+        else
+            banner "gcc: $gcc -O1 (benchmarks -O0) with asserts, -Werror; the test sources checked with -fsyntax-only"
+            cmake_stage build/gcc -- -DCMAKE_CXX_COMPILER="$gcc" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1" \
+                -DKVFORGE_WERROR=ON -DKVFORGE_CONFORMANCE="$conformance" -DKVFORGE_TEST_SYNTAX_ONLY=ON \
+                -DKVFORGE_BUILD_TOOL=OFF -DKVFORGE_TEST_COMPILE_OPTIONS= -DKVFORGE_BENCH_COMPILE_OPTIONS=-O0
+        fi
         ;;
     asan)
         banner "asan: $clang with AddressSanitizer + UndefinedBehaviorSanitizer, -Werror"
@@ -130,7 +145,7 @@ for stage in "$@"; do
     tsan)
         banner "tsan: $clang with ThreadSanitizer, -Werror"
         cmake_stage build/tsan "${sampled[@]}" "${sanitizer_runner[@]}" -- -DCMAKE_CXX_COMPILER="$clang" \
-            "${sanitized[@]}" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O1 -gline-tables-only" -DKVFORGE_SANITIZE=thread \
+            "${sanitized[@]}" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 -gline-tables-only" -DKVFORGE_SANITIZE=thread \
             -DKVFORGE_TEST_SOURCES=threads -DKVFORGE_BUILD_TOOL=OFF -DKVFORGE_COMPILE_CHECKS=OFF
         ;;
     single)
@@ -175,10 +190,15 @@ for stage in "$@"; do
             "-DCMAKE_CXX_FLAGS_RELEASE=-O1" -DKVFORGE_WERROR=ON -DKVFORGE_BUILD_EXAMPLES=OFF \
             -DKVFORGE_BUILD_BENCH=OFF
         cmake --build build/redis -j2 --target kvforge_redis_tests kvforge_redis_conformance_tests
-        # The tool, for its cluster commands: the gcc stage's build when there is one (its
-        # tool links hiredis where it is installed, and is built already), else this stage's.
-        if [ -f build/gcc/build.ninja ]; then tool_build=build/gcc; else tool_build=build/redis; fi
-        cmake --build "$tool_build" -j2 --target kvforge_tool
+        # The tool, for its cluster commands: the meson stage's when there is one (it links
+        # hiredis where it is installed, and is built already), else this stage's.
+        if [ -f build/meson/build.ninja ]; then
+            ninja -C build/meson tools/kvforge/kvforge
+            tool=build/meson/tools/kvforge/kvforge
+        else
+            cmake --build build/redis -j2 --target kvforge_tool
+            tool=build/redis/bin/kvforge
+        fi
         cluster_dir=$(mktemp -d "${TMPDIR:-/tmp}/kvforge-redis.XXXXXX")
         port=${KVFORGE_REDIS_PORT:-7100}
         bash tools/redis_cluster.sh start "$cluster_dir" "$port"
@@ -186,7 +206,7 @@ for stage in "$@"; do
         export KVFORGE_REDIS_DIR=$cluster_dir KVFORGE_REDIS_CLUSTER_SCRIPT=$PWD/tools/redis_cluster.sh
         build/redis/kvforge_redis_conformance_tests "~[.]" | tee build/redis/tests.log
         build/redis/kvforge_redis_tests "~[faults]" | tee -a build/redis/tests.log
-        python3 tests/tool/kvforge_tool_cluster_test.py "$tool_build/bin/kvforge" | tee build/redis/tool.log
+        python3 tests/tool/kvforge_tool_cluster_test.py "$tool" | tee build/redis/tool.log
         build/redis/kvforge_redis_tests "[faults]" | tee -a build/redis/tests.log
         stop_cluster
         count "$(awk '/^All tests passed/ { n += $(NF - 2) } END { print n + 0 }' build/redis/tests.log)"

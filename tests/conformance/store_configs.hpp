@@ -128,7 +128,7 @@ using all_configs = std::tuple<store<std::string, std::string, file_log, disk_in
 /// Each policy choice once: every store, index, durability and threading policy, the
 /// bounded cache, the read cache and expiry appear in one of these 5 stores. The sanitizer
 /// stages of tools/test.sh and the meson build use it (KVFORGE_CONFORMANCE=each); the pairs
-/// of policy choices are covered by the g++ stage.
+/// of policy choices, by the covering set below.
 using all_configs = std::tuple<                                                          //
     expiring_store<hash_index, single_thread>,                                           //
     bounded_store<sorted_index, thread_safe>,                                            //
@@ -139,8 +139,9 @@ using all_configs = std::tuple<                                                 
 /// The covering set: every pair of policy choices (store and index, store and durability,
 /// durability and threading, ...) appears in some configuration, in 17 stores instead of
 /// the product's 45; its expiring store is a file_log one (expiry_test runs the expiring
-/// memory stores). The g++ stage of tools/test.sh uses it (KVFORGE_CONFORMANCE=pairwise);
-/// a build without KVFORGE_CONFORMANCE runs the whole product.
+/// memory stores). The g++ stage of tools/test.sh checks it (KVFORGE_CONFORMANCE=pairwise),
+/// and runs it with KVFORGE_GCC_TESTS=run; a build without KVFORGE_CONFORMANCE runs the
+/// whole product.
 using all_configs = std::tuple<                                                               //
     store<std::string, std::string, memory, hash_index, single_thread>,                       //
     store<std::string, std::string, memory, hash_index, thread_safe>,                         //
