@@ -10,7 +10,7 @@
 #           fifth of an -O1 build's time, and run by the sanitizer stages); ctest: the compiled
 #           mode's test, the benchmarks and the compile-time checks.
 #           KVFORGE_GCC_TESTS=run tools/test.sh gcc is the long version: the tests and the tool
-#           built at -O1 (the rest at -O2) and run too, about 35 minutes instead of 12.
+#           built at -O1 (the rest at -O2) and run too, about 35 minutes instead of 11.
 #   asan    clang++-14 -O0, AddressSanitizer + UndefinedBehaviorSanitizer, -Werror: every test
 #           and the tool; ctest
 #   tsan    clang++-14 -O0, ThreadSanitizer, -Werror: the test sources that start threads of
