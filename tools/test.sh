@@ -27,8 +27,9 @@
 #   fuzz    tools/fuzz.sh: the libFuzzer harnesses in fuzz/, each for KVFORGE_FUZZ_SECONDS (default 15)
 #   redis   kvforge::redis_cluster against a real cluster: g++ -O1 builds kvforge_redis_tests and
 #           kvforge_redis_conformance_tests (the conformance suite on redis_cluster configurations);
-#           the tool is the meson stage's (built here where there is none); tools/redis_cluster.sh starts six redis-server nodes on 127.0.0.1 (ports
-#           from KVFORGE_REDIS_PORT, default 7100); the conformance suite, the focused tests, the
+#           the tool is the meson stage's (built here where there is none);
+#           tools/redis_cluster.sh starts six redis-server nodes on 127.0.0.1 (ports from
+#           KVFORGE_REDIS_PORT, default 7100); the conformance suite, the focused tests, the
 #           tool's cluster test and the fault tests run, and the nodes are stopped, on failure too.
 #           Skipped, saying so, where redis-server cannot be installed.
 #
@@ -36,11 +37,11 @@
 # every pair of policy choices meets (tests/conformance/store_configs.hpp), and runs it there
 # with KVFORGE_GCC_TESTS=run; the sanitizer stages, whose findings are about the code each
 # policy runs rather than how policies combine, and meson with KVFORGE_MESON_TESTS=true run it
-# on each policy choice once. The sanitizer stages
-# also stop the power-loss workloads at every KVFORGE_TEST_POWER_LOSS_STRIDE-th I/O call (4)
-# rather than at each, and run the model tests' random workloads for a quarter of their
-# operations (KVFORGE_TEST_OPS, 25000 rather than 100000); AddressSanitizer builds at -O0, which compiles in a third of the time of
-# -O1 and misses nothing (optimisation can only hide a bad access). The test sources compile in
+# on each policy choice once. The sanitizer stages also stop the power-loss workloads at every
+# KVFORGE_TEST_POWER_LOSS_STRIDE-th I/O call (4) rather than at each, and run the model tests'
+# random workloads for a quarter of their operations (KVFORGE_TEST_OPS, 25000 rather than
+# 100000); AddressSanitizer builds at -O0, which compiles in a third of the time of -O1 and
+# misses nothing (optimisation can only hide a bad access). The test sources compile in
 # unity groups (KVFORGE_UNITY_CONFORMANCE, KVFORGE_UNITY_TESTS). The summary at the end gives
 # each stage's time. The whole policy product, every store configuration, is the longest
 # version: KVFORGE_CONFORMANCE=full KVFORGE_GCC_TESTS=run tools/test.sh gcc, and
