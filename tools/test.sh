@@ -128,15 +128,15 @@ for stage in "$@"; do
     gcc)
         if [ "${KVFORGE_GCC_TESTS:-check}" = run ]; then
             banner "gcc: $gcc -O2 (tests and benchmarks -O1) with asserts, -Werror; the tests and the tool run"
-            cmake_stage build/gcc -- -DCMAKE_CXX_COMPILER="$gcc" "${release[@]}" -DKVFORGE_CONFORMANCE="$conformance" \
-                -DKVFORGE_TEST_SYNTAX_ONLY=OFF -DKVFORGE_BUILD_TOOL=ON \
-                -DKVFORGE_TEST_COMPILE_OPTIONS=-O1 -DKVFORGE_BENCH_COMPILE_OPTIONS=-O1
+            gcc_options=("${release[@]}" -DKVFORGE_TEST_SYNTAX_ONLY=OFF -DKVFORGE_BUILD_TOOL=ON
+                         -DKVFORGE_TEST_COMPILE_OPTIONS=-O1 -DKVFORGE_BENCH_COMPILE_OPTIONS=-O1)
         else
             banner "gcc: $gcc -O1 (benchmarks -O0) with asserts, -Werror; the test sources checked with -fsyntax-only"
-            cmake_stage build/gcc -- -DCMAKE_CXX_COMPILER="$gcc" -DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1" \
-                -DKVFORGE_WERROR=ON -DKVFORGE_CONFORMANCE="$conformance" -DKVFORGE_TEST_SYNTAX_ONLY=ON \
-                -DKVFORGE_BUILD_TOOL=OFF -DKVFORGE_TEST_COMPILE_OPTIONS= -DKVFORGE_BENCH_COMPILE_OPTIONS=-O0
+            gcc_options=(-DCMAKE_BUILD_TYPE=Release "-DCMAKE_CXX_FLAGS_RELEASE=-O1" -DKVFORGE_WERROR=ON
+                         -DKVFORGE_TEST_SYNTAX_ONLY=ON -DKVFORGE_BUILD_TOOL=OFF
+                         -DKVFORGE_TEST_COMPILE_OPTIONS= -DKVFORGE_BENCH_COMPILE_OPTIONS=-O0)
         fi
+        cmake_stage build/gcc -- -DCMAKE_CXX_COMPILER="$gcc" -DKVFORGE_CONFORMANCE="$conformance" "${gcc_options[@]}"
         ;;
     asan)
         banner "asan: $clang with AddressSanitizer + UndefinedBehaviorSanitizer, -Werror"
