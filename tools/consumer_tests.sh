@@ -8,10 +8,11 @@
 #   add_subdirectory  CMake, the tree copied into the project; no kvforge test target may appear
 #   install           cmake --install to a temporary prefix, as the Conan and vcpkg recipes run it
 #   unbuilt           cmake --install of the whole tree, configured and not built: the headers only
-#   tool              cmake --install of the whole tree: bin/kvforge is installed and runs
+#   tool              cmake --install of the whole tree, built with KVFORGE_BUILD_COMPILED: bin/kvforge
+#                     is installed and runs
 #   find_package      CMake package from that prefix, version 0.1; version 99 must fail
-#   compiled          the compiled mode: the tree installed with KVFORGE_BUILD_COMPILED, kvforge::compiled
-#                     found as a package and kvforge-compiled.pc; the program (tests/consumers/compiled.cpp)
+#   compiled          the compiled mode from the tool step's install: kvforge::compiled found as a
+#                     package and kvforge-compiled.pc; the program (tests/consumers/compiled.cpp)
 #                     must leave open_store's work to the library
 #   fetch_content     CMake FetchContent from a .tar.gz of the tree
 #   meson             the tree as subprojects/kvforge, dependency('kvforge'), and dependency('kvforge-compiled')
@@ -115,25 +116,31 @@ cmake -Dversion_file="$prefix/share/cmake/kvforge/kvforgeConfigVersion.cmake" -D
 echo "installed $(find "$prefix" -type f | wc -l) files to $prefix"
 
 # The whole tree, configured and not built: a header-only library installs without a build,
-# so the headers go in and the tool, which was not built, is left out. (No build type, so no
-# optimisation: the tool step below checks what is installed, and the meson and asan stages
-# build the tool already.)
+# so the headers go in and the tool, which was not built, is left out.
 banner "unbuilt: cmake --install of the whole tree, configured and never built, installs the headers"
-cmake -S "$work/kvforge" -B "$work/build/tool" -G Ninja --log-level=WARNING -DCMAKE_CXX_COMPILER="$gcc" \
+cmake -S "$work/kvforge" -B "$work/build/unbuilt" -G Ninja --log-level=WARNING -DCMAKE_CXX_COMPILER="$gcc" \
     -DCMAKE_BUILD_TYPE= -DKVFORGE_BUILD_TESTS=OFF -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF
-cmake --install "$work/build/tool" --prefix "$work/unbuilt-prefix" >/dev/null ||
+cmake --install "$work/build/unbuilt" --prefix "$work/unbuilt-prefix" >/dev/null ||
     fail "cmake --install of a configured, unbuilt tree failed"
 [ -f "$work/unbuilt-prefix/include/kvforge/kvforge.hpp" ] || fail "an unbuilt tree's install left out the headers"
 [ ! -e "$work/unbuilt-prefix/bin/kvforge" ] || fail "an unbuilt tree's install put a kvforge tool in bin/"
 echo "the headers installed from an unbuilt tree"
 
-# The whole tree, as a user who builds kvforge from source installs it: the tool comes along.
+# The whole tree, as a user who builds kvforge from source installs it: the tool comes along,
+# and with KVFORGE_BUILD_COMPILED the compiled mode's library, which the next step but one
+# checks. (One build of both keeps the two cores busy to its end. Built without optimisation,
+# no build type: these steps check what is installed; the gcc stage compiled the library at
+# -O1 already, and the meson and asan stages build the tool.)
 banner "tool: cmake --install of the whole tree installs bin/kvforge, which runs"
-cmake --build "$work/build/tool" -j2
-cmake --install "$work/build/tool" --prefix "$work/tool-prefix" >/dev/null
-[ -x "$work/tool-prefix/bin/kvforge" ] || fail "cmake --install did not install bin/kvforge"
-"$work/tool-prefix/bin/kvforge" put "$work/tool-store" greeting hello --as file_log,sorted
-[ "$("$work/tool-prefix/bin/kvforge" get "$work/tool-store" greeting)" = hello ] ||
+cmake -S "$work/kvforge" -B "$work/build/whole" -G Ninja --log-level=WARNING -DCMAKE_CXX_COMPILER="$gcc" \
+    -DCMAKE_BUILD_TYPE= -DKVFORGE_BUILD_TESTS=OFF -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF \
+    -DKVFORGE_BUILD_COMPILED=ON
+cmake --build "$work/build/whole" -j2
+whole_prefix=$work/whole-prefix
+cmake --install "$work/build/whole" --prefix "$whole_prefix" >/dev/null
+[ -x "$whole_prefix/bin/kvforge" ] || fail "cmake --install did not install bin/kvforge"
+"$whole_prefix/bin/kvforge" put "$work/tool-store" greeting hello --as file_log,sorted
+[ "$("$whole_prefix/bin/kvforge" get "$work/tool-store" greeting)" = hello ] ||
     fail "the installed kvforge tool did not read back what it wrote"
 echo "bin/kvforge installed; it writes and reads a store"
 
@@ -148,16 +155,10 @@ fi
 grep -B1 'compatible with requested version "99"' "$work/find_package_99.log" ||
     fail "find_package(kvforge 99) failed for another reason; see $work/find_package_99.log"
 
-# What a user who wants the compiled mode installs: the library, its CMake targets and its .pc.
+# What a user who wants the compiled mode installs: the library, its CMake targets and its .pc,
+# here from the tool step's build.
 banner "compiled: the compiled mode installed, found with find_package and with pkg-config"
-# Built without optimisation (no build type): this step checks the package, and the gcc stage
-# compiled the library at -O1 already.
-cmake -S "$work/kvforge" -B "$work/build/compiled-package" -G Ninja --log-level=WARNING -DCMAKE_CXX_COMPILER="$gcc" \
-    -DCMAKE_BUILD_TYPE= -DKVFORGE_BUILD_TESTS=OFF -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF \
-    -DKVFORGE_BUILD_TOOL=OFF -DKVFORGE_BUILD_COMPILED=ON
-cmake --build "$work/build/compiled-package" -j2
-compiled_prefix=$work/compiled-prefix
-cmake --install "$work/build/compiled-package" --prefix "$compiled_prefix" >/dev/null
+compiled_prefix=$whole_prefix
 for file in lib/libkvforge_compiled.a lib/cmake/kvforge/kvforgeCompiledTargets.cmake lib/pkgconfig/kvforge-compiled.pc; do
     [ -f "$compiled_prefix/$file" ] || fail "$file is not installed with KVFORGE_BUILD_COMPILED"
 done

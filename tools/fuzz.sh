@@ -29,11 +29,31 @@ if [ "${1:-}" = corpus ]; then
 fi
 
 [ $# -gt 0 ] || set -- open ops table
-status=0
 for name in "$@"; do
     [ -f "fuzz/${name}_fuzzer.cpp" ] || { echo "fuzz.sh: no fuzzer named '$name' (open, ops, table)" >&2; exit 2; }
+done
+
+# The harnesses compile side by side (each compile is one process; the machine has cores to spare).
+builds=()
+for name in "$@"; do
     echo "==== $name: building"
-    "$clang" "${flags[@]}" -fsanitize=fuzzer,address,undefined "fuzz/${name}_fuzzer.cpp" -o "$out/${name}_fuzzer"
+    "$clang" "${flags[@]}" -fsanitize=fuzzer,address,undefined "fuzz/${name}_fuzzer.cpp" -o "$out/${name}_fuzzer" \
+        >"$out/$name.build.log" 2>&1 &
+    builds+=($!)
+done
+built=true
+for i in "${!builds[@]}"; do
+    name=${*:i+1:1}
+    if ! wait "${builds[$i]}"; then
+        echo "==== $name: the build FAILED:"
+        cat "$out/$name.build.log"
+        built=false
+    fi
+done
+$built || exit 1
+
+status=0
+for name in "$@"; do
     corpus="$out/corpus-$name"
     artifacts="$out/artifacts-$name"
     mkdir -p "$corpus" "$artifacts" "fuzz/regressions/$name"

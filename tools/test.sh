@@ -12,11 +12,11 @@
 #           KVFORGE_GCC_TESTS=run tools/test.sh gcc is the long version: the tests and the tool
 #           built at -O1 (the rest at -O2) and run too, about 35 minutes instead of 11.
 #   asan    clang++-14 -O0, AddressSanitizer + UndefinedBehaviorSanitizer, -Werror: every test
-#           and the tool; ctest
+#           and the tool; ctest (the compile-time checks, which compile without sanitizers and
+#           check the same with either compiler, run in the gcc stage only)
 #   tsan    clang++-14 -O0, ThreadSanitizer, -Werror: the test sources that start threads of
-#           their own (KVFORGE_TEST_SOURCES=threads); ctest (the compile-time checks, which
-#           compile without sanitizers, run in the asan stage's clang build only). -O0 compiles
-#           in half the time of -O1, and the threaded tests run in a few minutes still.
+#           their own (KVFORGE_TEST_SOURCES=threads); ctest. -O0 compiles in half the time of
+#           -O1, and the threaded tests run in a few minutes still.
 #   single  g++ builds the whole suite against the generated single_include/ header; ctest.
 #           Not run by default: every ctest run checks the header is fresh, and the consumers
 #           stage compiles it alone with g++ and clang++, so this only repeats a full build.
@@ -38,15 +38,16 @@
 # with KVFORGE_GCC_TESTS=run; the sanitizer stages, whose findings are about the code each
 # policy runs rather than how policies combine, and meson with KVFORGE_MESON_TESTS=true run it
 # on each policy choice once. The sanitizer stages also stop the power-loss workloads at every
-# KVFORGE_TEST_POWER_LOSS_STRIDE-th I/O call (4) rather than at each, and run the model tests'
-# random workloads for a quarter of their operations (KVFORGE_TEST_OPS, 25000 rather than
-# 100000); AddressSanitizer builds at -O0, which compiles in a third of the time of -O1 and
-# misses nothing (optimisation can only hide a bad access). The test sources compile in
-# unity groups (KVFORGE_UNITY_CONFORMANCE, KVFORGE_UNITY_TESTS). The summary at the end gives
-# each stage's time. The whole policy product, every store configuration, is the longest
-# version: KVFORGE_CONFORMANCE=full KVFORGE_GCC_TESTS=run tools/test.sh gcc, and
-# KVFORGE_CONFORMANCE=full tools/test.sh asan tsan meson for the product under the others
-# (KVFORGE_CONFORMANCE=pairwise for the covering set).
+# KVFORGE_TEST_POWER_LOSS_STRIDE-th I/O call (8) rather than at each, from a call that
+# KVFORGE_TEST_SEED chooses (by default one the commit gives, so that commits explore other
+# calls), and run the model tests' random workloads for a quarter of their operations
+# (KVFORGE_TEST_OPS, 25000 rather than 100000); AddressSanitizer builds at -O0, which compiles
+# in a third of the time of -O1 and misses nothing (optimisation can only hide a bad access).
+# The test sources compile in unity groups (KVFORGE_UNITY_CONFORMANCE, KVFORGE_UNITY_TESTS).
+# The summary at the end gives each stage's time. The whole policy product, every store
+# configuration, is the longest version: KVFORGE_CONFORMANCE=full KVFORGE_GCC_TESTS=run
+# tools/test.sh gcc, and KVFORGE_CONFORMANCE=full tools/test.sh asan tsan meson for the
+# product under the others (KVFORGE_CONFORMANCE=pairwise for the covering set).
 #
 # Each stage builds in build/<stage> (kept between runs, so reruns are incremental) and the
 # run stops at the first failure. Missing Debian packages are installed first.
@@ -119,7 +120,13 @@ conformance=${KVFORGE_CONFORMANCE:-pairwise}
 each_conformance=${KVFORGE_CONFORMANCE:-each}
 sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVFORGE_WERROR=ON
            -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF -DKVFORGE_CONFORMANCE="$each_conformance")
-sampled=(env KVFORGE_TEST_POWER_LOSS_STRIDE="${KVFORGE_TEST_POWER_LOSS_STRIDE:-4}" KVFORGE_TEST_OPS="${KVFORGE_TEST_OPS:-25000}")
+# The seed of the sanitizer stages' random tests (crash points, torn tails, operations) is the
+# commit's: each commit explores other cases, and a run of the same commit explores the same.
+# A failure's report gives the seed.
+commit=$(git rev-parse --short=8 HEAD 2>/dev/null || echo 20261127)
+test_seed=${KVFORGE_TEST_SEED:-$((16#$commit))}
+sampled=(env KVFORGE_TEST_POWER_LOSS_STRIDE="${KVFORGE_TEST_POWER_LOSS_STRIDE:-8}" KVFORGE_TEST_SEED="$test_seed"
+         KVFORGE_TEST_OPS="${KVFORGE_TEST_OPS:-25000}")
 
 for stage in "$@"; do
     current=$stage
@@ -141,7 +148,8 @@ for stage in "$@"; do
     asan)
         banner "asan: $clang with AddressSanitizer + UndefinedBehaviorSanitizer, -Werror"
         cmake_stage build/asan "${sampled[@]}" "${sanitizer_runner[@]}" -- -DCMAKE_CXX_COMPILER="$clang" \
-            "${sanitized[@]}" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 -gline-tables-only" -DKVFORGE_SANITIZE=address,undefined
+            "${sanitized[@]}" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 -gline-tables-only" -DKVFORGE_SANITIZE=address,undefined \
+            -DKVFORGE_COMPILE_CHECKS=OFF
         ;;
     tsan)
         banner "tsan: $clang with ThreadSanitizer, -Werror"
