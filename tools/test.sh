@@ -39,15 +39,16 @@
 # policy runs rather than how policies combine, and meson with KVFORGE_MESON_TESTS=true run it
 # on each policy choice once. The sanitizer stages also stop the power-loss workloads at every
 # KVFORGE_TEST_POWER_LOSS_STRIDE-th I/O call (8) rather than at each, from a call that
-# KVFORGE_TEST_SEED chooses (by default one the commit gives, so that commits explore other
-# calls), and run the model tests' random workloads for a quarter of their operations
-# (KVFORGE_TEST_OPS, 25000 rather than 100000); AddressSanitizer builds at -O0, which compiles
-# in a third of the time of -O1 and misses nothing (optimisation can only hide a bad access).
-# The test sources compile in unity groups (KVFORGE_UNITY_CONFORMANCE, KVFORGE_UNITY_TESTS).
-# The summary at the end gives each stage's time. The whole policy product, every store
-# configuration, is the longest version: KVFORGE_CONFORMANCE=full KVFORGE_GCC_TESTS=run
-# tools/test.sh gcc, and KVFORGE_CONFORMANCE=full tools/test.sh asan tsan meson for the
-# product under the others (KVFORGE_CONFORMANCE=pairwise for the covering set).
+# KVFORGE_TEST_SEED chooses (by default a seed that include/ and tests/ give, so that each
+# change to them explores other calls), and run the model tests' random workloads for a
+# quarter of their operations (KVFORGE_TEST_OPS, 25000 rather than 100000); AddressSanitizer
+# builds at -O0, which compiles in a third of the time of -O1 and misses nothing (optimisation
+# can only hide a bad access). The test sources compile in unity groups
+# (KVFORGE_UNITY_CONFORMANCE, KVFORGE_UNITY_TESTS). The summary at the end gives each stage's
+# time. The whole policy product, every store configuration, is the longest version:
+# KVFORGE_CONFORMANCE=full KVFORGE_GCC_TESTS=run tools/test.sh gcc, and
+# KVFORGE_CONFORMANCE=full tools/test.sh asan tsan meson for the product under the others
+# (KVFORGE_CONFORMANCE=pairwise for the covering set).
 #
 # Each stage builds in build/<stage> (kept between runs, so reruns are incremental) and the
 # run stops at the first failure. Missing Debian packages are installed first.
@@ -120,11 +121,11 @@ conformance=${KVFORGE_CONFORMANCE:-pairwise}
 each_conformance=${KVFORGE_CONFORMANCE:-each}
 sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVFORGE_WERROR=ON
            -DKVFORGE_BUILD_EXAMPLES=OFF -DKVFORGE_BUILD_BENCH=OFF -DKVFORGE_CONFORMANCE="$each_conformance")
-# The seed of the sanitizer stages' random tests (crash points, torn tails, operations) is the
-# commit's: each commit explores other cases, and a run of the same commit explores the same.
-# A failure's report gives the seed.
-commit=$(git rev-parse --short=8 HEAD 2>/dev/null || echo 20261127)
-test_seed=${KVFORGE_TEST_SEED:-$((16#$commit))}
+# The seed of the sanitizer stages' random tests (crash points, torn tails, operations) comes
+# from the code under test, the committed include/ and tests/: a change to either explores
+# other cases, and a run of the same code explores the same. A failure's report gives the seed.
+code=$({ git rev-parse HEAD:include HEAD:tests 2>/dev/null || echo 20261127; } | git hash-object --stdin)
+test_seed=${KVFORGE_TEST_SEED:-$((16#${code:0:8}))}
 sampled=(env KVFORGE_TEST_POWER_LOSS_STRIDE="${KVFORGE_TEST_POWER_LOSS_STRIDE:-8}" KVFORGE_TEST_SEED="$test_seed"
          KVFORGE_TEST_OPS="${KVFORGE_TEST_OPS:-25000}")
 
