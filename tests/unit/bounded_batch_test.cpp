@@ -5,16 +5,21 @@
 #include <catch2/catch.hpp>
 
 #include <cstdint>
+#include <deque>
 #include <optional>
 #include <string>
 #include <system_error>
 
 #include <kvforge/kvforge.hpp>
 
+#include "../support/fifo_eviction.hpp"
+
 namespace {
 
 using cache_t = kvforge::store<std::string, std::string, kvforge::memory, kvforge::bounded<>>;
 using lru_cache_t = kvforge::store<std::string, std::string, kvforge::memory, kvforge::bounded<kvforge::lru>>;
+using fifo_cache_t =
+    kvforge::store<std::string, std::string, kvforge::memory, kvforge::bounded<kvforge_test::fifo_eviction>>;
 
 constexpr std::uint64_t budget = 1 << 20;
 const std::string big(100 << 10, 'b');
@@ -73,4 +78,40 @@ TEMPLATE_TEST_CASE("a batch that fits stays whole after it is written, others ev
     for (int i = 0; i < 30; ++i) cache.put(key_of("later", i), big);
     CHECK(cache.stats().memory_bytes <= budget);
     CHECK(cache.size() < 12);
+}
+
+// A batch that puts the entries the policy would evict first has the policy pick them while
+// they are protected; they are admitted again when the batch ends, and the memory of the
+// policy's new records must be within the budget too.
+TEMPLATE_TEST_CASE("a batch over the entries held longest leaves the memory within the budget", "[cache][batch]",
+                   cache_t, lru_cache_t, fifo_cache_t) {
+    constexpr std::uint64_t small_budget = 64 << 10;
+    TestType cache{kvforge::options{.memory_budget = small_budget}};
+    std::deque<std::string> written;  // keys in the order they were first put
+    int next = 0;
+    for (; next < 2000; ++next) {
+        written.push_back(key_of("k", next));
+        cache.put(written.back(), std::string(40, 'v'));
+    }
+    REQUIRE(cache.stats().evictions > 0);
+    for (int round = 0; round < 300; ++round) {
+        INFO("round " << round);
+        kvforge::batch<std::string, std::string> b;
+        int overwritten = 0;
+        for (auto it = written.begin(); it != written.end() && overwritten < 20;) {
+            if (!cache.contains(*it)) {
+                it = written.erase(it);
+                continue;
+            }
+            b.put(*it, std::string(40 + round % 60, 'o'));
+            ++overwritten;
+            ++it;
+        }
+        for (int i = 0; i < 5; ++i, ++next) {
+            written.push_back(key_of("k", next));
+            b.put(written.back(), std::string(40, 'n'));
+        }
+        cache.write(b);
+        REQUIRE(cache.stats().memory_bytes <= small_budget);
+    }
 }
