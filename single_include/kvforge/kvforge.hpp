@@ -10919,26 +10919,21 @@ public:
     void begin_protecting(const std::unordered_set<std::string_view>& keys) noexcept { protected_ = &keys; }
 
     /// Ends begin_protecting(): the protected entries the policy picked meanwhile, which it
-    /// then forgot, are admitted again as new entries.
+    /// then forgot, are admitted again as new entries. The policy's records of them take
+    /// memory that the last put did not see, so the budget is enforced again, first with
+    /// the entries still protected (others go), and without protection only if they are
+    /// all that is left over the budget.
     void end_protecting() {
-        protected_ = nullptr;
-        while (!skipped_.empty()) {
-            const std::string& key = skipped_.back();
-            if (const std::optional<std::string_view> payload = table_.find(key)) {
-                const entry_ticket ticket = next_ticket_++;
-                std::uint8_t* const header = writable_mark(*payload);
-                try {
-                    header[0] = policy_.admit(key, ticket);
-                } catch (...) {
-                    // An entry the policy does not know could never be evicted: it goes.
-                    table_.erase(key, [&](std::string_view gone) { live_bytes_ -= key.size() + gone.size() - header_size; });
-                    skipped_.pop_back();
-                    throw;
-                }
-                std::memcpy(header + 1, &ticket, sizeof ticket);
-            }
-            skipped_.pop_back();
+        try {
+            readmit_skipped();
+            enforce_budget();
+            readmit_skipped();
+        } catch (...) {
+            protected_ = nullptr;
+            throw;
         }
+        protected_ = nullptr;
+        if (memory_usage() > budget_) enforce_budget();
     }
 
     /// Removes key's entry; returns whether it had one.
@@ -11049,6 +11044,27 @@ private:
         if (payload_capacity_ > payload_buffer_keep) {
             payload_buffer_.reset();
             payload_capacity_ = 0;
+        }
+    }
+
+    /// Admits again, as new entries, the protected entries the policy picked (and forgot).
+    void readmit_skipped() {
+        while (!skipped_.empty()) {
+            const std::string& key = skipped_.back();
+            if (const std::optional<std::string_view> payload = table_.find(key)) {
+                const entry_ticket ticket = next_ticket_++;
+                std::uint8_t* const header = writable_mark(*payload);
+                try {
+                    header[0] = policy_.admit(key, ticket);
+                } catch (...) {
+                    // An entry the policy does not know could never be evicted: it goes.
+                    table_.erase(key, [&](std::string_view gone) { live_bytes_ -= key.size() + gone.size() - header_size; });
+                    skipped_.pop_back();
+                    throw;
+                }
+                std::memcpy(header + 1, &ticket, sizeof ticket);
+            }
+            skipped_.pop_back();
         }
     }
 
