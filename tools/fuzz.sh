@@ -33,7 +33,7 @@ for name in "$@"; do
     [ -f "fuzz/${name}_fuzzer.cpp" ] || { echo "fuzz.sh: no fuzzer named '$name' (open, ops, table)" >&2; exit 2; }
 done
 
-# The harnesses compile side by side (each compile is one process; the machine has cores to spare).
+# The harnesses compile side by side: each compile is a single process.
 builds=()
 for name in "$@"; do
     echo "==== $name: building"

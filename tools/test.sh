@@ -147,13 +147,13 @@ for stage in "$@"; do
         cmake_stage build/gcc -- -DCMAKE_CXX_COMPILER="$gcc" -DKVFORGE_CONFORMANCE="$conformance" "${gcc_options[@]}"
         ;;
     asan)
-        banner "asan: $clang with AddressSanitizer + UndefinedBehaviorSanitizer, -Werror"
+        banner "asan: $clang with AddressSanitizer + UndefinedBehaviorSanitizer, -Werror; seed $test_seed"
         cmake_stage build/asan "${sampled[@]}" "${sanitizer_runner[@]}" -- -DCMAKE_CXX_COMPILER="$clang" \
             "${sanitized[@]}" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 -gline-tables-only" -DKVFORGE_SANITIZE=address,undefined \
             -DKVFORGE_COMPILE_CHECKS=OFF
         ;;
     tsan)
-        banner "tsan: $clang with ThreadSanitizer, -Werror"
+        banner "tsan: $clang with ThreadSanitizer, -Werror; seed $test_seed"
         cmake_stage build/tsan "${sampled[@]}" "${sanitizer_runner[@]}" -- -DCMAKE_CXX_COMPILER="$clang" \
             "${sanitized[@]}" "-DCMAKE_CXX_FLAGS_RELWITHDEBINFO=-O0 -gline-tables-only" -DKVFORGE_SANITIZE=thread \
             -DKVFORGE_TEST_SOURCES=threads -DKVFORGE_BUILD_TOOL=OFF -DKVFORGE_COMPILE_CHECKS=OFF
