@@ -34,17 +34,16 @@ for name in "$@"; do
 done
 
 # The harnesses compile side by side: each compile is a single process.
-builds=()
+declare -A builds  # fuzzer name: the pid of its compile
 for name in "$@"; do
     echo "==== $name: building"
     "$clang" "${flags[@]}" -fsanitize=fuzzer,address,undefined "fuzz/${name}_fuzzer.cpp" -o "$out/${name}_fuzzer" \
         >"$out/$name.build.log" 2>&1 &
-    builds+=($!)
+    builds[$name]=$!
 done
 built=true
-for i in "${!builds[@]}"; do
-    name=${*:i+1:1}
-    if ! wait "${builds[$i]}"; then
+for name in "$@"; do
+    if ! wait "${builds[$name]}"; then
         echo "==== $name: the build FAILED:"
         cat "$out/$name.build.log"
         built=false
