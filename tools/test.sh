@@ -124,7 +124,9 @@ sanitized=(-DCMAKE_BUILD_TYPE=RelWithDebInfo -DKVFORGE_WERROR=ON
 # The seed of the sanitizer stages' random tests (crash points, torn tails, operations) comes
 # from the code under test, the committed include/ and tests/: a change to either explores
 # other cases, and a run of the same code explores the same. A failure's report gives the seed.
-code=$({ git rev-parse HEAD:include HEAD:tests 2>/dev/null || echo 20261127; } | git hash-object --stdin)
+# Outside a git checkout, or without git, the seed is a fixed one.
+code=$({ git rev-parse HEAD:include HEAD:tests | git hash-object --stdin; } 2>/dev/null || true)
+code=${code:-20261127}
 test_seed=${KVFORGE_TEST_SEED:-$((16#${code:0:8}))}
 sampled=(env KVFORGE_TEST_POWER_LOSS_STRIDE="${KVFORGE_TEST_POWER_LOSS_STRIDE:-8}" KVFORGE_TEST_SEED="$test_seed"
          KVFORGE_TEST_OPS="${KVFORGE_TEST_OPS:-25000}")
