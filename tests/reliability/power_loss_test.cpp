@@ -16,6 +16,11 @@
 // holds nothing an acknowledged write needs (recovery removes the first and reads the
 // log whole without the second), so its entry may be unsynced at an acknowledgment:
 // a closed segment's hint is written on the compaction thread beside the writers.
+// An acknowledgment of writes (a write with sync_each, sync(), wait_durable(),
+// durable_seq()) covers records the writer synced, so it needs synced only the entries of
+// files whose data was synced after their entry changed: an entry another thread changed
+// meanwhile (a compaction's output, synced before it was renamed) holds none of them. That
+// of clear(), compact() or close() needs every entry synced.
 //
 // Each configuration prints one line with the crash states explored and the audit's
 // checks. KVFORGE_TEST_POWER_LOSS_LONG=1 runs eight rounds of the workload instead of two;
@@ -191,6 +196,9 @@ struct run_outcome {
     std::size_t acknowledged = 0;
 };
 
+/// How the note of an acknowledgment of writes ends (audit_directory_syncs).
+constexpr std::string_view records_synced = ", their records synced";
+
 /// Runs the script (and a final close) on fs, noting each acknowledgement in its trace.
 template <class Store>
 class workload_run {
@@ -208,7 +216,8 @@ public:
                 note_durable(i);
                 return outcome_;  // the store is torn down as it is, like a process at a power loss
             }
-            if (durable_when_done(script_.steps[i].what)) acknowledge(i + 1);
+            const step::kind what = script_.steps[i].what;
+            if (durable_when_done(what)) acknowledge(i + 1, acknowledges_records(what) ? records_synced : "");
             note_durable(i + 1);
         }
         std::error_code ec;
@@ -228,6 +237,12 @@ private:
         last_sequence_ = 0;
         sequences_.resize(script_.steps.size(), 0);
         return !ec;
+    }
+
+    /// Whether a step's acknowledgment covers only records the writer synced.
+    static bool acknowledges_records(step::kind what) {
+        return what == step::kind::put || what == step::kind::erase || what == step::kind::batch ||
+               what == step::kind::sync || what == step::kind::wait_durable;
     }
 
     /// Whether a step that returned is durable, whatever the policy.
@@ -304,16 +319,18 @@ private:
             for (std::size_t i = std::max(session_start_, covered); i < done; ++i) {
                 if (sequences_[i] <= durable) covered = i + 1;
             }
-            acknowledge(covered);
+            acknowledge(covered, records_synced);
         } else {
             (void)done;
         }
     }
 
-    void acknowledge(std::size_t steps) {
+    /// Notes that the first `steps` steps are durable; how is records_synced for an
+    /// acknowledgment of writes.
+    void acknowledge(std::size_t steps, std::string_view how = {}) {
         if (steps <= outcome_.acknowledged) return;
         outcome_.acknowledged = steps;
-        fs_->note("acknowledged " + std::to_string(steps) + " steps");
+        fs_->note("acknowledged " + std::to_string(steps) + " steps" + std::string(how));
     }
 
     const script& script_;
@@ -390,28 +407,48 @@ bool only_speeds_up(const std::string& path) {
 /// Checks the rules of a durable update in a trace: a file is synced after its last
 /// write before it is renamed; a directory is synced after a file was created or
 /// renamed in it before any write is acknowledged and before a file is removed from it,
-/// unless that file is one only_speeds_up().
+/// unless that file is one only_speeds_up(). An acknowledgment of writes ("..., their
+/// records synced") needs synced only the entries of files whose data was synced after
+/// they changed (see the file's head).
 audit_result audit_directory_syncs(const std::vector<kvforge::simulated_call>& trace) {
     using kind = kvforge::simulated_call::kind;
+    struct entry_change {
+        std::uint64_t file = 0;
+        std::size_t at = 0;  // its place in the trace
+        std::string what;
+    };
     audit_result audit;
-    std::map<std::uint64_t, std::string> unsynced_files;               // file -> its path at the last write
-    std::map<std::string, std::vector<std::string>> unsynced_entries;  // directory -> what changed in it
-    const auto changed = [&](const std::string& path, const std::string& what) {
-        if (!only_speeds_up(path)) unsynced_entries[parent_of(path)].push_back(what + " " + path);
+    std::map<std::uint64_t, std::string> unsynced_files;                // file -> its path at the last write
+    std::map<std::string, std::vector<entry_change>> unsynced_entries;  // directory -> what changed in it
+    std::map<std::uint64_t, std::size_t> data_synced_at;                // file -> the place of its last sync
+    std::size_t position = 0;
+    const auto changed = [&](const kvforge::simulated_call& call, const std::string& path, const std::string& what) {
+        if (only_speeds_up(path)) return;
+        unsynced_entries[parent_of(path)].push_back({call.file, position, what + " " + path});
+    };
+    // The first change an acknowledgment finds unsynced, or none.
+    const auto needed_unsynced = [&](const std::vector<entry_change>& changes, bool of_records) {
+        for (const entry_change& change : changes) {
+            const auto synced = data_synced_at.find(change.file);
+            if (!of_records || (synced != data_synced_at.end() && synced->second > change.at)) return &change;
+        }
+        return static_cast<const entry_change*>(nullptr);
     };
     const auto pending = [&](const std::string& directory) {
         const auto found = unsynced_entries.find(directory);
-        return found == unsynced_entries.end() || found->second.empty() ? std::string{} : found->second.front();
+        return found == unsynced_entries.end() || found->second.empty() ? std::string{} : found->second.front().what;
     };
     for (const kvforge::simulated_call& call : trace) {
+        ++position;
         const std::string at = " (call " + std::to_string(call.number) + ")";
         if (call.call == kind::note) {
             if (call.path.rfind("acknowledged", 0) != 0) continue;
             ++audit.checks;
+            const bool of_records = call.path.ends_with(records_synced);
             for (const auto& [directory, changes] : unsynced_entries) {
-                if (!changes.empty()) {
+                if (const entry_change* change = needed_unsynced(changes, of_records)) {
                     audit.violations.push_back(call.path + " with " + directory + " not synced after " +
-                                               changes.front() + at);
+                                               change->what + at);
                 }
             }
             continue;
@@ -419,11 +456,11 @@ audit_result audit_directory_syncs(const std::vector<kvforge::simulated_call>& t
         if (call.result == -1) continue;  // a failed call changed nothing
         switch (call.call) {
             case kind::open:
-                if (call.created) changed(call.path, "created");
+                if (call.created) changed(call, call.path, "created");
                 if (!call.created && (call.flags & O_TRUNC) != 0) unsynced_files[call.file] = call.path;
                 break;
             case kind::mkdir:
-                changed(call.path, "created");
+                changed(call, call.path, "created");
                 break;
             case kind::pwrite:
             case kind::ftruncate:
@@ -435,6 +472,7 @@ audit_result audit_directory_syncs(const std::vector<kvforge::simulated_call>& t
                     unsynced_entries.erase(call.path);
                 } else {
                     unsynced_files.erase(call.file);
+                    data_synced_at[call.file] = position;
                 }
                 break;
             case kind::rename:
@@ -443,8 +481,8 @@ audit_result audit_directory_syncs(const std::vector<kvforge::simulated_call>& t
                     audit.violations.push_back("renamed " + call.path + " to " + call.target +
                                                " before syncing its data" + at);
                 }
-                changed(call.path, "renamed");
-                changed(call.target, "renamed");
+                changed(call, call.path, "renamed");
+                changed(call, call.target, "renamed");
                 break;
             case kind::unlink:
                 ++audit.checks;
@@ -646,4 +684,41 @@ TEST_CASE("directory-sync audit: a hint or .tmp file's entry may be unsynced at 
     REQUIRE(audit.violations.size() == 1);
     CHECK(audit.violations[0].rfind("acknowledged 3 steps with / not synced after created /data-0000000002.kvlog", 0) ==
           0);
+}
+
+TEST_CASE("directory-sync audit: an acknowledgment of writes needs the entries of files synced since they changed",
+          "[reliability][power_loss]") {
+    auto fs = std::make_shared<kvforge::simulated_file_system>();
+    kvforge::simulated_io io(fs);
+    const int dir = io.open("/", O_RDONLY | O_DIRECTORY, 0);
+    const int segment = io.open("/data-0000000001.kvlog", O_RDWR | O_CREAT, 0644);
+    REQUIRE(io.pwrite(segment, "r", 1, 0) == 1);
+    REQUIRE(io.fdatasync(segment) == 0);
+    fs->note("acknowledged 1 steps, their records synced");  // 1: their file's entry is unsynced
+    REQUIRE(io.fsync(dir) == 0);
+    // Another thread publishes a compaction's output while the writer syncs its records.
+    const int output = io.open("/data-0000000002.kvlog.tmp", O_RDWR | O_CREAT, 0644);
+    REQUIRE(io.pwrite(output, "c", 1, 0) == 1);
+    REQUIRE(io.fdatasync(output) == 0);
+    REQUIRE(io.rename("/data-0000000002.kvlog.tmp", "/data-0000000002.kvlog") == 0);
+    REQUIRE(io.pwrite(segment, "s", 1, 1) == 1);
+    REQUIRE(io.fdatasync(segment) == 0);
+    fs->note("acknowledged 2 steps, their records synced");  // fine: no record of step 2 is in the output
+    fs->note("acknowledged 3 steps");  // 2: that of clear(), compact() or close() needs every entry synced
+    REQUIRE(io.pwrite(output, "t", 1, 1) == 1);
+    REQUIRE(io.fdatasync(output) == 0);
+    fs->note("acknowledged 4 steps, their records synced");  // 3: records synced in the renamed file
+    REQUIRE(io.fsync(dir) == 0);
+    fs->note("acknowledged 5 steps, their records synced");  // all synced: fine
+
+    const audit_result audit = audit_directory_syncs(fs->trace());
+    REQUIRE(audit.violations.size() == 3);
+    const std::string created = " with / not synced after created /data-0000000001.kvlog";
+    const std::string renamed = " with / not synced after renamed /data-0000000002.kvlog";
+    CHECK(audit.violations[0].rfind("acknowledged 1 steps, their records synced" + created, 0) == 0);
+    CHECK(audit.violations[1].rfind("acknowledged 3 steps" + renamed, 0) == 0);
+    CHECK(audit.violations[2].rfind("acknowledged 4 steps, their records synced" + renamed, 0) == 0);
+    io.close(output);
+    io.close(segment);
+    io.close(dir);
 }
