@@ -158,12 +158,11 @@ grep -B1 'compatible with requested version "99"' "$work/find_package_99.log" ||
 # What a user who wants the compiled mode installs: the library, its CMake targets and its .pc,
 # here from the tool step's build.
 banner "compiled: the compiled mode installed, found with find_package and with pkg-config"
-compiled_prefix=$whole_prefix
 for file in lib/libkvforge_compiled.a lib/cmake/kvforge/kvforgeCompiledTargets.cmake lib/pkgconfig/kvforge-compiled.pc; do
-    [ -f "$compiled_prefix/$file" ] || fail "$file is not installed with KVFORGE_BUILD_COMPILED"
+    [ -f "$whole_prefix/$file" ] || fail "$file is not installed with KVFORGE_BUILD_COMPILED"
 done
 cmake -S "$work/consumers/compiled" -B "$work/build/compiled" -G Ninja --log-level=WARNING \
-    -DCMAKE_CXX_COMPILER="$gcc" -DCMAKE_PREFIX_PATH="$compiled_prefix"
+    -DCMAKE_CXX_COMPILER="$gcc" -DCMAKE_PREFIX_PATH="$whole_prefix"
 cmake --build "$work/build/compiled" -j2
 "$work/build/compiled/compiled_program"
 # The program names open_store's work (kvforge::detail::open_any_store, whose demangled
@@ -176,7 +175,7 @@ if grep -E -q ' [TtWw] _ZN7kvforge6detail14open_any_store' <<<"$symbols"; then
     fail "the compiled mode's program compiled open_store's work itself"
 fi
 echo "the program leaves open_store's work to libkvforge_compiled.a"
-compiled_pc_path=$compiled_prefix/lib/pkgconfig:$compiled_prefix/share/pkgconfig
+compiled_pc_path=$whole_prefix/lib/pkgconfig:$whole_prefix/share/pkgconfig
 echo "kvforge-compiled: $(PKG_CONFIG_PATH=$compiled_pc_path pkg-config --cflags --libs kvforge-compiled)"
 # shellcheck disable=SC2046  # the flags are words
 "$gcc" -std=c++20 $(PKG_CONFIG_PATH=$compiled_pc_path pkg-config --cflags kvforge-compiled) \
