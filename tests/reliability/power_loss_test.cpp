@@ -434,9 +434,10 @@ audit_result audit_directory_syncs(const std::vector<kvforge::simulated_call>& t
         }
         return static_cast<const entry_change*>(nullptr);
     };
+    // The first change in directory that a removal finds unsynced (it needs every one synced), or none.
     const auto pending = [&](const std::string& directory) {
         const auto found = unsynced_entries.find(directory);
-        return found == unsynced_entries.end() || found->second.empty() ? std::string{} : found->second.front().what;
+        return found == unsynced_entries.end() ? nullptr : needed_unsynced(found->second, false);
     };
     for (const kvforge::simulated_call& call : trace) {
         ++position;
@@ -486,9 +487,9 @@ audit_result audit_directory_syncs(const std::vector<kvforge::simulated_call>& t
                 break;
             case kind::unlink:
                 ++audit.checks;
-                if (const std::string change = pending(parent_of(call.path)); !change.empty()) {
+                if (const entry_change* change = pending(parent_of(call.path))) {
                     audit.violations.push_back("removed " + call.path + " before syncing its directory after " +
-                                               change + at);
+                                               change->what + at);
                 }
                 break;
             default:
