@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer harnesses in fuzz/ and runs each for a bounded time.
 #
-#   tools/fuzz.sh              build build/fuzz/{open,ops,table}_fuzzer and run each for
-#                              KVFORGE_FUZZ_SECONDS seconds (default 15)
+#   tools/fuzz.sh              build build/fuzz/{open,ops,table}_fuzzer and run them side by side,
+#                              each for KVFORGE_FUZZ_SECONDS seconds (default 15)
 #   tools/fuzz.sh open         only the named fuzzers (open, ops, table)
 #   tools/fuzz.sh corpus       regenerate the seed corpora fuzz/corpus/{open,ops,table}/
 #
@@ -51,19 +51,14 @@ for name in "$@"; do
 done
 $built || exit 1
 
-status=0
-for name in "$@"; do
-    corpus="$out/corpus-$name"
-    artifacts="$out/artifacts-$name"
+# fuzz NAME: runs one fuzzer for $seconds s; fails when it crashes or keeps an input.
+fuzz() {
+    local name=$1 corpus="$out/corpus-$1" artifacts="$out/artifacts-$1" log="$out/$1.log" status=0
     mkdir -p "$corpus" "$artifacts" "fuzz/regressions/$name"
     cp -n "fuzz/corpus/$name"/* "$corpus"/ 2>/dev/null || true
-    echo "==== $name: fuzzing for $seconds s"
-    log="$out/$name.log"
     # UBSan findings abort like ASan's, so that the fuzzer records them as crashes.
-    if UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$out/${name}_fuzzer" -max_total_time="$seconds" \
+    if ! UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$out/${name}_fuzzer" -max_total_time="$seconds" \
         -max_len=4096 -print_final_stats=1 -artifact_prefix="$artifacts/" "$corpus" >"$log" 2>&1; then
-        :
-    else
         status=1
         echo "==== $name: FAILED; the end of $log:"
         tail -n 40 "$log"
@@ -76,5 +71,18 @@ for name in "$@"; do
         status=1
     done
     echo "==== $name: $(grep -h 'stat::number_of_executed_units' "$log" | awk '{print $2}') executions"
+    return $status
+}
+
+# The fuzzers run side by side, as their builds do: the run takes $seconds s, not that times their number.
+echo "==== fuzzing $* for $seconds s"
+declare -A runs  # fuzzer name: the pid of its run
+for name in "$@"; do
+    fuzz "$name" &
+    runs[$name]=$!
+done
+status=0
+for name in "$@"; do
+    wait "${runs[$name]}" || status=1
 done
 exit $status
