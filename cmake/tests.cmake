@@ -299,12 +299,19 @@ if(CMAKE_CXX_COMPILER_ID MATCHES "GNU|Clang" AND KVFORGE_COMPILE_CHECKS)
     add_test(NAME policy_headers_suffice
         COMMAND ${kvforge_compile_check} pass --include ${PROJECT_SOURCE_DIR}/include
                 ${PROJECT_SOURCE_DIR}/tests/policy_headers -- ${CMAKE_CXX_COMPILER} ${kvforge_warning_flags})
+    # The cases share one precompiled umbrella (with g++), written before them by a fixture.
+    set(kvforge_compile_fail_pch ${CMAKE_CURRENT_BINARY_DIR}/compile_fail_pch)
+    add_test(NAME compile_fail/precompile_umbrella
+        COMMAND ${kvforge_compile_check} precompile --include ${kvforge_test_include}
+                --pch ${kvforge_compile_fail_pch} -- ${CMAKE_CXX_COMPILER})
+    set_tests_properties(compile_fail/precompile_umbrella PROPERTIES FIXTURES_SETUP kvforge_umbrella_pch)
     file(GLOB kvforge_compile_fail_cases CONFIGURE_DEPENDS ${PROJECT_SOURCE_DIR}/tests/compile_fail/*.cpp)
     foreach(case IN LISTS kvforge_compile_fail_cases)
         get_filename_component(stem ${case} NAME_WLE)
         add_test(NAME compile_fail/${stem}
-            COMMAND ${kvforge_compile_check} fail --include ${kvforge_test_include} ${case}
-                    ${kvforge_compile_check_without} -- ${CMAKE_CXX_COMPILER})
+            COMMAND ${kvforge_compile_check} fail --include ${kvforge_test_include} --pch ${kvforge_compile_fail_pch}
+                    ${case} ${kvforge_compile_check_without} -- ${CMAKE_CXX_COMPILER})
+        set_tests_properties(compile_fail/${stem} PROPERTIES FIXTURES_REQUIRED kvforge_umbrella_pch)
     endforeach()
 endif()
 

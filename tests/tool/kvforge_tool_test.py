@@ -114,6 +114,11 @@ def dump_of(records, expiry=b"none", version=2):
     return header + b"records\n" + body + b"end %d %08x\n" % (count, crc32c(body))
 
 
+def numbered(count):
+    """Records k000, k001, ... whose values are their numbers."""
+    return [(b"k%03d" % i, b"%d" % i) for i in range(count)]
+
+
 def deadlines_of(store):
     """{key: deadline in nanoseconds since the Unix epoch, or None} of every key of an expiring
     store, as the library's expiry() gives them (make_stores expiry)."""
@@ -370,8 +375,7 @@ def test_compact_reclaims_dead_space():
 
 def test_convert_makes_a_new_store_of_another_composition():
     source = fresh("convert-source")
-    for i in range(100):
-        expect(kvforge("put", source, f"k{i:03}", str(i), "--as", "file_log,hash"), 0)
+    expect(kvforge("load", source, "--as", "file_log,hash", stdin=dump_of(numbered(100))), 0)
     target = fresh("convert-target")
     expect(kvforge("convert", source, target, "--as", "mmap_file,sorted,sync_each"), 0,
            ["converted 100 records", "(mmap_file,sorted_index,sync_each)", "100 records checked, 0 damaged"])
@@ -383,8 +387,8 @@ def test_convert_makes_a_new_store_of_another_composition():
 
 def test_convert_into_a_store_over_tables_and_back():
     source = fresh("tables-source")
-    for i in range(300):
-        expect(kvforge("put", source, f"k{i:03}", "v" * (i % 40), "--as", "file_log,sorted"), 0)
+    records = [(b"k%03d" % i, b"v" * (i % 40)) for i in range(300)]
+    expect(kvforge("load", source, "--as", "file_log,sorted", stdin=dump_of(records)), 0)
     tables = fresh("tables")
     expect(kvforge("convert", source, tables, "--as", "file_log,disk_index,zstd"), 0,
            ["converted 300 records", "(file_log,disk_index,buffered)", "300 records checked, 0 damaged"])
@@ -406,8 +410,7 @@ def test_convert_into_a_store_over_tables_and_back():
 
 def test_backup_makes_a_verified_copy_and_refuses_a_used_destination():
     source = fresh("backup-source")
-    for i in range(100):
-        expect(kvforge("put", source, f"k{i:03}", str(i), "--as", "mmap_file,sorted,sync_each"), 0)
+    expect(kvforge("load", source, "--as", "mmap_file,sorted,sync_each", stdin=dump_of(numbered(100))), 0)
     expect(kvforge("del", source, "k050"), 0)
     files_before = files_of(source)
     target = fresh("backup-target")
