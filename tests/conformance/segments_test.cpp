@@ -65,8 +65,9 @@ kvforge::stats check_counts_files(const Store& db, const std::string& path) {
     const auto limit = std::chrono::steady_clock::now() + std::chrono::minutes(1);
     while (!agree() && std::chrono::steady_clock::now() < limit) std::this_thread::yield();
     const kvforge::stats s = db.stats();
-    CHECK(s.segments == files_of(path).data_files);
-    CHECK(s.disk_bytes == files_of(path).bytes);
+    const files_on_disk files = files_of(path);
+    CHECK(s.segments == files.data_files);
+    CHECK(s.disk_bytes == files.bytes);
     return s;
 }
 
