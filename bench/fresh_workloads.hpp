@@ -7,8 +7,10 @@
 //   fresh_load        puts of every key in random order into a new engine, then flush()
 //                     and close (the engine's destruction), all timed; peak mem is the
 //                     load's peak resident memory, disk the files' size after closing
-//   fresh_get         open (untimed), then gets of every key in random order through the
-//                     plain form, a new std::optional<std::string> per get
+//   fresh_get         open (untimed, but counted as open_ms), then gets of every key in
+//                     random order through the plain form, a new std::optional<std::string>
+//                     per get; KVFORGE_BENCH_GETS bounds the gets of a pass (the first keys
+//                     of the random order), for stores too large to read whole
 //   fresh_get_buffer  the same through get(key, buffer), one reused std::string
 //   fresh_get_view    the same through visit(key, fn), a view of the stored bytes
 //   fresh_get_many    the same through get_many(keys, out), get_many_batch keys a call, into
@@ -28,6 +30,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <chrono>
 #include <concepts>
 #include <cstddef>
 #include <cstdlib>
@@ -70,11 +73,19 @@ void close_engine(std::unique_ptr<Engine>& engine) {
     engine.reset();
 }
 
-/// Engine opened on the store fresh_load left; an engine kept in memory is loaded instead.
+/// Engine opened on the store fresh_load left, the open's time counted as open_ms; an
+/// engine kept in memory is loaded instead.
 template <class Engine>
-std::unique_ptr<Engine> fresh_open() {
-    auto engine = std::make_unique<Engine>(engine_config{fresh_store_dir<Engine>(!persistent<Engine>).string()});
-    if constexpr (!persistent<Engine>) load(*engine);
+std::unique_ptr<Engine> fresh_open(measurement& m) {
+    const std::string dir = fresh_store_dir<Engine>(!persistent<Engine>).string();
+    const auto opening = std::chrono::steady_clock::now();
+    auto engine = std::make_unique<Engine>(engine_config{dir});
+    const std::chrono::duration<double, std::milli> opened = std::chrono::steady_clock::now() - opening;
+    if constexpr (persistent<Engine>) {
+        m.counter("open_ms", opened.count());
+    } else {
+        load(*engine);
+    }
     check_sample(*engine);
     return engine;
 }
@@ -119,13 +130,14 @@ template <class Engine, get_form Form>
 void fresh_get(benchmark::State& state) {
     run<Engine>(state, start::fresh, [&](measurement& m) {
         const dataset& d = data();
-        const std::unique_ptr<Engine> engine = fresh_open<Engine>();
+        const std::unique_ptr<Engine> engine = fresh_open<Engine>(m);
         Engine& db = *engine;
+        const std::size_t gets = std::min(d.count(), env_size("KVFORGE_BENCH_GETS", d.count()));
         std::string buffer;
         repeat_timed(m, [&] {
             std::size_t found = 0;
             std::size_t bytes = 0;
-            for (std::size_t i = 0; i < d.count(); ++i) {
+            for (std::size_t i = 0; i < gets; ++i) {
                 const std::string_view key = d.random_key(i);
                 if constexpr (Form == get_form::plain) {
                     const std::optional<std::string> value = plain_get(db, key);
@@ -142,8 +154,8 @@ void fresh_get(benchmark::State& state) {
                     found += db.visit(key, [&](std::string_view value) { bytes += value.size(); }) ? 1 : 0;
                 }
             }
-            expect(found == d.count() && bytes == d.count() * d.size().value_size, "a stored key is missing");
-            return d.count();
+            expect(found == gets && bytes == gets * d.size().value_size, "a stored key is missing");
+            return gets;
         });
     });
 }
@@ -161,7 +173,7 @@ template <class Engine>
 void fresh_get_hot(benchmark::State& state) {
     run<Engine>(state, start::fresh, [&](measurement& m) {
         const dataset& d = data();
-        const std::unique_ptr<Engine> engine = fresh_open<Engine>();
+        const std::unique_ptr<Engine> engine = fresh_open<Engine>(m);
         const std::size_t hot = std::max<std::size_t>(d.count() / hot_range_share, 1);
         const std::size_t first = (d.count() - hot) / 2;
         std::string buffer;
@@ -180,7 +192,7 @@ template <class Engine>
 void fresh_get_many(benchmark::State& state) {
     run<Engine>(state, start::fresh, [&](measurement& m) {
         const dataset& d = data();
-        const std::unique_ptr<Engine> engine = fresh_open<Engine>();
+        const std::unique_ptr<Engine> engine = fresh_open<Engine>(m);
         std::string_view keys[get_many_batch];
         std::optional<std::string> out[get_many_batch];
         repeat_timed(m, [&] {
@@ -201,7 +213,7 @@ void fresh_get_many(benchmark::State& state) {
 template <class Engine, scan_direction Direction>
 void fresh_scan(benchmark::State& state) {
     run<Engine>(state, start::fresh, [&](measurement& m) {
-        const std::unique_ptr<Engine> engine = fresh_open<Engine>();
+        const std::unique_ptr<Engine> engine = fresh_open<Engine>(m);
         repeat_timed(m, [&] { return full_scan<Direction>(*engine); });
     });
 }
@@ -210,7 +222,7 @@ template <class Engine>
 void fresh_overwrite(benchmark::State& state) {
     run<Engine>(state, start::fresh, [&](measurement& m) {
         const dataset& d = data();
-        std::unique_ptr<Engine> engine = fresh_open<Engine>();
+        std::unique_ptr<Engine> engine = fresh_open<Engine>(m);
         const std::size_t hot = std::max<std::size_t>(d.count() / 10, 1);
         m.start();
         for (std::size_t round = 1; round <= overwrite_rounds; ++round) {

@@ -204,9 +204,8 @@ if(KVFORGE_REDIS_FOUND AND NOT KVFORGE_SINGLE_INCLUDE)
 endif()
 
 # The conformance suite on kvforge::disk_index (a header outside the umbrella, so outside the
-# single header's build): the sources whose promises it keeps. Not yet among them, each for
-# what the store does not serve yet: expiry_test (expiring<>), cache_test and
-# user_durability_test (configurations of their own).
+# single header's build): the sources whose promises it keeps. Not yet among them:
+# cache_test and user_durability_test, which run configurations of their own.
 # Under KVFORGE_TEST_SOURCES=threads, the ones that start threads.
 if(NOT KVFORGE_SINGLE_INCLUDE)
     if(KVFORGE_TEST_SOURCES STREQUAL "threads")
@@ -214,9 +213,9 @@ if(NOT KVFORGE_SINGLE_INCLUDE)
             stress_test.cpp)
     else()
         set(kvforge_table_conformance_sources backup_test.cpp basic_test.cpp bytes_written_test.cpp
-            concurrency_test.cpp crash_test.cpp manifest_written_test.cpp model_test.cpp opening_test.cpp
-            persistence_test.cpp readers_test.cpp scan_contract_test.cpp scan_order_test.cpp segments_test.cpp
-            snapshot_test.cpp stress_test.cpp)
+            concurrency_test.cpp crash_test.cpp expiry_test.cpp manifest_written_test.cpp model_test.cpp
+            opening_test.cpp persistence_test.cpp readers_test.cpp scan_contract_test.cpp scan_order_test.cpp
+            segments_test.cpp snapshot_test.cpp stress_test.cpp)
     endif()
     list(TRANSFORM kvforge_table_conformance_sources PREPEND ${PROJECT_SOURCE_DIR}/tests/conformance/)
     # In two groups, as kvforge_tests compiles them; the groups are files that include the

@@ -437,7 +437,8 @@ TEMPLATE_LIST_TEST_CASE("reopen rebuilds the deadlines of the newest values acro
         }
     }
     db->sync();
-    REQUIRE(db->stats().segments > 3);
+    // A store over tables merges its level 0 tables as they come: a table and the log.
+    REQUIRE(db->stats().segments >= (keeps_tables<TestType> ? 2 : 4));
     const auto now = test_clock::now();
     db.reopen();
     for (int i = 0; i < keys; ++i) {

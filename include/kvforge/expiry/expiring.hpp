@@ -334,14 +334,23 @@ public:
         deadline_file_ = {};
         const std::string directory(path);
         Io file_io = io;
-        inner_.open(path, opts, std::move(io), wanted, ec);
+        // The data files as the last close left them: a store over tables changes them as
+        // it opens (its log's records go into a table), so it has them described once it
+        // holds the store's lock and before it changes one.
+        std::string data_files;
+        bool described = false;
+        const auto describe = [&] { described = describe_data_files(file_io, directory, data_files); };
+        if constexpr (requires { inner_.open(path, opts, std::move(io), wanted, ec, describe); }) {
+            inner_.open(path, opts, std::move(io), wanted, ec, describe);
+        } else {
+            inner_.open(path, opts, std::move(io), wanted, ec);
+            if (!ec) describe();
+        }
         if (ec) return;
         // Salvage may drop records the file lists: its open reads the values.
         btree_table loaded;
         std::string bytes;
-        std::string data_files;
-        if (opts.salvage || !describe_data_files(file_io, directory, data_files) ||
-            !read_deadline_file(file_io, directory, bytes) ||
+        if (opts.salvage || !described || !read_deadline_file(file_io, directory, bytes) ||
             !load_deadline_file(bytes, inner_.size(), data_files, loaded)) {
             index_stored_deadlines(loaded, ec);
         }

@@ -7,9 +7,10 @@
 /// them in the write that fills the buffer. backup() and clear() hold the jobs off. A
 /// snapshot holds copies of the buffers and the list of tables (table_store_snapshot.hpp).
 /// A reader's refresh() opens the store again and takes the new engine's place. Not yet
-/// served: expiry, a read cache (the block cache serves hot blocks instead) and a codec
-/// with dictionaries, which store<> refuses at compile time. compressed<Codec> compresses
-/// the tables' blocks whole (the log keeps values as they are).
+/// served: a read cache (the block cache serves hot blocks instead) and a codec with
+/// dictionaries, which store<> refuses at compile time. compressed<Codec> compresses the
+/// tables' blocks whole (the log keeps values as they are). expiring<> keeps its deadline
+/// header in front of each value here as on any store (expiring.hpp).
 
 #include <chrono>
 #include <cstdint>
@@ -25,6 +26,8 @@
 #include "../../compression/compressed.hpp"
 #include "../../composition.hpp"
 #include "../../detail/assign_bytes.hpp"
+#include "../../detail/function_ref.hpp"
+#include "../../detail/refreshed_keys.hpp"
 #include "../../detail/write_version.hpp"
 #include "../../error.hpp"
 #include "../../options.hpp"
@@ -57,9 +60,6 @@ class table_backend {
     using engine_type = table_engine<io_type, writer_type, block_codec>;
     using snapshot_type = table_store_snapshot<typename engine_type::levels_type>;
 
-    static_assert(!Policies::expiry_given,
-                  "kvforge: kvforge::disk_index does not take kvforge::expiring<> yet: its tables keep no deadlines; "
-                  "use kvforge::sorted_index for a store whose keys expire");
     static_assert(!codec_kept_in_store<block_codec>,
                   "kvforge: kvforge::disk_index does not take a codec that keeps dictionaries in the store's "
                   "directory (zstd_trained<>) yet; its tables compress whole blocks, which kvforge::zstd<> and "
@@ -84,8 +84,10 @@ public:
         close(ignored);
     }
 
+    /// Calls once_locked() when the store is locked and before the open changes a file
+    /// (table_engine::open).
     void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
-              std::error_code& ec) {
+              std::error_code& ec, function_ref<void()> once_locked = [] {}) {
         const write_lock lock(mutex_);
         table_engine_options options;
         options.write_buffer_bytes = opts.segment_bytes;
@@ -103,17 +105,23 @@ public:
         io_ = std::move(io);
         wanted_ = wanted;
         options_ = options;
-        engine_ = open_engine(ec);
+        engine_ = open_engine(ec, once_locked);
         open_ = engine_ != nullptr;
     }
 
     /// A buffer frozen but not yet flushed stays in its log, which the next open replays.
-    void close(std::error_code& ec) {
+    /// A writer that closed without an error calls before_release() as its last change to
+    /// the files is made and the store still locked (table_engine::close).
+    void close(std::error_code& ec, function_ref<void()> before_release = [] {}) {
         compactor_.stop();
-        const write_lock lock(mutex_);
+        write_lock lock(mutex_);
         if (!open_) return;
-        open_ = false;
-        engine_->close(ec);
+        open_ = false;  // writes fail from here (writable), while before_release may read
+        engine_->close(ec, [&] {
+            lock.unlock();
+            before_release();
+            lock.lock();
+        });
         engine_.reset();
     }
 
@@ -266,7 +274,8 @@ public:
         const write_lock lock(mutex_);
         if (opened(ec)) engine_->backup(std::string(dest), how, ec);
     }
-    std::uint64_t refresh(std::error_code& ec) {
+    /// Opens the store anew, so keys (when given) is told that everything may have changed.
+    std::uint64_t refresh(std::error_code& ec, refreshed_keys* keys = nullptr) {
         if (!opened(ec)) return 0;
         if (!read_only_) {
             fail(ec, errc::invalid_argument,
@@ -282,6 +291,7 @@ public:
         const std::uint64_t applied = next->applied_since(*engine_);
         engine_ = std::move(next);
         version_.bump();
+        if (keys != nullptr && applied > 0) keys->add_everything();
         return applied;
     }
 
@@ -337,10 +347,10 @@ private:
     /// table or log it lists, or flushed a log it found no more) tries again, up to
     /// open_attempts times: one that read TABLES the same before and after saw the store
     /// as it was at one moment.
-    std::shared_ptr<engine_type> open_engine(std::error_code& ec) const {
+    std::shared_ptr<engine_type> open_engine(std::error_code& ec, function_ref<void()> once_locked = [] {}) const {
         for (int attempt = 1; attempt <= open_attempts; ++attempt) {
             auto engine = std::make_shared<engine_type>();
-            const bool opened = engine->open(io_, path_, wanted_, options_, ec);
+            const bool opened = engine->open(io_, path_, wanted_, options_, ec, once_locked);
             if (!read_only_ || !engine->tables_changed()) return opened ? engine : nullptr;
         }
         fail(ec, std::make_error_code(std::errc::resource_unavailable_try_again),
@@ -357,6 +367,10 @@ private:
     }
 
     bool writable(std::error_code& ec) const {
+        if (!open_ && engine_) {
+            fail(ec, errc::store_closed, path_ + " is closing; nothing was written");
+            return false;
+        }
         if (!opened(ec)) return false;
         if (!read_only_) return true;
         fail(ec, errc::read_only,

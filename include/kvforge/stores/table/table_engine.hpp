@@ -29,6 +29,7 @@
 #include "../../batch.hpp"
 #include "../../backup_options.hpp"
 #include "../../composition.hpp"
+#include "../../detail/function_ref.hpp"
 #include "../../detail/store_directory.hpp"
 #include "../../error.hpp"
 #include "../../stats.hpp"
@@ -92,9 +93,11 @@ public:
 
     /// Opens (or creates, as options.mode allows) the store at path, whose MANIFEST must
     /// agree with wanted; replays the logs TABLES does not cover into a new level 0 table
-    /// (table_engine_open.hpp).
+    /// (table_engine_open.hpp). Calls once_locked() once it holds the directory's lock and
+    /// before it changes a file: where a layer above reads the data files as the last
+    /// close left them (the expiry layer's deadlines file).
     bool open(IO io, const std::string& path, const composition& wanted, const table_engine_options& options,
-              std::error_code& ec);
+              std::error_code& ec, function_ref<void()> once_locked = [] {});
 
     bool put(std::string_view key, std::string_view value, std::error_code& ec) {
         live_counts::change change;
@@ -294,8 +297,12 @@ public:
             ec);
     }
 
-    bool close(std::error_code& ec) {
+    /// Closes the logs and releases the store. A writer that closed its logs without an
+    /// error calls before_release() then, after the last change to its files and while it
+    /// still holds the directory's lock (as the log store's close does).
+    bool close(std::error_code& ec, function_ref<void()> before_release = [] {}) {
         log_.close_all(ec);
+        if (!ec && !options_.mode.reader) before_release();
         levels_ = levels_type();
         directory_.close();
         return !ec;

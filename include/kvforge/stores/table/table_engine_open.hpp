@@ -29,16 +29,16 @@ namespace kvforge::detail {
 
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const composition& wanted,
-                                           const table_engine_options& options, std::error_code& ec) {
+                                           const table_engine_options& options, std::error_code& ec,
+                                           function_ref<void()> once_locked) {
     io_ = std::move(io);
     options_ = options;
     std::vector<store_file_name> names;
     std::string manifest;
     const table_composition<IO> recorded(io_, directory_, wanted);
-    if (!directory_.open(io_, path, options_.mode, ec) || !directory_.list(names, ec) ||
-        !recorded.check(names, manifest, ec)) {
-        return false;
-    }
+    if (!directory_.open(io_, path, options_.mode, ec)) return false;
+    once_locked();
+    if (!directory_.list(names, ec) || !recorded.check(names, manifest, ec)) return false;
     composition_ = recorded.wanted();
     if (options_.block_cache_bytes > 0) {
         cache_ = std::make_unique<block_cache>();

@@ -1,0 +1,98 @@
+// An expiring store over sorted tables (disk_index): its deadlines file lists the tables
+// beside the log, and its open, which flushes the log's records into a table and starts a
+// new log, checks the file against the data files as the last close left them. So the
+// open loads the file instead of reading every value, whether the close left records in
+// the log or not.
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+
+#include <kvforge/index/disk_index.hpp>
+#include <kvforge/kvforge.hpp>
+
+#include "../support/file_bytes.hpp"
+#include "../support/temp_dir.hpp"
+#include "../support/test_clock.hpp"
+
+using namespace std::chrono_literals;
+using kvforge_test::read_file;
+using kvforge_test::temp_dir;
+using kvforge_test::test_clock;
+using kvforge_test::write_file;
+namespace fs = std::filesystem;
+
+namespace {
+
+using expiring_tables =
+    kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index, kvforge::expiring<test_clock>>;
+
+/// Whether the directory at path holds a file ending in extension.
+bool holds_file(const std::string& path, const std::string& extension) {
+    for (const auto& entry : fs::directory_iterator(path)) {
+        if (entry.path().extension() == extension) return true;
+    }
+    return false;
+}
+
+}  // namespace
+
+TEST_CASE("an expiring store over tables loads its deadlines file though its open rewrites its log",
+          "[expiry][reopen][disk_index]") {
+    temp_dir dir;
+    const std::string path = dir / "store";
+    const std::string deadlines = path + "/deadlines";
+    const test_clock::time_point deadline = test_clock::now() + 1h;
+    {
+        expiring_tables db(path);
+        db.put("flushed", "in a table", deadline);
+        db.flush();
+        db.compact();  // the write buffer into a table
+        db.put("logged", "in the log", deadline + 1h);
+        db.put("plain", "no deadline");
+        db.close();
+    }
+    REQUIRE(holds_file(path, ".kvtable"));
+    REQUIRE(fs::exists(deadlines));
+
+    // The file lists the table as well as the log.
+    kvforge::posix_io io;
+    std::string data_files;
+    REQUIRE(kvforge::detail::describe_data_files(io, path, data_files));
+    kvforge::detail::btree_table index;
+    REQUIRE(kvforge::detail::load_deadline_file(read_file(deadlines), 3, data_files, index));
+    CHECK(index.size() == 2);
+
+    SECTION("the open loads the file the close wrote; every deadline holds") {
+        expiring_tables db(path);
+        CHECK_FALSE(fs::exists(deadlines));
+        CHECK(db.expiry("flushed") == deadline);
+        CHECK(db.expiry("logged") == deadline + 1h);
+        CHECK_FALSE(db.expiry("plain").has_value());
+        test_clock::set(deadline);
+        CHECK(db.purge_expired() == 1);
+        CHECK_FALSE(db.contains("flushed"));
+        CHECK(db.get("logged") == "in the log");
+        CHECK(db.get("plain") == "no deadline");
+    }
+    SECTION("the open trusts a file that fits, and reads no value") {
+        // A file that lists no key, though two have deadlines: purge_expired() then finds
+        // none, as it would had the open read the values.
+        write_file(deadlines, kvforge::detail::encode_deadline_file(kvforge::detail::btree_table{}, 3, data_files));
+        expiring_tables db(path);
+        test_clock::set(deadline + 1h);
+        CHECK_FALSE(db.contains("flushed"));  // reads still see the headers
+        CHECK(db.purge_expired() == 0);
+    }
+    SECTION("a file that does not fit the data files is not used") {
+        // The same list with the first file's size changed by one byte.
+        std::string other = data_files;
+        other[4 + 4] = static_cast<char>(other[4 + 4] + 1);
+        write_file(deadlines, kvforge::detail::encode_deadline_file(kvforge::detail::btree_table{}, 3, other));
+        expiring_tables db(path);
+        test_clock::set(deadline + 1h);
+        CHECK(db.purge_expired() == 2);
+    }
+}
