@@ -43,9 +43,13 @@ using file_configs = std::tuple<store<std::string, std::string, Store, Index, sy
 
 /// A durability policy written outside the library from its concepts alone
 /// (tests/support/sync_every.hpp): the whole suite runs on it as on the library's own.
+#if KVFORGE_TEST_DISK_INDEX_CONFIGS
+using user_durability_configs = std::tuple<store<std::string, std::string, file_log, disk_index, sync_every<3>>>;
+#else
 using user_durability_configs =
     std::tuple<store<std::string, std::string, file_log, sorted_index, sync_every<3>, thread_safe>,
                store<std::string, std::string, mmap_file, hash_index, sync_every<3>, single_thread>>;
+#endif
 
 template <class... Tuples>
 using concat = decltype(std::tuple_cat(std::declval<Tuples>()...));
