@@ -205,7 +205,8 @@ endif()
 
 # The conformance suite on kvforge::disk_index (a header outside the umbrella, so outside the
 # single header's build): every source but cache_test, whose bounded<> and read_cache<>
-# stores the table store does not take.
+# stores the table store does not take; and the unit test of an expiring reader's refresh(),
+# which runs on store_configs.hpp's expiring stores.
 # Under KVFORGE_TEST_SOURCES=threads, the ones that start threads.
 if(NOT KVFORGE_SINGLE_INCLUDE)
     if(KVFORGE_TEST_SOURCES STREQUAL "threads")
@@ -215,7 +216,8 @@ if(NOT KVFORGE_SINGLE_INCLUDE)
         set(kvforge_table_conformance_sources backup_test.cpp basic_test.cpp bytes_written_test.cpp
             concurrency_test.cpp crash_test.cpp expiry_test.cpp manifest_written_test.cpp model_test.cpp
             opening_test.cpp persistence_test.cpp readers_test.cpp scan_contract_test.cpp scan_order_test.cpp
-            segments_test.cpp snapshot_test.cpp stress_test.cpp user_durability_test.cpp)
+            segments_test.cpp snapshot_test.cpp stress_test.cpp user_durability_test.cpp
+            ../unit/expiry_refresh_test.cpp)
     endif()
     list(TRANSFORM kvforge_table_conformance_sources PREPEND ${PROJECT_SOURCE_DIR}/tests/conformance/)
     # In two groups, as kvforge_tests compiles them; the groups are files that include the

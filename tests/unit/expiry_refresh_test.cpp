@@ -29,7 +29,7 @@ kvforge::options refresh_segments() {
     return opts;
 }
 
-kvforge::options read_only() {
+kvforge::options expiring_reader_options() {
     kvforge::options opts;
     opts.read_only = true;
     return opts;
@@ -70,7 +70,7 @@ TEMPLATE_LIST_TEST_CASE("a read-only expiring store's refresh keeps its deadline
         }
     }
     writer.flush();
-    TestType reader(path, read_only());
+    TestType reader(path, expiring_reader_options());
     check_same(reader, writer);
 
     // Deadlines moved later, taken away, given, passed already; keys erased and added.
