@@ -5029,8 +5029,9 @@ struct verify_report {
 ///
 ///     magic "KVFDLINE", u32 format version (1),
 ///     u64 keys the store held at the close (expired or not),
-///     u32 data file count, and for each data file (by generation): u32 generation,
-///     u64 size, u64 inode, u64 modification time in nanoseconds,
+///     u32 data file count, and for each data file (its logs and tables, by generation,
+///     a log before a table of the same): u32 generation, u64 size, u64 inode, u64
+///     modification time in nanoseconds,
 ///     u64 entry count,
 ///     entries in ascending order, each an index key (the deadline as 8 big-endian
 ///     bytes with the sign bit flipped, then the key) as a varint of the bytes it shares
@@ -5367,26 +5368,27 @@ template <class IO>
 bool describe_data_files(IO& io, const std::string& directory, std::string& out) {
     std::vector<std::string> entries;
     if (io.list_directory(directory.c_str(), entries) != 0) return false;
-    std::vector<std::uint32_t> generations;
+    std::vector<store_file_name> names;
     for (const std::string& entry : entries) {
         const std::optional<store_file_name> name = store_file_name::recognise(entry);
-        if (name && name->kind() == store_file_kind::data && !name->is_temporary()) {
-            generations.push_back(name->generation());
-        }
+        const bool data = name && (name->kind() == store_file_kind::data || name->kind() == store_file_kind::table);
+        if (data && !name->is_temporary()) names.push_back(*name);
     }
-    std::sort(generations.begin(), generations.end());
+    std::sort(names.begin(), names.end(), [](const store_file_name& a, const store_file_name& b) {
+        return a.generation() != b.generation() ? a.generation() < b.generation() : a.str() < b.str();
+    });
     out.clear();
     const auto put = [&](auto value) {
         char raw[sizeof value];
         store_unaligned(raw, to_little_endian(value));
         out.append(raw, sizeof raw);
     };
-    put(static_cast<std::uint32_t>(generations.size()));
-    for (const std::uint32_t generation : generations) {
+    put(static_cast<std::uint32_t>(names.size()));
+    for (const store_file_name& name : names) {
         struct stat info {};
-        const std::string path = directory + "/" + store_file_name::data(generation).str();
+        const std::string path = directory + "/" + name.str();
         if (io.stat(path.c_str(), &info) != 0) return false;
-        put(generation);
+        put(name.generation());
         put(static_cast<std::uint64_t>(info.st_size));
         put(static_cast<std::uint64_t>(info.st_ino));
         put(static_cast<std::uint64_t>(info.st_mtim.tv_sec) * 1'000'000'000 +
@@ -5924,14 +5926,23 @@ public:
         deadline_file_ = {};
         const std::string directory(path);
         Io file_io = io;
-        inner_.open(path, opts, std::move(io), wanted, ec);
+        // The data files as the last close left them: a store over tables changes them as
+        // it opens (its log's records go into a table), so it has them described once it
+        // holds the store's lock and before it changes one.
+        std::string data_files;
+        bool described = false;
+        const auto describe = [&] { described = describe_data_files(file_io, directory, data_files); };
+        if constexpr (requires { inner_.open(path, opts, std::move(io), wanted, ec, describe); }) {
+            inner_.open(path, opts, std::move(io), wanted, ec, describe);
+        } else {
+            inner_.open(path, opts, std::move(io), wanted, ec);
+            if (!ec) describe();
+        }
         if (ec) return;
         // Salvage may drop records the file lists: its open reads the values.
         btree_table loaded;
         std::string bytes;
-        std::string data_files;
-        if (opts.salvage || !describe_data_files(file_io, directory, data_files) ||
-            !read_deadline_file(file_io, directory, bytes) ||
+        if (opts.salvage || !described || !read_deadline_file(file_io, directory, bytes) ||
             !load_deadline_file(bytes, inner_.size(), data_files, loaded)) {
             index_stored_deadlines(loaded, ec);
         }
