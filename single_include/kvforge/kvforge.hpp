@@ -14899,6 +14899,21 @@ bool find_intact_record_after(const data_file<IO>& file, std::uint64_t bad, std:
     return true;
 }
 
+/// Where the damaged record at offset bad, which states its size as size (0: none could
+/// be read), ends: there when an intact record starts there or the file ends there, so
+/// that the stated size is the record's own; else bad + 1.
+template <class IO>
+bool damaged_record_end(const data_file<IO>& file, std::uint64_t bad, std::uint64_t size, std::uint64_t end,
+                        std::uint16_t version, std::uint64_t& until, std::error_code& ec) {
+    until = bad + 1;
+    if (size == 0 || size > end - bad) return true;
+    bool intact = bad + size == end;
+    file_window<IO> window(file, end);
+    if (!intact && !intact_record_at(window, file, bad + size, end, version, intact, ec)) return false;
+    if (intact) until = bad + size;
+    return true;
+}
+
 /// Calls on_entry(const log_entry&) for every put, erase and clear of the file's bytes
 /// in [begin, end), in order, read by the rules of format `version`; a batch's entries
 /// come together, after its checksum passed. Damage before the tail fails the scan with
@@ -14911,6 +14926,7 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
     std::string buffer;
     std::uint64_t buffer_start = begin;  // file offset of buffer[0]
     std::size_t position = 0;            // parse position in buffer
+    std::uint64_t damaged_until = 0;     // the end of the last damaged record reported
     result.valid_end = begin;
 
     // Keeps the unparsed bytes and appends at least `wanted` more from the file.
@@ -14987,13 +15003,19 @@ bool scan_log(const data_file<IO>& file, std::uint64_t begin, std::uint64_t end,
             result.torn_tail = true;
             return true;
         }
-        result.damage.push_back({file.path(), offset, "damaged record (checksum or structure), intact records follow"});
+        // The scan goes on at the next intact record, which may be an operation of a damaged
+        // batch: damage found further inside the batch is the same place.
+        const bool same_place = offset < damaged_until;
+        if (!same_place) {
+            result.damage.push_back({file.path(), offset, "damaged record (checksum or structure), intact records follow"});
+        }
         if (!skip_damage) {
             fail(ec, errc::corrupt_record,
                  file.path() + ": damaged record at offset " + std::to_string(offset) +
                      " with intact records after it; open with options::salvage to keep the intact ones");
             return false;
         }
+        if (!same_place && !damaged_record_end(file, offset, info.size, end, version, damaged_until, ec)) return false;
         buffer.clear();
         buffer_start = next;
         position = 0;

@@ -125,6 +125,40 @@ TEST_CASE("a damaged record is reported by get and verify, never returned", "[fi
     CHECK(report.damaged[0].offset == bytes.find("bad") - 7);
 }
 
+TEST_CASE("verify reports a byte flipped inside a batch once, at the batch", "[file_log][corruption][batch]") {
+    temp_dir dir;
+    synced_log_store db(dir / "db");
+    db.put("before", "intact");
+    kvforge::batch<std::string, std::string> b;
+    for (int i = 0; i < 40; ++i) b.put("key" + std::to_string(i), "value of key " + std::to_string(i));
+    db.write(b);
+    db.put("after", "intact too");
+    const fs::path data = data_file_of(dir / "db");
+    std::string bytes = read_file(data);
+    // Inside an operation of the batch: both the batch's checksum and the operation's fail.
+    const std::size_t flipped = bytes.find("value of key 20");
+    bytes[flipped] ^= 0x20;
+    write_file(data, bytes);
+    const std::size_t batch_at = bytes.find("before") + std::string("before").size() + std::string("intact").size();
+
+    const kvforge::verify_report report = db.verify();
+    REQUIRE(report.damaged.size() == 1);
+    CHECK(report.damaged[0].offset == batch_at);
+    CHECK(report.damaged[0].offset < flipped);
+    db.close();
+
+    // Salvage keeps the intact records, the batch's intact operations among them.
+    kvforge::options salvage;
+    salvage.salvage = true;
+    std::error_code ec;
+    db.open(dir / "db", salvage, {}, ec);
+    REQUIRE_FALSE(ec);
+    CHECK(db.size() == 41);
+    CHECK_FALSE(db.contains("key20"));
+    CHECK(db.get("key21") == std::optional<std::string>("value of key 21"));
+    CHECK(db.get("after") == std::optional<std::string>("intact too"));
+}
+
 TEST_CASE("the hint written at close lets the next open skip the log", "[file_log][hint]") {
     temp_dir dir;
     // Enough keys for a hint of several blocks, written one at a time.
