@@ -11,6 +11,8 @@
 //   KVFORGE_BENCH_READ_MS     least time each read workload is timed for, in passes over the keys (default 500)
 //   KVFORGE_BENCH_DIR         where engines write (default /var/tmp; must be a real disk for sync figures)
 //   KVFORGE_BENCH_BLOCK_CACHE_BYTES  options::block_cache_bytes of the disk_index stores (default 8 MiB; 0: none)
+//   KVFORGE_BENCH_GETS        gets of a fresh_get pass (default: every key), for stores too large to read whole
+//   KVFORGE_BENCH_STORE_DIR   the directory the fresh_ workloads' processes share (fresh_workloads.hpp)
 //
 // The run's sizes, each engine's version and settings go into the JSON context.
 
