@@ -408,6 +408,35 @@ def test_convert_into_a_store_over_tables_and_back():
     assert kvforge("dump", back).out == kvforge("dump", source).out
 
 
+def test_an_expiring_store_over_tables_keeps_each_keys_deadline():
+    source = fresh("tables-deadlines-source")
+    expect(kvforge("put", source, "token", "alice", "--ttl", "3600", "--as", "file_log,sorted,expiring"), 0)
+    expect(kvforge("put", source, "day", "bob", "--ttl", "86400"), 0)
+    expect(kvforge("put", source, "forever", "carol"), 0)
+    dumped = expect(kvforge("dump", source), 0).out
+    # convert makes the new store with `expiring` too, and each key keeps its deadline, in
+    # the log and, once compact has merged them, in the tables.
+    tables = fresh("tables-deadlines")
+    expect(kvforge("convert", source, tables, "--as", "file_log,disk_index"), 0,
+           ["converted 3 records", "3 records checked, 0 damaged"])
+    expect(kvforge("stat", tables), 0,
+           ["composition  file_log,disk_index", "expiry       system_clock:", "keys         3"])
+    assert kvforge("dump", tables).out == dumped
+    expect(kvforge("compact", tables), 0, "compacted")
+    expect(kvforge("stat", tables), 0, ["tables       1 (level ", "keys         3"])
+    assert kvforge("dump", tables).out == dumped
+    expect(kvforge("put", tables, "new", "dave", "--ttl", "60"), 0)
+    assert kvforge("get", tables, "new").out == b"dave\n"
+    expect(kvforge("put", tables, "now", "x", "--ttl", "0"), 0)  # a deadline that has come stores nothing
+    expect(kvforge("get", tables, "now"), 1)
+    made = fresh("tables-made-expiring")
+    expect(kvforge("put", made, "k", "v", "--ttl", "60", "--as", "file_log,disk_index,expiring"), 0)
+    expect(kvforge("stat", made), 0, ["composition  file_log,disk_index", "expiry       system_clock:"])
+    # The tool has no expiring store over tables with a codec, and says what it has.
+    expect(kvforge("convert", source, fresh("tables-deadlines-zstd"), "--as", "file_log,disk_index,zstd"), 2,
+           err=["has expiry", "over tables without a codec"])
+
+
 def test_backup_makes_a_verified_copy_and_refuses_a_used_destination():
     source = fresh("backup-source")
     expect(kvforge("load", source, "--as", "mmap_file,sorted,sync_each", stdin=dump_of(numbered(100))), 0)
@@ -744,6 +773,42 @@ def test_a_lost_manifest_is_refused_then_rebuilt_by_repair():
         rebuilt = expect(kvforge("repair", store), 0, f"{store}/MANIFEST was lost; rebuilt from the data files")
         assert ("expiry system_clock" in rebuilt.text) == ("expiring" in words), rebuilt
         assert kvforge("get", store, "k").text == value + "\n"
+
+
+def test_a_lost_manifest_of_a_store_over_tables_is_rebuilt_by_repair():
+    records = [(b"k%03d" % i, b"value %d" % i) for i in range(200)]
+    for words, compact in (("file_log,disk_index", True), ("file_log,disk_index,expiring", False),
+                           ("file_log,disk_index,zstd", True)):
+        store = fresh("lost-tables-" + words.replace(",", "-"))
+        expect(kvforge("load", store, "--as", words, stdin=dump_of(records)), 0)
+        if compact:  # the records in a table; else in the log, beside an empty TABLES
+            expect(kvforge("compact", store), 0, "compacted")
+        dumped = expect(kvforge("dump", store), 0).out
+        before = lose_manifest(store)
+        for args in (["get", store, "k001"], ["scan", store]):
+            result = expect(kvforge(*args), 3, err=["MANIFEST is missing", f"kvforge repair {store}"])
+            assert result.out == b"", result
+        # --as naming an index that does not read tables is refused, and changes nothing.
+        expect(kvforge("repair", store, "--as", words.replace("disk_index", "sorted")), 3,
+               err="the store holds sorted tables, which only disk_index reads")
+        assert files_of(store) == before
+        expect(kvforge("repair", store), 0,
+               f"{store}/MANIFEST was lost; rebuilt from the data files: a store over sorted tables")
+        expect(kvforge("stat", store), 0, ["composition  file_log,disk_index", "format       3", "keys         200"])
+        assert kvforge("dump", store).out == dumped
+    # Tables and logs whose headers record no fingerprints (as a store over tables wrote them
+    # before they did): nothing to rebuild from, and the tool says so.
+    lose_manifest(store)
+    for path in Path(store).iterdir():
+        if path.suffix in (".kvtable", ".kvlog"):
+            data = bytearray(path.read_bytes())
+            data[16:24] = bytes(8)
+            data[28:32] = crc32c(bytes(data[0:28])).to_bytes(4, "little")
+            path.write_bytes(bytes(data))
+            rewrite_layers(path, 0)
+    before = files_of(store)
+    expect(kvforge("repair", store), 3, err="record no codecs (it was written before kvforge recorded them there)")
+    assert files_of(store) == before
 
 
 def rewrite_layers(data_path, layers):

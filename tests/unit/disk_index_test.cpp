@@ -199,13 +199,31 @@ TEST_CASE("disk_index: the MANIFEST records format 3 and the index, and binds th
                    Catch::Contains("written with 'disk_index'") && Catch::Contains("only kvforge::disk_index reads"));
     }
     SECTION("a table store that lost its MANIFEST is opened by neither") {
+        table_store{tables}.close();  // its open flushes the log into a table, and starts a new log
         std::filesystem::remove(std::filesystem::path(tables) / "MANIFEST");
         kvforge::error e = open_error<log_store>(tables);
         CHECK(e.code() == kvforge::errc::corrupt_header);
-        CHECK_THAT(e.what(), Catch::Contains("TABLES lists sorted tables"));
+        CHECK_THAT(e.what(), Catch::Contains("TABLES lists sorted tables") &&
+                                 Catch::Contains("`kvforge repair " + tables + "`"));
         e = open_error<table_store>(tables);
         CHECK(e.code() == kvforge::errc::corrupt_header);
-        CHECK_THAT(e.what(), Catch::Contains("MANIFEST is missing"));
+        CHECK_THAT(e.what(),
+                   Catch::Contains("MANIFEST is missing") && Catch::Contains("`kvforge repair " + tables + "`"));
+        // The headers of its log and tables record what the MANIFEST did, for the repair.
+        const std::uint64_t layers = kvforge::detail::layers_fingerprint("none", "none");
+        const std::uint64_t codecs = kvforge::detail::codec_fingerprint("bytes", "bytes");
+        int headers = 0;
+        for (const auto& entry : std::filesystem::directory_iterator(tables)) {
+            const std::string name = entry.path().filename().string();
+            if (name.find("data-") != 0) continue;
+            const std::string bytes = kvforge_test::read_file(entry.path());
+            REQUIRE(bytes.size() >= 64);
+            INFO(name);
+            CHECK(kvforge::detail::file_header::get_le64(bytes.data() + 16) == codecs);
+            CHECK(kvforge::detail::file_header::get_le64(bytes.data() + 40) == layers);
+            ++headers;
+        }
+        CHECK(headers == 2);  // the table and the new log
     }
     // The MANIFEST with one line replaced, its checksum made again.
     const auto rewritten = [&](std::string_view from, std::string_view to) {

@@ -9,10 +9,13 @@
 #include <chrono>
 #include <filesystem>
 #include <string>
+#include <system_error>
+#include <type_traits>
 
 #include <kvforge/index/disk_index.hpp>
 #include <kvforge/kvforge.hpp>
 
+#include "../support/directory_tree.hpp"
 #include "../support/file_bytes.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/test_clock.hpp"
@@ -95,4 +98,49 @@ TEST_CASE("an expiring store over tables loads its deadlines file though its ope
         test_clock::set(deadline + 1h);
         CHECK(db.purge_expired() == 2);
     }
+}
+
+TEST_CASE("the MANIFEST binds expiry on a store over tables: a refused open changes no file",
+          "[expiry][manifest][disk_index]") {
+    using plain_tables = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index>;
+    using system_tables =
+        kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index, kvforge::expiring<>>;
+    temp_dir dir;
+    const std::string expiring_path = dir / "expiring";
+    const std::string plain_path = dir / "plain";
+    {
+        expiring_tables db(expiring_path);
+        db.put("k", "v", 1h);
+        db.compact();           // a table
+        db.put("logged", "v");  // and a record in the log, which a writable open flushes
+    }
+    {
+        plain_tables db(plain_path);
+        db.put("k", "v");
+        db.compact();
+        db.put("logged", "v");
+    }
+    const auto refused = []<class Store>(std::type_identity<Store>, const std::string& path,
+                                         const std::string& expected) {
+        const auto before = kvforge_test::tree(path);
+        Store db;
+        std::error_code ec;
+        db.open(path, kvforge::options{}, {}, ec);
+        CHECK(ec == kvforge::errc::codec_mismatch);
+        CHECK_THAT(kvforge::last_error_message(), Catch::Contains(expected));
+        CHECK_FALSE(db.is_open());
+        CHECK(kvforge_test::tree(path) == before);
+    };
+    refused(std::type_identity<plain_tables>{}, expiring_path,
+            "expiry: written with 'test_clock:1/1000', opened with 'none'");
+    refused(std::type_identity<system_tables>{}, expiring_path, "opened with 'system_clock:");
+    refused(std::type_identity<expiring_tables>{}, plain_path,
+            "expiry: written with 'none', opened with 'test_clock:1/1000'");
+    // Both still open as they were written, with every record.
+    expiring_tables expiring(expiring_path);
+    CHECK(expiring.get("k") == "v");
+    CHECK(expiring.get("logged") == "v");
+    plain_tables plain(plain_path);
+    CHECK(plain.get("k") == "v");
+    CHECK(plain.get("logged") == "v");
 }

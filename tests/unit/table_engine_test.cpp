@@ -11,6 +11,7 @@
 
 #include "../support/temp_dir.hpp"
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <map>
@@ -140,4 +141,40 @@ TEST_CASE("table engine: a power loss keeps every write sync_each acknowledged",
             }
         }
     }
+}
+
+TEST_CASE("table engine: with background jobs, writers are asked to wait once a second buffer is full",
+          "[table][engine][memory]") {
+    kvforge_test::temp_dir dir;
+    std::error_code ec;
+    kd::table_engine_options options = small_engine();
+    options.background = true;  // the jobs wait for the caller's thread: none runs here until asked
+    posix_engine engine;
+    REQUIRE(engine.open({}, dir.path().string(), engine_composition(), options, ec));
+    // The write buffers' memory: no table holds records yet, and there is no block cache.
+    const auto buffers = [&engine] {
+        kvforge::stats s;
+        engine.add_stats(s);
+        return s.memory_bytes;
+    };
+    const std::string value(200, 'v');
+    std::uint64_t puts = 0;
+    std::uint64_t largest_step = 0;  // what one put added, at most
+    while (!engine.must_wait()) {
+        const std::uint64_t before = buffers();
+        REQUIRE(engine.put(engine_key(puts++), value, ec));
+        largest_step = std::max(largest_step, buffers() - std::min(before, buffers()));
+        REQUIRE(puts < 100000);
+    }
+    // One buffer frozen at the put that filled it, and a second as full: the writers wait
+    // with two buffers' worth in memory, and not more.
+    INFO(puts << " puts, " << buffers() << " bytes in the buffers, " << largest_step << " at most a put");
+    CHECK(engine.take_job_due());
+    CHECK(buffers() >= 2 * options.write_buffer_bytes);
+    CHECK(buffers() <= 2 * (options.write_buffer_bytes + largest_step));
+    // The flush the thread would run lets them go on.
+    REQUIRE(engine.run_jobs(false, [] { return 0; }, [] { return true; }, ec));
+    CHECK_FALSE(engine.must_wait());
+    CHECK(engine.levels().table_count() > 0);
+    REQUIRE(engine.close(ec));
 }

@@ -59,7 +59,7 @@ struct table_directory {
         kd::level_limits limits;
         limits.level0_tables = 2;
         limits.table_bytes = 4096;
-        return {files, codec, kd::table_layout{512, 10}, limits, nullptr, generations};
+        return {files, codec, kd::table_layout{512, 10}, limits, nullptr, generations, {}};
     }
 
     std::shared_ptr<kvforge::simulated_file_system> fs;

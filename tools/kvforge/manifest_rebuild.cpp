@@ -1,6 +1,5 @@
 #include "manifest_rebuild.hpp"
 
-#include <kvforge/compression/compositions.hpp>
 #include <kvforge/detail/data_file.hpp>
 #include <kvforge/detail/store_directory.hpp>
 #include <kvforge/detail/store_files.hpp>
@@ -18,6 +17,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "compositions.hpp"
 #include "errors.hpp"
 #include "store_files.hpp"
 
@@ -31,12 +31,13 @@ using kvforge::detail::store_file_name;
 using directory_type = kvforge::detail::store_directory<kvforge::posix_io>;
 using data_file = kvforge::detail::data_file<kvforge::posix_io>;
 
-/// What the headers of a store's format 2 data files that hold records say.
+/// What the headers of a store's format 2 data files and tables that hold records say.
 struct recorded_headers {
     std::string first;  ///< the first such file's path; empty when there is none
     std::uint64_t codec_fingerprint = 0;
     std::uint64_t layers = 0;
-    bool agree = true;  ///< every such file records the same fingerprints
+    bool agree = true;    ///< every such file records the same fingerprints
+    bool tables = false;  ///< a table or a TABLES file is there: the store is over sorted tables
 };
 
 recorded_headers read_headers(const directory_type& directory) {
@@ -45,7 +46,10 @@ recorded_headers read_headers(const directory_type& directory) {
     if (!directory.list(names, ec)) fail_store(ec, "list " + directory.path(), directory.path());
     recorded_headers found;
     for (const store_file_name& name : names) {
-        if (name.kind() != store_file_kind::data || name.is_temporary()) continue;
+        if (name.is_temporary()) continue;
+        const bool table = name.kind() == store_file_kind::table;
+        found.tables = found.tables || table || name.kind() == store_file_kind::table_list;
+        if (name.kind() != store_file_kind::data && !table) continue;
         data_file file;
         std::uint64_t size = 0;
         char bytes[file_header::size];
@@ -56,7 +60,9 @@ recorded_headers read_headers(const directory_type& directory) {
         const auto available = static_cast<std::size_t>(std::min<std::uint64_t>(size, sizeof bytes));
         // A damaged header is the salvage's to report; it records nothing here.
         if (!file.read(0, bytes, available, ec) ||
-            file_header::decode({bytes, available}, kvforge::detail::file_kind::data, header) !=
+            file_header::decode({bytes, available},
+                                table ? kvforge::detail::file_kind::table : kvforge::detail::file_kind::data,
+                                header) !=
                 file_header::problem::none ||
             header.version < 2 || size <= header.bytes()) {
             continue;
@@ -93,7 +99,7 @@ void apply_words(const std::string& words, kvforge::composition& c) {
         throw usage_error("--as takes spec words only, e.g. --as file_log,expiring,zstd; the directory is given apart");
     }
     const std::vector<kvforge::detail::spec_word> vocabulary =
-        kvforge::detail::vocabulary_of<kvforge::compressed_compositions>::get();
+        kvforge::detail::vocabulary_of<tool_compositions>::get();
     kvforge::detail::parsed_spec parsed;
     std::error_code ec;
     // A path, which the words need for a file store, is not what is read here.
@@ -145,16 +151,22 @@ std::optional<std::string> rebuild_lost_manifest(const std::string& directory_pa
                                              "compositions, so none can be rebuilt from them" +
                             restore);
     }
+    if (recorded.tables && recorded.codec_fingerprint == 0) {
+        throw store_failure(directory_path + ": MANIFEST is lost, and the headers of the store's tables and logs "
+                                             "record no codecs (it was written before kvforge recorded them there), "
+                                             "so none can be rebuilt from them" +
+                            restore);
+    }
     // The codec names: inspect_store found them when the fingerprint is of built-in codecs.
     if (!disk.codecs_known || disk.composition.codec_fingerprint != recorded.codec_fingerprint) {
         throw store_failure(directory_path + ": MANIFEST is lost, and the data files' codec fingerprint is of no "
                                              "codecs kvforge has built in (they are a program's own)" +
                             restore + ", or let that program open the store with kvforge::store");
     }
+    const std::string tables_index(kvforge::detail::disk_index_name);
     kvforge::composition rebuilt;
-    rebuilt.format = kvforge::detail::format_version;
     rebuilt.store = "file_log";
-    rebuilt.index = "hash_index";
+    rebuilt.index = recorded.tables ? tables_index : "hash_index";
     rebuilt.durability = "buffered";
     rebuilt.key_codec = disk.composition.key_codec;
     rebuilt.value_codec = disk.composition.value_codec;
@@ -172,6 +184,12 @@ std::optional<std::string> rebuild_lost_manifest(const std::string& directory_pa
                                        : " records others (a clock or codec of a program's own)") +
                                 " (nothing was changed)");
         }
+        if ((said.index == tables_index) != recorded.tables) {
+            throw store_failure(directory_path + ": --as " + *words + " says index '" + said.index + "', but " +
+                                (recorded.tables ? "the store holds sorted tables, which only disk_index reads"
+                                                 : "the store holds no sorted tables: it is a log store") +
+                                "; leave the index out of --as (nothing was changed)");
+        }
         rebuilt = said;
     } else if (!named) {
         throw store_failure(
@@ -184,11 +202,13 @@ std::optional<std::string> rebuild_lost_manifest(const std::string& directory_pa
             " --as file_log,expiring,zstd` (words: expiring; zstd, zstd-trained or lz4), or" +
             restore.substr(1) + " (nothing was changed)");
     }
+    // A store over tables records a format of its own, which a release without tables refuses.
+    rebuilt.format = recorded.tables ? kvforge::detail::table_store_format : kvforge::detail::format_version;
     const std::string text = kvforge::detail::format_manifest(rebuilt);
     write_manifest(directory, text);
-    return manifest_path + " was lost; rebuilt from the data files" + (words ? " and --as" : "") + ": codecs '" +
-           rebuilt.key_codec + "' and '" + rebuilt.value_codec + "', expiry " + rebuilt.expiry + ", compression " +
-           rebuilt.compression;
+    return manifest_path + " was lost; rebuilt from the data files" + (words ? " and --as" : "") + ": " +
+           (recorded.tables ? "a store over sorted tables, " : "") + "codecs '" + rebuilt.key_codec + "' and '" +
+           rebuilt.value_codec + "', expiry " + rebuilt.expiry + ", compression " + rebuilt.compression;
 }
 
 }  // namespace kvforge_tool

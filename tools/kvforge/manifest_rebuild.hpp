@@ -1,9 +1,10 @@
 #pragma once
-// Rebuilding a store's lost MANIFEST from what its data files' headers record: the codecs'
-// fingerprint (named when it is a pair of built-in codecs) and the fingerprint of the
-// store's expiry and compression (named when it is one of the tool's clock and kvforge's
-// codecs). When they do not record enough, spec words (`--as`) say the rest, and are
-// checked against what is recorded.
+// Rebuilding a store's lost MANIFEST from what the headers of its data files and tables
+// record: the codecs' fingerprint (named when it is a pair of built-in codecs) and the
+// fingerprint of the store's expiry and compression (named when it is one of the tool's
+// clock and kvforge's codecs). A store with tables is a store over them (disk_index). When
+// the headers do not record enough, spec words (`--as`) say the rest, and are checked
+// against what is recorded.
 
 #include <optional>
 #include <string>

@@ -34,8 +34,8 @@ int run(const std::vector<std::string>& args) {
     } catch (const usage_error& refused) {
         if (source.db.composition().expiry == "none") throw;
         throw usage_error(std::string(refused.what()) + " (" + source_dir +
-                          " has expiry, so DEST is made with `expiring`, which the tool has with file_log only: "
-                          "e.g. --as file_log,hash)");
+                          " has expiry, so DEST is made with `expiring`, which the tool has with file_log only, and "
+                          "over tables without a codec: e.g. --as file_log,hash or --as file_log,disk_index)");
     }
     if (target.in_cluster && target.db.size() != 0) {
         throw store_failure(target_dir + " holds records already; convert writes a new store: give a name that no "

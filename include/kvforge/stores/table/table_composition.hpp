@@ -52,7 +52,9 @@ public:
                 fail(ec, errc::corrupt_header,
                      path + " is missing, and " + holder +
                          " holds records, whose key and value codecs only the MANIFEST records; the store is not "
-                         "opened under a guess (nothing was changed). Restore the MANIFEST from a backup");
+                         "opened under a guess (nothing was changed). Restore the MANIFEST from a backup, or "
+                         "rebuild it from the store's files with `kvforge repair " +
+                         directory_.path() + "`");
                 return false;
             }
             to_write = format_manifest(composition_);

@@ -343,7 +343,7 @@ private:
     bool check_backup(const std::string& dest, std::error_code& ec) const;
 
     [[nodiscard]] table_job_context<IO, Codec> context() const {
-        return {tables_, codec_, options_.layout, options_.limits, cache_.get(), generations_};
+        return {tables_, codec_, options_.layout, options_.limits, cache_.get(), generations_, header_};
     }
 
     /// What a write changes in the counts (live_counts::account), looking up the version
@@ -411,7 +411,7 @@ private:
     void note_tail(std::uint32_t generation, const log_scan_result& result, std::uint64_t size);
 
     /// Moves the writer to a new log of the next generation.
-    bool start_log(std::error_code& ec) { return log_.start(directory_, next_generation_.fetch_add(1), ec); }
+    bool start_log(std::error_code& ec) { return log_.start(directory_, header_, next_generation_.fetch_add(1), ec); }
 
     IO io_{};
     table_engine_options options_;
@@ -460,6 +460,9 @@ private:
     /// The counts when the buffer was frozen: its flush's TABLES records them.
     store_counts frozen_counts_;
     composition composition_;      ///< what the MANIFEST records
+    /// What every new log's and table's header records of composition_: the codecs' and
+    /// the layers' fingerprints, from which a lost MANIFEST is rebuilt.
+    file_header header_;
 };
 
 }  // namespace kvforge::detail

@@ -40,6 +40,8 @@ bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const
     once_locked();
     if (!directory_.list(names, ec) || !recorded.check(names, manifest, ec)) return false;
     composition_ = recorded.wanted();
+    header_.codec_fingerprint = composition_.codec_fingerprint;
+    header_.layers = layers_fingerprint(composition_.expiry, composition_.compression);
     if (options_.block_cache_bytes > 0) {
         cache_ = std::make_unique<block_cache>();
         if (!cache_->set_budget(options_.block_cache_bytes, "options::block_cache_bytes", ec)) return false;

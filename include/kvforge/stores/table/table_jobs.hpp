@@ -33,6 +33,8 @@ struct table_job_context {
     block_cache* cache = nullptr;
     /// Gives each new table its generation: std::uint32_t(), from the store's one counter.
     function_ref<std::uint32_t()> next_generation;
+    /// The header each new table starts from: the store's fingerprints (table_engine::header_).
+    file_header header;
 };
 
 /// Writes buffer (not empty) into a new table and gives current with it as level 0's newest.
@@ -41,7 +43,7 @@ bool flush_write_buffer(const write_buffer& buffer, const table_levels<Codec, da
                         const table_job_context<IO, Codec>& context, table_levels<Codec, data_file<IO>>& next,
                         std::error_code& ec) {
     using table_type = typename table_levels<Codec, data_file<IO>>::table_type;
-    file_header header;
+    file_header header = context.header;
     header.generation = context.next_generation();
     data_file<IO> file;
     if (!context.files.create(header.generation, file, ec)) return false;
@@ -75,6 +77,7 @@ bool merge_into_new_tables(std::vector<std::unique_ptr<entry_cursor>> sources, e
         std::uint32_t generation = 0;
 
         data_file<IO>* begin(file_header& header, std::error_code& ec) {
+            header = context.header;
             generation = header.generation = context.next_generation();
             return context.files.create(generation, file, ec) ? &file : nullptr;
         }

@@ -22,20 +22,20 @@ namespace kvforge::detail {
 template <class IO, class Writer>
 class table_log {
 public:
-    /// Starts a new, empty log of this generation and moves the writer to it. The old
-    /// log's buffered records reach its file before the new log exists, so that a reader
-    /// that finds the new log finds every record of the old one: what it reads is a prefix
-    /// of the writes.
-    bool start(const store_directory<IO>& directory, std::uint32_t generation, std::error_code& ec) {
+    /// Starts a new, empty log of this generation, its header the store's (stamp: the
+    /// fingerprints), and moves the writer to it. The old log's buffered records reach its
+    /// file before the new log exists, so that a reader that finds the new log finds every
+    /// record of the old one: what it reads is a prefix of the writes.
+    bool start(const store_directory<IO>& directory, file_header stamp, std::uint32_t generation,
+               std::error_code& ec) {
         if (writer_ && (writer_->flush(ec), ec)) return false;
         data_file<IO> file;
         if (!directory.open_file(file, store_file_name::data(generation), O_RDWR | O_CREAT | O_TRUNC, ec)) {
             return false;
         }
-        file_header header;
-        header.generation = generation;
+        stamp.generation = generation;
         char bytes[file_header::size];
-        header.encode(bytes);
+        stamp.encode(bytes);
         if (!file.write(0, {bytes, sizeof bytes}, ec) || !file.sync(ec) || !directory.sync(ec)) return false;
         headers_written_ += sizeof bytes;
         ++started_;
