@@ -17678,8 +17678,9 @@ private:
             fail(ec, errc::corrupt_header,
                  directory_.file_path(store_file_name::manifest()) + " is missing, and " + found.table_list +
                      " lists sorted tables, which only kvforge::disk_index reads; the store is not opened as a log "
-                     "store (nothing was changed). Restore the MANIFEST from a backup and open the store with "
-                     "kvforge::disk_index");
+                     "store (nothing was changed). Restore the MANIFEST from a backup, or rebuild it from the "
+                     "store's files with `kvforge repair " +
+                     directory_.path() + "`, and open the store with kvforge::disk_index");
             return false;
         }
         const bool never_recorded = format_manifest(composition_).empty() && found.layers_agree;

@@ -36,8 +36,9 @@ struct recorded_headers {
     std::string first;  ///< the first such file's path; empty when there is none
     std::uint64_t codec_fingerprint = 0;
     std::uint64_t layers = 0;
-    bool agree = true;    ///< every such file records the same fingerprints
-    bool tables = false;  ///< a table or a TABLES file is there: the store is over sorted tables
+    bool agree = true;       ///< every such file records the same fingerprints
+    bool tables = false;     ///< a table or a TABLES file is there: the store is over sorted tables
+    bool unrecorded = false; ///< a file records no fingerprints (a store over tables wrote them so once)
 };
 
 recorded_headers read_headers(const directory_type& directory) {
@@ -65,6 +66,11 @@ recorded_headers read_headers(const directory_type& directory) {
                                 header) !=
                 file_header::problem::none ||
             header.version < 2 || size <= header.bytes()) {
+            continue;
+        }
+        // Files of the same store that record them say the same: these say nothing.
+        if (header.codec_fingerprint == 0 && header.layers == 0) {
+            found.unrecorded = true;
             continue;
         }
         if (found.first.empty()) {
@@ -143,18 +149,18 @@ std::optional<std::string> rebuild_lost_manifest(const std::string& directory_pa
     mode.create = false;
     if (!directory.open(io, directory_path, mode, ec)) fail_store(ec, "open " + directory_path, directory_path);
     const recorded_headers recorded = read_headers(directory);
-    if (recorded.first.empty()) return std::nullopt;  // format 1, or no records: the store opens without one
     const std::string manifest_path = directory.file_path(store_file_name::manifest());
     const std::string restore = "; restore " + manifest_path + " from a backup of the store";
-    if (!recorded.agree) {
-        throw store_failure(directory_path + ": MANIFEST is lost, and the data files record different codecs or "
-                                             "compositions, so none can be rebuilt from them" +
-                            restore);
-    }
-    if (recorded.tables && recorded.codec_fingerprint == 0) {
+    if (recorded.first.empty() && recorded.tables && recorded.unrecorded) {
         throw store_failure(directory_path + ": MANIFEST is lost, and the headers of the store's tables and logs "
                                              "record no codecs (it was written before kvforge recorded them there), "
                                              "so none can be rebuilt from them" +
+                            restore);
+    }
+    if (recorded.first.empty()) return std::nullopt;  // format 1, or no records: the store opens without one
+    if (!recorded.agree) {
+        throw store_failure(directory_path + ": MANIFEST is lost, and the data files record different codecs or "
+                                             "compositions, so none can be rebuilt from them" +
                             restore);
     }
     // The codec names: inspect_store found them when the fingerprint is of built-in codecs.
