@@ -151,13 +151,15 @@ std::optional<std::string> rebuild_lost_manifest(const std::string& directory_pa
     const recorded_headers recorded = read_headers(directory);
     const std::string manifest_path = directory.file_path(store_file_name::manifest());
     const std::string restore = "; restore " + manifest_path + " from a backup of the store";
-    if (recorded.first.empty() && recorded.tables && recorded.unrecorded) {
-        throw store_failure(directory_path + ": MANIFEST is lost, and the headers of the store's tables and logs "
-                                             "record no codecs (it was written before kvforge recorded them there), "
-                                             "so none can be rebuilt from them" +
-                            restore);
+    if (recorded.first.empty()) {
+        if (recorded.tables && recorded.unrecorded) {
+            throw store_failure(directory_path + ": MANIFEST is lost, and the headers of the store's tables and "
+                                                 "logs record no codecs (it was written before kvforge recorded them "
+                                                 "there), so none can be rebuilt from them" +
+                                restore);
+        }
+        return std::nullopt;  // format 1, or no records: the store opens without one
     }
-    if (recorded.first.empty()) return std::nullopt;  // format 1, or no records: the store opens without one
     if (!recorded.agree) {
         throw store_failure(directory_path + ": MANIFEST is lost, and the data files record different codecs or "
                                              "compositions, so none can be rebuilt from them" +
