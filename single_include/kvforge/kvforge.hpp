@@ -16680,6 +16680,44 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/hinted_entries.hpp ----
+// ---- begin kvforge/stores/log/written_with.hpp ----
+/// \file written_with.hpp
+/// The check that a data file or table holds values as the store opening it reads them:
+/// its header's fingerprints against the composition its MANIFEST records. A MANIFEST
+/// copied in from another store, or rebuilt under a guess, would otherwise have values
+/// read under another reading of their bytes.
+
+#include <string>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+/// Whether header's codecs and layers (expiry, compression) are the store's, as
+/// `store` (its MANIFEST's composition) names them; if not, fails ec with
+/// errc::codec_mismatch naming path. A header whose layers are 0 was written before
+/// headers recorded them and is read as the MANIFEST says.
+inline bool check_written_with(const file_header& header, const composition& store, const std::string& path,
+                               std::error_code& ec) {
+    if (header.codec_fingerprint != store.codec_fingerprint) {
+        fail(ec, errc::codec_mismatch,
+             path + ": written with other key or value codecs than this store's ('" + store.key_codec + "' and '" +
+                 store.value_codec + "'); open it with the types it was written with (nothing was changed)");
+        return false;
+    }
+    if (header.layers != 0 && header.layers != layers_fingerprint(store.expiry, store.compression)) {
+        fail(ec, errc::codec_mismatch,
+             path + ": written with another expiry or compression than this store's (expiry '" + store.expiry +
+                 "', compression '" + store.compression +
+                 "'), which its MANIFEST records; the MANIFEST is not this store's: restore the store's own from "
+                 "a backup, or remove it and rebuild it with `kvforge repair` (nothing was changed)");
+        return false;
+    }
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/written_with.hpp ----
 
 namespace kvforge::detail {
 
@@ -16752,7 +16790,6 @@ public:
           directory_(directory),
           options_(opts),
           composition_(wanted),
-          fingerprint_(wanted.codec_fingerprint),
           table_(table),
           reader_(reader),
           files_(files),
@@ -17146,24 +17183,7 @@ private:
                      path + ": the file header has flags or reserved fields this kvforge does not know");
                 return false;
         }
-        if (header.codec_fingerprint != fingerprint_) {
-            fail(ec, errc::codec_mismatch,
-                 path + ": written with other key or value codecs than this store's ('" + composition_.key_codec +
-                     "' and '" + composition_.value_codec +
-                     "'); open it with the types it was written with (nothing was changed)");
-            return false;
-        }
-        // A data file records the expiry and compression its values were written with
-        // (0 in files written before it did): a MANIFEST that says otherwise is another
-        // store's, and the values would be read under another reading of their first bytes.
-        if (header.layers != 0 && header.layers != layers_fingerprint(composition_.expiry, composition_.compression)) {
-            fail(ec, errc::codec_mismatch,
-                 path + ": written with another expiry or compression than this store's (expiry '" +
-                     composition_.expiry + "', compression '" + composition_.compression +
-                     "'), which its MANIFEST records; the MANIFEST is not this store's: restore the store's own from "
-                     "a backup, or remove it and rebuild it with `kvforge repair` (nothing was changed)");
-            return false;
-        }
+        if (!check_written_with(header, composition_, path, ec)) return false;
         in.file_id = header.file_id;
         in.version = header.version;
         in.order = header.order;
@@ -17264,14 +17284,13 @@ private:
 
     /// Which segment a hint describes.
     [[nodiscard]] hint_identity identity(const segment_type& in) const noexcept {
-        return {in.id, fingerprint_, in.file_id, in.records_start()};
+        return {in.id, composition_.codec_fingerprint, in.file_id, in.records_start()};
     }
 
     IO& io_;
     const store_directory<IO>& directory_;
     const kvforge::options& options_;
     const composition& composition_;
-    std::uint64_t fingerprint_;
     Table& table_;
     const Reader& reader_;
     Files& files_;

@@ -144,3 +144,90 @@ TEST_CASE("the MANIFEST binds expiry on a store over tables: a refused open chan
     CHECK(plain.get("k") == "v");
     CHECK(plain.get("logged") == "v");
 }
+
+TEST_CASE("a MANIFEST copied in from another store over tables is refused by the tables' and logs' headers",
+          "[expiry][manifest][disk_index]") {
+    using plain_tables = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index>;
+    temp_dir dir;
+    const std::string plain_path = dir / "plain";
+    {
+        plain_tables db(plain_path);
+        db.put("k", "v");
+    }
+    // Expiring stores with the same codecs: one whose record is in a table, one whose
+    // record is in its log.
+    const test_clock::time_point deadline = test_clock::now() + 1h;
+    const std::string in_table = dir / "in_table";
+    const std::string in_log = dir / "in_log";
+    {
+        expiring_tables db(in_table);
+        db.put("k", "v", deadline);
+        db.compact();
+    }
+    {
+        expiring_tables db(in_log);
+        db.put("k", "v", deadline);
+    }
+    const std::string plain_manifest = read_file(fs::path(plain_path) / "MANIFEST");
+    const auto refused = [&](const std::string& path, const kvforge::options& options, const std::string& names) {
+        const std::string own = read_file(fs::path(path) / "MANIFEST");
+        write_file(fs::path(path) / "MANIFEST", plain_manifest);
+        const auto before = kvforge_test::tree(path);
+        plain_tables db;
+        std::error_code ec;
+        db.open(path, options, {}, ec);
+        CHECK(ec == kvforge::errc::codec_mismatch);
+        CHECK_THAT(kvforge::last_error_message(),
+                   Catch::Contains(names) && Catch::Contains("written with another expiry or compression") &&
+                       Catch::Contains("the MANIFEST is not this store's"));
+        CHECK_FALSE(db.is_open());
+        CHECK(kvforge_test::tree(path) == before);
+        // With its own MANIFEST back, the store opens with its record and its deadline.
+        write_file(fs::path(path) / "MANIFEST", own);
+        expiring_tables expiring(path, options);
+        CHECK(expiring.get("k") == "v");
+        CHECK(expiring.expiry("k") == deadline);
+    };
+    kvforge::options read_only;
+    read_only.read_only = true;
+    for (const kvforge::options& options : {read_only, kvforge::options{}}) {  // a writer's open flushes the log
+        refused(in_table, options, ".kvtable");
+        refused(in_log, options, ".kvlog");
+    }
+}
+
+TEST_CASE("a store over tables whose headers record no fingerprints, as earlier releases wrote them, opens",
+          "[manifest][disk_index]") {
+    using plain_tables = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index>;
+    temp_dir dir;
+    const std::string path = dir / "store";
+    {
+        plain_tables db(path);
+        db.put("in a table", "v1");
+        db.compact();
+        db.put("in the log", "v2");
+    }
+    // Each header's fingerprints zeroed, its checksums made again: the bytes earlier
+    // releases wrote.
+    int zeroed = 0;
+    for (const auto& entry : fs::directory_iterator(path)) {
+        const std::string name = entry.path().filename().string();
+        const bool table = entry.path().extension() == ".kvtable";
+        if (!table && entry.path().extension() != ".kvlog") continue;
+        std::string bytes = read_file(entry.path());
+        kvforge::detail::file_header header;
+        REQUIRE(kvforge::detail::file_header::decode(
+                    bytes, table ? kvforge::detail::file_kind::table : kvforge::detail::file_kind::data, header) ==
+                kvforge::detail::file_header::problem::none);
+        header.codec_fingerprint = 0;
+        header.layers = 0;
+        header.encode(bytes.data());
+        write_file(entry.path(), bytes);
+        ++zeroed;
+    }
+    CHECK(zeroed == 2);
+    plain_tables db(path);
+    CHECK(db.get("in a table") == "v1");
+    CHECK(db.get("in the log") == "v2");
+    CHECK(db.size() == 2);
+}

@@ -41,6 +41,7 @@
 #include "log_scan.hpp"
 #include "record_format.hpp"
 #include "segment.hpp"
+#include "written_with.hpp"
 
 namespace kvforge::detail {
 
@@ -113,7 +114,6 @@ public:
           directory_(directory),
           options_(opts),
           composition_(wanted),
-          fingerprint_(wanted.codec_fingerprint),
           table_(table),
           reader_(reader),
           files_(files),
@@ -507,24 +507,7 @@ private:
                      path + ": the file header has flags or reserved fields this kvforge does not know");
                 return false;
         }
-        if (header.codec_fingerprint != fingerprint_) {
-            fail(ec, errc::codec_mismatch,
-                 path + ": written with other key or value codecs than this store's ('" + composition_.key_codec +
-                     "' and '" + composition_.value_codec +
-                     "'); open it with the types it was written with (nothing was changed)");
-            return false;
-        }
-        // A data file records the expiry and compression its values were written with
-        // (0 in files written before it did): a MANIFEST that says otherwise is another
-        // store's, and the values would be read under another reading of their first bytes.
-        if (header.layers != 0 && header.layers != layers_fingerprint(composition_.expiry, composition_.compression)) {
-            fail(ec, errc::codec_mismatch,
-                 path + ": written with another expiry or compression than this store's (expiry '" +
-                     composition_.expiry + "', compression '" + composition_.compression +
-                     "'), which its MANIFEST records; the MANIFEST is not this store's: restore the store's own from "
-                     "a backup, or remove it and rebuild it with `kvforge repair` (nothing was changed)");
-            return false;
-        }
+        if (!check_written_with(header, composition_, path, ec)) return false;
         in.file_id = header.file_id;
         in.version = header.version;
         in.order = header.order;
@@ -625,14 +608,13 @@ private:
 
     /// Which segment a hint describes.
     [[nodiscard]] hint_identity identity(const segment_type& in) const noexcept {
-        return {in.id, fingerprint_, in.file_id, in.records_start()};
+        return {in.id, composition_.codec_fingerprint, in.file_id, in.records_start()};
     }
 
     IO& io_;
     const store_directory<IO>& directory_;
     const kvforge::options& options_;
     const composition& composition_;
-    std::uint64_t fingerprint_;
     Table& table_;
     const Reader& reader_;
     Files& files_;

@@ -408,6 +408,7 @@ private:
     bool remove_logs_before(std::uint32_t generation, std::error_code& ec) const;
 
     bool replay(std::uint32_t generation, std::error_code& ec);
+    bool written_here(const file_header& header, const std::string& path, std::error_code& ec) const;
     void note_tail(std::uint32_t generation, const log_scan_result& result, std::uint64_t size);
 
     /// Moves the writer to a new log of the next generation.

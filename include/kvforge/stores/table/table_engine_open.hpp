@@ -2,7 +2,8 @@
 /// \file table_engine_open.hpp
 /// Members of table_engine (table_engine.hpp): the open, and the replay of the logs.
 ///
-/// An open checks the MANIFEST against the composition wanted (table_composition), reads
+/// An open checks the MANIFEST against the composition wanted (table_composition), and
+/// each table's and log's header against the MANIFEST (written_here), reads
 /// TABLES (the tables, the oldest log to replay, and the counts as of it), and replays the
 /// logs from that one into the write buffer, counting what each record changes. A writer's
 /// open then flushes what it replayed into a level 0 table at once, starts a new log and
@@ -22,6 +23,7 @@
 #include "../../detail/store_files.hpp"
 #include "../log/log_scan.hpp"
 #include "../log/record_format.hpp"
+#include "../log/written_with.hpp"
 #include "table_composition.hpp"
 #include "table_engine.hpp"
 
@@ -53,6 +55,12 @@ bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const
     }
     store_counts counts;
     if (!tables_.open(cache_.get(), levels_, listed_oldest_log_, counts, ec)) return false;
+    for (std::size_t level = 0; level < level_limits::levels; ++level) {
+        for (const auto& table : levels_.level(level)) {
+            const std::string table_path = directory_.file_path(store_file_name::table(table.generation));
+            if (!written_here(table.reader->header(), table_path, ec)) return false;
+        }
+    }
     counts_.set(counts);
     listed_counts_ = counts;
     // Listed again after TABLES was read: a reader's writer may have started the log it
@@ -99,6 +107,7 @@ bool table_engine<IO, Writer, Codec>::replay(std::uint32_t generation, std::erro
         file_header::decode({bytes, sizeof bytes}, file_kind::data, header) != file_header::problem::none) {
         return !ec;  // a log whose header never became durable holds no record
     }
+    if (!written_here(header, file.path(), ec)) return false;
     log_scan_result result;
     const bool scanned = scan_log(
         file, header.bytes(), size, header.version, false,
@@ -130,6 +139,16 @@ bool table_engine<IO, Writer, Codec>::replay(std::uint32_t generation, std::erro
     if (!scanned || ec) return false;
     note_tail(generation, result, size);
     return true;
+}
+
+/// Whether a log's or table's header records this store's codecs and layers. One that
+/// records neither (all zero) was written before tables recorded them, and is read as the
+/// MANIFEST says.
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::written_here(const file_header& header, const std::string& path,
+                                                   std::error_code& ec) const {
+    const bool unrecorded = header.codec_fingerprint == 0 && header.layers == 0;
+    return unrecorded || check_written_with(header, composition_, path, ec);
 }
 
 /// A writer's open cuts a torn tail (its records go into a table, and the log is removed);
