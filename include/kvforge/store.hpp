@@ -220,6 +220,11 @@ public:
     {
         open_files(path, options{}, io_policy{}, ec);
     }
+    void open(std::string_view path, const options& opts, std::error_code& ec) noexcept
+        requires persistent
+    {
+        open_files(path, opts, io_policy{}, ec);
+    }
     void open(std::string_view path, const options& opts, io_policy io, std::error_code& ec) noexcept
         requires persistent
     {

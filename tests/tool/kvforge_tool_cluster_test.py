@@ -102,7 +102,7 @@ def test_cluster_stores_refuse_what_they_cannot_do():
     store = cluster_store("refusals")
     expect(kvforge("put", store, "k", "v"), 0)
     expect(kvforge("backup", store, str(WORK / "backup")), 3, err="no files to back up")
-    expect(kvforge("repair", store), 0, "nothing to repair: 1 records checked")
+    expect(kvforge("repair", store), 0, "nothing to repair: 1 record checked")
     expect(kvforge("dump", store, "--skip-damaged"), 3, err="no files to read past damage in")
     expect(kvforge("put", store, "k", "v", "--as", "file_log"), 2, err="file_log")
     expect(kvforge("get", "redis_cluster:127.0.0.1:1/x", "k"), 3, err="127.0.0.1:1")

@@ -90,7 +90,7 @@ TEST_CASE("damage before the tail fails the open unless salvaging", "[file_log][
 
     kvforge::options salvage;
     salvage.salvage = true;
-    db.open(dir / "db", salvage, {}, ec);
+    db.open(dir / "db", salvage, ec);  // the options without an I/O policy
     REQUIRE_FALSE(ec);
     CHECK(db.size() == 9);
     CHECK_FALSE(db.contains("key3"));

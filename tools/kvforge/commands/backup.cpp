@@ -7,6 +7,7 @@
 #include "../commands.hpp"
 #include "../errors.hpp"
 #include "../exit_codes.hpp"
+#include "../plural.hpp"
 #include "../progress.hpp"
 #include "../tool_store.hpp"
 
@@ -29,8 +30,8 @@ int run(const std::vector<std::string>& args) {
     }
     const opened_store copy = open_existing(dest, access::as_is, read_only_options());
     const kvforge::stats held = copy.db.stats();
-    std::printf("backed up %s to %s: %llu keys, %s live, %s on disk; the copy was verified\n", dir.c_str(),
-                dest.c_str(), static_cast<unsigned long long>(held.live_keys), human_bytes(held.live_bytes).c_str(),
+    std::printf("backed up %s to %s: %s, %s live, %s on disk; the copy was verified\n", dir.c_str(), dest.c_str(),
+                count_of(held.live_keys, "key").c_str(), human_bytes(held.live_bytes).c_str(),
                 human_bytes(held.disk_bytes).c_str());
     return exit_ok;
 }

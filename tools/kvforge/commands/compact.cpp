@@ -7,6 +7,7 @@
 #include "../commands.hpp"
 #include "../errors.hpp"
 #include "../exit_codes.hpp"
+#include "../plural.hpp"
 #include "../progress.hpp"
 #include "../tool_store.hpp"
 
@@ -33,9 +34,9 @@ int run(const std::vector<std::string>& args) {
     if (ec) fail_store(ec, "compact " + dir, dir);
     const opened_store reopened = open_existing(dir, access::as_is);
     const kvforge::stats after = reopened.db.stats();
-    std::printf("compacted %s: %s on disk before, %s after; %llu keys, %s live\n", dir.c_str(),
+    std::printf("compacted %s: %s on disk before, %s after; %s, %s live\n", dir.c_str(),
                 human_bytes(before.disk_bytes).c_str(), human_bytes(after.disk_bytes).c_str(),
-                static_cast<unsigned long long>(after.live_keys), human_bytes(after.live_bytes).c_str());
+                count_of(after.live_keys, "key").c_str(), human_bytes(after.live_bytes).c_str());
     return exit_ok;
 }
 

@@ -7,6 +7,7 @@
 #include "../commands.hpp"
 #include "../errors.hpp"
 #include "../exit_codes.hpp"
+#include "../plural.hpp"
 #include "../progress.hpp"
 #include "../records.hpp"
 #include "../store_files.hpp"
@@ -71,9 +72,9 @@ int run(const std::vector<std::string>& args) {
     if (!ec) target.db.close(ec);
     if (ec) fail_store(ec, "check " + target_dir, target_dir);
     const kvforge::composition& made = target.db.composition();
-    std::printf("converted %llu records from %s to %s (%s,%s,%s); verified: %llu records checked, %zu damaged\n",
-                static_cast<unsigned long long>(copied), source_dir.c_str(), target_dir.c_str(), made.store.c_str(),
-                made.index.c_str(), made.durability.c_str(), static_cast<unsigned long long>(check.records_checked),
+    std::printf("converted %s from %s to %s (%s,%s,%s); verified: %s checked, %zu damaged\n",
+                count_of(copied, "record").c_str(), source_dir.c_str(), target_dir.c_str(), made.store.c_str(),
+                made.index.c_str(), made.durability.c_str(), count_of(check.records_checked, "record").c_str(),
                 check.damaged.size());
     return check.ok() ? exit_ok : exit_store_error;
 }

@@ -12,6 +12,7 @@
 #include "../dump_format.hpp"
 #include "../errors.hpp"
 #include "../exit_codes.hpp"
+#include "../plural.hpp"
 #include "../progress.hpp"
 #include "../records.hpp"
 #include "../tool_store.hpp"
@@ -108,7 +109,7 @@ int run(const std::vector<std::string>& args) {
     if (ec) write_failed();
     store.db.close(ec);
     if (ec) fail_store(ec, "load into " + dir, dir);
-    std::printf("loaded %llu records into %s\n", static_cast<unsigned long long>(writer.written()), dir.c_str());
+    std::printf("loaded %s into %s\n", count_of(writer.written(), "record").c_str(), dir.c_str());
     return exit_ok;
 }
 

@@ -57,8 +57,8 @@ int run(const std::vector<std::string>& args) {
         }
     }
     if (damage.ok()) {
-        std::printf("%s: nothing to repair: %llu records checked, none damaged\n", dir.c_str(),
-                    static_cast<unsigned long long>(damage.records_checked));
+        std::printf("%s: nothing to repair: %s checked, none damaged\n", dir.c_str(),
+                    count_of(damage.records_checked, "record").c_str());
         return exit_ok;
     }
     std::printf("%s: dropped %s:\n", dir.c_str(), count_of(damage.damaged.size(), "damaged place").c_str());
@@ -67,8 +67,8 @@ int run(const std::vector<std::string>& args) {
                     place.problem.c_str());
     }
     if (!after.ok()) throw store_failure(dir + ": still damaged after the repair; restore it from a backup");
-    std::printf("%s: kept %llu keys; %llu records checked after the repair, none damaged\n", dir.c_str(),
-                static_cast<unsigned long long>(kept), static_cast<unsigned long long>(after.records_checked));
+    std::printf("%s: kept %s; %s checked after the repair, none damaged\n", dir.c_str(), count_of(kept, "key").c_str(),
+                count_of(after.records_checked, "record").c_str());
     return exit_ok;
 }
 

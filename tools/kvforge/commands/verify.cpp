@@ -51,8 +51,8 @@ int run(const std::vector<std::string>& args) {
         std::printf("damaged: %s at offset %llu: %s\n", damage.file.c_str(),
                     static_cast<unsigned long long>(damage.offset), damage.problem.c_str());
     }
-    std::printf("%s: %llu records checked, %zu damaged\n", dir.c_str(),
-                static_cast<unsigned long long>(report.records_checked), report.damaged.size());
+    std::printf("%s: %s checked, %zu damaged\n", dir.c_str(), count_of(report.records_checked, "record").c_str(),
+                report.damaged.size());
     if (report.ok()) return exit_ok;
     std::fflush(stdout);  // the list first, then the verdict, wherever both go
     std::fprintf(stderr, "kvforge: %s is damaged (%s, listed on stdout); run `kvforge repair %s` to keep every "
