@@ -79,7 +79,9 @@ struct options {
     /// is not trusted then), keep every intact record, drop the damaged ones, and rewrite
     /// the log without them (a read-only open only leaves them out). Without it such a
     /// store fails to open with errc::corrupt_record. If the rewrite fails, so does the
-    /// open, and the store is left closed.
+    /// open, and the store is left closed. A kvforge::disk_index store whose latest log is
+    /// missing opens with its tables' records only (a read-only open's verify() names the
+    /// loss); without salvage the open fails with errc::corrupt_header.
     bool salvage = false;
     /// Create the store when the directory is missing or empty (its parent must exist);
     /// false: such an open fails with errc::store_not_found and creates nothing.

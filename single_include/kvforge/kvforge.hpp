@@ -4870,7 +4870,9 @@ struct options {
     /// is not trusted then), keep every intact record, drop the damaged ones, and rewrite
     /// the log without them (a read-only open only leaves them out). Without it such a
     /// store fails to open with errc::corrupt_record. If the rewrite fails, so does the
-    /// open, and the store is left closed.
+    /// open, and the store is left closed. A kvforge::disk_index store whose latest log is
+    /// missing opens with its tables' records only (a read-only open's verify() names the
+    /// loss); without salvage the open fails with errc::corrupt_header.
     bool salvage = false;
     /// Create the store when the directory is missing or empty (its parent must exist);
     /// false: such an open fails with errc::store_not_found and creates nothing.
@@ -5282,10 +5284,13 @@ public:
         return slash == 0 ? "/" : path.substr(0, slash);
     }
 
-    /// Whether names hold a data file (a store's, not one half written).
+    /// Whether names hold a data file, a table or a list of tables (a store's, not one half
+    /// written).
     static bool holds_data(const std::vector<store_file_name>& names) {
         return std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
-            return name.kind() == store_file_kind::data && !name.is_temporary();
+            const bool data = name.kind() == store_file_kind::data || name.kind() == store_file_kind::table ||
+                              name.kind() == store_file_kind::table_list;
+            return data && !name.is_temporary();
         });
     }
 

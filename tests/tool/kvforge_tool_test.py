@@ -752,11 +752,7 @@ def test_scan_and_dump_skip_damaged_records_and_say_so():
 
 def lose_manifest(store):
     (Path(store) / "MANIFEST").unlink()
-    return {path.name: path.read_bytes() for path in Path(store).iterdir()}
-
-
-def files_of(store):
-    return {path.name: path.read_bytes() for path in Path(store).iterdir()}
+    return files_of(store)
 
 
 def test_a_lost_manifest_is_refused_then_rebuilt_by_repair():
@@ -817,6 +813,30 @@ def test_a_lost_manifest_of_a_store_over_tables_is_rebuilt_by_repair():
     expect(kvforge("repair", store), 0, "rebuilt from the data files: a store over sorted tables")
     assert kvforge("get", store, "k007").text == "value 7\n"
     assert kvforge("get", store, "new").text == "value\n"
+
+
+def test_a_lost_log_of_a_store_over_tables_is_named_and_repaired():
+    store = fresh("lost-tables-log")
+    records = [(b"k%03d" % i, b"value %d" % i) for i in range(200)]
+    expect(kvforge("load", store, "--as", "file_log,disk_index", stdin=dump_of(records)), 0)
+    expect(kvforge("compact", store), 0, "200 keys")
+    expect(kvforge("put", store, "after", "the compaction"), 0)  # in the log TABLES names
+    (log,) = [path for path in Path(store).iterdir() if path.suffix == ".kvlog"]
+    log.unlink()
+    before = files_of(store)
+    expect(kvforge("get", store, "k001"), 3, err=[str(log), "is missing, though", "TABLES names it"])
+    expect(kvforge("verify", store), 3, ["damaged: ", str(log), "records written since the tables were last flushed"])
+    assert files_of(store) == before
+    expect(kvforge("repair", store), 0, ["dropped 1 damaged place", str(log), "kept 200 keys"])
+    expect(kvforge("verify", store), 0, "200 records checked, 0 damaged")
+    assert kvforge("get", store, "k007").text == "value 7\n"
+    # A lost TABLES cannot be repaired from the tables: the tool says to restore it, and
+    # removes none of them.
+    (Path(store) / "TABLES").unlink()
+    before = files_of(store)
+    for args in (["get", store, "k001"], ["verify", store], ["repair", store]):
+        expect(kvforge(*args), 3, err=["TABLES is missing", ".kvtable is a sorted table", "restore it from a backup"])
+    assert files_of(store) == before
 
 
 def rewrite_layers(data_path, layers):

@@ -205,10 +205,13 @@ public:
         return slash == 0 ? "/" : path.substr(0, slash);
     }
 
-    /// Whether names hold a data file (a store's, not one half written).
+    /// Whether names hold a data file, a table or a list of tables (a store's, not one half
+    /// written).
     static bool holds_data(const std::vector<store_file_name>& names) {
         return std::any_of(names.begin(), names.end(), [](const store_file_name& name) {
-            return name.kind() == store_file_kind::data && !name.is_temporary();
+            const bool data = name.kind() == store_file_kind::data || name.kind() == store_file_kind::table ||
+                              name.kind() == store_file_kind::table_list;
+            return data && !name.is_temporary();
         });
     }
 

@@ -96,6 +96,7 @@ public:
         options.mode.require_store = !options.mode.create;
         options.mode.refuse_store = opts.error_if_exists;
         options.mode.reader = opts.read_only;
+        options.salvage = opts.salvage;
         read_only_ = opts.read_only;
         path_ = std::string(path);
         options.dead_ratio = opts.compact_dead_ratio;

@@ -61,6 +61,10 @@ struct table_engine_options {
     std::uint64_t block_cache_bytes = 0;
     /// What the open may create and must find; a reader changes no file and takes no write.
     directory_mode mode;
+    /// Whether an open goes on without the log TABLES names when it is missing (the records
+    /// written since the last flush are lost): a reader's verify() names it, a writer's open
+    /// starts a new log.
+    bool salvage = false;
     table_layout layout;
     level_limits limits;
 };
@@ -212,7 +216,7 @@ public:
     /// Checks every block of every table and counts the entries of the store it holds.
     bool verify(verify_report& report, std::error_code& ec) const {
         report = {};
-        report.damaged = torn_tails_;
+        report.damaged = found_damage_;
         return visit({}, true, true, [&](std::string_view, std::string_view) { return ++report.records_checked > 0; }, ec);
     }
 
@@ -409,6 +413,7 @@ private:
 
     bool replay(std::uint32_t generation, std::error_code& ec);
     bool written_here(const file_header& header, const std::string& path, std::error_code& ec) const;
+    bool tables_listed(const std::vector<store_file_name>& names, std::error_code& ec) const;
     void note_tail(std::uint32_t generation, const log_scan_result& result, std::uint64_t size);
 
     /// Moves the writer to a new log of the next generation.
@@ -446,7 +451,9 @@ private:
     std::uint64_t compactions_ = 0;
     std::uint64_t recovered_records_ = 0;
     std::uint64_t recovered_bytes_cut_ = 0;
-    std::vector<damaged_record> torn_tails_;  ///< left in place by a read-only open
+    /// What a read-only open found and left for verify() to name: torn tails, and a log
+    /// TABLES names that a salvaging open found missing.
+    std::vector<damaged_record> found_damage_;
     /// A read-only open's logs, each with the end of its last whole record and the records
     /// before it; a writer's open flushes them into a table instead.
     struct replayed_log {

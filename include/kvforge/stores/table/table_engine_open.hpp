@@ -40,7 +40,9 @@ bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const
     const table_composition<IO> recorded(io_, directory_, wanted);
     if (!directory_.open(io_, path, options_.mode, ec)) return false;
     once_locked();
-    if (!directory_.list(names, ec) || !recorded.check(names, manifest, ec)) return false;
+    if (!directory_.list(names, ec) || !recorded.check(names, manifest, ec) || !tables_listed(names, ec)) {
+        return false;
+    }
     composition_ = recorded.wanted();
     header_.codec_fingerprint = composition_.codec_fingerprint;
     header_.layers = layers_fingerprint(composition_.expiry, composition_.compression);
@@ -77,6 +79,20 @@ bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const
         }
     }
     std::sort(logs.begin(), logs.end());
+    if (listed_oldest_log_ != 0 && (logs.empty() || logs.front() != listed_oldest_log_)) {
+        // TABLES names the log a writer started at its last flush, which a later flush
+        // removes only after naming the next one: no crash loses it.
+        const std::string log_path = directory_.file_path(store_file_name::data(listed_oldest_log_));
+        const std::string lost = "missing, though " + directory_.file_path(store_file_name::table_list()) +
+                                 " names it: the records written since the tables were last flushed are lost";
+        if (!options_.salvage) {
+            fail(ec, errc::corrupt_header,
+                 log_path + " is " + lost + " unless the file is put back; open with options::salvage (kvforge "
+                                            "repair) to keep the tables' records without them (nothing was changed)");
+            return false;
+        }
+        if (options_.mode.reader) found_damage_.push_back({log_path, 0, lost});
+    }
     for (const std::uint32_t generation : logs) {
         if (!replay(generation, ec)) return false;
     }
@@ -141,6 +157,26 @@ bool table_engine<IO, Writer, Codec>::replay(std::uint32_t generation, std::erro
     return true;
 }
 
+/// Whether TABLES is there when a table is: without it, no table would be read, and a
+/// writer's open would remove them all as leftovers. Every open that writes a table has
+/// published TABLES first, so none is missing but by a loss.
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::tables_listed(const std::vector<store_file_name>& names,
+                                                    std::error_code& ec) const {
+    const auto is = [](store_file_kind kind) {
+        return [kind](const store_file_name& name) { return name.kind() == kind && !name.is_temporary(); };
+    };
+    const auto table = std::find_if(names.begin(), names.end(), is(store_file_kind::table));
+    if (table == names.end() || std::any_of(names.begin(), names.end(), is(store_file_kind::table_list))) {
+        return true;
+    }
+    fail(ec, errc::corrupt_header,
+         directory_.file_path(store_file_name::table_list()) + " is missing, and " + directory_.file_path(*table) +
+             " is a sorted table of the store: no table can be read without the list, which says their levels "
+             "and order; restore it from a backup (nothing was changed)");
+    return false;
+}
+
 /// Whether a log's or table's header records this store's codecs and layers. One that
 /// records neither (all zero) was written before tables recorded them, and is read as the
 /// MANIFEST says.
@@ -163,7 +199,7 @@ void table_engine<IO, Writer, Codec>::note_tail(std::uint32_t generation, const 
         recovered_bytes_cut_ += size - valid_end;
         return;
     }
-    torn_tails_.push_back({directory_.file_path(store_file_name::data(generation)), valid_end,
+    found_damage_.push_back({directory_.file_path(store_file_name::data(generation)), valid_end,
                            std::string(torn_tail_problem)});
 }
 
