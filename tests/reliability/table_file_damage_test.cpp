@@ -108,6 +108,17 @@ TEST_CASE("a store over tables whose latest log is lost is refused; salvage keep
                        Catch::Contains("options::salvage"));
     }
     {
+        // Tables without a log are still a store: one that may not be there is refused.
+        kvforge::options fresh_only;
+        fresh_only.error_if_exists = true;
+        const auto before = kvforge_test::tree(path);
+        damaged_tables_db db;
+        std::error_code ec;
+        db.open(path, fresh_only, ec);
+        CHECK(ec == kvforge::errc::store_exists);
+        CHECK(kvforge_test::tree(path) == before);
+    }
+    {
         // A salvaging reader opens with the tables' records, changes no file, and names the loss.
         const auto before = kvforge_test::tree(path);
         damaged_tables_db reader(path, salvaging(true));
