@@ -158,8 +158,9 @@ bool table_engine<IO, Writer, Codec>::replay(std::uint32_t generation, std::erro
 }
 
 /// Whether TABLES is there when a table is: without it, no table would be read, and a
-/// writer's open would remove them all as leftovers. Every open that writes a table has
-/// published TABLES first, so none is missing but by a loss.
+/// writer's open would remove them all as leftovers. A store's first writable open
+/// publishes TABLES before any table is written, and later ones replace it whole, so it
+/// is missing only by a loss.
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::tables_listed(const std::vector<store_file_name>& names,
                                                     std::error_code& ec) const {
