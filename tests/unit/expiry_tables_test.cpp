@@ -31,6 +31,7 @@ namespace {
 
 using expiring_tables =
     kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index, kvforge::expiring<test_clock>>;
+using plain_tables = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index>;
 
 /// Whether the directory at path holds a file ending in extension.
 bool holds_file(const std::string& path, const std::string& extension) {
@@ -102,7 +103,6 @@ TEST_CASE("an expiring store over tables loads its deadlines file though its ope
 
 TEST_CASE("the MANIFEST binds expiry on a store over tables: a refused open changes no file",
           "[expiry][manifest][disk_index]") {
-    using plain_tables = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index>;
     using system_tables =
         kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index, kvforge::expiring<>>;
     temp_dir dir;
@@ -147,7 +147,6 @@ TEST_CASE("the MANIFEST binds expiry on a store over tables: a refused open chan
 
 TEST_CASE("a MANIFEST copied in from another store over tables is refused by the tables' and logs' headers",
           "[expiry][manifest][disk_index]") {
-    using plain_tables = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index>;
     temp_dir dir;
     const std::string plain_path = dir / "plain";
     {
@@ -198,7 +197,6 @@ TEST_CASE("a MANIFEST copied in from another store over tables is refused by the
 
 TEST_CASE("a store over tables whose headers record no fingerprints, as earlier releases wrote them, opens",
           "[manifest][disk_index]") {
-    using plain_tables = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index>;
     temp_dir dir;
     const std::string path = dir / "store";
     {
@@ -211,7 +209,6 @@ TEST_CASE("a store over tables whose headers record no fingerprints, as earlier 
     // releases wrote.
     int zeroed = 0;
     for (const auto& entry : fs::directory_iterator(path)) {
-        const std::string name = entry.path().filename().string();
         const bool table = entry.path().extension() == ".kvtable";
         if (!table && entry.path().extension() != ".kvlog") continue;
         std::string bytes = read_file(entry.path());
