@@ -14,9 +14,11 @@
 ///    and with no look-up; it scans its input then only when the input may hold erases
 ///    to keep (bytes the walk did not note), noting those alone;
 /// 2. copy: copies the records (read from the inputs by place, checked, and written as
-///    they are) into output segments, which stay .tmp files, in key order: each scan
-///    step sorts the notes it made, a run (a walk's notes are one run, sorted already),
-///    and the copy merges the runs, so that no step sorts the whole job;
+///    they are) into output segments, which stay .tmp files. A sorted store's go in key
+///    order: each scan step sorts the notes it made, a run (a walk's notes are one run,
+///    sorted already), and the copy merges the runs, so that no step sorts the whole
+///    job. A hash store's puts go in the order the scan found them, so the copy reads
+///    each input front to back, and its erases after them (end_scan);
 /// 3. publish (one step; thread_safe: no gate but to add the outputs): writes and syncs
 ///    the last output and its hint, renames the outputs into place, syncs the
 ///    directory, and adds the outputs to the store's segments. Inputs and outputs now

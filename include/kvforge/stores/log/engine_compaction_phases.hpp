@@ -72,10 +72,12 @@ bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& bu
     }
     const std::uint64_t read = scanned.valid_end - begin;
     budget -= std::min(budget, read);
-    const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
-    std::sort(run_start, job.notes.end(),
-              [&job](const auto& a, const auto& b) { return job.key_of(a) < job.key_of(b); });
-    if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
+    if constexpr (ordered_index) {
+        const auto run_start = job.notes.begin() + static_cast<std::ptrdiff_t>(run_begin);
+        std::sort(run_start, job.notes.end(),
+                  [&job](const auto& a, const auto& b) { return job.key_of(a) < job.key_of(b); });
+        if (run_begin < job.notes.size()) job.runs.push_back({run_begin, job.notes.size()});
+    }
     job.scan_offset = scanned.valid_end;
     if (job.scan_offset < in.size) return true;
     if (++job.scanning < job.inputs.size()) {
@@ -167,9 +169,22 @@ void log_backend<Policies, Mapped>::walk_index(job_type& job, std::uint64_t& bud
     }
 }
 
-/// Ends the scan (or walk): the runs become a heap, and the copy begins.
+/// Ends the scan (or walk): the runs become a heap, and the copy begins. A hash index
+/// gains nothing from outputs in key order, so its job copies the puts in the order the
+/// scan found them, reading each input front to back, and the erases after them, sorted
+/// so that next_note copies each key's once: one run. The puts stay in front: a put
+/// noted in one input and an erase of its key noted in a later one (the key erased
+/// between their scans) replay as the inputs did, and an erase never comes before a put
+/// of its key (a key once found erased never comes to point into a closed segment).
 template <class Policies, bool Mapped>
 void log_backend<Policies, Mapped>::end_scan(job_type& job) {
+    if constexpr (!ordered_index) {
+        const auto erases = std::stable_partition(job.notes.begin(), job.notes.end(),
+                                                  [](const auto& n) { return !n.erase; });
+        std::sort(erases, job.notes.end(),
+                  [&job](const auto& a, const auto& b) { return job.key_of(a) < job.key_of(b); });
+        if (!job.notes.empty()) job.runs.push_back({0, job.notes.size()});
+    }
     std::make_heap(job.runs.begin(), job.runs.end(), later_run(job));
     job.moved.resize(job.notes.size());
     job.at = job_type::phase::copy;
@@ -188,10 +203,11 @@ auto log_backend<Policies, Mapped>::later_run(const job_type& job) noexcept {
     };
 }
 
-/// The next note to copy, in key order, taken from job.runs; false when none is left.
-/// Erases of one key are copied once. A scan never notes both a put of a key and an
-/// erase of it; a walk and the scan after it may (the key erased in between), and then
-/// the put is copied, which replays as the input did (it came after the erase there).
+/// The next note to copy, in the order end_scan set (a sorted store's in key order),
+/// taken from job.runs; false when none is left. Erases of one key are copied once. In
+/// key order, a put noted before the key was erased and an erase noted after come
+/// together (a walk and the scan after it, or the scans of two inputs), and then the put
+/// alone is copied: the erase that hides it is newer than the outputs.
 /// ahead is the note copy_distance places after it in its run (at itself if none).
 template <class Policies, bool Mapped>
 bool log_backend<Policies, Mapped>::next_note(job_type& job, std::size_t& at, std::size_t& ahead) {
@@ -215,9 +231,9 @@ bool log_backend<Policies, Mapped>::next_note(job_type& job, std::size_t& at, st
 /// least one record) or up to the record that fills an output, which the next call
 /// finishes (append) before it copies on: each put's record as it lies where the scan
 /// found it, its checksum checked (the shared lock held for each read, for the
-/// segments it finds the input in). Notes in key order are records far apart in an
-/// input filled in random order: each read starts loading the record its run copies
-/// copy_distance notes later.
+/// segments it finds the input in). A sorted store's notes, in key order, are records
+/// far apart in an input filled in random order: each read starts loading the record its
+/// run copies copy_distance notes later.
 template <class Policies, bool Mapped>
 bool log_backend<Policies, Mapped>::copy_notes(job_type& job, std::uint64_t& budget, std::error_code& ec) {
     std::string scratch;
