@@ -293,6 +293,48 @@ TEST_CASE("btree_table: ascending loads fill the leaves", "[btree]") {
     CHECK(expected == 100000);
 }
 
+TEST_CASE("btree_table: appends past the greatest key, mixed with erases at that end and in the middle, agree with std::map",
+          "[btree]") {
+    // An insert past the greatest key goes to the last leaf without a search; the
+    // erases shrink and merge that leaf and its neighbours under it, a put of the
+    // greatest key again replaces it (no append), and a key just below it is a search.
+    btree_table table;
+    std::map<std::string, std::string> model;
+    std::mt19937 rng(11);
+    std::uint32_t next = 1000;
+    for (int step = 0; step < 200000; ++step) {
+        const std::uint32_t choice = rng() % 16;
+        if (choice < 9 || model.empty()) {
+            const std::string key = numbered_key(next++);
+            const std::string payload = std::to_string(step);
+            REQUIRE(put_key(table, key, payload));
+            model[key] = payload;
+        } else if (choice < 12) {
+            const std::string greatest = model.rbegin()->first;
+            REQUIRE(erase_key(table, greatest));
+            model.erase(greatest);
+        } else if (choice < 13) {
+            const std::string greatest = model.rbegin()->first;
+            REQUIRE_FALSE(put_key(table, greatest, "replaced"));
+            model[greatest] = "replaced";
+        } else if (choice < 14) {
+            const std::string below = numbered_key(next - 1 - rng() % 50);
+            const bool fresh = model.count(below) == 0;
+            REQUIRE(put_key(table, below, "below") == fresh);
+            model[below] = "below";
+        } else {
+            const std::string key = numbered_key(next - 1 - rng() % 5000);
+            REQUIRE(erase_key(table, key) == (model.erase(key) == 1));
+        }
+        if (step % 20000 == 0) {
+            REQUIRE(table.size() == model.size());
+            REQUIRE(entries_of(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
+        }
+    }
+    CHECK(entries_of(table) == std::vector<std::pair<std::string, std::string>>(model.begin(), model.end()));
+    for (const auto& [key, payload] : model) REQUIRE(table.find(key) == std::optional<std::string_view>(payload));
+}
+
 TEST_CASE("btree_table: clear and move", "[btree]") {
     btree_table table;
     for (std::uint32_t i = 0; i < 3000; ++i) put_key(table, numbered_key(i), "x");

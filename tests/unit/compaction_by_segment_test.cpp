@@ -1,17 +1,22 @@
 // Compaction by segment: automatic compaction rewrites the closed segments with the
 // largest share of dead bytes, keeps the erase records that older segments still need,
-// and keeps per-segment dead bytes exact.
+// and keeps per-segment dead bytes exact; a job writes a sorted store's records in key
+// order and a hash store's in the order they lay in its inputs.
 
 #include <catch2/catch.hpp>
 
 #include <kvforge/kvforge.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "../support/file_bytes.hpp"
 #include "../support/temp_dir.hpp"
 
 using kvforge_test::temp_dir;
@@ -31,7 +36,70 @@ std::size_t data_file_count(const std::string& path) {
     return count;
 }
 
+/// The keys of the puts in a store's data files, each file's in file order, the files in
+/// the order of their names (a compaction's outputs are named in the order it wrote them).
+std::vector<std::string> keys_in_file_order(const std::string& path) {
+    std::vector<std::filesystem::path> files;
+    for (const auto& entry : std::filesystem::directory_iterator(path)) {
+        if (entry.path().extension() == ".kvlog") files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    std::vector<std::string> keys;
+    for (const std::filesystem::path& file : files) {
+        const std::string bytes = kvforge_test::read_file(file);
+        std::string_view rest = std::string_view(bytes).substr(kvforge::detail::file_header::size);
+        while (!rest.empty()) {
+            kvforge::detail::record_info info;
+            REQUIRE(kvforge::detail::parse_record(rest, info) == kvforge::detail::parse_status::ok);
+            REQUIRE(info.type == kvforge::detail::record_type::put);
+            keys.emplace_back(rest.substr(info.key_offset, info.key_size));
+            rest.remove_prefix(info.size);
+        }
+    }
+    return keys;
+}
+
 }  // namespace
+
+TEMPLATE_TEST_CASE("compact() writes a hash store's records in the order they lay, a sorted store's in key order",
+                   "[compaction][segments]", kvforge::file_log, kvforge::mmap_file) {
+    temp_dir dir;
+    kvforge::options opts = compaction_segments();
+    opts.compact_dead_ratio = 0;  // no automatic job moves records before compact()
+    // 600 keys put in scattered order over several segments, then every third put again:
+    // the newest record of each key lies where its last put went.
+    const auto fill = [](auto& db, std::vector<std::string>& last_put_order) {
+        for (int pass = 0; pass < 2; ++pass) {
+            for (int i = 0; i < 600; ++i) {
+                if (pass == 1 && i % 3 != 0) continue;
+                const std::string key = "key" + std::to_string((i * 7919) % 600);
+                db.put(key, std::to_string(pass) + std::string(200, 'v'));
+                last_put_order.erase(std::remove(last_put_order.begin(), last_put_order.end(), key),
+                                     last_put_order.end());
+                last_put_order.push_back(key);
+            }
+        }
+        REQUIRE(db.stats().segments > 2);
+        db.compact();
+        CHECK(db.size() == 600);
+    };
+    SECTION("hash: the order of each key's last put, each input read front to back") {
+        const std::string path = dir / "hash";
+        kvforge::store<std::string, std::string, TestType, kvforge::hash_index> db(path, opts);
+        std::vector<std::string> expected;
+        fill(db, expected);
+        CHECK(keys_in_file_order(path) == expected);
+    }
+    SECTION("sorted: key order") {
+        const std::string path = dir / "sorted";
+        kvforge::store<std::string, std::string, TestType, kvforge::sorted_index> db(path, opts);
+        std::vector<std::string> last_put_order;
+        fill(db, last_put_order);
+        std::vector<std::string> expected = last_put_order;
+        std::sort(expected.begin(), expected.end());
+        CHECK(keys_in_file_order(path) == expected);
+    }
+}
 
 TEMPLATE_TEST_CASE("automatic compaction rewrites the most dead segments and keeps the store small",
                    "[compaction][segments]", kvforge::file_log, kvforge::mmap_file) {

@@ -120,8 +120,14 @@ public:
             return true;
         }
         std::array<step, max_height> path;
-        leaf_node* leaf = descend(key, path.data());
-        const leaf_position at = locate(*leaf, key);
+        leaf_node* leaf = leaf_to_append(key, path.data());
+        leaf_position at{0, false};
+        if (leaf != nullptr) {
+            at.index = leaf->count;
+        } else {
+            leaf = descend(key, path.data());
+            at = locate(*leaf, key);
+        }
         if (!at.found) {
             insert_new(path.data(), *leaf, at.index, key, payload);
             ++size_;
@@ -361,6 +367,16 @@ private:
             node = inner->children[inner->count - 1];
         }
         return static_cast<leaf_node*>(node);
+    }
+
+    // The last leaf, with the inner nodes passed recorded in path, when key comes after
+    // every key in the table (the table is not empty); null otherwise. Keys that arrive
+    // in order (timestamps, counters) then go in with one compare, not a search of each
+    // node on the way: the path there is what descend(key) would take.
+    [[nodiscard]] leaf_node* leaf_to_append(std::string_view key, step* path) const noexcept {
+        leaf_node* last = rightmost_leaf(path);
+        if (last->count == 0 || records_.view(last->refs[last->count - 1]).key.compare(key) >= 0) return nullptr;
+        return last;
     }
 
     // The leaf before the one path leads to, moving path to it; null when that is the first.
