@@ -84,13 +84,14 @@ struct compaction_job {
     std::size_t walked_notes = 0;      ///< the walk's notes come first, an erase scan's after
     std::size_t scanning = 0;          ///< the input the scan is in
     std::uint64_t scan_offset = 0;     ///< where the scan goes on in it
-    /// Notes of one scan step, sorted by key: those from next to end are still to copy.
+    /// Notes of one scan step, sorted by key (a hash store's job: every note, one run, as
+    /// end_scan orders them): those from next to end are still to copy.
     struct run {
         std::size_t next;
         std::size_t end;
     };
 
-    std::vector<note> notes;             ///< in runs, in the order the scan made them
+    std::vector<note> notes;             ///< in runs, in the order the scan made them (but see end_scan)
     std::string keys;                    ///< the notes' keys, one after another (no allocation per note)
     std::vector<run> runs;               ///< a heap (the run with the least next key first) once the scan ended
     std::vector<record_location> moved;  ///< where each note's copy went
