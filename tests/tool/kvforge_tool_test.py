@@ -824,7 +824,8 @@ def test_a_lost_log_of_a_store_over_tables_is_named_and_repaired():
     (log,) = [path for path in Path(store).iterdir() if path.suffix == ".kvlog"]
     log.unlink()
     before = files_of(store)
-    expect(kvforge("get", store, "k001"), 3, err=[str(log), "is missing, though", "TABLES names it"])
+    expect(kvforge("get", store, "k001"), 3, err=[str(log), "is missing, though", "TABLES names it",
+                                                  f"kvforge repair {store}"])
     expect(kvforge("verify", store), 3, ["damaged: ", str(log), "records written since the tables were last flushed"])
     assert files_of(store) == before
     expect(kvforge("repair", store), 0, ["dropped 1 damaged place", str(log), "kept 200 keys"])
@@ -835,7 +836,9 @@ def test_a_lost_log_of_a_store_over_tables_is_named_and_repaired():
     (Path(store) / "TABLES").unlink()
     before = files_of(store)
     for args in (["get", store, "k001"], ["verify", store], ["repair", store]):
-        expect(kvforge(*args), 3, err=["TABLES is missing", ".kvtable is a sorted table", "restore it from a backup"])
+        refused = expect(kvforge(*args), 3, err=["TABLES is missing", ".kvtable is a sorted table",
+                                                 "`kvforge repair` cannot rebuild it", "restore it from a backup"])
+        assert f"kvforge repair {store}" not in refused.error, refused  # no advice to run a repair
     assert files_of(store) == before
 
 

@@ -174,7 +174,7 @@ bool table_engine<IO, Writer, Codec>::tables_listed(const std::vector<store_file
     fail(ec, errc::corrupt_header,
          directory_.file_path(store_file_name::table_list()) + " is missing, and " + directory_.file_path(*table) +
              " is a sorted table of the store: no table can be read without the list, which says their levels "
-             "and order; restore it from a backup (nothing was changed)");
+             "and order, and `kvforge repair` cannot rebuild it; restore it from a backup (nothing was changed)");
     return false;
 }
 
