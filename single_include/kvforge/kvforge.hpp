@@ -19572,11 +19572,11 @@ void log_backend<Policies, Mapped>::walk_index(job_type& job, std::uint64_t& bud
 
 /// Ends the scan (or walk): the runs become a heap, and the copy begins. A hash index
 /// gains nothing from outputs in key order, so its job copies the puts in the order the
-/// scan found them, reading each input front to back, and the erases after them, sorted
-/// so that next_note copies each key's once: one run. The puts stay in front: a put
-/// noted in one input and an erase of its key noted in a later one (the key erased
-/// between their scans) replay as the inputs did, and an erase never comes before a put
-/// of its key (a key once found erased never comes to point into a closed segment).
+/// scan found them, reading each input front to back, then the erases, sorted so that
+/// next_note copies each key's once (several inputs may hold one): one run. No key has
+/// both: a put is noted while the key's newest record is in the input, so no input
+/// after it holds an erase of the key, and an erase once the key is gone from the index,
+/// after which no entry comes to point into a closed segment.
 template <class Policies, bool Mapped>
 void log_backend<Policies, Mapped>::end_scan(job_type& job) {
     if constexpr (!ordered_index) {
@@ -19605,10 +19605,10 @@ auto log_backend<Policies, Mapped>::later_run(const job_type& job) noexcept {
 }
 
 /// The next note to copy, in the order end_scan set (a sorted store's in key order),
-/// taken from job.runs; false when none is left. Erases of one key are copied once. In
-/// key order, a put noted before the key was erased and an erase noted after come
-/// together (a walk and the scan after it, or the scans of two inputs), and then the put
-/// alone is copied: the erase that hides it is newer than the outputs.
+/// taken from job.runs; false when none is left. Erases of one key are copied once. A
+/// scan never notes both a put of a key and an erase of it; a walk and the scan after
+/// it may (the key erased in between), and then the put is copied, which replays as the
+/// input did (it came after the erase there).
 /// ahead is the note copy_distance places after it in its run (at itself if none).
 template <class Policies, bool Mapped>
 bool log_backend<Policies, Mapped>::next_note(job_type& job, std::size_t& at, std::size_t& ahead) {
