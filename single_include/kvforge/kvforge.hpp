@@ -12745,6 +12745,7 @@ static_assert(durability_policy<sync_each>);
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -13429,6 +13430,7 @@ private:
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -13552,6 +13554,25 @@ struct compaction_job {
     void add_note(std::string_view key, const record_location& from, bool erase) {
         notes.push_back({keys.size(), key.size(), from, erase});
         keys.append(key);
+    }
+
+    /// Keeps, of the notes from `from` on, those for which keep(i) is true, in order, with
+    /// their keys; keep is called once for each, in order.
+    template <class Keep>
+    void keep_notes_from(std::size_t from, Keep&& keep) {
+        if (from == notes.size()) return;
+        std::size_t kept = from;
+        std::size_t key_end = notes[from].key_at;
+        for (std::size_t i = from; i < notes.size(); ++i) {
+            if (!keep(i)) continue;
+            note n = notes[i];
+            if (key_end != n.key_at) std::memmove(keys.data() + key_end, keys.data() + n.key_at, n.key_size);
+            n.key_at = key_end;
+            key_end += n.key_size;
+            notes[kept++] = n;
+        }
+        notes.resize(kept);
+        keys.resize(key_end);
     }
 
     /// Whether the scan or walk has ended and found a sorting job's input in key order:
@@ -18145,6 +18166,7 @@ private:
     void start_sorting_job();
     // A job's phases (engine_compaction_phases.hpp).
     bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec);
+    void check_puts(job_type& job, std::size_t from);
     bool drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end, std::error_code& ec);
     void walk_index(job_type& job, std::uint64_t& budget);
     static void end_scan(job_type& job);
@@ -18180,6 +18202,13 @@ private:
     static constexpr std::size_t walk_visits_per_note = 8;
     /// How many notes ahead of its copy a record starts loading (copy_notes).
     static constexpr std::size_t copy_distance = 16;
+    /// How many puts a scan looks up in the index at once, with the shared lock held
+    /// once, where the index runs look-ups as a pipeline (find_many): their cache misses
+    /// overlap, and the lock is taken once for them all (check_puts).
+    static constexpr std::size_t puts_checked_at_once = 32;
+    static constexpr bool pipelined_lookups = requires(const table_type& table, std::span<const std::string_view> keys) {
+        table.find_many(keys, [](std::size_t, std::optional<std::string_view>) {});
+    };
 
     // The engine's state, grouped by the lock that guards it. A member some of whose
     // calls take a lock of their own says so; the parts at the end say what they take.
@@ -19414,8 +19443,11 @@ private:
 /// time or on the compaction thread; each says what lock it takes.
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -19426,16 +19458,19 @@ private:
 namespace kvforge::detail {
 
 /// The scan phase: notes the live puts and needed erases of the inputs' records,
-/// reading about budget bytes (at least one record), and sorts them, a run of their
-/// own (a step sorts only what it read). The inputs are closed, so it reads them with
-/// no lock; each look-up in the index takes the shared lock (the compaction thread
-/// runs with no gate held).
+/// reading about budget bytes (at least one record), and sorts them (a sorted store's),
+/// a run of their own (a step sorts only what it read). The inputs are closed, so it
+/// reads them with no lock; each look-up in the index takes the shared lock (the
+/// compaction thread runs with no gate held). Where the index pipelines look-ups, each
+/// put is noted as it is read and checked with others later (check_puts).
 template <class Policies, bool Mapped>
 bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
     const segment_type& in = *job.inputs[job.scanning];
     const bool keep_erases = job.keep_erases[job.scanning];
     const std::uint64_t begin = job.scan_offset;
     const std::size_t run_begin = job.notes.size();
+    std::size_t unchecked = run_begin;  // the first note check_puts has not seen
+    std::size_t unchecked_puts = 0;
     log_scan_result scanned;
     // A record may end past the budget: the scan then reads on until it ends.
     for (std::uint64_t span = budget;; span *= 2) {
@@ -19446,6 +19481,17 @@ bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& bu
                 // After a walk, which noted the puts, only erases are wanted.
                 if (job.walks_index && entry.type != record_type::erase) return;
                 if (job.sorting && !job.walks_index) job.input_order.next(entry.key);
+                if constexpr (pipelined_lookups) {
+                    if (entry.type == record_type::put) {
+                        job.add_note(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), 0, 0}, false);
+                        if (++unchecked_puts == puts_checked_at_once) {
+                            check_puts(job, unchecked);
+                            unchecked = job.notes.size();
+                            unchecked_puts = 0;
+                        }
+                        return;
+                    }
+                }
                 const read_lock lock(mutex_);
                 if (entry.type == record_type::put) {
                     const auto payload = table_.find(entry.key);
@@ -19459,6 +19505,11 @@ bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& bu
             },
             scanned, ec);
         if (!scanned_ok) return false;
+        if (unchecked_puts != 0) {
+            check_puts(job, unchecked);
+            unchecked = job.notes.size();
+            unchecked_puts = 0;
+        }
         for (const damaged_record& damage : scanned.damage) {
             if (!drop_damage(job, damage.offset, end, ec)) return false;
         }
@@ -19487,6 +19538,43 @@ bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& bu
     }
     end_scan(job);
     return true;
+}
+
+/// Looks up the keys of the puts noted from `from` on (the erases among them were checked
+/// as they were noted) in one pipeline, with the shared lock held once, and drops the
+/// notes of those whose index entry does not point at the record noted (a newer one
+/// replaced it, or an erase): the others take the entry's place, as a look-up per put
+/// would have noted them.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::check_puts(job_type& job, std::size_t from) {
+    if constexpr (pipelined_lookups) {
+        std::array<std::string_view, puts_checked_at_once> keys;
+        std::array<std::size_t, puts_checked_at_once> noted;  // the note of each key
+        std::size_t count = 0;
+        for (std::size_t i = from; i < job.notes.size(); ++i) {
+            if (job.notes[i].erase) continue;
+            keys[count] = job.key_of(job.notes[i]);
+            noted[count++] = i;
+        }
+        std::array<bool, puts_checked_at_once> live{};
+        {
+            const read_lock lock(mutex_);
+            table_.find_many(std::span<const std::string_view>(keys.data(), count),
+                             [&](std::size_t i, std::optional<std::string_view> payload) {
+                                 if (!payload) return;
+                                 auto& n = job.notes[noted[i]];
+                                 const record_location where = record_location::decode(*payload);
+                                 if (where.segment != n.from.segment || where.offset != n.from.offset) return;
+                                 n.from = where;
+                                 live[i] = true;
+                             });
+        }
+        std::size_t next = 0;
+        job.keep_notes_from(from, [&](std::size_t i) { return job.notes[i].erase || live[next++]; });
+    } else {
+        static_cast<void>(job);
+        static_cast<void>(from);
+    }
 }
 
 /// After the scan passed over a damaged record at offset bad of the input it is in

@@ -41,6 +41,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <string>
@@ -112,6 +113,25 @@ struct compaction_job {
     void add_note(std::string_view key, const record_location& from, bool erase) {
         notes.push_back({keys.size(), key.size(), from, erase});
         keys.append(key);
+    }
+
+    /// Keeps, of the notes from `from` on, those for which keep(i) is true, in order, with
+    /// their keys; keep is called once for each, in order.
+    template <class Keep>
+    void keep_notes_from(std::size_t from, Keep&& keep) {
+        if (from == notes.size()) return;
+        std::size_t kept = from;
+        std::size_t key_end = notes[from].key_at;
+        for (std::size_t i = from; i < notes.size(); ++i) {
+            if (!keep(i)) continue;
+            note n = notes[i];
+            if (key_end != n.key_at) std::memmove(keys.data() + key_end, keys.data() + n.key_at, n.key_size);
+            n.key_at = key_end;
+            key_end += n.key_size;
+            notes[kept++] = n;
+        }
+        notes.resize(kept);
+        keys.resize(key_end);
     }
 
     /// Whether the scan or walk has ended and found a sorting job's input in key order:

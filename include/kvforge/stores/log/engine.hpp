@@ -67,6 +67,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -469,6 +470,7 @@ private:
     void start_sorting_job();
     // A job's phases (engine_compaction_phases.hpp).
     bool scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec);
+    void check_puts(job_type& job, std::size_t from);
     bool drop_damage(job_type& job, std::uint64_t bad, std::uint64_t end, std::error_code& ec);
     void walk_index(job_type& job, std::uint64_t& budget);
     static void end_scan(job_type& job);
@@ -504,6 +506,13 @@ private:
     static constexpr std::size_t walk_visits_per_note = 8;
     /// How many notes ahead of its copy a record starts loading (copy_notes).
     static constexpr std::size_t copy_distance = 16;
+    /// How many puts a scan looks up in the index at once, with the shared lock held
+    /// once, where the index runs look-ups as a pipeline (find_many): their cache misses
+    /// overlap, and the lock is taken once for them all (check_puts).
+    static constexpr std::size_t puts_checked_at_once = 32;
+    static constexpr bool pipelined_lookups = requires(const table_type& table, std::span<const std::string_view> keys) {
+        table.find_many(keys, [](std::size_t, std::optional<std::string_view>) {});
+    };
 
     // The engine's state, grouped by the lock that guards it. A member some of whose
     // calls take a lock of their own says so; the parts at the end say what they take.

@@ -7,8 +7,11 @@
 /// time or on the compaction thread; each says what lock it takes.
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -25,16 +28,19 @@
 namespace kvforge::detail {
 
 /// The scan phase: notes the live puts and needed erases of the inputs' records,
-/// reading about budget bytes (at least one record), and sorts them, a run of their
-/// own (a step sorts only what it read). The inputs are closed, so it reads them with
-/// no lock; each look-up in the index takes the shared lock (the compaction thread
-/// runs with no gate held).
+/// reading about budget bytes (at least one record), and sorts them (a sorted store's),
+/// a run of their own (a step sorts only what it read). The inputs are closed, so it
+/// reads them with no lock; each look-up in the index takes the shared lock (the
+/// compaction thread runs with no gate held). Where the index pipelines look-ups, each
+/// put is noted as it is read and checked with others later (check_puts).
 template <class Policies, bool Mapped>
 bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& budget, std::error_code& ec) {
     const segment_type& in = *job.inputs[job.scanning];
     const bool keep_erases = job.keep_erases[job.scanning];
     const std::uint64_t begin = job.scan_offset;
     const std::size_t run_begin = job.notes.size();
+    std::size_t unchecked = run_begin;  // the first note check_puts has not seen
+    std::size_t unchecked_puts = 0;
     log_scan_result scanned;
     // A record may end past the budget: the scan then reads on until it ends.
     for (std::uint64_t span = budget;; span *= 2) {
@@ -45,6 +51,17 @@ bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& bu
                 // After a walk, which noted the puts, only erases are wanted.
                 if (job.walks_index && entry.type != record_type::erase) return;
                 if (job.sorting && !job.walks_index) job.input_order.next(entry.key);
+                if constexpr (pipelined_lookups) {
+                    if (entry.type == record_type::put) {
+                        job.add_note(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), 0, 0}, false);
+                        if (++unchecked_puts == puts_checked_at_once) {
+                            check_puts(job, unchecked);
+                            unchecked = job.notes.size();
+                            unchecked_puts = 0;
+                        }
+                        return;
+                    }
+                }
                 const read_lock lock(mutex_);
                 if (entry.type == record_type::put) {
                     const auto payload = table_.find(entry.key);
@@ -58,6 +75,11 @@ bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& bu
             },
             scanned, ec);
         if (!scanned_ok) return false;
+        if (unchecked_puts != 0) {
+            check_puts(job, unchecked);
+            unchecked = job.notes.size();
+            unchecked_puts = 0;
+        }
         for (const damaged_record& damage : scanned.damage) {
             if (!drop_damage(job, damage.offset, end, ec)) return false;
         }
@@ -86,6 +108,43 @@ bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& bu
     }
     end_scan(job);
     return true;
+}
+
+/// Looks up the keys of the puts noted from `from` on (the erases among them were checked
+/// as they were noted) in one pipeline, with the shared lock held once, and drops the
+/// notes of those whose index entry does not point at the record noted (a newer one
+/// replaced it, or an erase): the others take the entry's place, as a look-up per put
+/// would have noted them.
+template <class Policies, bool Mapped>
+void log_backend<Policies, Mapped>::check_puts(job_type& job, std::size_t from) {
+    if constexpr (pipelined_lookups) {
+        std::array<std::string_view, puts_checked_at_once> keys;
+        std::array<std::size_t, puts_checked_at_once> noted;  // the note of each key
+        std::size_t count = 0;
+        for (std::size_t i = from; i < job.notes.size(); ++i) {
+            if (job.notes[i].erase) continue;
+            keys[count] = job.key_of(job.notes[i]);
+            noted[count++] = i;
+        }
+        std::array<bool, puts_checked_at_once> live{};
+        {
+            const read_lock lock(mutex_);
+            table_.find_many(std::span<const std::string_view>(keys.data(), count),
+                             [&](std::size_t i, std::optional<std::string_view> payload) {
+                                 if (!payload) return;
+                                 auto& n = job.notes[noted[i]];
+                                 const record_location where = record_location::decode(*payload);
+                                 if (where.segment != n.from.segment || where.offset != n.from.offset) return;
+                                 n.from = where;
+                                 live[i] = true;
+                             });
+        }
+        std::size_t next = 0;
+        job.keep_notes_from(from, [&](std::size_t i) { return job.notes[i].erase || live[next++]; });
+    } else {
+        static_cast<void>(job);
+        static_cast<void>(from);
+    }
 }
 
 /// After the scan passed over a damaged record at offset bad of the input it is in
