@@ -41,6 +41,11 @@ bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& bu
     const std::size_t run_begin = job.notes.size();
     std::size_t unchecked = run_begin;  // the first note check_puts has not seen
     std::size_t unchecked_puts = 0;
+    const auto check_unchecked = [&] {
+        check_puts(job, unchecked);
+        unchecked = job.notes.size();
+        unchecked_puts = 0;
+    };
     log_scan_result scanned;
     // A record may end past the budget: the scan then reads on until it ends.
     for (std::uint64_t span = budget;; span *= 2) {
@@ -54,11 +59,7 @@ bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& bu
                 if constexpr (pipelined_lookups) {
                     if (entry.type == record_type::put) {
                         job.add_note(entry.key, {in.id, static_cast<std::uint32_t>(entry.offset), 0, 0}, false);
-                        if (++unchecked_puts == puts_checked_at_once) {
-                            check_puts(job, unchecked);
-                            unchecked = job.notes.size();
-                            unchecked_puts = 0;
-                        }
+                        if (++unchecked_puts == puts_checked_at_once) check_unchecked();
                         return;
                     }
                 }
@@ -75,11 +76,7 @@ bool log_backend<Policies, Mapped>::scan_inputs(job_type& job, std::uint64_t& bu
             },
             scanned, ec);
         if (!scanned_ok) return false;
-        if (unchecked_puts != 0) {
-            check_puts(job, unchecked);
-            unchecked = job.notes.size();
-            unchecked_puts = 0;
-        }
+        if (unchecked_puts != 0) check_unchecked();
         for (const damaged_record& damage : scanned.damage) {
             if (!drop_damage(job, damage.offset, end, ec)) return false;
         }
