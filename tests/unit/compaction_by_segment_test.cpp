@@ -13,10 +13,10 @@
 #include <map>
 #include <optional>
 #include <string>
-#include <string_view>
+#include <utility>
 #include <vector>
 
-#include "../support/file_bytes.hpp"
+#include "../support/data_file_records.hpp"
 #include "../support/temp_dir.hpp"
 
 using kvforge_test::temp_dir;
@@ -46,14 +46,9 @@ std::vector<std::string> keys_in_file_order(const std::string& path) {
     std::sort(files.begin(), files.end());
     std::vector<std::string> keys;
     for (const std::filesystem::path& file : files) {
-        const std::string bytes = kvforge_test::read_file(file);
-        std::string_view rest = std::string_view(bytes).substr(kvforge::detail::file_header::size);
-        while (!rest.empty()) {
-            kvforge::detail::record_info info;
-            REQUIRE(kvforge::detail::parse_record(rest, info) == kvforge::detail::parse_status::ok);
-            REQUIRE(info.type == kvforge::detail::record_type::put);
-            keys.emplace_back(rest.substr(info.key_offset, info.key_size));
-            rest.remove_prefix(info.size);
+        for (kvforge_test::data_file_record& record : kvforge_test::data_file_records(file)) {
+            REQUIRE(record.type == kvforge::detail::record_type::put);
+            keys.push_back(std::move(record.key));
         }
     }
     return keys;

@@ -19,8 +19,10 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "../support/data_file_records.hpp"
 #include "../support/file_bytes.hpp"
 #include "../support/temp_dir.hpp"
 
@@ -39,17 +41,12 @@ kvforge::options sorting_segments() {
     return opts;
 }
 
-/// The keys of a data file's records (batches' operations included), in file order.
+/// The keys of a data file's records, in file order.
 std::vector<std::string> record_keys(const std::filesystem::path& file) {
-    const std::string bytes = kvforge_test::read_file(file);
     std::vector<std::string> keys;
-    std::string_view rest = std::string_view(bytes).substr(kd::file_header::size);
-    while (!rest.empty()) {
-        kd::record_info info;
-        REQUIRE(kd::parse_record(rest, info) == kd::parse_status::ok);
-        REQUIRE(info.type != kd::record_type::batch);  // the tests here write none
-        keys.emplace_back(rest.substr(info.key_offset, info.key_size));
-        rest.remove_prefix(info.size);
+    for (kvforge_test::data_file_record& record : kvforge_test::data_file_records(file)) {
+        REQUIRE(record.type != kd::record_type::batch);  // the tests here write none
+        keys.push_back(std::move(record.key));
     }
     return keys;
 }
