@@ -4,6 +4,7 @@
 
 #include <kvforge/kvforge.hpp>
 
+#include <cstdint>
 #include <filesystem>
 #include <stdexcept>
 #include <string>
@@ -14,10 +15,13 @@
 
 namespace kvforge_test {
 
-/// A record of a data file: its type, and its key (a put's or an erase's; others: empty).
+/// A record of a data file: its type, its key (a put's or an erase's; others: empty), and
+/// where its bytes lie in the file.
 struct data_file_record {
     kvforge::detail::record_type type;
     std::string key;
+    std::uint64_t offset = 0;
+    std::uint64_t size = 0;
 };
 
 /// The records of the data file at file, in file order. Throws std::runtime_error, which
@@ -33,7 +37,8 @@ inline std::vector<data_file_record> data_file_records(const std::filesystem::pa
             throw std::runtime_error(file.string() + ": no whole record at offset " +
                                      std::to_string(bytes.size() - rest.size()));
         }
-        records.push_back({info.type, std::string(rest.substr(info.key_offset, info.key_size))});
+        records.push_back({info.type, std::string(rest.substr(info.key_offset, info.key_size)),
+                           bytes.size() - rest.size(), info.size});
         rest.remove_prefix(info.size);
     }
     return records;

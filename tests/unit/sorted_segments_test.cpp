@@ -376,16 +376,14 @@ TEMPLATE_TEST_CASE("a scan of sorted segments reports a record whose bytes chang
         if (damaged.empty() || std::filesystem::file_size(file) > std::filesystem::file_size(damaged)) damaged = file;
     }
     std::string bytes = kvforge_test::read_file(damaged);
-    std::uint64_t offset = kd::file_header::size;
-    kd::record_info info;
-    for (std::string_view rest = std::string_view(bytes).substr(offset);; rest.remove_prefix(info.size)) {
-        REQUIRE(kd::parse_record(rest, info) == kd::parse_status::ok);
-        if (info.type == kd::record_type::put && offset >= bytes.size() / 2) break;
-        offset += info.size;
-    }
-    const std::string key = bytes.substr(offset + info.key_offset, info.key_size);
+    const std::vector<kvforge_test::data_file_record> records = kvforge_test::data_file_records(damaged);
+    const auto middle = std::find_if(records.begin(), records.end(), [&](const kvforge_test::data_file_record& r) {
+        return r.type == kd::record_type::put && r.offset >= bytes.size() / 2;
+    });
+    REQUIRE(middle != records.end());
+    const std::string key = middle->key;
     REQUIRE(model.count(key) == 1);
-    bytes[offset + info.size - 1] ^= 0x20;
+    bytes[middle->offset + middle->size - 1] ^= 0x20;
     kvforge_test::write_file(damaged, bytes);
 
     store_type db(path, sorting_segments());
@@ -396,7 +394,7 @@ TEMPLATE_TEST_CASE("a scan of sorted segments reports a record whose bytes chang
         CHECK(model.at(k) == value);
     }
     CHECK(ec == kvforge::errc::corrupt_record);
-    CHECK(kvforge::last_error_message().find("offset " + std::to_string(offset) + " ") != std::string::npos);
+    CHECK(kvforge::last_error_message().find("offset " + std::to_string(middle->offset) + " ") != std::string::npos);
     CHECK_THROWS_AS(db.get(key), kvforge::error);
     CHECK(db.get(std::prev(model.find(key))->first) == std::prev(model.find(key))->second);
 }
