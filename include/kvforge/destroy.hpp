@@ -50,11 +50,12 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
         }
         const auto last = newest != 0 ? detail::store_file_name::data(newest) : detail::store_file_name::lock();
         // Hints before their data files: one left without its data file names a lost segment.
-        // The list of tables before the tables, for the same reason: the tables it no longer
-        // names are leftovers that an open removes.
+        // The lists of segments and of tables before what they list, for the same reason:
+        // files a list no longer names are a store's, or leftovers that an open removes.
         for (const detail::store_file_name& name : names) {
-            const bool names_others =
-                name.kind() == detail::store_file_kind::hint || name.kind() == detail::store_file_kind::table_list;
+            const bool names_others = name.kind() == detail::store_file_kind::hint ||
+                                      name.kind() == detail::store_file_kind::segment_list ||
+                                      name.kind() == detail::store_file_kind::table_list;
             if (names_others && !directory.remove(name, ec)) return;
         }
         for (const detail::store_file_name& name : names) {

@@ -4447,7 +4447,8 @@ namespace crc32c_polynomials {
 /// The names of the files kvforge writes in a store's directory, recognised in one place.
 ///
 /// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
-/// data-<generation>.kvhint, data-<generation>.kvtable and TABLES (the sorted tables of a
+/// data-<generation>.kvhint, SEGMENTS (the list of a log store's segments),
+/// data-<generation>.kvtable and TABLES (the sorted tables of a
 /// store whose index lives on disk, and their list), dictionary-<generation>.zstd (the compression dictionaries a
 /// store of kvforge::compressed<kvforge::zstd_trained<>> trains), deadlines (the deadline
 /// index an expiring store writes at a clean close), and each name but LOCK
@@ -4474,6 +4475,7 @@ enum class store_file_kind {
     manifest,    ///< MANIFEST: the store's composition, as text
     data,        ///< data-<generation>.kvlog: a header and the log of records
     hint,        ///< data-<generation>.kvhint: every live key with the place of its record
+    segment_list,  ///< SEGMENTS: the segments a log store's open must find (stores/log/segment_list.hpp)
     dictionary,  ///< dictionary-<number>.zstd: a zstd dictionary trained from the store's values
     deadlines,   ///< deadlines: an expiring store's deadline index at its last clean close
     table,       ///< data-<generation>.kvtable: a sorted table (stores/table/table_format.hpp)
@@ -4517,6 +4519,8 @@ public:
     }
     /// The list of a store's sorted tables.
     [[nodiscard]] static store_file_name table_list() { return {store_file_kind::table_list, 0, false}; }
+    /// The list of a log store's segments.
+    [[nodiscard]] static store_file_name segment_list() { return {store_file_kind::segment_list, 0, false}; }
 
     /// The deadline index of an expiring store (expiry/deadline_file.hpp).
     [[nodiscard]] static store_file_name deadlines() { return {store_file_kind::deadlines, 0, false}; }
@@ -4539,6 +4543,7 @@ public:
         if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
         if (base == "deadlines") return store_file_name(store_file_kind::deadlines, 0, temporary);
         if (base == "TABLES") return store_file_name(store_file_kind::table_list, 0, temporary);
+        if (base == "SEGMENTS") return store_file_name(store_file_kind::segment_list, 0, temporary);
         // dictionary-<ten digits>.zstd
         constexpr std::string_view dictionary_prefix = "dictionary-";
         constexpr std::string_view dictionary_extension = ".zstd";
@@ -4566,7 +4571,7 @@ public:
 
     [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
     /// The generation of a data, hint or table file, the number of a dictionary; 0 for LOCK,
-    /// MANIFEST, deadlines and TABLES.
+    /// MANIFEST, deadlines, TABLES and SEGMENTS.
     [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
     /// Whether this is a .tmp name: a file being written, never read.
     [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
@@ -4585,6 +4590,8 @@ private:
             name_ = "deadlines";
         } else if (kind == store_file_kind::table_list) {
             name_ = "TABLES";
+        } else if (kind == store_file_kind::segment_list) {
+            name_ = "SEGMENTS";
         } else if (kind == store_file_kind::dictionary) {
             char name[32];
             std::snprintf(name, sizeof name, "dictionary-%010u.zstd", static_cast<unsigned>(generation));
@@ -12841,8 +12848,8 @@ private:
 /// so writers go on; a rollover meanwhile only closes the active segment, which the copy
 /// still reads to the cut. While a backup runs, no segment may be retired
 /// (backups_running.hpp). The copy is written as a store's directory is: the directory
-/// synced once every segment (and compression dictionary) is in place, the MANIFEST
-/// last; a destination without a MANIFEST is no backup. Every file is copied by default
+/// synced once every segment, its list (SEGMENTS) and the compression dictionaries are in
+/// place, the MANIFEST last; a destination without a MANIFEST is no backup. Every file is copied by default
 /// (backup_options): a closed segment with its hint, and each compression dictionary,
 /// whole, as a reflink where the I/O policy has clone_file and the file system allows it,
 /// else byte by byte; the active segment byte by byte to the cut. Each copy goes through
@@ -12865,6 +12872,7 @@ private:
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -13225,6 +13233,101 @@ void count_retired(const segment_set<IO>& segments, std::string_view key, std::s
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/segment.hpp ----
+// ---- begin kvforge/stores/log/segment_list.hpp ----
+/// \file segment_list.hpp
+/// The list of a log store's segments, as SEGMENTS holds it: the data files an open must
+/// find, so that one lost with its hint (deleted, moved by a tool, dropped by a file
+/// system) is an error rather than records gone without a word. docs/format.md describes
+/// the same bytes:
+///
+///     0  magic    8 bytes "kvfslist"
+///     8  version  u16: the list's format version, 1
+///     10 flags    u16: zero; a reader refuses others
+///     12 count    u32: the segments listed
+///     16 ids      count times u32: each segment's generation, ascending
+///     ...         u32 crc32c over every byte before it
+///
+/// all little-endian. The list names segments that are in place, never one that is not:
+/// a segment is listed only once its name is durable, and taken off the list before its
+/// files are removed (segment_files.hpp). It may lack the newest segments (a list is
+/// written when a closed segment's hint is, and at open), which an open finds anyway.
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+/// The generations of a store's segments, ascending.
+struct segment_list {
+    static constexpr std::string_view magic = "kvfslist";
+    static constexpr std::uint16_t version = 1;
+    static constexpr std::size_t head_size = 16;
+
+    std::vector<std::uint32_t> ids;
+
+    [[nodiscard]] std::string encode() const {
+        std::string out(head_size + ids.size() * 4 + 4, '\0');
+        char* p = out.data();
+        std::memcpy(p, magic.data(), magic.size());
+        file_header::put_le16(p + 8, version);
+        file_header::put_le32(p + 12, static_cast<std::uint32_t>(ids.size()));
+        p += head_size;
+        for (const std::uint32_t id : ids) {
+            file_header::put_le32(p, id);
+            p += 4;
+        }
+        file_header::put_le32(p, crc32c({out.data(), out.size() - 4}));
+        return out;
+    }
+
+    /// Reads a list's bytes from the file at path (named in errors): errc::not_a_store
+    /// without the magic, errc::unsupported_version for a newer format, and
+    /// errc::corrupt_header for any other damage, with the list left empty.
+    bool decode(std::string_view bytes, const std::string& path, std::error_code& ec) {
+        ec.clear();
+        ids.clear();
+        const auto refuse = [&](errc code, const char* why) {
+            fail(ec, code, path + ": " + why);
+            ids.clear();
+            return false;
+        };
+        if (bytes.size() < head_size + 4 || bytes.substr(0, magic.size()) != magic) {
+            return refuse(errc::not_a_store, "is not a kvforge list of segments");
+        }
+        const char* p = bytes.data();
+        if (file_header::get_le16(p + 8) > version) {
+            return refuse(errc::unsupported_version, "is a list of segments of a newer format version");
+        }
+        const std::uint64_t count = file_header::get_le32(p + 12);
+        if (bytes.size() != head_size + count * 4 + 4) return refuse(errc::corrupt_header, "is cut short");
+        if (file_header::get_le32(p + bytes.size() - 4) != crc32c(bytes.substr(0, bytes.size() - 4))) {
+            return refuse(errc::corrupt_header, "fails its checksum");
+        }
+        if (file_header::get_le16(p + 10) != 0) {
+            return refuse(errc::corrupt_header, "has flags this kvforge does not know");
+        }
+        p += head_size;
+        ids.reserve(static_cast<std::size_t>(count));
+        for (std::uint64_t i = 0; i < count; ++i, p += 4) {
+            const std::uint32_t id = file_header::get_le32(p);
+            if (id == 0 || (!ids.empty() && id <= ids.back())) {
+                return refuse(errc::corrupt_header, "names its segments out of order");
+            }
+            ids.push_back(id);
+        }
+        return true;
+    }
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/segment_list.hpp ----
 
 namespace kvforge::detail {
 
@@ -13271,6 +13374,14 @@ public:
             }
             if (how.link_files && link_closed_segment(*in, copier)) continue;
             ok = copier.copy(in->file, store_file_name::data(in->id), in->size, true, ec) && copy_hint(in->id, copier, ec);
+        }
+        // The copy's list names exactly the segments copied, so that its opens find any of
+        // them lost as the store's do.
+        if (ok) {
+            segment_list list;
+            for (const std::shared_ptr<segment<IO>>& in : cut.segments) list.ids.push_back(in->id);
+            std::sort(list.ids.begin(), list.ids.end());
+            ok = copier.write(store_file_name::segment_list(), list.encode(), ec);
         }
         // Only once the segments' names (links included) are durable may the MANIFEST make
         // the copy a store.
@@ -14301,12 +14412,23 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
 ///
 /// It owns the store's directory. The engine, its recovery and its compaction make
 /// every file through it, so that every sync and byte is counted, from whichever thread.
+///
+/// It keeps the list of segments too (SEGMENTS, segment_list.hpp), which lets an open tell
+/// a segment lost with its hint from one that was never there. The list only ever names
+/// segments that are in place: a segment joins it once its name is durable (its rename
+/// and the directory synced), and leaves it, the list written, before its files are
+/// removed. A new segment is listed at the next write of the list (when a closed
+/// segment's hint is written, and at open), not at once, so that a rollover costs no
+/// more syncs than it did.
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -14375,8 +14497,15 @@ public:
         return directory_.open(io, path, mode, ec);
     }
 
-    /// Releases the directory's lock.
-    void close() noexcept { directory_.close(); }
+    /// Releases the directory's lock; nothing writes the list until the next adopt_segments.
+    void close() noexcept {
+        {
+            const std::lock_guard lock(list_mutex_);
+            listing_ = false;
+            listed_.clear();
+        }
+        directory_.close();
+    }
 
     /// How the records of the segments it makes are encoded (their headers' codec_fingerprint).
     [[nodiscard]] std::uint64_t codec_fingerprint() const noexcept { return fingerprint_; }
@@ -14498,7 +14627,10 @@ public:
         const store_file_name name = store_file_name::data(in.id);
         if (directory_.rename(name.temporary(), name, ec)) {
             in.file.renamed(directory_.file_path(name));
-            if (sync_directory(ec)) return true;
+            if (sync_directory(ec)) {
+                note_published(in.id);
+                return true;
+            }
         }
         failure_.record(ec);
         return false;
@@ -14529,19 +14661,72 @@ public:
     /// replay order, whose tombstones are still there for their older records. A removal
     /// that fails stops it; the next open replays what is left, to the same contents.
     void remove_segments(const std::vector<segment_pointer>& retired) {
+        if (!forget(retired)) return;
         for (const segment_pointer& in : retired) {
             if (!remove_segment(*in)) return;
         }
     }
 
-    /// Removes one segment taken out of the store: its hint, a sync of the directory, its
-    /// data file, a sync of the directory. The hint goes first and for good, since a hint
-    /// left without its data file names a segment that was lost (recovery.hpp). False when
-    /// a removal failed (what is left replays at the next open).
+    /// Removes one segment taken out of the store: it leaves the list of segments, then
+    /// its hint goes, a sync of the directory, its data file, a sync of the directory. The
+    /// hint goes first and for good, since a hint left without its data file names a
+    /// segment that was lost (recovery.hpp). False when the list could not be written or a
+    /// removal failed (what is left replays at the next open).
     bool remove_segment(const segment_type& retired) {
         std::error_code ignored;
-        return directory_.remove(store_file_name::hint(retired.id), ignored) && sync_directory(ignored) &&
-               directory_.remove(store_file_name::data(retired.id), ignored) && sync_directory(ignored);
+        return forget_ids({retired.id}) && directory_.remove(store_file_name::hint(retired.id), ignored) &&
+               sync_directory(ignored) && directory_.remove(store_file_name::data(retired.id), ignored) &&
+               sync_directory(ignored);
+    }
+
+    /// Takes the segments a writable open found as the store's list; on_disk is the list
+    /// SEGMENTS held (none: no such file), so that an open whose list is up to date writes
+    /// none. Until this is called, nothing writes the list (a read-only store never does).
+    void adopt_segments(std::vector<std::uint32_t> ids, const std::optional<std::vector<std::uint32_t>>& on_disk) {
+        std::sort(ids.begin(), ids.end());
+        const std::lock_guard lock(list_mutex_);
+        listing_ = true;
+        list_changes_ += 1;
+        list_written_ = on_disk && *on_disk == ids ? list_changes_ : 0;
+        listed_ = std::move(ids);
+    }
+
+    /// Notes a segment whose name is durable (place_segment; compaction's outputs, renamed
+    /// into place and the directory synced): the next write of the list names it.
+    void note_published(std::uint32_t id) {
+        const std::lock_guard lock(list_mutex_);
+        const auto at = std::lower_bound(listed_.begin(), listed_.end(), id);
+        if (at != listed_.end() && *at == id) return;
+        listed_.insert(at, id);
+        list_changes_ += 1;
+    }
+
+    /// Takes segments off the list and writes it, before their files are removed; false
+    /// when the list could not be written, and then their files must stay.
+    bool forget(const std::vector<segment_pointer>& retired) {
+        std::vector<std::uint32_t> ids;
+        ids.reserve(retired.size());
+        for (const segment_pointer& in : retired) ids.push_back(in->id);
+        return forget_ids(ids);
+    }
+
+    /// Writes SEGMENTS when the list changed since it was last written (through a .tmp, as
+    /// every file of the store's own). Writes are made one at a time, each of the list as
+    /// it stands when it starts, so that none brings back a segment taken off before.
+    bool write_list(std::error_code& ec) {
+        const std::lock_guard writing(list_writing_);
+        segment_list list;
+        std::uint64_t changes = 0;
+        {
+            const std::lock_guard lock(list_mutex_);
+            if (!listing_ || list_written_ == list_changes_) return true;
+            list.ids = listed_;
+            changes = list_changes_;
+        }
+        if (!write_file(store_file_name::segment_list(), list.encode(), ec)) return false;
+        const std::lock_guard lock(list_mutex_);
+        list_written_ = changes;
+        return true;
     }
 
 private:
@@ -14551,6 +14736,30 @@ private:
     std::uint64_t layers_ = 0;
     Counter syncs_;  // bumped outside the lock stats() reads under
     std::atomic<std::uint64_t> bytes_written_{0};
+
+    /// Takes segments of these ids off the list, and writes it when that changed it.
+    bool forget_ids(const std::vector<std::uint32_t>& ids) {
+        {
+            const std::lock_guard lock(list_mutex_);
+            for (const std::uint32_t id : ids) {
+                const auto at = std::lower_bound(listed_.begin(), listed_.end(), id);
+                if (at == listed_.end() || *at != id) continue;
+                listed_.erase(at);
+                list_changes_ += 1;
+            }
+        }
+        std::error_code ignored;
+        return write_list(ignored);
+    }
+
+    // The list of segments: the rollover, the compaction thread and hint writes change it,
+    // each under a lock of its own; list_writing_ keeps its writes one at a time.
+    std::mutex list_mutex_;
+    std::mutex list_writing_;
+    bool listing_ = false;              ///< a writable open adopted the list
+    std::vector<std::uint32_t> listed_;  ///< ascending
+    std::uint64_t list_changes_ = 0;    ///< changes made to listed_
+    std::uint64_t list_written_ = 0;    ///< list_changes_ as of the last list written
 };
 
 }  // namespace kvforge::detail
@@ -16128,7 +16337,9 @@ private:
 /// ahead on a second thread: hint_checks.hpp) and then its records after what the hint
 /// covers (log_scan.hpp); only the last may end in a torn write, which a writable open
 /// cuts off. A hint that does not match its segment is ignored, and with
-/// options::salvage none is trusted. Leftovers (.tmp files, hints without their segment,
+/// options::salvage none is trusted. A segment that SEGMENTS lists (segment_list.hpp) or
+/// a hint names must be there: else it was lost, and the open fails naming it. Leftovers
+/// (.tmp files, hints without their segment,
 /// the older data file of a format 1 store) are removed, and appending goes on in the
 /// last segment when the writer made it and it has room, else in a new one. A store
 /// opened read-only changes no file.
@@ -16807,6 +17018,8 @@ struct recovered_log {
     /// options::write_hints and for a read-only store.
     std::optional<hint_builder> active_hint;
     std::uint32_t next_id = 1;             ///< the id of the next segment made
+    /// What SEGMENTS listed; none when the store has no such file (or salvage set aside a damaged one).
+    std::optional<std::vector<std::uint32_t>> listed;
     std::uint64_t records = 0;             ///< records read from hints and segments (stats().recovered_records)
     std::uint64_t bytes_cut = 0;           ///< the torn tail cut off the last segment (stats().recovered_bytes_cut)
     std::vector<damaged_record> salvaged;  ///< what salvage dropped
@@ -16883,6 +17096,10 @@ public:
     /// opened so far, and the caller releases them, as the rest of its state, once it has
     /// closed the directory.
     bool recover(std::error_code& ec) {
+        // The list before the directory: a writer takes a segment off the list before it
+        // removes its files, so a reader beside it that finds a listed segment missing
+        // meets a change made since it began, and tries again (log_backend::read_files).
+        if (!read_segment_list(ec)) return false;
         std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         std::vector<std::uint32_t> ids;
@@ -16890,7 +17107,7 @@ public:
             if (name.kind() == store_file_kind::data && !name.is_temporary()) ids.push_back(name.generation());
         }
         std::sort(ids.begin(), ids.end());
-        if (!check_hinted_segments(names, ids, ec)) return false;
+        if (!check_hinted_segments(names, ids, ec) || !check_listed_segments(names, ids, ec)) return false;
         const int flags = options_.read_only ? O_RDONLY : O_RDWR;
         std::vector<segment_pointer> found;
         std::uint32_t newest_v1 = 0;
@@ -16903,8 +17120,11 @@ public:
             // An empty data file holds no record: a leftover, removed below as the others
             // are (check_hinted_segments failed the open if a hint lists records of it).
             if (in->size == 0) {
-                if (!holds(names, store_file_name::hint(id))) continue;
-                if (!missing_segment(id, " is empty", ec)) return false;
+                if (holds(names, store_file_name::hint(id))) {
+                    if (!missing_segment(id, " is empty", hint_witness(id), ec)) return false;
+                } else if (listed(id)) {
+                    if (!missing_segment(id, " is empty", list_witness(), ec)) return false;
+                }
                 continue;
             }
             if (!check_header(*in, ec)) return false;
@@ -17113,17 +17333,80 @@ private:
                 holds(names, store_file_name::data(id).temporary())) {
                 continue;
             }
-            if (!missing_segment(id, " is missing", ec)) return false;
+            if (!missing_segment(id, " is missing", hint_witness(id), ec)) return false;
         }
         return true;
     }
 
-    /// Reports that the records of segment `id`, whose hint is there, are gone: its data
-    /// file is missing or empty (what says how). With salvage, recorded; else the open fails.
-    bool missing_segment(std::uint32_t id, std::string_view what, std::error_code& ec) {
+    /// Reads SEGMENTS into the recovered state's list; a store without one (written before
+    /// kvforge kept it, or never opened to write) has none. A damaged list fails the open,
+    /// naming it; with salvage it is set aside (recorded as damage), and a writable open
+    /// writes it again from the segments found.
+    bool read_segment_list(std::error_code& ec) {
+        state_->listed.reset();
+        const store_file_name name = store_file_name::segment_list();
+        data_file<IO> file;
+        if (!directory_.open_file(file, name, O_RDONLY, ec)) {
+            if (ec != std::errc::no_such_file_or_directory) return false;
+            ec.clear();
+            return true;
+        }
+        std::uint64_t size = 0;
+        if (!file.size(size, ec)) return false;
+        std::string bytes(static_cast<std::size_t>(size), '\0');
+        if (!file.read(0, bytes.data(), bytes.size(), ec)) return false;
+        segment_list list;
+        const std::string path = directory_.file_path(name);
+        if (!list.decode(bytes, path, ec)) {
+            const std::string detail = last_error_detail();
+            if (!options_.salvage) {
+                const std::error_code code = ec;
+                fail(ec, code,
+                     detail + "; restore the store from a backup, or open it with options::salvage (kvforge repair), "
+                              "which writes the list again from the segments there");
+                return false;
+            }
+            state_->file_damage.push_back({path, 0, detail.substr(path.size() + 2)});
+            ec.clear();
+            return true;
+        }
+        state_->listed = std::move(list.ids);
+        return true;
+    }
+
+    /// Whether SEGMENTS lists segment id.
+    [[nodiscard]] bool listed(std::uint32_t id) const {
+        return state_->listed && std::binary_search(state_->listed->begin(), state_->listed->end(), id);
+    }
+
+    /// Fails the open, as check_hinted_segments does, when a segment SEGMENTS lists has no
+    /// data file: the list names only segments that were in place.
+    bool check_listed_segments(const std::vector<store_file_name>& names, const std::vector<std::uint32_t>& ids,
+                               std::error_code& ec) {
+        if (!state_->listed) return true;
+        for (const std::uint32_t id : *state_->listed) {
+            // A hint of it failed check_hinted_segments already, or was recorded by salvage.
+            if (std::binary_search(ids.begin(), ids.end(), id) || holds(names, store_file_name::hint(id))) continue;
+            if (!missing_segment(id, " is missing", list_witness(), ec)) return false;
+        }
+        return true;
+    }
+
+    /// What proves a segment existed: its hint, or SEGMENTS.
+    [[nodiscard]] static std::string hint_witness(std::uint32_t id) {
+        return "its hint " + store_file_name::hint(id).str() + " lists its records";
+    }
+    [[nodiscard]] static std::string list_witness() {
+        return store_file_name::segment_list().str() + " lists it";
+    }
+
+    /// Reports that the records of segment `id` are gone: its data file is missing or
+    /// empty (what says how), though witness proves it was there. With salvage, recorded;
+    /// else the open fails.
+    bool missing_segment(std::uint32_t id, std::string_view what, const std::string& witness, std::error_code& ec) {
         const std::string data = directory_.file_path(store_file_name::data(id));
-        const std::string problem = std::string(what) + ", though its hint " + store_file_name::hint(id).str() +
-                                    " lists its records: a segment of the store was lost (deleted, moved or "
+        const std::string problem = std::string(what) + ", though " + witness +
+                                    ": a segment of the store was lost (deleted, moved or "
                                     "truncated), and its records with it";
         if (!options_.salvage) {
             fail(ec, errc::corrupt_record,
@@ -18412,6 +18695,10 @@ bool log_backend<Policies, Mapped>::write_pending_hint() {
         taken.emplace(hints_.take_oldest());
     }
     hints_.write_pending(*taken);
+    // The list then names the segment closed and the one after it. A list that cannot be
+    // written only lacks them; the next write of it tries again.
+    std::error_code ignored;
+    files_.write_list(ignored);
     return true;
 }
 
@@ -19410,7 +19697,10 @@ public:
             output->file.renamed(engine_.files_.directory().file_path(name));
         }
         for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
-        return outputs_.empty() || engine_.files_.sync_directory(ec);
+        if (outputs_.empty()) return true;
+        if (!engine_.files_.sync_directory(ec)) return false;
+        for (const segment_pointer& output : outputs_) engine_.files_.note_published(output->id);
+        return true;
     }
 
     [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }
@@ -19802,6 +20092,9 @@ bool log_backend<Policies, Mapped>::retire_job(std::error_code& ec) {
     if (ec) return false;
     job_->retired = retire_inputs();
     job_->at = job_type::phase::remove;
+    // Off the list at once, in one write, rather than one write for each removal; should
+    // that fail, remove_next_retired tries again and removes nothing until it succeeds.
+    files_.forget(job_->retired);
     return true;
 }
 
@@ -20064,9 +20357,9 @@ bool log_backend<Policies, Mapped>::take_backup_cut(backup_cut<io_type>& cut, st
 /// Open. The directory is opened and locked (segment_files.hpp), the MANIFEST checked
 /// (store_composition.hpp), and recovery (recovery.hpp) finds the segments and rebuilds
 /// the index; what it returns is installed before the store counts as open, so no reader
-/// sees it meanwhile. A salvaged log is rewritten, and the MANIFEST written, before then
-/// too, so that a failure leaves the store closed and its lock released. A store opened
-/// read-only changes no file.
+/// sees it meanwhile. A salvaged log is rewritten, and the MANIFEST and the list of
+/// segments written, before then too, so that a failure leaves the store closed and its
+/// lock released. A store opened read-only changes no file.
 ///
 /// Close. The compaction jobs due run to their end first. Readers check that the store
 /// is open under the shared lock, so close() marks it closed under the exclusive lock
@@ -20122,7 +20415,7 @@ void log_backend<Policies, Mapped>::open(std::string_view path, const kvforge::o
     recovered_log<io_type> recovered;
     if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
         (salvage_rewrite() && !compact_all(ec)) ||
-        (!options_.read_only && !manifest_.record(files_, on_disk, has_manifest, ec))) {
+        (!options_.read_only && (!manifest_.record(files_, on_disk, has_manifest, ec) || !files_.write_list(ec)))) {
         files_.close();
         reset_state();
         return;
@@ -20188,6 +20481,13 @@ bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, s
     index_.set_counts(live_bytes, dead_bytes);
     refreshed_end_ = recovered.active_end;
     segments_ = std::move(recovered.segments);
+    if (!options_.read_only) {
+        // Written at the end of the open, when it differs from the list on disk.
+        std::vector<std::uint32_t> ids;
+        ids.reserve(segments_.size());
+        for (const segment_pointer& in : segments_.by_id()) ids.push_back(in->id);
+        files_.adopt_segments(std::move(ids), recovered.listed);
+    }
     active_ = std::move(recovered.active);
     writer_.emplace();
     writer_->attach(active_->file, recovered.active_end);
@@ -21205,11 +21505,12 @@ void destroy(std::string_view path, IO io, std::error_code& ec) noexcept {
         }
         const auto last = newest != 0 ? detail::store_file_name::data(newest) : detail::store_file_name::lock();
         // Hints before their data files: one left without its data file names a lost segment.
-        // The list of tables before the tables, for the same reason: the tables it no longer
-        // names are leftovers that an open removes.
+        // The lists of segments and of tables before what they list, for the same reason:
+        // files a list no longer names are a store's, or leftovers that an open removes.
         for (const detail::store_file_name& name : names) {
-            const bool names_others =
-                name.kind() == detail::store_file_kind::hint || name.kind() == detail::store_file_kind::table_list;
+            const bool names_others = name.kind() == detail::store_file_kind::hint ||
+                                      name.kind() == detail::store_file_kind::segment_list ||
+                                      name.kind() == detail::store_file_kind::table_list;
             if (names_others && !directory.remove(name, ec)) return;
         }
         for (const detail::store_file_name& name : names) {

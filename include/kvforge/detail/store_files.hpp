@@ -3,7 +3,8 @@
 /// The names of the files kvforge writes in a store's directory, recognised in one place.
 ///
 /// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
-/// data-<generation>.kvhint, data-<generation>.kvtable and TABLES (the sorted tables of a
+/// data-<generation>.kvhint, SEGMENTS (the list of a log store's segments),
+/// data-<generation>.kvtable and TABLES (the sorted tables of a
 /// store whose index lives on disk, and their list), dictionary-<generation>.zstd (the compression dictionaries a
 /// store of kvforge::compressed<kvforge::zstd_trained<>> trains), deadlines (the deadline
 /// index an expiring store writes at a clean close), and each name but LOCK
@@ -30,6 +31,7 @@ enum class store_file_kind {
     manifest,    ///< MANIFEST: the store's composition, as text
     data,        ///< data-<generation>.kvlog: a header and the log of records
     hint,        ///< data-<generation>.kvhint: every live key with the place of its record
+    segment_list,  ///< SEGMENTS: the segments a log store's open must find (stores/log/segment_list.hpp)
     dictionary,  ///< dictionary-<number>.zstd: a zstd dictionary trained from the store's values
     deadlines,   ///< deadlines: an expiring store's deadline index at its last clean close
     table,       ///< data-<generation>.kvtable: a sorted table (stores/table/table_format.hpp)
@@ -73,6 +75,8 @@ public:
     }
     /// The list of a store's sorted tables.
     [[nodiscard]] static store_file_name table_list() { return {store_file_kind::table_list, 0, false}; }
+    /// The list of a log store's segments.
+    [[nodiscard]] static store_file_name segment_list() { return {store_file_kind::segment_list, 0, false}; }
 
     /// The deadline index of an expiring store (expiry/deadline_file.hpp).
     [[nodiscard]] static store_file_name deadlines() { return {store_file_kind::deadlines, 0, false}; }
@@ -95,6 +99,7 @@ public:
         if (base == manifest_file_name) return store_file_name(store_file_kind::manifest, 0, temporary);
         if (base == "deadlines") return store_file_name(store_file_kind::deadlines, 0, temporary);
         if (base == "TABLES") return store_file_name(store_file_kind::table_list, 0, temporary);
+        if (base == "SEGMENTS") return store_file_name(store_file_kind::segment_list, 0, temporary);
         // dictionary-<ten digits>.zstd
         constexpr std::string_view dictionary_prefix = "dictionary-";
         constexpr std::string_view dictionary_extension = ".zstd";
@@ -122,7 +127,7 @@ public:
 
     [[nodiscard]] store_file_kind kind() const noexcept { return kind_; }
     /// The generation of a data, hint or table file, the number of a dictionary; 0 for LOCK,
-    /// MANIFEST, deadlines and TABLES.
+    /// MANIFEST, deadlines, TABLES and SEGMENTS.
     [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
     /// Whether this is a .tmp name: a file being written, never read.
     [[nodiscard]] bool is_temporary() const noexcept { return temporary_; }
@@ -141,6 +146,8 @@ private:
             name_ = "deadlines";
         } else if (kind == store_file_kind::table_list) {
             name_ = "TABLES";
+        } else if (kind == store_file_kind::segment_list) {
+            name_ = "SEGMENTS";
         } else if (kind == store_file_kind::dictionary) {
             char name[32];
             std::snprintf(name, sizeof name, "dictionary-%010u.zstd", static_cast<unsigned>(generation));

@@ -7,8 +7,8 @@
 /// so writers go on; a rollover meanwhile only closes the active segment, which the copy
 /// still reads to the cut. While a backup runs, no segment may be retired
 /// (backups_running.hpp). The copy is written as a store's directory is: the directory
-/// synced once every segment (and compression dictionary) is in place, the MANIFEST
-/// last; a destination without a MANIFEST is no backup. Every file is copied by default
+/// synced once every segment, its list (SEGMENTS) and the compression dictionaries are in
+/// place, the MANIFEST last; a destination without a MANIFEST is no backup. Every file is copied by default
 /// (backup_options): a closed segment with its hint, and each compression dictionary,
 /// whole, as a reflink where the I/O policy has clone_file and the file system allows it,
 /// else byte by byte; the active segment byte by byte to the cut. Each copy goes through
@@ -31,6 +31,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -47,6 +48,7 @@
 #include "../../options.hpp"
 #include "../../stats.hpp"
 #include "segment.hpp"
+#include "segment_list.hpp"
 
 namespace kvforge::detail {
 
@@ -93,6 +95,14 @@ public:
             }
             if (how.link_files && link_closed_segment(*in, copier)) continue;
             ok = copier.copy(in->file, store_file_name::data(in->id), in->size, true, ec) && copy_hint(in->id, copier, ec);
+        }
+        // The copy's list names exactly the segments copied, so that its opens find any of
+        // them lost as the store's do.
+        if (ok) {
+            segment_list list;
+            for (const std::shared_ptr<segment<IO>>& in : cut.segments) list.ids.push_back(in->id);
+            std::sort(list.ids.begin(), list.ids.end());
+            ok = copier.write(store_file_name::segment_list(), list.encode(), ec);
         }
         // Only once the segments' names (links included) are durable may the MANIFEST make
         // the copy a store.

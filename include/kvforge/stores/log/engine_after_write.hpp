@@ -84,6 +84,10 @@ bool log_backend<Policies, Mapped>::write_pending_hint() {
         taken.emplace(hints_.take_oldest());
     }
     hints_.write_pending(*taken);
+    // The list then names the segment closed and the one after it. A list that cannot be
+    // written only lacks them; the next write of it tries again.
+    std::error_code ignored;
+    files_.write_list(ignored);
     return true;
 }
 

@@ -89,7 +89,10 @@ public:
             output->file.renamed(engine_.files_.directory().file_path(name));
         }
         for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
-        return outputs_.empty() || engine_.files_.sync_directory(ec);
+        if (outputs_.empty()) return true;
+        if (!engine_.files_.sync_directory(ec)) return false;
+        for (const segment_pointer& output : outputs_) engine_.files_.note_published(output->id);
+        return true;
     }
 
     [[nodiscard]] std::vector<segment_pointer>& segments() noexcept { return outputs_; }

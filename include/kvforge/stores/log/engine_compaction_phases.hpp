@@ -348,6 +348,9 @@ bool log_backend<Policies, Mapped>::retire_job(std::error_code& ec) {
     if (ec) return false;
     job_->retired = retire_inputs();
     job_->at = job_type::phase::remove;
+    // Off the list at once, in one write, rather than one write for each removal; should
+    // that fail, remove_next_retired tries again and removes nothing until it succeeds.
+    files_.forget(job_->retired);
     return true;
 }
 

@@ -7,9 +7,9 @@
 /// Open. The directory is opened and locked (segment_files.hpp), the MANIFEST checked
 /// (store_composition.hpp), and recovery (recovery.hpp) finds the segments and rebuilds
 /// the index; what it returns is installed before the store counts as open, so no reader
-/// sees it meanwhile. A salvaged log is rewritten, and the MANIFEST written, before then
-/// too, so that a failure leaves the store closed and its lock released. A store opened
-/// read-only changes no file.
+/// sees it meanwhile. A salvaged log is rewritten, and the MANIFEST and the list of
+/// segments written, before then too, so that a failure leaves the store closed and its
+/// lock released. A store opened read-only changes no file.
 ///
 /// Close. The compaction jobs due run to their end first. Readers check that the store
 /// is open under the shared lock, so close() marks it closed under the exclusive lock
@@ -72,7 +72,7 @@ void log_backend<Policies, Mapped>::open(std::string_view path, const kvforge::o
     recovered_log<io_type> recovered;
     if (!manifest_.check(on_disk, has_manifest, ec) || !recover(recovered, ec) ||
         (salvage_rewrite() && !compact_all(ec)) ||
-        (!options_.read_only && !manifest_.record(files_, on_disk, has_manifest, ec))) {
+        (!options_.read_only && (!manifest_.record(files_, on_disk, has_manifest, ec) || !files_.write_list(ec)))) {
         files_.close();
         reset_state();
         return;
@@ -138,6 +138,13 @@ bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, s
     index_.set_counts(live_bytes, dead_bytes);
     refreshed_end_ = recovered.active_end;
     segments_ = std::move(recovered.segments);
+    if (!options_.read_only) {
+        // Written at the end of the open, when it differs from the list on disk.
+        std::vector<std::uint32_t> ids;
+        ids.reserve(segments_.size());
+        for (const segment_pointer& in : segments_.by_id()) ids.push_back(in->id);
+        files_.adopt_segments(std::move(ids), recovered.listed);
+    }
     active_ = std::move(recovered.active);
     writer_.emplace();
     writer_->attach(active_->file, recovered.active_end);

@@ -7,7 +7,9 @@
 /// ahead on a second thread: hint_checks.hpp) and then its records after what the hint
 /// covers (log_scan.hpp); only the last may end in a torn write, which a writable open
 /// cuts off. A hint that does not match its segment is ignored, and with
-/// options::salvage none is trusted. Leftovers (.tmp files, hints without their segment,
+/// options::salvage none is trusted. A segment that SEGMENTS lists (segment_list.hpp) or
+/// a hint names must be there: else it was lost, and the open fails naming it. Leftovers
+/// (.tmp files, hints without their segment,
 /// the older data file of a format 1 store) are removed, and appending goes on in the
 /// last segment when the writer made it and it has room, else in a new one. A store
 /// opened read-only changes no file.
@@ -41,6 +43,7 @@
 #include "log_scan.hpp"
 #include "record_format.hpp"
 #include "segment.hpp"
+#include "segment_list.hpp"
 #include "written_with.hpp"
 
 namespace kvforge::detail {
@@ -57,6 +60,8 @@ struct recovered_log {
     /// options::write_hints and for a read-only store.
     std::optional<hint_builder> active_hint;
     std::uint32_t next_id = 1;             ///< the id of the next segment made
+    /// What SEGMENTS listed; none when the store has no such file (or salvage set aside a damaged one).
+    std::optional<std::vector<std::uint32_t>> listed;
     std::uint64_t records = 0;             ///< records read from hints and segments (stats().recovered_records)
     std::uint64_t bytes_cut = 0;           ///< the torn tail cut off the last segment (stats().recovered_bytes_cut)
     std::vector<damaged_record> salvaged;  ///< what salvage dropped
@@ -133,6 +138,10 @@ public:
     /// opened so far, and the caller releases them, as the rest of its state, once it has
     /// closed the directory.
     bool recover(std::error_code& ec) {
+        // The list before the directory: a writer takes a segment off the list before it
+        // removes its files, so a reader beside it that finds a listed segment missing
+        // meets a change made since it began, and tries again (log_backend::read_files).
+        if (!read_segment_list(ec)) return false;
         std::vector<store_file_name> names;
         if (!directory_.list(names, ec)) return false;
         std::vector<std::uint32_t> ids;
@@ -140,7 +149,7 @@ public:
             if (name.kind() == store_file_kind::data && !name.is_temporary()) ids.push_back(name.generation());
         }
         std::sort(ids.begin(), ids.end());
-        if (!check_hinted_segments(names, ids, ec)) return false;
+        if (!check_hinted_segments(names, ids, ec) || !check_listed_segments(names, ids, ec)) return false;
         const int flags = options_.read_only ? O_RDONLY : O_RDWR;
         std::vector<segment_pointer> found;
         std::uint32_t newest_v1 = 0;
@@ -153,8 +162,11 @@ public:
             // An empty data file holds no record: a leftover, removed below as the others
             // are (check_hinted_segments failed the open if a hint lists records of it).
             if (in->size == 0) {
-                if (!holds(names, store_file_name::hint(id))) continue;
-                if (!missing_segment(id, " is empty", ec)) return false;
+                if (holds(names, store_file_name::hint(id))) {
+                    if (!missing_segment(id, " is empty", hint_witness(id), ec)) return false;
+                } else if (listed(id)) {
+                    if (!missing_segment(id, " is empty", list_witness(), ec)) return false;
+                }
                 continue;
             }
             if (!check_header(*in, ec)) return false;
@@ -363,17 +375,80 @@ private:
                 holds(names, store_file_name::data(id).temporary())) {
                 continue;
             }
-            if (!missing_segment(id, " is missing", ec)) return false;
+            if (!missing_segment(id, " is missing", hint_witness(id), ec)) return false;
         }
         return true;
     }
 
-    /// Reports that the records of segment `id`, whose hint is there, are gone: its data
-    /// file is missing or empty (what says how). With salvage, recorded; else the open fails.
-    bool missing_segment(std::uint32_t id, std::string_view what, std::error_code& ec) {
+    /// Reads SEGMENTS into the recovered state's list; a store without one (written before
+    /// kvforge kept it, or never opened to write) has none. A damaged list fails the open,
+    /// naming it; with salvage it is set aside (recorded as damage), and a writable open
+    /// writes it again from the segments found.
+    bool read_segment_list(std::error_code& ec) {
+        state_->listed.reset();
+        const store_file_name name = store_file_name::segment_list();
+        data_file<IO> file;
+        if (!directory_.open_file(file, name, O_RDONLY, ec)) {
+            if (ec != std::errc::no_such_file_or_directory) return false;
+            ec.clear();
+            return true;
+        }
+        std::uint64_t size = 0;
+        if (!file.size(size, ec)) return false;
+        std::string bytes(static_cast<std::size_t>(size), '\0');
+        if (!file.read(0, bytes.data(), bytes.size(), ec)) return false;
+        segment_list list;
+        const std::string path = directory_.file_path(name);
+        if (!list.decode(bytes, path, ec)) {
+            const std::string detail = last_error_detail();
+            if (!options_.salvage) {
+                const std::error_code code = ec;
+                fail(ec, code,
+                     detail + "; restore the store from a backup, or open it with options::salvage (kvforge repair), "
+                              "which writes the list again from the segments there");
+                return false;
+            }
+            state_->file_damage.push_back({path, 0, detail.substr(path.size() + 2)});
+            ec.clear();
+            return true;
+        }
+        state_->listed = std::move(list.ids);
+        return true;
+    }
+
+    /// Whether SEGMENTS lists segment id.
+    [[nodiscard]] bool listed(std::uint32_t id) const {
+        return state_->listed && std::binary_search(state_->listed->begin(), state_->listed->end(), id);
+    }
+
+    /// Fails the open, as check_hinted_segments does, when a segment SEGMENTS lists has no
+    /// data file: the list names only segments that were in place.
+    bool check_listed_segments(const std::vector<store_file_name>& names, const std::vector<std::uint32_t>& ids,
+                               std::error_code& ec) {
+        if (!state_->listed) return true;
+        for (const std::uint32_t id : *state_->listed) {
+            // A hint of it failed check_hinted_segments already, or was recorded by salvage.
+            if (std::binary_search(ids.begin(), ids.end(), id) || holds(names, store_file_name::hint(id))) continue;
+            if (!missing_segment(id, " is missing", list_witness(), ec)) return false;
+        }
+        return true;
+    }
+
+    /// What proves a segment existed: its hint, or SEGMENTS.
+    [[nodiscard]] static std::string hint_witness(std::uint32_t id) {
+        return "its hint " + store_file_name::hint(id).str() + " lists its records";
+    }
+    [[nodiscard]] static std::string list_witness() {
+        return store_file_name::segment_list().str() + " lists it";
+    }
+
+    /// Reports that the records of segment `id` are gone: its data file is missing or
+    /// empty (what says how), though witness proves it was there. With salvage, recorded;
+    /// else the open fails.
+    bool missing_segment(std::uint32_t id, std::string_view what, const std::string& witness, std::error_code& ec) {
         const std::string data = directory_.file_path(store_file_name::data(id));
-        const std::string problem = std::string(what) + ", though its hint " + store_file_name::hint(id).str() +
-                                    " lists its records: a segment of the store was lost (deleted, moved or "
+        const std::string problem = std::string(what) + ", though " + witness +
+                                    ": a segment of the store was lost (deleted, moved or "
                                     "truncated), and its records with it";
         if (!options_.salvage) {
             fail(ec, errc::corrupt_record,

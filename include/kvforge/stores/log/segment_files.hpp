@@ -7,12 +7,23 @@
 ///
 /// It owns the store's directory. The engine, its recovery and its compaction make
 /// every file through it, so that every sync and byte is counted, from whichever thread.
+///
+/// It keeps the list of segments too (SEGMENTS, segment_list.hpp), which lets an open tell
+/// a segment lost with its hint from one that was never there. The list only ever names
+/// segments that are in place: a segment joins it once its name is durable (its rename
+/// and the directory synced), and leaves it, the list written, before its files are
+/// removed. A new segment is listed at the next write of the list (when a closed
+/// segment's hint is written, and at open), not at once, so that a rollover costs no
+/// more syncs than it did.
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -27,6 +38,7 @@
 #include "file_id.hpp"
 #include "record_format.hpp"
 #include "segment.hpp"
+#include "segment_list.hpp"
 
 namespace kvforge::detail {
 
@@ -52,8 +64,15 @@ public:
         return directory_.open(io, path, mode, ec);
     }
 
-    /// Releases the directory's lock.
-    void close() noexcept { directory_.close(); }
+    /// Releases the directory's lock; nothing writes the list until the next adopt_segments.
+    void close() noexcept {
+        {
+            const std::lock_guard lock(list_mutex_);
+            listing_ = false;
+            listed_.clear();
+        }
+        directory_.close();
+    }
 
     /// How the records of the segments it makes are encoded (their headers' codec_fingerprint).
     [[nodiscard]] std::uint64_t codec_fingerprint() const noexcept { return fingerprint_; }
@@ -175,7 +194,10 @@ public:
         const store_file_name name = store_file_name::data(in.id);
         if (directory_.rename(name.temporary(), name, ec)) {
             in.file.renamed(directory_.file_path(name));
-            if (sync_directory(ec)) return true;
+            if (sync_directory(ec)) {
+                note_published(in.id);
+                return true;
+            }
         }
         failure_.record(ec);
         return false;
@@ -206,19 +228,72 @@ public:
     /// replay order, whose tombstones are still there for their older records. A removal
     /// that fails stops it; the next open replays what is left, to the same contents.
     void remove_segments(const std::vector<segment_pointer>& retired) {
+        if (!forget(retired)) return;
         for (const segment_pointer& in : retired) {
             if (!remove_segment(*in)) return;
         }
     }
 
-    /// Removes one segment taken out of the store: its hint, a sync of the directory, its
-    /// data file, a sync of the directory. The hint goes first and for good, since a hint
-    /// left without its data file names a segment that was lost (recovery.hpp). False when
-    /// a removal failed (what is left replays at the next open).
+    /// Removes one segment taken out of the store: it leaves the list of segments, then
+    /// its hint goes, a sync of the directory, its data file, a sync of the directory. The
+    /// hint goes first and for good, since a hint left without its data file names a
+    /// segment that was lost (recovery.hpp). False when the list could not be written or a
+    /// removal failed (what is left replays at the next open).
     bool remove_segment(const segment_type& retired) {
         std::error_code ignored;
-        return directory_.remove(store_file_name::hint(retired.id), ignored) && sync_directory(ignored) &&
-               directory_.remove(store_file_name::data(retired.id), ignored) && sync_directory(ignored);
+        return forget_ids({retired.id}) && directory_.remove(store_file_name::hint(retired.id), ignored) &&
+               sync_directory(ignored) && directory_.remove(store_file_name::data(retired.id), ignored) &&
+               sync_directory(ignored);
+    }
+
+    /// Takes the segments a writable open found as the store's list; on_disk is the list
+    /// SEGMENTS held (none: no such file), so that an open whose list is up to date writes
+    /// none. Until this is called, nothing writes the list (a read-only store never does).
+    void adopt_segments(std::vector<std::uint32_t> ids, const std::optional<std::vector<std::uint32_t>>& on_disk) {
+        std::sort(ids.begin(), ids.end());
+        const std::lock_guard lock(list_mutex_);
+        listing_ = true;
+        list_changes_ += 1;
+        list_written_ = on_disk && *on_disk == ids ? list_changes_ : 0;
+        listed_ = std::move(ids);
+    }
+
+    /// Notes a segment whose name is durable (place_segment; compaction's outputs, renamed
+    /// into place and the directory synced): the next write of the list names it.
+    void note_published(std::uint32_t id) {
+        const std::lock_guard lock(list_mutex_);
+        const auto at = std::lower_bound(listed_.begin(), listed_.end(), id);
+        if (at != listed_.end() && *at == id) return;
+        listed_.insert(at, id);
+        list_changes_ += 1;
+    }
+
+    /// Takes segments off the list and writes it, before their files are removed; false
+    /// when the list could not be written, and then their files must stay.
+    bool forget(const std::vector<segment_pointer>& retired) {
+        std::vector<std::uint32_t> ids;
+        ids.reserve(retired.size());
+        for (const segment_pointer& in : retired) ids.push_back(in->id);
+        return forget_ids(ids);
+    }
+
+    /// Writes SEGMENTS when the list changed since it was last written (through a .tmp, as
+    /// every file of the store's own). Writes are made one at a time, each of the list as
+    /// it stands when it starts, so that none brings back a segment taken off before.
+    bool write_list(std::error_code& ec) {
+        const std::lock_guard writing(list_writing_);
+        segment_list list;
+        std::uint64_t changes = 0;
+        {
+            const std::lock_guard lock(list_mutex_);
+            if (!listing_ || list_written_ == list_changes_) return true;
+            list.ids = listed_;
+            changes = list_changes_;
+        }
+        if (!write_file(store_file_name::segment_list(), list.encode(), ec)) return false;
+        const std::lock_guard lock(list_mutex_);
+        list_written_ = changes;
+        return true;
     }
 
 private:
@@ -228,6 +303,30 @@ private:
     std::uint64_t layers_ = 0;
     Counter syncs_;  // bumped outside the lock stats() reads under
     std::atomic<std::uint64_t> bytes_written_{0};
+
+    /// Takes segments of these ids off the list, and writes it when that changed it.
+    bool forget_ids(const std::vector<std::uint32_t>& ids) {
+        {
+            const std::lock_guard lock(list_mutex_);
+            for (const std::uint32_t id : ids) {
+                const auto at = std::lower_bound(listed_.begin(), listed_.end(), id);
+                if (at == listed_.end() || *at != id) continue;
+                listed_.erase(at);
+                list_changes_ += 1;
+            }
+        }
+        std::error_code ignored;
+        return write_list(ignored);
+    }
+
+    // The list of segments: the rollover, the compaction thread and hint writes change it,
+    // each under a lock of its own; list_writing_ keeps its writes one at a time.
+    std::mutex list_mutex_;
+    std::mutex list_writing_;
+    bool listing_ = false;              ///< a writable open adopted the list
+    std::vector<std::uint32_t> listed_;  ///< ascending
+    std::uint64_t list_changes_ = 0;    ///< changes made to listed_
+    std::uint64_t list_written_ = 0;    ///< list_changes_ as of the last list written
 };
 
 }  // namespace kvforge::detail

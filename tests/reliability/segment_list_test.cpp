@@ -1,0 +1,283 @@
+// The list of a log store's segments (SEGMENTS): a segment lost with its hint, the newest
+// one included, is an error naming it, where the store used to open without its records;
+// the list follows rollovers, compactions, clear() and backups, and only ever names
+// segments that are in place; a damaged list is refused and salvage writes it again; a
+// store without one (kvforge 0.1.0's, or a list deleted) opens and gets one.
+
+#include <catch2/catch.hpp>
+
+#include <kvforge/kvforge.hpp>
+#include <kvforge/stores/log/segment_list.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "../support/file_bytes.hpp"
+#include "../support/temp_dir.hpp"
+
+namespace fs = std::filesystem;
+using kvforge_test::read_file;
+using kvforge_test::temp_dir;
+using kvforge_test::write_file;
+
+namespace {
+
+using hash_db = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index, kvforge::sync_each>;
+using sorted_mt_db = kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index,
+                                    kvforge::buffered<>, kvforge::thread_safe>;
+
+constexpr std::uint64_t small_segments = 64 << 10;
+
+std::string list_key(int i) {
+    char key[16];
+    std::snprintf(key, sizeof key, "key%05d", i);
+    return key;
+}
+
+std::string list_value(int i) { return "value of " + list_key(i) + std::string(60, '.'); }
+
+std::string segment_file(const std::string& path, std::uint32_t id, const char* suffix = ".kvlog") {
+    char name[40];
+    std::snprintf(name, sizeof name, "/data-%010u%s", static_cast<unsigned>(id), suffix);
+    return path + name;
+}
+
+kvforge::options with(bool salvage, bool read_only = false) {
+    kvforge::options opts;
+    opts.salvage = salvage;
+    opts.read_only = read_only;
+    opts.segment_bytes = small_segments;
+    return opts;
+}
+
+template <class Store>
+std::error_code open_with(Store& db, const std::string& path, const kvforge::options& opts) {
+    std::error_code ec;
+    db.open(path, opts, {}, ec);
+    return ec;
+}
+
+template <class Store>
+int intact_keys(Store& db, int count) {
+    int found = 0;
+    for (int i = 0; i < count; ++i) {
+        const std::optional<std::string> value = db.get(list_key(i));
+        if (!value) continue;
+        REQUIRE(*value == list_value(i));
+        ++found;
+    }
+    return found;
+}
+
+template <class Store>
+void make_segmented_store(const std::string& path, int count) {
+    Store db(path, with(false));
+    for (int i = 0; i < count; ++i) db.put(list_key(i), list_value(i));
+}
+
+/// The generations of the data files in path, ascending.
+std::vector<std::uint32_t> data_files(const std::string& path) {
+    std::vector<std::uint32_t> ids;
+    for (const fs::directory_entry& entry : fs::directory_iterator(path)) {
+        const auto name = kvforge::detail::store_file_name::recognise(entry.path().filename().string());
+        if (name && name->kind() == kvforge::detail::store_file_kind::data && !name->is_temporary()) {
+            ids.push_back(name->generation());
+        }
+    }
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
+
+/// What SEGMENTS in path lists, decoded (the test fails on a damaged one).
+std::vector<std::uint32_t> listed(const std::string& path) {
+    const std::string file = path + "/SEGMENTS";
+    REQUIRE(fs::exists(file));
+    kvforge::detail::segment_list list;
+    std::error_code ec;
+    REQUIRE(list.decode(read_file(file), file, ec));
+    return list.ids;
+}
+
+bool mentions(const kvforge::verify_report& report, const std::string& text) {
+    return std::any_of(report.damaged.begin(), report.damaged.end(), [&](const kvforge::damaged_record& damage) {
+        return damage.file.find(text) != std::string::npos || damage.problem.find(text) != std::string::npos;
+    });
+}
+
+}  // namespace
+
+TEST_CASE("segment list: a segment deleted with its hint is an error naming it", "[segment_list]") {
+    temp_dir dir;
+    const std::string path = dir / "db";
+    make_segmented_store<hash_db>(path, 3000);
+    REQUIRE(listed(path) == data_files(path));
+    REQUIRE(data_files(path).size() >= 4);
+    const std::string lost = segment_file(path, 3);
+    fs::remove(lost);
+    fs::remove(segment_file(path, 3, ".kvhint"));
+    const std::string list_before = read_file(path + "/SEGMENTS");
+
+    for (const bool read_only : {false, true}) {
+        hash_db db;
+        CHECK(open_with(db, path, with(false, read_only)) == kvforge::errc::corrupt_record);
+        CHECK(kvforge::last_error_message().find(lost + " is missing, though SEGMENTS lists it") !=
+              std::string::npos);
+    }
+    CHECK(read_file(path + "/SEGMENTS") == list_before);  // a refused open changes nothing
+    {
+        hash_db db;
+        REQUIRE_FALSE(open_with(db, path, with(true, true)));
+        const kvforge::verify_report report = db.verify();
+        CHECK_FALSE(report.ok());
+        CHECK(mentions(report, lost));
+    }
+    // Salvage keeps the other segments' records and lists what is there.
+    int kept = 0;
+    {
+        hash_db db;
+        REQUIRE_FALSE(open_with(db, path, with(true)));
+        kept = intact_keys(db, 3000);
+        CHECK(kept >= 2000);
+        CHECK(kept < 3000);
+        CHECK(db.verify().ok());
+    }
+    CHECK(listed(path) == data_files(path));
+    hash_db db;
+    REQUIRE_FALSE(open_with(db, path, with(false)));
+    CHECK(intact_keys(db, 3000) == kept);
+}
+
+TEST_CASE("segment list: the newest segment deleted is an error too", "[segment_list]") {
+    temp_dir dir;
+    const std::string path = dir / "db";
+    make_segmented_store<hash_db>(path, 3000);
+    const std::uint32_t newest = data_files(path).back();
+    REQUIRE(listed(path).back() == newest);
+    const std::string lost = segment_file(path, newest);
+    fs::remove(lost);
+    fs::remove(segment_file(path, newest, ".kvhint"));
+    hash_db db;
+    CHECK(open_with(db, path, with(false)) == kvforge::errc::corrupt_record);
+    CHECK(kvforge::last_error_message().find(lost + " is missing") != std::string::npos);
+}
+
+TEST_CASE("segment list: an emptied listed segment is an error", "[segment_list]") {
+    temp_dir dir;
+    const std::string path = dir / "db";
+    make_segmented_store<hash_db>(path, 3000);
+    write_file(segment_file(path, 2), "");
+    fs::remove(segment_file(path, 2, ".kvhint"));
+    hash_db db;
+    CHECK(open_with(db, path, with(false, true)) == kvforge::errc::corrupt_record);
+    CHECK(kvforge::last_error_message().find(segment_file(path, 2) + " is empty, though SEGMENTS lists it") !=
+          std::string::npos);
+}
+
+TEST_CASE("segment list: it names the segments in place after rollovers, compactions, clear() and reopening",
+          "[segment_list]") {
+    temp_dir dir;
+    const std::string path = dir / "db";
+    {
+        sorted_mt_db db(path, with(false));
+        for (int i = 0; i < 3000; ++i) db.put(list_key(i), list_value(i));
+        // While open, the list names only segments that are in place.
+        db.flush();
+        for (const std::uint32_t id : listed(path)) CHECK(fs::exists(segment_file(path, id)));
+        for (int i = 0; i < 3000; i += 2) db.erase(list_key(i));
+        db.compact();
+        for (const std::uint32_t id : listed(path)) CHECK(fs::exists(segment_file(path, id)));
+    }
+    CHECK(listed(path) == data_files(path));
+    {
+        sorted_mt_db db(path, with(false));
+        CHECK(intact_keys(db, 3000) == 1500);
+        db.clear();
+        db.put("after", "clear");
+    }
+    CHECK(listed(path) == data_files(path));
+    sorted_mt_db db(path, with(false));
+    CHECK(intact_keys(db, 3000) == 0);
+    CHECK(db.get("after") == "clear");
+}
+
+TEST_CASE("segment list: a damaged list is refused, and salvage writes it again", "[segment_list]") {
+    temp_dir dir;
+    const std::string path = dir / "db";
+    make_segmented_store<hash_db>(path, 3000);
+    const std::string list = path + "/SEGMENTS";
+    std::string bytes = read_file(list);
+    for (std::size_t at = 0; at < bytes.size(); ++at) {
+        INFO("byte " << at);
+        std::string damaged = bytes;
+        damaged[at] = static_cast<char>(damaged[at] ^ 0x10);
+        write_file(list, damaged);
+        hash_db db;
+        const std::error_code ec = open_with(db, path, with(false));
+        CHECK(ec);
+        CHECK(kvforge::last_error_message().find(list) != std::string::npos);
+        CHECK(read_file(list) == damaged);
+    }
+    write_file(list, bytes.substr(0, bytes.size() - 1));
+    {
+        hash_db db;
+        CHECK(open_with(db, path, with(false, true)) == kvforge::errc::corrupt_header);
+    }
+    {
+        hash_db db;
+        REQUIRE_FALSE(open_with(db, path, with(true)));
+        CHECK(intact_keys(db, 3000) == 3000);
+    }
+    CHECK(listed(path) == data_files(path));
+}
+
+TEST_CASE("segment list: a store without one opens with every record and gets one; a read-only open writes none",
+          "[segment_list]") {
+    temp_dir dir;
+    const std::string path = dir / "db";
+    make_segmented_store<hash_db>(path, 3000);
+    fs::remove(path + "/SEGMENTS");
+    {
+        hash_db db;
+        REQUIRE_FALSE(open_with(db, path, with(false, true)));
+        CHECK(intact_keys(db, 3000) == 3000);
+    }
+    CHECK_FALSE(fs::exists(path + "/SEGMENTS"));
+    {
+        hash_db db;
+        REQUIRE_FALSE(open_with(db, path, with(false)));
+        CHECK(intact_keys(db, 3000) == 3000);
+        // Written by the open itself, before the store counts as open.
+        CHECK(listed(path) == data_files(path));
+    }
+    hash_db db;
+    REQUIRE_FALSE(open_with(db, path, with(false)));
+    CHECK(intact_keys(db, 3000) == 3000);
+}
+
+TEST_CASE("segment list: a backup lists its own segments, so that one lost from it is found", "[segment_list]") {
+    temp_dir dir;
+    const std::string path = dir / "db";
+    const std::string copy = dir / "copy";
+    {
+        hash_db db(path, with(false));
+        for (int i = 0; i < 3000; ++i) db.put(list_key(i), list_value(i));
+        db.backup(copy);
+    }
+    REQUIRE(listed(copy) == data_files(copy));
+    REQUIRE(data_files(copy).size() >= 3);
+    {
+        hash_db db;
+        REQUIRE_FALSE(open_with(db, copy, with(false)));
+        CHECK(intact_keys(db, 3000) == 3000);
+    }
+    fs::remove(segment_file(copy, 2));
+    fs::remove(segment_file(copy, 2, ".kvhint"));
+    hash_db db;
+    CHECK(open_with(db, copy, with(false)) == kvforge::errc::corrupt_record);
+    CHECK(kvforge::last_error_message().find(segment_file(copy, 2) + " is missing") != std::string::npos);
+}
