@@ -704,6 +704,19 @@ def test_verify_names_a_deleted_segment():
     expect(kvforge("verify", store), 0, "0 damaged")
 
 
+def test_verify_names_a_segment_deleted_with_its_hint():
+    store = loaded_store("deleted-with-hint", 300)
+    expect(kvforge("compact", store), 0)
+    expect(kvforge("put", store, "after", "the compaction"), 0)
+    lost = largest_segment(store)  # compact()'s output, holding the 300 loaded keys
+    lost.unlink()
+    lost.with_suffix(".kvhint").unlink()
+    expect(kvforge("verify", store), 3, ["damaged: ", str(lost), "is missing, though SEGMENTS lists it"])
+    expect(kvforge("get", store, "after"), 3, err=[str(lost), "is missing"])
+    expect(kvforge("repair", store), 0, ["dropped", str(lost), "kept 1 key;"])
+    expect(kvforge("verify", store), 0, "0 damaged")
+
+
 def test_repair_keeps_the_records_of_a_segment_with_a_damaged_header():
     store = loaded_store("damaged-header", 300)
     expect(kvforge("compact", store), 0)

@@ -112,6 +112,10 @@ void log_backend<Policies, Mapped>::close(std::error_code& ec, function_ref<void
             } catch (const std::bad_alloc&) {
                 // A hint only speeds up the next open, so failing to write one is no error.
             }
+            // Nor is failing to list the newest segments: the list on disk names none
+            // that is not in place, and the next writable open writes it again.
+            std::error_code unlisted;
+            files_.write_list(unlisted);
             before_release();
         }
     }
