@@ -4448,13 +4448,13 @@ namespace crc32c_polynomials {
 ///
 /// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
 /// data-<generation>.kvhint, SEGMENTS (the list of a log store's segments),
-/// data-<generation>.kvtable and TABLES (the sorted tables of a
-/// store whose index lives on disk, and their list), dictionary-<generation>.zstd (the compression dictionaries a
-/// store of kvforge::compressed<kvforge::zstd_trained<>> trains), deadlines (the deadline
-/// index an expiring store writes at a clean close), and each name but LOCK
-/// followed by .tmp while it is written. <generation> is ten decimal digits, 0000000001 to
-/// 4294967295 (a dictionary's is its number). Anything else
-/// in the directory is not kvforge's: a store is never opened among such entries, and
+/// data-<generation>.kvtable and TABLES (the sorted tables of a store whose index lives
+/// on disk, and their list), dictionary-<generation>.zstd (the compression dictionaries
+/// a store of kvforge::compressed<kvforge::zstd_trained<>> trains), deadlines (the
+/// deadline index an expiring store writes at a clean close), and each name but LOCK
+/// followed by .tmp while it is written. <generation> is ten decimal digits, 0000000001
+/// to 4294967295 (a dictionary's is its number). Anything else in the directory is not
+/// kvforge's: a store is never opened among such entries, and
 /// kvforge removes, renames and truncates only files whose names are recognised here
 /// (store_directory's operations take a store_file_name, which only these functions make).
 
@@ -12848,12 +12848,13 @@ private:
 /// so writers go on; a rollover meanwhile only closes the active segment, which the copy
 /// still reads to the cut. While a backup runs, no segment may be retired
 /// (backups_running.hpp). The copy is written as a store's directory is: the directory
-/// synced once every segment, its list (SEGMENTS) and the compression dictionaries are in
-/// place, the MANIFEST last; a destination without a MANIFEST is no backup. Every file is copied by default
-/// (backup_options): a closed segment with its hint, and each compression dictionary,
-/// whole, as a reflink where the I/O policy has clone_file and the file system allows it,
-/// else byte by byte; the active segment byte by byte to the cut. Each copy goes through
-/// a synced .tmp and a rename. The copy is then opened read-only and verified.
+/// synced once every segment, their list (SEGMENTS) and the compression dictionaries are
+/// in place, the MANIFEST last; a destination without a MANIFEST is no backup. Every file
+/// is copied by default (backup_options): a closed segment with its hint, and each
+/// compression dictionary, whole, as a reflink where the I/O policy has clone_file and
+/// the file system allows it, else byte by byte; the active segment byte by byte to the
+/// cut. Each copy goes through a synced .tmp and a rename. The copy is then opened
+/// read-only and verified.
 ///
 /// A copy shares nothing with the store, so damage to the store's files afterwards (a
 /// byte changed in place) leaves the backup whole; a reflink shares blocks copy-on-write,
@@ -12872,7 +12873,6 @@ private:
 
 #include <fcntl.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -13244,10 +13244,13 @@ void count_retired(const segment_set<IO>& segments, std::string_view key, std::s
 ///     8  version  u16: the list's format version, 1
 ///     10 flags    u16: zero; a reader refuses others
 ///     12 count    u32: the segments listed
-///     16 ids      count times u32: each segment's generation, ascending
+///     16 segments count times 8 bytes: u32 generation (ascending), u32 file id
 ///     ...         u32 crc32c over every byte before it
 ///
-/// all little-endian. The list names segments that are in place, never one that is not:
+/// all little-endian. The file id is the one in the segment's header (random, given when
+/// the file is made), so that another file put in a listed segment's place (another
+/// store's, an older one of this store) is found too. The list names segments that are
+/// in place, never one that is not:
 /// a segment is listed only once its name is durable, and taken off the list before its
 /// files are removed (segment_files.hpp). It may lack the newest segments (a list is
 /// written when a closed segment's hint is, and at open), which an open finds anyway.
@@ -13264,24 +13267,40 @@ void count_retired(const segment_set<IO>& segments, std::string_view key, std::s
 
 namespace kvforge::detail {
 
-/// The generations of a store's segments, ascending.
+/// A segment as the list names it.
+struct listed_segment {
+    std::uint32_t id = 0;       ///< its generation
+    std::uint32_t file_id = 0;  ///< its header's file id
+
+    friend bool operator==(const listed_segment&, const listed_segment&) = default;
+};
+
+/// Puts segments in the list's order, ascending by generation.
+inline void sort_by_id(std::vector<listed_segment>& segments) {
+    std::sort(segments.begin(), segments.end(),
+              [](const listed_segment& a, const listed_segment& b) { return a.id < b.id; });
+}
+
+/// A store's segments, ascending by generation.
 struct segment_list {
     static constexpr std::string_view magic = "kvfslist";
     static constexpr std::uint16_t version = 1;
     static constexpr std::size_t head_size = 16;
+    static constexpr std::size_t entry_size = 8;
 
-    std::vector<std::uint32_t> ids;
+    std::vector<listed_segment> segments;
 
     [[nodiscard]] std::string encode() const {
-        std::string out(head_size + ids.size() * 4 + 4, '\0');
+        std::string out(head_size + segments.size() * entry_size + 4, '\0');
         char* p = out.data();
         std::memcpy(p, magic.data(), magic.size());
         file_header::put_le16(p + 8, version);
-        file_header::put_le32(p + 12, static_cast<std::uint32_t>(ids.size()));
+        file_header::put_le32(p + 12, static_cast<std::uint32_t>(segments.size()));
         p += head_size;
-        for (const std::uint32_t id : ids) {
-            file_header::put_le32(p, id);
-            p += 4;
+        for (const listed_segment& in : segments) {
+            file_header::put_le32(p, in.id);
+            file_header::put_le32(p + 4, in.file_id);
+            p += entry_size;
         }
         file_header::put_le32(p, crc32c({out.data(), out.size() - 4}));
         return out;
@@ -13292,10 +13311,10 @@ struct segment_list {
     /// errc::corrupt_header for any other damage, with the list left empty.
     bool decode(std::string_view bytes, const std::string& path, std::error_code& ec) {
         ec.clear();
-        ids.clear();
+        segments.clear();
         const auto refuse = [&](errc code, const char* why) {
             fail(ec, code, path + ": " + why);
-            ids.clear();
+            segments.clear();
             return false;
         };
         if (bytes.size() < head_size + 4 || bytes.substr(0, magic.size()) != magic) {
@@ -13306,7 +13325,7 @@ struct segment_list {
             return refuse(errc::unsupported_version, "is a list of segments of a newer format version");
         }
         const std::uint64_t count = file_header::get_le32(p + 12);
-        if (bytes.size() != head_size + count * 4 + 4) return refuse(errc::corrupt_header, "is cut short");
+        if (bytes.size() != head_size + count * entry_size + 4) return refuse(errc::corrupt_header, "is cut short");
         if (file_header::get_le32(p + bytes.size() - 4) != crc32c(bytes.substr(0, bytes.size() - 4))) {
             return refuse(errc::corrupt_header, "fails its checksum");
         }
@@ -13314,15 +13333,43 @@ struct segment_list {
             return refuse(errc::corrupt_header, "has flags this kvforge does not know");
         }
         p += head_size;
-        ids.reserve(static_cast<std::size_t>(count));
-        for (std::uint64_t i = 0; i < count; ++i, p += 4) {
-            const std::uint32_t id = file_header::get_le32(p);
-            if (id == 0 || (!ids.empty() && id <= ids.back())) {
+        segments.reserve(static_cast<std::size_t>(count));
+        for (std::uint64_t i = 0; i < count; ++i, p += entry_size) {
+            const listed_segment in{file_header::get_le32(p), file_header::get_le32(p + 4)};
+            if (in.id == 0 || (!segments.empty() && in.id <= segments.back().id)) {
                 return refuse(errc::corrupt_header, "names its segments out of order");
             }
-            ids.push_back(id);
+            segments.push_back(in);
         }
         return true;
+    }
+
+    /// The entry of segment id, or null when the list does not name it.
+    [[nodiscard]] const listed_segment* find(std::uint32_t id) const noexcept {
+        const auto at = lower_bound(id);
+        return at != segments.end() && at->id == id ? &*at : nullptr;
+    }
+
+    /// Adds a segment; false when the list names its generation already.
+    bool add(const listed_segment& added) {
+        const auto at = lower_bound(added.id);
+        if (at != segments.end() && at->id == added.id) return false;
+        segments.insert(at, added);
+        return true;
+    }
+
+    /// Removes segment id; false when the list does not name it.
+    bool remove(std::uint32_t id) {
+        const auto at = lower_bound(id);
+        if (at == segments.end() || at->id != id) return false;
+        segments.erase(at);
+        return true;
+    }
+
+private:
+    [[nodiscard]] std::vector<listed_segment>::const_iterator lower_bound(std::uint32_t id) const noexcept {
+        return std::lower_bound(segments.begin(), segments.end(), id,
+                                [](const listed_segment& in, std::uint32_t wanted) { return in.id < wanted; });
     }
 };
 
@@ -13358,8 +13405,8 @@ public:
         : io_(io), directory_(directory), composition_(recorded) {}
 
     /// Writes the backup's files into dest: each closed segment whole with its hint, the
-    /// active one up to the cut (it is written only past it), the compression
-    /// dictionaries, then the MANIFEST; copied, or linked where how.link_files asks and
+    /// active one up to the cut (it is written only past it), the list of the segments,
+    /// the compression dictionaries, then the MANIFEST; copied, or linked where how.link_files asks and
     /// the file system allows it. A failure after dest was made says that the copy there
     /// is incomplete.
     bool copy(const backup_cut<IO>& cut, const std::string& dest, const backup_options& how, std::error_code& ec) {
@@ -13379,8 +13426,8 @@ public:
         // them lost as the store's do.
         if (ok) {
             segment_list list;
-            for (const std::shared_ptr<segment<IO>>& in : cut.segments) list.ids.push_back(in->id);
-            std::sort(list.ids.begin(), list.ids.end());
+            for (const std::shared_ptr<segment<IO>>& in : cut.segments) list.segments.push_back({in->id, in->file_id});
+            sort_by_id(list.segments);
             ok = copier.write(store_file_name::segment_list(), list.encode(), ec);
         }
         // Only once the segments' names (links included) are durable may the MANIFEST make
@@ -14418,16 +14465,14 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
 /// segments that are in place: a segment joins it once its name is durable (its rename
 /// and the directory synced), and leaves it, the list written, before its files are
 /// removed. A new segment is listed at the next write of the list (when a closed
-/// segment's hint is written, and at open), not at once, so that a rollover costs no
-/// more syncs than it did.
+/// segment's hint is written, at a compaction, at close and at open), not at once, so
+/// that a rollover costs no more syncs than it did.
 
 #include <fcntl.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -14472,6 +14517,90 @@ namespace kvforge::detail {
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/file_id.hpp ----
+// ---- begin kvforge/stores/log/segment_list_keeper.hpp ----
+/// \file segment_list_keeper.hpp
+/// A writable log store's list of segments between writes of SEGMENTS (segment_list.hpp):
+/// the segments in place, and whether the file on disk is out of date.
+///
+/// The rollover, the compaction thread and hint writes change it, each under a lock of its
+/// own, so it takes a lock of its own for its changes (never held over a write), and
+/// another that keeps its writes one at a time: each write is of the list as it stands
+/// when the write starts, so that none can bring back a segment taken off before it.
+
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+
+namespace kvforge::detail {
+
+class segment_list_keeper {
+public:
+    /// Takes the segments a writable open found as the list; on_disk is what SEGMENTS held
+    /// (none: no such file), so that an open whose list is up to date writes none.
+    void adopt(std::vector<listed_segment> found, const std::optional<segment_list>& on_disk) {
+        sort_by_id(found);
+        const std::lock_guard lock(mutex_);
+        kept_ = true;
+        changes_ += 1;
+        written_ = on_disk && on_disk->segments == found ? changes_ : 0;
+        list_.segments = std::move(found);
+    }
+
+    /// Nothing is kept, or written, until the next adopt (a closed store, a read-only one).
+    void stop() {
+        const std::lock_guard lock(mutex_);
+        kept_ = false;
+        list_.segments.clear();
+    }
+
+    void add(const listed_segment& added) {
+        const std::lock_guard lock(mutex_);
+        if (list_.add(added)) changes_ += 1;
+    }
+
+    void remove(const std::vector<std::uint32_t>& ids) {
+        const std::lock_guard lock(mutex_);
+        for (const std::uint32_t id : ids) {
+            if (list_.remove(id)) changes_ += 1;
+        }
+    }
+
+    /// Writes the list's bytes through write(bytes, ec) when it changed since the last
+    /// write that succeeded; true when the file is up to date.
+    template <class Write>
+    bool write_if_changed(Write&& write, std::error_code& ec) {
+        const std::lock_guard writing(writing_);
+        std::string bytes;
+        std::uint64_t changes = 0;
+        {
+            const std::lock_guard lock(mutex_);
+            if (!kept_ || written_ == changes_) return true;
+            bytes = list_.encode();
+            changes = changes_;
+        }
+        if (!write(std::string_view(bytes), ec)) return false;
+        const std::lock_guard lock(mutex_);
+        written_ = changes;
+        return true;
+    }
+
+private:
+    std::mutex mutex_;
+    std::mutex writing_;
+    bool kept_ = false;         ///< a writable open adopted the list
+    segment_list list_;         ///< the segments in place, as the next write names them
+    std::uint64_t changes_ = 0;  ///< changes made to list_
+    std::uint64_t written_ = 0;  ///< changes_ as of the last list written
+};
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/segment_list_keeper.hpp ----
 
 namespace kvforge::detail {
 
@@ -14499,11 +14628,7 @@ public:
 
     /// Releases the directory's lock; nothing writes the list until the next adopt_segments.
     void close() noexcept {
-        {
-            const std::lock_guard lock(list_mutex_);
-            listing_ = false;
-            listed_.clear();
-        }
+        list_.stop();
         directory_.close();
     }
 
@@ -14628,7 +14753,7 @@ public:
         if (directory_.rename(name.temporary(), name, ec)) {
             in.file.renamed(directory_.file_path(name));
             if (sync_directory(ec)) {
-                note_published(in.id);
+                note_published(in);
                 return true;
             }
         }
@@ -14682,24 +14807,13 @@ public:
     /// Takes the segments a writable open found as the store's list; on_disk is the list
     /// SEGMENTS held (none: no such file), so that an open whose list is up to date writes
     /// none. Until this is called, nothing writes the list (a read-only store never does).
-    void adopt_segments(std::vector<std::uint32_t> ids, const std::optional<std::vector<std::uint32_t>>& on_disk) {
-        std::sort(ids.begin(), ids.end());
-        const std::lock_guard lock(list_mutex_);
-        listing_ = true;
-        list_changes_ += 1;
-        list_written_ = on_disk && *on_disk == ids ? list_changes_ : 0;
-        listed_ = std::move(ids);
+    void adopt_segments(std::vector<listed_segment> found, const std::optional<segment_list>& on_disk) {
+        list_.adopt(std::move(found), on_disk);
     }
 
     /// Notes a segment whose name is durable (place_segment; compaction's outputs, renamed
     /// into place and the directory synced): the next write of the list names it.
-    void note_published(std::uint32_t id) {
-        const std::lock_guard lock(list_mutex_);
-        const auto at = std::lower_bound(listed_.begin(), listed_.end(), id);
-        if (at != listed_.end() && *at == id) return;
-        listed_.insert(at, id);
-        list_changes_ += 1;
-    }
+    void note_published(const segment_type& in) { list_.add({in.id, in.file_id}); }
 
     /// Takes segments off the list and writes it, before their files are removed; false
     /// when the list could not be written, and then their files must stay.
@@ -14710,56 +14824,31 @@ public:
         return forget_ids(ids);
     }
 
-    /// Writes SEGMENTS when the list changed since it was last written (through a .tmp, as
-    /// every file of the store's own). Writes are made one at a time, each of the list as
-    /// it stands when it starts, so that none brings back a segment taken off before.
+    /// Writes SEGMENTS, safely as every file of the store's own, when the list changed
+    /// since it was last written.
     bool write_list(std::error_code& ec) {
-        const std::lock_guard writing(list_writing_);
-        segment_list list;
-        std::uint64_t changes = 0;
-        {
-            const std::lock_guard lock(list_mutex_);
-            if (!listing_ || list_written_ == list_changes_) return true;
-            list.ids = listed_;
-            changes = list_changes_;
-        }
-        if (!write_file(store_file_name::segment_list(), list.encode(), ec)) return false;
-        const std::lock_guard lock(list_mutex_);
-        list_written_ = changes;
-        return true;
+        return list_.write_if_changed(
+            [&](std::string_view bytes, std::error_code& failed) {
+                return write_file(store_file_name::segment_list(), bytes, failed);
+            },
+            ec);
     }
 
 private:
+    /// Takes segments of these ids off the list, and writes it when that changed it.
+    bool forget_ids(const std::vector<std::uint32_t>& ids) {
+        list_.remove(ids);
+        std::error_code ignored;
+        return write_list(ignored);
+    }
+
     store_directory<IO> directory_;
     sticky_failure& failure_;
     std::uint64_t fingerprint_ = 0;
     std::uint64_t layers_ = 0;
     Counter syncs_;  // bumped outside the lock stats() reads under
     std::atomic<std::uint64_t> bytes_written_{0};
-
-    /// Takes segments of these ids off the list, and writes it when that changed it.
-    bool forget_ids(const std::vector<std::uint32_t>& ids) {
-        {
-            const std::lock_guard lock(list_mutex_);
-            for (const std::uint32_t id : ids) {
-                const auto at = std::lower_bound(listed_.begin(), listed_.end(), id);
-                if (at == listed_.end() || *at != id) continue;
-                listed_.erase(at);
-                list_changes_ += 1;
-            }
-        }
-        std::error_code ignored;
-        return write_list(ignored);
-    }
-
-    // The list of segments: the rollover, the compaction thread and hint writes change it,
-    // each under a lock of its own; list_writing_ keeps its writes one at a time.
-    std::mutex list_mutex_;
-    std::mutex list_writing_;
-    bool listing_ = false;              ///< a writable open adopted the list
-    std::vector<std::uint32_t> listed_;  ///< ascending
-    std::uint64_t list_changes_ = 0;    ///< changes made to listed_
-    std::uint64_t list_written_ = 0;    ///< list_changes_ as of the last list written
+    segment_list_keeper list_;  // SEGMENTS, between its writes
 };
 
 }  // namespace kvforge::detail
@@ -16349,6 +16438,7 @@ private:
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -17019,7 +17109,7 @@ struct recovered_log {
     std::optional<hint_builder> active_hint;
     std::uint32_t next_id = 1;             ///< the id of the next segment made
     /// What SEGMENTS listed; none when the store has no such file (or salvage set aside a damaged one).
-    std::optional<std::vector<std::uint32_t>> listed;
+    std::optional<segment_list> listed;
     std::uint64_t records = 0;             ///< records read from hints and segments (stats().recovered_records)
     std::uint64_t bytes_cut = 0;           ///< the torn tail cut off the last segment (stats().recovered_bytes_cut)
     std::vector<damaged_record> salvaged;  ///< what salvage dropped
@@ -17127,7 +17217,7 @@ public:
                 }
                 continue;
             }
-            if (!check_header(*in, ec)) return false;
+            if (!check_header(*in, ec) || !check_listed_file(*in, ec)) return false;
             if (in->version < 2) newest_v1 = id;
             found.push_back(std::move(in));
         }
@@ -17370,13 +17460,37 @@ private:
             ec.clear();
             return true;
         }
-        state_->listed = std::move(list.ids);
+        state_->listed = std::move(list);
         return true;
     }
 
     /// Whether SEGMENTS lists segment id.
     [[nodiscard]] bool listed(std::uint32_t id) const {
-        return state_->listed && std::binary_search(state_->listed->begin(), state_->listed->end(), id);
+        return state_->listed && state_->listed->find(id) != nullptr;
+    }
+
+    /// Fails the open when the data file of a listed segment is not the file listed (its
+    /// header's file id differs): another store's data file, or an older one of this
+    /// store, was put in its place. With salvage, recorded, and its records read as
+    /// they are, as those of a segment the list does not name.
+    bool check_listed_file(const segment_type& in, std::error_code& ec) {
+        const listed_segment* entry = state_->listed ? state_->listed->find(in.id) : nullptr;
+        if (entry == nullptr || entry->file_id == in.file_id) return true;
+        char ids[64];
+        std::snprintf(ids, sizeof ids, "its file id is %08x, the list's %08x", static_cast<unsigned>(in.file_id),
+                      static_cast<unsigned>(entry->file_id));
+        const std::string problem = "is not the segment " + store_file_name::segment_list().str() + " lists: " + ids +
+                                    " (a data file of another store, or an older one of this store, was put in its "
+                                    "place)";
+        if (!options_.salvage) {
+            fail(ec, errc::corrupt_header,
+                 in.file.path() + " " + problem +
+                     "; put the store's own file back or restore the store from a backup, or open with "
+                     "options::salvage (kvforge repair) to keep the records of the file there");
+            return false;
+        }
+        state_->file_damage.push_back({in.file.path(), 0, problem});
+        return true;
     }
 
     /// Fails the open, as check_hinted_segments does, when a segment SEGMENTS lists has no
@@ -17384,8 +17498,9 @@ private:
     bool check_listed_segments(const std::vector<store_file_name>& names, const std::vector<std::uint32_t>& ids,
                                std::error_code& ec) {
         if (!state_->listed) return true;
-        for (const std::uint32_t id : *state_->listed) {
+        for (const listed_segment& entry : state_->listed->segments) {
             // A hint of it failed check_hinted_segments already, or was recorded by salvage.
+            const std::uint32_t id = entry.id;
             if (std::binary_search(ids.begin(), ids.end(), id) || holds(names, store_file_name::hint(id))) continue;
             if (!missing_segment(id, " is missing", list_witness(), ec)) return false;
         }
@@ -17415,7 +17530,8 @@ private:
                      "(kvforge repair) to keep the other segments' records");
             return false;
         }
-        // Nothing to rewrite: a writable open removes the hint, and the rest of the store is whole.
+        // Nothing to rewrite: a writable open removes the hint and writes the list of the
+        // segments there, and the rest of the store is whole.
         state_->file_damage.push_back({data, 0, problem.substr(1)});
         return true;
     }
@@ -19699,7 +19815,7 @@ public:
         for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
         if (outputs_.empty()) return true;
         if (!engine_.files_.sync_directory(ec)) return false;
-        for (const segment_pointer& output : outputs_) engine_.files_.note_published(output->id);
+        for (const segment_pointer& output : outputs_) engine_.files_.note_published(*output);
         return true;
     }
 
@@ -20487,10 +20603,10 @@ bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, s
     segments_ = std::move(recovered.segments);
     if (!options_.read_only) {
         // Written at the end of the open, when it differs from the list on disk.
-        std::vector<std::uint32_t> ids;
-        ids.reserve(segments_.size());
-        for (const segment_pointer& in : segments_.by_id()) ids.push_back(in->id);
-        files_.adopt_segments(std::move(ids), recovered.listed);
+        std::vector<listed_segment> found;
+        found.reserve(segments_.size());
+        for (const segment_pointer& in : segments_.by_id()) found.push_back({in->id, in->file_id});
+        files_.adopt_segments(std::move(found), recovered.listed);
     }
     active_ = std::move(recovered.active);
     writer_.emplace();

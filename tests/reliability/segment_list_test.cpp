@@ -28,6 +28,8 @@ using kvforge_test::write_file;
 namespace {
 
 using hash_db = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index, kvforge::sync_each>;
+// ThreadSanitizer: a thread_safe store writes the list on its compaction thread (with the
+// closed segments' hints, and as compaction retires segments) while writers roll over.
 using sorted_mt_db = kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index,
                                     kvforge::buffered<>, kvforge::thread_safe>;
 
@@ -100,7 +102,9 @@ std::vector<std::uint32_t> listed(const std::string& path) {
     kvforge::detail::segment_list list;
     std::error_code ec;
     REQUIRE(list.decode(read_file(file), file, ec));
-    return list.ids;
+    std::vector<std::uint32_t> ids;
+    for (const kvforge::detail::listed_segment& in : list.segments) ids.push_back(in.id);
+    return ids;
 }
 
 bool mentions(const kvforge::verify_report& report, const std::string& text) {
@@ -164,6 +168,34 @@ TEST_CASE("segment list: the newest segment deleted is an error too", "[segment_
     hash_db db;
     CHECK(open_with(db, path, with(false)) == kvforge::errc::corrupt_record);
     CHECK(kvforge::last_error_message().find(lost + " is missing") != std::string::npos);
+}
+
+TEST_CASE("segment list: another store's data file in a listed segment's place is an error", "[segment_list]") {
+    temp_dir dir;
+    const std::string path = dir / "db";
+    const std::string other = dir / "other";
+    make_segmented_store<hash_db>(path, 3000);
+    {
+        // The same codecs, the same ids: only the file ids tell the files apart.
+        hash_db db(other, with(false));
+        for (int i = 0; i < 3000; ++i) db.put(list_key(i), "other " + list_value(i));
+    }
+    const std::string replaced = segment_file(path, 2);
+    fs::copy_file(segment_file(other, 2), replaced, fs::copy_options::overwrite_existing);
+    fs::remove(segment_file(path, 2, ".kvhint"));
+    for (const bool read_only : {false, true}) {
+        hash_db db;
+        CHECK(open_with(db, path, with(false, read_only)) == kvforge::errc::corrupt_header);
+        CHECK(kvforge::last_error_message().find(replaced + " is not the segment SEGMENTS lists") !=
+              std::string::npos);
+    }
+    // A read-only salvaging open's verify() names it; no value of the store is served wrong
+    // but those the foreign file holds, which salvage keeps as it keeps every intact record.
+    hash_db db;
+    REQUIRE_FALSE(open_with(db, path, with(true, true)));
+    const kvforge::verify_report report = db.verify();
+    CHECK_FALSE(report.ok());
+    CHECK(mentions(report, "is not the segment SEGMENTS lists"));
 }
 
 TEST_CASE("segment list: an emptied listed segment is an error", "[segment_list]") {

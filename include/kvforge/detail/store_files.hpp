@@ -4,13 +4,13 @@
 ///
 /// A store's directory holds only these: LOCK, MANIFEST, data-<generation>.kvlog,
 /// data-<generation>.kvhint, SEGMENTS (the list of a log store's segments),
-/// data-<generation>.kvtable and TABLES (the sorted tables of a
-/// store whose index lives on disk, and their list), dictionary-<generation>.zstd (the compression dictionaries a
-/// store of kvforge::compressed<kvforge::zstd_trained<>> trains), deadlines (the deadline
-/// index an expiring store writes at a clean close), and each name but LOCK
-/// followed by .tmp while it is written. <generation> is ten decimal digits, 0000000001 to
-/// 4294967295 (a dictionary's is its number). Anything else
-/// in the directory is not kvforge's: a store is never opened among such entries, and
+/// data-<generation>.kvtable and TABLES (the sorted tables of a store whose index lives
+/// on disk, and their list), dictionary-<generation>.zstd (the compression dictionaries
+/// a store of kvforge::compressed<kvforge::zstd_trained<>> trains), deadlines (the
+/// deadline index an expiring store writes at a clean close), and each name but LOCK
+/// followed by .tmp while it is written. <generation> is ten decimal digits, 0000000001
+/// to 4294967295 (a dictionary's is its number). Anything else in the directory is not
+/// kvforge's: a store is never opened among such entries, and
 /// kvforge removes, renames and truncates only files whose names are recognised here
 /// (store_directory's operations take a store_file_name, which only these functions make).
 

@@ -7,12 +7,13 @@
 /// so writers go on; a rollover meanwhile only closes the active segment, which the copy
 /// still reads to the cut. While a backup runs, no segment may be retired
 /// (backups_running.hpp). The copy is written as a store's directory is: the directory
-/// synced once every segment, its list (SEGMENTS) and the compression dictionaries are in
-/// place, the MANIFEST last; a destination without a MANIFEST is no backup. Every file is copied by default
-/// (backup_options): a closed segment with its hint, and each compression dictionary,
-/// whole, as a reflink where the I/O policy has clone_file and the file system allows it,
-/// else byte by byte; the active segment byte by byte to the cut. Each copy goes through
-/// a synced .tmp and a rename. The copy is then opened read-only and verified.
+/// synced once every segment, their list (SEGMENTS) and the compression dictionaries are
+/// in place, the MANIFEST last; a destination without a MANIFEST is no backup. Every file
+/// is copied by default (backup_options): a closed segment with its hint, and each
+/// compression dictionary, whole, as a reflink where the I/O policy has clone_file and
+/// the file system allows it, else byte by byte; the active segment byte by byte to the
+/// cut. Each copy goes through a synced .tmp and a rename. The copy is then opened
+/// read-only and verified.
 ///
 /// A copy shares nothing with the store, so damage to the store's files afterwards (a
 /// byte changed in place) leaves the backup whole; a reflink shares blocks copy-on-write,
@@ -31,7 +32,6 @@
 
 #include <fcntl.h>
 
-#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -79,8 +79,8 @@ public:
         : io_(io), directory_(directory), composition_(recorded) {}
 
     /// Writes the backup's files into dest: each closed segment whole with its hint, the
-    /// active one up to the cut (it is written only past it), the compression
-    /// dictionaries, then the MANIFEST; copied, or linked where how.link_files asks and
+    /// active one up to the cut (it is written only past it), the list of the segments,
+    /// the compression dictionaries, then the MANIFEST; copied, or linked where how.link_files asks and
     /// the file system allows it. A failure after dest was made says that the copy there
     /// is incomplete.
     bool copy(const backup_cut<IO>& cut, const std::string& dest, const backup_options& how, std::error_code& ec) {
@@ -100,8 +100,8 @@ public:
         // them lost as the store's do.
         if (ok) {
             segment_list list;
-            for (const std::shared_ptr<segment<IO>>& in : cut.segments) list.ids.push_back(in->id);
-            std::sort(list.ids.begin(), list.ids.end());
+            for (const std::shared_ptr<segment<IO>>& in : cut.segments) list.segments.push_back({in->id, in->file_id});
+            sort_by_id(list.segments);
             ok = copier.write(store_file_name::segment_list(), list.encode(), ec);
         }
         // Only once the segments' names (links included) are durable may the MANIFEST make

@@ -91,7 +91,7 @@ public:
         for (const segment_pointer& output : outputs_) engine_.reader_.map_final(*output, output->size);
         if (outputs_.empty()) return true;
         if (!engine_.files_.sync_directory(ec)) return false;
-        for (const segment_pointer& output : outputs_) engine_.files_.note_published(output->id);
+        for (const segment_pointer& output : outputs_) engine_.files_.note_published(*output);
         return true;
     }
 

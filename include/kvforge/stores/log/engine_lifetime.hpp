@@ -144,10 +144,10 @@ bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, s
     segments_ = std::move(recovered.segments);
     if (!options_.read_only) {
         // Written at the end of the open, when it differs from the list on disk.
-        std::vector<std::uint32_t> ids;
-        ids.reserve(segments_.size());
-        for (const segment_pointer& in : segments_.by_id()) ids.push_back(in->id);
-        files_.adopt_segments(std::move(ids), recovered.listed);
+        std::vector<listed_segment> found;
+        found.reserve(segments_.size());
+        for (const segment_pointer& in : segments_.by_id()) found.push_back({in->id, in->file_id});
+        files_.adopt_segments(std::move(found), recovered.listed);
     }
     active_ = std::move(recovered.active);
     writer_.emplace();

@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -61,7 +62,7 @@ struct recovered_log {
     std::optional<hint_builder> active_hint;
     std::uint32_t next_id = 1;             ///< the id of the next segment made
     /// What SEGMENTS listed; none when the store has no such file (or salvage set aside a damaged one).
-    std::optional<std::vector<std::uint32_t>> listed;
+    std::optional<segment_list> listed;
     std::uint64_t records = 0;             ///< records read from hints and segments (stats().recovered_records)
     std::uint64_t bytes_cut = 0;           ///< the torn tail cut off the last segment (stats().recovered_bytes_cut)
     std::vector<damaged_record> salvaged;  ///< what salvage dropped
@@ -169,7 +170,7 @@ public:
                 }
                 continue;
             }
-            if (!check_header(*in, ec)) return false;
+            if (!check_header(*in, ec) || !check_listed_file(*in, ec)) return false;
             if (in->version < 2) newest_v1 = id;
             found.push_back(std::move(in));
         }
@@ -412,13 +413,37 @@ private:
             ec.clear();
             return true;
         }
-        state_->listed = std::move(list.ids);
+        state_->listed = std::move(list);
         return true;
     }
 
     /// Whether SEGMENTS lists segment id.
     [[nodiscard]] bool listed(std::uint32_t id) const {
-        return state_->listed && std::binary_search(state_->listed->begin(), state_->listed->end(), id);
+        return state_->listed && state_->listed->find(id) != nullptr;
+    }
+
+    /// Fails the open when the data file of a listed segment is not the file listed (its
+    /// header's file id differs): another store's data file, or an older one of this
+    /// store, was put in its place. With salvage, recorded, and its records read as
+    /// they are, as those of a segment the list does not name.
+    bool check_listed_file(const segment_type& in, std::error_code& ec) {
+        const listed_segment* entry = state_->listed ? state_->listed->find(in.id) : nullptr;
+        if (entry == nullptr || entry->file_id == in.file_id) return true;
+        char ids[64];
+        std::snprintf(ids, sizeof ids, "its file id is %08x, the list's %08x", static_cast<unsigned>(in.file_id),
+                      static_cast<unsigned>(entry->file_id));
+        const std::string problem = "is not the segment " + store_file_name::segment_list().str() + " lists: " + ids +
+                                    " (a data file of another store, or an older one of this store, was put in its "
+                                    "place)";
+        if (!options_.salvage) {
+            fail(ec, errc::corrupt_header,
+                 in.file.path() + " " + problem +
+                     "; put the store's own file back or restore the store from a backup, or open with "
+                     "options::salvage (kvforge repair) to keep the records of the file there");
+            return false;
+        }
+        state_->file_damage.push_back({in.file.path(), 0, problem});
+        return true;
     }
 
     /// Fails the open, as check_hinted_segments does, when a segment SEGMENTS lists has no
@@ -426,8 +451,9 @@ private:
     bool check_listed_segments(const std::vector<store_file_name>& names, const std::vector<std::uint32_t>& ids,
                                std::error_code& ec) {
         if (!state_->listed) return true;
-        for (const std::uint32_t id : *state_->listed) {
+        for (const listed_segment& entry : state_->listed->segments) {
             // A hint of it failed check_hinted_segments already, or was recorded by salvage.
+            const std::uint32_t id = entry.id;
             if (std::binary_search(ids.begin(), ids.end(), id) || holds(names, store_file_name::hint(id))) continue;
             if (!missing_segment(id, " is missing", list_witness(), ec)) return false;
         }
@@ -457,7 +483,8 @@ private:
                      "(kvforge repair) to keep the other segments' records");
             return false;
         }
-        // Nothing to rewrite: a writable open removes the hint, and the rest of the store is whole.
+        // Nothing to rewrite: a writable open removes the hint and writes the list of the
+        // segments there, and the rest of the store is whole.
         state_->file_damage.push_back({data, 0, problem.substr(1)});
         return true;
     }

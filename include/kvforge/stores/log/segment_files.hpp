@@ -13,16 +13,14 @@
 /// segments that are in place: a segment joins it once its name is durable (its rename
 /// and the directory synced), and leaves it, the list written, before its files are
 /// removed. A new segment is listed at the next write of the list (when a closed
-/// segment's hint is written, and at open), not at once, so that a rollover costs no
-/// more syncs than it did.
+/// segment's hint is written, at a compaction, at close and at open), not at once, so
+/// that a rollover costs no more syncs than it did.
 
 #include <fcntl.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -39,6 +37,7 @@
 #include "record_format.hpp"
 #include "segment.hpp"
 #include "segment_list.hpp"
+#include "segment_list_keeper.hpp"
 
 namespace kvforge::detail {
 
@@ -66,11 +65,7 @@ public:
 
     /// Releases the directory's lock; nothing writes the list until the next adopt_segments.
     void close() noexcept {
-        {
-            const std::lock_guard lock(list_mutex_);
-            listing_ = false;
-            listed_.clear();
-        }
+        list_.stop();
         directory_.close();
     }
 
@@ -195,7 +190,7 @@ public:
         if (directory_.rename(name.temporary(), name, ec)) {
             in.file.renamed(directory_.file_path(name));
             if (sync_directory(ec)) {
-                note_published(in.id);
+                note_published(in);
                 return true;
             }
         }
@@ -249,24 +244,13 @@ public:
     /// Takes the segments a writable open found as the store's list; on_disk is the list
     /// SEGMENTS held (none: no such file), so that an open whose list is up to date writes
     /// none. Until this is called, nothing writes the list (a read-only store never does).
-    void adopt_segments(std::vector<std::uint32_t> ids, const std::optional<std::vector<std::uint32_t>>& on_disk) {
-        std::sort(ids.begin(), ids.end());
-        const std::lock_guard lock(list_mutex_);
-        listing_ = true;
-        list_changes_ += 1;
-        list_written_ = on_disk && *on_disk == ids ? list_changes_ : 0;
-        listed_ = std::move(ids);
+    void adopt_segments(std::vector<listed_segment> found, const std::optional<segment_list>& on_disk) {
+        list_.adopt(std::move(found), on_disk);
     }
 
     /// Notes a segment whose name is durable (place_segment; compaction's outputs, renamed
     /// into place and the directory synced): the next write of the list names it.
-    void note_published(std::uint32_t id) {
-        const std::lock_guard lock(list_mutex_);
-        const auto at = std::lower_bound(listed_.begin(), listed_.end(), id);
-        if (at != listed_.end() && *at == id) return;
-        listed_.insert(at, id);
-        list_changes_ += 1;
-    }
+    void note_published(const segment_type& in) { list_.add({in.id, in.file_id}); }
 
     /// Takes segments off the list and writes it, before their files are removed; false
     /// when the list could not be written, and then their files must stay.
@@ -277,56 +261,31 @@ public:
         return forget_ids(ids);
     }
 
-    /// Writes SEGMENTS when the list changed since it was last written (through a .tmp, as
-    /// every file of the store's own). Writes are made one at a time, each of the list as
-    /// it stands when it starts, so that none brings back a segment taken off before.
+    /// Writes SEGMENTS, safely as every file of the store's own, when the list changed
+    /// since it was last written.
     bool write_list(std::error_code& ec) {
-        const std::lock_guard writing(list_writing_);
-        segment_list list;
-        std::uint64_t changes = 0;
-        {
-            const std::lock_guard lock(list_mutex_);
-            if (!listing_ || list_written_ == list_changes_) return true;
-            list.ids = listed_;
-            changes = list_changes_;
-        }
-        if (!write_file(store_file_name::segment_list(), list.encode(), ec)) return false;
-        const std::lock_guard lock(list_mutex_);
-        list_written_ = changes;
-        return true;
+        return list_.write_if_changed(
+            [&](std::string_view bytes, std::error_code& failed) {
+                return write_file(store_file_name::segment_list(), bytes, failed);
+            },
+            ec);
     }
 
 private:
+    /// Takes segments of these ids off the list, and writes it when that changed it.
+    bool forget_ids(const std::vector<std::uint32_t>& ids) {
+        list_.remove(ids);
+        std::error_code ignored;
+        return write_list(ignored);
+    }
+
     store_directory<IO> directory_;
     sticky_failure& failure_;
     std::uint64_t fingerprint_ = 0;
     std::uint64_t layers_ = 0;
     Counter syncs_;  // bumped outside the lock stats() reads under
     std::atomic<std::uint64_t> bytes_written_{0};
-
-    /// Takes segments of these ids off the list, and writes it when that changed it.
-    bool forget_ids(const std::vector<std::uint32_t>& ids) {
-        {
-            const std::lock_guard lock(list_mutex_);
-            for (const std::uint32_t id : ids) {
-                const auto at = std::lower_bound(listed_.begin(), listed_.end(), id);
-                if (at == listed_.end() || *at != id) continue;
-                listed_.erase(at);
-                list_changes_ += 1;
-            }
-        }
-        std::error_code ignored;
-        return write_list(ignored);
-    }
-
-    // The list of segments: the rollover, the compaction thread and hint writes change it,
-    // each under a lock of its own; list_writing_ keeps its writes one at a time.
-    std::mutex list_mutex_;
-    std::mutex list_writing_;
-    bool listing_ = false;              ///< a writable open adopted the list
-    std::vector<std::uint32_t> listed_;  ///< ascending
-    std::uint64_t list_changes_ = 0;    ///< changes made to listed_
-    std::uint64_t list_written_ = 0;    ///< list_changes_ as of the last list written
+    segment_list_keeper list_;  // SEGMENTS, between its writes
 };
 
 }  // namespace kvforge::detail
