@@ -15,75 +15,27 @@
 #include <system_error>
 
 #include "../support/file_bytes.hpp"
+#include "../support/segmented_store.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using kvforge_test::read_file;
 using kvforge_test::temp_dir;
 using kvforge_test::write_file;
+using kvforge_test::damage_key;
+using kvforge_test::damage_value;
+using kvforge_test::intact_keys;
+using kvforge_test::make_segmented_store;
+using kvforge_test::mentions;
+using kvforge_test::open_with;
+using kvforge_test::segment_file;
+using kvforge_test::with;
 
 namespace {
 
 using hash_db = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index, kvforge::sync_each>;
 using sorted_db =
     kvforge::store<std::string, std::string, kvforge::file_log, kvforge::sorted_index, kvforge::sync_each>;
-
-std::string damage_key(int i) {
-    char key[16];
-    std::snprintf(key, sizeof key, "key%05d", i);
-    return key;
-}
-
-std::string damage_value(int i) { return "value of " + damage_key(i) + std::string(60, '.'); }
-
-std::string segment_file(const std::string& path, int id, const char* suffix = ".kvlog") {
-    char name[40];
-    std::snprintf(name, sizeof name, "/data-%010d%s", id, suffix);
-    return path + name;
-}
-
-kvforge::options with(bool salvage, bool read_only = false, std::uint64_t segment_bytes = 0) {
-    kvforge::options opts;
-    opts.salvage = salvage;
-    opts.read_only = read_only;
-    if (segment_bytes != 0) opts.segment_bytes = segment_bytes;
-    return opts;
-}
-
-/// Opens path with opts; the error of the open, the store open on success.
-template <class Store>
-std::error_code open_with(Store& db, const std::string& path, const kvforge::options& opts) {
-    std::error_code ec;
-    db.open(path, opts, {}, ec);
-    return ec;
-}
-
-/// How many of keys [0, count) hold their value in db, checking that none holds another.
-template <class Store>
-int intact_keys(Store& db, int count) {
-    int found = 0;
-    for (int i = 0; i < count; ++i) {
-        const std::optional<std::string> value = db.get(damage_key(i));
-        if (!value) continue;
-        REQUIRE(*value == damage_value(i));
-        ++found;
-    }
-    return found;
-}
-
-/// Makes a store of `count` keys on segments of 64 KiB (a few dozen), closed cleanly.
-template <class Store>
-void make_segmented_store(const std::string& path, int count) {
-    Store db(path, with(false, false, 64 << 10));
-    for (int i = 0; i < count; ++i) db.put(damage_key(i), damage_value(i));
-}
-
-bool mentions(const kvforge::verify_report& report, const std::string& text) {
-    for (const kvforge::damaged_record& damage : report.damaged) {
-        if (damage.file.find(text) != std::string::npos || damage.problem.find(text) != std::string::npos) return true;
-    }
-    return false;
-}
 
 }  // namespace
 

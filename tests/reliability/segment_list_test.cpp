@@ -10,7 +10,6 @@
 #include <kvforge/stores/log/segment_list.hpp>
 
 #include <algorithm>
-#include <cstdio>
 #include <filesystem>
 #include <optional>
 #include <string>
@@ -18,12 +17,21 @@
 #include <vector>
 
 #include "../support/file_bytes.hpp"
+#include "../support/segmented_store.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace fs = std::filesystem;
 using kvforge_test::read_file;
 using kvforge_test::temp_dir;
 using kvforge_test::write_file;
+using kvforge_test::damage_key;
+using kvforge_test::damage_value;
+using kvforge_test::intact_keys;
+using kvforge_test::make_segmented_store;
+using kvforge_test::mentions;
+using kvforge_test::open_with;
+using kvforge_test::segment_file;
+using kvforge_test::with;
 
 namespace {
 
@@ -33,54 +41,8 @@ using hash_db = kvforge::store<std::string, std::string, kvforge::file_log, kvfo
 using sorted_mt_db = kvforge::store<std::string, std::string, kvforge::mmap_file, kvforge::sorted_index,
                                     kvforge::buffered<>, kvforge::thread_safe>;
 
-constexpr std::uint64_t small_segments = 64 << 10;
-
-std::string list_key(int i) {
-    char key[16];
-    std::snprintf(key, sizeof key, "key%05d", i);
-    return key;
-}
-
-std::string list_value(int i) { return "value of " + list_key(i) + std::string(60, '.'); }
-
-std::string segment_file(const std::string& path, std::uint32_t id, const char* suffix = ".kvlog") {
-    char name[40];
-    std::snprintf(name, sizeof name, "/data-%010u%s", static_cast<unsigned>(id), suffix);
-    return path + name;
-}
-
-kvforge::options with(bool salvage, bool read_only = false) {
-    kvforge::options opts;
-    opts.salvage = salvage;
-    opts.read_only = read_only;
-    opts.segment_bytes = small_segments;
-    return opts;
-}
-
-template <class Store>
-std::error_code open_with(Store& db, const std::string& path, const kvforge::options& opts) {
-    std::error_code ec;
-    db.open(path, opts, {}, ec);
-    return ec;
-}
-
-template <class Store>
-int intact_keys(Store& db, int count) {
-    int found = 0;
-    for (int i = 0; i < count; ++i) {
-        const std::optional<std::string> value = db.get(list_key(i));
-        if (!value) continue;
-        REQUIRE(*value == list_value(i));
-        ++found;
-    }
-    return found;
-}
-
-template <class Store>
-void make_segmented_store(const std::string& path, int count) {
-    Store db(path, with(false));
-    for (int i = 0; i < count; ++i) db.put(list_key(i), list_value(i));
-}
+/// Options for the stores here: segments of 64 KiB, as make_segmented_store's.
+kvforge::options small(bool salvage, bool read_only = false) { return with(salvage, read_only, 64 << 10); }
 
 /// The generations of the data files in path, ascending.
 std::vector<std::uint32_t> data_files(const std::string& path) {
@@ -107,12 +69,6 @@ std::vector<std::uint32_t> listed(const std::string& path) {
     return ids;
 }
 
-bool mentions(const kvforge::verify_report& report, const std::string& text) {
-    return std::any_of(report.damaged.begin(), report.damaged.end(), [&](const kvforge::damaged_record& damage) {
-        return damage.file.find(text) != std::string::npos || damage.problem.find(text) != std::string::npos;
-    });
-}
-
 }  // namespace
 
 TEST_CASE("segment list: a segment deleted with its hint is an error naming it", "[segment_list]") {
@@ -128,14 +84,14 @@ TEST_CASE("segment list: a segment deleted with its hint is an error naming it",
 
     for (const bool read_only : {false, true}) {
         hash_db db;
-        CHECK(open_with(db, path, with(false, read_only)) == kvforge::errc::corrupt_record);
+        CHECK(open_with(db, path, small(false, read_only)) == kvforge::errc::corrupt_record);
         CHECK(kvforge::last_error_message().find(lost + " is missing, though SEGMENTS lists it") !=
               std::string::npos);
     }
     CHECK(read_file(path + "/SEGMENTS") == list_before);  // a refused open changes nothing
     {
         hash_db db;
-        REQUIRE_FALSE(open_with(db, path, with(true, true)));
+        REQUIRE_FALSE(open_with(db, path, small(true, true)));
         const kvforge::verify_report report = db.verify();
         CHECK_FALSE(report.ok());
         CHECK(mentions(report, lost));
@@ -144,7 +100,7 @@ TEST_CASE("segment list: a segment deleted with its hint is an error naming it",
     int kept = 0;
     {
         hash_db db;
-        REQUIRE_FALSE(open_with(db, path, with(true)));
+        REQUIRE_FALSE(open_with(db, path, small(true)));
         kept = intact_keys(db, 3000);
         CHECK(kept >= 2000);
         CHECK(kept < 3000);
@@ -152,7 +108,7 @@ TEST_CASE("segment list: a segment deleted with its hint is an error naming it",
     }
     CHECK(listed(path) == data_files(path));
     hash_db db;
-    REQUIRE_FALSE(open_with(db, path, with(false)));
+    REQUIRE_FALSE(open_with(db, path, small(false)));
     CHECK(intact_keys(db, 3000) == kept);
 }
 
@@ -166,7 +122,7 @@ TEST_CASE("segment list: the newest segment deleted is an error too", "[segment_
     fs::remove(lost);
     fs::remove(segment_file(path, newest, ".kvhint"));
     hash_db db;
-    CHECK(open_with(db, path, with(false)) == kvforge::errc::corrupt_record);
+    CHECK(open_with(db, path, small(false)) == kvforge::errc::corrupt_record);
     CHECK(kvforge::last_error_message().find(lost + " is missing") != std::string::npos);
 }
 
@@ -177,22 +133,22 @@ TEST_CASE("segment list: another store's data file in a listed segment's place i
     make_segmented_store<hash_db>(path, 3000);
     {
         // The same codecs, the same ids: only the file ids tell the files apart.
-        hash_db db(other, with(false));
-        for (int i = 0; i < 3000; ++i) db.put(list_key(i), "other " + list_value(i));
+        hash_db db(other, small(false));
+        for (int i = 0; i < 3000; ++i) db.put(damage_key(i), "other " + damage_value(i));
     }
     const std::string replaced = segment_file(path, 2);
     fs::copy_file(segment_file(other, 2), replaced, fs::copy_options::overwrite_existing);
     fs::remove(segment_file(path, 2, ".kvhint"));
     for (const bool read_only : {false, true}) {
         hash_db db;
-        CHECK(open_with(db, path, with(false, read_only)) == kvforge::errc::corrupt_header);
+        CHECK(open_with(db, path, small(false, read_only)) == kvforge::errc::corrupt_header);
         CHECK(kvforge::last_error_message().find(replaced + " is not the segment SEGMENTS lists") !=
               std::string::npos);
     }
     // A read-only salvaging open's verify() names it; no value of the store is served wrong
     // but those the foreign file holds, which salvage keeps as it keeps every intact record.
     hash_db db;
-    REQUIRE_FALSE(open_with(db, path, with(true, true)));
+    REQUIRE_FALSE(open_with(db, path, small(true, true)));
     const kvforge::verify_report report = db.verify();
     CHECK_FALSE(report.ok());
     CHECK(mentions(report, "is not the segment SEGMENTS lists"));
@@ -205,7 +161,7 @@ TEST_CASE("segment list: an emptied listed segment is an error", "[segment_list]
     write_file(segment_file(path, 2), "");
     fs::remove(segment_file(path, 2, ".kvhint"));
     hash_db db;
-    CHECK(open_with(db, path, with(false, true)) == kvforge::errc::corrupt_record);
+    CHECK(open_with(db, path, small(false, true)) == kvforge::errc::corrupt_record);
     CHECK(kvforge::last_error_message().find(segment_file(path, 2) + " is empty, though SEGMENTS lists it") !=
           std::string::npos);
 }
@@ -215,24 +171,24 @@ TEST_CASE("segment list: it names the segments in place after rollovers, compact
     temp_dir dir;
     const std::string path = dir / "db";
     {
-        sorted_mt_db db(path, with(false));
-        for (int i = 0; i < 3000; ++i) db.put(list_key(i), list_value(i));
+        sorted_mt_db db(path, small(false));
+        for (int i = 0; i < 3000; ++i) db.put(damage_key(i), damage_value(i));
         // While open, the list names only segments that are in place.
         db.flush();
         for (const std::uint32_t id : listed(path)) CHECK(fs::exists(segment_file(path, id)));
-        for (int i = 0; i < 3000; i += 2) db.erase(list_key(i));
+        for (int i = 0; i < 3000; i += 2) db.erase(damage_key(i));
         db.compact();
         for (const std::uint32_t id : listed(path)) CHECK(fs::exists(segment_file(path, id)));
     }
     CHECK(listed(path) == data_files(path));
     {
-        sorted_mt_db db(path, with(false));
+        sorted_mt_db db(path, small(false));
         CHECK(intact_keys(db, 3000) == 1500);
         db.clear();
         db.put("after", "clear");
     }
     CHECK(listed(path) == data_files(path));
-    sorted_mt_db db(path, with(false));
+    sorted_mt_db db(path, small(false));
     CHECK(intact_keys(db, 3000) == 0);
     CHECK(db.get("after") == "clear");
 }
@@ -249,7 +205,7 @@ TEST_CASE("segment list: a damaged list is refused, and salvage writes it again"
         damaged[at] = static_cast<char>(damaged[at] ^ 0x10);
         write_file(list, damaged);
         hash_db db;
-        const std::error_code ec = open_with(db, path, with(false));
+        const std::error_code ec = open_with(db, path, small(false));
         CHECK(ec);
         CHECK(kvforge::last_error_message().find(list) != std::string::npos);
         CHECK(read_file(list) == damaged);
@@ -257,11 +213,11 @@ TEST_CASE("segment list: a damaged list is refused, and salvage writes it again"
     write_file(list, bytes.substr(0, bytes.size() - 1));
     {
         hash_db db;
-        CHECK(open_with(db, path, with(false, true)) == kvforge::errc::corrupt_header);
+        CHECK(open_with(db, path, small(false, true)) == kvforge::errc::corrupt_header);
     }
     {
         hash_db db;
-        REQUIRE_FALSE(open_with(db, path, with(true)));
+        REQUIRE_FALSE(open_with(db, path, small(true)));
         CHECK(intact_keys(db, 3000) == 3000);
     }
     CHECK(listed(path) == data_files(path));
@@ -275,19 +231,19 @@ TEST_CASE("segment list: a store without one opens with every record and gets on
     fs::remove(path + "/SEGMENTS");
     {
         hash_db db;
-        REQUIRE_FALSE(open_with(db, path, with(false, true)));
+        REQUIRE_FALSE(open_with(db, path, small(false, true)));
         CHECK(intact_keys(db, 3000) == 3000);
     }
     CHECK_FALSE(fs::exists(path + "/SEGMENTS"));
     {
         hash_db db;
-        REQUIRE_FALSE(open_with(db, path, with(false)));
+        REQUIRE_FALSE(open_with(db, path, small(false)));
         CHECK(intact_keys(db, 3000) == 3000);
         // Written by the open itself, before the store counts as open.
         CHECK(listed(path) == data_files(path));
     }
     hash_db db;
-    REQUIRE_FALSE(open_with(db, path, with(false)));
+    REQUIRE_FALSE(open_with(db, path, small(false)));
     CHECK(intact_keys(db, 3000) == 3000);
 }
 
@@ -296,20 +252,20 @@ TEST_CASE("segment list: a backup lists its own segments, so that one lost from 
     const std::string path = dir / "db";
     const std::string copy = dir / "copy";
     {
-        hash_db db(path, with(false));
-        for (int i = 0; i < 3000; ++i) db.put(list_key(i), list_value(i));
+        hash_db db(path, small(false));
+        for (int i = 0; i < 3000; ++i) db.put(damage_key(i), damage_value(i));
         db.backup(copy);
     }
     REQUIRE(listed(copy) == data_files(copy));
     REQUIRE(data_files(copy).size() >= 3);
     {
         hash_db db;
-        REQUIRE_FALSE(open_with(db, copy, with(false)));
+        REQUIRE_FALSE(open_with(db, copy, small(false)));
         CHECK(intact_keys(db, 3000) == 3000);
     }
     fs::remove(segment_file(copy, 2));
     fs::remove(segment_file(copy, 2, ".kvhint"));
     hash_db db;
-    CHECK(open_with(db, copy, with(false)) == kvforge::errc::corrupt_record);
+    CHECK(open_with(db, copy, small(false)) == kvforge::errc::corrupt_record);
     CHECK(kvforge::last_error_message().find(segment_file(copy, 2) + " is missing") != std::string::npos);
 }

@@ -513,7 +513,8 @@ private:
     /// what its intact half tells (kvforge-written headers have two, each with its own
     /// CRC), the rest assumed, so that its records are found and checked one by one. A
     /// replay order that neither half gives intact is recovered when a single byte of its
-    /// half was changed, else taken from the file's id, as the writer gives it.
+    /// half was changed, else taken from the file's id, as the writer gives it. A file id
+    /// the first half cannot give is SEGMENTS's, when it lists the segment.
     bool salvage_header(segment_type& in, std::string_view bytes) {
         const char* p = bytes.data();
         const bool first_half = bytes.size() >= file_header::v1_size && std::memcmp(p, "kvforge", 7) == 0 &&
@@ -521,7 +522,8 @@ private:
                                 file_header::get_le32(p + 28) == crc32c({p, 28}) &&
                                 file_header::get_le16(p + 8) <= format_version && file_header::get_le16(p + 10) == 0;
         in.version = first_half ? file_header::get_le16(p + 8) : format_version;
-        in.file_id = first_half ? file_header::get_le32(p + 12) : 0;
+        const listed_segment* entry = state_->listed ? state_->listed->find(in.id) : nullptr;
+        in.file_id = first_half ? file_header::get_le32(p + 12) : entry != nullptr ? entry->file_id : 0;
         in.order = in.id;
         bool order_known = in.version < 2;
         if (!order_known && bytes.size() >= file_header::size) {
