@@ -13727,6 +13727,7 @@ struct compaction_job {
     /// The inputs, once taken out of the store, whose files are still to remove (phase
     /// remove, one a step with single_thread), in replay order.
     std::vector<std::shared_ptr<Segment>> retired;
+    bool retired_unlisted = false;  ///< the list of segments no longer names them (the first remove step)
 
     [[nodiscard]] std::string_view key_of(const note& n) const noexcept {
         return std::string_view(keys).substr(n.key_at, n.key_size);
@@ -14464,9 +14465,9 @@ std::uint64_t read_hint(std::string_view bytes, const hint_identity& data, std::
 /// a segment lost with its hint from one that was never there. The list only ever names
 /// segments that are in place: a segment joins it once its name is durable (its rename
 /// and the directory synced), and leaves it, the list written, before its files are
-/// removed. A new segment is listed at the next write of the list (when a closed
-/// segment's hint is written, at a compaction, at close and at open), not at once, so
-/// that a rollover costs no more syncs than it did.
+/// removed. A new segment is listed at the next write of the list (a step after the
+/// closed segment's hint, or on the compaction thread after it; at a compaction, at close
+/// and at open), not at once, so that a rollover costs no more syncs than it did.
 
 #include <fcntl.h>
 
@@ -14527,6 +14528,7 @@ namespace kvforge::detail {
 /// another that keeps its writes one at a time: each write is of the list as it stands
 /// when the write starts, so that none can bring back a segment taken off before it.
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -14550,6 +14552,7 @@ public:
         changes_ += 1;
         written_ = on_disk && on_disk->segments == found ? changes_ : 0;
         list_.segments = std::move(found);
+        note_state();
     }
 
     /// Nothing is kept, or written, until the next adopt (a closed store, a read-only one).
@@ -14557,11 +14560,13 @@ public:
         const std::lock_guard lock(mutex_);
         kept_ = false;
         list_.segments.clear();
+        note_state();
     }
 
     void add(const listed_segment& added) {
         const std::lock_guard lock(mutex_);
         if (list_.add(added)) changes_ += 1;
+        note_state();
     }
 
     void remove(const std::vector<std::uint32_t>& ids) {
@@ -14569,7 +14574,12 @@ public:
         for (const std::uint32_t id : ids) {
             if (list_.remove(id)) changes_ += 1;
         }
+        note_state();
     }
+
+    /// Whether the list changed since its last write that succeeded. Read after every
+    /// write of the store's, so it takes no lock.
+    [[nodiscard]] bool out_of_date() const noexcept { return out_of_date_.load(std::memory_order_relaxed); }
 
     /// Writes the list's bytes through write(bytes, ec) when it changed since the last
     /// write that succeeded; true when the file is up to date.
@@ -14587,16 +14597,21 @@ public:
         if (!write(std::string_view(bytes), ec)) return false;
         const std::lock_guard lock(mutex_);
         written_ = changes;
+        note_state();
         return true;
     }
 
 private:
+    /// With mutex_ held, after a change.
+    void note_state() noexcept { out_of_date_.store(kept_ && written_ != changes_, std::memory_order_relaxed); }
+
     std::mutex mutex_;
     std::mutex writing_;
     bool kept_ = false;         ///< a writable open adopted the list
     segment_list list_;         ///< the segments in place, as the next write names them
     std::uint64_t changes_ = 0;  ///< changes made to list_
     std::uint64_t written_ = 0;  ///< changes_ as of the last list written
+    std::atomic<bool> out_of_date_{false};
 };
 
 }  // namespace kvforge::detail
@@ -14823,6 +14838,9 @@ public:
         for (const segment_pointer& in : retired) ids.push_back(in->id);
         return forget_ids(ids);
     }
+
+    /// Whether a segment joined the list since it was last written (or a write failed).
+    [[nodiscard]] bool list_out_of_date() const noexcept { return list_.out_of_date(); }
 
     /// Writes SEGMENTS, safely as every file of the store's own, when the list changed
     /// since it was last written.
@@ -18740,7 +18758,8 @@ private:
 ///
 /// The work due is, in that order: the hint of a closed segment (hint_keeper.hpp), handed
 /// over here (write_pending_hint) to the writer's step or to the compaction thread; the
-/// spare segment (engine_rollover.hpp); an automatic compaction job
+/// list of segments, once a new one is in place (segment_files.hpp); the spare segment
+/// (engine_rollover.hpp); an automatic compaction job
 /// (engine_compaction.hpp). A writer waits for its sync after releasing the gate, so
 /// that writers can share one sync, and with thread_safe it then waits, with no lock
 /// held and a bounded time, while the dead bytes stay past the stall ceiling
@@ -18757,8 +18776,8 @@ namespace kvforge::detail {
 /// a closed segment waits for its hint, the spare segment is due (the active one half
 /// full: engine_rollover.hpp), a job is under way or one is due (dead bytes past the
 /// configured share, or a closed segment to sort: engine_compaction.hpp), runs a step
-/// (single_thread: the hint's, else the spare's, else automatic compaction's; none after
-/// a write that closed a segment) or asks the compaction thread for a job (thread_safe).
+/// (single_thread: the hint's, else the list's, else the spare's, else automatic
+/// compaction's; none after a write that closed a segment) or asks the compaction thread for a job (thread_safe).
 /// The write's result is its own: a failed compaction shows in stats() and is not
 /// retried before the store has grown (engine_compaction.hpp, compaction_failed).
 template <class Policies, bool Mapped>
@@ -18766,15 +18785,21 @@ std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::
                                                           std::error_code& ec) {
     bool compaction_step = false;
     bool hint_step = false;
+    bool list_step = false;
     bool spare_step = false;
     if constexpr (threading::concurrent) {
-        if (hints_.pending() > 0 || spare_due() || compaction_due()) request_compaction();
+        if (hints_.pending() > 0 || files_.list_out_of_date() || spare_due() || compaction_due()) {
+            request_compaction();
+        }
     } else {
         // No step after a write that closed a segment: it paid for the rollover's syncs.
         const bool closed = closed_by_this_write();
         hint_step = !closed && hints_.pending() > 0;
-        spare_step = !closed && !hint_step && spare_due();
-        compaction_step = !closed && !hint_step && !spare_step && (compaction_job_under_way() || compaction_due());
+        // A job under way writes the list as it retires its inputs.
+        list_step = !closed && !hint_step && files_.list_out_of_date() && !compaction_job_under_way();
+        spare_step = !closed && !hint_step && !list_step && spare_due();
+        compaction_step = !closed && !hint_step && !list_step && !spare_step &&
+                          (compaction_job_under_way() || compaction_due());
     }
     {
         const active_call<threading::concurrent> call(active_calls_);
@@ -18785,6 +18810,11 @@ std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::
         }
     }
     if (!ec && hint_step) write_pending_hint();
+    if (!ec && list_step) {
+        // A list that cannot be written only lacks the newest segments; a later step tries again.
+        std::error_code unlisted;
+        files_.write_list(unlisted);
+    }
     if (!ec && spare_step) prepare_spare();
     if (!ec && compaction_step) {
         const gate_lock again(write_gate_);
@@ -18813,10 +18843,6 @@ bool log_backend<Policies, Mapped>::write_pending_hint() {
         taken.emplace(hints_.take_oldest());
     }
     hints_.write_pending(*taken);
-    // The list then names the segment closed and the one after it. A list that cannot be
-    // written only lacks them; the next write of it tries again.
-    std::error_code ignored;
-    files_.write_list(ignored);
     return true;
 }
 
@@ -19340,6 +19366,11 @@ bool log_backend<Policies, Mapped>::over_stall_ceiling() const {
 template <class Policies, bool Mapped>
 void log_backend<Policies, Mapped>::run_background_job() {
     while (!compactor_.interrupted() && write_pending_hint()) {
+    }
+    if (!compactor_.interrupted()) {
+        // The new segments join the list (a failure leaves it to the next request).
+        std::error_code unlisted;
+        files_.write_list(unlisted);
     }
     for (;;) {
         if (!compactor_.interrupted()) prepare_spare();
@@ -20210,9 +20241,6 @@ bool log_backend<Policies, Mapped>::retire_job(std::error_code& ec) {
     if (ec) return false;
     job_->retired = retire_inputs();
     job_->at = job_type::phase::remove;
-    // Off the list at once, in one write, rather than one write for each removal; should
-    // that fail, remove_next_retired tries again and removes nothing until it succeeds.
-    files_.forget(job_->retired);
     return true;
 }
 
@@ -20223,6 +20251,15 @@ bool log_backend<Policies, Mapped>::retire_job(std::error_code& ec) {
 template <class Policies, bool Mapped>
 void log_backend<Policies, Mapped>::remove_next_retired() {
     std::vector<segment_pointer>& retired = job_->retired;
+    if (!job_->retired_unlisted) {
+        // The first step takes them all off the list of segments, in one write of it (a
+        // sync of the list and one of the directory, as a removal costs); should that
+        // fail, their files stay, as after a failed removal.
+        job_->retired_unlisted = true;
+        if (!files_.forget(retired)) retired.clear();
+        if (retired.empty()) job_.reset();
+        return;
+    }
     if (!retired.empty() && files_.remove_segment(*retired.front())) {
         retired.erase(retired.begin());  // closes its file unless a reader holds it
     } else {

@@ -145,8 +145,11 @@ TEMPLATE_LIST_TEST_CASE("a torn last record is cut at every byte offset, and wri
             db->close();
             file = data_file_of(db.path());
             full_size = fs::file_size(file);
-            // Keep a pristine copy of the store's data file.
+            // Keep a pristine copy of the store's data file, and of the list of segments
+            // that names it (a log store's).
             fs::copy_file(file, scratch / "pristine");
+            const fs::path list = fs::path(db.path()) / "SEGMENTS";
+            if (fs::exists(list)) fs::copy_file(list, scratch / "pristine-list");
             db.reopen();  // reopened so the test_store can close it cleanly at the end
         }
         REQUIRE(full_size > before_last);
@@ -157,6 +160,10 @@ TEMPLATE_LIST_TEST_CASE("a torn last record is cut at every byte offset, and wri
             const std::string target = data_file_of(db.path());
             fs::remove(fs::path(db.path()) / (fs::path(target).stem().string() + ".kvhint"));
             fs::copy_file(scratch / "pristine", target, fs::copy_options::overwrite_existing);
+            if (fs::exists(scratch / "pristine-list")) {
+                fs::copy_file(scratch / "pristine-list", fs::path(db.path()) / "SEGMENTS",
+                              fs::copy_options::overwrite_existing);
+            }
             fs::resize_file(target, cut);
             db.reopen();
             CHECK(db->get("first") == std::optional<std::string>("one"));

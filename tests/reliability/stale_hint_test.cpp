@@ -91,7 +91,9 @@ TEMPLATE_LIST_TEST_CASE("a hint written by an earlier release (file id 0) is sti
         TestType db(path);
         for (int i = 0; i < 100; ++i) db.put("key" + std::to_string(i), "value " + std::to_string(i));
     }
-    // Earlier releases wrote zeros where the file id is now: clear it in both headers.
+    // Earlier releases wrote zeros where the file id is now: clear it in both headers. They
+    // wrote no list of segments either, which would name the file id.
+    fs::remove(path + "/SEGMENTS");
     for (const char* name : {hinted_data_name, stale_hint_name}) {
         std::string bytes = read_file(path + "/" + name);
         for (int i = 12; i < 16; ++i) bytes[static_cast<std::size_t>(i)] = 0;

@@ -61,8 +61,8 @@ struct kvforge::codec<point> {
 namespace {
 
 /// Makes a closed store of one segment one of kvforge 0.1.0: its data file in format 1 (a
-/// 32-byte header before the same records, which carry no flags), and no MANIFEST and no
-/// hint, which that release did not write in this form. A format 2 store without its
+/// 32-byte header before the same records, which carry no flags), and no MANIFEST, no
+/// hint and no list of segments, which that release did not write. A format 2 store without its
 /// MANIFEST is refused as one that lost it.
 void make_format1(const std::string& directory) {
     namespace fs = std::filesystem;
@@ -86,6 +86,7 @@ void make_format1(const std::string& directory) {
     out.close();
     fs::remove(directory + "/" + std::string(kvforge::detail::manifest_file_name));
     fs::remove(directory + "/data-0000000001.kvhint");
+    fs::remove(directory + "/SEGMENTS");
 }
 
 }  // namespace

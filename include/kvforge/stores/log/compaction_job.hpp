@@ -104,6 +104,7 @@ struct compaction_job {
     /// The inputs, once taken out of the store, whose files are still to remove (phase
     /// remove, one a step with single_thread), in replay order.
     std::vector<std::shared_ptr<Segment>> retired;
+    bool retired_unlisted = false;  ///< the list of segments no longer names them (the first remove step)
 
     [[nodiscard]] std::string_view key_of(const note& n) const noexcept {
         return std::string_view(keys).substr(n.key_at, n.key_size);

@@ -7,7 +7,8 @@
 ///
 /// The work due is, in that order: the hint of a closed segment (hint_keeper.hpp), handed
 /// over here (write_pending_hint) to the writer's step or to the compaction thread; the
-/// spare segment (engine_rollover.hpp); an automatic compaction job
+/// list of segments, once a new one is in place (segment_files.hpp); the spare segment
+/// (engine_rollover.hpp); an automatic compaction job
 /// (engine_compaction.hpp). A writer waits for its sync after releasing the gate, so
 /// that writers can share one sync, and with thread_safe it then waits, with no lock
 /// held and a bounded time, while the dead bytes stay past the stall ceiling
@@ -28,8 +29,8 @@ namespace kvforge::detail {
 /// a closed segment waits for its hint, the spare segment is due (the active one half
 /// full: engine_rollover.hpp), a job is under way or one is due (dead bytes past the
 /// configured share, or a closed segment to sort: engine_compaction.hpp), runs a step
-/// (single_thread: the hint's, else the spare's, else automatic compaction's; none after
-/// a write that closed a segment) or asks the compaction thread for a job (thread_safe).
+/// (single_thread: the hint's, else the list's, else the spare's, else automatic
+/// compaction's; none after a write that closed a segment) or asks the compaction thread for a job (thread_safe).
 /// The write's result is its own: a failed compaction shows in stats() and is not
 /// retried before the store has grown (engine_compaction.hpp, compaction_failed).
 template <class Policies, bool Mapped>
@@ -37,15 +38,21 @@ std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::
                                                           std::error_code& ec) {
     bool compaction_step = false;
     bool hint_step = false;
+    bool list_step = false;
     bool spare_step = false;
     if constexpr (threading::concurrent) {
-        if (hints_.pending() > 0 || spare_due() || compaction_due()) request_compaction();
+        if (hints_.pending() > 0 || files_.list_out_of_date() || spare_due() || compaction_due()) {
+            request_compaction();
+        }
     } else {
         // No step after a write that closed a segment: it paid for the rollover's syncs.
         const bool closed = closed_by_this_write();
         hint_step = !closed && hints_.pending() > 0;
-        spare_step = !closed && !hint_step && spare_due();
-        compaction_step = !closed && !hint_step && !spare_step && (compaction_job_under_way() || compaction_due());
+        // A job under way writes the list as it retires its inputs.
+        list_step = !closed && !hint_step && files_.list_out_of_date() && !compaction_job_under_way();
+        spare_step = !closed && !hint_step && !list_step && spare_due();
+        compaction_step = !closed && !hint_step && !list_step && !spare_step &&
+                          (compaction_job_under_way() || compaction_due());
     }
     {
         const active_call<threading::concurrent> call(active_calls_);
@@ -56,6 +63,11 @@ std::uint64_t log_backend<Policies, Mapped>::finish_write(gate_lock& gate, std::
         }
     }
     if (!ec && hint_step) write_pending_hint();
+    if (!ec && list_step) {
+        // A list that cannot be written only lacks the newest segments; a later step tries again.
+        std::error_code unlisted;
+        files_.write_list(unlisted);
+    }
     if (!ec && spare_step) prepare_spare();
     if (!ec && compaction_step) {
         const gate_lock again(write_gate_);
@@ -84,10 +96,6 @@ bool log_backend<Policies, Mapped>::write_pending_hint() {
         taken.emplace(hints_.take_oldest());
     }
     hints_.write_pending(*taken);
-    // The list then names the segment closed and the one after it. A list that cannot be
-    // written only lacks them; the next write of it tries again.
-    std::error_code ignored;
-    files_.write_list(ignored);
     return true;
 }
 

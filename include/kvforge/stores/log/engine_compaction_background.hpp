@@ -63,6 +63,11 @@ template <class Policies, bool Mapped>
 void log_backend<Policies, Mapped>::run_background_job() {
     while (!compactor_.interrupted() && write_pending_hint()) {
     }
+    if (!compactor_.interrupted()) {
+        // The new segments join the list (a failure leaves it to the next request).
+        std::error_code unlisted;
+        files_.write_list(unlisted);
+    }
     for (;;) {
         if (!compactor_.interrupted()) prepare_spare();
         const std::uint64_t dead_before = dead_bytes_under_lock();

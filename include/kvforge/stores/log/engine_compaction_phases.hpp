@@ -348,9 +348,6 @@ bool log_backend<Policies, Mapped>::retire_job(std::error_code& ec) {
     if (ec) return false;
     job_->retired = retire_inputs();
     job_->at = job_type::phase::remove;
-    // Off the list at once, in one write, rather than one write for each removal; should
-    // that fail, remove_next_retired tries again and removes nothing until it succeeds.
-    files_.forget(job_->retired);
     return true;
 }
 
@@ -361,6 +358,15 @@ bool log_backend<Policies, Mapped>::retire_job(std::error_code& ec) {
 template <class Policies, bool Mapped>
 void log_backend<Policies, Mapped>::remove_next_retired() {
     std::vector<segment_pointer>& retired = job_->retired;
+    if (!job_->retired_unlisted) {
+        // The first step takes them all off the list of segments, in one write of it (a
+        // sync of the list and one of the directory, as a removal costs); should that
+        // fail, their files stay, as after a failed removal.
+        job_->retired_unlisted = true;
+        if (!files_.forget(retired)) retired.clear();
+        if (retired.empty()) job_.reset();
+        return;
+    }
     if (!retired.empty() && files_.remove_segment(*retired.front())) {
         retired.erase(retired.begin());  // closes its file unless a reader holds it
     } else {

@@ -12,9 +12,9 @@
 /// a segment lost with its hint from one that was never there. The list only ever names
 /// segments that are in place: a segment joins it once its name is durable (its rename
 /// and the directory synced), and leaves it, the list written, before its files are
-/// removed. A new segment is listed at the next write of the list (when a closed
-/// segment's hint is written, at a compaction, at close and at open), not at once, so
-/// that a rollover costs no more syncs than it did.
+/// removed. A new segment is listed at the next write of the list (a step after the
+/// closed segment's hint, or on the compaction thread after it; at a compaction, at close
+/// and at open), not at once, so that a rollover costs no more syncs than it did.
 
 #include <fcntl.h>
 
@@ -260,6 +260,9 @@ public:
         for (const segment_pointer& in : retired) ids.push_back(in->id);
         return forget_ids(ids);
     }
+
+    /// Whether a segment joined the list since it was last written (or a write failed).
+    [[nodiscard]] bool list_out_of_date() const noexcept { return list_.out_of_date(); }
 
     /// Writes SEGMENTS, safely as every file of the store's own, when the list changed
     /// since it was last written.

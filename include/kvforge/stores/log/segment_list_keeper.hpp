@@ -8,6 +8,7 @@
 /// another that keeps its writes one at a time: each write is of the list as it stands
 /// when the write starts, so that none can bring back a segment taken off before it.
 
+#include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <optional>
@@ -32,6 +33,7 @@ public:
         changes_ += 1;
         written_ = on_disk && on_disk->segments == found ? changes_ : 0;
         list_.segments = std::move(found);
+        note_state();
     }
 
     /// Nothing is kept, or written, until the next adopt (a closed store, a read-only one).
@@ -39,11 +41,13 @@ public:
         const std::lock_guard lock(mutex_);
         kept_ = false;
         list_.segments.clear();
+        note_state();
     }
 
     void add(const listed_segment& added) {
         const std::lock_guard lock(mutex_);
         if (list_.add(added)) changes_ += 1;
+        note_state();
     }
 
     void remove(const std::vector<std::uint32_t>& ids) {
@@ -51,7 +55,12 @@ public:
         for (const std::uint32_t id : ids) {
             if (list_.remove(id)) changes_ += 1;
         }
+        note_state();
     }
+
+    /// Whether the list changed since its last write that succeeded. Read after every
+    /// write of the store's, so it takes no lock.
+    [[nodiscard]] bool out_of_date() const noexcept { return out_of_date_.load(std::memory_order_relaxed); }
 
     /// Writes the list's bytes through write(bytes, ec) when it changed since the last
     /// write that succeeded; true when the file is up to date.
@@ -69,16 +78,21 @@ public:
         if (!write(std::string_view(bytes), ec)) return false;
         const std::lock_guard lock(mutex_);
         written_ = changes;
+        note_state();
         return true;
     }
 
 private:
+    /// With mutex_ held, after a change.
+    void note_state() noexcept { out_of_date_.store(kept_ && written_ != changes_, std::memory_order_relaxed); }
+
     std::mutex mutex_;
     std::mutex writing_;
     bool kept_ = false;         ///< a writable open adopted the list
     segment_list list_;         ///< the segments in place, as the next write names them
     std::uint64_t changes_ = 0;  ///< changes made to list_
     std::uint64_t written_ = 0;  ///< changes_ as of the last list written
+    std::atomic<bool> out_of_date_{false};
 };
 
 }  // namespace kvforge::detail
