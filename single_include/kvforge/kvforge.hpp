@@ -13426,7 +13426,9 @@ public:
         // them lost as the store's do.
         if (ok) {
             segment_list list;
-            for (const std::shared_ptr<segment<IO>>& in : cut.segments) list.segments.push_back({in->id, in->file_id});
+            for (const std::shared_ptr<segment<IO>>& in : cut.segments) {
+                list.segments.push_back({in->id, in->file_id});
+            }
             sort_by_id(list.segments);
             ok = copier.write(store_file_name::segment_list(), list.encode(), ec);
         }
@@ -18777,7 +18779,8 @@ namespace kvforge::detail {
 /// full: engine_rollover.hpp), a job is under way or one is due (dead bytes past the
 /// configured share, or a closed segment to sort: engine_compaction.hpp), runs a step
 /// (single_thread: the hint's, else the list's, else the spare's, else automatic
-/// compaction's; none after a write that closed a segment) or asks the compaction thread for a job (thread_safe).
+/// compaction's; none after a write that closed a segment) or asks the compaction thread
+/// for a job (thread_safe).
 /// The write's result is its own: a failed compaction shows in stats() and is not
 /// retried before the store has grown (engine_compaction.hpp, compaction_failed).
 template <class Policies, bool Mapped>

@@ -100,7 +100,9 @@ public:
         // them lost as the store's do.
         if (ok) {
             segment_list list;
-            for (const std::shared_ptr<segment<IO>>& in : cut.segments) list.segments.push_back({in->id, in->file_id});
+            for (const std::shared_ptr<segment<IO>>& in : cut.segments) {
+                list.segments.push_back({in->id, in->file_id});
+            }
             sort_by_id(list.segments);
             ok = copier.write(store_file_name::segment_list(), list.encode(), ec);
         }

@@ -30,7 +30,8 @@ namespace kvforge::detail {
 /// full: engine_rollover.hpp), a job is under way or one is due (dead bytes past the
 /// configured share, or a closed segment to sort: engine_compaction.hpp), runs a step
 /// (single_thread: the hint's, else the list's, else the spare's, else automatic
-/// compaction's; none after a write that closed a segment) or asks the compaction thread for a job (thread_safe).
+/// compaction's; none after a write that closed a segment) or asks the compaction thread
+/// for a job (thread_safe).
 /// The write's result is its own: a failed compaction shows in stats() and is not
 /// retried before the store has grown (engine_compaction.hpp, compaction_failed).
 template <class Policies, bool Mapped>
