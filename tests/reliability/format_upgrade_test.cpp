@@ -1,5 +1,6 @@
 // Stores written by an earlier release open with every record. tests/fixtures/format1/
-// holds stores that kvforge 0.1.0 wrote in format version 1 (see its README); each test
+// holds stores that kvforge 0.1.0 wrote in format version 1, and tests/fixtures/
+// table_format1/ a store over tables of table format 1 (see their READMEs); each test
 // opens a copy, requires exactly the contents of the history they were written from, and
 // requires them to stay so across writes, compaction and reopening. Their first writable
 // open records their composition in a MANIFEST; a read-only open changes no byte. A
@@ -12,6 +13,7 @@
 
 #include <fcntl.h>
 
+#include <kvforge/index/disk_index.hpp>
 #include <kvforge/io/simulated.hpp>
 #include <kvforge/kvforge.hpp>
 
@@ -32,9 +34,10 @@ using kvforge_test::temp_dir;
 
 namespace {
 
-/// A copy of fixture store `name` in dir, so that the fixture itself stays as written.
-std::string copy_of_fixture(const temp_dir& dir, const std::string& name) {
-    const fs::path source = fs::path(KVFORGE_FIXTURES_DIR) / "format1" / name;
+/// A copy of fixture store `name` of tests/fixtures/<set> in dir, so that the fixture
+/// itself stays as written.
+std::string copy_of_fixture(const temp_dir& dir, const std::string& name, const std::string& set = "format1") {
+    const fs::path source = fs::path(KVFORGE_FIXTURES_DIR) / set / name;
     REQUIRE(fs::is_directory(source));
     const fs::path target = dir / name;
     fs::copy(source, target, fs::copy_options::recursive);
@@ -51,10 +54,10 @@ std::map<std::string, std::string> stored_contents(const Store& db) {
 /// Opens a copy of fixture `name` as Store and checks it holds the history's contents,
 /// before and after a write, a compaction and a reopen.
 template <class Store>
-void check_fixture(const std::string& name) {
+void check_fixture(const std::string& name, const std::string& set = "format1") {
     INFO("fixture " << name);
     temp_dir dir;
-    const std::string path = copy_of_fixture(dir, name);
+    const std::string path = copy_of_fixture(dir, name, set);
     const std::map<std::string, std::string> expected = kvforge_fixture::expected_contents();
     {
         Store db(path);
@@ -87,6 +90,22 @@ TEST_CASE("format 1 stores written by kvforge 0.1.0 open with every record", "[u
     // The index and store policies may differ from those that wrote the files.
     check_fixture<store<std::string, std::string, mmap_file, sorted_index>>("file_log-hint");
     check_fixture<store<std::string, std::string, file_log, hash_index, thread_safe>>("mmap_file-compacted");
+}
+
+TEST_CASE("a store over tables of table format 1 opens with every record", "[upgrade][table]") {
+    using tables_db = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index>;
+    check_fixture<tables_db>("disk_index-levels", "table_format1");
+
+    // Its tables are rewritten in table format 2 by a compaction, and record where they
+    // belong from then on: a TABLES lost after it is rebuilt from them.
+    temp_dir dir;
+    const std::string path = copy_of_fixture(dir, "disk_index-levels", "table_format1");
+    tables_db(path).compact();
+    fs::remove(fs::path(path) / "TABLES");
+    kvforge::options salvage;
+    salvage.salvage = true;
+    tables_db db(path, salvage);
+    CHECK(stored_contents(db) == kvforge_fixture::expected_contents());
 }
 
 TEST_CASE("a format 1 log with a torn tail opens with every complete record", "[upgrade]") {

@@ -828,7 +828,7 @@ def test_a_lost_manifest_of_a_store_over_tables_is_rebuilt_by_repair():
     assert kvforge("get", store, "new").text == "value\n"
 
 
-def test_a_lost_log_of_a_store_over_tables_is_named_and_repaired():
+def test_a_lost_log_or_list_of_a_store_over_tables_is_named_and_repaired():
     store = fresh("lost-tables-log")
     records = [(b"k%03d" % i, b"value %d" % i) for i in range(200)]
     expect(kvforge("load", store, "--as", "file_log,disk_index", stdin=dump_of(records)), 0)
@@ -844,15 +844,16 @@ def test_a_lost_log_of_a_store_over_tables_is_named_and_repaired():
     expect(kvforge("repair", store), 0, ["dropped 1 damaged place", str(log), "kept 200 keys"])
     expect(kvforge("verify", store), 0, "200 records checked, 0 damaged")
     assert kvforge("get", store, "k007").text == "value 7\n"
-    # A lost TABLES cannot be repaired from the tables: the tool says to restore it, and
-    # removes none of them.
+    # A lost TABLES is named, and repair rebuilds it from the tables, which record their levels.
     (Path(store) / "TABLES").unlink()
     before = files_of(store)
-    for args in (["get", store, "k001"], ["verify", store], ["repair", store]):
-        refused = expect(kvforge(*args), 3, err=["TABLES is missing", ".kvtable is a sorted table",
-                                                 "`kvforge repair` cannot rebuild it", "restore it from a backup"])
-        assert f"kvforge repair {store}" not in refused.error, refused  # no advice to run a repair
+    expect(kvforge("get", store, "k001"), 3, err=["TABLES is missing", ".kvtable is a sorted table",
+                                                  "`kvforge repair`", "rebuild it from the tables"])
+    expect(kvforge("verify", store), 3, ["damaged: ", "TABLES", "rebuilt from the tables"])
     assert files_of(store) == before
+    expect(kvforge("repair", store), 0, ["TABLES", "kept 200 keys"])
+    expect(kvforge("verify", store), 0, "200 records checked, 0 damaged")
+    assert kvforge("get", store, "k199").text == "value 199\n"
 
 
 def rewrite_layers(data_path, layers):

@@ -240,6 +240,36 @@ TEST_CASE("a table takes keys in increasing order only", "[table]") {
     CHECK(ec == kvforge::errc::invalid_argument);
 }
 
+TEST_CASE("a table records its placement, which its reader reads back from the meta block", "[table]") {
+    memory_file file;
+    kd::table_placement placement;
+    placement.level = 2;
+    placement.oldest_log = 70000;
+    placement.replaced = {5, 300, 70001};
+    kd::table_builder<kvforge::uncompressed_blocks, memory_file> builder(kvforge::uncompressed_blocks{}, file, {}, {},
+                                                                        placement);
+    std::error_code ec;
+    kept_entry entry;
+    entry.key = "a key";
+    entry.value = "a value";
+    REQUIRE(builder.add(view_of(entry), ec));
+    REQUIRE(builder.finish(ec));
+    kd::table_reader<kvforge::uncompressed_blocks, memory_file> table;
+    REQUIRE(table.open(kvforge::uncompressed_blocks{}, file, file.bytes.size(), "table", ec));
+    CHECK(table.last_key() == "a key");
+    kd::table_placement read;
+    REQUIRE(table.read_placement(read, ec));
+    CHECK(read.level == 2);
+    CHECK(read.oldest_log == 70000);
+    CHECK(read.replaced == placement.replaced);
+    // Bytes past the placement are damage, not a newer field.
+    std::string bytes;
+    placement.append_to(bytes);
+    CHECK(kd::table_placement().parse(bytes.data(), bytes.data() + bytes.size()));
+    bytes.push_back('\0');
+    CHECK_FALSE(kd::table_placement().parse(bytes.data(), bytes.data() + bytes.size()));
+}
+
 TEST_CASE("a Bloom filter of 10 bits a key admits about 1% of absent keys and every present one", "[table][bloom]") {
     kd::bloom_filter_builder builder(10);
     constexpr std::uint64_t keys = 100'000;

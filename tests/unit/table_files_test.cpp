@@ -1,8 +1,9 @@
 // A store's tables in its directory (stores/table/table_files.hpp) and the jobs that
 // write them (table_jobs.hpp), on the simulated file system: write buffers flushed into
 // tables, published and opened again; a power loss at every call of a compaction leaves
-// the tables before it or those after, whole, and the leftovers are removed; a listed
-// table missing or cut short is an error, never left out.
+// the tables before it or those after, whole, and the leftovers are removed, and a
+// TABLES lost after it is rebuilt from the tables to one of the two; a listed table
+// missing or cut short is an error, never left out.
 
 #include <catch2/catch.hpp>
 
@@ -18,6 +19,7 @@
 #include <memory>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 namespace kd = kvforge::detail;
@@ -51,7 +53,7 @@ struct table_directory {
             entry.value = value;
             buffer.add(entry);
         }
-        return kd::flush_write_buffer(buffer, current, context(), next, ec);
+        return kd::flush_write_buffer(buffer, current, 0, context(), next, ec);
     }
 
     /// The jobs' context: small tables, level 0 compacted at two tables.
@@ -121,7 +123,7 @@ bool compact_level0(table_directory& dir, std::error_code& ec, std::uint32_t old
     REQUIRE(due.inputs_above.size() == 2);
     file_levels next;
     kd::merge_totals totals;
-    return kd::run_table_compaction(levels, due, context, next, totals, ec) &&
+    return kd::run_table_compaction(levels, due, oldest_log, context, next, totals, ec) &&
            dir.files.publish(next, oldest_log, ec) && dir.files.remove_unlisted(next, ec);
 }
 
@@ -187,7 +189,7 @@ void check_every_cut(const std::shared_ptr<kvforge::simulated_file_system>& befo
         calls = dir.fs->calls() - start;
     }
     REQUIRE(calls > 10);
-    int old_lists = 0, new_lists = 0;
+    int old_lists = 0, new_lists = 0, rebuilt_lists = 0;
     for (std::uint64_t k = 1; k <= calls + 1; ++k) {
         CAPTURE(k);
         auto fs = before->after_crash(kvforge::crash_tail::dropped);
@@ -212,10 +214,48 @@ void check_every_cut(const std::shared_ptr<kvforge::simulated_file_system>& befo
             REQUIRE(table_names(*after.fs).size() == levels.table_count());
             REQUIRE(scanned_entries(levels) == (old_list ? entries_before : entries_after));
         }
+        // With TABLES lost after the cut, the list rebuilt from the tables reads the
+        // entries of before or those of after, counted, and leaves out a table cut short.
+        table_directory lost(fs->after_crash(kvforge::crash_tail::dropped, k));
+        REQUIRE(lost.fs->unlink("/db/TABLES") == 0);
+        file_levels rebuilt;
+        std::uint32_t rebuilt_log = 0;
+        kd::store_counts counts;
+        std::vector<std::pair<std::string, std::string>> left_out;
+        std::error_code ec;
+        REQUIRE(lost.files.rebuild_list(nullptr, rebuilt, rebuilt_log, counts, left_out, ec));
+        const entry_map entries = scanned_entries(rebuilt);
+        REQUIRE((entries == entries_before || entries == entries_after));
+        REQUIRE(counts.live_keys == entries.size());
+        rebuilt_lists += 1;
     }
     // Cuts before the rename left the old list, and cuts after it the new one.
     CHECK(old_lists > 0);
+    CHECK(rebuilt_lists > 0);
     CHECK(new_lists > 0);
+}
+
+TEST_CASE("table files: a lost list is rebuilt from the tables' placements, a merge done or undone whole",
+          "[table][files]") {
+    const auto placed = [](std::uint32_t level, std::vector<std::uint32_t> replaced) {
+        kd::table_placement placement;
+        placement.level = level;
+        placement.replaced = std::move(replaced);
+        return placement;
+    };
+    using kept_list = std::vector<bool>;
+    // Flushes only: every table.
+    CHECK(kd::tables_kept({1, 2}, {placed(0, {}), placed(0, {})}) == kept_list{true, true});
+    // A merge whose inputs are all there may never have been listed: its inputs are kept,
+    // its outputs (perhaps cut short) left out.
+    CHECK(kd::tables_kept({1, 2, 5, 6}, {placed(0, {}), placed(0, {}), placed(1, {1, 2}), placed(1, {1, 2})}) ==
+          kept_list{true, true, false, false});
+    // A merge one of whose inputs is gone was listed: the inputs left are leftovers.
+    CHECK(kd::tables_kept({2, 5, 6}, {placed(0, {}), placed(1, {1, 2}), placed(1, {1, 2})}) ==
+          kept_list{false, true, true});
+    // A merge whose output a listed merge replaced was listed too, though its inputs are all there.
+    CHECK(kd::tables_kept({1, 2, 5, 9}, {placed(0, {}), placed(0, {}), placed(1, {1, 2}), placed(2, {5, 7})}) ==
+          kept_list{false, false, false, true});
 }
 
 TEST_CASE("table files: a power loss at any call of a compaction leaves the tables before it or after it",

@@ -87,7 +87,7 @@ public:
             outputs out(*this);
             kd::merge_totals totals;
             std::error_code ec;
-            REQUIRE(kd::merge_into_tables(input, codec_, layout_, limits_.table_bytes, out, totals, ec));
+            REQUIRE(kd::merge_into_tables(input, codec_, layout_, limits_.table_bytes, {}, out, totals, ec));
             CHECK(totals.tables == out.tables.size());
             for (const test_table& table : out.tables) {
                 if (due.bottom) CHECK(table.reader->erases() == 0);

@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 #include "../../detail/byte_order.hpp"
 #include "../../error.hpp"
@@ -16,6 +17,7 @@
 #include "bloom_filter.hpp"
 #include "table_block.hpp"
 #include "table_format.hpp"
+#include "table_placement.hpp"
 
 namespace kvforge::detail {
 
@@ -33,9 +35,15 @@ struct table_layout {
 template <class Codec, class Sink>
 class table_builder {
 public:
-    /// Starts a table whose file begins with header (its kind is set to table).
-    table_builder(const Codec& codec, Sink& sink, file_header header, table_layout layout)
-        : codec_(codec), sink_(sink), layout_(layout), filter_(layout.bloom_bits_per_key) {
+    /// Starts a table whose file begins with header (its kind is set to table) and whose
+    /// meta block records placement.
+    table_builder(const Codec& codec, Sink& sink, file_header header, table_layout layout,
+                  table_placement placement = {})
+        : codec_(codec),
+          sink_(sink),
+          layout_(layout),
+          placement_(std::move(placement)),
+          filter_(layout.bloom_bits_per_key) {
         header.kind = file_kind::table;
         header.version = format_version;
         pending_.resize(file_header::size);
@@ -78,6 +86,7 @@ public:
         p = put_varint(p, erases_);
         p = put_varint(p, last_key_.size());
         bytes.append(meta, static_cast<std::size_t>(p - meta)).append(last_key_);
+        placement_.append_to(bytes);
         if (!seal(bytes, footer.meta, ec)) return false;
         const std::size_t start = pending_.size();
         pending_.resize(start + table_footer::size);
@@ -122,6 +131,7 @@ private:
     const Codec& codec_;
     Sink& sink_;
     table_layout layout_;
+    table_placement placement_;
     block_builder block_;
     block_builder index_;
     bloom_filter_builder filter_;

@@ -76,11 +76,15 @@ bool table_engine<IO, Writer, Codec>::run_job(job_type& job, std::error_code& ec
     bool made = false;
     switch (job.what) {
         case job_type::kind::none: return true;
-        case job_type::kind::flush: made = flush_write_buffer(*job.frozen, job.current, context(), job.next, ec); break;
-        case job_type::kind::compaction:
-            made = run_table_compaction(job.current, job.compaction, context(), job.next, totals, ec);
+        case job_type::kind::flush:
+            made = flush_write_buffer(*job.frozen, job.current, job.oldest_log, context(), job.next, ec);
             break;
-        case job_type::kind::whole: made = run_full_compaction(job.current, context(), job.next, totals, ec); break;
+        case job_type::kind::compaction:
+            made = run_table_compaction(job.current, job.compaction, job.oldest_log, context(), job.next, totals, ec);
+            break;
+        case job_type::kind::whole:
+            made = run_full_compaction(job.current, job.oldest_log, context(), job.next, totals, ec);
+            break;
     }
     return made && tables_.publish(job.next, job.oldest_log, job.counts, ec);
 }

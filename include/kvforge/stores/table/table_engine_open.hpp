@@ -40,7 +40,8 @@ bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const
     const table_composition<IO> recorded(io_, directory_, wanted);
     if (!directory_.open(io_, path, options_.mode, ec)) return false;
     once_locked();
-    if (!directory_.list(names, ec) || !recorded.check(names, manifest, ec) || !tables_listed(names, ec)) {
+    bool list_lost = false;
+    if (!directory_.list(names, ec) || !recorded.check(names, manifest, ec) || !tables_listed(names, list_lost, ec)) {
         return false;
     }
     composition_ = recorded.wanted();
@@ -56,7 +57,10 @@ bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const
         return false;
     }
     store_counts counts;
-    if (!tables_.open(cache_.get(), levels_, listed_oldest_log_, counts, ec)) return false;
+    if (list_lost ? !rebuild_table_list(counts, ec)
+                  : !tables_.open(cache_.get(), levels_, listed_oldest_log_, counts, ec)) {
+        return false;
+    }
     for (std::size_t level = 0; level < level_limits::levels; ++level) {
         for (const auto& table : levels_.level(level)) {
             const std::string table_path = directory_.file_path(store_file_name::table(table.generation));
@@ -79,7 +83,9 @@ bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const
         }
     }
     std::sort(logs.begin(), logs.end());
-    if (listed_oldest_log_ != 0 && (logs.empty() || logs.front() != listed_oldest_log_)) {
+    // A rebuilt list's oldest log is the newest a table recorded, which need not be there:
+    // a later open may have removed it, empty, and started the next.
+    if (!list_lost && listed_oldest_log_ != 0 && (logs.empty() || logs.front() != listed_oldest_log_)) {
         // TABLES names the log a writer started at its last flush, which a later flush
         // removes only after naming the next one: no crash loses it.
         const std::string log_path = directory_.file_path(store_file_name::data(listed_oldest_log_));
@@ -97,10 +103,12 @@ bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const
         if (!replay(generation, ec)) return false;
     }
     if (options_.mode.reader) return true;
-    // The replayed entries go into a table at once, so that the new log starts empty.
+    // The replayed entries go into a table at once, so that the new log starts empty; the
+    // log is started first, for the table to record it as the oldest to replay.
+    if (!start_log(ec)) return false;
     levels_type next = levels_;
-    if (!buffer_.empty() && !flush_write_buffer(buffer_, levels_, context(), next, ec)) return false;
-    if (!start_log(ec) || !tables_.publish(next, log_.generation(), counts_.now(), ec)) return false;
+    if (!buffer_.empty() && !flush_write_buffer(buffer_, levels_, log_.generation(), context(), next, ec)) return false;
+    if (!tables_.publish(next, log_.generation(), counts_.now(), ec)) return false;
     levels_ = std::move(next);
     note_levels();
     listed_oldest_log_ = log_.generation();
@@ -160,22 +168,45 @@ bool table_engine<IO, Writer, Codec>::replay(std::uint32_t generation, std::erro
 /// Whether TABLES is there when a table is: without it, no table would be read, and a
 /// writer's open would remove them all as leftovers. A store's first writable open
 /// publishes TABLES before any table is written, and later ones replace it whole, so it
-/// is missing only by a loss.
+/// is missing only by a loss. With options::salvage the open goes on (list_lost), and
+/// rebuilds the list from the tables.
 template <class IO, class Writer, class Codec>
-bool table_engine<IO, Writer, Codec>::tables_listed(const std::vector<store_file_name>& names,
+bool table_engine<IO, Writer, Codec>::tables_listed(const std::vector<store_file_name>& names, bool& list_lost,
                                                     std::error_code& ec) const {
     const auto is = [](store_file_kind kind) {
         return [kind](const store_file_name& name) { return name.kind() == kind && !name.is_temporary(); };
     };
     const auto table = std::find_if(names.begin(), names.end(), is(store_file_kind::table));
-    if (table == names.end() || std::any_of(names.begin(), names.end(), is(store_file_kind::table_list))) {
-        return true;
-    }
+    list_lost = table != names.end() && std::none_of(names.begin(), names.end(), is(store_file_kind::table_list));
+    if (!list_lost || options_.salvage) return true;
     fail(ec, errc::corrupt_header,
          directory_.file_path(store_file_name::table_list()) + " is missing, and " + directory_.file_path(*table) +
              " is a sorted table of the store: no table can be read without the list, which says their levels "
-             "and order, and `kvforge repair` cannot rebuild it; restore it from a backup (nothing was changed)");
+             "and order; open with options::salvage (`kvforge repair`) to rebuild it from the tables, or restore "
+             "it from a backup (nothing was changed)");
     return false;
+}
+
+/// Rebuilds a lost TABLES from the tables (table_files::rebuild_list); a reader's verify()
+/// names the loss, and each table left out. A writer's open lists the tables kept, and
+/// removes the others.
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::rebuild_table_list(store_counts& counts, std::error_code& ec) {
+    std::vector<std::pair<std::string, std::string>> left_out;
+    if (!tables_.rebuild_list(cache_.get(), levels_, listed_oldest_log_, counts, left_out, ec)) {
+        const std::string why = last_error_detail();
+        const std::error_code code = ec;
+        fail(ec, code,
+             directory_.file_path(store_file_name::table_list()) + " is missing, and cannot be rebuilt: " + why +
+                 "; restore it from a backup (nothing was changed)");
+        return false;
+    }
+    if (options_.mode.reader) {
+        found_damage_.push_back({directory_.file_path(store_file_name::table_list()), 0,
+                                 "missing: rebuilt from the tables, which record their levels"});
+        for (auto& [path, why] : left_out) found_damage_.push_back({path, 0, "left out of the list: " + why});
+    }
+    return true;
 }
 
 /// Whether a log's or table's header records this store's codecs and layers. One that

@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -29,6 +30,8 @@
 #include "../../error.hpp"
 #include "table_levels.hpp"
 #include "table_list.hpp"
+#include "table_list_rebuild.hpp"
+#include "table_placement.hpp"
 
 namespace kvforge::detail {
 
@@ -71,6 +74,63 @@ public:
         levels = std::move(opened);
         oldest_log = list.oldest_log;
         counts = list.counts;
+        return true;
+    }
+
+    /// Rebuilds what a lost TABLES said from the table files in the directory
+    /// (table_list_rebuild.hpp): the levels, the oldest log to replay and the counts. A
+    /// table that fails its checks is left out, with its path and why in left_out: a merge's
+    /// output that a crash cut short is one. A table of format 1 does not record where it
+    /// belongs, and fails the rebuild (errc::corrupt_header, naming it).
+    bool rebuild_list(block_cache* cache, levels_type& levels, std::uint32_t& oldest_log, store_counts& counts,
+                      std::vector<std::pair<std::string, std::string>>& left_out, std::error_code& ec) const {
+        ec.clear();
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        std::vector<table_type> found;
+        std::vector<std::uint32_t> generations;
+        std::vector<table_placement> placements;
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::table || name.is_temporary()) continue;
+            auto owner = std::make_shared<open_table>();
+            std::uint64_t size = 0;
+            if (!directory_.open_file(owner->file, name, O_RDONLY, ec) || !owner->file.size(size, ec)) return false;
+            table_type table;
+            table_placement placement;
+            if (!start_reading(std::move(owner), name.generation(), size, cache, table, ec) ||
+                !table.reader->read_placement(placement, ec)) {
+                if (!ec) {
+                    fail(ec, errc::corrupt_header,
+                         directory_.file_path(name) +
+                             " is a table of format 1, which does not record its level");
+                    return false;
+                }
+                if (ec != errc::corrupt_header && ec != errc::corrupt_record && ec != errc::not_a_store) return false;
+                left_out.emplace_back(directory_.file_path(name), last_error_detail());
+                ec.clear();
+                continue;
+            }
+            found.push_back(std::move(table));
+            generations.push_back(name.generation());
+            placements.push_back(std::move(placement));
+        }
+        const std::vector<bool> kept = tables_kept(generations, placements);
+        levels_type rebuilt;
+        std::uint32_t oldest = 0;
+        for (std::size_t i = 0; i < found.size(); ++i) {
+            if (!kept[i]) continue;
+            if (placements[i].level >= level_limits::levels) {
+                fail(ec, errc::corrupt_header,
+                     found[i].reader->path() + " records level " + std::to_string(placements[i].level) +
+                         ", past the deepest");
+                return false;
+            }
+            oldest = std::max(oldest, placements[i].oldest_log);
+            rebuilt.load(placements[i].level, std::move(found[i]));
+        }
+        if (!rebuilt.finish_loading(ec) || !count_table_entries(rebuilt, counts, ec)) return false;
+        levels = std::move(rebuilt);
+        oldest_log = oldest;
         return true;
     }
 

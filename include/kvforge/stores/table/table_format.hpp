@@ -11,7 +11,8 @@
 ///     filter block  sealed: the Bloom filter of every key (bloom_filter.hpp)
 ///     index block   sealed: a block whose entries are the first key of each data block,
 ///                   its value the block's offset and size as two varints
-///     meta block    sealed: varint entries, varint erases, varint last key size, last key
+///     meta block    sealed: varint entries, varint erases, varint last key size, last key,
+///                   and since version 2 the table's placement (table_placement.hpp)
 ///     footer        64 bytes, below
 ///
 /// A sealed block is its stored bytes, then a type byte (0 as they are, 1 compressed by
@@ -21,7 +22,7 @@
 ///     0  index   u64 offset, u64 size (of the stored bytes, without type and checksum)
 ///     16 filter  u64 offset, u64 size
 ///     32 meta    u64 offset, u64 size
-///     48 version u16: the table format's version, 1
+///     48 version u16: the table format's version, 2 (1 has no placement)
 ///     50 flags   u16: zero; a reader refuses others
 ///     52 crc32c  u32 over bytes 0 to 51
 ///     56 magic   8 bytes "kvftable"
@@ -48,8 +49,9 @@ struct uncompressed_blocks {};
 
 namespace detail {
 
-/// The table format version this code writes; it reads this one.
-inline constexpr std::uint16_t table_format_version = 1;
+/// The table format version this code writes; it reads this one and version 1, whose
+/// tables do not record their placement.
+inline constexpr std::uint16_t table_format_version = 2;
 
 /// Where a sealed block's stored bytes are in its file, and how many there are.
 struct block_handle {
@@ -130,6 +132,7 @@ struct table_footer {
     block_handle index;
     block_handle filter;
     block_handle meta;
+    std::uint16_t version = table_format_version;
 
     void encode(char* out) const noexcept {
         std::memset(out, 0, size);
@@ -138,7 +141,7 @@ struct table_footer {
             file_header::put_le64(out + 16 * i, handles[i]->offset);
             file_header::put_le64(out + 16 * i + 8, handles[i]->size);
         }
-        file_header::put_le16(out + 48, table_format_version);
+        file_header::put_le16(out + 48, version);
         file_header::put_le32(out + 52, crc32c({out, 52}));
         std::memcpy(out + 56, magic.data(), magic.size());
     }
@@ -150,7 +153,8 @@ struct table_footer {
         const char* p = bytes.data();
         if (bytes.size() != size || std::memcmp(p + 56, magic.data(), magic.size()) != 0) return problem::bad_magic;
         if (file_header::get_le32(p + 52) != crc32c({p, 52})) return problem::bad_checksum;
-        if (file_header::get_le16(p + 48) > table_format_version) return problem::newer_version;
+        out.version = file_header::get_le16(p + 48);
+        if (out.version > table_format_version) return problem::newer_version;
         if (file_header::get_le16(p + 50) != 0) return problem::unknown_flags;
         block_handle* handles[] = {&out.index, &out.filter, &out.meta};
         for (std::size_t i = 0; i < 3; ++i) {

@@ -37,17 +37,20 @@ struct table_job_context {
     file_header header;
 };
 
-/// Writes buffer (not empty) into a new table and gives current with it as level 0's newest.
+/// Writes buffer (not empty) into a new table and gives current with it as level 0's newest;
+/// the logs before oldest_log hold no record that is not in the tables then.
 template <class IO, class Codec>
 bool flush_write_buffer(const write_buffer& buffer, const table_levels<Codec, data_file<IO>>& current,
-                        const table_job_context<IO, Codec>& context, table_levels<Codec, data_file<IO>>& next,
-                        std::error_code& ec) {
+                        std::uint32_t oldest_log, const table_job_context<IO, Codec>& context,
+                        table_levels<Codec, data_file<IO>>& next, std::error_code& ec) {
     using table_type = typename table_levels<Codec, data_file<IO>>::table_type;
     file_header header = context.header;
     header.generation = context.next_generation();
     data_file<IO> file;
     if (!context.files.create(header.generation, file, ec)) return false;
-    table_builder<Codec, data_file<IO>> builder(context.codec, file, header, context.layout);
+    table_placement placement;
+    placement.oldest_log = oldest_log;
+    table_builder<Codec, data_file<IO>> builder(context.codec, file, header, context.layout, std::move(placement));
     buffer.visit([&](const table_entry& entry) { return builder.add(entry, ec); });
     if (ec || !builder.finish(ec)) return false;
     table_type table;
@@ -58,10 +61,11 @@ bool flush_write_buffer(const write_buffer& buffer, const table_levels<Codec, da
     return true;
 }
 
-/// Merges sources into new tables of about the context's table size, in key order.
+/// Merges sources into new tables of about the context's table size, in key order, each
+/// recording placement.
 template <class IO, class Codec>
 bool merge_into_new_tables(std::vector<std::unique_ptr<entry_cursor>> sources, erases on_erase,
-                           const table_job_context<IO, Codec>& context,
+                           const table_placement& placement, const table_job_context<IO, Codec>& context,
                            std::vector<typename table_levels<Codec, data_file<IO>>::table_type>& tables,
                            merge_totals& totals, std::error_code& ec) {
     using table_type = typename table_levels<Codec, data_file<IO>>::table_type;
@@ -88,32 +92,48 @@ bool merge_into_new_tables(std::vector<std::unique_ptr<entry_cursor>> sources, e
             return true;
         }
     } written{context, tables, {}, 0};
-    return merge_into_tables(input, context.codec, context.layout, context.limits.table_bytes, written, totals, ec);
+    return merge_into_tables(input, context.codec, context.layout, context.limits.table_bytes, placement, written,
+                             totals, ec);
 }
 
 /// Runs compaction (from current.due_compaction) and gives the levels after it; totals
-/// says what it wrote. Erases are dropped at the bottom only.
+/// says what it wrote. Erases are dropped at the bottom only. oldest_log is as
+/// flush_write_buffer's.
 template <class IO, class Codec>
 bool run_table_compaction(const table_levels<Codec, data_file<IO>>& current, const table_compaction& compaction,
-                          const table_job_context<IO, Codec>& context, table_levels<Codec, data_file<IO>>& next,
-                          merge_totals& totals, std::error_code& ec) {
+                          std::uint32_t oldest_log, const table_job_context<IO, Codec>& context,
+                          table_levels<Codec, data_file<IO>>& next, merge_totals& totals, std::error_code& ec) {
     std::vector<std::unique_ptr<entry_cursor>> sources;
     current.add_cursors(compaction, sources);
+    table_placement placement;
+    placement.level = static_cast<std::uint32_t>(compaction.level + 1);
+    placement.oldest_log = oldest_log;
+    placement.replaced = compaction.inputs_above;
+    placement.replaced.insert(placement.replaced.end(), compaction.inputs_below.begin(), compaction.inputs_below.end());
     std::vector<typename table_levels<Codec, data_file<IO>>::table_type> tables;
-    return merge_into_new_tables(std::move(sources), compaction.bottom ? erases::skipped : erases::given, context,
-                                 tables, totals, ec) &&
+    return merge_into_new_tables(std::move(sources), compaction.bottom ? erases::skipped : erases::given, placement,
+                                 context, tables, totals, ec) &&
            current.after_compaction(compaction, std::move(tables), next, ec);
 }
 
 /// Merges every table of current into new tables of its deepest level, dropping erases
 /// and every version a newer one hides: what compact() asks for.
 template <class IO, class Codec>
-bool run_full_compaction(const table_levels<Codec, data_file<IO>>& current, const table_job_context<IO, Codec>& context,
-                         table_levels<Codec, data_file<IO>>& next, merge_totals& totals, std::error_code& ec) {
+bool run_full_compaction(const table_levels<Codec, data_file<IO>>& current, std::uint32_t oldest_log,
+                         const table_job_context<IO, Codec>& context, table_levels<Codec, data_file<IO>>& next,
+                         merge_totals& totals, std::error_code& ec) {
     std::vector<std::unique_ptr<entry_cursor>> sources;
     current.add_cursors(sources);
+    table_placement placement;
+    placement.level = static_cast<std::uint32_t>(level_limits::levels - 1);
+    placement.oldest_log = oldest_log;
+    for (std::size_t level = 0; level < level_limits::levels; ++level) {
+        for (const auto& table : current.level(level)) placement.replaced.push_back(table.generation);
+    }
     std::vector<typename table_levels<Codec, data_file<IO>>::table_type> tables;
-    if (!merge_into_new_tables(std::move(sources), erases::skipped, context, tables, totals, ec)) return false;
+    if (!merge_into_new_tables(std::move(sources), erases::skipped, placement, context, tables, totals, ec)) {
+        return false;
+    }
     next = current.after_full_compaction(std::move(tables));
     return true;
 }

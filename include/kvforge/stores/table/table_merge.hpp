@@ -30,11 +30,12 @@ struct merge_totals {
 ///                                                            (generation, file id) filled in
 ///     bool end(std::uint64_t file_size, std::error_code& ec) the table written is whole
 ///
-/// A merge of an input without entries writes no table. On an error it stops, the last
-/// table unfinished: its file is the caller's to remove.
+/// Each table records placement. A merge of an input without entries writes no table. On
+/// an error it stops, the last table unfinished: its file is the caller's to remove.
 template <class Codec, class Outputs>
 bool merge_into_tables(merging_cursor& input, const Codec& codec, const table_layout& layout,
-                       std::uint64_t table_bytes, Outputs& outputs, merge_totals& totals, std::error_code& ec) {
+                       std::uint64_t table_bytes, const table_placement& placement, Outputs& outputs,
+                       merge_totals& totals, std::error_code& ec) {
     using sink_type = std::remove_pointer_t<decltype(outputs.begin(std::declval<file_header&>(), ec))>;
     totals = {};
     std::optional<table_builder<Codec, sink_type>> builder;
@@ -51,7 +52,7 @@ bool merge_into_tables(merging_cursor& input, const Codec& codec, const table_la
             file_header header;
             sink_type* sink = outputs.begin(header, ec);
             if (sink == nullptr) return false;
-            builder.emplace(codec, *sink, header, layout);
+            builder.emplace(codec, *sink, header, layout, placement);
         }
         if (!builder->add(input.entry(), ec)) return false;
         ++totals.entries;

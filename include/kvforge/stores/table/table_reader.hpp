@@ -26,6 +26,7 @@
 #include "bloom_filter.hpp"
 #include "table_block.hpp"
 #include "table_format.hpp"
+#include "table_placement.hpp"
 
 namespace kvforge::detail {
 
@@ -85,9 +86,28 @@ public:
         if (!bytes.empty() && !filter_.assign(bytes)) {
             return damaged(errc::corrupt_record, "has a Bloom filter that cannot be read", ec);
         }
+        meta_ = footer.meta;
+        version_ = footer.version;
         if (!read_block(footer.meta, buffers, bytes, ec) || !parse_meta(bytes, ec)) return false;
         if (!read_block(footer.index, buffers, bytes, ec) || !parse_index(bytes, ec)) return false;
         return true;
+    }
+
+    /// Reads where the table belongs in its store (kept on disk, not in memory: a merge of
+    /// the whole store names every table it replaced): true with out set, or false with ec
+    /// clear for a table of format 1, which does not record it, or set when the meta block
+    /// cannot be read.
+    bool read_placement(table_placement& out, std::error_code& ec) const {
+        ec.clear();
+        if (version_ < 2) return false;
+        table_read_buffers buffers;
+        std::string_view bytes;
+        std::string_view last_key;
+        std::uint64_t entries = 0;
+        std::uint64_t erases = 0;
+        if (!read_block(meta_, buffers, bytes, ec)) return false;
+        if (split_meta(bytes, version_, entries, erases, last_key, &out)) return true;
+        return damaged(errc::corrupt_record, "has a meta block that cannot be read", ec);
     }
 
     /// Reads data blocks through cache from now on (nullptr for none); the cache must
@@ -237,15 +257,31 @@ private:
     }
 
     bool parse_meta(std::string_view bytes, std::error_code& ec) {
+        std::string_view last_key;
+        if (!split_meta(bytes, version_, entries_, erases_, last_key, nullptr)) {
+            return damaged(errc::corrupt_record, "has a meta block that cannot be read", ec);
+        }
+        last_key_.assign(last_key);
+        return true;
+    }
+
+    /// Reads a meta block's counts and last key, and in format 2 the placement past them,
+    /// into placement when it is not null; false when the bytes do not hold them.
+    [[nodiscard]] static bool split_meta(std::string_view bytes, std::uint16_t version, std::uint64_t& entries,
+                                         std::uint64_t& erases, std::string_view& last_key,
+                                         table_placement* placement) {
         const char* p = bytes.data();
         const char* const end = p + bytes.size();
         std::uint64_t last_size = 0;
-        if ((p = get_varint(p, end, entries_)) == nullptr || (p = get_varint(p, end, erases_)) == nullptr ||
-            (p = get_varint(p, end, last_size)) == nullptr || last_size != static_cast<std::uint64_t>(end - p)) {
-            return damaged(errc::corrupt_record, "has a meta block that cannot be read", ec);
+        if ((p = get_varint(p, end, entries)) == nullptr || (p = get_varint(p, end, erases)) == nullptr ||
+            (p = get_varint(p, end, last_size)) == nullptr || last_size > static_cast<std::uint64_t>(end - p)) {
+            return false;
         }
-        last_key_.assign(p, static_cast<std::size_t>(last_size));
-        return true;
+        last_key = std::string_view(p, static_cast<std::size_t>(last_size));
+        p += last_size;
+        if (version < 2) return p == end;
+        table_placement ignored;
+        return (placement ? *placement : ignored).parse(p, end);
     }
 
     bool parse_index(std::string_view bytes, std::error_code& ec) {
@@ -288,6 +324,8 @@ private:
     std::string last_key_;
     std::uint64_t entries_ = 0;
     std::uint64_t erases_ = 0;
+    block_handle meta_;
+    std::uint16_t version_ = table_format_version;
 };
 
 /// Walks a table's entries in key order, in both directions, one block in memory at a time.
