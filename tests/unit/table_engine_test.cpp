@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <map>
 #include <random>
 #include <string>
@@ -176,5 +177,63 @@ TEST_CASE("table engine: with background jobs, writers are asked to wait once a 
     REQUIRE(engine.run_jobs(false, [] { return 0; }, [] { return true; }, ec));
     CHECK_FALSE(engine.must_wait());
     CHECK(engine.levels().table_count() > 0);
+    REQUIRE(engine.close(ec));
+}
+
+TEST_CASE("table engine: the newest log, written while the one before waits for its flush, is missed by no open",
+          "[table][engine][damage]") {
+    namespace fs = std::filesystem;
+    kvforge_test::temp_dir dir;
+    const fs::path path = dir.path() / "store";
+    const fs::path copy = dir.path() / "copy";
+    std::error_code ec;
+    kd::table_engine_options options = small_engine();
+    options.background = true;  // the jobs wait for the caller's thread: none runs here until asked
+    posix_engine engine;
+    REQUIRE(engine.open({}, path.string(), engine_composition(), options, ec));
+    const std::string value(200, 'v');
+    std::uint64_t puts = 0;
+    while (!engine.take_job_due()) {
+        REQUIRE(engine.put(engine_key(puts++), value, ec));
+        REQUIRE(puts < 100000);
+    }
+    const std::uint64_t frozen = puts;  // in the frozen buffer and its log
+    for (int i = 0; i < 100; ++i) REQUIRE(engine.put(engine_key(puts++), value, ec));
+    engine.sync(ec);
+    REQUIRE_FALSE(ec);
+    // The store as a power loss now leaves it, its flush not begun: two logs, the newest
+    // holding the synced writes after the freeze.
+    fs::copy(path, copy);
+    fs::path newest;
+    for (const auto& entry : fs::directory_iterator(copy)) {
+        if (entry.path().extension() == ".kvlog" && entry.path() > newest) newest = entry.path();
+    }
+    REQUIRE_FALSE(newest.empty());
+    {
+        posix_engine whole;
+        kd::table_engine_options plain = small_engine();
+        REQUIRE(whole.open({}, copy.string(), engine_composition(), plain, ec));
+        std::string found;
+        CHECK(whole.get(engine_key(puts - 1), found, ec));
+        CHECK(whole.size() == puts);
+        REQUIRE(whole.close(ec));
+    }
+    fs::remove_all(copy);
+    fs::copy(path, copy);
+    fs::remove(newest);
+    kd::table_engine_options plain = small_engine();
+    {
+        posix_engine refused;
+        CHECK_FALSE(refused.open({}, copy.string(), engine_composition(), plain, ec));
+        CHECK(ec == kvforge::errc::corrupt_header);
+        CHECK_THAT(kvforge::last_error_message(), Catch::Contains(newest.string() + " is missing, though") &&
+                                                      Catch::Contains("TABLES names it as the newest log"));
+    }
+    // Salvage keeps the records of the log before it.
+    plain.salvage = true;
+    posix_engine salvaged;
+    REQUIRE(salvaged.open({}, copy.string(), engine_composition(), plain, ec));
+    CHECK(salvaged.size() == frozen);
+    REQUIRE(salvaged.close(ec));
     REQUIRE(engine.close(ec));
 }

@@ -414,7 +414,7 @@ private:
     bool replay(std::uint32_t generation, std::error_code& ec);
     bool written_here(const file_header& header, const std::string& path, std::error_code& ec) const;
     bool tables_listed(const std::vector<store_file_name>& names, bool& list_lost, std::error_code& ec) const;
-    bool rebuild_table_list(store_counts& counts, std::error_code& ec);
+    bool rebuild_table_list(table_list& listed, std::error_code& ec);
     void note_tail(std::uint32_t generation, const log_scan_result& result, std::uint64_t size);
 
     /// Moves the writer to a new log of the next generation.

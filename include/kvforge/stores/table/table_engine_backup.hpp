@@ -11,6 +11,7 @@
 
 #include <fcntl.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <system_error>
@@ -47,10 +48,15 @@ bool table_engine<IO, Writer, Codec>::backup(const std::string& dest, const back
     if (log_.writing()) {
         ok = ok && copier.copy(log_.file(), store_file_name::data(log_.generation()), log_.end(), false, ec);
     }
-    for (const replayed_log& log : replayed_logs_) ok = ok && copy_log(log.generation, log.valid_end);
-    // The list TABLES holds, which no job changes meanwhile (a reader's, as it opened).
+    std::uint32_t newest_log = log_.writing() ? log_.generation() : 0;
+    for (const replayed_log& log : replayed_logs_) {
+        ok = ok && copy_log(log.generation, log.valid_end);
+        newest_log = std::max(newest_log, log.generation);
+    }
+    // The list TABLES holds, which no job changes meanwhile (a reader's, as it opened),
+    // naming the newest log copied.
     ok = ok && copier.write(store_file_name::table_list(),
-                            table_list::of(levels_, listed_oldest_log_, listed_counts_).encode(), ec);
+                            table_list::of(levels_, listed_oldest_log_, listed_counts_, newest_log).encode(), ec);
     return copier.finish(ok, composition_, ec) && check_backup(dest, ec);
 }
 

@@ -56,19 +56,17 @@ bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const
         !tables_.write_file(store_file_name::manifest(), manifest, ec)) {
         return false;
     }
-    store_counts counts;
-    if (list_lost ? !rebuild_table_list(counts, ec)
-                  : !tables_.open(cache_.get(), levels_, listed_oldest_log_, counts, ec)) {
-        return false;
-    }
+    table_list listed;
+    if (list_lost ? !rebuild_table_list(listed, ec) : !tables_.open(cache_.get(), levels_, listed, ec)) return false;
+    listed_oldest_log_ = listed.oldest_log;
     for (std::size_t level = 0; level < level_limits::levels; ++level) {
         for (const auto& table : levels_.level(level)) {
             const std::string table_path = directory_.file_path(store_file_name::table(table.generation));
             if (!written_here(table.reader->header(), table_path, ec)) return false;
         }
     }
-    counts_.set(counts);
-    listed_counts_ = counts;
+    counts_.set(listed.counts);
+    listed_counts_ = listed.counts;
     // Listed again after TABLES was read: a reader's writer may have started the log it
     // names since the first listing.
     if (options_.mode.reader && !directory_.list(names, ec)) return false;
@@ -83,21 +81,34 @@ bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const
         }
     }
     std::sort(logs.begin(), logs.end());
-    // A rebuilt list's oldest log is the newest a table recorded, which need not be there:
-    // a later open may have removed it, empty, and started the next.
-    if (!list_lost && listed_oldest_log_ != 0 && (logs.empty() || logs.front() != listed_oldest_log_)) {
-        // TABLES names the log a writer started at its last flush, which a later flush
-        // removes only after naming the next one: no crash loses it.
-        const std::string log_path = directory_.file_path(store_file_name::data(listed_oldest_log_));
+    // TABLES names the log a writer started at its last flush, which a later flush removes
+    // only after naming the next one, and the newest log while one waits for its flush:
+    // no crash loses either. A rebuilt list's oldest log is the newest a table recorded,
+    // which need not be there: a later open may have removed it, empty, and started the next.
+    // True when the open fails for the missing log; salvage goes on without it.
+    const auto refused_missing = [&](std::uint32_t generation, const char* named_as, const char* records) {
+        const std::string log_path = directory_.file_path(store_file_name::data(generation));
         const std::string lost = "missing, though " + directory_.file_path(store_file_name::table_list()) +
-                                 " names it: the records written since the tables were last flushed are lost";
+                                 " names it" + named_as + ": the records written " + records + " are lost";
         if (!options_.salvage) {
             fail(ec, errc::corrupt_header,
                  log_path + " is " + lost + " unless the file is put back; open with options::salvage (kvforge "
                                             "repair) to keep the tables' records without them (nothing was changed)");
-            return false;
+            return true;
         }
         if (options_.mode.reader) found_damage_.push_back({log_path, 0, lost});
+        return false;
+    };
+    const auto found = [&](std::uint32_t generation) {
+        return std::binary_search(logs.begin(), logs.end(), generation);
+    };
+    if (!list_lost && listed_oldest_log_ != 0 && !found(listed_oldest_log_) &&
+        refused_missing(listed_oldest_log_, "", "since the tables were last flushed")) {
+        return false;
+    }
+    if (listed.newest_log > listed_oldest_log_ && !found(listed.newest_log) &&
+        refused_missing(listed.newest_log, " as the newest log", "while the log before it was flushed")) {
+        return false;
     }
     for (const std::uint32_t generation : logs) {
         if (!replay(generation, ec)) return false;
@@ -191,9 +202,10 @@ bool table_engine<IO, Writer, Codec>::tables_listed(const std::vector<store_file
 /// names the loss, and each table left out. A writer's open lists the tables kept, and
 /// removes the others.
 template <class IO, class Writer, class Codec>
-bool table_engine<IO, Writer, Codec>::rebuild_table_list(store_counts& counts, std::error_code& ec) {
+bool table_engine<IO, Writer, Codec>::rebuild_table_list(table_list& listed, std::error_code& ec) {
     std::vector<std::pair<std::string, std::string>> left_out;
-    if (!tables_.rebuild_list(cache_.get(), levels_, listed_oldest_log_, counts, left_out, ec)) {
+    listed = table_list();
+    if (!tables_.rebuild_list(cache_.get(), levels_, listed.oldest_log, listed.counts, left_out, ec)) {
         const std::string why = last_error_detail();
         const std::error_code code = ec;
         fail(ec, code,

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,26 +55,27 @@ public:
     /// listed is errc::corrupt_header, naming it; a table that fails to open fails as
     /// table_reader::open says. Reads with cache (nullptr for none).
     bool open(block_cache* cache, levels_type& levels, std::uint32_t& oldest_log, std::error_code& ec) const {
-        store_counts ignored;
-        return open(cache, levels, oldest_log, ignored, ec);
+        table_list listed;
+        if (!open(cache, levels, listed, ec)) return false;
+        oldest_log = listed.oldest_log;
+        return true;
     }
 
-    /// As open, giving the counts TABLES records too (none without TABLES).
-    bool open(block_cache* cache, levels_type& levels, std::uint32_t& oldest_log, store_counts& counts,
-              std::error_code& ec) const {
+    /// As open, giving all TABLES records beside the tables: the oldest and newest logs and
+    /// the counts (none without TABLES).
+    bool open(block_cache* cache, levels_type& levels, table_list& listed, std::error_code& ec) const {
         ec.clear();
         table_list list;
         if (!read_list(list, ec)) return false;
         levels_type opened;
-        for (const listed_table& listed : list.tables) {
-            table_type table;
-            if (!open_listed(listed.generation, listed.file_size, cache, table, ec)) return false;
-            opened.load(listed.level, std::move(table));
+        for (const listed_table& table : list.tables) {
+            table_type opened_table;
+            if (!open_listed(table.generation, table.file_size, cache, opened_table, ec)) return false;
+            opened.load(table.level, std::move(opened_table));
         }
         if (!opened.finish_loading(ec)) return false;
         levels = std::move(opened);
-        oldest_log = list.oldest_log;
-        counts = list.counts;
+        listed = std::move(list);
         return true;
     }
 
@@ -153,10 +155,25 @@ public:
     }
 
     /// Makes levels and oldest_log (with the counts as of it) the store's: TABLES names them
-    /// from now on, at any power loss. The tables levels hold must be finished.
+    /// from now on, at any power loss, with the newest log name_newest_log gave. The
+    /// tables levels hold must be finished.
     bool publish(const levels_type& levels, std::uint32_t oldest_log, const store_counts& counts,
                  std::error_code& ec) const {
-        return write_file(store_file_name::table_list(), table_list::of(levels, oldest_log, counts).encode(), ec);
+        const std::lock_guard lock(list_mutex_);
+        return write_list(table_list::of(levels, oldest_log, counts, std::max(newest_log_, oldest_log)), ec);
+    }
+
+    /// Names log generation, just started, in TABLES as the newest log, the list otherwise as
+    /// last published: a store whose jobs run beside its writers writes to it while the log
+    /// before it waits for its flush, and an open that misses it then fails rather than
+    /// leave its records out. Nothing is written before the first publish.
+    bool name_newest_log(std::uint32_t generation, std::error_code& ec) const {
+        const std::lock_guard lock(list_mutex_);
+        newest_log_ = generation;
+        if (!published_) return true;
+        table_list list = *published_;
+        list.newest_log = generation;
+        return write_list(std::move(list), ec);
     }
     bool publish(const levels_type& levels, std::uint32_t oldest_log, std::error_code& ec) const {
         return publish(levels, oldest_log, {}, ec);
@@ -209,6 +226,13 @@ public:
     }
 
 private:
+    /// Writes list to TABLES; the caller holds list_mutex_.
+    bool write_list(table_list list, std::error_code& ec) const {
+        if (!write_file(store_file_name::table_list(), list.encode(), ec)) return false;
+        published_ = std::move(list);
+        return true;
+    }
+
     /// A table's file and its reader, which reads through it; shared by every level and
     /// cursor that holds the table, and closed with the last of them.
     struct open_table {
@@ -290,6 +314,10 @@ private:
     mutable std::atomic<std::uint64_t> syncs_{0};
     /// The bytes of TABLES as the last open() read them, for list_changed().
     mutable std::optional<std::string> last_list_;
+    /// Held while TABLES is written: by a job's publish and a writer's name_newest_log at once.
+    mutable std::mutex list_mutex_;
+    mutable std::optional<table_list> published_;  ///< the list last written
+    mutable std::uint32_t newest_log_ = 0;         ///< the newest log name_newest_log gave
     const Codec& codec_;
 };
 

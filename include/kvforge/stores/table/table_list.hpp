@@ -6,14 +6,16 @@
 /// same bytes:
 ///
 ///     0  magic    8 bytes "kvftlist"
-///     8  version  u16: the list's format version, 1
+///     8  version  u16: the list's format version, 2
 ///     10 flags    u16: zero; a reader refuses others
 ///     12 count    u32: the tables listed
 ///     16 log      u32: the generation of the oldest log file whose records are in no table
 ///     20 keys     u64: the live keys of the store as of that log (the tables' view)
 ///     28 bytes    u64: their keys' and values' bytes
 ///     36 dead     u64: the bytes of versions a newer one hides, not yet merged away
-///     44 tables   count times 16 bytes: u8 level, 3 zero bytes, u32 generation, u64 file size
+///     44 newest   u32: the generation of the newest log the writer started (0: not
+///                 recorded); version 1 has no such field, and its tables start at 44
+///     48 tables   count times 16 bytes: u8 level, 3 zero bytes, u32 generation, u64 file size
 ///     ...         u32 crc32c over every byte before it
 ///
 /// all little-endian. The size of each table lets an open tell a table cut short from a
@@ -55,11 +57,17 @@ struct store_counts {
 /// A store's tables, the oldest log file that recovery replays, and the counts as of it.
 struct table_list {
     static constexpr std::string_view magic = "kvftlist";
-    static constexpr std::uint16_t version = 1;
-    static constexpr std::size_t head_size = 44;
+    static constexpr std::uint16_t version = 2;
+    /// The bytes before the tables: 44 in version 1, which has no newest log.
+    static constexpr std::size_t head_size = 48;
     static constexpr std::size_t table_size = 16;
+    static constexpr std::size_t version1_head_size = 44;
 
     std::uint32_t oldest_log = 0;
+    /// The newest log the writer had started when the list was written (0: not recorded):
+    /// a log after oldest_log while a flush of the one before is under way. An open
+    /// requires it to be there, as it does oldest_log.
+    std::uint32_t newest_log = 0;
     store_counts counts;
     std::vector<listed_table> tables;
 
@@ -74,6 +82,7 @@ struct table_list {
         file_header::put_le64(p + 20, counts.live_keys);
         file_header::put_le64(p + 28, counts.live_bytes);
         file_header::put_le64(p + 36, counts.dead_bytes);
+        file_header::put_le32(p + 44, newest_log);
         p += head_size;
         for (const listed_table& table : tables) {
             p[0] = static_cast<char>(table.level);
@@ -91,22 +100,24 @@ struct table_list {
     bool decode(std::string_view bytes, const std::string& path, std::error_code& ec) {
         ec.clear();
         tables.clear();
-        oldest_log = 0;
+        oldest_log = newest_log = 0;
         counts = {};
         const auto refuse = [&](errc code, const char* why) {
             fail(ec, code, path + ": " + why);
             tables.clear();
             return false;
         };
-        if (bytes.size() < head_size + 4 || bytes.substr(0, magic.size()) != magic) {
+        if (bytes.size() < version1_head_size + 4 || bytes.substr(0, magic.size()) != magic) {
             return refuse(errc::not_a_store, "is not a kvforge list of tables");
         }
         const char* p = bytes.data();
-        if (file_header::get_le16(p + 8) > version) {
+        const std::uint16_t written_version = file_header::get_le16(p + 8);
+        if (written_version > version) {
             return refuse(errc::unsupported_version, "is a list of tables of a newer format version");
         }
+        const std::size_t head = written_version < 2 ? version1_head_size : head_size;
         const std::uint64_t count = file_header::get_le32(p + 12);
-        if (bytes.size() != head_size + count * table_size + 4) return refuse(errc::corrupt_header, "is cut short");
+        if (bytes.size() != head + count * table_size + 4) return refuse(errc::corrupt_header, "is cut short");
         if (file_header::get_le32(p + bytes.size() - 4) != crc32c(bytes.substr(0, bytes.size() - 4))) {
             return refuse(errc::corrupt_header, "fails its checksum");
         }
@@ -115,7 +126,8 @@ struct table_list {
         counts.live_keys = file_header::get_le64(p + 20);
         counts.live_bytes = file_header::get_le64(p + 28);
         counts.dead_bytes = file_header::get_le64(p + 36);
-        p += head_size;
+        if (head == head_size) newest_log = file_header::get_le32(p + 44);
+        p += head;
         for (std::uint64_t i = 0; i < count; ++i, p += table_size) {
             listed_table table;
             table.level = static_cast<std::uint8_t>(p[0]);
@@ -129,12 +141,14 @@ struct table_list {
         return true;
     }
 
-    /// The list of what levels hold, with the oldest log and the counts as of it.
+    /// The list of what levels hold, with the oldest log and the counts as of it, and the
+    /// newest log.
     template <class Codec, class Source>
     [[nodiscard]] static table_list of(const table_levels<Codec, Source>& levels, std::uint32_t oldest_log,
-                                       const store_counts& counts = {}) {
+                                       const store_counts& counts = {}, std::uint32_t newest_log = 0) {
         table_list list;
         list.oldest_log = oldest_log;
+        list.newest_log = newest_log;
         list.counts = counts;
         for (std::size_t i = 0; i < level_limits::levels; ++i) {
             for (const auto& table : levels.level(i)) {
