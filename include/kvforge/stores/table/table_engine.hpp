@@ -273,10 +273,18 @@ public:
     void flush(std::error_code& ec) { log_.flush(ec); }
     void sync(std::error_code& ec) { log_.sync(ec); }
 
-    /// Empties the store: every table and log replaced by a new, empty log. No job may run.
+    /// Empties the store: every table and log replaced by a new log that starts with a
+    /// clear record. No job may run. The record is synced before TABLES names the log, so
+    /// that an open that replays the log empties the store even when TABLES was then lost
+    /// and rebuilt from tables whose removal a crash cut short.
     bool clear(std::error_code& ec) {
         const levels_type empty;
-        if (!start_log(ec) || !tables_.publish(empty, log_.generation(), ec)) return false;
+        if (!start_log(ec)) return false;
+        record_.clear();
+        append_clear_record(record_);
+        if (!log_.append(record_, ec) || (log_.sync(ec), ec) || !tables_.publish(empty, log_.generation(), ec)) {
+            return false;
+        }
         levels_ = empty;
         note_levels();
         listed_oldest_log_ = log_.generation();
