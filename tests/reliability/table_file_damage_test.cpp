@@ -156,9 +156,8 @@ std::size_t listed_tables(const std::string& path, std::optional<unsigned> level
     kvforge::detail::table_list list;
     std::error_code ec;
     REQUIRE(list.decode(kvforge_test::read_file(fs::path(path) / "TABLES"), "TABLES", ec));
-    return static_cast<std::size_t>(std::count_if(list.tables.begin(), list.tables.end(), [&](const auto& table) {
-        return !level || table.level == *level;
-    }));
+    return static_cast<std::size_t>(std::count_if(list.tables.begin(), list.tables.end(),
+                                                  [&](const auto& table) { return !level || table.level == *level; }));
 }
 
 }  // namespace

@@ -247,7 +247,7 @@ TEST_CASE("a table records its placement, which its reader reads back from the m
     placement.oldest_log = 70000;
     placement.replaced = {5, 300, 70001};
     kd::table_builder<kvforge::uncompressed_blocks, memory_file> builder(kvforge::uncompressed_blocks{}, file, {}, {},
-                                                                        placement);
+                                                                         placement);
     std::error_code ec;
     kept_entry entry;
     entry.key = "a key";

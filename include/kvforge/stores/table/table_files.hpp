@@ -103,8 +103,7 @@ public:
                 !table.reader->read_placement(placement, ec)) {
                 if (!ec) {
                     fail(ec, errc::corrupt_header,
-                         directory_.file_path(name) +
-                             " is a table of format 1, which does not record its level");
+                         directory_.file_path(name) + " is a table of format 1, which does not record its level");
                     return false;
                 }
                 if (ec != errc::corrupt_header && ec != errc::corrupt_record && ec != errc::not_a_store) return false;

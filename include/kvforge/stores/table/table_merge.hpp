@@ -33,9 +33,8 @@ struct merge_totals {
 /// Each table records placement. A merge of an input without entries writes no table. On
 /// an error it stops, the last table unfinished: its file is the caller's to remove.
 template <class Codec, class Outputs>
-bool merge_into_tables(merging_cursor& input, const Codec& codec, const table_layout& layout,
-                       std::uint64_t table_bytes, const table_placement& placement, Outputs& outputs,
-                       merge_totals& totals, std::error_code& ec) {
+bool merge_into_tables(merging_cursor& input, const Codec& codec, const table_layout& layout, std::uint64_t table_bytes,
+                       const table_placement& placement, Outputs& outputs, merge_totals& totals, std::error_code& ec) {
     using sink_type = std::remove_pointer_t<decltype(outputs.begin(std::declval<file_header&>(), ec))>;
     totals = {};
     std::optional<table_builder<Codec, sink_type>> builder;
