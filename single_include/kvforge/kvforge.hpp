@@ -6700,6 +6700,17 @@ void decompress_value(const Codec& codec, std::string_view compressed, std::stri
     }
 }
 
+/// A codec that keeps state in the store's directory, as zstd_trained<> keeps its
+/// dictionaries: a compressed store loads it at open (open), tends it at compact()
+/// (maintain), encodes each write with what writer() gives, held until the write returns,
+/// keeps its files in place while a backup copies them (hold_files), and loads what the
+/// writer added at a read-only store's refresh() (catch_up).
+template <class C>
+concept codec_kept_in_store = requires(const C& codec) {
+    codec.writer();
+    codec.hold_files();
+};
+
 /// Decompresses what compress_value wrote into out; throws kvforge::error on failure.
 template <class Codec>
 void decompress_value(const Codec& codec, std::string_view compressed, std::string& out) {
@@ -6720,17 +6731,6 @@ struct value_flag {
     static constexpr char raw = 0;         ///< the value follows as it is
     static constexpr char compressed = 1;  ///< compress_value's output follows
     static constexpr std::size_t size = 1;
-};
-
-/// A codec that keeps state in the store's directory, as zstd_trained<> keeps its
-/// dictionaries: a compressed store loads it at open (open), tends it at compact()
-/// (maintain), encodes each write with what writer() gives, held until the write returns,
-/// keeps its files in place while a backup copies them (hold_files), and loads what the
-/// writer added at a read-only store's refresh() (catch_up).
-template <class C>
-concept codec_kept_in_store = requires(const C& codec) {
-    codec.writer();
-    codec.hold_files();
 };
 
 /// What a compressed store whose codec keeps nothing in its directory keeps of the I/O policy.
@@ -12962,6 +12962,22 @@ public:
         }
     }
 
+    /// Copies, or links when link_files asks, the store's compression dictionaries
+    /// (compression/zstd_trained.hpp) into the backup. A dictionary file is written once,
+    /// through a .tmp and a rename, and never changed, so a link is as correct as for a
+    /// table or a closed segment. The codec that trains them removes none while a backup
+    /// holds its files, so every one the copied records need is here.
+    bool copy_dictionaries(bool link_files, std::error_code& ec) {
+        std::vector<store_file_name> names;
+        if (!source_.list(names, ec)) return false;
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
+            if (link_files && link(name)) continue;
+            if (!copy_whole(name, ec)) return false;
+        }
+        return true;
+    }
+
     /// Writes a whole file of bytes into the backup as name.
     bool write(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<IO> file;
@@ -13434,7 +13450,7 @@ public:
         }
         // Only once the segments' names (links included) are durable may the MANIFEST make
         // the copy a store.
-        return copier.finish(ok && copy_dictionaries(copier, how, ec), composition_, ec);
+        return copier.finish(ok && copier.copy_dictionaries(how.link_files, ec), composition_, ec);
     }
 
     /// Opens the finished backup read-only and checks every record, and that it holds
@@ -13466,22 +13482,6 @@ public:
     }
 
 private:
-    /// Copies, or links when how.link_files asks, the store's compression dictionaries
-    /// (compression/zstd_trained.hpp) into the backup. A dictionary file is written once,
-    /// through a .tmp and a rename, and never changed, so a link is as correct as for a
-    /// closed segment. The layer that trains them removes none while a backup runs, so
-    /// every one the cut's records need is here.
-    bool copy_dictionaries(backup_copier<IO>& copier, const backup_options& how, std::error_code& ec) {
-        std::vector<store_file_name> names;
-        if (!directory_.list(names, ec)) return false;
-        for (const store_file_name& name : names) {
-            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
-            if (how.link_files && copier.link(name)) continue;
-            if (!copier.copy_whole(name, ec)) return false;
-        }
-        return true;
-    }
-
     /// Copies closed segment id's hint, when it has one, into the backup. A hint is
     /// replaced only through a rename, so the file opened here is whole; one that is gone
     /// (the segment was never given one, or its next hint is being written) is left out:

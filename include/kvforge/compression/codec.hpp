@@ -170,6 +170,17 @@ void decompress_value(const Codec& codec, std::string_view compressed, std::stri
     }
 }
 
+/// A codec that keeps state in the store's directory, as zstd_trained<> keeps its
+/// dictionaries: a compressed store loads it at open (open), tends it at compact()
+/// (maintain), encodes each write with what writer() gives, held until the write returns,
+/// keeps its files in place while a backup copies them (hold_files), and loads what the
+/// writer added at a read-only store's refresh() (catch_up).
+template <class C>
+concept codec_kept_in_store = requires(const C& codec) {
+    codec.writer();
+    codec.hold_files();
+};
+
 /// Decompresses what compress_value wrote into out; throws kvforge::error on failure.
 template <class Codec>
 void decompress_value(const Codec& codec, std::string_view compressed, std::string& out) {

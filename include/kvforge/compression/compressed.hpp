@@ -51,17 +51,6 @@ struct value_flag {
     static constexpr std::size_t size = 1;
 };
 
-/// A codec that keeps state in the store's directory, as zstd_trained<> keeps its
-/// dictionaries: a compressed store loads it at open (open), tends it at compact()
-/// (maintain), encodes each write with what writer() gives, held until the write returns,
-/// keeps its files in place while a backup copies them (hold_files), and loads what the
-/// writer added at a read-only store's refresh() (catch_up).
-template <class C>
-concept codec_kept_in_store = requires(const C& codec) {
-    codec.writer();
-    codec.hold_files();
-};
-
 /// What a compressed store whose codec keeps nothing in its directory keeps of the I/O policy.
 struct no_codec_io {};
 

@@ -154,8 +154,9 @@ struct trained_dictionaries {
 }  // namespace detail
 
 /// The Zstandard codec with dictionaries the store trains from its own values, at a level
-/// from 1 (fastest) to 22 (smallest), for kvforge::compressed<> on file_log and mmap_file
-/// (the header comment says when it trains and how it keeps the dictionaries). Copies share
+/// from 1 (fastest) to 22 (smallest), for kvforge::compressed<> on file_log and mmap_file,
+/// and on disk_index, whose tables' blocks it compresses (the header comment says when it
+/// trains and how it keeps the dictionaries). Copies share
 /// the dictionaries: a snapshot's codec reads what the store's wrote.
 template <int Level = ZSTD_CLEVEL_DEFAULT>
 class zstd_trained {

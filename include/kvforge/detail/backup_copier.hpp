@@ -88,6 +88,22 @@ public:
         }
     }
 
+    /// Copies, or links when link_files asks, the store's compression dictionaries
+    /// (compression/zstd_trained.hpp) into the backup. A dictionary file is written once,
+    /// through a .tmp and a rename, and never changed, so a link is as correct as for a
+    /// table or a closed segment. The codec that trains them removes none while a backup
+    /// holds its files, so every one the copied records need is here.
+    bool copy_dictionaries(bool link_files, std::error_code& ec) {
+        std::vector<store_file_name> names;
+        if (!source_.list(names, ec)) return false;
+        for (const store_file_name& name : names) {
+            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
+            if (link_files && link(name)) continue;
+            if (!copy_whole(name, ec)) return false;
+        }
+        return true;
+    }
+
     /// Writes a whole file of bytes into the backup as name.
     bool write(const store_file_name& name, std::string_view bytes, std::error_code& ec) {
         data_file<IO> file;

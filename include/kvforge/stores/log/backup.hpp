@@ -108,7 +108,7 @@ public:
         }
         // Only once the segments' names (links included) are durable may the MANIFEST make
         // the copy a store.
-        return copier.finish(ok && copy_dictionaries(copier, how, ec), composition_, ec);
+        return copier.finish(ok && copier.copy_dictionaries(how.link_files, ec), composition_, ec);
     }
 
     /// Opens the finished backup read-only and checks every record, and that it holds
@@ -140,22 +140,6 @@ public:
     }
 
 private:
-    /// Copies, or links when how.link_files asks, the store's compression dictionaries
-    /// (compression/zstd_trained.hpp) into the backup. A dictionary file is written once,
-    /// through a .tmp and a rename, and never changed, so a link is as correct as for a
-    /// closed segment. The layer that trains them removes none while a backup runs, so
-    /// every one the cut's records need is here.
-    bool copy_dictionaries(backup_copier<IO>& copier, const backup_options& how, std::error_code& ec) {
-        std::vector<store_file_name> names;
-        if (!directory_.list(names, ec)) return false;
-        for (const store_file_name& name : names) {
-            if (name.kind() != store_file_kind::dictionary || name.is_temporary()) continue;
-            if (how.link_files && copier.link(name)) continue;
-            if (!copier.copy_whole(name, ec)) return false;
-        }
-        return true;
-    }
-
     /// Copies closed segment id's hint, when it has one, into the backup. A hint is
     /// replaced only through a rename, so the file opened here is whole; one that is gone
     /// (the segment was never given one, or its next hint is being written) is left out:

@@ -60,10 +60,6 @@ class table_backend {
     using engine_type = table_engine<io_type, writer_type, block_codec>;
     using snapshot_type = table_store_snapshot<typename engine_type::levels_type>;
 
-    static_assert(!codec_kept_in_store<block_codec>,
-                  "kvforge: kvforge::disk_index does not take a codec that keeps dictionaries in the store's "
-                  "directory (zstd_trained<>) yet; its tables compress whole blocks, which kvforge::zstd<> and "
-                  "kvforge::lz4 shrink well without one");
     static_assert(!Policies::cache_given,
                   "kvforge: kvforge::disk_index takes no kvforge::read_cache<> yet: its block cache will serve hot "
                   "reads; remove read_cache<>");
@@ -237,7 +233,8 @@ public:
         const write_lock lock(mutex_);
         if (opened(ec)) engine_->sync(ec);
     }
-    /// Merges every table, and the writes made before the call, into the deepest level.
+    /// Merges every table, and the writes made before the call, into the deepest level; then
+    /// a codec kept in the store (zstd_trained<>) retires and trains its dictionaries.
     /// thread_safe: writers go on meanwhile, and wait only if they fill the write buffer
     /// twice before it ends.
     void compact(std::error_code& ec) {
@@ -254,10 +251,12 @@ public:
                     return true;
                 },
                 ec);
+            if (!ec) tend_codec(ec);  // before the thread runs a job again
         } else {
             const write_lock lock(mutex_);
             if (!writable(ec)) return;
             engine_->run_jobs(true, [] { return 0; }, [] { return true; }, ec);
+            if (!ec) tend_codec(ec);
         }
     }
 
@@ -365,6 +364,20 @@ private:
         if (engine_) return true;
         fail(ec, errc::store_closed, "the store is not open; open it first");
         return false;
+    }
+
+    /// compact()'s last step for a codec kept in the store (table_engine::tend_codec), over
+    /// the tables the merge left, read without the lock: writers go on meanwhile. A
+    /// single_thread store's compact() holds its lock, a null one, over it.
+    void tend_codec(std::error_code& ec) {
+        if constexpr (codec_kept_in_store<block_codec>) {
+            typename engine_type::levels_type tables;
+            {
+                const read_lock lock(mutex_);
+                tables = engine_->levels();
+            }
+            engine_->tend_codec(tables, ec);
+        }
     }
 
     bool writable(std::error_code& ec) const {

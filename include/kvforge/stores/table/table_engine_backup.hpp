@@ -7,7 +7,8 @@
 /// written once, synced, and never written again, so a link is as correct as a copy
 /// against everything kvforge does), the logs the tables do not cover up to their last
 /// record (the frozen buffer's, when one waits for its flush, and the writer's), TABLES,
-/// and the MANIFEST last (backup_copier). No job may run meanwhile, nor any write.
+/// the compression dictionaries (zstd_trained<>), and the MANIFEST last (backup_copier).
+/// No job may run meanwhile, nor any write.
 
 #include <fcntl.h>
 
@@ -28,6 +29,18 @@ namespace kvforge::detail {
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::backup(const std::string& dest, const backup_options& how,
                                              std::error_code& ec) {
+    if constexpr (codec_kept_in_store<Codec>) {
+        // No dictionary a copied table needs is retired while the files are copied.
+        const auto files_held = codec_.hold_files();
+        return backup_files(dest, how, ec);
+    } else {
+        return backup_files(dest, how, ec);
+    }
+}
+
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::backup_files(const std::string& dest, const backup_options& how,
+                                                   std::error_code& ec) {
     log_.flush(ec);
     if (ec) return false;
     backup_copier<IO> copier(io_, directory_);
@@ -57,6 +70,7 @@ bool table_engine<IO, Writer, Codec>::backup(const std::string& dest, const back
     // naming the newest log copied.
     ok = ok && copier.write(store_file_name::table_list(),
                             table_list::of(levels_, listed_oldest_log_, listed_counts_, newest_log).encode(), ec);
+    ok = ok && copier.copy_dictionaries(how.link_files, ec);
     return copier.finish(ok, composition_, ec) && check_backup(dest, ec);
 }
 

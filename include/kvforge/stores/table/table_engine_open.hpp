@@ -44,6 +44,11 @@ bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const
     if (!directory_.list(names, ec) || !recorded.check(names, manifest, ec) || !tables_listed(names, list_lost, ec)) {
         return false;
     }
+    if constexpr (codec_kept_in_store<Codec>) {
+        // The tables' blocks name the dictionaries they were compressed with.
+        codec_.open(io_, path, ec);
+        if (ec) return false;
+    }
     composition_ = recorded.wanted();
     header_.codec_fingerprint = composition_.codec_fingerprint;
     header_.layers = layers_fingerprint(composition_.expiry, composition_.compression);

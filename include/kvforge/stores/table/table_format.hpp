@@ -117,8 +117,13 @@ std::string_view unseal_block(const Codec& codec, std::string_view sealed, std::
                 return damaged("is compressed, and the store names no codec");
             } else {
                 decompress_value(codec, stored, out, ec);
-                if (ec) return damaged("does not decompress");
-                return out;
+                if (!ec) return out;
+                if constexpr (codec_kept_in_store<Codec>) {
+                    // A block whose dictionary is missing: the error names the dictionary's file.
+                    codec.explain_failure(stored, ec);
+                    if (ec == errc::corrupt_record) return std::string_view{};
+                }
+                return damaged("does not decompress");
             }
     }
     return damaged("has an unknown type");
