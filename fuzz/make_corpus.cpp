@@ -127,8 +127,11 @@ int main(int argc, char** argv) {
     write_file(table / "table", std::string(1, '\1') + file.bytes);
     write_file(table / "entries-flip-in-block", std::string(1, '\2') + entries + std::string{90, 0});
     write_file(table / "entries-flip-in-footer", std::string(1, '\2') + entries + std::string{static_cast<char>(0xf0), 7});
+    // list-format1 beside it holds a list of the same tables in list format 1, as an
+    // earlier kvforge wrote it: keep that file as it is.
     kvforge::detail::table_list list;
     list.oldest_log = 5;
+    list.newest_log = 7;
     list.tables = {{0, 9, 4096}, {1, 3, 65536}, {2, 4, 1 << 20}};
     write_file(table / "list", std::string(1, '\3') + list.encode());
     return 0;
