@@ -350,40 +350,9 @@ public:
     /// Whether TABLES changed since this engine read it at open (table_files::list_changed).
     [[nodiscard]] bool tables_changed() const { return tables_.list_changed(); }
 
-    /// compact()'s part for a codec kept in the store (zstd_trained<>), right after the merge
-    /// of every table, with no job run since: tables are the levels it left. A table's
-    /// blocks are compressed with the dictionary that is newest when the table is written,
-    /// and the merge rewrote every table, so no table needs an older one: the codec retires
-    /// them (keeping them in memory for snapshots). It then trains a new one from samples
-    /// the size of a block, each the keys and values of entries in a row, so that the
-    /// dictionary is kept only when it makes such blocks smaller. Reads the tables only,
-    /// so writers may go on meanwhile.
+    /// compact()'s part for a codec kept in the store (table_engine_codec.hpp).
     void tend_codec(const levels_type& tables, std::error_code& ec)
-        requires codec_kept_in_store<Codec>
-    {
-        std::uint64_t bytes = 0;
-        for (std::size_t i = 0; i < level_limits::levels; ++i) bytes += tables.level_file_bytes(i);
-        const std::size_t block_size = std::max<std::size_t>(options_.layout.block_size, 1);
-        const auto walk = [&](auto&& visitor, std::error_code& walk_ec) {
-            std::vector<std::unique_ptr<entry_cursor>> sources;
-            tables.add_cursors(sources);
-            std::vector<entry_cursor*> inputs;
-            for (const auto& source : sources) inputs.push_back(source.get());
-            merging_cursor newest(std::move(inputs), erases::skipped);
-            std::string block;
-            // No block names a dictionary of its own: the empty view stands for "none".
-            const auto give = [&] { visitor(std::string_view{}, [&block]() -> std::string_view { return block; }); };
-            for (bool at = newest.seek_first(walk_ec); at; at = newest.next(walk_ec)) {
-                block.append(newest.entry().key).append(newest.entry().value);
-                if (block.size() < block_size) continue;
-                give();
-                block.clear();
-            }
-            if (!walk_ec && !block.empty()) give();
-        };
-        // The tables are synced and listed before the merge ends: no write is left to sync.
-        codec_.maintain(io_, static_cast<std::size_t>(bytes / block_size), walk, [](std::error_code&) {}, ec);
-    }
+        requires codec_kept_in_store<Codec>;
 
 private:
     [[nodiscard]] table_read_view<levels_type> view() const noexcept { return {buffer_, frozen_.get(), levels_}; }
@@ -523,5 +492,6 @@ private:
 
 // The engine's member definitions kept in files of their own (each includes this header first).
 #include "table_engine_backup.hpp"
+#include "table_engine_codec.hpp"
 #include "table_engine_jobs.hpp"
 #include "table_engine_open.hpp"

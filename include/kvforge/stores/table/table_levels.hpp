@@ -175,6 +175,19 @@ public:
         }
     }
 
+    /// Calls f(entry) for the newest entry of each key the tables hold that is a put, in key
+    /// order; false with ec set when a block could not be read.
+    template <class F>
+    bool visit_newest(F&& f, std::error_code& ec) const {
+        std::vector<std::unique_ptr<entry_cursor>> sources;
+        add_cursors(sources);
+        std::vector<entry_cursor*> inputs;
+        for (const auto& source : sources) inputs.push_back(source.get());
+        merging_cursor newest(std::move(inputs), erases::skipped);
+        for (bool at = newest.seek_first(ec); at; at = newest.next(ec)) f(newest.entry());
+        return !ec;
+    }
+
     /// The compaction due under limits, or an empty one. Level 0 comes first when it holds
     /// level0_tables; otherwise the level furthest over its size gives the table that
     /// follows the last one it gave, so that every key range is compacted in turn.

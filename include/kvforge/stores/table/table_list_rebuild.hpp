@@ -17,13 +17,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <memory>
 #include <set>
 #include <system_error>
 #include <utility>
 #include <vector>
 
-#include "merging_cursor.hpp"
 #include "table_levels.hpp"
 #include "table_list.hpp"
 #include "table_placement.hpp"
@@ -90,16 +88,13 @@ bool count_table_entries(const table_levels<Codec, Source>& levels, store_counts
             if (ec) return false;
         }
     }
-    std::vector<std::unique_ptr<entry_cursor>> sources;
-    levels.add_cursors(sources);
-    std::vector<entry_cursor*> inputs;
-    for (const auto& source : sources) inputs.push_back(source.get());
-    merging_cursor newest(std::move(inputs), erases::skipped);
-    for (bool at = newest.seek_first(ec); at; at = newest.next(ec)) {
-        ++counts.live_keys;
-        counts.live_bytes += newest.entry().key.size() + newest.entry().value.size();
-    }
-    if (ec) return false;
+    const bool walked = levels.visit_newest(
+        [&](const table_entry& entry) {
+            ++counts.live_keys;
+            counts.live_bytes += entry.key.size() + entry.value.size();
+        },
+        ec);
+    if (!walked) return false;
     counts.dead_bytes = all_bytes - std::min(all_bytes, counts.live_bytes);
     return true;
 }
