@@ -432,9 +432,19 @@ def test_an_expiring_store_over_tables_keeps_each_keys_deadline():
     made = fresh("tables-made-expiring")
     expect(kvforge("put", made, "k", "v", "--ttl", "60", "--as", "file_log,disk_index,expiring"), 0)
     expect(kvforge("stat", made), 0, ["composition  file_log,disk_index", "expiry       system_clock:"])
-    # The tool has no expiring store over tables with a codec, and says what it has.
-    expect(kvforge("convert", source, fresh("tables-deadlines-zstd"), "--as", "file_log,disk_index,zstd"), 2,
-           err=["has expiry", "over tables without a codec"])
+    # Over tables with a codec, each key keeps its deadline too, before and after compact.
+    for codec in ("zstd", "lz4", "zstd-trained"):
+        packed = fresh("tables-deadlines-" + codec)
+        expect(kvforge("convert", source, packed, "--as", "file_log,disk_index," + codec), 0,
+               ["converted 3 records", "3 records checked, 0 damaged"])
+        expect(kvforge("stat", packed), 0, ["composition  file_log,disk_index", "expiry       system_clock:"])
+        assert kvforge("dump", packed).out == dumped
+        expect(kvforge("compact", packed), 0, "compacted")
+        assert kvforge("dump", packed).out == dumped
+        expect(kvforge("verify", packed), 0, "3 records checked")
+    # The tool has no expiring mmap_file store, and says what it has.
+    expect(kvforge("convert", source, fresh("tables-deadlines-mmap"), "--as", "mmap_file,sorted"), 2,
+           err=["has expiry", "with file_log only"])
 
 
 def test_backup_makes_a_verified_copy_and_refuses_a_used_destination():
@@ -914,6 +924,15 @@ def test_compressed_stores_open_for_every_command():
     assert list(Path(trained).glob("dictionary-*.zstd")), "compact trained no dictionary"
     assert kvforge("get", trained, "user:4321").out == many[4321][1] + b"\n"
     expect(kvforge("verify", trained), 0)
+    # So do a store over tables whose blocks compact() compresses with a trained dictionary.
+    tables = fresh("trained-tables")
+    expect(kvforge("load", tables, "--as", "file_log,disk_index,zstd-trained", stdin=dump_of(many)), 0)
+    expect(kvforge("compact", tables), 0, "compacted")
+    assert list(Path(tables).glob("dictionary-*.zstd")), "compact trained no dictionary for the tables"
+    expect(kvforge("stat", tables), 0, ["composition  file_log,disk_index", "tables       1 (level ", "keys         6000"])
+    assert kvforge("get", tables, "user:4321").out == many[4321][1] + b"\n"
+    expect(kvforge("verify", tables), 0, "6000 records checked")
+    assert kvforge("dump", tables).out == kvforge("dump", trained).out
 
 
 def test_backup_copies_so_the_copy_survives_damage_to_the_source():

@@ -36,7 +36,8 @@ int run(const std::vector<std::string>& args) {
         if (source.db.composition().expiry == "none") throw;
         throw usage_error(std::string(refused.what()) + " (" + source_dir +
                           " has expiry, so DEST is made with `expiring`, which the tool has with file_log only, and "
-                          "over tables without a codec: e.g. --as file_log,hash or --as file_log,disk_index)");
+                          "with a codec over a sorted index or tables only: e.g. --as file_log,hash or --as "
+                          "file_log,disk_index,zstd)");
     }
     if (target.in_cluster && target.db.size() != 0) {
         throw store_failure(target_dir + " holds records already; convert writes a new store: give a name that no "
