@@ -1,7 +1,8 @@
 // The write buffer of a store with sorted tables (stores/table/write_buffer.hpp): the
 // newest entry of each key, with deadlines, tags and erases, found and walked in both
-// directions as a model says; a cursor that goes on after the buffer changed; and a
-// flush into a table that reads back the same entries, merged newest first with it.
+// directions as a model says, each add() naming the size of the value it replaced; a
+// cursor that goes on after the buffer changed; and a flush into a table that reads back
+// the same entries, merged newest first with it.
 
 #include <catch2/catch.hpp>
 
@@ -14,6 +15,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <optional>
 #include <random>
 #include <string>
 #include <system_error>
@@ -72,7 +74,13 @@ void fill_buffer(kd::write_buffer& buffer, std::map<std::string, buffered_entry>
         entry.meta.deadline = kept.deadline;
         entry.meta.tag = kept.tag;
         entry.value = kept.value;
-        buffer.add(entry);
+        // add() says what it replaced: the older value's size, or nothing for a new key.
+        kd::table_entry older;
+        const bool held = buffer.find(key, older);
+        const std::size_t older_size = older.value.size();
+        const std::optional<std::size_t> replaced = buffer.add(entry);
+        REQUIRE(replaced.has_value() == held);
+        if (held) REQUIRE(*replaced == older_size);
         model[key] = kept;
     }
 }

@@ -374,14 +374,12 @@ private:
     }
 
     void add_to_buffer(std::string_view key, record_type kind, std::string_view value) {
-        table_entry older;
-        if (buffer_.find(key, older)) buffer_live_ -= older.key.size() + older.value.size();
-        buffer_live_ += key.size() + value.size();
         table_entry entry;
         entry.key = key;
         entry.kind = kind;
         entry.value = value;
-        buffer_.add(entry);
+        if (const std::optional<std::size_t> replaced = buffer_.add(entry)) buffer_live_ -= key.size() + *replaced;
+        buffer_live_ += key.size() + value.size();
     }
 
     /// Freezes the buffer when it is full, or when the log holds mostly versions it no

@@ -127,19 +127,29 @@ public:
                handles_.capacity() * sizeof(block_handle) + filter_.memory_bytes() + last_key_.capacity();
     }
 
-    /// False when the table certainly holds no entry for key: out of its range, or refused
-    /// by its filter.
-    [[nodiscard]] bool may_contain(std::string_view key) const noexcept {
-        if (handles_.empty() || key < first_key() || key > last_key_) return false;
-        return filter_.empty() || filter_.may_contain(key);
+    /// Whether key lies within the table's first and last keys.
+    [[nodiscard]] bool in_range(std::string_view key) const noexcept {
+        return !handles_.empty() && key >= first_key() && key <= last_key_;
+    }
+
+    /// False when the table certainly holds no entry for key, whose bloom_hash() is hash:
+    /// out of its range, or refused by its filter.
+    [[nodiscard]] bool may_contain(std::string_view key, std::uint64_t hash) const noexcept {
+        return in_range(key) && (filter_.empty() || filter_.may_contain_hash(hash));
     }
 
     /// Looks key up: true with found set to its entry (a put or an erase, its views into
     /// buffers) when the table holds one; false with ec clear when it holds none, or with
     /// ec set when a block could not be read or is damaged.
     bool find(std::string_view key, table_read_buffers& buffers, table_entry& found, std::error_code& ec) const {
+        return find(key, bloom_hash(key), buffers, found, ec);
+    }
+
+    /// As find(key, ...), for a key whose bloom_hash() is hash (taken once for every table).
+    bool find(std::string_view key, std::uint64_t hash, table_read_buffers& buffers, table_entry& found,
+              std::error_code& ec) const {
         ec.clear();
-        if (!may_contain(key)) return false;
+        if (!may_contain(key, hash)) return false;
         std::string_view block;
         if (!read_data_block(block_of(key), fill::yes, buffers, block, ec) || !start_cursor(buffers, block, ec)) {
             return false;

@@ -27,9 +27,10 @@ namespace kvforge::detail {
 
 class write_buffer {
 public:
-    /// Makes entry its key's newest, replacing the one before. Throws std::bad_alloc,
-    /// leaving the buffer as it was.
-    void add(const table_entry& entry) {
+    /// Makes entry its key's newest, replacing the one before, in one descent of the tree.
+    /// Returns the size of the value it replaced (an erase's: 0), or nullopt when the
+    /// buffer held no entry for the key. Throws std::bad_alloc, leaving the buffer as it was.
+    std::optional<std::size_t> add(const table_entry& entry) {
         payload_.clear();
         const unsigned char flags = entry.kind == record_type::put ? entry.meta.flags : 0;
         payload_.push_back(static_cast<char>(static_cast<unsigned char>(entry.kind) | flags));
@@ -40,7 +41,10 @@ public:
         }
         if ((flags & record_flag::tag) != 0) payload_.push_back(static_cast<char>(entry.meta.tag));
         payload_.append(entry.value);
-        table_.upsert(entry.key, payload_, [](std::string_view) noexcept {});
+        std::optional<std::size_t> replaced;
+        table_.upsert(entry.key, payload_,
+                      [&](std::string_view older) noexcept { replaced = decode(entry.key, older).value.size(); });
+        return replaced;
     }
 
     /// The key's entry, a put or an erase, when the buffer holds one; its views are valid
