@@ -127,15 +127,11 @@ public:
                handles_.capacity() * sizeof(block_handle) + filter_.memory_bytes() + last_key_.capacity();
     }
 
-    /// Whether key lies within the table's first and last keys.
-    [[nodiscard]] bool in_range(std::string_view key) const noexcept {
-        return !handles_.empty() && key >= first_key() && key <= last_key_;
-    }
-
     /// False when the table certainly holds no entry for key, whose bloom_hash() is hash:
     /// out of its range, or refused by its filter.
     [[nodiscard]] bool may_contain(std::string_view key, std::uint64_t hash) const noexcept {
-        return in_range(key) && (filter_.empty() || filter_.may_contain_hash(hash));
+        if (handles_.empty() || key < first_key() || key > last_key_) return false;
+        return filter_.empty() || filter_.may_contain_hash(hash);
     }
 
     /// Looks key up: true with found set to its entry (a put or an erase, its views into
