@@ -356,7 +356,8 @@ def test_verify_and_repair_a_damaged_store():
                           ["is damaged", f"kvforge repair {store}"])
         if not with_hint:
             expect(kvforge("get", store, "first"), 3, err=["damaged record at offset", f"kvforge repair {store}"])
-        repaired = expect(kvforge("repair", store), 0, ["dropped 1 damaged place:", str(log), "kept 40 keys"])
+        repaired = expect(kvforge("repair", store), 0,
+                          ["found 1 damaged place; every intact record is kept:", str(log), "kept 40 keys"])
         expect(kvforge("verify", store), 0, "40 records checked, 0 damaged")
         assert kvforge("get", store, "first").out == b"1\n", (verified, repaired)
         expect(kvforge("repair", store), 0, "nothing to repair")
@@ -680,7 +681,7 @@ def test_verify_fails_a_data_file_cut_below_its_hint():
     assert "a crash cut short" not in verified.text, verified
     expect(kvforge("get", store, "key00001"), 3, err=[str(log), "records the hint lists past its end are lost"])
     assert log.read_bytes() == whole[: len(whole) // 2]  # nothing was cut
-    repaired = expect(kvforge("repair", store), 0, ["dropped", "proves"])
+    repaired = expect(kvforge("repair", store), 0, ["found ", "proves"])
     expect(kvforge("verify", store), 0, "0 damaged")
     assert b"key00001\t" in kvforge("scan", store).out, repaired
     expect(kvforge("get", store, "key08999"), 1)
@@ -710,7 +711,7 @@ def test_verify_names_a_deleted_segment():
     expect(kvforge("verify", store), 3, ["damaged: ", str(lost), "is missing"])
     expect(kvforge("get", store, "after"), 3, err=[str(lost), "is missing"])
     assert lost.with_suffix(".kvhint").exists()  # not removed as a leftover
-    expect(kvforge("repair", store), 0, ["dropped", str(lost), "kept 1 key;"])
+    expect(kvforge("repair", store), 0, ["found ", str(lost), "kept 1 key;"])
     expect(kvforge("verify", store), 0, "0 damaged")
 
 
@@ -723,7 +724,7 @@ def test_verify_names_a_segment_deleted_with_its_hint():
     lost.with_suffix(".kvhint").unlink()
     expect(kvforge("verify", store), 3, ["damaged: ", str(lost), "is missing, though SEGMENTS lists it"])
     expect(kvforge("get", store, "after"), 3, err=[str(lost), "is missing"])
-    expect(kvforge("repair", store), 0, ["dropped", str(lost), "kept 1 key;"])
+    expect(kvforge("repair", store), 0, ["found ", str(lost), "kept 1 key;"])
     expect(kvforge("verify", store), 0, "0 damaged")
 
 
@@ -736,7 +737,7 @@ def test_repair_keeps_the_records_of_a_segment_with_a_damaged_header():
     flip_byte(damaged, 20)
     expect(kvforge("get", store, "key00001"), 3, err=[str(damaged), f"kvforge repair {store}"])
     expect(kvforge("verify", store), 3, ["damaged: ", str(damaged), "the file header is damaged"])
-    expect(kvforge("repair", store), 0, ["dropped 1 damaged place", "kept 301 keys"])
+    expect(kvforge("repair", store), 0, ["found 1 damaged place", "kept 301 keys"])
     expect(kvforge("verify", store), 0, "301 records checked, 0 damaged")
     expect(kvforge("get", store, "key00299"), 0, "value 00299")
     # A stray empty data file is a leftover, not damage.
@@ -851,7 +852,7 @@ def test_a_lost_log_or_list_of_a_store_over_tables_is_named_and_repaired():
                                                   f"kvforge repair {store}"])
     expect(kvforge("verify", store), 3, ["damaged: ", str(log), "records written since the tables were last flushed"])
     assert files_of(store) == before
-    expect(kvforge("repair", store), 0, ["dropped 1 damaged place", str(log), "kept 200 keys"])
+    expect(kvforge("repair", store), 0, ["found 1 damaged place", str(log), "kept 200 keys"])
     expect(kvforge("verify", store), 0, "200 records checked, 0 damaged")
     assert kvforge("get", store, "k007").text == "value 7\n"
     # A lost TABLES is named, and repair rebuilds it from the tables, which record their levels.
@@ -861,7 +862,9 @@ def test_a_lost_log_or_list_of_a_store_over_tables_is_named_and_repaired():
                                                   "`kvforge repair`", "rebuild it from the tables"])
     expect(kvforge("verify", store), 3, ["damaged: ", "TABLES", "rebuilt from the tables"])
     assert files_of(store) == before
-    expect(kvforge("repair", store), 0, ["TABLES", "kept 200 keys"])
+    repaired = expect(kvforge("repair", store), 0, ["found 1 damaged place; every intact record is kept:", "TABLES",
+                                                    "rebuilt from the tables", "kept 200 keys"])
+    assert "dropped" not in repaired.text, repaired  # a rebuilt list loses nothing
     expect(kvforge("verify", store), 0, "200 records checked, 0 damaged")
     assert kvforge("get", store, "k199").text == "value 199\n"
 

@@ -61,7 +61,9 @@ int run(const std::vector<std::string>& args) {
                     count_of(damage.records_checked, "record").c_str());
         return exit_ok;
     }
-    std::printf("%s: dropped %s:\n", dir.c_str(), count_of(damage.damaged.size(), "damaged place").c_str());
+    // Not "dropped": a place may be a list rebuilt from the files it names, which loses nothing.
+    std::printf("%s: found %s; every intact record is kept:\n", dir.c_str(),
+                count_of(damage.damaged.size(), "damaged place").c_str());
     for (const kvforge::damaged_record& place : damage.damaged) {
         std::printf("  %s at offset %llu: %s\n", place.file.c_str(), static_cast<unsigned long long>(place.offset),
                     place.problem.c_str());
