@@ -237,3 +237,26 @@ TEST_CASE("table engine: the newest log, written while the one before waits for 
     REQUIRE(salvaged.close(ec));
     REQUIRE(engine.close(ec));
 }
+
+TEST_CASE("table engine: an open that is refused leaves the store unlocked", "[table][engine]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = (dir.path() / "store").string();
+    std::error_code ec;
+    {
+        posix_engine made;
+        REQUIRE(made.open({}, path, engine_composition(), small_engine(), ec));
+        REQUIRE(made.put("kept", "value", ec));
+        REQUIRE(made.close(ec));
+    }
+    kvforge::composition other = engine_composition();
+    other.value_codec = "u64";
+    posix_engine refused;  // alive while the next open runs, as an engine a caller keeps
+    REQUIRE_FALSE(refused.open({}, path, other, small_engine(), ec));
+    REQUIRE(ec == kvforge::errc::codec_mismatch);
+    posix_engine reopened;
+    REQUIRE(reopened.open({}, path, engine_composition(), small_engine(), ec));
+    std::string value;
+    CHECK(reopened.get("kept", value, ec));
+    CHECK(value == "value");
+    REQUIRE(reopened.close(ec));
+}

@@ -100,7 +100,9 @@ public:
     /// agree with wanted; replays the logs TABLES does not cover into a new level 0 table
     /// (table_engine_open.hpp). Calls once_locked() once it holds the directory's lock and
     /// before it changes a file: where a layer above reads the data files as the last
-    /// close left them (the expiry layer's deadlines file).
+    /// close left them (the expiry layer's deadlines file). An open that fails lets go of
+    /// the directory at once, its lock included, so that the store opens elsewhere while
+    /// this engine lives on.
     bool open(IO io, const std::string& path, const composition& wanted, const table_engine_options& options,
               std::error_code& ec, function_ref<void()> once_locked = [] {});
 
@@ -423,6 +425,8 @@ private:
     void note_job_failure(const std::error_code& ec);
     bool remove_logs_before(std::uint32_t generation, std::error_code& ec) const;
 
+    bool open_files(IO io, const std::string& path, const composition& wanted, const table_engine_options& options,
+                    std::error_code& ec, function_ref<void()> once_locked);
     bool replay(std::uint32_t generation, std::error_code& ec);
     bool written_here(const file_header& header, const std::string& path, std::error_code& ec) const;
     bool tables_listed(const std::vector<store_file_name>& names, bool& list_lost, std::error_code& ec) const;

@@ -17,6 +17,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "../../detail/data_file.hpp"
@@ -33,6 +34,17 @@ template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::open(IO io, const std::string& path, const composition& wanted,
                                            const table_engine_options& options, std::error_code& ec,
                                            function_ref<void()> once_locked) {
+    if (open_files(std::move(io), path, wanted, options, ec, once_locked)) return true;
+    levels_ = levels_type();
+    directory_.close();
+    return false;
+}
+
+/// open(), up to its failure: the engine is left holding what it had opened by then.
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::open_files(IO io, const std::string& path, const composition& wanted,
+                                                 const table_engine_options& options, std::error_code& ec,
+                                                 function_ref<void()> once_locked) {
     io_ = std::move(io);
     options_ = options;
     std::vector<store_file_name> names;
