@@ -19,6 +19,7 @@
 #include "../support/file_bytes.hpp"
 #include "../support/sync_counting_io.hpp"
 #include "../support/temp_dir.hpp"
+#include "../support/writers_sharing_syncs.hpp"
 
 using kvforge_test::read_file;
 using kvforge_test::temp_dir;
@@ -125,6 +126,21 @@ TEST_CASE("concurrent sync_each writers share fdatasync calls", "[durability][sy
     CHECK(s.puts == threads * writes);
     CHECK(syncs < s.puts * 3 / 4);
     CHECK(db.size() == threads * writes);
+}
+
+TEMPLATE_TEST_CASE("two sync_each writers that keep writing share nearly every sync",
+                   "[durability][sync_each][group_commit]", file_log, mmap_file) {
+    // Without waiting for company, the writer whose record missed a sync leads the next one
+    // at once, before the other is back with its next record: the two take turns, a sync each.
+    using grouped = kvforge::store<std::string, std::string, TestType, kvforge::sync_each, kvforge::thread_safe,
+                                   kvforge_test::slow_flush_io>;
+    temp_dir dir;
+    grouped db(dir / "db");
+    constexpr int writes = 80;
+    const std::uint64_t syncs = kvforge_test::syncs_of_two_writers(db, writes);
+    INFO(syncs << " syncs for " << writes << " writes");
+    CHECK(syncs <= writes * 2 / 3);
+    CHECK(db.size() == writes);
 }
 
 TEMPLATE_TEST_CASE("stats().syncs counts the sync that makes an open's cut of a torn tail durable",

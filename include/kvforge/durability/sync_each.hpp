@@ -3,11 +3,13 @@
 /// kvforge::sync_each: every write is on disk before the call returns.
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
 #include <string_view>
 #include <system_error>
+#include <thread>
 
 #include "../concepts.hpp"
 #include "../detail/data_file.hpp"
@@ -52,8 +54,32 @@ struct sync_each {
             return {offset, appended_.fetch_add(1, std::memory_order_release) + 1};
         }
 
-        /// Blocks until the record with this sequence number is on disk.
-        void commit(std::uint64_t sequence, std::error_code& ec) {
+        /// Blocks until the record with this sequence number is on disk. Called by a write
+        /// once it no longer holds the store's lock, so that other writers may append
+        /// meanwhile and share its sync.
+        void commit(std::uint64_t sequence, std::error_code& ec) { sync_through(sequence, true, ec); }
+
+        [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
+        /// Every record is in the file as soon as it is appended.
+        [[nodiscard]] std::uint64_t written_end() const noexcept { return end_; }
+        bool read_pending(std::uint64_t, char*, std::size_t) const noexcept { return false; }
+        void flush(std::error_code&) {}
+        /// These wait for no other writer: a drain runs where none may append (a rollover
+        /// holds the store's write gate).
+        void sync(std::error_code& ec) { sync_through(appended_.load(), false, ec); }
+        void drain(std::error_code& ec) { sync(ec); }
+        void close(std::error_code& ec) { sync(ec); }
+        [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_.load(std::memory_order_relaxed); }
+        /// Bytes written to the file so far; read under the store's shared lock, written under its exclusive one.
+        [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
+        /// Reports an earlier failure through ec; false when there was none.
+        bool failed(std::error_code& ec) const { return failure_.check(ec); }
+
+    private:
+        /// Blocks until the record with this sequence number is on disk, leading a sync
+        /// when none runs; a leader waits for the writers of the last group when
+        /// others_may_append (await_company).
+        void sync_through(std::uint64_t sequence, bool others_may_append, std::error_code& ec) {
             std::unique_lock lock(sync_mutex_);
             while (synced_ < sequence) {
                 if (failure_.check(ec)) return;
@@ -64,13 +90,25 @@ struct sync_each {
                 // Lead a group: every record appended so far was written before its
                 // sequence number was published, so one fdatasync covers them all.
                 syncing_ = true;
-                const std::uint64_t target = appended_.load(std::memory_order_acquire);
                 detail::data_file<IO>* const file = file_;
-                if constexpr (Concurrent) lock.unlock();
+                const std::uint64_t synced = synced_;
+                const std::uint64_t group = last_group_;
+                const auto company_wait = last_sync_ / 4;
+                if constexpr (Concurrent) {
+                    lock.unlock();
+                    if (others_may_append && group > 1) await_company(synced + group, company_wait);
+                }
+                const std::uint64_t target = appended_.load(std::memory_order_acquire);
+                const auto began = std::chrono::steady_clock::now();
                 const bool ok = file->sync(ec);
+                const auto took = std::chrono::steady_clock::now() - began;
                 if constexpr (Concurrent) lock.lock();
                 syncing_ = false;
                 syncs_.fetch_add(1, std::memory_order_relaxed);
+                // The writers this sync covered, and those that came while it ran, will
+                // likely share the next.
+                last_group_ = appended_.load(std::memory_order_relaxed) - synced;
+                last_sync_ = took;
                 if (ok) {
                     if (target > synced_) synced_ = target;
                 } else {
@@ -81,21 +119,19 @@ struct sync_each {
             }
         }
 
-        [[nodiscard]] std::uint64_t end() const noexcept { return end_; }
-        /// Every record is in the file as soon as it is appended.
-        [[nodiscard]] std::uint64_t written_end() const noexcept { return end_; }
-        bool read_pending(std::uint64_t, char*, std::size_t) const noexcept { return false; }
-        void flush(std::error_code&) {}
-        void sync(std::error_code& ec) { commit(appended_.load(), ec); }
-        void drain(std::error_code& ec) { sync(ec); }
-        void close(std::error_code& ec) { sync(ec); }
-        [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_.load(std::memory_order_relaxed); }
-        /// Bytes written to the file so far; read under the store's shared lock, written under its exclusive one.
-        [[nodiscard]] std::uint64_t bytes_written() const noexcept { return bytes_written_; }
-        /// Reports an earlier failure through ec; false when there was none.
-        bool failed(std::error_code& ec) const { return failure_.check(ec); }
+        /// Before a sync that writers shared last time: waits, for at most wait, until
+        /// as many records are appended as the last group held (appended_ reaches
+        /// wanted). Each writer that shared the last sync is back in a put at once, but
+        /// the sync's leader would otherwise start the next sync before the others have
+        /// woken and appended, and two writers would take turns with a sync each rather
+        /// than share one. A single writer never waits here.
+        void await_company(std::uint64_t wanted, std::chrono::steady_clock::duration wait) const {
+            const auto deadline = std::chrono::steady_clock::now() + wait;
+            while (appended_.load(std::memory_order_relaxed) < wanted && std::chrono::steady_clock::now() < deadline) {
+                std::this_thread::yield();
+            }
+        }
 
-    private:
         detail::data_file<IO>* file_ = nullptr;
         std::uint64_t end_ = 0;
         std::uint64_t bytes_written_ = 0;
@@ -105,6 +141,9 @@ struct sync_each {
         std::condition_variable synced_changed_;
         std::uint64_t synced_ = 0;
         bool syncing_ = false;
+        /// The records the last sync covered or saw appended, and what it took.
+        std::uint64_t last_group_ = 0;
+        std::chrono::steady_clock::duration last_sync_{};
         detail::sticky_failure failure_;
     };
 };
