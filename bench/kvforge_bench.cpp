@@ -221,9 +221,11 @@ void register_all() {
     register_persistent<file_log, sorted_index>();
     register_persistent<mmap_file, hash_index>();
     register_persistent<mmap_file, sorted_index>();
-    // The store over sorted tables: its loads and reads as users run them, and its jobs on a
-    // thread of their own.
-    register_engines<kv<file_log, disk_index, buffered<>, single_thread>, kv<file_log, disk_index, buffered<>, thread_safe>>();
+    // The store over sorted tables: its loads and reads as users run them, its jobs on a
+    // thread of their own, and its durable writes from two threads.
+    register_engines<kv<file_log, disk_index, buffered<>, single_thread>,
+                     kv<file_log, disk_index, buffered<>, thread_safe>,
+                     kv<file_log, disk_index, sync_each, thread_safe>>();
 
 #ifdef KVFORGE_BENCH_HAVE_ABSL
     register_engine<absl_engine>();

@@ -10,6 +10,7 @@
 #include "../support/held_call.hpp"
 #include "../support/open_store_once.hpp"
 #include "../support/temp_dir.hpp"
+#include "../support/writers_sharing_syncs.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -121,6 +122,23 @@ TEST_CASE("disk_index: a thread_safe store's writers go on while its jobs run", 
         CHECK(db.get("old999") == std::string(100, 'o'));
         CHECK(db.verify().ok());
     }
+}
+
+TEST_CASE("disk_index: sync_each writers that keep writing share nearly every sync",
+          "[table][disk_index][durability][group_commit]") {
+    // A write commits its record once the store's lock is released: under the lock, each
+    // write synced alone while the others waited for the lock.
+    using grouped = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index, kvforge::sync_each,
+                                   kvforge::thread_safe, kvforge_test::slow_flush_io>;
+    kvforge_test::temp_dir dir;
+    grouped db((dir.path() / "db").string());
+    constexpr int writes = 80;
+    const std::uint64_t syncs = kvforge_test::syncs_of_two_writers(db, writes);
+    INFO(syncs << " syncs for " << writes << " writes");
+    CHECK(syncs <= writes * 2 / 3);
+    CHECK(db.size() == writes);
+    std::string value;
+    CHECK(db.get("t1/39", value));
 }
 
 TEST_CASE("disk_index: a file_log store over sorted tables, through the store's calls", "[table][disk_index]") {

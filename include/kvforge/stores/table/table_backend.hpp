@@ -98,6 +98,7 @@ public:
         options.dead_ratio = opts.compact_dead_ratio;
         options.block_cache_bytes = opts.block_cache_bytes;
         options.background = background;
+        options.caller_commits = threading::concurrent;
         compactor_.resume();
         io_ = std::move(io);
         wanted_ = wanted;
@@ -297,17 +298,30 @@ public:
 
 private:
     /// Runs write under the exclusive lock, after waiting (thread_safe) while the engine
-    /// asks writers to, and starts the jobs the write made due.
+    /// asks writers to; then (thread_safe), the lock released, commits its record, so that
+    /// writers waiting for a sync_each sync share it (the engine is held until then: a
+    /// close may drop it meanwhile); and starts the jobs the write made due.
     template <class Write>
     void apply_write(std::error_code& ec, Write&& write) {
         if constexpr (background) wait_for_jobs();
         bool due = false;
+        std::shared_ptr<engine_type> engine;
+        std::uint64_t uncommitted = 0;
         {
             const write_lock lock(mutex_);
             if (!writable(ec)) return;
             version_.bump();
             write();
             due = engine_->take_job_due();
+            if constexpr (threading::concurrent) {
+                uncommitted = engine_->take_uncommitted();
+                if (uncommitted != 0) engine = engine_;
+            }
+        }
+        if (uncommitted != 0) {
+            std::error_code committed;
+            engine->commit(uncommitted, committed);
+            if (committed && !ec) ec = committed;
         }
         if (due) request_jobs();
     }

@@ -55,6 +55,10 @@ struct table_engine_options {
     /// Whether the jobs run on the caller's thread of choice (table_backend's, thread_safe)
     /// rather than in the write that froze the buffer.
     bool background = false;
+    /// Whether a write leaves its record for the caller to commit (take_uncommitted), once
+    /// the caller's lock is released, rather than committing it itself (table_backend's,
+    /// thread_safe: so that sync_each writers share syncs).
+    bool caller_commits = false;
     /// Writers wait (must_wait) while level 0 holds this many tables, so that reads, which
     /// look in each, stay bounded when writes outrun compaction.
     std::size_t level0_stop_tables = 12;
@@ -111,7 +115,7 @@ public:
         if (!account(key, &value, false, change, ec)) return false;
         record_.clear();
         append_put_record(record_, key, value);
-        if (!log_.append(record_, ec)) return false;
+        if (!append_to_log(ec)) return false;
         add_to_buffer(key, record_type::put, value);
         counts_.apply(change);
         ++puts_;
@@ -124,7 +128,7 @@ public:
         if (!account(key, nullptr, false, change, ec) || change.keys == 0) return false;
         record_.clear();
         append_erase_record(record_, key);
-        if (!log_.append(record_, ec)) return false;
+        if (!append_to_log(ec)) return false;
         add_to_buffer(key, record_type::erase, {});
         counts_.apply(change);
         ++erases_;
@@ -152,7 +156,7 @@ public:
             }
         });
         finish_batch_record(record_, start, ops.count());
-        if (!log_.append(record_, ec)) return false;
+        if (!append_to_log(ec)) return false;
         ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
             add_to_buffer(key, op == batch_op::put ? record_type::put : record_type::erase,
                           op == batch_op::put ? value : std::string_view{});
@@ -276,6 +280,14 @@ public:
     void flush(std::error_code& ec) { log_.flush(ec); }
     void sync(std::error_code& ec) { log_.sync(ec); }
 
+    /// The last write's record, which it appended but did not commit (caller_commits): its
+    /// sequence number for commit(), taken once (0: none).
+    [[nodiscard]] std::uint64_t take_uncommitted() noexcept { return std::exchange(uncommitted_, 0); }
+
+    /// Returns once the record of this sequence number is as durable as the durability
+    /// policy promises; other writes may append meanwhile, and share its sync.
+    bool commit(std::uint64_t sequence, std::error_code& ec) { return log_.commit(sequence, ec); }
+
     /// Empties the store: every table and log replaced by a new log that starts with a
     /// clear record. No job may run. The record is synced before TABLES names the log, so
     /// that an open that replays the log empties the store even when TABLES was then lost
@@ -285,7 +297,7 @@ public:
         if (!start_log(ec)) return false;
         record_.clear();
         append_clear_record(record_);
-        if (!log_.append(record_, ec) || (log_.sync(ec), ec) || !tables_.publish(empty, log_.generation(), ec)) {
+        if ((log_.append(record_, ec), ec) || (log_.sync(ec), ec) || !tables_.publish(empty, log_.generation(), ec)) {
             return false;
         }
         levels_ = empty;
@@ -375,6 +387,16 @@ private:
             [this](std::string_view k, std::string& v, std::error_code& e) { return find(k, v, e); }, ec);
     }
 
+    /// Appends record_ to the log and commits it, or leaves that to the caller
+    /// (table_engine_options::caller_commits).
+    bool append_to_log(std::error_code& ec) {
+        const std::uint64_t sequence = log_.append(record_, ec);
+        if (ec) return false;
+        if (!options_.caller_commits) return log_.commit(sequence, ec);
+        uncommitted_ = sequence;
+        return true;
+    }
+
     void add_to_buffer(std::string_view key, record_type kind, std::string_view value) {
         table_entry entry;
         entry.key = key;
@@ -446,6 +468,7 @@ private:
     levels_type levels_;
     write_buffer buffer_;
     table_log<IO, Writer> log_;
+    std::uint64_t uncommitted_ = 0;  ///< the last write's record's sequence number, until taken
     /// Logs and tables take their generations from one counter, which writers (a new log)
     /// and jobs (their tables) draw on at once.
     std::atomic<std::uint32_t> next_generation_{1};
