@@ -12593,7 +12593,6 @@ static_assert(durability_policy<async_worker<>>);
 /// kvforge::sync_each: every write is on disk before the call returns.
 
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>

@@ -3,7 +3,6 @@
 /// kvforge::sync_each: every write is on disk before the call returns.
 
 #include <atomic>
-#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
@@ -12,6 +11,7 @@
 #include <thread>
 
 #include "../concepts.hpp"
+#include "../detail/clocks.hpp"
 #include "../detail/data_file.hpp"
 #include "../detail/log_writer.hpp"
 
