@@ -1,7 +1,7 @@
 #pragma once
-// Two sync_each writers that keep writing, on a disk whose flush is slow: how many syncs
-// their writes took. A store that makes them share syncs takes about one for two writes;
-// one whose writers take turns, a sync each, takes nearly one a write.
+// sync_each writers that keep writing, on a disk whose flush is slow: how many syncs their
+// writes took. Two writers that share syncs take about one for two writes; two that take
+// turns, a sync each, nearly one a write.
 
 #include <kvforge/io/posix.hpp>
 
@@ -21,15 +21,15 @@ struct slow_flush_io : kvforge::posix_io {
     }
 };
 
-/// The syncs that writes puts, half from each of two threads, took in db (a thread_safe
-/// sync_each store over slow_flush_io).
+/// The syncs that threads writers took in db (a thread_safe sync_each store), each putting
+/// writes_each keys of its own.
 template <class Store>
-std::uint64_t syncs_of_two_writers(Store& db, int writes) {
+std::uint64_t syncs_of_writers(Store& db, int threads, int writes_each) {
     const std::uint64_t before = db.stats().syncs;
     std::vector<std::thread> writers;
-    for (int t = 0; t < 2; ++t) {
-        writers.emplace_back([&db, t, writes] {
-            for (int i = 0; i < writes / 2; ++i) db.put("t" + std::to_string(t) + "/" + std::to_string(i), "v");
+    for (int t = 0; t < threads; ++t) {
+        writers.emplace_back([&db, t, writes_each] {
+            for (int i = 0; i < writes_each; ++i) db.put("t" + std::to_string(t) + "/" + std::to_string(i), "v");
         });
     }
     for (std::thread& writer : writers) writer.join();

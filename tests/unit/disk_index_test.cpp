@@ -133,7 +133,7 @@ TEST_CASE("disk_index: sync_each writers that keep writing share nearly every sy
     kvforge_test::temp_dir dir;
     grouped db((dir.path() / "db").string());
     constexpr int writes = 80;
-    const std::uint64_t syncs = kvforge_test::syncs_of_two_writers(db, writes);
+    const std::uint64_t syncs = kvforge_test::syncs_of_writers(db, 2, writes / 2);
     INFO(syncs << " syncs for " << writes << " writes");
     CHECK(syncs <= writes * 2 / 3);
     CHECK(db.size() == writes);

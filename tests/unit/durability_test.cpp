@@ -12,7 +12,6 @@
 #include <memory>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include <kvforge/kvforge.hpp>
 
@@ -110,18 +109,10 @@ TEST_CASE("concurrent sync_each writers share fdatasync calls", "[durability][sy
                                    kvforge::thread_safe, slow_disk_io>;
     temp_dir dir;
     grouped db(dir / "db");
-    const auto syncs_before = db.stats().syncs;
     constexpr int threads = 4;
     constexpr int writes = 40;
-    std::vector<std::thread> writers;
-    for (int t = 0; t < threads; ++t) {
-        writers.emplace_back([&, t] {
-            for (int i = 0; i < writes; ++i) db.put("t" + std::to_string(t) + "/" + std::to_string(i), "v");
-        });
-    }
-    for (auto& w : writers) w.join();
+    const std::uint64_t syncs = kvforge_test::syncs_of_writers(db, threads, writes);
     const kvforge::stats s = db.stats();
-    const auto syncs = s.syncs - syncs_before;
     INFO(syncs << " syncs for " << s.puts << " acknowledged writes");
     CHECK(s.puts == threads * writes);
     CHECK(syncs < s.puts * 3 / 4);
@@ -137,7 +128,7 @@ TEMPLATE_TEST_CASE("two sync_each writers that keep writing share nearly every s
     temp_dir dir;
     grouped db(dir / "db");
     constexpr int writes = 80;
-    const std::uint64_t syncs = kvforge_test::syncs_of_two_writers(db, writes);
+    const std::uint64_t syncs = kvforge_test::syncs_of_writers(db, 2, writes / 2);
     INFO(syncs << " syncs for " << writes << " writes");
     CHECK(syncs <= writes * 2 / 3);
     CHECK(db.size() == writes);
