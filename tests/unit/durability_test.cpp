@@ -1,5 +1,7 @@
 // The contract of each durability policy, observed from outside: when bytes reach the
 // file, what sync() and close() guarantee, group commit, and how failures surface.
+// ThreadSanitizer: the group-commit cases' writers are threads of syncs_of_writers
+// (support/writers_sharing_syncs.hpp), racing with the sync each one leads.
 
 #include <catch2/catch.hpp>
 
