@@ -13,7 +13,7 @@
 #   find_package      CMake package from that prefix, version 0.1; version 99 must fail
 #   compiled          the compiled mode from the tool step's install: kvforge::compiled found as a
 #                     package and kvforge-compiled.pc; the program (tests/consumers/compiled.cpp)
-#                     must leave open_store's work to the library
+#                     must leave open_store's work to the library, and at -O2 its store's engine
 #   fetch_content     CMake FetchContent from a .tar.gz of the tree
 #   meson             the tree as subprojects/kvforge, dependency('kvforge'), and dependency('kvforge-compiled')
 #   single_header     single_include/kvforge/kvforge.hpp alone, with g++ and with clang++
@@ -182,6 +182,18 @@ echo "kvforge-compiled: $(PKG_CONFIG_PATH=$compiled_pc_path pkg-config --cflags 
     "$work/consumers/compiled.cpp" $(PKG_CONFIG_PATH=$compiled_pc_path pkg-config --libs kvforge-compiled) \
     -o "$work/pkg-config-compiled"
 "$work/pkg-config-compiled"
+# Optimised, the compiler still compiles what it inlines of a store the library holds, but
+# none of its engine's members: it calls the library's (kvforge::detail::log_backend).
+# shellcheck disable=SC2046  # the flags are words
+"$gcc" -std=c++20 -O2 $(PKG_CONFIG_PATH=$compiled_pc_path pkg-config --cflags kvforge-compiled) \
+    -c "$work/consumers/compiled.cpp" -o "$work/compiled-O2.o"
+symbols=$(nm "$work/compiled-O2.o")
+grep -q ' U _ZN7kvforge6detail11log_backend' <<<"$symbols" ||
+    fail "the compiled mode's program at -O2 does not take its store's engine from the library"
+if grep -E -q ' [TtWw] _ZN7kvforge6detail11log_backend' <<<"$symbols"; then
+    fail "the compiled mode's program at -O2 compiled its store's engine itself"
+fi
+echo "at -O2, the program leaves its store's engine to libkvforge_compiled.a"
 
 banner "fetch_content: FetchContent from kvforge-$version.tar.gz"
 archive=$work/kvforge-$version.tar.gz

@@ -20,6 +20,8 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 
 #include "any_store.hpp"
 #include "compositions.hpp"
@@ -62,11 +64,38 @@ extern template struct composition_openers<std::string, std::string, default_com
 
 KVFORGE_OPEN_STORE_INSTANTIATION class any_store<std::string, std::string>;
 
+// The engines of the store types below, first: a store's members are defined in its
+// class, so inline, and an optimising compiler instantiates those of an extern template
+// to inline them, and with them every engine member they call, unless the engine is
+// declared compiled too.
+KVFORGE_STORE_INSTANTIATION class detail::memory_backend<detail::resolved_policies<>>;
+KVFORGE_STORE_INSTANTIATION class detail::log_backend<detail::resolved_policies<file_log>>;
+KVFORGE_STORE_INSTANTIATION class detail::log_backend<detail::resolved_policies<file_log, sorted_index>>;
+KVFORGE_STORE_INSTANTIATION class detail::log_backend<detail::resolved_policies<file_log, thread_safe>>;
+KVFORGE_STORE_INSTANTIATION class detail::log_backend<detail::resolved_policies<mmap_file>, true>;
+
 KVFORGE_STORE_INSTANTIATION class store<std::string, std::string>;
 KVFORGE_STORE_INSTANTIATION class store<std::string, std::string, file_log>;
 KVFORGE_STORE_INSTANTIATION class store<std::string, std::string, file_log, sorted_index>;
 KVFORGE_STORE_INSTANTIATION class store<std::string, std::string, file_log, thread_safe>;
 KVFORGE_STORE_INSTANTIATION class store<std::string, std::string, mmap_file>;
+
+namespace detail {
+/// Whether Engine is the one Store holds: an engine declared above that is not its
+/// store's would leave the store's engine to compile in the program after all.
+template <class Store, class Engine>
+inline constexpr bool holds_engine =
+    std::is_same_v<std::remove_cvref_t<decltype(store_access::backend(std::declval<const Store&>()))>, Engine>;
+
+static_assert(holds_engine<store<std::string, std::string>, memory_backend<resolved_policies<>>>);
+static_assert(holds_engine<store<std::string, std::string, file_log>, log_backend<resolved_policies<file_log>>>);
+static_assert(holds_engine<store<std::string, std::string, file_log, sorted_index>,
+                           log_backend<resolved_policies<file_log, sorted_index>>>);
+static_assert(holds_engine<store<std::string, std::string, file_log, thread_safe>,
+                           log_backend<resolved_policies<file_log, thread_safe>>>);
+static_assert(
+    holds_engine<store<std::string, std::string, mmap_file>, log_backend<resolved_policies<mmap_file>, true>>);
+}  // namespace detail
 
 }  // namespace kvforge
 

@@ -376,11 +376,16 @@ bool log_backend<Policies, Mapped>::start_whole_job(std::error_code& ec) {
 
 /// Takes write_gate_ on the compaction thread once the writers waiting for it have
 /// had it (write_gate.hpp): the thread takes it many times in a row, and would
-/// otherwise take it back each time before a woken writer ran.
+/// otherwise take it back each time before a woken writer ran. A store without that
+/// thread (single_thread) never calls it; its explicit instantiation compiles a plain lock.
 template <class Policies, bool Mapped>
 auto log_backend<Policies, Mapped>::gate_after_writers() -> gate_lock {
-    write_gate_.lock_after_waiters();
-    return gate_lock(write_gate_, std::adopt_lock);
+    if constexpr (requires { write_gate_.lock_after_waiters(); }) {
+        write_gate_.lock_after_waiters();
+        return gate_lock(write_gate_, std::adopt_lock);
+    } else {
+        return gate_lock(write_gate_);
+    }
 }
 
 /// Takes the exclusive lock as gate_after_writers takes the gate, after the readers

@@ -41,24 +41,32 @@ void log_backend<Policies, Mapped>::call_writer(void (writer_type::*op)(std::err
     }
 }
 
-/// Blocks until the write with this sequence number is on disk (async_worker).
+/// Blocks until the write with this sequence number is on disk (async_worker). The store
+/// calls it and durable_sequence() only for a sequenced writer; an explicit instantiation
+/// (the compiled mode's) compiles them for the others too, with nothing to wait for.
 template <class Policies, bool Mapped>
 void log_backend<Policies, Mapped>::wait_durable(std::uint64_t sequence, std::error_code& ec) {
-    // Counted from while the store is known to be open until done, so that close() keeps
-    // the writer until then.
-    std::optional<active_call<threading::concurrent>> call;
-    {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        call.emplace(active_calls_);
+    if constexpr (writer_type::sequenced) {
+        // Counted from while the store is known to be open until done, so that close() keeps
+        // the writer until then.
+        std::optional<active_call<threading::concurrent>> call;
+        {
+            const read_lock lock(mutex_);
+            if (!readable(ec)) return;
+            call.emplace(active_calls_);
+        }
+        writer_->wait_durable(sequence, ec);
     }
-    writer_->wait_durable(sequence, ec);
 }
 
 template <class Policies, bool Mapped>
 std::uint64_t log_backend<Policies, Mapped>::durable_sequence() const {
-    const read_lock lock(mutex_);
-    return open_ ? writer_->durable_sequence() : 0;
+    if constexpr (writer_type::sequenced) {
+        const read_lock lock(mutex_);
+        return open_ ? writer_->durable_sequence() : 0;
+    } else {
+        return 0;
+    }
 }
 
 }  // namespace kvforge::detail
