@@ -16426,6 +16426,9 @@ public:
     /// not sort its closed segments (a hash index, options::sort_closed_segments off).
     void follow_key_order(bool wanted) noexcept { order_ = key_order_check(wanted); }
 
+    /// Follows on from the order recovery found in the active segment's records.
+    void follow_key_order_from(key_order_check&& found) noexcept { order_ = std::move(found); }
+
     /// Whether every record written to the active segment since follow_key_order(true)
     /// came after the one before, in the order recovery reads them (key_order.hpp).
     [[nodiscard]] bool wrote_in_key_order() const noexcept { return order_.ordered(); }
@@ -17165,6 +17168,9 @@ struct recovered_log {
     /// The active segment's records so far, for its hint; empty without
     /// options::write_hints and for a read-only store.
     std::optional<hint_builder> active_hint;
+    /// The key order of the active segment's records so far, which the writes follow on
+    /// (log_writes.hpp); followed only where a sorting job would use it.
+    key_order_check active_order{false};
     std::uint32_t next_id = 1;             ///< the id of the next segment made
     /// What SEGMENTS listed; none when the store has no such file (or salvage set aside a damaged one).
     std::optional<segment_list> listed;
@@ -17355,6 +17361,7 @@ public:
             state_->active = last;
             state_->active_end = last->size;
             state_->active_hint = std::move(last_hint);
+            state_->active_order = std::move(last_order_);
             reader_.cover(*last, last->size);
             return true;
         }
@@ -17424,8 +17431,9 @@ private:
             scanned, ec);
         if (!scanned_ok) return false;
         if (last) last_intact_end_ = scanned.torn_tail ? scanned.valid_end : in.size;
-        // The last segment may become the active one, appended to: its order is not kept.
+        // The last segment may become the active one, appended to: its writes follow its order on.
         in.in_key_order = !last && order.ordered();
+        if (last) last_order_ = std::move(order);
         index_.add_dead(in, scanned.overhead_bytes);
         state_->records += scanned.records;
         state_->salvaged.insert(state_->salvaged.end(), scanned.damage.begin(), scanned.damage.end());
@@ -17811,6 +17819,7 @@ private:
     void make_active(segment_pointer next) {
         if (options_.write_hints && !options_.read_only) state_->active_hint.emplace(identity(*next));
         state_->active_end = file_header::size;
+        state_->active_order = key_order_check(sorted_buildable<Table> && options_.sort_closed_segments);
         reader_.cover(*next, state_->active_end);
         state_->active = std::move(next);
     }
@@ -17831,6 +17840,7 @@ private:
     index_updates<IO, Table> index_;
     bool gathering_ = false;  // hint entries go to gathered_, not to the index
     std::uint64_t last_intact_end_ = 0;  // where the intact records of the last segment end
+    key_order_check last_order_{false};  // the key order of the last segment's records
     hinted_entries gathered_;
 };
 
@@ -19319,11 +19329,16 @@ bool log_backend<Policies, Mapped>::start_whole_job(std::error_code& ec) {
 
 /// Takes write_gate_ on the compaction thread once the writers waiting for it have
 /// had it (write_gate.hpp): the thread takes it many times in a row, and would
-/// otherwise take it back each time before a woken writer ran.
+/// otherwise take it back each time before a woken writer ran. A store without that
+/// thread (single_thread) never calls it; its explicit instantiation compiles a plain lock.
 template <class Policies, bool Mapped>
 auto log_backend<Policies, Mapped>::gate_after_writers() -> gate_lock {
-    write_gate_.lock_after_waiters();
-    return gate_lock(write_gate_, std::adopt_lock);
+    if constexpr (requires { write_gate_.lock_after_waiters(); }) {
+        write_gate_.lock_after_waiters();
+        return gate_lock(write_gate_, std::adopt_lock);
+    } else {
+        return gate_lock(write_gate_);
+    }
 }
 
 /// Takes the exclusive lock as gate_after_writers takes the gate, after the readers
@@ -20692,7 +20707,7 @@ bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, s
     writer_.emplace();
     writer_->attach(active_->file, recovered.active_end);
     hints_.adopt_active(*active_, std::move(recovered.active_hint));
-    writes_.follow_key_order(false);  // the recovered active segment's records came before
+    writes_.follow_key_order_from(std::move(recovered.active_order));
     reset_rollover(!options_.read_only);
     next_id_.store(recovered.next_id, std::memory_order_relaxed);
     recovered_records_ = recovered.records;
@@ -21276,24 +21291,32 @@ void log_backend<Policies, Mapped>::call_writer(void (writer_type::*op)(std::err
     }
 }
 
-/// Blocks until the write with this sequence number is on disk (async_worker).
+/// Blocks until the write with this sequence number is on disk (async_worker). The store
+/// calls it and durable_sequence() only for a sequenced writer; an explicit instantiation
+/// (the compiled mode's) compiles them for the others too, with nothing to wait for.
 template <class Policies, bool Mapped>
 void log_backend<Policies, Mapped>::wait_durable(std::uint64_t sequence, std::error_code& ec) {
-    // Counted from while the store is known to be open until done, so that close() keeps
-    // the writer until then.
-    std::optional<active_call<threading::concurrent>> call;
-    {
-        const read_lock lock(mutex_);
-        if (!readable(ec)) return;
-        call.emplace(active_calls_);
+    if constexpr (writer_type::sequenced) {
+        // Counted from while the store is known to be open until done, so that close() keeps
+        // the writer until then.
+        std::optional<active_call<threading::concurrent>> call;
+        {
+            const read_lock lock(mutex_);
+            if (!readable(ec)) return;
+            call.emplace(active_calls_);
+        }
+        writer_->wait_durable(sequence, ec);
     }
-    writer_->wait_durable(sequence, ec);
 }
 
 template <class Policies, bool Mapped>
 std::uint64_t log_backend<Policies, Mapped>::durable_sequence() const {
-    const read_lock lock(mutex_);
-    return open_ ? writer_->durable_sequence() : 0;
+    if constexpr (writer_type::sequenced) {
+        const read_lock lock(mutex_);
+        return open_ ? writer_->durable_sequence() : 0;
+    } else {
+        return 0;
+    }
 }
 
 }  // namespace kvforge::detail
@@ -22855,6 +22878,8 @@ template <class Key, class Value, class List = default_compositions>
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <type_traits>
+#include <utility>
 
 
 #ifdef KVFORGE_INSTANTIATE_OPEN_STORE
@@ -22886,11 +22911,38 @@ extern template struct composition_openers<std::string, std::string, default_com
 
 KVFORGE_OPEN_STORE_INSTANTIATION class any_store<std::string, std::string>;
 
+// The engines of the store types below, first: a store's members are defined in its
+// class, so inline, and an optimising compiler instantiates those of an extern template
+// to inline them, and with them every engine member they call, unless the engine is
+// declared compiled too.
+KVFORGE_STORE_INSTANTIATION class detail::memory_backend<detail::resolved_policies<>>;
+KVFORGE_STORE_INSTANTIATION class detail::log_backend<detail::resolved_policies<file_log>>;
+KVFORGE_STORE_INSTANTIATION class detail::log_backend<detail::resolved_policies<file_log, sorted_index>>;
+KVFORGE_STORE_INSTANTIATION class detail::log_backend<detail::resolved_policies<file_log, thread_safe>>;
+KVFORGE_STORE_INSTANTIATION class detail::log_backend<detail::resolved_policies<mmap_file>, true>;
+
 KVFORGE_STORE_INSTANTIATION class store<std::string, std::string>;
 KVFORGE_STORE_INSTANTIATION class store<std::string, std::string, file_log>;
 KVFORGE_STORE_INSTANTIATION class store<std::string, std::string, file_log, sorted_index>;
 KVFORGE_STORE_INSTANTIATION class store<std::string, std::string, file_log, thread_safe>;
 KVFORGE_STORE_INSTANTIATION class store<std::string, std::string, mmap_file>;
+
+namespace detail {
+/// Whether Engine is the one Store holds: an engine declared above that is not its
+/// store's would leave the store's engine to compile in the program after all.
+template <class Store, class Engine>
+inline constexpr bool holds_engine =
+    std::is_same_v<std::remove_cvref_t<decltype(store_access::backend(std::declval<const Store&>()))>, Engine>;
+
+static_assert(holds_engine<store<std::string, std::string>, memory_backend<resolved_policies<>>>);
+static_assert(holds_engine<store<std::string, std::string, file_log>, log_backend<resolved_policies<file_log>>>);
+static_assert(holds_engine<store<std::string, std::string, file_log, sorted_index>,
+                           log_backend<resolved_policies<file_log, sorted_index>>>);
+static_assert(holds_engine<store<std::string, std::string, file_log, thread_safe>,
+                           log_backend<resolved_policies<file_log, thread_safe>>>);
+static_assert(
+    holds_engine<store<std::string, std::string, mmap_file>, log_backend<resolved_policies<mmap_file>, true>>);
+}  // namespace detail
 
 }  // namespace kvforge
 

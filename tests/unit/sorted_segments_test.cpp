@@ -212,6 +212,75 @@ TEST_CASE("a segment filled in key order is left as written, and sort_closed_seg
     CHECK(orders_of(dir / "off").out_of_order == 0);
 }
 
+TEMPLATE_TEST_CASE("a sorted store loaded in key order rewrites none of its segments, across reopens too",
+                   "[compaction][sorted_segments]", kvforge::file_log, kvforge::mmap_file) {
+    // The first segment of a new store, and the one a reopen appends to, are followed like
+    // every other. A sorting job rewrites a segment as a new data file, so one written in
+    // order leaves none missing, and one whose order a write broke leaves one missing.
+    using store_type = kvforge::store<std::string, std::string, TestType, kvforge::sorted_index>;
+    temp_dir dir;
+    const std::string path = dir / "db";
+    const std::string padding(120, 'v');
+    model_type model;
+    // Opens the store and puts `first` (unless empty), then keys from to to in order.
+    const auto put_in_order = [&](std::uint32_t from, std::uint32_t to, const std::string& first = "") {
+        store_type db(path, sorting_segments());
+        if (!first.empty()) {
+            db.put(first, padding);
+            model[first] = padding;
+        }
+        for (std::uint32_t i = from; i < to; ++i) {
+            char key[16];
+            std::snprintf(key, sizeof key, "key:%08u", i);
+            db.put(key, padding);
+            model[key] = padding;
+        }
+        CHECK(db.stats().compaction_failures == 0);
+    };
+    const auto data_files = [&] {
+        std::vector<std::string> names;
+        for (const auto& entry : std::filesystem::directory_iterator(path)) {
+            if (entry.path().extension() == ".kvlog") names.push_back(entry.path().filename().string());
+        }
+        std::sort(names.begin(), names.end());
+        return names;
+    };
+    // data-<ten digits>.kvlog, generations 1 to count: none retired.
+    const auto written_once = [](std::size_t count) {
+        std::vector<std::string> names;
+        for (std::size_t id = 1; id <= count; ++id) {
+            char name[32];
+            std::snprintf(name, sizeof name, "data-%010zu.kvlog", id);
+            names.emplace_back(name);
+        }
+        return names;
+    };
+
+    put_in_order(0, 3000);
+    const std::vector<std::string> loaded = data_files();
+    CHECK(loaded.size() >= 5);
+    CHECK(loaded == written_once(loaded.size()));
+    // Ten records go into the segment the close started, and the next close leaves it
+    // open, holding less than a sixteenth of a segment; the next open appends to it.
+    put_in_order(3000, 3010);
+    CHECK(data_files() == loaded);
+    put_in_order(3010, 6000);
+    const std::vector<std::string> reloaded = data_files();
+    CHECK(reloaded.size() > loaded.size());
+    CHECK(reloaded == written_once(reloaded.size()));
+    CHECK(orders_of(path).out_of_order == 0);
+
+    put_in_order(6000, 6010);
+    CHECK(data_files() == reloaded);
+    // The first write of this open sorts below the last one before it. The writes after
+    // it come in order, but the segment is not: close() sorts it.
+    put_in_order(6010, 6100, "key:00000000b");
+    CHECK(data_files() != written_once(data_files().size()));
+    CHECK(orders_of(path).out_of_order == 0);
+    const store_type reopened(path, sorting_segments());
+    check_sorted(reopened, model);
+}
+
 TEST_CASE("a segment whose keys stop coming in order, by a put or an erase, is still sorted",
           "[compaction][sorted_segments]") {
     // The writes tell a segment in key order from the others as it is written, so that

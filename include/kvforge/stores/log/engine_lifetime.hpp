@@ -153,7 +153,7 @@ bool log_backend<Policies, Mapped>::recover(recovered_log<io_type>& recovered, s
     writer_.emplace();
     writer_->attach(active_->file, recovered.active_end);
     hints_.adopt_active(*active_, std::move(recovered.active_hint));
-    writes_.follow_key_order(false);  // the recovered active segment's records came before
+    writes_.follow_key_order_from(std::move(recovered.active_order));
     reset_rollover(!options_.read_only);
     next_id_.store(recovered.next_id, std::memory_order_relaxed);
     recovered_records_ = recovered.records;

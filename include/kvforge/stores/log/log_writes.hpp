@@ -164,6 +164,9 @@ public:
     /// not sort its closed segments (a hash index, options::sort_closed_segments off).
     void follow_key_order(bool wanted) noexcept { order_ = key_order_check(wanted); }
 
+    /// Follows on from the order recovery found in the active segment's records.
+    void follow_key_order_from(key_order_check&& found) noexcept { order_ = std::move(found); }
+
     /// Whether every record written to the active segment since follow_key_order(true)
     /// came after the one before, in the order recovery reads them (key_order.hpp).
     [[nodiscard]] bool wrote_in_key_order() const noexcept { return order_.ordered(); }

@@ -60,6 +60,9 @@ struct recovered_log {
     /// The active segment's records so far, for its hint; empty without
     /// options::write_hints and for a read-only store.
     std::optional<hint_builder> active_hint;
+    /// The key order of the active segment's records so far, which the writes follow on
+    /// (log_writes.hpp); followed only where a sorting job would use it.
+    key_order_check active_order{false};
     std::uint32_t next_id = 1;             ///< the id of the next segment made
     /// What SEGMENTS listed; none when the store has no such file (or salvage set aside a damaged one).
     std::optional<segment_list> listed;
@@ -250,6 +253,7 @@ public:
             state_->active = last;
             state_->active_end = last->size;
             state_->active_hint = std::move(last_hint);
+            state_->active_order = std::move(last_order_);
             reader_.cover(*last, last->size);
             return true;
         }
@@ -319,8 +323,9 @@ private:
             scanned, ec);
         if (!scanned_ok) return false;
         if (last) last_intact_end_ = scanned.torn_tail ? scanned.valid_end : in.size;
-        // The last segment may become the active one, appended to: its order is not kept.
+        // The last segment may become the active one, appended to: its writes follow its order on.
         in.in_key_order = !last && order.ordered();
+        if (last) last_order_ = std::move(order);
         index_.add_dead(in, scanned.overhead_bytes);
         state_->records += scanned.records;
         state_->salvaged.insert(state_->salvaged.end(), scanned.damage.begin(), scanned.damage.end());
@@ -706,6 +711,7 @@ private:
     void make_active(segment_pointer next) {
         if (options_.write_hints && !options_.read_only) state_->active_hint.emplace(identity(*next));
         state_->active_end = file_header::size;
+        state_->active_order = key_order_check(sorted_buildable<Table> && options_.sort_closed_segments);
         reader_.cover(*next, state_->active_end);
         state_->active = std::move(next);
     }
@@ -726,6 +732,7 @@ private:
     index_updates<IO, Table> index_;
     bool gathering_ = false;  // hint entries go to gathered_, not to the index
     std::uint64_t last_intact_end_ = 0;  // where the intact records of the last segment end
+    key_order_check last_order_{false};  // the key order of the last segment's records
     hinted_entries gathered_;
 };
 
