@@ -13,10 +13,12 @@
 
 namespace kvforge_test {
 
-/// POSIX I/O whose fdatasync takes 10 ms more: long beside a put, even under a sanitizer.
+/// POSIX I/O whose fdatasync takes Millis ms more: by default long beside a put, even under
+/// a sanitizer.
+template <int Millis = 10>
 struct slow_flush_io : kvforge::posix_io {
     int fdatasync(int fd) noexcept {
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+        std::this_thread::sleep_for(std::chrono::milliseconds(Millis));
         return kvforge::posix_io::fdatasync(fd);
     }
 };

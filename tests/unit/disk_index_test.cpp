@@ -129,7 +129,7 @@ TEST_CASE("disk_index: sync_each writers that keep writing share nearly every sy
     // A write commits its record once the store's lock is released: under the lock, each
     // write synced alone while the others waited for the lock.
     using grouped = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index, kvforge::sync_each,
-                                   kvforge::thread_safe, kvforge_test::slow_flush_io>;
+                                   kvforge::thread_safe, kvforge_test::slow_flush_io<>>;
     kvforge_test::temp_dir dir;
     grouped db((dir.path() / "db").string());
     constexpr int writes = 80;

@@ -13,7 +13,6 @@
 #include <filesystem>
 #include <memory>
 #include <string>
-#include <thread>
 
 #include <kvforge/kvforge.hpp>
 
@@ -39,8 +38,8 @@ std::uintmax_t data_file_size(const std::string& directory) {
     return 0;
 }
 
-/// POSIX I/O whose fdatasync takes as long as a real disk's and can be made to fail.
-struct slow_disk_io : kvforge::posix_io {
+/// POSIX I/O whose fdatasync takes as long as a real disk's (2 ms more) and can be made to fail.
+struct slow_disk_io : kvforge_test::slow_flush_io<2> {
     std::shared_ptr<std::atomic<int>> failures_left = std::make_shared<std::atomic<int>>(0);
     int fdatasync(int fd) noexcept {
         if (failures_left->load() > 0) {
@@ -48,8 +47,7 @@ struct slow_disk_io : kvforge::posix_io {
             errno = EIO;
             return -1;
         }
-        std::this_thread::sleep_for(std::chrono::milliseconds(2));  // the latency of a disk flush
-        return posix_io::fdatasync(fd);
+        return slow_flush_io::fdatasync(fd);
     }
 };
 
@@ -126,7 +124,7 @@ TEMPLATE_TEST_CASE("two sync_each writers that keep writing share nearly every s
     // Without waiting for company, the writer whose record missed a sync leads the next one
     // at once, before the other is back with its next record: the two take turns, a sync each.
     using grouped = kvforge::store<std::string, std::string, TestType, kvforge::sync_each, kvforge::thread_safe,
-                                   kvforge_test::slow_flush_io>;
+                                   kvforge_test::slow_flush_io<>>;
     temp_dir dir;
     grouped db(dir / "db");
     constexpr int writes = 80;

@@ -313,10 +313,9 @@ private:
             version_.bump();
             write();
             due = engine_->take_job_due();
-            if constexpr (threading::concurrent) {
-                uncommitted = engine_->take_uncommitted();
-                if (uncommitted != 0) engine = engine_;
-            }
+            // Zero unless the engine left the commit to this call (caller_commits).
+            uncommitted = engine_->take_uncommitted();
+            if (uncommitted != 0) engine = engine_;
         }
         if (uncommitted != 0) {
             std::error_code committed;
