@@ -17361,7 +17361,6 @@ public:
             state_->active = last;
             state_->active_end = last->size;
             state_->active_hint = std::move(last_hint);
-            state_->active_order = std::move(last_order_);
             reader_.cover(*last, last->size);
             return true;
         }
@@ -17411,7 +17410,7 @@ private:
         std::optional<hint_builder>& hint = last ? last_hint : local;
         std::uint64_t scan_from = in.records_start();
         // Followed only where a sorting job would use it: each key is copied as it passes.
-        key_order_check order(sorted_buildable<Table> && options_.sort_closed_segments);
+        key_order_check order = order_to_follow();
         in.proven_end = std::max(in_hint.check.covered, in_hint.check.proven_end);
         if (in_hint.check.proven_end != 0 && !report_cut_below_hint(in, in_hint.check, ec)) return false;
         if (!options_.salvage && in_hint.check.passed()) load_hint(in, in_hint, scan_from, build && last, hint, order);
@@ -17433,7 +17432,7 @@ private:
         if (last) last_intact_end_ = scanned.torn_tail ? scanned.valid_end : in.size;
         // The last segment may become the active one, appended to: its writes follow its order on.
         in.in_key_order = !last && order.ordered();
-        if (last) last_order_ = std::move(order);
+        if (last) state_->active_order = std::move(order);
         index_.add_dead(in, scanned.overhead_bytes);
         state_->records += scanned.records;
         state_->salvaged.insert(state_->salvaged.end(), scanned.damage.begin(), scanned.damage.end());
@@ -17819,9 +17818,15 @@ private:
     void make_active(segment_pointer next) {
         if (options_.write_hints && !options_.read_only) state_->active_hint.emplace(identity(*next));
         state_->active_end = file_header::size;
-        state_->active_order = key_order_check(sorted_buildable<Table> && options_.sort_closed_segments);
+        state_->active_order = order_to_follow();
         reader_.cover(*next, state_->active_end);
         state_->active = std::move(next);
+    }
+
+    /// A fresh follower of a segment's key order: one that follows it only where a sorting
+    /// job would use it (a sorted index, options::sort_closed_segments).
+    [[nodiscard]] key_order_check order_to_follow() const noexcept {
+        return key_order_check(sorted_buildable<Table> && options_.sort_closed_segments);
     }
 
     /// Which segment a hint describes.
@@ -17840,7 +17845,6 @@ private:
     index_updates<IO, Table> index_;
     bool gathering_ = false;  // hint entries go to gathered_, not to the index
     std::uint64_t last_intact_end_ = 0;  // where the intact records of the last segment end
-    key_order_check last_order_{false};  // the key order of the last segment's records
     hinted_entries gathered_;
 };
 

@@ -24,6 +24,7 @@
 
 #include "../support/data_file_records.hpp"
 #include "../support/file_bytes.hpp"
+#include "../support/segmented_store.hpp"
 #include "../support/temp_dir.hpp"
 
 using kvforge_test::temp_dir;
@@ -238,22 +239,18 @@ TEMPLATE_TEST_CASE("a sorted store loaded in key order rewrites none of its segm
         CHECK(db.stats().compaction_failures == 0);
     };
     const auto data_files = [&] {
-        std::vector<std::string> names;
+        std::vector<std::string> files;
         for (const auto& entry : std::filesystem::directory_iterator(path)) {
-            if (entry.path().extension() == ".kvlog") names.push_back(entry.path().filename().string());
+            if (entry.path().extension() == ".kvlog") files.push_back(entry.path().string());
         }
-        std::sort(names.begin(), names.end());
-        return names;
+        std::sort(files.begin(), files.end());
+        return files;
     };
-    // data-<ten digits>.kvlog, generations 1 to count: none retired.
-    const auto written_once = [](std::size_t count) {
-        std::vector<std::string> names;
-        for (std::size_t id = 1; id <= count; ++id) {
-            char name[32];
-            std::snprintf(name, sizeof name, "data-%010zu.kvlog", id);
-            names.emplace_back(name);
-        }
-        return names;
+    // The data files of segments 1 to count: none retired.
+    const auto written_once = [&](std::size_t count) {
+        std::vector<std::string> files;
+        for (std::uint32_t id = 1; id <= count; ++id) files.push_back(kvforge_test::segment_file(path, id));
+        return files;
     };
 
     put_in_order(0, 3000);
