@@ -1,6 +1,7 @@
 // Stores written by an earlier release open with every record. tests/fixtures/format1/
-// holds stores that kvforge 0.1.0 wrote in format version 1, and tests/fixtures/
-// table_format1/ a store over tables of table format 1 (see their READMEs); each test
+// holds stores that kvforge 0.1.0 wrote in format version 1, tests/fixtures/
+// table_format1/ a store over tables of table format 1, and tests/fixtures/table_list2/ one
+// whose TABLES is of list format 2 (see their READMEs); each test
 // opens a copy, requires exactly the contents of the history they were written from, and
 // requires them to stay so across writes, compaction and reopening. Their first writable
 // open records their composition in a MANIFEST; a read-only open changes no byte. A
@@ -106,6 +107,19 @@ TEST_CASE("a store over tables of table format 1 opens with every record", "[upg
     salvage.salvage = true;
     tables_db db(path, salvage);
     CHECK(stored_contents(db) == kvforge_fixture::expected_contents());
+}
+
+TEST_CASE("a store over tables whose TABLES is of list format 2 opens with every record, its log's too",
+          "[upgrade][table]") {
+    using tables_db = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index>;
+    check_fixture<tables_db>("disk_index-log", "table_list2");
+
+    // Its first close writes TABLES in list format 3, which records the log's size.
+    temp_dir dir;
+    const std::string path = copy_of_fixture(dir, "disk_index-log", "table_list2");
+    CHECK(kvforge_test::read_file(fs::path(path) / "TABLES")[8] == 2);
+    tables_db(path).put("written after the upgrade", "yes");
+    CHECK(kvforge_test::read_file(fs::path(path) / "TABLES")[8] == 3);
 }
 
 TEST_CASE("a format 1 log with a torn tail opens with every complete record", "[upgrade]") {

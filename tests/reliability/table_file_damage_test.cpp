@@ -1,8 +1,9 @@
 // Files of a store over sorted tables (disk_index) lost in ways no crash loses them: the
-// list of tables (TABLES), and the log it names. Each is an error naming the file, never a
-// silently smaller store, and the refused open changes no file; with options::salvage a
-// lost log's store opens with its tables' records, and a read-only open's verify() names
-// the loss.
+// list of tables (TABLES), the log it names, and the end of a log after a clean close. Each
+// is an error naming the file, never a silently smaller store, and the refused open changes
+// no file; with options::salvage a lost log's store opens with its tables' records (a cut
+// log's, with the records before the cut too), and a read-only open's verify() names the
+// loss.
 
 #include <catch2/catch.hpp>
 
@@ -11,6 +12,7 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <cstdint>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -49,13 +51,14 @@ fs::path only_file(const std::string& path, const std::string& extension) {
     return found;
 }
 
-/// Opens path with options, expecting a refusal of errc::corrupt_header that changes no file.
-std::string refused_unchanged(const std::string& path, const kvforge::options& options) {
+/// Opens path with options, expecting a refusal of `expected` that changes no file.
+std::string refused_unchanged(const std::string& path, const kvforge::options& options,
+                              kvforge::errc expected = kvforge::errc::corrupt_header) {
     const auto before = kvforge_test::tree(path);
     damaged_tables_db db;
     std::error_code ec;
     db.open(path, options, ec);
-    CHECK(ec == kvforge::errc::corrupt_header);
+    CHECK(ec == expected);
     CHECK_FALSE(db.is_open());
     CHECK(kvforge_test::tree(path) == before);
     return kvforge::last_error_message();
@@ -305,4 +308,106 @@ TEST_CASE("a store over tables whose latest log is lost is refused; salvage keep
     CHECK(db.get("table 999") == "v");
     CHECK_FALSE(db.contains("log 0"));
     CHECK(db.get("after") == "v");
+}
+
+TEST_CASE("a log cut short after a clean close is refused, even at a record boundary; salvage keeps the rest",
+          "[table][damage]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir / "store";
+    write_tables_and_log(path);
+    const fs::path log = only_file(path, ".kvlog");
+    const std::uint64_t size = fs::file_size(log);
+    // The last record, a put of "log 9" and "v": a checksum, a type, two sizes, the bytes.
+    const std::uint64_t last_record = 4 + 1 + 1 + 1 + 5 + 1;
+    kvforge::options read_only;
+    read_only.read_only = true;
+
+    SECTION("a cut inside the last record is no torn write after a clean close") {
+        fs::resize_file(log, size - 3);
+        CHECK_THAT(refused_unchanged(path, {}, kvforge::errc::corrupt_record),
+                   Catch::Contains(log.string() + " is cut short: it holds " + std::to_string(size - 3) + " bytes") &&
+                       Catch::Contains(std::to_string(size) + " at the store's last close"));
+    }
+    SECTION("a cut at a record boundary is found, by a reader too") {
+        fs::resize_file(log, size - last_record);
+        for (const kvforge::options& options : {kvforge::options{}, read_only}) {
+            CHECK_THAT(refused_unchanged(path, options, kvforge::errc::corrupt_record),
+                       Catch::Contains(log.string() + " is cut short") && Catch::Contains("options::salvage"));
+        }
+        {
+            // A salvaging reader opens with every record before the cut and names the loss.
+            const auto before = kvforge_test::tree(path);
+            damaged_tables_db reader(path, salvaging(true));
+            CHECK(reader.size() == 1009);
+            CHECK(reader.get("log 8") == "v");
+            CHECK_FALSE(reader.contains("log 9"));
+            const kvforge::verify_report report = reader.verify();
+            REQUIRE(report.damaged.size() == 1);
+            CHECK(report.damaged[0].file == log.string());
+            CHECK(report.damaged[0].offset == size - last_record);
+            CHECK_THAT(report.damaged[0].problem, Catch::Contains("records written past its end are lost"));
+            reader.close();
+            CHECK(kvforge_test::tree(path) == before);
+        }
+        {
+            damaged_tables_db writer(path, salvaging(false));
+            CHECK(writer.size() == 1009);
+        }
+        damaged_tables_db db(path);
+        CHECK(db.verify().ok());
+        CHECK(db.size() == 1009);
+    }
+    SECTION("a cut below the log's header loses every record of it") {
+        fs::resize_file(log, 10);
+        CHECK_THAT(refused_unchanged(path, {}, kvforge::errc::corrupt_record),
+                   Catch::Contains(log.string() + " is cut short: it holds 10 bytes"));
+        damaged_tables_db writer(path, salvaging(false));
+        CHECK(writer.size() == 1000);
+    }
+}
+
+TEST_CASE("while a writer has a store over tables open, TABLES records no log size; its close records them",
+          "[table][damage]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir / "store";
+    write_tables_and_log(path);
+    const fs::path list = fs::path(path) / "TABLES";
+    // The oldest and the newest log's sizes, at offsets 48 and 56 (docs/format.md).
+    const auto recorded_sizes = [&] { return kvforge_test::read_file(list).substr(48, 16); };
+    const std::string none(16, '\0');
+    CHECK(recorded_sizes() != none);
+    std::string list_while_open;
+    {
+        damaged_tables_db writer(path);
+        CHECK(recorded_sizes() == none);
+        writer.put("more", "v");
+        list_while_open = kvforge_test::read_file(list);
+    }
+    CHECK(recorded_sizes() != none);
+    // What a crash before the close leaves: the list as the open wrote it, and a torn
+    // tail, which an open cuts silently.
+    kvforge_test::write_file(list, list_while_open);
+    const fs::path log = only_file(path, ".kvlog");
+    fs::resize_file(log, fs::file_size(log) - 1);
+    damaged_tables_db db(path);
+    CHECK(db.size() == 1010);
+    CHECK_FALSE(db.contains("more"));
+    CHECK(db.stats().recovered_bytes_cut > 0);
+}
+
+TEST_CASE("a backup of a store over tables records its logs' sizes: one of them cut short is found",
+          "[table][damage]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir / "store";
+    const std::string copy = dir / "backup";
+    write_tables_and_log(path);
+    {
+        damaged_tables_db db(path);
+        db.put("after the open", "v");
+        db.backup(copy);
+    }
+    const fs::path log = only_file(copy, ".kvlog");
+    fs::resize_file(log, fs::file_size(log) - (4 + 1 + 1 + 1 + 14 + 1));
+    CHECK_THAT(refused_unchanged(copy, {}, kvforge::errc::corrupt_record),
+               Catch::Contains(log.string() + " is cut short"));
 }

@@ -869,6 +869,24 @@ def test_a_lost_log_or_list_of_a_store_over_tables_is_named_and_repaired():
     assert kvforge("get", store, "k199").text == "value 199\n"
 
 
+def test_a_log_of_a_store_over_tables_cut_after_its_close_is_named_and_repaired():
+    store = fresh("cut-tables-log")
+    records = [(b"k%03d" % i, b"value %d" % i) for i in range(200)]
+    expect(kvforge("load", store, "--as", "file_log,disk_index", stdin=dump_of(records)), 0)
+    expect(kvforge("compact", store), 0, "200 keys")
+    expect(kvforge("put", store, "after", "the compaction"), 0)  # the log's one record
+    (log,) = [path for path in Path(store).iterdir() if path.suffix == ".kvlog"]
+    size = log.stat().st_size
+    os.truncate(log, size - (4 + 1 + 1 + 1 + len("after") + len("the compaction")))  # at a record boundary
+    before = files_of(store)
+    expect(kvforge("get", store, "k001"), 3, err=[str(log), "is cut short", f"records {size} at the store's last close"])
+    expect(kvforge("verify", store), 3, ["damaged: ", str(log), "records written past its end are lost"])
+    assert files_of(store) == before
+    expect(kvforge("repair", store), 0, ["found 1 damaged place", str(log), "kept 200 keys"])
+    expect(kvforge("verify", store), 0, "200 records checked, 0 damaged")
+    assert kvforge("get", store, "k007").text == "value 7\n"
+
+
 def rewrite_layers(data_path, layers):
     """Sets a data file's recorded expiry and compression (header bytes 40-47) and its CRC."""
     data = bytearray(data_path.read_bytes())

@@ -19,6 +19,7 @@
 #include <random>
 #include <string>
 #include <system_error>
+#include <vector>
 
 namespace kd = kvforge::detail;
 
@@ -236,6 +237,50 @@ TEST_CASE("table engine: the newest log, written while the one before waits for 
     CHECK(salvaged.size() == frozen);
     REQUIRE(salvaged.close(ec));
     REQUIRE(engine.close(ec));
+}
+
+TEST_CASE("table engine: a close while a flush waits records both logs' sizes; a cut in either is found",
+          "[table][engine][damage]") {
+    namespace fs = std::filesystem;
+    kvforge_test::temp_dir dir;
+    const fs::path path = dir.path() / "store";
+    std::error_code ec;
+    kd::table_engine_options options = small_engine();
+    options.background = true;  // no job runs: the close leaves the frozen buffer in its log
+    const std::string value(200, 'v');
+    {
+        posix_engine engine;
+        REQUIRE(engine.open({}, path.string(), engine_composition(), options, ec));
+        std::uint64_t puts = 0;
+        while (!engine.take_job_due()) REQUIRE(engine.put(engine_key(puts++), value, ec));
+        for (int i = 0; i < 100; ++i) REQUIRE(engine.put(engine_key(puts++), value, ec));
+        REQUIRE(engine.close(ec));
+    }
+    std::vector<fs::path> logs;
+    for (const auto& entry : fs::directory_iterator(path)) {
+        if (entry.path().extension() == ".kvlog") logs.push_back(entry.path());
+    }
+    std::sort(logs.begin(), logs.end());
+    REQUIRE(logs.size() == 2);
+    // Each log's last record: a checksum, a type, the key's size, the value's (two bytes),
+    // the key, the value.
+    const std::uint64_t record = 4 + 1 + 1 + 2 + engine_key(0).size() + value.size();
+    for (const fs::path& log : logs) {
+        INFO(log);
+        const fs::path copy = dir.path() / "copy";
+        fs::remove_all(copy);
+        fs::copy(path, copy);
+        const fs::path cut = copy / log.filename();
+        fs::resize_file(cut, fs::file_size(cut) - record);
+        posix_engine refused;
+        CHECK_FALSE(refused.open({}, copy.string(), engine_composition(), small_engine(), ec));
+        CHECK(ec == kvforge::errc::corrupt_record);
+        CHECK_THAT(kvforge::last_error_message(), Catch::Contains(cut.string() + " is cut short"));
+    }
+    // Whole, the store opens with every record of both logs.
+    posix_engine whole;
+    REQUIRE(whole.open({}, path.string(), engine_composition(), small_engine(), ec));
+    REQUIRE(whole.close(ec));
 }
 
 TEST_CASE("table engine: an open that is refused leaves the store unlocked", "[table][engine]") {

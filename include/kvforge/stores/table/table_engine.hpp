@@ -325,11 +325,13 @@ public:
     }
 
     /// Closes the logs and releases the store. A writer that closed its logs without an
-    /// error calls before_release() then, after the last change to its files and while it
-    /// still holds the directory's lock (as the log store's close does).
+    /// error records their sizes in TABLES, so that the next open tells a log cut short
+    /// from one a crash ended, and calls before_release() then, after the last change to
+    /// its files and while it still holds the directory's lock (as the log store's close
+    /// does).
     bool close(std::error_code& ec, function_ref<void()> before_release = [] {}) {
         log_.close_all(ec);
-        if (!ec && !options_.mode.reader) before_release();
+        if (!ec && !options_.mode.reader && tables_.record_closed_logs(ec)) before_release();
         levels_ = levels_type();
         directory_.close();
         return !ec;
@@ -449,7 +451,7 @@ private:
 
     bool open_files(IO io, const std::string& path, const composition& wanted, const table_engine_options& options,
                     std::error_code& ec, function_ref<void()> once_locked);
-    bool replay(std::uint32_t generation, std::error_code& ec);
+    bool replay(std::uint32_t generation, std::uint64_t closed_end, std::error_code& ec);
     bool written_here(const file_header& header, const std::string& path, std::error_code& ec) const;
     bool tables_listed(const std::vector<store_file_name>& names, bool& list_lost, std::error_code& ec) const;
     bool rebuild_table_list(table_list& listed, std::error_code& ec);

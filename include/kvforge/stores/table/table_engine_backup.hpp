@@ -16,6 +16,8 @@
 #include <cstdint>
 #include <string>
 #include <system_error>
+#include <utility>
+#include <vector>
 
 #include "../../backup_options.hpp"
 #include "../../detail/backup_copier.hpp"
@@ -52,24 +54,36 @@ bool table_engine<IO, Writer, Codec>::backup_files(const std::string& dest, cons
             ok = ok && ((how.link_files && copier.link(name)) || copier.copy_whole(name, ec));
         }
     }
-    const auto copy_log = [&](std::uint32_t generation, std::uint64_t end) {
+    // Each log copied, with its size in the copy.
+    std::vector<std::pair<std::uint32_t, std::uint64_t>> copied;
+    const auto copy_log = [&](const data_file<IO>& file, std::uint32_t generation, std::uint64_t end) {
+        copied.emplace_back(generation, end);
+        return copier.copy(file, store_file_name::data(generation), end, false, ec);
+    };
+    const auto copy_log_file = [&](std::uint32_t generation, std::uint64_t end) {
         data_file<IO> file;
         return directory_.open_file(file, store_file_name::data(generation), O_RDONLY, ec) &&
-               copier.copy(file, store_file_name::data(generation), end, false, ec);
+               copy_log(file, generation, end);
     };
-    if (frozen_) ok = ok && copy_log(frozen_log_, frozen_log_bytes_);
-    if (log_.writing()) {
-        ok = ok && copier.copy(log_.file(), store_file_name::data(log_.generation()), log_.end(), false, ec);
-    }
+    if (frozen_) ok = ok && copy_log_file(frozen_log_, frozen_log_bytes_);
+    if (log_.writing()) ok = ok && copy_log(log_.file(), log_.generation(), log_.end());
     std::uint32_t newest_log = log_.writing() ? log_.generation() : 0;
     for (const replayed_log& log : replayed_logs_) {
-        ok = ok && copy_log(log.generation, log.valid_end);
+        ok = ok && copy_log_file(log.generation, log.valid_end);
         newest_log = std::max(newest_log, log.generation);
     }
     // The list TABLES holds, which no job changes meanwhile (a reader's, as it opened),
-    // naming the newest log copied.
-    ok = ok && copier.write(store_file_name::table_list(),
-                            table_list::of(levels_, listed_oldest_log_, listed_counts_, newest_log).encode(), ec);
+    // naming the newest log copied, with the copied logs' sizes as a writer's close records
+    // them: the backup is a closed store, and one of its logs cut short is found.
+    table_list list = table_list::of(levels_, listed_oldest_log_, listed_counts_, newest_log);
+    for (const auto& [generation, end] : copied) {
+        if (generation == list.oldest_log) {
+            list.oldest_log_end = end;
+        } else if (generation == list.newest_log) {
+            list.newest_log_end = end;
+        }
+    }
+    ok = ok && copier.write(store_file_name::table_list(), list.encode(), ec);
     ok = ok && copier.copy_dictionaries(how.link_files, ec);
     return copier.finish(ok, composition_, ec) && check_backup(dest, ec);
 }

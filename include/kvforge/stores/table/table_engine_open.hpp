@@ -128,7 +128,10 @@ bool table_engine<IO, Writer, Codec>::open_files(IO io, const std::string& path,
         return false;
     }
     for (const std::uint32_t generation : logs) {
-        if (!replay(generation, ec)) return false;
+        const std::uint64_t closed_end = generation == listed_oldest_log_  ? listed.oldest_log_end
+                                         : generation == listed.newest_log ? listed.newest_log_end
+                                                                           : 0;
+        if (!replay(generation, closed_end, ec)) return false;
     }
     if (options_.mode.reader) return true;
     // The replayed entries go into a table at once, so that the new log starts empty; the
@@ -146,12 +149,30 @@ bool table_engine<IO, Writer, Codec>::open_files(IO io, const std::string& path,
            run_jobs(false, [] { return 0; }, [] { return true; }, ec);
 }
 
+/// Replays log generation into the write buffer. closed_end is its size when the writer
+/// last closed the store (0: not recorded): a log shorter than that was cut, even at a
+/// record boundary, since the writer's next open would have recorded none, and the open
+/// is refused unless it salvages what is left.
 template <class IO, class Writer, class Codec>
-bool table_engine<IO, Writer, Codec>::replay(std::uint32_t generation, std::error_code& ec) {
+bool table_engine<IO, Writer, Codec>::replay(std::uint32_t generation, std::uint64_t closed_end, std::error_code& ec) {
     data_file<IO> file;
     std::uint64_t size = 0;
     if (!directory_.open_file(file, store_file_name::data(generation), O_RDONLY, ec) || !file.size(size, ec)) {
         return false;
+    }
+    if (size < closed_end) {
+        const std::string cut = "cut short: it holds " + std::to_string(size) + " bytes, though " +
+                                directory_.file_path(store_file_name::table_list()) + " records " +
+                                std::to_string(closed_end) +
+                                " at the store's last close, so the records written past its end are lost";
+        if (!options_.salvage) {
+            fail(ec, errc::corrupt_record,
+                 file.path() + " is " + cut +
+                     " unless the file is put back; open with options::salvage (kvforge repair) to keep the "
+                     "records before the cut (nothing was changed)");
+            return false;
+        }
+        if (options_.mode.reader) found_damage_.push_back({file.path(), size, cut});
     }
     char bytes[file_header::size];
     file_header header;

@@ -178,6 +178,19 @@ public:
         return publish(levels, oldest_log, {}, ec);
     }
 
+    /// Records in TABLES, the list otherwise as last published, the sizes of its oldest and
+    /// newest logs, as a writer's close leaves them (synced, no write to follow): an open
+    /// that finds one shorter knows it was cut, not ended by a crash. Nothing is written
+    /// before the first publish.
+    bool record_closed_logs(std::error_code& ec) const {
+        const std::lock_guard lock(list_mutex_);
+        if (!published_) return true;
+        table_list list = *published_;
+        if (!log_size(list.oldest_log, list.oldest_log_end, ec)) return false;
+        if (list.newest_log > list.oldest_log && !log_size(list.newest_log, list.newest_log_end, ec)) return false;
+        return write_list(std::move(list), ec);
+    }
+
     /// Writes a whole file (TABLES, the MANIFEST) so that a power loss leaves the old one
     /// or the new one: to its .tmp, synced, renamed over it, the directory synced.
     bool write_file(const store_file_name& name, std::string_view bytes, std::error_code& ec) const {
@@ -225,6 +238,12 @@ public:
     }
 
 private:
+    /// The size of log file generation.
+    bool log_size(std::uint32_t generation, std::uint64_t& size, std::error_code& ec) const {
+        source_type file;
+        return directory_.open_file(file, store_file_name::data(generation), O_RDONLY, ec) && file.size(size, ec);
+    }
+
     /// Writes list to TABLES; the caller holds list_mutex_.
     bool write_list(table_list list, std::error_code& ec) const {
         if (!write_file(store_file_name::table_list(), list.encode(), ec)) return false;

@@ -6,7 +6,7 @@
 /// same bytes:
 ///
 ///     0  magic    8 bytes "kvftlist"
-///     8  version  u16: the list's format version, 2
+///     8  version  u16: the list's format version, 3
 ///     10 flags    u16: zero; a reader refuses others
 ///     12 count    u32: the tables listed
 ///     16 log      u32: the generation of the oldest log file whose records are in no table
@@ -15,12 +15,17 @@
 ///     36 dead     u64: the bytes of versions a newer one hides, not yet merged away
 ///     44 newest   u32: the generation of the newest log the writer started (0: not
 ///                 recorded); version 1 has no such field, and its tables start at 44
-///     48 tables   count times 16 bytes: u8 level, 3 zero bytes, u32 generation, u64 file size
+///     48 closed   u64: the oldest log's size when the writer closed the store, 0 while a
+///                 writer has it open or after a crash (not recorded)
+///     56 closed   u64: the newest log's size then, 0 when not recorded or the same log;
+///                 version 2 has neither, and its tables start at 48
+///     64 tables   count times 16 bytes: u8 level, 3 zero bytes, u32 generation, u64 file size
 ///     ...         u32 crc32c over every byte before it
 ///
 /// all little-endian. The size of each table lets an open tell a table cut short from a
-/// whole one before it reads a byte of it; the counts spare an open a scan of the store:
-/// it takes them, and counts what the logs it replays change.
+/// whole one before it reads a byte of it, and the logs' sizes at a close a log cut short,
+/// even at a record boundary, from one a crash ended; the counts spare an open a scan of
+/// the store: it takes them, and counts what the logs it replays change.
 
 #include <cstddef>
 #include <cstdint>
@@ -57,10 +62,12 @@ struct store_counts {
 /// A store's tables, the oldest log file that recovery replays, and the counts as of it.
 struct table_list {
     static constexpr std::string_view magic = "kvftlist";
-    static constexpr std::uint16_t version = 2;
-    /// The bytes before the tables: 44 in version 1, which has no newest log.
-    static constexpr std::size_t head_size = 48;
+    static constexpr std::uint16_t version = 3;
+    /// The bytes before the tables: 48 in version 2, which records no log sizes, and 44 in
+    /// version 1, which has no newest log either.
+    static constexpr std::size_t head_size = 64;
     static constexpr std::size_t table_size = 16;
+    static constexpr std::size_t version2_head_size = 48;
     static constexpr std::size_t version1_head_size = 44;
 
     std::uint32_t oldest_log = 0;
@@ -68,6 +75,11 @@ struct table_list {
     /// a log after oldest_log while a flush of the one before is under way. An open
     /// requires it to be there, as it does oldest_log.
     std::uint32_t newest_log = 0;
+    /// The sizes of oldest_log and newest_log when the writer closed the store (0: not
+    /// recorded), so that an open tells a log cut short from one a crash ended. A writer's
+    /// open publishes a list without them before it writes.
+    std::uint64_t oldest_log_end = 0;
+    std::uint64_t newest_log_end = 0;
     store_counts counts;
     std::vector<listed_table> tables;
 
@@ -83,6 +95,8 @@ struct table_list {
         file_header::put_le64(p + 28, counts.live_bytes);
         file_header::put_le64(p + 36, counts.dead_bytes);
         file_header::put_le32(p + 44, newest_log);
+        file_header::put_le64(p + 48, oldest_log_end);
+        file_header::put_le64(p + 56, newest_log_end);
         p += head_size;
         for (const listed_table& table : tables) {
             p[0] = static_cast<char>(table.level);
@@ -101,6 +115,7 @@ struct table_list {
         ec.clear();
         tables.clear();
         oldest_log = newest_log = 0;
+        oldest_log_end = newest_log_end = 0;
         counts = {};
         const auto refuse = [&](errc code, const char* why) {
             fail(ec, code, path + ": " + why);
@@ -115,7 +130,9 @@ struct table_list {
         if (written_version > version) {
             return refuse(errc::unsupported_version, "is a list of tables of a newer format version");
         }
-        const std::size_t head = written_version < 2 ? version1_head_size : head_size;
+        const std::size_t head = written_version < 2   ? version1_head_size
+                                 : written_version < 3 ? version2_head_size
+                                                       : head_size;
         const std::uint64_t count = file_header::get_le32(p + 12);
         if (bytes.size() != head + count * table_size + 4) return refuse(errc::corrupt_header, "is cut short");
         if (file_header::get_le32(p + bytes.size() - 4) != crc32c(bytes.substr(0, bytes.size() - 4))) {
@@ -126,7 +143,11 @@ struct table_list {
         counts.live_keys = file_header::get_le64(p + 20);
         counts.live_bytes = file_header::get_le64(p + 28);
         counts.dead_bytes = file_header::get_le64(p + 36);
-        if (head == head_size) newest_log = file_header::get_le32(p + 44);
+        if (head >= version2_head_size) newest_log = file_header::get_le32(p + 44);
+        if (head == head_size) {
+            oldest_log_end = file_header::get_le64(p + 48);
+            newest_log_end = file_header::get_le64(p + 56);
+        }
         p += head;
         for (std::uint64_t i = 0; i < count; ++i, p += table_size) {
             listed_table table;
