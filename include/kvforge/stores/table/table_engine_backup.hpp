@@ -76,13 +76,7 @@ bool table_engine<IO, Writer, Codec>::backup_files(const std::string& dest, cons
     // naming the newest log copied, with the copied logs' sizes as a writer's close records
     // them: the backup is a closed store, and one of its logs cut short is found.
     table_list list = table_list::of(levels_, listed_oldest_log_, listed_counts_, newest_log);
-    for (const auto& [generation, end] : copied) {
-        if (generation == list.oldest_log) {
-            list.oldest_log_end = end;
-        } else if (generation == list.newest_log) {
-            list.newest_log_end = end;
-        }
-    }
+    for (const auto& [generation, end] : copied) list.record_closed_end(generation, end);
     ok = ok && copier.write(store_file_name::table_list(), list.encode(), ec);
     ok = ok && copier.copy_dictionaries(how.link_files, ec);
     return copier.finish(ok, composition_, ec) && check_backup(dest, ec);

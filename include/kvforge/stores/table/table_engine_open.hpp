@@ -128,10 +128,7 @@ bool table_engine<IO, Writer, Codec>::open_files(IO io, const std::string& path,
         return false;
     }
     for (const std::uint32_t generation : logs) {
-        const std::uint64_t closed_end = generation == listed_oldest_log_  ? listed.oldest_log_end
-                                         : generation == listed.newest_log ? listed.newest_log_end
-                                                                           : 0;
-        if (!replay(generation, closed_end, ec)) return false;
+        if (!replay(generation, listed.closed_end_of(generation), ec)) return false;
     }
     if (options_.mode.reader) return true;
     // The replayed entries go into a table at once, so that the new log starts empty; the

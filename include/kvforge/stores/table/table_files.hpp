@@ -186,8 +186,11 @@ public:
         const std::lock_guard lock(list_mutex_);
         if (!published_) return true;
         table_list list = *published_;
-        if (!log_size(list.oldest_log, list.oldest_log_end, ec)) return false;
-        if (list.newest_log > list.oldest_log && !log_size(list.newest_log, list.newest_log_end, ec)) return false;
+        for (const std::uint32_t generation : list.named_logs()) {
+            std::uint64_t end = 0;
+            if (!log_size(generation, end, ec)) return false;
+            list.record_closed_end(generation, end);
+        }
         return write_list(std::move(list), ec);
     }
 

@@ -83,6 +83,28 @@ struct table_list {
     store_counts counts;
     std::vector<listed_table> tables;
 
+    /// The logs the list names for recovery: oldest_log, and newest_log when it is a later one.
+    [[nodiscard]] std::vector<std::uint32_t> named_logs() const {
+        std::vector<std::uint32_t> logs{oldest_log};
+        if (newest_log > oldest_log) logs.push_back(newest_log);
+        return logs;
+    }
+
+    /// The size recorded for log generation at the writer's close (0: none recorded).
+    [[nodiscard]] std::uint64_t closed_end_of(std::uint32_t generation) const {
+        return generation == oldest_log ? oldest_log_end : generation == newest_log ? newest_log_end : 0;
+    }
+
+    /// Records end as the size of log generation at close; a log the list does not name is
+    /// left out.
+    void record_closed_end(std::uint32_t generation, std::uint64_t end) {
+        if (generation == oldest_log) {
+            oldest_log_end = end;
+        } else if (generation == newest_log) {
+            newest_log_end = end;
+        }
+    }
+
     /// The list's bytes.
     [[nodiscard]] std::string encode() const {
         std::string out(head_size + tables.size() * table_size + 4, '\0');
