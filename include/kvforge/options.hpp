@@ -14,7 +14,7 @@ struct options {
     /// records) exceed this share of the segments' bytes; 0 turns it off (compact() still
     /// works). Lower keeps the files closer to the live bytes and rewrites more: at 0.3,
     /// an overwrite workload keeps its files within about 1.5x the live bytes and writes
-    /// about 2.7x the bytes it put.
+    /// about 2.7x the bytes it put. From 0 to 1 (else errc::invalid_argument at open).
     double compact_dead_ratio = 0.3;
     /// ...and the segments hold at least this many bytes, so small stores are left alone.
     std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
@@ -34,6 +34,7 @@ struct options {
     /// until the thread has reclaimed enough or has nothing left to do: a burst of writes
     /// then cannot leave compaction arbitrarily far behind. At 1, the files stay within
     /// about twice the live bytes however fast the writes come. 0: writes never wait.
+    /// Negative or NaN: errc::invalid_argument at open.
     double compaction_stall_ratio = 1.0;
     /// ...but each write waits at most this many microseconds, so that a burst of
     /// writes is slowed down to the thread's pace rather than stopped until a whole job
@@ -69,8 +70,9 @@ struct options {
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
     /// written again, and starts a new one. Compaction rewrites closed segments, so
-    /// smaller segments make its steps shorter; each closing costs a few syncs. From
-    /// 64 KiB to a little under 4 GiB (else errc::invalid_argument at open).
+    /// smaller segments make its steps shorter; each closing costs a few syncs. With
+    /// kvforge::disk_index, the size of the write buffer, flushed into a table when full.
+    /// From 64 KiB to a little under 4 GiB (else errc::invalid_argument at open).
     std::uint64_t segment_bytes = std::uint64_t{32} << 20;
     /// Write a hint file (each key with its record's place) at close and compaction, so
     /// that reopening reads the keys without reading the values.

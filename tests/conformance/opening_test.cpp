@@ -8,12 +8,15 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdint>
 #include <cstdlib>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <optional>
 #include <string>
 #include <system_error>
+#include <utility>
 #include <vector>
 
 #include "../support/directory_tree.hpp"
@@ -257,6 +260,56 @@ TEMPLATE_LIST_TEST_CASE("read-only opens of a missing store are refused and crea
         write_file(path + "/LOCK", "");
         CHECK(open_error<TestType>(path, read_only()) == kvforge::errc::store_not_found);
         CHECK(tree(path) == std::map<std::string, std::string>{{"LOCK", ""}});
+    }
+}
+
+TEMPLATE_LIST_TEST_CASE("options out of their range are refused, and the open creates nothing",
+                        "[conformance][opening]", all_configs) {
+    if constexpr (has_files<TestType>) {
+        constexpr std::uint64_t smallest = std::uint64_t{64} << 10;
+        constexpr std::uint64_t largest = kvforge::detail::max_segment_bytes;
+        constexpr double nan = std::numeric_limits<double>::quiet_NaN();
+        temp_dir dir;
+        const std::string path = dir / "db";
+        std::vector<std::pair<options, std::string>> refused;
+        for (const std::uint64_t size : {std::uint64_t{0}, std::uint64_t{4096}, smallest - 1, largest + 1}) {
+            refused.emplace_back(options{}, "options::segment_bytes is " + std::to_string(size) + ";");
+            refused.back().first.segment_bytes = size;
+        }
+        for (const auto& [ratio, written] : {std::pair{-0.1, "-0.1"}, {1.5, "1.5"}, {nan, "nan"}}) {
+            refused.emplace_back(options{}, std::string("options::compact_dead_ratio is ") + written + ";");
+            refused.back().first.compact_dead_ratio = ratio;
+        }
+        for (const auto& [ratio, written] : {std::pair{-1.0, "-1"}, {nan, "nan"}}) {
+            refused.emplace_back(options{}, std::string("options::compaction_stall_ratio is ") + written + ";");
+            refused.back().first.compaction_stall_ratio = ratio;
+        }
+        for (const auto& [opts, message] : refused) {
+            INFO(message);
+            TestType db;
+            std::error_code ec;
+            db.open(path, opts, {}, ec);
+            CHECK(ec == kvforge::errc::invalid_argument);
+            CHECK_THAT(kvforge::last_error_message(), Catch::Contains(message));
+            CHECK_FALSE(db.is_open());
+            CHECK(tree(dir.path()).empty());
+        }
+        // Each end of each range opens, and holds what it is given.
+        std::vector<options> accepted(6);
+        accepted[0].segment_bytes = smallest;
+        accepted[1].segment_bytes = largest;
+        accepted[2].compact_dead_ratio = 0;
+        accepted[3].compact_dead_ratio = 1;
+        accepted[4].compaction_stall_ratio = 0;
+        accepted[5].compaction_stall_ratio = std::numeric_limits<double>::infinity();
+        for (const options& opts : accepted) {
+            {
+                TestType db(path, opts);
+                for (int i = 0; i < record_count; ++i) db.put(record_key(i), record_value(i));
+            }
+            TestType db(path, opts);
+            check_contents(db);
+        }
     }
 }
 

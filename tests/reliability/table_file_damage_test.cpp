@@ -174,7 +174,7 @@ TEST_CASE("a TABLES lost after a merge, its inputs not yet removed, is rebuilt w
     kvforge_test::temp_dir dir;
     const std::string path = dir / "store";
     kvforge::options small_buffers;
-    small_buffers.segment_bytes = 8192;  // many flushes, and merges into level 1
+    small_buffers.segment_bytes = 64 << 10;  // many flushes, and merges into level 1
     std::map<std::string, std::string> model;
     std::map<std::string, std::string> inputs;
     {

@@ -98,6 +98,7 @@
 #include "log_types.hpp"
 #include "log_verify.hpp"
 #include "log_writes.hpp"
+#include "option_checks.hpp"
 #include "record_reader.hpp"
 #include "recovery.hpp"
 #include "segment.hpp"
@@ -394,7 +395,6 @@ private:
     // The rollover (engine_rollover.hpp), with write_gate_ held but for prepare_spare,
     // which takes it itself.
     void reset_rollover(bool wanted = false) noexcept;
-    [[nodiscard]] static bool accepts_segment_bytes(std::uint64_t segment_bytes, std::error_code& ec);
     bool make_room(std::error_code& ec);
     /// Whether the write under way closed a segment: that write paid for the rollover's
     /// syncs already, so single_thread runs no step after it (the segment's hint, a
@@ -409,8 +409,6 @@ private:
     void discard_spare();
     bool flush_ahead(std::error_code& ec);
     segment_pointer take_spare();
-    /// Segments may be no smaller: below this, rollover's syncs would cost more than the writes.
-    static constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
     /// The most a rollover writes and syncs of a buffering writer's bytes: a write that
     /// finds the active segment this close to full flushes ahead (a quarter of the
     /// smallest segments).

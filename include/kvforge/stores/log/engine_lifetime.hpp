@@ -48,7 +48,7 @@ void log_backend<Policies, Mapped>::open(std::string_view path, const kvforge::o
              "this store object is already open on " + files_.directory().path() + "; close it first");
         return;
     }
-    if (!accepts_segment_bytes(opts.segment_bytes, ec)) return;
+    if (!accepts_options(opts, ec)) return;
     io_ = std::move(io);
     options_ = opts;
     composition_ = wanted;

@@ -49,18 +49,6 @@ void log_backend<Policies, Mapped>::reset_rollover(bool wanted) noexcept {
     segments_closed_ = 0;
 }
 
-/// Whether segments of segment_bytes can be rolled over, which open() asks first; else
-/// false with ec set.
-template <class Policies, bool Mapped>
-bool log_backend<Policies, Mapped>::accepts_segment_bytes(std::uint64_t segment_bytes, std::error_code& ec) {
-    if (segment_bytes >= min_segment_bytes && segment_bytes <= max_segment_bytes) return true;
-    fail(ec, errc::invalid_argument,
-         "options::segment_bytes is " + std::to_string(segment_bytes) + "; it must lie between " +
-             std::to_string(min_segment_bytes) + " (64 KiB) and " + std::to_string(max_segment_bytes) +
-             " bytes (nothing was opened)");
-    return false;
-}
-
 /// Before a write (write_gate_ held): closes the active segment when it is full, and
 /// flushes the writer ahead as it enters its last stretch.
 template <class Policies, bool Mapped>

@@ -23,8 +23,8 @@
 #include <system_error>
 
 #include "../../batch.hpp"
-#include "../../compression/compressed.hpp"
 #include "../../composition.hpp"
+#include "../../compression/compressed.hpp"
 #include "../../detail/assign_bytes.hpp"
 #include "../../detail/function_ref.hpp"
 #include "../../detail/refreshed_keys.hpp"
@@ -33,6 +33,7 @@
 #include "../../options.hpp"
 #include "../../stats.hpp"
 #include "../log/compaction_thread.hpp"
+#include "../log/option_checks.hpp"
 #include "table_engine.hpp"
 
 namespace kvforge::detail {
@@ -84,6 +85,7 @@ public:
     /// (table_engine::open).
     void open(std::string_view path, const kvforge::options& opts, io_type io, const composition& wanted,
               std::error_code& ec, function_ref<void()> once_locked = [] {}) {
+        if (!accepts_options(opts, ec)) return;
         const write_lock lock(mutex_);
         table_engine_options options;
         options.write_buffer_bytes = opts.segment_bytes;
