@@ -4852,7 +4852,7 @@ struct options {
     /// records) exceed this share of the segments' bytes; 0 turns it off (compact() still
     /// works). Lower keeps the files closer to the live bytes and rewrites more: at 0.3,
     /// an overwrite workload keeps its files within about 1.5x the live bytes and writes
-    /// about 2.7x the bytes it put.
+    /// about 2.7x the bytes it put. From 0 to 1 (else errc::invalid_argument at open).
     double compact_dead_ratio = 0.3;
     /// ...and the segments hold at least this many bytes, so small stores are left alone.
     std::uint64_t compact_min_bytes = std::uint64_t{4} << 20;
@@ -4872,6 +4872,7 @@ struct options {
     /// until the thread has reclaimed enough or has nothing left to do: a burst of writes
     /// then cannot leave compaction arbitrarily far behind. At 1, the files stay within
     /// about twice the live bytes however fast the writes come. 0: writes never wait.
+    /// Negative or NaN: errc::invalid_argument at open.
     double compaction_stall_ratio = 1.0;
     /// ...but each write waits at most this many microseconds, so that a burst of
     /// writes is slowed down to the thread's pace rather than stopped until a whole job
@@ -4907,8 +4908,9 @@ struct options {
     /// file_log, mmap_file: a write that finds the active segment (the data file records
     /// are appended to) holding this many bytes or more first closes it, never to be
     /// written again, and starts a new one. Compaction rewrites closed segments, so
-    /// smaller segments make its steps shorter; each closing costs a few syncs. From
-    /// 64 KiB to a little under 4 GiB (else errc::invalid_argument at open).
+    /// smaller segments make its steps shorter; each closing costs a few syncs. With
+    /// kvforge::disk_index, the size of the write buffer, flushed into a table when full.
+    /// From 64 KiB to a little under 4 GiB (else errc::invalid_argument at open).
     std::uint64_t segment_bytes = std::uint64_t{32} << 20;
     /// Write a hint file (each key with its record's place) at close and compaction, so
     /// that reopening reads the keys without reading the values.
@@ -16478,6 +16480,59 @@ private:
 
 }  // namespace kvforge::detail
 // ---- end kvforge/stores/log/log_writes.hpp ----
+// ---- begin kvforge/stores/log/option_checks.hpp ----
+/// \file option_checks.hpp
+/// The values of kvforge::options that a file store (log or disk_index) refuses before its
+/// open touches a file, so that a value no store can work with is an error at open, not a
+/// store that never compacts, or one that freezes at every write.
+
+#include <cstdint>
+#include <cstdio>
+#include <string>
+#include <system_error>
+
+
+namespace kvforge::detail {
+
+/// Segments may be no smaller: below this, a rollover's syncs (a disk_index flush's table)
+/// would cost more than the writes between them.
+inline constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
+
+/// The value as a user would write it: "0.25", "-1", "nan".
+[[nodiscard]] inline std::string option_value(double value) {
+    char text[32];
+    std::snprintf(text, sizeof text, "%g", value);
+    return text;
+}
+
+/// Whether a file store can open with opts; else false, with ec (errc::invalid_argument)
+/// naming the option, its value and the values it takes.
+[[nodiscard]] inline bool accepts_options(const options& opts, std::error_code& ec) {
+    if (opts.segment_bytes < min_segment_bytes || opts.segment_bytes > max_segment_bytes) {
+        fail(ec, errc::invalid_argument,
+             "options::segment_bytes is " + std::to_string(opts.segment_bytes) + "; it must lie between " +
+                 std::to_string(min_segment_bytes) + " (64 KiB) and " + std::to_string(max_segment_bytes) +
+                 " bytes (nothing was opened)");
+        return false;
+    }
+    // A share of the files' bytes: written as !(in range) so that NaN is refused too.
+    if (!(opts.compact_dead_ratio >= 0 && opts.compact_dead_ratio <= 1)) {
+        fail(ec, errc::invalid_argument,
+             "options::compact_dead_ratio is " + option_value(opts.compact_dead_ratio) +
+                 "; it is a share of the files' bytes, from 0 (no automatic compaction) to 1 (nothing was opened)");
+        return false;
+    }
+    if (!(opts.compaction_stall_ratio >= 0)) {
+        fail(ec, errc::invalid_argument,
+             "options::compaction_stall_ratio is " + option_value(opts.compaction_stall_ratio) +
+                 "; it must be 0 (writes never wait) or more (nothing was opened)");
+        return false;
+    }
+    return true;
+}
+
+}  // namespace kvforge::detail
+// ---- end kvforge/stores/log/option_checks.hpp ----
 // ---- begin kvforge/stores/log/recovery.hpp ----
 /// \file recovery.hpp
 /// A log store's open: the segments found in its directory, checked, and replayed into
@@ -18648,7 +18703,6 @@ private:
     // The rollover (engine_rollover.hpp), with write_gate_ held but for prepare_spare,
     // which takes it itself.
     void reset_rollover(bool wanted = false) noexcept;
-    [[nodiscard]] static bool accepts_segment_bytes(std::uint64_t segment_bytes, std::error_code& ec);
     bool make_room(std::error_code& ec);
     /// Whether the write under way closed a segment: that write paid for the rollover's
     /// syncs already, so single_thread runs no step after it (the segment's hint, a
@@ -18663,8 +18717,6 @@ private:
     void discard_spare();
     bool flush_ahead(std::error_code& ec);
     segment_pointer take_spare();
-    /// Segments may be no smaller: below this, rollover's syncs would cost more than the writes.
-    static constexpr std::uint64_t min_segment_bytes = std::uint64_t{64} << 10;
     /// The most a rollover writes and syncs of a buffering writer's bytes: a write that
     /// finds the active segment this close to full flushes ahead (a quarter of the
     /// smallest segments).
@@ -20667,7 +20719,7 @@ void log_backend<Policies, Mapped>::open(std::string_view path, const kvforge::o
              "this store object is already open on " + files_.directory().path() + "; close it first");
         return;
     }
-    if (!accepts_segment_bytes(opts.segment_bytes, ec)) return;
+    if (!accepts_options(opts, ec)) return;
     io_ = std::move(io);
     options_ = opts;
     composition_ = wanted;
@@ -21163,18 +21215,6 @@ void log_backend<Policies, Mapped>::reset_rollover(bool wanted) noexcept {
     closed_by_this_write_ = false;
     flushed_ahead_ = false;
     segments_closed_ = 0;
-}
-
-/// Whether segments of segment_bytes can be rolled over, which open() asks first; else
-/// false with ec set.
-template <class Policies, bool Mapped>
-bool log_backend<Policies, Mapped>::accepts_segment_bytes(std::uint64_t segment_bytes, std::error_code& ec) {
-    if (segment_bytes >= min_segment_bytes && segment_bytes <= max_segment_bytes) return true;
-    fail(ec, errc::invalid_argument,
-         "options::segment_bytes is " + std::to_string(segment_bytes) + "; it must lie between " +
-             std::to_string(min_segment_bytes) + " (64 KiB) and " + std::to_string(max_segment_bytes) +
-             " bytes (nothing was opened)");
-    return false;
 }
 
 /// Before a write (write_gate_ held): closes the active segment when it is full, and

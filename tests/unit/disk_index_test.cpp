@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <optional>
@@ -398,6 +399,64 @@ TEST_CASE("disk_index: stats count the files, and the bytes and syncs written to
           files_bytes());
 }
 
+TEST_CASE("disk_index: the log is flushed early for overwritten versions only, not for its records' framing",
+          "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir.path().string();
+    const auto tables = [&] {
+        int count = 0;
+        for (const auto& entry : std::filesystem::directory_iterator(path)) {
+            count += entry.path().extension() == ".kvtable" ? 1 : 0;
+        }
+        return count;
+    };
+    const auto key = [](int i) {
+        char text[16];
+        std::snprintf(text, sizeof text, "k%07d", i);
+        return std::string(text);
+    };
+    kvforge::options opts;
+    opts.compact_min_bytes = 0;  // at any size; the write buffer (32 MiB) never fills here
+    opts.compact_dead_ratio = 0.3;
+    {
+        table_store store(path, opts);
+        // 1,000 keys of 8 bytes with values of 4: the log's framing is over half its bytes,
+        // and none of it is an overwritten version.
+        for (int i = 0; i < 1000; ++i) store.put(key(i), "v" + std::to_string(100 + i % 900));
+        CHECK(tables() == 0);
+        // Each overwrite makes 12 bytes dead: 429 of them make 0.3 of the 12 * 1,429 written.
+        int flushed_at = 0;
+        for (int i = 0; i < 1000 && flushed_at == 0; ++i) {
+            store.put(key(i), "w" + std::to_string(100 + i % 900));
+            if (tables() > 0) flushed_at = i + 1;
+        }
+        CHECK(flushed_at == 429);
+    }
+    table_store store(path, opts);
+    REQUIRE(store.size() == 1000);
+    for (int i = 0; i < 1000; ++i) {
+        REQUIRE(store.get(key(i)) == (i < 429 ? "w" : "v") + std::to_string(100 + i % 900));
+    }
+}
+
+TEST_CASE("disk_index: erases of keys in the tables flush the buffer early, so that a merge drops what they hide",
+          "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    kvforge::options opts;
+    opts.compact_min_bytes = 64 << 10;  // the write buffer (32 MiB) never fills here
+    table_store store(dir.path().string(), opts);
+    for (int i = 0; i < 20000; ++i) store.put("key" + std::to_string(i), std::string(100, 'v'));
+    store.compact();  // every record in a table, the buffer empty
+    const std::uint64_t full = store.stats().disk_bytes;
+    REQUIRE(full > 2'000'000);
+    for (int i = 0; i < 20000; ++i) REQUIRE(store.erase("key" + std::to_string(i)));
+    // The erases hide 2.2 MB of the tables; kept in the buffer, they would leave it all.
+    const kvforge::stats s = store.stats();
+    CHECK(s.disk_bytes < full / 2);
+    CHECK(s.compactions > 1);
+    CHECK(store.empty());
+}
+
 TEST_CASE("disk_index: kvforge::copy moves a log store's records into a table store and back",
           "[table][disk_index]") {
     kvforge_test::temp_dir dir;
@@ -582,7 +641,7 @@ TEST_CASE("disk_index: readers open and refresh while a writer flushes and compa
     kvforge_test::temp_dir dir;
     const std::string path = dir.path().string();
     kvforge::options opts;
-    opts.segment_bytes = 32 << 10;  // a flush every few hundred puts, and compactions
+    opts.segment_bytes = 64 << 10;  // a flush every thousand or so puts, and compactions
     safe_store writer(path, opts);
     constexpr int total = 30'000;
     const auto key = [](int i) {

@@ -129,7 +129,7 @@ public:
         record_.clear();
         append_erase_record(record_, key);
         if (!append_to_log(ec)) return false;
-        add_to_buffer(key, record_type::erase, {});
+        add_to_buffer(key, record_type::erase, {}, change.dead - key.size());
         counts_.apply(change);
         ++erases_;
         return after_write(ec);
@@ -141,9 +141,12 @@ public:
         // the ones before it in the batch.
         live_counts::change change;
         counts_.begin_batch();
+        batch_hidden_.clear();
         bool read = true;
         ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
+            const std::uint64_t dead_before = change.dead;
             if (read) read = account(key, op == batch_op::put ? &value : nullptr, true, change, ec);
+            batch_hidden_.push_back(op == batch_op::put ? 0 : change.dead - dead_before - key.size());
         });
         if (!read) return false;
         record_.clear();
@@ -157,9 +160,10 @@ public:
         });
         finish_batch_record(record_, start, ops.count());
         if (!append_to_log(ec)) return false;
+        std::size_t index = 0;
         ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
             add_to_buffer(key, op == batch_op::put ? record_type::put : record_type::erase,
-                          op == batch_op::put ? value : std::string_view{});
+                          op == batch_op::put ? value : std::string_view{}, batch_hidden_[index++]);
             if (op == batch_op::put) ++puts_;
         });
         counts_.apply(change);
@@ -307,7 +311,7 @@ public:
         buffer_ = write_buffer();
         frozen_.reset();
         frozen_log_bytes_ = 0;
-        buffer_live_ = 0;
+        buffer_live_ = buffer_written_ = buffer_hides_ = 0;
         counts_.set({});
         return remove_logs_before(log_.generation(), ec) && tables_.remove_unlisted(levels_, ec);
     }
@@ -399,13 +403,20 @@ private:
         return true;
     }
 
-    void add_to_buffer(std::string_view key, record_type kind, std::string_view value) {
+    /// Adds a write to the buffer; hidden is the key and value of the version an erase hides
+    /// (0: none), which counts towards an early freeze when it lies in the tables.
+    void add_to_buffer(std::string_view key, record_type kind, std::string_view value, std::uint64_t hidden = 0) {
         table_entry entry;
         entry.key = key;
         entry.kind = kind;
         entry.value = value;
-        if (const std::optional<std::size_t> replaced = buffer_.add(entry)) buffer_live_ -= key.size() + *replaced;
+        if (const std::optional<std::size_t> replaced = buffer_.add(entry)) {
+            buffer_live_ -= key.size() + *replaced;
+        } else {
+            buffer_hides_ += hidden;
+        }
         buffer_live_ += key.size() + value.size();
+        buffer_written_ += key.size() + value.size();
     }
 
     /// Freezes the buffer when it is full, or when the log holds mostly versions it no
@@ -425,14 +436,17 @@ private:
         return run_jobs(false, [] { return 0; }, [] { return true; }, ec);
     }
 
-    /// Whether the buffer is due to be frozen: it is full, or its log holds mostly versions
-    /// it no longer does.
+    /// Whether the buffer is due to be frozen: it is full, or mostly dead: versions it no
+    /// longer holds, and versions in the tables its erases hide (which a merge drops only
+    /// once the erases are in a table). Versions are counted by their keys and values, not
+    /// the log's bytes, so that the records' framing never passes for dead versions: it
+    /// would freeze a buffer of small records at every write, and an empty one again and again.
     [[nodiscard]] bool freeze_due() const noexcept {
-        const std::uint64_t log = log_.end();
-        const bool log_mostly_dead = options_.dead_ratio > 0 && log >= options_.min_bytes &&
-                                     static_cast<double>(log - std::min<std::uint64_t>(log, buffer_live_)) >=
-                                         options_.dead_ratio * static_cast<double>(log);
-        return buffer_.memory_usage() >= options_.write_buffer_bytes || log_mostly_dead;
+        const std::uint64_t dead = buffer_written_ - buffer_live_ + buffer_hides_;
+        const bool mostly_dead =
+            options_.dead_ratio > 0 && dead > 0 && log_.end() >= options_.min_bytes &&
+            static_cast<double>(dead) >= options_.dead_ratio * static_cast<double>(buffer_written_ + buffer_hides_);
+        return buffer_.memory_usage() >= options_.write_buffer_bytes || mostly_dead;
     }
 
     bool tables_mostly_dead() const;
@@ -486,7 +500,10 @@ private:
     std::string last_job_error_;
     std::string record_;
     live_counts counts_;
-    std::uint64_t buffer_live_ = 0;  ///< keys and values of the write buffer's entries
+    std::uint64_t buffer_live_ = 0;            ///< keys and values of the write buffer's entries
+    std::uint64_t buffer_written_ = 0;         ///< keys and values written into it, replaced ones too
+    std::uint64_t buffer_hides_ = 0;           ///< keys and values of table versions its erases hide
+    std::vector<std::uint64_t> batch_hidden_;  ///< for each operation of a batch, what it hides
     std::uint64_t puts_ = 0;
     mutable std::atomic<std::uint64_t> gets_{0};
     std::uint64_t erases_ = 0;

@@ -40,7 +40,7 @@ bool table_engine<IO, Writer, Codec>::freeze(std::error_code& ec) {
     frozen_log_bytes_ = log;
     frozen_counts_ = counts_.now();
     buffer_ = write_buffer();
-    buffer_live_ = 0;
+    buffer_live_ = buffer_written_ = buffer_hides_ = 0;
     // With jobs beside the writers, writes go to the new log while the frozen one waits for
     // its flush: TABLES names it at once, so that an open that misses it fails. A store that
     // runs its jobs in the write that froze flushes before any write reaches the new log.
