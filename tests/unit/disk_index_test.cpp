@@ -8,6 +8,7 @@
 
 #include "../support/file_bytes.hpp"
 #include "../support/held_call.hpp"
+#include "../support/numbered_keys.hpp"
 #include "../support/open_store_once.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/writers_sharing_syncs.hpp"
@@ -410,11 +411,7 @@ TEST_CASE("disk_index: the log is flushed early for overwritten versions only, n
         }
         return count;
     };
-    const auto key = [](int i) {
-        char text[16];
-        std::snprintf(text, sizeof text, "k%07d", i);
-        return std::string(text);
-    };
+    using kvforge_test::key_of;  // keys of 8 bytes
     kvforge::options opts;
     opts.compact_min_bytes = 0;  // at any size; the write buffer (32 MiB) never fills here
     opts.compact_dead_ratio = 0.3;
@@ -422,12 +419,12 @@ TEST_CASE("disk_index: the log is flushed early for overwritten versions only, n
         table_store store(path, opts);
         // 1,000 keys of 8 bytes with values of 4: the log's framing is over half its bytes,
         // and none of it is an overwritten version.
-        for (int i = 0; i < 1000; ++i) store.put(key(i), "v" + std::to_string(100 + i % 900));
+        for (int i = 0; i < 1000; ++i) store.put(key_of(i), "v" + std::to_string(100 + i % 900));
         CHECK(tables() == 0);
         // Each overwrite makes 12 bytes dead: 429 of them make 0.3 of the 12 * 1,429 written.
         int flushed_at = 0;
         for (int i = 0; i < 1000 && flushed_at == 0; ++i) {
-            store.put(key(i), "w" + std::to_string(100 + i % 900));
+            store.put(key_of(i), "w" + std::to_string(100 + i % 900));
             if (tables() > 0) flushed_at = i + 1;
         }
         CHECK(flushed_at == 429);
@@ -435,7 +432,7 @@ TEST_CASE("disk_index: the log is flushed early for overwritten versions only, n
     table_store store(path, opts);
     REQUIRE(store.size() == 1000);
     for (int i = 0; i < 1000; ++i) {
-        REQUIRE(store.get(key(i)) == (i < 429 ? "w" : "v") + std::to_string(100 + i % 900));
+        REQUIRE(store.get(key_of(i)) == (i < 429 ? "w" : "v") + std::to_string(100 + i % 900));
     }
 }
 
