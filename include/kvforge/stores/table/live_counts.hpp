@@ -24,7 +24,8 @@ public:
         std::int64_t keys = 0;
         std::int64_t bytes = 0;
         std::uint64_t dead = 0;
-        std::uint64_t erased = 0;  ///< erases of keys the store held
+        std::uint64_t erased = 0;        ///< erases of keys the store held
+        std::uint64_t erased_bytes = 0;  ///< keys and values of the versions those erases hide
     };
 
     /// Adds to c what writing value (an erase when null) under key changes; find(key, value,
@@ -53,7 +54,10 @@ public:
             c.bytes += key_size + static_cast<std::int64_t>(value->size());
         } else {
             c.dead += key.size();  // the erase itself, until a merge drops it
-            c.erased += old_size >= 0 ? 1 : 0;
+            if (old_size >= 0) {
+                c.erased += 1;
+                c.erased_bytes += static_cast<std::uint64_t>(key_size + old_size);
+            }
         }
         if (in_batch) batch_sizes_[std::string(key)] = value ? static_cast<std::int64_t>(value->size()) : -1;
         return true;

@@ -129,7 +129,7 @@ public:
         record_.clear();
         append_erase_record(record_, key);
         if (!append_to_log(ec)) return false;
-        add_to_buffer(key, record_type::erase, {}, change.dead - key.size());
+        add_to_buffer(key, record_type::erase, {}, change.erased_bytes);
         counts_.apply(change);
         ++erases_;
         return after_write(ec);
@@ -144,9 +144,9 @@ public:
         batch_hidden_.clear();
         bool read = true;
         ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-            const std::uint64_t dead_before = change.dead;
+            const std::uint64_t erased_before = change.erased_bytes;
             if (read) read = account(key, op == batch_op::put ? &value : nullptr, true, change, ec);
-            batch_hidden_.push_back(op == batch_op::put ? 0 : change.dead - dead_before - key.size());
+            batch_hidden_.push_back(change.erased_bytes - erased_before);
         });
         if (!read) return false;
         record_.clear();
