@@ -30,6 +30,15 @@ namespace {
 using table_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index>;
 using log_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index>;
 
+/// The table files in the store directory at path.
+int table_files(const std::string& path) {
+    int count = 0;
+    for (const auto& entry : std::filesystem::directory_iterator(path)) {
+        count += entry.path().extension() == ".kvtable" ? 1 : 0;
+    }
+    return count;
+}
+
 /// The error an open of Store at path throws (none when it opens).
 template <class Store>
 kvforge::error open_error(const std::string& path) {
@@ -404,13 +413,6 @@ TEST_CASE("disk_index: the log is flushed early for overwritten versions only, n
           "[table][disk_index]") {
     kvforge_test::temp_dir dir;
     const std::string path = dir.path().string();
-    const auto tables = [&] {
-        int count = 0;
-        for (const auto& entry : std::filesystem::directory_iterator(path)) {
-            count += entry.path().extension() == ".kvtable" ? 1 : 0;
-        }
-        return count;
-    };
     using kvforge_test::key_of;  // keys of 8 bytes
     kvforge::options opts;
     opts.compact_min_bytes = 0;  // at any size; the write buffer (32 MiB) never fills here
@@ -420,12 +422,12 @@ TEST_CASE("disk_index: the log is flushed early for overwritten versions only, n
         // 1,000 keys of 8 bytes with values of 4: the log's framing is over half its bytes,
         // and none of it is an overwritten version.
         for (int i = 0; i < 1000; ++i) store.put(key_of(i), "v" + std::to_string(100 + i % 900));
-        CHECK(tables() == 0);
+        CHECK(table_files(path) == 0);
         // Each overwrite makes 12 bytes dead: 429 of them make 0.3 of the 12 * 1,429 written.
         int flushed_at = 0;
         for (int i = 0; i < 1000 && flushed_at == 0; ++i) {
             store.put(key_of(i), "w" + std::to_string(100 + i % 900));
-            if (tables() > 0) flushed_at = i + 1;
+            if (table_files(path) > 0) flushed_at = i + 1;
         }
         CHECK(flushed_at == 429);
     }
@@ -452,6 +454,65 @@ TEST_CASE("disk_index: erases of keys in the tables flush the buffer early, so t
     CHECK(s.disk_bytes < full / 2);
     CHECK(s.compactions > 1);
     CHECK(store.empty());
+}
+
+TEST_CASE("disk_index: tables of keys with empty values are not merged whole, as they hold no dead versions",
+          "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir.path().string();
+    kvforge::options opts;
+    opts.segment_bytes = 64 << 10;  // the write buffer: a table every few thousand keys
+    opts.compact_min_bytes = 0;
+    opts.compact_dead_ratio = 0.3;
+    table_store store(path, opts);
+    // Random keys of 8 bytes (no prefix to share) and empty values: the tables' framing,
+    // block index and filter outweigh the keys, but none of it is a dead version.
+    std::mt19937_64 random(11);
+    std::string key(8, ' ');
+    int written = 0;
+    while (table_files(path) < 3 && written < 200'000) {
+        for (char& c : key) c = static_cast<char>(random());
+        store.put(key, "");
+        ++written;
+    }
+    REQUIRE(table_files(path) == 3);  // three flushes, below level 0's four that start a compaction
+    const kvforge::stats s = store.stats();
+    CHECK(s.compactions == 0);
+    CHECK(s.dead_bytes == 0);
+    CHECK(store.size() == static_cast<std::size_t>(written));
+}
+
+TEST_CASE("disk_index: stats().dead_bytes counts the versions the files still hold, less as merges drop them",
+          "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir.path().string();
+    kvforge::options opts;
+    opts.segment_bytes = 64 << 10;
+    opts.compact_dead_ratio = 0;  // no merge of every table: the compactions of levels alone drop versions
+    std::mt19937_64 random(7);
+    std::string value(100, ' ');
+    {
+        table_store store(path, opts);
+        for (int round = 0; round < 20; ++round) {
+            for (int i = 0; i < 500; ++i) {
+                for (char& c : value) c = static_cast<char>(random());
+                store.put(kvforge_test::key_of(i), value);
+            }
+        }
+        const kvforge::stats s = store.stats();
+        REQUIRE(s.compactions > 0);
+        CHECK(s.live_bytes == 500 * (8 + 100));
+        // Each byte counted live or dead lies in a file, which adds its framing: the values
+        // do not compress. Counted at each overwrite alone, the dead bytes would be 19 times
+        // the live ones.
+        CHECK(s.dead_bytes > 0);
+        CHECK(s.live_bytes + s.dead_bytes <= s.disk_bytes);
+        store.compact();
+        CHECK(store.stats().dead_bytes == 0);
+    }
+    table_store store(path, opts);
+    CHECK(store.stats().dead_bytes == 0);
+    CHECK(store.size() == 500);
 }
 
 TEST_CASE("disk_index: kvforge::copy moves a log store's records into a table store and back",
@@ -544,6 +605,40 @@ TEST_CASE("disk_index: the block cache serves hot blocks, and holds within optio
         CHECK(e.code() == kvforge::errc::invalid_argument);
         CHECK_THAT(e.what(), Catch::Contains("options::block_cache_bytes"));
     }
+}
+
+TEST_CASE("disk_index: the block cache lets go of the blocks of the tables a merge or clear() removes",
+          "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    constexpr int keys = 20'000;  // about 2.3 MB of blocks, within the budget below
+    kvforge::options opts;
+    opts.segment_bytes = 1 << 20;
+    opts.block_cache_bytes = 4 << 20;
+    table_store store(dir.path().string(), opts);
+    const auto write_all = [&](char fill) {
+        for (int i = 0; i < keys; ++i) store.put("key" + std::to_string(i), std::string(100, fill));
+        store.compact();  // every key in new tables, the older ones removed
+    };
+    // The memory the store holds with every block in the cache, less what it holds without.
+    const auto read_all = [&](char fill) {
+        const std::uint64_t before = store.stats().memory_bytes;
+        for (int i = 0; i < keys; ++i) REQUIRE(store.get("key" + std::to_string(i)) == std::string(100, fill));
+        return store.stats().memory_bytes - before;
+    };
+    write_all('v');
+    const std::uint64_t baseline = store.stats().memory_bytes;
+    const std::uint64_t blocks = read_all('v');
+    REQUIRE(blocks > 2'000'000);
+    REQUIRE(store.stats().evictions == 0);
+
+    write_all('w');
+    INFO("blocks: " << blocks << " bytes; memory before them " << baseline << ", after the merge "
+                    << store.stats().memory_bytes);
+    CHECK(store.stats().memory_bytes < baseline + blocks / 10);
+    CHECK(read_all('w') > 2'000'000);  // the new tables' blocks come in
+    store.clear();
+    CHECK(store.stats().memory_bytes < baseline + blocks / 10);
+    CHECK(store.stats().evictions == 0);  // the blocks were let go, not pushed out
 }
 
 TEST_CASE("disk_index: get_view hands out a value where it lies in the block cache, valid whatever the store does "

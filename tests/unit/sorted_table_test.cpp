@@ -15,6 +15,7 @@
 #include <atomic>
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -432,6 +433,32 @@ TEST_CASE("a block cache serves hot blocks without reading the file, within its 
         CHECK(cache.evictions() > 0);
         CHECK(cache.memory_usage() <= budget);
         CHECK(*held == before);  // AddressSanitizer checks it was not freed
+    }
+
+    SECTION("forgetting a table drops its blocks alone, and a block a reader holds stays whole") {
+        REQUIRE(cache.set_budget(std::uint64_t{8} << 20, "block_cache_bytes", ec));
+        for (const kept_entry& entry : entries) REQUIRE(table.find(entry.key, buffers, found, ec));
+        const kd::shared_block held = buffers.shared;
+        REQUIRE(held);
+        const std::string before = *held;
+        // Blocks of another table, at the same offsets.
+        const std::uint64_t other = table.cache_identity() + 1;
+        cache.put(other, 0, std::make_shared<const std::string>(4096, 'x'));
+        cache.put(other, 4096, std::make_shared<const std::string>(4096, 'y'));
+        REQUIRE(cache.blocks() == table.blocks() + 2);
+        const std::uint64_t memory = cache.memory_usage();
+        cache.forget({table.cache_identity(), table.cache_identity() + 2});  // the second holds none
+        CHECK(cache.blocks() == 2);
+        CHECK(cache.memory_usage() < memory);
+        CHECK(cache.evictions() == 0);  // let go of, not evicted for room
+        CHECK(cache.read(table.cache_identity(), 0) == nullptr);
+        REQUIRE(cache.read(other, 4096) != nullptr);
+        CHECK(*cache.read(other, 4096) == std::string(4096, 'y'));
+        CHECK(*held == before);  // AddressSanitizer checks it was not freed
+        counted.reads = 0;
+        REQUIRE(table.find(entries.front().key, buffers, found, ec));  // read from the file again
+        CHECK(same_entry(found, entries.front()));
+        CHECK(counted.reads == 1);
     }
 
     SECTION("a scan takes no room in the cache") {

@@ -9,8 +9,8 @@
 /// what the cache holds counts against its budget).
 ///
 /// Blocks are keyed by the table's identity (its header's generation and file id, which no
-/// other file of a store shares) and the block's offset. Entries of a table that is gone
-/// are never asked for again and leave as others come in.
+/// other file of a store shares) and the block's offset. The store has the cache forget a
+/// table it removes, whose blocks would otherwise hold memory until others pushed them out.
 ///
 /// Eviction is CLOCK: a read marks its entry, and a put that needs room sweeps a hand over
 /// the entries, clearing marks and taking the first unmarked one. So a read takes only
@@ -18,6 +18,7 @@
 /// and a short sweep, whatever the budget. (A cache of many small values would rather
 /// keep them in arenas; a block is a few KiB, one allocation each.)
 
+#include <algorithm>
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -88,6 +89,20 @@ public:
         make_room(0);  // the index or the list of entries may have grown
     }
 
+    /// Drops every block of the tables (identities, in any order), in one pass over the entries.
+    void forget(std::vector<std::uint64_t> tables) {
+        if (tables.empty()) return;
+        std::sort(tables.begin(), tables.end());
+        std::unique_lock lock(mutex_);
+        for (std::size_t i = 0; i < entries_.size();) {
+            if (std::binary_search(tables.begin(), tables.end(), entries_[i]->key.table)) {
+                remove(i);  // the last entry takes position i, to be looked at next
+            } else {
+                ++i;
+            }
+        }
+    }
+
     [[nodiscard]] std::uint64_t hits() const noexcept { return hits_.load(std::memory_order_relaxed); }
     [[nodiscard]] std::uint64_t misses() const noexcept { return misses_.load(std::memory_order_relaxed); }
     [[nodiscard]] std::uint64_t evictions() const {
@@ -150,13 +165,14 @@ private:
                 ++hand_;
                 continue;
             }
-            evict(hand_);
+            remove(hand_);
+            ++evictions_;
         }
     }
 
     /// Removes the entry at position i; the last entry takes its place, where the hand
     /// finds it next.
-    void evict(std::size_t i) {
+    void remove(std::size_t i) {
         held_bytes_ -= cost_of(entries_[i]->block->size());
         index_.erase(entries_[i]->key);
         if (i + 1 != entries_.size()) {
@@ -164,7 +180,6 @@ private:
             index_[entries_[i]->key] = i;
         }
         entries_.pop_back();
-        ++evictions_;
     }
 
     mutable std::shared_mutex mutex_;

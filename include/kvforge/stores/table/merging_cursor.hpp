@@ -12,6 +12,7 @@
 /// loop: a store reads a handful of sources, where a heap would cost more than it saves.
 
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -70,6 +71,9 @@ public:
     [[nodiscard]] bool valid() const noexcept { return current_ != none; }
     /// The newest entry of the current key, valid until the cursor moves.
     [[nodiscard]] const table_entry& entry() const noexcept { return sources_[current_]->entry(); }
+    /// The keys and values of the entries passed without being given: older versions of a
+    /// key, and the erases skipped, with what they hide. A merge drops them.
+    [[nodiscard]] std::uint64_t passed_bytes() const noexcept { return passed_bytes_; }
 
     bool seek_first(std::error_code& ec) {
         forward_ = true;
@@ -110,7 +114,7 @@ public:
             }
             return settle(ec);
         }
-        if (!step_past(key_, ec)) return fail();
+        if (!step_past(key_, current_, ec)) return fail();
         return settle(ec);
     }
 
@@ -129,15 +133,18 @@ public:
             }
             return settle(ec);
         }
-        if (!step_past(key_, ec)) return fail();
+        if (!step_past(key_, current_, ec)) return fail();
         return settle(ec);
     }
 
 private:
-    /// Moves each source that stands at key one entry on, in the cursor's direction.
-    bool step_past(std::string_view key, std::error_code& ec) {
-        for (entry_cursor* source : sources_) {
+    /// Moves each source that stands at key one entry on, in the cursor's direction; the
+    /// entries other than given's (none: every one) were passed.
+    bool step_past(std::string_view key, std::size_t given, std::error_code& ec) {
+        for (std::size_t i = 0; i < sources_.size(); ++i) {
+            entry_cursor* source = sources_[i];
             if (!source->valid() || source->entry().key != key) continue;
+            if (i != given) passed_bytes_ += key.size() + source->entry().value.size();
             if (!(forward_ ? source->next(ec) : source->prev(ec)) && ec) return false;
         }
         return true;
@@ -155,7 +162,7 @@ private:
             }
             if (!valid() || shown_ == erases::given || entry().kind != record_type::erase) return valid();
             key_.assign(entry().key);
-            if (!step_past(key_, ec)) return fail();
+            if (!step_past(key_, none, ec)) return fail();
         }
     }
 
@@ -177,6 +184,7 @@ private:
     bool forward_ = true;
     std::size_t current_ = none;  ///< the source of the current entry; none before a seek and at an end
     std::string key_;  ///< the key being passed, copied, since moving its source ends its view
+    std::uint64_t passed_bytes_ = 0;
 };
 
 }  // namespace kvforge::detail

@@ -85,7 +85,7 @@ struct table_job {
     std::shared_ptr<const write_buffer> frozen;  ///< a flush's buffer
     table_compaction compaction;                 ///< a compaction's tables
     std::uint32_t oldest_log = 0;                ///< the oldest log its TABLES leaves to replay
-    std::uint64_t dead_bytes = 0;                ///< a whole merge's: the dead bytes it drops
+    std::uint64_t dropped_bytes = 0;             ///< the dead versions it takes out of the files
     store_counts counts;                         ///< what its TABLES records as of oldest_log
     Levels next;                                 ///< what it made
 };
@@ -242,6 +242,8 @@ public:
     bool run_job(job_type& job, std::error_code& ec) const;
     void install_job(const job_type& job);
     bool remove_replaced(const job_type& job, std::error_code& ec) const;
+    /// Has the block cache drop the blocks of the tables before holds and after does not.
+    void forget_blocks(const levels_type& before, const levels_type& after) const;
     /// Whether a write must wait for the jobs: a second buffer is full before the first is
     /// flushed, or level 0 holds level0_stop_tables.
     [[nodiscard]] bool must_wait() const noexcept {
@@ -304,6 +306,7 @@ public:
         if ((log_.append(record_, ec), ec) || (log_.sync(ec), ec) || !tables_.publish(empty, log_.generation(), ec)) {
             return false;
         }
+        forget_blocks(levels_, empty);
         levels_ = empty;
         note_levels();
         listed_oldest_log_ = log_.generation();
@@ -311,7 +314,6 @@ public:
         buffer_ = write_buffer();
         frozen_.reset();
         frozen_log_bytes_ = 0;
-        buffer_live_ = buffer_written_ = buffer_hides_ = 0;
         counts_.set({});
         return remove_logs_before(log_.generation(), ec) && tables_.remove_unlisted(levels_, ec);
     }
@@ -403,20 +405,14 @@ private:
         return true;
     }
 
-    /// Adds a write to the buffer; hidden is the key and value of the version an erase hides
-    /// (0: none), which counts towards an early freeze when it lies in the tables.
+    /// Adds a write to the buffer; hidden is the key and value of the version in the tables
+    /// an erase hides (0: none).
     void add_to_buffer(std::string_view key, record_type kind, std::string_view value, std::uint64_t hidden = 0) {
         table_entry entry;
         entry.key = key;
         entry.kind = kind;
         entry.value = value;
-        if (const std::optional<std::size_t> replaced = buffer_.add(entry)) {
-            buffer_live_ -= key.size() + *replaced;
-        } else {
-            buffer_hides_ += hidden;
-        }
-        buffer_live_ += key.size() + value.size();
-        buffer_written_ += key.size() + value.size();
+        buffer_.add(entry, hidden);
     }
 
     /// Freezes the buffer when it is full, or when the log holds mostly versions it no
@@ -436,17 +432,12 @@ private:
         return run_jobs(false, [] { return 0; }, [] { return true; }, ec);
     }
 
-    /// Whether the buffer is due to be frozen: it is full, or mostly dead: versions it no
-    /// longer holds, and versions in the tables its erases hide (which a merge drops only
-    /// once the erases are in a table). Versions are counted by their keys and values, not
-    /// the log's bytes, so that the records' framing never passes for dead versions: it
-    /// would freeze a buffer of small records at every write, and an empty one again and again.
+    /// Whether the buffer is due to be frozen: it is full, or mostly dead
+    /// (write_buffer::mostly_dead).
     [[nodiscard]] bool freeze_due() const noexcept {
-        const std::uint64_t dead = buffer_written_ - buffer_live_ + buffer_hides_;
-        const bool mostly_dead =
-            options_.dead_ratio > 0 && dead > 0 && log_.end() >= options_.min_bytes &&
-            static_cast<double>(dead) >= options_.dead_ratio * static_cast<double>(buffer_written_ + buffer_hides_);
-        return buffer_.memory_usage() >= options_.write_buffer_bytes || mostly_dead;
+        return buffer_.memory_usage() >= options_.write_buffer_bytes ||
+               (options_.dead_ratio > 0 && log_.end() >= options_.min_bytes &&
+                buffer_.mostly_dead(options_.dead_ratio));
     }
 
     bool tables_mostly_dead() const;
@@ -500,9 +491,6 @@ private:
     std::string last_job_error_;
     std::string record_;
     live_counts counts_;
-    std::uint64_t buffer_live_ = 0;            ///< keys and values of the write buffer's entries
-    std::uint64_t buffer_written_ = 0;         ///< keys and values written into it, replaced ones too
-    std::uint64_t buffer_hides_ = 0;           ///< keys and values of table versions its erases hide
     std::vector<std::uint64_t> batch_hidden_;  ///< for each operation of a batch, what it hides
     std::uint64_t puts_ = 0;
     mutable std::atomic<std::uint64_t> gets_{0};

@@ -40,7 +40,6 @@ bool table_engine<IO, Writer, Codec>::freeze(std::error_code& ec) {
     frozen_log_bytes_ = log;
     frozen_counts_ = counts_.now();
     buffer_ = write_buffer();
-    buffer_live_ = buffer_written_ = buffer_hides_ = 0;
     // With jobs beside the writers, writes go to the new log while the frozen one waits for
     // its flush: TABLES names it at once, so that an open that misses it fails. A store that
     // runs its jobs in the write that froze flushes before any write reaches the new log.
@@ -58,14 +57,16 @@ typename table_engine<IO, Writer, Codec>::job_type table_engine<IO, Writer, Code
     // TABLES keeps the counts as of its oldest log: a flush's are those when the buffer
     // froze; a merge drops dead versions only.
     job.counts = listed_counts_;
+    // Their dead bytes are those of the tables: a flush leaves out the versions its buffer
+    // replaced, a merge of every table leaves none (a compaction's are known once it ran).
     if (frozen_) {
         job.what = job_type::kind::flush;
         job.frozen = frozen_;
         job.counts = frozen_counts_;
+        job.dropped_bytes = std::min(job.counts.dead_bytes, frozen_->replaced_bytes());
     } else if (whole) {
         job.what = job_type::kind::whole;
-        job.dead_bytes = counts_.dead_bytes();
-        job.counts.dead_bytes = 0;
+        job.dropped_bytes = job.counts.dead_bytes;
     } else {
         job.compaction = levels_.due_compaction(options_.limits);
         if (!job.compaction.empty()) job.what = job_type::kind::compaction;
@@ -89,7 +90,12 @@ bool table_engine<IO, Writer, Codec>::run_job(job_type& job, std::error_code& ec
             made = run_full_compaction(job.current, job.oldest_log, context(), job.next, totals, ec);
             break;
     }
-    return made && tables_.publish(job.next, job.oldest_log, job.counts, ec);
+    if (!made) return false;
+    if (job.what == job_type::kind::compaction) {
+        job.dropped_bytes = std::min(job.counts.dead_bytes, totals.dropped_bytes);
+    }
+    job.counts.dead_bytes -= job.dropped_bytes;
+    return tables_.publish(job.next, job.oldest_log, job.counts, ec);
 }
 
 template <class IO, class Writer, class Codec>
@@ -104,7 +110,11 @@ void table_engine<IO, Writer, Codec>::install_job(const job_type& job) {
     } else {
         ++compactions_;
     }
-    if (job.what == job_type::kind::whole) counts_.drop_dead(job.dead_bytes);
+    counts_.drop_dead(job.dropped_bytes);
+    // A buffer frozen while a merge ran counted the versions the merge dropped.
+    if (frozen_ && job.what != job_type::kind::flush) {
+        frozen_counts_.dead_bytes -= std::min(frozen_counts_.dead_bytes, job.dropped_bytes);
+    }
     // A flush may leave the tables holding mostly hidden versions; a whole merge ends that
     // (whole_merge_due).
     if (job.what == job_type::kind::flush) dead_check_due_ = true;
@@ -115,7 +125,27 @@ void table_engine<IO, Writer, Codec>::install_job(const job_type& job) {
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::remove_replaced(const job_type& job, std::error_code& ec) const {
     if (job.what == job_type::kind::flush && !remove_logs_before(job.oldest_log, ec)) return false;
+    forget_blocks(job.current, job.next);
     return tables_.remove_unlisted(job.next, ec);
+}
+
+template <class IO, class Writer, class Codec>
+void table_engine<IO, Writer, Codec>::forget_blocks(const levels_type& before, const levels_type& after) const {
+    if (!cache_) return;
+    std::vector<std::uint32_t> kept;
+    for (std::size_t i = 0; i < level_limits::levels; ++i) {
+        for (const auto& table : after.level(i)) kept.push_back(table.generation);
+    }
+    std::sort(kept.begin(), kept.end());
+    std::vector<std::uint64_t> gone;
+    for (std::size_t i = 0; i < level_limits::levels; ++i) {
+        for (const auto& table : before.level(i)) {
+            if (!std::binary_search(kept.begin(), kept.end(), table.generation)) {
+                gone.push_back(table.reader->cache_identity());
+            }
+        }
+    }
+    cache_->forget(std::move(gone));
 }
 
 template <class IO, class Writer, class Codec>
@@ -170,12 +200,14 @@ bool table_engine<IO, Writer, Codec>::run_jobs(bool whole, Exclusive&& exclusive
 
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::tables_mostly_dead() const {
-    const std::uint64_t table_bytes = table_bytes_;
     // min_bytes counts every file, as compact_min_bytes says: a few tables of a small store
-    // beside its log are worth a merge once the files together reach it.
-    return options_.dead_ratio > 0 && table_bytes + log_.end() >= options_.min_bytes &&
-           static_cast<double>(table_bytes - std::min<std::uint64_t>(table_bytes, counts_.live_bytes())) >=
-               options_.dead_ratio * static_cast<double>(table_bytes);
+    // beside its log are worth a merge once the files together reach it. The share dead is
+    // of the keys and values TABLES counts in the tables (live or dead), not of their files'
+    // bytes, which framing, filters and compression make larger or smaller than those.
+    const store_counts& tables = listed_counts_;
+    return options_.dead_ratio > 0 && table_bytes_ + log_.end() >= options_.min_bytes && tables.dead_bytes > 0 &&
+           static_cast<double>(tables.dead_bytes) >=
+               options_.dead_ratio * static_cast<double>(tables.live_bytes + tables.dead_bytes);
 }
 
 template <class IO, class Writer, class Codec>

@@ -136,6 +136,7 @@ bool table_engine<IO, Writer, Codec>::open_files(IO io, const std::string& path,
     if (!start_log(ec)) return false;
     levels_type next = levels_;
     if (!buffer_.empty() && !flush_write_buffer(buffer_, levels_, log_.generation(), context(), next, ec)) return false;
+    counts_.drop_dead(buffer_.replaced_bytes());
     if (!tables_.publish(next, log_.generation(), counts_.now(), ec)) return false;
     levels_ = std::move(next);
     note_levels();

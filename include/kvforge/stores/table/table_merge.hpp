@@ -21,6 +21,7 @@ struct merge_totals {
     std::uint64_t tables = 0;
     std::uint64_t entries = 0;
     std::uint64_t bytes = 0;
+    std::uint64_t dropped_bytes = 0;  ///< keys and values of the versions and erases left out
 };
 
 /// Walks input from its first entry and writes its entries into tables, starting a new one
@@ -58,6 +59,7 @@ bool merge_into_tables(merging_cursor& input, const Codec& codec, const table_la
         if (builder->file_size() >= table_bytes && !finish()) return false;
     }
     if (ec) return false;
+    totals.dropped_bytes = input.passed_bytes();
     return !builder || finish();
 }
 

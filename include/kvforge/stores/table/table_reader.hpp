@@ -113,6 +113,10 @@ public:
     /// Reads data blocks through cache from now on (nullptr for none); the cache must
     /// outlive the reader's use.
     void use_cache(block_cache* cache) noexcept { cache_ = cache; }
+    /// The table's identity in the block cache: no other file of a store has both.
+    [[nodiscard]] std::uint64_t cache_identity() const noexcept {
+        return std::uint64_t{header_.generation} << 32 | header_.file_id;
+    }
 
     [[nodiscard]] const file_header& header() const noexcept { return header_; }
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
@@ -193,11 +197,6 @@ private:
 
     /// Whether a data block read from the file is left in the cache.
     enum class fill : bool { no, yes };
-
-    /// The table's identity in the block cache: no other file of a store has both.
-    [[nodiscard]] std::uint64_t cache_identity() const noexcept {
-        return std::uint64_t{header_.generation} << 32 | header_.file_id;
-    }
 
     bool read_data_block(std::size_t i, fill filling, table_read_buffers& buffers, std::string_view& block,
                          std::error_code& ec) const {

@@ -28,9 +28,9 @@ namespace kvforge::detail {
 class write_buffer {
 public:
     /// Makes entry its key's newest, replacing the one before, in one descent of the tree.
-    /// Returns the size of the value it replaced (an erase's: 0), or nullopt when the
-    /// buffer held no entry for the key. Throws std::bad_alloc, leaving the buffer as it was.
-    std::optional<std::size_t> add(const table_entry& entry) {
+    /// hidden is the key and value of the version in the tables an erase hides (0: none).
+    /// Throws std::bad_alloc, leaving the buffer as it was.
+    void add(const table_entry& entry, std::uint64_t hidden = 0) {
         payload_.clear();
         const unsigned char flags = entry.kind == record_type::put ? entry.meta.flags : 0;
         payload_.push_back(static_cast<char>(static_cast<unsigned char>(entry.kind) | flags));
@@ -44,7 +44,26 @@ public:
         std::optional<std::size_t> replaced;
         table_.upsert(entry.key, payload_,
                       [&](std::string_view older) noexcept { replaced = decode(entry.key, older).value.size(); });
-        return replaced;
+        if (replaced) {
+            held_bytes_ -= entry.key.size() + *replaced;
+        } else {
+            hidden_bytes_ += hidden;
+        }
+        held_bytes_ += entry.key.size() + entry.value.size();
+        written_bytes_ += entry.key.size() + entry.value.size();
+    }
+
+    /// The keys and values of the versions the buffer replaced: they are in its log alone,
+    /// and leave the store with it when the buffer is flushed.
+    [[nodiscard]] std::uint64_t replaced_bytes() const noexcept { return written_bytes_ - held_bytes_; }
+
+    /// Whether at least ratio of what was written to the buffer is dead: versions it
+    /// replaced, and versions in the tables its erases hide (which a merge drops only once
+    /// the erases are in a table). Versions are counted by their keys and values, not the
+    /// log's bytes, so that the records' framing never passes for dead versions.
+    [[nodiscard]] bool mostly_dead(double ratio) const noexcept {
+        const std::uint64_t dead = replaced_bytes() + hidden_bytes_;
+        return dead > 0 && static_cast<double>(dead) >= ratio * static_cast<double>(written_bytes_ + hidden_bytes_);
     }
 
     /// The key's entry, a put or an erase, when the buffer holds one; its views are valid
@@ -60,6 +79,9 @@ public:
     [[nodiscard]] write_buffer copy() const {
         write_buffer out;
         out.table_ = table_.clone();
+        out.held_bytes_ = held_bytes_;
+        out.written_bytes_ = written_bytes_;
+        out.hidden_bytes_ = hidden_bytes_;
         return out;
     }
 
@@ -145,6 +167,9 @@ private:
 
     btree_table table_;
     std::string payload_;  ///< the payload add() builds, kept for its capacity
+    std::uint64_t held_bytes_ = 0;     ///< keys and values of its entries
+    std::uint64_t written_bytes_ = 0;  ///< keys and values added, replaced ones too
+    std::uint64_t hidden_bytes_ = 0;   ///< versions in the tables its erases hide
 };
 
 }  // namespace kvforge::detail
