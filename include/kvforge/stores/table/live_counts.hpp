@@ -6,7 +6,6 @@
 /// appended, so that a lookup that fails leaves the store as it was. TABLES records them as
 /// of its oldest log, and an open counts what each record it replays changes.
 
-#include <algorithm>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -73,7 +72,7 @@ public:
     }
 
     /// A merge dropped bytes of hidden versions.
-    void drop_dead(std::uint64_t bytes) noexcept { now_.dead_bytes -= std::min(now_.dead_bytes, bytes); }
+    void drop_dead(std::uint64_t bytes) noexcept { now_.drop_dead(bytes); }
 
     void set(const store_counts& counts) noexcept { now_ = counts; }
     [[nodiscard]] const store_counts& now() const noexcept { return now_; }

@@ -110,66 +110,11 @@ public:
     bool open(IO io, const std::string& path, const composition& wanted, const table_engine_options& options,
               std::error_code& ec, function_ref<void()> once_locked = [] {});
 
-    bool put(std::string_view key, std::string_view value, std::error_code& ec) {
-        live_counts::change change;
-        if (!account(key, &value, false, change, ec)) return false;
-        record_.clear();
-        append_put_record(record_, key, value);
-        if (!append_to_log(ec)) return false;
-        add_to_buffer(key, record_type::put, value);
-        counts_.apply(change);
-        ++puts_;
-        return after_write(ec);
-    }
-
+    bool put(std::string_view key, std::string_view value, std::error_code& ec);
     /// Erases key; false (ec clear) when the store does not hold it, and nothing is written.
-    bool erase(std::string_view key, std::error_code& ec) {
-        live_counts::change change;
-        if (!account(key, nullptr, false, change, ec) || change.keys == 0) return false;
-        record_.clear();
-        append_erase_record(record_, key);
-        if (!append_to_log(ec)) return false;
-        add_to_buffer(key, record_type::erase, {}, change.erased_bytes);
-        counts_.apply(change);
-        ++erases_;
-        return after_write(ec);
-    }
-
+    bool erase(std::string_view key, std::error_code& ec);
     /// Writes ops as one batch record, which an open replays whole or not at all.
-    bool write(const batch_buffer& ops, std::error_code& ec) {
-        // What each operation changes, found before anything is written; an operation sees
-        // the ones before it in the batch.
-        live_counts::change change;
-        counts_.begin_batch();
-        batch_hidden_.clear();
-        bool read = true;
-        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-            const std::uint64_t erased_before = change.erased_bytes;
-            if (read) read = account(key, op == batch_op::put ? &value : nullptr, true, change, ec);
-            batch_hidden_.push_back(change.erased_bytes - erased_before);
-        });
-        if (!read) return false;
-        record_.clear();
-        const std::size_t start = begin_batch_record(record_);
-        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-            if (op == batch_op::put) {
-                append_put_record(record_, key, value);
-            } else {
-                append_erase_record(record_, key);
-            }
-        });
-        finish_batch_record(record_, start, ops.count());
-        if (!append_to_log(ec)) return false;
-        std::size_t index = 0;
-        ops.for_each([&](batch_op op, std::string_view key, std::string_view value) {
-            add_to_buffer(key, op == batch_op::put ? record_type::put : record_type::erase,
-                          op == batch_op::put ? value : std::string_view{}, batch_hidden_[index++]);
-            if (op == batch_op::put) ++puts_;
-        });
-        counts_.apply(change);
-        erases_ += change.erased;
-        return after_write(ec);
-    }
+    bool write(const batch_buffer& ops, std::error_code& ec);
 
     /// Safe on many threads at once (each reads with buffers of its own) while no write runs.
     bool get(std::string_view key, std::string& value, std::error_code& ec) const {
@@ -389,48 +334,17 @@ private:
     /// What a write changes in the counts (live_counts::account), looking up the version
     /// it hides.
     bool account(std::string_view key, const std::string_view* value, bool in_batch, live_counts::change& change,
-                 std::error_code& ec) {
-        return counts_.account(
-            key, value, in_batch, change,
-            [this](std::string_view k, std::string& v, std::error_code& e) { return find(k, v, e); }, ec);
-    }
-
+                 std::error_code& ec);
     /// Appends record_ to the log and commits it, or leaves that to the caller
     /// (table_engine_options::caller_commits).
-    bool append_to_log(std::error_code& ec) {
-        const std::uint64_t sequence = log_.append(record_, ec);
-        if (ec) return false;
-        if (!options_.caller_commits) return log_.commit(sequence, ec);
-        uncommitted_ = sequence;
-        return true;
-    }
-
+    bool append_to_log(std::error_code& ec);
     /// Adds a write to the buffer; hidden is the key and value of the version in the tables
     /// an erase hides (0: none).
-    void add_to_buffer(std::string_view key, record_type kind, std::string_view value, std::uint64_t hidden = 0) {
-        table_entry entry;
-        entry.key = key;
-        entry.kind = kind;
-        entry.value = value;
-        buffer_.add(entry, hidden);
-    }
-
+    void add_to_buffer(std::string_view key, record_type kind, std::string_view value, std::uint64_t hidden = 0);
     /// Freezes the buffer when it is full, or when the log holds mostly versions it no
     /// longer does, unless one is frozen already; then runs the jobs, or marks them due for
     /// the thread that runs them.
-    bool after_write(std::error_code& ec) {
-        if (frozen_) return true;
-        if (freeze_due()) {
-            if (!freeze(ec)) return false;
-        } else if (!whole_merge_due()) {
-            return true;
-        }
-        if (options_.background) {
-            job_due_ = true;
-            return true;
-        }
-        return run_jobs(false, [] { return 0; }, [] { return true; }, ec);
-    }
+    bool after_write(std::error_code& ec);
 
     /// Whether the buffer is due to be frozen: it is full, or mostly dead
     /// (write_buffer::mostly_dead).
@@ -527,3 +441,4 @@ private:
 #include "table_engine_codec.hpp"
 #include "table_engine_jobs.hpp"
 #include "table_engine_open.hpp"
+#include "table_engine_writes.hpp"

@@ -113,7 +113,7 @@ void table_engine<IO, Writer, Codec>::install_job(const job_type& job) {
     counts_.drop_dead(job.dropped_bytes);
     // A buffer frozen while a merge ran counted the versions the merge dropped.
     if (frozen_ && job.what != job_type::kind::flush) {
-        frozen_counts_.dead_bytes -= std::min(frozen_counts_.dead_bytes, job.dropped_bytes);
+        frozen_counts_.drop_dead(job.dropped_bytes);
     }
     // A flush may leave the tables holding mostly hidden versions; a whole merge ends that
     // (whole_merge_due).

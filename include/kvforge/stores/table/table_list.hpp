@@ -27,6 +27,7 @@
 /// even at a record boundary, from one a crash ended; the counts spare an open a scan of
 /// the store: it takes them, and counts what the logs it replays change.
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
@@ -56,6 +57,8 @@ struct store_counts {
     std::uint64_t live_keys = 0;
     std::uint64_t live_bytes = 0;
     std::uint64_t dead_bytes = 0;
+    /// A merge dropped bytes of hidden versions.
+    void drop_dead(std::uint64_t bytes) noexcept { dead_bytes -= std::min(dead_bytes, bytes); }
     friend bool operator==(const store_counts&, const store_counts&) = default;
 };
 
