@@ -4,6 +4,7 @@
 
 #include <kvforge/kvforge.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <map>
@@ -151,6 +152,27 @@ TEST_CASE("same_bytes agrees with == for every length to 40 and a difference at 
         }
         CHECK_FALSE(same_bytes(a, text.substr(0, n + 1)));
         if (n > 0) CHECK_FALSE(same_bytes(a, text.substr(0, n - 1)));
+    }
+}
+
+TEST_CASE("bytes_before agrees with < for strings that differ in their first eight bytes or after", "[hash_table]") {
+    using kvforge::detail::bytes_before;
+    // Bytes from both ends of the range, so that they must be ordered as unsigned, as < does.
+    const std::string alphabet("\x00\x01\x7f\x80\xfe\xff", 6);
+    std::mt19937 random(7);
+    const auto random_string = [&](std::size_t size) {
+        std::string s(size, '\0');
+        for (char& c : s) c = alphabet[random() % alphabet.size()];
+        return s;
+    };
+    for (int i = 0; i < 200000; ++i) {
+        std::string a = random_string(random() % 20);
+        std::string b = random_string(random() % 20);
+        if (i % 2 == 0) b = a.substr(0, std::min<std::size_t>(a.size(), random() % 12)) + b;  // a shared prefix
+        INFO(i);
+        REQUIRE(bytes_before(a, b) == (a < b));
+        REQUIRE(bytes_before(b, a) == (b < a));
+        REQUIRE_FALSE(bytes_before(a, a));
     }
 }
 

@@ -33,9 +33,11 @@ using table_source = kd::entry_cursor_of<kd::table_cursor<kvforge::uncompressed_
 /// A key's entry in one table: its value, or nullopt for an erase.
 using table_contents = std::map<std::string, std::optional<std::string>>;
 
+// Nine bytes: keys that differ in their first eight and keys that share them (the ten
+// from "key:00000" on), so that both ways the cursor orders keys are taken.
 std::string key_of(unsigned i) {
     char key[16];
-    std::snprintf(key, sizeof key, "k%05u", i);
+    std::snprintf(key, sizeof key, "key:%05u", i);
     return key;
 }
 
