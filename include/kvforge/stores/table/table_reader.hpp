@@ -30,11 +30,36 @@
 
 namespace kvforge::detail {
 
+/// Bytes read from a file. A resize neither fills nor copies them, as std::string's does,
+/// since each read overwrites all of them: a scan reads ahead in steps of up to 256 KiB
+/// into a new buffer for each table, and filling those took a twentieth of its time.
+class read_bytes {
+public:
+    /// Holds size bytes, their contents unspecified until a read writes them.
+    void resize_for_overwrite(std::size_t size) {
+        if (size > capacity_) {
+            bytes_ = std::make_unique_for_overwrite<char[]>(size);
+            capacity_ = size;
+        }
+        size_ = size;
+    }
+    void clear() noexcept { size_ = 0; }
+    [[nodiscard]] char* data() noexcept { return bytes_.get(); }
+    [[nodiscard]] std::size_t size() const noexcept { return size_; }
+    [[nodiscard]] bool empty() const noexcept { return size_ == 0; }
+    [[nodiscard]] std::string_view view() const noexcept { return {bytes_.get(), size_}; }
+
+private:
+    std::unique_ptr<char[]> bytes_;
+    std::size_t size_ = 0;
+    std::size_t capacity_ = 0;
+};
+
 /// What one read of a block needs beside the table: its sealed bytes, its decompressed
 /// bytes and a cursor over them. A thread keeps its own; entries found stay valid in it
 /// until its next use.
 struct table_read_buffers {
-    std::string sealed;
+    read_bytes sealed;
     std::string block;
     /// The block the cursor is over when it is shared with the block cache (and block is
     /// then unused); whoever holds a reference keeps it alive.
@@ -219,9 +244,9 @@ private:
                     std::error_code& ec) const {
         const std::uint64_t size = handle.size + block_trailer_size;
         if (buffers.read_ahead == 0) {
-            buffers.sealed.resize(size);
+            buffers.sealed.resize_for_overwrite(size);
             if (!source_->read(handle.offset, buffers.sealed.data(), size, ec)) return false;
-            block = unseal_block(*codec_, buffers.sealed, buffers.block, path_, handle, ec);
+            block = unseal_block(*codec_, buffers.sealed.view(), buffers.block, path_, handle, ec);
             return !ec;
         }
         const std::uint64_t held_end = buffers.ahead_offset + buffers.sealed.size();
@@ -243,14 +268,14 @@ private:
                 end = handle.offset + size;
                 begin = std::max(data_begin, end > step ? end - step : 0);
             }
-            buffers.sealed.resize(static_cast<std::size_t>(end - begin));
+            buffers.sealed.resize_for_overwrite(static_cast<std::size_t>(end - begin));
             buffers.ahead_offset = begin;
             if (!source_->read(begin, buffers.sealed.data(), buffers.sealed.size(), ec)) {
                 buffers.sealed.clear();
                 return false;
             }
         }
-        const std::string_view sealed = std::string_view(buffers.sealed).substr(
+        const std::string_view sealed = buffers.sealed.view().substr(
             static_cast<std::size_t>(handle.offset - buffers.ahead_offset), static_cast<std::size_t>(size));
         block = unseal_block(*codec_, sealed, buffers.block, path_, handle, ec);
         return !ec;
