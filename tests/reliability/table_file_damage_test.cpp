@@ -366,6 +366,69 @@ TEST_CASE("a log cut short after a clean close is refused, even at a record boun
     }
 }
 
+TEST_CASE("a bit flipped in a log's header or last record after a clean close is refused; salvage keeps the rest",
+          "[table][damage]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir / "store";
+    write_tables_and_log(path);
+    const fs::path log = only_file(path, ".kvlog");
+    const std::string bytes = kvforge_test::read_file(log);
+    const std::uint64_t last_record = 4 + 1 + 1 + 1 + 5 + 1;  // the put of "log 9" and "v"
+    const auto flip_bit_at = [&](std::size_t offset) {
+        std::string damaged = bytes;
+        damaged[offset] = static_cast<char>(damaged[offset] ^ 0x04);
+        kvforge_test::write_file(log, damaged);
+    };
+    kvforge::options read_only;
+    read_only.read_only = true;
+
+    SECTION("a header that fails its checksum, with records after it, is damage, not a log cut in its start") {
+        // Its records were the only copy of ten keys: the open used to drop them, and a
+        // writer's open then removed the log.
+        flip_bit_at(10);
+        for (const kvforge::options& options : {kvforge::options{}, read_only}) {
+            CHECK_THAT(refused_unchanged(path, options, kvforge::errc::corrupt_header),
+                       Catch::Contains(log.string() + ": the file header fails its checksum") &&
+                           Catch::Contains("options::salvage"));
+        }
+        {
+            const auto before = kvforge_test::tree(path);
+            damaged_tables_db reader(path, salvaging(true));
+            CHECK(reader.size() == 1010);
+            CHECK(reader.get("log 9") == "v");
+            const kvforge::verify_report report = reader.verify();
+            REQUIRE(report.damaged.size() == 1);
+            CHECK(report.damaged[0].file == log.string());
+            CHECK_THAT(report.damaged[0].problem, Catch::Contains("read one by one"));
+            reader.close();
+            CHECK(kvforge_test::tree(path) == before);
+        }
+        damaged_tables_db writer(path, salvaging(false));
+        CHECK(writer.size() == 1010);
+    }
+    SECTION("a damaged last record is no torn write after a clean close") {
+        const std::uint64_t record = bytes.size() - last_record;
+        flip_bit_at(bytes.size() - 3);
+        for (const kvforge::options& options : {kvforge::options{}, read_only}) {
+            CHECK_THAT(refused_unchanged(path, options, kvforge::errc::corrupt_record),
+                       Catch::Contains(log.string() + " holds a damaged record at byte " + std::to_string(record)) &&
+                           Catch::Contains(std::to_string(bytes.size()) + " bytes"));
+        }
+        {
+            damaged_tables_db reader(path, salvaging(true));
+            CHECK(reader.size() == 1009);
+            CHECK_FALSE(reader.contains("log 9"));
+            const kvforge::verify_report report = reader.verify();
+            REQUIRE(report.damaged.size() == 1);
+            CHECK(report.damaged[0].offset == record);
+            CHECK_THAT(report.damaged[0].problem, Catch::Contains("a damaged record at byte"));
+        }
+        damaged_tables_db writer(path, salvaging(false));
+        CHECK(writer.size() == 1009);
+        CHECK(writer.stats().recovered_bytes_cut == last_record);
+    }
+}
+
 TEST_CASE("while a writer has a store over tables open, TABLES records no log size; its close records them",
           "[table][damage]") {
     kvforge_test::temp_dir dir;

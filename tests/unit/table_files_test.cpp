@@ -12,6 +12,7 @@
 #include <kvforge/stores/table/table_files.hpp>
 #include <kvforge/stores/table/table_jobs.hpp>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdio>
 #include <functional>
@@ -21,6 +22,8 @@
 #include <system_error>
 #include <utility>
 #include <vector>
+
+#include <fcntl.h>
 
 namespace kd = kvforge::detail;
 
@@ -163,6 +166,33 @@ TEST_CASE("table files: tables published are opened again by level, with the old
     REQUIRE(table_names(*fs).size() == levels.level(1).size());
 }
 
+TEST_CASE("table files: the tables a job replaced are removed, but not a TABLES.tmp a writer may be writing",
+          "[table][files]") {
+    // A thread_safe store's jobs remove the tables they replaced while a writer may be
+    // between writing TABLES.tmp and renaming it (name_newest_log): removing the
+    // temporary there failed the writer's rename. Only an open removes it.
+    auto fs = two_flushed_tables();
+    table_directory dir(fs);
+    std::error_code ec;
+    REQUIRE(compact_level0(dir, ec, 3));
+    const int fd = fs->open("/db/TABLES.tmp", O_WRONLY | O_CREAT, 0644);
+    REQUIRE(fd >= 0);
+    REQUIRE(fs->close(fd) == 0);
+    const auto has_temporary = [&] {
+        std::vector<std::string> names;
+        REQUIRE(fs->list_directory("/db", names) == 0);
+        return std::find(names.begin(), names.end(), "TABLES.tmp") != names.end();
+    };
+    file_levels levels;
+    std::uint32_t oldest_log = 0;
+    REQUIRE(dir.files.open(nullptr, levels, oldest_log, ec));
+    REQUIRE(dir.files.remove_unlisted(levels, ec));
+    REQUIRE(has_temporary());
+    REQUIRE(dir.files.remove_leftovers(levels, ec));
+    REQUIRE_FALSE(has_temporary());
+    REQUIRE(table_names(*fs).size() == levels.table_count());
+}
+
 TEST_CASE("table files: a store without a list of tables has none", "[table][files]") {
     table_directory dir(std::make_shared<kvforge::simulated_file_system>());
     file_levels levels;
@@ -210,7 +240,7 @@ void check_every_cut(const std::shared_ptr<kvforge::simulated_file_system>& befo
             REQUIRE(scanned_entries(levels) == (old_list ? entries_before : entries_after));
             if (tail == kvforge::crash_tail::dropped) (old_list ? old_lists : new_lists) += 1;
             // What the cut left beside the listed tables is removed, and they still read.
-            REQUIRE(after.files.remove_unlisted(levels, ec));
+            REQUIRE(after.files.remove_leftovers(levels, ec));
             REQUIRE(table_names(*after.fs).size() == levels.table_count());
             REQUIRE(scanned_entries(levels) == (old_list ? entries_before : entries_after));
         }

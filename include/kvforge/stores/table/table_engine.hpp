@@ -374,7 +374,10 @@ private:
     bool written_here(const file_header& header, const std::string& path, std::error_code& ec) const;
     bool tables_listed(const std::vector<store_file_name>& names, bool& list_lost, std::error_code& ec) const;
     bool rebuild_table_list(table_list& listed, std::error_code& ec);
-    void note_tail(std::uint32_t generation, const log_scan_result& result, std::uint64_t size);
+    bool damaged_log_header(const std::string& path, std::uint64_t size, file_header::problem problem,
+                            file_header& header, std::error_code& ec);
+    bool note_tail(std::uint32_t generation, const log_scan_result& result, std::uint64_t size,
+                   std::uint64_t closed_end, std::error_code& ec);
 
     /// Moves the writer to a new log of the next generation.
     bool start_log(std::error_code& ec) { return log_.start(directory_, header_, next_generation_.fetch_add(1), ec); }

@@ -143,7 +143,7 @@ bool table_engine<IO, Writer, Codec>::open_files(IO io, const std::string& path,
     listed_oldest_log_ = log_.generation();
     listed_counts_ = counts_.now();
     buffer_ = write_buffer();
-    return remove_logs_before(log_.generation(), ec) && tables_.remove_unlisted(levels_, ec) &&
+    return remove_logs_before(log_.generation(), ec) && tables_.remove_leftovers(levels_, ec) &&
            run_jobs(false, [] { return 0; }, [] { return true; }, ec);
 }
 
@@ -172,13 +172,18 @@ bool table_engine<IO, Writer, Codec>::replay(std::uint32_t generation, std::uint
         }
         if (options_.mode.reader) found_damage_.push_back({file.path(), size, cut});
     }
+    // A log's header is synced before the log takes a record (table_log::start): one no
+    // longer than a header was cut by a crash in that start, and holds no record.
+    if (size <= file_header::size) return true;
     char bytes[file_header::size];
+    if (!file.read(0, bytes, sizeof bytes, ec)) return false;
     file_header header;
-    if (size < file_header::size || !file.read(0, bytes, sizeof bytes, ec) ||
-        file_header::decode({bytes, sizeof bytes}, file_kind::data, header) != file_header::problem::none) {
-        return !ec;  // a log whose header never became durable holds no record
+    const file_header::problem problem = file_header::decode({bytes, sizeof bytes}, file_kind::data, header);
+    if (problem != file_header::problem::none) {
+        if (!damaged_log_header(file.path(), size, problem, header, ec)) return false;
+    } else if (!written_here(header, file.path(), ec)) {
+        return false;
     }
-    if (!written_here(header, file.path(), ec)) return false;
     log_scan_result result;
     const bool scanned = scan_log(
         file, header.bytes(), size, header.version, false,
@@ -208,7 +213,37 @@ bool table_engine<IO, Writer, Codec>::replay(std::uint32_t generation, std::uint
         },
         result, ec);
     if (!scanned || ec) return false;
-    note_tail(generation, result, size);
+    return note_tail(generation, result, size, closed_end, ec);
+}
+
+/// Answers for a log whose header cannot be read, though records follow it: damage, since
+/// the header was synced before them. The open is refused unless it salvages, which reads
+/// the records as the header this code writes says (header is set to it); a log of a newer
+/// format is refused even then.
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::damaged_log_header(const std::string& path, std::uint64_t size,
+                                                         file_header::problem problem, file_header& header,
+                                                         std::error_code& ec) {
+    if (problem == file_header::problem::newer_version) {
+        fail(ec, errc::unsupported_version,
+             path + ": written in format version " + std::to_string(header.version) +
+                 "; this kvforge reads up to version " + std::to_string(format_version) + " (nothing was changed)");
+        return false;
+    }
+    const std::string what = problem == file_header::problem::bad_magic       ? "does not start as a kvforge log does"
+                             : problem == file_header::problem::unknown_flags ? "has flags or reserved fields set"
+                                                                              : "fails its checksum";
+    const std::string damage = "the file header " + what + ", though " + std::to_string(size - file_header::size) +
+                               " bytes of records follow it, written after it was synced";
+    if (!options_.salvage) {
+        fail(ec, errc::corrupt_header,
+             path + ": " + damage +
+                 "; restore the file from a backup, or open with options::salvage (kvforge repair) to keep "
+                 "every intact record (nothing was changed)");
+        return false;
+    }
+    if (options_.mode.reader) found_damage_.push_back({path, 0, damage + "; its records were read one by one"});
+    header = file_header();
     return true;
 }
 
@@ -268,19 +303,36 @@ bool table_engine<IO, Writer, Codec>::written_here(const file_header& header, co
 }
 
 /// A writer's open cuts a torn tail (its records go into a table, and the log is removed);
-/// a reader's leaves it in place, and verify() names it.
+/// a reader's leaves it in place, and verify() names it. Bytes the store's last close
+/// synced (closed_end) are no tail: a record there that does not read back is damage, and
+/// the open is refused unless it salvages. (A log shorter than that was refused, or
+/// reported, as cut short.)
 template <class IO, class Writer, class Codec>
-void table_engine<IO, Writer, Codec>::note_tail(std::uint32_t generation, const log_scan_result& result,
-                                                std::uint64_t size) {
+bool table_engine<IO, Writer, Codec>::note_tail(std::uint32_t generation, const log_scan_result& result,
+                                                std::uint64_t size, std::uint64_t closed_end, std::error_code& ec) {
     const std::uint64_t valid_end = result.valid_end;
+    const std::string path = directory_.file_path(store_file_name::data(generation));
+    std::string problem(torn_tail_problem);
+    if (valid_end < closed_end && size >= closed_end) {
+        problem = "a damaged record at byte " + std::to_string(valid_end) + ", before the " +
+                  std::to_string(closed_end) + " bytes " + directory_.file_path(store_file_name::table_list()) +
+                  " records as synced at the store's last close; the records from there on are lost";
+        if (!options_.salvage) {
+            fail(ec, errc::corrupt_record,
+                 path + " holds " + problem +
+                     " unless the file is restored from a backup; open with options::salvage (kvforge repair) to "
+                     "keep the records before it (nothing was changed)");
+            return false;
+        }
+    }
     if (options_.mode.reader) replayed_logs_.push_back({generation, valid_end, result.records});
-    if (valid_end == size) return;
+    if (valid_end == size) return true;
     if (!options_.mode.reader) {
         recovered_bytes_cut_ += size - valid_end;
-        return;
+        return true;
     }
-    found_damage_.push_back({directory_.file_path(store_file_name::data(generation)), valid_end,
-                           std::string(torn_tail_problem)});
+    found_damage_.push_back({path, valid_end, std::move(problem)});
+    return true;
 }
 
 }  // namespace kvforge::detail

@@ -216,18 +216,17 @@ public:
     }
     [[nodiscard]] std::uint64_t syncs() const noexcept { return syncs_.load(std::memory_order_relaxed); }
 
-    /// Removes the table files that levels does not hold, and a TABLES.tmp or MANIFEST.tmp:
-    /// after a publish, the tables it replaced; on opening, what a change cut short left.
+    /// Removes the table files that levels does not hold: after a publish, the tables it
+    /// replaced. Not a TABLES.tmp: the jobs run beside the writers, and one may be writing
+    /// it (name_newest_log).
     bool remove_unlisted(const levels_type& levels, std::error_code& ec) const {
-        std::vector<store_file_name> names;
-        if (!directory_.list(names, ec)) return false;
-        for (const store_file_name& name : names) {
-            const bool unlisted = name.kind() == store_file_kind::table && !holds(levels, name.generation());
-            const bool unfinished = name.is_temporary() && (name.kind() == store_file_kind::table_list ||
-                                                            name.kind() == store_file_kind::manifest);
-            if ((unlisted || unfinished) && !directory_.remove(name, ec)) return false;
-        }
-        return true;
+        return remove_files(levels, false, ec);
+    }
+
+    /// As remove_unlisted, and a TABLES.tmp or MANIFEST.tmp that a change cut short left:
+    /// on opening, before any write.
+    bool remove_leftovers(const levels_type& levels, std::error_code& ec) const {
+        return remove_files(levels, true, ec);
     }
 
     /// Whether TABLES holds other bytes than the last open() read (or cannot be read now);
@@ -241,6 +240,19 @@ public:
     }
 
 private:
+    bool remove_files(const levels_type& levels, bool temporaries, std::error_code& ec) const {
+        std::vector<store_file_name> names;
+        if (!directory_.list(names, ec)) return false;
+        for (const store_file_name& name : names) {
+            const bool unlisted = name.kind() == store_file_kind::table && !holds(levels, name.generation());
+            const bool unfinished =
+                temporaries && name.is_temporary() &&
+                (name.kind() == store_file_kind::table_list || name.kind() == store_file_kind::manifest);
+            if ((unlisted || unfinished) && !directory_.remove(name, ec)) return false;
+        }
+        return true;
+    }
+
     /// The size of log file generation.
     bool log_size(std::uint32_t generation, std::uint64_t& size, std::error_code& ec) const {
         source_type file;
