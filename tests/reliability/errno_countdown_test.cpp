@@ -32,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include <kvforge/index/disk_index.hpp>
 #include <kvforge/io/fault_injection.hpp>
 #include <kvforge/kvforge.hpp>
 
@@ -379,9 +380,8 @@ struct countdown_config {
     using store_type = kvforge::store<std::string, std::string, StorePolicy, Durability, Index, Threading, IO>;
 
     static std::string name() {
-        return std::string(StorePolicy::name) + " " + std::string(Durability::name) + " " +
-               (Index::ordered ? "sorted_index" : "hash_index") + " " +
-               (Threading::concurrent ? "thread_safe" : "single_thread");
+        return std::string(StorePolicy::name) + " " + std::string(Durability::name) + " " + std::string(Index::name) +
+               " " + (Threading::concurrent ? "thread_safe" : "single_thread");
     }
 };
 
@@ -441,14 +441,19 @@ using default_configs = std::tuple<
     countdown_config<kvforge::file_log, kvforge::async_worker<>>,
     countdown_config<kvforge::mmap_file, kvforge::sync_each>, countdown_config<kvforge::mmap_file, kvforge::buffered<>>,
     countdown_config<kvforge::mmap_file, kvforge::async_worker<>>,
-    countdown_config<kvforge::file_log, kvforge::sync_each, kvforge::sorted_index, kvforge::thread_safe>>;
+    countdown_config<kvforge::file_log, kvforge::sync_each, kvforge::sorted_index, kvforge::thread_safe>,
+    countdown_config<kvforge::file_log, kvforge::sync_each, kvforge::disk_index>,
+    countdown_config<kvforge::file_log, kvforge::buffered<>, kvforge::disk_index, kvforge::thread_safe>>;
 
 using long_configs = std::tuple<
     countdown_config<kvforge::file_log, kvforge::buffered<>, kvforge::sorted_index, kvforge::thread_safe>,
     countdown_config<kvforge::file_log, kvforge::async_worker<>, kvforge::sorted_index, kvforge::thread_safe>,
     countdown_config<kvforge::mmap_file, kvforge::sync_each, kvforge::sorted_index, kvforge::thread_safe>,
     countdown_config<kvforge::mmap_file, kvforge::buffered<>, kvforge::sorted_index, kvforge::single_thread>,
-    countdown_config<kvforge::mmap_file, kvforge::async_worker<>, kvforge::sorted_index, kvforge::thread_safe>>;
+    countdown_config<kvforge::mmap_file, kvforge::async_worker<>, kvforge::sorted_index, kvforge::thread_safe>,
+    countdown_config<kvforge::file_log, kvforge::async_worker<>, kvforge::disk_index, kvforge::thread_safe>,
+    countdown_config<kvforge::file_log, kvforge::sync_each, kvforge::disk_index, kvforge::thread_safe>,
+    countdown_config<kvforge::file_log, kvforge::buffered<>, kvforge::disk_index, kvforge::single_thread>>;
 
 }  // namespace
 

@@ -6,8 +6,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <kvforge/index/disk_index.hpp>
+#include <kvforge/io/fault_injection.hpp>
 #include <kvforge/kvforge.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -113,4 +116,63 @@ TEMPLATE_LIST_TEST_CASE("a failed automatic compaction does not fail the write t
     CHECK(after.compactions == compactions + 1);
     CHECK(after.last_compaction_error.empty());
     CHECK(repaired.size() == compaction_key_count + 1);
+}
+
+namespace {
+
+template <class Threading>
+using faulty_table_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index,
+                                          kvforge::buffered<>, Threading, kvforge::fault_injecting_io<>>;
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("disk_index: a freeze or flush that fails does not fail the write that started it",
+                   "[failed_compaction][disk_index]", kvforge::single_thread, kvforge::thread_safe) {
+    using store_type = faulty_table_store<TestType>;
+    constexpr bool runs_jobs_in_writes = !TestType::concurrent;
+    temp_dir dir;
+    const std::string path = dir / "db";
+    kvforge::options opts;
+    opts.segment_bytes = 64 << 10;  // the write buffer
+    kvforge::fault_injecting_io<> io;
+    store_type db(path, opts, io);
+    // From here on no file opens: neither the next log a freeze starts nor a flush's table.
+    io.inject({.at = 1, .calls = kvforge::io_call::open, .error = ENOSPC, .mode = kvforge::fault_mode::persistent});
+
+    const std::string value(100, 'v');
+    constexpr int attempts = 3000;  // about five buffers' worth
+    int applied = 0;
+    std::error_code refused;
+    for (; applied < attempts; ++applied) {
+        std::error_code ec;
+        db.put("key" + std::to_string(applied), value, ec);
+        if (ec) {
+            refused = ec;
+            break;
+        }
+    }
+    // Each write whose record reached the log succeeded; the failures are counted instead.
+    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (db.stats().compaction_failures == 0) REQUIRE(std::chrono::steady_clock::now() < give_up);
+    CHECK_THAT(db.stats().last_compaction_error, Catch::StartsWith("open ") && Catch::Contains(path));
+    if constexpr (runs_jobs_in_writes) {
+        // The buffer grew to twice its size while each write tried the freeze again; then a
+        // write that cannot make room fails, and is not applied.
+        CHECK(applied > 500);
+        CHECK(applied < attempts);
+        CHECK(refused == std::errc::no_space_on_device);
+        CHECK_FALSE(db.contains("key" + std::to_string(applied)));
+    } else {
+        CHECK(applied == attempts);  // the writers go on while the jobs' thread fails
+    }
+    for (int i = 0; i < applied; i += 97) REQUIRE(db.get("key" + std::to_string(i)) == value);
+
+    // Once files open again, the next write freezes and flushes, and every write is kept.
+    io.clear_faults();
+    db.put("after", "the disk recovered");
+    db.close();
+    store_type reopened(path, opts, io);
+    CHECK(reopened.size() == static_cast<std::uint64_t>(applied) + 1);
+    for (int i = 0; i < applied; ++i) REQUIRE(reopened.get("key" + std::to_string(i)) == value);
+    CHECK(reopened.stats().segments > 1);  // tables were made
 }

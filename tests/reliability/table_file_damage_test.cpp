@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <system_error>
+#include <vector>
 
 #include "../support/directory_tree.hpp"
 #include "../support/file_bytes.hpp"
@@ -73,22 +74,35 @@ kvforge::options salvaging(bool read_only) {
 
 }  // namespace
 
-TEST_CASE("a store over tables whose TABLES is lost is refused; salvage rebuilds it from the tables",
+TEST_CASE("a store over tables whose TABLES is lost or damaged is refused; salvage rebuilds it from the tables",
           "[table][damage]") {
     kvforge_test::temp_dir dir;
     const std::string path = dir / "store";
     write_tables_and_log(path);
     const fs::path list = fs::path(path) / "TABLES";
     const fs::path table = only_file(path, ".kvtable");
-    fs::remove(list);
-
     kvforge::options read_only;
     read_only.read_only = true;
-    for (const kvforge::options& options : {kvforge::options{}, read_only}) {
-        INFO("read_only " << options.read_only);
-        CHECK_THAT(refused_unchanged(path, options),
-                   Catch::Contains(list.string() + " is missing") && Catch::Contains(table.string()) &&
-                       Catch::Contains("options::salvage") && Catch::Contains("rebuild it from the tables"));
+    std::string how_lost;
+    SECTION("lost") {
+        fs::remove(list);
+        how_lost = "missing";
+        for (const kvforge::options& options : {kvforge::options{}, read_only}) {
+            INFO("read_only " << options.read_only);
+            CHECK_THAT(refused_unchanged(path, options),
+                       Catch::Contains(list.string() + " is missing") && Catch::Contains(table.string()) &&
+                           Catch::Contains("options::salvage") && Catch::Contains("rebuild it from the tables"));
+        }
+    }
+    SECTION("damaged") {
+        std::string bytes = kvforge_test::read_file(list);
+        bytes[40] = static_cast<char>(bytes[40] ^ 0x10);  // in its counts
+        kvforge_test::write_file(list, bytes);
+        how_lost = "unreadable";
+        for (const kvforge::options& options : {kvforge::options{}, read_only}) {
+            INFO("read_only " << options.read_only);
+            CHECK_THAT(refused_unchanged(path, options), Catch::Contains(list.string() + ": fails its checksum"));
+        }
     }
     {
         // A salvaging reader rebuilds the list in memory, changes no file, and names the loss.
@@ -100,7 +114,8 @@ TEST_CASE("a store over tables whose TABLES is lost is refused; salvage rebuilds
         const kvforge::verify_report report = reader.verify();
         REQUIRE(report.damaged.size() == 1);
         CHECK(report.damaged[0].file == list.string());
-        CHECK_THAT(report.damaged[0].problem, Catch::Contains("rebuilt from the tables"));
+        CHECK_THAT(report.damaged[0].problem,
+                   Catch::StartsWith(how_lost) && Catch::Contains("rebuilt from the tables"));
         reader.close();
         CHECK(kvforge_test::tree(path) == before);
     }
@@ -327,6 +342,12 @@ TEST_CASE("a log cut short after a clean close is refused, even at a record boun
         CHECK_THAT(refused_unchanged(path, {}, kvforge::errc::corrupt_record),
                    Catch::Contains(log.string() + " is cut short: it holds " + std::to_string(size - 3) + " bytes") &&
                        Catch::Contains(std::to_string(size) + " at the store's last close"));
+        // A salvaging reader names the cut once: the record it ends inside is part of it,
+        // no torn write that a crash left.
+        damaged_tables_db reader(path, salvaging(true));
+        const kvforge::verify_report report = reader.verify();
+        REQUIRE(report.damaged.size() == 1);
+        CHECK_THAT(report.damaged[0].problem, Catch::Contains("cut short"));
     }
     SECTION("a cut at a record boundary is found, by a reader too") {
         fs::resize_file(log, size - last_record);
@@ -366,7 +387,7 @@ TEST_CASE("a log cut short after a clean close is refused, even at a record boun
     }
 }
 
-TEST_CASE("a bit flipped in a log's header or last record after a clean close is refused; salvage keeps the rest",
+TEST_CASE("a bit flipped in a log's header or records after a clean close is refused; salvage keeps the rest",
           "[table][damage]") {
     kvforge_test::temp_dir dir;
     const std::string path = dir / "store";
@@ -427,6 +448,33 @@ TEST_CASE("a bit flipped in a log's header or last record after a clean close is
         CHECK(writer.size() == 1009);
         CHECK(writer.stats().recovered_bytes_cut == last_record);
     }
+    SECTION("a damaged record with intact ones after it: salvage drops that record alone") {
+        // The log holds its header, then the ten puts, each last_record bytes long.
+        const std::uint64_t fifth = bytes.size() - 6 * last_record;  // the put of "log 4"
+        flip_bit_at(fifth + 9);
+        for (const kvforge::options& options : {kvforge::options{}, read_only}) {
+            CHECK_THAT(refused_unchanged(path, options, kvforge::errc::corrupt_record),
+                       Catch::Contains(log.string() + ": damaged record at offset " + std::to_string(fifth)));
+        }
+        {
+            damaged_tables_db reader(path, salvaging(true));
+            CHECK(reader.size() == 1009);
+            CHECK_FALSE(reader.contains("log 4"));
+            CHECK(reader.get("log 9") == "v");
+            const kvforge::verify_report report = reader.verify();
+            REQUIRE(report.damaged.size() == 1);
+            CHECK(report.damaged[0].file == log.string());
+            CHECK(report.damaged[0].offset == fifth);
+        }
+        {
+            damaged_tables_db writer(path, salvaging(false));
+            CHECK(writer.size() == 1009);
+            CHECK(writer.get("log 5") == "v");
+        }
+        damaged_tables_db reopened(path);  // the salvaged records went into a table
+        CHECK(reopened.size() == 1009);
+        CHECK(reopened.verify().damaged.empty());
+    }
 }
 
 TEST_CASE("while a writer has a store over tables open, TABLES records no log size; its close records them",
@@ -473,4 +521,105 @@ TEST_CASE("a backup of a store over tables records its logs' sizes: one of them 
     fs::resize_file(log, fs::file_size(log) - (4 + 1 + 1 + 1 + 14 + 1));
     CHECK_THAT(refused_unchanged(copy, {}, kvforge::errc::corrupt_record),
                Catch::Contains(log.string() + " is cut short"));
+}
+
+namespace {
+
+std::string numbered_key(int i) { return "key " + std::to_string(1000 + i); }
+
+/// A store over tables whose 1,000 keys are "first" in a table of the deepest level and
+/// "second" in a newer table above it; the newer table's file.
+fs::path write_two_tables(const std::string& path) {
+    {
+        damaged_tables_db db(path);
+        for (int i = 0; i < 1000; ++i) db.put(numbered_key(i), "first");
+        db.compact();
+        for (int i = 0; i < 1000; ++i) db.put(numbered_key(i), "second");
+    }
+    { damaged_tables_db flushed(path); }  // the open flushes the log into a table
+    const std::map<std::string, std::string> tables = table_files_of(path);
+    REQUIRE(tables.size() == 2);
+    return fs::path(path) / tables.rbegin()->first;
+}
+
+void flip_byte(const fs::path& file, std::size_t offset) {
+    std::string bytes = kvforge_test::read_file(file);
+    bytes[offset] = static_cast<char>(bytes[offset] ^ 0x20);
+    kvforge_test::write_file(file, bytes);
+}
+
+}  // namespace
+
+TEST_CASE("a damaged block of a table is never served; verify lists it; salvage keeps every other entry",
+          "[table][damage]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir / "store";
+    const fs::path newer = write_two_tables(path);
+    flip_byte(newer, static_cast<std::size_t>(fs::file_size(newer) / 3));  // in a data block
+
+    std::vector<int> unreadable;
+    {
+        damaged_tables_db db(path);
+        for (int i = 0; i < 1000; ++i) {
+            std::error_code ec;
+            const std::optional<std::string> value = db.get(numbered_key(i), ec);
+            if (ec) {
+                CHECK(ec == kvforge::errc::corrupt_record);
+                unreadable.push_back(i);
+            } else {
+                CHECK(value == "second");
+            }
+        }
+        const kvforge::verify_report report = db.verify();
+        REQUIRE(report.damaged.size() == 1);
+        CHECK(report.damaged[0].file == newer.string());
+        CHECK_THAT(report.damaged[0].problem, Catch::Contains("fails its checksum"));
+    }
+    REQUIRE_FALSE(unreadable.empty());
+    REQUIRE(unreadable.size() < 500);
+    {
+        // The salvage merges the tables without the block: its keys keep the version before.
+        damaged_tables_db writer(path, salvaging(false));
+        CHECK(writer.size() == 1000);
+        CHECK(writer.verify().ok());
+    }
+    damaged_tables_db db(path);
+    CHECK(db.verify().ok());
+    CHECK(table_files_of(path).size() == 1);
+    for (int i = 0; i < 1000; ++i) {
+        const bool lost = std::find(unreadable.begin(), unreadable.end(), i) != unreadable.end();
+        REQUIRE(db.get(numbered_key(i)) == (lost ? "first" : "second"));
+    }
+}
+
+TEST_CASE("a table that cannot be opened is refused; salvage lists the tables again without it", "[table][damage]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir / "store";
+    const fs::path newer = write_two_tables(path);
+    flip_byte(newer, static_cast<std::size_t>(fs::file_size(newer) - 10));  // in its footer
+    kvforge::options read_only;
+    read_only.read_only = true;
+    for (const kvforge::options& options : {kvforge::options{}, read_only}) {
+        const auto before = kvforge_test::tree(path);
+        damaged_tables_db db;
+        std::error_code ec;
+        db.open(path, options, ec);
+        CHECK(ec);
+        CHECK_THAT(kvforge::last_error_message(), Catch::Contains(newer.string()));
+        CHECK(kvforge_test::tree(path) == before);
+    }
+    {
+        damaged_tables_db reader(path, salvaging(true));
+        const kvforge::verify_report report = reader.verify();
+        REQUIRE(report.damaged.size() == 2);  // the list, rebuilt, and the table left out
+        CHECK_THAT(report.damaged[0].problem, Catch::StartsWith("unreadable"));
+        CHECK(report.damaged[1].file == newer.string());
+    }
+    {
+        damaged_tables_db writer(path, salvaging(false));
+        CHECK(writer.size() == 1000);
+    }
+    damaged_tables_db db(path);
+    CHECK(db.verify().ok());
+    for (int i = 0; i < 1000; ++i) REQUIRE(db.get(numbered_key(i)) == "first");
 }

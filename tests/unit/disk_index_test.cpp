@@ -22,6 +22,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 
@@ -73,9 +74,23 @@ struct table_holding_io : kvforge::posix_io {
 using held_table_store = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index,
                                         kvforge::buffered<>, kvforge::thread_safe, table_holding_io>;
 
+/// posix_io, but the creation of a file in a directory named held-backup, once armed,
+/// waits for release(): a backup held as it starts to write its copy.
+struct backup_holding_io : kvforge::posix_io {
+    std::shared_ptr<kvforge_test::held_call> point = std::make_shared<kvforge_test::held_call>();
+
+    int open(const char* path, int flags, mode_t mode) noexcept {
+        if ((flags & O_CREAT) != 0 && std::string_view(path).find("/held-backup/") != std::string_view::npos) {
+            point->pass();
+        }
+        return kvforge::posix_io::open(path, flags, mode);
+    }
+};
+
 /// Puts `count` keys from another thread while point holds a job, and says how many
 /// returned before the job was let go (or a minute passed).
-int puts_while_held(held_table_store& db, kvforge_test::held_call& point, const std::string& prefix, int count) {
+template <class Store>
+int puts_while_held(Store& db, kvforge_test::held_call& point, const std::string& prefix, int count) {
     REQUIRE(point.wait_held(std::chrono::seconds(60)));
     std::atomic<int> done{0};
     std::thread writer([&] {
@@ -133,6 +148,36 @@ TEST_CASE("disk_index: a thread_safe store's writers go on while its jobs run", 
         CHECK(db.get("old999") == std::string(100, 'o'));
         CHECK(db.verify().ok());
     }
+}
+
+TEST_CASE("disk_index: a thread_safe store's writers and jobs go on while backup() copies", "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = (dir.path() / "db").string();
+    const std::string dest = (dir.path() / "held-backup").string();
+    kvforge::options opts;
+    opts.segment_bytes = 64 << 10;  // the write buffer: the writes below flush it several times
+    backup_holding_io io;
+    const std::shared_ptr<kvforge_test::held_call> point = io.point;
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index,
+                                      kvforge::buffered<>, kvforge::thread_safe, backup_holding_io>;
+    store_type db(path, opts, io);
+    for (int i = 0; i < 2000; ++i) db.put("before" + std::to_string(i), std::string(100, 'b'));
+    point->arm();
+    std::error_code backup_error;
+    std::thread backing_up([&] { db.backup(dest, backup_error); });
+    // Held as it writes its first file: the cut is taken, and the writes that follow fill
+    // the buffer again and again, their flushes removing the log the backup copies.
+    CHECK(puts_while_held(db, *point, "during", 3000) == 3000);
+    backing_up.join();
+    REQUIRE_FALSE(backup_error);
+    CHECK(db.size() == 5000);
+
+    // The backup is the store at its cut: every write before it, none after.
+    table_store copy(dest);
+    CHECK(copy.verify().ok());
+    CHECK(copy.size() == 2000);
+    CHECK(copy.get("before1999") == std::string(100, 'b'));
+    CHECK_FALSE(copy.contains("during0"));
 }
 
 TEST_CASE("disk_index: sync_each writers that keep writing share nearly every sync",

@@ -4,7 +4,9 @@
 /// retire segments (compaction, clear) take only once no backup runs. A backup copies
 /// closed segments with no lock held, so while one runs no segment may be retired: the
 /// automatic compaction trigger asks running() and waits, and compact() and clear()
-/// wait in lock_gate() without holding the gate, so that writers go on meanwhile.
+/// wait in lock_gate() without holding the gate, so that writers go on meanwhile. A store
+/// over sorted tables copies from files its backup holds open, so only its close() waits
+/// (stores/table/table_backend.hpp).
 
 #include <atomic>
 #include <mutex>

@@ -32,6 +32,7 @@
 #include "../../error.hpp"
 #include "../../options.hpp"
 #include "../../stats.hpp"
+#include "../log/backups_running.hpp"
 #include "../log/compaction_thread.hpp"
 #include "../log/option_checks.hpp"
 #include "table_engine.hpp"
@@ -114,7 +115,7 @@ public:
     /// the files is made and the store still locked (table_engine::close).
     void close(std::error_code& ec, function_ref<void()> before_release = [] {}) {
         compactor_.stop();
-        write_lock lock(mutex_);
+        auto lock = backups_.lock_gate(mutex_);  // a backup on another thread copies from the files
         if (!open_) return;
         open_ = false;  // writes fail from here (writable), while before_release may read
         engine_->close(ec, [&] {
@@ -270,12 +271,20 @@ public:
         return report;
     }
 
-    /// Writers wait for the copy; a table is copied by a reflink where the file system
-    /// offers one, or linked (backup_options::link_files).
+    /// Writers wait only while the backup takes its cut (table_engine_backup.hpp); the bytes
+    /// are copied with no lock held, while writes and jobs go on, and close() waits for them.
+    /// A table is copied by a reflink where the file system offers one, or linked
+    /// (backup_options::link_files).
     void backup(std::string_view dest, const backup_options& how, std::error_code& ec) {
-        const auto hold = compactor_.hold();
-        const write_lock lock(mutex_);
-        if (opened(ec)) engine_->backup(std::string(dest), how, ec);
+        write_lock lock(mutex_);
+        if (!opened(ec)) return;
+        const std::shared_ptr<engine_type> engine = engine_;
+        backups_.enter();
+        struct leaving {
+            backups_running& backups;
+            ~leaving() { backups.leave(); }
+        } const left{backups_};
+        engine->backup(std::string(dest), how, [&] { lock.unlock(); }, ec);
     }
     /// Opens the store anew, so keys (when given) is told that everything may have changed.
     std::uint64_t refresh(std::error_code& ec, refreshed_keys* keys = nullptr) {
@@ -401,7 +410,7 @@ private:
             return false;
         }
         if (!opened(ec)) return false;
-        if (!read_only_) return true;
+        if (!read_only_) return !engine_->failed(ec);
         fail(ec, errc::read_only,
              path_ + " was opened read-only (options::read_only); nothing was written. Open it without read_only "
                      "to write");
@@ -427,6 +436,7 @@ private:
     std::uint64_t batches_ = 0;
     // Runs the jobs of a thread_safe store; last, so that its thread stops first.
     compaction_thread compactor_;
+    backups_running backups_;
 };
 
 }  // namespace kvforge::detail

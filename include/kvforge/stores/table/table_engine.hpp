@@ -26,11 +26,12 @@
 #include <utility>
 #include <vector>
 
-#include "../../batch.hpp"
 #include "../../backup_options.hpp"
+#include "../../batch.hpp"
 #include "../../composition.hpp"
 #include "../../compression/codec.hpp"
 #include "../../detail/function_ref.hpp"
+#include "../../detail/log_writer.hpp"
 #include "../../detail/store_directory.hpp"
 #include "../../error.hpp"
 #include "../../stats.hpp"
@@ -169,11 +170,16 @@ public:
         s.syncs = log_.syncs() + tables_.syncs();
     }
 
-    /// Checks every block of every table and counts the entries of the store it holds.
+    /// Checks every block of every table and counts the entries of the store it holds. A
+    /// store with damaged blocks has each listed, and the intact entries of its tables
+    /// counted.
     bool verify(verify_report& report, std::error_code& ec) const {
         report = {};
         report.damaged = found_damage_;
-        return visit({}, true, true, [&](std::string_view, std::string_view) { return ++report.records_checked > 0; }, ec);
+        const auto count = [&](std::string_view, std::string_view) { return ++report.records_checked > 0; };
+        if (visit({}, true, true, count, ec) || ec != errc::corrupt_record) return !ec;
+        report.records_checked = 0;
+        return levels_.check_blocks(report.damaged, report.records_checked, ec);
     }
 
     // The jobs (table_engine_jobs.hpp). run_jobs runs them until none is due (whole: until
@@ -198,8 +204,9 @@ public:
     /// Whether a write froze the buffer since the last call, so that the jobs are due.
     [[nodiscard]] bool take_job_due() noexcept { return std::exchange(job_due_, false); }
 
-    // Copies the store into a backup (table_engine_backup.hpp).
-    bool backup(const std::string& dest, const backup_options& how, std::error_code& ec);
+    // Copies the store into a backup (table_engine_backup.hpp). cut() is called once the
+    // files copied are held, after which the store may change: the caller's lock goes.
+    bool backup(const std::string& dest, const backup_options& how, function_ref<void()> cut, std::error_code& ec);
 
     /// The key's newest value, counting no get.
     bool find(std::string_view key, std::string& value, std::error_code& ec) const {
@@ -281,7 +288,10 @@ public:
     /// its files and while it still holds the directory's lock (as the log store's close
     /// does).
     bool close(std::error_code& ec, function_ref<void()> before_release = [] {}) {
-        log_.close_all(ec);
+        std::error_code closed;
+        log_.close_all(closed);
+        // After a write's I/O error the close reports that one, as every call that writes does.
+        if (!failure_.check(ec)) ec = closed;
         if (!ec && !options_.mode.reader && tables_.record_closed_logs(ec)) before_release();
         levels_ = levels_type();
         directory_.close();
@@ -316,6 +326,9 @@ public:
 
     /// Whether TABLES changed since this engine read it at open (table_files::list_changed).
     [[nodiscard]] bool tables_changed() const { return tables_.list_changed(); }
+    /// Whether a write met an I/O error (in the log, or looking up what it hides), after
+    /// which the store takes no more: errc::store_failed through ec.
+    bool failed(std::error_code& ec) const { return failure_.check(ec) || log_.failed(ec); }
 
     /// compact()'s part for a codec kept in the store (table_engine_codec.hpp).
     void tend_codec(const levels_type& tables, std::error_code& ec)
@@ -324,8 +337,9 @@ public:
 private:
     [[nodiscard]] table_read_view<levels_type> view() const noexcept { return {buffer_, frozen_.get(), levels_}; }
 
-    bool backup_files(const std::string& dest, const backup_options& how, std::error_code& ec);
-    bool check_backup(const std::string& dest, std::error_code& ec) const;
+    bool backup_files(const std::string& dest, const backup_options& how, function_ref<void()> cut,
+                      std::error_code& ec);
+    bool check_backup(const std::string& dest, const store_counts& live, std::error_code& ec) const;
 
     [[nodiscard]] table_job_context<IO, Codec> context() const {
         return {tables_, codec_, options_.layout, options_.limits, cache_.get(), generations_, header_};
@@ -341,10 +355,16 @@ private:
     /// Adds a write to the buffer; hidden is the key and value of the version in the tables
     /// an erase hides (0: none).
     void add_to_buffer(std::string_view key, record_type kind, std::string_view value, std::uint64_t hidden = 0);
+    /// A store that runs its jobs in its writes (single_thread), whose buffer filled again
+    /// after a flush failed (one is still frozen), or twice over after freezes failed, runs
+    /// them before it takes a write; a write that cannot make room that way fails with
+    /// nothing applied, so that the buffers' memory stays bounded by two.
+    bool make_room(std::error_code& ec);
     /// Freezes the buffer when it is full, or when the log holds mostly versions it no
     /// longer does, unless one is frozen already; then runs the jobs, or marks them due for
-    /// the thread that runs them.
-    bool after_write(std::error_code& ec);
+    /// the thread that runs them. What fails here is counted (note_job_failure), not
+    /// reported to the write, which is applied.
+    void after_write();
 
     /// Whether the buffer is due to be frozen: it is full, or mostly dead
     /// (write_buffer::mostly_dead).
@@ -372,8 +392,9 @@ private:
                     std::error_code& ec, function_ref<void()> once_locked);
     bool replay(std::uint32_t generation, std::uint64_t closed_end, std::error_code& ec);
     bool written_here(const file_header& header, const std::string& path, std::error_code& ec) const;
-    bool tables_listed(const std::vector<store_file_name>& names, bool& list_lost, std::error_code& ec) const;
-    bool rebuild_table_list(table_list& listed, std::error_code& ec);
+    bool tables_listed(const std::vector<store_file_name>& names, std::string& list_lost, std::error_code& ec) const;
+    bool rebuild_table_list(const std::string& list_lost, table_list& listed, std::error_code& ec);
+    bool salvage_tables(std::error_code& ec);
     bool damaged_log_header(const std::string& path, std::uint64_t size, file_header::problem problem,
                             file_header& header, std::error_code& ec);
     bool note_tail(std::uint32_t generation, const log_scan_result& result, std::uint64_t size,
@@ -406,6 +427,7 @@ private:
     std::uint64_t table_bytes_ = 0;  ///< the bytes of every table's file (a writer's)
     std::uint64_t job_failures_ = 0;
     std::string last_job_error_;
+    sticky_failure failure_;  ///< an I/O error a lookup of a write met (the log keeps its own)
     std::string record_;
     live_counts counts_;
     std::vector<std::uint64_t> batch_hidden_;  ///< for each operation of a batch, what it hides

@@ -8,7 +8,11 @@
 /// against everything kvforge does), the logs the tables do not cover up to their last
 /// record (the frozen buffer's, when one waits for its flush, and the writer's), TABLES,
 /// the compression dictionaries (zstd_trained<>), and the MANIFEST last (backup_copier).
-/// No job may run meanwhile, nor any write.
+///
+/// The cut is taken under the store's lock: the log flushed, the tables held (each
+/// reader keeps its file open), the logs opened and their sizes taken. The bytes are
+/// copied after the lock is released, from those open files, so that writes, jobs and
+/// clear() go on meanwhile: a file removed since is still read whole.
 
 #include <fcntl.h>
 
@@ -21,6 +25,7 @@
 
 #include "../../backup_options.hpp"
 #include "../../detail/backup_copier.hpp"
+#include "../../detail/function_ref.hpp"
 #include "../../detail/store_files.hpp"
 #include "../../error.hpp"
 #include "table_engine.hpp"
@@ -30,60 +35,68 @@ namespace kvforge::detail {
 
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::backup(const std::string& dest, const backup_options& how,
-                                             std::error_code& ec) {
+                                             function_ref<void()> cut, std::error_code& ec) {
     if constexpr (codec_kept_in_store<Codec>) {
         // No dictionary a copied table needs is retired while the files are copied.
         const auto files_held = codec_.hold_files();
-        return backup_files(dest, how, ec);
+        return backup_files(dest, how, cut, ec);
     } else {
-        return backup_files(dest, how, ec);
+        return backup_files(dest, how, cut, ec);
     }
 }
 
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::backup_files(const std::string& dest, const backup_options& how,
-                                                   std::error_code& ec) {
+                                                   function_ref<void()> cut, std::error_code& ec) {
     log_.flush(ec);
     if (ec) return false;
-    backup_copier<IO> copier(io_, directory_);
-    if (!copier.start(dest, ec)) return false;
-    bool ok = true;
-    for (std::size_t i = 0; ok && i < level_limits::levels; ++i) {
-        for (const auto& table : levels_.level(i)) {
-            const store_file_name name = store_file_name::table(table.generation);
-            ok = ok && ((how.link_files && copier.link(name)) || copier.copy_whole(name, ec));
-        }
-    }
-    // Each log copied, with its size in the copy.
-    std::vector<std::pair<std::uint32_t, std::uint64_t>> copied;
-    const auto copy_log = [&](const data_file<IO>& file, std::uint32_t generation, std::uint64_t end) {
-        copied.emplace_back(generation, end);
-        return copier.copy(file, store_file_name::data(generation), end, false, ec);
-    };
-    const auto copy_log_file = [&](std::uint32_t generation, std::uint64_t end) {
+    const levels_type tables = levels_;
+    struct held_log {
+        std::uint32_t generation = 0;
+        std::uint64_t end = 0;
         data_file<IO> file;
-        return directory_.open_file(file, store_file_name::data(generation), O_RDONLY, ec) &&
-               copy_log(file, generation, end);
     };
-    if (frozen_) ok = ok && copy_log_file(frozen_log_, frozen_log_bytes_);
-    if (log_.writing()) ok = ok && copy_log(log_.file(), log_.generation(), log_.end());
+    std::vector<held_log> logs;
+    const auto hold_log = [&](std::uint32_t generation, std::uint64_t end) {
+        logs.push_back({generation, end, {}});
+        return directory_.open_file(logs.back().file, store_file_name::data(generation), O_RDONLY, ec);
+    };
+    bool ok = (!frozen_ || hold_log(frozen_log_, frozen_log_bytes_)) &&
+              (!log_.writing() || hold_log(log_.generation(), log_.end()));
     std::uint32_t newest_log = log_.writing() ? log_.generation() : 0;
     for (const replayed_log& log : replayed_logs_) {
-        ok = ok && copy_log_file(log.generation, log.valid_end);
+        ok = ok && hold_log(log.generation, log.valid_end);
         newest_log = std::max(newest_log, log.generation);
     }
-    // The list TABLES holds, which no job changes meanwhile (a reader's, as it opened),
-    // naming the newest log copied, with the copied logs' sizes as a writer's close records
-    // them: the backup is a closed store, and one of its logs cut short is found.
-    table_list list = table_list::of(levels_, listed_oldest_log_, listed_counts_, newest_log);
-    for (const auto& [generation, end] : copied) list.record_closed_end(generation, end);
+    if (!ok) return false;
+    // The list TABLES holds (a reader's, as it opened), naming the newest log copied, with
+    // the copied logs' sizes as a writer's close records them: the backup is a closed store,
+    // and one of its logs cut short is found.
+    table_list list = table_list::of(tables, listed_oldest_log_, listed_counts_, newest_log);
+    for (const held_log& log : logs) list.record_closed_end(log.generation, log.end);
+    const store_counts live = counts_.now();
+    cut();
+
+    backup_copier<IO> copier(io_, directory_);
+    if (!copier.start(dest, ec)) return false;
+    for (std::size_t i = 0; ok && i < level_limits::levels; ++i) {
+        for (const auto& table : tables.level(i)) {
+            const store_file_name name = store_file_name::table(table.generation);
+            ok = ok && ((how.link_files && copier.link(name)) ||
+                        copier.copy(table.reader->source(), name, table.file_size, true, ec));
+        }
+    }
+    for (const held_log& log : logs) {
+        ok = ok && copier.copy(log.file, store_file_name::data(log.generation), log.end, false, ec);
+    }
     ok = ok && copier.write(store_file_name::table_list(), list.encode(), ec);
     ok = ok && copier.copy_dictionaries(how.link_files, ec);
-    return copier.finish(ok, composition_, ec) && check_backup(dest, ec);
+    return copier.finish(ok, composition_, ec) && check_backup(dest, live, ec);
 }
 
 template <class IO, class Writer, class Codec>
-bool table_engine<IO, Writer, Codec>::check_backup(const std::string& dest, std::error_code& ec) const {
+bool table_engine<IO, Writer, Codec>::check_backup(const std::string& dest, const store_counts& live,
+                                                   std::error_code& ec) const {
     table_engine copy;
     table_engine_options options = options_;
     options.mode = directory_mode{};
@@ -92,13 +105,13 @@ bool table_engine<IO, Writer, Codec>::check_backup(const std::string& dest, std:
     options.mode.reader = true;
     verify_report report;
     if (!copy.open(io_, dest, composition_, options, ec) || !copy.verify(report, ec)) return false;
-    if (copy.counts_.live_keys() != counts_.live_keys() || copy.counts_.live_bytes() != counts_.live_bytes() ||
+    if (copy.counts_.live_keys() != live.live_keys || copy.counts_.live_bytes() != live.live_bytes ||
         !report.ok()) {
         fail(ec, errc::corrupt_record,
              dest + ": the backup holds " + std::to_string(copy.counts_.live_keys()) + " keys (" +
-                 std::to_string(copy.counts_.live_bytes()) + " bytes) where the store holds " +
-                 std::to_string(counts_.live_keys()) + " (" + std::to_string(counts_.live_bytes()) +
-                 " bytes); the copy does not match the store: remove it and back up again");
+                 std::to_string(copy.counts_.live_bytes()) + " bytes) where the store held " +
+                 std::to_string(live.live_keys) + " (" + std::to_string(live.live_bytes) +
+                 " bytes) at its cut; the copy does not match the store: remove it and back up again");
         return false;
     }
     return true;

@@ -163,6 +163,11 @@ bool table_engine<IO, Writer, Codec>::remove_logs_before(std::uint32_t generatio
 template <class IO, class Writer, class Codec>
 template <class Exclusive, class GoOn>
 bool table_engine<IO, Writer, Codec>::run_jobs(bool whole, Exclusive&& exclusive, GoOn&& go_on, std::error_code& ec) {
+    // Every failure is counted in stats(), under the exclusive lock, whoever asked.
+    const auto failed = [&] {
+        note_job_failure(ec);
+        return false;
+    };
     // compact() freezes the writes made before it once an earlier frozen buffer is flushed.
     bool froze = !whole;
     while (go_on()) {
@@ -172,10 +177,10 @@ bool table_engine<IO, Writer, Codec>::run_jobs(bool whole, Exclusive&& exclusive
             // A buffer that came due while the last one was flushed, which no write froze
             // (a write freezes none while one is frozen): frozen now, so that the store
             // reaches its bounds after the last write too.
-            if (!frozen_ && freeze_due() && !freeze(ec)) return false;
+            if (!frozen_ && freeze_due() && !freeze(ec)) return failed();
             if (!froze && !frozen_) {
                 froze = true;
-                if (!buffer_.empty() && !freeze(ec)) return false;
+                if (!buffer_.empty() && !freeze(ec)) return failed();
             }
             job = plan_job(whole && froze);
             if (job.what == job_type::kind::none && whole_merge_due()) job = plan_job(true);
@@ -183,16 +188,18 @@ bool table_engine<IO, Writer, Codec>::run_jobs(bool whole, Exclusive&& exclusive
         if (job.what == job_type::kind::none) return true;
         if (!run_job(job, ec)) {
             [[maybe_unused]] const auto guard = exclusive();
-            note_job_failure(ec);
             // A merge that failed is not tried at every write; the next flush asks again.
             if (job.what == job_type::kind::whole) dead_check_due_ = false;
-            return false;
+            return failed();
         }
         {
             [[maybe_unused]] const auto guard = exclusive();
             install_job(job);
         }
-        if (!remove_replaced(job, ec)) return false;
+        if (!remove_replaced(job, ec)) {
+            [[maybe_unused]] const auto guard = exclusive();
+            return failed();  // the next job or open removes them
+        }
         if (job.what == job_type::kind::whole && whole) return true;
     }
     return true;

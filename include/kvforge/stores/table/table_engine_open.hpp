@@ -52,7 +52,7 @@ bool table_engine<IO, Writer, Codec>::open_files(IO io, const std::string& path,
     const table_composition<IO> recorded(io_, directory_, wanted);
     if (!directory_.open(io_, path, options_.mode, ec)) return false;
     once_locked();
-    bool list_lost = false;
+    std::string list_lost;  // how TABLES was lost, when it was
     if (!directory_.list(names, ec) || !recorded.check(names, manifest, ec) || !tables_listed(names, list_lost, ec)) {
         return false;
     }
@@ -74,7 +74,17 @@ bool table_engine<IO, Writer, Codec>::open_files(IO io, const std::string& path,
         return false;
     }
     table_list listed;
-    if (list_lost ? !rebuild_table_list(listed, ec) : !tables_.open(cache_.get(), levels_, listed, ec)) return false;
+    if (list_lost.empty() && !tables_.open(cache_.get(), levels_, listed, ec)) {
+        // A salvaging open rebuilds the list from the tables it can read, when TABLES (one
+        // of a newer format aside), or a table it names, cannot be read.
+        const bool damage = ec == errc::corrupt_header || ec == errc::corrupt_record || ec == errc::not_a_store ||
+                            ec == std::errc::no_such_file_or_directory;
+        if (!options_.salvage || !damage) return false;
+        list_lost = "unreadable (" + last_error_detail() + ")";
+        ec.clear();
+        levels_ = levels_type();
+    }
+    if (!list_lost.empty() && !rebuild_table_list(list_lost, listed, ec)) return false;
     listed_oldest_log_ = listed.oldest_log;
     for (std::size_t level = 0; level < level_limits::levels; ++level) {
         for (const auto& table : levels_.level(level)) {
@@ -119,7 +129,7 @@ bool table_engine<IO, Writer, Codec>::open_files(IO io, const std::string& path,
     const auto found = [&](std::uint32_t generation) {
         return std::binary_search(logs.begin(), logs.end(), generation);
     };
-    if (!list_lost && listed_oldest_log_ != 0 && !found(listed_oldest_log_) &&
+    if (list_lost.empty() && listed_oldest_log_ != 0 && !found(listed_oldest_log_) &&
         refused_missing(listed_oldest_log_, "", "since the tables were last flushed")) {
         return false;
     }
@@ -144,7 +154,38 @@ bool table_engine<IO, Writer, Codec>::open_files(IO io, const std::string& path,
     listed_counts_ = counts_.now();
     buffer_ = write_buffer();
     return remove_logs_before(log_.generation(), ec) && tables_.remove_leftovers(levels_, ec) &&
-           run_jobs(false, [] { return 0; }, [] { return true; }, ec);
+           (!options_.salvage || salvage_tables(ec)) && run_jobs(false, [] { return 0; }, [] { return true; }, ec);
+}
+
+/// A salvaging writer's open reads every block of every table. When some are damaged, it
+/// merges the tables into the deepest level without them (a key whose newest entry was in
+/// one keeps the version before it, if one is intact) and counts the store again, so that
+/// the store verifies afterwards.
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::salvage_tables(std::error_code& ec) {
+    std::vector<damaged_record> damaged;
+    std::uint64_t entries = 0;
+    if (!levels_.check_blocks(damaged, entries, ec)) return false;
+    if (damaged.empty()) return true;
+    job_type job = plan_job(true);
+    merge_totals totals;
+    damaged.clear();
+    if (!run_full_compaction(job.current, job.oldest_log, context(), job.next, totals, ec, &damaged)) return false;
+    store_counts counted;
+    if (!job.next.visit_newest(
+            [&](const table_entry& entry) {
+                ++counted.live_keys;
+                counted.live_bytes += entry.key.size() + entry.value.size();
+            },
+            ec)) {
+        return false;
+    }
+    job.counts = counted;
+    job.dropped_bytes = 0;
+    if (!tables_.publish(job.next, job.oldest_log, job.counts, ec)) return false;
+    install_job(job);
+    counts_.set(counted);
+    return remove_replaced(job, ec);
 }
 
 /// Replays log generation into the write buffer. closed_end is its size when the writer
@@ -184,9 +225,10 @@ bool table_engine<IO, Writer, Codec>::replay(std::uint32_t generation, std::uint
     } else if (!written_here(header, file.path(), ec)) {
         return false;
     }
+    // A salvaging open goes on past a damaged record to the intact ones after it.
     log_scan_result result;
     const bool scanned = scan_log(
-        file, header.bytes(), size, header.version, false,
+        file, header.bytes(), size, header.version, options_.salvage,
         [&](const log_entry& found) {
             if (ec) return;  // a lookup failed: the open fails with it
             ++recovered_records_;
@@ -213,6 +255,7 @@ bool table_engine<IO, Writer, Codec>::replay(std::uint32_t generation, std::uint
         },
         result, ec);
     if (!scanned || ec) return false;
+    if (options_.mode.reader) found_damage_.insert(found_damage_.end(), result.damage.begin(), result.damage.end());
     return note_tail(generation, result, size, closed_end, ec);
 }
 
@@ -253,14 +296,16 @@ bool table_engine<IO, Writer, Codec>::damaged_log_header(const std::string& path
 /// is missing only by a loss. With options::salvage the open goes on (list_lost), and
 /// rebuilds the list from the tables.
 template <class IO, class Writer, class Codec>
-bool table_engine<IO, Writer, Codec>::tables_listed(const std::vector<store_file_name>& names, bool& list_lost,
+bool table_engine<IO, Writer, Codec>::tables_listed(const std::vector<store_file_name>& names, std::string& list_lost,
                                                     std::error_code& ec) const {
     const auto is = [](store_file_kind kind) {
         return [kind](const store_file_name& name) { return name.kind() == kind && !name.is_temporary(); };
     };
     const auto table = std::find_if(names.begin(), names.end(), is(store_file_kind::table));
-    list_lost = table != names.end() && std::none_of(names.begin(), names.end(), is(store_file_kind::table_list));
-    if (!list_lost || options_.salvage) return true;
+    if (table != names.end() && std::none_of(names.begin(), names.end(), is(store_file_kind::table_list))) {
+        list_lost = "missing";
+    }
+    if (list_lost.empty() || options_.salvage) return true;
     fail(ec, errc::corrupt_header,
          directory_.file_path(store_file_name::table_list()) + " is missing, and " + directory_.file_path(*table) +
              " is a sorted table of the store: no table can be read without the list, which says their levels "
@@ -273,20 +318,21 @@ bool table_engine<IO, Writer, Codec>::tables_listed(const std::vector<store_file
 /// names the loss, and each table left out. A writer's open lists the tables kept, and
 /// removes the others.
 template <class IO, class Writer, class Codec>
-bool table_engine<IO, Writer, Codec>::rebuild_table_list(table_list& listed, std::error_code& ec) {
+bool table_engine<IO, Writer, Codec>::rebuild_table_list(const std::string& list_lost, table_list& listed,
+                                                         std::error_code& ec) {
     std::vector<std::pair<std::string, std::string>> left_out;
     listed = table_list();
     if (!tables_.rebuild_list(cache_.get(), levels_, listed.oldest_log, listed.counts, left_out, ec)) {
         const std::string why = last_error_detail();
         const std::error_code code = ec;
         fail(ec, code,
-             directory_.file_path(store_file_name::table_list()) + " is missing, and cannot be rebuilt: " + why +
-                 "; restore it from a backup (nothing was changed)");
+             directory_.file_path(store_file_name::table_list()) + " is " + list_lost +
+                 ", and cannot be rebuilt: " + why + "; restore it from a backup (nothing was changed)");
         return false;
     }
     if (options_.mode.reader) {
         found_damage_.push_back({directory_.file_path(store_file_name::table_list()), 0,
-                                 "missing: rebuilt from the tables, which record their levels"});
+                                 list_lost + ": rebuilt from the tables, which record their levels"});
         for (auto& [path, why] : left_out) found_damage_.push_back({path, 0, "left out of the list: " + why});
     }
     return true;
@@ -331,6 +377,9 @@ bool table_engine<IO, Writer, Codec>::note_tail(std::uint32_t generation, const 
         recovered_bytes_cut_ += size - valid_end;
         return true;
     }
+    // A log cut short is named as such (replay): the record the cut ends inside is part of
+    // that damage, not a torn write a crash left.
+    if (size < closed_end) return true;
     found_damage_.push_back({path, valid_end, std::move(problem)});
     return true;
 }

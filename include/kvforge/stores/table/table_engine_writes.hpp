@@ -5,6 +5,13 @@
 /// leaves the store as it was; appends one record to the log and commits it; adds its
 /// entries to the write buffer; then freezes the buffer when it is due and runs the jobs,
 /// or marks them due for the thread that runs them (table_engine_jobs.hpp).
+///
+/// A write's result is its own: once its record is in the log, the write succeeded, and a
+/// freeze or job it started that fails is counted in stats() (compaction_failures) and
+/// tried again later, as the log store does with its compactions. An error therefore means
+/// that nothing was applied. An I/O error, in the log or in a lookup, stops the writes
+/// until the store is opened again (failed()): the disk is failing, and a later write that
+/// succeeded would leave the store holding no prefix of its writes.
 
 #include <cstddef>
 #include <cstdint>
@@ -23,33 +30,36 @@ namespace kvforge::detail {
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::put(std::string_view key, std::string_view value, std::error_code& ec) {
     live_counts::change change;
-    if (!account(key, &value, false, change, ec)) return false;
+    if (!make_room(ec) || !account(key, &value, false, change, ec)) return false;
     record_.clear();
     append_put_record(record_, key, value);
     if (!append_to_log(ec)) return false;
     add_to_buffer(key, record_type::put, value);
     counts_.apply(change);
     ++puts_;
-    return after_write(ec);
+    after_write();
+    return true;
 }
 
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::erase(std::string_view key, std::error_code& ec) {
     live_counts::change change;
-    if (!account(key, nullptr, false, change, ec) || change.keys == 0) return false;
+    if (!make_room(ec) || !account(key, nullptr, false, change, ec) || change.keys == 0) return false;
     record_.clear();
     append_erase_record(record_, key);
     if (!append_to_log(ec)) return false;
     add_to_buffer(key, record_type::erase, {}, change.erased_bytes);
     counts_.apply(change);
     ++erases_;
-    return after_write(ec);
+    after_write();
+    return true;
 }
 
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::write(const batch_buffer& ops, std::error_code& ec) {
     // What each operation changes, found before anything is written; an operation sees
     // the ones before it in the batch.
+    if (!make_room(ec)) return false;
     live_counts::change change;
     counts_.begin_batch();
     batch_hidden_.clear();
@@ -79,15 +89,34 @@ bool table_engine<IO, Writer, Codec>::write(const batch_buffer& ops, std::error_
     });
     counts_.apply(change);
     erases_ += change.erased;
-    return after_write(ec);
+    after_write();
+    return true;
 }
 
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::account(std::string_view key, const std::string_view* value, bool in_batch,
                                               live_counts::change& change, std::error_code& ec) {
-    return counts_.account(
-        key, value, in_batch, change,
-        [this](std::string_view k, std::string& v, std::error_code& e) { return find(k, v, e); }, ec);
+    const auto find_hidden = [this](std::string_view k, std::string& v, std::error_code& e) {
+        if (find(k, v, e)) return true;
+        // A salvaging open counts a version in a damaged block as none (salvage_tables
+        // counts the store again once it dropped the block).
+        if (options_.salvage && e == errc::corrupt_record) e.clear();
+        return false;
+    };
+    if (counts_.account(key, value, in_batch, change, find_hidden, ec)) return true;
+    // Damage found in a table (kvforge's own errors) fails this write alone.
+    if (ec.category() != error_category()) failure_.record(ec);
+    return false;
+}
+
+template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::make_room(std::error_code& ec) {
+    // Past the bound the jobs keep: one buffer full beside a frozen one, or twice full
+    // when a freeze failed (after_write tries at each write until then).
+    const std::uint64_t bound = options_.write_buffer_bytes * (frozen_ ? 1 : 2);
+    if (options_.background || buffer_.memory_usage() < bound) return true;
+    return run_jobs(
+        false, [] { return 0; }, [] { return true; }, ec);
 }
 
 template <class IO, class Writer, class Codec>
@@ -110,19 +139,21 @@ void table_engine<IO, Writer, Codec>::add_to_buffer(std::string_view key, record
 }
 
 template <class IO, class Writer, class Codec>
-bool table_engine<IO, Writer, Codec>::after_write(std::error_code& ec) {
-    if (frozen_) return true;
+void table_engine<IO, Writer, Codec>::after_write() {
+    if (frozen_) return;
+    std::error_code ec;
     if (freeze_due()) {
-        if (!freeze(ec)) return false;
+        // Tried again at the next write, as the buffer stays due.
+        if (!freeze(ec)) return note_job_failure(ec);
     } else if (!whole_merge_due()) {
-        return true;
+        return;
     }
     if (options_.background) {
         job_due_ = true;
-        return true;
+        return;
     }
-    return run_jobs(
-        false, [] { return 0; }, [] { return true; }, ec);
+    run_jobs(
+        false, [] { return 0; }, [] { return true; }, ec);  // a failure is counted there
 }
 
 }  // namespace kvforge::detail

@@ -117,13 +117,15 @@ bool run_table_compaction(const table_levels<Codec, data_file<IO>>& current, con
 }
 
 /// Merges every table of current into new tables of its deepest level, dropping erases
-/// and every version a newer one hides: what compact() asks for.
+/// and every version a newer one hides: what compact() asks for. Given skipped (a salvage),
+/// damaged blocks are left out and listed there, so that a key whose newest entry was in
+/// one keeps the version before it, if one is intact.
 template <class IO, class Codec>
 bool run_full_compaction(const table_levels<Codec, data_file<IO>>& current, std::uint32_t oldest_log,
                          const table_job_context<IO, Codec>& context, table_levels<Codec, data_file<IO>>& next,
-                         merge_totals& totals, std::error_code& ec) {
+                         merge_totals& totals, std::error_code& ec, std::vector<damaged_record>* skipped = nullptr) {
     std::vector<std::unique_ptr<entry_cursor>> sources;
-    current.add_cursors(sources);
+    current.add_cursors(sources, skipped);
     table_placement placement;
     placement.level = static_cast<std::uint32_t>(level_limits::levels - 1);
     placement.oldest_log = oldest_log;

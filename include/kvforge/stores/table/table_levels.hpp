@@ -64,8 +64,11 @@ class level_cursor final : public entry_cursor {
 public:
     using reader_type = table_reader<Codec, Source>;
 
-    /// Walks tables (in key order, none empty), which must outlive the cursor's use.
-    explicit level_cursor(const std::vector<level_table<reader_type>>& tables) noexcept : tables_(&tables) {}
+    /// Walks tables (in key order, none empty), which must outlive the cursor's use; skipped,
+    /// when given, collects the damaged blocks a walk forward skips (table_cursor).
+    explicit level_cursor(const std::vector<level_table<reader_type>>& tables,
+                          std::vector<damaged_record>* skipped = nullptr) noexcept
+        : tables_(&tables), skipped_(skipped) {}
 
     bool seek_first(std::error_code& ec) override { return enter(0, ec) && cursor_->seek_first(ec); }
     bool seek_last(std::error_code& ec) override {
@@ -103,11 +106,12 @@ private:
             return false;
         }
         table_ = i;
-        cursor_.emplace(*(*tables_)[i].reader);
+        cursor_.emplace(*(*tables_)[i].reader, table_read_ahead, skipped_);
         return true;
     }
 
     const std::vector<level_table<reader_type>>* tables_;
+    std::vector<damaged_record>* skipped_;
     std::size_t table_ = 0;
     std::optional<table_cursor<Codec, Source>> cursor_;
 };
@@ -168,13 +172,31 @@ public:
     /// Adds a cursor for each of level 0's tables, newest first, and one for each deeper
     /// level that holds tables, to sources: a merging cursor over them walks the tables
     /// as one. The cursors read this value's tables, which must outlive them.
-    void add_cursors(std::vector<std::unique_ptr<entry_cursor>>& sources) const {
+    void add_cursors(std::vector<std::unique_ptr<entry_cursor>>& sources,
+                     std::vector<damaged_record>* skipped = nullptr) const {
         for (const table_type& table : levels_[0]) {
-            sources.push_back(std::make_unique<entry_cursor_of<table_cursor<Codec, Source>>>(*table.reader));
+            sources.push_back(std::make_unique<entry_cursor_of<table_cursor<Codec, Source>>>(
+                *table.reader, table_read_ahead, skipped));
         }
         for (std::size_t i = 1; i < levels_.size(); ++i) {
-            if (!levels_[i].empty()) sources.push_back(std::make_unique<level_cursor<Codec, Source>>(levels_[i]));
+            if (!levels_[i].empty()) {
+                sources.push_back(std::make_unique<level_cursor<Codec, Source>>(levels_[i], skipped));
+            }
         }
+    }
+
+    /// Reads every entry of every table, adding each damaged block to skipped and going on
+    /// past it; entries counts the entries read. False with ec set on an error that is no
+    /// damage.
+    bool check_blocks(std::vector<damaged_record>& skipped, std::uint64_t& entries, std::error_code& ec) const {
+        for (const auto& level : levels_) {
+            for (const table_type& table : level) {
+                table_cursor<Codec, Source> cursor(*table.reader, table_read_ahead, &skipped);
+                for (bool at = cursor.seek_first(ec); at; at = cursor.next(ec)) ++entries;
+                if (ec) return false;
+            }
+        }
+        return true;
     }
 
     /// Calls f(entry) for the newest entry of each key the tables hold that is a put, in key

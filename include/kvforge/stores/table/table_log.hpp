@@ -67,22 +67,28 @@ public:
         return !ec;
     }
 
-    /// Nothing to flush or sync without a writer (a store opened read-only has none).
+    /// Nothing to flush or sync without a writer (a store opened read-only has none). After
+    /// a write or sync failed, both report it (failed()): what had not reached the disk may
+    /// be lost, and a sync that succeeded now would claim otherwise.
     void flush(std::error_code& ec) {
-        if (writing_) writer_->flush(ec);
+        if (writing_ && !writer_->failed(ec)) writer_->flush(ec);
     }
     void sync(std::error_code& ec) {
-        if (writing_) writer_->sync(ec);
+        if (writing_ && !writer_->failed(ec)) writer_->sync(ec);
     }
 
-    /// Closes the writer and the file.
+    /// Closes the writer and the file; after a failed write or sync, reports it instead of
+    /// syncing (the writer's own destructor stops what it runs).
     void close_all(std::error_code& ec) {
-        if (writing_) writer_->close(ec);
+        if (writing_ && !writer_->failed(ec)) writer_->close(ec);
         writing_ = false;
         file_.close();
     }
 
     [[nodiscard]] bool writing() const noexcept { return writing_; }
+    /// Reports, with errc::store_failed, a write or sync of the log that failed before: the
+    /// store takes no more writes until it is opened again (sticky_failure).
+    bool failed(std::error_code& ec) const { return writer_ && writer_->failed(ec); }
     [[nodiscard]] std::uint32_t generation() const noexcept { return generation_; }
     [[nodiscard]] const data_file<IO>& file() const noexcept { return file_; }
     /// The log's bytes, its buffered ones included (0 without a writer).

@@ -21,6 +21,7 @@
 
 #include "../../detail/byte_order.hpp"
 #include "../../error.hpp"
+#include "../../stats.hpp"
 #include "../log/record_format.hpp"
 #include "block_cache.hpp"
 #include "bloom_filter.hpp"
@@ -145,9 +146,13 @@ public:
 
     [[nodiscard]] const file_header& header() const noexcept { return header_; }
     [[nodiscard]] const std::string& path() const noexcept { return path_; }
+    /// The file the table is read from.
+    [[nodiscard]] const Source& source() const noexcept { return *source_; }
     [[nodiscard]] std::uint64_t entries() const noexcept { return entries_; }
     [[nodiscard]] std::uint64_t erases() const noexcept { return erases_; }
     [[nodiscard]] std::size_t blocks() const noexcept { return handles_.size(); }
+    /// Where data block i lies in the file.
+    [[nodiscard]] const block_handle& block_at(std::size_t i) const noexcept { return handles_[i]; }
     [[nodiscard]] std::string_view first_key() const noexcept { return handles_.empty() ? std::string_view{} : block_key(0); }
     [[nodiscard]] std::string_view last_key() const noexcept { return last_key_; }
     /// The bytes this reader holds in memory: index keys, block handles and filter.
@@ -358,13 +363,20 @@ private:
     std::uint16_t version_ = table_format_version;
 };
 
+/// How far a table's cursor reads ahead, at most (table_read_buffers::read_ahead).
+inline constexpr std::size_t table_read_ahead = std::size_t{256} << 10;
+
 /// Walks a table's entries in key order, in both directions, one block in memory at a time.
+/// Given a list of skipped blocks, a walk forward (seek_first, next) goes on past a damaged
+/// block to the next one and adds it to the list, as verify() and a salvage ask; otherwise
+/// damage stops it with errc::corrupt_record.
 template <class Codec, class Source>
 class table_cursor {
 public:
     /// Reads the table up to read_ahead bytes at a time (table_read_buffers).
-    explicit table_cursor(const table_reader<Codec, Source>& table, std::size_t read_ahead = 256 << 10) noexcept
-        : table_(&table) {
+    explicit table_cursor(const table_reader<Codec, Source>& table, std::size_t read_ahead = table_read_ahead,
+                          std::vector<damaged_record>* skipped = nullptr) noexcept
+        : table_(&table), skipped_(skipped) {
         buffers_.read_ahead = read_ahead;
     }
 
@@ -373,7 +385,7 @@ public:
     /// The entry the cursor is at, valid until it moves.
     [[nodiscard]] const table_entry& entry() const noexcept { return buffers_.cursor.entry(); }
 
-    bool seek_first(std::error_code& ec) { return enter(0, ec) && settle(buffers_.cursor.seek_first(), ec); }
+    bool seek_first(std::error_code& ec) { return enter_forward(0, ec); }
 
     bool seek_last(std::error_code& ec) {
         return enter(table_->blocks() - 1, ec) && settle(buffers_.cursor.seek_last(), ec);
@@ -389,7 +401,8 @@ public:
     bool next(std::error_code& ec) {
         ec.clear();
         if (buffers_.cursor.next()) return settle(true, ec);
-        return table_->cursor_failed(buffers_, ec) ? settle(false, ec) : next_block(ec);
+        if (table_->cursor_failed(buffers_, ec) && !skip(ec)) return settle(false, ec);
+        return enter_forward(block_ + 1, ec);
     }
 
     bool prev(std::error_code& ec) {
@@ -412,6 +425,24 @@ private:
         return enter(block_ + 1, ec) && settle(buffers_.cursor.seek_first(), ec);
     }
 
+    /// Moves to the first entry of block i, or, skipping damage, of the first intact block
+    /// from i on.
+    bool enter_forward(std::size_t block, std::error_code& ec) {
+        for (;; ++block) {
+            if (enter(block, ec) && settle(buffers_.cursor.seek_first(), ec)) return true;
+            if (!ec || !skip(ec)) return false;
+        }
+    }
+
+    /// Adds the current block to the skipped ones, when there is a list and ec is damage
+    /// (cleared then).
+    bool skip(std::error_code& ec) {
+        if (skipped_ == nullptr || ec != errc::corrupt_record) return false;
+        skipped_->push_back({table_->path(), table_->block_at(block_).offset, last_error_detail()});
+        ec.clear();
+        return true;
+    }
+
     /// Records where a move of the block's cursor left this one; a move that stopped at
     /// damage is an error.
     bool settle(bool moved, std::error_code& ec) {
@@ -421,6 +452,7 @@ private:
     }
 
     const table_reader<Codec, Source>* table_;
+    std::vector<damaged_record>* skipped_;
     table_read_buffers buffers_;
     std::size_t block_ = 0;
     bool valid_ = false;
