@@ -11,6 +11,7 @@ temporary directory under KVFORGE_TEST_TMPDIR, /dev/shm or the system's, removed
 
 import os
 import pty
+import re
 import select
 import shutil
 import subprocess
@@ -407,6 +408,48 @@ def test_convert_into_a_store_over_tables_and_back():
     back = fresh("tables-back")
     expect(kvforge("convert", tables, back, "--as", "mmap_file,hash"), 0, "converted 300 records")
     assert kvforge("dump", back).out == kvforge("dump", source).out
+
+
+def tables_with_a_damaged_block(name):
+    """A store over tables of 3,000 records in one table, a byte of one of its blocks
+    flipped; the store and the table."""
+    store = fresh(name)
+    expect(kvforge("load", store, "--as", "file_log,disk_index", stdin=dump_of(numbered(3000))), 0)
+    expect(kvforge("compact", store), 0, "compacted")
+    tables = sorted(Path(store).glob("data-*.kvtable"))
+    assert len(tables) == 1, tables
+    flip_byte(tables[0], tables[0].stat().st_size // 2)
+    return store, tables[0]
+
+
+def test_a_damaged_block_of_a_store_over_tables_is_listed_and_repaired():
+    store, table = tables_with_a_damaged_block("damaged-block")
+    expect(kvforge("verify", store), 3, ["damaged: ", str(table), "fails its checksum", "1 damaged"])
+    repaired = expect(kvforge("repair", store), 0, ["found 1 damaged place", str(table)])
+    kept = int(re.search(rb"kept (\d+) keys", repaired.out).group(1))
+    assert 2500 < kept < 3000, repaired
+    expect(kvforge("verify", store), 0, f"{kept} records checked, 0 damaged")
+    expect(kvforge("stat", store), 0, f"keys         {kept}")
+
+
+def test_repair_says_what_is_left_when_salvage_cannot_get_past_the_damage():
+    # Tables of table format 1 do not record their levels: a lost TABLES cannot be rebuilt.
+    store = fresh("format1-tables-without-list")
+    shutil.copytree(Path(__file__).resolve().parent.parent / "fixtures" / "table_format1" / "disk_index-levels",
+                    store)
+    (Path(store) / "TABLES").unlink()
+    failed = expect(kvforge("repair", store), 3, err=["a table of format 1", "a salvage cannot get past this damage"])
+    assert "kvforge repair" not in failed.error, failed
+
+
+def test_convert_that_fails_part_way_removes_what_it_wrote():
+    source, _ = tables_with_a_damaged_block("damaged-tables-source")  # the open succeeds, the scan fails
+    target = fresh("damaged-tables-target")
+    # DEST would have held the records before the damage, and verified as a whole store.
+    expect(kvforge("convert", source, target, "--as", "file_log,hash"), 3,
+           err=["fails its checksum", target + ", left incomplete, was removed"])
+    assert not Path(target).exists() or not any(Path(target).iterdir())
+    expect(kvforge("convert", source, target, "--as", "file_log,hash"), 3, err="was removed")
 
 
 def test_an_expiring_store_over_tables_keeps_each_keys_deadline():

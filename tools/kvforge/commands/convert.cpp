@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <string>
 
+#include <kvforge/destroy.hpp>
+
 #include "../cli.hpp"
 #include "../commands.hpp"
 #include "../errors.hpp"
@@ -17,33 +19,9 @@ namespace kvforge_tool {
 
 namespace {
 
-int run(const std::vector<std::string>& args) {
-    const arguments parsed(args, {{"as", true}});
-    parsed.expect_positionals(2, 2, "SRC DEST");
-    const std::optional<std::string> words = parsed.value("as");
-    if (!words) throw usage_error("--as SPEC is needed: the composition of the new store, e.g. --as mmap_file,hash");
-    const std::string& source_dir = parsed.positional()[0];
-    const std::string& target_dir = parsed.positional()[1];
-    if (!is_empty_or_absent(target_dir)) {
-        throw store_failure(target_dir + " exists and is not empty; convert writes a new store: give a directory "
-                                         "that does not exist yet");
-    }
-    const opened_store source = open_existing(source_dir, access::scan, read_only_options());
-    opened_store target;
-    try {
-        target = open_or_create(target_dir, *words, source.db.composition());
-    } catch (const usage_error& refused) {
-        if (source.db.composition().expiry == "none") throw;
-        throw usage_error(std::string(refused.what()) + " (" + source_dir +
-                          " has expiry, so DEST is made with `expiring`, which the tool has with file_log only, and "
-                          "with a codec over a sorted index or tables only: e.g. --as file_log,hash or --as "
-                          "file_log,disk_index,zstd)");
-    }
-    if (target.in_cluster && target.db.size() != 0) {
-        throw store_failure(target_dir + " holds records already; convert writes a new store: give a name that no "
-                                         "store in the cluster has yet");
-    }
-
+/// Copies every record of source into target, then verifies target.
+int copy_and_check(const std::string& source_dir, const opened_store& source, const std::string& target_dir,
+                   opened_store& target) {
     std::error_code ec;
     record_writer writer(target.db);
     {
@@ -78,6 +56,53 @@ int run(const std::vector<std::string>& args) {
                 made.index.c_str(), made.durability.c_str(), count_of(check.records_checked, "record").c_str(),
                 check.damaged.size());
     return check.ok() ? exit_ok : exit_store_error;
+}
+
+int run(const std::vector<std::string>& args) {
+    const arguments parsed(args, {{"as", true}});
+    parsed.expect_positionals(2, 2, "SRC DEST");
+    const std::optional<std::string> words = parsed.value("as");
+    if (!words) throw usage_error("--as SPEC is needed: the composition of the new store, e.g. --as mmap_file,hash");
+    const std::string& source_dir = parsed.positional()[0];
+    const std::string& target_dir = parsed.positional()[1];
+    if (!is_empty_or_absent(target_dir)) {
+        throw store_failure(target_dir + " exists and is not empty; convert writes a new store: give a directory "
+                                         "that does not exist yet");
+    }
+    const opened_store source = open_existing(source_dir, access::scan, read_only_options());
+    opened_store target;
+    try {
+        target = open_or_create(target_dir, *words, source.db.composition());
+    } catch (const usage_error& refused) {
+        if (source.db.composition().expiry == "none") throw;
+        throw usage_error(std::string(refused.what()) + " (" + source_dir +
+                          " has expiry, so DEST is made with `expiring`, which the tool has with file_log only, and "
+                          "with a codec over a sorted index or tables only: e.g. --as file_log,hash or --as "
+                          "file_log,disk_index,zstd)");
+    }
+    if (target.in_cluster && target.db.size() != 0) {
+        throw store_failure(target_dir + " holds records already; convert writes a new store: give a name that no "
+                                         "store in the cluster has yet");
+    }
+
+    try {
+        return copy_and_check(source_dir, source, target_dir, target);
+    } catch (const store_failure& failed) {
+        // DEST holds some of SRC's records, and would verify as a whole store: convert made
+        // it, so it removes it (a store in a cluster keeps what was written: say so).
+        std::error_code cleanup;
+        target.db.close(cleanup);
+        if (target.in_cluster) {
+            throw store_failure(std::string(failed.what()) + "; " + target_dir +
+                                    " holds the records written before the failure: remove them before trying again",
+                                failed.code());
+        }
+        kvforge::destroy(target_dir, cleanup);
+        throw store_failure(std::string(failed.what()) + "; " + target_dir +
+                                (cleanup ? " is left incomplete: remove it before trying again"
+                                         : ", left incomplete, was removed"),
+                            failed.code());
+    }
 }
 
 }  // namespace

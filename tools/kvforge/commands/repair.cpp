@@ -20,6 +20,20 @@ namespace kvforge_tool {
 
 namespace {
 
+/// Runs step, a salvage of the store in dir. Damage it cannot get past is reported with
+/// what is left to do, rather than the advice to run repair, which is running.
+template <class Step>
+auto salvaging(const std::string& dir, Step&& step) {
+    try {
+        return step();
+    } catch (const store_failure& failed) {
+        if (!refused_for_damage(failed.code())) throw;
+        throw store_failure("repair " + dir + ": " + kvforge::last_error_message() +
+                                "; a salvage cannot get past this damage (restore the store from a backup)",
+                            failed.code());
+    }
+}
+
 int run(const std::vector<std::string>& args) {
     const arguments parsed(args, {{"as", true}});
     parsed.expect_positionals(1, 1, "DIR");
@@ -41,19 +55,22 @@ int run(const std::vector<std::string>& args) {
         } catch (const store_failure& refused) {
             // A damaged store refuses to open: a salvaging open reads past the damage and lists it.
             if (!refused_for_damage(refused.code())) throw;
-            damage = damage_found_by_salvage(dir);
+            damage = salvaging(dir, [&] { return damage_found_by_salvage(dir); });
             if (damage.ok()) throw;
         }
         if (!damage.ok()) {
             // A salvaging open reads and checks every record of the log, whatever a hint file says.
-            kvforge::options salvage;
-            salvage.salvage = true;
-            opened_store store = open_existing(dir, access::as_is, salvage);
-            after = store.db.verify(ec);
-            if (ec) fail_store(ec, "verify " + dir + " after the repair", dir);
-            kept = store.db.size();
-            store.db.close(ec);
-            if (ec) fail_store(ec, "repair " + dir, dir);
+            salvaging(dir, [&] {
+                kvforge::options salvage;
+                salvage.salvage = true;
+                opened_store store = open_existing(dir, access::as_is, salvage);
+                after = store.db.verify(ec);
+                if (ec) fail_store(ec, "verify " + dir + " after the repair", dir);
+                kept = store.db.size();
+                store.db.close(ec);
+                if (ec) fail_store(ec, "repair " + dir, dir);
+                return 0;
+            });
         }
     }
     if (damage.ok()) {
