@@ -98,10 +98,10 @@ int run(const std::vector<std::string>& args) {
                                 failed.code());
         }
         kvforge::destroy(target_dir, cleanup);
-        throw store_failure(std::string(failed.what()) + "; " + target_dir +
-                                (cleanup ? " is left incomplete: remove it before trying again"
-                                         : ", left incomplete, was removed"),
-                            failed.code());
+        throw store_failure(
+            std::string(failed.what()) + "; " + target_dir +
+                (cleanup ? " is left incomplete: remove it before trying again" : ", left incomplete, was removed"),
+            failed.code());
     }
 }
 

@@ -286,6 +286,7 @@ public:
         } const left{backups_};
         engine->backup(std::string(dest), how, [&] { lock.unlock(); }, ec);
     }
+
     /// Opens the store anew, so keys (when given) is told that everything may have changed.
     std::uint64_t refresh(std::error_code& ec, refreshed_keys* keys = nullptr) {
         if (!opened(ec)) return 0;

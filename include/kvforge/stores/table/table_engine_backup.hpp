@@ -105,8 +105,7 @@ bool table_engine<IO, Writer, Codec>::check_backup(const std::string& dest, cons
     options.mode.reader = true;
     verify_report report;
     if (!copy.open(io_, dest, composition_, options, ec) || !copy.verify(report, ec)) return false;
-    if (copy.counts_.live_keys() != live.live_keys || copy.counts_.live_bytes() != live.live_bytes ||
-        !report.ok()) {
+    if (copy.counts_.live_keys() != live.live_keys || copy.counts_.live_bytes() != live.live_bytes || !report.ok()) {
         fail(ec, errc::corrupt_record,
              dest + ": the backup holds " + std::to_string(copy.counts_.live_keys()) + " keys (" +
                  std::to_string(copy.counts_.live_bytes()) + " bytes) where the store held " +
