@@ -60,7 +60,7 @@ enum class errc {
                 case errc::unsupported_version: return "file written by a newer kvforge format version";
                 case errc::codec_mismatch: return "store written with other key or value codecs, expiry, compression or tables";
                 case errc::corrupt_header: return "damaged file header";
-                case errc::corrupt_record: return "damaged record before the end of the log";
+                case errc::corrupt_record: return "damaged record or table block";
                 case errc::store_locked: return "store is open elsewhere";
                 case errc::store_failed: return "store refuses writes after a failed write or sync";
                 case errc::store_closed: return "store is not open";

@@ -578,6 +578,15 @@ TEST_CASE("a damaged block of a table is never served; verify lists it; salvage 
     REQUIRE_FALSE(unreadable.empty());
     REQUIRE(unreadable.size() < 500);
     {
+        // A salvaging reader's scan goes on past the block, to the versions before it.
+        damaged_tables_db reader(path, salvaging(true));
+        const std::map<std::string, std::string> contents = contents_of(reader);
+        CHECK(contents.size() == 1000);
+        for (const int i : unreadable) CHECK(contents.at(numbered_key(i)) == "first");
+        CHECK(contents.at(numbered_key(unreadable.back() + 1)) == "second");
+        CHECK(reader.verify().damaged.size() == 1);
+    }
+    {
         // The salvage merges the tables without the block: its keys keep the version before.
         damaged_tables_db writer(path, salvaging(false));
         CHECK(writer.size() == 1000);

@@ -425,11 +425,15 @@ def tables_with_a_damaged_block(name):
 def test_a_damaged_block_of_a_store_over_tables_is_listed_and_repaired():
     store, table = tables_with_a_damaged_block("damaged-block")
     expect(kvforge("verify", store), 3, ["damaged: ", str(table), "fails its checksum", "1 damaged"])
+    # dump --skip-damaged goes on past the block: every record but the block's.
+    skipped = expect(kvforge("dump", store, "--skip-damaged"), 3, err=["skipped 1 damaged place", str(table)])
+    dumped = skipped.out.count(b"\n")
     repaired = expect(kvforge("repair", store), 0, ["found 1 damaged place", str(table)])
     kept = int(re.search(rb"kept (\d+) keys", repaired.out).group(1))
     assert 2500 < kept < 3000, repaired
     expect(kvforge("verify", store), 0, f"{kept} records checked, 0 damaged")
     expect(kvforge("stat", store), 0, f"keys         {kept}")
+    assert kvforge("dump", store).out.count(b"\n") == dumped
 
 
 def test_repair_says_what_is_left_when_salvage_cannot_get_past_the_damage():

@@ -177,7 +177,10 @@ public:
         report = {};
         report.damaged = found_damage_;
         const auto count = [&](std::string_view, std::string_view) { return ++report.records_checked > 0; };
-        if (visit({}, true, true, count, ec) || ec != errc::corrupt_record) return !ec;
+        const table_read_view<levels_type> stopping_at_damage{buffer_, frozen_.get(), levels_};
+        if (stopping_at_damage.walk(std::string_view{}, true, true, count, ec) || ec != errc::corrupt_record) {
+            return !ec;
+        }
         report.records_checked = 0;
         return levels_.check_blocks(report.damaged, report.records_checked, ec);
     }
@@ -335,7 +338,9 @@ public:
         requires codec_kept_in_store<Codec>;
 
 private:
-    [[nodiscard]] table_read_view<levels_type> view() const noexcept { return {buffer_, frozen_.get(), levels_}; }
+    [[nodiscard]] table_read_view<levels_type> view() const noexcept {
+        return {buffer_, frozen_.get(), levels_, options_.salvage && options_.mode.reader};
+    }
 
     bool backup_files(const std::string& dest, const backup_options& how, function_ref<void()> cut,
                       std::error_code& ec);

@@ -140,20 +140,19 @@ void table_engine<IO, Writer, Codec>::add_to_buffer(std::string_view key, record
 
 template <class IO, class Writer, class Codec>
 void table_engine<IO, Writer, Codec>::after_write() {
-    if (frozen_) return;
+    if (frozen_ || !(freeze_due() || whole_merge_due())) return;
+    // The caller's last error message describes its own calls, not these.
+    const last_error saved = this_thread_last_error();
     std::error_code ec;
-    if (freeze_due()) {
-        // Tried again at the next write, as the buffer stays due.
-        if (!freeze(ec)) return note_job_failure(ec);
-    } else if (!whole_merge_due()) {
-        return;
-    }
-    if (options_.background) {
+    if (freeze_due() && !freeze(ec)) {
+        note_job_failure(ec);  // tried again at the next write, as the buffer stays due
+    } else if (options_.background) {
         job_due_ = true;
-        return;
+    } else {
+        run_jobs(
+            false, [] { return 0; }, [] { return true; }, ec);  // a failure is counted there
     }
-    run_jobs(
-        false, [] { return 0; }, [] { return true; }, ec);  // a failure is counted there
+    this_thread_last_error() = saved;
 }
 
 }  // namespace kvforge::detail

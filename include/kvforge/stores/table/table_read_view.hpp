@@ -24,6 +24,9 @@ struct table_read_view {
     const write_buffer& buffer;
     const write_buffer* frozen = nullptr;
     const Levels& levels;
+    /// Whether a walk up goes on past a damaged block, as a salvaging reader's does (its
+    /// verify() lists the block); a walk down, and a lookup, stop at it with an error.
+    bool skip_damage = false;
 
     /// The key's newest value; false when it has none (ec set on a failed read).
     bool find(std::string_view key, std::string& value, std::error_code& ec) const {
@@ -70,7 +73,8 @@ struct table_read_view {
         write_buffer::cursor newest(buffer);
         std::vector<std::unique_ptr<entry_cursor>> owned;
         if (frozen != nullptr) owned.push_back(std::make_unique<write_buffer::cursor>(*frozen));
-        levels.add_cursors(owned);
+        std::vector<damaged_record> skipped;
+        levels.add_cursors(owned, skip_damage ? &skipped : nullptr);
         std::vector<entry_cursor*> sources{&newest};
         for (const auto& source : owned) sources.push_back(source.get());
         merging_cursor all(std::move(sources), erases::skipped);

@@ -367,9 +367,9 @@ private:
 inline constexpr std::size_t table_read_ahead = std::size_t{256} << 10;
 
 /// Walks a table's entries in key order, in both directions, one block in memory at a time.
-/// Given a list of skipped blocks, a walk forward (seek_first, next) goes on past a damaged
-/// block to the next one and adds it to the list, as verify() and a salvage ask; otherwise
-/// damage stops it with errc::corrupt_record.
+/// Given a list of skipped blocks, a walk forward (seek, seek_first, next) goes on past a
+/// damaged block to the next one and adds it to the list, as verify() and a salvage ask;
+/// otherwise damage stops it with errc::corrupt_record.
 template <class Codec, class Source>
 class table_cursor {
 public:
@@ -393,9 +393,11 @@ public:
 
     /// Moves to the first entry whose key is not less than key.
     bool seek(std::string_view key, std::error_code& ec) {
-        if (!enter(table_->block_of(key), ec)) return false;
+        const std::size_t block = table_->block_of(key);
+        if (!enter(block, ec)) return skip(ec) && enter_forward(block + 1, ec);
         if (buffers_.cursor.seek(key)) return settle(true, ec);
-        return table_->cursor_failed(buffers_, ec) ? settle(false, ec) : next_block(ec);
+        if (table_->cursor_failed(buffers_, ec) && !skip(ec)) return settle(false, ec);
+        return enter_forward(block_ + 1, ec);
     }
 
     bool next(std::error_code& ec) {
@@ -419,10 +421,6 @@ private:
         if (block >= table_->blocks()) return false;
         block_ = block;
         return table_->load_block(block, buffers_, ec);
-    }
-
-    bool next_block(std::error_code& ec) {
-        return enter(block_ + 1, ec) && settle(buffers_.cursor.seek_first(), ec);
     }
 
     /// Moves to the first entry of block i, or, skipping damage, of the first intact block
