@@ -20,6 +20,7 @@ namespace kvforge::detail {
 struct merge_totals {
     std::uint64_t tables = 0;
     std::uint64_t entries = 0;
+    std::uint64_t entry_bytes = 0;  ///< keys and values of the entries written
     std::uint64_t bytes = 0;
     std::uint64_t dropped_bytes = 0;  ///< keys and values of the versions and erases left out
 };
@@ -56,6 +57,7 @@ bool merge_into_tables(merging_cursor& input, const Codec& codec, const table_la
         }
         if (!builder->add(input.entry(), ec)) return false;
         ++totals.entries;
+        totals.entry_bytes += input.entry().key.size() + input.entry().value.size();
         if (builder->file_size() >= table_bytes && !finish()) return false;
     }
     if (ec) return false;
