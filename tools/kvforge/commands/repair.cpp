@@ -69,7 +69,6 @@ int run(const std::vector<std::string>& args) {
                 kept = store.db.size();
                 store.db.close(ec);
                 if (ec) fail_store(ec, "repair " + dir, dir);
-                return 0;
             });
         }
     }
