@@ -39,6 +39,10 @@ struct stats {
     /// by as much as it held (at least options::compact_min_bytes).
     std::uint64_t compaction_failures = 0;
     std::string last_compaction_error;  ///< why the last compaction failed; empty once one succeeds
+    /// Times a writer waited for the store's thread to catch up since the store was opened
+    /// (thread_safe): on a compaction backlog (options::compaction_stall_ratio), or, with
+    /// disk_index, for a flush that makes room in the write buffers.
+    std::uint64_t write_stalls = 0;
     /// Bytes of damaged records that compaction dropped with the segments it retired:
     /// records that were no key's newest (dead), so no value was lost. Damage to a live
     /// record fails the compaction instead.

@@ -5053,6 +5053,10 @@ struct stats {
     /// by as much as it held (at least options::compact_min_bytes).
     std::uint64_t compaction_failures = 0;
     std::string last_compaction_error;  ///< why the last compaction failed; empty once one succeeds
+    /// Times a writer waited for the store's thread to catch up since the store was opened
+    /// (thread_safe): on a compaction backlog (options::compaction_stall_ratio), or, with
+    /// disk_index, for a flush that makes room in the write buffers.
+    std::uint64_t write_stalls = 0;
     /// Bytes of damaged records that compaction dropped with the segments it retired:
     /// records that were no key's newest (dead), so no value was lost. Damage to a live
     /// record fails the compaction instead.
@@ -13920,9 +13924,17 @@ public:
     /// was made: the caller then waits no more.
     bool wait_for_progress(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) {
         std::unique_lock lock(mutex_);
-        progress_made_.wait_until(lock, deadline, [&] { return progress_ != seen || stopped_ || !busy(); });
+        const auto done = [&] { return progress_ != seen || stopped_ || !busy(); };
+        if (!done()) {
+            stalls_.fetch_add(1, std::memory_order_relaxed);
+            progress_made_.wait_until(lock, deadline, done);
+        }
         return progress_ != seen;
     }
+
+    /// The calls to wait_for_progress() that waited, since the last resume(): writers
+    /// the jobs held back (stats().write_stalls).
+    [[nodiscard]] std::uint64_t stalls() const noexcept { return stalls_.load(std::memory_order_relaxed); }
 
     /// Ends the thread once the job under way, and any requested before this call, have
     /// run to their end; requests are ignored from now until resume(). A hold in effect
@@ -13959,6 +13971,7 @@ public:
     void resume() {
         const std::lock_guard lock(mutex_);
         stopped_ = false;
+        stalls_.store(0, std::memory_order_relaxed);
     }
 
 private:
@@ -14005,6 +14018,7 @@ private:
     std::atomic<bool> running_{false};
     std::atomic<bool> stopping_{false};
     std::atomic<int> holds_{0};
+    std::atomic<std::uint64_t> stalls_{0};  // changed under mutex_; read without it by stats()
 };
 
 }  // namespace kvforge::detail
@@ -19161,6 +19175,7 @@ void log_backend<Policies, Mapped>::add_compaction_stats(kvforge::stats& s) cons
     s.compaction_failures = compaction_failures_;
     s.last_compaction_error = last_compaction_error_;
     s.damaged_bytes_dropped = damaged_bytes_dropped_;
+    s.write_stalls = compactor_.stalls();
 }
 
 /// compact(): a job over every segment there is at the call, the active one closed

@@ -18,6 +18,7 @@
 #include <string>
 #include <thread>
 
+#include "../support/marker_holding_io.hpp"
 #include "../support/sync_counting_io.hpp"
 #include "../support/temp_dir.hpp"
 #include "../support/temporary_files.hpp"
@@ -36,6 +37,8 @@ kvforge::options background_segments() {
     opts.compaction_step_bytes = std::uint64_t{4} << 10;
     return opts;
 }
+
+constexpr std::string_view held_marker = "held-by-the-test";
 
 /// Fails the test when a background job has not done what the test waits for by then.
 struct job_deadline {
@@ -212,4 +215,53 @@ TEST_CASE("with thread_safe and an unbounded wait, overwrites wait for the compa
     CHECK(static_cast<double>(s.dead_bytes) <= opts.compact_dead_ratio * static_cast<double>(s.disk_bytes) + slack);
     CHECK(db.size() == keys);
     CHECK(db.get("key7") == std::optional<std::string>("39" + value));
+}
+
+TEST_CASE("with thread_safe, each wait of a writer for the compaction thread counts in stats().write_stalls",
+          "[compaction][threads][stall]") {
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::buffered<>,
+                                      kvforge::thread_safe, kvforge_test::marker_holding_io>;
+    temp_dir dir;
+    const std::string path = dir / "db";
+    kvforge::options opts = background_segments();
+    opts.compaction_stall_micros = std::numeric_limits<std::uint64_t>::max();  // waits end by the job alone
+    kvforge_test::marker_holding_io io;
+    io.marker = held_marker;
+    const std::shared_ptr<kvforge_test::held_call> point = io.point;
+    const std::string value(200, 'v');
+    {
+        store_type db(path, opts, io);
+        // Keys that stay live in the first segments: the job that compacts them copies
+        // their records, and is held there.
+        for (int k = 0; k < 100; ++k) db.put("pinned" + std::to_string(k), std::string(held_marker) + value);
+        db.flush();  // from now on, only a job writes the marker
+        point->arm();
+        std::atomic<bool> stop{false};
+        std::atomic<int> last_round_of_key0{-1};
+        std::thread writer([&] {
+            for (int round = 0; !stop.load(); ++round) {
+                last_round_of_key0.store(round);
+                for (int k = 0; k < 100; ++k) db.put("key" + std::to_string(k), std::to_string(round) + value);
+            }
+        });
+        const bool held = point->wait_held(std::chrono::seconds(60));
+        // Held, the job makes no progress: overwrites pile dead bytes up to the ceiling,
+        // where the writer waits.
+        const job_deadline limit;
+        while (held && db.stats().write_stalls == 0 && !limit.passed()) std::this_thread::yield();
+        const kvforge::stats during = db.stats();
+        stop.store(true);
+        point->release();
+        writer.join();
+        REQUIRE(held);
+        CHECK(during.write_stalls >= 1);
+        CHECK(static_cast<double>(during.dead_bytes) >
+              opts.compaction_stall_ratio * static_cast<double>(during.live_bytes));
+        CHECK(db.get("pinned99") == std::string(held_marker) + value);
+        CHECK(db.get("key0") == std::to_string(last_round_of_key0.load()) + value);
+    }
+    // Counted since the open.
+    store_type db(path, opts, io);
+    CHECK(db.stats().write_stalls == 0);
+    CHECK(db.size() == 200);
 }

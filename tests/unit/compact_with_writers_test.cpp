@@ -22,24 +22,17 @@
 #include <tuple>
 
 #include "../support/held_call.hpp"
+#include "../support/marker_holding_io.hpp"
 #include "../support/temp_dir.hpp"
 
 namespace {
 
 constexpr std::string_view marker = "written-before-compact";
 
-/// posix_io, but a pwrite of bytes holding the marker, once armed, waits for release():
-/// after the store was filled and synced, only compaction writes such bytes (it copies
-/// the records the store held), so it is held in the middle of writing its outputs.
-struct pausing_io : kvforge::posix_io {
-    std::shared_ptr<kvforge_test::held_call> point = std::make_shared<kvforge_test::held_call>();
-
-    ssize_t pwrite(int fd, const void* data, std::size_t size, off_t offset) noexcept {
-        const std::string_view bytes(static_cast<const char*>(data), size);
-        if (bytes.find(marker) != std::string_view::npos) point->pass();
-        return kvforge::posix_io::pwrite(fd, data, size, offset);
-    }
-};
+/// After the store was filled and synced, only compaction writes the marker (it copies
+/// the records the store held), so marker_holding_io holds it in the middle of writing
+/// its outputs.
+using pausing_io = kvforge_test::marker_holding_io;
 
 using writing_configs = std::tuple<kvforge::store<std::string, std::string, kvforge::file_log, kvforge::hash_index,
                                                   kvforge::buffered<>, kvforge::thread_safe, pausing_io>,
@@ -65,6 +58,7 @@ TEMPLATE_LIST_TEST_CASE("compact() of a thread_safe store lets writers go on whi
     opts.compact_dead_ratio = 0;  // no automatic job: the dead bytes wait for compact()
     opts.segment_bytes = 128 << 10;
     pausing_io io;
+    io.marker = marker;
     const std::shared_ptr<kvforge_test::held_call> point = io.point;
     std::optional<TestType> db(std::in_place, path, opts, io);
     for (int round = 0; round < 2; ++round) {

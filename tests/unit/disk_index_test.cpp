@@ -113,7 +113,7 @@ TEST_CASE("disk_index: a thread_safe store's writers go on while its jobs run", 
     kvforge_test::temp_dir dir;
     const std::string path = dir.path().string();
     kvforge::options opts;
-    opts.segment_bytes = 256 << 10;  // the write buffer
+    opts.segment_bytes = 512 << 10;  // two write buffers of 256 KiB
     table_holding_io io;
     const std::shared_ptr<kvforge_test::held_call> point = io.point;
 
@@ -148,6 +148,50 @@ TEST_CASE("disk_index: a thread_safe store's writers go on while its jobs run", 
         CHECK(db.get("old999") == std::string(100, 'o'));
         CHECK(db.verify().ok());
     }
+}
+
+TEST_CASE("disk_index: a thread_safe store's two write buffers hold segment_bytes at most; writers wait beyond",
+          "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir.path().string();
+    kvforge::options opts;
+    opts.segment_bytes = 256 << 10;
+    opts.block_cache_bytes = 0;  // stats().memory_bytes is then the buffers' alone, until a table exists
+    table_holding_io io;
+    const std::shared_ptr<kvforge_test::held_call> point = io.point;
+    constexpr int count = 4000;  // about twice segment_bytes of entries
+    const std::string value(100, 'v');
+    {
+        held_table_store db(path, opts, io);
+        point->arm();
+        std::thread writer([&] {
+            for (int i = 0; i < count; ++i) db.put("key" + std::to_string(i), value);
+        });
+        // The first flush is held as it creates its table: the writer fills the second
+        // buffer, then waits for the flush.
+        const bool held = point->wait_held(std::chrono::seconds(60));
+        const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+        while (held && db.stats().write_stalls == 0 && std::chrono::steady_clock::now() < deadline) {
+            std::this_thread::yield();
+        }
+        const kvforge::stats waiting = db.stats();
+        point->release();
+        writer.join();
+        REQUIRE(held);
+        REQUIRE(waiting.write_stalls >= 1);
+        // A buffer's memory grows by chunks of up to an eighth of what it holds, so each
+        // may pass its half by one chunk.
+        const std::uint64_t chunk_slack = opts.segment_bytes / 8;
+        INFO(waiting.memory_bytes << " bytes in the buffers, after " << waiting.puts << " puts");
+        CHECK(waiting.memory_bytes <= opts.segment_bytes + chunk_slack);
+        CHECK(waiting.memory_bytes >= opts.segment_bytes);  // both were full
+        CHECK(waiting.puts < static_cast<std::uint64_t>(count));
+        CHECK(db.size() == static_cast<std::size_t>(count));
+    }
+    held_table_store db(path, opts, io);
+    CHECK(db.size() == static_cast<std::size_t>(count));
+    CHECK(db.get("key" + std::to_string(count - 1)) == value);
+    CHECK(db.stats().write_stalls == 0);
 }
 
 TEST_CASE("disk_index: a thread_safe store's writers and jobs go on while backup() copies", "[table][disk_index]") {

@@ -94,9 +94,17 @@ public:
     /// was made: the caller then waits no more.
     bool wait_for_progress(std::uint64_t seen, std::chrono::steady_clock::time_point deadline) {
         std::unique_lock lock(mutex_);
-        progress_made_.wait_until(lock, deadline, [&] { return progress_ != seen || stopped_ || !busy(); });
+        const auto done = [&] { return progress_ != seen || stopped_ || !busy(); };
+        if (!done()) {
+            stalls_.fetch_add(1, std::memory_order_relaxed);
+            progress_made_.wait_until(lock, deadline, done);
+        }
         return progress_ != seen;
     }
+
+    /// The calls to wait_for_progress() that waited, since the last resume(): writers
+    /// the jobs held back (stats().write_stalls).
+    [[nodiscard]] std::uint64_t stalls() const noexcept { return stalls_.load(std::memory_order_relaxed); }
 
     /// Ends the thread once the job under way, and any requested before this call, have
     /// run to their end; requests are ignored from now until resume(). A hold in effect
@@ -133,6 +141,7 @@ public:
     void resume() {
         const std::lock_guard lock(mutex_);
         stopped_ = false;
+        stalls_.store(0, std::memory_order_relaxed);
     }
 
 private:
@@ -179,6 +188,7 @@ private:
     std::atomic<bool> running_{false};
     std::atomic<bool> stopping_{false};
     std::atomic<int> holds_{0};
+    std::atomic<std::uint64_t> stalls_{0};  // changed under mutex_; read without it by stats()
 };
 
 }  // namespace kvforge::detail

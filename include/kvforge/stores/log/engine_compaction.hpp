@@ -76,6 +76,7 @@ void log_backend<Policies, Mapped>::add_compaction_stats(kvforge::stats& s) cons
     s.compaction_failures = compaction_failures_;
     s.last_compaction_error = last_compaction_error_;
     s.damaged_bytes_dropped = damaged_bytes_dropped_;
+    s.write_stalls = compactor_.stalls();
 }
 
 /// compact(): a job over every segment there is at the call, the active one closed

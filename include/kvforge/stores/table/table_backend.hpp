@@ -89,7 +89,9 @@ public:
         if (!accepts_options(opts, ec)) return;
         const write_lock lock(mutex_);
         table_engine_options options;
-        options.write_buffer_bytes = opts.segment_bytes;
+        // The writes since the last flush take segment_bytes at most: with background jobs,
+        // two buffers of half that (one fills while the other is flushed); else one.
+        options.write_buffer_bytes = background ? opts.segment_bytes / 2 : opts.segment_bytes;
         options.min_bytes = opts.compact_min_bytes;
         options.mode.create = opts.create_if_missing && !opts.read_only;
         options.mode.require_store = !options.mode.create;
@@ -226,6 +228,7 @@ public:
         kvforge::stats s;
         if (engine_) engine_->add_stats(s);
         s.batches = batches_;
+        s.write_stalls = compactor_.stalls();
         return s;
     }
 
