@@ -5055,7 +5055,7 @@ struct stats {
     std::string last_compaction_error;  ///< why the last compaction failed; empty once one succeeds
     /// Times a writer waited for the store's thread to catch up since the store was opened
     /// (thread_safe): on a compaction backlog (options::compaction_stall_ratio), or, with
-    /// disk_index, for a flush that makes room in the write buffers.
+    /// disk_index, while both write buffers are full or level 0 holds 12 tables.
     std::uint64_t write_stalls = 0;
     /// Bytes of damaged records that compaction dropped with the segments it retired:
     /// records that were no key's newest (dead), so no value was lost. Damage to a live
