@@ -584,6 +584,10 @@ TEST_CASE("a damaged block of a table is never served; verify lists it; salvage 
         CHECK(contents.size() == 1000);
         for (const int i : unreadable) CHECK(contents.at(numbered_key(i)) == "first");
         CHECK(contents.at(numbered_key(unreadable.back() + 1)) == "second");
+        // So does a scan down, with the same entries, largest key first.
+        std::vector<std::pair<std::string, std::string>> down;
+        for (auto&& [key, value] : reader.scan(kvforge::descending)) down.emplace_back(key, value);
+        CHECK(down == std::vector<std::pair<std::string, std::string>>(contents.rbegin(), contents.rend()));
         CHECK(reader.verify().damaged.size() == 1);
     }
     {

@@ -24,8 +24,8 @@ struct table_read_view {
     const write_buffer& buffer;
     const write_buffer* frozen = nullptr;
     const Levels& levels;
-    /// Whether a walk up goes on past a damaged block, as a salvaging reader's does (its
-    /// verify() lists the block); a walk down, and a lookup, stop at it with an error.
+    /// Whether a walk, up or down, goes on past a damaged block, as a salvaging reader's
+    /// does (its verify() lists the block); a lookup stops at it with an error.
     bool skip_damage = false;
 
     /// The key's newest value; false when it has none (ec set on a failed read).

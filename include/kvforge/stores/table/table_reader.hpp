@@ -367,8 +367,8 @@ private:
 inline constexpr std::size_t table_read_ahead = std::size_t{256} << 10;
 
 /// Walks a table's entries in key order, in both directions, one block in memory at a time.
-/// Given a list of skipped blocks, a walk forward (seek, seek_first, next) goes on past a
-/// damaged block to the next one and adds it to the list, as verify() and a salvage ask;
+/// Given a list of skipped blocks, a walk goes on past a damaged block to the next intact
+/// one in its direction and adds the block to the list, as verify() and a salvage ask;
 /// otherwise damage stops it with errc::corrupt_record.
 template <class Codec, class Source>
 class table_cursor {
@@ -387,9 +387,7 @@ public:
 
     bool seek_first(std::error_code& ec) { return enter_forward(0, ec); }
 
-    bool seek_last(std::error_code& ec) {
-        return enter(table_->blocks() - 1, ec) && settle(buffers_.cursor.seek_last(), ec);
-    }
+    bool seek_last(std::error_code& ec) { return enter_backward(table_->blocks() - 1, ec); }
 
     /// Moves to the first entry whose key is not less than key.
     bool seek(std::string_view key, std::error_code& ec) {
@@ -410,8 +408,8 @@ public:
     bool prev(std::error_code& ec) {
         ec.clear();
         if (buffers_.cursor.prev()) return settle(true, ec);
-        if (table_->cursor_failed(buffers_, ec) || block_ == 0) return settle(false, ec);
-        return enter(block_ - 1, ec) && settle(buffers_.cursor.seek_last(), ec);
+        if ((table_->cursor_failed(buffers_, ec) && !skip(ec)) || block_ == 0) return settle(false, ec);
+        return enter_backward(block_ - 1, ec);
     }
 
 private:
@@ -429,6 +427,15 @@ private:
         for (;; ++block) {
             if (enter(block, ec) && settle(buffers_.cursor.seek_first(), ec)) return true;
             if (!ec || !skip(ec)) return false;
+        }
+    }
+
+    /// Moves to the last entry of block i, or, skipping damage, of the last intact block
+    /// from i down.
+    bool enter_backward(std::size_t block, std::error_code& ec) {
+        for (;; --block) {
+            if (enter(block, ec) && settle(buffers_.cursor.seek_last(), ec)) return true;
+            if (!ec || !skip(ec) || block == 0) return false;
         }
     }
 
