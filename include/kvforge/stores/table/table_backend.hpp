@@ -341,13 +341,19 @@ private:
     }
 
     /// Waits while the engine asks writers to (table_engine::must_wait), as long as the
-    /// jobs make progress; jobs that fail (stats().compaction_failures) let writers on.
+    /// jobs make progress. Once a job fails while this writer waits, it waits no more:
+    /// the write that follows is refused while the buffers stay full
+    /// (table_engine::make_room), rather than waiting for jobs that fail each time.
     void wait_for_jobs() {
+        std::optional<std::uint64_t> failures_before;
         for (;;) {
             const std::uint64_t seen = compactor_.progress();
             {
                 const read_lock lock(mutex_);
                 if (!engine_ || !engine_->must_wait()) return;
+                const std::uint64_t failures = engine_->job_failures();
+                if (failures_before && failures != *failures_before) return;
+                failures_before = failures;
             }
             request_jobs();
             if (!compactor_.wait_for_progress(seen, std::chrono::steady_clock::now() + std::chrono::seconds(10))) {

@@ -199,11 +199,18 @@ public:
     /// Has the block cache drop the blocks of the tables before holds and after does not.
     void forget_blocks(const levels_type& before, const levels_type& after) const;
     /// Whether a write must wait for the jobs: a second buffer is full before the first is
-    /// flushed, or level 0 holds level0_stop_tables.
+    /// flushed, the one buffer is twice full (its freeze failed), or level 0 holds
+    /// level0_stop_tables.
     [[nodiscard]] bool must_wait() const noexcept {
-        return (frozen_ && buffer_.memory_usage() >= options_.write_buffer_bytes) ||
+        const std::size_t buffered = buffer_.memory_usage();
+        return (frozen_ && buffered >= options_.write_buffer_bytes) || buffered >= 2 * options_.write_buffer_bytes ||
                levels_.level(0).size() >= options_.level0_stop_tables;
     }
+    /// Whether the last run of the jobs failed (a freeze, flush or merge), so that waiting
+    /// for them again makes no room.
+    [[nodiscard]] bool jobs_failing() const noexcept { return static_cast<bool>(job_failure_); }
+    /// The jobs that failed since the open (stats().compaction_failures).
+    [[nodiscard]] std::uint64_t job_failures() const noexcept { return job_failures_; }
     /// Whether a write froze the buffer since the last call, so that the jobs are due.
     [[nodiscard]] bool take_job_due() noexcept { return std::exchange(job_due_, false); }
 
@@ -432,6 +439,7 @@ private:
     std::uint64_t table_bytes_ = 0;  ///< the bytes of every table's file (a writer's)
     std::uint64_t job_failures_ = 0;
     std::string last_job_error_;
+    std::error_code job_failure_;  // the last run's, until a run succeeds
     sticky_failure failure_;  ///< an I/O error a lookup of a write met (the log keeps its own)
     std::string record_;
     live_counts counts_;

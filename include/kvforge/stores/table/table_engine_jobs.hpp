@@ -120,6 +120,7 @@ void table_engine<IO, Writer, Codec>::install_job(const job_type& job) {
     if (job.what == job_type::kind::flush) dead_check_due_ = true;
     if (job.what == job_type::kind::whole) dead_check_due_ = false;
     last_job_error_.clear();
+    job_failure_.clear();
 }
 
 template <class IO, class Writer, class Codec>
@@ -184,6 +185,7 @@ bool table_engine<IO, Writer, Codec>::run_jobs(bool whole, Exclusive&& exclusive
             }
             job = plan_job(whole && froze);
             if (job.what == job_type::kind::none && whole_merge_due()) job = plan_job(true);
+            if (job.what == job_type::kind::none) job_failure_.clear();  // the run is done
         }
         if (job.what == job_type::kind::none) return true;
         if (!run_job(job, ec)) {
@@ -220,6 +222,7 @@ bool table_engine<IO, Writer, Codec>::tables_mostly_dead() const {
 template <class IO, class Writer, class Codec>
 void table_engine<IO, Writer, Codec>::note_job_failure(const std::error_code& ec) {
     ++job_failures_;
+    job_failure_ = ec;
     last_job_error_ = last_error_detail();
     if (last_job_error_.empty()) last_job_error_ = ec.message();
 }

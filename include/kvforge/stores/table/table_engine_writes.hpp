@@ -20,6 +20,7 @@
 #include <system_error>
 
 #include "../../batch.hpp"
+#include "../../error.hpp"
 #include "../log/record_format.hpp"
 #include "live_counts.hpp"
 #include "table_engine.hpp"
@@ -111,10 +112,21 @@ bool table_engine<IO, Writer, Codec>::account(std::string_view key, const std::s
 
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::make_room(std::error_code& ec) {
+    if (options_.background) {
+        // The writer waited for the jobs (must_wait) until one failed: past the bound, the
+        // write is refused rather than waiting for jobs that fail each time, and asks for
+        // them again, so that once they succeed writes go on.
+        if (!must_wait() || !jobs_failing()) return true;
+        job_due_ = true;
+        fail(ec, job_failure_,
+             "the write buffers are full and the store's flush or merge failed (" + last_job_error_ +
+                 "); the write was not applied");
+        return false;
+    }
     // Past the bound the jobs keep: one buffer full beside a frozen one, or twice full
     // when a freeze failed (after_write tries at each write until then).
     const std::uint64_t bound = options_.write_buffer_bytes * (frozen_ ? 1 : 2);
-    if (options_.background || buffer_.memory_usage() < bound) return true;
+    if (buffer_.memory_usage() < bound) return true;
     return run_jobs(
         false, [] { return 0; }, [] { return true; }, ec);
 }
