@@ -605,6 +605,22 @@ TEST_CASE("a damaged block of a table is never served; verify lists it; salvage 
     }
 }
 
+TEST_CASE("a salvaging reader's scans go on past a damaged first block, in either order", "[table][damage]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir / "store";
+    const fs::path newer = write_two_tables(path);
+    flip_byte(newer, 64 + 100);  // in the first data block, past the 64-byte header
+    damaged_tables_db reader(path, salvaging(true));
+    const std::map<std::string, std::string> up = contents_of(reader);
+    CHECK(up.size() == 1000);
+    CHECK(up.at(numbered_key(0)) == "first");  // in the damaged block: the older table's version
+    CHECK(up.at(numbered_key(999)) == "second");
+    std::vector<std::pair<std::string, std::string>> down;
+    for (auto&& [key, value] : reader.scan(kvforge::descending)) down.emplace_back(key, value);
+    CHECK(down == std::vector<std::pair<std::string, std::string>>(up.rbegin(), up.rend()));
+    CHECK(reader.verify().damaged.size() == 1);
+}
+
 TEST_CASE("a table that cannot be opened is refused; salvage lists the tables again without it", "[table][damage]") {
     kvforge_test::temp_dir dir;
     const std::string path = dir / "store";

@@ -408,7 +408,11 @@ public:
     bool prev(std::error_code& ec) {
         ec.clear();
         if (buffers_.cursor.prev()) return settle(true, ec);
-        if ((table_->cursor_failed(buffers_, ec) && !skip(ec)) || block_ == 0) return settle(false, ec);
+        if (table_->cursor_failed(buffers_, ec) && !skip(ec)) return settle(false, ec);
+        if (block_ == 0) {
+            valid_ = false;  // the first entry passed; a damaged block 0 was skipped (ec cleared)
+            return false;
+        }
         return enter_backward(block_ - 1, ec);
     }
 
