@@ -116,7 +116,7 @@ bool table_engine<IO, Writer, Codec>::make_room(std::error_code& ec) {
         // The writer waited for the jobs (must_wait) until one failed: past the bound, the
         // write is refused rather than waiting for jobs that fail each time, and asks for
         // them again, so that once they succeed writes go on.
-        if (!must_wait() || !jobs_failing()) return true;
+        if (!jobs_failing() || !must_wait()) return true;  // the flag first: every write asks
         job_due_ = true;
         fail(ec, job_failure_,
              "the write buffers are full and the store's flush or merge failed (" + last_job_error_ +
