@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
+#include <future>
 #include <map>
 #include <optional>
 #include <random>
@@ -58,6 +59,16 @@ std::filesystem::path newest_log(const std::filesystem::path& directory) {
         if (entry.path().extension() == ".kvlog" && entry.path() > newest) newest = entry.path();
     }
     return newest;
+}
+
+/// Writes keys "key0" to "key<keys - 1>", each with 100 bytes of 'v', into a new store at
+/// path and compacts it, so that every key is in its tables.
+void write_keys_into_tables(const std::string& path, int keys) {
+    kvforge::options opts;
+    opts.segment_bytes = 1 << 20;
+    table_store store(path, opts);
+    for (int i = 0; i < keys; ++i) store.put("key" + std::to_string(i), std::string(100, 'v'));
+    store.compact();
 }
 
 /// posix_io, but the creation of a table file, once armed, waits for release(): a flush or
@@ -148,6 +159,65 @@ TEST_CASE("disk_index: a thread_safe store's writers go on while its jobs run", 
         CHECK(db.get("old999") == std::string(100, 'o'));
         CHECK(db.verify().ok());
     }
+}
+
+TEST_CASE("disk_index: a thread_safe store's open leaves the merges due to the store's thread, and returns at once",
+          "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir.path().string();
+    kvforge::options opts;
+    opts.segment_bytes = 64 << 10;
+    int keys = 0;
+    {
+        // Three tables in level 0 (its fourth starts a merge), and records in the log.
+        table_store store(path, opts);
+        while (table_files(path) < 3) store.put("key" + std::to_string(keys++), std::string(100, 'v'));
+        for (int i = 0; i < 10; ++i) store.put("key" + std::to_string(keys++), std::string(100, 'v'));
+        REQUIRE(table_files(path) == 3);
+    }
+    // The open flushes the records it replayed into a fourth table, so a merge is due; the
+    // table files created after that one are held.
+    struct merge_holding_io : kvforge::posix_io {
+        std::shared_ptr<kvforge_test::held_call> point = std::make_shared<kvforge_test::held_call>();
+        std::shared_ptr<std::atomic<int>> tables_created = std::make_shared<std::atomic<int>>(0);
+
+        int open(const char* path, int flags, mode_t mode) noexcept {
+            if ((flags & O_CREAT) != 0 && std::string_view(path).ends_with(".kvtable") &&
+                tables_created->fetch_add(1) >= 1) {
+                point->pass();
+            }
+            return kvforge::posix_io::open(path, flags, mode);
+        }
+    };
+    using store_type = kvforge::store<std::string, std::string, kvforge::file_log, kvforge::disk_index,
+                                      kvforge::buffered<>, kvforge::thread_safe, merge_holding_io>;
+    merge_holding_io io;
+    io.point->arm();
+    std::optional<store_type> db;
+    std::promise<void> opened;
+    std::thread opener([&] {
+        db.emplace(path, opts, io);
+        opened.set_value();
+    });
+    const bool open_returned = opened.get_future().wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+    // The open returns while the store's thread runs the merge (held); an open that ran
+    // the merge itself would be held in it.
+    CHECK(open_returned);
+    CHECK(io.point->wait_held(std::chrono::seconds(60)));
+    if (open_returned) {
+        // While the merge is held, the store serves reads and takes writes.
+        CHECK(db->get("key0") == std::string(100, 'v'));
+        CHECK(db->get("key" + std::to_string(keys - 1)) == std::string(100, 'v'));
+        db->put("during", "the merge");
+    }
+    io.point->release();
+    opener.join();
+    CHECK(db->get("during") == "the merge");
+    CHECK(db->size() == static_cast<std::size_t>(keys + 1));
+    db.reset();
+    table_store reopened(path, opts);
+    CHECK(reopened.size() == static_cast<std::size_t>(keys + 1));
+    CHECK(reopened.verify().ok());
 }
 
 TEST_CASE("disk_index: a thread_safe store's two write buffers hold segment_bytes at most; writers wait beyond",
@@ -649,13 +719,7 @@ TEST_CASE("disk_index: the block cache serves hot blocks, and holds within optio
     kvforge_test::temp_dir dir;
     constexpr int keys = 20'000;  // about 2.3 MB of blocks, over the budget below
     constexpr std::uint64_t budget = 256 << 10;
-    {
-        kvforge::options opts;
-        opts.segment_bytes = 1 << 20;
-        table_store store(dir.path().string(), opts);
-        for (int i = 0; i < keys; ++i) store.put("key" + std::to_string(i), std::string(100, 'v'));
-        store.compact();  // every key in tables
-    }
+    write_keys_into_tables(dir.path().string(), keys);
     // Reads every key twice, then one key a hundred times; returns the stats, and the hits
     // of the hundred reads.
     const auto read_all = [&](std::uint64_t cache_bytes, std::uint64_t& hot_hits) {
@@ -694,6 +758,32 @@ TEST_CASE("disk_index: the block cache serves hot blocks, and holds within optio
         CHECK(e.code() == kvforge::errc::invalid_argument);
         CHECK_THAT(e.what(), Catch::Contains("options::block_cache_bytes"));
     }
+}
+
+TEST_CASE("disk_index: a write's lookup of the version it hides leaves no block in the block cache",
+          "[table][disk_index]") {
+    // The written key's newest version is in the write buffer from then on: its block would
+    // only push out the blocks that gets keep hot.
+    kvforge_test::temp_dir dir;
+    constexpr int keys = 20'000;  // about 2.3 MB of blocks, within the budget below
+    write_keys_into_tables(dir.path().string(), keys);
+    kvforge::options opts;
+    opts.segment_bytes = 16 << 20;  // the overwrites below stay in the write buffer
+    opts.block_cache_bytes = 4 << 20;
+    // The cache misses of gets of the odd keys in a fresh open, after overwrites of the even
+    // keys (each of which looks its table's version up) or after none.
+    const auto odd_key_misses = [&](bool overwrite_even_keys) {
+        table_store store(dir.path().string(), opts);
+        if (overwrite_even_keys) {
+            for (int i = 0; i < keys; i += 2) store.put("key" + std::to_string(i), std::string(100, 'w'));
+        }
+        const std::uint64_t before = store.stats().misses;
+        for (int i = 1; i < keys; i += 2) REQUIRE(store.get("key" + std::to_string(i)) == std::string(100, 'v'));
+        return store.stats().misses - before;
+    };
+    const std::uint64_t cold = odd_key_misses(false);
+    CHECK(cold > 100);  // each block once, about 35 keys a block
+    CHECK(odd_key_misses(true) == cold);
 }
 
 TEST_CASE("disk_index: the block cache lets go of the blocks of the tables a merge or clear() removes",

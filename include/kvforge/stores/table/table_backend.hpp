@@ -110,6 +110,7 @@ public:
         options_ = options;
         engine_ = open_engine(ec, once_locked);
         open_ = engine_ != nullptr;
+        if (open_ && engine_->take_job_due()) request_jobs();
     }
 
     /// A buffer frozen but not yet flushed stays in its log, which the next open replays.

@@ -120,7 +120,7 @@ public:
     /// Safe on many threads at once (each reads with buffers of its own) while no write runs.
     bool get(std::string_view key, std::string& value, std::error_code& ec) const {
         gets_.fetch_add(1, std::memory_order_relaxed);
-        return find(key, value, ec);
+        return view().find(key, value, ec);
     }
 
     /// As get, calling on_value(value, block) with a view of the value instead of a copy
@@ -218,9 +218,10 @@ public:
     // files copied are held, after which the store may change: the caller's lock goes.
     bool backup(const std::string& dest, const backup_options& how, function_ref<void()> cut, std::error_code& ec);
 
-    /// The key's newest value, counting no get.
-    bool find(std::string_view key, std::string& value, std::error_code& ec) const {
-        return view().find(key, value, ec);
+    /// The key's newest value, for a write's lookup of the version it hides: it counts no
+    /// get and leaves no block in the cache (cache_fill).
+    bool find_hidden(std::string_view key, std::string& value, std::error_code& ec) const {
+        return view().find(key, value, ec, cache_fill::no);
     }
 
     /// A snapshot of the store as it is; engine is this engine's owner, which the snapshot

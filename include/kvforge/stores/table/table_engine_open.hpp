@@ -7,7 +7,8 @@
 /// TABLES (the tables, the oldest log to replay, and the counts as of it), and replays the
 /// logs from that one into the write buffer, counting what each record changes. A writer's
 /// open then flushes what it replayed into a level 0 table at once, starts a new log and
-/// removes the old ones, so that the new log starts empty; a reader's changes no file, and
+/// removes the old ones, so that the new log starts empty, and runs the merges due (a
+/// thread_safe store's thread runs them after the open); a reader's changes no file, and
 /// leaves a torn tail in place for verify() to name.
 
 #include <fcntl.h>
@@ -153,8 +154,19 @@ bool table_engine<IO, Writer, Codec>::open_files(IO io, const std::string& path,
     listed_oldest_log_ = log_.generation();
     listed_counts_ = counts_.now();
     buffer_ = write_buffer();
-    return remove_logs_before(log_.generation(), ec) && tables_.remove_leftovers(levels_, ec) &&
-           (!options_.salvage || salvage_tables(ec)) && run_jobs(false, [] { return 0; }, [] { return true; }, ec);
+    if (!remove_logs_before(log_.generation(), ec) || !tables_.remove_leftovers(levels_, ec) ||
+        (options_.salvage && !salvage_tables(ec))) {
+        return false;
+    }
+    // The merges the tables are due for (a backlog the last close left while they ran on
+    // the store's thread): that thread's work, so that the open returns at once; else
+    // run here, as a write would run them.
+    if (options_.background) {
+        job_due_ = !levels_.due_compaction(options_.limits).empty() || whole_merge_due();
+        return true;
+    }
+    return run_jobs(
+        false, [] { return 0; }, [] { return true; }, ec);
 }
 
 /// A salvaging writer's open reads every block of every table. When some are damaged, it

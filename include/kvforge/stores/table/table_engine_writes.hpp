@@ -97,14 +97,14 @@ bool table_engine<IO, Writer, Codec>::write(const batch_buffer& ops, std::error_
 template <class IO, class Writer, class Codec>
 bool table_engine<IO, Writer, Codec>::account(std::string_view key, const std::string_view* value, bool in_batch,
                                               live_counts::change& change, std::error_code& ec) {
-    const auto find_hidden = [this](std::string_view k, std::string& v, std::error_code& e) {
-        if (find(k, v, e)) return true;
+    const auto hidden_version = [this](std::string_view k, std::string& v, std::error_code& e) {
+        if (find_hidden(k, v, e)) return true;
         // A salvaging open counts a version in a damaged block as none (salvage_tables
         // counts the store again once it dropped the block).
         if (options_.salvage && e == errc::corrupt_record) e.clear();
         return false;
     };
-    if (counts_.account(key, value, in_batch, change, find_hidden, ec)) return true;
+    if (counts_.account(key, value, in_batch, change, hidden_version, ec)) return true;
     // Damage found in a table (kvforge's own errors) fails this write alone.
     if (ec.category() != error_category()) failure_.record(ec);
     return false;

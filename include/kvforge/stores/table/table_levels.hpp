@@ -153,18 +153,20 @@ public:
 
     /// Looks key up in every table that may hold it, newest first, and stops at the first
     /// entry found (a put or an erase); false with ec clear when no table holds one. The
-    /// key's filter hash is taken once for all the tables.
-    bool find(std::string_view key, table_read_buffers& buffers, table_entry& found, std::error_code& ec) const {
+    /// key's filter hash is taken once for all the tables. filling says whether the block
+    /// read is left in the cache.
+    bool find(std::string_view key, table_read_buffers& buffers, table_entry& found, std::error_code& ec,
+              cache_fill filling = cache_fill::yes) const {
         ec.clear();
         const std::uint64_t hash = bloom_hash(key);
         for (const table_type& table : levels_[0]) {
-            if (table.reader->find(key, hash, buffers, found, ec) || ec) return !ec;
+            if (table.reader->find(key, hash, filling, buffers, found, ec) || ec) return !ec;
         }
         for (std::size_t i = 1; i < levels_.size(); ++i) {
             const auto& level = levels_[i];
             const auto it = std::partition_point(level.begin(), level.end(),
                                                  [&](const table_type& table) { return table.reader->last_key() < key; });
-            if (it != level.end() && (it->reader->find(key, hash, buffers, found, ec) || ec)) return !ec;
+            if (it != level.end() && (it->reader->find(key, hash, filling, buffers, found, ec) || ec)) return !ec;
         }
         return false;
     }

@@ -28,9 +28,12 @@ struct table_read_view {
     /// does (its verify() lists the block); a lookup stops at it with an error.
     bool skip_damage = false;
 
-    /// The key's newest value; false when it has none (ec set on a failed read).
-    bool find(std::string_view key, std::string& value, std::error_code& ec) const {
-        return find_with(key, [&](std::string_view found, const shared_block*) { value.assign(found); }, ec);
+    /// The key's newest value; false when it has none (ec set on a failed read). filling
+    /// says whether a block read from a table is left in the cache.
+    bool find(std::string_view key, std::string& value, std::error_code& ec,
+              cache_fill filling = cache_fill::yes) const {
+        return find_with(
+            key, [&](std::string_view found, const shared_block*) { value.assign(found); }, ec, filling);
     }
 
     /// As find, handing the value out without a copy where it lies in a block the cache
@@ -53,12 +56,13 @@ struct table_read_view {
     /// in a block the cache shares, that block (else null, or a null block); false when the
     /// key has no value.
     template <class OnValue>
-    bool find_with(std::string_view key, OnValue&& on_value, std::error_code& ec) const {
+    bool find_with(std::string_view key, OnValue&& on_value, std::error_code& ec,
+                   cache_fill filling = cache_fill::yes) const {
         ec.clear();
         thread_local table_read_buffers reads;  // holds the last block the thread read
         table_entry entry;
         const bool in_buffers = buffer.find(key, entry) || (frozen != nullptr && frozen->find(key, entry));
-        if (!in_buffers && !levels.find(key, reads, entry, ec)) return false;
+        if (!in_buffers && !levels.find(key, reads, entry, ec, filling)) return false;
         if (entry.kind != record_type::put) return false;
         on_value(entry.value, in_buffers ? nullptr : &reads.shared);
         return true;

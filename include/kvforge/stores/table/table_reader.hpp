@@ -6,8 +6,9 @@
 /// in both directions. Every block is checked against its checksum before it is used, so
 /// a damaged block is an error naming the file and offset, never an entry served. With a
 /// block cache, a lookup takes its block from the cache when it holds it and leaves the
-/// block there after reading it; a scan takes blocks from the cache but leaves none, so
-/// that one scan does not push out the blocks that lookups keep hot.
+/// block there after reading it (unless told not to: a write's lookup of the version it
+/// hides); a scan takes blocks from the cache but leaves none, so that one scan does not
+/// push out the blocks that lookups keep hot.
 
 #include <algorithm>
 #include <cstddef>
@@ -30,6 +31,12 @@
 #include "table_placement.hpp"
 
 namespace kvforge::detail {
+
+/// Whether a lookup leaves the data block it read from a file in the block cache. A get
+/// does: its block may be read again. A write's lookup of the version it hides does not:
+/// the key's newest version is then in the write buffer, so the block would only push out
+/// blocks that gets keep hot (at 10,000,000 keys a load's lookups kept the cache full).
+enum class cache_fill : bool { no, yes };
 
 /// Bytes read from a file. A resize neither fills nor copies them, as std::string's does,
 /// since each read overwrites all of them: a scan reads ahead in steps of up to 256 KiB
@@ -172,16 +179,17 @@ public:
     /// buffers) when the table holds one; false with ec clear when it holds none, or with
     /// ec set when a block could not be read or is damaged.
     bool find(std::string_view key, table_read_buffers& buffers, table_entry& found, std::error_code& ec) const {
-        return find(key, bloom_hash(key), buffers, found, ec);
+        return find(key, bloom_hash(key), cache_fill::yes, buffers, found, ec);
     }
 
-    /// As find(key, ...), for a key whose bloom_hash() is hash (taken once for every table).
-    bool find(std::string_view key, std::uint64_t hash, table_read_buffers& buffers, table_entry& found,
-              std::error_code& ec) const {
+    /// As find(key, ...), for a key whose bloom_hash() is hash (taken once for every table),
+    /// leaving the block read in the cache or not as filling says.
+    bool find(std::string_view key, std::uint64_t hash, cache_fill filling, table_read_buffers& buffers,
+              table_entry& found, std::error_code& ec) const {
         ec.clear();
         if (!may_contain(key, hash)) return false;
         std::string_view block;
-        if (!read_data_block(block_of(key), fill::yes, buffers, block, ec) || !start_cursor(buffers, block, ec)) {
+        if (!read_data_block(block_of(key), filling, buffers, block, ec) || !start_cursor(buffers, block, ec)) {
             return false;
         }
         if (!buffers.cursor.seek(key)) return cursor_failed(buffers, ec);
@@ -209,7 +217,7 @@ public:
     /// Reads block i into buffers and puts their cursor before its first entry.
     bool load_block(std::size_t i, table_read_buffers& buffers, std::error_code& ec) const {
         std::string_view block;
-        return read_data_block(i, fill::no, buffers, block, ec) && start_cursor(buffers, block, ec);
+        return read_data_block(i, cache_fill::no, buffers, block, ec) && start_cursor(buffers, block, ec);
     }
 
     /// The error for a cursor that stopped at bytes it could not decode; false when it
@@ -225,10 +233,7 @@ private:
         return std::string_view(index_keys_).substr(begin, index_key_ends_[i] - begin);
     }
 
-    /// Whether a data block read from the file is left in the cache.
-    enum class fill : bool { no, yes };
-
-    bool read_data_block(std::size_t i, fill filling, table_read_buffers& buffers, std::string_view& block,
+    bool read_data_block(std::size_t i, cache_fill filling, table_read_buffers& buffers, std::string_view& block,
                          std::error_code& ec) const {
         const block_handle& handle = handles_[i];
         buffers.shared = cache_ != nullptr ? cache_->read(cache_identity(), handle.offset) : nullptr;
@@ -237,7 +242,7 @@ private:
             return true;
         }
         if (!read_block(handle, buffers, block, ec)) return false;
-        if (cache_ != nullptr && filling == fill::yes) {
+        if (cache_ != nullptr && filling == cache_fill::yes) {
             buffers.shared = std::make_shared<const std::string>(block);
             block = *buffers.shared;
             cache_->put(cache_identity(), handle.offset, buffers.shared);
