@@ -162,7 +162,7 @@ bool table_engine<IO, Writer, Codec>::open_files(IO io, const std::string& path,
     // the store's thread): that thread's work, so that the open returns at once; else
     // run here, as a write would run them.
     if (options_.background) {
-        job_due_ = !levels_.due_compaction(options_.limits).empty() || whole_merge_due();
+        job_due_ = plan_job(false).what != job_type::kind::none || whole_merge_due();  // as run_jobs plans
         return true;
     }
     return run_jobs(
