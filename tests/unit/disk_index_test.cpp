@@ -431,6 +431,25 @@ TEST_CASE("disk_index: the MANIFEST records format 3 and the index, and binds th
     }
 }
 
+TEST_CASE("disk_index: a close flushes logs of more than 1 MiB into tables, so that the next open replays none",
+          "[table][disk_index]") {
+    kvforge_test::temp_dir dir;
+    const std::string path = dir.path().string();
+    // The write buffer (32 MiB) never fills here: every record is in the log at the close.
+    const auto write_and_reopen = [&](int keys) {
+        {
+            table_store store(path);
+            for (int i = 0; i < keys; ++i) store.put("key" + std::to_string(i), std::string(100, 'v'));
+        }
+        table_store store(path);
+        CHECK(store.size() == static_cast<std::size_t>(keys));
+        CHECK(store.get("key" + std::to_string(keys - 1)) == std::string(100, 'v'));
+        return store.stats().recovered_records;
+    };
+    SECTION("2.2 MB of records: flushed by the close") { CHECK(write_and_reopen(20000) == 0); }
+    SECTION("13 KB: left in the log, which the open replays") { CHECK(write_and_reopen(100) == 100); }
+}
+
 TEST_CASE("disk_index: a batch is replayed whole or not at all, and counted once a key", "[table][disk_index]") {
     kvforge_test::temp_dir dir;
     const std::string path = dir.path().string();

@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <fcntl.h>
+
 #include <kvforge/durability/buffered.hpp>
 #include <kvforge/durability/sync_each.hpp>
 #include <kvforge/io/posix.hpp>
@@ -12,12 +14,16 @@
 #include "../support/temp_dir.hpp"
 
 #include <algorithm>
+#include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <random>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <vector>
 
@@ -53,6 +59,27 @@ kd::table_engine_options small_engine() {
     options.limits.table_bytes = 256 << 10;
     return options;
 }
+
+/// The records an engine's open read back from its logs.
+template <class Engine>
+std::uint64_t recovered_records(const Engine& engine) {
+    kvforge::stats s;
+    engine.add_stats(s);
+    return s.recovered_records;
+}
+
+/// posix_io, but the creation of a table file fails with ENOSPC once refuse is set.
+struct table_refusing_io : kvforge::posix_io {
+    std::shared_ptr<std::atomic<bool>> refuse = std::make_shared<std::atomic<bool>>(false);
+
+    int open(const char* path, int flags, mode_t mode) noexcept {
+        if ((flags & O_CREAT) != 0 && std::string_view(path).ends_with(".kvtable") && refuse->load()) {
+            errno = ENOSPC;
+            return -1;
+        }
+        return kvforge::posix_io::open(path, flags, mode);
+    }
+};
 
 template <class Engine>
 void check_engine(Engine& engine, const std::map<std::string, std::string>& model, std::uint64_t keys) {
@@ -239,22 +266,64 @@ TEST_CASE("table engine: the newest log, written while the one before waits for 
     REQUIRE(engine.close(ec));
 }
 
-TEST_CASE("table engine: a close while a flush waits records both logs' sizes; a cut in either is found",
-          "[table][engine][damage]") {
+TEST_CASE("table engine: a close writes both buffers into tables, and leaves an empty log for the next open",
+          "[table][engine]") {
     namespace fs = std::filesystem;
     kvforge_test::temp_dir dir;
     const fs::path path = dir.path() / "store";
     std::error_code ec;
     kd::table_engine_options options = small_engine();
-    options.background = true;  // no job runs: the close leaves the frozen buffer in its log
+    options.background = true;      // no job runs before the close: one buffer frozen, one filling
+    options.close_flush_bytes = 0;  // whatever the logs hold
     const std::string value(200, 'v');
+    std::uint64_t puts = 0;
     {
         posix_engine engine;
         REQUIRE(engine.open({}, path.string(), engine_composition(), options, ec));
-        std::uint64_t puts = 0;
         while (!engine.take_job_due()) REQUIRE(engine.put(engine_key(puts++), value, ec));
         for (int i = 0; i < 100; ++i) REQUIRE(engine.put(engine_key(puts++), value, ec));
+        CHECK(engine.levels().table_count() == 0);
         REQUIRE(engine.close(ec));
+    }
+    std::vector<fs::path> logs;
+    for (const auto& entry : fs::directory_iterator(path)) {
+        if (entry.path().extension() == ".kvlog") logs.push_back(entry.path());
+    }
+    REQUIRE(logs.size() == 1);
+    CHECK(fs::file_size(logs[0]) == kd::file_header::size);  // a header, and no record
+    posix_engine reopened;
+    REQUIRE(reopened.open({}, path.string(), engine_composition(), small_engine(), ec));
+    CHECK(recovered_records(reopened) == 0);
+    CHECK(reopened.levels().table_count() == 2);  // the frozen buffer's, and the last one's
+    CHECK(reopened.size() == puts);
+    std::string found;
+    CHECK(reopened.get(engine_key(puts - 1), found, ec));
+    CHECK(found == value);
+    REQUIRE(reopened.close(ec));
+}
+
+TEST_CASE("table engine: a close whose flush fails records both logs' sizes; a cut in either is found",
+          "[table][engine][damage]") {
+    namespace fs = std::filesystem;
+    using refusing_engine = kd::table_engine<table_refusing_io, kvforge::buffered<>::writer<table_refusing_io, false>,
+                                             kvforge::uncompressed_blocks>;
+    kvforge_test::temp_dir dir;
+    const fs::path path = dir.path() / "store";
+    std::error_code ec;
+    kd::table_engine_options options = small_engine();
+    options.background = true;  // no job runs: the frozen buffer waits for the close's flush
+    options.close_flush_bytes = 0;
+    const std::string value(200, 'v');
+    std::uint64_t puts = 0;
+    {
+        table_refusing_io io;
+        refusing_engine engine;
+        REQUIRE(engine.open(io, path.string(), engine_composition(), options, ec));
+        while (!engine.take_job_due()) REQUIRE(engine.put(engine_key(puts++), value, ec));
+        for (int i = 0; i < 100; ++i) REQUIRE(engine.put(engine_key(puts++), value, ec));
+        io.refuse->store(true);
+        CHECK_FALSE(engine.close(ec));
+        CHECK(ec == std::errc::no_space_on_device);
     }
     std::vector<fs::path> logs;
     for (const auto& entry : fs::directory_iterator(path)) {
@@ -280,6 +349,8 @@ TEST_CASE("table engine: a close while a flush waits records both logs' sizes; a
     // Whole, the store opens with every record of both logs.
     posix_engine whole;
     REQUIRE(whole.open({}, path.string(), engine_composition(), small_engine(), ec));
+    CHECK(whole.size() == puts);
+    CHECK(recovered_records(whole) == puts);
     REQUIRE(whole.close(ec));
 }
 

@@ -113,7 +113,8 @@ public:
         if (open_ && engine_->take_job_due()) request_jobs();
     }
 
-    /// A buffer frozen but not yet flushed stays in its log, which the next open replays.
+    /// Buffers whose logs hold more than 1 MiB go into tables first (table_engine::close),
+    /// so that the next open replays little.
     /// A writer that closed without an error calls before_release() as its last change to
     /// the files is made and the store still locked (table_engine::close).
     void close(std::error_code& ec, function_ref<void()> before_release = [] {}) {

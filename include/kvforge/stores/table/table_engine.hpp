@@ -65,6 +65,10 @@ struct table_engine_options {
     std::size_t level0_stop_tables = 12;
     /// The block cache's budget (0: none).
     std::uint64_t block_cache_bytes = 0;
+    /// A writer's close flushes its buffers into tables once their logs hold more than this
+    /// (about 20 ms of an open's replay), so that the next open replays little; below it,
+    /// the logs stay, rather than each close of a store of few writes adding a table.
+    std::uint64_t close_flush_bytes = std::uint64_t{1} << 20;
     /// What the open may create and must find; a reader changes no file and takes no write.
     directory_mode mode;
     /// Whether an open goes on without the log TABLES names when it is missing (the records
@@ -192,6 +196,9 @@ public:
     template <class Exclusive, class GoOn>
     bool run_jobs(bool whole, Exclusive&& exclusive, GoOn&& go_on, std::error_code& ec);
     bool freeze(std::error_code& ec);
+    /// Flushes the frozen buffer, then the write buffer, each into a table of its own,
+    /// leaving the writer on an empty log: a close's last jobs.
+    bool flush_buffers(std::error_code& ec);
     [[nodiscard]] job_type plan_job(bool whole) const;
     bool run_job(job_type& job, std::error_code& ec) const;
     void install_job(const job_type& job);
@@ -293,17 +300,25 @@ public:
             ec);
     }
 
-    /// Closes the logs and releases the store. A writer that closed its logs without an
-    /// error records their sizes in TABLES, so that the next open tells a log cut short
-    /// from one a crash ended, and calls before_release() then, after the last change to
-    /// its files and while it still holds the directory's lock (as the log store's close
-    /// does).
+    /// Closes the logs and releases the store. A writer whose logs hold more than
+    /// close_flush_bytes first writes its buffers into tables (flush_buffers), so that the
+    /// next open has no log records to replay. A writer
+    /// that closed its logs without an error records their sizes in TABLES, so that the
+    /// next open tells a log cut short from one a crash ended, and calls before_release()
+    /// then, after the last change to its files and while it still holds the directory's
+    /// lock (as the log store's close does). A flush that failed is reported last: its
+    /// records stay in the logs, recorded so, for the next open to replay.
     bool close(std::error_code& ec, function_ref<void()> before_release = [] {}) {
+        std::error_code flushed;  // the flush's error, or the earlier one that kept it from running
+        if (!options_.mode.reader && unflushed_log_bytes() > options_.close_flush_bytes && !failed(flushed)) {
+            flush_buffers(flushed);
+        }
         std::error_code closed;
         log_.close_all(closed);
         // After a write's I/O error the close reports that one, as every call that writes does.
         if (!failure_.check(ec)) ec = closed;
         if (!ec && !options_.mode.reader && tables_.record_closed_logs(ec)) before_release();
+        if (!ec) ec = flushed;
         levels_ = levels_type();
         directory_.close();
         return !ec;
@@ -378,6 +393,9 @@ private:
     /// the thread that runs them. What fails here is counted (note_job_failure), not
     /// reported to the write, which is applied.
     void after_write();
+
+    /// The bytes of the logs the buffers' records are in: what an open would replay.
+    [[nodiscard]] std::uint64_t unflushed_log_bytes() const noexcept { return log_.end() + frozen_log_bytes_; }
 
     /// Whether the buffer is due to be frozen: it is full, or mostly dead
     /// (write_buffer::mostly_dead).

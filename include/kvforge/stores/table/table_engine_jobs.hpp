@@ -47,6 +47,18 @@ bool table_engine<IO, Writer, Codec>::freeze(std::error_code& ec) {
 }
 
 template <class IO, class Writer, class Codec>
+bool table_engine<IO, Writer, Codec>::flush_buffers(std::error_code& ec) {
+    while (frozen_ || !buffer_.empty()) {
+        if (!frozen_ && !freeze(ec)) return false;
+        job_type job = plan_job(false);  // a flush, as one is frozen
+        if (!run_job(job, ec)) return false;
+        install_job(job);
+        if (!remove_replaced(job, ec)) return false;
+    }
+    return true;
+}
+
+template <class IO, class Writer, class Codec>
 typename table_engine<IO, Writer, Codec>::job_type table_engine<IO, Writer, Codec>::plan_job(bool whole) const {
     job_type job;
     job.current = levels_;
