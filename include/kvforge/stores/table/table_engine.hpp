@@ -302,12 +302,12 @@ public:
 
     /// Closes the logs and releases the store. A writer whose logs hold more than
     /// close_flush_bytes first writes its buffers into tables (flush_buffers), so that the
-    /// next open has no log records to replay. A writer
-    /// that closed its logs without an error records their sizes in TABLES, so that the
-    /// next open tells a log cut short from one a crash ended, and calls before_release()
-    /// then, after the last change to its files and while it still holds the directory's
-    /// lock (as the log store's close does). A flush that failed is reported last: its
-    /// records stay in the logs, recorded so, for the next open to replay.
+    /// next open has no log records to replay. A writer that closed its logs without an
+    /// error records their sizes in TABLES, so that the next open tells a log cut short
+    /// from one a crash ended, and calls before_release() then, after the last change to
+    /// its files and while it still holds the directory's lock (as the log store's close
+    /// does). A flush that failed is reported last: its records stay in the logs, recorded
+    /// so, for the next open to replay.
     bool close(std::error_code& ec, function_ref<void()> before_release = [] {}) {
         std::error_code flushed;  // the flush's error, or the earlier one that kept it from running
         if (!options_.mode.reader && unflushed_log_bytes() > options_.close_flush_bytes && !failed(flushed)) {
