@@ -60,6 +60,16 @@ kd::table_engine_options small_engine() {
     return options;
 }
 
+/// The log files of a store's directory, oldest first.
+std::vector<std::filesystem::path> log_files(const std::filesystem::path& directory) {
+    std::vector<std::filesystem::path> logs;
+    for (const auto& entry : std::filesystem::directory_iterator(directory)) {
+        if (entry.path().extension() == ".kvlog") logs.push_back(entry.path());
+    }
+    std::sort(logs.begin(), logs.end());
+    return logs;
+}
+
 /// The records an engine's open read back from its logs.
 template <class Engine>
 std::uint64_t recovered_records(const Engine& engine) {
@@ -232,11 +242,9 @@ TEST_CASE("table engine: the newest log, written while the one before waits for 
     // The store as a power loss now leaves it, its flush not begun: two logs, the newest
     // holding the synced writes after the freeze.
     fs::copy(path, copy);
-    fs::path newest;
-    for (const auto& entry : fs::directory_iterator(copy)) {
-        if (entry.path().extension() == ".kvlog" && entry.path() > newest) newest = entry.path();
-    }
-    REQUIRE_FALSE(newest.empty());
+    const std::vector<fs::path> logs = log_files(copy);
+    REQUIRE_FALSE(logs.empty());
+    const fs::path newest = logs.back();
     {
         posix_engine whole;
         kd::table_engine_options plain = small_engine();
@@ -285,10 +293,7 @@ TEST_CASE("table engine: a close writes both buffers into tables, and leaves an 
         CHECK(engine.levels().table_count() == 0);
         REQUIRE(engine.close(ec));
     }
-    std::vector<fs::path> logs;
-    for (const auto& entry : fs::directory_iterator(path)) {
-        if (entry.path().extension() == ".kvlog") logs.push_back(entry.path());
-    }
+    const std::vector<fs::path> logs = log_files(path);
     REQUIRE(logs.size() == 1);
     CHECK(fs::file_size(logs[0]) == kd::file_header::size);  // a header, and no record
     posix_engine reopened;
@@ -325,11 +330,7 @@ TEST_CASE("table engine: a close whose flush fails records both logs' sizes; a c
         CHECK_FALSE(engine.close(ec));
         CHECK(ec == std::errc::no_space_on_device);
     }
-    std::vector<fs::path> logs;
-    for (const auto& entry : fs::directory_iterator(path)) {
-        if (entry.path().extension() == ".kvlog") logs.push_back(entry.path());
-    }
-    std::sort(logs.begin(), logs.end());
+    const std::vector<fs::path> logs = log_files(path);
     REQUIRE(logs.size() == 2);
     // Each log's last record: a checksum, a type, the key's size, the value's (two bytes),
     // the key, the value.
